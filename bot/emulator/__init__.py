@@ -1,0 +1,17 @@
+"""A local Telegram Bot API emulator for tests, benchmarks and the playground.
+
+Usage::
+
+    emulator = Emulator()
+    base_url = await emulator.start()
+    bot = Bot(EMULATOR_TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(base_url)))
+    emulator.add_user(1, "Alice")
+    update = emulator.send_message(1, 1, "/start")
+    ...
+    await emulator.stop()
+"""
+
+from .core import EMULATOR_TOKEN, Emulator, StoredMessage
+from .spec import ApiError, UploadedFile
+
+__all__ = ["EMULATOR_TOKEN", "ApiError", "Emulator", "StoredMessage", "UploadedFile"]

@@ -1,0 +1,2114 @@
+"""The emulated Telegram world: users, chats, message history, updates and Bot API methods."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import inspect
+import itertools
+import json
+import math
+import mimetypes
+import secrets
+import struct
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from .html import find_bot_commands, sort_entities, strip_text
+from .server import create_app, read_multipart
+from .spec import ApiError, Converter, Spec, UploadedFile, apply_parse_mode, bad_request, get_spec
+
+__all__ = ["EMULATOR_TOKEN", "Emulator", "StoredMessage"]
+
+EMULATOR_TOKEN = "123456789:EMULATOR-TOKEN-for-local-tests-only"
+
+MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted", "left", "kicked"})
+_ACTIVE = frozenset({"creator", "administrator", "member", "restricted"})
+_ADMINS = frozenset({"creator", "administrator"})
+_DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+_NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup are exactly the "
+    "same as a current content and reply markup of the message"
+)
+_QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+# Bot API >= 10.3 (what recent aiogram validates) also requires this administrator right.
+_EXTRA_ADMIN_RIGHTS = ("can_pin_messages", "can_send_welcome_messages")
+
+
+def _now() -> int:
+    return int(time.time())
+
+
+@dataclass
+class StoredMessage:
+    """One message of a chat history, as the emulator keeps it."""
+
+    message_id: int
+    chat_id: int
+    from_user: dict[str, Any]
+    date: int
+    text: str | None
+    entities: list[dict[str, Any]]
+    html: str | None
+    reply_markup: dict[str, Any] | None
+    kind: str
+    raw: dict[str, Any]
+    edit_count: int = 0
+    deleted: bool = False
+
+    @property
+    def buttons(self) -> list[list[dict[str, Any]]]:
+        """Rows of the inline keyboard ([] when there is none)."""
+        if self.reply_markup and "inline_keyboard" in self.reply_markup:
+            return [list(row) for row in self.reply_markup["inline_keyboard"]]
+        return []
+
+    @property
+    def button_texts(self) -> list[str]:
+        return [str(button.get("text", "")) for row in self.buttons for button in row]
+
+    @property
+    def from_bot(self) -> bool:
+        return bool(self.from_user.get("is_bot"))
+
+
+@dataclass
+class _Chat:
+    id: int
+    type: str
+    title: str | None = None
+    user: dict[str, Any] | None = None
+    members: dict[int, str] = field(default_factory=dict)
+    bot_status: str = "left"
+    bot_status_changed: bool = False
+    history: list[StoredMessage] = field(default_factory=list)
+    by_id: dict[int, StoredMessage] = field(default_factory=dict)
+    next_message_id: int = 1
+    pinned: list[int] = field(default_factory=list)
+    invite_links: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.type == "private" and self.user is not None:
+            result: dict[str, Any] = {"id": self.id, "type": "private"}
+            for key in ("first_name", "last_name", "username"):
+                if self.user.get(key) is not None:
+                    result[key] = self.user[key]
+            return result
+        return {"id": self.id, "type": self.type, "title": self.title or ""}
+
+    @property
+    def kind_name(self) -> str:
+        return "supergroup chat" if self.type == "supergroup" else "group chat"
+
+
+@dataclass
+class _Poll:
+    poll: dict[str, Any]
+    chat_id: int
+    message_id: int
+    votes: dict[int, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class _CallbackQuery:
+    id: str
+    user_id: int
+    chat_id: int
+    message_id: int
+    data: str | None
+    answered: bool = False
+
+
+@dataclass
+class _PreCheckout:
+    id: str
+    user_id: int
+    chat_id: int
+    message_id: int
+    currency: str
+    total_amount: int
+    payload: str
+    answered: bool = False
+    ok: bool = False
+    error_message: str | None = None
+    completed: bool = False
+
+
+@dataclass
+class _StoredFile:
+    file_id: str
+    file_unique_id: str
+    file_path: str
+    data: bytes
+    mime_type: str
+    file_name: str | None = None
+    url: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class _Fault:
+    method: str | None
+    status: int
+    remaining: int
+    retry_after: int | None
+    delay: float
+    description: str | None
+
+    def error(self) -> ApiError:
+        if self.status == 429:
+            retry = self.retry_after if self.retry_after is not None else 1
+            return ApiError(
+                429,
+                self.description or f"Too Many Requests: retry after {retry}",
+                {"retry_after": retry},
+            )
+        try:
+            phrase = HTTPStatus(self.status).phrase
+        except ValueError:
+            phrase = "Error"
+        if self.description is None and 400 <= self.status < 500:
+            return ApiError(self.status, f"{phrase}: injected fault")
+        return ApiError(self.status, self.description or phrase)
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of PNG, GIF or JPEG data (None when unknown)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) >= 24:
+        width, height = struct.unpack(">II", data[16:24])
+        return int(width), int(height)
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        width, height = struct.unpack("<HH", data[6:10])
+        return int(width), int(height)
+    if data.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(data):
+            if data[i] != 0xFF:
+                i += 1
+                continue
+            marker = data[i + 1]
+            length = int.from_bytes(data[i + 2 : i + 4], "big")
+            if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD):
+                height, width = struct.unpack(">HH", data[i + 5 : i + 9])
+                return int(width), int(height)
+            i += 2 + length
+    return None
+
+
+def _inline_markup(markup: Any) -> dict[str, Any] | None:
+    if isinstance(markup, dict) and "inline_keyboard" in markup:
+        return markup
+    return None
+
+
+class Emulator:
+    """A local Telegram Bot API server with an inspectable, scriptable world.
+
+    Start it with :meth:`start`, point ``aiogram.Bot`` at ``TelegramAPIServer.from_base(
+    emulator.base_url)``, inject user activity with :meth:`send_message`, :meth:`press_button`,
+    :meth:`answer_poll` ... and inspect the result with :meth:`messages`, :attr:`calls` ...
+    All methods must be called from the event loop thread that runs the server.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = EMULATOR_TOKEN,
+        bot_username: str = "community_bot",
+        bot_first_name: str = "Community Bot",
+        clock: Callable[[], float] = time.monotonic,
+        strict_html: bool = False,
+        validate_responses: bool = False,
+    ) -> None:
+        bot_id_text, sep, secret = token.partition(":")
+        if not (sep and bot_id_text.isdigit() and secret):
+            raise ValueError("token must look like '<bot id>:<secret>'")
+        self.token = token
+        self.bot_user: dict[str, Any] = {
+            "id": int(bot_id_text),
+            "is_bot": True,
+            "first_name": bot_first_name,
+            "username": bot_username,
+        }
+        self.clock = clock
+        self.enforce_rate_limits = False
+        #: Reject a bare ``&`` / unknown HTML entities (Telegram keeps them literally).
+        self.strict_html = strict_html
+        #: Check every result against the spec's return type (emulator self-test).
+        self.validate_responses = validate_responses
+        self.webhook_timeout = 10.0
+        self.base_url = ""
+
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.pre_checkout_answers: dict[str, dict[str, Any]] = {}
+        self.webhook: dict[str, Any] | None = None
+        self.webhook_statuses: dict[int, int] = {}
+        self.menu_buttons: dict[int | None, dict[str, Any]] = {}
+        self.bot_texts: dict[tuple[str, str], str] = {}
+        self.payments: dict[str, dict[str, Any]] = {}
+        #: Unexpected exceptions raised while handling calls (emulator bugs), newest last.
+        self.errors: list[BaseException] = []
+
+        self._users: dict[int, dict[str, Any]] = {}
+        self._chats: dict[int, _Chat] = {}
+        self._started: set[int] = set()
+        self._blocked: set[int] = set()
+        self._polls: dict[str, _Poll] = {}
+        self._callbacks: dict[str, _CallbackQuery] = {}
+        self._pre_checkouts: dict[str, _PreCheckout] = {}
+        self._invoices: dict[tuple[int, int], dict[str, Any]] = {}
+        self._files: dict[str, _StoredFile] = {}
+        self._files_by_path: dict[str, _StoredFile] = {}
+        self._faults: list[_Fault] = []
+        self._ids = itertools.count(1)
+
+        self._pending: list[dict[str, Any]] = []
+        self._next_update_id = 1
+        self._max_offset = 0
+        self._dropped: set[int] = set()
+        self._allowed_updates: list[str] | None = None
+        self._poll_ticket = 0
+        self._changed = asyncio.Event()
+        self._closing = False
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_error: tuple[int, str] | None = None
+
+        self._rate_global: deque[float] = deque()
+        self._rate_chats: dict[int, deque[float]] = {}
+
+        self._runner: web.AppRunner | None = None
+        self._impls: dict[str, Callable[[dict[str, Any]], Any]] = {
+            name[len("_api_") :]: getattr(self, name)
+            for name in dir(type(self))
+            if name.startswith("_api_")
+        }
+
+    # ------------------------------------------------------------------ lifecycle ---------
+    @property
+    def spec(self) -> Spec:
+        return get_spec()
+
+    @property
+    def supported_methods(self) -> list[str]:
+        return sorted(self._impls)
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve the Bot API on ``host:port`` (0 = a free port); returns the base URL."""
+        if self._runner is not None:
+            return self.base_url
+        self._closing = False
+        runner = web.AppRunner(create_app(self), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound_port = runner.addresses[0][1]
+        self.base_url = f"http://{host}:{bound_port}"
+        if self.webhook is not None:
+            self._ensure_webhook_worker()
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stop serving; pending long polls are answered with an empty list."""
+        self._closing = True
+        self._notify()
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ the world ---------
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str,
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+        language_code: str | None = "en",
+        is_bot: bool = False,
+    ) -> dict[str, Any]:
+        """Create (or replace) a Telegram user; returns its User object."""
+        if user_id <= 0:
+            raise ValueError("user ids are positive")
+        user: dict[str, Any] = {"id": user_id, "is_bot": is_bot, "first_name": first_name}
+        if last_name is not None:
+            user["last_name"] = last_name
+        if username is not None:
+            user["username"] = username
+        if language_code is not None:
+            user["language_code"] = language_code
+        self._users[user_id] = user
+        chat = self._chats.get(user_id)
+        if chat is not None:
+            chat.user = user
+        return user
+
+    def add_group(
+        self,
+        chat_id: int,
+        title: str,
+        *,
+        creator: int | None = None,
+        admins: Iterable[int] = (),
+        members: Iterable[int] = (),
+        supergroup: bool = True,
+    ) -> dict[str, Any]:
+        """Create a group (negative id, -100... for supergroups); the bot is not a member yet."""
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative (supergroups look like -100...)")
+        chat = _Chat(id=chat_id, type="supergroup" if supergroup else "group", title=title)
+        self._chats[chat_id] = chat
+        for user_id, status in itertools.chain(
+            [(creator, "creator")] if creator is not None else [],
+            ((uid, "administrator") for uid in admins),
+            ((uid, "member") for uid in members),
+        ):
+            self._ensure_user(user_id)
+            chat.members.setdefault(user_id, status)
+        return chat.as_dict()
+
+    def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
+        """Set a member's status (creator/administrator/member/left/kicked/restricted)."""
+        if status not in MEMBER_STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        chat = self._group(chat_id)
+        if user_id == self.bot_user["id"]:
+            chat.bot_status = status
+            chat.bot_status_changed = True
+            return
+        self._ensure_user(user_id)
+        chat.members[user_id] = status
+
+    def block_bot(self, user_id: int, *, notify: bool = True) -> dict[str, Any] | None:
+        """The user blocks the bot: sending to them answers 403. Delivers my_chat_member."""
+        user = self._user(user_id)
+        self._blocked.add(user_id)
+        if not notify:
+            return None
+        chat = self._private_chat(user_id)
+        return self._enqueue(
+            {
+                "my_chat_member": {
+                    "chat": chat.as_dict(),
+                    "from": copy.deepcopy(user),
+                    "date": _now(),
+                    "old_chat_member": self._member(self.bot_user, "member"),
+                    "new_chat_member": self._member(self.bot_user, "kicked"),
+                }
+            }
+        )
+
+    def unblock_bot(self, user_id: int) -> None:
+        self._blocked.discard(user_id)
+
+    # ------------------------------------------------------------------ injection ---------
+    def inject_update(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Enqueue an arbitrary update body (``{"message": {...}}``); assigns the update_id."""
+        return self._enqueue(dict(body))
+
+    def send_message(
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str,
+        *,
+        reply_to_message_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A user writes ``text`` in a chat (private chat: ``chat_id == user_id``)."""
+        user = self._user(user_id)
+        if chat_id == user_id:
+            chat = self._private_chat(user_id)
+            self._started.add(user_id)
+            self._blocked.discard(user_id)
+        else:
+            chat = self._group(chat_id)
+            status = chat.members.get(user_id)
+            if status == "kicked":
+                raise ValueError(f"user {user_id} is banned in chat {chat_id}")
+            if status in (None, "left"):
+                chat.members[user_id] = "member"
+            if chat.bot_status not in _ACTIVE:
+                if chat.bot_status_changed:
+                    raise ValueError(
+                        f"the bot is {chat.bot_status} in chat {chat_id} and can't see messages"
+                    )
+                # The bot's membership was never set: it joined before the test started
+                # (without a my_chat_member update), otherwise it could not see the message.
+                chat.bot_status = "member"
+        reply = None
+        if reply_to_message_id is not None:
+            reply = chat.by_id.get(reply_to_message_id)
+            if reply is None or reply.deleted:
+                raise ValueError(f"no message {reply_to_message_id} in chat {chat_id}")
+        entities = find_bot_commands(text)
+        content: dict[str, Any] = {"text": text}
+        if entities:
+            content["entities"] = entities
+        message = self._new_message(
+            chat,
+            user,
+            kind="text",
+            content=content,
+            text=text,
+            entities=entities,
+            html=None,
+            markup=None,
+            reply=reply,
+        )
+        return self._enqueue({"message": copy.deepcopy(message.raw)})
+
+    def press_button(
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        *,
+        callback_data: str | None = None,
+        index: int | None = None,
+        force: bool = False,
+    ) -> dict[str, Any]:
+        """A user presses an inline button of a bot message (by callback_data or flat index).
+
+        ``force=True`` skips the "this button exists" check so arbitrary data can be forged.
+        """
+        user = self._user(user_id)
+        chat = self._chats.get(chat_id)
+        message = chat.by_id.get(message_id) if chat is not None else None
+        if message is not None and message.deleted:
+            message = None
+        data = callback_data
+        if not force:
+            if message is None:
+                raise ValueError(f"no message {message_id} in chat {chat_id}")
+            if not message.from_bot:
+                raise ValueError(f"message {message_id} was not sent by the bot")
+            data = self._find_button_data(message, callback_data, index)
+        elif data is None and message is not None and index is not None:
+            flat = [b for row in message.buttons for b in row]
+            if 0 <= index < len(flat):
+                data = flat[index].get("callback_data")
+        if data is None:
+            raise ValueError("no callback data to send")
+        query_id = str(4_000_000_000_000_000 + next(self._ids))
+        query: dict[str, Any] = {
+            "id": query_id,
+            "from": copy.deepcopy(user),
+            "chat_instance": f"{abs(chat_id) * 7919 % 10**15}",
+            "data": data,
+        }
+        if message is not None:
+            query["message"] = copy.deepcopy(message.raw)
+        elif chat is not None:
+            query["message"] = {"chat": chat.as_dict(), "message_id": message_id, "date": 0}
+        self._callbacks[query_id] = _CallbackQuery(query_id, user_id, chat_id, message_id, data)
+        return self._enqueue({"callback_query": query})
+
+    def _find_button_data(
+        self, message: StoredMessage, callback_data: str | None, index: int | None
+    ) -> str:
+        flat = [button for row in message.buttons for button in row]
+        if not flat:
+            raise ValueError(f"message {message.message_id} has no inline keyboard")
+        if index is not None:
+            if not 0 <= index < len(flat):
+                raise ValueError(f"button index {index} out of range (0..{len(flat) - 1})")
+            button = flat[index]
+            if callback_data is not None and button.get("callback_data") != callback_data:
+                raise ValueError(
+                    f"button {index} has callback_data {button.get('callback_data')!r}"
+                )
+        elif callback_data is not None:
+            matching = [b for b in flat if b.get("callback_data") == callback_data]
+            if not matching:
+                known = [b.get("callback_data") for b in flat]
+                raise ValueError(f"no button with callback_data {callback_data!r}; have {known}")
+            button = matching[0]
+        else:
+            raise ValueError("pass callback_data or index")
+        if "callback_data" not in button:
+            raise ValueError(f"button {button.get('text')!r} has no callback_data")
+        return str(button["callback_data"])
+
+    def answer_poll(self, user_id: int, poll_id: str, option_ids: list[int]) -> dict[str, Any]:
+        """A user votes (empty list = retract). Non-anonymous polls deliver ``poll_answer``;
+        anonymous ones deliver the new ``poll`` state (as Telegram does for bot polls)."""
+        user = self._user(user_id)
+        state = self._polls.get(poll_id)
+        if state is None:
+            raise ValueError(f"unknown poll {poll_id!r}")
+        poll = state.poll
+        if poll["is_closed"]:
+            raise ValueError("the poll is closed")
+        options = poll["options"]
+        if any(not 0 <= i < len(options) for i in option_ids) or len(set(option_ids)) != len(
+            option_ids
+        ):
+            raise ValueError(f"invalid option ids {option_ids}")
+        if len(option_ids) > 1 and not poll["allows_multiple_answers"]:
+            raise ValueError("the poll allows a single answer")
+        previous = state.votes.get(user_id)
+        if previous is not None and not poll.get("allows_revoting", True):
+            raise ValueError("the poll does not allow changing the vote")
+        for i in state.votes.pop(user_id, []):
+            options[i]["voter_count"] -= 1
+        if option_ids:
+            state.votes[user_id] = list(option_ids)
+            for i in option_ids:
+                options[i]["voter_count"] += 1
+        poll["total_voter_count"] = len(state.votes)
+        if poll["is_anonymous"]:
+            return self._enqueue({"poll": copy.deepcopy(poll)})
+        return self._enqueue(
+            {
+                "poll_answer": {
+                    "poll_id": poll_id,
+                    "user": copy.deepcopy(user),
+                    "option_ids": list(option_ids),
+                    "option_persistent_ids": [options[i]["persistent_id"] for i in option_ids],
+                }
+            }
+        )
+
+    def add_bot_to_group(
+        self, chat_id: int, by_user_id: int, *, status: str = "member"
+    ) -> dict[str, Any]:
+        """``by_user_id`` adds the bot (status member or administrator): my_chat_member update."""
+        if status not in _ACTIVE:
+            raise ValueError(f"status must be one of {sorted(_ACTIVE)}")
+        chat = self._group(chat_id)
+        user = self._user(by_user_id)
+        if chat.members.get(by_user_id) in (None, "left"):
+            chat.members[by_user_id] = "member"
+        return self._bot_status_update(chat, user, status)
+
+    def remove_bot_from_group(self, chat_id: int, by_user_id: int) -> dict[str, Any]:
+        """``by_user_id`` removes the bot (kicked in supergroups, left in basic groups)."""
+        chat = self._group(chat_id)
+        user = self._user(by_user_id)
+        return self._bot_status_update(
+            chat, user, "kicked" if chat.type == "supergroup" else "left"
+        )
+
+    def _bot_status_update(
+        self, chat: _Chat, by_user: dict[str, Any], status: str
+    ) -> dict[str, Any]:
+        old = chat.bot_status
+        chat.bot_status = status
+        chat.bot_status_changed = True
+        return self._enqueue(
+            {
+                "my_chat_member": {
+                    "chat": chat.as_dict(),
+                    "from": copy.deepcopy(by_user),
+                    "date": _now(),
+                    "old_chat_member": self._member(self.bot_user, old),
+                    "new_chat_member": self._member(self.bot_user, status),
+                }
+            }
+        )
+
+    def pay_invoice(self, user_id: int, chat_id: int, message_id: int) -> dict[str, Any]:
+        """The user pays an invoice message: pre_checkout_query update."""
+        user = self._user(user_id)
+        chat = self._chats.get(chat_id)
+        message = chat.by_id.get(message_id) if chat is not None else None
+        invoice = self._invoices.get((chat_id, message_id))
+        if message is None or message.deleted or invoice is None:
+            raise ValueError(f"no invoice message {message_id} in chat {chat_id}")
+        query_id = str(6_000_000_000_000_000 + next(self._ids))
+        self._pre_checkouts[query_id] = _PreCheckout(
+            id=query_id,
+            user_id=user_id,
+            chat_id=chat_id,
+            message_id=message_id,
+            currency=invoice["currency"],
+            total_amount=invoice["total_amount"],
+            payload=invoice["payload"],
+        )
+        return self._enqueue(
+            {
+                "pre_checkout_query": {
+                    "id": query_id,
+                    "from": copy.deepcopy(user),
+                    "currency": invoice["currency"],
+                    "total_amount": invoice["total_amount"],
+                    "invoice_payload": invoice["payload"],
+                }
+            }
+        )
+
+    def complete_payment(self, pre_checkout_query_id: str) -> dict[str, Any]:
+        """After answerPreCheckoutQuery(ok=True): message update with successful_payment."""
+        query = self._pre_checkouts.get(pre_checkout_query_id)
+        if query is None:
+            raise ValueError(f"unknown pre-checkout query {pre_checkout_query_id!r}")
+        if not query.answered:
+            raise ValueError("the bot has not answered the pre-checkout query yet")
+        if not query.ok:
+            raise ValueError(f"the bot declined the payment: {query.error_message!r}")
+        if query.completed:
+            raise ValueError("the payment was already completed")
+        query.completed = True
+        user = self._user(query.user_id)
+        n = next(self._ids)
+        charge_id = f"stxEMU{n:08d}{secrets.token_hex(6)}"
+        payment: dict[str, Any] = {
+            "currency": query.currency,
+            "total_amount": query.total_amount,
+            "invoice_payload": query.payload,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": (
+                "" if query.currency == "XTR" else f"provider-{n}-{secrets.token_hex(4)}"
+            ),
+        }
+        self.payments[charge_id] = {**payment, "user_id": query.user_id, "refunded": False}
+        chat = self._chats[query.chat_id]
+        message = self._new_message(
+            chat,
+            user,
+            kind="service",
+            content={"successful_payment": payment},
+            text=None,
+            entities=[],
+            html=None,
+            markup=None,
+            reply=None,
+        )
+        return self._enqueue({"message": copy.deepcopy(message.raw)})
+
+    # ------------------------------------------------------------------ inspection --------
+    def messages(self, chat_id: int) -> list[StoredMessage]:
+        chat = self._chats.get(chat_id)
+        return list(chat.history) if chat is not None else []
+
+    def bot_messages(self, chat_id: int) -> list[StoredMessage]:
+        return [m for m in self.messages(chat_id) if m.from_bot and not m.deleted]
+
+    def last_bot_message(self, chat_id: int) -> StoredMessage:
+        found = self.bot_messages(chat_id)
+        if not found:
+            history = "\n".join(
+                f"  #{m.message_id} {m.from_user.get('first_name')}: {m.text!r}"
+                f"{' (deleted)' if m.deleted else ''}"
+                for m in self.messages(chat_id)
+            )
+            raise AssertionError(
+                f"the bot sent no message to chat {chat_id}; history:\n{history or '  (empty)'}"
+            )
+        return found[-1]
+
+    def calls_of(self, method: str) -> list[dict[str, Any]]:
+        wanted = method.lower()
+        return [params for name, params in self.calls if name.lower() == wanted]
+
+    def commands_for(
+        self, scope: Mapping[str, Any] | None = None, language_code: str = ""
+    ) -> list[dict[str, Any]]:
+        """Commands set for a scope (default scope when None) and language."""
+        return self.commands.get(self._commands_key(scope, language_code), [])
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        return self._user(user_id)
+
+    def poll(self, poll_id: str) -> dict[str, Any]:
+        return self._polls[poll_id].poll
+
+    def file_by_path(self, path: str) -> tuple[bytes, str] | None:
+        stored = self._files_by_path.get(path)
+        return (stored.data, stored.mime_type) if stored is not None else None
+
+    def file_bytes(self, file_id: str) -> bytes:
+        return self._files[file_id].data
+
+    # ------------------------------------------------------------------ updates -----------
+    def pop_updates(self) -> list[dict[str, Any]]:
+        """Drain the update queue (to feed a Dispatcher directly)."""
+        updates, self._pending = self._pending, []
+        self._notify()
+        return updates
+
+    @property
+    def pending_updates(self) -> list[dict[str, Any]]:
+        return list(self._pending)
+
+    async def wait_processed(self, update_id: int, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait until getUpdates is called with an offset above ``update_id``."""
+        await self._wait_for(
+            lambda: self._max_offset > update_id or update_id in self._dropped,
+            timeout,
+            f"update {update_id} was not confirmed by getUpdates within {timeout}s",
+        )
+
+    async def wait_webhook_delivered(
+        self,
+        update_id: int,
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> int:
+        """Wait until ``update_id`` was POSTed to the webhook; returns the HTTP status (0 on a
+        connection error)."""
+        await self._wait_for(
+            lambda: update_id in self.webhook_statuses,
+            timeout,
+            f"update {update_id} was not delivered to the webhook within {timeout}s",
+        )
+        return self.webhook_statuses[update_id]
+
+    async def _wait_for(self, condition: Callable[[], bool], limit: float, message: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while True:
+            event = self._changed
+            if condition():
+                return
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError(message)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+
+    def _notify(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    def _update_allowed(self, kind: str) -> bool:
+        if not self._allowed_updates:
+            return kind not in _DEFAULT_EXCLUDED_UPDATES
+        return kind in self._allowed_updates
+
+    def _enqueue(self, body: dict[str, Any]) -> dict[str, Any]:
+        update: dict[str, Any] = {"update_id": self._next_update_id, **body}
+        self._next_update_id += 1
+        if self.validate_responses:
+            try:
+                Converter(self.spec).convert_object(update, "Update")
+            except ApiError as err:
+                raise AssertionError(f"emulator built an invalid Update: {err}") from None
+        kind = next(iter(body))
+        if self._update_allowed(kind):
+            self._pending.append(update)
+            if self.webhook is not None:
+                self._ensure_webhook_worker()
+        else:
+            self._dropped.add(update["update_id"])
+        self._notify()
+        return update
+
+    def _drop_pending(self) -> None:
+        for update in self._pending:
+            self._dropped.add(update["update_id"])
+        self._pending = []
+
+    def _confirm(self, offset: int) -> None:
+        if offset > 0:
+            self._max_offset = max(self._max_offset, offset)
+            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+        elif offset < 0:
+            keep = -offset
+            if keep < len(self._pending):
+                for update in self._pending[: len(self._pending) - keep]:
+                    self._dropped.add(update["update_id"])
+                self._pending = self._pending[len(self._pending) - keep :]
+
+    # ------------------------------------------------------------------ webhook -----------
+    def _ensure_webhook_worker(self) -> None:
+        if self._webhook_task is not None and not self._webhook_task.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # started by start() or the next injection inside the loop
+        self._webhook_task = loop.create_task(self._webhook_worker())
+
+    async def _webhook_worker(self) -> None:
+        timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            while self.webhook is not None and not self._closing:
+                event = self._changed
+                if not self._pending:
+                    await event.wait()
+                    continue
+                update = self._pending.pop(0)
+                status = await self._deliver(session, self.webhook, update)
+                self.webhook_statuses[update["update_id"]] = status
+                self._notify()
+
+    async def _deliver(
+        self, session: aiohttp.ClientSession, webhook: dict[str, Any], update: dict[str, Any]
+    ) -> int:
+        headers = {}
+        if webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = str(webhook["secret_token"])
+        try:
+            async with session.post(webhook["url"], json=update, headers=headers) as response:
+                status = response.status
+                if 200 <= status < 300:
+                    await self._run_webhook_reply(response)
+                else:
+                    self._webhook_error = (_now(), f"Wrong response from the webhook: {status}")
+                return status
+        except (aiohttp.ClientError, TimeoutError) as err:
+            self._webhook_error = (_now(), f"Connection error: {type(err).__name__}")
+            return 0
+
+    async def _run_webhook_reply(self, response: aiohttp.ClientResponse) -> None:
+        """Execute a Bot API call returned in the webhook response body (aiogram supports it)."""
+        raw: dict[str, Any] = {}
+        files: dict[str, UploadedFile] = {}
+        try:
+            if response.content_type == "application/json":
+                body = await response.json()
+                if isinstance(body, dict):
+                    raw = body
+            elif response.content_type.startswith("multipart/"):
+                reader = aiohttp.MultipartReader(response.headers, response.content)
+                raw, files = await read_multipart(reader)
+        except (ValueError, aiohttp.ClientError):
+            return
+        method = raw.pop("method", None)
+        if isinstance(method, str) and method:
+            await self.dispatch(method, raw, files)
+
+    # ------------------------------------------------------------------ dispatch ----------
+    async def dispatch(
+        self,
+        method: str,
+        raw: Mapping[str, Any],
+        files: Mapping[str, UploadedFile] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Execute one Bot API call; returns (HTTP status, JSON body) exactly as served."""
+        name = self.spec.method_name(method)
+        if name is None:
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
+        index = len(self.calls)
+        self.calls.append((name, dict(raw)))
+        try:
+            await self._apply_fault(name)
+            params = Converter(self.spec, files, strict_html=self.strict_html).convert_params(
+                name, raw
+            )
+            self.calls[index] = (name, params)
+            impl = self._impls.get(name)
+            if impl is None:
+                raise bad_request("method not supported by the emulator")
+            limited = self.enforce_rate_limits and self._is_rate_limited(name)
+            chat_id = self._rate_check(params) if limited else None
+            result = impl(params)
+            if inspect.isawaitable(result):
+                result = await result
+            if limited:
+                self._rate_record(chat_id)
+            if self.validate_responses:
+                self._self_check(name, result)
+        except ApiError as err:
+            return err.status, err.payload()
+        except Exception as err:  # an emulator bug: answer like a broken server, keep the error
+            self.errors.append(err)
+            description = f"Internal Server Error: {type(err).__name__}: {err}"
+            return 500, {"ok": False, "error_code": 500, "description": description}
+        return 200, {"ok": True, "result": result}
+
+    def _self_check(self, name: str, result: Any) -> None:
+        returns = self.spec.methods[name].get("returns", [])
+        try:
+            Converter(self.spec).convert_value(result, returns, "result")
+        except ApiError as err:
+            raise ApiError(
+                500, f"Internal Server Error: emulator returned an invalid result: {err}"
+            ) from None
+
+    # ------------------------------------------------------------------ faults ------------
+    def inject_fault(
+        self,
+        method: str | None = None,
+        *,
+        status: int = 500,
+        count: int = 1,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        description: str | None = None,
+    ) -> None:
+        """Make the next ``count`` calls of ``method`` (any method when None) fail.
+
+        ``status`` 500/502/... answers a server error, 429 a flood error with ``retry_after``;
+        ``delay`` seconds are slept first (a status < 400, e.g. 200, then answers normally,
+        which simulates a slow server / client timeouts).
+        """
+        name = None
+        if method is not None:
+            name = self.spec.method_name(method)
+            if name is None:
+                raise ValueError(f"unknown Bot API method {method!r}")
+        if count < 1:
+            raise ValueError("count must be >= 1")
+        self._faults.append(_Fault(name, status, count, retry_after, delay, description))
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    async def _apply_fault(self, name: str) -> None:
+        for fault in self._faults:
+            if fault.method is None or fault.method == name:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                if fault.delay > 0:
+                    await asyncio.sleep(fault.delay)
+                if fault.status >= 400:
+                    raise fault.error()
+                return
+
+    # ------------------------------------------------------------------ rate limits -------
+    @staticmethod
+    def _is_rate_limited(name: str) -> bool:
+        if name in ("sendChatAction", "sendMessageDraft"):
+            return False
+        return name.startswith(("send", "editMessage", "copyMessage", "forwardMessage"))
+
+    def _rate_check(self, params: Mapping[str, Any]) -> int | None:
+        now = self.clock()
+        waits: list[float] = []
+        global_limit = 1000 if params.get("allow_paid_broadcast") else 30
+        self._prune(self._rate_global, now - 1.0)
+        if len(self._rate_global) >= global_limit:
+            waits.append(self._rate_global[-global_limit] + 1.0 - now)
+        chat_id = None
+        raw_chat = params.get("chat_id")
+        if isinstance(raw_chat, int) and raw_chat in self._chats:
+            chat_id = raw_chat
+            window, limit = (1.0, 1) if self._chats[raw_chat].type == "private" else (60.0, 20)
+            stamps = self._rate_chats.setdefault(chat_id, deque())
+            self._prune(stamps, now - window)
+            if len(stamps) >= limit:
+                waits.append(stamps[-limit] + window - now)
+        if waits:
+            retry = max(1, math.ceil(max(waits) - 1e-9))
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+        return chat_id
+
+    @staticmethod
+    def _prune(stamps: deque[float], horizon: float) -> None:
+        while stamps and stamps[0] <= horizon:
+            stamps.popleft()
+
+    def _rate_record(self, chat_id: int | None) -> None:
+        now = self.clock()
+        self._rate_global.append(now)
+        if chat_id is not None:
+            self._rate_chats.setdefault(chat_id, deque()).append(now)
+
+    # ------------------------------------------------------------------ helpers -----------
+    def _ensure_user(self, user_id: int) -> dict[str, Any]:
+        if user_id not in self._users:
+            self.add_user(user_id, f"User{user_id}")
+        return self._users[user_id]
+
+    def _user(self, user_id: int) -> dict[str, Any]:
+        user = self._users.get(user_id)
+        if user is None:
+            raise ValueError(f"unknown user {user_id}; call add_user() first")
+        return user
+
+    def _group(self, chat_id: int) -> _Chat:
+        chat = self._chats.get(chat_id)
+        if chat is None or chat.type == "private":
+            raise ValueError(f"unknown group {chat_id}; call add_group() first")
+        return chat
+
+    def _private_chat(self, user_id: int) -> _Chat:
+        chat = self._chats.get(user_id)
+        if chat is None:
+            chat = _Chat(id=user_id, type="private", user=self._user(user_id))
+            chat.bot_status = "member"
+            self._chats[user_id] = chat
+        return chat
+
+    def _chat(self, chat_id: int | str) -> _Chat:
+        """Resolve a chat_id parameter; 400 chat not found (bots can't address users by
+        @username and emulated groups have no public username)."""
+        if isinstance(chat_id, str):
+            raise bad_request("chat not found")
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            if chat_id in self._users:
+                return self._private_chat(chat_id)
+            raise bad_request("chat not found")
+        return chat
+
+    def _require_member(self, chat: _Chat) -> None:
+        if chat.type == "private":
+            return
+        if chat.bot_status == "kicked":
+            raise ApiError(403, f"Forbidden: bot was kicked from the {chat.kind_name}")
+        if chat.bot_status not in _ACTIVE:
+            raise ApiError(403, f"Forbidden: bot is not a member of the {chat.kind_name}")
+
+    def _chat_for_sending(self, chat_id: int | str) -> _Chat:
+        chat = self._chat(chat_id)
+        if chat.type == "private":
+            user = self._users[chat.id]
+            if user.get("is_bot"):
+                raise ApiError(403, "Forbidden: bot can't send messages to bots")
+            if chat.id in self._blocked:
+                raise ApiError(403, "Forbidden: bot was blocked by the user")
+            if chat.id not in self._started:
+                raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        else:
+            self._require_member(chat)
+        return chat
+
+    def _require_admin(self, chat: _Chat, what: str) -> None:
+        self._require_member(chat)
+        if chat.type != "private" and chat.bot_status not in _ADMINS:
+            raise bad_request(what)
+
+    def _reply_target(self, chat: _Chat, params: Mapping[str, Any]) -> StoredMessage | None:
+        reply_parameters = params.get("reply_parameters")
+        target = chat
+        allow_missing = False
+        message_id: int | None = None
+        if isinstance(reply_parameters, dict):
+            message_id = reply_parameters["message_id"]
+            allow_missing = bool(reply_parameters.get("allow_sending_without_reply"))
+            if reply_parameters.get("chat_id") is not None:
+                target = self._chat(reply_parameters["chat_id"])
+        elif params.get("reply_to_message_id") is not None:  # legacy parameter
+            try:
+                message_id = int(params["reply_to_message_id"])
+            except (TypeError, ValueError):
+                raise bad_request('field "reply_to_message_id" must be of type Integer') from None
+            allow_missing = str(params.get("allow_sending_without_reply", "")).lower() == "true"
+        if message_id is None:
+            return None
+        message = target.by_id.get(message_id)
+        if message is None or message.deleted:
+            if allow_missing:
+                return None
+            raise bad_request("message to be replied not found")
+        return message
+
+    def _formatted(
+        self, text: str, parse_mode: Any, entities: Any
+    ) -> tuple[str, list[dict[str, Any]], str | None]:
+        mode = parse_mode if isinstance(parse_mode, str) else None
+        html = text if (mode or "").lower() == "html" else None
+        if mode and mode.lower() != "none":
+            plain, found = apply_parse_mode(text, mode, strict_html=self.strict_html)
+        elif isinstance(entities, list):
+            plain, found = text, [dict(e) for e in entities]
+        else:
+            plain, found = text, []
+        plain, found = strip_text(plain, found)
+        for entity in found:
+            if entity["type"] == "text_mention" and entity["user"]["id"] in self._users:
+                entity["user"] = copy.deepcopy(self._users[entity["user"]["id"]])
+        blocked = [
+            (e["offset"], e["offset"] + e["length"])
+            for e in found
+            if e["type"] in ("code", "pre", "text_link", "text_mention")
+        ]
+        for command in find_bot_commands(plain):
+            start, end = command["offset"], command["offset"] + command["length"]
+            if not any(start < b_end and b_start < end for b_start, b_end in blocked):
+                found.append(command)
+        return plain, sort_entities(found), html
+
+    def _new_message(
+        self,
+        chat: _Chat,
+        sender: dict[str, Any],
+        *,
+        kind: str,
+        content: dict[str, Any],
+        text: str | None,
+        entities: list[dict[str, Any]],
+        html: str | None,
+        markup: dict[str, Any] | None,
+        reply: StoredMessage | None,
+        params: Mapping[str, Any] | None = None,
+    ) -> StoredMessage:
+        message_id = chat.next_message_id
+        chat.next_message_id += 1
+        raw: dict[str, Any] = {
+            "message_id": message_id,
+            "from": copy.deepcopy(sender),
+            "chat": chat.as_dict(),
+            "date": _now(),
+        }
+        if reply is not None:
+            raw["reply_to_message"] = {
+                k: copy.deepcopy(v) for k, v in reply.raw.items() if k != "reply_to_message"
+            }
+        raw.update(content)
+        inline = _inline_markup(markup)
+        if inline is not None:
+            raw["reply_markup"] = inline
+        if params is not None and params.get("protect_content"):
+            raw["has_protected_content"] = True
+        message = StoredMessage(
+            message_id=message_id,
+            chat_id=chat.id,
+            from_user=raw["from"],
+            date=raw["date"],
+            text=text,
+            entities=entities,
+            html=html,
+            reply_markup=markup,
+            kind=kind,
+            raw=raw,
+        )
+        chat.history.append(message)
+        chat.by_id[message_id] = message
+        return message
+
+    def _send(
+        self,
+        params: Mapping[str, Any],
+        *,
+        kind: str,
+        content: dict[str, Any],
+        text: str | None,
+        entities: list[dict[str, Any]],
+        html: str | None,
+        chat: _Chat,
+        reply: StoredMessage | None,
+    ) -> StoredMessage:
+        markup = params.get("reply_markup")
+        return self._new_message(
+            chat,
+            self.bot_user,
+            kind=kind,
+            content=content,
+            text=text,
+            entities=entities,
+            html=html,
+            markup=markup if isinstance(markup, dict) else None,
+            reply=reply,
+            params=params,
+        )
+
+    def _caption(
+        self, params: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], str | None, list[dict[str, Any]], str | None]:
+        caption = params.get("caption")
+        if not isinstance(caption, str):
+            return {}, None, [], None
+        text, entities, html = self._formatted(
+            caption, params.get("parse_mode"), params.get("caption_entities")
+        )
+        if not text:
+            return {}, None, [], None
+        content: dict[str, Any] = {"caption": text}
+        if entities:
+            content["caption_entities"] = entities
+        if params.get("show_caption_above_media"):
+            content["show_caption_above_media"] = True
+        return content, text, entities, html
+
+    def _store_file(self, value: Any, kind: str) -> _StoredFile:
+        if isinstance(value, UploadedFile):
+            n = next(self._ids)
+            guessed = mimetypes.guess_type(value.filename)[0]
+            mime = guessed or value.content_type or "application/octet-stream"
+            extension = mimetypes.guess_extension(mime) or ""
+            if kind == "photo":
+                extension = ".jpg" if extension in ("", ".jpe", ".jpeg") else extension
+            stored = _StoredFile(
+                file_id=f"EMU-{kind}-{n}-{secrets.token_hex(8)}",
+                file_unique_id=f"EMUu{n}{secrets.token_hex(3)}",
+                file_path=f"{kind}s/file_{n}{extension}",
+                data=value.data,
+                mime_type=mime,
+                file_name=value.filename,
+            )
+            size = _image_size(value.data) if kind == "photo" else None
+            stored.width, stored.height = size if size is not None else (100, 100)
+        elif isinstance(value, str) and value in self._files:
+            return self._files[value]
+        elif isinstance(value, str) and value.startswith(("http://", "https://")):
+            n = next(self._ids)
+            name = value.rsplit("/", 1)[-1] or f"file_{n}"
+            stored = _StoredFile(
+                file_id=f"EMU-{kind}-{n}-{secrets.token_hex(8)}",
+                file_unique_id=f"EMUu{n}{secrets.token_hex(3)}",
+                file_path=f"{kind}s/file_{n}",
+                data=b"",
+                mime_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+                file_name=name,
+                url=value,
+                width=100,
+                height=100,
+            )
+        else:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        self._files[stored.file_id] = stored
+        self._files_by_path[stored.file_path] = stored
+        return stored
+
+    def _commands_key(self, scope: Mapping[str, Any] | None, language_code: str) -> tuple[str, str]:
+        return json.dumps(dict(scope or {"type": "default"}), sort_keys=True), language_code or ""
+
+    def _member(self, user: dict[str, Any], status: str) -> dict[str, Any]:
+        """A ChatMember object of the right subtype for ``status``."""
+        member: dict[str, Any] = {"status": status, "user": copy.deepcopy(user)}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            for name in self.spec.required_fields("ChatMemberAdministrator"):
+                if name.startswith("can_"):
+                    member[name] = name != "can_be_edited"
+            for name in _EXTRA_ADMIN_RIGHTS:
+                member[name] = True
+            member["can_be_edited"] = False
+            member["is_anonymous"] = False
+        elif status == "restricted":
+            for f in self.spec.fields("ChatMemberRestricted"):
+                if f.get("required") and f["types"] == ["Boolean"]:
+                    member[f["name"]] = f["name"] == "is_member"
+            member["until_date"] = 0
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
+
+    def _message_for_edit(self, params: Mapping[str, Any]) -> tuple[_Chat, StoredMessage]:
+        if params.get("inline_message_id"):
+            raise bad_request("inline messages are not supported by the emulator")
+        if params.get("chat_id") is None:
+            raise bad_request('field "chat_id" is required')
+        if params.get("message_id") is None:
+            raise bad_request("message identifier is not specified")
+        chat = self._chat(params["chat_id"])
+        self._require_member(chat)
+        message = chat.by_id.get(params["message_id"])
+        if message is None or message.deleted:
+            raise bad_request("message to edit not found")
+        if not message.from_bot:
+            raise bad_request("message can't be edited")
+        return chat, message
+
+    @staticmethod
+    def _set_markup(message: StoredMessage, markup: dict[str, Any] | None) -> None:
+        if markup is not None:
+            message.reply_markup = markup
+            message.raw["reply_markup"] = markup
+        else:
+            if _inline_markup(message.reply_markup) is not None:
+                message.reply_markup = None
+            message.raw.pop("reply_markup", None)
+
+    @staticmethod
+    def _mark_edited(message: StoredMessage) -> None:
+        message.edit_count += 1
+        message.raw["edit_date"] = _now()
+
+    # ================================================================== Bot API methods ====
+    def _api_getMe(self, p: dict[str, Any]) -> dict[str, Any]:
+        me = dict(self.bot_user)
+        for f in self.spec.fields("User"):
+            if "Returned only in getMe" in f.get("description", "") and f["types"] == ["Boolean"]:
+                me[f["name"]] = f["name"] == "can_join_groups"
+        return me
+
+    def _api_logOut(self, p: dict[str, Any]) -> bool:
+        return True
+
+    def _api_close(self, p: dict[str, Any]) -> bool:
+        return True
+
+    async def _api_getUpdates(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        if "allowed_updates" in p:
+            self._allowed_updates = list(p["allowed_updates"])
+        offset = p.get("offset")
+        if offset:
+            self._confirm(offset)
+        limit = p.get("limit", 100)
+        timeout = max(0, p.get("timeout", 0))
+        self._poll_ticket += 1
+        ticket = self._poll_ticket
+        self._notify()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            event = self._changed
+            if ticket != self._poll_ticket:
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; "
+                    "make sure that only one bot instance is running",
+                )
+            if self._pending or self._closing or self.webhook is not None:
+                return list(self._pending[:limit]) if self.webhook is None else []
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+
+    def _api_setWebhook(self, p: dict[str, Any]) -> bool:
+        url = p["url"]
+        if not url:
+            return self._api_deleteWebhook(p)
+        if not url.startswith(("http://", "https://")):
+            raise bad_request("bad webhook: invalid webhook URL specified")
+        if p.get("drop_pending_updates"):
+            self._drop_pending()
+        if "allowed_updates" in p:
+            self._allowed_updates = list(p["allowed_updates"])
+        self.webhook = {
+            key: value
+            for key, value in p.items()
+            if key != "certificate" and not isinstance(value, UploadedFile)
+        }
+        self.webhook.setdefault("max_connections", 40)
+        self._webhook_error = None
+        self._poll_ticket += 1
+        self._ensure_webhook_worker()
+        self._notify()
+        return True
+
+    def _api_deleteWebhook(self, p: dict[str, Any]) -> bool:
+        self.webhook = None
+        if p.get("drop_pending_updates"):
+            self._drop_pending()
+        self._notify()
+        return True
+
+    def _api_getWebhookInfo(self, p: dict[str, Any]) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "url": self.webhook["url"] if self.webhook else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
+        if self.webhook:
+            info["max_connections"] = self.webhook.get("max_connections", 40)
+            for key in ("ip_address", "allowed_updates"):
+                if key in self.webhook:
+                    info[key] = self.webhook[key]
+            if self._webhook_error is not None:
+                info["last_error_date"], info["last_error_message"] = self._webhook_error
+        return info
+
+    # -- sending ---------------------------------------------------------------------------
+    def _api_sendMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat_for_sending(p["chat_id"])
+        reply = self._reply_target(chat, p)
+        text, entities, html = self._formatted(p["text"], p.get("parse_mode"), p.get("entities"))
+        if not text:
+            raise bad_request("message text is empty")
+        content: dict[str, Any] = {"text": text}
+        if entities:
+            content["entities"] = entities
+        message = self._send(
+            p,
+            kind="text",
+            content=content,
+            text=text,
+            entities=entities,
+            html=html,
+            chat=chat,
+            reply=reply,
+        )
+        return message.raw
+
+    def _photo_sizes(self, stored: _StoredFile) -> list[dict[str, Any]]:
+        return [
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.file_unique_id,
+                "width": stored.width or 100,
+                "height": stored.height or 100,
+                "file_size": len(stored.data),
+            }
+        ]
+
+    def _document(self, stored: _StoredFile) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "mime_type": stored.mime_type,
+            "file_size": len(stored.data),
+        }
+        if stored.file_name:
+            document["file_name"] = stored.file_name
+        return document
+
+    def _api_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat_for_sending(p["chat_id"])
+        reply = self._reply_target(chat, p)
+        caption, text, entities, html = self._caption(p)
+        stored = self._store_file(p["photo"], "photo")
+        content: dict[str, Any] = {"photo": self._photo_sizes(stored), **caption}
+        if p.get("has_spoiler"):
+            content["has_media_spoiler"] = True
+        message = self._send(
+            p,
+            kind="photo",
+            content=content,
+            text=text,
+            entities=entities,
+            html=html,
+            chat=chat,
+            reply=reply,
+        )
+        return message.raw
+
+    def _api_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat_for_sending(p["chat_id"])
+        reply = self._reply_target(chat, p)
+        caption, text, entities, html = self._caption(p)
+        stored = self._store_file(p["document"], "document")
+        content: dict[str, Any] = {"document": self._document(stored), **caption}
+        message = self._send(
+            p,
+            kind="document",
+            content=content,
+            text=text,
+            entities=entities,
+            html=html,
+            chat=chat,
+            reply=reply,
+        )
+        return message.raw
+
+    def _api_sendMediaGroup(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        chat = self._chat_for_sending(p["chat_id"])
+        reply = self._reply_target(chat, p)
+        prepared = []
+        for item in p["media"]:
+            if item["type"] not in ("photo", "document"):
+                raise bad_request(f"media type {item['type']!r} is not supported by the emulator")
+            caption, text, entities, html = self._caption(item)
+            stored = self._store_file(item["media"], item["type"])
+            media: Any = (
+                self._photo_sizes(stored) if item["type"] == "photo" else self._document(stored)
+            )
+            prepared.append((item["type"], {item["type"]: media, **caption}, text, entities, html))
+        group_id = str(7_000_000_000_000_000 + next(self._ids))
+        result = []
+        for kind, content, text, entities, html in prepared:
+            content["media_group_id"] = group_id
+            message = self._new_message(
+                chat,
+                self.bot_user,
+                kind=kind,
+                content=content,
+                text=text,
+                entities=entities,
+                html=html,
+                markup=None,
+                reply=reply,
+                params=p,
+            )
+            result.append(message.raw)
+        return result
+
+    def _api_sendPoll(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat_for_sending(p["chat_id"])
+        reply = self._reply_target(chat, p)
+        poll_type = p.get("type", "regular")
+        if poll_type not in ("regular", "quiz"):
+            raise bad_request("poll type is invalid")
+        question, question_entities = apply_parse_mode(
+            p["question"], p.get("question_parse_mode"), strict_html=self.strict_html
+        )
+        options = []
+        for i, option in enumerate(p["options"]):
+            text, entities = apply_parse_mode(
+                option["text"], option.get("text_parse_mode"), strict_html=self.strict_html
+            )
+            item: dict[str, Any] = {"persistent_id": str(i), "text": text, "voter_count": 0}
+            custom = [e for e in entities if e["type"] == "custom_emoji"]
+            if custom:
+                item["text_entities"] = custom
+            options.append(item)
+        if len({o["text"] for o in options}) != len(options):
+            raise bad_request("poll options must be unique")
+        correct = p.get("correct_option_ids")
+        if poll_type == "quiz" and (not correct or any(not 0 <= i < len(options) for i in correct)):
+            raise bad_request("wrong correct option ids specified")
+        poll_id = str(5_000_000_000_000_000 + next(self._ids))
+        poll: dict[str, Any] = {
+            "id": poll_id,
+            "question": question,
+            "options": options,
+            "total_voter_count": 0,
+            "is_closed": bool(p.get("is_closed", False)),
+            "is_anonymous": bool(p.get("is_anonymous", True)),
+            "type": poll_type,
+            "allows_multiple_answers": bool(p.get("allows_multiple_answers", False)),
+            "allows_revoting": bool(p.get("allows_revoting", poll_type != "quiz")),
+            "members_only": bool(p.get("members_only", False)),
+        }
+        custom_question = [e for e in question_entities if e["type"] == "custom_emoji"]
+        if custom_question:
+            poll["question_entities"] = custom_question
+        if poll_type == "quiz" and correct:
+            poll["correct_option_ids"] = list(correct)
+        if p.get("explanation"):
+            explanation, explanation_entities, _ = self._formatted(
+                p["explanation"], p.get("explanation_parse_mode"), p.get("explanation_entities")
+            )
+            poll["explanation"] = explanation
+            if explanation_entities:
+                poll["explanation_entities"] = explanation_entities
+        for key in ("open_period", "close_date"):
+            if key in p:
+                poll[key] = p[key]
+        if p.get("description"):
+            description, description_entities, _ = self._formatted(
+                p["description"], p.get("description_parse_mode"), p.get("description_entities")
+            )
+            poll["description"] = description
+            if description_entities:
+                poll["description_entities"] = description_entities
+        message = self._send(
+            p,
+            kind="poll",
+            content={"poll": poll},
+            text=question,
+            entities=[],
+            html=None,
+            chat=chat,
+            reply=reply,
+        )
+        self._polls[poll_id] = _Poll(poll=poll, chat_id=chat.id, message_id=message.message_id)
+        return message.raw
+
+    def _api_stopPoll(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(p["chat_id"])
+        self._require_member(chat)
+        message = chat.by_id.get(p["message_id"])
+        if message is None or message.deleted or message.kind != "poll":
+            raise bad_request("message with poll to stop not found")
+        if not message.from_bot:
+            raise bad_request("poll can't be stopped")
+        poll = message.raw["poll"]
+        if poll["is_closed"]:
+            raise bad_request("poll has already been closed")
+        poll["is_closed"] = True
+        if "reply_markup" in p:
+            self._set_markup(message, p["reply_markup"])
+        return copy.deepcopy(poll)
+
+    def _api_sendInvoice(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat_for_sending(p["chat_id"])
+        reply = self._reply_target(chat, p)
+        currency = p["currency"]
+        prices = p["prices"]
+        if currency == "XTR":
+            if len(prices) != 1:
+                raise bad_request("STARS_INVOICE_INVALID: payments in Telegram Stars need 1 price")
+            if p.get("provider_token"):
+                raise bad_request("provider_token must be empty for payments in Telegram Stars")
+        elif not p.get("provider_token"):
+            raise bad_request("PAYMENT_PROVIDER_INVALID")
+        if not prices:
+            raise bad_request('field "prices" must contain at least one price')
+        total = sum(int(price["amount"]) for price in prices)
+        if total <= 0:
+            raise bad_request("CURRENCY_TOTAL_AMOUNT_INVALID")
+        invoice = {
+            "title": p["title"],
+            "description": p["description"],
+            "start_parameter": p.get("start_parameter", ""),
+            "currency": currency,
+            "total_amount": total,
+        }
+        message = self._send(
+            p,
+            kind="invoice",
+            content={"invoice": invoice},
+            text=p["title"],
+            entities=[],
+            html=None,
+            chat=chat,
+            reply=reply,
+        )
+        self._invoices[(chat.id, message.message_id)] = {
+            "payload": p["payload"],
+            "currency": currency,
+            "total_amount": total,
+            "prices": prices,
+        }
+        return message.raw
+
+    def _api_createInvoiceLink(self, p: dict[str, Any]) -> str:
+        return f"https://t.me/$EMU{secrets.token_urlsafe(12)}"
+
+    def _api_answerPreCheckoutQuery(self, p: dict[str, Any]) -> bool:
+        query = self._pre_checkouts.get(p["pre_checkout_query_id"])
+        if query is None or query.answered:
+            raise bad_request(_QUERY_TOO_OLD)
+        if not p["ok"] and not p.get("error_message"):
+            raise bad_request('field "error_message" is required when "ok" is false')
+        query.answered = True
+        query.ok = bool(p["ok"])
+        query.error_message = p.get("error_message")
+        self.pre_checkout_answers[query.id] = dict(p)
+        return True
+
+    def _api_refundStarPayment(self, p: dict[str, Any]) -> bool:
+        payment = self.payments.get(p["telegram_payment_charge_id"])
+        if payment is None or payment["user_id"] != p["user_id"]:
+            raise bad_request("CHARGE_NOT_FOUND")
+        if payment["currency"] != "XTR":
+            raise bad_request("CHARGE_ID_INVALID: not a Telegram Stars payment")
+        if payment["refunded"]:
+            raise bad_request("CHARGE_ALREADY_REFUNDED")
+        payment["refunded"] = True
+        return True
+
+    def _api_sendChatAction(self, p: dict[str, Any]) -> bool:
+        self._chat_for_sending(p["chat_id"])
+        if p["action"] not in _CHAT_ACTIONS:
+            raise bad_request("wrong parameter action in request")
+        return True
+
+    def _api_copyMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        source = self._chat(p["from_chat_id"])
+        original = source.by_id.get(p["message_id"])
+        if original is None or original.deleted:
+            raise bad_request("message to copy not found")
+        if original.kind in ("service", "invoice"):
+            raise bad_request("the message can't be copied")
+        chat = self._chat_for_sending(p["chat_id"])
+        reply = self._reply_target(chat, p)
+        skip = {
+            "message_id",
+            "from",
+            "chat",
+            "date",
+            "reply_to_message",
+            "reply_markup",
+            "edit_date",
+            "forward_origin",
+            "caption",
+            "caption_entities",
+        }
+        content = {k: copy.deepcopy(v) for k, v in original.raw.items() if k not in skip}
+        text, entities, html = original.text, original.entities, original.html
+        if original.kind in ("photo", "document"):
+            if "caption" in p:
+                caption, text, entities, html = self._caption(p)
+            else:
+                caption = {
+                    k: copy.deepcopy(original.raw[k])
+                    for k in ("caption", "caption_entities")
+                    if k in original.raw
+                }
+            content.update(caption)
+        if original.kind == "poll":
+            poll = content["poll"]
+            poll["id"] = str(5_000_000_000_000_000 + next(self._ids))
+            poll["total_voter_count"] = 0
+            poll["is_closed"] = False
+            for option in poll["options"]:
+                option["voter_count"] = 0
+        message = self._send(
+            p,
+            kind=original.kind,
+            content=content,
+            text=text,
+            entities=list(entities),
+            html=html,
+            chat=chat,
+            reply=reply,
+        )
+        if original.kind == "poll":
+            poll = message.raw["poll"]
+            self._polls[poll["id"]] = _Poll(poll, chat.id, message.message_id)
+        return {"message_id": message.message_id}
+
+    def _api_forwardMessage(self, p: dict[str, Any]) -> dict[str, Any]:
+        source = self._chat(p["from_chat_id"])
+        original = source.by_id.get(p["message_id"])
+        if original is None or original.deleted:
+            raise bad_request("message to forward not found")
+        if original.kind in ("service", "invoice"):
+            raise bad_request("the message can't be forwarded")
+        chat = self._chat_for_sending(p["chat_id"])
+        skip = {
+            "message_id",
+            "from",
+            "chat",
+            "date",
+            "reply_to_message",
+            "reply_markup",
+            "edit_date",
+            "forward_origin",
+        }
+        content = {k: copy.deepcopy(v) for k, v in original.raw.items() if k not in skip}
+        content["forward_origin"] = copy.deepcopy(
+            original.raw.get("forward_origin")
+            or {"type": "user", "sender_user": original.from_user, "date": original.date}
+        )
+        message = self._new_message(
+            chat,
+            self.bot_user,
+            kind=original.kind,
+            content=content,
+            text=original.text,
+            entities=list(original.entities),
+            html=original.html,
+            markup=None,
+            reply=None,
+            params=p,
+        )
+        return message.raw
+
+    # -- editing ---------------------------------------------------------------------------
+    def _api_editMessageText(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, message = self._message_for_edit(p)
+        if "text" not in p:
+            raise bad_request("message text is empty")
+        if message.kind != "text":
+            raise bad_request("there is no text in the message to edit")
+        text, entities, html = self._formatted(p["text"], p.get("parse_mode"), p.get("entities"))
+        if not text:
+            raise bad_request("message text is empty")
+        markup = p.get("reply_markup")
+        if (
+            text == message.text
+            and entities == message.entities
+            and markup == _inline_markup(message.reply_markup)
+        ):
+            raise bad_request(_NOT_MODIFIED)
+        message.text, message.entities, message.html = text, entities, html
+        message.raw["text"] = text
+        if entities:
+            message.raw["entities"] = entities
+        else:
+            message.raw.pop("entities", None)
+        self._set_markup(message, markup)
+        self._mark_edited(message)
+        return message.raw
+
+    def _api_editMessageCaption(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, message = self._message_for_edit(p)
+        if message.kind not in ("photo", "document"):
+            raise bad_request("there is no caption in the message to edit")
+        caption, text, entities, html = self._caption(p)
+        markup = p.get("reply_markup")
+        if (
+            text == message.text
+            and entities == message.entities
+            and markup == _inline_markup(message.reply_markup)
+        ):
+            raise bad_request(_NOT_MODIFIED)
+        for key in ("caption", "caption_entities", "show_caption_above_media"):
+            message.raw.pop(key, None)
+        message.raw.update(caption)
+        message.text, message.entities, message.html = text, entities, html
+        self._set_markup(message, markup)
+        self._mark_edited(message)
+        return message.raw
+
+    def _api_editMessageReplyMarkup(self, p: dict[str, Any]) -> dict[str, Any]:
+        _, message = self._message_for_edit(p)
+        markup = p.get("reply_markup")
+        if markup == _inline_markup(message.reply_markup):
+            raise bad_request(_NOT_MODIFIED)
+        self._set_markup(message, markup)
+        self._mark_edited(message)
+        return message.raw
+
+    def _api_deleteMessage(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_member(chat)
+        message = chat.by_id.get(p["message_id"])
+        if message is None or message.deleted:
+            raise bad_request("message to delete not found")
+        if chat.type != "private" and not message.from_bot and chat.bot_status not in _ADMINS:
+            raise bad_request("message can't be deleted")
+        message.deleted = True
+        return True
+
+    def _api_deleteMessages(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_member(chat)
+        for message_id in p["message_ids"]:
+            message = chat.by_id.get(message_id)
+            if message is None or message.deleted:
+                continue
+            if chat.type == "private" or message.from_bot or chat.bot_status in _ADMINS:
+                message.deleted = True
+        return True
+
+    def _api_setMessageReaction(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_member(chat)
+        message = chat.by_id.get(p["message_id"])
+        if message is None or message.deleted:
+            raise bad_request("message to react not found")
+        return True
+
+    def _api_pinChatMessage(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_admin(chat, "not enough rights to manage pinned messages in the chat")
+        message = chat.by_id.get(p["message_id"])
+        if message is None or message.deleted:
+            raise bad_request("message to pin not found")
+        if message.message_id not in chat.pinned:
+            chat.pinned.append(message.message_id)
+        return True
+
+    def _api_unpinChatMessage(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_admin(chat, "not enough rights to manage pinned messages in the chat")
+        message_id = p.get("message_id") or (chat.pinned[-1] if chat.pinned else None)
+        if message_id in chat.pinned:
+            chat.pinned.remove(message_id)
+        return True
+
+    def _api_unpinAllChatMessages(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_admin(chat, "not enough rights to manage pinned messages in the chat")
+        chat.pinned.clear()
+        return True
+
+    # -- callbacks -------------------------------------------------------------------------
+    def _api_answerCallbackQuery(self, p: dict[str, Any]) -> bool:
+        query = self._callbacks.get(p["callback_query_id"])
+        if query is None or query.answered:
+            raise bad_request(_QUERY_TOO_OLD)
+        query.answered = True
+        self.callback_answers[query.id] = dict(p)
+        return True
+
+    # -- chats -----------------------------------------------------------------------------
+    def _api_getChat(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(p["chat_id"])
+        info = chat.as_dict()
+        info["accent_color_id"] = 0
+        info["max_reaction_count"] = 11
+        info["accepted_gift_types"] = {
+            name: False for name in self.spec.required_fields("AcceptedGiftTypes")
+        }
+        if chat.type != "private":
+            info["permissions"] = {"can_send_messages": True}
+        if chat.pinned:
+            pinned = chat.by_id.get(chat.pinned[-1])
+            if pinned is not None and not pinned.deleted:
+                info["pinned_message"] = copy.deepcopy(pinned.raw)
+        return info
+
+    def _status_in(self, chat: _Chat, user_id: int) -> str:
+        if user_id == self.bot_user["id"]:
+            return chat.bot_status
+        if chat.type == "private":
+            if user_id != chat.id:
+                raise bad_request("user not found")
+            return "member"
+        return chat.members.get(user_id, "left")
+
+    def _any_user(self, user_id: int) -> dict[str, Any]:
+        if user_id == self.bot_user["id"]:
+            return self.bot_user
+        user = self._users.get(user_id)
+        if user is None:
+            raise bad_request("user not found")
+        return user
+
+    def _api_getChatMember(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(p["chat_id"])
+        user = self._any_user(p["user_id"])
+        return self._member(user, self._status_in(chat, p["user_id"]))
+
+    def _api_getChatAdministrators(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        chat = self._chat(p["chat_id"])
+        if chat.type == "private":
+            raise bad_request("there are no administrators in the private chat")
+        result = []
+        for wanted in ("creator", "administrator"):
+            for user_id, status in chat.members.items():
+                if status == wanted:
+                    result.append(self._member(self._users[user_id], status))
+            if chat.bot_status == wanted:
+                result.append(self._member(self.bot_user, wanted))
+        return result
+
+    def _api_getChatMemberCount(self, p: dict[str, Any]) -> int:
+        chat = self._chat(p["chat_id"])
+        if chat.type == "private":
+            return 2
+        count = sum(1 for status in chat.members.values() if status in _ACTIVE)
+        return count + (1 if chat.bot_status in _ACTIVE else 0)
+
+    def _api_leaveChat(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        if chat.type == "private":
+            raise bad_request("chat member status can't be changed in private chats")
+        self._require_member(chat)
+        self._bot_status_update(chat, self.bot_user, "left")
+        return True
+
+    def _api_banChatMember(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_admin(chat, "not enough rights to restrict/unrestrict chat member")
+        if chat.type == "private":
+            raise bad_request("can't ban members in private chats")
+        user_id = p["user_id"]
+        self._any_user(user_id)
+        if chat.members.get(user_id) == "creator":
+            raise bad_request("can't remove chat owner")
+        chat.members[user_id] = "kicked"
+        return True
+
+    def _api_unbanChatMember(self, p: dict[str, Any]) -> bool:
+        chat = self._chat(p["chat_id"])
+        self._require_admin(chat, "not enough rights to restrict/unrestrict chat member")
+        user_id = p["user_id"]
+        self._any_user(user_id)
+        status = chat.members.get(user_id)
+        unban = status == "kicked"
+        remove = not p.get("only_if_banned") and status in _ACTIVE and status not in _ADMINS
+        if unban or remove:
+            chat.members[user_id] = "left"
+        return True
+
+    def _api_createChatInviteLink(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat = self._chat(p["chat_id"])
+        if chat.type == "private":
+            raise bad_request("can't invite members to a private chat")
+        self._require_admin(chat, "not enough rights to manage chat invite link")
+        if p.get("creates_join_request") and p.get("member_limit"):
+            raise bad_request("member_limit can't be specified for links requiring approval")
+        link: dict[str, Any] = {
+            "invite_link": f"https://t.me/+EMU{secrets.token_urlsafe(12)}",
+            "creator": copy.deepcopy(self.bot_user),
+            "creates_join_request": bool(p.get("creates_join_request", False)),
+            "is_primary": False,
+            "is_revoked": False,
+        }
+        for key in ("name", "expire_date", "member_limit"):
+            if key in p:
+                link[key] = p[key]
+        chat.invite_links.append(link)
+        return link
+
+    def _api_getUserProfilePhotos(self, p: dict[str, Any]) -> dict[str, Any]:
+        self._any_user(p["user_id"])
+        return {"total_count": 0, "photos": []}
+
+    # -- files -----------------------------------------------------------------------------
+    def _api_getFile(self, p: dict[str, Any]) -> dict[str, Any]:
+        stored = self._files.get(p["file_id"])
+        if stored is None:
+            raise bad_request("invalid file_id")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": len(stored.data),
+            "file_path": stored.file_path,
+        }
+
+    # -- bot settings ----------------------------------------------------------------------
+    def _check_scope(self, scope: Mapping[str, Any] | None) -> None:
+        if scope and scope.get("chat_id") is not None:
+            chat = self._chat(scope["chat_id"])
+            if scope["type"] != "chat" and chat.type == "private":
+                raise bad_request("can't use chat administrators scope in private chats")
+        if scope and scope.get("user_id") is not None:
+            self._any_user(scope["user_id"])
+
+    def _api_setMyCommands(self, p: dict[str, Any]) -> bool:
+        scope = p.get("scope")
+        self._check_scope(scope)
+        key = self._commands_key(scope, p.get("language_code", ""))
+        self.commands[key] = [dict(command) for command in p["commands"]]
+        return True
+
+    def _api_deleteMyCommands(self, p: dict[str, Any]) -> bool:
+        scope = p.get("scope")
+        self._check_scope(scope)
+        self.commands.pop(self._commands_key(scope, p.get("language_code", "")), None)
+        return True
+
+    def _api_getMyCommands(self, p: dict[str, Any]) -> list[dict[str, Any]]:
+        key = self._commands_key(p.get("scope"), p.get("language_code", ""))
+        return copy.deepcopy(self.commands.get(key, []))
+
+    def _api_setChatMenuButton(self, p: dict[str, Any]) -> bool:
+        chat_id = p.get("chat_id")
+        if chat_id is not None:
+            chat = self._chat(chat_id)
+            if chat.type != "private":
+                raise bad_request("menu button can be set only in private chats")
+        self.menu_buttons[chat_id] = dict(p.get("menu_button") or {"type": "default"})
+        return True
+
+    def _api_getChatMenuButton(self, p: dict[str, Any]) -> dict[str, Any]:
+        chat_id = p.get("chat_id")
+        button = self.menu_buttons.get(chat_id) or self.menu_buttons.get(None)
+        return copy.deepcopy(button or {"type": "default"})
+
+    def _set_bot_text(self, kind: str, p: dict[str, Any], value: str | None) -> bool:
+        key = (kind, p.get("language_code", ""))
+        if value:
+            self.bot_texts[key] = value
+        else:
+            self.bot_texts.pop(key, None)
+        return True
+
+    def _api_setMyName(self, p: dict[str, Any]) -> bool:
+        return self._set_bot_text("name", p, p.get("name"))
+
+    def _api_getMyName(self, p: dict[str, Any]) -> dict[str, Any]:
+        name = self.bot_texts.get(("name", p.get("language_code", "")))
+        return {"name": name or self.bot_user["first_name"]}
+
+    def _api_setMyDescription(self, p: dict[str, Any]) -> bool:
+        return self._set_bot_text("description", p, p.get("description"))
+
+    def _api_getMyDescription(self, p: dict[str, Any]) -> dict[str, Any]:
+        return {"description": self.bot_texts.get(("description", p.get("language_code", "")), "")}
+
+    def _api_setMyShortDescription(self, p: dict[str, Any]) -> bool:
+        return self._set_bot_text("short_description", p, p.get("short_description"))
+
+    def _api_getMyShortDescription(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = ("short_description", p.get("language_code", ""))
+        return {"short_description": self.bot_texts.get(key, "")}
