@@ -1,0 +1,193 @@
+"""Configuration from the environment and `.env`, validated once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+OFFICIAL_API_URL = "https://api.telegram.org"
+SUPPORTED_LOCALES = ("en", "zh_Hans", "zh_Hant")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.sqlite3"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+_PLAIN_DRIVERS = {
+    "sqlite://": "sqlite+aiosqlite://",
+    "postgres://": "postgresql+asyncpg://",
+    "postgresql://": "postgresql+asyncpg://",
+}
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Every setting the bot reads, by its environment variable name."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    bot_token: SecretStr | None = None
+    telegram_api_url: str = OFFICIAL_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    owner_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    default_locale: str = "en"
+    default_timezone: str = "UTC"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_host: str = "0.0.0.0"
+    webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # per-user throttling: at most `throttle_limit` updates in `throttle_window` seconds
+    throttle_limit: int = Field(default=20, ge=1)
+    throttle_window: int = Field(default=10, ge=1)
+    # how long the Telegram admin list of a group is trusted before it is fetched again
+    admin_cache_seconds: int = Field(default=600, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("bot_token", mode="before")
+    @classmethod
+    def _token_shape(cls, value: object) -> object:
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        head, _, tail = text.partition(":")
+        if not head.isdigit() or not tail:
+            raise ValueError("expected a token like 123456:ABC-DEF from @BotFather")
+        return text
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        # plain URLs are accepted and given the async driver the bot uses
+        for plain, driver in _PLAIN_DRIVERS.items():
+            if value.startswith(plain):
+                value = driver + value[len(plain) :]
+                break
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError("expected a SQLAlchemy URL such as " + DEFAULT_DATABASE_URL) from exc
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"driver {url.drivername!r} is not supported; use one of "
+                + ", ".join(SUPPORTED_DRIVERS)
+            )
+        return value
+
+    @field_validator("redis_url", "webhook_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a URL like redis://127.0.0.1:6379/0")
+        return value
+
+    @field_validator("owner_ids", mode="before")
+    @classmethod
+    def _owner_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            bad = [part for part in parts if not part.lstrip("-").isdigit()]
+            if bad:
+                raise ValueError(f"expected comma-separated Telegram user ids, got {bad[0]!r}")
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        if value not in SUPPORTED_LOCALES:
+            raise ValueError("expected one of " + ", ".join(SUPPORTED_LOCALES))
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone such as Asia/Shanghai") from exc
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("expected an https:// URL that Telegram can reach")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file behind DATABASE_URL, or None for another backend or memory."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.database_url).database
+        if not database or database == ":memory:":
+            return None
+        return Path(database)
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line naming the first bad variable and what is expected of it."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"] if part != "__root__"]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not loc and ":" in message:
+        return f"configuration error: {message}"
+    name = loc[0].upper() if loc else "configuration"
+    return f"configuration error: {name}: {message}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; raise ConfigError with one readable line when a value is bad."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc)) from None
+
+
+def require_token(settings: Settings) -> str:
+    """The bot token, or a ConfigError saying that BOT_TOKEN must be set."""
+    if settings.bot_token is None:
+        raise ConfigError(
+            "configuration error: BOT_TOKEN is not set; get one from @BotFather, "
+            "or run `python -m bot playground` to try the bot without Telegram"
+        )
+    return settings.bot_token.get_secret_value()
+
+
+def require_webhook(settings: Settings) -> tuple[str, str]:
+    """The webhook URL and secret, or a ConfigError naming the missing one."""
+    if not settings.webhook_url:
+        raise ConfigError("configuration error: WEBHOOK_URL is not set; it is needed for --webhook")
+    if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
+        raise ConfigError(
+            "configuration error: WEBHOOK_SECRET is not set; it is needed for --webhook"
+        )
+    secret = settings.webhook_secret.get_secret_value()
+    if not all(ch.isalnum() or ch in "_-" for ch in secret) or len(secret) > 256:
+        raise ConfigError(
+            "configuration error: WEBHOOK_SECRET: use 1-256 characters A-Z, a-z, 0-9, _ and -"
+        )
+    return settings.webhook_url, secret

@@ -1,0 +1,32 @@
+"""Members: the Telegram users the bot has seen."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel
+
+from models.base import TelegramId, UTCDateTime, utcnow
+
+
+class Member(SQLModel, table=True):
+    """A Telegram user who has talked to the bot or acted in one of its groups."""
+
+    __tablename__ = "member"
+
+    id: int = Field(sa_column=Column(TelegramId, primary_key=True, autoincrement=False))
+    first_name: str = Field(default="", max_length=128)
+    last_name: str | None = Field(default=None, max_length=128)
+    username: str | None = Field(default=None, max_length=64, index=True)
+    # the language Telegram reports for the user's app, as sent (e.g. "zh-hans")
+    language_code: str | None = Field(default=None, max_length=16)
+    # the bot's locale for this member (en, zh_Hans, zh_Hant)
+    locale: str = Field(default="en", max_length=16)
+    # True once the member picked a language with /language: Telegram's value no longer wins
+    locale_chosen: bool = Field(default=False)
+    is_bot: bool = Field(default=False)
+    # True once the member has opened a private chat with the bot (/start)
+    started: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

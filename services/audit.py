@@ -1,0 +1,70 @@
+"""The audit log of privileged actions, allowed and refused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.audit import AuditEntry
+
+
+@dataclass(frozen=True, slots=True)
+class AuditView:
+    """One audit row as plain values."""
+
+    at: datetime
+    actor_id: int
+    chat_id: int | None
+    action: str
+    allowed: bool
+    required_role: str
+    detail: str
+
+
+async def record_action(
+    session: AsyncSession,
+    *,
+    actor_id: int,
+    chat_id: int | None,
+    action: str,
+    allowed: bool,
+    required_role: str = "",
+    detail: str = "",
+) -> None:
+    """Append who tried what, where, and whether it was allowed (committed by the caller)."""
+    session.add(
+        AuditEntry(
+            actor_id=actor_id,
+            chat_id=chat_id,
+            action=action[:64],
+            allowed=allowed,
+            required_role=required_role[:16],
+            detail=detail[:512],
+        )
+    )
+
+
+async def recent_actions(
+    session: AsyncSession, *, limit: int = 20, actor_id: int | None = None
+) -> list[AuditView]:
+    """The newest audit rows first."""
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+    if actor_id is not None:
+        query = query.where(col(AuditEntry.actor_id) == actor_id)
+    rows = (await session.execute(query)).scalars().all()
+    return [
+        AuditView(
+            at=row.at,
+            actor_id=row.actor_id,
+            chat_id=row.chat_id,
+            action=row.action,
+            allowed=row.allowed,
+            required_role=row.required_role,
+            detail=row.detail,
+        )
+        for row in rows
+    ]

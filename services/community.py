@@ -1,0 +1,154 @@
+"""Communities: groups registered when the bot joins, each with a locale and a time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.base import utcnow
+from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community
+from services.db import upsert
+from services.member import LOCALES
+
+
+class InvalidTimezone(ValueError):
+    """The text is not an IANA time zone name."""
+
+
+class InvalidLocale(ValueError):
+    """The text is not one of the bot's locales."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatInfo:
+    """What Telegram tells about a group chat."""
+
+    id: int
+    title: str
+    chat_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityView:
+    """A community as handlers see it."""
+
+    id: int
+    title: str
+    locale: str
+    timezone: str
+    status: str
+
+
+def _view(row: Community) -> CommunityView:
+    return CommunityView(
+        id=row.id, title=row.title, locale=row.locale, timezone=row.timezone, status=row.status
+    )
+
+
+async def record_community(
+    session: AsyncSession,
+    *,
+    chat: ChatInfo,
+    default_locale: str,
+    default_timezone: str,
+    joined: bool = False,
+) -> CommunityView:
+    """Register the group on first sight with the defaults, or refresh its title.
+
+    `joined` marks the bot (re)added to the group, which makes a left community active again.
+    """
+    now = utcnow()
+    title = chat.title[:255]
+    values = {
+        "id": chat.id,
+        "title": title,
+        "chat_type": chat.chat_type,
+        "locale": default_locale,
+        "timezone": default_timezone,
+        "status": COMMUNITY_ACTIVE,
+        "created_at": now,
+        "updated_at": now,
+    }
+    changes: dict[str, object] = {"title": title, "chat_type": chat.chat_type}
+    if joined:
+        changes["status"] = COMMUNITY_ACTIVE
+        changes["updated_at"] = now
+    statement = upsert(session, Community, values, keys=["id"], update=changes).returning(
+        col(Community.locale), col(Community.timezone), col(Community.status)
+    )
+    row = (await session.execute(statement)).one()
+    return CommunityView(
+        id=chat.id,
+        title=title,
+        locale=row.locale,
+        timezone=row.timezone,
+        status=row.status,
+    )
+
+
+async def mark_left(session: AsyncSession, *, community_id: int) -> None:
+    """The bot was removed from the group: keep its history, stop treating it as active."""
+    await session.execute(
+        update(Community)
+        .where(col(Community.id) == community_id)
+        .values(status=COMMUNITY_LEFT, updated_at=utcnow())
+    )
+
+
+async def get_community(session: AsyncSession, community_id: int) -> CommunityView | None:
+    """The community with this chat id, if registered."""
+    row = await session.get(Community, community_id)
+    return _view(row) if row else None
+
+
+def parse_timezone(text: str) -> str:
+    """The canonical IANA name for user input such as 'asia/shanghai'; InvalidTimezone otherwise."""
+    name = text.strip()
+    if not name or len(name) > 64 or ".." in name or name.startswith("/"):
+        raise InvalidTimezone(name)
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+
+    lowered = name.lower()
+    for candidate in available_timezones():
+        if candidate.lower() == lowered:
+            return candidate
+    raise InvalidTimezone(name)
+
+
+def parse_locale(text: str) -> str:
+    """The bot locale for input such as 'zh_hant' or 'zh-Hans'; InvalidLocale otherwise."""
+    wanted = text.strip().replace("-", "_").lower()
+    for locale in LOCALES:
+        if locale.lower() == wanted:
+            return locale
+    raise InvalidLocale(text)
+
+
+async def set_timezone(session: AsyncSession, *, community_id: int, timezone: str) -> str:
+    """Change the group's time zone; returns the canonical name stored."""
+    name = parse_timezone(timezone)
+    await session.execute(
+        update(Community)
+        .where(col(Community.id) == community_id)
+        .values(timezone=name, updated_at=utcnow())
+    )
+    return name
+
+
+async def set_community_locale(session: AsyncSession, *, community_id: int, locale: str) -> str:
+    """Change the language the bot uses in the group; returns the locale stored."""
+    value = parse_locale(locale)
+    await session.execute(
+        update(Community)
+        .where(col(Community.id) == community_id)
+        .values(locale=value, updated_at=utcnow())
+    )
+    return value

@@ -1,0 +1,46 @@
+"""Small SQL helpers shared by services; they never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel class (SQLModel does not type `__table__`)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """The backend behind the session: sqlite or postgresql."""
+    bind = session.get_bind()
+    return bind.dialect.name
+
+
+def insert_for(session: AsyncSession, table: Any) -> Any:
+    """An INSERT for the session's dialect, which supports ON CONFLICT on both backends."""
+    if dialect_name(session) == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)
+
+
+def upsert(
+    session: AsyncSession,
+    model: type[SQLModel],
+    values: Mapping[str, Any],
+    *,
+    keys: Iterable[str],
+    update: Mapping[str, Any] | None = None,
+) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET update (or DO NOTHING when update is empty)."""
+    statement = insert_for(session, table_of(model)).values(**values)
+    if not update:
+        return statement.on_conflict_do_nothing(index_elements=list(keys))
+    return statement.on_conflict_do_update(index_elements=list(keys), set_=dict(update))

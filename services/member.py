@@ -1,0 +1,144 @@
+"""Members: recorded from every update, with the locale the bot speaks to them in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.base import utcnow
+from models.member import Member
+from services.db import upsert
+
+LOCALES = ("en", "zh_Hans", "zh_Hant")
+_TRADITIONAL = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    """What Telegram tells about a user, as plain values."""
+
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+    language_code: str | None = None
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """A member as handlers see it."""
+
+    id: int
+    first_name: str
+    username: str | None
+    locale: str
+    started: bool
+
+    @property
+    def display_name(self) -> str:
+        return self.first_name or (f"@{self.username}" if self.username else str(self.id))
+
+
+def locale_for_language_code(language_code: str | None, default: str = "en") -> str:
+    """The bot locale for a Telegram language code: zh-TW/HK/Hant -> zh_Hant, zh -> zh_Hans."""
+    if not language_code:
+        return default
+    code = language_code.lower().replace("_", "-")
+    if code.startswith(_TRADITIONAL):
+        return "zh_Hant"
+    if code == "zh" or code.startswith("zh-"):
+        return "zh_Hans"
+    if code == "en" or code.startswith("en-"):
+        return "en"
+    return default
+
+
+def _view(member: Member) -> MemberView:
+    return MemberView(
+        id=member.id,
+        first_name=member.first_name,
+        username=member.username,
+        locale=member.locale,
+        started=member.started,
+    )
+
+
+async def record_member(
+    session: AsyncSession, *, user: UserInfo, default_locale: str, started: bool = False
+) -> MemberView:
+    """Insert or refresh the member behind an update; a locale chosen with /language is kept."""
+    locale = locale_for_language_code(user.language_code, default_locale)
+    now = utcnow()
+    first_name = user.first_name[:128]
+    values = {
+        "id": user.id,
+        "first_name": first_name,
+        "last_name": user.last_name[:128] if user.last_name else None,
+        "username": user.username,
+        "language_code": user.language_code[:16] if user.language_code else None,
+        "locale": locale,
+        "locale_chosen": False,
+        "is_bot": user.is_bot,
+        "started": started,
+        "created_at": now,
+        "updated_at": now,
+    }
+    statement = upsert(
+        session,
+        Member,
+        values,
+        keys=["id"],
+        update={
+            "first_name": values["first_name"],
+            "last_name": values["last_name"],
+            "username": values["username"],
+            "language_code": values["language_code"],
+            "locale": case((col(Member.locale_chosen), col(Member.locale)), else_=locale),
+            "started": col(Member.started) | started,
+            "updated_at": now,
+        },
+    ).returning(col(Member.locale), col(Member.started))
+    row = (await session.execute(statement)).one()
+    return MemberView(
+        id=user.id,
+        first_name=first_name,
+        username=user.username,
+        locale=row.locale,
+        started=row.started,
+    )
+
+
+async def set_locale(session: AsyncSession, *, member_id: int, locale: str) -> None:
+    """Remember the member's chosen language; Telegram's language code no longer overrides it."""
+    if locale not in LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}")
+    await session.execute(
+        update(Member)
+        .where(col(Member.id) == member_id)
+        .values(locale=locale, locale_chosen=True, updated_at=utcnow())
+    )
+
+
+async def get_member(session: AsyncSession, member_id: int) -> MemberView | None:
+    """The member with this Telegram id, if the bot has seen them."""
+    member = await session.get(Member, member_id)
+    return _view(member) if member else None
+
+
+async def find_member(session: AsyncSession, reference: str) -> MemberView | None:
+    """A member by numeric id or @username (case-insensitive), or None."""
+    text = reference.strip()
+    if text.lstrip("-").isdigit():
+        return await get_member(session, int(text))
+    username = text.removeprefix("@")
+    if not username:
+        return None
+    result = await session.execute(
+        select(Member).where(func.lower(col(Member.username)) == username.lower())
+    )
+    member = result.scalars().first()
+    return _view(member) if member else None
