@@ -1,0 +1,17 @@
+"""How people talk to the bot: one aiogram Router per feature."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+
+def feature_routers() -> list[Router]:
+    """Every feature router, in the order they are tried (specific before general)."""
+    from handlers import community, errors, language, role, start
+
+    routers = [errors.router, role.router, community.router, language.router, start.router]
+    for router in routers:
+        # Routers live at module level as aiogram intends; a process that builds a second
+        # Dispatcher (the test suite builds one per test) re-attaches them to the new one.
+        router._parent_router = None
+    return routers

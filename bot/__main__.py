@@ -1,0 +1,141 @@
+"""The operator's command line: python -m bot --help."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings, require_token, require_webhook
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Community commerce bot for Telegram groups. Settings come from the "
+        "environment or .env (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="run the bot (long polling; migrates the store first)")
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="serve a webhook on WEBHOOK_PORT instead (needs WEBHOOK_URL and WEBHOOK_SECRET)",
+    )
+    commands.add_parser(
+        "start", help="run the bot when BOT_TOKEN is set, otherwise the local playground"
+    )
+    migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    migrate.add_argument(
+        "--check",
+        action="store_true",
+        help="only check that models and migrations agree (exit 1 on drift)",
+    )
+    playground = commands.add_parser(
+        "playground", help="try the bot locally against the built-in Telegram emulator"
+    )
+    playground.add_argument(
+        "--script", type=Path, help="replay a scenario file and print the transcript"
+    )
+    playground.add_argument(
+        "--database", help="database URL for the playground (default: a fresh file under ./data)"
+    )
+    return parser
+
+
+def _configure_logging(settings: Settings | None, quiet: bool = False) -> None:
+    level = (
+        logging.WARNING if quiet else getattr(logging, settings.log_level if settings else "INFO")
+    )
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("aiogram.event").setLevel(max(level, logging.WARNING))
+    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+
+
+async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> None:
+    from bot.app import build_runtime, prepare
+
+    runtime = build_runtime(settings, token)
+    try:
+        await prepare(runtime)
+        if hook is not None:
+            from bot.webhook import serve_webhook
+
+            await serve_webhook(runtime, url=hook[0], secret=hook[1])
+        else:
+            await runtime.bot.delete_webhook()
+            await runtime.dp.start_polling(
+                runtime.bot, allowed_updates=runtime.dp.resolve_used_update_types()
+            )
+    finally:
+        await runtime.close()
+
+
+async def _migrate(settings: Settings, check: bool) -> int:
+    from bot.db import create_engine
+    from bot.migrate import drift, upgrade
+
+    engine = create_engine(settings)
+    try:
+        if not check:
+            await upgrade(engine)
+            print("database is at the newest schema")  # noqa: T201
+            return 0
+        differences = await drift(engine)
+        for difference in differences:
+            print(f"drift: {difference}")  # noqa: T201
+        if differences:
+            return 1
+        print("models and migrations agree")  # noqa: T201
+        return 0
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        settings = load_settings()
+        if args.command == "start":
+            if settings.bot_token is None:
+                print(  # noqa: T201
+                    "BOT_TOKEN is not set: starting the local playground instead "
+                    "(see README to connect a real bot)",
+                    file=sys.stderr,
+                )
+                args = argparse.Namespace(command="playground", script=None, database=None)
+            else:
+                args = argparse.Namespace(command="run", webhook=bool(settings.webhook_url))
+        if args.command == "run":
+            token = require_token(settings)
+            hook = require_webhook(settings) if args.webhook else None
+            _configure_logging(settings)
+            asyncio.run(_run(settings, token, hook))
+        elif args.command == "migrate":
+            _configure_logging(settings, quiet=True)
+            return asyncio.run(_migrate(settings, args.check))
+        elif args.command == "playground":
+            from bot.playground import run_playground
+
+            _configure_logging(settings, quiet=True)
+            return asyncio.run(run_playground(settings, script=args.script, database=args.database))
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)  # noqa: T201
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Factories that build the bot, the dispatcher and everything they share, once per process."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.utils.i18n import I18n
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.db import create_engine, create_session_factory
+from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
+from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
+from bot.migrate import upgrade
+from bot.redis import ResilientStorage, Throttle, create_redis
+from handlers import feature_routers
+from handlers.commands import set_default_commands, sync_private_commands
+from services.member import get_member
+from services.role import Role, staff_ids
+
+log = logging.getLogger(__name__)
+
+
+def create_bot(settings: Settings, token: str) -> Bot:
+    """A Bot that talks HTML to the Bot API server at TELEGRAM_API_URL."""
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_dispatcher(
+    settings: Settings,
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    storage: BaseStorage,
+    throttle: Throttle,
+) -> Dispatcher:
+    """The Dispatcher with the middlewares in order and every feature router."""
+    dp = Dispatcher(storage=storage, settings=settings, i18n=i18n)
+    dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
+    dp.update.outer_middleware(DbSessionMiddleware(sessions))
+    dp.update.outer_middleware(ContextMiddleware(settings))
+    dp.update.outer_middleware(LocaleMiddleware(i18n))
+    dp.include_routers(*feature_routers())
+    return dp
+
+
+@dataclass
+class Runtime:
+    """Everything one bot process holds; built by `build_runtime`, closed by `close`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    bot: Bot
+    dp: Dispatcher
+    redis: Redis | None = None
+    notes: list[str] = field(default_factory=list)
+
+    async def close(self) -> None:
+        await self.dp.storage.close()
+        await self.bot.session.close()
+        if self.redis is not None:
+            with contextlib.suppress(RedisError):  # a dead Redis must not fail shutdown
+                await self.redis.aclose()
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings, token: str) -> Runtime:
+    """Wire the engine, Redis (when REDIS_URL is set), i18n, bot and dispatcher."""
+    engine = create_engine(settings)
+    sessions = create_session_factory(engine)
+    i18n = create_i18n(settings.default_locale)
+    redis = create_redis(settings.redis_url) if settings.redis_url else None
+    storage: BaseStorage = ResilientStorage(redis) if redis is not None else MemoryStorage()
+    throttle = Throttle(limit=settings.throttle_limit, window=settings.throttle_window, redis=redis)
+    bot = create_bot(settings, token)
+    dp = create_dispatcher(
+        settings, sessions=sessions, i18n=i18n, storage=storage, throttle=throttle
+    )
+    return Runtime(
+        settings=settings, engine=engine, sessions=sessions, i18n=i18n, bot=bot, dp=dp, redis=redis
+    )
+
+
+async def prepare(runtime: Runtime, *, migrate: bool = True) -> None:
+    """Start-up work: migrate, report the backends, register the command menus."""
+    if migrate:
+        await upgrade(runtime.engine)
+    backend = runtime.engine.dialect.name
+    if runtime.redis is None:
+        log.info("store: %s; FSM storage and throttling: in memory (REDIS_URL not set)", backend)
+    else:
+        try:
+            await runtime.redis.ping()
+            log.info("store: %s; FSM storage and throttling: Redis", backend)
+        except RedisError as exc:
+            log.warning(
+                "store: %s; Redis at REDIS_URL is unreachable (%s): running degraded, in memory "
+                "until it is back",
+                backend,
+                exc,
+            )
+    missing = missing_catalogs(runtime.i18n)
+    if missing:
+        log.warning("compiled catalogs missing for %s: run `make locales`", ", ".join(missing))
+    try:
+        await set_default_commands(runtime.bot, runtime.i18n)
+        await _set_role_menus(runtime)
+    except TelegramAPIError as exc:
+        log.warning("could not register command menus: %s", exc)
+
+
+async def _set_role_menus(runtime: Runtime) -> None:
+    """Staff and owners get their own private-chat menu in their own language."""
+    async with runtime.sessions() as session:
+        roles = {member_id: Role.STAFF for member_id in await staff_ids(session)}
+        roles.update({member_id: Role.OWNER for member_id in runtime.settings.owner_ids})
+        for member_id, role in roles.items():
+            member = await get_member(session, member_id)
+            locale = member.locale if member else runtime.settings.default_locale
+            await sync_private_commands(
+                runtime.bot, runtime.i18n, chat_id=member_id, role=role, locale=locale
+            )

@@ -1,0 +1,125 @@
+"""Outer middlewares, in the order they wrap every update: throttle, DB session, context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import Chat, TelegramObject, Update, User
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.redis import Throttle
+from handlers.text import N_
+from services.community import ChatInfo, record_community
+from services.idempotency import claim_update
+from services.member import UserInfo, locale_for_language_code, record_member
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
+
+
+THROTTLED = N_("You are going a little fast. Please wait a few seconds and try again.")
+
+
+class ThrottleMiddleware(BaseMiddleware):
+    """Drops a user's updates beyond the configured rate, telling them once per window."""
+
+    def __init__(self, throttle: Throttle, i18n: I18n) -> None:
+        self.throttle = throttle
+        self.i18n = i18n
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or user.is_bot:
+            return await handler(event, data)
+        count = await self.throttle.hit(user.id)
+        if count <= self.throttle.limit:
+            return await handler(event, data)
+        if count == self.throttle.limit + 1 and isinstance(event, Update):
+            await self._tell(event, data["bot"], user)
+        log.info("throttled update %s from user %s", getattr(event, "update_id", "?"), user.id)
+        return None
+
+    async def _tell(self, update: Update, bot: Bot, user: User) -> None:
+        locale = locale_for_language_code(user.language_code, self.i18n.default_locale)
+        text = self.i18n.gettext(THROTTLED, locale=locale)
+        try:
+            if update.callback_query is not None:
+                await bot.answer_callback_query(update.callback_query.id, text=text)
+            elif update.message is not None:
+                await bot.send_message(update.message.chat.id, text)
+        except TelegramAPIError as exc:
+            log.info("could not tell user %s about throttling: %s", user.id, exc)
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """One session and one transaction per update: committed on success, rolled back on error.
+
+    The update id is claimed first in the same transaction, so a redelivered update is skipped
+    and a failed one stays claimable.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.sessions() as session, session.begin():
+            if isinstance(event, Update) and not await claim_update(
+                session, update_id=event.update_id
+            ):
+                log.info("update %s was already handled; skipped", event.update_id)
+                return None
+            data["session"] = session
+            return await handler(event, data)
+
+
+class ContextMiddleware(BaseMiddleware):
+    """Records the member and the group behind the update and picks the reply locale."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        session: AsyncSession = data["session"]
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        member = None
+        community = None
+        if user is not None:
+            member = await record_member(
+                session,
+                user=UserInfo(
+                    id=user.id,
+                    first_name=user.first_name,
+                    last_name=user.last_name,
+                    username=user.username,
+                    language_code=user.language_code,
+                    is_bot=user.is_bot,
+                ),
+                default_locale=self.settings.default_locale,
+                started=chat is not None and chat.type == ChatType.PRIVATE,
+            )
+        if chat is not None and chat.type in GROUP_TYPES:
+            community = await record_community(
+                session,
+                chat=ChatInfo(id=chat.id, title=chat.title or "", chat_type=chat.type),
+                default_locale=self.settings.default_locale,
+                default_timezone=self.settings.default_timezone,
+            )
+        data["member"] = member
+        data["community"] = community
+        if community is not None:
+            data["locale"] = community.locale
+        elif member is not None:
+            data["locale"] = member.locale
+        else:
+            data["locale"] = self.settings.default_locale
+        return await handler(event, data)

@@ -1,0 +1,263 @@
+"""The local playground: the real bot against the Bot API emulator, driven from a console.
+
+A person (or a scenario file) acts as several users in several groups: switch user, switch
+chat, type a message, press a shown button by its number. Nothing reaches Telegram.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.app import Runtime, build_runtime, prepare
+from bot.config import Settings
+from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
+
+
+@dataclass(frozen=True)
+class Persona:
+    user_id: int
+    name: str
+    language_code: str
+    role: str
+
+
+PERSONAS = (
+    Persona(101, "alice", "en", "owner of the bot (OWNER_IDS)"),
+    Persona(102, "bob", "zh-hans", "member"),
+    Persona(103, "carol", "zh-hant", "leader: creator of Tea Lovers"),
+    Persona(104, "dan", "en", "leader: creator of Coffee Club"),
+)
+GROUPS = {"tea": (-100100, "Tea Lovers", 103), "coffee": (-100200, "Coffee Club", 104)}
+
+HELP = """Playground commands (anything else is sent as a message):
+  :user NAME        act as another user (alice, bob, carol, dan)
+  :chat NAME        switch chat: tea, coffee, or private
+  :press N          press button N of the newest message with buttons in this chat
+  :users / :chats   list who and where
+  :history          show this chat's messages again
+  :help             this text
+  :quit             leave (Ctrl-D works too)"""
+
+
+@dataclass
+class Console:
+    """The playground's state: who is typing where, and what has been shown."""
+
+    emulator: Emulator
+    write: Callable[[str], None]
+    user: Persona = PERSONAS[0]
+    chat_key: str = "private"
+    shown: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
+    answers_shown: set[str] = field(default_factory=set)
+
+    @property
+    def chat_id(self) -> int:
+        return self.user.user_id if self.chat_key == "private" else GROUPS[self.chat_key][0]
+
+    def chat_title(self, chat_id: int) -> str:
+        for group_id, title, _creator in GROUPS.values():
+            if group_id == chat_id:
+                return title
+        for persona in PERSONAS:
+            if persona.user_id == chat_id:
+                return f"{persona.name} (private)"
+        return str(chat_id)
+
+    @property
+    def prompt(self) -> str:
+        return f"{self.user.name}@{self.chat_title(self.chat_id)}> "
+
+    def render(self, message: StoredMessage, edited: bool) -> None:
+        sender = "bot" if message.from_user.get("is_bot") else message.from_user.get("first_name")
+        label = " (edited)" if edited else ""
+        text = (message.text or f"[{message.kind}]").replace("\n", "\n    ")
+        self.write(f"[{self.chat_title(message.chat_id)}] {sender}{label}: {text}")
+        buttons = message.button_texts
+        if buttons:
+            self.write("    " + "  ".join(f"[{i}] {t}" for i, t in enumerate(buttons, 1)))
+
+    def flush(self) -> None:
+        """Print every bot message and edit not shown yet, in every chat, and popups."""
+        for chat_id in self.known_chats():
+            for message in self.emulator.bot_messages(chat_id):
+                key = (chat_id, message.message_id)
+                state = (message.edit_count, message.text or "")
+                if key not in self.shown:
+                    self.render(message, edited=False)
+                elif self.shown[key] != state:
+                    self.render(message, edited=True)
+                self.shown[key] = state
+        for query_id, params in self.emulator.callback_answers.items():
+            if query_id not in self.answers_shown:
+                self.answers_shown.add(query_id)
+                if params.get("text"):
+                    self.write(f"    (popup) {params['text']}")
+
+    def known_chats(self) -> list[int]:
+        return [p.user_id for p in PERSONAS] + [g[0] for g in GROUPS.values()]
+
+    def newest_keyboard(self) -> StoredMessage | None:
+        for message in reversed(self.emulator.bot_messages(self.chat_id)):
+            if message.button_texts:
+                return message
+        return None
+
+    async def handle(self, line: str) -> bool:
+        """Act on one input line; False when the user wants to leave."""
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if not line.startswith(":"):
+            update = self.emulator.send_message(self.user.user_id, self.chat_id, line)
+            await self.emulator.wait_processed(update["update_id"])
+            self.flush()
+            return True
+        word, _, arg = line[1:].partition(" ")
+        arg = arg.strip()
+        if word in ("quit", "exit", "q"):
+            return False
+        if word == "help":
+            self.write(HELP)
+        elif word == "users":
+            for p in PERSONAS:
+                self.write(
+                    f"  {p.name:<6} id {p.user_id}, app language {p.language_code}: {p.role}"
+                )
+        elif word == "chats":
+            self.write("  private  your private chat with the bot")
+            for key, (chat_id, title, _creator) in GROUPS.items():
+                self.write(f"  {key:<8} {title} ({chat_id})")
+        elif word == "user":
+            match = [p for p in PERSONAS if p.name == arg.lower()]
+            if not match:
+                self.write(f"no user {arg!r}; try :users")
+            else:
+                self.user = match[0]
+                self.write(f"you are now {self.user.name}")
+        elif word == "chat":
+            if arg.lower() not in GROUPS and arg.lower() != "private":
+                self.write(f"no chat {arg!r}; try :chats")
+            else:
+                self.chat_key = arg.lower()
+                self.write(f"you are now in {self.chat_title(self.chat_id)}")
+        elif word == "press":
+            await self.press(arg)
+        elif word == "history":
+            for message in self.emulator.messages(self.chat_id):
+                if not message.deleted:
+                    self.render(message, edited=False)
+        else:
+            self.write(f"unknown playground command :{word}; try :help")
+        return True
+
+    async def press(self, arg: str) -> None:
+        message = self.newest_keyboard()
+        if message is None:
+            self.write("no buttons in this chat")
+            return
+        if not arg.isdigit() or not 1 <= int(arg) <= len(message.button_texts):
+            self.write(f"press a number from 1 to {len(message.button_texts)}")
+            return
+        index = int(arg) - 1
+        self.write(f"({self.user.name} presses [{arg}] {message.button_texts[index]})")
+        update = self.emulator.press_button(
+            self.user.user_id, self.chat_id, message.message_id, index=index
+        )
+        await self.emulator.wait_processed(update["update_id"])
+        self.flush()
+
+
+async def _lines(script: Path | None, console: Console) -> AsyncIterator[str]:
+    if script is not None:
+        text = await asyncio.to_thread(script.read_text, encoding="utf-8")
+        for line in text.splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                console.write(f"{console.prompt}{line.strip()}")
+            yield line
+        return
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            line = await loop.run_in_executor(None, input, console.prompt)
+        except EOFError:
+            return
+        yield line
+
+
+def _world(emulator: Emulator) -> None:
+    for p in PERSONAS:
+        emulator.add_user(
+            p.user_id, p.name.capitalize(), username=p.name, language_code=p.language_code
+        )
+    members = [p.user_id for p in PERSONAS]
+    for chat_id, title, creator in GROUPS.values():
+        emulator.add_group(
+            chat_id, title, creator=creator, members=[m for m in members if m != creator]
+        )
+
+
+async def run_playground(
+    settings: Settings,
+    *,
+    script: Path | None = None,
+    database: str | None = None,
+    write: Callable[[str], None] = print,
+) -> int:
+    """Start the emulator and the bot, then run the console (or the script) until done."""
+    emulator = Emulator()
+    await emulator.start()
+    with tempfile.TemporaryDirectory(prefix="playground-") as tmp:
+        url = database or f"sqlite+aiosqlite:///{Path(tmp) / 'playground.sqlite3'}"
+        local = settings.model_copy(
+            update={
+                "telegram_api_url": emulator.base_url,
+                "database_url": url,
+                "redis_url": None,
+                "owner_ids": frozenset({PERSONAS[0].user_id}),
+                "webhook_url": None,
+            }
+        )
+        runtime = build_runtime(local, EMULATOR_TOKEN)
+        try:
+            await prepare(runtime)
+            return await _session(runtime, emulator, script, write)
+        finally:
+            await runtime.close()
+            await emulator.stop()
+
+
+async def _session(
+    runtime: Runtime, emulator: Emulator, script: Path | None, write: Callable[[str], None]
+) -> int:
+    _world(emulator)
+    console = Console(emulator=emulator, write=write)
+    polling = asyncio.create_task(
+        runtime.dp.start_polling(
+            runtime.bot,
+            handle_as_tasks=False,
+            handle_signals=False,
+            close_bot_session=False,
+            polling_timeout=1,
+            allowed_updates=runtime.dp.resolve_used_update_types(),
+        )
+    )
+    try:
+        if script is None:
+            write(
+                "Community bot playground: the real bot, a pretend Telegram. :help lists commands."
+            )
+        for _key, (chat_id, _title, creator) in GROUPS.items():
+            update = emulator.add_bot_to_group(chat_id, creator)
+            await emulator.wait_processed(update["update_id"])
+        console.flush()
+        async for line in _lines(script, console):
+            if not await console.handle(line):
+                break
+    finally:
+        await runtime.dp.stop_polling()
+        await asyncio.wait_for(polling, timeout=10)
+    return 0

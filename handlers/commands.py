@@ -1,0 +1,96 @@
+"""The command menus Telegram shows, per scope, per role and per language."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+)
+from aiogram.utils.i18n import I18n
+
+from handlers.text import N_
+from services.role import Role
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command, where it is offered, and the least role that may use it."""
+
+    name: str
+    description: str  # an untranslated message id
+    role: Role
+    in_private: bool
+    in_group: bool
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", N_("Open the main menu"), Role.MEMBER, True, False),
+    Command("help", N_("What I can do for you"), Role.MEMBER, True, True),
+    Command("language", N_("Choose your language"), Role.MEMBER, True, False),
+    Command("cancel", N_("Stop what you are doing"), Role.MEMBER, True, False),
+    Command("settings", N_("Group language and time zone"), Role.LEADER, False, True),
+    Command("leader_add", N_("Make a member a leader of this group"), Role.STAFF, False, True),
+    Command("leader_remove", N_("Remove a designated leader"), Role.STAFF, False, True),
+    Command("staff", N_("List the brand staff"), Role.STAFF, True, False),
+    Command("grant_staff", N_("Make someone brand staff"), Role.OWNER, True, False),
+    Command("revoke_staff", N_("Remove someone from staff"), Role.OWNER, True, False),
+    Command("audit", N_("Recent privileged actions"), Role.OWNER, True, False),
+)
+
+# Telegram's menus are per ISO 639-1 code, so Chinese shows Simplified by default; a member who
+# picks Traditional with /language gets a menu of their own (see sync_private_commands).
+MENU_LANGUAGES: tuple[tuple[str, str | None], ...] = (("en", None), ("en", "en"), ("zh_Hans", "zh"))
+
+
+def commands_for(role: Role, *, private: bool) -> list[Command]:
+    """The commands a user of this role may use in a private chat or in a group."""
+    return [
+        command
+        for command in COMMANDS
+        if command.role <= role and (command.in_private if private else command.in_group)
+    ]
+
+
+def _bot_commands(i18n: I18n, commands: list[Command], locale: str) -> list[BotCommand]:
+    return [
+        BotCommand(command=c.name, description=i18n.gettext(c.description, locale=locale))
+        for c in commands
+    ]
+
+
+async def set_default_commands(bot: Bot, i18n: I18n) -> None:
+    """Register the menus for private chats, groups and group admins in every menu language."""
+    scopes = (
+        (BotCommandScopeAllPrivateChats(), commands_for(Role.MEMBER, private=True)),
+        (BotCommandScopeAllGroupChats(), commands_for(Role.MEMBER, private=False)),
+        (BotCommandScopeAllChatAdministrators(), commands_for(Role.LEADER, private=False)),
+    )
+    for locale, language_code in MENU_LANGUAGES:
+        for scope, commands in scopes:
+            await bot.set_my_commands(
+                _bot_commands(i18n, commands, locale), scope=scope, language_code=language_code
+            )
+
+
+async def sync_private_commands(
+    bot: Bot, i18n: I18n, *, chat_id: int, role: Role, locale: str
+) -> None:
+    """Give one private chat the menu of the member's role in their chosen language."""
+    try:
+        await bot.set_my_commands(
+            _bot_commands(i18n, commands_for(role, private=True), locale),
+            scope=BotCommandScopeChat(chat_id=chat_id),
+        )
+    except TelegramAPIError as exc:
+        # the user never opened a private chat with the bot: the default menu applies
+        log.info("could not set the menu of chat %s: %s", chat_id, exc)

@@ -1,0 +1,244 @@
+"""Groups: registered when the bot joins; /settings for their language and time zone."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.text import LANGUAGE_NAMES, HandlerSettings, esc
+from services.audit import record_action
+from services.community import (
+    ChatInfo,
+    CommunityView,
+    InvalidLocale,
+    InvalidTimezone,
+    get_community,
+    mark_left,
+    record_community,
+    set_community_locale,
+    set_timezone,
+)
+from services.member import LOCALES
+from services.role import Role, forget_admins
+
+log = logging.getLogger(__name__)
+router = Router(name="community")
+router.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+router.callback_query.filter(F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+
+ACTIVE_STATUSES = {"member", "administrator", "creator", "restricted"}
+# time zones offered as buttons; any IANA name works with /settings timezone NAME
+QUICK_TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "UTC")
+# words accepted after /settings, in each language, for each setting
+SETTING_NAMES = {
+    "timezone": "tz",
+    "tz": "tz",
+    "时区": "tz",
+    "時區": "tz",
+    "language": "locale",
+    "lang": "locale",
+    "语言": "locale",
+    "語言": "locale",
+}
+
+
+class SettingsCallback(CallbackData, prefix="gset"):
+    """A button on the group settings card."""
+
+    field: str  # locale or tz
+    value: str
+
+
+def settings_text(community: CommunityView) -> str:
+    now = datetime.now(UTC).astimezone(ZoneInfo(community.timezone))
+    return "\n".join(
+        [
+            _("<b>Settings of {title}</b>").format(title=esc(community.title)),
+            _("Language: {language}").format(language=LANGUAGE_NAMES[community.locale]),
+            _("Time zone: {timezone} (now {time})").format(
+                timezone=community.timezone, time=now.strftime("%H:%M")
+            ),
+            "",
+            _("Tap a button, or send /settings timezone Europe/London for any other time zone."),
+        ]
+    )
+
+
+def settings_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for locale in LOCALES:
+        builder.button(
+            text=LANGUAGE_NAMES[locale],
+            callback_data=SettingsCallback(field="locale", value=locale),
+        )
+    for name in QUICK_TIMEZONES:
+        builder.button(text=name, callback_data=SettingsCallback(field="tz", value=name))
+    builder.adjust(3, 3, 2)
+    return builder.as_markup()
+
+
+@router.my_chat_member()
+async def bot_membership_changed(
+    event: ChatMemberUpdated,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+) -> None:
+    """Registers the group when the bot is added and greets it; marks it left when removed."""
+    if event.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return
+    was_in = event.old_chat_member.status in ACTIVE_STATUSES
+    is_in = event.new_chat_member.status in ACTIVE_STATUSES
+    if is_in:
+        community = await record_community(
+            session,
+            chat=ChatInfo(
+                id=event.chat.id, title=event.chat.title or "", chat_type=event.chat.type
+            ),
+            default_locale=settings.default_locale,
+            default_timezone=settings.default_timezone,
+            joined=True,
+        )
+        # a promotion or demotion of the bot may come with admin changes: fetch them again
+        await forget_admins(session, community_id=community.id)
+        if not was_in:
+            with i18n.use_locale(community.locale):
+                await bot.send_message(
+                    event.chat.id,
+                    _(
+                        "Hello, {title}! I am the community bot. Leaders: send /settings to "
+                        "choose this group's language and time zone. Everyone: /help shows "
+                        "what I can do."
+                    ).format(title=esc(community.title)),
+                )
+    elif was_in:
+        await mark_left(session, community_id=event.chat.id)
+
+
+@router.chat_member()
+async def member_status_changed(event: ChatMemberUpdated, session: AsyncSession) -> None:
+    """A member was promoted or demoted: the cached admin list is fetched again next time."""
+    if {event.old_chat_member.status, event.new_chat_member.status} & {"administrator", "creator"}:
+        await forget_admins(session, community_id=event.chat.id)
+
+
+async def _apply(session: AsyncSession, community: CommunityView, field: str, value: str) -> None:
+    """Changes one setting; raises InvalidLocale or InvalidTimezone on a bad value."""
+    if field == "locale":
+        await set_community_locale(session, community_id=community.id, locale=value)
+    elif field == "tz":
+        await set_timezone(session, community_id=community.id, timezone=value)
+    else:
+        raise InvalidLocale(field)
+
+
+async def _audit_change(
+    session: AsyncSession, actor_id: int, community_id: int, field: str, value: str
+) -> None:
+    await record_action(
+        session,
+        actor_id=actor_id,
+        chat_id=community_id,
+        action="community.settings.changed",
+        allowed=True,
+        required_role=Role.LEADER.name.lower(),
+        detail=f"{field}={value}",
+    )
+
+
+@router.message(Command("settings"), RoleFilter(Role.LEADER, "community.settings"))
+async def settings_command(
+    message: Message,
+    command: CommandObject,
+    i18n: I18n,
+    session: AsyncSession,
+    community: CommunityView,
+) -> None:
+    """Shows the settings card, or changes the setting given as arguments."""
+    args = (command.args or "").split(maxsplit=1)
+    if not args:
+        await message.answer(settings_text(community), reply_markup=settings_keyboard())
+        return
+    field = SETTING_NAMES.get(args[0].lower())
+    value = args[1].strip() if len(args) > 1 else ""
+    if field is None or not value:
+        await message.reply(
+            _(
+                "I did not understand that. Send /settings to see the options, "
+                "/settings timezone Asia/Shanghai or /settings language zh_Hant."
+            )
+        )
+        return
+    try:
+        await _apply(session, community, field, value)
+    except InvalidTimezone:
+        await message.reply(
+            _(
+                "{value} is not a time zone I know. Use a name like Asia/Shanghai, "
+                "Asia/Hong_Kong or Europe/London."
+            ).format(value=f"<code>{esc(value)}</code>")
+        )
+        return
+    except InvalidLocale:
+        await message.reply(
+            _("{value} is not a language I speak. Choose en, zh_Hans or zh_Hant.").format(
+                value=f"<code>{esc(value)}</code>"
+            )
+        )
+        return
+    await _audit_change(
+        session, message.from_user.id if message.from_user else 0, community.id, field, value
+    )
+    updated = await get_community(session, community.id) or community
+    with i18n.use_locale(updated.locale):
+        await message.reply(
+            _("Saved.") + "\n\n" + settings_text(updated), reply_markup=settings_keyboard()
+        )
+
+
+@router.callback_query(SettingsCallback.filter(), RoleFilter(Role.LEADER, "community.settings"))
+async def settings_button(
+    query: CallbackQuery,
+    callback_data: SettingsCallback,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    community: CommunityView,
+) -> None:
+    """Applies the tapped language or time zone and refreshes the card in place."""
+    try:
+        await _apply(session, community, callback_data.field, callback_data.value)
+    except (InvalidLocale, InvalidTimezone):
+        await query.answer(_("That option is not available."), show_alert=True)
+        return
+    await _audit_change(
+        session, query.from_user.id, community.id, callback_data.field, callback_data.value
+    )
+    updated = await get_community(session, community.id) or community
+    with i18n.use_locale(updated.locale):
+        await query.answer(_("Saved."))
+        if query.message is None:
+            return
+        try:
+            await bot.edit_message_text(
+                text=settings_text(updated),
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+                reply_markup=settings_keyboard(),
+            )
+        except TelegramAPIError as exc:  # e.g. the same value tapped twice: nothing to edit
+            log.info("settings card not refreshed: %s", exc)

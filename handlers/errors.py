@@ -1,0 +1,47 @@
+"""The last resort: log the failed update with context and apologise to the user."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Router
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import ErrorEvent
+from aiogram.utils.i18n import I18n
+
+from handlers.text import N_
+from services.member import locale_for_language_code
+
+log = logging.getLogger(__name__)
+router = Router(name="errors")
+
+APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a moment.")
+
+
+@router.errors()
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> bool:
+    """Logs the exception with the update and tells the user, never showing a traceback."""
+    update = event.update
+    log.error(
+        "update %s (%s) failed: %r",
+        update.update_id,
+        update.event_type,
+        event.exception,
+        exc_info=event.exception,
+    )
+    user = None
+    chat_id = None
+    if update.message is not None:
+        user, chat_id = update.message.from_user, update.message.chat.id
+    elif update.callback_query is not None:
+        user = update.callback_query.from_user
+    locale = locale_for_language_code(user.language_code if user else None, i18n.default_locale)
+    text = i18n.gettext(APOLOGY, locale=locale)
+    try:
+        if update.callback_query is not None:
+            await bot.answer_callback_query(update.callback_query.id, text=text, show_alert=True)
+        elif chat_id is not None:
+            await bot.send_message(chat_id, text)
+    except TelegramAPIError as exc:
+        log.warning("could not apologise for update %s: %s", update.update_id, exc)
+    return True

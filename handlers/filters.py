@@ -1,0 +1,117 @@
+"""Role filters: the server-side check in front of every privileged handler."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Filter
+from aiogram.types import CallbackQuery, ChatMemberAdministrator, ChatMemberOwner, Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.text import HandlerSettings
+from services.audit import record_action
+from services.community import CommunityView
+from services.member import MemberView
+from services.role import AdminInfo, Role, admins_stale, resolve_role, sync_admins
+
+log = logging.getLogger(__name__)
+
+
+async def refresh_admins(
+    bot: Bot, session: AsyncSession, settings: HandlerSettings, community: CommunityView
+) -> None:
+    """Fetch the group's Telegram admins when the cache is stale; keep the old list on error."""
+    if not await admins_stale(
+        session, community_id=community.id, max_age_seconds=settings.admin_cache_seconds
+    ):
+        return
+    try:
+        admins = await bot.get_chat_administrators(community.id)
+    except TelegramAPIError as exc:
+        log.warning("could not fetch admins of chat %s: %s", community.id, exc)
+        return
+    await sync_admins(
+        session,
+        community_id=community.id,
+        admins=[
+            AdminInfo(user_id=admin.user.id, status=admin.status)
+            for admin in admins
+            if isinstance(admin, ChatMemberOwner | ChatMemberAdministrator)
+            and not admin.user.is_bot
+        ],
+    )
+
+
+async def current_role(
+    bot: Bot,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    community: CommunityView | None,
+) -> Role:
+    """The member's role where the update happened, fetching group admins when needed."""
+    if community is not None:
+        await refresh_admins(bot, session, settings, community)
+    return await resolve_role(
+        session,
+        member_id=member.id,
+        community_id=community.id if community else None,
+        owner_ids=settings.owner_ids,
+    )
+
+
+def refusal_text(required: Role) -> str:
+    """The polite refusal for an action that needs the given role."""
+    if required is Role.OWNER:
+        return _("Sorry, only the owner of this bot can do that.")
+    if required is Role.STAFF:
+        return _("Sorry, only brand staff can do that.")
+    return _("Sorry, only the leaders of this group can do that.")
+
+
+class RoleFilter(Filter):
+    """Passes when the user holds `role` here; otherwise refuses politely. Both are audited."""
+
+    def __init__(self, role: Role, action: str) -> None:
+        self.role = role
+        self.action = action
+
+    async def __call__(
+        self,
+        event: Message | CallbackQuery,
+        bot: Bot,
+        session: AsyncSession,
+        settings: HandlerSettings,
+        member: MemberView | None = None,
+        community: CommunityView | None = None,
+    ) -> bool | dict[str, Role]:
+        if member is None:
+            return False
+        role = await current_role(
+            bot, session, settings, member, community if self.role is Role.LEADER else None
+        )
+        allowed = role >= self.role
+        chat = (
+            event.chat
+            if isinstance(event, Message)
+            else (event.message.chat if event.message else None)
+        )
+        await record_action(
+            session,
+            actor_id=member.id,
+            chat_id=chat.id if chat else None,
+            action=self.action,
+            allowed=allowed,
+            required_role=self.role.name.lower(),
+        )
+        if allowed:
+            return {"role": role}
+        text = refusal_text(self.role)
+        if isinstance(event, CallbackQuery):
+            await event.answer(text, show_alert=True)
+        else:
+            await event.reply(text)
+        return False

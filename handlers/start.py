@@ -1,0 +1,123 @@
+"""The private-chat entry points: /start with its menu, /help, /cancel."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandStart
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.commands import commands_for
+from handlers.filters import current_role
+from handlers.language import language_keyboard
+from handlers.text import HandlerSettings, esc
+from services.community import CommunityView
+from services.member import MemberView
+
+router = Router(name="start")
+
+
+class MenuCallback(CallbackData, prefix="menu"):
+    """A button of the /start menu."""
+
+    action: str  # help or language
+
+
+def menu_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("❓ Help"), callback_data=MenuCallback(action="help"))
+    builder.button(text=_("🌐 Language"), callback_data=MenuCallback(action="language"))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+async def help_text(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    community: CommunityView | None,
+    private: bool,
+) -> str:
+    """The commands this member may use here, one per line."""
+    role = await current_role(bot, session, settings, member, community)
+    lines = [_("Here is what you can do:")]
+    for command in commands_for(role, private=private):
+        lines.append(f"/{command.name} — {esc(i18n.gettext(command.description))}")
+    return "\n".join(lines)
+
+
+@router.message(CommandStart(), F.chat.type == ChatType.PRIVATE)
+async def start(message: Message, member: MemberView) -> None:
+    """Greets the member by name in their language and shows the main menu."""
+    text = _(
+        "Hi {name}! I run this brand's member communities: join group-buys with one tap, "
+        "vote on new products, invite friends and collect points."
+    ).format(name=f"<b>{esc(member.display_name)}</b>")
+    await message.answer(text, reply_markup=menu_keyboard())
+
+
+@router.message(Command("help"))
+async def help_command(
+    message: Message,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    community: CommunityView | None,
+) -> None:
+    """Lists the commands the caller may use in this chat."""
+    private = message.chat.type == ChatType.PRIVATE
+    await message.answer(await help_text(bot, i18n, session, settings, member, community, private))
+
+
+@router.callback_query(MenuCallback.filter(F.action == "help"))
+async def help_button(
+    query: CallbackQuery,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+) -> None:
+    """Shows the help text under the menu."""
+    await query.answer()
+    if query.message is not None:
+        await bot.send_message(
+            query.message.chat.id,
+            await help_text(bot, i18n, session, settings, member, None, private=True),
+        )
+
+
+@router.callback_query(MenuCallback.filter(F.action == "language"))
+async def language_button(query: CallbackQuery, bot: Bot) -> None:
+    """Shows the language picker."""
+    await query.answer()
+    if query.message is not None:
+        await bot.send_message(
+            query.message.chat.id, _("Choose your language:"), reply_markup=language_keyboard()
+        )
+
+
+@router.message(Command("settings"), F.chat.type == ChatType.PRIVATE)
+async def settings_in_private(message: Message) -> None:
+    """Points to where group settings are changed."""
+    await message.answer(_("Send /settings in the group you lead to change its settings."))
+
+
+@router.message(Command("cancel"), F.chat.type == ChatType.PRIVATE)
+async def cancel(message: Message, state: FSMContext) -> None:
+    """Leaves any step-by-step wizard the member was in."""
+    if await state.get_state() is None:
+        await message.answer(_("There is nothing to cancel."))
+        return
+    await state.clear()
+    await message.answer(_("Cancelled. Nothing was changed."))

@@ -1,0 +1,28 @@
+"""Helpers for rendering messages: extraction markers, escaping, language names."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Protocol
+
+# how each language names itself, for the /language keyboard
+LANGUAGE_NAMES = {"en": "English", "zh_Hans": "简体中文", "zh_Hant": "繁體中文"}
+
+
+def N_(text: str) -> str:
+    """Marks a message for extraction without translating it; translate later with a locale."""
+    return text
+
+
+def esc(value: object) -> str:
+    """User-supplied text made safe for an HTML message."""
+    return escape(str(value), quote=False)
+
+
+class HandlerSettings(Protocol):
+    """The settings handlers read (bot.config.Settings provides them)."""
+
+    owner_ids: frozenset[int]
+    admin_cache_seconds: int
+    default_locale: str
+    default_timezone: str
