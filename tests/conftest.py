@@ -1,0 +1,229 @@
+"""Test harness: a real store (SQLite, or PostgreSQL + Redis when asked), the Bot API emulator,
+and the real Dispatcher and Bot talking to it over HTTP.
+
+Backends are chosen by environment variables:
+  TEST_DATABASE_URL  e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test  (default: SQLite)
+  TEST_REDIS_URL     e.g. redis://127.0.0.1:6379/15  (default: in-memory FSM and throttling)
+A backend that is asked for but cannot be reached stops the whole run with an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlmodel import SQLModel
+
+from bot.app import Runtime, build_runtime, prepare
+from bot.config import Settings
+from bot.db import create_engine
+from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
+from bot.migrate import upgrade
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip() or None
+
+# the cast of every end-to-end test
+OWNER = 1001  # listed in OWNER_IDS
+SAM = 1002  # becomes staff in some tests
+LEE = 1003  # Telegram admin (leader) of TEA
+MIA = 1004  # an ordinary member of both groups
+KAI = 1005  # Telegram admin (leader) of COFFEE only
+TEA = -1001000000001  # "Tea Lovers"
+COFFEE = -1001000000002  # "Coffee Club"
+
+
+def _pg_server_url(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+async def _check_redis(url: str) -> None:
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+async def _create_pg_database(url: str, name: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await engine.dispose()
+
+
+async def _drop_pg_database(url: str, name: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await engine.dispose()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+    await upgrade(engine)
+    await engine.dispose()
+
+
+@dataclass
+class Backend:
+    """Where this test run keeps its data."""
+
+    name: str
+    database_url: str
+    template: Path | None = None  # a migrated SQLite file copied for each test
+    redis_url: str | None = None
+
+
+@pytest.fixture(scope="session")
+def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """The store for the whole run, migrated once; an unreachable backend fails the run."""
+    redis_url = TEST_REDIS_URL
+    if redis_url:
+        try:
+            asyncio.run(_check_redis(redis_url))
+        except Exception as exc:
+            pytest.exit(f"TEST_REDIS_URL={redis_url} is unreachable: {exc}", returncode=3)
+    if TEST_DATABASE_URL:
+        url = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+        name = f"ccbot_test_{uuid.uuid4().hex[:10]}"
+        try:
+            asyncio.run(_create_pg_database(url, name))
+        except Exception as exc:
+            pytest.exit(
+                f"TEST_DATABASE_URL={TEST_DATABASE_URL} is unreachable: {exc}", returncode=3
+            )
+        test_url = _pg_server_url(url, name)
+        asyncio.run(_migrate(test_url))
+        yield Backend("postgresql", test_url, redis_url=redis_url)
+        asyncio.run(_drop_pg_database(url, name))
+        return
+    template = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    url = f"sqlite+aiosqlite:///{template}"
+    asyncio.run(_migrate(url))
+    yield Backend("sqlite", url, template=template, redis_url=redis_url)
+
+
+@pytest.fixture
+async def database_url(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    """A clean, migrated database for one test."""
+    if backend.template is not None:
+        target = tmp_path / "bot.sqlite3"
+        shutil.copy(backend.template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    engine = create_async_engine(backend.database_url)
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+    yield backend.database_url
+
+
+@pytest.fixture
+async def redis_url(backend: Backend) -> AsyncIterator[str | None]:
+    """The test Redis database, emptied before the test, or None for in-memory."""
+    if backend.redis_url is None:
+        yield None
+        return
+    client = Redis.from_url(backend.redis_url)
+    await client.flushdb()
+    await client.aclose()
+    yield backend.redis_url
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[Emulator]:
+    """The Bot API emulator on a free local port, with the test cast and two groups."""
+    emu = Emulator(validate_responses=True)
+    await emu.start()
+    emu.add_user(OWNER, "Olivia", username="olivia", language_code="en")
+    emu.add_user(SAM, "Sam", username="sam", language_code="en")
+    emu.add_user(LEE, "Lee", username="lee", language_code="zh-hans")
+    emu.add_user(MIA, "Mia", username="mia", language_code="en")
+    emu.add_user(KAI, "Kai", username="kai", language_code="zh-hant")
+    emu.add_group(TEA, "Tea Lovers", creator=LEE, members=[MIA, SAM, OWNER, KAI])
+    emu.add_group(COFFEE, "Coffee Club", creator=KAI, members=[MIA, SAM, OWNER])
+    yield emu
+    await emu.stop()
+
+
+def make_settings(**values: Any) -> Settings:
+    """Settings for a test: nothing read from .env; the given values on top of the defaults."""
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(emulator: Emulator, database_url: str, redis_url: str | None) -> Settings:
+    return make_settings(
+        telegram_api_url=emulator.base_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        owner_ids=frozenset({OWNER}),
+        throttle_limit=10_000,
+    )
+
+
+@dataclass
+class Harness:
+    """Drives the real Dispatcher: injects updates through the emulator and feeds them."""
+
+    emulator: Emulator
+    runtime: Runtime
+    seen: dict[int, int] = field(default_factory=dict)
+
+    async def feed_pending(self) -> None:
+        """Hand every queued update to the Dispatcher, in order, as polling would."""
+        for update in self.emulator.pop_updates():
+            await self.runtime.dp.feed_raw_update(self.runtime.bot, update)
+
+    def new_bot_messages(self, chat_id: int) -> list[StoredMessage]:
+        """Bot messages in the chat since the last call for that chat."""
+        messages = self.emulator.bot_messages(chat_id)
+        start = self.seen.get(chat_id, 0)
+        self.seen[chat_id] = len(messages)
+        return messages[start:]
+
+    async def send(self, user_id: int, chat_id: int, text: str, **kwargs: Any) -> list[str]:
+        """The user writes in the chat; returns the texts the bot sent there in response."""
+        self.new_bot_messages(chat_id)
+        self.emulator.send_message(user_id, chat_id, text, **kwargs)
+        await self.feed_pending()
+        return [m.text or "" for m in self.new_bot_messages(chat_id)]
+
+    async def press(self, user_id: int, chat_id: int, message_id: int, **kwargs: Any) -> str | None:
+        """The user taps a button; returns the callback answer text (None when silent)."""
+        update = self.emulator.press_button(user_id, chat_id, message_id, **kwargs)
+        await self.feed_pending()
+        query_id = update["callback_query"]["id"]
+        answer = self.emulator.callback_answers.get(query_id)
+        return None if answer is None else answer.get("text")
+
+    async def join_groups(self) -> None:
+        """The bot is added to both groups by their creators."""
+        self.emulator.add_bot_to_group(TEA, LEE)
+        self.emulator.add_bot_to_group(COFFEE, KAI)
+        await self.feed_pending()
+
+    def session(self) -> AsyncSession:
+        return self.runtime.sessions()
+
+
+@pytest.fixture
+async def harness(emulator: Emulator, settings: Settings) -> AsyncIterator[Harness]:
+    """The bot wired as in production, minus polling: updates are fed one by one."""
+    runtime = build_runtime(settings, EMULATOR_TOKEN)
+    await prepare(runtime, migrate=False)
+    yield Harness(emulator=emulator, runtime=runtime)
+    await runtime.close()

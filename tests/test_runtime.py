@@ -1,0 +1,239 @@
+"""The runtime: errors, duplicates, throttling, Redis outages, polling, webhook, command menus."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiogram import Router
+from aiogram.filters import Command
+from aiogram.types import Message
+from aiohttp import web
+from sqlmodel import select
+
+from bot.app import build_runtime, prepare
+from bot.config import Settings
+from bot.emulator import EMULATOR_TOKEN, Emulator
+from bot.webhook import create_webhook_app
+from models.member import Member
+from tests.conftest import LEE, MIA, TEA, TEST_REDIS_URL, Harness
+
+
+async def test_a_failing_handler_gets_a_localized_apology_not_a_traceback(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a handler that fails
+    boom = Router(name="boom")
+
+    @boom.message(Command("boom"))
+    async def explode(message: Message) -> None:
+        raise RuntimeError("kaboom")
+
+    harness.runtime.dp.include_router(boom)
+    # when members trigger it
+    with caplog.at_level(logging.ERROR):
+        english = await harness.send(MIA, MIA, "/boom")
+        chinese = await harness.send(LEE, LEE, "/boom")
+    # then each gets a short apology in their language
+    assert english == ["Sorry, something went wrong on my side. Please try again in a moment."]
+    assert chinese == ["抱歉，我这边出了点问题。请稍后再试。"]
+    assert not any("Traceback" in text or "kaboom" in text for text in english + chinese)
+    # and the log names the update with the error
+    assert any("kaboom" in record.getMessage() for record in caplog.records)
+    # and the failed update's writes were rolled back as a unit (member not recorded by it)
+    async with harness.session() as session:
+        assert await session.get(Member, MIA) is None
+
+
+async def test_the_same_update_delivered_twice_has_one_effect(harness: Harness) -> None:
+    update = harness.emulator.send_message(MIA, MIA, "/start")
+    harness.emulator.pop_updates()
+    await harness.runtime.dp.feed_raw_update(harness.runtime.bot, update)
+    await harness.runtime.dp.feed_raw_update(harness.runtime.bot, update)
+    greetings = [m for m in harness.emulator.bot_messages(MIA) if m.text.startswith("Hi Mia")]
+    assert len(greetings) == 1
+
+
+async def test_a_user_sending_too_fast_is_told_once_then_ignored(
+    emulator: Emulator, settings: Settings
+) -> None:
+    runtime = build_runtime(settings.model_copy(update={"throttle_limit": 3}), EMULATOR_TOKEN)
+    await prepare(runtime, migrate=False)
+    harness = Harness(emulator=emulator, runtime=runtime)
+    try:
+        replies = [await harness.send(MIA, MIA, "/cancel") for _ in range(6)]
+    finally:
+        await runtime.close()
+    assert replies[:3] == [["There is nothing to cancel."]] * 3
+    assert replies[3] == ["You are going a little fast. Please wait a few seconds and try again."]
+    assert replies[4:] == [[], []]
+
+
+async def test_polling_end_to_end(harness: Harness) -> None:
+    """The real long-polling loop fetches the update from the emulator and answers it."""
+    dp, bot = harness.runtime.dp, harness.runtime.bot
+    polling = asyncio.create_task(
+        dp.start_polling(
+            bot,
+            handle_as_tasks=False,
+            handle_signals=False,
+            close_bot_session=False,
+            polling_timeout=1,
+        )
+    )
+    try:
+        update = harness.emulator.send_message(MIA, MIA, "/start")
+        await harness.emulator.wait_processed(update["update_id"], timeout=15)
+        assert harness.emulator.last_bot_message(MIA).text.startswith("Hi Mia!")
+    finally:
+        await dp.stop_polling()
+        await asyncio.wait_for(polling, timeout=10)
+
+
+async def test_webhook_takes_updates_only_with_the_secret(harness: Harness) -> None:
+    app = create_webhook_app(harness.runtime, path="/tg/hook", secret="s3cret-token")
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    url = f"http://127.0.0.1:{port}/tg/hook"
+    try:
+        await harness.runtime.bot.set_webhook(url, secret_token="s3cret-token")
+        # Telegram (the emulator) posts the update with the secret: it is handled
+        update = harness.emulator.send_message(MIA, MIA, "/start")
+        assert await harness.emulator.wait_webhook_delivered(update["update_id"]) == 200
+        assert harness.emulator.last_bot_message(MIA).text.startswith("Hi Mia!")
+        # a forged post without the right secret is refused and has no effect
+        forged = dict(update, update_id=update["update_id"] + 1000)
+        async with aiohttp.ClientSession() as http:
+            for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+                async with http.post(url, json=forged, headers=headers) as response:
+                    assert response.status == 401
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 200
+        greetings = [m for m in harness.emulator.bot_messages(MIA) if m.text.startswith("Hi")]
+        assert len(greetings) == 1
+    finally:
+        await runner.cleanup()
+
+
+def scope_key(scope: dict[str, object]) -> str:
+    return json.dumps(scope, sort_keys=True)
+
+
+async def test_command_menus_are_registered_per_scope_and_language(harness: Harness) -> None:
+    commands = harness.emulator.commands
+    private = scope_key({"type": "all_private_chats"})
+    groups = scope_key({"type": "all_group_chats"})
+    admins = scope_key({"type": "all_chat_administrators"})
+
+    def names(key: tuple[str, str]) -> list[str]:
+        return [c["command"] for c in commands[key]]
+
+    assert names((private, "")) == ["start", "help", "language", "cancel"]
+    assert names((groups, "")) == ["help"]
+    assert names((admins, "")) == ["help", "settings"]
+    assert commands[(private, "en")] == commands[(private, "")]
+    # Chinese menus carry translated descriptions
+    assert {"command": "language", "description": "选择语言"} in commands[(private, "zh")]
+    assert {"command": "settings", "description": "群组语言和时区"} in commands[(admins, "zh")]
+
+
+class RedisProxy:
+    """A TCP proxy in front of Redis that a test can cut, like a network outage."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self.writers += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        self.writers.clear()
+        await self.server.wait_closed()
+
+
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[RedisProxy]:
+    from redis.asyncio.connection import parse_url
+
+    assert TEST_REDIS_URL
+    target = parse_url(TEST_REDIS_URL)
+    proxy = RedisProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
+    await proxy.start()
+    yield proxy
+    with contextlib.suppress(AssertionError):
+        await proxy.cut()
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis run)")
+async def test_the_bot_keeps_answering_while_redis_is_away(
+    emulator: Emulator,
+    settings: Settings,
+    redis_proxy: RedisProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert TEST_REDIS_URL
+    db = TEST_REDIS_URL.rsplit("/", 1)[-1] if TEST_REDIS_URL.count("/") >= 3 else "0"
+    url = f"redis://127.0.0.1:{redis_proxy.port}/{db}"
+    runtime = build_runtime(settings.model_copy(update={"redis_url": url}), EMULATOR_TOKEN)
+    await prepare(runtime, migrate=False)
+    harness = Harness(emulator=emulator, runtime=runtime)
+    try:
+        # given the bot works with Redis
+        assert (await harness.send(MIA, MIA, "/start"))[0].startswith("Hi Mia!")
+        assert runtime.redis is not None and await runtime.redis.dbsize() >= 1
+        # when Redis goes away mid-run
+        await redis_proxy.cut()
+        with caplog.at_level(logging.WARNING):
+            replies = await harness.send(MIA, MIA, "/cancel")
+            help_text = await harness.send(MIA, MIA, "/help")
+        # then the bot still answers, and says in the log that it runs degraded
+        assert replies == ["There is nothing to cancel."]
+        assert help_text[0].startswith("Here is what you can do:")
+        assert any("Redis unavailable" in r.getMessage() for r in caplog.records)
+        # and when Redis is back, it is used again
+        await redis_proxy.start()
+        with caplog.at_level(logging.WARNING):
+            await harness.send(MIA, MIA, "/cancel")
+        assert any("Redis is back" in r.getMessage() for r in caplog.records)
+    finally:
+        await runtime.close()
+
+
+async def test_group_updates_register_unknown_groups(harness: Harness) -> None:
+    """A message from a group the bot never saw join still registers it with the defaults."""
+    await harness.send(MIA, TEA, "/help")
+    async with harness.session() as session:
+        from models.community import Community
+
+        community = await session.get(Community, TEA)
+        members = (await session.execute(select(Member.id))).scalars().all()
+    assert community is not None and community.locale == "en"
+    assert MIA in members

@@ -1,0 +1,139 @@
+"""Service rules, called directly on the real store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db import create_engine, create_session_factory
+from services.community import (
+    ChatInfo,
+    InvalidLocale,
+    InvalidTimezone,
+    parse_locale,
+    parse_timezone,
+    record_community,
+)
+from services.idempotency import claim_update
+from services.member import UserInfo, locale_for_language_code, record_member, set_locale
+from services.role import (
+    AdminInfo,
+    Role,
+    designate_leader,
+    grant_staff,
+    resolve_role,
+    revoke_staff,
+    sync_admins,
+)
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+async def session(database_url: str) -> AsyncIterator[AsyncSession]:
+    engine = create_engine(make_settings(database_url=database_url))
+    async with create_session_factory(engine)() as session:
+        yield session
+    await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("code", "locale"),
+    [
+        ("en", "en"),
+        ("en-GB", "en"),
+        ("zh", "zh_Hans"),
+        ("zh-hans", "zh_Hans"),
+        ("zh-CN", "zh_Hans"),
+        ("zh-hant", "zh_Hant"),
+        ("zh-TW", "zh_Hant"),
+        ("zh-HK", "zh_Hant"),
+        ("de", "en"),
+        (None, "en"),
+    ],
+)
+def test_telegram_language_codes_map_to_bot_locales(code: str | None, locale: str) -> None:
+    assert locale_for_language_code(code) == locale
+
+
+@given(st.text(max_size=80))
+def test_timezone_parsing_accepts_only_real_zones(text: str) -> None:
+    try:
+        name = parse_timezone(text)
+    except InvalidTimezone:
+        return
+    assert name.lower() == text.strip().lower()
+
+
+def test_timezone_and_locale_parsing() -> None:
+    assert parse_timezone(" asia/hong_kong ") == "Asia/Hong_Kong"
+    for bad in ("", "Mars/Base", "../etc/passwd", "/usr/share/zoneinfo/UTC", "x" * 100):
+        with pytest.raises(InvalidTimezone):
+            parse_timezone(bad)
+    assert parse_locale("ZH-hant") == "zh_Hant"
+    with pytest.raises(InvalidLocale):
+        parse_locale("fr")
+
+
+async def test_member_upsert_keeps_a_chosen_locale(session: AsyncSession) -> None:
+    user = UserInfo(id=7, first_name="Ann", language_code="zh-TW")
+    async with session.begin():
+        first = await record_member(session, user=user, default_locale="en")
+        assert first.locale == "zh_Hant" and not first.started
+        await set_locale(session, member_id=7, locale="en")
+    async with session.begin():
+        again = await record_member(
+            session,
+            user=UserInfo(id=7, first_name="Annie", language_code="zh-TW"),
+            default_locale="en",
+            started=True,
+        )
+    assert (again.first_name, again.locale, again.started) == ("Annie", "en", True)
+
+
+async def test_roles_resolve_per_group(session: AsyncSession) -> None:
+    async with session.begin():
+        for uid in (1, 2, 3):
+            await record_member(
+                session, user=UserInfo(id=uid, first_name=f"u{uid}"), default_locale="en"
+            )
+        for gid in (-10, -20):
+            await record_community(
+                session,
+                chat=ChatInfo(gid, "g", "supergroup"),
+                default_locale="en",
+                default_timezone="UTC",
+            )
+        await sync_admins(session, community_id=-10, admins=[AdminInfo(2, "creator")])
+        await designate_leader(session, community_id=-20, member_id=3, designated_by=1)
+
+        async def role(uid: int, gid: int | None) -> Role:
+            return await resolve_role(
+                session, member_id=uid, community_id=gid, owner_ids=frozenset({1})
+            )
+
+        assert await role(1, None) is Role.OWNER
+        assert await role(2, -10) is Role.LEADER and await role(2, -20) is Role.MEMBER
+        assert await role(3, -20) is Role.LEADER and await role(3, -10) is Role.MEMBER
+        assert await role(2, None) is Role.MEMBER
+        assert await grant_staff(session, member_id=3, granted_by=1)
+        assert not await grant_staff(session, member_id=3, granted_by=1)
+        assert await role(3, -10) is Role.STAFF
+        assert await revoke_staff(session, member_id=3, revoked_by=1)
+        assert not await revoke_staff(session, member_id=3, revoked_by=1)
+        assert await role(3, None) is Role.MEMBER
+
+
+async def test_an_update_id_is_claimed_once(session: AsyncSession) -> None:
+    async with session.begin():
+        assert await claim_update(session, update_id=42)
+        assert not await claim_update(session, update_id=42)
+    # a claim rolled back with its failed handling can be made again
+    transaction = await session.begin()
+    assert await claim_update(session, update_id=43)
+    await transaction.rollback()
+    async with session.begin():
+        assert await claim_update(session, update_id=43)

@@ -1,0 +1,91 @@
+"""Members in private chat: /start, /help, /language, and what the store records of them."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from models.member import Member
+from tests.conftest import KAI, LEE, MIA, OWNER, Harness
+
+
+async def test_start_greets_in_the_members_language_with_a_menu(harness: Harness) -> None:
+    # given Mia (English) and Lee (zh-hans) and Kai (zh-hant) open the bot
+    english = await harness.send(MIA, MIA, "/start")
+    simplified = await harness.send(LEE, LEE, "/start")
+    traditional = await harness.send(KAI, KAI, "/start")
+    # then each is greeted by name in their own language
+    assert english[0].startswith("Hi Mia!")
+    assert simplified[0].startswith("你好，Lee！")
+    assert traditional[0].startswith("你好，Kai！")
+    assert "团购" in simplified[0] and "團購" in traditional[0]
+    # and the greeting carries the menu
+    menu = harness.emulator.last_bot_message(MIA)
+    assert menu.button_texts == ["❓ Help", "🌐 Language"]
+
+
+async def test_every_update_records_the_member(harness: Harness) -> None:
+    await harness.send(MIA, MIA, "/start")
+    async with harness.session() as session:
+        member = (await session.execute(select(Member).where(Member.id == MIA))).scalar_one()
+    assert member.first_name == "Mia"
+    assert member.username == "mia"
+    assert member.language_code == "en"
+    assert member.locale == "en"
+    assert member.started is True
+
+
+async def test_help_lists_only_what_the_caller_may_use(harness: Harness) -> None:
+    member_help = (await harness.send(MIA, MIA, "/help"))[0]
+    owner_help = (await harness.send(OWNER, OWNER, "/help"))[0]
+    assert "/language" in member_help
+    assert "/grant_staff" not in member_help and "/staff" not in member_help
+    assert "/grant_staff" in owner_help and "/audit" in owner_help and "/staff" in owner_help
+
+
+async def test_language_switch_changes_replies_and_survives_telegram_language(
+    harness: Harness,
+) -> None:
+    # given Mia asks for the language picker
+    await harness.send(MIA, MIA, "/language")
+    picker = harness.emulator.last_bot_message(MIA)
+    assert picker.button_texts == ["English", "简体中文", "繁體中文"]
+    # when she taps 繁體中文
+    await harness.press(MIA, MIA, picker.message_id, index=2)
+    # then the picker turns into a confirmation in Traditional Chinese
+    confirmed = harness.emulator.messages(MIA)[-1]
+    assert confirmed.message_id == picker.message_id
+    assert confirmed.text == "好的：我會用繁體中文和你交談。"
+    # and her next replies stay in Traditional Chinese although her app says English
+    reply = await harness.send(MIA, MIA, "/start")
+    assert reply[0].startswith("你好，Mia！")
+    async with harness.session() as session:
+        member = await session.get(Member, MIA)
+        assert member is not None and member.locale == "zh_Hant" and member.locale_chosen
+    # and her own command menu is now in Traditional Chinese
+    menu = harness.emulator.commands[(f'{{"chat_id": {MIA}, "type": "chat"}}', "")]
+    assert {"command": "language", "description": "選擇語言"} in menu
+
+
+async def test_language_in_a_group_points_to_the_private_chat(harness: Harness) -> None:
+    await harness.join_groups()
+    from tests.conftest import TEA
+
+    replies = await harness.send(MIA, TEA, "/language")
+    assert "private chat" in replies[0]
+
+
+async def test_menu_buttons_open_help_and_the_language_picker(harness: Harness) -> None:
+    await harness.send(MIA, MIA, "/start")
+    menu = harness.emulator.last_bot_message(MIA)
+    await harness.press(MIA, MIA, menu.message_id, index=0)
+    assert harness.emulator.last_bot_message(MIA).text.startswith("Here is what you can do:")
+    await harness.press(MIA, MIA, menu.message_id, index=1)
+    assert harness.emulator.last_bot_message(MIA).button_texts == [
+        "English",
+        "简体中文",
+        "繁體中文",
+    ]
+
+
+async def test_cancel_with_nothing_to_cancel(harness: Harness) -> None:
+    assert await harness.send(MIA, MIA, "/cancel") == ["There is nothing to cancel."]
