@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from aiogram import Dispatcher
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.app import build_runtime, create_bot, prepare
 from bot.config import Settings
+from bot.db import create_database, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator
 
 USERS = 50
@@ -84,11 +86,23 @@ async def main(argv: list[str]) -> None:
     count = 200 if args.quick else 2000
     emulator = Emulator()
     await emulator.start()
+    # PostgreSQL: a throw-away database on that server, so that every run starts empty
+    scratch = f"ccbot_bench_{uuid.uuid4().hex[:8]}"
+    server = (
+        args.database.replace("postgresql://", "postgresql+asyncpg://", 1)
+        if args.database
+        else None
+    )
     with tempfile.TemporaryDirectory() as tmp:
+        database_url = (
+            await create_database(server, scratch)
+            if server
+            else f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
+        )
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             telegram_api_url=emulator.base_url,
-            database_url=args.database or f"sqlite+aiosqlite:///{tmp}/bench.sqlite3",
+            database_url=database_url,
             redis_url=args.redis,
             throttle_limit=1_000_000,
         )
@@ -100,6 +114,8 @@ async def main(argv: list[str]) -> None:
         latencies = await timed_feed(runtime.dp, runtime.bot, updates)
         elapsed = time.perf_counter() - started
         await runtime.close()
+        if server:
+            await drop_database(server, scratch)
     await emulator.stop()
     rate = count / elapsed
     print(

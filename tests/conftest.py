@@ -21,13 +21,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlmodel import SQLModel
 
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
-from bot.db import create_engine
+from bot.db import create_database, create_engine, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from bot.migrate import upgrade
 
@@ -44,30 +43,12 @@ TEA = -1001000000001  # "Tea Lovers"
 COFFEE = -1001000000002  # "Coffee Club"
 
 
-def _pg_server_url(url: str, database: str) -> str:
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
-
-
 async def _check_redis(url: str) -> None:
     client = Redis.from_url(url, socket_connect_timeout=2)
     try:
         await client.ping()
     finally:
         await client.aclose()
-
-
-async def _create_pg_database(url: str, name: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    await engine.dispose()
-
-
-async def _drop_pg_database(url: str, name: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    async with engine.connect() as conn:
-        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    await engine.dispose()
 
 
 async def _migrate(url: str) -> None:
@@ -99,15 +80,14 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         url = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
         name = f"ccbot_test_{uuid.uuid4().hex[:10]}"
         try:
-            asyncio.run(_create_pg_database(url, name))
+            test_url = asyncio.run(create_database(url, name))
         except Exception as exc:
             pytest.exit(
                 f"TEST_DATABASE_URL={TEST_DATABASE_URL} is unreachable: {exc}", returncode=3
             )
-        test_url = _pg_server_url(url, name)
         asyncio.run(_migrate(test_url))
         yield Backend("postgresql", test_url, redis_url=redis_url)
-        asyncio.run(_drop_pg_database(url, name))
+        asyncio.run(drop_database(url, name))
         return
     template = tmp_path_factory.mktemp("template") / "template.sqlite3"
     url = f"sqlite+aiosqlite:///{template}"

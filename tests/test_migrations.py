@@ -11,15 +11,9 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from bot.db import create_engine
+from bot.db import create_database, create_engine, drop_database
 from bot.migrate import alembic_config, current_revision, drift, upgrade
-from tests.conftest import (
-    TEST_DATABASE_URL,
-    _create_pg_database,
-    _drop_pg_database,
-    _pg_server_url,
-    make_settings,
-)
+from tests.conftest import TEST_DATABASE_URL, make_settings
 from tests.test_config import run_cli
 
 
@@ -62,8 +56,7 @@ async def test_downgrade_to_nothing_and_back_up(tmp_path: Path) -> None:
     if TEST_DATABASE_URL:
         server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
         name = f"ccbot_roundtrip_{uuid.uuid4().hex[:8]}"
-        await _create_pg_database(server, name)
-        url = _pg_server_url(server, name)
+        url = await create_database(server, name)
     else:
         url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.sqlite3'}"
     engine = create_engine(make_settings(database_url=url))
@@ -83,4 +76,4 @@ async def test_downgrade_to_nothing_and_back_up(tmp_path: Path) -> None:
     finally:
         await engine.dispose()
         if TEST_DATABASE_URL:
-            await _drop_pg_database(server, name)
+            await drop_database(server, name)
