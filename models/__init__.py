@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.community import Community
 from models.idempotency import ProcessedUpdate
+from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
@@ -11,6 +12,10 @@ __all__ = [
     "ChatAdmin",
     "Community",
     "LeaderDesignation",
+    "LedgerAccount",
+    "LedgerBalance",
+    "LedgerEntry",
+    "LedgerTransaction",
     "Member",
     "ProcessedUpdate",
     "StaffGrant",

@@ -26,9 +26,10 @@ from sqlmodel import SQLModel
 
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
-from bot.db import create_database, create_engine, drop_database
+from bot.db import create_database, create_engine, create_session_factory, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from bot.migrate import upgrade
+from services.ledger import reconcile
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip() or None
@@ -95,20 +96,33 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     yield Backend("sqlite", url, template=template, redis_url=redis_url)
 
 
+async def assert_reconciles(url: str) -> None:
+    """The ledger of the database is balanced and every cached balance matches its entries."""
+    engine = create_engine(make_settings(database_url=url))
+    try:
+        async with create_session_factory(engine)() as session:
+            report = await reconcile(session)
+    finally:
+        await engine.dispose()
+    assert report.ok, "\n".join(report.lines())
+
+
 @pytest.fixture
 async def database_url(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
-    """A clean, migrated database for one test."""
+    """A clean, migrated database for one test; its ledger must reconcile when the test ends."""
     if backend.template is not None:
         target = tmp_path / "bot.sqlite3"
         shutil.copy(backend.template, target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    engine = create_async_engine(backend.database_url)
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    await engine.dispose()
-    yield backend.database_url
+        url = f"sqlite+aiosqlite:///{target}"
+    else:
+        engine = create_async_engine(backend.database_url)
+        tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+        url = backend.database_url
+    yield url
+    await assert_reconciles(url)
 
 
 @pytest.fixture

@@ -1,0 +1,585 @@
+"""The ledger: post balanced transactions once, reverse them, read balances, reconcile.
+
+Every movement of money or points in the project goes through `post`. It never commits:
+the use case that calls it owns the database transaction, so an order's status change and
+its ledger transaction land together or not at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from babel.numbers import list_currencies
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.base import utcnow
+from models.ledger import (
+    ACCOUNT_KINDS,
+    NON_NEGATIVE_KINDS,
+    POINTS,
+    LedgerAccount,
+    LedgerBalance,
+    LedgerEntry,
+    LedgerTransaction,
+)
+from services.db import upsert
+
+STARS = "XTR"  # Telegram Stars, whole units
+MAX_KEY_LENGTH = 128
+
+
+class LedgerError(ValueError):
+    """A posting the ledger refuses; `reason` is a stable code handlers can translate."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class InsufficientBalance(LedgerError):
+    """The posting would take a non-negative account (e.g. member points) below zero."""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AccountRef:
+    """An account by its kind and owner (a member or group id; 0 for the brand's own)."""
+
+    kind: str
+    owner_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One leg of a transaction: a signed amount of an asset on an account."""
+
+    account: AccountRef
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionView:
+    """A posted transaction as plain values."""
+
+    id: int
+    idempotency_key: str
+    kind: str
+    memo: str
+    created_at: datetime
+    reverses_id: int | None
+    order_id: int | None
+    postings: tuple[Posting, ...]
+    created: bool  # False when the key had been posted before and nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """One entry on an account, for statements such as /wallet."""
+
+    transaction_id: int
+    kind: str
+    memo: str
+    asset: str
+    amount: int
+    created_at: datetime
+
+
+@dataclass
+class ReconcileReport:
+    """What `reconcile` found; `ok` when every balance and every transaction checks out."""
+
+    transactions: int = 0
+    entries: int = 0
+    balances: int = 0
+    unbalanced: list[tuple[int, str, int]] = field(default_factory=list)  # tx, asset, sum
+    mismatched: list[tuple[AccountRef, str, int, int]] = field(default_factory=list)
+    negative: list[tuple[AccountRef, str, int]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unbalanced or self.mismatched or self.negative)
+
+    def lines(self) -> list[str]:
+        """A readable report, one finding per line."""
+        out = [
+            f"checked {self.transactions} transactions, {self.entries} entries, "
+            f"{self.balances} cached balances"
+        ]
+        for tx_id, asset, total in self.unbalanced:
+            out.append(f"UNBALANCED transaction {tx_id}: {asset} entries sum to {total}, not 0")
+        for account, asset, cached, computed in self.mismatched:
+            out.append(
+                f"MISMATCH {account.kind}/{account.owner_id} {asset}: cached {cached}, "
+                f"entries say {computed}"
+            )
+        for account, asset, value in self.negative:
+            out.append(f"NEGATIVE {account.kind}/{account.owner_id} {asset}: {value}")
+        out.append("reconcile: OK" if self.ok else "reconcile: FAILED")
+        return out
+
+
+_CURRENCIES: frozenset[str] | None = None
+
+
+def known_asset(asset: str) -> bool:
+    """True for points, Telegram Stars and ISO 4217 currency codes."""
+    global _CURRENCIES
+    if _CURRENCIES is None:
+        _CURRENCIES = frozenset(list_currencies())
+    return asset in (POINTS, STARS) or asset in _CURRENCIES
+
+
+def validate_postings(postings: Sequence[Posting]) -> None:
+    """Raise LedgerError unless the postings form a valid, balanced transaction."""
+    if len(postings) < 2:
+        raise LedgerError("too_few_postings", "a transaction needs at least two entries")
+    totals: dict[str, int] = defaultdict(int)
+    for posting in postings:
+        if type(posting.amount) is not int:
+            raise LedgerError("not_an_integer", f"{posting.amount!r} is not an integer amount")
+        if posting.amount == 0:
+            raise LedgerError("zero_amount", "an entry cannot be zero")
+        if not known_asset(posting.asset):
+            raise LedgerError("unknown_asset", posting.asset)
+        if posting.account.kind not in ACCOUNT_KINDS:
+            raise LedgerError("unknown_account", posting.account.kind)
+        totals[posting.asset] += posting.amount
+    unbalanced = {asset: total for asset, total in totals.items() if total != 0}
+    if unbalanced:
+        raise LedgerError("unbalanced", ", ".join(f"{a} {t:+d}" for a, t in unbalanced.items()))
+
+
+async def account_id(session: AsyncSession, account: AccountRef) -> int:
+    """The id of the account, creating it on first use."""
+    await session.execute(
+        upsert(
+            session,
+            LedgerAccount,
+            {
+                "kind": account.kind,
+                "owner_id": account.owner_id,
+                "non_negative": account.kind in NON_NEGATIVE_KINDS,
+                "created_at": utcnow(),
+            },
+            keys=["kind", "owner_id"],
+        )
+    )
+    result = await session.execute(
+        select(col(LedgerAccount.id)).where(
+            col(LedgerAccount.kind) == account.kind,
+            col(LedgerAccount.owner_id) == account.owner_id,
+        )
+    )
+    ident = result.scalar_one()
+    assert ident is not None
+    return ident
+
+
+async def _apply_balance(
+    session: AsyncSession, *, account: AccountRef, ident: int, asset: str, amount: int
+) -> None:
+    """Add the amount to the cached balance with one conditional UPDATE (the row lock)."""
+    await session.execute(
+        upsert(
+            session,
+            LedgerBalance,
+            {"account_id": ident, "asset": asset, "balance": 0, "updated_at": utcnow()},
+            keys=["account_id", "asset"],
+        )
+    )
+    statement = (
+        update(LedgerBalance)
+        .where(col(LedgerBalance.account_id) == ident, col(LedgerBalance.asset) == asset)
+        .values(balance=col(LedgerBalance.balance) + amount, updated_at=utcnow())
+    )
+    if account.kind in NON_NEGATIVE_KINDS and amount < 0:
+        statement = statement.where(col(LedgerBalance.balance) + amount >= 0)
+    result = await session.execute(statement)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InsufficientBalance(
+            "insufficient_balance", f"{account.kind}/{account.owner_id} {asset} {amount:+d}"
+        )
+
+
+async def _existing(session: AsyncSession, key: str) -> TransactionView | None:
+    tx = (
+        await session.execute(
+            select(LedgerTransaction).where(col(LedgerTransaction.idempotency_key) == key)
+        )
+    ).scalar_one_or_none()
+    if tx is None:
+        return None
+    return await _view(session, tx, created=False)
+
+
+async def _view(session: AsyncSession, tx: LedgerTransaction, *, created: bool) -> TransactionView:
+    rows = await session.execute(
+        select(
+            col(LedgerAccount.kind),
+            col(LedgerAccount.owner_id),
+            col(LedgerEntry.asset),
+            col(LedgerEntry.amount),
+        )
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .where(col(LedgerEntry.transaction_id) == tx.id)
+        .order_by(col(LedgerEntry.id))
+    )
+    assert tx.id is not None
+    return TransactionView(
+        id=tx.id,
+        idempotency_key=tx.idempotency_key,
+        kind=tx.kind,
+        memo=tx.memo,
+        created_at=tx.created_at,
+        reverses_id=tx.reverses_id,
+        order_id=tx.order_id,
+        postings=tuple(
+            Posting(AccountRef(kind, owner), asset, amount) for kind, owner, asset, amount in rows
+        ),
+        created=created,
+    )
+
+
+async def post(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    postings: Sequence[Posting],
+    memo: str = "",
+    actor_id: int | None = None,
+    order_id: int | None = None,
+    reverses_id: int | None = None,
+) -> TransactionView:
+    """Post a balanced transaction once: the same key again returns the first, changing nothing.
+
+    Raises LedgerError for an invalid posting and InsufficientBalance when an account that may
+    not go negative would; the caller's transaction must then be rolled back.
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise LedgerError("bad_key", "the idempotency key must be 1-128 characters")
+    validate_postings(postings)
+    existing = await _existing(session, key)
+    if existing is not None:
+        return existing
+    inserted = await session.execute(
+        upsert(
+            session,
+            LedgerTransaction,
+            {
+                "idempotency_key": key,
+                "kind": kind[:32],
+                "memo": memo[:255],
+                "reverses_id": reverses_id,
+                "actor_id": actor_id,
+                "order_id": order_id,
+                "created_at": utcnow(),
+            },
+            keys=["idempotency_key"],
+        ).returning(col(LedgerTransaction.id))
+    )
+    tx_id = inserted.scalar_one_or_none()
+    if tx_id is None:  # a concurrent poster committed the same key first
+        existing = await _existing(session, key)
+        assert existing is not None
+        return existing
+    # resolve accounts and lock balances in one fixed order, so concurrent postings never deadlock
+    ordered = sorted(postings, key=lambda p: (p.account, p.asset))
+    idents = {p.account: await account_id(session, p.account) for p in ordered}
+    session.add_all(
+        LedgerEntry(
+            transaction_id=tx_id, account_id=idents[p.account], asset=p.asset, amount=p.amount
+        )
+        for p in postings
+    )
+    await session.flush()
+    merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
+    for p in ordered:
+        merged[(p.account, p.asset)] += p.amount
+    for (account, asset), amount in merged.items():
+        if amount:
+            await _apply_balance(
+                session, account=account, ident=idents[account], asset=asset, amount=amount
+            )
+    tx = await session.get(LedgerTransaction, tx_id)
+    assert tx is not None
+    return await _view(session, tx, created=True)
+
+
+async def reverse(
+    session: AsyncSession,
+    *,
+    transaction_id: int,
+    key: str,
+    memo: str = "",
+    actor_id: int | None = None,
+) -> TransactionView:
+    """Post the mirror image of a transaction, pointing at it; each is reversed at most once."""
+    original = await session.get(LedgerTransaction, transaction_id)
+    if original is None:
+        raise LedgerError("unknown_transaction", str(transaction_id))
+    if original.reverses_id is not None:
+        raise LedgerError("reversal_of_reversal", str(transaction_id))
+    existing = await _existing(session, key)
+    if existing is not None:
+        return existing
+    already = (
+        await session.execute(
+            select(col(LedgerTransaction.idempotency_key)).where(
+                col(LedgerTransaction.reverses_id) == transaction_id
+            )
+        )
+    ).scalar_one_or_none()
+    if already is not None:
+        raise LedgerError("already_reversed", f"{transaction_id} by {already}")
+    view = await _view(session, original, created=False)
+    return await post(
+        session,
+        key=key,
+        kind="reversal",
+        postings=[Posting(p.account, p.asset, -p.amount) for p in view.postings],
+        memo=memo or f"reverses {original.kind} #{transaction_id}",
+        actor_id=actor_id,
+        order_id=original.order_id,
+        reverses_id=transaction_id,
+    )
+
+
+async def balance(session: AsyncSession, account: AccountRef, asset: str) -> int:
+    """The cached balance of an account in an asset (0 when it never moved): one row."""
+    result = await session.execute(
+        select(col(LedgerBalance.balance))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerBalance.account_id))
+        .where(
+            col(LedgerAccount.kind) == account.kind,
+            col(LedgerAccount.owner_id) == account.owner_id,
+            col(LedgerBalance.asset) == asset,
+        )
+    )
+    value = result.scalar_one_or_none()
+    return int(value) if value is not None else 0
+
+
+async def balances(session: AsyncSession, account: AccountRef) -> dict[str, int]:
+    """Every asset the account holds, with its cached balance."""
+    result = await session.execute(
+        select(col(LedgerBalance.asset), col(LedgerBalance.balance))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerBalance.account_id))
+        .where(
+            col(LedgerAccount.kind) == account.kind,
+            col(LedgerAccount.owner_id) == account.owner_id,
+        )
+        .order_by(col(LedgerBalance.asset))
+    )
+    return {asset: int(value) for asset, value in result.all()}
+
+
+async def movements(
+    session: AsyncSession, accounts: Iterable[AccountRef], *, limit: int = 10
+) -> list[tuple[AccountRef, Movement]]:
+    """The newest entries on the given accounts, newest first."""
+    refs = list(accounts)
+    if not refs:
+        return []
+    matches = [
+        and_(col(LedgerAccount.kind) == r.kind, col(LedgerAccount.owner_id) == r.owner_id)
+        for r in refs
+    ]
+    result = await session.execute(
+        select(
+            col(LedgerAccount.kind),
+            col(LedgerAccount.owner_id),
+            col(LedgerTransaction.id),
+            col(LedgerTransaction.kind),
+            col(LedgerTransaction.memo),
+            col(LedgerEntry.asset),
+            col(LedgerEntry.amount),
+            col(LedgerTransaction.created_at),
+        )
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
+        .where(or_(*matches))
+        .order_by(col(LedgerEntry.id).desc())
+        .limit(limit)
+    )
+    return [
+        (
+            AccountRef(kind, owner),
+            Movement(
+                transaction_id=int(tx_id or 0),
+                kind=tx_kind,
+                memo=memo,
+                asset=asset,
+                amount=int(amount),
+                created_at=created_at,
+            ),
+        )
+        for kind, owner, tx_id, tx_kind, memo, asset, amount, created_at in result.all()
+    ]
+
+
+async def reconcile(session: AsyncSession) -> ReconcileReport:
+    """Recompute every balance from the entries and check every transaction sums to zero."""
+    report = ReconcileReport()
+    report.transactions = int(
+        (await session.execute(select(func.count()).select_from(LedgerTransaction))).scalar_one()
+    )
+    report.entries = int(
+        (await session.execute(select(func.count()).select_from(LedgerEntry))).scalar_one()
+    )
+    sums = await session.execute(
+        select(
+            col(LedgerEntry.transaction_id), col(LedgerEntry.asset), func.sum(LedgerEntry.amount)
+        )
+        .group_by(col(LedgerEntry.transaction_id), col(LedgerEntry.asset))
+        .having(func.sum(LedgerEntry.amount) != 0)
+        .order_by(col(LedgerEntry.transaction_id))
+    )
+    report.unbalanced = [(int(t), a, int(s)) for t, a, s in sums.all()]
+    lonely = await session.execute(
+        select(col(LedgerTransaction.id))
+        .outerjoin(LedgerEntry, col(LedgerEntry.transaction_id) == col(LedgerTransaction.id))
+        .group_by(col(LedgerTransaction.id))
+        .having(func.count(col(LedgerEntry.id)) < 2)
+    )
+    report.unbalanced += [(int(t or 0), "-", 0) for (t,) in lonely.all()]
+    accounts = {a.id: a for a in (await session.execute(select(LedgerAccount))).scalars().all()}
+    computed: dict[tuple[int, str], int] = {
+        (int(account), asset): int(total)
+        for account, asset, total in (
+            await session.execute(
+                select(
+                    col(LedgerEntry.account_id),
+                    col(LedgerEntry.asset),
+                    func.sum(LedgerEntry.amount),
+                ).group_by(col(LedgerEntry.account_id), col(LedgerEntry.asset))
+            )
+        ).all()
+    }
+    cached = {
+        (row.account_id, row.asset): int(row.balance)
+        for row in (await session.execute(select(LedgerBalance))).scalars().all()
+    }
+    report.balances = len(cached)
+    for key in sorted(set(computed) | set(cached)):
+        account = accounts[key[0]]
+        ref = AccountRef(account.kind, account.owner_id)
+        have, want = cached.get(key, 0), computed.get(key, 0)
+        if have != want:
+            report.mismatched.append((ref, key[1], have, want))
+        if account.non_negative and want < 0:
+            report.negative.append((ref, key[1], want))
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    """One ledger entry with its transaction and account, for exports."""
+
+    transaction_id: int
+    created_at: datetime
+    idempotency_key: str
+    kind: str
+    memo: str
+    reverses_id: int | None
+    order_id: int | None
+    account_kind: str
+    account_owner: int
+    asset: str
+    amount: int
+
+
+async def entries_between(
+    session: AsyncSession, *, start: datetime, end: datetime
+) -> list[EntryRow]:
+    """Every entry of transactions created in [start, end), oldest first."""
+    result = await session.execute(
+        select(
+            col(LedgerTransaction.id),
+            col(LedgerTransaction.created_at),
+            col(LedgerTransaction.idempotency_key),
+            col(LedgerTransaction.kind),
+            col(LedgerTransaction.memo),
+            col(LedgerTransaction.reverses_id),
+            col(LedgerTransaction.order_id),
+            col(LedgerAccount.kind),
+            col(LedgerAccount.owner_id),
+            col(LedgerEntry.asset),
+            col(LedgerEntry.amount),
+        )
+        .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .where(col(LedgerTransaction.created_at) >= start, col(LedgerTransaction.created_at) < end)
+        .order_by(col(LedgerTransaction.id), col(LedgerEntry.id))
+    )
+    return [
+        EntryRow(
+            transaction_id=int(row[0] or 0),
+            created_at=row[1],
+            idempotency_key=row[2],
+            kind=row[3],
+            memo=row[4],
+            reverses_id=row[5],
+            order_id=row[6],
+            account_kind=row[7],
+            account_owner=int(row[8]),
+            asset=row[9],
+            amount=int(row[10]),
+        )
+        for row in result.all()
+    ]
+
+
+ENTRY_COLUMNS = (
+    "transaction_id",
+    "created_at_utc",
+    "idempotency_key",
+    "kind",
+    "memo",
+    "reverses_id",
+    "order_id",
+    "account_kind",
+    "account_owner",
+    "asset",
+    "amount_minor",
+)
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    if text and text[0] in "=+-@\t\r" and not text.lstrip("-").isdigit():
+        return "'" + text
+    return text
+
+
+def entries_csv(rows: Sequence[EntryRow]) -> bytes:
+    """The entries as UTF-8 CSV (with BOM, so spreadsheet apps read Chinese text right)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(ENTRY_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                _cell(row.transaction_id),
+                _cell(row.created_at.astimezone(UTC).isoformat()),
+                _cell(row.idempotency_key),
+                _cell(row.kind),
+                _cell(row.memo),
+                _cell(row.reverses_id),
+                _cell(row.order_id),
+                _cell(row.account_kind),
+                _cell(row.account_owner),
+                _cell(row.asset),
+                _cell(row.amount),
+            ]
+        )
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
