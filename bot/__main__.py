@@ -36,6 +36,20 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only check that models and migrations agree (exit 1 on drift)",
     )
+    commands.add_parser(
+        "reconcile",
+        help="recompute every ledger balance from its entries; exit 1 with a report on mismatch",
+    )
+    export = commands.add_parser(
+        "export", help="write the ledger entries of a date range to a CSV file"
+    )
+    export.add_argument(
+        "period",
+        nargs="*",
+        help="nothing (last 30 days), Nd (last N days), a date, or two dates like "
+        "2026-11-01 2026-11-30, in DEFAULT_TIMEZONE",
+    )
+    export.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV file")
     playground = commands.add_parser(
         "playground", help="try the bot locally against the built-in Telegram emulator"
     )
@@ -86,17 +100,64 @@ async def _migrate(settings: Settings, check: bool) -> int:
     try:
         if not check:
             await upgrade(engine)
-            print("database is at the newest schema")  # noqa: T201
+            print("database is at the newest schema")
             return 0
         differences = await drift(engine)
         for difference in differences:
-            print(f"drift: {difference}")  # noqa: T201
+            print(f"drift: {difference}")
         if differences:
             return 1
-        print("models and migrations agree")  # noqa: T201
+        print("models and migrations agree")
         return 0
     finally:
         await engine.dispose()
+
+
+async def _reconcile(settings: Settings) -> int:
+    from bot.db import create_engine, create_session_factory
+    from services.ledger import reconcile
+
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            report = await reconcile(session)
+    finally:
+        await engine.dispose()
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+async def _export(settings: Settings, period_words: list[str], out: Path) -> int:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bot.db import create_engine, create_session_factory
+    from services.ledger import entries_between, entries_csv
+    from services.period import InvalidPeriod, parse_period
+
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.default_timezone)).date()
+    try:
+        period = parse_period(
+            " ".join(period_words), timezone=settings.default_timezone, today=today
+        )
+    except InvalidPeriod as exc:
+        print(
+            f"export: {exc}; use Nd, a date, or two dates like 2026-11-01 2026-11-30",
+            file=sys.stderr,
+        )
+        return 2
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            rows = await entries_between(session, start=period.start, end=period.end)
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    target = out / f"ledger_{period.first.isoformat()}_{period.last.isoformat()}.csv"
+    await asyncio.to_thread(target.write_bytes, entries_csv(rows))
+    print(f"wrote {len(rows)} ledger entries to {target}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "start":
             if settings.bot_token is None:
-                print(  # noqa: T201
+                print(
                     "BOT_TOKEN is not set: starting the local playground instead "
                     "(see README to connect a real bot)",
                     file=sys.stderr,
@@ -124,13 +185,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "migrate":
             _configure_logging(settings, quiet=True)
             return asyncio.run(_migrate(settings, args.check))
+        elif args.command == "reconcile":
+            _configure_logging(settings, quiet=True)
+            return asyncio.run(_reconcile(settings))
+        elif args.command == "export":
+            _configure_logging(settings, quiet=True)
+            return asyncio.run(_export(settings, args.period, args.out))
         elif args.command == "playground":
             from bot.playground import run_playground
 
             _configure_logging(settings, quiet=True)
             return asyncio.run(run_playground(settings, script=args.script, database=args.database))
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)  # noqa: T201
+        print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,9 +7,16 @@ from aiogram import Router
 
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
-    from handlers import community, errors, language, role, start
+    from handlers import community, errors, language, ledger, role, start
 
-    routers = [errors.router, role.router, community.router, language.router, start.router]
+    routers = [
+        errors.router,
+        role.router,
+        community.router,
+        ledger.router,
+        language.router,
+        start.router,
+    ]
     for router in routers:
         # Routers live at module level as aiogram intends; a process that builds a second
         # Dispatcher (the test suite builds one per test) re-attaches them to the new one.

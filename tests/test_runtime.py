@@ -136,7 +136,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
     def names(key: tuple[str, str]) -> list[str]:
         return [c["command"] for c in commands[key]]
 
-    assert names((private, "")) == ["start", "help", "language", "cancel"]
+    assert names((private, "")) == ["start", "help", "language", "wallet", "cancel"]
     assert names((groups, "")) == ["help"]
     assert names((admins, "")) == ["help", "settings"]
     assert commands[(private, "en")] == commands[(private, "")]

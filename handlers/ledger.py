@@ -1,0 +1,126 @@
+"""Members see their points and commission (/wallet); staff export the ledger (/export)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.text import N_, HandlerSettings, esc
+from models.ledger import (
+    ACCOUNT_LEADER_COMMISSION,
+    ACCOUNT_MEMBER_COMMISSION,
+    ACCOUNT_MEMBER_POINTS,
+    POINTS,
+)
+from services.ledger import STARS, AccountRef, balances, entries_between, entries_csv, movements
+from services.member import MemberView
+from services.period import InvalidPeriod, parse_period
+from services.role import Role
+
+router = Router(name="ledger")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+
+# how a transaction kind reads in a member's statement
+MOVEMENT_LABELS = {
+    "order_paid": N_("Order paid"),
+    "order_refund": N_("Order refunded"),
+    "reversal": N_("Correction"),
+    "points_award": N_("Points awarded"),
+    "points_redeem": N_("Points spent"),
+    "points_gift": N_("Points gift"),
+    "donation": N_("Donation"),
+    "commission": N_("Commission"),
+}
+
+
+def format_money(amount_minor: int, currency: str, locale: str) -> str:
+    """An amount in minor units as the reader's locale writes it (⭐ for Telegram Stars)."""
+    if currency == STARS:
+        return f"⭐ {format_decimal(amount_minor, locale=locale)}"
+    digits = get_currency_precision(currency)
+    value = Decimal(amount_minor).scaleb(-digits)
+    return format_currency(value, currency, locale=locale)
+
+
+def format_amount(amount: int, asset: str, locale: str) -> str:
+    if asset == POINTS:
+        return _("{points} points").format(points=format_decimal(amount, locale=locale))
+    return format_money(amount, asset, locale)
+
+
+def signed(amount: int, asset: str, locale: str) -> str:
+    sign = "+" if amount > 0 else "−"
+    return sign + format_amount(abs(amount), asset, locale)
+
+
+@router.message(Command("wallet"), PRIVATE)
+async def wallet(
+    message: Message, session: AsyncSession, member: MemberView, settings: HandlerSettings
+) -> None:
+    """Shows the member's points, commission and last movements in their locale."""
+    locale = member.locale
+    points = AccountRef(ACCOUNT_MEMBER_POINTS, member.id)
+    commission = AccountRef(ACCOUNT_MEMBER_COMMISSION, member.id)
+    leader = AccountRef(ACCOUNT_LEADER_COMMISSION, member.id)
+    point_balance = (await balances(session, points)).get(POINTS, 0)
+    lines = [
+        _("<b>Your wallet</b>"),
+        _("Points: {points}").format(points=format_decimal(point_balance, locale=locale)),
+    ]
+    earned: dict[str, int] = {}
+    for account in (commission, leader):
+        for asset, value in (await balances(session, account)).items():
+            earned[asset] = earned.get(asset, 0) + value
+    for asset, value in sorted(earned.items()):
+        if value:
+            lines.append(
+                _("Commission earned: {amount}").format(amount=format_money(value, asset, locale))
+            )
+    recent = await movements(session, [points, commission, leader], limit=10)
+    zone = ZoneInfo(settings.default_timezone)
+    if recent:
+        lines += ["", _("Recent movements:")]
+        for _account, move in recent:
+            label = MOVEMENT_LABELS.get(move.kind)
+            when = move.created_at.astimezone(zone).strftime("%Y-%m-%d")
+            text = _(label) if label else esc(move.kind)
+            lines.append(f"{when}  {signed(move.amount, move.asset, locale)}  {text}")
+    else:
+        lines += ["", _("No movements yet. Join a group-buy or check in to earn points.")]
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("export"), PRIVATE, RoleFilter(Role.STAFF, "ledger.export"))
+async def export(
+    message: Message, command: CommandObject, session: AsyncSession, settings: HandlerSettings
+) -> None:
+    """Sends the ledger entries of a date range as a CSV document."""
+    today = datetime.now(UTC).astimezone(ZoneInfo(settings.default_timezone)).date()
+    try:
+        period = parse_period(command.args or "", timezone=settings.default_timezone, today=today)
+    except InvalidPeriod:
+        await message.answer(
+            _(
+                "I could not read that date range. Send /export for the last 30 days, "
+                "/export 7d, or /export 2026-11-01 2026-11-30."
+            )
+        )
+        return
+    rows = await entries_between(session, start=period.start, end=period.end)
+    name = f"ledger_{period.first.isoformat()}_{period.last.isoformat()}.csv"
+    await message.answer_document(
+        BufferedInputFile(entries_csv(rows), filename=name),
+        caption=_("Ledger entries from {first} to {last}: {count} rows.").format(
+            first=period.first.isoformat(), last=period.last.isoformat(), count=len(rows)
+        ),
+    )
