@@ -7,15 +7,14 @@ its ledger transaction land together or not at all.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from babel.numbers import list_currencies
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -33,6 +32,10 @@ from services.db import upsert
 
 STARS = "XTR"  # Telegram Stars, whole units
 MAX_KEY_LENGTH = 128
+# bounds that keep every sum inside a signed 64-bit column: an entry is at most 10^15 minor
+# units (ten trillion yuan), a cached balance at most 4 * 10^18
+MAX_AMOUNT = 10**15
+MAX_BALANCE = 4 * 10**18
 
 
 class LedgerError(ValueError):
@@ -147,6 +150,8 @@ def validate_postings(postings: Sequence[Posting]) -> None:
             raise LedgerError("not_an_integer", f"{posting.amount!r} is not an integer amount")
         if posting.amount == 0:
             raise LedgerError("zero_amount", "an entry cannot be zero")
+        if abs(posting.amount) > MAX_AMOUNT:
+            raise LedgerError("amount_too_large", f"{posting.amount} exceeds {MAX_AMOUNT}")
         if not known_asset(posting.asset):
             raise LedgerError("unknown_asset", posting.asset)
         if posting.account.kind not in ACCOUNT_KINDS:
@@ -195,18 +200,23 @@ async def _apply_balance(
             keys=["account_id", "asset"],
         )
     )
-    statement = (
+    floor = 0 if account.kind in NON_NEGATIVE_KINDS else -MAX_BALANCE
+    new_balance = col(LedgerBalance.balance) + amount
+    result = await session.execute(
         update(LedgerBalance)
-        .where(col(LedgerBalance.account_id) == ident, col(LedgerBalance.asset) == asset)
-        .values(balance=col(LedgerBalance.balance) + amount, updated_at=utcnow())
-    )
-    if account.kind in NON_NEGATIVE_KINDS and amount < 0:
-        statement = statement.where(col(LedgerBalance.balance) + amount >= 0)
-    result = await session.execute(statement)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise InsufficientBalance(
-            "insufficient_balance", f"{account.kind}/{account.owner_id} {asset} {amount:+d}"
+        .where(
+            col(LedgerBalance.account_id) == ident,
+            col(LedgerBalance.asset) == asset,
+            new_balance >= floor,
+            new_balance <= MAX_BALANCE,
         )
+        .values(balance=new_balance, updated_at=utcnow())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        where = f"{account.kind}/{account.owner_id} {asset} {amount:+d}"
+        if floor == 0 and amount < 0:
+            raise InsufficientBalance("insufficient_balance", where)
+        raise LedgerError("balance_out_of_range", where)
 
 
 async def _existing(session: AsyncSession, key: str) -> TransactionView | None:
@@ -341,16 +351,21 @@ async def reverse(
     if already is not None:
         raise LedgerError("already_reversed", f"{transaction_id} by {already}")
     view = await _view(session, original, created=False)
-    return await post(
-        session,
-        key=key,
-        kind="reversal",
-        postings=[Posting(p.account, p.asset, -p.amount) for p in view.postings],
-        memo=memo or f"reverses {original.kind} #{transaction_id}",
-        actor_id=actor_id,
-        order_id=original.order_id,
-        reverses_id=transaction_id,
-    )
+    try:
+        return await post(
+            session,
+            key=key,
+            kind="reversal",
+            postings=[Posting(p.account, p.asset, -p.amount) for p in view.postings],
+            memo=memo or f"reverses {original.kind} #{transaction_id}",
+            actor_id=actor_id,
+            order_id=original.order_id,
+            reverses_id=transaction_id,
+        )
+    except IntegrityError:
+        # a concurrent reversal of the same transaction committed first (UNIQUE reverses_id);
+        # the caller's transaction is spoiled either way and must be rolled back
+        raise LedgerError("already_reversed", str(transaction_id)) from None
 
 
 async def balance(session: AsyncSession, account: AccountRef, asset: str) -> int:
@@ -536,50 +551,3 @@ async def entries_between(
         )
         for row in result.all()
     ]
-
-
-ENTRY_COLUMNS = (
-    "transaction_id",
-    "created_at_utc",
-    "idempotency_key",
-    "kind",
-    "memo",
-    "reverses_id",
-    "order_id",
-    "account_kind",
-    "account_owner",
-    "asset",
-    "amount_minor",
-)
-
-
-def _cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r" and not text.lstrip("-").isdigit():
-        return "'" + text
-    return text
-
-
-def entries_csv(rows: Sequence[EntryRow]) -> bytes:
-    """The entries as UTF-8 CSV (with BOM, so spreadsheet apps read Chinese text right)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(ENTRY_COLUMNS)
-    for row in rows:
-        writer.writerow(
-            [
-                _cell(row.transaction_id),
-                _cell(row.created_at.astimezone(UTC).isoformat()),
-                _cell(row.idempotency_key),
-                _cell(row.kind),
-                _cell(row.memo),
-                _cell(row.reverses_id),
-                _cell(row.order_id),
-                _cell(row.account_kind),
-                _cell(row.account_owner),
-                _cell(row.asset),
-                _cell(row.amount),
-            ]
-        )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
