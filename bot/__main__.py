@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         help="recompute every ledger balance from its entries; exit 1 with a report on mismatch",
     )
     export = commands.add_parser(
-        "export", help="write the ledger entries of a date range to a CSV file"
+        "export", help="write the ledger entries and the orders of a date range to CSV files"
     )
     export.add_argument(
         "period",
@@ -133,7 +133,7 @@ async def _export(settings: Settings, period_words: list[str], out: Path) -> int
     from zoneinfo import ZoneInfo
 
     from bot.db import create_engine, create_session_factory
-    from services.ledger import entries_between, entries_csv
+    from services.export import export_csv
     from services.period import InvalidPeriod, parse_period
 
     today = datetime.now(UTC).astimezone(ZoneInfo(settings.default_timezone)).date()
@@ -150,13 +150,19 @@ async def _export(settings: Settings, period_words: list[str], out: Path) -> int
     engine = create_engine(settings)
     try:
         async with create_session_factory(engine)() as session:
-            rows = await entries_between(session, start=period.start, end=period.end)
+            (entries, entry_count), (orders, order_count) = await export_csv(
+                session, start=period.start, end=period.end
+            )
     finally:
         await engine.dispose()
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
-    target = out / f"ledger_{period.first.isoformat()}_{period.last.isoformat()}.csv"
-    await asyncio.to_thread(target.write_bytes, entries_csv(rows))
-    print(f"wrote {len(rows)} ledger entries to {target}")
+    span = f"{period.first.isoformat()}_{period.last.isoformat()}"
+    for name, data, count, what in (
+        (f"ledger_{span}.csv", entries, entry_count, "ledger entries"),
+        (f"orders_{span}.csv", orders, order_count, "orders"),
+    ):
+        await asyncio.to_thread((out / name).write_bytes, data)
+        print(f"wrote {count} {what} to {out / name}")
     return 0
 
 

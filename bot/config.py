@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     throttle_window: int = Field(default=10, ge=1)
     # how long the Telegram admin list of a group is trusted before it is fetched again
     admin_cache_seconds: int = Field(default=600, ge=0)
+    # Telegram Payments provider token for invoices in real currencies (Stars need none)
+    payment_provider_token: SecretStr | None = None
+    # the largest order or refund anyone can enter, in minor units (default 100,000.00)
+    max_order_amount: int = Field(default=10_000_000, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")
@@ -133,6 +137,13 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("expected an https:// URL that Telegram can reach")
         return value
+
+    @property
+    def provider_token(self) -> str | None:
+        """The payments provider token, if one is configured."""
+        if self.payment_provider_token is None:
+            return None
+        return self.payment_provider_token.get_secret_value() or None
 
     @property
     def is_sqlite(self) -> bool:

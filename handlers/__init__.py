@@ -7,13 +7,15 @@ from aiogram import Router
 
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
-    from handlers import community, errors, language, ledger, role, start
+    from handlers import community, errors, language, ledger, order, product, role, start
 
     routers = [
         errors.router,
         role.router,
         community.router,
         ledger.router,
+        product.router,
+        order.router,
         language.router,
         start.router,
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -11,18 +10,21 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, HandlerSettings, esc
+from handlers.text import N_, HandlerSettings, esc, format_money
 from models.ledger import (
+    ACCOUNT_CUSTOMER_PAYABLE,
+    ACCOUNT_CUSTOMER_RECEIVABLE,
     ACCOUNT_LEADER_COMMISSION,
     ACCOUNT_MEMBER_COMMISSION,
     ACCOUNT_MEMBER_POINTS,
     POINTS,
 )
-from services.ledger import STARS, AccountRef, balances, entries_between, entries_csv, movements
+from services.export import export_csv
+from services.ledger import AccountRef, balances, movements
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
 from services.role import Role
@@ -40,16 +42,9 @@ MOVEMENT_LABELS = {
     "points_gift": N_("Points gift"),
     "donation": N_("Donation"),
     "commission": N_("Commission"),
+    "refund_paid": N_("Refund received"),
+    "payment_unmatched": N_("Payment that could not be used"),
 }
-
-
-def format_money(amount_minor: int, currency: str, locale: str) -> str:
-    """An amount in minor units as the reader's locale writes it (⭐ for Telegram Stars)."""
-    if currency == STARS:
-        return f"⭐ {format_decimal(amount_minor, locale=locale)}"
-    digits = get_currency_precision(currency)
-    value = Decimal(amount_minor).scaleb(-digits)
-    return format_currency(value, currency, locale=locale)
 
 
 def format_amount(amount: int, asset: str, locale: str) -> str:
@@ -86,7 +81,14 @@ async def wallet(
             lines.append(
                 _("Commission earned: {amount}").format(amount=format_money(value, asset, locale))
             )
-    recent = await movements(session, [points, commission, leader], limit=10)
+    payable = AccountRef(ACCOUNT_CUSTOMER_PAYABLE, member.id)
+    for asset, value in sorted((await balances(session, payable)).items()):
+        if value > 0:
+            lines.append(
+                _("Refunds owed to you: {amount}").format(amount=format_money(value, asset, locale))
+            )
+    paid = AccountRef(ACCOUNT_CUSTOMER_RECEIVABLE, member.id)
+    recent = await movements(session, [points, commission, leader, paid], limit=10)
     zone = ZoneInfo(settings.default_timezone)
     if recent:
         lines += ["", _("Recent movements:")]
@@ -116,11 +118,20 @@ async def export(
             )
         )
         return
-    rows = await entries_between(session, start=period.start, end=period.end)
-    name = f"ledger_{period.first.isoformat()}_{period.last.isoformat()}.csv"
+    (entries, entry_count), (orders, order_count) = await export_csv(
+        session, start=period.start, end=period.end
+    )
+    span = f"{period.first.isoformat()}_{period.last.isoformat()}"
+    first, last = period.first.isoformat(), period.last.isoformat()
     await message.answer_document(
-        BufferedInputFile(entries_csv(rows), filename=name),
+        BufferedInputFile(entries, filename=f"ledger_{span}.csv"),
         caption=_("Ledger entries from {first} to {last}: {count} rows.").format(
-            first=period.first.isoformat(), last=period.last.isoformat(), count=len(rows)
+            first=first, last=last, count=entry_count
+        ),
+    )
+    await message.answer_document(
+        BufferedInputFile(orders, filename=f"orders_{span}.csv"),
+        caption=_("Orders from {first} to {last}: {count} rows.").format(
+            first=first, last=last, count=order_count
         ),
     )

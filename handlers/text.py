@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from html import escape
 from typing import Protocol
+
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 # how each language names itself, for the /language keyboard
 LANGUAGE_NAMES = {"en": "English", "zh_Hans": "简体中文", "zh_Hant": "繁體中文"}
@@ -26,3 +29,16 @@ class HandlerSettings(Protocol):
     admin_cache_seconds: int
     default_locale: str
     default_timezone: str
+    max_order_amount: int
+
+    @property
+    def provider_token(self) -> str | None: ...
+
+
+def format_money(amount_minor: int, currency: str, locale: str) -> str:
+    """An amount in minor units as the reader's locale writes it (⭐ for Telegram Stars)."""
+    if currency == "XTR":
+        return f"⭐ {format_decimal(amount_minor, locale=locale)}"
+    digits = get_currency_precision(currency)
+    value = Decimal(amount_minor).scaleb(-digits)
+    return format_currency(value, currency, locale=locale)

@@ -5,6 +5,8 @@ from models.community import Community
 from models.idempotency import ProcessedUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
+from models.order import Order, OrderEvent, Payment
+from models.product import Product
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
 __all__ = [
@@ -17,6 +19,10 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "Order",
+    "OrderEvent",
+    "Payment",
     "ProcessedUpdate",
+    "Product",
     "StaffGrant",
 ]

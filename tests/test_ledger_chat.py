@@ -33,7 +33,7 @@ def award(member_id: int, points: int) -> list[Posting]:
 
 
 async def seed(url: str) -> None:
-    """Mia earns 1,250 points; Lee earns ¥12.50 leader commission; an order is paid."""
+    """Mia earns 1,250 points and pays a ¥35.90 order, of which Lee earns ¥12.50 commission."""
     engine = create_engine(make_settings(database_url=url))
     async with create_session_factory(engine)() as session, session.begin():
         await post(session, key="seed-award-1", kind="points_award", postings=award(MIA, 1000))
@@ -64,8 +64,9 @@ async def test_wallet_shows_points_and_movements_in_the_members_locale(
     assert lines[0] == "Your wallet"
     assert lines[1] == "Points: 1,250"
     assert lines[3] == "Recent movements:"
-    assert lines[4].endswith("+250 points  Points awarded")
-    assert lines[5].endswith("+1,000 points  Points awarded")
+    assert lines[4].endswith("−CN¥35.90  Order paid")
+    assert lines[5].endswith("+250 points  Points awarded")
+    assert lines[6].endswith("+1,000 points  Points awarded")
 
 
 async def test_wallet_shows_leader_commission_in_chinese(
@@ -91,11 +92,13 @@ async def test_staff_export_the_ledger_as_csv(harness: Harness, database_url: st
     # a bad range is explained
     bad = await harness.send(SAM, SAM, "/export last tuesday")
     assert bad[0].startswith("I could not read that date range.")
-    # staff get the document
-    caption = await harness.send(SAM, SAM, "/export 7d")
-    assert caption[0].endswith(": 7 rows.")
-    document = harness.emulator.last_bot_message(SAM)
+    # staff get two documents: the ledger entries and the orders
+    captions = await harness.send(SAM, SAM, "/export 7d")
+    assert captions[0].startswith("Ledger entries from ") and captions[0].endswith(": 7 rows.")
+    assert captions[1].startswith("Orders from ") and captions[1].endswith(": 0 rows.")
+    document = harness.emulator.bot_messages(SAM)[-2]
     assert document.kind == "document"
+    assert document.raw["document"]["file_name"].startswith("ledger_")
     data = harness.emulator.file_bytes(document.raw["document"]["file_id"]).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == 7
@@ -146,8 +149,13 @@ async def test_export_command_writes_the_csv(database_url: str, tmp_path: Path) 
     )
     assert result.returncode == 0, result.stderr
     target = tmp_path / f"ledger_{today}_{today}.csv"
-    assert result.stdout.strip() == f"wrote 7 ledger entries to {target}"
+    orders = tmp_path / f"orders_{today}_{today}.csv"
+    assert result.stdout.strip().splitlines() == [
+        f"wrote 7 ledger entries to {target}",
+        f"wrote 0 orders to {orders}",
+    ]
     assert target.read_bytes().startswith(b"\xef\xbb\xbftransaction_id,created_at_utc")
+    assert orders.read_bytes().startswith(b"\xef\xbb\xbforder_id,created_at_utc")
     bad = run_cli("export", "yesterday-ish", env={"DATABASE_URL": database_url})
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 

@@ -136,9 +136,25 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
     def names(key: tuple[str, str]) -> list[str]:
         return [c["command"] for c in commands[key]]
 
-    assert names((private, "")) == ["start", "help", "language", "wallet", "cancel"]
-    assert names((groups, "")) == ["help"]
-    assert names((admins, "")) == ["help", "settings"]
+    assert names((private, "")) == [
+        "start",
+        "help",
+        "language",
+        "wallet",
+        "products",
+        "buy",
+        "cancel",
+    ]
+    assert names((groups, "")) == ["help", "products", "buy"]
+    assert names((admins, "")) == [
+        "help",
+        "products",
+        "buy",
+        "settings",
+        "orders",
+        "paid",
+        "pickedup",
+    ]
     assert commands[(private, "en")] == commands[(private, "")]
     # Chinese menus carry translated descriptions
     assert {"command": "language", "description": "选择语言"} in commands[(private, "zh")]

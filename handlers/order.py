@@ -1,0 +1,517 @@
+"""Orders in chat: /buy, Telegram invoices and payments, the group's pickup list, refunds."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    LabeledPrice,
+    Message,
+    PreCheckoutQuery,
+)
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.product import amount_error
+from handlers.text import N_, HandlerSettings, esc, format_money
+from models.order import (
+    ORDER_AWAITING_PAYMENT,
+    ORDER_PAID,
+    ORDER_RESERVED,
+    PAYMENT_RECEIVED,
+    PAYMENT_REFUNDED_BACK,
+)
+from models.product import PAYMENT_TELEGRAM
+from services.community import CommunityView
+from services.ledger import STARS
+from services.member import MemberView, find_member, get_member
+from services.money import InvalidAmount, parse_amount
+from services.order import (
+    OrderError,
+    OrderView,
+    check_pre_checkout,
+    get_order,
+    mark_fulfilled,
+    mark_paid_offline,
+    open_orders_in_chat,
+    orders_of_member_in_chat,
+    place_order,
+    record_telegram_payment,
+    refund_order,
+    refund_paid_back,
+    start_invoice,
+)
+from services.product import get_product
+from services.role import Role, staff_ids
+
+log = logging.getLogger(__name__)
+router = Router(name="order")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
+
+STATUS_LABELS = {
+    "reserved": N_("reserved"),
+    "awaiting_payment": N_("awaiting payment"),
+    "paid": N_("paid"),
+    "fulfilled": N_("picked up"),
+    "cancelled": N_("cancelled"),
+    "refunded": N_("refunded"),
+}
+# why Telegram may not take the money, as the member reads it in the payment window
+PRE_CHECKOUT_REFUSALS = {
+    "unknown_order": N_("I cannot find this order any more. Please order again."),
+    "cancelled": N_("This order was cancelled, so it cannot be paid."),
+    "already_paid": N_("This order is already paid."),
+    "stale_invoice": N_("This invoice is out of date. Please use the newest one."),
+    "price_changed": N_("The price has changed. Please order again."),
+}
+REFUND_DUE = N_(
+    "Refund due: order #{order} of {member}, {amount}. The payment provider needs you to pay "
+    "it back; the ledger already shows it as owed."
+)
+
+
+class OrderCallback(CallbackData, prefix="ord"):
+    """A button on the group's pickup list."""
+
+    action: str  # paid or picked
+    order_id: int
+
+
+def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
+    status = i18n.gettext(STATUS_LABELS.get(order.status, order.status))
+    return (
+        f"#{order.id} {esc(name)} · {esc(order.title)} ×{order.quantity} · "
+        f"{format_money(order.total, order.currency, locale)} · {status}"
+    )
+
+
+async def send_invoice(bot: Bot, order: OrderView, settings: HandlerSettings) -> None:
+    """Sends the Telegram invoice for an order to the member's private chat."""
+    token = "" if order.currency == STARS else (settings.provider_token or "")
+    await bot.send_invoice(
+        chat_id=order.member_id,
+        title=order.title[:32],
+        description=_("Order #{id}: {title} ×{quantity}").format(
+            id=order.id, title=order.title[:200], quantity=order.quantity
+        ),
+        payload=order.invoice_payload,
+        currency=order.currency,
+        prices=[LabeledPrice(label=order.title[:32], amount=order.total)],
+        provider_token=token,
+    )
+
+
+@router.message(Command("buy"))
+async def buy(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+    community: CommunityView | None = None,
+) -> None:
+    """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private."""
+    words = (command.args or "").split()
+    if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
+        await message.reply(_("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2."))
+        return
+    if len(words) == 2 and (not words[1].isdigit() or not 1 <= int(words[1]) <= 999):
+        await message.reply(_("The quantity must be a whole number from 1 to 999."))
+        return
+    product_id = int(words[0].lstrip("#")[:18])
+    quantity = int(words[1]) if len(words) == 2 else 1
+    product = await get_product(session, product_id)
+    if product is None or not product.active:
+        await message.reply(
+            _("There is no product #{id}. Send /products to see them.").format(id=product_id)
+        )
+        return
+    online = product.payment_mode == PAYMENT_TELEGRAM
+    if online and product.currency != STARS and settings.provider_token is None:
+        await message.reply(_("Online payment is not available for this product right now."))
+        return
+    if online and not member.started:
+        await message.reply(
+            _(
+                "Please open a private chat with me first (send me /start), so "
+                "I can send you the invoice."
+            )
+        )
+        return
+    try:
+        order = await place_order(
+            session,
+            member_id=member.id,
+            chat_id=message.chat.id,
+            product_id=product_id,
+            quantity=quantity,
+            max_total=settings.max_order_amount,
+        )
+    except OrderError as exc:
+        text = {
+            "out_of_stock": _("Sorry, there is not enough stock left for that."),
+            "over_ceiling": _("That order is above the allowed maximum amount."),
+        }.get(exc.reason, _("That order cannot be placed."))
+        await message.reply(text)
+        return
+    total = format_money(order.total, order.currency, locale)
+    if not online:
+        await message.reply(
+            _(
+                "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
+            ).format(id=order.id, title=esc(order.title), quantity=order.quantity, total=total)
+        )
+        return
+    order = await start_invoice(session, order_id=order.id, member_id=member.id)
+    await send_invoice(bot, order, settings)
+    if message.chat.type != ChatType.PRIVATE:
+        await message.reply(
+            _("Order #{id} reserved. I sent you the invoice in private.").format(id=order.id)
+        )
+
+
+@router.pre_checkout_query()
+async def pre_checkout(
+    query: PreCheckoutQuery, session: AsyncSession, i18n: I18n, member: MemberView
+) -> None:
+    """Lets Telegram take the money only for a valid, unchanged, unpaid order."""
+    reason = await check_pre_checkout(
+        session,
+        payload=query.invoice_payload,
+        member_id=query.from_user.id,
+        currency=query.currency,
+        total_amount=query.total_amount,
+    )
+    if reason is None:
+        await query.answer(ok=True)
+        return
+    refusal = PRE_CHECKOUT_REFUSALS.get(reason, PRE_CHECKOUT_REFUSALS["unknown_order"])
+    await query.answer(ok=False, error_message=i18n.gettext(refusal, locale=member.locale))
+
+
+@router.message(F.successful_payment)
+async def successful_payment(
+    message: Message,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Settles the order once per charge; money that cannot settle anything goes back."""
+    payment = message.successful_payment
+    assert payment is not None
+    outcome = await record_telegram_payment(
+        session,
+        payload=payment.invoice_payload,
+        member_id=member.id,
+        currency=payment.currency,
+        amount=payment.total_amount,
+        charge_id=payment.telegram_payment_charge_id,
+        provider_charge_id=payment.provider_payment_charge_id or "",
+    )
+    if not outcome.created:
+        log.info("payment %s was already recorded", outcome.charge_id)
+        return
+    money = format_money(outcome.amount, outcome.currency, locale)
+    if outcome.status == PAYMENT_RECEIVED and outcome.order is not None:
+        await message.answer(
+            _("Thank you! Order #{id} is paid: {amount}.").format(id=outcome.order.id, amount=money)
+        )
+        return
+    if outcome.status == PAYMENT_REFUNDED_BACK:
+        await bot.refund_star_payment(member.id, outcome.charge_id)
+        await refund_paid_back(
+            session,
+            member_id=member.id,
+            currency=outcome.currency,
+            amount=outcome.amount,
+            key=f"payment:{outcome.charge_id}:refunded",
+        )
+        await message.answer(
+            _(
+                "This order could no longer be paid, so your {amount} went straight back to you."
+            ).format(amount=money)
+        )
+        return
+    await message.answer(
+        _(
+            "This order could no longer be paid. Your {amount} will be refunded; our staff have "
+            "been told."
+        ).format(amount=money)
+    )
+    order_id = outcome.order.id if outcome.order else 0
+    await _tell_staff(
+        bot, i18n, session, settings, order_id, member, outcome.amount, outcome.currency
+    )
+
+
+async def _tell_staff(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    order_id: int,
+    member: MemberView,
+    amount: int,
+    currency: str,
+) -> None:
+    """Tells every staff member and owner that a refund must be paid by hand."""
+    for staff_id in sorted(set(await staff_ids(session)) | settings.owner_ids):
+        staff = await get_member(session, staff_id)
+        locale = staff.locale if staff else settings.default_locale
+        text = i18n.gettext(REFUND_DUE, locale=locale).format(
+            order=order_id,
+            member=esc(member.display_name),
+            amount=format_money(amount, currency, locale),
+        )
+        try:
+            await bot.send_message(staff_id, text)
+        except TelegramAPIError as exc:
+            log.info("could not tell staff %s about a refund: %s", staff_id, exc)
+
+
+def pickup_keyboard(orders: list[OrderView]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for order in orders:
+        if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT):
+            builder.button(
+                text=_("✅ #{id} paid").format(id=order.id),
+                callback_data=OrderCallback(action="paid", order_id=order.id),
+            )
+        builder.button(
+            text=_("📦 #{id} picked up").format(id=order.id),
+            callback_data=OrderCallback(action="picked", order_id=order.id),
+        )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+async def pickup_list(
+    session: AsyncSession, i18n: I18n, community: CommunityView
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    orders = await open_orders_in_chat(session, community.id)
+    if not orders:
+        return _("No open orders in this group."), None
+    lines = [_("<b>Orders in {title}</b>").format(title=esc(community.title))]
+    for order in orders:
+        buyer = await get_member(session, order.member_id)
+        lines.append(
+            order_line(
+                order, community.locale, i18n, buyer.display_name if buyer else str(order.member_id)
+            )
+        )
+    return "\n".join(lines), pickup_keyboard(orders)
+
+
+@router.message(Command("orders"), GROUP, RoleFilter(Role.LEADER, "order.list"))
+async def orders_command(
+    message: Message, session: AsyncSession, i18n: I18n, community: CommunityView
+) -> None:
+    """Shows the group's open orders with buttons to mark them paid and picked up."""
+    text, keyboard = await pickup_list(session, i18n, community)
+    await message.answer(text, reply_markup=keyboard)
+
+
+async def _apply(session: AsyncSession, action: str, order_id: int, actor_id: int) -> OrderView:
+    if action == "paid":
+        return await mark_paid_offline(session, order_id=order_id, actor_id=actor_id)
+    return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id)
+
+
+def order_error_text(reason: str) -> str:
+    return {
+        "not_paid": _("That order is not paid yet."),
+        "already_paid": _("That order is already paid."),
+        "already_refunded": _("That order has already been refunded in full."),
+        "bad_transition": _("That order cannot change that way any more."),
+        "changed_meanwhile": _("Someone changed that order just now. Please look again."),
+        "not_found": _("There is no such order in this group."),
+        "refund_too_large": _("That is more than what is left to refund on this order."),
+        "partial_stars_refund": _("Telegram Stars payments can only be refunded in full."),
+        "bad_amount": _("The amount must be more than zero."),
+    }.get(reason, _("That cannot be done with this order."))
+
+
+@router.callback_query(
+    OrderCallback.filter(),
+    F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}),
+    RoleFilter(Role.LEADER, "order.mark"),
+)
+async def order_button(
+    query: CallbackQuery,
+    callback_data: OrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    i18n: I18n,
+    community: CommunityView,
+) -> None:
+    """Marks an order of this group paid or picked up, then refreshes the list in place."""
+    order = await get_order(session, callback_data.order_id)
+    if order is None or order.chat_id != community.id:
+        await query.answer(_("There is no such order in this group."), show_alert=True)
+        return
+    try:
+        await _apply(session, callback_data.action, order.id, query.from_user.id)
+    except OrderError as exc:
+        await query.answer(order_error_text(exc.reason), show_alert=True)
+        return
+    await query.answer(_("Done."))
+    if query.message is not None:
+        text, keyboard = await pickup_list(session, i18n, community)
+        try:
+            await bot.edit_message_text(
+                text=text,
+                chat_id=community.id,
+                message_id=query.message.message_id,
+                reply_markup=keyboard,
+            )
+        except TelegramAPIError as exc:
+            log.info("pickup list not refreshed: %s", exc)
+
+
+async def _mark_member(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    community: CommunityView,
+    action: str,
+) -> None:
+    reference = (command.args or "").split()
+    reply = message.reply_to_message
+    target = None
+    if reference:
+        target = await find_member(session, reference[0])
+    elif reply is not None and reply.from_user is not None:
+        target = await get_member(session, reply.from_user.id)
+    if target is None:
+        await message.reply(
+            _("Tell me whose orders: /{command} @username, or reply to their message.").format(
+                command=command.command
+            )
+        )
+        return
+    statuses = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) if action == "paid" else (ORDER_PAID,)
+    orders = await orders_of_member_in_chat(
+        session, chat_id=community.id, member_id=target.id, statuses=statuses
+    )
+    if not orders:
+        await message.reply(
+            _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
+        )
+        return
+    actor = message.from_user.id if message.from_user else 0
+    done = [await _apply(session, action, order.id, actor) for order in orders]
+    ids = ", ".join(f"#{order.id}" for order in done)
+    text = (
+        _("Marked paid for {name}: {orders}.")
+        if action == "paid"
+        else _("Marked picked up for {name}: {orders}.")
+    )
+    await message.reply(text.format(name=esc(target.display_name), orders=ids))
+
+
+@router.message(Command("paid"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
+async def paid_command(
+    message: Message, command: CommandObject, session: AsyncSession, community: CommunityView
+) -> None:
+    """Marks every unpaid order of a member in this group as paid (offline payment)."""
+    await _mark_member(message, command, session, community, "paid")
+
+
+@router.message(Command("pickedup"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
+async def pickedup_command(
+    message: Message, command: CommandObject, session: AsyncSession, community: CommunityView
+) -> None:
+    """Marks every paid order of a member in this group as picked up."""
+    await _mark_member(message, command, session, community, "picked")
+
+
+@router.message(Command("refund"), PRIVATE, RoleFilter(Role.STAFF, "order.refund"))
+async def refund_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Refunds an order fully, or partly with an amount: /refund ID [AMOUNT]."""
+    words = (command.args or "").split()
+    if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
+        await message.answer(
+            _(
+                "Send /refund ORDER_ID for a full refund, or /refund ORDER_ID "
+                "AMOUNT for part of it, for example /refund 12 10.50."
+            )
+        )
+        return
+    order = await get_order(session, int(words[0].lstrip("#")[:18]))
+    if order is None:
+        await message.answer(_("There is no such order."))
+        return
+    amount = None
+    if len(words) == 2:
+        try:
+            amount = parse_amount(
+                words[1], order.currency, locale=locale, ceiling=settings.max_order_amount
+            )
+        except InvalidAmount as exc:
+            await message.answer(amount_error(exc.reason))
+            return
+    try:
+        outcome = await refund_order(session, order_id=order.id, actor_id=member.id, amount=amount)
+    except OrderError as exc:
+        await message.answer(order_error_text(exc.reason))
+        return
+    money = format_money(outcome.amount, order.currency, locale)
+    if outcome.star_charge_id is not None:
+        await bot.refund_star_payment(order.member_id, outcome.star_charge_id)
+        await refund_paid_back(
+            session,
+            member_id=order.member_id,
+            currency=order.currency,
+            amount=outcome.amount,
+            key=f"payment:{outcome.star_charge_id}:refunded",
+        )
+        await message.answer(
+            _("Refunded {amount} of order #{id} through Telegram.").format(
+                amount=money, id=order.id
+            )
+        )
+    else:
+        await message.answer(
+            _(
+                "Refund of {amount} for order #{id} booked. Pay it back to the "
+                "member; the ledger shows it as owed."
+            ).format(amount=money, id=order.id)
+        )
+    buyer = await get_member(session, order.member_id)
+    if buyer is not None:
+        try:
+            with i18n.use_locale(buyer.locale):
+                await bot.send_message(
+                    buyer.id,
+                    _("Order #{id} was refunded: {amount}.").format(
+                        id=order.id,
+                        amount=format_money(outcome.amount, order.currency, buyer.locale),
+                    ),
+                )
+        except TelegramAPIError as exc:
+            log.info("could not tell member %s about a refund: %s", buyer.id, exc)

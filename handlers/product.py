@@ -1,0 +1,130 @@
+"""Staff add products with one line; anyone lists them."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.text import HandlerSettings, esc, format_money
+from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
+from services.ledger import STARS
+from services.member import MemberView
+from services.money import InvalidAmount, parse_amount, parse_currency
+from services.product import ProductError, create_product, list_products
+from services.role import Role
+
+router = Router(name="product")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+
+
+def amount_error(reason: str) -> str:
+    """What to fix in an amount someone typed."""
+    return {
+        "not_a_number": _("The amount must be a number, like 35.90."),
+        "not_positive": _("The amount must be more than zero."),
+        "too_precise": _("That currency does not have so many decimal places."),
+        "too_large": _("That amount is above the allowed maximum."),
+        "currency": _("Use a currency code such as CNY, HKD, TWD, USD, or XTR for Telegram Stars."),
+    }.get(reason, _("The amount must be a number, like 35.90."))
+
+
+# the example in the usage message (not translated: the keywords are literal)
+PRODUCT_USAGE = "Oolong gift box | 35.90 CNY | stock 100 | telegram"
+
+
+@router.message(Command("product_add"), PRIVATE, RoleFilter(Role.STAFF, "product.create"))
+async def product_add(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """Creates a product from one line: title | price currency | stock N | offline/telegram."""
+    parts = [part.strip() for part in (command.args or "").split("|")]
+    usage = _("Send it in one line, for example:\n/product_add {example}").format(
+        example=esc(PRODUCT_USAGE)
+    )
+    if len(parts) < 2 or not parts[0]:
+        await message.answer(usage)
+        return
+    title, price_text, *options = parts
+    words = price_text.split()
+    if len(words) != 2:
+        await message.answer(usage)
+        return
+    try:
+        currency = parse_currency(words[1])
+        price = parse_amount(
+            words[0], currency, locale=member.locale, ceiling=settings.max_order_amount
+        )
+    except InvalidAmount as exc:
+        await message.answer(amount_error(exc.reason))
+        return
+    stock: int | None = None
+    mode = PAYMENT_OFFLINE
+    for option in options:
+        lowered = option.lower()
+        if lowered.startswith("stock"):
+            number = lowered.removeprefix("stock").strip()
+            if not number.isdigit() or len(number) > 9:
+                await message.answer(_("Stock must be a whole number, like: stock 100"))
+                return
+            stock = int(number)
+        elif lowered in (PAYMENT_OFFLINE, PAYMENT_TELEGRAM):
+            mode = lowered
+        else:
+            await message.answer(usage)
+            return
+    if mode == PAYMENT_TELEGRAM and currency != STARS and settings.provider_token is None:
+        await message.answer(
+            _(
+                "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
+                "settings. Use XTR (Telegram Stars) or offline payment instead."
+            ).format(currency=currency)
+        )
+        return
+    try:
+        product = await create_product(
+            session,
+            title=title,
+            price=price,
+            currency=currency,
+            stock=stock,
+            payment_mode=mode,
+            created_by=member.id,
+        )
+    except ProductError:
+        await message.answer(_("The title must be 1-128 characters."))
+        return
+    await message.answer(
+        _("Product #{id} created: {title}, {price}.").format(
+            id=product.id,
+            title=f"<b>{esc(product.title)}</b>",
+            price=format_money(product.price, product.currency, member.locale),
+        )
+    )
+
+
+@router.message(Command("products"))
+async def products(message: Message, session: AsyncSession, locale: str) -> None:
+    """Lists the products on sale with their ids, for /buy."""
+    rows = await list_products(session)
+    if not rows:
+        await message.answer(_("There are no products on sale yet."))
+        return
+    lines = [_("Products on sale (order with /buy ID QUANTITY):")]
+    for product in rows:
+        stock = (
+            "" if product.stock is None else " · " + _("{count} left").format(count=product.stock)
+        )
+        lines.append(
+            f"#{product.id} {esc(product.title)} — "
+            f"{format_money(product.price, product.currency, locale)}{stock}"
+        )
+    await message.answer("\n".join(lines))

@@ -1,0 +1,110 @@
+"""Orders, their status history, and the payments that settle them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey
+from sqlmodel import Field, SQLModel
+
+from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+
+# Order.status values and the moves allowed between them
+ORDER_RESERVED = "reserved"  # stock held for the member, nothing paid yet
+ORDER_AWAITING_PAYMENT = "awaiting_payment"  # an invoice was sent, waiting for Telegram
+ORDER_PAID = "paid"  # money received (by Telegram, or by the leader offline)
+ORDER_FULFILLED = "fulfilled"  # picked up or delivered
+ORDER_CANCELLED = "cancelled"  # withdrawn before payment; stock released
+ORDER_REFUNDED = "refunded"  # paid, then fully refunded
+
+ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    ORDER_RESERVED: (ORDER_AWAITING_PAYMENT, ORDER_PAID, ORDER_CANCELLED),
+    ORDER_AWAITING_PAYMENT: (ORDER_PAID, ORDER_CANCELLED, ORDER_RESERVED),
+    ORDER_PAID: (ORDER_FULFILLED, ORDER_REFUNDED),
+    ORDER_FULFILLED: (ORDER_REFUNDED,),
+    ORDER_CANCELLED: (),
+    ORDER_REFUNDED: (),
+}
+OPEN_STATUSES = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT)
+
+# Payment.status values
+PAYMENT_RECEIVED = "received"  # money arrived and settled its order
+PAYMENT_REFUNDED_BACK = "refunded"  # the order was no longer valid: sent straight back
+PAYMENT_REFUND_DUE = "refund_due"  # must go back, but the provider needs staff to do it
+
+
+class Order(SQLModel, table=True):
+    """One member's order of a product (or, later, a group-buy), priced in minor units."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="ck_order_quantity_positive"),
+        CheckConstraint("unit_price > 0", name="ck_order_unit_price_positive"),
+        CheckConstraint(
+            "refunded_amount >= 0 AND refunded_amount <= paid_amount",
+            name="ck_order_refund_within_paid",
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    # the chat the order was placed from (a group, or the member's private chat)
+    chat_id: int = Field(sa_type=TelegramId, index=True)
+    # the leader who runs the group's pickup and collects offline payments, if any
+    leader_id: int | None = Field(default=None, sa_type=TelegramId)
+    product_id: int | None = Field(
+        default=None, sa_column=Column(SurrogateKey, ForeignKey("product.id"), index=True)
+    )
+    groupbuy_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    title: str = Field(max_length=128)  # the product's title when ordered
+    quantity: int
+    unit_price: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=8)
+    payment_mode: str = Field(max_length=16)
+    status: str = Field(default=ORDER_RESERVED, max_length=20, index=True)
+    paid_amount: int = Field(default=0, sa_type=BigInteger)
+    refunded_amount: int = Field(default=0, sa_type=BigInteger)
+    # bumped on every status change: the invoice payload carries it, so a stale invoice fails
+    version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+    @property
+    def total(self) -> int:
+        return self.quantity * self.unit_price
+
+
+class OrderEvent(SQLModel, table=True):
+    """One status change of an order: from, to, who, when, why."""
+
+    __tablename__ = "order_event"
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    order_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("orders.id"), nullable=False, index=True)
+    )
+    from_status: str | None = Field(default=None, max_length=20)
+    to_status: str = Field(max_length=20)
+    actor_id: int | None = Field(default=None, sa_type=TelegramId)
+    note: str = Field(default="", max_length=255)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Payment(SQLModel, table=True):
+    """A Telegram payment, recorded once per charge id whatever happens to its order."""
+
+    __tablename__ = "payment"
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    telegram_charge_id: str = Field(max_length=128, unique=True)
+    provider_charge_id: str = Field(default="", max_length=128)
+    order_id: int | None = Field(
+        default=None, sa_column=Column(SurrogateKey, ForeignKey("orders.id"), index=True)
+    )
+    member_id: int = Field(sa_type=TelegramId)
+    amount: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=8)
+    status: str = Field(default=PAYMENT_RECEIVED, max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

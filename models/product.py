@@ -1,0 +1,37 @@
+"""Products the brand sells, each with a price in minor units and a payment mode."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column
+from sqlmodel import Field, SQLModel
+
+from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+
+# Product.payment_mode values
+PAYMENT_OFFLINE = "offline"  # the member pays the leader at pickup or by transfer
+PAYMENT_TELEGRAM = "telegram"  # the bot sends a Telegram invoice (Stars or a provider)
+PAYMENT_MODES = (PAYMENT_OFFLINE, PAYMENT_TELEGRAM)
+
+
+class Product(SQLModel, table=True):
+    """Something members can order; stock None means unlimited."""
+
+    __tablename__ = "product"
+    __table_args__ = (
+        CheckConstraint("price > 0", name="ck_product_price_positive"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="ck_product_stock_non_negative"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    title: str = Field(max_length=128)
+    description: str = Field(default="", max_length=1024)
+    price: int = Field(sa_type=BigInteger)  # minor units of `currency`
+    currency: str = Field(max_length=8)  # ISO 4217, or XTR for Telegram Stars
+    stock: int | None = Field(default=None, sa_type=BigInteger)
+    payment_mode: str = Field(default=PAYMENT_OFFLINE, max_length=16)
+    photo_file_id: str | None = Field(default=None, max_length=256)
+    active: bool = Field(default=True)
+    created_by: int = Field(sa_type=TelegramId)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,543 @@
+"""Orders: placing, the status machine, offline and Telegram payments, refunds.
+
+Every status change is a conditional UPDATE on (status, version), so two leaders tapping
+"paid" at once, or a payment racing a cancellation, change an order once. Every money
+movement goes through the ledger under a key derived from the order, so a retry posts nothing
+twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.base import utcnow
+from models.ledger import (
+    ACCOUNT_BRAND_REVENUE,
+    ACCOUNT_CUSTOMER_PAYABLE,
+    ACCOUNT_CUSTOMER_RECEIVABLE,
+    LedgerTransaction,
+)
+from models.order import (
+    OPEN_STATUSES,
+    ORDER_AWAITING_PAYMENT,
+    ORDER_CANCELLED,
+    ORDER_FULFILLED,
+    ORDER_PAID,
+    ORDER_REFUNDED,
+    ORDER_RESERVED,
+    ORDER_TRANSITIONS,
+    PAYMENT_RECEIVED,
+    PAYMENT_REFUND_DUE,
+    PAYMENT_REFUNDED_BACK,
+    Order,
+    OrderEvent,
+    Payment,
+)
+from models.product import PAYMENT_TELEGRAM, Product
+from services.ledger import STARS, AccountRef, Posting, post, reverse
+
+# ledger transaction kinds written here
+TX_ORDER_PAID = "order_paid"
+TX_ORDER_REFUND = "order_refund"
+TX_REFUND_PAID = "refund_paid"
+TX_PAYMENT_UNMATCHED = "payment_unmatched"
+# transaction kinds of the order's own settlement, which a refund does not reverse
+_SETTLEMENT_KINDS = (TX_ORDER_PAID, TX_ORDER_REFUND, TX_REFUND_PAID, TX_PAYMENT_UNMATCHED)
+_PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
+
+
+class OrderError(ValueError):
+    """An order action that cannot be done; `reason` is a stable code handlers translate."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order as plain values."""
+
+    id: int
+    member_id: int
+    chat_id: int
+    leader_id: int | None
+    title: str
+    quantity: int
+    unit_price: int
+    currency: str
+    payment_mode: str
+    status: str
+    paid_amount: int
+    refunded_amount: int
+    version: int
+
+    @property
+    def total(self) -> int:
+        return self.quantity * self.unit_price
+
+    @property
+    def invoice_payload(self) -> str:
+        """What the invoice carries: the order and the version it was sent at."""
+        return f"order:{self.id}:v{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    """What a Telegram payment did: settled its order, or must go back to the member."""
+
+    order: OrderView | None
+    status: str  # PAYMENT_RECEIVED, PAYMENT_REFUNDED_BACK (Stars: refund it now) or REFUND_DUE
+    amount: int
+    currency: str
+    charge_id: str
+    created: bool  # False for a payment already recorded (a duplicated update)
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    """A refund booked on the ledger; Stars go back through Telegram with `star_charge_id`."""
+
+    order: OrderView
+    amount: int
+    star_charge_id: str | None  # set when the handler must call refundStarPayment
+    refund_due: bool  # another provider: staff must pay it back and are told
+
+
+def _view(row: Order) -> OrderView:
+    assert row.id is not None
+    return OrderView(
+        id=row.id,
+        member_id=row.member_id,
+        chat_id=row.chat_id,
+        leader_id=row.leader_id,
+        title=row.title,
+        quantity=row.quantity,
+        unit_price=row.unit_price,
+        currency=row.currency,
+        payment_mode=row.payment_mode,
+        status=row.status,
+        paid_amount=row.paid_amount,
+        refunded_amount=row.refunded_amount,
+        version=row.version,
+    )
+
+
+def _customer(member_id: int) -> AccountRef:
+    return AccountRef(ACCOUNT_CUSTOMER_RECEIVABLE, member_id)
+
+
+def _payable(member_id: int) -> AccountRef:
+    return AccountRef(ACCOUNT_CUSTOMER_PAYABLE, member_id)
+
+
+async def get_order(session: AsyncSession, order_id: int) -> OrderView | None:
+    """The order with this id, if any."""
+    row = await session.get(Order, order_id, populate_existing=True)
+    return _view(row) if row else None
+
+
+async def _load(session: AsyncSession, order_id: int) -> Order:
+    row = await session.get(Order, order_id, populate_existing=True)
+    if row is None:
+        raise OrderError("not_found", str(order_id))
+    return row
+
+
+async def place_order(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    chat_id: int,
+    product_id: int,
+    quantity: int,
+    max_total: int,
+    leader_id: int | None = None,
+) -> OrderView:
+    """Reserve stock and open an order at the product's current price."""
+    if type(quantity) is not int or quantity <= 0:
+        raise OrderError("bad_quantity")
+    product = await session.get(Product, product_id)
+    if product is None or not product.active:
+        raise OrderError("no_product", str(product_id))
+    if quantity * product.price > max_total:
+        raise OrderError("over_ceiling")
+    if product.stock is not None:
+        taken = await session.execute(
+            update(Product)
+            .where(col(Product.id) == product_id, col(Product.stock) >= quantity)
+            .values(stock=col(Product.stock) - quantity)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise OrderError("out_of_stock")
+    row = Order(
+        member_id=member_id,
+        chat_id=chat_id,
+        leader_id=leader_id,
+        product_id=product_id,
+        title=product.title,
+        quantity=quantity,
+        unit_price=product.price,
+        currency=product.currency,
+        payment_mode=product.payment_mode,
+    )
+    session.add(row)
+    await session.flush()
+    assert row.id is not None
+    session.add(OrderEvent(order_id=row.id, to_status=ORDER_RESERVED, actor_id=member_id))
+    return _view(row)
+
+
+async def _move(
+    session: AsyncSession,
+    row: Order,
+    to: str,
+    *,
+    actor_id: int | None,
+    note: str = "",
+    paid_amount: int | None = None,
+) -> Order:
+    """Change the status if the machine allows it and nobody changed the order meanwhile."""
+    before, version = row.status, row.version
+    if to not in ORDER_TRANSITIONS.get(before, ()):
+        raise OrderError("bad_transition", f"{before} -> {to}")
+    values: dict[str, object] = {"status": to, "version": version + 1, "updated_at": utcnow()}
+    if paid_amount is not None:
+        values["paid_amount"] = paid_amount
+    result = await session.execute(
+        update(Order)
+        .where(
+            col(Order.id) == row.id,
+            col(Order.status) == before,
+            col(Order.version) == version,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise OrderError("changed_meanwhile", str(row.id))
+    assert row.id is not None
+    session.add(
+        OrderEvent(order_id=row.id, from_status=before, to_status=to, actor_id=actor_id, note=note)
+    )
+    return await _load(session, row.id)
+
+
+async def cancel_order(
+    session: AsyncSession, *, order_id: int, actor_id: int | None, note: str = ""
+) -> OrderView:
+    """Withdraw an unpaid order and give its stock back."""
+    row = await _load(session, order_id)
+    row = await _move(session, row, ORDER_CANCELLED, actor_id=actor_id, note=note)
+    if row.product_id is not None:
+        await session.execute(
+            update(Product)
+            .where(col(Product.id) == row.product_id, col(Product.stock).is_not(None))
+            .values(stock=col(Product.stock) + row.quantity)
+        )
+    return _view(row)
+
+
+async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) -> None:
+    """Book the order's payment: the member's money becomes brand revenue."""
+    assert row.id is not None
+    await post(
+        session,
+        key=f"order:{row.id}:paid",
+        kind=TX_ORDER_PAID,
+        postings=[
+            Posting(_customer(row.member_id), row.currency, -row.total),
+            Posting(AccountRef(ACCOUNT_BRAND_REVENUE), row.currency, row.total),
+        ],
+        memo=f"order #{row.id} {row.title} x{row.quantity}",
+        actor_id=actor_id,
+        order_id=row.id,
+    )
+
+
+async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
+    """The leader collected the money at pickup or by transfer."""
+    row = await _load(session, order_id)
+    if row.status == ORDER_PAID:
+        raise OrderError("already_paid", str(order_id))
+    row = await _move(
+        session, row, ORDER_PAID, actor_id=actor_id, note="offline", paid_amount=row.total
+    )
+    await _settle(session, row, actor_id=actor_id)
+    return _view(row)
+
+
+async def mark_fulfilled(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
+    """The member picked the order up (only after it was paid)."""
+    row = await _load(session, order_id)
+    if row.status in OPEN_STATUSES:
+        raise OrderError("not_paid", str(order_id))
+    return _view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id))
+
+
+async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:
+    """Move an order to awaiting_payment for a Telegram invoice (again, if one was lost)."""
+    row = await _load(session, order_id)
+    if row.member_id != member_id:
+        raise OrderError("not_yours", str(order_id))
+    if row.payment_mode != PAYMENT_TELEGRAM:
+        raise OrderError("offline_order", str(order_id))
+    if row.status == ORDER_AWAITING_PAYMENT:  # a fresh invoice supersedes the old one
+        row = await _move(session, row, ORDER_RESERVED, actor_id=member_id, note="new invoice")
+    return _view(await _move(session, row, ORDER_AWAITING_PAYMENT, actor_id=member_id))
+
+
+async def _by_payload(session: AsyncSession, payload: str) -> tuple[Order | None, int | None]:
+    match = _PAYLOAD.match(payload)
+    if match is None:
+        return None, None
+    row = await session.get(Order, int(match.group(1)), populate_existing=True)
+    return row, int(match.group(2))
+
+
+async def check_pre_checkout(
+    session: AsyncSession, *, payload: str, member_id: int, currency: str, total_amount: int
+) -> str | None:
+    """None when Telegram may take the money; otherwise why not (a stable reason code)."""
+    row, version = await _by_payload(session, payload)
+    if row is None or row.member_id != member_id:
+        return "unknown_order"
+    if row.status == ORDER_CANCELLED:
+        return "cancelled"
+    if row.status in (ORDER_PAID, ORDER_FULFILLED, ORDER_REFUNDED):
+        return "already_paid"
+    if row.status != ORDER_AWAITING_PAYMENT or version != row.version:
+        return "stale_invoice"
+    if row.currency != currency or row.total != total_amount:
+        return "price_changed"
+    return None
+
+
+async def record_telegram_payment(
+    session: AsyncSession,
+    *,
+    payload: str,
+    member_id: int,
+    currency: str,
+    amount: int,
+    charge_id: str,
+    provider_charge_id: str = "",
+) -> PaymentOutcome:
+    """Settle the order a successful payment is for, once per charge id.
+
+    Money for an order that can no longer take it (cancelled meanwhile, already paid, unknown)
+    is never lost: it is booked as owed back to the member, for the handler to refund.
+    """
+    existing = (
+        await session.execute(select(Payment).where(col(Payment.telegram_charge_id) == charge_id))
+    ).scalar_one_or_none()
+    if existing is not None:
+        order = await get_order(session, existing.order_id) if existing.order_id else None
+        return PaymentOutcome(
+            order, existing.status, existing.amount, existing.currency, charge_id, created=False
+        )
+    row, _version = await _by_payload(session, payload)
+    valid = (
+        row is not None
+        and row.member_id == member_id
+        and row.status in OPEN_STATUSES
+        and row.currency == currency
+        and row.total == amount
+    )
+    if valid and row is not None:
+        row = await _move(
+            session, row, ORDER_PAID, actor_id=member_id, note="telegram", paid_amount=amount
+        )
+        await _settle(session, row, actor_id=member_id)
+        status = PAYMENT_RECEIVED
+    else:
+        status = PAYMENT_REFUNDED_BACK if currency == STARS else PAYMENT_REFUND_DUE
+        await post(
+            session,
+            key=f"payment:{charge_id}:unmatched",
+            kind=TX_PAYMENT_UNMATCHED,
+            postings=[
+                Posting(_customer(member_id), currency, -amount),
+                Posting(_payable(member_id), currency, amount),
+            ],
+            memo=f"payment for {payload[:60]} could not settle it",
+            actor_id=member_id,
+            order_id=row.id if row is not None else None,
+        )
+    session.add(
+        Payment(
+            telegram_charge_id=charge_id,
+            provider_charge_id=provider_charge_id,
+            order_id=row.id if row is not None else None,
+            member_id=member_id,
+            amount=amount,
+            currency=currency,
+            status=status,
+        )
+    )
+    await session.flush()
+    return PaymentOutcome(
+        _view(row) if row is not None else None, status, amount, currency, charge_id, True
+    )
+
+
+async def refund_paid_back(
+    session: AsyncSession, *, member_id: int, currency: str, amount: int, key: str
+) -> None:
+    """The money owed to the member went back to them (e.g. refundStarPayment succeeded)."""
+    await post(
+        session,
+        key=key,
+        kind=TX_REFUND_PAID,
+        postings=[
+            Posting(_payable(member_id), currency, -amount),
+            Posting(_customer(member_id), currency, amount),
+        ],
+        memo="refund sent",
+    )
+
+
+async def star_charge_id(session: AsyncSession, order_id: int) -> str | None:
+    """The Telegram charge id that paid the order in Stars, if it was paid that way."""
+    result = await session.execute(
+        select(col(Payment.telegram_charge_id)).where(
+            col(Payment.order_id) == order_id,
+            col(Payment.status) == PAYMENT_RECEIVED,
+            col(Payment.currency) == STARS,
+        )
+    )
+    return result.scalar_one_or_none()
+
+
+async def refund_order(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    actor_id: int,
+    amount: int | None = None,
+    note: str = "",
+) -> RefundOutcome:
+    """Refund a paid order fully (amount None) or partly, and book it on the ledger.
+
+    A full refund also reverses what the order created besides its payment (points,
+    commission). Stars can only be refunded whole, as Telegram refunds a whole payment.
+    """
+    row = await _load(session, order_id)
+    if row.status == ORDER_REFUNDED:
+        raise OrderError("already_refunded", str(order_id))
+    if row.status not in (ORDER_PAID, ORDER_FULFILLED):
+        raise OrderError("not_paid", str(order_id))
+    remaining = row.paid_amount - row.refunded_amount
+    value = remaining if amount is None else amount
+    if type(value) is not int or value <= 0:
+        raise OrderError("bad_amount")
+    if value > remaining:
+        raise OrderError("refund_too_large", f"{value} > {remaining}")
+    charge = await star_charge_id(session, order_id) if row.currency == STARS else None
+    if row.currency == STARS and value != remaining:
+        raise OrderError("partial_stars_refund")
+    grown = await session.execute(
+        update(Order)
+        .where(
+            col(Order.id) == order_id,
+            col(Order.refunded_amount) == row.refunded_amount,
+            col(Order.version) == row.version,
+        )
+        .values(refunded_amount=row.refunded_amount + value, updated_at=utcnow())
+    )
+    if grown.rowcount != 1:  # type: ignore[attr-defined]
+        raise OrderError("changed_meanwhile", str(order_id))
+    sequence = row.refunded_amount + value  # unique per refund of this order
+    await post(
+        session,
+        key=f"order:{order_id}:refund:{sequence}",
+        kind=TX_ORDER_REFUND,
+        postings=[
+            Posting(AccountRef(ACCOUNT_BRAND_REVENUE), row.currency, -value),
+            Posting(_payable(row.member_id), row.currency, value),
+        ],
+        memo=note[:200] or f"refund of order #{order_id}",
+        actor_id=actor_id,
+        order_id=order_id,
+    )
+    row = await _load(session, order_id)
+    if row.refunded_amount == row.paid_amount:
+        row = await _move(session, row, ORDER_REFUNDED, actor_id=actor_id, note=note[:200])
+        await _reverse_side_effects(session, order_id=order_id, actor_id=actor_id)
+    return RefundOutcome(
+        order=_view(row),
+        amount=value,
+        star_charge_id=charge,
+        refund_due=charge is None,
+    )
+
+
+async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_id: int) -> None:
+    """Reverse every transaction the order created other than its own settlement."""
+    reversed_ids = select(col(LedgerTransaction.reverses_id)).where(
+        col(LedgerTransaction.reverses_id).is_not(None)
+    )
+    rows = await session.execute(
+        select(col(LedgerTransaction.id))
+        .where(
+            col(LedgerTransaction.order_id) == order_id,
+            col(LedgerTransaction.kind).not_in((*_SETTLEMENT_KINDS, "reversal")),
+            col(LedgerTransaction.id).not_in(reversed_ids),
+        )
+        .order_by(col(LedgerTransaction.id))
+    )
+    for (tx_id,) in rows.all():
+        assert tx_id is not None
+        await reverse(
+            session,
+            transaction_id=tx_id,
+            key=f"order:{order_id}:refund-reverses:{tx_id}",
+            memo=f"order #{order_id} refunded",
+            actor_id=actor_id,
+        )
+
+
+async def open_orders_in_chat(session: AsyncSession, chat_id: int) -> list[OrderView]:
+    """The chat's orders not yet picked up: unpaid and paid, oldest first."""
+    rows = await session.execute(
+        select(Order)
+        .where(
+            col(Order.chat_id) == chat_id,
+            col(Order.status).in_((ORDER_RESERVED, ORDER_AWAITING_PAYMENT, ORDER_PAID)),
+        )
+        .order_by(col(Order.id))
+        .limit(50)
+    )
+    return [_view(row) for row in rows.scalars().all()]
+
+
+async def orders_of_member_in_chat(
+    session: AsyncSession, *, chat_id: int, member_id: int, statuses: tuple[str, ...]
+) -> list[OrderView]:
+    """A member's orders in a chat with one of the statuses, oldest first."""
+    rows = await session.execute(
+        select(Order)
+        .where(
+            col(Order.chat_id) == chat_id,
+            col(Order.member_id) == member_id,
+            col(Order.status).in_(statuses),
+        )
+        .order_by(col(Order.id))
+    )
+    return [_view(row) for row in rows.scalars().all()]
+
+
+async def orders_between(session: AsyncSession, *, start: datetime, end: datetime) -> list[Order]:
+    """Orders created in [start, end), oldest first (rows, for exports)."""
+    rows = await session.execute(
+        select(Order)
+        .where(col(Order.created_at) >= start, col(Order.created_at) < end)
+        .order_by(col(Order.id))
+    )
+    return list(rows.scalars().all())

@@ -1,0 +1,94 @@
+"""Products: created by staff, priced in minor units, with optional limited stock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.product import PAYMENT_MODES, PAYMENT_OFFLINE, Product
+
+
+class ProductError(ValueError):
+    """A product that cannot be created or used; `reason` is a stable code."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product as plain values."""
+
+    id: int
+    title: str
+    price: int
+    currency: str
+    stock: int | None
+    payment_mode: str
+    active: bool
+
+
+def _view(row: Product) -> ProductView:
+    assert row.id is not None
+    return ProductView(
+        id=row.id,
+        title=row.title,
+        price=row.price,
+        currency=row.currency,
+        stock=row.stock,
+        payment_mode=row.payment_mode,
+        active=row.active,
+    )
+
+
+async def create_product(
+    session: AsyncSession,
+    *,
+    title: str,
+    price: int,
+    currency: str,
+    created_by: int,
+    stock: int | None = None,
+    payment_mode: str = PAYMENT_OFFLINE,
+    description: str = "",
+) -> ProductView:
+    """Add a product; the price is already in minor units of the currency."""
+    title = title.strip()
+    if not title or len(title) > 128:
+        raise ProductError("title")
+    if type(price) is not int or price <= 0:
+        raise ProductError("price")
+    if stock is not None and stock < 0:
+        raise ProductError("stock")
+    if payment_mode not in PAYMENT_MODES:
+        raise ProductError("payment_mode")
+    row = Product(
+        title=title,
+        description=description[:1024],
+        price=price,
+        currency=currency,
+        stock=stock,
+        payment_mode=payment_mode,
+        created_by=created_by,
+    )
+    session.add(row)
+    await session.flush()
+    return _view(row)
+
+
+async def get_product(session: AsyncSession, product_id: int) -> ProductView | None:
+    """The product with this id, if any."""
+    row = await session.get(Product, product_id)
+    return _view(row) if row else None
+
+
+async def list_products(session: AsyncSession, *, limit: int = 20) -> list[ProductView]:
+    """Active products, newest first."""
+    rows = await session.execute(
+        select(Product).where(col(Product.active)).order_by(col(Product.id).desc()).limit(limit)
+    )
+    return [_view(row) for row in rows.scalars().all()]
