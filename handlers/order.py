@@ -40,9 +40,11 @@ from services.order import (
     OrderError,
     OrderView,
     check_pre_checkout,
+    check_refund,
     get_order,
     mark_fulfilled,
     mark_paid_offline,
+    mark_refund_due,
     open_orders_in_chat,
     orders_of_member_in_chat,
     place_order,
@@ -233,8 +235,9 @@ async def successful_payment(
             _("Thank you! Order #{id} is paid: {amount}.").format(id=outcome.order.id, amount=money)
         )
         return
-    if outcome.status == PAYMENT_REFUNDED_BACK:
-        await bot.refund_star_payment(member.id, outcome.charge_id)
+    if outcome.status == PAYMENT_REFUNDED_BACK and await _refund_stars(
+        bot, member.id, outcome.charge_id
+    ):
         await refund_paid_back(
             session,
             member_id=member.id,
@@ -248,6 +251,8 @@ async def successful_payment(
             ).format(amount=money)
         )
         return
+    # a provider payment, or Stars that Telegram would not send back: staff pay it by hand
+    await mark_refund_due(session, charge_id=outcome.charge_id)
     await message.answer(
         _(
             "This order could no longer be paid. Your {amount} will be refunded; our staff have "
@@ -258,6 +263,16 @@ async def successful_payment(
     await _tell_staff(
         bot, i18n, session, settings, order_id, member, outcome.amount, outcome.currency
     )
+
+
+async def _refund_stars(bot: Bot, user_id: int, charge_id: str) -> bool:
+    """Asks Telegram to send Stars back; False (and logged) when Telegram will not."""
+    try:
+        await bot.refund_star_payment(user_id, charge_id)
+    except TelegramAPIError as exc:
+        log.warning("refundStarPayment for %s failed: %s", charge_id, exc)
+        return False
+    return True
 
 
 async def _tell_staff(
@@ -476,13 +491,23 @@ async def refund_command(
             await message.answer(amount_error(exc.reason))
             return
     try:
+        _value, charge = await check_refund(session, order_id=order.id, amount=amount)
+    except OrderError as exc:
+        await message.answer(order_error_text(exc.reason))
+        return
+    # Stars go back through Telegram first: if Telegram says no, nothing is booked
+    if charge is not None and not await _refund_stars(bot, order.member_id, charge):
+        await message.answer(
+            _("Telegram did not accept the refund, so nothing was changed. Please try again later.")
+        )
+        return
+    try:
         outcome = await refund_order(session, order_id=order.id, actor_id=member.id, amount=amount)
     except OrderError as exc:
         await message.answer(order_error_text(exc.reason))
         return
     money = format_money(outcome.amount, order.currency, locale)
     if outcome.star_charge_id is not None:
-        await bot.refund_star_payment(order.member_id, outcome.star_charge_id)
         await refund_paid_back(
             session,
             member_id=order.member_id,

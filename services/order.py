@@ -415,18 +415,21 @@ async def star_charge_id(session: AsyncSession, order_id: int) -> str | None:
     return result.scalar_one_or_none()
 
 
-async def refund_order(
-    session: AsyncSession,
-    *,
-    order_id: int,
-    actor_id: int,
-    amount: int | None = None,
-    note: str = "",
-) -> RefundOutcome:
-    """Refund a paid order fully (amount None) or partly, and book it on the ledger.
+async def mark_refund_due(session: AsyncSession, *, charge_id: str) -> None:
+    """Telegram would not send the money back automatically: staff must do it by hand."""
+    await session.execute(
+        update(Payment)
+        .where(col(Payment.telegram_charge_id) == charge_id)
+        .values(status=PAYMENT_REFUND_DUE)
+    )
 
-    A full refund also reverses what the order created besides its payment (points,
-    commission). Stars can only be refunded whole, as Telegram refunds a whole payment.
+
+async def check_refund(
+    session: AsyncSession, *, order_id: int, amount: int | None = None
+) -> tuple[int, str | None]:
+    """The amount a refund would return and the Stars charge to refund, or OrderError.
+
+    Lets the handler ask Telegram for a Stars refund before anything is booked.
     """
     row = await _load(session, order_id)
     if row.status == ORDER_REFUNDED:
@@ -442,6 +445,24 @@ async def refund_order(
     charge = await star_charge_id(session, order_id) if row.currency == STARS else None
     if row.currency == STARS and value != remaining:
         raise OrderError("partial_stars_refund")
+    return value, charge
+
+
+async def refund_order(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    actor_id: int,
+    amount: int | None = None,
+    note: str = "",
+) -> RefundOutcome:
+    """Refund a paid order fully (amount None) or partly, and book it on the ledger.
+
+    A full refund also reverses what the order created besides its payment (points,
+    commission). Stars can only be refunded whole, as Telegram refunds a whole payment.
+    """
+    value, charge = await check_refund(session, order_id=order_id, amount=amount)
+    row = await _load(session, order_id)
     grown = await session.execute(
         update(Order)
         .where(

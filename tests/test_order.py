@@ -391,3 +391,50 @@ async def test_card_money_for_a_cancelled_order_is_owed_back_and_staff_are_told(
     await engine.dispose()
     wallet = (await harness.send(MIA, MIA, "/wallet"))[0]
     assert "Refunds owed to you: CN¥35.90" in wallet
+
+
+async def paid_stars_order(harness: Harness) -> None:
+    invoice = await buy_with_stars(harness)
+    await pay(harness, MIA, int(invoice["message_id"]))
+    query_id = harness.emulator.calls_of("answerPreCheckoutQuery")[-1]["pre_checkout_query_id"]
+    harness.emulator.complete_payment(query_id)
+    await harness.feed_pending()
+
+
+async def test_a_refund_telegram_refuses_books_nothing(harness: Harness) -> None:
+    await paid_stars_order(harness)
+    harness.emulator.inject_fault("refundStarPayment", status=500)
+    assert await harness.send(SAM, SAM, "/refund 1") == [
+        "Telegram did not accept the refund, so nothing was changed. Please try again later."
+    ]
+    order = await order_row(harness, 1)
+    assert (order.status, order.refunded_amount) == ("paid", 0)
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("brand_revenue"), "XTR") == 50
+    # once Telegram works again, the refund goes through
+    assert await harness.send(SAM, SAM, "/refund 1") == [
+        "Refunded ⭐ 50 of order #1 through Telegram."
+    ]
+
+
+async def test_stars_telegram_will_not_return_become_a_refund_due_for_staff(
+    harness: Harness, database_url: str
+) -> None:
+    invoice = await buy_with_stars(harness)
+    assert (await pay(harness, MIA, int(invoice["message_id"])))["ok"] is True
+    engine = create_engine(make_settings(database_url=database_url))
+    async with create_session_factory(engine)() as session, session.begin():
+        await cancel_order(session, order_id=1, actor_id=SAM, note="sold elsewhere")
+    harness.emulator.inject_fault("refundStarPayment", status=500)
+    query_id = harness.emulator.calls_of("answerPreCheckoutQuery")[-1]["pre_checkout_query_id"]
+    harness.emulator.complete_payment(query_id)
+    await harness.feed_pending()
+    assert harness.emulator.last_bot_message(MIA).text.startswith(
+        "This order could no longer be paid. Your ⭐ 50 will be refunded"
+    )
+    assert harness.emulator.last_bot_message(SAM).text.startswith("Refund due: order #1 of Mia")
+    async with create_session_factory(engine)() as session:
+        payment = (await session.execute(select(Payment))).scalar_one()
+        assert payment.status == "refund_due"
+        assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 50
+    await engine.dispose()
