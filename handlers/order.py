@@ -243,7 +243,7 @@ async def successful_payment(
             member_id=member.id,
             currency=outcome.currency,
             amount=outcome.amount,
-            key=f"payment:{outcome.charge_id}:refunded",
+            charge_id=outcome.charge_id,
         )
         await message.answer(
             _(
@@ -513,7 +513,7 @@ async def refund_command(
             member_id=order.member_id,
             currency=order.currency,
             amount=outcome.amount,
-            key=f"payment:{outcome.star_charge_id}:refunded",
+            charge_id=outcome.star_charge_id,
         )
         await message.answer(
             _("Refunded {amount} of order #{id} through Telegram.").format(

@@ -69,6 +69,26 @@ async def _target(
     return found
 
 
+async def _audit(
+    session: AsyncSession,
+    actor: MemberView,
+    chat_id: int,
+    action: str,
+    required: Role,
+    target: MemberView,
+) -> None:
+    """Records a role change that was made, naming who it was about."""
+    await record_action(
+        session,
+        actor_id=actor.id,
+        chat_id=chat_id,
+        action=action,
+        allowed=True,
+        required_role=required.name.lower(),
+        detail=str(target.id),
+    )
+
+
 async def _notify(bot: Bot, i18n: I18n, member: MemberView, text: str) -> None:
     """Tells the member in private, in their language; fine if they never opened the chat."""
     try:
@@ -94,15 +114,7 @@ async def grant_staff_command(
     if not await grant_staff(session, member_id=target.id, granted_by=member.id):
         await message.answer(_("{name} is already staff.").format(name=_name(target)))
         return
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=message.chat.id,
-        action="staff.granted",
-        allowed=True,
-        required_role="owner",
-        detail=str(target.id),
-    )
+    await _audit(session, member, message.chat.id, "staff.granted", Role.OWNER, target)
     await message.answer(_("{name} is now brand staff.").format(name=_name(target)))
     await _notify(bot, i18n, target, STAFF_WELCOME)
     await sync_private_commands(bot, i18n, chat_id=target.id, role=Role.STAFF, locale=target.locale)
@@ -124,15 +136,7 @@ async def revoke_staff_command(
     if not await revoke_staff(session, member_id=target.id, revoked_by=member.id):
         await message.answer(_("{name} is not staff.").format(name=_name(target)))
         return
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=message.chat.id,
-        action="staff.revoked",
-        allowed=True,
-        required_role="owner",
-        detail=str(target.id),
-    )
+    await _audit(session, member, message.chat.id, "staff.revoked", Role.OWNER, target)
     await message.answer(_("{name} is no longer staff.").format(name=_name(target)))
     await sync_private_commands(
         bot, i18n, chat_id=target.id, role=Role.MEMBER, locale=target.locale
@@ -189,15 +193,7 @@ async def leader_add(
             _("{name} is already a leader of this group.").format(name=_name(target))
         )
         return
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=community.id,
-        action="leader.designated",
-        allowed=True,
-        required_role="staff",
-        detail=str(target.id),
-    )
+    await _audit(session, member, community.id, "leader.designated", Role.STAFF, target)
     await message.reply(_("{name} is now a leader of this group.").format(name=_name(target)))
 
 
@@ -220,13 +216,5 @@ async def leader_remove(
             )
         )
         return
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=community.id,
-        action="leader.removed",
-        allowed=True,
-        required_role="staff",
-        detail=str(target.id),
-    )
+    await _audit(session, member, community.id, "leader.removed", Role.STAFF, target)
     await message.reply(_("{name} is no longer a leader of this group.").format(name=_name(target)))

@@ -388,12 +388,12 @@ async def record_telegram_payment(
 
 
 async def refund_paid_back(
-    session: AsyncSession, *, member_id: int, currency: str, amount: int, key: str
+    session: AsyncSession, *, member_id: int, currency: str, amount: int, charge_id: str
 ) -> None:
-    """The money owed to the member went back to them (e.g. refundStarPayment succeeded)."""
+    """The money owed to the member went back through Telegram (refundStarPayment succeeded)."""
     await post(
         session,
-        key=key,
+        key=f"payment:{charge_id}:refunded",
         kind=TX_REFUND_PAID,
         postings=[
             Posting(_payable(member_id), currency, -amount),
