@@ -18,6 +18,7 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.ledger import (
+    ACCOUNT_BRAND_REFUNDS,
     ACCOUNT_BRAND_REVENUE,
     ACCOUNT_CUSTOMER_PAYABLE,
     ACCOUNT_CUSTOMER_RECEIVABLE,
@@ -480,7 +481,7 @@ async def refund_order(
         key=f"order:{order_id}:refund:{sequence}",
         kind=TX_ORDER_REFUND,
         postings=[
-            Posting(AccountRef(ACCOUNT_BRAND_REVENUE), row.currency, -value),
+            Posting(AccountRef(ACCOUNT_BRAND_REFUNDS), row.currency, -value),
             Posting(_payable(row.member_id), row.currency, value),
         ],
         memo=note[:200] or f"refund of order #{order_id}",

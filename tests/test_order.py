@@ -165,7 +165,8 @@ async def test_staff_refund_a_stars_order_through_telegram(harness: Harness) -> 
         "That order has already been refunded in full."
     ]
     async with harness.session() as session:
-        assert await balance(session, AccountRef("brand_revenue"), "XTR") == 0
+        assert await balance(session, AccountRef("brand_revenue"), "XTR") == 50
+        assert await balance(session, AccountRef("brand_refunds"), "XTR") == -50
 
 
 async def test_a_leader_runs_offline_pickup_from_the_groups_list(harness: Harness) -> None:
@@ -265,7 +266,8 @@ async def test_partial_refunds_never_exceed_what_was_paid(harness: Harness) -> N
     order = await order_row(harness, 1)
     assert (order.status, order.paid_amount, order.refunded_amount) == ("refunded", 3590, 3590)
     async with harness.session() as session:
-        assert await balance(session, AccountRef("brand_revenue"), "CNY") == 0
+        assert await balance(session, AccountRef("brand_revenue"), "CNY") == 3590
+        assert await balance(session, AccountRef("brand_refunds"), "CNY") == -3590
         assert await balance(session, AccountRef("customer_payable", MIA), "CNY") == 3590
 
 
