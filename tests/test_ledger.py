@@ -12,7 +12,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 
 import hypothesis
@@ -230,27 +229,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_session_factory(engine)
-
-
-@pytest.fixture
-async def scratch_session(
-    backend: Backend, database_url: str, tmp_path: Path
-) -> AsyncIterator[AsyncSession]:
-    """A session for a test documenting a bug that can corrupt its store beyond repair.
-
-    On SQLite that is a copy of the template of its own, so the test's database still
-    reconciles at teardown; on PostgreSQL the database refuses the corruption, so it is the
-    test's database.
-    """
-    url = database_url
-    if backend.template is not None:
-        target = tmp_path / "scratch.sqlite3"
-        shutil.copy(backend.template, target)
-        url = f"sqlite+aiosqlite:///{target}"
-    engine = create_engine(make_settings(database_url=url))
-    async with create_session_factory(engine)() as session:
-        yield session
-    await engine.dispose()
 
 
 @pytest.fixture
@@ -571,7 +549,7 @@ async def test_a_reversal_that_would_overdraw_member_points_is_refused(
     # when the award is reversed
     with pytest.raises(InsufficientBalance):
         await reverse_in_tx(session, awarded.id, "refund-1")
-    # then the reversal is refused as a whole, and the award can still be reversed later
+    # then the reversal is refused as a whole, and nothing changed
     assert await row_counts(session) == before
     assert await read_balance(session, points_of(MIA)) == 0
 
@@ -1087,14 +1065,26 @@ async def test_the_loser_of_a_reversal_race_is_refused_with_already_reversed(
             event.listen(connection.sync_connection, "before_cursor_execute", spot)
             return await reverse(session, transaction_id=awarded.id, key="refund-b")
 
-    # when staff A reverses it and, before A commits, staff B's reversal passes its checks
+    # when staff A reverses it and, before A commits, staff B reverses it too: B either gets
+    # past its checks and inserts (PostgreSQL), or waits for A's write lock (SQLite's
+    # BEGIN IMMEDIATE); A commits once B has inserted, or after a second of B waiting
     async with sessions() as first:
         await first.begin()
         await reverse(first, transaction_id=awarded.id, key="refund-a")
         loser = asyncio.create_task(late_refund())
-        await loser_inserts.wait()
+        inserting = asyncio.create_task(loser_inserts.wait())
+        await asyncio.wait({loser, inserting}, timeout=1, return_when=asyncio.FIRST_COMPLETED)
+        inserting.cancel()
+        if first.get_bind().dialect.name == "postgresql":
+            assert loser_inserts.is_set(), "B should have raced past its checks before A commits"
         await first.commit()
         # then B is refused the way a second reversal always is
         with pytest.raises(LedgerError) as refused:
             await loser
     assert refused.value.reason == "already_reversed"
+    async with sessions() as session, session.begin():
+        assert await balance(session, points_of(MIA), POINTS) == 0
+        reversals = await session.execute(
+            text("SELECT COUNT(*) FROM ledger_transaction WHERE reverses_id IS NOT NULL")
+        )
+        assert reversals.scalar_one() == 1
