@@ -2,6 +2,7 @@
 
 from models.audit import AuditEntry
 from models.community import Community
+from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
@@ -13,6 +14,10 @@ __all__ = [
     "AuditEntry",
     "ChatAdmin",
     "Community",
+    "GroupBuy",
+    "GroupBuyJoin",
+    "GroupBuyPost",
+    "GroupBuyTier",
     "LeaderDesignation",
     "LedgerAccount",
     "LedgerBalance",

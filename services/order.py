@@ -111,7 +111,8 @@ class RefundOutcome:
     refund_due: bool  # another provider: staff must pay it back and are told
 
 
-def _view(row: Order) -> OrderView:
+def order_view(row: Order) -> OrderView:
+    """The plain view of an order row."""
     assert row.id is not None
     return OrderView(
         id=row.id,
@@ -141,7 +142,7 @@ def _payable(member_id: int) -> AccountRef:
 async def get_order(session: AsyncSession, order_id: int) -> OrderView | None:
     """The order with this id, if any."""
     row = await session.get(Order, order_id, populate_existing=True)
-    return _view(row) if row else None
+    return order_view(row) if row else None
 
 
 async def _load(session: AsyncSession, order_id: int) -> Order:
@@ -192,7 +193,7 @@ async def place_order(
     await session.flush()
     assert row.id is not None
     session.add(OrderEvent(order_id=row.id, to_status=ORDER_RESERVED, actor_id=member_id))
-    return _view(row)
+    return order_view(row)
 
 
 async def _move(
@@ -242,7 +243,7 @@ async def cancel_order(
             .where(col(Product.id) == row.product_id, col(Product.stock).is_not(None))
             .values(stock=col(Product.stock) + row.quantity)
         )
-    return _view(row)
+    return order_view(row)
 
 
 async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) -> None:
@@ -271,7 +272,7 @@ async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: i
         session, row, ORDER_PAID, actor_id=actor_id, note="offline", paid_amount=row.total
     )
     await _settle(session, row, actor_id=actor_id)
-    return _view(row)
+    return order_view(row)
 
 
 async def mark_fulfilled(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
@@ -279,7 +280,7 @@ async def mark_fulfilled(session: AsyncSession, *, order_id: int, actor_id: int)
     row = await _load(session, order_id)
     if row.status in OPEN_STATUSES:
         raise OrderError("not_paid", str(order_id))
-    return _view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id))
+    return order_view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id))
 
 
 async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:
@@ -291,7 +292,7 @@ async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int)
         raise OrderError("offline_order", str(order_id))
     if row.status == ORDER_AWAITING_PAYMENT:  # a fresh invoice supersedes the old one
         row = await _move(session, row, ORDER_RESERVED, actor_id=member_id, note="new invoice")
-    return _view(await _move(session, row, ORDER_AWAITING_PAYMENT, actor_id=member_id))
+    return order_view(await _move(session, row, ORDER_AWAITING_PAYMENT, actor_id=member_id))
 
 
 async def _by_payload(session: AsyncSession, payload: str) -> tuple[Order | None, int | None]:
@@ -384,7 +385,7 @@ async def record_telegram_payment(
     )
     await session.flush()
     return PaymentOutcome(
-        _view(row) if row is not None else None, status, amount, currency, charge_id, True
+        order_view(row) if row is not None else None, status, amount, currency, charge_id, True
     )
 
 
@@ -493,7 +494,7 @@ async def refund_order(
         row = await _move(session, row, ORDER_REFUNDED, actor_id=actor_id, note=note[:200])
         await _reverse_side_effects(session, order_id=order_id, actor_id=actor_id)
     return RefundOutcome(
-        order=_view(row),
+        order=order_view(row),
         amount=value,
         star_charge_id=charge,
         refund_due=charge is None,
@@ -536,7 +537,7 @@ async def open_orders_in_chat(session: AsyncSession, chat_id: int) -> list[Order
         .order_by(col(Order.id))
         .limit(50)
     )
-    return [_view(row) for row in rows.scalars().all()]
+    return [order_view(row) for row in rows.scalars().all()]
 
 
 async def orders_of_member_in_chat(
@@ -552,7 +553,7 @@ async def orders_of_member_in_chat(
         )
         .order_by(col(Order.id))
     )
-    return [_view(row) for row in rows.scalars().all()]
+    return [order_view(row) for row in rows.scalars().all()]
 
 
 async def orders_between(session: AsyncSession, *, start: datetime, end: datetime) -> list[Order]:

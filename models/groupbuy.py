@@ -1,0 +1,113 @@
+"""Group-buys (拼团): a product offered to one or more groups until a deadline.
+
+Units and participants are counters on the group-buy row, moved only by conditional UPDATEs,
+so stock is never oversold whatever the concurrency; each member's share is one join row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+
+# GroupBuy.status values
+GROUPBUY_OPEN = "open"  # taking joins until the deadline or until sold out
+GROUPBUY_SETTLING = "settling"  # claimed by the closing job; becomes formed or failed
+GROUPBUY_FORMED = "formed"  # reached its minimum: orders were opened at the final price
+GROUPBUY_FAILED = "failed"  # missed its minimum: every reservation released
+GROUPBUY_CANCELLED = "cancelled"  # cancelled by its leader or staff before closing
+
+# GroupBuy.min_kind values
+MIN_PEOPLE = "people"
+MIN_UNITS = "units"
+
+
+class GroupBuy(SQLModel, table=True):
+    """One group-buy; a drop posted into several groups shares this row and its stock."""
+
+    __tablename__ = "groupbuy"
+    __table_args__ = (
+        CheckConstraint("units_sold >= 0 AND units_sold <= stock_cap", name="ck_groupbuy_stock"),
+        CheckConstraint("participants >= 0", name="ck_groupbuy_participants"),
+        CheckConstraint("per_member_limit > 0", name="ck_groupbuy_limit"),
+        CheckConstraint("min_count > 0", name="ck_groupbuy_min"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    product_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("product.id"), nullable=False, index=True)
+    )
+    title: str = Field(max_length=128)
+    unit_price: int = Field(sa_type=BigInteger)  # before any tier, minor units
+    currency: str = Field(max_length=8)
+    payment_mode: str = Field(max_length=16)
+    min_kind: str = Field(default=MIN_PEOPLE, max_length=8)
+    min_count: int
+    stock_cap: int
+    per_member_limit: int
+    units_sold: int = Field(default=0)
+    participants: int = Field(default=0)
+    deadline: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    pickup_point: str = Field(default="", max_length=255)
+    pickup_time: str = Field(default="", max_length=64)
+    status: str = Field(default=GROUPBUY_OPEN, max_length=12, index=True)
+    # the leader who opened it (earns the commission), or the staff member for a drop
+    opened_by: int = Field(sa_type=TelegramId)
+    final_price: int | None = Field(default=None, sa_type=BigInteger)
+    settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class GroupBuyTier(SQLModel, table=True):
+    """From `min_units` sold on, everyone pays `unit_price`."""
+
+    __tablename__ = "groupbuy_tier"
+    __table_args__ = (UniqueConstraint("groupbuy_id", "min_units", name="uq_groupbuy_tier"),)
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    groupbuy_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("groupbuy.id"), nullable=False, index=True)
+    )
+    min_units: int
+    unit_price: int = Field(sa_type=BigInteger)
+
+
+class GroupBuyPost(SQLModel, table=True):
+    """The card of a group-buy in one group, kept current by editing it."""
+
+    __tablename__ = "groupbuy_post"
+    __table_args__ = (UniqueConstraint("groupbuy_id", "chat_id", name="uq_groupbuy_post"),)
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    groupbuy_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("groupbuy.id"), nullable=False, index=True)
+    )
+    chat_id: int = Field(sa_type=TelegramId)
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    # when the card was last edited: edits are spaced out per group
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class GroupBuyJoin(SQLModel, table=True):
+    """A member's share of a group-buy; quantity 0 means they left."""
+
+    __tablename__ = "groupbuy_join"
+    __table_args__ = (
+        UniqueConstraint("groupbuy_id", "member_id", name="uq_groupbuy_join"),
+        CheckConstraint("quantity >= 0", name="ck_groupbuy_join_quantity"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    groupbuy_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("groupbuy.id"), nullable=False, index=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    chat_id: int = Field(sa_type=TelegramId)  # the group they joined from
+    quantity: int
+    joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,605 @@
+"""Group-buys: open, join, change, leave, and settle at the deadline, safe under a rush.
+
+Stock and the per-member limit are enforced by the database: a join is one conditional UPDATE
+of the group-buy's counters plus one conditional upsert of the member's join row, in the
+caller's transaction, so concurrent joins on any number of workers never oversell.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.groupbuy import (
+    GROUPBUY_CANCELLED,
+    GROUPBUY_FAILED,
+    GROUPBUY_FORMED,
+    GROUPBUY_OPEN,
+    GROUPBUY_SETTLING,
+    MIN_PEOPLE,
+    MIN_UNITS,
+    GroupBuy,
+    GroupBuyJoin,
+    GroupBuyPost,
+    GroupBuyTier,
+)
+from models.order import ORDER_RESERVED, Order, OrderEvent
+from models.product import Product
+from services.db import insert_for, table_of
+from services.money import InvalidAmount, parse_amount
+from services.order import OrderView, order_view
+
+MAX_DAYS_OPEN = 30
+_RELATIVE = re.compile(r"^(\d{1,4})\s*([mhd])$", re.IGNORECASE)
+
+
+class GroupBuyError(ValueError):
+    """A group-buy action that cannot be done; `reason` is a stable code handlers translate."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBuyView:
+    """A group-buy as plain values."""
+
+    id: int
+    title: str
+    unit_price: int
+    currency: str
+    payment_mode: str
+    min_kind: str
+    min_count: int
+    stock_cap: int
+    per_member_limit: int
+    units_sold: int
+    participants: int
+    deadline: datetime
+    pickup_point: str
+    pickup_time: str
+    status: str
+    opened_by: int
+    final_price: int | None
+    tiers: tuple[tuple[int, int], ...]  # (from units, unit price), ascending
+
+    @property
+    def current_price(self) -> int:
+        """The unit price everyone pays if it closed now."""
+        return price_for(self.unit_price, self.tiers, self.units_sold)
+
+    @property
+    def units_left(self) -> int:
+        return self.stock_cap - self.units_sold
+
+    @property
+    def progress(self) -> int:
+        """People or units so far, whichever the minimum counts."""
+        return self.participants if self.min_kind == MIN_PEOPLE else self.units_sold
+
+    @property
+    def reached(self) -> bool:
+        return self.progress >= self.min_count
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    """A member's share after a join or change: their units and their place in the list."""
+
+    groupbuy: GroupBuyView
+    quantity: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """One line of the sign-up list (接龙)."""
+
+    position: int
+    member_id: int
+    chat_id: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What closing a group-buy did."""
+
+    groupbuy: GroupBuyView
+    formed: bool
+    orders: tuple[OrderView, ...]  # opened at the final price when formed
+    participants: tuple[Participant, ...]
+
+
+def price_for(base: int, tiers: tuple[tuple[int, int], ...], units: int) -> int:
+    """The unit price at this many units sold: the last tier reached, else the base price."""
+    price = base
+    for min_units, tier_price in tiers:
+        if units >= min_units:
+            price = tier_price
+    return price
+
+
+def parse_tiers(
+    text: str, *, currency: str, locale: str, base_price: int, ceiling: int
+) -> tuple[tuple[int, int], ...]:
+    """'10:35.90, 30:32.90' -> ((10, 3590), (30, 3290)); more units must always cost less."""
+    tiers: list[tuple[int, int]] = []
+    for part in filter(None, (p.strip() for p in text.replace("，", ",").split(","))):
+        units_text, sep, price_text = part.replace("->", ":").replace("=", ":").partition(":")
+        if not sep or not units_text.strip().isdigit():
+            raise GroupBuyError("bad_tiers", part)
+        try:
+            price = parse_amount(price_text, currency, locale=locale, ceiling=ceiling)
+        except InvalidAmount:
+            raise GroupBuyError("bad_tiers", part) from None
+        tiers.append((int(units_text.strip()), price))
+    previous_units, previous_price = 0, base_price
+    for units, price in tiers:
+        if units <= previous_units or price >= previous_price:
+            raise GroupBuyError("tiers_not_decreasing", f"{units}:{price}")
+        previous_units, previous_price = units, price
+    return tuple(tiers)
+
+
+def parse_deadline(text: str, *, now: datetime, timezone: str) -> datetime:
+    """'24h', '90m', '3d', or '2026-11-25 20:00' in the group's time zone; in the future."""
+    cleaned = text.strip()
+    match = _RELATIVE.match(cleaned)
+    if match:
+        amount, unit = int(match.group(1)), match.group(2).lower()
+        delta = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount)}.get(
+            unit, timedelta(days=amount)
+        )
+        deadline = now + delta
+    else:
+        try:
+            local = datetime.fromisoformat(cleaned.replace("/", "-"))
+        except ValueError:
+            raise GroupBuyError("bad_deadline", cleaned) from None
+        if local.tzinfo is None:
+            local = local.replace(tzinfo=ZoneInfo(timezone))
+        deadline = local
+    if deadline <= now:
+        raise GroupBuyError("deadline_past", cleaned)
+    if deadline - now > timedelta(days=MAX_DAYS_OPEN):
+        raise GroupBuyError("deadline_too_far", cleaned)
+    return deadline
+
+
+async def _tiers(session: AsyncSession, groupbuy_id: int) -> tuple[tuple[int, int], ...]:
+    rows = await session.execute(
+        select(col(GroupBuyTier.min_units), col(GroupBuyTier.unit_price))
+        .where(col(GroupBuyTier.groupbuy_id) == groupbuy_id)
+        .order_by(col(GroupBuyTier.min_units))
+    )
+    return tuple((int(units), int(price)) for units, price in rows.all())
+
+
+async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView | None:
+    """The group-buy with its tiers, read fresh from the database."""
+    row = await session.get(GroupBuy, groupbuy_id, populate_existing=True)
+    if row is None:
+        return None
+    assert row.id is not None
+    return GroupBuyView(
+        id=row.id,
+        title=row.title,
+        unit_price=row.unit_price,
+        currency=row.currency,
+        payment_mode=row.payment_mode,
+        min_kind=row.min_kind,
+        min_count=row.min_count,
+        stock_cap=row.stock_cap,
+        per_member_limit=row.per_member_limit,
+        units_sold=row.units_sold,
+        participants=row.participants,
+        deadline=row.deadline,
+        pickup_point=row.pickup_point,
+        pickup_time=row.pickup_time,
+        status=row.status,
+        opened_by=row.opened_by,
+        final_price=row.final_price,
+        tiers=await _tiers(session, row.id),
+    )
+
+
+async def _must(session: AsyncSession, groupbuy_id: int) -> GroupBuyView:
+    found = await get_groupbuy(session, groupbuy_id)
+    if found is None:
+        raise GroupBuyError("not_found", str(groupbuy_id))
+    return found
+
+
+async def open_groupbuy(
+    session: AsyncSession,
+    *,
+    product_id: int,
+    opened_by: int,
+    chat_ids: list[int],
+    min_count: int,
+    stock_cap: int,
+    per_member_limit: int,
+    deadline: datetime,
+    now: datetime,
+    min_kind: str = MIN_PEOPLE,
+    tiers: tuple[tuple[int, int], ...] = (),
+    pickup_point: str = "",
+    pickup_time: str = "",
+) -> GroupBuyView:
+    """Open a group-buy (a drop when several chats share it), taking its stock from the product."""
+    product = await session.get(Product, product_id)
+    if product is None or not product.active:
+        raise GroupBuyError("no_product", str(product_id))
+    if min_kind not in (MIN_PEOPLE, MIN_UNITS):
+        raise GroupBuyError("bad_min_kind", min_kind)
+    if stock_cap <= 0 or min_count <= 0 or per_member_limit <= 0:
+        raise GroupBuyError("not_positive")
+    if min_kind == MIN_UNITS and min_count > stock_cap:
+        raise GroupBuyError("min_above_stock")
+    if min_kind == MIN_PEOPLE and min_count > stock_cap:
+        raise GroupBuyError("min_above_stock")
+    if per_member_limit > stock_cap:
+        per_member_limit = stock_cap
+    if deadline <= now:
+        raise GroupBuyError("deadline_past")
+    if not chat_ids:
+        raise GroupBuyError("no_chats")
+    previous = (0, product.price)
+    for units, price in tiers:
+        if units <= previous[0] or price >= previous[1]:
+            raise GroupBuyError("tiers_not_decreasing")
+        previous = (units, price)
+    if product.stock is not None:
+        taken = await session.execute(
+            update(Product)
+            .where(col(Product.id) == product_id, col(Product.stock) >= stock_cap)
+            .values(stock=col(Product.stock) - stock_cap)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise GroupBuyError("not_enough_stock")
+    row = GroupBuy(
+        product_id=product_id,
+        title=product.title,
+        unit_price=product.price,
+        currency=product.currency,
+        payment_mode=product.payment_mode,
+        min_kind=min_kind,
+        min_count=min_count,
+        stock_cap=stock_cap,
+        per_member_limit=per_member_limit,
+        deadline=deadline,
+        pickup_point=pickup_point[:255],
+        pickup_time=pickup_time[:64],
+        opened_by=opened_by,
+    )
+    session.add(row)
+    await session.flush()
+    assert row.id is not None
+    session.add_all(
+        GroupBuyTier(groupbuy_id=row.id, min_units=units, unit_price=price)
+        for units, price in tiers
+    )
+    session.add_all(
+        GroupBuyPost(groupbuy_id=row.id, chat_id=chat) for chat in dict.fromkeys(chat_ids)
+    )
+    await session.flush()
+    return await _must(session, row.id)
+
+
+async def set_quantity(
+    session: AsyncSession,
+    *,
+    groupbuy_id: int,
+    member_id: int,
+    chat_id: int,
+    quantity: int,
+    now: datetime,
+    add: bool = False,
+) -> JoinResult:
+    """Set (or with add=True, increase) the member's units; 0 leaves. Refused with a reason.
+
+    Order of work: the member's join row first (the per-member limit, and the old quantity
+    under its row lock), then the group-buy's counters (the stock); both are conditional, so a
+    refusal anywhere rolls the whole change back with the caller's transaction.
+    """
+    if type(quantity) is not int or quantity < 0 or (add and quantity == 0):
+        raise GroupBuyError("bad_quantity")
+    found = await _must(session, groupbuy_id)
+    if found.status != GROUPBUY_OPEN or found.deadline <= now:
+        raise GroupBuyError("closed")
+    joins = table_of(GroupBuyJoin)
+    existing = (
+        await session.execute(
+            select(col(GroupBuyJoin.quantity)).where(
+                col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+                col(GroupBuyJoin.member_id) == member_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if existing is None:
+        if quantity == 0:
+            raise GroupBuyError("not_joined")
+        await session.execute(
+            insert_for(session, joins)
+            .values(
+                groupbuy_id=groupbuy_id,
+                member_id=member_id,
+                chat_id=chat_id,
+                quantity=0,
+                joined_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
+        )
+    # lock the member's row and read the quantity it holds now (concurrent taps of one member
+    # queue here; SQLite serialises writers anyway)
+    locked = select(col(GroupBuyJoin.quantity)).where(
+        col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.member_id) == member_id
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        locked = locked.with_for_update()
+    old = int((await session.execute(locked)).scalar_one())
+    new = old + quantity if add else quantity
+    if new > found.per_member_limit:
+        raise GroupBuyError("over_limit", str(found.per_member_limit))
+    if new == old:
+        if new == 0:
+            raise GroupBuyError("not_joined")
+        position = await _position(session, groupbuy_id, member_id)
+        return JoinResult(found, new, position)
+    delta = new - old
+    people = (1 if old == 0 else 0) - (1 if new == 0 else 0)
+    counters = (
+        update(GroupBuy)
+        .where(
+            col(GroupBuy.id) == groupbuy_id,
+            col(GroupBuy.status) == GROUPBUY_OPEN,
+            col(GroupBuy.deadline) > now,
+            col(GroupBuy.units_sold) + delta <= col(GroupBuy.stock_cap),
+        )
+        .values(
+            units_sold=col(GroupBuy.units_sold) + delta,
+            participants=col(GroupBuy.participants) + people,
+        )
+    )
+    if (await session.execute(counters)).rowcount != 1:  # type: ignore[attr-defined]
+        refreshed = await _must(session, groupbuy_id)
+        if refreshed.status != GROUPBUY_OPEN:
+            raise GroupBuyError("closed")
+        raise GroupBuyError("sold_out", str(refreshed.units_left))
+    values: dict[str, object] = {"quantity": new, "updated_at": now, "chat_id": chat_id}
+    if old == 0:
+        values["joined_at"] = now  # a member who comes back goes to the end of the list
+    await session.execute(
+        update(GroupBuyJoin)
+        .where(
+            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+            col(GroupBuyJoin.member_id) == member_id,
+            col(GroupBuyJoin.quantity) == old,
+        )
+        .values(**values)
+    )
+    after = await _must(session, groupbuy_id)
+    position = await _position(session, groupbuy_id, member_id) if new else 0
+    return JoinResult(after, new, position)
+
+
+async def _position(session: AsyncSession, groupbuy_id: int, member_id: int) -> int:
+    listed = await participants(session, groupbuy_id)
+    for entry in listed:
+        if entry.member_id == member_id:
+            return entry.position
+    return 0
+
+
+async def participants(session: AsyncSession, groupbuy_id: int) -> list[Participant]:
+    """The sign-up list: members with units, in the order they joined."""
+    rows = await session.execute(
+        select(col(GroupBuyJoin.member_id), col(GroupBuyJoin.chat_id), col(GroupBuyJoin.quantity))
+        .where(col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.quantity) > 0)
+        .order_by(col(GroupBuyJoin.joined_at), col(GroupBuyJoin.id))
+    )
+    return [
+        Participant(position=i, member_id=int(m), chat_id=int(c), quantity=int(q))
+        for i, (m, c, q) in enumerate(rows.all(), start=1)
+    ]
+
+
+async def due_groupbuys(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Open group-buys whose deadline has passed or that sold out: the closing job's work."""
+    rows = await session.execute(
+        select(col(GroupBuy.id))
+        .where(
+            col(GroupBuy.status) == GROUPBUY_OPEN,
+            or_(
+                col(GroupBuy.deadline) <= now,
+                col(GroupBuy.units_sold) >= col(GroupBuy.stock_cap),
+            ),
+        )
+        .order_by(col(GroupBuy.deadline))
+    )
+    return [int(i) for i in rows.scalars().all() if i is not None]
+
+
+async def open_groupbuys(session: AsyncSession) -> list[tuple[int, datetime]]:
+    """Every open group-buy with its deadline, so the scheduler can rebuild its jobs."""
+    rows = await session.execute(
+        select(col(GroupBuy.id), col(GroupBuy.deadline)).where(
+            col(GroupBuy.status) == GROUPBUY_OPEN
+        )
+    )
+    return [(int(i or 0), d) for i, d in rows.all()]
+
+
+async def _release_stock(session: AsyncSession, groupbuy: GroupBuyView, units: int) -> None:
+    """Give units the group-buy took from its product back to the product."""
+    if units <= 0:
+        return
+    product_id = (
+        await session.execute(
+            select(col(GroupBuy.product_id)).where(col(GroupBuy.id) == groupbuy.id)
+        )
+    ).scalar_one()
+    await session.execute(
+        update(Product)
+        .where(col(Product.id) == product_id, col(Product.stock).is_not(None))
+        .values(stock=col(Product.stock) + units)
+    )
+
+
+async def settle(session: AsyncSession, *, groupbuy_id: int, now: datetime) -> Settlement | None:
+    """Close a due group-buy exactly once: formed -> orders at the final tier price; failed ->
+    every reservation released. None when it is not due or another worker closed it first."""
+    claimed = await session.execute(
+        update(GroupBuy)
+        .where(
+            col(GroupBuy.id) == groupbuy_id,
+            col(GroupBuy.status) == GROUPBUY_OPEN,
+            or_(
+                col(GroupBuy.deadline) <= now,
+                col(GroupBuy.units_sold) >= col(GroupBuy.stock_cap),
+            ),
+        )
+        .values(status=GROUPBUY_SETTLING)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    found = await _must(session, groupbuy_id)
+    listed = tuple(await participants(session, groupbuy_id))
+    formed = found.reached
+    orders: list[OrderView] = []
+    if formed:
+        price = found.current_price
+        product_id = (
+            await session.execute(
+                select(col(GroupBuy.product_id)).where(col(GroupBuy.id) == groupbuy_id)
+            )
+        ).scalar_one()
+        for entry in listed:
+            row = Order(
+                member_id=entry.member_id,
+                chat_id=entry.chat_id,
+                leader_id=found.opened_by,
+                product_id=product_id,
+                groupbuy_id=groupbuy_id,
+                title=found.title,
+                quantity=entry.quantity,
+                unit_price=price,
+                currency=found.currency,
+                payment_mode=found.payment_mode,
+                status=ORDER_RESERVED,
+            )
+            session.add(row)
+            await session.flush()
+            assert row.id is not None
+            session.add(
+                OrderEvent(
+                    order_id=row.id, to_status=ORDER_RESERVED, note=f"group-buy #{groupbuy_id}"
+                )
+            )
+            orders.append(order_view(row))
+        await _release_stock(session, found, found.stock_cap - found.units_sold)
+        status, final = GROUPBUY_FORMED, price
+    else:
+        await _release_stock(session, found, found.stock_cap)
+        status, final = GROUPBUY_FAILED, None
+    await session.execute(
+        update(GroupBuy)
+        .where(col(GroupBuy.id) == groupbuy_id)
+        .values(status=status, final_price=final, settled_at=now)
+    )
+    return Settlement(await _must(session, groupbuy_id), formed, tuple(orders), listed)
+
+
+async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datetime) -> Settlement:
+    """Cancel an open group-buy: every reservation released, nothing ordered."""
+    claimed = await session.execute(
+        update(GroupBuy)
+        .where(col(GroupBuy.id) == groupbuy_id, col(GroupBuy.status) == GROUPBUY_OPEN)
+        .values(status=GROUPBUY_CANCELLED, settled_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise GroupBuyError("closed", str(groupbuy_id))
+    found = await _must(session, groupbuy_id)
+    await _release_stock(session, found, found.stock_cap)
+    return Settlement(found, False, (), tuple(await participants(session, groupbuy_id)))
+
+
+async def extend_deadline(
+    session: AsyncSession, *, groupbuy_id: int, deadline: datetime, now: datetime
+) -> GroupBuyView:
+    """Move the deadline of an open group-buy later."""
+    if deadline <= now or deadline - now > timedelta(days=MAX_DAYS_OPEN):
+        raise GroupBuyError("bad_deadline")
+    result = await session.execute(
+        update(GroupBuy)
+        .where(
+            col(GroupBuy.id) == groupbuy_id,
+            col(GroupBuy.status) == GROUPBUY_OPEN,
+            col(GroupBuy.deadline) < deadline,
+        )
+        .values(deadline=deadline)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise GroupBuyError("cannot_extend", str(groupbuy_id))
+    return await _must(session, groupbuy_id)
+
+
+async def posts(session: AsyncSession, groupbuy_id: int) -> list[GroupBuyPost]:
+    """The cards of a group-buy, one per group."""
+    rows = await session.execute(
+        select(GroupBuyPost).where(col(GroupBuyPost.groupbuy_id) == groupbuy_id)
+    )
+    return list(rows.scalars().all())
+
+
+async def record_card(
+    session: AsyncSession, *, groupbuy_id: int, chat_id: int, message_id: int, now: datetime
+) -> None:
+    """Remember the message that is the group-buy's card in a chat."""
+    await session.execute(
+        update(GroupBuyPost)
+        .where(col(GroupBuyPost.groupbuy_id) == groupbuy_id, col(GroupBuyPost.chat_id) == chat_id)
+        .values(message_id=message_id, edited_at=now)
+    )
+
+
+async def claim_card_edit(
+    session: AsyncSession, *, groupbuy_id: int, chat_id: int, now: datetime, interval: float
+) -> int | None:
+    """The card's message id if this worker may edit it now (one edit per interval per group)."""
+    result = await session.execute(
+        update(GroupBuyPost)
+        .where(
+            col(GroupBuyPost.groupbuy_id) == groupbuy_id,
+            col(GroupBuyPost.chat_id) == chat_id,
+            col(GroupBuyPost.message_id).is_not(None),
+            or_(
+                col(GroupBuyPost.edited_at).is_(None),
+                col(GroupBuyPost.edited_at) <= now - timedelta(seconds=interval),
+            ),
+        )
+        .values(edited_at=now)
+        .returning(col(GroupBuyPost.message_id))
+    )
+    message_id = result.scalar_one_or_none()
+    return int(message_id) if message_id is not None else None
+
+
+async def groupbuys_in_chat(session: AsyncSession, chat_id: int) -> list[int]:
+    """Open group-buys posted in the chat, newest first."""
+    rows = await session.execute(
+        select(col(GroupBuy.id))
+        .join(GroupBuyPost, col(GroupBuyPost.groupbuy_id) == col(GroupBuy.id))
+        .where(col(GroupBuyPost.chat_id) == chat_id, col(GroupBuy.status) == GROUPBUY_OPEN)
+        .order_by(col(GroupBuy.id).desc())
+    )
+    return [int(i) for i in rows.scalars().all() if i is not None]
