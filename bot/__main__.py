@@ -79,6 +79,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
     runtime = build_runtime(settings, token)
     try:
         await prepare(runtime)
+        await runtime.closer.start()
         if hook is not None:
             from bot.webhook import serve_webhook
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -19,14 +21,17 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.cards import CardRefresher
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
 from bot.redis import ResilientStorage, Throttle, create_redis
+from bot.scheduler import GroupBuyCloser
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
+from models.base import utcnow
 from services.member import get_member
 from services.role import Role, staff_ids
 
@@ -46,9 +51,14 @@ def create_dispatcher(
     i18n: I18n,
     storage: BaseStorage,
     throttle: Throttle,
+    **extras: object,
 ) -> Dispatcher:
-    """The Dispatcher with the middlewares in order and every feature router."""
+    """The Dispatcher with the middlewares in order and every feature router.
+
+    `extras` reach handlers as keyword arguments (the clock, the card refresher, ...).
+    """
     dp = Dispatcher(storage=storage, settings=settings, i18n=i18n)
+    dp.workflow_data.update(extras)
     dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
     dp.update.outer_middleware(DbSessionMiddleware(sessions))
     dp.update.outer_middleware(ContextMiddleware(settings))
@@ -67,10 +77,14 @@ class Runtime:
     i18n: I18n
     bot: Bot
     dp: Dispatcher
+    cards: CardRefresher
+    closer: GroupBuyCloser
+    clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
-    notes: list[str] = field(default_factory=list)
 
     async def close(self) -> None:
+        self.closer.stop()
+        await self.cards.close()
         await self.dp.storage.close()
         await self.bot.session.close()
         if self.redis is not None:
@@ -79,8 +93,13 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(settings: Settings, token: str) -> Runtime:
-    """Wire the engine, Redis (when REDIS_URL is set), i18n, bot and dispatcher."""
+def build_runtime(
+    settings: Settings, token: str, *, clock: Callable[[], datetime] = utcnow
+) -> Runtime:
+    """Wire the engine, Redis (when REDIS_URL is set), i18n, bot and dispatcher.
+
+    `clock` is the time the domain runs on (deadlines); tests pass one they control.
+    """
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     i18n = create_i18n(settings.default_locale)
@@ -88,11 +107,31 @@ def build_runtime(settings: Settings, token: str) -> Runtime:
     storage: BaseStorage = ResilientStorage(redis) if redis is not None else MemoryStorage()
     throttle = Throttle(limit=settings.throttle_limit, window=settings.throttle_window, redis=redis)
     bot = create_bot(settings, token)
+    cards = CardRefresher(
+        sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
+    )
+    closer = GroupBuyCloser(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
     dp = create_dispatcher(
-        settings, sessions=sessions, i18n=i18n, storage=storage, throttle=throttle
+        settings,
+        sessions=sessions,
+        i18n=i18n,
+        storage=storage,
+        throttle=throttle,
+        clock=clock,
+        cards=cards,
+        closer=closer,
     )
     return Runtime(
-        settings=settings, engine=engine, sessions=sessions, i18n=i18n, bot=bot, dp=dp, redis=redis
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        i18n=i18n,
+        bot=bot,
+        dp=dp,
+        cards=cards,
+        closer=closer,
+        clock=clock,
+        redis=redis,
     )
 
 

@@ -7,7 +7,17 @@ from aiogram import Router
 
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
-    from handlers import community, errors, language, ledger, order, product, role, start
+    from handlers import (
+        community,
+        errors,
+        groupbuy,
+        language,
+        ledger,
+        order,
+        product,
+        role,
+        start,
+    )
 
     routers = [
         errors.router,
@@ -16,6 +26,7 @@ def feature_routers() -> list[Router]:
         ledger.router,
         product.router,
         order.router,
+        groupbuy.router,
         language.router,
         start.router,
     ]

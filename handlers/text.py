@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from html import escape
 from typing import Protocol
@@ -33,6 +34,18 @@ class HandlerSettings(Protocol):
 
     @property
     def provider_token(self) -> str | None: ...
+
+
+class CardToucher(Protocol):
+    """Something that refreshes a group-buy's cards soon (bot.cards.CardRefresher)."""
+
+    def touch(self, groupbuy_id: int) -> None: ...
+
+
+class DeadlineScheduler(Protocol):
+    """Something that closes a group-buy at its deadline (bot.scheduler.GroupBuyCloser)."""
+
+    def schedule(self, groupbuy_id: int, deadline: datetime) -> None: ...
 
 
 def format_money(amount_minor: int, currency: str, locale: str) -> str:

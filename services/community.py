@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -97,6 +97,16 @@ async def mark_left(session: AsyncSession, *, community_id: int) -> None:
         .where(col(Community.id) == community_id)
         .values(status=COMMUNITY_LEFT, updated_at=utcnow())
     )
+
+
+async def active_community_ids(session: AsyncSession) -> list[int]:
+    """Every group the bot is currently in."""
+    rows = await session.execute(
+        select(col(Community.id))
+        .where(col(Community.status) == COMMUNITY_ACTIVE)
+        .order_by(col(Community.id))
+    )
+    return [int(i) for i in rows.scalars().all()]
 
 
 async def get_community(session: AsyncSession, community_id: int) -> CommunityView | None:

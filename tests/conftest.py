@@ -15,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,21 @@ def settings(emulator: Emulator, database_url: str, redis_url: str | None) -> Se
         redis_url=redis_url,
         owner_ids=frozenset({OWNER}),
         throttle_limit=10_000,
+        card_edit_seconds=60.0,  # cards are edited when a test flushes them
     )
+
+
+class FakeClock:
+    """The domain's time, moved by the test (deadlines); starts at the real now."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -175,6 +190,7 @@ class Harness:
 
     emulator: Emulator
     runtime: Runtime
+    clock: FakeClock = field(default_factory=FakeClock)
     seen: dict[int, int] = field(default_factory=dict)
 
     async def feed_pending(self) -> None:
@@ -216,8 +232,10 @@ class Harness:
 
 @pytest.fixture
 async def harness(emulator: Emulator, settings: Settings) -> AsyncIterator[Harness]:
-    """The bot wired as in production, minus polling: updates are fed one by one."""
-    runtime = build_runtime(settings, EMULATOR_TOKEN)
+    """The bot wired as in production, minus polling: updates are fed one by one, and the
+    domain clock is the test's."""
+    clock = FakeClock()
+    runtime = build_runtime(settings, EMULATOR_TOKEN, clock=clock)
     await prepare(runtime, migrate=False)
-    yield Harness(emulator=emulator, runtime=runtime)
+    yield Harness(emulator=emulator, runtime=runtime, clock=clock)
     await runtime.close()

@@ -145,12 +145,16 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "buy",
         "cancel",
     ]
-    assert names((groups, "")) == ["help", "products", "buy"]
+    assert names((groups, "")) == ["help", "products", "buy", "list"]
     assert names((admins, "")) == [
         "help",
         "products",
         "buy",
         "settings",
+        "list",
+        "groupbuy",
+        "gb_extend",
+        "gb_cancel",
         "orders",
         "paid",
         "pickedup",

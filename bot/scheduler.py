@@ -1,0 +1,109 @@
+"""Timing: APScheduler wakes the closing job; the database says what is due and who closes it.
+
+Each group-buy gets a date job at its deadline, and a periodic sweep catches anything missed
+(a deadline that passed while the bot was down, a job lost in a restart). `settle` claims a
+group-buy with a conditional UPDATE, so a sweep and a date job (or two processes) racing for
+the same group-buy close it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram import Bot
+from aiogram.utils.i18n import I18n
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from handlers.groupbuy import announce
+from services.groupbuy import due_groupbuys, open_groupbuys, settle
+
+log = logging.getLogger(__name__)
+SWEEP_JOB = "groupbuy-sweep"
+
+
+class GroupBuyCloser:
+    """Closes due group-buys and announces the outcome."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        i18n: I18n,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.bot = bot
+        self.i18n = i18n
+        self.settings = settings
+        self.clock = clock
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def close_due(self) -> int:
+        """Settle every due group-buy, each in its own transaction; returns how many closed."""
+        now = self.clock()
+        async with self.sessions() as session:
+            due = await due_groupbuys(session, now=now)
+        closed = 0
+        for groupbuy_id in due:
+            try:
+                # outside an update there is no i18n context: open one for the messages
+                with self.i18n.context():
+                    async with self.sessions() as session, session.begin():
+                        settlement = await settle(session, groupbuy_id=groupbuy_id, now=now)
+                        if settlement is None:
+                            continue  # another worker closed it first
+                        await announce(
+                            self.bot,
+                            self.i18n,
+                            session,
+                            settlement,
+                            now,
+                            settings_timezone=self.settings.default_timezone,
+                            settings=self.settings,
+                        )
+                        closed += 1
+            except Exception:  # one bad group-buy must not stop the others
+                log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
+        return closed
+
+    def schedule(self, groupbuy_id: int, deadline: datetime) -> None:
+        """A precise job at the deadline (replacing an earlier one for the same group-buy)."""
+        if self.scheduler is None:
+            return
+        self.scheduler.add_job(
+            self.close_due,
+            "date",
+            run_date=deadline,
+            id=f"groupbuy-{groupbuy_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def start(self) -> None:
+        """Start the scheduler: close what is already due, then one job per open deadline."""
+        await self.close_due()
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.close_due,
+            "interval",
+            seconds=self.settings.sweep_seconds,
+            id=SWEEP_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+        async with self.sessions() as session:
+            for groupbuy_id, deadline in await open_groupbuys(session):
+                self.schedule(groupbuy_id, deadline)
+        self.scheduler.start()
+        log.info("scheduler started: sweep every %ss", self.settings.sweep_seconds)
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

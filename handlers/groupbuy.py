@@ -1,0 +1,573 @@
+"""Group-buys in groups: open one (or a drop across groups), the card, joining, 接龙 list,
+leader controls, and the announcements when a group-buy closes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.order import send_invoice
+from handlers.text import N_, CardToucher, DeadlineScheduler, HandlerSettings, esc, format_money
+from models.groupbuy import GROUPBUY_OPEN, MIN_PEOPLE, MIN_UNITS
+from models.product import PAYMENT_TELEGRAM
+from services.community import CommunityView, active_community_ids, get_community
+from services.groupbuy import (
+    GroupBuyError,
+    GroupBuyView,
+    Settlement,
+    cancel_groupbuy,
+    extend_deadline,
+    get_groupbuy,
+    groupbuys_in_chat,
+    open_groupbuy,
+    parse_deadline,
+    parse_tiers,
+    participants,
+    posts,
+    record_card,
+    set_quantity,
+)
+from services.member import MemberView, get_member
+from services.order import start_invoice
+from services.product import get_product
+from services.role import Role
+
+log = logging.getLogger(__name__)
+router = Router(name="groupbuy")
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
+Clock = Callable[[], datetime]
+
+REFUSALS = {
+    "closed": N_("This group-buy is closed."),
+    "sold_out": N_("Sorry, it is sold out."),
+    "over_limit": N_("That is more than the limit per member."),
+    "not_joined": N_("You have not joined this group-buy."),
+    "bad_quantity": N_("That quantity is not possible."),
+    "not_found": N_("This group-buy no longer exists."),
+}
+OPEN_ERRORS = {
+    "no_product": N_("There is no such product. Send /products to see them."),
+    "min_above_stock": N_("The minimum is larger than the stock: lower min= or raise stock=."),
+    "deadline_past": N_("The deadline must be in the future."),
+    "deadline_too_far": N_("The deadline can be at most 30 days away."),
+    "bad_deadline": N_("Give the deadline as 24h, 90m, 3d or a date like 2026-11-25 20:00."),
+    "tiers_not_decreasing": N_(
+        "Tiers must go up in units and down in price, below the base price, like "
+        "tiers=10:35.90,30:32.90."
+    ),
+    "bad_tiers": N_("Write tiers like tiers=10:35.90,30:32.90 (units:price)."),
+    "not_enough_stock": N_("The product does not have that much stock left."),
+    "not_positive": N_("Minimum, stock and limit must be whole numbers above zero."),
+    "no_chats": N_("There is no group to post it in."),
+}
+USAGE = N_(
+    "Open a group-buy with one line:\n/groupbuy PRODUCT DEADLINE [min=N or min=Nu] [stock=N] "
+    "[limit=N] [tiers=10:35.90,30:32.90] [pickup=place and time]\nFor example: /groupbuy 3 24h "
+    "min=5 stock=50 limit=3 tiers=10:35.90 pickup=Shop A, Sat 10:00"
+)
+
+
+class GroupBuyCallback(CallbackData, prefix="gb"):
+    """A button on a group-buy card."""
+
+    action: str  # join (add `quantity`), less (one fewer), leave, details
+    groupbuy_id: int
+    quantity: int = 0
+
+
+def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> str:
+    """The card as members see it in the group's language."""
+    price = format_money(gb.current_price, gb.currency, locale)
+    lines = [f"🛒 <b>{esc(gb.title)}</b>", _("Price now: {price}").format(price=price)]
+    for units, tier_price in gb.tiers:
+        mark = "✅" if gb.units_sold >= units else "▫️"
+        lines.append(
+            "  "
+            + mark
+            + " "
+            + _("from {units} units: {price}").format(
+                units=units, price=format_money(tier_price, gb.currency, locale)
+            )
+        )
+    if gb.min_kind == MIN_PEOPLE:
+        lines.append(_("Progress: {n}/{m} people").format(n=gb.participants, m=gb.min_count))
+    else:
+        lines.append(_("Progress: {n}/{m} units").format(n=gb.units_sold, m=gb.min_count))
+    lines.append(_("Units left: {n}").format(n=gb.units_left))
+    local = gb.deadline.astimezone(ZoneInfo(timezone))
+    if gb.status == GROUPBUY_OPEN:
+        left = max(0, int((gb.deadline - now).total_seconds()) // 60)
+        lines.append(
+            _("Ends {when} (in {hours}h {minutes}m)").format(
+                when=local.strftime("%m-%d %H:%M"), hours=left // 60, minutes=left % 60
+            )
+        )
+    else:
+        lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)
+    if gb.pickup_point:
+        lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
+    lines.append(_("Limit {n} per member.").format(n=gb.per_member_limit))
+    return "\n".join(lines)
+
+
+STATUS_LINES = {
+    "formed": N_("✅ Formed! Orders are open for payment and pickup."),
+    "failed": N_("❌ Not formed: every reservation was released."),
+    "cancelled": N_("❌ Cancelled: every reservation was released."),
+    "settling": N_("⏳ Closing…"),
+}
+
+
+def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
+    if gb.status != GROUPBUY_OPEN:
+        return None
+    builder = InlineKeyboardBuilder()
+    for quantity in range(1, min(3, gb.per_member_limit) + 1):
+        builder.button(
+            text=_("Join ×{n}").format(n=quantity),
+            callback_data=GroupBuyCallback(action="join", groupbuy_id=gb.id, quantity=quantity),
+        )
+    builder.button(text=_("−1"), callback_data=GroupBuyCallback(action="less", groupbuy_id=gb.id))
+    builder.button(
+        text=_("Leave"), callback_data=GroupBuyCallback(action="leave", groupbuy_id=gb.id)
+    )
+    builder.button(
+        text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
+    )
+    builder.adjust(min(3, gb.per_member_limit), 3)
+    return builder.as_markup()
+
+
+def _options(words: list[str]) -> dict[str, str]:
+    """key=value words; pickup= takes the rest of the line."""
+    options: dict[str, str] = {}
+    for index, word in enumerate(words):
+        key, sep, value = word.partition("=")
+        if not sep:
+            raise GroupBuyError("usage", word)
+        key = key.lower()
+        if key == "pickup":
+            options[key] = " ".join([value, *words[index + 1 :]]).strip()
+            break
+        options[key] = value
+    return options
+
+
+def _int(options: dict[str, str], key: str, default: int) -> int:
+    value = options.get(key, str(default)).lower().removesuffix("u")
+    if not value.isdigit() or len(value) > 7:
+        raise GroupBuyError("not_positive", key)
+    return int(value)
+
+
+async def post_cards(
+    bot: Bot, i18n: I18n, session: AsyncSession, gb: GroupBuyView, now: datetime
+) -> None:
+    """Post the card in every group of the group-buy, each in the group's language."""
+    for post in await posts(session, gb.id):
+        community = await get_community(session, post.chat_id)
+        locale = community.locale if community else i18n.default_locale
+        zone = community.timezone if community else "UTC"
+        with i18n.use_locale(locale):
+            sent = await bot.send_message(
+                post.chat_id, card_text(gb, locale, zone, now), reply_markup=card_keyboard(gb)
+            )
+        await record_card(
+            session,
+            groupbuy_id=gb.id,
+            chat_id=post.chat_id,
+            message_id=sent.message_id,
+            now=datetime.now(UTC),
+        )
+
+
+async def _open(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    closer: DeadlineScheduler,
+    chat_ids: list[int],
+    timezone: str,
+) -> None:
+    words = (command.args or "").split()
+    if len(words) < 2 or not words[0].lstrip("#").isdigit():
+        await message.reply(_(USAGE))
+        return
+    now = clock()
+    try:
+        product = await get_product(session, int(words[0].lstrip("#")[:18]))
+        if product is None or not product.active:
+            raise GroupBuyError("no_product")
+        deadline = parse_deadline(words[1], now=now, timezone=timezone)
+        options = _options(words[2:])
+        min_text = options.get("min", "2")
+        stock_default = product.stock if product.stock is not None else 100
+        gb = await open_groupbuy(
+            session,
+            product_id=product.id,
+            opened_by=member.id,
+            chat_ids=chat_ids,
+            min_kind=MIN_UNITS if min_text.lower().endswith("u") else MIN_PEOPLE,
+            min_count=_int(options, "min", 2),
+            stock_cap=_int(options, "stock", stock_default),
+            per_member_limit=_int(options, "limit", 5),
+            deadline=deadline,
+            now=now,
+            tiers=parse_tiers(
+                options.get("tiers", ""),
+                currency=product.currency,
+                locale=member.locale,
+                base_price=product.price,
+                ceiling=settings.max_order_amount,
+            ),
+            pickup_point=options.get("pickup", ""),
+        )
+    except GroupBuyError as exc:
+        text = OPEN_ERRORS.get(exc.reason)
+        await message.reply(_(text) if text else _(USAGE))
+        return
+    await post_cards(bot, i18n, session, gb, now)
+    closer.schedule(gb.id, gb.deadline)
+    if message.chat.type == ChatType.PRIVATE:
+        await message.answer(
+            _("Group-buy #{id} posted in {count} groups.").format(id=gb.id, count=len(chat_ids))
+        )
+
+
+@router.message(Command("groupbuy"), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
+async def groupbuy_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    community: CommunityView,
+    settings: HandlerSettings,
+    clock: Clock,
+    closer: DeadlineScheduler,
+) -> None:
+    """Opens a group-buy in this group from one line."""
+    await _open(
+        message,
+        command,
+        bot,
+        i18n,
+        session,
+        member,
+        settings,
+        clock,
+        closer,
+        [community.id],
+        community.timezone,
+    )
+
+
+@router.message(
+    Command("drop"), F.chat.type == ChatType.PRIVATE, RoleFilter(Role.STAFF, "groupbuy.drop")
+)
+async def drop_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    closer: DeadlineScheduler,
+) -> None:
+    """Opens one group-buy in every active group at once, sharing one stock."""
+    chats = await active_community_ids(session)
+    await _open(
+        message,
+        command,
+        bot,
+        i18n,
+        session,
+        member,
+        settings,
+        clock,
+        closer,
+        chats,
+        settings.default_timezone,
+    )
+
+
+def _toast(result_quantity: int, position: int, started: bool) -> str:
+    if result_quantity == 0:
+        return _("You left this group-buy.")
+    if started:
+        return _("You are #{position}, quantity {quantity}.").format(
+            position=position, quantity=result_quantity
+        )
+    return _(
+        "You are #{position}, quantity {quantity}. Start a private chat with me to get "
+        "confirmations."
+    ).format(position=position, quantity=result_quantity)
+
+
+@router.callback_query(GroupBuyCallback.filter(F.action.in_({"join", "less", "leave"})))
+async def join_button(
+    query: CallbackQuery,
+    callback_data: GroupBuyCallback,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    cards: CardToucher,
+) -> None:
+    """Joins, adds one fewer, or leaves, answering at once with a short toast."""
+    if query.message is None:
+        await query.answer()
+        return
+    now = clock()
+    try:
+        if callback_data.action == "join":
+            result = await set_quantity(
+                session,
+                groupbuy_id=callback_data.groupbuy_id,
+                member_id=member.id,
+                chat_id=query.message.chat.id,
+                quantity=callback_data.quantity,
+                now=now,
+                add=True,
+            )
+        else:
+            current = {
+                p.member_id: p.quantity
+                for p in await participants(session, callback_data.groupbuy_id)
+            }.get(member.id, 0)
+            target = 0 if callback_data.action == "leave" else max(0, current - 1)
+            result = await set_quantity(
+                session,
+                groupbuy_id=callback_data.groupbuy_id,
+                member_id=member.id,
+                chat_id=query.message.chat.id,
+                quantity=target,
+                now=now,
+            )
+    except GroupBuyError as exc:
+        await query.answer(_(REFUSALS.get(exc.reason, REFUSALS["closed"])), show_alert=True)
+        return
+    await query.answer(_toast(result.quantity, result.position, member.started))
+    if member.started and result.quantity:
+        try:
+            with i18n.use_locale(member.locale):
+                await bot.send_message(
+                    member.id,
+                    _("You joined {title}: quantity {quantity}, you are #{position}.").format(
+                        title=esc(result.groupbuy.title),
+                        quantity=result.quantity,
+                        position=result.position,
+                    ),
+                )
+        except TelegramAPIError as exc:
+            log.info("no private confirmation for %s: %s", member.id, exc)
+    cards.touch(callback_data.groupbuy_id)
+
+
+@router.callback_query(GroupBuyCallback.filter(F.action == "details"))
+async def details_button(
+    query: CallbackQuery, callback_data: GroupBuyCallback, session: AsyncSession, member: MemberView
+) -> None:
+    """Shows the member their own share in a popup."""
+    mine = {p.member_id: p for p in await participants(session, callback_data.groupbuy_id)}
+    entry = mine.get(member.id)
+    if entry is None:
+        await query.answer(_("You have not joined this group-buy."), show_alert=True)
+        return
+    await query.answer(
+        _("You are #{position}, quantity {quantity}.").format(
+            position=entry.position, quantity=entry.quantity
+        ),
+        show_alert=True,
+    )
+
+
+@router.message(Command("list"), GROUP)
+async def sign_up_list(
+    message: Message, session: AsyncSession, community: CommunityView, locale: str
+) -> None:
+    """Shows who joined the group's open group-buys, numbered (接龙)."""
+    ids = await groupbuys_in_chat(session, community.id)
+    if not ids:
+        await message.answer(
+            _("There is no open group-buy in this group. Leaders open one with /groupbuy.")
+        )
+        return
+    lines: list[str] = []
+    for gb_id in ids:
+        gb = await get_groupbuy(session, gb_id)
+        if gb is None:
+            continue
+        lines.append(
+            _("<b>#{id} {title}</b> — {units} sold").format(
+                id=gb.id, title=esc(gb.title), units=gb.units_sold
+            )
+        )
+        for entry in await participants(session, gb_id):
+            who = await get_member(session, entry.member_id)
+            name = who.display_name if who else str(entry.member_id)
+            lines.append(f"{entry.position}. {esc(name)} ×{entry.quantity}")
+        lines.append("")
+    lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
+    await message.answer("\n".join(lines).strip())
+
+
+@router.message(Command("gb_extend"), GROUP, RoleFilter(Role.LEADER, "groupbuy.extend"))
+async def extend_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    community: CommunityView,
+    clock: Clock,
+    cards: CardToucher,
+) -> None:
+    """Moves a group-buy's deadline later: /gb_extend ID 12h."""
+    words = (command.args or "").split(maxsplit=1)
+    if len(words) != 2 or not words[0].isdigit():
+        await message.reply(_("Send /gb_extend ID NEW_DEADLINE, for example /gb_extend 4 12h."))
+        return
+    gb_id = int(words[0][:18])
+    if gb_id not in await groupbuys_in_chat(session, community.id):
+        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
+        return
+    now = clock()
+    try:
+        found = await get_groupbuy(session, gb_id)
+        assert found is not None
+        base = max(now, found.deadline)
+        deadline = parse_deadline(words[1], now=base, timezone=community.timezone)
+        gb = await extend_deadline(session, groupbuy_id=gb_id, deadline=deadline, now=now)
+    except GroupBuyError as exc:
+        text = OPEN_ERRORS.get(exc.reason, OPEN_ERRORS["bad_deadline"])
+        await message.reply(_(text))
+        return
+    local = gb.deadline.astimezone(ZoneInfo(community.timezone))
+    await message.reply(
+        _("Group-buy #{id} now ends {when}.").format(id=gb.id, when=local.strftime("%m-%d %H:%M"))
+    )
+    cards.touch(gb_id)
+
+
+@router.message(Command("gb_cancel"), GROUP, RoleFilter(Role.LEADER, "groupbuy.cancel"))
+async def cancel_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    community: CommunityView,
+    clock: Clock,
+) -> None:
+    """Cancels an open group-buy of this group; everyone is told."""
+    words = (command.args or "").split()
+    if len(words) != 1 or not words[0].isdigit():
+        await message.reply(_("Send /gb_cancel ID, for example /gb_cancel 4."))
+        return
+    gb_id = int(words[0][:18])
+    if gb_id not in await groupbuys_in_chat(session, community.id):
+        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
+        return
+    settlement = await cancel_groupbuy(session, groupbuy_id=gb_id, now=clock())
+    await announce(bot, i18n, session, settlement, clock(), settings_timezone=community.timezone)
+
+
+async def announce(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settlement: Settlement,
+    now: datetime,
+    *,
+    settings_timezone: str = "UTC",
+    settings: HandlerSettings | None = None,
+) -> None:
+    """Tells every group and participant how a group-buy closed, each in their language;
+    formed Telegram-paid orders get their invoices."""
+    gb = settlement.groupbuy
+    for post in await posts(session, gb.id):
+        community = await get_community(session, post.chat_id)
+        locale = community.locale if community else i18n.default_locale
+        zone = community.timezone if community else settings_timezone
+        with i18n.use_locale(locale):
+            if settlement.formed:
+                text = _("#{id} {title} formed: {units} sold at {price} each!").format(
+                    id=gb.id,
+                    title=esc(gb.title),
+                    units=gb.units_sold,
+                    price=format_money(gb.final_price or gb.unit_price, gb.currency, locale),
+                )
+            elif gb.status == "cancelled":
+                text = _("#{id} {title} was cancelled. Nobody pays anything.").format(
+                    id=gb.id, title=esc(gb.title)
+                )
+            else:
+                text = _("#{id} {title} did not form. Every reservation was released.").format(
+                    id=gb.id, title=esc(gb.title)
+                )
+            try:
+                if post.message_id is not None:
+                    await bot.edit_message_text(
+                        text=card_text(gb, locale, zone, now),
+                        chat_id=post.chat_id,
+                        message_id=post.message_id,
+                        reply_markup=None,
+                    )
+                await bot.send_message(post.chat_id, text)
+            except TelegramAPIError as exc:
+                log.warning("could not announce group-buy %s in %s: %s", gb.id, post.chat_id, exc)
+    orders = {order.member_id: order for order in settlement.orders}
+    for entry in settlement.participants:
+        who = await get_member(session, entry.member_id)
+        if who is None or not who.started:
+            continue
+        with i18n.use_locale(who.locale):
+            order = orders.get(entry.member_id)
+            if order is not None:
+                formed = (
+                    _("{title} formed! Your order #{order}: ×{quantity}, {total}.")
+                    if order.payment_mode == PAYMENT_TELEGRAM
+                    else _(
+                        "{title} formed! Your order #{order}: ×{quantity}, {total}. Pay your "
+                        "leader at pickup."
+                    )
+                )
+                text = formed.format(
+                    title=esc(gb.title),
+                    order=order.id,
+                    quantity=order.quantity,
+                    total=format_money(order.total, order.currency, who.locale),
+                )
+            elif gb.status == "cancelled":
+                text = _("{title} was cancelled. Nothing to pay.").format(title=esc(gb.title))
+            else:
+                text = _("{title} did not form. Nothing to pay.").format(title=esc(gb.title))
+            try:
+                await bot.send_message(who.id, text)
+                if order is not None and order.payment_mode == PAYMENT_TELEGRAM and settings:
+                    invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
+                    await send_invoice(bot, invoice, settings)
+            except TelegramAPIError as exc:
+                log.info("could not tell member %s about group-buy %s: %s", who.id, gb.id, exc)

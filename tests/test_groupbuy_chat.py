@@ -1,0 +1,248 @@
+"""Group-buys as a group lives them: open, join from two groups, coalesced card edits, the
+sign-up list, the deadline (on a controlled clock), settlement, and a restart in between."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlmodel import select
+
+from bot.app import build_runtime, prepare
+from bot.config import Settings
+from bot.emulator import EMULATOR_TOKEN, Emulator
+from models.groupbuy import GroupBuy
+from models.order import Order
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
+
+
+async def open_drop(harness: Harness) -> tuple[int, int]:
+    """Sam (staff) opens a ¥39.90 drop in both groups; returns the cards' message ids."""
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
+    replies = await harness.send(
+        SAM,
+        SAM,
+        "/drop 1 24h min=3 stock=10 limit=3 tiers=4:35.90,6:32.90 pickup=Shop A, Sat 10:00",
+    )
+    assert replies == ["Group-buy #1 posted in 2 groups."]
+    tea = harness.emulator.last_bot_message(TEA)
+    coffee = harness.emulator.last_bot_message(COFFEE)
+    return tea.message_id, coffee.message_id
+
+
+async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
+    tea_card, coffee_card = await open_drop(harness)
+    card = harness.emulator.last_bot_message(TEA)
+    assert card.text.splitlines()[:4] == [
+        "🛒 Oolong tea",
+        "Price now: CN¥39.90",
+        "  ▫️ from 4 units: CN¥35.90",
+        "  ▫️ from 6 units: CN¥32.90",
+    ]
+    assert "Progress: 0/3 people" in card.text and "Pickup: Shop A, Sat 10:00" in card.text
+    assert card.button_texts == ["Join ×1", "Join ×2", "Join ×3", "−1", "Leave", "Details"]
+    # when three members join from two groups
+    await harness.send(MIA, MIA, "/start")
+    assert await harness.press(MIA, TEA, tea_card, index=1) == "You are #1, quantity 2."
+    assert await harness.press(LEE, TEA, tea_card, index=2) == (
+        "You are #2, quantity 3. Start a private chat with me to get confirmations."
+    )
+    assert await harness.press(KAI, COFFEE, coffee_card, index=0) == (
+        "You are #3, quantity 1. Start a private chat with me to get confirmations."
+    )
+    # Mia, who started the bot, also gets a private confirmation
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "You joined Oolong tea: quantity 2, you are #1."
+    )
+    # over the limit is refused with a reason
+    assert await harness.press(LEE, TEA, tea_card, index=0) == (
+        "That is more than the limit per member."
+    )
+    # nothing was edited during the burst: the edits wait out the interval ...
+    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    assert tea_now.edit_count == 0
+    # ... and then the burst becomes one edit per card, showing the new tier
+    await harness.runtime.cards.flush()
+    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    assert tea_now.edit_count == 1
+    assert "Progress: 3/3 people" in tea_now.text and "Price now: CN¥32.90" in tea_now.text
+    # the sign-up list (接龙)
+    listing = (await harness.send(MIA, TEA, "/list"))[0]
+    assert "1. Mia ×2" in listing and "2. Lee ×3" in listing and "3. Kai ×1" in listing
+    # Kai leaves and comes back with one unit: he goes to the end of the list
+    assert await harness.press(KAI, COFFEE, coffee_card, index=4) == "You left this group-buy."
+    assert await harness.press(KAI, COFFEE, coffee_card, index=0) == (
+        "You are #3, quantity 1. Start a private chat with me to get confirmations."
+    )
+    # when the deadline passes
+    harness.clock.advance(hours=24, seconds=1)
+    assert await harness.runtime.closer.close_due() == 1
+    assert await harness.runtime.closer.close_due() == 0  # exactly once
+    # then each group is told, the cards are final, and orders exist at the tier price
+    assert harness.emulator.last_bot_message(TEA).text == (
+        "#1 Oolong tea formed: 6 sold at CN¥32.90 each!"
+    )
+    assert harness.emulator.last_bot_message(COFFEE).text.startswith("#1 Oolong tea formed")
+    final = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    assert "✅ Formed!" in final.text and final.button_texts == []
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "Oolong tea formed! Your order #1: ×2, CN¥65.80. Pay your leader at pickup."
+    )
+    async with harness.session() as session:
+        orders = (await session.execute(select(Order).order_by(Order.id))).scalars().all()
+    assert [(o.member_id, o.quantity, o.unit_price, o.chat_id) for o in orders] == [
+        (MIA, 2, 3290, TEA),
+        (LEE, 3, 3290, TEA),
+        (KAI, 1, 3290, COFFEE),
+    ]
+    # and the leader runs pickup from the group's list
+    assert (await harness.send(LEE, TEA, "/paid @mia")) == ["Marked paid for Mia: #1."]
+
+
+async def test_a_group_buy_that_misses_its_minimum_fails_and_everyone_is_told(
+    harness: Harness,
+) -> None:
+    tea_card, _coffee = await open_drop(harness)
+    await harness.send(MIA, MIA, "/start")
+    await harness.press(MIA, TEA, tea_card, index=0)
+    harness.clock.advance(days=2)
+    assert await harness.runtime.closer.close_due() == 1
+    assert harness.emulator.last_bot_message(TEA).text == (
+        "#1 Oolong tea did not form. Every reservation was released."
+    )
+    assert harness.emulator.last_bot_message(MIA).text == "Oolong tea did not form. Nothing to pay."
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+        assert gb is not None and gb.status == "failed"
+        assert (await session.execute(select(Order))).first() is None
+
+
+async def test_a_deadline_that_passes_while_the_bot_is_down_still_fires_once(
+    harness: Harness,
+) -> None:
+    tea_card, _coffee = await open_drop(harness)
+    for member in (MIA, LEE, KAI):
+        await harness.press(member, TEA, tea_card, index=0)
+    # the bot stops; the deadline passes while it is down
+    await harness.runtime.close()
+    harness.clock.advance(hours=30)
+    # a new process starts on the same database: its scheduler closes the group-buy at start
+    restarted = build_runtime(harness.runtime.settings, EMULATOR_TOKEN, clock=harness.clock)
+    try:
+        await prepare(restarted, migrate=False)
+        await restarted.closer.start()
+        restarted.closer.stop()
+        assert harness.emulator.last_bot_message(TEA).text.startswith("#1 Oolong tea formed")
+        assert await restarted.closer.close_due() == 0
+    finally:
+        await restarted.close()
+        harness.runtime = build_runtime(
+            harness.runtime.settings, EMULATOR_TOKEN, clock=harness.clock
+        )
+    async with harness.session() as session:
+        orders = (await session.execute(select(Order))).scalars().all()
+    assert len(orders) == 3
+
+
+async def test_opening_explains_bad_input(harness: Harness) -> None:
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
+    cases = {
+        "/groupbuy": "Open a group-buy with one line:",
+        "/groupbuy 9 24h": "There is no such product.",
+        "/groupbuy 1 yesterday": "Give the deadline as 24h, 90m, 3d",
+        "/groupbuy 1 2020-01-01 10:00": "The deadline must be in the future.",
+        "/groupbuy 1 24h min=30u stock=20": "The minimum is larger than the stock",
+        "/groupbuy 1 24h tiers=5:39.95": "Tiers must go up in units and down in price",
+        "/groupbuy 1 24h stock=50": "The product does not have that much stock left.",
+        "/groupbuy 1 24h min=many": "Minimum, stock and limit must be whole numbers above zero.",
+    }
+    for command, expected in cases.items():
+        reply = (await harness.send(LEE, TEA, command))[0]
+        assert reply.startswith(expected), (command, reply)
+    # a member may not open one
+    assert await harness.send(MIA, TEA, "/groupbuy 1 24h") == [
+        "Sorry, only the leaders of this group can do that."
+    ]
+
+
+async def test_leaders_extend_and_cancel(harness: Harness) -> None:
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.send(MIA, MIA, "/start")
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    assert (await harness.send(LEE, TEA, "/gb_extend 1 12h"))[0].startswith("Group-buy #1 now ends")
+    assert (await harness.send(KAI, TEA, "/gb_cancel 1")) == [
+        "Sorry, only the leaders of this group can do that."
+    ]
+    assert await harness.send(LEE, COFFEE, "/gb_cancel 1") == [
+        "Sorry, only the leaders of this group can do that."
+    ]
+    await harness.send(LEE, TEA, "/gb_cancel 1")
+    assert harness.emulator.last_bot_message(TEA).text == (
+        "#1 Oolong tea was cancelled. Nobody pays anything."
+    )
+    assert (
+        harness.emulator.last_bot_message(MIA).text == "Oolong tea was cancelled. Nothing to pay."
+    )
+    assert await harness.press(
+        MIA, TEA, card.message_id, callback_data="gb:join:1:1", force=True
+    ) == ("This group-buy is closed.")
+
+
+async def test_the_card_speaks_the_groups_language(harness: Harness) -> None:
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add 乌龙茶 | 39.90 CNY | stock 20")
+    await harness.send(LEE, TEA, "/settings language zh_Hans")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10 limit=2 tiers=5:35")
+    card = harness.emulator.last_bot_message(TEA)
+    assert card.text.splitlines()[:4] == [
+        "🛒 乌龙茶",
+        "当前价格：¥39.90",
+        "  ▫️ 满 5 件：¥35.00",
+        "进度：0/2 人",
+    ]
+    assert card.button_texts == ["参团 ×1", "参团 ×2", "−1", "退出", "详情"]
+    assert await harness.press(MIA, TEA, card.message_id, index=1) == (
+        "你是第 1 位，数量 2。和我私聊就能收到确认消息。"
+    )
+
+
+async def test_cards_refresh_by_themselves_once_the_interval_has_passed(
+    emulator: Emulator, settings: Settings
+) -> None:
+    clock = FakeClock()
+    runtime = build_runtime(
+        settings.model_copy(update={"card_edit_seconds": 0.2}), EMULATOR_TOKEN, clock=clock
+    )
+    await prepare(runtime, migrate=False)
+    harness = Harness(emulator=emulator, runtime=runtime, clock=clock)
+    try:
+        await harness.join_groups()
+        await harness.send(SAM, SAM, "/start")
+        await harness.send(OWNER, OWNER, "/grant_staff @sam")
+        await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
+        await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
+        card = harness.emulator.last_bot_message(TEA)
+        await asyncio.sleep(0.25)  # the card's own edit slot is free again
+        await harness.press(MIA, TEA, card.message_id, index=0)
+        await harness.press(KAI, TEA, card.message_id, index=0)
+        for _ in range(50):  # up to 5 s on a busy machine
+            await asyncio.sleep(0.1)
+            current = next(m for m in emulator.messages(TEA) if m.message_id == card.message_id)
+            if current.edit_count:
+                break
+        assert "Progress: 2/2 people" in current.text
+        assert current.edit_count == 1
+    finally:
+        await runtime.close()
