@@ -15,6 +15,7 @@ def feature_routers() -> list[Router]:
         ledger,
         order,
         product,
+        product_wizard,
         role,
         start,
     )
@@ -29,6 +30,7 @@ def feature_routers() -> list[Router]:
         groupbuy.router,
         language.router,
         start.router,
+        product_wizard.router,  # last: its steps take plain text, after /cancel had its turn
     ]
     for router in routers:
         # Routers live at module level as aiogram intends; a process that builds a second

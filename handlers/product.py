@@ -15,7 +15,13 @@ from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
 from services.money import InvalidAmount, parse_amount, parse_currency
-from services.product import ProductError, create_product, list_products
+from services.product import (
+    ProductError,
+    create_product,
+    get_product,
+    list_products,
+    update_product,
+)
 from services.role import Role
 
 router = Router(name="product")
@@ -128,3 +134,88 @@ async def products(message: Message, session: AsyncSession, locale: str) -> None
             f"{format_money(product.price, product.currency, locale)}{stock}"
         )
     await message.answer("\n".join(lines))
+
+
+PRODUCT_FIELDS = {
+    "title": "title",
+    "price": "price",
+    "stock": "stock",
+    "mode": "payment_mode",
+    "active": "active",
+    "description": "description",
+}
+
+
+@router.message(Command("product_set"), PRIVATE, RoleFilter(Role.STAFF, "product.edit"))
+async def product_set(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """Edits one field: /product_set ID price 32.90 | stock 50 | title ... | mode telegram."""
+    words = (command.args or "").split(maxsplit=2)
+    usage = _(
+        "Send /product_set ID FIELD VALUE, where FIELD is title, description, price, stock "
+        "(a number or none), mode (offline or telegram) or active (on or off)."
+    )
+    if len(words) != 3 or not words[0].lstrip("#").isdigit() or words[1] not in PRODUCT_FIELDS:
+        await message.answer(usage)
+        return
+    product = await get_product(session, int(words[0].lstrip("#")[:18]))
+    if product is None:
+        await message.answer(
+            _("There is no product #{id}. Send /products to see them.").format(id=words[0])
+        )
+        return
+    field, text = PRODUCT_FIELDS[words[1]], words[2].strip()
+    value: object = text
+    try:
+        if field == "price":
+            value = parse_amount(
+                text, product.currency, locale=member.locale, ceiling=settings.max_order_amount
+            )
+        elif field == "stock":
+            if text.lower() == "none":
+                value = None
+            elif text.isdigit() and len(text) <= 9:
+                value = int(text)
+            else:
+                await message.answer(_("Stock must be a whole number, like: stock 100"))
+                return
+        elif field == "active":
+            if text.lower() not in ("on", "off"):
+                await message.answer(usage)
+                return
+            value = text.lower() == "on"
+        elif field == "payment_mode":
+            value = text.lower()
+            if (
+                value == PAYMENT_TELEGRAM
+                and product.currency != STARS
+                and settings.provider_token is None
+            ):
+                await message.answer(
+                    _(
+                        "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
+                        "settings. Use XTR (Telegram Stars) or offline payment instead."
+                    ).format(currency=product.currency)
+                )
+                return
+        updated = await update_product(session, product_id=product.id, field=field, value=value)
+    except InvalidAmount as exc:
+        await message.answer(amount_error(exc.reason))
+        return
+    except ProductError:
+        await message.answer(usage)
+        return
+    stock = _("no limit") if updated.stock is None else str(updated.stock)
+    await message.answer(
+        _("Product #{id} saved: {title}, {price}, stock {stock}.").format(
+            id=updated.id,
+            title=f"<b>{esc(updated.title)}</b>",
+            price=format_money(updated.price, updated.currency, member.locale),
+            stock=stock,
+        )
+    )

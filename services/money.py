@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from babel.numbers import NumberFormatError, get_currency_precision, parse_decimal
 
 from models.ledger import POINTS
 from services.ledger import STARS, known_asset
+
+# digits with the group and decimal separators locales use (comma, dot, apostrophe, spaces)
+_PLAIN_NUMBER = re.compile(r"^-?[0-9][0-9.,'\u00a0\u202f ]*$")
 
 
 class InvalidAmount(ValueError):
@@ -36,8 +40,11 @@ def parse_currency(text: str) -> str:
 def parse_amount(text: str, currency: str, *, locale: str, ceiling: int) -> int:
     """Minor units for '35.90', '35,90' (de), '1,234.5' or '¥35.9'; never a float on the way."""
     cleaned = text.strip().lstrip("¥$€£⭐").strip()
+    if not _PLAIN_NUMBER.match(cleaned):  # no exponents, words or other signs
+        raise InvalidAmount("not_a_number")
     try:
-        value = parse_decimal(cleaned, locale=locale, strict=False)
+        # strict: "35,90" in English is a typo for 35.90 or 3,590, never silently 3590
+        value = parse_decimal(cleaned, locale=locale, strict=True)
     except (NumberFormatError, InvalidOperation, ValueError):
         raise InvalidAmount("not_a_number") from None
     if not isinstance(value, Decimal) or not value.is_finite():

@@ -92,3 +92,30 @@ async def list_products(session: AsyncSession, *, limit: int = 20) -> list[Produ
         select(Product).where(col(Product.active)).order_by(col(Product.id).desc()).limit(limit)
     )
     return [_view(row) for row in rows.scalars().all()]
+
+
+EDITABLE = ("title", "description", "price", "stock", "payment_mode", "active", "photo_file_id")
+
+
+async def update_product(
+    session: AsyncSession, *, product_id: int, field: str, value: object
+) -> ProductView:
+    """Change one field of a product (prices in minor units); ProductError when not allowed."""
+    row = await session.get(Product, product_id)
+    if row is None:
+        raise ProductError("not_found")
+    if field not in EDITABLE:
+        raise ProductError("field")
+    if field == "title" and (not isinstance(value, str) or not 0 < len(value.strip()) <= 128):
+        raise ProductError("title")
+    if field == "price" and (type(value) is not int or value <= 0):
+        raise ProductError("price")
+    if field == "stock" and value is not None and (type(value) is not int or value < 0):
+        raise ProductError("stock")
+    if field == "payment_mode" and value not in PAYMENT_MODES:
+        raise ProductError("payment_mode")
+    if field == "description" and isinstance(value, str):
+        value = value[:1024]
+    setattr(row, field, value.strip() if isinstance(value, str) else value)
+    await session.flush()
+    return _view(row)

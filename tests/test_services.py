@@ -137,3 +137,31 @@ async def test_an_update_id_is_claimed_once(session: AsyncSession) -> None:
     await transaction.rollback()
     async with session.begin():
         assert await claim_update(session, update_id=43)
+
+
+def test_amounts_are_parsed_exactly_and_ambiguous_separators_are_refused() -> None:
+    from services.money import InvalidAmount, parse_amount
+
+    assert parse_amount("35.90", "CNY", locale="en", ceiling=10**9) == 3590
+    assert parse_amount("1,234.5", "CNY", locale="en", ceiling=10**9) == 123450
+    assert parse_amount("¥35.9", "CNY", locale="zh_Hans", ceiling=10**9) == 3590
+    assert parse_amount("35,90", "EUR", locale="de", ceiling=10**9) == 3590
+    assert parse_amount("50", "XTR", locale="en", ceiling=10**9) == 50
+    # regression: "35,90" in English once became 3,590.00
+    for text, reason in (
+        ("35,90", "not_a_number"),
+        ("1e3", "not_a_number"),
+        ("NaN", "not_a_number"),
+        ("0", "not_positive"),
+        ("-5", "not_positive"),
+        ("0.001", "too_precise"),
+        ("2.5", "too_precise"),  # for Stars, below
+        ("99999999", "too_large"),
+    ):
+        currency = "XTR" if text == "2.5" else "CNY"
+        try:
+            parse_amount(text, currency, locale="en", ceiling=10**9)
+        except InvalidAmount as exc:
+            assert exc.reason == reason, text
+        else:
+            raise AssertionError(f"{text!r} was accepted")
