@@ -224,6 +224,7 @@ async def run_playground(
         runtime = build_runtime(local, EMULATOR_TOKEN)
         try:
             await prepare(runtime)
+            await runtime.closer.start()  # group-buy deadlines fire here too
             return await _session(runtime, emulator, script, write)
         finally:
             await runtime.close()

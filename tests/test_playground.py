@@ -41,6 +41,16 @@ def test_the_tour_script_prints_the_conversation() -> None:
         "[bob (private)] bot: 你現在是品牌員工了。",
         "bob@bob (private)> /staff",
         "[bob (private)] bot: 品牌員工：",
+        # a group-buy in Tea Lovers (which now speaks Simplified Chinese), joined by two
+        "[bob (private)] bot: 商品 #1 已建立：Oolong tea，CN¥39.90。",
+        "[Tea Lovers] bot: 🛒 Oolong tea",
+        "[1] 参团 ×1  [2] 参团 ×2  [3] 参团 ×3  [4] −1  [5] 退出  [6] 详情",
+        "(dan presses [2] 参团 ×2)",
+        "    (popup) 你是第 1 位，数量 2。和我私聊就能收到确认消息。",
+        "[bob (private)] bot: 你已參加 Oolong tea：數量 1，你是第 2 位。",
+        "[Tea Lovers] bot: #1 Oolong tea — 已接 3 件",
+        "    1. Dan ×2",
+        "    2. Bob ×1",
     ]
     position = 0
     for line in expected_in_order:
