@@ -105,6 +105,7 @@ async def main(argv: list[str]) -> None:
             database_url=database_url,
             redis_url=args.redis,
             throttle_limit=1_000_000,
+            pace_messages=False,  # 50 users answered back to back: pacing would measure sleep
         )
         bare_rate = await bare(emulator, settings, count)
         runtime = build_runtime(settings, EMULATOR_TOKEN)

@@ -29,6 +29,7 @@ from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMidd
 from bot.migrate import upgrade
 from bot.redis import ResilientStorage, Throttle, create_redis
 from bot.scheduler import GroupBuyCloser
+from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
 from models.base import utcnow
@@ -36,11 +37,15 @@ from services.member import get_member
 from services.role import Role, staff_ids
 
 log = logging.getLogger(__name__)
+# no pacing at all: for tests that do not measure it
+UNLIMITED = PaceLimits(per_second=10**9, private_gap=0.0, group_per_minute=10**9)
 
 
-def create_bot(settings: Settings, token: str) -> Bot:
-    """A Bot that talks HTML to the Bot API server at TELEGRAM_API_URL."""
+def create_bot(settings: Settings, token: str, paced: PacedRequests | None = None) -> Bot:
+    """A Bot that talks HTML to the Bot API server at TELEGRAM_API_URL, paced when given."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    if paced is not None:
+        session.middleware(paced)
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -79,12 +84,15 @@ class Runtime:
     dp: Dispatcher
     cards: CardRefresher
     closer: GroupBuyCloser
+    notifier: Notifier
+    paced: PacedRequests
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
 
     async def close(self) -> None:
         self.closer.stop()
         await self.cards.close()
+        await self.notifier.close()
         await self.dp.storage.close()
         await self.bot.session.close()
         if self.redis is not None:
@@ -106,7 +114,9 @@ def build_runtime(
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     storage: BaseStorage = ResilientStorage(redis) if redis is not None else MemoryStorage()
     throttle = Throttle(limit=settings.throttle_limit, window=settings.throttle_window, redis=redis)
-    bot = create_bot(settings, token)
+    paced = PacedRequests(Pace() if settings.pace_messages else Pace(UNLIMITED))
+    bot = create_bot(settings, token, paced)
+    notifier = Notifier(bot)
     cards = CardRefresher(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
     )
@@ -120,6 +130,7 @@ def build_runtime(
         clock=clock,
         cards=cards,
         closer=closer,
+        notifier=notifier,
     )
     return Runtime(
         settings=settings,
@@ -130,6 +141,8 @@ def build_runtime(
         dp=dp,
         cards=cards,
         closer=closer,
+        notifier=notifier,
+        paced=paced,
         clock=clock,
         redis=redis,
     )

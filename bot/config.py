@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     payment_provider_token: SecretStr | None = None
     # the largest order or refund anyone can enter, in minor units (default 100,000.00)
     max_order_amount: int = Field(default=10_000_000, ge=1)
+    # pace outgoing messages to Telegram's limits (off only in tests that do not measure it)
+    pace_messages: bool = True
     # group-buy cards are edited at most once per this many seconds per group
     card_edit_seconds: float = Field(default=3.0, ge=0.0)
     # how often the scheduler looks for group-buys whose deadline passed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +49,7 @@ class Console:
 
     emulator: Emulator
     write: Callable[[str], None]
+    settle: Callable[[], Awaitable[None]]  # waits for messages the bot sends in the background
     user: Persona = PERSONAS[0]
     chat_key: str = "private"
     shown: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
@@ -114,6 +115,7 @@ class Console:
         if not line.startswith(":"):
             update = self.emulator.send_message(self.user.user_id, self.chat_id, line)
             await self.emulator.wait_processed(update["update_id"])
+            await self.settle()
             self.flush()
             return True
         word, _, arg = line[1:].partition(" ")
@@ -168,6 +170,7 @@ class Console:
             self.user.user_id, self.chat_id, message.message_id, index=index
         )
         await self.emulator.wait_processed(update["update_id"])
+        await self.settle()
         self.flush()
 
 
@@ -219,6 +222,7 @@ async def run_playground(
                 "redis_url": None,
                 "owner_ids": frozenset({PERSONAS[0].user_id}),
                 "webhook_url": None,
+                "pace_messages": False,  # the emulator here does not limit; keep the demo brisk
             }
         )
         runtime = build_runtime(local, EMULATOR_TOKEN)
@@ -235,7 +239,7 @@ async def _session(
     runtime: Runtime, emulator: Emulator, script: Path | None, write: Callable[[str], None]
 ) -> int:
     _world(emulator)
-    console = Console(emulator=emulator, write=write)
+    console = Console(emulator=emulator, write=write, settle=runtime.notifier.drain)
     polling = asyncio.create_task(
         runtime.dp.start_polling(
             runtime.bot,

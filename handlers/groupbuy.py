@@ -21,7 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.order import send_invoice
-from handlers.text import N_, CardToucher, DeadlineScheduler, HandlerSettings, esc, format_money
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CardToucher,
+    DeadlineScheduler,
+    HandlerSettings,
+    esc,
+    format_money,
+)
 from models.groupbuy import GROUPBUY_OPEN, MIN_PEOPLE, MIN_UNITS
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, active_community_ids, get_community
@@ -336,6 +344,7 @@ async def join_button(
     member: MemberView,
     clock: Clock,
     cards: CardToucher,
+    notifier: BackgroundSender,
 ) -> None:
     """Joins, adds one fewer, or leaves, answering at once with a short toast."""
     if query.message is None:
@@ -372,18 +381,16 @@ async def join_button(
         return
     await query.answer(_toast(result.quantity, result.position, member.started))
     if member.started and result.quantity:
-        try:
-            with i18n.use_locale(member.locale):
-                await bot.send_message(
-                    member.id,
-                    _("You joined {title}: quantity {quantity}, you are #{position}.").format(
-                        title=esc(result.groupbuy.title),
-                        quantity=result.quantity,
-                        position=result.position,
-                    ),
-                )
-        except TelegramAPIError as exc:
-            log.info("no private confirmation for %s: %s", member.id, exc)
+        # in the background: a rush of joins must not wait for Telegram's pace
+        with i18n.use_locale(member.locale):
+            notifier.send(
+                member.id,
+                _("You joined {title}: quantity {quantity}, you are #{position}.").format(
+                    title=esc(result.groupbuy.title),
+                    quantity=result.quantity,
+                    position=result.position,
+                ),
+            )
     cards.touch(callback_data.groupbuy_id)
 
 

@@ -42,6 +42,12 @@ class CardToucher(Protocol):
     def touch(self, groupbuy_id: int) -> None: ...
 
 
+class BackgroundSender(Protocol):
+    """Sends a message without holding up the update (bot.sender.Notifier)."""
+
+    def send(self, chat_id: int, text: str) -> None: ...
+
+
 class DeadlineScheduler(Protocol):
     """Something that closes a group-buy at its deadline (bot.scheduler.GroupBuyCloser)."""
 

@@ -167,6 +167,7 @@ def settings(emulator: Emulator, database_url: str, redis_url: str | None) -> Se
         redis_url=redis_url,
         owner_ids=frozenset({OWNER}),
         throttle_limit=10_000,
+        pace_messages=False,  # tests that measure pacing turn it on
         card_edit_seconds=60.0,  # cards are edited when a test flushes them
     )
 
@@ -197,6 +198,7 @@ class Harness:
         """Hand every queued update to the Dispatcher, in order, as polling would."""
         for update in self.emulator.pop_updates():
             await self.runtime.dp.feed_raw_update(self.runtime.bot, update)
+        await self.runtime.notifier.drain()
 
     def new_bot_messages(self, chat_id: int) -> list[StoredMessage]:
         """Bot messages in the chat since the last call for that chat."""

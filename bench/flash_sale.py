@@ -1,0 +1,188 @@
+"""Benchmark: a flash sale. N members in G groups race for S units of one drop, through the
+emulator with Telegram's limits enforced. Prints one JSON line.
+
+    python bench/flash_sale.py                 # full: 600 members, 6 groups, 100 units
+    python bench/flash_sale.py --quick         # CI: 120 members, 3 groups, 30 units
+    python bench/flash_sale.py --backend postgresql \\
+        --database postgresql+asyncpg://postgres@127.0.0.1:5432/test --redis redis://127.0.0.1:6379/15
+
+Each member taps "Join ×1..3" once, all at about the same moment (at most `--concurrency`
+updates in flight, like a polling loop handling a batch); a fifth of them started the bot and
+get a private confirmation. Afterwards the cards are refreshed and the group-buy settles.
+`oversold` must be 0 and, with the paced sender, `http_429` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiogram import Dispatcher
+from aiogram.types import CallbackQuery
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.app import build_runtime, create_bot, prepare
+from bot.config import Settings
+from bot.db import create_database, drop_database
+from bot.emulator import EMULATOR_TOKEN, Emulator
+from services.groupbuy import get_groupbuy, participants
+
+STAFF = 9_000_001
+
+
+async def bare_rate(emulator: Emulator, settings: Settings, updates: list[dict[str, Any]]) -> float:
+    """Bare aiogram: an empty handler answering each callback over HTTP."""
+    dp = Dispatcher()
+
+    @dp.callback_query()
+    async def answer(query: CallbackQuery) -> None:
+        await query.answer()
+
+    bot = create_bot(settings, EMULATOR_TOKEN)
+    started = time.perf_counter()
+    await feed_all(dp, bot, updates, concurrency=50)
+    elapsed = time.perf_counter() - started
+    await bot.session.close()
+    return len(updates) / elapsed
+
+
+async def feed_all(
+    dp: Dispatcher, bot: Any, updates: list[dict[str, Any]], concurrency: int
+) -> None:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(update: dict[str, Any]) -> None:
+        async with gate:
+            await dp.feed_raw_update(bot, update)
+
+    await asyncio.gather(*(one(u) for u in updates))
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    members, groups, units = (120, 3, 30) if args.quick else (600, 6, 100)
+    emulator = Emulator()
+    await emulator.start()
+    emulator.enforce_rate_limits = True
+    server = None
+    scratch = f"ccbot_flash_{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.backend == "postgresql":
+            server = args.database.replace("postgresql://", "postgresql+asyncpg://", 1)
+            url = await create_database(server, scratch)
+        else:
+            url = f"sqlite+aiosqlite:///{tmp}/flash.sqlite3"
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            telegram_api_url=emulator.base_url,
+            database_url=url,
+            redis_url=args.redis,
+            owner_ids=frozenset({STAFF}),
+            throttle_limit=1_000_000,
+        )
+        runtime = build_runtime(settings, EMULATOR_TOKEN)
+        await prepare(runtime)
+        # the world: staff, groups with the bot in them, members who tap once each
+        emulator.add_user(STAFF, "Staff")
+        chat_ids = [-1_009_000_000_000 - g for g in range(groups)]
+        for g, chat in enumerate(chat_ids):
+            emulator.add_group(chat, f"Group {g}", creator=STAFF)
+            emulator.add_bot_to_group(chat, STAFF)
+        member_ids = [8_000_000 + i for i in range(members)]
+        for i, uid in enumerate(member_ids):
+            emulator.add_user(uid, f"m{i}", language_code="en")
+            emulator.set_member_status(chat_ids[i % groups], uid, "member")
+            if i % 5 == 0:  # a fifth started the bot: they get private confirmations
+                emulator.send_message(uid, uid, "/start")
+        for text in (
+            "/start",
+            f"/product_add Flash tea | 19.90 CNY | stock {units}",
+            f"/drop 1 2h min=5 stock={units} limit=3 tiers={units // 2}:17.90",
+        ):
+            emulator.send_message(STAFF, STAFF, text)
+        for update in emulator.pop_updates():
+            await runtime.dp.feed_raw_update(runtime.bot, update)
+        await runtime.notifier.drain()
+        cards = {chat: emulator.last_bot_message(chat).message_id for chat in chat_ids}
+        # the rush
+        taps = [
+            emulator.press_button(
+                uid, chat_ids[i % groups], cards[chat_ids[i % groups]], index=i % 3
+            )
+            for i, uid in enumerate(member_ids)
+        ]
+        emulator.pop_updates()
+        started = time.perf_counter()
+        await feed_all(runtime.dp, runtime.bot, taps, args.concurrency)
+        elapsed = time.perf_counter() - started
+        await runtime.notifier.drain()
+        await runtime.cards.flush()
+        async with runtime.sessions() as session:
+            view = await get_groupbuy(session, 1)
+            shares = await participants(session, 1)
+        assert view is not None
+        answered = sum(1 for t in taps if t["callback_query"]["id"] in emulator.callback_answers)
+        edits: dict[int, int] = {}
+        for name, params in emulator.calls:
+            if name.startswith("editMessage") and params.get("chat_id") in cards:
+                edits[params["chat_id"]] = edits.get(params["chat_id"], 0) + 1
+        minutes = max(elapsed / 60.0, 1.0)  # edits happen within the first minute here
+        bare = await bare_rate(
+            emulator,
+            settings,
+            [
+                emulator.press_button(
+                    uid,
+                    chat_ids[i % groups],
+                    cards[chat_ids[i % groups]],
+                    callback_data="noop",
+                    force=True,
+                )
+                for i, uid in enumerate(member_ids)
+            ],
+        )
+        emulator.pop_updates()
+        http_429 = runtime.paced.retry_after_seen
+        await runtime.close()
+        if server is not None:
+            await drop_database(server, scratch)
+    await emulator.stop()
+    sold = sum(p.quantity for p in shares)
+    return {
+        "bench": "flash_sale",
+        "backend": args.backend,
+        "members": members,
+        "groups": groups,
+        "joins_attempted": len(taps),
+        "units": units,
+        "units_sold": view.units_sold,
+        "oversold": max(0, view.units_sold - units) + abs(sold - view.units_sold),
+        "callbacks_answered": answered,
+        "http_429": http_429,
+        "max_edits_per_group_per_min": round(max(edits.values(), default=0) / minutes, 1),
+        "joins_per_s": round(len(taps) / elapsed, 1),
+        "bare_dispatch_per_s": round(bare, 1),
+        "ratio": round((len(taps) / elapsed) / bare, 3),
+    }
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--redis", default=None)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args(argv)
+    print(json.dumps(asyncio.run(run(args))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
