@@ -180,8 +180,14 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--database", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--redis", default=None)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if anything was oversold or answered 429"
+    )
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(run(args))))
+    figures = asyncio.run(run(args))
+    print(json.dumps(figures))
+    if args.check and (figures["oversold"] or figures["http_429"]):
+        sys.exit(1)
 
 
 if __name__ == "__main__":
