@@ -45,6 +45,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("list", N_("Who joined the group-buys (接龙)"), Role.MEMBER, False, True),
     Command("groupbuy", N_("Open a group-buy in this group"), Role.LEADER, False, True),
     Command("gb_extend", N_("Extend a group-buy's deadline"), Role.LEADER, False, True),
+    Command("gb_close", N_("Close a group-buy now"), Role.LEADER, False, True),
     Command("gb_cancel", N_("Cancel a group-buy"), Role.LEADER, False, True),
     Command("orders", N_("The group's orders for pickup"), Role.LEADER, False, True),
     Command("paid", N_("Mark a member's orders paid"), Role.LEADER, False, True),

@@ -48,6 +48,7 @@ from services.groupbuy import (
     posts,
     record_card,
     set_quantity,
+    settle,
 )
 from services.member import MemberView, get_member
 from services.order import start_invoice
@@ -476,6 +477,41 @@ async def extend_command(
         _("Group-buy #{id} now ends {when}.").format(id=gb.id, when=local.strftime("%m-%d %H:%M"))
     )
     cards.touch(gb_id)
+
+
+@router.message(Command("gb_close"), GROUP, RoleFilter(Role.LEADER, "groupbuy.close"))
+async def close_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    community: CommunityView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Closes an open group-buy of this group now: it forms if it reached its minimum."""
+    words = (command.args or "").split()
+    if len(words) != 1 or not words[0].isdigit():
+        await message.reply(_("Send /gb_close ID, for example /gb_close 4."))
+        return
+    gb_id = int(words[0][:18])
+    if gb_id not in await groupbuys_in_chat(session, community.id):
+        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
+        return
+    settlement = await settle(session, groupbuy_id=gb_id, now=clock(), early=True)
+    if settlement is None:  # closed meanwhile by the scheduler
+        await message.reply(_("This group-buy is closed."))
+        return
+    await announce(
+        bot,
+        i18n,
+        session,
+        settlement,
+        clock(),
+        settings_timezone=community.timezone,
+        settings=settings,
+    )
 
 
 @router.message(Command("gb_cancel"), GROUP, RoleFilter(Role.LEADER, "groupbuy.cancel"))

@@ -455,18 +455,24 @@ async def _release_stock(session: AsyncSession, groupbuy: GroupBuyView, units: i
     )
 
 
-async def settle(session: AsyncSession, *, groupbuy_id: int, now: datetime) -> Settlement | None:
+async def settle(
+    session: AsyncSession, *, groupbuy_id: int, now: datetime, early: bool = False
+) -> Settlement | None:
     """Close a due group-buy exactly once: formed -> orders at the final tier price; failed ->
-    every reservation released. None when it is not due or another worker closed it first."""
+    every reservation released. None when it is not due or another worker closed it first.
+
+    `early` closes an open group-buy before its deadline (a leader's "close now").
+    """
+    due = or_(
+        col(GroupBuy.deadline) <= now,
+        col(GroupBuy.units_sold) >= col(GroupBuy.stock_cap),
+    )
     claimed = await session.execute(
         update(GroupBuy)
         .where(
             col(GroupBuy.id) == groupbuy_id,
             col(GroupBuy.status) == GROUPBUY_OPEN,
-            or_(
-                col(GroupBuy.deadline) <= now,
-                col(GroupBuy.units_sold) >= col(GroupBuy.stock_cap),
-            ),
+            *(() if early else (due,)),
         )
         .values(status=GROUPBUY_SETTLING)
     )

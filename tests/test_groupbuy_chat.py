@@ -246,3 +246,24 @@ async def test_cards_refresh_by_themselves_once_the_interval_has_passed(
         assert current.edit_count == 1
     finally:
         await runtime.close()
+
+
+async def test_a_leader_closes_a_group_buy_early(harness: Harness) -> None:
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.press(KAI, TEA, card.message_id, index=1)
+    assert await harness.send(MIA, TEA, "/gb_close 1") == [
+        "Sorry, only the leaders of this group can do that."
+    ]
+    assert (await harness.send(LEE, TEA, "/gb_close 1"))[-1] == (
+        "#1 Oolong tea formed: 3 sold at CN¥39.90 each!"
+    )
+    assert await harness.send(LEE, TEA, "/gb_close 1") == [
+        "There is no open group-buy #1 in this group."
+    ]
+    assert await harness.runtime.closer.close_due() == 0

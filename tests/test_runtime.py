@@ -154,6 +154,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "list",
         "groupbuy",
         "gb_extend",
+        "gb_close",
         "gb_cancel",
         "orders",
         "paid",
