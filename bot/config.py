@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     max_order_amount: int = Field(default=10_000_000, ge=1)
     # pace outgoing messages to Telegram's limits (off only in tests that do not measure it)
     pace_messages: bool = True
+    # a group-buy leader's commission, in basis points of each paid order (500 = 5%)
+    leader_commission_bps: int = Field(default=500, ge=0, le=5000)
+    # days after payment before a leader's commission is released (refunds reverse it before)
+    refund_window_days: int = Field(default=7, ge=0, le=365)
     # group-buy cards are edited at most once per this many seconds per group
     card_edit_seconds: float = Field(default=3.0, ge=0.0)
     # how often the scheduler looks for group-buys whose deadline passed

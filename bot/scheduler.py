@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from handlers.groupbuy import announce
 from services.groupbuy import due_groupbuys, open_groupbuys, settle
+from services.order import release_commissions
 
 log = logging.getLogger(__name__)
 SWEEP_JOB = "groupbuy-sweep"
@@ -50,6 +51,12 @@ class GroupBuyCloser:
         async with self.sessions() as session:
             due = await due_groupbuys(session, now=now)
         closed = 0
+        async with self.sessions() as session, session.begin():
+            released = await release_commissions(
+                session, now=now, window=timedelta(days=self.settings.refund_window_days)
+            )
+        if released:
+            log.info("released the commission of %s orders", released)
         for groupbuy_id in due:
             try:
                 # outside an update there is no i18n context: open one for the messages

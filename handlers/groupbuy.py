@@ -216,6 +216,7 @@ async def _open(
     closer: DeadlineScheduler,
     chat_ids: list[int],
     timezone: str,
+    commission_bps: int,
 ) -> None:
     words = (command.args or "").split()
     if len(words) < 2 or not words[0].lstrip("#").isdigit():
@@ -249,6 +250,7 @@ async def _open(
                 ceiling=settings.max_order_amount,
             ),
             pickup_point=options.get("pickup", ""),
+            commission_bps=commission_bps,
         )
     except GroupBuyError as exc:
         text = OPEN_ERRORS.get(exc.reason)
@@ -288,6 +290,7 @@ async def groupbuy_command(
         closer,
         [community.id],
         community.timezone,
+        settings.leader_commission_bps,
     )
 
 
@@ -319,6 +322,7 @@ async def drop_command(
         closer,
         chats,
         settings.default_timezone,
+        0,  # a staff drop earns nobody a commission
     )
 
 

@@ -19,6 +19,7 @@ from models.ledger import (
     ACCOUNT_CUSTOMER_PAYABLE,
     ACCOUNT_CUSTOMER_RECEIVABLE,
     ACCOUNT_LEADER_COMMISSION,
+    ACCOUNT_LEADER_COMMISSION_PENDING,
     ACCOUNT_MEMBER_COMMISSION,
     ACCOUNT_MEMBER_POINTS,
     POINTS,
@@ -42,6 +43,7 @@ MOVEMENT_LABELS = {
     "points_gift": N_("Points gift"),
     "donation": N_("Donation"),
     "commission": N_("Commission"),
+    "commission_release": N_("Commission released"),
     "refund_paid": N_("Refund received"),
     "payment_unmatched": N_("Payment that could not be used"),
 }
@@ -81,6 +83,14 @@ async def wallet(
             lines.append(
                 _("Commission earned: {amount}").format(amount=format_money(value, asset, locale))
             )
+    pending = AccountRef(ACCOUNT_LEADER_COMMISSION_PENDING, member.id)
+    for asset, value in sorted((await balances(session, pending)).items()):
+        if value > 0:
+            lines.append(
+                _("Commission pending (released after the refund window): {amount}").format(
+                    amount=format_money(value, asset, locale)
+                )
+            )
     payable = AccountRef(ACCOUNT_CUSTOMER_PAYABLE, member.id)
     for asset, value in sorted((await balances(session, payable)).items()):
         if value > 0:
@@ -88,7 +98,7 @@ async def wallet(
                 _("Refunds owed to you: {amount}").format(amount=format_money(value, asset, locale))
             )
     paid = AccountRef(ACCOUNT_CUSTOMER_RECEIVABLE, member.id)
-    recent = await movements(session, [points, commission, leader, paid], limit=10)
+    recent = await movements(session, [points, commission, leader, pending, paid], limit=10)
     zone = ZoneInfo(settings.default_timezone)
     if recent:
         lines += ["", _("Recent movements:")]

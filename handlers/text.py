@@ -31,6 +31,7 @@ class HandlerSettings(Protocol):
     default_locale: str
     default_timezone: str
     max_order_amount: int
+    leader_commission_bps: int
 
     @property
     def provider_token(self) -> str | None: ...

@@ -56,6 +56,8 @@ class GroupBuy(SQLModel, table=True):
     status: str = Field(default=GROUPBUY_OPEN, max_length=12, index=True)
     # the leader who opened it (earns the commission), or the staff member for a drop
     opened_by: int = Field(sa_type=TelegramId)
+    # the opener's commission on each paid order, in basis points (0 for staff drops)
+    commission_bps: int = Field(default=0)
     final_price: int | None = Field(default=None, sa_type=BigInteger)
     settled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

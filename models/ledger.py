@@ -16,6 +16,8 @@ from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
 ACCOUNT_MEMBER_POINTS = "member_points"  # a member's points; never below zero
 ACCOUNT_MEMBER_COMMISSION = "member_commission"  # referral commission a member earned
 ACCOUNT_LEADER_COMMISSION = "leader_commission"  # commission a group leader earned
+# commission on orders still inside the refund window: released to leader_commission after it
+ACCOUNT_LEADER_COMMISSION_PENDING = "leader_commission_pending"
 ACCOUNT_BRAND_REVENUE = "brand_revenue"  # what members paid the brand for orders
 ACCOUNT_BRAND_REFUNDS = "brand_refunds"  # refunds granted: revenue stays gross beside it
 ACCOUNT_BRAND_COMMISSION_EXPENSE = "brand_commission_expense"  # commission the brand owes out
@@ -29,6 +31,7 @@ ACCOUNT_KINDS = (
     ACCOUNT_MEMBER_POINTS,
     ACCOUNT_MEMBER_COMMISSION,
     ACCOUNT_LEADER_COMMISSION,
+    ACCOUNT_LEADER_COMMISSION_PENDING,
     ACCOUNT_BRAND_REVENUE,
     ACCOUNT_BRAND_REFUNDS,
     ACCOUNT_BRAND_COMMISSION_EXPENSE,

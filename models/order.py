@@ -66,6 +66,8 @@ class Order(SQLModel, table=True):
     status: str = Field(default=ORDER_RESERVED, max_length=20, index=True)
     paid_amount: int = Field(default=0, sa_type=BigInteger)
     refunded_amount: int = Field(default=0, sa_type=BigInteger)
+    # the leader's commission on this order, in basis points of what was paid (0: none)
+    commission_bps: int = Field(default=0)
     # bumped on every status change: the invoice payload carries it, so a stale invoice fails
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -233,8 +233,12 @@ async def open_groupbuy(
     tiers: tuple[tuple[int, int], ...] = (),
     pickup_point: str = "",
     pickup_time: str = "",
+    commission_bps: int = 0,
 ) -> GroupBuyView:
-    """Open a group-buy (a drop when several chats share it), taking its stock from the product."""
+    """Open a group-buy (a drop when several chats share it), taking its stock from the product.
+
+    `commission_bps` is what the opener earns on each paid order (a leader's group-buy).
+    """
     product = await session.get(Product, product_id)
     if product is None or not product.active:
         raise GroupBuyError("no_product", str(product_id))
@@ -279,6 +283,7 @@ async def open_groupbuy(
         pickup_point=pickup_point[:255],
         pickup_time=pickup_time[:64],
         opened_by=opened_by,
+        commission_bps=max(0, commission_bps),
     )
     session.add(row)
     await session.flush()
@@ -481,6 +486,11 @@ async def settle(
     found = await _must(session, groupbuy_id)
     listed = tuple(await participants(session, groupbuy_id))
     formed = found.reached
+    commission_bps = (
+        await session.execute(
+            select(col(GroupBuy.commission_bps)).where(col(GroupBuy.id) == groupbuy_id)
+        )
+    ).scalar_one()
     orders: list[OrderView] = []
     if formed:
         price = found.current_price
@@ -502,6 +512,7 @@ async def settle(
                 currency=found.currency,
                 payment_mode=found.payment_mode,
                 status=ORDER_RESERVED,
+                commission_bps=commission_bps,
             )
             session.add(row)
             await session.flush()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,10 +18,14 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.ledger import (
+    ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_BRAND_REFUNDS,
     ACCOUNT_BRAND_REVENUE,
     ACCOUNT_CUSTOMER_PAYABLE,
     ACCOUNT_CUSTOMER_RECEIVABLE,
+    ACCOUNT_LEADER_COMMISSION,
+    ACCOUNT_LEADER_COMMISSION_PENDING,
+    LedgerEntry,
     LedgerTransaction,
 )
 from models.order import (
@@ -48,6 +52,8 @@ TX_ORDER_PAID = "order_paid"
 TX_ORDER_REFUND = "order_refund"
 TX_REFUND_PAID = "refund_paid"
 TX_PAYMENT_UNMATCHED = "payment_unmatched"
+TX_COMMISSION = "commission"  # pending: reversed by a full refund, released after the window
+TX_COMMISSION_RELEASE = "commission_release"
 # transaction kinds of the order's own settlement, which a refund does not reverse
 _SETTLEMENT_KINDS = (TX_ORDER_PAID, TX_ORDER_REFUND, TX_REFUND_PAID, TX_PAYMENT_UNMATCHED)
 _PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
@@ -247,8 +253,27 @@ async def cancel_order(
 
 
 async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) -> None:
-    """Book the order's payment: the member's money becomes brand revenue."""
+    """Book the order's payment: the member's money becomes brand revenue, and the leader's
+    commission is booked as pending until the refund window ends."""
     assert row.id is not None
+    commission = row.total * row.commission_bps // 10_000
+    if row.leader_id is not None and commission > 0:
+        await post(
+            session,
+            key=f"order:{row.id}:commission",
+            kind=TX_COMMISSION,
+            postings=[
+                Posting(AccountRef(ACCOUNT_BRAND_COMMISSION_EXPENSE), row.currency, -commission),
+                Posting(
+                    AccountRef(ACCOUNT_LEADER_COMMISSION_PENDING, row.leader_id),
+                    row.currency,
+                    commission,
+                ),
+            ],
+            memo=f"commission on order #{row.id}",
+            actor_id=actor_id,
+            order_id=row.id,
+        )
     await post(
         session,
         key=f"order:{row.id}:paid",
@@ -564,3 +589,50 @@ async def orders_between(session: AsyncSession, *, start: datetime, end: datetim
         .order_by(col(Order.id))
     )
     return list(rows.scalars().all())
+
+
+async def release_commissions(session: AsyncSession, *, now: datetime, window: timedelta) -> int:
+    """Release the pending commission of orders paid longer ago than the refund window and
+    not refunded; each release is posted once (its key is the order's). Returns how many."""
+    paid_before = (
+        select(col(OrderEvent.order_id))
+        .where(col(OrderEvent.to_status) == ORDER_PAID, col(OrderEvent.at) <= now - window)
+        .scalar_subquery()
+    )
+    released = select(col(LedgerTransaction.order_id)).where(
+        col(LedgerTransaction.kind) == TX_COMMISSION_RELEASE
+    )
+    pending = await session.execute(
+        select(
+            col(LedgerTransaction.order_id),
+            col(LedgerEntry.asset),
+            col(LedgerEntry.amount),
+            col(Order.leader_id),
+        )
+        .join(LedgerEntry, col(LedgerEntry.transaction_id) == col(LedgerTransaction.id))
+        .join(Order, col(Order.id) == col(LedgerTransaction.order_id))
+        .where(
+            col(LedgerTransaction.kind) == TX_COMMISSION,
+            col(LedgerEntry.amount) > 0,
+            col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)),
+            col(Order.id).in_(paid_before),
+            col(Order.id).not_in(released),
+        )
+    )
+    count = 0
+    for order_id, asset, amount, leader_id in pending.all():
+        if order_id is None or leader_id is None:
+            continue
+        await post(
+            session,
+            key=f"order:{order_id}:commission-release",
+            kind=TX_COMMISSION_RELEASE,
+            postings=[
+                Posting(AccountRef(ACCOUNT_LEADER_COMMISSION_PENDING, leader_id), asset, -amount),
+                Posting(AccountRef(ACCOUNT_LEADER_COMMISSION, leader_id), asset, amount),
+            ],
+            memo=f"commission on order #{order_id} released",
+            order_id=order_id,
+        )
+        count += 1
+    return count

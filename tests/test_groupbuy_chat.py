@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.groupbuy import GroupBuy
 from models.order import Order
+from services.ledger import AccountRef, balance
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
 
 
@@ -267,3 +268,50 @@ async def test_a_leader_closes_a_group_buy_early(harness: Harness) -> None:
         "There is no open group-buy #1 in this group."
     ]
     assert await harness.runtime.closer.close_due() == 0
+
+
+async def test_a_leaders_commission_is_pending_until_the_refund_window_ends(
+    harness: Harness,
+) -> None:
+    # given Lee opened a group-buy (5% commission) that formed with Mia x1 and Kai x2
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.press(KAI, TEA, card.message_id, index=1)
+    await harness.send(LEE, TEA, "/gb_close 1")
+    # when both pay at pickup
+    await harness.send(LEE, TEA, "/paid @mia")
+    await harness.send(LEE, TEA, "/paid @kai")
+    # then 5% of each is pending for Lee
+    wallet = (await harness.send(LEE, LEE, "/wallet"))[0]
+    assert "佣金待结算（退款期结束后发放）：¥6.00" in wallet
+    # and a refund inside the window takes Kai's part back
+    await harness.send(SAM, SAM, "/refund 2")
+    async with harness.session() as session:
+        pending = AccountRef("leader_commission_pending", LEE)
+        assert await balance(session, pending, "CNY") == 200
+    # when the refund window has passed, the rest is released to Lee, once
+    harness.clock.advance(days=8)
+    await harness.runtime.closer.close_due()
+    await harness.runtime.closer.close_due()
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 0
+        assert await balance(session, AccountRef("leader_commission", LEE), "CNY") == 200
+    wallet = (await harness.send(LEE, LEE, "/wallet"))[0]
+    assert "已赚佣金：¥2.00" in wallet
+
+
+async def test_a_staff_drop_earns_no_commission(harness: Harness) -> None:
+    tea_card, _coffee = await open_drop(harness)
+    for member in (MIA, LEE, KAI):
+        await harness.press(member, TEA, tea_card, index=0)
+    harness.clock.advance(hours=25)
+    await harness.runtime.closer.close_due()
+    await harness.send(LEE, TEA, "/paid @mia")
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("leader_commission_pending", SAM), "CNY") == 0
+        assert await balance(session, AccountRef("brand_revenue"), "CNY") == 3990
