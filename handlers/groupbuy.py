@@ -162,13 +162,18 @@ def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
 
 
 def _options(words: list[str]) -> dict[str, str]:
-    """key=value words; pickup= takes the rest of the line."""
+    """key=value words; pickup= takes the rest of the line; a word without = continues the
+    value before it."""
     options: dict[str, str] = {}
+    last = None
     for index, word in enumerate(words):
         key, sep, value = word.partition("=")
         if not sep:
-            raise GroupBuyError("usage", word)
-        key = key.lower()
+            if last is None:
+                raise GroupBuyError("usage", word)
+            options[last] += " " + word  # "tiers=10:35.90, 30:32.90" typed with a space
+            continue
+        key = last = key.lower()
         if key == "pickup":
             options[key] = " ".join([value, *words[index + 1 :]]).strip()
             break

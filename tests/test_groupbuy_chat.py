@@ -205,13 +205,13 @@ async def test_the_card_speaks_the_groups_language(harness: Harness) -> None:
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
     await harness.send(SAM, SAM, "/product_add 乌龙茶 | 39.90 CNY | stock 20")
     await harness.send(LEE, TEA, "/settings language zh_Hans")
-    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10 limit=2 tiers=5:35")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10 limit=2 tiers=5:35, 8:34")
     card = harness.emulator.last_bot_message(TEA)
     assert card.text.splitlines()[:4] == [
         "🛒 乌龙茶",
         "当前价格：¥39.90",
         "  ▫️ 满 5 件：¥35.00",
-        "进度：0/2 人",
+        "  ▫️ 满 8 件：¥34.00",
     ]
     assert card.button_texts == ["参团 ×1", "参团 ×2", "−1", "退出", "详情"]
     assert await harness.press(MIA, TEA, card.message_id, index=1) == (
