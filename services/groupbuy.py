@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -398,11 +398,32 @@ async def set_quantity(
 
 
 async def _position(session: AsyncSession, groupbuy_id: int, member_id: int) -> int:
-    listed = await participants(session, groupbuy_id)
-    for entry in listed:
-        if entry.member_id == member_id:
-            return entry.position
-    return 0
+    """The member's number on the sign-up list: one count, not the whole list (a hot path)."""
+    mine = (
+        await session.execute(
+            select(col(GroupBuyJoin.joined_at), col(GroupBuyJoin.id)).where(
+                col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+                col(GroupBuyJoin.member_id) == member_id,
+                col(GroupBuyJoin.quantity) > 0,
+            )
+        )
+    ).first()
+    if mine is None:
+        return 0
+    joined_at, row_id = mine
+    ahead = await session.execute(
+        select(func.count())
+        .select_from(GroupBuyJoin)
+        .where(
+            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+            col(GroupBuyJoin.quantity) > 0,
+            or_(
+                col(GroupBuyJoin.joined_at) < joined_at,
+                and_(col(GroupBuyJoin.joined_at) == joined_at, col(GroupBuyJoin.id) <= row_id),
+            ),
+        )
+    )
+    return int(ahead.scalar_one())
 
 
 async def participants(session: AsyncSession, groupbuy_id: int) -> list[Participant]:
