@@ -488,6 +488,25 @@ async def extend_command(
     cards.touch(gb_id)
 
 
+async def _open_here(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    community: CommunityView,
+    usage: str,
+) -> int | None:
+    """The group-buy id a leader command names, if it is open in this group; else replies."""
+    words = (command.args or "").split()
+    if len(words) != 1 or not words[0].isdigit():
+        await message.reply(usage)
+        return None
+    gb_id = int(words[0][:18])
+    if gb_id not in await groupbuys_in_chat(session, community.id):
+        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
+        return None
+    return gb_id
+
+
 @router.message(Command("gb_close"), GROUP, RoleFilter(Role.LEADER, "groupbuy.close"))
 async def close_command(
     message: Message,
@@ -500,13 +519,10 @@ async def close_command(
     clock: Clock,
 ) -> None:
     """Closes an open group-buy of this group now: it forms if it reached its minimum."""
-    words = (command.args or "").split()
-    if len(words) != 1 or not words[0].isdigit():
-        await message.reply(_("Send /gb_close ID, for example /gb_close 4."))
-        return
-    gb_id = int(words[0][:18])
-    if gb_id not in await groupbuys_in_chat(session, community.id):
-        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
+    gb_id = await _open_here(
+        message, command, session, community, _("Send /gb_close ID, for example /gb_close 4.")
+    )
+    if gb_id is None:
         return
     settlement = await settle(session, groupbuy_id=gb_id, now=clock(), early=True)
     if settlement is None:  # closed meanwhile by the scheduler
@@ -534,13 +550,10 @@ async def cancel_command(
     clock: Clock,
 ) -> None:
     """Cancels an open group-buy of this group; everyone is told."""
-    words = (command.args or "").split()
-    if len(words) != 1 or not words[0].isdigit():
-        await message.reply(_("Send /gb_cancel ID, for example /gb_cancel 4."))
-        return
-    gb_id = int(words[0][:18])
-    if gb_id not in await groupbuys_in_chat(session, community.id):
-        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
+    gb_id = await _open_here(
+        message, command, session, community, _("Send /gb_cancel ID, for example /gb_cancel 4.")
+    )
+    if gb_id is None:
         return
     settlement = await cancel_groupbuy(session, groupbuy_id=gb_id, now=clock())
     await announce(bot, i18n, session, settlement, clock(), settings_timezone=community.timezone)
