@@ -69,6 +69,8 @@ class GroupBuyView:
     opened_by: int
     final_price: int | None
     tiers: tuple[tuple[int, int], ...]  # (from units, unit price), ascending
+    product_id: int
+    commission_bps: int
 
     @property
     def current_price(self) -> int:
@@ -208,6 +210,8 @@ async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView 
         opened_by=row.opened_by,
         final_price=row.final_price,
         tiers=await _tiers(session, row.id),
+        product_id=row.product_id,
+        commission_bps=row.commission_bps,
     )
 
 
@@ -246,9 +250,7 @@ async def open_groupbuy(
         raise GroupBuyError("bad_min_kind", min_kind)
     if stock_cap <= 0 or min_count <= 0 or per_member_limit <= 0:
         raise GroupBuyError("not_positive")
-    if min_kind == MIN_UNITS and min_count > stock_cap:
-        raise GroupBuyError("min_above_stock")
-    if min_kind == MIN_PEOPLE and min_count > stock_cap:
+    if min_count > stock_cap:  # people or units, each needs at least one unit
         raise GroupBuyError("min_above_stock")
     if per_member_limit > stock_cap:
         per_member_limit = stock_cap
@@ -469,14 +471,9 @@ async def _release_stock(session: AsyncSession, groupbuy: GroupBuyView, units: i
     """Give units the group-buy took from its product back to the product."""
     if units <= 0:
         return
-    product_id = (
-        await session.execute(
-            select(col(GroupBuy.product_id)).where(col(GroupBuy.id) == groupbuy.id)
-        )
-    ).scalar_one()
     await session.execute(
         update(Product)
-        .where(col(Product.id) == product_id, col(Product.stock).is_not(None))
+        .where(col(Product.id) == groupbuy.product_id, col(Product.stock).is_not(None))
         .values(stock=col(Product.stock) + units)
     )
 
@@ -507,25 +504,15 @@ async def settle(
     found = await _must(session, groupbuy_id)
     listed = tuple(await participants(session, groupbuy_id))
     formed = found.reached
-    commission_bps = (
-        await session.execute(
-            select(col(GroupBuy.commission_bps)).where(col(GroupBuy.id) == groupbuy_id)
-        )
-    ).scalar_one()
     orders: list[OrderView] = []
     if formed:
         price = found.current_price
-        product_id = (
-            await session.execute(
-                select(col(GroupBuy.product_id)).where(col(GroupBuy.id) == groupbuy_id)
-            )
-        ).scalar_one()
         for entry in listed:
             row = Order(
                 member_id=entry.member_id,
                 chat_id=entry.chat_id,
                 leader_id=found.opened_by,
-                product_id=product_id,
+                product_id=found.product_id,
                 groupbuy_id=groupbuy_id,
                 title=found.title,
                 quantity=entry.quantity,
@@ -533,7 +520,7 @@ async def settle(
                 currency=found.currency,
                 payment_mode=found.payment_mode,
                 status=ORDER_RESERVED,
-                commission_bps=commission_bps,
+                commission_bps=found.commission_bps,
             )
             session.add(row)
             await session.flush()
