@@ -63,6 +63,25 @@ class Settings(BaseSettings):
     card_edit_seconds: float = Field(default=3.0, ge=0.0)
     # how often the scheduler looks for group-buys whose deadline passed
     sweep_seconds: int = Field(default=30, ge=1)
+    # member perks: tiers are reached by paid spend over 12 months in this currency
+    tier_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    # points per whole unit of money paid (before the tier multiplier)
+    points_per_unit: int = Field(default=1, ge=0, le=1000)
+    # points for a daily check-in, and the bonus on given streak days, as JSON {"7": 20}
+    checkin_points: int = Field(default=5, ge=0, le=100_000)
+    checkin_streak_bonus: dict[int, int] = Field(default_factory=lambda: {7: 20, 30: 100})
+    # the most points one member may receive for a reason in one day, as JSON {"checkin": 50}
+    points_daily_caps: dict[str, int] = Field(
+        default_factory=lambda: {
+            "checkin": 1_000,
+            "vote": 100,
+            "suggestion": 500,
+            "review": 100,
+            "referral": 5_000,
+        }
+    )
+    # the most points one member may give away to others in one day
+    gift_daily_cap: int = Field(default=500, ge=0, le=10**9)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")
@@ -139,6 +158,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("expected an IANA time zone such as Asia/Shanghai") from exc
+        return value
+
+    @field_validator("checkin_streak_bonus", "points_daily_caps")
+    @classmethod
+    def _non_negative_values(cls, value: dict[object, int]) -> dict[object, int]:
+        for key, amount in value.items():
+            if amount < 0 or amount > 10**9:
+                raise ValueError(f"{key}: expected points from 0 to 1000000000")
+            if isinstance(key, int) and not 1 <= key <= 3660:
+                raise ValueError(f"{key}: expected a streak length in days from 1 to 3660")
         return value
 
     @field_validator("webhook_url")

@@ -24,11 +24,13 @@ from services.community import (
     ChatInfo,
     CommunityView,
     InvalidLocale,
+    InvalidMemberDay,
     InvalidTimezone,
     get_community,
     mark_left,
     record_community,
     set_community_locale,
+    set_member_day,
     set_timezone,
 )
 from services.member import LOCALES
@@ -52,6 +54,10 @@ SETTING_NAMES = {
     "lang": "locale",
     "语言": "locale",
     "語言": "locale",
+    "member_day": "member_day",
+    "memberday": "member_day",
+    "会员日": "member_day",
+    "會員日": "member_day",
 }
 
 
@@ -71,8 +77,14 @@ def settings_text(community: CommunityView) -> str:
             _("Time zone: {timezone} (now {time})").format(
                 timezone=community.timezone, time=now.strftime("%H:%M")
             ),
+            (
+                _("Member day: day {day} of each month").format(day=community.member_day)
+                if community.member_day
+                else _("Member day: none")
+            ),
             "",
             _("Tap a button, or send /settings timezone Europe/London for any other time zone."),
+            _("Send /settings member_day 8 to make the 8th the member day (0 for none)."),
         ]
     )
 
@@ -142,6 +154,8 @@ async def _apply(session: AsyncSession, community: CommunityView, field: str, va
         await set_community_locale(session, community_id=community.id, locale=value)
     elif field == "tz":
         await set_timezone(session, community_id=community.id, timezone=value)
+    elif field == "member_day":
+        await set_member_day(session, community_id=community.id, day=value)
     else:
         raise InvalidLocale(field)
 
@@ -199,6 +213,9 @@ async def settings_command(
                 value=f"<code>{esc(value)}</code>"
             )
         )
+        return
+    except InvalidMemberDay:
+        await message.reply(_("The member day is a day of the month from 1 to 28, or 0 for none."))
         return
     await _audit_change(
         session, message.from_user.id if message.from_user else 0, community.id, field, value

@@ -32,6 +32,12 @@ class HandlerSettings(Protocol):
     default_timezone: str
     max_order_amount: int
     leader_commission_bps: int
+    tier_currency: str
+    points_per_unit: int
+    checkin_points: int
+    checkin_streak_bonus: dict[int, int]
+    points_daily_caps: dict[str, int]
+    gift_daily_cap: int
 
     @property
     def provider_token(self) -> str | None: ...

@@ -7,12 +7,14 @@ from models.idempotency import ProcessedUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.order import Order, OrderEvent, Payment
+from models.perks import CheckIn, MemberTier, PointsDay, Redemption, Reward, Tier
 from models.product import Product
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
 __all__ = [
     "AuditEntry",
     "ChatAdmin",
+    "CheckIn",
     "Community",
     "GroupBuy",
     "GroupBuyJoin",
@@ -24,10 +26,15 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "MemberTier",
     "Order",
     "OrderEvent",
     "Payment",
+    "PointsDay",
     "ProcessedUpdate",
     "Product",
+    "Redemption",
+    "Reward",
     "StaffGrant",
+    "Tier",
 ]

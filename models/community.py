@@ -26,6 +26,8 @@ class Community(SQLModel, table=True):
     locale: str = Field(default="en", max_length=16)
     timezone: str = Field(default="UTC", max_length=64)
     status: str = Field(default=COMMUNITY_ACTIVE, max_length=16)
+    # the community's member day (会员日) as a day of the month, 1-28; 0 when it has none
+    member_day: int = Field(default=0)
     # when the Telegram admin list was last fetched into chat_admin (None: never)
     admins_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -51,6 +51,9 @@ class GroupBuy(SQLModel, table=True):
     units_sold: int = Field(default=0)
     participants: int = Field(default=0)
     deadline: datetime = Field(sa_type=UTCDateTime, nullable=False, index=True)
+    # VIP early access: until vip_until, only members of tier rank vip_rank and above may join
+    vip_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    vip_rank: int = Field(default=0)
     pickup_point: str = Field(default="", max_length=255)
     pickup_time: str = Field(default="", max_length=64)
     status: str = Field(default=GROUPBUY_OPEN, max_length=12, index=True)

@@ -28,5 +28,12 @@ class Member(SQLModel, table=True):
     is_bot: bool = Field(default=False)
     # True once the member has opened a private chat with the bot (/start)
     started: bool = Field(default=False)
+    # the member's own IANA time zone when they set one (/timezone); else the brand's default
+    timezone: str | None = Field(default=None, max_length=64)
+    # the birthday the member chose to tell (/birthday): month and day, never the year
+    birthday_month: int | None = Field(default=None)
+    birthday_day: int | None = Field(default=None)
+    # the last year the birthday gift was granted (once a year)
+    birthday_gift_year: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

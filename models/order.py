@@ -57,7 +57,12 @@ class Order(SQLModel, table=True):
     product_id: int | None = Field(
         default=None, sa_column=Column(SurrogateKey, ForeignKey("product.id"), index=True)
     )
-    groupbuy_id: int | None = Field(default=None, sa_type=BigInteger, index=True)
+    groupbuy_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("groupbuy.id", name="fk_orders_groupbuy_id"), index=True
+        ),
+    )
     title: str = Field(max_length=128)  # the product's title when ordered
     quantity: int
     unit_price: int = Field(sa_type=BigInteger)

@@ -41,11 +41,17 @@ class CommunityView:
     locale: str
     timezone: str
     status: str
+    member_day: int = 0  # day of the month of the member day (会员日); 0: none
 
 
 def _view(row: Community) -> CommunityView:
     return CommunityView(
-        id=row.id, title=row.title, locale=row.locale, timezone=row.timezone, status=row.status
+        id=row.id,
+        title=row.title,
+        locale=row.locale,
+        timezone=row.timezone,
+        status=row.status,
+        member_day=row.member_day,
     )
 
 
@@ -78,7 +84,10 @@ async def record_community(
         changes["status"] = COMMUNITY_ACTIVE
         changes["updated_at"] = now
     statement = upsert(session, Community, values, keys=["id"], update=changes).returning(
-        col(Community.locale), col(Community.timezone), col(Community.status)
+        col(Community.locale),
+        col(Community.timezone),
+        col(Community.status),
+        col(Community.member_day),
     )
     row = (await session.execute(statement)).one()
     return CommunityView(
@@ -87,6 +96,7 @@ async def record_community(
         locale=row.locale,
         timezone=row.timezone,
         status=row.status,
+        member_day=row.member_day,
     )
 
 
@@ -151,6 +161,24 @@ async def set_timezone(session: AsyncSession, *, community_id: int, timezone: st
         .values(timezone=name, updated_at=utcnow())
     )
     return name
+
+
+class InvalidMemberDay(ValueError):
+    """A member day that is not a day of the month from 1 to 28 (or 0 for none)."""
+
+
+async def set_member_day(session: AsyncSession, *, community_id: int, day: str) -> int:
+    """Set the group's member day (会员日), a day of the month 1-28, or 0 to have none."""
+    text = day.strip()
+    if not text.isdigit() or int(text) > 28:
+        raise InvalidMemberDay(day)
+    value = int(text)
+    await session.execute(
+        update(Community)
+        .where(col(Community.id) == community_id)
+        .values(member_day=value, updated_at=utcnow())
+    )
+    return value
 
 
 async def set_community_locale(session: AsyncSession, *, community_id: int, locale: str) -> str:

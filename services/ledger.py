@@ -230,6 +230,11 @@ async def _existing(session: AsyncSession, key: str) -> TransactionView | None:
     return await _view(session, tx, created=False)
 
 
+async def find_transaction(session: AsyncSession, key: str) -> TransactionView | None:
+    """The transaction posted under an idempotency key, if any."""
+    return await _existing(session, key)
+
+
 async def _view(session: AsyncSession, tx: LedgerTransaction, *, created: bool) -> TransactionView:
     rows = await session.execute(
         select(

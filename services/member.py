@@ -37,6 +37,7 @@ class MemberView:
     username: str | None
     locale: str
     started: bool
+    timezone: str | None = None  # the member's own time zone, when they set one
 
     @property
     def display_name(self) -> str:
@@ -64,6 +65,7 @@ def _view(member: Member) -> MemberView:
         username=member.username,
         locale=member.locale,
         started=member.started,
+        timezone=member.timezone,
     )
 
 
@@ -101,7 +103,7 @@ async def record_member(
             "started": col(Member.started) | started,
             "updated_at": now,
         },
-    ).returning(col(Member.locale), col(Member.started))
+    ).returning(col(Member.locale), col(Member.started), col(Member.timezone))
     row = (await session.execute(statement)).one()
     return MemberView(
         id=user.id,
@@ -109,6 +111,7 @@ async def record_member(
         username=user.username,
         locale=row.locale,
         started=row.started,
+        timezone=row.timezone,
     )
 
 
@@ -120,6 +123,15 @@ async def set_locale(session: AsyncSession, *, member_id: int, locale: str) -> N
         update(Member)
         .where(col(Member.id) == member_id)
         .values(locale=locale, locale_chosen=True, updated_at=utcnow())
+    )
+
+
+async def set_member_timezone(session: AsyncSession, *, member_id: int, timezone: str) -> None:
+    """Remember the member's own time zone (an IANA name already checked by the caller)."""
+    await session.execute(
+        update(Member)
+        .where(col(Member.id) == member_id)
+        .values(timezone=timezone[:64], updated_at=utcnow())
     )
 
 

@@ -25,6 +25,7 @@ from models.ledger import (
     ACCOUNT_CUSTOMER_RECEIVABLE,
     ACCOUNT_LEADER_COMMISSION,
     ACCOUNT_LEADER_COMMISSION_PENDING,
+    ACCOUNT_MEMBER_POINTS,
     LedgerEntry,
     LedgerTransaction,
 )
@@ -45,7 +46,8 @@ from models.order import (
     Payment,
 )
 from models.product import PAYMENT_TELEGRAM, Product
-from services.ledger import STARS, AccountRef, Posting, post, reverse
+from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
+from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
 
 # ledger transaction kinds written here
 TX_ORDER_PAID = "order_paid"
@@ -54,6 +56,8 @@ TX_REFUND_PAID = "refund_paid"
 TX_PAYMENT_UNMATCHED = "payment_unmatched"
 TX_COMMISSION = "commission"  # pending: reversed by a full refund, released after the window
 TX_COMMISSION_RELEASE = "commission_release"
+TX_ORDER_POINTS = transaction_kind(REASON_ORDER)
+TX_CLAWBACK = transaction_kind(REASON_CLAWBACK)
 # transaction kinds of the order's own settlement, which a refund does not reverse
 _SETTLEMENT_KINDS = (TX_ORDER_PAID, TX_ORDER_REFUND, TX_REFUND_PAID, TX_PAYMENT_UNMATCHED)
 _PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
@@ -532,16 +536,20 @@ async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_i
         col(LedgerTransaction.reverses_id).is_not(None)
     )
     rows = await session.execute(
-        select(col(LedgerTransaction.id))
+        select(col(LedgerTransaction.id), col(LedgerTransaction.kind))
         .where(
             col(LedgerTransaction.order_id) == order_id,
-            col(LedgerTransaction.kind).not_in((*_SETTLEMENT_KINDS, "reversal")),
+            col(LedgerTransaction.kind).not_in((*_SETTLEMENT_KINDS, "reversal", TX_CLAWBACK)),
             col(LedgerTransaction.id).not_in(reversed_ids),
         )
         .order_by(col(LedgerTransaction.id))
     )
-    for (tx_id,) in rows.all():
+    for tx_id, kind in rows.all():
         assert tx_id is not None
+        if kind == TX_ORDER_POINTS:
+            # the member may have spent them: take back what is left, never below zero
+            await claw_back_order_points(session, order_id=order_id, transaction_id=tx_id)
+            continue
         await reverse(
             session,
             transaction_id=tx_id,
@@ -549,6 +557,26 @@ async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_i
             memo=f"order #{order_id} refunded",
             actor_id=actor_id,
         )
+
+
+async def claw_back_order_points(
+    session: AsyncSession, *, order_id: int, transaction_id: int
+) -> int:
+    """Take back the points an order granted, as far as the member still holds them."""
+    tx = await session.get(LedgerTransaction, transaction_id)
+    assert tx is not None
+    view = await find_transaction(session, tx.idempotency_key)
+    assert view is not None
+    for posting in view.postings:
+        if posting.account.kind == ACCOUNT_MEMBER_POINTS and posting.amount > 0:
+            return await claw_back(
+                session,
+                member_id=posting.account.owner_id,
+                points=posting.amount,
+                key=f"order:{order_id}:points-clawback",
+                order_id=order_id,
+            )
+    return 0
 
 
 async def open_orders_in_chat(session: AsyncSession, chat_id: int) -> list[OrderView]:

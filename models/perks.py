@@ -1,0 +1,123 @@
+"""Member perks: tiers, daily check-ins, per-day point caps, and the redeem catalog.
+
+Points themselves live on the ledger (member_points accounts); these tables hold what the
+ledger cannot say: a member's tier, which days they checked in, and what they redeemed.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+
+
+class Tier(SQLModel, table=True):
+    """A membership tier; rank 0 is the tier everyone starts in, higher ranks need more spend."""
+
+    __tablename__ = "tier"
+    __table_args__ = (
+        CheckConstraint("rank >= 0", name="ck_tier_rank"),
+        CheckConstraint("min_spend >= 0", name="ck_tier_min_spend"),
+        CheckConstraint("multiplier_pct >= 100 AND multiplier_pct <= 1000", name="ck_tier_mult"),
+        CheckConstraint("birthday_points >= 0", name="ck_tier_birthday"),
+    )
+
+    rank: int = Field(sa_column=Column(SurrogateKey, primary_key=True, autoincrement=False))
+    # a stable code for the default tiers (member, silver, gold, diamond), translated on display
+    code: str = Field(default="", max_length=32)
+    # the name staff gave it; shown as is when the tier has no default code
+    name: str = Field(max_length=32)
+    # paid spend over the last 12 months, in minor units of the brand's currency, to reach it
+    min_spend: int = Field(default=0, sa_type=BigInteger)
+    multiplier_pct: int = Field(default=100)  # points multiplier in percent (150 = 1.5x)
+    birthday_points: int = Field(default=0)  # the birthday gift in points
+    vip_access: bool = Field(default=False)  # may join group-buys in their VIP window
+    member_day_double: bool = Field(default=False)  # double points on the member day
+
+
+class MemberTier(SQLModel, table=True):
+    """The tier a member is in now, with the spend it was computed from."""
+
+    __tablename__ = "member_tier"
+
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), primary_key=True, autoincrement=False)
+    )
+    rank: int = Field(default=0)
+    spend: int = Field(default=0, sa_type=BigInteger)  # paid spend over the last 12 months
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class CheckIn(SQLModel, table=True):
+    """One daily check-in: at most one per member per local day, whatever the concurrency."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (UniqueConstraint("member_id", "day", name="uq_checkin_day"),)
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    day: date = Field(sa_column=Column(Date, nullable=False))  # the member's local day
+    streak: int = Field(default=1)  # consecutive days ending with this one
+    points: int = Field(default=0)  # what it earned, bonus included
+    chat_id: int = Field(sa_type=TelegramId)  # where the member checked in
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class PointsDay(SQLModel, table=True):
+    """Points a member received for one reason on one day, held under the reason's daily cap."""
+
+    __tablename__ = "points_day"
+    __table_args__ = (CheckConstraint("total >= 0", name="ck_points_day_total"),)
+
+    member_id: int = Field(sa_column=Column(TelegramId, primary_key=True, autoincrement=False))
+    reason: str = Field(sa_column=Column(String(32), primary_key=True))
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    total: int = Field(default=0, sa_type=BigInteger)
+
+
+class Reward(SQLModel, table=True):
+    """Something members can redeem points for; stock None means unlimited."""
+
+    __tablename__ = "reward"
+    __table_args__ = (
+        CheckConstraint("cost > 0", name="ck_reward_cost"),
+        CheckConstraint("stock IS NULL OR stock >= 0", name="ck_reward_stock"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    title: str = Field(max_length=128)
+    cost: int = Field(sa_type=BigInteger)  # in points
+    stock: int | None = Field(default=None)
+    active: bool = Field(default=True)
+    created_by: int = Field(sa_type=TelegramId)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Redemption(SQLModel, table=True):
+    """A member redeemed a reward; staff hand it over and mark it delivered."""
+
+    __tablename__ = "redemption"
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    reward_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("reward.id"), nullable=False, index=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    cost: int = Field(sa_type=BigInteger)
+    delivered: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,303 @@
+"""Loyalty points: every point is a ledger posting with a reason members can read.
+
+Points come from `points_issued` (which goes negative by everything ever granted) into the
+member's `member_points` account, and leave it to `points_redeemed`, the charity pool, or
+another member. The member's account may never go below zero; the ledger enforces it with a
+conditional UPDATE, and spending runs in a savepoint so a refusal changes nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from models.ledger import (
+    ACCOUNT_CHARITY_POOL,
+    ACCOUNT_MEMBER_POINTS,
+    ACCOUNT_POINTS_ISSUED,
+    ACCOUNT_POINTS_REDEEMED,
+    POINTS,
+)
+from models.perks import PointsDay
+from services.db import upsert
+from services.ledger import (
+    AccountRef,
+    InsufficientBalance,
+    Posting,
+    TransactionView,
+    balance,
+    find_transaction,
+    post,
+)
+
+# why points moved; each is the ledger transaction kind "points_<reason>"
+REASON_CHECKIN = "checkin"
+REASON_ORDER = "order"
+REASON_REFERRAL = "referral"
+REASON_VOTE = "vote"
+REASON_SUGGESTION = "suggestion"
+REASON_REVIEW = "review"
+REASON_BIRTHDAY = "birthday"
+REASON_GIFT = "gift"
+REASON_REDEEM = "redeem"
+REASON_DONATION = "donation"
+REASON_CLAWBACK = "clawback"  # points of a refunded order taken back
+
+MAX_POINTS = 10**9  # any single grant, gift or cost above this is a typo
+
+
+class PointsError(ValueError):
+    """A points operation that was refused; `reason` names why, for a localized message."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What an award did: the points granted (0 when the daily cap was reached)."""
+
+    points: int
+    capped: bool  # True when the cap cut the grant short
+    created: bool  # False when this key had been granted before
+
+
+def member_points(member_id: int) -> AccountRef:
+    return AccountRef(ACCOUNT_MEMBER_POINTS, member_id)
+
+
+def transaction_kind(reason: str) -> str:
+    return f"points_{reason}"
+
+
+async def points_balance(session: AsyncSession, member_id: int) -> int:
+    return await balance(session, member_points(member_id), POINTS)
+
+
+async def _take_from_cap(
+    session: AsyncSession, *, member_id: int, reason: str, day: date, wanted: int, cap: int
+) -> int:
+    """Reserve up to `wanted` points under the reason's cap for the day; returns what fits.
+
+    The counter row moves only by a conditional UPDATE on its old total, so two concurrent
+    grants cannot both take the last room under the cap.
+    """
+    await session.execute(
+        upsert(
+            session,
+            PointsDay,
+            {"member_id": member_id, "reason": reason, "day": day, "total": 0},
+            keys=["member_id", "reason", "day"],
+        )
+    )
+    where = (
+        col(PointsDay.member_id) == member_id,
+        col(PointsDay.reason) == reason,
+        col(PointsDay.day) == day,
+    )
+    for _attempt in range(20):
+        total = (await session.execute(select(col(PointsDay.total)).where(*where))).scalar_one()
+        room = max(0, cap - int(total))
+        taken = min(room, wanted)
+        if taken == 0:
+            return 0
+        moved = await session.execute(
+            update(PointsDay)
+            .where(*where, col(PointsDay.total) == total)
+            .values(total=col(PointsDay.total) + taken)
+        )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            return taken
+    raise PointsError("busy", f"{member_id}/{reason}")
+
+
+async def award(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    reason: str,
+    points: int,
+    key: str,
+    day: date,
+    cap: int | None = None,
+    memo: str = "",
+    order_id: int | None = None,
+    actor_id: int | None = None,
+) -> Grant:
+    """Grant points once per key, held under the reason's daily cap when there is one."""
+    if points < 0 or points > MAX_POINTS:
+        raise PointsError("bad_amount", str(points))
+    existing = await find_transaction(session, key)
+    if existing is not None:
+        return Grant(points=_credited(existing, member_id), capped=False, created=False)
+    granted = points
+    if cap is not None:
+        granted = await _take_from_cap(
+            session, member_id=member_id, reason=reason, day=day, wanted=points, cap=cap
+        )
+    if granted == 0:
+        return Grant(points=0, capped=points > 0, created=False)
+    await post(
+        session,
+        key=key,
+        kind=transaction_kind(reason),
+        postings=[
+            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, -granted),
+            Posting(member_points(member_id), POINTS, granted),
+        ],
+        memo=memo,
+        actor_id=actor_id,
+        order_id=order_id,
+    )
+    return Grant(points=granted, capped=granted < points, created=True)
+
+
+def _credited(tx: TransactionView, member_id: int) -> int:
+    return sum(
+        p.amount for p in tx.postings if p.account == member_points(member_id) and p.asset == POINTS
+    )
+
+
+async def _spend(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    points: int,
+    to: AccountRef,
+    reason: str,
+    key: str,
+    memo: str,
+) -> TransactionView:
+    """Move points out of a member's account in a savepoint: too few points change nothing."""
+    if points <= 0 or points > MAX_POINTS:
+        raise PointsError("bad_amount", str(points))
+    existing = await find_transaction(session, key)
+    if existing is not None:
+        return existing
+    try:
+        async with session.begin_nested():
+            return await post(
+                session,
+                key=key,
+                kind=transaction_kind(reason),
+                postings=[
+                    Posting(member_points(member_id), POINTS, -points),
+                    Posting(to, POINTS, points),
+                ],
+                memo=memo,
+                actor_id=member_id,
+            )
+    except InsufficientBalance:
+        raise PointsError("not_enough", str(points)) from None
+
+
+async def spend(
+    session: AsyncSession, *, member_id: int, points: int, reason: str, key: str, memo: str = ""
+) -> TransactionView:
+    """Points spent on a reward or perk."""
+    return await _spend(
+        session,
+        member_id=member_id,
+        points=points,
+        to=AccountRef(ACCOUNT_POINTS_REDEEMED),
+        reason=reason,
+        key=key,
+        memo=memo,
+    )
+
+
+async def donate(
+    session: AsyncSession, *, member_id: int, points: int, key: str
+) -> TransactionView:
+    """Points given to the charity pool, which staff report on."""
+    return await _spend(
+        session,
+        member_id=member_id,
+        points=points,
+        to=AccountRef(ACCOUNT_CHARITY_POOL),
+        reason=REASON_DONATION,
+        key=key,
+        memo="donation",
+    )
+
+
+async def charity_pool(session: AsyncSession) -> int:
+    return await balance(session, AccountRef(ACCOUNT_CHARITY_POOL), POINTS)
+
+
+async def gift(
+    session: AsyncSession,
+    *,
+    sender_id: int,
+    recipient_id: int,
+    points: int,
+    key: str,
+    day: date,
+    daily_cap: int,
+) -> TransactionView:
+    """Points from one member to another, within the sender's daily gifting cap."""
+    if sender_id == recipient_id:
+        raise PointsError("self")
+    if points <= 0 or points > MAX_POINTS:
+        raise PointsError("bad_amount", str(points))
+    existing = await find_transaction(session, key)
+    if existing is not None:
+        return existing
+    try:
+        async with session.begin_nested():
+            taken = await _take_from_cap(
+                session,
+                member_id=sender_id,
+                reason=REASON_GIFT,
+                day=day,
+                wanted=points,
+                cap=daily_cap,
+            )
+            if taken < points:
+                raise PointsError("over_cap", str(daily_cap))
+            return await post(
+                session,
+                key=key,
+                kind=transaction_kind(REASON_GIFT),
+                postings=[
+                    Posting(member_points(sender_id), POINTS, -points),
+                    Posting(member_points(recipient_id), POINTS, points),
+                ],
+                memo=f"gift {sender_id}->{recipient_id}",
+                actor_id=sender_id,
+            )
+    except InsufficientBalance:
+        raise PointsError("not_enough", str(points)) from None
+
+
+async def claw_back(
+    session: AsyncSession, *, member_id: int, points: int, key: str, order_id: int
+) -> int:
+    """Take back points a refunded order granted, as far as the member still holds them.
+
+    Points the member already spent stay spent: the balance never goes below zero, and a
+    refund must not fail because of it. Returns the points taken back.
+    """
+    existing = await find_transaction(session, key)
+    if existing is not None:
+        return -_credited(existing, member_id)
+    taken = min(points, await points_balance(session, member_id))
+    if taken <= 0:
+        return 0
+    await post(
+        session,
+        key=key,
+        kind=transaction_kind(REASON_CLAWBACK),
+        postings=[
+            Posting(member_points(member_id), POINTS, -taken),
+            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, taken),
+        ],
+        memo=f"order #{order_id} refunded",
+        order_id=order_id,
+    )
+    return taken

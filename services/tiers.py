@@ -1,0 +1,206 @@
+"""Membership tiers: reached by paid spend over a rolling 12 months, each with its perks.
+
+Until staff change them, the tiers are the four defaults below (kept in code, not in the
+store); the first change with /tier_set writes all of them to the `tier` table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from itertools import pairwise
+
+from sqlalchemy import delete, func
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order, OrderEvent
+from models.perks import MemberTier, Tier
+from services.db import upsert
+
+SPEND_WINDOW = timedelta(days=365)
+MAX_TIERS = 8
+MAX_SPEND = 10**15
+
+
+class TierError(ValueError):
+    """A tier change that was refused; `reason` names why, for a localized message."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class TierView:
+    rank: int
+    code: str  # member, silver, gold, diamond for the defaults (translated); "" for others
+    name: str
+    min_spend: int
+    multiplier_pct: int
+    birthday_points: int
+    vip_access: bool
+    member_day_double: bool
+
+
+DEFAULT_TIERS = (
+    TierView(0, "member", "Member", 0, 100, 0, False, False),
+    TierView(1, "silver", "Silver", 50_000, 120, 50, False, True),
+    TierView(2, "gold", "Gold", 200_000, 150, 200, True, True),
+    TierView(3, "diamond", "Diamond", 1_000_000, 200, 500, True, True),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a member stands: their tier, their spend, and what the next tier needs."""
+
+    tier: TierView
+    spend: int
+    next_tier: TierView | None
+
+    @property
+    def to_next(self) -> int:
+        return max(0, self.next_tier.min_spend - self.spend) if self.next_tier else 0
+
+
+@dataclass(frozen=True, slots=True)
+class TierChange:
+    before: TierView
+    after: TierView
+    spend: int
+
+    @property
+    def moved_up(self) -> bool:
+        return self.after.rank > self.before.rank
+
+    @property
+    def moved_down(self) -> bool:
+        return self.after.rank < self.before.rank
+
+
+def _view(row: Tier) -> TierView:
+    return TierView(
+        rank=row.rank,
+        code=row.code,
+        name=row.name,
+        min_spend=row.min_spend,
+        multiplier_pct=row.multiplier_pct,
+        birthday_points=row.birthday_points,
+        vip_access=row.vip_access,
+        member_day_double=row.member_day_double,
+    )
+
+
+async def list_tiers(session: AsyncSession) -> tuple[TierView, ...]:
+    """Every tier, lowest first."""
+    rows = (await session.execute(select(Tier).order_by(col(Tier.rank)))).scalars().all()
+    return tuple(_view(r) for r in rows) if rows else DEFAULT_TIERS
+
+
+def tier_for_spend(tiers: tuple[TierView, ...], spend: int) -> TierView:
+    reached = [t for t in tiers if t.min_spend <= spend]
+    return reached[-1] if reached else tiers[0]
+
+
+async def save_tier(session: AsyncSession, tier: TierView) -> tuple[TierView, ...]:
+    """Add or change one tier; ranks stay ordered by the spend they need."""
+    if not 0 <= tier.rank < MAX_TIERS:
+        raise TierError("bad_rank", str(tier.rank))
+    if not tier.name.strip() or len(tier.name) > 32:
+        raise TierError("bad_name", tier.name)
+    if not 0 <= tier.min_spend <= MAX_SPEND or (tier.rank == 0 and tier.min_spend != 0):
+        raise TierError("bad_spend", str(tier.min_spend))
+    if not 100 <= tier.multiplier_pct <= 1000:
+        raise TierError("bad_multiplier", str(tier.multiplier_pct))
+    if not 0 <= tier.birthday_points <= 10**9:
+        raise TierError("bad_birthday", str(tier.birthday_points))
+    tiers = {t.rank: t for t in await list_tiers(session)}
+    if tier.rank > len(tiers):
+        raise TierError("bad_rank", str(tier.rank))
+    tiers[tier.rank] = tier
+    ordered = [tiers[rank] for rank in sorted(tiers)]
+    if any(a.min_spend >= b.min_spend for a, b in pairwise(ordered)):
+        raise TierError("not_ascending", str(tier.rank))
+    await session.execute(delete(Tier))
+    for t in ordered:
+        session.add(
+            Tier(
+                rank=t.rank,
+                code=t.code,
+                name=t.name,
+                min_spend=t.min_spend,
+                multiplier_pct=t.multiplier_pct,
+                birthday_points=t.birthday_points,
+                vip_access=t.vip_access,
+                member_day_double=t.member_day_double,
+            )
+        )
+    await session.flush()
+    return tuple(ordered)
+
+
+def renamed(tier: TierView, name: str) -> TierView:
+    """The tier under a name staff chose: it is no longer translated as a default."""
+    return replace(tier, name=name, code="") if name != tier.name else tier
+
+
+async def paid_spend(session: AsyncSession, *, member_id: int, currency: str, now: datetime) -> int:
+    """What the member paid, net of refunds, for orders paid in the last 12 months."""
+    paid_since = (
+        select(col(OrderEvent.order_id))
+        .where(col(OrderEvent.to_status) == ORDER_PAID, col(OrderEvent.at) >= now - SPEND_WINDOW)
+        .scalar_subquery()
+    )
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(Order.paid_amount - Order.refunded_amount), 0)).where(
+                col(Order.member_id) == member_id,
+                col(Order.currency) == currency,
+                col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED, ORDER_REFUNDED)),
+                col(Order.id).in_(paid_since),
+            )
+        )
+    ).scalar_one()
+    return int(total)
+
+
+async def standing(session: AsyncSession, member_id: int) -> Standing:
+    """The member's tier as last computed, and the next one up."""
+    tiers = await list_tiers(session)
+    row = await session.get(MemberTier, member_id)
+    rank = row.rank if row else 0
+    spend = row.spend if row else 0
+    current = next((t for t in tiers if t.rank == rank), tiers[0])
+    higher = [t for t in tiers if t.rank > current.rank]
+    return Standing(tier=current, spend=spend, next_tier=higher[0] if higher else None)
+
+
+async def recompute(
+    session: AsyncSession, *, member_id: int, currency: str, now: datetime
+) -> TierChange:
+    """Recompute the member's tier from their spend and store it."""
+    tiers = await list_tiers(session)
+    before = (await standing(session, member_id)).tier
+    spend = await paid_spend(session, member_id=member_id, currency=currency, now=now)
+    after = tier_for_spend(tiers, spend)
+    await session.execute(
+        upsert(
+            session,
+            MemberTier,
+            {"member_id": member_id, "rank": after.rank, "spend": spend, "updated_at": now},
+            keys=["member_id"],
+            update={"rank": after.rank, "spend": spend, "updated_at": now},
+        )
+    )
+    return TierChange(before=before, after=after, spend=spend)
+
+
+async def members_to_recompute(session: AsyncSession) -> list[int]:
+    """Members whose tier may change: anyone with a tier row or a paid order."""
+    with_tier = select(col(MemberTier.member_id))
+    buyers = select(col(Order.member_id)).where(
+        col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED, ORDER_REFUNDED))
+    )
+    rows = await session.execute(with_tier.union(buyers))
+    return sorted(int(r[0]) for r in rows.all())
