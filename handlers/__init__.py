@@ -14,6 +14,7 @@ def feature_routers() -> list[Router]:
         language,
         ledger,
         order,
+        perks,
         product,
         product_wizard,
         role,
@@ -28,6 +29,7 @@ def feature_routers() -> list[Router]:
         product.router,
         order.router,
         groupbuy.router,
+        perks.router,
         language.router,
         start.router,
         product_wizard.router,  # last: its steps take plain text, after /cancel had its turn

@@ -14,6 +14,7 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
+from handlers.perks import POINT_REASONS
 from handlers.text import N_, HandlerSettings, esc, format_money
 from models.ledger import (
     ACCOUNT_CUSTOMER_PAYABLE,
@@ -38,14 +39,11 @@ MOVEMENT_LABELS = {
     "order_paid": N_("Order paid"),
     "order_refund": N_("Order refunded"),
     "reversal": N_("Correction"),
-    "points_award": N_("Points awarded"),
-    "points_redeem": N_("Points spent"),
-    "points_gift": N_("Points gift"),
-    "donation": N_("Donation"),
     "commission": N_("Commission"),
     "commission_release": N_("Commission released"),
     "refund_paid": N_("Refund received"),
     "payment_unmatched": N_("Payment that could not be used"),
+    **POINT_REASONS,
 }
 
 

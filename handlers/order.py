@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -22,8 +25,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
+from handlers.perks import after_refund, reward_order
 from handlers.product import amount_error
-from handlers.text import N_, HandlerSettings, esc, format_money
+from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
@@ -213,6 +217,8 @@ async def successful_payment(
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+    notifier: BackgroundSender,
+    clock: Callable[[], datetime],
 ) -> None:
     """Settles the order once per charge; money that cannot settle anything goes back."""
     payment = message.successful_payment
@@ -234,6 +240,7 @@ async def successful_payment(
         await message.answer(
             _("Thank you! Order #{id} is paid: {amount}.").format(id=outcome.order.id, amount=money)
         )
+        await Rewarder(settings, notifier, i18n, clock).paid(session, outcome.order.id)
         return
     if outcome.status == PAYMENT_REFUNDED_BACK and await _refund_stars(
         bot, member.id, outcome.charge_id
@@ -342,9 +349,33 @@ async def orders_command(
     await message.answer(text, reply_markup=keyboard)
 
 
-async def _apply(session: AsyncSession, action: str, order_id: int, actor_id: int) -> OrderView:
+@dataclass(frozen=True, slots=True)
+class Rewarder:
+    """What granting an order's points needs: settings, a way to tell the member, the time."""
+
+    settings: HandlerSettings
+    notifier: BackgroundSender
+    i18n: I18n
+    clock: Callable[[], datetime]
+
+    async def paid(self, session: AsyncSession, order_id: int) -> None:
+        await reward_order(
+            session,
+            order_id=order_id,
+            settings=self.settings,
+            notifier=self.notifier,
+            i18n=self.i18n,
+            now=self.clock(),
+        )
+
+
+async def _apply(
+    session: AsyncSession, action: str, order_id: int, actor_id: int, rewarder: Rewarder
+) -> OrderView:
     if action == "paid":
-        return await mark_paid_offline(session, order_id=order_id, actor_id=actor_id)
+        order = await mark_paid_offline(session, order_id=order_id, actor_id=actor_id)
+        await rewarder.paid(session, order_id)
+        return order
     return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id)
 
 
@@ -374,6 +405,9 @@ async def order_button(
     session: AsyncSession,
     i18n: I18n,
     community: CommunityView,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    clock: Callable[[], datetime],
 ) -> None:
     """Marks an order of this group paid or picked up, then refreshes the list in place."""
     order = await get_order(session, callback_data.order_id)
@@ -381,7 +415,13 @@ async def order_button(
         await query.answer(_("There is no such order in this group."), show_alert=True)
         return
     try:
-        await _apply(session, callback_data.action, order.id, query.from_user.id)
+        await _apply(
+            session,
+            callback_data.action,
+            order.id,
+            query.from_user.id,
+            Rewarder(settings, notifier, i18n, clock),
+        )
     except OrderError as exc:
         await query.answer(order_error_text(exc.reason), show_alert=True)
         return
@@ -405,6 +445,7 @@ async def _mark_member(
     session: AsyncSession,
     community: CommunityView,
     action: str,
+    rewarder: Rewarder,
 ) -> None:
     reference = (command.args or "").split()
     reply = message.reply_to_message
@@ -430,7 +471,7 @@ async def _mark_member(
         )
         return
     actor = message.from_user.id if message.from_user else 0
-    done = [await _apply(session, action, order.id, actor) for order in orders]
+    done = [await _apply(session, action, order.id, actor, rewarder) for order in orders]
     ids = ", ".join(f"#{order.id}" for order in done)
     text = (
         _("Marked paid for {name}: {orders}.")
@@ -442,18 +483,34 @@ async def _mark_member(
 
 @router.message(Command("paid"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
 async def paid_command(
-    message: Message, command: CommandObject, session: AsyncSession, community: CommunityView
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    community: CommunityView,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Callable[[], datetime],
 ) -> None:
     """Marks every unpaid order of a member in this group as paid (offline payment)."""
-    await _mark_member(message, command, session, community, "paid")
+    rewarder = Rewarder(settings, notifier, i18n, clock)
+    await _mark_member(message, command, session, community, "paid", rewarder)
 
 
 @router.message(Command("pickedup"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
 async def pickedup_command(
-    message: Message, command: CommandObject, session: AsyncSession, community: CommunityView
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    community: CommunityView,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Callable[[], datetime],
 ) -> None:
     """Marks every paid order of a member in this group as picked up."""
-    await _mark_member(message, command, session, community, "picked")
+    rewarder = Rewarder(settings, notifier, i18n, clock)
+    await _mark_member(message, command, session, community, "picked", rewarder)
 
 
 @router.message(Command("refund"), PRIVATE, RoleFilter(Role.STAFF, "order.refund"))
@@ -466,6 +523,7 @@ async def refund_command(
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+    clock: Callable[[], datetime],
 ) -> None:
     """Refunds an order fully, or partly with an amount: /refund ID [AMOUNT]."""
     words = (command.args or "").split()
@@ -506,6 +564,8 @@ async def refund_command(
     except OrderError as exc:
         await message.answer(order_error_text(exc.reason))
         return
+    # the refund lowers the member's spend: their tier is recomputed (a move down is not announced)
+    await after_refund(session, member_id=order.member_id, settings=settings, now=clock())
     money = format_money(outcome.amount, order.currency, locale)
     if outcome.star_charge_id is not None:
         await refund_paid_back(

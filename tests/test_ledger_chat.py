@@ -36,8 +36,8 @@ async def seed(url: str) -> None:
     """Mia earns 1,250 points and pays a ¥35.90 order, of which Lee earns ¥12.50 commission."""
     engine = create_engine(make_settings(database_url=url))
     async with create_session_factory(engine)() as session, session.begin():
-        await post(session, key="seed-award-1", kind="points_award", postings=award(MIA, 1000))
-        await post(session, key="seed-award-2", kind="points_award", postings=award(MIA, 250))
+        await post(session, key="seed-award-1", kind="points_checkin", postings=award(MIA, 1000))
+        await post(session, key="seed-award-2", kind="points_checkin", postings=award(MIA, 250))
         await post(
             session,
             key="seed-order-1",
@@ -65,8 +65,8 @@ async def test_wallet_shows_points_and_movements_in_the_members_locale(
     assert lines[1] == "Points: 1,250"
     assert lines[3] == "Recent movements:"
     assert lines[4].endswith("−CN¥35.90  Order paid")
-    assert lines[5].endswith("+250 points  Points awarded")
-    assert lines[6].endswith("+1,000 points  Points awarded")
+    assert lines[5].endswith("+250 points  Daily check-in")
+    assert lines[6].endswith("+1,000 points  Daily check-in")
 
 
 async def test_wallet_shows_leader_commission_in_chinese(

@@ -74,7 +74,10 @@ async def test_a_member_pays_an_invoice_in_stars_and_sees_it_in_the_wallet(
     paid_update = harness.emulator.complete_payment(query_id)
     await harness.feed_pending()
     # then she is thanked, the order is paid, and the ledger holds the payment
-    assert harness.emulator.last_bot_message(MIA).text == "Thank you! Order #1 is paid: ⭐ 50."
+    thanks, points = [m.text for m in harness.emulator.bot_messages(MIA)[-2:]]
+    assert thanks == "Thank you! Order #1 is paid: ⭐ 50."
+    # a Star is a whole unit: one point each at the Member tier's 1x
+    assert points == "Order #1 earned you 50 points."
     order = await order_row(harness, 1)
     assert (order.status, order.paid_amount) == ("paid", 50)
     async with harness.session() as session:
@@ -83,6 +86,7 @@ async def test_a_member_pays_an_invoice_in_stars_and_sees_it_in_the_wallet(
         assert product is not None and product.stock == 3
     wallet = (await harness.send(MIA, MIA, "/wallet"))[0]
     assert "−⭐ 50  Order paid" in wallet
+    assert "+50 points  Points for an order" in wallet
     # and the same successful_payment delivered again has no effect
     sent_before = len(harness.emulator.bot_messages(MIA))
     again = dict(paid_update, update_id=int(paid_update["update_id"]) + 500)

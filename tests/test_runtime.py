@@ -62,7 +62,9 @@ async def test_the_same_update_delivered_twice_has_one_effect(harness: Harness) 
 async def test_a_user_sending_too_fast_is_told_once_then_ignored(
     emulator: Emulator, settings: Settings
 ) -> None:
-    runtime = build_runtime(settings.model_copy(update={"throttle_limit": 3}), EMULATOR_TOKEN)
+    # a window far longer than the test, so a slow machine cannot let the window pass
+    slow = settings.model_copy(update={"throttle_limit": 3, "throttle_window": 3600})
+    runtime = build_runtime(slow, EMULATOR_TOKEN)
     await prepare(runtime, migrate=False)
     harness = Harness(emulator=emulator, runtime=runtime)
     try:
@@ -141,13 +143,23 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "help",
         "language",
         "wallet",
+        "me",
+        "checkin",
+        "points",
+        "rewards",
+        "gift",
+        "donate",
+        "tiers",
+        "timezone",
         "products",
         "buy",
         "cancel",
     ]
-    assert names((groups, "")) == ["help", "products", "buy", "list"]
+    assert names((groups, "")) == ["help", "checkin", "gift", "products", "buy", "list"]
     assert names((admins, "")) == [
         "help",
+        "checkin",
+        "gift",
         "products",
         "buy",
         "settings",

@@ -1,0 +1,745 @@
+"""Member perks in chat: check-in, points statement, /me, gifts, donations, rewards, tiers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from babel.numbers import format_decimal
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
+from services.ledger import movements
+from services.loyalty import CheckInResult, check_in, current_streak, local_day, reward_paid_order
+from services.member import MemberView, find_member, get_member, set_member_timezone
+from services.money import InvalidAmount, parse_amount
+from services.order import get_order
+from services.points import (
+    MAX_POINTS,
+    PointsError,
+    charity_pool,
+    donate,
+    gift,
+    member_points,
+    points_balance,
+    transaction_kind,
+)
+from services.rewards import add_reward, list_rewards, redeem, set_reward_active
+from services.role import Role
+from services.tiers import (
+    MAX_SPEND,
+    TierChange,
+    TierError,
+    TierView,
+    list_tiers,
+    recompute,
+    renamed,
+    save_tier,
+    standing,
+)
+
+log = logging.getLogger(__name__)
+router = Router(name="perks")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
+Clock = Callable[[], datetime]
+
+# the default tiers' names, translated; tiers staff named themselves show their own name
+TIER_NAMES = {
+    "member": N_("Member"),
+    "silver": N_("Silver"),
+    "gold": N_("Gold"),
+    "diamond": N_("Diamond"),
+}
+# why points moved, as a member reads it in their statement
+POINT_REASONS = {
+    transaction_kind("checkin"): N_("Daily check-in"),
+    transaction_kind("order"): N_("Points for an order"),
+    transaction_kind("referral"): N_("Friend invited"),
+    transaction_kind("vote"): N_("Voted in a poll"),
+    transaction_kind("suggestion"): N_("Suggestion adopted"),
+    transaction_kind("review"): N_("Review after pickup"),
+    transaction_kind("birthday"): N_("Birthday gift"),
+    transaction_kind("gift"): N_("Gift between members"),
+    transaction_kind("redeem"): N_("Reward redeemed"),
+    transaction_kind("donation"): N_("Donated to charity"),
+    transaction_kind("clawback"): N_("Points of a refunded order"),
+    "reversal": N_("Correction"),
+}
+BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")
+POINTS_ERRORS = {
+    "not_enough": N_("You do not have enough points for that."),
+    "self": N_("You cannot give points to yourself."),
+    "over_cap": N_("That is more than you may give away today (at most {cap} points a day)."),
+    "bad_amount": BAD_POINTS,
+    "out_of_stock": N_("Sorry, that reward is out of stock."),
+    "no_reward": N_("That reward is not available any more."),
+    "repeated": N_("That reward was already redeemed with this tap."),
+    "bad_title": N_("The reward needs a title of at most 128 characters."),
+    "bad_stock": N_("The stock must be a whole number from 0 to 1,000,000, or left out."),
+    "busy": N_("Too many things happened at once. Please try again."),
+}
+TIER_ERRORS = {
+    "bad_rank": N_("Tiers are numbered from 0 up, without gaps, at most 7."),
+    "bad_name": N_("The tier needs a name of at most 32 characters."),
+    "bad_spend": N_("The spend must be an amount from 0 up; tier 0 always starts at 0."),
+    "bad_multiplier": N_("The points multiplier must be from 1 to 10, like 1.5."),
+    "bad_birthday": N_("The birthday gift must be a whole number of points."),
+    "not_ascending": N_("Each tier must need more spend than the tier below it."),
+}
+TIER_USAGE = N_(
+    "Send /tier_set RANK name=Gold spend=2000 multiplier=1.5 birthday=200 vip=yes "
+    "double=yes (any of them)."
+)
+
+
+class CheckInCallback(CallbackData, prefix="ck"):
+    """The check-in button under a group's check-in message."""
+
+    action: str = "in"
+
+
+class RewardCallback(CallbackData, prefix="rw"):
+    """A redeem button in the reward catalog."""
+
+    reward_id: int
+
+
+def points_text(points: int, locale: str) -> str:
+    return _("{points} points").format(points=format_decimal(points, locale=locale))
+
+
+def tier_name(tier: TierView) -> str:
+    label = TIER_NAMES.get(tier.code)
+    return _(label) if label else esc(tier.name)
+
+
+def tier_perks(tier: TierView, locale: str) -> list[str]:
+    """What a tier gives, one line each."""
+    lines = []
+    if tier.multiplier_pct != 100:
+        lines.append(
+            _("{multiplier}× points on orders").format(
+                multiplier=format_decimal(tier.multiplier_pct / 100, locale=locale)
+            )
+        )
+    if tier.vip_access:
+        lines.append(_("Early access to VIP group-buys"))
+    if tier.birthday_points:
+        lines.append(
+            _("Birthday gift: {points}").format(points=points_text(tier.birthday_points, locale))
+        )
+    if tier.member_day_double:
+        lines.append(_("Double points on the member day"))
+    return lines
+
+
+def _int_arg(text: str) -> int | None:
+    cleaned = text.strip().replace(",", "").replace("_", "")
+    if not cleaned.isdigit() or len(cleaned) > 12:
+        return None
+    return int(cleaned)
+
+
+def _points_error(exc: PointsError, settings: HandlerSettings, locale: str) -> str:
+    template = POINTS_ERRORS.get(exc.reason, BAD_POINTS)
+    return _(template).format(cap=format_decimal(settings.gift_daily_cap, locale=locale))
+
+
+def check_in_text(result: CheckInResult, name: str, locale: str) -> str:
+    if not result.new:
+        return _("{name}, you have already checked in today. Streak: {streak} days.").format(
+            name=name, streak=result.streak
+        )
+    parts = [
+        _("{name} checked in: +{points}. Streak: {streak} days.").format(
+            name=name, points=points_text(result.points, locale), streak=result.streak
+        )
+    ]
+    if result.bonus:
+        parts.append(
+            _("Streak bonus included: {points}!").format(points=points_text(result.bonus, locale))
+        )
+    if result.doubled:
+        parts.append(_("Member day: points doubled."))
+    if result.capped:
+        parts.append(_("You reached today's limit for check-in points."))
+    return " ".join(parts)
+
+
+def check_in_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Check in"), callback_data=CheckInCallback())
+    return builder.as_markup()
+
+
+def _timezone_of(member: MemberView, settings: HandlerSettings) -> str:
+    return member.timezone or settings.default_timezone
+
+
+async def _check_in(
+    session: AsyncSession,
+    member: MemberView,
+    chat_id: int,
+    community: CommunityView | None,
+    settings: HandlerSettings,
+    now: datetime,
+) -> CheckInResult:
+    zone = community.timezone if community else _timezone_of(member, settings)
+    return await check_in(
+        session,
+        member_id=member.id,
+        chat_id=chat_id,
+        now=now,
+        timezone=zone,
+        base_points=settings.checkin_points,
+        streak_bonus=settings.checkin_streak_bonus,
+        cap=settings.points_daily_caps.get("checkin"),
+        member_day=community.member_day if community else 0,
+    )
+
+
+@router.message(Command("checkin"), PRIVATE)
+async def checkin_private(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Daily check-in in private, on the member's own day."""
+    result = await _check_in(session, member, message.chat.id, None, settings, clock())
+    await message.answer(check_in_text(result, esc(member.display_name), member.locale))
+
+
+@router.message(Command("checkin"), GROUP)
+async def checkin_group(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    community: CommunityView,
+    settings: HandlerSettings,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """Daily check-in in a group, on the group's day; the reply carries a button for others."""
+    result = await _check_in(session, member, message.chat.id, community, settings, clock())
+    await message.reply(
+        check_in_text(result, esc(member.display_name), locale), reply_markup=check_in_keyboard()
+    )
+
+
+@router.callback_query(CheckInCallback.filter(), F.message.chat.type != ChatType.PRIVATE)
+async def checkin_button(
+    query: CallbackQuery,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """A member taps the group's check-in button: the answer is a toast, the chat stays quiet."""
+    assert query.message is not None
+    community = await get_community(session, query.message.chat.id)
+    result = await _check_in(session, member, query.message.chat.id, community, settings, clock())
+    await query.answer(check_in_text(result, member.display_name, locale)[:200], show_alert=False)
+
+
+@router.message(Command("points"), PRIVATE)
+async def points_statement(
+    message: Message, session: AsyncSession, member: MemberView, settings: HandlerSettings
+) -> None:
+    """The member's points and where every recent one came from or went."""
+    locale = member.locale
+    balance = await points_balance(session, member.id)
+    lines = [
+        _("<b>Your points: {points}</b>").format(points=format_decimal(balance, locale=locale))
+    ]
+    recent = await movements(session, [member_points(member.id)], limit=30)
+    zone = ZoneInfo(_timezone_of(member, settings))
+    if not recent:
+        lines.append(_("No points yet. Check in daily with /checkin, or join a group-buy."))
+    else:
+        lines += ["", _("Latest movements:")]
+        for _account, move in recent:
+            label = POINT_REASONS.get(move.kind)
+            reason = _(label) if label else esc(move.kind)
+            when = move.created_at.astimezone(zone).strftime("%Y-%m-%d")
+            sign = "+" if move.amount > 0 else "−"
+            lines.append(
+                f"{when}  {sign}{format_decimal(abs(move.amount), locale=locale)}  {reason}"
+            )
+    await message.answer("\n".join(lines))
+
+
+async def me_text(
+    session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime
+) -> str:
+    locale = member.locale
+    place = await standing(session, member.id)
+    balance = await points_balance(session, member.id)
+    today = local_day(now, _timezone_of(member, settings))
+    streak = await current_streak(session, member_id=member.id, today=today)
+    lines = [
+        _("<b>{name}</b>").format(name=esc(member.display_name)),
+        _("Tier: {tier}").format(tier=tier_name(place.tier)),
+        _("Points: {points}").format(points=format_decimal(balance, locale=locale)),
+        _("Check-in streak: {streak} days").format(streak=streak),
+        _("Spend in the last 12 months: {amount}").format(
+            amount=format_money(place.spend, settings.tier_currency, locale)
+        ),
+    ]
+    if place.next_tier is not None:
+        lines.append(
+            _("Spend {amount} more to reach {tier}.").format(
+                amount=format_money(place.to_next, settings.tier_currency, locale),
+                tier=tier_name(place.next_tier),
+            )
+        )
+    else:
+        lines.append(_("You are in the highest tier. Thank you!"))
+    perks = tier_perks(place.tier, locale)
+    lines += ["", _("Your perks:")]
+    lines += [f"• {perk}" for perk in perks] if perks else [_("• Points for every order")]
+    lines += ["", _("See every point with /points, and all tiers with /tiers.")]
+    return "\n".join(lines)
+
+
+@router.message(Command("me"), PRIVATE)
+async def me(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """The member's tier, progress, points, streak and perks."""
+    await message.answer(await me_text(session, member, settings, clock()))
+
+
+@router.message(Command("tiers"))
+async def tiers_command(
+    message: Message, session: AsyncSession, settings: HandlerSettings, locale: str
+) -> None:
+    """Every tier, what it needs and what it gives."""
+    lines = [_("<b>Membership tiers</b>")]
+    for tier in await list_tiers(session):
+        lines.append("")
+        lines.append(
+            _("{rank}. {tier}: from {amount} spent in 12 months").format(
+                rank=tier.rank,
+                tier=tier_name(tier),
+                amount=format_money(tier.min_spend, settings.tier_currency, locale),
+            )
+        )
+        lines += [f"   • {perk}" for perk in tier_perks(tier, locale)]
+    await message.answer("\n".join(lines))
+
+
+def _parse_tier_options(
+    words: list[str], base: TierView, currency: str, locale: str
+) -> TierView | None:
+    tier = base
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or not value:
+            return None
+        key = key.lower()
+        if key == "name":
+            tier = renamed(tier, value.replace("_", " "))
+        elif key == "spend":
+            if value == "0":
+                tier = replace(tier, min_spend=0)
+                continue
+            try:
+                tier = replace(
+                    tier,
+                    min_spend=parse_amount(value, currency, locale=locale, ceiling=MAX_SPEND),
+                )
+            except InvalidAmount:
+                return None
+        elif key == "multiplier":
+            try:
+                pct = round(float(value.replace(",", ".")) * 100)
+            except ValueError:
+                return None
+            tier = replace(tier, multiplier_pct=pct)
+        elif key == "birthday":
+            points = _int_arg(value)
+            if points is None:
+                return None
+            tier = replace(tier, birthday_points=points)
+        elif key in ("vip", "double"):
+            flag = value.lower() in ("yes", "y", "true", "1", "on", "是")
+            if not flag and value.lower() not in ("no", "n", "false", "0", "off", "否"):
+                return None
+            tier = (
+                replace(tier, vip_access=flag)
+                if key == "vip"
+                else replace(tier, member_day_double=flag)
+            )
+        else:
+            return None
+    return tier
+
+
+@router.message(Command("tier_set"), PRIVATE, RoleFilter(Role.STAFF, "perks.tiers"))
+async def tier_set(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Adds or changes one tier: /tier_set RANK name=... spend=... multiplier=... ..."""
+    words = (command.args or "").split()
+    if not words or not words[0].isdigit() or len(words[0]) > 2:
+        await message.answer(_(TIER_USAGE))
+        return
+    rank = int(words[0])
+    tiers = {t.rank: t for t in await list_tiers(session)}
+    base = tiers.get(rank) or TierView(rank, "", f"Tier {rank}", 0, 100, 0, False, False)
+    tier = _parse_tier_options(words[1:], base, settings.tier_currency, locale)
+    if tier is None:
+        await message.answer(_(TIER_USAGE))
+        return
+    try:
+        await save_tier(session, tier)
+    except TierError as exc:
+        await message.answer(_(TIER_ERRORS.get(exc.reason, TIER_USAGE)))
+        return
+    await message.answer(_("Saved. Members move to their new tier at the next recompute."))
+    await tiers_command(message, session, settings, locale)
+
+
+@router.message(Command("timezone"), PRIVATE)
+async def timezone_command(
+    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+) -> None:
+    """Sets the member's own time zone (for check-in days and birthdays)."""
+    value = (command.args or "").strip()
+    if not value:
+        await message.answer(
+            _("Your time zone: {timezone}. Change it with /timezone Asia/Shanghai.").format(
+                timezone=esc(member.timezone or "-")
+            )
+        )
+        return
+    try:
+        name = parse_timezone(value)
+    except InvalidTimezone:
+        await message.answer(
+            _(
+                "{value} is not a time zone I know. Use a name like Asia/Shanghai, "
+                "Asia/Hong_Kong or Europe/London."
+            ).format(value=f"<code>{esc(value)}</code>")
+        )
+        return
+    await set_member_timezone(session, member_id=member.id, timezone=name)
+    await message.answer(_("Your time zone is now {timezone}.").format(timezone=name))
+
+
+@router.message(Command("gift"))
+async def gift_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """Gives points to another member: /gift @username N, or /gift N in reply to them."""
+    words = (command.args or "").split()
+    reply = message.reply_to_message
+    target: MemberView | None = None
+    amount_text = ""
+    if len(words) == 2:
+        target = await find_member(session, words[0])
+        amount_text = words[1]
+    elif len(words) == 1 and reply is not None and reply.from_user is not None:
+        target = await get_member(session, reply.from_user.id)
+        amount_text = words[0]
+    usage = _("Send /gift @username 50, or reply to someone's message with /gift 50.")
+    if not amount_text:
+        await message.reply(usage)
+        return
+    amount = _int_arg(amount_text)
+    if amount is None or amount == 0 or amount > MAX_POINTS:
+        await message.reply(_(BAD_POINTS))
+        return
+    if target is None:
+        await message.reply(
+            _("I do not know that member yet. They need to talk to me or in a group first.")
+        )
+        return
+    now = clock()
+    try:
+        await gift(
+            session,
+            sender_id=member.id,
+            recipient_id=target.id,
+            points=amount,
+            key=f"gift:{message.chat.id}:{message.message_id}",
+            day=local_day(now, _timezone_of(member, settings)),
+            daily_cap=settings.gift_daily_cap,
+        )
+    except PointsError as exc:
+        await message.reply(_points_error(exc, settings, locale))
+        return
+    await message.reply(
+        _("You gave {points} to {name}.").format(
+            points=points_text(amount, locale), name=esc(target.display_name)
+        )
+    )
+    if target.started:
+        with i18n.use_locale(target.locale):
+            notifier.send(
+                target.id,
+                _("{name} gave you {points}. See /points.").format(
+                    name=esc(member.display_name), points=points_text(amount, target.locale)
+                ),
+            )
+
+
+@router.message(Command("donate"), PRIVATE)
+async def donate_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Donates points to the charity pool: /donate N."""
+    amount = _int_arg(command.args or "")
+    if amount is None or amount == 0 or amount > MAX_POINTS:
+        await message.answer(
+            _("Send /donate 100 to give 100 of your points to the community's charity pool.")
+        )
+        return
+    try:
+        await donate(
+            session,
+            member_id=member.id,
+            points=amount,
+            key=f"donate:{message.chat.id}:{message.message_id}",
+        )
+    except PointsError as exc:
+        await message.answer(_points_error(exc, settings, locale))
+        return
+    await message.answer(
+        _("Thank you! You donated {points} to the charity pool.").format(
+            points=points_text(amount, member.locale)
+        )
+    )
+
+
+@router.message(Command("charity"), PRIVATE, RoleFilter(Role.STAFF, "perks.charity"))
+async def charity_command(message: Message, session: AsyncSession, locale: str) -> None:
+    """How many points members have donated, for the brand to turn into a donation."""
+    total = await charity_pool(session)
+    await message.answer(
+        _("The charity pool holds {points} donated by members.").format(
+            points=points_text(total, locale)
+        )
+    )
+
+
+def rewards_keyboard(rewards: list[tuple[int, str]]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for reward_id, label in rewards:
+        builder.button(text=label, callback_data=RewardCallback(reward_id=reward_id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+@router.message(Command("rewards"), PRIVATE)
+async def rewards_command(message: Message, session: AsyncSession, member: MemberView) -> None:
+    """The redeem catalog with a button per reward."""
+    locale = member.locale
+    rewards = await list_rewards(session)
+    balance = await points_balance(session, member.id)
+    if not rewards:
+        await message.answer(_("There are no rewards to redeem yet."))
+        return
+    lines = [
+        _("<b>Rewards</b>"),
+        _("You have {points}.").format(points=points_text(balance, locale)),
+        "",
+    ]
+    buttons = []
+    for reward in rewards:
+        stock = (
+            _("{count} left").format(count=reward.stock)
+            if reward.stock is not None
+            else _("unlimited")
+        )
+        lines.append(
+            f"#{reward.id} {esc(reward.title)}: {points_text(reward.cost, locale)} ({stock})"
+        )
+        if reward.stock != 0:
+            buttons.append(
+                (
+                    reward.id,
+                    _("Redeem {title}").format(title=reward.title[:40]),
+                )
+            )
+    await message.answer("\n".join(lines), reply_markup=rewards_keyboard(buttons))
+
+
+@router.callback_query(RewardCallback.filter(), F.message.chat.type == ChatType.PRIVATE)
+async def redeem_button(
+    query: CallbackQuery,
+    callback_data: RewardCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Redeems one reward; a repeated tap is one redemption."""
+    try:
+        reward, redemption_id = await redeem(
+            session,
+            reward_id=callback_data.reward_id,
+            member_id=member.id,
+            key=f"redeem:{query.id}",
+        )
+    except PointsError as exc:
+        await query.answer(_points_error(exc, settings, locale), show_alert=True)
+        return
+    await query.answer(_("Redeemed."))
+    if query.message is not None:
+        balance = await points_balance(session, member.id)
+        await query.message.answer(
+            _(
+                "You redeemed {title} for {points} (redemption #{id}). Our staff will hand it "
+                "to you. You have {balance} left."
+            ).format(
+                title=esc(reward.title),
+                points=points_text(reward.cost, member.locale),
+                id=redemption_id,
+                balance=points_text(balance, member.locale),
+            )
+        )
+
+
+@router.message(Command("reward_add"), PRIVATE, RoleFilter(Role.STAFF, "perks.rewards"))
+async def reward_add(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Adds a reward: /reward_add Title | cost in points | stock (optional)."""
+    parts = [part.strip() for part in (command.args or "").split("|")]
+    usage = _(
+        "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20."
+    )
+    if len(parts) not in (2, 3) or not parts[0]:
+        await message.answer(usage)
+        return
+    cost = _int_arg(parts[1])
+    stock = _int_arg(parts[2]) if len(parts) == 3 and parts[2] else None
+    if cost is None or cost == 0 or (len(parts) == 3 and parts[2] and stock is None):
+        await message.answer(usage)
+        return
+    try:
+        reward = await add_reward(
+            session, title=parts[0], cost=cost, stock=stock, created_by=member.id
+        )
+    except PointsError as exc:
+        await message.answer(_points_error(exc, settings, locale))
+        return
+    await message.answer(
+        _("Reward #{id} added: {title} for {points}.").format(
+            id=reward.id, title=esc(reward.title), points=points_text(cost, member.locale)
+        )
+    )
+
+
+@router.message(Command("reward_off"), PRIVATE, RoleFilter(Role.STAFF, "perks.rewards"))
+async def reward_off(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    """Takes a reward out of the catalog: /reward_off ID."""
+    reward_id = _int_arg((command.args or "").lstrip("#"))
+    if reward_id is None or not await set_reward_active(session, reward_id=reward_id, active=False):
+        await message.answer(_("Send /reward_off ID with the number of a reward from /rewards."))
+        return
+    await message.answer(_("Reward #{id} is no longer offered.").format(id=reward_id))
+
+
+async def tier_news(change: TierChange, i18n: I18n, locale: str) -> str | None:
+    """A message for a member whose tier changed, in their language; None when it did not."""
+    if not change.moved_up:
+        return None
+    with i18n.use_locale(locale):
+        text = _("Congratulations! You are now {tier}.").format(tier=tier_name(change.after))
+        perks = tier_perks(change.after, locale)
+        if perks:
+            text += "\n" + "\n".join(f"• {perk}" for perk in perks)
+        return text
+
+
+async def reward_order(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    now: datetime,
+) -> int:
+    """After an order is paid: its points, the member's tier, and a note to the member."""
+    outcome = await reward_paid_order(
+        session,
+        order_id=order_id,
+        points_per_unit=settings.points_per_unit,
+        tier_currency=settings.tier_currency,
+        now=now,
+    )
+    order = await get_order(session, order_id)
+    assert order is not None
+    buyer = await get_member(session, order.member_id)
+    if buyer is None or not buyer.started:
+        return outcome.points
+    with i18n.use_locale(buyer.locale):
+        lines = []
+        if outcome.points:
+            lines.append(
+                _("Order #{id} earned you {points}.").format(
+                    id=order_id, points=points_text(outcome.points, buyer.locale)
+                )
+            )
+        news = await tier_news(outcome.change, i18n, buyer.locale)
+        if news:
+            lines.append(news)
+        if lines:
+            notifier.send(buyer.id, "\n".join(lines))
+    return outcome.points
+
+
+async def after_refund(
+    session: AsyncSession, *, member_id: int, settings: HandlerSettings, now: datetime
+) -> TierChange:
+    """A refund lowers the spend: recompute the tier (moving down is not announced)."""
+    return await recompute(session, member_id=member_id, currency=settings.tier_currency, now=now)
+
+
+__all__ = ["after_refund", "reward_order", "router"]
