@@ -161,6 +161,8 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
         "/groupbuy 1 24h tiers=5:39.95": "Tiers must go up in units and down in price",
         "/groupbuy 1 24h stock=50": "The product does not have that much stock left.",
         "/groupbuy 1 24h min=many": "Minimum, stock and limit must be whole numbers above zero.",
+        "/groupbuy 1 24h stock=²": "Minimum, stock and limit must be whole numbers above zero.",
+        "/groupbuy ² 24h": "Open a group-buy with one line:",
     }
     for command, expected in cases.items():
         reply = (await harness.send(LEE, TEA, command))[0]
