@@ -132,6 +132,8 @@ def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> st
         lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)
     if gb.pickup_point:
         lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
+    if gb.pickup_time:
+        lines.append(_("Pickup time: {time}").format(time=esc(gb.pickup_time)))
     lines.append(_("Limit {n} per member.").format(n=gb.per_member_limit))
     return "\n".join(lines)
 
@@ -325,7 +327,8 @@ async def _open(
         )
 
 
-@router.message(Command("groupbuy"), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
+# without arguments, /groupbuy and /drop start the wizard (handlers/groupbuy_wizard.py)
+@router.message(Command("groupbuy", magic=F.args), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
 async def groupbuy_command(
     message: Message,
     command: CommandObject,
@@ -356,7 +359,9 @@ async def groupbuy_command(
 
 
 @router.message(
-    Command("drop"), F.chat.type == ChatType.PRIVATE, RoleFilter(Role.STAFF, "groupbuy.drop")
+    Command("drop", magic=F.args),
+    F.chat.type == ChatType.PRIVATE,
+    RoleFilter(Role.STAFF, "groupbuy.drop"),
 )
 async def drop_command(
     message: Message,
