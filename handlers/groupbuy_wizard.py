@@ -536,8 +536,12 @@ async def answer_step(
     step = _step_of(raw_state)
     assert step is not None
     turn = _turn(state, session, settings, member, locale, clock, community)
-    asked_at = datetime.fromisoformat((await state.get_data())["asked_at"])
-    if community is not None and turn.now - asked_at > GROUP_IDLE:
+    asked_at = (await state.get_data()).get("asked_at")
+    if (
+        community is not None
+        and asked_at is not None
+        and turn.now - datetime.fromisoformat(asked_at) > GROUP_IDLE
+    ):
         await state.clear()  # silently: in a group this is most likely just conversation
         return
     await _answer(message, turn, step, message.text or "")
@@ -588,7 +592,8 @@ async def skip_button(
 
 
 async def _drop_buttons(bot: Bot, query: CallbackQuery) -> None:
-    """Takes the buttons off the summary, so it reads as done (a second tap is refused anyway)."""
+    """Takes the buttons off the tapped message, so it reads as done (a second tap is refused
+    anyway)."""
     if query.message is None:
         return
     try:

@@ -363,3 +363,30 @@ async def test_a_wizard_left_alone_in_a_group_stops_taking_answers(harness: Harn
     assert await harness.send(LEE, TEA, "see you all on Saturday") == []
     assert await harness.send(LEE, TEA, "24h") == []
     assert await groupbuys(harness) == []
+
+
+async def test_confirm_checks_the_role_again(harness: Harness) -> None:
+    await given_a_product(harness)
+    # given Mia is made a leader and walks the wizard to its summary
+    await harness.send(MIA, MIA, "/start")
+    assert await say(harness, "/leader_add @mia", user=SAM) == (
+        "Mia (1004) is now a leader of this group."
+    )
+    await say(harness, "/groupbuy", user=MIA)
+    await tap(harness, "#1 Oolong tea · CN¥39.90", user=MIA)
+    for answer in ("24h", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
+        await say(harness, answer, user=MIA)
+    summary = harness.emulator.last_bot_message(TEA)
+    # when staff remove her as leader before she confirms
+    await harness.send(SAM, TEA, "/leader_remove @mia")
+    # then Confirm is refused, audited, and opens nothing
+    assert await harness.press(MIA, TEA, summary.message_id, index=0) == (
+        "Sorry, only the leaders of this group can do that."
+    )
+    assert await groupbuys(harness) == []
+    async with harness.session() as session:
+        rows = (await session.execute(select(AuditEntry))).scalars().all()
+    assert [(r.actor_id, r.allowed) for r in rows if r.action == "groupbuy.open"] == [
+        (MIA, True),
+        (MIA, False),
+    ]
