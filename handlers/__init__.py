@@ -11,6 +11,7 @@ def feature_routers() -> list[Router]:
         community,
         errors,
         groupbuy,
+        groupbuy_wizard,
         language,
         ledger,
         order,
@@ -32,7 +33,9 @@ def feature_routers() -> list[Router]:
         perks.router,
         language.router,
         start.router,
-        product_wizard.router,  # last: its steps take plain text, after /cancel had its turn
+        # last: their steps take plain text, after the commands (and /cancel) had their turn
+        product_wizard.router,
+        groupbuy_wizard.router,  # also /groupbuy and /drop without arguments
     ]
     for router in routers:
         # Routers live at module level as aiogram intends; a process that builds a second

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -30,7 +31,7 @@ from handlers.text import (
     esc,
     format_money,
 )
-from models.groupbuy import GROUPBUY_OPEN, MIN_PEOPLE, MIN_UNITS
+from models.groupbuy import GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, active_community_ids, get_community
 from services.groupbuy import (
@@ -42,7 +43,9 @@ from services.groupbuy import (
     get_groupbuy,
     groupbuys_in_chat,
     open_groupbuy,
+    parse_count,
     parse_deadline,
+    parse_minimum,
     parse_tiers,
     participants,
     posts,
@@ -129,6 +132,8 @@ def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> st
         lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)
     if gb.pickup_point:
         lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
+    if gb.pickup_time:
+        lines.append(_("Pickup time: {time}").format(time=esc(gb.pickup_time)))
     lines.append(_("Limit {n} per member.").format(n=gb.per_member_limit))
     return "\n".join(lines)
 
@@ -182,10 +187,7 @@ def _options(words: list[str]) -> dict[str, str]:
 
 
 def _int(options: dict[str, str], key: str, default: int) -> int:
-    value = options.get(key, str(default)).lower().removesuffix("u")
-    if not value.isdigit() or len(value) > 7:
-        raise GroupBuyError("not_positive", key)
-    return int(value)
+    return parse_count(options.get(key, str(default)).lower().removesuffix("u"))
 
 
 async def post_cards(
@@ -209,6 +211,58 @@ async def post_cards(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class OpenValues:
+    """A group-buy to open, already parsed from the one-line command or the wizard."""
+
+    product_id: int
+    deadline: datetime
+    min_kind: str
+    min_count: int
+    stock_cap: int
+    per_member_limit: int
+    tiers: tuple[tuple[int, int], ...] = ()
+    pickup_point: str = ""
+    pickup_time: str = ""
+
+
+async def open_and_post(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    closer: DeadlineScheduler,
+    values: OpenValues,
+    *,
+    opened_by: int,
+    chat_ids: list[int],
+    commission_bps: int,
+    now: datetime,
+) -> GroupBuyView:
+    """Opens the group-buy, posts its card in every chat and schedules its deadline.
+
+    Raises GroupBuyError (nothing opened) when the values are refused.
+    """
+    gb = await open_groupbuy(
+        session,
+        product_id=values.product_id,
+        opened_by=opened_by,
+        chat_ids=chat_ids,
+        min_kind=values.min_kind,
+        min_count=values.min_count,
+        stock_cap=values.stock_cap,
+        per_member_limit=values.per_member_limit,
+        deadline=values.deadline,
+        now=now,
+        tiers=values.tiers,
+        pickup_point=values.pickup_point,
+        pickup_time=values.pickup_time,
+        commission_bps=commission_bps,
+    )
+    await post_cards(bot, i18n, session, gb, now)
+    closer.schedule(gb.id, gb.deadline)
+    return gb
+
+
 async def _open(
     message: Message,
     command: CommandObject,
@@ -224,7 +278,7 @@ async def _open(
     commission_bps: int,
 ) -> None:
     words = (command.args or "").split()
-    if len(words) < 2 or not words[0].lstrip("#").isdigit():
+    if len(words) < 2 or not words[0].lstrip("#").isdecimal():
         await message.reply(_(USAGE))
         return
     now = clock()
@@ -234,19 +288,15 @@ async def _open(
             raise GroupBuyError("no_product")
         deadline = parse_deadline(words[1], now=now, timezone=timezone)
         options = _options(words[2:])
-        min_text = options.get("min", "2")
+        min_kind, min_count = parse_minimum(options.get("min", "2"))
         stock_default = product.stock if product.stock is not None else 100
-        gb = await open_groupbuy(
-            session,
+        values = OpenValues(
             product_id=product.id,
-            opened_by=member.id,
-            chat_ids=chat_ids,
-            min_kind=MIN_UNITS if min_text.lower().endswith("u") else MIN_PEOPLE,
-            min_count=_int(options, "min", 2),
+            deadline=deadline,
+            min_kind=min_kind,
+            min_count=min_count,
             stock_cap=_int(options, "stock", stock_default),
             per_member_limit=_int(options, "limit", 5),
-            deadline=deadline,
-            now=now,
             tiers=parse_tiers(
                 options.get("tiers", ""),
                 currency=product.currency,
@@ -255,21 +305,30 @@ async def _open(
                 ceiling=settings.max_order_amount,
             ),
             pickup_point=options.get("pickup", ""),
+        )
+        gb = await open_and_post(
+            bot,
+            i18n,
+            session,
+            closer,
+            values,
+            opened_by=member.id,
+            chat_ids=chat_ids,
             commission_bps=commission_bps,
+            now=now,
         )
     except GroupBuyError as exc:
         text = OPEN_ERRORS.get(exc.reason)
         await message.reply(_(text) if text else _(USAGE))
         return
-    await post_cards(bot, i18n, session, gb, now)
-    closer.schedule(gb.id, gb.deadline)
     if message.chat.type == ChatType.PRIVATE:
         await message.answer(
             _("Group-buy #{id} posted in {count} groups.").format(id=gb.id, count=len(chat_ids))
         )
 
 
-@router.message(Command("groupbuy"), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
+# without arguments, /groupbuy and /drop start the wizard (handlers/groupbuy_wizard.py)
+@router.message(Command("groupbuy", magic=F.args), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
 async def groupbuy_command(
     message: Message,
     command: CommandObject,
@@ -300,7 +359,9 @@ async def groupbuy_command(
 
 
 @router.message(
-    Command("drop"), F.chat.type == ChatType.PRIVATE, RoleFilter(Role.STAFF, "groupbuy.drop")
+    Command("drop", magic=F.args),
+    F.chat.type == ChatType.PRIVATE,
+    RoleFilter(Role.STAFF, "groupbuy.drop"),
 )
 async def drop_command(
     message: Message,

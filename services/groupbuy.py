@@ -151,6 +151,21 @@ def parse_tiers(
     return tuple(tiers)
 
 
+def parse_count(text: str) -> int:
+    """'50' -> 50: a whole number of at most 7 digits (zero passes; the caller decides)."""
+    cleaned = text.strip()
+    if not cleaned.isdecimal() or len(cleaned) > 7:
+        raise GroupBuyError("not_positive", cleaned)
+    return int(cleaned)
+
+
+def parse_minimum(text: str) -> tuple[str, int]:
+    """'5' -> (people, 5); '20u' -> (units, 20): how many a group-buy needs to form."""
+    cleaned = text.strip().lower()
+    kind = MIN_UNITS if cleaned.endswith("u") else MIN_PEOPLE
+    return kind, parse_count(cleaned.removesuffix("u"))
+
+
 def parse_deadline(text: str, *, now: datetime, timezone: str) -> datetime:
     """'24h', '90m', '3d', or '2026-11-25 20:00' in the group's time zone; in the future."""
     cleaned = text.strip()

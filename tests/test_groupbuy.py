@@ -22,6 +22,7 @@ from services.groupbuy import (
     get_groupbuy,
     open_groupbuy,
     parse_deadline,
+    parse_minimum,
     parse_tiers,
     participants,
     set_quantity,
@@ -123,6 +124,17 @@ def test_deadlines_are_relative_or_local_and_in_the_future() -> None:
         with pytest.raises(GroupBuyError) as refused:
             parse_deadline(bad, now=NOW, timezone="UTC")
         assert refused.value.reason == reason
+
+
+def test_a_minimum_counts_people_or_units() -> None:
+    assert parse_minimum("5") == ("people", 5)
+    assert parse_minimum(" 20U ") == ("units", 20)
+    assert parse_minimum("0") == ("people", 0)  # whole, but the caller refuses zero
+    # superscript digits pass str.isdigit() but not int(): refused, not a traceback
+    for bad in ("many", "-3", "2.5", "5uu", "²", "12345678"):
+        with pytest.raises(GroupBuyError) as refused:
+            parse_minimum(bad)
+        assert refused.value.reason == "not_positive"
 
 
 async def test_opening_checks_what_a_leader_typed(

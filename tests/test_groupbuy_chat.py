@@ -153,7 +153,7 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
     await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
     cases = {
-        "/groupbuy": "Open a group-buy with one line:",
+        "/groupbuy tea 24h": "Open a group-buy with one line:",
         "/groupbuy 9 24h": "There is no such product.",
         "/groupbuy 1 yesterday": "Give the deadline as 24h, 90m, 3d",
         "/groupbuy 1 2020-01-01 10:00": "The deadline must be in the future.",
@@ -161,6 +161,8 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
         "/groupbuy 1 24h tiers=5:39.95": "Tiers must go up in units and down in price",
         "/groupbuy 1 24h stock=50": "The product does not have that much stock left.",
         "/groupbuy 1 24h min=many": "Minimum, stock and limit must be whole numbers above zero.",
+        "/groupbuy 1 24h stock=²": "Minimum, stock and limit must be whole numbers above zero.",
+        "/groupbuy ² 24h": "Open a group-buy with one line:",
     }
     for command, expected in cases.items():
         reply = (await harness.send(LEE, TEA, command))[0]

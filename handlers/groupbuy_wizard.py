@@ -1,0 +1,696 @@
+"""/groupbuy without arguments: a leader opens a group-buy in the group step by step (and
+/drop without arguments: staff open one in every group, in private).
+
+Every step has a Cancel button, /cancel works at every step, and a step with a default has a
+Skip button (or /skip). Nothing is created until Confirm, which opens, posts and schedules
+through the same function as the one-line command. The state is per chat and user, so in a
+group only the leader who started it answers; everyone else talks as usual.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.groupbuy import (
+    GROUP,
+    OPEN_ERRORS,
+    REFUSALS,
+    USAGE,
+    Clock,
+    OpenValues,
+    open_and_post,
+)
+from handlers.text import N_, DeadlineScheduler, HandlerSettings, esc, format_money
+from models.groupbuy import MIN_PEOPLE
+from services.community import CommunityView, active_community_ids
+from services.groupbuy import (
+    GroupBuyError,
+    parse_count,
+    parse_deadline,
+    parse_minimum,
+    parse_tiers,
+)
+from services.member import MemberView
+from services.product import ProductView, get_product, list_products
+from services.role import Role
+
+log = logging.getLogger(__name__)
+router = Router(name="groupbuy_wizard")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+NOT_A_COMMAND = ~F.text.startswith("/")
+Target = Message | InaccessibleMessage
+
+PRODUCT_BUTTONS = 10
+DEFAULT_MINIMUM = "2"  # people, as the one-line command
+DEFAULT_LIMIT = "5"
+DEFAULT_STOCK = 100  # when the product's stock is unlimited
+PICKUP_POINT_MAX = 255  # GroupBuy.pickup_point
+PICKUP_TIME_MAX = 64  # GroupBuy.pickup_time
+# a leader who walked away from the wizard is chatting again, not answering it
+GROUP_IDLE = timedelta(minutes=30)
+
+WIZARD_ERRORS = {
+    "no_product": OPEN_ERRORS["no_product"],
+    "sold_out": REFUSALS["sold_out"],
+    "minimum": N_("Send the minimum as a whole number above zero: 5 for people, 20u for units."),
+    "minimum_above_product": N_(
+        "The product has only {n} units left, so the minimum can be at most {n}."
+    ),
+    "stock": N_("Send the stock as a whole number above zero, like 50."),
+    "stock_below_minimum": N_("The stock cannot be less than the minimum, {n}."),
+    "stock_above_product": N_("The product has only {n} units left: send {n} or less."),
+    "limit": N_("Send the limit as a whole number above zero, like 3."),
+    "bad_tiers": N_(
+        "Write tiers as units:price pairs separated by commas, like 10:35.90,30:32.90."
+    ),
+    "tiers_not_decreasing": N_(
+        "Each tier needs more units and a lower price than the one before it, and every price "
+        "must be below the base price, {price}."
+    ),
+    "tier_above_stock": N_("A tier at {units} units can never be reached: the stock is {stock}."),
+    "too_long": N_(
+        "That is {length} characters, but at most {limit} fit here. Send a shorter one."
+    ),
+}
+
+
+def _error(key: str) -> str:
+    """A wizard error message, translated."""
+    return _(WIZARD_ERRORS[key])
+
+
+class NewGroupBuy(StatesGroup):
+    """The steps of the group-buy wizard, in order."""
+
+    product = State()
+    deadline = State()
+    minimum = State()
+    stock = State()
+    limit = State()
+    tiers = State()
+    pickup_point = State()
+    pickup_time = State()
+    confirm = State()
+
+
+STEPS = [state.state.partition(":")[2] for state in NewGroupBuy.__all_states__ if state.state]
+SKIPPABLE = ("minimum", "stock", "limit", "tiers", "pickup_point", "pickup_time")
+
+
+class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
+    """A button of the group-buy wizard."""
+
+    action: str  # product (with `product_id`), skip, confirm, cancel
+    step: str  # the step whose message carries the button
+    product_id: int = 0
+
+
+def _step_of(raw_state: str | None) -> str | None:
+    """The wizard step a raw FSM state names, or None outside the wizard."""
+    group, _sep, step = (raw_state or "").partition(":")
+    return step if group == NewGroupBuy.__name__ and step in STEPS else None
+
+
+async def on_current_step(
+    query: CallbackQuery, callback_data: GroupBuyWizardCallback, raw_state: str | None
+) -> bool:
+    """The button belongs to the step the wizard of this user is on now."""
+    return _step_of(raw_state) == callback_data.step
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One answer of the user: what a step needs to check it and to ask the next one."""
+
+    state: FSMContext
+    session: AsyncSession
+    settings: HandlerSettings
+    member: MemberView
+    locale: str  # the language of the chat (the group's, or the member's in private)
+    zone: str  # the time zone deadlines are read in
+    now: datetime
+
+
+def _turn(
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None,
+) -> Turn:
+    zone = community.timezone if community is not None else settings.default_timezone
+    return Turn(state, session, settings, member, locale, zone, clock())
+
+
+def _buttons(step: str, *, skip: bool) -> InlineKeyboardBuilder:
+    builder = InlineKeyboardBuilder()
+    if skip:
+        builder.button(
+            text=_("⏭ Skip"), callback_data=GroupBuyWizardCallback(action="skip", step=step)
+        )
+    builder.button(
+        text=_("✖️ Cancel"), callback_data=GroupBuyWizardCallback(action="cancel", step=step)
+    )
+    return builder
+
+
+def _money(turn: Turn, data: dict[str, Any], amount: int) -> str:
+    return format_money(amount, data["currency"], turn.locale)
+
+
+async def _product_stock(turn: Turn, data: dict[str, Any]) -> int | None:
+    """The product's stock left now (None: unlimited, or the product is gone)."""
+    product = await get_product(turn.session, data["product_id"])
+    return product.stock if product is not None else None
+
+
+async def _default_stock(turn: Turn, data: dict[str, Any]) -> int:
+    stock = await _product_stock(turn, data)
+    return stock if stock is not None else DEFAULT_STOCK
+
+
+# ------------------------------------------------------------------ asking -------------
+
+
+async def _prompt(turn: Turn, step: str) -> tuple[str, InlineKeyboardMarkup]:
+    """The question of a step and its buttons."""
+    data = await turn.state.get_data()
+    if step == "product":
+        builder = InlineKeyboardBuilder()
+        for product in await list_products(turn.session, limit=PRODUCT_BUTTONS):
+            builder.button(
+                text=f"#{product.id} {product.title} · "
+                + format_money(product.price, product.currency, turn.locale),
+                callback_data=GroupBuyWizardCallback(
+                    action="product", step=step, product_id=product.id
+                ),
+            )
+        builder.attach(_buttons(step, skip=False))
+        builder.adjust(1)
+        return _("Which product? Tap one below or send its number."), builder.as_markup()
+    if step == "deadline":
+        text = _(
+            "When does it close? Send 24h, 90m, 3d, or a date and time like 2026-11-25 20:00 "
+            "({zone} time)."
+        ).format(zone=turn.zone)
+    elif step == "minimum":
+        text = _(
+            "How many are needed for it to form? Send a number of people, like 5, or of units, "
+            "like 20u. Skip: {n} people."
+        ).format(n=DEFAULT_MINIMUM)
+    elif step == "stock":
+        text = _("How many units are for sale in total? Skip: {n}.").format(
+            n=await _default_stock(turn, data)
+        )
+    elif step == "limit":
+        text = _("How many units may one member take at most? Skip: {n}.").format(n=DEFAULT_LIMIT)
+    elif step == "tiers":
+        text = _(
+            "Lower prices as more units sell? Send units:price pairs, like 10:35.90,30:32.90; "
+            "the base price is {price}. Skip: no tiers."
+        ).format(price=_money(turn, data, data["price"]))
+    elif step == "pickup_point":
+        text = _("Where do members pick it up? At most {limit} characters. Skip: leave it out.")
+        text = text.format(limit=PICKUP_POINT_MAX)
+    else:
+        text = _(
+            "When can they pick it up? At most {limit} characters, like Sat 10:00-12:00. "
+            "Skip: leave it out."
+        ).format(limit=PICKUP_TIME_MAX)
+    builder = _buttons(step, skip=step in SKIPPABLE)
+    builder.adjust(2)
+    return text, builder.as_markup()
+
+
+async def _summary(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
+    """What Confirm will open, for a last look; user text escaped."""
+    data = await turn.state.get_data()
+    deadline = parse_deadline(data["deadline"], now=turn.now, timezone=turn.zone)
+    local = deadline.astimezone(ZoneInfo(turn.zone))
+    lines = [
+        _("Please check, then confirm:"),
+        f"🛒 <b>{esc(data['title'])}</b>",
+        _("Price: {price}").format(price=_money(turn, data, data["price"])),
+    ]
+    for units, price in data["tiers"]:
+        lines.append(
+            "  "
+            + _("from {units} units: {price}").format(units=units, price=_money(turn, data, price))
+        )
+    if data["min_kind"] == MIN_PEOPLE:
+        lines.append(_("Minimum to form: {n} people").format(n=data["min_count"]))
+    else:
+        lines.append(_("Minimum to form: {n} units").format(n=data["min_count"]))
+    lines += [
+        _("Stock: {stock}").format(stock=data["stock_cap"]),
+        _("Limit {n} per member.").format(n=data["limit"]),
+        _("Closes {when} ({zone} time)").format(
+            when=local.strftime("%Y-%m-%d %H:%M"), zone=turn.zone
+        ),
+    ]
+    if data["pickup_point"]:
+        lines.append(_("Pickup: {place}").format(place=esc(data["pickup_point"])))
+    if data["pickup_time"]:
+        lines.append(_("Pickup time: {time}").format(time=esc(data["pickup_time"])))
+    if data["scope"] == "drop":
+        groups = len(await active_community_ids(turn.session))
+        lines.append(_("Posted in every group the bot is in: {count}.").format(count=groups))
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Confirm"), callback_data=GroupBuyWizardCallback(action="confirm", step="confirm")
+    )
+    builder.button(
+        text=_("✖️ Cancel"), callback_data=GroupBuyWizardCallback(action="cancel", step="confirm")
+    )
+    builder.adjust(2)
+    return "\n".join(lines), builder.as_markup()
+
+
+async def _ask(target: Target, turn: Turn, step: str, *, error: str = "", intro: str = "") -> None:
+    """Moves the wizard to `step` and asks its question (after the error, when there is one)."""
+    if step == "confirm":
+        try:
+            text, markup = await _summary(turn)
+        except GroupBuyError as exc:  # an absolute deadline passed while the wizard waited
+            await _ask(target, turn, "deadline", error=_(OPEN_ERRORS[exc.reason]))
+            return
+    else:
+        text, markup = await _prompt(turn, step)
+    await turn.state.set_state(getattr(NewGroupBuy, step))
+    await turn.state.update_data(asked_at=turn.now.isoformat())
+    await target.answer("\n\n".join(filter(None, [intro, error, text])), reply_markup=markup)
+
+
+# ------------------------------------------------------------------ answers ------------
+
+Take = Callable[[Turn, str], Awaitable[str | None]]
+
+
+async def _choose_product(turn: Turn, product: ProductView | None) -> str | None:
+    if product is None or not product.active:
+        return _error("no_product")
+    if product.stock is not None and product.stock < 1:
+        return _error("sold_out")
+    await turn.state.update_data(
+        product_id=product.id,
+        title=product.title,
+        price=product.price,
+        currency=product.currency,
+    )
+    return None
+
+
+async def _take_product(turn: Turn, text: str) -> str | None:
+    digits = text.strip().lstrip("#")
+    wanted = int(digits) if digits.isdecimal() and len(digits) <= 18 else None
+    product = await get_product(turn.session, wanted) if wanted is not None else None
+    return await _choose_product(turn, product)
+
+
+async def _take_deadline(turn: Turn, text: str) -> str | None:
+    try:
+        parse_deadline(text, now=turn.now, timezone=turn.zone)
+    except GroupBuyError as exc:
+        return _(OPEN_ERRORS[exc.reason])
+    # kept as typed: "24h" counts from Confirm, not from this answer
+    await turn.state.update_data(deadline=text.strip())
+    return None
+
+
+async def _take_minimum(turn: Turn, text: str) -> str | None:
+    try:
+        kind, count = parse_minimum(text)
+    except GroupBuyError:
+        return _error("minimum")
+    if count == 0:
+        return _error("minimum")
+    left = await _product_stock(turn, await turn.state.get_data())
+    if left is not None and count > left:
+        return _error("minimum_above_product").format(n=left)
+    await turn.state.update_data(min_kind=kind, min_count=count)
+    return None
+
+
+async def _take_stock(turn: Turn, text: str) -> str | None:
+    data = await turn.state.get_data()
+    try:
+        stock = parse_count(text)
+    except GroupBuyError:
+        return _error("stock")
+    if stock == 0:
+        return _error("stock")
+    if stock < data["min_count"]:
+        return _error("stock_below_minimum").format(n=data["min_count"])
+    left = await _product_stock(turn, data)
+    if left is not None and stock > left:
+        return _error("stock_above_product").format(n=left)
+    await turn.state.update_data(stock_cap=stock)
+    return None
+
+
+async def _take_limit(turn: Turn, text: str) -> str | None:
+    try:
+        limit = parse_count(text)
+    except GroupBuyError:
+        return _error("limit")
+    if limit == 0:
+        return _error("limit")
+    data = await turn.state.get_data()
+    # nobody can take more than there is; the service caps it the same way
+    await turn.state.update_data(limit=min(limit, data["stock_cap"]))
+    return None
+
+
+async def _take_tiers(turn: Turn, text: str) -> str | None:
+    data = await turn.state.get_data()
+    try:
+        tiers = parse_tiers(
+            text,
+            currency=data["currency"],
+            locale=turn.member.locale,
+            base_price=data["price"],
+            ceiling=turn.settings.max_order_amount,
+        )
+    except GroupBuyError as exc:
+        if exc.reason == "tiers_not_decreasing":
+            return _error("tiers_not_decreasing").format(price=_money(turn, data, data["price"]))
+        return _error("bad_tiers")
+    for units, _price in tiers:
+        if units > data["stock_cap"]:
+            return _error("tier_above_stock").format(units=units, stock=data["stock_cap"])
+    await turn.state.update_data(tiers=[list(tier) for tier in tiers])
+    return None
+
+
+def _take_text(key: str, limit: int) -> Take:
+    async def take(turn: Turn, text: str) -> str | None:
+        cleaned = text.strip()
+        if len(cleaned) > limit:
+            return _error("too_long").format(length=len(cleaned), limit=limit)
+        await turn.state.update_data({key: cleaned})
+        return None
+
+    return take
+
+
+TAKE: dict[str, Take] = {
+    "product": _take_product,
+    "deadline": _take_deadline,
+    "minimum": _take_minimum,
+    "stock": _take_stock,
+    "limit": _take_limit,
+    "tiers": _take_tiers,
+    "pickup_point": _take_text("pickup_point", PICKUP_POINT_MAX),
+    "pickup_time": _take_text("pickup_time", PICKUP_TIME_MAX),
+}
+
+
+async def _default(turn: Turn, step: str) -> str:
+    """What Skip answers at a step."""
+    if step == "minimum":
+        return DEFAULT_MINIMUM
+    if step == "stock":
+        return str(await _default_stock(turn, await turn.state.get_data()))
+    if step == "limit":
+        return DEFAULT_LIMIT
+    return ""  # no tiers, no pickup point, no pickup time
+
+
+async def _answer(target: Target, turn: Turn, step: str, text: str) -> None:
+    """Checks the answer to a step: the next step when it is good, the same one again if not."""
+    error = await TAKE[step](turn, text)
+    if error is not None:
+        await _ask(target, turn, step, error=error)
+        return
+    await _ask(target, turn, STEPS[STEPS.index(step) + 1])
+
+
+# ------------------------------------------------------------------ handlers -----------
+
+
+async def _start(target: Target, turn: Turn, scope: str, intro: str) -> None:
+    await turn.state.clear()
+    if not await list_products(turn.session, limit=1):
+        await target.answer(_("There are no products on sale yet."))
+        return
+    await turn.state.update_data(scope=scope)
+    await _ask(target, turn, "product", intro=intro)
+
+
+@router.message(Command("groupbuy", magic=~F.args), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
+async def start_in_group(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView,
+) -> None:
+    """Step 1: which product (the one-line form shown for next time)."""
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    intro = _(
+        "New group-buy, step by step. Answer each question by replying to it; /cancel stops "
+        "at any step."
+    )
+    await _start(message, turn, "group", intro + "\n\n" + _(USAGE))
+
+
+@router.message(Command("drop", magic=~F.args), PRIVATE, RoleFilter(Role.STAFF, "groupbuy.drop"))
+async def start_drop(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+) -> None:
+    """Step 1 of a drop in every group: which product."""
+    turn = _turn(state, session, settings, member, locale, clock, None)
+    intro = _("New drop in every group, step by step. /cancel stops at any step.")
+    await _start(message, turn, "drop", intro)
+
+
+@router.message(Command("cancel"), StateFilter(NewGroupBuy))
+async def cancel_command(message: Message, state: FSMContext) -> None:
+    """Leaves the wizard; nothing was created (in private, /cancel in start.py comes first)."""
+    await state.clear()
+    await message.answer(_("Cancelled. Nothing was changed."))
+
+
+@router.message(Command("skip"), StateFilter(*(getattr(NewGroupBuy, s) for s in SKIPPABLE)))
+async def skip_command(
+    message: Message,
+    state: FSMContext,
+    raw_state: str | None,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """Takes the step's default and asks the next step."""
+    step = _step_of(raw_state)
+    assert step is not None
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    await _answer(message, turn, step, await _default(turn, step))
+
+
+@router.message(StateFilter(*(getattr(NewGroupBuy, s) for s in TAKE)), F.text, NOT_A_COMMAND)
+async def answer_step(
+    message: Message,
+    state: FSMContext,
+    raw_state: str | None,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """A typed answer to the current step."""
+    step = _step_of(raw_state)
+    assert step is not None
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    asked_at = (await state.get_data()).get("asked_at")
+    if (
+        community is not None
+        and asked_at is not None
+        and turn.now - datetime.fromisoformat(asked_at) > GROUP_IDLE
+    ):
+        await state.clear()  # silently: in a group this is most likely just conversation
+        return
+    await _answer(message, turn, step, message.text or "")
+
+
+@router.callback_query(
+    GroupBuyWizardCallback.filter(F.action == "product"), NewGroupBuy.product, on_current_step
+)
+async def product_button(
+    query: CallbackQuery,
+    callback_data: GroupBuyWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """The product tapped: asks the deadline."""
+    await query.answer()
+    if query.message is None:
+        return
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    error = await _choose_product(turn, await get_product(session, callback_data.product_id))
+    next_step = "product" if error is not None else "deadline"
+    await _ask(query.message, turn, next_step, error=error or "")
+
+
+@router.callback_query(GroupBuyWizardCallback.filter(F.action == "skip"), on_current_step)
+async def skip_button(
+    query: CallbackQuery,
+    callback_data: GroupBuyWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """Takes the step's default and asks the next step."""
+    await query.answer()
+    if query.message is None or callback_data.step not in SKIPPABLE:
+        return
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    await _answer(query.message, turn, callback_data.step, await _default(turn, callback_data.step))
+
+
+async def _drop_buttons(bot: Bot, query: CallbackQuery) -> None:
+    """Takes the buttons off the tapped message, so it reads as done (a second tap is refused
+    anyway)."""
+    if query.message is None:
+        return
+    try:
+        await bot.edit_message_reply_markup(
+            chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
+        )
+    except TelegramAPIError as exc:  # e.g. too old to edit: the buttons only look alive
+        log.info("wizard buttons not removed: %s", exc)
+
+
+@router.callback_query(
+    GroupBuyWizardCallback.filter(F.action == "confirm"), NewGroupBuy.confirm, on_current_step
+)
+async def confirm_button(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    closer: DeadlineScheduler,
+    community: CommunityView | None = None,
+) -> None:
+    """Opens the group-buy, posts its card(s) and schedules the deadline."""
+    data = await state.get_data()
+    # the wizard ends before anything is created: a second tap finds no wizard to confirm
+    await state.clear()
+    drop = data["scope"] == "drop"
+    # the role is checked again where the group-buy is really opened (refusal answered, audited)
+    check = (
+        RoleFilter(Role.STAFF, "groupbuy.drop")
+        if drop
+        else RoleFilter(Role.LEADER, "groupbuy.open")
+    )
+    if not await check(query, bot, session, settings, member, community):
+        return
+    await query.answer()
+    await _drop_buttons(bot, query)
+    if query.message is None:
+        return
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    restart = "/drop" if drop else "/groupbuy"
+    try:
+        chat_ids = await active_community_ids(session) if drop else [query.message.chat.id]
+        gb = await open_and_post(
+            bot,
+            i18n,
+            session,
+            closer,
+            OpenValues(
+                product_id=data["product_id"],
+                deadline=parse_deadline(data["deadline"], now=turn.now, timezone=turn.zone),
+                min_kind=data["min_kind"],
+                min_count=data["min_count"],
+                stock_cap=data["stock_cap"],
+                per_member_limit=data["limit"],
+                tiers=tuple((int(units), int(price)) for units, price in data["tiers"]),
+                pickup_point=data["pickup_point"],
+                pickup_time=data["pickup_time"],
+            ),
+            opened_by=member.id,
+            chat_ids=chat_ids,
+            commission_bps=0 if drop else settings.leader_commission_bps,  # drops earn none
+            now=turn.now,
+        )
+    except GroupBuyError as exc:
+        reason = _(OPEN_ERRORS[exc.reason]) if exc.reason in OPEN_ERRORS else ""
+        again = _("Nothing was created. Send {command} to start again.").format(command=restart)
+        await query.message.answer("\n".join(filter(None, [reason, again])))
+        return
+    if drop:
+        await query.message.answer(
+            _("Group-buy #{id} posted in {count} groups.").format(id=gb.id, count=len(chat_ids))
+        )
+
+
+@router.callback_query(
+    GroupBuyWizardCallback.filter(F.action == "cancel"), StateFilter(NewGroupBuy)
+)
+async def cancel_button(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
+    """Leaves the wizard from any of its messages; nothing was created."""
+    await state.clear()
+    await query.answer()
+    await _drop_buttons(bot, query)
+    if query.message is not None:
+        await query.message.answer(_("Cancelled. Nothing was changed."))
+
+
+@router.callback_query(GroupBuyWizardCallback.filter())
+async def stale_button(query: CallbackQuery, raw_state: str | None) -> None:
+    """A button of an earlier step, of a wizard that ended, or of someone else's wizard."""
+    if _step_of(raw_state) is not None:
+        await query.answer(_("That button is from an earlier step."), show_alert=True)
+        return
+    await query.answer(
+        _("This is someone else's group-buy setup, or it has ended."), show_alert=True
+    )
