@@ -1,0 +1,244 @@
+"""Points rules at the service level, under concurrency, on SQLite and on PostgreSQL: points
+never go negative, a reward's stock is never oversold, a day has one check-in, caps hold."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import create_engine, create_session_factory
+from models.perks import CheckIn, PointsDay, Redemption, Reward
+from services.loyalty import check_in, order_points
+from services.member import UserInfo, record_member
+from services.points import (
+    PointsError,
+    award,
+    claw_back,
+    gift,
+    points_balance,
+)
+from services.rewards import add_reward, redeem
+from services.tiers import DEFAULT_TIERS, TierError, save_tier
+from tests.conftest import make_settings
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 21)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(make_settings(database_url=database_url))
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+async def seed(sessions: async_sessionmaker[AsyncSession], members: int) -> None:
+    async with sessions() as session, session.begin():
+        for uid in range(1, members + 1):
+            await record_member(session, user=UserInfo(uid, f"m{uid}"), default_locale="en")
+
+
+async def grant(sessions: async_sessionmaker[AsyncSession], member: int, points: int) -> None:
+    async with sessions() as session, session.begin():
+        await award(
+            session, member_id=member, reason="checkin", points=points, key=f"seed:{member}",
+            day=TODAY,
+        )  # fmt: skip
+
+
+async def retrying(
+    sessions: async_sessionmaker[AsyncSession],
+    work: Callable[[AsyncSession], Awaitable[str]],
+) -> str:
+    """One unit of work in its own transaction, retried when the database says try again
+    (SQLite busy, PostgreSQL serialization), as the bot's update handling is."""
+    for _attempt in range(50):
+        try:
+            async with sessions() as session, session.begin():
+                return await work(session)
+        except (OperationalError, DBAPIError) as exc:
+            if "locked" in str(exc) or "serializ" in str(exc) or "deadlock" in str(exc):
+                await asyncio.sleep(0.01)
+                continue
+            raise
+    raise AssertionError("gave up retrying")
+
+
+async def test_concurrent_redeems_never_drive_points_negative_nor_oversell(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given a member with 100 points and a 30-point reward with 10 in stock, and another
+    # member with plenty
+    await seed(sessions, 2)
+    await grant(sessions, 1, 100)
+    await grant(sessions, 2, 1_000)
+    async with sessions() as session, session.begin():
+        reward = await add_reward(session, title="Cup", cost=30, stock=10, created_by=1)
+
+    async def attempt(member: int, tap: int) -> str:
+        async def work(session: AsyncSession) -> str:
+            try:
+                await redeem(
+                    session, reward_id=reward.id, member_id=member, key=f"tap:{member}:{tap}"
+                )
+            except PointsError as exc:
+                return exc.reason
+            return "ok"
+
+        return await retrying(sessions, work)
+
+    # when both tap 12 times at once
+    outcomes = await asyncio.gather(
+        *(attempt(member, tap) for tap in range(12) for member in (1, 2))
+    )
+    # then member 1 redeemed exactly 3 (90 points), the stock of 10 was never oversold
+    async with sessions() as session:
+        first = await points_balance(session, 1)
+        second = await points_balance(session, 2)
+        row = await session.get(Reward, reward.id)
+        taken = dict(
+            (
+                await session.execute(
+                    select(Redemption.member_id, func.count()).group_by(Redemption.member_id)
+                )
+            ).all()
+        )
+    assert row is not None and row.stock == 0
+    assert taken[1] == 3 and first == 10
+    assert taken[1] + taken[2] == 10 and second == 1_000 - 30 * taken[2]
+    assert outcomes.count("ok") == 10
+    assert set(outcomes) <= {"ok", "not_enough", "out_of_stock"}
+
+
+async def test_concurrent_check_ins_of_one_day_count_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions, 1)
+
+    async def attempt() -> str:
+        async def work(session: AsyncSession) -> str:
+            result = await check_in(
+                session,
+                member_id=1,
+                chat_id=1,
+                now=NOW,
+                timezone="Asia/Shanghai",
+                base_points=5,
+                streak_bonus={},
+                cap=None,
+            )
+            return "new" if result.new else "again"
+
+        return await retrying(sessions, work)
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(10)))
+    assert sorted(outcomes) == ["again"] * 9 + ["new"]
+    async with sessions() as session:
+        assert await points_balance(session, 1) == 5
+        count = (await session.execute(select(func.count()).select_from(CheckIn))).scalar_one()
+    assert count == 1
+
+
+async def test_a_daily_cap_holds_under_concurrent_grants(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions, 1)
+
+    async def attempt(n: int) -> str:
+        async def work(session: AsyncSession) -> str:
+            granted = await award(
+                session,
+                member_id=1,
+                reason="vote",
+                points=7,
+                key=f"vote:{n}",
+                day=TODAY,
+                cap=30,
+            )
+            return str(granted.points)
+
+        return await retrying(sessions, work)
+
+    outcomes = await asyncio.gather(*(attempt(n) for n in range(10)))
+    # 4 full grants of 7, one of the remaining 2, the rest nothing: never above 30
+    assert sorted(int(o) for o in outcomes) == [0] * 5 + [2] + [7] * 4
+    async with sessions() as session:
+        assert await points_balance(session, 1) == 30
+        day = await session.get(PointsDay, (1, "vote", TODAY))
+    assert day is not None and day.total == 30
+
+
+async def test_gifts_refuse_self_overdraft_and_bad_amounts(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions, 2)
+    await grant(sessions, 1, 10)
+    for sender, recipient, points, reason in (
+        (1, 1, 5, "self"),
+        (1, 2, 11, "not_enough"),
+        (1, 2, 0, "bad_amount"),
+        (1, 2, -4, "bad_amount"),
+    ):
+        async with sessions() as session, session.begin():
+            with pytest.raises(PointsError) as refused:
+                await gift(
+                    session,
+                    sender_id=sender,
+                    recipient_id=recipient,
+                    points=points,
+                    key=f"g:{points}",
+                    day=TODAY,
+                    daily_cap=100,
+                )
+            assert refused.value.reason == reason
+    async with sessions() as session:
+        assert (await points_balance(session, 1), await points_balance(session, 2)) == (10, 0)
+
+
+async def test_a_claw_back_takes_only_what_is_left(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions, 1)
+    await grant(sessions, 1, 4)
+    async with sessions() as session, session.begin():
+        assert await claw_back(session, member_id=1, points=10, key="cb", order_id=1) == 4
+        assert await claw_back(session, member_id=1, points=10, key="cb", order_id=1) == 4
+        assert await points_balance(session, 1) == 0
+
+
+def test_order_points_use_whole_units_the_rate_and_the_tier() -> None:
+    member, silver = DEFAULT_TIERS[0], DEFAULT_TIERS[1]
+    assert (
+        order_points(paid=7980, currency="CNY", points_per_unit=1, tier=member, doubled=False) == 79
+    )
+    assert (
+        order_points(paid=7980, currency="CNY", points_per_unit=1, tier=silver, doubled=False) == 94
+    )
+    assert (
+        order_points(paid=7980, currency="CNY", points_per_unit=2, tier=silver, doubled=True) == 378
+    )
+    assert (
+        order_points(paid=500, currency="JPY", points_per_unit=1, tier=member, doubled=False) == 500
+    )
+    assert (
+        order_points(paid=50, currency="XTR", points_per_unit=1, tier=member, doubled=False) == 50
+    )
+
+
+async def test_tiers_must_climb_in_spend(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session, session.begin():
+        with pytest.raises(TierError) as refused:
+            await save_tier(session, replace(DEFAULT_TIERS[2], min_spend=10))
+        assert refused.value.reason == "not_ascending"
+        with pytest.raises(TierError) as refused:
+            await save_tier(session, replace(DEFAULT_TIERS[0], min_spend=5))
+        assert refused.value.reason == "bad_spend"
+        saved = await save_tier(session, replace(DEFAULT_TIERS[1], min_spend=60_000))
+        assert [t.min_spend for t in saved] == [0, 60_000, 200_000, 1_000_000]
