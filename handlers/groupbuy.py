@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,7 @@ from services.member import MemberView, get_member
 from services.order import start_invoice
 from services.product import get_product
 from services.role import Role
+from services.tiers import list_tiers
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
@@ -85,10 +86,16 @@ OPEN_ERRORS = {
     "not_enough_stock": N_("The product does not have that much stock left."),
     "not_positive": N_("Minimum, stock and limit must be whole numbers above zero."),
     "no_chats": N_("There is no group to post it in."),
+    "bad_vip": N_(
+        "Write the VIP window as vip=2h for the VIP tiers, or vip=2h:gold for Gold and above "
+        "(see /tiers)."
+    ),
+    "vip_after_deadline": N_("The VIP window must end before the deadline."),
 }
 USAGE = N_(
     "Open a group-buy with one line:\n/groupbuy PRODUCT DEADLINE [min=N or min=Nu] [stock=N] "
-    "[limit=N] [tiers=10:35.90,30:32.90] [pickup=place and time]\nFor example: /groupbuy 3 24h "
+    "[limit=N] [tiers=10:35.90,30:32.90] [vip=2h or vip=2h:gold] [pickup=place and time]\n"
+    "For example: /groupbuy 3 24h "
     "min=5 stock=50 limit=3 tiers=10:35.90 pickup=Shop A, Sat 10:00"
 )
 
@@ -130,6 +137,12 @@ def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> st
         )
     else:
         lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)
+    if gb.status == GROUPBUY_OPEN and gb.vip_only(now) and gb.vip_until is not None:
+        lines.append(
+            _("👑 VIP early access until {time}").format(
+                time=gb.vip_until.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+            )
+        )
     if gb.pickup_point:
         lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
     if gb.pickup_time:
@@ -186,6 +199,26 @@ def _options(words: list[str]) -> dict[str, str]:
     return options
 
 
+async def _vip_window(
+    session: AsyncSession, text: str, now: datetime, timezone: str
+) -> tuple[datetime, int]:
+    """vip=2h (the VIP tiers) or vip=2h:gold / vip=2h:2 (that tier and above)."""
+    span, _sep, tier_text = text.partition(":")
+    try:
+        until = parse_deadline(span, now=now, timezone=timezone)
+    except GroupBuyError:
+        raise GroupBuyError("bad_vip", text) from None
+    tiers = await list_tiers(session)
+    wanted = tier_text.strip().lower()
+    if not wanted:
+        vip_tiers = [t.rank for t in tiers if t.vip_access]
+        return until, vip_tiers[0] if vip_tiers else 1
+    for tier in tiers:
+        if wanted in (str(tier.rank), tier.code, tier.name.lower()):
+            return until, tier.rank
+    raise GroupBuyError("bad_vip", text)
+
+
 def _int(options: dict[str, str], key: str, default: int) -> int:
     return parse_count(options.get(key, str(default)).lower().removesuffix("u"))
 
@@ -224,6 +257,8 @@ class OpenValues:
     tiers: tuple[tuple[int, int], ...] = ()
     pickup_point: str = ""
     pickup_time: str = ""
+    vip_until: datetime | None = None  # the VIP early-access window ends then
+    vip_rank: int = 0  # the lowest tier rank admitted during the window
 
 
 async def open_and_post(
@@ -257,6 +292,8 @@ async def open_and_post(
         pickup_point=values.pickup_point,
         pickup_time=values.pickup_time,
         commission_bps=commission_bps,
+        vip_until=values.vip_until,
+        vip_rank=values.vip_rank,
     )
     await post_cards(bot, i18n, session, gb, now)
     closer.schedule(gb.id, gb.deadline)
@@ -306,6 +343,9 @@ async def _open(
             ),
             pickup_point=options.get("pickup", ""),
         )
+        if "vip" in options:
+            vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
+            values = replace(values, vip_until=vip_until, vip_rank=vip_rank)
         gb = await open_and_post(
             bot,
             i18n,
@@ -448,6 +488,9 @@ async def join_button(
                 now=now,
             )
     except GroupBuyError as exc:
+        if exc.reason == "vip_only":
+            await query.answer(await _vip_refusal(session, callback_data.groupbuy_id, query))
+            return
         await query.answer(_(REFUSALS.get(exc.reason, REFUSALS["closed"])), show_alert=True)
         return
     await query.answer(_toast(result.quantity, result.position, member.started))
@@ -463,6 +506,19 @@ async def join_button(
                 ),
             )
     cards.touch(callback_data.groupbuy_id)
+
+
+async def _vip_refusal(session: AsyncSession, groupbuy_id: int, query: CallbackQuery) -> str:
+    """Why a member cannot join yet: the VIP window, ending at a time in the group's zone."""
+    gb = await get_groupbuy(session, groupbuy_id)
+    chat_id = query.message.chat.id if query.message else 0
+    community = await get_community(session, chat_id)
+    zone = ZoneInfo(community.timezone if community else "UTC")
+    until = gb.vip_until if gb and gb.vip_until else datetime.now(UTC)
+    return _(
+        "Early access is for VIP members until {time}; everyone can join after that. "
+        "See /me for your tier."
+    ).format(time=until.astimezone(zone).strftime("%H:%M"))
 
 
 @router.callback_query(GroupBuyCallback.filter(F.action == "details"))

@@ -30,6 +30,7 @@ from models.groupbuy import (
     GroupBuyTier,
 )
 from models.order import ORDER_RESERVED, Order, OrderEvent
+from models.perks import MemberTier
 from models.product import Product
 from services.db import insert_for, table_of
 from services.money import InvalidAmount, parse_amount
@@ -71,6 +72,12 @@ class GroupBuyView:
     tiers: tuple[tuple[int, int], ...]  # (from units, unit price), ascending
     product_id: int
     commission_bps: int
+    vip_until: datetime | None = None  # before this, only members of vip_rank and above join
+    vip_rank: int = 0
+
+    def vip_only(self, now: datetime) -> bool:
+        """True while the VIP early-access window is open."""
+        return self.vip_until is not None and now < self.vip_until
 
     @property
     def current_price(self) -> int:
@@ -227,6 +234,8 @@ async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView 
         tiers=await _tiers(session, row.id),
         product_id=row.product_id,
         commission_bps=row.commission_bps,
+        vip_until=row.vip_until,
+        vip_rank=row.vip_rank,
     )
 
 
@@ -253,6 +262,8 @@ async def open_groupbuy(
     pickup_point: str = "",
     pickup_time: str = "",
     commission_bps: int = 0,
+    vip_until: datetime | None = None,
+    vip_rank: int = 0,
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
 
@@ -273,6 +284,8 @@ async def open_groupbuy(
         raise GroupBuyError("deadline_past")
     if not chat_ids:
         raise GroupBuyError("no_chats")
+    if vip_until is not None and not now < vip_until < deadline:
+        raise GroupBuyError("vip_after_deadline")
     previous = (0, product.price)
     for units, price in tiers:
         if units <= previous[0] or price >= previous[1]:
@@ -301,6 +314,8 @@ async def open_groupbuy(
         pickup_time=pickup_time[:64],
         opened_by=opened_by,
         commission_bps=max(0, commission_bps),
+        vip_until=vip_until,
+        vip_rank=max(0, vip_rank) if vip_until is not None else 0,
     )
     session.add(row)
     await session.flush()
@@ -337,6 +352,10 @@ async def set_quantity(
     found = await _must(session, groupbuy_id)
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
         raise GroupBuyError("closed")
+    if quantity > 0 and found.vip_only(now):
+        held = await session.get(MemberTier, member_id)
+        if (held.rank if held else 0) < found.vip_rank:
+            raise GroupBuyError("vip_only", str(found.vip_rank))
     joins = table_of(GroupBuyJoin)
     existing = (
         await session.execute(

@@ -270,3 +270,38 @@ async def test_tiers_are_shown_translated_and_bad_tier_changes_are_refused(
     assert await harness.send(MIA, MIA, "/tier_set 1 spend=1") == [
         "Sorry, only brand staff can do that."
     ]
+
+
+async def test_a_vip_window_admits_only_the_named_tier_and_above_until_it_ends(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, "/tier_set 1 spend=50")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 60.00 CNY | stock 20")
+    await harness.send(MIA, MIA, "/start")
+    await harness.send(LEE, LEE, "/start")
+    # Mia becomes Silver with a first order
+    await harness.send(MIA, TEA, "/buy 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    harness.clock.now = datetime(2026, 11, 21, 4, 0, tzinfo=UTC)
+    assert await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=2h:nobody") == [
+        "Write the VIP window as vip=2h for the VIP tiers, or vip=2h:gold for Gold and above "
+        "(see /tiers)."
+    ]
+    assert await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=30h:silver") == [
+        "The VIP window must end before the deadline."
+    ]
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=2h:silver")
+    card = harness.emulator.last_bot_message(TEA)
+    assert "👑 VIP early access until 11-21 06:00" in card.text
+    # Lee (a Member) must wait; Mia (Silver) joins at once
+    refusal = await harness.press(LEE, TEA, card.message_id, index=0)
+    assert refusal == (
+        "Early access is for VIP members until 06:00; everyone can join after that. "
+        "See /me for your tier."
+    )
+    assert await harness.press(MIA, TEA, card.message_id, index=0) == "You are #1, quantity 1."
+    # when the window ends, everyone may join
+    harness.clock.advance(hours=2)
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == "You are #2, quantity 1."
