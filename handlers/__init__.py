@@ -9,6 +9,7 @@ def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
     from handlers import (
         community,
+        coupons,
         errors,
         groupbuy,
         groupbuy_wizard,
@@ -29,6 +30,7 @@ def feature_routers() -> list[Router]:
         ledger.router,
         product.router,
         order.router,
+        coupons.router,
         groupbuy.router,
         perks.router,
         language.router,

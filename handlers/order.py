@@ -34,9 +34,11 @@ from models.order import (
     ORDER_RESERVED,
     PAYMENT_RECEIVED,
     PAYMENT_REFUNDED_BACK,
+    Order,
 )
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView
+from services.coupons import CouponError, check_coupon, held_coupons
 from services.ledger import STARS
 from services.member import MemberView, find_member, get_member
 from services.money import InvalidAmount, parse_amount
@@ -127,6 +129,7 @@ async def buy(
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+    clock: Callable[[], datetime],
     community: CommunityView | None = None,
 ) -> None:
     """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private."""
@@ -174,11 +177,22 @@ async def buy(
         await message.reply(text)
         return
     total = format_money(order.total, order.currency, locale)
+    offer = await coupon_offer(session, order, locale, clock())
+    discount = (
+        " "
+        + _("Your tier discount: −{amount}.").format(
+            amount=format_money(order.discount, order.currency, locale)
+        )
+        if order.discount
+        else ""
+    )
     if not online:
         await message.reply(
             _(
                 "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
             ).format(id=order.id, title=esc(order.title), quantity=order.quantity, total=total)
+            + discount,
+            reply_markup=offer,
         )
         return
     order = await start_invoice(session, order_id=order.id, member_id=member.id)
@@ -186,7 +200,56 @@ async def buy(
     if message.chat.type != ChatType.PRIVATE:
         await message.reply(
             _("Order #{id} reserved. I sent you the invoice in private.").format(id=order.id)
+            + discount
         )
+    if offer is not None:
+        await bot.send_message(
+            member.id,
+            _("You have coupons for order #{id}. Tap one to use it; a new invoice follows.").format(
+                id=order.id
+            ),
+            reply_markup=offer,
+        )
+
+
+class CouponCallback(CallbackData, prefix="cp"):
+    """A button offering one of the member's coupons for one of their unpaid orders."""
+
+    coupon_id: int
+    order_id: int
+
+
+async def coupon_offer(
+    session: AsyncSession, order: OrderView, locale: str, now: datetime
+) -> InlineKeyboardMarkup | None:
+    """Buttons for the member's coupons that this order can use, best saving first."""
+    row = await session.get(Order, order.id)
+    assert row is not None
+    usable = []
+    for coupon in await held_coupons(session, order.member_id, now):
+        try:
+            off = await check_coupon(
+                session, coupon=coupon, order=row, member_id=order.member_id, now=now
+            )
+        except CouponError:
+            continue
+        usable.append((off, coupon))
+    if not usable:
+        return None
+    builder = InlineKeyboardBuilder()
+    seen = set()
+    for off, coupon in sorted(usable, key=lambda pair: -pair[0]):
+        if coupon.template.code in seen:
+            continue
+        seen.add(coupon.template.code)
+        builder.button(
+            text=_("🎟 Use {code} (−{amount})").format(
+                code=coupon.template.code, amount=format_money(off, order.currency, locale)
+            ),
+            callback_data=CouponCallback(coupon_id=coupon.id, order_id=order.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 @router.pre_checkout_query()

@@ -16,12 +16,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
+from services.coupons import held_coupons, template_by_code
 from services.ledger import movements
 from services.loyalty import CheckInResult, check_in, current_streak, local_day, reward_paid_order
 from services.member import MemberView, find_member, get_member, set_member_timezone
@@ -91,17 +92,21 @@ POINTS_ERRORS = {
     "bad_title": N_("The reward needs a title of at most 128 characters."),
     "bad_stock": N_("The stock must be a whole number from 0 to 1,000,000, or left out."),
     "busy": N_("Too many things happened at once. Please try again."),
+    "coupon_expired": N_("The coupon of that reward has expired."),
+    "coupon_limit_reached": N_("You already hold as many of that reward's coupons as allowed."),
+    "coupon_no_coupon": N_("That reward is not available any more."),
 }
 TIER_ERRORS = {
     "bad_rank": N_("Tiers are numbered from 0 up, without gaps, at most 7."),
     "bad_name": N_("The tier needs a name of at most 32 characters."),
     "bad_spend": N_("The spend must be an amount from 0 up; tier 0 always starts at 0."),
     "bad_multiplier": N_("The points multiplier must be from 1 to 10, like 1.5."),
+    "bad_discount": N_("The discount must be a percentage from 0 to 50, like 5."),
     "bad_birthday": N_("The birthday gift must be a whole number of points."),
     "not_ascending": N_("Each tier must need more spend than the tier below it."),
 }
 TIER_USAGE = N_(
-    "Send /tier_set RANK name=Gold spend=2000 multiplier=1.5 birthday=200 vip=yes "
+    "Send /tier_set RANK name=Gold spend=2000 discount=5 multiplier=1.5 birthday=200 vip=yes "
     "double=yes (any of them)."
 )
 
@@ -130,6 +135,12 @@ def tier_name(tier: TierView) -> str:
 def tier_perks(tier: TierView, locale: str) -> list[str]:
     """What a tier gives, one line each."""
     lines = []
+    if tier.discount_bps:
+        lines.append(
+            _("{percent} off every order").format(
+                percent=format_percent(tier.discount_bps / 10_000, "#,##0.##%", locale=locale)
+            )
+        )
     if tier.multiplier_pct != 100:
         lines.append(
             _("{multiplier}× points on orders").format(
@@ -298,6 +309,9 @@ async def me_text(
         _("Tier: {tier}").format(tier=tier_name(place.tier)),
         _("Points: {points}").format(points=format_decimal(balance, locale=locale)),
         _("Check-in streak: {streak} days").format(streak=streak),
+        _("Coupons: {count} (see /coupons)").format(
+            count=len(await held_coupons(session, member.id, now))
+        ),
         _("Spend in the last 12 months: {amount}").format(
             amount=format_money(place.spend, settings.tier_currency, locale)
         ),
@@ -371,6 +385,12 @@ def _parse_tier_options(
                 )
             except InvalidAmount:
                 return None
+        elif key == "discount":
+            try:
+                bps = round(float(value.rstrip("%").replace(",", ".")) * 100)
+            except ValueError:
+                return None
+            tier = replace(tier, discount_bps=bps)
         elif key == "multiplier":
             try:
                 pct = round(float(value.replace(",", ".")) * 100)
@@ -411,7 +431,17 @@ async def tier_set(
         return
     rank = int(words[0])
     tiers = {t.rank: t for t in await list_tiers(session)}
-    base = tiers.get(rank) or TierView(rank, "", f"Tier {rank}", 0, 100, 0, False, False)
+    base = tiers.get(rank) or TierView(
+        rank=rank,
+        code="",
+        name=f"Tier {rank}",
+        min_spend=0,
+        discount_bps=0,
+        multiplier_pct=100,
+        birthday_points=0,
+        vip_access=False,
+        member_day_double=False,
+    )
     tier = _parse_tier_options(words[1:], base, settings.tier_currency, locale)
     if tier is None:
         await message.answer(_(TIER_USAGE))
@@ -611,6 +641,7 @@ async def redeem_button(
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+    clock: Clock,
 ) -> None:
     """Redeems one reward; a repeated tap is one redemption."""
     try:
@@ -619,6 +650,7 @@ async def redeem_button(
             reward_id=callback_data.reward_id,
             member_id=member.id,
             key=f"redeem:{query.id}",
+            now=clock(),
         )
     except PointsError as exc:
         await query.answer(_points_error(exc, settings, locale), show_alert=True)
@@ -648,22 +680,37 @@ async def reward_add(
     settings: HandlerSettings,
     locale: str,
 ) -> None:
-    """Adds a reward: /reward_add Title | cost in points | stock (optional)."""
+    """Adds a reward: /reward_add Title | points | stock | coupon CODE (the last two optional)."""
     parts = [part.strip() for part in (command.args or "").split("|")]
     usage = _(
-        "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20."
+        "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20. "
+        "Add | coupon CODE to give a coupon instead of a thing."
     )
-    if len(parts) not in (2, 3) or not parts[0]:
+    if not 2 <= len(parts) <= 4 or not parts[0]:
         await message.answer(usage)
         return
     cost = _int_arg(parts[1])
-    stock = _int_arg(parts[2]) if len(parts) == 3 and parts[2] else None
-    if cost is None or cost == 0 or (len(parts) == 3 and parts[2] and stock is None):
+    stock_text = parts[2] if len(parts) > 2 else ""
+    stock = _int_arg(stock_text) if stock_text else None
+    template_id = None
+    if len(parts) == 4:
+        keyword, _sep, code = parts[3].partition(" ")
+        template = await template_by_code(session, code) if keyword.lower() == "coupon" else None
+        if template is None:
+            await message.answer(_("There is no coupon with that code."))
+            return
+        template_id = template.id
+    if cost is None or cost == 0 or (stock_text and stock is None):
         await message.answer(usage)
         return
     try:
         reward = await add_reward(
-            session, title=parts[0], cost=cost, stock=stock, created_by=member.id
+            session,
+            title=parts[0],
+            cost=cost,
+            stock=stock,
+            created_by=member.id,
+            coupon_template_id=template_id,
         )
     except PointsError as exc:
         await message.answer(_points_error(exc, settings, locale))

@@ -7,7 +7,16 @@ from models.idempotency import ProcessedUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.order import Order, OrderEvent, Payment
-from models.perks import CheckIn, MemberTier, PointsDay, Redemption, Reward, Tier
+from models.perks import (
+    CheckIn,
+    CouponTemplate,
+    MemberCoupon,
+    MemberTier,
+    PointsDay,
+    Redemption,
+    Reward,
+    Tier,
+)
 from models.product import Product
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
@@ -16,6 +25,7 @@ __all__ = [
     "ChatAdmin",
     "CheckIn",
     "Community",
+    "CouponTemplate",
     "GroupBuy",
     "GroupBuyJoin",
     "GroupBuyPost",
@@ -26,6 +36,7 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Member",
+    "MemberCoupon",
     "MemberTier",
     "Order",
     "OrderEvent",

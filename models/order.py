@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
@@ -44,6 +44,10 @@ class Order(SQLModel, table=True):
             "refunded_amount >= 0 AND refunded_amount <= paid_amount",
             name="ck_order_refund_within_paid",
         ),
+        CheckConstraint(
+            "discount >= 0 AND discount < quantity * unit_price", name="ck_order_discount"
+        ),
+        UniqueConstraint("coupon_id", name="uq_orders_coupon_id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
@@ -73,6 +77,12 @@ class Order(SQLModel, table=True):
     refunded_amount: int = Field(default=0, sa_type=BigInteger)
     # the leader's commission on this order, in basis points of what was paid (0: none)
     commission_bps: int = Field(default=0)
+    # taken off the price: the member's tier discount and the coupon applied, if any
+    discount: int = Field(default=0, sa_type=BigInteger)
+    coupon_id: int | None = Field(
+        default=None,
+        sa_column=Column(SurrogateKey, ForeignKey("member_coupon.id", name="fk_orders_coupon_id")),
+    )
     # bumped on every status change: the invoice payload carries it, so a stale invoice fails
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -80,7 +90,7 @@ class Order(SQLModel, table=True):
 
     @property
     def total(self) -> int:
-        return self.quantity * self.unit_price
+        return self.quantity * self.unit_price - self.discount
 
 
 class OrderEvent(SQLModel, table=True):

@@ -29,6 +29,7 @@ class Tier(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("rank >= 0", name="ck_tier_rank"),
         CheckConstraint("min_spend >= 0", name="ck_tier_min_spend"),
+        CheckConstraint("discount_bps >= 0 AND discount_bps <= 5000", name="ck_tier_discount"),
         CheckConstraint("multiplier_pct >= 100 AND multiplier_pct <= 1000", name="ck_tier_mult"),
         CheckConstraint("birthday_points >= 0", name="ck_tier_birthday"),
     )
@@ -40,6 +41,7 @@ class Tier(SQLModel, table=True):
     name: str = Field(max_length=32)
     # paid spend over the last 12 months, in minor units of the brand's currency, to reach it
     min_spend: int = Field(default=0, sa_type=BigInteger)
+    discount_bps: int = Field(default=0)  # off every order at checkout (500 = 5%)
     multiplier_pct: int = Field(default=100)  # points multiplier in percent (150 = 1.5x)
     birthday_points: int = Field(default=0)  # the birthday gift in points
     vip_access: bool = Field(default=False)  # may join group-buys in their VIP window
@@ -101,6 +103,13 @@ class Reward(SQLModel, table=True):
     title: str = Field(max_length=128)
     cost: int = Field(sa_type=BigInteger)  # in points
     stock: int | None = Field(default=None)
+    # redeeming this reward gives the member a coupon of this template (None: a perk or gift)
+    coupon_template_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("coupon_template.id", name="fk_reward_coupon_template_id")
+        ),
+    )
     active: bool = Field(default=True)
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -121,3 +130,57 @@ class Redemption(SQLModel, table=True):
     cost: int = Field(sa_type=BigInteger)
     delivered: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# CouponTemplate.kind values
+COUPON_FIXED = "fixed"  # an amount off, in minor units of the template's currency
+COUPON_PERCENT = "percent"  # basis points off the order (1000 = 10%)
+
+# MemberCoupon.status values
+COUPON_HELD = "held"
+COUPON_USED = "used"
+
+
+class CouponTemplate(SQLModel, table=True):
+    """A kind of coupon staff issue: what it takes off, when, for whom."""
+
+    __tablename__ = "coupon_template"
+    __table_args__ = (
+        CheckConstraint("value > 0", name="ck_coupon_value"),
+        CheckConstraint("min_spend >= 0", name="ck_coupon_min_spend"),
+        CheckConstraint("per_member_limit > 0", name="ck_coupon_limit"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    code: str = Field(max_length=32, unique=True)  # upper case, what members see and type
+    kind: str = Field(max_length=8)
+    value: int = Field(sa_type=BigInteger)  # minor units (fixed) or basis points (percent)
+    currency: str = Field(max_length=8)  # orders in this currency only
+    min_spend: int = Field(default=0, sa_type=BigInteger)  # the order total it needs
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    per_member_limit: int = Field(default=1)  # how many one member may ever hold
+    min_rank: int = Field(default=0)  # the lowest tier that may use it
+    active: bool = Field(default=True)
+    created_by: int = Field(sa_type=TelegramId)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class MemberCoupon(SQLModel, table=True):
+    """One coupon a member holds; used at most once, by one order."""
+
+    __tablename__ = "member_coupon"
+    __table_args__ = (UniqueConstraint("member_id", "source", name="uq_member_coupon_source"),)
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    template_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("coupon_template.id"), nullable=False)
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    status: str = Field(default=COUPON_HELD, max_length=8)
+    order_id: int | None = Field(default=None, sa_type=BigInteger)  # the order that used it
+    # why the member has it, e.g. grant:<staff id>, reward:<redemption id>; unique per member
+    source: str = Field(max_length=64)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -35,6 +35,7 @@ from models.product import Product
 from services.db import insert_for, table_of
 from services.money import InvalidAmount, parse_amount
 from services.order import OrderView, order_view
+from services.tiers import tier_discount
 
 MAX_DAYS_OPEN = 30
 _RELATIVE = re.compile(r"^(\d{1,4})\s*([mhd])$", re.IGNORECASE)
@@ -555,6 +556,9 @@ async def settle(
                 payment_mode=found.payment_mode,
                 status=ORDER_RESERVED,
                 commission_bps=found.commission_bps,
+                discount=await tier_discount(
+                    session, member_id=entry.member_id, gross=entry.quantity * price
+                ),
             )
             session.add(row)
             await session.flush()

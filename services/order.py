@@ -46,8 +46,10 @@ from models.order import (
     Payment,
 )
 from models.product import PAYMENT_TELEGRAM, Product
+from services.coupons import release_coupon
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
 from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
+from services.tiers import tier_discount
 
 # ledger transaction kinds written here
 TX_ORDER_PAID = "order_paid"
@@ -88,10 +90,16 @@ class OrderView:
     paid_amount: int
     refunded_amount: int
     version: int
+    discount: int = 0  # the tier discount and the coupon, taken off quantity x unit price
+    coupon_id: int | None = None
+
+    @property
+    def gross(self) -> int:
+        return self.quantity * self.unit_price
 
     @property
     def total(self) -> int:
-        return self.quantity * self.unit_price
+        return self.gross - self.discount
 
     @property
     def invoice_payload(self) -> str:
@@ -138,6 +146,8 @@ def order_view(row: Order) -> OrderView:
         paid_amount=row.paid_amount,
         refunded_amount=row.refunded_amount,
         version=row.version,
+        discount=row.discount,
+        coupon_id=row.coupon_id,
     )
 
 
@@ -198,6 +208,7 @@ async def place_order(
         unit_price=product.price,
         currency=product.currency,
         payment_mode=product.payment_mode,
+        discount=await tier_discount(session, member_id=member_id, gross=quantity * product.price),
     )
     session.add(row)
     await session.flush()
@@ -253,7 +264,8 @@ async def cancel_order(
             .where(col(Product.id) == row.product_id, col(Product.stock).is_not(None))
             .values(stock=col(Product.stock) + row.quantity)
         )
-    return order_view(row)
+    await release_coupon(session, order_id=order_id)
+    return order_view(await _load(session, order_id))
 
 
 async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) -> None:

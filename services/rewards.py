@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.perks import Redemption, Reward
+from services.coupons import CouponError, grant
 from services.points import MAX_POINTS, REASON_REDEEM, PointsError, spend
 
 MAX_STOCK = 1_000_000
@@ -22,15 +24,24 @@ class RewardView:
     stock: int | None  # None: unlimited
     active: bool
     redeemed: int = 0
+    coupon_template_id: int | None = None  # redeeming it gives a coupon of this template
 
 
 def _view(row: Reward, redeemed: int = 0) -> RewardView:
     assert row.id is not None
-    return RewardView(row.id, row.title, row.cost, row.stock, row.active, redeemed)
+    return RewardView(
+        row.id, row.title, row.cost, row.stock, row.active, redeemed, row.coupon_template_id
+    )
 
 
 async def add_reward(
-    session: AsyncSession, *, title: str, cost: int, stock: int | None, created_by: int
+    session: AsyncSession,
+    *,
+    title: str,
+    cost: int,
+    stock: int | None,
+    created_by: int,
+    coupon_template_id: int | None = None,
 ) -> RewardView:
     title = " ".join(title.split())
     if not title or len(title) > 128:
@@ -39,7 +50,13 @@ async def add_reward(
         raise PointsError("bad_amount", str(cost))
     if stock is not None and not 0 <= stock <= MAX_STOCK:
         raise PointsError("bad_stock", str(stock))
-    row = Reward(title=title, cost=cost, stock=stock, created_by=created_by)
+    row = Reward(
+        title=title,
+        cost=cost,
+        stock=stock,
+        created_by=created_by,
+        coupon_template_id=coupon_template_id,
+    )
     session.add(row)
     await session.flush()
     return _view(row)
@@ -70,7 +87,7 @@ async def list_rewards(session: AsyncSession, *, active_only: bool = True) -> li
 
 
 async def redeem(
-    session: AsyncSession, *, reward_id: int, member_id: int, key: str
+    session: AsyncSession, *, reward_id: int, member_id: int, key: str, now: datetime
 ) -> tuple[RewardView, int]:
     """Spend the member's points on a reward: one unit of stock, taken by a conditional
     UPDATE, and the points, in a savepoint; either both happen or neither.
@@ -105,6 +122,17 @@ async def redeem(
         row = Redemption(reward_id=reward_id, member_id=member_id, cost=reward.cost)
         session.add(row)
         await session.flush()
+        if reward.coupon_template_id is not None:
+            try:
+                await grant(
+                    session,
+                    template_id=reward.coupon_template_id,
+                    member_id=member_id,
+                    source=f"reward:{row.id}",
+                    now=now,
+                )
+            except CouponError as exc:  # expired or over the member's limit: nothing happens
+                raise PointsError("coupon_" + exc.reason, str(reward_id)) from None
     await session.refresh(reward)
     assert row.id is not None
     return _view(reward), row.id

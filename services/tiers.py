@@ -37,6 +37,7 @@ class TierView:
     code: str  # member, silver, gold, diamond for the defaults (translated); "" for others
     name: str
     min_spend: int
+    discount_bps: int
     multiplier_pct: int
     birthday_points: int
     vip_access: bool
@@ -44,10 +45,10 @@ class TierView:
 
 
 DEFAULT_TIERS = (
-    TierView(0, "member", "Member", 0, 100, 0, False, False),
-    TierView(1, "silver", "Silver", 50_000, 120, 50, False, True),
-    TierView(2, "gold", "Gold", 200_000, 150, 200, True, True),
-    TierView(3, "diamond", "Diamond", 1_000_000, 200, 500, True, True),
+    TierView(0, "member", "Member", 0, 0, 100, 0, False, False),
+    TierView(1, "silver", "Silver", 50_000, 200, 120, 50, False, True),
+    TierView(2, "gold", "Gold", 200_000, 500, 150, 200, True, True),
+    TierView(3, "diamond", "Diamond", 1_000_000, 800, 200, 500, True, True),
 )
 
 
@@ -85,6 +86,7 @@ def _view(row: Tier) -> TierView:
         code=row.code,
         name=row.name,
         min_spend=row.min_spend,
+        discount_bps=row.discount_bps,
         multiplier_pct=row.multiplier_pct,
         birthday_points=row.birthday_points,
         vip_access=row.vip_access,
@@ -111,6 +113,8 @@ async def save_tier(session: AsyncSession, tier: TierView) -> tuple[TierView, ..
         raise TierError("bad_name", tier.name)
     if not 0 <= tier.min_spend <= MAX_SPEND or (tier.rank == 0 and tier.min_spend != 0):
         raise TierError("bad_spend", str(tier.min_spend))
+    if not 0 <= tier.discount_bps <= 5000:
+        raise TierError("bad_discount", str(tier.discount_bps))
     if not 100 <= tier.multiplier_pct <= 1000:
         raise TierError("bad_multiplier", str(tier.multiplier_pct))
     if not 0 <= tier.birthday_points <= 10**9:
@@ -130,6 +134,7 @@ async def save_tier(session: AsyncSession, tier: TierView) -> tuple[TierView, ..
                 code=t.code,
                 name=t.name,
                 min_spend=t.min_spend,
+                discount_bps=t.discount_bps,
                 multiplier_pct=t.multiplier_pct,
                 birthday_points=t.birthday_points,
                 vip_access=t.vip_access,
@@ -143,6 +148,18 @@ async def save_tier(session: AsyncSession, tier: TierView) -> tuple[TierView, ..
 def renamed(tier: TierView, name: str) -> TierView:
     """The tier under a name staff chose: it is no longer translated as a default."""
     return replace(tier, name=name, code="") if name != tier.name else tier
+
+
+def discount_amount(gross: int, bps: int) -> int:
+    """The discount of `bps` basis points on a gross amount, rounded down, leaving at least 1."""
+    if gross <= 1 or bps <= 0:
+        return 0
+    return min(gross - 1, gross * bps // 10_000)
+
+
+async def tier_discount(session: AsyncSession, *, member_id: int, gross: int) -> int:
+    """What the member's tier takes off an order of `gross` minor units."""
+    return discount_amount(gross, (await standing(session, member_id)).tier.discount_bps)
 
 
 async def paid_spend(session: AsyncSession, *, member_id: int, currency: str, now: datetime) -> int:

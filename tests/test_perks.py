@@ -86,7 +86,11 @@ async def test_concurrent_redeems_never_drive_points_negative_nor_oversell(
         async def work(session: AsyncSession) -> str:
             try:
                 await redeem(
-                    session, reward_id=reward.id, member_id=member, key=f"tap:{member}:{tap}"
+                    session,
+                    reward_id=reward.id,
+                    member_id=member,
+                    key=f"tap:{member}:{tap}",
+                    now=NOW,
                 )
             except PointsError as exc:
                 return exc.reason

@@ -121,7 +121,8 @@ async def test_an_order_earns_points_and_a_tier_and_a_refund_takes_them_back(
     news = [m.text for m in harness.new_bot_messages(MIA)]
     assert news == [
         "Order #1 earned you 79 points.\nCongratulations! You are now Silver.\n"
-        "• 1.2× points on orders\n• Birthday gift: 50 points\n• Double points on the member day"
+        "• 2% off every order\n• 1.2× points on orders\n• Birthday gift: 50 points\n"
+        "• Double points on the member day"
     ]
     me = (await harness.send(MIA, MIA, "/me"))[0]
     assert "Tier: Silver" in me and "Points: 79" in me
@@ -191,7 +192,8 @@ async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harne
         "Sorry, only brand staff can do that."
     ]
     assert await harness.send(SAM, SAM, "/reward_add Tea cup | five") == [
-        "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20."
+        "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20. "
+        "Add | coupon CODE to give a coupon instead of a thing."
     ]
     assert await harness.send(SAM, SAM, "/reward_add Tea <cup> | 5 | 1") == [
         "Reward #1 added: Tea <cup> for 5 points."
@@ -262,7 +264,7 @@ async def test_tiers_are_shown_translated_and_bad_tier_changes_are_refused(
         "The points multiplier must be from 1 to 10, like 1.5."
     ]
     assert await harness.send(SAM, SAM, "/tier_set 1 colour=red") == [
-        "Send /tier_set RANK name=Gold spend=2000 multiplier=1.5 birthday=200 vip=yes "
+        "Send /tier_set RANK name=Gold spend=2000 discount=5 multiplier=1.5 birthday=200 vip=yes "
         "double=yes (any of them)."
     ]
     saved = await harness.send(SAM, SAM, "/tier_set 4 name=Black_Card spend=50000 vip=yes")

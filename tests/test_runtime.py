@@ -147,6 +147,8 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "checkin",
         "points",
         "rewards",
+        "coupons",
+        "usecoupon",
         "gift",
         "donate",
         "tiers",

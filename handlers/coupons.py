@@ -1,0 +1,398 @@
+"""Coupons in chat: staff issue templates and grant coupons; members hold and use them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_percent
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from handlers.filters import RoleFilter
+from handlers.order import CouponCallback, send_invoice
+from handlers.perks import tier_name
+from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from models.order import OPEN_STATUSES, Order
+from models.perks import COUPON_FIXED, COUPON_PERCENT
+from models.product import PAYMENT_TELEGRAM
+from services.coupons import (
+    CouponError,
+    TemplateView,
+    apply_coupon,
+    create_template,
+    grant,
+    held_coupons,
+    list_templates,
+    template_by_code,
+    usable_coupon_by_code,
+)
+from services.member import MemberView, find_member
+from services.money import InvalidAmount, parse_amount, parse_currency
+from services.order import get_order
+from services.role import Role, is_staff
+from services.tiers import list_tiers
+
+log = logging.getLogger(__name__)
+router = Router(name="coupons")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+MAX_DAYS = 3660
+
+NO_COUPON = N_("You do not have that coupon.")
+COUPON_ERRORS = {
+    "bad_code": N_("A coupon code is 3-32 letters, digits, - or _, like WELCOME10."),
+    "bad_value": N_("The coupon must take off more than zero, and a percentage at most 100%."),
+    "bad_limit": N_("The limit per member must be a whole number from 1 to 100."),
+    "expired": N_("That coupon has expired."),
+    "code_taken": N_("There is already a coupon with that code."),
+    "no_coupon": NO_COUPON,
+    "limit_reached": N_("That member already holds as many of these coupons as allowed."),
+    "not_your_order": N_("That is not one of your orders."),
+    "order_not_open": N_("Coupons can only be used on orders not yet paid."),
+    "order_has_coupon": N_("That order already uses a coupon."),
+    "used": N_("That coupon has already been used."),
+    "wrong_currency": N_("That coupon is for orders in {detail}."),
+    "below_min_spend": N_("That coupon needs an order of at least {detail}."),
+    "tier_too_low": N_("That coupon is for members of a higher tier."),
+    "nothing_off": N_("That coupon would take nothing off this order."),
+    "order_changed": N_("The order changed just now. Please try again."),
+}
+COUPON_USAGE = N_(
+    "Send /coupon_new CODE 10.00 CNY or /coupon_new CODE 10%, then any of min=100 days=30 "
+    "limit=1 tier=gold. For example: /coupon_new WELCOME10 10% min=50 days=30"
+)
+
+
+def coupon_error(exc: CouponError, template: TemplateView | None, locale: str) -> str:
+    text = _(COUPON_ERRORS.get(exc.reason, NO_COUPON))
+    detail = ""
+    if template is not None and exc.reason == "below_min_spend":
+        detail = format_money(template.min_spend, template.currency, locale)
+    elif template is not None and exc.reason == "wrong_currency":
+        detail = template.currency
+    return text.format(detail=detail)
+
+
+def describe(template: TemplateView, locale: str, timezone: str = "UTC") -> str:
+    """What the coupon takes off, as a member reads it."""
+    if template.kind == COUPON_PERCENT:
+        off = _("{percent} off").format(
+            percent=format_percent(template.value / 10_000, "#,##0.##%", locale=locale)
+        )
+    else:
+        off = _("{amount} off").format(
+            amount=format_money(template.value, template.currency, locale)
+        )
+    parts = [off]
+    if template.min_spend:
+        parts.append(
+            _("orders from {amount}").format(
+                amount=format_money(template.min_spend, template.currency, locale)
+            )
+        )
+    if template.expires_at is not None:
+        parts.append(
+            _("until {date}").format(
+                date=template.expires_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d")
+            )
+        )
+    return ", ".join(parts)
+
+
+@router.message(Command("coupon_new"), PRIVATE, RoleFilter(Role.STAFF, "coupons.create"))
+async def coupon_new(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """Creates a coupon template from one line."""
+    words = (command.args or "").split()
+    if len(words) < 2:
+        await message.answer(_(COUPON_USAGE))
+        return
+    code, value_text, rest = words[0], words[1], words[2:]
+    currency = settings.tier_currency
+    if rest and "=" not in rest[0]:
+        try:
+            currency = parse_currency(rest[0])
+        except InvalidAmount:
+            await message.answer(_(COUPON_USAGE))
+            return
+        rest = rest[1:]
+    now = clock()
+    try:
+        if value_text.endswith("%"):
+            kind = COUPON_PERCENT
+            number = value_text[:-1].replace(",", ".")
+            value = round(float(number) * 100) if _is_number(number) else 0
+        else:
+            kind = COUPON_FIXED
+            value = parse_amount(
+                value_text, currency, locale=locale, ceiling=settings.max_order_amount
+            )
+        options = dict(word.partition("=")[::2] for word in rest)
+        if any(not key or not val for key, val in options.items()) or set(options) - {
+            "min",
+            "days",
+            "limit",
+            "tier",
+        }:
+            raise ValueError("option")
+        min_spend = (
+            parse_amount(options["min"], currency, locale=locale, ceiling=settings.max_order_amount)
+            if "min" in options
+            else 0
+        )
+        days_text = options.get("days", "1")
+        days = int(days_text) if days_text.isdecimal() and len(days_text) < 6 else -1
+        if not 0 < days <= MAX_DAYS:
+            raise ValueError("days")
+        expires_at = (
+            _end_of_day(now, days, settings.default_timezone) if "days" in options else None
+        )
+        limit_text = options.get("limit", "1")
+        limit = int(limit_text) if limit_text.isdecimal() and len(limit_text) < 6 else 0
+        min_rank = await _rank(session, options.get("tier", "0"))
+    except (InvalidAmount, ValueError):
+        await message.answer(_(COUPON_USAGE))
+        return
+    try:
+        template = await create_template(
+            session,
+            code=code,
+            kind=kind,
+            value=value,
+            currency=currency,
+            min_spend=min_spend,
+            expires_at=expires_at,
+            per_member_limit=limit,
+            min_rank=min_rank,
+            created_by=member.id,
+            now=now,
+        )
+    except CouponError as exc:
+        await message.answer(coupon_error(exc, None, locale))
+        return
+    await message.answer(
+        _(
+            "Coupon {code} created: {description}. Give it with /coupon_grant {code} @member."
+        ).format(
+            code=template.code, description=describe(template, locale, settings.default_timezone)
+        )
+    )
+
+
+def _is_number(text: str) -> bool:
+    head, _sep, tail = text.partition(".")
+    return head.isdecimal() and (not tail or tail.isdecimal()) and len(text) <= 8
+
+
+def _end_of_day(now: datetime, days: int, timezone: str) -> datetime:
+    zone = ZoneInfo(timezone)
+    last = (now.astimezone(zone) + timedelta(days=days)).date()
+    return datetime.combine(last, time(23, 59, 59), tzinfo=zone)
+
+
+async def _rank(session: AsyncSession, text: str) -> int:
+    wanted = text.strip().lower()
+    for tier in await list_tiers(session):
+        if wanted in (str(tier.rank), tier.code, tier.name.lower()):
+            return tier.rank
+    raise ValueError("tier")
+
+
+@router.message(Command("coupon_grant"), PRIVATE, RoleFilter(Role.STAFF, "coupons.grant"))
+async def coupon_grant(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """Gives one coupon to a member: /coupon_grant CODE @member."""
+    words = (command.args or "").split()
+    if len(words) != 2:
+        await message.answer(_("Send /coupon_grant CODE @member."))
+        return
+    template = await template_by_code(session, words[0])
+    target = await find_member(session, words[1])
+    if template is None:
+        await message.answer(_("There is no coupon with that code."))
+        return
+    if target is None:
+        await message.answer(
+            _("I do not know that member yet. They need to talk to me or in a group first.")
+        )
+        return
+    try:
+        await grant(
+            session,
+            template_id=template.id,
+            member_id=target.id,
+            source=f"grant:{message.chat.id}:{message.message_id}",
+            now=clock(),
+        )
+    except CouponError as exc:
+        await message.answer(coupon_error(exc, template, locale))
+        return
+    await message.answer(
+        _("{name} received coupon {code}.").format(
+            name=esc(target.display_name), code=template.code
+        )
+    )
+    if target.started:
+        with i18n.use_locale(target.locale):
+            notifier.send(
+                target.id,
+                _("You received coupon {code}: {description}. See /coupons.").format(
+                    code=template.code,
+                    description=describe(template, target.locale, settings.default_timezone),
+                ),
+            )
+
+
+@router.message(Command("coupons"), PRIVATE)
+async def coupons_command(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """The member's coupons; staff also see every template with how it was used."""
+    locale = member.locale
+    held = await held_coupons(session, member.id, clock())
+    lines = [_("<b>Your coupons</b>")]
+    if held:
+        lines += [
+            f"🎟 {c.template.code}: {describe(c.template, locale, settings.default_timezone)}"
+            for c in held
+        ]
+        lines.append(_("Use one with /usecoupon CODE, or with its button when you order."))
+    else:
+        lines.append(_("You have no coupons right now."))
+    if member.id in settings.owner_ids or await is_staff(session, member.id):
+        tiers = {t.rank: t for t in await list_tiers(session)}
+        lines += ["", _("<b>Coupon templates</b>")]
+        for template, given, used in await list_templates(session):
+            tier = tiers.get(template.min_rank)
+            lines.append(
+                _("{code}: {description}; given {given}, used {used}").format(
+                    code=template.code,
+                    description=describe(template, locale, settings.default_timezone),
+                    given=given,
+                    used=used,
+                )
+                + (f" ({tier_name(tier)}+)" if template.min_rank and tier else "")
+            )
+    await message.answer("\n".join(lines))
+
+
+async def _use(
+    session: AsyncSession,
+    bot: Bot,
+    settings: HandlerSettings,
+    member: MemberView,
+    coupon_id: int,
+    order_id: int,
+    now: datetime,
+    locale: str,
+) -> str:
+    """Applies the coupon and says what happened; an online order gets a fresh invoice."""
+    try:
+        discount, total = await apply_coupon(
+            session, coupon_id=coupon_id, order_id=order_id, member_id=member.id, now=now
+        )
+    except CouponError as exc:
+        held = {c.id: c.template for c in await held_coupons(session, member.id, now)}
+        return coupon_error(exc, held.get(coupon_id), locale)
+    order = await get_order(session, order_id)
+    assert order is not None
+    if order.payment_mode == PAYMENT_TELEGRAM:
+        await send_invoice(bot, order, settings)
+    return _("Coupon used on order #{id}: −{discount}. New total: {total}.").format(
+        id=order_id,
+        discount=format_money(discount, order.currency, locale),
+        total=format_money(total, order.currency, locale),
+    )
+
+
+@router.message(Command("usecoupon"), PRIVATE)
+async def use_coupon_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Uses a coupon on an unpaid order: /usecoupon CODE [ORDER] (default: the newest)."""
+    words = (command.args or "").split()
+    if not words or len(words) > 2 or (len(words) == 2 and not words[1].lstrip("#").isdecimal()):
+        await message.answer(_("Send /usecoupon CODE, or /usecoupon CODE ORDER_ID."))
+        return
+    now = clock()
+    coupon = await usable_coupon_by_code(session, member_id=member.id, code=words[0], now=now)
+    if coupon is None:
+        await message.answer(_(NO_COUPON))
+        return
+    if len(words) == 2:
+        order_id = int(words[1].lstrip("#")[:18])
+    else:
+        newest = (
+            await session.execute(
+                select(col(Order.id))
+                .where(col(Order.member_id) == member.id, col(Order.status).in_(OPEN_STATUSES))
+                .order_by(col(Order.id).desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if newest is None:
+            await message.answer(_("You have no unpaid order to use it on."))
+            return
+        order_id = int(newest)
+    await message.answer(
+        await _use(session, bot, settings, member, coupon.id, order_id, now, member.locale)
+    )
+
+
+@router.callback_query(CouponCallback.filter())
+async def coupon_button(
+    query: CallbackQuery,
+    callback_data: CouponCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """A member taps a coupon offered under their order; anyone else is refused."""
+    text = await _use(
+        session,
+        bot,
+        settings,
+        member,
+        callback_data.coupon_id,
+        callback_data.order_id,
+        clock(),
+        locale,
+    )
+    await query.answer(text[:200], show_alert=True)
