@@ -80,6 +80,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
     try:
         await prepare(runtime)
         await runtime.closer.start()
+        await runtime.care.start()
         if hook is not None:
             from bot.webhook import serve_webhook
 

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.cards import CardRefresher
+from bot.care import MemberCare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
@@ -84,6 +85,7 @@ class Runtime:
     dp: Dispatcher
     cards: CardRefresher
     closer: GroupBuyCloser
+    care: MemberCare
     notifier: Notifier
     paced: PacedRequests
     clock: Callable[[], datetime] = utcnow
@@ -91,6 +93,7 @@ class Runtime:
 
     async def close(self) -> None:
         self.closer.stop()
+        self.care.stop()
         await self.cards.close()
         await self.notifier.close()
         await self.dp.storage.close()
@@ -121,6 +124,9 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
     )
     closer = GroupBuyCloser(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
+    care = MemberCare(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     dp = create_dispatcher(
         settings,
         sessions=sessions,
@@ -141,6 +147,7 @@ def build_runtime(
         dp=dp,
         cards=cards,
         closer=closer,
+        care=care,
         notifier=notifier,
         paced=paced,
         clock=clock,

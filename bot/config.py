@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     )
     # the most points one member may give away to others in one day
     gift_daily_cap: int = Field(default=500, ge=0, le=10**9)
+    # points expire this many months after they were earned, oldest first (0: never)
+    points_expiry_months: int = Field(default=0, ge=0, le=120)
+    # how often the perks job runs: tier recompute, birthdays, points expiry
+    care_seconds: int = Field(default=3600, ge=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")

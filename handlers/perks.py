@@ -24,7 +24,16 @@ from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_mon
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
 from services.coupons import held_coupons, template_by_code
 from services.ledger import movements
-from services.loyalty import CheckInResult, check_in, current_streak, local_day, reward_paid_order
+from services.loyalty import (
+    BirthdayError,
+    CheckInResult,
+    check_in,
+    current_streak,
+    local_day,
+    parse_birthday,
+    reward_paid_order,
+    set_birthday,
+)
 from services.member import MemberView, find_member, get_member, set_member_timezone
 from services.money import InvalidAmount, parse_amount
 from services.order import get_order
@@ -78,6 +87,7 @@ POINT_REASONS = {
     transaction_kind("redeem"): N_("Reward redeemed"),
     transaction_kind("donation"): N_("Donated to charity"),
     transaction_kind("clawback"): N_("Points of a refunded order"),
+    transaction_kind("expiry"): N_("Points expired"),
     "reversal": N_("Correction"),
 }
 BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")
@@ -480,6 +490,47 @@ async def timezone_command(
         return
     await set_member_timezone(session, member_id=member.id, timezone=name)
     await message.answer(_("Your time zone is now {timezone}.").format(timezone=name))
+
+
+@router.message(Command("birthday"), PRIVATE)
+async def birthday_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+) -> None:
+    """Sets the member's birthday (month and day only): /birthday 03-14, or /birthday off."""
+    value = (command.args or "").strip()
+    place = await standing(session, member.id)
+    gift = place.tier.birthday_points
+    if not value:
+        await message.answer(
+            _(
+                "Tell me your birthday as month and day, like /birthday 03-14 (never the year). "
+                "On the day you get your tier's birthday gift. /birthday off forgets it."
+            )
+        )
+        return
+    if value.lower() in ("off", "clear", "none", "-", "删除", "刪除"):
+        await set_birthday(session, member_id=member.id, birthday=None)
+        await message.answer(_("Your birthday is forgotten."))
+        return
+    try:
+        month, day = parse_birthday(value)
+    except BirthdayError:
+        await message.answer(
+            _("{value} is not a month and day I can read. Try /birthday 03-14.").format(
+                value=f"<code>{esc(value[:40])}</code>"
+            )
+        )
+        return
+    await set_birthday(session, member_id=member.id, birthday=(month, day))
+    text = _("Saved: your birthday is {birthday}.").format(birthday=f"{month:02d}-{day:02d}")
+    if gift:
+        text += " " + _("Your tier's birthday gift is {points}.").format(
+            points=points_text(gift, member.locale)
+        )
+    await message.answer(text)
 
 
 @router.message(Command("gift"))

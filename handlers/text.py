@@ -38,6 +38,7 @@ class HandlerSettings(Protocol):
     checkin_streak_bonus: dict[int, int]
     points_daily_caps: dict[str, int]
     gift_daily_cap: int
+    points_expiry_months: int
 
     @property
     def provider_token(self) -> str | None: ...

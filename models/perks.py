@@ -58,6 +58,8 @@ class MemberTier(SQLModel, table=True):
     )
     rank: int = Field(default=0)
     spend: int = Field(default=0, sa_type=BigInteger)  # paid spend over the last 12 months
+    # when the member was last told, gently, that their tier will soon drop (once a month)
+    warned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 

@@ -273,8 +273,12 @@ async def post(
     actor_id: int | None = None,
     order_id: int | None = None,
     reverses_id: int | None = None,
+    at: datetime | None = None,
 ) -> TransactionView:
     """Post a balanced transaction once: the same key again returns the first, changing nothing.
+
+    `at` is when it happened (default: now); the domain clock passes it, so a test's clock and
+    the ledger agree.
 
     Raises LedgerError for an invalid posting and InsufficientBalance when an account that may
     not go negative would; the caller's transaction must then be rolled back.
@@ -296,7 +300,7 @@ async def post(
                 "reverses_id": reverses_id,
                 "actor_id": actor_id,
                 "order_id": order_id,
-                "created_at": utcnow(),
+                "created_at": at or utcnow(),
             },
             keys=["idempotency_key"],
         ).returning(col(LedgerTransaction.id))

@@ -11,11 +11,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from models.base import utcnow
 from models.community import Community
+from models.member import Member
 from models.order import Order
 from models.perks import CheckIn
 from services.db import upsert
-from services.points import REASON_CHECKIN, REASON_ORDER, award
+from services.points import REASON_BIRTHDAY, REASON_CHECKIN, REASON_ORDER, award
 from services.tiers import TierChange, TierView, recompute, standing
 
 
@@ -114,6 +116,7 @@ async def check_in(
         day=day,
         cap=cap,
         memo=f"check-in {day.isoformat()}, day {streak} of a streak",
+        at=now,
     )
     await session.execute(
         update(CheckIn).where(col(CheckIn.id) == inserted).values(points=grant.points)
@@ -171,6 +174,107 @@ async def reward_paid_order(
         day=day,
         memo=f"order #{order_id}" + (" (member day x2)" if doubled else ""),
         order_id=order_id,
+        at=now,
     )
     change = await recompute(session, member_id=order.member_id, currency=tier_currency, now=now)
     return OrderReward(points=grant.points, change=change)
+
+
+class BirthdayError(ValueError):
+    """A birthday that is not a real month and day."""
+
+
+def parse_birthday(text: str) -> tuple[int, int]:
+    """'03-14', '3/14', '3.14' or '0314' -> (3, 14); never a year. BirthdayError otherwise."""
+    cleaned = text.strip().replace("/", "-").replace(".", "-")
+    if cleaned.isdecimal() and len(cleaned) == 4:
+        cleaned = f"{cleaned[:2]}-{cleaned[2:]}"
+    month_text, sep, day_text = cleaned.partition("-")
+    if not sep or not (month_text + day_text).isascii():
+        raise BirthdayError(text)
+    if not month_text.isdecimal() or not day_text.isdecimal():
+        raise BirthdayError(text)
+    if len(month_text) > 2 or len(day_text) > 2:
+        raise BirthdayError(text)
+    month, day = int(month_text), int(day_text)
+    try:
+        date(2024, month, day)  # a leap year, so 02-29 is a birthday too
+    except ValueError:
+        raise BirthdayError(text) from None
+    return month, day
+
+
+async def set_birthday(
+    session: AsyncSession, *, member_id: int, birthday: tuple[int, int] | None
+) -> None:
+    month, day = birthday if birthday else (None, None)
+    await session.execute(
+        update(Member)
+        .where(col(Member.id) == member_id)
+        .values(birthday_month=month, birthday_day=day, updated_at=utcnow())
+    )
+
+
+def is_birthday(month: int, day: int, today: date) -> bool:
+    """On the day, or on 28 February for a 29 February birthday in a common year."""
+    if (today.month, today.day) == (month, day):
+        return True
+    leap = today.year % 4 == 0 and (today.year % 100 != 0 or today.year % 400 == 0)
+    return (month, day) == (2, 29) and not leap and (today.month, today.day) == (2, 28)
+
+
+@dataclass(frozen=True, slots=True)
+class BirthdayGift:
+    member_id: int
+    points: int
+    locale: str
+    started: bool
+
+
+async def birthday_gifts(
+    session: AsyncSession, *, now: datetime, default_timezone: str
+) -> list[BirthdayGift]:
+    """Grant today's birthday gifts, each member once a year (the year is claimed first)."""
+    rows = (
+        (
+            await session.execute(
+                select(Member).where(
+                    col(Member.birthday_month).is_not(None), col(Member.birthday_day).is_not(None)
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    gifts = []
+    for member in rows:
+        assert member.birthday_month is not None and member.birthday_day is not None
+        today = local_day(now, member.timezone or default_timezone)
+        if not is_birthday(member.birthday_month, member.birthday_day, today):
+            continue
+        if member.birthday_gift_year is not None and member.birthday_gift_year >= today.year:
+            continue
+        claimed = await session.execute(
+            update(Member)
+            .where(
+                col(Member.id) == member.id,
+                (col(Member.birthday_gift_year).is_(None))
+                | (col(Member.birthday_gift_year) < today.year),
+            )
+            .values(birthday_gift_year=today.year)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            continue  # another worker gave it
+        tier = (await standing(session, member.id)).tier
+        grant = await award(
+            session,
+            member_id=member.id,
+            reason=REASON_BIRTHDAY,
+            points=tier.birthday_points,
+            key=f"birthday:{member.id}:{today.year}",
+            day=today,
+            memo=f"birthday gift {today.year}",
+            at=now,
+        )
+        gifts.append(BirthdayGift(member.id, grant.points, member.locale, member.started))
+    return gifts

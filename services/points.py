@@ -9,9 +9,9 @@ conditional UPDATE, and spending runs in a savepoint so a refusal changes nothin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import update
+from sqlalchemy import case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -21,6 +21,10 @@ from models.ledger import (
     ACCOUNT_POINTS_ISSUED,
     ACCOUNT_POINTS_REDEEMED,
     POINTS,
+    LedgerAccount,
+    LedgerBalance,
+    LedgerEntry,
+    LedgerTransaction,
 )
 from models.perks import PointsDay
 from services.db import upsert
@@ -46,6 +50,7 @@ REASON_GIFT = "gift"
 REASON_REDEEM = "redeem"
 REASON_DONATION = "donation"
 REASON_CLAWBACK = "clawback"  # points of a refunded order taken back
+REASON_EXPIRY = "expiry"  # points older than the expiry period, oldest first
 
 MAX_POINTS = 10**9  # any single grant, gift or cost above this is a typo
 
@@ -128,6 +133,7 @@ async def award(
     memo: str = "",
     order_id: int | None = None,
     actor_id: int | None = None,
+    at: datetime | None = None,
 ) -> Grant:
     """Grant points once per key, held under the reason's daily cap when there is one."""
     if points < 0 or points > MAX_POINTS:
@@ -153,6 +159,7 @@ async def award(
         memo=memo,
         actor_id=actor_id,
         order_id=order_id,
+        at=at,
     )
     return Grant(points=granted, capped=granted < points, created=True)
 
@@ -301,3 +308,74 @@ async def claw_back(
         order_id=order_id,
     )
     return taken
+
+
+async def points_flow(
+    session: AsyncSession, *, member_id: int, earned_before: datetime
+) -> tuple[int, int]:
+    """(points credited before a time, points ever debited) on the member's account.
+
+    With oldest-first spending, what was earned before a cutoff and not yet debited is what
+    expires at that cutoff.
+    """
+    account = (
+        select(col(LedgerAccount.id))
+        .where(
+            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
+            col(LedgerAccount.owner_id) == member_id,
+        )
+        .scalar_subquery()
+    )
+    credited = func.coalesce(
+        func.sum(case((col(LedgerEntry.amount) > 0, col(LedgerEntry.amount)), else_=0)).filter(
+            col(LedgerTransaction.created_at) < earned_before
+        ),
+        0,
+    )
+    debited = func.coalesce(
+        func.sum(case((col(LedgerEntry.amount) < 0, -col(LedgerEntry.amount)), else_=0)), 0
+    )
+    row = (
+        await session.execute(
+            select(credited, debited)
+            .select_from(LedgerEntry)
+            .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
+            .where(col(LedgerEntry.account_id) == account, col(LedgerEntry.asset) == POINTS)
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def expire_points(
+    session: AsyncSession, *, member_id: int, cutoff: datetime, key: str
+) -> int:
+    """Expire what the member earned before the cutoff and has not spent; returns how many."""
+    earned, spent = await points_flow(session, member_id=member_id, earned_before=cutoff)
+    due = min(max(0, earned - spent), await points_balance(session, member_id))
+    if due <= 0 or await find_transaction(session, key) is not None:
+        return 0
+    await post(
+        session,
+        key=key,
+        kind=transaction_kind(REASON_EXPIRY),
+        postings=[
+            Posting(member_points(member_id), POINTS, -due),
+            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, due),
+        ],
+        memo=f"points earned before {cutoff.date().isoformat()} expired",
+    )
+    return due
+
+
+async def members_with_points(session: AsyncSession) -> list[int]:
+    rows = await session.execute(
+        select(col(LedgerAccount.owner_id))
+        .join(LedgerBalance, col(LedgerBalance.account_id) == col(LedgerAccount.id))
+        .where(
+            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
+            col(LedgerBalance.asset) == POINTS,
+            col(LedgerBalance.balance) > 0,
+        )
+        .order_by(col(LedgerAccount.owner_id))
+    )
+    return [int(r[0]) for r in rows.all()]

@@ -221,3 +221,38 @@ async def members_to_recompute(session: AsyncSession) -> list[int]:
     )
     rows = await session.execute(with_tier.union(buyers))
     return sorted(int(r[0]) for r in rows.all())
+
+
+WARN_AHEAD = timedelta(days=30)
+WARN_EVERY = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class DropAhead:
+    """The member's tier will fall to `lower` within 30 days unless they spend `to_keep`."""
+
+    current: TierView
+    lower: TierView
+    to_keep: int
+
+
+async def drop_ahead(
+    session: AsyncSession, *, member_id: int, currency: str, now: datetime
+) -> DropAhead | None:
+    """A coming tier drop worth a gentle word: once a month at most, and only when real."""
+    row = await session.get(MemberTier, member_id)
+    if row is None or row.rank == 0:
+        return None
+    if row.warned_at is not None and now - row.warned_at < WARN_EVERY:
+        return None
+    tiers = await list_tiers(session)
+    current = next((t for t in tiers if t.rank == row.rank), None)
+    if current is None:
+        return None
+    later = await paid_spend(session, member_id=member_id, currency=currency, now=now + WARN_AHEAD)
+    lower = tier_for_spend(tiers, later)
+    if lower.rank >= current.rank:
+        return None
+    row.warned_at = now
+    await session.flush()
+    return DropAhead(current=current, lower=lower, to_keep=current.min_spend - later)

@@ -153,6 +153,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "donate",
         "tiers",
         "timezone",
+        "birthday",
         "products",
         "buy",
         "cancel",

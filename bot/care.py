@@ -1,0 +1,229 @@
+"""Member care on a schedule: tiers recomputed (with news up and a gentle word before a
+drop), birthday gifts, and points expiry with a week's warning.
+
+Every step claims its work in the database (a tier row, a birthday year, an idempotency
+key), so a rerun, a restart or a second process does each thing once.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from bot.config import Settings
+from handlers.perks import points_text, tier_name, tier_news
+from handlers.text import BackgroundSender, format_money
+from models.perks import PointsDay
+from services.db import upsert
+from services.loyalty import birthday_gifts, local_day
+from services.member import get_member
+from services.points import expire_points, members_with_points, points_flow
+from services.tiers import drop_ahead, members_to_recompute, recompute
+
+log = logging.getLogger(__name__)
+CARE_JOB = "member-care"
+EXPIRY_WARNING = "expiry_warning"  # a PointsDay reason marking the day a warning went out
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months earlier (clamped to the month's end)."""
+    month_index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(month_index, 12)
+    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
+    return moment.replace(year=year, month=month + 1, day=day)
+
+
+@dataclass
+class CareReport:
+    moved_up: int = 0
+    warned_drop: int = 0
+    birthdays: int = 0
+    expired: int = 0
+    warned_expiry: int = 0
+
+
+class MemberCare:
+    """Runs the care steps; `run` is the whole job, safe to call as often as wanted."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        notifier: BackgroundSender,
+        i18n: I18n,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.notifier = notifier
+        self.i18n = i18n
+        self.settings = settings
+        self.clock = clock
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def _reachable_locale(self, session: AsyncSession, member_id: int) -> str | None:
+        """The member's locale when they can get private messages from the bot."""
+        member = await get_member(session, member_id)
+        return member.locale if member is not None and member.started else None
+
+    async def run(self) -> CareReport:
+        report = CareReport()
+        with self.i18n.context():
+            await self._tiers(report)
+            await self._birthdays(report)
+            if self.settings.points_expiry_months:
+                await self._expiry(report)
+        return report
+
+    async def _tiers(self, report: CareReport) -> None:
+        now = self.clock()
+        currency = self.settings.tier_currency
+        async with self.sessions() as session:
+            members = await members_to_recompute(session)
+        for member_id in members:
+            try:
+                async with self.sessions() as session, session.begin():
+                    change = await recompute(
+                        session, member_id=member_id, currency=currency, now=now
+                    )
+                    if change.moved_up:
+                        report.moved_up += 1
+                        member = await get_member(session, member_id)
+                        if member is not None and member.started:
+                            news = await tier_news(change, self.i18n, member.locale)
+                            if news:
+                                self.notifier.send(member_id, news)
+                        continue
+                    drop = await drop_ahead(
+                        session, member_id=member_id, currency=currency, now=now
+                    )
+                    if drop is None:
+                        continue
+                    report.warned_drop += 1
+                    locale = await self._reachable_locale(session, member_id)
+                    if locale is None:
+                        continue
+                    with self.i18n.use_locale(locale):
+                        text = _(
+                            "A friendly note: to stay {tier} for another month, an order of "
+                            "{amount} within 30 days is enough. Thank you for being with us!"
+                        ).format(
+                            tier=tier_name(drop.current),
+                            amount=format_money(drop.to_keep, currency, locale),
+                        )
+                        self.notifier.send(member_id, text)
+            except Exception:  # one member must not stop the others
+                log.exception("tier care of member %s failed; the next run retries", member_id)
+
+    async def _birthdays(self, report: CareReport) -> None:
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            gifts = await birthday_gifts(
+                session, now=now, default_timezone=self.settings.default_timezone
+            )
+            for gift in gifts:
+                report.birthdays += 1
+                if gift.started:
+                    with self.i18n.use_locale(gift.locale):
+                        text = _("Happy birthday! 🎂")
+                        if gift.points:
+                            text += " " + _("Here is your birthday gift: {points}.").format(
+                                points=points_text(gift.points, gift.locale)
+                            )
+                        self.notifier.send(gift.member_id, text)
+
+    async def _expiry(self, report: CareReport) -> None:
+        now = self.clock()
+        months = self.settings.points_expiry_months
+        cutoff = months_before(now, months)
+        async with self.sessions() as session:
+            members = await members_with_points(session)
+        for member_id in members:
+            async with self.sessions() as session, session.begin():
+                zone = self.settings.default_timezone
+                today = local_day(now, zone)
+                gone = await expire_points(
+                    session,
+                    member_id=member_id,
+                    cutoff=cutoff,
+                    key=f"expire:{member_id}:{today.isoformat()}",
+                )
+                locale = await self._reachable_locale(session, member_id)
+                if gone:
+                    report.expired += gone
+                    if locale is not None:
+                        with self.i18n.use_locale(locale):
+                            text = _(
+                                "{points} earned more than {months} months ago have expired."
+                            ).format(points=points_text(gone, locale), months=months)
+                            self.notifier.send(member_id, text)
+                    continue
+                soon = await self._expiring_within_week(session, member_id, cutoff)
+                if soon and await self._first_warning_this_week(session, member_id, today, soon):
+                    report.warned_expiry += 1
+                    if locale is not None:
+                        with self.i18n.use_locale(locale):
+                            text = _(
+                                "{points} will expire within a week. Spend them in /rewards."
+                            ).format(points=points_text(soon, locale))
+                            self.notifier.send(member_id, text)
+
+    async def _expiring_within_week(
+        self, session: AsyncSession, member_id: int, cutoff: datetime
+    ) -> int:
+        earned, spent = await points_flow(
+            session, member_id=member_id, earned_before=cutoff + timedelta(days=7)
+        )
+        return max(0, earned - spent)
+
+    async def _first_warning_this_week(
+        self, session: AsyncSession, member_id: int, today: date, points: int
+    ) -> bool:
+        """Record today's warning; False when one went out in the last seven days."""
+        recent = (
+            await session.execute(
+                select(col(PointsDay.day)).where(
+                    col(PointsDay.member_id) == member_id,
+                    col(PointsDay.reason) == EXPIRY_WARNING,
+                )
+            )
+        ).scalars()
+        if any(0 <= today.toordinal() - day.toordinal() < 7 for day in recent):
+            return False
+        await session.execute(
+            upsert(
+                session,
+                PointsDay,
+                {"member_id": member_id, "reason": EXPIRY_WARNING, "day": today, "total": points},
+                keys=["member_id", "reason", "day"],
+            )
+        )
+        return True
+
+    async def start(self) -> None:
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.run,
+            "interval",
+            seconds=self.settings.care_seconds,
+            id=CARE_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=self.clock(),
+        )
+        self.scheduler.start()
+        log.info("member care runs every %ss", self.settings.care_seconds)
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
