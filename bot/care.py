@@ -21,12 +21,20 @@ from sqlmodel import col, select
 
 from bot.config import Settings
 from handlers.perks import points_text, tier_name, tier_news
-from handlers.text import BackgroundSender, format_money
-from models.perks import PointsDay
+from handlers.text import BackgroundSender, esc, format_money
+from models.perks import SEGMENT_NEW, PointsDay
+from services.coupons import CouponError, grant
 from services.db import upsert
 from services.loyalty import birthday_gifts, local_day
 from services.member import get_member
-from services.points import expire_points, members_with_points, points_flow
+from services.points import (
+    REASON_CARE,
+    award,
+    expire_points,
+    members_with_points,
+    points_flow,
+)
+from services.segments import SegmentRules, Transition, facts, move, rules_for, segment_for
 from services.tiers import drop_ahead, members_to_recompute, recompute
 
 log = logging.getLogger(__name__)
@@ -44,6 +52,8 @@ def months_before(moment: datetime, months: int) -> datetime:
 
 @dataclass
 class CareReport:
+    transitions: int = 0
+    cared: int = 0  # members who received something from a care rule
     moved_up: int = 0
     warned_drop: int = 0
     birthdays: int = 0
@@ -79,6 +89,7 @@ class MemberCare:
         report = CareReport()
         with self.i18n.context():
             await self._tiers(report)
+            await self._segments(report)
             await self._birthdays(report)
             if self.settings.points_expiry_months:
                 await self._expiry(report)
@@ -123,6 +134,96 @@ class MemberCare:
                         self.notifier.send(member_id, text)
             except Exception:  # one member must not stop the others
                 log.exception("tier care of member %s failed; the next run retries", member_id)
+
+    def _segment_rules(self) -> SegmentRules:
+        s = self.settings
+        return SegmentRules(
+            new_days=s.segment_new_days,
+            active_days=s.segment_active_days,
+            churn_days=s.segment_churn_days,
+            loyal_orders=s.segment_loyal_orders,
+            loyal_window_days=s.segment_loyal_window_days,
+        )
+
+    async def _segments(self, report: CareReport) -> None:
+        """Every member's segment; entering one runs the care rules staff set for it.
+
+        A member's first segment is silent unless it is `new` (so a first run on an old
+        community does not fire win-back care at everyone at once).
+        """
+        now = self.clock()
+        rules = self._segment_rules()
+        async with self.sessions() as session:
+            found = await facts(
+                session, now=now, loyal_window=timedelta(days=rules.loyal_window_days)
+            )
+        for member_id, joined, last_paid, recent in found:
+            segment = segment_for(
+                joined_at=joined,
+                last_paid_at=last_paid,
+                paid_in_window=recent,
+                now=now,
+                rules=rules,
+            )
+            try:
+                async with self.sessions() as session, session.begin():
+                    moved = await move(session, member_id=member_id, segment=segment, now=now)
+                    if moved is None:
+                        continue
+                    report.transitions += 1
+                    if moved.before is None and moved.after != SEGMENT_NEW:
+                        continue
+                    if await self._care(session, moved, now):
+                        report.cared += 1
+            except Exception:
+                log.exception("segment care of member %s failed; the next run retries", member_id)
+
+    async def _care(self, session: AsyncSession, moved: Transition, now: datetime) -> bool:
+        """Give what the matching rules say, once per transition (keys name the transition)."""
+        rules = await rules_for(session, moved)
+        if not rules:
+            return False
+        member = await get_member(session, moved.member_id)
+        stamp = f"{moved.member_id}:{moved.after}:{now.date().isoformat()}"
+        lines = []
+        for rule in rules:
+            if rule.points:
+                granted = await award(
+                    session,
+                    member_id=moved.member_id,
+                    reason=REASON_CARE,
+                    points=rule.points,
+                    key=f"care:{rule.id}:{stamp}",
+                    day=now.date(),
+                    memo=f"care rule #{rule.id}",
+                    at=now,
+                )
+                if granted.points and member is not None:
+                    with self.i18n.use_locale(member.locale):
+                        lines.append(
+                            _("A gift from us: {points}.").format(
+                                points=points_text(granted.points, member.locale)
+                            )
+                        )
+            if rule.coupon_template_id is not None:
+                try:
+                    await grant(
+                        session,
+                        template_id=rule.coupon_template_id,
+                        member_id=moved.member_id,
+                        source=f"care:{rule.id}:{stamp}"[:64],
+                        now=now,
+                    )
+                    if member is not None:
+                        with self.i18n.use_locale(member.locale):
+                            lines.append(_("A coupon for you: see /coupons."))
+                except CouponError as exc:
+                    log.info("care rule %s: no coupon for %s (%s)", rule.id, moved.member_id, exc)
+            if rule.text:
+                lines.insert(0, esc(rule.text))
+        if member is not None and member.started and lines:
+            self.notifier.send(moved.member_id, "\n".join(lines))
+        return True
 
     async def _birthdays(self, report: CareReport) -> None:
         now = self.clock()

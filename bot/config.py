@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     gift_daily_cap: int = Field(default=500, ge=0, le=10**9)
     # points expire this many months after they were earned, oldest first (0: never)
     points_expiry_months: int = Field(default=0, ge=0, le=120)
+    # lifecycle segments: new for this many days after joining (no order yet); active while
+    # the last paid order is this recent; churned once it is older than SEGMENT_CHURN_DAYS;
+    # loyal with this many paid orders in the last SEGMENT_LOYAL_WINDOW_DAYS (and active)
+    segment_new_days: int = Field(default=14, ge=1, le=365)
+    segment_active_days: int = Field(default=60, ge=1, le=3650)
+    segment_churn_days: int = Field(default=120, ge=2, le=3650)
+    segment_loyal_orders: int = Field(default=3, ge=2, le=1000)
+    segment_loyal_window_days: int = Field(default=180, ge=1, le=3650)
     # how often the perks job runs: tier recompute, birthdays, points expiry
     care_seconds: int = Field(default=3600, ge=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

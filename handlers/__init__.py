@@ -8,6 +8,7 @@ from aiogram import Router
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
     from handlers import (
+        care,
         community,
         coupons,
         errors,
@@ -33,6 +34,7 @@ def feature_routers() -> list[Router]:
         coupons.router,
         groupbuy.router,
         perks.router,
+        care.router,
         language.router,
         start.router,
         # last: their steps take plain text, after the commands (and /cancel) had their turn

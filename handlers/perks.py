@@ -88,6 +88,7 @@ POINT_REASONS = {
     transaction_kind("donation"): N_("Donated to charity"),
     transaction_kind("clawback"): N_("Points of a refunded order"),
     transaction_kind("expiry"): N_("Points expired"),
+    transaction_kind("care"): N_("A gift from us"),
     "reversal": N_("Correction"),
 }
 BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")

@@ -8,9 +8,11 @@ from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTrans
 from models.member import Member
 from models.order import Order, OrderEvent, Payment
 from models.perks import (
+    CareRule,
     CheckIn,
     CouponTemplate,
     MemberCoupon,
+    MemberSegment,
     MemberTier,
     PointsDay,
     Redemption,
@@ -22,6 +24,7 @@ from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
 __all__ = [
     "AuditEntry",
+    "CareRule",
     "ChatAdmin",
     "CheckIn",
     "Community",
@@ -37,6 +40,7 @@ __all__ = [
     "LedgerTransaction",
     "Member",
     "MemberCoupon",
+    "MemberSegment",
     "MemberTier",
     "Order",
     "OrderEvent",

@@ -186,3 +186,46 @@ class MemberCoupon(SQLModel, table=True):
     source: str = Field(max_length=64)
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+# MemberSegment.segment values: the lifecycle of a member, recomputed daily
+SEGMENT_NEW = "new"  # joined recently, no paid order yet
+SEGMENT_ACTIVE = "active"  # a paid order recently
+SEGMENT_LOYAL = "loyal"  # several paid orders recently
+SEGMENT_AT_RISK = "at_risk"  # the last order is getting old (or none since joining a while ago)
+SEGMENT_CHURNED = "churned"  # no order for a long time
+SEGMENTS = (SEGMENT_NEW, SEGMENT_ACTIVE, SEGMENT_LOYAL, SEGMENT_AT_RISK, SEGMENT_CHURNED)
+
+
+class MemberSegment(SQLModel, table=True):
+    """The lifecycle segment a member is in now, and since when."""
+
+    __tablename__ = "member_segment"
+
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), primary_key=True, autoincrement=False)
+    )
+    segment: str = Field(max_length=16, index=True)
+    since: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class CareRule(SQLModel, table=True):
+    """What staff want to happen when a member enters a segment: a message, points, a coupon."""
+
+    __tablename__ = "care_rule"
+    __table_args__ = (CheckConstraint("points >= 0", name="ck_care_rule_points"),)
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    to_segment: str = Field(max_length=16)
+    from_segment: str | None = Field(default=None, max_length=16)  # None: from any segment
+    text: str = Field(default="", max_length=1024)  # staff's words, sent as plain text
+    points: int = Field(default=0, sa_type=BigInteger)
+    coupon_template_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("coupon_template.id", name="fk_care_rule_coupon_template_id")
+        ),
+    )
+    active: bool = Field(default=True)
+    created_by: int = Field(sa_type=TelegramId)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -50,6 +50,7 @@ REASON_GIFT = "gift"
 REASON_REDEEM = "redeem"
 REASON_DONATION = "donation"
 REASON_CLAWBACK = "clawback"  # points of a refunded order taken back
+REASON_CARE = "care"  # a gift from a care rule (welcome, win-back)
 REASON_EXPIRY = "expiry"  # points older than the expiry period, oldest first
 
 MAX_POINTS = 10**9  # any single grant, gift or cost above this is a typo

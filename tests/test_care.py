@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from bot.care import months_before
+from handlers.care import CARE_USAGE
 from services.loyalty import BirthdayError, is_birthday, parse_birthday
 from services.points import points_balance
+from services.segments import SegmentRules, segment_for
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
 
@@ -138,3 +140,69 @@ async def test_points_expire_oldest_first_after_a_weeks_warning(harness: Harness
     assert await points_of(harness, MIA) == 5
     assert (await harness.runtime.care.run()).expired == 0
     assert "−2  Points expired" in (await harness.send(MIA, MIA, "/points"))[0]
+
+
+def test_segments_follow_recency_and_frequency() -> None:
+    now = datetime(2026, 11, 21, tzinfo=UTC)
+    rules = SegmentRules()
+
+    def seg(joined_days: int, last_paid_days: int | None, recent: int = 1) -> str:
+        last = None if last_paid_days is None else now - timedelta(days=last_paid_days)
+        return segment_for(
+            joined_at=now - timedelta(days=joined_days),
+            last_paid_at=last,
+            paid_in_window=recent,
+            now=now,
+            rules=rules,
+        )
+
+    assert seg(3, None) == "new"
+    assert seg(30, None) == "at_risk"
+    assert seg(200, None) == "churned"
+    assert seg(400, 10) == "active"
+    assert seg(400, 10, recent=3) == "loyal"
+    assert seg(400, 90, recent=3) == "at_risk"
+    assert seg(400, 121) == "churned"
+
+
+async def test_care_rules_welcome_new_members_and_win_back_churned_ones(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(MIA, MIA, "/start")
+    await harness.send(SAM, SAM, "/coupon_new BACK10 10% days=365")
+    assert await harness.send(SAM, SAM, "/care_add sleepy | hi") == [
+        harness.runtime.i18n.gettext(CARE_USAGE, locale="en")
+    ]
+    assert await harness.send(SAM, SAM, "/care_add new points=20 | Welcome <b>aboard</b>!") == [
+        "Care rule #1 added: members entering new get it once."
+    ]
+    await harness.send(SAM, SAM, "/care_add churned coupon=BACK10 | We miss you!")
+    assert await harness.send(MIA, MIA, "/care_add new | x") == [
+        "Sorry, only brand staff can do that."
+    ]
+    # the first run sorts everyone: new members are welcomed, once
+    harness.new_bot_messages(MIA)
+    report = await harness.runtime.care.run()
+    await harness.runtime.notifier.drain()
+    assert report.cared >= 1
+    assert [m.text for m in harness.new_bot_messages(MIA)] == [
+        "Welcome <b>aboard</b>!\nA gift from us: 20 points."
+    ]
+    assert await points_of(harness, MIA) == 20
+    assert (await harness.runtime.care.run()).cared == 0
+    # months without an order: at risk, then churned, which brings the win-back coupon
+    harness.clock.advance(days=30)
+    await harness.runtime.care.run()
+    harness.clock.advance(days=100)
+    harness.new_bot_messages(MIA)
+    await harness.runtime.care.run()
+    await harness.runtime.notifier.drain()
+    assert [m.text for m in harness.new_bot_messages(MIA)] == [
+        "We miss you!\nA coupon for you: see /coupons."
+    ]
+    assert "🎟 BACK10" in (await harness.send(MIA, MIA, "/coupons"))[0]
+    overview = (await harness.send(SAM, SAM, "/care"))[0]
+    assert "churned: " in overview and "#2 any → churned: a coupon “We miss you!”" in overview
+    assert await harness.send(SAM, SAM, "/care_off 2") == ["Care rule #2 stopped."]

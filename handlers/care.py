@@ -1,0 +1,133 @@
+"""Staff set up lifecycle care in chat: what a member gets on entering a segment."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.perks import points_text
+from handlers.text import N_, esc
+from models.perks import SEGMENTS
+from services.coupons import template_by_code
+from services.member import MemberView
+from services.role import Role
+from services.segments import SegmentError, add_rule, list_rules, retire_rule, segment_counts
+
+router = Router(name="care")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+
+SEGMENT_NAMES = {
+    "new": N_("new"),
+    "active": N_("active"),
+    "loyal": N_("loyal"),
+    "at_risk": N_("at risk"),
+    "churned": N_("churned"),
+}
+CARE_USAGE = N_(
+    "Send /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] | message. Segments: new, "
+    "active, loyal, at_risk, churned. For example: /care_add churned points=50 coupon=BACK10 "
+    "| We miss you! Here is something to come back for."
+)
+BAD_POINTS = N_("Points must be a whole number from 0 to 1,000,000,000.")
+CARE_ERRORS = {
+    "bad_segment": CARE_USAGE,
+    "empty": N_("A care rule needs a message, points or a coupon."),
+    "too_long": N_("The message can be at most 1,024 characters."),
+    "bad_points": BAD_POINTS,
+}
+
+
+def segment_name(segment: str | None) -> str:
+    label = SEGMENT_NAMES.get(segment or "")
+    return _(label) if label else _("any")
+
+
+@router.message(Command("care"), PRIVATE, RoleFilter(Role.STAFF, "care.list"))
+async def care_command(message: Message, session: AsyncSession, member: MemberView) -> None:
+    """How many members are in each segment, and the care rules that run."""
+    counts = await segment_counts(session)
+    lines = [_("<b>Members by segment</b>")]
+    lines += [f"{segment_name(s)}: {counts[s]}" for s in SEGMENTS]
+    lines += ["", _("<b>Care rules</b>")]
+    rules = await list_rules(session)
+    if not rules:
+        lines.append(_("None yet. Add one with /care_add."))
+    for rule in rules:
+        gifts = []
+        if rule.points:
+            gifts.append(points_text(rule.points, member.locale))
+        if rule.coupon_template_id is not None:
+            gifts.append(_("a coupon"))
+        lines.append(
+            _("#{id} {before} → {after}: {gifts} {text}").format(
+                id=rule.id,
+                before=segment_name(rule.from_segment),
+                after=segment_name(rule.to_segment),
+                gifts=", ".join(gifts) or "—",
+                text=f"“{esc(rule.text[:80])}”" if rule.text else "",
+            )
+        )
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("care_add"), PRIVATE, RoleFilter(Role.STAFF, "care.add"))
+async def care_add(
+    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+) -> None:
+    """Adds a care rule: /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] | text."""
+    head, _sep, text = (command.args or "").partition("|")
+    words = head.split()
+    if not words:
+        await message.answer(_(CARE_USAGE))
+        return
+    options: dict[str, str] = {}
+    for word in words[1:]:
+        key, sep, value = word.partition("=")
+        if not sep or key.lower() not in ("from", "points", "coupon") or not value:
+            await message.answer(_(CARE_USAGE))
+            return
+        options[key.lower()] = value
+    points_text_value = options.get("points", "0")
+    if not points_text_value.isdecimal() or len(points_text_value) > 10:
+        await message.answer(_(BAD_POINTS))
+        return
+    template_id = None
+    if "coupon" in options:
+        template = await template_by_code(session, options["coupon"])
+        if template is None:
+            await message.answer(_("There is no coupon with that code."))
+            return
+        template_id = template.id
+    try:
+        rule = await add_rule(
+            session,
+            to_segment=words[0].lower(),
+            from_segment=options["from"].lower() if "from" in options else None,
+            text=text.strip(),
+            points=int(points_text_value),
+            coupon_template_id=template_id,
+            created_by=member.id,
+        )
+    except SegmentError as exc:
+        await message.answer(_(CARE_ERRORS.get(exc.reason, CARE_USAGE)))
+        return
+    await message.answer(
+        _("Care rule #{id} added: members entering {segment} get it once.").format(
+            id=rule.id, segment=segment_name(rule.to_segment)
+        )
+    )
+
+
+@router.message(Command("care_off"), PRIVATE, RoleFilter(Role.STAFF, "care.retire"))
+async def care_off(message: Message, command: CommandObject, session: AsyncSession) -> None:
+    """Stops a care rule: /care_off ID."""
+    text = (command.args or "").strip().lstrip("#")
+    if not text.isdecimal() or len(text) > 18 or not await retire_rule(session, rule_id=int(text)):
+        await message.answer(_("Send /care_off ID with the number of a rule from /care."))
+        return
+    await message.answer(_("Care rule #{id} stopped.").format(id=int(text)))
