@@ -49,6 +49,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("tiers", N_("Membership tiers and perks"), Role.MEMBER, True, False),
     Command("timezone", N_("Your time zone"), Role.MEMBER, True, False),
     Command("birthday", N_("Your birthday, for a gift"), Role.MEMBER, True, False),
+    Command("review", N_("Review an order you picked up"), Role.MEMBER, True, False),
     Command("products", N_("Products on sale"), Role.MEMBER, True, True),
     Command("buy", N_("Order a product"), Role.MEMBER, True, True),
     Command("cancel", N_("Stop what you are doing"), Role.MEMBER, True, False),

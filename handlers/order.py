@@ -25,7 +25,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.perks import after_refund, reward_order
+from handlers.perks import after_refund, points_text, reward_order
 from handlers.product import amount_error
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from models.order import (
@@ -421,6 +421,21 @@ class Rewarder:
     i18n: I18n
     clock: Callable[[], datetime]
 
+    def picked_up(self, member: MemberView, order_ids: list[int]) -> None:
+        """Invite the member to review what they picked up (reviews earn points)."""
+        if not member.started or not self.settings.review_points or not order_ids:
+            return
+        with self.i18n.use_locale(member.locale):
+            self.notifier.send(
+                member.id,
+                _(
+                    "Enjoy! How was order #{id}? Review it with /review {id} 5 and a few words, "
+                    "and earn {points}."
+                ).format(
+                    id=order_ids[0], points=points_text(self.settings.review_points, member.locale)
+                ),
+            )
+
     async def paid(self, session: AsyncSession, order_id: int) -> None:
         await reward_order(
             session,
@@ -535,6 +550,8 @@ async def _mark_member(
         return
     actor = message.from_user.id if message.from_user else 0
     done = [await _apply(session, action, order.id, actor, rewarder) for order in orders]
+    if action == "picked":
+        rewarder.picked_up(target, [order.id for order in done])
     ids = ", ".join(f"#{order.id}" for order in done)
     text = (
         _("Marked paid for {name}: {orders}.")

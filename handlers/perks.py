@@ -27,10 +27,12 @@ from services.ledger import movements
 from services.loyalty import (
     BirthdayError,
     CheckInResult,
+    ReviewError,
     check_in,
     current_streak,
     local_day,
     parse_birthday,
+    review_order,
     reward_paid_order,
     set_birthday,
 )
@@ -531,6 +533,57 @@ async def birthday_command(
         text += " " + _("Your tier's birthday gift is {points}.").format(
             points=points_text(gift, member.locale)
         )
+    await message.answer(text)
+
+
+REVIEW_USAGE = N_(
+    "Send /review ORDER STARS [words], with 1 to 5 stars, for example /review 12 5 Lovely tea."
+)
+REVIEW_ERRORS = {
+    "bad_rating": REVIEW_USAGE,
+    "not_yours": N_("That is not one of your orders."),
+    "not_picked_up": N_("You can review an order once you have picked it up."),
+    "already": N_("You have already reviewed that order. Thank you!"),
+}
+
+
+@router.message(Command("review"), PRIVATE)
+async def review_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Reviews an order after pickup: /review ORDER STARS [words]."""
+    words = (command.args or "").split(maxsplit=2)
+    if (
+        len(words) < 2
+        or not words[0].lstrip("#").isdecimal()
+        or len(words[0]) > 18
+        or not words[1].isdecimal()
+        or len(words[1]) > 1
+    ):
+        await message.answer(_(REVIEW_USAGE))
+        return
+    try:
+        earned = await review_order(
+            session,
+            order_id=int(words[0].lstrip("#")),
+            member_id=member.id,
+            rating=int(words[1]),
+            comment=words[2] if len(words) == 3 else "",
+            points=settings.review_points,
+            cap=settings.points_daily_caps.get("review"),
+            now=clock(),
+        )
+    except ReviewError as exc:
+        await message.answer(_(REVIEW_ERRORS.get(exc.reason, REVIEW_USAGE)))
+        return
+    text = _("Thank you for your review!")
+    if earned:
+        text += " " + _("It earned you {points}.").format(points=points_text(earned, member.locale))
     await message.answer(text)
 
 

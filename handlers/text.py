@@ -39,6 +39,7 @@ class HandlerSettings(Protocol):
     points_daily_caps: dict[str, int]
     gift_daily_cap: int
     points_expiry_months: int
+    review_points: int
 
     @property
     def provider_token(self) -> str | None: ...

@@ -16,6 +16,7 @@ from models.perks import (
     MemberTier,
     PointsDay,
     Redemption,
+    Review,
     Reward,
     Tier,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "ProcessedUpdate",
     "Product",
     "Redemption",
+    "Review",
     "Reward",
     "StaffGrant",
     "Tier",

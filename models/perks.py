@@ -229,3 +229,22 @@ class CareRule(SQLModel, table=True):
     active: bool = Field(default=True)
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Review(SQLModel, table=True):
+    """A member's review of an order they picked up: one per order, earning points once."""
+
+    __tablename__ = "review"
+    __table_args__ = (CheckConstraint("rating >= 1 AND rating <= 5", name="ck_review_rating"),)
+
+    order_id: int = Field(
+        sa_column=Column(
+            SurrogateKey, ForeignKey("orders.id"), primary_key=True, autoincrement=False
+        )
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    rating: int
+    comment: str = Field(default="", max_length=500)  # the member's words, kept for staff
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

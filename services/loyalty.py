@@ -14,10 +14,16 @@ from sqlmodel import col, select
 from models.base import utcnow
 from models.community import Community
 from models.member import Member
-from models.order import Order
-from models.perks import CheckIn
+from models.order import ORDER_FULFILLED, Order
+from models.perks import CheckIn, Review
 from services.db import upsert
-from services.points import REASON_BIRTHDAY, REASON_CHECKIN, REASON_ORDER, award
+from services.points import (
+    REASON_BIRTHDAY,
+    REASON_CHECKIN,
+    REASON_ORDER,
+    REASON_REVIEW,
+    award,
+)
 from services.tiers import TierChange, TierView, recompute, standing
 
 
@@ -278,3 +284,62 @@ async def birthday_gifts(
         )
         gifts.append(BirthdayGift(member.id, grant.points, member.locale, member.started))
     return gifts
+
+
+class ReviewError(ValueError):
+    """A review that was refused; `reason` names why, for a localized message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def review_order(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    member_id: int,
+    rating: int,
+    comment: str,
+    points: int,
+    cap: int | None,
+    now: datetime,
+) -> int:
+    """Record the member's review of an order they picked up; returns the points it earned."""
+    if not 1 <= rating <= 5:
+        raise ReviewError("bad_rating")
+    order = await session.get(Order, order_id)
+    if order is None or order.member_id != member_id:
+        raise ReviewError("not_yours")
+    if order.status != ORDER_FULFILLED:
+        raise ReviewError("not_picked_up")
+    inserted = (
+        await session.execute(
+            upsert(
+                session,
+                Review,
+                {
+                    "order_id": order_id,
+                    "member_id": member_id,
+                    "rating": rating,
+                    "comment": " ".join(comment.split())[:500],
+                    "created_at": now,
+                },
+                keys=["order_id"],
+            ).returning(col(Review.order_id))
+        )
+    ).scalar_one_or_none()
+    if inserted is None:
+        raise ReviewError("already")
+    grant = await award(
+        session,
+        member_id=member_id,
+        reason=REASON_REVIEW,
+        points=points,
+        key=f"review:{order_id}",
+        day=now.date(),
+        cap=cap,
+        memo=f"review of order #{order_id}",
+        at=now,
+    )
+    return grant.points

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from models.perks import CheckIn, MemberTier, Redemption, Reward
+from models.perks import CheckIn, MemberTier, Redemption, Review, Reward
 from services.ledger import AccountRef, balance
 from services.points import points_balance
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
@@ -307,3 +307,35 @@ async def test_a_vip_window_admits_only_the_named_tier_and_above_until_it_ends(
     # when the window ends, everyone may join
     harness.clock.advance(hours=2)
     assert await harness.press(LEE, TEA, card.message_id, index=0) == "You are #2, quantity 1."
+
+
+async def test_a_review_after_pickup_earns_points_once(harness: Harness) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(MIA, MIA, "/start")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 9.90 CNY | stock 10")
+    await harness.send(MIA, TEA, "/buy 1")
+    await harness.send(KAI, TEA, "/buy 1")
+    assert await harness.send(MIA, MIA, "/review 1 5 Lovely") == [
+        "You can review an order once you have picked it up."
+    ]
+    await harness.send(LEE, TEA, "/paid @mia")
+    harness.new_bot_messages(MIA)
+    await harness.send(LEE, TEA, "/pickedup @mia")
+    assert [m.text for m in harness.new_bot_messages(MIA)] == [
+        "Enjoy! How was order #1? Review it with /review 1 5 and a few words, and earn 10 points."
+    ]
+    assert await harness.send(MIA, MIA, "/review 1 9 Great") == [
+        "Send /review ORDER STARS [words], with 1 to 5 stars, for example /review 12 5 Lovely tea."
+    ]
+    assert await harness.send(MIA, MIA, "/review 2 5") == ["That is not one of your orders."]
+    assert await harness.send(MIA, MIA, "/review 1 5 Lovely <b>tea</b>") == [
+        "Thank you for your review! It earned you 10 points."
+    ]
+    assert await harness.send(MIA, MIA, "/review 1 4") == [
+        "You have already reviewed that order. Thank you!"
+    ]
+    async with harness.session() as session:
+        review = await session.get(Review, 1)
+    assert review is not None and (review.rating, review.comment) == (5, "Lovely <b>tea</b>")
+    assert "+10  Review after pickup" in (await harness.send(MIA, MIA, "/points"))[0]

@@ -154,6 +154,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "tiers",
         "timezone",
         "birthday",
+        "review",
         "products",
         "buy",
         "cancel",
