@@ -1,6 +1,7 @@
 """SQLModel tables; importing this package registers every table on SQLModel.metadata."""
 
 from models.audit import AuditEntry
+from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedUpdate
@@ -13,9 +14,12 @@ from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
 __all__ = [
     "AuditEntry",
+    "Broadcast",
+    "BroadcastRecipient",
     "ChatAdmin",
     "CheckIn",
     "Community",
+    "CommunityTag",
     "GroupBuy",
     "GroupBuyJoin",
     "GroupBuyPost",
@@ -25,6 +29,7 @@ __all__ = [
     "LedgerBalance",
     "LedgerEntry",
     "LedgerTransaction",
+    "MarketingConsent",
     "Member",
     "MemberTier",
     "Order",
