@@ -27,6 +27,7 @@ from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
+from bot.outbox import BroadcastSender
 from bot.redis import ResilientStorage, Throttle, create_redis
 from bot.scheduler import GroupBuyCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
@@ -86,11 +87,13 @@ class Runtime:
     closer: GroupBuyCloser
     notifier: Notifier
     paced: PacedRequests
+    broadcasts: BroadcastSender
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
 
     async def close(self) -> None:
         self.closer.stop()
+        await self.broadcasts.stop()
         await self.cards.close()
         await self.notifier.close()
         await self.dp.storage.close()
@@ -121,6 +124,7 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
     )
     closer = GroupBuyCloser(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
+    broadcasts = BroadcastSender(sessions=sessions, bot=bot, settings=settings, clock=clock)
     dp = create_dispatcher(
         settings,
         sessions=sessions,
@@ -131,6 +135,7 @@ def build_runtime(
         cards=cards,
         closer=closer,
         notifier=notifier,
+        broadcaster=broadcasts,
     )
     return Runtime(
         settings=settings,
@@ -143,6 +148,7 @@ def build_runtime(
         closer=closer,
         notifier=notifier,
         paced=paced,
+        broadcasts=broadcasts,
         clock=clock,
         redis=redis,
     )
