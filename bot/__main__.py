@@ -50,6 +50,13 @@ def _parser() -> argparse.ArgumentParser:
         "2026-11-01 2026-11-30, in DEFAULT_TIMEZONE",
     )
     export.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV file")
+    status = commands.add_parser(
+        "broadcast-status",
+        help="show a broadcast's sent, deferred, skipped and failed rows with a progress bar",
+    )
+    status.add_argument(
+        "id", nargs="?", type=int, help="the broadcast (default: the newest unfinished one)"
+    )
     playground = commands.add_parser(
         "playground", help="try the bot locally against the built-in Telegram emulator"
     )
@@ -81,6 +88,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
         await prepare(runtime)
         await runtime.closer.start()
         await runtime.care.start()
+        await runtime.broadcasts.start()
         if hook is not None:
             from bot.webhook import serve_webhook
 
@@ -168,6 +176,54 @@ async def _export(settings: Settings, period_words: list[str], out: Path) -> int
     return 0
 
 
+def progress_bar(done: int, total: int, width: int = 30) -> str:
+    """[#########.....]  12/40  30%"""
+    filled = 0 if total == 0 else round(width * done / total)
+    percent = 100 if total == 0 else 100 * done // total
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {percent}%"
+
+
+async def _broadcast_status(settings: Settings, broadcast_id: int | None) -> int:
+    from datetime import UTC, datetime
+
+    from bot.db import create_engine, create_session_factory
+    from services.broadcast import latest_running, progress
+
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            if broadcast_id is None:
+                broadcast_id = await latest_running(session)
+                if broadcast_id is None:
+                    print("no unfinished broadcast; pass an id to see a finished one")
+                    return 0
+            view = await progress(session, broadcast_id=broadcast_id)
+    finally:
+        await engine.dispose()
+    if view is None:
+        print(f"broadcast-status: there is no broadcast #{broadcast_id}", file=sys.stderr)
+        return 1
+    counts = view.counts
+    print(f"broadcast #{view.id} ({view.targets}): {view.status}")
+    print(progress_bar(view.settled, view.total))
+    print(
+        "sent {sent}, waiting {waiting}, deferred {deferred}, skipped {skipped}, "
+        "failed {failed}".format(
+            sent=counts.get("sent", 0),
+            waiting=counts.get("pending", 0) + counts.get("sending", 0),
+            deferred=counts.get("deferred", 0),
+            skipped=counts.get("skipped", 0),
+            failed=counts.get("failed", 0),
+        )
+    )
+    finish = view.estimated_finish(datetime.now(UTC), settings.broadcast_per_second)
+    if view.finished_at is not None:
+        print(f"finished {view.finished_at:%Y-%m-%d %H:%M} UTC")
+    elif finish is not None:
+        print(f"estimated finish {finish:%Y-%m-%d %H:%M} UTC")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -199,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "export":
             _configure_logging(settings, quiet=True)
             return asyncio.run(_export(settings, args.period, args.out))
+        elif args.command == "broadcast-status":
+            _configure_logging(settings, quiet=True)
+            return asyncio.run(_broadcast_status(settings, args.id))
         elif args.command == "playground":
             from bot.playground import run_playground
 

@@ -28,6 +28,7 @@ from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
+from bot.outbox import BroadcastSender
 from bot.redis import ResilientStorage, Throttle, create_redis
 from bot.scheduler import GroupBuyCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
@@ -88,12 +89,14 @@ class Runtime:
     care: MemberCare
     notifier: Notifier
     paced: PacedRequests
+    broadcasts: BroadcastSender
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
 
     async def close(self) -> None:
         self.closer.stop()
         self.care.stop()
+        await self.broadcasts.stop()
         await self.cards.close()
         await self.notifier.close()
         await self.dp.storage.close()
@@ -127,6 +130,7 @@ def build_runtime(
     care = MemberCare(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    broadcasts = BroadcastSender(sessions=sessions, bot=bot, settings=settings, clock=clock)
     dp = create_dispatcher(
         settings,
         sessions=sessions,
@@ -137,6 +141,7 @@ def build_runtime(
         cards=cards,
         closer=closer,
         notifier=notifier,
+        broadcaster=broadcasts,
     )
     return Runtime(
         settings=settings,
@@ -150,6 +155,7 @@ def build_runtime(
         care=care,
         notifier=notifier,
         paced=paced,
+        broadcasts=broadcasts,
         clock=clock,
         redis=redis,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +11,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from services.pacing import PacingRules
 
 OFFICIAL_API_URL = "https://api.telegram.org"
 SUPPORTED_LOCALES = ("en", "zh_Hans", "zh_Hant")
@@ -96,6 +99,33 @@ class Settings(BaseSettings):
     segment_loyal_window_days: int = Field(default=180, ge=1, le=3650)
     # how often the perks job runs: tier recompute, birthdays, points expiry
     care_seconds: int = Field(default=3600, ge=60)
+    # --- promotions and broadcasts (issue #8) ---
+    # a community gets at most this many promotional posts in any rolling 7 days
+    promo_group_week_cap: int = Field(default=3, ge=0, le=100)
+    # an opted-in member gets at most this many private promotions in any rolling 7 days
+    promo_member_week_cap: int = Field(default=2, ge=0, le=100)
+    # the least time between two promotional posts to the same chat, in hours
+    promo_min_gap_hours: float = Field(default=4.0, ge=0.0, le=168.0)
+    # no promotional post in these local hours of the recipient ("HH:MM-HH:MM", or "off")
+    promo_quiet_hours: str = "22:00-08:00"
+    # messages a second the broadcast sender may use (the rest of the 30/s is for replies)
+    broadcast_per_second: float = Field(default=20.0, gt=0.0, le=30.0)
+    # paid broadcasts (allow_paid_broadcast, charged in Stars) lift the rate to their own
+    broadcast_paid: bool = False
+    broadcast_paid_per_second: float = Field(default=300.0, gt=0.0, le=1000.0)
+    # sends in flight at once per process, and how long one may take before it counts as lost
+    broadcast_concurrency: int = Field(default=8, ge=1, le=100)
+    broadcast_lease_seconds: int = Field(default=300, ge=10, le=86_400)
+    # transient errors (5xx, connection refused) are retried this often, backing off from
+    # broadcast_retry_seconds, then the row fails
+    broadcast_max_attempts: int = Field(default=5, ge=1, le=50)
+    broadcast_retry_seconds: float = Field(default=5.0, ge=0.0, le=3600.0)
+    # how often an idle sender looks for due rows even when nothing woke it
+    broadcast_poll_seconds: float = Field(default=5.0, gt=0.0, le=3600.0)
+    # extra words the compliance lint flags, comma-separated (beyond the built-in lists)
+    compliance_extra_words: Annotated[tuple[str, ...], NoDecode] = ()
+    # the version of the opt-in wording members agree to (stored with their consent)
+    consent_wording_version: str = Field(default="2026-11", min_length=1, max_length=32)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")
@@ -184,6 +214,25 @@ class Settings(BaseSettings):
                 raise ValueError(f"{key}: expected a streak length in days from 1 to 3660")
         return value
 
+    @field_validator("promo_quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        text = value.strip().lower()
+        if text in ("off", "none", ""):
+            return "off"
+        parse_quiet_hours(text)
+        return text
+
+    @field_validator("compliance_extra_words", mode="before")
+    @classmethod
+    def _extra_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            words = tuple(word.strip() for word in value.split(",") if word.strip())
+            if any(len(word) > 64 for word in words):
+                raise ValueError("expected comma-separated words of at most 64 characters")
+            return words
+        return value
+
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
@@ -198,6 +247,21 @@ class Settings(BaseSettings):
             return None
         return self.payment_provider_token.get_secret_value() or None
 
+    def pacing_rules(self) -> PacingRules:
+        """The promotion pacing limits as the pure policy takes them."""
+        start, end = (
+            (time(0, 0), time(0, 0))
+            if self.promo_quiet_hours == "off"
+            else parse_quiet_hours(self.promo_quiet_hours)
+        )
+        return PacingRules(
+            group_week_cap=self.promo_group_week_cap,
+            member_week_cap=self.promo_member_week_cap,
+            min_gap=timedelta(hours=self.promo_min_gap_hours),
+            quiet_start=start,
+            quiet_end=end,
+        )
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -210,6 +274,18 @@ class Settings(BaseSettings):
         if not database or database == ":memory:":
             return None
         return Path(database)
+
+
+def parse_quiet_hours(text: str) -> tuple[time, time]:
+    """'22:00-08:00' as two times; ValueError with a readable message otherwise."""
+    try:
+        first, second = (part.strip() for part in text.split("-"))
+        start, end = time.fromisoformat(first), time.fromisoformat(second)
+    except ValueError:
+        raise ValueError("expected quiet hours like 22:00-08:00, or off") from None
+    if start.second or end.second or start.microsecond or end.microsecond:
+        raise ValueError("expected quiet hours like 22:00-08:00, or off")
+    return start, end
 
 
 def describe_error(exc: ValidationError) -> str:

@@ -2,7 +2,9 @@
 
 `PacedRequests` is a request middleware on the bot's session: before a message-producing
 call it waits for a slot (about 30 messages a second overall, one a second per private chat,
-20 a minute per group), and it honours a 429's `retry_after` if one still comes. `Notifier`
+20 a minute per group), and it honours a 429's `retry_after` if one still comes: the whole
+bot holds its messages until then, not only the request that got it. A message sent with
+`allow_paid_broadcast` is outside the 30-a-second budget (its sender keeps its own rate). `Notifier`
 sends messages that need not hold up the update that caused them (a join's confirmation),
 in the background, through the same pace.
 
@@ -59,13 +61,19 @@ class Pace:
         # moment the request finished (Telegram counts a message when it receives it)
         self._overall: deque[list[float]] = deque()
         self._chats: dict[int, deque[list[float]]] = {}
+        # after a 429, nothing is sent before this moment
+        self._hold_until = 0.0
 
-    def _wait(self, chat_id: int | None, now: float) -> float:
-        waits = [0.0]
+    def hold(self, seconds: float) -> None:
+        """Telegram said 429: every message waits `seconds` from now."""
+        self._hold_until = max(self._hold_until, self.clock() + seconds)
+
+    def _wait(self, chat_id: int | None, now: float, paid: bool = False) -> float:
+        waits = [0.0, self._hold_until - now]
         overall = self._overall
         while overall and overall[0][0] <= now - 1.0:
             overall.popleft()
-        if len(overall) >= self.limits.per_second:
+        if not paid and len(overall) >= self.limits.per_second:
             waits.append(overall[-self.limits.per_second][0] + 1.0 - now)
         if chat_id is not None:
             window, limit = (
@@ -80,15 +88,16 @@ class Pace:
                 waits.append(stamps[-limit][0] + window - now)
         return max(waits)
 
-    async def acquire(self, chat_id: int | None) -> list[float]:
+    async def acquire(self, chat_id: int | None, paid: bool = False) -> list[float]:
         """Return once a message to the chat is within the limits; the booking is returned so
         that `done` can move it to when the request finished."""
         while True:
             now = self.clock()
-            wait = self._wait(chat_id, now)
+            wait = self._wait(chat_id, now, paid)
             if wait <= 0:
                 booking = [now]
-                self._overall.append(booking)
+                if not paid:
+                    self._overall.append(booking)
                 if chat_id is not None:
                     self._chats.setdefault(chat_id, deque()).append(booking)
                 return booking
@@ -115,18 +124,23 @@ class PacedRequests(BaseRequestMiddleware):
         name = method.__api_method__
         paced = name.startswith(PACED_PREFIXES) and name not in UNPACED
         chat = getattr(method, "chat_id", None)
+        paid = bool(getattr(method, "allow_paid_broadcast", False))
         for attempt in range(MAX_RETRIES + 1):
             booking = (
-                await self.pace.acquire(chat if isinstance(chat, int) else None) if paced else None
+                await self.pace.acquire(chat if isinstance(chat, int) else None, paid)
+                if paced
+                else None
             )
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 self.retry_after_seen += 1
+                self.pace.hold(exc.retry_after)  # every paced message waits, not only this one
                 if attempt == MAX_RETRIES:
                     raise
                 log.warning("%s got 429: waiting %ss as Telegram asks", name, exc.retry_after)
-                await asyncio.sleep(exc.retry_after)
+                if not paced:
+                    await asyncio.sleep(exc.retry_after)
             finally:
                 if booking is not None:
                     self.pace.done(booking)

@@ -8,6 +8,7 @@ from aiogram import Router
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
     from handlers import (
+        broadcast,
         care,
         community,
         coupons,
@@ -37,6 +38,7 @@ def feature_routers() -> list[Router]:
         care.router,
         language.router,
         start.router,
+        broadcast.router,  # its wizard steps take plain text too
         # last: their steps take plain text, after the commands (and /cancel) had their turn
         product_wizard.router,
         groupbuy_wizard.router,  # also /groupbuy and /drop without arguments

@@ -13,6 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.broadcast import PromoCallback
 from handlers.commands import commands_for
 from handlers.filters import current_role
 from handlers.language import language_keyboard
@@ -33,7 +34,8 @@ def menu_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("❓ Help"), callback_data=MenuCallback(action="help"))
     builder.button(text=_("🌐 Language"), callback_data=MenuCallback(action="language"))
-    builder.adjust(2)
+    builder.button(text=_("🔔 Offers"), callback_data=PromoCallback(action="ask"))
+    builder.adjust(3)
     return builder.as_markup()
 
 

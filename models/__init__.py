@@ -1,6 +1,7 @@
 """SQLModel tables; importing this package registers every table on SQLModel.metadata."""
 
 from models.audit import AuditEntry
+from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedUpdate
@@ -25,10 +26,13 @@ from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
 __all__ = [
     "AuditEntry",
+    "Broadcast",
+    "BroadcastRecipient",
     "CareRule",
     "ChatAdmin",
     "CheckIn",
     "Community",
+    "CommunityTag",
     "CouponTemplate",
     "GroupBuy",
     "GroupBuyJoin",
@@ -39,6 +43,7 @@ __all__ = [
     "LedgerBalance",
     "LedgerEntry",
     "LedgerTransaction",
+    "MarketingConsent",
     "Member",
     "MemberCoupon",
     "MemberSegment",

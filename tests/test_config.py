@@ -46,6 +46,8 @@ def run_cli(
         ("TELEGRAM_API_URL", "ftp://example", "TELEGRAM_API_URL: expected an http"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL: expected a URL like redis://"),
         ("WEBHOOK_URL", "example.org/hook", "WEBHOOK_URL: expected an https:// URL"),
+        ("PROMO_QUIET_HOURS", "25:00-8", "PROMO_QUIET_HOURS: expected quiet hours like"),
+        ("BROADCAST_PER_SECOND", "31", "BROADCAST_PER_SECOND:"),
     ],
 )
 def test_a_malformed_variable_stops_the_start_with_one_line(

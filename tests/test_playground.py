@@ -21,7 +21,7 @@ def test_the_tour_script_prints_the_conversation() -> None:
         # alice (English) starts the bot
         "alice@alice (private)> /start",
         "[alice (private)] bot: Hi Alice!",
-        "    [1] ❓ Help  [2] 🌐 Language",
+        "    [1] ❓ Help  [2] 🌐 Language  [3] 🔔 Offers",
         # bob's app is in Simplified Chinese; he switches to Traditional
         "[bob (private)] bot: 你好，Bob！",
         "(bob presses [3] 繁體中文)",

@@ -158,6 +158,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "products",
         "buy",
         "cancel",
+        "stop",
     ]
     assert names((groups, "")) == ["help", "checkin", "gift", "products", "buy", "list"]
     assert names((admins, "")) == [

@@ -20,7 +20,7 @@ async def test_start_greets_in_the_members_language_with_a_menu(harness: Harness
     assert "团购" in simplified[0] and "團購" in traditional[0]
     # and the greeting carries the menu
     menu = harness.emulator.last_bot_message(MIA)
-    assert menu.button_texts == ["❓ Help", "🌐 Language"]
+    assert menu.button_texts == ["❓ Help", "🌐 Language", "🔔 Offers"]
 
 
 async def test_every_update_records_the_member(harness: Harness) -> None:

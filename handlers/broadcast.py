@@ -1,0 +1,919 @@
+"""Promotional broadcasts: the staff wizard (/broadcast), control (/broadcasts,
+/broadcast_status), community tags (/tag), and members' consent (/stop, the 🔔 Offers button).
+
+The wizard collects text, photo, button, targets and schedule; the summary shows the message
+exactly as members will get it (sent through the same function as the outbox), how many
+chats it reaches, the earliest and latest delivery the pacing rules allow, and the compliance
+findings. Nothing is stored until Confirm; an override of findings needs a reason, audited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.groupbuy import GroupBuyCallback
+from handlers.text import N_, esc
+from models.broadcast import TARGET_EVERYONE, TARGET_GROUPS, TARGET_MEMBERS, TARGET_TAG
+from services import broadcast as outbox
+from services.audit import record_action
+from services.community import CommunityView
+from services.compliance import ABSOLUTE_CLAIM, MISSING_DEADLINE, MISSING_PRICE, highlight, lint
+from services.groupbuy import get_groupbuy
+from services.member import MemberView
+from services.pacing import PacingRules
+from services.role import Role
+
+log = logging.getLogger(__name__)
+router = Router(name="broadcast")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+TEXT_MAX = 4096
+CAPTION_MAX = 1024
+BUTTON_TEXT_MAX = 64
+
+
+class BroadcastSettings(Protocol):
+    """The settings these handlers read (bot.config.Settings provides them)."""
+
+    default_timezone: str
+    broadcast_per_second: float
+    broadcast_paid: bool
+    compliance_extra_words: tuple[str, ...]
+    consent_wording_version: str
+
+    def pacing_rules(self) -> PacingRules: ...
+
+
+class Waker(Protocol):
+    """Something that sends due outbox rows soon (bot.outbox.BroadcastSender)."""
+
+    def wake(self) -> None: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...
+
+
+# ---------------------------------------------------------------- rendering -----------------
+
+
+def keyboard(delivery: outbox.Delivery) -> InlineKeyboardMarkup | None:
+    """The broadcast's one button: a link, or a group-buy's details."""
+    if not delivery.button_text:
+        return None
+    if delivery.button_url:
+        button = InlineKeyboardButton(text=delivery.button_text, url=delivery.button_url)
+    elif delivery.button_groupbuy_id:
+        data = GroupBuyCallback(action="details", groupbuy_id=delivery.button_groupbuy_id)
+        button = InlineKeyboardButton(text=delivery.button_text, callback_data=data.pack())
+    else:
+        return None
+    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+
+
+async def deliver(bot: Bot, delivery: outbox.Delivery) -> Message:
+    """Send a broadcast to one chat as members see it (the outbox and the preview both)."""
+    markup = keyboard(delivery)
+    paid = True if delivery.paid else None
+    if delivery.photo_file_id:
+        return await bot.send_photo(
+            delivery.chat_id,
+            delivery.photo_file_id,
+            caption=delivery.text,
+            reply_markup=markup,
+            allow_paid_broadcast=paid,
+        )
+    return await bot.send_message(
+        delivery.chat_id, delivery.text, reply_markup=markup, allow_paid_broadcast=paid
+    )
+
+
+def _local(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _zone(member: MemberView, settings: BroadcastSettings) -> str:
+    return member.timezone or settings.default_timezone
+
+
+STATUS_NAMES = {
+    "scheduled": N_("scheduled"),
+    "running": N_("sending"),
+    "paused": N_("paused"),
+    "cancelled": N_("cancelled"),
+    "done": N_("done"),
+}
+SKIP_NAMES = {
+    "not_opted_in": N_("not opted in"),
+    "unreachable": N_("blocked the bot"),
+    "never": N_("the weekly cap is 0"),
+    "cancelled": N_("cancelled"),
+    "bot_removed": N_("bot removed from the group"),
+}
+FINDING_NAMES = {
+    MISSING_PRICE: N_("The drop does not say its price."),
+    MISSING_DEADLINE: N_("The drop does not say until when it runs."),
+}
+ERRORS = {
+    "targets": N_("Pick who gets it with the buttons."),
+    "tag": N_("A tag is 1-32 letters, digits, _ or -, like tea or shanghai_east."),
+    "no_recipients": N_("Nobody would get this broadcast: no community or member matches."),
+    "not_found": N_("There is no broadcast #{id}."),
+    "state": N_("Broadcast #{id} is {status}: that cannot be done now."),
+}
+
+
+def _error(code: str) -> str:
+    """An error message by its code, translated."""
+    return _(ERRORS[code])
+
+
+# ---------------------------------------------------------------- consent -------------------
+
+
+class PromoCallback(CallbackData, prefix="promo"):
+    """A member's answer about private offers."""
+
+    action: str  # ask (show the wording), in (opt in)
+
+
+def consent_keyboard() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action="in"))
+    return builder.as_markup()
+
+
+def consent_wording() -> str:
+    return _(
+        "Would you like offers and new drops in this chat? At most {count} a week, never at "
+        "night. Send /stop at any time to end them."
+    )
+
+
+@router.callback_query(PromoCallback.filter(F.action == "ask"))
+async def offers_button(query: CallbackQuery, settings: BroadcastSettings) -> None:
+    """Shows what opting in means, with the explicit Yes button."""
+    await query.answer()
+    if query.message is not None:
+        text = consent_wording().format(count=settings.pacing_rules().member_week_cap)
+        await query.message.answer(text, reply_markup=consent_keyboard())
+
+
+@router.callback_query(PromoCallback.filter(F.action == "in"))
+async def opt_in(
+    query: CallbackQuery,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Records the member's yes; the button's message says so."""
+    await outbox.set_consent(
+        session,
+        member_id=member.id,
+        opted_in=True,
+        wording_version=settings.consent_wording_version,
+        now=clock(),
+    )
+    await query.answer(_("Done: you will get our offers. Send /stop to end them."))
+    if query.message is not None:
+        await query.message.answer(_("Done: you will get our offers. Send /stop to end them."))
+
+
+@router.message(Command("stop"), PRIVATE)
+async def stop(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Opts the member out of private promotions at once."""
+    await outbox.set_consent(
+        session,
+        member_id=member.id,
+        opted_in=False,
+        wording_version=settings.consent_wording_version,
+        now=clock(),
+    )
+    await message.answer(
+        _(
+            "Done: no more offers from us in this chat. Group-buys you join still send you "
+            "their confirmations. To get offers again, send /start and tap 🔔 Offers."
+        )
+    )
+
+
+# ---------------------------------------------------------------- community tags ------------
+
+
+@router.message(Command("tag"), ~PRIVATE, RoleFilter(Role.STAFF, "broadcast.tag"))
+async def tag_community(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    community: CommunityView | None,
+) -> None:
+    """/tag tea shanghai: labels this group for targeted broadcasts (/tag - clears)."""
+    if community is None:
+        return
+    words = (command.args or "").split()
+    if not words:
+        tags = await outbox.community_tags(session, community_id=community.id)
+        await message.answer(
+            _("Tags of this group: {tags}").format(tags=esc(", ".join(tags) or "—"))
+            + "\n"
+            + _("Send /tag tea shanghai to set them, /tag - to clear them.")
+        )
+        return
+    try:
+        tags = await outbox.set_community_tags(
+            session, community_id=community.id, tags=[] if words == ["-"] else words
+        )
+    except outbox.BroadcastError:
+        await message.answer(_error("tag"))
+        return
+    await message.answer(_("Tags of this group: {tags}").format(tags=esc(", ".join(tags) or "—")))
+
+
+# ---------------------------------------------------------------- the wizard ----------------
+
+
+class NewBroadcast(StatesGroup):
+    """The steps of /broadcast, in order."""
+
+    text = State()
+    photo = State()
+    button = State()
+    targets = State()
+    tag = State()
+    schedule = State()
+    confirm = State()
+    override = State()
+
+
+class BroadcastWizardCallback(CallbackData, prefix="bw"):
+    """A button of the broadcast wizard."""
+
+    action: str  # skip, target (with value), now, confirm, override, cancel
+    value: str = ""
+
+
+def _wizard_button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=text, callback_data=BroadcastWizardCallback(action=action, value=value).pack()
+    )
+
+
+def _cancel_row() -> list[InlineKeyboardButton]:
+    return [_wizard_button(_("✖️ Cancel"), "cancel")]
+
+
+def _skip_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[_wizard_button(_("⏭ Skip"), "skip"), *_cancel_row()]]
+    )
+
+
+def _targets_keyboard() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [_wizard_button(_("All groups"), "target", TARGET_GROUPS)],
+            [_wizard_button(_("Groups with a tag"), "target", TARGET_TAG)],
+            [_wizard_button(_("Members who opted in"), "target", TARGET_MEMBERS)],
+            [_wizard_button(_("Everyone: groups and members"), "target", TARGET_EVERYONE)],
+            _cancel_row(),
+        ]
+    )
+
+
+@router.message(Command("broadcast"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.create"))
+async def start_wizard(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Step 1: the text (or `/broadcast status ID`)."""
+    words = (command.args or "").split()
+    if words[:1] == ["status"]:
+        await _send_status(message, session, member, settings, clock, words[1:])
+        return
+    await state.clear()
+    await state.set_state(NewBroadcast.text)
+    await message.answer(
+        _(
+            "New broadcast. Send the message as members should see it: bold, italic and links "
+            "are kept, and so is Telegram HTML typed as text. (/cancel to stop)"
+        )
+    )
+
+
+@router.message(NewBroadcast.text, F.text)
+async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
+    """Step 2: the photo. The text is checked by sending it back exactly as it will go out."""
+    text = message.text or ""
+    if text.startswith("/"):
+        return
+    body = message.html_text if message.entities else text
+    if len(body) > TEXT_MAX:
+        await message.answer(
+            _("That is {length} characters, but at most {limit} fit. Send a shorter one.").format(
+                length=len(body), limit=TEXT_MAX
+            )
+        )
+        return
+    try:
+        await bot.send_message(message.chat.id, body)
+    except TelegramBadRequest as exc:
+        await message.answer(
+            _("Telegram cannot read that formatting: {error}. Send the message again.").format(
+                error=esc(exc.message)
+            )
+        )
+        return
+    await state.update_data(text=body)
+    await state.set_state(NewBroadcast.photo)
+    await message.answer(
+        _("Above is how it will look. Add a photo? Send one, or skip."),
+        reply_markup=_skip_keyboard(),
+    )
+
+
+@router.message(NewBroadcast.photo, F.photo)
+async def got_photo(message: Message, state: FSMContext) -> None:
+    """Step 3 (with a photo): the button."""
+    assert message.photo
+    data = await state.get_data()
+    if len(data["text"]) > CAPTION_MAX:
+        await message.answer(
+            _(
+                "With a photo the text can be at most {limit} characters; yours has {length}. "
+                "Skip the photo, or /cancel and start with a shorter text."
+            ).format(limit=CAPTION_MAX, length=len(data["text"])),
+            reply_markup=_skip_keyboard(),
+        )
+        return
+    await state.update_data(photo=message.photo[-1].file_id)
+    await _ask_button(message, state)
+
+
+async def _ask_button(message: Message, state: FSMContext) -> None:
+    await state.set_state(NewBroadcast.button)
+    await message.answer(
+        _(
+            "A button under it? Send Label | https://link, or Label | groupbuy 12 to open a "
+            "group-buy, or skip."
+        ),
+        reply_markup=_skip_keyboard(),
+    )
+
+
+@router.message(NewBroadcast.button, F.text)
+async def got_button(message: Message, state: FSMContext, session: AsyncSession) -> None:
+    """Step 4: whom it goes to."""
+    label, sep, target = (message.text or "").partition("|")
+    label, target = label.strip(), target.strip()
+    usage = _("Send Label | https://link, or Label | groupbuy 12 to open a group-buy, or skip.")
+    if not sep or not label or len(label) > BUTTON_TEXT_MAX:
+        await message.answer(usage, reply_markup=_skip_keyboard())
+        return
+    words = target.split()
+    if len(words) == 2 and words[0].lower() == "groupbuy" and words[1].isdigit():
+        groupbuy = await get_groupbuy(session, int(words[1]))
+        if groupbuy is None:
+            await message.answer(
+                _("There is no group-buy #{id}.").format(id=esc(words[1])),
+                reply_markup=_skip_keyboard(),
+            )
+            return
+        await state.update_data(button_text=label, button_groupbuy_id=groupbuy.id)
+    elif target.startswith(("https://", "http://", "tg://")) and len(target) <= 512:
+        await state.update_data(button_text=label, button_url=target)
+    else:
+        await message.answer(usage, reply_markup=_skip_keyboard())
+        return
+    await _ask_targets(message, state)
+
+
+async def _ask_targets(message: Message, state: FSMContext) -> None:
+    await state.set_state(NewBroadcast.targets)
+    await message.answer(_("Who gets it?"), reply_markup=_targets_keyboard())
+
+
+@router.callback_query(BroadcastWizardCallback.filter(F.action == "skip"))
+async def skip_button(query: CallbackQuery, state: FSMContext) -> None:
+    """Skips the photo or the button."""
+    current = await state.get_state()
+    await query.answer()
+    if query.message is None or not isinstance(query.message, Message):
+        return
+    if current == NewBroadcast.photo.state:
+        await _ask_button(query.message, state)
+    elif current == NewBroadcast.button.state:
+        await _ask_targets(query.message, state)
+
+
+@router.callback_query(NewBroadcast.targets, BroadcastWizardCallback.filter(F.action == "target"))
+async def got_targets(
+    query: CallbackQuery, callback_data: BroadcastWizardCallback, state: FSMContext
+) -> None:
+    """Step 5: the schedule (or the tag first)."""
+    await query.answer()
+    if query.message is None or not isinstance(query.message, Message):
+        return
+    if callback_data.value == TARGET_TAG:
+        await state.set_state(NewBroadcast.tag)
+        await query.message.answer(_("Which tag? For example: tea"))
+        return
+    try:
+        targets = outbox.parse_targets(callback_data.value)
+    except outbox.BroadcastError:
+        await query.message.answer(_error("targets"), reply_markup=_targets_keyboard())
+        return
+    await state.update_data(targets=targets)
+    await _ask_schedule(query.message, state)
+
+
+@router.message(NewBroadcast.tag, F.text)
+async def got_tag(message: Message, state: FSMContext) -> None:
+    """Step 5 (by tag): the schedule."""
+    try:
+        targets = outbox.parse_targets(f"{TARGET_TAG}:{(message.text or '').strip().lstrip('#')}")
+    except outbox.BroadcastError:
+        await message.answer(_error("tag"))
+        return
+    await state.update_data(targets=targets)
+    await _ask_schedule(message, state)
+
+
+async def _ask_schedule(message: Message, state: FSMContext) -> None:
+    await state.set_state(NewBroadcast.schedule)
+    await message.answer(
+        _("When? Tap Now, or send a time like 2026-12-01 10:00 (your time zone)."),
+        reply_markup=InlineKeyboardMarkup(
+            inline_keyboard=[[_wizard_button(_("Now"), "now"), *_cancel_row()]]
+        ),
+    )
+
+
+@router.callback_query(NewBroadcast.schedule, BroadcastWizardCallback.filter(F.action == "now"))
+async def schedule_now(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Step 6 (now): the summary."""
+    await query.answer()
+    await state.update_data(scheduled_at=clock().isoformat())
+    if query.message is not None:
+        await _summary(query.message.chat.id, bot, state, session, member, settings, clock)
+
+
+@router.message(NewBroadcast.schedule, F.text)
+async def schedule_at(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Step 6 (a time): the summary."""
+    zone = _zone(member, settings)
+    try:
+        local = datetime.strptime((message.text or "").strip(), "%Y-%m-%d %H:%M")  # noqa: DTZ007
+    except ValueError:
+        await message.answer(
+            _("Send a time like 2026-12-01 10:00 (your time zone, {zone}), or tap Now.").format(
+                zone=esc(zone)
+            )
+        )
+        return
+    when = local.replace(tzinfo=ZoneInfo(zone))
+    if when < clock():
+        await message.answer(_("That time has passed. Send a later one, or tap Now."))
+        return
+    await state.update_data(scheduled_at=when.isoformat())
+    await _summary(message.chat.id, bot, state, session, member, settings, clock)
+
+
+def _draft(
+    data: dict[str, object], member: MemberView, settings: BroadcastSettings
+) -> outbox.Draft:
+    return outbox.Draft(
+        text=str(data["text"]),
+        targets=str(data["targets"]),
+        scheduled_at=datetime.fromisoformat(str(data["scheduled_at"])),
+        created_by=member.id,
+        photo_file_id=data.get("photo"),  # type: ignore[arg-type]
+        button_text=data.get("button_text"),  # type: ignore[arg-type]
+        button_url=data.get("button_url"),  # type: ignore[arg-type]
+        button_groupbuy_id=data.get("button_groupbuy_id"),  # type: ignore[arg-type]
+        paid=settings.broadcast_paid,
+    )
+
+
+async def _summary(
+    chat_id: int,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """The preview exactly as members get it, then counts, delivery window and findings."""
+    data = await state.get_data()
+    draft = _draft(data, member, settings)
+    rows = await outbox.plan_rows(
+        session,
+        targets=draft.targets,
+        start=max(draft.scheduled_at, clock()),
+        rules=settings.pacing_rules(),
+        default_timezone=settings.default_timezone,
+    )
+    plan = outbox.summarize(rows)
+    findings = lint(
+        draft.text,
+        extra_words=settings.compliance_extra_words,
+        drop=draft.button_groupbuy_id is not None,
+    )
+    await state.update_data(findings=len(findings))
+    await state.set_state(NewBroadcast.confirm)
+    preview = outbox.Delivery(
+        row_id=0,
+        broadcast_id=0,
+        chat_id=chat_id,
+        kind="private",
+        attempts=0,
+        text=draft.text,
+        photo_file_id=draft.photo_file_id,
+        button_text=draft.button_text,
+        button_url=draft.button_url,
+        button_groupbuy_id=draft.button_groupbuy_id,
+        paid=False,  # the preview to staff is never a paid message
+    )
+    try:
+        await deliver(bot, preview)
+    except TelegramAPIError as exc:
+        log.info("broadcast preview failed: %s", exc)
+    zone = _zone(member, settings)
+    lines = [
+        _("Ready to send. It reaches {count} chats: {groups} groups and {members} members.").format(
+            count=plan.recipients, groups=plan.groups, members=plan.members
+        )
+    ]
+    for reason, count in plan.skipped.items():
+        lines.append(
+            _("Skipped: {count} ({reason}).").format(
+                count=count, reason=_(SKIP_NAMES.get(reason, reason))
+            )
+        )
+    if plan.earliest is not None and plan.latest is not None:
+        lines.append(
+            _("First delivery {earliest}, last {latest} ({zone}), within the pacing rules.").format(
+                earliest=_local(plan.earliest, zone),
+                latest=_local(plan.latest, zone),
+                zone=esc(zone),
+            )
+        )
+    buttons: list[list[InlineKeyboardButton]]
+    if findings:
+        lines.append("")
+        lines.append(_("⚠️ Compliance findings:"))
+        claims = [f for f in findings if f.kind == ABSOLUTE_CLAIM]
+        if claims:
+            lines.append(
+                _("Absolute claims that advertising law forbids: {words}").format(
+                    words=esc(", ".join(f.word for f in claims))
+                )
+            )
+            lines.append(highlight(draft.text, claims))
+        for finding in findings:
+            if finding.kind in FINDING_NAMES:
+                lines.append("• " + _(FINDING_NAMES[finding.kind]))
+        lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
+        buttons = [[_wizard_button(_("⚠️ Send anyway"), "override"), *_cancel_row()]]
+    else:
+        buttons = [[_wizard_button(_("✅ Confirm"), "confirm"), *_cancel_row()]]
+    if plan.recipients == 0:
+        buttons = [_cancel_row()]
+    await bot.send_message(
+        chat_id, "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons)
+    )
+
+
+@router.callback_query(
+    NewBroadcast.confirm,
+    BroadcastWizardCallback.filter(F.action == "override"),
+)
+async def ask_override(query: CallbackQuery, state: FSMContext) -> None:
+    """Asks why the findings may be ignored."""
+    await query.answer()
+    await state.set_state(NewBroadcast.override)
+    if query.message is not None:
+        await query.message.answer(_("Why may it go out as it is? The reason is logged."))
+
+
+@router.message(NewBroadcast.override, F.text)
+async def got_override(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    broadcaster: Waker,
+) -> None:
+    """Creates the broadcast with the findings overridden, audited."""
+    reason = (message.text or "").strip()
+    if len(reason) < 5 or reason.startswith("/"):
+        await message.answer(_("Give a reason of at least 5 characters, or /cancel."))
+        return
+    await state.update_data(override=reason[:512])
+    await _create(message, state, session, member, settings, broadcaster)
+
+
+@router.callback_query(
+    NewBroadcast.confirm,
+    BroadcastWizardCallback.filter(F.action == "confirm"),
+    RoleFilter(Role.STAFF, "broadcast.confirm"),
+)
+async def confirm(
+    query: CallbackQuery,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    broadcaster: Waker,
+) -> None:
+    """Creates the broadcast."""
+    await query.answer()
+    if query.message is not None and isinstance(query.message, Message):
+        await _create(query.message, state, session, member, settings, broadcaster)
+
+
+async def _create(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    broadcaster: Waker,
+) -> None:
+    data = await state.get_data()
+    draft = _draft(data, member, settings)
+    override = data.get("override")
+    findings = int(data.get("findings", 0))
+    if findings and not override:
+        return  # a stale Confirm: findings need the reason step
+    draft = replace(draft, findings=findings, override_reason=override)
+    try:
+        broadcast_id, plan = await outbox.create_broadcast(
+            session,
+            draft=draft,
+            rules=settings.pacing_rules(),
+            default_timezone=settings.default_timezone,
+        )
+    except outbox.BroadcastError as exc:
+        await message.answer(_error(exc.code).format(id="", status=""))
+        await state.clear()
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=member.id,
+        action="broadcast.override" if override else "broadcast.schedule",
+        allowed=True,
+        required_role="staff",
+        detail=f"#{broadcast_id} {draft.targets}"
+        + (f" findings={findings} reason={override}" if override else ""),
+    )
+    await state.clear()
+    zone = _zone(member, settings)
+    text = _("Broadcast #{id} is scheduled for {count} chats.").format(
+        id=broadcast_id, count=plan.recipients
+    )
+    if plan.earliest is not None and plan.latest is not None:
+        text += " " + _("First delivery {earliest}, last {latest} ({zone}).").format(
+            earliest=_local(plan.earliest, zone), latest=_local(plan.latest, zone), zone=esc(zone)
+        )
+    await message.answer(text + "\n" + _("/broadcasts shows its progress."))
+    broadcaster.wake()
+
+
+@router.callback_query(BroadcastWizardCallback.filter(F.action == "cancel"))
+async def cancel_button(query: CallbackQuery, state: FSMContext) -> None:
+    """Leaves the wizard."""
+    await state.clear()
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(_("Cancelled. Nothing was changed."))
+
+
+@router.message(NewBroadcast.photo)
+async def not_a_photo(message: Message) -> None:
+    """Asks again for a photo."""
+    await message.answer(
+        _("Above is how it will look. Add a photo? Send one, or skip."),
+        reply_markup=_skip_keyboard(),
+    )
+
+
+# ---------------------------------------------------------------- control and status --------
+
+
+class BroadcastControlCallback(CallbackData, prefix="bc"):
+    """A control button under /broadcasts."""
+
+    action: str  # pause, resume, cancel, status
+    broadcast_id: int
+
+
+def _status_text(view: outbox.Progress, zone: str, now: datetime, per_second: float) -> str:
+    counts = view.counts
+    lines = [
+        _("Broadcast #{id} ({targets}): {status}").format(
+            id=view.id,
+            targets=esc(view.targets),
+            status=_(STATUS_NAMES.get(view.status, view.status)),
+        ),
+        _(
+            "Sent {sent}, waiting {waiting}, deferred {deferred}, skipped {skipped}, "
+            "failed {failed} of {total}."
+        ).format(
+            sent=counts.get("sent", 0),
+            waiting=counts.get("pending", 0) + counts.get("sending", 0),
+            deferred=counts.get("deferred", 0),
+            skipped=counts.get("skipped", 0),
+            failed=counts.get("failed", 0),
+            total=view.total,
+        ),
+    ]
+    finish = view.estimated_finish(now, per_second)
+    if view.finished_at is not None:
+        lines.append(
+            _("Finished {when} ({zone}).").format(
+                when=_local(view.finished_at, zone), zone=esc(zone)
+            )
+        )
+    elif finish is not None:
+        lines.append(
+            _("Estimated finish {when} ({zone}).").format(when=_local(finish, zone), zone=esc(zone))
+        )
+    return "\n".join(lines)
+
+
+def _control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
+    buttons = []
+    if view.status in ("scheduled", "running"):
+        buttons.append(("⏸", "pause"))
+    if view.status == "paused":
+        buttons.append(("▶️", "resume"))
+    if view.status in ("scheduled", "running", "paused"):
+        buttons.append(("✖️", "cancel"))
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=f"{icon} #{view.id}",
+                    callback_data=BroadcastControlCallback(
+                        action=action, broadcast_id=view.id
+                    ).pack(),
+                )
+                for icon, action in buttons
+            ]
+        ]
+    )
+
+
+@router.message(Command("broadcasts"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.list"))
+async def list_broadcasts(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """The newest broadcasts, one message each with its controls."""
+    views = await outbox.recent_broadcasts(session, limit=5)
+    if not views:
+        await message.answer(_("No broadcasts yet. /broadcast starts one."))
+        return
+    zone = _zone(member, settings)
+    for view in views:
+        await message.answer(
+            _status_text(view, zone, clock(), settings.broadcast_per_second),
+            reply_markup=_control_keyboard(view),
+        )
+
+
+async def _send_status(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+    words: list[str],
+) -> None:
+    if len(words) != 1 or not words[0].lstrip("#").isdigit():
+        await message.answer(_("Send /broadcast_status 12 with the number of the broadcast."))
+        return
+    broadcast_id = int(words[0].lstrip("#"))
+    view = await outbox.progress(session, broadcast_id=broadcast_id)
+    if view is None:
+        await message.answer(_error("not_found").format(id=broadcast_id))
+        return
+    await message.answer(
+        _status_text(view, _zone(member, settings), clock(), settings.broadcast_per_second),
+        reply_markup=_control_keyboard(view),
+    )
+
+
+@router.message(Command("broadcast_status"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.status"))
+async def broadcast_status(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Sent, deferred, skipped and failed rows of one broadcast, and its estimated finish."""
+    await _send_status(message, session, member, settings, clock, (command.args or "").split())
+
+
+@router.callback_query(
+    BroadcastControlCallback.filter(F.action.in_({"pause", "resume", "cancel"})),
+    RoleFilter(Role.STAFF, "broadcast.control"),
+)
+async def control_button(
+    query: CallbackQuery,
+    callback_data: BroadcastControlCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+    broadcaster: Waker,
+) -> None:
+    """Pauses, resumes or cancels a broadcast, and shows where it stands."""
+    try:
+        await outbox.control(
+            session,
+            broadcast_id=callback_data.broadcast_id,
+            action=callback_data.action,
+            now=clock(),
+        )
+    except outbox.BroadcastError as exc:
+        view = await outbox.progress(session, broadcast_id=callback_data.broadcast_id)
+        status = _(STATUS_NAMES.get(view.status, view.status)) if view else ""
+        await query.answer(
+            _error(exc.code).format(id=callback_data.broadcast_id, status=status),
+            show_alert=True,
+        )
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=member.id,
+        action=f"broadcast.{callback_data.action}",
+        allowed=True,
+        required_role="staff",
+        detail=f"#{callback_data.broadcast_id}",
+    )
+    broadcaster.wake()
+    await query.answer(_("Saved."))
+    view = await outbox.progress(session, broadcast_id=callback_data.broadcast_id)
+    if view is not None and isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):  # the text did not change
+            await query.message.edit_text(
+                _status_text(view, _zone(member, settings), clock(), settings.broadcast_per_second),
+                reply_markup=_control_keyboard(view),
+            )

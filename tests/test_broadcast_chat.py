@@ -1,0 +1,190 @@
+"""Broadcasts in chat: members opt in and out, staff compose, confirm, override and control."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.audit import AuditEntry
+from models.broadcast import MarketingConsent
+from services import broadcast as outbox
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.test_broadcast_outbox import MORNING
+from tests.test_config import run_cli
+
+
+async def tap(harness: Harness, chat: int, label: str, *, user: int) -> str | None:
+    last = harness.emulator.last_bot_message(chat)
+    assert label in last.button_texts, (label, last.button_texts)
+    return await harness.press(user, chat, last.message_id, index=last.button_texts.index(label))
+
+
+async def opted_in(harness: Harness, member_id: int) -> bool:
+    async with harness.session() as session:
+        return await outbox.is_opted_in(session, member_id=member_id)
+
+
+async def setup(harness: Harness) -> None:
+    harness.clock.now = MORNING
+    await harness.join_groups()
+    for uid in (SAM, MIA, KAI, LEE):
+        await harness.send(uid, uid, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+
+
+async def test_a_member_opts_in_with_the_button_and_out_with_stop_at_once(
+    harness: Harness,
+) -> None:
+    await setup(harness)
+    assert not await opted_in(harness, MIA)
+    # when Mia taps 🔔 Offers on the menu, reads the wording and says yes
+    await tap(harness, MIA, "🔔 Offers", user=MIA)
+    assert "At most 2 a week" in (harness.emulator.last_bot_message(MIA).text or "")
+    await tap(harness, MIA, "✅ Yes, send me offers", user=MIA)
+    assert await opted_in(harness, MIA)
+    async with harness.session() as session:
+        consent = await session.get(MarketingConsent, MIA)
+    assert consent is not None and consent.wording_version == "2026-11"
+    # and /stop opts her out at once
+    replies = await harness.send(MIA, MIA, "/stop")
+    assert replies[0].startswith("Done: no more offers")
+    assert not await opted_in(harness, MIA)
+    # in Traditional Chinese too
+    kai = await harness.send(KAI, KAI, "/stop")
+    assert kai[0].startswith("好的：我們不會再")
+
+
+async def test_staff_compose_preview_and_confirm_a_drop_that_lands_once(
+    harness: Harness,
+) -> None:
+    await setup(harness)
+    await tap(harness, MIA, "🔔 Offers", user=MIA)
+    await tap(harness, MIA, "✅ Yes, send me offers", user=MIA)
+    # given Sam starts a broadcast with HTML text
+    replies = await harness.send(SAM, SAM, "/broadcast")
+    assert replies[0].startswith("New broadcast.")
+    body = "<b>New oolong</b> 39.90 CNY, until Sunday 20:00"
+    replies = await harness.send(SAM, SAM, body)
+    # then the preview is the message as members will see it
+    preview = harness.emulator.bot_messages(SAM)[-2]
+    assert preview.text == "New oolong 39.90 CNY, until Sunday 20:00"
+    assert preview.entities and preview.entities[0]["type"] == "bold"
+    await tap(harness, SAM, "⏭ Skip", user=SAM)  # no photo
+    await harness.send(SAM, SAM, "Shop now | https://example.com/oolong")
+    await tap(harness, SAM, "Everyone: groups and members", user=SAM)
+    await tap(harness, SAM, "Now", user=SAM)
+    summary = harness.emulator.last_bot_message(SAM)
+    assert "It reaches 3 chats: 2 groups and 1 members." in (summary.text or "")
+    assert "Skipped: 4 (not opted in)." in (summary.text or "")  # Olivia, Sam, Lee, Kai
+    assert "First delivery 2026-11-23 10:00, last 2026-11-23 10:00 (UTC)" in (summary.text or "")
+    assert summary.button_texts == ["✅ Confirm", "✖️ Cancel"]
+    full_preview = harness.emulator.bot_messages(SAM)[-2]
+    assert full_preview.button_texts == ["Shop now"]
+    # when Sam confirms and the sender runs
+    await tap(harness, SAM, "✅ Confirm", user=SAM)
+    assert "Broadcast #1 is scheduled for 3 chats." in (
+        harness.emulator.last_bot_message(SAM).text or ""
+    )
+    await harness.runtime.broadcasts.pump()
+    # then each group and Mia got it once, with the button
+    for chat in (TEA, COFFEE, MIA):
+        got = [m for m in harness.emulator.bot_messages(chat) if "New oolong" in (m.text or "")]
+        assert len(got) == 1 and got[0].button_texts == ["Shop now"]
+    assert not any("New oolong" in (m.text or "") for m in harness.emulator.bot_messages(LEE))
+    # and /broadcast_status reports it
+    status = await harness.send(SAM, SAM, "/broadcast_status 1")
+    assert "Sent 3, waiting 0, deferred 0, skipped 4, failed 0 of 7." in status[0]
+    # and so does the operator's command line, with a progress bar
+    await harness.runtime.broadcasts.housekeeping()
+    cli = run_cli(
+        "broadcast-status", "1", env={"DATABASE_URL": harness.runtime.settings.database_url}
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert "broadcast #1 (everyone): done" in cli.stdout
+    assert "[##############################] 7/7 100%" in cli.stdout
+    assert "sent 3, waiting 0, deferred 0, skipped 4, failed 0" in cli.stdout
+
+
+async def test_bad_html_is_refused_with_a_clear_message(harness: Harness) -> None:
+    await setup(harness)
+    await harness.send(SAM, SAM, "/broadcast")
+    replies = await harness.send(SAM, SAM, "<b>New oolong")
+    assert replies[-1].startswith("Telegram cannot read that formatting")
+    replies = await harness.send(SAM, SAM, "<b>New</b> oolong")
+    assert replies[-1].startswith("Above is how it will look.")
+
+
+async def test_findings_need_a_reason_that_is_audited(harness: Harness) -> None:
+    await setup(harness)
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "The best tea, 100% natural & 最好喝")
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "All groups", user=SAM)
+    await tap(harness, SAM, "Now", user=SAM)
+    summary = harness.emulator.last_bot_message(SAM)
+    assert "best, 100%, 最" in (summary.text or "")
+    assert summary.button_texts == ["⚠️ Send anyway", "✖️ Cancel"]
+    underlined = [e for e in summary.entities or [] if e["type"] == "underline"]
+    assert len(underlined) == 3
+    await tap(harness, SAM, "⚠️ Send anyway", user=SAM)
+    assert (await harness.send(SAM, SAM, "ok"))[0].startswith("Give a reason")
+    replies = await harness.send(SAM, SAM, "Approved by legal, ticket 42")
+    assert replies[0].startswith("Broadcast #1 is scheduled for 2 chats.")
+    async with harness.session() as session:
+        entries = (
+            (
+                await session.execute(
+                    select(AuditEntry).where(col(AuditEntry.action) == "broadcast.override")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(entries) == 1 and "Approved by legal" in entries[0].detail
+
+
+async def test_members_and_leaders_cannot_broadcast(harness: Harness) -> None:
+    await setup(harness)
+    assert await harness.send(MIA, MIA, "/broadcast") == ["Sorry, only brand staff can do that."]
+    assert await harness.send(LEE, LEE, "/broadcasts") == ["抱歉，只有品牌员工可以这样做。"]
+
+
+async def test_staff_pause_and_cancel_from_the_list(harness: Harness) -> None:
+    await setup(harness)
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "Tea tasting on Saturday")
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "All groups", user=SAM)
+    await harness.send(SAM, SAM, "2026-11-24 09:00")
+    summary = harness.emulator.last_bot_message(SAM).text or ""
+    assert "First delivery 2026-11-24 09:00" in summary
+    await tap(harness, SAM, "✅ Confirm", user=SAM)
+    listing = await harness.send(SAM, SAM, "/broadcasts")
+    assert listing[0].startswith("Broadcast #1 (groups): scheduled")
+    answer = await tap(harness, SAM, "⏸ #1", user=SAM)
+    assert answer == "Saved."
+    assert "paused" in (harness.emulator.last_bot_message(SAM).text or "")
+    await tap(harness, SAM, "✖️ #1", user=SAM)
+    assert "cancelled" in (harness.emulator.last_bot_message(SAM).text or "")
+    harness.clock.advance(days=1)
+    assert await harness.runtime.broadcasts.pump() == 0
+
+
+async def test_staff_tag_a_group_and_target_the_tag(harness: Harness) -> None:
+    await setup(harness)
+    assert (await harness.send(SAM, TEA, "/tag Tea shanghai"))[0] == (
+        "Tags of this group: shanghai, tea"
+    )
+    assert (await harness.send(SAM, TEA, "/tag b@d"))[0].startswith("A tag is 1-32")
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "Tea tasting on Saturday")
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "Groups with a tag", user=SAM)
+    await harness.send(SAM, SAM, "tea")
+    await tap(harness, SAM, "Now", user=SAM)
+    assert "It reaches 1 chats: 1 groups and 0 members." in (
+        harness.emulator.last_bot_message(SAM).text or ""
+    )
