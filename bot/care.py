@@ -23,6 +23,7 @@ from bot.config import Settings
 from handlers.perks import points_text, tier_name, tier_news
 from handlers.text import BackgroundSender, esc, format_money
 from models.perks import SEGMENT_NEW, PointsDay
+from services.broadcast import add_care_recipient, care_broadcast
 from services.coupons import CouponError, grant
 from services.db import upsert
 from services.loyalty import birthday_gifts, local_day
@@ -219,9 +220,21 @@ class MemberCare:
                             lines.append(_("A coupon for you: see /coupons."))
                 except CouponError as exc:
                     log.info("care rule %s: no coupon for %s (%s)", rule.id, moved.member_id, exc)
-            if rule.text:
-                lines.insert(0, esc(rule.text))
+            if rule.text and member is not None:
+                # staff's words go through the outbox: consent, caps and quiet hours hold
+                broadcast_id = await care_broadcast(
+                    session, rule_id=rule.id, text=esc(rule.text), now=now
+                )
+                await add_care_recipient(
+                    session,
+                    broadcast_id=broadcast_id,
+                    member_id=moved.member_id,
+                    timezone=member.timezone or self.settings.default_timezone,
+                    now=now,
+                    rules=self.settings.pacing_rules(),
+                )
         if member is not None and member.started and lines:
+            # what the member received is a receipt, not a promotion: it goes at once
             self.notifier.send(moved.member_id, "\n".join(lines))
         return True
 

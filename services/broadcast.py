@@ -58,6 +58,7 @@ SLOT_TOLERANCE = timedelta(seconds=1)
 REASON_CANCELLED = "cancelled"
 REASON_INTERRUPTED = "interrupted"
 REASON_PACING = "pacing"
+TARGET_CARE = "care"  # a care rule's message to one member who entered its segment
 LIVE = (BROADCAST_SCHEDULED, BROADCAST_RUNNING)
 TAG_PATTERN = re.compile(r"^[a-z0-9_\-]{1,32}$")
 
@@ -749,10 +750,14 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 async def recent_broadcasts(session: AsyncSession, *, limit: int = 10) -> list[Progress]:
-    """The newest broadcasts with their progress."""
+    """The newest broadcasts staff composed, with their progress (care messages, one per
+    member, are counted in /care instead)."""
     ids = (
         await session.execute(
-            select(col(Broadcast.id)).order_by(col(Broadcast.id).desc()).limit(limit)
+            select(col(Broadcast.id))
+            .where(col(Broadcast.targets).not_like(f"{TARGET_CARE}:%"))
+            .order_by(col(Broadcast.id).desc())
+            .limit(limit)
         )
     ).scalars()
     found = [await progress(session, broadcast_id=int(i)) for i in list(ids) if i is not None]
@@ -769,3 +774,62 @@ async def latest_running(session: AsyncSession) -> int | None:
             .limit(1)
         )
     ).scalar_one_or_none()
+
+
+# ---------------------------------------------------------------- lifecycle care ------------
+
+
+async def care_broadcast(session: AsyncSession, *, rule_id: int, text: str, now: datetime) -> int:
+    """A broadcast carrying a care rule's message to one member (add them with
+    `add_care_recipient` in the same transaction, so a broadcast is never left empty).
+
+    Care goes through the same outbox as any promotion, so consent, caps, gaps and quiet
+    hours hold for it too.
+    """
+    broadcast = Broadcast(
+        text=text,
+        targets=f"{TARGET_CARE}:{rule_id}",
+        scheduled_at=now,
+        status=BROADCAST_SCHEDULED,
+        created_by=0,
+    )
+    session.add(broadcast)
+    await session.flush()
+    assert broadcast.id is not None
+    return broadcast.id
+
+
+async def add_care_recipient(
+    session: AsyncSession,
+    *,
+    broadcast_id: int,
+    member_id: int,
+    timezone: str,
+    now: datetime,
+    rules: PacingRules,
+) -> datetime | Skip:
+    """One member's row in a care broadcast, at the first slot the pacing policy allows (or
+    skipped with the reason, e.g. not opted in); a member is in a broadcast at most once."""
+    history = await _history(session, [member_id])
+    reach = await _reach(session, [member_id])
+    slot = next_slot(
+        history[member_id], now, rules, timezone, private=True, reach=reach.get(member_id)
+    )
+    skip = slot if isinstance(slot, Skip) else None
+    await session.execute(
+        upsert(
+            session,
+            BroadcastRecipient,
+            {
+                "broadcast_id": broadcast_id,
+                "chat_id": member_id,
+                "kind": RECIPIENT_PRIVATE,
+                "status": RECIPIENT_SKIPPED if skip else RECIPIENT_PENDING,
+                "not_before": now if skip else slot,
+                "reason": skip.reason if skip else None,
+                "attempts": 0,
+            },
+            keys=["broadcast_id", "chat_id"],
+        )
+    )
+    return slot

@@ -10,7 +10,7 @@ from handlers.care import CARE_USAGE
 from services.loyalty import BirthdayError, is_birthday, parse_birthday
 from services.points import points_balance
 from services.segments import SegmentRules, segment_for
-from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
 
 async def make_staff(harness: Harness) -> None:
@@ -168,9 +168,15 @@ def test_segments_follow_recency_and_frequency() -> None:
 async def test_care_rules_welcome_new_members_and_win_back_churned_ones(
     harness: Harness,
 ) -> None:
+    # daytime, so the outbox's quiet hours do not hold the messages back
+    harness.clock.now = harness.clock.now.replace(hour=10)
     await harness.join_groups()
     await make_staff(harness)
     await harness.send(MIA, MIA, "/start")
+    await harness.send(KAI, KAI, "/start")
+    for label in ("🔔 Offers", "✅ Yes, send me offers"):  # Mia accepts offers; Kai does not
+        menu = harness.emulator.last_bot_message(MIA)
+        await harness.press(MIA, MIA, menu.message_id, index=menu.button_texts.index(label))
     await harness.send(SAM, SAM, "/coupon_new BACK10 10% days=365")
     assert await harness.send(SAM, SAM, "/care_add sleepy | hi") == [
         harness.runtime.i18n.gettext(CARE_USAGE, locale="en")
@@ -182,25 +188,31 @@ async def test_care_rules_welcome_new_members_and_win_back_churned_ones(
     assert await harness.send(MIA, MIA, "/care_add new | x") == [
         "Sorry, only brand staff can do that."
     ]
-    # the first run sorts everyone: new members are welcomed, once
+    # the first run sorts everyone: new members get the gift at once, and the words through
+    # the outbox, which only sends promotions to members who opted in
     harness.new_bot_messages(MIA)
+    harness.new_bot_messages(KAI)
     report = await harness.runtime.care.run()
     await harness.runtime.notifier.drain()
-    assert report.cared >= 1
+    await harness.runtime.broadcasts.pump()
+    assert report.cared >= 2
     assert [m.text for m in harness.new_bot_messages(MIA)] == [
-        "Welcome <b>aboard</b>!\nA gift from us: 20 points."
+        "A gift from us: 20 points.",
+        "Welcome <b>aboard</b>!",
     ]
+    assert [m.text for m in harness.new_bot_messages(KAI)] == ["送你一份禮物：20 積分。"]
     assert await points_of(harness, MIA) == 20
     assert (await harness.runtime.care.run()).cared == 0
     # months without an order: at risk, then churned, which brings the win-back coupon
     harness.clock.advance(days=30)
     await harness.runtime.care.run()
     harness.clock.advance(days=100)
-    harness.new_bot_messages(MIA)
     await harness.runtime.care.run()
     await harness.runtime.notifier.drain()
+    await harness.runtime.broadcasts.pump()
     assert [m.text for m in harness.new_bot_messages(MIA)] == [
-        "We miss you!\nA coupon for you: see /coupons."
+        "A coupon for you: see /coupons.",
+        "We miss you!",
     ]
     assert "🎟 BACK10" in (await harness.send(MIA, MIA, "/coupons"))[0]
     overview = (await harness.send(SAM, SAM, "/care"))[0]
