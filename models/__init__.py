@@ -18,6 +18,7 @@ from models.perks import (
     Tier,
 )
 from models.product import Product
+from models.referral import Referral, ReferralAttempt, ReferralCampaign, ReferralCode
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
 __all__ = [
@@ -45,6 +46,10 @@ __all__ = [
     "ProcessedUpdate",
     "Product",
     "Redemption",
+    "Referral",
+    "ReferralAttempt",
+    "ReferralCampaign",
+    "ReferralCode",
     "Reward",
     "StaffGrant",
     "Tier",
