@@ -19,6 +19,7 @@ def feature_routers() -> list[Router]:
         perks,
         product,
         product_wizard,
+        referral,
         role,
         start,
     )
@@ -33,6 +34,7 @@ def feature_routers() -> list[Router]:
         coupons.router,
         groupbuy.router,
         perks.router,
+        referral.router,
         language.router,
         start.router,
         # last: their steps take plain text, after the commands (and /cancel) had their turn
