@@ -17,6 +17,8 @@ from services.pacing import PacingRules
 OFFICIAL_API_URL = "https://api.telegram.org"
 SUPPORTED_LOCALES = ("en", "zh_Hans", "zh_Hant")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.sqlite3"
+# referral commission never goes further up the chain than this, whatever the config says
+MAX_REFERRAL_DEPTH = 3
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 _PLAIN_DRIVERS = {
     "sqlite://": "sqlite+aiosqlite://",
@@ -126,6 +128,20 @@ class Settings(BaseSettings):
     compliance_extra_words: Annotated[tuple[str, ...], NoDecode] = ()
     # the version of the opt-in wording members agree to (stored with their consent)
     consent_wording_version: str = Field(default="2026-11", min_length=1, max_length=32)
+
+    # referrals: the referrer's points when the newcomer's first order is paid, and a welcome
+    # gift for the newcomer on joining (0: none)
+    referral_reward_points: int = Field(default=100, ge=0, le=1_000_000)
+    referral_welcome_points: int = Field(default=0, ge=0, le=1_000_000)
+    # commission on referred members' paid orders, in basis points per level up the chain, as
+    # JSON [300, 100]; the depth defaults to 2 and is capped at 3 levels whatever is configured
+    referral_commission_bps: list[int] = Field(default_factory=lambda: [300, 100])
+    referral_depth: int = Field(default=2, ge=0)
+    # at most this many referrals rewarded per referrer per day
+    referral_daily_limit: int = Field(default=10, ge=0, le=10_000)
+    # this many sign-ups through one code within this many minutes are held for staff review
+    referral_burst_count: int = Field(default=5, ge=2, le=10_000)
+    referral_burst_minutes: int = Field(default=10, ge=1, le=10_080)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")
@@ -233,12 +249,32 @@ class Settings(BaseSettings):
             return words
         return value
 
+    @field_validator("referral_commission_bps")
+    def _commission_levels(cls, value: list[int]) -> list[int]:
+        # multi-level schemes beyond three levels are illegal in several jurisdictions
+        levels = value[:MAX_REFERRAL_DEPTH]
+        for rate in levels:
+            if not 0 <= rate <= 5000:
+                raise ValueError("expected basis points from 0 to 5000 per level, like [300, 100]")
+        if sum(levels) > 5000:
+            raise ValueError("the levels together may pay at most 5000 basis points (50%)")
+        return levels
+
+    @field_validator("referral_depth")
+    def _depth(cls, value: int) -> int:
+        return min(value, MAX_REFERRAL_DEPTH)
+
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
             raise ValueError("expected an https:// URL that Telegram can reach")
         return value
+
+    @property
+    def referral_rates(self) -> tuple[int, ...]:
+        """The commission rate of each level actually paid: at most `referral_depth` levels."""
+        return tuple(self.referral_commission_bps[: self.referral_depth])
 
     @property
     def provider_token(self) -> str | None:

@@ -21,6 +21,7 @@ from bot.config import Settings
 from handlers.groupbuy import announce
 from services.groupbuy import due_groupbuys, open_groupbuys, settle
 from services.order import release_commissions
+from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
 SWEEP_JOB = "groupbuy-sweep"
@@ -52,9 +53,9 @@ class GroupBuyCloser:
             due = await due_groupbuys(session, now=now)
         closed = 0
         async with self.sessions() as session, session.begin():
-            released = await release_commissions(
-                session, now=now, window=timedelta(days=self.settings.refund_window_days)
-            )
+            window = timedelta(days=self.settings.refund_window_days)
+            released = await release_commissions(session, now=now, window=window)
+            released += await release_referral_commissions(session, now=now, window=window)
         if released:
             log.info("released the commission of %s orders", released)
         for groupbuy_id in due:

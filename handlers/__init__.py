@@ -21,6 +21,7 @@ def feature_routers() -> list[Router]:
         perks,
         product,
         product_wizard,
+        referral,
         role,
         start,
     )
@@ -36,6 +37,7 @@ def feature_routers() -> list[Router]:
         groupbuy.router,
         perks.router,
         care.router,
+        referral.router,
         language.router,
         start.router,
         broadcast.router,  # its wizard steps take plain text too

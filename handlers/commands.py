@@ -38,6 +38,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", N_("What I can do for you"), Role.MEMBER, True, True),
     Command("language", N_("Choose your language"), Role.MEMBER, True, False),
     Command("wallet", N_("Your points and commission"), Role.MEMBER, True, False),
+    Command("invite", N_("Your invitation link and QR code"), Role.MEMBER, True, False),
+    Command("referrals", N_("Friends you invited and what you earned"), Role.MEMBER, True, False),
+    Command("leaderboard", N_("Top inviters in this group"), Role.MEMBER, False, True),
+    Command(
+        "leaderboard_optin", N_("Show or hide your name on leaderboards"), Role.MEMBER, True, False
+    ),
     Command("me", N_("Your tier, points and perks"), Role.MEMBER, True, False),
     Command("checkin", N_("Daily check-in for points"), Role.MEMBER, True, True),
     Command("points", N_("Where your points came from"), Role.MEMBER, True, False),
@@ -85,6 +91,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("broadcasts", N_("Broadcasts: progress, pause, cancel"), Role.STAFF, True, False),
     Command("broadcast_status", N_("How far a broadcast got"), Role.STAFF, True, False),
     Command("tag", N_("Tag this group for broadcasts"), Role.STAFF, False, True),
+    Command("campaign_new", N_("Create a referral campaign code"), Role.STAFF, True, False),
+    Command("referrals_held", N_("Referrals held for review"), Role.STAFF, True, False),
+    Command("referral_stats", N_("Whether the referral program pays off"), Role.STAFF, True, False),
     Command("grant_staff", N_("Make someone brand staff"), Role.OWNER, True, False),
     Command("revoke_staff", N_("Remove someone from staff"), Role.OWNER, True, False),
     Command("audit", N_("Recent privileged actions"), Role.OWNER, True, False),

@@ -22,6 +22,7 @@ from models.ledger import (
     ACCOUNT_LEADER_COMMISSION,
     ACCOUNT_LEADER_COMMISSION_PENDING,
     ACCOUNT_MEMBER_COMMISSION,
+    ACCOUNT_MEMBER_COMMISSION_PENDING,
     ACCOUNT_MEMBER_POINTS,
     POINTS,
 )
@@ -41,6 +42,8 @@ MOVEMENT_LABELS = {
     "reversal": N_("Correction"),
     "commission": N_("Commission"),
     "commission_release": N_("Commission released"),
+    "referral_commission": N_("Commission on an invited friend's order"),
+    "referral_commission_release": N_("Commission released"),
     "refund_paid": N_("Refund received"),
     "payment_unmatched": N_("Payment that could not be used"),
     **POINT_REASONS,
@@ -82,7 +85,12 @@ async def wallet(
                 _("Commission earned: {amount}").format(amount=format_money(value, asset, locale))
             )
     pending = AccountRef(ACCOUNT_LEADER_COMMISSION_PENDING, member.id)
-    for asset, value in sorted((await balances(session, pending)).items()):
+    referral_pending = AccountRef(ACCOUNT_MEMBER_COMMISSION_PENDING, member.id)
+    waiting: dict[str, int] = {}
+    for account in (pending, referral_pending):
+        for asset, value in (await balances(session, account)).items():
+            waiting[asset] = waiting.get(asset, 0) + value
+    for asset, value in sorted(waiting.items()):
         if value > 0:
             lines.append(
                 _("Commission pending (released after the refund window): {amount}").format(
@@ -96,7 +104,9 @@ async def wallet(
                 _("Refunds owed to you: {amount}").format(amount=format_money(value, asset, locale))
             )
     paid = AccountRef(ACCOUNT_CUSTOMER_RECEIVABLE, member.id)
-    recent = await movements(session, [points, commission, leader, pending, paid], limit=10)
+    recent = await movements(
+        session, [points, commission, leader, pending, referral_pending, paid], limit=10
+    )
     zone = ZoneInfo(settings.default_timezone)
     if recent:
         lines += ["", _("Recent movements:")]

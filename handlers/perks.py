@@ -20,6 +20,7 @@ from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
+from handlers.referral import referral_paid
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
 from services.coupons import held_coupons, template_by_code
@@ -81,6 +82,7 @@ POINT_REASONS = {
     transaction_kind("checkin"): N_("Daily check-in"),
     transaction_kind("order"): N_("Points for an order"),
     transaction_kind("referral"): N_("Friend invited"),
+    transaction_kind("welcome"): N_("Welcome gift for joining"),
     transaction_kind("vote"): N_("Voted in a poll"),
     transaction_kind("suggestion"): N_("Suggestion adopted"),
     transaction_kind("review"): N_("Review after pickup"),
@@ -865,6 +867,9 @@ async def reward_order(
         points_per_unit=settings.points_per_unit,
         tier_currency=settings.tier_currency,
         now=now,
+    )
+    await referral_paid(
+        session, order_id=order_id, settings=settings, notifier=notifier, i18n=i18n, now=now
     )
     order = await get_order(session, order_id)
     assert order is not None

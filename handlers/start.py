@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -17,6 +17,7 @@ from handlers.broadcast import PromoCallback
 from handlers.commands import commands_for
 from handlers.filters import current_role
 from handlers.language import language_keyboard
+from handlers.referral import Clock, start_with_code
 from handlers.text import HandlerSettings, esc
 from services.community import CommunityView
 from services.member import MemberView
@@ -57,13 +58,30 @@ async def help_text(
 
 
 @router.message(CommandStart(), F.chat.type == ChatType.PRIVATE)
-async def start(message: Message, member: MemberView) -> None:
-    """Greets the member by name in their language and shows the main menu."""
+async def start(
+    message: Message,
+    member: MemberView,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Greets the member by name in their language and shows the main menu; a deep-link code
+    (t.me/<bot>?start=<code>) then attributes a newcomer to whoever invited them."""
     text = _(
         "Hi {name}! I run this brand's member communities: join group-buys with one tap, "
         "vote on new products, invite friends and collect points."
     ).format(name=f"<b>{esc(member.display_name)}</b>")
     await message.answer(text, reply_markup=menu_keyboard())
+    if command.args:
+        await start_with_code(
+            message,
+            code=command.args,
+            session=session,
+            member=member,
+            settings=settings,
+            now=clock(),
+        )
 
 
 @router.message(Command("help"))

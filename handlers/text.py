@@ -40,6 +40,15 @@ class HandlerSettings(Protocol):
     gift_daily_cap: int
     points_expiry_months: int
     review_points: int
+    refund_window_days: int
+    referral_reward_points: int
+    referral_welcome_points: int
+    referral_daily_limit: int
+    referral_burst_count: int
+    referral_burst_minutes: int
+
+    @property
+    def referral_rates(self) -> tuple[int, ...]: ...
 
     @property
     def provider_token(self) -> str | None: ...

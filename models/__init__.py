@@ -22,6 +22,7 @@ from models.perks import (
     Tier,
 )
 from models.product import Product
+from models.referral import Referral, ReferralAttempt, ReferralCampaign, ReferralCode
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 
 __all__ = [
@@ -55,6 +56,10 @@ __all__ = [
     "ProcessedUpdate",
     "Product",
     "Redemption",
+    "Referral",
+    "ReferralAttempt",
+    "ReferralCampaign",
+    "ReferralCode",
     "Review",
     "Reward",
     "StaffGrant",

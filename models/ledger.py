@@ -15,6 +15,8 @@ from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
 # LedgerAccount.kind values; owner_id says whose account it is (0 for the brand's own)
 ACCOUNT_MEMBER_POINTS = "member_points"  # a member's points; never below zero
 ACCOUNT_MEMBER_COMMISSION = "member_commission"  # referral commission a member earned
+# referral commission on orders still inside the refund window: released to member_commission
+ACCOUNT_MEMBER_COMMISSION_PENDING = "member_commission_pending"
 ACCOUNT_LEADER_COMMISSION = "leader_commission"  # commission a group leader earned
 # commission on orders still inside the refund window: released to leader_commission after it
 ACCOUNT_LEADER_COMMISSION_PENDING = "leader_commission_pending"
@@ -30,6 +32,7 @@ ACCOUNT_CUSTOMER_PAYABLE = "customer_payable"  # what the brand owes a member (r
 ACCOUNT_KINDS = (
     ACCOUNT_MEMBER_POINTS,
     ACCOUNT_MEMBER_COMMISSION,
+    ACCOUNT_MEMBER_COMMISSION_PENDING,
     ACCOUNT_LEADER_COMMISSION,
     ACCOUNT_LEADER_COMMISSION_PENDING,
     ACCOUNT_BRAND_REVENUE,

@@ -38,6 +38,9 @@ class MemberView:
     locale: str
     started: bool
     timezone: str | None = None  # the member's own time zone, when they set one
+    # True when the update that recorded this view is the first the bot ever saw from them
+    first_seen: bool = False
+    is_bot: bool = False
 
     @property
     def display_name(self) -> str:
@@ -103,7 +106,9 @@ async def record_member(
             "started": col(Member.started) | started,
             "updated_at": now,
         },
-    ).returning(col(Member.locale), col(Member.started), col(Member.timezone))
+    ).returning(
+        col(Member.locale), col(Member.started), col(Member.timezone), col(Member.created_at)
+    )
     row = (await session.execute(statement)).one()
     return MemberView(
         id=user.id,
@@ -112,6 +117,9 @@ async def record_member(
         locale=row.locale,
         started=row.started,
         timezone=row.timezone,
+        # an existing row keeps its created_at: only an insert returns the time given here
+        first_seen=row.created_at == now,
+        is_bot=user.is_bot,
     )
 
 

@@ -49,6 +49,7 @@ from models.product import PAYMENT_TELEGRAM, Product
 from services.coupons import release_coupon
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
 from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
+from services.referral import TX_REFERRAL_POINTS, order_refunded
 from services.tiers import tier_discount
 
 # ledger transaction kinds written here
@@ -534,6 +535,7 @@ async def refund_order(
     if row.refunded_amount == row.paid_amount:
         row = await _move(session, row, ORDER_REFUNDED, actor_id=actor_id, note=note[:200])
         await _reverse_side_effects(session, order_id=order_id, actor_id=actor_id)
+        await order_refunded(session, order_id=order_id)
     return RefundOutcome(
         order=order_view(row),
         amount=value,
@@ -558,9 +560,14 @@ async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_i
     )
     for tx_id, kind in rows.all():
         assert tx_id is not None
-        if kind == TX_ORDER_POINTS:
+        if kind in (TX_ORDER_POINTS, TX_REFERRAL_POINTS):
             # the member may have spent them: take back what is left, never below zero
-            await claw_back_order_points(session, order_id=order_id, transaction_id=tx_id)
+            await claw_back_order_points(
+                session,
+                order_id=order_id,
+                transaction_id=tx_id,
+                key=None if kind == TX_ORDER_POINTS else f"order:{order_id}:clawback:{tx_id}",
+            )
             continue
         await reverse(
             session,
@@ -572,9 +579,10 @@ async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_i
 
 
 async def claw_back_order_points(
-    session: AsyncSession, *, order_id: int, transaction_id: int
+    session: AsyncSession, *, order_id: int, transaction_id: int, key: str | None = None
 ) -> int:
-    """Take back the points an order granted, as far as the member still holds them."""
+    """Take back the points an order granted, as far as the member still holds them
+    (`key`: for points other than the order's own, such as a referral reward)."""
     tx = await session.get(LedgerTransaction, transaction_id)
     assert tx is not None
     view = await find_transaction(session, tx.idempotency_key)
@@ -585,7 +593,7 @@ async def claw_back_order_points(
                 session,
                 member_id=posting.account.owner_id,
                 points=posting.amount,
-                key=f"order:{order_id}:points-clawback",
+                key=key or f"order:{order_id}:points-clawback",
                 order_id=order_id,
             )
     return 0

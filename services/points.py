@@ -52,6 +52,7 @@ REASON_DONATION = "donation"
 REASON_CLAWBACK = "clawback"  # points of a refunded order taken back
 REASON_CARE = "care"  # a gift from a care rule (welcome, win-back)
 REASON_EXPIRY = "expiry"  # points older than the expiry period, oldest first
+REASON_WELCOME = "welcome"  # a newcomer's gift for joining through an invitation
 
 MAX_POINTS = 10**9  # any single grant, gift or cost above this is a typo
 
@@ -120,6 +121,18 @@ async def _take_from_cap(
         if moved.rowcount == 1:  # type: ignore[attr-defined]
             return taken
     raise PointsError("busy", f"{member_id}/{reason}")
+
+
+async def reserve_daily(
+    session: AsyncSession, *, member_id: int, reason: str, day: date, wanted: int, cap: int
+) -> int:
+    """Reserve up to `wanted` units of a per-member daily counter under `cap`; returns what fit.
+
+    The same counter as points caps, for limits counted in something else (rewarded referrals).
+    """
+    return await _take_from_cap(
+        session, member_id=member_id, reason=reason, day=day, wanted=wanted, cap=cap
+    )
 
 
 async def award(

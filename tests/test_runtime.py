@@ -143,6 +143,9 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "help",
         "language",
         "wallet",
+        "invite",
+        "referrals",
+        "leaderboard_optin",
         "me",
         "checkin",
         "points",
@@ -160,9 +163,18 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "cancel",
         "stop",
     ]
-    assert names((groups, "")) == ["help", "checkin", "gift", "products", "buy", "list"]
+    assert names((groups, "")) == [
+        "help",
+        "leaderboard",
+        "checkin",
+        "gift",
+        "products",
+        "buy",
+        "list",
+    ]
     assert names((admins, "")) == [
         "help",
+        "leaderboard",
         "checkin",
         "gift",
         "products",

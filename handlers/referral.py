@@ -1,0 +1,536 @@
+"""Referrals in chat: /invite with a link and a QR code, attribution on /start <code>,
+/referrals, group leaderboards, and for staff campaigns, held referrals and program stats."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import segno
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from babel.numbers import format_decimal, format_percent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from services.audit import record_action
+from services.community import CommunityView, get_community
+from services.member import MemberView, get_member
+from services.period import InvalidPeriod, parse_period
+from services.referral import (
+    REFUSED_ALREADY_MEMBER,
+    REFUSED_ALREADY_REFERRED,
+    REFUSED_CYCLE,
+    REFUSED_EXPIRED,
+    REFUSED_MALFORMED,
+    REFUSED_SELF,
+    REFUSED_UNKNOWN,
+    HeldReferral,
+    ReferralError,
+    ReferralRules,
+    StatsRow,
+    attribute,
+    create_campaign,
+    deep_link,
+    held_referrals,
+    leaderboard,
+    member_code,
+    member_referrals,
+    order_paid,
+    program_stats,
+    review,
+    toggle_leaderboard,
+)
+from services.role import Role
+
+log = logging.getLogger(__name__)
+router = Router(name="referral")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
+Clock = Callable[[], datetime]
+
+# what a newcomer reads when their invitation link could not be used
+LINK_INVALID = N_(
+    "This invitation link is not valid or has expired, but you are welcome all the same."
+)
+LINK_ALREADY_MEMBER = N_(
+    "Invitation links are for people new to the community, and you were already here: "
+    "nothing changed. Welcome back!"
+)
+LINK_OWN = N_("That is your own invitation link. Send /invite to share it with friends.")
+REFUSAL_TEXTS = {
+    REFUSED_MALFORMED: LINK_INVALID,
+    REFUSED_UNKNOWN: LINK_INVALID,
+    REFUSED_EXPIRED: LINK_INVALID,
+    REFUSED_SELF: LINK_OWN,
+    REFUSED_CYCLE: LINK_ALREADY_MEMBER,
+    REFUSED_ALREADY_MEMBER: LINK_ALREADY_MEMBER,
+    REFUSED_ALREADY_REFERRED: LINK_ALREADY_MEMBER,
+}
+CAMPAIGN_HELP = N_(
+    "Send /campaign_new NAME | welcome=50 reward=200 days=30 code=SPRING26 "
+    "(everything after | is optional). The code uses 4-32 letters, digits, _ or -."
+)
+CAMPAIGN_ERRORS = {
+    "bad_name": CAMPAIGN_HELP,
+    "bad_points": N_("Points must be whole numbers from 0 to 1,000,000,000."),
+    "bad_code": CAMPAIGN_HELP,
+    "code_taken": N_("That code is already in use. Choose another one."),
+}
+REVIEW_ERRORS = {
+    "not_found": N_("There is no such referral."),
+    "not_held": N_("That referral was already decided."),
+}
+
+
+class ReviewCallback(CallbackData, prefix="rv"):
+    """An approve or reject button under a held referral."""
+
+    action: str  # approve or reject
+    invitee: int
+
+
+def rules_from(settings: HandlerSettings) -> ReferralRules:
+    """The program's rules as configured."""
+    return ReferralRules(
+        reward_points=settings.referral_reward_points,
+        welcome_points=settings.referral_welcome_points,
+        rates=settings.referral_rates,
+        daily_limit=settings.referral_daily_limit,
+        points_cap=settings.points_daily_caps.get("referral"),
+        burst_count=settings.referral_burst_count,
+        burst_minutes=settings.referral_burst_minutes,
+        timezone=settings.default_timezone,
+    )
+
+
+def points_text(points: int, locale: str) -> str:
+    return _("{points} points").format(points=format_decimal(points, locale=locale))
+
+
+def qr_png(link: str) -> bytes:
+    """A QR code of the link as a PNG image, made locally."""
+    buffer = io.BytesIO()
+    segno.make(link, error="m").save(buffer, kind="png", scale=8, border=4)
+    return buffer.getvalue()
+
+
+async def start_with_code(
+    message: Message,
+    *,
+    code: str,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    now: datetime,
+) -> None:
+    """After the welcome: attribute the newcomer to the code and tell them what it did."""
+    outcome = await attribute(
+        session,
+        member_id=member.id,
+        code=code,
+        is_bot=member.is_bot,
+        first_seen=member.first_seen,
+        now=now,
+        rules=rules_from(settings),
+    )
+    if outcome.refused is not None:
+        text = REFUSAL_TEXTS.get(outcome.refused)
+        if text is not None:
+            await message.answer(_(text))
+        return
+    if outcome.referrer_id is not None:
+        referrer = await get_member(session, outcome.referrer_id)
+        name = referrer.display_name if referrer else str(outcome.referrer_id)
+        lines = [_("You joined through {name}'s invitation.").format(name=esc(name))]
+    else:
+        lines = [_("You joined through {campaign}.").format(campaign=esc(outcome.campaign or ""))]
+    if outcome.welcome_points:
+        lines.append(
+            _("Welcome gift: {points}.").format(
+                points=points_text(outcome.welcome_points, member.locale)
+            )
+        )
+    await message.answer("\n".join(lines))
+
+
+async def referral_paid(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    now: datetime,
+) -> None:
+    """After every paid order: the first-order reward and the commission up the chain."""
+    outcome = await order_paid(session, order_id=order_id, now=now, rules=rules_from(settings))
+    if outcome.rewarded_id is None or not outcome.reward_points:
+        return
+    recipient = await get_member(session, outcome.rewarded_id)
+    if recipient is None or not recipient.started:
+        return
+    with i18n.use_locale(recipient.locale):
+        if outcome.rewarded_id == outcome.invitee_id:
+            text = _("Your first order is paid: {points} from the campaign you joined.")
+        else:
+            text = _("A friend you invited paid their first order: {points} for you. Thank you!")
+        notifier.send(
+            recipient.id, text.format(points=points_text(outcome.reward_points, recipient.locale))
+        )
+
+
+@router.message(Command("invite"), PRIVATE)
+async def invite(message: Message, bot: Bot, session: AsyncSession, member: MemberView) -> None:
+    """Shows the member's link and code, a forwardable invitation, and a QR code of the link."""
+    code = await member_code(session, member.id)
+    me = await bot.me()
+    link = deep_link(me.username or "", code)
+    await message.answer(
+        _(
+            "<b>Invite friends</b>\n"
+            "Your code: <code>{code}</code>\n"
+            "Your link: {link}\n\n"
+            "Forward the next message to friends, or let them scan the QR code. You are "
+            "rewarded when a friend pays their first order. /referrals shows how it goes."
+        ).format(code=code, link=link)
+    )
+    await message.answer(
+        _(
+            "{name} invites you to our member community: join group-buys with one tap, vote "
+            "on new products and collect points. Start here: {link}"
+        ).format(name=esc(member.display_name), link=link)
+    )
+    await message.answer_photo(
+        BufferedInputFile(qr_png(link), filename=f"invite_{code}.png"),
+        caption=_("Scan to join: {link}").format(link=link),
+    )
+
+
+@router.message(Command("referrals"), PRIVATE)
+async def referrals(message: Message, session: AsyncSession, member: MemberView) -> None:
+    """Shows how many friends the member invited, where they stand, and what they earned."""
+    locale = member.locale
+    summary = await member_referrals(session, member.id)
+    if summary.invited == 0:
+        await message.answer(_("You have not invited anyone yet. Send /invite to get your link."))
+        return
+    lines = [
+        _("<b>Your referrals</b>"),
+        _("Invited: {count}").format(count=format_decimal(summary.invited, locale=locale)),
+        _("Qualified (paid a first order): {count}").format(
+            count=format_decimal(summary.qualified, locale=locale)
+        ),
+        _("Waiting for a first order: {count}").format(
+            count=format_decimal(summary.pending, locale=locale)
+        ),
+        _("Rewarded: {count}").format(count=format_decimal(summary.rewarded, locale=locale)),
+        _("Points earned: {points}").format(points=points_text(summary.points, locale)),
+    ]
+    for asset, value in sorted(summary.commission_available.items()):
+        if value:
+            lines.append(
+                _("Commission available: {amount}").format(
+                    amount=format_money(value, asset, locale)
+                )
+            )
+    for asset, value in sorted(summary.commission_pending.items()):
+        if value > 0:
+            lines.append(
+                _("Commission pending (released after the refund window): {amount}").format(
+                    amount=format_money(value, asset, locale)
+                )
+            )
+    await message.answer("\n".join(lines))
+
+
+@router.message(Command("leaderboard_optin"), PRIVATE)
+async def leaderboard_optin(message: Message, session: AsyncSession, member: MemberView) -> None:
+    """Shows or hides the member's name on group leaderboards (hidden by default)."""
+    if await toggle_leaderboard(session, member_id=member.id):
+        await message.answer(
+            _(
+                "Your name now shows on group leaderboards. "
+                "Send /leaderboard_optin again to hide it."
+            )
+        )
+    else:
+        await message.answer(
+            _("Your name is hidden on group leaderboards. Send /leaderboard_optin to show it.")
+        )
+
+
+@router.message(Command("leaderboard"), GROUP)
+async def group_leaderboard(
+    message: Message, session: AsyncSession, community: CommunityView
+) -> None:
+    """The group's top inviters by friends who paid a first order here."""
+    rows = await leaderboard(session, community_id=community.id)
+    if not rows:
+        await message.answer(
+            _(
+                "No invited friend has ordered in this group yet. "
+                "Send /invite to me in private to get your link."
+            )
+        )
+        return
+    lines = [_("<b>Top inviters in {title}</b>").format(title=esc(community.title))]
+    for rank, row in enumerate(rows, start=1):
+        name = esc(row.name) if row.name is not None else _("a member")
+        lines.append(
+            _("{rank}. {name}: {count} friends").format(
+                rank=rank, name=name, count=format_decimal(row.qualified, locale=community.locale)
+            )
+        )
+    await message.answer("\n".join(lines))
+
+
+def _campaign_options(text: str) -> dict[str, str] | None:
+    options: dict[str, str] = {}
+    for word in text.split():
+        key, sep, value = word.partition("=")
+        if not sep or key.lower() not in ("welcome", "reward", "days", "code") or not value:
+            return None
+        options[key.lower()] = value
+    return options
+
+
+@router.message(Command("campaign_new"), PRIVATE, RoleFilter(Role.STAFF, "referral.campaign"))
+async def campaign_new(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+) -> None:
+    """Creates a campaign code with its own rewards and expiry, and shows its link."""
+    name, _sep, rest = (command.args or "").partition("|")
+    options = _campaign_options(rest)
+    numbers = {"welcome": 0, "reward": 0, "days": 0}
+    if options is None:
+        await message.answer(_(CAMPAIGN_HELP))
+        return
+    for key in numbers:
+        value = options.get(key, "0")
+        if not value.isdecimal() or len(value) > 10:
+            await message.answer(_(CAMPAIGN_HELP))
+            return
+        numbers[key] = int(value)
+    if numbers["days"] > 3660:
+        await message.answer(_(CAMPAIGN_HELP))
+        return
+    expires = clock() + timedelta(days=numbers["days"]) if numbers["days"] else None
+    try:
+        async with session.begin_nested():
+            campaign = await create_campaign(
+                session,
+                name=name,
+                created_by=member.id,
+                welcome_points=numbers["welcome"],
+                reward_points=numbers["reward"],
+                expires_at=expires,
+                code=options.get("code"),
+            )
+    except ReferralError as exc:
+        await message.answer(_(CAMPAIGN_ERRORS.get(exc.reason, CAMPAIGN_HELP)))
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=message.chat.id,
+        action="referral.campaign_created",
+        allowed=True,
+        required_role="staff",
+        detail=f"campaign {campaign.id} code {campaign.code}",
+    )
+    me = await bot.me()
+    link = deep_link(me.username or "", campaign.code)
+    until = (
+        campaign.expires_at.astimezone(UTC).date().isoformat()
+        if campaign.expires_at
+        else _("no expiry")
+    )
+    await message.answer(
+        _(
+            "Campaign <b>{name}</b> created.\nCode: <code>{code}</code>\nLink: {link}\n"
+            "Welcome gift: {welcome}. First-order reward for the newcomer: {reward}. "
+            "Valid until: {until}."
+        ).format(
+            name=esc(campaign.name),
+            code=campaign.code,
+            link=link,
+            welcome=points_text(campaign.welcome_points, member.locale),
+            reward=points_text(campaign.reward_points, member.locale),
+            until=until,
+        )
+    )
+    await message.answer_photo(
+        BufferedInputFile(qr_png(link), filename=f"campaign_{campaign.code}.png"),
+        caption=_("Scan to join: {link}").format(link=link),
+    )
+
+
+def held_line(held: HeldReferral) -> str:
+    source = (
+        _("campaign {name}").format(name=esc(held.campaign))
+        if held.campaign is not None
+        else esc(held.referrer_name)
+    )
+    line = _("{invitee} invited by {source} (code {code}, {when})").format(
+        invitee=esc(held.invitee_name),
+        source=source,
+        code=held.code,
+        when=held.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    if held.first_order_id is not None:
+        line += " · " + _("first order #{id} paid").format(id=held.first_order_id)
+    return line
+
+
+def review_keyboard(held: HeldReferral) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Approve"),
+        callback_data=ReviewCallback(action="approve", invitee=held.invitee_id),
+    )
+    builder.button(
+        text=_("❌ Reject"), callback_data=ReviewCallback(action="reject", invitee=held.invitee_id)
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+@router.message(Command("referrals_held"), PRIVATE, RoleFilter(Role.STAFF, "referral.held"))
+async def referrals_held(message: Message, session: AsyncSession) -> None:
+    """Lists referrals held for review (bursts through one code), each with its buttons."""
+    held = await held_referrals(session)
+    if not held:
+        await message.answer(_("No referral is waiting for review."))
+        return
+    await message.answer(_("Held for review: sign-ups that came in a burst through one code."))
+    for item in held:
+        await message.answer(held_line(item), reply_markup=review_keyboard(item))
+
+
+@router.callback_query(ReviewCallback.filter(), RoleFilter(Role.STAFF, "referral.review"))
+async def review_button(
+    query: CallbackQuery,
+    callback_data: ReviewCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Approves or rejects a held referral; the decision is audited and shown in place."""
+    approve = callback_data.action == "approve"
+    try:
+        async with session.begin_nested():
+            outcome = await review(
+                session,
+                invitee_id=callback_data.invitee,
+                approve=approve,
+                staff_id=member.id,
+                now=clock(),
+                rules=rules_from(settings),
+            )
+    except ReferralError as exc:
+        await query.answer(
+            _(REVIEW_ERRORS.get(exc.reason, REVIEW_ERRORS["not_found"])), show_alert=True
+        )
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=query.message.chat.id if query.message else None,
+        action="referral.approve" if approve else "referral.reject",
+        allowed=True,
+        required_role="staff",
+        detail=f"invitee {outcome.invitee_id}: {outcome.status}",
+    )
+    text = _("Approved.") if approve else _("Rejected.")
+    await query.answer(text)
+    if query.message is not None and isinstance(query.message, Message):
+        await query.message.edit_text(
+            f"{query.message.html_text}\n<b>{esc(text)}</b>", reply_markup=None
+        )
+
+
+def stats_line(row: StatsRow, locale: str) -> str:
+    conversion = (
+        format_percent(row.conversion, "#,##0.#%", locale=locale)
+        if row.conversion is not None
+        else "—"
+    )
+    viral = (
+        format_decimal(row.viral_coefficient, "#,##0.##", locale=locale)
+        if row.viral_coefficient is not None
+        else "—"
+    )
+    line = _(
+        "invited {invited}, qualified {qualified}, conversion {conversion}, "
+        "reward cost {points}, viral coefficient {viral}"
+    ).format(
+        invited=format_decimal(row.invited, locale=locale),
+        qualified=format_decimal(row.qualified, locale=locale),
+        conversion=conversion,
+        points=points_text(row.reward_points, locale),
+        viral=viral,
+    )
+    for asset, amount in sorted(row.commission.items()):
+        line += "; " + _("commission {amount}").format(amount=format_money(amount, asset, locale))
+    return line
+
+
+@router.message(Command("referral_stats"), PRIVATE, RoleFilter(Role.STAFF, "referral.stats"))
+async def referral_stats(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Shows whether the program pays off: overall, per campaign and per group."""
+    today = clock().astimezone(ZoneInfo(settings.default_timezone)).date()
+    try:
+        period = parse_period(command.args or "", timezone=settings.default_timezone, today=today)
+    except InvalidPeriod:
+        await message.answer(
+            _(
+                "I could not read that date range. Send /referral_stats for the last 30 days, "
+                "/referral_stats 7d, or /referral_stats 2026-11-01 2026-11-30."
+            )
+        )
+        return
+    total, campaigns, communities = await program_stats(session, start=period.start, end=period.end)
+    locale = member.locale
+    lines = [
+        _("<b>Referrals from {first} to {last}</b>").format(
+            first=period.first.isoformat(), last=period.last.isoformat()
+        ),
+        _("All: {figures}").format(figures=stats_line(total, locale)),
+    ]
+    for row in campaigns:
+        lines.append(
+            _("Campaign {name}: {figures}").format(
+                name=esc(row.label), figures=stats_line(row, locale)
+            )
+        )
+    for row in communities:
+        group = await get_community(session, row.key) if row.key is not None else None
+        title = group.title if group is not None else str(row.key)
+        lines.append(
+            _("Group {title}: {figures}").format(title=esc(title), figures=stats_line(row, locale))
+        )
+    await message.answer("\n".join(lines))
