@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.order import send_invoice
+from handlers.order import refund_stars, send_invoice
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -49,12 +49,20 @@ from services.groupbuy import (
     parse_tiers,
     participants,
     posts,
+    prepaid_units,
     record_card,
     set_quantity,
     settle,
+    sync_prepayment,
 )
 from services.member import MemberView, get_member
-from services.order import start_invoice
+from services.order import (
+    check_refund,
+    get_order,
+    refund_order,
+    refund_paid_back,
+    start_invoice,
+)
 from services.product import get_product
 from services.role import Role
 from services.tiers import list_tiers
@@ -71,6 +79,7 @@ REFUSALS = {
     "not_joined": N_("You have not joined this group-buy."),
     "bad_quantity": N_("That quantity is not possible."),
     "not_found": N_("This group-buy no longer exists."),
+    "prepaid": N_("You have already paid for these units. Ask your leader if you must cancel."),
 }
 OPEN_ERRORS = {
     "no_product": N_("There is no such product. Send /products to see them."),
@@ -456,6 +465,7 @@ async def join_button(
     clock: Clock,
     cards: CardToucher,
     notifier: BackgroundSender,
+    settings: HandlerSettings,
 ) -> None:
     """Joins, adds one fewer, or leaves, answering at once with a short toast."""
     if query.message is None:
@@ -479,6 +489,11 @@ async def join_button(
                 for p in await participants(session, callback_data.groupbuy_id)
             }.get(member.id, 0)
             target = 0 if callback_data.action == "leave" else max(0, current - 1)
+            paid = await prepaid_units(
+                session, groupbuy_id=callback_data.groupbuy_id, member_id=member.id
+            )
+            if target < paid:
+                raise GroupBuyError("prepaid", str(paid))
             result = await set_quantity(
                 session,
                 groupbuy_id=callback_data.groupbuy_id,
@@ -494,6 +509,8 @@ async def join_button(
         await query.answer(_(REFUSALS.get(exc.reason, REFUSALS["closed"])), show_alert=True)
         return
     await query.answer(_toast(result.quantity, result.position, member.started))
+    if result.groupbuy.payment_mode == PAYMENT_TELEGRAM:
+        await _prepay(bot, session, settings, member, result.groupbuy.id, query.message.chat.id)
     if member.started and result.quantity:
         # in the background: a rush of joins must not wait for Telegram's pace
         with i18n.use_locale(member.locale):
@@ -506,6 +523,28 @@ async def join_button(
                 ),
             )
     cards.touch(callback_data.groupbuy_id)
+
+
+async def _prepay(
+    bot: Bot,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    groupbuy_id: int,
+    chat_id: int,
+) -> None:
+    """A Telegram-paid group-buy is paid when joining: the member's unpaid order follows their
+    quantity, and a new one gets its invoice in private."""
+    order = await sync_prepayment(
+        session, groupbuy_id=groupbuy_id, member_id=member.id, chat_id=chat_id
+    )
+    if order is None or not member.started:
+        return
+    invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
+    try:
+        await send_invoice(bot, invoice, settings)
+    except TelegramAPIError as exc:
+        log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 
 
 async def _vip_refusal(session: AsyncSession, groupbuy_id: int, query: CallbackQuery) -> str:
@@ -742,6 +781,10 @@ async def announce(
                     quantity=order.quantity,
                     total=format_money(order.total, order.currency, who.locale),
                 )
+            elif settlement.formed:
+                text = _("{title} formed! You have paid already: see you at pickup.").format(
+                    title=esc(gb.title)
+                )
             elif gb.status == "cancelled":
                 text = _("{title} was cancelled. Nothing to pay.").format(title=esc(gb.title))
             else:
@@ -753,3 +796,66 @@ async def announce(
                     await send_invoice(bot, invoice, settings)
             except TelegramAPIError as exc:
                 log.info("could not tell member %s about group-buy %s: %s", who.id, gb.id, exc)
+
+    await _give_back(bot, i18n, session, settlement)
+
+
+async def _give_back(bot: Bot, i18n: I18n, session: AsyncSession, settlement: Settlement) -> None:
+    """Prepayments: the part above the final price is owed back; a group-buy that did not
+    form refunds them whole (Stars through Telegram, other currencies by staff)."""
+    gb = settlement.groupbuy
+    # (member, message, order, amount)
+    notes: list[tuple[int, str, int, int]] = [
+        (member_id, DIFFERENCE_OWED, order_id, amount)
+        for member_id, order_id, amount in settlement.differences
+    ]
+    for order_id in settlement.to_refund:
+        order = await get_order(session, order_id)
+        if order is None:
+            continue
+        value, charge = await check_refund(session, order_id=order_id)
+        if charge is not None and await refund_stars(bot, order.member_id, charge):
+            outcome = await refund_order(
+                session, order_id=order_id, actor_id=0, note=f"group-buy #{gb.id} closed"
+            )
+            await refund_paid_back(
+                session,
+                member_id=order.member_id,
+                currency=order.currency,
+                amount=outcome.amount,
+                charge_id=charge,
+            )
+            notes.append((order.member_id, PREPAYMENT_RETURNED, order_id, value))
+        else:
+            await refund_order(
+                session,
+                order_id=order_id,
+                actor_id=0,
+                note=f"group-buy #{gb.id} closed",
+                due_only=True,
+            )
+            notes.append((order.member_id, PREPAYMENT_OWED, order_id, value))
+    for member_id, template, order_id, amount in notes:
+        who = await get_member(session, member_id)
+        if who is None or not who.started:
+            continue
+        with i18n.use_locale(who.locale):
+            text = _(template).format(
+                title=esc(gb.title),
+                order=order_id,
+                amount=format_money(amount, gb.currency, who.locale),
+            )
+        try:
+            await bot.send_message(who.id, text)
+        except TelegramAPIError as exc:
+            log.info("could not tell member %s about a refund: %s", who.id, exc)
+
+
+DIFFERENCE_OWED = N_(
+    "{title} formed at a lower price than you prepaid: {amount} of order #{order} is owed back "
+    "to you, and our staff will return it."
+)
+PREPAYMENT_RETURNED = N_("Your prepayment of {amount} for order #{order} went back to you.")
+PREPAYMENT_OWED = N_(
+    "Your prepayment of {amount} for order #{order} will be refunded by our staff."
+)

@@ -305,7 +305,7 @@ async def successful_payment(
         )
         await Rewarder(settings, notifier, i18n, clock).paid(session, outcome.order.id)
         return
-    if outcome.status == PAYMENT_REFUNDED_BACK and await _refund_stars(
+    if outcome.status == PAYMENT_REFUNDED_BACK and await refund_stars(
         bot, member.id, outcome.charge_id
     ):
         await refund_paid_back(
@@ -335,7 +335,7 @@ async def successful_payment(
     )
 
 
-async def _refund_stars(bot: Bot, user_id: int, charge_id: str) -> bool:
+async def refund_stars(bot: Bot, user_id: int, charge_id: str) -> bool:
     """Asks Telegram to send Stars back; False (and logged) when Telegram will not."""
     try:
         await bot.refund_star_payment(user_id, charge_id)
@@ -634,7 +634,7 @@ async def refund_command(
         await message.answer(order_error_text(exc.reason))
         return
     # Stars go back through Telegram first: if Telegram says no, nothing is booked
-    if charge is not None and not await _refund_stars(bot, order.member_id, charge):
+    if charge is not None and not await refund_stars(bot, order.member_id, charge):
         await message.answer(
             _("Telegram did not accept the refund, so nothing was changed. Please try again later.")
         )

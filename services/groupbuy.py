@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.base import utcnow
 from models.groupbuy import (
     GROUPBUY_CANCELLED,
     GROUPBUY_FAILED,
@@ -29,12 +30,21 @@ from models.groupbuy import (
     GroupBuyPost,
     GroupBuyTier,
 )
-from models.order import ORDER_RESERVED, Order, OrderEvent
+from models.order import (
+    ORDER_AWAITING_PAYMENT,
+    ORDER_CANCELLED,
+    ORDER_FULFILLED,
+    ORDER_PAID,
+    ORDER_RESERVED,
+    Order,
+    OrderEvent,
+)
 from models.perks import MemberTier
-from models.product import Product
+from models.product import PAYMENT_TELEGRAM, Product
+from services.coupons import release_coupon
 from services.db import insert_for, table_of
 from services.money import InvalidAmount, parse_amount
-from services.order import OrderView, order_view
+from services.order import OrderView, order_view, refund_order
 from services.tiers import tier_discount
 
 MAX_DAYS_OPEN = 30
@@ -124,8 +134,13 @@ class Settlement:
 
     groupbuy: GroupBuyView
     formed: bool
-    orders: tuple[OrderView, ...]  # opened at the final price when formed
+    orders: tuple[OrderView, ...]  # to pay at the final price when formed (new or repriced)
     participants: tuple[Participant, ...]
+    # formed: prepayments above the final price, booked as owed back (member, order, amount)
+    differences: tuple[tuple[int, int, int], ...] = ()
+    # failed or cancelled: paid prepayments the handler refunds in full (through Telegram
+    # for Stars, else booked as owed back)
+    to_refund: tuple[int, ...] = ()
 
 
 def price_for(base: int, tiers: tuple[tuple[int, int], ...], units: int) -> int:
@@ -540,38 +555,43 @@ async def settle(
     listed = tuple(await participants(session, groupbuy_id))
     formed = found.reached
     orders: list[OrderView] = []
+    differences: list[tuple[int, int, int]] = []
+    to_refund: tuple[int, ...] = ()
     if formed:
         price = found.current_price
         for entry in listed:
-            row = Order(
-                member_id=entry.member_id,
-                chat_id=entry.chat_id,
-                leader_id=found.opened_by,
-                product_id=found.product_id,
-                groupbuy_id=groupbuy_id,
-                title=found.title,
-                quantity=entry.quantity,
-                unit_price=price,
-                currency=found.currency,
-                payment_mode=found.payment_mode,
-                status=ORDER_RESERVED,
-                commission_bps=found.commission_bps,
-                discount=await tier_discount(
-                    session, member_id=entry.member_id, gross=entry.quantity * price
-                ),
-            )
-            session.add(row)
-            await session.flush()
-            assert row.id is not None
-            session.add(
-                OrderEvent(
-                    order_id=row.id, to_status=ORDER_RESERVED, note=f"group-buy #{groupbuy_id}"
+            covered = 0
+            for row in await _member_orders(session, groupbuy_id, entry.member_id):
+                covered += row.quantity
+                if row.status in PREPAY_OPEN:
+                    orders.append(await _reprice(session, row, price))
+                    continue
+                owed = await _price_difference(session, row, price)
+                if owed > 0:
+                    await refund_order(
+                        session,
+                        order_id=_id(row),
+                        actor_id=0,
+                        amount=owed,
+                        note=f"group-buy #{groupbuy_id} formed at a lower price",
+                        due_only=True,
+                    )
+                    differences.append((entry.member_id, _id(row), owed))
+            if entry.quantity > covered:
+                orders.append(
+                    await _new_order(
+                        session,
+                        found,
+                        member_id=entry.member_id,
+                        chat_id=entry.chat_id,
+                        quantity=entry.quantity - covered,
+                        price=price,
+                    )
                 )
-            )
-            orders.append(order_view(row))
         await _release_stock(session, found, found.stock_cap - found.units_sold)
         status, final = GROUPBUY_FORMED, price
     else:
+        to_refund = await _unwind(session, found, listed)
         await _release_stock(session, found, found.stock_cap)
         status, final = GROUPBUY_FAILED, None
     await session.execute(
@@ -579,7 +599,14 @@ async def settle(
         .where(col(GroupBuy.id) == groupbuy_id)
         .values(status=status, final_price=final, settled_at=now)
     )
-    return Settlement(await _must(session, groupbuy_id), formed, tuple(orders), listed)
+    return Settlement(
+        await _must(session, groupbuy_id),
+        formed,
+        tuple(orders),
+        listed,
+        differences=tuple(differences),
+        to_refund=to_refund,
+    )
 
 
 async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datetime) -> Settlement:
@@ -592,8 +619,10 @@ async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datet
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise GroupBuyError("closed", str(groupbuy_id))
     found = await _must(session, groupbuy_id)
+    listed = tuple(await participants(session, groupbuy_id))
+    to_refund = await _unwind(session, found, listed)
     await _release_stock(session, found, found.stock_cap)
-    return Settlement(found, False, (), tuple(await participants(session, groupbuy_id)))
+    return Settlement(found, False, (), listed, to_refund=to_refund)
 
 
 async def extend_deadline(
@@ -666,3 +695,175 @@ async def groupbuys_in_chat(session: AsyncSession, chat_id: int) -> list[int]:
         .order_by(col(GroupBuy.id).desc())
     )
     return [int(i) for i in rows.scalars().all() if i is not None]
+
+
+# ---------------------------------------------------------------- prepayment ----------------
+# A Telegram-paid group-buy takes payment when members join: each member has at most one
+# unpaid order covering what they joined beyond what they already paid. At formation unpaid
+# orders are repriced to the final tier price, and paid ones above it get the difference owed
+# back; when it fails or is cancelled, unpaid orders are withdrawn and paid ones refunded.
+
+PREPAY_OPEN = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT)
+PREPAY_PAID = (ORDER_PAID, ORDER_FULFILLED)
+
+
+def _id(row: Order) -> int:
+    assert row.id is not None
+    return row.id
+
+
+async def _member_orders(session: AsyncSession, groupbuy_id: int, member_id: int) -> list[Order]:
+    rows = await session.execute(
+        select(Order)
+        .where(
+            col(Order.groupbuy_id) == groupbuy_id,
+            col(Order.member_id) == member_id,
+            col(Order.status).in_((*PREPAY_OPEN, *PREPAY_PAID)),
+        )
+        .order_by(col(Order.id))
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars().all())
+
+
+async def prepaid_units(session: AsyncSession, *, groupbuy_id: int, member_id: int) -> int:
+    """Units the member already paid for in this group-buy (they cannot go below them)."""
+    rows = await _member_orders(session, groupbuy_id, member_id)
+    return sum(row.quantity for row in rows if row.status in PREPAY_PAID)
+
+
+async def _new_order(
+    session: AsyncSession,
+    found: GroupBuyView,
+    *,
+    member_id: int,
+    chat_id: int,
+    quantity: int,
+    price: int,
+) -> OrderView:
+    """An order for the group-buy's units (its stock was taken when the group-buy opened)."""
+    row = Order(
+        member_id=member_id,
+        chat_id=chat_id,
+        leader_id=found.opened_by,
+        product_id=found.product_id,
+        groupbuy_id=found.id,
+        title=found.title,
+        quantity=quantity,
+        unit_price=price,
+        currency=found.currency,
+        payment_mode=found.payment_mode,
+        status=ORDER_RESERVED,
+        commission_bps=found.commission_bps,
+        discount=await tier_discount(session, member_id=member_id, gross=quantity * price),
+    )
+    session.add(row)
+    await session.flush()
+    session.add(
+        OrderEvent(order_id=_id(row), to_status=ORDER_RESERVED, note=f"group-buy #{found.id}")
+    )
+    return order_view(row)
+
+
+async def _withdraw(session: AsyncSession, row: Order, note: str) -> None:
+    """Cancel an unpaid group-buy order without giving stock to the product (the units are
+    the group-buy's); a coupon on it goes back to the member."""
+    moved = await session.execute(
+        update(Order)
+        .where(
+            col(Order.id) == row.id,
+            col(Order.status).in_(PREPAY_OPEN),
+            col(Order.version) == row.version,
+        )
+        .values(status=ORDER_CANCELLED, version=row.version + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise GroupBuyError("changed_meanwhile", str(row.id))
+    session.add(
+        OrderEvent(
+            order_id=_id(row), from_status=row.status, to_status=ORDER_CANCELLED, note=note[:255]
+        )
+    )
+    await release_coupon(session, order_id=_id(row))
+
+
+async def _reprice(session: AsyncSession, row: Order, price: int) -> OrderView:
+    """An unpaid order moved to the final price: a new version, so an older invoice fails."""
+    await release_coupon(session, order_id=_id(row))
+    discount = await tier_discount(session, member_id=row.member_id, gross=row.quantity * price)
+    moved = await session.execute(
+        update(Order)
+        .where(col(Order.id) == row.id, col(Order.status).in_(PREPAY_OPEN))
+        .values(
+            unit_price=price,
+            discount=discount,
+            status=ORDER_RESERVED,
+            version=col(Order.version) + 1,
+            updated_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise GroupBuyError("changed_meanwhile", str(row.id))
+    fresh = await session.get(Order, _id(row), populate_existing=True)
+    assert fresh is not None
+    return order_view(fresh)
+
+
+async def _price_difference(session: AsyncSession, row: Order, price: int) -> int:
+    """What a paid order paid above the final price (after the member's tier discount)."""
+    gross = row.quantity * price
+    final_total = gross - await tier_discount(session, member_id=row.member_id, gross=gross)
+    return max(0, row.paid_amount - row.refunded_amount - final_total)
+
+
+async def _unwind(
+    session: AsyncSession, found: GroupBuyView, listed: tuple[Participant, ...]
+) -> tuple[int, ...]:
+    """A group-buy that failed or was cancelled: unpaid orders withdrawn; returns the paid
+    ones, which the caller refunds in full."""
+    paid: list[int] = []
+    for entry in listed:
+        for row in await _member_orders(session, found.id, entry.member_id):
+            if row.status in PREPAY_OPEN:
+                await _withdraw(session, row, f"group-buy #{found.id} closed")
+            else:
+                paid.append(_id(row))
+    return tuple(paid)
+
+
+async def sync_prepayment(
+    session: AsyncSession, *, groupbuy_id: int, member_id: int, chat_id: int
+) -> OrderView | None:
+    """After a join or change in a Telegram-paid group-buy: the member's one unpaid order
+    covers what they joined beyond what they paid. Returns a new order to invoice, or None."""
+    found = await _must(session, groupbuy_id)
+    if found.payment_mode != PAYMENT_TELEGRAM:
+        return None
+    joined = (
+        await session.execute(
+            select(col(GroupBuyJoin.quantity)).where(
+                col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+                col(GroupBuyJoin.member_id) == member_id,
+            )
+        )
+    ).scalar_one_or_none() or 0
+    rows = await _member_orders(session, groupbuy_id, member_id)
+    paid = sum(row.quantity for row in rows if row.status in PREPAY_PAID)
+    unpaid = [row for row in rows if row.status in PREPAY_OPEN]
+    wanted = joined - paid
+    if len(unpaid) == 1 and unpaid[0].quantity == wanted:
+        return None
+    for row in unpaid:
+        await _withdraw(session, row, "quantity changed")
+    if wanted <= 0:
+        return None
+    return await _new_order(
+        session,
+        found,
+        member_id=member_id,
+        chat_id=chat_id,
+        quantity=wanted,
+        price=found.current_price,
+    )

@@ -469,11 +469,13 @@ async def mark_refund_due(session: AsyncSession, *, charge_id: str) -> None:
 
 
 async def check_refund(
-    session: AsyncSession, *, order_id: int, amount: int | None = None
+    session: AsyncSession, *, order_id: int, amount: int | None = None, due_only: bool = False
 ) -> tuple[int, str | None]:
     """The amount a refund would return and the Stars charge to refund, or OrderError.
 
-    Lets the handler ask Telegram for a Stars refund before anything is booked.
+    Lets the handler ask Telegram for a Stars refund before anything is booked. `due_only`
+    books the refund as owed to the member (paid back by staff), never through Telegram, which
+    is how part of a Stars payment can be given back.
     """
     row = await _load(session, order_id)
     if row.status == ORDER_REFUNDED:
@@ -486,6 +488,8 @@ async def check_refund(
         raise OrderError("bad_amount")
     if value > remaining:
         raise OrderError("refund_too_large", f"{value} > {remaining}")
+    if due_only:
+        return value, None
     charge = await star_charge_id(session, order_id) if row.currency == STARS else None
     if row.currency == STARS and value != remaining:
         raise OrderError("partial_stars_refund")
@@ -499,13 +503,15 @@ async def refund_order(
     actor_id: int,
     amount: int | None = None,
     note: str = "",
+    due_only: bool = False,
 ) -> RefundOutcome:
     """Refund a paid order fully (amount None) or partly, and book it on the ledger.
 
     A full refund also reverses what the order created besides its payment (points,
-    commission). Stars can only be refunded whole, as Telegram refunds a whole payment.
+    commission). Stars can only be refunded whole through Telegram, as Telegram refunds a whole
+    payment; `due_only` books any refund as owed to the member instead (see check_refund).
     """
-    value, charge = await check_refund(session, order_id=order_id, amount=amount)
+    value, charge = await check_refund(session, order_id=order_id, amount=amount, due_only=due_only)
     row = await _load(session, order_id)
     grown = await session.execute(
         update(Order)
