@@ -116,3 +116,15 @@ async def test_a_group_buy_that_does_not_form_refunds_every_prepayment(
     async with harness.session() as session:
         assert await balance(session, AccountRef("brand_refunds"), "XTR") == -30
         assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 0
+
+
+async def test_a_leader_cancelling_refunds_the_prepayments(harness: Harness) -> None:
+    card = await open_stars_groupbuy(harness, "min=5u stock=10 limit=3")
+    await complete(harness, MIA, await prepay(harness, MIA, card))
+    replies = await harness.send(LEE, TEA, "/gb_cancel 1")
+    assert any("was cancelled" in reply for reply in replies)
+    assert [c["user_id"] for c in harness.emulator.calls_of("refundStarPayment")] == [MIA]
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "Your prepayment of ⭐ 30 for order #1 went back to you."
+    )
+    assert [(o.id, o.status) for o in await orders(harness)] == [(1, "refunded")]
