@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,7 @@ from models.perks import (
     MemberCoupon,
 )
 from services.db import upsert
+from services.errors import Refused
 from services.tiers import standing
 
 CODE = re.compile(r"^[A-Z0-9_-]{3,32}$")
@@ -34,12 +36,8 @@ MAX_VALUE = 10**12
 MAX_PER_MEMBER = 100
 
 
-class CouponError(ValueError):
+class CouponError(Refused):
     """A coupon operation that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +201,13 @@ async def grant(
     return found
 
 
-async def _by_source(session: AsyncSession, member_id: int, source: str) -> HeldCoupon | None:
+async def _one(session: AsyncSession, *where: Any) -> HeldCoupon | None:
+    """The member coupon matching the conditions, with its template."""
     row = (
         await session.execute(
             select(MemberCoupon, CouponTemplate)
             .join(CouponTemplate, col(CouponTemplate.id) == col(MemberCoupon.template_id))
-            .where(col(MemberCoupon.member_id) == member_id, col(MemberCoupon.source) == source)
+            .where(*where)
         )
     ).one_or_none()
     if row is None:
@@ -216,6 +215,12 @@ async def _by_source(session: AsyncSession, member_id: int, source: str) -> Held
     coupon, template = row
     assert coupon.id is not None
     return HeldCoupon(coupon.id, _template(template), coupon.status, coupon.order_id)
+
+
+async def _by_source(session: AsyncSession, member_id: int, source: str) -> HeldCoupon | None:
+    return await _one(
+        session, col(MemberCoupon.member_id) == member_id, col(MemberCoupon.source) == source
+    )
 
 
 async def held_coupons(session: AsyncSession, member_id: int, now: datetime) -> list[HeldCoupon]:
@@ -278,18 +283,9 @@ async def check_coupon(
 async def coupon_of_member(
     session: AsyncSession, *, member_id: int, coupon_id: int
 ) -> HeldCoupon | None:
-    row = (
-        await session.execute(
-            select(MemberCoupon, CouponTemplate)
-            .join(CouponTemplate, col(CouponTemplate.id) == col(MemberCoupon.template_id))
-            .where(col(MemberCoupon.id) == coupon_id, col(MemberCoupon.member_id) == member_id)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    coupon, template = row
-    assert coupon.id is not None
-    return HeldCoupon(coupon.id, _template(template), coupon.status, coupon.order_id)
+    return await _one(
+        session, col(MemberCoupon.id) == coupon_id, col(MemberCoupon.member_id) == member_id
+    )
 
 
 async def usable_coupon_by_code(

@@ -43,6 +43,7 @@ from models.perks import MemberTier
 from models.product import PAYMENT_TELEGRAM, Product
 from services.coupons import release_coupon
 from services.db import insert_for, table_of
+from services.errors import Refused
 from services.money import InvalidAmount, parse_amount
 from services.order import OrderView, order_view, refund_order
 from services.tiers import tier_discount
@@ -51,12 +52,8 @@ MAX_DAYS_OPEN = 30
 _RELATIVE = re.compile(r"^(\d{1,4})\s*([mhd])$", re.IGNORECASE)
 
 
-class GroupBuyError(ValueError):
+class GroupBuyError(Refused):
     """A group-buy action that cannot be done; `reason` is a stable code handlers translate."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from models.member import Member
 from models.order import ORDER_FULFILLED, Order
 from models.perks import CheckIn, Review
 from services.db import upsert
+from services.errors import Refused
 from services.points import (
     REASON_BIRTHDAY,
     REASON_CHECKIN,
@@ -286,12 +287,8 @@ async def birthday_gifts(
     return gifts
 
 
-class ReviewError(ValueError):
+class ReviewError(Refused):
     """A review that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 async def review_order(

@@ -47,6 +47,7 @@ from models.order import (
 )
 from models.product import PAYMENT_TELEGRAM, Product
 from services.coupons import release_coupon
+from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
 from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
 from services.referral import TX_REFERRAL_POINTS, order_refunded
@@ -66,12 +67,8 @@ _SETTLEMENT_KINDS = (TX_ORDER_PAID, TX_ORDER_REFUND, TX_REFUND_PAID, TX_PAYMENT_
 _PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
 
 
-class OrderError(ValueError):
+class OrderError(Refused):
     """An order action that cannot be done; `reason` is a stable code handlers translate."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from models.ledger import (
 )
 from models.perks import PointsDay
 from services.db import upsert
+from services.errors import Refused
 from services.ledger import (
     AccountRef,
     InsufficientBalance,
@@ -57,12 +58,8 @@ REASON_WELCOME = "welcome"  # a newcomer's gift for joining through an invitatio
 MAX_POINTS = 10**9  # any single grant, gift or cost above this is a typo
 
 
-class PointsError(ValueError):
+class PointsError(Refused):
     """A points operation that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,14 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.product import PAYMENT_MODES, PAYMENT_OFFLINE, Product
+from services.errors import Refused
 
 
-class ProductError(ValueError):
+class ProductError(Refused):
     """A product that cannot be created or used; `reason` is a stable code."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,7 @@ from models.referral import (
     ReferralCode,
 )
 from services.db import insert_for, table_of
+from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
 from services.points import (
     MAX_POINTS,
@@ -83,12 +84,8 @@ REFUSED_ALREADY_MEMBER = "already_member"
 REFUSED_ALREADY_REFERRED = "already_referred"
 
 
-class ReferralError(ValueError):
+class ReferralError(Refused):
     """A referral action that was refused; `reason` is a stable code handlers translate."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

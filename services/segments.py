@@ -27,16 +27,13 @@ from models.perks import (
     MemberSegment,
 )
 from services.db import upsert
+from services.errors import Refused
 
 MAX_TEXT = 1024
 
 
-class SegmentError(ValueError):
+class SegmentError(Refused):
     """A care rule that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

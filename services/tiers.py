@@ -17,18 +17,15 @@ from sqlmodel import col, select
 from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order, OrderEvent
 from models.perks import MemberTier, Tier
 from services.db import upsert
+from services.errors import Refused
 
 SPEND_WINDOW = timedelta(days=365)
 MAX_TIERS = 8
 MAX_SPEND = 10**15
 
 
-class TierError(ValueError):
+class TierError(Refused):
     """A tier change that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
