@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,7 +14,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -284,12 +286,47 @@ async def checkin_button(
     await query.answer(check_in_text(result, member.display_name, locale)[:200], show_alert=False)
 
 
+MAX_STATEMENT = 100_000  # movements in the full statement file
+
+
+def point_reason(kind: str) -> str:
+    label = POINT_REASONS.get(kind)
+    return _(label) if label else kind
+
+
+async def full_statement(
+    message: Message, session: AsyncSession, member: MemberView, zone: ZoneInfo
+) -> None:
+    """Every movement of the member's points as a CSV file, oldest first, with the balance."""
+    moves = await movements(session, [member_points(member.id)], limit=MAX_STATEMENT)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_("date"), _("points"), _("reason"), _("balance")])
+    running = 0
+    for _account, move in reversed(moves):
+        running += move.amount
+        when = move.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        writer.writerow([when, move.amount, point_reason(move.kind), running])
+    await message.answer_document(
+        BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename="points.csv"),
+        caption=_("Every movement of your points: {count}.").format(count=len(moves)),
+    )
+
+
 @router.message(Command("points"), PRIVATE)
 async def points_statement(
-    message: Message, session: AsyncSession, member: MemberView, settings: HandlerSettings
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
 ) -> None:
-    """The member's points and where every recent one came from or went."""
+    """The member's points and where every recent one came from or went; /points all sends
+    every movement as a file."""
     locale = member.locale
+    if (command.args or "").strip().lower() in ("all", "全部"):
+        await full_statement(message, session, member, ZoneInfo(_timezone_of(member, settings)))
+        return
     balance = await points_balance(session, member.id)
     lines = [
         _("<b>Your points: {points}</b>").format(points=format_decimal(balance, locale=locale))
@@ -301,13 +338,13 @@ async def points_statement(
     else:
         lines += ["", _("Latest movements:")]
         for _account, move in recent:
-            label = POINT_REASONS.get(move.kind)
-            reason = _(label) if label else esc(move.kind)
+            reason = esc(point_reason(move.kind))
             when = move.created_at.astimezone(zone).strftime("%Y-%m-%d")
             sign = "+" if move.amount > 0 else "−"
             lines.append(
                 f"{when}  {sign}{format_decimal(abs(move.amount), locale=locale)}  {reason}"
             )
+        lines += ["", _("Send /points all for every movement as a file.")]
     await message.answer("\n".join(lines))
 
 

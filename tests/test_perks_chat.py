@@ -4,6 +4,8 @@ donations and the redeem catalog."""
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 from sqlmodel import select
@@ -77,6 +79,18 @@ async def test_check_in_streaks_follow_the_groups_midnight(harness: Harness) -> 
     assert statement.splitlines()[0] == "Your points: 60"
     assert statement.count("Daily check-in") == 8
     assert "+25  Daily check-in" in statement
+    # and every movement, with the balance after each, as a file
+    assert statement.endswith("Send /points all for every movement as a file.")
+    await harness.send(MIA, MIA, "/points all")
+    document = harness.emulator.last_bot_message(MIA)
+    assert document.kind == "document" and document.raw["caption"] == (
+        "Every movement of your points: 8."
+    )
+    data = harness.emulator.file_bytes(document.raw["document"]["file_id"]).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(data)))
+    assert rows[0] == ["date", "points", "reason", "balance"]
+    assert [int(r[1]) for r in rows[1:]] == [5, 5, 5, 5, 5, 5, 25, 5]
+    assert [r[2] for r in rows[1:]] == ["Daily check-in"] * 8 and rows[-1][3] == "60"
 
 
 async def test_member_day_doubles_check_in_points_for_tiers_that_have_it(
