@@ -60,6 +60,25 @@ class ThrottleMiddleware(BaseMiddleware):
             log.info("could not tell user %s about throttling: %s", user.id, exc)
 
 
+class AfterCommit:
+    """Calls a handler wants made only once its update's transaction committed, such as the
+    toast that promises a member their place: a rollback must not leave a promise behind, and
+    the transaction does not wait on Telegram."""
+
+    def __init__(self) -> None:
+        self.calls: list[Callable[[], Awaitable[object]]] = []
+
+    def add(self, call: Callable[[], Awaitable[object]]) -> None:
+        self.calls.append(call)
+
+    async def run(self) -> None:
+        for call in self.calls:
+            try:
+                await call()
+            except TelegramAPIError as exc:
+                log.info("a call after commit failed: %s", exc)
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """One session and one transaction per update: committed on success, rolled back on error.
 
@@ -71,6 +90,7 @@ class DbSessionMiddleware(BaseMiddleware):
         self.sessions = sessions
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        after = AfterCommit()
         async with self.sessions() as session, session.begin():
             if isinstance(event, Update) and not await claim_update(
                 session, update_id=event.update_id
@@ -78,7 +98,10 @@ class DbSessionMiddleware(BaseMiddleware):
                 log.info("update %s was already handled; skipped", event.update_id)
                 return None
             data["session"] = session
-            return await handler(event, data)
+            data["after_commit"] = after
+            result = await handler(event, data)
+        await after.run()  # only once the transaction committed
+        return result
 
 
 class ContextMiddleware(BaseMiddleware):

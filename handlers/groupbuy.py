@@ -26,10 +26,12 @@ from handlers.text import (
     N_,
     BackgroundSender,
     CardToucher,
+    CommitHook,
     DeadlineScheduler,
     HandlerSettings,
     esc,
     format_money,
+    later,
 )
 from models.groupbuy import GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
@@ -466,8 +468,10 @@ async def join_button(
     cards: CardToucher,
     notifier: BackgroundSender,
     settings: HandlerSettings,
+    after_commit: CommitHook,
 ) -> None:
-    """Joins, adds one fewer, or leaves, answering at once with a short toast."""
+    """Joins, adds one fewer, or leaves, answering with a short toast as soon as the change
+    is committed (so a toast never promises a place a rollback took back)."""
     if query.message is None:
         await query.answer()
         return
@@ -508,21 +512,20 @@ async def join_button(
             return
         await query.answer(_(REFUSALS.get(exc.reason, REFUSALS["closed"])), show_alert=True)
         return
-    await query.answer(_toast(result.quantity, result.position, member.started))
+    toast = _toast(result.quantity, result.position, member.started)
+    after_commit.add(lambda: query.answer(toast))
     if result.groupbuy.payment_mode == PAYMENT_TELEGRAM:
         await _prepay(bot, session, settings, member, result.groupbuy.id, query.message.chat.id)
     if member.started and result.quantity:
         # in the background: a rush of joins must not wait for Telegram's pace
         with i18n.use_locale(member.locale):
-            notifier.send(
-                member.id,
-                _("You joined {title}: quantity {quantity}, you are #{position}.").format(
-                    title=esc(result.groupbuy.title),
-                    quantity=result.quantity,
-                    position=result.position,
-                ),
+            text = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
+                title=esc(result.groupbuy.title),
+                quantity=result.quantity,
+                position=result.position,
             )
-    cards.touch(callback_data.groupbuy_id)
+        after_commit.add(later(notifier.send, member.id, text))
+    after_commit.add(later(cards.touch, callback_data.groupbuy_id))
 
 
 async def _prepay(

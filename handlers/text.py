@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from html import escape
@@ -64,6 +65,21 @@ class BackgroundSender(Protocol):
     """Sends a message without holding up the update (bot.sender.Notifier)."""
 
     def send(self, chat_id: int, text: str) -> None: ...
+
+
+class CommitHook(Protocol):
+    """Runs calls once the update's transaction committed (bot.middlewares.AfterCommit)."""
+
+    def add(self, call: Callable[[], Awaitable[object]]) -> None: ...
+
+
+def later(call: Callable[..., object], *args: object) -> Callable[[], Awaitable[None]]:
+    """A plain call wrapped for a CommitHook."""
+
+    async def run() -> None:
+        call(*args)
+
+    return run
 
 
 class DeadlineScheduler(Protocol):
