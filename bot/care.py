@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from bot.config import Settings
-from handlers.perks import points_text, tier_name, tier_news
-from handlers.text import BackgroundSender, esc, format_money
+from handlers.perks import points_text, tier_amount, tier_name, tier_news
+from handlers.text import BackgroundSender, esc
+from models.ledger import POINTS
 from models.perks import SEGMENT_NEW, PointsDay
 from services.broadcast import add_care_recipient, care_broadcast
 from services.coupons import CouponError, grant
@@ -98,7 +99,7 @@ class MemberCare:
 
     async def _tiers(self, report: CareReport) -> None:
         now = self.clock()
-        currency = self.settings.tier_currency
+        currency = self.settings.tier_measure
         async with self.sessions() as session:
             members = await members_to_recompute(session)
         for member_id in members:
@@ -125,12 +126,19 @@ class MemberCare:
                     if locale is None:
                         continue
                     with self.i18n.use_locale(locale):
-                        text = _(
-                            "A friendly note: to stay {tier} for another month, an order of "
-                            "{amount} within 30 days is enough. Thank you for being with us!"
+                        text = (
+                            _(
+                                "A friendly note: to stay {tier} for another month, earning "
+                                "{amount} within 30 days is enough. Thank you for being with us!"
+                            )
+                            if currency == POINTS
+                            else _(
+                                "A friendly note: to stay {tier} for another month, an order of "
+                                "{amount} within 30 days is enough. Thank you for being with us!"
+                            )
                         ).format(
                             tier=tier_name(drop.current),
-                            amount=format_money(drop.to_keep, currency, locale),
+                            amount=tier_amount(drop.to_keep, self.settings, locale),
                         )
                         self.notifier.send(member_id, text)
             except Exception:  # one member must not stop the others

@@ -68,8 +68,10 @@ class Settings(BaseSettings):
     card_edit_seconds: float = Field(default=3.0, ge=0.0)
     # how often the scheduler looks for group-buys whose deadline passed
     sweep_seconds: int = Field(default=30, ge=1)
-    # member perks: tiers are reached by paid spend over 12 months in this currency
+    # member perks: tiers are reached by paid spend over 12 months in this currency, or by
+    # points earned over 12 months with TIER_BASIS=points
     tier_currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    tier_basis: Literal["spend", "points"] = "spend"
     # points per whole unit of money paid (before the tier multiplier)
     points_per_unit: int = Field(default=1, ge=0, le=1000)
     # points for a daily check-in, and the bonus on given streak days, as JSON {"7": 20}
@@ -275,6 +277,11 @@ class Settings(BaseSettings):
     def referral_rates(self) -> tuple[int, ...]:
         """The commission rate of each level actually paid: at most `referral_depth` levels."""
         return tuple(self.referral_commission_bps[: self.referral_depth])
+
+    @property
+    def tier_measure(self) -> str:
+        """What tiers are measured in: the tier currency, or points (PTS)."""
+        return "PTS" if self.tier_basis == "points" else self.tier_currency
 
     @property
     def provider_token(self) -> str | None:

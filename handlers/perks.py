@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter
 from handlers.referral import referral_paid
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from models.ledger import POINTS
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
 from services.coupons import held_coupons, template_by_code
 from services.ledger import movements
@@ -142,6 +143,17 @@ class RewardCallback(CallbackData, prefix="rw"):
 
 def points_text(points: int, locale: str) -> str:
     return _("{points} points").format(points=format_decimal(points, locale=locale))
+
+
+def by_points(settings: HandlerSettings) -> bool:
+    return settings.tier_basis == "points"
+
+
+def tier_amount(value: int, settings: HandlerSettings, locale: str) -> str:
+    """A tier threshold or progress: money in the tier currency, or points (TIER_BASIS)."""
+    if by_points(settings):
+        return points_text(value, locale)
+    return format_money(value, settings.tier_currency, locale)
 
 
 def tier_name(tier: TierView) -> str:
@@ -364,14 +376,20 @@ async def me_text(
         _("Coupons: {count} (see /coupons)").format(
             count=len(await held_coupons(session, member.id, now))
         ),
-        _("Spend in the last 12 months: {amount}").format(
-            amount=format_money(place.spend, settings.tier_currency, locale)
-        ),
+        (
+            _("Points earned in the last 12 months: {amount}")
+            if by_points(settings)
+            else _("Spend in the last 12 months: {amount}")
+        ).format(amount=tier_amount(place.spend, settings, locale)),
     ]
     if place.next_tier is not None:
         lines.append(
-            _("Spend {amount} more to reach {tier}.").format(
-                amount=format_money(place.to_next, settings.tier_currency, locale),
+            (
+                _("Earn {amount} more to reach {tier}.")
+                if by_points(settings)
+                else _("Spend {amount} more to reach {tier}.")
+            ).format(
+                amount=tier_amount(place.to_next, settings, locale),
                 tier=tier_name(place.next_tier),
             )
         )
@@ -405,10 +423,14 @@ async def tiers_command(
     for tier in await list_tiers(session):
         lines.append("")
         lines.append(
-            _("{rank}. {tier}: from {amount} spent in 12 months").format(
+            (
+                _("{rank}. {tier}: from {amount} earned in 12 months")
+                if by_points(settings)
+                else _("{rank}. {tier}: from {amount} spent in 12 months")
+            ).format(
                 rank=tier.rank,
                 tier=tier_name(tier),
-                amount=format_money(tier.min_spend, settings.tier_currency, locale),
+                amount=tier_amount(tier.min_spend, settings, locale),
             )
         )
         lines += [f"   • {perk}" for perk in tier_perks(tier, locale)]
@@ -429,6 +451,12 @@ def _parse_tier_options(
         elif key == "spend":
             if value == "0":
                 tier = replace(tier, min_spend=0)
+                continue
+            if currency == POINTS:
+                points = _int_arg(value)
+                if points is None:
+                    return None
+                tier = replace(tier, min_spend=points)
                 continue
             try:
                 tier = replace(
@@ -494,7 +522,7 @@ async def tier_set(
         vip_access=False,
         member_day_double=False,
     )
-    tier = _parse_tier_options(words[1:], base, settings.tier_currency, locale)
+    tier = _parse_tier_options(words[1:], base, settings.tier_measure, locale)
     if tier is None:
         await message.answer(_(TIER_USAGE))
         return
@@ -902,7 +930,7 @@ async def reward_order(
         session,
         order_id=order_id,
         points_per_unit=settings.points_per_unit,
-        tier_currency=settings.tier_currency,
+        tier_currency=settings.tier_measure,
         now=now,
     )
     await referral_paid(
@@ -933,7 +961,7 @@ async def after_refund(
     session: AsyncSession, *, member_id: int, settings: HandlerSettings, now: datetime
 ) -> TierChange:
     """A refund lowers the spend: recompute the tier (moving down is not announced)."""
-    return await recompute(session, member_id=member_id, currency=settings.tier_currency, now=now)
+    return await recompute(session, member_id=member_id, currency=settings.tier_measure, now=now)
 
 
 __all__ = ["after_refund", "reward_order", "router"]

@@ -54,6 +54,12 @@ class HandlerSettings(Protocol):
     @property
     def provider_token(self) -> str | None: ...
 
+    @property
+    def tier_basis(self) -> str: ...
+
+    @property
+    def tier_measure(self) -> str: ...
+
 
 class CardToucher(Protocol):
     """Something that refreshes a group-buy's cards soon (bot.cards.CardRefresher)."""

@@ -390,3 +390,42 @@ async def members_with_points(session: AsyncSession) -> list[int]:
         .order_by(col(LedgerAccount.owner_id))
     )
     return [int(r[0]) for r in rows.all()]
+
+
+# what counts as points earned (for tiers by points): activity, not gifts or corrections
+EARNING_REASONS = (
+    REASON_CHECKIN,
+    REASON_ORDER,
+    REASON_REFERRAL,
+    REASON_VOTE,
+    REASON_SUGGESTION,
+    REASON_REVIEW,
+    REASON_BIRTHDAY,
+    REASON_CARE,
+)
+
+
+async def points_earned(session: AsyncSession, *, member_id: int, since: datetime) -> int:
+    """Points the member earned by taking part since a time, net of refunds taking them back."""
+    account = (
+        select(col(LedgerAccount.id))
+        .where(
+            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
+            col(LedgerAccount.owner_id) == member_id,
+        )
+        .scalar_subquery()
+    )
+    kinds = [transaction_kind(reason) for reason in (*EARNING_REASONS, REASON_CLAWBACK)]
+    total = (
+        await session.execute(
+            select(func.coalesce(func.sum(col(LedgerEntry.amount)), 0))
+            .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
+            .where(
+                col(LedgerEntry.account_id) == account,
+                col(LedgerEntry.asset) == POINTS,
+                col(LedgerTransaction.kind).in_(kinds),
+                col(LedgerTransaction.created_at) >= since,
+            )
+        )
+    ).scalar_one()
+    return max(0, int(total))

@@ -1,4 +1,5 @@
-"""Membership tiers: reached by paid spend over a rolling 12 months, each with its perks.
+"""Membership tiers: reached by paid spend (or points earned) over a rolling 12 months, each
+with its perks.
 
 Until staff change them, the tiers are the four defaults below (kept in code, not in the
 store); the first change with /tier_set writes all of them to the `tier` table.
@@ -14,10 +15,12 @@ from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from models.ledger import ACCOUNT_MEMBER_POINTS, POINTS, LedgerAccount
 from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order, OrderEvent
 from models.perks import MemberTier, Tier
 from services.db import upsert
 from services.errors import Refused
+from services.points import points_earned
 
 SPEND_WINDOW = timedelta(days=365)
 MAX_TIERS = 8
@@ -159,6 +162,14 @@ async def tier_discount(session: AsyncSession, *, member_id: int, gross: int) ->
     return discount_amount(gross, (await standing(session, member_id)).tier.discount_bps)
 
 
+async def qualifying(session: AsyncSession, *, member_id: int, currency: str, now: datetime) -> int:
+    """What tiers are measured by over the last 12 months: paid spend in `currency`, or
+    points earned when `currency` is the points asset (TIER_BASIS=points)."""
+    if currency == POINTS:
+        return await points_earned(session, member_id=member_id, since=now - SPEND_WINDOW)
+    return await paid_spend(session, member_id=member_id, currency=currency, now=now)
+
+
 async def paid_spend(session: AsyncSession, *, member_id: int, currency: str, now: datetime) -> int:
     """What the member paid, net of refunds, for orders paid in the last 12 months."""
     paid_since = (
@@ -196,7 +207,7 @@ async def recompute(
     """Recompute the member's tier from their spend and store it."""
     tiers = await list_tiers(session)
     before = (await standing(session, member_id)).tier
-    spend = await paid_spend(session, member_id=member_id, currency=currency, now=now)
+    spend = await qualifying(session, member_id=member_id, currency=currency, now=now)
     after = tier_for_spend(tiers, spend)
     await session.execute(
         upsert(
@@ -211,12 +222,15 @@ async def recompute(
 
 
 async def members_to_recompute(session: AsyncSession) -> list[int]:
-    """Members whose tier may change: anyone with a tier row or a paid order."""
+    """Members whose tier may change: anyone with a tier row, a paid order or points."""
     with_tier = select(col(MemberTier.member_id))
     buyers = select(col(Order.member_id)).where(
         col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED, ORDER_REFUNDED))
     )
-    rows = await session.execute(with_tier.union(buyers))
+    earners = select(col(LedgerAccount.owner_id)).where(
+        col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS
+    )
+    rows = await session.execute(with_tier.union(buyers, earners))
     return sorted(int(r[0]) for r in rows.all())
 
 
@@ -246,7 +260,7 @@ async def drop_ahead(
     current = next((t for t in tiers if t.rank == row.rank), None)
     if current is None:
         return None
-    later = await paid_spend(session, member_id=member_id, currency=currency, now=now + WARN_AHEAD)
+    later = await qualifying(session, member_id=member_id, currency=currency, now=now + WARN_AHEAD)
     lower = tier_for_spend(tiers, later)
     if lower.rank >= current.rank:
         return None

@@ -353,3 +353,23 @@ async def test_a_review_after_pickup_earns_points_once(harness: Harness) -> None
         review = await session.get(Review, 1)
     assert review is not None and (review.rating, review.comment) == (5, "Lovely <b>tea</b>")
     assert "+10  Review after pickup" in (await harness.send(MIA, MIA, "/points"))[0]
+
+
+async def test_tiers_can_be_reached_by_points_earned_instead(harness: Harness) -> None:
+    harness.runtime.settings.tier_basis = "points"
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(MIA, MIA, "/start")
+    saved = await harness.send(SAM, SAM, "/tier_set 1 spend=12")
+    assert "1. Silver: from 12 points earned in 12 months" in saved[1]
+    await harness.send(MIA, TEA, "/checkin")
+    me = (await harness.send(MIA, MIA, "/me"))[0]
+    assert "Earn 12 points more to reach Silver." in me  # nothing recomputed yet
+    await harness.send(MIA, MIA, "/donate 5")  # giving points away does not undo earning them
+    harness.clock.advance(days=1)
+    await harness.send(MIA, TEA, "/checkin")
+    harness.clock.advance(days=1)
+    await harness.send(MIA, TEA, "/checkin")  # 15 earned in all
+    await harness.runtime.care.run()
+    me = (await harness.send(MIA, MIA, "/me"))[0]
+    assert "Tier: Silver" in me and "Points earned in the last 12 months: 15 points" in me
