@@ -88,6 +88,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
         await prepare(runtime)
         await runtime.closer.start()
         await runtime.care.start()
+        await runtime.retention.start()
         await runtime.broadcasts.start()
         if hook is not None:
             from bot.webhook import serve_webhook
