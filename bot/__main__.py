@@ -50,6 +50,22 @@ def _parser() -> argparse.ArgumentParser:
         "2026-11-01 2026-11-30, in DEFAULT_TIMEZONE",
     )
     export.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV file")
+    privacy = commands.add_parser(
+        "privacy", help="answer a member's data request that arrived outside Telegram (audited)"
+    )
+    privacy_commands = privacy.add_subparsers(dest="privacy_command", metavar="ACTION")
+    privacy_export = privacy_commands.add_parser(
+        "export", help="write everything held about a member to mydata_<id>.json"
+    )
+    privacy_export.add_argument("user_id", type=int, help="the member's Telegram user id")
+    privacy_export.add_argument("--out", type=Path, default=Path("."), help="folder for the file")
+    privacy_erase = privacy_commands.add_parser(
+        "erase", help="erase a member's personal data as /forgetme does (orders and ledger stay)"
+    )
+    privacy_erase.add_argument("user_id", type=int, help="the member's Telegram user id")
+    privacy_erase.add_argument(
+        "--yes", action="store_true", help="confirm: erasing cannot be undone"
+    )
     status = commands.add_parser(
         "broadcast-status",
         help="show a broadcast's sent, deferred, skipped and failed rows with a progress bar",
@@ -88,6 +104,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
         await prepare(runtime)
         await runtime.closer.start()
         await runtime.care.start()
+        await runtime.retention.start()
         await runtime.broadcasts.start()
         if hook is not None:
             from bot.webhook import serve_webhook
@@ -176,6 +193,65 @@ async def _export(settings: Settings, period_words: list[str], out: Path) -> int
     return 0
 
 
+# the audit log's actor for what an operator does from the command line
+OPERATOR_ACTOR = 0
+
+
+async def _privacy(settings: Settings, action: str, user_id: int, out: Path, yes: bool) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from bot.db import create_engine, create_session_factory
+    from services.audit import record_action
+    from services.privacy import collect_member_data, forget_member
+
+    if action == "erase" and not yes:
+        print("privacy erase: add --yes to confirm; erasing cannot be undone", file=sys.stderr)
+        return 2
+    now = datetime.now(UTC)
+    document, pseudonym = "", ""
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            if action == "export":
+                data = await collect_member_data(session, member_id=user_id, now=now)
+                if not data.tables.get("member"):
+                    print(f"privacy export: no member {user_id}", file=sys.stderr)
+                    return 1
+                await record_action(
+                    session,
+                    actor_id=OPERATOR_ACTOR,
+                    chat_id=None,
+                    action="privacy.export",
+                    allowed=True,
+                    detail=f"member {user_id} (operator, command line)",
+                )
+                document = json.dumps(data.document(), ensure_ascii=False, indent=2, sort_keys=True)
+            else:
+                forgotten = await forget_member(
+                    session,
+                    member_id=user_id,
+                    now=now,
+                    wording_version=settings.consent_wording_version,
+                    default_locale=settings.default_locale,
+                    actor_id=OPERATOR_ACTOR,
+                )
+                if forgotten is None:
+                    print(f"privacy erase: no member {user_id}", file=sys.stderr)
+                    return 1
+                pseudonym = forgotten.pseudonym
+    finally:
+        await engine.dispose()
+    if action == "export":
+        await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+        path = out / f"mydata_{user_id}.json"
+        await asyncio.to_thread(path.write_text, document, "utf-8")
+        print(f"wrote {path}")
+    else:
+        print(f"member {user_id} erased; now {pseudonym}")
+    return 0
+
+
 def progress_bar(done: int, total: int, width: int = 30) -> str:
     """[#########.....]  12/40  30%"""
     filled = 0 if total == 0 else round(width * done / total)
@@ -255,6 +331,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "export":
             _configure_logging(settings, quiet=True)
             return asyncio.run(_export(settings, args.period, args.out))
+        elif args.command == "privacy":
+            if args.privacy_command is None:
+                _parser().parse_args(["privacy", "--help"])
+            _configure_logging(settings, quiet=True)
+            return asyncio.run(
+                _privacy(
+                    settings,
+                    args.privacy_command,
+                    args.user_id,
+                    getattr(args, "out", Path(".")),
+                    getattr(args, "yes", False),
+                )
+            )
         elif args.command == "broadcast-status":
             _configure_logging(settings, quiet=True)
             return asyncio.run(_broadcast_status(settings, args.id))

@@ -30,6 +30,7 @@ from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMidd
 from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
 from bot.redis import ResilientStorage, Throttle, create_redis
+from bot.retention import TextRetention
 from bot.scheduler import GroupBuyCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
 from handlers import feature_routers
@@ -90,12 +91,14 @@ class Runtime:
     notifier: Notifier
     paced: PacedRequests
     broadcasts: BroadcastSender
+    retention: TextRetention
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
 
     async def close(self) -> None:
         self.closer.stop()
         self.care.stop()
+        self.retention.stop()
         await self.broadcasts.stop()
         await self.cards.close()
         await self.notifier.close()
@@ -131,6 +134,7 @@ def build_runtime(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
     broadcasts = BroadcastSender(sessions=sessions, bot=bot, settings=settings, clock=clock)
+    retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
     dp = create_dispatcher(
         settings,
         sessions=sessions,
@@ -156,6 +160,7 @@ def build_runtime(
         notifier=notifier,
         paced=paced,
         broadcasts=broadcasts,
+        retention=retention,
         clock=clock,
         redis=redis,
     )

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     # this many sign-ups through one code within this many minutes are held for staff review
     referral_burst_count: int = Field(default=5, ge=2, le=10_000)
     referral_burst_minutes: int = Field(default=10, ge=1, le=10_080)
+    # privacy: days a review comment is kept before the retention job erases it (0: erased at
+    # the next run), and the retention of any other free text by its key, as JSON
+    # {"suggestion_text": 180} (see models/privacy.py FREE_TEXTS)
+    review_comment_retention_days: int = Field(default=365, ge=0, le=36_500)
+    text_retention_days: dict[str, int] = Field(default_factory=dict)
+    # how often the retention job runs
+    retention_seconds: int = Field(default=3600, ge=60)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")
@@ -232,6 +239,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"{key}: expected a streak length in days from 1 to 3660")
         return value
 
+    @field_validator("text_retention_days")
+    @classmethod
+    def _retention(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, days in value.items():
+            if not 0 <= days <= 36_500:
+                raise ValueError(f"{key}: expected days from 0 to 36500")
+        return value
+
     @field_validator("promo_quiet_hours")
     @classmethod
     def _quiet_hours(cls, value: str) -> str:
@@ -282,6 +297,11 @@ class Settings(BaseSettings):
     def tier_measure(self) -> str:
         """What tiers are measured in: the tier currency, or points (PTS)."""
         return "PTS" if self.tier_basis == "points" else self.tier_currency
+
+    @property
+    def text_retention(self) -> dict[str, int]:
+        """Retention in days per free-text key, as configured (defaults come from the registry)."""
+        return {"review_comment": self.review_comment_retention_days, **self.text_retention_days}
 
     @property
     def provider_token(self) -> str | None:

@@ -230,6 +230,7 @@ async def run_playground(
             await prepare(runtime)
             await runtime.closer.start()  # group-buy deadlines fire here too
             await runtime.care.start()
+            await runtime.retention.start()
             await runtime.broadcasts.start()
             return await _session(runtime, emulator, script, write)
         finally:

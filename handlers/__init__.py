@@ -19,6 +19,7 @@ def feature_routers() -> list[Router]:
         ledger,
         order,
         perks,
+        privacy,
         product,
         product_wizard,
         referral,
@@ -38,6 +39,7 @@ def feature_routers() -> list[Router]:
         perks.router,
         care.router,
         referral.router,
+        privacy.router,
         language.router,
         start.router,
         broadcast.router,  # its wizard steps take plain text too

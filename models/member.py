@@ -35,5 +35,8 @@ class Member(SQLModel, table=True):
     birthday_day: int | None = Field(default=None)
     # the last year the birthday gift was granted (once a year)
     birthday_gift_year: int | None = Field(default=None)
+    # when the member last had their personal fields erased (/forgetme); kept when they come
+    # back, so an old referral never pays again and the erasure stays on record
+    forgotten_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, false, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -92,28 +93,48 @@ async def record_member(
         "created_at": now,
         "updated_at": now,
     }
+    # a member who asked to be forgotten keeps their pseudonym while they only appear in
+    # groups; a private message to the bot is coming back, and they are recorded afresh
+    frozen = (
+        false()
+        if started
+        else and_(col(Member.forgotten_at).is_not(None), col(Member.started).is_(False))
+    )
+
+    def unless_frozen(column: Any, value: Any) -> Any:
+        return case((frozen, column), else_=literal(value, column.type))
+
     statement = upsert(
         session,
         Member,
         values,
         keys=["id"],
         update={
-            "first_name": values["first_name"],
-            "last_name": values["last_name"],
-            "username": values["username"],
-            "language_code": values["language_code"],
-            "locale": case((col(Member.locale_chosen), col(Member.locale)), else_=locale),
+            "first_name": unless_frozen(col(Member.first_name), values["first_name"]),
+            "last_name": unless_frozen(col(Member.last_name), values["last_name"]),
+            "username": unless_frozen(col(Member.username), values["username"]),
+            "language_code": unless_frozen(col(Member.language_code), values["language_code"]),
+            "locale": case(
+                (frozen, col(Member.locale)),
+                (col(Member.locale_chosen), col(Member.locale)),
+                else_=locale,
+            ),
             "started": col(Member.started) | started,
             "updated_at": now,
         },
     ).returning(
-        col(Member.locale), col(Member.started), col(Member.timezone), col(Member.created_at)
+        col(Member.first_name),
+        col(Member.username),
+        col(Member.locale),
+        col(Member.started),
+        col(Member.timezone),
+        col(Member.created_at),
     )
     row = (await session.execute(statement)).one()
     return MemberView(
         id=user.id,
-        first_name=first_name,
-        username=user.username,
+        first_name=row.first_name,
+        username=row.username,
         locale=row.locale,
         started=row.started,
         timezone=row.timezone,

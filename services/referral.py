@@ -494,6 +494,10 @@ async def order_paid(
     referral = await session.get(Referral, order.member_id, populate_existing=True)
     if referral is None:
         return PaidOutcome()
+    buyer = await session.get(Member, order.member_id)
+    if buyer is not None and buyer.forgotten_at is not None:
+        # a member who asked to be forgotten starts fresh: their old referral pays no more
+        return PaidOutcome()
     rewarded_id, points = None, 0
     first = await session.execute(
         update(Referral)

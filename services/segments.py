@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -108,7 +108,11 @@ async def facts(
     rows = await session.execute(
         select(col(Member.id), col(Member.created_at), paid.c.last_paid, paid.c.recent)
         .outerjoin(paid, paid.c.member_id == col(Member.id))
-        .where(col(Member.is_bot).is_(False))
+        .where(
+            col(Member.is_bot).is_(False),
+            # a forgotten member leaves every segment until they come back to the bot
+            or_(col(Member.forgotten_at).is_(None), col(Member.started).is_(True)),
+        )
         .order_by(col(Member.id))
     )
     result = []

@@ -162,6 +162,9 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "buy",
         "cancel",
         "stop",
+        "privacy",
+        "mydata",
+        "forgetme",
     ]
     assert names((groups, "")) == [
         "help",

@@ -1,0 +1,74 @@
+"""Retention on a schedule: free texts members wrote (review comments, and any table listed in
+models/privacy.py FREE_TEXTS) are erased once older than their retention period.
+
+Each erasure is one conditional UPDATE (`text <> ''`): a rerun, a restart or a second
+process erases each text once and then finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from models.privacy import FREE_TEXTS
+from services.privacy import erase_expired_text, retention_days
+
+log = logging.getLogger(__name__)
+RETENTION_JOB = "text-retention"
+
+
+class TextRetention:
+    """Erases free texts past their retention; `run` is the whole job, safe to call often."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def run(self) -> dict[str, int]:
+        """Erase what is due; returns how many texts were erased per free-text key."""
+        now = self.clock()
+        days = retention_days(self.settings.text_retention)
+        erased: dict[str, int] = {}
+        for text in FREE_TEXTS:
+            try:
+                async with self.sessions() as session, session.begin():
+                    erased[text.key] = await erase_expired_text(
+                        session, text=text, days=days[text.key], now=now
+                    )
+            except Exception:  # one table must not stop the others
+                log.exception("retention of %s failed; the next run retries", text.key)
+        if any(erased.values()):
+            log.info("retention erased %s", erased)
+        return erased
+
+    async def start(self) -> None:
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.run,
+            "interval",
+            seconds=self.settings.retention_seconds,
+            id=RETENTION_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=self.clock(),
+        )
+        self.scheduler.start()
+        log.info("text retention runs every %ss", self.settings.retention_seconds)
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)

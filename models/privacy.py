@@ -1,0 +1,97 @@
+"""What the store holds about members: which columns carry a member's id, and which free
+texts a member writes, so /mydata, /forgetme and the retention job are driven by the schema.
+
+Columns with a ForeignKey to member.id are found on SQLModel.metadata by themselves. Plain
+Telegram-id columns (no foreign key, because a group id or the brand's 0 may sit there too,
+or because the row outlives the member's) are declared here. `tests/test_privacy.py` fails
+when a table gains an id-like column that is neither a foreign key nor classified below: a
+new table that refers to a member cannot be forgotten by the export or the erasure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# "table.column" of plain columns that hold the id of the member the row is about
+MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
+    {
+        "audit_log.actor_id",  # the member's own privileged actions
+        # a private recipient's chat id is the member's id (groups are negative)
+        "broadcast_recipient.chat_id",
+        "chat_admin.member_id",
+        # member accounts; a group's accounts carry its (negative) id, the brand's 0
+        "ledger_account.owner_id",
+        "marketing_consent.member_id",
+        "payment.member_id",
+        "points_day.member_id",
+        "referral_attempt.member_id",
+    }
+)
+
+# "table.column" of plain columns that hold the id of a member who acted on a row about
+# something or someone else (a leader's order list, staff's products): /mydata names the
+# row and the member's part in it, never the rest of the row
+ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
+    {
+        "broadcast.created_by",
+        "care_rule.created_by",
+        "coupon_template.created_by",
+        "groupbuy.opened_by",
+        "leader_designation.designated_by",
+        "ledger_transaction.actor_id",
+        "order_event.actor_id",
+        "orders.leader_id",
+        "product.created_by",
+        "referral.reviewed_by",
+        "referral_campaign.created_by",
+        "reward.created_by",
+        "staff_grant.granted_by",
+        "staff_grant.revoked_by",
+    }
+)
+
+# "table.column" of id-like columns that never hold a member's id, and what they hold instead
+NOT_MEMBER_COLUMNS: dict[str, str] = {
+    "audit_log.chat_id": "a chat: a group, or the actor's own private chat",
+    "broadcast.button_groupbuy_id": "a group-buy",
+    "broadcast_recipient.message_id": "a Telegram message",
+    "checkin.chat_id": "a chat: a group, or the member's own private chat",
+    "community.id": "a group",
+    "groupbuy_join.chat_id": "a group",
+    "groupbuy_post.chat_id": "a group",
+    "groupbuy_post.message_id": "a Telegram message",
+    "ledger_transaction.order_id": "an order",
+    "member_coupon.order_id": "an order",
+    "orders.chat_id": "a chat: a group, or the member's own private chat",
+    "processed_update.update_id": "a Telegram update",
+    "referral.community_id": "a group",
+    "referral.first_order_id": "an order",
+}
+
+# tables that refer to a member but stay out of /mydata, with the reason (none so far)
+NOT_EXPORTED: dict[str, str] = {}
+
+# columns dropped from every exported row: they may name other people
+REDACTED_COLUMNS: frozenset[str] = frozenset(
+    {
+        "audit_log.detail",  # staff actions name their targets
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FreeText:
+    """A column of words a member wrote: erased by /forgetme and after its retention period."""
+
+    table: str
+    column: str  # the text; erased to "" (the row stays for counts and ratings)
+    member_column: str  # whose words they are
+    time_column: str  # when they were written; retention runs from it
+    key: str  # the name in TEXT_RETENTION_DAYS
+    default_days: int  # retention when the configuration says nothing
+
+
+# every free-text column members write; a feature that stores one adds it here
+FREE_TEXTS: tuple[FreeText, ...] = (
+    FreeText("review", "comment", "member_id", "created_at", "review_comment", 365),
+)

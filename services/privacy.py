@@ -1,0 +1,385 @@
+"""Privacy: what the store holds about a member (/mydata), erasing it (/forgetme), and the
+retention of free texts. Driven by SQLModel.metadata and `models.privacy`, not hand-listed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, MetaData, Table, and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, col
+
+import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from models.broadcast import CLAIMABLE, RECIPIENT_PRIVATE, RECIPIENT_SKIPPED, BroadcastRecipient
+from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
+from models.member import Member
+from models.perks import MemberSegment
+from models.privacy import (
+    ACTOR_ID_COLUMNS,
+    FREE_TEXTS,
+    MEMBER_ID_COLUMNS,
+    NOT_EXPORTED,
+    NOT_MEMBER_COLUMNS,
+    REDACTED_COLUMNS,
+    FreeText,
+)
+from models.referral import ReferralAttempt, ReferralCode
+from services.audit import record_action
+from services.broadcast import set_consent
+from services.referral import new_code
+
+EXPORT_FORMAT = 1  # bumped when the JSON document changes shape
+SKIP_FORGOTTEN = "forgotten"  # a broadcast row skipped because its member asked to be forgotten
+# rows that hang off a member's own rows without naming the member: exported with them
+CHILD_TABLES: dict[str, tuple[str, ...]] = {"orders": ("order_event",)}
+
+
+@dataclass(frozen=True, slots=True)
+class MemberReference:
+    """A column that refers to a member; `actor` when the row is about something else."""
+
+    table: str
+    column: str
+    actor: bool
+
+
+def member_references() -> dict[str, list[MemberReference]]:
+    """Every table that refers to a member, with the columns that do (schema introspection)."""
+    found: dict[str, list[MemberReference]] = defaultdict(list)
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.columns:
+            key = f"{table.name}.{column.name}"
+            foreign = any(fk.target_fullname == "member.id" for fk in column.foreign_keys)
+            if key == "member.id" or foreign or key in MEMBER_ID_COLUMNS:
+                found[table.name].append(MemberReference(table.name, column.name, actor=False))
+            elif key in ACTOR_ID_COLUMNS:
+                found[table.name].append(MemberReference(table.name, column.name, actor=True))
+    return dict(found)
+
+
+def unclassified_columns(metadata: MetaData) -> list[str]:
+    """Id-like columns ("id", "*_id", "*_by") that might hold a member's id but are neither a
+    foreign key nor classified in models/privacy.py; must stay empty."""
+    known = MEMBER_ID_COLUMNS | ACTOR_ID_COLUMNS | set(NOT_MEMBER_COLUMNS)
+    found = []
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            key = f"{table.name}.{column.name}"
+            named = column.name == "id" or column.name.endswith(("_id", "_by"))
+            if not named or column.foreign_keys or key in known or key == "member.id":
+                continue
+            if not isinstance(column.type, Integer):
+                continue
+            # surrogate row keys (BIGINT on PostgreSQL, INTEGER on SQLite) are never members
+            if column.primary_key and (
+                getattr(column.type, "_variant_mapping", None) or type(column.type) is Integer
+            ):
+                continue
+            found.append(key)
+    return sorted(found)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+@dataclass
+class MemberData:
+    """Everything the store holds about one member, as JSON-ready rows per table."""
+
+    member_id: int
+    generated_at: datetime
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ledger: list[dict[str, Any]] = field(default_factory=list)
+
+    def count(self, table: str) -> int:
+        return len(self.tables.get(table, []))
+
+    def first(self, table: str) -> dict[str, Any] | None:
+        rows = self.tables.get(table)
+        return rows[0] if rows else None
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "format": EXPORT_FORMAT,
+            "member_id": self.member_id,
+            "generated_at": self.generated_at.isoformat(),
+            "tables": self.tables,
+            "ledger_movements": self.ledger,
+        }
+
+
+async def _first_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(col(Member.id), col(Member.first_name)).where(col(Member.id).in_(wanted))
+    )
+    return {int(member_id): name for member_id, name in rows.all()}
+
+
+def _primary_key(table: Table, row: Any) -> tuple[Any, ...]:
+    return tuple(getattr(row, c.name) for c in table.primary_key.columns)
+
+
+async def collect_member_data(
+    session: AsyncSession, *, member_id: int, now: datetime
+) -> MemberData:
+    """Every row of every table that refers to the member, other members by first name only.
+
+    A row about the member is exported whole (free of other members' ids, which become first
+    names, and of redacted columns); a row they only acted on gives its keys, its times and
+    their part in it.
+    """
+    data = MemberData(member_id=member_id, generated_at=now)
+    references = member_references()
+    raw: dict[str, dict[tuple[Any, ...], tuple[Any, bool, str]]] = defaultdict(dict)
+    for table_name, refs in references.items():
+        if table_name in NOT_EXPORTED:
+            continue
+        table = SQLModel.metadata.tables[table_name]
+        own = [r for r in refs if not r.actor]
+        acted = [r for r in refs if r.actor]
+        if own:
+            condition = or_(*(table.c[r.column] == member_id for r in own))
+            for row in (await session.execute(select(table).where(condition))).all():
+                raw[table_name][_primary_key(table, row)] = (row, True, "")
+        for ref in acted:
+            query = select(table).where(table.c[ref.column] == member_id)
+            for row in (await session.execute(query)).all():
+                key = _primary_key(table, row)
+                if key not in raw[table_name]:
+                    raw[table_name][key] = (row, False, ref.column)
+    # rows that hang off the member's own rows (an order's status history)
+    for parent, children in CHILD_TABLES.items():
+        parent_table = SQLModel.metadata.tables[parent]
+        parent_ids = [row.id for row, whole, _part in raw.get(parent, {}).values() if whole]
+        for child in children:
+            table = SQLModel.metadata.tables[child]
+            link = next(
+                c for c in table.columns for fk in c.foreign_keys if fk.column.table is parent_table
+            )
+            if not parent_ids:
+                continue
+            for row in (await session.execute(select(table).where(link.in_(parent_ids)))).all():
+                raw[child][_primary_key(table, row)] = (row, True, "")
+    # other members named in exported rows: by first name only
+    others: set[int] = set()
+    for table_name, rows in raw.items():
+        for row, whole, _part in rows.values():
+            if whole:
+                for ref in references.get(table_name, []):
+                    value = getattr(row, ref.column)
+                    if value is not None and value != member_id:
+                        others.add(int(value))
+    names = await _first_names(session, others)
+    for table_name, rows in sorted(raw.items()):
+        table = SQLModel.metadata.tables[table_name]
+        columns = {r.column for r in references.get(table_name, [])}
+        out: list[dict[str, Any]] = []
+        for row, whole, part in rows.values():
+            if not whole:
+                item = {c.name: _plain(getattr(row, c.name)) for c in table.primary_key.columns}
+                item.update(
+                    {
+                        c.name: _plain(getattr(row, c.name))
+                        for c in table.columns
+                        if isinstance(getattr(row, c.name), datetime)
+                    }
+                )
+                item["your_part"] = part
+                out.append(item)
+                continue
+            item = {}
+            for c in table.columns:
+                if f"{table_name}.{c.name}" in REDACTED_COLUMNS:
+                    continue
+                value = getattr(row, c.name)
+                if c.name in columns and value is not None and value != member_id:
+                    # another member: their first name, never their id
+                    item[c.name.removesuffix("_id") + "_first_name"] = names.get(int(value))
+                    continue
+                item[c.name] = _plain(value)
+            out.append(item)
+        data.tables[table_name] = out
+    data.ledger = await _ledger_movements(session, member_id)
+    return data
+
+
+async def _ledger_movements(session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
+    """Every entry on the member's own ledger accounts, oldest first."""
+    rows = await session.execute(
+        select(
+            col(LedgerTransaction.created_at),
+            col(LedgerAccount.kind),
+            col(LedgerEntry.asset),
+            col(LedgerEntry.amount),
+            col(LedgerTransaction.kind),
+            col(LedgerTransaction.memo),
+            col(LedgerTransaction.order_id),
+            col(LedgerTransaction.id),
+        )
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
+        .where(col(LedgerAccount.owner_id) == member_id)
+        .order_by(col(LedgerEntry.id))
+    )
+    return [
+        {
+            "at": _plain(at),
+            "account": account,
+            "asset": asset,
+            "amount": int(amount),
+            "transaction": kind,
+            "memo": memo,
+            "order_id": order_id,
+            "transaction_id": transaction_id,
+        }
+        for at, account, asset, amount, kind, memo, order_id, transaction_id in rows.all()
+    ]
+
+
+# ---------------------------------------------------------------- erasure ------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What /forgetme did: the pseudonym the member's rows now carry."""
+
+    member_id: int
+    pseudonym: str
+
+
+def pseudonym() -> str:
+    """A name that says nothing about the member: random, so it cannot be traced back."""
+    return f"Member #{secrets.token_hex(3)}"
+
+
+async def forget_member(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    now: datetime,
+    wording_version: str,
+    default_locale: str,
+    actor_id: int | None = None,
+    chat_id: int | None = None,
+) -> Forgotten | None:
+    """Erase the member's personal fields and everything only their person explains.
+
+    Orders, the ledger and the counts derived from them stay, keyed by the member id under
+    a pseudonym, so balances and `reconcile` hold. Returns None for an unknown member.
+    """
+    name = pseudonym()
+    erased = await session.execute(
+        update(Member)
+        .where(col(Member.id) == member_id)
+        .values(
+            first_name=name,
+            last_name=None,
+            username=None,
+            language_code=None,
+            locale=default_locale,
+            locale_chosen=False,
+            started=False,
+            timezone=None,
+            birthday_month=None,
+            birthday_day=None,
+            birthday_gift_year=None,
+            forgotten_at=now,
+            updated_at=now,
+        )
+    )
+    if erased.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    # the old referral link stops attributing: the code becomes a fresh one nobody has
+    for _attempt in range(10):
+        code = (
+            await session.execute(
+                select(col(ReferralCode.id)).where(col(ReferralCode.member_id) == member_id)
+            )
+        ).scalar_one_or_none()
+        if code is None:
+            break
+        fresh = new_code()
+        taken = (
+            await session.execute(
+                select(col(ReferralCode.id)).where(col(ReferralCode.code) == fresh)
+            )
+        ).scalar_one_or_none()
+        if taken is None:
+            await session.execute(
+                update(ReferralCode)
+                .where(col(ReferralCode.id) == code)
+                .values(code=fresh, show_on_leaderboard=False)
+            )
+            break
+    await session.execute(
+        delete(ReferralAttempt).where(col(ReferralAttempt.member_id) == member_id)
+    )
+    # consent withdrawn (and recorded as withdrawn); promotions already planned are skipped
+    await set_consent(
+        session, member_id=member_id, opted_in=False, wording_version=wording_version, now=now
+    )
+    await session.execute(
+        update(BroadcastRecipient)
+        .where(
+            col(BroadcastRecipient.chat_id) == member_id,
+            col(BroadcastRecipient.kind) == RECIPIENT_PRIVATE,
+            col(BroadcastRecipient.status).in_(CLAIMABLE),
+        )
+        .values(status=RECIPIENT_SKIPPED, reason=SKIP_FORGOTTEN)
+    )
+    await session.execute(delete(MemberSegment).where(col(MemberSegment.member_id) == member_id))
+    for text in FREE_TEXTS:
+        table = SQLModel.metadata.tables[text.table]
+        await session.execute(
+            update(table)
+            .where(table.c[text.member_column] == member_id, table.c[text.column] != "")
+            .values({text.column: ""})
+        )
+    await record_action(
+        session,
+        actor_id=actor_id if actor_id is not None else member_id,
+        chat_id=chat_id,
+        action="privacy.forget",
+        allowed=True,
+        detail=f"member {member_id}",
+    )
+    return Forgotten(member_id=member_id, pseudonym=name)
+
+
+# ---------------------------------------------------------------- retention ----------------
+
+
+def retention_days(overrides: dict[str, int]) -> dict[str, int]:
+    """Each free text's retention in days: its default, or what the configuration says."""
+    return {text.key: overrides.get(text.key, text.default_days) for text in FREE_TEXTS}
+
+
+async def erase_expired_text(
+    session: AsyncSession, *, text: FreeText, days: int, now: datetime
+) -> int:
+    """Erase the text of rows older than `days`; a row already erased is left alone, so two
+    runs (or two workers) erase each text once. Returns how many were erased."""
+    table = SQLModel.metadata.tables[text.table]
+    result = await session.execute(
+        update(table)
+        .where(
+            and_(
+                table.c[text.time_column] < now - timedelta(days=days),
+                table.c[text.column] != "",
+            )
+        )
+        .values({text.column: ""})
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
