@@ -87,6 +87,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
     try:
         await prepare(runtime)
         await runtime.closer.start()
+        await runtime.polls.start()
         await runtime.care.start()
         await runtime.broadcasts.start()
         if hook is not None:

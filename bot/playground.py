@@ -229,6 +229,7 @@ async def run_playground(
         try:
             await prepare(runtime)
             await runtime.closer.start()  # group-buy deadlines fire here too
+            await runtime.polls.start()
             await runtime.care.start()
             await runtime.broadcasts.start()
             return await _session(runtime, emulator, script, write)

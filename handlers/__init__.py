@@ -19,6 +19,8 @@ def feature_routers() -> list[Router]:
         ledger,
         order,
         perks,
+        poll,
+        poll_wizard,
         product,
         product_wizard,
         referral,
@@ -36,6 +38,7 @@ def feature_routers() -> list[Router]:
         coupons.router,
         groupbuy.router,
         perks.router,
+        poll.router,
         care.router,
         referral.router,
         language.router,
@@ -44,6 +47,7 @@ def feature_routers() -> list[Router]:
         # last: their steps take plain text, after the commands (and /cancel) had their turn
         product_wizard.router,
         groupbuy_wizard.router,  # also /groupbuy and /drop without arguments
+        poll_wizard.router,
     ]
     for router in routers:
         # Routers live at module level as aiogram intends; a process that builds a second

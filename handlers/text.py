@@ -72,6 +72,12 @@ class DeadlineScheduler(Protocol):
     def schedule(self, groupbuy_id: int, deadline: datetime) -> None: ...
 
 
+class PollScheduler(Protocol):
+    """Something that closes a poll at its closing time (bot.scheduler.PollCloser)."""
+
+    def schedule(self, poll_id: int, closes_at: datetime) -> None: ...
+
+
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
     """An amount in minor units as the reader's locale writes it (⭐ for Telegram Stars)."""
     if currency == "XTR":
