@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     # this many sign-ups through one code within this many minutes are held for staff review
     referral_burst_count: int = Field(default=5, ge=2, le=10_000)
     referral_burst_minutes: int = Field(default=10, ge=1, le=10_080)
+    # co-creation: points for an adopted suggestion (0: none; capped by POINTS_DAILY_CAPS)
+    suggestion_points: int = Field(default=50, ge=0, le=1_000_000)
+    # NPS: a member is asked at most once in this many days
+    nps_interval_days: int = Field(default=30, ge=1, le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")

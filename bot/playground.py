@@ -229,9 +229,9 @@ async def run_playground(
         try:
             await prepare(runtime)
             await runtime.closer.start()  # group-buy deadlines fire here too
-            await runtime.polls.start()
             await runtime.care.start()
             await runtime.broadcasts.start()
+            await runtime.polls.start()  # poll closing times too
             return await _session(runtime, emulator, script, write)
         finally:
             await runtime.close()

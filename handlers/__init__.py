@@ -17,6 +17,7 @@ def feature_routers() -> list[Router]:
         groupbuy_wizard,
         language,
         ledger,
+        nps,
         order,
         perks,
         poll,
@@ -26,6 +27,7 @@ def feature_routers() -> list[Router]:
         referral,
         role,
         start,
+        suggestion,
     )
 
     routers = [
@@ -44,6 +46,8 @@ def feature_routers() -> list[Router]:
         language.router,
         start.router,
         broadcast.router,  # its wizard steps take plain text too
+        suggestion.router,  # staff's reply step takes plain text
+        nps.router,  # the comment step takes plain text
         # last: their steps take plain text, after the commands (and /cancel) had their turn
         product_wizard.router,
         groupbuy_wizard.router,  # also /groupbuy and /drop without arguments

@@ -46,6 +46,8 @@ class HandlerSettings(Protocol):
     referral_daily_limit: int
     referral_burst_count: int
     referral_burst_minutes: int
+    suggestion_points: int
+    nps_interval_days: int
 
     @property
     def referral_rates(self) -> tuple[int, ...]: ...
