@@ -103,6 +103,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
     try:
         await prepare(runtime)
         await runtime.closer.start()
+        await runtime.polls.start()
         await runtime.care.start()
         await runtime.retention.start()
         await runtime.broadcasts.start()

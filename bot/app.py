@@ -31,7 +31,7 @@ from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
 from bot.redis import ResilientStorage, Throttle, create_redis
 from bot.retention import TextRetention
-from bot.scheduler import GroupBuyCloser
+from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
@@ -87,6 +87,7 @@ class Runtime:
     dp: Dispatcher
     cards: CardRefresher
     closer: GroupBuyCloser
+    polls: PollCloser
     care: MemberCare
     notifier: Notifier
     paced: PacedRequests
@@ -97,6 +98,7 @@ class Runtime:
 
     async def close(self) -> None:
         self.closer.stop()
+        self.polls.stop()
         self.care.stop()
         self.retention.stop()
         await self.broadcasts.stop()
@@ -130,6 +132,7 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
     )
     closer = GroupBuyCloser(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
+    polls = PollCloser(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
     care = MemberCare(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
@@ -144,6 +147,7 @@ def build_runtime(
         clock=clock,
         cards=cards,
         closer=closer,
+        poll_closer=polls,
         notifier=notifier,
         broadcaster=broadcasts,
     )
@@ -156,6 +160,7 @@ def build_runtime(
         dp=dp,
         cards=cards,
         closer=closer,
+        polls=polls,
         care=care,
         notifier=notifier,
         paced=paced,

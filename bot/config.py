@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     text_retention_days: dict[str, int] = Field(default_factory=dict)
     # how often the retention job runs
     retention_seconds: int = Field(default=3600, ge=60)
+    # co-creation: points for an adopted suggestion (0: none; capped by POINTS_DAILY_CAPS)
+    suggestion_points: int = Field(default=50, ge=0, le=1_000_000)
+    # NPS: a member is asked at most once in this many days
+    nps_interval_days: int = Field(default=30, ge=1, le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_token", mode="before")

@@ -232,6 +232,7 @@ async def run_playground(
             await runtime.care.start()
             await runtime.retention.start()
             await runtime.broadcasts.start()
+            await runtime.polls.start()  # poll closing times too
             return await _session(runtime, emulator, script, write)
         finally:
             await runtime.close()

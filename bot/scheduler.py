@@ -19,8 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from handlers.groupbuy import announce
+from handlers.poll import close_and_announce
 from services.groupbuy import due_groupbuys, open_groupbuys, settle
 from services.order import release_commissions
+from services.poll import due_polls, open_polls
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
@@ -111,6 +113,92 @@ class GroupBuyCloser:
                 self.schedule(groupbuy_id, deadline)
         self.scheduler.start()
         log.info("scheduler started: sweep every %ss", self.settings.sweep_seconds)
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
+POLL_SWEEP_JOB = "poll-sweep"
+
+
+class PollCloser:
+    """Closes co-creation polls at their closing time and posts the results.
+
+    Telegram's own open_period is at most ten minutes, so multi-day polls are closed here: a
+    date job per poll plus a periodic sweep, each closing through a conditional UPDATE claim.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        i18n: I18n,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions
+        self.bot = bot
+        self.i18n = i18n
+        self.settings = settings
+        self.clock = clock
+        self.scheduler: AsyncIOScheduler | None = None
+
+    async def close_due(self) -> int:
+        """Close every due poll, each in its own transaction; returns how many closed."""
+        now = self.clock()
+        async with self.sessions() as session:
+            due = await due_polls(session, now=now)
+        closed = 0
+        for poll_id in due:
+            try:
+                with self.i18n.context():
+                    async with self.sessions() as session, session.begin():
+                        result = await close_and_announce(
+                            self.bot,
+                            self.i18n,
+                            session,
+                            poll_id=poll_id,
+                            now=now,
+                            default_locale=self.settings.default_locale,
+                        )
+                        if result is not None:
+                            closed += 1
+            except Exception:  # one bad poll must not stop the others
+                log.exception("closing poll %s failed; the sweep will retry", poll_id)
+        return closed
+
+    def schedule(self, poll_id: int, closes_at: datetime) -> None:
+        """A precise job at the closing time (replacing an earlier one for the same poll)."""
+        if self.scheduler is None:
+            return
+        self.scheduler.add_job(
+            self.close_due,
+            "date",
+            run_date=closes_at,
+            id=f"poll-{poll_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def start(self) -> None:
+        """Close what is already due, then one job per open poll and the sweep."""
+        await self.close_due()
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.close_due,
+            "interval",
+            seconds=self.settings.sweep_seconds,
+            id=POLL_SWEEP_JOB,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+        async with self.sessions() as session:
+            for poll_id, closes_at in await open_polls(session):
+                self.schedule(poll_id, closes_at)
+        self.scheduler.start()
 
     def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:

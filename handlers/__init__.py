@@ -17,14 +17,18 @@ def feature_routers() -> list[Router]:
         groupbuy_wizard,
         language,
         ledger,
+        nps,
         order,
         perks,
+        poll,
+        poll_wizard,
         privacy,
         product,
         product_wizard,
         referral,
         role,
         start,
+        suggestion,
     )
 
     routers = [
@@ -37,15 +41,19 @@ def feature_routers() -> list[Router]:
         coupons.router,
         groupbuy.router,
         perks.router,
+        poll.router,
         care.router,
         referral.router,
         privacy.router,
         language.router,
         start.router,
         broadcast.router,  # its wizard steps take plain text too
+        suggestion.router,  # staff's reply step takes plain text
+        nps.router,  # the comment step takes plain text
         # last: their steps take plain text, after the commands (and /cancel) had their turn
         product_wizard.router,
         groupbuy_wizard.router,  # also /groupbuy and /drop without arguments
+        poll_wizard.router,
     ]
     for router in routers:
         # Routers live at module level as aiogram intends; a process that builds a second

@@ -25,6 +25,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
+from handlers.nps import ask_after_pickup
 from handlers.perks import after_refund, points_text, reward_order
 from handlers.product import amount_error
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
@@ -504,6 +505,8 @@ async def order_button(
         await query.answer(order_error_text(exc.reason), show_alert=True)
         return
     await query.answer(_("Done."))
+    if callback_data.action == "picked":
+        await ask_after_pickup(bot, i18n, session, order.member_id, now=clock(), settings=settings)
     if query.message is not None:
         text, keyboard = await pickup_list(session, i18n, community)
         try:
@@ -552,6 +555,15 @@ async def _mark_member(
     done = [await _apply(session, action, order.id, actor, rewarder) for order in orders]
     if action == "picked":
         rewarder.picked_up(target, [order.id for order in done])
+        if message.bot is not None:
+            await ask_after_pickup(
+                message.bot,
+                rewarder.i18n,
+                session,
+                target.id,
+                now=rewarder.clock(),
+                settings=rewarder.settings,
+            )
     ids = ", ".join(f"#{order.id}" for order in done)
     text = (
         _("Marked paid for {name}: {orders}.")

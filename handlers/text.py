@@ -47,6 +47,8 @@ class HandlerSettings(Protocol):
     referral_daily_limit: int
     referral_burst_count: int
     referral_burst_minutes: int
+    suggestion_points: int
+    nps_interval_days: int
 
     @property
     def referral_rates(self) -> tuple[int, ...]: ...
@@ -92,6 +94,12 @@ class DeadlineScheduler(Protocol):
     """Something that closes a group-buy at its deadline (bot.scheduler.GroupBuyCloser)."""
 
     def schedule(self, groupbuy_id: int, deadline: datetime) -> None: ...
+
+
+class PollScheduler(Protocol):
+    """Something that closes a poll at its closing time (bot.scheduler.PollCloser)."""
+
+    def schedule(self, poll_id: int, closes_at: datetime) -> None: ...
 
 
 def format_money(amount_minor: int, currency: str, locale: str) -> str:

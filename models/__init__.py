@@ -21,9 +21,11 @@ from models.perks import (
     Reward,
     Tier,
 )
+from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product
 from models.referral import Referral, ReferralAttempt, ReferralCampaign, ReferralCode
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
+from models.suggestion import NpsSurvey, Suggestion
 
 __all__ = [
     "AuditEntry",
@@ -49,10 +51,15 @@ __all__ = [
     "MemberCoupon",
     "MemberSegment",
     "MemberTier",
+    "NpsSurvey",
     "Order",
     "OrderEvent",
     "Payment",
     "PointsDay",
+    "Poll",
+    "PollBallot",
+    "PollOption",
+    "PollPost",
     "ProcessedUpdate",
     "Product",
     "Redemption",
@@ -63,5 +70,6 @@ __all__ = [
     "Review",
     "Reward",
     "StaffGrant",
+    "Suggestion",
     "Tier",
 ]

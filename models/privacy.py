@@ -41,12 +41,14 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "ledger_transaction.actor_id",
         "order_event.actor_id",
         "orders.leader_id",
+        "poll.created_by",
         "product.created_by",
         "referral.reviewed_by",
         "referral_campaign.created_by",
         "reward.created_by",
         "staff_grant.granted_by",
         "staff_grant.revoked_by",
+        "suggestion.decided_by",
     }
 )
 
@@ -61,11 +63,16 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "groupbuy_post.chat_id": "a group",
     "groupbuy_post.message_id": "a Telegram message",
     "ledger_transaction.order_id": "an order",
+    "nps_survey.community_id": "a group",
+    "poll_ballot.chat_id": "a group",
+    "poll_post.chat_id": "a group",
+    "poll_post.message_id": "a Telegram message",
     "member_coupon.order_id": "an order",
     "orders.chat_id": "a chat: a group, or the member's own private chat",
     "processed_update.update_id": "a Telegram update",
     "referral.community_id": "a group",
     "referral.first_order_id": "an order",
+    "suggestion.community_id": "a group",
 }
 
 # tables that refer to a member but stay out of /mydata, with the reason (none so far)
@@ -94,4 +101,6 @@ class FreeText:
 # every free-text column members write; a feature that stores one adds it here
 FREE_TEXTS: tuple[FreeText, ...] = (
     FreeText("review", "comment", "member_id", "created_at", "review_comment", 365),
+    FreeText("suggestion", "text", "member_id", "created_at", "suggestion_text", 365),
+    FreeText("nps_survey", "comment", "member_id", "answered_at", "nps_comment", 365),
 )

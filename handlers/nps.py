@@ -1,0 +1,255 @@
+"""NPS: staff send the 0-10 question to members who opted in (/nps), a member can ask for it
+(/nps_me); answers come back by buttons with an optional comment; /nps_report for staff."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.text import N_, HandlerSettings, esc
+from services.broadcast import is_opted_in
+from services.community import get_community
+from services.member import MemberView, get_member
+from services.nps import (
+    NpsError,
+    NpsScore,
+    home_community,
+    nps_report,
+    opted_in_members,
+    record_comment,
+    record_score,
+    start_survey,
+)
+from services.role import Role
+
+log = logging.getLogger(__name__)
+router = Router(name="nps")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+REPORT_DAYS = 90
+
+QUESTION = N_(
+    "How likely are you to recommend us to a friend? Tap 0 (not at all) to 10 (extremely)."
+)
+NPS_ERRORS = {
+    "answered": N_("You already answered this question. Thank you!"),
+    "too_long": N_("A comment can be at most 500 characters. Send a shorter one, or /skip."),
+    "empty": N_("Send a comment, or /skip."),
+    "bad_score": N_("Tap a number from 0 to 10."),
+}
+
+
+class NpsCallback(CallbackData, prefix="nps"):
+    """A score button under the NPS question."""
+
+    survey_id: int
+    score: int
+
+
+class NpsComment(StatesGroup):
+    """The member scored and may now add a comment."""
+
+    comment = State()
+
+
+def _keyboard(survey_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for score in range(11):
+        builder.button(text=str(score), callback_data=NpsCallback(survey_id=survey_id, score=score))
+    builder.adjust(6, 5)
+    return builder.as_markup()
+
+
+async def ask(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    *,
+    now: datetime,
+    settings: HandlerSettings,
+) -> bool:
+    """Send the member the question unless they were asked within the interval; True if sent."""
+    if not member.started:
+        return False
+    survey_id = await start_survey(
+        session,
+        member_id=member.id,
+        community_id=await home_community(session, member.id),
+        now=now,
+        interval=timedelta(days=settings.nps_interval_days),
+    )
+    if survey_id is None:
+        return False
+    with i18n.use_locale(member.locale):
+        try:
+            await bot.send_message(member.id, _(QUESTION), reply_markup=_keyboard(survey_id))
+        except TelegramAPIError as exc:
+            log.info("could not ask member %s for NPS: %s", member.id, exc)
+            return False
+    return True
+
+
+async def ask_after_pickup(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member_id: int,
+    *,
+    now: datetime,
+    settings: HandlerSettings,
+) -> None:
+    """After a pickup: the question, if the member opted in and was not asked recently."""
+    if not await is_opted_in(session, member_id=member_id):
+        return
+    member = await get_member(session, member_id)
+    if member is not None:
+        await ask(bot, i18n, session, member, now=now, settings=settings)
+
+
+@router.message(Command("nps"), PRIVATE, RoleFilter(Role.STAFF, "nps.send"))
+async def nps_send(
+    message: Message,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Asks every opted-in member who was not asked recently."""
+    now = clock()
+    sent = 0
+    for member_id in await opted_in_members(session):
+        member = await get_member(session, member_id)
+        if member is not None and await ask(bot, i18n, session, member, now=now, settings=settings):
+            sent += 1
+    await message.answer(
+        _(
+            "The NPS question went to {count} members (opted in, not asked in the last "
+            "{days} days)."
+        ).format(count=sent, days=settings.nps_interval_days)
+    )
+
+
+@router.message(Command("nps_me"), PRIVATE)
+async def nps_me(
+    message: Message,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """A member asks to rate us."""
+    if not await ask(bot, i18n, session, member, now=clock(), settings=settings):
+        await message.answer(
+            _("You rated us recently. Thank you! You can rate again after {days} days.").format(
+                days=settings.nps_interval_days
+            )
+        )
+
+
+@router.callback_query(NpsCallback.filter())
+async def scored(
+    query: CallbackQuery,
+    callback_data: NpsCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+) -> None:
+    """The member tapped a score: record it once, then offer the comment."""
+    try:
+        await record_score(
+            session,
+            survey_id=callback_data.survey_id,
+            member_id=member.id,
+            score=callback_data.score,
+            now=clock(),
+        )
+    except NpsError as exc:
+        await query.answer(_(NPS_ERRORS[exc.reason]), show_alert=True)
+        return
+    await state.set_state(NpsComment.comment)
+    await state.update_data(survey_id=callback_data.survey_id)
+    await query.answer(_("Thank you!"))
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            _("You answered {score}. Thank you!").format(score=callback_data.score),
+            reply_markup=None,
+        )
+        await query.message.answer(
+            _("Anything you would like to tell us? Send a comment, or /skip.")
+        )
+
+
+@router.message(NpsComment.comment, PRIVATE, F.text)
+async def comment(
+    message: Message, state: FSMContext, session: AsyncSession, member: MemberView
+) -> None:
+    """The optional comment after the score."""
+    text = (message.text or "").strip()
+    if text == "/skip":
+        await state.clear()
+        await message.answer(_("Thank you!"))
+        return
+    data = await state.get_data()
+    try:
+        await record_comment(
+            session, survey_id=int(data["survey_id"]), member_id=member.id, comment=text
+        )
+    except NpsError as exc:
+        await message.answer(_(NPS_ERRORS[exc.reason]))
+        if exc.reason == "answered":
+            await state.clear()
+        return
+    await state.clear()
+    await message.answer(_("Thank you! The team will read it."))
+
+
+def _score_line(title: str, score: NpsScore) -> str:
+    return _(
+        "{title}: NPS {score} ({total} answers: {promoters} promoters, {passives} passives, "
+        "{detractors} detractors)"
+    ).format(
+        title=title,
+        score=f"{score.score:+d}",
+        total=score.total,
+        promoters=score.promoters,
+        passives=score.passives,
+        detractors=score.detractors,
+    )
+
+
+@router.message(Command("nps_report"), PRIVATE, RoleFilter(Role.STAFF, "nps.report"))
+async def report(message: Message, session: AsyncSession, clock: Clock) -> None:
+    """NPS overall and per community over the last 90 days, with the latest comments."""
+    found = await nps_report(session, since=clock() - timedelta(days=REPORT_DAYS))
+    if not found.overall.total:
+        await message.answer(_("No NPS answers in the last 90 days."))
+        return
+    lines = [_("NPS over the last 90 days"), _score_line(_("Overall"), found.overall)]
+    for score in found.communities:
+        community = await get_community(session, score.community_id) if score.community_id else None
+        title = esc(community.title) if community else _("No group")
+        lines.append(_score_line(title, score))
+    if found.comments:
+        lines.append(_("Latest comments:"))
+        lines += [f"• {value}: {esc(text)}" for value, text in found.comments]
+    await message.answer("\n".join(lines))

@@ -1,0 +1,459 @@
+"""Co-creation polls in chats: votes from Telegram, closing with a result chart, staff
+commands (/polls, /poll_close) and the step from a poll's winner to a pre-sale (C2M)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, InputPollOption, Message, PollAnswer
+from aiogram.types import Poll as TelegramPoll
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_percent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.chart import bar_chart
+from handlers.filters import RoleFilter
+from handlers.groupbuy import OPEN_ERRORS, OpenValues, open_and_post
+from handlers.text import N_, BackgroundSender, DeadlineScheduler, HandlerSettings, esc
+from models.poll import POLL_OPEN
+from services.community import get_community
+from services.groupbuy import GroupBuyError, parse_count, parse_deadline, parse_minimum
+from services.member import MemberView, get_member
+from services.poll import (
+    PollResult,
+    PollView,
+    claim_presale,
+    close_poll,
+    get_poll,
+    hold_presale,
+    mark_stopped,
+    posts_of,
+    recent_polls,
+    record_answer,
+    record_counts,
+    record_post,
+    tally,
+)
+from services.product import get_product
+from services.role import Role
+
+log = logging.getLogger(__name__)
+router = Router(name="poll")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+CAPTION_LIMIT = 1024
+
+POLL_ERRORS = {
+    "bad_question": N_("The question must be 1-300 characters. What do you want to ask?"),
+    "question_too_long": N_("The question must be 1-300 characters. What do you want to ask?"),
+    "too_few_options": N_("A poll needs 2-12 options: send one per line, or separate them with |."),
+    "too_many_options": N_(
+        "A poll needs 2-12 options: send one per line, or separate them with |."
+    ),
+    "option_too_long": N_("Each option must be 1-100 characters."),
+    "duplicate_options": N_("Two options are the same; make each one different."),
+    "closing_past": N_("The closing time must be in the future."),
+    "closing_too_far": N_("A poll can stay open for at most 30 days."),
+    "bad_closing": N_("Give the closing time as 3d, 12h, 90m or a date like 2026-11-25 20:00."),
+    "bad_points": N_("Points per vote must be a whole number from 0 to 10000."),
+    "anonymous_no_voters": N_(
+        "An anonymous poll cannot reward or weigh voters, because nobody knows who voted."
+    ),
+    "no_chats": N_("There is no group to post it in."),
+}
+NOT_FOUND = N_("There is no poll #{id}.")
+PRESALE_USAGE = N_(
+    "Put a poll's winner on pre-sale in the poll's groups:\n"
+    "/poll_presale POLL PRODUCT DEADLINE [min=N] [stock=N] [limit=N]\n"
+    "For example: /poll_presale 3 12 7d min=20"
+)
+
+
+def poll_error(reason: str) -> str:
+    """The localized message for a refused poll value."""
+    text = POLL_ERRORS.get(reason)
+    return _(text) if text else _("That is not possible for this poll.")
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+async def post_poll(bot: Bot, session: AsyncSession, poll: PollView, chat_ids: list[int]) -> int:
+    """Send the poll as a native Telegram poll into every group; returns how many got it.
+
+    No open_period: Telegram caps it at 10 minutes, so the scheduler closes the poll instead.
+    """
+    posted = 0
+    for chat_id in chat_ids:
+        try:
+            message = await bot.send_poll(
+                chat_id,
+                question=poll.question,
+                # plain text: members' wording is never read as HTML
+                question_parse_mode=None,
+                options=[
+                    InputPollOption(text=option, text_parse_mode=None) for option in poll.options
+                ],
+                is_anonymous=poll.anonymous,
+                allows_multiple_answers=poll.allows_multiple,
+            )
+        except TelegramAPIError as exc:
+            log.warning("could not post poll %s in %s: %s", poll.id, chat_id, exc)
+            continue
+        if message.poll is None:
+            continue
+        await record_post(
+            session,
+            poll_id=poll.id,
+            chat_id=chat_id,
+            telegram_poll_id=message.poll.id,
+            message_id=message.message_id,
+        )
+        posted += 1
+    return posted
+
+
+@router.poll_answer()
+async def poll_answer(
+    answer: PollAnswer,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    clock: Clock,
+    notifier: BackgroundSender,
+    member: MemberView | None = None,
+) -> None:
+    """A member voted, changed or retracted their vote in one group's copy of a poll."""
+    if member is None or answer.user is None or answer.user.is_bot:
+        return
+    result = await record_answer(
+        session,
+        telegram_poll_id=answer.poll_id,
+        member_id=member.id,
+        option_ids=list(answer.option_ids),
+        now=clock(),
+        points_cap=settings.points_daily_caps.get("vote"),
+    )
+    if result is not None and result.points > 0 and member.started:
+        notifier.send(
+            member.id,
+            _("Thanks for voting in poll #{id}: +{points} points.").format(
+                id=result.poll_id, points=result.points
+            ),
+        )
+
+
+@router.poll()
+async def poll_state(poll: TelegramPoll, session: AsyncSession) -> None:
+    """Telegram reports the counts of an anonymous poll's copy."""
+    await record_counts(
+        session,
+        telegram_poll_id=poll.id,
+        counts=[option.voter_count for option in poll.options],
+    )
+
+
+def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
+    """The result in the current locale: every option with its votes, and the winner."""
+    poll = result.poll
+    total = sum(result.raw) or 1
+    lines = [
+        _("📊 Poll #{id} closed: {question}").format(
+            id=poll.id, question=f"<b>{esc(poll.question)}</b>"
+        )
+    ]
+    winner = result.winner
+    for i, option in enumerate(poll.options):
+        mark = "🏆" if i == winner else "▫️"
+        line = _("{mark} {option}: {votes} ({share})").format(
+            mark=mark,
+            option=esc(option),
+            votes=result.raw[i],
+            share=format_percent(result.raw[i] / total, locale=locale),
+        )
+        if result.weighted is not None:
+            line += " · " + _("weighted {votes}").format(votes=result.weighted[i])
+        lines.append(line)
+    if poll.anonymous:
+        lines.append(
+            _("Votes: {votes} in {groups} groups.").format(
+                votes=sum(result.raw), groups=len(poll.chat_ids)
+            )
+        )
+    else:
+        lines.append(
+            _("Voters: {voters} in {groups} groups, each counted once.").format(
+                voters=result.voters, groups=len(poll.chat_ids)
+            )
+        )
+    if result.weighted is not None:
+        lines.append(_("Weighted: each vote counts 1 + the voter's tier rank."))
+    if winner is None:
+        lines.append(_("Nobody voted."))
+    else:
+        lines.append(_("Winner: {option}").format(option=f"<b>{esc(poll.options[winner])}</b>"))
+        if for_staff:
+            lines.append(
+                _(
+                    "Put it on pre-sale in the same groups: /poll_presale {id} PRODUCT 7d min=20"
+                ).format(id=poll.id)
+            )
+    return "\n".join(lines)
+
+
+def result_chart(result: PollResult) -> bytes:
+    """The result as a bar chart, labelled in the current locale."""
+    series: list[tuple[str, tuple[int, ...]]] = [(_("Votes"), result.raw)]
+    if result.weighted is not None:
+        series.append((_("Weighted by tier"), result.weighted))
+    title = _("Poll #{id}: {question}").format(id=result.poll.id, question=result.poll.question)
+    return bar_chart(title, result.poll.options, series)
+
+
+async def _send_result(bot: Bot, chat_id: int, text: str, chart: bytes, poll_id: int) -> None:
+    photo = BufferedInputFile(chart, filename=f"poll_{poll_id}.png")
+    if len(text) <= CAPTION_LIMIT:
+        await bot.send_photo(chat_id, photo, caption=text)
+    else:
+        await bot.send_photo(chat_id, photo)
+        await bot.send_message(chat_id, text)
+
+
+async def close_and_announce(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    *,
+    poll_id: int,
+    now: datetime,
+    default_locale: str,
+) -> PollResult | None:
+    """Close the poll once: stop every copy, count across groups, post the result and chart to
+    every group and to the staff member who asked. None when it was not open."""
+    poll = await close_poll(session, poll_id=poll_id, now=now)
+    if poll is None:
+        return None
+    for post in await posts_of(session, poll_id):
+        try:
+            stopped = await bot.stop_poll(post.chat_id, post.message_id)
+        except TelegramAPIError as exc:
+            log.warning("could not stop poll %s in %s: %s", poll_id, post.chat_id, exc)
+            continue
+        if poll.anonymous:  # the final counts of this copy
+            await record_counts(
+                session,
+                telegram_poll_id=post.telegram_poll_id,
+                counts=[option.voter_count for option in stopped.options],
+                final=True,
+            )
+        await mark_stopped(session, poll_id=poll_id, chat_id=post.chat_id)
+    result = await tally(session, poll)
+    for chat_id in poll.chat_ids:
+        community = await get_community(session, chat_id)
+        locale = community.locale if community else default_locale
+        with i18n.use_locale(locale):
+            try:
+                await _send_result(
+                    bot,
+                    chat_id,
+                    result_text(result, locale, for_staff=False),
+                    result_chart(result),
+                    poll_id,
+                )
+            except TelegramAPIError as exc:
+                log.warning("could not post the result of poll %s in %s: %s", poll_id, chat_id, exc)
+    staff = await get_member(session, poll.created_by)
+    if staff is not None and staff.started:
+        with i18n.use_locale(staff.locale):
+            try:
+                await _send_result(
+                    bot,
+                    staff.id,
+                    result_text(result, staff.locale, for_staff=True),
+                    result_chart(result),
+                    poll_id,
+                )
+            except TelegramAPIError as exc:
+                log.warning(
+                    "could not send the result of poll %s to %s: %s", poll_id, staff.id, exc
+                )
+    return result
+
+
+def _poll_id(text: str) -> int | None:
+    cleaned = text.strip().lstrip("#")
+    return int(cleaned) if cleaned.isdecimal() and len(cleaned) <= 12 else None
+
+
+@router.message(Command("poll_close"), PRIVATE, RoleFilter(Role.STAFF, "poll.close"))
+async def poll_close(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Closes a poll now; the result goes to its groups and to its author."""
+    poll_id = _poll_id(command.args or "")
+    if poll_id is None:
+        await message.answer(_("Send /poll_close ID, for example /poll_close 3 (see /polls)."))
+        return
+    poll = await get_poll(session, poll_id)
+    if poll is None:
+        await message.answer(_(NOT_FOUND).format(id=poll_id))
+        return
+    result = await close_and_announce(
+        bot, i18n, session, poll_id=poll_id, now=clock(), default_locale=settings.default_locale
+    )
+    if result is None:
+        await message.answer(_("Poll #{id} is already closed.").format(id=poll_id))
+        return
+    await message.answer(
+        _("Poll #{id} closed; the result was posted in {count} groups.").format(
+            id=poll_id, count=len(result.poll.chat_ids)
+        )
+    )
+
+
+@router.message(Command("polls"), PRIVATE, RoleFilter(Role.STAFF, "poll.list"))
+async def list_polls(
+    message: Message, session: AsyncSession, member: MemberView, settings: HandlerSettings
+) -> None:
+    """The newest polls with their status."""
+    polls = await recent_polls(session)
+    if not polls:
+        await message.answer(_("No polls yet. Start one with /poll_new."))
+        return
+    zone = member.timezone or settings.default_timezone
+    lines = [_("Polls:")]
+    for poll in polls:
+        status = (
+            _("open until {when}").format(when=local_time(poll.closes_at, zone))
+            if poll.status == POLL_OPEN
+            else _("closed")
+        )
+        lines.append(
+            _("#{id} {question} — {status}, {groups} groups").format(
+                id=poll.id, question=esc(poll.question), status=status, groups=len(poll.chat_ids)
+            )
+        )
+    await message.answer("\n".join(lines))
+
+
+def _presale_options(words: list[str]) -> dict[str, str]:
+    options: dict[str, str] = {}
+    for word in words:
+        key, sep, value = word.partition("=")
+        if not sep or key.lower() not in ("min", "stock", "limit"):
+            raise GroupBuyError("bad_option", word)
+        options[key.lower()] = value
+    return options
+
+
+@router.message(Command("poll_presale"), PRIVATE, RoleFilter(Role.STAFF, "poll.presale"))
+async def poll_presale(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    closer: DeadlineScheduler,
+) -> None:
+    """C2M: opens a pre-sale group-buy of the winner in the poll's groups, in one step."""
+    words = (command.args or "").split()
+    poll_id = _poll_id(words[0]) if words else None
+    if len(words) < 3 or poll_id is None or _poll_id(words[1]) is None:
+        await message.answer(_(PRESALE_USAGE))
+        return
+    poll = await get_poll(session, poll_id)
+    if poll is None:
+        await message.answer(_(NOT_FOUND).format(id=poll_id))
+        return
+    if poll.is_open:
+        await message.answer(
+            _("Poll #{id} is still open. Close it first with /poll_close {id}.").format(id=poll_id)
+        )
+        return
+    result = await tally(session, poll)
+    if result.winner is None or not poll.chat_ids:
+        await message.answer(_("Poll #{id} has no winner to put on sale.").format(id=poll_id))
+        return
+    if poll.presale_groupbuy_id is not None:
+        await message.answer(
+            _("Poll #{id} is already on pre-sale as group-buy #{gb}.").format(
+                id=poll_id, gb=poll.presale_groupbuy_id
+            )
+        )
+        return
+    now = clock()
+    zone = member.timezone or settings.default_timezone
+    try:
+        product = await get_product(session, _poll_id(words[1]) or 0)
+        if product is None or not product.active:
+            raise GroupBuyError("no_product")
+        deadline = parse_deadline(words[2], now=now, timezone=zone)
+        options = _presale_options(words[3:])
+        min_kind, min_count = parse_minimum(options.get("min", "10"))
+        stock = product.stock if product.stock is not None else 1000
+        values = OpenValues(
+            product_id=product.id,
+            deadline=deadline,
+            min_kind=min_kind,
+            min_count=min_count,
+            stock_cap=parse_count(options["stock"]) if "stock" in options else stock,
+            per_member_limit=parse_count(options["limit"]) if "limit" in options else 5,
+        )
+        # hold the poll's pre-sale slot first: two staff racing open one group-buy
+        if not await hold_presale(session, poll_id=poll_id):
+            await message.answer(_("Poll #{id} is already on pre-sale.").format(id=poll_id))
+            return
+        gb = await open_and_post(
+            bot,
+            i18n,
+            session,
+            closer,
+            values,
+            opened_by=member.id,
+            chat_ids=list(poll.chat_ids),
+            commission_bps=0,
+            now=now,
+        )
+    except GroupBuyError as exc:
+        text = OPEN_ERRORS.get(exc.reason)
+        await message.answer(_(text) if text else _(PRESALE_USAGE))
+        return
+    await claim_presale(session, poll_id=poll_id, groupbuy_id=gb.id)
+    winner = poll.options[result.winner]
+    for chat_id in poll.chat_ids:
+        community = await get_community(session, chat_id)
+        with i18n.use_locale(community.locale if community else settings.default_locale):
+            try:
+                await bot.send_message(
+                    chat_id,
+                    _(
+                        "You chose {option} in poll #{id}: it is now on pre-sale. It will be "
+                        "made if at least {count} pre-order it by the deadline."
+                    ).format(option=f"<b>{esc(winner)}</b>", id=poll_id, count=min_count),
+                )
+            except TelegramAPIError as exc:
+                log.warning(
+                    "could not announce the pre-sale of poll %s in %s: %s", poll_id, chat_id, exc
+                )
+    await message.answer(
+        _("Pre-sale group-buy #{gb} of {option} opened in {count} groups.").format(
+            gb=gb.id, option=esc(winner), count=len(poll.chat_ids)
+        )
+    )

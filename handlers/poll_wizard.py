@@ -1,0 +1,372 @@
+"""/poll_new: staff ask their communities a question step by step; /cancel works throughout."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.poll import local_time, poll_error, post_poll
+from handlers.text import HandlerSettings, PollScheduler, esc
+from services.community import active_community_ids, get_community
+from services.member import MemberView
+from services.poll import (
+    PollError,
+    check_question,
+    close_poll,
+    create_poll,
+    parse_closing,
+    parse_options,
+    parse_points,
+)
+from services.role import Role
+
+router = Router(name="poll_wizard")
+router.message.filter(F.chat.type == ChatType.PRIVATE)
+Clock = Callable[[], datetime]
+
+
+class NewPoll(StatesGroup):
+    """The steps of /poll_new."""
+
+    question = State()
+    options = State()
+    multiple = State()
+    anonymous = State()
+    closing = State()
+    points = State()
+    weighting = State()
+    targets = State()
+    confirm = State()
+
+
+class PollWizardCallback(CallbackData, prefix="pl"):
+    """A button of the poll wizard."""
+
+    choice: str  # single, multiple, public, anonymous, weigh, flat, all, pick, toggle, done,
+    # create, cancel
+    chat_id: int = 0  # the group a toggle button adds or removes
+
+
+def _buttons(*pairs: tuple[str, str], width: int = 2) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for text, choice in pairs:
+        builder.button(text=text, callback_data=PollWizardCallback(choice=choice))
+    builder.adjust(width)
+    return builder.as_markup()
+
+
+@router.message(Command("poll_new"), RoleFilter(Role.STAFF, "poll.create"))
+async def start(message: Message, state: FSMContext) -> None:
+    """Step 1: the question."""
+    await state.clear()
+    await state.set_state(NewPoll.question)
+    await message.answer(
+        _("New co-creation poll. What do you want to ask? (1-300 characters, /cancel to stop)")
+    )
+
+
+@router.message(NewPoll.question, F.text)
+async def got_question(message: Message, state: FSMContext) -> None:
+    """Step 2: the options."""
+    try:
+        question = check_question(message.text or "")
+    except PollError as exc:
+        await message.answer(poll_error(exc.reason))
+        return
+    await state.update_data(question=question)
+    await state.set_state(NewPoll.options)
+    await message.answer(
+        _("The options: 2-12, one per line or separated by |, each up to 100 characters.")
+    )
+
+
+@router.message(NewPoll.options, F.text)
+async def got_options(message: Message, state: FSMContext) -> None:
+    """Step 3: one answer or several."""
+    try:
+        options = parse_options(message.text or "")
+    except PollError as exc:
+        await message.answer(poll_error(exc.reason))
+        return
+    await state.update_data(options=list(options))
+    await state.set_state(NewPoll.multiple)
+    await message.answer(
+        _("May members pick one option or several?"),
+        reply_markup=_buttons((_("One option"), "single"), (_("Several options"), "multiple")),
+    )
+
+
+@router.callback_query(
+    NewPoll.multiple, PollWizardCallback.filter(F.choice.in_({"single", "multiple"}))
+)
+async def got_multiple(
+    query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext
+) -> None:
+    """Step 4: anonymous or not."""
+    await state.update_data(multiple=callback_data.choice == "multiple")
+    await state.set_state(NewPoll.anonymous)
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            _(
+                "Should the votes be anonymous? Anonymous polls cannot reward voters or weigh "
+                "them by tier."
+            ),
+            reply_markup=_buttons((_("Not anonymous"), "public"), (_("Anonymous"), "anonymous")),
+        )
+
+
+@router.callback_query(
+    NewPoll.anonymous, PollWizardCallback.filter(F.choice.in_({"public", "anonymous"}))
+)
+async def got_anonymous(
+    query: CallbackQuery,
+    callback_data: PollWizardCallback,
+    state: FSMContext,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """Step 5: the closing time."""
+    await state.update_data(anonymous=callback_data.choice == "anonymous")
+    await state.set_state(NewPoll.closing)
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(_closing_prompt(member, settings))
+
+
+def _closing_prompt(member: MemberView, settings: HandlerSettings) -> str:
+    return _(
+        "When does it close? 3d, 12h, 90m, or a date like 2026-11-25 20:00 in your time "
+        "zone ({zone}); at most 30 days."
+    ).format(zone=member.timezone or settings.default_timezone)
+
+
+@router.message(NewPoll.closing, F.text)
+async def got_closing(
+    message: Message,
+    state: FSMContext,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    session: AsyncSession,
+) -> None:
+    """Step 6: points per vote (or, for an anonymous poll, the groups)."""
+    zone = member.timezone or settings.default_timezone
+    try:
+        closes_at = parse_closing(message.text or "", now=clock(), timezone=zone)
+    except PollError as exc:
+        await message.answer(poll_error(exc.reason) + "\n" + _closing_prompt(member, settings))
+        return
+    await state.update_data(closes_at=closes_at.isoformat())
+    data = await state.get_data()
+    if data["anonymous"]:
+        await state.update_data(points=0, weighted=False)
+        await _ask_targets(message, state)
+        return
+    await state.set_state(NewPoll.points)
+    await message.answer(_("How many points does each voter get, once per poll? (0 for none)"))
+
+
+@router.message(NewPoll.points, F.text)
+async def got_points(message: Message, state: FSMContext) -> None:
+    """Step 7: tier weighting."""
+    try:
+        points = parse_points(message.text or "")
+    except PollError as exc:
+        await message.answer(poll_error(exc.reason))
+        return
+    await state.update_data(points=points)
+    await state.set_state(NewPoll.weighting)
+    await message.answer(
+        _(
+            "Also count a result weighted by membership tier? Each vote then counts 1 + the "
+            "voter's tier rank."
+        ),
+        reply_markup=_buttons((_("Weigh by tier"), "weigh"), (_("One member, one vote"), "flat")),
+    )
+
+
+@router.callback_query(
+    NewPoll.weighting, PollWizardCallback.filter(F.choice.in_({"weigh", "flat"}))
+)
+async def got_weighting(
+    query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext
+) -> None:
+    """Step 8: the groups."""
+    await state.update_data(weighted=callback_data.choice == "weigh")
+    await query.answer()
+    if isinstance(query.message, Message):
+        await _ask_targets(query.message, state)
+
+
+async def _ask_targets(message: Message, state: FSMContext) -> None:
+    await state.set_state(NewPoll.targets)
+    await message.answer(
+        _("Which groups get the poll?"),
+        reply_markup=_buttons((_("All groups"), "all"), (_("Choose groups"), "pick")),
+    )
+
+
+async def _group_picker(session: AsyncSession, chosen: list[int]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for chat_id in await active_community_ids(session):
+        community = await get_community(session, chat_id)
+        title = community.title if community and community.title else str(chat_id)
+        mark = "✅" if chat_id in chosen else "▫️"
+        builder.button(
+            text=f"{mark} {title}"[:64],
+            callback_data=PollWizardCallback(choice="toggle", chat_id=chat_id),
+        )
+    builder.button(text=_("Done"), callback_data=PollWizardCallback(choice="done"))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice == "pick"))
+async def pick_groups(query: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+    """Shows the groups to tick."""
+    await state.update_data(chats=[])
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            _("Tick the groups, then press Done."), reply_markup=await _group_picker(session, [])
+        )
+
+
+@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice == "toggle"))
+async def toggle_group(
+    query: CallbackQuery,
+    callback_data: PollWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    bot: Bot,
+) -> None:
+    """Adds or removes one group."""
+    chosen = list((await state.get_data()).get("chats", []))
+    if callback_data.chat_id in chosen:
+        chosen.remove(callback_data.chat_id)
+    elif callback_data.chat_id in await active_community_ids(session):
+        chosen.append(callback_data.chat_id)
+    await state.update_data(chats=chosen)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_reply_markup(reply_markup=await _group_picker(session, chosen))
+
+
+@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice.in_({"all", "done"})))
+async def got_targets(
+    query: CallbackQuery,
+    callback_data: PollWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """Step 9: the summary to confirm."""
+    active = await active_community_ids(session)
+    if callback_data.choice == "all":
+        chats = active
+    else:
+        chats = [c for c in (await state.get_data()).get("chats", []) if c in active]
+    if not chats:
+        await query.answer(poll_error("no_chats"), show_alert=True)
+        return
+    await state.update_data(chats=chats)
+    await state.set_state(NewPoll.confirm)
+    await query.answer()
+    if query.message is not None:
+        data = await state.get_data()
+        await query.message.answer(
+            await _summary(session, data, member.timezone or settings.default_timezone),
+            reply_markup=_buttons((_("✅ Post the poll"), "create"), (_("✖️ Cancel"), "cancel")),
+        )
+
+
+async def _summary(session: AsyncSession, data: dict[str, Any], zone: str) -> str:
+    titles = []
+    for chat_id in data["chats"]:
+        community = await get_community(session, chat_id)
+        titles.append(esc(community.title if community else chat_id))
+    lines = [f"<b>{esc(data['question'])}</b>"]
+    lines += [f"{i + 1}. {esc(option)}" for i, option in enumerate(data["options"])]
+    lines.append(_("Several options allowed") if data["multiple"] else _("One option"))
+    lines.append(_("Anonymous") if data["anonymous"] else _("Not anonymous"))
+    lines.append(
+        _("Closes: {when} ({zone})").format(
+            when=local_time(datetime.fromisoformat(data["closes_at"]), zone), zone=zone
+        )
+    )
+    lines.append(_("Points per voter: {points}").format(points=data["points"]))
+    if data["weighted"]:
+        lines.append(_("Also weighted by tier"))
+    lines.append(_("Groups: {groups}").format(groups=", ".join(titles)))
+    return "\n".join(lines)
+
+
+@router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == "create"))
+async def create(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    poll_closer: PollScheduler,
+) -> None:
+    """Stores the poll, posts it in every chosen group and schedules its closing."""
+    data = await state.get_data()
+    try:
+        poll = await create_poll(
+            session,
+            question=data["question"],
+            options=tuple(data["options"]),
+            allows_multiple=data["multiple"],
+            anonymous=data["anonymous"],
+            closes_at=datetime.fromisoformat(data["closes_at"]),
+            points_per_vote=data["points"],
+            tier_weighted=data["weighted"],
+            created_by=member.id,
+            now=clock(),
+        )
+    except PollError as exc:
+        await query.answer(poll_error(exc.reason), show_alert=True)
+        return
+    posted = await post_poll(bot, session, poll, list(data["chats"]))
+    await state.clear()
+    await query.answer()
+    if posted == 0:  # no group took it: close it at once, so nothing waits for votes
+        await close_poll(session, poll_id=poll.id, now=clock())
+        if query.message is not None:
+            await query.message.answer(_("I could not post the poll in any group."))
+        return
+    poll_closer.schedule(poll.id, poll.closes_at)
+    if query.message is not None:
+        zone = member.timezone or settings.default_timezone
+        await query.message.answer(
+            _("Poll #{id} posted in {count} groups; it closes {when}.").format(
+                id=poll.id, count=posted, when=local_time(poll.closes_at, zone)
+            )
+        )
+
+
+@router.callback_query(PollWizardCallback.filter(F.choice == "cancel"))
+async def cancel_button(query: CallbackQuery, state: FSMContext) -> None:
+    """Leaves the wizard from its confirmation buttons."""
+    await state.clear()
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(_("Cancelled. Nothing was changed."))

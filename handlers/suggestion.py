@@ -1,0 +1,247 @@
+"""The suggestion box: /suggest anywhere; staff review with /suggestions, adopt or decline
+with a short reply that reaches the author in their language; /suggestions stats."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.perks import points_text
+from handlers.text import N_, HandlerSettings, esc
+from services.community import CommunityView, get_community
+from services.member import MemberView, get_member
+from services.role import Role
+from services.suggestion import (
+    SuggestionError,
+    decide,
+    get_suggestion,
+    new_suggestions,
+    submit,
+    suggestion_stats,
+)
+
+log = logging.getLogger(__name__)
+router = Router(name="suggestion")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+
+SUGGEST_ERRORS = {
+    "empty": N_("Write your idea after the command, for example: /suggest A jasmine oolong"),
+    "too_long": N_("A suggestion can be at most 500 characters."),
+    "repeated": N_("You already sent that suggestion. Thank you, it is with the team."),
+    "too_many": N_("You sent 5 suggestions in the last 24 hours. Please wait a little."),
+    "reply_too_long": N_("The reply can be at most 200 characters. Send a shorter one."),
+    "decided": N_("Another staff member already decided on that suggestion."),
+    "not_found": N_("There is no such suggestion."),
+}
+
+
+class SuggestionCallback(CallbackData, prefix="sg"):
+    """A staff button under a suggestion."""
+
+    action: str  # adopt, decline
+    suggestion_id: int
+
+
+class Deciding(StatesGroup):
+    """Staff chose Adopt or Decline and now write the reply."""
+
+    reply = State()
+
+
+def _keyboard(suggestion_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Adopt"),
+        callback_data=SuggestionCallback(action="adopt", suggestion_id=suggestion_id),
+    )
+    builder.button(
+        text=_("✖️ Decline"),
+        callback_data=SuggestionCallback(action="decline", suggestion_id=suggestion_id),
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+@router.message(Command("suggest"))
+async def suggest(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """A member drops an idea in the suggestion box, from a group or in private."""
+    try:
+        saved = await submit(
+            session,
+            member_id=member.id,
+            community_id=community.id if community else None,
+            text=command.args or "",
+            now=clock(),
+        )
+    except SuggestionError as exc:
+        await message.reply(_(SUGGEST_ERRORS[exc.reason]))
+        return
+    await message.reply(
+        _("Thank you! Suggestion #{id} is with the brand team; you will hear back.").format(
+            id=saved.id
+        )
+    )
+
+
+@router.message(Command("suggestions"), PRIVATE, RoleFilter(Role.STAFF, "suggestion.list"))
+async def list_suggestions(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    clock: Clock,
+) -> None:
+    """New suggestions, one message each with Adopt and Decline; or `stats` for the counts."""
+    if (command.args or "").strip().lower() == "stats":
+        await message.answer(await _stats_text(session, clock()))
+        return
+    waiting = await new_suggestions(session)
+    if not waiting:
+        await message.answer(_("No new suggestions."))
+        return
+    for item in waiting:
+        author = await get_member(session, item.member_id)
+        where = await get_community(session, item.community_id) if item.community_id else None
+        head = _("Suggestion #{id} from {name} ({where}):").format(
+            id=item.id,
+            name=esc(author.display_name if author else item.member_id),
+            where=esc(where.title) if where else _("private chat"),
+        )
+        await message.answer(f"{head}\n{esc(item.text)}", reply_markup=_keyboard(item.id))
+
+
+async def _stats_text(session: AsyncSession, now: datetime) -> str:
+    rows = await suggestion_stats(session, since=now - timedelta(days=366))
+    if not rows:
+        return _("No suggestions in the last 12 months.")
+    lines = [_("Suggestions made and adopted, per month and community:")]
+    for row in rows:
+        where = await get_community(session, row.community_id) if row.community_id else None
+        lines.append(
+            _("{month} · {where}: {made} made, {adopted} adopted").format(
+                month=row.month,
+                where=esc(where.title) if where else _("private chat"),
+                made=row.made,
+                adopted=row.adopted,
+            )
+        )
+    return "\n".join(lines)
+
+
+@router.callback_query(SuggestionCallback.filter(), RoleFilter(Role.STAFF, "suggestion.decide"))
+async def choose(
+    query: CallbackQuery,
+    callback_data: SuggestionCallback,
+    state: FSMContext,
+    session: AsyncSession,
+) -> None:
+    """Staff tapped Adopt or Decline: ask for the short reply to the author."""
+    found = await get_suggestion(session, callback_data.suggestion_id)
+    if found is None or found.status != "new":
+        refusal = SUGGEST_ERRORS["decided"] if found else SUGGEST_ERRORS["not_found"]
+        await query.answer(_(refusal), show_alert=True)
+        return
+    await state.set_state(Deciding.reply)
+    await state.update_data(suggestion_id=found.id, adopt=callback_data.action == "adopt")
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            _(
+                "Write a short reply for the author of #{id} (up to 200 characters), or /skip "
+                "to send none."
+            ).format(id=found.id)
+        )
+
+
+@router.message(Deciding.reply, PRIVATE, F.text)
+async def got_reply(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Decides the suggestion, tells the author in their language, and confirms to staff."""
+    data = await state.get_data()
+    text = (message.text or "").strip()
+    reply = "" if text == "/skip" else text
+    try:
+        decision = await decide(
+            session,
+            suggestion_id=int(data["suggestion_id"]),
+            adopt=bool(data["adopt"]),
+            reply=reply,
+            staff_id=member.id,
+            now=clock(),
+            points=settings.suggestion_points,
+            points_cap=settings.points_daily_caps.get("suggestion"),
+        )
+    except SuggestionError as exc:
+        await message.answer(_(SUGGEST_ERRORS[exc.reason]))
+        if exc.reason != "reply_too_long":
+            await state.clear()
+        return
+    await state.clear()
+    item = decision.suggestion
+    author = await get_member(session, item.member_id)
+    told = False
+    if author is not None and author.started:
+        with i18n.use_locale(author.locale):
+            if data["adopt"]:
+                lines = [
+                    _("Good news: the brand adopted your suggestion #{id}!").format(id=item.id)
+                ]
+                if decision.points:
+                    lines.append(
+                        _("You earned {points}.").format(
+                            points=points_text(decision.points, author.locale)
+                        )
+                    )
+            else:
+                lines = [
+                    _(
+                        "Thank you for suggestion #{id}. This time the brand will not take it up."
+                    ).format(id=item.id)
+                ]
+            if reply:
+                lines.append(_("Reply from the team: {reply}").format(reply=esc(reply)))
+            lines.append(f"<i>{esc(item.text)}</i>")
+            try:
+                await bot.send_message(author.id, "\n".join(lines))
+                told = True
+            except TelegramAPIError as exc:
+                log.info(
+                    "could not tell member %s about suggestion %s: %s", author.id, item.id, exc
+                )
+    done = (
+        _("Suggestion #{id} adopted.") if data["adopt"] else _("Suggestion #{id} declined.")
+    ).format(id=item.id)
+    done += " " + (
+        _("The author was told.") if told else _("The author has no private chat with me.")
+    )
+    await message.answer(done)

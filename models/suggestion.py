@@ -1,0 +1,64 @@
+"""The suggestion box, and NPS answers: the two kinds of free text members leave the brand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index
+from sqlmodel import Field, SQLModel
+
+from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+
+# Suggestion.status values
+SUGGESTION_NEW = "new"  # waiting for staff
+SUGGESTION_ADOPTED = "adopted"  # staff adopted it: the author was told and rewarded
+SUGGESTION_DECLINED = "declined"  # staff declined it: the author was told
+
+MAX_SUGGESTION = 500  # characters of a suggestion
+MAX_REPLY = 200  # characters of staff's reply
+MAX_COMMENT = 500  # characters of an NPS comment
+
+
+class Suggestion(SQLModel, table=True):
+    """A member's idea for the brand, sent with /suggest."""
+
+    __tablename__ = "suggestion"
+    __table_args__ = (Index("ix_suggestion_member_created", "member_id", "created_at"),)
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    member_id: int = Field(
+        sa_column=Column(
+            TelegramId, ForeignKey("member.id", name="fk_suggestion_member"), nullable=False
+        )
+    )
+    # the group it was sent from; None when sent in private
+    community_id: int | None = Field(default=None, sa_type=TelegramId, index=True)
+    text: str = Field(max_length=MAX_SUGGESTION)
+    status: str = Field(default=SUGGESTION_NEW, max_length=12, index=True)
+    reply: str = Field(default="", max_length=MAX_REPLY)
+    decided_by: int | None = Field(default=None, sa_type=TelegramId)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class NpsSurvey(SQLModel, table=True):
+    """One NPS question asked of a member, and their answer once they give it."""
+
+    __tablename__ = "nps_survey"
+    __table_args__ = (
+        CheckConstraint("score IS NULL OR (score >= 0 AND score <= 10)", name="ck_nps_score"),
+        Index("ix_nps_survey_member_asked", "member_id", "asked_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    member_id: int = Field(
+        sa_column=Column(
+            TelegramId, ForeignKey("member.id", name="fk_nps_survey_member"), nullable=False
+        )
+    )
+    # the group of the order that prompted it (or the member's group); None when unknown
+    community_id: int | None = Field(default=None, sa_type=TelegramId, index=True)
+    asked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    score: int | None = Field(default=None)
+    comment: str = Field(default="", max_length=MAX_COMMENT)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

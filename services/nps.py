@@ -1,0 +1,179 @@
+"""Net Promoter Score: a 0-10 question at most once per interval, with an optional comment.
+
+NPS = % promoters (9-10) − % detractors (0-6), from −100 to +100; passives (7-8) count only
+in the total. An answer is recorded once (a conditional UPDATE on an unanswered survey).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from models.broadcast import MarketingConsent
+from models.community import Community
+from models.order import Order
+from models.suggestion import MAX_COMMENT, NpsSurvey
+
+
+class NpsError(ValueError):
+    """An NPS answer that was refused; `reason` names why, for a localized message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class NpsScore:
+    """The answers of one community (None: every community together)."""
+
+    community_id: int | None
+    promoters: int
+    passives: int
+    detractors: int
+
+    @property
+    def total(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+    @property
+    def score(self) -> int:
+        """Promoters minus detractors, as a whole percentage of all answers (−100..100)."""
+        if not self.total:
+            return 0
+        return round(100 * (self.promoters - self.detractors) / self.total)
+
+
+@dataclass(frozen=True, slots=True)
+class NpsReport:
+    overall: NpsScore
+    communities: list[NpsScore]
+    comments: list[tuple[int, str]]  # (score, comment), newest first
+
+
+async def start_survey(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    community_id: int | None,
+    now: datetime,
+    interval: timedelta,
+) -> int | None:
+    """A new survey for the member, or None when they were asked within the interval."""
+    last = (
+        await session.execute(
+            select(col(NpsSurvey.asked_at))
+            .where(col(NpsSurvey.member_id) == member_id)
+            .order_by(col(NpsSurvey.asked_at).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if last is not None and now - last < interval:
+        return None
+    row = NpsSurvey(member_id=member_id, community_id=community_id, asked_at=now)
+    session.add(row)
+    await session.flush()
+    assert row.id is not None
+    return row.id
+
+
+async def home_community(session: AsyncSession, member_id: int) -> int | None:
+    """The group of the member's latest order: where their answer counts in the report."""
+    chat = (
+        await session.execute(
+            select(col(Order.chat_id))
+            .join(Community, col(Community.id) == col(Order.chat_id))
+            .where(col(Order.member_id) == member_id)
+            .order_by(col(Order.id).desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return None if chat is None else int(chat)
+
+
+async def opted_in_members(session: AsyncSession) -> list[int]:
+    """Members who accept messages from the brand (the same consent as promotions)."""
+    rows = await session.execute(
+        select(col(MarketingConsent.member_id))
+        .where(col(MarketingConsent.opted_in).is_(True))
+        .order_by(col(MarketingConsent.member_id))
+    )
+    return [int(i) for i in rows.scalars().all()]
+
+
+async def record_score(
+    session: AsyncSession, *, survey_id: int, member_id: int, score: int, now: datetime
+) -> None:
+    """The member's 0-10 answer, once."""
+    if not 0 <= score <= 10:
+        raise NpsError("bad_score")
+    moved = await session.execute(
+        update(NpsSurvey)
+        .where(
+            col(NpsSurvey.id) == survey_id,
+            col(NpsSurvey.member_id) == member_id,
+            col(NpsSurvey.score).is_(None),
+        )
+        .values(score=score, answered_at=now)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise NpsError("answered")
+
+
+async def record_comment(
+    session: AsyncSession, *, survey_id: int, member_id: int, comment: str
+) -> None:
+    """The optional comment after the score, once, at most 500 characters."""
+    cleaned = comment.strip()
+    if not cleaned:
+        raise NpsError("empty")
+    if len(cleaned) > MAX_COMMENT:
+        raise NpsError("too_long")
+    moved = await session.execute(
+        update(NpsSurvey)
+        .where(
+            col(NpsSurvey.id) == survey_id,
+            col(NpsSurvey.member_id) == member_id,
+            col(NpsSurvey.score).is_not(None),
+            col(NpsSurvey.comment) == "",
+        )
+        .values(comment=cleaned)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise NpsError("answered")
+
+
+def _score(community_id: int | None, scores: list[int]) -> NpsScore:
+    return NpsScore(
+        community_id=community_id,
+        promoters=sum(1 for s in scores if s >= 9),
+        passives=sum(1 for s in scores if 7 <= s <= 8),
+        detractors=sum(1 for s in scores if s <= 6),
+    )
+
+
+async def nps_report(session: AsyncSession, *, since: datetime, comments: int = 10) -> NpsReport:
+    """NPS overall and per community from the answers since a time, with the latest comments."""
+    rows = (
+        await session.execute(
+            select(col(NpsSurvey.community_id), col(NpsSurvey.score), col(NpsSurvey.comment))
+            .where(col(NpsSurvey.score).is_not(None), col(NpsSurvey.answered_at) >= since)
+            .order_by(col(NpsSurvey.answered_at).desc())
+        )
+    ).all()
+    by_community: dict[int | None, list[int]] = defaultdict(list)
+    for community_id, score, _comment in rows:
+        by_community[community_id].append(int(score or 0))
+    return NpsReport(
+        overall=_score(None, [int(r[1] or 0) for r in rows]),
+        communities=[
+            _score(c, scores)
+            for c, scores in sorted(by_community.items(), key=lambda i: (i[0] is None, i[0] or 0))
+        ],
+        comments=[(int(r[1] or 0), str(r[2])) for r in rows if r[2]][:comments],
+    )

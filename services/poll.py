@@ -1,0 +1,480 @@
+"""Co-creation polls: ask every group one question and get one honest answer across them.
+
+Non-anonymous polls hold one ballot per member per poll (a unique row updated in place), so a
+member who votes in two groups, or changes their mind, counts once; a retraction removes the
+ballot only when it comes from the copy that holds it. Voters are rewarded once per poll
+through the points ledger. Anonymous polls only have the counts Telegram reports per copy.
+Closing is claimed by a conditional UPDATE, so the scheduler and staff close a poll once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from models.perks import MemberTier
+from models.poll import (
+    MAX_OPTIONS,
+    MIN_OPTIONS,
+    POLL_CLOSED,
+    POLL_OPEN,
+    Poll,
+    PollBallot,
+    PollOption,
+    PollPost,
+)
+from services.db import upsert
+from services.groupbuy import GroupBuyError, parse_deadline
+from services.points import REASON_VOTE, Grant, award
+
+MAX_QUESTION = 300  # Telegram's limit for a poll question
+MAX_OPTION = 100  # Telegram's limit for a poll option
+MAX_POINTS_PER_VOTE = 10_000
+_SPLIT = re.compile(r"\s*(?:\n|\|)\s*")
+
+
+class PollError(ValueError):
+    """A poll operation that was refused; `reason` names why, for a localized message."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    """A poll as handlers see it."""
+
+    id: int
+    question: str
+    options: tuple[str, ...]
+    allows_multiple: bool
+    anonymous: bool
+    points_per_vote: int
+    tier_weighted: bool
+    closes_at: datetime
+    status: str
+    created_by: int
+    chat_ids: tuple[int, ...]
+    presale_groupbuy_id: int | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == POLL_OPEN
+
+
+@dataclass(frozen=True, slots=True)
+class PostView:
+    chat_id: int
+    message_id: int
+    telegram_poll_id: str
+    stopped: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """The cross-group result: raw votes per option, and tier-weighted ones when configured."""
+
+    poll: PollView
+    raw: tuple[int, ...]
+    weighted: tuple[int, ...] | None
+    voters: int  # members who voted (anonymous polls: votes summed over the copies)
+
+    @property
+    def deciding(self) -> tuple[int, ...]:
+        """The figures that decide the winner: weighted when configured, raw otherwise."""
+        return self.weighted if self.weighted is not None else self.raw
+
+    @property
+    def winner(self) -> int | None:
+        """The winning option's position (the first of a tie), None when nobody voted."""
+        figures = self.deciding
+        if not figures or max(figures) == 0:
+            return None
+        return figures.index(max(figures))
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    """What one poll_answer did."""
+
+    poll_id: int
+    counted: bool  # False when the poll is closed or the answer was invalid: nothing changed
+    points: int  # points granted by this answer (0 after the first, or when capped)
+
+
+def check_question(text: str) -> str:
+    """The question, stripped; 1-300 characters as Telegram allows."""
+    cleaned = text.strip()
+    if not cleaned or cleaned.startswith("/"):
+        raise PollError("bad_question")
+    if len(cleaned) > MAX_QUESTION:
+        raise PollError("question_too_long", str(len(cleaned)))
+    return cleaned
+
+
+def parse_options(text: str) -> tuple[str, ...]:
+    """Options one per line or separated by |: 2-12 distinct options of 1-100 characters."""
+    options = tuple(part for part in _SPLIT.split(text.strip()) if part)
+    if len(options) < MIN_OPTIONS:
+        raise PollError("too_few_options", str(len(options)))
+    if len(options) > MAX_OPTIONS:
+        raise PollError("too_many_options", str(len(options)))
+    if any(len(option) > MAX_OPTION for option in options):
+        raise PollError("option_too_long")
+    if len({option.casefold() for option in options}) != len(options):
+        raise PollError("duplicate_options")
+    return options
+
+
+def parse_closing(text: str, *, now: datetime, timezone: str) -> datetime:
+    """'3d', '12h', '90m' or '2026-11-25 20:00' in the given time zone; future, within 30 days."""
+    try:
+        return parse_deadline(text, now=now, timezone=timezone)
+    except GroupBuyError as exc:
+        reason = {"deadline_past": "closing_past", "deadline_too_far": "closing_too_far"}
+        raise PollError(reason.get(exc.reason, "bad_closing"), text) from None
+
+
+def parse_points(text: str) -> int:
+    """Points per vote: a whole number from 0 to 10000."""
+    cleaned = text.strip()
+    if not cleaned.isdecimal() or len(cleaned) > 6 or int(cleaned) > MAX_POINTS_PER_VOTE:
+        raise PollError("bad_points", cleaned)
+    return int(cleaned)
+
+
+async def _options(session: AsyncSession, poll_id: int) -> tuple[str, ...]:
+    rows = await session.execute(
+        select(col(PollOption.text))
+        .where(col(PollOption.poll_id) == poll_id)
+        .order_by(col(PollOption.position))
+    )
+    return tuple(rows.scalars().all())
+
+
+async def _chat_ids(session: AsyncSession, poll_id: int) -> tuple[int, ...]:
+    rows = await session.execute(
+        select(col(PollPost.chat_id))
+        .where(col(PollPost.poll_id) == poll_id)
+        .order_by(col(PollPost.id))
+    )
+    return tuple(int(i) for i in rows.scalars().all())
+
+
+async def get_poll(session: AsyncSession, poll_id: int) -> PollView | None:
+    """The poll with its options and the groups it was posted in, read fresh."""
+    row = await session.get(Poll, poll_id, populate_existing=True)
+    if row is None:
+        return None
+    assert row.id is not None
+    return PollView(
+        id=row.id,
+        question=row.question,
+        options=await _options(session, row.id),
+        allows_multiple=row.allows_multiple,
+        anonymous=row.anonymous,
+        points_per_vote=row.points_per_vote,
+        tier_weighted=row.tier_weighted,
+        closes_at=row.closes_at,
+        status=row.status,
+        created_by=row.created_by,
+        chat_ids=await _chat_ids(session, row.id),
+        presale_groupbuy_id=row.presale_groupbuy_id,
+    )
+
+
+async def create_poll(
+    session: AsyncSession,
+    *,
+    question: str,
+    options: tuple[str, ...],
+    allows_multiple: bool,
+    anonymous: bool,
+    closes_at: datetime,
+    points_per_vote: int,
+    tier_weighted: bool,
+    created_by: int,
+    now: datetime,
+) -> PollView:
+    """Store a new open poll; its copies are recorded with `record_post` as they are sent."""
+    question = check_question(question)
+    options = parse_options("\n".join(options))
+    if closes_at <= now:
+        raise PollError("closing_past")
+    if not 0 <= points_per_vote <= MAX_POINTS_PER_VOTE:
+        raise PollError("bad_points", str(points_per_vote))
+    # an anonymous poll says nothing about who voted, so it can neither reward nor weigh
+    if anonymous and (points_per_vote or tier_weighted):
+        raise PollError("anonymous_no_voters")
+    row = Poll(
+        question=question,
+        option_count=len(options),
+        allows_multiple=allows_multiple,
+        anonymous=anonymous,
+        points_per_vote=points_per_vote,
+        tier_weighted=tier_weighted,
+        closes_at=closes_at,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    assert row.id is not None
+    session.add_all(
+        PollOption(poll_id=row.id, position=i, text=text) for i, text in enumerate(options)
+    )
+    await session.flush()
+    found = await get_poll(session, row.id)
+    assert found is not None
+    return found
+
+
+async def record_post(
+    session: AsyncSession, *, poll_id: int, chat_id: int, telegram_poll_id: str, message_id: int
+) -> None:
+    """Remember the native poll that carries the poll in one group."""
+    option_count = len(await _options(session, poll_id))
+    session.add(
+        PollPost(
+            poll_id=poll_id,
+            chat_id=chat_id,
+            telegram_poll_id=telegram_poll_id,
+            message_id=message_id,
+            counts=[0] * option_count,
+        )
+    )
+    await session.flush()
+
+
+async def posts_of(session: AsyncSession, poll_id: int) -> list[PostView]:
+    """Every posted copy of the poll."""
+    rows = await session.execute(
+        select(PollPost).where(col(PollPost.poll_id) == poll_id).order_by(col(PollPost.id))
+    )
+    return [
+        PostView(p.chat_id, p.message_id, p.telegram_poll_id, p.stopped)
+        for p in rows.scalars().all()
+    ]
+
+
+async def _post_and_poll(
+    session: AsyncSession, telegram_poll_id: str
+) -> tuple[PollPost, Poll] | None:
+    row = (
+        await session.execute(
+            select(PollPost, Poll)
+            .join(Poll, col(Poll.id) == col(PollPost.poll_id))
+            .where(col(PollPost.telegram_poll_id) == telegram_poll_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def _mask(option_ids: list[int]) -> int:
+    mask = 0
+    for i in option_ids:
+        mask |= 1 << i
+    return mask
+
+
+async def record_answer(
+    session: AsyncSession,
+    *,
+    telegram_poll_id: str,
+    member_id: int,
+    option_ids: list[int],
+    now: datetime,
+    points_cap: int | None,
+) -> AnswerResult | None:
+    """A member's answer in one posted copy (empty = retracted); None for a poll not ours.
+
+    The ballot is upserted on (poll, member), so answers from several groups, changed votes
+    and concurrent deliveries leave one ballot. The first non-empty answer earns the poll's
+    points once (key vote:<poll>:<member>), under the daily cap.
+    """
+    found = await _post_and_poll(session, telegram_poll_id)
+    if found is None:
+        return None
+    post, poll = found
+    assert poll.id is not None
+    if poll.status != POLL_OPEN or now >= poll.closes_at or poll.anonymous:
+        return AnswerResult(poll.id, counted=False, points=0)
+    valid = len(set(option_ids)) == len(option_ids) and all(
+        0 <= i < poll.option_count for i in option_ids
+    )
+    if not valid or (len(option_ids) > 1 and not poll.allows_multiple):
+        return AnswerResult(poll.id, counted=False, points=0)
+    if not option_ids:
+        # a retraction in a copy whose ballot was since replaced from another group changes nothing
+        await session.execute(
+            delete(PollBallot).where(
+                col(PollBallot.poll_id) == poll.id,
+                col(PollBallot.member_id) == member_id,
+                col(PollBallot.chat_id) == post.chat_id,
+            )
+        )
+        return AnswerResult(poll.id, counted=True, points=0)
+    values = {"chat_id": post.chat_id, "options": _mask(option_ids), "updated_at": now}
+    await session.execute(
+        upsert(
+            session,
+            PollBallot,
+            {"poll_id": poll.id, "member_id": member_id, **values},
+            keys=["poll_id", "member_id"],
+            update=values,
+        )
+    )
+    points = 0
+    if poll.points_per_vote > 0:
+        grant: Grant = await award(
+            session,
+            member_id=member_id,
+            reason=REASON_VOTE,
+            points=poll.points_per_vote,
+            key=f"vote:{poll.id}:{member_id}",
+            day=now.date(),
+            cap=points_cap,
+            memo=f"poll #{poll.id}",
+            at=now,
+        )
+        points = grant.points if grant.created else 0
+    return AnswerResult(poll.id, counted=True, points=points)
+
+
+async def record_counts(
+    session: AsyncSession, *, telegram_poll_id: str, counts: list[int], final: bool = False
+) -> bool:
+    """The per-option counts Telegram reports for an anonymous copy; False when not recorded.
+
+    Once the poll is closed only the final counts (from stopPoll, `final`) are taken.
+    """
+    found = await _post_and_poll(session, telegram_poll_id)
+    if found is None:
+        return False
+    post, poll = found
+    if not poll.anonymous or len(counts) != poll.option_count:
+        return False
+    if poll.status != POLL_OPEN and not final:
+        return False
+    if any(c < 0 for c in counts):
+        return False
+    await session.execute(
+        update(PollPost).where(col(PollPost.id) == post.id).values(counts=list(counts))
+    )
+    return True
+
+
+async def tally(session: AsyncSession, poll: PollView) -> PollResult:
+    """Count the poll across every group: ballots once per member, or the copies' counts."""
+    size = len(poll.options)
+    raw = [0] * size
+    if poll.anonymous:
+        rows = await session.execute(
+            select(col(PollPost.counts)).where(col(PollPost.poll_id) == poll.id)
+        )
+        for counts in rows.scalars().all():
+            for i, count in enumerate(list(counts)[:size]):
+                raw[i] += int(count)
+        return PollResult(poll=poll, raw=tuple(raw), weighted=None, voters=sum(raw))
+    weighted = [0] * size
+    ballots = await session.execute(
+        select(col(PollBallot.options), col(MemberTier.rank))
+        .outerjoin(MemberTier, col(MemberTier.member_id) == col(PollBallot.member_id))
+        .where(col(PollBallot.poll_id) == poll.id)
+    )
+    voters = 0
+    for mask, rank in ballots.all():
+        voters += 1
+        for i in range(size):
+            if int(mask) >> i & 1:
+                raw[i] += 1
+                weighted[i] += 1 + int(rank or 0)  # weight = 1 + tier rank
+    return PollResult(
+        poll=poll,
+        raw=tuple(raw),
+        weighted=tuple(weighted) if poll.tier_weighted else None,
+        voters=voters,
+    )
+
+
+async def close_poll(session: AsyncSession, *, poll_id: int, now: datetime) -> PollView | None:
+    """Claim the poll's closing: open -> closed once; None when it was not open."""
+    moved = await session.execute(
+        update(Poll)
+        .where(col(Poll.id) == poll_id, col(Poll.status) == POLL_OPEN)
+        .values(status=POLL_CLOSED, closed_at=now)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return await get_poll(session, poll_id)
+
+
+async def mark_stopped(session: AsyncSession, *, poll_id: int, chat_id: int) -> None:
+    await session.execute(
+        update(PollPost)
+        .where(col(PollPost.poll_id) == poll_id, col(PollPost.chat_id) == chat_id)
+        .values(stopped=True)
+    )
+
+
+async def due_polls(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Open polls whose closing time has come: the closing job's work."""
+    rows = await session.execute(
+        select(col(Poll.id))
+        .where(col(Poll.status) == POLL_OPEN, col(Poll.closes_at) <= now)
+        .order_by(col(Poll.closes_at))
+    )
+    return [int(i) for i in rows.scalars().all() if i is not None]
+
+
+async def open_polls(session: AsyncSession) -> list[tuple[int, datetime]]:
+    """Every open poll with its closing time, so the scheduler can rebuild its jobs."""
+    rows = await session.execute(
+        select(col(Poll.id), col(Poll.closes_at)).where(col(Poll.status) == POLL_OPEN)
+    )
+    return [(int(i or 0), d) for i, d in rows.all()]
+
+
+async def recent_polls(session: AsyncSession, *, limit: int = 10) -> list[PollView]:
+    """The newest polls, newest first."""
+    rows = await session.execute(select(col(Poll.id)).order_by(col(Poll.id).desc()).limit(limit))
+    views = [await get_poll(session, int(i or 0)) for i in rows.scalars().all()]
+    return [v for v in views if v is not None]
+
+
+async def hold_presale(session: AsyncSession, *, poll_id: int) -> bool:
+    """Lock a closed poll's pre-sale slot for this transaction; False when it is taken.
+
+    The no-op UPDATE takes the row (PostgreSQL) or the database (SQLite) write lock, so a
+    concurrent staff member waits here and then finds the slot filled.
+    """
+    moved = await session.execute(
+        update(Poll)
+        .where(
+            col(Poll.id) == poll_id,
+            col(Poll.status) == POLL_CLOSED,
+            col(Poll.presale_groupbuy_id).is_(None),
+        )
+        .values(presale_groupbuy_id=col(Poll.presale_groupbuy_id))
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def claim_presale(session: AsyncSession, *, poll_id: int, groupbuy_id: int) -> bool:
+    """Link the pre-sale opened from a closed poll, once; False when one was linked already."""
+    moved = await session.execute(
+        update(Poll)
+        .where(
+            col(Poll.id) == poll_id,
+            col(Poll.status) == POLL_CLOSED,
+            col(Poll.presale_groupbuy_id).is_(None),
+        )
+        .values(presale_groupbuy_id=groupbuy_id)
+    )
+    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
