@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -15,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import sync_private_commands
 from handlers.filters import RoleFilter
-from handlers.text import N_, esc
+from handlers.text import N_, HandlerSettings, esc
 from services.audit import recent_actions, record_action
 from services.community import CommunityView
 from services.member import MemberView, find_member, get_member
+from services.period import InvalidPeriod, parse_period
 from services.role import (
     Role,
     designate_leader,
@@ -158,10 +161,35 @@ async def list_staff(message: Message, session: AsyncSession) -> None:
 
 
 @router.message(Command("audit"), PRIVATE, RoleFilter(Role.OWNER, "audit.read"))
-async def audit_log(message: Message, session: AsyncSession) -> None:
-    """Shows the newest privileged actions, allowed and refused."""
-    rows = await recent_actions(session, limit=15)
-    lines = [_("Recent privileged actions (newest first):")]
+async def audit_log(
+    message: Message, command: CommandObject, session: AsyncSession, settings: HandlerSettings
+) -> None:
+    """Shows privileged actions, allowed and refused, newest first: /audit [@actor] [period]."""
+    words = (command.args or "").split()
+    actor = None
+    if words and (words[0].startswith("@") or words[0].lstrip("-").isdecimal()):
+        actor = await find_member(session, words[0])
+        if actor is None:
+            await message.answer(_("I do not know that member."))
+            return
+        words = words[1:]
+    start = end = None
+    if words:
+        today = datetime.now(UTC).astimezone(ZoneInfo(settings.default_timezone)).date()
+        try:
+            period = parse_period(" ".join(words), timezone=settings.default_timezone, today=today)
+        except InvalidPeriod:
+            await message.answer(
+                _("Send /audit, /audit @member, /audit 7d or /audit @member 2026-11-01 2026-11-30.")
+            )
+            return
+        start, end = period.start, period.end
+    rows = await recent_actions(
+        session, limit=30, actor_id=actor.id if actor else None, start=start, end=end
+    )
+    lines = [_("Privileged actions (newest first):")]
+    if not rows:
+        lines.append(_("None in that range."))
     for row in rows:
         mark = "✅" if row.allowed else "⛔"
         where = f" @{row.chat_id}" if row.chat_id is not None else ""

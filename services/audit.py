@@ -49,12 +49,21 @@ async def record_action(
 
 
 async def recent_actions(
-    session: AsyncSession, *, limit: int = 20, actor_id: int | None = None
+    session: AsyncSession,
+    *,
+    limit: int = 20,
+    actor_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> list[AuditView]:
-    """The newest audit rows first."""
+    """The newest audit rows first, by one actor and within [start, end) when given."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
     if actor_id is not None:
         query = query.where(col(AuditEntry.actor_id) == actor_id)
+    if start is not None:
+        query = query.where(col(AuditEntry.at) >= start)
+    if end is not None:
+        query = query.where(col(AuditEntry.at) < end)
     rows = (await session.execute(query)).scalars().all()
     return [
         AuditView(

@@ -26,6 +26,7 @@ from models.privacy import (
     NOT_MEMBER_COLUMNS,
 )
 from models.referral import Referral, ReferralAttempt, ReferralCode
+from models.suggestion import Suggestion
 from services.ledger import reconcile
 from services.privacy import member_references, unclassified_columns
 from services.segments import facts
@@ -396,3 +397,18 @@ async def test_operators_export_and_erase_from_the_command_line_audited(
             .all()
         )
         assert [a.action for a in audited] == ["privacy.export", "privacy.forget"]
+
+
+async def test_the_retention_job_deletes_old_suggestion_text(harness: Harness) -> None:
+    harness.runtime.settings.text_retention_days = {"suggestion_text": 30}
+    await harness.send(MIA, MIA, "/start")
+    replies = await harness.send(MIA, MIA, "/suggest A jasmine tea in a smaller tin, please")
+    assert replies == ["Thank you! Suggestion #1 is with the brand team; you will hear back."]
+    retention = harness.runtime.retention
+    harness.clock.advance(days=29)
+    assert (await retention.run())["suggestion_text"] == 0
+    harness.clock.advance(days=2)
+    assert (await retention.run())["suggestion_text"] == 1
+    async with harness.session() as session:
+        suggestion = (await session.execute(select(Suggestion))).scalar_one()
+    assert suggestion.text == "" and suggestion.member_id == MIA

@@ -140,9 +140,20 @@ async def test_staff_designate_a_leader_who_may_then_use_settings(harness: Harne
 async def test_owner_reads_the_audit_log(harness: Harness) -> None:
     await harness.join_groups()
     await harness.send(MIA, TEA, "/settings")
+    await harness.send(LEE, TEA, "/settings")
     log = (await harness.send(OWNER, OWNER, "/audit"))[0]
-    assert log.startswith("Recent privileged actions (newest first):")
+    assert log.startswith("Privileged actions (newest first):")
     assert "⛔" in log and "community.settings" in log and str(MIA) in log
+    # by actor and time range
+    mine = (await harness.send(OWNER, OWNER, "/audit @mia 7d"))[0].splitlines()
+    assert len(mine) == 2 and str(MIA) in mine[1] and str(LEE) not in mine[1]
+    assert (await harness.send(OWNER, OWNER, "/audit @mia 2020-01-01 2020-01-31"))[0].endswith(
+        "None in that range."
+    )
+    assert await harness.send(OWNER, OWNER, "/audit @mia lately") == [
+        "Send /audit, /audit @member, /audit 7d or /audit @member 2026-11-01 2026-11-30."
+    ]
+    assert await harness.send(OWNER, OWNER, "/audit @nobody") == ["I do not know that member."]
 
 
 async def test_admin_list_is_cached_then_fetched_again_when_stale(harness: Harness) -> None:
