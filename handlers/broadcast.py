@@ -28,10 +28,20 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.care import segment_name
 from handlers.filters import RoleFilter
 from handlers.groupbuy import GroupBuyCallback
+from handlers.perks import tier_name
 from handlers.text import N_, esc
-from models.broadcast import TARGET_EVERYONE, TARGET_GROUPS, TARGET_MEMBERS, TARGET_TAG
+from models.broadcast import (
+    TARGET_EVERYONE,
+    TARGET_GROUPS,
+    TARGET_MEMBERS,
+    TARGET_SEGMENT,
+    TARGET_TAG,
+    TARGET_TIER,
+)
+from models.perks import SEGMENTS
 from services import broadcast as outbox
 from services.audit import record_action
 from services.community import CommunityView
@@ -40,6 +50,7 @@ from services.groupbuy import get_groupbuy
 from services.member import MemberView
 from services.pacing import PacingRules
 from services.role import Role
+from services.tiers import list_tiers
 
 log = logging.getLogger(__name__)
 router = Router(name="broadcast")
@@ -256,6 +267,10 @@ async def tag_community(
 # ---------------------------------------------------------------- the wizard ----------------
 
 
+PICK_TIER = "pick_tier"  # a button that opens the list of tiers
+PICK_SEGMENT = "pick_segment"  # a button that opens the list of segments
+
+
 class NewBroadcast(StatesGroup):
     """The steps of /broadcast, in order."""
 
@@ -298,6 +313,8 @@ def _targets_keyboard() -> InlineKeyboardMarkup:
             [_wizard_button(_("All groups"), "target", TARGET_GROUPS)],
             [_wizard_button(_("Groups with a tag"), "target", TARGET_TAG)],
             [_wizard_button(_("Members who opted in"), "target", TARGET_MEMBERS)],
+            [_wizard_button(_("Members of a tier and above…"), "target", PICK_TIER)],
+            [_wizard_button(_("Members in a segment…"), "target", PICK_SEGMENT)],
             [_wizard_button(_("Everyone: groups and members"), "target", TARGET_EVERYONE)],
             _cancel_row(),
         ]
@@ -436,7 +453,10 @@ async def skip_button(query: CallbackQuery, state: FSMContext) -> None:
 
 @router.callback_query(NewBroadcast.targets, BroadcastWizardCallback.filter(F.action == "target"))
 async def got_targets(
-    query: CallbackQuery, callback_data: BroadcastWizardCallback, state: FSMContext
+    query: CallbackQuery,
+    callback_data: BroadcastWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
 ) -> None:
     """Step 5: the schedule (or the tag first)."""
     await query.answer()
@@ -446,8 +466,29 @@ async def got_targets(
         await state.set_state(NewBroadcast.tag)
         await query.message.answer(_("Which tag? For example: tea"))
         return
+    if callback_data.value == PICK_TIER:
+        rows = [
+            [_wizard_button(tier_name(tier), "target", f"{TARGET_TIER}.{tier.rank}")]
+            for tier in await list_tiers(session)
+        ]
+        await query.message.answer(
+            _("Members of which tier (and above)? Only those who opted in get it."),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()]),
+        )
+        return
+    if callback_data.value == PICK_SEGMENT:
+        rows = [
+            [_wizard_button(segment_name(segment), "target", f"{TARGET_SEGMENT}.{segment}")]
+            for segment in SEGMENTS
+        ]
+        await query.message.answer(
+            _("Members in which segment? Only those who opted in get it."),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()]),
+        )
+        return
     try:
-        targets = outbox.parse_targets(callback_data.value)
+        # a button's value cannot hold ":", so "tier.2" stands for "tier:2"
+        targets = outbox.parse_targets(callback_data.value.replace(".", ":", 1))
     except outbox.BroadcastError:
         await query.message.answer(_error("targets"), reply_markup=_targets_keyboard())
         return

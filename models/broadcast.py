@@ -29,6 +29,8 @@ TARGET_GROUPS = "groups"  # every active community
 TARGET_TAG = "tag"  # communities with a tag, as "tag:<name>"
 TARGET_MEMBERS = "members"  # every member who opted in to private promotions
 TARGET_EVERYONE = "everyone"  # groups and opted-in members
+TARGET_TIER = "tier"  # opted-in members of a tier and above, as "tier:<rank>"
+TARGET_SEGMENT = "segment"  # opted-in members in a lifecycle segment, as "segment:<name>"
 
 # BroadcastRecipient.kind values
 RECIPIENT_GROUP = "group"

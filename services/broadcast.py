@@ -42,7 +42,9 @@ from models.broadcast import (
     TARGET_EVERYONE,
     TARGET_GROUPS,
     TARGET_MEMBERS,
+    TARGET_SEGMENT,
     TARGET_TAG,
+    TARGET_TIER,
     Broadcast,
     BroadcastRecipient,
     CommunityTag,
@@ -50,6 +52,7 @@ from models.broadcast import (
 )
 from models.community import COMMUNITY_ACTIVE, Community
 from models.member import Member
+from models.perks import SEGMENTS, MemberSegment, MemberTier
 from services.db import dialect_name, upsert
 from services.pacing import PacingRules, Reach, Skip, next_slot
 
@@ -221,6 +224,10 @@ def parse_targets(text: str) -> str:
     kind, _sep, tag = value.partition(":")
     if kind == TARGET_TAG and TAG_PATTERN.match(tag):
         return value
+    if kind == TARGET_TIER and tag.isdecimal() and len(tag) <= 2:
+        return value
+    if kind == TARGET_SEGMENT and tag in SEGMENTS:
+        return value
     raise BroadcastError("targets")
 
 
@@ -243,7 +250,7 @@ async def resolve_targets(
             )
         for chat_id, timezone in (await session.execute(query.order_by(col(Community.id)))).all():
             found.append(Target(int(chat_id), RECIPIENT_GROUP, timezone))
-    if kind in (TARGET_MEMBERS, TARGET_EVERYONE):
+    if kind in (TARGET_MEMBERS, TARGET_EVERYONE, TARGET_TIER, TARGET_SEGMENT):
         members = (
             select(col(Member.id), col(Member.timezone))
             .where(~col(Member.is_bot))
@@ -255,6 +262,18 @@ async def resolve_targets(
             )
             .order_by(col(Member.id))
         )
+        if kind == TARGET_TIER:
+            members = members.where(
+                col(Member.id).in_(
+                    select(col(MemberTier.member_id)).where(col(MemberTier.rank) >= int(tag))
+                )
+            )
+        if kind == TARGET_SEGMENT:
+            members = members.where(
+                col(Member.id).in_(
+                    select(col(MemberSegment.member_id)).where(col(MemberSegment.segment) == tag)
+                )
+            )
         for member_id, zone in (await session.execute(members)).all():
             found.append(Target(int(member_id), RECIPIENT_PRIVATE, zone or default_timezone))
     return found

@@ -7,7 +7,9 @@ from sqlmodel import col
 
 from models.audit import AuditEntry
 from models.broadcast import MarketingConsent
+from models.perks import MemberTier
 from services import broadcast as outbox
+from services.db import upsert
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_outbox import MORNING
 from tests.test_config import run_cli
@@ -188,3 +190,44 @@ async def test_staff_tag_a_group_and_target_the_tag(harness: Harness) -> None:
     assert "It reaches 1 chats: 1 groups and 0 members." in (
         harness.emulator.last_bot_message(SAM).text or ""
     )
+
+
+async def test_staff_target_members_by_tier_and_by_segment(harness: Harness) -> None:
+    await setup(harness)
+    await tap(harness, MIA, "🔔 Offers", user=MIA)
+    await tap(harness, MIA, "✅ Yes, send me offers", user=MIA)
+    await harness.runtime.care.run()  # everyone gets a segment: new
+    # Kai said yes too; Mia is Gold (as if her spend said so), Kai stays a Member
+    async with harness.session() as session, session.begin():
+        await outbox.set_consent(
+            session, member_id=KAI, opted_in=True, wording_version="2026-11", now=MORNING
+        )
+        await session.execute(
+            upsert(
+                session,
+                MemberTier,
+                {"member_id": MIA, "rank": 2, "spend": 0, "updated_at": MORNING},
+                keys=["member_id"],
+            )
+        )
+
+    async def reach(*taps: str) -> str:
+        await harness.send(SAM, SAM, "/broadcast")
+        await harness.send(SAM, SAM, "Members' evening")
+        await tap(harness, SAM, "⏭ Skip", user=SAM)
+        await tap(harness, SAM, "⏭ Skip", user=SAM)
+        for label in taps:
+            await tap(harness, SAM, label, user=SAM)
+        await tap(harness, SAM, "Now", user=SAM)
+        summary = harness.emulator.last_bot_message(SAM).text or ""
+        await tap(harness, SAM, "✖️ Cancel", user=SAM)
+        return summary
+
+    assert "It reaches 1 chats: 0 groups and 1 members." in await reach(
+        "Members of a tier and above…", "Silver"
+    )
+    assert "It reaches 2 chats: 0 groups and 2 members." in await reach(
+        "Members in a segment…", "new"
+    )
+    churned = await reach("Members in a segment…", "churned")
+    assert churned.startswith("Ready to send. It reaches 0 chats: 0 groups and 0 members.")
