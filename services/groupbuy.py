@@ -363,6 +363,17 @@ async def set_quantity(
     if type(quantity) is not int or quantity < 0 or (add and quantity == 0):
         raise GroupBuyError("bad_quantity")
     found = await _must(session, groupbuy_id)
+    # a button names the group-buy by id, which a client can edit: only the groups it was
+    # posted in may change it, or a join would be credited to another group's leader
+    posted = (
+        await session.execute(
+            select(col(GroupBuyPost.id)).where(
+                col(GroupBuyPost.groupbuy_id) == groupbuy_id, col(GroupBuyPost.chat_id) == chat_id
+            )
+        )
+    ).first()
+    if posted is None:
+        raise GroupBuyError("not_found", str(groupbuy_id))
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
         raise GroupBuyError("closed")
     if quantity > 0 and found.vip_only(now):

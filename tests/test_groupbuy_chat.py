@@ -317,3 +317,23 @@ async def test_a_staff_drop_earns_no_commission(harness: Harness) -> None:
     async with harness.session() as session:
         assert await balance(session, AccountRef("leader_commission_pending", SAM), "CNY") == 0
         assert await balance(session, AccountRef("brand_revenue"), "CNY") == 3990
+
+
+async def test_a_join_tap_for_a_group_buy_not_posted_in_this_chat_is_refused(
+    harness: Harness,
+) -> None:
+    # given a group-buy Kai opened in Coffee Club only
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
+    await harness.send(KAI, COFFEE, "/groupbuy 1 24h min=2 stock=10")
+    await harness.send(MIA, TEA, "/list")
+    tea_message = harness.emulator.last_bot_message(TEA).message_id
+    # when Mia edits a button in Tea Lovers to join it (which would credit Lee's group)
+    answer = await harness.press(MIA, TEA, tea_message, callback_data="gb:join:1:1", force=True)
+    # then she is refused and nobody joined
+    assert answer == "This group-buy no longer exists."
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+    assert gb is not None and (gb.units_sold, gb.participants) == (0, 0)

@@ -1,0 +1,224 @@
+"""The authorization matrix: every privileged command tried by every role, in every place it
+is offered, and forged callback data that points at someone else's things.
+
+The expectation is derived from the COMMANDS table and the role hierarchy, never written out
+per command: a command is allowed exactly when the actor's role here is at least its role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlmodel import func, select
+
+from handlers.commands import COMMANDS, Command
+from handlers.errors import APOLOGY
+from models.audit import AuditEntry
+from models.groupbuy import GroupBuyJoin
+from models.order import Order
+from models.perks import MemberCoupon
+from services.member import locale_for_language_code
+from services.role import Role
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+
+REFUSALS = {
+    Role.OWNER: "Sorry, only the owner of this bot can do that.",
+    Role.STAFF: "Sorry, only brand staff can do that.",
+    Role.LEADER: "Sorry, only the leaders of this group can do that.",
+}
+LANGUAGE = {OWNER: "en", SAM: "en", LEE: "zh-hans", MIA: "en", KAI: "zh-hant"}
+
+PRIVILEGED = [c for c in COMMANDS if c.role > Role.MEMBER]
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone trying the commands, and the role they hold in Tea Lovers and in private."""
+
+    name: str
+    user_id: int
+    in_group: Role  # their role in Tea Lovers, where group commands are tried
+    in_private: Role  # leaders lead a group, not the bot: in private they are members
+
+
+ACTORS = [
+    Actor("member", MIA, Role.MEMBER, Role.MEMBER),
+    Actor("leader of another group", KAI, Role.MEMBER, Role.MEMBER),
+    Actor("leader", LEE, Role.LEADER, Role.MEMBER),
+    Actor("staff", SAM, Role.STAFF, Role.STAFF),  # staff lead every group
+    Actor("owner", OWNER, Role.OWNER, Role.OWNER),  # the owner is also staff
+]
+
+
+async def refused_rows(harness: Harness, actor: int) -> tuple[int, int]:
+    """How many audit rows of the actor were refused and allowed."""
+    async with harness.session() as session:
+        counts = dict(
+            (
+                await session.execute(
+                    select(AuditEntry.allowed, func.count())
+                    .where(AuditEntry.actor_id == actor)
+                    .group_by(AuditEntry.allowed)
+                )
+            ).all()
+        )
+    return counts.get(False, 0), counts.get(True, 0)
+
+
+def translated(harness: Harness, text: str, locale: str) -> str:
+    return harness.runtime.i18n.gettext(text, locale=locale)
+
+
+@pytest.mark.parametrize("actor", ACTORS, ids=[a.name for a in ACTORS])
+async def test_every_privileged_command_is_allowed_exactly_for_its_role_and_above(
+    harness: Harness, actor: Actor
+) -> None:
+    # given the bot in both groups, Sam made staff, and everyone has started the bot
+    await harness.join_groups()
+    for user in (OWNER, SAM, LEE, MIA, KAI):
+        await harness.send(user, user, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    places: list[tuple[Command, int, Role, str]] = []
+    private_locale = locale_for_language_code(LANGUAGE[actor.user_id])
+    for command in PRIVILEGED:
+        if command.in_private:
+            places.append((command, actor.user_id, actor.in_private, private_locale))
+        if command.in_group:
+            places.append((command, TEA, actor.in_group, "en"))
+    assert places, "the table has privileged commands"
+    mismatches: list[str] = []
+    for command, chat, role, locale in places:
+        where = "private" if chat == actor.user_id else "group"
+        refused_before, allowed_before = await refused_rows(harness, actor.user_id)
+        # when the actor sends the command with no arguments
+        replies = await harness.send(actor.user_id, chat, f"/{command.name}")
+        refused_after, allowed_after = await refused_rows(harness, actor.user_id)
+        refusal = translated(harness, REFUSALS[command.role], locale)
+        apology = translated(harness, APOLOGY, locale)
+        if apology in replies:
+            mismatches.append(f"/{command.name} in {where}: internal error")
+        elif role >= command.role:
+            # then an allowed role is served, and the pass is audited
+            if refusal in replies or refused_after != refused_before:
+                mismatches.append(f"/{command.name} in {where}: refused, expected allowed")
+            elif allowed_after == allowed_before:
+                mismatches.append(f"/{command.name} in {where}: allowed but not audited")
+        elif replies != [refusal] or refused_after != refused_before + 1:
+            # and anyone below it gets only the polite refusal, audited as refused
+            mismatches.append(
+                f"/{command.name} in {where}: expected one refusal and one audit row, "
+                f"got {replies!r} and {refused_after - refused_before} row(s)"
+            )
+        # a wizard the command may have started is left before the next command
+        if role >= command.role and chat == actor.user_id:
+            await harness.send(actor.user_id, chat, "/cancel")
+    assert not mismatches, "\n".join(mismatches)
+
+
+async def test_the_matrix_covers_every_privileged_command() -> None:
+    # every command above member is offered somewhere, so the matrix tries it at least once
+    assert all(c.in_private or c.in_group for c in PRIVILEGED)
+    assert {c.role for c in PRIVILEGED} == {Role.LEADER, Role.STAFF, Role.OWNER}
+
+
+# ---------------------------------------------------------------- forged callback data ----
+
+
+async def make_staff_and_product(harness: Harness) -> None:
+    await harness.join_groups()
+    for user in (SAM, MIA, KAI):
+        await harness.send(user, user, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
+
+
+async def order_status(harness: Harness, order_id: int) -> str:
+    async with harness.session() as session:
+        order = await session.get(Order, order_id)
+    assert order is not None
+    return order.status
+
+
+async def test_a_leader_forging_another_groups_order_button_is_refused(harness: Harness) -> None:
+    await make_staff_and_product(harness)
+    await harness.send(MIA, COFFEE, "/buy 1")  # order #1 belongs to Coffee Club
+    await harness.send(MIA, TEA, "/buy 1")  # order #2 to Tea Lovers
+    await harness.send(LEE, TEA, "/orders")
+    tea_card = harness.emulator.last_bot_message(TEA).message_id
+    await harness.send(KAI, COFFEE, "/orders")
+    coffee_card = harness.emulator.last_bot_message(COFFEE).message_id
+    # when each leader edits the button to point at the other group's order
+    for user, chat, card, order_id in ((LEE, TEA, tea_card, 1), (KAI, COFFEE, coffee_card, 2)):
+        for action in ("paid", "picked"):
+            answer = await harness.press(
+                user, chat, card, callback_data=f"ord:{action}:{order_id}", force=True
+            )
+            assert answer == translated(harness, "There is no such order in this group.", "en"), (
+                user,
+                action,
+            )
+    # and an order id that does not exist at all
+    answer = await harness.press(LEE, TEA, tea_card, callback_data="ord:paid:999", force=True)
+    assert answer == "There is no such order in this group."
+    # and a member presses a genuine button of her own order
+    answer = await harness.press(MIA, TEA, tea_card, callback_data="ord:paid:2", force=True)
+    assert answer == REFUSALS[Role.LEADER]
+    # then nothing changed
+    assert [await order_status(harness, 1), await order_status(harness, 2)] == [
+        "reserved",
+        "reserved",
+    ]
+    refused, _allowed = await refused_rows(harness, MIA)
+    assert refused == 1
+
+
+async def test_a_member_forging_another_members_coupon_button_is_refused(
+    harness: Harness,
+) -> None:
+    await make_staff_and_product(harness)
+    await harness.send(SAM, SAM, "/coupon_new TEA5 5.00 CNY")
+    await harness.send(SAM, SAM, "/coupon_grant TEA5 @mia")
+    await harness.send(MIA, TEA, "/buy 1")  # order #1, Mia's, offered her coupon
+    offer = harness.emulator.last_bot_message(TEA)
+    data = offer.buttons[0][0]["callback_data"]
+    coupon_id = int(data.split(":")[1])
+    await harness.send(KAI, TEA, "/buy 1")  # order #2, Kai's
+    # when Kai taps Mia's button, and forges it onto his own order
+    not_yours = "That is not one of your orders."
+    assert await harness.press(KAI, TEA, offer.message_id, index=0) == not_yours
+    forged = await harness.press(
+        KAI, TEA, offer.message_id, callback_data=f"cp:{coupon_id}:2", force=True
+    )
+    assert forged is not None and forged != "" and "Coupon used" not in forged
+    # and Mia forges a coupon id that is not hers onto her order
+    assert "Coupon used" not in (
+        await harness.press(MIA, TEA, offer.message_id, callback_data="cp:999:1", force=True) or ""
+    )
+    # then both orders keep their totals and the coupon is still Mia's, unused
+    async with harness.session() as session:
+        orders = {o.id: o for o in (await session.execute(select(Order))).scalars()}
+        coupon = await session.get(MemberCoupon, coupon_id)
+    assert (orders[1].discount, orders[2].discount) == (0, 0)
+    assert coupon is not None and (coupon.member_id, coupon.status) == (MIA, "held")
+
+
+async def test_join_taps_with_edited_group_buy_ids_are_refused(harness: Harness) -> None:
+    await make_staff_and_product(harness)
+    # given a group-buy posted only in Coffee Club
+    replies = await harness.send(KAI, COFFEE, "/groupbuy 1 24h min=2 stock=10")
+    assert not any("Sorry" in r for r in replies)
+    await harness.send(MIA, TEA, "/list")  # any bot message in Tea Lovers to tap on
+    tea_message = harness.emulator.last_bot_message(TEA).message_id
+    # when Mia, in Tea Lovers, edits a join button to that group-buy, or to one that never was
+    for data in ("gb:join:1:1", "gb:join:999:1", "gb:less:1:0", "gb:leave:1:0"):
+        answer = await harness.press(MIA, TEA, tea_message, callback_data=data, force=True)
+        assert answer is not None and "You are #" not in answer, data
+    # then nobody joined it
+    async with harness.session() as session:
+        joined = (
+            (await session.execute(select(GroupBuyJoin).where(GroupBuyJoin.quantity > 0)))
+            .scalars()
+            .all()
+        )
+    assert joined == []
