@@ -32,7 +32,7 @@ from handlers.care import segment_name
 from handlers.filters import RoleFilter
 from handlers.groupbuy import GroupBuyCallback
 from handlers.perks import tier_name
-from handlers.text import N_, esc
+from handlers.text import N_, CallbackId, esc
 from models.broadcast import (
     TARGET_EVERYONE,
     TARGET_GROUPS,
@@ -793,7 +793,7 @@ class BroadcastControlCallback(CallbackData, prefix="bc"):
     """A control button under /broadcasts."""
 
     action: str  # pause, resume, cancel, status
-    broadcast_id: int
+    broadcast_id: CallbackId
 
 
 def _status_text(view: outbox.Progress, zone: str, now: datetime, per_second: float) -> str:

@@ -25,6 +25,7 @@ from handlers.order import refund_stars, send_invoice
 from handlers.text import (
     N_,
     BackgroundSender,
+    CallbackId,
     CardToucher,
     CommitHook,
     DeadlineScheduler,
@@ -115,8 +116,8 @@ class GroupBuyCallback(CallbackData, prefix="gb"):
     """A button on a group-buy card."""
 
     action: str  # join (add `quantity`), less (one fewer), leave, details
-    groupbuy_id: int
-    quantity: int = 0
+    groupbuy_id: CallbackId
+    quantity: CallbackId = 0
 
 
 def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> str:

@@ -39,7 +39,7 @@ from handlers.groupbuy import (
     OpenValues,
     open_and_post,
 )
-from handlers.text import N_, DeadlineScheduler, HandlerSettings, esc, format_money
+from handlers.text import N_, CallbackId, DeadlineScheduler, HandlerSettings, esc, format_money
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView, active_community_ids
 from services.groupbuy import (
@@ -121,7 +121,7 @@ class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
 
     action: str  # product (with `product_id`), skip, confirm, cancel
     step: str  # the step whose message carries the button
-    product_id: int = 0
+    product_id: CallbackId = 0
 
 
 def _step_of(raw_state: str | None) -> str | None:

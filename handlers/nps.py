@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, HandlerSettings, esc
+from handlers.text import N_, CallbackId, HandlerSettings, esc
 from services.broadcast import is_opted_in
 from services.community import get_community
 from services.member import MemberView, get_member
@@ -57,8 +57,8 @@ NPS_ERRORS = {
 class NpsCallback(CallbackData, prefix="nps"):
     """A score button under the NPS question."""
 
-    survey_id: int
-    score: int
+    survey_id: CallbackId
+    score: CallbackId
 
 
 class NpsComment(StatesGroup):

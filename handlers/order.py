@@ -28,7 +28,7 @@ from handlers.filters import RoleFilter
 from handlers.nps import ask_after_pickup
 from handlers.perks import after_refund, points_text, reward_order
 from handlers.product import amount_error
-from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
@@ -94,7 +94,7 @@ class OrderCallback(CallbackData, prefix="ord"):
     """A button on the group's pickup list."""
 
     action: str  # paid or picked
-    order_id: int
+    order_id: CallbackId
 
 
 def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
@@ -216,8 +216,8 @@ async def buy(
 class CouponCallback(CallbackData, prefix="cp"):
     """A button offering one of the member's coupons for one of their unpaid orders."""
 
-    coupon_id: int
-    order_id: int
+    coupon_id: CallbackId
+    order_id: CallbackId
 
 
 async def coupon_offer(

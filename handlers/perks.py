@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.referral import referral_paid
-from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from models.ledger import POINTS
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
 from services.coupons import held_coupons, template_by_code
@@ -138,7 +138,7 @@ class CheckInCallback(CallbackData, prefix="ck"):
 class RewardCallback(CallbackData, prefix="rw"):
     """A redeem button in the reward catalog."""
 
-    reward_id: int
+    reward_id: CallbackId
 
 
 def points_text(points: int, locale: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.poll import local_time, poll_error, post_poll
-from handlers.text import HandlerSettings, PollScheduler, esc
+from handlers.text import CallbackId, HandlerSettings, PollScheduler, esc
 from services.community import active_community_ids, get_community
 from services.member import MemberView
 from services.poll import (
@@ -57,7 +57,7 @@ class PollWizardCallback(CallbackData, prefix="pl"):
 
     choice: str  # single, multiple, public, anonymous, weigh, flat, all, pick, toggle, done,
     # create, cancel
-    chat_id: int = 0  # the group a toggle button adds or removes
+    chat_id: CallbackId = 0  # the group a toggle button adds or removes
 
 
 def _buttons(*pairs: tuple[str, str], width: int = 2) -> InlineKeyboardMarkup:

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Protocol
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
@@ -21,6 +23,7 @@ from services.audit import record_action
 from services.member import MemberView
 from services.privacy import MemberData, collect_member_data, forget_member, retention_days
 
+log = logging.getLogger(__name__)
 router = Router(name="privacy")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
@@ -162,22 +165,27 @@ async def forget_confirmed(
         "Done: your personal data is erased and your invitation link no longer works. "
         "Thank you for having been with us."
     )
-    if query.message is not None:
-        await query.bot.edit_message_text(  # type: ignore[union-attr]
-            text, chat_id=query.message.chat.id, message_id=query.message.message_id
-        )
+    await _replace_question(query, text)
 
 
 @router.callback_query(ForgetCallback.filter(F.action == "no"))
 async def forget_cancelled(query: CallbackQuery) -> None:
     """Keeps everything as it was."""
     await query.answer()
-    if query.message is not None:
-        await query.bot.edit_message_text(  # type: ignore[union-attr]
-            _("Nothing was erased."),
-            chat_id=query.message.chat.id,
-            message_id=query.message.message_id,
+    await _replace_question(query, _("Nothing was erased."))
+
+
+async def _replace_question(query: CallbackQuery, text: str) -> None:
+    """Edits the question into the outcome; a second tap on an answered question is a no-op
+    (Telegram says the message is not modified)."""
+    if query.message is None or query.bot is None:
+        return
+    try:
+        await query.bot.edit_message_text(
+            text, chat_id=query.message.chat.id, message_id=query.message.message_id
         )
+    except TelegramBadRequest as exc:
+        log.info("the /forgetme question was not edited: %s", exc)
 
 
 @router.message(Command("privacy"), PRIVATE)

@@ -22,7 +22,7 @@ from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from services.audit import record_action
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
@@ -97,7 +97,7 @@ class ReviewCallback(CallbackData, prefix="rv"):
     """An approve or reject button under a held referral."""
 
     action: str  # approve or reject
-    invitee: int
+    invitee: CallbackId
 
 
 def rules_from(settings: HandlerSettings) -> ReferralRules:

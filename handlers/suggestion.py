@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.perks import points_text
-from handlers.text import N_, HandlerSettings, esc
+from handlers.text import N_, CallbackId, HandlerSettings, esc
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
 from services.role import Role
@@ -55,7 +55,7 @@ class SuggestionCallback(CallbackData, prefix="sg"):
     """A staff button under a suggestion."""
 
     action: str  # adopt, decline
-    suggestion_id: int
+    suggestion_id: CallbackId
 
 
 class Deciding(StatesGroup):

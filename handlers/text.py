@@ -6,12 +6,18 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from html import escape
-from typing import Protocol
+from typing import Annotated, Protocol
 
 from babel.numbers import format_currency, format_decimal, get_currency_precision
+from pydantic import Field
 
 # how each language names itself, for the /language keyboard
 LANGUAGE_NAMES = {"en": "English", "zh_Hans": "简体中文", "zh_Hant": "繁體中文"}
+
+
+# an integer in callback data: bounded to 64 bits, so forged data that does not fit the
+# database never matches a button (aiogram treats the failed parse as "not this button")
+CallbackId = Annotated[int, Field(ge=-(2**63) + 1, le=2**63 - 1)]
 
 
 def N_(text: str) -> str:
