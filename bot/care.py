@@ -7,6 +7,7 @@ key), so a rerun, a restart or a second process does each thing once.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import logging
 from collections.abc import Callable
@@ -331,10 +332,18 @@ class MemberCare:
         )
         return True
 
+    async def _scheduled(self) -> None:
+        """The job as the scheduler runs it: a shutdown that interrupts it is not an error
+        (every step is claimed in the database, so the next run picks up where it stopped)."""
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            log.info("member care interrupted by shutdown; the next run picks up")
+
     async def start(self) -> None:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_job(
-            self.run,
+            self._scheduled,
             "interval",
             seconds=self.settings.care_seconds,
             id=CARE_JOB,

@@ -7,6 +7,7 @@ process erases each text once and then finds nothing left to do.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -54,10 +55,18 @@ class TextRetention:
             log.info("retention erased %s", erased)
         return erased
 
+    async def _scheduled(self) -> None:
+        """The job as the scheduler runs it: a shutdown that interrupts it is not an error
+        (every step is claimed in the database, so the next run picks up where it stopped)."""
+        try:
+            await self.run()
+        except asyncio.CancelledError:
+            log.info("text retention interrupted by shutdown; the next run picks up")
+
     async def start(self) -> None:
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         self.scheduler.add_job(
-            self.run,
+            self._scheduled,
             "interval",
             seconds=self.settings.retention_seconds,
             id=RETENTION_JOB,
