@@ -26,11 +26,13 @@ from services.poll import due_polls, open_polls
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
-SWEEP_JOB = "groupbuy-sweep"
 
 
-class GroupBuyCloser:
-    """Closes due group-buys and announces the outcome."""
+class DeadlineCloser:
+    """A date job per item at its time, a periodic sweep for anything missed, and the jobs
+    rebuilt from the database at start; subclasses say what is due and how it closes."""
+
+    name = ""  # names the jobs: "<name>-<id>" and "<name>-sweep"
 
     def __init__(
         self,
@@ -47,6 +49,59 @@ class GroupBuyCloser:
         self.settings = settings
         self.clock = clock
         self.scheduler: AsyncIOScheduler | None = None
+
+    async def close_due(self) -> int:
+        """Close every due item, each once; returns how many closed."""
+        raise NotImplementedError
+
+    async def pending(self, session: AsyncSession) -> list[tuple[int, datetime]]:
+        """Every open item with the time it is due."""
+        raise NotImplementedError
+
+    def schedule(self, item_id: int, when: datetime) -> None:
+        """A precise job at the time (replacing an earlier one for the same item)."""
+        if self.scheduler is None:
+            return
+        self.scheduler.add_job(
+            self.close_due,
+            "date",
+            run_date=when,
+            id=f"{self.name}-{item_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def start(self) -> None:
+        """Close what is already due, then the sweep and one job per open item."""
+        await self.close_due()
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.close_due,
+            "interval",
+            seconds=self.settings.sweep_seconds,
+            id=f"{self.name}-sweep",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+        )
+        async with self.sessions() as session:
+            for item_id, when in await self.pending(session):
+                self.schedule(item_id, when)
+        self.scheduler.start()
+        log.info("%s closer started: sweep every %ss", self.name, self.settings.sweep_seconds)
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
+class GroupBuyCloser(DeadlineCloser):
+    """Closes due group-buys and announces the outcome."""
+
+    name = "groupbuy"
+
+    async def pending(self, session: AsyncSession) -> list[tuple[int, datetime]]:
+        return await open_groupbuys(session)
 
     async def close_due(self) -> int:
         """Settle every due group-buy, each in its own transaction; returns how many closed."""
@@ -82,68 +137,18 @@ class GroupBuyCloser:
                 log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
         return closed
 
-    def schedule(self, groupbuy_id: int, deadline: datetime) -> None:
-        """A precise job at the deadline (replacing an earlier one for the same group-buy)."""
-        if self.scheduler is None:
-            return
-        self.scheduler.add_job(
-            self.close_due,
-            "date",
-            run_date=deadline,
-            id=f"groupbuy-{groupbuy_id}",
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
 
-    async def start(self) -> None:
-        """Start the scheduler: close what is already due, then one job per open deadline."""
-        await self.close_due()
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self.close_due,
-            "interval",
-            seconds=self.settings.sweep_seconds,
-            id=SWEEP_JOB,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-        )
-        async with self.sessions() as session:
-            for groupbuy_id, deadline in await open_groupbuys(session):
-                self.schedule(groupbuy_id, deadline)
-        self.scheduler.start()
-        log.info("scheduler started: sweep every %ss", self.settings.sweep_seconds)
-
-    def stop(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-
-
-POLL_SWEEP_JOB = "poll-sweep"
-
-
-class PollCloser:
+class PollCloser(DeadlineCloser):
     """Closes co-creation polls at their closing time and posts the results.
 
     Telegram's own open_period is at most ten minutes, so multi-day polls are closed here: a
     date job per poll plus a periodic sweep, each closing through a conditional UPDATE claim.
     """
 
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        bot: Bot,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.bot = bot
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
-        self.scheduler: AsyncIOScheduler | None = None
+    name = "poll"
+
+    async def pending(self, session: AsyncSession) -> list[tuple[int, datetime]]:
+        return await open_polls(session)
 
     async def close_due(self) -> int:
         """Close every due poll, each in its own transaction; returns how many closed."""
@@ -168,38 +173,3 @@ class PollCloser:
             except Exception:  # one bad poll must not stop the others
                 log.exception("closing poll %s failed; the sweep will retry", poll_id)
         return closed
-
-    def schedule(self, poll_id: int, closes_at: datetime) -> None:
-        """A precise job at the closing time (replacing an earlier one for the same poll)."""
-        if self.scheduler is None:
-            return
-        self.scheduler.add_job(
-            self.close_due,
-            "date",
-            run_date=closes_at,
-            id=f"poll-{poll_id}",
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
-
-    async def start(self) -> None:
-        """Close what is already due, then one job per open poll and the sweep."""
-        await self.close_due()
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self.close_due,
-            "interval",
-            seconds=self.settings.sweep_seconds,
-            id=POLL_SWEEP_JOB,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-        )
-        async with self.sessions() as session:
-            for poll_id, closes_at in await open_polls(session):
-                self.schedule(poll_id, closes_at)
-        self.scheduler.start()
-
-    def stop(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
