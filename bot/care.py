@@ -7,7 +7,6 @@ key), so a rerun, a restart or a second process does each thing once.
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import logging
 from collections.abc import Callable
@@ -16,11 +15,11 @@ from datetime import date, datetime, timedelta
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from bot.config import Settings
+from bot.periodic import PeriodicJob
 from handlers.perks import points_text, tier_amount, tier_name, tier_news
 from handlers.text import BackgroundSender, esc
 from models.ledger import POINTS
@@ -64,8 +63,10 @@ class CareReport:
     warned_expiry: int = 0
 
 
-class MemberCare:
+class MemberCare(PeriodicJob):
     """Runs the care steps; `run` is the whole job, safe to call as often as wanted."""
+
+    name = CARE_JOB
 
     def __init__(
         self,
@@ -81,7 +82,6 @@ class MemberCare:
         self.i18n = i18n
         self.settings = settings
         self.clock = clock
-        self.scheduler: AsyncIOScheduler | None = None
 
     async def _reachable_locale(self, session: AsyncSession, member_id: int) -> str | None:
         """The member's locale when they can get private messages from the bot."""
@@ -332,29 +332,5 @@ class MemberCare:
         )
         return True
 
-    async def _scheduled(self) -> None:
-        """The job as the scheduler runs it: a shutdown that interrupts it is not an error
-        (every step is claimed in the database, so the next run picks up where it stopped)."""
-        try:
-            await self.run()
-        except asyncio.CancelledError:
-            log.info("member care interrupted by shutdown; the next run picks up")
-
-    async def start(self) -> None:
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self._scheduled,
-            "interval",
-            seconds=self.settings.care_seconds,
-            id=CARE_JOB,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=self.clock(),
-        )
-        self.scheduler.start()
-        log.info("member care runs every %ss", self.settings.care_seconds)
-
-    def stop(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+    def seconds(self) -> int:
+        return self.settings.care_seconds

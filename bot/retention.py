@@ -7,15 +7,14 @@ process erases each text once and then finds nothing left to do.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.periodic import PeriodicJob
 from models.privacy import FREE_TEXTS
 from services.privacy import erase_expired_text, retention_days
 
@@ -23,8 +22,10 @@ log = logging.getLogger(__name__)
 RETENTION_JOB = "text-retention"
 
 
-class TextRetention:
+class TextRetention(PeriodicJob):
     """Erases free texts past their retention; `run` is the whole job, safe to call often."""
+
+    name = RETENTION_JOB
 
     def __init__(
         self,
@@ -36,7 +37,6 @@ class TextRetention:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
-        self.scheduler: AsyncIOScheduler | None = None
 
     async def run(self) -> dict[str, int]:
         """Erase what is due; returns how many texts were erased per free-text key."""
@@ -55,29 +55,5 @@ class TextRetention:
             log.info("retention erased %s", erased)
         return erased
 
-    async def _scheduled(self) -> None:
-        """The job as the scheduler runs it: a shutdown that interrupts it is not an error
-        (every step is claimed in the database, so the next run picks up where it stopped)."""
-        try:
-            await self.run()
-        except asyncio.CancelledError:
-            log.info("text retention interrupted by shutdown; the next run picks up")
-
-    async def start(self) -> None:
-        self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self._scheduled,
-            "interval",
-            seconds=self.settings.retention_seconds,
-            id=RETENTION_JOB,
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=self.clock(),
-        )
-        self.scheduler.start()
-        log.info("text retention runs every %ss", self.settings.retention_seconds)
-
-    def stop(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+    def seconds(self) -> int:
+        return self.settings.retention_seconds
