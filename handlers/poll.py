@@ -22,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.chart import bar_chart
 from handlers.filters import RoleFilter
 from handlers.groupbuy import OPEN_ERRORS, OpenValues, open_and_post
-from handlers.text import N_, BackgroundSender, DeadlineScheduler, HandlerSettings, esc
+from handlers.text import (
+    CAPTION_LIMIT,
+    N_,
+    BackgroundSender,
+    DeadlineScheduler,
+    HandlerSettings,
+    esc,
+    visible_length,
+)
 from models.poll import POLL_OPEN
 from services.community import get_community
 from services.groupbuy import GroupBuyError, parse_count, parse_deadline, parse_minimum
@@ -49,7 +57,6 @@ log = logging.getLogger(__name__)
 router = Router(name="poll")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 Clock = Callable[[], datetime]
-CAPTION_LIMIT = 1024
 
 POLL_ERRORS = {
     "bad_question": N_("The question must be 1-300 characters. What do you want to ask?"),
@@ -142,7 +149,16 @@ async def poll_answer(
         now=clock(),
         points_cap=settings.points_daily_caps.get("vote"),
     )
-    if result is not None and result.points > 0 and member.started:
+    if result is None or not member.started:
+        return
+    if result.closed and answer.option_ids:
+        notifier.send(
+            member.id,
+            _(
+                "Poll #{id} has closed, so your vote was not counted. The result is on its way."
+            ).format(id=result.poll_id),
+        )
+    elif result.points > 0:
         notifier.send(
             member.id,
             _("Thanks for voting in poll #{id}: +{points} points.").format(
@@ -173,8 +189,9 @@ def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
     winner = result.winner
     for i, option in enumerate(poll.options):
         mark = "🏆" if i == winner else "▫️"
-        line = _("{mark} {option}: {votes} ({share})").format(
+        line = _("{mark} {number}. {option}: {votes} ({share})").format(
             mark=mark,
+            number=i + 1,
             option=esc(option),
             votes=result.raw[i],
             share=format_percent(result.raw[i] / total, locale=locale),
@@ -196,6 +213,7 @@ def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
         )
     if result.weighted is not None:
         lines.append(_("Weighted: each vote counts 1 + the voter's tier rank."))
+        lines.append(_("In the chart, blue bars are votes and orange bars weighted votes."))
     if winner is None:
         lines.append(_("Nobody voted."))
     else:
@@ -209,18 +227,29 @@ def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
     return "\n".join(lines)
 
 
+def _percent(count: int, total: int) -> str:
+    return f"{round(100 * count / total) if total else 0}%"
+
+
 def result_chart(result: PollResult) -> bytes:
-    """The result as a bar chart, labelled in the current locale."""
-    series: list[tuple[str, tuple[int, ...]]] = [(_("Votes"), result.raw)]
+    """The result as a bar chart that reads the same on any host: option numbers, counts and
+    percentages only, no words (a host without a CJK font would draw Chinese as boxes); the
+    numbered options are listed in the text beside it."""
+    total = sum(result.raw)
+    series: list[tuple[str, tuple[int, ...]]] = [("", result.raw)]
+    notes = [[f"{count} ({_percent(count, total)})" for count in result.raw]]
     if result.weighted is not None:
-        series.append((_("Weighted by tier"), result.weighted))
-    title = _("Poll #{id}: {question}").format(id=result.poll.id, question=result.poll.question)
-    return bar_chart(title, result.poll.options, series)
+        series.append(("", result.weighted))
+        notes.append([str(count) for count in result.weighted])
+    labels = [str(i + 1) for i in range(len(result.poll.options))]
+    return bar_chart(f"#{result.poll.id}", labels, series, notes=notes, label_width=60)
 
 
 async def _send_result(bot: Bot, chat_id: int, text: str, chart: bytes, poll_id: int) -> None:
+    """The chart with the numbered options as its caption, or, when they are too long for a
+    caption, the chart followed by them as a message."""
     photo = BufferedInputFile(chart, filename=f"poll_{poll_id}.png")
-    if len(text) <= CAPTION_LIMIT:
+    if visible_length(text) <= CAPTION_LIMIT:
         await bot.send_photo(chat_id, photo, caption=text)
     else:
         await bot.send_photo(chat_id, photo)
@@ -256,6 +285,7 @@ async def close_and_announce(
             )
         await mark_stopped(session, poll_id=poll_id, chat_id=post.chat_id)
     result = await tally(session, poll)
+    chart = result_chart(result)  # the same image for every reader: it has no words
     for chat_id in poll.chat_ids:
         community = await get_community(session, chat_id)
         locale = community.locale if community else default_locale
@@ -265,7 +295,7 @@ async def close_and_announce(
                     bot,
                     chat_id,
                     result_text(result, locale, for_staff=False),
-                    result_chart(result),
+                    chart,
                     poll_id,
                 )
             except TelegramAPIError as exc:
@@ -278,7 +308,7 @@ async def close_and_announce(
                     bot,
                     staff.id,
                     result_text(result, staff.locale, for_staff=True),
-                    result_chart(result),
+                    chart,
                     poll_id,
                 )
             except TelegramAPIError as exc:

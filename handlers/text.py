@@ -11,6 +11,8 @@ from typing import Annotated, Protocol
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
 
+from services.compliance import plain_text
+
 # how each language names itself, for the /language keyboard
 LANGUAGE_NAMES = {"en": "English", "zh_Hans": "简体中文", "zh_Hant": "繁體中文"}
 
@@ -28,6 +30,29 @@ def N_(text: str) -> str:
 def esc(value: object) -> str:
     """User-supplied text made safe for an HTML message."""
     return escape(str(value), quote=False)
+
+
+CAPTION_LIMIT = 1024  # characters of a photo caption, after entities parsing
+MESSAGE_LIMIT = 4096  # characters of a text message, after entities parsing
+
+
+def visible_length(text_html: str) -> int:
+    """How long Telegram counts an HTML text against its limits: tags parsed, entities decoded,
+    in UTF-16 code units (never shorter than the characters, so a text that fits, fits)."""
+    plain = plain_text(text_html).strip()
+    return len(plain.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def pack_blocks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Blocks of HTML lines joined into as few messages as fit the limit, a block never split
+    (each block must fit on its own)."""
+    messages: list[str] = []
+    for block in blocks:
+        if messages and visible_length(messages[-1] + "\n\n" + block) <= limit:
+            messages[-1] += "\n\n" + block
+        else:
+            messages.append(block)
+    return messages
 
 
 class HandlerSettings(Protocol):

@@ -106,6 +106,7 @@ class AnswerResult:
     poll_id: int
     counted: bool  # False when the poll is closed or the answer was invalid: nothing changed
     points: int  # points granted by this answer (0 after the first, or when capped)
+    closed: bool = False  # the answer came after the poll closed (its copy not stopped yet)
 
 
 def check_question(text: str) -> str:
@@ -303,7 +304,9 @@ async def record_answer(
         return None
     post, poll = found
     assert poll.id is not None
-    if poll.status != POLL_OPEN or now >= poll.closes_at or poll.anonymous:
+    if poll.status != POLL_OPEN or now >= poll.closes_at:
+        return AnswerResult(poll.id, counted=False, points=0, closed=True)
+    if poll.anonymous:
         return AnswerResult(poll.id, counted=False, points=0)
     valid = len(set(option_ids)) == len(option_ids) and all(
         0 <= i < poll.option_count for i in option_ids

@@ -1,17 +1,27 @@
-"""Co-creation polls end to end: staff ask both groups through the wizard, members vote in
-either group (changing and retracting), every member counts once with one reward, the
+"""Co-creation polls end to end: staff ask three groups through the wizard, members vote in
+any of them (changing and retracting), every member counts once with one reward, the
 scheduler closes every copy and posts the result with a chart, and the winner goes on
 pre-sale in the same groups."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+
+from PIL import Image
 from sqlmodel import select
 
+from bot.emulator import StoredMessage
+from handlers.poll import result_chart
+from models.community import Community
 from models.groupbuy import GroupBuy, GroupBuyPost
 from models.perks import MemberTier
 from models.poll import Poll, PollBallot, PollPost
 from services.points import points_balance
+from services.poll import get_poll, tally
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+
+MATCHA = -1001000000003  # a third group, "Matcha Club", that reads Simplified Chinese
 
 
 async def say(harness: Harness, text: str, *, user: int = SAM, chat: int = SAM) -> str:
@@ -31,8 +41,16 @@ def last_text(harness: Harness, chat: int = SAM) -> str:
 
 
 async def given_staff(harness: Harness) -> None:
-    """Both groups have the bot; Sam is staff; the voters have started the bot."""
+    """Three groups have the bot (Matcha Club in Chinese); Sam is staff; the voters have
+    started the bot."""
     await harness.join_groups()
+    harness.emulator.add_group(MATCHA, "Matcha Club", creator=KAI, members=[MIA, LEE, SAM])
+    harness.emulator.add_bot_to_group(MATCHA, KAI)
+    await harness.feed_pending()
+    async with harness.session() as session, session.begin():
+        matcha = await session.get(Community, MATCHA)
+        assert matcha is not None
+        matcha.locale = "zh_Hans"
     for user in (SAM, MIA, LEE, KAI):
         await harness.send(user, user, "/start")
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
@@ -96,15 +114,15 @@ async def points(harness: Harness, member_id: int) -> int:
         return await points_balance(session, member_id)
 
 
-async def test_a_poll_goes_to_both_groups_and_counts_each_member_once(harness: Harness) -> None:
+async def test_a_poll_goes_to_three_groups_and_counts_each_member_once(harness: Harness) -> None:
     await given_staff(harness)
     poll = await create_poll(harness)
     assert poll.id is not None
     copies = await poll_ids(harness, poll.id)
     # then the bot posted one native, non-anonymous poll in each group
-    assert set(copies) == {TEA, COFFEE}
+    assert set(copies) == {TEA, COFFEE, MATCHA}
     sent = harness.emulator.calls_of("sendPoll")
-    assert len(sent) == 2
+    assert len(sent) == 3
     assert all("open_period" not in call for call in sent)
     native = harness.emulator.poll(copies[TEA])
     assert native["question"] == "Which flavour next?"
@@ -121,6 +139,10 @@ async def test_a_poll_goes_to_both_groups_and_counts_each_member_once(harness: H
     await vote(harness, KAI, copies[TEA], [])
     # and Mia retracts in Tea Lovers, whose vote she already replaced in Coffee Club
     await vote(harness, MIA, copies[TEA], [])
+    # and Lee votes Lychee in Matcha Club, then takes it back: his Jasmine ballot is gone too
+    await vote(harness, LEE, copies[MATCHA], [2])
+    await vote(harness, LEE, copies[MATCHA], [])
+    await vote(harness, LEE, copies[TEA], [0])
 
     # then each member holds one ballot: their latest choice
     assert await ballots(harness, poll.id) == {MIA: 1 << 2, LEE: 1 << 0}
@@ -132,22 +154,31 @@ async def test_a_poll_goes_to_both_groups_and_counts_each_member_once(harness: H
         m.text for m in harness.emulator.bot_messages(MIA)
     ]
 
-    # when the closing time passes, the scheduler closes the poll
+    # when the closing time passes, a vote that comes before the scheduler stops the copies
+    # is refused, and the voter is told in his language (Kai reads Traditional Chinese)
     harness.clock.advance(days=3, seconds=1)
+    await vote(harness, KAI, copies[COFFEE], [1])
+    assert harness.emulator.last_bot_message(KAI).text == (
+        "投票 #1 已結束，你的這一票沒有計入。結果即將公布。"
+    )
+    assert await ballots(harness, poll.id) == {MIA: 1 << 2, LEE: 1 << 0}
+    # and the scheduler closes the poll
     assert await harness.runtime.polls.close_due() == 1
     assert await harness.runtime.polls.close_due() == 0  # closed once
     # then every copy was stopped
     stopped = harness.emulator.calls_of("stopPoll")
-    assert sorted(call["chat_id"] for call in stopped) == sorted([TEA, COFFEE])
-    assert harness.emulator.poll(copies[COFFEE])["is_closed"] is True
+    assert sorted(call["chat_id"] for call in stopped) == sorted([TEA, COFFEE, MATCHA])
+    assert all(harness.emulator.poll(copy)["is_closed"] for copy in copies.values())
     # and each group and Sam got the result as a chart with the figures
     for chat in (TEA, COFFEE, SAM):
         result = harness.emulator.bot_messages(chat)[-1]
         assert result.kind == "photo"
         assert "Poll #1 closed: Which flavour next?" in (result.text or "")
     tea = harness.emulator.bot_messages(TEA)[-1].text or ""
-    assert "Jasmine: 1 (50%)" in tea and "Lychee: 1 (50%)" in tea
-    assert "Voters: 2 in 2 groups, each counted once." in tea
+    assert "🏆 1. Jasmine: 1 (50%)" in tea and "▫️ 3. Lychee: 1 (50%)" in tea
+    assert "Voters: 2 in 3 groups, each counted once." in tea
+    matcha = harness.emulator.bot_messages(MATCHA)[-1]
+    assert matcha.kind == "photo" and "投票 #1 已结束" in (matcha.text or "")
     assert "Winner: Jasmine" in tea
     assert "/poll_presale 1" in (harness.emulator.bot_messages(SAM)[-1].text or "")
     # a vote after closing changes nothing
@@ -166,17 +197,17 @@ async def test_a_closed_poll_becomes_a_pre_sale_in_the_same_groups(harness: Harn
     # before closing, staff are told to close it first
     assert "still open" in await say(harness, f"/poll_presale {poll.id} 1 7d min=20")
     replies = await harness.send(SAM, SAM, f"/poll_close {poll.id}")
-    assert replies[-1] == "Poll #1 closed; the result was posted in 2 groups."
+    assert replies[-1] == "Poll #1 closed; the result was posted in 3 groups."
     assert "already closed" in await say(harness, f"/poll_close {poll.id}")
     # when Sam puts the winner on pre-sale
     reply = await say(harness, f"/poll_presale {poll.id} 1 7d min=20")
-    assert reply == "Pre-sale group-buy #1 of Osmanthus opened in 2 groups."
+    assert reply == "Pre-sale group-buy #1 of Osmanthus opened in 3 groups."
     async with harness.session() as session:
         gb = (await session.execute(select(GroupBuy))).scalar_one()
         chats = {p.chat_id for p in (await session.execute(select(GroupBuyPost))).scalars()}
         linked = await session.get(Poll, poll.id)
-    # then one group-buy opened in both groups of the poll, made at 20 pre-orders
-    assert chats == {TEA, COFFEE}
+    # then one group-buy opened in the three groups of the poll, made at 20 pre-orders
+    assert chats == {TEA, COFFEE, MATCHA}
     assert gb.min_count == 20 and gb.commission_bps == 0
     assert linked is not None and linked.presale_groupbuy_id == gb.id
     tea = [m.text or "" for m in harness.emulator.bot_messages(TEA)]
@@ -211,7 +242,7 @@ async def test_tier_weighting_and_anonymous_counts(harness: Harness) -> None:
     await harness.send(SAM, SAM, f"/poll_close {anonymous.id}")
     text = harness.emulator.bot_messages(COFFEE)[-1].text or ""
     assert "Lychee: 2" in text and "Osmanthus: 1" in text and "Jasmine: 0" in text
-    assert "Votes: 3 in 2 groups." in text
+    assert "Votes: 3 in 3 groups." in text
     assert await points(harness, MIA) == 0
 
 
@@ -235,3 +266,78 @@ async def test_bad_poll_input_is_refused_with_a_clear_message(harness: Harness) 
     assert "only brand staff" in await say(harness, "/poll_new", user=MIA, chat=MIA)
     async with harness.session() as session:
         assert (await session.execute(select(Poll))).first() is None
+
+
+def photo_of(harness: Harness, message: StoredMessage) -> Image.Image:
+    data = harness.emulator.file_bytes(message.raw["photo"][-1]["file_id"])
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+async def test_a_chinese_poll_result_is_a_numbered_chart_with_the_options_in_the_caption(
+    harness: Harness,
+) -> None:
+    # given a poll whose options are Chinese, voted in two groups
+    await given_staff(harness)
+    poll = await create_poll(harness, points="0", options="茉莉花 | 桂花 <新> | 荔枝")
+    assert poll.id is not None
+    copies = await poll_ids(harness, poll.id)
+    await vote(harness, MIA, copies[TEA], [1])
+    await vote(harness, LEE, copies[MATCHA], [1])
+    await vote(harness, KAI, copies[COFFEE], [2])
+    # when it closes
+    await harness.send(SAM, SAM, f"/poll_close {poll.id}")
+    # then every group and Sam get one photo: a PNG of sensible size
+    results = {
+        chat: harness.emulator.bot_messages(chat)[-2 if chat == SAM else -1]
+        for chat in (TEA, COFFEE, MATCHA, SAM)
+    }
+    for message in results.values():
+        assert message.kind == "photo"
+        image = photo_of(harness, message)
+        assert image.format == "PNG"
+        assert image.width == 800 and 150 <= image.height <= 1000
+    # whose caption lists every option with its number and count (escaped, shown as written)
+    for chat in (TEA, COFFEE, SAM):
+        caption = results[chat].text or ""
+        assert "▫️ 1. 茉莉花: 0 (0%)" in caption
+        assert "🏆 2. 桂花 <新>: 2 (67%)" in caption
+        assert "▫️ 3. 荔枝: 1 (33%)" in caption
+    # (Matcha Club reads it in Chinese)
+    matcha = results[MATCHA].text or ""
+    assert "▫️ 1. 茉莉花：0（0%）" in matcha
+    assert "🏆 2. 桂花 <新>：2（67%）" in matcha
+    assert "▫️ 3. 荔枝：1（33%）" in matcha
+    # and the image carries no option text: the same figures with other words draw the same
+    # picture, so nothing in it can turn into boxes on a host without a CJK font
+    async with harness.session() as session:
+        view = await get_poll(session, poll.id)
+        assert view is not None
+        result = await tally(session, view)
+    latin = dataclasses.replace(result, poll=dataclasses.replace(view, options=("a", "b", "c")))
+    sent = harness.emulator.file_bytes(results[TEA].raw["photo"][-1]["file_id"])
+    assert result_chart(latin) == sent
+
+
+async def test_a_result_too_long_for_a_caption_follows_the_chart_as_a_message(
+    harness: Harness,
+) -> None:
+    # given a poll of 12 options of 100 characters each: far beyond a 1024-character caption
+    await given_staff(harness)
+    options = [f"{i:02d}" + "桂" * 98 for i in range(1, 13)]
+    poll = await create_poll(harness, points="0", options=" | ".join(options))
+    assert poll.id is not None
+    copies = await poll_ids(harness, poll.id)
+    await vote(harness, MIA, copies[TEA], [11])
+    # when it closes
+    await harness.send(SAM, SAM, f"/poll_close {poll.id}")
+    # then each group gets the chart, then the numbered options as a message of its own
+    for chat in (TEA, COFFEE, MATCHA):
+        chart, legend = harness.emulator.bot_messages(chat)[-2:]
+        assert chart.kind == "photo" and not chart.text
+        assert legend.kind == "text"
+        for number, option in enumerate(options, start=1):
+            assert f" {number}. {option}" in (legend.text or "")
+    assert "🏆 12. 12" in (harness.emulator.bot_messages(TEA)[-1].text or "")
+    assert photo_of(harness, harness.emulator.bot_messages(TEA)[-2]).height > 12 * 40
