@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, CallbackId, HandlerSettings, esc
+from handlers.text import N_, CallbackId, HandlerSettings, esc, pack_blocks
 from services.broadcast import is_opted_in
 from services.community import get_community
 from services.member import MemberView, get_member
@@ -83,14 +83,20 @@ async def ask(
     *,
     now: datetime,
     settings: HandlerSettings,
+    community_id: int | None = None,
 ) -> bool:
-    """Send the member the question unless they were asked within the interval; True if sent."""
+    """Send the member the question unless they were asked within the interval; True if sent.
+
+    The answer counts for `community_id` (the group of the order just picked up), or else for
+    the member's home group."""
     if not member.started:
         return False
+    if community_id is None:
+        community_id = await home_community(session, member.id)
     survey_id = await start_survey(
         session,
         member_id=member.id,
-        community_id=await home_community(session, member.id),
+        community_id=community_id,
         now=now,
         interval=timedelta(days=settings.nps_interval_days),
     )
@@ -111,15 +117,17 @@ async def ask_after_pickup(
     session: AsyncSession,
     member_id: int,
     *,
+    community_id: int,
     now: datetime,
     settings: HandlerSettings,
 ) -> None:
-    """After a pickup: the question, if the member opted in and was not asked recently."""
+    """After a pickup in a group: the question, if the member opted in and was not asked
+    recently; the answer counts for that group."""
     if not await is_opted_in(session, member_id=member_id):
         return
     member = await get_member(session, member_id)
     if member is not None:
-        await ask(bot, i18n, session, member, now=now, settings=settings)
+        await ask(bot, i18n, session, member, now=now, settings=settings, community_id=community_id)
 
 
 @router.message(Command("nps"), PRIVATE, RoleFilter(Role.STAFF, "nps.send"))
@@ -244,12 +252,15 @@ async def report(message: Message, session: AsyncSession, clock: Clock) -> None:
     if not found.overall.total:
         await message.answer(_("No NPS answers in the last 90 days."))
         return
-    lines = [_("NPS over the last 90 days"), _score_line(_("Overall"), found.overall)]
+    blocks = [_("NPS over the last 90 days") + "\n" + _score_line(_("Overall"), found.overall)]
     for score in found.communities:
         community = await get_community(session, score.community_id) if score.community_id else None
         title = esc(community.title) if community else _("No group")
-        lines.append(_score_line(title, score))
-    if found.comments:
-        lines.append(_("Latest comments:"))
-        lines += [f"• {value}: {esc(text)}" for value, text in found.comments]
-    await message.answer("\n".join(lines))
+        lines = [_score_line(title, score)]
+        said = found.comments.get(score.community_id, [])
+        if said:
+            lines.append(_("Latest comments:"))
+            lines += [f"• {value}: {esc(text)}" for value, text in said]
+        blocks.append("\n".join(lines))
+    for text in pack_blocks(blocks):  # many groups with long comments take several messages
+        await message.answer(text)

@@ -506,7 +506,15 @@ async def order_button(
         return
     await query.answer(_("Done."))
     if callback_data.action == "picked":
-        await ask_after_pickup(bot, i18n, session, order.member_id, now=clock(), settings=settings)
+        await ask_after_pickup(
+            bot,
+            i18n,
+            session,
+            order.member_id,
+            community_id=order.chat_id,
+            now=clock(),
+            settings=settings,
+        )
     if query.message is not None:
         text, keyboard = await pickup_list(session, i18n, community)
         try:
@@ -561,6 +569,7 @@ async def _mark_member(
                 rewarder.i18n,
                 session,
                 target.id,
+                community_id=community.id,
                 now=rewarder.clock(),
                 settings=rewarder.settings,
             )

@@ -25,7 +25,7 @@ from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product
 from models.referral import Referral, ReferralAttempt, ReferralCampaign, ReferralCode
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
-from models.suggestion import NpsSurvey, Suggestion
+from models.suggestion import NpsAsked, NpsSurvey, Suggestion
 
 __all__ = [
     "AuditEntry",
@@ -51,6 +51,7 @@ __all__ = [
     "MemberCoupon",
     "MemberSegment",
     "MemberTier",
+    "NpsAsked",
     "NpsSurvey",
     "Order",
     "OrderEvent",

@@ -56,9 +56,27 @@ class NpsSurvey(SQLModel, table=True):
             TelegramId, ForeignKey("member.id", name="fk_nps_survey_member"), nullable=False
         )
     )
-    # the group of the order that prompted it (or the member's group); None when unknown
+    # the group of the picked-up order that prompted it (or of the member's latest order when
+    # staff or the member asked); None when unknown
     community_id: int | None = Field(default=None, sa_type=TelegramId, index=True)
     asked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     score: int | None = Field(default=None)
     comment: str = Field(default="", max_length=MAX_COMMENT)
     answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class NpsAsked(SQLModel, table=True):
+    """When a member was last asked for NPS: one row per member, moved forward only by a
+    conditional upsert once the interval has passed, so two pickups at once ask once."""
+
+    __tablename__ = "nps_asked"
+
+    member_id: int = Field(
+        sa_column=Column(
+            TelegramId,
+            ForeignKey("member.id", name="fk_nps_asked_member"),
+            primary_key=True,
+            autoincrement=False,
+        )
+    )
+    asked_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -16,8 +16,9 @@ from sqlmodel import col, select
 
 from models.broadcast import MarketingConsent
 from models.community import Community
-from models.order import Order
-from models.suggestion import MAX_COMMENT, NpsSurvey
+from models.order import ORDER_FULFILLED, Order
+from models.suggestion import MAX_COMMENT, NpsAsked, NpsSurvey
+from services.db import insert_for, table_of
 
 
 class NpsError(ValueError):
@@ -53,7 +54,28 @@ class NpsScore:
 class NpsReport:
     overall: NpsScore
     communities: list[NpsScore]
-    comments: list[tuple[int, str]]  # (score, comment), newest first
+    # per community (None: no group), its latest comments as (score, comment), newest first
+    comments: dict[int | None, list[tuple[int, str]]]
+
+
+async def _claim_asking(
+    session: AsyncSession, *, member_id: int, now: datetime, interval: timedelta
+) -> bool:
+    """Move the member's last-asked time to now if the interval has passed (or they were never
+    asked); False when it has not. One conditional upsert on the member's row: of two
+    concurrent claims the second waits for the first and then finds the interval not passed."""
+    table = table_of(NpsAsked)
+    statement = (
+        insert_for(session, table)
+        .values(member_id=member_id, asked_at=now)
+        .on_conflict_do_update(
+            index_elements=["member_id"],
+            set_={"asked_at": now},
+            where=table.c.asked_at <= now - interval,
+        )
+        .returning(table.c.member_id)
+    )
+    return (await session.execute(statement)).first() is not None
 
 
 async def start_survey(
@@ -65,15 +87,7 @@ async def start_survey(
     interval: timedelta,
 ) -> int | None:
     """A new survey for the member, or None when they were asked within the interval."""
-    last = (
-        await session.execute(
-            select(col(NpsSurvey.asked_at))
-            .where(col(NpsSurvey.member_id) == member_id)
-            .order_by(col(NpsSurvey.asked_at).desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if last is not None and now - last < interval:
+    if not await _claim_asking(session, member_id=member_id, now=now, interval=interval):
         return None
     row = NpsSurvey(member_id=member_id, community_id=community_id, asked_at=now)
     session.add(row)
@@ -83,13 +97,15 @@ async def start_survey(
 
 
 async def home_community(session: AsyncSession, member_id: int) -> int | None:
-    """The group of the member's latest order: where their answer counts in the report."""
+    """The group an answer not prompted by a pickup counts for: that of the member's latest
+    picked-up order, else of their latest order; None when they never ordered in a group."""
     chat = (
         await session.execute(
             select(col(Order.chat_id))
             .join(Community, col(Community.id) == col(Order.chat_id))
             .where(col(Order.member_id) == member_id)
-            .order_by(col(Order.id).desc())
+            # picked-up orders first (False sorts before True), then the newest
+            .order_by(col(Order.status) != ORDER_FULFILLED, col(Order.id).desc())
             .limit(1)
         )
     ).scalar_one_or_none()
@@ -157,23 +173,27 @@ def _score(community_id: int | None, scores: list[int]) -> NpsScore:
     )
 
 
-async def nps_report(session: AsyncSession, *, since: datetime, comments: int = 10) -> NpsReport:
-    """NPS overall and per community from the answers since a time, with the latest comments."""
+async def nps_report(session: AsyncSession, *, since: datetime, comments: int = 5) -> NpsReport:
+    """NPS overall and per community from the answers since a time, with each community's
+    latest comments (at most `comments` of them)."""
     rows = (
         await session.execute(
             select(col(NpsSurvey.community_id), col(NpsSurvey.score), col(NpsSurvey.comment))
             .where(col(NpsSurvey.score).is_not(None), col(NpsSurvey.answered_at) >= since)
-            .order_by(col(NpsSurvey.answered_at).desc())
+            .order_by(col(NpsSurvey.answered_at).desc(), col(NpsSurvey.id).desc())
         )
     ).all()
     by_community: dict[int | None, list[int]] = defaultdict(list)
-    for community_id, score, _comment in rows:
+    said: dict[int | None, list[tuple[int, str]]] = defaultdict(list)
+    for community_id, score, comment in rows:
         by_community[community_id].append(int(score or 0))
+        if comment and len(said[community_id]) < comments:
+            said[community_id].append((int(score or 0), str(comment)))
     return NpsReport(
         overall=_score(None, [int(r[1] or 0) for r in rows]),
         communities=[
             _score(c, scores)
             for c, scores in sorted(by_community.items(), key=lambda i: (i[0] is None, i[0] or 0))
         ],
-        comments=[(int(r[1] or 0), str(r[2])) for r in rows if r[2]][:comments],
+        comments=dict(said),
     )

@@ -4,10 +4,14 @@ community."""
 
 from __future__ import annotations
 
+import asyncio
+
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import select
 
+from handlers.nps import ask_after_pickup
 from models.order import Order
-from models.suggestion import NpsSurvey
+from models.suggestion import NpsAsked, NpsSurvey
 from services.nps import NpsScore
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
@@ -73,12 +77,16 @@ async def test_staff_ask_opted_in_members_once_in_30_days(harness: Harness) -> N
     # then asking again within 30 days reaches nobody
     assert (await harness.send(SAM, SAM, "/nps"))[0].startswith("The NPS question went to 0")
     assert (await harness.send(MIA, MIA, "/nps_me"))[0].startswith("You rated us recently.")
-    # and the report shows NPS per community: Tea 1 promoter, 1 detractor -> 0; Coffee +0
-    report = (await harness.send(SAM, SAM, "/nps_report"))[0].splitlines()
-    assert report[1] == ("Overall: NPS +0 (3 answers: 1 promoters, 1 passives, 1 detractors)")
-    assert "Tea Lovers: NPS +0 (2 answers: 1 promoters, 0 passives, 1 detractors)" in report
-    assert "Coffee Club: NPS +0 (1 answers: 0 promoters, 1 passives, 0 detractors)" in report
-    assert "• 10: Love the <oolong>" in report  # escaped: shown as written
+    # and the report shows NPS per community: Tea 1 promoter, 1 detractor -> 0; Coffee +0;
+    # Mia's comment under Tea Lovers
+    assert await harness.send(SAM, SAM, "/nps_report") == [
+        "NPS over the last 90 days\n"
+        "Overall: NPS +0 (3 answers: 1 promoters, 1 passives, 1 detractors)\n\n"
+        "Coffee Club: NPS +0 (1 answers: 0 promoters, 1 passives, 0 detractors)\n\n"
+        "Tea Lovers: NPS +0 (2 answers: 1 promoters, 0 passives, 1 detractors)\n"
+        "Latest comments:\n"
+        "• 10: Love the <oolong>"  # escaped: shown as written
+    ]
     # after 30 days Mia may be asked again
     harness.clock.advance(days=31)
     assert (await harness.send(MIA, MIA, "/nps_me"))[0].startswith("How likely are you")
@@ -89,7 +97,7 @@ async def test_staff_ask_opted_in_members_once_in_30_days(harness: Harness) -> N
 
 
 async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness) -> None:
-    # given Mia opted in to offers and buys twice in Tea Lovers
+    # given Mia opted in to offers and buys in Tea Lovers, then in Coffee Club
     await harness.join_groups()
     await harness.send(SAM, SAM, "/start")
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
@@ -97,9 +105,11 @@ async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness
     await opt_in(harness, MIA)
     await harness.send(MIA, TEA, "/buy 1")
     await harness.send(LEE, TEA, "/paid @mia")
-    # when Lee marks her order picked up
+    await harness.send(MIA, COFFEE, "/buy 1")
+    # when Lee marks her Tea Lovers order picked up
     await harness.send(LEE, TEA, "/pickedup @mia")
-    # then Mia gets the NPS question, and her answer counts for Tea Lovers
+    # then Mia gets the NPS question, and her answer counts for Tea Lovers, the group of the
+    # order she picked up (not Coffee Club, where she ordered last)
     await score(harness, MIA, 9)
     await harness.send(MIA, MIA, "/skip")
     # and a second pickup within 30 days does not ask again
@@ -112,3 +122,114 @@ async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness
     )
     report = (await harness.send(SAM, SAM, "/nps_report"))[0].splitlines()
     assert "Tea Lovers: NPS +100 (1 answers: 1 promoters, 0 passives, 0 detractors)" in report
+    assert not any(line.startswith("Coffee Club") for line in report)
+
+
+async def answered(
+    harness: Harness, community: int, member: int, value: int, comment: str = ""
+) -> None:
+    """An NPS answer stored as the buttons store it."""
+    async with harness.session() as session, session.begin():
+        session.add(
+            NpsSurvey(
+                member_id=member,
+                community_id=community,
+                asked_at=harness.clock.now,
+                score=value,
+                comment=comment,
+                answered_at=harness.clock.now,
+            )
+        )
+
+
+async def test_the_report_gives_each_community_its_score_and_its_comments(
+    harness: Harness,
+) -> None:
+    # given answers in Tea Lovers: 10, 9, 9 (promoters), 7 (passive), 3 (detractor)
+    await harness.join_groups()
+    for user in (SAM, MIA, LEE, KAI, OWNER):
+        await harness.send(user, user, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await answered(harness, TEA, MIA, 10, "Great <tea>")
+    await answered(harness, TEA, LEE, 9)
+    await answered(harness, TEA, KAI, 9)
+    await answered(harness, TEA, SAM, 7)
+    harness.clock.advance(minutes=1)
+    await answered(harness, TEA, OWNER, 3, "Late pickup")
+    # and in Coffee Club: 10 (promoter), 8 (passive), 6 and 0 (detractors)
+    await answered(harness, COFFEE, MIA, 10)
+    await answered(harness, COFFEE, LEE, 8)
+    await answered(harness, COFFEE, KAI, 6)
+    await answered(harness, COFFEE, SAM, 0, "Cold coffee")
+    # when Sam asks for the report
+    replies = await harness.send(SAM, SAM, "/nps_report")
+    # then Tea: (3 - 1) / 5 = +40; Coffee: (1 - 2) / 4 = -25; overall (4 - 3) / 9 = +11, and
+    # each community lists its own comments, newest first
+    assert replies == [
+        "NPS over the last 90 days\n"
+        "Overall: NPS +11 (9 answers: 4 promoters, 2 passives, 3 detractors)\n\n"
+        "Coffee Club: NPS -25 (4 answers: 1 promoters, 1 passives, 2 detractors)\n"
+        "Latest comments:\n"
+        "• 0: Cold coffee\n\n"
+        "Tea Lovers: NPS +40 (5 answers: 3 promoters, 1 passives, 1 detractors)\n"
+        "Latest comments:\n"
+        "• 3: Late pickup\n"
+        "• 10: Great <tea>"
+    ]
+    # and when long comments do not fit one message, each community still comes whole
+    for member in (MIA, LEE, KAI, SAM, OWNER):
+        await answered(harness, TEA, member, 9, "茶" * 500)
+        await answered(harness, COFFEE, member, 9, "咖" * 500)
+    replies = await harness.send(SAM, SAM, "/nps_report")
+    assert len(replies) == 2
+    assert (
+        "\nCoffee Club: NPS +44 (9 answers: 6 promoters, 1 passives, 2 detractors)\n"
+        in (replies[0])
+    )
+    assert replies[0].count("• 9: " + "咖" * 500) == 5 and "Cold coffee" not in replies[0]
+    assert replies[1].startswith(
+        "Tea Lovers: NPS +70 (10 answers: 8 promoters, 1 passives, 1 detractors)\n"
+    )
+    assert replies[1].count("• 9: " + "茶" * 500) == 5
+
+
+async def test_concurrent_pickups_ask_once(harness: Harness) -> None:
+    # given Mia opted in and was never asked
+    await harness.join_groups()
+    await opt_in(harness, MIA)
+    before = len(harness.emulator.bot_messages(MIA))
+    runtime = harness.runtime
+
+    async def pickup(community: int) -> None:
+        for _attempt in range(50):  # as an update is retried when the database says so
+            try:
+                with runtime.i18n.context():
+                    async with runtime.sessions() as session, session.begin():
+                        await ask_after_pickup(
+                            runtime.bot,
+                            runtime.i18n,
+                            session,
+                            MIA,
+                            community_id=community,
+                            now=harness.clock.now,
+                            settings=runtime.settings,
+                        )
+                return
+            except (OperationalError, DBAPIError) as exc:
+                if "locked" not in str(exc) and "serializ" not in str(exc):
+                    raise
+                await asyncio.sleep(0.01)
+
+    # when two leaders mark her orders picked up at the same moment, in two groups
+    await asyncio.gather(pickup(TEA), pickup(COFFEE), pickup(TEA))
+    # then she gets the question once, and one survey is stored
+    questions = [
+        m
+        for m in harness.emulator.bot_messages(MIA)[before:]
+        if (m.text or "").startswith("How likely")
+    ]
+    assert len(questions) == 1
+    async with harness.session() as session:
+        surveys = (await session.execute(select(NpsSurvey))).scalars().all()
+        asked = (await session.execute(select(NpsAsked))).scalars().all()
+    assert len(surveys) == 1 and [a.member_id for a in asked] == [MIA]
