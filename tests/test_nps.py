@@ -16,6 +16,9 @@ from services.nps import NpsScore
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
 
+SCORES = [str(i) for i in range(11)]  # the buttons under the NPS question
+
+
 async def opt_in(harness: Harness, user: int) -> None:
     await harness.send(user, user, "/start")
     start = harness.emulator.last_bot_message(user)
@@ -123,6 +126,26 @@ async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness
     report = (await harness.send(SAM, SAM, "/nps_report"))[0].splitlines()
     assert "Tea Lovers: NPS +100 (1 answers: 1 promoters, 0 passives, 0 detractors)" in report
     assert not any(line.startswith("Coffee Club") for line in report)
+    # and Kai, who never opted in to messages from the brand, is not asked after his pickup
+    await harness.send(KAI, KAI, "/start")
+    await harness.send(KAI, TEA, "/buy 1")
+    await harness.send(LEE, TEA, "/paid @kai")
+    assert (await harness.send(LEE, TEA, "/pickedup @kai"))[0].startswith(
+        "Marked picked up for Kai: #"
+    )
+    assert not any(m.button_texts == SCORES for m in harness.emulator.bot_messages(KAI))
+    # nor is Mia after she opts out with /stop, once the 30 days have passed
+    await harness.send(MIA, MIA, "/stop")
+    harness.clock.advance(days=31)
+    await harness.send(MIA, TEA, "/buy 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    before = len(harness.emulator.bot_messages(MIA))
+    assert (await harness.send(LEE, TEA, "/pickedup @mia"))[0].startswith(
+        "Marked picked up for Mia: #"
+    )
+    assert not any(m.button_texts == SCORES for m in harness.emulator.bot_messages(MIA)[before:])
+    async with harness.session() as session:
+        assert len((await session.execute(select(NpsSurvey))).all()) == 1
 
 
 async def answered(

@@ -212,6 +212,12 @@ async def test_a_closed_poll_becomes_a_pre_sale_in_the_same_groups(harness: Harn
     assert linked is not None and linked.presale_groupbuy_id == gb.id
     tea = [m.text or "" for m in harness.emulator.bot_messages(TEA)]
     assert any("now on pre-sale" in text for text in tea)
+    # and a member of a group that chose it can pre-order it there at once
+    async with harness.session() as session:
+        card = (
+            await session.execute(select(GroupBuyPost).where(GroupBuyPost.chat_id == COFFEE))
+        ).scalar_one()
+    assert await harness.press(MIA, COFFEE, card.message_id, index=0) == "You are #1, quantity 1."
     # and a second attempt opens nothing
     assert "already on pre-sale" in await say(harness, f"/poll_presale {poll.id} 1 7d min=20")
 
@@ -262,6 +268,13 @@ async def test_bad_poll_input_is_refused_with_a_clear_message(harness: Harness) 
     assert "at most 30 days" in await say(harness, "45d")
     await say(harness, "3d")
     assert "0 to 10000" in await say(harness, "lots")
+    await say(harness, "0")
+    await tap(harness, "One member, one vote")
+    await tap(harness, "All groups")
+    # and a closing time that has passed while Sam read the summary posts nothing
+    harness.clock.advance(days=4)
+    assert await tap(harness, "✅ Post the poll") == "The closing time must be in the future."
+    assert harness.emulator.calls_of("sendPoll") == []
     # members cannot start a poll
     assert "only brand staff" in await say(harness, "/poll_new", user=MIA, chat=MIA)
     async with harness.session() as session:
