@@ -15,7 +15,6 @@ from models.suggestion import NpsAsked, NpsSurvey
 from services.nps import NpsScore
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
-
 SCORES = [str(i) for i in range(11)]  # the buttons under the NPS question
 
 
