@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -21,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, CallbackId, HandlerSettings, esc, pack_blocks
+from handlers.text import N_, CallbackId, CommitHook, HandlerSettings, esc, pack_blocks
 from services.broadcast import is_opted_in
 from services.community import get_community
 from services.member import MemberView, get_member
@@ -83,9 +84,11 @@ async def ask(
     *,
     now: datetime,
     settings: HandlerSettings,
+    after_commit: CommitHook,
     community_id: int | None = None,
 ) -> bool:
-    """Send the member the question unless they were asked within the interval; True if sent.
+    """Claim the question for the member unless they were asked within the interval, and send it
+    once the claim is committed (its buttons name the stored survey); True if claimed.
 
     The answer counts for `community_id` (the group of the order just picked up), or else for
     the member's home group."""
@@ -102,13 +105,16 @@ async def ask(
     )
     if survey_id is None:
         return False
-    with i18n.use_locale(member.locale):
-        try:
-            await bot.send_message(member.id, _(QUESTION), reply_markup=_keyboard(survey_id))
-        except TelegramAPIError as exc:
-            log.info("could not ask member %s for NPS: %s", member.id, exc)
-            return False
+    text = i18n.gettext(QUESTION, locale=member.locale)
+    after_commit.add(partial(_send_question, bot, member.id, text, survey_id))
     return True
+
+
+async def _send_question(bot: Bot, member_id: int, text: str, survey_id: int) -> None:
+    try:
+        await bot.send_message(member_id, text, reply_markup=_keyboard(survey_id))
+    except TelegramAPIError as exc:
+        log.info("could not ask member %s for NPS: %s", member_id, exc)
 
 
 async def ask_after_pickup(
@@ -120,6 +126,7 @@ async def ask_after_pickup(
     community_id: int,
     now: datetime,
     settings: HandlerSettings,
+    after_commit: CommitHook,
 ) -> None:
     """After a pickup in a group: the question, if the member opted in and was not asked
     recently; the answer counts for that group."""
@@ -127,7 +134,16 @@ async def ask_after_pickup(
         return
     member = await get_member(session, member_id)
     if member is not None:
-        await ask(bot, i18n, session, member, now=now, settings=settings, community_id=community_id)
+        await ask(
+            bot,
+            i18n,
+            session,
+            member,
+            now=now,
+            settings=settings,
+            after_commit=after_commit,
+            community_id=community_id,
+        )
 
 
 @router.message(Command("nps"), PRIVATE, RoleFilter(Role.STAFF, "nps.send"))
@@ -138,13 +154,16 @@ async def nps_send(
     session: AsyncSession,
     settings: HandlerSettings,
     clock: Clock,
+    after_commit: CommitHook,
 ) -> None:
     """Asks every opted-in member who was not asked recently."""
     now = clock()
     sent = 0
     for member_id in await opted_in_members(session):
         member = await get_member(session, member_id)
-        if member is not None and await ask(bot, i18n, session, member, now=now, settings=settings):
+        if member is not None and await ask(
+            bot, i18n, session, member, now=now, settings=settings, after_commit=after_commit
+        ):
             sent += 1
     await message.answer(
         _(
@@ -163,9 +182,12 @@ async def nps_me(
     member: MemberView,
     settings: HandlerSettings,
     clock: Clock,
+    after_commit: CommitHook,
 ) -> None:
     """A member asks to rate us."""
-    if not await ask(bot, i18n, session, member, now=clock(), settings=settings):
+    if not await ask(
+        bot, i18n, session, member, now=clock(), settings=settings, after_commit=after_commit
+    ):
         await message.answer(
             _("You rated us recently. Thank you! You can rate again after {days} days.").format(
                 days=settings.nps_interval_days

@@ -28,7 +28,15 @@ from handlers.filters import RoleFilter
 from handlers.nps import ask_after_pickup
 from handlers.perks import after_refund, points_text, reward_order
 from handlers.product import amount_error
-from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    format_money,
+)
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
@@ -487,6 +495,7 @@ async def order_button(
     settings: HandlerSettings,
     notifier: BackgroundSender,
     clock: Callable[[], datetime],
+    after_commit: CommitHook,
 ) -> None:
     """Marks an order of this group paid or picked up, then refreshes the list in place."""
     order = await get_order(session, callback_data.order_id)
@@ -514,6 +523,7 @@ async def order_button(
             community_id=order.chat_id,
             now=clock(),
             settings=settings,
+            after_commit=after_commit,
         )
     if query.message is not None:
         text, keyboard = await pickup_list(session, i18n, community)
@@ -535,7 +545,8 @@ async def _mark_member(
     community: CommunityView,
     action: str,
     rewarder: Rewarder,
-) -> None:
+) -> MemberView | None:
+    """Marks the member's orders here; the member, or None when nothing was marked."""
     reference = (command.args or "").split()
     reply = message.reply_to_message
     target = None
@@ -549,7 +560,7 @@ async def _mark_member(
                 command=command.command
             )
         )
-        return
+        return None
     statuses = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) if action == "paid" else (ORDER_PAID,)
     orders = await orders_of_member_in_chat(
         session, chat_id=community.id, member_id=target.id, statuses=statuses
@@ -558,21 +569,11 @@ async def _mark_member(
         await message.reply(
             _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
         )
-        return
+        return None
     actor = message.from_user.id if message.from_user else 0
     done = [await _apply(session, action, order.id, actor, rewarder) for order in orders]
     if action == "picked":
         rewarder.picked_up(target, [order.id for order in done])
-        if message.bot is not None:
-            await ask_after_pickup(
-                message.bot,
-                rewarder.i18n,
-                session,
-                target.id,
-                community_id=community.id,
-                now=rewarder.clock(),
-                settings=rewarder.settings,
-            )
     ids = ", ".join(f"#{order.id}" for order in done)
     text = (
         _("Marked paid for {name}: {orders}.")
@@ -580,6 +581,7 @@ async def _mark_member(
         else _("Marked picked up for {name}: {orders}.")
     )
     await message.reply(text.format(name=esc(target.display_name), orders=ids))
+    return target
 
 
 @router.message(Command("paid"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
@@ -608,10 +610,23 @@ async def pickedup_command(
     notifier: BackgroundSender,
     i18n: I18n,
     clock: Callable[[], datetime],
+    bot: Bot,
+    after_commit: CommitHook,
 ) -> None:
     """Marks every paid order of a member in this group as picked up."""
     rewarder = Rewarder(settings, notifier, i18n, clock)
-    await _mark_member(message, command, session, community, "picked", rewarder)
+    target = await _mark_member(message, command, session, community, "picked", rewarder)
+    if target is not None:
+        await ask_after_pickup(
+            bot,
+            i18n,
+            session,
+            target.id,
+            community_id=community.id,
+            now=clock(),
+            settings=settings,
+            after_commit=after_commit,
+        )
 
 
 @router.message(Command("refund"), PRIVATE, RoleFilter(Role.STAFF, "order.refund"))

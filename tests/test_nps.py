@@ -9,6 +9,7 @@ import asyncio
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import select
 
+from bot.middlewares import AfterCommit
 from handlers.nps import ask_after_pickup
 from models.order import Order
 from models.suggestion import NpsAsked, NpsSurvey
@@ -133,7 +134,20 @@ async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness
         "Marked picked up for Kai: #"
     )
     assert not any(m.button_texts == SCORES for m in harness.emulator.bot_messages(KAI))
-    # nor is Mia after she opts out with /stop, once the 30 days have passed
+    # after 30 days, Kai marks Mia's Coffee Club order picked up with the button: she is
+    # asked again, and this answer counts for Coffee Club
+    harness.clock.advance(days=31)
+    await harness.send(KAI, COFFEE, "/paid @mia")
+    await harness.send(KAI, COFFEE, "/orders")
+    card = harness.emulator.last_bot_message(COFFEE)
+    picked = [i for i, label in enumerate(card.button_texts) if label.startswith("📦")]
+    assert len(picked) == 1
+    await harness.press(KAI, COFFEE, card.message_id, index=picked[0])
+    await score(harness, MIA, 3)
+    await harness.send(MIA, MIA, "/skip")
+    report = (await harness.send(SAM, SAM, "/nps_report"))[0].splitlines()
+    assert "Coffee Club: NPS -100 (1 answers: 0 promoters, 0 passives, 1 detractors)" in report
+    # nor is Mia asked after she opts out with /stop, once the 30 days have passed again
     await harness.send(MIA, MIA, "/stop")
     harness.clock.advance(days=31)
     await harness.send(MIA, TEA, "/buy 1")
@@ -144,7 +158,7 @@ async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness
     )
     assert not any(m.button_texts == SCORES for m in harness.emulator.bot_messages(MIA)[before:])
     async with harness.session() as session:
-        assert len((await session.execute(select(NpsSurvey))).all()) == 1
+        assert len((await session.execute(select(NpsSurvey))).all()) == 2
 
 
 async def answered(
@@ -225,6 +239,7 @@ async def test_concurrent_pickups_ask_once(harness: Harness) -> None:
     async def pickup(community: int) -> None:
         for _attempt in range(50):  # as an update is retried when the database says so
             try:
+                after = AfterCommit()
                 with runtime.i18n.context():
                     async with runtime.sessions() as session, session.begin():
                         await ask_after_pickup(
@@ -235,7 +250,9 @@ async def test_concurrent_pickups_ask_once(harness: Harness) -> None:
                             community_id=community,
                             now=harness.clock.now,
                             settings=runtime.settings,
+                            after_commit=after,
                         )
+                await after.run()  # the question goes out once the claim is committed
                 return
             except (OperationalError, DBAPIError) as exc:
                 if "locked" not in str(exc) and "serializ" not in str(exc):
