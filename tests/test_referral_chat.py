@@ -4,9 +4,11 @@ released after the refund window, bursts wait for staff, and staff read the prog
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
+from PIL import Image
 from sqlmodel import select
 
 from models.audit import AuditEntry
@@ -325,6 +327,16 @@ async def test_a_burst_through_one_code_is_held_for_staff_who_decide_on_the_reco
         "Group Tea Lovers: invited 0, qualified 1, conversion —, reward cost 100 points, "
         "viral coefficient 1; commission CN¥3.00"
     )
+    # with a chart: a PNG of invited and qualified per slice, named in the caption
+    chart = harness.emulator.last_bot_message(SAM)
+    assert chart.raw["caption"] == (
+        "Blue bars: invited. Orange bars: qualified. C: campaigns, G: groups.\nG1: Tea Lovers"
+    )
+    png = harness.emulator.file_bytes(chart.raw["photo"][-1]["file_id"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(png)) as image:
+        image.verify()
+        assert image.format == "PNG" and image.width == 800
     assert await harness.send(SAM, SAM, "/referral_stats yesterday") == [
         "I could not read that date range. Send /referral_stats for the last 30 days, "
         "/referral_stats 7d, or /referral_stats 2026-11-01 2026-11-30."
