@@ -11,6 +11,7 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import select
 
+from handlers.referral import qr_png
 from models.audit import AuditEntry
 from models.ledger import ACCOUNT_MEMBER_COMMISSION, ACCOUNT_MEMBER_COMMISSION_PENDING
 from models.referral import Referral, ReferralAttempt
@@ -93,6 +94,8 @@ async def test_invite_shows_a_link_an_invitation_and_a_qr_code(harness: Harness)
     )
     photo = harness.emulator.last_bot_message(MIA)
     assert photo.raw.get("photo") and photo.raw["caption"] == f"Scan to join: {link}"
+    # the image is the QR code of exactly that link (segno draws the same code every time)
+    assert harness.emulator.file_bytes(photo.raw["photo"][-1]["file_id"]) == qr_png(link)
     # the same code every time
     assert f"start={code.group(1)}" in (await harness.send(MIA, MIA, "/invite"))[0]
     # in a member's language

@@ -177,3 +177,19 @@ async def test_a_member_who_never_started_the_bot_gets_the_link_in_the_group(
     replies = await harness.send(KAI, TEA, "/invite")
     assert len(replies) == 1
     assert replies[0].startswith("Your personal invitation link into Tea Lovers: https://t.me/+")
+
+
+async def test_a_forgotten_members_group_link_no_longer_attributes(harness: Harness) -> None:
+    await admin_in_tea(harness)
+    await harness.send(MIA, MIA, "/start")
+    link = await tea_link_of(harness, MIA)
+    # when Mia asks to be forgotten and confirms
+    await harness.send(MIA, MIA, "/forgetme")
+    question = harness.emulator.last_bot_message(MIA)
+    await harness.press(MIA, MIA, question.message_id, index=0)
+    # then her old link is only a way into the group: no referral, no referral welcome
+    newcomer(harness, ANA)
+    assert await join(harness, ANA, link) == []
+    assert await referral_of(harness, ANA) is None
+    async with harness.session() as session:
+        assert (await session.execute(select(ReferralInviteLink))).scalars().all() == []
