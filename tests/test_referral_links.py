@@ -193,3 +193,28 @@ async def test_a_forgotten_members_group_link_no_longer_attributes(harness: Harn
     assert await referral_of(harness, ANA) is None
     async with harness.session() as session:
         assert (await session.execute(select(ReferralInviteLink))).scalars().all() == []
+
+
+async def test_the_join_message_arriving_before_the_join_update_changes_nothing(
+    harness: Harness,
+) -> None:
+    # Telegram does not order the "joined" service message and the chat_member update
+    await admin_in_tea(harness)
+    await harness.send(MIA, MIA, "/start")
+    link = await tea_link_of(harness, MIA)
+    newcomer(harness, ANA)
+    harness.new_bot_messages(TEA)
+    # when Ana's join reaches the bot service message first
+    harness.emulator.join_by_link(ANA, link)
+    joined, service = harness.emulator.pop_updates()
+    assert "message" in service and "chat_member" in joined
+    for update in (service, joined):
+        await harness.runtime.dp.feed_raw_update(harness.runtime.bot, update)
+    await harness.runtime.notifier.drain()
+    # then she is still a newcomer attributed to Mia, and welcomed as such
+    referral = await referral_of(harness, ANA)
+    assert referral is not None and referral.referrer_id == MIA
+    assert [m.text for m in harness.new_bot_messages(TEA) if m.kind != "new_chat_members"] == [
+        "Welcome to Tea Lovers, Ana! Send me /start in private to join group-buys, vote on new "
+        "products and collect points.\nYou joined through Mia's invitation."
+    ]

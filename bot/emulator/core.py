@@ -2071,8 +2071,6 @@ class Emulator:
         self._require_admin(chat, "not enough rights to manage chat invite link")
         if p.get("creates_join_request") and p.get("member_limit"):
             raise bad_request("member_limit can't be specified for links requiring approval")
-        if len(p.get("name", "")) > 32:
-            raise bad_request("invite link name is too long")
         link: dict[str, Any] = {
             "invite_link": f"https://t.me/+EMU{secrets.token_urlsafe(12)}",
             "creator": copy.deepcopy(self.bot_user),
