@@ -671,6 +671,7 @@ async def referral_stats(
 
 
 CHART_ROWS = 6  # campaigns, and groups, drawn at most (the busiest: the text lists them all)
+CAPTION_LIMIT = 1000  # Telegram takes 1024 characters of caption, counted after HTML parsing
 
 
 def stats_chart(
@@ -695,5 +696,9 @@ def stats_chart(
         labels,
         [("invited", [r.invited for r in rows]), ("qualified", [r.qualified for r in rows])],
     )
-    caption = _("Blue bars: invited. Orange bars: qualified. C: campaigns, G: groups.")
-    return chart, "\n".join([caption, *legend])
+    caption = [_("Blue bars: invited. Orange bars: qualified. C: campaigns, G: groups.")]
+    for line in legend:
+        if len("\n".join([*caption, line])) > CAPTION_LIMIT:
+            break  # the text message above names every slice anyway
+        caption.append(line)
+    return chart, "\n".join(caption)

@@ -11,12 +11,13 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import select
 
-from handlers.referral import qr_png
+from handlers.referral import qr_png, stats_chart
 from models.audit import AuditEntry
 from models.ledger import ACCOUNT_MEMBER_COMMISSION, ACCOUNT_MEMBER_COMMISSION_PENDING
 from models.referral import Referral, ReferralAttempt
 from services.ledger import AccountRef, balance
 from services.points import points_balance
+from services.referral import StatsRow
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
 # newcomers, created in the emulator by the tests that need them
@@ -381,3 +382,27 @@ async def test_a_campaign_code_attributes_to_the_campaign_with_its_own_rewards(
     assert (await harness.send(EVE, EVE, "/start spring26"))[1].startswith(
         "This invitation link is not valid or has expired"
     )
+
+
+async def test_the_stats_chart_draws_no_names_and_its_caption_fits(harness: Harness) -> None:
+    # given many campaigns and groups with long Chinese names full of HTML characters
+    names = [f"春季活动 <{'&' * 60}> {i}" for i in range(10)]
+    rows = [
+        (name, StatsRow(label=name, invited=i + 1, qualified=i // 2))
+        for i, name in enumerate(names)
+    ]
+    total = StatsRow(label="", invited=55, qualified=20)
+    # when the chart is made for a reader of Simplified Chinese
+    i18n = harness.runtime.i18n
+    with i18n.context(), i18n.use_locale("zh_Hans"):
+        chart, caption = stats_chart("Referrals 2026-11-01 - 2026-11-30", total, rows, rows)
+    # then the image is a PNG with a row for the program and six per kind of slice
+    with Image.open(io.BytesIO(chart)) as image:
+        image.verify()
+        assert image.format == "PNG"
+    assert image.height > 13 * 34
+    # the names are in the caption, escaped, in the reader's language, within Telegram's limit
+    lines = caption.splitlines()
+    assert lines[0] == "蓝色条：邀请人数。橙色条：合格人数。C：活动，G：群组。"
+    assert lines[1].startswith("C1: 春季活动 &lt;&amp;")
+    assert len(caption) <= 1000 and len(lines) < 13
