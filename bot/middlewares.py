@@ -116,7 +116,7 @@ class ContextMiddleware(BaseMiddleware):
         chat: Chat | None = data.get("event_chat")
         member = None
         community = None
-        if user is not None:
+        if user is not None and not _joins_self(event, user):
             member = await record_member(
                 session,
                 user=UserInfo(
@@ -146,3 +146,12 @@ class ContextMiddleware(BaseMiddleware):
         else:
             data["locale"] = self.settings.default_locale
         return await handler(event, data)
+
+
+def _joins_self(event: TelegramObject, user: User) -> bool:
+    """A "joined the group" service message about the sender: the chat_member update of the
+    same join records them. Telegram does not order the two, and a referral through a group
+    invite link needs the chat_member update to be the first the bot sees of a newcomer."""
+    message = event.message if isinstance(event, Update) else None
+    joined = message.new_chat_members if message is not None else None
+    return bool(joined) and any(new.id == user.id for new in joined or ())

@@ -38,7 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", N_("What I can do for you"), Role.MEMBER, True, True),
     Command("language", N_("Choose your language"), Role.MEMBER, True, False),
     Command("wallet", N_("Your points and commission"), Role.MEMBER, True, False),
-    Command("invite", N_("Your invitation link and QR code"), Role.MEMBER, True, False),
+    Command("invite", N_("Your invitation link and QR code"), Role.MEMBER, True, True),
     Command("referrals", N_("Friends you invited and what you earned"), Role.MEMBER, True, False),
     Command("leaderboard", N_("Top inviters in this group"), Role.MEMBER, False, True),
     Command(

@@ -42,6 +42,7 @@ router.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
 router.callback_query.filter(F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
 
 ACTIVE_STATUSES = {"member", "administrator", "creator", "restricted"}
+ADMIN_STATUSES = {"administrator", "creator"}
 # time zones offered as buttons; any IANA name works with /settings timezone NAME
 QUICK_TIMEZONES = ("Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "UTC")
 # words accepted after /settings, in each language, for each setting
@@ -141,11 +142,17 @@ async def bot_membership_changed(
         await mark_left(session, community_id=event.chat.id)
 
 
-@router.chat_member()
+# a chat_member update that touches the admin list (other changes, such as a join through a
+# member's invite link, go on to the routers that handle them)
+ADMIN_CHANGE = F.old_chat_member.status.in_(ADMIN_STATUSES) | F.new_chat_member.status.in_(
+    ADMIN_STATUSES
+)
+
+
+@router.chat_member(ADMIN_CHANGE)
 async def member_status_changed(event: ChatMemberUpdated, session: AsyncSession) -> None:
     """A member was promoted or demoted: the cached admin list is fetched again next time."""
-    if {event.old_chat_member.status, event.new_chat_member.status} & {"administrator", "creator"}:
-        await forget_admins(session, community_id=event.chat.id)
+    await forget_admins(session, community_id=event.chat.id)
 
 
 async def _apply(session: AsyncSession, community: CommunityView, field: str, value: str) -> None:

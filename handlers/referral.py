@@ -12,17 +12,34 @@ from zoneinfo import ZoneInfo
 import segno
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter, Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.chart import bar_chart
 from handlers.filters import RoleFilter
-from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    format_money,
+    later,
+)
 from services.audit import record_action
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
@@ -35,20 +52,25 @@ from services.referral import (
     REFUSED_MALFORMED,
     REFUSED_SELF,
     REFUSED_UNKNOWN,
+    Attribution,
     HeldReferral,
     ReferralError,
     ReferralRules,
     StatsRow,
     attribute,
+    code_of_invite_link,
     create_campaign,
     deep_link,
+    group_invite_link,
     held_referrals,
+    invite_link_name,
     leaderboard,
     member_code,
     member_referrals,
     order_paid,
     program_stats,
     review,
+    save_group_invite_link,
     toggle_leaderboard,
 )
 from services.role import Role
@@ -149,6 +171,11 @@ async def start_with_code(
         if text is not None:
             await message.answer(_(text))
         return
+    await message.answer("\n".join(await attributed_lines(session, outcome, member.locale)))
+
+
+async def attributed_lines(session: AsyncSession, outcome: Attribution, locale: str) -> list[str]:
+    """Who the newcomer joined through, and their welcome gift if any."""
     if outcome.referrer_id is not None:
         referrer = await get_member(session, outcome.referrer_id)
         name = referrer.display_name if referrer else str(outcome.referrer_id)
@@ -157,11 +184,55 @@ async def start_with_code(
         lines = [_("You joined through {campaign}.").format(campaign=esc(outcome.campaign or ""))]
     if outcome.welcome_points:
         lines.append(
-            _("Welcome gift: {points}.").format(
-                points=points_text(outcome.welcome_points, member.locale)
-            )
+            _("Welcome gift: {points}.").format(points=points_text(outcome.welcome_points, locale))
         )
-    await message.answer("\n".join(lines))
+    return lines
+
+
+@router.chat_member(ChatMemberUpdatedFilter(JOIN_TRANSITION), F.invite_link)
+async def joined_through_link(
+    event: ChatMemberUpdated,
+    session: AsyncSession,
+    member: MemberView | None,
+    community: CommunityView | None,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+    clock: Clock,
+) -> None:
+    """Welcomes someone who joined the group through a member's invite link, attributing
+    them to that member as /start with the code would (refusals are recorded, not shown)."""
+    link = event.invite_link
+    if (
+        member is None
+        or community is None
+        or link is None
+        or event.new_chat_member.user.id != member.id
+    ):
+        return
+    code = await code_of_invite_link(session, chat_id=community.id, invite_link=link.invite_link)
+    if code is None:  # the group's own links are not referrals
+        return
+    outcome = await attribute(
+        session,
+        member_id=member.id,
+        code=code,
+        is_bot=member.is_bot,
+        first_seen=member.first_seen,
+        now=clock(),
+        rules=rules_from(settings),
+    )
+    if member.is_bot:
+        return
+    lines = [
+        _(
+            "Welcome to {title}, {name}! Send me /start in private to join group-buys, "
+            "vote on new products and collect points."
+        ).format(title=esc(community.title), name=esc(member.display_name))
+    ]
+    if outcome.refused is None:
+        lines += await attributed_lines(session, outcome, community.locale)
+    after_commit.add(later(notifier.send, community.id, "\n".join(lines)))
 
 
 async def referral_paid(
@@ -214,6 +285,57 @@ async def invite(message: Message, bot: Bot, session: AsyncSession, member: Memb
     await message.answer_photo(
         BufferedInputFile(qr_png(link), filename=f"invite_{code}.png"),
         caption=_("Scan to join: {link}").format(link=link),
+    )
+
+
+def group_link_text(title: str, link: str) -> str:
+    return _(
+        "Your personal invitation link into {title}: {link}\n"
+        "Friends who join through it count as your invitations. You are rewarded when a "
+        "friend pays their first order."
+    ).format(title=esc(title), link=link)
+
+
+@router.message(Command("invite"), GROUP)
+async def invite_in_group(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    community: CommunityView,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+) -> None:
+    """Gives the member a personal invite link into this group (in private once they started
+    the bot); friends who join through it count as the member's invitations."""
+    link = await group_invite_link(session, member_id=member.id, chat_id=community.id)
+    if link is None:
+        code = await member_code(session, member.id)
+        try:
+            created = await bot.create_chat_invite_link(community.id, name=invite_link_name(code))
+        except TelegramAPIError as exc:
+            log.info("no invite link in %s: %s", community.id, exc)
+            await message.reply(
+                _(
+                    "I cannot create invite links in {title}. A group admin can make me an "
+                    "administrator with the right to invite users via link, then try again."
+                ).format(title=esc(community.title))
+            )
+            return
+        link = await save_group_invite_link(
+            session, member_id=member.id, chat_id=community.id, invite_link=created.invite_link
+        )
+    if not member.started:
+        await message.reply(group_link_text(community.title, link))
+        return
+    with i18n.use_locale(member.locale):  # the member's language in private, not the group's
+        text = group_link_text(community.title, link)
+    after_commit.add(later(notifier.send, member.id, text))
+    await message.reply(
+        _("{name}, I sent you your personal invitation link into this group in private.").format(
+            name=esc(member.display_name)
+        )
     )
 
 
@@ -527,10 +649,56 @@ async def referral_stats(
                 name=esc(row.label), figures=stats_line(row, locale)
             )
         )
+    titles = []
     for row in communities:
         group = await get_community(session, row.key) if row.key is not None else None
-        title = group.title if group is not None else str(row.key)
+        titles.append(group.title if group is not None else str(row.key))
         lines.append(
-            _("Group {title}: {figures}").format(title=esc(title), figures=stats_line(row, locale))
+            _("Group {title}: {figures}").format(
+                title=esc(titles[-1]), figures=stats_line(row, locale)
+            )
         )
     await message.answer("\n".join(lines))
+    chart, caption = stats_chart(
+        f"Referrals {period.first.isoformat()} - {period.last.isoformat()}",
+        total,
+        [(row.label, row) for row in campaigns],
+        list(zip(titles, communities, strict=True)),
+    )
+    await message.answer_photo(
+        BufferedInputFile(chart, filename="referral_stats.png"), caption=caption
+    )
+
+
+CHART_ROWS = 6  # campaigns, and groups, drawn at most (the busiest: the text lists them all)
+CAPTION_LIMIT = 1000  # Telegram takes 1024 characters of caption, counted after HTML parsing
+
+
+def stats_chart(
+    title: str,
+    total: StatsRow,
+    campaigns: list[tuple[str, StatsRow]],
+    communities: list[tuple[str, StatsRow]],
+) -> tuple[bytes, str]:
+    """Invited and qualified per slice as a PNG bar chart, with a caption naming the slices.
+
+    The image holds only Latin text and numbers (C1, G1...): a host may lack CJK fonts, so
+    names, which may be Chinese, go in the caption, in the reader's language.
+    """
+    labels, rows, legend = ["All"], [total], []
+    for prefix, slices in (("C", campaigns), ("G", communities)):
+        for index, (name, row) in enumerate(slices[:CHART_ROWS], start=1):
+            labels.append(f"{prefix}{index}")
+            rows.append(row)
+            legend.append(f"{prefix}{index}: {esc(name[:40])}")
+    chart = bar_chart(
+        title,
+        labels,
+        [("invited", [r.invited for r in rows]), ("qualified", [r.qualified for r in rows])],
+    )
+    caption = [_("Blue bars: invited. Orange bars: qualified. C: campaigns, G: groups.")]
+    for line in legend:
+        if len("\n".join([*caption, line])) > CAPTION_LIMIT:
+            break  # the text message above names every slice anyway
+        caption.append(line)
+    return chart, "\n".join(caption)

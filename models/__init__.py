@@ -23,7 +23,13 @@ from models.perks import (
 )
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product
-from models.referral import Referral, ReferralAttempt, ReferralCampaign, ReferralCode
+from models.referral import (
+    Referral,
+    ReferralAttempt,
+    ReferralCampaign,
+    ReferralCode,
+    ReferralInviteLink,
+)
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 from models.suggestion import NpsAsked, NpsSurvey, Suggestion
 
@@ -68,6 +74,7 @@ __all__ = [
     "ReferralAttempt",
     "ReferralCampaign",
     "ReferralCode",
+    "ReferralInviteLink",
     "Review",
     "Reward",
     "StaffGrant",

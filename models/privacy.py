@@ -72,6 +72,7 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "processed_update.update_id": "a Telegram update",
     "referral.community_id": "a group",
     "referral.first_order_id": "an order",
+    "referral_invite_link.chat_id": "a group",
     "suggestion.community_id": "a group",
 }
 

@@ -149,3 +149,26 @@ class ReferralAttempt(SQLModel, table=True):
     # malformed, unknown, expired, self, bot, cycle, already_member, already_referred
     reason: str = Field(max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ReferralInviteLink(SQLModel, table=True):
+    """A group invite link the bot created for one code: joining the group through it
+    attributes the newcomer to the code, as `/start <code>` does."""
+
+    __tablename__ = "referral_invite_link"
+    __table_args__ = (
+        UniqueConstraint("invite_link", name="uq_referral_invite_link_link"),
+        UniqueConstraint("code_id", "chat_id", name="uq_referral_invite_link_code_chat"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    code_id: int = Field(
+        sa_column=Column(
+            SurrogateKey,
+            ForeignKey("referral_code.id", name="fk_referral_invite_link_code"),
+            nullable=False,
+        )
+    )
+    chat_id: int = Field(sa_type=TelegramId)  # the group the link invites into
+    invite_link: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -29,7 +29,7 @@ from models.privacy import (
     REDACTED_COLUMNS,
     FreeText,
 )
-from models.referral import ReferralAttempt, ReferralCode
+from models.referral import ReferralAttempt, ReferralCode, ReferralInviteLink
 from services.audit import record_action
 from services.broadcast import set_consent
 from services.referral import new_code
@@ -323,6 +323,14 @@ async def forget_member(
                 .values(code=fresh, show_on_leaderboard=False)
             )
             break
+    # and so do the invite links into groups made for the member's code
+    await session.execute(
+        delete(ReferralInviteLink).where(
+            col(ReferralInviteLink.code_id).in_(
+                select(col(ReferralCode.id)).where(col(ReferralCode.member_id) == member_id)
+            )
+        )
+    )
     await session.execute(
         delete(ReferralAttempt).where(col(ReferralAttempt.member_id) == member_id)
     )

@@ -23,10 +23,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.base import utcnow
 from models.ledger import (
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_MEMBER_COMMISSION,
     ACCOUNT_MEMBER_COMMISSION_PENDING,
+    ACCOUNT_MEMBER_POINTS,
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
@@ -44,8 +46,9 @@ from models.referral import (
     ReferralAttempt,
     ReferralCampaign,
     ReferralCode,
+    ReferralInviteLink,
 )
-from services.db import insert_for, table_of
+from services.db import dialect_name, insert_for, table_of
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
 from services.points import (
@@ -183,8 +186,9 @@ class StatsRow:
     key: int | None = None  # the campaign or community id
     invited: int = 0
     qualified: int = 0
+    member_qualified: int = 0  # of `qualified`, those a member invited (not a campaign)
     referrers: int = 0
-    reward_points: int = 0
+    reward_points: int = 0  # first-order rewards and welcome gifts, in points
     commission: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -193,8 +197,8 @@ class StatsRow:
 
     @property
     def viral_coefficient(self) -> float | None:
-        """Qualified invites per referring member."""
-        return self.qualified / self.referrers if self.referrers else None
+        """Qualified invites per referring member (campaign sign-ups have no member to count)."""
+        return self.member_qualified / self.referrers if self.referrers else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +218,62 @@ def new_code() -> str:
 
 def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
+
+
+def invite_link_name(code: str) -> str:
+    """The name the bot gives a group invite link it creates for a code (at most 32 chars)."""
+    return f"ref-{code}"[:32]
+
+
+async def group_invite_link(session: AsyncSession, *, member_id: int, chat_id: int) -> str | None:
+    """The invite link into the group the bot already created for the member's code, if any."""
+    return (
+        await session.execute(
+            select(col(ReferralInviteLink.invite_link))
+            .join(ReferralCode, col(ReferralCode.id) == col(ReferralInviteLink.code_id))
+            .where(
+                col(ReferralCode.member_id) == member_id,
+                col(ReferralInviteLink.chat_id) == chat_id,
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def save_group_invite_link(
+    session: AsyncSession, *, member_id: int, chat_id: int, invite_link: str
+) -> str:
+    """Keep the link created for the member's code in the group; returns the link that holds
+    (the one saved first when two requests raced)."""
+    code = await member_code(session, member_id)
+    code_id = (
+        await session.execute(select(col(ReferralCode.id)).where(col(ReferralCode.code) == code))
+    ).scalar_one()
+    await session.execute(
+        insert_for(session, table_of(ReferralInviteLink))
+        .values(
+            code_id=code_id, chat_id=chat_id, invite_link=invite_link[:255], created_at=utcnow()
+        )
+        .on_conflict_do_nothing()
+    )
+    saved = await group_invite_link(session, member_id=member_id, chat_id=chat_id)
+    assert saved is not None
+    return saved
+
+
+async def code_of_invite_link(
+    session: AsyncSession, *, chat_id: int, invite_link: str
+) -> str | None:
+    """The code behind an invite link the bot created in the group, or None for other links."""
+    return (
+        await session.execute(
+            select(col(ReferralCode.code))
+            .join(ReferralInviteLink, col(ReferralInviteLink.code_id) == col(ReferralCode.id))
+            .where(
+                col(ReferralInviteLink.chat_id) == chat_id,
+                col(ReferralInviteLink.invite_link) == invite_link,
+            )
+        )
+    ).scalar_one_or_none()
 
 
 async def member_code(session: AsyncSession, member_id: int) -> str:
@@ -327,9 +387,12 @@ async def attribute(
         return await _refuse(
             session, member_id=member_id, code=code, reason=REFUSED_MALFORMED, now=now
         )
-    row = (
-        await session.execute(select(ReferralCode).where(col(ReferralCode.code) == code.lower()))
-    ).scalar_one_or_none()
+    found = select(ReferralCode).where(col(ReferralCode.code) == code.lower())
+    if dialect_name(session) == "postgresql":
+        # sign-ups through one code queue on its row, so each burst count below sees the
+        # sign-ups committed before it (SQLite transactions are serialised: BEGIN IMMEDIATE)
+        found = found.with_for_update()
+    row = (await session.execute(found)).scalar_one_or_none()
     if row is None:
         return await _refuse(
             session, member_id=member_id, code=code, reason=REFUSED_UNKNOWN, now=now
@@ -518,7 +581,7 @@ async def order_paid(
             rewarded_id, points = await _reward(
                 session, referral=referral, order_id=order_id, now=now, rules=rules
             )
-    commission = await _book_commission(session, order=order, rules=rules)
+    commission = await _book_commission(session, order=order, now=now, rules=rules)
     return PaidOutcome(
         rewarded_id=rewarded_id,
         reward_points=points,
@@ -529,7 +592,7 @@ async def order_paid(
 
 
 async def _book_commission(
-    session: AsyncSession, *, order: Order, rules: ReferralRules
+    session: AsyncSession, *, order: Order, now: datetime, rules: ReferralRules
 ) -> tuple[tuple[int, int], ...]:
     assert order.id is not None
     levels = rules.levels
@@ -559,6 +622,7 @@ async def _book_commission(
         ],
         memo=f"referral commission on order #{order.id}",
         order_id=order.id,
+        at=now,
     )
     return shares
 
@@ -731,7 +795,7 @@ async def review(
             )
         )
         for order in paid.scalars().all():
-            await _book_commission(session, order=order, rules=rules)
+            await _book_commission(session, order=order, now=now, rules=rules)
     await session.refresh(referral)
     return Review(invitee_id, approve, referral.status, points)
 
@@ -865,6 +929,7 @@ async def program_stats(
             in_group = isinstance(key, tuple) and key[0] == "community"
             row.invited += int(invited and not in_group)
             row.qualified += int(qualified)
+            row.member_qualified += int(qualified and referral.referrer_id is not None)
             if rewarded and start <= referral.rewarded_at < end:  # type: ignore[operator]
                 row.reward_points += referral.reward_points
             counted = qualified if in_group else invited
@@ -896,6 +961,30 @@ async def program_stats(
         total.commission[asset] = total.commission.get(asset, 0) + int(amount)
         row = by_community.setdefault(int(chat_id), StatsRow(label="", key=int(chat_id)))
         row.commission[asset] = row.commission.get(asset, 0) + int(amount)
+    # welcome gifts given in the period and not taken back, by the campaign the newcomer used
+    gifts = await session.execute(
+        select(col(Referral.campaign_id), func.sum(col(LedgerEntry.amount)))
+        .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .join(Referral, col(Referral.invitee_id) == col(LedgerAccount.owner_id))
+        .where(
+            col(LedgerTransaction.kind) == TX_WELCOME_POINTS,
+            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
+            col(LedgerTransaction.created_at) >= start,
+            col(LedgerTransaction.created_at) < end,
+            col(LedgerTransaction.id).not_in(reversed_ids),
+            col(LedgerEntry.amount) > 0,
+        )
+        .group_by(col(Referral.campaign_id))
+    )
+    for gift_campaign, points in gifts.all():
+        total.reward_points += int(points)
+        if gift_campaign is not None:
+            slice_ = by_campaign.setdefault(
+                int(gift_campaign),
+                StatsRow(label=names.get(int(gift_campaign), "?"), key=int(gift_campaign)),
+            )
+            slice_.reward_points += int(points)
     return (
         total,
         sorted(by_campaign.values(), key=lambda r: (-r.qualified, r.label)),

@@ -41,6 +41,7 @@ from aiogram.types import (
     Message,
     ReplyKeyboardMarkup,
     ReplyParameters,
+    Update,
 )
 from aiogram.utils import markdown
 from aiohttp import web
@@ -778,6 +779,49 @@ async def test_chat_administrators_and_members(bot: Bot, emulator: Emulator) -> 
     assert await bot.leave_chat(GROUP)
     with pytest.raises(TelegramForbiddenError, match="not a member"):
         await bot.send_message(GROUP, "bye")
+
+
+async def test_joining_through_an_invite_link(bot: Bot, emulator: Emulator) -> None:
+    emulator.add_group(GROUP, "Makers", creator=ALICE, members=[BOB])
+    emulator.add_user(CAROL, "Carol")
+    emulator.add_bot_to_group(GROUP, ALICE, status="administrator")
+    emulator.pop_updates()
+    # names are limited to 32 characters, as the spec says
+    with pytest.raises(TelegramBadRequest, match="0-32 characters"):
+        await bot.create_chat_invite_link(GROUP, name="x" * 33)
+    link = await bot.create_chat_invite_link(GROUP, name="ref-abc")
+    # without chat_member in allowed_updates (the default) only the service message comes
+    emulator.join_by_link(CAROL, link.invite_link)
+    updates = emulator.pop_updates()
+    assert [next(k for k in u if k != "update_id") for u in updates] == ["message"]
+    assert updates[0]["message"]["new_chat_members"][0]["id"] == CAROL
+    assert (await bot.get_chat_member(GROUP, CAROL)).status == "member"
+    # a member cannot join again; once out, and with chat_member asked for, both updates come
+    with pytest.raises(ValueError, match="already in chat"):
+        emulator.join_by_link(CAROL, link.invite_link)
+    emulator.set_member_status(GROUP, CAROL, "left")
+    await bot.get_updates(allowed_updates=["message", "chat_member"], timeout=0)
+    emulator.join_by_link(CAROL, link.invite_link)
+    joined, service = emulator.pop_updates()
+    update = Update.model_validate(joined, context={"bot": bot})
+    assert update.chat_member is not None and update.chat_member.invite_link is not None
+    assert update.chat_member.from_user.id == CAROL
+    assert (
+        update.chat_member.old_chat_member.status,
+        update.chat_member.new_chat_member.status,
+    ) == (
+        "left",
+        "member",
+    )
+    assert update.chat_member.invite_link.invite_link == link.invite_link
+    assert update.chat_member.invite_link.name == "ref-abc"
+    assert "new_chat_members" in service["message"]
+    # unknown links, and banned users, cannot join
+    with pytest.raises(ValueError, match="no invite link"):
+        emulator.join_by_link(CAROL, "https://t.me/+nope")
+    emulator.set_member_status(GROUP, CAROL, "kicked")
+    with pytest.raises(ValueError, match="banned"):
+        emulator.join_by_link(CAROL, link.invite_link)
 
 
 # ----------------------------------------------------------------------------------- polls ---

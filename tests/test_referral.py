@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -26,10 +26,14 @@ from services.order import mark_paid_offline, place_order, refund_order
 from services.product import create_product
 from services.referral import (
     TX_REFERRAL_COMMISSION,
+    TX_WELCOME_POINTS,
     ReferralRules,
+    StatsRow,
     attribute,
+    create_campaign,
     member_code,
     order_paid,
+    program_stats,
 )
 from tests.conftest import make_settings
 from tests.test_perks import retrying
@@ -257,3 +261,149 @@ async def test_random_graphs_never_cycle_nor_overpay_and_the_ledger_reconciles(
         )
         report = await reconcile(session)
         assert report.ok, "\n".join(report.lines())
+
+
+async def test_a_burst_of_concurrent_sign_ups_through_one_code_is_held_whole(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given a code whose third sign-up within ten minutes makes a burst, and a welcome gift
+    rules = ReferralRules(burst_count=3, burst_minutes=10, welcome_points=10)
+    async with sessions() as session, session.begin():
+        await record_member(session, user=UserInfo(1, "m1"), default_locale="en")
+        code = await member_code(session, 1)
+
+    # when eight newcomers start with it at the same moment
+    async def start(member_id: int) -> str:
+        async def work(session: AsyncSession) -> str:
+            return await join(session, member_id, code, rules)
+
+        return await retrying(sessions, work)
+
+    outcomes = await asyncio.gather(*(start(m) for m in range(10, 18)))
+    assert outcomes == ["ok"] * 8
+    # then all eight wait for staff, and only the two before the burst got the welcome gift:
+    # each sign-up counted the ones committed before it (the code's row queues them)
+    async with sessions() as session:
+        statuses = (await session.execute(select(Referral.status))).scalars().all()
+        gifts = (
+            await session.execute(
+                select(func.count()).where(LedgerTransaction.kind == TX_WELCOME_POINTS)
+            )
+        ).scalar_one()
+    assert sorted(statuses) == ["held"] * 8
+    assert gifts == 2
+
+
+async def test_the_daily_limit_holds_when_friends_pay_at_the_same_moment(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given a referrer limited to 2 rewarded referrals a day, and 5 friends with paid orders
+    rules = ReferralRules(daily_limit=2, reward_points=100, burst_count=100)
+    async with sessions() as session, session.begin():
+        await record_member(session, user=UserInfo(1, "m1"), default_locale="en")
+        code = await member_code(session, 1)
+        product = await create_product(
+            session, title="Tea", price=1_000, currency="CNY", created_by=1
+        )
+        orders = []
+        for friend in range(2, 7):
+            assert await join(session, friend, code, rules) == "ok"
+            order = await place_order(
+                session, member_id=friend, chat_id=CHAT, product_id=product.id, quantity=1,
+                max_total=10**9,
+            )  # fmt: skip
+            await mark_paid_offline(session, order_id=order.id, actor_id=1)
+            orders.append(order.id)
+
+    # when the five first orders are booked concurrently
+    async def paid(order_id: int) -> str:
+        async def work(session: AsyncSession) -> str:
+            outcome = await order_paid(session, order_id=order_id, now=NOW, rules=rules)
+            return str(outcome.reward_points)
+
+        return await retrying(sessions, work)
+
+    rewards = await asyncio.gather(*(paid(o) for o in orders))
+    # then exactly two are rewarded, the others qualified without a reward
+    assert sorted(rewards) == ["0", "0", "0", "100", "100"]
+    async with sessions() as session:
+        statuses = sorted((await session.execute(select(Referral.status))).scalars().all())
+        points = await balance(session, AccountRef("member_points", 1), "PTS")
+    assert statuses == ["qualified", "qualified", "qualified", "rewarded", "rewarded"]
+    assert points == 200
+
+
+async def test_program_figures_on_a_seeded_store_match_the_hand_count(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given, over the week from D: two members and a campaign bringing eight newcomers, some
+    # before or after the week, each first order paid in group A or B, one of them refunded
+    start = datetime(2026, 11, 10, tzinfo=UTC)
+    day = timedelta(days=1)
+    rules = ReferralRules(reward_points=100, welcome_points=5, rates=(1_000,), burst_count=100)
+    a, b = -1001, -1002
+    async with sessions() as session, session.begin():
+        for member in (1, 2):
+            await record_member(session, user=UserInfo(member, f"m{member}"), default_locale="en")
+        r1, r2 = await member_code(session, 1), await member_code(session, 2)
+        spring = await create_campaign(
+            session, name="Spring", created_by=1, welcome_points=20, reward_points=50
+        )
+        product = await create_product(
+            session, title="Tea", price=100, currency="CNY", created_by=1
+        )
+    # (newcomer, code, joined, first order: (paid, group, quantity, refunded) or None)
+    story = [
+        (16, r1, -3, (1, a, 2, False)),  # joined before the week, qualified in it
+        (11, r1, 1, (2, a, 1, False)),
+        (12, r1, 1, None),
+        (13, r2, 3, (3, b, 3, False)),
+        (14, spring.code, 2, (4, a, 1, False)),  # the campaign rewards the newcomer: 50
+        (15, spring.code, 2, None),
+        (17, r2, 8, (8, b, 1, False)),  # after the week: not counted
+        (18, r1, 5, (5, a, 1, True)),  # refunded: qualified, but no reward cost, no commission
+    ]
+    for newcomer, code, joined, order in story:
+        async with sessions() as session, session.begin():
+            view = await record_member(
+                session, user=UserInfo(newcomer, "n"), default_locale="en", started=True
+            )
+            outcome = await attribute(
+                session, member_id=newcomer, code=code, is_bot=False,
+                first_seen=view.first_seen, now=start + joined * day, rules=rules,
+            )  # fmt: skip
+            assert outcome.refused is None
+            if order is None:
+                continue
+            paid, chat, quantity, refunded = order
+            placed = await place_order(
+                session, member_id=newcomer, chat_id=chat, product_id=product.id,
+                quantity=quantity, max_total=10**9,
+            )  # fmt: skip
+            await mark_paid_offline(session, order_id=placed.id, actor_id=1)
+            await order_paid(session, order_id=placed.id, now=start + paid * day, rules=rules)
+            if refunded:
+                await refund_order(session, order_id=placed.id, actor_id=1)
+    # when staff read the week
+    async with sessions() as session:
+        total, campaigns, groups = await program_stats(session, start=start, end=start + 7 * day)
+
+    # then, counted by hand: invited 11 12 13 14 15 18; qualified 16 11 13 14 18, of which
+    # 16 11 13 18 a member brought; referring members 1 and 2; rewards 100 (16) + 100 (11) +
+    # 100 (13) + 50 (14) and welcome gifts 5+5+5+20+20+5; commission 10% of 200, 100 and 300
+    def figures(row: StatsRow) -> tuple[object, ...]:
+        return (
+            row.invited, row.qualified, row.member_qualified, row.referrers, row.reward_points,
+            row.commission, row.conversion, row.viral_coefficient,
+        )  # fmt: skip
+
+    assert figures(total) == (6, 5, 4, 2, 410, {"CNY": 60}, 5 / 6, 2.0)
+    assert [(c.label, *figures(c)) for c in campaigns] == [
+        ("Spring", 2, 1, 0, 0, 90, {}, 0.5, None)
+    ]
+    # groups count the first orders placed there: A has 16 11 14 18 (member-brought 16 11 18,
+    # all by member 1), B has 13
+    assert [(g.key, *figures(g)) for g in groups] == [
+        (a, 0, 4, 3, 1, 250, {"CNY": 30}, None, 3.0),
+        (b, 0, 1, 1, 1, 100, {"CNY": 30}, None, 1.0),
+    ]

@@ -4,16 +4,20 @@ released after the refund window, bursts wait for staff, and staff read the prog
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
+from PIL import Image
 from sqlmodel import select
 
+from handlers.referral import qr_png, stats_chart
 from models.audit import AuditEntry
 from models.ledger import ACCOUNT_MEMBER_COMMISSION, ACCOUNT_MEMBER_COMMISSION_PENDING
 from models.referral import Referral, ReferralAttempt
 from services.ledger import AccountRef, balance
 from services.points import points_balance
+from services.referral import StatsRow
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
 # newcomers, created in the emulator by the tests that need them
@@ -91,6 +95,8 @@ async def test_invite_shows_a_link_an_invitation_and_a_qr_code(harness: Harness)
     )
     photo = harness.emulator.last_bot_message(MIA)
     assert photo.raw.get("photo") and photo.raw["caption"] == f"Scan to join: {link}"
+    # the image is the QR code of exactly that link (segno draws the same code every time)
+    assert harness.emulator.file_bytes(photo.raw["photo"][-1]["file_id"]) == qr_png(link)
     # the same code every time
     assert f"start={code.group(1)}" in (await harness.send(MIA, MIA, "/invite"))[0]
     # in a member's language
@@ -325,6 +331,16 @@ async def test_a_burst_through_one_code_is_held_for_staff_who_decide_on_the_reco
         "Group Tea Lovers: invited 0, qualified 1, conversion —, reward cost 100 points, "
         "viral coefficient 1; commission CN¥3.00"
     )
+    # with a chart: a PNG of invited and qualified per slice, named in the caption
+    chart = harness.emulator.last_bot_message(SAM)
+    assert chart.raw["caption"] == (
+        "Blue bars: invited. Orange bars: qualified. C: campaigns, G: groups.\nG1: Tea Lovers"
+    )
+    png = harness.emulator.file_bytes(chart.raw["photo"][-1]["file_id"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    with Image.open(io.BytesIO(png)) as image:
+        image.verify()
+        assert image.format == "PNG" and image.width == 800
     assert await harness.send(SAM, SAM, "/referral_stats yesterday") == [
         "I could not read that date range. Send /referral_stats for the last 30 days, "
         "/referral_stats 7d, or /referral_stats 2026-11-01 2026-11-30."
@@ -366,3 +382,27 @@ async def test_a_campaign_code_attributes_to_the_campaign_with_its_own_rewards(
     assert (await harness.send(EVE, EVE, "/start spring26"))[1].startswith(
         "This invitation link is not valid or has expired"
     )
+
+
+async def test_the_stats_chart_draws_no_names_and_its_caption_fits(harness: Harness) -> None:
+    # given many campaigns and groups with long Chinese names full of HTML characters
+    names = [f"春季活动 <{'&' * 60}> {i}" for i in range(10)]
+    rows = [
+        (name, StatsRow(label=name, invited=i + 1, qualified=i // 2))
+        for i, name in enumerate(names)
+    ]
+    total = StatsRow(label="", invited=55, qualified=20)
+    # when the chart is made for a reader of Simplified Chinese
+    i18n = harness.runtime.i18n
+    with i18n.context(), i18n.use_locale("zh_Hans"):
+        chart, caption = stats_chart("Referrals 2026-11-01 - 2026-11-30", total, rows, rows)
+    # then the image is a PNG with a row for the program and six per kind of slice
+    with Image.open(io.BytesIO(chart)) as image:
+        image.verify()
+        assert image.format == "PNG"
+    assert image.height > 13 * 34
+    # the names are in the caption, escaped, in the reader's language, within Telegram's limit
+    lines = caption.splitlines()
+    assert lines[0] == "蓝色条：邀请人数。橙色条：合格人数。C：活动，G：群组。"
+    assert lines[1].startswith("C1: 春季活动 &lt;&amp;")
+    assert len(caption) <= 1000 and len(lines) < 13

@@ -170,6 +170,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
     ]
     assert names((groups, "")) == [
         "help",
+        "invite",
         "leaderboard",
         "checkin",
         "gift",
@@ -180,6 +181,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
     ]
     assert names((admins, "")) == [
         "help",
+        "invite",
         "leaderboard",
         "checkin",
         "gift",

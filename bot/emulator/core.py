@@ -417,6 +417,61 @@ class Emulator:
         self._ensure_user(user_id)
         chat.members[user_id] = status
 
+    def join_by_link(self, user_id: int, invite_link: str) -> list[dict[str, Any]]:
+        """The user joins a group through an invite link made by createChatInviteLink: a
+        chat_member update carrying the link (delivered only when the bot asked for chat_member
+        updates, as Telegram does for administrators), then the "joined" service message."""
+        user = self._user(user_id)
+        found = [
+            (chat, link)
+            for chat in self._chats.values()
+            for link in chat.invite_links
+            if link["invite_link"] == invite_link
+        ]
+        if not found:
+            raise ValueError(f"no invite link {invite_link!r}")
+        chat, link = found[0]
+        if link["is_revoked"] or link.get("expire_date", _now() + 1) <= _now():
+            raise ValueError(f"invite link {invite_link!r} is revoked or expired")
+        if link["creates_join_request"]:
+            raise ValueError("links that need approval are not emulated")
+        status = chat.members.get(user_id, "left")
+        if status == "kicked":
+            raise ValueError(f"user {user_id} is banned in chat {chat.id}")
+        if status in _ACTIVE:
+            raise ValueError(f"user {user_id} is already in chat {chat.id}")
+        chat.members[user_id] = "member"
+        updates = []
+        if chat.bot_status in _ADMINS:  # only administrators hear about other members
+            updates.append(
+                self._enqueue(
+                    {
+                        "chat_member": {
+                            "chat": chat.as_dict(),
+                            "from": copy.deepcopy(user),
+                            "date": _now(),
+                            "old_chat_member": self._member(user, status),
+                            "new_chat_member": self._member(user, "member"),
+                            "invite_link": copy.deepcopy(link),
+                        }
+                    }
+                )
+            )
+        if chat.bot_status in _ACTIVE:
+            message = self._new_message(
+                chat,
+                user,
+                kind="new_chat_members",
+                content={"new_chat_members": [copy.deepcopy(user)]},
+                text=None,
+                entities=[],
+                html=None,
+                markup=None,
+                reply=None,
+            )
+            updates.append(self._enqueue({"message": copy.deepcopy(message.raw)}))
+        return updates
+
     def block_bot(self, user_id: int, *, notify: bool = True) -> dict[str, Any] | None:
         """The user blocks the bot: sending to them answers 403. Delivers my_chat_member."""
         user = self._user(user_id)
