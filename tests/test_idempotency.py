@@ -17,11 +17,12 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel, col
 
 from models.broadcast import BroadcastRecipient, MarketingConsent
-from models.groupbuy import GroupBuyPost
+from models.groupbuy import GroupBuy, GroupBuyPost
 from models.member import Member
 from models.order import Order, Payment
 from models.perks import CheckIn, MemberCoupon, Redemption
 from models.poll import PollBallot
+from models.product import Product
 from models.referral import Referral
 from models.role import StaffGrant
 from models.suggestion import NpsSurvey, Suggestion
@@ -109,6 +110,11 @@ async def given_points(h: Harness) -> None:
     await h.send(SAM, SAM, "/reward_add Tea cup | 5 | 3")
     await h.send(MIA, TEA, "/checkin")
     await h.send(MIA, MIA, "/rewards")
+
+
+async def given_points_to_give(h: Harness) -> None:
+    await given_shop(h)
+    await h.send(MIA, TEA, "/checkin")
 
 
 async def given_checkin_card(h: Harness) -> None:
@@ -229,6 +235,26 @@ async def consent(h: Harness) -> bool:
     return row is not None and row.opted_in
 
 
+async def started(h: Harness) -> bool:
+    async with h.session() as session:
+        row = await session.get(Member, NEWCOMER)
+    return row is not None and row.started
+
+
+async def stock(h: Harness) -> int:
+    async with h.session() as session:
+        row = await session.get(Product, 1)
+    assert row is not None
+    return row.stock
+
+
+async def groupbuy_status(h: Harness) -> str:
+    async with h.session() as session:
+        row = await session.get(GroupBuy, 1)
+    assert row is not None
+    return row.status
+
+
 async def forgotten(h: Harness) -> bool:
     async with h.session() as session:
         row = await session.get(Member, MIA)
@@ -289,6 +315,17 @@ CASES = [
         say(SAM, SAM, "/drop 1 24h min=3 stock=10 limit=3"),
         lambda h: count(h, GroupBuyPost, col(GroupBuyPost.chat_id).in_([TEA, COFFEE])),
         2,
+    ),
+    Case("/start", given_newcomer_invited, say(NEWCOMER, NEWCOMER, "/start"), started, True),
+    Case(
+        "/gift", given_points_to_give, say(MIA, MIA, "/gift @lee 3"), lambda h: points_of(h, LEE), 3
+    ),
+    Case(
+        "/donate", given_points_to_give, say(MIA, MIA, "/donate 4"), lambda h: points_of(h, MIA), 1
+    ),
+    Case("/product_set", given_shop, say(SAM, SAM, "/product_set 1 stock 3"), stock, 3),
+    Case(
+        "/gb_close", given_mia_joined_twice, say(LEE, TEA, "/gb_close 1"), groupbuy_status, "failed"
     ),
     Case("/checkin", given_shop, say(MIA, TEA, "/checkin"), lambda h: points_of(h, MIA), 5),
     Case(
