@@ -18,9 +18,7 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import scratch_store
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.db import create_database, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from services import broadcast as outbox
 from services.community import ChatInfo, record_community
@@ -45,14 +43,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     emulator = Emulator()
     await emulator.start()
     emulator.enforce_rate_limits = True
-    server = None
-    scratch = f"ccbot_broadcast_{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.backend == "postgresql":
-            server = args.database.replace("postgresql://", "postgresql+asyncpg://", 1)
-            url = await create_database(server, scratch)
-        else:
-            url = f"sqlite+aiosqlite:///{tmp}/broadcast.sqlite3"
+    async with scratch_store(args.backend, args.database, "broadcast") as url:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             telegram_api_url=emulator.base_url,
@@ -128,8 +119,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         http_429 = runtime.paced.retry_after_seen
         await runtime.close()
-        if server is not None:
-            await drop_database(server, scratch)
     await emulator.stop()
     recipients = plan.recipients
     physical_min = recipients / args.rate

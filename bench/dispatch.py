@@ -17,37 +17,17 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from aiogram import Dispatcher
-from aiogram.filters import Command
-from aiogram.types import Message
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build_runtime, create_bot, prepare
+from bench.common import bare_rate, feed_all, percentile, scratch_store
+from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.db import create_database, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator
 
 USERS = 50
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-async def timed_feed(dp: Dispatcher, bot: object, updates: list[dict[str, object]]) -> list[float]:
-    latencies = []
-    for update in updates:
-        started = time.perf_counter()
-        await dp.feed_raw_update(bot, update)  # type: ignore[arg-type]
-        latencies.append((time.perf_counter() - started) * 1000)
-    return latencies
 
 
 def make_updates(emulator: Emulator, count: int) -> list[dict[str, object]]:
@@ -61,22 +41,6 @@ def make_updates(emulator: Emulator, count: int) -> list[dict[str, object]]:
     return updates
 
 
-async def bare(emulator: Emulator, settings: Settings, count: int) -> float:
-    dp = Dispatcher()
-
-    @dp.message(Command("help"))
-    async def answer(message: Message) -> None:
-        await message.answer("Here is what you can do:")
-
-    bot = create_bot(settings, EMULATOR_TOKEN)
-    updates = make_updates(emulator, count)
-    started = time.perf_counter()
-    await timed_feed(dp, bot, updates)
-    elapsed = time.perf_counter() - started
-    await bot.session.close()
-    return count / elapsed
-
-
 async def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -86,19 +50,8 @@ async def main(argv: list[str]) -> None:
     count = 200 if args.quick else 2000
     emulator = Emulator()
     await emulator.start()
-    # PostgreSQL: a throw-away database on that server, so that every run starts empty
-    scratch = f"ccbot_bench_{uuid.uuid4().hex[:8]}"
-    server = (
-        args.database.replace("postgresql://", "postgresql+asyncpg://", 1)
-        if args.database
-        else None
-    )
-    with tempfile.TemporaryDirectory() as tmp:
-        database_url = (
-            await create_database(server, scratch)
-            if server
-            else f"sqlite+aiosqlite:///{tmp}/bench.sqlite3"
-        )
+    backend = "postgresql" if args.database else "sqlite"
+    async with scratch_store(backend, args.database, "bench") as database_url:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             telegram_api_url=emulator.base_url,
@@ -107,31 +60,30 @@ async def main(argv: list[str]) -> None:
             throttle_limit=1_000_000,
             pace_messages=False,  # 50 users answered back to back: pacing would measure sleep
         )
-        bare_rate = await bare(emulator, settings, count)
+        # one update at a time on both sides
+        bare = await bare_rate(emulator, settings, make_updates(emulator, count), concurrency=1)
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
         updates = make_updates(emulator, count)
         started = time.perf_counter()
-        latencies = await timed_feed(runtime.dp, runtime.bot, updates)
+        latencies = await feed_all(runtime.dp, runtime.bot, updates, concurrency=1)
         elapsed = time.perf_counter() - started
         await runtime.close()
-        if server:
-            await drop_database(server, scratch)
     await emulator.stop()
     rate = count / elapsed
     print(
         json.dumps(
             {
                 "bench": "dispatch",
-                "backend": "postgresql" if args.database else "sqlite",
+                "backend": backend,
                 "redis": bool(args.redis),
                 "updates": count,
                 "updates_per_s": round(rate, 1),
                 "p50_ms": round(statistics.median(latencies), 2),
                 "p95_ms": round(percentile(latencies, 0.95), 2),
                 "p99_ms": round(percentile(latencies, 0.99), 2),
-                "bare_dispatch_per_s": round(bare_rate, 1),
-                "ratio": round(rate / bare_rate, 3),
+                "bare_dispatch_per_s": round(bare, 1),
+                "ratio": round(rate / bare, 3),
             }
         )
     )

@@ -18,52 +18,19 @@ import argparse
 import asyncio
 import json
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from aiogram import Dispatcher
-from aiogram.types import CallbackQuery
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.app import build_runtime, create_bot, prepare
+from bench.common import bare_rate, feed_all, scratch_store
+from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.db import create_database, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from services.groupbuy import get_groupbuy, participants
 
 STAFF = 9_000_001
-
-
-async def bare_rate(emulator: Emulator, settings: Settings, updates: list[dict[str, Any]]) -> float:
-    """Bare aiogram: an empty handler answering each callback over HTTP."""
-    dp = Dispatcher()
-
-    @dp.callback_query()
-    async def answer(query: CallbackQuery) -> None:
-        await query.answer()
-
-    bot = create_bot(settings, EMULATOR_TOKEN)
-    started = time.perf_counter()
-    await feed_all(dp, bot, updates, concurrency=50)
-    elapsed = time.perf_counter() - started
-    await bot.session.close()
-    return len(updates) / elapsed
-
-
-async def feed_all(
-    dp: Dispatcher, bot: Any, updates: list[dict[str, Any]], concurrency: int
-) -> None:
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(update: dict[str, Any]) -> None:
-        async with gate:
-            await dp.feed_raw_update(bot, update)
-
-    await asyncio.gather(*(one(u) for u in updates))
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,14 +38,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     emulator = Emulator()
     await emulator.start()
     emulator.enforce_rate_limits = True
-    server = None
-    scratch = f"ccbot_flash_{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.backend == "postgresql":
-            server = args.database.replace("postgresql://", "postgresql+asyncpg://", 1)
-            url = await create_database(server, scratch)
-        else:
-            url = f"sqlite+aiosqlite:///{tmp}/flash.sqlite3"
+    async with scratch_store(args.backend, args.database, "flash") as url:
         settings = Settings(  # type: ignore[call-arg]
             _env_file=None,
             telegram_api_url=emulator.base_url,
@@ -147,12 +107,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 for i, uid in enumerate(member_ids)
             ],
+            concurrency=50,
         )
         emulator.pop_updates()
         http_429 = runtime.paced.retry_after_seen
         await runtime.close()
-        if server is not None:
-            await drop_database(server, scratch)
     await emulator.stop()
     sold = sum(p.quantity for p in shares)
     return {

@@ -68,7 +68,7 @@ def create_dispatcher(
     dp = Dispatcher(storage=storage, settings=settings, i18n=i18n)
     dp.workflow_data.update(extras)
     dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
-    dp.update.outer_middleware(DbSessionMiddleware(sessions))
+    dp.update.outer_middleware(DbSessionMiddleware(sessions, one_writer=settings.is_sqlite))
     dp.update.outer_middleware(ContextMiddleware(settings))
     dp.update.outer_middleware(LocaleMiddleware(i18n))
     dp.include_routers(*feature_routers())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -79,29 +81,54 @@ class AfterCommit:
                 log.info("a call after commit failed: %s", exc)
 
 
+def delivery_of(update: Update) -> str | None:
+    """What identifies the update's content on Telegram's side, whatever its update id."""
+    if update.callback_query is not None:
+        return f"callback:{update.callback_query.id}"
+    if update.pre_checkout_query is not None:
+        return f"pre_checkout:{update.pre_checkout_query.id}"
+    if update.message is not None:
+        return f"message:{update.message.chat.id}:{update.message.message_id}"
+    return None
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """One session and one transaction per update: committed on success, rolled back on error.
 
-    The update id is claimed first in the same transaction, so a redelivered update is skipped
-    and a failed one stays claimable.
+    The update id, and the callback query or message it carries, are claimed first in the same
+    transaction, so a redelivered update is skipped (even under a new update id) and a failed one
+    stays claimable.
+
+    On SQLite (`one_writer`) every transaction takes the single write lock when it begins, so
+    updates handled at once would only wait on each other in SQLite's busy loop, and under a
+    burst some would wait past the busy timeout and fail: they queue here instead, in order.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], *, one_writer: bool = False
+    ) -> None:
         self.sessions = sessions
+        self.writer = asyncio.Lock() if one_writer else None
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         after = AfterCommit()
+        async with self.writer or contextlib.nullcontext():
+            result = await self._handle(handler, event, data, after)
+        await after.run()  # only once the transaction committed
+        return result
+
+    async def _handle(
+        self, handler: Handler, event: TelegramObject, data: dict[str, Any], after: AfterCommit
+    ) -> Any:
         async with self.sessions() as session, session.begin():
             if isinstance(event, Update) and not await claim_update(
-                session, update_id=event.update_id
+                session, update_id=event.update_id, delivery=delivery_of(event)
             ):
                 log.info("update %s was already handled; skipped", event.update_id)
                 return None
             data["session"] = session
             data["after_commit"] = after
-            result = await handler(event, data)
-        await after.run()  # only once the transaction committed
-        return result
+            return await handler(event, data)
 
 
 class ContextMiddleware(BaseMiddleware):

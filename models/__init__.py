@@ -4,7 +4,7 @@ from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
-from models.idempotency import ProcessedUpdate
+from models.idempotency import ProcessedDelivery, ProcessedUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.order import Order, OrderEvent, Payment
@@ -67,6 +67,7 @@ __all__ = [
     "PollBallot",
     "PollOption",
     "PollPost",
+    "ProcessedDelivery",
     "ProcessedUpdate",
     "Product",
     "Redemption",

@@ -17,3 +17,16 @@ class ProcessedUpdate(SQLModel, table=True):
 
     update_id: int = Field(sa_column=Column(TelegramId, primary_key=True, autoincrement=False))
     handled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ProcessedDelivery(SQLModel, table=True):
+    """What an update carries that Telegram never sends twice as new (a callback query id, a
+    pre-checkout query id, a chat's message id), claimed by the transaction that handled it:
+    the same tap or message arriving again under a new update id is then skipped too.
+
+    The key is a digest, so no chat or member id is kept here in clear."""
+
+    __tablename__ = "processed_delivery"
+
+    key: str = Field(primary_key=True, max_length=40)
+    handled_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -1,24 +1,35 @@
-"""Claiming an update id, so that an update delivered twice is handled once."""
+"""Claiming an update, so that an update delivered twice is handled once."""
 
 from __future__ import annotations
+
+import hashlib
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
-from models.idempotency import ProcessedUpdate
+from models.idempotency import ProcessedDelivery, ProcessedUpdate
 from services.db import upsert
 
 
-async def claim_update(session: AsyncSession, *, update_id: int) -> bool:
+async def claim_update(
+    session: AsyncSession, *, update_id: int, delivery: str | None = None
+) -> bool:
     """Record the update as handled in the caller's transaction; False if it already was.
 
-    The row commits or rolls back with the handling, so a failed update can be retried.
+    `delivery` names what the update carries that is unique on Telegram's side (a callback
+    query id, a chat's message id): the same tap redelivered under a new update id is refused
+    too. The rows commit or roll back with the handling, so a failed update can be retried.
     """
+    now = utcnow()
     statement = upsert(
-        session,
-        ProcessedUpdate,
-        {"update_id": update_id, "handled_at": utcnow()},
-        keys=["update_id"],
+        session, ProcessedUpdate, {"update_id": update_id, "handled_at": now}, keys=["update_id"]
     )
+    result = await session.execute(statement)
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    if delivery is None:
+        return True
+    key = hashlib.sha256(delivery.encode()).hexdigest()[:40]
+    statement = upsert(session, ProcessedDelivery, {"key": key, "handled_at": now}, keys=["key"])
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]

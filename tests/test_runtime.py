@@ -296,3 +296,35 @@ async def test_group_updates_register_unknown_groups(harness: Harness) -> None:
         members = (await session.execute(select(Member.id))).scalars().all()
     assert community is not None and community.locale == "en"
     assert MIA in members
+
+
+@pytest.fixture
+async def impatient(
+    emulator: Emulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Harness]:
+    """The bot with a SQLite busy timeout of zero: an update that had to wait on SQLite's write
+    lock would fail at once instead of after ten seconds."""
+    monkeypatch.setattr("bot.db.SQLITE_BUSY_TIMEOUT_MS", 0)
+    runtime = build_runtime(settings, EMULATOR_TOKEN)
+    await prepare(runtime, migrate=False)
+    yield Harness(emulator=emulator, runtime=runtime)
+    await runtime.close()
+
+
+async def test_a_burst_of_updates_handled_at_once_loses_none(impatient: Harness) -> None:
+    """Polling hands a batch to the Dispatcher as concurrent tasks; on SQLite they queue for the
+    one writer in the bot instead of failing on the database lock."""
+    h = impatient
+    await h.join_groups()
+    members = [5_000 + i for i in range(12)]
+    for uid in members:
+        h.emulator.add_user(uid, f"m{uid}", language_code="en")
+        h.emulator.send_message(uid, TEA, "/checkin")
+    burst = h.emulator.pop_updates()
+    # when the whole batch is handled at once
+    await asyncio.gather(*(h.runtime.dp.feed_raw_update(h.runtime.bot, u) for u in burst))
+    # then every member checked in and was answered, and nobody got an apology
+    texts = [m.text or "" for m in h.emulator.bot_messages(TEA)]
+    for uid in members:
+        assert f"m{uid} checked in: +5 points. Streak: 1 days." in texts
+    assert not any("went wrong" in t for t in texts)
