@@ -157,15 +157,19 @@ def _score(community_id: int | None, scores: list[int]) -> NpsScore:
     )
 
 
-async def nps_report(session: AsyncSession, *, since: datetime, comments: int = 10) -> NpsReport:
-    """NPS overall and per community from the answers since a time, with the latest comments."""
-    rows = (
-        await session.execute(
-            select(col(NpsSurvey.community_id), col(NpsSurvey.score), col(NpsSurvey.comment))
-            .where(col(NpsSurvey.score).is_not(None), col(NpsSurvey.answered_at) >= since)
-            .order_by(col(NpsSurvey.answered_at).desc())
-        )
-    ).all()
+async def nps_report(
+    session: AsyncSession, *, since: datetime, until: datetime | None = None, comments: int = 10
+) -> NpsReport:
+    """NPS overall and per community from the answers in [since, until), with the latest
+    comments."""
+    query = (
+        select(col(NpsSurvey.community_id), col(NpsSurvey.score), col(NpsSurvey.comment))
+        .where(col(NpsSurvey.score).is_not(None), col(NpsSurvey.answered_at) >= since)
+        .order_by(col(NpsSurvey.answered_at).desc())
+    )
+    if until is not None:
+        query = query.where(col(NpsSurvey.answered_at) < until)
+    rows = (await session.execute(query)).all()
     by_community: dict[int | None, list[int]] = defaultdict(list)
     for community_id, score, _comment in rows:
         by_community[community_id].append(int(score or 0))
