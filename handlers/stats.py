@@ -96,7 +96,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
     lines = [
         _line(
             _("GMV"),
-            _("{gmv} from {orders} paid orders").format(
+            _("{gmv}; paid orders: {orders}").format(
                 gmv=_money(figures.gmv, locale), orders=n(figures.paid_orders, locale)
             ),
             "gmv",
@@ -113,7 +113,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
         ),
         _line(
             _("Repurchase rate"),
-            _("{rate} ({again} of {buyers} buyers)").format(
+            _("{rate} (repeat buyers: {again}, buyers: {buyers})").format(
                 rate=_rate(figures.repurchase, locale),
                 again=n(figures.repurchase.numerator, locale),
                 buyers=n(figures.repurchase.denominator, locale),
@@ -122,7 +122,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
         ),
         _line(
             _("Funnel"),
-            _("{cards} cards → {joins} joins → {paid} paid → {picked} picked up").format(
+            _("cards {cards} → joins {joins} → paid {paid} → picked up {picked}").format(
                 cards=n(funnel.cards, locale),
                 joins=n(funnel.joins, locale),
                 paid=n(funnel.paid, locale),
@@ -132,7 +132,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
         ),
         _line(
             _("Active members"),
-            _("{week} in 7 days, {month} in 30 days").format(
+            _("7 days: {week}, 30 days: {month}").format(
                 week=n(figures.active[7], locale), month=n(figures.active[30], locale)
             ),
             "active",
@@ -140,7 +140,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
         _line(
             _("Referrals"),
             _(
-                "{qualified} of {invited} invitees qualified ({rate}); viral coefficient {viral}"
+                "invited: {invited}, qualified: {qualified} ({rate}); viral coefficient {viral}"
             ).format(
                 qualified=n(referrals.qualified, locale),
                 invited=n(referrals.invited, locale),
@@ -173,7 +173,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
     lines += [
         _line(
             _("Co-creation participation"),
-            _("{rate} ({voters} voters)").format(
+            _("{rate} (voters: {voters})").format(
                 rate=_rate(figures.participation, locale), voters=n(figures.voters, locale)
             ),
             "participation",
@@ -188,7 +188,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
         ),
         _line(
             _("NPS"),
-            _("{score} from {answers} answers").format(
+            _("{score} (answers: {answers})").format(
                 score=_nps(figures, locale), answers=n(figures.nps.total, locale)
             ),
             "nps",
@@ -206,7 +206,7 @@ def _nps(figures: Figures, locale: str) -> str:
 def _compact(figures: Figures, locale: str) -> str:
     """One group's headline figures on one line."""
     return _(
-        "<b>{title}</b>: GMV {gmv}, {orders} paid orders, formation {formation}, "
+        "<b>{title}</b>: GMV {gmv}, paid orders {orders}, formation {formation}, "
         "repurchase {repurchase}, active {week}/{month}, NPS {nps}"
     ).format(
         title=esc(figures.title or str(figures.community_id)),

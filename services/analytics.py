@@ -337,13 +337,15 @@ async def tier_distribution(session: AsyncSession) -> tuple[TierCount, ...]:
     """Members (bots excluded) per tier as last computed; no tier row means the first tier."""
     tiers = await list_tiers(session)
     rows = await session.execute(
-        select(func.coalesce(col(MemberTier.rank), 0), func.count())
+        select(col(MemberTier.rank), func.count())
         .select_from(Member)
         .outerjoin(MemberTier, col(MemberTier.member_id) == col(Member.id))
         .where(col(Member.is_bot).is_(False))
-        .group_by(func.coalesce(col(MemberTier.rank), 0))
+        .group_by(col(MemberTier.rank))
     )
-    counts = {int(rank): int(n) for rank, n in rows.all()}
+    counts: dict[int, int] = defaultdict(int)
+    for rank, n in rows.all():
+        counts[int(rank or 0)] += int(n)
     return tuple(TierCount(t.rank, t.name, counts.get(t.rank, 0)) for t in tiers)
 
 

@@ -60,12 +60,12 @@ async def test_staff_read_every_community_with_a_chart(harness: Harness) -> None
     *texts, photo = answer
     summary = "\n".join(m.text or "" for m in texts)
     assert "All communities" in summary
-    assert "GMV: CN¥300.00 from 2 paid orders" in summary
+    assert "GMV: CN¥300.00; paid orders: 2" in summary
     assert "What members paid for orders paid in the period, less refunds." in summary
     assert "Average order value: CN¥150.00" in summary
-    assert "Repurchase rate: 100% (1 of 1 buyers)" in summary
-    assert "Tea Lovers: GMV CN¥100.00, 1 paid orders" in summary
-    assert "Coffee Club: GMV CN¥200.00, 1 paid orders" in summary
+    assert "Repurchase rate: 100% (repeat buyers: 1, buyers: 1)" in summary
+    assert "Tea Lovers: GMV CN¥100.00, paid orders 1" in summary
+    assert "Coffee Club: GMV CN¥200.00, paid orders 1" in summary
     # and the chart comes with its legend in the caption
     chart_of(harness, photo)
     assert "A: GMV per day in CNY" in (photo.text or "")
@@ -83,7 +83,7 @@ async def test_a_leader_sees_only_their_own_group(harness: Harness) -> None:
     summary = "\n".join(m.text or "" for m in texts)
     # then he sees Tea Lovers' figures and nothing of Coffee Club
     assert "Tea Lovers" in summary and "Coffee Club" not in summary
-    assert "GMV: CN¥100.00 from 1 paid orders" in summary
+    assert "GMV: CN¥100.00; paid orders: 1" in summary
     assert "CN¥200.00" not in summary and "CN¥300.00" not in summary
     assert "All communities" not in summary and "Points" not in summary
     chart_of(harness, photo)
