@@ -52,6 +52,10 @@ DEFINITIONS = {
         "Invitees whose first order was paid, of those invited; the viral coefficient is "
         "qualified invitees per member who invited."
     ),
+    "referrals_group": N_(
+        "Invitees whose first paid order was placed here; the viral coefficient is those per "
+        "member who invited them."
+    ),
     "points": N_(
         "Points the brand gave members and members redeemed in the period, and what members "
         "hold at its end."
@@ -87,12 +91,37 @@ def _line(name: str, value: str, key: str) -> str:
     return f"• <b>{esc(name)}</b>: {value}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
 
 
-def _detailed(figures: Figures, locale: str) -> list[str]:
+def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> str:
+    """The referral line: a group sees the referrals that qualified there (sign-ups belong to
+    no group until the newcomer's first order)."""
+    referrals = figures.referrals
+    viral = referrals.viral_coefficient.fraction
+    coefficient = (
+        "—"
+        if viral is None
+        else format_decimal(
+            Decimal(viral.numerator) / Decimal(viral.denominator), "#,##0.##", locale=locale
+        )
+    )
+    if not whole_brand:
+        value = _("qualified here: {qualified}; viral coefficient {viral}").format(
+            qualified=_number(referrals.qualified, locale), viral=coefficient
+        )
+        return _line(_("Referrals"), value, "referrals_group")
+    value = _("invited: {invited}, qualified: {qualified} ({rate}); viral coefficient {viral}")
+    value = value.format(
+        qualified=_number(referrals.qualified, locale),
+        invited=_number(referrals.invited, locale),
+        rate=_rate(referrals.conversion, locale),
+        viral=coefficient,
+    )
+    return _line(_("Referrals"), value, "referrals")
+
+
+def _detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[str]:
     """Every metric of the scope with its definition."""
     n = _number
     funnel = figures.funnel
-    referrals = figures.referrals
-    viral = referrals.viral_coefficient.fraction
     lines = [
         _line(
             _("GMV"),
@@ -137,22 +166,7 @@ def _detailed(figures: Figures, locale: str) -> list[str]:
             ),
             "active",
         ),
-        _line(
-            _("Referrals"),
-            _(
-                "invited: {invited}, qualified: {qualified} ({rate}); viral coefficient {viral}"
-            ).format(
-                qualified=n(referrals.qualified, locale),
-                invited=n(referrals.invited, locale),
-                rate=_rate(referrals.conversion, locale),
-                viral="—"
-                if viral is None
-                else format_decimal(
-                    Decimal(viral.numerator) / Decimal(viral.denominator), "#,##0.##", locale=locale
-                ),
-            ),
-            "referrals",
-        ),
+        _referrals(figures, locale, whole_brand=whole_brand),
     ]
     if figures.points is not None:
         points = figures.points
@@ -234,7 +248,11 @@ def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]
         scope = esc(report.communities[0].title)
     else:
         scope = _("Your groups")
-    lines = [heading, f"<b>{scope}</b>", *_detailed(report.overall, locale)]
+    lines = [
+        heading,
+        f"<b>{scope}</b>",
+        *_detailed(report.overall, locale, whole_brand=whole_brand),
+    ]
     if whole_brand or len(report.communities) > 1:
         lines += ["", _("<b>Per community</b>")]
         lines += [_compact(figures, locale) for figures in report.communities]

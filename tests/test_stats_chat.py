@@ -86,6 +86,7 @@ async def test_a_leader_sees_only_their_own_group(harness: Harness) -> None:
     assert "GMV: CN¥100.00; paid orders: 1" in summary
     assert "CN¥200.00" not in summary and "CN¥300.00" not in summary
     assert "All communities" not in summary and "Points" not in summary
+    assert "Referrals: qualified here: 0; viral coefficient —" in summary
     chart_of(harness, photo)
     # and in private he gets the same group, in his own language
     private = await stats(harness, LEE, LEE)
