@@ -28,6 +28,7 @@ def feature_routers() -> list[Router]:
         referral,
         role,
         start,
+        stats,
         suggestion,
     )
 
@@ -44,6 +45,7 @@ def feature_routers() -> list[Router]:
         poll.router,
         care.router,
         referral.router,
+        stats.router,
         privacy.router,
         language.router,
         start.router,

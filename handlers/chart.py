@@ -111,3 +111,144 @@ def bar_chart(
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- the /stats chart ----
+# Drawn with latin text only (numbers, ISO dates, panel letters): hosts may lack CJK fonts,
+# so the localized legend goes in the message caption.
+
+STATS_WIDTH = 900
+PANEL_GAP = 36
+GMV_COLOR = (52, 120, 246)
+ORDERS_COLOR = (255, 149, 0)
+FUNNEL_COLOR = (88, 86, 214)
+NPS_COLORS = ((52, 199, 89), (174, 174, 178), (255, 59, 48))  # promoters, passives, detractors
+
+
+def _ticks(peak: int) -> list[int]:
+    """Up to five round tick values from 0 to at least the peak."""
+    step = 1
+    while step * 4 < peak:
+        for factor in (2, 5, 10):
+            if step * factor * 4 >= peak:
+                step *= factor
+                break
+        else:
+            step *= 10
+    return [step * n for n in range(5) if step * n <= max(peak, step * 4)]
+
+
+def _number(value: int, scale: int) -> str:
+    """A tick value (minor units over scale) in plain latin digits."""
+    if scale == 1:
+        return f"{value:,}"
+    whole, rest = divmod(value, scale)
+    return f"{whole:,}" if not rest else f"{value / scale:,.2f}"
+
+
+def _daily_panel(
+    draw: ImageDraw.ImageDraw,
+    top: int,
+    title: str,
+    days: Sequence[tuple[str, int, int]],
+    scale: int,
+) -> int:
+    """Columns of GMV per day with the orders as a line on the right axis; returns the bottom."""
+    font, small = _font(16), _font(12)
+    draw.text((MARGIN, top), title, fill="black", font=font)
+    left, right = MARGIN + 70, STATS_WIDTH - MARGIN - 50
+    plot_top, plot_bottom = top + 30, top + 290
+    height = plot_bottom - plot_top
+    gmv_ticks = _ticks(max((gmv for _d, _o, gmv in days), default=0))
+    order_ticks = _ticks(max((orders for _d, orders, _g in days), default=0))
+    for index, tick in enumerate(gmv_ticks):
+        y = plot_bottom - round(height * tick / gmv_ticks[-1])
+        draw.line((left, y, right, y), fill=(230, 230, 230))
+        draw.text((MARGIN, y - 7), _number(tick, scale), fill=GMV_COLOR, font=small)
+        if index < len(order_ticks):
+            y2 = plot_bottom - round(height * order_ticks[index] / order_ticks[-1])
+            draw.text((right + 6, y2 - 7), str(order_ticks[index]), fill=ORDERS_COLOR, font=small)
+    draw.line((left, plot_bottom, right, plot_bottom), fill="black")
+    slot = (right - left) / max(1, len(days))
+    every = max(1, round(len(days) / 8))
+    points: list[tuple[float, float]] = []
+    for index, (label, orders, gmv) in enumerate(days):
+        x0 = left + index * slot
+        bar = round(height * gmv / gmv_ticks[-1])
+        if bar:
+            draw.rectangle(
+                (x0 + slot * 0.15, plot_bottom - bar, x0 + slot * 0.85, plot_bottom), fill=GMV_COLOR
+            )
+        points.append((x0 + slot / 2, plot_bottom - height * orders / order_ticks[-1]))
+        if index % every == 0:
+            draw.text((x0, plot_bottom + 6), label, fill="black", font=small)
+    if len(points) > 1:
+        draw.line(points, fill=ORDERS_COLOR, width=3)
+    for px, py in points:
+        draw.ellipse((px - 4, py - 4, px + 4, py + 4), fill=ORDERS_COLOR)
+    return plot_bottom + 26
+
+
+def _funnel_panel(draw: ImageDraw.ImageDraw, top: int, title: str, steps: Sequence[int]) -> int:
+    """One bar per funnel step, numbered 1..n, with its count and share of the first step."""
+    font = _font(16)
+    draw.text((MARGIN, top), title, fill="black", font=font)
+    left, span = MARGIN + 40, STATS_WIDTH - 2 * MARGIN - 200
+    peak = max(steps, default=0) or 1
+    y = top + 32
+    for index, value in enumerate(steps):
+        draw.text((MARGIN + 8, y + 6), str(index + 1), fill="black", font=font)
+        width = max(2, round(span * value / peak))
+        draw.rectangle((left, y, left + width, y + 28), fill=FUNNEL_COLOR)
+        share = f"  {round(100 * value / steps[0])}%" if steps and steps[0] and index else ""
+        draw.text((left + width + 8, y + 6), f"{value}{share}", fill="black", font=font)
+        y += 38
+    return y
+
+
+def _nps_panel(
+    draw: ImageDraw.ImageDraw, top: int, title: str, score: int, counts: Sequence[int]
+) -> int:
+    """The NPS and one stacked bar of promoters, passives and detractors."""
+    font, big = _font(16), _font(28)
+    draw.text((MARGIN, top), title, fill="black", font=font)
+    draw.text((MARGIN, top + 30), f"{score:+d}", fill="black", font=big)
+    left, right = MARGIN + 110, STATS_WIDTH - MARGIN
+    total = sum(counts)
+    x = float(left)
+    for count, color in zip(counts, NPS_COLORS, strict=True):
+        if not total or not count:
+            continue
+        width = (right - left) * count / total
+        draw.rectangle((x, top + 34, x + width, top + 70), fill=color)
+        draw.text((x + 6, top + 43), str(count), fill="black", font=font)
+        x += width
+    if not total:
+        draw.rectangle((left, top + 34, right, top + 70), outline=(174, 174, 178))
+    return top + 80
+
+
+def stats_chart(
+    *,
+    heading: str,
+    days: Sequence[tuple[str, int, int]],
+    scale: int,
+    currency: str,
+    funnel: Sequence[int],
+    nps: int,
+    nps_counts: Sequence[int],
+) -> bytes:
+    """GMV and orders per day (A), the funnel (B) and NPS (C) in one PNG; latin text only.
+
+    `days` holds (label, orders, GMV in minor units); `scale` is 10**digits of the currency.
+    """
+    height = 2 * MARGIN + 40 + 320 + PANEL_GAP + 32 + 38 * len(funnel) + PANEL_GAP + 80
+    image = Image.new("RGB", (STATS_WIDTH, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((MARGIN, MARGIN), heading, fill="black", font=_font(20))
+    bottom = _daily_panel(draw, MARGIN + 40, f"A  {currency}", days, scale)
+    bottom = _funnel_panel(draw, bottom + PANEL_GAP, "B", funnel)
+    _nps_panel(draw, bottom + PANEL_GAP, "C  NPS", nps, nps_counts)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()

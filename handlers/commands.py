@@ -31,6 +31,8 @@ class Command:
     role: Role
     in_private: bool
     in_group: bool
+    # in private, a leader (below `role` there) is served for the groups they lead
+    leaders_in_private: bool = False
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -74,6 +76,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("orders", N_("The group's orders for pickup"), Role.LEADER, False, True),
     Command("paid", N_("Mark a member's orders paid"), Role.LEADER, False, True),
     Command("pickedup", N_("Mark a member's orders picked up"), Role.LEADER, False, True),
+    Command(
+        "stats",
+        N_("Sales, members and NPS with a chart"),
+        Role.LEADER,
+        True,
+        True,
+        leaders_in_private=True,
+    ),
     Command("leader_add", N_("Make a member a leader of this group"), Role.STAFF, False, True),
     Command("leader_remove", N_("Remove a designated leader"), Role.STAFF, False, True),
     Command("staff", N_("List the brand staff"), Role.STAFF, True, False),

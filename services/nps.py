@@ -173,16 +173,19 @@ def _score(community_id: int | None, scores: list[int]) -> NpsScore:
     )
 
 
-async def nps_report(session: AsyncSession, *, since: datetime, comments: int = 5) -> NpsReport:
-    """NPS overall and per community from the answers since a time, with each community's
+async def nps_report(
+    session: AsyncSession, *, since: datetime, until: datetime | None = None, comments: int = 5
+) -> NpsReport:
+    """NPS overall and per community from the answers in [since, until), with each community's
     latest comments (at most `comments` of them)."""
-    rows = (
-        await session.execute(
-            select(col(NpsSurvey.community_id), col(NpsSurvey.score), col(NpsSurvey.comment))
-            .where(col(NpsSurvey.score).is_not(None), col(NpsSurvey.answered_at) >= since)
-            .order_by(col(NpsSurvey.answered_at).desc(), col(NpsSurvey.id).desc())
-        )
-    ).all()
+    query = (
+        select(col(NpsSurvey.community_id), col(NpsSurvey.score), col(NpsSurvey.comment))
+        .where(col(NpsSurvey.score).is_not(None), col(NpsSurvey.answered_at) >= since)
+        .order_by(col(NpsSurvey.answered_at).desc(), col(NpsSurvey.id).desc())
+    )
+    if until is not None:
+        query = query.where(col(NpsSurvey.answered_at) < until)
+    rows = (await session.execute(query)).all()
     by_community: dict[int | None, list[int]] = defaultdict(list)
     said: dict[int | None, list[tuple[int, str]]] = defaultdict(list)
     for community_id, score, comment in rows:

@@ -1,4 +1,5 @@
-"""Date ranges typed by people ("2026-11-01 2026-11-30", "7d"), read in a time zone."""
+"""Date ranges typed by people ("2026-11-01 2026-11-30", "2026-11-01..2026-11-30", "7d"),
+read in a time zone."""
 
 from __future__ import annotations
 
@@ -45,8 +46,11 @@ def _date(text: str) -> date:
 
 
 def parse_period(text: str, *, timezone: str, today: date) -> Period:
-    """A range from '' (the last 30 days), 'Nd' (the last N days), one date, or two dates."""
+    """A range from '' (the last 30 days), 'Nd' (the last N days), one date, or two dates
+    (apart, or joined by '..')."""
     words = text.split()
+    if len(words) == 1 and ".." in words[0]:
+        words = words[0].split("..", 1)
     if not words:
         return _period(today - timedelta(days=DEFAULT_DAYS - 1), today, timezone)
     if len(words) == 1:

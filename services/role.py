@@ -182,3 +182,13 @@ async def remove_leader(session: AsyncSession, *, community_id: int, member_id: 
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def led_communities(session: AsyncSession, *, member_id: int) -> frozenset[int]:
+    """The groups the member leads: as a cached Telegram admin or as a designated leader."""
+    admin = select(col(ChatAdmin.community_id)).where(col(ChatAdmin.member_id) == member_id)
+    designated = select(col(LeaderDesignation.community_id)).where(
+        col(LeaderDesignation.member_id) == member_id
+    )
+    rows = await session.execute(admin.union(designated))
+    return frozenset(int(c) for c in rows.scalars().all())

@@ -40,12 +40,16 @@ class Actor:
     user_id: int
     in_group: Role  # their role in Tea Lovers, where group commands are tried
     in_private: Role  # leaders lead a group, not the bot: in private they are members
+    # ... except for commands that serve a leader their own groups in private: Lee is known
+    # to lead Tea Lovers once its admins were fetched (by the first command tried there,
+    # /settings), while Kai's Coffee Club admins are never fetched here
+    leads_known: bool = False
 
 
 ACTORS = [
     Actor("member", MIA, Role.MEMBER, Role.MEMBER),
     Actor("leader of another group", KAI, Role.MEMBER, Role.MEMBER),
-    Actor("leader", LEE, Role.LEADER, Role.MEMBER),
+    Actor("leader", LEE, Role.LEADER, Role.MEMBER, leads_known=True),
     Actor("staff", SAM, Role.STAFF, Role.STAFF),  # staff lead every group
     Actor("owner", OWNER, Role.OWNER, Role.OWNER),  # the owner is also staff
 ]
@@ -83,7 +87,10 @@ async def test_every_privileged_command_is_allowed_exactly_for_its_role_and_abov
     private_locale = locale_for_language_code(LANGUAGE[actor.user_id])
     for command in PRIVILEGED:
         if command.in_private:
-            places.append((command, actor.user_id, actor.in_private, private_locale))
+            private = actor.in_private
+            if command.leaders_in_private and actor.leads_known:
+                private = max(private, Role.LEADER)
+            places.append((command, actor.user_id, private, private_locale))
         if command.in_group:
             places.append((command, TEA, actor.in_group, "en"))
     assert places, "the table has privileged commands"

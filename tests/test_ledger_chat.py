@@ -170,6 +170,16 @@ def test_periods_are_whole_local_days() -> None:
     assert parse_period("", timezone="UTC", today=today).first == date(2026, 10, 23)
     two = parse_period("2026-11-01 2026-11-30", timezone="UTC", today=today)
     assert (two.first, two.last) == (date(2026, 11, 1), date(2026, 11, 30))
-    for bad in ("0d", "99999d", "2026-11-30 2026-11-01", "soon", "a b c", "2026-13-01"):
+    assert parse_period("2026-11-01..2026-11-30", timezone="UTC", today=today) == two
+    for bad in (
+        "0d",
+        "99999d",
+        "2026-11-30 2026-11-01",
+        "2026-11-30..2026-11-01",
+        "2026-11-01..",
+        "soon",
+        "a b c",
+        "2026-13-01",
+    ):
         with pytest.raises(InvalidPeriod):
             parse_period(bad, timezone="UTC", today=today)

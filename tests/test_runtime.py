@@ -197,11 +197,15 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "orders",
         "paid",
         "pickedup",
+        "stats",
     ]
     assert commands[(private, "en")] == commands[(private, "")]
     # Chinese menus carry translated descriptions
     assert {"command": "language", "description": "选择语言"} in commands[(private, "zh")]
     assert {"command": "settings", "description": "群组语言和时区"} in commands[(admins, "zh")]
+    assert {"command": "stats", "description": "销售、会员和 NPS 数据及图表"} in commands[
+        (admins, "zh")
+    ]
 
 
 class RedisProxy:

@@ -1,0 +1,387 @@
+"""/stats [period]: the brand's figures with a chart, for staff (every group) and for leaders
+(only the groups they lead, in their group or in private)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.types import BufferedInputFile, Message
+from aiogram.utils.i18n import gettext as _
+from babel.dates import format_date
+from babel.numbers import format_decimal, format_percent
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.chart import stats_chart
+from handlers.filters import RoleFilter, current_role, refusal_text
+from handlers.text import N_, HandlerSettings, esc, format_money
+from services.analytics import Figures, Ratio, Scope, StatsReport, stats_report
+from services.audit import record_action
+from services.community import CommunityView
+from services.member import MemberView
+from services.money import currency_digits
+from services.period import InvalidPeriod, parse_period
+from services.role import Role, led_communities
+
+router = Router(name="stats")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
+Clock = Callable[[], datetime]
+ACTION = "stats.view"
+MAX_MESSAGE = 4000  # Telegram allows 4096 characters; the rest is margin for markup
+
+# what each metric means, one line each: shown next to the figure (and by the dashboard)
+DEFINITIONS = {
+    "gmv": N_("What members paid for orders paid in the period, less refunds."),
+    "average_order": N_("GMV divided by the number of paid orders, per currency."),
+    "formation": N_("Group-buys that reached their minimum, of those that closed in the period."),
+    "repurchase": N_("Members with 2 or more paid orders, of those with at least one."),
+    "funnel": N_(
+        "For group-buys opened in the period: cards posted, joins, orders paid, orders picked up."
+    ),
+    "active": N_(
+        "Members who ordered, joined a group-buy, checked in, voted, made a suggestion or "
+        "answered NPS in the last 7 or 30 days of the period."
+    ),
+    "referrals": N_(
+        "Invitees whose first order was paid, of those invited; the viral coefficient is "
+        "qualified invitees per member who invited."
+    ),
+    "referrals_group": N_(
+        "Invitees whose first paid order was placed here; the viral coefficient is those per "
+        "member who invited them."
+    ),
+    "points": N_(
+        "Points the brand gave members and members redeemed in the period, and what members "
+        "hold at its end."
+    ),
+    "tiers": N_("Members in each tier, as last computed."),
+    "participation": N_("Members who voted in a co-creation poll, of the members active in it."),
+    "suggestions": N_("Of the suggestions made in the period, how many staff adopted."),
+    "nps": N_(
+        "Share of promoters (9-10) minus share of detractors (0-6), from -100 to 100, among "
+        "answers in the period."
+    ),
+}
+
+
+def _rate(ratio: Ratio, locale: str) -> str:
+    bps = ratio.bps
+    if bps is None:
+        return "—"
+    return format_percent(Decimal(bps).scaleb(-4), "#,##0.#%", locale=locale)
+
+
+def _number(value: int, locale: str) -> str:
+    return format_decimal(value, locale=locale)
+
+
+def _money(amounts: dict[str, int], locale: str) -> str:
+    if not amounts:
+        return format_decimal(0, locale=locale)
+    return ", ".join(format_money(amounts[c], c, locale) for c in sorted(amounts))
+
+
+def _line(name: str, value: str, key: str) -> str:
+    return f"• <b>{esc(name)}</b>: {value}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
+
+
+def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> str:
+    """The referral line: a group sees the referrals that qualified there (sign-ups belong to
+    no group until the newcomer's first order)."""
+    referrals = figures.referrals
+    viral = referrals.viral_coefficient.fraction
+    coefficient = (
+        "—"
+        if viral is None
+        else format_decimal(
+            Decimal(viral.numerator) / Decimal(viral.denominator), "#,##0.##", locale=locale
+        )
+    )
+    if not whole_brand:
+        value = _("qualified here: {qualified}; viral coefficient {viral}").format(
+            qualified=_number(referrals.qualified, locale), viral=coefficient
+        )
+        return _line(_("Referrals"), value, "referrals_group")
+    value = _("invited: {invited}, qualified: {qualified} ({rate}); viral coefficient {viral}")
+    value = value.format(
+        qualified=_number(referrals.qualified, locale),
+        invited=_number(referrals.invited, locale),
+        rate=_rate(referrals.conversion, locale),
+        viral=coefficient,
+    )
+    return _line(_("Referrals"), value, "referrals")
+
+
+def _detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[str]:
+    """Every metric of the scope with its definition."""
+    n = _number
+    funnel = figures.funnel
+    lines = [
+        _line(
+            _("GMV"),
+            _("{gmv}; paid orders: {orders}").format(
+                gmv=_money(figures.gmv, locale), orders=n(figures.paid_orders, locale)
+            ),
+            "gmv",
+        ),
+        _line(_("Average order value"), _money(figures.average_order, locale), "average_order"),
+        _line(
+            _("Group-buy formation rate"),
+            _("{rate} ({formed} of {closed})").format(
+                rate=_rate(figures.formation, locale),
+                formed=n(figures.formation.numerator, locale),
+                closed=n(figures.formation.denominator, locale),
+            ),
+            "formation",
+        ),
+        _line(
+            _("Repurchase rate"),
+            _("{rate} (repeat buyers: {again}, buyers: {buyers})").format(
+                rate=_rate(figures.repurchase, locale),
+                again=n(figures.repurchase.numerator, locale),
+                buyers=n(figures.repurchase.denominator, locale),
+            ),
+            "repurchase",
+        ),
+        _line(
+            _("Funnel"),
+            _("cards {cards} → joins {joins} → paid {paid} → picked up {picked}").format(
+                cards=n(funnel.cards, locale),
+                joins=n(funnel.joins, locale),
+                paid=n(funnel.paid, locale),
+                picked=n(funnel.picked_up, locale),
+            ),
+            "funnel",
+        ),
+        _line(
+            _("Active members"),
+            _("7 days: {week}, 30 days: {month}").format(
+                week=n(figures.active[7], locale), month=n(figures.active[30], locale)
+            ),
+            "active",
+        ),
+        _referrals(figures, locale, whole_brand=whole_brand),
+    ]
+    if figures.points is not None:
+        points = figures.points
+        lines.append(
+            _line(
+                _("Points"),
+                _("{issued} issued, {redeemed} redeemed, {outstanding} outstanding").format(
+                    issued=n(points.issued, locale),
+                    redeemed=n(points.redeemed, locale),
+                    outstanding=n(points.outstanding, locale),
+                ),
+                "points",
+            )
+        )
+    if figures.tiers is not None:
+        tiers = ", ".join(f"{esc(t.name)} {n(t.members, locale)}" for t in figures.tiers)
+        lines.append(_line(_("Tiers"), tiers or "—", "tiers"))
+    lines += [
+        _line(
+            _("Co-creation participation"),
+            _("{rate} (voters: {voters})").format(
+                rate=_rate(figures.participation, locale), voters=n(figures.voters, locale)
+            ),
+            "participation",
+        ),
+        _line(
+            _("Suggestions adopted"),
+            _("{adopted} of {made}").format(
+                adopted=n(figures.suggestions.numerator, locale),
+                made=n(figures.suggestions.denominator, locale),
+            ),
+            "suggestions",
+        ),
+        _line(
+            _("NPS"),
+            _("{score} (answers: {answers})").format(
+                score=_nps(figures, locale), answers=n(figures.nps.total, locale)
+            ),
+            "nps",
+        ),
+    ]
+    return lines
+
+
+def _nps(figures: Figures, locale: str) -> str:
+    if not figures.nps.total:
+        return "—"
+    return format_decimal(figures.nps.score, "+#,##0;-#,##0", locale=locale)
+
+
+def _compact(figures: Figures, locale: str) -> str:
+    """One group's headline figures on one line."""
+    return _(
+        "<b>{title}</b>: GMV {gmv}, paid orders {orders}, formation {formation}, "
+        "repurchase {repurchase}, active {week}/{month}, NPS {nps}"
+    ).format(
+        title=esc(figures.title or str(figures.community_id)),
+        gmv=_money(figures.gmv, locale),
+        orders=_number(figures.paid_orders, locale),
+        formation=_rate(figures.formation, locale),
+        repurchase=_rate(figures.repurchase, locale),
+        week=_number(figures.active[7], locale),
+        month=_number(figures.active[30], locale),
+        nps=_nps(figures, locale),
+    )
+
+
+def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]:
+    """The summary as messages that each fit Telegram's limit."""
+    period = report.period
+    heading = _("<b>Stats from {first} to {last}</b> ({zone})").format(
+        first=format_date(period.first, format="medium", locale=locale),
+        last=format_date(period.last, format="medium", locale=locale),
+        zone=esc(report.timezone),
+    )
+    if whole_brand:
+        scope = _("All communities")
+    elif len(report.communities) == 1:
+        scope = esc(report.communities[0].title)
+    else:
+        scope = _("Your groups")
+    lines = [
+        heading,
+        f"<b>{scope}</b>",
+        *_detailed(report.overall, locale, whole_brand=whole_brand),
+    ]
+    if whole_brand or len(report.communities) > 1:
+        lines += ["", _("<b>Per community</b>")]
+        lines += [_compact(figures, locale) for figures in report.communities]
+    messages: list[str] = []
+    current = ""
+    for line in lines:
+        if current and len(current) + len(line) + 1 > MAX_MESSAGE:
+            messages.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    messages.append(current)
+    return messages
+
+
+def chart(report: StatsReport) -> bytes:
+    """The scope's chart: GMV and orders per day, the funnel, NPS (latin text only)."""
+    funnel = report.overall.funnel
+    nps = report.overall.nps
+    currency = report.currency or ""
+    return stats_chart(
+        heading=f"{report.period.first.isoformat()} .. {report.period.last.isoformat()}",
+        days=[(d.day.strftime("%m-%d"), d.orders, d.gmv) for d in report.days],
+        scale=10 ** currency_digits(currency) if currency else 1,
+        currency=currency,
+        funnel=[funnel.cards, funnel.joins, funnel.paid, funnel.picked_up],
+        nps=nps.score,
+        nps_counts=[nps.promoters, nps.passives, nps.detractors],
+    )
+
+
+def caption(report: StatsReport) -> str:
+    """The chart's legend in the reader's language."""
+    currency = report.currency or "—"
+    return "\n".join(
+        [
+            _(
+                "A: GMV per day in {currency} (blue bars, left axis) and paid orders per day "
+                "(orange line, right axis)."
+            ).format(currency=currency),
+            _("B: funnel: 1 cards posted, 2 joins, 3 orders paid, 4 orders picked up."),
+            _("C: NPS, with promoters (green), passives (grey) and detractors (red)."),
+        ]
+    )
+
+
+async def _reply(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    *,
+    locale: str,
+    timezone: str,
+    scope: Scope,
+    clock: Clock,
+) -> None:
+    today = clock().astimezone(ZoneInfo(timezone)).date()
+    try:
+        period = parse_period(command.args or "", timezone=timezone, today=today)
+    except InvalidPeriod:
+        await message.answer(
+            _(
+                "I could not read that period. Send /stats for the last 30 days, /stats 7d, "
+                "or /stats 2026-11-01..2026-11-20."
+            )
+        )
+        return
+    report = await stats_report(session, period=period, timezone=timezone, scope=scope)
+    for text in summary(report, locale, whole_brand=scope is None):
+        await message.answer(text)
+    await message.answer_photo(
+        BufferedInputFile(chart(report), filename=f"stats_{period.first}_{period.last}.png"),
+        caption=caption(report),
+    )
+
+
+@router.message(Command("stats"), GROUP, RoleFilter(Role.LEADER, ACTION))
+async def group_stats(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    community: CommunityView,
+    locale: str,
+    clock: Clock,
+) -> None:
+    """Shows this group's own figures and chart to its leaders and to staff."""
+    await _reply(
+        message,
+        command,
+        session,
+        locale=locale,
+        timezone=community.timezone,
+        scope=frozenset({community.id}),
+        clock=clock,
+    )
+
+
+@router.message(Command("stats"), PRIVATE)
+async def private_stats(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Shows staff every group's figures, and a leader the groups they lead; refuses others."""
+    role = await current_role(bot, session, settings, member, None)
+    scope: Scope = None
+    if role < Role.STAFF:
+        scope = await led_communities(session, member_id=member.id)
+    allowed = scope is None or bool(scope)
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=message.chat.id,
+        action=ACTION,
+        allowed=allowed,
+        required_role=Role.LEADER.name.lower(),
+    )
+    if not allowed:
+        await message.reply(refusal_text(Role.LEADER))
+        return
+    await _reply(
+        message,
+        command,
+        session,
+        locale=member.locale,
+        timezone=member.timezone or settings.default_timezone,
+        scope=scope,
+        clock=clock,
+    )
