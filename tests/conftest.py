@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
@@ -31,6 +32,11 @@ from bot.db import create_database, create_engine, create_session_factory, drop_
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from bot.migrate import upgrade
 from services.ledger import reconcile
+
+# No timing in tests: hypothesis's per-example deadline fails examples that were merely slow
+# on a loaded machine, which says nothing about the code.
+hypothesis_settings.register_profile("no-deadline", deadline=None)
+hypothesis_settings.load_profile("no-deadline")
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip() or None
