@@ -112,7 +112,7 @@ async def test_a_broadcast_to_a_community_reaches_its_opted_in_members_once(
     assert (by_chat[ANA].status, by_chat[ANA].reason) == (RECIPIENT_SKIPPED, "not_opted_in")
     assert by_chat.keys() == {MIA, ANA, BEN, LEE}
     await harness.runtime.broadcasts.housekeeping()
-    assert (await harness.send(SAM, SAM, "/broadcast_status 1"))[0].startswith(
+    assert (await harness.send(SAM, SAM, "/broadcast status 1"))[0].startswith(
         f"Broadcast #1 (community:{TEA}): done"
     )
 
