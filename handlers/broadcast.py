@@ -502,7 +502,7 @@ async def got_targets(
         rows = [
             [
                 _wizard_button(
-                    community.title or str(community.id),
+                    community.title[:BUTTON_TEXT_MAX] or str(community.id),
                     "target",
                     f"{TARGET_COMMUNITY}.{community.id}",
                 )
