@@ -5,11 +5,15 @@ with Telegram's limits enforced. Prints one JSON line.
     python bench/broadcast.py --quick          # CI: 10 groups + 110 members = 120 recipients
     python bench/broadcast.py --backend postgresql \\
         --database postgresql+asyncpg://postgres@127.0.0.1:5432/test
+    python bench/broadcast.py --workers 2 --redis redis://127.0.0.1:6379/15   # two senders
 
 The sender runs at BROADCAST_PER_SECOND (default 20, of Telegram's 30 a second; pass --rate 30
 to use it all) with its default concurrency, through the paced bot. `physical_min_s` is
 recipients / rate, the least time the limits allow; `ratio` = elapsed_s / physical_min_s
 (1.0 is perfect). `duplicates` must be 0, and with the paced sender `http_429` too.
+`--workers N` runs N bot processes' senders at once on one database; with `--redis` they share
+Telegram's budget and the sender's rate through it (the Redis database is flushed first), so
+the physical minimum stays recipients / rate however many workers there are.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from redis.asyncio import Redis
 
 from bench.common import scratch_store
 from bot.app import build_runtime, prepare
@@ -51,9 +57,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             owner_ids=frozenset({STAFF}),
             broadcast_per_second=args.rate,
             promo_quiet_hours="off",  # the run must not depend on the hour it starts at
+            redis_url=args.redis,
         )
+        if args.redis:
+            client = Redis.from_url(args.redis)
+            await client.flushdb()
+            await client.aclose()
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
+        others = [build_runtime(settings, EMULATOR_TOKEN) for _ in range(args.workers - 1)]
         # the world: groups with the bot in them, members who started it and opted in
         emulator.add_user(STAFF, "Staff")
         chat_ids = [-1_009_100_000_000 - g for g in range(groups)]
@@ -93,7 +105,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         emulator.pop_updates()
         before = len(emulator.calls)
         started = time.perf_counter()
-        await runtime.broadcasts.pump()
+        await asyncio.gather(*(r.broadcasts.pump() for r in [runtime, *others]))
         elapsed = time.perf_counter() - started
         await runtime.broadcasts.housekeeping()
         async with runtime.sessions() as session:
@@ -117,7 +129,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             for chat in chat_ids + member_ids
         )
-        http_429 = runtime.paced.retry_after_seen
+        http_429 = emulator.http_429  # every 429 Telegram (the emulator) answered
+        for other in others:
+            await other.close()
         await runtime.close()
     await emulator.stop()
     recipients = plan.recipients
@@ -125,6 +139,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "bench": "broadcast",
         "backend": args.backend,
+        "workers": args.workers,
+        "redis": bool(args.redis),
         "recipients": recipients,
         "groups": groups,
         "members": members,
@@ -146,6 +162,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--database", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--rate", type=float, default=20.0, help="BROADCAST_PER_SECOND")
+    parser.add_argument("--workers", type=int, default=1, help="senders running at once")
+    parser.add_argument("--redis", default=None, help="REDIS_URL the workers share")
     parser.add_argument(
         "--check",
         action="store_true",

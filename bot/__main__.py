@@ -293,7 +293,13 @@ async def _broadcast_status(settings: Settings, broadcast_id: int | None) -> int
             failed=counts.get("failed", 0),
         )
     )
-    finish = view.estimated_finish(datetime.now(UTC), settings.broadcast_per_second)
+    paid = view.paid and settings.broadcast_paid
+    if paid:
+        print(
+            f"paid broadcast: allow_paid_broadcast at up to {settings.broadcast_paid_per_second:g}"
+            " messages a second, charged in Stars"
+        )
+    finish = view.estimated_finish(datetime.now(UTC), settings.broadcast_rate(paid))
     if view.finished_at is not None:
         print(f"finished {view.finished_at:%Y-%m-%d %H:%M} UTC")
     elif finish is not None:

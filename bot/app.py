@@ -29,7 +29,7 @@ from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
-from bot.redis import ResilientStorage, Throttle, create_redis
+from bot.redis import ResilientStorage, SharedPace, Throttle, create_redis
 from bot.retention import TextRetention
 from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
@@ -125,7 +125,16 @@ def build_runtime(
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     storage: BaseStorage = ResilientStorage(redis) if redis is not None else MemoryStorage()
     throttle = Throttle(limit=settings.throttle_limit, window=settings.throttle_window, redis=redis)
-    paced = PacedRequests(Pace() if settings.pace_messages else Pace(UNLIMITED))
+    # every worker of one bot shares Telegram's budget through Redis, keyed by the bot's id
+    namespace = token.partition(":")[0]
+    pace: Pace
+    if not settings.pace_messages:
+        pace = Pace(UNLIMITED)
+    elif redis is not None:
+        pace = SharedPace(redis, namespace=namespace)
+    else:
+        pace = Pace()
+    paced = PacedRequests(pace)
     bot = create_bot(settings, token, paced)
     notifier = Notifier(bot)
     cards = CardRefresher(
@@ -136,7 +145,14 @@ def build_runtime(
     care = MemberCare(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
-    broadcasts = BroadcastSender(sessions=sessions, bot=bot, settings=settings, clock=clock)
+    broadcasts = BroadcastSender(
+        sessions=sessions,
+        bot=bot,
+        settings=settings,
+        clock=clock,
+        redis=redis,
+        namespace=namespace,
+    )
     retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
     dp = create_dispatcher(
         settings,

@@ -314,6 +314,14 @@ class Settings(BaseSettings):
             return None
         return self.payment_provider_token.get_secret_value() or None
 
+    def broadcast_rate(self, paid: bool) -> float:
+        """Messages a second a broadcast goes out at: the paid rate only while it is enabled."""
+        return (
+            self.broadcast_paid_per_second
+            if paid and self.broadcast_paid
+            else (self.broadcast_per_second)
+        )
+
     def pacing_rules(self) -> PacingRules:
         """The promotion pacing limits as the pure policy takes them."""
         start, end = (

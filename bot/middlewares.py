@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.redis import Throttle
 from handlers.text import N_
-from services.community import ChatInfo, record_community
+from services.community import ChatInfo, record_community, seen_in_community
 from services.idempotency import claim_update
 from services.member import UserInfo, locale_for_language_code, record_member
 
@@ -164,6 +164,9 @@ class ContextMiddleware(BaseMiddleware):
                 default_locale=self.settings.default_locale,
                 default_timezone=self.settings.default_timezone,
             )
+            if member is not None and user is not None and not user.is_bot:
+                # a message, a button or a join in the group: the member is in it
+                await seen_in_community(session, community_id=chat.id, member_ids=[user.id])
         data["member"] = member
         data["community"] = community
         if community is not None:

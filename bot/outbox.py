@@ -8,8 +8,11 @@ until `wake` is called, or at least every `broadcast_poll_seconds`), which is ho
 broadcasts survive restarts.
 
 Messages go through the bot's paced session (Telegram's per-chat and overall limits, a 429
-holds the whole bot) and through this sender's own rate, `broadcast_per_second`, which leaves
-room for replies to members. Outcomes:
+holds the whole bot) and through the sender's own rate, `broadcast_per_second`, which leaves
+room for replies to members. With Redis both are shared by every worker of the bot
+(`bot.redis.SharedPace`, `SharedRate`), so adding workers never exceeds them. A broadcast
+scheduled as paid goes out with `allow_paid_broadcast` at `broadcast_paid_per_second`, and
+only while `BROADCAST_PAID` is on; switched off, it goes out unpaid at the normal rate. Outcomes:
 
 - sent: the row records the message id, in its own transaction right after the call returns;
 - 429 after the session's retries: deferred by `retry_after`;
@@ -32,9 +35,9 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aiogram import Bot
@@ -46,9 +49,12 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.redis import SharedRate
+from bot.sender import Rate
 from handlers.broadcast import deliver
 from models.broadcast import RECIPIENT_PRIVATE
 from services import broadcast as outbox
@@ -57,21 +63,10 @@ from services.community import mark_left
 log = logging.getLogger(__name__)
 
 
-class Rate:
-    """At most `per_second` starts a second, spaced evenly (monotonic clock)."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second
-        self._next = 0.0
-        self._lock = asyncio.Lock()
-
-    async def wait(self) -> None:
-        async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            await asyncio.sleep(start - now)
+def _rate(redis: Redis | None, key: str, per_second: float) -> Rate:
+    if redis is None:
+        return Rate(per_second)
+    return SharedRate(redis, key=key, per_second=per_second)
 
 
 class BroadcastSender:
@@ -85,6 +80,8 @@ class BroadcastSender:
         settings: Settings,
         clock: Callable[[], datetime],
         worker_id: str | None = None,
+        redis: Redis | None = None,
+        namespace: str = "",
     ) -> None:
         self.sessions = sessions
         self.bot = bot
@@ -92,8 +89,9 @@ class BroadcastSender:
         self.clock = clock
         self.worker_id = worker_id or f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.rules = settings.pacing_rules()
-        self.rate = Rate(settings.broadcast_per_second)
-        self.paid_rate = Rate(settings.broadcast_paid_per_second)
+        # with Redis, every sender of the bot shares one rate, so more workers never send faster
+        self.rate = _rate(redis, f"rate:{namespace}:broadcast", settings.broadcast_rate(False))
+        self.paid_rate = _rate(redis, f"rate:{namespace}:paid", settings.broadcast_rate(True))
         self.lease = timedelta(seconds=settings.broadcast_lease_seconds)
         self.sent = 0  # rows this sender delivered (benchmarks, tests)
         self._wake = asyncio.Event()
@@ -181,6 +179,9 @@ class BroadcastSender:
                 )
             if delivery is None:
                 return
+            if delivery.paid and not self.settings.broadcast_paid:
+                # paid sending was switched off since it was scheduled: no Stars are spent
+                delivery = replace(delivery, paid=False)
             await (self.paid_rate if delivery.paid else self.rate).wait()
             await self._send(delivery)
 

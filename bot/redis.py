@@ -1,10 +1,13 @@
-"""Redis-backed FSM storage and throttling, each falling back to memory while Redis is away."""
+"""Redis-backed FSM storage, throttling and message pace, each falling back to memory while
+Redis is away."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
@@ -12,6 +15,8 @@ from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from bot.sender import Booking, Pace, PaceLimits, Rate
 
 log = logging.getLogger(__name__)
 
@@ -123,3 +128,195 @@ class Throttle(_Degradable):
             except RedisError as exc:
                 self._failed(exc)
         return self._memory_hit(user_id, bucket)
+
+
+# Books one message in the shared windows if it fits in all of them, else returns the wait.
+# KEYS: the hold key (after a 429), the overall window, the chat's window.
+# ARGV: now, overall limit (0: not counted, a paid message), chat window seconds, chat limit
+# (0: no chat), the booking's token. Windows are sorted sets of tokens scored by send time.
+BOOK = """
+local now = tonumber(ARGV[1])
+local wait = 0
+local hold = tonumber(redis.call('GET', KEYS[1]) or '0')
+if hold > now then wait = hold - now end
+local overall = tonumber(ARGV[2])
+if overall > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1)
+  if redis.call('ZCARD', KEYS[2]) >= overall then
+    local nth = redis.call('ZRANGE', KEYS[2], -overall, -overall, 'WITHSCORES')
+    wait = math.max(wait, tonumber(nth[2]) + 1 - now)
+  end
+end
+local window = tonumber(ARGV[3])
+local per_chat = tonumber(ARGV[4])
+if per_chat > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
+  if redis.call('ZCARD', KEYS[3]) >= per_chat then
+    local nth = redis.call('ZRANGE', KEYS[3], -per_chat, -per_chat, 'WITHSCORES')
+    wait = math.max(wait, tonumber(nth[2]) + window - now)
+  end
+end
+if wait > 0 then return tostring(wait) end
+if overall > 0 then
+  redis.call('ZADD', KEYS[2], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[2], 2000)
+end
+if per_chat > 0 then
+  redis.call('ZADD', KEYS[3], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[3], math.ceil(window * 1000) + 1000)
+end
+return '0'
+"""
+
+# Moves the hold (after a 429) to ARGV[1] unless it already reaches further. ARGV[2]: ms.
+HOLD = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 0
+"""
+
+# Takes the next start of a shared rate: returns how long the caller waits for it.
+# KEYS: the rate's key. ARGV: now, the interval between two starts.
+TURN = """
+local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], tostring(start + interval),
+           'PX', math.ceil((start + interval - now) * 1000) + 1000)
+return tostring(start - now)
+"""
+
+# after a Redis error, the in-process fallback is used this long before Redis is tried again
+RETRY_SECONDS = 5.0
+
+
+class SharedPace(_Degradable, Pace):
+    """Telegram's windows kept in Redis, so every worker of the bot shares one budget and a 429
+    seen by one holds them all; the in-process windows while Redis is unreachable.
+
+    Times are wall-clock seconds (`time.time`), comparable between processes and hosts.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        namespace: str,
+        limits: PaceLimits | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _Degradable.__init__(self, "the message pace")
+        Pace.__init__(self, limits, clock)
+        self.redis = redis
+        self.prefix = f"pace:{namespace}:"
+        self._book = redis.register_script(BOOK)
+        self._hold = redis.register_script(HOLD)
+        self._retry_at = 0.0
+
+    def _usable(self) -> bool:
+        return not self.degraded or self.clock() >= self._retry_at
+
+    def _lost(self, exc: RedisError) -> None:
+        self._failed(exc)
+        self._retry_at = self.clock() + RETRY_SECONDS
+
+    async def try_book(self, chat_id: int | None, paid: bool = False) -> Booking | float:
+        """Book a message now if every shared window has room; otherwise the seconds to wait.
+        Raises RedisError."""
+        now = self.clock()
+        token = uuid.uuid4().hex
+        overall_key = f"{self.prefix}all"
+        chat_key = f"{self.prefix}chat:{chat_id}"
+        window, per_chat = self.chat_window(chat_id) if chat_id is not None else (0.0, 0)
+        overall = 0 if paid else self.limits.per_second
+        wait = float(
+            await self._book(
+                keys=[f"{self.prefix}hold", overall_key, chat_key],
+                args=[repr(now), overall, repr(window), per_chat, token],
+            )
+        )
+        if wait > 0:
+            return wait
+        keys = tuple(k for k, used in ((overall_key, overall), (chat_key, per_chat)) if used)
+        return Booking(now, token, keys)
+
+    async def acquire(self, chat_id: int | None, paid: bool = False) -> Booking:
+        while self._usable():
+            try:
+                booked = await self.try_book(chat_id, paid)
+            except RedisError as exc:
+                self._lost(exc)
+                break
+            self._recovered()
+            if isinstance(booked, Booking):
+                return booked
+            await asyncio.sleep(booked + 0.001)
+        return await Pace.acquire(self, chat_id, paid)
+
+    async def done(self, booking: Booking) -> None:
+        if not booking.keys:  # booked in process
+            await Pace.done(self, booking)
+            return
+        booking.at = max(booking.at, self.clock())
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in booking.keys:
+                    pipe.zadd(key, {booking.token: booking.at}, xx=True)
+                await pipe.execute()
+        except RedisError as exc:
+            self._lost(exc)
+
+    async def hold(self, seconds: float) -> None:
+        await Pace.hold(self, seconds)
+        if not self._usable():
+            return
+        until = self.clock() + seconds
+        try:
+            await self._hold(
+                keys=[f"{self.prefix}hold"], args=[repr(until), int(seconds * 1000) + 1000]
+            )
+        except RedisError as exc:
+            self._lost(exc)
+
+
+class SharedRate(_Degradable, Rate):
+    """A rate shared by every worker through Redis (the broadcast rate across all senders);
+    each worker's own spacing while Redis is unreachable."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        key: str,
+        per_second: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _Degradable.__init__(self, "the broadcast rate")
+        Rate.__init__(self, per_second)
+        self.redis = redis
+        self.key = key
+        self.clock = clock
+        self._turn = redis.register_script(TURN)
+        self._retry_at = 0.0
+
+    async def turn(self) -> float:
+        """Take the next start of every worker's rate: the seconds until it. Raises RedisError."""
+        return float(
+            await self._turn(keys=[self.key], args=[repr(self.clock()), repr(self.interval)])
+        )
+
+    async def wait(self) -> None:
+        if not self.degraded or self.clock() >= self._retry_at:
+            try:
+                delay = await self.turn()
+            except RedisError as exc:
+                self._failed(exc)
+                self._retry_at = self.clock() + RETRY_SECONDS
+            else:
+                self._recovered()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                return
+        await Rate.wait(self)

@@ -8,8 +8,10 @@ bot holds its messages until then, not only the request that got it. A message s
 sends messages that need not hold up the update that caused them (a join's confirmation),
 in the background, through the same pace.
 
-The pace is per process; several workers share Telegram's budget, so each should get a
-share of it (`PaceLimits`), until a Redis-backed pace replaces this one.
+`Pace` keeps the windows in this process. With Redis, `bot.redis.SharedPace` keeps them in
+Redis instead, so several workers share Telegram's one budget (and a 429 holds them all); it
+falls back to this in-process pace while Redis is unreachable. `Rate` spaces a sender's own
+starts (the broadcast rate); `bot.redis.SharedRate` shares it the same way.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ UNPACED = ("sendChatAction",)
 MAX_RETRIES = 3
 
 
+@dataclass(slots=True)
+class Booking:
+    """A message's place in the windows. Telegram counts a message when it receives it, so
+    `done` moves the booking to when the request finished."""
+
+    at: float
+    token: str = ""  # its entry in the shared windows (bot.redis.SharedPace)
+    keys: tuple[str, ...] = ()  # the shared windows it is in
+
+
 @dataclass(frozen=True)
 class PaceLimits:
     """Telegram's documented limits, as this process may use them."""
@@ -57,45 +69,45 @@ class Pace:
     ) -> None:
         self.limits = limits or PaceLimits()
         self.clock = clock
-        # bookings are one-item lists, so a booking made before a request can be moved to the
-        # moment the request finished (Telegram counts a message when it receives it)
-        self._overall: deque[list[float]] = deque()
-        self._chats: dict[int, deque[list[float]]] = {}
+        self._overall: deque[Booking] = deque()
+        self._chats: dict[int, deque[Booking]] = {}
         # after a 429, nothing is sent before this moment
         self._hold_until = 0.0
 
-    def hold(self, seconds: float) -> None:
+    async def hold(self, seconds: float) -> None:
         """Telegram said 429: every message waits `seconds` from now."""
         self._hold_until = max(self._hold_until, self.clock() + seconds)
 
     def _wait(self, chat_id: int | None, now: float, paid: bool = False) -> float:
         waits = [0.0, self._hold_until - now]
         overall = self._overall
-        while overall and overall[0][0] <= now - 1.0:
+        while overall and overall[0].at <= now - 1.0:
             overall.popleft()
         if not paid and len(overall) >= self.limits.per_second:
-            waits.append(overall[-self.limits.per_second][0] + 1.0 - now)
+            waits.append(overall[-self.limits.per_second].at + 1.0 - now)
         if chat_id is not None:
-            window, limit = (
-                (self.limits.private_gap, 1)
-                if chat_id > 0
-                else (60.0, self.limits.group_per_minute)
-            )
+            window, limit = self.chat_window(chat_id)
             stamps = self._chats.setdefault(chat_id, deque())
-            while stamps and stamps[0][0] <= now - window:
+            while stamps and stamps[0].at <= now - window:
                 stamps.popleft()
             if len(stamps) >= limit:
-                waits.append(stamps[-limit][0] + window - now)
+                waits.append(stamps[-limit].at + window - now)
         return max(waits)
 
-    async def acquire(self, chat_id: int | None, paid: bool = False) -> list[float]:
+    def chat_window(self, chat_id: int) -> tuple[float, int]:
+        """(seconds, messages) allowed to one chat: a private chat's gap, a group's minute."""
+        if chat_id > 0:
+            return self.limits.private_gap, 1
+        return 60.0, self.limits.group_per_minute
+
+    async def acquire(self, chat_id: int | None, paid: bool = False) -> Booking:
         """Return once a message to the chat is within the limits; the booking is returned so
         that `done` can move it to when the request finished."""
         while True:
             now = self.clock()
             wait = self._wait(chat_id, now, paid)
             if wait <= 0:
-                booking = [now]
+                booking = Booking(now)
                 if not paid:
                     self._overall.append(booking)
                 if chat_id is not None:
@@ -103,9 +115,27 @@ class Pace:
                 return booking
             await asyncio.sleep(wait + 0.001)
 
-    def done(self, booking: list[float]) -> None:
+    async def done(self, booking: Booking) -> None:
         """The request finished: its message counts from now on."""
-        booking[0] = max(booking[0], self.clock())
+        booking.at = max(booking.at, self.clock())
+
+
+class Rate:
+    """At most `per_second` starts a second, spaced evenly (monotonic clock)."""
+
+    def __init__(self, per_second: float) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return at this caller's turn."""
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next)
+            self._next = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
 class PacedRequests(BaseRequestMiddleware):
@@ -135,7 +165,8 @@ class PacedRequests(BaseRequestMiddleware):
                 return await make_request(bot, method)
             except TelegramRetryAfter as exc:
                 self.retry_after_seen += 1
-                self.pace.hold(exc.retry_after)  # every paced message waits, not only this one
+                # every paced message waits, not only this one
+                await self.pace.hold(exc.retry_after)
                 if attempt == MAX_RETRIES:
                     raise
                 log.warning("%s got 429: waiting %ss as Telegram asks", name, exc.retry_after)
@@ -143,7 +174,7 @@ class PacedRequests(BaseRequestMiddleware):
                     await asyncio.sleep(exc.retry_after)
             finally:
                 if booking is not None:
-                    self.pace.done(booking)
+                    await self.pace.done(booking)
         raise AssertionError("unreachable")
 
 

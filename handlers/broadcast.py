@@ -34,6 +34,7 @@ from handlers.groupbuy import GroupBuyCallback
 from handlers.perks import tier_name
 from handlers.text import N_, CallbackId, esc
 from models.broadcast import (
+    TARGET_COMMUNITY,
     TARGET_EVERYONE,
     TARGET_GROUPS,
     TARGET_MEMBERS,
@@ -44,7 +45,7 @@ from models.broadcast import (
 from models.perks import SEGMENTS
 from services import broadcast as outbox
 from services.audit import record_action
-from services.community import CommunityView
+from services.community import CommunityView, active_communities
 from services.compliance import ABSOLUTE_CLAIM, MISSING_DEADLINE, MISSING_PRICE, highlight, lint
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
@@ -66,10 +67,13 @@ class BroadcastSettings(Protocol):
     default_timezone: str
     broadcast_per_second: float
     broadcast_paid: bool
+    broadcast_paid_per_second: float
     compliance_extra_words: tuple[str, ...]
     consent_wording_version: str
 
     def pacing_rules(self) -> PacingRules: ...
+
+    def broadcast_rate(self, paid: bool) -> float: ...
 
 
 class Waker(Protocol):
@@ -269,6 +273,7 @@ async def tag_community(
 
 PICK_TIER = "pick_tier"  # a button that opens the list of tiers
 PICK_SEGMENT = "pick_segment"  # a button that opens the list of segments
+PICK_COMMUNITY = "pick_community"  # a button that opens the list of communities
 
 
 class NewBroadcast(StatesGroup):
@@ -315,6 +320,7 @@ def _targets_keyboard() -> InlineKeyboardMarkup:
             [_wizard_button(_("Members who opted in"), "target", TARGET_MEMBERS)],
             [_wizard_button(_("Members of a tier and above…"), "target", PICK_TIER)],
             [_wizard_button(_("Members in a segment…"), "target", PICK_SEGMENT)],
+            [_wizard_button(_("Members of a community…"), "target", PICK_COMMUNITY)],
             [_wizard_button(_("Everyone: groups and members"), "target", TARGET_EVERYONE)],
             _cancel_row(),
         ]
@@ -486,6 +492,31 @@ async def got_targets(
             reply_markup=InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()]),
         )
         return
+    if callback_data.value == PICK_COMMUNITY:
+        communities = await active_communities(session)
+        if not communities:
+            await query.message.answer(
+                _("The bot is in no group yet."), reply_markup=_targets_keyboard()
+            )
+            return
+        rows = [
+            [
+                _wizard_button(
+                    community.title[:BUTTON_TEXT_MAX] or str(community.id),
+                    "target",
+                    f"{TARGET_COMMUNITY}.{community.id}",
+                )
+            ]
+            for community in communities
+        ]
+        await query.message.answer(
+            _(
+                "Members of which community? It goes in private to those the bot has seen "
+                "there who opted in."
+            ),
+            reply_markup=InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()]),
+        )
+        return
     try:
         # a button's value cannot hold ":", so "tier.2" stands for "tier:2"
         targets = outbox.parse_targets(callback_data.value.replace(".", ":", 1))
@@ -644,6 +675,8 @@ async def _summary(
                 zone=esc(zone),
             )
         )
+    if draft.paid:
+        lines.append(_paid_line(settings.broadcast_paid_per_second))
     buttons: list[list[InlineKeyboardButton]]
     if findings:
         lines.append("")
@@ -796,8 +829,19 @@ class BroadcastControlCallback(CallbackData, prefix="bc"):
     broadcast_id: CallbackId
 
 
-def _status_text(view: outbox.Progress, zone: str, now: datetime, per_second: float) -> str:
+def _paid_line(per_second: float) -> str:
+    return _(
+        "Paid broadcast: sent with allow_paid_broadcast at up to {rate} messages a second, "
+        "charged in Telegram Stars."
+    ).format(rate=f"{per_second:g}")
+
+
+def _status_text(
+    view: outbox.Progress, zone: str, now: datetime, settings: BroadcastSettings
+) -> str:
     counts = view.counts
+    paid = view.paid and settings.broadcast_paid
+    per_second = settings.broadcast_rate(paid)
     lines = [
         _("Broadcast #{id} ({targets}): {status}").format(
             id=view.id,
@@ -816,6 +860,8 @@ def _status_text(view: outbox.Progress, zone: str, now: datetime, per_second: fl
             total=view.total,
         ),
     ]
+    if paid:
+        lines.append(_paid_line(per_second))
     finish = view.estimated_finish(now, per_second)
     if view.finished_at is not None:
         lines.append(
@@ -871,7 +917,7 @@ async def list_broadcasts(
     zone = _zone(member, settings)
     for view in views:
         await message.answer(
-            _status_text(view, zone, clock(), settings.broadcast_per_second),
+            _status_text(view, zone, clock(), settings),
             reply_markup=_control_keyboard(view),
         )
 
@@ -893,7 +939,7 @@ async def _send_status(
         await message.answer(_error("not_found").format(id=broadcast_id))
         return
     await message.answer(
-        _status_text(view, _zone(member, settings), clock(), settings.broadcast_per_second),
+        _status_text(view, _zone(member, settings), clock(), settings),
         reply_markup=_control_keyboard(view),
     )
 
@@ -955,6 +1001,6 @@ async def control_button(
     if view is not None and isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):  # the text did not change
             await query.message.edit_text(
-                _status_text(view, _zone(member, settings), clock(), settings.broadcast_per_second),
+                _status_text(view, _zone(member, settings), clock(), settings),
                 reply_markup=_control_keyboard(view),
             )

@@ -11,7 +11,13 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, ChatMemberUpdated, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberUpdated,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -27,13 +33,15 @@ from services.community import (
     InvalidMemberDay,
     InvalidTimezone,
     get_community,
+    left_community,
     mark_left,
+    members_joined,
     record_community,
     set_community_locale,
     set_member_day,
     set_timezone,
 )
-from services.member import LOCALES
+from services.member import LOCALES, UserInfo
 from services.role import Role, forget_admins
 
 log = logging.getLogger(__name__)
@@ -142,17 +150,67 @@ async def bot_membership_changed(
         await mark_left(session, community_id=event.chat.id)
 
 
-# a chat_member update that touches the admin list (other changes, such as a join through a
-# member's invite link, go on to the routers that handle them)
-ADMIN_CHANGE = F.old_chat_member.status.in_(ADMIN_STATUSES) | F.new_chat_member.status.in_(
-    ADMIN_STATUSES
-)
+def _user_info(user: User) -> UserInfo:
+    return UserInfo(
+        id=user.id,
+        first_name=user.first_name,
+        last_name=user.last_name,
+        username=user.username,
+        language_code=user.language_code,
+        is_bot=user.is_bot,
+    )
 
 
-@router.chat_member(ADMIN_CHANGE)
-async def member_status_changed(event: ChatMemberUpdated, session: AsyncSession) -> None:
-    """A member was promoted or demoted: the cached admin list is fetched again next time."""
-    await forget_admins(session, community_id=event.chat.id)
+# a join through an invite link goes on to the referral router, which attributes the newcomer
+# (the context middleware has already recorded them as in the group)
+NOT_A_LINK_JOIN = ~(F.invite_link & F.new_chat_member.status.in_(ACTIVE_STATUSES))
+
+
+@router.chat_member(NOT_A_LINK_JOIN)
+async def member_status_changed(
+    event: ChatMemberUpdated, session: AsyncSession, settings: HandlerSettings
+) -> None:
+    """A member joined, left, or was promoted or demoted: their membership is recorded, and
+    after an admin change the cached admin list is fetched again next time."""
+    if {event.old_chat_member.status, event.new_chat_member.status} & set(ADMIN_STATUSES):
+        await forget_admins(session, community_id=event.chat.id)
+    if event.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
+        return
+    user = event.new_chat_member.user
+    if event.new_chat_member.status in ("left", "kicked"):
+        await left_community(session, community_id=event.chat.id, member_id=user.id)
+    elif event.old_chat_member.status in ("left", "kicked"):
+        await members_joined(
+            session,
+            community_id=event.chat.id,
+            users=[_user_info(user)],
+            default_locale=settings.default_locale,
+        )
+
+
+@router.message(F.new_chat_members, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+async def members_added(message: Message, session: AsyncSession, settings: HandlerSettings) -> None:
+    """Someone added people to the group (the service message): they are members of it.
+
+    Someone who joined by themselves is left to the chat_member update of the same join:
+    Telegram does not order the two, and a join through a member's invite link must be the
+    first the bot sees of a newcomer for the referral to count (see the referral router)."""
+    sender = message.from_user.id if message.from_user is not None else None
+    await members_joined(
+        session,
+        community_id=message.chat.id,
+        users=[_user_info(user) for user in message.new_chat_members or [] if user.id != sender],
+        default_locale=settings.default_locale,
+    )
+
+
+@router.message(F.left_chat_member, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+async def member_removed(message: Message, session: AsyncSession) -> None:
+    """Someone left or was removed (the service message): recorded as gone."""
+    if message.left_chat_member is not None:
+        await left_community(
+            session, community_id=message.chat.id, member_id=message.left_chat_member.id
+        )
 
 
 async def _apply(session: AsyncSession, community: CommunityView, field: str, value: str) -> None:

@@ -566,11 +566,30 @@ async def _vip_refusal(session: AsyncSession, groupbuy_id: int, query: CallbackQ
 
 @router.callback_query(GroupBuyCallback.filter(F.action == "details"))
 async def details_button(
-    query: CallbackQuery, callback_data: GroupBuyCallback, session: AsyncSession, member: MemberView
+    query: CallbackQuery,
+    callback_data: GroupBuyCallback,
+    session: AsyncSession,
+    member: MemberView,
+    locale: str,
+    settings: HandlerSettings,
+    clock: Clock,
 ) -> None:
-    """Shows the member their own share in a popup."""
+    """Shows the member their own share in a popup; in private (a broadcast's button) to
+    someone who has not joined, the group-buy's card."""
     mine = {p.member_id: p for p in await participants(session, callback_data.groupbuy_id)}
     entry = mine.get(member.id)
+    private = isinstance(query.message, Message) and query.message.chat.type == ChatType.PRIVATE
+    if entry is None and private:
+        gb = await get_groupbuy(session, callback_data.groupbuy_id)
+        if gb is not None and isinstance(query.message, Message):
+            await query.answer()
+            zone = member.timezone or settings.default_timezone
+            await query.message.answer(
+                card_text(gb, locale, zone, clock())
+                + "\n\n"
+                + _("Join it with the button under its card in your group.")
+            )
+            return
     if entry is None:
         await query.answer(_("You have not joined this group-buy."), show_alert=True)
         return

@@ -2,7 +2,7 @@
 
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
-from models.community import Community
+from models.community import Community, CommunityMember
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedDelivery, ProcessedUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
@@ -41,6 +41,7 @@ __all__ = [
     "ChatAdmin",
     "CheckIn",
     "Community",
+    "CommunityMember",
     "CommunityTag",
     "CouponTemplate",
     "GroupBuy",

@@ -31,6 +31,8 @@ TARGET_MEMBERS = "members"  # every member who opted in to private promotions
 TARGET_EVERYONE = "everyone"  # groups and opted-in members
 TARGET_TIER = "tier"  # opted-in members of a tier and above, as "tier:<rank>"
 TARGET_SEGMENT = "segment"  # opted-in members in a lifecycle segment, as "segment:<name>"
+# opted-in members seen in a community and not gone, as "community:<chat id>"
+TARGET_COMMUNITY = "community"
 
 # BroadcastRecipient.kind values
 RECIPIENT_GROUP = "group"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, ForeignKey
 from sqlmodel import Field, SQLModel
 
 from models.base import TelegramId, UTCDateTime, utcnow
@@ -32,3 +32,21 @@ class Community(SQLModel, table=True):
     admins_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class CommunityMember(SQLModel, table=True):
+    """A member the bot has seen in a community (a message, a button, a join), and whether they
+    left. Only what the bot saw: Telegram gives bots no member list of a group."""
+
+    __tablename__ = "community_member"
+
+    community_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("community.id"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), primary_key=True, index=True)
+    )
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # when the member left or was removed (None while they are in); seen again clears it
+    left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -59,6 +59,7 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "broadcast_recipient.message_id": "a Telegram message",
     "checkin.chat_id": "a chat: a group, or the member's own private chat",
     "community.id": "a group",
+    "community_member.community_id": "a group",
     "groupbuy_join.chat_id": "a group",
     "groupbuy_post.chat_id": "a group",
     "groupbuy_post.message_id": "a Telegram message",

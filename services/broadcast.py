@@ -39,6 +39,7 @@ from models.broadcast import (
     RECIPIENT_SENDING,
     RECIPIENT_SENT,
     RECIPIENT_SKIPPED,
+    TARGET_COMMUNITY,
     TARGET_EVERYONE,
     TARGET_GROUPS,
     TARGET_MEMBERS,
@@ -50,7 +51,7 @@ from models.broadcast import (
     CommunityTag,
     MarketingConsent,
 )
-from models.community import COMMUNITY_ACTIVE, Community
+from models.community import COMMUNITY_ACTIVE, Community, CommunityMember
 from models.member import Member
 from models.perks import SEGMENTS, MemberSegment, MemberTier
 from services.db import dialect_name, upsert
@@ -64,6 +65,7 @@ REASON_PACING = "pacing"
 TARGET_CARE = "care"  # a care rule's message to one member who entered its segment
 LIVE = (BROADCAST_SCHEDULED, BROADCAST_RUNNING)
 TAG_PATTERN = re.compile(r"^[a-z0-9_\-]{1,32}$")
+GROUP_ID_PATTERN = re.compile(r"^-[0-9]{1,19}$")
 
 
 class BroadcastError(ValueError):
@@ -217,7 +219,8 @@ class PlanSummary:
 
 
 def parse_targets(text: str) -> str:
-    """A targets value as stored: groups, tag:<tag>, members or everyone."""
+    """A targets value as stored: groups, tag:<tag>, members, tier:<rank>, segment:<name>,
+    community:<chat id> or everyone."""
     value = text.strip().lower()
     if value in (TARGET_GROUPS, TARGET_MEMBERS, TARGET_EVERYONE):
         return value
@@ -227,6 +230,8 @@ def parse_targets(text: str) -> str:
     if kind == TARGET_TIER and tag.isdecimal() and len(tag) <= 2:
         return value
     if kind == TARGET_SEGMENT and tag in SEGMENTS:
+        return value
+    if kind == TARGET_COMMUNITY and GROUP_ID_PATTERN.match(tag):
         return value
     raise BroadcastError("targets")
 
@@ -250,7 +255,7 @@ async def resolve_targets(
             )
         for chat_id, timezone in (await session.execute(query.order_by(col(Community.id)))).all():
             found.append(Target(int(chat_id), RECIPIENT_GROUP, timezone))
-    if kind in (TARGET_MEMBERS, TARGET_EVERYONE, TARGET_TIER, TARGET_SEGMENT):
+    if kind in (TARGET_MEMBERS, TARGET_EVERYONE, TARGET_TIER, TARGET_SEGMENT, TARGET_COMMUNITY):
         members = (
             select(col(Member.id), col(Member.timezone))
             .where(~col(Member.is_bot))
@@ -272,6 +277,15 @@ async def resolve_targets(
             members = members.where(
                 col(Member.id).in_(
                     select(col(MemberSegment.member_id)).where(col(MemberSegment.segment) == tag)
+                )
+            )
+        if kind == TARGET_COMMUNITY:
+            members = members.where(
+                col(Member.id).in_(
+                    select(col(CommunityMember.member_id)).where(
+                        col(CommunityMember.community_id) == int(tag),
+                        col(CommunityMember.left_at).is_(None),
+                    )
                 )
             )
         for member_id, zone in (await session.execute(members)).all():
@@ -699,6 +713,7 @@ class Progress:
     next_slot: datetime | None = None  # earliest row still to send
     last_slot: datetime | None = None  # latest row still to send
     finished_at: datetime | None = None
+    paid: bool = False  # sent with allow_paid_broadcast
 
     @property
     def total(self) -> int:
@@ -758,6 +773,7 @@ async def progress(session: AsyncSession, *, broadcast_id: int) -> Progress | No
         next_slot=first,
         last_slot=last,
         finished_at=broadcast.finished_at,
+        paid=broadcast.paid,
     )
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import select, update
+from sqlalchemy import literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.base import utcnow
-from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community
-from services.db import upsert
-from services.member import LOCALES
+from models.base import TelegramId, UTCDateTime, utcnow
+from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community, CommunityMember
+from models.member import Member
+from services.db import insert_for, table_of, upsert
+from services.member import LOCALES, UserInfo, record_member
 
 
 class InvalidTimezone(ValueError):
@@ -117,6 +119,81 @@ async def active_community_ids(session: AsyncSession) -> list[int]:
         .order_by(col(Community.id))
     )
     return [int(i) for i in rows.scalars().all()]
+
+
+async def active_communities(session: AsyncSession, *, limit: int = 50) -> list[CommunityView]:
+    """The groups the bot is in, by title (the broadcast wizard lists them)."""
+    rows = await session.execute(
+        select(Community)
+        .where(col(Community.status) == COMMUNITY_ACTIVE)
+        .order_by(col(Community.title), col(Community.id))
+        .limit(limit)
+    )
+    return [_view(row) for row in rows.scalars()]
+
+
+async def seen_in_community(
+    session: AsyncSession, *, community_id: int, member_ids: list[int], now: datetime | None = None
+) -> None:
+    """The members wrote, pressed a button or joined in the group: they are in it (again).
+
+    The member and community rows must exist (the context middleware records them first). A
+    member who asked to be forgotten is not recorded while they only appear in groups, as
+    their name is not (services.member.record_member).
+    """
+    if not member_ids:
+        return
+    moment = now or utcnow()
+    known = select(
+        literal(community_id, TelegramId).label("community_id"),
+        col(Member.id),
+        literal(moment, UTCDateTime()).label("first_seen_at"),
+        literal(moment, UTCDateTime()).label("last_seen_at"),
+    ).where(
+        col(Member.id).in_(member_ids),
+        or_(col(Member.forgotten_at).is_(None), col(Member.started)),
+    )
+    statement = insert_for(session, table_of(CommunityMember)).from_select(
+        ["community_id", "member_id", "first_seen_at", "last_seen_at"], known
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["community_id", "member_id"],
+            set_={"last_seen_at": moment, "left_at": None},
+        )
+    )
+
+
+async def members_joined(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    users: list[UserInfo],
+    default_locale: str,
+    now: datetime | None = None,
+) -> None:
+    """Telegram says these users joined (or were added to) the group: recorded as in it."""
+    people = [user for user in users if not user.is_bot]
+    for user in people:
+        await record_member(session, user=user, default_locale=default_locale)
+    await seen_in_community(
+        session, community_id=community_id, member_ids=[u.id for u in people], now=now
+    )
+
+
+async def left_community(
+    session: AsyncSession, *, community_id: int, member_id: int, now: datetime | None = None
+) -> None:
+    """The member left the group or was removed from it (kept, with when)."""
+    moment = now or utcnow()
+    await session.execute(
+        update(CommunityMember)
+        .where(
+            col(CommunityMember.community_id) == community_id,
+            col(CommunityMember.member_id) == member_id,
+        )
+        .values(left_at=moment, last_seen_at=moment)
+    )
 
 
 async def get_community(session: AsyncSession, community_id: int) -> CommunityView | None:

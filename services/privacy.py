@@ -17,6 +17,7 @@ from sqlmodel import SQLModel, col
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
 from models.broadcast import CLAIMABLE, RECIPIENT_PRIVATE, RECIPIENT_SKIPPED, BroadcastRecipient
+from models.community import CommunityMember
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.perks import MemberSegment
@@ -348,6 +349,10 @@ async def forget_member(
         .values(status=RECIPIENT_SKIPPED, reason=SKIP_FORGOTTEN)
     )
     await session.execute(delete(MemberSegment).where(col(MemberSegment.member_id) == member_id))
+    # which groups they were seen in says who they are with: gone whole
+    await session.execute(
+        delete(CommunityMember).where(col(CommunityMember.member_id) == member_id)
+    )
     for text in FREE_TEXTS:
         table = SQLModel.metadata.tables[text.table]
         await session.execute(

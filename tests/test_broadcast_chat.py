@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from aiogram.types import BufferedInputFile
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.config import Settings
+from bot.emulator import Emulator
+from handlers.groupbuy import GroupBuyCallback
 from models.audit import AuditEntry
 from models.broadcast import MarketingConsent
 from models.perks import MemberTier
 from services import broadcast as outbox
 from services.db import upsert
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
-from tests.test_broadcast_outbox import MORNING
+from tests.test_broadcast_outbox import MORNING, make_harness
 from tests.test_config import run_cli
+from tests.test_emulator import png
+from tests.test_groupbuy_chat import open_drop
 
 
 async def tap(harness: Harness, chat: int, label: str, *, user: int) -> str | None:
@@ -231,3 +239,72 @@ async def test_staff_target_members_by_tier_and_by_segment(harness: Harness) -> 
     )
     churned = await reach("Members in a segment…", "churned")
     assert churned.startswith("Ready to send. It reaches 0 chats: 0 groups and 0 members.")
+
+
+async def test_a_drop_with_photo_and_group_buy_button_at_a_staff_local_time_survives_a_restart(
+    harness: Harness, emulator: Emulator, settings: Settings
+) -> None:
+    # given a group-buy posted in both groups, Mia opted in, and Sam's time zone is Shanghai
+    harness.clock.now = MORNING
+    await open_drop(harness)
+    await harness.send(MIA, MIA, "/start")
+    await tap(harness, MIA, "🔔 Offers", user=MIA)
+    await tap(harness, MIA, "✅ Yes, send me offers", user=MIA)
+    await harness.send(SAM, SAM, "/timezone Asia/Shanghai")
+    # when Sam composes a drop with a photo and a button that opens the group-buy
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "Oolong drop: 39.90 CNY until Tuesday")
+    photo = await harness.runtime.bot.send_photo(SAM, BufferedInputFile(png(64, 48), "drop.png"))
+    assert photo.photo is not None
+    emulator.inject_update(
+        {
+            "message": {
+                "message_id": 90_001,
+                "date": int(MORNING.timestamp()),
+                "chat": {"id": SAM, "type": "private", "first_name": "Sam"},
+                "from": {"id": SAM, "is_bot": False, "first_name": "Sam"},
+                "photo": [size.model_dump(exclude_none=True) for size in photo.photo],
+            }
+        }
+    )
+    await harness.feed_pending()
+    assert (await harness.send(SAM, SAM, "Join the drop | groupbuy 99"))[0] == (
+        "There is no group-buy #99."
+    )
+    await harness.send(SAM, SAM, "Join the drop | groupbuy 1")
+    await tap(harness, SAM, "Everyone: groups and members", user=SAM)
+    # and schedules it for 18:00 tomorrow in his time zone (10:00 UTC)
+    await harness.send(SAM, SAM, "2026-11-24 18:00")
+    summary = emulator.last_bot_message(SAM).text or ""
+    assert "It reaches 3 chats: 2 groups and 1 members." in summary
+    assert "First delivery 2026-11-24 18:00, last 2026-11-24 18:00 (Asia/Shanghai)" in summary
+    preview = emulator.bot_messages(SAM)[-2]
+    assert (preview.kind, preview.text) == ("photo", "Oolong drop: 39.90 CNY until Tuesday")
+    await tap(harness, SAM, "✅ Confirm", user=SAM)
+    # then nothing goes before its time
+    assert await harness.runtime.broadcasts.pump() == 0
+    # and after a restart at that time, the new process sends it once to each chat
+    await harness.runtime.close()
+    later = await make_harness(emulator, settings)
+    later.clock.now = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    try:
+        await later.runtime.broadcasts.housekeeping()
+        assert await later.runtime.broadcasts.pump() == 3
+        assert await later.runtime.broadcasts.pump() == 0
+        for chat in (TEA, COFFEE, MIA):
+            got = [
+                m for m in emulator.bot_messages(chat) if (m.text or "").startswith("Oolong drop")
+            ]
+            assert len(got) == 1 and got[0].kind == "photo"
+            assert got[0].button_texts == ["Join the drop"]
+            assert got[0].reply_markup is not None
+            data = got[0].reply_markup["inline_keyboard"][0][0]["callback_data"]
+            assert GroupBuyCallback.unpack(data).groupbuy_id == 1
+        # and Mia's button opens the group-buy's card in her chat
+        drop = [m for m in emulator.bot_messages(MIA) if m.kind == "photo"][-1]
+        await later.press(MIA, MIA, drop.message_id, index=0)
+        card = emulator.last_bot_message(MIA).text or ""
+        assert "Oolong tea" in card and "Price now: CN¥39.90" in card
+        assert card.endswith("Join it with the button under its card in your group.")
+    finally:
+        await later.runtime.close()

@@ -131,6 +131,7 @@ async def test_a_broadcast_reaches_every_group_and_opted_in_member_once_within_t
     assert all(copies(paced.emulator, chat) == 1 for chat in groups + opted)
     assert copies(paced.emulator, SAM) == 0 and copies(paced.emulator, LEE) == 0
     assert paced.runtime.paced.retry_after_seen == 0
+    assert paced.emulator.http_429 == 0
     by_chat = await rows(paced, broadcast_id)
     assert by_chat[SAM].status == RECIPIENT_SKIPPED and by_chat[SAM].reason == "not_opted_in"
     assert by_chat[LEE].reason == "not_opted_in"

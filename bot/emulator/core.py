@@ -256,6 +256,8 @@ class Emulator:
         }
         self.clock = clock
         self.enforce_rate_limits = False
+        #: How many calls were answered 429 (rate limits enforced, or an injected fault).
+        self.http_429 = 0
         #: Reject a bare ``&`` / unknown HTML entities (Telegram keeps them literally).
         self.strict_html = strict_html
         #: Check every result against the spec's return type (emulator self-test).
@@ -471,6 +473,50 @@ class Emulator:
             )
             updates.append(self._enqueue({"message": copy.deepcopy(message.raw)}))
         return updates
+
+    def member_joins(self, chat_id: int, user_id: int) -> None:
+        """A user joins a group: the service message (new_chat_members), and a chat_member
+        update when the bot asked for those in allowed_updates."""
+        self._member_moves(chat_id, user_id, "member")
+
+    def member_leaves(self, chat_id: int, user_id: int) -> None:
+        """A user leaves a group: the service message (left_chat_member), and a chat_member
+        update when the bot asked for those in allowed_updates."""
+        self._member_moves(chat_id, user_id, "left")
+
+    def _member_moves(self, chat_id: int, user_id: int, status: str) -> None:
+        chat = self._group(chat_id)
+        user = self._user(user_id)
+        old = chat.members.get(user_id, "left")
+        chat.members[user_id] = status
+        self._enqueue(
+            {
+                "chat_member": {
+                    "chat": chat.as_dict(),
+                    "from": copy.deepcopy(user),
+                    "date": _now(),
+                    "old_chat_member": self._member(user, old),
+                    "new_chat_member": self._member(user, status),
+                }
+            }
+        )
+        content = (
+            {"new_chat_members": [copy.deepcopy(user)]}
+            if status == "member"
+            else {"left_chat_member": copy.deepcopy(user)}
+        )
+        message = self._new_message(
+            chat,
+            user,
+            kind="service",
+            content=content,
+            text=None,
+            entities=[],
+            html=None,
+            markup=None,
+            reply=None,
+        )
+        self._enqueue({"message": copy.deepcopy(message.raw)})
 
     def block_bot(self, user_id: int, *, notify: bool = True) -> dict[str, Any] | None:
         """The user blocks the bot: sending to them answers 403. Delivers my_chat_member."""
@@ -993,6 +1039,8 @@ class Emulator:
             if self.validate_responses:
                 self._self_check(name, result)
         except ApiError as err:
+            if err.status == 429:
+                self.http_429 += 1
             return err.status, err.payload()
         except Exception as err:  # an emulator bug: answer like a broken server, keep the error
             self.errors.append(err)
