@@ -123,3 +123,31 @@ class Throttle(_Degradable):
             except RedisError as exc:
                 self._failed(exc)
         return self._memory_hit(user_id, bucket)
+
+
+class RecentUpdates(_Degradable):
+    """Remembers update ids for a while in Redis (SET NX with a TTL), so that a redelivered
+    update is dropped before it reaches the handlers; the database claim stays the truth, and
+    while Redis is away every update goes on to it."""
+
+    def __init__(self, redis: Redis, *, ttl: int) -> None:
+        super().__init__("webhook deduplication")
+        self.redis = redis
+        self.ttl = ttl
+
+    async def first(self, update_id: int) -> bool:
+        """True the first time the id is seen (or when Redis cannot tell)."""
+        try:
+            fresh = await self.redis.set(f"update:{update_id}", 1, nx=True, ex=self.ttl)
+            self._recovered()
+            return bool(fresh)
+        except RedisError as exc:
+            self._failed(exc)
+            return True
+
+    async def forget(self, update_id: int) -> None:
+        """The update failed: let a redelivery through."""
+        try:
+            await self.redis.delete(f"update:{update_id}")
+        except RedisError as exc:
+            self._failed(exc)

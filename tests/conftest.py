@@ -10,6 +10,7 @@ A backend that is asked for but cannot be reached stops the whole run with an er
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -31,6 +32,7 @@ from bot.db import create_database, create_engine, create_session_factory, drop_
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from bot.migrate import upgrade
 from services.ledger import reconcile
+from tests.net import TcpProxy
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip() or None
@@ -241,3 +243,17 @@ async def harness(emulator: Emulator, settings: Settings) -> AsyncIterator[Harne
     await prepare(runtime, migrate=False)
     yield Harness(emulator=emulator, runtime=runtime, clock=clock)
     await runtime.close()
+
+
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[TcpProxy]:
+    """A cuttable TCP proxy in front of the test Redis (PostgreSQL + Redis runs only)."""
+    from redis.asyncio.connection import parse_url
+
+    assert TEST_REDIS_URL
+    target = parse_url(TEST_REDIS_URL)
+    proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
+    await proxy.start()
+    yield proxy
+    with contextlib.suppress(AssertionError):
+        await proxy.cut()
