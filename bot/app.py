@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -137,6 +138,7 @@ class Runtime:
         self.care.stop()
         self.retention.stop()
         self.metrics.leader.set(0)
+        await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
     async def close(self) -> None:
         if self.leadership is not None:

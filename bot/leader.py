@@ -85,7 +85,10 @@ class SchedulerLeadership:
     async def _campaign(self) -> None:
         while True:
             await self.tick()
-            await asyncio.sleep(self.ttl / 3)
+            pause = self.ttl / 3
+            if self.is_leader:  # wake at the end of the lease at the latest, to step down then
+                pause = min(pause, max(0.0, self._lease_until - time.monotonic()))
+            await asyncio.sleep(pause)
 
     async def tick(self) -> None:
         """One try: renew the lock if we hold it, else try to take it; act on the result."""
@@ -97,7 +100,7 @@ class SchedulerLeadership:
                 held = bool(await self.redis.eval(_RENEW, 1, self.key, self.token, ttl_ms))
             else:
                 held = bool(await self.redis.set(self.key, self.token, nx=True, px=ttl_ms))
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             if self.is_leader and time.monotonic() < self._lease_until:
                 log.warning("could not renew the scheduler lock (%s); retrying", exc)
                 return  # our lease still runs: keep leading until it is over
