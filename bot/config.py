@@ -208,7 +208,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("redis_url", "webhook_url", mode="before")
+    @field_validator(
+        "redis_url", "webhook_url", "webhook_secret", "payment_provider_token", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
