@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -97,6 +99,16 @@ def _configure_logging(settings: Settings, quiet: bool = False) -> None:
     configure_logging(settings.log_level, log_format=settings.log_format, quiet=quiet)
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT: the process stops taking work and shuts down."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
 async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> None:
     from bot.app import build_runtime, prepare
 
@@ -107,7 +119,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
         if hook is not None:
             from bot.webhook import serve_webhook
 
-            await serve_webhook(runtime, url=hook[0], secret=hook[1])
+            await serve_webhook(runtime, url=hook[0], secret=hook[1], stop=_stop_on_signals())
         else:
             await runtime.bot.delete_webhook()
             await runtime.dp.start_polling(
@@ -128,7 +140,8 @@ async def _scheduler(settings: Settings, token: str) -> None:
         runner = await serve(create_probe_app(runtime), runtime)
         log.info("scheduler process: probes on port %s", settings.webhook_port)
         try:
-            await asyncio.Event().wait()
+            await _stop_on_signals().wait()
+            log.info("stopping: releasing the scheduler lock")
         finally:
             await runner.cleanup()
     finally:

@@ -99,8 +99,11 @@ async def serve(app: web.Application, runtime: Runtime) -> web.AppRunner:
     return runner
 
 
-async def serve_webhook(runtime: Runtime, *, url: str, secret: str) -> None:
-    """Register the webhook with Telegram and serve updates until cancelled."""
+async def serve_webhook(
+    runtime: Runtime, *, url: str, secret: str, stop: asyncio.Event | None = None
+) -> None:
+    """Register the webhook with Telegram and serve updates until `stop` is set (SIGTERM):
+    then the server stops accepting and lets the updates in flight finish."""
     runner = await serve(
         create_webhook_app(runtime, path=webhook_path(url), secret=secret), runtime
     )
@@ -113,6 +116,7 @@ async def serve_webhook(runtime: Runtime, *, url: str, secret: str) -> None:
         log.info(
             "webhook serving on port %s at %s", runtime.settings.webhook_port, webhook_path(url)
         )
-        await asyncio.Event().wait()
+        await (stop or asyncio.Event()).wait()
+        log.info("stopping: finishing the updates in flight")
     finally:
         await runner.cleanup()
