@@ -4,9 +4,10 @@ A POST to the webhook path must carry the secret token in `X-Telegram-Bot-Api-Se
 (401 without it, 403 with a wrong one, compared in constant time); a body over
 WEBHOOK_MAX_BODY_BYTES is refused with 413 before it is read (by its Content-Length, and
 while reading when it has none); with Redis, an update id already seen in the last
-WEBHOOK_DEDUP_SECONDS is answered 200 and dropped before the handlers. The database claim
-of update ids (bot/middlewares.py) stays the source of truth: it holds without Redis, and
-across the TTL.
+WEBHOOK_DEDUP_SECONDS is answered 200 and dropped before the handlers, and one that another
+worker is handling right now gets 503 so that Telegram sends it again later (should that
+worker die, the update is not lost). The database claim of update ids (bot/middlewares.py)
+stays the source of truth: it holds without Redis, and across the TTL.
 """
 
 from __future__ import annotations
@@ -57,9 +58,14 @@ class WebhookHandler:
             update_id = int(update["update_id"])
         except (ValueError, TypeError, KeyError):
             return web.json_response({"error": "not an update"}, status=400)
-        if self.recent is not None and not await self.recent.first(update_id):
-            log.info("update %s delivered again; dropped", update_id)
-            return web.json_response({})
+        if self.recent is not None:
+            seen = await self.recent.claim(update_id)
+            if seen == RecentUpdates.SEEN:
+                log.info("update %s delivered again; dropped", update_id)
+                return web.json_response({})
+            if seen == RecentUpdates.BUSY:
+                log.info("update %s is being handled elsewhere; Telegram will retry", update_id)
+                return web.json_response({"error": "in progress"}, status=503)
         try:
             await self.runtime.dp.feed_raw_update(self.runtime.bot, update)
         except Exception:  # Telegram delivers it again; the database claim rolled back with it
@@ -67,6 +73,8 @@ class WebhookHandler:
             if self.recent is not None:
                 await self.recent.forget(update_id)
             return web.json_response({"error": "failed"}, status=500)
+        if self.recent is not None:
+            await self.recent.done(update_id)
         return web.json_response({})
 
 

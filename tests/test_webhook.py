@@ -11,8 +11,9 @@ import pytest
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
+from bot.redis import RecentUpdates
 from bot.webhook import SECRET_HEADER, create_webhook_app
-from tests.conftest import MIA, Harness
+from tests.conftest import MIA, TEST_REDIS_URL, Harness
 from tests.net import sample, served
 
 SECRET = "s3cret-token"
@@ -107,3 +108,27 @@ async def test_a_duplicate_delivery_is_handled_once(harness: Harness, hook: str)
         # without Redis the database claim dropped it
         assert updates("duplicate") == 1
     assert updates("handled") == 1
+
+
+@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis run)")
+async def test_a_copy_that_arrives_while_another_worker_handles_it_is_retried_not_lost(
+    harness: Harness, hook: str
+) -> None:
+    redis = harness.runtime.redis
+    assert redis is not None
+    update = harness.emulator.send_message(MIA, MIA, "/start")
+    harness.emulator.pop_updates()
+    key = f"update:{update['update_id']}"
+    # given another worker took the update and is still on it
+    await redis.set(key, RecentUpdates.PROCESSING, ex=60)
+    async with aiohttp.ClientSession() as http:
+        # then a copy is neither handled nor acknowledged: Telegram will send it again
+        async with http.post(hook, json=update, headers={SECRET_HEADER: SECRET}) as response:
+            assert response.status == 503
+        assert greetings(harness.emulator) == []
+        # when that worker died and its mark expired, the redelivery is handled
+        await redis.delete(key)
+        async with http.post(hook, json=update, headers={SECRET_HEADER: SECRET}) as response:
+            assert response.status == 200
+    assert len(greetings(harness.emulator)) == 1
+    assert await redis.get(key) == RecentUpdates.DONE
