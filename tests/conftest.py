@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from bot.migrate import upgrade
 from services.ledger import reconcile
 from tests.net import TcpProxy
+from tests.processes import ROOT, StartBot
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip() or None
@@ -257,3 +259,42 @@ async def redis_proxy() -> AsyncIterator[TcpProxy]:
     yield proxy
     with contextlib.suppress(AssertionError):
         await proxy.cut()
+
+
+@pytest.fixture
+async def bot_process(
+    emulator: Emulator, database_url: str, redis_url: str | None
+) -> AsyncIterator[StartBot]:
+    """Starts `python -m bot ...` against the emulator and the test stores; kills leftovers."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str, **env: str) -> asyncio.subprocess.Process:
+        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+        base.update(
+            PYTHONPATH=str(ROOT),
+            BOT_TOKEN=EMULATOR_TOKEN,
+            TELEGRAM_API_URL=emulator.base_url,
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url or "",
+            PACE_MESSAGES="false",
+            WEBHOOK_HOST="127.0.0.1",
+            **env,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            env=base,
+            cwd=ROOT / "tests",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

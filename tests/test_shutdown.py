@@ -6,86 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
-import aiohttp
 import pytest
 
-from bot.emulator import EMULATOR_TOKEN, Emulator
+from bot.emulator import Emulator
 from bot.leader import LEADER_KEY
 from tests.conftest import MIA
-
-ROOT = Path(__file__).resolve().parent.parent
-# starting a Python process that migrates and registers menus is slow on a loaded machine
-START_LIMIT = 90.0
-STOP_LIMIT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def healthy(base: str) -> None:
-    """Wait until the process answers /healthz (bounded)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + START_LIMIT
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            assert loop.time() < deadline, "the process never answered /healthz"
-            await asyncio.sleep(0.2)
-
-
-StartBot = Callable[..., Awaitable[asyncio.subprocess.Process]]
-
-
-@pytest.fixture
-async def bot_process(
-    emulator: Emulator, database_url: str, redis_url: str | None
-) -> AsyncIterator[StartBot]:
-    """Starts `python -m bot ...` against the emulator and the test stores; kills leftovers."""
-    started: list[asyncio.subprocess.Process] = []
-
-    async def start(*args: str, **env: str) -> asyncio.subprocess.Process:
-        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-        base.update(
-            PYTHONPATH=str(ROOT),
-            BOT_TOKEN=EMULATOR_TOKEN,
-            TELEGRAM_API_URL=emulator.base_url,
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url or "",
-            PACE_MESSAGES="false",
-            WEBHOOK_HOST="127.0.0.1",
-            **env,
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            *args,
-            env=base,
-            cwd=ROOT / "tests",
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+from tests.processes import START_LIMIT, STOP_LIMIT, StartBot, free_port, healthy
 
 
 async def terminate(process: asyncio.subprocess.Process) -> tuple[int, str]:
