@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "start", help="run the bot when BOT_TOKEN is set, otherwise the local playground"
+    )
+    commands.add_parser(
+        "scheduler",
+        help="run only the scheduled jobs (deadlines, polls, perks, retention) and the broadcast "
+        "sender, with /healthz, /readyz and /metrics on WEBHOOK_PORT; for workers that set "
+        "RUN_SCHEDULER=false",
     )
     migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
     migrate.add_argument(
@@ -85,15 +93,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(settings: Settings | None, quiet: bool = False) -> None:
-    level = (
-        logging.WARNING if quiet else getattr(logging, settings.log_level if settings else "INFO")
-    )
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("aiogram.event").setLevel(max(level, logging.WARNING))
-    logging.getLogger("alembic").setLevel(max(level, logging.WARNING))
+def _configure_logging(settings: Settings, quiet: bool = False) -> None:
+    from bot.logs import configure_logging
+
+    configure_logging(settings.log_level, log_format=settings.log_format, quiet=quiet)
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT: the process stops taking work and shuts down."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> None:
@@ -102,20 +115,35 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
     runtime = build_runtime(settings, token)
     try:
         await prepare(runtime)
-        await runtime.closer.start()
-        await runtime.polls.start()
-        await runtime.care.start()
-        await runtime.retention.start()
-        await runtime.broadcasts.start()
+        await runtime.start(scheduler=settings.run_scheduler)
         if hook is not None:
             from bot.webhook import serve_webhook
 
-            await serve_webhook(runtime, url=hook[0], secret=hook[1])
+            await serve_webhook(runtime, url=hook[0], secret=hook[1], stop=_stop_on_signals())
         else:
             await runtime.bot.delete_webhook()
             await runtime.dp.start_polling(
                 runtime.bot, allowed_updates=runtime.dp.resolve_used_update_types()
             )
+    finally:
+        await runtime.close()
+
+
+async def _scheduler(settings: Settings, token: str) -> None:
+    from bot.app import build_runtime, prepare
+    from bot.webhook import create_probe_app, serve
+
+    runtime = build_runtime(settings, token)
+    try:
+        await prepare(runtime)
+        await runtime.start(scheduler=True)
+        runner = await serve(create_probe_app(runtime), runtime)
+        log.info("scheduler process: probes on port %s", settings.webhook_port)
+        try:
+            await _stop_on_signals().wait()
+            log.info("stopping: releasing the scheduler lock")
+        finally:
+            await runner.cleanup()
     finally:
         await runtime.close()
 
@@ -329,6 +357,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             hook = require_webhook(settings) if args.webhook else None
             _configure_logging(settings)
             asyncio.run(_run(settings, token, hook))
+        elif args.command == "scheduler":
+            token = require_token(settings)
+            _configure_logging(settings)
+            asyncio.run(_scheduler(settings, token))
         elif args.command == "migrate":
             _configure_logging(settings, quiet=True)
             return asyncio.run(_migrate(settings, args.check))

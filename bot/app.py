@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from bot.care import MemberCare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
+from bot.leader import SchedulerLeadership
+from bot.metrics import ApiMetrics, Metrics, UpdateObserver
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
@@ -44,11 +47,19 @@ log = logging.getLogger(__name__)
 UNLIMITED = PaceLimits(per_second=10**9, private_gap=0.0, group_per_minute=10**9)
 
 
-def create_bot(settings: Settings, token: str, paced: PacedRequests | None = None) -> Bot:
-    """A Bot that talks HTML to the Bot API server at TELEGRAM_API_URL, paced when given."""
+def create_bot(
+    settings: Settings,
+    token: str,
+    paced: PacedRequests | None = None,
+    metrics: Metrics | None = None,
+) -> Bot:
+    """A Bot that talks HTML to the Bot API server at TELEGRAM_API_URL, paced and counted
+    when given (the counting inside the pace, so that every retry is counted)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
     if paced is not None:
         session.middleware(paced)
+    if metrics is not None:
+        session.middleware(ApiMetrics(metrics))
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
@@ -59,14 +70,16 @@ def create_dispatcher(
     i18n: I18n,
     storage: BaseStorage,
     throttle: Throttle,
+    metrics: Metrics,
     **extras: object,
 ) -> Dispatcher:
     """The Dispatcher with the middlewares in order and every feature router.
 
     `extras` reach handlers as keyword arguments (the clock, the card refresher, ...).
     """
-    dp = Dispatcher(storage=storage, settings=settings, i18n=i18n)
+    dp = Dispatcher(storage=storage, settings=settings, i18n=i18n, metrics=metrics)
     dp.workflow_data.update(extras)
+    dp.update.outer_middleware(UpdateObserver(metrics))
     dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
     dp.update.outer_middleware(DbSessionMiddleware(sessions, one_writer=settings.is_sqlite))
     dp.update.outer_middleware(ContextMiddleware(settings))
@@ -93,14 +106,44 @@ class Runtime:
     paced: PacedRequests
     broadcasts: BroadcastSender
     retention: TextRetention
+    metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
+    leadership: SchedulerLeadership | None = None
 
-    async def close(self) -> None:
+    async def start(self, *, scheduler: bool) -> None:
+        """Start the background work: the broadcast sender (every process may run one), and
+        with `scheduler` a campaign for the scheduler (led at once without Redis)."""
+        await self.broadcasts.start()
+        if scheduler:
+            self.leadership = SchedulerLeadership(
+                self.redis,
+                ttl=self.settings.leader_ttl_seconds,
+                on_elected=self.start_scheduler,
+                on_deposed=self.stop_scheduler,
+            )
+            await self.leadership.start()
+
+    async def start_scheduler(self) -> None:
+        """Run the scheduled jobs here: deadlines, poll closing, perks, retention."""
+        await self.closer.start()
+        await self.polls.start()
+        await self.care.start()
+        await self.retention.start()
+        self.metrics.leader.set(1)
+
+    async def stop_scheduler(self) -> None:
         self.closer.stop()
         self.polls.stop()
         self.care.stop()
         self.retention.stop()
+        self.metrics.leader.set(0)
+        await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
+
+    async def close(self) -> None:
+        if self.leadership is not None:
+            await self.leadership.stop()
+        await self.stop_scheduler()
         await self.broadcasts.stop()
         await self.cards.close()
         await self.notifier.close()
@@ -135,7 +178,8 @@ def build_runtime(
     else:
         pace = Pace()
     paced = PacedRequests(pace)
-    bot = create_bot(settings, token, paced)
+    metrics = Metrics()
+    bot = create_bot(settings, token, paced, metrics)
     notifier = Notifier(bot)
     cards = CardRefresher(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
@@ -154,12 +198,15 @@ def build_runtime(
         namespace=namespace,
     )
     retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
+    for job in (closer, polls, care, retention):
+        job.metrics = metrics
     dp = create_dispatcher(
         settings,
         sessions=sessions,
         i18n=i18n,
         storage=storage,
         throttle=throttle,
+        metrics=metrics,
         clock=clock,
         cards=cards,
         closer=closer,
@@ -182,6 +229,7 @@ def build_runtime(
         paced=paced,
         broadcasts=broadcasts,
         retention=retention,
+        metrics=metrics,
         clock=clock,
         redis=redis,
     )

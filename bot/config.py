@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
+    # a webhook request body larger than this many bytes is refused (413) unread
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    # with Redis, a redelivered update id is dropped before it reaches the handlers for this
+    # many seconds (0: off); the database claim of update ids stays the source of truth
+    webhook_dedup_seconds: int = Field(default=3600, ge=0, le=7 * 86_400)
+    # whether `run` runs the scheduled jobs (deadlines, polls, perks, retention); with
+    # REDIS_URL only the process holding the leader lock does. Set false on workers when a
+    # dedicated `python -m bot scheduler` process runs them
+    run_scheduler: bool = True
+    # the scheduler leader lock lives this many seconds unless renewed (every third of it):
+    # when the leader dies, another process takes over within about 4/3 of this
+    leader_ttl_seconds: float = Field(default=15.0, ge=0.3, le=600.0)
     # per-user throttling: at most `throttle_limit` updates in `throttle_window` seconds
     throttle_limit: int = Field(default=20, ge=1)
     throttle_window: int = Field(default=10, ge=1)
@@ -156,6 +168,8 @@ class Settings(BaseSettings):
     # NPS: a member is asked at most once in this many days
     nps_interval_days: int = Field(default=30, ge=1, le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # plain lines, or one JSON object a line with the update, chat and user ids (no text)
+    log_format: Literal["plain", "json"] = "plain"
 
     @field_validator("bot_token", mode="before")
     @classmethod
@@ -194,7 +208,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("redis_url", "webhook_url", mode="before")
+    @field_validator(
+        "redis_url", "webhook_url", "webhook_secret", "payment_provider_token", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

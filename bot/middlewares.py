@@ -16,6 +16,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.metrics import OUTCOME, OUTCOME_DUPLICATE, OUTCOME_THROTTLED
 from bot.redis import Throttle
 from handlers.text import N_
 from services.community import ChatInfo, record_community, seen_in_community
@@ -48,6 +49,7 @@ class ThrottleMiddleware(BaseMiddleware):
         if count == self.throttle.limit + 1 and isinstance(event, Update):
             await self._tell(event, data["bot"], user)
         log.info("throttled update %s from user %s", getattr(event, "update_id", "?"), user.id)
+        data[OUTCOME] = OUTCOME_THROTTLED
         return None
 
     async def _tell(self, update: Update, bot: Bot, user: User) -> None:
@@ -125,6 +127,7 @@ class DbSessionMiddleware(BaseMiddleware):
                 session, update_id=event.update_id, delivery=delivery_of(event)
             ):
                 log.info("update %s was already handled; skipped", event.update_id)
+                data[OUTCOME] = OUTCOME_DUPLICATE
                 return None
             data["session"] = session
             data["after_commit"] = after

@@ -10,6 +10,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.metrics import Metrics, watch_scheduler
+
 log = logging.getLogger(__name__)
 
 
@@ -19,6 +21,7 @@ class PeriodicJob:
     name = ""
     clock: Callable[[], datetime]
     scheduler: AsyncIOScheduler | None = None
+    metrics: Metrics | None = None
 
     async def run(self) -> Any:
         raise NotImplementedError
@@ -46,6 +49,8 @@ class PeriodicJob:
             coalesce=True,
             next_run_time=self.clock(),
         )
+        if self.metrics is not None:
+            watch_scheduler(self.scheduler, self.metrics, self.name)
         self.scheduler.start()
         log.info("%s runs every %ss", self.name, self.seconds())
 

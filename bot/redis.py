@@ -320,3 +320,56 @@ class SharedRate(_Degradable, Rate):
                     await asyncio.sleep(delay)
                 return
         await Rate.wait(self)
+
+
+class RecentUpdates(_Degradable):
+    """Remembers update ids in Redis so that a redelivered update is dropped before it reaches
+    the handlers; the database claim stays the truth, and while Redis is away every update
+    goes on to it.
+
+    An id is first marked in progress for `lease` seconds (SET NX EX), then done for `ttl`
+    seconds once handled, or forgotten when handling failed. A copy that arrives while another
+    worker still handles the update is neither handled nor acknowledged: Telegram sends it
+    again later, so a worker killed mid-update (its mark expires) loses nothing.
+    """
+
+    PROCESSING = b"processing"
+    DONE = b"done"
+    # the answers of `claim`
+    FRESH = "fresh"  # handle it
+    SEEN = "seen"  # handled already: acknowledge and drop
+    BUSY = "busy"  # being handled elsewhere: ask Telegram to send it again later
+
+    def __init__(self, redis: Redis, *, ttl: int, lease: int = 60) -> None:
+        super().__init__("webhook deduplication")
+        self.redis = redis
+        self.ttl = ttl
+        self.lease = lease
+
+    async def claim(self, update_id: int) -> str:
+        """FRESH, SEEN or BUSY for this delivery (FRESH when Redis cannot tell)."""
+        key = f"update:{update_id}"
+        try:
+            if await self.redis.set(key, self.PROCESSING, nx=True, ex=self.lease):
+                self._recovered()
+                return self.FRESH
+            value = await self.redis.get(key)
+            self._recovered()
+        except RedisError as exc:
+            self._failed(exc)
+            return self.FRESH
+        return self.SEEN if value == self.DONE else self.BUSY
+
+    async def done(self, update_id: int) -> None:
+        """The update was handled: drop copies for the next `ttl` seconds."""
+        try:
+            await self.redis.set(f"update:{update_id}", self.DONE, ex=self.ttl)
+        except RedisError as exc:
+            self._failed(exc)
+
+    async def forget(self, update_id: int) -> None:
+        """The update failed: let a redelivery through."""
+        try:
+            await self.redis.delete(f"update:{update_id}")
+        except RedisError as exc:
+            self._failed(exc)

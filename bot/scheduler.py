@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.metrics import Metrics, watch_scheduler
 from handlers.groupbuy import announce
 from handlers.poll import close_and_announce
 from services.groupbuy import due_groupbuys, open_groupbuys, settle
@@ -49,6 +50,7 @@ class DeadlineCloser:
         self.settings = settings
         self.clock = clock
         self.scheduler: AsyncIOScheduler | None = None
+        self.metrics: Metrics | None = None
 
     async def close_due(self) -> int:
         """Close every due item, each once; returns how many closed."""
@@ -87,6 +89,8 @@ class DeadlineCloser:
         async with self.sessions() as session:
             for item_id, when in await self.pending(session):
                 self.schedule(item_id, when)
+        if self.metrics is not None:
+            watch_scheduler(self.scheduler, self.metrics, self.name)
         self.scheduler.start()
         log.info("%s closer started: sweep every %ss", self.name, self.settings.sweep_seconds)
 
@@ -123,6 +127,8 @@ class GroupBuyCloser(DeadlineCloser):
                         settlement = await settle(session, groupbuy_id=groupbuy_id, now=now)
                         if settlement is None:
                             continue  # another worker closed it first
+                        if self.metrics is not None:
+                            self.metrics.settled(settlement.formed)
                         await announce(
                             self.bot,
                             self.i18n,

@@ -1,34 +1,95 @@
-"""Webhook mode: an aiohttp server that checks Telegram's secret-token header."""
+"""Webhook mode: an aiohttp server that takes Telegram's updates, and the probes beside them.
+
+A POST to the webhook path must carry the secret token in `X-Telegram-Bot-Api-Secret-Token`
+(401 without it, 403 with a wrong one, compared in constant time); a body over
+WEBHOOK_MAX_BODY_BYTES is refused with 413 before it is read (by its Content-Length, and
+while reading when it has none); with Redis, an update id already seen in the last
+WEBHOOK_DEDUP_SECONDS is answered 200 and dropped before the handlers, and one that another
+worker is handling right now gets 503 so that Telegram sends it again later (should that
+worker die, the update is not lost). The database claim of update ids (bot/middlewares.py)
+stays the source of truth: it holds without Redis, and across the TTL.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 from urllib.parse import urlsplit
 
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
 from bot.app import Runtime
+from bot.health import add_observability
+from bot.redis import RecentUpdates
 
 log = logging.getLogger(__name__)
 
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
-async def _health(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+
+class WebhookHandler:
+    """Checks, bounds and deduplicates a POSTed update, then feeds it to the Dispatcher."""
+
+    def __init__(self, runtime: Runtime, *, secret: str) -> None:
+        self.runtime = runtime
+        self.secret = secret.encode()
+        self.max_body = runtime.settings.webhook_max_body_bytes
+        ttl = runtime.settings.webhook_dedup_seconds
+        self.recent = (
+            RecentUpdates(runtime.redis, ttl=ttl) if runtime.redis is not None and ttl else None
+        )
+
+    async def handle(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER)
+        if given is None:
+            return web.json_response({"error": "secret token required"}, status=401)
+        if not hmac.compare_digest(given.encode(), self.secret):
+            return web.json_response({"error": "wrong secret token"}, status=403)
+        if request.content_length is not None and request.content_length > self.max_body:
+            return web.json_response({"error": "body too large"}, status=413)
+        try:
+            body = await request.read()  # the app's client_max_size stops a longer stream
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response({"error": "body too large"}, status=413)
+        try:
+            update = json.loads(body)
+            update_id = int(update["update_id"])
+        except (ValueError, TypeError, KeyError):
+            return web.json_response({"error": "not an update"}, status=400)
+        if self.recent is not None:
+            seen = await self.recent.claim(update_id)
+            if seen == RecentUpdates.SEEN:
+                log.info("update %s delivered again; dropped", update_id)
+                return web.json_response({})
+            if seen == RecentUpdates.BUSY:
+                log.info("update %s is being handled elsewhere; Telegram will retry", update_id)
+                return web.json_response({"error": "in progress"}, status=503)
+        try:
+            await self.runtime.dp.feed_raw_update(self.runtime.bot, update)
+        except Exception:  # Telegram delivers it again; the database claim rolled back with it
+            log.exception("update %s failed", update_id)
+            if self.recent is not None:
+                await self.recent.forget(update_id)
+            return web.json_response({"error": "failed"}, status=500)
+        if self.recent is not None:
+            await self.recent.done(update_id)
+        return web.json_response({})
 
 
 def create_webhook_app(runtime: Runtime, *, path: str, secret: str) -> web.Application:
-    """The aiohttp app: POST <path> takes updates (401 without the right secret), GET /healthz."""
+    """The aiohttp app: POST <path> takes updates; GET /healthz, /readyz and /metrics."""
+    app = web.Application(client_max_size=runtime.settings.webhook_max_body_bytes)
+    app.router.add_post(path, WebhookHandler(runtime, secret=secret).handle)
+    add_observability(app, runtime)
+    return app
+
+
+def create_probe_app(runtime: Runtime) -> web.Application:
+    """/healthz, /readyz and /metrics alone (the dedicated scheduler process)."""
     app = web.Application()
-    SimpleRequestHandler(
-        dispatcher=runtime.dp,
-        bot=runtime.bot,
-        secret_token=secret,
-        handle_in_background=False,
-    ).register(app, path=path)
-    setup_application(app, runtime.dp, bot=runtime.bot)
-    app.router.add_get("/healthz", _health)
+    add_observability(app, runtime)
     return app
 
 
@@ -37,20 +98,33 @@ def webhook_path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
-async def serve_webhook(runtime: Runtime, *, url: str, secret: str) -> None:
-    """Register the webhook with Telegram and serve updates until cancelled."""
-    app = create_webhook_app(runtime, path=webhook_path(url), secret=secret)
+async def serve(app: web.Application, runtime: Runtime) -> web.AppRunner:
+    """Serve the app on WEBHOOK_HOST:WEBHOOK_PORT; the caller cleans the runner up."""
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, runtime.settings.webhook_host, runtime.settings.webhook_port)
     await site.start()
-    await runtime.bot.set_webhook(
-        url,
-        secret_token=secret,
-        allowed_updates=runtime.dp.resolve_used_update_types(),
+    return runner
+
+
+async def serve_webhook(
+    runtime: Runtime, *, url: str, secret: str, stop: asyncio.Event | None = None
+) -> None:
+    """Register the webhook with Telegram and serve updates until `stop` is set (SIGTERM):
+    then the server stops accepting and lets the updates in flight finish."""
+    runner = await serve(
+        create_webhook_app(runtime, path=webhook_path(url), secret=secret), runtime
     )
-    log.info("webhook serving on port %s at %s", runtime.settings.webhook_port, webhook_path(url))
     try:
-        await asyncio.Event().wait()
+        await runtime.bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=runtime.dp.resolve_used_update_types(),
+        )
+        log.info(
+            "webhook serving on port %s at %s", runtime.settings.webhook_port, webhook_path(url)
+        )
+        await (stop or asyncio.Event()).wait()
+        log.info("stopping: finishing the updates in flight")
     finally:
         await runner.cleanup()

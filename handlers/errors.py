@@ -22,11 +22,13 @@ APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a mome
 async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> bool:
     """Logs the exception with the update and tells the user, never showing a traceback."""
     update = event.update
+    # the exception's type in the line and its text only in the traceback: an error raised
+    # while parsing a message may quote it, and JSON logs leave the text out
     log.error(
-        "update %s (%s) failed: %r",
+        "update %s (%s) failed: %s",
         update.update_id,
         update.event_type,
-        event.exception,
+        type(event.exception).__name__,
         exc_info=event.exception,
     )
     user = None

@@ -29,6 +29,7 @@ from handlers.text import (
     CardToucher,
     CommitHook,
     DeadlineScheduler,
+    GroupBuyCounters,
     HandlerSettings,
     esc,
     format_money,
@@ -470,6 +471,7 @@ async def join_button(
     notifier: BackgroundSender,
     settings: HandlerSettings,
     after_commit: CommitHook,
+    metrics: GroupBuyCounters,
 ) -> None:
     """Joins, adds one fewer, or leaves, answering with a short toast as soon as the change
     is committed (so a toast never promises a place a rollback took back)."""
@@ -515,6 +517,8 @@ async def join_button(
         return
     toast = _toast(result.quantity, result.position, member.started)
     after_commit.add(lambda: query.answer(toast))
+    if callback_data.action == "join":
+        after_commit.add(later(metrics.joined))
     if result.groupbuy.payment_mode == PAYMENT_TELEGRAM:
         await _prepay(bot, session, settings, member, result.groupbuy.id, query.message.chat.id)
     if member.started and result.quantity:
@@ -696,6 +700,7 @@ async def close_command(
     community: CommunityView,
     settings: HandlerSettings,
     clock: Clock,
+    metrics: GroupBuyCounters,
 ) -> None:
     """Closes an open group-buy of this group now: it forms if it reached its minimum."""
     gb_id = await _open_here(
@@ -707,6 +712,7 @@ async def close_command(
     if settlement is None:  # closed meanwhile by the scheduler
         await message.reply(_("This group-buy is closed."))
         return
+    metrics.settled(settlement.formed)
     await announce(
         bot,
         i18n,

@@ -106,6 +106,14 @@ class BackgroundSender(Protocol):
     def send(self, chat_id: int, text: str) -> None: ...
 
 
+class GroupBuyCounters(Protocol):
+    """Counts group-buy joins and settlements for monitoring (bot.metrics.Metrics)."""
+
+    def joined(self) -> None: ...
+
+    def settled(self, formed: bool) -> None: ...
+
+
 class CommitHook(Protocol):
     """Runs calls once the update's transaction committed (bot.middlewares.AfterCommit)."""
 

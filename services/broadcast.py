@@ -661,6 +661,20 @@ async def next_due(session: AsyncSession) -> datetime | None:
     return _aware(value)
 
 
+async def outbox_depth(session: AsyncSession) -> int:
+    """Rows of live broadcasts still to send or in flight (the outbox depth operators watch)."""
+    result = await session.execute(
+        select(func.count())
+        .select_from(BroadcastRecipient)
+        .join(Broadcast, col(Broadcast.id) == col(BroadcastRecipient.broadcast_id))
+        .where(
+            col(BroadcastRecipient.status).in_((*CLAIMABLE, RECIPIENT_SENDING)),
+            col(Broadcast.status).in_(LIVE),
+        )
+    )
+    return int(result.scalar_one())
+
+
 # ---------------------------------------------------------------- control and progress ------
 
 # what staff may do to a broadcast in each status

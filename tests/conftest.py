@@ -10,8 +10,10 @@ A backend that is asked for but cannot be reached stops the whole run with an er
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +34,8 @@ from bot.db import create_database, create_engine, create_session_factory, drop_
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from bot.migrate import upgrade
 from services.ledger import reconcile
+from tests.net import TcpProxy
+from tests.processes import ROOT, StartBot
 
 # No timing in tests: hypothesis's per-example deadline fails examples that were merely slow
 # on a loaded machine, which says nothing about the code.
@@ -247,3 +251,56 @@ async def harness(emulator: Emulator, settings: Settings) -> AsyncIterator[Harne
     await prepare(runtime, migrate=False)
     yield Harness(emulator=emulator, runtime=runtime, clock=clock)
     await runtime.close()
+
+
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[TcpProxy]:
+    """A cuttable TCP proxy in front of the test Redis (PostgreSQL + Redis runs only)."""
+    from redis.asyncio.connection import parse_url
+
+    assert TEST_REDIS_URL
+    target = parse_url(TEST_REDIS_URL)
+    proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
+    await proxy.start()
+    yield proxy
+    with contextlib.suppress(AssertionError):
+        await proxy.cut()
+
+
+@pytest.fixture
+async def bot_process(
+    emulator: Emulator, database_url: str, redis_url: str | None
+) -> AsyncIterator[StartBot]:
+    """Starts `python -m bot ...` against the emulator and the test stores; kills leftovers."""
+    started: list[asyncio.subprocess.Process] = []
+
+    async def start(*args: str, **env: str) -> asyncio.subprocess.Process:
+        base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+        base.update(
+            PYTHONPATH=str(ROOT),
+            BOT_TOKEN=EMULATOR_TOKEN,
+            TELEGRAM_API_URL=emulator.base_url,
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url or "",
+            PACE_MESSAGES="false",
+            WEBHOOK_HOST="127.0.0.1",
+            **env,
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            *args,
+            env=base,
+            cwd=ROOT / "tests",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -122,11 +122,13 @@ async def test_a_broadcast_reaches_every_group_and_opted_in_member_once_within_t
     await world(paced, opted_in=opted)
     # when a broadcast to everyone is confirmed and the sender runs
     broadcast_id = await schedule(paced)
+    groups = [TEA, COFFEE, *EXTRA_GROUPS]
+    async with paced.session() as session:  # the outbox depth operators watch: rows to send
+        assert await outbox.outbox_depth(session) == len(groups) + len(opted)
     sent = await paced.runtime.broadcasts.pump()
     await paced.runtime.broadcasts.housekeeping()
     # then every group and every opted-in member got it exactly once, and Telegram never
     # had to answer 429
-    groups = [TEA, COFFEE, *EXTRA_GROUPS]
     assert sent == len(groups) + len(opted)
     assert all(copies(paced.emulator, chat) == 1 for chat in groups + opted)
     assert copies(paced.emulator, SAM) == 0 and copies(paced.emulator, LEE) == 0
@@ -140,6 +142,8 @@ async def test_a_broadcast_reaches_every_group_and_opted_in_member_once_within_t
         view = await outbox.progress(session, broadcast_id=broadcast_id)
     assert view is not None and view.status == BROADCAST_DONE
     assert view.counts == {RECIPIENT_SENT: len(groups) + len(opted), RECIPIENT_SKIPPED: 2}
+    async with paced.session() as session:
+        assert await outbox.outbox_depth(session) == 0
 
 
 async def test_a_second_drop_the_same_day_waits_for_the_gap_and_never_lands_in_quiet_hours(

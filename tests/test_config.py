@@ -110,7 +110,7 @@ def test_default_database_is_a_sqlite_file_under_data(monkeypatch: pytest.Monkey
 def test_help_lists_every_operator_command() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("run", "migrate", "playground", "start"):
+    for command in ("run", "migrate", "playground", "start", "scheduler"):
         assert command in result.stdout
     webhook = run_cli("run", "--help")
     assert "--webhook" in webhook.stdout

@@ -1,0 +1,62 @@
+"""The deployment files stay in step with the code: .env.example, the compose file, the image."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from tests.conftest import make_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# variables the compose file reads for itself, not settings of the bot
+COMPOSE_ONLY = {"POSTGRES_PASSWORD", "PUBLIC_ADDRESS", "POSTGRES_USER", "POSTGRES_DB"}
+
+
+def assignments(text: str) -> list[str]:
+    return re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.MULTILINE)
+
+
+def test_env_example_lists_every_setting_once_with_a_comment() -> None:
+    text = (ROOT / ".env.example").read_text("utf-8")
+    names = assignments(text)
+    fields = {name.upper() for name in Settings.model_fields}
+    assert sorted(fields - set(names)) == [], "settings missing from .env.example"
+    assert sorted(set(names) - fields - COMPOSE_ONLY) == [], "unknown names in .env.example"
+    assert len(names) == len(set(names)), "a name is listed twice"
+    # every block of settings is explained by a comment line just above it
+    blocks = [block.splitlines() for block in text.split("\n\n")]
+    for block in blocks:
+        if any(assignments(line) for line in block):
+            assert block[0].startswith("# "), block
+
+
+def test_env_example_holds_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    from_example = Settings(_env_file=ROOT / ".env.example")  # type: ignore[call-arg]
+    assert from_example.model_dump() == make_settings().model_dump()
+
+
+def test_compose_sets_only_real_settings_and_runs_one_scheduler() -> None:
+    text = (ROOT / "docker-compose.yml").read_text("utf-8")
+    fields = {name.upper() for name in Settings.model_fields}
+    keys = set(re.findall(r"^\s+([A-Z][A-Z0-9_]*):", text, flags=re.MULTILINE))
+    assert keys and sorted(keys - fields - COMPOSE_ONLY) == []
+    assert '["python", "-m", "bot", "scheduler"]' in text
+    assert '["python", "-m", "bot", "run", "--webhook"]' in text
+    assert 'RUN_SCHEDULER: "false"' in text
+    for service in ("postgres:", "redis:", "worker:", "scheduler:", "migrate:"):
+        assert f"\n  {service}" in text
+    assert text.count("healthcheck:") >= 4
+
+
+def test_the_image_runs_a_webhook_worker_as_an_unprivileged_user() -> None:
+    text = (ROOT / "Dockerfile").read_text("utf-8")
+    assert text.count("FROM python:3.11-slim") == 1
+    user = re.search(r"^USER (\S+)$", text, flags=re.MULTILINE)
+    assert user is not None and user.group(1) not in ("root", "0")
+    assert "pybabel compile" in text
+    assert text.rstrip().endswith('CMD ["python", "-m", "bot", "run", "--webhook"]')
