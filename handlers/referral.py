@@ -18,6 +18,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberOwner,
     ChatMemberUpdated,
     InlineKeyboardMarkup,
     Message,
@@ -296,6 +298,23 @@ def group_link_text(title: str, link: str) -> str:
     ).format(title=esc(title), link=link)
 
 
+async def create_group_link(bot: Bot, chat_id: int, code: str) -> str | None:
+    """A new invite link into the group, named after the code; None when the bot may not
+    create one (it asks first: only an owner or an admin with the right to invite can)."""
+    try:
+        me = await bot.get_chat_member(chat_id, bot.id)
+        allowed = isinstance(me, ChatMemberOwner) or (
+            isinstance(me, ChatMemberAdministrator) and me.can_invite_users
+        )
+        if not allowed:
+            return None
+        created = await bot.create_chat_invite_link(chat_id, name=invite_link_name(code))
+    except TelegramAPIError as exc:
+        log.info("no invite link in %s: %s", chat_id, exc)
+        return None
+    return created.invite_link
+
+
 @router.message(Command("invite"), GROUP)
 async def invite_in_group(
     message: Message,
@@ -311,11 +330,8 @@ async def invite_in_group(
     the bot); friends who join through it count as the member's invitations."""
     link = await group_invite_link(session, member_id=member.id, chat_id=community.id)
     if link is None:
-        code = await member_code(session, member.id)
-        try:
-            created = await bot.create_chat_invite_link(community.id, name=invite_link_name(code))
-        except TelegramAPIError as exc:
-            log.info("no invite link in %s: %s", community.id, exc)
+        created = await create_group_link(bot, community.id, await member_code(session, member.id))
+        if created is None:
             await message.reply(
                 _(
                     "I cannot create invite links in {title}. A group admin can make me an "
@@ -324,7 +340,7 @@ async def invite_in_group(
             )
             return
         link = await save_group_invite_link(
-            session, member_id=member.id, chat_id=community.id, invite_link=created.invite_link
+            session, member_id=member.id, chat_id=community.id, invite_link=created
         )
     if not member.started:
         await message.reply(group_link_text(community.title, link))
