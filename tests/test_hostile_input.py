@@ -159,14 +159,8 @@ class Failures:
                 and raw.get("chat_id") in (OWNER, SAM, str(OWNER), str(SAM))
                 and "can't parse entities" in description
             )
-            # Likewise a group's /invite asks Telegram for an invite link and, refused for
-            # want of rights, tells the member how a group admin can fix it.
-            no_link_rights = method == "createChatInviteLink" and "not enough rights" in description
             if status >= 500 or (
-                status == 400
-                and "not modified" not in description
-                and not staff_preview
-                and not no_link_rights
+                status == 400 and "not modified" not in description and not staff_preview
             ):
                 self.calls.append(f"{method} -> {status} {description}")
             return status, payload
