@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -21,7 +19,8 @@ from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.webhook import create_webhook_app
 from models.member import Member
-from tests.conftest import LEE, MIA, TEA, TEST_REDIS_URL, Harness
+from tests.conftest import LEE, MIA, TEA, Harness
+from tests.redis_proxy import RedisProxy
 
 
 async def test_a_failing_handler_gets_a_localized_apology_not_a_traceback(
@@ -202,63 +201,15 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
     assert {"command": "settings", "description": "群组语言和时区"} in commands[(admins, "zh")]
 
 
-class RedisProxy:
-    """A TCP proxy in front of Redis that a test can cut, like a network outage."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.server: asyncio.Server | None = None
-        self.writers: list[asyncio.StreamWriter] = []
-        self.port = 0
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self.writers += [writer, up_writer]
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
-
-    async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self.server.sockets[0].getsockname()[1]
-
-    async def cut(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for writer in self.writers:
-            writer.transport.abort()
-        self.writers.clear()
-        await self.server.wait_closed()
-
-
-@pytest.fixture
-async def redis_proxy() -> AsyncIterator[RedisProxy]:
-    from redis.asyncio.connection import parse_url
-
-    assert TEST_REDIS_URL
-    target = parse_url(TEST_REDIS_URL)
-    proxy = RedisProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
-    await proxy.start()
-    yield proxy
-    with contextlib.suppress(AssertionError):
-        await proxy.cut()
-
-
-@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis run)")
+@pytest.mark.needs_redis
 async def test_the_bot_keeps_answering_while_redis_is_away(
     emulator: Emulator,
     settings: Settings,
     redis_proxy: RedisProxy,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert TEST_REDIS_URL
-    db = TEST_REDIS_URL.rsplit("/", 1)[-1] if TEST_REDIS_URL.count("/") >= 3 else "0"
-    url = f"redis://127.0.0.1:{redis_proxy.port}/{db}"
+    assert settings.redis_url
+    url = redis_proxy.url(settings.redis_url)
     runtime = build_runtime(settings.model_copy(update={"redis_url": url}), EMULATOR_TOKEN)
     await prepare(runtime, migrate=False)
     harness = Harness(emulator=emulator, runtime=runtime)
