@@ -94,6 +94,22 @@ def delivery_of(update: Update) -> str | None:
     return None
 
 
+class CommittedNotifier:
+    """The background sender as a handler sees it: a message is queued only once the update's
+    transaction committed, so a failed update that Telegram redelivers tells nobody twice and
+    nothing is told about writes a rollback took back."""
+
+    def __init__(self, notifier: Any, after: AfterCommit) -> None:
+        self.notifier = notifier
+        self.after = after
+
+    def send(self, chat_id: int, text: str, **kwargs: Any) -> None:
+        async def queue() -> None:
+            self.notifier.send(chat_id, text, **kwargs)
+
+        self.after.add(queue)
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """One session and one transaction per update: committed on success, rolled back on error.
 
@@ -131,6 +147,8 @@ class DbSessionMiddleware(BaseMiddleware):
                 return None
             data["session"] = session
             data["after_commit"] = after
+            if "notifier" in data:
+                data["notifier"] = CommittedNotifier(data["notifier"], after)
             return await handler(event, data)
 
 

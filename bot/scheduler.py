@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.metrics import Metrics, watch_scheduler
+from bot.middlewares import AfterCommit
 from handlers.groupbuy import announce
 from handlers.poll import close_and_announce
 from services.groupbuy import due_groupbuys, open_groupbuys, settle
@@ -120,6 +121,7 @@ class GroupBuyCloser(DeadlineCloser):
         if released:
             log.info("released the commission of %s orders", released)
         for groupbuy_id in due:
+            told = AfterCommit()  # the outcome is told once the settlement committed
             try:
                 # outside an update there is no i18n context: open one for the messages
                 with self.i18n.context():
@@ -135,10 +137,12 @@ class GroupBuyCloser(DeadlineCloser):
                             session,
                             settlement,
                             now,
+                            after_commit=told,
                             settings_timezone=self.settings.default_timezone,
                             settings=self.settings,
                         )
                         closed += 1
+                await told.run()
             except Exception:  # one bad group-buy must not stop the others
                 log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
         return closed

@@ -4,7 +4,7 @@ leader controls, and the announcements when a group-buy closes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -61,6 +61,7 @@ from services.groupbuy import (
 )
 from services.member import MemberView, get_member
 from services.order import (
+    OrderView,
     check_refund,
     get_order,
     refund_order,
@@ -701,6 +702,7 @@ async def close_command(
     settings: HandlerSettings,
     clock: Clock,
     metrics: GroupBuyCounters,
+    after_commit: CommitHook,
 ) -> None:
     """Closes an open group-buy of this group now: it forms if it reached its minimum."""
     gb_id = await _open_here(
@@ -719,6 +721,7 @@ async def close_command(
         session,
         settlement,
         clock(),
+        after_commit=after_commit,
         settings_timezone=community.timezone,
         settings=settings,
     )
@@ -733,6 +736,7 @@ async def cancel_command(
     session: AsyncSession,
     community: CommunityView,
     clock: Clock,
+    after_commit: CommitHook,
 ) -> None:
     """Cancels an open group-buy of this group; everyone is told."""
     gb_id = await _open_here(
@@ -741,7 +745,15 @@ async def cancel_command(
     if gb_id is None:
         return
     settlement = await cancel_groupbuy(session, groupbuy_id=gb_id, now=clock())
-    await announce(bot, i18n, session, settlement, clock(), settings_timezone=community.timezone)
+    await announce(
+        bot,
+        i18n,
+        session,
+        settlement,
+        clock(),
+        after_commit=after_commit,
+        settings_timezone=community.timezone,
+    )
 
 
 async def announce(
@@ -751,11 +763,16 @@ async def announce(
     settlement: Settlement,
     now: datetime,
     *,
+    after_commit: CommitHook,
     settings_timezone: str = "UTC",
     settings: HandlerSettings | None = None,
 ) -> None:
     """Tells every group and participant how a group-buy closed, each in their language;
-    formed Telegram-paid orders get their invoices."""
+    formed Telegram-paid orders get their invoices.
+
+    The messages go once the settlement committed: a process dying before the commit leaves
+    nothing said (the settlement is redone and told once), never a message sent twice.
+    """
     gb = settlement.groupbuy
     for post in await posts(session, gb.id):
         community = await get_community(session, post.chat_id)
@@ -777,17 +794,8 @@ async def announce(
                 text = _("#{id} {title} did not form. Every reservation was released.").format(
                     id=gb.id, title=esc(gb.title)
                 )
-            try:
-                if post.message_id is not None:
-                    await bot.edit_message_text(
-                        text=card_text(gb, locale, zone, now),
-                        chat_id=post.chat_id,
-                        message_id=post.message_id,
-                        reply_markup=None,
-                    )
-                await bot.send_message(post.chat_id, text)
-            except TelegramAPIError as exc:
-                log.warning("could not announce group-buy %s in %s: %s", gb.id, post.chat_id, exc)
+            card = card_text(gb, locale, zone, now)
+            after_commit.add(_announce_in(bot, gb.id, post.chat_id, post.message_id, card, text))
     orders = {order.member_id: order for order in settlement.orders}
     for entry in settlement.participants:
         who = await get_member(session, entry.member_id)
@@ -818,18 +826,63 @@ async def announce(
                 text = _("{title} was cancelled. Nothing to pay.").format(title=esc(gb.title))
             else:
                 text = _("{title} did not form. Nothing to pay.").format(title=esc(gb.title))
-            try:
-                await bot.send_message(who.id, text)
-                if order is not None and order.payment_mode == PAYMENT_TELEGRAM and settings:
-                    invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
-                    await send_invoice(bot, invoice, settings)
-            except TelegramAPIError as exc:
-                log.info("could not tell member %s about group-buy %s: %s", who.id, gb.id, exc)
+            invoice = None
+            if order is not None and order.payment_mode == PAYMENT_TELEGRAM and settings:
+                invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
+            if invoice is not None and settings is not None:
+                after_commit.add(
+                    _tell_member(bot, gb.id, who.id, text, (i18n, who.locale, invoice, settings))
+                )
+            else:
+                after_commit.add(_tell_member(bot, gb.id, who.id, text))
 
-    await _give_back(bot, i18n, session, settlement)
+    await _give_back(bot, i18n, session, settlement, after_commit)
 
 
-async def _give_back(bot: Bot, i18n: I18n, session: AsyncSession, settlement: Settlement) -> None:
+def _announce_in(
+    bot: Bot, groupbuy_id: int, chat_id: int, message_id: int | None, card: str, text: str
+) -> Callable[[], Awaitable[None]]:
+    """The final card and the outcome message for one group, as a call after commit."""
+
+    async def run() -> None:
+        try:
+            if message_id is not None:
+                await bot.edit_message_text(
+                    text=card, chat_id=chat_id, message_id=message_id, reply_markup=None
+                )
+            await bot.send_message(chat_id, text)
+        except TelegramAPIError as exc:
+            log.warning("could not announce group-buy %s in %s: %s", groupbuy_id, chat_id, exc)
+
+    return run
+
+
+def _tell_member(
+    bot: Bot,
+    groupbuy_id: int,
+    member_id: int,
+    text: str,
+    invoice: tuple[I18n, str, OrderView, HandlerSettings] | None = None,
+) -> Callable[[], Awaitable[None]]:
+    """A participant's outcome message (and the invoice, in their locale), as a call after
+    commit."""
+
+    async def run() -> None:
+        try:
+            await bot.send_message(member_id, text)
+            if invoice is not None:
+                i18n, locale, order, settings = invoice
+                with i18n.context(), i18n.use_locale(locale):
+                    await send_invoice(bot, order, settings)
+        except TelegramAPIError as exc:
+            log.info("could not tell member %s about group-buy %s: %s", member_id, groupbuy_id, exc)
+
+    return run
+
+
+async def _give_back(
+    bot: Bot, i18n: I18n, session: AsyncSession, settlement: Settlement, after_commit: CommitHook
+) -> None:
     """Prepayments: the part above the final price is owed back; a group-buy that did not
     form refunds them whole (Stars through Telegram, other currencies by staff)."""
     gb = settlement.groupbuy
@@ -874,10 +927,7 @@ async def _give_back(bot: Bot, i18n: I18n, session: AsyncSession, settlement: Se
                 order=order_id,
                 amount=format_money(amount, gb.currency, who.locale),
             )
-        try:
-            await bot.send_message(who.id, text)
-        except TelegramAPIError as exc:
-            log.info("could not tell member %s about a refund: %s", who.id, exc)
+        after_commit.add(_tell_member(bot, gb.id, who.id, text))
 
 
 DIFFERENCE_OWED = N_(

@@ -5,6 +5,9 @@ Backends are chosen by environment variables:
   TEST_DATABASE_URL  e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test  (default: SQLite)
   TEST_REDIS_URL     e.g. redis://127.0.0.1:6379/15  (default: in-memory FSM and throttling)
 A backend that is asked for but cannot be reached stops the whole run with an error.
+
+Tests marked `needs_redis` (they cut Redis off mid-run) need a real Redis: without
+TEST_REDIS_URL they are deselected, and the run says so in its summary, never silently.
 """
 
 from __future__ import annotations
@@ -53,6 +56,34 @@ MIA = 1004  # an ordinary member of both groups
 KAI = 1005  # Telegram admin (leader) of COFFEE only
 TEA = -1001000000001  # "Tea Lovers"
 COFFEE = -1001000000002  # "Coffee Club"
+
+
+NEEDS_REDIS = "needs TEST_REDIS_URL (the PostgreSQL + Redis run)"
+_deselected: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"needs_redis: {NEEDS_REDIS}; deselected otherwise")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without TEST_REDIS_URL, deselect the tests that need a real Redis (reported below)."""
+    if TEST_REDIS_URL:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("needs_redis") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        _deselected.extend(item.nodeid for item in drop)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _deselected:
+        terminalreporter.write_sep("-", f"deselected, {NEEDS_REDIS}")
+        for nodeid in _deselected:
+            terminalreporter.write_line(nodeid)
 
 
 async def _check_redis(url: str) -> None:
@@ -146,6 +177,20 @@ async def redis_url(backend: Backend) -> AsyncIterator[str | None]:
     await client.flushdb()
     await client.aclose()
     yield backend.redis_url
+
+
+@pytest.fixture
+async def redis_proxy(redis_url: str | None) -> AsyncIterator[TcpProxy]:
+    """A proxy in front of the test Redis that the test can cut (`needs_redis` tests only)."""
+    from redis.asyncio.connection import parse_url
+
+    assert redis_url, "mark the test needs_redis"
+    target = parse_url(redis_url)
+    proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
+    await proxy.start()
+    yield proxy
+    with contextlib.suppress(AssertionError):
+        await proxy.cut()
 
 
 @pytest.fixture
@@ -251,20 +296,6 @@ async def harness(emulator: Emulator, settings: Settings) -> AsyncIterator[Harne
     await prepare(runtime, migrate=False)
     yield Harness(emulator=emulator, runtime=runtime, clock=clock)
     await runtime.close()
-
-
-@pytest.fixture
-async def redis_proxy() -> AsyncIterator[TcpProxy]:
-    """A cuttable TCP proxy in front of the test Redis (PostgreSQL + Redis runs only)."""
-    from redis.asyncio.connection import parse_url
-
-    assert TEST_REDIS_URL
-    target = parse_url(TEST_REDIS_URL)
-    proxy = TcpProxy(str(target.get("host", "127.0.0.1")), int(target.get("port", 6379)))
-    await proxy.start()
-    yield proxy
-    with contextlib.suppress(AssertionError):
-        await proxy.cut()
 
 
 @pytest.fixture

@@ -46,6 +46,11 @@ class TcpProxy:
         self.writers.clear()
         await self.server.wait_closed()
 
+    def url(self, redis_url: str) -> str:
+        """`redis_url` with its host and port replaced by this proxy's."""
+        db = redis_url.rsplit("/", 1)[-1] if redis_url.count("/") >= 3 else "0"
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
 
 @contextlib.asynccontextmanager
 async def served(app: web.Application) -> AsyncIterator[str]:

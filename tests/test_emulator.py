@@ -19,6 +19,7 @@ from aiogram.exceptions import (
     TelegramBadRequest,
     TelegramConflictError,
     TelegramForbiddenError,
+    TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
 )
@@ -46,7 +47,7 @@ from aiogram.types import (
 from aiogram.utils import markdown
 from aiohttp import web
 
-from bot.emulator import EMULATOR_TOKEN, Emulator
+from bot.emulator import EMULATOR_TOKEN, TIMEOUT, Emulator
 from bot.emulator.html import HtmlParseError, find_bot_commands, parse_html, utf16_len
 from bot.emulator.spec import Bound, get_spec, parse_bound, parse_charset
 
@@ -947,6 +948,34 @@ async def test_fault_injection(bot: Bot, emulator: Emulator) -> None:
     assert time.monotonic() - started >= 0.05
     with pytest.raises(ValueError, match="unknown Bot API method"):
         emulator.inject_fault("sendTelepathy")
+
+
+async def test_a_timeout_fault_never_answers_and_never_acts(bot: Bot, emulator: Emulator) -> None:
+    start_chat(emulator)
+    emulator.inject_fault("sendMessage", status=TIMEOUT)
+    with pytest.raises(TelegramNetworkError, match="timeout"):
+        await bot.send_message(ALICE, "lost on the way", request_timeout=1)
+    await bot.send_message(ALICE, "delivered")
+    assert [m.text for m in emulator.bot_messages(ALICE)] == ["delivered"]
+    assert emulator.faults_served == [("sendMessage", TIMEOUT)]
+
+
+async def test_random_faults_replay_from_their_seed(emulator: Emulator) -> None:
+    start_chat(emulator)
+
+    async def run(seed: int) -> list[int]:
+        emulator.inject_random_faults(seed=seed, rate=0.5, statuses=(429, 500, 502, TIMEOUT))
+        statuses = []
+        for _ in range(40):
+            status, _body = await emulator.dispatch("getMe", {})
+            statuses.append(status)
+        emulator.clear_faults()
+        return statuses
+
+    first, again, other = await run(7), await run(7), await run(8)
+    assert first == again != other
+    assert set(first) == {200, 429, 500, 502, 504}  # 504: a timeout seen without a client
+    assert (await emulator.dispatch("getMe", {}))[0] == 200  # cleared
 
 
 # ---------------------------------------------------------------------------------- files ---

@@ -144,9 +144,9 @@ class Failures:
         dispatch = emulator.dispatch
 
         async def recording(
-            method: str, raw: Mapping[str, Any], files: Any = None
+            method: str, raw: Mapping[str, Any], files: Any = None, **kwargs: Any
         ) -> tuple[int, dict[str, Any]]:
-            status, payload = await dispatch(method, raw, files)
+            status, payload = await dispatch(method, raw, files, **kwargs)
             description = str(payload.get("description", ""))
             # 403s (a member never started the bot) and "not modified" are normal life;
             # a 400 about entities or length, or a 5xx, is the bot sending something broken.

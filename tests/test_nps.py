@@ -28,9 +28,12 @@ async def opt_in(harness: Harness, user: int) -> None:
 
 
 async def score(harness: Harness, user: int, value: int) -> None:
-    question = harness.emulator.last_bot_message(user)
-    assert question.button_texts == [str(i) for i in range(11)]
-    await harness.press(user, user, question.message_id, index=value)
+    """Answer the latest NPS question (other messages, such as the pickup thanks that is sent
+    once the pickup committed, may come after it)."""
+    scale = [str(i) for i in range(11)]
+    questions = [m for m in harness.emulator.bot_messages(user) if m.button_texts == scale]
+    assert questions, "no NPS question was sent"
+    await harness.press(user, user, questions[-1].message_id, index=value)
 
 
 def test_the_score_is_promoters_minus_detractors() -> None:

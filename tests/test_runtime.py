@@ -17,7 +17,7 @@ from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.member import Member
-from tests.conftest import LEE, MIA, TEA, TEST_REDIS_URL, Harness
+from tests.conftest import LEE, MIA, TEA, Harness
 from tests.net import TcpProxy
 
 
@@ -178,16 +178,15 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
     ]
 
 
-@pytest.mark.skipif(not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis run)")
+@pytest.mark.needs_redis
 async def test_the_bot_keeps_answering_while_redis_is_away(
     emulator: Emulator,
     settings: Settings,
     redis_proxy: TcpProxy,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert TEST_REDIS_URL
-    db = TEST_REDIS_URL.rsplit("/", 1)[-1] if TEST_REDIS_URL.count("/") >= 3 else "0"
-    url = f"redis://127.0.0.1:{redis_proxy.port}/{db}"
+    assert settings.redis_url
+    url = redis_proxy.url(settings.redis_url)
     runtime = build_runtime(settings.model_copy(update={"redis_url": url}), EMULATOR_TOKEN)
     await prepare(runtime, migrate=False)
     harness = Harness(emulator=emulator, runtime=runtime)

@@ -11,7 +11,7 @@ Usage::
     await emulator.stop()
 """
 
-from .core import EMULATOR_TOKEN, Emulator, StoredMessage
+from .core import EMULATOR_TOKEN, TIMEOUT, Emulator, StoredMessage
 from .spec import ApiError, UploadedFile
 
-__all__ = ["EMULATOR_TOKEN", "ApiError", "Emulator", "StoredMessage", "UploadedFile"]
+__all__ = ["EMULATOR_TOKEN", "TIMEOUT", "ApiError", "Emulator", "StoredMessage", "UploadedFile"]

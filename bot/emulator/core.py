@@ -10,6 +10,7 @@ import itertools
 import json
 import math
 import mimetypes
+import random
 import secrets
 import struct
 import time
@@ -170,6 +171,15 @@ class _StoredFile:
     height: int | None = None
 
 
+# a fault's status that means: no answer at all; the request hangs until the client gives up
+# (its own timeout) and Telegram never acts on it
+TIMEOUT = 0
+
+
+class _Timeout(Exception):
+    """The call is never answered nor executed (see TIMEOUT)."""
+
+
 @dataclass
 class _Fault:
     method: str | None
@@ -194,6 +204,15 @@ class _Fault:
         if self.description is None and 400 <= self.status < 500:
             return ApiError(self.status, f"{phrase}: injected fault")
         return ApiError(self.status, self.description or phrase)
+
+
+@dataclass
+class _RandomFaults:
+    rng: random.Random
+    rate: float
+    statuses: tuple[int, ...]
+    methods: frozenset[str] | None
+    retry_after: int
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
@@ -288,6 +307,12 @@ class Emulator:
         self._files: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, _StoredFile] = {}
         self._faults: list[_Fault] = []
+        self._random_faults: _RandomFaults | None = None
+        #: Called with (method, params) for every call before it is executed (tests use it to
+        #: act at an exact point of a run, e.g. kill the bot process on its Nth message).
+        self.call_watchers: list[Callable[[str, Mapping[str, Any]], None]] = []
+        #: Faults served so far as (method, status), TIMEOUT (0) for a request never answered.
+        self.faults_served: list[tuple[str, int]] = []
         self._ids = itertools.count(1)
 
         self._pending: list[dict[str, Any]] = []
@@ -1013,8 +1038,14 @@ class Emulator:
         method: str,
         raw: Mapping[str, Any],
         files: Mapping[str, UploadedFile] | None = None,
+        *,
+        client_gone: Callable[[], bool] | None = None,
     ) -> tuple[int, dict[str, Any]]:
-        """Execute one Bot API call; returns (HTTP status, JSON body) exactly as served."""
+        """Execute one Bot API call; returns (HTTP status, JSON body) exactly as served.
+
+        ``client_gone`` tells whether the caller stopped waiting: a TIMEOUT fault holds the call
+        until then (an in-process caller gets a 504 at once).
+        """
         name = self.spec.method_name(method)
         if name is None:
             return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
@@ -1026,6 +1057,8 @@ class Emulator:
                 name, raw
             )
             self.calls[index] = (name, params)
+            for watcher in list(self.call_watchers):
+                watcher(name, params)
             impl = self._impls.get(name)
             if impl is None:
                 raise bad_request("method not supported by the emulator")
@@ -1042,6 +1075,11 @@ class Emulator:
             if err.status == 429:
                 self.http_429 += 1
             return err.status, err.payload()
+        except _Timeout:
+            # aiohttp has no event for a client going away: look every 10 ms
+            while client_gone is not None and not client_gone():  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+            return 504, {"ok": False, "error_code": 504, "description": "Gateway Timeout"}
         except Exception as err:  # an emulator bug: answer like a broken server, keep the error
             self.errors.append(err)
             description = f"Internal Server Error: {type(err).__name__}: {err}"
@@ -1071,8 +1109,9 @@ class Emulator:
         """Make the next ``count`` calls of ``method`` (any method when None) fail.
 
         ``status`` 500/502/... answers a server error, 429 a flood error with ``retry_after``;
-        ``delay`` seconds are slept first (a status < 400, e.g. 200, then answers normally,
-        which simulates a slow server / client timeouts).
+        ``TIMEOUT`` (0) never answers: the request hangs until the client's own timeout and is
+        not executed; ``delay`` seconds are slept first (a status < 400, e.g. 200, then answers
+        normally, which simulates a slow server).
         """
         name = None
         if method is not None:
@@ -1083,8 +1122,31 @@ class Emulator:
             raise ValueError("count must be >= 1")
         self._faults.append(_Fault(name, status, count, retry_after, delay, description))
 
+    def inject_random_faults(
+        self,
+        *,
+        seed: int,
+        rate: float,
+        statuses: Iterable[int] = (429, 500, 502, TIMEOUT),
+        methods: Iterable[str] | None = None,
+        retry_after: int = 1,
+    ) -> None:
+        """From now on, each call (of ``methods``, any but getUpdates when None) fails with
+        probability ``rate``, with a status drawn from ``statuses``: 429 (``retry_after``),
+        a 5xx, or TIMEOUT. The draws come from ``seed``, so a run replays the same faults for
+        the same sequence of calls. Scripted faults (:meth:`inject_fault`) go first."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("rate must be between 0 and 1")
+        names = None
+        if methods is not None:
+            names = frozenset(self.spec.method_name(m) or m for m in methods)
+        self._random_faults = _RandomFaults(
+            random.Random(seed), rate, tuple(statuses), names, retry_after
+        )
+
     def clear_faults(self) -> None:
         self._faults.clear()
+        self._random_faults = None
 
     async def _apply_fault(self, name: str) -> None:
         for fault in self._faults:
@@ -1094,9 +1156,24 @@ class Emulator:
                     self._faults.remove(fault)
                 if fault.delay > 0:
                     await asyncio.sleep(fault.delay)
-                if fault.status >= 400:
-                    raise fault.error()
+                self._serve_fault(name, fault)
                 return
+        chaos = self._random_faults
+        if chaos is None or name == "getUpdates":
+            return
+        if chaos.methods is not None and name not in chaos.methods:
+            return
+        if chaos.rng.random() < chaos.rate:
+            status = chaos.rng.choice(chaos.statuses)
+            self._serve_fault(name, _Fault(name, status, 1, chaos.retry_after, 0.0, None))
+
+    def _serve_fault(self, name: str, fault: _Fault) -> None:
+        if fault.status == TIMEOUT:
+            self.faults_served.append((name, TIMEOUT))
+            raise _Timeout
+        if fault.status >= 400:
+            self.faults_served.append((name, fault.status))
+            raise fault.error()
 
     # ------------------------------------------------------------------ rate limits -------
     @staticmethod

@@ -79,7 +79,14 @@ def create_app(emulator: Emulator) -> web.Application:
             raw, files = await read_request(request)
         except ApiError as err:
             return _json(err.payload(), err.status)
-        status, payload = await emulator.dispatch(request.match_info["method"], raw, files)
+        transport = request.transport
+
+        def client_gone() -> bool:
+            return transport is None or transport.is_closing()
+
+        status, payload = await emulator.dispatch(
+            request.match_info["method"], raw, files, client_gone=client_gone
+        )
         return _json(payload, status)
 
     async def file(request: web.Request) -> web.StreamResponse:

@@ -1,0 +1,158 @@
+"""Faults: the database is briefly locked by someone else, or the bot's connection is dropped,
+while members join. The join either waits for the lock and succeeds, or fails cleanly (an
+apology, nothing half-written) and succeeds when Telegram delivers the same update again."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+import bot.db
+from bot.app import build_runtime, prepare
+from bot.config import Settings
+from bot.emulator import EMULATOR_TOKEN, Emulator
+from handlers.errors import APOLOGY
+from tests.conftest import KAI, LEE, MIA, TEA, FakeClock, Harness
+from tests.faults import deliver, handled
+from tests.test_groupbuy_chat import open_drop
+
+JOINED = "You are #1, quantity 1. Start a private chat with me to get confirmations."
+
+
+def sqlite_file(harness: Harness) -> str:
+    path = harness.runtime.settings.sqlite_path()
+    assert path is not None
+    return str(path)
+
+
+@contextmanager
+def sqlite_write_lock(path: str) -> Iterator[None]:
+    """Another process's connection holding the database's write lock."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+@asynccontextmanager
+async def pg_row_lock(url: str) -> AsyncIterator[AsyncConnection]:
+    """Another session holding group-buy #1's row lock (released when the block ends)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as other:
+            await other.execute(text("BEGIN"))
+            await other.execute(text("SELECT id FROM groupbuy WHERE id = 1 FOR UPDATE"))
+            yield other
+            await other.execute(text("ROLLBACK"))
+    finally:
+        await engine.dispose()
+
+
+async def waiting_backend(other: AsyncConnection) -> int:
+    """The pid of the session that waits for the lock `other` holds (waits until there is one)."""
+    for _ in range(3000):
+        found = await other.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+        )
+        pid = found.scalar()
+        if pid is not None:
+            return int(pid)
+        await asyncio.sleep(0.01)
+    raise AssertionError("nobody waited for the lock")
+
+
+def press_join(harness: Harness, card: int, member: int = KAI) -> dict[str, Any]:
+    return harness.emulator.press_button(member, TEA, card, index=0)
+
+
+def toast(harness: Harness, update: dict[str, Any]) -> str | None:
+    answer = harness.emulator.callback_answers.get(update["callback_query"]["id"])
+    return None if answer is None else answer.get("text")
+
+
+async def joins(harness: Harness) -> list[tuple[int, int]]:
+    async with harness.session() as session:
+        found = await session.execute(text("SELECT member_id, quantity FROM groupbuy_join"))
+        return [(int(member), int(quantity)) for member, quantity in found]
+
+
+async def test_a_join_waits_for_a_brief_lock_and_succeeds(harness: Harness) -> None:
+    tea_card, _coffee = await open_drop(harness)
+    update = press_join(harness, tea_card)
+    harness.emulator.pop_updates()
+    if harness.runtime.engine.dialect.name == "sqlite":
+        # given another connection holds SQLite's write lock
+        with sqlite_write_lock(sqlite_file(harness)):
+            # when a member joins, and the lock is released a moment later (well within the
+            # busy timeout) while the join waits for it
+            joining = asyncio.create_task(deliver(harness, update))
+            await asyncio.sleep(0.3)
+    else:
+        # given another session holds the group-buy's row lock (PostgreSQL)
+        async with pg_row_lock(harness.runtime.settings.database_url) as other:
+            # when a member joins, it waits for the lock, which is then released
+            joining = asyncio.create_task(deliver(harness, update))
+            await waiting_backend(other)
+    # then the join went through the first time, once
+    assert await joining == 1
+    assert toast(harness, update) == JOINED
+    assert await joins(harness) == [(KAI, 1)]
+
+
+async def test_a_join_failed_by_the_database_is_clean_and_its_redelivery_joins_once(
+    emulator: Emulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a bot that waits at most 0.2 s for a SQLite lock
+    monkeypatch.setattr(bot.db, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    clock = FakeClock()
+    runtime = build_runtime(settings, EMULATOR_TOKEN, clock=clock)
+    await prepare(runtime, migrate=False)
+    harness = Harness(emulator=emulator, runtime=runtime, clock=clock)
+    try:
+        tea_card, _coffee = await open_drop(harness)
+        await harness.send(MIA, MIA, "/start")
+        update = press_join(harness, tea_card, member=MIA)
+        harness.emulator.pop_updates()
+        if settings.is_sqlite:
+            # when another connection holds the write lock longer than that
+            with sqlite_write_lock(sqlite_file(harness)):
+                await runtime.dp.feed_raw_update(runtime.bot, update)
+        else:
+            # when the join's connection is dropped while it waits for a row lock (an admin's
+            # pg_terminate_backend, a failover)
+            async with pg_row_lock(settings.database_url) as other:
+                feeding = asyncio.create_task(runtime.dp.feed_raw_update(runtime.bot, update))
+                pid = await waiting_backend(other)
+                await other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                await feeding
+        # then the member is told to try again, with no traceback, and nothing was written
+        assert toast(harness, update) == APOLOGY
+        assert not await handled(harness, update["update_id"])
+        assert await joins(harness) == []
+        # and when Telegram delivers the same update again, the join happens once
+        # (Telegram accepts one answer per button press: the confirmation comes privately)
+        assert await deliver(harness, update) == 1
+        assert harness.emulator.last_bot_message(MIA).text == (
+            "You joined Oolong tea: quantity 1, you are #1."
+        )
+        assert await deliver(harness, update) == 1  # one more delivery changes nothing
+        assert await joins(harness) == [(MIA, 1)]
+        # and the bot keeps working for everyone else
+        assert await harness.press(LEE, TEA, tea_card, index=1) == (
+            "You are #2, quantity 2. Start a private chat with me to get confirmations."
+        )
+    finally:
+        await runtime.close()
