@@ -1,0 +1,132 @@
+"""The guides in docs/ name only commands the bot and its command line really have."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+from aiogram import Router
+from aiogram.filters import Command
+
+from bot.__main__ import _parser
+from handlers import feature_routers
+from handlers.commands import COMMANDS
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+GUIDES = ("leader-guide", "staff-guide", "operator-guide")
+TRANSLATIONS = ("zh-Hans",)
+
+# A bot command is a slash and a name that does not continue a word, a path or a URL: "/list",
+# "(/gb_close 4)", "发送 /orders" count; "docs/x", "https://t.me/bot", "/tg/<path>" do not.
+# The lookbehind is ASCII on purpose, so a command written right after a Chinese character counts.
+SLASH_WORD = re.compile(r"(?<![A-Za-z0-9_/.:~@<>-])/([a-z][a-z0-9_]*)(?![A-Za-z0-9_/.-])")
+# `python -m bot SUB [ACTION]`, also as `.venv/bin/python -m bot ...` or inside `docker compose`.
+CLI = re.compile(r"python -m bot ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?")
+MAKE = re.compile(r"(?:^|`)make ([a-z][a-z-]*)", re.MULTILINE)  # in code, not prose
+ROUTE = re.compile(r"add_get\(\"/([a-z]+)\"")
+
+
+def guide_files() -> list[Path]:
+    """Every guide, in English and in each translation."""
+    return sorted(DOCS.glob("*.md"))
+
+
+def registered_commands() -> set[str]:
+    """Every command some router has a Command filter for, and every menu command."""
+    names = {command.name for command in COMMANDS}
+    pending: list[Router] = list(feature_routers())
+    while pending:
+        router = pending.pop()
+        pending.extend(router.sub_routers)
+        for observer in router.observers.values():
+            for handler in observer.handlers:
+                for filter_object in handler.filters or ():
+                    if isinstance(filter_object.callback, Command):
+                        names.update(
+                            c for c in filter_object.callback.commands if isinstance(c, str)
+                        )
+    return names
+
+
+def http_paths() -> set[str]:
+    """The web server's own paths (/healthz, /readyz, /metrics): not bot commands."""
+    return set(ROUTE.findall((ROOT / "bot" / "health.py").read_text(encoding="utf-8")))
+
+
+def cli_commands() -> dict[str, set[str]]:
+    """Each `python -m bot` subcommand with the actions under it (empty when it has none)."""
+
+    def choices(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                return dict(action.choices)
+        return {}
+
+    return {name: set(choices(sub)) for name, sub in choices(_parser()).items()}
+
+
+def make_targets() -> set[str]:
+    return set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
+
+
+def named_commands(path: Path) -> set[str]:
+    return set(SLASH_WORD.findall(path.read_text(encoding="utf-8")))
+
+
+def test_the_rule_reads_commands_and_skips_paths() -> None:
+    text = "Send `/list`, then (/gb_close 4); 发送 /orders。 docs/x https://t.me/bot GET `/tg/<p>`"
+    assert set(SLASH_WORD.findall(text)) == {"list", "gb_close", "orders"}
+
+
+@pytest.mark.parametrize("name", GUIDES)
+def test_every_guide_has_its_translations(name: str) -> None:
+    assert (DOCS / f"{name}.md").is_file()
+    for language in TRANSLATIONS:
+        assert (DOCS / f"{name}.{language}.md").is_file(), f"docs/{name}.{language}.md is missing"
+
+
+def test_no_translation_without_its_english_guide() -> None:
+    for path in guide_files():
+        english = path.name.split(".")[0] + ".md"
+        assert (DOCS / english).is_file(), f"{path.name} has no English {english}"
+
+
+@pytest.mark.parametrize("path", guide_files(), ids=lambda p: p.name)
+def test_every_command_in_a_guide_is_registered(path: Path) -> None:
+    named = named_commands(path)
+    assert named, f"{path.name} names no command: is the rule still right?"
+    unknown = named - registered_commands() - http_paths()
+    assert not unknown, f"{path.name} names commands the bot does not have: {sorted(unknown)}"
+
+
+def test_the_guides_cover_most_commands() -> None:
+    """A guard on the rule itself: the guides name most of what leaders and staff can do."""
+    named = set().union(*(named_commands(path) for path in guide_files()))
+    assert len(named) >= 60, sorted(named)
+
+
+@pytest.mark.parametrize("name", GUIDES)
+def test_a_translation_names_the_same_commands(name: str) -> None:
+    english = named_commands(DOCS / f"{name}.md")
+    for language in TRANSLATIONS:
+        translated = named_commands(DOCS / f"{name}.{language}.md")
+        assert translated == english, (
+            f"{name}.{language}.md differs: missing {sorted(english - translated)}, "
+            f"extra {sorted(translated - english)}"
+        )
+
+
+@pytest.mark.parametrize("path", guide_files(), ids=lambda p: p.name)
+def test_every_cli_command_in_a_guide_exists(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    cli = cli_commands()
+    wrong = [
+        f"python -m bot {sub} {action}".strip()
+        for sub, action in CLI.findall(text)
+        if sub not in cli or (cli[sub] and action not in cli[sub])
+    ]
+    wrong += [f"make {target}" for target in MAKE.findall(text) if target not in make_targets()]
+    assert not wrong, f"{path.name} names commands that do not exist: {wrong}"
