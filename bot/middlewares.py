@@ -167,14 +167,7 @@ class ContextMiddleware(BaseMiddleware):
         if user is not None and not _joins_self(event, user):
             member = await record_member(
                 session,
-                user=UserInfo(
-                    id=user.id,
-                    first_name=user.first_name,
-                    last_name=user.last_name,
-                    username=user.username,
-                    language_code=user.language_code,
-                    is_bot=user.is_bot,
-                ),
+                user=UserInfo.of(user),
                 default_locale=self.settings.default_locale,
                 started=chat is not None and chat.type == ChatType.PRIVATE,
             )

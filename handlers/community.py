@@ -16,7 +16,6 @@ from aiogram.types import (
     ChatMemberUpdated,
     InlineKeyboardMarkup,
     Message,
-    User,
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -150,17 +149,6 @@ async def bot_membership_changed(
         await mark_left(session, community_id=event.chat.id)
 
 
-def _user_info(user: User) -> UserInfo:
-    return UserInfo(
-        id=user.id,
-        first_name=user.first_name,
-        last_name=user.last_name,
-        username=user.username,
-        language_code=user.language_code,
-        is_bot=user.is_bot,
-    )
-
-
 # a join through an invite link goes on to the referral router, which attributes the newcomer
 # (the context middleware has already recorded them as in the group)
 NOT_A_LINK_JOIN = ~(F.invite_link & F.new_chat_member.status.in_(ACTIVE_STATUSES))
@@ -183,7 +171,7 @@ async def member_status_changed(
         await members_joined(
             session,
             community_id=event.chat.id,
-            users=[_user_info(user)],
+            users=[UserInfo.of(user)],
             default_locale=settings.default_locale,
         )
 
@@ -199,7 +187,7 @@ async def members_added(message: Message, session: AsyncSession, settings: Handl
     await members_joined(
         session,
         community_id=message.chat.id,
-        users=[_user_info(user) for user in message.new_chat_members or [] if user.id != sender],
+        users=[UserInfo.of(user) for user in message.new_chat_members or [] if user.id != sender],
         default_locale=settings.default_locale,
     )
 

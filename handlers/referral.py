@@ -149,6 +149,21 @@ def qr_png(link: str) -> bytes:
     return buffer.getvalue()
 
 
+async def attribute_member(
+    session: AsyncSession, member: MemberView, code: str, settings: HandlerSettings, now: datetime
+) -> Attribution:
+    """Attributes the member to the code under the configured rules (refusals are recorded)."""
+    return await attribute(
+        session,
+        member_id=member.id,
+        code=code,
+        is_bot=member.is_bot,
+        first_seen=member.first_seen,
+        now=now,
+        rules=rules_from(settings),
+    )
+
+
 async def start_with_code(
     message: Message,
     *,
@@ -159,15 +174,7 @@ async def start_with_code(
     now: datetime,
 ) -> None:
     """After the welcome: attribute the newcomer to the code and tell them what it did."""
-    outcome = await attribute(
-        session,
-        member_id=member.id,
-        code=code,
-        is_bot=member.is_bot,
-        first_seen=member.first_seen,
-        now=now,
-        rules=rules_from(settings),
-    )
+    outcome = await attribute_member(session, member, code, settings, now)
     if outcome.refused is not None:
         text = REFUSAL_TEXTS.get(outcome.refused)
         if text is not None:
@@ -215,15 +222,7 @@ async def joined_through_link(
     code = await code_of_invite_link(session, chat_id=community.id, invite_link=link.invite_link)
     if code is None:  # the group's own links are not referrals
         return
-    outcome = await attribute(
-        session,
-        member_id=member.id,
-        code=code,
-        is_bot=member.is_bot,
-        first_seen=member.first_seen,
-        now=clock(),
-        rules=rules_from(settings),
-    )
+    outcome = await attribute_member(session, member, code, settings, clock())
     if member.is_bot:
         return
     lines = [

@@ -28,6 +28,18 @@ class UserInfo:
     language_code: str | None = None
     is_bot: bool = False
 
+    @classmethod
+    def of(cls, user: Any) -> UserInfo:
+        """The plain values of a Telegram user object (aiogram's `User`, or alike)."""
+        return cls(
+            id=user.id,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            username=user.username,
+            language_code=user.language_code,
+            is_bot=user.is_bot,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MemberView:
