@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     text_retention_days: dict[str, int] = Field(default_factory=dict)
     # how often the retention job runs
     retention_seconds: int = Field(default=3600, ge=60)
+    # days the claims of handled updates are kept (a redelivery older than this would be
+    # handled again; Telegram gives up on an update long before)
+    processed_update_days: int = Field(default=7, ge=1, le=365)
     # co-creation: points for an adopted suggestion (0: none; capped by POINTS_DAILY_CAPS)
     suggestion_points: int = Field(default=50, ge=0, le=1_000_000)
     # NPS: a member is asked at most once in this many days

@@ -1,5 +1,6 @@
 """Retention on a schedule: free texts members wrote (review comments, and any table listed in
-models/privacy.py FREE_TEXTS) are erased once older than their retention period.
+models/privacy.py FREE_TEXTS) are erased once older than their retention period, and the
+claims of handled updates older than PROCESSED_UPDATE_DAYS are pruned.
 
 Each erasure is one conditional UPDATE (`text <> ''`): a rerun, a restart or a second
 process erases each text once and then finds nothing left to do.
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.periodic import PeriodicJob
 from models.privacy import FREE_TEXTS
+from services.idempotency import prune_claims
 from services.privacy import erase_expired_text, retention_days
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,14 @@ class TextRetention(PeriodicJob):
                 log.exception("retention of %s failed; the next run retries", text.key)
         if any(erased.values()):
             log.info("retention erased %s", erased)
+        try:
+            async with self.sessions() as session, session.begin():
+                before = now - timedelta(days=self.settings.processed_update_days)
+                pruned = await prune_claims(session, before=before)
+            if pruned:
+                log.info("retention pruned %s claims of handled updates", pruned)
+        except Exception:
+            log.exception("pruning the claims of handled updates failed; the next run retries")
         return erased
 
     def seconds(self) -> int:

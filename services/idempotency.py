@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.base import utcnow
 from models.idempotency import ProcessedDelivery, ProcessedUpdate
@@ -33,3 +36,15 @@ async def claim_update(
     statement = upsert(session, ProcessedDelivery, {"key": key, "handled_at": now}, keys=["key"])
     result = await session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def prune_claims(session: AsyncSession, *, before: datetime) -> int:
+    """Forget the claims of updates handled before this time; returns how many were removed.
+
+    Telegram redelivers an update for a day at most, so claims older than that only grow the
+    tables."""
+    removed = 0
+    for table in (ProcessedUpdate, ProcessedDelivery):
+        result = await session.execute(delete(table).where(col(table.handled_at) < before))
+        removed += result.rowcount or 0  # type: ignore[attr-defined]
+    return removed

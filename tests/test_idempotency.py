@@ -18,6 +18,7 @@ from sqlmodel import SQLModel, col
 
 from models.broadcast import BroadcastRecipient, MarketingConsent
 from models.groupbuy import GroupBuy, GroupBuyPost
+from models.idempotency import ProcessedDelivery, ProcessedUpdate
 from models.member import Member
 from models.order import Order, Payment
 from models.perks import CheckIn, MemberCoupon, Redemption
@@ -519,3 +520,31 @@ async def test_a_payment_reported_again_in_a_new_message_is_recorded_once(
     # then the charge is recorded once, and Mia is thanked once
     assert await store(h) == after
     assert h.new_bot_messages(MIA) == []
+
+
+async def test_claims_of_old_updates_are_pruned_after_their_window(harness: Harness) -> None:
+    """The retention job keeps the claims of handled updates for PROCESSED_UPDATE_DAYS (a
+    redelivery within it still has one effect), then prunes them so the tables do not grow."""
+    h = harness
+    await h.join_groups()
+    update = h.emulator.send_message(MIA, TEA, "/checkin")
+    await h.runtime.dp.feed_raw_update(h.runtime.bot, copy.deepcopy(update))
+    assert (await claims(h)) > (0, 0)
+    # six days on, the claims are still there and the same update changes nothing
+    h.clock.advance(days=6)
+    await h.runtime.retention.run()
+    assert (await claims(h)) > (0, 0)
+    await h.runtime.dp.feed_raw_update(h.runtime.bot, copy.deepcopy(update))
+    async with h.session() as session:
+        assert await session.scalar(select(func.count()).select_from(CheckIn)) == 1
+    # past the window they are gone
+    h.clock.advance(days=2)
+    await h.runtime.retention.run()
+    assert await claims(h) == (0, 0)
+
+
+async def claims(h: Harness) -> tuple[int, int]:
+    async with h.session() as session:
+        updates = await session.scalar(select(func.count()).select_from(ProcessedUpdate))
+        deliveries = await session.scalar(select(func.count()).select_from(ProcessedDelivery))
+    return int(updates or 0), int(deliveries or 0)
