@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
-from bench.common import scratch_store
+from bench.common import scratch_store, store_parser
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
@@ -157,10 +157,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--database", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser = store_parser(__doc__)
     parser.add_argument("--rate", type=float, default=20.0, help="BROADCAST_PER_SECOND")
     parser.add_argument("--workers", type=int, default=1, help="senders running at once")
     parser.add_argument("--redis", default=None, help="REDIS_URL the workers share")

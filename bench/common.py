@@ -1,8 +1,9 @@
-"""What the benchmarks share: a scratch store, feeding updates as a polling loop does, the bare
-aiogram baseline, and percentiles."""
+"""What the benchmarks share: their store options, a scratch store, feeding updates as a
+polling loop does, the bare aiogram baseline, and percentiles."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import tempfile
 import time
@@ -18,6 +19,15 @@ from bot.app import create_bot
 from bot.config import Settings
 from bot.db import create_database, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator
+
+
+def store_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every store benchmark takes: --quick, --backend, --database, --redis."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--database", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    return parser
 
 
 def percentile(values: list[float], share: float) -> float:

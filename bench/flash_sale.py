@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bare_rate, feed_all, scratch_store
+from bench.common import bare_rate, feed_all, scratch_store, store_parser
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
@@ -133,10 +133,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--database", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser = store_parser(__doc__)
     parser.add_argument("--redis", default=None)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
