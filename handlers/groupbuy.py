@@ -530,7 +530,7 @@ async def join_button(
                 quantity=result.quantity,
                 position=result.position,
             )
-        after_commit.add(later(notifier.send, member.id, text))
+        notifier.send(member.id, text)  # queued once the update commits
     after_commit.add(later(cards.touch, callback_data.groupbuy_id))
 
 

@@ -36,11 +36,9 @@ from handlers.text import (
     N_,
     BackgroundSender,
     CallbackId,
-    CommitHook,
     HandlerSettings,
     esc,
     format_money,
-    later,
 )
 from services.audit import record_action
 from services.community import CommunityView, get_community
@@ -206,7 +204,6 @@ async def joined_through_link(
     community: CommunityView | None,
     settings: HandlerSettings,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     clock: Clock,
 ) -> None:
     """Welcomes someone who joined the group through a member's invite link, attributing
@@ -233,7 +230,7 @@ async def joined_through_link(
     ]
     if outcome.refused is None:
         lines += await attributed_lines(session, outcome, community.locale)
-    after_commit.add(later(notifier.send, community.id, "\n".join(lines)))
+    notifier.send(community.id, "\n".join(lines))  # queued once the update commits
 
 
 async def referral_paid(
@@ -323,7 +320,6 @@ async def invite_in_group(
     community: CommunityView,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
 ) -> None:
     """Gives the member a personal invite link into this group (in private once they started
     the bot); friends who join through it count as the member's invitations."""
@@ -346,7 +342,7 @@ async def invite_in_group(
         return
     with i18n.use_locale(member.locale):  # the member's language in private, not the group's
         text = group_link_text(community.title, link)
-    after_commit.add(later(notifier.send, member.id, text))
+    notifier.send(member.id, text)  # queued once the update commits
     await message.reply(
         _("{name}, I sent you your personal invitation link into this group in private.").format(
             name=esc(member.display_name)
