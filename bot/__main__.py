@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         help="recompute every ledger balance from its entries; exit 1 with a report on mismatch",
     )
     export = commands.add_parser(
-        "export", help="write the ledger entries and the orders of a date range to CSV files"
+        "export", help="write the dashboard's tables (ledger and orders by default) to CSV files"
     )
     export.add_argument(
         "period",
@@ -57,7 +57,13 @@ def _parser() -> argparse.ArgumentParser:
         help="nothing (last 30 days), Nd (last N days), a date, or two dates like "
         "2026-11-01 2026-11-30, in DEFAULT_TIMEZONE",
     )
-    export.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV file")
+    export.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV files")
+    export.add_argument(
+        "--tables",
+        default="ledger,orders",
+        help="comma-separated tables: communities, groupbuys, members, orders, ledger, "
+        "broadcasts, polls, nps (the dashboard's, with the same columns)",
+    )
     privacy = commands.add_parser(
         "privacy", help="answer a member's data request that arrived outside Telegram (audited)"
     )
@@ -122,9 +128,19 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
             await serve_webhook(runtime, url=hook[0], secret=hook[1], stop=_stop_on_signals())
         else:
             await runtime.bot.delete_webhook()
-            await runtime.dp.start_polling(
-                runtime.bot, allowed_updates=runtime.dp.resolve_used_update_types()
-            )
+            web = None
+            if settings.dashboard_url:  # polling has no web server unless the dashboard asks
+                from bot.dashboard import create_web_app
+                from bot.webhook import serve
+
+                web = await serve(create_web_app(runtime), runtime)
+            try:
+                await runtime.dp.start_polling(
+                    runtime.bot, allowed_updates=runtime.dp.resolve_used_update_types()
+                )
+            finally:
+                if web is not None:
+                    await web.cleanup()
     finally:
         await runtime.close()
 
@@ -184,14 +200,23 @@ async def _reconcile(settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
-async def _export(settings: Settings, period_words: list[str], out: Path) -> int:
+async def _export(settings: Settings, period_words: list[str], out: Path, tables: str) -> int:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
     from bot.db import create_engine, create_session_factory
-    from services.export import export_csv
     from services.period import InvalidPeriod, parse_period
+    from services.tables import TABLES, Query, csv_chunks
 
+    names = [name.strip() for name in tables.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TABLES]
+    if unknown or not names:
+        print(
+            f"export: unknown table {', '.join(unknown) or '(none)'}; use one or more of "
+            + ", ".join(TABLES),
+            file=sys.stderr,
+        )
+        return 2
     today = datetime.now(UTC).astimezone(ZoneInfo(settings.default_timezone)).date()
     try:
         period = parse_period(
@@ -203,22 +228,22 @@ async def _export(settings: Settings, period_words: list[str], out: Path) -> int
             file=sys.stderr,
         )
         return 2
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    span = f"{period.first.isoformat()}_{period.last.isoformat()}"
+    query = Query(scope=None, period=period, timezone=settings.default_timezone)
     engine = create_engine(settings)
     try:
         async with create_session_factory(engine)() as session:
-            (entries, entry_count), (orders, order_count) = await export_csv(
-                session, start=period.start, end=period.end
-            )
+            for name in names:
+                path = out / f"{name}_{span}.csv"
+                count = 0
+                with path.open("wb") as file:  # streamed: rows are written as they arrive
+                    async for chunk, rows in csv_chunks(session, TABLES[name], query):
+                        file.write(chunk)
+                        count += rows
+                print(f"wrote {count} rows of {name} to {path}")
     finally:
         await engine.dispose()
-    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
-    span = f"{period.first.isoformat()}_{period.last.isoformat()}"
-    for name, data, count, what in (
-        (f"ledger_{span}.csv", entries, entry_count, "ledger entries"),
-        (f"orders_{span}.csv", orders, order_count, "orders"),
-    ):
-        await asyncio.to_thread((out / name).write_bytes, data)
-        print(f"wrote {count} {what} to {out / name}")
     return 0
 
 
@@ -369,7 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_reconcile(settings))
         elif args.command == "export":
             _configure_logging(settings, quiet=True)
-            return asyncio.run(_export(settings, args.period, args.out))
+            return asyncio.run(_export(settings, args.period, args.out, args.tables))
         elif args.command == "privacy":
             if args.privacy_command is None:
                 _parser().parse_args(["privacy", "--help"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -170,6 +171,15 @@ class Settings(BaseSettings):
     suggestion_points: int = Field(default=50, ge=0, le=1_000_000)
     # NPS: a member is asked at most once in this many days
     nps_interval_days: int = Field(default=30, ge=1, le=3650)
+    # the web dashboard's public address (the bot's web server, path /dashboard); empty: the
+    # origin of WEBHOOK_URL + /dashboard, or http://localhost:WEBHOOK_PORT/dashboard without it
+    dashboard_url: str | None = None
+    # a /dashboard login link works once, for this many minutes
+    dashboard_link_minutes: int = Field(default=10, ge=1, le=60)
+    # a dashboard session (a signed cookie) lasts this many hours
+    dashboard_session_hours: int = Field(default=12, ge=1, le=24 * 7)
+    # Mini App initData signed by Telegram longer ago than this many seconds is refused
+    dashboard_init_data_max_age: int = Field(default=3600, ge=30, le=86_400)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # plain lines, or one JSON object a line with the update, chat and user ids (no text)
     log_format: Literal["plain", "json"] = "plain"
@@ -212,7 +222,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "redis_url", "webhook_url", "webhook_secret", "payment_provider_token", mode="before"
+        "redis_url",
+        "webhook_url",
+        "webhook_secret",
+        "payment_provider_token",
+        "dashboard_url",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -304,6 +319,13 @@ class Settings(BaseSettings):
     def _depth(cls, value: int) -> int:
         return min(value, MAX_REFERRAL_DEPTH)
 
+    @field_validator("dashboard_url")
+    @classmethod
+    def _dashboard_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("expected an https:// URL such as https://bot.example.com/dashboard")
+        return None if value is None else value.rstrip("/")
+
     @field_validator("webhook_url")
     @classmethod
     def _webhook_url(cls, value: str | None) -> str | None:
@@ -315,6 +337,16 @@ class Settings(BaseSettings):
     def referral_rates(self) -> tuple[int, ...]:
         """The commission rate of each level actually paid: at most `referral_depth` levels."""
         return tuple(self.referral_commission_bps[: self.referral_depth])
+
+    @property
+    def dashboard_base(self) -> str:
+        """The dashboard's public URL, without a trailing slash."""
+        if self.dashboard_url:
+            return self.dashboard_url
+        if self.webhook_url:
+            parts = urlsplit(self.webhook_url)
+            return f"{parts.scheme}://{parts.netloc}/dashboard"
+        return f"http://localhost:{self.webhook_port}/dashboard"
 
     @property
     def tier_measure(self) -> str:

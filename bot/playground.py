@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiohttp.web import AppRunner
+
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
@@ -233,10 +235,30 @@ async def run_playground(
             await runtime.retention.start()
             await runtime.broadcasts.start()
             await runtime.polls.start()  # poll closing times too
-            return await _session(runtime, emulator, script, write)
+            web = None
+            if script is None:  # the dashboard, for /dashboard's login link
+                web = await _serve_dashboard(runtime, write)
+            try:
+                return await _session(runtime, emulator, script, write)
+            finally:
+                if web is not None:
+                    await web.cleanup()
         finally:
             await runtime.close()
             await emulator.stop()
+
+
+async def _serve_dashboard(runtime: Runtime, write: Callable[[str], None]) -> AppRunner | None:
+    from bot.dashboard import create_web_app
+    from bot.webhook import serve
+
+    try:
+        runner = await serve(create_web_app(runtime), runtime)
+    except OSError as exc:  # the port is taken: the playground runs without the dashboard
+        write(f"(dashboard off: port {runtime.settings.webhook_port} is busy: {exc.strerror})")
+        return None
+    write(f"Dashboard: {runtime.settings.dashboard_base}/ (send /dashboard for a login link)")
+    return runner
 
 
 async def _session(

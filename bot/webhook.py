@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import Runtime
+from bot.dashboard import add_dashboard
 from bot.health import add_observability
 from bot.redis import RecentUpdates
 
@@ -79,10 +80,12 @@ class WebhookHandler:
 
 
 def create_webhook_app(runtime: Runtime, *, path: str, secret: str) -> web.Application:
-    """The aiohttp app: POST <path> takes updates; GET /healthz, /readyz and /metrics."""
+    """The aiohttp app: POST <path> takes updates; GET /healthz, /readyz and /metrics; the
+    dashboard under /dashboard."""
     app = web.Application(client_max_size=runtime.settings.webhook_max_body_bytes)
     app.router.add_post(path, WebhookHandler(runtime, secret=secret).handle)
     add_observability(app, runtime)
+    add_dashboard(app, runtime)
     return app
 
 

@@ -136,9 +136,7 @@ async def export(
             )
         )
         return
-    (entries, entry_count), (orders, order_count) = await export_csv(
-        session, start=period.start, end=period.end
-    )
+    (entries, entry_count), (orders, order_count) = await export_csv(session, period=period)
     span = f"{period.first.isoformat()}_{period.last.isoformat()}"
     first, last = period.first.isoformat(), period.last.isoformat()
     await message.answer_document(

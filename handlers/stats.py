@@ -6,12 +6,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, Message
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    WebAppInfo,
+)
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
@@ -23,6 +31,7 @@ from handlers.text import N_, HandlerSettings, esc, format_money
 from services.analytics import Figures, Ratio, Scope, StatsReport, stats_report
 from services.audit import record_action
 from services.community import CommunityView
+from services.dashboard import issue_link
 from services.member import MemberView
 from services.money import currency_digits
 from services.period import InvalidPeriod, parse_period
@@ -70,7 +79,7 @@ DEFINITIONS = {
 }
 
 
-def _rate(ratio: Ratio, locale: str) -> str:
+def rate_text(ratio: Ratio, locale: str) -> str:
     bps = ratio.bps
     if bps is None:
         return "—"
@@ -81,17 +90,17 @@ def _number(value: int, locale: str) -> str:
     return format_decimal(value, locale=locale)
 
 
-def _money(amounts: dict[str, int], locale: str) -> str:
+def money_text(amounts: dict[str, int], locale: str) -> str:
     if not amounts:
         return format_decimal(0, locale=locale)
     return ", ".join(format_money(amounts[c], c, locale) for c in sorted(amounts))
 
 
-def _line(name: str, value: str, key: str) -> str:
-    return f"• <b>{esc(name)}</b>: {value}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
+def _line(name: str, value: str, key: str) -> tuple[str, str]:
+    return key, f"• <b>{esc(name)}</b>: {value}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
 
 
-def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> str:
+def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> tuple[str, str]:
     """The referral line: a group sees the referrals that qualified there (sign-ups belong to
     no group until the newcomer's first order)."""
     referrals = figures.referrals
@@ -112,29 +121,29 @@ def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> str:
     value = value.format(
         qualified=_number(referrals.qualified, locale),
         invited=_number(referrals.invited, locale),
-        rate=_rate(referrals.conversion, locale),
+        rate=rate_text(referrals.conversion, locale),
         viral=coefficient,
     )
     return _line(_("Referrals"), value, "referrals")
 
 
-def _detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[str]:
-    """Every metric of the scope with its definition."""
+def detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[tuple[str, str]]:
+    """Every metric of the scope with its definition, each as (metric key, HTML line)."""
     n = _number
     funnel = figures.funnel
     lines = [
         _line(
             _("GMV"),
             _("{gmv}; paid orders: {orders}").format(
-                gmv=_money(figures.gmv, locale), orders=n(figures.paid_orders, locale)
+                gmv=money_text(figures.gmv, locale), orders=n(figures.paid_orders, locale)
             ),
             "gmv",
         ),
-        _line(_("Average order value"), _money(figures.average_order, locale), "average_order"),
+        _line(_("Average order value"), money_text(figures.average_order, locale), "average_order"),
         _line(
             _("Group-buy formation rate"),
             _("{rate} ({formed} of {closed})").format(
-                rate=_rate(figures.formation, locale),
+                rate=rate_text(figures.formation, locale),
                 formed=n(figures.formation.numerator, locale),
                 closed=n(figures.formation.denominator, locale),
             ),
@@ -143,7 +152,7 @@ def _detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[str]:
         _line(
             _("Repurchase rate"),
             _("{rate} (repeat buyers: {again}, buyers: {buyers})").format(
-                rate=_rate(figures.repurchase, locale),
+                rate=rate_text(figures.repurchase, locale),
                 again=n(figures.repurchase.numerator, locale),
                 buyers=n(figures.repurchase.denominator, locale),
             ),
@@ -188,7 +197,7 @@ def _detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[str]:
         _line(
             _("Co-creation participation"),
             _("{rate} (voters: {voters})").format(
-                rate=_rate(figures.participation, locale), voters=n(figures.voters, locale)
+                rate=rate_text(figures.participation, locale), voters=n(figures.voters, locale)
             ),
             "participation",
         ),
@@ -224,10 +233,10 @@ def _compact(figures: Figures, locale: str) -> str:
         "repurchase {repurchase}, active {week}/{month}, NPS {nps}"
     ).format(
         title=esc(figures.title or str(figures.community_id)),
-        gmv=_money(figures.gmv, locale),
+        gmv=money_text(figures.gmv, locale),
         orders=_number(figures.paid_orders, locale),
-        formation=_rate(figures.formation, locale),
-        repurchase=_rate(figures.repurchase, locale),
+        formation=rate_text(figures.formation, locale),
+        repurchase=rate_text(figures.repurchase, locale),
         week=_number(figures.active[7], locale),
         month=_number(figures.active[30], locale),
         nps=_nps(figures, locale),
@@ -251,7 +260,7 @@ def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]
     lines = [
         heading,
         f"<b>{scope}</b>",
-        *_detailed(report.overall, locale, whole_brand=whole_brand),
+        *(line for _key, line in detailed(report.overall, locale, whole_brand=whole_brand)),
     ]
     if whole_brand or len(report.communities) > 1:
         lines += ["", _("<b>Per community</b>")]
@@ -385,3 +394,63 @@ async def private_stats(
         scope=scope,
         clock=clock,
     )
+
+
+class DashboardSettings(HandlerSettings, Protocol):
+    dashboard_base: str
+    dashboard_link_minutes: int
+
+
+@router.message(Command("dashboard"), PRIVATE)
+async def dashboard_link(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: DashboardSettings,
+    clock: Clock,
+) -> None:
+    """Gives staff and leaders a one-time login link, and a button that opens the dashboard
+    inside Telegram as a Mini App (Telegram opens Mini Apps from https addresses only)."""
+    role = await current_role(bot, session, settings, member, None)
+    allowed = role >= Role.STAFF or bool(await led_communities(session, member_id=member.id))
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=message.chat.id,
+        action="dashboard.link",
+        allowed=allowed,
+        required_role=Role.LEADER.name.lower(),
+    )
+    if not allowed:
+        await message.reply(refusal_text(Role.LEADER))
+        return
+    minutes = settings.dashboard_link_minutes
+    token, _expires = await issue_link(session, member_id=member.id, now=clock(), minutes=minutes)
+    base = settings.dashboard_base
+    link = f"{base}/login?{urlencode({'token': token})}"
+    keyboard = None
+    if base.startswith("https://"):
+        keyboard = InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=_("Open dashboard"), web_app=WebAppInfo(url=f"{base}/app")
+                    )
+                ]
+            ]
+        )
+    await message.answer(
+        _(
+            "Your dashboard login link works once, within {minutes} minutes:\n{link}\n\n"
+            "Keep it to yourself: it signs in as you."
+        ).format(minutes=minutes, link=f'<a href="{esc(link)}">{esc(link)}</a>'),
+        reply_markup=keyboard,
+        disable_web_page_preview=True,
+    )
+
+
+@router.message(Command("dashboard"), GROUP)
+async def dashboard_in_group(message: Message) -> None:
+    """Login links never go to a group: the member is sent to the private chat."""
+    await message.reply(_("Send /dashboard to me in private for your login link."))

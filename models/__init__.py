@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community, CommunityMember
+from models.dashboard import DashboardLink
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedDelivery, ProcessedUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
@@ -44,6 +45,7 @@ __all__ = [
     "CommunityMember",
     "CommunityTag",
     "CouponTemplate",
+    "DashboardLink",
     "GroupBuy",
     "GroupBuyJoin",
     "GroupBuyPost",

@@ -632,16 +632,6 @@ async def orders_of_member_in_chat(
     return [order_view(row) for row in rows.scalars().all()]
 
 
-async def orders_between(session: AsyncSession, *, start: datetime, end: datetime) -> list[Order]:
-    """Orders created in [start, end), oldest first (rows, for exports)."""
-    rows = await session.execute(
-        select(Order)
-        .where(col(Order.created_at) >= start, col(Order.created_at) < end)
-        .order_by(col(Order.id))
-    )
-    return list(rows.scalars().all())
-
-
 async def release_commissions(session: AsyncSession, *, now: datetime, window: timedelta) -> int:
     """Release the pending commission of orders paid longer ago than the refund window and
     not refunded; each release is posted once (its key is the order's). Returns how many."""

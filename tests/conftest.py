@@ -8,6 +8,9 @@ A backend that is asked for but cannot be reached stops the whole run with an er
 
 Tests marked `needs_redis` (they cut Redis off mid-run) need a real Redis: without
 TEST_REDIS_URL they are deselected, and the run says so in its summary, never silently.
+Tests marked `needs_browser` drive Chromium: TEST_CHROMIUM names it (and the run fails when it
+is missing); without it, /usr/bin/chromium is used when installed, else they are deselected
+and reported the same way.
 """
 
 from __future__ import annotations
@@ -59,30 +62,42 @@ COFFEE = -1001000000002  # "Coffee Club"
 
 
 NEEDS_REDIS = "needs TEST_REDIS_URL (the PostgreSQL + Redis run)"
-_deselected: list[str] = []
+NEEDS_BROWSER = "needs Chromium (TEST_CHROMIUM, or /usr/bin/chromium)"
+# the browser of the dashboard test: asked for by TEST_CHROMIUM (then it must exist), or
+# Debian's chromium when installed
+TEST_CHROMIUM = os.environ.get("TEST_CHROMIUM", "").strip()
+CHROMIUM = TEST_CHROMIUM or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else "")
+_deselected: dict[str, list[str]] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"needs_redis: {NEEDS_REDIS}; deselected otherwise")
+    config.addinivalue_line("markers", f"needs_browser: {NEEDS_BROWSER}; deselected otherwise")
+    if TEST_CHROMIUM and not Path(TEST_CHROMIUM).exists():
+        raise pytest.UsageError(f"TEST_CHROMIUM={TEST_CHROMIUM} does not exist")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Without TEST_REDIS_URL, deselect the tests that need a real Redis (reported below)."""
-    if TEST_REDIS_URL:
-        return
+    """Deselect the tests whose real backend this run lacks (reported in the summary)."""
+    missing = {"needs_redis": not TEST_REDIS_URL, "needs_browser": not CHROMIUM}
     keep, drop = [], []
     for item in items:
-        (drop if item.get_closest_marker("needs_redis") else keep).append(item)
+        lacks = [
+            name for name, absent in missing.items() if absent and item.get_closest_marker(name)
+        ]
+        (drop if lacks else keep).append(item)
+        for name in lacks:
+            _deselected.setdefault(name, []).append(item.nodeid)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
-        _deselected.extend(item.nodeid for item in drop)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _deselected:
-        terminalreporter.write_sep("-", f"deselected, {NEEDS_REDIS}")
-        for nodeid in _deselected:
+    reasons = {"needs_redis": NEEDS_REDIS, "needs_browser": NEEDS_BROWSER}
+    for name, nodeids in _deselected.items():
+        terminalreporter.write_sep("-", f"deselected, {reasons[name]}")
+        for nodeid in nodeids:
             terminalreporter.write_line(nodeid)
 
 

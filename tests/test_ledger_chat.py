@@ -151,8 +151,8 @@ async def test_export_command_writes_the_csv(database_url: str, tmp_path: Path) 
     target = tmp_path / f"ledger_{today}_{today}.csv"
     orders = tmp_path / f"orders_{today}_{today}.csv"
     assert result.stdout.strip().splitlines() == [
-        f"wrote 7 ledger entries to {target}",
-        f"wrote 0 orders to {orders}",
+        f"wrote 7 rows of ledger to {target}",
+        f"wrote 0 rows of orders to {orders}",
     ]
     assert target.read_bytes().startswith(b"\xef\xbb\xbftransaction_id,created_at_utc")
     assert orders.read_bytes().startswith(b"\xef\xbb\xbforder_id,created_at_utc")

@@ -1,0 +1,546 @@
+"""The web dashboard, served under /dashboard by the bot's own web server.
+
+Sign-in: a one-time link from /dashboard (GET /dashboard/login?token=...), or Telegram's Mini
+App (GET /dashboard/app posts the signed initData to /dashboard/auth). Both set a signed
+session cookie; every other page and CSV answers 401 without one, and 403 to a member who is
+neither staff nor a leader. A leader's pages and CSVs hold only the groups they lead (asking
+for another group is refused with 403). Every CSV download is written to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import ClassVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+from aiohttp import web
+from babel.numbers import format_decimal
+
+from bot import dashboard_html as html
+from bot.app import Runtime
+from handlers.stats import DEFINITIONS, detailed, money_text, rate_text
+from services.analytics import Scope, StatsReport, communities_in, stats_report
+from services.audit import record_action
+from services.dashboard import Reader, SessionKey, reader_for, redeem_link, web_app_user
+from services.member import get_member
+from services.period import InvalidPeriod, Period, parse_period
+from services.tables import TABLES, Query, csv_chunks
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/dashboard"
+COOKIE = "dashboard_session"
+LANG_COOKIE = "dashboard_lang"
+LOCALES = ("en", "zh_Hans", "zh_Hant")
+PAGE_ROWS = 200  # rows of a table shown on a page; its CSV has every row
+EXPORT_ACTION = "dashboard.export"
+SIGN_IN_ACTION = "dashboard.sign_in"
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What one request reads: who, which groups, which period, in which language."""
+
+    reader: Reader
+    name: str
+    locale: str
+    zone: ZoneInfo
+    period: Period
+    period_text: str
+    community: str
+    scope: Scope
+    communities: list[tuple[int, str]]
+    error: str
+
+    def query(self, search: str = "") -> Query:
+        return Query(scope=self.scope, period=self.period, timezone=self.zone.key, search=search)
+
+    def params(self, **extra: str) -> dict[str, str]:
+        base = {"period": self.period_text, "community": self.community}
+        return {k: v for k, v in {**base, **extra}.items() if v}
+
+
+Render = Callable[["Dashboard", web.Request, View], Awaitable[tuple[str, str]]]
+
+
+class Dashboard:
+    """The dashboard's handlers, bound to one runtime."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings
+        self.key = SessionKey.for_token(runtime.bot.token)
+        self.secure = self.settings.dashboard_base.startswith("https://")
+
+    def now(self) -> datetime:
+        return self.runtime.clock()
+
+    # -- signing in ------------------------------------------------------------------------
+
+    def _signed_in(self, response: web.StreamResponse, member_id: int) -> None:
+        cookie = self.key.issue(
+            member_id, now=self.now(), hours=self.settings.dashboard_session_hours
+        )
+        response.set_cookie(
+            COOKIE,
+            cookie,
+            max_age=self.settings.dashboard_session_hours * 3600,
+            path=PREFIX,
+            httponly=True,
+            secure=self.secure,
+            # inside Telegram's web client the Mini App is a cross-site frame
+            samesite="None" if self.secure else "Lax",
+        )
+
+    def _locale_of(self, request: web.Request, fallback: str) -> str:
+        chosen = request.query.get("lang") or request.cookies.get(LANG_COOKIE) or fallback
+        return chosen if chosen in LOCALES else self.settings.default_locale
+
+    def _message(self, request: web.Request, status: int, title: str, text: str) -> web.Response:
+        return web.Response(
+            text=html.message_page(title, text),
+            status=status,
+            content_type="text/html",
+            charset="utf-8",
+        )
+
+    async def _audit_sign_in(self, member_id: int, via: str, allowed: bool) -> None:
+        async with self.runtime.sessions() as session:
+            await record_action(
+                session,
+                actor_id=member_id,
+                chat_id=None,
+                action=SIGN_IN_ACTION,
+                allowed=allowed,
+                detail=via,
+            )
+            await session.commit()
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/login?token=...: a one-time link opens a session, once."""
+        with (
+            self.runtime.i18n.context(),
+            self.runtime.i18n.use_locale(self._locale_of(request, self.settings.default_locale)),
+        ):
+            async with self.runtime.sessions() as session:
+                member_id = await redeem_link(
+                    session, token=request.query.get("token", ""), now=self.now()
+                )
+                await session.commit()
+            if member_id is None:
+                return self._message(
+                    request,
+                    403,
+                    _("This link no longer works"),
+                    _(
+                        "Login links work once and only for a few minutes. Send /dashboard to "
+                        "the bot in private for a new one."
+                    ),
+                )
+            await self._audit_sign_in(member_id, "link", True)
+            response = web.Response(status=303, headers={"Location": f"{PREFIX}/"})
+            self._signed_in(response, member_id)
+            return response
+
+    async def mini_app(self, request: web.Request) -> web.Response:
+        """GET /dashboard/app: the page Telegram opens; its script signs in with initData."""
+        with (
+            self.runtime.i18n.context(),
+            self.runtime.i18n.use_locale(self._locale_of(request, self.settings.default_locale)),
+        ):
+            return web.Response(
+                text=html.mini_app_page(self._locale_of(request, self.settings.default_locale)),
+                content_type="text/html",
+                charset="utf-8",
+            )
+
+    async def auth(self, request: web.Request) -> web.Response:
+        """POST /dashboard/auth with init_data: Telegram's signature opens a session."""
+        form = await request.post()
+        init_data = str(form.get("init_data", ""))[:8192]
+        member_id = web_app_user(
+            init_data,
+            token=self.runtime.bot.token,
+            now=self.now(),
+            max_age=self.settings.dashboard_init_data_max_age,
+        )
+        if member_id is None:
+            return web.json_response({"error": "initData refused"}, status=403)
+        async with self.runtime.sessions() as session:
+            reader = await reader_for(
+                session, member_id=member_id, owner_ids=self.settings.owner_ids
+            )
+        await self._audit_sign_in(member_id, "mini_app", reader is not None)
+        if reader is None:
+            return web.json_response({"error": "staff and leaders only"}, status=403)
+        response = web.json_response({"ok": True})
+        self._signed_in(response, member_id)
+        return response
+
+    async def logout(self, _request: web.Request) -> web.StreamResponse:
+        response = web.Response(status=303, headers={"Location": f"{PREFIX}/app"})
+        response.del_cookie(COOKIE, path=PREFIX)
+        return response
+
+    # -- who is reading ----------------------------------------------------------------------
+
+    async def _view(self, request: web.Request) -> View | web.Response:
+        """The request's reader and filters, or the refusal to send instead."""
+        member_id = self.key.member(request.cookies.get(COOKIE), now=self.now())
+        fallback = self.settings.default_locale
+        if member_id is None:
+            with (
+                self.runtime.i18n.context(),
+                self.runtime.i18n.use_locale(self._locale_of(request, fallback)),
+            ):
+                return self._message(
+                    request,
+                    401,
+                    _("Please sign in"),
+                    _(
+                        "Open the dashboard from the bot: send /dashboard in private for a "
+                        "login link, or tap its Open dashboard button."
+                    ),
+                )
+        async with self.runtime.sessions() as session:
+            reader = await reader_for(
+                session, member_id=member_id, owner_ids=self.settings.owner_ids
+            )
+            member = await get_member(session, member_id)
+            locale = self._locale_of(request, member.locale if member else fallback)
+            zone = ZoneInfo((member.timezone if member else None) or self.settings.default_timezone)
+            with self.runtime.i18n.context(), self.runtime.i18n.use_locale(locale):
+                if reader is None:
+                    return self._message(
+                        request,
+                        403,
+                        _("Not for you, sorry"),
+                        _("The dashboard is for brand staff and group leaders."),
+                    )
+                communities = await communities_in(session, reader.scope)
+                community = request.query.get("community", "").strip()
+                scope = reader.scope
+                if community:
+                    if not community.lstrip("-").isdigit() or (
+                        reader.scope is not None and int(community) not in reader.scope
+                    ):
+                        return self._message(
+                            request,
+                            403,
+                            _("Not your group"),
+                            _("You can only see the groups you lead."),
+                        )
+                    scope = frozenset({int(community)})
+                today = self.now().astimezone(zone).date()
+                period_text = request.query.get("period", "").strip()[:64]
+                error = ""
+                try:
+                    period = parse_period(period_text, timezone=zone.key, today=today)
+                except InvalidPeriod:
+                    error = _("I could not read that period, so this shows the last 30 days.")
+                    period_text = ""
+                    period = parse_period("", timezone=zone.key, today=today)
+        name = member.first_name if member else str(member_id)
+        return View(
+            reader=reader,
+            name=name,
+            locale=locale,
+            zone=zone,
+            period=period,
+            period_text=period_text,
+            community=community,
+            scope=scope,
+            communities=communities,
+            error=error,
+        )
+
+    def _respond(self, request: web.Request, view: View, body: str, title: str) -> web.Response:
+        here = request.match_info.get("page", "")
+        response = web.Response(
+            text=html.page(
+                title=title,
+                here=here,
+                body=html.filters(
+                    period=view.period_text,
+                    community=view.community,
+                    communities=view.communities,
+                    search=request.query.get("q", "") if here == "members" else None,
+                    error=view.error,
+                )
+                + body,
+                lang=view.locale,
+                user=view.name,
+                query=view.params(q=request.query.get("q", "")),
+            ),
+            content_type="text/html",
+            charset="utf-8",
+        )
+        if request.query.get("lang") in LOCALES:
+            response.set_cookie(
+                LANG_COOKIE, request.query["lang"], path=PREFIX, max_age=365 * 86400
+            )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    async def _table(self, view: View, name: str, heading: str, search: str = "") -> str:
+        table = TABLES[name]
+        rows: list[tuple[object, ...]] = []
+        more = False
+        async with self.runtime.sessions() as session:
+            async for row in table.rows(session, view.query(search)):
+                if len(rows) == PAGE_ROWS:
+                    more = True
+                    break
+                rows.append(row)
+        params = view.params(q=search)
+        return html.table(
+            name=name,
+            heading=heading,
+            columns=table.columns,
+            rows=rows,
+            more=more,
+            csv_href=f"csv/{name}" + (f"?{urlencode(params)}" if params else ""),
+            locale=view.locale,
+            zone=view.zone,
+        )
+
+    # -- pages -----------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        name = request.match_info.get("page", "")
+        render = self.PAGES.get(name)
+        if render is None:
+            raise web.HTTPNotFound()
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            title, body = await render(self, request, view)
+            return self._respond(request, view, body, title)
+
+    async def _report(self, view: View) -> StatsReport:
+        async with self.runtime.sessions() as session:
+            return await stats_report(
+                session, period=view.period, timezone=view.zone.key, scope=view.scope
+            )
+
+    async def overview(self, _request: web.Request, view: View) -> tuple[str, str]:
+        report = await self._report(view)
+        figures = report.overall
+        cards = "".join(
+            f'<div class="card">{line.removeprefix("• ").replace(chr(10), "<br>")}</div>'
+            for _key, line in detailed(figures, view.locale, whole_brand=view.scope is None)
+        )
+        currency = report.currency or ""
+        days = html.columns_svg(
+            _("GMV per day ({currency})").format(currency=currency or "—"),
+            [
+                (d.day.strftime("%m-%d"), d.gmv, money_text({currency: d.gmv}, view.locale))
+                for d in report.days
+            ],
+            color="#3478f6",
+        )
+        orders = html.columns_svg(
+            _("Paid orders per day"),
+            [(d.day.strftime("%m-%d"), d.orders, str(d.orders)) for d in report.days],
+            color="#ff9500",
+        )
+        funnel = figures.funnel
+        steps = [
+            (_("Cards posted"), funnel.cards),
+            (_("Joins"), funnel.joins),
+            (_("Orders paid"), funnel.paid),
+            (_("Picked up"), funnel.picked_up),
+        ]
+        funnel_chart = html.bars_svg(
+            _("Funnel"), [(label, value, str(value)) for label, value in steps]
+        )
+        heading = _("From {first} to {last} ({zone})").format(
+            first=view.period.first.isoformat(),
+            last=view.period.last.isoformat(),
+            zone=view.zone.key,
+        )
+        body = (
+            f'<p class="note">{html.escape(heading)}</p>'
+            f'<div class="cards">{cards}</div>'
+            f'<section class="block" id="chart-days">{days}{orders}</section>'
+            f'<section class="block" id="chart-funnel">{funnel_chart}</section>'
+        )
+        return _("Overview"), body
+
+    async def communities(self, _request: web.Request, view: View) -> tuple[str, str]:
+        report = await self._report(view)
+        currency = report.currency or ""
+        ranked = sorted(
+            report.communities, key=lambda f: (-f.gmv.get(currency, 0), f.title, f.community_id)
+        )
+        chart = html.bars_svg(
+            _("GMV by group ({currency})").format(currency=currency or "—"),
+            [
+                (
+                    f.title or str(f.community_id),
+                    f.gmv.get(currency, 0),
+                    money_text({currency: f.gmv.get(currency, 0)}, view.locale),
+                )
+                for f in ranked
+            ],
+        )
+        formation = html.bars_svg(
+            _("Group-buy formation rate by group"),
+            [
+                (
+                    f.title or str(f.community_id),
+                    f.formation.bps or 0,
+                    rate_text(f.formation, view.locale),
+                )
+                for f in ranked
+            ],
+            color="#34a853",
+        )
+        table = await self._table(view, "communities", _("Communities"))
+        definition = DEFINITIONS["formation"]
+        note = html.escape(_(definition))
+        body = (
+            f'<section class="block" id="chart-communities">{chart}{formation}'
+            f'<p class="note">{note}</p></section>{table}'
+        )
+        return _("Communities"), body
+
+    async def groupbuys(self, _request: web.Request, view: View) -> tuple[str, str]:
+        return _("Group-buys"), await self._table(view, "groupbuys", _("Group-buys"))
+
+    async def members(self, request: web.Request, view: View) -> tuple[str, str]:
+        search = request.query.get("q", "").strip()[:64]
+        return _("Members"), await self._table(view, "members", _("Members"), search)
+
+    async def ledger(self, _request: web.Request, view: View) -> tuple[str, str]:
+        orders = await self._table(view, "orders", _("Orders"))
+        entries = await self._table(view, "ledger", _("Ledger entries"))
+        return _("Ledger"), orders + entries
+
+    async def broadcasts(self, _request: web.Request, view: View) -> tuple[str, str]:
+        return _("Broadcasts"), await self._table(view, "broadcasts", _("Broadcasts"))
+
+    async def cocreation(self, _request: web.Request, view: View) -> tuple[str, str]:
+        polls: dict[int, list[tuple[object, ...]]] = {}
+        async with self.runtime.sessions() as session:
+            async for row in TABLES["polls"].rows(session, view.query()):
+                polls.setdefault(int(str(row[0])), []).append(row)
+                if len(polls) > 12:
+                    break
+        charts = []
+        for options in list(polls.values())[:12]:
+            question = str(options[0][2])
+            voters = int(str(options[0][6]))
+            total = sum(int(str(o[9])) for o in options) or 1
+            charts.append(
+                html.bars_svg(
+                    _("{question} (voters: {voters})").format(question=question, voters=voters),
+                    [
+                        (
+                            f"{o[7]}. {o[8]}",
+                            int(str(o[9])),
+                            f"{o[9]} ({format_decimal(Decimal(int(str(o[9])) * 100) / total, '#,##0', locale=view.locale)}%)",  # noqa: E501
+                        )
+                        for o in options
+                    ],
+                    color="#af52de",
+                )
+            )
+        report = await self._report(view)
+        figures = report.overall
+        cards = "".join(
+            f'<div class="card">{line.removeprefix("• ").replace(chr(10), "<br>")}</div>'
+            for key, line in detailed(figures, view.locale, whole_brand=view.scope is None)
+            if key in ("participation", "suggestions", "nps")
+        )
+        body = (
+            f'<div class="cards">{cards}</div>'
+            f'<section class="block" id="chart-polls">{"".join(charts) or ""}</section>'
+            + await self._table(view, "polls", _("Polls"))
+            + await self._table(view, "nps", _("NPS by group"))
+        )
+        return _("Co-creation"), body
+
+    PAGES: ClassVar[
+        dict[str, Callable[[Dashboard, web.Request, View], Awaitable[tuple[str, str]]]]
+    ] = {
+        "": overview,
+        "communities": communities,
+        "groupbuys": groupbuys,
+        "members": members,
+        "ledger": ledger,
+        "broadcasts": broadcasts,
+        "cocreation": cocreation,
+    }
+
+    # -- CSV -------------------------------------------------------------------------------
+
+    async def csv(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/csv/<table>: the whole table, streamed, and the export audited."""
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        name = request.match_info["table"]
+        table = TABLES.get(name)
+        if table is None:
+            raise web.HTTPNotFound()
+        search = request.query.get("q", "").strip()[:64] if name == "members" else ""
+        span = f"{view.period.first.isoformat()}_{view.period.last.isoformat()}"
+        async with self.runtime.sessions() as session:
+            scope = "all" if view.scope is None else " ".join(str(g) for g in sorted(view.scope))
+            await record_action(
+                session,
+                actor_id=view.reader.member_id,
+                chat_id=None,
+                action=EXPORT_ACTION,
+                allowed=True,
+                required_role="leader",
+                detail=f"{name} {span} groups={scope}" + (f" q={search}" if search else ""),
+            )
+            await session.commit()
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{name}_{span}.csv"',
+                "Cache-Control": "no-store",
+            }
+        )
+        await response.prepare(request)
+        async with self.runtime.sessions() as session:
+            async for chunk, _rows in csv_chunks(session, table, view.query(search)):
+                await response.write(chunk)
+        await response.write_eof()
+        return response
+
+
+async def _to_overview(_request: web.Request) -> web.Response:
+    return web.Response(status=302, headers={"Location": f"{PREFIX}/"})
+
+
+def add_dashboard(app: web.Application, runtime: Runtime) -> None:
+    """Mount the dashboard's routes under /dashboard on the bot's web server."""
+    dashboard = Dashboard(runtime)
+    app.router.add_get(f"{PREFIX}/login", dashboard.login)
+    app.router.add_get(f"{PREFIX}/app", dashboard.mini_app)
+    app.router.add_post(f"{PREFIX}/auth", dashboard.auth)
+    app.router.add_get(f"{PREFIX}/logout", dashboard.logout)
+    app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
+    app.router.add_get(PREFIX, _to_overview)
+    app.router.add_get(f"{PREFIX}/{{page:[a-z]*}}", dashboard.page)
+
+
+def create_web_app(runtime: Runtime) -> web.Application:
+    """The probes and the dashboard without the webhook (polling mode, the playground)."""
+    from bot.health import add_observability
+
+    app = web.Application()
+    add_observability(app, runtime)
+    add_dashboard(app, runtime)
+    return app

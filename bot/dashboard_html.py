@@ -1,0 +1,378 @@
+"""The dashboard's HTML: one layout, tables, and charts drawn as inline SVG.
+
+Everything a page needs is in the page itself (style, script, charts), so it works with no
+resource from the internet. Text is escaped here; labels go through Babel like every other
+user-facing string, and chart text is the browser's, so Chinese titles render as Chinese.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from html import escape
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+
+from handlers.text import N_, format_money
+from models.ledger import POINTS
+
+PAGES = (
+    ("", N_("Overview")),
+    ("communities", N_("Communities")),
+    ("groupbuys", N_("Group-buys")),
+    ("members", N_("Members")),
+    ("ledger", N_("Ledger")),
+    ("broadcasts", N_("Broadcasts")),
+    ("cocreation", N_("Co-creation")),
+)
+
+# the localized heading of each table column (the CSV keeps the column names themselves)
+COLUMN_LABELS = {
+    "account_kind": N_("Account"),
+    "account_owner": N_("Owner"),
+    "active_30d": N_("Active 30 days"),
+    "active_7d": N_("Active 7 days"),
+    "amount_minor": N_("Amount"),
+    "anonymous": N_("Anonymous"),
+    "answers": N_("Answers"),
+    "asset": N_("Asset"),
+    "average_order_minor": N_("Average order"),
+    "broadcast_id": N_("Broadcast"),
+    "buyers": N_("Buyers"),
+    "cards_posted": N_("Cards posted"),
+    "chat_id": N_("Chat"),
+    "closes_at_utc": N_("Closes"),
+    "communities": N_("Groups"),
+    "community_id": N_("Group"),
+    "created_at_utc": N_("Created"),
+    "currency": N_("Currency"),
+    "deadline_utc": N_("Deadline"),
+    "detractors": N_("Detractors"),
+    "failed": N_("Failed"),
+    "final_price_minor": N_("Final price"),
+    "finished_at_utc": N_("Finished"),
+    "first_name": N_("First name"),
+    "first_seen_utc": N_("First seen"),
+    "gmv_minor": N_("GMV"),
+    "groupbuy_id": N_("Group-buy"),
+    "groupbuys_closed": N_("Group-buys closed"),
+    "groupbuys_formed": N_("Group-buys formed"),
+    "idempotency_key": N_("Idempotency key"),
+    "joins": N_("Joins"),
+    "kind": N_("Kind"),
+    "last_name": N_("Last name"),
+    "locale": N_("Language"),
+    "member_id": N_("Member"),
+    "memo": N_("Memo"),
+    "min_count": N_("Minimum"),
+    "min_kind": N_("Minimum of"),
+    "nps": N_("NPS"),
+    "nps_answers": N_("NPS answers"),
+    "option": N_("Option"),
+    "option_text": N_("Option text"),
+    "order_id": N_("Order"),
+    "orders_paid": N_("Orders paid"),
+    "orders_picked_up": N_("Picked up"),
+    "paid": N_("Paid"),
+    "paid_minor": N_("Paid amount"),
+    "paid_orders": N_("Paid orders"),
+    "participants": N_("Participants"),
+    "passives": N_("Passives"),
+    "payment_mode": N_("Payment"),
+    "pending": N_("Waiting"),
+    "points": N_("Points"),
+    "poll_id": N_("Poll"),
+    "poll_voters": N_("Poll voters"),
+    "product_id": N_("Product"),
+    "promoters": N_("Promoters"),
+    "quantity": N_("Quantity"),
+    "question": N_("Question"),
+    "recipients": N_("Recipients"),
+    "referrals_qualified": N_("Qualified referrals"),
+    "refunded_minor": N_("Refunded"),
+    "repeat_buyers": N_("Repeat buyers"),
+    "reverses_id": N_("Reverses"),
+    "scheduled_at_utc": N_("Scheduled"),
+    "sent": N_("Sent"),
+    "settled_at_utc": N_("Settled"),
+    "skipped": N_("Skipped"),
+    "status": N_("Status"),
+    "stock_cap": N_("Stock"),
+    "suggestions_adopted": N_("Suggestions adopted"),
+    "suggestions_made": N_("Suggestions made"),
+    "text": N_("Text"),
+    "tier": N_("Tier"),
+    "tier_rank": N_("Tier rank"),
+    "title": N_("Title"),
+    "total_minor": N_("Total"),
+    "transaction_id": N_("Transaction"),
+    "unit_price_minor": N_("Unit price"),
+    "units_sold": N_("Units sold"),
+    "username": N_("Username"),
+    "votes": N_("Votes"),
+    "voters": N_("Voters"),
+}
+
+STYLE = """
+:root { --ink:#1d2733; --muted:#5f6b7a; --line:#dde3ea; --accent:#3478f6; --bg:#f6f8fb; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.45 system-ui,-apple-system,"Segoe UI","PingFang SC",
+  "Noto Sans CJK SC",sans-serif; color:var(--ink); background:var(--bg); }
+header { background:#fff; border-bottom:1px solid var(--line); padding:10px 16px; }
+header h1 { font-size:18px; margin:0 0 6px; }
+nav a { display:inline-block; margin:2px 10px 2px 0; color:var(--accent); text-decoration:none; }
+nav a.here { color:var(--ink); font-weight:600; }
+main { padding:16px; max-width:1200px; }
+form.filters { display:flex; flex-wrap:wrap; gap:8px; align-items:end; margin-bottom:14px; }
+form.filters label { display:flex; flex-direction:column; font-size:13px; color:var(--muted); }
+input, select, button { font:inherit; padding:5px 8px; }
+.cards { display:grid; grid-template-columns:repeat(auto-fill,minmax(260px,1fr)); gap:10px; }
+.card { background:#fff; border:1px solid var(--line); border-radius:8px; padding:10px 12px; }
+.card i { display:block; color:var(--muted); font-size:13px; margin-top:4px; }
+.block { background:#fff; border:1px solid var(--line); border-radius:8px; padding:12px;
+  margin:14px 0; overflow-x:auto; }
+.block h2 { font-size:16px; margin:0 0 8px; }
+table { border-collapse:collapse; font-size:13px; }
+th, td { border-bottom:1px solid var(--line); padding:4px 8px; text-align:left;
+  white-space:nowrap; }
+th { color:var(--muted); font-weight:600; }
+.note { color:var(--muted); font-size:13px; }
+.error { color:#b3261e; }
+.csv { float:right; font-size:13px; }
+svg text { font-family:inherit; }
+"""
+
+
+def page(
+    *,
+    title: str,
+    here: str,
+    body: str,
+    lang: str,
+    user: str,
+    query: dict[str, str] | None = None,
+) -> str:
+    """A whole dashboard page with its navigation (links keep the period and group)."""
+    keep = urlencode({k: v for k, v in (query or {}).items() if k in ("period", "community")})
+    suffix = f"?{keep}" if keep else ""
+    links = "".join(
+        f'<a href="{(path or "./") + suffix}"'
+        f"{' class=here' if path == here else ''}>{escape(_(label))}</a>"
+        for path, label in PAGES
+    )
+    languages = " · ".join(
+        f'<a href="?{urlencode({**(query or {}), "lang": code})}">{name}</a>'
+        for code, name in (("en", "English"), ("zh_Hans", "简体中文"), ("zh_Hant", "繁體中文"))
+    )
+    heading = escape(_("Community dashboard"))
+    sign_out = escape(_("Sign out"))
+    return (
+        f'<!doctype html><html lang="{escape(lang.replace("_", "-"))}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<header><h1>{heading}</h1><nav>{links}</nav>"
+        f'<div class="note">{escape(user)} · {languages} · '
+        f'<a href="logout">{sign_out}</a></div></header>'
+        f"<main><h2>{escape(title)}</h2>{body}</main></body></html>"
+    )
+
+
+def message_page(title: str, text: str, lang: str = "en") -> str:
+    """A page with one message and no navigation (sign-in problems)."""
+    return (
+        f'<!doctype html><html lang="{escape(lang.replace("_", "-"))}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body><main>"
+        f'<h2>{escape(title)}</h2><p class="message">{escape(text)}</p></main></body></html>'
+    )
+
+
+def filters(
+    *,
+    period: str,
+    community: str,
+    communities: Sequence[tuple[int, str]],
+    search: str | None = None,
+    error: str = "",
+) -> str:
+    """The period (and group, and search) form of a page."""
+    options = "".join(
+        f'<option value="{g}"{" selected" if str(g) == community else ""}>{escape(t or str(g))}'
+        "</option>"
+        for g, t in communities
+    )
+    label = {
+        "search": escape(_("Name, @username or id")),
+        "period": escape(_("Period")),
+        "group": escape(_("Group")),
+        "all": escape(_("All my groups")),
+        "show": escape(_("Show")),
+        "hint": escape(_("Period: 7d, 30d, 90d, a date, or 2026-11-01..2026-11-30.")),
+    }
+    search_box = (
+        ""
+        if search is None
+        else f"<label>{label['search']}"
+        f'<input name="q" value="{escape(search)}" maxlength="64"></label>'
+    )
+    return (
+        '<form class="filters" method="get">'
+        f'<label>{label["period"]}<input name="period" value="{escape(period)}" '
+        'placeholder="30d" size="24"></label>'
+        f'<label>{label["group"]}<select name="community">'
+        f'<option value="">{label["all"]}</option>{options}</select></label>'
+        f"{search_box}<button>{label['show']}</button></form>"
+        f'<p class="note">{label["hint"]}</p>'
+        + (f'<p class="error">{escape(error)}</p>' if error else "")
+    )
+
+
+def cell(column: str, value: object, row: dict[str, object], locale: str, zone: ZoneInfo) -> str:
+    """A value as the reader reads it: local time, money in its currency, yes/no."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if column.endswith("_minor") and isinstance(value, int):
+        currency = row.get("currency") or row.get("asset")
+        if isinstance(currency, str) and currency and currency != POINTS:
+            return format_money(value, currency, locale)
+    return str(value)
+
+
+def table(
+    *,
+    name: str,
+    heading: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    more: bool,
+    csv_href: str,
+    locale: str,
+    zone: ZoneInfo,
+) -> str:
+    """A table block with its CSV link; `more` says rows were left out of the page."""
+    head = "".join(f"<th>{escape(_(COLUMN_LABELS.get(c, c)))}</th>" for c in columns)
+    lines = []
+    for values in rows:
+        named = dict(zip(columns, values, strict=False))
+        lines.append(
+            "<tr>"
+            + "".join(
+                f"<td>{escape(cell(c, v, named, locale, zone))}</td>"
+                for c, v in zip(columns, values, strict=False)
+            )
+            + "</tr>"
+        )
+    nothing = escape(_("Nothing in this period."))
+    partial = escape(_("Only the first rows are shown; the CSV has them all."))
+    download = escape(_("Download CSV"))
+    empty = "" if rows else f'<p class="note">{nothing}</p>'
+    note = f'<p class="note">{partial}</p>' if more else ""
+    return (
+        f'<section class="block" id="table-{name}">'
+        f'<a class="csv" href="{escape(csv_href)}" download>{download}</a>'
+        f"<h2>{escape(heading)}</h2>{note}"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+        f"{empty}</section>"
+    )
+
+
+def bars_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str = "#3478f6") -> str:
+    """A horizontal bar chart: (label, value, value as text) per bar."""
+    label_width, bar_room, row, top = 220, 360, 26, 30
+    peak = max((value for _label, value, _text in items), default=0) or 1
+    height = top + row * max(len(items), 1) + 10
+    parts = [
+        f'<svg class="chart" role="img" width="{label_width + bar_room + 120}" '
+        f'height="{height}" aria-label="{escape(title)}">',
+        f'<text x="0" y="18" font-weight="600">{escape(title)}</text>',
+    ]
+    for n, (label, value, text) in enumerate(items):
+        y = top + n * row
+        width = max(int(bar_room * max(value, 0) / peak), 1 if value else 0)
+        shown = label if len(label) <= 28 else label[:27] + "…"
+        parts += [
+            f'<text x="0" y="{y + 16}">{escape(shown)}</text>',
+            f'<rect class="bar" x="{label_width}" y="{y + 3}" width="{width}" height="18" '
+            f'fill="{color}"><title>{escape(label)}: {escape(text)}</title></rect>',
+            f'<text x="{label_width + width + 6}" y="{y + 16}">{escape(text)}</text>',
+        ]
+    if not items:
+        nothing = escape(_("Nothing in this period."))
+        parts.append(f'<text x="0" y="{top + 16}">{nothing}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def columns_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str) -> str:
+    """A column chart over days: (day label, value, value as text) per column."""
+    width, height, top, bottom, left = 760, 220, 28, 36, 8
+    count = max(len(items), 1)
+    slot = (width - left) / count
+    peak = max((value for _label, value, _text in items), default=0) or 1
+    room = height - top - bottom
+    every = max(1, count // 10)  # about ten day labels under the axis
+    parts = [
+        f'<svg class="chart" role="img" width="{width}" height="{height}" '
+        f'aria-label="{escape(title)}">',
+        f'<text x="0" y="18" font-weight="600">{escape(title)}</text>',
+        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
+        'stroke="#9aa5b1"/>',
+    ]
+    for n, (label, value, text) in enumerate(items):
+        bar = int(room * max(value, 0) / peak)
+        x = left + n * slot
+        parts.append(
+            f'<rect class="bar" x="{x + slot * 0.15:.1f}" y="{height - bottom - bar}" '
+            f'width="{slot * 0.7:.1f}" height="{bar}" fill="{color}">'
+            f"<title>{escape(label)}: {escape(text)}</title></rect>"
+        )
+        if n % every == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="11">'
+                f"{escape(label)}</text>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+MINI_APP_SCRIPT = """
+(function () {
+  var status = document.getElementById('status');
+  var hash = new URLSearchParams(location.hash.slice(1));
+  var data = hash.get('tgWebAppData') ||
+    (window.Telegram && window.Telegram.WebApp && window.Telegram.WebApp.initData) || '';
+  if (!data) { status.textContent = status.dataset.missing; return; }
+  fetch('auth', {
+    method: 'POST', credentials: 'same-origin',
+    headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+    body: 'init_data=' + encodeURIComponent(data)
+  }).then(function (response) {
+    if (response.ok) { location.replace('./'); return; }
+    status.textContent = status.dataset.refused;
+  }).catch(function () { status.textContent = status.dataset.refused; });
+})();
+"""
+
+
+def mini_app_page(lang: str) -> str:
+    """The page Telegram opens as the Mini App: it sends the signed initData to sign in."""
+    heading = escape(_("Community dashboard"))
+    signing_in = escape(_("Signing in…"))
+    missing = _("Open this page from the bot: send /dashboard.")
+    refused = _(
+        "Telegram could not confirm who you are. Close and open the dashboard again from the bot."
+    )
+    return (
+        f'<!doctype html><html lang="{escape(lang.replace("_", "-"))}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{heading}</title><style>{STYLE}</style></head><body>"
+        f"<main><h2>{heading}</h2>"
+        f'<p id="status" data-missing="{escape(missing)}" data-refused="{escape(refused)}">'
+        f"{signing_in}</p></main><script>{MINI_APP_SCRIPT}</script></body></html>"
+    )
