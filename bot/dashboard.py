@@ -288,21 +288,32 @@ class Dashboard:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    async def _table(self, view: View, name: str, heading: str, search: str = "") -> str:
-        table = TABLES[name]
+    async def _rows(
+        self, view: View, name: str, search: str = ""
+    ) -> tuple[list[tuple[object, ...]], bool]:
+        """The first PAGE_ROWS rows of a table, and whether there are more."""
         rows: list[tuple[object, ...]] = []
-        more = False
         async with self.runtime.sessions() as session:
-            async for row in table.rows(session, view.query(search)):
+            async for row in TABLES[name].rows(session, view.query(search)):
                 if len(rows) == PAGE_ROWS:
-                    more = True
-                    break
+                    return rows, True
                 rows.append(row)
+        return rows, False
+
+    async def _table(
+        self,
+        view: View,
+        name: str,
+        heading: str,
+        search: str = "",
+        fetched: tuple[list[tuple[object, ...]], bool] | None = None,
+    ) -> str:
+        rows, more = fetched or await self._rows(view, name, search)
         params = view.params(q=search)
         return html.table(
             name=name,
             heading=heading,
-            columns=table.columns,
+            columns=TABLES[name].columns,
             rows=rows,
             more=more,
             csv_href=f"csv/{name}" + (f"?{urlencode(params)}" if params else ""),
@@ -413,7 +424,26 @@ class Dashboard:
         return _("Communities"), body
 
     async def groupbuys(self, _request: web.Request, view: View) -> tuple[str, str]:
-        return _("Group-buys"), await self._table(view, "groupbuys", _("Group-buys"))
+        fetched = await self._rows(view, "groupbuys")
+        columns = TABLES["groupbuys"].columns
+        at = {name: columns.index(name) for name in ("groupbuy_id", "title", "participants")}
+        at["min_count"] = columns.index("min_count")
+        chart = html.bars_svg(
+            _("Participants of each group-buy (of its minimum)"),
+            [
+                (
+                    f"#{row[at['groupbuy_id']]} {row[at['title']]}",
+                    int(str(row[at["participants"]])),
+                    f"{row[at['participants']]} / {row[at['min_count']]}",
+                )
+                for row in fetched[0][:20]
+            ],
+            color="#34a853",
+        )
+        table = await self._table(view, "groupbuys", _("Group-buys"), fetched=fetched)
+        return _(
+            "Group-buys"
+        ), f'<section class="block" id="chart-groupbuys">{chart}</section>' + table
 
     async def members(self, request: web.Request, view: View) -> tuple[str, str]:
         search = request.query.get("q", "").strip()[:64]
@@ -425,7 +455,21 @@ class Dashboard:
         return _("Ledger"), orders + entries
 
     async def broadcasts(self, _request: web.Request, view: View) -> tuple[str, str]:
-        return _("Broadcasts"), await self._table(view, "broadcasts", _("Broadcasts"))
+        fetched = await self._rows(view, "broadcasts")
+        columns = TABLES["broadcasts"].columns
+        ident, sent, total = (columns.index(c) for c in ("broadcast_id", "sent", "recipients"))
+        chart = html.bars_svg(
+            _("Messages sent of each broadcast (of its recipients)"),
+            [
+                (f"#{row[ident]}", int(str(row[sent])), f"{row[sent]} / {row[total]}")
+                for row in fetched[0][:20]
+            ],
+            color="#ff9500",
+        )
+        table = await self._table(view, "broadcasts", _("Broadcasts"), fetched=fetched)
+        return _(
+            "Broadcasts"
+        ), f'<section class="block" id="chart-broadcasts">{chart}</section>' + table
 
     async def cocreation(self, _request: web.Request, view: View) -> tuple[str, str]:
         polls: dict[int, list[tuple[object, ...]]] = {}

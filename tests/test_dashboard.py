@@ -306,3 +306,20 @@ async def test_over_https_staff_get_a_button_that_opens_the_mini_app(harness: Ha
         "text": "Open dashboard",
         "web_app": {"url": "https://shop.example.com/dashboard/app"},
     }
+
+
+async def test_group_buys_page_charts_each_group_buy_against_its_minimum(
+    harness: Harness, dashboard: str
+) -> None:
+    await shop(harness)  # product 1 is Oolong tea
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=3 stock=10")
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+        async with http.get(f"{dashboard}/groupbuys") as response:
+            page = await response.text()
+        async with http.get(f"{dashboard}/broadcasts") as response:
+            assert response.status == 200
+            assert "Nothing in this period." in await response.text()
+    chart = page.split('id="chart-groupbuys"')[1].split("</section>")[0]
+    assert "Oolong tea" in chart and ">0 / 3<" in chart
+    assert f"<td>{TEA}</td>" in page  # the table names the group it was posted in
