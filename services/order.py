@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,7 +25,9 @@ from models.ledger import (
     ACCOUNT_CUSTOMER_RECEIVABLE,
     ACCOUNT_LEADER_COMMISSION,
     ACCOUNT_LEADER_COMMISSION_PENDING,
+    ACCOUNT_MEMBER_COMMISSION_PENDING,
     ACCOUNT_MEMBER_POINTS,
+    LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
 )
@@ -50,7 +52,13 @@ from services.coupons import release_coupon
 from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
 from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
-from services.referral import TX_REFERRAL_POINTS, order_refunded
+from services.referral import (
+    TX_COMMISSION_ADJUST,
+    TX_REFERRAL_COMMISSION,
+    TX_REFERRAL_COMMISSION_RELEASE,
+    TX_REFERRAL_POINTS,
+    order_refunded,
+)
 from services.tiers import tier_discount
 
 # ledger transaction kinds written here
@@ -58,7 +66,8 @@ TX_ORDER_PAID = "order_paid"
 TX_ORDER_REFUND = "order_refund"
 TX_REFUND_PAID = "refund_paid"
 TX_PAYMENT_UNMATCHED = "payment_unmatched"
-TX_COMMISSION = "commission"  # pending: reversed by a full refund, released after the window
+# pending: scaled by a partial refund, reversed by a full one, released after the window
+TX_COMMISSION = "commission"
 TX_COMMISSION_RELEASE = "commission_release"
 TX_ORDER_POINTS = transaction_kind(REASON_ORDER)
 TX_CLAWBACK = transaction_kind(REASON_CLAWBACK)
@@ -505,8 +514,9 @@ async def refund_order(
     """Refund a paid order fully (amount None) or partly, and book it on the ledger.
 
     A full refund also reverses what the order created besides its payment (points,
-    commission). Stars can only be refunded whole through Telegram, as Telegram refunds a whole
-    payment; `due_only` books any refund as owed to the member instead (see check_refund).
+    commission); a partial one scales the pending commissions to what is still paid. Stars
+    can only be refunded whole through Telegram, as Telegram refunds a whole payment;
+    `due_only` books any refund as owed to the member instead (see check_refund).
     """
     value, charge = await check_refund(session, order_id=order_id, amount=amount, due_only=due_only)
     row = await _load(session, order_id)
@@ -539,11 +549,86 @@ async def refund_order(
         row = await _move(session, row, ORDER_REFUNDED, actor_id=actor_id, note=note[:200])
         await _reverse_side_effects(session, order_id=order_id, actor_id=actor_id)
         await order_refunded(session, order_id=order_id)
+    else:
+        await _scale_commissions(session, row=row, sequence=sequence, actor_id=actor_id)
     return RefundOutcome(
         order=order_view(row),
         amount=value,
         star_charge_id=charge,
         refund_due=charge is None,
+    )
+
+
+_COMMISSION_RELEASES = {
+    ACCOUNT_LEADER_COMMISSION_PENDING: TX_COMMISSION_RELEASE,
+    ACCOUNT_MEMBER_COMMISSION_PENDING: TX_REFERRAL_COMMISSION_RELEASE,
+}
+
+
+async def _scale_commissions(
+    session: AsyncSession, *, row: Order, sequence: int, actor_id: int
+) -> None:
+    """After a partial refund, bring the order's pending commissions (the leader's and each
+    referrer's) down to their share of what is still paid, rounded down, so nobody earns
+    commission on money given back. Commission already released is left alone."""
+    assert row.id is not None and row.paid_amount > 0
+    remaining = row.paid_amount - row.refunded_amount
+    found = await session.execute(
+        select(
+            col(LedgerTransaction.kind),
+            col(LedgerAccount.kind),
+            col(LedgerAccount.owner_id),
+            col(LedgerEntry.asset),
+            func.sum(col(LedgerEntry.amount)),
+        )
+        .join(LedgerEntry, col(LedgerEntry.transaction_id) == col(LedgerTransaction.id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .where(
+            col(LedgerTransaction.order_id) == row.id,
+            col(LedgerAccount.kind).in_(tuple(_COMMISSION_RELEASES)),
+        )
+        .group_by(
+            col(LedgerTransaction.kind),
+            col(LedgerAccount.kind),
+            col(LedgerAccount.owner_id),
+            col(LedgerEntry.asset),
+        )
+    )
+    booked: dict[tuple[str, int, str], int] = {}
+    adjusted: dict[tuple[str, int, str], int] = {}
+    released: set[str] = set()
+    for tx_kind, account_kind, owner, asset, amount in found.all():
+        key = (str(account_kind), int(owner), str(asset))
+        if tx_kind in (TX_COMMISSION, TX_REFERRAL_COMMISSION):
+            booked[key] = booked.get(key, 0) + int(amount)
+        elif tx_kind == TX_COMMISSION_ADJUST:
+            adjusted[key] = adjusted.get(key, 0) + int(amount)
+        elif tx_kind == _COMMISSION_RELEASES[str(account_kind)]:
+            released.add(str(account_kind))
+    postings: list[Posting] = []
+    given_back: dict[str, int] = {}
+    for (account_kind, owner, asset), original in sorted(booked.items()):
+        if account_kind in released or original <= 0:
+            continue
+        target = original * remaining // row.paid_amount
+        excess = original + adjusted.get((account_kind, owner, asset), 0) - target
+        if excess > 0:
+            postings.append(Posting(AccountRef(account_kind, owner), asset, -excess))
+            given_back[asset] = given_back.get(asset, 0) + excess
+    if not postings:
+        return
+    postings += [
+        Posting(AccountRef(ACCOUNT_BRAND_COMMISSION_EXPENSE), asset, amount)
+        for asset, amount in sorted(given_back.items())
+    ]
+    await post(
+        session,
+        key=f"order:{row.id}:commission-adjust:{sequence}",
+        kind=TX_COMMISSION_ADJUST,
+        postings=postings,
+        memo=f"commission on order #{row.id} scaled to what is still paid",
+        actor_id=actor_id,
+        order_id=row.id,
     )
 
 
@@ -643,27 +728,33 @@ async def release_commissions(session: AsyncSession, *, now: datetime, window: t
     released = select(col(LedgerTransaction.order_id)).where(
         col(LedgerTransaction.kind) == TX_COMMISSION_RELEASE
     )
+    net = func.sum(col(LedgerEntry.amount))  # the commission less partial-refund adjustments
     pending = await session.execute(
         select(
             col(LedgerTransaction.order_id),
             col(LedgerEntry.asset),
-            col(LedgerEntry.amount),
+            net,
             col(Order.leader_id),
         )
         .join(LedgerEntry, col(LedgerEntry.transaction_id) == col(LedgerTransaction.id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
         .join(Order, col(Order.id) == col(LedgerTransaction.order_id))
         .where(
-            col(LedgerTransaction.kind) == TX_COMMISSION,
-            col(LedgerEntry.amount) > 0,
+            col(LedgerTransaction.kind).in_((TX_COMMISSION, TX_COMMISSION_ADJUST)),
+            col(LedgerAccount.kind) == ACCOUNT_LEADER_COMMISSION_PENDING,
             col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)),
             col(Order.id).in_(paid_before),
             col(Order.id).not_in(released),
         )
+        .group_by(col(LedgerTransaction.order_id), col(LedgerEntry.asset), col(Order.leader_id))
+        .having(net > 0)
+        .order_by(col(LedgerTransaction.order_id))
     )
     count = 0
-    for order_id, asset, amount, leader_id in pending.all():
+    for order_id, asset, total, leader_id in pending.all():
         if order_id is None or leader_id is None:
             continue
+        amount = int(total)
         await post(
             session,
             key=f"order:{order_id}:commission-release",

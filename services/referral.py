@@ -69,6 +69,9 @@ CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 CODE_LENGTH = 8  # 31^8 ≈ 8.5 * 10^11 codes: not guessable by trying
 TX_REFERRAL_COMMISSION = "referral_commission"  # pending until the refund window ends
 TX_REFERRAL_COMMISSION_RELEASE = "referral_commission_release"
+# a partial refund scales an order's pending commissions (the leader's and the referral
+# chain's) down to what is still paid: pending accounts give back to the brand's expense
+TX_COMMISSION_ADJUST = "commission_adjust"
 TX_REFERRAL_POINTS = transaction_kind(REASON_REFERRAL)
 TX_WELCOME_POINTS = transaction_kind(REASON_WELCOME)
 DAILY_COUNTER = "referral_rewards"  # the per-referrer counter of rewarded referrals per day
@@ -653,24 +656,29 @@ async def release_referral_commissions(
     released = select(col(LedgerTransaction.order_id)).where(
         col(LedgerTransaction.kind) == TX_REFERRAL_COMMISSION_RELEASE
     )
+    net = func.sum(col(LedgerEntry.amount))  # the commission less partial-refund adjustments
     rows = await session.execute(
         select(
             col(LedgerTransaction.order_id),
             col(LedgerAccount.owner_id),
             col(LedgerEntry.asset),
-            col(LedgerEntry.amount),
+            net,
         )
         .join(LedgerEntry, col(LedgerEntry.transaction_id) == col(LedgerTransaction.id))
         .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
         .join(Order, col(Order.id) == col(LedgerTransaction.order_id))
         .where(
-            col(LedgerTransaction.kind) == TX_REFERRAL_COMMISSION,
+            col(LedgerTransaction.kind).in_((TX_REFERRAL_COMMISSION, TX_COMMISSION_ADJUST)),
             col(LedgerAccount.kind) == ACCOUNT_MEMBER_COMMISSION_PENDING,
             col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)),
             col(Order.id).in_(paid_before),
             col(Order.id).not_in(released),
         )
-        .order_by(col(LedgerEntry.id))
+        .group_by(
+            col(LedgerTransaction.order_id), col(LedgerAccount.owner_id), col(LedgerEntry.asset)
+        )
+        .having(net > 0)
+        .order_by(col(LedgerTransaction.order_id), col(LedgerAccount.owner_id))
     )
     pending: dict[int, list[Posting]] = defaultdict(list)
     for order_id, owner, asset, amount in rows.all():

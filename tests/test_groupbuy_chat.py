@@ -12,7 +12,7 @@ from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.groupbuy import GroupBuy
 from models.order import Order
-from services.ledger import AccountRef, balance
+from services.ledger import AccountRef, balance, reconcile
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
 
 
@@ -337,3 +337,61 @@ async def test_a_join_tap_for_a_group_buy_not_posted_in_this_chat_is_refused(
     async with harness.session() as session:
         gb = await session.get(GroupBuy, 1)
     assert gb is not None and (gb.units_sold, gb.participants) == (0, 0)
+
+
+async def test_a_partial_refund_scales_the_leaders_pending_commission(harness: Harness) -> None:
+    # given Lee's group-buy (5% commission) formed with Mia x1 and Kai x2, both paid
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.press(KAI, TEA, card.message_id, index=1)
+    await harness.send(LEE, TEA, "/gb_close 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    await harness.send(LEE, TEA, "/paid @kai")
+    pending = AccountRef("leader_commission_pending", LEE)
+    expense = AccountRef("brand_commission_expense")
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 200 + 400
+    # when 10.00 of Mia's 40.00 is refunded, her order's commission shrinks to 5% of 30.00
+    await harness.send(SAM, SAM, "/refund 1 10")
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 150 + 400
+        assert await balance(session, expense, "CNY") == -(150 + 400)
+    # and a second partial refund takes it down again, rounded down (5% of 30.00 less 0.01)
+    await harness.send(SAM, SAM, "/refund 1 0.01")
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 200 * 2999 // 4000 + 400 == 549
+    # and the rest of the refund takes it all back
+    await harness.send(SAM, SAM, "/refund 1")
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 400
+    # when the window has passed, Lee gets what is left of Kai's order only, once
+    harness.clock.advance(days=8)
+    await harness.runtime.closer.close_due()
+    await harness.runtime.closer.close_due()
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 0
+        assert await balance(session, AccountRef("leader_commission", LEE), "CNY") == 400
+        assert (await reconcile(session)).ok
+
+
+async def test_commission_left_after_a_partial_refund_is_released(harness: Harness) -> None:
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=1 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.send(LEE, TEA, "/gb_close 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    await harness.send(SAM, SAM, "/refund 1 10")
+    harness.clock.advance(days=8)
+    await harness.runtime.closer.close_due()
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("leader_commission_pending", LEE), "CNY") == 0
+        assert await balance(session, AccountRef("leader_commission", LEE), "CNY") == 150

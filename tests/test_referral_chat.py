@@ -15,7 +15,7 @@ from handlers.referral import qr_png, stats_chart
 from models.audit import AuditEntry
 from models.ledger import ACCOUNT_MEMBER_COMMISSION, ACCOUNT_MEMBER_COMMISSION_PENDING
 from models.referral import Referral, ReferralAttempt
-from services.ledger import AccountRef, balance
+from services.ledger import AccountRef, balance, reconcile
 from services.points import points_balance
 from services.referral import StatsRow
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
@@ -406,3 +406,31 @@ async def test_the_stats_chart_draws_no_names_and_its_caption_fits(harness: Harn
     assert lines[0] == "蓝色条：邀请人数。橙色条：合格人数。C：活动，G：群组。"
     assert lines[1].startswith("C1: 春季活动 &lt;&amp;")
     assert len(caption) <= 1000 and len(lines) < 13
+
+
+async def test_a_partial_refund_scales_the_chains_commission_before_release(
+    harness: Harness,
+) -> None:
+    # given Mia -> Ana -> Ben, and Ben pays ¥200 (Ana 3%, Mia 1%)
+    await shop(harness)
+    await harness.send(MIA, MIA, "/start")
+    inviter = MIA
+    for user in (ANA, BEN):
+        code = await code_of(harness, inviter)
+        newcomer(harness, user)
+        await harness.send(user, user, f"/start {code}")
+        inviter = user
+    order = await buy_and_pay(harness, BEN, quantity=2)
+    assert await commission_of(harness, ANA) == (600, 0)
+    assert await commission_of(harness, MIA) == (200, 0)
+    # when ¥50 of it is refunded, each level keeps its share of the ¥150 still paid
+    assert (await harness.send(SAM, SAM, f"/refund {order} 50"))[0].startswith("Refund of")
+    assert await commission_of(harness, ANA) == (450, 0)
+    assert await commission_of(harness, MIA) == (150, 0)
+    # and after the window that is what each receives
+    harness.clock.advance(days=8)
+    await harness.runtime.closer.close_due()
+    assert await commission_of(harness, ANA) == (0, 450)
+    assert await commission_of(harness, MIA) == (0, 150)
+    async with harness.session() as session:
+        assert (await reconcile(session)).ok
