@@ -64,7 +64,12 @@ async def test_a_leader_cut_off_from_redis_is_replaced_and_steps_down(
     for runtime in (first, second):
         await prepare(runtime, migrate=False)
     await first.start(scheduler=True)
-    await eventually(lambda: runs_scheduler(first), limit=WAIT, what="the first leads")
+    # (leading is complete once every job runs and the gauge says so)
+    await eventually(
+        lambda: runs_scheduler(first) and sample(first, "bot_scheduler_leader") == 1,
+        limit=WAIT,
+        what="the first leads",
+    )
     await second.start(scheduler=True)
     assert second.leadership is not None and first.leadership is not None
     # then the second, trying while the first holds the lock, does not lead
@@ -90,7 +95,12 @@ async def test_a_leader_that_stops_hands_over_at_once(
 ) -> None:
     first, second = workers(TEST_REDIS_URL), workers(TEST_REDIS_URL)
     await first.start(scheduler=True)
-    await eventually(lambda: runs_scheduler(first), limit=WAIT, what="the first leads")
+    # (leading is complete once every job runs and the gauge says so)
+    await eventually(
+        lambda: runs_scheduler(first) and sample(first, "bot_scheduler_leader") == 1,
+        limit=WAIT,
+        what="the first leads",
+    )
     await second.start(scheduler=True)
     assert first.leadership is not None and first.redis is not None
     token = first.leadership.token.encode()
