@@ -15,6 +15,7 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from models.member import Member
 from models.suggestion import (
     MAX_REPLY,
     MAX_SUGGESTION,
@@ -23,6 +24,7 @@ from models.suggestion import (
     SUGGESTION_NEW,
     Suggestion,
 )
+from services.db import dialect_name
 from services.points import REASON_SUGGESTION, award
 
 MAX_PER_DAY = 5  # suggestions one member may send in 24 hours
@@ -89,6 +91,12 @@ async def submit(
         raise SuggestionError("empty")
     if len(cleaned) > MAX_SUGGESTION:
         raise SuggestionError("too_long", str(len(cleaned)))
+    if dialect_name(session) == "postgresql":
+        # one member's suggestions queue on their member row, so the repeat and daily checks
+        # below see every one committed before (SQLite transactions are serialised anyway)
+        await session.execute(
+            select(col(Member.id)).where(col(Member.id) == member_id).with_for_update()
+        )
     last = (
         await session.execute(
             select(Suggestion)

@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from models.suggestion import Suggestion
 from services.points import points_balance
-from services.suggestion import SuggestionError, decide
+from services.suggestion import MAX_PER_DAY, SuggestionError, decide, submit
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
 
@@ -121,3 +121,30 @@ async def test_two_staff_deciding_at_once_decide_once(harness: Harness) -> None:
     assert sorted(outcomes) == ["adopted", "decided"]
     async with harness.session() as session:
         assert await points_balance(session, MIA) == 50
+
+
+async def test_concurrent_suggestions_keep_the_daily_limit_and_refuse_repeats(
+    harness: Harness,
+) -> None:
+    await given_staff(harness)
+
+    async def suggest(text: str) -> str:
+        try:
+            async with harness.session() as session, session.begin():
+                await submit(
+                    session, member_id=MIA, community_id=None, text=text, now=harness.clock.now
+                )
+            return "stored"
+        except SuggestionError as exc:
+            return exc.reason
+
+    # eight different ideas at once: five a day are kept, whatever the timing
+    outcomes = await asyncio.gather(*(suggest(f"Idea {n}") for n in range(8)))
+    assert sorted(outcomes) == ["stored"] * MAX_PER_DAY + ["too_many"] * (8 - MAX_PER_DAY)
+    # the same idea sent four times at once (by someone with room left) is kept once
+    harness.clock.advance(days=2)
+    outcomes = await asyncio.gather(*(suggest("More matcha") for _ in range(4)))
+    assert sorted(outcomes) == ["repeated"] * 3 + ["stored"]
+    async with harness.session() as session:
+        texts = (await session.execute(select(Suggestion.text))).scalars().all()
+    assert len(texts) == MAX_PER_DAY + 1 and texts.count("More matcha") == 1
