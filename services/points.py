@@ -159,7 +159,7 @@ async def award(
         )
     if granted == 0:
         return Grant(points=0, capped=points > 0, created=False)
-    await post(
+    posted = await post(
         session,
         key=key,
         kind=transaction_kind(reason),
@@ -172,6 +172,18 @@ async def award(
         order_id=order_id,
         at=at,
     )
+    if not posted.created:  # a concurrent grant of the same key won: give its room back
+        if cap is not None:
+            await session.execute(
+                update(PointsDay)
+                .where(
+                    col(PointsDay.member_id) == member_id,
+                    col(PointsDay.reason) == reason,
+                    col(PointsDay.day) == day,
+                )
+                .values(total=col(PointsDay.total) - granted)
+            )
+        return Grant(points=_credited(posted, member_id), capped=False, created=False)
     return Grant(points=granted, capped=granted < points, created=True)
 
 

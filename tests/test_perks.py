@@ -179,6 +179,31 @@ async def test_a_daily_cap_holds_under_concurrent_grants(
     assert day is not None and day.total == 30
 
 
+async def test_the_same_grant_at_once_takes_its_room_under_the_cap_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed(sessions, 1)
+
+    async def attempt() -> str:
+        async def work(session: AsyncSession) -> str:
+            granted = await award(
+                session, member_id=1, reason="vote", points=7, key="vote:poll-1", day=TODAY,
+                cap=30,
+            )  # fmt: skip
+            return "new" if granted.created else "again"
+
+        return await retrying(sessions, work)
+
+    # one vote's points delivered five times at once are granted once
+    outcomes = await asyncio.gather(*(attempt() for _ in range(5)))
+    assert sorted(outcomes) == ["again"] * 4 + ["new"]
+    async with sessions() as session:
+        assert await points_balance(session, 1) == 7
+        day = await session.get(PointsDay, (1, "vote", TODAY))
+    # and the day's counter holds those 7 only, leaving 23 of the 30 for other votes
+    assert day is not None and day.total == 7
+
+
 async def test_gifts_refuse_self_overdraft_and_bad_amounts(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
