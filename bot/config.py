@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     # with Redis, a redelivered update id is dropped before it reaches the handlers for this
     # many seconds (0: off); the database claim of update ids stays the source of truth
     webhook_dedup_seconds: int = Field(default=3600, ge=0, le=7 * 86_400)
+    # answer Telegram as soon as the update is stored in the database inbox and handle it in
+    # the background (false: handle it before answering, as Telegram waits)
+    webhook_background: bool = True
+    # a worker holds an inbox update this long; when it dies, another worker's sweep takes the
+    # update over once this ran out
+    webhook_lease_seconds: int = Field(default=60, ge=1, le=3600)
+    # how often every webhook worker looks for inbox updates whose lease ran out
+    webhook_sweep_seconds: float = Field(default=5.0, gt=0.0, le=600.0)
+    # on SIGTERM, updates still being handled after this many seconds are cut short (rolled
+    # back) and released to the other workers; keep it under the orchestrator's stop timeout
+    webhook_drain_seconds: float = Field(default=8.0, ge=0.0, le=600.0)
     # whether `run` runs the scheduled jobs (deadlines, polls, perks, retention); with
     # REDIS_URL only the process holding the leader lock does. Set false on workers when a
     # dedicated `python -m bot scheduler` process runs them

@@ -4,7 +4,7 @@
 - `/readyz`: the database answers and is migrated to this code's head, and Redis answers when
   REDIS_URL is set: 200 `{"ready": true}`, else 503 with the short reason of each failed check;
 - `/metrics`: the Prometheus exposition of the process's series (bot/metrics.py), with the
-  outbox depth read from the database at scrape time.
+  outbox and webhook inbox depths read from the database at scrape time.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import Runtime
 from bot.migrate import current_revision, head_revisions
 from services.broadcast import outbox_depth
+from services.inbox import inbox_depth
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,11 @@ def add_observability(app: web.Application, runtime: Runtime) -> None:
         try:
             async with runtime.sessions() as session:
                 depth = await asyncio.wait_for(outbox_depth(session), CHECK_SECONDS)
+                inbox = await asyncio.wait_for(inbox_depth(session), CHECK_SECONDS)
             runtime.metrics.outbox_depth.set(depth)
+            runtime.metrics.inbox_depth.set(inbox)
         except (TimeoutError, SQLAlchemyError, OSError) as exc:  # the rest is still worth it
-            log.warning("metrics: outbox depth unknown: %s", type(exc).__name__)
+            log.warning("metrics: outbox or inbox depth unknown: %s", type(exc).__name__)
         body = generate_latest(runtime.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -9,6 +9,8 @@ the bot's web server exposes it. The series:
 - `bot_api_calls_total{method}` and `bot_api_errors_total{method,code}`: every Bot API request,
   each retry included, and the failed ones by code (429, 403, 400, 5xx, network ...);
 - `bot_outbox_depth`: broadcast rows still to send, read from the database at scrape time;
+- `bot_webhook_inbox_depth`: webhook updates acknowledged to Telegram and not handled yet (all
+  workers), read from the database at scrape time;
 - `bot_scheduler_lag_seconds{job}`: how late a scheduled job started after its due time;
 - `bot_scheduler_leader`: 1 while this process runs the scheduler;
 - `bot_groupbuy_joins_total`, `bot_groupbuy_settlements_total{outcome}` (formed, failed).
@@ -102,6 +104,11 @@ class Metrics:
         )
         self.outbox_depth = Gauge(
             "bot_outbox_depth", "Broadcast rows still to send or in flight", registry=r
+        )
+        self.inbox_depth = Gauge(
+            "bot_webhook_inbox_depth",
+            "Webhook updates acknowledged and not handled yet",
+            registry=r,
         )
         self.scheduler_lag = Histogram(
             "bot_scheduler_lag_seconds",

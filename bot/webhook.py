@@ -8,6 +8,11 @@ WEBHOOK_DEDUP_SECONDS is answered 200 and dropped before the handlers, and one t
 worker is handling right now gets 503 so that Telegram sends it again later (should that
 worker die, the update is not lost). The database claim of update ids (bot/middlewares.py)
 stays the source of truth: it holds without Redis, and across the TTL.
+
+With WEBHOOK_BACKGROUND (the default) the worker answers 200 as soon as the update is committed
+to the database inbox and handles it in a background task (bot/inbox.py): a slow handler no
+longer holds Telegram's connection, and a worker that dies after answering leaves the update
+to another worker's sweep. Without it the worker handles the update before answering.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from aiohttp import web
 from bot.app import Runtime
 from bot.dashboard import add_dashboard
 from bot.health import add_observability
+from bot.inbox import UpdateInbox
 from bot.redis import RecentUpdates
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+INBOX = web.AppKey("inbox", UpdateInbox)
 
 
 class WebhookHandler:
@@ -41,6 +48,7 @@ class WebhookHandler:
         self.recent = (
             RecentUpdates(runtime.redis, ttl=ttl) if runtime.redis is not None and ttl else None
         )
+        self.inbox = UpdateInbox(runtime) if runtime.settings.webhook_background else None
 
     async def handle(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER)
@@ -67,6 +75,8 @@ class WebhookHandler:
             if seen == RecentUpdates.BUSY:
                 log.info("update %s is being handled elsewhere; Telegram will retry", update_id)
                 return web.json_response({"error": "in progress"}, status=503)
+        if self.inbox is not None:
+            return await self._accept(update_id, update)
         try:
             await self.runtime.dp.feed_raw_update(self.runtime.bot, update)
         except Exception:  # Telegram delivers it again; the database claim rolled back with it
@@ -78,14 +88,46 @@ class WebhookHandler:
             await self.recent.done(update_id)
         return web.json_response({})
 
+    async def _accept(self, update_id: int, update: dict[str, object]) -> web.Response:
+        """Commit the update to the inbox, then answer: it is handled in the background."""
+        assert self.inbox is not None
+        if not self.inbox.accepting:  # stopping: Telegram sends it to another worker
+            if self.recent is not None:
+                await self.recent.forget(update_id)
+            return web.json_response({"error": "stopping"}, status=503)
+        try:
+            await self.inbox.accept(update_id, update)
+        except Exception:  # not stored: Telegram must deliver it again
+            log.exception("update %s could not be stored", update_id)
+            if self.recent is not None:
+                await self.recent.forget(update_id)
+            return web.json_response({"error": "failed"}, status=500)
+        if self.recent is not None:  # stored: whichever worker gets a copy may drop it
+            await self.recent.done(update_id)
+        return web.json_response({})
+
 
 def create_webhook_app(runtime: Runtime, *, path: str, secret: str) -> web.Application:
     """The aiohttp app: POST <path> takes updates; GET /healthz, /readyz and /metrics; the
     dashboard under /dashboard."""
     app = web.Application(client_max_size=runtime.settings.webhook_max_body_bytes)
-    app.router.add_post(path, WebhookHandler(runtime, secret=secret).handle)
+    handler = WebhookHandler(runtime, secret=secret)
+    app.router.add_post(path, handler.handle)
     add_observability(app, runtime)
     add_dashboard(app, runtime)
+    inbox = handler.inbox
+    if inbox is not None:
+        app[INBOX] = inbox
+
+        async def start_inbox(_app: web.Application) -> None:
+            await inbox.start()
+
+        async def stop_inbox(_app: web.Application) -> None:
+            # after the server stopped taking requests and answered those it had
+            await inbox.stop()
+
+        app.on_startup.append(start_inbox)
+        app.on_cleanup.append(stop_inbox)
     return app
 
 

@@ -6,6 +6,7 @@ from models.community import Community, CommunityMember
 from models.dashboard import DashboardLink
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedDelivery, ProcessedUpdate
+from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.order import Order, OrderEvent, Payment
@@ -50,6 +51,7 @@ __all__ = [
     "GroupBuyJoin",
     "GroupBuyPost",
     "GroupBuyTier",
+    "InboxUpdate",
     "LeaderDesignation",
     "LedgerAccount",
     "LedgerBalance",

@@ -75,6 +75,8 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "referral.first_order_id": "an order",
     "referral_invite_link.chat_id": "a group",
     "suggestion.community_id": "a group",
+    # the raw update (its body) is kept only until a worker handled it, seconds as a rule
+    "webhook_inbox.update_id": "a Telegram update",
 }
 
 # tables that refer to a member but stay out of /mydata, with the reason (none so far)

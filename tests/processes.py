@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 # starting a Python process that migrates and registers menus is slow on a loaded machine
@@ -38,3 +40,21 @@ async def healthy(base: str) -> None:
                 pass
             assert loop.time() < deadline, "the process never answered /healthz"
             await asyncio.sleep(0.2)
+
+
+async def inbox_drained(database_url: str, limit: float = START_LIMIT) -> None:
+    """Wait (bounded) until the webhook inbox of the processes' database is empty: every
+    update a worker acknowledged has been handled."""
+    engine = create_async_engine(database_url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    try:
+        while True:
+            async with engine.connect() as connection:
+                depth = await connection.scalar(text("SELECT count(*) FROM webhook_inbox"))
+            if depth == 0:
+                return
+            assert loop.time() < deadline, f"{depth} updates still in the inbox after {limit}s"
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()

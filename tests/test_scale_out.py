@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from bot.emulator import Emulator
 from bot.leader import LEADER_KEY
 from bot.webhook import SECRET_HEADER
-from tests.processes import START_LIMIT, StartBot, free_port, healthy
+from tests.processes import START_LIMIT, StartBot, free_port, healthy, inbox_drained
 
 pytestmark = pytest.mark.skipif(
     not (os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),
@@ -26,7 +26,7 @@ TTL = 2.0
 
 
 async def test_two_workers_handle_each_update_once_and_a_dead_leader_is_replaced(
-    emulator: Emulator, bot_process: StartBot, redis_url: str | None
+    emulator: Emulator, bot_process: StartBot, redis_url: str | None, database_url: str
 ) -> None:
     assert redis_url
     for user_id, name in PEOPLE:
@@ -61,6 +61,7 @@ async def test_two_workers_handle_each_update_once_and_a_dead_leader_is_replaced
     for update in updates:
         delivered = await emulator.wait_webhook_delivered(update["update_id"], timeout=60)
         statuses[update["update_id"]].append(delivered)
+    await inbox_drained(database_url)
     # then each was handled once: every member greeted exactly once
     for user_id, name in PEOPLE:
         greetings = [m for m in emulator.bot_messages(user_id) if m.text.startswith(f"Hi {name}")]

@@ -12,7 +12,7 @@ import pytest
 from bot.emulator import Emulator
 from bot.leader import LEADER_KEY
 from tests.conftest import MIA
-from tests.processes import START_LIMIT, STOP_LIMIT, StartBot, free_port, healthy
+from tests.processes import START_LIMIT, STOP_LIMIT, StartBot, free_port, healthy, inbox_drained
 
 
 async def terminate(process: asyncio.subprocess.Process) -> tuple[int, str]:
@@ -24,7 +24,7 @@ async def terminate(process: asyncio.subprocess.Process) -> tuple[int, str]:
 
 
 async def test_a_webhook_worker_serves_then_stops_cleanly_on_sigterm(
-    emulator: Emulator, bot_process: StartBot
+    emulator: Emulator, bot_process: StartBot, database_url: str
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}/tg/hook"
@@ -41,6 +41,7 @@ async def test_a_webhook_worker_serves_then_stops_cleanly_on_sigterm(
     await emulator_webhook_set(emulator, url)
     update = emulator.send_message(MIA, MIA, "/start")
     assert await emulator.wait_webhook_delivered(update["update_id"], timeout=60) == 200
+    await inbox_drained(database_url)
     assert emulator.last_bot_message(MIA).text.startswith("Hi Mia!")
     # when the orchestrator stops it, it finishes and exits cleanly
     code, log = await terminate(worker)
