@@ -43,6 +43,8 @@ from services.member import get_member
 from services.role import Role, staff_ids
 
 log = logging.getLogger(__name__)
+# the one-writer queue of SQLite (None on PostgreSQL), in the dispatcher's workflow data
+DB_WRITER = "db_writer"
 # no pacing at all: for tests that do not measure it
 UNLIMITED = PaceLimits(per_second=10**9, private_gap=0.0, group_per_minute=10**9)
 
@@ -81,7 +83,9 @@ def create_dispatcher(
     dp.workflow_data.update(extras)
     dp.update.outer_middleware(UpdateObserver(metrics))
     dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
-    dp.update.outer_middleware(DbSessionMiddleware(sessions, one_writer=settings.is_sqlite))
+    database = DbSessionMiddleware(sessions, one_writer=settings.is_sqlite)
+    dp.update.outer_middleware(database)
+    dp[DB_WRITER] = database.writer  # the webhook inbox writes in the same queue on SQLite
     dp.update.outer_middleware(ContextMiddleware(settings))
     dp.update.outer_middleware(LocaleMiddleware(i18n))
     dp.include_routers(*feature_routers())

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import Runtime
+from bot.app import DB_WRITER, Runtime
 from models.base import utcnow
 from services.inbox import (
     accept_update,
@@ -74,12 +74,18 @@ class UpdateInbox:
         self.tasks: set[asyncio.Task[None]] = set()
         self._tails: dict[int, asyncio.Task[None]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        # on SQLite, the inbox's writes queue with the updates' transactions for the one lock
+        writer: asyncio.Lock | None = runtime.dp.workflow_data.get(DB_WRITER)
+        self.writer = writer
+
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[object]:
+        return self.writer if self.writer is not None else contextlib.nullcontext()
 
     async def accept(self, update_id: int, update: dict[str, Any]) -> bool:
         """Store the update (committed before this returns) and handle it in the background;
         False when it was already in the inbox (another delivery of it is taken care of)."""
         now = self.clock()
-        async with self.runtime.sessions() as session, session.begin():
+        async with self._writing(), self.runtime.sessions() as session, session.begin():
             fresh = await accept_update(
                 session,
                 update_id=update_id,
@@ -140,7 +146,7 @@ class UpdateInbox:
         """Record what became of a row; when the store is away the lease runs out instead and
         a sweep takes the row again (the update id's claim makes that harmless)."""
         try:
-            async with self.runtime.sessions() as session, session.begin():
+            async with self._writing(), self.runtime.sessions() as session, session.begin():
                 await step(session, **values)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("inbox: could not record update %s: %s", values.get("update_id"), exc)
@@ -149,7 +155,7 @@ class UpdateInbox:
         """Take the rows whose lease ran out and handle them here; returns how many."""
         if not self.accepting:
             return 0
-        async with self.runtime.sessions() as session, session.begin():
+        async with self._writing(), self.runtime.sessions() as session, session.begin():
             taken = await take_expired(
                 session, owner=self.owner, now=self.clock(), lease=self.lease
             )
@@ -199,7 +205,7 @@ class UpdateInbox:
                 log.warning("%s updates cut short; another worker will handle them", len(late))
                 await asyncio.wait(late)
         try:
-            async with self.runtime.sessions() as session, session.begin():
+            async with self._writing(), self.runtime.sessions() as session, session.begin():
                 released = await release_updates(session, owner=self.owner)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("inbox: could not release this worker's updates: %s", exc)
