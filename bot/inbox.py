@@ -126,7 +126,7 @@ class UpdateInbox:
             await asyncio.wait({previous})  # the chat's earlier update first, however it ended
         try:
             await self.runtime.dp.feed_raw_update(self.runtime.bot, update)
-        except Exception:  # the errors router takes handler errors: this is the store failing
+        except Exception:  # handler errors end in the errors router: this failed around them
             log.exception("update %s failed (attempt %s)", update_id, attempts)
             await self._failed(update_id, attempts)
             return
@@ -181,11 +181,6 @@ class UpdateInbox:
     async def start(self) -> None:
         """Sweep now (rows left by a worker that died) and every WEBHOOK_SWEEP_SECONDS."""
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="inbox-sweep")
-
-    async def idle(self) -> None:
-        """Wait until no update is being handled here."""
-        while self.tasks:
-            await asyncio.wait(set(self.tasks))
 
     async def stop(self) -> None:
         """Stop taking updates, finish those in flight within WEBHOOK_DRAIN_SECONDS, cancel
