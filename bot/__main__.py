@@ -231,7 +231,7 @@ async def _export(settings: Settings, period_words: list[str], out: Path, tables
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     span = f"{period.first.isoformat()}_{period.last.isoformat()}"
     query = Query(scope=None, period=period, timezone=settings.default_timezone)
-    engine = create_engine(settings)
+    engine = create_engine(settings, reads_only=True)  # never holds a running bot's write lock
     try:
         async with create_session_factory(engine)() as session:
             for name in names:

@@ -114,6 +114,16 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
     leadership: SchedulerLeadership | None = None
+    # SQLite: a second engine for long reads that must not hold the write lock (the
+    # dashboard's pages and CSV streams); None elsewhere, where `sessions` serve both
+    reader_engine: AsyncEngine | None = None
+
+    @property
+    def readers(self) -> async_sessionmaker[AsyncSession]:
+        """Sessions for reading only, possibly for long: they never block the bot's writes."""
+        if self.reader_engine is None:
+            return self.sessions
+        return create_session_factory(self.reader_engine)
 
     async def start(self, *, scheduler: bool) -> None:
         """Start the background work: the broadcast sender (every process may run one), and
@@ -157,6 +167,8 @@ class Runtime:
             with contextlib.suppress(RedisError):  # a dead Redis must not fail shutdown
                 await self.redis.aclose()
         await self.engine.dispose()
+        if self.reader_engine is not None:
+            await self.reader_engine.dispose()
 
 
 def build_runtime(
@@ -236,6 +248,7 @@ def build_runtime(
         metrics=metrics,
         clock=clock,
         redis=redis,
+        reader_engine=create_engine(settings, reads_only=True) if settings.is_sqlite else None,
     )
 
 

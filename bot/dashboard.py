@@ -76,6 +76,8 @@ class Dashboard:
         self.runtime = runtime
         self.settings = runtime.settings
         self.key = SessionKey.for_token(runtime.bot.token)
+        # pages and CSV streams only read: on SQLite they must not hold the bot's write lock
+        self.reads = runtime.readers
         self.secure = self.settings.dashboard_base.startswith("https://")
 
     def now(self) -> datetime:
@@ -172,7 +174,7 @@ class Dashboard:
         )
         if member_id is None:
             return web.json_response({"error": "initData refused"}, status=403)
-        async with self.runtime.sessions() as session:
+        async with self.reads() as session:
             reader = await reader_for(
                 session, member_id=member_id, owner_ids=self.settings.owner_ids
             )
@@ -208,7 +210,7 @@ class Dashboard:
                         "login link, or tap its Open dashboard button."
                     ),
                 )
-        async with self.runtime.sessions() as session:
+        async with self.reads() as session:
             reader = await reader_for(
                 session, member_id=member_id, owner_ids=self.settings.owner_ids
             )
@@ -293,7 +295,7 @@ class Dashboard:
     ) -> tuple[list[tuple[object, ...]], bool]:
         """The first PAGE_ROWS rows of a table, and whether there are more."""
         rows: list[tuple[object, ...]] = []
-        async with self.runtime.sessions() as session:
+        async with self.reads() as session:
             async for row in TABLES[name].rows(session, view.query(search)):
                 if len(rows) == PAGE_ROWS:
                     return rows, True
@@ -336,7 +338,7 @@ class Dashboard:
             return self._respond(request, view, body, title)
 
     async def _report(self, view: View) -> StatsReport:
-        async with self.runtime.sessions() as session:
+        async with self.reads() as session:
             return await stats_report(
                 session, period=view.period, timezone=view.zone.key, scope=view.scope
             )
@@ -473,7 +475,7 @@ class Dashboard:
 
     async def cocreation(self, _request: web.Request, view: View) -> tuple[str, str]:
         polls: dict[int, list[tuple[object, ...]]] = {}
-        async with self.runtime.sessions() as session:
+        async with self.reads() as session:
             async for row in TABLES["polls"].rows(session, view.query()):
                 polls.setdefault(int(str(row[0])), []).append(row)
                 if len(polls) > 12:
@@ -557,7 +559,7 @@ class Dashboard:
             }
         )
         await response.prepare(request)
-        async with self.runtime.sessions() as session:
+        async with self.reads() as session:
             async for chunk, _rows in csv_chunks(session, table, view.query(search)):
                 await response.write(chunk)
         await response.write_eof()

@@ -37,8 +37,16 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An async engine for DATABASE_URL; SQLite gets WAL, a busy timeout and its folder."""
+def _sqlite_begin_reading(connection: Any) -> None:
+    # a reader's snapshot (WAL): it never holds the write lock, however long it streams
+    connection.exec_driver_sql("BEGIN")
+
+
+def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine:
+    """An async engine for DATABASE_URL; SQLite gets WAL, a busy timeout and its folder.
+
+    `reads_only` (SQLite): transactions begin deferred, as snapshots that never take the
+    write lock, for long reads such as a streamed export beside a bot that keeps writing."""
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:
@@ -48,7 +56,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        begin = _sqlite_begin_reading if reads_only else _sqlite_begin
+        event.listen(engine.sync_engine, "begin", begin)
         return engine
     return create_async_engine(
         settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=True

@@ -323,3 +323,19 @@ async def test_group_buys_page_charts_each_group_buy_against_its_minimum(
     chart = page.split('id="chart-groupbuys"')[1].split("</section>")[0]
     assert "Oolong tea" in chart and ">0 / 3<" in chart
     assert f"<td>{TEA}</td>" in page  # the table names the group it was posted in
+
+
+async def test_a_long_export_never_holds_the_bots_write_lock(harness: Harness) -> None:
+    await shop(harness)
+    today = harness.clock().date()
+    query = Query(scope=None, period=parse_period("7d", timezone="UTC", today=today))
+    async with harness.runtime.readers() as session:
+        # given an export stopped halfway through the ledger (a slow download, say)
+        chunks = csv_chunks(session, TABLES["ledger"], query, chunk_rows=1)
+        await anext(chunks)
+        await anext(chunks)
+        # when members keep using the bot meanwhile, their updates are handled as usual
+        replies = await harness.send(MIA, MIA, "/start")
+        assert replies and replies[0].startswith("Hi Mia"), replies
+        rest = [chunk async for chunk in chunks]
+    assert len(rest) > 2
