@@ -30,7 +30,7 @@ from services.audit import record_action
 from services.dashboard import Reader, SessionKey, reader_for, redeem_link, web_app_user
 from services.member import get_member
 from services.period import InvalidPeriod, Period, parse_period
-from services.tables import TABLES, Query, csv_chunks
+from services.tables import TABLES, Query, community_rows, csv_chunks
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,11 @@ class View:
     def params(self, **extra: str) -> dict[str, str]:
         base = {"period": self.period_text, "community": self.community}
         return {k: v for k, v in {**base, **extra}.items() if v}
+
+
+def _card(line: str) -> str:
+    """One metric line of /stats (bullet, name, value, definition) as a dashboard card."""
+    return f'<div class="card">{line.removeprefix("• ").replace(chr(10), "<br>")}</div>'
 
 
 Render = Callable[["Dashboard", web.Request, View], Awaitable[tuple[str, str]]]
@@ -347,7 +352,7 @@ class Dashboard:
         report = await self._report(view)
         figures = report.overall
         cards = "".join(
-            f'<div class="card">{line.removeprefix("• ").replace(chr(10), "<br>")}</div>'
+            _card(line)
             for _key, line in detailed(figures, view.locale, whole_brand=view.scope is None)
         )
         currency = report.currency or ""
@@ -416,7 +421,10 @@ class Dashboard:
             ],
             color="#34a853",
         )
-        table = await self._table(view, "communities", _("Communities"))
+        rows = list(community_rows(report))  # the report above, not computed a second time
+        table = await self._table(
+            view, "communities", _("Communities"), fetched=(rows[:PAGE_ROWS], len(rows) > PAGE_ROWS)
+        )
         definition = DEFINITIONS["formation"]
         note = html.escape(_(definition))
         body = (
@@ -428,15 +436,16 @@ class Dashboard:
     async def groupbuys(self, _request: web.Request, view: View) -> tuple[str, str]:
         fetched = await self._rows(view, "groupbuys")
         columns = TABLES["groupbuys"].columns
-        at = {name: columns.index(name) for name in ("groupbuy_id", "title", "participants")}
-        at["min_count"] = columns.index("min_count")
+        ident, title, joined, minimum = (
+            columns.index(c) for c in ("groupbuy_id", "title", "participants", "min_count")
+        )
         chart = html.bars_svg(
             _("Participants of each group-buy (of its minimum)"),
             [
                 (
-                    f"#{row[at['groupbuy_id']]} {row[at['title']]}",
-                    int(str(row[at["participants"]])),
-                    f"{row[at['participants']]} / {row[at['min_count']]}",
+                    f"#{row[ident]} {row[title]}",
+                    int(str(row[joined])),
+                    f"{row[joined]} / {row[minimum]}",
                 )
                 for row in fetched[0][:20]
             ],
@@ -502,7 +511,7 @@ class Dashboard:
         report = await self._report(view)
         figures = report.overall
         cards = "".join(
-            f'<div class="card">{line.removeprefix("• ").replace(chr(10), "<br>")}</div>'
+            _card(line)
             for key, line in detailed(figures, view.locale, whole_brand=view.scope is None)
             if key in ("participation", "suggestions", "nps")
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +43,7 @@ from models.member import Member
 from models.order import ORDER_FULFILLED, ORDER_PAID, Order
 from models.perks import MemberTier, Tier
 from models.poll import Poll, PollBallot, PollOption, PollPost
-from services.analytics import Scope, stats_report
+from services.analytics import Scope, StatsReport, stats_report
 from services.nps import nps_report
 from services.period import Period
 
@@ -208,6 +208,12 @@ async def _communities(session: AsyncSession, query: Query) -> AsyncIterator[Row
     report = await stats_report(
         session, period=query.period, timezone=query.timezone, scope=query.scope
     )
+    for row in community_rows(report):
+        yield row
+
+
+def community_rows(report: StatsReport) -> Iterator[Row]:
+    """The communities table of a report already computed (the dashboard's page has one)."""
     for f in report.communities:
         rest = (
             f.formation.numerator,
