@@ -33,9 +33,11 @@ from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMidd
 from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
 from bot.redis import ResilientStorage, SharedPace, Throttle, create_redis
+from bot.refunds import StarRefunder
 from bot.retention import TextRetention
 from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
+from bot.transactions import TransactionGuard, track_transactions
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
 from models.base import utcnow
@@ -57,7 +59,10 @@ def create_bot(
 ) -> Bot:
     """A Bot that talks HTML to the Bot API server at TELEGRAM_API_URL, paced and counted
     when given (the counting inside the pace, so that every retry is counted)."""
+    track_transactions()
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    # outermost: the update's transaction ends before any pacing or sending
+    session.middleware(TransactionGuard(metrics, strict=settings.strict_transactions))
     if paced is not None:
         session.middleware(paced)
     if metrics is not None:
@@ -83,7 +88,7 @@ def create_dispatcher(
     dp.workflow_data.update(extras)
     dp.update.outer_middleware(UpdateObserver(metrics))
     dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
-    database = DbSessionMiddleware(sessions, one_writer=settings.is_sqlite)
+    database = DbSessionMiddleware(sessions, one_writer=settings.is_sqlite, metrics=metrics)
     dp.update.outer_middleware(database)
     dp[DB_WRITER] = database.writer  # the webhook inbox writes in the same queue on SQLite
     dp.update.outer_middleware(ContextMiddleware(settings))
@@ -108,6 +113,7 @@ class Runtime:
     care: MemberCare
     notifier: Notifier
     paced: PacedRequests
+    refunder: StarRefunder
     broadcasts: BroadcastSender
     retention: TextRetention
     metrics: Metrics
@@ -129,6 +135,7 @@ class Runtime:
         """Start the background work: the broadcast sender (every process may run one), and
         with `scheduler` a campaign for the scheduler (led at once without Redis)."""
         await self.broadcasts.start()
+        await self.refunder.start()
         if scheduler:
             self.leadership = SchedulerLeadership(
                 self.redis,
@@ -159,6 +166,7 @@ class Runtime:
             await self.leadership.stop()
         await self.stop_scheduler()
         await self.broadcasts.stop()
+        await self.refunder.stop()
         await self.cards.close()
         await self.notifier.close()
         await self.dp.storage.close()
@@ -196,7 +204,7 @@ def build_runtime(
     paced = PacedRequests(pace)
     metrics = Metrics()
     bot = create_bot(settings, token, paced, metrics)
-    notifier = Notifier(bot)
+    notifier = Notifier(bot, failed=metrics.effects_failed.inc)
     cards = CardRefresher(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
     )
@@ -214,6 +222,8 @@ def build_runtime(
         namespace=namespace,
     )
     retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
+    refunder = StarRefunder(sessions=sessions, bot=bot, i18n=i18n, settings=settings)
+    closer.refunder = refunder
     for job in (closer, polls, care, retention):
         job.metrics = metrics
     dp = create_dispatcher(
@@ -229,6 +239,7 @@ def build_runtime(
         poll_closer=polls,
         notifier=notifier,
         broadcaster=broadcasts,
+        refunder=refunder,
     )
     return Runtime(
         settings=settings,
@@ -243,6 +254,7 @@ def build_runtime(
         care=care,
         notifier=notifier,
         paced=paced,
+        refunder=refunder,
         broadcasts=broadcasts,
         retention=retention,
         metrics=metrics,
@@ -282,12 +294,15 @@ async def prepare(runtime: Runtime, *, migrate: bool = True) -> None:
 
 async def _set_role_menus(runtime: Runtime) -> None:
     """Staff and owners get their own private-chat menu in their own language."""
+    menus = []
     async with runtime.sessions() as session:
         roles = {member_id: Role.STAFF for member_id in await staff_ids(session)}
         roles.update({member_id: Role.OWNER for member_id in runtime.settings.owner_ids})
         for member_id, role in roles.items():
             member = await get_member(session, member_id)
             locale = member.locale if member else runtime.settings.default_locale
-            await sync_private_commands(
-                runtime.bot, runtime.i18n, chat_id=member_id, role=role, locale=locale
-            )
+            menus.append((member_id, role, locale))
+    for member_id, role, locale in menus:  # once the reading transaction is over
+        await sync_private_commands(
+            runtime.bot, runtime.i18n, chat_id=member_id, role=role, locale=locale
+        )

@@ -91,6 +91,7 @@ class CardRefresher:
         now = self.clock()  # the domain clock, for the text ("ends in ...")
         wall = datetime.now(UTC)  # real time, for Telegram's pace
         all_done = True
+        edits: list[tuple[int, int, str, str]] = []  # chat, message, card text, locale
         async with self.sessions() as session, session.begin():
             gb = await get_groupbuy(session, groupbuy_id)
             if gb is None:
@@ -110,15 +111,21 @@ class CardRefresher:
                 locale = community.locale if community else self.i18n.default_locale
                 zone = community.timezone if community else "UTC"
                 with self.i18n.use_locale(locale):
-                    try:
-                        await self.bot.edit_message_text(
-                            text=card_text(gb, locale, zone, now),
-                            chat_id=post.chat_id,
-                            message_id=message_id,
-                            reply_markup=card_keyboard(gb),
-                        )
-                    except TelegramRetryAfter:
-                        raise
-                    except TelegramAPIError as exc:  # e.g. "message is not modified"
-                        log.info("card %s in %s not edited: %s", groupbuy_id, post.chat_id, exc)
+                    edits.append(
+                        (post.chat_id, message_id, card_text(gb, locale, zone, now), locale)
+                    )
+        # the slots are claimed and committed: Telegram is asked with no transaction open
+        for chat_id, message_id, text, locale in edits:
+            with self.i18n.use_locale(locale):
+                try:
+                    await self.bot.edit_message_text(
+                        text=text,
+                        chat_id=chat_id,
+                        message_id=message_id,
+                        reply_markup=card_keyboard(gb),
+                    )
+                except TelegramRetryAfter:
+                    raise
+                except TelegramAPIError as exc:  # e.g. "message is not modified"
+                    log.info("card %s in %s not edited: %s", groupbuy_id, chat_id, exc)
         return all_done

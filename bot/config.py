@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     payment_provider_token: SecretStr | None = None
     # the largest order or refund anyone can enter, in minor units (default 100,000.00)
     max_order_amount: int = Field(default=10_000_000, ge=1)
+    # how often the refunder looks for Stars refunds to send when nobody wakes it
+    refund_poll_seconds: int = Field(default=30, ge=1)
+    # a Bot API call made while a database transaction is open fails instead of being only
+    # logged and counted (the test suite runs so, to prove the rule on every path it takes)
+    strict_transactions: bool = False
     # pace outgoing messages to Telegram's limits (off only in tests that do not measure it)
     pace_messages: bool = True
     # a group-buy leader's commission, in basis points of each paid order (500 = 5%)

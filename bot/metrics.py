@@ -102,6 +102,17 @@ class Metrics:
         self.api_errors = Counter(
             "bot_api_errors", "Failed Bot API requests by code", ["method", "code"], registry=r
         )
+        self.network_in_transaction = Counter(
+            "bot_network_in_transaction",
+            "Bot API calls made while the caller held a database transaction open",
+            ["method"],
+            registry=r,
+        )
+        self.effects_failed = Counter(
+            "bot_effects_failed",
+            "Messages after a commit that Telegram refused or never answered (work kept)",
+            registry=r,
+        )
         self.outbox_depth = Gauge(
             "bot_outbox_depth", "Broadcast rows still to send or in flight", registry=r
         )

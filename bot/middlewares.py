@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,12 +15,13 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.metrics import OUTCOME, OUTCOME_DUPLICATE, OUTCOME_THROTTLED
+from bot.metrics import OUTCOME, OUTCOME_DUPLICATE, OUTCOME_THROTTLED, Metrics
 from bot.redis import Throttle
+from bot.transactions import UnitOfWork, unit_of_work
 from handlers.text import N_
-from services.community import ChatInfo, record_community, seen_in_community
+from services.community import ChatInfo, record_context
 from services.idempotency import claim_update
-from services.member import UserInfo, locale_for_language_code, record_member
+from services.member import UserInfo, locale_for_language_code
 
 log = logging.getLogger(__name__)
 
@@ -64,25 +64,6 @@ class ThrottleMiddleware(BaseMiddleware):
             log.info("could not tell user %s about throttling: %s", user.id, exc)
 
 
-class AfterCommit:
-    """Calls a handler wants made only once its update's transaction committed, such as the
-    toast that promises a member their place: a rollback must not leave a promise behind, and
-    the transaction does not wait on Telegram."""
-
-    def __init__(self) -> None:
-        self.calls: list[Callable[[], Awaitable[object]]] = []
-
-    def add(self, call: Callable[[], Awaitable[object]]) -> None:
-        self.calls.append(call)
-
-    async def run(self) -> None:
-        for call in self.calls:
-            try:
-                await call()
-            except TelegramAPIError as exc:
-                log.info("a call after commit failed: %s", exc)
-
-
 def delivery_of(update: Update) -> str | None:
     """What identifies the update's content on Telegram's side, whatever its update id."""
     if update.callback_query is not None:
@@ -99,7 +80,7 @@ class CommittedNotifier:
     transaction committed, so a failed update that Telegram redelivers tells nobody twice and
     nothing is told about writes a rollback took back."""
 
-    def __init__(self, notifier: Any, after: AfterCommit) -> None:
+    def __init__(self, notifier: Any, after: UnitOfWork) -> None:
         self.notifier = notifier
         self.after = after
 
@@ -111,44 +92,43 @@ class CommittedNotifier:
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """One session and one transaction per update: committed on success, rolled back on error.
+    """One session per update, whose transaction (a `UnitOfWork`) ends before the handler
+    first talks to Telegram: committed there or when the handler returns, rolled back on error.
 
     The update id, and the callback query or message it carries, are claimed first in the same
-    transaction, so a redelivered update is skipped (even under a new update id) and a failed one
-    stays claimable.
+    transaction, so a redelivered update is skipped (even under a new update id) and one that
+    failed before it committed anything stays claimable.
 
     On SQLite (`one_writer`) every transaction takes the single write lock when it begins, so
     updates handled at once would only wait on each other in SQLite's busy loop, and under a
-    burst some would wait past the busy timeout and fail: they queue here instead, in order.
+    burst some would wait past the busy timeout and fail: they queue here instead, in order,
+    each only until its transaction commits (never while its reply is sent).
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, one_writer: bool = False
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        one_writer: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
         self.writer = asyncio.Lock() if one_writer else None
+        self.metrics = metrics
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        after = AfterCommit()
-        async with self.writer or contextlib.nullcontext():
-            result = await self._handle(handler, event, data, after)
-        await after.run()  # only once the transaction committed
-        return result
-
-    async def _handle(
-        self, handler: Handler, event: TelegramObject, data: dict[str, Any], after: AfterCommit
-    ) -> Any:
-        async with self.sessions() as session, session.begin():
+        failed = self.metrics.effects_failed.inc if self.metrics is not None else None
+        async with unit_of_work(self.sessions, writer=self.writer, failed=failed) as unit:
             if isinstance(event, Update) and not await claim_update(
-                session, update_id=event.update_id, delivery=delivery_of(event)
+                unit.session, update_id=event.update_id, delivery=delivery_of(event)
             ):
                 log.info("update %s was already handled; skipped", event.update_id)
                 data[OUTCOME] = OUTCOME_DUPLICATE
                 return None
-            data["session"] = session
-            data["after_commit"] = after
+            data["session"] = unit.session
+            data["after_commit"] = unit
             if "notifier" in data:
-                data["notifier"] = CommittedNotifier(data["notifier"], after)
+                data["notifier"] = CommittedNotifier(data["notifier"], unit)
             return await handler(event, data)
 
 
@@ -162,25 +142,20 @@ class ContextMiddleware(BaseMiddleware):
         session: AsyncSession = data["session"]
         user: User | None = data.get("event_from_user")
         chat: Chat | None = data.get("event_chat")
-        member = None
-        community = None
-        if user is not None and not _joins_self(event, user):
-            member = await record_member(
-                session,
-                user=UserInfo.of(user),
-                default_locale=self.settings.default_locale,
-                started=chat is not None and chat.type == ChatType.PRIVATE,
-            )
+        person = UserInfo.of(user) if user is not None and not _joins_self(event, user) else None
+        group = None
         if chat is not None and chat.type in GROUP_TYPES:
-            community = await record_community(
-                session,
-                chat=ChatInfo(id=chat.id, title=chat.title or "", chat_type=chat.type),
-                default_locale=self.settings.default_locale,
-                default_timezone=self.settings.default_timezone,
-            )
-            if member is not None and user is not None and not user.is_bot:
-                # a message, a button or a join in the group: the member is in it
-                await seen_in_community(session, community_id=chat.id, member_ids=[user.id])
+            group = ChatInfo(id=chat.id, title=chat.title or "", chat_type=chat.type)
+        # the member, the group and that the member is in it: one SELECT when nothing changed
+        recorded = await record_context(
+            session,
+            user=person,
+            chat=group,
+            started=chat is not None and chat.type == ChatType.PRIVATE,
+            default_locale=self.settings.default_locale,
+            default_timezone=self.settings.default_timezone,
+        )
+        member, community = recorded.member, recorded.community
         data["member"] = member
         data["community"] = community
         if community is not None:

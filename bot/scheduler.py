@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.metrics import Metrics, watch_scheduler
-from bot.middlewares import AfterCommit
+from bot.transactions import unit_of_work
 from handlers.groupbuy import announce
 from handlers.poll import close_and_announce
+from handlers.text import RefundWaker
 from services.groupbuy import due_groupbuys, open_groupbuys, settle
 from services.order import release_commissions
 from services.poll import due_polls, open_polls
@@ -52,6 +53,7 @@ class DeadlineCloser:
         self.clock = clock
         self.scheduler: AsyncIOScheduler | None = None
         self.metrics: Metrics | None = None
+        self.refunder: RefundWaker | None = None
 
     async def close_due(self) -> int:
         """Close every due item, each once; returns how many closed."""
@@ -121,12 +123,12 @@ class GroupBuyCloser(DeadlineCloser):
         if released:
             log.info("released the commission of %s orders", released)
         for groupbuy_id in due:
-            told = AfterCommit()  # the outcome is told once the settlement committed
             try:
-                # outside an update there is no i18n context: open one for the messages
+                # outside an update there is no i18n context: open one for the messages, which
+                # go once the settlement committed
                 with self.i18n.context():
-                    async with self.sessions() as session, session.begin():
-                        settlement = await settle(session, groupbuy_id=groupbuy_id, now=now)
+                    async with unit_of_work(self.sessions) as unit:
+                        settlement = await settle(unit.session, groupbuy_id=groupbuy_id, now=now)
                         if settlement is None:
                             continue  # another worker closed it first
                         if self.metrics is not None:
@@ -134,15 +136,15 @@ class GroupBuyCloser(DeadlineCloser):
                         await announce(
                             self.bot,
                             self.i18n,
-                            session,
+                            unit.session,
                             settlement,
                             now,
-                            after_commit=told,
+                            after_commit=unit,
                             settings_timezone=self.settings.default_timezone,
                             settings=self.settings,
+                            refunder=self.refunder,
                         )
                         closed += 1
-                await told.run()
             except Exception:  # one bad group-buy must not stop the others
                 log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
         return closed
@@ -169,11 +171,11 @@ class PollCloser(DeadlineCloser):
         for poll_id in due:
             try:
                 with self.i18n.context():
-                    async with self.sessions() as session, session.begin():
+                    async with unit_of_work(self.sessions) as unit:
                         result = await close_and_announce(
                             self.bot,
                             self.i18n,
-                            session,
+                            unit.session,
                             poll_id=poll_id,
                             now=now,
                             default_locale=self.settings.default_locale,

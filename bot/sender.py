@@ -30,7 +30,12 @@ from aiogram.client.session.middlewares.base import (
     BaseRequestMiddleware,
     NextRequestMiddlewareType,
 )
-from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
@@ -178,11 +183,21 @@ class PacedRequests(BaseRequestMiddleware):
         raise AssertionError("unreachable")
 
 
-class Notifier:
-    """Sends messages in the background so the update that caused them is not held up."""
+# a background message is tried again after these pauses when Telegram fails for a passing
+# reason (the last failure is final)
+NOTICE_RETRY_SECONDS = (1.0, 3.0, 10.0)
 
-    def __init__(self, bot: Bot) -> None:
+
+class Notifier:
+    """Sends messages in the background so the update that caused them is not held up.
+
+    A message Telegram did not take for a passing reason (5xx, no answer) is sent again after
+    `NOTICE_RETRY_SECONDS`, so a member is told once Telegram answers again; a refusal
+    (400, 403) or the last failed attempt is logged and counted (`failed`)."""
+
+    def __init__(self, bot: Bot, failed: Callable[[], None] | None = None) -> None:
         self.bot = bot
+        self.failed = failed
         self._tasks: set[asyncio.Task[None]] = set()
 
     def send(self, chat_id: int, text: str, **kwargs: Any) -> None:
@@ -192,10 +207,21 @@ class Notifier:
         task.add_done_callback(self._tasks.discard)
 
     async def _send(self, chat_id: int, text: str, kwargs: dict[str, Any]) -> None:
-        try:
-            await self.bot.send_message(chat_id, text, **kwargs)
-        except TelegramAPIError as exc:
-            log.info("background message to %s not sent: %s", chat_id, exc)
+        for wait in (*NOTICE_RETRY_SECONDS, None):
+            try:
+                await self.bot.send_message(chat_id, text, **kwargs)
+                return
+            except (TelegramServerError, TelegramNetworkError) as exc:
+                if wait is None:
+                    log.warning("background message to %s not sent: %s", chat_id, exc)
+                    break
+                log.info("background message to %s failed (%s): again in %ss", chat_id, exc, wait)
+                await asyncio.sleep(wait)
+            except TelegramAPIError as exc:
+                log.info("background message to %s not sent: %s", chat_id, exc)
+                break
+        if self.failed is not None:
+            self.failed()
 
     async def drain(self) -> None:
         """Wait for every queued message (tests, benchmarks, shutdown)."""

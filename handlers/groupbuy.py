@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.order import refund_stars, send_invoice
+from handlers.order import send_invoice
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -31,11 +31,13 @@ from handlers.text import (
     DeadlineScheduler,
     GroupBuyCounters,
     HandlerSettings,
+    RefundWaker,
     esc,
     format_money,
     later,
 )
 from models.groupbuy import GROUPBUY_OPEN, MIN_PEOPLE
+from models.order import REFUND_GROUPBUY
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, active_community_ids, get_community
 from services.groupbuy import (
@@ -59,16 +61,15 @@ from services.groupbuy import (
     settle,
     sync_prepayment,
 )
+from services.ledger import STARS
 from services.member import MemberView, get_member
 from services.order import (
     OrderView,
-    check_refund,
     get_order,
-    refund_order,
-    refund_paid_back,
     start_invoice,
 )
 from services.product import get_product
+from services.refund import refund_now
 from services.role import Role
 from services.tiers import list_tiers
 
@@ -703,6 +704,7 @@ async def close_command(
     clock: Clock,
     metrics: GroupBuyCounters,
     after_commit: CommitHook,
+    refunder: RefundWaker,
 ) -> None:
     """Closes an open group-buy of this group now: it forms if it reached its minimum."""
     gb_id = await _open_here(
@@ -724,6 +726,7 @@ async def close_command(
         after_commit=after_commit,
         settings_timezone=community.timezone,
         settings=settings,
+        refunder=refunder,
     )
 
 
@@ -735,8 +738,10 @@ async def cancel_command(
     i18n: I18n,
     session: AsyncSession,
     community: CommunityView,
+    settings: HandlerSettings,
     clock: Clock,
     after_commit: CommitHook,
+    refunder: RefundWaker,
 ) -> None:
     """Cancels an open group-buy of this group; everyone is told."""
     gb_id = await _open_here(
@@ -753,6 +758,8 @@ async def cancel_command(
         clock(),
         after_commit=after_commit,
         settings_timezone=community.timezone,
+        settings=settings,
+        refunder=refunder,
     )
 
 
@@ -764,8 +771,9 @@ async def announce(
     now: datetime,
     *,
     after_commit: CommitHook,
+    settings: HandlerSettings,
     settings_timezone: str = "UTC",
-    settings: HandlerSettings | None = None,
+    refunder: RefundWaker | None = None,
 ) -> None:
     """Tells every group and participant how a group-buy closed, each in their language;
     formed Telegram-paid orders get their invoices.
@@ -827,16 +835,20 @@ async def announce(
             else:
                 text = _("{title} did not form. Nothing to pay.").format(title=esc(gb.title))
             invoice = None
-            if order is not None and order.payment_mode == PAYMENT_TELEGRAM and settings:
+            if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
                 invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
-            if invoice is not None and settings is not None:
+            if invoice is not None:
                 after_commit.add(
                     _tell_member(bot, gb.id, who.id, text, (i18n, who.locale, invoice, settings))
                 )
             else:
                 after_commit.add(_tell_member(bot, gb.id, who.id, text))
 
-    await _give_back(bot, i18n, session, settlement, after_commit)
+    stars = await _give_back(
+        bot, i18n, session, settlement, after_commit, settings.tier_measure, now
+    )
+    if stars and refunder is not None:
+        after_commit.add(later(refunder.wake))
 
 
 def _announce_in(
@@ -881,11 +893,20 @@ def _tell_member(
 
 
 async def _give_back(
-    bot: Bot, i18n: I18n, session: AsyncSession, settlement: Settlement, after_commit: CommitHook
-) -> None:
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settlement: Settlement,
+    after_commit: CommitHook,
+    tier_currency: str,
+    now: datetime,
+) -> bool:
     """Prepayments: the part above the final price is owed back; a group-buy that did not
-    form refunds them whole (Stars through Telegram, other currencies by staff)."""
+    form refunds them whole: Stars are committed as pending refunds that the refunder sends
+    back (and tells the member about), other currencies are owed and paid back by staff.
+    True when Stars refunds were committed."""
     gb = settlement.groupbuy
+    stars = False
     # (member, message, order, amount)
     notes: list[tuple[int, str, int, int]] = [
         (member_id, DIFFERENCE_OWED, order_id, amount)
@@ -895,28 +916,21 @@ async def _give_back(
         order = await get_order(session, order_id)
         if order is None:
             continue
-        value, charge = await check_refund(session, order_id=order_id)
-        if charge is not None and await refund_stars(bot, order.member_id, charge):
-            outcome = await refund_order(
-                session, order_id=order_id, actor_id=0, note=f"group-buy #{gb.id} closed"
-            )
-            await refund_paid_back(
-                session,
-                member_id=order.member_id,
-                currency=order.currency,
-                amount=outcome.amount,
-                charge_id=charge,
-            )
-            notes.append((order.member_id, PREPAYMENT_RETURNED, order_id, value))
+        outcome = await refund_now(
+            session,
+            order_id=order_id,
+            actor_id=0,
+            amount=None,
+            tier_currency=tier_currency,
+            now=now,
+            note=f"group-buy #{gb.id} closed",
+            due_only=order.currency != STARS,
+            reason=REFUND_GROUPBUY,
+        )
+        if outcome.star_charge_id is None:
+            notes.append((order.member_id, PREPAYMENT_OWED, order_id, outcome.amount))
         else:
-            await refund_order(
-                session,
-                order_id=order_id,
-                actor_id=0,
-                note=f"group-buy #{gb.id} closed",
-                due_only=True,
-            )
-            notes.append((order.member_id, PREPAYMENT_OWED, order_id, value))
+            stars = True
     for member_id, template, order_id, amount in notes:
         who = await get_member(session, member_id)
         if who is None or not who.started:
@@ -928,13 +942,13 @@ async def _give_back(
                 amount=format_money(amount, gb.currency, who.locale),
             )
         after_commit.add(_tell_member(bot, gb.id, who.id, text))
+    return stars
 
 
 DIFFERENCE_OWED = N_(
     "{title} formed at a lower price than you prepaid: {amount} of order #{order} is owed back "
     "to you, and our staff will return it."
 )
-PREPAYMENT_RETURNED = N_("Your prepayment of {amount} for order #{order} went back to you.")
 PREPAYMENT_OWED = N_(
     "Your prepayment of {amount} for order #{order} will be refunded by our staff."
 )

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.nps import ask_after_pickup
-from handlers.perks import after_refund, points_text, reward_order
+from handlers.perks import points_text, reward_order
 from handlers.product import amount_error
 from handlers.text import (
     N_,
@@ -34,15 +34,19 @@ from handlers.text import (
     CallbackId,
     CommitHook,
     HandlerSettings,
+    RefundWaker,
     esc,
     format_money,
+    later,
 )
+from handlers.views.refund import refund_due_text
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
     ORDER_RESERVED,
     PAYMENT_RECEIVED,
     PAYMENT_REFUNDED_BACK,
+    REFUND_UNPAYABLE,
     Order,
 )
 from models.product import PAYMENT_TELEGRAM
@@ -55,7 +59,6 @@ from services.order import (
     OrderError,
     OrderView,
     check_pre_checkout,
-    check_refund,
     get_order,
     mark_fulfilled,
     mark_paid_offline,
@@ -64,11 +67,10 @@ from services.order import (
     orders_of_member_in_chat,
     place_order,
     record_telegram_payment,
-    refund_order,
-    refund_paid_back,
     start_invoice,
 )
 from services.product import get_product
+from services.refund import queue_star_refund, refund_now
 from services.role import Role, staff_ids
 
 log = logging.getLogger(__name__)
@@ -92,10 +94,6 @@ PRE_CHECKOUT_REFUSALS = {
     "stale_invoice": N_("This invoice is out of date. Please use the newest one."),
     "price_changed": N_("The price has changed. Please order again."),
 }
-REFUND_DUE = N_(
-    "Refund due: order #{order} of {member}, {amount}. The payment provider needs you to pay "
-    "it back; the ledger already shows it as owed."
-)
 
 
 class OrderCallback(CallbackData, prefix="ord"):
@@ -283,16 +281,21 @@ async def pre_checkout(
 @router.message(F.successful_payment)
 async def successful_payment(
     message: Message,
-    bot: Bot,
     i18n: I18n,
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
     notifier: BackgroundSender,
+    refunder: RefundWaker,
+    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
-    """Settles the order once per charge; money that cannot settle anything goes back."""
+    """Settles the order once per charge; money that cannot settle anything goes back.
+
+    Everything the payment causes (the order paid, its points, tier and referral reward, or
+    the refund it is owed) commits before the member is told: a thank-you that Telegram fails
+    to deliver never takes the payment back."""
     payment = message.successful_payment
     assert payment is not None
     outcome = await record_telegram_payment(
@@ -309,53 +312,44 @@ async def successful_payment(
         return
     money = format_money(outcome.amount, outcome.currency, locale)
     if outcome.status == PAYMENT_RECEIVED and outcome.order is not None:
-        await message.answer(
-            _("Thank you! Order #{id} is paid: {amount}.").format(id=outcome.order.id, amount=money)
+        notifier.send(
+            message.chat.id,
+            _("Thank you! Order #{id} is paid: {amount}.").format(
+                id=outcome.order.id, amount=money
+            ),
         )
         await Rewarder(settings, notifier, i18n, clock).paid(session, outcome.order.id)
         return
-    if outcome.status == PAYMENT_REFUNDED_BACK and await refund_stars(
-        bot, member.id, outcome.charge_id
-    ):
-        await refund_paid_back(
+    if outcome.status == PAYMENT_REFUNDED_BACK:
+        # Stars: committed as a refund first, sent back by the refunder, which tells the member
+        await queue_star_refund(
             session,
-            member_id=member.id,
-            currency=outcome.currency,
-            amount=outcome.amount,
             charge_id=outcome.charge_id,
+            member_id=member.id,
+            order_id=outcome.order.id if outcome.order else None,
+            amount=outcome.amount,
+            currency=outcome.currency,
+            reason=REFUND_UNPAYABLE,
         )
-        await message.answer(
-            _(
-                "This order could no longer be paid, so your {amount} went straight back to you."
-            ).format(amount=money)
-        )
+        after_commit.add(later(refunder.wake))
         return
-    # a provider payment, or Stars that Telegram would not send back: staff pay it by hand
+    # a provider payment: staff pay it back by hand
     await mark_refund_due(session, charge_id=outcome.charge_id)
-    await message.answer(
+    notifier.send(
+        message.chat.id,
         _(
             "This order could no longer be paid. Your {amount} will be refunded; our staff have "
             "been told."
-        ).format(amount=money)
+        ).format(amount=money),
     )
     order_id = outcome.order.id if outcome.order else 0
     await _tell_staff(
-        bot, i18n, session, settings, order_id, member, outcome.amount, outcome.currency
+        notifier, i18n, session, settings, order_id, member, outcome.amount, outcome.currency
     )
 
 
-async def refund_stars(bot: Bot, user_id: int, charge_id: str) -> bool:
-    """Asks Telegram to send Stars back; False (and logged) when Telegram will not."""
-    try:
-        await bot.refund_star_payment(user_id, charge_id)
-    except TelegramAPIError as exc:
-        log.warning("refundStarPayment for %s failed: %s", charge_id, exc)
-        return False
-    return True
-
-
 async def _tell_staff(
-    bot: Bot,
+    notifier: BackgroundSender,
     i18n: I18n,
     session: AsyncSession,
     settings: HandlerSettings,
@@ -364,19 +358,19 @@ async def _tell_staff(
     amount: int,
     currency: str,
 ) -> None:
-    """Tells every staff member and owner that a refund must be paid by hand."""
+    """Tells every staff member and owner (after commit) that a refund must be paid by hand."""
     for staff_id in sorted(set(await staff_ids(session)) | settings.owner_ids):
         staff = await get_member(session, staff_id)
         locale = staff.locale if staff else settings.default_locale
-        text = i18n.gettext(REFUND_DUE, locale=locale).format(
-            order=order_id,
-            member=esc(member.display_name),
-            amount=format_money(amount, currency, locale),
+        text = refund_due_text(
+            i18n,
+            locale,
+            order_id=order_id,
+            member=member.display_name,
+            amount=amount,
+            currency=currency,
         )
-        try:
-            await bot.send_message(staff_id, text)
-        except TelegramAPIError as exc:
-            log.info("could not tell staff %s about a refund: %s", staff_id, exc)
+        notifier.send(staff_id, text)
 
 
 def pickup_keyboard(orders: list[OrderView]) -> InlineKeyboardMarkup:
@@ -633,12 +627,14 @@ async def pickedup_command(
 async def refund_command(
     message: Message,
     command: CommandObject,
-    bot: Bot,
     i18n: I18n,
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+    notifier: BackgroundSender,
+    refunder: RefundWaker,
+    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Refunds an order fully, or partly with an amount: /refund ID [AMOUNT]."""
@@ -665,54 +661,41 @@ async def refund_command(
             await message.answer(amount_error(exc.reason))
             return
     try:
-        _value, charge = await check_refund(session, order_id=order.id, amount=amount)
-    except OrderError as exc:
-        await message.answer(order_error_text(exc.reason))
-        return
-    # Stars go back through Telegram first: if Telegram says no, nothing is booked
-    if charge is not None and not await refund_stars(bot, order.member_id, charge):
-        await message.answer(
-            _("Telegram did not accept the refund, so nothing was changed. Please try again later.")
+        outcome = await refund_now(
+            session,
+            order_id=order.id,
+            actor_id=member.id,
+            amount=amount,
+            tier_currency=settings.tier_measure,
+            now=clock(),
         )
-        return
-    try:
-        outcome = await refund_order(session, order_id=order.id, actor_id=member.id, amount=amount)
     except OrderError as exc:
         await message.answer(order_error_text(exc.reason))
         return
-    # the refund lowers the member's spend: their tier is recomputed (a move down is not announced)
-    await after_refund(session, member_id=order.member_id, settings=settings, now=clock())
     money = format_money(outcome.amount, order.currency, locale)
     if outcome.star_charge_id is not None:
-        await refund_paid_back(
-            session,
-            member_id=order.member_id,
-            currency=order.currency,
-            amount=outcome.amount,
-            charge_id=outcome.star_charge_id,
-        )
-        await message.answer(
-            _("Refunded {amount} of order #{id} through Telegram.").format(
-                amount=money, id=order.id
-            )
-        )
-    else:
+        # the refunder sends the Stars back once this commits, and tells the member
+        after_commit.add(later(refunder.wake))
         await message.answer(
             _(
-                "Refund of {amount} for order #{id} booked. Pay it back to the "
-                "member; the ledger shows it as owed."
+                "Refund of {amount} for order #{id} booked; Telegram is sending the Stars back "
+                "to the member now."
             ).format(amount=money, id=order.id)
         )
+        return
     buyer = await get_member(session, order.member_id)
-    if buyer is not None:
-        try:
-            with i18n.use_locale(buyer.locale):
-                await bot.send_message(
-                    buyer.id,
-                    _("Order #{id} was refunded: {amount}.").format(
-                        id=order.id,
-                        amount=format_money(outcome.amount, order.currency, buyer.locale),
-                    ),
-                )
-        except TelegramAPIError as exc:
-            log.info("could not tell member %s about a refund: %s", buyer.id, exc)
+    if buyer is not None and buyer.started:
+        with i18n.use_locale(buyer.locale):
+            notifier.send(
+                buyer.id,
+                _("Order #{id} was refunded: {amount}.").format(
+                    id=order.id,
+                    amount=format_money(outcome.amount, order.currency, buyer.locale),
+                ),
+            )
+    await message.answer(
+        _(
+            "Refund of {amount} for order #{id} booked. Pay it back to the "
+            "member; the ledger shows it as owed."
+        ).format(amount=money, id=order.id)
+    )

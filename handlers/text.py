@@ -114,8 +114,14 @@ class GroupBuyCounters(Protocol):
     def settled(self, formed: bool) -> None: ...
 
 
+class RefundWaker(Protocol):
+    """Starts the refunder on a Stars refund just committed (bot.refunds.StarRefunder)."""
+
+    def wake(self) -> None: ...
+
+
 class CommitHook(Protocol):
-    """Runs calls once the update's transaction committed (bot.middlewares.AfterCommit)."""
+    """Runs calls once the update's transaction committed (bot.transactions.UnitOfWork)."""
 
     def add(self, call: Callable[[], Awaitable[object]]) -> None: ...
 

@@ -9,7 +9,7 @@ from models.idempotency import ProcessedDelivery, ProcessedUpdate
 from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
-from models.order import Order, OrderEvent, Payment
+from models.order import Order, OrderEvent, Payment, StarRefund
 from models.perks import (
     CareRule,
     CheckIn,
@@ -84,6 +84,7 @@ __all__ = [
     "Review",
     "Reward",
     "StaffGrant",
+    "StarRefund",
     "Suggestion",
     "Tier",
 ]

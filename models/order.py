@@ -125,3 +125,39 @@ class Payment(SQLModel, table=True):
     currency: str = Field(max_length=8)
     status: str = Field(default=PAYMENT_RECEIVED, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# StarRefund.status values
+STAR_REFUND_PENDING = "pending"  # committed; the refunder asks Telegram (again) until it answers
+STAR_REFUND_SENT = "sent"  # Telegram sent the Stars back and the ledger booked it
+STAR_REFUND_FAILED = "failed"  # Telegram refused for good: staff pay it back by hand
+
+# StarRefund.reason values: why the Stars go back, which says what the member is told
+REFUND_BY_STAFF = "staff"  # /refund of a paid order
+REFUND_UNPAYABLE = "unpayable"  # a payment for an order that could no longer take it
+REFUND_GROUPBUY = "groupbuy"  # the prepayment of a group-buy that did not form
+
+
+class StarRefund(SQLModel, table=True):
+    """A Stars refund owed to a member, committed before Telegram is asked for it, so that it
+    is neither forgotten nor sent twice across failures and restarts (one row per charge)."""
+
+    __tablename__ = "star_refund"
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    charge_id: str = Field(max_length=128, unique=True)
+    member_id: int = Field(sa_type=TelegramId)
+    order_id: int | None = Field(
+        default=None, sa_column=Column(SurrogateKey, ForeignKey("orders.id"), index=True)
+    )
+    amount: int = Field(sa_type=BigInteger)
+    currency: str = Field(max_length=8)
+    reason: str = Field(max_length=16)
+    status: str = Field(default=STAR_REFUND_PENDING, max_length=16, index=True)
+    attempts: int = Field(default=0)
+    # not asked again before this time (backoff), nor while another refunder holds the lease
+    not_before: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = Field(default="", max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

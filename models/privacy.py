@@ -25,6 +25,7 @@ MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
         "payment.member_id",
         "points_day.member_id",
         "referral_attempt.member_id",
+        "star_refund.member_id",
     }
 )
 

@@ -238,6 +238,7 @@ def settings(emulator: Emulator, database_url: str, redis_url: str | None) -> Se
         owner_ids=frozenset({OWNER}),
         throttle_limit=10_000,
         pace_messages=False,  # tests that measure pacing turn it on
+        strict_transactions=True,  # a Bot API call inside a transaction fails the test
         card_edit_seconds=60.0,  # cards are edited when a test flushes them
     )
 
@@ -268,6 +269,7 @@ class Harness:
         """Hand every queued update to the Dispatcher, in order, as polling would."""
         for update in self.emulator.pop_updates():
             await self.runtime.dp.feed_raw_update(self.runtime.bot, update)
+        await self.runtime.refunder.run_once()  # as the running refunder would, once woken
         await self.runtime.notifier.drain()
 
     def new_bot_messages(self, chat_id: int) -> list[StoredMessage]:
@@ -329,6 +331,7 @@ async def bot_process(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url or "",
             PACE_MESSAGES="false",
+            STRICT_TRANSACTIONS="true",
             WEBHOOK_HOST="127.0.0.1",
             **env,
         )

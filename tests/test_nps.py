@@ -9,7 +9,7 @@ import asyncio
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import select
 
-from bot.middlewares import AfterCommit
+from bot.transactions import unit_of_work
 from handlers.nps import ask_after_pickup
 from models.order import Order
 from models.suggestion import NpsAsked, NpsSurvey
@@ -242,20 +242,19 @@ async def test_concurrent_pickups_ask_once(harness: Harness) -> None:
     async def pickup(community: int) -> None:
         for _attempt in range(50):  # as an update is retried when the database says so
             try:
-                after = AfterCommit()
                 with runtime.i18n.context():
-                    async with runtime.sessions() as session, session.begin():
+                    # the question goes out once the claim is committed
+                    async with unit_of_work(runtime.sessions) as unit:
                         await ask_after_pickup(
                             runtime.bot,
                             runtime.i18n,
-                            session,
+                            unit.session,
                             MIA,
                             community_id=community,
                             now=harness.clock.now,
                             settings=runtime.settings,
-                            after_commit=after,
+                            after_commit=unit,
                         )
-                await after.run()  # the question goes out once the claim is committed
                 return
             except (OperationalError, DBAPIError) as exc:
                 if "locked" not in str(exc) and "serializ" not in str(exc):

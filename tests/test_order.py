@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -13,7 +14,8 @@ from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.emulator import EMULATOR_TOKEN, Emulator
-from models.order import Order, OrderEvent, Payment
+from models.base import utcnow
+from models.order import Order, OrderEvent, Payment, StarRefund
 from models.product import Product
 from services.ledger import AccountRef, balance
 from services.member import UserInfo, record_member
@@ -156,9 +158,9 @@ async def test_staff_refund_a_stars_order_through_telegram(harness: Harness) -> 
     ]
     # a member may not refund
     assert await harness.send(MIA, MIA, "/refund 1") == ["Sorry, only brand staff can do that."]
-    # staff refund it in full
+    # staff refund it in full: booked at once, and the refunder sends the Stars back
     assert await harness.send(SAM, SAM, "/refund 1") == [
-        "Refunded ⭐ 50 of order #1 through Telegram."
+        "Refund of ⭐ 50 for order #1 booked; Telegram is sending the Stars back to the member now."
     ]
     call = harness.emulator.calls_of("refundStarPayment")[-1]
     assert call["user_id"] == MIA
@@ -407,20 +409,37 @@ async def paid_stars_order(harness: Harness) -> None:
     await harness.feed_pending()
 
 
-async def test_a_refund_telegram_refuses_books_nothing(harness: Harness) -> None:
+async def test_a_refund_telegram_does_not_answer_is_owed_then_sent_once_it_does(
+    harness: Harness,
+) -> None:
     await paid_stars_order(harness)
+    # given Telegram fails the refund request once (a 500)
     harness.emulator.inject_fault("refundStarPayment", status=500)
+    # when staff refund the order
     assert await harness.send(SAM, SAM, "/refund 1") == [
-        "Telegram did not accept the refund, so nothing was changed. Please try again later."
+        "Refund of ⭐ 50 for order #1 booked; Telegram is sending the Stars back to the member now."
     ]
+    # then the refund is committed and owed to Mia, waiting for Telegram
     order = await order_row(harness, 1)
-    assert (order.status, order.refunded_amount) == ("paid", 0)
+    assert (order.status, order.refunded_amount) == ("refunded", 50)
     async with harness.session() as session:
-        assert await balance(session, AccountRef("brand_revenue"), "XTR") == 50
-    # once Telegram works again, the refund goes through
+        assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 50
+        refund = (await session.execute(select(StarRefund))).scalar_one()
+        assert (refund.status, refund.attempts) == ("pending", 1)
+    # and a second /refund is refused: nothing is refunded twice
     assert await harness.send(SAM, SAM, "/refund 1") == [
-        "Refunded ⭐ 50 of order #1 through Telegram."
+        "That order has already been refunded in full."
     ]
+    # when the refunder asks again after its backoff, Telegram answers
+    assert await harness.runtime.refunder.run_once(now=utcnow() + timedelta(minutes=1)) == 1
+    await harness.runtime.notifier.drain()
+    # then the Stars went back once, the ledger says so, and Mia is told
+    assert len(harness.emulator.calls_of("refundStarPayment")) == 2
+    assert harness.emulator.last_bot_message(MIA).text == "Order #1 was refunded: ⭐ 50."
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 0
+        refund = (await session.execute(select(StarRefund))).scalar_one()
+        assert refund.status == "sent"
 
 
 async def test_stars_telegram_will_not_return_become_a_refund_due_for_staff(
@@ -431,12 +450,15 @@ async def test_stars_telegram_will_not_return_become_a_refund_due_for_staff(
     engine = create_engine(make_settings(database_url=database_url))
     async with create_session_factory(engine)() as session, session.begin():
         await cancel_order(session, order_id=1, actor_id=SAM, note="sold elsewhere")
-    harness.emulator.inject_fault("refundStarPayment", status=500)
+    # Telegram refuses the refund for good (not a passing failure)
+    harness.emulator.inject_fault(
+        "refundStarPayment", status=400, description="Bad Request: CHARGE_NOT_FOUND"
+    )
     query_id = harness.emulator.calls_of("answerPreCheckoutQuery")[-1]["pre_checkout_query_id"]
     harness.emulator.complete_payment(query_id)
     await harness.feed_pending()
-    assert harness.emulator.last_bot_message(MIA).text.startswith(
-        "This order could no longer be paid. Your ⭐ 50 will be refunded"
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "Your ⭐ 50 for order #1 will be refunded by our staff; they have been told."
     )
     assert harness.emulator.last_bot_message(SAM).text.startswith("Refund due: order #1 of Mia")
     async with create_session_factory(engine)() as session:
