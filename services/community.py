@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import literal, or_, select, update
+from sqlalchemy import and_, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -14,7 +16,14 @@ from models.base import TelegramId, UTCDateTime, utcnow
 from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community, CommunityMember
 from models.member import Member
 from services.db import insert_for, table_of, upsert
-from services.member import LOCALES, UserInfo, record_member
+from services.member import (
+    LOCALES,
+    MEMBER_COLUMNS,
+    MemberView,
+    UserInfo,
+    record_member,
+    refresh_member,
+)
 
 
 class InvalidTimezone(ValueError):
@@ -47,8 +56,35 @@ class CommunityView:
 
 
 def _view(row: Community) -> CommunityView:
+    return _community_view(row, chat_id=row.id)
+
+
+# the community columns `record_community` compares and returns (read before any write)
+COMMUNITY_COLUMNS: tuple[Any, ...] = (
+    col(Community.title),
+    col(Community.chat_type),
+    col(Community.locale),
+    col(Community.timezone),
+    col(Community.status),
+    col(Community.member_day),
+)
+# how stale a member's last_seen_at in a group may get before a sighting writes it again: a
+# member active in a group costs no write for every message
+SEEN_REFRESH = timedelta(hours=1)
+
+
+def _community_unchanged(row: Any, *, chat: ChatInfo, joined: bool) -> bool:
+    """True when recording the chat again would leave the stored row as it is."""
+    return (
+        row.title == chat.title[:255]
+        and row.chat_type == chat.chat_type
+        and not (joined and row.status != COMMUNITY_ACTIVE)
+    )
+
+
+def _community_view(row: Any, *, chat_id: int) -> CommunityView:
     return CommunityView(
-        id=row.id,
+        id=chat_id,
         title=row.title,
         locale=row.locale,
         timezone=row.timezone,
@@ -68,7 +104,34 @@ async def record_community(
     """Register the group on first sight with the defaults, or refresh its title.
 
     `joined` marks the bot (re)added to the group, which makes a left community active again.
+    A known group whose row would not change costs one SELECT and no write.
     """
+    known = (
+        await session.execute(select(*COMMUNITY_COLUMNS).where(col(Community.id) == chat.id))
+    ).one_or_none()
+    return await refresh_community(
+        session,
+        known=known,
+        chat=chat,
+        default_locale=default_locale,
+        default_timezone=default_timezone,
+        joined=joined,
+    )
+
+
+async def refresh_community(
+    session: AsyncSession,
+    *,
+    known: Any,
+    chat: ChatInfo,
+    default_locale: str,
+    default_timezone: str,
+    joined: bool = False,
+) -> CommunityView:
+    """`record_community` given the group's row as just read (COMMUNITY_COLUMNS; None: no row):
+    written only when something changed."""
+    if known is not None and _community_unchanged(known, chat=chat, joined=joined):
+        return _community_view(known, chat_id=chat.id)
     now = utcnow()
     title = chat.title[:255]
     values = {
@@ -162,6 +225,92 @@ async def seen_in_community(
             set_={"last_seen_at": moment, "left_at": None},
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateContext:
+    """Who and where an update comes from, as recorded."""
+
+    member: MemberView | None
+    community: CommunityView | None
+
+
+async def record_context(
+    session: AsyncSession,
+    *,
+    user: UserInfo | None,
+    chat: ChatInfo | None,
+    started: bool,
+    default_locale: str,
+    default_timezone: str,
+    now: datetime | None = None,
+) -> UpdateContext:
+    """Record the member (`user`) and the group (`chat`) behind an update, and that the member
+    is in the group: what `record_member`, `record_community` and `seen_in_community` do, read
+    in one SELECT, so that a known member in a known group costs that one statement and a write
+    only for what changed (or a last sighting older than SEEN_REFRESH)."""
+    if user is None and chat is None:
+        return UpdateContext(None, None)
+    moment = now or utcnow()
+    anchor = select(literal(1).label("one")).subquery()
+    columns: list[Any] = []
+    query_from: Any = anchor
+    if user is not None:
+        columns += [col(Member.id).label("member_id")]
+        columns += [c.label(f"m_{c.key}") for c in MEMBER_COLUMNS]
+        query_from = query_from.outerjoin(Member, col(Member.id) == user.id)
+    if chat is not None:
+        columns += [col(Community.id).label("community_id")]
+        columns += [c.label(f"c_{c.key}") for c in COMMUNITY_COLUMNS]
+        query_from = query_from.outerjoin(Community, col(Community.id) == chat.id)
+    if user is not None and chat is not None:
+        columns += [
+            col(CommunityMember.member_id).label("seen_member_id"),
+            col(CommunityMember.last_seen_at),
+            col(CommunityMember.left_at),
+        ]
+        query_from = query_from.outerjoin(
+            CommunityMember,
+            and_(
+                col(CommunityMember.community_id) == chat.id,
+                col(CommunityMember.member_id) == user.id,
+            ),
+        )
+    row = (await session.execute(select(*columns).select_from(query_from))).one()
+    member = None
+    if user is not None:
+        known = _prefixed(row, "m_", MEMBER_COLUMNS) if row.member_id is not None else None
+        member = await refresh_member(
+            session, known=known, user=user, default_locale=default_locale, started=started
+        )
+    community = None
+    if chat is not None:
+        known = _prefixed(row, "c_", COMMUNITY_COLUMNS) if row.community_id is not None else None
+        community = await refresh_community(
+            session,
+            known=known,
+            chat=chat,
+            default_locale=default_locale,
+            default_timezone=default_timezone,
+        )
+    if member is not None and community is not None and user is not None and not user.is_bot:
+        # a message, a button or a join in the group: the member is in it
+        fresh = (
+            row.seen_member_id is not None
+            and row.left_at is None
+            and row.last_seen_at is not None
+            and moment - row.last_seen_at < SEEN_REFRESH
+        )
+        if not fresh:
+            await seen_in_community(
+                session, community_id=community.id, member_ids=[user.id], now=moment
+            )
+    return UpdateContext(member, community)
+
+
+def _prefixed(row: Any, prefix: str, columns: tuple[Any, ...]) -> SimpleNamespace:
+    """The columns read under a prefix, by their own names."""
+    return SimpleNamespace(**{c.key: getattr(row, f"{prefix}{c.key}") for c in columns})
 
 
 async def members_joined(

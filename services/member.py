@@ -85,10 +85,83 @@ def _view(member: Member) -> MemberView:
     )
 
 
+# the member columns `record_member` compares and returns (read before any write)
+MEMBER_COLUMNS: tuple[Any, ...] = (
+    col(Member.first_name),
+    col(Member.last_name),
+    col(Member.username),
+    col(Member.language_code),
+    col(Member.locale),
+    col(Member.locale_chosen),
+    col(Member.started),
+    col(Member.timezone),
+    col(Member.forgotten_at),
+)
+
+
+def member_unchanged(row: Any, *, user: UserInfo, default_locale: str, started: bool) -> bool:
+    """True when recording the user again would leave the stored member row as it is.
+
+    Mirrors the upsert in `record_member`: a forgotten member seen only in groups is frozen, a
+    locale chosen with /language is kept, and `started` only ever turns on."""
+    if started and not row.started:
+        return False
+    if not started and row.forgotten_at is not None and not row.started:
+        return True  # frozen: nothing from Telegram is written
+    wanted = locale_for_language_code(user.language_code, default_locale)
+    return (
+        row.first_name == user.first_name[:128]
+        and row.last_name == (user.last_name[:128] if user.last_name else None)
+        and row.username == user.username
+        and row.language_code == (user.language_code[:16] if user.language_code else None)
+        and (row.locale_chosen or row.locale == wanted)
+    )
+
+
+def member_view(row: Any, *, user: UserInfo) -> MemberView:
+    """The view of a stored member row (read with MEMBER_COLUMNS), not seen for the first time."""
+    return MemberView(
+        id=user.id,
+        first_name=row.first_name,
+        username=row.username,
+        locale=row.locale,
+        started=row.started,
+        timezone=row.timezone,
+        is_bot=user.is_bot,
+    )
+
+
 async def record_member(
     session: AsyncSession, *, user: UserInfo, default_locale: str, started: bool = False
 ) -> MemberView:
-    """Insert or refresh the member behind an update; a locale chosen with /language is kept."""
+    """Insert or refresh the member behind an update; a locale chosen with /language is kept.
+
+    A known member whose row would not change costs one SELECT and no write."""
+    known = (
+        await session.execute(select(*MEMBER_COLUMNS).where(col(Member.id) == user.id))
+    ).one_or_none()
+    return await refresh_member(
+        session, known=known, user=user, default_locale=default_locale, started=started
+    )
+
+
+async def refresh_member(
+    session: AsyncSession, *, known: Any, user: UserInfo, default_locale: str, started: bool
+) -> MemberView:
+    """`record_member` given the member's row as just read (MEMBER_COLUMNS; None: no row):
+    written only when something changed."""
+    if known is not None and member_unchanged(
+        known, user=user, default_locale=default_locale, started=started
+    ):
+        return member_view(known, user=user)
+    return await _upsert_member(session, user=user, default_locale=default_locale, started=started)
+
+
+async def _upsert_member(
+    session: AsyncSession, *, user: UserInfo, default_locale: str, started: bool
+) -> MemberView:
+    """Insert the member or write what changed, in one statement that also settles a race with
+    a concurrent first sight of the same user."""
     locale = locale_for_language_code(user.language_code, default_locale)
     now = utcnow()
     first_name = user.first_name[:128]
