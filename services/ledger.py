@@ -11,9 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from babel.numbers import list_currencies
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -28,7 +29,7 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
-from services.db import upsert
+from services.db import insert_for, table_of, upsert
 
 STARS = "XTR"  # Telegram Stars, whole units
 MAX_KEY_LENGTH = 128
@@ -162,9 +163,32 @@ def validate_postings(postings: Sequence[Posting]) -> None:
         raise LedgerError("unbalanced", ", ".join(f"{a} {t:+d}" for a, t in unbalanced.items()))
 
 
+# The ids of accounts known to be committed, per database (engine). An account is never
+# deleted or renumbered, so once committed its id is good for the life of the process. Only an
+# id read back from a row this session did not create is remembered: such a row was committed
+# by someone (a SELECT sees no other transaction's uncommitted rows), whereas an account this
+# session created may still vanish with a rollback of its transaction or savepoint.
+_ACCOUNT_IDS: WeakKeyDictionary[Engine, dict[AccountRef, int]] = WeakKeyDictionary()
+_CREATED_HERE = "ledger.accounts_created"  # session.info: the accounts this session inserted
+
+
+def _committed_ids(session: AsyncSession) -> dict[AccountRef, int]:
+    engine = session.get_bind().engine
+    known = _ACCOUNT_IDS.get(engine)
+    if known is None:
+        known = _ACCOUNT_IDS[engine] = {}
+    return known
+
+
 async def account_id(session: AsyncSession, account: AccountRef) -> int:
-    """The id of the account, creating it on first use."""
-    await session.execute(
+    """The id of the account, creating it on first use; no statement once it is known."""
+    known = _committed_ids(session)
+    ident = known.get(account)
+    if ident is not None:
+        return ident
+    created: set[AccountRef] = session.info.setdefault(_CREATED_HERE, set())
+    # insert first: an account not yet cached is most often a new one (a new member's points)
+    inserted = await session.execute(
         upsert(
             session,
             LedgerAccount,
@@ -175,48 +199,97 @@ async def account_id(session: AsyncSession, account: AccountRef) -> int:
                 "created_at": utcnow(),
             },
             keys=["kind", "owner_id"],
-        )
+        ).returning(col(LedgerAccount.id))
     )
-    result = await session.execute(
-        select(col(LedgerAccount.id)).where(
-            col(LedgerAccount.kind) == account.kind,
-            col(LedgerAccount.owner_id) == account.owner_id,
+    ident = inserted.scalar_one_or_none()
+    if ident is not None:
+        created.add(account)
+        return ident
+    ident = (
+        await session.execute(
+            select(col(LedgerAccount.id)).where(
+                col(LedgerAccount.kind) == account.kind,
+                col(LedgerAccount.owner_id) == account.owner_id,
+            )
         )
-    )
-    ident = result.scalar_one()
+    ).scalar_one()
     assert ident is not None
+    if account not in created:
+        known[account] = ident
     return ident
 
 
-async def _apply_balance(
-    session: AsyncSession, *, account: AccountRef, ident: int, asset: str, amount: int
-) -> None:
-    """Add the amount to the cached balance with one conditional UPDATE (the row lock)."""
-    await session.execute(
-        upsert(
-            session,
-            LedgerBalance,
-            {"account_id": ident, "asset": asset, "balance": 0, "updated_at": utcnow()},
-            keys=["account_id", "asset"],
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """A net change of one cached balance within a posting."""
+
+    account: AccountRef
+    ident: int
+    asset: str
+    amount: int
+
+    @property
+    def guarded_debit(self) -> bool:
+        """A debit of an account that may not go negative."""
+        return self.amount < 0 and self.account.kind in NON_NEGATIVE_KINDS
+
+    def where(self) -> str:
+        return f"{self.account.kind}/{self.account.owner_id} {self.asset} {self.amount:+d}"
+
+
+async def _apply_balances(session: AsyncSession, moves: list[_Move]) -> None:
+    """Apply the moves to the cached balances, in their (fixed) order, each guarded by its
+    statement's condition, which takes the row lock.
+
+    A debit of an account that may not go negative is a conditional UPDATE of its row (a
+    missing row holds 0, which no debit fits). Consecutive other moves share one upsert whose
+    update is conditional: their accounts either may go negative or only gain, so each stays
+    within the bounds of a signed 64-bit sum."""
+    run: list[_Move] = []
+    for move in moves:
+        if not move.guarded_debit:
+            run.append(move)
+            continue
+        await _upsert_balances(session, run)
+        run = []
+        new_balance = col(LedgerBalance.balance) + move.amount
+        debited = await session.execute(
+            update(LedgerBalance)
+            .where(
+                col(LedgerBalance.account_id) == move.ident,
+                col(LedgerBalance.asset) == move.asset,
+                new_balance >= 0,
+            )
+            .values(balance=new_balance, updated_at=utcnow())
+            .returning(col(LedgerBalance.account_id))
         )
+        if debited.scalar_one_or_none() is None:
+            raise InsufficientBalance("insufficient_balance", move.where())
+    await _upsert_balances(session, run)
+
+
+async def _upsert_balances(session: AsyncSession, moves: list[_Move]) -> None:
+    if not moves:
+        return
+    now = utcnow()
+    statement = insert_for(session, table_of(LedgerBalance)).values(
+        [
+            {"account_id": m.ident, "asset": m.asset, "balance": m.amount, "updated_at": now}
+            for m in moves
+        ]
     )
-    floor = 0 if account.kind in NON_NEGATIVE_KINDS else -MAX_BALANCE
-    new_balance = col(LedgerBalance.balance) + amount
-    result = await session.execute(
-        update(LedgerBalance)
-        .where(
-            col(LedgerBalance.account_id) == ident,
-            col(LedgerBalance.asset) == asset,
-            new_balance >= floor,
-            new_balance <= MAX_BALANCE,
-        )
-        .values(balance=new_balance, updated_at=utcnow())
+    new_balance = col(LedgerBalance.balance) + statement.excluded.balance
+    moved = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["account_id", "asset"],
+            set_={"balance": new_balance, "updated_at": now},
+            where=and_(new_balance >= -MAX_BALANCE, new_balance <= MAX_BALANCE),
+        ).returning(col(LedgerBalance.account_id), col(LedgerBalance.asset))
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        where = f"{account.kind}/{account.owner_id} {asset} {amount:+d}"
-        if floor == 0 and amount < 0:
-            raise InsufficientBalance("insufficient_balance", where)
-        raise LedgerError("balance_out_of_range", where)
+    done = {(ident, asset) for ident, asset in moved.all()}
+    for move in moves:
+        if (move.ident, move.asset) not in done:
+            raise LedgerError("balance_out_of_range", move.where())
 
 
 async def _existing(session: AsyncSession, key: str) -> TransactionView | None:
@@ -286,51 +359,67 @@ async def post(
     if not key or len(key) > MAX_KEY_LENGTH:
         raise LedgerError("bad_key", "the idempotency key must be 1-128 characters")
     validate_postings(postings)
-    existing = await _existing(session, key)
-    if existing is not None:
-        return existing
+    kind, memo = kind[:32], memo[:255]
     inserted = await session.execute(
         upsert(
             session,
             LedgerTransaction,
             {
                 "idempotency_key": key,
-                "kind": kind[:32],
-                "memo": memo[:255],
+                "kind": kind,
+                "memo": memo,
                 "reverses_id": reverses_id,
                 "actor_id": actor_id,
                 "order_id": order_id,
                 "created_at": at or utcnow(),
             },
             keys=["idempotency_key"],
-        ).returning(col(LedgerTransaction.id))
+        ).returning(col(LedgerTransaction.id), col(LedgerTransaction.created_at))
     )
-    tx_id = inserted.scalar_one_or_none()
-    if tx_id is None:  # a concurrent poster committed the same key first
+    row = inserted.one_or_none()
+    if row is None:  # posted before, or by a concurrent poster that committed first
         existing = await _existing(session, key)
         assert existing is not None
         return existing
+    tx_id, created_at = row
     # resolve accounts and lock balances in one fixed order, so concurrent postings never deadlock
     ordered = sorted(postings, key=lambda p: (p.account, p.asset))
     idents = {p.account: await account_id(session, p.account) for p in ordered}
-    session.add_all(
-        LedgerEntry(
-            transaction_id=tx_id, account_id=idents[p.account], asset=p.asset, amount=p.amount
+    await session.execute(
+        insert_for(session, table_of(LedgerEntry)).values(
+            [
+                {
+                    "transaction_id": tx_id,
+                    "account_id": idents[p.account],
+                    "asset": p.asset,
+                    "amount": p.amount,
+                }
+                for p in postings
+            ]
         )
-        for p in postings
     )
-    await session.flush()
     merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
     for p in ordered:
         merged[(p.account, p.asset)] += p.amount
-    for (account, asset), amount in merged.items():
-        if amount:
-            await _apply_balance(
-                session, account=account, ident=idents[account], asset=asset, amount=amount
-            )
-    tx = await session.get(LedgerTransaction, tx_id)
-    assert tx is not None
-    return await _view(session, tx, created=True)
+    await _apply_balances(
+        session,
+        [
+            _Move(account, idents[account], asset, amount)
+            for (account, asset), amount in merged.items()
+            if amount
+        ],
+    )
+    return TransactionView(
+        id=tx_id,
+        idempotency_key=key,
+        kind=kind,
+        memo=memo,
+        created_at=created_at,
+        reverses_id=reverses_id,
+        order_id=order_id,
+        postings=tuple(postings),  # as the entries were inserted, in this order
+        created=True,
+    )
 
 
 async def reverse(

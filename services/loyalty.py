@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import update
+from sqlalchemy import case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -78,14 +78,20 @@ async def check_in(
 ) -> CheckInResult:
     """Check the member in for their local day, once; the unique (member, day) row decides."""
     day = local_day(now, timezone)
+    # the tier matters only on the member day (double points for tiers that have it)
+    doubled = (
+        is_member_day(member_day, day)
+        and (await standing(session, member_id)).tier.member_day_double
+    )
+    # one statement: the day's row, its streak continuing yesterday's (if any), and the points
+    # it earns unless the cap cuts them
     yesterday = (
-        await session.execute(
-            select(col(CheckIn.streak)).where(
-                col(CheckIn.member_id) == member_id, col(CheckIn.day) == day - timedelta(days=1)
-            )
-        )
-    ).scalar_one_or_none()
-    streak = (yesterday or 0) + 1
+        select(col(CheckIn.streak))
+        .where(col(CheckIn.member_id) == member_id, col(CheckIn.day) == day - timedelta(days=1))
+        .scalar_subquery()
+    )
+    streak_of_day = func.coalesce(yesterday, 0) + 1
+    bonus_of_day = case(streak_bonus, value=streak_of_day, else_=0) if streak_bonus else 0
     inserted = (
         await session.execute(
             upsert(
@@ -94,26 +100,26 @@ async def check_in(
                 {
                     "member_id": member_id,
                     "day": day,
-                    "streak": streak,
-                    "points": 0,
+                    "streak": streak_of_day,
+                    "points": (base_points + bonus_of_day) * (2 if doubled else 1),
                     "chat_id": chat_id,
                     "created_at": now,
                 },
                 keys=["member_id", "day"],
-            ).returning(col(CheckIn.id))
+            ).returning(col(CheckIn.id), col(CheckIn.streak), col(CheckIn.points))
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if inserted is None:
         existing = (
             await session.execute(
-                select(CheckIn).where(col(CheckIn.member_id) == member_id, col(CheckIn.day) == day)
+                select(col(CheckIn.streak)).where(
+                    col(CheckIn.member_id) == member_id, col(CheckIn.day) == day
+                )
             )
         ).scalar_one()
-        return CheckInResult(False, day, existing.streak, 0, 0, False, False)
+        return CheckInResult(False, day, existing, 0, 0, False, False)
+    checkin_id, streak, wanted = inserted
     bonus = streak_bonus.get(streak, 0)
-    tier = (await standing(session, member_id)).tier
-    doubled = tier.member_day_double and is_member_day(member_day, day)
-    wanted = (base_points + bonus) * (2 if doubled else 1)
     grant = await award(
         session,
         member_id=member_id,
@@ -125,9 +131,10 @@ async def check_in(
         memo=f"check-in {day.isoformat()}, day {streak} of a streak",
         at=now,
     )
-    await session.execute(
-        update(CheckIn).where(col(CheckIn.id) == inserted).values(points=grant.points)
-    )
+    if grant.points != wanted:  # the cap cut them
+        await session.execute(
+            update(CheckIn).where(col(CheckIn.id) == checkin_id).values(points=grant.points)
+        )
     return CheckInResult(True, day, streak, grant.points, bonus, doubled, grant.capped)
 
 

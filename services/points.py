@@ -89,16 +89,20 @@ async def _take_from_cap(
     """Reserve up to `wanted` points under the reason's cap for the day; returns what fits.
 
     The counter row moves only by a conditional UPDATE on its old total, so two concurrent
-    grants cannot both take the last room under the cap.
+    grants cannot both take the last room under the cap. The first reservation of the day
+    creates the row already holding what it takes, in one statement.
     """
-    await session.execute(
+    first = min(wanted, max(cap, 0))
+    created = await session.execute(
         upsert(
             session,
             PointsDay,
-            {"member_id": member_id, "reason": reason, "day": day, "total": 0},
+            {"member_id": member_id, "reason": reason, "day": day, "total": first},
             keys=["member_id", "reason", "day"],
-        )
+        ).returning(col(PointsDay.total))
     )
+    if created.scalar_one_or_none() is not None:
+        return first
     where = (
         col(PointsDay.member_id) == member_id,
         col(PointsDay.reason) == reason,
@@ -149,15 +153,17 @@ async def award(
     """Grant points once per key, held under the reason's daily cap when there is one."""
     if points < 0 or points > MAX_POINTS:
         raise PointsError("bad_amount", str(points))
-    existing = await find_transaction(session, key)
-    if existing is not None:
-        return Grant(points=_credited(existing, member_id), capped=False, created=False)
+    # a key granted before is found by `post` (or, when nothing fits, below), and the room it
+    # took under the cap is given back: the common first grant costs no look-up
     granted = points
     if cap is not None:
         granted = await _take_from_cap(
             session, member_id=member_id, reason=reason, day=day, wanted=points, cap=cap
         )
     if granted == 0:
+        existing = await find_transaction(session, key)
+        if existing is not None:
+            return Grant(points=_credited(existing, member_id), capped=False, created=False)
         return Grant(points=0, capped=points > 0, created=False)
     posted = await post(
         session,
