@@ -1,19 +1,24 @@
 """What the benchmarks share: their store options, a scratch store, feeding updates as a
-polling loop does, the bare aiogram baseline, and percentiles."""
+polling loop does, counting the SQL statements each update costs, the bare aiogram baseline,
+and percentiles."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from aiogram import Dispatcher
 from aiogram.types import CallbackQuery, Message
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_bot
 from bot.config import Settings
@@ -53,34 +58,111 @@ async def scratch_store(backend: str, server: str | None, name: str) -> AsyncIte
         yield f"sqlite+aiosqlite:///{tmp}/{name}.sqlite3"
 
 
+# the statement count of the update the current task is handling (None outside the feed)
+_statements: ContextVar[list[int] | None] = ContextVar("bench_statements", default=None)
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+class StatementCounter:
+    """Counts the SQL statements SQLAlchemy executes on a cursor for each fed update.
+
+    A `before_cursor_execute` listener on the engines adds one to the count of the update the
+    current task handles (a context variable, set per update by `feed_all`; SQLAlchemy's
+    greenlets carry it into the driver calls). Counted: every SELECT, INSERT, UPDATE, DELETE
+    (an executemany counts once), whatever middleware, handler or after-commit call of the
+    update runs it, in as many transactions as it takes. Not counted: transaction control
+    (SQLite's BEGIN IMMEDIATE goes through a cursor, PostgreSQL's BEGIN and both COMMITs do
+    not, so they are left out on both for a fair comparison), and statements of background
+    work started before the update (the card refresher's timer, the broadcast sender)."""
+
+    def __init__(self, *engines: AsyncEngine | None) -> None:
+        self.engines = [engine for engine in engines if engine is not None]
+        self.counts: dict[int, int] = {}
+        for engine in self.engines:
+            event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+
+    @staticmethod
+    def _count(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        cell = _statements.get()
+        if cell is not None and not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            cell[0] += 1
+
+    @contextmanager
+    def update(self, index: int) -> Iterator[None]:
+        """Count the statements run in this block (and the tasks it starts) as update `index`."""
+        cell = [0]
+        token = _statements.set(cell)
+        try:
+            yield
+        finally:
+            _statements.reset(token)
+            self.counts[index] = cell[0]
+
+    def median(self, indexes: list[int] | None = None) -> float:
+        """The median statements per update, over all counted updates or the given ones."""
+        chosen = [self.counts[i] for i in (indexes if indexes is not None else self.counts)]
+        return statistics.median(chosen) if chosen else 0.0
+
+    def close(self) -> None:
+        for engine in self.engines:
+            event.remove(engine.sync_engine, "before_cursor_execute", self._count)
+
+
 async def feed_all(
-    dp: Dispatcher, bot: Any, updates: list[dict[str, Any]], concurrency: int
+    dp: Dispatcher,
+    bot: Any,
+    updates: list[dict[str, Any]],
+    concurrency: int,
+    *,
+    counter: StatementCounter | None = None,
 ) -> list[float]:
     """Feed the updates with at most `concurrency` in flight, like a polling loop handling a
-    batch as tasks; returns each update's handling time in milliseconds, in order."""
+    batch as tasks; returns each update's handling time in milliseconds, in order. With a
+    `counter`, the SQL statements of each update are counted too."""
     gate = asyncio.Semaphore(concurrency)
     latencies = [0.0] * len(updates)
 
     async def one(index: int, update: dict[str, Any]) -> None:
         async with gate:
-            started = time.perf_counter()
-            await dp.feed_raw_update(bot, update)
-            latencies[index] = (time.perf_counter() - started) * 1000
+            with counter.update(index) if counter is not None else _nothing():
+                started = time.perf_counter()
+                await dp.feed_raw_update(bot, update)
+                latencies[index] = (time.perf_counter() - started) * 1000
 
     await asyncio.gather(*(one(i, u) for i, u in enumerate(updates)))
     return latencies
 
 
-async def bare_rate(
-    emulator: Emulator, settings: Settings, updates: list[dict[str, Any]], concurrency: int
-) -> float:
-    """Updates per second through bare aiogram: each message answered with one sendMessage and
-    each callback with one answerCallbackQuery over HTTP, nothing else."""
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+BARE_REPLY = "Here is what you can do:"
+
+
+async def bare_run(
+    emulator: Emulator,
+    settings: Settings,
+    updates: list[dict[str, Any]],
+    concurrency: int,
+    *,
+    replies: Mapping[int, Mapping[str, Any]] | None = None,
+) -> tuple[float, list[float]]:
+    """Bare aiogram on the updates: each message answered with one sendMessage and each callback
+    with one answerCallbackQuery over HTTP, nothing else. Returns updates per second and each
+    update's handling time in milliseconds.
+
+    `replies` maps an update id to the sendMessage arguments (text, reply_markup) to answer it
+    with, so that the bare side sends what the bot sends; other messages get a short line."""
     dp = Dispatcher()
+    answers = replies or {}
 
     @dp.message()
-    async def reply(message: Message) -> None:
-        await message.answer("Here is what you can do:")
+    async def reply(message: Message, event_update: Any) -> None:
+        await message.answer(**answers.get(event_update.update_id, {"text": BARE_REPLY}))
 
     @dp.callback_query()
     async def answer(query: CallbackQuery) -> None:
@@ -88,7 +170,16 @@ async def bare_rate(
 
     bot = create_bot(settings, EMULATOR_TOKEN)
     started = time.perf_counter()
-    await feed_all(dp, bot, updates, concurrency)
+    latencies = await feed_all(dp, bot, updates, concurrency)
     elapsed = time.perf_counter() - started
     await bot.session.close()
-    return len(updates) / elapsed
+    return len(updates) / elapsed, latencies
+
+
+async def bare_rate(
+    emulator: Emulator, settings: Settings, updates: list[dict[str, Any]], concurrency: int
+) -> float:
+    """Updates per second through bare aiogram (`bare_run`, every message answered with a short
+    line)."""
+    rate, _ = await bare_run(emulator, settings, updates, concurrency)
+    return rate

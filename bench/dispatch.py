@@ -1,8 +1,17 @@
 """Benchmark: updates per second through the whole bot versus bare aiogram dispatch.
 
-Both sides answer every update with one sendMessage over HTTP to the local Bot API emulator,
-so the difference is what the bot adds: throttling, the per-update transaction and claim,
-member/community upserts, i18n and routing. Prints one JSON line.
+Members send /start and /help in private, one update at a time; half the updates come from
+members the bot has never seen (distinct users, each recorded on their first update), half
+from 50 repeat members it already knows. Both sides answer every update with one sendMessage
+over HTTP to the local Bot API emulator, and the bare side sends exactly the text and keyboard
+the bot sent for the same update (the emulator parses the same HTML on both sides), so the
+difference is what the bot adds: throttling, the per-update transaction and claim,
+member/community bookkeeping, i18n, roles and routing. Prints one JSON line.
+
+`added_ms` is, per command, the median handling time through the bot minus the median through
+bare aiogram. `statements_per_update` is the median number of SQL statements the bot executes
+per update (see bench.common.StatementCounter for what is counted); `statements` splits it by
+command and by new or repeat member.
 
     python bench/dispatch.py            # full run (2000 updates)
     python bench/dispatch.py --quick    # CI run (200 updates)
@@ -18,27 +27,47 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bare_rate, feed_all, percentile, scratch_store
+from bench.common import StatementCounter, bare_run, feed_all, percentile, scratch_store
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 
-USERS = 50
+REPEAT_USERS = 50
+COMMANDS = ("/start", "/help")
+Update = dict[str, Any]
 
 
-def make_updates(emulator: Emulator, count: int) -> list[dict[str, object]]:
-    for user_id in range(1, USERS + 1):
-        emulator.add_user(10_000 + user_id, f"user{user_id}", language_code="en")
-    updates = []
+def the_plan(count: int) -> list[tuple[int, str, bool]]:
+    """(user id, command, new member?) for each update: commands alternate, and every other pair
+    comes from a member never seen before."""
+    plan = []
     for index in range(count):
-        user_id = 10_000 + 1 + index % USERS
-        updates.append(emulator.send_message(user_id, user_id, "/help"))
+        command = COMMANDS[index % len(COMMANDS)]
+        if (index // 2) % 2 == 0:
+            plan.append((20_000 + index, command, True))
+        else:
+            plan.append((10_001 + (index // 4) % REPEAT_USERS, command, False))
+    return plan
+
+
+def make_updates(emulator: Emulator, plan: list[tuple[int, str, bool]]) -> list[Update]:
+    updates = []
+    for user_id, command, _ in plan:
+        emulator.add_user(user_id, f"user{user_id}", language_code="en")
+        updates.append(emulator.send_message(user_id, user_id, command))
     emulator.pop_updates()
     return updates
+
+
+def added_ms(bot: list[float], bare: list[float], indexes: list[int]) -> float:
+    """Median handling time of these updates through the bot minus through bare aiogram."""
+    return statistics.median(bot[i] for i in indexes) - statistics.median(bare[i] for i in indexes)
 
 
 async def main(argv: list[str]) -> None:
@@ -48,6 +77,7 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("--redis", default=None)
     args = parser.parse_args(argv)
     count = 200 if args.quick else 2000
+    plan = the_plan(count)
     emulator = Emulator()
     await emulator.start()
     backend = "postgresql" if args.database else "sqlite"
@@ -58,19 +88,53 @@ async def main(argv: list[str]) -> None:
             database_url=database_url,
             redis_url=args.redis,
             throttle_limit=1_000_000,
-            pace_messages=False,  # 50 users answered back to back: pacing would measure sleep
+            pace_messages=False,  # members answered back to back: pacing would measure sleep
         )
-        # one update at a time on both sides
-        bare = await bare_rate(emulator, settings, make_updates(emulator, count), concurrency=1)
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
-        updates = make_updates(emulator, count)
+        # the repeat members are known to the bot before the run (and the bot is warm)
+        repeat = [(10_001 + i, "/start", False) for i in range(REPEAT_USERS)]
+        for update in make_updates(emulator, repeat):
+            await runtime.dp.feed_raw_update(runtime.bot, update)
+        # the run, one update at a time, with what the bot sends recorded
+        sent: list[Mapping[str, Any]] = []
+
+        def watch(name: str, params: Mapping[str, Any]) -> None:
+            if name == "sendMessage":
+                sent.append(params)
+
+        updates = make_updates(emulator, plan)
+        counter = StatementCounter(runtime.engine, runtime.reader_engine)
+        emulator.call_watchers.append(watch)
         started = time.perf_counter()
-        latencies = await feed_all(runtime.dp, runtime.bot, updates, concurrency=1)
+        latencies = await feed_all(runtime.dp, runtime.bot, updates, 1, counter=counter)
         elapsed = time.perf_counter() - started
+        emulator.call_watchers.remove(watch)
+        counter.close()
         await runtime.close()
+        if len(sent) != count:
+            raise SystemExit(f"the bot sent {len(sent)} messages for {count} updates")
+        # bare aiogram: the same members and commands, answered with what the bot sent
+        await bare_run(emulator, settings, make_updates(emulator, repeat), 1)  # warm up
+        again = make_updates(emulator, plan)
+        replies = {
+            update["update_id"]: {
+                "text": params["text"],
+                "reply_markup": params.get("reply_markup"),
+            }
+            for update, params in zip(again, sent, strict=True)
+        }
+        bare, bare_latencies = await bare_run(emulator, settings, again, 1, replies=replies)
     await emulator.stop()
     rate = count / elapsed
+
+    def indexes(command: str | None = None, new: bool | None = None) -> list[int]:
+        return [
+            i
+            for i, (_, c, n) in enumerate(plan)
+            if (command is None or c == command) and (new is None or n == new)
+        ]
+
     print(
         json.dumps(
             {
@@ -84,6 +148,15 @@ async def main(argv: list[str]) -> None:
                 "p99_ms": round(percentile(latencies, 0.99), 2),
                 "bare_dispatch_per_s": round(bare, 1),
                 "ratio": round(rate / bare, 3),
+                "added_ms": {
+                    c: round(added_ms(latencies, bare_latencies, indexes(c)), 2) for c in COMMANDS
+                },
+                "statements_per_update": counter.median(),
+                "statements": {
+                    f"{c} {'new' if n else 'repeat'}": counter.median(indexes(c, n))
+                    for c in COMMANDS
+                    for n in (True, False)
+                },
             }
         )
     )

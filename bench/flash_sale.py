@@ -9,7 +9,9 @@ emulator with Telegram's limits enforced. Prints one JSON line.
 Each member taps "Join ×1..3" once, all at about the same moment (at most `--concurrency`
 updates in flight, like a polling loop handling a batch); a fifth of them started the bot and
 get a private confirmation. Afterwards the cards are refreshed and the group-buy settles.
-`oversold` must be 0 and, with the paced sender, `http_429` too.
+`oversold` must be 0 and, with the paced sender, `http_429` too. `statements_per_update` is the
+median number of SQL statements the bot executes per tap of the rush (see
+bench.common.StatementCounter for what is counted).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bare_rate, feed_all, scratch_store, store_parser
+from bench.common import StatementCounter, bare_rate, feed_all, scratch_store, store_parser
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
@@ -79,9 +81,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for i, uid in enumerate(member_ids)
         ]
         emulator.pop_updates()
+        counter = StatementCounter(runtime.engine, runtime.reader_engine)
         started = time.perf_counter()
-        await feed_all(runtime.dp, runtime.bot, taps, args.concurrency)
+        await feed_all(runtime.dp, runtime.bot, taps, args.concurrency, counter=counter)
         elapsed = time.perf_counter() - started
+        counter.close()
         await runtime.notifier.drain()
         await runtime.cards.flush()
         async with runtime.sessions() as session:
@@ -127,6 +131,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "http_429": http_429,
         "max_edits_per_group_per_min": round(max(edits.values(), default=0) / minutes, 1),
         "joins_per_s": round(len(taps) / elapsed, 1),
+        "statements_per_update": counter.median(),
         "bare_dispatch_per_s": round(bare, 1),
         "ratio": round((len(taps) / elapsed) / bare, 3),
     }

@@ -11,7 +11,9 @@ joins the drop (×1..3), checks in in their group and votes in the poll, and the
 started the bot also open /wallet and /invite in private. At most `--concurrency` updates are in
 flight, like a polling loop handling a batch as tasks. Replies are not paced (pacing would measure
 sleep, not the bot). `bare_dispatch_per_s` is bare aiogram answering the same updates over HTTP
-in the same run; `ratio` = updates_per_s / bare_dispatch_per_s.
+in the same run; `ratio` = updates_per_s / bare_dispatch_per_s. `statements_per_update` is the
+median number of SQL statements the bot executes per update of the run (see
+bench.common.StatementCounter for what is counted).
 
 `errors` counts updates that raised or were logged as failed; `lost` counts joins, check-ins and
 votes missing from the store afterwards; `reconciled` is `python -m bot reconcile`. `--check`
@@ -35,7 +37,14 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import bare_rate, feed_all, percentile, scratch_store, store_parser
+from bench.common import (
+    StatementCounter,
+    bare_rate,
+    feed_all,
+    percentile,
+    scratch_store,
+    store_parser,
+)
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
@@ -183,9 +192,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         # the run, with every error counted
         logging.getLogger().addHandler(errors)
+        counter = StatementCounter(runtime.engine, runtime.reader_engine)
         started = time.perf_counter()
-        latencies = await feed_all(runtime.dp, runtime.bot, updates, args.concurrency)
+        latencies = await feed_all(
+            runtime.dp, runtime.bot, updates, args.concurrency, counter=counter
+        )
         elapsed = time.perf_counter() - started
+        counter.close()
         await runtime.notifier.drain()
         logging.getLogger().removeHandler(errors)
         held = await effects(runtime)
@@ -212,6 +225,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "errors": errors.count,
         "lost": lost,
         "reconciled": held["ok"],
+        "statements_per_update": counter.median(),
         "bare_dispatch_per_s": round(bare, 1),
         "ratio": round(rate / bare, 3),
     }
