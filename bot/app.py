@@ -222,7 +222,9 @@ def build_runtime(
         namespace=namespace,
     )
     retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
-    refunder = StarRefunder(sessions=sessions, bot=bot, i18n=i18n, settings=settings)
+    refunder = StarRefunder(
+        sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
+    )
     closer.refunder = refunder
     for job in (closer, polls, care, retention):
         job.metrics = metrics

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiogram import Bot
@@ -35,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.transactions import unit_of_work
+from handlers.text import BackgroundSender, later
 from handlers.views.refund import owed_text, refund_due_text, returned_text
 from models.base import utcnow
 from services.member import get_member
@@ -46,7 +46,7 @@ from services.refund import (
     refund_refused,
     refund_retry,
 )
-from services.role import staff_ids
+from services.role import staff_locales
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,11 @@ class StarRefunder:
         bot: Bot,
         i18n: I18n,
         settings: Settings,
+        notifier: BackgroundSender,
     ) -> None:
         self.sessions = sessions
         self.bot = bot
+        self.notifier = notifier
         self.i18n = i18n
         self.settings = settings
         self._wake = asyncio.Event()
@@ -142,7 +144,7 @@ class StarRefunder:
                         amount=refund.amount,
                         currency=refund.currency,
                     )
-                    unit.add(self._message(member.id, text))
+                    unit.add(later(self.notifier.send, member.id, text))
         return 1
 
     async def _refused(self, refund: DueRefund, error: str) -> None:
@@ -160,11 +162,14 @@ class StarRefunder:
                     amount=refund.amount,
                     currency=refund.currency,
                 )
-                unit.add(self._message(member.id, text))
+                unit.add(later(self.notifier.send, member.id, text))
             name = member.display_name if member is not None else str(refund.member_id)
-            for staff_id in sorted(set(await staff_ids(session)) | self.settings.owner_ids):
-                staff = await get_member(session, staff_id)
-                locale = staff.locale if staff is not None else self.settings.default_locale
+            staff = await staff_locales(
+                session,
+                owner_ids=self.settings.owner_ids,
+                default_locale=self.settings.default_locale,
+            )
+            for staff_id, locale in staff:
                 text = refund_due_text(
                     self.i18n,
                     locale,
@@ -173,10 +178,4 @@ class StarRefunder:
                     amount=refund.amount,
                     currency=refund.currency,
                 )
-                unit.add(self._message(staff_id, text))
-
-    def _message(self, chat_id: int, text: str) -> Callable[[], asyncio.Future[object]]:
-        async def send() -> object:
-            return await self.bot.send_message(chat_id, text)
-
-        return send  # type: ignore[return-value]
+                unit.add(later(self.notifier.send, staff_id, text))

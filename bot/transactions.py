@@ -95,7 +95,7 @@ class UnitOfWork:
     """The transaction of one update: begun by the session middleware, committed before the
     handler's first Bot API call (or when the handler returns), rolled back on error.
 
-    Calls queued with `after_commit` run once the transaction they were queued in has
+    Calls queued with `add` run once the transaction they were queued in has
     committed; a rollback drops them. On SQLite the update holds the process's write queue
     (`writer`) from its BEGIN to its first COMMIT only."""
 
@@ -109,7 +109,6 @@ class UnitOfWork:
         self.writer = writer
         self.failed = failed
         self.task = _current_task()
-        self.commits = 0
         self._queued: list[AfterCommitCall] = []
         self._ready: list[AfterCommitCall] = []
         self._holds_writer = False
@@ -132,7 +131,6 @@ class UnitOfWork:
         try:
             if self.session.in_transaction():
                 await self.session.commit()
-                self.commits += 1
             self._ready.extend(self._queued)
             self._queued.clear()
         finally:

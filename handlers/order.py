@@ -39,13 +39,14 @@ from handlers.text import (
     format_money,
     later,
 )
-from handlers.views.refund import refund_due_text
+from handlers.views.refund import refund_due_text, returned_text
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
     ORDER_RESERVED,
     PAYMENT_RECEIVED,
     PAYMENT_REFUNDED_BACK,
+    REFUND_BY_STAFF,
     REFUND_UNPAYABLE,
     Order,
 )
@@ -71,7 +72,7 @@ from services.order import (
 )
 from services.product import get_product
 from services.refund import queue_star_refund, refund_now
-from services.role import Role, staff_ids
+from services.role import Role, staff_locales
 
 log = logging.getLogger(__name__)
 router = Router(name="order")
@@ -359,9 +360,10 @@ async def _tell_staff(
     currency: str,
 ) -> None:
     """Tells every staff member and owner (after commit) that a refund must be paid by hand."""
-    for staff_id in sorted(set(await staff_ids(session)) | settings.owner_ids):
-        staff = await get_member(session, staff_id)
-        locale = staff.locale if staff else settings.default_locale
+    staff = await staff_locales(
+        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    )
+    for staff_id, locale in staff:
         text = refund_due_text(
             i18n,
             locale,
@@ -685,14 +687,15 @@ async def refund_command(
         return
     buyer = await get_member(session, order.member_id)
     if buyer is not None and buyer.started:
-        with i18n.use_locale(buyer.locale):
-            notifier.send(
-                buyer.id,
-                _("Order #{id} was refunded: {amount}.").format(
-                    id=order.id,
-                    amount=format_money(outcome.amount, order.currency, buyer.locale),
-                ),
-            )
+        text = returned_text(
+            i18n,
+            buyer.locale,
+            reason=REFUND_BY_STAFF,
+            order_id=order.id,
+            amount=outcome.amount,
+            currency=order.currency,
+        )
+        notifier.send(buyer.id, text)
     await message.answer(
         _(
             "Refund of {amount} for order #{id} booked. Pay it back to the "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import and_, case, false, func, literal, select, update
@@ -119,7 +119,7 @@ def member_unchanged(row: Any, *, user: UserInfo, default_locale: str, started: 
 
 
 def member_view(row: Any, *, user: UserInfo) -> MemberView:
-    """The view of a stored member row (read with MEMBER_COLUMNS), not seen for the first time."""
+    """The view of a stored member row (read with MEMBER_COLUMNS, or returned by the upsert)."""
     return MemberView(
         id=user.id,
         first_name=row.first_name,
@@ -216,17 +216,8 @@ async def _upsert_member(
         col(Member.created_at),
     )
     row = (await session.execute(statement)).one()
-    return MemberView(
-        id=user.id,
-        first_name=row.first_name,
-        username=row.username,
-        locale=row.locale,
-        started=row.started,
-        timezone=row.timezone,
-        # an existing row keeps its created_at: only an insert returns the time given here
-        first_seen=row.created_at == now,
-        is_bot=user.is_bot,
-    )
+    # an existing row keeps its created_at: only an insert returns the time given here
+    return replace(member_view(row, user=user), first_seen=row.created_at == now)
 
 
 async def set_locale(session: AsyncSession, *, member_id: int, locale: str) -> None:

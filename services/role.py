@@ -15,6 +15,7 @@ from models.base import utcnow
 from models.community import Community
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 from services.db import upsert
+from services.member import get_member
 
 
 class Role(IntEnum):
@@ -142,6 +143,17 @@ async def revoke_staff(session: AsyncSession, *, member_id: int, revoked_by: int
         .values(revoked_at=utcnow(), revoked_by=revoked_by)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def staff_locales(
+    session: AsyncSession, *, owner_ids: Iterable[int], default_locale: str
+) -> list[tuple[int, str]]:
+    """Every staff member and owner with the locale to write to them in, by id."""
+    recipients = []
+    for staff_id in sorted(set(await staff_ids(session)) | set(owner_ids)):
+        staff = await get_member(session, staff_id)
+        recipients.append((staff_id, staff.locale if staff is not None else default_locale))
+    return recipients
 
 
 async def staff_ids(session: AsyncSession) -> list[int]:

@@ -128,6 +128,7 @@ async def test_a_refund_interrupted_after_telegram_sent_it_is_booked_once(
     assert await harness.runtime.refunder.run_once(now=later) == 1
     # then Telegram's CHARGE_ALREADY_REFUNDED closes it: booked once, Mia told once
     assert await harness.runtime.refunder.run_once(now=later + timedelta(hours=1)) == 0
+    await harness.runtime.notifier.drain()
     told = [m.text for m in harness.emulator.bot_messages(MIA)]
     assert told.count("Order #1 was refunded: ⭐ 50.") == 1
     async with harness.session() as session:

@@ -106,6 +106,7 @@ async def test_a_group_buy_that_does_not_form_refunds_every_prepayment(
     harness.clock.advance(hours=24, seconds=1)
     await harness.runtime.closer.close_due()
     await harness.runtime.refunder.run_once()  # woken by the settlement's commit
+    await harness.runtime.notifier.drain()
     assert [m.text for m in harness.new_bot_messages(MIA)] == [
         "Moon cake did not form. Nothing to pay.",
         "Your prepayment of ⭐ 30 for order #1 went back to you.",
