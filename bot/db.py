@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable, Generator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.util import await_only
 
 from bot.config import Settings
 
@@ -21,20 +29,37 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # take transaction control from the driver, so that every transaction begins IMMEDIATE
-    dbapi_connection.isolation_level = None
+    # (an inline connection is opened so; setting it would go through aiosqlite's thread)
+    if dbapi_connection.isolation_level is not None:
+        dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
+# how long one attempt to take SQLite's write lock may block the event loop, and the pause
+# (which lets the loop run) before the next attempt
+SQLITE_LOCK_ATTEMPT_S = 0.005
+SQLITE_LOCK_PAUSE_S = 0.005
+
+
 def _sqlite_begin(connection: Any) -> None:
     # A transaction that reads and then writes must not find its snapshot stale (SQLite would
-    # fail it at once, busy timeout or not): take the write lock when the transaction begins,
-    # so concurrent writers queue on the busy timeout instead.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # fail it at once, busy timeout or not): take the write lock when the transaction begins.
+    # The connection runs in the event loop's thread (`InlineSQLite`), so its busy timeout is
+    # short; while another connection holds the lock, wait for it here, asynchronously, up to
+    # the whole busy timeout.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+                raise
+        await_only(asyncio.sleep(SQLITE_LOCK_PAUSE_S))
 
 
 def _sqlite_begin_reading(connection: Any) -> None:
@@ -42,19 +67,57 @@ def _sqlite_begin_reading(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
+class InlineSQLite(aiosqlite.Connection):
+    """An aiosqlite connection whose calls run in the event loop's own thread.
+
+    aiosqlite hands every call (execute, fetch, close the cursor...) to a worker thread and
+    back: about eight round trips per statement, each a queue, a wake-up and the loop's
+    self-pipe. A small statement takes SQLite microseconds, so the hand-offs were most of an
+    update's database time, and the transaction (with SQLite's one write lock) stayed open
+    while the loop ran other updates between them. Here a statement runs at once. The one
+    call that can wait, taking the write lock, waits asynchronously (`_sqlite_begin`); long
+    reads such as exports use the threaded driver (`create_engine(reads_only=True)`)."""
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    async def _connect(self) -> InlineSQLite:
+        if self._connection is None:
+            self._connection = self._connector()
+        return self
+
+    def __await__(self) -> Generator[Any, None, InlineSQLite]:
+        return self._connect().__await__()
+
+    def stop(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _inline_sqlite(*args: Any, **kwargs: Any) -> InlineSQLite:
+    kwargs["timeout"] = SQLITE_LOCK_ATTEMPT_S
+    kwargs["isolation_level"] = None
+    return InlineSQLite(partial(sqlite3.connect, *args, **kwargs), 64)
+
+
 def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine:
     """An async engine for DATABASE_URL; SQLite gets WAL, a busy timeout and its folder.
 
-    `reads_only` (SQLite): transactions begin deferred, as snapshots that never take the
-    write lock, for long reads such as a streamed export beside a bot that keeps writing."""
+    On SQLite the statements run in the event loop's thread (`InlineSQLite`). `reads_only`
+    (SQLite): transactions begin deferred, as snapshots that never take the write lock, on
+    aiosqlite's worker thread, for long reads such as a streamed export beside a bot that
+    keeps writing."""
     if settings.is_sqlite:
         path = settings.sqlite_path()
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            settings.database_url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        )
+        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        if not reads_only:
+            connect_args["async_creator_fn"] = _inline_sqlite
+        engine = create_async_engine(settings.database_url, connect_args=connect_args)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         begin = _sqlite_begin_reading if reads_only else _sqlite_begin
         event.listen(engine.sync_engine, "begin", begin)
