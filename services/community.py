@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import and_, literal, or_, select, update
+from sqlalchemy import and_, bindparam, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import TelegramId, UTCDateTime, utcnow
 from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community, CommunityMember
 from models.member import Member
-from services.db import insert_for, table_of, upsert
+from services.db import insert_for, prepared, table_of, upsert
 from services.member import (
     LOCALES,
     MEMBER_COLUMNS,
@@ -252,31 +253,10 @@ async def record_context(
     if user is None and chat is None:
         return UpdateContext(None, None)
     moment = now or utcnow()
-    anchor = select(literal(1).label("one")).subquery()
-    columns: list[Any] = []
-    query_from: Any = anchor
-    if user is not None:
-        columns += [col(Member.id).label("member_id")]
-        columns += [c.label(f"m_{c.key}") for c in MEMBER_COLUMNS]
-        query_from = query_from.outerjoin(Member, col(Member.id) == user.id)
-    if chat is not None:
-        columns += [col(Community.id).label("community_id")]
-        columns += [c.label(f"c_{c.key}") for c in COMMUNITY_COLUMNS]
-        query_from = query_from.outerjoin(Community, col(Community.id) == chat.id)
-    if user is not None and chat is not None:
-        columns += [
-            col(CommunityMember.member_id).label("seen_member_id"),
-            col(CommunityMember.last_seen_at),
-            col(CommunityMember.left_at),
-        ]
-        query_from = query_from.outerjoin(
-            CommunityMember,
-            and_(
-                col(CommunityMember.community_id) == chat.id,
-                col(CommunityMember.member_id) == user.id,
-            ),
-        )
-    row = (await session.execute(select(*columns).select_from(query_from))).one()
+    shape = (user is not None, chat is not None)
+    statement = _CONTEXT_READS[shape](session)
+    ids = {"user_id": user.id if user else None, "chat_id": chat.id if chat else None}
+    row = (await session.execute(statement, ids)).one()
     member = None
     if user is not None:
         known = _prefixed(row, "m_", MEMBER_COLUMNS) if row.member_id is not None else None
@@ -306,6 +286,51 @@ async def record_context(
                 session, community_id=community.id, member_ids=[user.id], now=moment
             )
     return UpdateContext(member, community)
+
+
+def _context_read(with_user: bool, with_chat: bool) -> Any:
+    """The one SELECT of `record_context`: the member, the group and the member's sighting in
+    it, each row outer-joined to a constant so that a missing one reads as NULLs. The ids are
+    bound parameters (`user_id`, `chat_id`), so each of the three shapes is built once."""
+    anchor = select(literal(1).label("one")).subquery()
+    columns: list[Any] = []
+    query_from: Any = anchor
+    user_id: Any = bindparam("user_id")
+    chat_id: Any = bindparam("chat_id")
+    if with_user:
+        columns += [col(Member.id).label("member_id")]
+        columns += [c.label(f"m_{c.key}") for c in MEMBER_COLUMNS]
+        query_from = query_from.outerjoin(Member, col(Member.id) == user_id)
+    if with_chat:
+        columns += [col(Community.id).label("community_id")]
+        columns += [c.label(f"c_{c.key}") for c in COMMUNITY_COLUMNS]
+        query_from = query_from.outerjoin(Community, col(Community.id) == chat_id)
+    if with_user and with_chat:
+        columns += [
+            col(CommunityMember.member_id).label("seen_member_id"),
+            col(CommunityMember.last_seen_at),
+            col(CommunityMember.left_at),
+        ]
+        query_from = query_from.outerjoin(
+            CommunityMember,
+            and_(
+                col(CommunityMember.community_id) == chat_id,
+                col(CommunityMember.member_id) == user_id,
+            ),
+        )
+    return select(*columns).select_from(query_from)
+
+
+def _context_reader(with_user: bool, with_chat: bool) -> Callable[[AsyncSession], Any]:
+    return prepared(lambda _dialect: _context_read(with_user, with_chat))
+
+
+_CONTEXT_READS = {
+    (with_user, with_chat): _context_reader(with_user, with_chat)
+    for with_user in (True, False)
+    for with_chat in (True, False)
+    if with_user or with_chat
+}
 
 
 def _prefixed(row: Any, prefix: str, columns: tuple[Any, ...]) -> SimpleNamespace:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -26,9 +26,36 @@ def dialect_name(session: AsyncSession) -> str:
 
 def insert_for(session: AsyncSession, table: Any) -> Any:
     """An INSERT for the session's dialect, which supports ON CONFLICT on both backends."""
-    if dialect_name(session) == "postgresql":
+    return insert_in(dialect_name(session), table)
+
+
+def insert_in(dialect: str, table: Any) -> Any:
+    """An INSERT for the named dialect (sqlite or postgresql), with ON CONFLICT."""
+    if dialect == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
+
+
+Statement = TypeVar("Statement")
+
+
+def prepared(build: Callable[[str], Statement]) -> Callable[[AsyncSession], Statement]:
+    """A statement built once per dialect, for the paths every update takes.
+
+    Building a statement (its clauses, then its cache key) cost about as much as running it,
+    each time. A prepared statement takes its values as bound parameters at execution
+    (`session.execute(statement, {...})`), so one object serves every call and SQLAlchemy
+    reuses its compiled form. `build` gets the dialect name."""
+    built: dict[str, Statement] = {}
+
+    def for_session(session: AsyncSession) -> Statement:
+        dialect = dialect_name(session)
+        statement = built.get(dialect)
+        if statement is None:
+            statement = built[dialect] = build(dialect)
+        return statement
+
+    return for_session
 
 
 def upsert(

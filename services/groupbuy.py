@@ -8,7 +8,7 @@ caller's transaction, so concurrent joins on any number of workers never oversel
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -389,29 +389,37 @@ async def set_quantity(
             )
         )
     ).scalar_one_or_none()
+    created = None
     if existing is None:
         if quantity == 0:
             raise GroupBuyError("not_joined")
-        await session.execute(
-            insert_for(session, joins)
-            .values(
-                groupbuy_id=groupbuy_id,
-                member_id=member_id,
-                chat_id=chat_id,
-                quantity=0,
-                joined_at=now,
-                updated_at=now,
+        created = (
+            await session.execute(
+                insert_for(session, joins)
+                .values(
+                    groupbuy_id=groupbuy_id,
+                    member_id=member_id,
+                    chat_id=chat_id,
+                    quantity=0,
+                    joined_at=now,
+                    updated_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
+                .returning(col(GroupBuyJoin.quantity))
             )
-            .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
+        ).scalar_one_or_none()
+    if created is not None:
+        old = 0  # the row is new, and this transaction holds it
+    else:
+        # lock the member's row and read the quantity it holds now (concurrent taps of one
+        # member queue here; SQLite serialises writers anyway)
+        locked = select(col(GroupBuyJoin.quantity)).where(
+            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+            col(GroupBuyJoin.member_id) == member_id,
         )
-    # lock the member's row and read the quantity it holds now (concurrent taps of one member
-    # queue here; SQLite serialises writers anyway)
-    locked = select(col(GroupBuyJoin.quantity)).where(
-        col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.member_id) == member_id
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        locked = locked.with_for_update()
-    old = int((await session.execute(locked)).scalar_one())
+        if session.get_bind().dialect.name == "postgresql":
+            locked = locked.with_for_update()
+        old = int((await session.execute(locked)).scalar_one())
     new = old + quantity if add else quantity
     if new > found.per_member_limit:
         raise GroupBuyError("over_limit", str(found.per_member_limit))
@@ -434,8 +442,10 @@ async def set_quantity(
             units_sold=col(GroupBuy.units_sold) + delta,
             participants=col(GroupBuy.participants) + people,
         )
+        .returning(col(GroupBuy.units_sold), col(GroupBuy.participants))
     )
-    if (await session.execute(counters)).rowcount != 1:  # type: ignore[attr-defined]
+    counted = (await session.execute(counters)).one_or_none()
+    if counted is None:
         refreshed = await _must(session, groupbuy_id)
         if refreshed.status != GROUPBUY_OPEN:
             raise GroupBuyError("closed")
@@ -452,7 +462,8 @@ async def set_quantity(
         )
         .values(**values)
     )
-    after = await _must(session, groupbuy_id)
+    # the counters as this update left them (others' joins included); the rest is as read
+    after = replace(found, units_sold=counted.units_sold, participants=counted.participants)
     position = await _position(session, groupbuy_id, member_id) if new else 0
     return JoinResult(after, new, position)
 

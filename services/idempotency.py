@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, literal, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
 from models.idempotency import ProcessedDelivery, ProcessedUpdate
-from services.db import dialect_name, insert_for, table_of, upsert
+from services.db import dialect_name, insert_in, prepared, table_of
 
 
 async def claim_update(
@@ -26,48 +27,61 @@ async def claim_update(
     now = utcnow()
     key = hashlib.sha256(delivery.encode()).hexdigest()[:40] if delivery is not None else None
     if key is not None and dialect_name(session) == "postgresql":
-        return await _claim_both(session, update_id=update_id, key=key, now=now)
-    statement = upsert(
-        session, ProcessedUpdate, {"update_id": update_id, "handled_at": now}, keys=["update_id"]
+        claimed = await session.execute(
+            _CLAIM_BOTH(session), {"update_id": update_id, "key": key, "handled_at": now}
+        )
+        return bool(claimed.scalar_one())
+    result = await session.execute(
+        _CLAIM_UPDATE(session), {"update_id": update_id, "handled_at": now}
     )
-    result = await session.execute(statement)
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
     if key is None:
         return True
-    statement = upsert(session, ProcessedDelivery, {"key": key, "handled_at": now}, keys=["key"])
-    result = await session.execute(statement)
+    result = await session.execute(_CLAIM_DELIVERY(session), {"key": key, "handled_at": now})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def _claim_both(session: AsyncSession, *, update_id: int, key: str, now: datetime) -> bool:
+_CLAIM_UPDATE = prepared(
+    lambda dialect: insert_in(dialect, table_of(ProcessedUpdate)).on_conflict_do_nothing(
+        index_elements=["update_id"]
+    )
+)
+_CLAIM_DELIVERY = prepared(
+    lambda dialect: insert_in(dialect, table_of(ProcessedDelivery)).on_conflict_do_nothing(
+        index_elements=["key"]
+    )
+)
+
+
+def _claim_both_statement(dialect: str) -> Any:
     """Both claims in one statement (PostgreSQL: a data-modifying CTE); the delivery is claimed
     only when the update id was, as in two statements."""
+    updates, deliveries = table_of(ProcessedUpdate), table_of(ProcessedDelivery)
+    handled_at = bindparam("handled_at", type_=updates.c.handled_at.type)
     claimed_update = (
-        upsert(
-            session,
-            ProcessedUpdate,
-            {"update_id": update_id, "handled_at": now},
-            keys=["update_id"],
-        )
-        .returning(col(ProcessedUpdate.update_id))
+        insert_in(dialect, updates)
+        .values(update_id=bindparam("update_id"), handled_at=handled_at)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+        .returning(updates.c.update_id)
         .cte("claimed_update")
     )
-    deliveries = table_of(ProcessedDelivery)
     claimed_delivery = (
-        insert_for(session, deliveries)
+        insert_in(dialect, deliveries)
         .from_select(
             ["key", "handled_at"],
-            select(
-                literal(key, deliveries.c.key.type), literal(now, deliveries.c.handled_at.type)
-            ).select_from(claimed_update),
+            select(bindparam("key", type_=deliveries.c.key.type), handled_at).select_from(
+                claimed_update
+            ),
         )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(deliveries.c.key)
         .cte("claimed_delivery")
     )
-    claimed = await session.execute(select(func.count()).select_from(claimed_delivery))
-    return bool(claimed.scalar_one())
+    return select(func.count()).select_from(claimed_delivery)
+
+
+_CLAIM_BOTH = prepared(_claim_both_statement)
 
 
 async def prune_claims(session: AsyncSession, *, before: datetime) -> int:

@@ -11,10 +11,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from babel.numbers import list_currencies
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import BigInteger, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -29,7 +30,7 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
-from services.db import insert_for, table_of, upsert
+from services.db import insert_in, prepared, table_of
 
 STARS = "XTR"  # Telegram Stars, whole units
 MAX_KEY_LENGTH = 128
@@ -189,17 +190,13 @@ async def account_id(session: AsyncSession, account: AccountRef) -> int:
     created: set[AccountRef] = session.info.setdefault(_CREATED_HERE, set())
     # insert first: an account not yet cached is most often a new one (a new member's points)
     inserted = await session.execute(
-        upsert(
-            session,
-            LedgerAccount,
-            {
-                "kind": account.kind,
-                "owner_id": account.owner_id,
-                "non_negative": account.kind in NON_NEGATIVE_KINDS,
-                "created_at": utcnow(),
-            },
-            keys=["kind", "owner_id"],
-        ).returning(col(LedgerAccount.id))
+        _CREATE_ACCOUNT(session),
+        {
+            "kind": account.kind,
+            "owner_id": account.owner_id,
+            "non_negative": account.kind in NON_NEGATIVE_KINDS,
+            "created_at": utcnow(),
+        },
     )
     ident = inserted.scalar_one_or_none()
     if ident is not None:
@@ -207,16 +204,28 @@ async def account_id(session: AsyncSession, account: AccountRef) -> int:
         return ident
     ident = (
         await session.execute(
-            select(col(LedgerAccount.id)).where(
-                col(LedgerAccount.kind) == account.kind,
-                col(LedgerAccount.owner_id) == account.owner_id,
-            )
+            _ACCOUNT_ID(session), {"kind": account.kind, "owner_id": account.owner_id}
         )
     ).scalar_one()
     assert ident is not None
     if account not in created:
         known[account] = ident
     return ident
+
+
+_CREATE_ACCOUNT = prepared(
+    lambda dialect: (
+        insert_in(dialect, table_of(LedgerAccount))
+        .on_conflict_do_nothing(index_elements=["kind", "owner_id"])
+        .returning(col(LedgerAccount.id))
+    )
+)
+_ACCOUNT_ID = prepared(
+    lambda _dialect: select(col(LedgerAccount.id)).where(
+        col(LedgerAccount.kind) == bindparam("kind"),
+        col(LedgerAccount.owner_id) == bindparam("owner_id"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,23 +277,41 @@ async def _apply_balances(session: AsyncSession, moves: list[_Move]) -> None:
     await _upsert_balances(session, run)
 
 
+def _add_to_balances(dialect: str) -> Any:
+    statement = insert_in(dialect, table_of(LedgerBalance))
+    new_balance = col(LedgerBalance.balance) + statement.excluded.balance
+    return statement.on_conflict_do_update(
+        index_elements=["account_id", "asset"],
+        set_={"balance": new_balance, "updated_at": statement.excluded.updated_at},
+        where=and_(
+            new_balance >= bindparam("low", type_=BigInteger),
+            new_balance <= bindparam("high", type_=BigInteger),
+        ),
+    ).returning(col(LedgerBalance.account_id), col(LedgerBalance.asset))
+
+
+_ADD_TO_BALANCES = prepared(_add_to_balances)
+
+
 async def _upsert_balances(session: AsyncSession, moves: list[_Move]) -> None:
     if not moves:
         return
     now = utcnow()
-    statement = insert_for(session, table_of(LedgerBalance)).values(
-        [
-            {"account_id": m.ident, "asset": m.asset, "balance": m.amount, "updated_at": now}
-            for m in moves
-        ]
-    )
-    new_balance = col(LedgerBalance.balance) + statement.excluded.balance
+    # one statement for all the moves: an executemany that the dialect sends as one INSERT of
+    # several rows (SQLAlchemy's "insert many values"; a multi-row VALUES is never cached)
     moved = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["account_id", "asset"],
-            set_={"balance": new_balance, "updated_at": now},
-            where=and_(new_balance >= -MAX_BALANCE, new_balance <= MAX_BALANCE),
-        ).returning(col(LedgerBalance.account_id), col(LedgerBalance.asset))
+        _ADD_TO_BALANCES(session),
+        [
+            {
+                "account_id": m.ident,
+                "asset": m.asset,
+                "balance": m.amount,
+                "updated_at": now,
+                "low": -MAX_BALANCE,
+                "high": MAX_BALANCE,
+            }
+            for m in moves
+        ],
     )
     done = {(ident, asset) for ident, asset in moved.all()}
     for move in moves:
@@ -336,6 +363,16 @@ async def _view(session: AsyncSession, tx: LedgerTransaction, *, created: bool) 
     )
 
 
+_OPEN_TRANSACTION = prepared(
+    lambda dialect: (
+        insert_in(dialect, table_of(LedgerTransaction))
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(col(LedgerTransaction.id), col(LedgerTransaction.created_at))
+    )
+)
+_ADD_ENTRIES = prepared(lambda _dialect: insert(table_of(LedgerEntry)))
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -361,20 +398,16 @@ async def post(
     validate_postings(postings)
     kind, memo = kind[:32], memo[:255]
     inserted = await session.execute(
-        upsert(
-            session,
-            LedgerTransaction,
-            {
-                "idempotency_key": key,
-                "kind": kind,
-                "memo": memo,
-                "reverses_id": reverses_id,
-                "actor_id": actor_id,
-                "order_id": order_id,
-                "created_at": at or utcnow(),
-            },
-            keys=["idempotency_key"],
-        ).returning(col(LedgerTransaction.id), col(LedgerTransaction.created_at))
+        _OPEN_TRANSACTION(session),
+        {
+            "idempotency_key": key,
+            "kind": kind,
+            "memo": memo,
+            "reverses_id": reverses_id,
+            "actor_id": actor_id,
+            "order_id": order_id,
+            "created_at": at or utcnow(),
+        },
     )
     row = inserted.one_or_none()
     if row is None:  # posted before, or by a concurrent poster that committed first
@@ -385,18 +418,18 @@ async def post(
     # resolve accounts and lock balances in one fixed order, so concurrent postings never deadlock
     ordered = sorted(postings, key=lambda p: (p.account, p.asset))
     idents = {p.account: await account_id(session, p.account) for p in ordered}
+    # one executemany of a cached statement (a multi-row VALUES is compiled anew every time)
     await session.execute(
-        insert_for(session, table_of(LedgerEntry)).values(
-            [
-                {
-                    "transaction_id": tx_id,
-                    "account_id": idents[p.account],
-                    "asset": p.asset,
-                    "amount": p.amount,
-                }
-                for p in postings
-            ]
-        )
+        _ADD_ENTRIES(session),
+        [
+            {
+                "transaction_id": tx_id,
+                "account_id": idents[p.account],
+                "asset": p.asset,
+                "amount": p.amount,
+            }
+            for p in postings
+        ],
     )
     merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
     for p in ordered:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, case, false, func, literal, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
 from models.member import Member
-from services.db import upsert
+from services.db import insert_in, prepared, table_of
 
 LOCALES = ("en", "zh_Hans", "zh_Hant")
 _TRADITIONAL = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
@@ -178,34 +178,42 @@ async def _upsert_member(
         "created_at": now,
         "updated_at": now,
     }
+    statement = _RECORD_MEMBER(session)
+    row = (await session.execute(statement, values)).one()
+    # an existing row keeps its created_at: only an insert returns the time given here
+    return replace(member_view(row, user=user), first_seen=row.created_at == now)
+
+
+def _record_member(dialect: str) -> Any:
+    """The upsert of `_upsert_member`, built once: the new values are the row it tries to
+    insert (`excluded` on conflict)."""
+    statement = insert_in(dialect, table_of(Member))
+    new = statement.excluded
     # a member who asked to be forgotten keeps their pseudonym while they only appear in
     # groups; a private message to the bot is coming back, and they are recorded afresh
-    frozen = (
-        false()
-        if started
-        else and_(col(Member.forgotten_at).is_not(None), col(Member.started).is_(False))
+    frozen = and_(
+        new.started.is_(False),
+        col(Member.forgotten_at).is_not(None),
+        col(Member.started).is_(False),
     )
 
     def unless_frozen(column: Any, value: Any) -> Any:
-        return case((frozen, column), else_=literal(value, column.type))
+        return case((frozen, column), else_=value)
 
-    statement = upsert(
-        session,
-        Member,
-        values,
-        keys=["id"],
-        update={
-            "first_name": unless_frozen(col(Member.first_name), values["first_name"]),
-            "last_name": unless_frozen(col(Member.last_name), values["last_name"]),
-            "username": unless_frozen(col(Member.username), values["username"]),
-            "language_code": unless_frozen(col(Member.language_code), values["language_code"]),
+    return statement.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "first_name": unless_frozen(col(Member.first_name), new.first_name),
+            "last_name": unless_frozen(col(Member.last_name), new.last_name),
+            "username": unless_frozen(col(Member.username), new.username),
+            "language_code": unless_frozen(col(Member.language_code), new.language_code),
             "locale": case(
                 (frozen, col(Member.locale)),
                 (col(Member.locale_chosen), col(Member.locale)),
-                else_=locale,
+                else_=new.locale,
             ),
-            "started": col(Member.started) | started,
-            "updated_at": now,
+            "started": or_(col(Member.started), new.started),
+            "updated_at": new.updated_at,
         },
     ).returning(
         col(Member.first_name),
@@ -215,9 +223,9 @@ async def _upsert_member(
         col(Member.timezone),
         col(Member.created_at),
     )
-    row = (await session.execute(statement)).one()
-    # an existing row keeps its created_at: only an insert returns the time given here
-    return replace(member_view(row, user=user), first_seen=row.created_at == now)
+
+
+_RECORD_MEMBER = prepared(_record_member)
 
 
 async def set_locale(session: AsyncSession, *, member_id: int, locale: str) -> None:

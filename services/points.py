@@ -27,7 +27,7 @@ from models.ledger import (
     LedgerTransaction,
 )
 from models.perks import PointsDay
-from services.db import upsert
+from services.db import insert_in, prepared, table_of
 from services.errors import Refused
 from services.ledger import (
     AccountRef,
@@ -94,12 +94,7 @@ async def _take_from_cap(
     """
     first = min(wanted, max(cap, 0))
     created = await session.execute(
-        upsert(
-            session,
-            PointsDay,
-            {"member_id": member_id, "reason": reason, "day": day, "total": first},
-            keys=["member_id", "reason", "day"],
-        ).returning(col(PointsDay.total))
+        _OPEN_DAY(session), {"member_id": member_id, "reason": reason, "day": day, "total": first}
     )
     if created.scalar_one_or_none() is not None:
         return first
@@ -122,6 +117,15 @@ async def _take_from_cap(
         if moved.rowcount == 1:  # type: ignore[attr-defined]
             return taken
     raise PointsError("busy", f"{member_id}/{reason}")
+
+
+_OPEN_DAY = prepared(
+    lambda dialect: (
+        insert_in(dialect, table_of(PointsDay))
+        .on_conflict_do_nothing(index_elements=["member_id", "reason", "day"])
+        .returning(col(PointsDay.total))
+    )
+)
 
 
 async def reserve_daily(
