@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from redis.asyncio import Redis
 
 from bench.common import scratch_store, store_parser
-from bot.app import build_runtime, prepare
+from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from services import broadcast as outbox
@@ -65,6 +65,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await client.aclose()
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
+        freeze_startup_objects()  # as a process that runs the bot does after start-up
         others = [build_runtime(settings, EMULATOR_TOKEN) for _ in range(args.workers - 1)]
         # the world: groups with the bot in them, members who started it and opted in
         emulator.add_user(STAFF, "Staff")

@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import StatementCounter, bare_run, feed_all, percentile, scratch_store
-from bot.app import build_runtime, prepare
+from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 
@@ -92,6 +92,7 @@ async def main(argv: list[str]) -> None:
         )
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
+        freeze_startup_objects()  # as a process that runs the bot does after start-up
         # the repeat members are known to the bot before the run (and the bot is warm)
         repeat = [(10_001 + i, "/start", False) for i in range(REPEAT_USERS)]
         for update in make_updates(emulator, repeat):

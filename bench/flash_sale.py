@@ -27,7 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import StatementCounter, bare_rate, feed_all, scratch_store, store_parser
-from bot.app import build_runtime, prepare
+from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from services.groupbuy import get_groupbuy, participants
@@ -51,6 +51,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
+        freeze_startup_objects()  # as a process that runs the bot does after start-up
         # the world: staff, groups with the bot in them, members who tap once each
         emulator.add_user(STAFF, "Staff")
         chat_ids = [-1_009_000_000_000 - g for g in range(groups)]

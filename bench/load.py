@@ -45,7 +45,7 @@ from bench.common import (
     scratch_store,
     store_parser,
 )
-from bot.app import Runtime, build_runtime, prepare
+from bot.app import Runtime, build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.perks import CheckIn
@@ -167,6 +167,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
+        freeze_startup_objects()  # as a process that runs the bot does after start-up
         # the world: groups with the bot in them, members in them, a fifth started the bot
         emulator.add_user(STAFF, "Staff", language_code="en")
         chats = [-1_009_200_000_000 - g for g in range(groups)]

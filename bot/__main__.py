@@ -116,11 +116,12 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> None:
-    from bot.app import build_runtime, prepare
+    from bot.app import build_runtime, freeze_startup_objects, prepare
 
     runtime = build_runtime(settings, token)
     try:
         await prepare(runtime)
+        freeze_startup_objects()
         await runtime.start(scheduler=settings.run_scheduler)
         if hook is not None:
             from bot.webhook import serve_webhook
@@ -146,12 +147,13 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
 
 
 async def _scheduler(settings: Settings, token: str) -> None:
-    from bot.app import build_runtime, prepare
+    from bot.app import build_runtime, freeze_startup_objects, prepare
     from bot.webhook import create_probe_app, serve
 
     runtime = build_runtime(settings, token)
     try:
         await prepare(runtime)
+        freeze_startup_objects()
         await runtime.start(scheduler=True)
         runner = await serve(create_probe_app(runtime), runtime)
         log.info("scheduler process: probes on port %s", settings.webhook_port)

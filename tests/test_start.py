@@ -89,3 +89,16 @@ async def test_menu_buttons_open_help_and_the_language_picker(harness: Harness) 
 
 async def test_cancel_with_nothing_to_cancel(harness: Harness) -> None:
     assert await harness.send(MIA, MIA, "/cancel") == ["There is nothing to cancel."]
+
+
+async def test_commands_are_recognised_in_every_form_telegram_sends(harness: Harness) -> None:
+    # the dispatcher refuses other commands' filters by name before parsing (bot/app.py): a
+    # command addressed to the bot, led by spaces, or in capitals where the filter ignores case
+    # still reaches its handler, and text that only looks like a command reaches none
+    help_text = (await harness.send(MIA, MIA, "/help"))[0]
+    assert (await harness.send(MIA, MIA, "/help@community_bot"))[0] == help_text
+    assert (await harness.send(MIA, MIA, "   /help"))[0] == help_text
+    assert (await harness.send(MIA, MIA, "/start"))[0].startswith("Hi Mia!")
+    assert (await harness.send(MIA, MIA, "/help me please"))[0] == help_text
+    unknown = await harness.send(MIA, MIA, "/helpme")
+    assert help_text not in unknown
