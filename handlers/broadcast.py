@@ -31,8 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.care import segment_name
 from handlers.filters import RoleFilter
 from handlers.groupbuy import GroupBuyCallback
-from handlers.perks import tier_name
 from handlers.text import N_, CallbackId, esc
+from handlers.views.perks import tier_name
 from models.broadcast import (
     TARGET_COMMUNITY,
     TARGET_EVERYONE,
