@@ -8,6 +8,7 @@ the same group-buy close it once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,16 +20,40 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.metrics import Metrics, watch_scheduler
-from bot.transactions import unit_of_work
-from handlers.groupbuy import announce
+from bot.sender import Notifier
+from bot.transactions import UnitOfWork, unit_of_work
 from handlers.poll import close_and_announce
-from handlers.text import RefundWaker
-from services.groupbuy import due_groupbuys, open_groupbuys, settle
+from handlers.text import RefundWaker, carry_out, later
+from handlers.views.groupbuy import closing_effects
+from services.groupbuy import due_groupbuys, open_groupbuys, settle_groupbuy
 from services.order import release_commissions
 from services.poll import due_polls, open_polls
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
+
+
+class JobNotices:
+    """The background sender as a closing job sees it: each message is queued once the job's
+    transaction committed (dropped on a rollback), and sent by the retrying notifier;
+    `delivered` waits until each was sent or given up, so a run ends with its news out."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self.unit: UnitOfWork | None = None
+        self._sent: list[asyncio.Task[None]] = []
+
+    def send(self, chat_id: int, text: str) -> None:
+        assert self.unit is not None, "open the job's unit of work first"
+
+        async def queue() -> None:
+            self._sent.append(self.notifier.queue(chat_id, text))
+
+        self.unit.add(queue)
+
+    async def delivered(self) -> None:
+        sent, self._sent = self._sent, []
+        await asyncio.gather(*sent, return_exceptions=True)
 
 
 class DeadlineCloser:
@@ -45,9 +70,11 @@ class DeadlineCloser:
         i18n: I18n,
         settings: Settings,
         clock: Callable[[], datetime],
+        notifier: Notifier,
     ) -> None:
         self.sessions = sessions
         self.bot = bot
+        self.notices = JobNotices(notifier)
         self.i18n = i18n
         self.settings = settings
         self.clock = clock
@@ -58,6 +85,10 @@ class DeadlineCloser:
     async def close_due(self) -> int:
         """Close every due item, each once; returns how many closed."""
         raise NotImplementedError
+
+    def _failed(self) -> Callable[[], None] | None:
+        """What counts a message that failed after the commit (bot_effects_failed_total)."""
+        return self.metrics.effects_failed.inc if self.metrics is not None else None
 
     async def pending(self, session: AsyncSession) -> list[tuple[int, datetime]]:
         """Every open item with the time it is due."""
@@ -124,30 +155,41 @@ class GroupBuyCloser(DeadlineCloser):
             log.info("released the commission of %s orders", released)
         for groupbuy_id in due:
             try:
-                # outside an update there is no i18n context: open one for the messages, which
-                # go once the settlement committed
-                with self.i18n.context():
-                    async with unit_of_work(self.sessions) as unit:
-                        settlement = await settle(unit.session, groupbuy_id=groupbuy_id, now=now)
-                        if settlement is None:
-                            continue  # another worker closed it first
-                        if self.metrics is not None:
-                            self.metrics.settled(settlement.formed)
-                        await announce(
-                            self.bot,
-                            self.i18n,
-                            unit.session,
-                            settlement,
-                            now,
-                            after_commit=unit,
-                            settings_timezone=self.settings.default_timezone,
-                            settings=self.settings,
-                            refunder=self.refunder,
-                        )
-                        closed += 1
+                if await self.close_one(groupbuy_id, now):
+                    closed += 1
             except Exception:  # one bad group-buy must not stop the others
                 log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
+        await self.notices.delivered()
         return closed
+
+    async def close_one(self, groupbuy_id: int, now: datetime) -> bool:
+        """Settle one group-buy in its own transaction and tell everyone once it committed;
+        False when it was not due or another worker closed it first."""
+        # outside an update there is no i18n context: open one for the messages
+        with self.i18n.context():
+            async with unit_of_work(self.sessions, failed=self._failed()) as unit:
+                self.notices.unit = unit
+                closing = await settle_groupbuy(
+                    unit.session,
+                    groupbuy_id=groupbuy_id,
+                    now=now,
+                    tier_currency=self.settings.tier_measure,
+                    default_locale=self.settings.default_locale,
+                    default_timezone=self.settings.default_timezone,
+                )
+                if closing is None:
+                    return False
+                if self.metrics is not None:
+                    self.metrics.settled(closing.formed)
+                carry_out(
+                    closing_effects(self.i18n, closing, now, self.settings),
+                    bot=self.bot,
+                    notifier=self.notices,
+                    after_commit=unit,
+                )
+                if closing.star_refunds and self.refunder is not None:
+                    unit.add(later(self.refunder.wake))
+        return True
 
 
 class PollCloser(DeadlineCloser):

@@ -15,7 +15,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
-    LabeledPrice,
     Message,
     PreCheckoutQuery,
 )
@@ -39,6 +38,7 @@ from handlers.text import (
     format_money,
     later,
 )
+from handlers.views.order import invoice
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
 from handlers.views.refund import refund_due_text, returned_text
@@ -111,18 +111,7 @@ def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
 
 async def send_invoice(bot: Bot, order: OrderView, settings: HandlerSettings) -> None:
     """Sends the Telegram invoice for an order to the member's private chat."""
-    token = "" if order.currency == STARS else (settings.provider_token or "")
-    await bot.send_invoice(
-        chat_id=order.member_id,
-        title=order.title[:32],
-        description=_("Order #{id}: {title} ×{quantity}").format(
-            id=order.id, title=order.title[:200], quantity=order.quantity
-        ),
-        payload=order.invoice_payload,
-        currency=order.currency,
-        prices=[LabeledPrice(label=order.title[:32], amount=order.total)],
-        provider_token=token,
-    )
+    await bot(invoice(order, settings))
 
 
 @router.message(Command("buy"))
