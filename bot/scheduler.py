@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,12 +23,12 @@ from bot.config import Settings
 from bot.metrics import Metrics, watch_scheduler
 from bot.sender import Notifier
 from bot.transactions import UnitOfWork, unit_of_work
-from handlers.poll import close_and_announce
 from handlers.text import RefundWaker, carry_out, later
 from handlers.views.groupbuy import closing_effects
+from handlers.views.poll import result_effects, stopped_before
 from services.groupbuy import due_groupbuys, open_groupbuys, settle_groupbuy
 from services.order import release_commissions
-from services.poll import due_polls, open_polls
+from services.poll import StoppedCopy, close_poll, copies_to_stop, due_polls, open_polls
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
@@ -212,18 +213,46 @@ class PollCloser(DeadlineCloser):
         closed = 0
         for poll_id in due:
             try:
-                with self.i18n.context():
-                    async with unit_of_work(self.sessions) as unit:
-                        result = await close_and_announce(
-                            self.bot,
-                            self.i18n,
-                            unit.session,
-                            poll_id=poll_id,
-                            now=now,
-                            default_locale=self.settings.default_locale,
-                        )
-                        if result is not None:
-                            closed += 1
+                if await self.close_one(poll_id, now):
+                    closed += 1
             except Exception:  # one bad poll must not stop the others
                 log.exception("closing poll %s failed; the sweep will retry", poll_id)
+        await self.notices.delivered()
         return closed
+
+    async def close_one(self, poll_id: int, now: datetime) -> bool:
+        """Stop the poll's copies on Telegram (no transaction open), then close it once with
+        their final counts and post the result after commit; False when it was not open."""
+        async with self.sessions() as session:
+            copies = await copies_to_stop(session, poll_id)
+        stopped = []
+        for copy in copies:
+            try:
+                final = await self.bot.stop_poll(copy.chat_id, copy.message_id)
+            except TelegramAPIError as exc:
+                if not stopped_before(exc):
+                    log.warning("could not stop poll %s in %s: %s", poll_id, copy.chat_id, exc)
+                    continue
+                counts = None  # a closer that died midway stopped it: its counts are recorded
+            else:
+                counts = tuple(option.voter_count for option in final.options)
+            stopped.append(StoppedCopy(copy.chat_id, copy.telegram_poll_id, counts))
+        with self.i18n.context():
+            async with unit_of_work(self.sessions, failed=self._failed()) as unit:
+                self.notices.unit = unit
+                closed = await close_poll(
+                    unit.session,
+                    poll_id=poll_id,
+                    now=now,
+                    stopped=stopped,
+                    default_locale=self.settings.default_locale,
+                )
+                if closed is None:
+                    return False
+                carry_out(
+                    result_effects(self.i18n, closed),
+                    bot=self.bot,
+                    notifier=self.notices,
+                    after_commit=unit,
+                )
+        return True
