@@ -35,26 +35,25 @@ log = logging.getLogger(__name__)
 
 
 class JobNotices:
-    """The background sender as a closing job sees it: each message is queued once the job's
-    transaction committed (dropped on a rollback), and sent by the retrying notifier;
-    `delivered` waits until each was sent or given up, so a run ends with its news out."""
+    """The background sender as one closing sees it: each message is queued once the closing's
+    transaction committed (dropped on a rollback) and sent by the retrying notifier; the task
+    of each goes to `sent`, so the run can wait until its news is out (or given up)."""
 
-    def __init__(self, notifier: Notifier) -> None:
+    def __init__(self, notifier: Notifier, unit: UnitOfWork, sent: list[asyncio.Task[None]]):
         self.notifier = notifier
-        self.unit: UnitOfWork | None = None
-        self._sent: list[asyncio.Task[None]] = []
+        self.unit = unit
+        self.sent = sent
 
     def send(self, chat_id: int, text: str) -> None:
-        assert self.unit is not None, "open the job's unit of work first"
-
         async def queue() -> None:
-            self._sent.append(self.notifier.queue(chat_id, text))
+            self.sent.append(self.notifier.queue(chat_id, text))
 
         self.unit.add(queue)
 
-    async def delivered(self) -> None:
-        sent, self._sent = self._sent, []
-        await asyncio.gather(*sent, return_exceptions=True)
+
+async def delivered(sent: list[asyncio.Task[None]]) -> None:
+    """Wait until every message a run queued was sent or given up."""
+    await asyncio.gather(*sent, return_exceptions=True)
 
 
 class DeadlineCloser:
@@ -75,7 +74,7 @@ class DeadlineCloser:
     ) -> None:
         self.sessions = sessions
         self.bot = bot
-        self.notices = JobNotices(notifier)
+        self.notifier = notifier
         self.i18n = i18n
         self.settings = settings
         self.clock = clock
@@ -148,6 +147,7 @@ class GroupBuyCloser(DeadlineCloser):
         async with self.sessions() as session:
             due = await due_groupbuys(session, now=now)
         closed = 0
+        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
         async with self.sessions() as session, session.begin():
             window = timedelta(days=self.settings.refund_window_days)
             released = await release_commissions(session, now=now, window=window)
@@ -156,20 +156,21 @@ class GroupBuyCloser(DeadlineCloser):
             log.info("released the commission of %s orders", released)
         for groupbuy_id in due:
             try:
-                if await self.close_one(groupbuy_id, now):
+                if await self.close_one(groupbuy_id, now, sent):
                     closed += 1
             except Exception:  # one bad group-buy must not stop the others
                 log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
-        await self.notices.delivered()
+        await delivered(sent)
         return closed
 
-    async def close_one(self, groupbuy_id: int, now: datetime) -> bool:
+    async def close_one(
+        self, groupbuy_id: int, now: datetime, sent: list[asyncio.Task[None]]
+    ) -> bool:
         """Settle one group-buy in its own transaction and tell everyone once it committed;
         False when it was not due or another worker closed it first."""
         # outside an update there is no i18n context: open one for the messages
         with self.i18n.context():
             async with unit_of_work(self.sessions, failed=self._failed()) as unit:
-                self.notices.unit = unit
                 closing = await settle_groupbuy(
                     unit.session,
                     groupbuy_id=groupbuy_id,
@@ -185,7 +186,7 @@ class GroupBuyCloser(DeadlineCloser):
                 carry_out(
                     closing_effects(self.i18n, closing, now, self.settings),
                     bot=self.bot,
-                    notifier=self.notices,
+                    notifier=JobNotices(self.notifier, unit, sent),
                     after_commit=unit,
                 )
                 if closing.star_refunds and self.refunder is not None:
@@ -211,16 +212,17 @@ class PollCloser(DeadlineCloser):
         async with self.sessions() as session:
             due = await due_polls(session, now=now)
         closed = 0
+        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
         for poll_id in due:
             try:
-                if await self.close_one(poll_id, now):
+                if await self.close_one(poll_id, now, sent):
                     closed += 1
             except Exception:  # one bad poll must not stop the others
                 log.exception("closing poll %s failed; the sweep will retry", poll_id)
-        await self.notices.delivered()
+        await delivered(sent)
         return closed
 
-    async def close_one(self, poll_id: int, now: datetime) -> bool:
+    async def close_one(self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]) -> bool:
         """Stop the poll's copies on Telegram (no transaction open), then close it once with
         their final counts and post the result after commit; False when it was not open."""
         async with self.sessions() as session:
@@ -239,7 +241,6 @@ class PollCloser(DeadlineCloser):
             stopped.append(StoppedCopy(copy.chat_id, copy.telegram_poll_id, counts))
         with self.i18n.context():
             async with unit_of_work(self.sessions, failed=self._failed()) as unit:
-                self.notices.unit = unit
                 closed = await close_poll(
                     unit.session,
                     poll_id=poll_id,
@@ -252,7 +253,7 @@ class PollCloser(DeadlineCloser):
                 carry_out(
                     result_effects(self.i18n, closed),
                     bot=self.bot,
-                    notifier=self.notices,
+                    notifier=JobNotices(self.notifier, unit, sent),
                     after_commit=unit,
                 )
         return True
