@@ -293,8 +293,12 @@ def build_runtime(
     cards = CardRefresher(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
     )
-    closer = GroupBuyCloser(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
-    polls = PollCloser(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
+    closer = GroupBuyCloser(
+        sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
+    )
+    polls = PollCloser(
+        sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
+    )
     care = MemberCare(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )

@@ -13,7 +13,7 @@ from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.groupbuy import card_keyboard, card_text
+from handlers.views.groupbuy import card_keyboard, card_text
 from services.community import get_community
 from services.groupbuy import claim_card_edit, get_groupbuy, posts
 

@@ -20,8 +20,8 @@ from sqlmodel import col, select
 
 from bot.config import Settings
 from bot.periodic import PeriodicJob
-from handlers.perks import points_text, tier_amount, tier_name, tier_news
 from handlers.text import BackgroundSender, esc
+from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
 from models.ledger import POINTS
 from models.perks import SEGMENT_NEW, PointsDay
 from services.broadcast import add_care_recipient, care_broadcast

@@ -12,22 +12,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
 from babel.numbers import format_decimal
 
 from bot import dashboard_html as html
 from bot.app import Runtime
-from handlers.stats import DEFINITIONS, detailed, money_text, rate_text
+from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text
 from services.analytics import Scope, StatsReport, communities_in, stats_report
 from services.audit import record_action
-from services.dashboard import Reader, SessionKey, reader_for, redeem_link, web_app_user
+from services.dashboard import Reader, SessionKey, reader_for, redeem_link
 from services.member import get_member
 from services.period import InvalidPeriod, Period, parse_period
 from services.tables import TABLES, Query, community_rows, csv_chunks
@@ -41,6 +42,20 @@ LOCALES = ("en", "zh_Hans", "zh_Hant")
 PAGE_ROWS = 200  # rows of a table shown on a page; its CSV has every row
 EXPORT_ACTION = "dashboard.export"
 SIGN_IN_ACTION = "dashboard.sign_in"
+
+
+def web_app_user(init_data: str, *, token: str, now: datetime, max_age: int) -> int | None:
+    """The Telegram user id in Mini App initData signed with this bot's token no longer than
+    `max_age` seconds ago; None when the signature, the age or the user is wrong."""
+    try:
+        data = safe_parse_webapp_init_data(token, init_data)
+    except ValueError:
+        return None
+    signed = data.auth_date if data.auth_date.tzinfo else data.auth_date.replace(tzinfo=UTC)
+    age = (now - signed).total_seconds()
+    if data.user is None or age > max_age or age < -60:
+        return None
+    return data.user.id
 
 
 @dataclass(frozen=True, slots=True)

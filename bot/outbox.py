@@ -55,7 +55,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.redis import SharedRate
 from bot.sender import Rate
-from handlers.broadcast import deliver
+from handlers.views.broadcast import delivery_message
 from models.broadcast import RECIPIENT_PRIVATE
 from services import broadcast as outbox
 from services.community import mark_left
@@ -187,7 +187,7 @@ class BroadcastSender:
 
     async def _send(self, delivery: outbox.Delivery) -> None:
         try:
-            message = await deliver(self.bot, delivery)
+            message = await self.bot(delivery_message(delivery))
         except TelegramRetryAfter as exc:
             await self._record(
                 outbox.defer,

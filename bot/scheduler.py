@@ -8,27 +8,52 @@ the same group-buy close it once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.metrics import Metrics, watch_scheduler
-from bot.transactions import unit_of_work
-from handlers.groupbuy import announce
-from handlers.poll import close_and_announce
-from handlers.text import RefundWaker
-from services.groupbuy import due_groupbuys, open_groupbuys, settle
+from bot.sender import Notifier
+from bot.transactions import UnitOfWork, unit_of_work
+from handlers.text import RefundWaker, carry_out, later
+from handlers.views.groupbuy import closing_effects
+from handlers.views.poll import result_effects, stopped_before
+from services.groupbuy import due_groupbuys, open_groupbuys, settle_groupbuy
 from services.order import release_commissions
-from services.poll import due_polls, open_polls
+from services.poll import StoppedCopy, close_poll, copies_to_stop, due_polls, open_polls
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
+
+
+class JobNotices:
+    """The background sender as one closing sees it: each message is queued once the closing's
+    transaction committed (dropped on a rollback) and sent by the retrying notifier; the task
+    of each goes to `sent`, so the run can wait until its news is out (or given up)."""
+
+    def __init__(self, notifier: Notifier, unit: UnitOfWork, sent: list[asyncio.Task[None]]):
+        self.notifier = notifier
+        self.unit = unit
+        self.sent = sent
+
+    def send(self, chat_id: int, text: str) -> None:
+        async def queue() -> None:
+            self.sent.append(self.notifier.queue(chat_id, text))
+
+        self.unit.add(queue)
+
+
+async def delivered(sent: list[asyncio.Task[None]]) -> None:
+    """Wait until every message a run queued was sent or given up."""
+    await asyncio.gather(*sent, return_exceptions=True)
 
 
 class DeadlineCloser:
@@ -45,9 +70,11 @@ class DeadlineCloser:
         i18n: I18n,
         settings: Settings,
         clock: Callable[[], datetime],
+        notifier: Notifier,
     ) -> None:
         self.sessions = sessions
         self.bot = bot
+        self.notifier = notifier
         self.i18n = i18n
         self.settings = settings
         self.clock = clock
@@ -58,6 +85,10 @@ class DeadlineCloser:
     async def close_due(self) -> int:
         """Close every due item, each once; returns how many closed."""
         raise NotImplementedError
+
+    def _failed(self) -> Callable[[], None] | None:
+        """What counts a message that failed after the commit (bot_effects_failed_total)."""
+        return self.metrics.effects_failed.inc if self.metrics is not None else None
 
     async def pending(self, session: AsyncSession) -> list[tuple[int, datetime]]:
         """Every open item with the time it is due."""
@@ -116,6 +147,7 @@ class GroupBuyCloser(DeadlineCloser):
         async with self.sessions() as session:
             due = await due_groupbuys(session, now=now)
         closed = 0
+        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
         async with self.sessions() as session, session.begin():
             window = timedelta(days=self.settings.refund_window_days)
             released = await release_commissions(session, now=now, window=window)
@@ -124,30 +156,42 @@ class GroupBuyCloser(DeadlineCloser):
             log.info("released the commission of %s orders", released)
         for groupbuy_id in due:
             try:
-                # outside an update there is no i18n context: open one for the messages, which
-                # go once the settlement committed
-                with self.i18n.context():
-                    async with unit_of_work(self.sessions) as unit:
-                        settlement = await settle(unit.session, groupbuy_id=groupbuy_id, now=now)
-                        if settlement is None:
-                            continue  # another worker closed it first
-                        if self.metrics is not None:
-                            self.metrics.settled(settlement.formed)
-                        await announce(
-                            self.bot,
-                            self.i18n,
-                            unit.session,
-                            settlement,
-                            now,
-                            after_commit=unit,
-                            settings_timezone=self.settings.default_timezone,
-                            settings=self.settings,
-                            refunder=self.refunder,
-                        )
-                        closed += 1
+                if await self.close_one(groupbuy_id, now, sent):
+                    closed += 1
             except Exception:  # one bad group-buy must not stop the others
                 log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
+        await delivered(sent)
         return closed
+
+    async def close_one(
+        self, groupbuy_id: int, now: datetime, sent: list[asyncio.Task[None]]
+    ) -> bool:
+        """Settle one group-buy in its own transaction and tell everyone once it committed;
+        False when it was not due or another worker closed it first."""
+        # outside an update there is no i18n context: open one for the messages
+        with self.i18n.context():
+            async with unit_of_work(self.sessions, failed=self._failed()) as unit:
+                closing = await settle_groupbuy(
+                    unit.session,
+                    groupbuy_id=groupbuy_id,
+                    now=now,
+                    tier_currency=self.settings.tier_measure,
+                    default_locale=self.settings.default_locale,
+                    default_timezone=self.settings.default_timezone,
+                )
+                if closing is None:
+                    return False
+                if self.metrics is not None:
+                    self.metrics.settled(closing.formed)
+                carry_out(
+                    closing_effects(self.i18n, closing, now, self.settings),
+                    bot=self.bot,
+                    notifier=JobNotices(self.notifier, unit, sent),
+                    after_commit=unit,
+                )
+                if closing.star_refunds and self.refunder is not None:
+                    unit.add(later(self.refunder.wake))
+        return True
 
 
 class PollCloser(DeadlineCloser):
@@ -168,20 +212,48 @@ class PollCloser(DeadlineCloser):
         async with self.sessions() as session:
             due = await due_polls(session, now=now)
         closed = 0
+        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
         for poll_id in due:
             try:
-                with self.i18n.context():
-                    async with unit_of_work(self.sessions) as unit:
-                        result = await close_and_announce(
-                            self.bot,
-                            self.i18n,
-                            unit.session,
-                            poll_id=poll_id,
-                            now=now,
-                            default_locale=self.settings.default_locale,
-                        )
-                        if result is not None:
-                            closed += 1
+                if await self.close_one(poll_id, now, sent):
+                    closed += 1
             except Exception:  # one bad poll must not stop the others
                 log.exception("closing poll %s failed; the sweep will retry", poll_id)
+        await delivered(sent)
         return closed
+
+    async def close_one(self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]) -> bool:
+        """Stop the poll's copies on Telegram (no transaction open), then close it once with
+        their final counts and post the result after commit; False when it was not open."""
+        async with self.sessions() as session:
+            copies = await copies_to_stop(session, poll_id)
+        stopped = []
+        for copy in copies:
+            try:
+                final = await self.bot.stop_poll(copy.chat_id, copy.message_id)
+            except TelegramAPIError as exc:
+                if not stopped_before(exc):
+                    log.warning("could not stop poll %s in %s: %s", poll_id, copy.chat_id, exc)
+                    continue
+                counts = None  # a closer that died midway stopped it: its counts are recorded
+            else:
+                counts = tuple(option.voter_count for option in final.options)
+            stopped.append(StoppedCopy(copy.chat_id, copy.telegram_poll_id, counts))
+        with self.i18n.context():
+            async with unit_of_work(self.sessions, failed=self._failed()) as unit:
+                closed = await close_poll(
+                    unit.session,
+                    poll_id=poll_id,
+                    now=now,
+                    stopped=stopped,
+                    default_locale=self.settings.default_locale,
+                )
+                if closed is None:
+                    return False
+                carry_out(
+                    result_effects(self.i18n, closed),
+                    bot=self.bot,
+                    notifier=JobNotices(self.notifier, unit, sent),
+                    after_commit=unit,
+                )
+        return True

@@ -202,9 +202,14 @@ class Notifier:
 
     def send(self, chat_id: int, text: str, **kwargs: Any) -> None:
         """Queue a message; failures are logged, never raised into the caller."""
+        self.queue(chat_id, text, **kwargs)
+
+    def queue(self, chat_id: int, text: str, **kwargs: Any) -> asyncio.Task[None]:
+        """Queue a message, and return the task that ends once it was sent or given up."""
         task = asyncio.create_task(self._send(chat_id, text, kwargs))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _send(self, chat_id: int, text: str, kwargs: dict[str, Any]) -> None:
         for wait in (*NOTICE_RETRY_SECONDS, None):

@@ -30,9 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.care import segment_name
 from handlers.filters import RoleFilter
-from handlers.groupbuy import GroupBuyCallback
-from handlers.perks import tier_name
 from handlers.text import N_, CallbackId, esc
+from handlers.views.broadcast import delivery_message
+from handlers.views.perks import tier_name
 from models.broadcast import (
     TARGET_COMMUNITY,
     TARGET_EVERYONE,
@@ -87,37 +87,6 @@ class Clock(Protocol):
 
 
 # ---------------------------------------------------------------- rendering -----------------
-
-
-def keyboard(delivery: outbox.Delivery) -> InlineKeyboardMarkup | None:
-    """The broadcast's one button: a link, or a group-buy's details."""
-    if not delivery.button_text:
-        return None
-    if delivery.button_url:
-        button = InlineKeyboardButton(text=delivery.button_text, url=delivery.button_url)
-    elif delivery.button_groupbuy_id:
-        data = GroupBuyCallback(action="details", groupbuy_id=delivery.button_groupbuy_id)
-        button = InlineKeyboardButton(text=delivery.button_text, callback_data=data.pack())
-    else:
-        return None
-    return InlineKeyboardMarkup(inline_keyboard=[[button]])
-
-
-async def deliver(bot: Bot, delivery: outbox.Delivery) -> Message:
-    """Send a broadcast to one chat as members see it (the outbox and the preview both)."""
-    markup = keyboard(delivery)
-    paid = True if delivery.paid else None
-    if delivery.photo_file_id:
-        return await bot.send_photo(
-            delivery.chat_id,
-            delivery.photo_file_id,
-            caption=delivery.text,
-            reply_markup=markup,
-            allow_paid_broadcast=paid,
-        )
-    return await bot.send_message(
-        delivery.chat_id, delivery.text, reply_markup=markup, allow_paid_broadcast=paid
-    )
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -652,7 +621,7 @@ async def _summary(
         paid=False,  # the preview to staff is never a paid message
     )
     try:
-        await deliver(bot, preview)
+        await bot(delivery_message(preview))
     except TelegramAPIError as exc:
         log.info("broadcast preview failed: %s", exc)
     zone = _zone(member, settings)

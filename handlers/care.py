@@ -10,8 +10,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.perks import points_text
 from handlers.text import N_, esc
+from handlers.views.perks import points_text
 from models.perks import SEGMENTS
 from services.coupons import template_by_code
 from services.member import MemberView

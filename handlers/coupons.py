@@ -19,8 +19,8 @@ from sqlmodel import col, select
 
 from handlers.filters import RoleFilter
 from handlers.order import CouponCallback, send_invoice
-from handlers.perks import tier_name
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from handlers.views.perks import tier_name
 from models.order import OPEN_STATUSES, Order
 from models.perks import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM

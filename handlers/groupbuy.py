@@ -4,7 +4,7 @@ leader controls, and the announcements when a group-buy closes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -13,11 +13,9 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
@@ -25,26 +23,24 @@ from handlers.order import send_invoice
 from handlers.text import (
     N_,
     BackgroundSender,
-    CallbackId,
     CardToucher,
     CommitHook,
     DeadlineScheduler,
     GroupBuyCounters,
     HandlerSettings,
     RefundWaker,
+    carry_out,
     esc,
-    format_money,
     later,
 )
-from models.groupbuy import GROUPBUY_OPEN, MIN_PEOPLE
-from models.order import REFUND_GROUPBUY
+from handlers.views.groupbuy import GroupBuyCallback, card_keyboard, card_text, closing_effects
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, active_community_ids, get_community
 from services.groupbuy import (
+    Closing,
     GroupBuyError,
     GroupBuyView,
-    Settlement,
-    cancel_groupbuy,
+    call_off_groupbuy,
     extend_deadline,
     get_groupbuy,
     groupbuys_in_chat,
@@ -58,18 +54,14 @@ from services.groupbuy import (
     prepaid_units,
     record_card,
     set_quantity,
-    settle,
+    settle_groupbuy,
     sync_prepayment,
 )
-from services.ledger import STARS
 from services.member import MemberView, get_member
 from services.order import (
-    OrderView,
-    get_order,
     start_invoice,
 )
 from services.product import get_product
-from services.refund import refund_now
 from services.role import Role
 from services.tiers import list_tiers
 
@@ -113,85 +105,6 @@ USAGE = N_(
     "For example: /groupbuy 3 24h "
     "min=5 stock=50 limit=3 tiers=10:35.90 pickup=Shop A, Sat 10:00"
 )
-
-
-class GroupBuyCallback(CallbackData, prefix="gb"):
-    """A button on a group-buy card."""
-
-    action: str  # join (add `quantity`), less (one fewer), leave, details
-    groupbuy_id: CallbackId
-    quantity: CallbackId = 0
-
-
-def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> str:
-    """The card as members see it in the group's language."""
-    price = format_money(gb.current_price, gb.currency, locale)
-    lines = [f"🛒 <b>{esc(gb.title)}</b>", _("Price now: {price}").format(price=price)]
-    for units, tier_price in gb.tiers:
-        mark = "✅" if gb.units_sold >= units else "▫️"
-        lines.append(
-            "  "
-            + mark
-            + " "
-            + _("from {units} units: {price}").format(
-                units=units, price=format_money(tier_price, gb.currency, locale)
-            )
-        )
-    if gb.min_kind == MIN_PEOPLE:
-        lines.append(_("Progress: {n}/{m} people").format(n=gb.participants, m=gb.min_count))
-    else:
-        lines.append(_("Progress: {n}/{m} units").format(n=gb.units_sold, m=gb.min_count))
-    lines.append(_("Units left: {n}").format(n=gb.units_left))
-    local = gb.deadline.astimezone(ZoneInfo(timezone))
-    if gb.status == GROUPBUY_OPEN:
-        left = max(0, int((gb.deadline - now).total_seconds()) // 60)
-        lines.append(
-            _("Ends {when} (in {hours}h {minutes}m)").format(
-                when=local.strftime("%m-%d %H:%M"), hours=left // 60, minutes=left % 60
-            )
-        )
-    else:
-        lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)
-    if gb.status == GROUPBUY_OPEN and gb.vip_only(now) and gb.vip_until is not None:
-        lines.append(
-            _("👑 VIP early access until {time}").format(
-                time=gb.vip_until.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
-            )
-        )
-    if gb.pickup_point:
-        lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
-    if gb.pickup_time:
-        lines.append(_("Pickup time: {time}").format(time=esc(gb.pickup_time)))
-    lines.append(_("Limit {n} per member.").format(n=gb.per_member_limit))
-    return "\n".join(lines)
-
-
-STATUS_LINES = {
-    "formed": N_("✅ Formed! Orders are open for payment and pickup."),
-    "failed": N_("❌ Not formed: every reservation was released."),
-    "cancelled": N_("❌ Cancelled: every reservation was released."),
-    "settling": N_("⏳ Closing…"),
-}
-
-
-def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
-    if gb.status != GROUPBUY_OPEN:
-        return None
-    builder = InlineKeyboardBuilder()
-    for quantity in range(1, min(3, gb.per_member_limit) + 1):
-        builder.button(
-            text=_("Join ×{n}").format(n=quantity),
-            callback_data=GroupBuyCallback(action="join", groupbuy_id=gb.id, quantity=quantity),
-        )
-    builder.button(text=_("−1"), callback_data=GroupBuyCallback(action="less", groupbuy_id=gb.id))
-    builder.button(
-        text=_("Leave"), callback_data=GroupBuyCallback(action="leave", groupbuy_id=gb.id)
-    )
-    builder.button(
-        text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
-    )
-    builder.adjust(min(3, gb.per_member_limit), 3)
-    return builder.as_markup()
 
 
 def _options(words: list[str]) -> dict[str, str]:
@@ -703,6 +616,7 @@ async def close_command(
     settings: HandlerSettings,
     clock: Clock,
     metrics: GroupBuyCounters,
+    notifier: BackgroundSender,
     after_commit: CommitHook,
     refunder: RefundWaker,
 ) -> None:
@@ -712,19 +626,26 @@ async def close_command(
     )
     if gb_id is None:
         return
-    settlement = await settle(session, groupbuy_id=gb_id, now=clock(), early=True)
-    if settlement is None:  # closed meanwhile by the scheduler
+    closing = await settle_groupbuy(
+        session,
+        groupbuy_id=gb_id,
+        now=clock(),
+        early=True,
+        tier_currency=settings.tier_measure,
+        default_locale=settings.default_locale,
+        default_timezone=community.timezone,
+    )
+    if closing is None:  # closed meanwhile by the scheduler
         await message.reply(_("This group-buy is closed."))
         return
-    metrics.settled(settlement.formed)
-    await announce(
+    metrics.settled(closing.formed)
+    announce(
         bot,
         i18n,
-        session,
-        settlement,
+        closing,
         clock(),
+        notifier=notifier,
         after_commit=after_commit,
-        settings_timezone=community.timezone,
         settings=settings,
         refunder=refunder,
     )
@@ -740,6 +661,7 @@ async def cancel_command(
     community: CommunityView,
     settings: HandlerSettings,
     clock: Clock,
+    notifier: BackgroundSender,
     after_commit: CommitHook,
     refunder: RefundWaker,
 ) -> None:
@@ -749,206 +671,45 @@ async def cancel_command(
     )
     if gb_id is None:
         return
-    settlement = await cancel_groupbuy(session, groupbuy_id=gb_id, now=clock())
-    await announce(
+    closing = await call_off_groupbuy(
+        session,
+        groupbuy_id=gb_id,
+        now=clock(),
+        tier_currency=settings.tier_measure,
+        default_locale=settings.default_locale,
+        default_timezone=community.timezone,
+    )
+    announce(
         bot,
         i18n,
-        session,
-        settlement,
+        closing,
         clock(),
+        notifier=notifier,
         after_commit=after_commit,
-        settings_timezone=community.timezone,
         settings=settings,
         refunder=refunder,
     )
 
 
-async def announce(
+def announce(
     bot: Bot,
     i18n: I18n,
-    session: AsyncSession,
-    settlement: Settlement,
+    closing: Closing,
     now: datetime,
     *,
+    notifier: BackgroundSender,
     after_commit: CommitHook,
     settings: HandlerSettings,
-    settings_timezone: str = "UTC",
-    refunder: RefundWaker | None = None,
+    refunder: RefundWaker,
 ) -> None:
-    """Tells every group and participant how a group-buy closed, each in their language;
-    formed Telegram-paid orders get their invoices.
-
-    The messages go once the settlement committed: a process dying before the commit leaves
-    nothing said (the settlement is redone and told once), never a message sent twice.
-    """
-    gb = settlement.groupbuy
-    for post in await posts(session, gb.id):
-        community = await get_community(session, post.chat_id)
-        locale = community.locale if community else i18n.default_locale
-        zone = community.timezone if community else settings_timezone
-        with i18n.use_locale(locale):
-            if settlement.formed:
-                text = _("#{id} {title} formed: {units} sold at {price} each!").format(
-                    id=gb.id,
-                    title=esc(gb.title),
-                    units=gb.units_sold,
-                    price=format_money(gb.final_price or gb.unit_price, gb.currency, locale),
-                )
-            elif gb.status == "cancelled":
-                text = _("#{id} {title} was cancelled. Nobody pays anything.").format(
-                    id=gb.id, title=esc(gb.title)
-                )
-            else:
-                text = _("#{id} {title} did not form. Every reservation was released.").format(
-                    id=gb.id, title=esc(gb.title)
-                )
-            card = card_text(gb, locale, zone, now)
-            after_commit.add(_announce_in(bot, gb.id, post.chat_id, post.message_id, card, text))
-    orders = {order.member_id: order for order in settlement.orders}
-    for entry in settlement.participants:
-        who = await get_member(session, entry.member_id)
-        if who is None or not who.started:
-            continue
-        with i18n.use_locale(who.locale):
-            order = orders.get(entry.member_id)
-            if order is not None:
-                formed = (
-                    _("{title} formed! Your order #{order}: ×{quantity}, {total}.")
-                    if order.payment_mode == PAYMENT_TELEGRAM
-                    else _(
-                        "{title} formed! Your order #{order}: ×{quantity}, {total}. Pay your "
-                        "leader at pickup."
-                    )
-                )
-                text = formed.format(
-                    title=esc(gb.title),
-                    order=order.id,
-                    quantity=order.quantity,
-                    total=format_money(order.total, order.currency, who.locale),
-                )
-            elif settlement.formed:
-                text = _("{title} formed! You have paid already: see you at pickup.").format(
-                    title=esc(gb.title)
-                )
-            elif gb.status == "cancelled":
-                text = _("{title} was cancelled. Nothing to pay.").format(title=esc(gb.title))
-            else:
-                text = _("{title} did not form. Nothing to pay.").format(title=esc(gb.title))
-            invoice = None
-            if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
-                invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
-            if invoice is not None:
-                after_commit.add(
-                    _tell_member(bot, gb.id, who.id, text, (i18n, who.locale, invoice, settings))
-                )
-            else:
-                after_commit.add(_tell_member(bot, gb.id, who.id, text))
-
-    stars = await _give_back(
-        bot, i18n, session, settlement, after_commit, settings.tier_measure, now
+    """Tells every group and participant how a group-buy closed, each in their language, once
+    the closing committed; formed Telegram-paid orders get their invoices, and the refunder
+    sends back the Stars the closing refunded."""
+    carry_out(
+        closing_effects(i18n, closing, now, settings),
+        bot=bot,
+        notifier=notifier,
+        after_commit=after_commit,
     )
-    if stars and refunder is not None:
+    if closing.star_refunds:
         after_commit.add(later(refunder.wake))
-
-
-def _announce_in(
-    bot: Bot, groupbuy_id: int, chat_id: int, message_id: int | None, card: str, text: str
-) -> Callable[[], Awaitable[None]]:
-    """The final card and the outcome message for one group, as a call after commit."""
-
-    async def run() -> None:
-        try:
-            if message_id is not None:
-                await bot.edit_message_text(
-                    text=card, chat_id=chat_id, message_id=message_id, reply_markup=None
-                )
-            await bot.send_message(chat_id, text)
-        except TelegramAPIError as exc:
-            log.warning("could not announce group-buy %s in %s: %s", groupbuy_id, chat_id, exc)
-
-    return run
-
-
-def _tell_member(
-    bot: Bot,
-    groupbuy_id: int,
-    member_id: int,
-    text: str,
-    invoice: tuple[I18n, str, OrderView, HandlerSettings] | None = None,
-) -> Callable[[], Awaitable[None]]:
-    """A participant's outcome message (and the invoice, in their locale), as a call after
-    commit."""
-
-    async def run() -> None:
-        try:
-            await bot.send_message(member_id, text)
-            if invoice is not None:
-                i18n, locale, order, settings = invoice
-                with i18n.context(), i18n.use_locale(locale):
-                    await send_invoice(bot, order, settings)
-        except TelegramAPIError as exc:
-            log.info("could not tell member %s about group-buy %s: %s", member_id, groupbuy_id, exc)
-
-    return run
-
-
-async def _give_back(
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    settlement: Settlement,
-    after_commit: CommitHook,
-    tier_currency: str,
-    now: datetime,
-) -> bool:
-    """Prepayments: the part above the final price is owed back; a group-buy that did not
-    form refunds them whole: Stars are committed as pending refunds that the refunder sends
-    back (and tells the member about), other currencies are owed and paid back by staff.
-    True when Stars refunds were committed."""
-    gb = settlement.groupbuy
-    stars = False
-    # (member, message, order, amount)
-    notes: list[tuple[int, str, int, int]] = [
-        (member_id, DIFFERENCE_OWED, order_id, amount)
-        for member_id, order_id, amount in settlement.differences
-    ]
-    for order_id in settlement.to_refund:
-        order = await get_order(session, order_id)
-        if order is None:
-            continue
-        outcome = await refund_now(
-            session,
-            order_id=order_id,
-            actor_id=0,
-            amount=None,
-            tier_currency=tier_currency,
-            now=now,
-            note=f"group-buy #{gb.id} closed",
-            due_only=order.currency != STARS,
-            reason=REFUND_GROUPBUY,
-        )
-        if outcome.star_charge_id is None:
-            notes.append((order.member_id, PREPAYMENT_OWED, order_id, outcome.amount))
-        else:
-            stars = True
-    for member_id, template, order_id, amount in notes:
-        who = await get_member(session, member_id)
-        if who is None or not who.started:
-            continue
-        with i18n.use_locale(who.locale):
-            text = _(template).format(
-                title=esc(gb.title),
-                order=order_id,
-                amount=format_money(amount, gb.currency, who.locale),
-            )
-        after_commit.add(_tell_member(bot, gb.id, who.id, text))
-    return stars
-
-
-DIFFERENCE_OWED = N_(
-    "{title} formed at a lower price than you prepaid: {amount} of order #{order} is owed back "
-    "to you, and our staff will return it."
-)
-PREPAYMENT_OWED = N_(
-    "Your prepayment of {amount} for order #{order} will be refunded by our staff."
-)

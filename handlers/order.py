@@ -15,7 +15,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
-    LabeledPrice,
     Message,
     PreCheckoutQuery,
 )
@@ -26,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.nps import ask_after_pickup
-from handlers.perks import points_text, reward_order
 from handlers.product import amount_error
+from handlers.referral import rules_from
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -39,15 +38,15 @@ from handlers.text import (
     format_money,
     later,
 )
+from handlers.views.order import invoice
+from handlers.views.payment import paid_notices
+from handlers.views.perks import points_text
 from handlers.views.refund import refund_due_text, returned_text
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
     ORDER_RESERVED,
-    PAYMENT_RECEIVED,
-    PAYMENT_REFUNDED_BACK,
     REFUND_BY_STAFF,
-    REFUND_UNPAYABLE,
     Order,
 )
 from models.product import PAYMENT_TELEGRAM
@@ -62,17 +61,15 @@ from services.order import (
     check_pre_checkout,
     get_order,
     mark_fulfilled,
-    mark_paid_offline,
-    mark_refund_due,
     open_orders_in_chat,
     orders_of_member_in_chat,
     place_order,
-    record_telegram_payment,
     start_invoice,
 )
+from services.payment import PaidOrder, PaymentRules, pay_order, take_payment
 from services.product import get_product
-from services.refund import queue_star_refund, refund_now
-from services.role import Role, staff_locales
+from services.refund import refund_now
+from services.role import Role
 
 log = logging.getLogger(__name__)
 router = Router(name="order")
@@ -114,18 +111,7 @@ def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
 
 async def send_invoice(bot: Bot, order: OrderView, settings: HandlerSettings) -> None:
     """Sends the Telegram invoice for an order to the member's private chat."""
-    token = "" if order.currency == STARS else (settings.provider_token or "")
-    await bot.send_invoice(
-        chat_id=order.member_id,
-        title=order.title[:32],
-        description=_("Order #{id}: {title} ×{quantity}").format(
-            id=order.id, title=order.title[:200], quantity=order.quantity
-        ),
-        payload=order.invoice_payload,
-        currency=order.currency,
-        prices=[LabeledPrice(label=order.title[:32], amount=order.total)],
-        provider_token=token,
-    )
+    await bot(invoice(order, settings))
 
 
 @router.message(Command("buy"))
@@ -299,7 +285,7 @@ async def successful_payment(
     to deliver never takes the payment back."""
     payment = message.successful_payment
     assert payment is not None
-    outcome = await record_telegram_payment(
+    taken = await take_payment(
         session,
         payload=payment.invoice_payload,
         member_id=member.id,
@@ -307,35 +293,30 @@ async def successful_payment(
         amount=payment.total_amount,
         charge_id=payment.telegram_payment_charge_id,
         provider_charge_id=payment.provider_payment_charge_id or "",
+        rules=payment_rules(settings),
+        now=clock(),
+        owner_ids=settings.owner_ids,
+        default_locale=settings.default_locale,
     )
+    outcome = taken.payment
     if not outcome.created:
         log.info("payment %s was already recorded", outcome.charge_id)
         return
     money = format_money(outcome.amount, outcome.currency, locale)
-    if outcome.status == PAYMENT_RECEIVED and outcome.order is not None:
+    if taken.paid is not None:
         notifier.send(
             message.chat.id,
             _("Thank you! Order #{id} is paid: {amount}.").format(
-                id=outcome.order.id, amount=money
+                id=taken.paid.order.id, amount=money
             ),
         )
-        await Rewarder(settings, notifier, i18n, clock).paid(session, outcome.order.id)
+        tell_paid(notifier, i18n, taken.paid)
         return
-    if outcome.status == PAYMENT_REFUNDED_BACK:
-        # Stars: committed as a refund first, sent back by the refunder, which tells the member
-        await queue_star_refund(
-            session,
-            charge_id=outcome.charge_id,
-            member_id=member.id,
-            order_id=outcome.order.id if outcome.order else None,
-            amount=outcome.amount,
-            currency=outcome.currency,
-            reason=REFUND_UNPAYABLE,
-        )
+    if taken.star_refund:
+        # the refunder sends the Stars back once this commits, and tells the member
         after_commit.add(later(refunder.wake))
         return
     # a provider payment: staff pay it back by hand
-    await mark_refund_due(session, charge_id=outcome.charge_id)
     notifier.send(
         message.chat.id,
         _(
@@ -344,35 +325,31 @@ async def successful_payment(
         ).format(amount=money),
     )
     order_id = outcome.order.id if outcome.order else 0
-    await _tell_staff(
-        notifier, i18n, session, settings, order_id, member, outcome.amount, outcome.currency
-    )
-
-
-async def _tell_staff(
-    notifier: BackgroundSender,
-    i18n: I18n,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    order_id: int,
-    member: MemberView,
-    amount: int,
-    currency: str,
-) -> None:
-    """Tells every staff member and owner (after commit) that a refund must be paid by hand."""
-    staff = await staff_locales(
-        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
-    )
-    for staff_id, locale in staff:
+    for staff in taken.staff:
         text = refund_due_text(
             i18n,
-            locale,
+            staff.locale,
             order_id=order_id,
             member=member.display_name,
-            amount=amount,
-            currency=currency,
+            amount=outcome.amount,
+            currency=outcome.currency,
         )
-        notifier.send(staff_id, text)
+        notifier.send(staff.id, text)
+
+
+def payment_rules(settings: HandlerSettings) -> PaymentRules:
+    """What a paid order earns, as configured."""
+    return PaymentRules(
+        points_per_unit=settings.points_per_unit,
+        tier_currency=settings.tier_measure,
+        referral=rules_from(settings),
+    )
+
+
+def tell_paid(notifier: BackgroundSender, i18n: I18n, paid: PaidOrder) -> None:
+    """Queue what a paid order causes to be told (sent once the update committed)."""
+    for chat_id, text in paid_notices(i18n, paid):
+        notifier.send(chat_id, text)
 
 
 def pickup_keyboard(orders: list[OrderView]) -> InlineKeyboardMarkup:
@@ -417,49 +394,50 @@ async def orders_command(
     await message.answer(text, reply_markup=keyboard)
 
 
+def invite_review(
+    notifier: BackgroundSender,
+    i18n: I18n,
+    settings: HandlerSettings,
+    member: MemberView,
+    order_ids: list[int],
+) -> None:
+    """Invite the member to review what they picked up (reviews earn points)."""
+    if not member.started or not settings.review_points or not order_ids:
+        return
+    with i18n.use_locale(member.locale):
+        notifier.send(
+            member.id,
+            _(
+                "Enjoy! How was order #{id}? Review it with /review {id} 5 and a few words, "
+                "and earn {points}."
+            ).format(id=order_ids[0], points=points_text(settings.review_points, member.locale)),
+        )
+
+
 @dataclass(frozen=True, slots=True)
-class Rewarder:
-    """What granting an order's points needs: settings, a way to tell the member, the time."""
+class Marking:
+    """What marking orders needs besides the session: the rules, a way to tell, the time."""
 
     settings: HandlerSettings
     notifier: BackgroundSender
     i18n: I18n
-    clock: Callable[[], datetime]
+    now: datetime
 
-    def picked_up(self, member: MemberView, order_ids: list[int]) -> None:
-        """Invite the member to review what they picked up (reviews earn points)."""
-        if not member.started or not self.settings.review_points or not order_ids:
-            return
-        with self.i18n.use_locale(member.locale):
-            self.notifier.send(
-                member.id,
-                _(
-                    "Enjoy! How was order #{id}? Review it with /review {id} 5 and a few words, "
-                    "and earn {points}."
-                ).format(
-                    id=order_ids[0], points=points_text(self.settings.review_points, member.locale)
-                ),
+    async def mark(
+        self, session: AsyncSession, action: str, order_id: int, actor_id: int
+    ) -> OrderView:
+        """One order paid (with all it earns, told once committed) or picked up."""
+        if action == "paid":
+            paid = await pay_order(
+                session,
+                order_id=order_id,
+                actor_id=actor_id,
+                rules=payment_rules(self.settings),
+                now=self.now,
             )
-
-    async def paid(self, session: AsyncSession, order_id: int) -> None:
-        await reward_order(
-            session,
-            order_id=order_id,
-            settings=self.settings,
-            notifier=self.notifier,
-            i18n=self.i18n,
-            now=self.clock(),
-        )
-
-
-async def _apply(
-    session: AsyncSession, action: str, order_id: int, actor_id: int, rewarder: Rewarder
-) -> OrderView:
-    if action == "paid":
-        order = await mark_paid_offline(session, order_id=order_id, actor_id=actor_id)
-        await rewarder.paid(session, order_id)
-        return order
-    return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id)
+            tell_paid(self.notifier, self.i18n, paid)
+            return paid.order
+        return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id)
 
 
 def order_error_text(reason: str) -> str:
@@ -499,13 +477,8 @@ async def order_button(
         await query.answer(_("There is no such order in this group."), show_alert=True)
         return
     try:
-        await _apply(
-            session,
-            callback_data.action,
-            order.id,
-            query.from_user.id,
-            Rewarder(settings, notifier, i18n, clock),
-        )
+        marking = Marking(settings, notifier, i18n, clock())
+        await marking.mark(session, callback_data.action, order.id, query.from_user.id)
     except OrderError as exc:
         await query.answer(order_error_text(exc.reason), show_alert=True)
         return
@@ -540,7 +513,7 @@ async def _mark_member(
     session: AsyncSession,
     community: CommunityView,
     action: str,
-    rewarder: Rewarder,
+    marking: Marking,
 ) -> MemberView | None:
     """Marks the member's orders here; the member, or None when nothing was marked."""
     reference = (command.args or "").split()
@@ -567,9 +540,11 @@ async def _mark_member(
         )
         return None
     actor = message.from_user.id if message.from_user else 0
-    done = [await _apply(session, action, order.id, actor, rewarder) for order in orders]
+    done = [await marking.mark(session, action, order.id, actor) for order in orders]
     if action == "picked":
-        rewarder.picked_up(target, [order.id for order in done])
+        invite_review(
+            marking.notifier, marking.i18n, marking.settings, target, [order.id for order in done]
+        )
     ids = ", ".join(f"#{order.id}" for order in done)
     text = (
         _("Marked paid for {name}: {orders}.")
@@ -592,8 +567,8 @@ async def paid_command(
     clock: Callable[[], datetime],
 ) -> None:
     """Marks every unpaid order of a member in this group as paid (offline payment)."""
-    rewarder = Rewarder(settings, notifier, i18n, clock)
-    await _mark_member(message, command, session, community, "paid", rewarder)
+    marking = Marking(settings, notifier, i18n, clock())
+    await _mark_member(message, command, session, community, "paid", marking)
 
 
 @router.message(Command("pickedup"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
@@ -610,8 +585,8 @@ async def pickedup_command(
     after_commit: CommitHook,
 ) -> None:
     """Marks every paid order of a member in this group as picked up."""
-    rewarder = Rewarder(settings, notifier, i18n, clock)
-    target = await _mark_member(message, command, session, community, "picked", rewarder)
+    marking = Marking(settings, notifier, i18n, clock())
+    target = await _mark_member(message, command, session, community, "picked", marking)
     if target is not None:
         await ask_after_pickup(
             bot,

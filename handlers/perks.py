@@ -18,12 +18,12 @@ from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.referral import referral_paid
-from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
+from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc
+from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
 from models.ledger import POINTS
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
 from services.coupons import held_coupons, template_by_code
@@ -37,12 +37,10 @@ from services.loyalty import (
     local_day,
     parse_birthday,
     review_order,
-    reward_paid_order,
     set_birthday,
 )
 from services.member import MemberView, find_member, get_member, set_member_timezone
 from services.money import InvalidAmount, parse_amount
-from services.order import get_order
 from services.points import (
     MAX_POINTS,
     PointsError,
@@ -57,11 +55,9 @@ from services.rewards import add_reward, list_rewards, redeem, set_reward_active
 from services.role import Role
 from services.tiers import (
     MAX_SPEND,
-    TierChange,
     TierError,
     TierView,
     list_tiers,
-    recompute,
     renamed,
     save_tier,
     standing,
@@ -73,13 +69,6 @@ PRIVATE = F.chat.type == ChatType.PRIVATE
 GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 Clock = Callable[[], datetime]
 
-# the default tiers' names, translated; tiers staff named themselves show their own name
-TIER_NAMES = {
-    "member": N_("Member"),
-    "silver": N_("Silver"),
-    "gold": N_("Gold"),
-    "diamond": N_("Diamond"),
-}
 # why points moved, as a member reads it in their statement
 POINT_REASONS = {
     transaction_kind("checkin"): N_("Daily check-in"),
@@ -139,52 +128,6 @@ class RewardCallback(CallbackData, prefix="rw"):
     """A redeem button in the reward catalog."""
 
     reward_id: CallbackId
-
-
-def points_text(points: int, locale: str) -> str:
-    return _("{points} points").format(points=format_decimal(points, locale=locale))
-
-
-def by_points(settings: HandlerSettings) -> bool:
-    return settings.tier_basis == "points"
-
-
-def tier_amount(value: int, settings: HandlerSettings, locale: str) -> str:
-    """A tier threshold or progress: money in the tier currency, or points (TIER_BASIS)."""
-    if by_points(settings):
-        return points_text(value, locale)
-    return format_money(value, settings.tier_currency, locale)
-
-
-def tier_name(tier: TierView) -> str:
-    label = TIER_NAMES.get(tier.code)
-    return _(label) if label else esc(tier.name)
-
-
-def tier_perks(tier: TierView, locale: str) -> list[str]:
-    """What a tier gives, one line each."""
-    lines = []
-    if tier.discount_bps:
-        lines.append(
-            _("{percent} off every order").format(
-                percent=format_percent(tier.discount_bps / 10_000, "#,##0.##%", locale=locale)
-            )
-        )
-    if tier.multiplier_pct != 100:
-        lines.append(
-            _("{multiplier}× points on orders").format(
-                multiplier=format_decimal(tier.multiplier_pct / 100, locale=locale)
-            )
-        )
-    if tier.vip_access:
-        lines.append(_("Early access to VIP group-buys"))
-    if tier.birthday_points:
-        lines.append(
-            _("Birthday gift: {points}").format(points=points_text(tier.birthday_points, locale))
-        )
-    if tier.member_day_double:
-        lines.append(_("Double points on the member day"))
-    return lines
 
 
 def _int_arg(text: str) -> int | None:
@@ -902,66 +845,3 @@ async def reward_off(message: Message, command: CommandObject, session: AsyncSes
         await message.answer(_("Send /reward_off ID with the number of a reward from /rewards."))
         return
     await message.answer(_("Reward #{id} is no longer offered.").format(id=reward_id))
-
-
-async def tier_news(change: TierChange, i18n: I18n, locale: str) -> str | None:
-    """A message for a member whose tier changed, in their language; None when it did not."""
-    if not change.moved_up:
-        return None
-    with i18n.use_locale(locale):
-        text = _("Congratulations! You are now {tier}.").format(tier=tier_name(change.after))
-        perks = tier_perks(change.after, locale)
-        if perks:
-            text += "\n" + "\n".join(f"• {perk}" for perk in perks)
-        return text
-
-
-async def reward_order(
-    session: AsyncSession,
-    *,
-    order_id: int,
-    settings: HandlerSettings,
-    notifier: BackgroundSender,
-    i18n: I18n,
-    now: datetime,
-) -> int:
-    """After an order is paid: its points, the member's tier, and a note to the member."""
-    outcome = await reward_paid_order(
-        session,
-        order_id=order_id,
-        points_per_unit=settings.points_per_unit,
-        tier_currency=settings.tier_measure,
-        now=now,
-    )
-    await referral_paid(
-        session, order_id=order_id, settings=settings, notifier=notifier, i18n=i18n, now=now
-    )
-    order = await get_order(session, order_id)
-    assert order is not None
-    buyer = await get_member(session, order.member_id)
-    if buyer is None or not buyer.started:
-        return outcome.points
-    with i18n.use_locale(buyer.locale):
-        lines = []
-        if outcome.points:
-            lines.append(
-                _("Order #{id} earned you {points}.").format(
-                    id=order_id, points=points_text(outcome.points, buyer.locale)
-                )
-            )
-        news = await tier_news(outcome.change, i18n, buyer.locale)
-        if news:
-            lines.append(news)
-        if lines:
-            notifier.send(buyer.id, "\n".join(lines))
-    return outcome.points
-
-
-async def after_refund(
-    session: AsyncSession, *, member_id: int, settings: HandlerSettings, now: datetime
-) -> TierChange:
-    """A refund lowers the spend: recompute the tier (moving down is not announced)."""
-    return await recompute(session, member_id=member_id, currency=settings.tier_measure, now=now)
-
-
-__all__ = ["after_refund", "reward_order", "router"]

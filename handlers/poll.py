@@ -12,38 +12,39 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import BufferedInputFile, InputPollOption, Message, PollAnswer
+from aiogram.methods import SendMessage
+from aiogram.types import InputPollOption, Message, PollAnswer
 from aiogram.types import Poll as TelegramPoll
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.chart import bar_chart
 from handlers.filters import RoleFilter
 from handlers.groupbuy import OPEN_ERRORS, OpenValues, open_and_post
 from handlers.text import (
-    CAPTION_LIMIT,
     N_,
     BackgroundSender,
+    Calls,
+    CommitHook,
     DeadlineScheduler,
     HandlerSettings,
+    carry_out,
     esc,
-    visible_length,
 )
+from handlers.views.poll import result_effects, stopped_before
 from models.poll import POLL_OPEN
 from services.community import get_community
 from services.groupbuy import GroupBuyError, parse_count, parse_deadline, parse_minimum
-from services.member import MemberView, get_member
+from services.member import MemberView
 from services.poll import (
-    PollResult,
+    ClosedPoll,
     PollView,
+    StoppedCopy,
     claim_presale,
     close_poll,
+    copies_to_stop,
     get_poll,
     hold_presale,
-    mark_stopped,
-    posts_of,
     recent_polls,
     record_answer,
     record_counts,
@@ -177,86 +178,7 @@ async def poll_state(poll: TelegramPoll, session: AsyncSession) -> None:
     )
 
 
-def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
-    """The result in the current locale: every option with its votes, and the winner."""
-    poll = result.poll
-    total = sum(result.raw) or 1
-    lines = [
-        _("📊 Poll #{id} closed: {question}").format(
-            id=poll.id, question=f"<b>{esc(poll.question)}</b>"
-        )
-    ]
-    winner = result.winner
-    for i, option in enumerate(poll.options):
-        mark = "🏆" if i == winner else "▫️"
-        line = _("{mark} {number}. {option}: {votes} ({share})").format(
-            mark=mark,
-            number=i + 1,
-            option=esc(option),
-            votes=result.raw[i],
-            share=format_percent(result.raw[i] / total, locale=locale),
-        )
-        if result.weighted is not None:
-            line += " · " + _("weighted {votes}").format(votes=result.weighted[i])
-        lines.append(line)
-    if poll.anonymous:
-        lines.append(
-            _("Votes: {votes} in {groups} groups.").format(
-                votes=sum(result.raw), groups=len(poll.chat_ids)
-            )
-        )
-    else:
-        lines.append(
-            _("Voters: {voters} in {groups} groups, each counted once.").format(
-                voters=result.voters, groups=len(poll.chat_ids)
-            )
-        )
-    if result.weighted is not None:
-        lines.append(_("Weighted: each vote counts 1 + the voter's tier rank."))
-        lines.append(_("In the chart, blue bars are votes and orange bars weighted votes."))
-    if winner is None:
-        lines.append(_("Nobody voted."))
-    else:
-        lines.append(_("Winner: {option}").format(option=f"<b>{esc(poll.options[winner])}</b>"))
-        if for_staff:
-            lines.append(
-                _(
-                    "Put it on pre-sale in the same groups: /poll_presale {id} PRODUCT 7d min=20"
-                ).format(id=poll.id)
-            )
-    return "\n".join(lines)
-
-
-def _percent(count: int, total: int) -> str:
-    return f"{round(100 * count / total) if total else 0}%"
-
-
-def result_chart(result: PollResult) -> bytes:
-    """The result as a bar chart that reads the same on any host: option numbers, counts and
-    percentages only, no words (a host without a CJK font would draw Chinese as boxes); the
-    numbered options are listed in the text beside it."""
-    total = sum(result.raw)
-    series: list[tuple[str, tuple[int, ...]]] = [("", result.raw)]
-    notes = [[f"{count} ({_percent(count, total)})" for count in result.raw]]
-    if result.weighted is not None:
-        series.append(("", result.weighted))
-        notes.append([str(count) for count in result.weighted])
-    labels = [str(i + 1) for i in range(len(result.poll.options))]
-    return bar_chart(f"#{result.poll.id}", labels, series, notes=notes, label_width=60)
-
-
-async def _send_result(bot: Bot, chat_id: int, text: str, chart: bytes, poll_id: int) -> None:
-    """The chart with the numbered options as its caption, or, when they are too long for a
-    caption, the chart followed by them as a message."""
-    photo = BufferedInputFile(chart, filename=f"poll_{poll_id}.png")
-    if visible_length(text) <= CAPTION_LIMIT:
-        await bot.send_photo(chat_id, photo, caption=text)
-    else:
-        await bot.send_photo(chat_id, photo)
-        await bot.send_message(chat_id, text)
-
-
-async def close_and_announce(
+async def stop_and_close(
     bot: Bot,
     i18n: I18n,
     session: AsyncSession,
@@ -264,58 +186,32 @@ async def close_and_announce(
     poll_id: int,
     now: datetime,
     default_locale: str,
-) -> PollResult | None:
-    """Close the poll once: stop every copy, count across groups, post the result and chart to
-    every group and to the staff member who asked. None when it was not open."""
-    poll = await close_poll(session, poll_id=poll_id, now=now)
-    if poll is None:
-        return None
-    for post in await posts_of(session, poll_id):
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+) -> ClosedPoll | None:
+    """Stop every copy on Telegram, then close the poll once with their final counts and post
+    the result and chart to every group and to its author after commit. None when it was not
+    open."""
+    stopped = []
+    for copy in await copies_to_stop(session, poll_id):
         try:
-            stopped = await bot.stop_poll(post.chat_id, post.message_id)
+            final = await bot.stop_poll(copy.chat_id, copy.message_id)
         except TelegramAPIError as exc:
-            log.warning("could not stop poll %s in %s: %s", poll_id, post.chat_id, exc)
-            continue
-        if poll.anonymous:  # the final counts of this copy
-            await record_counts(
-                session,
-                telegram_poll_id=post.telegram_poll_id,
-                counts=[option.voter_count for option in stopped.options],
-                final=True,
-            )
-        await mark_stopped(session, poll_id=poll_id, chat_id=post.chat_id)
-    result = await tally(session, poll)
-    chart = result_chart(result)  # the same image for every reader: it has no words
-    for chat_id in poll.chat_ids:
-        community = await get_community(session, chat_id)
-        locale = community.locale if community else default_locale
-        with i18n.use_locale(locale):
-            try:
-                await _send_result(
-                    bot,
-                    chat_id,
-                    result_text(result, locale, for_staff=False),
-                    chart,
-                    poll_id,
-                )
-            except TelegramAPIError as exc:
-                log.warning("could not post the result of poll %s in %s: %s", poll_id, chat_id, exc)
-    staff = await get_member(session, poll.created_by)
-    if staff is not None and staff.started:
-        with i18n.use_locale(staff.locale):
-            try:
-                await _send_result(
-                    bot,
-                    staff.id,
-                    result_text(result, staff.locale, for_staff=True),
-                    chart,
-                    poll_id,
-                )
-            except TelegramAPIError as exc:
-                log.warning(
-                    "could not send the result of poll %s to %s: %s", poll_id, staff.id, exc
-                )
-    return result
+            if not stopped_before(exc):
+                log.warning("could not stop poll %s in %s: %s", poll_id, copy.chat_id, exc)
+                continue
+            counts = None  # a closer that died midway stopped it: its counts are recorded
+        else:
+            counts = tuple(option.voter_count for option in final.options)
+        stopped.append(StoppedCopy(copy.chat_id, copy.telegram_poll_id, counts))
+    closed = await close_poll(
+        session, poll_id=poll_id, now=now, stopped=stopped, default_locale=default_locale
+    )
+    if closed is not None:
+        carry_out(
+            result_effects(i18n, closed), bot=bot, notifier=notifier, after_commit=after_commit
+        )
+    return closed
 
 
 def _poll_id(text: str) -> int | None:
@@ -332,6 +228,8 @@ async def poll_close(
     session: AsyncSession,
     settings: HandlerSettings,
     clock: Clock,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
 ) -> None:
     """Closes a poll now; the result goes to its groups and to its author."""
     poll_id = _poll_id(command.args or "")
@@ -342,17 +240,25 @@ async def poll_close(
     if poll is None:
         await message.answer(_(NOT_FOUND).format(id=poll_id))
         return
-    result = await close_and_announce(
-        bot, i18n, session, poll_id=poll_id, now=clock(), default_locale=settings.default_locale
+    closed = await stop_and_close(
+        bot,
+        i18n,
+        session,
+        poll_id=poll_id,
+        now=clock(),
+        default_locale=settings.default_locale,
+        notifier=notifier,
+        after_commit=after_commit,
     )
-    if result is None:
+    if closed is None:
         await message.answer(_("Poll #{id} is already closed.").format(id=poll_id))
         return
-    await message.answer(
-        _("Poll #{id} closed; the result was posted in {count} groups.").format(
-            id=poll_id, count=len(result.poll.chat_ids)
-        )
+    done = _("Poll #{id} closed; the result was posted in {count} groups.").format(
+        id=poll_id, count=len(closed.result.poll.chat_ids)
     )
+    # told after the result, which goes once the closing committed
+    reply = Calls((SendMessage(chat_id=message.chat.id, text=done),))
+    carry_out([reply], bot=bot, notifier=notifier, after_commit=after_commit)
 
 
 @router.message(Command("polls"), PRIVATE, RoleFilter(Role.STAFF, "poll.list"))

@@ -41,6 +41,7 @@ from handlers.text import (
     esc,
     format_money,
 )
+from handlers.views.perks import points_text
 from services.audit import record_action
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
@@ -68,7 +69,6 @@ from services.referral import (
     leaderboard,
     member_code,
     member_referrals,
-    order_paid,
     program_stats,
     review,
     save_group_invite_link,
@@ -135,10 +135,6 @@ def rules_from(settings: HandlerSettings) -> ReferralRules:
         burst_minutes=settings.referral_burst_minutes,
         timezone=settings.default_timezone,
     )
-
-
-def points_text(points: int, locale: str) -> str:
-    return _("{points} points").format(points=format_decimal(points, locale=locale))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -235,32 +231,6 @@ async def joined_through_link(
     if outcome.refused is None:
         lines += await attributed_lines(session, outcome, community.locale)
     notifier.send(community.id, "\n".join(lines))  # queued once the update commits
-
-
-async def referral_paid(
-    session: AsyncSession,
-    *,
-    order_id: int,
-    settings: HandlerSettings,
-    notifier: BackgroundSender,
-    i18n: I18n,
-    now: datetime,
-) -> None:
-    """After every paid order: the first-order reward and the commission up the chain."""
-    outcome = await order_paid(session, order_id=order_id, now=now, rules=rules_from(settings))
-    if outcome.rewarded_id is None or not outcome.reward_points:
-        return
-    recipient = await get_member(session, outcome.rewarded_id)
-    if recipient is None or not recipient.started:
-        return
-    with i18n.use_locale(recipient.locale):
-        if outcome.rewarded_id == outcome.invitee_id:
-            text = _("Your first order is paid: {points} from the campaign you joined.")
-        else:
-            text = _("A friend you invited paid their first order: {points} for you. Thank you!")
-        notifier.send(
-            recipient.id, text.format(points=points_text(outcome.reward_points, recipient.locale))
-        )
 
 
 @router.message(Command("invite"), PRIVATE)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -21,19 +20,16 @@ from aiogram.types import (
     WebAppInfo,
 )
 from aiogram.utils.i18n import gettext as _
-from babel.dates import format_date
-from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.chart import stats_chart
 from handlers.filters import RoleFilter, current_role, refusal_text
-from handlers.text import N_, HandlerSettings, esc, format_money
-from services.analytics import Figures, Ratio, Scope, StatsReport, stats_report
+from handlers.text import HandlerSettings, esc
+from handlers.views.stats import caption, chart, summary
+from services.analytics import Scope, stats_report
 from services.audit import record_action
 from services.community import CommunityView
 from services.dashboard import issue_link
 from services.member import MemberView
-from services.money import currency_digits
 from services.period import InvalidPeriod, parse_period
 from services.role import Role, led_communities
 
@@ -42,269 +38,6 @@ PRIVATE = F.chat.type == ChatType.PRIVATE
 GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 Clock = Callable[[], datetime]
 ACTION = "stats.view"
-MAX_MESSAGE = 4000  # Telegram allows 4096 characters; the rest is margin for markup
-
-# what each metric means, one line each: shown next to the figure (and by the dashboard)
-DEFINITIONS = {
-    "gmv": N_("What members paid for orders paid in the period, less refunds."),
-    "average_order": N_("GMV divided by the number of paid orders, per currency."),
-    "formation": N_("Group-buys that reached their minimum, of those that closed in the period."),
-    "repurchase": N_("Members with 2 or more paid orders, of those with at least one."),
-    "funnel": N_(
-        "For group-buys opened in the period: cards posted, joins, orders paid, orders picked up."
-    ),
-    "active": N_(
-        "Members who ordered, joined a group-buy, checked in, voted, made a suggestion or "
-        "answered NPS in the last 7 or 30 days of the period."
-    ),
-    "referrals": N_(
-        "Invitees whose first order was paid, of those invited; the viral coefficient is "
-        "qualified invitees per member who invited."
-    ),
-    "referrals_group": N_(
-        "Invitees whose first paid order was placed here; the viral coefficient is those per "
-        "member who invited them."
-    ),
-    "points": N_(
-        "Points the brand gave members and members redeemed in the period, and what members "
-        "hold at its end."
-    ),
-    "tiers": N_("Members in each tier, as last computed."),
-    "participation": N_("Members who voted in a co-creation poll, of the members active in it."),
-    "suggestions": N_("Of the suggestions made in the period, how many staff adopted."),
-    "nps": N_(
-        "Share of promoters (9-10) minus share of detractors (0-6), from -100 to 100, among "
-        "answers in the period."
-    ),
-}
-
-
-def rate_text(ratio: Ratio, locale: str) -> str:
-    bps = ratio.bps
-    if bps is None:
-        return "—"
-    return format_percent(Decimal(bps).scaleb(-4), "#,##0.#%", locale=locale)
-
-
-def _number(value: int, locale: str) -> str:
-    return format_decimal(value, locale=locale)
-
-
-def money_text(amounts: dict[str, int], locale: str) -> str:
-    if not amounts:
-        return format_decimal(0, locale=locale)
-    return ", ".join(format_money(amounts[c], c, locale) for c in sorted(amounts))
-
-
-def _line(name: str, value: str, key: str) -> tuple[str, str]:
-    return key, f"• <b>{esc(name)}</b>: {value}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
-
-
-def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> tuple[str, str]:
-    """The referral line: a group sees the referrals that qualified there (sign-ups belong to
-    no group until the newcomer's first order)."""
-    referrals = figures.referrals
-    viral = referrals.viral_coefficient.fraction
-    coefficient = (
-        "—"
-        if viral is None
-        else format_decimal(
-            Decimal(viral.numerator) / Decimal(viral.denominator), "#,##0.##", locale=locale
-        )
-    )
-    if not whole_brand:
-        value = _("qualified here: {qualified}; viral coefficient {viral}").format(
-            qualified=_number(referrals.qualified, locale), viral=coefficient
-        )
-        return _line(_("Referrals"), value, "referrals_group")
-    value = _("invited: {invited}, qualified: {qualified} ({rate}); viral coefficient {viral}")
-    value = value.format(
-        qualified=_number(referrals.qualified, locale),
-        invited=_number(referrals.invited, locale),
-        rate=rate_text(referrals.conversion, locale),
-        viral=coefficient,
-    )
-    return _line(_("Referrals"), value, "referrals")
-
-
-def detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[tuple[str, str]]:
-    """Every metric of the scope with its definition, each as (metric key, HTML line)."""
-    n = _number
-    funnel = figures.funnel
-    lines = [
-        _line(
-            _("GMV"),
-            _("{gmv}; paid orders: {orders}").format(
-                gmv=money_text(figures.gmv, locale), orders=n(figures.paid_orders, locale)
-            ),
-            "gmv",
-        ),
-        _line(_("Average order value"), money_text(figures.average_order, locale), "average_order"),
-        _line(
-            _("Group-buy formation rate"),
-            _("{rate} ({formed} of {closed})").format(
-                rate=rate_text(figures.formation, locale),
-                formed=n(figures.formation.numerator, locale),
-                closed=n(figures.formation.denominator, locale),
-            ),
-            "formation",
-        ),
-        _line(
-            _("Repurchase rate"),
-            _("{rate} (repeat buyers: {again}, buyers: {buyers})").format(
-                rate=rate_text(figures.repurchase, locale),
-                again=n(figures.repurchase.numerator, locale),
-                buyers=n(figures.repurchase.denominator, locale),
-            ),
-            "repurchase",
-        ),
-        _line(
-            _("Funnel"),
-            _("cards {cards} → joins {joins} → paid {paid} → picked up {picked}").format(
-                cards=n(funnel.cards, locale),
-                joins=n(funnel.joins, locale),
-                paid=n(funnel.paid, locale),
-                picked=n(funnel.picked_up, locale),
-            ),
-            "funnel",
-        ),
-        _line(
-            _("Active members"),
-            _("7 days: {week}, 30 days: {month}").format(
-                week=n(figures.active[7], locale), month=n(figures.active[30], locale)
-            ),
-            "active",
-        ),
-        _referrals(figures, locale, whole_brand=whole_brand),
-    ]
-    if figures.points is not None:
-        points = figures.points
-        lines.append(
-            _line(
-                _("Points"),
-                _("{issued} issued, {redeemed} redeemed, {outstanding} outstanding").format(
-                    issued=n(points.issued, locale),
-                    redeemed=n(points.redeemed, locale),
-                    outstanding=n(points.outstanding, locale),
-                ),
-                "points",
-            )
-        )
-    if figures.tiers is not None:
-        tiers = ", ".join(f"{esc(t.name)} {n(t.members, locale)}" for t in figures.tiers)
-        lines.append(_line(_("Tiers"), tiers or "—", "tiers"))
-    lines += [
-        _line(
-            _("Co-creation participation"),
-            _("{rate} (voters: {voters})").format(
-                rate=rate_text(figures.participation, locale), voters=n(figures.voters, locale)
-            ),
-            "participation",
-        ),
-        _line(
-            _("Suggestions adopted"),
-            _("{adopted} of {made}").format(
-                adopted=n(figures.suggestions.numerator, locale),
-                made=n(figures.suggestions.denominator, locale),
-            ),
-            "suggestions",
-        ),
-        _line(
-            _("NPS"),
-            _("{score} (answers: {answers})").format(
-                score=_nps(figures, locale), answers=n(figures.nps.total, locale)
-            ),
-            "nps",
-        ),
-    ]
-    return lines
-
-
-def _nps(figures: Figures, locale: str) -> str:
-    if not figures.nps.total:
-        return "—"
-    return format_decimal(figures.nps.score, "+#,##0;-#,##0", locale=locale)
-
-
-def _compact(figures: Figures, locale: str) -> str:
-    """One group's headline figures on one line."""
-    return _(
-        "<b>{title}</b>: GMV {gmv}, paid orders {orders}, formation {formation}, "
-        "repurchase {repurchase}, active {week}/{month}, NPS {nps}"
-    ).format(
-        title=esc(figures.title or str(figures.community_id)),
-        gmv=money_text(figures.gmv, locale),
-        orders=_number(figures.paid_orders, locale),
-        formation=rate_text(figures.formation, locale),
-        repurchase=rate_text(figures.repurchase, locale),
-        week=_number(figures.active[7], locale),
-        month=_number(figures.active[30], locale),
-        nps=_nps(figures, locale),
-    )
-
-
-def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]:
-    """The summary as messages that each fit Telegram's limit."""
-    period = report.period
-    heading = _("<b>Stats from {first} to {last}</b> ({zone})").format(
-        first=format_date(period.first, format="medium", locale=locale),
-        last=format_date(period.last, format="medium", locale=locale),
-        zone=esc(report.timezone),
-    )
-    if whole_brand:
-        scope = _("All communities")
-    elif len(report.communities) == 1:
-        scope = esc(report.communities[0].title)
-    else:
-        scope = _("Your groups")
-    lines = [
-        heading,
-        f"<b>{scope}</b>",
-        *(line for _key, line in detailed(report.overall, locale, whole_brand=whole_brand)),
-    ]
-    if whole_brand or len(report.communities) > 1:
-        lines += ["", _("<b>Per community</b>")]
-        lines += [_compact(figures, locale) for figures in report.communities]
-    messages: list[str] = []
-    current = ""
-    for line in lines:
-        if current and len(current) + len(line) + 1 > MAX_MESSAGE:
-            messages.append(current)
-            current = ""
-        current = f"{current}\n{line}" if current else line
-    messages.append(current)
-    return messages
-
-
-def chart(report: StatsReport) -> bytes:
-    """The scope's chart: GMV and orders per day, the funnel, NPS (latin text only)."""
-    funnel = report.overall.funnel
-    nps = report.overall.nps
-    currency = report.currency or ""
-    return stats_chart(
-        heading=f"{report.period.first.isoformat()} .. {report.period.last.isoformat()}",
-        days=[(d.day.strftime("%m-%d"), d.orders, d.gmv) for d in report.days],
-        scale=10 ** currency_digits(currency) if currency else 1,
-        currency=currency,
-        funnel=[funnel.cards, funnel.joins, funnel.paid, funnel.picked_up],
-        nps=nps.score,
-        nps_counts=[nps.promoters, nps.passives, nps.detractors],
-    )
-
-
-def caption(report: StatsReport) -> str:
-    """The chart's legend in the reader's language."""
-    currency = report.currency or "—"
-    return "\n".join(
-        [
-            _(
-                "A: GMV per day in {currency} (blue bars, left axis) and paid orders per day "
-                "(orange line, right axis)."
-            ).format(currency=currency),
-            _("B: funnel: 1 cards posted, 2 joins, 3 orders paid, 4 orders picked up."),
-            _("C: NPS, with promoters (green), passives (grey) and detractors (red)."),
-        ]
-    )
 
 
 async def _reply(

@@ -21,8 +21,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.perks import points_text
 from handlers.text import N_, CallbackId, HandlerSettings, esc
+from handlers.views.perks import points_text
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
 from services.role import Role

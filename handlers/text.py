@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from html import escape
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
+from aiogram import Bot
+from aiogram.methods import TelegramMethod
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
 
@@ -131,6 +134,47 @@ def later(call: Callable[..., object], *args: object) -> Callable[[], Awaitable[
 
     async def run() -> None:
         call(*args)
+
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message to send once the transaction committed, through the background sender (which
+    sends it again while Telegram fails for a passing reason)."""
+
+    chat_id: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Calls:
+    """Bot API calls to make in order once the transaction committed (a card's final edit, a
+    message and then its invoice); a failure stops the rest and is logged and counted."""
+
+    methods: tuple[TelegramMethod[Any], ...]
+
+
+Effect = Notice | Calls
+
+
+def carry_out(
+    effects: Iterable[Effect], *, bot: Bot, notifier: BackgroundSender, after_commit: CommitHook
+) -> None:
+    """Queue rendered effects on the transaction open now: nothing goes before it committed.
+
+    `notifier` must itself wait for the commit (the one handlers get does)."""
+    for effect in effects:
+        if isinstance(effect, Notice):
+            notifier.send(effect.chat_id, effect.text)
+        else:
+            after_commit.add(_in_order(bot, effect.methods))
+
+
+def _in_order(bot: Bot, methods: tuple[TelegramMethod[Any], ...]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        for method in methods:
+            await bot(method)
 
     return run
 

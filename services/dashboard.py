@@ -5,7 +5,8 @@ Three ways in, all ending in the same signed session cookie:
   stored, and a conditional update marks it used, so it opens one session, once, before it
   expires (several workers race for it and one wins);
 - Telegram's Mini App `initData`, whose signature is checked with the bot token (HMAC-SHA256
-  keyed by "WebAppData") and whose `auth_date` must be recent;
+  keyed by "WebAppData") and whose `auth_date` must be recent (bot/dashboard.py, which reads
+  Telegram's format);
 - the session cookie itself: "<member id>.<expiry>.<HMAC>", signed with a key derived from the
   bot token, so any worker can check it without a session store.
 
@@ -19,9 +20,8 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from aiogram.utils.web_app import safe_parse_webapp_init_data
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -68,20 +68,6 @@ async def redeem_link(session: AsyncSession, *, token: str, now: datetime) -> in
         return None
     link = await session.get(DashboardLink, digest)
     return None if link is None else link.member_id
-
-
-def web_app_user(init_data: str, *, token: str, now: datetime, max_age: int) -> int | None:
-    """The Telegram user id in Mini App initData signed with this bot's token no longer than
-    `max_age` seconds ago; None when the signature, the age or the user is wrong."""
-    try:
-        data = safe_parse_webapp_init_data(token, init_data)
-    except ValueError:
-        return None
-    signed = data.auth_date if data.auth_date.tzinfo else data.auth_date.replace(tzinfo=UTC)
-    age = (now - signed).total_seconds()
-    if data.user is None or age > max_age or age < -60:
-        return None
-    return data.user.id
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,16 +36,21 @@ from models.order import (
     ORDER_FULFILLED,
     ORDER_PAID,
     ORDER_RESERVED,
+    REFUND_GROUPBUY,
     Order,
     OrderEvent,
 )
 from models.perks import MemberTier
 from models.product import PAYMENT_TELEGRAM, Product
+from services.community import get_community
 from services.coupons import release_coupon
 from services.db import insert_for, table_of
 from services.errors import Refused
+from services.ledger import STARS
+from services.member import get_member
 from services.money import InvalidAmount, parse_amount
-from services.order import OrderView, order_view, refund_order
+from services.order import OrderView, get_order, order_view, refund_order, start_invoice
+from services.refund import refund_now
 from services.tiers import tier_discount
 
 MAX_DAYS_OPEN = 30
@@ -138,6 +143,57 @@ class Settlement:
     # failed or cancelled: paid prepayments the handler refunds in full (through Telegram
     # for Stars, else booked as owed back)
     to_refund: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupNotice:
+    """A group the group-buy was posted in, to tell how it closed."""
+
+    chat_id: int
+    message_id: int | None  # the group's card, edited to its final state
+    locale: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberNotice:
+    """A participant to tell how it closed (only members who started the bot can be told)."""
+
+    member_id: int
+    locale: str
+    order: OrderView | None  # what they owe at the final price, when it formed
+    invoice: OrderView | None = None  # the order awaiting payment: its Telegram invoice to send
+
+
+@dataclass(frozen=True, slots=True)
+class OwedBack:
+    """Money a participant prepaid that staff pay back by hand (not Stars: those the refunder
+    sends back and tells about)."""
+
+    member_id: int
+    locale: str
+    order_id: int
+    amount: int
+    whole: bool  # the whole prepayment (not formed), else the part above the final price
+
+
+@dataclass(frozen=True, slots=True)
+class Closing:
+    """What closing a group-buy did, with whom to tell what in which language."""
+
+    settlement: Settlement
+    groups: tuple[GroupNotice, ...]
+    members: tuple[MemberNotice, ...]
+    owed: tuple[OwedBack, ...] = ()
+    star_refunds: bool = False  # Stars refunds were committed for the refunder to send
+
+    @property
+    def groupbuy(self) -> GroupBuyView:
+        return self.settlement.groupbuy
+
+    @property
+    def formed(self) -> bool:
+        return self.settlement.formed
 
 
 def price_for(base: int, tiers: tuple[tuple[int, int], ...], units: int) -> int:
@@ -642,6 +698,120 @@ async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datet
     to_refund = await _unwind(session, found, listed)
     await _release_stock(session, found, found.stock_cap)
     return Settlement(found, False, (), listed, to_refund=to_refund)
+
+
+async def settle_groupbuy(
+    session: AsyncSession,
+    *,
+    groupbuy_id: int,
+    now: datetime,
+    tier_currency: str,
+    default_locale: str,
+    default_timezone: str,
+    early: bool = False,
+) -> Closing | None:
+    """Close a due group-buy as one story: settled once (see `settle`), prepayments above the
+    final price or of a group-buy that did not form refunded, invoices opened for what members
+    now owe, and who is to be told what. None when it is not due or was closed meanwhile.
+
+    `early` closes an open group-buy before its deadline (a leader's "close now")."""
+    settlement = await settle(session, groupbuy_id=groupbuy_id, now=now, early=early)
+    if settlement is None:
+        return None
+    return await _closing(
+        session,
+        settlement,
+        now=now,
+        tier_currency=tier_currency,
+        default_locale=default_locale,
+        default_timezone=default_timezone,
+    )
+
+
+async def call_off_groupbuy(
+    session: AsyncSession,
+    *,
+    groupbuy_id: int,
+    now: datetime,
+    tier_currency: str,
+    default_locale: str,
+    default_timezone: str,
+) -> Closing:
+    """Cancel an open group-buy as one story: reservations released, prepayments refunded,
+    and who is to be told. Raises GroupBuyError("closed") when it is not open any more."""
+    settlement = await cancel_groupbuy(session, groupbuy_id=groupbuy_id, now=now)
+    return await _closing(
+        session,
+        settlement,
+        now=now,
+        tier_currency=tier_currency,
+        default_locale=default_locale,
+        default_timezone=default_timezone,
+    )
+
+
+async def _closing(
+    session: AsyncSession,
+    settlement: Settlement,
+    *,
+    now: datetime,
+    tier_currency: str,
+    default_locale: str,
+    default_timezone: str,
+) -> Closing:
+    gb = settlement.groupbuy
+    groups = []
+    for post in await posts(session, gb.id):
+        community = await get_community(session, post.chat_id)
+        groups.append(
+            GroupNotice(
+                post.chat_id,
+                post.message_id,
+                community.locale if community else default_locale,
+                community.timezone if community else default_timezone,
+            )
+        )
+    orders = {order.member_id: order for order in settlement.orders}
+    members = []
+    locales: dict[int, str] = {}  # participants who can be told, in their language
+    for entry in settlement.participants:
+        who = await get_member(session, entry.member_id)
+        if who is None or not who.started:
+            continue
+        locales[who.id] = who.locale
+        order = orders.get(who.id)
+        invoice = None
+        if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
+            invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
+        members.append(MemberNotice(who.id, who.locale, order, invoice))
+    owed = [
+        OwedBack(member_id, locales[member_id], order_id, amount, whole=False)
+        for member_id, order_id, amount in settlement.differences
+        if member_id in locales
+    ]
+    stars = False
+    for order_id in settlement.to_refund:
+        row = await get_order(session, order_id)
+        if row is None:
+            continue
+        refund = await refund_now(
+            session,
+            order_id=order_id,
+            actor_id=0,
+            amount=None,
+            tier_currency=tier_currency,
+            now=now,
+            note=f"group-buy #{gb.id} closed",
+            due_only=row.currency != STARS,
+            reason=REFUND_GROUPBUY,
+        )
+        if refund.star_charge_id is not None:
+            stars = True  # the refunder sends them back and tells the member
+            continue
+        who = await get_member(session, row.member_id)
+        if who is not None and who.started:
+            owed.append(OwedBack(who.id, who.locale, order_id, refund.amount, whole=True))
+    return Closing(settlement, tuple(groups), tuple(members), tuple(owed), stars)
 
 
 async def extend_deadline(

@@ -10,6 +10,7 @@ Closing is claimed by a conditional UPDATE, so the scheduler and staff close a p
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,8 +29,10 @@ from models.poll import (
     PollOption,
     PollPost,
 )
+from services.community import get_community
 from services.db import upsert
 from services.groupbuy import GroupBuyError, parse_deadline
+from services.member import get_member
 from services.points import REASON_VOTE, Grant, award
 
 MAX_QUESTION = 300  # Telegram's limit for a poll question
@@ -406,8 +409,50 @@ async def tally(session: AsyncSession, poll: PollView) -> PollResult:
     )
 
 
-async def close_poll(session: AsyncSession, *, poll_id: int, now: datetime) -> PollView | None:
-    """Claim the poll's closing: open -> closed once; None when it was not open."""
+@dataclass(frozen=True, slots=True)
+class StoppedCopy:
+    """A copy of the poll that Telegram stopped, with the final counts it reported."""
+
+    chat_id: int
+    telegram_poll_id: str
+    # per option, as Telegram counted them when it stopped the copy; None when it had been
+    # stopped before (a closer that died midway): the counts it reported then stand
+    counts: tuple[int, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPoll:
+    """What closing a poll did: its result, and who is to be told in which language."""
+
+    result: PollResult
+    groups: tuple[tuple[int, str], ...]  # (chat id, locale) of every group it was posted in
+    author: tuple[int, str] | None  # (member id, locale) of its author, when they can be told
+
+
+async def copies_to_stop(session: AsyncSession, poll_id: int) -> list[PostView]:
+    """The copies of an open poll still to stop on Telegram before it closes (none once it is
+    closed: the copies are stopped before the closing is claimed, see `close_poll`)."""
+    poll = await session.get(Poll, poll_id, populate_existing=True)
+    if poll is None or poll.status != POLL_OPEN:
+        return []
+    return [post for post in await posts_of(session, poll_id) if not post.stopped]
+
+
+async def close_poll(
+    session: AsyncSession,
+    *,
+    poll_id: int,
+    now: datetime,
+    stopped: Iterable[StoppedCopy] = (),
+    default_locale: str = "en",
+) -> ClosedPoll | None:
+    """Close the poll once, as one story: the final counts of the copies just stopped
+    recorded, the poll claimed open -> closed, counted across groups. None when it was not
+    open (another closer won).
+
+    The copies are stopped on Telegram before this runs, while the poll is still open here: a
+    process that dies in between leaves it open, and the counts Telegram then reports for the
+    stopped copies are still taken, so the final counts of anonymous copies are never lost."""
     moved = await session.execute(
         update(Poll)
         .where(col(Poll.id) == poll_id, col(Poll.status) == POLL_OPEN)
@@ -415,7 +460,27 @@ async def close_poll(session: AsyncSession, *, poll_id: int, now: datetime) -> P
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    return await get_poll(session, poll_id)
+    for copy in stopped:
+        if copy.counts is not None:
+            await record_counts(
+                session,
+                telegram_poll_id=copy.telegram_poll_id,
+                counts=list(copy.counts),
+                final=True,
+            )
+        await mark_stopped(session, poll_id=poll_id, chat_id=copy.chat_id)
+    poll = await get_poll(session, poll_id)
+    assert poll is not None
+    groups = []
+    for chat_id in poll.chat_ids:
+        community = await get_community(session, chat_id)
+        groups.append((chat_id, community.locale if community else default_locale))
+    author = await get_member(session, poll.created_by)
+    return ClosedPoll(
+        result=await tally(session, poll),
+        groups=tuple(groups),
+        author=(author.id, author.locale) if author is not None and author.started else None,
+    )
 
 
 async def mark_stopped(session: AsyncSession, *, poll_id: int, chat_id: int) -> None:

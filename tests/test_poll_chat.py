@@ -12,7 +12,7 @@ from PIL import Image
 from sqlmodel import select
 
 from bot.emulator import StoredMessage
-from handlers.poll import result_chart
+from handlers.views.poll import result_chart
 from models.community import Community
 from models.groupbuy import GroupBuy, GroupBuyPost
 from models.perks import MemberTier

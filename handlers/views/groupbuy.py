@@ -1,0 +1,204 @@
+"""A group-buy as members see it: its card and buttons (the group-buy router posts them, the
+card refresher edits them), and what everyone is told when it closes (the leader's close or
+cancel, and the closing job)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.methods import EditMessageText, SendMessage
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.text import N_, CallbackId, Calls, Effect, HandlerSettings, Notice, esc, format_money
+from handlers.views.order import invoice
+from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_OPEN, MIN_PEOPLE
+from models.product import PAYMENT_TELEGRAM
+from services.groupbuy import Closing, GroupBuyView, GroupNotice, MemberNotice, OwedBack
+
+
+class GroupBuyCallback(CallbackData, prefix="gb"):
+    """A button on a group-buy card."""
+
+    action: str  # join (add `quantity`), less (one fewer), leave, details
+    groupbuy_id: CallbackId
+    quantity: CallbackId = 0
+
+
+def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> str:
+    """The card as members see it in the group's language."""
+    price = format_money(gb.current_price, gb.currency, locale)
+    lines = [f"🛒 <b>{esc(gb.title)}</b>", _("Price now: {price}").format(price=price)]
+    for units, tier_price in gb.tiers:
+        mark = "✅" if gb.units_sold >= units else "▫️"
+        lines.append(
+            "  "
+            + mark
+            + " "
+            + _("from {units} units: {price}").format(
+                units=units, price=format_money(tier_price, gb.currency, locale)
+            )
+        )
+    if gb.min_kind == MIN_PEOPLE:
+        lines.append(_("Progress: {n}/{m} people").format(n=gb.participants, m=gb.min_count))
+    else:
+        lines.append(_("Progress: {n}/{m} units").format(n=gb.units_sold, m=gb.min_count))
+    lines.append(_("Units left: {n}").format(n=gb.units_left))
+    local = gb.deadline.astimezone(ZoneInfo(timezone))
+    if gb.status == GROUPBUY_OPEN:
+        left = max(0, int((gb.deadline - now).total_seconds()) // 60)
+        lines.append(
+            _("Ends {when} (in {hours}h {minutes}m)").format(
+                when=local.strftime("%m-%d %H:%M"), hours=left // 60, minutes=left % 60
+            )
+        )
+    else:
+        lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)
+    if gb.status == GROUPBUY_OPEN and gb.vip_only(now) and gb.vip_until is not None:
+        lines.append(
+            _("👑 VIP early access until {time}").format(
+                time=gb.vip_until.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+            )
+        )
+    if gb.pickup_point:
+        lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
+    if gb.pickup_time:
+        lines.append(_("Pickup time: {time}").format(time=esc(gb.pickup_time)))
+    lines.append(_("Limit {n} per member.").format(n=gb.per_member_limit))
+    return "\n".join(lines)
+
+
+STATUS_LINES = {
+    "formed": N_("✅ Formed! Orders are open for payment and pickup."),
+    "failed": N_("❌ Not formed: every reservation was released."),
+    "cancelled": N_("❌ Cancelled: every reservation was released."),
+    "settling": N_("⏳ Closing…"),
+}
+
+
+def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
+    if gb.status != GROUPBUY_OPEN:
+        return None
+    builder = InlineKeyboardBuilder()
+    for quantity in range(1, min(3, gb.per_member_limit) + 1):
+        builder.button(
+            text=_("Join ×{n}").format(n=quantity),
+            callback_data=GroupBuyCallback(action="join", groupbuy_id=gb.id, quantity=quantity),
+        )
+    builder.button(text=_("−1"), callback_data=GroupBuyCallback(action="less", groupbuy_id=gb.id))
+    builder.button(
+        text=_("Leave"), callback_data=GroupBuyCallback(action="leave", groupbuy_id=gb.id)
+    )
+    builder.button(
+        text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
+    )
+    builder.adjust(min(3, gb.per_member_limit), 3)
+    return builder.as_markup()
+
+
+DIFFERENCE_OWED = N_(
+    "{title} formed at a lower price than you prepaid: {amount} of order #{order} is owed back "
+    "to you, and our staff will return it."
+)
+PREPAYMENT_OWED = N_(
+    "Your prepayment of {amount} for order #{order} will be refunded by our staff."
+)
+
+
+def group_text(closing: Closing, locale: str) -> str:
+    """The group's message about how the group-buy closed (in the current locale)."""
+    gb = closing.groupbuy
+    if closing.formed:
+        return _("#{id} {title} formed: {units} sold at {price} each!").format(
+            id=gb.id,
+            title=esc(gb.title),
+            units=gb.units_sold,
+            price=format_money(gb.final_price or gb.unit_price, gb.currency, locale),
+        )
+    if gb.status == GROUPBUY_CANCELLED:
+        return _("#{id} {title} was cancelled. Nobody pays anything.").format(
+            id=gb.id, title=esc(gb.title)
+        )
+    return _("#{id} {title} did not form. Every reservation was released.").format(
+        id=gb.id, title=esc(gb.title)
+    )
+
+
+def member_text(closing: Closing, member: MemberNotice) -> str:
+    """A participant's message about how the group-buy closed, in the current locale."""
+    gb = closing.groupbuy
+    order = member.order
+    if order is not None:
+        formed = (
+            _("{title} formed! Your order #{order}: ×{quantity}, {total}.")
+            if order.payment_mode == PAYMENT_TELEGRAM
+            else _(
+                "{title} formed! Your order #{order}: ×{quantity}, {total}. Pay your "
+                "leader at pickup."
+            )
+        )
+        return formed.format(
+            title=esc(gb.title),
+            order=order.id,
+            quantity=order.quantity,
+            total=format_money(order.total, order.currency, member.locale),
+        )
+    if closing.formed:
+        return _("{title} formed! You have paid already: see you at pickup.").format(
+            title=esc(gb.title)
+        )
+    if gb.status == GROUPBUY_CANCELLED:
+        return _("{title} was cancelled. Nothing to pay.").format(title=esc(gb.title))
+    return _("{title} did not form. Nothing to pay.").format(title=esc(gb.title))
+
+
+def owed_text(closing: Closing, owed: OwedBack) -> str:
+    """A participant's note that staff pay back part or all of a prepayment."""
+    template = PREPAYMENT_OWED if owed.whole else DIFFERENCE_OWED
+    return _(template).format(
+        title=esc(closing.groupbuy.title),
+        order=owed.order_id,
+        amount=format_money(owed.amount, closing.groupbuy.currency, owed.locale),
+    )
+
+
+def closing_effects(
+    i18n: I18n, closing: Closing, now: datetime, settings: HandlerSettings
+) -> list[Effect]:
+    """Everything closing a group-buy says, each in its reader's language: the final card and
+    the outcome in every group, each participant's outcome (and invoice), the refunds owed."""
+    effects: list[Effect] = []
+    for group in closing.groups:
+        with i18n.use_locale(group.locale):
+            effects += _group_effects(closing, group, now)
+    for member in closing.members:
+        with i18n.use_locale(member.locale):
+            text = member_text(closing, member)
+            if member.invoice is not None:
+                told = SendMessage(chat_id=member.member_id, text=text)
+                effects.append(Calls((told, invoice(member.invoice, settings))))
+            else:
+                effects.append(Notice(member.member_id, text))
+    for owed in closing.owed:
+        with i18n.use_locale(owed.locale):
+            effects.append(Notice(owed.member_id, owed_text(closing, owed)))
+    return effects
+
+
+def _group_effects(closing: Closing, group: GroupNotice, now: datetime) -> list[Effect]:
+    effects: list[Effect] = []
+    gb = closing.groupbuy
+    if group.message_id is not None:
+        card = EditMessageText(
+            chat_id=group.chat_id,
+            message_id=group.message_id,
+            text=card_text(gb, group.locale, group.timezone, now),
+            reply_markup=None,
+        )
+        effects.append(Calls((card,)))
+    effects.append(Notice(group.chat_id, group_text(closing, group.locale)))
+    return effects

@@ -1,0 +1,114 @@
+"""A co-creation poll's result as its readers see it: the text in their language and a chart
+without words (the staff command /poll_close and the closing job both post it)."""
+
+from __future__ import annotations
+
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.methods import SendMessage, SendPhoto
+from aiogram.types import BufferedInputFile
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_percent
+
+from handlers.chart import bar_chart
+from handlers.text import CAPTION_LIMIT, Calls, Effect, esc, visible_length
+from services.poll import ClosedPoll, PollResult
+
+
+def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
+    """The result in the current locale: every option with its votes, and the winner."""
+    poll = result.poll
+    total = sum(result.raw) or 1
+    lines = [
+        _("📊 Poll #{id} closed: {question}").format(
+            id=poll.id, question=f"<b>{esc(poll.question)}</b>"
+        )
+    ]
+    winner = result.winner
+    for i, option in enumerate(poll.options):
+        mark = "🏆" if i == winner else "▫️"
+        line = _("{mark} {number}. {option}: {votes} ({share})").format(
+            mark=mark,
+            number=i + 1,
+            option=esc(option),
+            votes=result.raw[i],
+            share=format_percent(result.raw[i] / total, locale=locale),
+        )
+        if result.weighted is not None:
+            line += " · " + _("weighted {votes}").format(votes=result.weighted[i])
+        lines.append(line)
+    if poll.anonymous:
+        lines.append(
+            _("Votes: {votes} in {groups} groups.").format(
+                votes=sum(result.raw), groups=len(poll.chat_ids)
+            )
+        )
+    else:
+        lines.append(
+            _("Voters: {voters} in {groups} groups, each counted once.").format(
+                voters=result.voters, groups=len(poll.chat_ids)
+            )
+        )
+    if result.weighted is not None:
+        lines.append(_("Weighted: each vote counts 1 + the voter's tier rank."))
+        lines.append(_("In the chart, blue bars are votes and orange bars weighted votes."))
+    if winner is None:
+        lines.append(_("Nobody voted."))
+    else:
+        lines.append(_("Winner: {option}").format(option=f"<b>{esc(poll.options[winner])}</b>"))
+        if for_staff:
+            lines.append(
+                _(
+                    "Put it on pre-sale in the same groups: /poll_presale {id} PRODUCT 7d min=20"
+                ).format(id=poll.id)
+            )
+    return "\n".join(lines)
+
+
+def _percent(count: int, total: int) -> str:
+    return f"{round(100 * count / total) if total else 0}%"
+
+
+def result_chart(result: PollResult) -> bytes:
+    """The result as a bar chart that reads the same on any host: option numbers, counts and
+    percentages only, no words (a host without a CJK font would draw Chinese as boxes); the
+    numbered options are listed in the text beside it."""
+    total = sum(result.raw)
+    series: list[tuple[str, tuple[int, ...]]] = [("", result.raw)]
+    notes = [[f"{count} ({_percent(count, total)})" for count in result.raw]]
+    if result.weighted is not None:
+        series.append(("", result.weighted))
+        notes.append([str(count) for count in result.weighted])
+    labels = [str(i + 1) for i in range(len(result.poll.options))]
+    return bar_chart(f"#{result.poll.id}", labels, series, notes=notes, label_width=60)
+
+
+def stopped_before(exc: TelegramAPIError) -> bool:
+    """Telegram's answer to stopping a poll copy that was stopped already."""
+    return isinstance(exc, TelegramBadRequest) and "already been closed" in exc.message
+
+
+def _result_calls(chat_id: int, text: str, chart: bytes, poll_id: int) -> Calls:
+    """The chart with the numbered options as its caption, or, when they are too long for a
+    caption, the chart followed by them as a message."""
+    photo = BufferedInputFile(chart, filename=f"poll_{poll_id}.png")
+    if visible_length(text) <= CAPTION_LIMIT:
+        return Calls((SendPhoto(chat_id=chat_id, photo=photo, caption=text),))
+    return Calls((SendPhoto(chat_id=chat_id, photo=photo), SendMessage(chat_id=chat_id, text=text)))
+
+
+def result_effects(i18n: I18n, closed: ClosedPoll) -> list[Effect]:
+    """The result and its chart for every group, and for the author with the next step."""
+    result = closed.result
+    chart = result_chart(result)  # the same image for every reader: it has no words
+    effects: list[Effect] = []
+    for chat_id, locale in closed.groups:
+        with i18n.use_locale(locale):
+            text = result_text(result, locale, for_staff=False)
+        effects.append(_result_calls(chat_id, text, chart, result.poll.id))
+    if closed.author is not None:
+        author, locale = closed.author
+        with i18n.use_locale(locale):
+            text = result_text(result, locale, for_staff=True)
+        effects.append(_result_calls(author, text, chart, result.poll.id))
+    return effects

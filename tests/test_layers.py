@@ -1,0 +1,70 @@
+"""Imports point one way (bot -> handlers -> services -> models), read from the source.
+
+`bot/` reuses no handler's logic: jobs call services' verbs and render with handlers/views/;
+only the app factory wires the routers in. `services/` never sees Telegram."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# what bot/ may import from handlers/: rendering, and in the app factory the router registry
+RENDERING = ("handlers.views", "handlers.text")
+REGISTRY = {"bot/app.py": ("handlers.feature_routers", "handlers.commands")}
+
+
+def imported(path: Path) -> Iterator[tuple[int, str]]:
+    """Every module or name the file imports, by line (`from x import y` as x.y)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                yield node.lineno, f"{node.module}.{alias.name}"
+
+
+def within(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
+def sources(room: str) -> list[Path]:
+    return sorted((ROOT / room).rglob("*.py"))
+
+
+def test_bot_imports_handlers_only_for_rendering_and_the_router_registry() -> None:
+    breaches = []
+    for path in sources("bot"):
+        name = path.relative_to(ROOT).as_posix()
+        allowed = RENDERING + REGISTRY.get(name, ())
+        for line, module in imported(path):
+            if within(module, ("handlers",)) and not within(module, allowed):
+                breaches.append(f"{name}:{line} imports {module}")
+    assert breaches == []
+
+
+def test_services_never_import_aiogram_or_handlers() -> None:
+    breaches = [
+        f"{path.relative_to(ROOT).as_posix()}:{line} imports {module}"
+        for path in sources("services")
+        for line, module in imported(path)
+        if within(module, ("aiogram", "handlers", "bot"))
+    ]
+    assert breaches == []
+
+
+def test_the_check_sees_a_handler_import_in_bot(tmp_path: Path) -> None:
+    # the walk is only worth something if it catches what it looks for
+    sample = tmp_path / "job.py"
+    sample.write_text(
+        "from handlers.groupbuy import announce\nimport handlers.poll\n"
+        "from handlers.views.poll import result_effects\n"
+    )
+    found = [module for _line, module in imported(sample) if within(module, ("handlers",))]
+    assert [m for m in found if not within(m, RENDERING)] == [
+        "handlers.groupbuy.announce",
+        "handlers.poll",
+    ]
