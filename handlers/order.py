@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -18,6 +18,7 @@ from aiogram.types import (
     LabeledPrice,
     Message,
     PreCheckoutQuery,
+    ReplyParameters,
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -493,7 +494,10 @@ async def order_button(
     clock: Callable[[], datetime],
     after_commit: CommitHook,
 ) -> None:
-    """Marks an order of this group paid or picked up, then refreshes the list in place."""
+    """Marks an order of this group paid or picked up, then refreshes the list in place.
+
+    The toast and the list's edit are carried out after the commit, each on its own: one that
+    Telegram fails is counted and never stops the other, nor the member's notice."""
     order = await get_order(session, callback_data.order_id)
     if order is None or order.chat_id != community.id:
         await query.answer(_("There is no such order in this group."), show_alert=True)
@@ -509,7 +513,7 @@ async def order_button(
     except OrderError as exc:
         await query.answer(order_error_text(exc.reason), show_alert=True)
         return
-    await query.answer(_("Done."))
+    after_commit.add(partial(query.answer, _("Done.")))
     if callback_data.action == "picked":
         await ask_after_pickup(
             bot,
@@ -523,15 +527,15 @@ async def order_button(
         )
     if query.message is not None:
         text, keyboard = await pickup_list(session, i18n, community)
-        try:
-            await bot.edit_message_text(
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
                 text=text,
                 chat_id=community.id,
                 message_id=query.message.message_id,
                 reply_markup=keyboard,
             )
-        except TelegramAPIError as exc:
-            log.info("pickup list not refreshed: %s", exc)
+        )
 
 
 async def _mark_member(
@@ -541,8 +545,11 @@ async def _mark_member(
     community: CommunityView,
     action: str,
     rewarder: Rewarder,
+    notifier: BackgroundSender,
 ) -> MemberView | None:
-    """Marks the member's orders here; the member, or None when nothing was marked."""
+    """Marks the member's orders here; the member, or None when nothing was marked. The
+    leader's confirmation follows the commit through the notifier, so a passing failure of
+    Telegram delays it instead of losing it."""
     reference = (command.args or "").split()
     reply = message.reply_to_message
     target = None
@@ -576,7 +583,13 @@ async def _mark_member(
         if action == "paid"
         else _("Marked picked up for {name}: {orders}.")
     )
-    await message.reply(text.format(name=esc(target.display_name), orders=ids))
+    notifier.send(
+        message.chat.id,
+        text.format(name=esc(target.display_name), orders=ids),
+        reply_parameters=ReplyParameters(
+            message_id=message.message_id, allow_sending_without_reply=True
+        ),
+    )
     return target
 
 
@@ -593,7 +606,7 @@ async def paid_command(
 ) -> None:
     """Marks every unpaid order of a member in this group as paid (offline payment)."""
     rewarder = Rewarder(settings, notifier, i18n, clock)
-    await _mark_member(message, command, session, community, "paid", rewarder)
+    await _mark_member(message, command, session, community, "paid", rewarder, notifier)
 
 
 @router.message(Command("pickedup"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
@@ -611,7 +624,7 @@ async def pickedup_command(
 ) -> None:
     """Marks every paid order of a member in this group as picked up."""
     rewarder = Rewarder(settings, notifier, i18n, clock)
-    target = await _mark_member(message, command, session, community, "picked", rewarder)
+    target = await _mark_member(message, command, session, community, "picked", rewarder, notifier)
     if target is not None:
         await ask_after_pickup(
             bot,

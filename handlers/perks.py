@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -23,7 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.referral import referral_paid
-from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    format_money,
+)
 from models.ledger import POINTS
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
 from services.coupons import held_coupons, template_by_code
@@ -814,8 +823,14 @@ async def redeem_button(
     settings: HandlerSettings,
     locale: str,
     clock: Clock,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
 ) -> None:
-    """Redeems one reward; a repeated tap is one redemption."""
+    """Redeems one reward; a repeated tap is one redemption.
+
+    The toast and the confirmation follow the commit, each on its own: a toast Telegram fails
+    is counted, the confirmation is sent again after a passing failure, and neither ever makes
+    the tap fail (the member must never read "try again" about points already spent)."""
     try:
         reward, redemption_id = await redeem(
             session,
@@ -827,10 +842,11 @@ async def redeem_button(
     except PointsError as exc:
         await query.answer(_points_error(exc, settings, locale), show_alert=True)
         return
-    await query.answer(_("Redeemed."))
+    after_commit.add(partial(query.answer, _("Redeemed.")))
     if query.message is not None:
         balance = await points_balance(session, member.id)
-        await query.message.answer(
+        notifier.send(
+            query.message.chat.id,
             _(
                 "You redeemed {title} for {points} (redemption #{id}). Our staff will hand it "
                 "to you. You have {balance} left."
@@ -839,7 +855,7 @@ async def redeem_button(
                 points=points_text(reward.cost, member.locale),
                 id=redemption_id,
                 balance=points_text(balance, member.locale),
-            )
+            ),
         )
 
 

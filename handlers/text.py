@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import Decimal
 from html import escape
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
@@ -101,9 +101,10 @@ class CardToucher(Protocol):
 
 
 class BackgroundSender(Protocol):
-    """Sends a message without holding up the update (bot.sender.Notifier)."""
+    """Sends a message without holding up the update (bot.sender.Notifier); `kwargs` go to
+    sendMessage (a reply's `reply_parameters`, a keyboard)."""
 
-    def send(self, chat_id: int, text: str) -> None: ...
+    def send(self, chat_id: int, text: str, **kwargs: Any) -> None: ...
 
 
 class GroupBuyCounters(Protocol):
