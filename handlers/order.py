@@ -502,19 +502,18 @@ async def order_button(
     if order is None or order.chat_id != community.id:
         await query.answer(_("There is no such order in this group."), show_alert=True)
         return
+    rewarder = Rewarder(settings, notifier, i18n, clock)
     try:
-        await _apply(
-            session,
-            callback_data.action,
-            order.id,
-            query.from_user.id,
-            Rewarder(settings, notifier, i18n, clock),
-        )
+        await _apply(session, callback_data.action, order.id, query.from_user.id, rewarder)
     except OrderError as exc:
         await query.answer(order_error_text(exc.reason), show_alert=True)
         return
     after_commit.add(partial(query.answer, _("Done.")))
     if callback_data.action == "picked":
+        # as with /pickedup: the member is invited to review what they picked up
+        buyer = await get_member(session, order.member_id)
+        if buyer is not None:
+            rewarder.picked_up(buyer, [order.id])
         await ask_after_pickup(
             bot,
             i18n,

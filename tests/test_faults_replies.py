@@ -161,7 +161,7 @@ async def test_a_paid_command_whose_reply_fails_keeps_the_payment_and_tells_the_
 
 # ------------------------------------------------------------ the leader's "picked up" ------
 @pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("method", ["answerCallbackQuery", "editMessageText"])
+@pytest.mark.parametrize("method", ["answerCallbackQuery", "editMessageText", "sendMessage"])
 async def test_a_picked_up_button_whose_answer_fails_keeps_the_pickup(
     quick: Harness, database_url: str, method: str, fault: int
 ) -> None:
@@ -180,13 +180,16 @@ async def test_a_picked_up_button_whose_answer_fails_keeps_the_pickup(
     # then the order is picked up, and the ledger reconciles
     assert await order_status(harness, 1) == "fulfilled"
     await assert_reconciles(database_url)
+    # and Mia is invited to review it, once, as /pickedup does
+    invite = "Enjoy! How was order #1? Review it with /review 1 5 and a few words, and earn"
+    assert len([t for t in texts(harness, MIA) if t.startswith(invite)]) == 1
     # and Lee's list shows the order gone (or the failed edit is counted for staff)
     shown = next(m for m in harness.emulator.messages(TEA) if m.message_id == card.message_id)
     if method == "editMessageText":
         assert (shown.text or "").endswith("CN¥71.80 · paid")
     else:
         assert shown.text == "No open orders in this group."
-    assert sample(harness.runtime, FAILED) == 1
+    assert sample(harness.runtime, FAILED) == (0 if method == "sendMessage" else 1)
     # when the same tap is delivered again, nothing changes
     events = await order_events(harness, 1)
     told = len(harness.emulator.bot_messages(MIA))
