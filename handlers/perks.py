@@ -802,7 +802,12 @@ async def rewards_command(message: Message, session: AsyncSession, member: Membe
             else _("unlimited")
         )
         lines.append(
-            f"#{reward.id} {esc(reward.title)}: {points_text(reward.cost, locale)} ({stock})"
+            _("#{id} {title}: {points} ({stock})").format(
+                id=reward.id,
+                title=esc(reward.title),
+                points=points_text(reward.cost, locale),
+                stock=stock,
+            )
         )
         if reward.stock != 0:
             buttons.append(
