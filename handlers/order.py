@@ -379,7 +379,9 @@ async def _tell_staff(
 def pickup_keyboard(orders: list[OrderView]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for order in orders:
-        if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT):
+        if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) and (
+            order.payment_mode != PAYMENT_TELEGRAM  # the member pays it with the invoice
+        ):
             builder.button(
                 text=_("✅ #{id} paid").format(id=order.id),
                 callback_data=OrderCallback(action="paid", order_id=order.id),
@@ -474,6 +476,10 @@ def order_error_text(reason: str) -> str:
         "refund_too_large": _("That is more than what is left to refund on this order."),
         "partial_stars_refund": _("Telegram Stars payments can only be refunded in full."),
         "bad_amount": _("The amount must be more than zero."),
+        "paid_in_telegram": _("That order is paid in Telegram, with the invoice the member got."),
+        "own_order": _(
+            "You cannot mark your own order paid: another leader or staff must confirm the money."
+        ),
     }.get(reason, _("That cannot be done with this order."))
 
 
@@ -563,16 +569,21 @@ async def _mark_member(
             )
         )
         return None
+    actor = message.from_user.id if message.from_user else 0
+    if action == "paid" and target.id == actor:
+        await message.reply(order_error_text("own_order"))
+        return None
     statuses = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) if action == "paid" else (ORDER_PAID,)
     orders = await orders_of_member_in_chat(
         session, chat_id=community.id, member_id=target.id, statuses=statuses
     )
+    if action == "paid":  # Telegram orders are paid with their invoice, never by hand
+        orders = [order for order in orders if order.payment_mode != PAYMENT_TELEGRAM]
     if not orders:
         await message.reply(
             _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
         )
         return None
-    actor = message.from_user.id if message.from_user else 0
     done = [await _apply(session, action, order.id, actor, rewarder) for order in orders]
     if action == "picked":
         rewarder.picked_up(target, [order.id for order in done])
