@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     max_order_amount: int = Field(default=10_000_000, ge=1)
     # how often the refunder looks for Stars refunds to send when nobody wakes it
     refund_poll_seconds: int = Field(default=30, ge=1)
+    # a refund being sent is another refunder's to take over this long after its claim (when
+    # its process died before Telegram answered); keep it above Telegram's answer time
+    refund_lease_seconds: int = Field(default=60, ge=1, le=3600)
     # a Bot API call made while a database transaction is open fails instead of being only
     # logged and counted (the test suite runs so, to prove the rule on every path it takes)
     strict_transactions: bool = False

@@ -17,6 +17,7 @@ from aiohttp.web import AppRunner
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
+from handlers.text import format_money
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ HELP = """Playground commands (anything else is sent as a message):
   :user NAME        act as another user (alice, bob, carol, dan)
   :chat NAME        switch chat: tea, coffee, or private
   :press N          press button N of the newest message with buttons in this chat
+  :pay              pay the newest invoice the bot sent you (in Telegram Stars)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -78,10 +80,22 @@ class Console:
         sender = "bot" if message.from_user.get("is_bot") else message.from_user.get("first_name")
         label = " (edited)" if edited else ""
         text = (message.text or f"[{message.kind}]").replace("\n", "\n    ")
+        if message.kind == "invoice":
+            text = self.invoice_card(message)
         self.write(f"[{self.chat_title(message.chat_id)}] {sender}{label}: {text}")
         buttons = message.button_texts
         if buttons:
             self.write("    " + "  ".join(f"[{i}] {t}" for i, t in enumerate(buttons, 1)))
+
+    @staticmethod
+    def invoice_card(message: StoredMessage) -> str:
+        """An invoice as Telegram draws it: title, description, and its Pay button."""
+        invoice = message.raw["invoice"]
+        amount = format_money(invoice["total_amount"], invoice["currency"], "en")
+        return (
+            f"🧾 {invoice['title']}\n    {invoice['description']}\n"
+            f"    [Pay {amount}]  (type :pay to pay it)"
+        )
 
     def flush(self) -> None:
         """Print every bot message and edit not shown yet, in every chat, and popups."""
@@ -150,6 +164,8 @@ class Console:
                 self.write(f"you are now in {self.chat_title(self.chat_id)}")
         elif word == "press":
             await self.press(arg)
+        elif word == "pay":
+            await self.pay()
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -172,6 +188,38 @@ class Console:
             self.user.user_id, self.chat_id, message.message_id, index=index
         )
         await self.emulator.wait_processed(update["update_id"])
+        await self.settle()
+        self.flush()
+
+    def newest_invoice(self) -> StoredMessage | None:
+        for message in reversed(self.emulator.bot_messages(self.user.user_id)):
+            if message.kind == "invoice" and not message.deleted:
+                return message
+        return None
+
+    async def pay(self) -> None:
+        """Pay the newest invoice in the user's private chat as Telegram's payment window does:
+        the bot is asked first (pre_checkout_query) and may refuse; then the money arrives
+        (successful_payment)."""
+        invoice = self.newest_invoice()
+        if invoice is None:
+            self.write("no invoice to pay: order a product sold in Telegram Stars with /buy first")
+            return
+        details = invoice.raw["invoice"]
+        amount = format_money(details["total_amount"], details["currency"], "en")
+        self.write(f"({self.user.name} pays {amount} for {details['title']})")
+        user_id = self.user.user_id
+        asked = self.emulator.pay_invoice(user_id, user_id, invoice.message_id)
+        await self.emulator.wait_processed(asked["update_id"])
+        query_id = asked["pre_checkout_query"]["id"]
+        answer = self.emulator.pre_checkout_answers.get(query_id)
+        if answer is None:
+            self.write("    (payment window) the bot did not answer; nothing was paid")
+        elif not answer["ok"]:
+            self.write(f"    (payment window) {answer.get('error_message', '')}")
+        else:
+            paid = self.emulator.complete_payment(query_id)
+            await self.emulator.wait_processed(paid["update_id"])
         await self.settle()
         self.flush()
 
@@ -265,7 +313,14 @@ async def _session(
     runtime: Runtime, emulator: Emulator, script: Path | None, write: Callable[[str], None]
 ) -> int:
     _world(emulator)
-    console = Console(emulator=emulator, write=write, settle=runtime.notifier.drain)
+
+    async def settle() -> None:
+        # Stars refunds are sent here, after each line, rather than by the refunder's own loop,
+        # so that the member's notice shows right after the /refund that caused it
+        await runtime.refunder.run_once()
+        await runtime.notifier.drain()
+
+    console = Console(emulator=emulator, write=write, settle=settle)
     polling = asyncio.create_task(
         runtime.dp.start_polling(
             runtime.bot,

@@ -51,7 +51,6 @@ from services.role import staff_locales
 log = logging.getLogger(__name__)
 
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
-LEASE = timedelta(seconds=60)
 
 
 class StarRefunder:
@@ -71,6 +70,8 @@ class StarRefunder:
         self.notifier = notifier
         self.i18n = i18n
         self.settings = settings
+        # a claimed refund whose process died is taken over once this ran out
+        self.lease = timedelta(seconds=settings.refund_lease_seconds)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -111,7 +112,7 @@ class StarRefunder:
         answered = 0
         while True:
             async with self.sessions() as session, session.begin():
-                due = await claim_due_refunds(session, now=now or utcnow(), lease=LEASE)
+                due = await claim_due_refunds(session, now=now or utcnow(), lease=self.lease)
             if not due:
                 return answered
             for refund in due:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -44,9 +45,9 @@ class JobNotices:
         self.unit = unit
         self.sent = sent
 
-    def send(self, chat_id: int, text: str) -> None:
+    def send(self, chat_id: int, text: str, **kwargs: Any) -> None:
         async def queue() -> None:
-            self.sent.append(self.notifier.queue(chat_id, text))
+            self.sent.append(self.notifier.queue(chat_id, text, **kwargs))
 
         self.unit.add(queue)
 

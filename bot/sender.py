@@ -192,12 +192,14 @@ class Notifier:
     """Sends messages in the background so the update that caused them is not held up.
 
     A message Telegram did not take for a passing reason (5xx, no answer) is sent again after
-    `NOTICE_RETRY_SECONDS`, so a member is told once Telegram answers again; a refusal
-    (400, 403) or the last failed attempt is logged and counted (`failed`)."""
+    each of `retry_seconds` (`NOTICE_RETRY_SECONDS`), so a member is told once Telegram answers
+    again; a refusal (400, 403) or the last failed attempt is logged and counted (`failed`)."""
 
     def __init__(self, bot: Bot, failed: Callable[[], None] | None = None) -> None:
         self.bot = bot
         self.failed = failed
+        # the pauses before each new attempt (tests shorten them)
+        self.retry_seconds: tuple[float, ...] = NOTICE_RETRY_SECONDS
         self._tasks: set[asyncio.Task[None]] = set()
 
     def send(self, chat_id: int, text: str, **kwargs: Any) -> None:
@@ -212,7 +214,7 @@ class Notifier:
         return task
 
     async def _send(self, chat_id: int, text: str, kwargs: dict[str, Any]) -> None:
-        for wait in (*NOTICE_RETRY_SECONDS, None):
+        for wait in (*self.retry_seconds, None):
             try:
                 await self.bot.send_message(chat_id, text, **kwargs)
                 return

@@ -171,7 +171,11 @@ async def unit_of_work(
 ) -> AsyncIterator[UnitOfWork]:
     """One transaction that ends before its task's first Bot API call (see the module), with
     the calls queued on it carried out after it committed. Handlers get theirs from the
-    session middleware; jobs open their own."""
+    session middleware; jobs open their own.
+
+    A block that fails after a commit (a reply Telegram refused) still has the calls of what
+    committed carried out, and a Bot API error that ends it is counted as a failed effect:
+    the work before it is kept, only the message is lost."""
     async with sessions() as session:
         unit = UnitOfWork(session, writer, failed)
         token = _unit.set(unit)
@@ -180,8 +184,12 @@ async def unit_of_work(
             try:
                 yield unit
                 await unit.commit()
-            except BaseException:
+            except BaseException as exc:
                 await unit.rollback()
+                if isinstance(exc, Exception):
+                    if isinstance(exc, TelegramAPIError) and failed is not None:
+                        failed()
+                    await unit.run_committed()
                 raise
         finally:
             _unit.reset(token)

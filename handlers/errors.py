@@ -16,6 +16,12 @@ log = logging.getLogger(__name__)
 router = Router(name="errors")
 
 APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a moment.")
+# a Bot API call failed: the update's work committed before it (nothing waits on Telegram
+# inside a transaction), so "try again" could do it twice
+ANSWER_LOST = N_(
+    "Sorry, Telegram lost my answer. What you asked for may already be done: please check "
+    "before you try again."
+)
 
 
 @router.errors()
@@ -38,7 +44,8 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> bool:
     elif update.callback_query is not None:
         user = update.callback_query.from_user
     locale = locale_for_language_code(user.language_code if user else None, i18n.default_locale)
-    text = i18n.gettext(APOLOGY, locale=locale)
+    lost = isinstance(event.exception, TelegramAPIError)
+    text = i18n.gettext(ANSWER_LOST if lost else APOLOGY, locale=locale)
     try:
         if update.callback_query is not None:
             await bot.answer_callback_query(update.callback_query.id, text=text, show_alert=True)

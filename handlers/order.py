@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -17,6 +17,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
     PreCheckoutQuery,
+    ReplyParameters,
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -355,7 +356,9 @@ def tell_paid(notifier: BackgroundSender, i18n: I18n, paid: PaidOrder) -> None:
 def pickup_keyboard(orders: list[OrderView]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for order in orders:
-        if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT):
+        if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) and (
+            order.payment_mode != PAYMENT_TELEGRAM  # the member pays it with the invoice
+        ):
             builder.button(
                 text=_("✅ #{id} paid").format(id=order.id),
                 callback_data=OrderCallback(action="paid", order_id=order.id),
@@ -451,6 +454,10 @@ def order_error_text(reason: str) -> str:
         "refund_too_large": _("That is more than what is left to refund on this order."),
         "partial_stars_refund": _("Telegram Stars payments can only be refunded in full."),
         "bad_amount": _("The amount must be more than zero."),
+        "paid_in_telegram": _("That order is paid in Telegram, with the invoice the member got."),
+        "own_order": _(
+            "You cannot mark your own order paid: another leader or staff must confirm the money."
+        ),
     }.get(reason, _("That cannot be done with this order."))
 
 
@@ -471,19 +478,26 @@ async def order_button(
     clock: Callable[[], datetime],
     after_commit: CommitHook,
 ) -> None:
-    """Marks an order of this group paid or picked up, then refreshes the list in place."""
+    """Marks an order of this group paid or picked up, then refreshes the list in place.
+
+    The toast and the list's edit are carried out after the commit, each on its own: one that
+    Telegram fails is counted and never stops the other, nor the member's notice."""
     order = await get_order(session, callback_data.order_id)
     if order is None or order.chat_id != community.id:
         await query.answer(_("There is no such order in this group."), show_alert=True)
         return
+    marking = Marking(settings, notifier, i18n, clock())
     try:
-        marking = Marking(settings, notifier, i18n, clock())
         await marking.mark(session, callback_data.action, order.id, query.from_user.id)
     except OrderError as exc:
         await query.answer(order_error_text(exc.reason), show_alert=True)
         return
-    await query.answer(_("Done."))
+    after_commit.add(partial(query.answer, _("Done.")))
     if callback_data.action == "picked":
+        # as with /pickedup: the member is invited to review what they picked up
+        buyer = await get_member(session, order.member_id)
+        if buyer is not None:
+            invite_review(notifier, i18n, settings, buyer, [order.id])
         await ask_after_pickup(
             bot,
             i18n,
@@ -496,15 +510,15 @@ async def order_button(
         )
     if query.message is not None:
         text, keyboard = await pickup_list(session, i18n, community)
-        try:
-            await bot.edit_message_text(
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
                 text=text,
                 chat_id=community.id,
                 message_id=query.message.message_id,
                 reply_markup=keyboard,
             )
-        except TelegramAPIError as exc:
-            log.info("pickup list not refreshed: %s", exc)
+        )
 
 
 async def _mark_member(
@@ -515,7 +529,9 @@ async def _mark_member(
     action: str,
     marking: Marking,
 ) -> MemberView | None:
-    """Marks the member's orders here; the member, or None when nothing was marked."""
+    """Marks the member's orders here; the member, or None when nothing was marked. The
+    leader's confirmation follows the commit through the notifier, so a passing failure of
+    Telegram delays it instead of losing it."""
     reference = (command.args or "").split()
     reply = message.reply_to_message
     target = None
@@ -530,16 +546,21 @@ async def _mark_member(
             )
         )
         return None
+    actor = message.from_user.id if message.from_user else 0
+    if action == "paid" and target.id == actor:
+        await message.reply(order_error_text("own_order"))
+        return None
     statuses = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) if action == "paid" else (ORDER_PAID,)
     orders = await orders_of_member_in_chat(
         session, chat_id=community.id, member_id=target.id, statuses=statuses
     )
+    if action == "paid":  # Telegram orders are paid with their invoice, never by hand
+        orders = [order for order in orders if order.payment_mode != PAYMENT_TELEGRAM]
     if not orders:
         await message.reply(
             _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
         )
         return None
-    actor = message.from_user.id if message.from_user else 0
     done = [await marking.mark(session, action, order.id, actor) for order in orders]
     if action == "picked":
         invite_review(
@@ -551,7 +572,13 @@ async def _mark_member(
         if action == "paid"
         else _("Marked picked up for {name}: {orders}.")
     )
-    await message.reply(text.format(name=esc(target.display_name), orders=ids))
+    marking.notifier.send(
+        message.chat.id,
+        text.format(name=esc(target.display_name), orders=ids),
+        reply_parameters=ReplyParameters(
+            message_id=message.message_id, allow_sending_without_reply=True
+        ),
+    )
     return target
 
 

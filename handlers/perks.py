@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -22,7 +23,7 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc
+from handlers.text import N_, BackgroundSender, CallbackId, CommitHook, HandlerSettings, esc
 from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
 from models.ledger import POINTS
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
@@ -736,7 +737,12 @@ async def rewards_command(message: Message, session: AsyncSession, member: Membe
             else _("unlimited")
         )
         lines.append(
-            f"#{reward.id} {esc(reward.title)}: {points_text(reward.cost, locale)} ({stock})"
+            _("#{id} {title}: {points} ({stock})").format(
+                id=reward.id,
+                title=esc(reward.title),
+                points=points_text(reward.cost, locale),
+                stock=stock,
+            )
         )
         if reward.stock != 0:
             buttons.append(
@@ -757,8 +763,14 @@ async def redeem_button(
     settings: HandlerSettings,
     locale: str,
     clock: Clock,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
 ) -> None:
-    """Redeems one reward; a repeated tap is one redemption."""
+    """Redeems one reward; a repeated tap is one redemption.
+
+    The toast and the confirmation follow the commit, each on its own: a toast Telegram fails
+    is counted, the confirmation is sent again after a passing failure, and neither ever makes
+    the tap fail (the member must never read "try again" about points already spent)."""
     try:
         reward, redemption_id = await redeem(
             session,
@@ -770,10 +782,11 @@ async def redeem_button(
     except PointsError as exc:
         await query.answer(_points_error(exc, settings, locale), show_alert=True)
         return
-    await query.answer(_("Redeemed."))
+    after_commit.add(partial(query.answer, _("Redeemed.")))
     if query.message is not None:
         balance = await points_balance(session, member.id)
-        await query.message.answer(
+        notifier.send(
+            query.message.chat.id,
             _(
                 "You redeemed {title} for {points} (redemption #{id}). Our staff will hand it "
                 "to you. You have {balance} left."
@@ -782,7 +795,7 @@ async def redeem_button(
                 points=points_text(reward.cost, member.locale),
                 id=redemption_id,
                 balance=points_text(balance, member.locale),
-            )
+            ),
         )
 
 

@@ -104,9 +104,10 @@ class CardToucher(Protocol):
 
 
 class BackgroundSender(Protocol):
-    """Sends a message without holding up the update (bot.sender.Notifier)."""
+    """Sends a message without holding up the update (bot.sender.Notifier); `kwargs` go to
+    sendMessage (a reply's `reply_parameters`, a keyboard)."""
 
-    def send(self, chat_id: int, text: str) -> None: ...
+    def send(self, chat_id: int, text: str, **kwargs: Any) -> None: ...
 
 
 class GroupBuyCounters(Protocol):

@@ -312,10 +312,15 @@ async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) ->
 
 
 async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
-    """The leader collected the money at pickup or by transfer."""
+    """The leader collected the money at pickup or by transfer: only for an offline order,
+    and never by the member who placed it."""
     row = await _load(session, order_id)
     if row.status == ORDER_PAID:
         raise OrderError("already_paid", str(order_id))
+    if row.payment_mode == PAYMENT_TELEGRAM:
+        raise OrderError("paid_in_telegram", str(order_id))
+    if row.member_id == actor_id:
+        raise OrderError("own_order", str(order_id))
     row = await _move(
         session, row, ORDER_PAID, actor_id=actor_id, note="offline", paid_amount=row.total
     )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from handlers.errors import APOLOGY
+from handlers.errors import ANSWER_LOST, APOLOGY
 from models.groupbuy import GroupBuy
 from models.idempotency import ProcessedUpdate
 from models.ledger import LedgerTransaction
@@ -44,11 +44,15 @@ async def deliver_pending(harness: Harness) -> None:
 
 
 def duplicates(harness: Harness, chats: Iterable[int]) -> dict[int, list[str]]:
-    """Bot messages that appear more than once in a chat (the apology excepted, in every
+    """Bot messages that appear more than once in a chat (the apologies excepted, in every
     language: a second failure is rightly apologised for again)."""
     i18n = harness.runtime.i18n
-    apologies = {i18n.gettext(APOLOGY, locale=locale) for locale in i18n.available_locales}
-    apologies.add(APOLOGY)
+    apologies = {
+        i18n.gettext(text, locale=locale)
+        for text in (APOLOGY, ANSWER_LOST)
+        for locale in i18n.available_locales
+    }
+    apologies |= {APOLOGY, ANSWER_LOST}
     emulator = harness.emulator
     found: dict[int, list[str]] = {}
     for chat in chats:

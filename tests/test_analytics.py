@@ -30,6 +30,7 @@ from tests.conftest import make_settings
 
 TEA, COFFEE = -1001, -1002
 M1, M2, M3, M4, M5, M6 = 1, 2, 3, 4, 5, 6
+LEADER = 99  # takes the cash at pickup (a member never marks their own order paid)
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ async def buy(
         max_total=10**9,
     )
     if pay:
-        await mark_paid_offline(session, order_id=order.id, actor_id=M1)
+        await mark_paid_offline(session, order_id=order.id, actor_id=LEADER)
     return order.id
 
 
@@ -168,7 +169,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession], now: datetime) -> Non
         assert formed is not None and formed.formed
         # m1 pays the mooncake in Tea Lovers and picks it up; m3 has not paid theirs
         mine = next(o.id for o in formed.orders if o.member_id == M1)
-        await mark_paid_offline(session, order_id=mine, actor_id=M1)
+        await mark_paid_offline(session, order_id=mine, actor_id=LEADER)
         await mark_fulfilled(session, order_id=mine, actor_id=M1)
     async with sessions() as session, session.begin():
         # m6 suggests in Coffee Club (adopted: 50 points) and spends 20; m4 suggests in private

@@ -960,6 +960,25 @@ async def test_a_timeout_fault_never_answers_and_never_acts(bot: Bot, emulator: 
     assert emulator.faults_served == [("sendMessage", TIMEOUT)]
 
 
+async def test_a_fault_after_the_call_acts_and_loses_only_the_answer(
+    bot: Bot, emulator: Emulator
+) -> None:
+    start_chat(emulator)
+    # a 502 after the call: the message is there, the client was told it failed
+    emulator.inject_fault("sendMessage", status=502, after=True)
+    with pytest.raises(TelegramServerError):
+        await bot.send_message(ALICE, "delivered, answer lost")
+    # no answer after the call: the message is there, the client gave up waiting
+    emulator.inject_fault("sendMessage", status=TIMEOUT, after=True)
+    with pytest.raises(TelegramNetworkError, match="timeout"):
+        await bot.send_message(ALICE, "delivered, never answered", request_timeout=1)
+    assert [m.text for m in emulator.bot_messages(ALICE)] == [
+        "delivered, answer lost",
+        "delivered, never answered",
+    ]
+    assert emulator.faults_served == [("sendMessage", 502), ("sendMessage", TIMEOUT)]
+
+
 async def test_random_faults_replay_from_their_seed(emulator: Emulator) -> None:
     start_chat(emulator)
 

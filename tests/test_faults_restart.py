@@ -1,8 +1,10 @@
-"""Faults: the bot process is killed (SIGKILL) in the middle of a group-buy's settlement and
-in the middle of a broadcast, then started again. The bot runs as `python -m bot run` in a
-child process pointed at the emulator, which lives in the test and kills the child at an exact
-point: when Telegram receives its Nth message of the kind. Afterwards: settled once, every
-row sent at most once and no chat with a message twice, scheduled jobs still fire."""
+"""Faults: the bot process is killed (SIGKILL) in the middle of a group-buy's settlement, in
+the middle of a broadcast, and while a Stars refund is between Telegram and the books, then
+started again. The bot runs as `python -m bot run` in a child process pointed at the emulator,
+which lives in the test and kills the child at an exact point: when Telegram receives its Nth
+message of the kind, or has carried out a refund whose answer it holds back. Afterwards:
+settled once, every row sent at most once and no chat with a message twice, scheduled jobs
+still fire, the refund booked once."""
 
 from __future__ import annotations
 
@@ -21,17 +23,20 @@ from sqlmodel import col
 
 from bot.app import build_runtime
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
+from bot.emulator import EMULATOR_TOKEN, TIMEOUT, Emulator
 from models.broadcast import (
     RECIPIENT_FAILED,
     RECIPIENT_SENT,
     RECIPIENT_SKIPPED,
     BroadcastRecipient,
 )
+from models.order import Order, StarRefund
 from services import broadcast as outbox
 from services.broadcast import REASON_INTERRUPTED
-from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from services.ledger import AccountRef, balance
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, assert_reconciles
 from tests.faults import duplicates, groupbuy_status, orders_by_member, postings
+from tests.test_order import paid_stars_order
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBERS = [4000 + i for i in range(8)]
@@ -267,3 +272,73 @@ async def test_killed_mid_broadcast_every_row_is_sent_at_most_once_and_the_rest_
     skipped = by_status.count((RECIPIENT_SKIPPED, "not_opted_in"))  # Sam, Lee ...
     assert by_status.count((RECIPIENT_SENT, None)) == len(by_status) - skipped - 1
     assert duplicates(harness, [TEA, COFFEE, *recipients]) == {}
+
+
+async def test_killed_between_telegrams_refund_and_its_booking_the_refund_is_booked_once(
+    harness: Harness, tmp_path: Path
+) -> None:
+    emu = harness.emulator
+    # given Mia paid 50 Stars for order #1, and the bot now runs as its own process
+    await paid_stars_order(harness)
+    [charge_id] = list(emu.payments)
+    assert emu.payments[charge_id]["refunded"] is False
+    await stop_in_process_bot(harness)
+    # a refund claimed by a process that died is taken over a second after its claim
+    env = child_env(harness.runtime.settings, emu) | {"REFUND_LEASE_SECONDS": "1"}
+    log = tmp_path / "bot.log"
+    # and Telegram will carry out the next refund but hold its answer back
+    emu.inject_fault("refundStarPayment", status=TIMEOUT, after=True)
+
+    async def refunded_unanswered() -> bool:
+        return ("refundStarPayment", TIMEOUT) in emu.faults_served
+
+    async def refund_row() -> StarRefund:
+        async with harness.session() as session:
+            return (await session.execute(select(StarRefund))).scalar_one()
+
+    # when Sam refunds the order, and the bot is killed once Telegram has refunded the Stars
+    # and before the bot heard so
+    emu.send_message(SAM, SAM, "/refund 1")
+    async with bot_process(env, log) as child:
+        await until(refunded_unanswered, "Telegram refunded the charge, answer held")
+        child.kill()
+        await child.wait()
+    assert child.returncode == -signal.SIGKILL, log.read_text()[-3000:]
+    # then Telegram has given the Stars back, the books still owe them to Mia, and she has
+    # not been told yet
+    assert emu.payments[charge_id]["refunded"] is True
+    assert (await refund_row()).status == "pending"
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 50
+    refunded = "Order #1 was refunded: ⭐ 50."
+    assert refunded not in [m.text for m in emu.bot_messages(MIA)]
+
+    # when the bot is started again
+    async with bot_process(env, log):
+
+        async def booked() -> bool:
+            row = await refund_row()
+            return row.status != "pending" and refunded in [m.text for m in emu.bot_messages(MIA)]
+
+        await until(booked, "the refund booked and Mia told")
+
+    # then the refund is booked once, as sent: Telegram answered the second ask with
+    # CHARGE_ALREADY_REFUNDED, and nothing was refunded twice
+    row = await refund_row()
+    assert (row.status, row.amount, row.charge_id) == ("sent", 50, charge_id)
+    assert len(emu.calls_of("refundStarPayment")) == 2
+    async with harness.session() as session:
+        order = await session.get(Order, 1)
+        assert order is not None and (order.status, order.refunded_amount) == ("refunded", 50)
+        assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 0
+        assert await balance(session, AccountRef("customer_receivable", MIA), "XTR") == 0
+        assert await balance(session, AccountRef("brand_refunds"), "XTR") == -50
+    assert await postings(harness, f"payment:{charge_id}:") == {f"payment:{charge_id}:refunded": 1}
+    assert sum(1 for key in await postings(harness, "order:1:refund")) == 1
+    await assert_reconciles(harness.runtime.settings.database_url)
+    # and Mia was told once, Sam once
+    assert [m.text for m in emu.bot_messages(MIA)].count(refunded) == 1
+    assert duplicates(harness, [MIA, SAM]) == {}
+    assert [m.text for m in emu.bot_messages(SAM)].count(
+        "Refund of ⭐ 50 for order #1 booked; Telegram is sending the Stars back to the member now."
+    ) == 1

@@ -229,6 +229,42 @@ async def test_a_leader_runs_offline_pickup_from_the_groups_list(harness: Harnes
     ]
 
 
+async def test_a_leader_never_marks_their_own_order_or_a_stars_order_paid(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 35.90 CNY | stock 10")
+    await harness.send(SAM, SAM, "/product_add Moon cake | 25 XTR | stock 5 | telegram")
+    await harness.send(LEE, LEE, "/start")
+    await harness.send(MIA, MIA, "/start")
+    # given Lee, the leader, ordered tea in his own group, and Mia ordered moon cakes in Stars
+    await harness.send(LEE, TEA, "/buy 1")
+    assert await harness.send(MIA, TEA, "/buy 2") == [
+        "Order #2 reserved. I sent you the invoice in private."
+    ]
+    # then the pickup list offers no "paid" button for the Stars order
+    await harness.send(LEE, TEA, "/orders")
+    card = harness.emulator.last_bot_message(TEA)
+    assert card.button_texts == ["✅ #1 paid", "📦 #1 picked up", "📦 #2 picked up"]
+    # and Lee cannot mark his own order paid, by command or button, nor Mia's Stars order
+    assert await harness.send(LEE, TEA, "/paid @lee") == [
+        "You cannot mark your own order paid: another leader or staff must confirm the money."
+    ]
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == (
+        "You cannot mark your own order paid: another leader or staff must confirm the money."
+    )
+    assert await harness.send(LEE, TEA, "/paid @mia") == [
+        "Mia has no orders here waiting for that."
+    ]
+    forged = await harness.press(LEE, TEA, card.message_id, callback_data="ord:paid:2", force=True)
+    assert forged == "That order is paid in Telegram, with the invoice the member got."
+    assert (await order_row(harness, 1)).status == "reserved"
+    assert (await order_row(harness, 2)).status == "awaiting_payment"
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("brand_revenue"), "CNY") == 0
+
+
 async def test_a_forged_button_for_another_groups_order_is_refused(harness: Harness) -> None:
     await harness.join_groups()
     await make_staff(harness)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.playground import run_playground
+from tests.conftest import make_settings
 from tests.test_config import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,9 +53,77 @@ def test_the_tour_script_prints_the_conversation() -> None:
         "[Tea Lovers] bot: #1 Oolong tea — 已接 3 件",
         "    1. Dan ×2",
         "    2. Bob ×1",
+        # dan buys moon cakes in Telegram Stars and pays the invoice
+        "[bob (private)] bot: 商品 #2 已建立：Moon cake，⭐ 25。",
+        "dan@dan (private)> /buy 2 2",
+        "[dan (private)] bot: 🧾 Moon cake\n    Order #1: Moon cake ×2\n    [Pay ⭐ 50]",
+        "dan@dan (private)> :pay",
+        "(dan pays ⭐ 50 for Moon cake)",
+        "[dan (private)] bot: Thank you! Order #1 is paid: ⭐ 50.",
+        "[dan (private)] bot: Order #1 earned you 50 points.",
+        # bob, staff, refunds it: the Stars go back and dan is told at once
+        "bob@bob (private)> /refund 1",
+        "[bob (private)] bot: 訂單 #1 的 ⭐ 50 退款已入帳，Telegram 正在把星星退還給會員。",
+        "[dan (private)] bot: Order #1 was refunded: ⭐ 50.",
+        "dan@dan (private)> /wallet",
+        "    Points: 0",
+        "+⭐ 50  Refund received",
     ]
+    in_order(transcript, expected_in_order)
+
+
+def in_order(transcript: str, expected: list[str]) -> None:
     position = 0
-    for line in expected_in_order:
+    for line in expected:
         found = transcript.find(line, position)
         assert found >= 0, f"missing or out of order: {line!r}\n--- transcript ---\n{transcript}"
         position = found + len(line)
+
+
+async def test_pay_pays_the_newest_invoice_through_the_bots_checkout(tmp_path: Path) -> None:
+    script = tmp_path / "pay.txt"
+    script.write_text(
+        "\n".join(
+            [
+                ":pay",
+                ":user bob",
+                "/start",
+                ":user alice",
+                "/product_add Moon cake | 25 XTR | stock 5 | telegram",
+                ":user dan",
+                "/start",
+                "/buy 1 2",
+                ":pay",
+                ":pay",
+                "/language",
+                ":press 2",
+                "/buy 1",
+                ":pay",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            # nothing to pay yet
+            "alice@alice (private)> :pay",
+            "no invoice to pay: order a product sold in Telegram Stars with /buy first",
+            # dan pays his invoice: the bot agrees, then the Stars arrive and he is thanked
+            "dan@dan (private)> :pay",
+            "(dan pays ⭐ 50 for Moon cake)",
+            "[dan (private)] bot: Thank you! Order #1 is paid: ⭐ 50.",
+            # paying it again is refused in the payment window, with the bot's reason
+            "dan@dan (private)> :pay",
+            "    (payment window) This order is already paid.",
+            # in Simplified Chinese, a second order is paid the same way
+            "(dan presses [2] 简体中文)",
+            "[dan (private)] bot: 🧾 Moon cake\n    订单 #2：Moon cake ×1",
+            "(dan pays ⭐ 25 for Moon cake)",
+            "[dan (private)] bot: 谢谢！订单 #2 已付款：⭐ 25。",
+        ],
+    )
+    assert not [line for line in lines if "Traceback" in line]

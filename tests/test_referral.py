@@ -40,6 +40,7 @@ from tests.test_perks import retrying
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CHAT = -100123
+LEADER = 999_999  # takes the cash (a member never marks their own order paid)
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ async def test_a_depth_of_five_pays_three_levels_and_no_more(
         order = await place_order(
             session, member_id=5, chat_id=CHAT, product_id=product.id, quantity=1, max_total=10**9
         )
-        await mark_paid_offline(session, order_id=order.id, actor_id=1)
+        await mark_paid_offline(session, order_id=order.id, actor_id=LEADER)
         outcome = await order_paid(session, order_id=order.id, now=NOW, rules=rules)
     # then three levels earn and the fourth does not
     assert outcome.commission == ((4, 500), (3, 400), (2, 300))
@@ -151,7 +152,7 @@ async def test_the_daily_limit_of_rewarded_referrals_holds(
                 session, member_id=friend, chat_id=CHAT, product_id=product.id, quantity=1,
                 max_total=10**9,
             )  # fmt: skip
-            await mark_paid_offline(session, order_id=order.id, actor_id=1)
+            await mark_paid_offline(session, order_id=order.id, actor_id=LEADER)
             await order_paid(session, order_id=order.id, now=NOW, rules=rules)
     async with sessions() as session:
         statuses = sorted((await session.execute(select(Referral.status))).scalars().all())
@@ -212,7 +213,7 @@ async def test_random_graphs_never_cycle_nor_overpay_and_the_ledger_reconciles(
                 session, member_id=member, chat_id=CHAT, product_id=product.id, quantity=amount,
                 max_total=10**9,
             )  # fmt: skip
-            await mark_paid_offline(session, order_id=order.id, actor_id=member)
+            await mark_paid_offline(session, order_id=order.id, actor_id=LEADER)
             await order_paid(session, order_id=order.id, now=NOW, rules=rules)
             if refund:
                 await refund_order(session, order_id=order.id, actor_id=members[0])
@@ -312,7 +313,7 @@ async def test_the_daily_limit_holds_when_friends_pay_at_the_same_moment(
                 session, member_id=friend, chat_id=CHAT, product_id=product.id, quantity=1,
                 max_total=10**9,
             )  # fmt: skip
-            await mark_paid_offline(session, order_id=order.id, actor_id=1)
+            await mark_paid_offline(session, order_id=order.id, actor_id=LEADER)
             orders.append(order.id)
 
     # when the five first orders are booked concurrently
@@ -380,7 +381,7 @@ async def test_program_figures_on_a_seeded_store_match_the_hand_count(
                 session, member_id=newcomer, chat_id=chat, product_id=product.id,
                 quantity=quantity, max_total=10**9,
             )  # fmt: skip
-            await mark_paid_offline(session, order_id=placed.id, actor_id=1)
+            await mark_paid_offline(session, order_id=placed.id, actor_id=LEADER)
             await order_paid(session, order_id=placed.id, now=start + paid * day, rules=rules)
             if refunded:
                 await refund_order(session, order_id=placed.id, actor_id=1)

@@ -188,6 +188,7 @@ class _Fault:
     retry_after: int | None
     delay: float
     description: str | None
+    after: bool = False  # served once the call was carried out: done, but its answer is lost
 
     def error(self) -> ApiError:
         if self.status == 429:
@@ -1052,7 +1053,7 @@ class Emulator:
         index = len(self.calls)
         self.calls.append((name, dict(raw)))
         try:
-            await self._apply_fault(name)
+            lost_answer = await self._apply_fault(name)
             params = Converter(self.spec, files, strict_html=self.strict_html).convert_params(
                 name, raw
             )
@@ -1071,6 +1072,8 @@ class Emulator:
                 self._rate_record(chat_id)
             if self.validate_responses:
                 self._self_check(name, result)
+            if lost_answer is not None:
+                self._serve_fault(name, lost_answer)
         except ApiError as err:
             if err.status == 429:
                 self.http_429 += 1
@@ -1105,6 +1108,7 @@ class Emulator:
         retry_after: int | None = None,
         delay: float = 0.0,
         description: str | None = None,
+        after: bool = False,
     ) -> None:
         """Make the next ``count`` calls of ``method`` (any method when None) fail.
 
@@ -1112,6 +1116,10 @@ class Emulator:
         ``TIMEOUT`` (0) never answers: the request hangs until the client's own timeout and is
         not executed; ``delay`` seconds are slept first (a status < 400, e.g. 200, then answers
         normally, which simulates a slow server).
+
+        ``after=True`` carries the call out first and only then fails its answer: Telegram did
+        it, the client never heard (with ``TIMEOUT``: the request hangs, done, until the client
+        gives up or dies).
         """
         name = None
         if method is not None:
@@ -1120,7 +1128,7 @@ class Emulator:
                 raise ValueError(f"unknown Bot API method {method!r}")
         if count < 1:
             raise ValueError("count must be >= 1")
-        self._faults.append(_Fault(name, status, count, retry_after, delay, description))
+        self._faults.append(_Fault(name, status, count, retry_after, delay, description, after))
 
     def inject_random_faults(
         self,
@@ -1148,7 +1156,9 @@ class Emulator:
         self._faults.clear()
         self._random_faults = None
 
-    async def _apply_fault(self, name: str) -> None:
+    async def _apply_fault(self, name: str) -> _Fault | None:
+        """Serve the fault due for this call, if any; one to serve after the call (``after``)
+        is returned instead."""
         for fault in self._faults:
             if fault.method is None or fault.method == name:
                 fault.remaining -= 1
@@ -1156,16 +1166,19 @@ class Emulator:
                     self._faults.remove(fault)
                 if fault.delay > 0:
                     await asyncio.sleep(fault.delay)
+                if fault.after:
+                    return fault
                 self._serve_fault(name, fault)
-                return
+                return None
         chaos = self._random_faults
         if chaos is None or name == "getUpdates":
-            return
+            return None
         if chaos.methods is not None and name not in chaos.methods:
-            return
+            return None
         if chaos.rng.random() < chaos.rate:
             status = chaos.rng.choice(chaos.statuses)
             self._serve_fault(name, _Fault(name, status, 1, chaos.retry_after, 0.0, None))
+        return None
 
     def _serve_fault(self, name: str, fault: _Fault) -> None:
         if fault.status == TIMEOUT:
