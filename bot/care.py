@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import calendar
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -19,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from bot.config import Settings
+from bot.middlewares import CommittedNotifier
 from bot.periodic import PeriodicJob
+from bot.transactions import unit_of_work
 from handlers.text import BackgroundSender, esc
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
 from models.ledger import POINTS
@@ -83,6 +86,14 @@ class MemberCare(PeriodicJob):
         self.settings = settings
         self.clock = clock
 
+    @asynccontextmanager
+    async def _unit(self) -> AsyncIterator[tuple[AsyncSession, BackgroundSender]]:
+        """One transaction of care, and the sender as it sees it: what it tells a member goes
+        out once the gift or the news it announces has committed (never from inside the
+        transaction, and never about a grant a rollback took back)."""
+        async with unit_of_work(self.sessions) as unit:
+            yield unit.session, CommittedNotifier(self.notifier, unit)
+
     async def _reachable_locale(self, session: AsyncSession, member_id: int) -> str | None:
         """The member's locale when they can get private messages from the bot."""
         member = await get_member(session, member_id)
@@ -105,7 +116,7 @@ class MemberCare(PeriodicJob):
             members = await members_to_recompute(session)
         for member_id in members:
             try:
-                async with self.sessions() as session, session.begin():
+                async with self._unit() as (session, notifier):
                     change = await recompute(
                         session, member_id=member_id, currency=currency, now=now
                     )
@@ -115,7 +126,7 @@ class MemberCare(PeriodicJob):
                         if member is not None and member.started:
                             news = await tier_news(change, self.i18n, member.locale)
                             if news:
-                                self.notifier.send(member_id, news)
+                                notifier.send(member_id, news)
                         continue
                     drop = await drop_ahead(
                         session, member_id=member_id, currency=currency, now=now
@@ -141,7 +152,7 @@ class MemberCare(PeriodicJob):
                             tier=tier_name(drop.current),
                             amount=tier_amount(drop.to_keep, self.settings, locale),
                         )
-                        self.notifier.send(member_id, text)
+                        notifier.send(member_id, text)
             except Exception:  # one member must not stop the others
                 log.exception("tier care of member %s failed; the next run retries", member_id)
 
@@ -176,19 +187,21 @@ class MemberCare(PeriodicJob):
                 rules=rules,
             )
             try:
-                async with self.sessions() as session, session.begin():
+                async with self._unit() as (session, notifier):
                     moved = await move(session, member_id=member_id, segment=segment, now=now)
                     if moved is None:
                         continue
                     report.transitions += 1
                     if moved.before is None and moved.after != SEGMENT_NEW:
                         continue
-                    if await self._care(session, moved, now):
+                    if await self._care(session, notifier, moved, now):
                         report.cared += 1
             except Exception:
                 log.exception("segment care of member %s failed; the next run retries", member_id)
 
-    async def _care(self, session: AsyncSession, moved: Transition, now: datetime) -> bool:
+    async def _care(
+        self, session: AsyncSession, notifier: BackgroundSender, moved: Transition, now: datetime
+    ) -> bool:
         """Give what the matching rules say, once per transition (keys name the transition)."""
         rules = await rules_for(session, moved)
         if not rules:
@@ -244,12 +257,12 @@ class MemberCare(PeriodicJob):
                 )
         if member is not None and member.started and lines:
             # what the member received is a receipt, not a promotion: it goes at once
-            self.notifier.send(moved.member_id, "\n".join(lines))
+            notifier.send(moved.member_id, "\n".join(lines))
         return True
 
     async def _birthdays(self, report: CareReport) -> None:
         now = self.clock()
-        async with self.sessions() as session, session.begin():
+        async with self._unit() as (session, notifier):
             gifts = await birthday_gifts(
                 session, now=now, default_timezone=self.settings.default_timezone
             )
@@ -262,7 +275,7 @@ class MemberCare(PeriodicJob):
                             text += " " + _("Here is your birthday gift: {points}.").format(
                                 points=points_text(gift.points, gift.locale)
                             )
-                        self.notifier.send(gift.member_id, text)
+                        notifier.send(gift.member_id, text)
 
     async def _expiry(self, report: CareReport) -> None:
         now = self.clock()
@@ -271,7 +284,7 @@ class MemberCare(PeriodicJob):
         async with self.sessions() as session:
             members = await members_with_points(session)
         for member_id in members:
-            async with self.sessions() as session, session.begin():
+            async with self._unit() as (session, notifier):
                 zone = self.settings.default_timezone
                 today = local_day(now, zone)
                 gone = await expire_points(
@@ -288,7 +301,7 @@ class MemberCare(PeriodicJob):
                             text = _(
                                 "{points} earned more than {months} months ago have expired."
                             ).format(points=points_text(gone, locale), months=months)
-                            self.notifier.send(member_id, text)
+                            notifier.send(member_id, text)
                     continue
                 soon = await self._expiring_within_week(session, member_id, cutoff)
                 if soon and await self._first_warning_this_week(session, member_id, today, soon):
@@ -298,7 +311,7 @@ class MemberCare(PeriodicJob):
                             text = _(
                                 "{points} will expire within a week. Spend them in /rewards."
                             ).format(points=points_text(soon, locale))
-                            self.notifier.send(member_id, text)
+                            notifier.send(member_id, text)
 
     async def _expiring_within_week(
         self, session: AsyncSession, member_id: int, cutoff: datetime
