@@ -27,7 +27,7 @@ from models.ledger import (
     POINTS,
 )
 from services.export import export_csv
-from services.ledger import AccountRef, balances, movements
+from services.ledger import AccountRef, balances_of_owner, movements
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
 from services.role import Role
@@ -70,25 +70,31 @@ async def wallet(
     points = AccountRef(ACCOUNT_MEMBER_POINTS, member.id)
     commission = AccountRef(ACCOUNT_MEMBER_COMMISSION, member.id)
     leader = AccountRef(ACCOUNT_LEADER_COMMISSION, member.id)
-    point_balance = (await balances(session, points)).get(POINTS, 0)
+    pending = AccountRef(ACCOUNT_LEADER_COMMISSION_PENDING, member.id)
+    referral_pending = AccountRef(ACCOUNT_MEMBER_COMMISSION_PENDING, member.id)
+    payable = AccountRef(ACCOUNT_CUSTOMER_PAYABLE, member.id)
+    held = await balances_of_owner(
+        session,
+        member.id,
+        [a.kind for a in (points, commission, leader, pending, referral_pending, payable)],
+    )
+    point_balance = held.get(points.kind, {}).get(POINTS, 0)
     lines = [
         _("<b>Your wallet</b>"),
         _("Points: {points}").format(points=format_decimal(point_balance, locale=locale)),
     ]
     earned: dict[str, int] = {}
     for account in (commission, leader):
-        for asset, value in (await balances(session, account)).items():
+        for asset, value in held.get(account.kind, {}).items():
             earned[asset] = earned.get(asset, 0) + value
     for asset, value in sorted(earned.items()):
         if value:
             lines.append(
                 _("Commission earned: {amount}").format(amount=format_money(value, asset, locale))
             )
-    pending = AccountRef(ACCOUNT_LEADER_COMMISSION_PENDING, member.id)
-    referral_pending = AccountRef(ACCOUNT_MEMBER_COMMISSION_PENDING, member.id)
     waiting: dict[str, int] = {}
     for account in (pending, referral_pending):
-        for asset, value in (await balances(session, account)).items():
+        for asset, value in held.get(account.kind, {}).items():
             waiting[asset] = waiting.get(asset, 0) + value
     for asset, value in sorted(waiting.items()):
         if value > 0:
@@ -97,8 +103,7 @@ async def wallet(
                     amount=format_money(value, asset, locale)
                 )
             )
-    payable = AccountRef(ACCOUNT_CUSTOMER_PAYABLE, member.id)
-    for asset, value in sorted((await balances(session, payable)).items()):
+    for asset, value in sorted(held.get(payable.kind, {}).items()):
         if value > 0:
             lines.append(
                 _("Refunds owed to you: {amount}").format(amount=format_money(value, asset, locale))
