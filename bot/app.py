@@ -289,7 +289,12 @@ def build_runtime(
     paced = PacedRequests(pace)
     metrics = Metrics()
     bot = create_bot(settings, token, paced, metrics)
-    notifier = Notifier(bot, failed=metrics.effects_failed.inc)
+    notifier = Notifier(
+        bot,
+        failed=metrics.effects_failed.inc,
+        metrics=metrics,
+        strict=settings.strict_transactions,
+    )
     cards = CardRefresher(
         sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
     )

@@ -39,6 +39,9 @@ from aiogram.exceptions import (
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from bot.metrics import Metrics
+from bot.transactions import refuse_if_open
+
 log = logging.getLogger(__name__)
 
 # methods that send or edit a message and so count against Telegram's limits
@@ -195,9 +198,20 @@ class Notifier:
     each of `retry_seconds` (`NOTICE_RETRY_SECONDS`), so a member is told once Telegram answers
     again; a refusal (400, 403) or the last failed attempt is logged and counted (`failed`)."""
 
-    def __init__(self, bot: Bot, failed: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        failed: Callable[[], None] | None = None,
+        *,
+        metrics: Metrics | None = None,
+        strict: bool = False,
+    ) -> None:
         self.bot = bot
         self.failed = failed
+        # queuing a message with a transaction open breaks the rule as sending it would: the
+        # message could go out before the commit, or about work a rollback took back
+        self.metrics = metrics
+        self.strict = strict
         # the pauses before each new attempt (tests shorten them)
         self.retry_seconds: tuple[float, ...] = NOTICE_RETRY_SECONDS
         self._tasks: set[asyncio.Task[None]] = set()
@@ -208,6 +222,7 @@ class Notifier:
 
     def queue(self, chat_id: int, text: str, **kwargs: Any) -> asyncio.Task[None]:
         """Queue a message, and return the task that ends once it was sent or given up."""
+        refuse_if_open("sendMessage", self.metrics, strict=self.strict)
         task = asyncio.create_task(self._send(chat_id, text, kwargs))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

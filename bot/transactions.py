@@ -237,14 +237,19 @@ class TransactionGuard(BaseRequestMiddleware):
         unit = current_unit()
         if unit is not None and unit.owns_current_task() and unit.session.in_transaction():
             await unit.commit()
-        held = open_in_this_task()
-        if held:
-            name = method.__api_method__
-            if self.metrics is not None:
-                self.metrics.network_in_transaction.labels(method=name).inc()
-            log.error(
-                "%s called with %d database transaction(s) open, from %s", name, held, _caller()
-            )
-            if self.strict:
-                raise NetworkInTransaction(f"{name} called with a database transaction open")
+        refuse_if_open(method.__api_method__, self.metrics, strict=self.strict)
         return await make_request(bot, method)
+
+
+def refuse_if_open(name: str, metrics: Metrics | None, *, strict: bool) -> None:
+    """A call to Telegram (`name`) about to be made or queued: any database transaction still
+    open in this task breaks the rule. It is counted and logged with the line that made the
+    call, and with `strict` refused (NetworkInTransaction)."""
+    held = open_in_this_task()
+    if not held:
+        return
+    if metrics is not None:
+        metrics.network_in_transaction.labels(method=name).inc()
+    log.error("%s called with %d database transaction(s) open, from %s", name, held, _caller())
+    if strict:
+        raise NetworkInTransaction(f"{name} called with a database transaction open")

@@ -3,6 +3,7 @@ messages fail after the commit without losing anything."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -32,6 +33,35 @@ async def test_a_bot_call_with_a_transaction_open_is_refused_and_counted(
     assert counted == 1
     # then nothing reached Telegram
     assert harness.emulator.bot_messages(MIA) == []
+
+
+async def test_a_message_queued_with_a_transaction_open_is_refused_and_counted(
+    harness: Harness,
+) -> None:
+    # queuing a background message inside a transaction is the same breach as sending it: the
+    # message could go out before the commit, or about writes a rollback takes back (member
+    # care once told of gifts so)
+    runtime = harness.runtime
+    await harness.send(MIA, MIA, "/start")
+    harness.new_bot_messages(MIA)
+    async with runtime.sessions() as session, session.begin():
+        await session.execute(text("SELECT 1"))
+        with pytest.raises(NetworkInTransaction):
+            runtime.notifier.send(MIA, "a gift for you")
+    counted = runtime.metrics.network_in_transaction.labels(method="sendMessage")._value.get()
+    assert counted == 1
+    await runtime.notifier.drain()
+    assert harness.new_bot_messages(MIA) == []
+    # queued on the unit of work instead, it goes out once the transaction committed
+    async with unit_of_work(runtime.sessions) as unit:
+        await unit.session.execute(text("SELECT 1"))
+        unit.add(lambda: _queued(runtime.notifier.send, MIA, "a gift for you"))
+    await runtime.notifier.drain()
+    assert [m.text for m in harness.new_bot_messages(MIA)] == ["a gift for you"]
+
+
+async def _queued(send: Callable[..., None], *args: object) -> None:
+    send(*args)
 
 
 async def test_a_unit_of_work_commits_before_it_talks_to_telegram(harness: Harness) -> None:
