@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -26,10 +25,10 @@ from bot.sender import Notifier
 from bot.transactions import UnitOfWork, unit_of_work
 from handlers.text import RefundWaker, carry_out, later
 from handlers.views.groupbuy import closing_effects
-from handlers.views.poll import result_effects, stopped_before
+from handlers.views.poll import result_effects, stop_copies
 from services.groupbuy import due_groupbuys, open_groupbuys, settle_groupbuy
 from services.order import release_commissions
-from services.poll import StoppedCopy, close_poll, copies_to_stop, due_polls, open_polls
+from services.poll import close_poll, copies_to_stop, due_polls, open_polls
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
@@ -228,18 +227,7 @@ class PollCloser(DeadlineCloser):
         their final counts and post the result after commit; False when it was not open."""
         async with self.sessions() as session:
             copies = await copies_to_stop(session, poll_id)
-        stopped = []
-        for copy in copies:
-            try:
-                final = await self.bot.stop_poll(copy.chat_id, copy.message_id)
-            except TelegramAPIError as exc:
-                if not stopped_before(exc):
-                    log.warning("could not stop poll %s in %s: %s", poll_id, copy.chat_id, exc)
-                    continue
-                counts = None  # a closer that died midway stopped it: its counts are recorded
-            else:
-                counts = tuple(option.voter_count for option in final.options)
-            stopped.append(StoppedCopy(copy.chat_id, copy.telegram_poll_id, counts))
+        stopped = await stop_copies(self.bot, poll_id, copies)
         with self.i18n.context():
             async with unit_of_work(self.sessions, failed=self._failed()) as unit:
                 closed = await close_poll(

@@ -31,7 +31,7 @@ from handlers.text import (
     carry_out,
     esc,
 )
-from handlers.views.poll import result_effects, stopped_before
+from handlers.views.poll import result_effects, stop_copies
 from models.poll import POLL_OPEN
 from services.community import get_community
 from services.groupbuy import GroupBuyError, parse_count, parse_deadline, parse_minimum
@@ -39,7 +39,6 @@ from services.member import MemberView
 from services.poll import (
     ClosedPoll,
     PollView,
-    StoppedCopy,
     claim_presale,
     close_poll,
     copies_to_stop,
@@ -192,18 +191,7 @@ async def stop_and_close(
     """Stop every copy on Telegram, then close the poll once with their final counts and post
     the result and chart to every group and to its author after commit. None when it was not
     open."""
-    stopped = []
-    for copy in await copies_to_stop(session, poll_id):
-        try:
-            final = await bot.stop_poll(copy.chat_id, copy.message_id)
-        except TelegramAPIError as exc:
-            if not stopped_before(exc):
-                log.warning("could not stop poll %s in %s: %s", poll_id, copy.chat_id, exc)
-                continue
-            counts = None  # a closer that died midway stopped it: its counts are recorded
-        else:
-            counts = tuple(option.voter_count for option in final.options)
-        stopped.append(StoppedCopy(copy.chat_id, copy.telegram_poll_id, counts))
+    stopped = await stop_copies(bot, poll_id, await copies_to_stop(session, poll_id))
     closed = await close_poll(
         session, poll_id=poll_id, now=now, stopped=stopped, default_locale=default_locale
     )

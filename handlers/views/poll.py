@@ -3,6 +3,10 @@ without words (the staff command /poll_close and the closing job both post it)."
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+
+from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import SendMessage, SendPhoto
 from aiogram.types import BufferedInputFile
@@ -12,7 +16,9 @@ from babel.numbers import format_percent
 
 from handlers.chart import bar_chart
 from handlers.text import CAPTION_LIMIT, Calls, Effect, esc, visible_length
-from services.poll import ClosedPoll, PollResult
+from services.poll import ClosedPoll, PollResult, PostView, StoppedCopy
+
+log = logging.getLogger(__name__)
 
 
 def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
@@ -86,6 +92,25 @@ def result_chart(result: PollResult) -> bytes:
 def stopped_before(exc: TelegramAPIError) -> bool:
     """Telegram's answer to stopping a poll copy that was stopped already."""
     return isinstance(exc, TelegramBadRequest) and "already been closed" in exc.message
+
+
+async def stop_copies(bot: Bot, poll_id: int, copies: Iterable[PostView]) -> list[StoppedCopy]:
+    """Stop the poll's copies on Telegram (no transaction may be open) and say what each held
+    at the end; a copy a closer that died midway already stopped has its counts recorded, one
+    Telegram cannot stop now is left out (logged) and keeps its counts as recorded."""
+    stopped = []
+    for copy in copies:
+        try:
+            final = await bot.stop_poll(copy.chat_id, copy.message_id)
+        except TelegramAPIError as exc:
+            if not stopped_before(exc):
+                log.warning("could not stop poll %s in %s: %s", poll_id, copy.chat_id, exc)
+                continue
+            counts = None
+        else:
+            counts = tuple(option.voter_count for option in final.options)
+        stopped.append(StoppedCopy(copy.chat_id, copy.telegram_poll_id, counts))
+    return stopped
 
 
 def _result_calls(chat_id: int, text: str, chart: bytes, poll_id: int) -> Calls:
