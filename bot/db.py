@@ -13,7 +13,6 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -33,9 +32,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     if dbapi_connection.isolation_level is not None:
         dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # the first connection after a crash may find another process recovering the WAL
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA synchronous=NORMAL",
+    ):
+        _patiently(partial(cursor.execute, pragma))
     cursor.close()
 
 
@@ -48,16 +51,23 @@ SQLITE_LOCK_PAUSE_S = 0.005
 def _sqlite_begin(connection: Any) -> None:
     # A transaction that reads and then writes must not find its snapshot stale (SQLite would
     # fail it at once, busy timeout or not): take the write lock when the transaction begins.
-    # The connection runs in the event loop's thread (`InlineSQLite`), so its busy timeout is
-    # short; while another connection holds the lock, wait for it here, asynchronously, up to
-    # the whole busy timeout.
+    _patiently(partial(connection.exec_driver_sql, "BEGIN IMMEDIATE"))
+
+
+def _patiently(attempt: Callable[[], object]) -> None:
+    """Run `attempt`, and while SQLite answers that the database is locked (another connection
+    holds the write lock, or recovers the WAL after a crash), try again after a pause, up to
+    the whole busy timeout. An inline connection (`InlineSQLite`) runs in the event loop's
+    thread with a short busy timeout, so it waits here, asynchronously, letting the loop run
+    (the holder may be another update of this process)."""
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     while True:
         try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            attempt()
             return
-        except OperationalError as exc:
-            if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+        except Exception as exc:  # the driver's, or SQLAlchemy's wrapping of it
+            reason = str(getattr(exc, "orig", exc))
+            if "locked" not in reason or time.monotonic() > deadline:
                 raise
         await_only(asyncio.sleep(SQLITE_LOCK_PAUSE_S))
 

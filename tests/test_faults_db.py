@@ -156,3 +156,44 @@ async def test_a_join_failed_by_the_database_is_clean_and_its_redelivery_joins_o
         )
     finally:
         await runtime.close()
+
+
+async def test_a_sqlite_connection_waits_for_the_lock_without_stopping_the_bot(
+    tmp_path: Any,
+) -> None:
+    # SQLite statements run in the event loop's thread (bot.db.InlineSQLite); a connection
+    # that meets another process's write lock, opening or beginning, must wait for it without
+    # blocking the loop, and then do its work
+    url = f"sqlite+aiosqlite:///{tmp_path}/locked.sqlite3"
+    engine = bot.db.create_engine(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE t (n INTEGER)"))
+        await engine.dispose()  # the next statement opens a new connection, as after a restart
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        # given another process holds the write lock for half a second
+        with sqlite_write_lock(str(tmp_path / "locked.sqlite3")):
+            writing = asyncio.create_task(_insert(engine))
+            await asyncio.sleep(0.5)
+            assert not writing.done()  # it waits for the lock ...
+        await writing  # ... and writes once it is free
+        ticker.cancel()
+        # then the loop kept running while it waited (a blocked loop would not have ticked)
+        assert ticks >= 20
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT n FROM t"))).scalars().all() == [1]
+    finally:
+        await engine.dispose()
+
+
+async def _insert(engine: Any) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO t (n) VALUES (1)"))
