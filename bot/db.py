@@ -84,9 +84,10 @@ class InlineSQLite(aiosqlite.Connection):
     back: about eight round trips per statement, each a queue, a wake-up and the loop's
     self-pipe. A small statement takes SQLite microseconds, so the hand-offs were most of an
     update's database time, and the transaction (with SQLite's one write lock) stayed open
-    while the loop ran other updates between them. Here a statement runs at once. The one
-    call that can wait, taking the write lock, waits asynchronously (`_sqlite_begin`); long
-    reads such as exports use the threaded driver (`create_engine(reads_only=True)`)."""
+    while the loop ran other updates between them. Here a statement runs at once. What can
+    meet another connection's lock (taking the write lock, the pragmas of a new connection)
+    waits asynchronously (`_patiently`); long reads such as exports use the threaded driver
+    (`create_engine(reads_only=True)`)."""
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._connection is None:
