@@ -3,7 +3,6 @@ messages fail after the commit without losing anything."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from bot.transactions import NetworkInTransaction, unit_of_work
+from handlers.text import later
 from models.base import utcnow
 from models.member import Member
 from models.order import Order, Payment, StarRefund
@@ -55,13 +55,9 @@ async def test_a_message_queued_with_a_transaction_open_is_refused_and_counted(
     # queued on the unit of work instead, it goes out once the transaction committed
     async with unit_of_work(runtime.sessions) as unit:
         await unit.session.execute(text("SELECT 1"))
-        unit.add(lambda: _queued(runtime.notifier.send, MIA, "a gift for you"))
+        unit.add(later(runtime.notifier.send, MIA, "a gift for you"))
     await runtime.notifier.drain()
     assert [m.text for m in harness.new_bot_messages(MIA)] == ["a gift for you"]
-
-
-async def _queued(send: Callable[..., None], *args: object) -> None:
-    send(*args)
 
 
 async def test_a_unit_of_work_commits_before_it_talks_to_telegram(harness: Harness) -> None:
