@@ -299,11 +299,14 @@ def decision_text(decided: PayoutView, locale: str) -> str:
             "Staff did not approve your payout request #{id}. Your commission stays in your "
             "wallet; please ask them why."
         ).format(id=decided.id)
-    text = _("Your payout #{id} is approved: {cash} is paid to you.").format(
-        id=decided.id, cash=format_money(decided.paid_cash, decided.currency, locale)
-    )
-    if decided.netted:
-        text += " " + _("{netted} of it settled the cash you owed the brand.").format(
-            netted=format_money(decided.netted, decided.currency, locale)
+    cash = format_money(decided.paid_cash, decided.currency, locale)
+    if not decided.netted:
+        return _("Your payout #{id} is approved: {cash} is paid to you.").format(
+            id=decided.id, cash=cash
         )
-    return text
+    return _(
+        "Your payout #{id} is approved: {netted} of it settled the cash you owed the brand, "
+        "and {cash} is paid to you."
+    ).format(
+        id=decided.id, cash=cash, netted=format_money(decided.netted, decided.currency, locale)
+    )
