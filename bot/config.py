@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     leader_commission_bps: int = Field(default=500, ge=0, le=5000)
     # days after payment before a leader's commission is released (refunds reverse it before)
     refund_window_days: int = Field(default=7, ge=0, le=365)
+    # the least commission a leader or referrer may ask to be paid out with /payout, in minor
+    # units of its currency (5000 = ¥50.00)
+    payout_min_amount: int = Field(default=5000, ge=1, le=10**12)
+    # cash a leader collected and has not handed over for longer than this many days is
+    # overdue: /leader_cash marks it for staff
+    cash_overdue_days: int = Field(default=7, ge=1, le=365)
     # group-buy cards are edited at most once per this many seconds per group
     card_edit_seconds: float = Field(default=3.0, ge=0.0)
     # how often the scheduler looks for group-buys whose deadline passed

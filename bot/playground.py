@@ -10,6 +10,7 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp.web import AppRunner
@@ -18,6 +19,7 @@ from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from handlers.text import format_money
+from models.base import utcnow
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ HELP = """Playground commands (anything else is sent as a message):
   :chat NAME        switch chat: tea, coffee, or private
   :press N          press button N of the newest message with buttons in this chat
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
+  :wait DAYS        let days pass (deadlines close, commission past the refund window is
+                    released)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -54,6 +58,8 @@ class Console:
     emulator: Emulator
     write: Callable[[str], None]
     settle: Callable[[], Awaitable[None]]  # waits for messages the bot sends in the background
+    # lets days pass on the domain's clock and runs what is then due
+    wait: Callable[[float], Awaitable[None]] | None = None
     user: Persona = PERSONAS[0]
     chat_key: str = "private"
     shown: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
@@ -166,6 +172,18 @@ class Console:
             await self.press(arg)
         elif word == "pay":
             await self.pay()
+        elif word == "wait":
+            try:
+                days = float(arg)
+            except ValueError:
+                days = -1.0
+            if self.wait is None or not 0 < days <= 365:
+                self.write("wait a number of days from 1 to 365, for example :wait 8")
+            else:
+                self.write(f"({days:g} days pass)")
+                await self.wait(days)
+                await self.settle()
+                self.flush()
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -275,7 +293,8 @@ async def run_playground(
                 "pace_messages": False,  # the emulator here does not limit; keep the demo brisk
             }
         )
-        runtime = build_runtime(local, EMULATOR_TOKEN)
+        clock = PlaygroundClock()
+        runtime = build_runtime(local, EMULATOR_TOKEN, clock=clock)
         try:
             await prepare(runtime)
             await runtime.closer.start()  # group-buy deadlines fire here too
@@ -287,7 +306,7 @@ async def run_playground(
             if script is None:  # the dashboard, for /dashboard's login link
                 web = await _serve_dashboard(runtime, write)
             try:
-                return await _session(runtime, emulator, script, write)
+                return await _session(runtime, emulator, script, write, clock)
             finally:
                 if web is not None:
                     await web.cleanup()
@@ -309,8 +328,22 @@ async def _serve_dashboard(runtime: Runtime, write: Callable[[str], None]) -> Ap
     return runner
 
 
+class PlaygroundClock:
+    """The domain's time in the playground: the real now, moved ahead by :wait."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.ahead
+
+
 async def _session(
-    runtime: Runtime, emulator: Emulator, script: Path | None, write: Callable[[str], None]
+    runtime: Runtime,
+    emulator: Emulator,
+    script: Path | None,
+    write: Callable[[str], None],
+    clock: PlaygroundClock,
 ) -> int:
     _world(emulator)
 
@@ -320,7 +353,11 @@ async def _session(
         await runtime.refunder.run_once()
         await runtime.notifier.drain()
 
-    console = Console(emulator=emulator, write=write, settle=settle)
+    async def wait(days: float) -> None:
+        clock.ahead += timedelta(days=days)
+        await runtime.closer.close_due()  # deadlines, and commission releases
+
+    console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(
         runtime.dp.start_polling(
             runtime.bot,

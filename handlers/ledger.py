@@ -17,8 +17,10 @@ from handlers.filters import RoleFilter
 from handlers.perks import POINT_REASONS
 from handlers.text import N_, HandlerSettings, esc, format_money
 from models.ledger import (
+    ACCOUNT_COMMISSION_PAID_OUT,
     ACCOUNT_CUSTOMER_PAYABLE,
     ACCOUNT_CUSTOMER_RECEIVABLE,
+    ACCOUNT_LEADER_CASH,
     ACCOUNT_LEADER_COMMISSION,
     ACCOUNT_LEADER_COMMISSION_PENDING,
     ACCOUNT_MEMBER_COMMISSION,
@@ -26,6 +28,7 @@ from models.ledger import (
     ACCOUNT_MEMBER_POINTS,
     POINTS,
 )
+from services.cash import TX_CASH_COLLECTED
 from services.export import export_csv
 from services.ledger import AccountRef, balances_of_owner, movements
 from services.member import MemberView
@@ -46,6 +49,7 @@ MOVEMENT_LABELS = {
     "referral_commission_release": N_("Commission released"),
     "refund_paid": N_("Refund received"),
     "payment_unmatched": N_("Payment that could not be used"),
+    "commission_payout": N_("Commission paid out"),
     **POINT_REASONS,
 }
 
@@ -76,7 +80,11 @@ async def wallet(
     held = await balances_of_owner(
         session,
         member.id,
-        [a.kind for a in (points, commission, leader, pending, referral_pending, payable)],
+        [
+            *(a.kind for a in (points, commission, leader, pending, referral_pending, payable)),
+            ACCOUNT_COMMISSION_PAID_OUT,
+            ACCOUNT_LEADER_CASH,
+        ],
     )
     point_balance = held.get(points.kind, {}).get(POINTS, 0)
     lines = [
@@ -103,6 +111,20 @@ async def wallet(
                     amount=format_money(value, asset, locale)
                 )
             )
+    for asset, value in sorted(held.get(ACCOUNT_COMMISSION_PAID_OUT, {}).items()):
+        if value > 0:
+            lines.append(
+                _("Commission paid out to you: {amount}").format(
+                    amount=format_money(value, asset, locale)
+                )
+            )
+    for asset, value in sorted(held.get(ACCOUNT_LEADER_CASH, {}).items()):
+        if value < 0:
+            lines.append(
+                _("Cash you collected for the brand, to hand over (/handover): {amount}").format(
+                    amount=format_money(-value, asset, locale)
+                )
+            )
     for asset, value in sorted(held.get(payable.kind, {}).items()):
         if value > 0:
             lines.append(
@@ -110,7 +132,12 @@ async def wallet(
             )
     paid = AccountRef(ACCOUNT_CUSTOMER_RECEIVABLE, member.id)
     recent = await movements(
-        session, [points, commission, leader, pending, referral_pending, paid], limit=10
+        session,
+        [points, commission, leader, pending, referral_pending, paid],
+        limit=10,
+        # the cash the member gave a leader clears what they owed: one line, "Order paid", is
+        # the member's side of it
+        skip_kinds=(TX_CASH_COLLECTED,),
     )
     zone = ZoneInfo(settings.default_timezone)
     if recent:

@@ -458,6 +458,9 @@ def order_error_text(reason: str) -> str:
         "own_order": _(
             "You cannot mark your own order paid: another leader or staff must confirm the money."
         ),
+        "own_pickup": _(
+            "You cannot mark your own order picked up: another leader or staff must confirm it."
+        ),
     }.get(reason, _("That cannot be done with this order."))
 
 
@@ -547,8 +550,8 @@ async def _mark_member(
         )
         return None
     actor = message.from_user.id if message.from_user else 0
-    if action == "paid" and target.id == actor:
-        await message.reply(order_error_text("own_order"))
+    if target.id == actor:
+        await message.reply(order_error_text("own_order" if action == "paid" else "own_pickup"))
         return None
     statuses = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) if action == "paid" else (ORDER_PAID,)
     orders = await orders_of_member_in_chat(

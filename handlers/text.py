@@ -76,6 +76,8 @@ class HandlerSettings(Protocol):
     points_expiry_months: int
     review_points: int
     refund_window_days: int
+    payout_min_amount: int
+    cash_overdue_days: int
     referral_reward_points: int
     referral_welcome_points: int
     referral_daily_limit: int

@@ -10,6 +10,7 @@ from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.order import Order, OrderEvent, Payment, StarRefund
+from models.payout import CashHandover, PayoutRequest
 from models.perks import (
     CareRule,
     CheckIn,
@@ -40,6 +41,7 @@ __all__ = [
     "Broadcast",
     "BroadcastRecipient",
     "CareRule",
+    "CashHandover",
     "ChatAdmin",
     "CheckIn",
     "Community",
@@ -67,6 +69,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "Payment",
+    "PayoutRequest",
     "PointsDay",
     "Poll",
     "PollBallot",

@@ -28,6 +28,12 @@ ACCOUNT_POINTS_REDEEMED = "points_redeemed"  # where spent points go
 ACCOUNT_CHARITY_POOL = "charity_pool"  # points members donated
 ACCOUNT_CUSTOMER_RECEIVABLE = "customer_receivable"  # what a member owes for an order
 ACCOUNT_CUSTOMER_PAYABLE = "customer_payable"  # what the brand owes a member (refund due)
+# cash a leader (or staff member) collected for offline orders and has not yet handed over to
+# the brand: negative while they owe it; a hand-over or a netted payout brings it back to zero
+ACCOUNT_LEADER_CASH = "leader_cash"
+ACCOUNT_BRAND_CASH = "brand_cash"  # cash handed over to the brand (negative: the brand holds it)
+# released commission paid out to its earner (leader or referrer), in cash or netted
+ACCOUNT_COMMISSION_PAID_OUT = "commission_paid_out"
 
 ACCOUNT_KINDS = (
     ACCOUNT_MEMBER_POINTS,
@@ -43,6 +49,9 @@ ACCOUNT_KINDS = (
     ACCOUNT_CHARITY_POOL,
     ACCOUNT_CUSTOMER_RECEIVABLE,
     ACCOUNT_CUSTOMER_PAYABLE,
+    ACCOUNT_LEADER_CASH,
+    ACCOUNT_BRAND_CASH,
+    ACCOUNT_COMMISSION_PAID_OUT,
 )
 
 # accounts whose balance may never go below zero, whatever the asset

@@ -35,10 +35,12 @@ MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
 ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
     {
         "broadcast.created_by",
+        "cash_handover.decided_by",
         "care_rule.created_by",
         "coupon_template.created_by",
         "groupbuy.opened_by",
         "leader_designation.designated_by",
+        "payout_request.decided_by",
         "ledger_transaction.actor_id",
         "order_event.actor_id",
         "orders.leader_id",

@@ -546,9 +546,14 @@ async def balances(session: AsyncSession, account: AccountRef) -> dict[str, int]
 
 
 async def movements(
-    session: AsyncSession, accounts: Iterable[AccountRef], *, limit: int = 10
+    session: AsyncSession,
+    accounts: Iterable[AccountRef],
+    *,
+    limit: int = 10,
+    skip_kinds: Iterable[str] = (),
 ) -> list[tuple[AccountRef, Movement]]:
-    """The newest entries on the given accounts, newest first."""
+    """The newest entries on the given accounts, newest first (without transactions of the
+    kinds in `skip_kinds`)."""
     refs = list(accounts)
     if not refs:
         return []
@@ -569,7 +574,7 @@ async def movements(
         )
         .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
         .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
-        .where(or_(*matches))
+        .where(or_(*matches), col(LedgerTransaction.kind).not_in(list(skip_kinds)))
         .order_by(col(LedgerEntry.id).desc())
         .limit(limit)
     )

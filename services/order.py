@@ -47,7 +47,8 @@ from models.order import (
     OrderEvent,
     Payment,
 )
-from models.product import PAYMENT_TELEGRAM, Product
+from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
+from services.cash import TX_CASH_COLLECTED, collect_cash
 from services.coupons import release_coupon
 from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
@@ -71,8 +72,15 @@ TX_COMMISSION = "commission"
 TX_COMMISSION_RELEASE = "commission_release"
 TX_ORDER_POINTS = transaction_kind(REASON_ORDER)
 TX_CLAWBACK = transaction_kind(REASON_CLAWBACK)
-# transaction kinds of the order's own settlement, which a refund does not reverse
-_SETTLEMENT_KINDS = (TX_ORDER_PAID, TX_ORDER_REFUND, TX_REFUND_PAID, TX_PAYMENT_UNMATCHED)
+# transaction kinds of the order's own settlement, which a refund does not reverse (the cash a
+# leader collected stays owed to the brand: the refund is owed to the member beside it)
+_SETTLEMENT_KINDS = (
+    TX_ORDER_PAID,
+    TX_ORDER_REFUND,
+    TX_REFUND_PAID,
+    TX_PAYMENT_UNMATCHED,
+    TX_CASH_COLLECTED,
+)
 _PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
 
 
@@ -313,11 +321,12 @@ async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) ->
 
 async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
     """The leader collected the money at pickup or by transfer: only for an offline order,
-    and never by the member who placed it."""
+    and never by the member who placed it. The cash is then owed to the brand by whoever
+    marked it received (their leader_cash account) until they hand it over."""
     row = await _load(session, order_id)
     if row.status == ORDER_PAID:
         raise OrderError("already_paid", str(order_id))
-    if row.payment_mode == PAYMENT_TELEGRAM:
+    if row.payment_mode != PAYMENT_OFFLINE:  # an invoice order is paid in Telegram, only
         raise OrderError("paid_in_telegram", str(order_id))
     if row.member_id == actor_id:
         raise OrderError("own_order", str(order_id))
@@ -325,14 +334,26 @@ async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: i
         session, row, ORDER_PAID, actor_id=actor_id, note="offline", paid_amount=row.total
     )
     await _settle(session, row, actor_id=actor_id)
+    assert row.id is not None
+    await collect_cash(
+        session,
+        order_id=row.id,
+        member_id=row.member_id,
+        collector_id=actor_id,
+        amount=row.total,
+        currency=row.currency,
+    )
     return order_view(row)
 
 
 async def mark_fulfilled(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
-    """The member picked the order up (only after it was paid)."""
+    """The member picked the order up (only after it was paid); never marked by that member,
+    whose word alone would close their own order."""
     row = await _load(session, order_id)
     if row.status in OPEN_STATUSES:
         raise OrderError("not_paid", str(order_id))
+    if row.member_id == actor_id:
+        raise OrderError("own_pickup", str(order_id))
     return order_view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id))
 
 

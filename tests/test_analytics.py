@@ -109,7 +109,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession], now: datetime) -> Non
     async with sessions() as session, session.begin():
         # Tea Lovers: m1 pays 100 and 200 (picks the first up); m2 pays 100, refunded in full
         first = await buy(session, M1, TEA, tea.id, 1, pay=True)
-        await mark_fulfilled(session, order_id=first, actor_id=M1)
+        await mark_fulfilled(session, order_id=first, actor_id=LEADER)
         second = await buy(session, M1, TEA, tea.id, 2, pay=True)
         refunded = await buy(session, M2, TEA, tea.id, 1, pay=True)
         await refund_order(session, order_id=refunded, actor_id=M1)
@@ -170,7 +170,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession], now: datetime) -> Non
         # m1 pays the mooncake in Tea Lovers and picks it up; m3 has not paid theirs
         mine = next(o.id for o in formed.orders if o.member_id == M1)
         await mark_paid_offline(session, order_id=mine, actor_id=LEADER)
-        await mark_fulfilled(session, order_id=mine, actor_id=M1)
+        await mark_fulfilled(session, order_id=mine, actor_id=LEADER)
     async with sessions() as session, session.begin():
         # m6 suggests in Coffee Club (adopted: 50 points) and spends 20; m4 suggests in private
         idea = await submit(session, member_id=M6, community_id=COFFEE, text="Oat milk", now=now)

@@ -17,7 +17,9 @@ from handlers.errors import APOLOGY
 from models.audit import AuditEntry
 from models.groupbuy import GroupBuyJoin
 from models.order import Order
+from models.payout import CashHandover
 from models.perks import MemberCoupon
+from services.ledger import AccountRef, balance
 from services.member import locale_for_language_code
 from services.role import Role
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
@@ -229,3 +231,30 @@ async def test_join_taps_with_edited_group_buy_ids_are_refused(harness: Harness)
             .all()
         )
     assert joined == []
+
+
+async def test_forged_hand_over_and_payout_buttons_are_refused_to_all_but_staff(
+    harness: Harness,
+) -> None:
+    # given Lee took Mia's cash and says he handed it over, and Sam is staff
+    await make_staff_and_product(harness)
+    await harness.send(LEE, LEE, "/start")
+    await harness.send(MIA, TEA, "/buy 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    await harness.send(LEE, LEE, "/handover")
+    card = harness.emulator.last_bot_message(SAM).message_id
+    # when a member, a leader of another group and Lee himself forge the staff buttons
+    for user in (MIA, KAI, LEE):
+        for data in ("ho:confirm:1", "ho:refuse:1", "po:pay:1", "po:net:1", "po:refuse:1"):
+            answer = await harness.press(user, SAM, card, callback_data=data, force=True)
+            # then each is refused in their language, and audited as refused
+            assert answer == translated(
+                harness, REFUSALS[Role.STAFF], locale_for_language_code(LANGUAGE[user])
+            ), (user, data)
+    assert (await refused_rows(harness, MIA))[0] == 5
+    # and nothing was decided: the hand-over still waits, Lee still owes the cash
+    async with harness.session() as session:
+        handover = await session.get(CashHandover, 1)
+        owed = await balance(session, AccountRef("leader_cash", LEE), "CNY")
+    assert handover is not None and handover.status == "requested"
+    assert owed == -3990

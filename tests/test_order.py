@@ -206,6 +206,8 @@ async def test_a_leader_runs_offline_pickup_from_the_groups_list(harness: Harnes
     assert "#1 Mia · Oolong tea ×2 · CN¥71.80 · paid" in edited.text
     # and Kai's by command, then Mia picks up
     assert await harness.send(LEE, TEA, "/paid @kai") == ["Marked paid for Kai: #2."]
+    async with harness.session() as session:  # Lee owes the brand the cash he took
+        assert await balance(session, AccountRef("leader_cash", LEE), "CNY") == -10770
     assert await harness.send(LEE, TEA, "/pickedup @mia") == ["Marked picked up for Mia: #1."]
     assert await harness.send(LEE, TEA, "/pickedup @mia") == [
         "Mia has no orders here waiting for that."
@@ -263,6 +265,20 @@ async def test_a_leader_never_marks_their_own_order_or_a_stars_order_paid(
     assert (await order_row(harness, 2)).status == "awaiting_payment"
     async with harness.session() as session:
         assert await balance(session, AccountRef("brand_revenue"), "CNY") == 0
+    # when staff take Lee's money for his order, the cash is owed by staff
+    assert await harness.send(SAM, TEA, "/paid @lee") == ["Marked paid for Lee: #1."]
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("leader_cash", SAM), "CNY") == -3590
+    # then Lee cannot mark his own order picked up either, by command or button
+    assert await harness.send(LEE, TEA, "/pickedup @lee") == [
+        "You cannot mark your own order picked up: another leader or staff must confirm it."
+    ]
+    await harness.send(LEE, TEA, "/orders")
+    card = harness.emulator.last_bot_message(TEA)
+    assert await harness.press(LEE, TEA, card.message_id, callback_data="ord:picked:1") == (
+        "You cannot mark your own order picked up: another leader or staff must confirm it."
+    )
+    assert (await order_row(harness, 1)).status == "paid"
 
 
 async def test_a_forged_button_for_another_groups_order_is_refused(harness: Harness) -> None:

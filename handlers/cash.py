@@ -1,0 +1,282 @@
+"""Cash leaders collected: /handover by the holder, confirmed by staff from a card, and
+/leader_cash for staff (who owes what, since when, and what waits for a decision)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.payout import amount_and_currency, payout_card, payout_keyboard
+from handlers.product import amount_error
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    format_money,
+)
+from services.audit import record_action
+from services.cash import (
+    CashError,
+    HandoverView,
+    cash_holders,
+    cash_owed,
+    decide_handover,
+    get_handover,
+    open_handovers,
+    request_handover,
+)
+from services.member import MemberView, get_member
+from services.money import InvalidAmount
+from services.payout import earner_statement, open_payouts
+from services.role import Role, staff_locales
+
+router = Router(name="cash")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+
+CASH_ERRORS = {
+    "nothing_owed": N_("You hold no cash for the brand: there is nothing to hand over."),
+    "which_currency": N_(
+        "You hold cash in several currencies. Name one: /handover AMOUNT CURRENCY, "
+        "for example /handover 120.00 CNY."
+    ),
+    "bad_amount": N_("The amount must be more than zero."),
+    "more_than_owed": N_("That is more than the cash you owe the brand: {owed}."),
+    "already_open": N_(
+        "Your earlier hand-over is still waiting for staff. Once they confirm it, send the next."
+    ),
+    "not_found": N_("There is no such hand-over."),
+    "already_decided": N_("That hand-over was already decided."),
+    "own_handover": N_("You cannot confirm your own hand-over: another staff member must."),
+}
+
+
+class HandoverCallback(CallbackData, prefix="ho"):
+    """A staff button under a hand-over card."""
+
+    action: str  # confirm or refuse
+    handover_id: CallbackId
+
+
+def owed_text(owed: dict[str, int], locale: str) -> str:
+    return ", ".join(format_money(v, c, locale) for c, v in sorted(owed.items())) or "0"
+
+
+def handover_keyboard(handover_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Received"),
+        callback_data=HandoverCallback(action="confirm", handover_id=handover_id),
+    )
+    builder.button(
+        text=_("❌ Not received"),
+        callback_data=HandoverCallback(action="refuse", handover_id=handover_id),
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def handover_card(handover: HandoverView, holder: str, owed: dict[str, int], locale: str) -> str:
+    return _(
+        "💵 Hand-over #{id}: {holder} says they handed over {amount}. They owe {owed} in all. "
+        "Confirm once the money is with you."
+    ).format(
+        id=handover.id,
+        holder=esc(holder),
+        amount=format_money(handover.amount, handover.currency, locale),
+        owed=owed_text(owed, locale),
+    )
+
+
+@router.message(Command("handover"), PRIVATE)
+async def handover(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    clock: Clock,
+) -> None:
+    """Records that the member handed cash over (/handover [AMOUNT] [CURRENCY]); staff get a
+    card to confirm it."""
+    owed = await cash_owed(session, member.id)
+    try:
+        amount, currency = amount_and_currency(
+            command.args, held=owed, locale=member.locale, settings=settings
+        )
+    except InvalidAmount as exc:
+        await message.answer(amount_error(exc.reason))
+        return
+    try:
+        request = await request_handover(
+            session, holder_id=member.id, amount=amount, currency=currency, now=clock()
+        )
+    except CashError as exc:
+        await message.answer(
+            _(CASH_ERRORS.get(exc.reason, CASH_ERRORS["bad_amount"])).format(
+                owed=owed_text(owed, member.locale)
+            )
+        )
+        return
+    staff = await staff_locales(
+        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    )
+    for staff_id, locale in staff:
+        if staff_id == member.id:
+            continue
+        with i18n.use_locale(locale):
+            notifier.send(
+                staff_id,
+                handover_card(request, member.display_name, owed, locale),
+                reply_markup=handover_keyboard(request.id),
+            )
+    await message.answer(
+        _(
+            "Hand-over #{id} of {amount} recorded. Staff will confirm it once they have the "
+            "money; until then it stays owed by you."
+        ).format(
+            id=request.id, amount=format_money(request.amount, request.currency, member.locale)
+        )
+    )
+
+
+@router.callback_query(HandoverCallback.filter(), RoleFilter(Role.STAFF, "cash.handover"))
+async def handover_button(
+    query: CallbackQuery,
+    callback_data: HandoverCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+    clock: Clock,
+) -> None:
+    """Confirms (booked once) or refuses a hand-over; audited, the holder told, the card
+    updated in place."""
+    confirm = callback_data.action == "confirm"
+    try:
+        async with session.begin_nested():
+            decided = await decide_handover(
+                session,
+                handover_id=callback_data.handover_id,
+                staff_id=member.id,
+                confirm=confirm,
+                now=clock(),
+            )
+    except CashError as exc:
+        found = await get_handover(session, callback_data.handover_id)
+        owed = await cash_owed(session, found.holder_id) if found else {}
+        await query.answer(
+            _(CASH_ERRORS.get(exc.reason, CASH_ERRORS["not_found"])).format(
+                owed=owed_text(owed, member.locale)
+            ),
+            show_alert=True,
+        )
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=query.message.chat.id if query.message else None,
+        action="cash.handover.confirm" if confirm else "cash.handover.refuse",
+        allowed=True,
+        required_role="staff",
+        detail=f"hand-over {decided.id} of {decided.holder_id}: {decided.amount} "
+        f"{decided.currency} {decided.status}",
+    )
+    holder = await get_member(session, decided.holder_id)
+    if holder is not None and holder.started:
+        with i18n.use_locale(holder.locale):
+            money = format_money(decided.amount, decided.currency, holder.locale)
+            text = (
+                _("Staff confirmed your hand-over #{id}: {amount} is settled.")
+                if confirm
+                else _(
+                    "Staff have not received your hand-over #{id} of {amount}; it stays owed "
+                    "by you. Please talk to them."
+                )
+            ).format(id=decided.id, amount=money)
+            notifier.send(holder.id, text)
+    verdict = _("Confirmed received.") if confirm else _("Marked not received.")
+    after_commit.add(partial(query.answer, verdict))
+    if isinstance(query.message, Message):
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
+                text=f"{query.message.html_text}\n<b>{esc(verdict)}</b>",
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+                reply_markup=None,
+            )
+        )
+
+
+@router.message(Command("leader_cash"), PRIVATE, RoleFilter(Role.STAFF, "cash.list"))
+async def leader_cash(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Who owes the brand cash, since when (overdue marked), and the hand-overs and payout
+    requests waiting for a decision, each with its buttons."""
+    now = clock()
+    locale = member.locale
+    zone = ZoneInfo(settings.default_timezone)
+    holders = await cash_holders(session, now=now, overdue_days=settings.cash_overdue_days)
+    lines = [_("<b>Cash leaders owe the brand</b>")]
+    if not holders:
+        lines.append(_("Nobody owes the brand cash."))
+    for holder in holders:
+        who = await get_member(session, holder.holder_id)
+        line = _("{name}: {amount}, oldest since {date}").format(
+            name=esc(who.display_name if who else holder.holder_id),
+            amount=format_money(holder.owed, holder.currency, locale),
+            date=holder.oldest_at.astimezone(zone).strftime("%Y-%m-%d"),
+        )
+        if holder.overdue:
+            line = (
+                "⚠️ "
+                + line
+                + " · "
+                + _("overdue (more than {days} days)").format(days=settings.cash_overdue_days)
+            )
+        lines.append(line)
+    await message.answer("\n".join(lines))
+    for request in await open_handovers(session):
+        who = await get_member(session, request.holder_id)
+        owed = await cash_owed(session, request.holder_id)
+        await message.answer(
+            handover_card(
+                request, who.display_name if who else str(request.holder_id), owed, locale
+            ),
+            reply_markup=handover_keyboard(request.id),
+        )
+    for payout in await open_payouts(session):
+        who = await get_member(session, payout.member_id)
+        statement = await earner_statement(session, payout.member_id)
+        await message.answer(
+            payout_card(
+                payout, who.display_name if who else str(payout.member_id), statement, locale
+            ),
+            reply_markup=payout_keyboard(payout, statement, locale),
+        )

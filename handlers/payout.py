@@ -1,0 +1,312 @@
+"""Commission payouts: /payout by a leader or referrer, approved or refused by staff from a
+card that carries the requester's statement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.product import amount_error
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    format_money,
+)
+from models.payout import PAYOUT_PAID
+from services.audit import record_action
+from services.cash import CashError
+from services.ledger import known_asset
+from services.member import MemberView, get_member
+from services.money import InvalidAmount, parse_amount
+from services.payout import (
+    EarnerStatement,
+    PayoutError,
+    PayoutView,
+    decide_payout,
+    earner_statement,
+    request_payout,
+)
+from services.role import Role, staff_locales
+
+router = Router(name="payout")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+MAX_AMOUNT = 10**12  # a typo's ceiling: far above any commission
+
+PAYOUT_ERRORS = {
+    "nothing_released": N_(
+        "You have no released commission to pay out yet. Commission is released once the "
+        "refund window of its order has passed; /wallet shows what is pending."
+    ),
+    "which_currency": N_(
+        "Your commission is in several currencies. Name one: /payout AMOUNT CURRENCY, "
+        "for example /payout 50.00 CNY."
+    ),
+    "bad_amount": N_("The amount must be more than zero."),
+    "over_balance": N_("That is more than your released commission: {released}."),
+    "below_minimum": N_(
+        "The least you can ask to be paid out is {minimum}. Your released commission: {released}."
+    ),
+    "already_open": N_(
+        "Your earlier payout request is still waiting for staff. Once they decide, ask again."
+    ),
+    "not_found": N_("There is no such payout request."),
+    "already_decided": N_("That payout request was already decided."),
+    "own_payout": N_("You cannot approve your own payout: another staff member must."),
+    "balance_changed": N_(
+        "The requester's released commission is now less than the request (a refund took "
+        "some back). Nothing was paid; refuse it and let them ask again."
+    ),
+    "more_than_owed": N_("Nothing was paid: their cash owed changed meanwhile. Please try again."),
+}
+
+
+class PayoutCallback(CallbackData, prefix="po"):
+    """A staff button under a payout card."""
+
+    action: str  # pay, net (pay, keeping cash owed) or refuse
+    payout_id: CallbackId
+
+
+def amount_and_currency(
+    args: str | None, *, held: dict[str, int], locale: str, settings: HandlerSettings
+) -> tuple[int | None, str | None]:
+    """`[AMOUNT] [CURRENCY]` as minor units and a code (None: all of it / the one held).
+
+    Raises InvalidAmount for anything else."""
+    words = (args or "").split()
+    if len(words) > 2:
+        raise InvalidAmount("not_a_number")
+    currency = None
+    if len(words) == 2:
+        currency = words[1].upper()
+        if not known_asset(currency):
+            raise InvalidAmount("not_a_number")
+    if not words:
+        return None, currency
+    parse_in = currency or (next(iter(held)) if len(held) == 1 else settings.tier_currency)
+    amount = parse_amount(words[0], parse_in, locale=locale, ceiling=MAX_AMOUNT)
+    return amount, parse_in
+
+
+def money_list(values: dict[str, int], locale: str) -> str:
+    return ", ".join(format_money(v, c, locale) for c, v in sorted(values.items())) or "0"
+
+
+def payout_card(payout: PayoutView, name: str, statement: EarnerStatement, locale: str) -> str:
+    """The card staff decide from: the request and the requester's short statement."""
+    return "\n".join(
+        [
+            _("💸 Payout request #{id}: {name} asks for {amount}.").format(
+                id=payout.id,
+                name=esc(name),
+                amount=format_money(payout.amount, payout.currency, locale),
+            ),
+            _(
+                "Released: {released} · pending: {pending} · paid out so far: {paid} · "
+                "cash owed: {owed}"
+            ).format(
+                released=money_list(statement.released, locale),
+                pending=money_list(statement.pending, locale),
+                paid=money_list(statement.paid_out, locale),
+                owed=money_list(statement.cash_owed, locale),
+            ),
+        ]
+    )
+
+
+def payout_keyboard(
+    payout: PayoutView, statement: EarnerStatement, locale: str
+) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    owed = statement.cash_owed.get(payout.currency, 0)
+    if owed > 0:
+        keep = min(owed, payout.amount)
+        builder.button(
+            text=_("✅ Pay, keeping {amount} of cash owed").format(
+                amount=format_money(keep, payout.currency, locale)
+            ),
+            callback_data=PayoutCallback(action="net", payout_id=payout.id),
+        )
+        builder.button(
+            text=_("✅ Pay in full"),
+            callback_data=PayoutCallback(action="pay", payout_id=payout.id),
+        )
+    else:
+        builder.button(
+            text=_("✅ Approve and pay"),
+            callback_data=PayoutCallback(action="pay", payout_id=payout.id),
+        )
+    builder.button(
+        text=_("❌ Refuse"), callback_data=PayoutCallback(action="refuse", payout_id=payout.id)
+    )
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+@router.message(Command("payout"), PRIVATE)
+async def payout(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    clock: Clock,
+) -> None:
+    """Asks staff to pay out released commission (/payout [AMOUNT] [CURRENCY]: all by default)."""
+    locale = member.locale
+    statement = await earner_statement(session, member.id)
+    released = {c: v for c, v in statement.released.items() if v > 0}
+    try:
+        amount, currency = amount_and_currency(
+            command.args, held=released, locale=locale, settings=settings
+        )
+    except InvalidAmount as exc:
+        await message.answer(amount_error(exc.reason))
+        return
+    try:
+        request = await request_payout(
+            session,
+            member_id=member.id,
+            amount=amount,
+            currency=currency,
+            minimum=settings.payout_min_amount,
+            now=clock(),
+        )
+    except PayoutError as exc:
+        minimum_in = currency or (next(iter(released)) if released else settings.tier_currency)
+        await message.answer(
+            _(PAYOUT_ERRORS.get(exc.reason, PAYOUT_ERRORS["bad_amount"])).format(
+                released=money_list(released, locale),
+                minimum=format_money(settings.payout_min_amount, minimum_in, locale),
+            )
+        )
+        return
+    staff = await staff_locales(
+        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    )
+    for staff_id, staff_locale in staff:
+        if staff_id == member.id:
+            continue
+        with i18n.use_locale(staff_locale):
+            notifier.send(
+                staff_id,
+                payout_card(request, member.display_name, statement, staff_locale),
+                reply_markup=payout_keyboard(request, statement, staff_locale),
+            )
+    await message.answer(
+        _(
+            "Payout request #{id} for {amount} sent to staff. I will tell you when they decide."
+        ).format(id=request.id, amount=format_money(request.amount, request.currency, locale))
+    )
+
+
+@router.callback_query(PayoutCallback.filter(), RoleFilter(Role.STAFF, "payout.decide"))
+async def payout_button(
+    query: CallbackQuery,
+    callback_data: PayoutCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+    clock: Clock,
+) -> None:
+    """Pays (booked once, with the chosen netting) or refuses a payout request; audited, the
+    requester told, the card updated in place."""
+    approve = callback_data.action in ("pay", "net")
+    try:
+        async with session.begin_nested():
+            decided = await decide_payout(
+                session,
+                payout_id=callback_data.payout_id,
+                staff_id=member.id,
+                approve=approve,
+                net=callback_data.action == "net",
+                now=clock(),
+            )
+    except PayoutError as exc:
+        reason = "balance_changed" if exc.reason == "over_balance" else exc.reason
+        await query.answer(
+            _(PAYOUT_ERRORS.get(reason, PAYOUT_ERRORS["not_found"])), show_alert=True
+        )
+        return
+    except CashError:  # the cash owed shrank between the card and the netting
+        await query.answer(_(PAYOUT_ERRORS["more_than_owed"]), show_alert=True)
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=query.message.chat.id if query.message else None,
+        action="payout.pay" if approve else "payout.refuse",
+        allowed=True,
+        required_role="staff",
+        detail=f"payout {decided.id} of {decided.member_id}: {decided.amount} "
+        f"{decided.currency} {decided.status}, netted {decided.netted}",
+    )
+    earner = await get_member(session, decided.member_id)
+    if earner is not None and earner.started:
+        with i18n.use_locale(earner.locale):
+            notifier.send(earner.id, decision_text(decided, earner.locale))
+    locale = member.locale
+    if not approve:
+        verdict = _("Refused.")
+    elif decided.netted:
+        verdict = _("Paid: {cash} to hand over, {netted} kept against cash owed.").format(
+            cash=format_money(decided.paid_cash, decided.currency, locale),
+            netted=format_money(decided.netted, decided.currency, locale),
+        )
+    else:
+        verdict = _("Paid: {cash} to hand over.").format(
+            cash=format_money(decided.paid_cash, decided.currency, locale)
+        )
+    after_commit.add(partial(query.answer, verdict))
+    if isinstance(query.message, Message):
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
+                text=f"{query.message.html_text}\n<b>{esc(verdict)}</b>",
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+                reply_markup=None,
+            )
+        )
+
+
+def decision_text(decided: PayoutView, locale: str) -> str:
+    """What the requester reads about staff's decision."""
+    if decided.status != PAYOUT_PAID:
+        return _(
+            "Staff did not approve your payout request #{id}. Your commission stays in your "
+            "wallet; please ask them why."
+        ).format(id=decided.id)
+    cash = format_money(decided.paid_cash, decided.currency, locale)
+    if not decided.netted:
+        return _("Your payout #{id} is approved: {cash} is paid to you.").format(
+            id=decided.id, cash=cash
+        )
+    return _(
+        "Your payout #{id} is approved: {netted} of it settled the cash you owed the brand, "
+        "and {cash} is paid to you."
+    ).format(
+        id=decided.id, cash=cash, netted=format_money(decided.netted, decided.currency, locale)
+    )
