@@ -43,6 +43,13 @@ from handlers.views.order import invoice
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
 from handlers.views.refund import refund_due_text, returned_text
+from handlers.views.reservation import (
+    cancel_keyboard,
+    cap_text,
+    held_until_text,
+    local_moment,
+    reservation_rules,
+)
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
@@ -64,12 +71,12 @@ from services.order import (
     mark_fulfilled,
     open_orders_in_chat,
     orders_of_member_in_chat,
-    place_order,
     start_invoice,
 )
 from services.payment import PaidOrder, PaymentRules, pay_order, take_payment
 from services.product import get_product
 from services.refund import refund_now
+from services.reservation import ReservationCapReached, recently_expired, reserve
 from services.role import Role
 
 log = logging.getLogger(__name__)
@@ -125,9 +132,11 @@ async def buy(
     settings: HandlerSettings,
     locale: str,
     clock: Callable[[], datetime],
+    i18n: I18n,
     community: CommunityView | None = None,
 ) -> None:
-    """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private."""
+    """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private,
+    pay-at-pickup ones are held until a deadline."""
     words = (command.args or "").split()
     if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
         await message.reply(_("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2."))
@@ -155,15 +164,24 @@ async def buy(
             )
         )
         return
+    zone = (community.timezone if community else member.timezone) or settings.default_timezone
     try:
-        order = await place_order(
+        order = await reserve(
             session,
             member_id=member.id,
             chat_id=message.chat.id,
             product_id=product_id,
             quantity=quantity,
             max_total=settings.max_order_amount,
+            rules=reservation_rules(settings),
+            now=clock(),
         )
+    except ReservationCapReached as exc:
+        await message.reply(
+            cap_text(i18n, locale, exc.held, zone),
+            reply_markup=cancel_keyboard(i18n, locale, exc.held),
+        )
+        return
     except OrderError as exc:
         text = {
             "out_of_stock": _("Sorry, there is not enough stock left for that."),
@@ -182,11 +200,15 @@ async def buy(
         else ""
     )
     if not online:
+        held = held_until_text(i18n, locale, order, zone)
+        if held and settings.reservation_reminder_hours and not member.started:
+            held += " " + _("Send me /start in private, and I will remind you before then.")
         await message.reply(
             _(
                 "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
             ).format(id=order.id, title=esc(order.title), quantity=order.quantity, total=total)
-            + discount,
+            + discount
+            + ("\n" + held if held else ""),
             reply_markup=offer,
         )
         return
@@ -455,6 +477,10 @@ def order_error_text(reason: str) -> str:
         "partial_stars_refund": _("Telegram Stars payments can only be refunded in full."),
         "bad_amount": _("The amount must be more than zero."),
         "paid_in_telegram": _("That order is paid in Telegram, with the invoice the member got."),
+        "expired": _(
+            "That reservation expired unpaid and its stock went back on sale. If the member pays "
+            "now, they order again with /buy and you mark the new order paid."
+        ),
         "own_order": _(
             "You cannot mark your own order paid: another leader or staff must confirm the money."
         ),
@@ -557,6 +583,26 @@ async def _mark_member(
     if action == "paid":  # Telegram orders are paid with their invoice, never by hand
         orders = [order for order in orders if order.payment_mode != PAYMENT_TELEGRAM]
     if not orders:
+        expired = (
+            await recently_expired(
+                session, chat_id=community.id, member_id=target.id, now=marking.now
+            )
+            if action == "paid"
+            else []
+        )
+        if expired and expired[0].expires_at is not None:
+            await message.reply(
+                _(
+                    "{name}'s reservation #{id} expired unpaid at {time}, and its stock went "
+                    "back on sale. If they pay now, they order again with /buy and you mark the "
+                    "new order paid."
+                ).format(
+                    name=esc(target.display_name),
+                    id=expired[0].id,
+                    time=local_moment(expired[0].expires_at, community.timezone),
+                )
+            )
+            return None
         await message.reply(
             _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
         )
