@@ -39,6 +39,7 @@ from handlers.text import (
     format_money,
     later,
 )
+from handlers.views.member import ambiguous_text
 from handlers.views.order import invoice
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
@@ -61,7 +62,7 @@ from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView
 from services.coupons import CouponError, check_coupon, held_coupons
 from services.ledger import STARS
-from services.member import MemberView, find_member, get_member
+from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.money import InvalidAmount, parse_amount
 from services.order import (
     OrderError,
@@ -562,7 +563,11 @@ async def _mark_member(
     reply = message.reply_to_message
     target = None
     if reference:
-        target = await find_member(session, reference[0])
+        try:
+            target = await find_member(session, reference[0])
+        except AmbiguousMember as exc:
+            await message.reply(ambiguous_text(exc))
+            return None
     elif reply is not None and reply.from_user is not None:
         target = await get_member(session, reply.from_user.id)
     if target is None:
