@@ -10,6 +10,7 @@ import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp.web import AppRunner
@@ -18,6 +19,7 @@ from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from handlers.text import format_money
+from models.base import utcnow
 
 
 @dataclass(frozen=True)
@@ -41,10 +43,21 @@ HELP = """Playground commands (anything else is sent as a message):
   :chat NAME        switch chat: tea, coffee, or private
   :press N          press button N of the newest message with buttons in this chat
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
+  :wait HOURS       let time pass (deadlines, reservation reminders and expiry fall due)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
   :quit             leave (Ctrl-D works too)"""
+
+
+class PlaygroundClock:
+    """The bot's time in the playground: the real time, plus the hours `:wait` let pass."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
 
 
 @dataclass
@@ -54,6 +67,8 @@ class Console:
     emulator: Emulator
     write: Callable[[str], None]
     settle: Callable[[], Awaitable[None]]  # waits for messages the bot sends in the background
+    # lets hours pass on the bot's clock and runs what fell due (None: time cannot be moved)
+    wait: Callable[[float], Awaitable[None]] | None = None
     user: Persona = PERSONAS[0]
     chat_key: str = "private"
     shown: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
@@ -166,6 +181,8 @@ class Console:
             await self.press(arg)
         elif word == "pay":
             await self.pay()
+        elif word == "wait":
+            await self.wait_hours(arg)
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -173,6 +190,22 @@ class Console:
         else:
             self.write(f"unknown playground command :{word}; try :help")
         return True
+
+    async def wait_hours(self, arg: str) -> None:
+        try:
+            hours = float(arg)
+        except ValueError:
+            hours = -1.0
+        if not 0 < hours <= 24 * 365:
+            self.write("wait a number of hours, like :wait 36")
+            return
+        if self.wait is None:
+            self.write("time cannot be moved in this playground")
+            return
+        self.write(f"({hours:g} hours pass)")
+        await self.wait(hours)
+        await self.settle()
+        self.flush()
 
     async def press(self, arg: str) -> None:
         message = self.newest_keyboard()
@@ -275,19 +308,21 @@ async def run_playground(
                 "pace_messages": False,  # the emulator here does not limit; keep the demo brisk
             }
         )
-        runtime = build_runtime(local, EMULATOR_TOKEN)
+        clock = PlaygroundClock()
+        runtime = build_runtime(local, EMULATOR_TOKEN, clock=clock)
         try:
             await prepare(runtime)
             await runtime.closer.start()  # group-buy deadlines fire here too
             await runtime.care.start()
             await runtime.retention.start()
+            await runtime.reservations.start()  # reminders and expiry of reservations
             await runtime.broadcasts.start()
             await runtime.polls.start()  # poll closing times too
             web = None
             if script is None:  # the dashboard, for /dashboard's login link
                 web = await _serve_dashboard(runtime, write)
             try:
-                return await _session(runtime, emulator, script, write)
+                return await _session(runtime, emulator, script, write, clock)
             finally:
                 if web is not None:
                     await web.cleanup()
@@ -310,7 +345,11 @@ async def _serve_dashboard(runtime: Runtime, write: Callable[[str], None]) -> Ap
 
 
 async def _session(
-    runtime: Runtime, emulator: Emulator, script: Path | None, write: Callable[[str], None]
+    runtime: Runtime,
+    emulator: Emulator,
+    script: Path | None,
+    write: Callable[[str], None],
+    clock: PlaygroundClock,
 ) -> int:
     _world(emulator)
 
@@ -320,7 +359,14 @@ async def _session(
         await runtime.refunder.run_once()
         await runtime.notifier.drain()
 
-    console = Console(emulator=emulator, write=write, settle=settle)
+    async def wait(hours: float) -> None:
+        # the scheduler's jobs wake on the real clock: run what fell due on the bot's at once
+        clock.offset += timedelta(hours=hours)
+        await runtime.closer.close_due()
+        await runtime.polls.close_due()
+        await runtime.reservations.run()
+
+    console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(
         runtime.dp.start_polling(
             runtime.bot,

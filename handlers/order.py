@@ -92,6 +92,7 @@ STATUS_LABELS = {
     "fulfilled": N_("picked up"),
     "cancelled": N_("cancelled"),
     "refunded": N_("refunded"),
+    "expired": N_("expired"),
 }
 # why Telegram may not take the money, as the member reads it in the payment window
 PRE_CHECKOUT_REFUSALS = {
