@@ -34,9 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "scheduler",
-        help="run only the scheduled jobs (deadlines, polls, perks, retention) and the broadcast "
-        "sender, with /healthz, /readyz and /metrics on WEBHOOK_PORT; for workers that set "
-        "RUN_SCHEDULER=false",
+        help="run only the scheduled jobs (deadlines, polls, perks, retention, reservations) "
+        "and the broadcast sender, with /healthz, /readyz and /metrics on WEBHOOK_PORT; for "
+        "workers that set RUN_SCHEDULER=false",
     )
     migrate = commands.add_parser("migrate", help="upgrade the database to the newest schema")
     migrate.add_argument(

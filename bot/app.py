@@ -40,6 +40,7 @@ from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
 from bot.redis import ResilientStorage, SharedPace, Throttle, create_redis
 from bot.refunds import StarRefunder
+from bot.reservations import ReservationSweeper
 from bot.retention import TextRetention
 from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
@@ -201,6 +202,7 @@ class Runtime:
     refunder: StarRefunder
     broadcasts: BroadcastSender
     retention: TextRetention
+    reservations: ReservationSweeper
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -231,11 +233,12 @@ class Runtime:
             await self.leadership.start()
 
     async def start_scheduler(self) -> None:
-        """Run the scheduled jobs here: deadlines, poll closing, perks, retention."""
+        """Run the scheduled jobs here: deadlines, polls, perks, retention, reservations."""
         await self.closer.start()
         await self.polls.start()
         await self.care.start()
         await self.retention.start()
+        await self.reservations.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -243,6 +246,7 @@ class Runtime:
         self.polls.stop()
         self.care.stop()
         self.retention.stop()
+        self.reservations.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -316,11 +320,14 @@ def build_runtime(
         namespace=namespace,
     )
     retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
+    reservations = ReservationSweeper(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, polls, care, retention):
+    for job in (closer, polls, care, retention, reservations):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -353,6 +360,7 @@ def build_runtime(
         refunder=refunder,
         broadcasts=broadcasts,
         retention=retention,
+        reservations=reservations,
         metrics=metrics,
         clock=clock,
         redis=redis,

@@ -82,6 +82,17 @@ class Settings(BaseSettings):
     payment_provider_token: SecretStr | None = None
     # the largest order or refund anyone can enter, in minor units (default 100,000.00)
     max_order_amount: int = Field(default=10_000_000, ge=1)
+    # a /buy of a pay-at-pickup (offline) product holds its stock this many hours; unpaid by
+    # then, it expires and the stock goes back on sale (0: held until paid or cancelled)
+    reservation_hours: int = Field(default=48, ge=0, le=24 * 90)
+    # the member is reminded in private this many hours before the reservation expires (0: no
+    # reminder)
+    reservation_reminder_hours: int = Field(default=12, ge=0, le=24 * 90)
+    # at most this many open pay-at-pickup reservations per member, across all groups (0: no
+    # cap); enough for a basket of a few products per pickup, too few to hoard scarce stock
+    reservation_cap: int = Field(default=5, ge=0, le=1000)
+    # how often the scheduler reminds of and expires reservations
+    reservation_sweep_seconds: int = Field(default=60, ge=1)
     # how often the refunder looks for Stars refunds to send when nobody wakes it
     refund_poll_seconds: int = Field(default=30, ge=1)
     # a refund being sent is another refunder's to take over this long after its claim (when

@@ -43,12 +43,22 @@ HELP = """Playground commands (anything else is sent as a message):
   :chat NAME        switch chat: tea, coffee, or private
   :press N          press button N of the newest message with buttons in this chat
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
-  :wait DAYS        let days pass (deadlines close, commission past the refund window is
-                    released)
+  :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
+                    commission past the refund window fall due), e.g. :wait 36 or :wait 8d
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
   :quit             leave (Ctrl-D works too)"""
+
+
+class PlaygroundClock:
+    """The bot's time in the playground: the real time, plus the hours `:wait` let pass."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
 
 
 @dataclass
@@ -58,7 +68,7 @@ class Console:
     emulator: Emulator
     write: Callable[[str], None]
     settle: Callable[[], Awaitable[None]]  # waits for messages the bot sends in the background
-    # lets days pass on the domain's clock and runs what is then due
+    # lets hours pass on the bot's clock and runs what fell due (None: time cannot be moved)
     wait: Callable[[float], Awaitable[None]] | None = None
     user: Persona = PERSONAS[0]
     chat_key: str = "private"
@@ -173,17 +183,7 @@ class Console:
         elif word == "pay":
             await self.pay()
         elif word == "wait":
-            try:
-                days = float(arg)
-            except ValueError:
-                days = -1.0
-            if self.wait is None or not 0 < days <= 365:
-                self.write("wait a number of days from 1 to 365, for example :wait 8")
-            else:
-                self.write(f"({days:g} days pass)")
-                await self.wait(days)
-                await self.settle()
-                self.flush()
+            await self.wait_hours(arg)
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -191,6 +191,23 @@ class Console:
         else:
             self.write(f"unknown playground command :{word}; try :help")
         return True
+
+    async def wait_hours(self, arg: str) -> None:
+        days = arg.lower().endswith("d")
+        try:
+            hours = float(arg.lower().removesuffix("d").removesuffix("h")) * (24 if days else 1)
+        except ValueError:
+            hours = -1.0
+        if not 0 < hours <= 24 * 365:
+            self.write("wait a number of hours or days, like :wait 36 or :wait 8d")
+            return
+        if self.wait is None:
+            self.write("time cannot be moved in this playground")
+            return
+        self.write(f"({hours:g} hours pass)")
+        await self.wait(hours)
+        await self.settle()
+        self.flush()
 
     async def press(self, arg: str) -> None:
         message = self.newest_keyboard()
@@ -300,6 +317,7 @@ async def run_playground(
             await runtime.closer.start()  # group-buy deadlines fire here too
             await runtime.care.start()
             await runtime.retention.start()
+            await runtime.reservations.start()  # reminders and expiry of reservations
             await runtime.broadcasts.start()
             await runtime.polls.start()  # poll closing times too
             web = None
@@ -328,16 +346,6 @@ async def _serve_dashboard(runtime: Runtime, write: Callable[[str], None]) -> Ap
     return runner
 
 
-class PlaygroundClock:
-    """The domain's time in the playground: the real now, moved ahead by :wait."""
-
-    def __init__(self) -> None:
-        self.ahead = timedelta()
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.ahead
-
-
 async def _session(
     runtime: Runtime,
     emulator: Emulator,
@@ -353,9 +361,12 @@ async def _session(
         await runtime.refunder.run_once()
         await runtime.notifier.drain()
 
-    async def wait(days: float) -> None:
-        clock.ahead += timedelta(days=days)
-        await runtime.closer.close_due()  # deadlines, and commission releases
+    async def wait(hours: float) -> None:
+        # the scheduler's jobs wake on the real clock: run what fell due on the bot's at once
+        clock.offset += timedelta(hours=hours)
+        await runtime.closer.close_due()
+        await runtime.polls.close_due()
+        await runtime.reservations.run()
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

@@ -64,6 +64,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("nps_me", N_("Tell us how we are doing"), Role.MEMBER, True, False),
     Command("products", N_("Products on sale"), Role.MEMBER, True, True),
     Command("buy", N_("Order a product"), Role.MEMBER, True, True),
+    Command(
+        "reservations",
+        N_("Your orders to pay at pickup, and until when they are held"),
+        Role.MEMBER,
+        True,
+        False,  # answered in groups too, but a member's list is theirs: offered in private
+    ),
     Command("cancel", N_("Stop what you are doing"), Role.MEMBER, True, False),
     Command("stop", N_("No more offers from us"), Role.MEMBER, True, False),
     Command("privacy", N_("What we keep about you, and why"), Role.MEMBER, True, False),

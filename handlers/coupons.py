@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from handlers.filters import RoleFilter
 from handlers.order import CouponCallback, send_invoice
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
 from models.order import OPEN_STATUSES, Order
 from models.perks import COUPON_FIXED, COUPON_PERCENT
@@ -35,7 +36,7 @@ from services.coupons import (
     template_by_code,
     usable_coupon_by_code,
 )
-from services.member import MemberView, find_member
+from services.member import AmbiguousMember, MemberView, find_member
 from services.money import InvalidAmount, parse_amount, parse_currency
 from services.order import get_order
 from services.role import Role, is_staff
@@ -231,7 +232,11 @@ async def coupon_grant(
         await message.answer(_("Send /coupon_grant CODE @member."))
         return
     template = await template_by_code(session, words[0])
-    target = await find_member(session, words[1])
+    try:
+        target = await find_member(session, words[1])
+    except AmbiguousMember as exc:
+        await message.answer(ambiguous_text(exc))
+        return
     if template is None:
         await message.answer(_("There is no coupon with that code."))
         return

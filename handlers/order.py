@@ -39,10 +39,18 @@ from handlers.text import (
     format_money,
     later,
 )
+from handlers.views.member import ambiguous_text
 from handlers.views.order import invoice
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
 from handlers.views.refund import refund_due_text, returned_text
+from handlers.views.reservation import (
+    cancel_keyboard,
+    cap_text,
+    held_until_text,
+    local_moment,
+    reservation_rules,
+)
 from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
@@ -54,7 +62,7 @@ from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView
 from services.coupons import CouponError, check_coupon, held_coupons
 from services.ledger import STARS
-from services.member import MemberView, find_member, get_member
+from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.money import InvalidAmount, parse_amount
 from services.order import (
     OrderError,
@@ -64,12 +72,12 @@ from services.order import (
     mark_fulfilled,
     open_orders_in_chat,
     orders_of_member_in_chat,
-    place_order,
     start_invoice,
 )
 from services.payment import PaidOrder, PaymentRules, pay_order, take_payment
 from services.product import get_product
 from services.refund import refund_now
+from services.reservation import ReservationCapReached, recently_expired, reserve
 from services.role import Role
 
 log = logging.getLogger(__name__)
@@ -84,6 +92,7 @@ STATUS_LABELS = {
     "fulfilled": N_("picked up"),
     "cancelled": N_("cancelled"),
     "refunded": N_("refunded"),
+    "expired": N_("expired"),
 }
 # why Telegram may not take the money, as the member reads it in the payment window
 PRE_CHECKOUT_REFUSALS = {
@@ -125,9 +134,11 @@ async def buy(
     settings: HandlerSettings,
     locale: str,
     clock: Callable[[], datetime],
+    i18n: I18n,
     community: CommunityView | None = None,
 ) -> None:
-    """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private."""
+    """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private,
+    pay-at-pickup ones are held until a deadline."""
     words = (command.args or "").split()
     if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
         await message.reply(_("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2."))
@@ -155,15 +166,24 @@ async def buy(
             )
         )
         return
+    zone = (community.timezone if community else member.timezone) or settings.default_timezone
     try:
-        order = await place_order(
+        order = await reserve(
             session,
             member_id=member.id,
             chat_id=message.chat.id,
             product_id=product_id,
             quantity=quantity,
             max_total=settings.max_order_amount,
+            rules=reservation_rules(settings),
+            now=clock(),
         )
+    except ReservationCapReached as exc:
+        await message.reply(
+            cap_text(i18n, locale, exc.held, zone),
+            reply_markup=cancel_keyboard(i18n, locale, exc.held),
+        )
+        return
     except OrderError as exc:
         text = {
             "out_of_stock": _("Sorry, there is not enough stock left for that."),
@@ -182,11 +202,15 @@ async def buy(
         else ""
     )
     if not online:
+        held = held_until_text(i18n, locale, order, zone)
+        if held and settings.reservation_reminder_hours and not member.started:
+            held += " " + _("Send me /start in private, and I will remind you before then.")
         await message.reply(
             _(
                 "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
             ).format(id=order.id, title=esc(order.title), quantity=order.quantity, total=total)
-            + discount,
+            + discount
+            + ("\n" + held if held else ""),
             reply_markup=offer,
         )
         return
@@ -455,6 +479,10 @@ def order_error_text(reason: str) -> str:
         "partial_stars_refund": _("Telegram Stars payments can only be refunded in full."),
         "bad_amount": _("The amount must be more than zero."),
         "paid_in_telegram": _("That order is paid in Telegram, with the invoice the member got."),
+        "expired": _(
+            "That reservation expired unpaid and its stock went back on sale. If the member pays "
+            "now, they order again with /buy and you mark the new order paid."
+        ),
         "own_order": _(
             "You cannot mark your own order paid: another leader or staff must confirm the money."
         ),
@@ -539,7 +567,11 @@ async def _mark_member(
     reply = message.reply_to_message
     target = None
     if reference:
-        target = await find_member(session, reference[0])
+        try:
+            target = await find_member(session, reference[0])
+        except AmbiguousMember as exc:
+            await message.reply(ambiguous_text(exc))
+            return None
     elif reply is not None and reply.from_user is not None:
         target = await get_member(session, reply.from_user.id)
     if target is None:
@@ -560,6 +592,26 @@ async def _mark_member(
     if action == "paid":  # Telegram orders are paid with their invoice, never by hand
         orders = [order for order in orders if order.payment_mode != PAYMENT_TELEGRAM]
     if not orders:
+        expired = (
+            await recently_expired(
+                session, chat_id=community.id, member_id=target.id, now=marking.now
+            )
+            if action == "paid"
+            else []
+        )
+        if expired and expired[0].expires_at is not None:
+            await message.reply(
+                _(
+                    "{name}'s reservation #{id} expired unpaid at {time}, and its stock went "
+                    "back on sale. If they pay now, they order again with /buy and you mark the "
+                    "new order paid."
+                ).format(
+                    name=esc(target.display_name),
+                    id=expired[0].id,
+                    time=local_moment(expired[0].expires_at, community.timezone),
+                )
+            )
+            return None
         await message.reply(
             _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
         )

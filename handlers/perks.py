@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.text import N_, BackgroundSender, CallbackId, CommitHook, HandlerSettings, esc
+from handlers.views.member import ambiguous_text
 from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
 from models.ledger import POINTS
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
@@ -40,7 +41,13 @@ from services.loyalty import (
     review_order,
     set_birthday,
 )
-from services.member import MemberView, find_member, get_member, set_member_timezone
+from services.member import (
+    AmbiguousMember,
+    MemberView,
+    find_member,
+    get_member,
+    set_member_timezone,
+)
 from services.money import InvalidAmount, parse_amount
 from services.points import (
     MAX_POINTS,
@@ -616,7 +623,11 @@ async def gift_command(
     target: MemberView | None = None
     amount_text = ""
     if len(words) == 2:
-        target = await find_member(session, words[0])
+        try:
+            target = await find_member(session, words[0])
+        except AmbiguousMember as exc:
+            await message.reply(ambiguous_text(exc))
+            return
         amount_text = words[1]
     elif len(words) == 1 and reply is not None and reply.from_user is not None:
         target = await get_member(session, reply.from_user.id)

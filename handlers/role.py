@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.commands import sync_private_commands
 from handlers.filters import RoleFilter
 from handlers.text import N_, HandlerSettings, esc
+from handlers.views.member import ambiguous_text
 from services.audit import recent_actions, record_action
 from services.community import CommunityView
-from services.member import MemberView, find_member, get_member
+from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.period import InvalidPeriod, parse_period
 from services.role import (
     Role,
@@ -53,7 +54,11 @@ async def _target(
     if reply is not None and reply.from_user is not None and not command.args:
         found = await get_member(session, reply.from_user.id)
     elif command.args:
-        found = await find_member(session, command.args.split()[0])
+        try:
+            found = await find_member(session, command.args.split()[0])
+        except AmbiguousMember as exc:
+            await message.reply(ambiguous_text(exc))
+            return None
     else:
         await message.reply(
             _(
@@ -168,7 +173,11 @@ async def audit_log(
     words = (command.args or "").split()
     actor = None
     if words and (words[0].startswith("@") or words[0].lstrip("-").isdecimal()):
-        actor = await find_member(session, words[0])
+        try:
+            actor = await find_member(session, words[0])
+        except AmbiguousMember as exc:
+            await message.answer(ambiguous_text(exc))
+            return
         if actor is None:
             await message.answer(_("I do not know that member."))
             return

@@ -54,6 +54,13 @@ async def help_text(
     lines = [_("Here is what you can do:")]
     for command in commands_for(role, private=private):
         lines.append(f"/{command.name} — {esc(i18n.gettext(command.description))}")
+    if settings.reservation_hours:
+        lines.append(
+            _(
+                "An order you pay at pickup is held until the time I tell you when you order; "
+                "if it is still unpaid then, it is released and its stock goes back on sale."
+            )
+        )
     return "\n".join(lines)
 
 

@@ -66,6 +66,9 @@ class HandlerSettings(Protocol):
     default_locale: str
     default_timezone: str
     max_order_amount: int
+    reservation_hours: int
+    reservation_reminder_hours: int
+    reservation_cap: int
     leader_commission_bps: int
     tier_currency: str
     points_per_unit: int

@@ -16,14 +16,16 @@ ORDER_PAID = "paid"  # money received (by Telegram, or by the leader offline)
 ORDER_FULFILLED = "fulfilled"  # picked up or delivered
 ORDER_CANCELLED = "cancelled"  # withdrawn before payment; stock released
 ORDER_REFUNDED = "refunded"  # paid, then fully refunded
+ORDER_EXPIRED = "expired"  # a pay-at-pickup reservation not paid in time; stock released
 
 ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
-    ORDER_RESERVED: (ORDER_AWAITING_PAYMENT, ORDER_PAID, ORDER_CANCELLED),
+    ORDER_RESERVED: (ORDER_AWAITING_PAYMENT, ORDER_PAID, ORDER_CANCELLED, ORDER_EXPIRED),
     ORDER_AWAITING_PAYMENT: (ORDER_PAID, ORDER_CANCELLED, ORDER_RESERVED),
     ORDER_PAID: (ORDER_FULFILLED, ORDER_REFUNDED),
     ORDER_FULFILLED: (ORDER_REFUNDED,),
     ORDER_CANCELLED: (),
     ORDER_REFUNDED: (),
+    ORDER_EXPIRED: (),
 }
 OPEN_STATUSES = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT)
 
@@ -85,6 +87,11 @@ class Order(SQLModel, table=True):
     )
     # bumped on every status change: the invoice payload carries it, so a stale invoice fails
     version: int = Field(default=1)
+    # a pay-at-pickup reservation (/buy of an offline product) is released at this moment if
+    # still unpaid; None: held until paid or cancelled (Telegram orders, group-buy sign-ups)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # when the member was reminded that the reservation is about to expire (once)
+    reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
 from models.member import Member
 from services.db import insert_in, prepared, table_of
+from services.errors import Refused
 
 LOCALES = ("en", "zh_Hans", "zh_Hant")
 _TRADITIONAL = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
@@ -149,12 +150,24 @@ async def refresh_member(
     session: AsyncSession, *, known: Any, user: UserInfo, default_locale: str, started: bool
 ) -> MemberView:
     """`record_member` given the member's row as just read (MEMBER_COLUMNS; None: no row):
-    written only when something changed."""
+    written only when something changed.
+
+    A member seen with a @username they did not hold before takes it from any other row that
+    still holds it (someone who gave it up and has not been seen since), so a look-up by name
+    finds the member who holds it now. That costs one statement, only then."""
     if known is not None and member_unchanged(
         known, user=user, default_locale=default_locale, started=started
     ):
         return member_view(known, user=user)
-    return await _upsert_member(session, user=user, default_locale=default_locale, started=started)
+    member = await _upsert_member(
+        session, user=user, default_locale=default_locale, started=started
+    )
+    if member.username is not None and (known is None or known.username != member.username):
+        await session.execute(
+            _RELEASE_USERNAME(session),
+            {"taker": member.id, "taken": member.username.lower(), "now": utcnow()},
+        )
+    return member
 
 
 async def _upsert_member(
@@ -228,6 +241,22 @@ def _record_member(dialect: str) -> Any:
 _RECORD_MEMBER = prepared(_record_member)
 
 
+def _release_username(_dialect: str) -> Any:
+    """Clear a (lower-cased) @username from every other member row that still holds it."""
+    return (
+        update(Member)
+        .where(
+            func.lower(col(Member.username)) == bindparam("taken"),
+            col(Member.id) != bindparam("taker"),
+        )
+        .values(username=None, updated_at=bindparam("now"))
+        .execution_options(synchronize_session=False)
+    )
+
+
+_RELEASE_USERNAME = prepared(_release_username)
+
+
 async def set_locale(session: AsyncSession, *, member_id: int, locale: str) -> None:
     """Remember the member's chosen language; Telegram's language code no longer overrides it."""
     if locale not in LOCALES:
@@ -254,8 +283,23 @@ async def get_member(session: AsyncSession, member_id: int) -> MemberView | None
     return _view(member) if member else None
 
 
+class AmbiguousMember(Refused):
+    """Several members still hold the @username (rows from before a name was cleared when
+    someone else took it): the caller must name one by id. `candidates`: a few of them."""
+
+    def __init__(self, username: str, candidates: list[MemberView]) -> None:
+        super().__init__("ambiguous_username", username)
+        self.username = username
+        self.candidates = candidates
+
+
+# how many of the members holding one @username an ambiguous look-up names
+AMBIGUOUS_SHOWN = 5
+
+
 async def find_member(session: AsyncSession, reference: str) -> MemberView | None:
-    """A member by numeric id or @username (case-insensitive), or None."""
+    """A member by numeric id or @username (case-insensitive), or None; AmbiguousMember when
+    several rows still hold the username."""
     text = reference.strip()
     if text.lstrip("-").isdigit():
         return await get_member(session, int(text))
@@ -263,7 +307,12 @@ async def find_member(session: AsyncSession, reference: str) -> MemberView | Non
     if not username:
         return None
     result = await session.execute(
-        select(Member).where(func.lower(col(Member.username)) == username.lower())
+        select(Member)
+        .where(func.lower(col(Member.username)) == username.lower())
+        .order_by(col(Member.updated_at).desc())
+        .limit(AMBIGUOUS_SHOWN)
     )
-    member = result.scalars().first()
-    return _view(member) if member else None
+    members = [_view(member) for member in result.scalars().all()]
+    if len(members) > 1:
+        raise AmbiguousMember(username, members)
+    return members[0] if members else None

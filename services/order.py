@@ -35,6 +35,7 @@ from models.order import (
     OPEN_STATUSES,
     ORDER_AWAITING_PAYMENT,
     ORDER_CANCELLED,
+    ORDER_EXPIRED,
     ORDER_FULFILLED,
     ORDER_PAID,
     ORDER_REFUNDED,
@@ -107,6 +108,8 @@ class OrderView:
     version: int
     discount: int = 0  # the tier discount and the coupon, taken off quantity x unit price
     coupon_id: int | None = None
+    expires_at: datetime | None = None  # a pay-at-pickup reservation is released then, unpaid
+    product_id: int | None = None
 
     @property
     def gross(self) -> int:
@@ -163,6 +166,8 @@ def order_view(row: Order) -> OrderView:
         version=row.version,
         discount=row.discount,
         coupon_id=row.coupon_id,
+        expires_at=row.expires_at,
+        product_id=row.product_id,
     )
 
 
@@ -196,8 +201,10 @@ async def place_order(
     quantity: int,
     max_total: int,
     leader_id: int | None = None,
+    expires_at: datetime | None = None,
 ) -> OrderView:
-    """Reserve stock and open an order at the product's current price."""
+    """Reserve stock and open an order at the product's current price (`expires_at`: when an
+    unpaid reservation is released, see services/reservation.py)."""
     if type(quantity) is not int or quantity <= 0:
         raise OrderError("bad_quantity")
     product = await session.get(Product, product_id)
@@ -224,6 +231,7 @@ async def place_order(
         currency=product.currency,
         payment_mode=product.payment_mode,
         discount=await tier_discount(session, member_id=member_id, gross=quantity * product.price),
+        expires_at=expires_at,
     )
     session.add(row)
     await session.flush()
@@ -243,6 +251,8 @@ async def _move(
 ) -> Order:
     """Change the status if the machine allows it and nobody changed the order meanwhile."""
     before, version = row.status, row.version
+    if before == ORDER_EXPIRED:  # its stock is back on sale: the member orders again
+        raise OrderError("expired", str(row.id))
     if to not in ORDER_TRANSITIONS.get(before, ()):
         raise OrderError("bad_transition", f"{before} -> {to}")
     values: dict[str, object] = {"status": to, "version": version + 1, "updated_at": utcnow()}
@@ -273,14 +283,21 @@ async def cancel_order(
     """Withdraw an unpaid order and give its stock back."""
     row = await _load(session, order_id)
     row = await _move(session, row, ORDER_CANCELLED, actor_id=actor_id, note=note)
-    if row.product_id is not None:
+    await release_reserved(session, row)
+    return order_view(await _load(session, order_id))
+
+
+async def release_reserved(session: AsyncSession, row: Order) -> None:
+    """What an unpaid order held goes back: its units to the product's stock, its coupon to
+    the member (for an order just cancelled or expired; a group-buy's stock is its own)."""
+    assert row.id is not None
+    if row.product_id is not None and row.groupbuy_id is None:
         await session.execute(
             update(Product)
             .where(col(Product.id) == row.product_id, col(Product.stock).is_not(None))
             .values(stock=col(Product.stock) + row.quantity)
         )
-    await release_coupon(session, order_id=order_id)
-    return order_view(await _load(session, order_id))
+    await release_coupon(session, order_id=row.id)
 
 
 async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) -> None:

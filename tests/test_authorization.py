@@ -212,6 +212,29 @@ async def test_a_member_forging_another_members_coupon_button_is_refused(
     assert coupon is not None and (coupon.member_id, coupon.status) == (MIA, "held")
 
 
+async def test_a_member_forging_a_cancel_button_of_someone_elses_reservation_is_refused(
+    harness: Harness,
+) -> None:
+    await make_staff_and_product(harness)
+    await harness.send(KAI, TEA, "/buy 1")  # order #1, Kai's
+    await harness.send(MIA, TEA, "/buy 1")  # order #2, Mia's
+    await harness.send(MIA, MIA, "/reservations")
+    listing = harness.emulator.last_bot_message(MIA)
+    assert listing.button_texts == ["❌ Cancel #2"]
+    # when Mia edits her cancel button to point at Kai's reservation, or at none
+    assert await harness.press(MIA, MIA, listing.message_id, callback_data="rsv:1", force=True) == (
+        "That is not your reservation."
+    )
+    assert await harness.press(
+        MIA, MIA, listing.message_id, callback_data="rsv:999", force=True
+    ) == ("That is not your reservation.")
+    # then Kai's reservation holds; Mia's own button still works
+    assert await order_status(harness, 1) == "reserved"
+    assert await harness.press(MIA, MIA, listing.message_id, index=0) == (
+        "Reservation #2 cancelled; its stock is back on sale."
+    )
+
+
 async def test_join_taps_with_edited_group_buy_ids_are_refused(harness: Harness) -> None:
     await make_staff_and_product(harness)
     # given a group-buy posted only in Coffee Club

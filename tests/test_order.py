@@ -180,9 +180,11 @@ async def test_a_leader_runs_offline_pickup_from_the_groups_list(harness: Harnes
     await make_staff(harness)
     await harness.send(SAM, SAM, "/product_add Oolong tea | 35.90 CNY | stock 10")
     # members order in the group
-    assert await harness.send(MIA, TEA, "/buy 1 2") == [
+    reply = await harness.send(MIA, TEA, "/buy 1 2")
+    assert [text.splitlines()[0] for text in reply] == [
         "Order #1 reserved: Oolong tea ×2, CN¥71.80. Pay your leader at pickup."
     ]
+    assert "Held for you until" in reply[0]  # pay-at-pickup reservations expire
     await harness.send(KAI, TEA, "/buy 1")
     # a member cannot see or use the pickup list
     assert await harness.send(MIA, TEA, "/orders") == [

@@ -127,3 +127,31 @@ async def test_pay_pays_the_newest_invoice_through_the_bots_checkout(tmp_path: P
         ],
     )
     assert not [line for line in lines if "Traceback" in line]
+
+
+async def test_wait_lets_reservations_be_reminded_and_expire() -> None:
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    script = ROOT / "scenarios" / "reservations.txt"
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            "[Tea Lovers] bot: Order #1 reserved: Oolong tea ×3, CN¥107.70.",
+            "    Held for you until ",
+            "(37 hours pass)",
+            # bob reads Simplified Chinese; each is reminded once, with a cancel button
+            "[bob (private)] bot: 提醒：你的预留 #2",
+            "[dan (private)] bot: Reminder: your reservation #1 (Oolong tea ×3, CN¥107.70)",
+            "(bob presses [1] ❌ 取消 #2)",
+            "    (popup) 预留 #2 已取消，库存已重新开放购买。",
+            "dan@dan (private)> /reservations",
+            "    #1 Oolong tea ×3 · CN¥107.70 · until ",
+            "(12 hours pass)",
+            "[dan (private)] bot: Your reservation #1 (Oolong tea ×3) was not paid by ",
+            "carol@Tea Lovers> /paid @dan",
+            "[Tea Lovers] bot: Dan's reservation #1 expired unpaid at ",
+            "[Tea Lovers] bot: No open orders in this group.",
+        ],
+    )
+    assert "wait a number of hours" not in "\n".join(lines)

@@ -132,6 +132,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "nps_me",
         "products",
         "buy",
+        "reservations",
         "cancel",
         "stop",
         "privacy",

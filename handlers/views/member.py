@@ -1,0 +1,17 @@
+"""How a look-up of a member by @username that matches several rows is refused."""
+
+from __future__ import annotations
+
+from aiogram.utils.i18n import gettext as _
+
+from handlers.text import esc
+from services.member import AmbiguousMember
+
+
+def ambiguous_text(exc: AmbiguousMember) -> str:
+    """Which members held the name, and to name one by its numeric id instead."""
+    people = ", ".join(f"{esc(who.first_name or '?')} ({who.id})" for who in exc.candidates)
+    return _(
+        "Several members have used @{username}, so I cannot tell which one you mean: {people}. "
+        "Use the numeric id instead of the @username, or reply to one of their messages."
+    ).format(username=esc(exc.username), people=people)
