@@ -15,6 +15,7 @@ def feature_routers() -> list[Router]:
         errors,
         groupbuy,
         groupbuy_wizard,
+        groups,
         language,
         ledger,
         nps,
@@ -35,6 +36,7 @@ def feature_routers() -> list[Router]:
     routers = [
         errors.router,
         role.router,
+        groups.router,
         community.router,
         ledger.router,
         product.router,
