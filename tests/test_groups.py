@@ -252,3 +252,14 @@ async def test_a_suspension_not_confirmed_changes_nothing(harness: Harness) -> N
     question = harness.emulator.last_bot_message(SAM)
     assert await harness.press(SAM, SAM, question.message_id, index=1) == "Nothing was changed."
     assert (await community(harness, COFFEE)).approval == APPROVAL_APPROVED
+
+
+async def test_a_drop_skips_a_group_waiting_for_approval(harness: Harness) -> None:
+    await strangers_group(harness)
+    harness.new_bot_messages(CORNER)
+    # when Sam opens a drop in every group
+    replies = await harness.send(SAM, SAM, "/drop 1 24h min=2 stock=10")
+    # then it is posted in the two approved groups only
+    assert replies[-1] == "Group-buy #1 posted in 2 groups."
+    assert harness.new_bot_messages(CORNER) == []
+    assert "Oolong tea" in (harness.emulator.last_bot_message(TEA).text or "")
