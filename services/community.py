@@ -212,11 +212,17 @@ async def open_community_ids(session: AsyncSession) -> list[int]:
 
 
 async def open_among(session: AsyncSession, chat_ids: list[int]) -> list[int]:
-    """The chats among `chat_ids` that are groups open for business, in the order given."""
+    """The chats among `chat_ids` that are groups open for business, in the order given.
+
+    Their rows stay share-locked (PostgreSQL) until the caller's transaction ends, so a
+    suspension running at the same time waits and then sees what the caller opened there."""
     if not chat_ids:
         return []
     rows = await session.execute(
-        select(col(Community.id)).where(col(Community.id).in_(chat_ids), is_open_clause())
+        select(col(Community.id))
+        .where(col(Community.id).in_(chat_ids), is_open_clause())
+        .order_by(col(Community.id))  # locked in one order
+        .with_for_update(read=True)
     )
     found = {int(i) for i in rows.scalars().all()}
     return [chat for chat in dict.fromkeys(chat_ids) if chat in found]

@@ -26,7 +26,7 @@ from models.groupbuy import GROUPBUY_OPEN, GroupBuy, GroupBuyPost
 from services.audit import record_action
 from services.community import ChatInfo, CommunityView, get_community, record_community
 from services.errors import Refused
-from services.groupbuy import Closing, call_off_groupbuy
+from services.groupbuy import Closing, GroupBuyError, call_off_groupbuy
 from services.member import MemberView, get_member
 from services.role import is_staff, staff_locales
 
@@ -217,8 +217,8 @@ async def decide(
     closings: list[Closing] = []
     if action == SUSPEND:
         for groupbuy_id in await own_open_groupbuys(session, community_id=community_id):
-            closings.append(
-                await call_off_groupbuy(
+            try:
+                closing = await call_off_groupbuy(
                     session,
                     groupbuy_id=groupbuy_id,
                     now=now,
@@ -226,7 +226,9 @@ async def decide(
                     default_locale=default_locale,
                     default_timezone=before.timezone,
                 )
-            )
+            except GroupBuyError:  # closed meanwhile (its deadline, its leader): told then
+                continue
+            closings.append(closing)
     after = await get_community(session, community_id) or before
     return Decision(after, action, before.approval, tuple(closings))
 
