@@ -45,6 +45,8 @@ HELP = """Playground commands (anything else is sent as a message):
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
   :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
                     commission past the refund window fall due), e.g. :wait 36 or :wait 8d
+  :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and
+                    switch to it (a group not added by staff waits for staff's approval)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -74,13 +76,15 @@ class Console:
     chat_key: str = "private"
     shown: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
     answers_shown: set[str] = field(default_factory=set)
+    # the groups of this session: the two of the world, and those made with :newgroup
+    groups: dict[str, tuple[int, str, int]] = field(default_factory=lambda: dict(GROUPS))
 
     @property
     def chat_id(self) -> int:
-        return self.user.user_id if self.chat_key == "private" else GROUPS[self.chat_key][0]
+        return self.user.user_id if self.chat_key == "private" else self.groups[self.chat_key][0]
 
     def chat_title(self, chat_id: int) -> str:
-        for group_id, title, _creator in GROUPS.values():
+        for group_id, title, _creator in self.groups.values():
             if group_id == chat_id:
                 return title
         for persona in PERSONAS:
@@ -131,7 +135,7 @@ class Console:
                     self.write(f"    (popup) {params['text']}")
 
     def known_chats(self) -> list[int]:
-        return [p.user_id for p in PERSONAS] + [g[0] for g in GROUPS.values()]
+        return [p.user_id for p in PERSONAS] + [g[0] for g in self.groups.values()]
 
     def newest_keyboard(self) -> StoredMessage | None:
         for message in reversed(self.emulator.bot_messages(self.chat_id)):
@@ -163,7 +167,7 @@ class Console:
                 )
         elif word == "chats":
             self.write("  private  your private chat with the bot")
-            for key, (chat_id, title, _creator) in GROUPS.items():
+            for key, (chat_id, title, _creator) in self.groups.items():
                 self.write(f"  {key:<8} {title} ({chat_id})")
         elif word == "user":
             match = [p for p in PERSONAS if p.name == arg.lower()]
@@ -173,7 +177,7 @@ class Console:
                 self.user = match[0]
                 self.write(f"you are now {self.user.name}")
         elif word == "chat":
-            if arg.lower() not in GROUPS and arg.lower() != "private":
+            if arg.lower() not in self.groups and arg.lower() != "private":
                 self.write(f"no chat {arg!r}; try :chats")
             else:
                 self.chat_key = arg.lower()
@@ -184,6 +188,8 @@ class Console:
             await self.pay()
         elif word == "wait":
             await self.wait_hours(arg)
+        elif word == "newgroup":
+            await self.new_group(arg)
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -222,6 +228,28 @@ class Console:
         update = self.emulator.press_button(
             self.user.user_id, self.chat_id, message.message_id, index=index
         )
+        await self.emulator.wait_processed(update["update_id"])
+        await self.settle()
+        self.flush()
+
+    async def new_group(self, title: str) -> None:
+        """The current user creates a group with everyone in it and adds the bot, as anyone can
+        in Telegram; the playground switches to it."""
+        if not title:
+            self.write("give the group a name: :newgroup Matcha Fans")
+            return
+        key = title.split()[0].lower()
+        if key in self.groups or key == "private":
+            self.write(f"there is a chat called {key!r} already; choose another name")
+            return
+        chat_id = -100100 - 100 * len(self.groups)
+        creator = self.user.user_id
+        members = [p.user_id for p in PERSONAS if p.user_id != creator]
+        self.emulator.add_group(chat_id, title, creator=creator, members=members)
+        self.groups[key] = (chat_id, title, creator)
+        self.chat_key = key
+        self.write(f"({self.user.name} creates {title} and adds the bot; :chat {key} goes there)")
+        update = self.emulator.add_bot_to_group(chat_id, creator)
         await self.emulator.wait_processed(update["update_id"])
         await self.settle()
         self.flush()
@@ -384,8 +412,9 @@ async def _session(
             write(
                 "Community bot playground: the real bot, a pretend Telegram. :help lists commands."
             )
-        for _key, (chat_id, _title, creator) in GROUPS.items():
-            update = emulator.add_bot_to_group(chat_id, creator)
+        # the owner adds the bot, so both groups are approved at once
+        for _key, (chat_id, _title, _creator) in GROUPS.items():
+            update = emulator.add_bot_to_group(chat_id, PERSONAS[0].user_id)
             await emulator.wait_processed(update["update_id"])
         console.flush()
         async for line in _lines(script, console):

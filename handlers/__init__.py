@@ -16,6 +16,7 @@ def feature_routers() -> list[Router]:
         errors,
         groupbuy,
         groupbuy_wizard,
+        groups,
         language,
         ledger,
         nps,
@@ -38,6 +39,7 @@ def feature_routers() -> list[Router]:
     routers = [
         errors.router,
         role.router,
+        groups.router,
         community.router,
         ledger.router,
         product.router,

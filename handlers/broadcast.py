@@ -45,7 +45,7 @@ from models.broadcast import (
 from models.perks import SEGMENTS
 from services import broadcast as outbox
 from services.audit import record_action
-from services.community import CommunityView, active_communities
+from services.community import CommunityView, open_communities
 from services.compliance import ABSOLUTE_CLAIM, MISSING_DEADLINE, MISSING_PRICE, highlight, lint
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
@@ -462,7 +462,7 @@ async def got_targets(
         )
         return
     if callback_data.value == PICK_COMMUNITY:
-        communities = await active_communities(session)
+        communities = await open_communities(session)
         if not communities:
             await query.message.answer(
                 _("The bot is in no group yet."), reply_markup=_targets_keyboard()

@@ -104,6 +104,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("leader_add", N_("Make a member a leader of this group"), Role.STAFF, False, True),
     Command("leader_remove", N_("Remove a designated leader"), Role.STAFF, False, True),
     Command("staff", N_("List the brand staff"), Role.STAFF, True, False),
+    Command("groups", N_("Groups to approve, suspend or reinstate"), Role.STAFF, True, False),
     Command("export", N_("Ledger entries as a CSV file"), Role.STAFF, True, False),
     Command("leader_cash", N_("Cash leaders owe, hand-overs and payouts"), Role.STAFF, True, False),
     Command("product_new", N_("Add a product step by step"), Role.STAFF, True, False),

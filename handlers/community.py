@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -22,8 +23,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
-from handlers.text import LANGUAGE_NAMES, HandlerSettings, esc
+from handlers.filters import RoleFilter, not_open_text
+from handlers.text import LANGUAGE_NAMES, BackgroundSender, HandlerSettings, esc
+from handlers.views.groups import review_card_keyboard, review_card_text
+from models.community import APPROVAL_PENDING
 from services.audit import record_action
 from services.community import (
     ChatInfo,
@@ -40,11 +43,13 @@ from services.community import (
     set_member_day,
     set_timezone,
 )
+from services.groups import bot_added
 from services.member import LOCALES, UserInfo
 from services.role import Role, forget_admins
 
 log = logging.getLogger(__name__)
 router = Router(name="community")
+Clock = Callable[[], datetime]
 router.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
 router.callback_query.filter(F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
 
@@ -117,36 +122,71 @@ async def bot_membership_changed(
     i18n: I18n,
     session: AsyncSession,
     settings: HandlerSettings,
+    clock: Clock,
+    notifier: BackgroundSender,
 ) -> None:
-    """Registers the group when the bot is added and greets it; marks it left when removed."""
+    """Registers the group when the bot is added and greets it (approved at once when staff or
+    the owner added it; otherwise pending, with a review card to every staff member); marks it
+    left when the bot is removed."""
     if event.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
         return
     was_in = event.old_chat_member.status in ACTIVE_STATUSES
     is_in = event.new_chat_member.status in ACTIVE_STATUSES
-    if is_in:
-        community = await record_community(
+    chat = ChatInfo(id=event.chat.id, title=event.chat.title or "", chat_type=event.chat.type)
+    if is_in and was_in:  # the bot was promoted or demoted
+        await record_community(
             session,
-            chat=ChatInfo(
-                id=event.chat.id, title=event.chat.title or "", chat_type=event.chat.type
-            ),
+            chat=chat,
             default_locale=settings.default_locale,
             default_timezone=settings.default_timezone,
             joined=True,
         )
         # a promotion or demotion of the bot may come with admin changes: fetch them again
-        await forget_admins(session, community_id=community.id)
-        if not was_in:
-            with i18n.use_locale(community.locale):
-                await bot.send_message(
-                    event.chat.id,
-                    _(
-                        "Hello, {title}! I am the community bot. Leaders: send /settings to "
-                        "choose this group's language and time zone. Everyone: /help shows "
-                        "what I can do."
-                    ).format(title=esc(community.title)),
+        await forget_admins(session, community_id=chat.id)
+    elif is_in:
+        added = await bot_added(
+            session,
+            chat=chat,
+            added_by=event.from_user.id,
+            owner_ids=settings.owner_ids,
+            default_locale=settings.default_locale,
+            default_timezone=settings.default_timezone,
+            now=clock(),
+        )
+        await forget_admins(session, community_id=chat.id)
+        for reviewer in added.reviewers:  # sent once the registration committed
+            with i18n.use_locale(reviewer.locale):
+                notifier.send(
+                    reviewer.member_id,
+                    review_card_text(added.community, added.added_by),
+                    reply_markup=review_card_keyboard(added.community.id),
                 )
+        with i18n.use_locale(added.community.locale):
+            await bot.send_message(event.chat.id, greeting(added.community))
     elif was_in:
         await mark_left(session, community_id=event.chat.id)
+
+
+def greeting(community: CommunityView) -> str:
+    """What the bot says when it is added to a group, in the current locale."""
+    hello = _(
+        "Hello, {title}! I am the community bot. Leaders: send /settings to "
+        "choose this group's language and time zone. Everyone: /help shows "
+        "what I can do."
+    ).format(title=esc(community.title))
+    if community.is_open:
+        return hello
+    if community.approval == APPROVAL_PENDING:
+        return (
+            hello
+            + "\n\n"
+            + _(
+                "Admins: the brand reviews every new group before group-buys, check-ins and "
+                "points open in it. I have asked the brand's staff to review this one, and I "
+                "will post here as soon as they decide."
+            )
+        )
+    return hello + "\n\n" + not_open_text(community)
 
 
 # a join through an invite link goes on to the referral router, which attributes the newcomer

@@ -7,11 +7,18 @@ import logging
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
-from aiogram.types import CallbackQuery, ChatMemberAdministrator, ChatMemberOwner, Message
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberOwner,
+    ChatMemberUpdated,
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import HandlerSettings
+from handlers.text import N_, HandlerSettings
+from models.community import APPROVAL_DECLINED, APPROVAL_SUSPENDED
 from services.audit import record_action
 from services.community import CommunityView
 from services.member import MemberView
@@ -114,4 +121,54 @@ class RoleFilter(Filter):
             await event.answer(text, show_alert=True)
         else:
             await event.reply(text)
+        return False
+
+
+# why a group is not open for business, as its members and leaders are told
+NOT_OPEN = {
+    APPROVAL_SUSPENDED: N_(
+        "The brand has paused business in this group for now: group-buys, check-ins, points "
+        "and referral rewards are not available here. Your leader will hear from the brand."
+    ),
+    APPROVAL_DECLINED: N_(
+        "This group is not one of the brand's approved groups, so group-buys, check-ins, "
+        "points and referral rewards are not available here."
+    ),
+}
+NOT_YET_OPEN = N_(
+    "This group is not open for group-buys, check-ins, points and referral rewards yet: the "
+    "brand is reviewing it. Everyone here will hear from me once it is approved."
+)
+
+
+def not_open_text(community: CommunityView) -> str:
+    """The polite refusal in a group that is not open for business (in the current locale)."""
+    return _(NOT_OPEN.get(community.approval, NOT_YET_OPEN))
+
+
+class OpenGroup(Filter):
+    """The one gate of everything commercial done in a group (group-buys, /buy, check-ins,
+    points, referral links): passes outside groups and in groups open for business (approved,
+    the bot in them); elsewhere tells the user why, once, and stops. A join through an invite
+    link is stopped silently (no referral is attributed).
+
+    `settling` also lets a suspended group through: what was sold before the suspension is
+    still paid for and picked up."""
+
+    def __init__(self, *, settling: bool = False) -> None:
+        self.settling = settling
+
+    async def __call__(
+        self,
+        event: Message | CallbackQuery | ChatMemberUpdated,
+        community: CommunityView | None = None,
+    ) -> bool:
+        if community is None or community.is_open:
+            return True
+        if self.settling and community.approval == APPROVAL_SUSPENDED:
+            return True
+        if isinstance(event, CallbackQuery):
+            await event.answer(not_open_text(community), show_alert=True)
+        elif isinstance(event, Message):
+            await event.reply(not_open_text(community))
         return False

@@ -18,7 +18,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import OpenGroup, RoleFilter
 from handlers.order import send_invoice
 from handlers.text import (
     N_,
@@ -35,7 +35,7 @@ from handlers.text import (
 )
 from handlers.views.groupbuy import GroupBuyCallback, card_keyboard, card_text, closing_effects
 from models.product import PAYMENT_TELEGRAM
-from services.community import CommunityView, active_community_ids, get_community
+from services.community import CommunityView, get_community, open_community_ids
 from services.groupbuy import (
     Closing,
     GroupBuyError,
@@ -93,6 +93,9 @@ OPEN_ERRORS = {
     "not_enough_stock": N_("The product does not have that much stock left."),
     "not_positive": N_("Minimum, stock and limit must be whole numbers above zero."),
     "no_chats": N_("There is no group to post it in."),
+    "group_not_open": N_(
+        "This group is not open for group-buys: the brand has not approved it (or has paused it)."
+    ),
     "bad_vip": N_(
         "Write the VIP window as vip=2h for the VIP tiers, or vip=2h:gold for Gold and above "
         "(see /tiers)."
@@ -296,7 +299,9 @@ async def _open(
 
 
 # without arguments, /groupbuy and /drop start the wizard (handlers/groupbuy_wizard.py)
-@router.message(Command("groupbuy", magic=F.args), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
+@router.message(
+    Command("groupbuy", magic=F.args), GROUP, OpenGroup(), RoleFilter(Role.LEADER, "groupbuy.open")
+)
 async def groupbuy_command(
     message: Message,
     command: CommandObject,
@@ -342,8 +347,8 @@ async def drop_command(
     clock: Clock,
     closer: DeadlineScheduler,
 ) -> None:
-    """Opens one group-buy in every active group at once, sharing one stock."""
-    chats = await active_community_ids(session)
+    """Opens one group-buy in every approved group at once, sharing one stock."""
+    chats = await open_community_ids(session)
     await _open(
         message,
         command,
@@ -373,7 +378,9 @@ def _toast(result_quantity: int, position: int, started: bool) -> str:
     ).format(position=position, quantity=result_quantity)
 
 
-@router.callback_query(GroupBuyCallback.filter(F.action.in_({"join", "less", "leave"})))
+@router.callback_query(
+    GroupBuyCallback.filter(F.action.in_({"join", "less", "leave"})), OpenGroup()
+)
 async def join_button(
     query: CallbackQuery,
     callback_data: GroupBuyCallback,

@@ -29,7 +29,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import OpenGroup, RoleFilter
 from handlers.groupbuy import (
     GROUP,
     OPEN_ERRORS,
@@ -41,7 +41,7 @@ from handlers.groupbuy import (
 )
 from handlers.text import N_, CallbackId, DeadlineScheduler, HandlerSettings, esc, format_money
 from models.groupbuy import MIN_PEOPLE
-from services.community import CommunityView, active_community_ids
+from services.community import CommunityView, open_community_ids
 from services.groupbuy import (
     GroupBuyError,
     parse_count,
@@ -274,7 +274,7 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
     if data["pickup_time"]:
         lines.append(_("Pickup time: {time}").format(time=esc(data["pickup_time"])))
     if data["scope"] == "drop":
-        groups = len(await active_community_ids(turn.session))
+        groups = len(await open_community_ids(turn.session))
         lines.append(_("Posted in every group the bot is in: {count}.").format(count=groups))
     builder = InlineKeyboardBuilder()
     builder.button(
@@ -458,7 +458,9 @@ async def _start(target: Target, turn: Turn, scope: str, intro: str) -> None:
     await _ask(target, turn, "product", intro=intro)
 
 
-@router.message(Command("groupbuy", magic=~F.args), GROUP, RoleFilter(Role.LEADER, "groupbuy.open"))
+@router.message(
+    Command("groupbuy", magic=~F.args), GROUP, OpenGroup(), RoleFilter(Role.LEADER, "groupbuy.open")
+)
 async def start_in_group(
     message: Message,
     state: FSMContext,
@@ -640,7 +642,7 @@ async def confirm_button(
     turn = _turn(state, session, settings, member, locale, clock, community)
     restart = "/drop" if drop else "/groupbuy"
     try:
-        chat_ids = await active_community_ids(session) if drop else [query.message.chat.id]
+        chat_ids = await open_community_ids(session) if drop else [query.message.chat.id]
         gb = await open_and_post(
             bot,
             i18n,

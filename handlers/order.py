@@ -24,7 +24,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import OpenGroup, RoleFilter
 from handlers.nps import ask_after_pickup
 from handlers.product import amount_error
 from handlers.referral import rules_from
@@ -124,7 +124,7 @@ async def send_invoice(bot: Bot, order: OrderView, settings: HandlerSettings) ->
     await bot(invoice(order, settings))
 
 
-@router.message(Command("buy"))
+@router.message(Command("buy"), OpenGroup())
 async def buy(
     message: Message,
     command: CommandObject,
@@ -495,6 +495,7 @@ def order_error_text(reason: str) -> str:
 @router.callback_query(
     OrderCallback.filter(),
     F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}),
+    OpenGroup(settling=True),
     RoleFilter(Role.LEADER, "order.mark"),
 )
 async def order_button(
@@ -637,7 +638,9 @@ async def _mark_member(
     return target
 
 
-@router.message(Command("paid"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
+@router.message(
+    Command("paid"), GROUP, OpenGroup(settling=True), RoleFilter(Role.LEADER, "order.mark")
+)
 async def paid_command(
     message: Message,
     command: CommandObject,
@@ -653,7 +656,9 @@ async def paid_command(
     await _mark_member(message, command, session, community, "paid", marking)
 
 
-@router.message(Command("pickedup"), GROUP, RoleFilter(Role.LEADER, "order.mark"))
+@router.message(
+    Command("pickedup"), GROUP, OpenGroup(settling=True), RoleFilter(Role.LEADER, "order.mark")
+)
 async def pickedup_command(
     message: Message,
     command: CommandObject,

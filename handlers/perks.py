@@ -22,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import OpenGroup, RoleFilter
 from handlers.text import N_, BackgroundSender, CallbackId, CommitHook, HandlerSettings, esc
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
@@ -216,7 +216,7 @@ async def checkin_private(
     await message.answer(check_in_text(result, esc(member.display_name), member.locale))
 
 
-@router.message(Command("checkin"), GROUP)
+@router.message(Command("checkin"), GROUP, OpenGroup())
 async def checkin_group(
     message: Message,
     session: AsyncSession,
@@ -233,7 +233,9 @@ async def checkin_group(
     )
 
 
-@router.callback_query(CheckInCallback.filter(), F.message.chat.type != ChatType.PRIVATE)
+@router.callback_query(
+    CheckInCallback.filter(), F.message.chat.type != ChatType.PRIVATE, OpenGroup()
+)
 async def checkin_button(
     query: CallbackQuery,
     session: AsyncSession,
@@ -605,7 +607,7 @@ async def review_command(
     await message.answer(text)
 
 
-@router.message(Command("gift"))
+@router.message(Command("gift"), OpenGroup())
 async def gift_command(
     message: Message,
     command: CommandObject,

@@ -34,7 +34,13 @@ from handlers.text import (
 from handlers.views.poll import result_effects, stop_copies
 from models.poll import POLL_OPEN
 from services.community import get_community
-from services.groupbuy import GroupBuyError, parse_count, parse_deadline, parse_minimum
+from services.groupbuy import (
+    GroupBuyError,
+    parse_count,
+    parse_deadline,
+    parse_minimum,
+    posts,
+)
 from services.member import MemberView
 from services.poll import (
     ClosedPoll,
@@ -361,7 +367,9 @@ async def poll_presale(
         return
     await claim_presale(session, poll_id=poll_id, groupbuy_id=gb.id)
     winner = poll.options[result.winner]
-    for chat_id in poll.chat_ids:
+    # the groups it was posted in: the poll's groups still open for business
+    chat_ids = [post.chat_id for post in await posts(session, gb.id)]
+    for chat_id in chat_ids:
         community = await get_community(session, chat_id)
         with i18n.use_locale(community.locale if community else settings.default_locale):
             try:
@@ -378,6 +386,6 @@ async def poll_presale(
                 )
     await message.answer(
         _("Pre-sale group-buy #{gb} of {option} opened in {count} groups.").format(
-            gb=gb.id, option=esc(winner), count=len(poll.chat_ids)
+            gb=gb.id, option=esc(winner), count=len(chat_ids)
         )
     )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter
 from handlers.poll import local_time, poll_error, post_poll
 from handlers.text import CallbackId, HandlerSettings, PollScheduler, esc
-from services.community import active_community_ids, get_community
+from services.community import get_community, open_community_ids
 from services.member import MemberView
 from services.poll import (
     PollError,
@@ -222,7 +222,7 @@ async def _ask_targets(message: Message, state: FSMContext) -> None:
 
 async def _group_picker(session: AsyncSession, chosen: list[int]) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    for chat_id in await active_community_ids(session):
+    for chat_id in await open_community_ids(session):
         community = await get_community(session, chat_id)
         title = community.title if community and community.title else str(chat_id)
         mark = "✅" if chat_id in chosen else "▫️"
@@ -258,7 +258,7 @@ async def toggle_group(
     chosen = list((await state.get_data()).get("chats", []))
     if callback_data.chat_id in chosen:
         chosen.remove(callback_data.chat_id)
-    elif callback_data.chat_id in await active_community_ids(session):
+    elif callback_data.chat_id in await open_community_ids(session):
         chosen.append(callback_data.chat_id)
     await state.update_data(chats=chosen)
     await query.answer()
@@ -276,7 +276,7 @@ async def got_targets(
     settings: HandlerSettings,
 ) -> None:
     """Step 9: the summary to confirm."""
-    active = await active_community_ids(session)
+    active = await open_community_ids(session)
     if callback_data.choice == "all":
         chats = active
     else:

@@ -32,7 +32,7 @@ from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.chart import bar_chart
-from handlers.filters import RoleFilter
+from handlers.filters import OpenGroup, RoleFilter
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -196,7 +196,7 @@ async def attributed_lines(session: AsyncSession, outcome: Attribution, locale: 
     return lines
 
 
-@router.chat_member(ChatMemberUpdatedFilter(JOIN_TRANSITION), F.invite_link)
+@router.chat_member(ChatMemberUpdatedFilter(JOIN_TRANSITION), F.invite_link, OpenGroup())
 async def joined_through_link(
     event: ChatMemberUpdated,
     session: AsyncSession,
@@ -285,7 +285,7 @@ async def create_group_link(bot: Bot, chat_id: int, code: str) -> str | None:
     return created.invite_link
 
 
-@router.message(Command("invite"), GROUP)
+@router.message(Command("invite"), GROUP, OpenGroup())
 async def invite_in_group(
     message: Message,
     bot: Bot,

@@ -13,6 +13,15 @@ from models.base import TelegramId, UTCDateTime, utcnow
 COMMUNITY_ACTIVE = "active"  # the bot is a member of the group
 COMMUNITY_LEFT = "left"  # the bot was removed; history is kept
 
+# Community.approval values: whether the brand lets the group do business (group-buys, drops,
+# points, check-ins, referral rewards, commission). Independent of `status`: a group keeps
+# its approval while the bot is out of it, and has it again when the bot is added back.
+APPROVAL_PENDING = "pending"  # added by someone who is not staff: waiting for staff's review
+APPROVAL_APPROVED = "approved"  # added by staff or the owner, or approved by staff: open
+APPROVAL_DECLINED = "declined"  # staff declined it: nothing commercial happens there
+APPROVAL_SUSPENDED = "suspended"  # approved once, then suspended by staff (open group-buys
+# cancelled and refunded); staff may reinstate it
+
 
 class Community(SQLModel, table=True):
     """A group or supergroup the bot has been added to."""
@@ -26,6 +35,12 @@ class Community(SQLModel, table=True):
     locale: str = Field(default="en", max_length=16)
     timezone: str = Field(default="UTC", max_length=64)
     status: str = Field(default=COMMUNITY_ACTIVE, max_length=16)
+    approval: str = Field(default=APPROVAL_PENDING, max_length=16, index=True)
+    # who added the bot to the group last (None: the bot first saw the group otherwise)
+    added_by: int | None = Field(default=None, sa_type=TelegramId)
+    # the staff member (or owner) who last decided `approval`, and when (None while pending)
+    approval_by: int | None = Field(default=None, sa_type=TelegramId)
+    approval_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # the community's member day (会员日) as a day of the month, 1-28; 0 when it has none
     member_day: int = Field(default=0)
     # when the Telegram admin list was last fetched into chat_admin (None: never)

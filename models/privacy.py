@@ -37,6 +37,8 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "broadcast.created_by",
         "cash_handover.decided_by",
         "care_rule.created_by",
+        "community.added_by",
+        "community.approval_by",
         "coupon_template.created_by",
         "groupbuy.opened_by",
         "leader_designation.designated_by",

@@ -51,9 +51,10 @@ from models.broadcast import (
     CommunityTag,
     MarketingConsent,
 )
-from models.community import COMMUNITY_ACTIVE, Community, CommunityMember
+from models.community import Community, CommunityMember
 from models.member import Member
 from models.perks import SEGMENTS, MemberSegment, MemberTier
+from services.community import is_open_clause
 from services.db import dialect_name, upsert
 from services.pacing import PacingRules, Reach, Skip, next_slot
 
@@ -239,14 +240,12 @@ def parse_targets(text: str) -> str:
 async def resolve_targets(
     session: AsyncSession, *, targets: str, default_timezone: str
 ) -> list[Target]:
-    """The chats behind a targets value: active communities and/or members who started the bot
+    """The chats behind a targets value: open communities and/or members who started the bot
     or answered the opt-in (their consent is checked per row by the pacing policy)."""
     kind, _sep, tag = targets.partition(":")
     found: list[Target] = []
     if kind in (TARGET_GROUPS, TARGET_EVERYONE, TARGET_TAG):
-        query = select(col(Community.id), col(Community.timezone)).where(
-            col(Community.status) == COMMUNITY_ACTIVE
-        )
+        query = select(col(Community.id), col(Community.timezone)).where(is_open_clause())
         if kind == TARGET_TAG:
             query = query.where(
                 col(Community.id).in_(

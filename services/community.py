@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import TelegramId, UTCDateTime, utcnow
-from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community, CommunityMember
+from models.community import (
+    APPROVAL_APPROVED,
+    APPROVAL_PENDING,
+    COMMUNITY_ACTIVE,
+    COMMUNITY_LEFT,
+    Community,
+    CommunityMember,
+)
 from models.member import Member
 from services.db import insert_for, prepared, table_of, upsert
 from services.member import (
@@ -54,6 +61,12 @@ class CommunityView:
     timezone: str
     status: str
     member_day: int = 0  # day of the month of the member day (会员日); 0: none
+    approval: str = APPROVAL_PENDING  # models.community APPROVAL_*
+
+    @property
+    def is_open(self) -> bool:
+        """True when the brand does business here: approved, and the bot is in it."""
+        return self.approval == APPROVAL_APPROVED and self.status == COMMUNITY_ACTIVE
 
 
 def _view(row: Community) -> CommunityView:
@@ -68,6 +81,7 @@ COMMUNITY_COLUMNS: tuple[Any, ...] = (
     col(Community.timezone),
     col(Community.status),
     col(Community.member_day),
+    col(Community.approval),
 )
 # how stale a member's last_seen_at in a group may get before a sighting writes it again: a
 # member active in a group costs no write for every message
@@ -91,6 +105,7 @@ def _community_view(row: Any, *, chat_id: int) -> CommunityView:
         timezone=row.timezone,
         status=row.status,
         member_day=row.member_day,
+        approval=row.approval,
     )
 
 
@@ -142,6 +157,9 @@ async def refresh_community(
         "locale": default_locale,
         "timezone": default_timezone,
         "status": COMMUNITY_ACTIVE,
+        # a new group waits for staff's review (services.groups approves it at once when
+        # staff or the owner added the bot)
+        "approval": APPROVAL_PENDING,
         "created_at": now,
         "updated_at": now,
     }
@@ -154,6 +172,7 @@ async def refresh_community(
         col(Community.timezone),
         col(Community.status),
         col(Community.member_day),
+        col(Community.approval),
     )
     row = (await session.execute(statement)).one()
     return CommunityView(
@@ -163,6 +182,7 @@ async def refresh_community(
         timezone=row.timezone,
         status=row.status,
         member_day=row.member_day,
+        approval=row.approval,
     )
 
 
@@ -175,21 +195,44 @@ async def mark_left(session: AsyncSession, *, community_id: int) -> None:
     )
 
 
-async def active_community_ids(session: AsyncSession) -> list[int]:
-    """Every group the bot is currently in."""
+def is_open_clause() -> Any:
+    """The SQL condition of `CommunityView.is_open`: approved, and the bot is in the group."""
+    return and_(
+        col(Community.status) == COMMUNITY_ACTIVE, col(Community.approval) == APPROVAL_APPROVED
+    )
+
+
+async def open_community_ids(session: AsyncSession) -> list[int]:
+    """Every group open for business: the bot is in it and staff approved it (drops, polls
+    and broadcasts to groups go to these only)."""
     rows = await session.execute(
-        select(col(Community.id))
-        .where(col(Community.status) == COMMUNITY_ACTIVE)
-        .order_by(col(Community.id))
+        select(col(Community.id)).where(is_open_clause()).order_by(col(Community.id))
     )
     return [int(i) for i in rows.scalars().all()]
 
 
-async def active_communities(session: AsyncSession, *, limit: int = 50) -> list[CommunityView]:
-    """The groups the bot is in, by title (the broadcast wizard lists them)."""
+async def open_among(session: AsyncSession, chat_ids: list[int]) -> list[int]:
+    """The chats among `chat_ids` that are groups open for business, in the order given.
+
+    Their rows stay share-locked (PostgreSQL) until the caller's transaction ends, so a
+    suspension running at the same time waits and then sees what the caller opened there."""
+    if not chat_ids:
+        return []
+    rows = await session.execute(
+        select(col(Community.id))
+        .where(col(Community.id).in_(chat_ids), is_open_clause())
+        .order_by(col(Community.id))  # locked in one order
+        .with_for_update(read=True)
+    )
+    found = {int(i) for i in rows.scalars().all()}
+    return [chat for chat in dict.fromkeys(chat_ids) if chat in found]
+
+
+async def open_communities(session: AsyncSession, *, limit: int = 50) -> list[CommunityView]:
+    """The groups open for business, by title (the broadcast wizard lists them)."""
     rows = await session.execute(
         select(Community)
-        .where(col(Community.status) == COMMUNITY_ACTIVE)
+        .where(is_open_clause())
         .order_by(col(Community.title), col(Community.id))
         .limit(limit)
     )

@@ -42,7 +42,7 @@ from models.order import (
 )
 from models.perks import MemberTier
 from models.product import PAYMENT_TELEGRAM, Product
-from services.community import get_community
+from services.community import get_community, open_among
 from services.coupons import release_coupon
 from services.db import insert_for, table_of
 from services.errors import Refused
@@ -337,6 +337,7 @@ async def open_groupbuy(
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
 
     `commission_bps` is what the opener earns on each paid order (a leader's group-buy).
+    Groups not open for business are left out; none open is refused (group_not_open).
     """
     product = await session.get(Product, product_id)
     if product is None or not product.active:
@@ -353,6 +354,10 @@ async def open_groupbuy(
         raise GroupBuyError("deadline_past")
     if not chat_ids:
         raise GroupBuyError("no_chats")
+    # only groups open for business (approved, the bot in them): a drop skips the others
+    chat_ids = await open_among(session, chat_ids)
+    if not chat_ids:
+        raise GroupBuyError("group_not_open")
     if vip_until is not None and not now < vip_until < deadline:
         raise GroupBuyError("vip_after_deadline")
     previous = (0, product.price)

@@ -295,9 +295,10 @@ class Harness:
         return None if answer is None else answer.get("text")
 
     async def join_groups(self) -> None:
-        """The bot is added to both groups by their creators."""
-        self.emulator.add_bot_to_group(TEA, LEE)
-        self.emulator.add_bot_to_group(COFFEE, KAI)
+        """The owner adds the bot to both groups, so both are approved at once (LEE leads TEA,
+        KAI leads COFFEE)."""
+        self.emulator.add_bot_to_group(TEA, OWNER)
+        self.emulator.add_bot_to_group(COFFEE, OWNER)
         await self.feed_pending()
 
     def session(self) -> AsyncSession:

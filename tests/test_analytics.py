@@ -15,8 +15,9 @@ from sqlmodel import col, select
 from bot.db import create_engine, create_session_factory
 from models.order import Order, OrderEvent
 from services.analytics import Figures, Funnel, Ratio, stats_report
-from services.community import ChatInfo, record_community
+from services.community import ChatInfo
 from services.groupbuy import open_groupbuy, set_quantity, settle
+from services.groups import bot_added
 from services.member import UserInfo, record_member
 from services.nps import record_score, start_survey
 from services.order import mark_fulfilled, mark_paid_offline, place_order, refund_order
@@ -84,11 +85,14 @@ async def seed(sessions: async_sessionmaker[AsyncSession], now: datetime) -> Non
         for uid in (M1, M2, M3, M4, M5, M6):
             await record_member(session, user=UserInfo(uid, f"m{uid}"), default_locale="en")
         for chat, title in ((TEA, "Tea Lovers"), (COFFEE, "Coffee Club")):
-            await record_community(
+            await bot_added(  # by staff: approved at once
                 session,
                 chat=ChatInfo(id=chat, title=title, chat_type="supergroup"),
+                added_by=M1,
+                owner_ids={M1},
                 default_locale="en",
                 default_timezone="UTC",
+                now=now,
             )
         tea = await create_product(
             session, title="Oolong", price=10_000, currency="CNY", stock=None, created_by=M1

@@ -15,6 +15,7 @@ from sqlmodel import func, select
 from handlers.commands import COMMANDS, Command
 from handlers.errors import APOLOGY
 from models.audit import AuditEntry
+from models.community import Community
 from models.groupbuy import GroupBuyJoin
 from models.order import Order
 from models.payout import CashHandover
@@ -281,3 +282,42 @@ async def test_forged_hand_over_and_payout_buttons_are_refused_to_all_but_staff(
         owed = await balance(session, AccountRef("leader_cash", LEE), "CNY")
     assert handover is not None and handover.status == "requested"
     assert owed == -3990
+
+
+async def test_forged_group_decision_buttons_from_non_staff_are_refused(harness: Harness) -> None:
+    # given a group Mia created and added the bot to (pending), and Lee leading Tea Lovers
+    await make_staff_and_product(harness)
+    corner = -1001000000009
+    harness.emulator.add_group(corner, "Mia's Corner", creator=MIA, members=[KAI])
+    harness.emulator.add_bot_to_group(corner, MIA)
+    await harness.feed_pending()
+    await harness.send(LEE, LEE, "/start")
+    # when Mia forges the staff card's Approve for her own group, and Lee a Suspend of another
+    # leader's group and a Decline of Mia's, each on a message of their private chat
+    forged = [
+        (MIA, f"grp:approve:{corner}:1"),
+        (MIA, f"grp:reinstate:{corner}:0"),
+        (LEE, f"grp:suspend:{COFFEE}:0"),
+        (LEE, f"grp:ask:{COFFEE}:0"),
+        (LEE, f"grp:decline:{corner}:1"),
+    ]
+    for user, data in forged:
+        message = harness.emulator.last_bot_message(user).message_id
+        answer = await harness.press(user, user, message, callback_data=data, force=True)
+        # then each is refused politely
+        assert answer == translated(
+            harness, REFUSALS[Role.STAFF], locale_for_language_code(LANGUAGE[user])
+        ), data
+    # and nothing changed, and the attempts are on record
+    async with harness.session() as session:
+        states = {}
+        for chat in (corner, COFFEE):
+            row = await session.get(Community, chat)
+            assert row is not None
+            states[chat] = row.approval
+        refusals = await session.execute(
+            select(AuditEntry).where(AuditEntry.action == "group.review")
+        )
+        refused = [row for row in refusals.scalars() if not row.allowed]
+    assert states == {corner: "pending", COFFEE: "approved"}
+    assert len(refused) == len(forged)

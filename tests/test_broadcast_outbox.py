@@ -27,7 +27,7 @@ from models.broadcast import (
     MarketingConsent,
 )
 from services import broadcast as outbox
-from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, TEA, FakeClock, Harness
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
 
 MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, outside every quiet hour in UTC
 TEXT = "<b>New oolong</b> is here: 39.90 CNY until Sunday"
@@ -59,7 +59,7 @@ async def world(harness: Harness, *, opted_in: list[int]) -> None:
         emu.add_group(chat, f"Group {chat}", creator=LEE, members=[MIA])
     await harness.join_groups()
     for chat in EXTRA_GROUPS:
-        emu.add_bot_to_group(chat, LEE)
+        emu.add_bot_to_group(chat, OWNER)  # staff-added: approved at once
     for uid in EXTRA_MEMBERS:
         emu.add_user(uid, f"Member {uid}", language_code="en")
     for uid in [MIA, SAM, LEE, KAI, *EXTRA_MEMBERS]:

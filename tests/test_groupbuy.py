@@ -15,6 +15,7 @@ from bot.db import create_engine, create_session_factory
 from models.groupbuy import GroupBuyJoin
 from models.order import Order
 from models.product import Product
+from services.community import ChatInfo
 from services.groupbuy import (
     GroupBuyError,
     GroupBuyView,
@@ -28,6 +29,7 @@ from services.groupbuy import (
     set_quantity,
     settle,
 )
+from services.groups import bot_added
 from services.member import UserInfo, record_member
 from services.product import create_product
 from tests.conftest import make_settings
@@ -46,10 +48,21 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 async def seed(
     sessions: async_sessionmaker[AsyncSession], *, members: int = 5, stock: int | None = 100
 ) -> int:
-    """Members 1..N and a ¥39.90 product; returns the product id."""
+    """Members 1..N, both groups added by the owner (member 1, so approved), and a ¥39.90
+    product; returns the product id."""
     async with sessions() as session, session.begin():
         for uid in range(1, members + 1):
             await record_member(session, user=UserInfo(uid, f"m{uid}"), default_locale="en")
+        for chat in GROUPS:
+            await bot_added(
+                session,
+                chat=ChatInfo(chat, f"Group {chat}", "supergroup"),
+                added_by=1,
+                owner_ids={1},
+                default_locale="en",
+                default_timezone="UTC",
+                now=NOW,
+            )
         product = await create_product(
             session, title="Oolong", price=3990, currency="CNY", stock=stock, created_by=1
         )

@@ -155,3 +155,42 @@ async def test_wait_lets_reservations_be_reminded_and_expire() -> None:
         ],
     )
     assert "wait a number of hours" not in "\n".join(lines)
+
+
+def test_the_approval_script_shows_a_strangers_group_waiting_for_staff() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "approval.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    expected_in_order = [
+        # dan adds the bot to his own group: alice gets the review card, the group waits
+        "[alice (private)] bot: 🆕 A new group is waiting for approval: Matcha Fans (-100300)",
+        "    [1] ✅ Approve  [2] ✖️ Decline",
+        "I have asked the brand's staff to review this one",
+        "dan@Matcha Fans> /groupbuy 1 24h min=2 stock=10",
+        "[Matcha Fans] bot: This group is not open for group-buys, check-ins, points and "
+        "referral rewards yet",
+        "bob@Matcha Fans> /checkin",
+        "[Matcha Fans] bot: This group is not open",
+        # alice approves: the card shows it, the group is told, and the commands work
+        "(alice presses [1] ✅ Approve)",
+        "✅ Matcha Fans (-100300) is approved. I have told the group.",
+        "[Matcha Fans] bot: 🎉 The brand has approved this group!",
+        "[Matcha Fans] bot: 🛒 Oolong tea",
+        "[Matcha Fans] bot: Bob checked in",
+        # alice suspends Tea Lovers: its group-buy is cancelled, and check-ins are refused
+        "(alice presses [3] ⏸ Suspend Tea Lovers)",
+        "(alice presses [1] ⏸ Yes, suspend it)",
+        "⏸ Tea Lovers (-100100) is suspended. Open group-buys cancelled and refunded: 1.",
+        "[Tea Lovers] bot: The brand has paused business in this group for now",
+        "bob@Tea Lovers> /checkin",
+        "[Tea Lovers] bot: The brand has paused business in this group for now",
+        # and reinstates it
+        "(alice presses [3] ▶️ Reinstate Tea Lovers)",
+        "▶️ Tea Lovers (-100100) is approved again. I have told the group.",
+    ]
+    position = 0
+    for expected in expected_in_order:
+        found = transcript.find(expected, position)
+        assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
+        position = found + len(expected)

@@ -45,7 +45,7 @@ async def given_staff(harness: Harness) -> None:
     started the bot."""
     await harness.join_groups()
     harness.emulator.add_group(MATCHA, "Matcha Club", creator=KAI, members=[MIA, LEE, SAM])
-    harness.emulator.add_bot_to_group(MATCHA, KAI)
+    harness.emulator.add_bot_to_group(MATCHA, OWNER)  # staff-added: approved at once
     await harness.feed_pending()
     async with harness.session() as session, session.begin():
         matcha = await session.get(Community, MATCHA)

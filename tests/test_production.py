@@ -250,9 +250,9 @@ async def run_the_day(
     redis_url: str,
     database_url: str,
 ) -> None:
-    # the bot joins both groups; everyone starts it; the owner makes Sam staff
-    emulator.add_bot_to_group(TEA, LEE)
-    emulator.add_bot_to_group(COFFEE, KAI)
+    # the owner adds the bot to both groups; everyone starts it; the owner makes Sam staff
+    emulator.add_bot_to_group(TEA, OWNER)
+    emulator.add_bot_to_group(COFFEE, OWNER)
     everyone = [SAM, MIA, KAI, LEE, OWNER, *(uid for uid, _ in PEOPLE)]
     for uid in everyone:
         emulator.send_message(uid, uid, "/start")

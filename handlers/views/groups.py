@@ -1,0 +1,83 @@
+"""A group as staff review it: the card sent to every staff member when a stranger adds the bot
+(the community router sends it, the groups router acts on its buttons), and the names of the
+approval states."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.text import N_, CallbackId, esc
+from models.community import (
+    APPROVAL_APPROVED,
+    APPROVAL_DECLINED,
+    APPROVAL_PENDING,
+    APPROVAL_SUSPENDED,
+)
+from services.community import CommunityView
+from services.groups import APPROVE, DECLINE
+from services.member import MemberView
+
+
+class GroupCallback(CallbackData, prefix="grp"):
+    """A staff button about a group: approve, decline, ask (before suspending), suspend,
+    reinstate or keep (the suspension not confirmed)."""
+
+    action: str
+    community_id: CallbackId
+    card: int = 0  # 1: pressed on the review card, which then shows the decision
+
+
+STATE_NAMES = {
+    APPROVAL_PENDING: N_("waiting for approval"),
+    APPROVAL_APPROVED: N_("approved"),
+    APPROVAL_SUSPENDED: N_("suspended"),
+    APPROVAL_DECLINED: N_("declined"),
+}
+
+
+def state_name(approval: str) -> str:
+    """The approval state as staff read it, in the current locale."""
+    label = STATE_NAMES.get(approval)
+    return _(label) if label else approval
+
+
+def group_name(title: str, community_id: int) -> str:
+    return f"<b>{esc(title)}</b> (<code>{community_id}</code>)"
+
+
+def review_card_text(community: CommunityView, added_by: MemberView | None) -> str:
+    """The review card, in the current locale."""
+    adder = (
+        f"<b>{esc(added_by.display_name)}</b> (<code>{added_by.id}</code>)"
+        if added_by is not None
+        else _("someone I do not know")
+    )
+    return "\n".join(
+        [
+            _("🆕 A new group is waiting for approval: {group}").format(
+                group=group_name(community.title, community.id)
+            ),
+            _("Added by {name}.").format(name=adder),
+            _(
+                "Until you approve it, it gets no group-buys, drops, check-ins, points, "
+                "referral rewards or commission."
+            ),
+        ]
+    )
+
+
+def review_card_keyboard(community_id: int) -> InlineKeyboardMarkup:
+    """Approve / Decline, on the review card."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Approve"),
+        callback_data=GroupCallback(action=APPROVE, community_id=community_id, card=1),
+    )
+    builder.button(
+        text=_("✖️ Decline"),
+        callback_data=GroupCallback(action=DECLINE, community_id=community_id, card=1),
+    )
+    return builder.as_markup()
