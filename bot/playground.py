@@ -336,8 +336,9 @@ async def _session(
             write(
                 "Community bot playground: the real bot, a pretend Telegram. :help lists commands."
             )
-        for _key, (chat_id, _title, creator) in GROUPS.items():
-            update = emulator.add_bot_to_group(chat_id, creator)
+        # the owner adds the bot to the groups: each creator leads theirs at once
+        for _key, (chat_id, _title, _creator) in GROUPS.items():
+            update = emulator.add_bot_to_group(chat_id, PERSONAS[0].user_id)
             await emulator.wait_processed(update["update_id"])
         console.flush()
         async for line in _lines(script, console):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import LANGUAGE_NAMES, HandlerSettings, esc
+from handlers.role import appoint_creator_if_staff_added
+from handlers.text import LANGUAGE_NAMES, BackgroundSender, HandlerSettings, esc
+from handlers.views.leader import apply_keyboard
 from services.audit import record_action
 from services.community import (
     ChatInfo,
@@ -117,6 +120,8 @@ async def bot_membership_changed(
     i18n: I18n,
     session: AsyncSession,
     settings: HandlerSettings,
+    notifier: BackgroundSender,
+    clock: Callable[[], datetime],
 ) -> None:
     """Registers the group when the bot is added and greets it; marks it left when removed."""
     if event.chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
@@ -144,7 +149,11 @@ async def bot_membership_changed(
                         "choose this group's language and time zone. Everyone: /help shows "
                         "what I can do."
                     ).format(title=esc(community.title)),
+                    reply_markup=apply_keyboard(),
                 )
+            await appoint_creator_if_staff_added(
+                event, bot, i18n, session, settings, notifier, clock()
+            )
     elif was_in:
         await mark_left(session, community_id=event.chat.id)
 

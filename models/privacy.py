@@ -38,6 +38,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "care_rule.created_by",
         "coupon_template.created_by",
         "groupbuy.opened_by",
+        "leader_designation.decided_by",
         "leader_designation.designated_by",
         "ledger_transaction.actor_id",
         "order_event.actor_id",
