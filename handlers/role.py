@@ -273,7 +273,7 @@ STATUS_LABELS = {
 SOURCE_LABELS = {
     SOURCE_STAFF: N_("appointed by staff"),
     SOURCE_APPLICATION: N_("applied and approved"),
-    SOURCE_CREATOR: N_("creator of a group staff added me to"),
+    SOURCE_CREATOR: N_("its creator, appointed when staff added me"),
     SOURCE_MIGRATED: N_("a Telegram admin who led before appointments"),
 }
 
