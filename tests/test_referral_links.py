@@ -11,7 +11,7 @@ import re
 from sqlmodel import select
 
 from models.referral import Referral, ReferralAttempt, ReferralInviteLink
-from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, TEA, Harness
+from tests.conftest import COFFEE, KAI, MIA, OWNER, SAM, TEA, Harness
 from tests.test_referral_chat import (
     ANA,
     BEN,
@@ -29,9 +29,10 @@ LINK = re.compile(r"https://t\.me/\+\S+")
 
 async def admin_in_tea(harness: Harness) -> None:
     """The bot is an administrator in Tea Lovers, a plain member in Coffee Club, and polls for
-    the updates its handlers use (chat_member among them), as it does in production."""
-    harness.emulator.add_bot_to_group(TEA, LEE, status="administrator")
-    harness.emulator.add_bot_to_group(COFFEE, KAI)
+    the updates its handlers use (chat_member among them), as it does in production. The owner
+    adds it, so Lee leads Tea Lovers and Kai Coffee Club (as with Harness.join_groups)."""
+    harness.emulator.add_bot_to_group(TEA, OWNER, status="administrator")
+    harness.emulator.add_bot_to_group(COFFEE, OWNER)
     await harness.feed_pending()
     wanted = harness.runtime.dp.resolve_used_update_types()
     assert "chat_member" in wanted
