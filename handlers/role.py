@@ -461,10 +461,15 @@ async def _change_leader(
         )
     groups = await _group_names(session, changed)
     done = {
-        "suspend": _("{name} is suspended as leader of {groups}. They were told why."),
-        "reinstate": _("{name} leads {groups} again. They were told."),
-        "remove": _("{name} is no longer a leader of {groups}. They were told why."),
-    }[change]
+        "suspend": _("{name} is suspended as leader of {groups}."),
+        "reinstate": _("{name} leads {groups} again."),
+        "remove": _("{name} is no longer a leader of {groups}."),
+    }[change].format(name=_name(target), groups=groups)
+    if not target.started:
+        await message.reply(
+            done + " " + _("They have no private chat with me: please tell them yourself.")
+        )
+        return
     with i18n.use_locale(target.locale):
         told = {
             "suspend": _(
@@ -477,7 +482,7 @@ async def _change_leader(
             ),
         }[change].format(groups=groups, reason=esc(reason))
     notifier.send(target.id, told)
-    await message.reply(done.format(name=_name(target), groups=groups))
+    await message.reply(done + " " + _("I told them in private."))
 
 
 @router.message(Command("leader_suspend"), RoleFilter(Role.STAFF, "leader.suspend"))
@@ -795,6 +800,8 @@ async def appoint_creator_if_staff_added(
         creator.id,
         "creator",
     )
+    if not leader.started:
+        return  # no private chat to tell them in: they find out when they lead
     with i18n.use_locale(leader.locale):
         notifier.send(
             creator.id,

@@ -135,7 +135,8 @@ async def test_staff_designate_a_leader_who_may_then_use_settings(harness: Harne
         "The leader is told it."
     ]
     assert await harness.send(SAM, TEA, "/leader_remove @mia moved away") == [
-        "Mia (1004) is no longer a leader of Tea Lovers. They were told why."
+        "Mia (1004) is no longer a leader of Tea Lovers. They have no private chat with me: "
+        "please tell them yourself."
     ]
     assert await harness.send(MIA, TEA, "/settings") == [REFUSALS["leader"]]
     async with harness.session() as session:
@@ -323,7 +324,7 @@ async def test_staff_suspend_a_telegram_admin_leader_who_is_refused_at_once(
     ]
     harness.new_bot_messages(LEE)
     assert await harness.send(SAM, SAM, "/leader_suspend @lee cash <not> handed over") == [
-        "Lee (1003) is suspended as leader of Tea Lovers. They were told why."
+        "Lee (1003) is suspended as leader of Tea Lovers. I told them in private."
     ]
     # then Lee is told why, in his language
     (told,) = harness.new_bot_messages(LEE)
@@ -350,13 +351,13 @@ async def test_staff_suspend_a_telegram_admin_leader_who_is_refused_at_once(
 
     # when Sam reinstates him in the group itself
     assert await harness.send(SAM, TEA, "/leader_reinstate @lee") == [
-        "Lee (1003) leads Tea Lovers again. They were told."
+        "Lee (1003) leads Tea Lovers again. I told them in private."
     ]
     assert await harness.send(LEE, TEA, "/paid @mia") == ["Marked paid for Mia: #1."]
 
     # when Sam removes him
     assert await harness.send(SAM, SAM, "/leader_remove @lee stepped down") == [
-        "Lee (1003) is no longer a leader of Tea Lovers. They were told why."
+        "Lee (1003) is no longer a leader of Tea Lovers. I told them in private."
     ]
     # then, as any Telegram admin, he is offered to apply again, and may
     assert await harness.send(LEE, TEA, "/settings") == [ADMIN_REFUSAL]
