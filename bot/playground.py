@@ -41,6 +41,7 @@ HELP = """Playground commands (anything else is sent as a message):
   :chat NAME        switch chat: tea, coffee, or private
   :press N          press button N of the newest message with buttons in this chat
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
+  :promote NAME     make NAME a Telegram admin of this group (as its creator would)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -166,6 +167,8 @@ class Console:
             await self.press(arg)
         elif word == "pay":
             await self.pay()
+        elif word == "promote":
+            self.promote(arg)
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -190,6 +193,16 @@ class Console:
         await self.emulator.wait_processed(update["update_id"])
         await self.settle()
         self.flush()
+
+    def promote(self, arg: str) -> None:
+        """The group's creator makes a persona one of its Telegram admins: a candidate who may
+        apply to lead it (/lead), not a leader."""
+        match = [p for p in PERSONAS if p.name == arg.lower()]
+        if self.chat_key == "private" or not match:
+            self.write("in a group, :promote NAME (alice, bob, carol, dan)")
+            return
+        self.emulator.set_member_status(self.chat_id, match[0].user_id, "administrator")
+        self.write(f"{match[0].name} is now an admin of {self.chat_title(self.chat_id)}")
 
     def newest_invoice(self) -> StoredMessage | None:
         for message in reversed(self.emulator.bot_messages(self.user.user_id)):

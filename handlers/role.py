@@ -45,7 +45,6 @@ from models.role import (
     LEADER_ACTIVE,
     LEADER_APPLIED,
     LEADER_DECLINED,
-    LEADER_REMOVED,
     LEADER_SUSPENDED,
     SOURCE_APPLICATION,
     SOURCE_CREATOR,
@@ -64,6 +63,7 @@ from services.role import (
     apply_to_lead,
     appoint_creator,
     appoint_leader,
+    chat_admin_status,
     decide_application,
     grant_staff,
     leaders_of,
@@ -263,13 +263,6 @@ LEADER_ERRORS = {
     ),
     "reason_too_long": N_("The reason can be at most 500 characters. Send a shorter one."),
 }
-STATUS_LABELS = {
-    LEADER_ACTIVE: N_("leads"),
-    LEADER_SUSPENDED: N_("suspended"),
-    LEADER_APPLIED: N_("applied, waiting for staff"),
-    LEADER_REMOVED: N_("removed"),
-    LEADER_DECLINED: N_("declined"),
-}
 SOURCE_LABELS = {
     SOURCE_STAFF: N_("appointed by staff"),
     SOURCE_APPLICATION: N_("applied and approved"),
@@ -467,7 +460,7 @@ async def _change_leader(
     }[change].format(name=_name(target), groups=groups)
     if not target.started:
         await message.reply(
-            done + " " + _("They have no private chat with me: please tell them yourself.")
+            done + "\n" + _("They have no private chat with me: please tell them yourself.")
         )
         return
     with i18n.use_locale(target.locale):
@@ -482,7 +475,7 @@ async def _change_leader(
             ),
         }[change].format(groups=groups, reason=esc(reason))
     notifier.send(target.id, told)
-    await message.reply(done + " " + _("I told them in private."))
+    await message.reply(done + "\n" + _("I told them in private."))
 
 
 @router.message(Command("leader_suspend"), RoleFilter(Role.STAFF, "leader.suspend"))
@@ -539,11 +532,13 @@ async def leader_remove(
 
 def _leader_line(leader: LeaderView, member: MemberView | None) -> str:
     name = _name(member) if member is not None else f"<code>{leader.member_id}</code>"
-    state = _(STATUS_LABELS[leader.status])
-    if leader.status == LEADER_SUSPENDED and leader.reason:
-        state += ": " + esc(leader.reason)
-    elif leader.status == LEADER_ACTIVE:
-        state += f" ({_(SOURCE_LABELS.get(leader.source, SOURCE_LABELS[SOURCE_STAFF]))})"
+    if leader.status == LEADER_ACTIVE:
+        source = _(SOURCE_LABELS.get(leader.source, SOURCE_LABELS[SOURCE_STAFF]))
+        state = _("leads ({source})").format(source=source)
+    elif leader.status == LEADER_SUSPENDED:
+        state = _("suspended: {reason}").format(reason=esc(leader.reason))
+    else:  # an open application
+        state = _("applied, waiting for staff")
     return f"• {name} — {state}"
 
 
@@ -551,7 +546,8 @@ def _leader_line(leader: LeaderView, member: MemberView | None) -> str:
 async def list_leaders(
     message: Message, session: AsyncSession, community: CommunityView | None = None
 ) -> None:
-    """Each group's leaders, suspended leaders and open applications (in a group: its own)."""
+    """Each group's leaders, suspended leaders and open applications (in a group: its own);
+    each open application then comes again as a card to approve or decline."""
     rows = await leaders_of(session, community_id=community.id if community else None)
     if not rows:
         await message.answer(
@@ -562,13 +558,45 @@ async def list_leaders(
         )
         return
     blocks = [_("Leaders by group:")]
-    for community_id, group in groupby(rows, key=lambda leader: leader.community_id):
+    for community_id, in_group in groupby(rows, key=lambda leader: leader.community_id):
         lines = [_group_name(await get_community(session, community_id), community_id)]
-        for leader in group:
+        for leader in in_group:
             lines.append(_leader_line(leader, await get_member(session, leader.member_id)))
         blocks.append("\n".join(lines))
     for part in pack_blocks(blocks):
         await message.answer(part)
+    # open applications come again as cards, for staff who missed theirs
+    for leader in rows:
+        if leader.status != LEADER_APPLIED:
+            continue
+        applicant = await get_member(session, leader.member_id)
+        group = await get_community(session, leader.community_id)
+        if applicant is None or group is None:
+            continue
+        status = await chat_admin_status(
+            session, member_id=leader.member_id, community_id=leader.community_id
+        )
+        await message.answer(
+            _application_card(applicant, group, creator=status == "creator"),
+            reply_markup=_decision_keyboard(leader.id),
+        )
+
+
+def _application_card(applicant: MemberView, community: CommunityView, *, creator: bool) -> str:
+    """What staff read on an application's card, above Approve and Decline."""
+    card = (
+        _("🙋 {name}, the creator of {group}, asks to lead it.")
+        if creator
+        else _("🙋 {name}, an admin of {group}, asks to lead it.")
+    ).format(name=_name(applicant), group=_group_name(community, community.id))
+    return (
+        card
+        + "\n"
+        + _(
+            "As its leader they could open group-buys there, mark orders paid and picked up, "
+            "and earn leader commission."
+        )
+    )
 
 
 def _is_admin(status: object) -> bool:
@@ -623,15 +651,7 @@ async def _apply(
         session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
     ):
         with i18n.use_locale(locale):
-            card = (
-                _("🙋 {name}, the creator of {group}, asks to lead it.")
-                if creator
-                else _("🙋 {name}, an admin of {group}, asks to lead it.")
-            ).format(name=_name(member), group=_group_name(community, community.id))
-            card += "\n" + _(
-                "As its leader they could open group-buys there, mark orders paid and picked "
-                "up, and earn leader commission."
-            )
+            card = _application_card(member, community, creator=creator)
             notifier.send(staff_id, card, reply_markup=_decision_keyboard(applied.id))
     return _(
         "Thank you, {name}! Your application to lead this group is with the brand's staff. "
@@ -700,11 +720,11 @@ async def decide_button(
         if exc.leader is None:
             await query.answer(_("There is no such application."), show_alert=True)
             return
-        state = _(STATUS_LABELS[exc.leader.status])
-        await query.answer(
-            _("This application was already decided: {state}.").format(state=state),
-            show_alert=True,
-        )
+        decided = {
+            LEADER_ACTIVE: _("This application was already approved."),
+            LEADER_DECLINED: _("This application was already declined."),
+        }.get(exc.leader.status, _("This application was already decided."))
+        await query.answer(decided, show_alert=True)
         return
     applicant = await get_member(session, leader.member_id)
     community = await get_community(session, leader.community_id)

@@ -117,14 +117,24 @@ async def is_leader(session: AsyncSession, *, member_id: int, community_id: int)
     return found.first() is not None
 
 
-async def is_chat_admin(session: AsyncSession, *, member_id: int, community_id: int) -> bool:
-    """True when the group's cached Telegram admin list holds the member (a candidate)."""
+async def chat_admin_status(
+    session: AsyncSession, *, member_id: int, community_id: int
+) -> str | None:
+    """The member's status in the group's cached Telegram admin list (creator or
+    administrator), or None when it does not hold them."""
     found = await session.execute(
-        select(col(ChatAdmin.id)).where(
+        select(col(ChatAdmin.status)).where(
             col(ChatAdmin.community_id) == community_id, col(ChatAdmin.member_id) == member_id
         )
     )
-    return found.first() is not None
+    return found.scalars().first()
+
+
+async def is_chat_admin(session: AsyncSession, *, member_id: int, community_id: int) -> bool:
+    """True when the group's cached Telegram admin list holds the member (a candidate)."""
+    return (
+        await chat_admin_status(session, member_id=member_id, community_id=community_id) is not None
+    )
 
 
 async def resolve_role(

@@ -135,7 +135,7 @@ async def test_staff_designate_a_leader_who_may_then_use_settings(harness: Harne
         "The leader is told it."
     ]
     assert await harness.send(SAM, TEA, "/leader_remove @mia moved away") == [
-        "Mia (1004) is no longer a leader of Tea Lovers. They have no private chat with me: "
+        "Mia (1004) is no longer a leader of Tea Lovers.\nThey have no private chat with me: "
         "please tell them yourself."
     ]
     assert await harness.send(MIA, TEA, "/settings") == [REFUSALS["leader"]]
@@ -293,7 +293,7 @@ async def test_a_telegram_admin_applies_with_lead_and_leads_once_staff_approve(
         "Mia (1004) now leads this group for the brand."
     ]
     again = await harness.press(OWNER, OWNER, cards[1][0].message_id, index=1)
-    assert again == "This application was already decided: leads."
+    assert again == "This application was already approved."
     row = await leader_row(harness, MIA, TEA)
     assert (row.status, row.source, row.decided_by) == ("active", "application", SAM)
 
@@ -324,7 +324,7 @@ async def test_staff_suspend_a_telegram_admin_leader_who_is_refused_at_once(
     ]
     harness.new_bot_messages(LEE)
     assert await harness.send(SAM, SAM, "/leader_suspend @lee cash <not> handed over") == [
-        "Lee (1003) is suspended as leader of Tea Lovers. I told them in private."
+        "Lee (1003) is suspended as leader of Tea Lovers.\nI told them in private."
     ]
     # then Lee is told why, in his language
     (told,) = harness.new_bot_messages(LEE)
@@ -351,13 +351,13 @@ async def test_staff_suspend_a_telegram_admin_leader_who_is_refused_at_once(
 
     # when Sam reinstates him in the group itself
     assert await harness.send(SAM, TEA, "/leader_reinstate @lee") == [
-        "Lee (1003) leads Tea Lovers again. I told them in private."
+        "Lee (1003) leads Tea Lovers again.\nI told them in private."
     ]
     assert await harness.send(LEE, TEA, "/paid @mia") == ["Marked paid for Mia: #1."]
 
     # when Sam removes him
     assert await harness.send(SAM, SAM, "/leader_remove @lee stepped down") == [
-        "Lee (1003) is no longer a leader of Tea Lovers. I told them in private."
+        "Lee (1003) is no longer a leader of Tea Lovers.\nI told them in private."
     ]
     # then, as any Telegram admin, he is offered to apply again, and may
     assert await harness.send(LEE, TEA, "/settings") == [ADMIN_REFUSAL]
@@ -411,3 +411,26 @@ async def test_with_the_setting_off_the_creator_of_a_staff_added_group_must_appl
     assert await harness.send(LEE, TEA, "/settings") == [ADMIN_REFUSAL]
     async with harness.session() as session:
         assert (await session.execute(select(LeaderDesignation))).first() is None
+
+
+async def test_staff_who_missed_the_card_decide_from_leaders(harness: Harness) -> None:
+    # given Mia, a Telegram admin, applied before Sam was made staff
+    harness.emulator.set_member_status(TEA, MIA, "administrator")
+    await harness.join_groups()
+    assert (await harness.send(MIA, TEA, "/lead"))[0].startswith("Thank you, Mia!")
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    # when Sam lists the leaders
+    listing, card = await harness.send(SAM, SAM, "/leaders")
+    # then the application is listed, and comes again as a card he declines
+    assert "Tea Lovers\n• Lee (1003) — leads" in listing
+    assert "• Mia (1004) — applied, waiting for staff" in listing
+    assert card.startswith("🙋 Mia (1004), an admin of Tea Lovers, asks to lead it.")
+    harness.new_bot_messages(TEA)
+    message = harness.emulator.last_bot_message(SAM)
+    assert await harness.press(SAM, SAM, message.message_id, index=1) == "Done."
+    assert [m.text for m in harness.new_bot_messages(TEA)] == [
+        "The brand's staff did not appoint Mia (1004) as leader of this group."
+    ]
+    assert (await leader_row(harness, MIA, TEA)).status == "declined"
+    assert await harness.send(MIA, TEA, "/settings") == [ADMIN_REFUSAL]
