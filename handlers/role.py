@@ -53,7 +53,7 @@ from models.role import (
 )
 from services.audit import recent_actions, record_action
 from services.community import CommunityView, get_community
-from services.member import MemberView, UserInfo, find_member, get_member, record_member
+from services.member import MemberView, UserInfo, find_member, get_member
 from services.period import InvalidPeriod, parse_period
 from services.role import (
     AdminInfo,
@@ -61,9 +61,9 @@ from services.role import (
     LeaderView,
     Role,
     apply_to_lead,
-    appoint_creator,
     appoint_leader,
     chat_admin_status,
+    creator_leads_group,
     decide_application,
     grant_staff,
     leaders_of,
@@ -74,7 +74,6 @@ from services.role import (
     staff_ids,
     staff_locales,
     suspend_leader,
-    sync_admins,
 )
 
 log = logging.getLogger(__name__)
@@ -784,47 +783,24 @@ async def appoint_creator_if_staff_added(
         log.warning("could not fetch the admins of chat %s: %s", event.chat.id, exc)
         return
     people = [a for a in admins if _is_admin(a) and not a.user.is_bot]
-    await sync_admins(
+    creator = next((a.user for a in people if isinstance(a, ChatMemberOwner)), None)
+    leader = await creator_leads_group(
         session,
         community_id=event.chat.id,
         admins=[AdminInfo(user_id=a.user.id, status=a.status) for a in people],
-    )
-    creator = next((a.user for a in people if isinstance(a, ChatMemberOwner)), None)
-    if creator is None:
-        return
-    leader = await record_member(
-        session, user=UserInfo.of(creator), default_locale=settings.default_locale
-    )
-    if (
-        await resolve_role(
-            session, member_id=creator.id, community_id=None, owner_ids=settings.owner_ids
-        )
-        >= Role.STAFF
-    ):
-        return  # staff lead every group already
-    appointed = await appoint_creator(
-        session,
-        community_id=event.chat.id,
-        member_id=creator.id,
+        creator=UserInfo.of(creator) if creator is not None else None,
         appointed_by=event.from_user.id,
+        owner_ids=settings.owner_ids,
+        default_locale=settings.default_locale,
         now=now,
     )
-    if appointed is None:
-        return  # staff decided about them here before (removed, suspended or declined)
-    await _audit_leader(
-        session,
-        event.from_user.id,
-        event.chat.id,
-        "leader.appointed",
-        "staff",
-        creator.id,
-        "creator",
-    )
+    if leader is None:
+        return
     if not leader.started:
         return  # no private chat to tell them in: they find out when they lead
     with i18n.use_locale(leader.locale):
         notifier.send(
-            creator.id,
+            leader.id,
             _(
                 "You lead {group} for the brand now: the brand's staff added me to the group "
                 "you created. Send /help there to see what leaders can do."

@@ -31,8 +31,9 @@ from models.role import (
     LeaderDesignation,
     StaffGrant,
 )
+from services.audit import record_action
 from services.db import insert_for, table_of
-from services.member import get_member
+from services.member import MemberView, UserInfo, get_member, record_member
 
 
 class Role(IntEnum):
@@ -419,6 +420,48 @@ async def appoint_creator(
         },
         replaces=(LEADER_APPLIED,),
     )
+
+
+async def creator_leads_group(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    admins: list[AdminInfo],
+    creator: UserInfo | None,
+    appointed_by: int,
+    owner_ids: frozenset[int],
+    default_locale: str,
+    now: datetime,
+) -> MemberView | None:
+    """Staff (`appointed_by`) added the bot to the group, whose Telegram admins are `admins`
+    (cached here) and whose creator is `creator`: the creator is appointed its leader, and the
+    appointment audited. None when nobody was appointed: no creator known, a creator who is
+    staff (they lead every group), or one staff already decided about here."""
+    await sync_admins(session, community_id=community_id, admins=admins)
+    if creator is None:
+        return None
+    leader = await record_member(session, user=creator, default_locale=default_locale)
+    if creator.id in owner_ids or await is_staff(session, creator.id):
+        return None
+    appointed = await appoint_creator(
+        session,
+        community_id=community_id,
+        member_id=creator.id,
+        appointed_by=appointed_by,
+        now=now,
+    )
+    if appointed is None:
+        return None
+    await record_action(
+        session,
+        actor_id=appointed_by,
+        chat_id=community_id,
+        action="leader.appointed",
+        allowed=True,
+        required_role="staff",
+        detail=f"{creator.id}: creator",
+    )
+    return leader
 
 
 async def _change_leader(
