@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     throttle_window: int = Field(default=10, ge=1)
     # how long the Telegram admin list of a group is trusted before it is fetched again
     admin_cache_seconds: int = Field(default=600, ge=0)
+    # when staff or the owner add the bot to a group, its Telegram creator is appointed its
+    # leader at once: staff chose the group, and its creator is who runs it. False: the
+    # creator applies with /lead like the group's other admins, and staff approve
+    creator_leads_staff_added_group: bool = True
     # Telegram Payments provider token for invoices in real currencies (Stars need none)
     payment_provider_token: SecretStr | None = None
     # the largest order or refund anyone can enter, in minor units (default 100,000.00)

@@ -47,6 +47,7 @@ HELP = """Playground commands (anything else is sent as a message):
                     commission past the refund window fall due), e.g. :wait 36 or :wait 8d
   :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and
                     switch to it (a group not added by staff waits for staff's approval)
+  :promote NAME     make NAME a Telegram admin of this group (as its creator would)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -190,6 +191,8 @@ class Console:
             await self.wait_hours(arg)
         elif word == "newgroup":
             await self.new_group(arg)
+        elif word == "promote":
+            self.promote(arg)
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -253,6 +256,16 @@ class Console:
         await self.emulator.wait_processed(update["update_id"])
         await self.settle()
         self.flush()
+
+    def promote(self, arg: str) -> None:
+        """The group's creator makes a persona one of its Telegram admins: a candidate who may
+        apply to lead it (/lead), not a leader."""
+        match = [p for p in PERSONAS if p.name == arg.lower()]
+        if self.chat_key == "private" or not match:
+            self.write("in a group, :promote NAME (alice, bob, carol, dan)")
+            return
+        self.emulator.set_member_status(self.chat_id, match[0].user_id, "administrator")
+        self.write(f"{match[0].name} is now an admin of {self.chat_title(self.chat_id)}")
 
     def newest_invoice(self) -> StoredMessage | None:
         for message in reversed(self.emulator.bot_messages(self.user.user_id)):
@@ -413,6 +426,7 @@ async def _session(
                 "Community bot playground: the real bot, a pretend Telegram. :help lists commands."
             )
         # the owner adds the bot, so both groups are approved at once
+        # the owner adds the bot to the groups: each creator leads theirs at once
         for _key, (chat_id, _title, _creator) in GROUPS.items():
             update = emulator.add_bot_to_group(chat_id, PERSONAS[0].user_id)
             await emulator.wait_processed(update["update_id"])

@@ -33,6 +33,8 @@ class Command:
     in_group: bool
     # in private, a leader (below `role` there) is served for the groups they lead
     leaders_in_private: bool = False
+    # offered in a group's menu to its Telegram admins only (candidates who may apply to lead)
+    admins_only: bool = False
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -76,6 +78,14 @@ COMMANDS: tuple[Command, ...] = (
     Command("privacy", N_("What we keep about you, and why"), Role.MEMBER, True, False),
     Command("mydata", N_("Everything we hold about you, as a file"), Role.MEMBER, True, False),
     Command("forgetme", N_("Erase your personal data"), Role.MEMBER, True, False),
+    Command(
+        "lead",
+        N_("Apply to lead this group (its admins)"),
+        Role.MEMBER,
+        False,
+        True,
+        admins_only=True,
+    ),
     Command("settings", N_("Group language and time zone"), Role.LEADER, False, True),
     Command("list", N_("Who joined the group-buys (接龙)"), Role.MEMBER, False, True),
     Command("groupbuy", N_("Open a group-buy in this group"), Role.LEADER, False, True),
@@ -102,7 +112,10 @@ COMMANDS: tuple[Command, ...] = (
         leaders_in_private=True,
     ),
     Command("leader_add", N_("Make a member a leader of this group"), Role.STAFF, False, True),
-    Command("leader_remove", N_("Remove a designated leader"), Role.STAFF, False, True),
+    Command("leaders", N_("Leaders of each group, and applications"), Role.STAFF, True, True),
+    Command("leader_suspend", N_("Suspend a leader, with a reason"), Role.STAFF, True, True),
+    Command("leader_reinstate", N_("Lift a leader's suspension"), Role.STAFF, True, True),
+    Command("leader_remove", N_("End a leader's appointment"), Role.STAFF, True, True),
     Command("staff", N_("List the brand staff"), Role.STAFF, True, False),
     Command("groups", N_("Groups to approve, suspend or reinstate"), Role.STAFF, True, False),
     Command("export", N_("Ledger entries as a CSV file"), Role.STAFF, True, False),
@@ -145,12 +158,15 @@ COMMANDS: tuple[Command, ...] = (
 MENU_LANGUAGES: tuple[tuple[str, str | None], ...] = (("en", None), ("en", "en"), ("zh_Hans", "zh"))
 
 
-def commands_for(role: Role, *, private: bool) -> list[Command]:
-    """The commands a user of this role may use in a private chat or in a group."""
+def commands_for(role: Role, *, private: bool, admin: bool = False) -> list[Command]:
+    """The commands a user of this role may use in a private chat or in a group (`admin`: as
+    one of the group's Telegram admins)."""
     return [
         command
         for command in COMMANDS
-        if command.role <= role and (command.in_private if private else command.in_group)
+        if command.role <= role
+        and (command.in_private if private else command.in_group)
+        and (admin or not command.admins_only)
     ]
 
 
@@ -166,7 +182,10 @@ async def set_default_commands(bot: Bot, i18n: I18n) -> None:
     scopes = (
         (BotCommandScopeAllPrivateChats(), commands_for(Role.MEMBER, private=True)),
         (BotCommandScopeAllGroupChats(), commands_for(Role.MEMBER, private=False)),
-        (BotCommandScopeAllChatAdministrators(), commands_for(Role.LEADER, private=False)),
+        (
+            BotCommandScopeAllChatAdministrators(),
+            commands_for(Role.LEADER, private=False, admin=True),
+        ),
     )
     for locale, language_code in MENU_LANGUAGES:
         for scope, commands in scopes:

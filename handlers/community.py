@@ -24,8 +24,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, not_open_text
+from handlers.role import appoint_creator_if_staff_added
 from handlers.text import LANGUAGE_NAMES, BackgroundSender, HandlerSettings, esc
 from handlers.views.groups import review_card_keyboard, review_card_text
+from handlers.views.leader import apply_keyboard
 from models.community import APPROVAL_PENDING
 from services.audit import record_action
 from services.community import (
@@ -162,7 +164,10 @@ async def bot_membership_changed(
                     reply_markup=review_card_keyboard(added.community.id),
                 )
         with i18n.use_locale(added.community.locale):
-            await bot.send_message(event.chat.id, greeting(added.community))
+            await bot.send_message(
+                event.chat.id, greeting(added.community), reply_markup=apply_keyboard()
+            )
+        await appoint_creator_if_staff_added(event, bot, i18n, session, settings, notifier, clock())
     elif was_in:
         await mark_left(session, community_id=event.chat.id)
 

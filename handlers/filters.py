@@ -12,17 +12,28 @@ from aiogram.types import (
     ChatMemberAdministrator,
     ChatMemberOwner,
     ChatMemberUpdated,
+    InlineKeyboardMarkup,
     Message,
 )
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.text import N_, HandlerSettings
+from handlers.views.leader import apply_keyboard
 from models.community import APPROVAL_DECLINED, APPROVAL_SUSPENDED
+from models.role import LEADER_SUSPENDED
 from services.audit import record_action
 from services.community import CommunityView
 from services.member import MemberView
-from services.role import AdminInfo, Role, admins_stale, resolve_role, sync_admins
+from services.role import (
+    AdminInfo,
+    Role,
+    admins_stale,
+    get_leader,
+    is_chat_admin,
+    resolve_role,
+    sync_admins,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +90,31 @@ def refusal_text(required: Role) -> str:
     return _("Sorry, only the leaders of this group can do that.")
 
 
+async def leader_refusal(
+    session: AsyncSession, member: MemberView, community: CommunityView
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The refusal of a leader action in a group, said to whom it is for: a suspended leader
+    learns they are suspended; a Telegram admin who is no leader, that they can apply."""
+    leader = await get_leader(session, community_id=community.id, member_id=member.id)
+    if leader is not None and leader.status == LEADER_SUSPENDED:
+        return (
+            _(
+                "Sorry, your role as leader of this group is suspended. The brand's staff "
+                "told you why in private; ask them to review it."
+            ),
+            None,
+        )
+    if await is_chat_admin(session, member_id=member.id, community_id=community.id):
+        return (
+            _(
+                "Sorry, only the leaders of this group can do that. Leaders are appointed by "
+                "the brand: as an admin of this group, you can apply with /lead or the button."
+            ),
+            apply_keyboard(),
+        )
+    return refusal_text(Role.LEADER), None
+
+
 class RoleFilter(Filter):
     """Passes when the user holds `role` here; otherwise refuses politely. Both are audited."""
 
@@ -116,11 +152,13 @@ class RoleFilter(Filter):
         )
         if allowed:
             return {"role": role}
-        text = refusal_text(self.role)
+        text, keyboard = refusal_text(self.role), None
+        if self.role is Role.LEADER and community is not None:
+            text, keyboard = await leader_refusal(session, member, community)
         if isinstance(event, CallbackQuery):
             await event.answer(text, show_alert=True)
         else:
-            await event.reply(text)
+            await event.reply(text, reply_markup=keyboard)
         return False
 
 

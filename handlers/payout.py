@@ -66,6 +66,14 @@ PAYOUT_ERRORS = {
     "already_open": N_(
         "Your earlier payout request is still waiting for staff. Once they decide, ask again."
     ),
+    "suspended": N_(
+        "Your leader role is suspended while the brand reviews it, so payouts wait until you "
+        "are reinstated. Staff will tell you what happens next."
+    ),
+    "requester_suspended": N_(
+        "Nothing was paid: this leader is suspended. Reinstate them first (/leader_reinstate), "
+        "or refuse the request."
+    ),
     "not_found": N_("There is no such payout request."),
     "already_decided": N_("That payout request was already decided."),
     "own_payout": N_("You cannot approve your own payout: another staff member must."),

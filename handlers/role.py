@@ -1,41 +1,88 @@
-"""Staff and leaders: the owner grants staff; staff designate group leaders."""
+"""Staff and leaders: the owner grants staff; staff appoint, suspend, reinstate and remove group
+leaders; a group's Telegram admins apply to lead it (/lead or its button) and staff approve from
+a card."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
+from itertools import groupby
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    CallbackQuery,
+    ChatMemberAdministrator,
+    ChatMemberOwner,
+    ChatMemberUpdated,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import sync_private_commands
 from handlers.filters import RoleFilter
-from handlers.text import N_, HandlerSettings, esc
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    pack_blocks,
+)
+from handlers.views.leader import LeadCallback
 from handlers.views.member import ambiguous_text
+from models.role import (
+    LEADER_ACTIVE,
+    LEADER_APPLIED,
+    LEADER_DECLINED,
+    LEADER_SUSPENDED,
+    SOURCE_APPLICATION,
+    SOURCE_CREATOR,
+    SOURCE_MIGRATED,
+    SOURCE_STAFF,
+)
 from services.audit import recent_actions, record_action
-from services.community import CommunityView
-from services.member import AmbiguousMember, MemberView, find_member, get_member
+from services.community import CommunityView, get_community
+from services.member import AmbiguousMember, MemberView, UserInfo, find_member, get_member
 from services.period import InvalidPeriod, parse_period
 from services.role import (
+    AdminInfo,
+    LeaderError,
+    LeaderView,
     Role,
-    designate_leader,
+    apply_to_lead,
+    appoint_leader,
+    chat_admin_status,
+    creator_leads_group,
+    decide_application,
     grant_staff,
+    leaders_of,
+    reinstate_leader,
     remove_leader,
+    resolve_role,
     revoke_staff,
     staff_ids,
+    staff_locales,
+    suspend_leader,
 )
 
 log = logging.getLogger(__name__)
 router = Router(name="role")
+Clock = Callable[[], datetime]
 PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
+GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
+GROUP = F.chat.type.in_(GROUP_TYPES)
 STAFF_WELCOME = N_("You are now brand staff. Send /help to see the staff commands.")
 
 
@@ -210,6 +257,122 @@ async def audit_log(
     await message.answer("\n".join(lines))
 
 
+# ---------------------------------------------------------------- leaders ----------------
+
+LEADER_ERRORS = {
+    "leader": N_("{name} already leads this group."),
+    "suspended": N_(
+        "{name} is suspended as leader of this group. Lift it with /leader_reinstate, "
+        "or end it with /leader_remove."
+    ),
+    "no_reason": N_(
+        "Add the reason after the name, for example /{command} @alice cash not handed over. "
+        "The leader is told it."
+    ),
+    "reason_too_long": N_("The reason can be at most 500 characters. Send a shorter one."),
+}
+SOURCE_LABELS = {
+    SOURCE_STAFF: N_("appointed by staff"),
+    SOURCE_APPLICATION: N_("applied and approved"),
+    SOURCE_CREATOR: N_("its creator, appointed when staff added me"),
+    SOURCE_MIGRATED: N_("a Telegram admin who led before appointments"),
+}
+
+
+# the audit action of each change staff make to a leader
+CHANGE_ACTIONS = {
+    "suspend": "leader.suspended",
+    "reinstate": "leader.reinstated",
+    "remove": "leader.removed",
+}
+
+
+class LeaderDecision(CallbackData, prefix="ldr"):
+    """A staff button on an application card."""
+
+    action: str  # approve, decline
+    leader_id: CallbackId
+
+
+def _decision_keyboard(leader_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Approve"), callback_data=LeaderDecision(action="approve", leader_id=leader_id)
+    )
+    builder.button(
+        text=_("✖️ Decline"), callback_data=LeaderDecision(action="decline", leader_id=leader_id)
+    )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+async def _audit_leader(
+    session: AsyncSession,
+    actor_id: int,
+    community_id: int,
+    action: str,
+    required: str,
+    target_id: int,
+    reason: str = "",
+    *,
+    allowed: bool = True,
+) -> None:
+    """Records a leader appointment, application or change: who, which group, about whom."""
+    await record_action(
+        session,
+        actor_id=actor_id,
+        chat_id=community_id,
+        action=action,
+        allowed=allowed,
+        required_role=required,
+        detail=f"{target_id}" + (f": {reason}" if reason else ""),
+    )
+
+
+def _group_name(community: CommunityView | None, community_id: int) -> str:
+    title = community.title if community is not None and community.title else str(community_id)
+    return f"<b>{esc(title)}</b>"
+
+
+async def _group_names(session: AsyncSession, community_ids: list[int]) -> str:
+    names = [_group_name(await get_community(session, c), c) for c in community_ids]
+    return ", ".join(names)
+
+
+async def _target_and_reason(
+    message: Message, command: CommandObject, session: AsyncSession
+) -> tuple[MemberView | None, str]:
+    """The member a command is about and the words after them: `/cmd @alice words` or
+    `/cmd words` in reply to one of their messages. Replies with what to fix when there is
+    no such member."""
+    words = (command.args or "").split(maxsplit=1)
+    reply = message.reply_to_message
+    named = bool(words) and (words[0].startswith("@") or words[0].lstrip("-").isdecimal())
+    if not named and reply is not None and reply.from_user is not None:
+        return await get_member(session, reply.from_user.id), command.args or ""
+    if not named:
+        await message.reply(
+            _(
+                "Tell me who: reply to one of their messages, or add their numeric id or "
+                "@username, for example /{command} @alice."
+            ).format(command=command.command)
+        )
+        return None, ""
+    try:
+        found = await find_member(session, words[0])
+    except AmbiguousMember as exc:
+        await message.reply(ambiguous_text(exc))
+        return None, ""
+    if found is None:
+        await message.reply(
+            _(
+                "I don't know that user yet. Ask them to send /start to me (or to write in one "
+                "of our groups), then try again."
+            )
+        )
+    return found, words[1] if len(words) > 1 else ""
+
+
 @router.message(Command("leader_add"), GROUP, RoleFilter(Role.STAFF, "leader.designate"))
 async def leader_add(
     message: Message,
@@ -217,41 +380,442 @@ async def leader_add(
     session: AsyncSession,
     member: MemberView,
     community: CommunityView,
+    clock: Clock,
 ) -> None:
-    """Designates the named member a leader of this group."""
+    """Appoints the named member a leader of this group (an open application is approved)."""
     target = await _target(message, command, session)
     if target is None:
         return
-    added = await designate_leader(
-        session, community_id=community.id, member_id=target.id, designated_by=member.id
-    )
-    if not added:
-        await message.reply(
-            _("{name} is already a leader of this group.").format(name=_name(target))
+    try:
+        await appoint_leader(
+            session,
+            community_id=community.id,
+            member_id=target.id,
+            appointed_by=member.id,
+            now=clock(),
         )
+    except LeaderError as exc:
+        await message.reply(_(LEADER_ERRORS[exc.reason]).format(name=_name(target)))
         return
     await _audit(session, member, community.id, "leader.designated", Role.STAFF, target)
     await message.reply(_("{name} is now a leader of this group.").format(name=_name(target)))
 
 
-@router.message(Command("leader_remove"), GROUP, RoleFilter(Role.STAFF, "leader.remove"))
+async def _change_leader(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    community: CommunityView | None,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    change: str,
+    now: datetime,
+) -> None:
+    """Suspends, reinstates or removes the named leader in this group (in private: in every
+    group they lead), tells them why, and audits each group changed."""
+    target, reason = await _target_and_reason(message, command, session)
+    if target is None:
+        return
+    where = community.id if community is not None else None
+    try:
+        if change == "suspend":
+            changed = await suspend_leader(
+                session,
+                member_id=target.id,
+                community_id=where,
+                staff_id=member.id,
+                reason=reason,
+                now=now,
+            )
+        elif change == "reinstate":
+            changed = await reinstate_leader(
+                session, member_id=target.id, community_id=where, staff_id=member.id, now=now
+            )
+        else:
+            changed = await remove_leader(
+                session,
+                member_id=target.id,
+                community_id=where,
+                staff_id=member.id,
+                reason=reason,
+                now=now,
+            )
+    except LeaderError as exc:
+        await message.reply(_(LEADER_ERRORS[exc.reason]).format(command=command.command))
+        return
+    if not changed:
+        text = {
+            "suspend": _("{name} is not an active leader of {where}."),
+            "reinstate": _("{name} is not suspended as leader of {where}."),
+            "remove": _("{name} is not a leader of {where}."),
+        }[change]
+        place = _group_name(community, where) if where is not None else _("any group")
+        await message.reply(text.format(name=_name(target), where=place))
+        return
+    reason = " ".join(reason.split())
+    for community_id in changed:
+        await _audit_leader(
+            session,
+            member.id,
+            community_id,
+            f"leader.{change}ed".replace("ee", "e"),
+            "staff",
+            target.id,
+            reason if change != "reinstate" else "",
+        )
+    groups = await _group_names(session, changed)
+    done = {
+        "suspend": _("{name} is suspended as leader of {groups}."),
+        "reinstate": _("{name} leads {groups} again."),
+        "remove": _("{name} is no longer a leader of {groups}."),
+    }[change].format(name=_name(target), groups=groups)
+    if not target.started:
+        await message.reply(
+            done + "\n" + _("They have no private chat with me: please tell them yourself.")
+        )
+        return
+    with i18n.use_locale(target.locale):
+        told = {
+            "suspend": _(
+                "The brand's staff suspended you as leader of {groups}. Reason: {reason}\n"
+                "Until they reinstate you, you cannot open group-buys or mark orders there."
+            ),
+            "reinstate": _("The brand's staff reinstated you as leader of {groups}."),
+            "remove": _(
+                "The brand's staff ended your role as leader of {groups}. Reason: {reason}"
+            ),
+        }[change].format(groups=groups, reason=esc(reason))
+    notifier.send(target.id, told)
+    await message.reply(done + "\n" + _("I told them in private."))
+
+
+@router.message(Command("leader_suspend"), RoleFilter(Role.STAFF, "leader.suspend"))
+async def leader_suspend(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """Suspends a leader, with a reason they are told: in a group, there; in private, everywhere."""
+    await _change_leader(
+        message, command, session, member, community, notifier, i18n, "suspend", clock()
+    )
+
+
+@router.message(Command("leader_reinstate"), RoleFilter(Role.STAFF, "leader.reinstate"))
+async def leader_reinstate(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """Lifts a leader's suspension: in a group, there; in private, everywhere."""
+    await _change_leader(
+        message, command, session, member, community, notifier, i18n, "reinstate", clock()
+    )
+
+
+@router.message(Command("leader_remove"), RoleFilter(Role.STAFF, "leader.remove"))
 async def leader_remove(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
     member: MemberView,
-    community: CommunityView,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Clock,
+    community: CommunityView | None = None,
 ) -> None:
-    """Withdraws a leader designation in this group."""
-    target = await _target(message, command, session)
-    if target is None:
-        return
-    if not await remove_leader(session, community_id=community.id, member_id=target.id):
-        await message.reply(
-            _("{name} was not designated a leader here (Telegram admins always are).").format(
-                name=_name(target)
+    """Ends a leader's appointment, with a reason they are told: in a group, there; in
+    private, in every group they lead."""
+    await _change_leader(
+        message, command, session, member, community, notifier, i18n, "remove", clock()
+    )
+
+
+def _leader_line(leader: LeaderView, member: MemberView | None) -> str:
+    name = _name(member) if member is not None else f"<code>{leader.member_id}</code>"
+    if leader.status == LEADER_ACTIVE:
+        source = _(SOURCE_LABELS.get(leader.source, SOURCE_LABELS[SOURCE_STAFF]))
+        state = _("leads ({source})").format(source=source)
+    elif leader.status == LEADER_SUSPENDED:
+        state = _("suspended: {reason}").format(reason=esc(leader.reason))
+    else:  # an open application
+        state = _("applied, waiting for staff")
+    return f"• {name} — {state}"
+
+
+@router.message(Command("leaders"), RoleFilter(Role.STAFF, "leader.list"))
+async def list_leaders(
+    message: Message, session: AsyncSession, community: CommunityView | None = None
+) -> None:
+    """Each group's leaders, suspended leaders and open applications (in a group: its own);
+    each open application then comes again as a card to approve or decline."""
+    rows = await leaders_of(session, community_id=community.id if community else None)
+    if not rows:
+        await message.answer(
+            _(
+                "No group has a leader yet. Staff appoint one with /leader_add in the group, "
+                "or approve a group admin who applied with /lead."
             )
         )
         return
-    await _audit(session, member, community.id, "leader.removed", Role.STAFF, target)
-    await message.reply(_("{name} is no longer a leader of this group.").format(name=_name(target)))
+    blocks = [_("Leaders by group:")]
+    for community_id, in_group in groupby(rows, key=lambda leader: leader.community_id):
+        lines = [_group_name(await get_community(session, community_id), community_id)]
+        for leader in in_group:
+            lines.append(_leader_line(leader, await get_member(session, leader.member_id)))
+        blocks.append("\n".join(lines))
+    for part in pack_blocks(blocks):
+        await message.answer(part)
+    # open applications come again as cards, for staff who missed theirs
+    for leader in rows:
+        if leader.status != LEADER_APPLIED:
+            continue
+        applicant = await get_member(session, leader.member_id)
+        group = await get_community(session, leader.community_id)
+        if applicant is None or group is None:
+            continue
+        status = await chat_admin_status(
+            session, member_id=leader.member_id, community_id=leader.community_id
+        )
+        await message.answer(
+            _application_card(applicant, group, creator=status == "creator"),
+            reply_markup=_decision_keyboard(leader.id),
+        )
+
+
+def _application_card(applicant: MemberView, community: CommunityView, *, creator: bool) -> str:
+    """What staff read on an application's card, above Approve and Decline."""
+    card = (
+        _("🙋 {name}, the creator of {group}, asks to lead it.")
+        if creator
+        else _("🙋 {name}, an admin of {group}, asks to lead it.")
+    ).format(name=_name(applicant), group=_group_name(community, community.id))
+    return (
+        card
+        + "\n"
+        + _(
+            "As its leader they could open group-buys there, mark orders paid and picked up, "
+            "and earn leader commission."
+        )
+    )
+
+
+def _is_admin(status: object) -> bool:
+    return isinstance(status, ChatMemberOwner | ChatMemberAdministrator)
+
+
+async def _apply(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    member: MemberView,
+    community: CommunityView,
+    now: datetime,
+) -> str:
+    """A group admin applies to lead the group: staff get a card once it committed. Returns
+    what to tell the applicant."""
+    role = await resolve_role(
+        session, member_id=member.id, community_id=None, owner_ids=settings.owner_ids
+    )
+    if role >= Role.STAFF:
+        return _("You are brand staff: you can already do everything a leader does here.")
+    try:  # asked of Telegram now, not the cache: a right just given or taken counts
+        status = await bot.get_chat_member(community.id, member.id)
+    except TelegramAPIError as exc:
+        log.warning("could not check %s in chat %s: %s", member.id, community.id, exc)
+        return _("I could not check your admin rights just now. Please try again in a minute.")
+    if not _is_admin(status):
+        await _audit_leader(
+            session, member.id, community.id, "leader.apply", "admin", member.id, allowed=False
+        )
+        return _(
+            "Only this group's admins may apply to lead it. If you would like to run a group "
+            "for the brand, talk to its staff."
+        )
+    try:
+        applied = await apply_to_lead(
+            session, community_id=community.id, member_id=member.id, now=now
+        )
+    except LeaderError as exc:
+        return {
+            "leader": _("You already lead this group."),
+            "applied": _("Your application is already with the brand's staff."),
+            "suspended": _(
+                "Your role as leader of this group is suspended; the brand's staff will review it."
+            ),
+        }[exc.reason]
+    await _audit_leader(session, member.id, community.id, "leader.apply", "admin", member.id)
+    creator = isinstance(status, ChatMemberOwner)
+    for staff_id, locale in await staff_locales(
+        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    ):
+        with i18n.use_locale(locale):
+            card = _application_card(member, community, creator=creator)
+            notifier.send(staff_id, card, reply_markup=_decision_keyboard(applied.id))
+    return _(
+        "Thank you, {name}! Your application to lead this group is with the brand's staff. "
+        "I will say here when they decide."
+    ).format(name=esc(member.display_name))
+
+
+@router.message(Command("lead"), GROUP)
+async def lead_command(
+    message: Message,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    member: MemberView,
+    community: CommunityView,
+    clock: Clock,
+) -> None:
+    """A group admin applies to lead this group; anyone else is told who may."""
+    text = await _apply(bot, i18n, session, settings, notifier, member, community, clock())
+    await message.reply(text)
+
+
+@router.callback_query(LeadCallback.filter(), F.message.chat.type.in_(GROUP_TYPES))
+async def lead_button(
+    query: CallbackQuery,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    member: MemberView,
+    community: CommunityView,
+    clock: Clock,
+    after_commit: CommitHook,
+) -> None:
+    """The "Apply to lead" button: as /lead, answered in a popup."""
+    text = await _apply(bot, i18n, session, settings, notifier, member, community, clock())
+    after_commit.add(partial(query.answer, text, show_alert=True))
+
+
+@router.callback_query(LeaderDecision.filter(), RoleFilter(Role.STAFF, "leader.decide"))
+async def decide_button(
+    query: CallbackQuery,
+    callback_data: LeaderDecision,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    notifier: BackgroundSender,
+    clock: Clock,
+    after_commit: CommitHook,
+) -> None:
+    """Staff approve or decline an application from its card; the group hears the outcome."""
+    approve = callback_data.action == "approve"
+    try:
+        leader = await decide_application(
+            session,
+            leader_id=callback_data.leader_id,
+            approve=approve,
+            staff_id=member.id,
+            now=clock(),
+        )
+    except LeaderError as exc:
+        if exc.leader is None:
+            await query.answer(_("There is no such application."), show_alert=True)
+            return
+        decided = {
+            LEADER_ACTIVE: _("This application was already approved."),
+            LEADER_DECLINED: _("This application was already declined."),
+        }.get(exc.leader.status, _("This application was already decided."))
+        await query.answer(decided, show_alert=True)
+        return
+    applicant = await get_member(session, leader.member_id)
+    community = await get_community(session, leader.community_id)
+    name = _name(applicant) if applicant else f"<code>{leader.member_id}</code>"
+    action = "leader.approved" if approve else "leader.declined"
+    await _audit_leader(session, member.id, leader.community_id, action, "staff", leader.member_id)
+    with i18n.use_locale(community.locale if community else i18n.current_locale):
+        told = (
+            _("{name} now leads this group for the brand.")
+            if approve
+            else _("The brand's staff did not appoint {name} as leader of this group.")
+        ).format(name=name)
+    notifier.send(leader.community_id, told)
+    verdict = (
+        _("✅ Approved by {staff}: {name} leads {group}.")
+        if approve
+        else _("✖️ Declined by {staff}: {name} does not lead {group}.")
+    ).format(
+        staff=esc(member.display_name),
+        name=name,
+        group=_group_name(community, leader.community_id),
+    )
+    after_commit.add(partial(query.answer, _("Done.")))
+    if query.message is not None:
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
+                text=verdict,
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+            )
+        )
+
+
+async def appoint_creator_if_staff_added(
+    event: ChatMemberUpdated,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    now: datetime,
+) -> None:
+    """Staff or the owner just added the bot to the group: with CREATOR_LEADS_STAFF_ADDED_GROUP
+    its Telegram creator leads it at once. The admins are asked of Telegram before anything is
+    written (the update's transaction has ended by then), and cached on the way."""
+    if not settings.creator_leads_staff_added_group:
+        return
+    role = await resolve_role(
+        session, member_id=event.from_user.id, community_id=None, owner_ids=settings.owner_ids
+    )
+    if role < Role.STAFF:
+        return
+    try:
+        admins = await bot.get_chat_administrators(event.chat.id)
+    except TelegramAPIError as exc:
+        log.warning("could not fetch the admins of chat %s: %s", event.chat.id, exc)
+        return
+    people = [a for a in admins if _is_admin(a) and not a.user.is_bot]
+    creator = next((a.user for a in people if isinstance(a, ChatMemberOwner)), None)
+    leader = await creator_leads_group(
+        session,
+        community_id=event.chat.id,
+        admins=[AdminInfo(user_id=a.user.id, status=a.status) for a in people],
+        creator=UserInfo.of(creator) if creator is not None else None,
+        appointed_by=event.from_user.id,
+        owner_ids=settings.owner_ids,
+        default_locale=settings.default_locale,
+        now=now,
+    )
+    if leader is None:
+        return
+    if not leader.started:
+        return  # no private chat to tell them in: they find out when they lead
+    with i18n.use_locale(leader.locale):
+        notifier.send(
+            leader.id,
+            _(
+                "You lead {group} for the brand now: the brand's staff added me to the group "
+                "you created. Send /help there to see what leaders can do."
+            ).format(group=f"<b>{esc(event.chat.title or '')}</b>"),
+        )

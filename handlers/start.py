@@ -21,6 +21,7 @@ from handlers.referral import Clock, start_with_code
 from handlers.text import HandlerSettings, esc
 from services.community import CommunityView
 from services.member import MemberView
+from services.role import is_chat_admin
 
 router = Router(name="start")
 
@@ -51,8 +52,11 @@ async def help_text(
 ) -> str:
     """The commands this member may use here, one per line."""
     role = await current_role(bot, session, settings, member, community)
+    admin = community is not None and await is_chat_admin(
+        session, member_id=member.id, community_id=community.id
+    )
     lines = [_("Here is what you can do:")]
-    for command in commands_for(role, private=private):
+    for command in commands_for(role, private=private, admin=admin):
         lines.append(f"/{command.name} — {esc(i18n.gettext(command.description))}")
     if settings.reservation_hours:
         lines.append(

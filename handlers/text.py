@@ -63,6 +63,7 @@ class HandlerSettings(Protocol):
 
     owner_ids: frozenset[int]
     admin_cache_seconds: int
+    creator_leads_staff_added_group: bool
     default_locale: str
     default_timezone: str
     max_order_amount: int

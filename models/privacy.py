@@ -41,6 +41,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "community.approval_by",
         "coupon_template.created_by",
         "groupbuy.opened_by",
+        "leader_designation.decided_by",
         "leader_designation.designated_by",
         "payout_request.decided_by",
         "ledger_transaction.actor_id",

@@ -11,7 +11,9 @@ Three ways in, all ending in the same signed session cookie:
   bot token, so any worker can check it without a session store.
 
 Every request then asks the store what the member may see now (staff: the whole brand; a
-leader: the groups they lead), so revoking a role takes effect at once.
+leader: the groups they lead by an active appointment, in groups the bot is still in), so
+revoking staff, or suspending or removing a leader, or removing the bot from their group, takes
+effect on the next request, pages and CSVs alike.
 """
 
 from __future__ import annotations
@@ -117,8 +119,8 @@ class Reader:
 async def reader_for(
     session: AsyncSession, *, member_id: int, owner_ids: frozenset[int]
 ) -> Reader | None:
-    """What the member may read now: staff and owners everything, a leader their groups;
-    None for anyone else."""
+    """What the member may read now: staff and owners everything, a leader the groups they are
+    appointed to (not suspended or removed, the bot still there); None for anyone else."""
     if member_id in owner_ids or await is_staff(session, member_id):
         return Reader(member_id, None)
     led = await led_communities(session, member_id=member_id)

@@ -34,6 +34,7 @@ from models.payout import PAYOUT_PAID, PAYOUT_REFUSED, PAYOUT_REQUESTED, PayoutR
 from services.cash import TX_CASH_NETTED, lock_holder, settle_cash
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances_of_owner, post
+from services.role import is_suspended_leader
 
 TX_COMMISSION_PAYOUT = "commission_payout"  # released commission paid out to its earner
 # where released commission sits, drawn in this order by a payout
@@ -129,6 +130,8 @@ async def request_payout(
     """The earner asks to be paid released commission (all of it when `amount` is None).
 
     At least `minimum` minor units, at most what is released, one open request at a time."""
+    if await is_suspended_leader(session, member_id):
+        raise PayoutError("suspended")
     statement = await earner_statement(session, member_id)
     released = {c: v for c, v in statement.released.items() if v > 0}
     if not released:
@@ -198,7 +201,8 @@ async def decide_payout(
 ) -> PayoutView:
     """Staff approve (booked once, netting the earner's cash owed when `net`) or refuse.
 
-    Raises PayoutError: not_found, own_payout (staff never approve their own), already_decided
+    Raises PayoutError: not_found, own_payout (staff never approve their own),
+    requester_suspended (a suspended leader is paid only once reinstated), already_decided
     (another tap or staff member was first), over_balance (the commission shrank meanwhile, a
     refund took it back: the caller rolls back and nothing is booked)."""
     row = await session.get(PayoutRequest, payout_id, populate_existing=True)
@@ -207,6 +211,8 @@ async def decide_payout(
     if row.member_id == staff_id:
         raise PayoutError("own_payout", str(payout_id))
     await lock_holder(session, row.member_id)
+    if approve and await is_suspended_leader(session, row.member_id):
+        raise PayoutError("requester_suspended", str(payout_id))
     decided = await session.execute(
         update(PayoutRequest)
         .where(

@@ -1,28 +1,46 @@
-"""Roles: owner (config), staff (granted by the owner), leaders (group admins or designated)."""
+"""Roles: owner (config), staff (granted by the owner), leaders (appointed by staff).
+
+A group's Telegram admins are only candidates for leading it: one applies (/lead) and staff
+approve, or staff appoint a member outright, or the creator of a group that staff added the bot
+to is appointed at once (a setting). Staff suspend, reinstate or remove any leader."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import IntEnum
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
-from models.community import Community
-from models.role import ChatAdmin, LeaderDesignation, StaffGrant
-from services.db import upsert
-from services.member import get_member
+from models.community import COMMUNITY_ACTIVE, Community
+from models.role import (
+    LEADER_ACTIVE,
+    LEADER_APPLIED,
+    LEADER_DECLINED,
+    LEADER_REMOVED,
+    LEADER_SUSPENDED,
+    SOURCE_APPLICATION,
+    SOURCE_CREATOR,
+    SOURCE_STAFF,
+    ChatAdmin,
+    LeaderDesignation,
+    StaffGrant,
+)
+from services.audit import record_action
+from services.db import insert_for, table_of
+from services.member import MemberView, UserInfo, get_member, record_member
 
 
 class Role(IntEnum):
     """What a user may do; each role includes everything below it."""
 
     MEMBER = 0  # anyone the bot sees
-    LEADER = 1  # runs one group (团长): that group's Telegram admins and designated leaders
+    LEADER = 1  # runs one group (团长): appointed by staff, not suspended or removed
     STAFF = 2  # brand staff, granted by the owner; may act as leader in every group
     OWNER = 3  # listed in OWNER_IDS; grants and revokes staff
 
@@ -78,23 +96,57 @@ async def forget_admins(session: AsyncSession, *, community_id: int) -> None:
     )
 
 
-async def is_leader(session: AsyncSession, *, member_id: int, community_id: int) -> bool:
-    """True for a cached Telegram admin of the group or a designated leader."""
-    admin = await session.execute(
-        select(col(ChatAdmin.id)).where(
-            col(ChatAdmin.community_id) == community_id,
-            col(ChatAdmin.member_id) == member_id,
-        )
+def _leads() -> Any:
+    """The condition of an appointment that makes a leader now: active, in a group the bot is in."""
+    return and_(
+        col(LeaderDesignation.status) == LEADER_ACTIVE,
+        col(Community.status) == COMMUNITY_ACTIVE,
     )
-    if admin.first() is not None:
-        return True
-    designated = await session.execute(
-        select(col(LeaderDesignation.id)).where(
+
+
+async def is_leader(session: AsyncSession, *, member_id: int, community_id: int) -> bool:
+    """True for an active appointment as leader of the group (Telegram rights do not count)."""
+    found = await session.execute(
+        select(col(LeaderDesignation.id))
+        .join(Community, col(Community.id) == col(LeaderDesignation.community_id))
+        .where(
             col(LeaderDesignation.community_id) == community_id,
             col(LeaderDesignation.member_id) == member_id,
+            _leads(),
         )
     )
-    return designated.first() is not None
+    return found.first() is not None
+
+
+async def is_suspended_leader(session: AsyncSession, member_id: int) -> bool:
+    """True while staff have suspended the member as leader of any group (pending review)."""
+    found = await session.execute(
+        select(col(LeaderDesignation.id)).where(
+            col(LeaderDesignation.member_id) == member_id,
+            col(LeaderDesignation.status) == LEADER_SUSPENDED,
+        )
+    )
+    return found.first() is not None
+
+
+async def chat_admin_status(
+    session: AsyncSession, *, member_id: int, community_id: int
+) -> str | None:
+    """The member's status in the group's cached Telegram admin list (creator or
+    administrator), or None when it does not hold them."""
+    found = await session.execute(
+        select(col(ChatAdmin.status)).where(
+            col(ChatAdmin.community_id) == community_id, col(ChatAdmin.member_id) == member_id
+        )
+    )
+    return found.scalars().first()
+
+
+async def is_chat_admin(session: AsyncSession, *, member_id: int, community_id: int) -> bool:
+    """True when the group's cached Telegram admin list holds the member (a candidate)."""
+    return (
+        await chat_admin_status(session, member_id=member_id, community_id=community_id) is not None
+    )
 
 
 async def resolve_role(
@@ -166,41 +218,392 @@ async def staff_ids(session: AsyncSession) -> list[int]:
     return list(result.scalars().all())
 
 
-async def designate_leader(
-    session: AsyncSession, *, community_id: int, member_id: int, designated_by: int
-) -> bool:
-    """Make the member a leader of the group; False when they already were designated."""
-    statement = upsert(
-        session,
-        LeaderDesignation,
-        {
-            "community_id": community_id,
-            "member_id": member_id,
-            "designated_by": designated_by,
-            "designated_at": utcnow(),
-        },
-        keys=["community_id", "member_id"],
+class LeaderError(Exception):
+    """A leader change that cannot be made; `reason` is a stable code handlers translate and
+    `leader` the row as it stands (None when there is none)."""
+
+    def __init__(self, reason: str, leader: LeaderView | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.leader = leader
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderView:
+    """A member's appointment as leader of a group, or their application for one."""
+
+    id: int
+    community_id: int
+    member_id: int
+    status: str  # models.role LEADER_* values
+    source: str  # models.role SOURCE_* values
+    designated_at: datetime
+    decided_by: int | None
+    reason: str
+
+
+def _leader_view(row: LeaderDesignation) -> LeaderView:
+    assert row.id is not None
+    return LeaderView(
+        id=row.id,
+        community_id=row.community_id,
+        member_id=row.member_id,
+        status=row.status,
+        source=row.source,
+        designated_at=row.designated_at,
+        decided_by=row.decided_by,
+        reason=row.reason,
     )
-    result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def remove_leader(session: AsyncSession, *, community_id: int, member_id: int) -> bool:
-    """Withdraw a designation; False when there was none (Telegram admins stay leaders)."""
-    result = await session.execute(
-        delete(LeaderDesignation).where(
-            col(LeaderDesignation.community_id) == community_id,
-            col(LeaderDesignation.member_id) == member_id,
+async def get_leader(
+    session: AsyncSession, *, community_id: int, member_id: int
+) -> LeaderView | None:
+    """The member's appointment or application in the group, whatever its state."""
+    row = (
+        await session.execute(
+            select(LeaderDesignation)
+            .where(
+                col(LeaderDesignation.community_id) == community_id,
+                col(LeaderDesignation.member_id) == member_id,
+            )
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    return _leader_view(row) if row is not None else None
+
+
+async def get_leader_by_id(session: AsyncSession, leader_id: int) -> LeaderView | None:
+    """An appointment or application by its id (a staff card's button carries it)."""
+    row = (
+        await session.execute(
+            select(LeaderDesignation)
+            .where(col(LeaderDesignation.id) == leader_id)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    return _leader_view(row) if row is not None else None
+
+
+async def _claim_row(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    member_id: int,
+    values: dict[str, Any],
+    replaces: Iterable[str],
+) -> LeaderView | None:
+    """Write `values` as the member's row in the group: a new row, or over a row whose status
+    is one of `replaces` (a conditional write, so two at once make one). None when a row in
+    another state stands in the way."""
+    statement = (
+        insert_for(session, table_of(LeaderDesignation))
+        .values(community_id=community_id, member_id=member_id, **values)
+        .on_conflict_do_nothing(index_elements=["community_id", "member_id"])
+    )
+    inserted = await session.execute(statement)
+    if not getattr(inserted, "rowcount", 0):
+        updated = await session.execute(
+            update(LeaderDesignation)
+            .where(
+                col(LeaderDesignation.community_id) == community_id,
+                col(LeaderDesignation.member_id) == member_id,
+                col(LeaderDesignation.status).in_(list(replaces)),
+            )
+            .values(**values)
+        )
+        if not getattr(updated, "rowcount", 0):
+            return None
+    return await get_leader(session, community_id=community_id, member_id=member_id)
+
+
+async def apply_to_lead(
+    session: AsyncSession, *, community_id: int, member_id: int, now: datetime
+) -> LeaderView:
+    """A candidate (the caller checked they are a Telegram admin of the group) asks to lead it.
+
+    A first application, or one after a decline or a removal, waits for staff. Raises
+    LeaderError: `leader` (they lead it already), `applied` (waiting already), `suspended`."""
+    claimed = await _claim_row(
+        session,
+        community_id=community_id,
+        member_id=member_id,
+        values={
+            "status": LEADER_APPLIED,
+            "source": SOURCE_APPLICATION,
+            "designated_by": member_id,
+            "designated_at": now,
+            "decided_by": None,
+            "decided_at": None,
+            "reason": "",
+        },
+        replaces=(LEADER_DECLINED, LEADER_REMOVED),
+    )
+    if claimed is not None:
+        return claimed
+    current = await get_leader(session, community_id=community_id, member_id=member_id)
+    reason = {LEADER_ACTIVE: "leader", LEADER_SUSPENDED: "suspended"}.get(
+        current.status if current else "", "applied"
+    )
+    raise LeaderError(reason, current)
+
+
+async def decide_application(
+    session: AsyncSession, *, leader_id: int, approve: bool, staff_id: int, now: datetime
+) -> LeaderView:
+    """Staff approve (appoint) or decline an application, once: a second decision, from the
+    same card or another staff member's, raises LeaderError `decided` with the row as it is;
+    `not_found` for an id that is no application."""
+    decided = await session.execute(
+        update(LeaderDesignation)
+        .where(
+            col(LeaderDesignation.id) == leader_id,
+            col(LeaderDesignation.status) == LEADER_APPLIED,
+        )
+        .values(
+            status=LEADER_ACTIVE if approve else LEADER_DECLINED,
+            decided_by=staff_id,
+            decided_at=now,
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    current = await get_leader_by_id(session, leader_id)
+    if current is None:
+        raise LeaderError("not_found")
+    if not getattr(decided, "rowcount", 0):
+        raise LeaderError("decided", current)
+    return current
+
+
+async def appoint_leader(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    member_id: int,
+    appointed_by: int,
+    now: datetime,
+    source: str = SOURCE_STAFF,
+) -> LeaderView:
+    """Staff appoint the member leader of the group (a pending application is approved by it).
+
+    Raises LeaderError `leader` when they lead it already, `suspended` when they are suspended
+    there (reinstate them instead)."""
+    claimed = await _claim_row(
+        session,
+        community_id=community_id,
+        member_id=member_id,
+        values={
+            "status": LEADER_ACTIVE,
+            "source": source,
+            "designated_by": appointed_by,
+            "designated_at": now,
+            "decided_by": appointed_by,
+            "decided_at": now,
+            "reason": "",
+        },
+        replaces=(LEADER_APPLIED, LEADER_DECLINED, LEADER_REMOVED),
+    )
+    if claimed is not None:
+        return claimed
+    current = await get_leader(session, community_id=community_id, member_id=member_id)
+    raise LeaderError(
+        "suspended" if current and current.status == LEADER_SUSPENDED else "leader", current
+    )
+
+
+async def appoint_creator(
+    session: AsyncSession, *, community_id: int, member_id: int, appointed_by: int, now: datetime
+) -> LeaderView | None:
+    """The group's Telegram creator leads it, staff having added the bot: appointed unless
+    staff already decided about them there (removed, suspended or declined stays so). None
+    when nothing changed."""
+    return await _claim_row(
+        session,
+        community_id=community_id,
+        member_id=member_id,
+        values={
+            "status": LEADER_ACTIVE,
+            "source": SOURCE_CREATOR,
+            "designated_by": appointed_by,
+            "designated_at": now,
+            "decided_by": appointed_by,
+            "decided_at": now,
+            "reason": "",
+        },
+        replaces=(LEADER_APPLIED,),
+    )
+
+
+async def creator_leads_group(
+    session: AsyncSession,
+    *,
+    community_id: int,
+    admins: list[AdminInfo],
+    creator: UserInfo | None,
+    appointed_by: int,
+    owner_ids: frozenset[int],
+    default_locale: str,
+    now: datetime,
+) -> MemberView | None:
+    """Staff (`appointed_by`) added the bot to the group, whose Telegram admins are `admins`
+    (cached here) and whose creator is `creator`: the creator is appointed its leader, and the
+    appointment audited. None when nobody was appointed: no creator known, a creator who is
+    staff (they lead every group), or one staff already decided about here."""
+    await sync_admins(session, community_id=community_id, admins=admins)
+    if creator is None:
+        return None
+    leader = await record_member(session, user=creator, default_locale=default_locale)
+    if creator.id in owner_ids or await is_staff(session, creator.id):
+        return None
+    appointed = await appoint_creator(
+        session,
+        community_id=community_id,
+        member_id=creator.id,
+        appointed_by=appointed_by,
+        now=now,
+    )
+    if appointed is None:
+        return None
+    await record_action(
+        session,
+        actor_id=appointed_by,
+        chat_id=community_id,
+        action="leader.appointed",
+        allowed=True,
+        required_role="staff",
+        detail=f"{creator.id}: creator",
+    )
+    return leader
+
+
+async def _change_leader(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    community_id: int | None,
+    from_statuses: Iterable[str],
+    values: dict[str, Any],
+) -> list[int]:
+    """Move the member's appointments (in one group, or in all) from one state to another;
+    the groups whose row changed, by id."""
+    where = [
+        col(LeaderDesignation.member_id) == member_id,
+        col(LeaderDesignation.status).in_(list(from_statuses)),
+    ]
+    if community_id is not None:
+        where.append(col(LeaderDesignation.community_id) == community_id)
+    changed = await session.execute(
+        update(LeaderDesignation)
+        .where(*where)
+        .values(**values)
+        .returning(col(LeaderDesignation.community_id))
+    )
+    return sorted(int(c) for c in changed.scalars().all())
+
+
+REASON_LIMIT = 500  # characters of a suspension or removal reason
+
+
+def _reason(text: str) -> str:
+    reason = " ".join(text.split())
+    if not reason:
+        raise LeaderError("no_reason")
+    if len(reason) > REASON_LIMIT:
+        raise LeaderError("reason_too_long")
+    return reason
+
+
+async def suspend_leader(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    community_id: int | None,
+    staff_id: int,
+    reason: str,
+    now: datetime,
+) -> list[int]:
+    """Suspend the member as leader of the group (None: of every group they lead); the groups
+    it changed. Raises LeaderError `no_reason`, `reason_too_long`."""
+    return await _change_leader(
+        session,
+        member_id=member_id,
+        community_id=community_id,
+        from_statuses=(LEADER_ACTIVE,),
+        values={
+            "status": LEADER_SUSPENDED,
+            "decided_by": staff_id,
+            "decided_at": now,
+            "reason": _reason(reason),
+        },
+    )
+
+
+async def reinstate_leader(
+    session: AsyncSession, *, member_id: int, community_id: int | None, staff_id: int, now: datetime
+) -> list[int]:
+    """Lift the member's suspension in the group (None: in every group); the groups changed."""
+    return await _change_leader(
+        session,
+        member_id=member_id,
+        community_id=community_id,
+        from_statuses=(LEADER_SUSPENDED,),
+        values={"status": LEADER_ACTIVE, "decided_by": staff_id, "decided_at": now, "reason": ""},
+    )
+
+
+async def remove_leader(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    community_id: int | None,
+    staff_id: int,
+    reason: str,
+    now: datetime,
+) -> list[int]:
+    """End the member's appointment, active or suspended, in the group (None: in every group);
+    the groups changed. Raises LeaderError `no_reason`, `reason_too_long`."""
+    return await _change_leader(
+        session,
+        member_id=member_id,
+        community_id=community_id,
+        from_statuses=(LEADER_ACTIVE, LEADER_SUSPENDED),
+        values={
+            "status": LEADER_REMOVED,
+            "decided_by": staff_id,
+            "decided_at": now,
+            "reason": _reason(reason),
+        },
+    )
+
+
+async def leaders_of(session: AsyncSession, *, community_id: int | None) -> list[LeaderView]:
+    """Leaders, suspended leaders and open applications of the group (None: of every group the
+    bot is in), by group, then state, then since when."""
+    statement = (
+        select(LeaderDesignation)
+        .join(Community, col(Community.id) == col(LeaderDesignation.community_id))
+        .where(
+            col(LeaderDesignation.status).in_([LEADER_ACTIVE, LEADER_SUSPENDED, LEADER_APPLIED]),
+            col(Community.status) == COMMUNITY_ACTIVE,
+        )
+        .order_by(
+            col(Community.title),
+            col(LeaderDesignation.community_id),
+            col(LeaderDesignation.status),
+            col(LeaderDesignation.designated_at),
+        )
+        .execution_options(populate_existing=True)
+    )
+    if community_id is not None:
+        statement = statement.where(col(LeaderDesignation.community_id) == community_id)
+    rows = await session.execute(statement)
+    return [_leader_view(row) for row in rows.scalars()]
 
 
 async def led_communities(session: AsyncSession, *, member_id: int) -> frozenset[int]:
-    """The groups the member leads: as a cached Telegram admin or as a designated leader."""
-    admin = select(col(ChatAdmin.community_id)).where(col(ChatAdmin.member_id) == member_id)
-    designated = select(col(LeaderDesignation.community_id)).where(
-        col(LeaderDesignation.member_id) == member_id
+    """The groups the member leads now: active appointments in groups the bot is in."""
+    rows = await session.execute(
+        select(col(LeaderDesignation.community_id))
+        .join(Community, col(Community.id) == col(LeaderDesignation.community_id))
+        .where(col(LeaderDesignation.member_id) == member_id, _leads())
     )
-    rows = await session.execute(admin.union(designated))
     return frozenset(int(c) for c in rows.scalars().all())

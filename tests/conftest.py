@@ -54,9 +54,9 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "").strip() or None
 # the cast of every end-to-end test
 OWNER = 1001  # listed in OWNER_IDS
 SAM = 1002  # becomes staff in some tests
-LEE = 1003  # Telegram admin (leader) of TEA
+LEE = 1003  # creator of TEA, its leader once the owner added the bot
 MIA = 1004  # an ordinary member of both groups
-KAI = 1005  # Telegram admin (leader) of COFFEE only
+KAI = 1005  # creator of COFFEE only, its leader once the owner added the bot
 TEA = -1001000000001  # "Tea Lovers"
 COFFEE = -1001000000002  # "Coffee Club"
 
@@ -295,8 +295,8 @@ class Harness:
         return None if answer is None else answer.get("text")
 
     async def join_groups(self) -> None:
-        """The owner adds the bot to both groups, so both are approved at once (LEE leads TEA,
-        KAI leads COFFEE)."""
+        """The owner adds the bot to both groups: each is approved, and its creator leads it
+        (CREATOR_LEADS_STAFF_ADDED_GROUP): Lee leads Tea Lovers, Kai Coffee Club."""
         self.emulator.add_bot_to_group(TEA, OWNER)
         self.emulator.add_bot_to_group(COFFEE, OWNER)
         await self.feed_pending()

@@ -30,6 +30,11 @@ REFUSALS = {
     Role.STAFF: "Sorry, only brand staff can do that.",
     Role.LEADER: "Sorry, only the leaders of this group can do that.",
 }
+# a Telegram admin who is no leader is refused leader actions, and told how to apply
+CANDIDATE_REFUSAL = (
+    "Sorry, only the leaders of this group can do that. Leaders are appointed by the brand: as "
+    "an admin of this group, you can apply with /lead or the button."
+)
 LANGUAGE = {OWNER: "en", SAM: "en", LEE: "zh-hans", MIA: "en", KAI: "zh-hant"}
 
 PRIVILEGED = [c for c in COMMANDS if c.role > Role.MEMBER]
@@ -43,15 +48,17 @@ class Actor:
     user_id: int
     in_group: Role  # their role in Tea Lovers, where group commands are tried
     in_private: Role  # leaders lead a group, not the bot: in private they are members
-    # ... except for commands that serve a leader their own groups in private: Lee is known
-    # to lead Tea Lovers once its admins were fetched (by the first command tried there,
-    # /settings), while Kai's Coffee Club admins are never fetched here
+    # ... except for commands that serve a leader their own groups in private (Lee leads Tea
+    # Lovers, Kai Coffee Club: appointed when the owner added the bot)
     leads_known: bool = False
+    # a Telegram admin of Tea Lovers whom nobody appointed: a candidate, refused leader actions
+    telegram_admin: bool = False
 
 
 ACTORS = [
     Actor("member", MIA, Role.MEMBER, Role.MEMBER),
-    Actor("leader of another group", KAI, Role.MEMBER, Role.MEMBER),
+    Actor("telegram admin, not appointed", MIA, Role.MEMBER, Role.MEMBER, telegram_admin=True),
+    Actor("leader of another group", KAI, Role.MEMBER, Role.MEMBER, leads_known=True),
     Actor("leader", LEE, Role.LEADER, Role.MEMBER, leads_known=True),
     Actor("staff", SAM, Role.STAFF, Role.STAFF),  # staff lead every group
     Actor("owner", OWNER, Role.OWNER, Role.OWNER),  # the owner is also staff
@@ -82,6 +89,8 @@ async def test_every_privileged_command_is_allowed_exactly_for_its_role_and_abov
     harness: Harness, actor: Actor
 ) -> None:
     # given the bot in both groups, Sam made staff, and everyone has started the bot
+    if actor.telegram_admin:
+        harness.emulator.set_member_status(TEA, actor.user_id, "administrator")
     await harness.join_groups()
     for user in (OWNER, SAM, LEE, MIA, KAI):
         await harness.send(user, user, "/start")
@@ -105,6 +114,8 @@ async def test_every_privileged_command_is_allowed_exactly_for_its_role_and_abov
         replies = await harness.send(actor.user_id, chat, f"/{command.name}")
         refused_after, allowed_after = await refused_rows(harness, actor.user_id)
         refusal = translated(harness, REFUSALS[command.role], locale)
+        if actor.telegram_admin and command.role is Role.LEADER and where == "group":
+            refusal = translated(harness, CANDIDATE_REFUSAL, locale)
         apology = translated(harness, APOLOGY, locale)
         if apology in replies:
             mismatches.append(f"/{command.name} in {where}: internal error")
@@ -321,3 +332,55 @@ async def test_forged_group_decision_buttons_from_non_staff_are_refused(harness:
         refused = [row for row in refusals.scalars() if not row.allowed]
     assert states == {corner: "pending", COFFEE: "approved"}
     assert len(refused) == len(forged)
+
+
+# ---------------------------------------------------------------- leader appointments ----
+
+
+async def test_only_a_groups_admins_apply_and_only_staff_decide(harness: Harness) -> None:
+    # given Mia is a Telegram admin of Tea Lovers (not appointed), Kai a plain member there
+    harness.emulator.set_member_status(TEA, MIA, "administrator")
+    await make_staff_and_product(harness)
+    # when each tries to apply to lead Tea Lovers
+    applied = {user: await harness.send(user, TEA, "/lead") for user in (KAI, MIA, SAM, LEE)}
+    # then only the Telegram admin's application is taken; the leader and staff need none
+    assert applied[KAI] == [
+        "Only this group's admins may apply to lead it. If you would like to run a group for "
+        "the brand, talk to its staff."
+    ]
+    assert applied[MIA][0].startswith("Thank you, Mia!")
+    assert applied[LEE] == ["You already lead this group."]
+    assert applied[SAM] == [
+        "You are brand staff: you can already do everything a leader does here."
+    ]
+    card = harness.emulator.last_bot_message(SAM)
+    approve = card.buttons[0][0]["callback_data"]
+    # when the applicant, a leader and a member forge the Approve button in their own chats
+    for user in (MIA, LEE, KAI):
+        await harness.send(user, user, "/start")
+        own = harness.emulator.last_bot_message(user).message_id
+        answer = await harness.press(user, user, own, callback_data=approve, force=True)
+        language = locale_for_language_code(LANGUAGE[user])
+        assert answer == translated(harness, REFUSALS[Role.STAFF], language), user
+    # then nobody was appointed, and each forgery is audited as refused
+    assert await harness.send(MIA, TEA, "/settings") == [CANDIDATE_REFUSAL]
+    async with harness.session() as session:
+        rows = (
+            await session.execute(
+                select(AuditEntry.actor_id, AuditEntry.action, AuditEntry.allowed).where(
+                    AuditEntry.action.in_(["leader.apply", "leader.decide"])  # type: ignore[attr-defined]
+                )
+            )
+        ).all()
+    assert sorted(rows) == sorted(
+        [
+            (KAI, "leader.apply", False),
+            (MIA, "leader.apply", True),
+            (MIA, "leader.decide", False),
+            (LEE, "leader.decide", False),
+            (KAI, "leader.decide", False),
+        ]
+    )
+    # and staff's own tap appoints her
+    assert await harness.press(SAM, SAM, card.message_id, index=0) == "Done."
+    assert (await harness.send(MIA, TEA, "/settings"))[0].startswith("Settings of Tea Lovers")

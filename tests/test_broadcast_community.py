@@ -51,6 +51,9 @@ async def tea_community(harness: Harness) -> None:
     for uid in (SAM, MIA, KAI, LEE, ANA, BEN):
         await harness.send(uid, uid, "/start")  # they opened the private chat
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    # the owner, who added the bot, leaves Tea Lovers to its leader, who says hello
+    harness.emulator.member_leaves(TEA, OWNER)
+    await harness.send(LEE, TEA, "Welcome, everyone")
     await harness.send(MIA, TEA, "Hello tea friends")  # a message
     await harness.send(KAI, TEA, "/checkin")  # a check-in
     harness.emulator.member_joins(TEA, ANA)  # chat_member update and service message
@@ -63,12 +66,12 @@ async def tea_community(harness: Harness) -> None:
 
 async def test_the_bot_records_who_it_sees_in_a_community_and_who_left(harness: Harness) -> None:
     await tea_community(harness)
-    # then Tea Lovers holds Olivia (added the bot), Mia (wrote), Ana and Ben (joined), Kai as
-    # gone; Olivia also added the bot to Coffee and wrote there
+    # then Tea Lovers holds Lee and Mia (wrote), Ana and Ben (joined), Kai and Olivia (who
+    # added the bot) as gone; Olivia wrote in Coffee
     tea = await members_of(harness, TEA)
-    assert set(tea) == {OWNER, MIA, KAI, ANA, BEN}
-    assert tea[KAI] is not None
-    assert [tea[m] for m in (OWNER, MIA, ANA, BEN)] == [None, None, None, None]
+    assert set(tea) == {OWNER, LEE, MIA, KAI, ANA, BEN}
+    assert tea[KAI] is not None and tea[OWNER] is not None
+    assert [tea[m] for m in (LEE, MIA, ANA, BEN)] == [None, None, None, None]
     assert OWNER in await members_of(harness, COFFEE)
     # and when Kai comes back and writes, he is in again
     harness.emulator.member_joins(TEA, KAI)
@@ -79,8 +82,8 @@ async def test_the_bot_records_who_it_sees_in_a_community_and_who_left(harness: 
 async def test_a_broadcast_to_a_community_reaches_its_opted_in_members_once(
     harness: Harness,
 ) -> None:
-    # given Tea Lovers' members, of whom Mia, Ana and Olivia (who added the bot) opted in (and
-    # Kai, who left); Ben never did
+    # given Tea Lovers' members, of whom Mia and Ana opted in (and Kai and Olivia, who left);
+    # Ben and Lee never did
     await tea_community(harness)
     await consent(harness, MIA, ANA, KAI, OWNER)
     # when Sam picks the community in the wizard
@@ -93,10 +96,10 @@ async def test_a_broadcast_to_a_community_reaches_its_opted_in_members_once(
     assert listed.button_texts == ["Coffee Club", "Tea Lovers", "✖️ Cancel"]
     await tap(harness, SAM, "Tea Lovers", user=SAM)
     await tap(harness, SAM, "Now", user=SAM)
-    # then the summary counts the opted-in members still in the group, Ben as skipped
+    # then the summary counts the opted-in members still in the group, Ben and Lee as skipped
     summary = harness.emulator.last_bot_message(SAM).text or ""
-    assert "It reaches 3 chats: 0 groups and 3 members." in summary
-    assert "Skipped: 1 (not opted in)." in summary
+    assert "It reaches 2 chats: 0 groups and 2 members." in summary
+    assert "Skipped: 2 (not opted in)." in summary
     assert "First delivery 2026-11-23 10:00, last 2026-11-23 10:00 (UTC)" in summary
     await tap(harness, SAM, "✅ Confirm", user=SAM)
     # and when Ana says /stop before it goes out, she is skipped at once
@@ -106,11 +109,11 @@ async def test_a_broadcast_to_a_community_reaches_its_opted_in_members_once(
         uid: sum(1 for m in harness.emulator.bot_messages(uid) if TEXT in (m.text or ""))
         for uid in (MIA, ANA, BEN, KAI, LEE, OWNER)
     }
-    assert got == {MIA: 1, ANA: 0, BEN: 0, KAI: 0, LEE: 0, OWNER: 1}
+    assert got == {MIA: 1, ANA: 0, BEN: 0, KAI: 0, LEE: 0, OWNER: 0}
     by_chat = await rows(harness, 1)
     assert by_chat[MIA].status == RECIPIENT_SENT
     assert (by_chat[ANA].status, by_chat[ANA].reason) == (RECIPIENT_SKIPPED, "not_opted_in")
-    assert by_chat.keys() == {MIA, ANA, BEN, OWNER}
+    assert by_chat.keys() == {MIA, ANA, BEN, LEE}
     await harness.runtime.broadcasts.housekeeping()
     assert (await harness.send(SAM, SAM, "/broadcast status 1"))[0].startswith(
         f"Broadcast #1 (community:{TEA}): done"

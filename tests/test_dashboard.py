@@ -177,6 +177,36 @@ async def test_a_leader_reads_only_the_groups_they_lead(harness: Harness, dashbo
             assert response.status == 403
 
 
+async def status_of(http: aiohttp.ClientSession, url: str) -> int:
+    async with http.get(url) as response:
+        return response.status
+
+
+async def test_a_leader_loses_the_dashboard_at_once_when_suspended_removed_or_the_bot_leaves(
+    harness: Harness, dashboard: str
+) -> None:
+    # given Lee (Tea Lovers) and Kai (Coffee Club) each signed in while leading their group
+    await shop(harness)
+    async with client() as lee, client() as kai:
+        await sign_in(lee, await login_link(harness, LEE))
+        await sign_in(kai, await login_link(harness, KAI))
+        pages = [f"{dashboard}/", f"{dashboard}/members", f"{dashboard}/csv/orders"]
+        assert [await status_of(lee, url) for url in pages] == [200, 200, 200]
+        # when staff suspend Lee, his next request is refused, pages and CSVs alike
+        await harness.send(SAM, SAM, "/leader_suspend @lee cash not handed over")
+        assert [await status_of(lee, url) for url in pages] == [403, 403, 403]
+        # reinstated, he is back; removed, he is out again
+        await harness.send(SAM, SAM, "/leader_reinstate @lee")
+        assert await status_of(lee, f"{dashboard}/csv/orders") == 200
+        await harness.send(SAM, SAM, "/leader_remove @lee stepped down")
+        assert [await status_of(lee, url) for url in pages] == [403, 403, 403]
+        # when Coffee Club removes the bot, Kai loses the dashboard too
+        assert await status_of(kai, f"{dashboard}/csv/orders") == 200
+        harness.emulator.remove_bot_from_group(COFFEE, KAI)
+        await harness.feed_pending()
+        assert [await status_of(kai, url) for url in pages] == [403, 403, 403]
+
+
 async def test_members_search_finds_by_name_username_and_id(
     harness: Harness, dashboard: str
 ) -> None:

@@ -110,7 +110,11 @@ async def test_a_paid_button_whose_answer_fails_keeps_the_payment_and_its_points
     assert await order_status(harness, 1) == "paid"
     assert await order_events(harness, 1) == [(None, "reserved"), ("reserved", "paid")]
     assert await points_of(harness, MIA) == 71
-    assert await postings(harness, "order:1:") == {"order:1:points": 1, "order:1:paid": 1}
+    assert await postings(harness, "order:1:") == {
+        "order:1:points": 1,
+        "order:1:paid": 1,
+        "order:1:cash": 1,  # the leader holds the cash
+    }
     await assert_reconciles(database_url)
     # and Mia hears of her points once, and Lee's list shows the order paid
     assert texts(harness, MIA).count(POINTS_NOTICE) == 1
@@ -146,7 +150,11 @@ async def test_a_paid_command_whose_reply_fails_keeps_the_payment_and_tells_the_
     # then the order is paid with its points, and the ledger reconciles
     assert await order_status(harness, 1) == "paid"
     assert await points_of(harness, MIA) == 71
-    assert await postings(harness, "order:1:") == {"order:1:points": 1, "order:1:paid": 1}
+    assert await postings(harness, "order:1:") == {
+        "order:1:points": 1,
+        "order:1:paid": 1,
+        "order:1:cash": 1,  # the leader holds the cash
+    }
     await assert_reconciles(database_url)
     # and Lee reads his reply once Telegram answers again, and Mia hears of her points
     assert sample(harness.runtime, FAILED) == 0

@@ -378,7 +378,7 @@ async def test_confirm_checks_the_role_again(harness: Harness) -> None:
         await say(harness, answer, user=MIA)
     summary = harness.emulator.last_bot_message(TEA)
     # when staff remove her as leader before she confirms
-    await harness.send(SAM, TEA, "/leader_remove @mia")
+    await harness.send(SAM, TEA, "/leader_remove @mia stepped down")
     # then Confirm is refused, audited, and opens nothing
     assert await harness.press(MIA, TEA, summary.message_id, index=0) == (
         "Sorry, only the leaders of this group can do that."

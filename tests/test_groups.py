@@ -106,7 +106,11 @@ async def test_a_strangers_group_waits_for_staff_and_opens_once_approved(
         (OWNER, COFFEE),
         (SAM, CORNER),
     ]
-    # and the same commands work now
+    # and once Mia, its admin, applied to lead it and Sam appointed her, the same commands work
+    applied = await harness.send(MIA, CORNER, "/lead")
+    assert applied[0].startswith("Thank you, Mia!")
+    appointment = harness.emulator.last_bot_message(SAM)
+    assert await harness.press(SAM, SAM, appointment.message_id, index=0) == "Done."
     opened = await harness.send(MIA, CORNER, "/groupbuy 1 24h min=2 stock=10")
     assert any("Oolong tea" in text for text in opened)
     assert await count(harness, GroupBuy) == 1

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
@@ -73,6 +77,127 @@ async def test_downgrade_to_nothing_and_back_up(tmp_path: Path) -> None:
         assert await table_names(engine) <= {"alembic_version"}
         await upgrade(engine)
         assert await drift(engine) == []
+    finally:
+        await engine.dispose()
+        if TEST_DATABASE_URL:
+            await drop_database(server, name)
+
+
+APPOINTMENTS = "400014c820ac"  # the revision that made leaders appointed
+
+
+async def test_the_cached_admins_who_acted_as_leaders_are_appointed(tmp_path: Path) -> None:
+    """Leaders were every cached Telegram admin; the migration to appointed leaders appoints
+    those who acted as leader of their group, so a running brand's leaders keep working."""
+    if TEST_DATABASE_URL:
+        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+        name = f"ccbot_leaders_{uuid.uuid4().hex[:8]}"
+        url = await create_database(server, name)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'leaders.sqlite3'}"
+    engine = create_engine(make_settings(database_url=url))
+    now = datetime.now(UTC)
+
+    def before_appointments(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        # the revision just before appointments, wherever merges chain it
+        before = ScriptDirectory.from_config(config).get_revision(APPOINTMENTS).down_revision
+        command.upgrade(config, str(before))
+        member = sa.table(
+            "member",
+            *(sa.column(c) for c in ("id", "first_name", "locale", "created_at", "updated_at")),
+            *(sa.column(c, sa.Boolean) for c in ("locale_chosen", "is_bot", "started")),
+        )
+        for uid in (1, 2, 3, 4):
+            connection.execute(
+                member.insert().values(
+                    id=uid,
+                    first_name=f"u{uid}",
+                    locale="en",
+                    locale_chosen=False,
+                    is_bot=False,
+                    started=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        community = sa.table(
+            "community",
+            *(sa.column(c) for c in ("id", "title", "chat_type", "locale", "timezone")),
+            *(sa.column(c) for c in ("status", "approval", "created_at", "updated_at")),
+        )
+        for gid, status in ((-10, "active"), (-20, "left")):
+            connection.execute(
+                community.insert().values(
+                    id=gid,
+                    title="g",
+                    chat_type="supergroup",
+                    locale="en",
+                    timezone="UTC",
+                    status=status,
+                    approval="approved",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        admin = sa.table(
+            "chat_admin", *(sa.column(c) for c in ("community_id", "member_id", "status"))
+        )
+        for gid, uid in ((-10, 2), (-10, 3), (-10, 4), (-20, 2)):
+            connection.execute(
+                admin.insert().values(community_id=gid, member_id=uid, status="administrator")
+            )
+        audit = sa.table(
+            "audit_log",
+            *(sa.column(c) for c in ("at", "actor_id", "chat_id", "action", "required_role")),
+            sa.column("detail"),
+            sa.column("allowed", sa.Boolean),
+        )
+        for uid, gid, allowed in ((2, -10, True), (3, -10, False), (2, -20, True), (4, 4, True)):
+            connection.execute(
+                audit.insert().values(
+                    at=now,
+                    actor_id=uid,
+                    chat_id=gid,
+                    action="groupbuy.open",
+                    required_role="leader",
+                    allowed=allowed,
+                    detail="",
+                )
+            )
+        designation = sa.table(
+            "leader_designation",
+            *(sa.column(c) for c in ("community_id", "member_id", "designated_by")),
+            sa.column("designated_at"),
+        )
+        connection.execute(
+            designation.insert().values(
+                community_id=-10, member_id=1, designated_by=1, designated_at=now
+            )
+        )
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(before_appointments)
+        # when the bot is migrated to appointed leaders
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT community_id, member_id, status, source FROM leader_designation "
+                        "ORDER BY community_id, member_id"
+                    )
+                )
+            ).all()
+        # then the staff designation stays, and only the admin who acted as leader of his
+        # (still served) group is appointed: not the refused one, not a mere moderator, not
+        # one of a group the bot left, not one who acted only in private
+        assert [tuple(r) for r in rows] == [
+            (-10, 1, "active", "staff"),
+            (-10, 2, "active", "migrated"),
+        ]
     finally:
         await engine.dispose()
         if TEST_DATABASE_URL:

@@ -193,6 +193,41 @@ async def test_a_payout_refused_books_nothing_and_bad_requests_are_explained(
     assert await held(harness, "leader_cash", LEE) == -100_000
 
 
+async def test_a_suspended_leader_is_paid_nothing_until_reinstated(harness: Harness) -> None:
+    # given Lee's commission of ¥50.00 released, his payout request waiting for staff
+    await leader_sells_a_group_buy(harness)
+    harness.clock.advance(days=8)
+    await harness.runtime.closer.close_due()
+    await harness.send(LEE, LEE, "/language")
+    await harness.press(LEE, LEE, harness.emulator.last_bot_message(LEE).message_id, index=0)
+    await harness.send(LEE, LEE, "/payout 50")
+    card_id, _buttons, _text = last_card(harness, SAM)
+    # when staff suspend him meanwhile, and Sam then taps Pay on the card
+    await harness.send(SAM, SAM, "/leader_suspend @lee cash handed over late")
+    answer = await harness.press(SAM, SAM, card_id, index=1)
+    # then nothing is paid, and Sam reads why and what to do
+    assert answer == (
+        "Nothing was paid: this leader is suspended. Reinstate them first (/leader_reinstate), "
+        "or refuse the request."
+    )
+    assert await held(harness, "commission_paid_out", LEE) == 0
+    assert await held(harness, "leader_commission", LEE) == 5_000
+    # when Sam refuses it and the suspended Lee asks again
+    assert await harness.press(SAM, SAM, card_id, index=2) == "Refused."
+    replies = await harness.send(LEE, LEE, "/payout 50")
+    # then he is told payouts wait for his reinstatement, and no request is made
+    assert replies == [
+        "Your leader role is suspended while the brand reviews it, so payouts wait until you "
+        "are reinstated. Staff will tell you what happens next."
+    ]
+    # when staff reinstate him, he asks again and Sam pays
+    await harness.send(SAM, SAM, "/leader_reinstate @lee")
+    await harness.send(LEE, LEE, "/payout 50")
+    card_id, _buttons, _text = last_card(harness, SAM)
+    assert await harness.press(SAM, SAM, card_id, index=1) == "Paid: CN¥50.00 to hand over."
+    assert await held(harness, "commission_paid_out", LEE) == 5_000
+
+
 async def test_staff_marking_cash_hold_it_and_never_confirm_their_own_hand_over(
     harness: Harness,
 ) -> None:

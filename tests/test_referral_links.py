@@ -29,7 +29,8 @@ LINK = re.compile(r"https://t\.me/\+\S+")
 
 async def admin_in_tea(harness: Harness) -> None:
     """The bot is an administrator in Tea Lovers, a plain member in Coffee Club, and polls for
-    the updates its handlers use (chat_member among them), as it does in production."""
+    the updates its handlers use (chat_member among them), as it does in production. The owner
+    adds it, so Lee leads Tea Lovers and Kai Coffee Club (as with Harness.join_groups)."""
     harness.emulator.add_bot_to_group(TEA, OWNER, status="administrator")
     harness.emulator.add_bot_to_group(COFFEE, OWNER)
     await harness.feed_pending()

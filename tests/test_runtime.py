@@ -113,6 +113,8 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "help",
         "language",
         "wallet",
+        "payout",
+        "handover",
         "invite",
         "referrals",
         "leaderboard_optin",
@@ -159,6 +161,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "suggest",
         "products",
         "buy",
+        "lead",  # the admins are candidates: they apply to lead
         "settings",
         "list",
         "groupbuy",

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import create_engine, create_session_factory
+from models.base import utcnow
 from services.community import (
     ChatInfo,
     InvalidLocale,
     InvalidTimezone,
+    mark_left,
     parse_locale,
     parse_timezone,
     record_community,
@@ -22,11 +24,18 @@ from services.idempotency import claim_update
 from services.member import UserInfo, locale_for_language_code, record_member, set_locale
 from services.role import (
     AdminInfo,
+    LeaderError,
     Role,
-    designate_leader,
+    apply_to_lead,
+    appoint_leader,
+    decide_application,
     grant_staff,
+    is_leader,
+    led_communities,
+    reinstate_leader,
     resolve_role,
     revoke_staff,
+    suspend_leader,
     sync_admins,
 )
 from tests.conftest import make_settings
@@ -107,8 +116,9 @@ async def test_roles_resolve_per_group(session: AsyncSession) -> None:
                 default_locale="en",
                 default_timezone="UTC",
             )
+        # a Telegram admin of -10 is only a candidate; 3 is appointed leader of -20
         await sync_admins(session, community_id=-10, admins=[AdminInfo(2, "creator")])
-        await designate_leader(session, community_id=-20, member_id=3, designated_by=1)
+        await appoint_leader(session, community_id=-20, member_id=3, appointed_by=1, now=utcnow())
 
         async def role(uid: int, gid: int | None) -> Role:
             return await resolve_role(
@@ -116,7 +126,7 @@ async def test_roles_resolve_per_group(session: AsyncSession) -> None:
             )
 
         assert await role(1, None) is Role.OWNER
-        assert await role(2, -10) is Role.LEADER and await role(2, -20) is Role.MEMBER
+        assert await role(2, -10) is Role.MEMBER and await role(2, -20) is Role.MEMBER
         assert await role(3, -20) is Role.LEADER and await role(3, -10) is Role.MEMBER
         assert await role(2, None) is Role.MEMBER
         assert await grant_staff(session, member_id=3, granted_by=1)
@@ -125,6 +135,62 @@ async def test_roles_resolve_per_group(session: AsyncSession) -> None:
         assert await revoke_staff(session, member_id=3, revoked_by=1)
         assert not await revoke_staff(session, member_id=3, revoked_by=1)
         assert await role(3, None) is Role.MEMBER
+
+
+async def test_a_leader_is_appointed_once_and_suspended_leaders_lead_nothing(
+    session: AsyncSession,
+) -> None:
+    async with session.begin():
+        for uid in (1, 2):
+            await record_member(
+                session, user=UserInfo(id=uid, first_name=f"u{uid}"), default_locale="en"
+            )
+        for gid in (-10, -20):
+            await record_community(
+                session,
+                chat=ChatInfo(gid, "g", "supergroup"),
+                default_locale="en",
+                default_timezone="UTC",
+            )
+        now = utcnow()
+        # an application waits for staff, once
+        applied = await apply_to_lead(session, community_id=-10, member_id=2, now=now)
+        assert applied.status == "applied"
+        with pytest.raises(LeaderError, match="applied"):
+            await apply_to_lead(session, community_id=-10, member_id=2, now=now)
+        assert await led_communities(session, member_id=2) == frozenset()
+        # approved once; a second decision, either way, changes nothing
+        approved = await decide_application(
+            session, leader_id=applied.id, approve=True, staff_id=1, now=now
+        )
+        assert (approved.status, approved.decided_by) == ("active", 1)
+        with pytest.raises(LeaderError, match="decided"):
+            await decide_application(
+                session, leader_id=applied.id, approve=False, staff_id=1, now=now
+            )
+        with pytest.raises(LeaderError, match="not_found"):
+            await decide_application(session, leader_id=999, approve=True, staff_id=1, now=now)
+        await appoint_leader(session, community_id=-20, member_id=2, appointed_by=1, now=now)
+        assert await led_communities(session, member_id=2) == frozenset({-10, -20})
+        # suspending needs a reason; suspended everywhere, they lead nothing
+        with pytest.raises(LeaderError, match="no_reason"):
+            await suspend_leader(
+                session, member_id=2, community_id=None, staff_id=1, reason=" ", now=now
+            )
+        assert await suspend_leader(
+            session, member_id=2, community_id=None, staff_id=1, reason="late cash", now=now
+        ) == [-20, -10]
+        assert await led_communities(session, member_id=2) == frozenset()
+        with pytest.raises(LeaderError, match="suspended"):
+            await appoint_leader(session, community_id=-10, member_id=2, appointed_by=1, now=now)
+        # reinstated in one group only; a group whose bot was removed is led by nobody
+        assert await reinstate_leader(
+            session, member_id=2, community_id=-10, staff_id=1, now=now
+        ) == [-10]
+        assert await led_communities(session, member_id=2) == frozenset({-10})
+        await mark_left(session, community_id=-10)
+        assert await led_communities(session, member_id=2) == frozenset()
+        assert not await is_leader(session, member_id=2, community_id=-10)
 
 
 async def test_an_update_id_is_claimed_once(session: AsyncSession) -> None:
