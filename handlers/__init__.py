@@ -30,6 +30,7 @@ def feature_routers() -> list[Router]:
         referral,
         role,
         start,
+        statement,
         stats,
         suggestion,
     )
@@ -50,6 +51,7 @@ def feature_routers() -> list[Router]:
         care.router,
         referral.router,
         stats.router,
+        statement.router,
         privacy.router,
         language.router,
         start.router,
