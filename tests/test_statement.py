@@ -88,7 +88,7 @@ async def test_a_leaders_statement_in_chat_adds_up_to_the_ledger_to_the_cent(
     assert "订单：下单 1 笔，付款 1 笔（¥1,000.00），取货 0 笔" in text, text
     assert "现金：收取 ¥1,000.00，已交接 ¥700.00，从提现中抵扣 ¥50.00" in text, text
     assert "期初欠 ¥0.00，期末欠 ¥250.00" in text, text
-    assert "佣金：获得 ¥50.00，因退款扣回 ¥0.00，已释放 ¥50.00，已提现 ¥50.00" in text, text
+    assert "佣金：获得 ¥50.00，因退款扣回 ¥0.00，已发放 ¥50.00，已提现 ¥50.00" in text, text
     # and the CSV attached: its total row equals the ledger's balances of his accounts
     name, rows = last_document(harness, LEE)
     assert name.startswith(f"statement_{LEE}_") and name.endswith(".csv")
