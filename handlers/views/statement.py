@@ -63,14 +63,23 @@ def statement_lines(statement: Statement, name: str, locale: str) -> list[str]:
         lines.append(
             _(
                 "Commission: {earned} earned, {reversed} taken back by refunds, {released} "
-                "released, {paid} paid out; at the end {pending} pending, {available} to pay out"
+                "released, {paid} paid out"
             ).format(
                 earned=money(f.commission_earned),
                 reversed=money(f.commission_reversed),
                 released=money(f.commission_released),
                 paid=money(f.commission_paid_out),
-                pending=money(f.commission_pending_closing),
-                available=money(f.commission_available_closing),
+            )
+        )
+        lines.append(
+            _(
+                "Commission pending: {pending_start} at the start, {pending_end} at the end; "
+                "to pay out: {ready_start} at the start, {ready_end} at the end"
+            ).format(
+                pending_start=money(f.commission_pending_opening),
+                pending_end=money(f.commission_pending_closing),
+                ready_start=money(f.commission_available_opening),
+                ready_end=money(f.commission_available_closing),
             )
         )
     lines.append(_("The CSV has every figure, and a row for each group-buy."))
