@@ -14,7 +14,8 @@ from sqlmodel import col, select
 from bot.__main__ import _export
 from models.audit import AuditEntry
 from services.ledger import AccountRef, balance, reconcile
-from services.statement import STATEMENT_COLUMNS
+from services.period import parse_period
+from services.statement import STATEMENT_COLUMNS, leader_statement
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
 from tests.test_payout import last_card, leader_sells_a_group_buy
@@ -334,3 +335,84 @@ async def test_the_dashboard_shows_a_leader_their_statement_and_staff_anyones(
             .all()
         )
     assert len(operator) == 2 and all(d.endswith(f"leader={LEE}") for d in operator)
+
+
+ORDER_FIGURES = (
+    "orders_placed",
+    "orders_paid",
+    "orders_picked_up",
+    "orders_refunded",
+    "paid_minor",
+    "cash_collected_minor",
+    "commission_earned_minor",
+    "commission_reversed_minor",
+    "commission_released_minor",
+)
+
+
+async def test_a_refund_takes_the_commission_back_and_every_row_adds_up(harness: Harness) -> None:
+    # given Lee collected a kettle's cash, and Sam then refunded the order in full
+    await leader_sells_a_group_buy(harness)
+    replies = await harness.send(SAM, SAM, "/refund 1")
+    assert not any("Sorry" in r for r in replies), replies
+    ledger = await balances_of_lee(harness)
+    # when Sam reads Lee's statement
+    await harness.send(SAM, SAM, f"/statement @lee {span(harness, 3, 1)}")
+    _name, rows = last_document(harness, SAM)
+    (total,) = [r for r in rows if r["row"] == "total"]
+    # then the commission earned was taken back, and nothing is pending any more
+    assert (minor(total, "commission_earned"), minor(total, "commission_reversed")) == (
+        5_000,
+        5_000,
+    )
+    assert minor(total, "commission_pending_closing") == ledger["leader_commission_pending"] == 0
+    assert total["orders_refunded"] == "1"
+    # and the cash Lee took is still his to hand over (the member's refund is the brand's)
+    assert minor(total, "cash_owed_closing") == -ledger["leader_cash"] == 100_000
+    # and the total row is the sum of the group-buy rows and the rest, figure by figure
+    for column in ORDER_FIGURES:
+        parts = sum(int(r[column] or 0) for r in rows if r["row"] != "total")
+        assert int(total[column] or 0) == parts, column
+
+
+async def test_adjacent_periods_chain_and_add_up_to_the_whole(harness: Harness) -> None:
+    # given the whole money story, spread over eight days of the domain's clock
+    await the_money_story(harness)
+    today = harness.clock().date()
+    first, middle, last = today - timedelta(days=20), today - timedelta(days=4), today
+    async with harness.session() as session:
+        zone = harness.runtime.settings.default_timezone
+        whole, before, after = [
+            await leader_statement(
+                session,
+                leader_id=LEE,
+                period=parse_period(f"{a} {b}", timezone=zone, today=today),
+            )
+            for a, b in (
+                (first, last),
+                (first, middle),
+                (middle + timedelta(days=1), last),
+            )
+        ]
+    # then what one period ends with, the next begins with
+    end, start = before.total(CNY), after.total(CNY)
+    assert end.cash_owed_closing == start.cash_owed_opening
+    assert end.commission_pending_closing == start.commission_pending_opening
+    assert end.commission_available_closing == start.commission_available_opening
+    # and the two periods' movements are the whole period's, to the cent
+    for name in (
+        "cash_collected",
+        "cash_handed_over",
+        "cash_netted",
+        "commission_earned",
+        "commission_released",
+        "commission_paid_out",
+        "orders_paid",
+    ):
+        assert (getattr(end, name) or 0) + (getattr(start, name) or 0) == (
+            getattr(whole.total(CNY), name) or 0
+        ), name
+    # and the whole period ends where the ledger stands
+    ledger = await balances_of_lee(harness)
+    assert whole.total(CNY).cash_owed_closing == -ledger["leader_cash"]
+    assert whole.total(CNY).commission_paid_out == ledger["commission_paid_out"]
