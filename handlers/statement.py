@@ -27,6 +27,7 @@ from services.statement import leader_statement, statement_csv, statement_filena
 
 router = Router(name="statement")
 PRIVATE = F.chat.type == ChatType.PRIVATE
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 Clock = Callable[[], datetime]
 ACTION = "statement.view"
 
@@ -100,3 +101,9 @@ async def statement(
             last=period.last.isoformat(),
         ),
     )
+
+
+@router.message(Command("statement"), GROUP)
+async def statement_in_group(message: Message) -> None:
+    """Money figures never go to a group: the leader is sent to the private chat."""
+    await message.reply(_("Send /statement to me in private: a statement is yours alone."))

@@ -16,7 +16,7 @@ from models.audit import AuditEntry
 from services.ledger import AccountRef, balance, reconcile
 from services.period import parse_period
 from services.statement import STATEMENT_COLUMNS, leader_statement
-from tests.conftest import KAI, LEE, MIA, OWNER, SAM, Harness
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
 from tests.test_payout import last_card, leader_sells_a_group_buy
 
@@ -217,6 +217,11 @@ async def test_only_leaders_and_staff_get_statements_and_each_ask_is_audited(
     assert (await harness.send(SAM, SAM, "/statement @lee last week"))[0].startswith(
         "I could not read that period."
     )
+    # and in a group nobody's figures are posted: Lee is sent to the private chat
+    assert await harness.send(LEE, TEA, "/statement") == [
+        "Send /statement to me in private: a statement is yours alone."
+    ]
+    assert all(m.kind != "document" for m in harness.emulator.bot_messages(TEA))
     # and the owner may too
     assert (await harness.send(OWNER, OWNER, f"/statement {LEE}"))[0].startswith(
         "Statement of Lee, "
