@@ -11,8 +11,9 @@ Figures are per currency. Each row classifies the entries the same way, so for e
     cash owed at the end = owed at the start + collected - handed over - netted
     commission pending + to pay out at the end =
         the same at the start + earned - reversed - paid out
-and the order-level figures of the total row are the sums of its group-buy rows and its
-"other" row (orders outside the leader's group-buys, e.g. a drop whose cash they took).
+and the order-level figures of the total row are the sums of its group-buy rows (any group-buy
+the leader ran or took cash for, a staff drop included) and its "other" row (orders outside any
+group-buy whose cash they took).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ RELEASE_TX = (TX_COMMISSION_RELEASE, TX_REFERRAL_COMMISSION_RELEASE)
 # StatementLine.row values
 ROW_TOTAL = "total"  # everything of the leader in one currency
 ROW_GROUPBUY = "groupbuy"  # one group-buy's orders and the money that moved for them
-ROW_OTHER = "other"  # orders outside the leader's group-buys (cash they took for a drop)
+ROW_OTHER = "other"  # orders outside any group-buy whose cash the leader took
 MAX_PEOPLE = 500  # people listed on the dashboard's statement page
 
 
@@ -202,24 +203,24 @@ async def _balances_before(
     return {(str(kind), str(asset)): int(total) for kind, asset, total in rows.all()}
 
 
-def _with_balances(figures: Figures, balances: dict[tuple[str, str], int], currency: str) -> None:
-    def held(kinds: tuple[str, ...]) -> int:
+def _with_balances(
+    figures: Figures,
+    opening: dict[tuple[str, str], int],
+    closing: dict[tuple[str, str], int],
+    currency: str,
+) -> None:
+    """The balances at the start and at the end of the period (from the entries, not the
+    cached balances, so a past period reads as it stood then)."""
+
+    def held(balances: dict[tuple[str, str], int], kinds: tuple[str, ...]) -> int:
         return sum(balances.get((kind, currency), 0) for kind in kinds)
 
-    figures.cash_owed_opening = -held((ACCOUNT_LEADER_CASH,))
-    figures.commission_pending_opening = held(PENDING_KINDS)
-    figures.commission_available_opening = held(AVAILABLE_KINDS)
-
-
-def _close(figures: Figures, balances: dict[tuple[str, str], int], currency: str) -> None:
-    """Closing balances: the balances before the period's end (the entries, not the cache)."""
-
-    def held(kinds: tuple[str, ...]) -> int:
-        return sum(balances.get((kind, currency), 0) for kind in kinds)
-
-    figures.cash_owed_closing = -held((ACCOUNT_LEADER_CASH,))
-    figures.commission_pending_closing = held(PENDING_KINDS)
-    figures.commission_available_closing = held(AVAILABLE_KINDS)
+    figures.cash_owed_opening = -held(opening, (ACCOUNT_LEADER_CASH,))
+    figures.commission_pending_opening = held(opening, PENDING_KINDS)
+    figures.commission_available_opening = held(opening, AVAILABLE_KINDS)
+    figures.cash_owed_closing = -held(closing, (ACCOUNT_LEADER_CASH,))
+    figures.commission_pending_closing = held(closing, PENDING_KINDS)
+    figures.commission_available_closing = held(closing, AVAILABLE_KINDS)
 
 
 async def leader_statement(session: AsyncSession, *, leader_id: int, period: Period) -> Statement:
@@ -267,8 +268,9 @@ async def leader_statement(session: AsyncSession, *, leader_id: int, period: Per
 
     opening = await _balances_before(session, leader_id, period.start)
     closing = await _balances_before(session, leader_id, period.end)
-    for _kind, asset in {*opening, *closing}:
-        total(asset)  # a currency with a balance and no movement still gets its total row
+    for (kind, asset), value in [*opening.items(), *closing.items()]:
+        if value and kind != ACCOUNT_COMMISSION_PAID_OUT:
+            total(asset)  # a balance without movement in the period still gets its total row
 
     # the orders the leader runs (their group-buys'): placed, paid, picked up, refunded
     def happened(status: str) -> Any:
@@ -362,8 +364,7 @@ async def leader_statement(session: AsyncSession, *, leader_id: int, period: Per
     lines = []
     for currency in sorted(totals):
         figures = totals[currency]
-        _with_balances(figures, opening, currency)
-        _close(figures, closing, currency)
+        _with_balances(figures, opening, closing, currency)
         lines.append(StatementLine(row=ROW_TOTAL, currency=currency, figures=figures))
     return Statement(leader_id=leader_id, period=period, totals=lines, breakdown=breakdown)
 
