@@ -297,6 +297,8 @@ async def _export_statements(
                 print(f"export: no member {word}; use an id or @username", file=sys.stderr)
                 return None
             ids.append(found.id)
+    if not ids:
+        print("export: nobody had group-buys, cash or commission in that period")
     for leader_id in ids:
         statement = await leader_statement(session, leader_id=leader_id, period=period)
         path = out / statement_filename(statement)
