@@ -10,8 +10,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings, require_token, require_webhook
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.period import Period
 
 log = logging.getLogger("bot")
 
@@ -60,9 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV files")
     export.add_argument(
         "--tables",
-        default="ledger,orders",
+        default=None,
         help="comma-separated tables: communities, groupbuys, members, orders, ledger, "
-        "broadcasts, polls, nps (the dashboard's, with the same columns)",
+        "broadcasts, polls, nps (the dashboard's, with the same columns); ledger,orders "
+        "unless --statement is given",
+    )
+    export.add_argument(
+        "--statement",
+        default="",
+        metavar="LEADERS",
+        help="leaders' statements (对账单) for the period, one CSV each: comma-separated ids or "
+        "@usernames, or 'all' for everyone with group-buys, cash or commission in it",
     )
     privacy = commands.add_parser(
         "privacy", help="answer a member's data request that arrived outside Telegram (audited)"
@@ -202,7 +216,9 @@ async def _reconcile(settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
-async def _export(settings: Settings, period_words: list[str], out: Path, tables: str) -> int:
+async def _export(
+    settings: Settings, period_words: list[str], out: Path, tables: str, statements: str = ""
+) -> int:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
@@ -211,8 +227,9 @@ async def _export(settings: Settings, period_words: list[str], out: Path, tables
     from services.tables import TABLES, Query, csv_chunks
 
     names = [name.strip() for name in tables.split(",") if name.strip()]
+    leaders = [word.strip() for word in statements.split(",") if word.strip()]
     unknown = [name for name in names if name not in TABLES]
-    if unknown or not names:
+    if unknown or not (names or leaders):
         print(
             f"export: unknown table {', '.join(unknown) or '(none)'}; use one or more of "
             + ", ".join(TABLES),
@@ -233,6 +250,7 @@ async def _export(settings: Settings, period_words: list[str], out: Path, tables
     await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
     span = f"{period.first.isoformat()}_{period.last.isoformat()}"
     query = Query(scope=None, period=period, timezone=settings.default_timezone)
+    written: list[int] = []
     engine = create_engine(settings, reads_only=True)  # never holds a running bot's write lock
     try:
         async with create_session_factory(engine)() as session:
@@ -244,9 +262,70 @@ async def _export(settings: Settings, period_words: list[str], out: Path, tables
                         file.write(chunk)
                         count += rows
                 print(f"wrote {count} rows of {name} to {path}")
+            if leaders:
+                found = await _export_statements(session, leaders, period, out)
+                if found is None:
+                    return 1
+                written = found
     finally:
         await engine.dispose()
+    if written:
+        await _audit_statements(settings, written, span)
     return 0
+
+
+async def _export_statements(
+    session: AsyncSession, leaders: list[str], period: Period, out: Path
+) -> list[int] | None:
+    """Write each named leader's statement (or everyone's, for 'all'); None when a name is
+    unknown (nothing is written then)."""
+    from services.member import find_member
+    from services.statement import (
+        leader_statement,
+        statement_csv,
+        statement_filename,
+        statement_people,
+    )
+
+    ids: list[int] = []
+    if leaders == ["all"]:
+        ids = [ident for ident, _name, _username in await statement_people(session, period=period)]
+    else:
+        for word in leaders:
+            found = await find_member(session, word)
+            if found is None:
+                print(f"export: no member {word}; use an id or @username", file=sys.stderr)
+                return None
+            ids.append(found.id)
+    if not ids:
+        print("export: nobody had group-buys, cash or commission in that period")
+    for leader_id in ids:
+        statement = await leader_statement(session, leader_id=leader_id, period=period)
+        path = out / statement_filename(statement)
+        path.write_bytes(statement_csv(statement))
+        print(f"wrote the statement of {leader_id} ({len(statement.lines)} rows) to {path}")
+    return ids
+
+
+async def _audit_statements(settings: Settings, leader_ids: list[int], span: str) -> None:
+    """Statements are personal: the operator's export is in the audit log like the others."""
+    from bot.db import create_engine, create_session_factory
+    from services.audit import record_action
+
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session, session.begin():
+            for leader_id in leader_ids:
+                await record_action(
+                    session,
+                    actor_id=OPERATOR_ACTOR,
+                    chat_id=None,
+                    action="statement.export",
+                    allowed=True,
+                    detail=f"statement {span} leader={leader_id}",
+                )
+    finally:
+        await engine.dispose()
 
 
 # the audit log's actor for what an operator does from the command line
@@ -396,7 +475,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_reconcile(settings))
         elif args.command == "export":
             _configure_logging(settings, quiet=True)
-            return asyncio.run(_export(settings, args.period, args.out, args.tables))
+            tables = (
+                args.tables
+                if args.tables is not None
+                else ("" if args.statement else "ledger,orders")
+            )
+            return asyncio.run(
+                _export(settings, args.period, args.out, tables, statements=args.statement)
+            )
         elif args.command == "privacy":
             if args.privacy_command is None:
                 _parser().parse_args(["privacy", "--help"])

@@ -25,12 +25,25 @@ from babel.numbers import format_decimal
 
 from bot import dashboard_html as html
 from bot.app import Runtime
+from handlers.text import N_
+from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text
 from services.analytics import Scope, StatsReport, communities_in, stats_report
 from services.audit import record_action
 from services.dashboard import Reader, SessionKey, reader_for, redeem_link
-from services.member import get_member
+from services.member import MemberView, find_member, get_member
 from services.period import InvalidPeriod, Period, parse_period
+from services.statement import (
+    ROW_GROUPBUY,
+    ROW_OTHER,
+    ROW_TOTAL,
+    STATEMENT_COLUMNS,
+    leader_statement,
+    statement_csv,
+    statement_filename,
+    statement_people,
+    statement_rows,
+)
 from services.tables import TABLES, Query, community_rows, csv_chunks
 
 log = logging.getLogger(__name__)
@@ -42,6 +55,12 @@ LOCALES = ("en", "zh_Hans", "zh_Hant")
 PAGE_ROWS = 200  # rows of a table shown on a page; its CSV has every row
 EXPORT_ACTION = "dashboard.export"
 SIGN_IN_ACTION = "dashboard.sign_in"
+# how a statement row reads on its page (the CSV keeps the codes)
+ROW_LABELS = {
+    ROW_TOTAL: N_("Total"),
+    ROW_GROUPBUY: N_("Group-buy"),
+    ROW_OTHER: N_("Orders outside group-buys"),
+}
 
 
 def web_app_user(init_data: str, *, token: str, now: datetime, max_age: int) -> int | None:
@@ -294,6 +313,10 @@ class Dashboard:
                     communities=view.communities,
                     search=request.query.get("q", "") if here == "members" else None,
                     error=view.error,
+                    leader=_asked_leader(request)
+                    if here == "statement" and view.reader.staff
+                    else None,
+                    groups=here != "statement",
                 )
                 + body,
                 lang=view.locale,
@@ -538,6 +561,74 @@ class Dashboard:
         )
         return _("Co-creation"), body
 
+    async def _statement_of(self, request: web.Request, view: View) -> MemberView | None:
+        """Whose statement the reader asks for: a leader their own (anyone else's is refused
+        with 403), staff anyone they name (None: nobody named yet, or nobody by that name)."""
+        asked = _asked_leader(request)
+        async with self.reads() as session:
+            if not view.reader.staff:
+                own = await get_member(session, view.reader.member_id)
+                found = await find_member(session, asked) if asked else own
+                if found is None or own is None or found.id != own.id:
+                    raise web.HTTPForbidden(
+                        text=html.message_page(
+                            _("Not your statement"),
+                            _("You can see your own statement only."),
+                            view.locale,
+                        ),
+                        content_type="text/html",
+                    )
+                return own
+            return await find_member(session, asked) if asked else None
+
+    async def statement(self, request: web.Request, view: View) -> tuple[str, str]:
+        """A leader's statement: their own for a leader; staff pick anyone (a list of the
+        people with cash, commission or group-buys in the period)."""
+        target = await self._statement_of(request, view)
+        params = view.params()
+        if target is None:
+            async with self.reads() as session:
+                people = await statement_people(session, period=view.period)
+            asked = _asked_leader(request)
+            note = (
+                _("I do not know that member. Use their @username or their numeric id.")
+                if asked
+                else _("Leaders with group-buys, cash or commission in this period:")
+            )
+            links = "".join(
+                f'<li><a href="statement?{urlencode({**params, "leader": str(ident)})}">'
+                f"{html.escape(name)}</a>"
+                + (f" @{html.escape(username)}" if username else "")
+                + f" <code>{ident}</code></li>"
+                for ident, name, username in people
+            )
+            nothing = html.escape(_("Nothing in this period."))
+            body = f'<p class="note">{html.escape(note)}</p>' + (
+                f"<ul>{links}</ul>" if links else f'<p class="note">{nothing}</p>'
+            )
+            return _("Statement"), body
+        async with self.reads() as session:
+            found = await leader_statement(session, leader_id=target.id, period=view.period)
+        cards = "".join(
+            f'<div class="card">{line}</div>'
+            for line in statement_lines(found, target.display_name, view.locale)
+        )
+        rows = [
+            (*row[:3], _(ROW_LABELS.get(str(row[3]), str(row[3]))), *row[4:])
+            for row in statement_rows(found)
+        ]
+        table = html.table(
+            name="statement",
+            heading=_("Statement"),
+            columns=STATEMENT_COLUMNS,
+            rows=rows,
+            more=False,
+            csv_href="csv/statement?" + urlencode({**params, "leader": str(target.id)}),
+            locale=view.locale,
+            zone=view.zone,
+        )
+        return _("Statement"), f'<div class="cards">{cards}</div>{table}'
+
     PAGES: ClassVar[
         dict[str, Callable[[Dashboard, web.Request, View], Awaitable[tuple[str, str]]]]
     ] = {
@@ -548,6 +639,7 @@ class Dashboard:
         "ledger": ledger,
         "broadcasts": broadcasts,
         "cocreation": cocreation,
+        "statement": statement,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -558,6 +650,8 @@ class Dashboard:
         if isinstance(view, web.Response):
             return view
         name = request.match_info["table"]
+        if name == "statement":
+            return await self._statement_csv(request, view)
         table = TABLES.get(name)
         if table is None:
             raise web.HTTPNotFound()
@@ -588,6 +682,39 @@ class Dashboard:
                 await response.write(chunk)
         await response.write_eof()
         return response
+
+    async def _statement_csv(self, request: web.Request, view: View) -> web.StreamResponse:
+        """GET /dashboard/csv/statement?leader=...: one leader's statement, audited."""
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            target = await self._statement_of(request, view)
+        if target is None:
+            raise web.HTTPNotFound()
+        async with self.reads() as session:
+            found = await leader_statement(session, leader_id=target.id, period=view.period)
+        span = f"{view.period.first.isoformat()}_{view.period.last.isoformat()}"
+        async with self.runtime.sessions() as session:
+            await record_action(
+                session,
+                actor_id=view.reader.member_id,
+                chat_id=None,
+                action=EXPORT_ACTION,
+                allowed=True,
+                required_role="leader",
+                detail=f"statement {span} leader={target.id}",
+            )
+            await session.commit()
+        return web.Response(
+            body=statement_csv(found),
+            headers={
+                "Content-Type": "text/csv; charset=utf-8",
+                "Content-Disposition": f'attachment; filename="{statement_filename(found)}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+
+def _asked_leader(request: web.Request) -> str:
+    return request.query.get("leader", "").strip()[:64]
 
 
 async def _to_overview(_request: web.Request) -> web.Response:

@@ -26,6 +26,7 @@ PAGES = (
     ("ledger", N_("Ledger")),
     ("broadcasts", N_("Broadcasts")),
     ("cocreation", N_("Co-creation")),
+    ("statement", N_("Statement")),
 )
 
 # the localized heading of each table column (the CSV keeps the column names themselves)
@@ -40,6 +41,19 @@ COLUMN_LABELS = {
     "asset": N_("Asset"),
     "average_order_minor": N_("Average order"),
     "broadcast_id": N_("Broadcast"),
+    "cash_collected_minor": N_("Cash collected"),
+    "cash_handed_over_minor": N_("Cash handed over"),
+    "cash_netted_minor": N_("Cash kept from payouts"),
+    "cash_owed_closing_minor": N_("Cash owed at the end"),
+    "cash_owed_opening_minor": N_("Cash owed at the start"),
+    "commission_available_closing_minor": N_("To pay out at the end"),
+    "commission_available_opening_minor": N_("To pay out at the start"),
+    "commission_earned_minor": N_("Commission earned"),
+    "commission_paid_out_minor": N_("Commission paid out"),
+    "commission_pending_closing_minor": N_("Pending at the end"),
+    "commission_pending_opening_minor": N_("Pending at the start"),
+    "commission_released_minor": N_("Commission released"),
+    "commission_reversed_minor": N_("Commission taken back"),
     "buyers": N_("Buyers"),
     "cards_posted": N_("Cards posted"),
     "chat_id": N_("Chat"),
@@ -58,11 +72,15 @@ COLUMN_LABELS = {
     "gmv_minor": N_("GMV"),
     "groupbuy_id": N_("Group-buy"),
     "groupbuys_closed": N_("Group-buys closed"),
+    "groupbuys_cancelled": N_("Group-buys cancelled"),
+    "groupbuys_failed": N_("Group-buys failed"),
     "groupbuys_formed": N_("Group-buys formed"),
+    "groupbuys_run": N_("Group-buys run"),
     "idempotency_key": N_("Idempotency key"),
     "joins": N_("Joins"),
     "kind": N_("Kind"),
     "last_name": N_("Last name"),
+    "leader_id": N_("Leader"),
     "locale": N_("Language"),
     "member_id": N_("Member"),
     "memo": N_("Memo"),
@@ -74,6 +92,8 @@ COLUMN_LABELS = {
     "option_text": N_("Option text"),
     "order_id": N_("Order"),
     "orders_paid": N_("Orders paid"),
+    "orders_placed": N_("Orders placed"),
+    "orders_refunded": N_("Orders refunded"),
     "orders_picked_up": N_("Picked up"),
     "paid": N_("Paid"),
     "paid_minor": N_("Paid amount"),
@@ -81,6 +101,8 @@ COLUMN_LABELS = {
     "participants": N_("Participants"),
     "passives": N_("Passives"),
     "payment_mode": N_("Payment"),
+    "period_first": N_("From"),
+    "period_last": N_("To"),
     "pending": N_("Waiting"),
     "points": N_("Points"),
     "poll_id": N_("Poll"),
@@ -94,6 +116,7 @@ COLUMN_LABELS = {
     "refunded_minor": N_("Refunded"),
     "repeat_buyers": N_("Repeat buyers"),
     "reverses_id": N_("Reverses"),
+    "row": N_("Row"),
     "scheduled_at_utc": N_("Scheduled"),
     "sent": N_("Sent"),
     "settled_at_utc": N_("Settled"),
@@ -196,8 +219,10 @@ def filters(
     communities: Sequence[tuple[int, str]],
     search: str | None = None,
     error: str = "",
+    leader: str | None = None,
+    groups: bool = True,
 ) -> str:
-    """The period (and group, and search) form of a page."""
+    """The period (and group, and search, or leader) form of a page."""
     options = "".join(
         f'<option value="{g}"{" selected" if str(g) == community else ""}>{escape(t or str(g))}'
         "</option>"
@@ -205,6 +230,7 @@ def filters(
     )
     label = {
         "search": escape(_("Name, @username or id")),
+        "leader": escape(_("Leader: @username or id")),
         "period": escape(_("Period")),
         "group": escape(_("Group")),
         "all": escape(_("All my groups")),
@@ -217,13 +243,23 @@ def filters(
         else f"<label>{label['search']}"
         f'<input name="q" value="{escape(search)}" maxlength="64"></label>'
     )
+    leader_box = (
+        ""
+        if leader is None
+        else f"<label>{label['leader']}"
+        f'<input name="leader" value="{escape(leader)}" maxlength="64"></label>'
+    )
+    group_box = (
+        f'<label>{label["group"]}<select name="community">'
+        f'<option value="">{label["all"]}</option>{options}</select></label>'
+        if groups
+        else ""
+    )
     return (
         '<form class="filters" method="get">'
         f'<label>{label["period"]}<input name="period" value="{escape(period)}" '
         'placeholder="30d" size="24"></label>'
-        f'<label>{label["group"]}<select name="community">'
-        f'<option value="">{label["all"]}</option>{options}</select></label>'
-        f"{search_box}<button>{label['show']}</button></form>"
+        f"{group_box}{leader_box}{search_box}<button>{label['show']}</button></form>"
         f'<p class="note">{label["hint"]}</p>'
         + (f'<p class="error">{escape(error)}</p>' if error else "")
     )

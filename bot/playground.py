@@ -37,6 +37,7 @@ PERSONAS = (
     Persona(104, "dan", "en", "leader: creator of Coffee Club"),
 )
 GROUPS = {"tea": (-100100, "Tea Lovers", 103), "coffee": (-100200, "Coffee Club", 104)}
+PREVIEW_LINES = 4  # lines of a CSV file shown under it (the header and the first rows)
 
 HELP = """Playground commands (anything else is sent as a message):
   :user NAME        act as another user (alice, bob, carol, dan)
@@ -103,10 +104,27 @@ class Console:
         text = (message.text or f"[{message.kind}]").replace("\n", "\n    ")
         if message.kind == "invoice":
             text = self.invoice_card(message)
+        if message.kind == "document":
+            text = self.document_card(message, text)
         self.write(f"[{self.chat_title(message.chat_id)}] {sender}{label}: {text}")
         buttons = message.button_texts
         if buttons:
             self.write("    " + "  ".join(f"[{i}] {t}" for i, t in enumerate(buttons, 1)))
+
+    def document_card(self, message: StoredMessage, caption: str) -> str:
+        """A file as Telegram shows it: its name and caption; a CSV's first lines, as opening
+        it would show them."""
+        document = message.raw["document"]
+        name = str(document.get("file_name", "file"))
+        shown = f"📎 {name}\n    {caption}" if caption != "[document]" else f"📎 {name}"
+        if name.endswith(".csv"):
+            data = self.emulator.file_bytes(document["file_id"]).decode("utf-8-sig", "replace")
+            lines = data.splitlines()
+            preview = [f"    | {line}" for line in lines[:PREVIEW_LINES]]
+            if len(lines) > PREVIEW_LINES:
+                preview.append(f"    | ... ({len(lines) - PREVIEW_LINES} more lines)")
+            shown += "\n" + "\n".join(preview)
+        return shown
 
     @staticmethod
     def invoice_card(message: StoredMessage) -> str:

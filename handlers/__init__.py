@@ -32,6 +32,7 @@ def feature_routers() -> list[Router]:
         reservation,
         role,
         start,
+        statement,
         stats,
         suggestion,
     )
@@ -54,6 +55,7 @@ def feature_routers() -> list[Router]:
         care.router,
         referral.router,
         stats.router,
+        statement.router,
         privacy.router,
         language.router,
         start.router,

@@ -104,6 +104,14 @@ COMMANDS: tuple[Command, ...] = (
         leaders_in_private=True,
     ),
     Command(
+        "statement",
+        N_("A leader's statement (cash and commission) as a CSV"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
         "dashboard",
         N_("Open the web dashboard"),
         Role.LEADER,

@@ -384,3 +384,37 @@ async def test_only_a_groups_admins_apply_and_only_staff_decide(harness: Harness
     # and staff's own tap appoints her
     assert await harness.press(SAM, SAM, card.message_id, index=0) == "Done."
     assert (await harness.send(MIA, TEA, "/settings"))[0].startswith("Settings of Tea Lovers")
+
+
+# ---------------------------------------------------------------------- statements ----
+
+
+@pytest.mark.parametrize("actor", ACTORS, ids=[a.name for a in ACTORS])
+async def test_a_statement_is_served_to_its_own_leader_and_to_staff_only(
+    harness: Harness, actor: Actor
+) -> None:
+    # given the bot in both groups, Sam made staff, and Lee known to lead Tea Lovers
+    await harness.join_groups()
+    for user in (OWNER, SAM, LEE, MIA, KAI):
+        await harness.send(user, user, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(LEE, TEA, "/settings")
+    locale = locale_for_language_code(LANGUAGE[actor.user_id])
+    for target, name in ((LEE, "lee"), (KAI, "kai")):
+        refused_before, _allowed = await refused_rows(harness, actor.user_id)
+        # when the actor asks for Lee's statement, then for Kai's
+        replies = await harness.send(actor.user_id, actor.user_id, f"/statement @{name}")
+        refused_after, _allowed = await refused_rows(harness, actor.user_id)
+        last = harness.emulator.last_bot_message(actor.user_id)
+        staff = actor.in_private >= Role.STAFF
+        if staff or (target == actor.user_id and actor.leads_known):
+            # then staff get anyone's, and a leader their own: a text and the CSV
+            assert last.kind == "document", (actor.name, name, replies)
+            assert last.raw["document"]["file_name"].startswith(f"statement_{target}_")
+            assert refused_after == refused_before
+        else:
+            # and anyone else one polite refusal, audited
+            own_only = "You can see your own statement only: send /statement."
+            expected = own_only if actor.leads_known else REFUSALS[Role.LEADER]
+            assert replies == [translated(harness, expected, locale)], (actor.name, name)
+            assert refused_after == refused_before + 1
