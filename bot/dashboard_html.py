@@ -44,6 +44,7 @@ COLUMN_LABELS = {
     "cash_collected_minor": N_("Cash collected"),
     "cash_handed_over_minor": N_("Cash handed over"),
     "cash_netted_minor": N_("Cash kept from payouts"),
+    "cash_refunded_minor": N_("Cash paid back as refunds"),
     "cash_owed_closing_minor": N_("Cash owed at the end"),
     "cash_owed_opening_minor": N_("Cash owed at the start"),
     "commission_available_closing_minor": N_("To pay out at the end"),

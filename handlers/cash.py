@@ -18,7 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import OpenGroup, RoleFilter
 from handlers.payout import amount_and_currency, payout_card, payout_keyboard
 from handlers.product import amount_error
 from handlers.text import (
@@ -38,16 +38,22 @@ from services.cash import (
     cash_owed,
     decide_handover,
     get_handover,
+    hand_back_refund,
     open_handovers,
+    refund_owed_on_order,
     request_handover,
 )
+from services.community import CommunityView
+from services.ledger import STARS
 from services.member import MemberView, get_member
 from services.money import InvalidAmount
+from services.order import get_order
 from services.payout import earner_statement, open_payouts
-from services.role import Role, staff_locales
+from services.role import Role, is_staff, staff_locales
 
 router = Router(name="cash")
 PRIVATE = F.chat.type == ChatType.PRIVATE
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 Clock = Callable[[], datetime]
 
 CASH_ERRORS = {
@@ -280,3 +286,132 @@ async def leader_cash(
             ),
             reply_markup=payout_keyboard(payout, statement, locale),
         )
+
+
+REFUND_PAID_ERRORS = {
+    "usage": N_(
+        "Once the member has their money back, send /refund_paid ORDER_ID, for example "
+        "/refund_paid 12."
+    ),
+    "not_found": N_("There is no such order here."),
+    "stars": N_(
+        "Order #{order} was paid in Telegram Stars: Telegram sends its refunds back, there is "
+        "nothing to pay by hand."
+    ),
+    "own_order": N_("You cannot record a refund paid to yourself: staff must."),
+    "nothing_owed": N_("No refund of order #{order} is waiting to be paid back."),
+    "more_than_held": N_(
+        "You hold {held} of the brand's cash, less than this refund ({amount}): staff pay it "
+        "back instead."
+    ),
+}
+
+
+@router.message(Command("refund_paid"), PRIVATE, RoleFilter(Role.STAFF, "order.refund_paid"))
+async def refund_paid_by_staff(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    locale: str,
+    notifier: BackgroundSender,
+    clock: Clock,
+) -> None:
+    """Records that the brand paid an owed refund back to the member (/refund_paid ORDER_ID)."""
+    await _refund_paid(message, command, session, member, i18n, locale, notifier, clock, None)
+
+
+@router.message(
+    Command("refund_paid"),
+    GROUP,
+    OpenGroup(settling=True),
+    RoleFilter(Role.LEADER, "order.refund_paid"),
+)
+async def refund_paid_by_leader(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    community: CommunityView,
+    i18n: I18n,
+    locale: str,
+    notifier: BackgroundSender,
+    clock: Clock,
+) -> None:
+    """Records that the leader paid an owed refund of an order of this group back to its
+    member, out of the cash they hold for the brand."""
+    await _refund_paid(message, command, session, member, i18n, locale, notifier, clock, community)
+
+
+async def _refund_paid(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    payer: MemberView,
+    i18n: I18n,
+    locale: str,
+    notifier: BackgroundSender,
+    clock: Clock,
+    community: CommunityView | None,
+) -> None:
+    words = (command.args or "").split()
+    if len(words) != 1 or not words[0].lstrip("#").isdigit():
+        await message.answer(_(REFUND_PAID_ERRORS["usage"]))
+        return
+    order = await get_order(session, int(words[0].lstrip("#")[:18]))
+    if order is None or (community is not None and order.chat_id != community.id):
+        await message.answer(_(REFUND_PAID_ERRORS["not_found"]))
+        return
+    if order.currency == STARS:
+        await message.answer(_(REFUND_PAID_ERRORS["stars"]).format(order=order.id))
+        return
+    if order.member_id == payer.id:
+        await message.answer(_(REFUND_PAID_ERRORS["own_order"]))
+        return
+    from_cash = community is not None and not await is_staff(session, payer.id)
+    try:
+        async with session.begin_nested():
+            paid = await hand_back_refund(
+                session,
+                order_id=order.id,
+                member_id=order.member_id,
+                payer_id=payer.id,
+                from_leader_cash=from_cash,
+                at=clock(),
+            )
+    except CashError as exc:
+        held = (await cash_owed(session, payer.id)).get(order.currency, 0)
+        owed = (await refund_owed_on_order(session, order.id)).get(order.currency, 0)
+        await message.answer(
+            _(REFUND_PAID_ERRORS[exc.reason]).format(
+                order=order.id,
+                held=format_money(held, order.currency, locale),
+                amount=format_money(owed, order.currency, locale),
+            )
+        )
+        return
+    buyer = await get_member(session, order.member_id)
+    money = format_money(paid.amount, paid.currency, locale)
+    lines = [
+        _("Recorded: the refund of {amount} for order #{order} was paid back to {member}.").format(
+            amount=money, order=order.id, member=esc(buyer.display_name if buyer else "?")
+        )
+    ]
+    if paid.from_leader_cash:
+        lines.append(
+            _("It came out of the cash you hold for the brand: you now owe {owed}.").format(
+                owed=owed_text(await cash_owed(session, payer.id), locale)
+            )
+        )
+    await message.answer("\n".join(lines))
+    if paid.booked and buyer is not None and buyer.started:
+        with i18n.use_locale(buyer.locale):
+            notifier.send(
+                buyer.id,
+                _("{payer} paid your refund of {amount} for order #{order} back to you.").format(
+                    payer=esc(payer.display_name),
+                    amount=format_money(paid.amount, paid.currency, buyer.locale),
+                    order=order.id,
+                ),
+            )

@@ -132,6 +132,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("product_add", N_("Add a product in one line"), Role.STAFF, True, False),
     Command("product_set", N_("Change a product"), Role.STAFF, True, False),
     Command("refund", N_("Refund an order"), Role.STAFF, True, False),
+    Command("refund_paid", N_("Record a refund paid back by hand"), Role.STAFF, True, False),
     Command("drop", N_("Open one group-buy in every group"), Role.STAFF, True, False),
     Command("tier_set", N_("Add or change a membership tier"), Role.STAFF, True, False),
     Command("reward_add", N_("Add a reward to the catalog"), Role.STAFF, True, False),

@@ -760,7 +760,8 @@ async def refund_command(
         notifier.send(buyer.id, text)
     await message.answer(
         _(
-            "Refund of {amount} for order #{id} booked. Pay it back to the "
-            "member; the ledger shows it as owed."
+            "Refund of {amount} for order #{id} booked; the ledger shows it as owed to the "
+            "member. Once they have their money back, send /refund_paid {id}. The group's "
+            "leader may pay it from the cash they hold and send /refund_paid {id} in the group."
         ).format(amount=money, id=order.id)
     )

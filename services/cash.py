@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.ledger import (
     ACCOUNT_BRAND_CASH,
+    ACCOUNT_CUSTOMER_PAYABLE,
     ACCOUNT_CUSTOMER_RECEIVABLE,
     ACCOUNT_LEADER_CASH,
     LedgerAccount,
@@ -43,6 +44,9 @@ from services.ledger import AccountRef, Posting, balances, post
 TX_CASH_COLLECTED = "cash_collected"  # a leader took an offline order's money
 TX_CASH_HANDOVER = "cash_handover"  # staff confirmed the leader handed cash over
 TX_CASH_NETTED = "cash_netted"  # cash owed settled out of the holder's commission payout
+# a refund owed to a member (customer_payable) paid back by hand, from the brand's cash or
+# from the cash the leader who pays it holds
+TX_REFUND_HANDED_BACK = "refund_handed_back"
 
 
 class CashError(Refused):
@@ -339,3 +343,91 @@ async def cash_holders(
         for holder, asset, owed, oldest in rows.all()
         if int(owed) > 0
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class HandedBack:
+    """A refund owed on an order, now paid back to its member by hand."""
+
+    order_id: int
+    member_id: int
+    currency: str
+    amount: int
+    from_leader_cash: bool  # paid out of the cash the payer held for the brand
+    booked: bool  # False when another request at the same moment booked it first
+
+
+async def refund_owed_on_order(session: AsyncSession, order_id: int) -> dict[str, int]:
+    """What the brand still owes the order's member in refunds of it, per currency: the
+    entries on the member's payable account booked against the order (only currencies owed)."""
+    return {
+        asset: owed for asset, (owed, _booked) in (await _payable_on(session, order_id)).items()
+    }
+
+
+async def _payable_on(session: AsyncSession, order_id: int) -> dict[str, tuple[int, int]]:
+    """Per currency still owed on the order's refunds: (owed now, ever booked as owed)."""
+    amount = col(LedgerEntry.amount)
+    owed = await session.execute(
+        select(
+            col(LedgerEntry.asset),
+            func.sum(amount),
+            func.sum(case((amount > 0, amount), else_=0)),
+        )
+        .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .where(
+            col(LedgerTransaction.order_id) == order_id,
+            col(LedgerAccount.kind) == ACCOUNT_CUSTOMER_PAYABLE,
+        )
+        .group_by(col(LedgerEntry.asset))
+    )
+    return {
+        asset: (int(total), int(booked))
+        for asset, total, booked in owed.all()
+        if total and total > 0
+    }
+
+
+async def hand_back_refund(
+    session: AsyncSession,
+    *,
+    order_id: int,
+    member_id: int,
+    payer_id: int,
+    from_leader_cash: bool,
+    at: datetime | None = None,
+) -> HandedBack:
+    """Book the refund owed on an order as paid back to its member by `payer_id`: out of the
+    brand's cash, or (`from_leader_cash`) out of the cash the payer holds for the brand, which
+    lowers what they owe. Twice at once books once: the key carries what was owed.
+
+    Raises CashError: nothing_owed, more_than_held (a leader paying more than the cash they
+    hold: staff pay it)."""
+    if from_leader_cash:
+        await lock_holder(session, payer_id)
+    owed = await _payable_on(session, order_id)
+    if not owed:
+        raise CashError("nothing_owed", str(order_id))
+    currency, (amount, booked) = sorted(owed.items())[0]  # an order has one currency
+    if from_leader_cash:
+        held = (await cash_owed(session, payer_id)).get(currency, 0)
+        if amount > held:
+            raise CashError("more_than_held", f"{amount} > {held}")
+    source = cash_account(payer_id) if from_leader_cash else AccountRef(ACCOUNT_BRAND_CASH)
+    posted = await post(
+        session,
+        # what was ever owed on the order only grows with each refund: a second tap at once
+        # finds the first's key, a later refund gets its own
+        key=f"order:{order_id}:refund_handed_back:{booked}",
+        kind=TX_REFUND_HANDED_BACK,
+        postings=[
+            Posting(AccountRef(ACCOUNT_CUSTOMER_PAYABLE, member_id), currency, -amount),
+            Posting(source, currency, amount),
+        ],
+        memo=f"refund of order #{order_id} paid back by {payer_id}",
+        actor_id=payer_id,
+        order_id=order_id,
+        at=at,
+    )
+    return HandedBack(order_id, member_id, currency, amount, from_leader_cash, posted.created)

@@ -49,7 +49,7 @@ from models.order import (
     Payment,
 )
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
-from services.cash import TX_CASH_COLLECTED, collect_cash
+from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
 from services.coupons import release_coupon
 from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
@@ -81,6 +81,7 @@ _SETTLEMENT_KINDS = (
     TX_REFUND_PAID,
     TX_PAYMENT_UNMATCHED,
     TX_CASH_COLLECTED,
+    TX_REFUND_HANDED_BACK,
 )
 _PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
 

@@ -52,7 +52,7 @@ from models.order import (
     Order,
     OrderEvent,
 )
-from services.cash import TX_CASH_HANDOVER, TX_CASH_NETTED
+from services.cash import TX_CASH_HANDOVER, TX_CASH_NETTED, TX_REFUND_HANDED_BACK
 from services.order import TX_COMMISSION, TX_COMMISSION_RELEASE
 from services.payout import TX_COMMISSION_PAYOUT
 from services.period import Period
@@ -95,6 +95,7 @@ class Figures:
     cash_collected: int = 0
     cash_handed_over: int | None = None
     cash_netted: int | None = None  # cash kept out of a commission payout
+    cash_refunded: int | None = None  # owed refunds the leader paid members out of the cash
     cash_owed_closing: int | None = None
     commission_pending_opening: int | None = None
     commission_earned: int = 0
@@ -148,6 +149,7 @@ def _zero_total() -> Figures:
         cash_owed_opening=0,
         cash_handed_over=0,
         cash_netted=0,
+        cash_refunded=0,
         cash_owed_closing=0,
         commission_pending_opening=0,
         commission_pending_closing=0,
@@ -168,6 +170,8 @@ def _classify(figures: Figures, account: str, tx_kind: str, amount: int) -> None
             figures.cash_handed_over = (figures.cash_handed_over or 0) + amount
         elif tx_kind == TX_CASH_NETTED:
             figures.cash_netted = (figures.cash_netted or 0) + amount
+        elif tx_kind == TX_REFUND_HANDED_BACK:
+            figures.cash_refunded = (figures.cash_refunded or 0) + amount
         else:
             figures.cash_collected -= amount
     elif account in PENDING_KINDS:

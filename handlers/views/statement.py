@@ -60,6 +60,12 @@ def statement_lines(statement: Statement, name: str, locale: str) -> list[str]:
                 opening=money(f.cash_owed_opening),
             )
         )
+        if f.cash_refunded:
+            lines.append(
+                _("Refunds paid back to members out of the cash: {amount}").format(
+                    amount=money(f.cash_refunded)
+                )
+            )
         lines.append(
             _(
                 "Commission: {earned} earned, {reversed} taken back by refunds, {released} "
