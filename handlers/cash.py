@@ -399,10 +399,13 @@ async def _refund_paid(
         )
     ]
     if paid.from_leader_cash:
+        still = await cash_owed(session, payer.id)
         lines.append(
             _("It came out of the cash you hold for the brand: you now owe {owed}.").format(
-                owed=owed_text(await cash_owed(session, payer.id), locale)
+                owed=owed_text(still, locale)
             )
+            if still
+            else _("It came out of the cash you held for the brand: you owe the brand nothing now.")
         )
     await message.answer("\n".join(lines))
     if paid.booked and buyer is not None and buyer.started:
