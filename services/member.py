@@ -279,6 +279,8 @@ async def set_member_timezone(session: AsyncSession, *, member_id: int, timezone
 
 async def get_member(session: AsyncSession, member_id: int) -> MemberView | None:
     """The member with this Telegram id, if the bot has seen them."""
+    if not -(2**63) <= member_id < 2**63:  # no Telegram id is that long (a typo or a probe)
+        return None
     member = await session.get(Member, member_id)
     return _view(member) if member else None
 

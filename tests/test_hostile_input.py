@@ -275,3 +275,15 @@ async def test_random_callback_data_never_breaks_the_bot(
             await hostile.feed_pending()
     assert [r for r in caplog.records if r.name == "handlers.errors"] == []
     check_everything_the_bot_said(hostile, failures)
+
+
+async def test_a_member_id_longer_than_64_bits_is_nobody_the_bot_knows(harness: Harness) -> None:
+    # given the bot in both groups and Mia known to it
+    await harness.join_groups()
+    await harness.send(MIA, MIA, "/start")
+    # when Mia gifts points to, and Lee marks paid, an id no Telegram user can have
+    gift = await harness.send(MIA, MIA, "/gift 99999999999999999999999999 5")
+    paid = await harness.send(LEE, TEA, "/paid 99999999999999999999999999")
+    # then each is told that member is unknown, as for any id the bot has not seen
+    assert len(gift) == 1 and "know" in gift[0]
+    assert paid == ["Tell me whose orders: /paid @username, or reply to their message."]
