@@ -43,7 +43,7 @@ from handlers.views.member import ambiguous_text
 from handlers.views.order import invoice
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
-from handlers.views.refund import refund_due_text, returned_text
+from handlers.views.refund import refund_due_text
 from handlers.views.reservation import (
     cancel_keyboard,
     cap_text,
@@ -55,7 +55,6 @@ from models.order import (
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
     ORDER_RESERVED,
-    REFUND_BY_STAFF,
     Order,
 )
 from models.product import PAYMENT_TELEGRAM
@@ -84,6 +83,11 @@ log = logging.getLogger(__name__)
 router = Router(name="order")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
+# to the member when staff refund an order paid by hand: the money is owed until paid back
+REFUND_BOOKED = N_(
+    "Order #{order} was refunded: {amount}. Your leader or our staff will give you the money "
+    "back, and I will tell you when they have."
+)
 
 STATUS_LABELS = {
     "reserved": N_("reserved"),
@@ -749,13 +753,9 @@ async def refund_command(
         return
     buyer = await get_member(session, order.member_id)
     if buyer is not None and buyer.started:
-        text = returned_text(
-            i18n,
-            buyer.locale,
-            reason=REFUND_BY_STAFF,
-            order_id=order.id,
-            amount=outcome.amount,
-            currency=order.currency,
+        # the money goes back by hand: the member hears again once it has (/refund_paid)
+        text = i18n.gettext(REFUND_BOOKED, locale=buyer.locale).format(
+            order=order.id, amount=format_money(outcome.amount, order.currency, buyer.locale)
         )
         notifier.send(buyer.id, text)
     await message.answer(
