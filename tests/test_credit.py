@@ -3,13 +3,19 @@ and the suspension for review from the record, end to end through the emulator."
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 from sqlmodel import select
 
+from bot.db import create_engine, create_session_factory
 from models.audit import AuditEntry
+from models.base import utcnow
 from models.credit import LeaderLimit
 from models.groupbuy import GroupBuy
 from models.order import Order
-from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from services.groupbuy import GroupBuyError, open_groupbuy
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
 
 
 async def staff_and_a_kettle(harness: Harness, stock: int = 30) -> None:
@@ -188,3 +194,40 @@ async def test_staff_suspend_a_leader_for_review_from_the_record(harness: Harnes
     # and the record shows the suspension, without the button
     _message_id, buttons, text = await record(harness)
     assert "Suspended in: Tea Lovers" in text and buttons == []
+
+
+async def test_two_group_buys_opened_at_once_keep_to_the_limit(
+    harness: Harness, database_url: str
+) -> None:
+    # given Lee may have one group-buy open at once
+    await staff_and_a_kettle(harness)
+    await harness.send(SAM, SAM, "/leader_limit @lee groupbuys 1")
+    engine = create_engine(make_settings(database_url=database_url))
+    sessions = create_session_factory(engine)
+    now = utcnow()
+
+    async def open_one() -> str:
+        try:
+            async with sessions() as session, session.begin():
+                await open_groupbuy(
+                    session,
+                    product_id=1,
+                    opened_by=LEE,
+                    chat_ids=[TEA],
+                    min_count=1,
+                    stock_cap=2,
+                    per_member_limit=1,
+                    deadline=now + timedelta(days=1),
+                    now=now,
+                )
+            return "opened"
+        except GroupBuyError as exc:
+            return f"{exc.reason} {exc.detail}"
+
+    # when he opens four at once
+    outcomes = await asyncio.gather(*(open_one() for _ in range(4)))
+    await engine.dispose()
+    # then one opened, and three were refused naming the limit
+    assert sorted(outcomes) == ["leader_limit 1"] * 3 + ["opened"]
+    async with harness.session() as session:
+        assert len((await session.execute(select(GroupBuy))).scalars().all()) == 1
