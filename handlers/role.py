@@ -579,6 +579,12 @@ async def list_leaders(
         for leader in in_group:
             lines.append(_leader_line(leader, await get_member(session, leader.member_id)))
         blocks.append("\n".join(lines))
+    blocks.append(
+        _(
+            "A leader's record (pickups, refunds, complaints, cash): /leader_record @name. "
+            "Limits: /leader_limit @name."
+        )
+    )
     for part in pack_blocks(blocks):
         await message.answer(part)
     # open applications come again as cards, for staff who missed theirs
