@@ -100,7 +100,7 @@ def limits_text(limits: Limits | None, locale: str) -> str:
     parts = []
     if limits.max_open_groupbuys is not None:
         parts.append(
-            _("at most {count} open group-buys at once").format(count=limits.max_open_groupbuys)
+            _("open group-buys at once: at most {count}").format(count=limits.max_open_groupbuys)
         )
     if limits.max_cash_order is not None:
         parts.append(
@@ -108,7 +108,7 @@ def limits_text(limits: Limits | None, locale: str) -> str:
                 amount=format_money(limits.max_cash_order, limits.currency, locale)
             )
         )
-    return _("Limits: {limits}.").format(limits="; ".join(parts))
+    return _("Limits: {limits}.").format(limits=_("; ").join(parts))
 
 
 def _money_list(amounts: dict[str, int], locale: str) -> str:

@@ -102,8 +102,8 @@ OPEN_ERRORS = {
     ),
     "vip_after_deadline": N_("The VIP window must end before the deadline."),
     "leader_limit": N_(
-        "The brand's staff limit you to {limit} open group-buys at once, and that many are "
-        "open. Open this one when one of them has closed, or ask the brand's staff."
+        "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
+        "many are open now. Open this one when one of them has closed, or ask the brand's staff."
     ),
 }
 USAGE = N_(

@@ -85,12 +85,12 @@ async def test_limits_refuse_a_third_group_buy_and_a_large_cash_order(harness: H
     # given Sam limits Lee to two open group-buys and ¥150.00 an order marked paid by hand
     await staff_and_a_kettle(harness)
     assert await harness.send(SAM, SAM, "/leader_limit @lee groupbuys 2") == [
-        "Done. Lee (1003)\nLimits: at most 2 open group-buys at once."
+        "Done. Lee (1003)\nLimits: open group-buys at once: at most 2."
     ]
     told = harness.emulator.last_bot_message(LEE).text or ""
     assert "团购" in told and "2" in told  # Lee reads Chinese
     assert await harness.send(SAM, SAM, "/leader_limit @lee order 150.00") == [
-        "Done. Lee (1003)\nLimits: at most 2 open group-buys at once; orders marked paid by "
+        "Done. Lee (1003)\nLimits: open group-buys at once: at most 2; orders marked paid by "
         "hand up to CN¥150.00."
     ]
     # when Lee opens two group-buys, then a third
@@ -100,8 +100,8 @@ async def test_limits_refuse_a_third_group_buy_and_a_large_cash_order(harness: H
     replies = await harness.send(LEE, TEA, "/groupbuy 1 24h min=1 stock=5")
     # then the third is refused, naming the limit (in the group's language), and not opened
     assert replies == [
-        "The brand's staff limit you to 2 open group-buys at once, and that many are open. "
-        "Open this one when one of them has closed, or ask the brand's staff."
+        "The brand's staff limit the group-buys you may have open at once to 2, and that many "
+        "are open now. Open this one when one of them has closed, or ask the brand's staff."
     ]
     async with harness.session() as session:
         opened = (await session.execute(select(GroupBuy))).scalars().all()
