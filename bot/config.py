@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     # cash a leader collected and has not handed over for longer than this many days is
     # overdue: /leader_cash marks it for staff
     cash_overdue_days: int = Field(default=7, ge=1, le=365)
+    # a paid order picked up more than this many days after payment counts as picked up late
+    # on its leader's record (/leader_record); one still waiting after it, as never picked up
+    late_pickup_days: int = Field(default=3, ge=1, le=365)
     # group-buy cards are edited at most once per this many seconds per group
     card_edit_seconds: float = Field(default=3.0, ge=0.0)
     # how often the scheduler looks for group-buys whose deadline passed

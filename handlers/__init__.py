@@ -13,6 +13,7 @@ def feature_routers() -> list[Router]:
         cash,
         community,
         coupons,
+        credit,
         errors,
         groupbuy,
         groupbuy_wizard,
@@ -40,6 +41,7 @@ def feature_routers() -> list[Router]:
     routers = [
         errors.router,
         role.router,
+        credit.router,
         groups.router,
         community.router,
         ledger.router,

@@ -101,6 +101,10 @@ OPEN_ERRORS = {
         "(see /tiers)."
     ),
     "vip_after_deadline": N_("The VIP window must end before the deadline."),
+    "leader_limit": N_(
+        "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
+        "many are open now. Open this one when one of them has closed, or ask the brand's staff."
+    ),
 }
 USAGE = N_(
     "Open a group-buy with one line:\n/groupbuy PRODUCT DEADLINE [min=N or min=Nu] [stock=N] "
@@ -290,7 +294,7 @@ async def _open(
         )
     except GroupBuyError as exc:
         text = OPEN_ERRORS.get(exc.reason)
-        await message.reply(_(text) if text else _(USAGE))
+        await message.reply(_(text).format(limit=exc.detail) if text else _(USAGE))
         return
     if message.chat.type == ChatType.PRIVATE:
         await message.answer(

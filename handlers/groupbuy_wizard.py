@@ -665,7 +665,8 @@ async def confirm_button(
             now=turn.now,
         )
     except GroupBuyError as exc:
-        reason = _(OPEN_ERRORS[exc.reason]) if exc.reason in OPEN_ERRORS else ""
+        known = exc.reason in OPEN_ERRORS
+        reason = _(OPEN_ERRORS[exc.reason]).format(limit=exc.detail) if known else ""
         again = _("Nothing was created. Send {command} to start again.").format(command=restart)
         await query.message.answer("\n".join(filter(None, [reason, again])))
         return

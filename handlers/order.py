@@ -19,7 +19,7 @@ from aiogram.types import (
     PreCheckoutQuery,
     ReplyParameters,
 )
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -468,10 +468,17 @@ class Marking:
             )
             tell_paid(self.notifier, self.i18n, paid)
             return paid.order
-        return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id)
+        return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id, now=self.now)
 
 
-def order_error_text(reason: str) -> str:
+def order_error_text(reason: str, detail: str = "") -> str:
+    """What to tell about an order that cannot change so (`detail`: the refusal's detail)."""
+    if reason == "over_cash_limit":
+        limit, _sep, currency = detail.partition(" ")
+        return _(
+            "This order is more than the brand's staff let you mark paid by hand: your limit is "
+            "{limit} an order. Ask the brand's staff to collect and mark this one."
+        ).format(limit=format_money(int(limit or 0), currency, get_i18n().current_locale))
     return {
         "not_paid": _("That order is not paid yet."),
         "already_paid": _("That order is already paid."),
@@ -526,7 +533,7 @@ async def order_button(
     try:
         await marking.mark(session, callback_data.action, order.id, query.from_user.id)
     except OrderError as exc:
-        await query.answer(order_error_text(exc.reason), show_alert=True)
+        await query.answer(order_error_text(exc.reason, exc.detail), show_alert=True)
         return
     after_commit.add(partial(query.answer, _("Done.")))
     if callback_data.action == "picked":
@@ -621,7 +628,15 @@ async def _mark_member(
             _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
         )
         return None
-    done = [await marking.mark(session, action, order.id, actor) for order in orders]
+    done: list[OrderView] = []
+    for order in orders:
+        try:
+            done.append(await marking.mark(session, action, order.id, actor))
+        except OrderError as exc:  # a limit on the leader: what was marked before it stays
+            await message.reply(order_error_text(exc.reason, exc.detail))
+            if not done:
+                return None
+            break
     if action == "picked":
         invite_review(
             marking.notifier, marking.i18n, marking.settings, target, [order.id for order in done]

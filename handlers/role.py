@@ -334,7 +334,7 @@ def _group_name(community: CommunityView | None, community_id: int) -> str:
     return f"<b>{esc(title)}</b>"
 
 
-async def _group_names(session: AsyncSession, community_ids: list[int]) -> str:
+async def group_names(session: AsyncSession, community_ids: list[int]) -> str:
     names = [_group_name(await get_community(session, c), c) for c in community_ids]
     return ", ".join(names)
 
@@ -401,6 +401,19 @@ async def leader_add(
     await message.reply(_("{name} is now a leader of this group.").format(name=_name(target)))
 
 
+def leader_notice(change: str, groups: str, reason: str) -> str:
+    """What a leader is told, in the current locale, when staff suspend, reinstate or remove
+    them (`groups`: the groups' names as HTML; `reason`: staff's words, escaped here)."""
+    return {
+        "suspend": _(
+            "The brand's staff suspended you as leader of {groups}. Reason: {reason}\n"
+            "Until they reinstate you, you cannot open group-buys or mark orders there."
+        ),
+        "reinstate": _("The brand's staff reinstated you as leader of {groups}."),
+        "remove": _("The brand's staff ended your role as leader of {groups}. Reason: {reason}"),
+    }[change].format(groups=groups, reason=esc(reason))
+
+
 async def _change_leader(
     message: Message,
     command: CommandObject,
@@ -464,7 +477,7 @@ async def _change_leader(
             target.id,
             reason if change != "reinstate" else "",
         )
-    groups = await _group_names(session, changed)
+    groups = await group_names(session, changed)
     done = {
         "suspend": _("{name} is suspended as leader of {groups}."),
         "reinstate": _("{name} leads {groups} again."),
@@ -476,16 +489,7 @@ async def _change_leader(
         )
         return
     with i18n.use_locale(target.locale):
-        told = {
-            "suspend": _(
-                "The brand's staff suspended you as leader of {groups}. Reason: {reason}\n"
-                "Until they reinstate you, you cannot open group-buys or mark orders there."
-            ),
-            "reinstate": _("The brand's staff reinstated you as leader of {groups}."),
-            "remove": _(
-                "The brand's staff ended your role as leader of {groups}. Reason: {reason}"
-            ),
-        }[change].format(groups=groups, reason=esc(reason))
+        told = leader_notice(change, groups, reason)
     notifier.send(target.id, told)
     await message.reply(done + "\n" + _("I told them in private."))
 
@@ -575,6 +579,12 @@ async def list_leaders(
         for leader in in_group:
             lines.append(_leader_line(leader, await get_member(session, leader.member_id)))
         blocks.append("\n".join(lines))
+    blocks.append(
+        _(
+            "A leader's record (pickups, refunds, complaints, cash): /leader_record @name. "
+            "Limits: /leader_limit @name."
+        )
+    )
     for part in pack_blocks(blocks):
         await message.answer(part)
     # open applications come again as cards, for staff who missed theirs

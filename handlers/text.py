@@ -82,6 +82,7 @@ class HandlerSettings(Protocol):
     refund_window_days: int
     payout_min_amount: int
     cash_overdue_days: int
+    late_pickup_days: int
     referral_reward_points: int
     referral_welcome_points: int
     referral_daily_limit: int

@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community, CommunityMember
+from models.credit import LeaderLimit
 from models.dashboard import DashboardLink
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedDelivery, ProcessedUpdate
@@ -55,6 +56,7 @@ __all__ = [
     "GroupBuyTier",
     "InboxUpdate",
     "LeaderDesignation",
+    "LeaderLimit",
     "LedgerAccount",
     "LedgerBalance",
     "LedgerEntry",

@@ -43,6 +43,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "groupbuy.opened_by",
         "leader_designation.decided_by",
         "leader_designation.designated_by",
+        "leader_limit.set_by",
         "payout_request.decided_by",
         "ledger_transaction.actor_id",
         "order_event.actor_id",

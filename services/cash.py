@@ -279,13 +279,15 @@ async def open_handovers(session: AsyncSession) -> list[HandoverView]:
 
 
 async def cash_holders(
-    session: AsyncSession, *, now: datetime, overdue_days: int
+    session: AsyncSession, *, now: datetime, overdue_days: int, holder_id: int | None = None
 ) -> list[CashHolder]:
-    """Everyone who owes the brand cash: how much per currency and since when, oldest first.
+    """Everyone who owes the brand cash (or only `holder_id`): how much per currency and since
+    when, oldest first.
 
     The oldest unsettled date is first-in, first-out: hand-overs settle the oldest collections
     first, so it is the date of the first collection the hand-overs so far do not cover."""
     amount = col(LedgerEntry.amount)
+    whose = [] if holder_id is None else [col(LedgerAccount.owner_id) == holder_id]
     on_cash = (
         select(
             col(LedgerAccount.owner_id).label("holder"),
@@ -300,7 +302,7 @@ async def cash_holders(
         )
         .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
         .join(LedgerTransaction, col(LedgerTransaction.id) == col(LedgerEntry.transaction_id))
-        .where(col(LedgerAccount.kind) == ACCOUNT_LEADER_CASH, amount < 0)
+        .where(col(LedgerAccount.kind) == ACCOUNT_LEADER_CASH, amount < 0, *whose)
         .subquery()
     )
     settled = (
@@ -310,7 +312,7 @@ async def cash_holders(
             func.sum(amount).label("settled"),
         )
         .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
-        .where(col(LedgerAccount.kind) == ACCOUNT_LEADER_CASH, amount > 0)
+        .where(col(LedgerAccount.kind) == ACCOUNT_LEADER_CASH, amount > 0, *whose)
         .group_by(col(LedgerAccount.owner_id), col(LedgerEntry.asset))
         .subquery()
     )

@@ -44,6 +44,7 @@ from models.perks import MemberTier
 from models.product import PAYMENT_TELEGRAM, Product
 from services.community import get_community, open_among
 from services.coupons import release_coupon
+from services.credit import groupbuys_limit_reached
 from services.db import insert_for, table_of
 from services.errors import Refused
 from services.ledger import STARS
@@ -365,6 +366,10 @@ async def open_groupbuy(
         if units <= previous[0] or price >= previous[1]:
             raise GroupBuyError("tiers_not_decreasing")
         previous = (units, price)
+    # staff may limit how many group-buys one leader has open at once (services/credit.py)
+    limit = await groupbuys_limit_reached(session, leader_id=opened_by)
+    if limit is not None:
+        raise GroupBuyError("leader_limit", str(limit))
     if product.stock is not None:
         taken = await session.execute(
             update(Product)

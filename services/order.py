@@ -51,6 +51,7 @@ from models.order import (
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
 from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
 from services.coupons import release_coupon
+from services.credit import cash_order_limit_reached
 from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
 from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
@@ -249,14 +250,17 @@ async def _move(
     actor_id: int | None,
     note: str = "",
     paid_amount: int | None = None,
+    at: datetime | None = None,
 ) -> Order:
-    """Change the status if the machine allows it and nobody changed the order meanwhile."""
+    """Change the status if the machine allows it and nobody changed the order meanwhile
+    (`at`: when, by the domain's clock; now when not given)."""
+    at = at or utcnow()
     before, version = row.status, row.version
     if before == ORDER_EXPIRED:  # its stock is back on sale: the member orders again
         raise OrderError("expired", str(row.id))
     if to not in ORDER_TRANSITIONS.get(before, ()):
         raise OrderError("bad_transition", f"{before} -> {to}")
-    values: dict[str, object] = {"status": to, "version": version + 1, "updated_at": utcnow()}
+    values: dict[str, object] = {"status": to, "version": version + 1, "updated_at": at}
     if paid_amount is not None:
         values["paid_amount"] = paid_amount
     result = await session.execute(
@@ -273,7 +277,9 @@ async def _move(
         raise OrderError("changed_meanwhile", str(row.id))
     assert row.id is not None
     session.add(
-        OrderEvent(order_id=row.id, from_status=before, to_status=to, actor_id=actor_id, note=note)
+        OrderEvent(
+            order_id=row.id, from_status=before, to_status=to, actor_id=actor_id, note=note, at=at
+        )
     )
     return await _load(session, row.id)
 
@@ -337,7 +343,9 @@ async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) ->
     )
 
 
-async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
+async def mark_paid_offline(
+    session: AsyncSession, *, order_id: int, actor_id: int, now: datetime | None = None
+) -> OrderView:
     """The leader collected the money at pickup or by transfer: only for an offline order,
     and never by the member who placed it. The cash is then owed to the brand by whoever
     marked it received (their leader_cash account) until they hand it over."""
@@ -348,8 +356,14 @@ async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: i
         raise OrderError("paid_in_telegram", str(order_id))
     if row.member_id == actor_id:
         raise OrderError("own_order", str(order_id))
+    # staff may cap the order one leader takes cash for by hand (services/credit.py)
+    limits = await cash_order_limit_reached(
+        session, leader_id=actor_id, amount=row.total, currency=row.currency
+    )
+    if limits is not None:  # the detail names the limit: "<minor units> <currency>"
+        raise OrderError("over_cash_limit", f"{limits.max_cash_order} {limits.currency}")
     row = await _move(
-        session, row, ORDER_PAID, actor_id=actor_id, note="offline", paid_amount=row.total
+        session, row, ORDER_PAID, actor_id=actor_id, note="offline", paid_amount=row.total, at=now
     )
     await _settle(session, row, actor_id=actor_id)
     assert row.id is not None
@@ -364,7 +378,9 @@ async def mark_paid_offline(session: AsyncSession, *, order_id: int, actor_id: i
     return order_view(row)
 
 
-async def mark_fulfilled(session: AsyncSession, *, order_id: int, actor_id: int) -> OrderView:
+async def mark_fulfilled(
+    session: AsyncSession, *, order_id: int, actor_id: int, now: datetime | None = None
+) -> OrderView:
     """The member picked the order up (only after it was paid); never marked by that member,
     whose word alone would close their own order."""
     row = await _load(session, order_id)
@@ -372,7 +388,7 @@ async def mark_fulfilled(session: AsyncSession, *, order_id: int, actor_id: int)
         raise OrderError("not_paid", str(order_id))
     if row.member_id == actor_id:
         raise OrderError("own_pickup", str(order_id))
-    return order_view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id))
+    return order_view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id, at=now))
 
 
 async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:

@@ -123,7 +123,7 @@ async def pay_order(
     """A leader collected an order's money offline: the order paid, with all it earns.
 
     Raises OrderError (nothing changed) when the order cannot be paid."""
-    order = await mark_paid_offline(session, order_id=order_id, actor_id=actor_id)
+    order = await mark_paid_offline(session, order_id=order_id, actor_id=actor_id, now=now)
     return await _rewards(session, order, rules=rules, now=now)
 
 

@@ -20,6 +20,7 @@ from models.groupbuy import GroupBuyJoin
 from models.order import Order
 from models.payout import CashHandover
 from models.perks import MemberCoupon
+from models.role import LeaderDesignation
 from services.ledger import AccountRef, balance
 from services.member import locale_for_language_code
 from services.role import Role
@@ -293,6 +294,30 @@ async def test_forged_hand_over_and_payout_buttons_are_refused_to_all_but_staff(
         owed = await balance(session, AccountRef("leader_cash", LEE), "CNY")
     assert handover is not None and handover.status == "requested"
     assert owed == -3990
+
+
+async def test_forged_suspend_for_review_buttons_are_refused_to_all_but_staff(
+    harness: Harness,
+) -> None:
+    # given Sam reads Lee's record, with its "Suspend for review" button
+    await make_staff_and_product(harness)
+    await harness.send(LEE, LEE, "/start")
+    await harness.send(SAM, SAM, "/leader_record @lee")
+    card = harness.emulator.last_bot_message(SAM).message_id
+    # when a member, a leader of another group and Lee himself forge it, against Lee or Kai
+    for user in (MIA, KAI, LEE):
+        for target in (LEE, KAI):
+            answer = await harness.press(
+                user, SAM, card, callback_data=f"crd:suspend:{target}", force=True
+            )
+            # then each is refused in their language
+            assert answer == translated(
+                harness, REFUSALS[Role.STAFF], locale_for_language_code(LANGUAGE[user])
+            ), (user, target)
+    # and both still lead their groups
+    async with harness.session() as session:
+        statuses = (await session.execute(select(LeaderDesignation.status))).scalars().all()
+    assert statuses == ["active", "active"]
 
 
 async def test_forged_group_decision_buttons_from_non_staff_are_refused(harness: Harness) -> None:

@@ -28,6 +28,8 @@ PRIVILEGED = [
     ("/leader_suspend @mia late", "private", "staff", "leader.suspend"),
     ("/leader_reinstate @mia", "group", "staff", "leader.reinstate"),
     ("/leaders", "private", "staff", "leader.list"),
+    ("/leader_record @lee", "private", "staff", "leader.record"),
+    ("/leader_limit @lee", "private", "staff", "leader.limit"),
     ("/settings", "group", "leader", "community.settings"),
 ]
 
