@@ -145,7 +145,7 @@ async def test_an_order_earns_points_and_a_tier_and_a_refund_takes_them_back(
     # she spends some of the points, then the order is refunded in full
     await harness.send(MIA, MIA, "/donate 30")
     reply = await harness.send(SAM, SAM, "/refund 1")
-    assert reply[0].startswith("Refund of CN¥79.80 for order #1 booked.")
+    assert reply[0].startswith("Refund of CN¥79.80 for order #1 booked;")
     # the 49 points she still held are taken back; the donated 30 stay donated
     assert await points_of(harness, MIA) == 0
     async with harness.session() as session:
