@@ -66,6 +66,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("nps_me", N_("Tell us how we are doing"), Role.MEMBER, True, False),
     Command("products", N_("Products on sale"), Role.MEMBER, True, True),
     Command("buy", N_("Order a product"), Role.MEMBER, True, True),
+    Command("orders", N_("Your orders: pay, cancel, pickup, review"), Role.MEMBER, True, False),
     Command(
         "reservations",
         N_("Your orders to pay at pickup, and until when they are held"),
