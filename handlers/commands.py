@@ -39,6 +39,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Open the main menu"), Role.MEMBER, True, False),
+    Command("orders", N_("Your orders: pay, cancel, pickup, review"), Role.MEMBER, True, False),
     Command("help", N_("What I can do for you"), Role.MEMBER, True, True),
     Command("language", N_("Choose your language"), Role.MEMBER, True, False),
     Command("wallet", N_("Your points and commission"), Role.MEMBER, True, False),
@@ -66,7 +67,6 @@ COMMANDS: tuple[Command, ...] = (
     Command("nps_me", N_("Tell us how we are doing"), Role.MEMBER, True, False),
     Command("products", N_("Products on sale"), Role.MEMBER, True, True),
     Command("buy", N_("Order a product"), Role.MEMBER, True, True),
-    Command("orders", N_("Your orders: pay, cancel, pickup, review"), Role.MEMBER, True, False),
     Command(
         "reservations",
         N_("Your orders to pay at pickup, and until when they are held"),
