@@ -62,7 +62,7 @@ class MyOrder:
     pickup_point: str = ""
     pickup_time: str = ""
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then
-    deadline: datetime | None = None  # a place: when its group-buy closes
+    deadline: datetime | None = None  # when its group-buy closes, while it is open
     actions: tuple[str, ...] = ()
 
 
@@ -175,6 +175,7 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 pickup_point=point or "",
                 pickup_time=time or "",
                 expires_at=row.expires_at if row.status == ORDER_RESERVED else None,
+                deadline=deadline if gb_status == GROUPBUY_OPEN else None,
                 actions=_order_actions(row, gb_status, deadline, reviewed is not None, now),
             )
         )

@@ -276,6 +276,11 @@ async def test_zh_a_member_who_joined_a_stars_group_buy_before_starting_pays_fro
     assert invoice.kind == "invoice" and invoice.raw["invoice"]["total_amount"] == 30
     await complete(harness, LEE, invoice.message_id)
     assert (await order_row(harness, 1)).status == "paid"
+    # and his list says it is paid and when the group-buy closes, with nothing left to do
+    deadline = local_moment(harness.clock() + timedelta(hours=24), "UTC")
+    text, buttons, _id = await listing(harness, LEE)
+    assert f"#1 Moon cake ×1 · ⭐ 30\n   已付款，拼团于 {deadline} 截止" in text
+    assert buttons == []
     # and when it forms, his notice names the pickup (he has paid: no Pay button)
     harness.new_bot_messages(LEE)
     harness.clock.advance(hours=24, seconds=1)

@@ -59,6 +59,7 @@ ORDER_STATUS = {
     ORDER_EXPIRED: N_("expired unpaid"),
 }
 UNPAID_ONLINE = N_("not paid yet")  # a Telegram order with no invoice out
+PAID_EARLY = N_("paid; the group-buy closes {time}")  # prepaid, not formed yet: no pickup yet
 # a group-buy place's status in words
 PLACE_STATUS = {
     GROUPBUY_OPEN: N_("joined; the group-buy closes {time}"),
@@ -89,6 +90,10 @@ def _status(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
         template = PLACE_STATUS.get(item.status, PLACE_CLOSING)
         when = local_moment(item.deadline, timezone) if item.deadline else ""
         return i18n.gettext(template, locale=locale).format(time=when)
+    if item.status == ORDER_PAID and item.deadline is not None:
+        return i18n.gettext(PAID_EARLY, locale=locale).format(
+            time=local_moment(item.deadline, timezone)
+        )
     if item.status == ORDER_RESERVED and item.payment_mode == PAYMENT_TELEGRAM:
         return i18n.gettext(UNPAID_ONLINE, locale=locale)
     return i18n.gettext(ORDER_STATUS.get(item.status, item.status), locale=locale)
