@@ -39,6 +39,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", N_("Open the main menu"), Role.MEMBER, True, False),
+    Command("orders", N_("Your orders: pay, cancel, pickup, review"), Role.MEMBER, True, False),
     Command("help", N_("What I can do for you"), Role.MEMBER, True, True),
     Command("language", N_("Choose your language"), Role.MEMBER, True, False),
     Command("wallet", N_("Your points and commission"), Role.MEMBER, True, False),

@@ -19,6 +19,7 @@ from handlers.filters import current_role
 from handlers.language import language_keyboard
 from handlers.referral import Clock, start_with_code
 from handlers.text import HandlerSettings, esc
+from handlers.views.myorders import MyOrderCallback
 from services.community import CommunityView
 from services.member import MemberView
 from services.role import is_chat_admin
@@ -34,10 +35,11 @@ class MenuCallback(CallbackData, prefix="menu"):
 
 def menu_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
+    builder.button(text=_("📦 My orders"), callback_data=MyOrderCallback(action="open"))
     builder.button(text=_("❓ Help"), callback_data=MenuCallback(action="help"))
     builder.button(text=_("🌐 Language"), callback_data=MenuCallback(action="language"))
     builder.button(text=_("🔔 Offers"), callback_data=PromoCallback(action="ask"))
-    builder.adjust(3)
+    builder.adjust(1, 3)
     return builder.as_markup()
 
 

@@ -248,6 +248,35 @@ async def test_a_member_forging_a_cancel_button_of_someone_elses_reservation_is_
     )
 
 
+async def test_a_member_forging_my_orders_buttons_onto_someone_elses_order_is_refused(
+    harness: Harness,
+) -> None:
+    await make_staff_and_product(harness)
+    await harness.send(SAM, SAM, "/product_add Moon cake | 25 XTR | stock 5 | telegram")
+    await harness.send(KAI, TEA, "/buy 1")  # order #1, Kai's reservation
+    await harness.send(KAI, TEA, "/buy 2")  # order #2, Kai's unpaid Stars order
+    await harness.send(MIA, TEA, "/buy 1")  # order #3, Mia's
+    await harness.send(MIA, MIA, "/orders")
+    listing = harness.emulator.last_bot_message(MIA)
+    assert listing.button_texts == ["❌ Cancel #3"]
+    invoices = len(harness.emulator.calls_of("sendInvoice"))
+    # when Mia edits her buttons to pay, cancel or rate Kai's orders
+    not_yours = "That is not one of your orders."
+    for data in ("my:pay:2:0", "my:cancel:1:0", "my:cancel:2:0", "my:review:1:0", "my:rate:1:5"):
+        answer = await harness.press(MIA, MIA, listing.message_id, callback_data=data, force=True)
+        assert answer == not_yours, data
+    # then Kai's orders are as they were, and no invoice went to anyone
+    assert [await order_status(harness, 1), await order_status(harness, 2)] == [
+        "reserved",
+        "awaiting_payment",
+    ]
+    assert len(harness.emulator.calls_of("sendInvoice")) == invoices
+    # and Mia's own button still works
+    assert await harness.press(MIA, MIA, listing.message_id, index=0) == (
+        "Order #3 cancelled; its stock is back on sale."
+    )
+
+
 async def test_join_taps_with_edited_group_buy_ids_are_refused(harness: Harness) -> None:
     await make_staff_and_product(harness)
     # given a group-buy posted only in Coffee Club

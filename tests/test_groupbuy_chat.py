@@ -89,7 +89,8 @@ async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
     final = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
     assert "✅ Formed!" in final.text and final.button_texts == []
     assert harness.emulator.last_bot_message(MIA).text == (
-        "Oolong tea formed! Your order #1: ×2, CN¥65.80. Pay your leader at pickup."
+        "Oolong tea formed! Your order #1: ×2, CN¥65.80. Pay your leader at pickup.\n"
+        "Pickup: Shop A, Sat 10:00"
     )
     async with harness.session() as session:
         orders = (await session.execute(select(Order).order_by(Order.id))).scalars().all()

@@ -23,7 +23,7 @@ def test_the_tour_script_prints_the_conversation() -> None:
         # alice (English) starts the bot
         "alice@alice (private)> /start",
         "[alice (private)] bot: Hi Alice!",
-        "    [1] ❓ Help  [2] 🌐 Language  [3] 🔔 Offers",
+        "    [1] 📦 My orders  [2] ❓ Help  [3] 🌐 Language  [4] 🔔 Offers",
         # bob's app is in Simplified Chinese; he switches to Traditional
         "[bob (private)] bot: 你好，Bob！",
         "(bob presses [3] 繁體中文)",
@@ -194,3 +194,31 @@ def test_the_approval_script_shows_a_strangers_group_waiting_for_staff() -> None
         found = transcript.find(expected, position)
         assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
         position = found + len(expected)
+
+
+async def test_the_my_orders_script_pays_and_cancels_from_the_list_in_both_languages() -> None:
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    script = ROOT / "scenarios" / "myorders.txt"
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            # bob joined before starting the bot: his unpaid place waits in 我的订单
+            "    [1] 📦 我的订单  [2] ❓ 帮助  [3] 🌐 语言  [4] 🔔 优惠",
+            "[bob (private)] bot: 📦 我的订单 · 第 1–1 条，共 1 条",
+            "       取货：茶馆 周六 10:00",
+            "    [1] 💳 付款 #1  [2] ❌ 取消 #1",
+            "    [Pay ⭐ 30]  (type :pay to pay it)",
+            "[bob (private)] bot: 谢谢！订单 #1 已付款：⭐ 30。",
+            # dan cancels his reservation from his list, which shows it in place
+            "[dan (private)] bot: 📦 Your orders · 1–1 of 1",
+            "(dan presses [1] ❌ Cancel #2)",
+            "       cancelled",
+            "    (popup) Order #2 cancelled; its stock is back on sale.",
+            # formed: bob is told where to pick up
+            "[bob (private)] bot: Moon cake 成团啦！你已付款，取货时见。",
+            "    取货：茶馆 周六 10:00",
+        ],
+    )
+    assert not [line for line in lines if "Traceback" in line]

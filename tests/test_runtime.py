@@ -110,6 +110,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
 
     assert names((private, "")) == [
         "start",
+        "orders",
         "help",
         "language",
         "wallet",

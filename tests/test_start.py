@@ -20,7 +20,7 @@ async def test_start_greets_in_the_members_language_with_a_menu(harness: Harness
     assert "团购" in simplified[0] and "團購" in traditional[0]
     # and the greeting carries the menu
     menu = harness.emulator.last_bot_message(MIA)
-    assert menu.button_texts == ["❓ Help", "🌐 Language", "🔔 Offers"]
+    assert menu.button_texts == ["📦 My orders", "❓ Help", "🌐 Language", "🔔 Offers"]
 
 
 async def test_every_update_records_the_member(harness: Harness) -> None:
@@ -77,9 +77,9 @@ async def test_language_in_a_group_points_to_the_private_chat(harness: Harness) 
 async def test_menu_buttons_open_help_and_the_language_picker(harness: Harness) -> None:
     await harness.send(MIA, MIA, "/start")
     menu = harness.emulator.last_bot_message(MIA)
-    await harness.press(MIA, MIA, menu.message_id, index=0)
-    assert harness.emulator.last_bot_message(MIA).text.startswith("Here is what you can do:")
     await harness.press(MIA, MIA, menu.message_id, index=1)
+    assert harness.emulator.last_bot_message(MIA).text.startswith("Here is what you can do:")
+    await harness.press(MIA, MIA, menu.message_id, index=2)
     assert harness.emulator.last_bot_message(MIA).button_texts == [
         "English",
         "简体中文",

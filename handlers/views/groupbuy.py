@@ -15,6 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.text import N_, CallbackId, Calls, Effect, HandlerSettings, Notice, esc, format_money
+from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
@@ -146,14 +147,24 @@ def member_text(closing: Closing, member: MemberNotice) -> str:
             order=order.id,
             quantity=order.quantity,
             total=format_money(order.total, order.currency, member.locale),
-        )
+        ) + pickup_lines(gb)
     if closing.formed:
         return _("{title} formed! You have paid already: see you at pickup.").format(
             title=esc(gb.title)
-        )
+        ) + pickup_lines(gb)
     if gb.status == GROUPBUY_CANCELLED:
         return _("{title} was cancelled. Nothing to pay.").format(title=esc(gb.title))
     return _("{title} did not form. Nothing to pay.").format(title=esc(gb.title))
+
+
+def pickup_lines(gb: GroupBuyView) -> str:
+    """Where and when a formed group-buy is picked up, as lines to add ('' when not given)."""
+    lines = []
+    if gb.pickup_point:
+        lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
+    if gb.pickup_time:
+        lines.append(_("Pickup time: {time}").format(time=esc(gb.pickup_time)))
+    return "".join("\n" + line for line in lines)
 
 
 def owed_text(closing: Closing, owed: OwedBack) -> str:
@@ -179,7 +190,9 @@ def closing_effects(
         with i18n.use_locale(member.locale):
             text = member_text(closing, member)
             if member.invoice is not None:
-                told = SendMessage(chat_id=member.member_id, text=text)
+                # the invoice follows; the Pay button sends a fresh one if it is lost or stale
+                pay = pay_keyboard(i18n, member.locale, member.invoice.id)
+                told = SendMessage(chat_id=member.member_id, text=text, reply_markup=pay)
                 effects.append(Calls((told, invoice(member.invoice, settings))))
             else:
                 effects.append(Notice(member.member_id, text))

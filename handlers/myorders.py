@@ -1,0 +1,265 @@
+"""A member's own orders in private: /orders (and the /start menu's button) lists them a page at
+a time, with the button each needs: Pay, Cancel, Review."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
+from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE
+from handlers.reservation import cancel_error_text
+from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, later
+from handlers.views.myorders import (
+    MyOrderCallback,
+    page_keyboard,
+    page_text,
+    stars_keyboard,
+)
+from handlers.views.order import invoice
+from handlers.views.perks import points_text
+from services.groupbuy import GroupBuyError
+from services.ledger import STARS
+from services.loyalty import ReviewError, review_order
+from services.member import MemberView
+from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
+from services.order import OrderError, get_order
+
+router = Router(name="myorders")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+
+
+def _zone(member: MemberView, settings: HandlerSettings) -> str:
+    return member.timezone or settings.default_timezone
+
+
+async def _page(
+    session: AsyncSession,
+    i18n: I18n,
+    locale: str,
+    member: MemberView,
+    settings: HandlerSettings,
+    now: datetime,
+    offset: int = 0,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    page = await my_orders(session, member_id=member.id, now=now, offset=offset)
+    zone = _zone(member, settings)
+    return page_text(i18n, locale, page, zone), page_keyboard(i18n, locale, page)
+
+
+@router.message(Command("orders"), PRIVATE)
+async def my_orders_command(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    locale: str,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Shows the member their orders and group-buy places, newest first, with their buttons."""
+    text, keyboard = await _page(session, i18n, locale, member, settings, clock())
+    await message.answer(text, reply_markup=keyboard)
+
+
+@router.callback_query(MyOrderCallback.filter(F.action.in_({"open", "page"})))
+async def page_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    locale: str,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Opens the list (from the /start menu) or turns its page (More, Back) in place."""
+    offset = callback_data.value if callback_data.action == "page" else 0
+    text, keyboard = await _page(session, i18n, locale, member, settings, clock(), offset)
+    await query.answer()
+    message = query.message
+    if message is None:
+        return
+    if callback_data.action == "open":
+        await bot.send_message(message.chat.id, text, reply_markup=keyboard)
+        return
+    await bot.edit_message_text(
+        text=text,
+        chat_id=message.chat.id,
+        message_id=message.message_id,
+        reply_markup=keyboard,
+    )
+
+
+def refusal_text(exc: OrderError | GroupBuyError) -> str:
+    """Why the member's order cannot be paid or cancelled now, in their words."""
+    if isinstance(exc, GroupBuyError):
+        return _(GROUPBUY_REFUSALS.get(exc.reason, GROUPBUY_REFUSALS["closed"]))
+    if exc.reason == "not_yours":
+        return _("That is not one of your orders.")
+    if exc.reason == "not_open":
+        return _("That order is not waiting for payment any more. Send /orders to see it now.")
+    if exc.reason == "offline_order":
+        return _("You pay this order to your leader at pickup.")
+    return cancel_error_text(exc.reason)
+
+
+@router.callback_query(MyOrderCallback.filter(F.action == "pay"))
+async def pay_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    after_commit: CommitHook,
+) -> None:
+    """Sends a fresh invoice for the member's unpaid order (once the update committed)."""
+    found = await get_order(session, callback_data.id)
+    if (
+        found is not None
+        and found.member_id == member.id
+        and found.currency != STARS
+        and settings.provider_token is None
+    ):
+        await query.answer(
+            _("Online payment is not available for this product right now."), show_alert=True
+        )
+        return
+    try:
+        order = await invoice_mine(session, order_id=callback_data.id, member_id=member.id)
+    except OrderError as exc:
+        await query.answer(refusal_text(exc), show_alert=True)
+        return
+    toast = _("Here is a new invoice for order #{id}; earlier ones no longer work.").format(
+        id=order.id
+    )
+    after_commit.add(partial(query.answer, toast))
+    # the invoice is rendered now, in the member's language, and sent once this committed
+    after_commit.add(partial(bot, invoice(order, settings)))
+
+
+@router.callback_query(MyOrderCallback.filter(F.action.in_({"cancel", "leave"})))
+async def cancel_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    locale: str,
+    settings: HandlerSettings,
+    cards: CardToucher,
+    after_commit: CommitHook,
+    clock: Clock,
+) -> None:
+    """Withdraws the member's own unpaid order or group-buy place, then shows the list again."""
+    kind = KIND_PLACE if callback_data.action == "leave" else KIND_ORDER
+    now = clock()
+    try:
+        done = await cancel_mine(
+            session, kind=kind, item_id=callback_data.id, member_id=member.id, now=now
+        )
+    except (OrderError, GroupBuyError) as exc:
+        await query.answer(refusal_text(exc), show_alert=True)
+        return
+    toast = (
+        _("You left group-buy #{id}.").format(id=callback_data.id)
+        if done.order_id is None
+        else _("Order #{id} cancelled; its stock is back on sale.").format(id=done.order_id)
+    )
+    after_commit.add(partial(query.answer, toast))
+    if done.groupbuy_id is not None:
+        after_commit.add(later(cards.touch, done.groupbuy_id))
+    message = query.message
+    if message is not None:
+        text, keyboard = await _page(
+            session, i18n, locale, member, settings, now, callback_data.value
+        )
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
+                text=text,
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                reply_markup=keyboard,
+            )
+        )
+
+
+@router.callback_query(MyOrderCallback.filter(F.action == "review"))
+async def review_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+) -> None:
+    """Asks for the stars of an order the member picked up (the same review as /review)."""
+    order = await get_order(session, callback_data.id)
+    if order is None or order.member_id != member.id:
+        await query.answer(_(REVIEW_ERRORS["not_yours"]), show_alert=True)
+        return
+    await query.answer()
+    await bot.send_message(
+        member.id,
+        _(
+            "How was order #{id}, {title}? Tap the stars. To add a few words, send "
+            "/review {id} 5 and your words instead."
+        ).format(id=order.id, title=esc(order.title)),
+        reply_markup=stars_keyboard(order.id),
+    )
+
+
+@router.callback_query(MyOrderCallback.filter(F.action == "rate"))
+async def rate_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    after_commit: CommitHook,
+    clock: Clock,
+) -> None:
+    """Records the member's stars for the order, as /review does, and thanks them."""
+    try:
+        earned = await review_order(
+            session,
+            order_id=callback_data.id,
+            member_id=member.id,
+            rating=callback_data.value,
+            comment="",
+            points=settings.review_points,
+            cap=settings.points_daily_caps.get("review"),
+            now=clock(),
+        )
+    except ReviewError as exc:
+        await query.answer(_(REVIEW_ERRORS.get(exc.reason, REVIEW_USAGE)), show_alert=True)
+        return
+    text = _("Thank you for your review!")
+    if earned:
+        text += " " + _("It earned you {points}.").format(points=points_text(earned, member.locale))
+    after_commit.add(partial(query.answer))
+    after_commit.add(partial(bot.send_message, member.id, text))
+    message = query.message
+    if message is not None:
+        after_commit.add(
+            partial(
+                bot.edit_message_reply_markup,
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                reply_markup=None,
+            )
+        )

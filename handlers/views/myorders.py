@@ -1,0 +1,194 @@
+"""A member's orders as they read them in private: the page, its buttons, and the Pay button
+that other messages (a formed group-buy's notice) carry. Shared by the my-orders router, the
+/start menu and the group-buy closing notices."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.text import N_, CallbackId, esc, format_money
+from handlers.views.reservation import local_moment
+from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
+from models.order import (
+    ORDER_AWAITING_PAYMENT,
+    ORDER_CANCELLED,
+    ORDER_EXPIRED,
+    ORDER_FULFILLED,
+    ORDER_PAID,
+    ORDER_REFUNDED,
+    ORDER_RESERVED,
+)
+from models.product import PAYMENT_TELEGRAM
+from services.myorders import (
+    ACTION_CANCEL,
+    ACTION_PAY,
+    ACTION_REVIEW,
+    KIND_PLACE,
+    MyOrder,
+    MyOrdersPage,
+)
+
+
+class MyOrderCallback(CallbackData, prefix="my"):
+    """A button of a member's own orders."""
+
+    # open (the list, as a new message), page (turn to `value` in place), pay, cancel, leave
+    # (a group-buy place: `id` is the group-buy), review (ask for stars), rate (`value` stars);
+    # a cancel's `value` is the offset of the page it was on, shown again once done
+    action: str
+    id: CallbackId = 0  # the order's number (the group-buy's for leave)
+    value: CallbackId = 0
+
+
+HEADER = N_("📦 <b>Your orders</b> · {first}–{last} of {total}")
+EMPTY = N_(
+    "You have no orders yet. Join a group-buy with the buttons on its card in your group, or "
+    "order in the group with /buy; your orders, their pickup and payment then show up here."
+)
+# an order's status in words, as its member reads it
+ORDER_STATUS = {
+    ORDER_RESERVED: N_("to pay at pickup"),
+    ORDER_AWAITING_PAYMENT: N_("waiting for your payment"),
+    ORDER_PAID: N_("paid, ready for pickup"),
+    ORDER_FULFILLED: N_("picked up"),
+    ORDER_CANCELLED: N_("cancelled"),
+    ORDER_REFUNDED: N_("refunded"),
+    ORDER_EXPIRED: N_("expired unpaid"),
+}
+UNPAID_ONLINE = N_("not paid yet")  # a Telegram order with no invoice out
+PAID_EARLY = N_("paid; the group-buy closes {time}")  # prepaid, not formed yet: no pickup yet
+# a group-buy place's status in words
+PLACE_STATUS = {
+    GROUPBUY_OPEN: N_("joined; the group-buy closes {time}"),
+    GROUPBUY_FAILED: N_("the group-buy did not form; nothing to pay"),
+    GROUPBUY_CANCELLED: N_("the group-buy was cancelled; nothing to pay"),
+}
+PLACE_CLOSING = N_("the group-buy is closing")
+BUTTONS = {
+    ACTION_PAY: N_("💳 Pay #{id}"),
+    ACTION_CANCEL: N_("❌ Cancel #{id}"),
+    ACTION_REVIEW: N_("⭐ Review #{id}"),
+}
+LEAVE_BUTTON = N_("❌ Leave group-buy #{id}")
+
+
+def pay_keyboard(i18n: I18n, locale: str, order_id: int) -> InlineKeyboardMarkup:
+    """One Pay button for an order whose payment is due (a fresh invoice when tapped)."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=i18n.gettext(BUTTONS[ACTION_PAY], locale=locale).format(id=order_id),
+        callback_data=MyOrderCallback(action=ACTION_PAY, id=order_id),
+    )
+    return builder.as_markup()
+
+
+def _status(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
+    if item.kind == KIND_PLACE:
+        template = PLACE_STATUS.get(item.status, PLACE_CLOSING)
+        when = local_moment(item.deadline, timezone) if item.deadline else ""
+        return i18n.gettext(template, locale=locale).format(time=when)
+    if item.status == ORDER_PAID and item.deadline is not None:
+        return i18n.gettext(PAID_EARLY, locale=locale).format(
+            time=local_moment(item.deadline, timezone)
+        )
+    if item.status == ORDER_RESERVED and item.payment_mode == PAYMENT_TELEGRAM:
+        return i18n.gettext(UNPAID_ONLINE, locale=locale)
+    return i18n.gettext(ORDER_STATUS.get(item.status, item.status), locale=locale)
+
+
+def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
+    """One order or place: number, product, quantity, amount, status, pickup, deadline."""
+    gettext = i18n.gettext
+    money = format_money(item.amount, item.currency, locale)
+    if item.kind == KIND_PLACE:
+        head = gettext(
+            N_("<b>Group-buy #{id}</b> {title} ×{quantity} · {amount} so far"), locale=locale
+        )
+    else:
+        head = gettext(N_("<b>#{id}</b> {title} ×{quantity} · {amount}"), locale=locale)
+    lines = [
+        head.format(id=item.id, title=esc(item.title), quantity=item.quantity, amount=money),
+        "   " + _status(i18n, locale, item, timezone),
+    ]
+    if item.expires_at is not None:
+        lines.append(
+            "   "
+            + gettext(N_("held until {time}"), locale=locale).format(
+                time=local_moment(item.expires_at, timezone)
+            )
+        )
+    if item.pickup_point:
+        lines.append(
+            "   "
+            + gettext(N_("Pickup: {place}"), locale=locale).format(place=esc(item.pickup_point))
+        )
+    if item.pickup_time:
+        lines.append(
+            "   "
+            + gettext(N_("Pickup time: {time}"), locale=locale).format(time=esc(item.pickup_time))
+        )
+    return "\n".join(lines)
+
+
+def page_text(i18n: I18n, locale: str, page: MyOrdersPage, timezone: str) -> str:
+    """The page: a header saying which of how many, then one block per order."""
+    if not page.items:
+        return i18n.gettext(EMPTY, locale=locale)
+    header = i18n.gettext(HEADER, locale=locale).format(
+        first=page.offset + 1, last=page.offset + len(page.items), total=page.total
+    )
+    blocks = [item_text(i18n, locale, item, timezone) for item in page.items]
+    return "\n\n".join([header, *blocks])
+
+
+def page_keyboard(i18n: I18n, locale: str, page: MyOrdersPage) -> InlineKeyboardMarkup | None:
+    """A row of buttons per order that needs something, each naming it; then Back and More."""
+    builder = InlineKeyboardBuilder()
+    rows: list[int] = []
+    for item in page.items:
+        count = 0
+        for action in item.actions:
+            if item.kind == KIND_PLACE:
+                text = i18n.gettext(LEAVE_BUTTON, locale=locale)
+                data = MyOrderCallback(action="leave", id=item.id, value=page.offset)
+            else:
+                text = i18n.gettext(BUTTONS[action], locale=locale)
+                data = MyOrderCallback(action=action, id=item.id, value=page.offset)
+            builder.button(text=text.format(id=item.id), callback_data=data)
+            count += 1
+        if count:
+            rows.append(count)
+    paging = 0
+    if page.offset > 0:
+        builder.button(
+            text=i18n.gettext(N_("⬅️ Back"), locale=locale),
+            callback_data=MyOrderCallback(action="page", value=max(0, page.offset - page.limit)),
+        )
+        paging += 1
+    if page.has_more:
+        builder.button(
+            text=i18n.gettext(N_("More ➡️"), locale=locale),
+            callback_data=MyOrderCallback(action="page", value=page.offset + page.limit),
+        )
+        paging += 1
+    if paging:
+        rows.append(paging)
+    if not rows:
+        return None
+    builder.adjust(*rows)
+    return builder.as_markup()
+
+
+def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    """Five buttons, one to five stars, rating the order."""
+    builder = InlineKeyboardBuilder()
+    for stars in range(1, 6):
+        builder.button(
+            text=f"{stars}⭐",
+            callback_data=MyOrderCallback(action="rate", id=order_id, value=stars),
+        )
+    builder.adjust(5)
+    return builder.as_markup()
