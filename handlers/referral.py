@@ -318,12 +318,14 @@ async def joined_through_link(
     outcome = await attribute_member(session, member, code, settings, clock())
     if member.is_bot:
         return
-    lines = [
-        _(
+    if member.started:  # came from the Join button after /start <code>: already with us
+        welcome = _("Welcome to {title}, {name}!")
+    else:
+        welcome = _(
             "Welcome to {title}, {name}! Send me /start in private to join group-buys, "
             "vote on new products and collect points."
-        ).format(title=esc(community.title), name=esc(member.display_name))
-    ]
+        )
+    lines = [welcome.format(title=esc(community.title), name=esc(member.display_name))]
     if outcome.refused is None:
         lines += await attributed_lines(session, outcome, community.locale)
     notifier.send(community.id, "\n".join(lines))  # queued once the update commits

@@ -210,9 +210,7 @@ async def test_the_card_speaks_the_groups_language(harness: Harness) -> None:
         "  ▫️ 满 8 件：¥34.00",
     ]
     assert card.button_texts == ["参团 ×1", "参团 ×2", "−1", "退出", "详情"]
-    assert await harness.press(MIA, TEA, card.message_id, index=1) == (
-        "你是第 1 位，数量 2。"
-    )
+    assert await harness.press(MIA, TEA, card.message_id, index=1) == ("你是第 1 位，数量 2。")
 
 
 async def test_cards_refresh_by_themselves_once_the_interval_has_passed(

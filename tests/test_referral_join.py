@@ -33,6 +33,8 @@ async def test_the_newcomer_joins_the_inviters_group_with_one_tap(harness: Harne
     harness.emulator.open_url(ANA, button["url"])
     await harness.feed_pending()
     assert (await harness.runtime.bot.get_chat_member(TEA, ANA)).status == "member"
+    # where she is welcomed as someone who is already with the bot
+    assert harness.emulator.last_bot_message(TEA).text == "Welcome to Tea Lovers, Ana!"
 
 
 async def test_without_an_inviters_group_the_newcomer_chooses_one_in_chinese(
@@ -82,4 +84,22 @@ async def test_where_the_bot_cannot_make_links_the_newcomer_is_told_whom_to_ask(
         "I cannot make an invitation link into Coffee Club. Ask Kai, who leads it, to add you."
     )
     assert harness.emulator.last_bot_message(CAL).buttons == []
+    assert harness.emulator.calls_of("createChatInviteLink") == []
+
+
+async def test_a_forged_join_button_for_a_group_not_open_gives_no_link(harness: Harness) -> None:
+    # given a group Mia created and added the bot to as its administrator: staff have not
+    # approved it, so it is not one of the brand's open groups
+    await admin_in_tea(harness)
+    corner = -1001000000009
+    harness.emulator.add_group(corner, "Mia's Corner", creator=MIA)
+    harness.emulator.add_bot_to_group(corner, MIA, status="administrator")
+    await harness.feed_pending()
+    newcomer(harness, ANA)
+    await harness.send(ANA, ANA, "/start")
+    message = harness.emulator.last_bot_message(ANA).message_id
+    # when Ana forges a Join choice for it
+    answer = await harness.press(ANA, ANA, message, callback_data=f"jg:{corner}", force=True)
+    # then she is refused and no link into it is made
+    assert answer == "That group is not open any more."
     assert harness.emulator.calls_of("createChatInviteLink") == []
