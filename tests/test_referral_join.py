@@ -4,9 +4,11 @@ inviter is in none, and whom to ask when the bot may not make invite links there
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from models.referral import ReferralInviteLink
+from services.referral import ReferralError, create_campaign
 from tests.conftest import COFFEE, MIA, SAM, TEA, Harness
 from tests.test_referral_chat import ANA, BEN, CAL, code_of, newcomer
 from tests.test_referral_links import admin_in_tea
@@ -103,3 +105,12 @@ async def test_a_forged_join_button_for_a_group_not_open_gives_no_link(harness: 
     # then she is refused and no link into it is made
     assert answer == "That group is not open any more."
     assert harness.emulator.calls_of("createChatInviteLink") == []
+
+
+async def test_a_campaign_cannot_take_a_group_buy_link_as_its_code(harness: Harness) -> None:
+    # given staff create a campaign whose code looks like a group-buy's start parameter
+    async with harness.session() as session, session.begin():
+        # then it is refused: /start gb-1 always opens the member's place in group-buy 1
+        with pytest.raises(ReferralError) as refused:
+            await create_campaign(session, name="Sneaky", created_by=SAM, code="GB-1")
+    assert refused.value.reason == "bad_code"
