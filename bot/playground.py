@@ -86,6 +86,8 @@ class Console:
     chat_key: str = "private"
     shown: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
     answers_shown: set[str] = field(default_factory=set)
+    # ephemeral messages shown, by (chat, receiver, ephemeral_message_id)
+    ephemeral_shown: dict[tuple[int, int, int], tuple[int, str]] = field(default_factory=dict)
     # the groups of this session: the two of the world, and those made with :newgroup
     groups: dict[str, tuple[int, str, int]] = field(default_factory=lambda: dict(GROUPS))
 
@@ -165,14 +167,11 @@ class Console:
                 if chat_id == persona.user_id:
                     continue
                 for message in self.emulator.ephemeral_messages(chat_id, persona.user_id):
-                    key = (
-                        chat_id,
-                        -(persona.user_id * 1_000_000 + (message.ephemeral_message_id or 0)),
-                    )
+                    seen = (chat_id, persona.user_id, message.ephemeral_message_id or 0)
                     state = (message.edit_count, message.text or "")
-                    if self.shown.get(key) != state:
-                        self.render(message, edited=key in self.shown)
-                    self.shown[key] = state
+                    if self.ephemeral_shown.get(seen) != state:
+                        self.render(message, edited=seen in self.ephemeral_shown)
+                    self.ephemeral_shown[seen] = state
         for query_id, params in self.emulator.callback_answers.items():
             if query_id not in self.answers_shown:
                 self.answers_shown.add(query_id)

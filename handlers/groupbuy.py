@@ -58,6 +58,7 @@ from services.groupbuy import (
     participants,
     posts,
     prepaid_units,
+    prepayment_due,
     record_card,
     set_quantity,
     settle_groupbuy,
@@ -540,8 +541,18 @@ async def start_on_groupbuy(
     await message.answer(
         joined + "\n" + _("From now on I send your confirmations and pickup details here.")
     )
-    if groupbuy.payment_mode == PAYMENT_TELEGRAM:
-        await _prepay(bot, session, settings, member, groupbuy.id, place.chat_id)
+    if groupbuy.payment_mode != PAYMENT_TELEGRAM:
+        return
+    order = await prepayment_due(
+        session, groupbuy_id=groupbuy.id, member_id=member.id, chat_id=place.chat_id
+    )
+    if order is None:
+        return
+    invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
+    try:
+        await send_invoice(bot, invoice, settings)
+    except TelegramAPIError as exc:
+        log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 
 
 async def _prepay(

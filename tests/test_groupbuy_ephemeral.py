@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tests.conftest import LEE, MIA, TEA, Harness
 from tests.test_groupbuy_chat import open_drop
+from tests.test_groupbuy_prepay import complete, open_stars_groupbuy, orders
 
 NORA = 2001  # a member of Tea Lovers who never wrote to the bot, app in English
 
@@ -91,3 +92,28 @@ async def test_a_start_link_for_a_group_buy_one_did_not_join(harness: Harness) -
         replies[0],
         "You have not joined this group-buy.",
     ]
+
+
+async def test_opening_the_bot_from_a_prepaid_group_buy_brings_the_invoice(
+    harness: Harness,
+) -> None:
+    # given a Stars group-buy, and Nora, who never started the bot, joins it from the card
+    card = await open_stars_groupbuy(harness, "min=2 stock=10 limit=3")
+    harness.emulator.add_user(NORA, "Nora", language_code="en")
+    harness.emulator.set_member_status(TEA, NORA, "member")
+    await harness.press(NORA, TEA, card, index=0)
+    # no invoice could reach her; the confirmation only she sees leads to the bot
+    [note] = harness.emulator.ephemeral_messages(TEA, NORA)
+    # when she opens the bot from it
+    harness.emulator.open_url(NORA, note.buttons[0][0]["url"])
+    await harness.feed_pending()
+    # then she reads her place and gets the invoice for it, which she can pay
+    messages = harness.emulator.bot_messages(NORA)
+    assert messages[1].text == (
+        "You joined Moon cake: quantity 1, you are #1.\n"
+        "From now on I send your confirmations and pickup details here."
+    )
+    [invoice] = [m for m in messages if m.kind == "invoice"]
+    assert invoice.raw["invoice"]["total_amount"] == 30
+    await complete(harness, NORA, invoice.raw)
+    assert [o.status for o in await orders(harness)] == ["paid"]
