@@ -239,7 +239,7 @@ def groupbuy_start_parameter(groupbuy_id: int) -> str:
 def groupbuy_of_start_parameter(parameter: str) -> int | None:
     """The group-buy a /start parameter made by `groupbuy_start_parameter` names, or None."""
     match = GROUPBUY_START.match(parameter.strip())
-    return int(match.group(1)) if match else None
+    return int(match.group(1)) if match else None  # 18 digits: always a 64-bit id
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,7 +88,7 @@ async def test_a_start_link_for_a_group_buy_one_did_not_join(harness: Harness) -
     replies = await harness.send(MIA, MIA, "/start gb-1")
     # then she is welcomed and told she is not in it; no invitation-link complaint
     assert replies[-1] == "You have not joined this group-buy."
-    assert await harness.send(MIA, MIA, "/start gb-99") == [
+    assert await harness.send(MIA, MIA, "/start gb-99999999999") == [
         replies[0],
         "You have not joined this group-buy.",
     ]
