@@ -7,6 +7,7 @@ chat, type a message, press a shown button by its number. Nothing reaches Telegr
 from __future__ import annotations
 
 import asyncio
+import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Persona:
     name: str
     language_code: str
     role: str
+    in_groups: bool = True  # a member of every group of the world from the start
 
 
 PERSONAS = (
@@ -35,20 +37,26 @@ PERSONAS = (
     Persona(102, "bob", "zh-hans", "member"),
     Persona(103, "carol", "zh-hant", "leader: creator of Tea Lovers"),
     Persona(104, "dan", "en", "leader: creator of Coffee Club"),
+    Persona(105, "erin", "zh-hans", "newcomer: in no group, never wrote to the bot", False),
 )
 GROUPS = {"tea": (-100100, "Tea Lovers", 103), "coffee": (-100200, "Coffee Club", 104)}
+LINK = re.compile(r"https://t\.me/\S+")  # a link the bot shows in a message
 PREVIEW_LINES = 4  # lines of a CSV file shown under it (the header and the first rows)
 
 HELP = """Playground commands (anything else is sent as a message):
-  :user NAME        act as another user (alice, bob, carol, dan)
+  :user NAME        act as another user (alice, bob, carol, dan, erin)
   :chat NAME        switch chat: tea, coffee, or private
-  :press N          press button N of the newest message with buttons in this chat
+  :press N          press button N of the newest message with buttons in this chat (one
+                    only you see, too); a link button opens the bot or joins the group
+  :open NAME|URL    open the newest t.me link the bot sent NAME in private (as if NAME
+                    forwarded it to you: an invitation), or the link given
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
   :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
                     commission past the refund window fall due), e.g. :wait 36 or :wait 8d
   :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and
                     switch to it (a group not added by staff waits for staff's approval)
-  :promote NAME     make NAME a Telegram admin of this group (as its creator would)
+  :promote NAME     make NAME a Telegram admin of this group (as its creator would);
+                    :promote bot lets the bot make invite links there
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -78,6 +86,8 @@ class Console:
     chat_key: str = "private"
     shown: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)
     answers_shown: set[str] = field(default_factory=set)
+    # ephemeral messages shown, by (chat, receiver, ephemeral_message_id)
+    ephemeral_shown: dict[tuple[int, int, int], tuple[int, str]] = field(default_factory=dict)
     # the groups of this session: the two of the world, and those made with :newgroup
     groups: dict[str, tuple[int, str, int]] = field(default_factory=lambda: dict(GROUPS))
 
@@ -94,6 +104,10 @@ class Console:
                 return f"{persona.name} (private)"
         return str(chat_id)
 
+    @staticmethod
+    def persona_name(user_id: int) -> str:
+        return next((p.name for p in PERSONAS if p.user_id == user_id), str(user_id))
+
     @property
     def prompt(self) -> str:
         return f"{self.user.name}@{self.chat_title(self.chat_id)}> "
@@ -101,6 +115,8 @@ class Console:
     def render(self, message: StoredMessage, edited: bool) -> None:
         sender = "bot" if message.from_user.get("is_bot") else message.from_user.get("first_name")
         label = " (edited)" if edited else ""
+        if message.receiver_user_id is not None:  # an ephemeral message (Bot API 10.2)
+            label += f" (only {self.persona_name(message.receiver_user_id)} sees this)"
         text = (message.text or f"[{message.kind}]").replace("\n", "\n    ")
         if message.kind == "invoice":
             text = self.invoice_card(message)
@@ -147,6 +163,15 @@ class Console:
                 elif self.shown[key] != state:
                     self.render(message, edited=True)
                 self.shown[key] = state
+            for persona in PERSONAS:  # what each member alone sees in the group
+                if chat_id == persona.user_id:
+                    continue
+                for message in self.emulator.ephemeral_messages(chat_id, persona.user_id):
+                    seen = (chat_id, persona.user_id, message.ephemeral_message_id or 0)
+                    state = (message.edit_count, message.text or "")
+                    if self.ephemeral_shown.get(seen) != state:
+                        self.render(message, edited=seen in self.ephemeral_shown)
+                    self.ephemeral_shown[seen] = state
         for query_id, params in self.emulator.callback_answers.items():
             if query_id not in self.answers_shown:
                 self.answers_shown.add(query_id)
@@ -157,7 +182,8 @@ class Console:
         return [p.user_id for p in PERSONAS] + [g[0] for g in self.groups.values()]
 
     def newest_keyboard(self) -> StoredMessage | None:
-        for message in reversed(self.emulator.bot_messages(self.chat_id)):
+        visible = self.emulator.bot_messages(self.chat_id, viewer=self.user.user_id)
+        for message in reversed(visible):
             if message.button_texts:
                 return message
         return None
@@ -205,6 +231,8 @@ class Console:
             await self.press(arg)
         elif word == "pay":
             await self.pay()
+        elif word == "open":
+            await self.open_link(arg)
         elif word == "wait":
             await self.wait_hours(arg)
         elif word == "newgroup":
@@ -246,10 +274,62 @@ class Console:
             return
         index = int(arg) - 1
         self.write(f"({self.user.name} presses [{arg}] {message.button_texts[index]})")
+        button = [b for row in message.buttons for b in row][index]
+        if "url" in button:
+            await self.follow(str(button["url"]))
+            return
         update = self.emulator.press_button(
-            self.user.user_id, self.chat_id, message.message_id, index=index
+            self.user.user_id,
+            self.chat_id,
+            message.message_id,
+            index=index,
+            ephemeral_message_id=message.ephemeral_message_id,
         )
         await self.emulator.wait_processed(update["update_id"])
+        await self.settle()
+        self.flush()
+
+    async def open_link(self, arg: str) -> None:
+        """Open a link a friend shared: the newest t.me link in their private chat."""
+        if arg.startswith(("https://", "http://")):
+            await self.follow(arg)
+            return
+        match = [p for p in PERSONAS if p.name == arg.lower()]
+        if not match:
+            self.write(":open NAME (whose shared link to open) or :open https://t.me/...")
+            return
+        for message in reversed(self.emulator.bot_messages(match[0].user_id)):
+            found = LINK.search(message.text or "")
+            if found is not None:
+                self.write(f"({match[0].name} shares {found.group(0)} with {self.user.name})")
+                await self.follow(found.group(0))
+                return
+        self.write(f"the bot sent {match[0].name} no link to share yet (try /invite as them)")
+
+    async def follow(self, url: str) -> None:
+        """Open a link button as Telegram's app does: a deep link into the bot opens the
+        private chat with /start; an invite link joins the group. The playground goes there."""
+        try:
+            updates = self.emulator.open_url(self.user.user_id, url)
+        except ValueError as exc:
+            self.write(f"    (the link {url} does not open here: {exc})")
+            return
+        for update in updates:
+            await self.emulator.wait_processed(update["update_id"])
+        joined = [
+            u["message"]["chat"]["id"]
+            for u in updates
+            if "new_chat_members" in u.get("message", {})
+        ]
+        joined += [u["chat_member"]["chat"]["id"] for u in updates if "chat_member" in u]
+        if joined:
+            key = next((k for k, g in self.groups.items() if g[0] == joined[0]), None)
+            if key is not None:
+                self.chat_key = key
+            self.write(f"({self.user.name} joins {self.chat_title(joined[0])})")
+        else:
+            self.chat_key = "private"
+            self.write(f"({self.user.name} opens the bot: {url})")
         await self.settle()
         self.flush()
 
@@ -278,9 +358,14 @@ class Console:
     def promote(self, arg: str) -> None:
         """The group's creator makes a persona one of its Telegram admins: a candidate who may
         apply to lead it (/lead), not a leader."""
+        if self.chat_key != "private" and arg.lower() == "bot":
+            bot_id = int(self.emulator.bot_user["id"])
+            self.emulator.set_member_status(self.chat_id, bot_id, "administrator")
+            self.write(f"the bot is now an admin of {self.chat_title(self.chat_id)}")
+            return
         match = [p for p in PERSONAS if p.name == arg.lower()]
         if self.chat_key == "private" or not match:
-            self.write("in a group, :promote NAME (alice, bob, carol, dan)")
+            self.write("in a group, :promote NAME (alice, bob, carol, dan, erin, or bot)")
             return
         self.emulator.set_member_status(self.chat_id, match[0].user_id, "administrator")
         self.write(f"{match[0].name} is now an admin of {self.chat_title(self.chat_id)}")
@@ -340,7 +425,7 @@ def _world(emulator: Emulator) -> None:
         emulator.add_user(
             p.user_id, p.name.capitalize(), username=p.name, language_code=p.language_code
         )
-    members = [p.user_id for p in PERSONAS]
+    members = [p.user_id for p in PERSONAS if p.in_groups]
     for chat_id, title, creator in GROUPS.values():
         emulator.add_group(
             chat_id, title, creator=creator, members=[m for m in members if m != creator]

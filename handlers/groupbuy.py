@@ -4,7 +4,7 @@ leader controls, and the announcements when a group-buy closes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -13,7 +13,13 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import (
+    CallbackQuery,
+    EphemeralMessageParameters,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +58,7 @@ from services.groupbuy import (
     participants,
     posts,
     prepaid_units,
+    prepayment_due,
     record_card,
     set_quantity,
     settle_groupbuy,
@@ -62,6 +69,7 @@ from services.order import (
     start_invoice,
 )
 from services.product import get_product
+from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role
 from services.tiers import list_tiers
 
@@ -369,17 +377,55 @@ async def drop_command(
     )
 
 
-def _toast(result_quantity: int, position: int, started: bool) -> str:
+def _toast(result_quantity: int, position: int) -> str:
     if result_quantity == 0:
         return _("You left this group-buy.")
-    if started:
-        return _("You are #{position}, quantity {quantity}.").format(
-            position=position, quantity=result_quantity
+    return _("You are #{position}, quantity {quantity}.").format(
+        position=position, quantity=result_quantity
+    )
+
+
+def confirm_in_group(
+    bot: Bot,
+    query: CallbackQuery,
+    *,
+    chat_id: int,
+    member: MemberView,
+    groupbuy: GroupBuyView,
+    quantity: int,
+    position: int,
+) -> Callable[[], Awaitable[object]]:
+    """The join confirmation for a member who never started the bot: an ephemeral message in
+    the group that only they see (Bot API 10.2), tied to their tap, with a button that opens
+    the bot on their place. Sent after commit; Telegram does not promise to deliver it."""
+
+    text = _(
+        "{name}, you joined {title}: quantity {quantity}, you are #{position}. Only you see "
+        "this message. Open the bot to get your confirmations, reminders and pickup details "
+        "in private."
+    ).format(
+        name=esc(member.display_name),
+        title=esc(groupbuy.title),
+        quantity=quantity,
+        position=position,
+    )
+    label = _("Open the bot")
+
+    async def send() -> None:
+        me = await bot.me()  # aiogram asks Telegram once and keeps the answer
+        link = deep_link(me.username or "", groupbuy_start_parameter(groupbuy.id))
+        await bot.send_message(
+            chat_id,
+            text,
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text=label, url=link)]]
+            ),
+            ephemeral_message_parameters=EphemeralMessageParameters(
+                receiver_user_id=member.id, callback_query_id=query.id
+            ),
         )
-    return _(
-        "You are #{position}, quantity {quantity}. Start a private chat with me to get "
-        "confirmations."
-    ).format(position=position, quantity=result_quantity)
+
+    return send
 
 
 @router.callback_query(
@@ -441,7 +487,7 @@ async def join_button(
             return
         await query.answer(_(REFUSALS.get(exc.reason, REFUSALS["closed"])), show_alert=True)
         return
-    toast = _toast(result.quantity, result.position, member.started)
+    toast = _toast(result.quantity, result.position)
     after_commit.add(lambda: query.answer(toast))
     if callback_data.action == "join":
         after_commit.add(later(metrics.joined))
@@ -457,6 +503,56 @@ async def join_button(
             )
         notifier.send(member.id, text)  # queued once the update commits
     after_commit.add(later(cards.touch, callback_data.groupbuy_id))
+    if not member.started and result.quantity:
+        with i18n.use_locale(member.locale):  # seen by the member alone: in their language
+            confirm = confirm_in_group(
+                bot,
+                query,
+                chat_id=query.message.chat.id,
+                member=member,
+                groupbuy=result.groupbuy,
+                quantity=result.quantity,
+                position=result.position,
+            )
+        after_commit.add(confirm)
+
+
+async def start_on_groupbuy(
+    message: Message,
+    *,
+    groupbuy_id: int,
+    bot: Bot,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+) -> None:
+    """After the welcome, for a member who came from "Open the bot" under their join
+    confirmation: their place in the group-buy, and its invoice when it is paid in Telegram."""
+    groupbuy = await get_groupbuy(session, groupbuy_id)
+    place = next(
+        (p for p in await participants(session, groupbuy_id) if p.member_id == member.id), None
+    )
+    if groupbuy is None or place is None:
+        await message.answer(_(REFUSALS["not_joined"]))
+        return
+    joined = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
+        title=esc(groupbuy.title), quantity=place.quantity, position=place.position
+    )
+    await message.answer(
+        joined + "\n" + _("From now on I send your confirmations and pickup details here.")
+    )
+    if groupbuy.payment_mode != PAYMENT_TELEGRAM:
+        return
+    order = await prepayment_due(
+        session, groupbuy_id=groupbuy.id, member_id=member.id, chat_id=place.chat_id
+    )
+    if order is None:
+        return
+    invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
+    try:
+        await send_invoice(bot, invoice, settings)
+    except TelegramAPIError as exc:
+        log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 
 
 async def _prepay(

@@ -55,6 +55,7 @@ from services.referral import (
     REFUSED_SELF,
     REFUSED_UNKNOWN,
     Attribution,
+    GroupToJoin,
     HeldReferral,
     ReferralError,
     ReferralRules,
@@ -64,6 +65,8 @@ from services.referral import (
     create_campaign,
     deep_link,
     group_invite_link,
+    group_to_join,
+    groups_to_join,
     held_referrals,
     invite_link_name,
     leaderboard,
@@ -162,23 +165,116 @@ async def attribute_member(
     )
 
 
+class JoinGroupCallback(CallbackData, prefix="jg"):
+    """A group a newcomer chose to join after following a referral link."""
+
+    chat: CallbackId
+
+
+def join_link_keyboard(title: str, link: str) -> InlineKeyboardMarkup:
+    """One button that opens the invite link into the group."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Join {title}").format(title=title), url=link)
+    return builder.as_markup()
+
+
+def ask_to_be_added(group: GroupToJoin) -> str:
+    """Whom to ask when the bot cannot make an invite link into the group."""
+    if group.leader_name:
+        return _(
+            "I cannot make an invitation link into {title}. Ask {leader}, who leads it, to add you."
+        ).format(title=esc(group.title), leader=esc(group.leader_name))
+    return _(
+        "I cannot make an invitation link into {title}. Ask one of its admins to add you."
+    ).format(title=esc(group.title))
+
+
+async def group_link_for(
+    bot: Bot, session: AsyncSession, *, owner_id: int, community_id: int
+) -> str | None:
+    """The owner's personal invite link into the group: the one saved, or one made now (the
+    Bot API call comes after the update's writes committed, as for /invite); None when the
+    bot may not make links there."""
+    link = await group_invite_link(session, member_id=owner_id, chat_id=community_id)
+    if link is not None:
+        return link
+    created = await create_group_link(bot, community_id, await member_code(session, owner_id))
+    if created is None:
+        return None
+    return await save_group_invite_link(
+        session, member_id=owner_id, chat_id=community_id, invite_link=created
+    )
+
+
 async def start_with_code(
     message: Message,
     *,
     code: str,
+    bot: Bot,
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
     now: datetime,
 ) -> None:
-    """After the welcome: attribute the newcomer to the code and tell them what it did."""
+    """After the welcome: attribute the newcomer to the code, tell them what it did, and show
+    the way into a group: the inviter's, or a choice of the brand's open groups."""
     outcome = await attribute_member(session, member, code, settings, now)
     if outcome.refused is not None:
         text = REFUSAL_TEXTS.get(outcome.refused)
         if text is not None:
             await message.answer(_(text))
         return
-    await message.answer("\n".join(await attributed_lines(session, outcome, member.locale)))
+    lines = await attributed_lines(session, outcome, member.locale)
+    choice = await groups_to_join(session, invitee_id=member.id)
+    markup: InlineKeyboardMarkup | None = None
+    if choice.of_inviter:
+        group = choice.groups[0]
+        link = await group_link_for(
+            bot, session, owner_id=choice.link_owner, community_id=group.community_id
+        )
+        if link is None:
+            lines.append(ask_to_be_added(group))
+        else:
+            lines.append(_("Tap below to join {title}.").format(title=esc(group.title)))
+            markup = join_link_keyboard(group.title, link)
+    elif choice.groups:
+        lines.append(_("Choose a group to join:"))
+        builder = InlineKeyboardBuilder()
+        for group in choice.groups:
+            builder.button(
+                text=group.title, callback_data=JoinGroupCallback(chat=group.community_id)
+            )
+        builder.adjust(1)
+        markup = builder.as_markup()
+    await message.answer("\n".join(lines), reply_markup=markup)
+
+
+@router.callback_query(JoinGroupCallback.filter())
+async def join_group_button(
+    query: CallbackQuery,
+    callback_data: JoinGroupCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+) -> None:
+    """Gives the newcomer the invite link into the group they chose, or whom to ask."""
+    found = await group_to_join(session, invitee_id=member.id, community_id=callback_data.chat)
+    if found is None:
+        await query.answer(_("That group is not open any more."), show_alert=True)
+        return
+    owner_id, group = found
+    link = await group_link_for(bot, session, owner_id=owner_id, community_id=group.community_id)
+    await query.answer()
+    if query.message is None:
+        return
+    if link is None:
+        await bot.send_message(query.message.chat.id, ask_to_be_added(group))
+        return
+    await bot.send_message(
+        query.message.chat.id,
+        _("Tap below to join {title}.").format(title=esc(group.title)),
+        reply_markup=join_link_keyboard(group.title, link),
+    )
 
 
 async def attributed_lines(session: AsyncSession, outcome: Attribution, locale: str) -> list[str]:
@@ -222,12 +318,14 @@ async def joined_through_link(
     outcome = await attribute_member(session, member, code, settings, clock())
     if member.is_bot:
         return
-    lines = [
-        _(
+    if member.started:  # came from the Join button after /start <code>: already with us
+        welcome = _("Welcome to {title}, {name}!")
+    else:
+        welcome = _(
             "Welcome to {title}, {name}! Send me /start in private to join group-buys, "
             "vote on new products and collect points."
-        ).format(title=esc(community.title), name=esc(member.display_name))
-    ]
+        )
+    lines = [welcome.format(title=esc(community.title), name=esc(member.display_name))]
     if outcome.refused is None:
         lines += await attributed_lines(session, outcome, community.locale)
     notifier.send(community.id, "\n".join(lines))  # queued once the update commits

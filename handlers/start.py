@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.broadcast import PromoCallback
 from handlers.commands import commands_for
 from handlers.filters import current_role
+from handlers.groupbuy import start_on_groupbuy
 from handlers.language import language_keyboard
 from handlers.referral import Clock, start_with_code
 from handlers.text import HandlerSettings, esc
 from handlers.views.myorders import MyOrderCallback
 from services.community import CommunityView
 from services.member import MemberView
+from services.referral import groupbuy_of_start_parameter
 from services.role import is_chat_admin
 
 router = Router(name="start")
@@ -73,6 +75,7 @@ async def help_text(
 @router.message(CommandStart(), F.chat.type == ChatType.PRIVATE)
 async def start(
     message: Message,
+    bot: Bot,
     member: MemberView,
     command: CommandObject,
     session: AsyncSession,
@@ -86,10 +89,21 @@ async def start(
         "vote on new products, invite friends and collect points."
     ).format(name=f"<b>{esc(member.display_name)}</b>")
     await message.answer(text, reply_markup=menu_keyboard())
-    if command.args:
+    groupbuy_id = groupbuy_of_start_parameter(command.args or "")
+    if groupbuy_id is not None:  # "Open the bot" under a join confirmation in a group
+        await start_on_groupbuy(
+            message,
+            groupbuy_id=groupbuy_id,
+            bot=bot,
+            session=session,
+            settings=settings,
+            member=member,
+        )
+    elif command.args:
         await start_with_code(
             message,
             code=command.args,
+            bot=bot,
             session=session,
             member=member,
             settings=settings,

@@ -925,6 +925,24 @@ async def _member_orders(session: AsyncSession, groupbuy_id: int, member_id: int
     return list(rows.scalars().all())
 
 
+async def prepayment_due(
+    session: AsyncSession, *, groupbuy_id: int, member_id: int, chat_id: int
+) -> OrderView | None:
+    """The member's unpaid order of a Telegram-paid group-buy, in line with their place, to
+    invoice now: a member who joined before starting the bot is invoiced when they do."""
+    created = await sync_prepayment(
+        session, groupbuy_id=groupbuy_id, member_id=member_id, chat_id=chat_id
+    )
+    if created is not None:
+        return created
+    unpaid = [
+        row
+        for row in await _member_orders(session, groupbuy_id, member_id)
+        if row.status in PREPAY_OPEN
+    ]
+    return order_view(unpaid[0]) if unpaid else None
+
+
 async def prepaid_units(session: AsyncSession, *, groupbuy_id: int, member_id: int) -> int:
     """Units the member already paid for in this group-buy (they cannot go below them)."""
     rows = await _member_orders(session, groupbuy_id, member_id)

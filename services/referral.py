@@ -17,6 +17,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
+from models.community import Community, CommunityMember
 from models.ledger import (
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_MEMBER_COMMISSION,
@@ -48,9 +50,12 @@ from models.referral import (
     ReferralCode,
     ReferralInviteLink,
 )
+from models.role import LEADER_ACTIVE, LeaderDesignation
+from services.community import is_open_clause
 from services.db import dialect_name, insert_for, table_of
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
+from services.member import get_member
 from services.points import (
     MAX_POINTS,
     REASON_REFERRAL,
@@ -64,6 +69,9 @@ MAX_DEPTH = 3  # the legal ceiling, whatever the configuration says
 # Telegram's rule for /start parameters; a code itself is shorter
 START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 CAMPAIGN_CODE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
+# the deep-link parameter that opens the bot on the member's place in a group-buy (the
+# "Open the bot" button under a join confirmation): never a referral or campaign code
+GROUPBUY_START = re.compile(r"^gb-(\d{1,18})$", re.IGNORECASE)
 # no 0/o, 1/l/i: a code read off a poster is typed without confusion
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 CODE_LENGTH = 8  # 31^8 ≈ 8.5 * 10^11 codes: not guessable by trying
@@ -223,6 +231,128 @@ def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
+def groupbuy_start_parameter(groupbuy_id: int) -> str:
+    """The /start parameter that opens the bot on the member's place in a group-buy."""
+    return f"gb-{groupbuy_id}"
+
+
+def groupbuy_of_start_parameter(parameter: str) -> int | None:
+    """The group-buy a /start parameter made by `groupbuy_start_parameter` names, or None."""
+    match = GROUPBUY_START.match(parameter.strip())
+    return int(match.group(1)) if match else None  # 18 digits: always a 64-bit id
+
+
+@dataclass(frozen=True, slots=True)
+class GroupToJoin:
+    """A group offered to a newcomer, and whom to ask when the bot cannot make a link."""
+
+    community_id: int
+    title: str
+    leader_name: str | None  # its leader (the longest serving), None when it has none
+
+
+@dataclass(frozen=True, slots=True)
+class GroupsToJoin:
+    """Where a newcomer from a referral can go, and whose invite links take them there."""
+
+    link_owner: int  # the inviter (their links count for them), or the newcomer of a campaign
+    of_inviter: bool  # True: the inviter's own group (one); False: open groups to choose from
+    groups: tuple[GroupToJoin, ...]
+
+
+async def _referrer_of(session: AsyncSession, member_id: int) -> int | None:
+    found = await session.execute(
+        select(col(Referral.referrer_id)).where(col(Referral.invitee_id) == member_id)
+    )
+    referrer = found.scalar_one_or_none()
+    return int(referrer) if referrer is not None else None
+
+
+async def _leader_name(session: AsyncSession, community_id: int) -> str | None:
+    found = await session.execute(
+        select(col(LeaderDesignation.member_id))
+        .where(
+            col(LeaderDesignation.community_id) == community_id,
+            col(LeaderDesignation.status) == LEADER_ACTIVE,
+        )
+        .order_by(col(LeaderDesignation.designated_at), col(LeaderDesignation.id))
+        .limit(1)
+    )
+    leader_id = found.scalar_one_or_none()
+    leader = await get_member(session, int(leader_id)) if leader_id is not None else None
+    return leader.display_name if leader is not None else None
+
+
+async def _open_groups_of(session: AsyncSession, member_id: int, *, limit: int) -> list[Any]:
+    """Open groups the member is in (as far as the bot saw): those they lead first, then the
+    one they were last seen in."""
+    leads = (
+        select(col(LeaderDesignation.community_id))
+        .where(
+            col(LeaderDesignation.member_id) == member_id,
+            col(LeaderDesignation.status) == LEADER_ACTIVE,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(col(Community.id), col(Community.title))
+        .join(CommunityMember, col(CommunityMember.community_id) == col(Community.id))
+        .where(
+            col(CommunityMember.member_id) == member_id,
+            col(CommunityMember.left_at).is_(None),
+            is_open_clause(),
+        )
+        .order_by(
+            col(Community.id).in_(leads).desc(),
+            col(CommunityMember.last_seen_at).desc(),
+            col(Community.id),
+        )
+        .limit(limit)
+    )
+    return list(rows.all())
+
+
+async def groups_to_join(
+    session: AsyncSession, *, invitee_id: int, limit: int = 10
+) -> GroupsToJoin:
+    """Where a newcomer can go: the open group their inviter is in, or else the brand's open
+    groups (by title, those the newcomer is not in already)."""
+    referrer_id = await _referrer_of(session, invitee_id)
+    rows = await _open_groups_of(session, referrer_id, limit=1) if referrer_id else []
+    of_inviter = bool(rows)
+    if not rows:
+        already = select(col(CommunityMember.community_id)).where(
+            col(CommunityMember.member_id) == invitee_id, col(CommunityMember.left_at).is_(None)
+        )
+        found = await session.execute(
+            select(col(Community.id), col(Community.title))
+            .where(is_open_clause(), col(Community.id).not_in(already))
+            .order_by(col(Community.title), col(Community.id))
+            .limit(limit)
+        )
+        rows = list(found.all())
+    groups = [
+        GroupToJoin(int(chat_id), str(title), await _leader_name(session, int(chat_id)))
+        for chat_id, title in rows
+    ]
+    return GroupsToJoin(referrer_id or invitee_id, of_inviter, tuple(groups))
+
+
+async def group_to_join(
+    session: AsyncSession, *, invitee_id: int, community_id: int
+) -> tuple[int, GroupToJoin] | None:
+    """The open group a newcomer chose, with whose link takes them there; None when the group
+    is not open (any more)."""
+    found = await session.execute(
+        select(col(Community.title)).where(col(Community.id) == community_id, is_open_clause())
+    )
+    title = found.scalar_one_or_none()
+    if title is None:
+        return None
+    owner = await _referrer_of(session, invitee_id) or invitee_id
+    return owner, GroupToJoin(community_id, str(title), await _leader_name(session, community_id))
+
+
 def invite_link_name(code: str) -> str:
     """The name the bot gives a group invite link it creates for a code (at most 32 chars)."""
     return f"ref-{code}"[:32]
@@ -315,7 +445,7 @@ async def create_campaign(
     for points in (welcome_points, reward_points):
         if not 0 <= points <= MAX_POINTS:
             raise ReferralError("bad_points")
-    if code is not None and not CAMPAIGN_CODE.match(code):
+    if code is not None and (not CAMPAIGN_CODE.match(code) or GROUPBUY_START.match(code)):
         raise ReferralError("bad_code")
     campaign = ReferralCampaign(
         name=name,

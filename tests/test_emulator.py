@@ -24,6 +24,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 from aiogram.filters import CommandStart
+from aiogram.methods import DeleteEphemeralMessage, EditEphemeralMessageText
 from aiogram.types import (
     BotCommand,
     BotCommandScopeAllGroupChats,
@@ -33,6 +34,7 @@ from aiogram.types import (
     ChatMemberAdministrator,
     ChatMemberMember,
     ChatMemberOwner,
+    EphemeralMessageParameters,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputMediaPhoto,
@@ -1146,3 +1148,176 @@ async def test_unsupported_method_and_misc(bot: Bot, emulator: Emulator) -> None
         "resize_keyboard": True,
     }
     assert re.fullmatch(r"\d+:.+", EMULATOR_TOKEN)
+
+
+# --------------------------------------------------------------- ephemeral messages (10.2) ---
+def test_the_spec_is_bot_api_10_3_and_new_methods_return_true() -> None:
+    spec = get_spec()
+    assert spec.version == "Bot API 10.3"
+    # 10.2+ entries state their result in prose only: "Returns True on success"
+    assert spec.methods["deleteEphemeralMessage"]["returns"] == ["Boolean"]
+    assert spec.methods["editEphemeralMessageText"]["returns"] == ["Boolean"]
+    names = {f["name"] for f in spec.fields("sendMessage")}
+    assert {"ephemeral_message_parameters", "receiver_user_id", "callback_query_id"} <= names
+
+
+async def _card_in_group(bot: Bot, emulator: Emulator) -> Message:
+    emulator.add_user(CAROL, "Carol")
+    emulator.add_group(GROUP, "Makers", creator=ALICE, members=[BOB, CAROL])
+    emulator.add_bot_to_group(GROUP, ALICE)
+    emulator.pop_updates()
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Join", callback_data="join")]]
+    )
+    return await bot.send_message(GROUP, "Tea, 3 joined", reply_markup=keyboard)
+
+
+async def test_an_ephemeral_message_is_seen_by_its_receiver_alone(
+    bot: Bot, emulator: Emulator
+) -> None:
+    # given a card in a group, and Bob taps its button
+    card = await _card_in_group(bot, emulator)
+    query = emulator.press_button(BOB, GROUP, card.message_id, callback_data="join")
+    query_id = query["callback_query"]["id"]
+    # when the bot answers Bob with an ephemeral message tied to his callback query
+    button = InlineKeyboardButton(text="Open the bot", url="https://t.me/community_bot?start=x")
+    sent = await bot.send_message(
+        GROUP,
+        "You joined: <b>2</b>",
+        ephemeral_message_parameters=EphemeralMessageParameters(
+            receiver_user_id=BOB, callback_query_id=query_id
+        ),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]),
+    )
+    # then Telegram's answer carries the ephemeral id and the receiver
+    assert sent.ephemeral_message_id == 1
+    assert sent.receiver_user is not None and sent.receiver_user.id == BOB
+    # and Bob sees it in the group, nobody else does
+    [only] = emulator.ephemeral_messages(GROUP, BOB)
+    assert (only.text, only.button_texts) == ("You joined: 2", ["Open the bot"])
+    assert only in emulator.messages(GROUP, viewer=BOB)
+    assert only not in emulator.messages(GROUP, viewer=CAROL)
+    assert only not in emulator.messages(GROUP)
+    assert emulator.last_bot_message(GROUP).message_id == card.message_id
+    assert emulator.ephemeral_messages(GROUP, CAROL) == []
+    # the 10.2 form (top-level receiver_user_id, now deprecated) does the same
+    legacy = await bot.send_message(GROUP, "Second note", receiver_user_id=CAROL)
+    assert legacy.ephemeral_message_id == 2
+    assert [m.text for m in emulator.ephemeral_messages(GROUP, CAROL)] == ["Second note"]
+    # and an ephemeral message can be edited and deleted by its receiver and id
+    assert await bot(
+        EditEphemeralMessageText(
+            chat_id=GROUP, receiver_user_id=BOB, ephemeral_message_id=1, text="Edited"
+        )
+    )
+    assert emulator.ephemeral_messages(GROUP, BOB)[0].text == "Edited"
+    assert await bot(
+        DeleteEphemeralMessage(chat_id=GROUP, receiver_user_id=BOB, ephemeral_message_id=1)
+    )
+    assert emulator.ephemeral_messages(GROUP, BOB) == []
+    with pytest.raises(TelegramBadRequest, match="message to delete not found"):
+        await bot(
+            DeleteEphemeralMessage(chat_id=GROUP, receiver_user_id=CAROL, ephemeral_message_id=1)
+        )
+
+
+async def test_ephemeral_messages_are_checked_like_telegram_does(
+    bot: Bot, emulator: Emulator
+) -> None:
+    card = await _card_in_group(bot, emulator)
+    emulator.add_user(4004, "Dave")
+    start_chat(emulator, ALICE)
+    query = emulator.press_button(BOB, GROUP, card.message_id, callback_data="join")
+    query_id = query["callback_query"]["id"]
+
+    def to(receiver: int, **options: Any) -> EphemeralMessageParameters:
+        return EphemeralMessageParameters(receiver_user_id=receiver, **options)
+
+    cases: list[tuple[int, EphemeralMessageParameters, str]] = [
+        (ALICE, to(ALICE), "only to group and supergroup chats"),
+        (GROUP, to(4004), "receiver user is not a member of the chat"),
+        (GROUP, to(9999), "receiver user not found"),
+        (GROUP, to(CAROL, callback_query_id=query_id), "sent by another user"),
+        (GROUP, to(BOB, callback_query_id="777"), "query is too old"),
+        (GROUP, to(BOB, replace_callback_query_message=True), "needs a callback_query_id"),
+    ]
+    for chat_id, options, error in cases:
+        with pytest.raises(TelegramBadRequest, match=error):
+            await bot.send_message(chat_id, "hi", ephemeral_message_parameters=options)
+    with pytest.raises(TelegramBadRequest, match="can't be used together"):
+        await bot.send_message(
+            GROUP, "hi", ephemeral_message_parameters=to(BOB), receiver_user_id=BOB
+        )
+    status, body = await raw_call(
+        emulator, "sendMessage", {"chat_id": str(GROUP), "text": "x", "callback_query_id": query_id}
+    )
+    assert (status, body["description"]) == (
+        400,
+        "Bad Request: receiver_user_id must be specified for ephemeral messages",
+    )
+    assert emulator.ephemeral_messages(GROUP, BOB) == []
+    # replacing the card: Bob sees the ephemeral message in its place, the others the card
+    await bot.send_message(
+        GROUP,
+        "Only for you",
+        ephemeral_message_parameters=to(
+            BOB, callback_query_id=query_id, replace_callback_query_message=True
+        ),
+    )
+    assert [m.text for m in emulator.bot_messages(GROUP, viewer=BOB)] == ["Only for you"]
+    assert [m.text for m in emulator.bot_messages(GROUP, viewer=CAROL)] == ["Tea, 3 joined"]
+    # a button under an ephemeral message is pressed by its receiver only, and its callback
+    # query cannot replace a message
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Undo", callback_data="undo")]]
+    )
+    sent = await bot.send_message(
+        GROUP, "Undo?", ephemeral_message_parameters=to(BOB), reply_markup=keyboard
+    )
+    assert sent.ephemeral_message_id is not None
+    with pytest.raises(ValueError, match="only its receiver"):
+        emulator.press_button(
+            CAROL, GROUP, 0, callback_data="undo", ephemeral_message_id=sent.ephemeral_message_id
+        )
+    pressed = emulator.press_button(
+        BOB, GROUP, 0, callback_data="undo", ephemeral_message_id=sent.ephemeral_message_id
+    )
+    assert pressed["callback_query"]["message"]["ephemeral_message_id"] == sent.ephemeral_message_id
+    with pytest.raises(TelegramBadRequest, match="must be False for callback queries"):
+        await bot.send_message(
+            GROUP,
+            "again",
+            ephemeral_message_parameters=to(
+                BOB,
+                callback_query_id=pressed["callback_query"]["id"],
+                replace_callback_query_message=True,
+            ),
+        )
+
+
+async def test_opening_links_deep_links_and_invite_links(bot: Bot, emulator: Emulator) -> None:
+    emulator.add_user(CAROL, "Carol")
+    emulator.add_group(GROUP, "Makers", creator=ALICE, members=[BOB])
+    emulator.add_bot_to_group(GROUP, ALICE, status="administrator")
+    emulator.pop_updates()
+    # a deep link into the bot opens the private chat with /start and its payload
+    [started] = emulator.open_url(CAROL, "https://t.me/community_bot?start=ref_abc")
+    assert started["message"]["text"] == "/start ref_abc"
+    assert started["message"]["chat"]["id"] == CAROL
+    # an invite link joins the group
+    link = await bot.create_chat_invite_link(GROUP, name="ref-abc")
+    emulator.open_url(CAROL, link.invite_link)
+    assert (await bot.get_chat_member(GROUP, CAROL)).status == "member"
+    with pytest.raises(ValueError, match="does not lead to this bot"):
+        emulator.open_url(CAROL, "https://t.me/other_bot?start=x")
+    with pytest.raises(ValueError, match="not a Telegram link"):
+        emulator.open_url(CAROL, "https://example.com/")
+
+
+async def test_a_stars_subscription_update_is_a_valid_update(bot: Bot, emulator: Emulator) -> None:
+    body = emulator.update_subscription(ALICE, "plan-gold", "canceled")
+    update = Update.model_validate(body, context={"bot": bot})
+    assert update.subscription is not None
+    assert (update.subscription.user.id, update.subscription.state) == (ALICE, "canceled")
+    with pytest.raises(ValueError, match="state"):
+        emulator.update_subscription(ALICE, "plan-gold", "paused")

@@ -48,7 +48,7 @@ def test_the_tour_script_prints_the_conversation() -> None:
         "[Tea Lovers] bot: 🛒 Oolong tea",
         "[1] 参团 ×1  [2] 参团 ×2  [3] 参团 ×3  [4] −1  [5] 退出  [6] 详情",
         "(dan presses [2] 参团 ×2)",
-        "    (popup) 你是第 1 位，数量 2。和我私聊就能收到确认消息。",
+        "    (popup) 你是第 1 位，数量 2。",
         "[bob (private)] bot: 你已參加 Oolong tea：數量 1，你是第 2 位。",
         "[Tea Lovers] bot: #1 Oolong tea — 已接 3 件",
         "    1. Dan ×2",
@@ -222,3 +222,35 @@ async def test_the_my_orders_script_pays_and_cancels_from_the_list_in_both_langu
         ],
     )
     assert not [line for line in lines if "Traceback" in line]
+
+
+def test_the_newcomers_script_shows_an_ephemeral_confirmation_and_a_join_button() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "newcomers.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    expected_in_order = [
+        # dan never started the bot: his confirmation is in the group, for him alone
+        "(dan presses [1] Join ×1)",
+        "[Tea Lovers] bot (only dan sees this): Dan, you joined Oolong tea: quantity 1, you are "
+        "#1. Only you see this message.",
+        "    [1] Open the bot",
+        "(dan presses [1] Open the bot)",
+        "(dan opens the bot: https://t.me/community_bot?start=gb-1)",
+        "[dan (private)] bot: You joined Oolong tea: quantity 1, you are #1.",
+        # bob started it: his confirmation comes in private, nothing in the group
+        "(bob presses [1] Join ×1)",
+        "[bob (private)] bot: 你已参加 Oolong tea：数量 1，你是第 2 位。",
+        # erin follows bob's invitation and is one tap from Tea Lovers
+        "(erin opens the bot: https://t.me/community_bot?start=",
+        "[erin (private)] bot: 你通过 Bob 的邀请加入。\n    点击下方按钮加入 Tea Lovers。",
+        "    [1] 加入 Tea Lovers",
+        "(erin joins Tea Lovers)",
+        "[Tea Lovers] bot: Welcome to Tea Lovers, Erin!",
+    ]
+    position = 0
+    for expected in expected_in_order:
+        found = transcript.find(expected, position)
+        assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
+        position = found + len(expected)
+    assert "(only bob sees this)" not in transcript

@@ -372,7 +372,11 @@ async def test_a_campaign_code_attributes_to_the_campaign_with_its_own_rewards(
     # a newcomer through the campaign gets its welcome gift, and its reward on the first order
     newcomer(harness, FAY)
     replies = await harness.send(FAY, FAY, "/start SPRING26")
-    assert replies[1] == "You joined through Spring fair.\nWelcome gift: 20 points."
+    assert replies[1] == (
+        "You joined through Spring fair.\nWelcome gift: 20 points.\nChoose a group to join:"
+    )
+    # a campaign has no inviter's group: the brand's open groups are offered
+    assert harness.emulator.last_bot_message(FAY).button_texts == ["Coffee Club", "Tea Lovers"]
     assert await points_of(harness, FAY) == 20
     await buy_and_pay(harness, FAY)
     assert await points_of(harness, FAY) == 20 + 50 + 100  # the order's own points too

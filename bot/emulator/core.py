@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -79,6 +80,19 @@ class StoredMessage:
     raw: dict[str, Any]
     edit_count: int = 0
     deleted: bool = False
+    #: For an ephemeral message (Bot API 10.2): the only user who sees it, its identifier among
+    #: the chat's ephemeral messages, and the message it is shown in place of for that user.
+    receiver_user_id: int | None = None
+    ephemeral_message_id: int | None = None
+    replaces_message_id: int | None = None
+
+    @property
+    def ephemeral(self) -> bool:
+        return self.receiver_user_id is not None
+
+    def visible_to(self, user_id: int | None) -> bool:
+        """Whether ``user_id`` sees it in the chat (None: what every member sees)."""
+        return self.receiver_user_id is None or self.receiver_user_id == user_id
 
     @property
     def buttons(self) -> list[list[dict[str, Any]]]:
@@ -110,6 +124,9 @@ class _Chat:
     next_message_id: int = 1
     pinned: list[int] = field(default_factory=list)
     invite_links: list[dict[str, Any]] = field(default_factory=list)
+    # ephemeral messages by (receiver, ephemeral_message_id); identifiers count per chat
+    ephemeral: dict[tuple[int, int], StoredMessage] = field(default_factory=dict)
+    next_ephemeral_id: int = 1
 
     def as_dict(self) -> dict[str, Any]:
         if self.type == "private" and self.user is not None:
@@ -141,6 +158,13 @@ class _CallbackQuery:
     message_id: int
     data: str | None
     answered: bool = False
+    ephemeral_message_id: int | None = None  # pressed under an ephemeral message
+
+
+@dataclass(frozen=True)
+class _Ephemeral:
+    receiver_user_id: int
+    replaces_message_id: int | None  # the message it replaces for the receiver, if any
 
 
 @dataclass
@@ -631,14 +655,23 @@ class Emulator:
         callback_data: str | None = None,
         index: int | None = None,
         force: bool = False,
+        ephemeral_message_id: int | None = None,
     ) -> dict[str, Any]:
-        """A user presses an inline button of a bot message (by callback_data or flat index).
+        """A user presses an inline button of a bot message (by callback_data or flat index);
+        of an ephemeral message sent to them with ``ephemeral_message_id`` (message_id 0).
 
         ``force=True`` skips the "this button exists" check so arbitrary data can be forged.
         """
         user = self._user(user_id)
         chat = self._chats.get(chat_id)
         message = chat.by_id.get(message_id) if chat is not None else None
+        if ephemeral_message_id is not None:
+            message = chat.ephemeral.get((user_id, ephemeral_message_id)) if chat else None
+            if message is None and not force:
+                raise ValueError(
+                    f"no ephemeral message {ephemeral_message_id} for user {user_id} in chat "
+                    f"{chat_id} (only its receiver sees one)"
+                )
         if message is not None and message.deleted:
             message = None
         data = callback_data
@@ -665,7 +698,9 @@ class Emulator:
             query["message"] = copy.deepcopy(message.raw)
         elif chat is not None:
             query["message"] = {"chat": chat.as_dict(), "message_id": message_id, "date": 0}
-        self._callbacks[query_id] = _CallbackQuery(query_id, user_id, chat_id, message_id, data)
+        self._callbacks[query_id] = _CallbackQuery(
+            query_id, user_id, chat_id, message_id, data, ephemeral_message_id=ephemeral_message_id
+        )
         return self._enqueue({"callback_query": query})
 
     def _find_button_data(
@@ -693,6 +728,42 @@ class Emulator:
         if "callback_data" not in button:
             raise ValueError(f"button {button.get('text')!r} has no callback_data")
         return str(button["callback_data"])
+
+    def open_url(self, user_id: int, url: str) -> list[dict[str, Any]]:
+        """The user taps a link (a URL button): a deep link into the bot
+        (``https://t.me/<bot>?start=<payload>``) opens the private chat and sends
+        ``/start <payload>`` as Telegram's app does; an invite link made by
+        createChatInviteLink joins the group (see :meth:`join_by_link`)."""
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https", "tg") or parsed.netloc not in (
+            "t.me",
+            "telegram.me",
+        ):
+            raise ValueError(f"{url!r} is not a Telegram link")
+        path = parsed.path.strip("/")
+        if path.startswith("+") or path.startswith("joinchat/"):
+            return self.join_by_link(user_id, url)
+        if path.lower() != str(self.bot_user["username"]).lower():
+            raise ValueError(f"{url!r} does not lead to this bot")
+        start = parse_qs(parsed.query).get("start")
+        text = f"/start {start[0]}" if start and start[0] else "/start"
+        return [self.send_message(user_id, user_id, text)]
+
+    def update_subscription(self, user_id: int, invoice_payload: str, state: str) -> dict[str, Any]:
+        """A user's Stars subscription to the bot changed (Bot API 10.3's ``subscription``
+        update): ``state`` is canceled, active or failed."""
+        if state not in ("canceled", "active", "failed"):
+            raise ValueError(f"state {state!r} is not canceled, active or failed")
+        user = self._user(user_id)
+        return self._enqueue(
+            {
+                "subscription": {
+                    "user": copy.deepcopy(user),
+                    "invoice_payload": invoice_payload,
+                    "state": state,
+                }
+            }
+        )
 
     def answer_poll(self, user_id: int, poll_id: str, option_ids: list[int]) -> dict[str, Any]:
         """A user votes (empty list = retract). Non-anonymous polls deliver ``poll_answer``;
@@ -842,15 +913,35 @@ class Emulator:
         return self._enqueue({"message": copy.deepcopy(message.raw)})
 
     # ------------------------------------------------------------------ inspection --------
-    def messages(self, chat_id: int) -> list[StoredMessage]:
+    def messages(self, chat_id: int, *, viewer: int | None = None) -> list[StoredMessage]:
+        """The chat's history as ``viewer`` sees it: every ordinary message, and the ephemeral
+        messages sent to ``viewer`` (shown in place of the message they replace, if any).
+        Without a viewer: what every member sees, no ephemeral message."""
         chat = self._chats.get(chat_id)
-        return list(chat.history) if chat is not None else []
+        if chat is None:
+            return []
+        replaced = {
+            m.replaces_message_id
+            for m in chat.history
+            if m.receiver_user_id == viewer and m.replaces_message_id and not m.deleted
+        }
+        return [
+            m
+            for m in chat.history
+            if m.visible_to(viewer) and (viewer is None or m.message_id not in replaced)
+        ]
 
-    def bot_messages(self, chat_id: int) -> list[StoredMessage]:
-        return [m for m in self.messages(chat_id) if m.from_bot and not m.deleted]
+    def bot_messages(self, chat_id: int, *, viewer: int | None = None) -> list[StoredMessage]:
+        return [m for m in self.messages(chat_id, viewer=viewer) if m.from_bot and not m.deleted]
 
-    def last_bot_message(self, chat_id: int) -> StoredMessage:
-        found = self.bot_messages(chat_id)
+    def ephemeral_messages(self, chat_id: int, user_id: int) -> list[StoredMessage]:
+        """The ephemeral messages the bot sent ``user_id`` in the chat (not deleted)."""
+        return [
+            m for m in self.bot_messages(chat_id, viewer=user_id) if m.receiver_user_id == user_id
+        ]
+
+    def last_bot_message(self, chat_id: int, *, viewer: int | None = None) -> StoredMessage:
+        found = self.bot_messages(chat_id, viewer=viewer)
         if not found:
             history = "\n".join(
                 f"  #{m.message_id} {m.from_user.get('first_name')}: {m.text!r}"
@@ -1356,15 +1447,23 @@ class Emulator:
         markup: dict[str, Any] | None,
         reply: StoredMessage | None,
         params: Mapping[str, Any] | None = None,
+        ephemeral: _Ephemeral | None = None,
     ) -> StoredMessage:
-        message_id = chat.next_message_id
-        chat.next_message_id += 1
+        if ephemeral is None:
+            message_id = chat.next_message_id
+            chat.next_message_id += 1
+        else:
+            message_id = 0  # an ephemeral message is known by its ephemeral_message_id
         raw: dict[str, Any] = {
             "message_id": message_id,
             "from": copy.deepcopy(sender),
             "chat": chat.as_dict(),
             "date": _now(),
         }
+        if ephemeral is not None:
+            raw["ephemeral_message_id"] = chat.next_ephemeral_id
+            chat.next_ephemeral_id += 1
+            raw["receiver_user"] = copy.deepcopy(self._users[ephemeral.receiver_user_id])
         if reply is not None:
             raw["reply_to_message"] = {
                 k: copy.deepcopy(v) for k, v in reply.raw.items() if k != "reply_to_message"
@@ -1388,7 +1487,13 @@ class Emulator:
             raw=raw,
         )
         chat.history.append(message)
-        chat.by_id[message_id] = message
+        if ephemeral is None:
+            chat.by_id[message_id] = message
+            return message
+        message.receiver_user_id = ephemeral.receiver_user_id
+        message.ephemeral_message_id = raw["ephemeral_message_id"]
+        message.replaces_message_id = ephemeral.replaces_message_id
+        chat.ephemeral[(ephemeral.receiver_user_id, raw["ephemeral_message_id"])] = message
         return message
 
     def _send(
@@ -1402,7 +1507,10 @@ class Emulator:
         html: str | None,
         chat: _Chat,
         reply: StoredMessage | None,
+        ephemeral_ok: bool = False,
     ) -> StoredMessage:
+        """Store a message the bot sends; ``ephemeral_ok`` for the methods whose spec has the
+        ephemeral parameters (elsewhere Telegram ignores them as unknown parameters)."""
         markup = params.get("reply_markup")
         return self._new_message(
             chat,
@@ -1415,7 +1523,55 @@ class Emulator:
             markup=markup if isinstance(markup, dict) else None,
             reply=reply,
             params=params,
+            ephemeral=self._ephemeral_target(chat, params) if ephemeral_ok else None,
         )
+
+    def _ephemeral_target(self, chat: _Chat, params: Mapping[str, Any]) -> _Ephemeral | None:
+        """Who alone sees the message, when the request asks for an ephemeral one (Bot API
+        10.2's receiver_user_id / callback_query_id, or 10.3's ephemeral_message_parameters),
+        checked as Telegram does; None for an ordinary message."""
+        legacy = {
+            key: params[key] for key in ("receiver_user_id", "callback_query_id") if key in params
+        }
+        given = params.get("ephemeral_message_parameters")
+        if given is not None and legacy:
+            raise bad_request(
+                "ephemeral_message_parameters can't be used together with receiver_user_id or "
+                "callback_query_id"
+            )
+        if given is None and not legacy:
+            return None
+        options: Mapping[str, Any] = given if isinstance(given, dict) else legacy
+        receiver_id = options.get("receiver_user_id")
+        if receiver_id is None:
+            raise bad_request("receiver_user_id must be specified for ephemeral messages")
+        if chat.type not in ("group", "supergroup"):
+            raise bad_request("ephemeral messages can be sent only to group and supergroup chats")
+        receiver = self._users.get(receiver_id)
+        if receiver is None or receiver.get("is_bot"):
+            raise bad_request("receiver user not found")
+        if chat.members.get(receiver_id) not in _ACTIVE:
+            raise bad_request("receiver user is not a member of the chat")
+        replaces: int | None = None
+        query_id = options.get("callback_query_id")
+        if query_id is not None:
+            query = self._callbacks.get(str(query_id))
+            if query is None:
+                raise bad_request(_QUERY_TOO_OLD)
+            if query.user_id != receiver_id:
+                raise bad_request("the callback query was sent by another user")
+            if query.chat_id != chat.id:
+                raise bad_request("the callback query comes from another chat")
+            if options.get("replace_callback_query_message"):
+                if query.ephemeral_message_id is not None:
+                    raise bad_request(
+                        "replace_callback_query_message must be False for callback queries "
+                        "from ephemeral messages; use editEphemeralMessage methods"
+                    )
+                replaces = query.message_id
+        elif options.get("replace_callback_query_message"):
+            raise bad_request("replace_callback_query_message needs a callback_query_id")
+        return _Ephemeral(receiver_id, replaces)
 
     def _caption(
         self, params: Mapping[str, Any]
@@ -1643,6 +1799,7 @@ class Emulator:
             html=html,
             chat=chat,
             reply=reply,
+            ephemeral_ok=True,
         )
         return message.raw
 
@@ -1685,6 +1842,7 @@ class Emulator:
             html=html,
             chat=chat,
             reply=reply,
+            ephemeral_ok=True,
         )
         return message.raw
 
@@ -1703,6 +1861,7 @@ class Emulator:
             html=html,
             chat=chat,
             reply=reply,
+            ephemeral_ok=True,
         )
         return message.raw
 
@@ -2068,6 +2227,55 @@ class Emulator:
                 continue
             if chat.type == "private" or message.from_bot or chat.bot_status in _ADMINS:
                 message.deleted = True
+        return True
+
+    # -- ephemeral messages (Bot API 10.2) --------------------------------------------------
+    def _ephemeral(self, p: Mapping[str, Any], missing: str) -> StoredMessage:
+        chat = self._chat(p["chat_id"])
+        self._require_member(chat)
+        message = chat.ephemeral.get((p["receiver_user_id"], p["ephemeral_message_id"]))
+        if message is None or message.deleted:
+            raise bad_request(missing)
+        return message
+
+    def _api_deleteEphemeralMessage(self, p: dict[str, Any]) -> bool:
+        message = self._ephemeral(p, "message to delete not found")
+        message.deleted = True
+        return True
+
+    def _api_editEphemeralMessageText(self, p: dict[str, Any]) -> bool:
+        message = self._ephemeral(p, "message to edit not found")
+        if "text" not in p:
+            raise bad_request("message text is empty")
+        if message.kind != "text":
+            raise bad_request("there is no text in the message to edit")
+        text, entities, html = self._formatted(p["text"], p.get("parse_mode"), p.get("entities"))
+        if not text:
+            raise bad_request("message text is empty")
+        markup = p.get("reply_markup")
+        if (
+            text == message.text
+            and entities == message.entities
+            and markup == _inline_markup(message.reply_markup)
+        ):
+            raise bad_request(_NOT_MODIFIED)
+        message.text, message.entities, message.html = text, entities, html
+        message.raw["text"] = text
+        if entities:
+            message.raw["entities"] = entities
+        else:
+            message.raw.pop("entities", None)
+        self._set_markup(message, markup)
+        self._mark_edited(message)
+        return True
+
+    def _api_editEphemeralMessageReplyMarkup(self, p: dict[str, Any]) -> bool:
+        message = self._ephemeral(p, "message to edit not found")
+        markup = p.get("reply_markup")
+        if markup == _inline_markup(message.reply_markup):
+            raise bad_request(_NOT_MODIFIED)
+        self._set_markup(message, markup)
+        self._mark_edited(message)
         return True
 
     def _api_setMessageReaction(self, p: dict[str, Any]) -> bool:

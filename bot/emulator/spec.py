@@ -261,7 +261,9 @@ class Spec:
     def __init__(self, data: Mapping[str, Any]) -> None:
         self.data = data
         self.version: str = str(data.get("version", ""))
-        self.methods: dict[str, dict[str, Any]] = dict(data["methods"])
+        self.methods: dict[str, dict[str, Any]] = {
+            name: _with_returns(method) for name, method in data["methods"].items()
+        }
         self.types: dict[str, dict[str, Any]] = dict(data["types"])
         self._lower = {name.lower(): name for name in self.methods}
         self._rules: dict[tuple[str, str], FieldRules] = {}
@@ -327,6 +329,20 @@ class Spec:
 
     def required_fields(self, type_name: str) -> list[str]:
         return [f["name"] for f in self.fields(type_name) if f.get("required")]
+
+
+_RETURNS_TRUE_RE = re.compile(r"Returns (?::code:`)?True|(?::code:`)?True`? is returned")
+
+
+def _with_returns(method: Mapping[str, Any]) -> dict[str, Any]:
+    """The method, with its return type read from its description when the spec leaves it
+    empty (the 10.2+ entries say "Returns True on success" in prose only)."""
+    result = dict(method)
+    if not result.get("returns"):
+        description = " ".join(result.get("description", []))
+        if _RETURNS_TRUE_RE.search(description):
+            result["returns"] = ["Boolean"]
+    return result
 
 
 @functools.cache
