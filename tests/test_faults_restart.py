@@ -162,9 +162,11 @@ async def test_killed_mid_settlement_the_group_buy_settles_once_and_deadlines_st
             chat, card = COFFEE, coffee_card
         joined[uid] = 1 + i % 2
         await harness.press(uid, chat, card, index=i % 2)
-    # ... and a second drop whose deadline is a few seconds from now, a job the bot must
-    # rebuild from the database when it starts again
-    harness.clock.now = datetime.now(UTC) - timedelta(minutes=90) + timedelta(seconds=6)
+    # ... and a second drop whose deadline is half a minute from now, a job the bot must
+    # rebuild from the database when it starts again (far enough that, on a busy machine, the
+    # first process is killed before it: a deadline already due at the first start would be
+    # settled there, and its announcement could die with it, as a reply cut short does)
+    harness.clock.now = datetime.now(UTC) - timedelta(minutes=90) + timedelta(seconds=30)
     await harness.send(LEE, TEA, "/groupbuy 2 90m min=1 stock=5")
     second_card = emu.last_bot_message(TEA).message_id
     await harness.press(MIA, TEA, second_card, index=0)
