@@ -22,7 +22,8 @@ SCORES = [str(i) for i in range(11)]  # the buttons under the NPS question
 async def opt_in(harness: Harness, user: int) -> None:
     await harness.send(user, user, "/start")
     start = harness.emulator.last_bot_message(user)
-    await harness.press(user, user, start.message_id, index=2)  # 🔔 Offers
+    offers = next(i for i, text in enumerate(start.button_texts) if text.startswith("🔔"))
+    await harness.press(user, user, start.message_id, index=offers)
     offer = harness.emulator.last_bot_message(user)
     await harness.press(user, user, offer.message_id, index=0)  # yes
 
