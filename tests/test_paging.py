@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.emulator.core import StoredMessage
 from handlers.paging import PAGE_SIZE
+from models.payout import CashHandover
 from services.paging import Page, slice_of
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
@@ -123,3 +124,32 @@ def test_a_page_knows_whether_more_follow() -> None:
     # a forged offset or limit is kept in range
     assert slice_of(rows, limit=10_000, offset=-5).offset == 0
     assert len(slice_of(rows, limit=0, offset=0).items) == 1
+
+
+async def test_leader_cash_sends_a_page_of_hand_over_cards_then_more(harness: Harness) -> None:
+    # given eleven leaders' hand-overs wait for staff (written as /handover leaves them)
+    await given_products(harness, 0)
+    holders = [900_000 + n for n in range(PAGE_SIZE + 1)]
+    for n, holder in enumerate(holders, start=1):
+        harness.emulator.add_user(holder, f"Leader{n}", username=f"leader{n}", language_code="en")
+        await harness.send(holder, holder, "/start")
+    async with harness.session() as session, session.begin():
+        for holder in holders:
+            session.add(CashHandover(holder_id=holder, currency="CNY", amount=1000))
+    # when Sam asks for /leader_cash
+    before = len(harness.emulator.bot_messages(SAM))
+    await harness.send(SAM, SAM, "/leader_cash")
+    sent = harness.emulator.bot_messages(SAM)[before:]
+    # then ten cards come, each with its buttons, and a line that counts them all with More
+    cards = [m for m in sent if (m.text or "").startswith("💵 Hand-over #")]
+    assert len(cards) == PAGE_SIZE
+    assert all(card.button_texts for card in cards)
+    assert sent[-1].text == "Hand-overs waiting: 1–10 of 11"
+    assert sent[-1].button_texts == ["More ▶️"]
+    # when he taps More, the eleventh card comes and the count says where it is
+    before = len(harness.emulator.bot_messages(SAM))
+    await harness.press(SAM, SAM, sent[-1].message_id, index=0)
+    more = harness.emulator.bot_messages(SAM)[before:]
+    assert [m for m in more if "Leader11" in (m.text or "")]
+    assert more[-1].text == "Hand-overs waiting: 11–11 of 11"
+    assert shown(harness, SAM, sent[-1].message_id).button_texts == []
