@@ -282,7 +282,7 @@ async def coupons_page(
     page = await coupon_page(session, member_id=member.id, now=now, limit=PAGE_SIZE, offset=offset)
     lines = [_("<b>Your coupons</b>")]
     if page.total:
-        lines[0] += " " + _("({counter})").format(counter=page_counter(page))
+        lines[0] = _("<b>Your coupons</b> ({counter})").format(counter=page_counter(page))
         lines += [
             f"🎟 {c.template.code}: {describe(c.template, locale, settings.default_timezone)}"
             for c in page.items

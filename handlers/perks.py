@@ -750,7 +750,7 @@ async def rewards_page(
         return _("There are no rewards to redeem yet."), None
     balance = await points_balance(session, member.id)
     lines = [
-        _("<b>Rewards</b>") + " " + _("({counter})").format(counter=page_counter(page)),
+        _("<b>Rewards</b> ({counter})").format(counter=page_counter(page)),
         _("You have {points}.").format(points=points_text(balance, locale)),
         "",
     ]
@@ -945,9 +945,7 @@ async def fulfil_page(
     if not page.total:
         return _("No reward is waiting to be handed over."), None
     zone = ZoneInfo(settings.default_timezone)
-    lines = [
-        _("<b>Rewards to hand over</b>") + " " + _("({counter})").format(counter=page_counter(page))
-    ]
+    lines = [_("<b>Rewards to hand over</b> ({counter})").format(counter=page_counter(page))]
     builder = InlineKeyboardBuilder()
     for task in page.items:
         who = await get_member(session, task.member_id)

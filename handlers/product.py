@@ -126,9 +126,9 @@ async def products_page(session: AsyncSession, locale: str, offset: int) -> tupl
     if not page.total:
         return _("There are no products on sale yet."), None
     lines = [
-        _("Products on sale (order with /buy ID QUANTITY):")
-        + " "
-        + _("({counter})").format(counter=page_counter(page))
+        _("Products on sale ({counter}; order with /buy ID QUANTITY):").format(
+            counter=page_counter(page)
+        )
     ]
     for product in page.items:
         stock = (

@@ -33,7 +33,7 @@ def product_lines(text: str) -> list[str]:
 async def test_exactly_a_page_of_products_shows_them_all_with_the_count(harness: Harness) -> None:
     await given_products(harness, PAGE_SIZE)
     [text] = await harness.send(MIA, MIA, "/products")
-    assert text.splitlines()[0] == ("Products on sale (order with /buy ID QUANTITY): (10 in all)")
+    assert text.splitlines()[0] == "Products on sale (10 in all; order with /buy ID QUANTITY):"
     assert product_lines(text) == [f"#{n} Tea {n}" for n in range(10, 0, -1)]
     assert harness.emulator.last_bot_message(MIA).button_texts == []
 
@@ -44,14 +44,14 @@ async def test_one_more_than_a_page_of_products_pages_with_more_and_back(
     await given_products(harness, PAGE_SIZE + 1)
     # the first page: the newest ten, the count, and More
     [text] = await harness.send(MIA, TEA, "/products")
-    assert text.splitlines()[0].endswith("(1–10 of 11)")
+    assert text.splitlines()[0].startswith("Products on sale (1–10 of 11;")
     assert product_lines(text) == [f"#{n} Tea {n}" for n in range(11, 1, -1)]
     listing = harness.emulator.last_bot_message(TEA)
     assert listing.button_texts == ["More ▶️"]
     # More: the same message shows the eleventh, with Back
     await harness.press(MIA, TEA, listing.message_id, index=0)
     second = shown(harness, TEA, listing.message_id)
-    assert second.text.splitlines()[0].endswith("(11–11 of 11)")
+    assert second.text.splitlines()[0].startswith("Products on sale (11–11 of 11;")
     assert product_lines(second.text) == ["#1 Tea 1"]
     assert second.button_texts == ["◀️ Back"]
     # Back: the first page again
@@ -60,7 +60,7 @@ async def test_one_more_than_a_page_of_products_pages_with_more_and_back(
     # a forged offset past the end shows an empty page that still counts, never an error
     await harness.press(MIA, TEA, listing.message_id, callback_data="pg:products:500", force=True)
     beyond = shown(harness, TEA, listing.message_id)
-    assert beyond.text.splitlines()[0].endswith("(11 in all)")
+    assert beyond.text.splitlines()[0].startswith("Products on sale (11 in all;")
     assert beyond.button_texts == ["◀️ Back"]
 
 
@@ -68,12 +68,12 @@ async def test_products_page_in_simplified_chinese(harness: Harness) -> None:
     await given_products(harness, PAGE_SIZE + 1)
     # Lee's Telegram is in Simplified Chinese
     [text] = await harness.send(LEE, LEE, "/products")
-    assert text.splitlines()[0].endswith("（第 1–10 项，共 11 项）")
+    assert text.splitlines()[0] == "在售商品（第 1–10 项，共 11 项；用 /buy 编号 数量 下单）："
     listing = harness.emulator.last_bot_message(LEE)
     assert listing.button_texts == ["更多 ▶️"]
     await harness.press(LEE, LEE, listing.message_id, index=0)
     second = shown(harness, LEE, listing.message_id)
-    assert second.text.splitlines()[0].endswith("（第 11–11 项，共 11 项）")
+    assert second.text.splitlines()[0].startswith("在售商品（第 11–11 项，共 11 项；")
     assert second.button_texts == ["◀️ 上一页"]
 
 

@@ -4,6 +4,7 @@ reward that staff see in /fulfil and on the dashboard, hand over once, and the m
 
 from __future__ import annotations
 
+import aiohttp
 from sqlmodel import select
 
 from bot.emulator.core import StoredMessage
@@ -12,6 +13,9 @@ from models.perks import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN, Fulfilment, Re
 from services.points import points_balance
 from services.tables import TABLES, Query
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
+
+__all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 
 
 async def points_of(harness: Harness, member_id: int) -> int:
@@ -203,3 +207,29 @@ async def test_a_physical_reward_is_handed_over_once_and_the_member_told(
     # and the list has nothing left
     assert shown(harness, SAM, card.message_id).text == ("No reward is waiting to be handed over.")
     assert await harness.send(SAM, SAM, "/fulfil") == ["No reward is waiting to be handed over."]
+
+
+async def test_the_dashboard_lists_rewards_to_hand_over_for_staff_only(
+    harness: Harness, dashboard: str
+) -> None:
+    # given Mia redeemed a physical reward
+    await given_a_catalog(harness)
+    await harness.press(MIA, MIA, await ask_to_redeem(harness), index=0)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        # when Sam opens the dashboard's Rewards to hand over page
+        async with http.get(await login_link(harness, SAM), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/rewards") as response:
+            assert response.status == 200
+            page = await response.text()
+    # then the task is there with the member and the reward
+    assert "Rewards to hand over" in page
+    assert "<td>Mia</td>" in page and "<td>Tea sample</td>" in page
+    # and Lee, a leader, reads that rewards are handed over by staff, and no member's task
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, LEE), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/rewards?lang=en") as response:
+            page = await response.text()
+    assert "Rewards are handed over by brand staff." in page
+    assert "Tea sample" not in page
