@@ -19,7 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import OpenGroup, RoleFilter
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.payout import amount_and_currency, payout_card, payout_keyboard
 from handlers.product import amount_error
 from handlers.text import (
@@ -288,11 +288,7 @@ async def send_handover_cards(
             ),
             reply_markup=handover_keyboard(request.id),
         )
-    if page.offset or page.more:
-        await target.answer(
-            _("Hand-overs waiting: {counter}").format(counter=page_counter(page)),
-            reply_markup=with_page_row(None, "handovers", page),
-        )
+    await send_footer(target, _("Hand-overs waiting: {counter}"), "handovers", page)
 
 
 async def send_payout_cards(
@@ -310,11 +306,7 @@ async def send_payout_cards(
             ),
             reply_markup=payout_keyboard(payout, statement, locale),
         )
-    if page.offset or page.more:
-        await target.answer(
-            _("Payout requests waiting: {counter}").format(counter=page_counter(page)),
-            reply_markup=with_page_row(None, "payouts", page),
-        )
+    await send_footer(target, _("Payout requests waiting: {counter}"), "payouts", page)
 
 
 @router.callback_query(
@@ -326,9 +318,9 @@ async def leader_cash_more(
 ) -> None:
     """More (or Back) under /leader_cash: the next cards come as new messages."""
     await query.answer()
-    if not isinstance(query.message, Message):
+    if not await turn_card_page(query.message):
         return
-    await query.message.edit_reply_markup(reply_markup=None)
+    assert isinstance(query.message, Message)
     send = send_handover_cards if callback_data.name == "handovers" else send_payout_cards
     await send(query.message, session, member.locale, callback_data.offset)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -66,3 +66,21 @@ def with_page_row(
         builder.row(*row)
     markup = builder.as_markup()
     return markup if markup.inline_keyboard else None
+
+
+async def send_footer(target: Message, heading: str, name: str, page: Page[Any]) -> None:
+    """Under a page of cards (one message each): a line that counts them, with More, when the
+    list is longer than the page. `heading` is translated and holds {counter}."""
+    if page.offset or page.more:
+        await target.answer(
+            heading.format(counter=page_counter(page)),
+            reply_markup=with_page_row(None, name, page),
+        )
+
+
+async def turn_card_page(message: object) -> bool:
+    """More under a page of cards: the footer loses its buttons, as the next cards follow."""
+    if not isinstance(message, Message):
+        return False
+    await message.edit_reply_markup(reply_markup=None)
+    return True

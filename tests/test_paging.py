@@ -4,9 +4,12 @@ group-buy wizard's product picker, in English and 简体中文."""
 
 from __future__ import annotations
 
+from sqlmodel import col, delete
+
 from bot.emulator.core import StoredMessage
 from handlers.paging import PAGE_SIZE
 from models.payout import CashHandover
+from models.suggestion import Suggestion
 from services.paging import Page, slice_of
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
@@ -153,3 +156,29 @@ async def test_leader_cash_sends_a_page_of_hand_over_cards_then_more(harness: Ha
     assert [m for m in more if "Leader11" in (m.text or "")]
     assert more[-1].text == "Hand-overs waiting: 11–11 of 11"
     assert shown(harness, SAM, sent[-1].message_id).button_texts == []
+
+
+async def test_suggestions_come_a_page_of_cards_at_a_time(harness: Harness) -> None:
+    # given eleven suggestions wait for staff (written as /suggest leaves them)
+    await given_products(harness, 0)
+    async with harness.session() as session, session.begin():
+        for n in range(1, PAGE_SIZE + 2):
+            session.add(Suggestion(member_id=MIA, text=f"Idea {n}"))
+    # when Sam asks for /suggestions, ten cards come and a line that counts them with More
+    before = len(harness.emulator.bot_messages(SAM))
+    await harness.send(SAM, SAM, "/suggestions")
+    sent = harness.emulator.bot_messages(SAM)[before:]
+    assert [m.text.splitlines()[1] for m in sent[:-1]] == [f"Idea {n}" for n in range(1, 11)]
+    assert (sent[-1].text, sent[-1].button_texts) == ("New suggestions: 1–10 of 11", ["More ▶️"])
+    # when he taps More, the eleventh comes, counted
+    before = len(harness.emulator.bot_messages(SAM))
+    await harness.press(SAM, SAM, sent[-1].message_id, index=0)
+    more = harness.emulator.bot_messages(SAM)[before:]
+    assert [m.text.splitlines()[1] for m in more[:-1]] == ["Idea 11"]
+    assert more[-1].text == "New suggestions: 11–11 of 11"
+    # and exactly a page has no footer at all
+    async with harness.session() as session, session.begin():
+        await session.execute(delete(Suggestion).where(col(Suggestion.text) == "Idea 11"))
+    before = len(harness.emulator.bot_messages(SAM))
+    await harness.send(SAM, SAM, "/suggestions")
+    assert len(harness.emulator.bot_messages(SAM)[before:]) == PAGE_SIZE
