@@ -629,6 +629,17 @@ class Dashboard:
         )
         return _("Statement"), f'<div class="cards">{cards}</div>{table}'
 
+    async def rewards(self, _request: web.Request, view: View) -> tuple[str, str]:
+        """Physical rewards members wait for (staff mark them handed over with /fulfil)."""
+        if not view.reader.staff:
+            note = html.escape(_("Rewards are handed over by brand staff."))
+            return _("Rewards to hand over"), f'<p class="note">{note}</p>'
+        note = html.escape(
+            _("Every reward still to hand over, whenever it was redeemed. Mark one with /fulfil.")
+        )
+        table = await self._table(view, "fulfilment", _("Rewards to hand over"))
+        return _("Rewards to hand over"), f'<p class="note">{note}</p>' + table
+
     PAGES: ClassVar[
         dict[str, Callable[[Dashboard, web.Request, View], Awaitable[tuple[str, str]]]]
     ] = {
@@ -640,6 +651,7 @@ class Dashboard:
         "broadcasts": broadcasts,
         "cocreation": cocreation,
         "statement": statement,
+        "rewards": rewards,
     }
 
     # -- CSV -------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ PAGES = (
     ("ledger", N_("Ledger")),
     ("broadcasts", N_("Broadcasts")),
     ("cocreation", N_("Co-creation")),
+    ("rewards", N_("Rewards to hand over")),
     ("statement", N_("Statement")),
 )
 
@@ -70,6 +71,7 @@ COLUMN_LABELS = {
     "finished_at_utc": N_("Finished"),
     "first_name": N_("First name"),
     "first_seen_utc": N_("First seen"),
+    "fulfilment_id": N_("Task"),
     "gmv_minor": N_("GMV"),
     "groupbuy_id": N_("Group-buy"),
     "groupbuys_closed": N_("Group-buys closed"),
@@ -118,6 +120,7 @@ COLUMN_LABELS = {
     "repeat_buyers": N_("Repeat buyers"),
     "reverses_id": N_("Reverses"),
     "row": N_("Row"),
+    "redeemed_at_utc": N_("Redeemed"),
     "scheduled_at_utc": N_("Scheduled"),
     "sent": N_("Sent"),
     "settled_at_utc": N_("Settled"),

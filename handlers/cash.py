@@ -19,6 +19,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import OpenGroup, RoleFilter
+from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.payout import amount_and_currency, payout_card, payout_keyboard
 from handlers.product import amount_error
 from handlers.text import (
@@ -268,24 +269,60 @@ async def leader_cash(
             )
         lines.append(line)
     await message.answer("\n".join(lines))
-    for request in await open_handovers(session):
+    await send_handover_cards(message, session, locale, 0)
+    await send_payout_cards(message, session, locale, 0)
+
+
+async def send_handover_cards(
+    target: Message, session: AsyncSession, locale: str, offset: int
+) -> None:
+    """A page of the hand-overs waiting for staff, a card each; when more wait, a line that
+    counts them with More."""
+    page = await open_handovers(session, limit=PAGE_SIZE, offset=offset)
+    for request in page.items:
         who = await get_member(session, request.holder_id)
         owed = await cash_owed(session, request.holder_id)
-        await message.answer(
+        await target.answer(
             handover_card(
                 request, who.display_name if who else str(request.holder_id), owed, locale
             ),
             reply_markup=handover_keyboard(request.id),
         )
-    for payout in await open_payouts(session):
+    await send_footer(target, _("Hand-overs waiting: {counter}"), "handovers", page)
+
+
+async def send_payout_cards(
+    target: Message, session: AsyncSession, locale: str, offset: int
+) -> None:
+    """A page of the payout requests waiting for staff, a card each; when more wait, a line
+    that counts them with More."""
+    page = await open_payouts(session, limit=PAGE_SIZE, offset=offset)
+    for payout in page.items:
         who = await get_member(session, payout.member_id)
         statement = await earner_statement(session, payout.member_id)
-        await message.answer(
+        await target.answer(
             payout_card(
                 payout, who.display_name if who else str(payout.member_id), statement, locale
             ),
             reply_markup=payout_keyboard(payout, statement, locale),
         )
+    await send_footer(target, _("Payout requests waiting: {counter}"), "payouts", page)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name.in_({"handovers", "payouts"})),
+    RoleFilter(Role.STAFF, "cash.list"),
+)
+async def leader_cash_more(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession, member: MemberView
+) -> None:
+    """More (or Back) under /leader_cash: the next cards come as new messages."""
+    await query.answer()
+    if not await turn_card_page(query.message):
+        return
+    assert isinstance(query.message, Message)
+    send = send_handover_cards if callback_data.name == "handovers" else send_payout_cards
+    await send(query.message, session, member.locale, callback_data.offset)
 
 
 REFUND_PAID_ERRORS = {

@@ -54,7 +54,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("me", N_("Your tier, points and perks"), Role.MEMBER, True, False),
     Command("checkin", N_("Daily check-in for points"), Role.MEMBER, True, True),
     Command("points", N_("Where your points came from"), Role.MEMBER, True, False),
-    Command("rewards", N_("Redeem your points"), Role.MEMBER, True, False),
+    Command(
+        "rewards", N_("Redeem your points: tap a reward, then Confirm"), Role.MEMBER, True, False
+    ),
     Command("coupons", N_("Your coupons"), Role.MEMBER, True, False),
     Command("usecoupon", N_("Use a coupon on an unpaid order"), Role.MEMBER, True, False),
     Command("gift", N_("Give points to a member"), Role.MEMBER, True, True),
@@ -143,6 +145,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("groups", N_("Groups to approve, suspend or reinstate"), Role.STAFF, True, False),
     Command("export", N_("Ledger entries as a CSV file"), Role.STAFF, True, False),
     Command("leader_cash", N_("Cash leaders owe, hand-overs and payouts"), Role.STAFF, True, False),
+    Command("fulfil", N_("Rewards to hand over to members"), Role.STAFF, True, False),
     Command("product_new", N_("Add a product step by step"), Role.STAFF, True, False),
     Command("product_add", N_("Add a product in one line"), Role.STAFF, True, False),
     Command("product_set", N_("Change a product"), Role.STAFF, True, False),

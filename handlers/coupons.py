@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from handlers.filters import RoleFilter
 from handlers.order import CouponCallback, send_invoice
+from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
@@ -29,6 +30,7 @@ from services.coupons import (
     CouponError,
     TemplateView,
     apply_coupon,
+    coupon_page,
     create_template,
     grant,
     held_coupons,
@@ -272,27 +274,23 @@ async def coupon_grant(
             )
 
 
-@router.message(Command("coupons"), PRIVATE)
-async def coupons_command(
-    message: Message,
-    session: AsyncSession,
-    member: MemberView,
-    settings: HandlerSettings,
-    clock: Clock,
-) -> None:
-    """The member's coupons; staff also see every template with how it was used."""
+async def coupons_page(
+    session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of the member's coupons (staff: and every template on the first page)."""
     locale = member.locale
-    held = await held_coupons(session, member.id, clock())
+    page = await coupon_page(session, member_id=member.id, now=now, limit=PAGE_SIZE, offset=offset)
     lines = [_("<b>Your coupons</b>")]
-    if held:
+    if page.total:
+        lines[0] = _("<b>Your coupons</b> ({counter})").format(counter=page_counter(page))
         lines += [
             f"🎟 {c.template.code}: {describe(c.template, locale, settings.default_timezone)}"
-            for c in held
+            for c in page.items
         ]
         lines.append(_("Use one with /usecoupon CODE, or with its button when you order."))
     else:
         lines.append(_("You have no coupons right now."))
-    if member.id in settings.owner_ids or await is_staff(session, member.id):
+    if page.offset == 0 and (member.id in settings.owner_ids or await is_staff(session, member.id)):
         tiers = {t.rank: t for t in await list_tiers(session)}
         lines += ["", _("<b>Coupon templates</b>")]
         for template, given, used in await list_templates(session):
@@ -306,7 +304,36 @@ async def coupons_command(
                 )
                 + (f" ({tier_name(tier)}+)" if template.min_rank and tier else "")
             )
-    await message.answer("\n".join(lines))
+    return "\n".join(lines), with_page_row(None, "coupons", page)
+
+
+@router.message(Command("coupons"), PRIVATE)
+async def coupons_command(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """The member's coupons a page at a time; staff also see every template with its use."""
+    text, markup = await coupons_page(session, member, settings, clock(), 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(PageCallback.filter(F.name == "coupons"))
+async def coupons_more(
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Back or More under /coupons."""
+    text, markup = await coupons_page(session, member, settings, clock(), callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 async def _use(

@@ -39,6 +39,7 @@ from handlers.groupbuy import (
     OpenValues,
     open_and_post,
 )
+from handlers.paging import PageCallback, page_counter, page_row
 from handlers.text import N_, CallbackId, DeadlineScheduler, HandlerSettings, esc, format_money
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView, open_community_ids
@@ -59,7 +60,8 @@ PRIVATE = F.chat.type == ChatType.PRIVATE
 NOT_A_COMMAND = ~F.text.startswith("/")
 Target = Message | InaccessibleMessage
 
-PRODUCT_BUTTONS = 10
+PRODUCT_BUTTONS = 10  # products on one page of the picker
+PICKER = "gbw_product"  # the picker's name in its Back / More buttons
 DEFAULT_MINIMUM = "2"  # people, as the one-line command
 DEFAULT_LIMIT = "5"
 DEFAULT_STOCK = 100  # when the product's stock is unlimited
@@ -193,12 +195,13 @@ async def _default_stock(turn: Turn, data: dict[str, Any]) -> int:
 # ------------------------------------------------------------------ asking -------------
 
 
-async def _prompt(turn: Turn, step: str) -> tuple[str, InlineKeyboardMarkup]:
-    """The question of a step and its buttons."""
+async def _prompt(turn: Turn, step: str, offset: int = 0) -> tuple[str, InlineKeyboardMarkup]:
+    """The question of a step and its buttons (the product picker: the page at `offset`)."""
     data = await turn.state.get_data()
     if step == "product":
         builder = InlineKeyboardBuilder()
-        for product in await list_products(turn.session, limit=PRODUCT_BUTTONS):
+        page = await list_products(turn.session, limit=PRODUCT_BUTTONS, offset=offset)
+        for product in page.items:
             builder.button(
                 text=f"#{product.id} {product.title} · "
                 + format_money(product.price, product.currency, turn.locale),
@@ -206,9 +209,15 @@ async def _prompt(turn: Turn, step: str) -> tuple[str, InlineKeyboardMarkup]:
                     action="product", step=step, product_id=product.id
                 ),
             )
-        builder.attach(_buttons(step, skip=False))
         builder.adjust(1)
-        return _("Which product? Tap one below or send its number."), builder.as_markup()
+        paging = page_row(PICKER, page, PRODUCT_BUTTONS)
+        if paging:
+            builder.row(*paging)
+        builder.attach(_buttons(step, skip=False))
+        question = _("Which product? Tap one below or send its number.")
+        return question + "\n" + _("Products: {counter}").format(
+            counter=page_counter(page)
+        ), builder.as_markup()
     if step == "deadline":
         text = _(
             "When does it close? Send 24h, 90m, 3d, or a date and time like 2026-11-25 20:00 "
@@ -451,7 +460,7 @@ async def _answer(target: Target, turn: Turn, step: str, text: str) -> None:
 
 async def _start(target: Target, turn: Turn, scope: str, intro: str) -> None:
     await turn.state.clear()
-    if not await list_products(turn.session, limit=1):
+    if not (await list_products(turn.session, limit=1)).total:
         await target.answer(_("There are no products on sale yet."))
         return
     await turn.state.update_data(scope=scope)
@@ -571,6 +580,33 @@ async def product_button(
     error = await _choose_product(turn, await get_product(session, callback_data.product_id))
     next_step = "product" if error is not None else "deadline"
     await _ask(query.message, turn, next_step, error=error or "")
+
+
+@router.callback_query(PageCallback.filter(F.name == PICKER), NewGroupBuy.product)
+async def product_page(
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """Back or More under the product picker: the same question shows the other products."""
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    text, markup = await _prompt(turn, "product", callback_data.offset)
+    await query.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(PageCallback.filter(F.name == PICKER))
+async def stale_product_page(query: CallbackQuery) -> None:
+    """Back or More under a picker that is not this user's open question."""
+    await query.answer(_("That question is not open any more."), show_alert=True)
 
 
 @router.callback_query(GroupBuyWizardCallback.filter(F.action == "skip"), on_current_step)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.groupbuy import announce
+from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, RefundWaker
 from handlers.views.groups import GroupCallback, group_name, state_name
 from models.community import (
@@ -134,9 +135,38 @@ def groups_keyboard(lines: list[GroupLine]) -> InlineKeyboardMarkup | None:
 
 @router.message(Command("groups"), PRIVATE, RoleFilter(Role.STAFF, "group.list"))
 async def groups_command(message: Message, session: AsyncSession) -> None:
-    """Lists the groups by approval state, with a button for each action that fits."""
-    lines = await list_groups(session)
-    await message.answer(groups_text(lines), reply_markup=groups_keyboard(lines))
+    """Lists the groups by approval state, with a button for each action that fits, a page at
+    a time."""
+    text, markup = await groups_page(session, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def groups_page(
+    session: AsyncSession, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of /groups: its counter, its groups and their buttons, Back / More."""
+    page = await list_groups(session, limit=PAGE_SIZE, offset=offset)
+    text = groups_text(page.items)
+    if page.total:
+        text = _("Groups: {counter}").format(counter=page_counter(page)) + "\n" + text
+    builder = InlineKeyboardBuilder()
+    keyboard = groups_keyboard(page.items)
+    if keyboard is not None:
+        builder.attach(InlineKeyboardBuilder.from_markup(keyboard))
+    return text, with_page_row(builder, "groups", page)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name == "groups"), RoleFilter(Role.STAFF, "group.list")
+)
+async def groups_more(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+) -> None:
+    """Back or More under /groups."""
+    text, markup = await groups_page(session, callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 REFUSALS = {

@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -23,10 +23,12 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import OpenGroup, RoleFilter
+from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, CallbackId, CommitHook, HandlerSettings, esc
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
 from models.ledger import POINTS
+from services.audit import record_action
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
 from services.coupons import held_coupons, template_by_code
 from services.ledger import movements
@@ -59,8 +61,18 @@ from services.points import (
     points_balance,
     transaction_kind,
 )
-from services.rewards import add_reward, list_rewards, redeem, set_reward_active
-from services.role import Role
+from services.rewards import (
+    FulfilmentError,
+    Redeemed,
+    add_reward,
+    hand_over,
+    list_rewards,
+    open_fulfilments,
+    quote_redeem,
+    redeem,
+    set_reward_active,
+)
+from services.role import Role, staff_locales
 from services.tiers import (
     MAX_SPEND,
     TierError,
@@ -133,9 +145,16 @@ class CheckInCallback(CallbackData, prefix="ck"):
 
 
 class RewardCallback(CallbackData, prefix="rw"):
-    """A redeem button in the reward catalog."""
+    """A redeem button: in the catalog (ask), then under the confirmation (confirm, cancel)."""
 
+    action: str  # ask: show the cost and the balance after; confirm: redeem; cancel: nothing
     reward_id: CallbackId
+
+
+class FulfilCallback(CallbackData, prefix="ff"):
+    """A staff button under /fulfil: this member's physical reward is handed over."""
+
+    fulfilment_id: CallbackId
 
 
 def _int_arg(text: str) -> int | None:
@@ -720,30 +739,23 @@ async def charity_command(message: Message, session: AsyncSession, locale: str) 
     )
 
 
-def rewards_keyboard(rewards: list[tuple[int, str]]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for reward_id, label in rewards:
-        builder.button(text=label, callback_data=RewardCallback(reward_id=reward_id))
-    builder.adjust(1)
-    return builder.as_markup()
-
-
-@router.message(Command("rewards"), PRIVATE)
-async def rewards_command(message: Message, session: AsyncSession, member: MemberView) -> None:
-    """The redeem catalog with a button per reward."""
+async def rewards_page(
+    session: AsyncSession, member: MemberView, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of the catalog with the member's balance, a Redeem button per reward in stock,
+    and Back / More."""
     locale = member.locale
-    rewards = await list_rewards(session)
+    page = await list_rewards(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        return _("There are no rewards to redeem yet."), None
     balance = await points_balance(session, member.id)
-    if not rewards:
-        await message.answer(_("There are no rewards to redeem yet."))
-        return
     lines = [
-        _("<b>Rewards</b>"),
+        _("<b>Rewards</b> ({counter})").format(counter=page_counter(page)),
         _("You have {points}.").format(points=points_text(balance, locale)),
         "",
     ]
-    buttons = []
-    for reward in rewards:
+    builder = InlineKeyboardBuilder()
+    for reward in page.items:
         stock = (
             _("{count} left").format(count=reward.stock)
             if reward.stock is not None
@@ -758,58 +770,281 @@ async def rewards_command(message: Message, session: AsyncSession, member: Membe
             )
         )
         if reward.stock != 0:
-            buttons.append(
-                (
-                    reward.id,
-                    _("Redeem {title}").format(title=reward.title[:40]),
-                )
+            builder.button(
+                text=_("Redeem {title}").format(title=reward.title[:40]),
+                callback_data=RewardCallback(action="ask", reward_id=reward.id),
             )
-    await message.answer("\n".join(lines), reply_markup=rewards_keyboard(buttons))
+    builder.adjust(1)
+    return "\n".join(lines), with_page_row(builder, "rewards", page)
 
 
-@router.callback_query(RewardCallback.filter(), F.message.chat.type == ChatType.PRIVATE)
-async def redeem_button(
+@router.message(Command("rewards"), PRIVATE)
+async def rewards_command(message: Message, session: AsyncSession, member: MemberView) -> None:
+    """The redeem catalog with a button per reward, a page at a time."""
+    text, markup = await rewards_page(session, member, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(PageCallback.filter(F.name == "rewards"))
+async def rewards_more(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession, member: MemberView
+) -> None:
+    """Back or More under /rewards: the same message shows the other page."""
+    text, markup = await rewards_page(session, member, callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(
+    RewardCallback.filter(F.action == "ask"), F.message.chat.type == ChatType.PRIVATE
+)
+async def redeem_asked(
     query: CallbackQuery,
     callback_data: RewardCallback,
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+) -> None:
+    """A Redeem button in the catalog: asks to confirm, with the cost and the balance after;
+    nothing is spent yet."""
+    try:
+        quote = await quote_redeem(session, reward_id=callback_data.reward_id, member_id=member.id)
+    except PointsError as exc:
+        await query.answer(_points_error(exc, settings, locale), show_alert=True)
+        return
+    if quote.after < 0:
+        await query.answer(
+            _("{title} costs {points}; you have {balance}.").format(
+                title=quote.reward.title,
+                points=points_text(quote.reward.cost, member.locale),
+                balance=points_text(quote.balance, member.locale),
+            ),
+            show_alert=True,
+        )
+        return
+    await query.answer()
+    if query.message is None:
+        return
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Confirm"),
+        callback_data=RewardCallback(action="confirm", reward_id=quote.reward.id),
+    )
+    builder.button(
+        text=_("✖️ Cancel"),
+        callback_data=RewardCallback(action="cancel", reward_id=quote.reward.id),
+    )
+    await query.message.answer(
+        _("Redeem {title} for {points}? You will have {after} left.").format(
+            title=f"“{esc(quote.reward.title)}”",
+            points=points_text(quote.reward.cost, member.locale),
+            after=points_text(quote.after, member.locale),
+        ),
+        reply_markup=builder.as_markup(),
+    )
+
+
+@router.callback_query(
+    RewardCallback.filter(F.action == "cancel"), F.message.chat.type == ChatType.PRIVATE
+)
+async def redeem_cancelled(query: CallbackQuery) -> None:
+    """Cancel under a confirmation: nothing is redeemed, and the question says so."""
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(
+            query.message.html_text + "\n" + _("Cancelled: nothing was redeemed."),
+            reply_markup=None,
+        )
+
+
+def redeemed_text(done: Redeemed, locale: str) -> str:
+    """What the member reads once a reward is redeemed: where it is, and what they have left."""
+    title, points = esc(done.reward.title), points_text(done.reward.cost, locale)
+    balance = points_text(done.balance, locale)
+    if done.coupon_code is not None:
+        return _(
+            "You redeemed {title} for {points}. Your coupon {code} is in /coupons: use it with "
+            "/usecoupon {code}, or with its button when you order. You have {balance} left."
+        ).format(title=title, points=points, code=esc(done.coupon_code), balance=balance)
+    return _(
+        "You redeemed {title} for {points} (redemption #{id}). Our staff will hand it to you "
+        "and I will tell you when they have. You have {balance} left."
+    ).format(title=title, points=points, id=done.redemption_id, balance=balance)
+
+
+@router.callback_query(
+    RewardCallback.filter(F.action == "confirm"), F.message.chat.type == ChatType.PRIVATE
+)
+async def redeem_button(
+    query: CallbackQuery,
+    callback_data: RewardCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
     clock: Clock,
+    i18n: I18n,
     notifier: BackgroundSender,
     after_commit: CommitHook,
 ) -> None:
-    """Redeems one reward; a repeated tap is one redemption.
+    """Confirm under the question: redeems the reward once, however often it is tapped (the
+    key is the question's message, so the ledger's unique key refuses a second spend).
 
-    The toast and the confirmation follow the commit, each on its own: a toast Telegram fails
-    is counted, the confirmation is sent again after a passing failure, and neither ever makes
+    The toast, the edit and the outcome follow the commit, each on its own: none ever makes
     the tap fail (the member must never read "try again" about points already spent)."""
+    if query.message is None:
+        await query.answer()
+        return
+    chat_id, message_id = query.message.chat.id, query.message.message_id
     try:
-        reward, redemption_id = await redeem(
+        done = await redeem(
             session,
             reward_id=callback_data.reward_id,
             member_id=member.id,
-            key=f"redeem:{query.id}",
+            key=f"redeem:{member.id}:{chat_id}:{message_id}",
             now=clock(),
         )
     except PointsError as exc:
         await query.answer(_points_error(exc, settings, locale), show_alert=True)
         return
     after_commit.add(partial(query.answer, _("Redeemed.")))
-    if query.message is not None:
-        balance = await points_balance(session, member.id)
-        notifier.send(
-            query.message.chat.id,
-            _(
-                "You redeemed {title} for {points} (redemption #{id}). Our staff will hand it "
-                "to you. You have {balance} left."
-            ).format(
-                title=esc(reward.title),
-                points=points_text(reward.cost, member.locale),
-                id=redemption_id,
-                balance=points_text(balance, member.locale),
-            ),
+    # the question loses its buttons; the outcome is a message of its own, sent again after a
+    # passing failure (an edit that fails would leave the member without it)
+    after_commit.add(
+        partial(
+            bot.edit_message_reply_markup, chat_id=chat_id, message_id=message_id, reply_markup=None
         )
+    )
+    notifier.send(chat_id, redeemed_text(done, member.locale))
+    if done.fulfilment_id is None:
+        return
+    staff = await staff_locales(
+        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    )
+    for staff_id, staff_locale in staff:
+        if staff_id == member.id:
+            continue
+        with i18n.use_locale(staff_locale):
+            notifier.send(
+                staff_id,
+                _("🎁 {name} redeemed {title}: hand it over and mark it in /fulfil.").format(
+                    name=esc(member.display_name), title=esc(done.reward.title)
+                ),
+            )
+
+
+async def fulfil_page(
+    session: AsyncSession, settings: HandlerSettings, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of the physical rewards to hand over, oldest first, with a button per task that
+    names the member."""
+    page = await open_fulfilments(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        return _("No reward is waiting to be handed over."), None
+    zone = ZoneInfo(settings.default_timezone)
+    lines = [_("<b>Rewards to hand over</b> ({counter})").format(counter=page_counter(page))]
+    builder = InlineKeyboardBuilder()
+    for task in page.items:
+        who = await get_member(session, task.member_id)
+        name = who.display_name if who is not None else str(task.member_id)
+        lines.append(
+            _("#{id} {name}: {title}, redeemed {date}").format(
+                id=task.id,
+                name=esc(name),
+                title=esc(task.title),
+                date=task.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+        builder.button(
+            text=_("✅ Handed over to {name}: {title}").format(
+                name=name[:24], title=task.title[:24]
+            ),
+            callback_data=FulfilCallback(fulfilment_id=task.id),
+        )
+    builder.adjust(1)
+    return "\n".join(lines), with_page_row(builder, "fulfil", page)
+
+
+@router.message(Command("fulfil"), PRIVATE, RoleFilter(Role.STAFF, "perks.fulfil"))
+async def fulfil_command(
+    message: Message, session: AsyncSession, settings: HandlerSettings, locale: str
+) -> None:
+    """The physical rewards members redeemed and wait for, with a Handed over button each."""
+    text, markup = await fulfil_page(session, settings, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name == "fulfil"), RoleFilter(Role.STAFF, "perks.fulfil")
+)
+async def fulfil_more(
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Back or More under /fulfil."""
+    text, markup = await fulfil_page(session, settings, callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(FulfilCallback.filter(), RoleFilter(Role.STAFF, "perks.handover"))
+async def handed_over_button(
+    query: CallbackQuery,
+    callback_data: FulfilCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """✅ Handed over: recorded once and audited; the member is told after the commit and the
+    list shows what is still open."""
+    try:
+        task = await hand_over(
+            session, fulfilment_id=callback_data.fulfilment_id, staff_id=member.id, now=clock()
+        )
+    except FulfilmentError as exc:
+        text = _("There is no such reward to hand over.")
+        if exc.task is not None:
+            by = await get_member(session, exc.task.handed_over_by or 0)
+            text = _("{title} was already handed over to its member by {staff}.").format(
+                title=exc.task.title, staff=by.display_name if by else "-"
+            )
+        await query.answer(text, show_alert=True)
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=query.message.chat.id if query.message else None,
+        action="perks.handover.done",
+        allowed=True,
+        required_role="staff",
+        detail=f"fulfilment {task.id} (redemption {task.redemption_id}) to {task.member_id}",
+    )
+    receiver = await get_member(session, task.member_id)
+    name = receiver.display_name if receiver is not None else str(task.member_id)
+    if receiver is not None and receiver.started:
+        with i18n.use_locale(receiver.locale):
+            notifier.send(
+                receiver.id,
+                _("🎁 Your {title} has been handed over to you. Enjoy!").format(
+                    title=esc(task.title)
+                ),
+            )
+    after_commit.add(partial(query.answer, _("Marked handed over to {name}.").format(name=name)))
+    if isinstance(query.message, Message):
+        text, markup = await fulfil_page(session, settings, 0)
+        after_commit.add(partial(query.message.edit_text, text, reply_markup=markup))
 
 
 @router.message(Command("reward_add"), PRIVATE, RoleFilter(Role.STAFF, "perks.rewards"))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
+from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import HandlerSettings, esc, format_money
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
@@ -117,15 +120,17 @@ async def product_add(
     )
 
 
-@router.message(Command("products"))
-async def products(message: Message, session: AsyncSession, locale: str) -> None:
-    """Lists the products on sale with their ids, for /buy."""
-    rows = await list_products(session)
-    if not rows:
-        await message.answer(_("There are no products on sale yet."))
-        return
-    lines = [_("Products on sale (order with /buy ID QUANTITY):")]
-    for product in rows:
+async def products_page(session: AsyncSession, locale: str, offset: int) -> tuple[str, Any]:
+    """A page of the products on sale, its counter and its Back / More buttons."""
+    page = await list_products(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        return _("There are no products on sale yet."), None
+    lines = [
+        _("Products on sale ({counter}; order with /buy ID QUANTITY):").format(
+            counter=page_counter(page)
+        )
+    ]
+    for product in page.items:
         stock = (
             "" if product.stock is None else " · " + _("{count} left").format(count=product.stock)
         )
@@ -133,7 +138,25 @@ async def products(message: Message, session: AsyncSession, locale: str) -> None
             f"#{product.id} {esc(product.title)} — "
             f"{format_money(product.price, product.currency, locale)}{stock}"
         )
-    await message.answer("\n".join(lines))
+    return "\n".join(lines), with_page_row(None, "products", page)
+
+
+@router.message(Command("products"))
+async def products(message: Message, session: AsyncSession, locale: str) -> None:
+    """Lists the products on sale with their ids, for /buy, a page at a time."""
+    text, markup = await products_page(session, locale, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(PageCallback.filter(F.name == "products"))
+async def products_more(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession, locale: str
+) -> None:
+    """Back or More under /products: the same message shows the other page."""
+    text, markup = await products_page(session, locale, callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 PRODUCT_FIELDS = {

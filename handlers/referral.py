@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.chart import bar_chart
 from handlers.filters import OpenGroup, RoleFilter
+from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -619,13 +620,34 @@ def review_keyboard(held: HeldReferral) -> InlineKeyboardMarkup:
 @router.message(Command("referrals_held"), PRIVATE, RoleFilter(Role.STAFF, "referral.held"))
 async def referrals_held(message: Message, session: AsyncSession) -> None:
     """Lists referrals held for review (bursts through one code), each with its buttons."""
-    held = await held_referrals(session)
-    if not held:
+    page = await held_referrals(session, limit=PAGE_SIZE)
+    if not page.total:
         await message.answer(_("No referral is waiting for review."))
         return
     await message.answer(_("Held for review: sign-ups that came in a burst through one code."))
-    for item in held:
-        await message.answer(held_line(item), reply_markup=review_keyboard(item))
+    await send_held_cards(message, session, 0)
+
+
+async def send_held_cards(target: Message, session: AsyncSession, offset: int) -> None:
+    """A page of the held referrals, one message each with its buttons; when more wait, a line
+    that counts them with More."""
+    page = await held_referrals(session, limit=PAGE_SIZE, offset=offset)
+    for item in page.items:
+        await target.answer(held_line(item), reply_markup=review_keyboard(item))
+    await send_footer(target, _("Held for review: {counter}"), "referrals_held", page)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name == "referrals_held"), RoleFilter(Role.STAFF, "referral.held")
+)
+async def referrals_held_more(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+) -> None:
+    """More (or Back) under /referrals_held: the next held referrals come as new messages."""
+    await query.answer()
+    if await turn_card_page(query.message):
+        assert isinstance(query.message, Message)
+        await send_held_cards(query.message, session, callback_data.offset)
 
 
 @router.callback_query(ReviewCallback.filter(), RoleFilter(Role.STAFF, "referral.review"))

@@ -21,6 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
+from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import N_, CallbackId, HandlerSettings, esc
 from handlers.views.perks import points_text
 from services.community import CommunityView, get_community
@@ -117,11 +118,17 @@ async def list_suggestions(
     if (command.args or "").strip().lower() == "stats":
         await message.answer(await _stats_text(session, clock()))
         return
-    waiting = await new_suggestions(session)
-    if not waiting:
-        await message.answer(_("No new suggestions."))
+    await send_suggestion_cards(message, session, 0)
+
+
+async def send_suggestion_cards(target: Message, session: AsyncSession, offset: int) -> None:
+    """A page of the new suggestions, one message each with Adopt and Decline; when more wait,
+    a line that counts them with More."""
+    page = await new_suggestions(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        await target.answer(_("No new suggestions."))
         return
-    for item in waiting:
+    for item in page.items:
         author = await get_member(session, item.member_id)
         where = await get_community(session, item.community_id) if item.community_id else None
         head = _("Suggestion #{id} from {name} ({where}):").format(
@@ -129,7 +136,21 @@ async def list_suggestions(
             name=esc(author.display_name if author else item.member_id),
             where=esc(where.title) if where else _("private chat"),
         )
-        await message.answer(f"{head}\n{esc(item.text)}", reply_markup=_keyboard(item.id))
+        await target.answer(f"{head}\n{esc(item.text)}", reply_markup=_keyboard(item.id))
+    await send_footer(target, _("New suggestions: {counter}"), "suggestions", page)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name == "suggestions"), RoleFilter(Role.STAFF, "suggestion.list")
+)
+async def suggestions_more(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+) -> None:
+    """More (or Back) under /suggestions: the next suggestions come as new messages."""
+    await query.answer()
+    if await turn_card_page(query.message):
+        assert isinstance(query.message, Message)
+        await send_suggestion_cards(query.message, session, callback_data.offset)
 
 
 async def _stats_text(session: AsyncSession, now: datetime) -> str:

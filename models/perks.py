@@ -92,6 +92,11 @@ class PointsDay(SQLModel, table=True):
     total: int = Field(default=0, sa_type=BigInteger)
 
 
+# Reward.kind values
+REWARD_PHYSICAL = "physical"  # a thing staff hand over: redeeming it opens a fulfilment task
+REWARD_COUPON = "coupon"  # a coupon put in the member's /coupons at once: nothing to hand over
+
+
 class Reward(SQLModel, table=True):
     """Something members can redeem points for; stock None means unlimited."""
 
@@ -112,6 +117,8 @@ class Reward(SQLModel, table=True):
             SurrogateKey, ForeignKey("coupon_template.id", name="fk_reward_coupon_template_id")
         ),
     )
+    # what the member receives (REWARD_PHYSICAL or REWARD_COUPON), which says what happens next
+    kind: str = Field(default=REWARD_PHYSICAL, max_length=16)
     active: bool = Field(default=True)
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -130,8 +137,32 @@ class Redemption(SQLModel, table=True):
         sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
     )
     cost: int = Field(sa_type=BigInteger)
-    delivered: bool = Field(default=False)
+    delivered: bool = Field(default=False)  # set when its fulfilment task is handed over
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+# Fulfilment.status values
+FULFILMENT_OPEN = "open"  # the member waits for the reward; staff see it in /fulfil
+FULFILMENT_HANDED_OVER = "handed_over"  # staff handed it over (who and when are kept)
+
+
+class Fulfilment(SQLModel, table=True):
+    """A physical reward staff owe a member: one task per redemption, open until handed over."""
+
+    __tablename__ = "fulfilment"
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    redemption_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("redemption.id"), nullable=False, unique=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    title: str = Field(max_length=128)  # the reward's title when it was redeemed
+    status: str = Field(default=FULFILMENT_OPEN, max_length=16, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    handed_over_by: int | None = Field(default=None, sa_type=TelegramId)  # the staff member
+    handed_over_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # CouponTemplate.kind values

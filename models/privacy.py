@@ -40,6 +40,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "community.added_by",
         "community.approval_by",
         "coupon_template.created_by",
+        "fulfilment.handed_over_by",
         "groupbuy.opened_by",
         "leader_designation.decided_by",
         "leader_designation.designated_by",

@@ -39,6 +39,7 @@ from models.payout import (
 )
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
+from services.paging import Page, count_of, window
 
 # ledger transaction kinds written here
 TX_CASH_COLLECTED = "cash_collected"  # a leader took an offline order's money
@@ -267,15 +268,19 @@ async def decide_handover(
     return _view(fresh)
 
 
-async def open_handovers(session: AsyncSession) -> list[HandoverView]:
-    """Hand-overs waiting for staff, oldest first."""
-    rows = await session.execute(
+async def open_handovers(
+    session: AsyncSession, *, limit: int, offset: int = 0
+) -> Page[HandoverView]:
+    """A page of the hand-overs waiting for staff, oldest first, and how many wait."""
+    limit, offset = window(limit, offset)
+    statement = (
         select(CashHandover)
         .where(col(CashHandover.status) == HANDOVER_REQUESTED)
         .order_by(col(CashHandover.id))
-        .limit(50)
     )
-    return [_view(row) for row in rows.scalars().all()]
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
+    return Page([_view(row) for row in rows.scalars().all()], offset, total)
 
 
 async def cash_holders(

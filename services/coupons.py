@@ -29,6 +29,7 @@ from models.perks import (
 )
 from services.db import upsert
 from services.errors import Refused
+from services.paging import Page, slice_of
 from services.tiers import standing
 
 CODE = re.compile(r"^[A-Z0-9_-]{3,32}$")
@@ -242,6 +243,13 @@ async def held_coupons(session: AsyncSession, member_id: int, now: datetime) -> 
             assert coupon.id is not None
             found.append(HeldCoupon(coupon.id, view, coupon.status, coupon.order_id))
     return sorted(found, key=lambda c: (c.template.expires_at is None, c.template.expires_at))
+
+
+async def coupon_page(
+    session: AsyncSession, *, member_id: int, now: datetime, limit: int, offset: int = 0
+) -> Page[HeldCoupon]:
+    """A page of the member's usable coupons (soonest expiry first) and how many they hold."""
+    return slice_of(await held_coupons(session, member_id, now), limit=limit, offset=offset)
 
 
 def coupon_discount(template: TemplateView, total: int) -> int:

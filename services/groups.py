@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -28,6 +28,7 @@ from services.community import ChatInfo, CommunityView, get_community, record_co
 from services.errors import Refused
 from services.groupbuy import Closing, GroupBuyError, call_off_groupbuy
 from services.member import MemberView, get_member
+from services.paging import Page, count_of, window
 from services.role import is_staff, staff_locales
 
 # what staff may do to a group, and the approval states each action starts from
@@ -252,17 +253,24 @@ async def own_open_groupbuys(session: AsyncSession, *, community_id: int) -> lis
     return [int(i) for i in rows.scalars().all() if i is not None]
 
 
-async def list_groups(session: AsyncSession, *, limit: int = 100) -> list[GroupLine]:
-    """The groups the bot is in, by approval state (pending first) and title."""
-    rows = await session.execute(
+async def list_groups(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[GroupLine]:
+    """A page of the groups the bot is in, by approval state (pending first) and title, and
+    how many there are."""
+    limit, offset = window(limit, offset)
+    rank = case(
+        {state: index for index, state in enumerate(LISTED_STATES)},
+        value=col(Community.approval),
+        else_=len(LISTED_STATES),
+    )
+    statement = (
         select(col(Community.id), col(Community.title), col(Community.approval))
         .where(col(Community.status) == COMMUNITY_ACTIVE)
-        .order_by(col(Community.title), col(Community.id))
-        .limit(limit)
+        .order_by(rank, col(Community.title), col(Community.id))
     )
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
     lines = []
     for community_id, title, approval in rows.all():
         own = await own_open_groupbuys(session, community_id=int(community_id))
         lines.append(GroupLine(int(community_id), title, approval, len(own)))
-    rank = {state: index for index, state in enumerate(LISTED_STATES)}
-    return sorted(lines, key=lambda line: rank.get(line.approval, len(rank)))
+    return Page(lines, offset, total)

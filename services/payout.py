@@ -34,6 +34,7 @@ from models.payout import PAYOUT_PAID, PAYOUT_REFUSED, PAYOUT_REQUESTED, PayoutR
 from services.cash import TX_CASH_NETTED, lock_holder, settle_cash
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances_of_owner, post
+from services.paging import Page, count_of, window
 from services.role import is_suspended_leader
 
 TX_COMMISSION_PAYOUT = "commission_payout"  # released commission paid out to its earner
@@ -179,15 +180,17 @@ async def open_payout(session: AsyncSession, member_id: int) -> PayoutView | Non
     return _view(row) if row is not None else None
 
 
-async def open_payouts(session: AsyncSession) -> list[PayoutView]:
-    """Payout requests waiting for staff, oldest first."""
-    rows = await session.execute(
+async def open_payouts(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[PayoutView]:
+    """A page of the payout requests waiting for staff, oldest first, and how many wait."""
+    limit, offset = window(limit, offset)
+    statement = (
         select(PayoutRequest)
         .where(col(PayoutRequest.status) == PAYOUT_REQUESTED)
         .order_by(col(PayoutRequest.id))
-        .limit(50)
     )
-    return [_view(row) for row in rows.scalars().all()]
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
+    return Page([_view(row) for row in rows.scalars().all()], offset, total)
 
 
 async def decide_payout(

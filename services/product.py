@@ -10,6 +10,7 @@ from sqlmodel import col
 
 from models.product import PAYMENT_MODES, PAYMENT_OFFLINE, Product
 from services.errors import Refused
+from services.paging import Page, count_of, window
 
 
 class ProductError(Refused):
@@ -83,12 +84,13 @@ async def get_product(session: AsyncSession, product_id: int) -> ProductView | N
     return _view(row) if row else None
 
 
-async def list_products(session: AsyncSession, *, limit: int = 20) -> list[ProductView]:
-    """Active products, newest first."""
-    rows = await session.execute(
-        select(Product).where(col(Product.active)).order_by(col(Product.id).desc()).limit(limit)
-    )
-    return [_view(row) for row in rows.scalars().all()]
+async def list_products(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[ProductView]:
+    """A page of the active products, newest first, and how many there are."""
+    limit, offset = window(limit, offset)
+    statement = select(Product).where(col(Product.active)).order_by(col(Product.id).desc())
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
+    return Page([_view(row) for row in rows.scalars().all()], offset, total)
 
 
 EDITABLE = ("title", "description", "price", "stock", "payment_mode", "active", "photo_file_id")

@@ -56,6 +56,7 @@ from services.db import dialect_name, insert_for, table_of
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
 from services.member import get_member
+from services.paging import Page, count_of, window
 from services.points import (
     MAX_POINTS,
     REASON_REFERRAL,
@@ -831,17 +832,19 @@ async def release_referral_commissions(
     return len(pending)
 
 
-async def held_referrals(session: AsyncSession, *, limit: int = 20) -> list[HeldReferral]:
-    """Referrals waiting for staff review, oldest first."""
-    rows = (
-        await session.execute(
-            select(Referral, ReferralCode)
-            .join(ReferralCode, col(ReferralCode.id) == col(Referral.code_id))
-            .where(col(Referral.status) == REFERRAL_HELD)
-            .order_by(col(Referral.created_at), col(Referral.invitee_id))
-            .limit(limit)
-        )
-    ).all()
+async def held_referrals(
+    session: AsyncSession, *, limit: int, offset: int = 0
+) -> Page[HeldReferral]:
+    """A page of the referrals waiting for staff review, oldest first, and how many wait."""
+    limit, offset = window(limit, offset)
+    statement = (
+        select(Referral, ReferralCode)
+        .join(ReferralCode, col(ReferralCode.id) == col(Referral.code_id))
+        .where(col(Referral.status) == REFERRAL_HELD)
+        .order_by(col(Referral.created_at), col(Referral.invitee_id))
+    )
+    total = await count_of(session, statement)
+    rows = (await session.execute(statement.limit(limit).offset(offset))).all()
     out = []
     for referral, code in rows:
         invitee = await session.get(Member, referral.invitee_id)
@@ -863,7 +866,7 @@ async def held_referrals(session: AsyncSession, *, limit: int = 20) -> list[Held
                 first_order_id=referral.first_order_id,
             )
         )
-    return out
+    return Page(out, offset, total)
 
 
 def _name(member: Member | None, member_id: int) -> str:

@@ -25,6 +25,7 @@ from models.suggestion import (
     Suggestion,
 )
 from services.db import dialect_name
+from services.paging import Page, count_of, window
 from services.points import REASON_SUGGESTION, award
 
 MAX_PER_DAY = 5  # suggestions one member may send in 24 hours
@@ -125,15 +126,19 @@ async def submit(
     return _view(row)
 
 
-async def new_suggestions(session: AsyncSession, *, limit: int = 10) -> list[SuggestionView]:
-    """The oldest suggestions still waiting for staff."""
-    rows = await session.execute(
+async def new_suggestions(
+    session: AsyncSession, *, limit: int, offset: int = 0
+) -> Page[SuggestionView]:
+    """A page of the suggestions still waiting for staff, oldest first, and how many wait."""
+    limit, offset = window(limit, offset)
+    statement = (
         select(Suggestion)
         .where(col(Suggestion.status) == SUGGESTION_NEW)
         .order_by(col(Suggestion.id))
-        .limit(limit)
     )
-    return [_view(r) for r in rows.scalars().all()]
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
+    return Page([_view(r) for r in rows.scalars().all()], offset, total)
 
 
 async def get_suggestion(session: AsyncSession, suggestion_id: int) -> SuggestionView | None:

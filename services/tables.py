@@ -41,7 +41,7 @@ from models.ledger import (
 )
 from models.member import Member
 from models.order import ORDER_FULFILLED, ORDER_PAID, Order
-from models.perks import MemberTier, Tier
+from models.perks import FULFILMENT_OPEN, Fulfilment, MemberTier, Tier
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from services.analytics import Scope, StatsReport, stats_report
 from services.nps import nps_report
@@ -591,6 +591,41 @@ async def _nps(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
         )
 
 
+FULFILMENT_COLUMNS = (
+    "fulfilment_id",
+    "redeemed_at_utc",
+    "member_id",
+    "first_name",
+    "username",
+    "title",
+    "status",
+)
+
+
+async def _fulfilments(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
+    """Physical rewards waiting to be handed over, oldest first, whenever they were redeemed
+    (a task stays on the list until it is done, so the period does not apply). Staff only: a
+    leader's scope holds no rewards, which are the brand's."""
+    if query.scope is not None:
+        return
+    statement = (
+        select(
+            col(Fulfilment.id),
+            col(Fulfilment.created_at),
+            col(Fulfilment.member_id),
+            col(Member.first_name),
+            col(Member.username),
+            col(Fulfilment.title),
+            col(Fulfilment.status),
+        )
+        .join(Member, col(Member.id) == col(Fulfilment.member_id))
+        .where(col(Fulfilment.status) == FULFILMENT_OPEN)
+        .order_by(col(Fulfilment.id))
+    )
+    async for row in _stream(session, statement):
+        yield row
+
+
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
@@ -602,6 +637,7 @@ TABLES: dict[str, Table] = {
         Table("broadcasts", BROADCAST_COLUMNS, _broadcasts),
         Table("polls", POLL_COLUMNS, _polls),
         Table("nps", NPS_COLUMNS, _nps),
+        Table("fulfilment", FULFILMENT_COLUMNS, _fulfilments),
     )
 }
 

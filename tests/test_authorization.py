@@ -19,7 +19,7 @@ from models.community import Community
 from models.groupbuy import GroupBuyJoin
 from models.order import Order
 from models.payout import CashHandover
-from models.perks import MemberCoupon
+from models.perks import Fulfilment, MemberCoupon
 from models.role import LeaderDesignation
 from services.ledger import AccountRef, balance
 from services.member import locale_for_language_code
@@ -472,3 +472,29 @@ async def test_a_statement_is_served_to_its_own_leader_and_to_staff_only(
             expected = own_only if actor.leads_known else REFUSALS[Role.LEADER]
             assert replies == [translated(harness, expected, locale)], (actor.name, name)
             assert refused_after == refused_before + 1
+
+
+async def test_forged_fulfilment_buttons_are_refused_to_all_but_staff(harness: Harness) -> None:
+    # given Mia redeemed a physical reward: a task waits in Sam's /fulfil
+    await make_staff_and_product(harness)
+    await harness.send(LEE, LEE, "/start")
+    await harness.send(SAM, SAM, "/reward_add Tea sample | 5")
+    await harness.send(MIA, TEA, "/checkin")
+    await harness.send(MIA, MIA, "/rewards")
+    await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=0)
+    await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=0)
+    await harness.send(SAM, SAM, "/fulfil")
+    card = harness.emulator.last_bot_message(SAM).message_id
+    # when a member, a leader of another group and a leader forge the staff buttons
+    for user in (MIA, KAI, LEE):
+        for data in ("ff:1", "pg:fulfil:0"):
+            answer = await harness.press(user, SAM, card, callback_data=data, force=True)
+            # then each is refused in their language, and audited as refused
+            assert answer == translated(
+                harness, REFUSALS[Role.STAFF], locale_for_language_code(LANGUAGE[user])
+            ), (user, data)
+    assert (await refused_rows(harness, MIA))[0] == 2
+    # and the reward is still waiting to be handed over
+    async with harness.session() as session:
+        task = await session.get(Fulfilment, 1)
+    assert task is not None and task.status == "open"

@@ -125,7 +125,13 @@ async def test_a_reward_can_be_a_coupon(harness: Harness) -> None:
     await harness.send(MIA, TEA, "/checkin")
     await harness.send(MIA, MIA, "/rewards")
     menu = harness.emulator.last_bot_message(MIA)
-    assert await harness.press(MIA, MIA, menu.message_id, index=0) == "Redeemed."
+    await harness.press(MIA, MIA, menu.message_id, index=0)
+    question = harness.emulator.last_bot_message(MIA)
+    assert await harness.press(MIA, MIA, question.message_id, index=0) == "Redeemed."
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "You redeemed Five off for 5 points. Your coupon TEA5 is in /coupons: use it with "
+        "/usecoupon TEA5, or with its button when you order. You have 0 points left."
+    )
     coupons = (await harness.send(MIA, MIA, "/coupons"))[0]
     assert "🎟 TEA5: CN¥5.00 off" in coupons
 

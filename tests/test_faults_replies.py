@@ -243,8 +243,8 @@ async def test_a_pickedup_command_whose_reply_fails_keeps_the_pickup_and_tells_t
 
 # ------------------------------------------------------------------ redeeming a reward ------
 async def mia_can_redeem_a_coupon(harness: Harness) -> int:
-    """Sam offers a CN¥5 coupon for 5 points; Mia checked in (5 points) and opens the catalog.
-    Returns the catalog's message id."""
+    """Sam offers a CN¥5 coupon for 5 points; Mia checked in (5 points), opens the catalog and
+    taps Redeem. Returns the id of the question asking her to confirm."""
     await harness.join_groups()
     await harness.send(SAM, SAM, "/start")
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
@@ -256,12 +256,13 @@ async def mia_can_redeem_a_coupon(harness: Harness) -> int:
     await harness.send(MIA, TEA, "/checkin")
     assert await points_of(harness, MIA) == 5
     await harness.send(MIA, MIA, "/rewards")
+    await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=0)
     return harness.emulator.last_bot_message(MIA).message_id
 
 
 REDEEMED = (
-    "You redeemed Five off for 5 points (redemption #1). Our staff will hand it to you. "
-    "You have 0 points left."
+    "You redeemed Five off for 5 points. Your coupon TEA5 is in /coupons: use it with "
+    "/usecoupon TEA5, or with its button when you order. You have 0 points left."
 )
 
 
@@ -274,7 +275,7 @@ async def test_a_redemption_whose_answer_fails_spends_the_points_once_and_issues
     catalog = await mia_can_redeem_a_coupon(harness)
     # given Telegram fails the next call of one kind once: the toast or the confirmation
     harness.emulator.inject_fault(method, status=fault)
-    # when Mia taps "Redeem Five off"
+    # when Mia taps Confirm
     update = harness.emulator.press_button(MIA, MIA, catalog, index=0)
     await harness.feed_pending()
     assert harness.emulator.faults_served == [(method, fault)]

@@ -111,6 +111,7 @@ async def given_points(h: Harness) -> None:
     await h.send(SAM, SAM, "/reward_add Tea cup | 5 | 3")
     await h.send(MIA, TEA, "/checkin")
     await h.send(MIA, MIA, "/rewards")
+    await h.press(MIA, MIA, h.emulator.last_bot_message(MIA).message_id, index=0)
 
 
 async def given_points_to_give(h: Harness) -> None:
@@ -394,7 +395,7 @@ CASES = [
     Case(
         "reward redemption button",
         given_points,
-        tapping(MIA, MIA, "Redeem Tea cup"),
+        tapping(MIA, MIA, "✅ Confirm"),
         lambda h: count(h, Redemption),
         1,
     ),

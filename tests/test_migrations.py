@@ -202,3 +202,76 @@ async def test_the_cached_admins_who_acted_as_leaders_are_appointed(tmp_path: Pa
         await engine.dispose()
         if TEST_DATABASE_URL:
             await drop_database(server, name)
+
+
+REWARD_KINDS = "0dd45bf8ae69"  # the revision that gave rewards a kind and fulfilment tasks
+
+
+async def test_existing_rewards_get_their_kind_and_what_is_owed_a_task(tmp_path: Path) -> None:
+    """A reward with a coupon becomes a coupon reward, every other one a physical reward, and
+    each of those redemptions not yet delivered gets an open task in /fulfil; the way back
+    works with the rows in place."""
+    if TEST_DATABASE_URL:
+        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+        name = f"ccbot_rewards_{uuid.uuid4().hex[:8]}"
+        url = await create_database(server, name)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'rewards.sqlite3'}"
+    engine = create_engine(make_settings(database_url=url))
+    now = datetime.now(UTC)
+
+    def before_kinds(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        before = ScriptDirectory.from_config(config).get_revision(REWARD_KINDS).down_revision
+        command.upgrade(config, str(before))
+        rows = [
+            "INSERT INTO member (id, first_name, locale, locale_chosen, is_bot, started, "
+            "created_at, updated_at) VALUES (5, 'Mia', 'en', false, false, true, :now, :now)",
+            "INSERT INTO coupon_template (id, code, kind, value, currency, min_spend, "
+            "per_member_limit, min_rank, active, created_by, created_at) VALUES "
+            "(1, 'SAVE10', 'percent', 1000, 'CNY', 0, 1, 0, true, 1, :now)",
+            "INSERT INTO reward (id, title, cost, active, created_by, created_at) VALUES "
+            "(1, 'Cup', 5, true, 1, :now)",
+            "INSERT INTO reward (id, title, cost, active, created_by, created_at, "
+            "coupon_template_id) VALUES (2, 'Ten off', 5, true, 1, :now, 1)",
+            "INSERT INTO redemption (id, reward_id, member_id, cost, delivered, created_at) "
+            "VALUES (1, 1, 5, 5, false, :now), (2, 2, 5, 5, false, :now), "
+            "(3, 1, 5, 5, true, :now)",
+        ]
+        for row in rows:
+            connection.execute(sa.text(row), {"now": now})
+
+    def back(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        before = ScriptDirectory.from_config(config).get_revision(REWARD_KINDS).down_revision
+        command.downgrade(config, str(before))
+
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(before_kinds)
+        # when the bot is migrated to reward kinds
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            kinds = (await conn.execute(sa.text("SELECT id, kind FROM reward ORDER BY id"))).all()
+            tasks = (
+                await conn.execute(
+                    sa.text("SELECT redemption_id, member_id, title, status FROM fulfilment")
+                )
+            ).all()
+        # then the coupon reward is a coupon, the cup physical, and the cup Mia still waits
+        # for (not the one delivered) is an open task
+        assert [tuple(k) for k in kinds] == [(1, "physical"), (2, "coupon")]
+        assert [tuple(t) for t in tasks] == [(1, 5, "Cup", "open")]
+        # and the way back keeps the redemptions
+        async with engine.begin() as conn:
+            await conn.run_sync(back)
+        async with engine.connect() as conn:
+            left = (await conn.execute(sa.text("SELECT count(*) FROM redemption"))).scalar_one()
+        assert left == 3
+        assert "fulfilment" not in await table_names(engine)
+    finally:
+        await engine.dispose()
+        if TEST_DATABASE_URL:
+            await drop_database(server, name)

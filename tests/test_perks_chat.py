@@ -218,10 +218,13 @@ async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harne
     assert "#1 Tea <cup>: 5 points (1 left)" in catalog
     menu = harness.emulator.last_bot_message(MIA)
     assert menu.button_texts == ["Redeem Tea <cup>"]
-    assert await harness.press(MIA, MIA, menu.message_id, index=0) == "Redeemed."
+    await harness.press(MIA, MIA, menu.message_id, index=0)
+    question = harness.emulator.last_bot_message(MIA)
+    assert question.text == "Redeem “Tea <cup>” for 5 points? You will have 0 points left."
+    assert await harness.press(MIA, MIA, question.message_id, index=0) == "Redeemed."
     assert harness.emulator.last_bot_message(MIA).text == (
-        "You redeemed Tea <cup> for 5 points (redemption #1). Our staff will hand it to you. "
-        "You have 0 points left."
+        "You redeemed Tea <cup> for 5 points (redemption #1). Our staff will hand it to you "
+        "and I will tell you when they have. You have 0 points left."
     )
     # the last one is gone: Kai is told, and keeps his points
     await harness.send(KAI, KAI, "/rewards")
@@ -231,7 +234,9 @@ async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harne
     await harness.send(KAI, KAI, "/rewards")
     kai_menu = harness.emulator.last_bot_message(KAI)
     # Kai reads Traditional Chinese
-    assert await harness.press(KAI, KAI, kai_menu.message_id, index=0) == "你的積分不夠。"
+    assert await harness.press(KAI, KAI, kai_menu.message_id, index=0) == (
+        "「Tea pot」需要50 積分，你只有5 積分。"
+    )
     assert await points_of(harness, KAI) == 5
     async with harness.session() as session:
         rewards = (await session.execute(select(Reward).order_by(Reward.id))).scalars().all()

@@ -254,3 +254,31 @@ def test_the_newcomers_script_shows_an_ephemeral_confirmation_and_a_join_button(
         assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
         position = found + len(expected)
     assert "(only bob sees this)" not in transcript
+
+
+def test_the_rewards_script_confirms_redeems_and_hands_over() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "rewards.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    expected_in_order = [
+        # dan is asked first, cancels, then confirms
+        "[dan (private)] bot: Redeem “Tea sample” for 5 points? You will have 0 points left.",
+        "    Cancelled: nothing was redeemed.",
+        "(dan presses [1] ✅ Confirm)",
+        "[bob (private)] bot: 🎁 Dan兑换了Tea sample：请交给对方，并在 /fulfil 中标记。",
+        "Our staff will hand it to you and I will tell you when they have.",
+        # the coupon reward says where the coupon is
+        "Your coupon SAVE10 is in /coupons: use it with /usecoupon SAVE10",
+        "🎟 SAVE10: 10% off",
+        # bob, staff, hands it over from /fulfil in Chinese; dan is told
+        "[bob (private)] bot: 待交付的奖品（共 1 项）",
+        "    [1] ✅ 已交给Dan：Tea sample",
+        "[bob (private)] bot (edited): 目前没有待交付的奖品。",
+        "[dan (private)] bot: 🎁 Your Tea sample has been handed over to you. Enjoy!",
+    ]
+    position = 0
+    for line in expected_in_order:
+        found = transcript.find(line, position)
+        assert found >= 0, line
+        position = found + len(line)
