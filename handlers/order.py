@@ -198,7 +198,9 @@ async def buy(
         return
     except OrderError as exc:
         text = {
-            "out_of_stock": _("Sorry, there is not enough stock left for that."),
+            "out_of_stock": _("Sorry, only {left} left: order fewer.").format(left=exc.detail)
+            if exc.detail not in ("", "0")
+            else _("Sorry, it is sold out."),
             "over_ceiling": _("That order is above the allowed maximum amount."),
         }.get(exc.reason, _("That order cannot be placed."))
         await message.reply(text)
@@ -433,7 +435,7 @@ async def pickup_list(
     lines = [_("<b>Orders in {title}</b>").format(title=esc(community.title))]
     if pages > 1:
         lines.append(
-            _("{count} open orders · page {page} of {pages}").format(
+            _("Open orders: {count} · page {page} of {pages}").format(
                 count=listing.total, page=page + 1, pages=pages
             )
         )

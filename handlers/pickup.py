@@ -16,7 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.order import Marking, order_error_text
-from handlers.text import BackgroundSender, CommitHook, HandlerSettings, esc, format_money
+from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, format_money
 from handlers.views.pickup import SheetCallback, clamp, sheet_keyboard, sheet_text
 from models.groupbuy import GROUPBUY_FORMED
 from models.product import PAYMENT_TELEGRAM
@@ -28,7 +28,9 @@ from services.pickup import sheet_order as find_sheet_order
 
 router = Router(name="pickup")
 PRIVATE = F.chat.type == ChatType.PRIVATE
-NOT_YOURS = "Only the leader who opened group-buy #{id}, or the brand's staff, can run its pickup."
+NOT_YOURS = N_(
+    "Only the leader who opened group-buy #{id}, or the brand's staff, can run its pickup."
+)
 
 
 async def _allowed(
@@ -106,17 +108,14 @@ def reminder_text(reminded: Reminded, title: str, place: str) -> str:
 
 def reminders_summary(reminders: Reminders) -> str:
     """What the leader reads after tapping "Remind unpaid"."""
-    parts = [_("Reminded {count} members to pay.").format(count=len(reminders.sent))]
+    parts = [_("Reminders sent: {count}.").format(count=len(reminders.sent))]
     if reminders.already:
-        parts.append(
-            _("{count} had been reminded already and were not reminded again.").format(
-                count=reminders.already
-            )
-        )
+        parts.append(_("Reminded before, so not again: {count}.").format(count=reminders.already))
     if reminders.unreachable:
         parts.append(
             _(
-                "{count} could not be reached (they never started a private chat with me): {names}."
+                "Could not be reached (they never started a private chat with me): {count}, "
+                "{names}."
             ).format(count=len(reminders.unreachable), names=", ".join(reminders.unreachable))
         )
     return " ".join(parts)

@@ -382,7 +382,9 @@ async def open_groupbuy(
             .values(stock=col(Product.stock) - stock_cap)
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise GroupBuyError("not_enough_stock")
+            stock = select(col(Product.stock)).where(col(Product.id) == product_id)
+            left = await session.scalar(stock)
+            raise GroupBuyError("not_enough_stock", str(left or 0))
     row = GroupBuy(
         product_id=product_id,
         title=product.title,

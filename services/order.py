@@ -222,7 +222,9 @@ async def place_order(
             .values(stock=col(Product.stock) - quantity)
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise OrderError("out_of_stock")
+            stock = select(col(Product.stock)).where(col(Product.id) == product_id)
+            left = await session.scalar(stock)  # the refusal says what is left
+            raise OrderError("out_of_stock", str(left or 0))
     row = Order(
         member_id=member_id,
         chat_id=chat_id,

@@ -436,7 +436,7 @@ async def test_buy_explains_bad_input(harness: Harness) -> None:
         "/buy tea": "Tell me what to order",
         "/buy 1 0": "The quantity must be a whole number from 1 to 999.",
         "/buy 7": "There is no product #7.",
-        "/buy 1 2": "Sorry, there is not enough stock left for that.",
+        "/buy 1 2": "Sorry, only 1 left: order fewer.",  # the stock error says what is left
     }
     for command, expected in cases.items():
         reply = (await harness.send(MIA, MIA, command))[0]

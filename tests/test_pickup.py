@@ -76,7 +76,7 @@ async def test_a_leader_runs_pickup_for_60_members_from_the_sheet(harness: Harne
     assert lines[:5] == [
         "📋 Pickup sheet · #1 Oolong tea",
         "Pickup: Shop A",
-        "Oolong tea: 61 units · CN¥2,433.90 · paid CN¥0.00 · picked up 0",
+        "Oolong tea ×61 · CN¥2,433.90 · paid CN¥0.00 · picked up ×0",
         "Orders: 60 · paid 0 · picked up 0",
         "Your commission: CN¥0.00 so far, CN¥121.40 once every order is paid.",
     ]
@@ -123,7 +123,7 @@ async def test_a_leader_runs_pickup_for_60_members_from_the_sheet(harness: Harne
         assert f"(page {page} of 6):" in sheet.text
     assert "Orders 51–60 of 60 (page 6 of 6):" in sheet.text
     assert sheet.button_texts[0] == "✅ Paid · M49 #51"
-    assert sheet.button_texts[9:] == ["◀ Back", "🔔 Remind unpaid (58)"]
+    assert sheet.button_texts[10:] == ["◀ Back", "🔔 Remind unpaid (58)"]
     # marking on the last page keeps the sheet on that page
     assert await harness.press(LEE, LEE, sheet.message_id, index=9) == "Done."
     sheet = harness.emulator.last_bot_message(LEE)
@@ -148,8 +148,8 @@ async def test_remind_unpaid_reminds_each_member_once(harness: Harness) -> None:
     )
     assert "提醒" in (harness.emulator.last_bot_message(KAI).text or "")  # in his language
     assert harness.emulator.last_bot_message(LEE).text == (
-        "Reminded 6 members to pay. 5 could not be reached (they never started a private chat "
-        "with me): M1, M3, M5, M7, M9."
+        "Reminders sent: 6. Could not be reached (they never started a private chat with me): 5, "
+        "M1, M3, M5, M7, M9."
     )
     reminded = [m for m in harness.emulator.bot_messages(CROWD + 2) if "reminder" in m.text]
     assert len(reminded) == 1
@@ -158,8 +158,8 @@ async def test_remind_unpaid_reminds_each_member_once(harness: Harness) -> None:
     # when Lee taps it again, nobody is reminded twice
     await harness.press(LEE, LEE, sheet.message_id, index=remind)
     assert harness.emulator.last_bot_message(LEE).text == (
-        "Reminded 0 members to pay. 6 had been reminded already and were not reminded again. "
-        "5 could not be reached (they never started a private chat with me): M1, M3, M5, M7, M9."
+        "Reminders sent: 0. Reminded before, so not again: 6. Could not be reached (they never "
+        "started a private chat with me): 5, M1, M3, M5, M7, M9."
     )
     assert [m.text for m in harness.emulator.bot_messages(CROWD + 2)].count(reminded[0].text) == 1
     async with harness.session() as session:
@@ -236,12 +236,14 @@ async def test_the_sheet_reads_in_simplified_chinese(harness: Harness) -> None:
     assert sheet.text.splitlines()[:5] == [
         "📋 提货单 · #1 Oolong tea",
         "取货：Shop A",
-        "Oolong tea：3 件 · ¥119.70 · 已付 ¥0.00 · 已提货 0 件",
+        "Oolong tea ×3 · ¥119.70 · 已付 ¥0.00 · 已提货 ×0",
         "订单：2 个 · 已付款 0 · 已提货 0",
         "你的佣金：目前 ¥0.00，全部付款后 ¥5.98。",
     ]
+    assert "订单 1–2，共 2 个（第 1/1 页）：" in sheet.text
+    assert "#1 Mia ×2 · ¥79.80 · ⏳ 未付款" in sheet.text
     assert sheet.button_texts == ["✅ 已付款 · Mia #1", "✅ 已付款 · Kai #2", "🔔 提醒未付款（2）"]
-    assert await harness.press(LEE, LEE, sheet.message_id, index=0) == "完成。"
+    assert await harness.press(LEE, LEE, sheet.message_id, index=0) == "已完成。"
     assert harness.emulator.last_bot_message(LEE).button_texts[0] == "📦 已提货 · Mia #1"
 
 

@@ -59,7 +59,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
         lines.append(_("Pickup: {place}").format(place=where))
     for total in sheet.totals:
         lines.append(
-            _("{title}: {units} units · {amount} · paid {paid} · picked up {picked}").format(
+            _("{title} ×{units} · {amount} · paid {paid} · picked up ×{picked}").format(
                 title=esc(total.title),
                 units=total.units,
                 amount=money(total.amount),
