@@ -15,6 +15,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.filters import refusal_text
 from handlers.order import Marking, order_error_text
 from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, format_money
 from handlers.views.pickup import SheetCallback, clamp, sheet_keyboard, sheet_text
@@ -23,8 +24,16 @@ from models.product import PAYMENT_TELEGRAM
 from services.audit import record_action
 from services.member import MemberView
 from services.order import OrderError
-from services.pickup import Reminded, Reminders, may_run_pickup, pickup_sheet, remind_unpaid
+from services.pickup import (
+    Reminded,
+    Reminders,
+    may_run_pickup,
+    pickup_sheet,
+    remind_unpaid,
+    runs_pickups,
+)
 from services.pickup import sheet_order as find_sheet_order
+from services.role import Role
 
 router = Router(name="pickup")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -46,7 +55,7 @@ async def _allowed(
         chat_id=member.id,
         action=action,
         allowed=allowed,
-        required_role="leader",
+        required_role=Role.LEADER.name.lower(),
         detail=f"group-buy #{gb_id}",
     )
     return allowed
@@ -63,10 +72,28 @@ async def sheet_command(
 ) -> None:
     """Shows the pickup sheet of a formed group-buy again: /sheet GROUPBUY_ID."""
     words = (command.args or "").split()
-    if len(words) != 1 or not words[0].lstrip("#").isdigit():
-        await message.answer(_("Tell me which group-buy: /sheet ID, for example /sheet 4."))
+    gb_id = (
+        int(words[0].lstrip("#")[:18])
+        if len(words) == 1 and words[0].lstrip("#").isdigit()
+        else None
+    )
+    if gb_id is None:  # who may use /sheet at all: a leader of a group now, or staff
+        allowed = await runs_pickups(session, member_id=member.id, owner_ids=settings.owner_ids)
+        await record_action(
+            session,
+            actor_id=member.id,
+            chat_id=message.chat.id,
+            action="pickup.sheet",
+            allowed=allowed,
+            required_role=Role.LEADER.name.lower(),
+            detail=" ".join(words)[:200],
+        )
+        await message.answer(
+            _("Tell me which group-buy: /sheet ID, for example /sheet 4.")
+            if allowed
+            else refusal_text(Role.LEADER)
+        )
         return
-    gb_id = int(words[0].lstrip("#")[:18])
     if not await _allowed(session, settings, member, gb_id, "pickup.sheet"):
         await message.answer(_(NOT_YOURS).format(id=gb_id))
         return

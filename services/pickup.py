@@ -182,6 +182,13 @@ async def pickup_sheet(session: AsyncSession, groupbuy_id: int) -> PickupSheet |
     )
 
 
+async def runs_pickups(session: AsyncSession, *, member_id: int, owner_ids: frozenset[int]) -> bool:
+    """Whether the member runs any pickup: staff, the owner, or a leader of a group now."""
+    if member_id in owner_ids or await is_staff(session, member_id):
+        return True
+    return bool(await led_communities(session, member_id=member_id))
+
+
 async def may_run_pickup(
     session: AsyncSession, *, groupbuy_id: int, member_id: int, owner_ids: frozenset[int]
 ) -> bool:
