@@ -145,7 +145,7 @@ def reminders_summary(reminders: Reminders) -> str:
                 "{names}."
             ).format(count=len(reminders.unreachable), names=", ".join(reminders.unreachable))
         )
-    return " ".join(parts)
+    return "\n".join(parts)
 
 
 @router.callback_query(SheetCallback.filter(), F.message.chat.type == ChatType.PRIVATE)

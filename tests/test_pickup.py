@@ -148,8 +148,8 @@ async def test_remind_unpaid_reminds_each_member_once(harness: Harness) -> None:
     )
     assert "提醒" in (harness.emulator.last_bot_message(KAI).text or "")  # in his language
     assert harness.emulator.last_bot_message(LEE).text == (
-        "Reminders sent: 6. Could not be reached (they never started a private chat with me): 5, "
-        "M1, M3, M5, M7, M9."
+        "Reminders sent: 6.\nCould not be reached (they never started a private chat with me): "
+        "5, M1, M3, M5, M7, M9."
     )
     reminded = [m for m in harness.emulator.bot_messages(CROWD + 2) if "reminder" in m.text]
     assert len(reminded) == 1
@@ -158,7 +158,7 @@ async def test_remind_unpaid_reminds_each_member_once(harness: Harness) -> None:
     # when Lee taps it again, nobody is reminded twice
     await harness.press(LEE, LEE, sheet.message_id, index=remind)
     assert harness.emulator.last_bot_message(LEE).text == (
-        "Reminders sent: 0. Reminded before, so not again: 6. Could not be reached (they never "
+        "Reminders sent: 0.\nReminded before, so not again: 6.\nCould not be reached (they never "
         "started a private chat with me): 5, M1, M3, M5, M7, M9."
     )
     assert [m.text for m in harness.emulator.bot_messages(CROWD + 2)].count(reminded[0].text) == 1
