@@ -309,3 +309,25 @@ def pages_at_boundaries() -> None:
     # a page past the end shows the last one; none yet is said so
     assert "Orders 11–11 of 11 (page 2 of 2):" in sheet_text(eleven, 7, "en")
     assert "Nobody has an order in this group-buy." in sheet_text(sheet_of(0), 0, "en")
+
+
+async def test_the_groups_order_list_pages_and_keeps_its_rows(harness: Harness) -> None:
+    # given a formed group-buy of 11 orders (Mia, Kai and 9 more)
+    await formed_groupbuy(harness, crowd=9)
+    # when Lee lists the group's orders
+    await harness.send(LEE, TEA, "/orders")
+    listing = harness.emulator.last_bot_message(TEA)
+    # then ten are on the first page, and More leads to the eleventh: none is cut silently
+    assert "Open orders: 11 · page 1 of 2" in listing.text
+    assert listing.button_texts[0] == "✅ Paid · Mia #1"
+    assert listing.button_texts[10:] == ["More ▶ 2 of 2"]
+    assert await harness.press(LEE, TEA, listing.message_id, index=10) is None
+    listing = next(m for m in harness.emulator.messages(TEA) if m.message_id == listing.message_id)
+    assert "Open orders: 11 · page 2 of 2" in listing.text
+    assert listing.button_texts == ["✅ Paid · M9 #11", "◀ Back"]
+    # and marking there keeps the page and the row
+    assert await harness.press(LEE, TEA, listing.message_id, index=0) == "Done."
+    listing = next(m for m in harness.emulator.messages(TEA) if m.message_id == listing.message_id)
+    assert "page 2 of 2" in listing.text
+    assert listing.button_texts == ["📦 Picked up · M9 #11", "◀ Back"]
+    assert await status(harness, 11) == "paid"
