@@ -115,6 +115,14 @@ COMMANDS: tuple[Command, ...] = (
         leaders_in_private=True,
     ),
     Command(
+        "sheet",
+        N_("The pickup sheet of a formed group-buy"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
         "dashboard",
         N_("Open the web dashboard"),
         Role.LEADER,

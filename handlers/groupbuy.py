@@ -81,6 +81,7 @@ Clock = Callable[[], datetime]
 REFUSALS = {
     "closed": N_("This group-buy is closed."),
     "sold_out": N_("Sorry, it is sold out."),
+    "too_few_left": N_("Sorry, only {left} left: take fewer."),
     "over_limit": N_("That is more than the limit per member."),
     "not_joined": N_("You have not joined this group-buy."),
     "bad_quantity": N_("That quantity is not possible."),
@@ -98,7 +99,10 @@ OPEN_ERRORS = {
         "tiers=10:35.90,30:32.90."
     ),
     "bad_tiers": N_("Write tiers like tiers=10:35.90,30:32.90 (units:price)."),
-    "not_enough_stock": N_("The product does not have that much stock left."),
+    "not_enough_stock": N_(
+        "The product does not have that much stock left: {left} units. Lower stock= to at most "
+        "{left}."
+    ),
     "not_positive": N_("Minimum, stock and limit must be whole numbers above zero."),
     "no_chats": N_("There is no group to post it in."),
     "group_not_open": N_(
@@ -114,6 +118,21 @@ OPEN_ERRORS = {
         "many are open now. Open this one when one of them has closed, or ask the brand's staff."
     ),
 }
+
+
+def open_error_text(exc: GroupBuyError) -> str | None:
+    """Why a group-buy could not open, with the figure the refusal carries (None: unknown)."""
+    text = OPEN_ERRORS.get(exc.reason)
+    return _(text).format(limit=exc.detail, left=exc.detail) if text else None
+
+
+def refusal_text(exc: GroupBuyError) -> str:
+    """Why a join or change was refused; a sell-out says how many units are left, if any."""
+    if exc.reason == "sold_out" and exc.detail.isdigit() and int(exc.detail) > 0:
+        return _(REFUSALS["too_few_left"]).format(left=exc.detail)
+    return _(REFUSALS.get(exc.reason, REFUSALS["closed"]))
+
+
 USAGE = N_(
     "Open a group-buy with one line:\n/groupbuy PRODUCT DEADLINE [min=N or min=Nu] [stock=N] "
     "[limit=N] [tiers=10:35.90,30:32.90] [vip=2h or vip=2h:gold] [pickup=place and time]\n"
@@ -301,8 +320,7 @@ async def _open(
             now=now,
         )
     except GroupBuyError as exc:
-        text = OPEN_ERRORS.get(exc.reason)
-        await message.reply(_(text).format(limit=exc.detail) if text else _(USAGE))
+        await message.reply(open_error_text(exc) or _(USAGE))
         return
     if message.chat.type == ChatType.PRIVATE:
         await message.answer(
@@ -485,7 +503,7 @@ async def join_button(
         if exc.reason == "vip_only":
             await query.answer(await _vip_refusal(session, callback_data.groupbuy_id, query))
             return
-        await query.answer(_(REFUSALS.get(exc.reason, REFUSALS["closed"])), show_alert=True)
+        await query.answer(refusal_text(exc), show_alert=True)
         return
     toast = _toast(result.quantity, result.position)
     after_commit.add(lambda: query.answer(toast))

@@ -38,6 +38,7 @@ from handlers.groupbuy import (
     Clock,
     OpenValues,
     open_and_post,
+    open_error_text,
 )
 from handlers.paging import PageCallback, page_counter, page_row
 from handlers.text import N_, CallbackId, DeadlineScheduler, HandlerSettings, esc, format_money
@@ -701,8 +702,7 @@ async def confirm_button(
             now=turn.now,
         )
     except GroupBuyError as exc:
-        known = exc.reason in OPEN_ERRORS
-        reason = _(OPEN_ERRORS[exc.reason]).format(limit=exc.detail) if known else ""
+        reason = open_error_text(exc) or ""
         again = _("Nothing was created. Send {command} to start again.").format(command=restart)
         await query.message.answer("\n".join(filter(None, [reason, again])))
         return

@@ -14,6 +14,7 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     CallbackQuery,
+    InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
     PreCheckoutQuery,
@@ -69,8 +70,8 @@ from services.order import (
     check_pre_checkout,
     get_order,
     mark_fulfilled,
-    open_orders_in_chat,
     orders_of_member_in_chat,
+    pickup_page,
     start_invoice,
 )
 from services.payment import PaidOrder, PaymentRules, pay_order, take_payment
@@ -111,8 +112,15 @@ PRE_CHECKOUT_REFUSALS = {
 class OrderCallback(CallbackData, prefix="ord"):
     """A button on the group's pickup list."""
 
-    action: str  # paid or picked
+    action: str  # paid, picked, or done (nothing to do)
     order_id: CallbackId
+
+
+class OrderPageCallback(CallbackData, prefix="ordp"):
+    """A page button of the group's pickup list: go to `page`, from page `at` shown now."""
+
+    page: int
+    at: int
 
 
 def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
@@ -190,7 +198,9 @@ async def buy(
         return
     except OrderError as exc:
         text = {
-            "out_of_stock": _("Sorry, there is not enough stock left for that."),
+            "out_of_stock": _("Sorry, only {left} left: order fewer.").format(left=exc.detail)
+            if exc.detail not in ("", "0")
+            else _("Sorry, it is sold out."),
             "over_ceiling": _("That order is above the allowed maximum amount."),
         }.get(exc.reason, _("That order cannot be placed."))
         await message.reply(text)
@@ -381,39 +391,93 @@ def tell_paid(notifier: BackgroundSender, i18n: I18n, paid: PaidOrder) -> None:
         notifier.send(chat_id, text)
 
 
-def pickup_keyboard(orders: list[OrderView]) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for order in orders:
-        if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT) and (
-            order.payment_mode != PAYMENT_TELEGRAM  # the member pays it with the invoice
-        ):
-            builder.button(
-                text=_("✅ #{id} paid").format(id=order.id),
-                callback_data=OrderCallback(action="paid", order_id=order.id),
-            )
-        builder.button(
-            text=_("📦 #{id} picked up").format(id=order.id),
-            callback_data=OrderCallback(action="picked", order_id=order.id),
-        )
-    builder.adjust(2)
-    return builder.as_markup()
+PICKUP_PAGE = 10  # orders per page of the group's list
+
+
+def order_row_button(order: OrderView, name: str) -> InlineKeyboardButton:
+    """The one button of an order's row: what the order needs next, naming the member and the
+    order, so a tap never lands on a neighbour's order."""
+    if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT):
+        if order.payment_mode == PAYMENT_TELEGRAM:  # the member pays it with the invoice
+            text, action = _("⏳ Pays by invoice · {name} #{id}"), "done"
+        else:
+            text, action = _("✅ Paid · {name} #{id}"), "paid"
+    elif order.status == ORDER_PAID:
+        text, action = _("📦 Picked up · {name} #{id}"), "picked"
+    else:
+        text, action = _("✔️ Done · {name} #{id}"), "done"
+    return InlineKeyboardButton(
+        text=text.format(name=name[:24], id=order.id),
+        callback_data=OrderCallback(action=action, order_id=order.id).pack(),
+    )
 
 
 async def pickup_list(
-    session: AsyncSession, i18n: I18n, community: CommunityView
+    session: AsyncSession,
+    i18n: I18n,
+    community: CommunityView,
+    page: int = 0,
+    order_ids: list[int] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    orders = await open_orders_in_chat(session, community.id)
-    if not orders:
+    """A page of the group's pickup list: a line and a row of buttons per order.
+
+    `order_ids`: the orders the page showed (after a tap), shown again in the same rows
+    whatever happened to them meanwhile, so no button changes the order it names."""
+    listing = await pickup_page(
+        session, chat_id=community.id, offset=page * PICKUP_PAGE, limit=PICKUP_PAGE, ids=order_ids
+    )
+    pages = max(1, -(-listing.total // PICKUP_PAGE))
+    if not listing.orders and page > 0 and not order_ids:  # fewer pages than when it was shown
+        return await pickup_list(session, i18n, community, pages - 1)
+    if not listing.orders:
         return _("No open orders in this group."), None
+    page = min(page, pages - 1)
     lines = [_("<b>Orders in {title}</b>").format(title=esc(community.title))]
-    for order in orders:
-        buyer = await get_member(session, order.member_id)
+    if pages > 1:
         lines.append(
-            order_line(
-                order, community.locale, i18n, buyer.display_name if buyer else str(order.member_id)
+            _("Open orders: {count} · page {page} of {pages}").format(
+                count=listing.total, page=page + 1, pages=pages
             )
         )
-    return "\n".join(lines), pickup_keyboard(orders)
+    builder = InlineKeyboardBuilder()
+    for order in listing.orders:
+        name = listing.names.get(order.member_id, str(order.member_id))
+        lines.append(order_line(order, community.locale, i18n, name))
+        builder.row(order_row_button(order, name))
+    nav = []
+    if page > 0:
+        nav.append(
+            InlineKeyboardButton(
+                text=_("◀ Back"), callback_data=OrderPageCallback(page=page - 1, at=page).pack()
+            )
+        )
+    if page + 1 < pages:
+        nav.append(
+            InlineKeyboardButton(
+                text=_("More ▶ {page} of {pages}").format(page=page + 2, pages=pages),
+                callback_data=OrderPageCallback(page=page + 1, at=page).pack(),
+            )
+        )
+    if nav:
+        builder.row(*nav)
+    return "\n".join(lines), builder.as_markup()
+
+
+def listed_orders(markup: InlineKeyboardMarkup | None) -> tuple[list[int], int]:
+    """The orders a pickup list's message shows, in its rows' order, and its page (read from
+    its buttons)."""
+    found: list[int] = []
+    page = 0
+    for row in markup.inline_keyboard if markup else []:
+        for button in row:
+            data = button.callback_data or ""
+            if data.startswith(OrderCallback.__prefix__ + ":"):
+                order_id = OrderCallback.unpack(data).order_id
+                if order_id not in found:
+                    found.append(order_id)
+            elif data.startswith(OrderPageCallback.__prefix__ + ":"):
+                page = OrderPageCallback.unpack(data).at
+    return found, page
 
 
 @router.message(Command("orders"), GROUP, RoleFilter(Role.LEADER, "order.list"))
@@ -447,17 +511,20 @@ def invite_review(
 
 @dataclass(frozen=True, slots=True)
 class Marking:
-    """What marking orders needs besides the session: the rules, a way to tell, the time."""
+    """What marking orders needs besides the session: the rules, ways to tell, the time."""
 
     settings: HandlerSettings
     notifier: BackgroundSender
     i18n: I18n
     now: datetime
+    bot: Bot
+    after_commit: CommitHook
 
     async def mark(
         self, session: AsyncSession, action: str, order_id: int, actor_id: int
     ) -> OrderView:
-        """One order paid (with all it earns, told once committed) or picked up."""
+        """One order paid (with all it earns, told once committed) or picked up (without
+        what a pickup tells: see `picked_up`)."""
         if action == "paid":
             paid = await pay_order(
                 session,
@@ -469,6 +536,36 @@ class Marking:
             tell_paid(self.notifier, self.i18n, paid)
             return paid.order
         return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id, now=self.now)
+
+    async def picked_up(
+        self, session: AsyncSession, buyer: MemberView, orders: list[OrderView]
+    ) -> None:
+        """What a pickup tells, the same from a button, a sheet or /pickedup: the member is
+        invited to review what they picked up, and asked how likely they would recommend us."""
+        if not orders:
+            return
+        invite_review(self.notifier, self.i18n, self.settings, buyer, [o.id for o in orders])
+        await ask_after_pickup(
+            self.bot,
+            self.i18n,
+            session,
+            buyer.id,
+            community_id=orders[0].chat_id,
+            now=self.now,
+            settings=self.settings,
+            after_commit=self.after_commit,
+        )
+
+    async def mark_one(
+        self, session: AsyncSession, action: str, order_id: int, actor_id: int
+    ) -> OrderView:
+        """One order marked as a button does it: paid, or picked up with what a pickup tells."""
+        order = await self.mark(session, action, order_id, actor_id)
+        if action == "picked":
+            buyer = await get_member(session, order.member_id)
+            if buyer is not None:
+                await self.picked_up(session, buyer, [order])
+        return order
 
 
 def order_error_text(reason: str, detail: str = "") -> str:
@@ -521,38 +618,58 @@ async def order_button(
     clock: Callable[[], datetime],
     after_commit: CommitHook,
 ) -> None:
-    """Marks an order of this group paid or picked up, then refreshes the list in place.
+    """Marks the order a button names paid or picked up, then edits the list in place with
+    the same orders in the same rows.
 
     The toast and the list's edit are carried out after the commit, each on its own: one that
     Telegram fails is counted and never stops the other, nor the member's notice."""
+    if callback_data.action not in ("paid", "picked"):
+        await query.answer(_("Nothing to do for this order."))
+        return
     order = await get_order(session, callback_data.order_id)
     if order is None or order.chat_id != community.id:
         await query.answer(_("There is no such order in this group."), show_alert=True)
         return
-    marking = Marking(settings, notifier, i18n, clock())
+    marking = Marking(settings, notifier, i18n, clock(), bot, after_commit)
     try:
-        await marking.mark(session, callback_data.action, order.id, query.from_user.id)
+        await marking.mark_one(session, callback_data.action, order.id, query.from_user.id)
     except OrderError as exc:
         await query.answer(order_error_text(exc.reason, exc.detail), show_alert=True)
         return
     after_commit.add(partial(query.answer, _("Done.")))
-    if callback_data.action == "picked":
-        # as with /pickedup: the member is invited to review what they picked up
-        buyer = await get_member(session, order.member_id)
-        if buyer is not None:
-            invite_review(notifier, i18n, settings, buyer, [order.id])
-        await ask_after_pickup(
-            bot,
-            i18n,
-            session,
-            order.member_id,
-            community_id=order.chat_id,
-            now=clock(),
-            settings=settings,
-            after_commit=after_commit,
+    if isinstance(query.message, Message):
+        shown, page = listed_orders(query.message.reply_markup)
+        text, keyboard = await pickup_list(session, i18n, community, page, shown or None)
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
+                text=text,
+                chat_id=community.id,
+                message_id=query.message.message_id,
+                reply_markup=keyboard,
+            )
         )
-    if query.message is not None:
-        text, keyboard = await pickup_list(session, i18n, community)
+
+
+@router.callback_query(
+    OrderPageCallback.filter(),
+    F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}),
+    OpenGroup(settling=True),
+    RoleFilter(Role.LEADER, "order.list"),
+)
+async def order_page(
+    query: CallbackQuery,
+    callback_data: OrderPageCallback,
+    bot: Bot,
+    session: AsyncSession,
+    i18n: I18n,
+    community: CommunityView,
+    after_commit: CommitHook,
+) -> None:
+    """Turns the group's pickup list to another page, in place."""
+    after_commit.add(partial(query.answer))
+    if isinstance(query.message, Message):
+        text, keyboard = await pickup_list(session, i18n, community, max(callback_data.page, 0))
         after_commit.add(
             partial(
                 bot.edit_message_text,
@@ -638,9 +755,7 @@ async def _mark_member(
                 return None
             break
     if action == "picked":
-        invite_review(
-            marking.notifier, marking.i18n, marking.settings, target, [order.id for order in done]
-        )
+        await marking.picked_up(session, target, done)
     ids = ", ".join(f"#{order.id}" for order in done)
     text = (
         _("Marked paid for {name}: {orders}.")
@@ -669,9 +784,11 @@ async def paid_command(
     notifier: BackgroundSender,
     i18n: I18n,
     clock: Callable[[], datetime],
+    bot: Bot,
+    after_commit: CommitHook,
 ) -> None:
     """Marks every unpaid order of a member in this group as paid (offline payment)."""
-    marking = Marking(settings, notifier, i18n, clock())
+    marking = Marking(settings, notifier, i18n, clock(), bot, after_commit)
     await _mark_member(message, command, session, community, "paid", marking)
 
 
@@ -691,19 +808,8 @@ async def pickedup_command(
     after_commit: CommitHook,
 ) -> None:
     """Marks every paid order of a member in this group as picked up."""
-    marking = Marking(settings, notifier, i18n, clock())
-    target = await _mark_member(message, command, session, community, "picked", marking)
-    if target is not None:
-        await ask_after_pickup(
-            bot,
-            i18n,
-            session,
-            target.id,
-            community_id=community.id,
-            now=clock(),
-            settings=settings,
-            after_commit=after_commit,
-        )
+    marking = Marking(settings, notifier, i18n, clock(), bot, after_commit)
+    await _mark_member(message, command, session, community, "picked", marking)
 
 
 @router.message(Command("refund"), PRIVATE, RoleFilter(Role.STAFF, "order.refund"))

@@ -208,13 +208,13 @@ async def _check_in(
     settings: HandlerSettings,
     now: datetime,
 ) -> CheckInResult:
-    zone = community.timezone if community else _timezone_of(member, settings)
     return await check_in(
         session,
         member_id=member.id,
         chat_id=chat_id,
         now=now,
-        timezone=zone,
+        timezone=None,  # the member's day wherever they check in: one check-in a day in all
+        default_timezone=settings.default_timezone,
         base_points=settings.checkin_points,
         streak_bonus=settings.checkin_streak_bonus,
         cap=settings.points_daily_caps.get("checkin"),

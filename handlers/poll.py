@@ -20,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.groupbuy import OPEN_ERRORS, OpenValues, open_and_post
+from handlers.groupbuy import OpenValues, open_and_post, open_error_text
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -50,6 +50,7 @@ from services.poll import (
     copies_to_stop,
     get_poll,
     hold_presale,
+    offers_option,
     recent_polls,
     record_answer,
     record_counts,
@@ -334,6 +335,20 @@ async def poll_presale(
         product = await get_product(session, _poll_id(words[1]) or 0)
         if product is None or not product.active:
             raise GroupBuyError("no_product")
+        if not offers_option(product.title, poll.options[result.winner]):
+            await message.answer(
+                _(
+                    "Product #{product} is {title}, but poll #{id} chose {option}. Put the "
+                    "winner on sale: send /poll_presale {id} with the id of the product that is "
+                    "{option} (create it with /product_add if it does not exist yet)."
+                ).format(
+                    product=product.id,
+                    title=esc(product.title),
+                    id=poll_id,
+                    option=esc(poll.options[result.winner]),
+                )
+            )
+            return
         deadline = parse_deadline(words[2], now=now, timezone=zone)
         options = _presale_options(words[3:])
         min_kind, min_count = parse_minimum(options.get("min", "10"))
@@ -362,8 +377,7 @@ async def poll_presale(
             now=now,
         )
     except GroupBuyError as exc:
-        text = OPEN_ERRORS.get(exc.reason)
-        await message.answer(_(text) if text else _(PRESALE_USAGE))
+        await message.answer(open_error_text(exc) or _(PRESALE_USAGE))
         return
     await claim_presale(session, poll_id=poll_id, groupbuy_id=gb.id)
     winner = poll.options[result.winner]

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Protocol
 
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
+from aiogram.types import InlineKeyboardMarkup
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
 
@@ -153,6 +154,7 @@ class Notice:
 
     chat_id: int
     text: str
+    markup: InlineKeyboardMarkup | None = None  # buttons under the message, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +175,9 @@ def carry_out(
 
     `notifier` must itself wait for the commit (the one handlers get does)."""
     for effect in effects:
-        if isinstance(effect, Notice):
+        if isinstance(effect, Notice) and effect.markup is not None:
+            notifier.send(effect.chat_id, effect.text, reply_markup=effect.markup)
+        elif isinstance(effect, Notice):
             notifier.send(effect.chat_id, effect.text)
         else:
             after_commit.add(_in_order(bot, effect.methods))

@@ -26,6 +26,7 @@ from models.perks import (
     Reward,
     Tier,
 )
+from models.pickup import PickupReminder
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product
 from models.referral import (
@@ -74,6 +75,7 @@ __all__ = [
     "OrderEvent",
     "Payment",
     "PayoutRequest",
+    "PickupReminder",
     "PointsDay",
     "Poll",
     "PollBallot",

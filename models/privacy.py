@@ -46,6 +46,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "leader_designation.designated_by",
         "leader_limit.set_by",
         "payout_request.decided_by",
+        "pickup_reminder.reminded_by",
         "ledger_transaction.actor_id",
         "order_event.actor_id",
         "orders.leader_id",

@@ -51,6 +51,7 @@ from services.ledger import STARS
 from services.member import get_member
 from services.money import InvalidAmount, parse_amount
 from services.order import OrderView, get_order, order_view, refund_order, start_invoice
+from services.pickup import PickupSheet, pickup_sheet
 from services.refund import refund_now
 from services.tiers import tier_discount
 
@@ -187,6 +188,10 @@ class Closing:
     members: tuple[MemberNotice, ...]
     owed: tuple[OwedBack, ...] = ()
     star_refunds: bool = False  # Stars refunds were committed for the refunder to send
+    # formed: the pickup sheet for the member who opened it, in their language (None when they
+    # never started the bot, so cannot be written to in private)
+    sheet: PickupSheet | None = None
+    sheet_locale: str = ""
 
     @property
     def groupbuy(self) -> GroupBuyView:
@@ -377,7 +382,9 @@ async def open_groupbuy(
             .values(stock=col(Product.stock) - stock_cap)
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise GroupBuyError("not_enough_stock")
+            stock = select(col(Product.stock)).where(col(Product.id) == product_id)
+            left = await session.scalar(stock)
+            raise GroupBuyError("not_enough_stock", str(left or 0))
     row = GroupBuy(
         product_id=product_id,
         title=product.title,
@@ -821,7 +828,13 @@ async def _closing(
         who = await get_member(session, row.member_id)
         if who is not None and who.started:
             owed.append(OwedBack(who.id, who.locale, order_id, refund.amount, whole=True))
-    return Closing(settlement, tuple(groups), tuple(members), tuple(owed), stars)
+    sheet, sheet_locale = None, ""
+    opener = await get_member(session, gb.opened_by) if settlement.formed else None
+    if opener is not None and opener.started:
+        sheet, sheet_locale = await pickup_sheet(session, gb.id), opener.locale
+    return Closing(
+        settlement, tuple(groups), tuple(members), tuple(owed), stars, sheet, sheet_locale
+    )
 
 
 async def extend_deadline(

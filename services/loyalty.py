@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.base import utcnow
-from models.community import Community
+from models.community import Community, CommunityMember
 from models.member import Member
 from models.order import ORDER_FULFILLED, Order
 from models.perks import CheckIn, Review
@@ -64,19 +64,42 @@ async def current_streak(session: AsyncSession, *, member_id: int, today: date) 
     return row.streak
 
 
+async def check_in_zone(session: AsyncSession, *, member_id: int, default: str) -> str:
+    """The time zone whose days a member's check-ins count in, the same wherever they check in
+    (private chat, a group's command or button): the member's own when they set one, else that
+    of the first group the bot saw them in, else the brand's default."""
+    own = await session.scalar(select(col(Member.timezone)).where(col(Member.id) == member_id))
+    if own:
+        return own
+    home = await session.scalar(
+        select(col(Community.timezone))
+        .join(CommunityMember, col(CommunityMember.community_id) == col(Community.id))
+        .where(col(CommunityMember.member_id) == member_id)
+        .order_by(col(CommunityMember.first_seen_at), col(CommunityMember.community_id))
+        .limit(1)
+    )
+    return home or default
+
+
 async def check_in(
     session: AsyncSession,
     *,
     member_id: int,
     chat_id: int,
     now: datetime,
-    timezone: str,
+    timezone: str | None,
     base_points: int,
     streak_bonus: dict[int, int],
     cap: int | None,
     member_day: int = 0,
+    default_timezone: str = "UTC",
 ) -> CheckInResult:
-    """Check the member in for their local day, once; the unique (member, day) row decides."""
+    """Check the member in for their local day, once; the unique (member, day) row decides.
+
+    `timezone` None: the member's zone (see check_in_zone), so a check-in in private and
+    another in a group on the same day are one check-in."""
+    if timezone is None:
+        timezone = await check_in_zone(session, member_id=member_id, default=default_timezone)
     day = local_day(now, timezone)
     # the tier matters only on the member day (double points for tiers that have it)
     doubled = (

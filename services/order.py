@@ -31,6 +31,7 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
+from models.member import Member
 from models.order import (
     OPEN_STATUSES,
     ORDER_AWAITING_PAYMENT,
@@ -221,7 +222,9 @@ async def place_order(
             .values(stock=col(Product.stock) - quantity)
         )
         if taken.rowcount != 1:  # type: ignore[attr-defined]
-            raise OrderError("out_of_stock")
+            stock = select(col(Product.stock)).where(col(Product.id) == product_id)
+            left = await session.scalar(stock)  # the refusal says what is left
+            raise OrderError("out_of_stock", str(left or 0))
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -747,18 +750,64 @@ async def claw_back_order_points(
     return 0
 
 
-async def open_orders_in_chat(session: AsyncSession, chat_id: int) -> list[OrderView]:
-    """The chat's orders not yet picked up: unpaid and paid, oldest first."""
-    rows = await session.execute(
-        select(Order)
-        .where(
-            col(Order.chat_id) == chat_id,
-            col(Order.status).in_((ORDER_RESERVED, ORDER_AWAITING_PAYMENT, ORDER_PAID)),
+def buyer_name(row: Member | None, member_id: int) -> str:
+    """How a list names a member: first name, else @username, else the id."""
+    if row is None:
+        return str(member_id)
+    return row.first_name or (f"@{row.username}" if row.username else str(member_id))
+
+
+@dataclass(frozen=True, slots=True)
+class PickupPage:
+    """A page of a group's pickup list: its orders, the buyers' names, how many are open."""
+
+    orders: tuple[OrderView, ...]
+    names: dict[int, str]
+    total: int  # orders of the chat not yet picked up
+
+
+_PICKUP_OPEN = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT, ORDER_PAID)
+
+
+async def pickup_page(
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    offset: int,
+    limit: int,
+    ids: list[int] | None = None,
+) -> PickupPage:
+    """The chat's orders not yet picked up, oldest first, `limit` from `offset`; or, with
+    `ids`, exactly those orders of the chat in that order, whatever their status now (a page
+    shown again after a tap keeps its rows)."""
+    if ids:
+        found = await session.execute(
+            select(Order)
+            .where(col(Order.chat_id) == chat_id, col(Order.id).in_(ids))
+            .execution_options(populate_existing=True)
         )
-        .order_by(col(Order.id))
-        .limit(50)
+        by_id = {row.id: row for row in found.scalars().all()}
+        rows = [by_id[i] for i in ids if i in by_id]
+    else:
+        found = await session.execute(
+            select(Order)
+            .where(col(Order.chat_id) == chat_id, col(Order.status).in_(_PICKUP_OPEN))
+            .order_by(col(Order.id))
+            .offset(max(offset, 0))
+            .limit(limit)
+            .execution_options(populate_existing=True)
+        )
+        rows = list(found.scalars().all())
+    total = await session.execute(
+        select(func.count())
+        .select_from(Order)
+        .where(col(Order.chat_id) == chat_id, col(Order.status).in_(_PICKUP_OPEN))
     )
-    return [order_view(row) for row in rows.scalars().all()]
+    members = await session.execute(
+        select(Member).where(col(Member.id).in_({row.member_id for row in rows}))
+    )
+    names = {m.id: buyer_name(m, m.id) for m in members.scalars().all()}
+    return PickupPage(tuple(order_view(row) for row in rows), names, int(total.scalar_one()))
 
 
 async def orders_of_member_in_chat(

@@ -516,6 +516,17 @@ async def recent_polls(session: AsyncSession, *, limit: int = 10) -> list[PollVi
     return [v for v in views if v is not None]
 
 
+def _words(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def offers_option(product_title: str, option: str) -> bool:
+    """Whether a product is what a poll's option names: its title is the option, or contains
+    it ("Osmanthus oolong 250 g" for the option "Osmanthus oolong"), case and spacing aside."""
+    wanted = _words(option)
+    return bool(wanted) and wanted in _words(product_title)
+
+
 async def hold_presale(session: AsyncSession, *, poll_id: int) -> bool:
     """Lock a closed poll's pre-sale slot for this transaction; False when it is taken.
 

@@ -25,6 +25,7 @@ from services.ledger import AccountRef, balance
 from services.member import locale_for_language_code
 from services.role import Role
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.test_pickup import formed_groupbuy
 
 REFUSALS = {
     Role.OWNER: "Sorry, only the owner of this bot can do that.",
@@ -498,3 +499,34 @@ async def test_forged_fulfilment_buttons_are_refused_to_all_but_staff(harness: H
     async with harness.session() as session:
         task = await session.get(Fulfilment, 1)
     assert task is not None and task.status == "open"
+
+
+async def test_a_pickup_sheet_button_forged_by_another_leader_is_refused(
+    harness: Harness,
+) -> None:
+    # given Lee's group-buy formed, and Lee got its pickup sheet
+    await formed_groupbuy(harness, crowd=0)
+    sheet = harness.emulator.last_bot_message(LEE)
+    template = (
+        "Only the leader who opened group-buy #{id}, or the brand's staff, can run its pickup."
+    )
+    refusal = translated(harness, template, "zh_Hant").format(id=1)  # Kai reads 繁體中文
+    # when Kai, who leads Coffee Club, forges Lee's buttons, or asks for the sheet
+    for data in ("pk:paid:1:2:0", "pk:remind:1:0:0", "pk:page:1:0:1"):
+        answer = await harness.press(KAI, KAI, sheet.message_id, callback_data=data, force=True)
+        assert answer == refusal
+    assert await harness.send(KAI, KAI, "/sheet 1") == [refusal]
+    # then nothing changed, nobody was reminded, and each try was audited as refused
+    assert await order_status(harness, 2) == "reserved"
+    assert not any("提醒" in (m.text or "") for m in harness.emulator.bot_messages(MIA))
+    async with harness.session() as session:
+        refused = (
+            await session.execute(
+                select(func.count()).where(
+                    AuditEntry.actor_id == KAI,
+                    AuditEntry.action.startswith("pickup."),  # type: ignore[attr-defined]
+                    AuditEntry.allowed.is_(False),  # type: ignore[attr-defined]
+                )
+            )
+        ).scalar_one()
+    assert refused == 4

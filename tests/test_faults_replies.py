@@ -182,10 +182,10 @@ async def test_a_picked_up_button_whose_answer_fails_keeps_the_pickup(
     assert await harness.send(LEE, TEA, "/paid @mia") == ["Marked paid for Mia: #1."]
     await harness.send(LEE, TEA, "/orders")
     card = harness.emulator.last_bot_message(TEA)
-    assert card.button_texts == ["📦 #1 picked up"]
+    assert card.button_texts == ["📦 Picked up · Mia #1"]
     # given Telegram fails the next call of one kind once
     harness.emulator.inject_fault(method, status=fault)
-    # when Lee taps "📦 #1 picked up"
+    # when Lee taps "📦 Picked up · Mia #1"
     update = harness.emulator.press_button(LEE, TEA, card.message_id, index=0)
     await harness.feed_pending()
     assert harness.emulator.faults_served == [(method, fault)]
@@ -195,12 +195,13 @@ async def test_a_picked_up_button_whose_answer_fails_keeps_the_pickup(
     # and Mia is invited to review it, once, as /pickedup does
     invite = "Enjoy! How was order #1? Review it with /review 1 5 and a few words, and earn"
     assert len([t for t in texts(harness, MIA) if t.startswith(invite)]) == 1
-    # and Lee's list shows the order gone (or the failed edit is counted for staff)
+    # and Lee's list shows the order picked up on its row (or the failed edit is counted)
     shown = next(m for m in harness.emulator.messages(TEA) if m.message_id == card.message_id)
     if method == "editMessageText":
         assert (shown.text or "").endswith("CN¥71.80 · paid")
     else:
-        assert shown.text == "No open orders in this group."
+        assert (shown.text or "").endswith("CN¥71.80 · picked up")
+        assert shown.button_texts == ["✔️ Done · Mia #1"]
     assert sample(harness.runtime, FAILED) == (0 if method == "sendMessage" else 1)
     # when the same tap is delivered again, nothing changes
     events = await order_events(harness, 1)

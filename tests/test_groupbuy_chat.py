@@ -154,7 +154,10 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
         "/groupbuy 1 2020-01-01 10:00": "The deadline must be in the future.",
         "/groupbuy 1 24h min=30u stock=20": "The minimum is larger than the stock",
         "/groupbuy 1 24h tiers=5:39.95": "Tiers must go up in units and down in price",
-        "/groupbuy 1 24h stock=50": "The product does not have that much stock left.",
+        # the stock error says how much is left
+        "/groupbuy 1 24h stock=50": (
+            "The product does not have that much stock left: 20 units. Lower stock= to at most 20."
+        ),
         "/groupbuy 1 24h min=many": "Minimum, stock and limit must be whole numbers above zero.",
         "/groupbuy 1 24h stock=²": "Minimum, stock and limit must be whole numbers above zero.",
         "/groupbuy ² 24h": "Open a group-buy with one line:",
@@ -388,3 +391,23 @@ async def test_commission_left_after_a_partial_refund_is_released(harness: Harne
     async with harness.session() as session:
         assert await balance(session, AccountRef("leader_commission_pending", LEE), "CNY") == 0
         assert await balance(session, AccountRef("leader_commission", LEE), "CNY") == 150
+
+
+async def test_a_join_above_the_stock_left_says_how_many_are_left(harness: Harness) -> None:
+    # given a group-buy of 3 units, 2 of them taken by Kai
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=3 limit=3")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(KAI, TEA, card.message_id, index=1)
+    # when Mia joins with 2
+    answer = await harness.press(MIA, TEA, card.message_id, index=1)
+    # then she reads how many are left, and 1 she can take
+    assert answer == "Sorry, only 1 left: take fewer."
+    assert (await harness.press(MIA, TEA, card.message_id, index=0) or "").startswith(
+        "You are #2, quantity 1."
+    )
+    # and once none is left, it is sold out
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == "Sorry, it is sold out."

@@ -319,7 +319,7 @@ async def test_confirm_reports_what_changed_meanwhile(harness: Harness) -> None:
     await harness.send(SAM, SAM, "/product_set 1 stock 3")
     await tap(harness, "✅ Confirm")
     assert last_text(harness) == (
-        "The product does not have that much stock left.\n"
+        "The product does not have that much stock left: 3 units. Lower stock= to at most 3.\n"
         "Nothing was created. Send /groupbuy to start again."
     )
     assert await groupbuys(harness) == []

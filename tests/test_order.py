@@ -197,17 +197,22 @@ async def test_a_leader_runs_offline_pickup_from_the_groups_list(harness: Harnes
     assert "#1 Mia · Oolong tea ×2 · CN¥71.80 · reserved" in listing
     assert "#2 Kai · Oolong tea ×1 · CN¥35.90 · reserved" in listing
     card = harness.emulator.last_bot_message(TEA)
-    assert card.button_texts == ["✅ #1 paid", "📦 #1 picked up", "✅ #2 paid", "📦 #2 picked up"]
+    # one button per order, naming the member and the order, for what it needs next
+    assert card.button_texts == ["✅ Paid · Mia #1", "✅ Paid · Kai #2"]
     # a member pressing a button is refused, and picking up before paying is refused
     assert await harness.press(MIA, TEA, card.message_id, index=0) == (
         "Sorry, only the leaders of this group can do that."
     )
-    assert await harness.press(LEE, TEA, card.message_id, index=1) == "That order is not paid yet."
+    forged = await harness.press(
+        LEE, TEA, card.message_id, callback_data="ord:picked:1", force=True
+    )
+    assert forged == "That order is not paid yet."
     # the leader marks Mia's order paid with the button: the list is edited in place
     assert await harness.press(LEE, TEA, card.message_id, index=0) == "Done."
     edited = harness.emulator.messages(TEA)[-1]
     assert edited.message_id == card.message_id
     assert "#1 Mia · Oolong tea ×2 · CN¥71.80 · paid" in edited.text
+    assert edited.button_texts == ["📦 Picked up · Mia #1", "✅ Paid · Kai #2"]
     # and Kai's by command, then Mia picks up
     assert await harness.send(LEE, TEA, "/paid @kai") == ["Marked paid for Kai: #2."]
     async with harness.session() as session:  # Lee owes the brand the cash he took
@@ -252,7 +257,7 @@ async def test_a_leader_never_marks_their_own_order_or_a_stars_order_paid(
     # then the pickup list offers no "paid" button for the Stars order
     await harness.send(LEE, TEA, "/orders")
     card = harness.emulator.last_bot_message(TEA)
-    assert card.button_texts == ["✅ #1 paid", "📦 #1 picked up", "📦 #2 picked up"]
+    assert card.button_texts == ["✅ Paid · Lee #1", "⏳ Pays by invoice · Mia #2"]
     # and Lee cannot mark his own order paid, by command or button, nor Mia's Stars order
     assert await harness.send(LEE, TEA, "/paid @lee") == [
         "You cannot mark your own order paid: another leader or staff must confirm the money."
@@ -431,7 +436,7 @@ async def test_buy_explains_bad_input(harness: Harness) -> None:
         "/buy tea": "Tell me what to order",
         "/buy 1 0": "The quantity must be a whole number from 1 to 999.",
         "/buy 7": "There is no product #7.",
-        "/buy 1 2": "Sorry, there is not enough stock left for that.",
+        "/buy 1 2": "Sorry, only 1 left: order fewer.",  # the stock error says what is left
     }
     for command, expected in cases.items():
         reply = (await harness.send(MIA, MIA, command))[0]

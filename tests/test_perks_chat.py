@@ -378,3 +378,33 @@ async def test_tiers_can_be_reached_by_points_earned_instead(harness: Harness) -
     await harness.runtime.care.run()
     me = (await harness.send(MIA, MIA, "/me"))[0]
     assert "Tier: Silver" in me and "Points earned in the last 12 months: 15 points" in me
+
+
+async def test_one_check_in_a_day_whether_in_private_or_in_the_group(harness: Harness) -> None:
+    # given Tea Lovers runs on Shanghai time, and Mia (no time zone of her own) is in it
+    await harness.join_groups()
+    assert await harness.send(LEE, TEA, "/settings timezone Asia/Shanghai")
+    await harness.send(MIA, MIA, "/start")
+    # 23:30 UTC on 19 November is 07:30 on the 20th in Shanghai
+    harness.clock.now = datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
+    assert await harness.send(MIA, TEA, "/checkin") == [
+        "Mia checked in: +5 points. Streak: 1 days."
+    ]
+    button = harness.emulator.last_bot_message(TEA)
+    # when she checks in again in private, and with the group's button, the same moment
+    assert await harness.send(MIA, MIA, "/checkin") == [
+        "Mia, you have already checked in today. Streak: 1 days."
+    ]
+    assert await harness.press(MIA, TEA, button.message_id, index=0) == (
+        "Mia, you have already checked in today. Streak: 1 days."
+    )
+    # then it counted once
+    assert await points_of(harness, MIA) == 5
+    async with harness.session() as session:
+        rows = (await session.execute(select(CheckIn).where(CheckIn.member_id == MIA))).all()
+    assert len(rows) == 1
+    # and the next day in Shanghai, in private, is a new day
+    harness.clock.advance(hours=17)  # 16:30 UTC on the 20th: 00:30 on the 21st in Shanghai
+    assert await harness.send(MIA, MIA, "/checkin") == [
+        "Mia checked in: +5 points. Streak: 2 days."
+    ]

@@ -354,3 +354,36 @@ async def test_a_result_too_long_for_a_caption_follows_the_chart_as_a_message(
             assert f" {number}. {option}" in (legend.text or "")
     assert "🏆 12. 12" in (harness.emulator.bot_messages(TEA)[-1].text or "")
     assert photo_of(harness, harness.emulator.bot_messages(TEA)[-2]).height > 12 * 40
+
+
+async def test_a_pre_sale_of_a_product_that_is_not_the_winner_is_refused(
+    harness: Harness,
+) -> None:
+    # given poll #1 chose Osmanthus, and the store has Jasmine tea (#1) and Osmanthus oolong (#2)
+    await given_staff(harness)
+    await say(harness, "/product_add Jasmine tea | 39.00 CNY | stock 100")
+    await say(harness, "/product_add Osmanthus oolong | 49.00 CNY | stock 100")
+    poll = await create_poll(harness, points="0")
+    copies = await poll_ids(harness, 1)
+    await vote(harness, MIA, copies[COFFEE], [1])
+    await harness.send(SAM, SAM, f"/poll_close {poll.id}")
+    # when Sam puts product #1 on pre-sale as the winner
+    reply = await say(harness, "/poll_presale 1 1 7d min=20")
+    # then it is refused with the reason, and nothing is opened or announced
+    assert reply == (
+        "Product #1 is Jasmine tea, but poll #1 chose Osmanthus. Put the winner on sale: send "
+        "/poll_presale 1 with the id of the product that is Osmanthus (create it with "
+        "/product_add if it does not exist yet)."
+    )
+    async with harness.session() as session:
+        assert (await session.execute(select(GroupBuy))).first() is None
+        linked = await session.get(Poll, 1)
+    assert linked is not None and linked.presale_groupbuy_id is None
+    assert not any("pre-sale" in (m.text or "") for m in harness.emulator.bot_messages(TEA))
+    # and the winner's product opens
+    assert await say(harness, "/poll_presale 1 2 7d min=20") == (
+        "Pre-sale group-buy #1 of Osmanthus opened in 3 groups."
+    )
+    async with harness.session() as session:
+        gb = (await session.execute(select(GroupBuy))).scalar_one()
+    assert gb.product_id == 2 and gb.title == "Osmanthus oolong"

@@ -17,6 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.text import N_, CallbackId, Calls, Effect, HandlerSettings, Notice, esc, format_money
 from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice
+from handlers.views.pickup import sheet_keyboard, sheet_text
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import Closing, GroupBuyView, GroupNotice, MemberNotice, OwedBack
@@ -199,6 +200,15 @@ def closing_effects(
     for owed in closing.owed:
         with i18n.use_locale(owed.locale):
             effects.append(Notice(owed.member_id, owed_text(closing, owed)))
+    if closing.sheet is not None:  # the leader runs pickup from it
+        with i18n.use_locale(closing.sheet_locale):
+            effects.append(
+                Notice(
+                    closing.sheet.opened_by,
+                    sheet_text(closing.sheet, 0, closing.sheet_locale),
+                    sheet_keyboard(closing.sheet, 0),
+                )
+            )
     return effects
 
 
