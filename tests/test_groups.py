@@ -16,6 +16,7 @@ from models.community import (
     Community,
 )
 from models.groupbuy import GroupBuy
+from models.order import Order
 from models.perks import CheckIn
 from services.ledger import AccountRef, balance
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
@@ -82,9 +83,13 @@ async def test_a_strangers_group_waits_for_staff_and_opens_once_approved(
     sam_card = review_card(harness, SAM)
     owner_card = review_card(harness, OWNER)
 
-    # when Mia, the group's admin, tries to open a group-buy, and Kai to check in
+    # when Mia, the group's admin, tries to open a group-buy, Kai to check in and to order, and
+    # Mia to mark Kai's order paid
     assert await harness.send(MIA, CORNER, "/groupbuy 1 24h min=2 stock=10") == [NOT_YET_OPEN]
     assert await harness.send(KAI, CORNER, "/checkin") == [NOT_YET_OPEN]  # in the group's language
+    assert await harness.send(KAI, CORNER, "/buy 1") == [NOT_YET_OPEN]
+    assert await harness.send(MIA, CORNER, "/paid @kai") == [NOT_YET_OPEN]
+    assert await count(harness, Order) == 0
     # then each is told once, politely, and nothing was opened or earned
     assert await count(harness, GroupBuy) == 0
     assert await count(harness, CheckIn) == 0
@@ -116,6 +121,8 @@ async def test_a_strangers_group_waits_for_staff_and_opens_once_approved(
     assert await count(harness, GroupBuy) == 1
     checked = await harness.send(KAI, CORNER, "/checkin")
     assert len(checked) == 1 and "Kai checked in" in checked[0]
+    await harness.send(KAI, CORNER, "/buy 1")
+    assert await harness.send(MIA, CORNER, "/paid @kai") == ["Marked paid for Kai: #1."]
 
     # when the owner presses Approve on his own card afterwards
     harness.new_bot_messages(OWNER)
