@@ -15,7 +15,7 @@ from services.cash import CashError, decide_handover, request_handover
 from services.ledger import AccountRef, Posting, balance, post, reconcile
 from services.member import UserInfo, record_member
 from services.order import mark_paid_offline, place_order
-from services.payout import PayoutError, decide_payout, request_payout
+from services.payout import PayoutError, decide_payout, open_payout, request_payout
 from services.product import create_product
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
 
@@ -300,11 +300,11 @@ async def test_concurrent_payout_requests_and_approvals_pay_once(database_url: s
         except PayoutError as exc:
             return exc.reason
 
-    async def approve(staff_id: int) -> str:
+    async def approve(staff_id: int, payout_id: int) -> str:
         try:
             async with sessions() as session, session.begin():
                 await decide_payout(
-                    session, payout_id=1, staff_id=staff_id, approve=True, net=True, now=now
+                    session, payout_id=payout_id, staff_id=staff_id, approve=True, net=True, now=now
                 )
             return "paid"
         except PayoutError as exc:
@@ -314,8 +314,12 @@ async def test_concurrent_payout_requests_and_approvals_pay_once(database_url: s
     asked = await asyncio.gather(*(ask() for _ in range(5)))
     # then one request is open
     assert sorted(asked) == ["already_open"] * 4 + ["asked"]
-    # when four staff approve it at once
-    approved = await asyncio.gather(*(approve(staff_id) for staff_id in STAFF))
+    # when four staff approve it at once (its id is whichever insert won: on PostgreSQL the
+    # ones refused used up sequence numbers too)
+    async with sessions() as session:
+        request = await open_payout(session, LEADER)
+    assert request is not None
+    approved = await asyncio.gather(*(approve(staff_id, request.id) for staff_id in STAFF))
     # then it is paid once, netting the ¥50.00 cash the leader owed
     assert sorted(approved) == ["already_decided"] * 3 + ["paid"]
     async with sessions() as session:
