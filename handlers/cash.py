@@ -29,6 +29,7 @@ from handlers.text import (
     CommitHook,
     HandlerSettings,
     esc,
+    format_amounts,
     format_money,
 )
 from services.audit import record_action
@@ -81,10 +82,6 @@ class HandoverCallback(CallbackData, prefix="ho"):
     handover_id: CallbackId
 
 
-def owed_text(owed: dict[str, int], locale: str) -> str:
-    return ", ".join(format_money(v, c, locale) for c, v in sorted(owed.items())) or "0"
-
-
 def handover_keyboard(handover_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
@@ -107,7 +104,7 @@ def handover_card(handover: HandoverView, holder: str, owed: dict[str, int], loc
         id=handover.id,
         holder=esc(holder),
         amount=format_money(handover.amount, handover.currency, locale),
-        owed=owed_text(owed, locale),
+        owed=format_amounts(owed, locale),
     )
 
 
@@ -139,7 +136,7 @@ async def handover(
     except CashError as exc:
         await message.answer(
             _(CASH_ERRORS.get(exc.reason, CASH_ERRORS["bad_amount"])).format(
-                owed=owed_text(owed, member.locale)
+                owed=format_amounts(owed, member.locale)
             )
         )
         return
@@ -194,7 +191,7 @@ async def handover_button(
         owed = await cash_owed(session, found.holder_id) if found else {}
         await query.answer(
             _(CASH_ERRORS.get(exc.reason, CASH_ERRORS["not_found"])).format(
-                owed=owed_text(owed, member.locale)
+                owed=format_amounts(owed, member.locale)
             ),
             show_alert=True,
         )
@@ -439,7 +436,7 @@ async def _refund_paid(
         still = await cash_owed(session, payer.id)
         lines.append(
             _("It came out of the cash you hold for the brand: you now owe {owed}.").format(
-                owed=owed_text(still, locale)
+                owed=format_amounts(still, locale)
             )
             if still
             else _("It came out of the cash you held for the brand: you owe the brand nothing now.")

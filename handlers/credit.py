@@ -27,6 +27,7 @@ from handlers.text import (
     CommitHook,
     HandlerSettings,
     esc,
+    format_amounts,
     format_money,
 )
 from handlers.views.member import ambiguous_text
@@ -111,10 +112,6 @@ def limits_text(limits: Limits | None, locale: str) -> str:
     return _("Limits: {limits}.").format(limits=_("; ").join(parts))
 
 
-def _money_list(amounts: dict[str, int], locale: str) -> str:
-    return ", ".join(format_money(v, c, locale) for c, v in sorted(amounts.items()))
-
-
 async def record_text(
     session: AsyncSession,
     record: LeaderRecord,
@@ -162,7 +159,7 @@ async def record_text(
     )
     refunds = _("Refunds: {count}").format(count=record.refunds)
     if record.refunded:
-        refunds += f" ({_money_list(record.refunded, locale)})"
+        refunds += f" ({format_amounts(record.refunded, locale)})"
     complaints = _("complaints (reviews of {stars} stars or fewer): {count}").format(
         stars=COMPLAINT_RATING, count=record.complaints
     )

@@ -26,6 +26,7 @@ from handlers.text import (
     CommitHook,
     HandlerSettings,
     esc,
+    format_amounts,
     format_money,
 )
 from models.payout import PAYOUT_PAID
@@ -113,10 +114,6 @@ def amount_and_currency(
     return amount, parse_in
 
 
-def money_list(values: dict[str, int], locale: str) -> str:
-    return ", ".join(format_money(v, c, locale) for c, v in sorted(values.items())) or "0"
-
-
 def payout_card(payout: PayoutView, name: str, statement: EarnerStatement, locale: str) -> str:
     """The card staff decide from: the request and the requester's short statement."""
     return "\n".join(
@@ -130,10 +127,10 @@ def payout_card(payout: PayoutView, name: str, statement: EarnerStatement, local
                 "Released: {released} · pending: {pending} · paid out so far: {paid} · "
                 "cash owed: {owed}"
             ).format(
-                released=money_list(statement.released, locale),
-                pending=money_list(statement.pending, locale),
-                paid=money_list(statement.paid_out, locale),
-                owed=money_list(statement.cash_owed, locale),
+                released=format_amounts(statement.released, locale),
+                pending=format_amounts(statement.pending, locale),
+                paid=format_amounts(statement.paid_out, locale),
+                owed=format_amounts(statement.cash_owed, locale),
             ),
         ]
     )
@@ -203,7 +200,7 @@ async def payout(
         minimum_in = currency or (next(iter(released)) if released else settings.tier_currency)
         await message.answer(
             _(PAYOUT_ERRORS.get(exc.reason, PAYOUT_ERRORS["bad_amount"])).format(
-                released=money_list(released, locale),
+                released=format_amounts(released, locale),
                 minimum=format_money(settings.payout_min_amount, minimum_in, locale),
             )
         )

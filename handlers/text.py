@@ -210,3 +210,8 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
     digits = get_currency_precision(currency)
     value = Decimal(amount_minor).scaleb(-digits)
     return format_currency(value, currency, locale=locale)
+
+
+def format_amounts(amounts: dict[str, int], locale: str) -> str:
+    """Amounts in several currencies, one after another by currency code ("0" for none)."""
+    return ", ".join(format_money(v, c, locale) for c, v in sorted(amounts.items())) or "0"
