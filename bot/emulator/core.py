@@ -2154,6 +2154,11 @@ class Emulator:
     # -- editing ---------------------------------------------------------------------------
     def _api_editMessageText(self, p: dict[str, Any]) -> dict[str, Any]:
         _, message = self._message_for_edit(p)
+        self._edit_text(message, p)
+        return message.raw
+
+    def _edit_text(self, message: StoredMessage, p: dict[str, Any]) -> None:
+        """Replace a text message's text, entities and buttons as editMessageText does."""
         if "text" not in p:
             raise bad_request("message text is empty")
         if message.kind != "text":
@@ -2176,7 +2181,6 @@ class Emulator:
             message.raw.pop("entities", None)
         self._set_markup(message, markup)
         self._mark_edited(message)
-        return message.raw
 
     def _api_editMessageCaption(self, p: dict[str, Any]) -> dict[str, Any]:
         _, message = self._message_for_edit(p)
@@ -2245,28 +2249,7 @@ class Emulator:
 
     def _api_editEphemeralMessageText(self, p: dict[str, Any]) -> bool:
         message = self._ephemeral(p, "message to edit not found")
-        if "text" not in p:
-            raise bad_request("message text is empty")
-        if message.kind != "text":
-            raise bad_request("there is no text in the message to edit")
-        text, entities, html = self._formatted(p["text"], p.get("parse_mode"), p.get("entities"))
-        if not text:
-            raise bad_request("message text is empty")
-        markup = p.get("reply_markup")
-        if (
-            text == message.text
-            and entities == message.entities
-            and markup == _inline_markup(message.reply_markup)
-        ):
-            raise bad_request(_NOT_MODIFIED)
-        message.text, message.entities, message.html = text, entities, html
-        message.raw["text"] = text
-        if entities:
-            message.raw["entities"] = entities
-        else:
-            message.raw.pop("entities", None)
-        self._set_markup(message, markup)
-        self._mark_edited(message)
+        self._edit_text(message, p)
         return True
 
     def _api_editEphemeralMessageReplyMarkup(self, p: dict[str, Any]) -> bool:
