@@ -51,7 +51,7 @@ from services.member import MemberView, get_member
 from services.money import InvalidAmount
 from services.order import get_order
 from services.payout import earner_statement, open_payouts
-from services.role import Role, is_staff, staff_locales
+from services.role import Role, staff_locales
 
 router = Router(name="cash")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -353,7 +353,9 @@ async def refund_paid_by_staff(
     clock: Clock,
 ) -> None:
     """Records that the brand paid an owed refund back to the member (/refund_paid ORDER_ID)."""
-    await _refund_paid(message, command, session, member, i18n, locale, notifier, clock, None)
+    await _refund_paid(
+        message, command, session, member, i18n, locale, notifier, clock, None, Role.STAFF
+    )
 
 
 @router.message(
@@ -372,10 +374,13 @@ async def refund_paid_by_leader(
     locale: str,
     notifier: BackgroundSender,
     clock: Clock,
+    role: Role,
 ) -> None:
     """Records that the leader paid an owed refund of an order of this group back to its
-    member, out of the cash they hold for the brand."""
-    await _refund_paid(message, command, session, member, i18n, locale, notifier, clock, community)
+    member, out of the cash they hold for the brand (staff acting here pay from the brand's)."""
+    await _refund_paid(
+        message, command, session, member, i18n, locale, notifier, clock, community, role
+    )
 
 
 async def _refund_paid(
@@ -388,6 +393,7 @@ async def _refund_paid(
     notifier: BackgroundSender,
     clock: Clock,
     community: CommunityView | None,
+    role: Role,  # the payer's, as the role filter found it
 ) -> None:
     words = (command.args or "").split()
     if len(words) != 1 or not words[0].lstrip("#").isdigit():
@@ -403,7 +409,7 @@ async def _refund_paid(
     if order.member_id == payer.id:
         await message.answer(_(REFUND_PAID_ERRORS["own_order"]))
         return
-    from_cash = community is not None and not await is_staff(session, payer.id)
+    from_cash = role < Role.STAFF
     try:
         async with session.begin_nested():
             paid = await hand_back_refund(
