@@ -6,7 +6,7 @@ from models.community import Community, CommunityMember
 from models.credit import LeaderLimit
 from models.dashboard import DashboardLink
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
-from models.idempotency import ProcessedDelivery, ProcessedUpdate
+from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
@@ -81,7 +81,6 @@ __all__ = [
     "PollBallot",
     "PollOption",
     "PollPost",
-    "ProcessedDelivery",
     "ProcessedUpdate",
     "Product",
     "Redemption",
