@@ -215,6 +215,7 @@ async def _check_in(
         now=now,
         timezone=None,  # the member's day wherever they check in: one check-in a day in all
         default_timezone=settings.default_timezone,
+        own_timezone=member.timezone,
         base_points=settings.checkin_points,
         streak_bonus=settings.checkin_streak_bonus,
         cap=settings.points_daily_caps.get("checkin"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
@@ -64,11 +65,13 @@ async def current_streak(session: AsyncSession, *, member_id: int, today: date) 
     return row.streak
 
 
-async def check_in_zone(session: AsyncSession, *, member_id: int, default: str) -> str:
+async def check_in_zone(
+    session: AsyncSession, *, member_id: int, own: str | None, default: str
+) -> str:
     """The time zone whose days a member's check-ins count in, the same wherever they check in
-    (private chat, a group's command or button): the member's own when they set one, else that
-    of the first group the bot saw them in, else the brand's default."""
-    own = await session.scalar(select(col(Member.timezone)).where(col(Member.id) == member_id))
+    (private chat, a group's command or button): the member's own when they set one (`own`, as
+    the caller read the member), else that of the first group the bot saw them in, else the
+    brand's default."""
     if own:
         return own
     home = await session.scalar(
@@ -93,13 +96,18 @@ async def check_in(
     cap: int | None,
     member_day: int = 0,
     default_timezone: str = "UTC",
+    own_timezone: str | None = None,
 ) -> CheckInResult:
     """Check the member in for their local day, once; the unique (member, day) row decides.
 
-    `timezone` None: the member's zone (see check_in_zone), so a check-in in private and
-    another in a group on the same day are one check-in."""
+    `timezone` None: the member's zone (see check_in_zone; `own_timezone` is the member's own,
+    as the caller read it), so a check-in in private and another in a group on the same day are
+    one check-in. The day's points are held under `cap` in the row itself: there is one
+    check-in a day, so no daily counter is needed."""
     if timezone is None:
-        timezone = await check_in_zone(session, member_id=member_id, default=default_timezone)
+        timezone = await check_in_zone(
+            session, member_id=member_id, own=own_timezone, default=default_timezone
+        )
     day = local_day(now, timezone)
     # the tier matters only on the member day (double points for tiers that have it)
     doubled = (
@@ -115,6 +123,9 @@ async def check_in(
     )
     streak_of_day = func.coalesce(yesterday, 0) + 1
     bonus_of_day = case(streak_bonus, value=streak_of_day, else_=0) if streak_bonus else 0
+    points_of_day: Any = (base_points + bonus_of_day) * (2 if doubled else 1)
+    if cap is not None:
+        points_of_day = case((points_of_day > cap, cap), else_=points_of_day)
     inserted = (
         await session.execute(
             upsert(
@@ -124,12 +135,12 @@ async def check_in(
                     "member_id": member_id,
                     "day": day,
                     "streak": streak_of_day,
-                    "points": (base_points + bonus_of_day) * (2 if doubled else 1),
+                    "points": points_of_day,
                     "chat_id": chat_id,
                     "created_at": now,
                 },
                 keys=["member_id", "day"],
-            ).returning(col(CheckIn.id), col(CheckIn.streak), col(CheckIn.points))
+            ).returning(col(CheckIn.streak), col(CheckIn.points))
         )
     ).one_or_none()
     if inserted is None:
@@ -141,24 +152,20 @@ async def check_in(
             )
         ).scalar_one()
         return CheckInResult(False, day, existing, 0, 0, False, False)
-    checkin_id, streak, wanted = inserted
+    streak, points = inserted
     bonus = streak_bonus.get(streak, 0)
+    wanted = (base_points + bonus) * (2 if doubled else 1)
     grant = await award(
         session,
         member_id=member_id,
         reason=REASON_CHECKIN,
-        points=wanted,
+        points=points,
         key=f"checkin:{member_id}:{day.isoformat()}",
         day=day,
-        cap=cap,
         memo=f"check-in {day.isoformat()}, day {streak} of a streak",
         at=now,
     )
-    if grant.points != wanted:  # the cap cut them
-        await session.execute(
-            update(CheckIn).where(col(CheckIn.id) == checkin_id).values(points=grant.points)
-        )
-    return CheckInResult(True, day, streak, grant.points, bonus, doubled, grant.capped)
+    return CheckInResult(True, day, streak, grant.points, bonus, doubled, points < wanted)
 
 
 def order_points(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -148,6 +148,36 @@ async def test_concurrent_check_ins_of_one_day_count_once(
         assert await points_balance(session, 1) == 5
         count = (await session.execute(select(func.count()).select_from(CheckIn))).scalar_one()
     assert count == 1
+
+
+async def test_a_check_in_streak_day_is_held_under_the_daily_cap(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Day 2 of a streak would earn 5 + 40 = 45 points; the check-in cap of 30 holds it there,
+    the day's row and the ledger agree, and the result says it was capped."""
+    await seed(sessions, 1)
+    results = []
+    for day in range(2):
+        async with sessions() as session, session.begin():
+            results.append(
+                await check_in(
+                    session,
+                    member_id=1,
+                    chat_id=1,
+                    now=NOW + timedelta(days=day),
+                    timezone="Asia/Shanghai",
+                    base_points=5,
+                    streak_bonus={2: 40},
+                    cap=30,
+                )
+            )
+    first, second = results
+    assert (first.points, first.capped) == (5, False)
+    assert (second.streak, second.bonus, second.points, second.capped) == (2, 40, 30, True)
+    async with sessions() as session:
+        assert await points_balance(session, 1) == 35
+        rows = (await session.execute(select(CheckIn.points).order_by(CheckIn.day))).all()
+    assert [r[0] for r in rows] == [5, 30]
 
 
 async def test_a_daily_cap_holds_under_concurrent_grants(
