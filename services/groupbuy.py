@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, cast, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -45,7 +46,7 @@ from models.product import PAYMENT_TELEGRAM, Product
 from services.community import get_community, open_among
 from services.coupons import release_coupon
 from services.credit import groupbuys_limit_reached
-from services.db import insert_for, table_of
+from services.db import insert_for, insert_in, prepared, table_of
 from services.errors import Refused
 from services.ledger import STARS
 from services.member import get_member
@@ -273,21 +274,48 @@ def parse_deadline(text: str, *, now: datetime, timezone: str) -> datetime:
     return deadline
 
 
-async def _tiers(session: AsyncSession, groupbuy_id: int) -> tuple[tuple[int, int], ...]:
-    rows = await session.execute(
-        select(col(GroupBuyTier.min_units), col(GroupBuyTier.unit_price))
-        .where(col(GroupBuyTier.groupbuy_id) == groupbuy_id)
-        .order_by(col(GroupBuyTier.min_units))
-    )
-    return tuple((int(units), int(price)) for units, price in rows.all())
+def _groupbuy_read(with_join: bool) -> Any:
+    """The one SELECT that reads a group-buy (`groupbuy_id`) as a view: its row and its price
+    tiers (aggregated as "units:price,..." text, so one statement reads both). For a join
+    (`with_join`), also whether it was posted in the chat (`chat_id`) and the member's
+    (`member_id`) units in it now (NULL when they never joined)."""
+    gb, tiers = table_of(GroupBuy), table_of(GroupBuyTier)
+    tier_text = cast(tiers.c.min_units, String) + ":" + cast(tiers.c.unit_price, String)
+    columns: list[Any] = [
+        *gb.c,
+        select(func.aggregate_strings(tier_text, ","))
+        .where(tiers.c.groupbuy_id == gb.c.id)
+        .scalar_subquery()
+        .label("tier_text"),
+    ]
+    if with_join:
+        posts, joins = table_of(GroupBuyPost), table_of(GroupBuyJoin)
+        columns.append(
+            exists()
+            .where(posts.c.groupbuy_id == gb.c.id, posts.c.chat_id == bindparam("chat_id"))
+            .label("posted")
+        )
+        columns.append(
+            select(joins.c.quantity)
+            .where(joins.c.groupbuy_id == gb.c.id, joins.c.member_id == bindparam("member_id"))
+            .scalar_subquery()
+            .label("held")
+        )
+    return select(*columns).where(gb.c.id == bindparam("groupbuy_id"))
 
 
-async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView | None:
-    """The group-buy with its tiers, read fresh from the database."""
-    row = await session.get(GroupBuy, groupbuy_id, populate_existing=True)
-    if row is None:
-        return None
-    assert row.id is not None
+_READ_GROUPBUY = prepared(lambda _dialect: _groupbuy_read(False))
+_READ_FOR_JOIN = prepared(lambda _dialect: _groupbuy_read(True))
+
+
+def _tiers_of_text(text: str | None) -> tuple[tuple[int, int], ...]:
+    if not text:
+        return ()
+    pairs = (part.split(":") for part in text.split(","))
+    return tuple(sorted((int(units), int(price)) for units, price in pairs))
+
+
+def _view_of(row: Any) -> GroupBuyView:
     return GroupBuyView(
         id=row.id,
         title=row.title,
@@ -306,12 +334,18 @@ async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView 
         status=row.status,
         opened_by=row.opened_by,
         final_price=row.final_price,
-        tiers=await _tiers(session, row.id),
+        tiers=_tiers_of_text(row.tier_text),
         product_id=row.product_id,
         commission_bps=row.commission_bps,
         vip_until=row.vip_until,
         vip_rank=row.vip_rank,
     )
+
+
+async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView | None:
+    """The group-buy with its tiers, read fresh from the database in one statement."""
+    row = (await session.execute(_READ_GROUPBUY(session), {"groupbuy_id": groupbuy_id})).first()
+    return _view_of(row) if row is not None else None
 
 
 async def _must(session: AsyncSession, groupbuy_id: int) -> GroupBuyView:
@@ -435,35 +469,25 @@ async def set_quantity(
     """
     if type(quantity) is not int or quantity < 0 or (add and quantity == 0):
         raise GroupBuyError("bad_quantity")
-    found = await _must(session, groupbuy_id)
+    read = _READ_FOR_JOIN(session)
+    ids = {"groupbuy_id": groupbuy_id, "chat_id": chat_id, "member_id": member_id}
+    row = (await session.execute(read, ids)).first()
     # a button names the group-buy by id, which a client can edit: only the groups it was
     # posted in may change it, or a join would be credited to another group's leader
-    posted = (
-        await session.execute(
-            select(col(GroupBuyPost.id)).where(
-                col(GroupBuyPost.groupbuy_id) == groupbuy_id, col(GroupBuyPost.chat_id) == chat_id
-            )
-        )
-    ).first()
-    if posted is None:
+    if row is None or not row.posted:
         raise GroupBuyError("not_found", str(groupbuy_id))
+    found = _view_of(row)
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
         raise GroupBuyError("closed")
     if quantity > 0 and found.vip_only(now):
         held = await session.get(MemberTier, member_id)
         if (held.rank if held else 0) < found.vip_rank:
             raise GroupBuyError("vip_only", str(found.vip_rank))
+    if add:
+        return await _add_units(session, found, member_id, chat_id, quantity, now)
     joins = table_of(GroupBuyJoin)
-    existing = (
-        await session.execute(
-            select(col(GroupBuyJoin.quantity)).where(
-                col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
-                col(GroupBuyJoin.member_id) == member_id,
-            )
-        )
-    ).scalar_one_or_none()
     created = None
-    if existing is None:
+    if row.held is None:
         if quantity == 0:
             raise GroupBuyError("not_joined")
         created = (
@@ -493,7 +517,7 @@ async def set_quantity(
         if session.get_bind().dialect.name == "postgresql":
             locked = locked.with_for_update()
         old = int((await session.execute(locked)).scalar_one())
-    new = old + quantity if add else quantity
+    new = quantity
     if new > found.per_member_limit:
         raise GroupBuyError("over_limit", str(found.per_member_limit))
     if new == old:
@@ -501,28 +525,7 @@ async def set_quantity(
             raise GroupBuyError("not_joined")
         position = await _position(session, groupbuy_id, member_id)
         return JoinResult(found, new, position)
-    delta = new - old
-    people = (1 if old == 0 else 0) - (1 if new == 0 else 0)
-    counters = (
-        update(GroupBuy)
-        .where(
-            col(GroupBuy.id) == groupbuy_id,
-            col(GroupBuy.status) == GROUPBUY_OPEN,
-            col(GroupBuy.deadline) > now,
-            col(GroupBuy.units_sold) + delta <= col(GroupBuy.stock_cap),
-        )
-        .values(
-            units_sold=col(GroupBuy.units_sold) + delta,
-            participants=col(GroupBuy.participants) + people,
-        )
-        .returning(col(GroupBuy.units_sold), col(GroupBuy.participants))
-    )
-    counted = (await session.execute(counters)).one_or_none()
-    if counted is None:
-        refreshed = await _must(session, groupbuy_id)
-        if refreshed.status != GROUPBUY_OPEN:
-            raise GroupBuyError("closed")
-        raise GroupBuyError("sold_out", str(refreshed.units_left))
+    counted = await _count_units(session, found, new - old, old, new, now)
     values: dict[str, object] = {"quantity": new, "updated_at": now, "chat_id": chat_id}
     if old == 0:
         values["joined_at"] = now  # a member who comes back goes to the end of the list
@@ -541,11 +544,113 @@ async def set_quantity(
     return JoinResult(after, new, position)
 
 
+def _add_to_join(dialect: str) -> Any:
+    """A tap on Join: the member's row gains `quantity` units (created on the first tap), under
+    the per-member `limit`; nothing is written when the limit would be passed. A member who
+    comes back after leaving goes to the end of the list."""
+    joins = table_of(GroupBuyJoin)
+    statement = insert_in(dialect, joins).values(
+        groupbuy_id=bindparam("groupbuy_id"),
+        member_id=bindparam("member_id"),
+        chat_id=bindparam("chat_id"),
+        quantity=bindparam("quantity"),
+        joined_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    added = joins.c.quantity + statement.excluded.quantity
+    return statement.on_conflict_do_update(
+        index_elements=["groupbuy_id", "member_id"],
+        set_={
+            "quantity": added,
+            "chat_id": statement.excluded.chat_id,
+            "updated_at": statement.excluded.updated_at,
+            "joined_at": case(
+                (joins.c.quantity == 0, statement.excluded.joined_at), else_=joins.c.joined_at
+            ),
+        },
+        where=added <= bindparam("limit"),
+    ).returning(joins.c.quantity, joins.c.joined_at, joins.c.id)
+
+
+_ADD_TO_JOIN = prepared(_add_to_join)
+_COUNT_UNITS = prepared(
+    lambda _dialect: (
+        update(table_of(GroupBuy))
+        .where(
+            col(GroupBuy.id) == bindparam("groupbuy_id"),
+            col(GroupBuy.status) == GROUPBUY_OPEN,
+            col(GroupBuy.deadline) > bindparam("now"),
+            col(GroupBuy.units_sold) + bindparam("delta") <= col(GroupBuy.stock_cap),
+        )
+        .values(
+            units_sold=col(GroupBuy.units_sold) + bindparam("delta"),
+            participants=col(GroupBuy.participants) + bindparam("people"),
+        )
+        .returning(col(GroupBuy.units_sold), col(GroupBuy.participants))
+    )
+)
+
+
+async def _count_units(
+    session: AsyncSession, found: GroupBuyView, delta: int, old: int, new: int, now: datetime
+) -> Any:
+    """The group-buy's counters take the member's change (`old` -> `new` units), or the
+    change is refused (closed meanwhile, or not that much stock left): one conditional UPDATE."""
+    people = (1 if old == 0 else 0) - (1 if new == 0 else 0)
+    counted = (
+        await session.execute(
+            _COUNT_UNITS(session),
+            {"groupbuy_id": found.id, "now": now, "delta": delta, "people": people},
+        )
+    ).one_or_none()
+    if counted is None:
+        refreshed = await _must(session, found.id)
+        if refreshed.status != GROUPBUY_OPEN or refreshed.deadline <= now:
+            raise GroupBuyError("closed")
+        raise GroupBuyError("sold_out", str(refreshed.units_left))
+    return counted
+
+
+async def _add_units(
+    session: AsyncSession,
+    found: GroupBuyView,
+    member_id: int,
+    chat_id: int,
+    quantity: int,
+    now: datetime,
+) -> JoinResult:
+    """A Join tap: the member's row first (the per-member limit, under its row lock), then the
+    counters (the stock); a refusal of the counters puts the member's row back as it was."""
+    if quantity > found.per_member_limit:
+        raise GroupBuyError("over_limit", str(found.per_member_limit))
+    if found.units_sold + quantity > found.stock_cap:  # as read; the counters decide for sure
+        raise GroupBuyError("sold_out", str(found.units_left))
+    values: dict[str, Any] = {"groupbuy_id": found.id, "member_id": member_id, "chat_id": chat_id}
+    values |= {"quantity": quantity, "now": now, "limit": found.per_member_limit}
+    joined = (await session.execute(_ADD_TO_JOIN(session), values)).one_or_none()
+    if joined is None:
+        raise GroupBuyError("over_limit", str(found.per_member_limit))
+    new, joined_at, row_id = joined
+    old = new - quantity
+    try:
+        counted = await _count_units(session, found, quantity, old, new, now)
+    except GroupBuyError:
+        await session.execute(
+            update(GroupBuyJoin)
+            .where(col(GroupBuyJoin.groupbuy_id) == found.id)
+            .where(col(GroupBuyJoin.member_id) == member_id)
+            .values(quantity=old)
+        )
+        raise
+    after = replace(found, units_sold=counted.units_sold, participants=counted.participants)
+    return JoinResult(after, new, await _rank(session, found.id, joined_at, row_id))
+
+
 async def _position(session: AsyncSession, groupbuy_id: int, member_id: int) -> int:
     """The member's number on the sign-up list: one count, not the whole list (a hot path)."""
     mine = (
         await session.execute(
-            select(col(GroupBuyJoin.joined_at), col(GroupBuyJoin.id)).where(
+            select(table_of(GroupBuyJoin).c.joined_at, table_of(GroupBuyJoin).c.id).where(
                 col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
                 col(GroupBuyJoin.member_id) == member_id,
                 col(GroupBuyJoin.quantity) > 0,
@@ -554,18 +659,32 @@ async def _position(session: AsyncSession, groupbuy_id: int, member_id: int) -> 
     ).first()
     if mine is None:
         return 0
-    joined_at, row_id = mine
-    ahead = await session.execute(
+    return await _rank(session, groupbuy_id, mine.joined_at, mine.id)
+
+
+_RANK = prepared(
+    lambda _dialect: (
         select(func.count())
         .select_from(GroupBuyJoin)
         .where(
-            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+            col(GroupBuyJoin.groupbuy_id) == bindparam("groupbuy_id"),
             col(GroupBuyJoin.quantity) > 0,
             or_(
-                col(GroupBuyJoin.joined_at) < joined_at,
-                and_(col(GroupBuyJoin.joined_at) == joined_at, col(GroupBuyJoin.id) <= row_id),
+                col(GroupBuyJoin.joined_at) < bindparam("joined_at"),
+                and_(
+                    col(GroupBuyJoin.joined_at) == bindparam("joined_at"),
+                    col(GroupBuyJoin.id) <= bindparam("row_id"),
+                ),
             ),
         )
+    )
+)
+
+
+async def _rank(session: AsyncSession, groupbuy_id: int, joined_at: datetime, row_id: int) -> int:
+    """The number on the sign-up list of the join row (`row_id`, joined at `joined_at`)."""
+    ahead = await session.execute(
+        _RANK(session), {"groupbuy_id": groupbuy_id, "joined_at": joined_at, "row_id": row_id}
     )
     return int(ahead.scalar_one())
 
