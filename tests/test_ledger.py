@@ -53,7 +53,7 @@ from services.ledger import (
     reconcile,
     reverse,
 )
-from tests.conftest import KAI, LEE, MIA, Backend, make_settings
+from tests.conftest import KAI, LEE, MIA, SAM, Backend, make_settings
 
 CNY = "CNY"
 BIGINT_MAX = 2**63 - 1
@@ -262,6 +262,36 @@ async def test_a_balanced_posting_moves_cached_balances_and_balance_reads_them(
         "ledger_entry": 2,
         "ledger_balance": 2,
     }
+
+
+async def test_account_ids_are_remembered_once_committed_and_never_from_an_undone_savepoint(
+    sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    """An account created in a transaction that commits costs no statement when next used; one
+    created in a savepoint that rolled back (or a transaction that did) is not remembered, so a
+    later posting creates it again instead of pointing at a row that does not exist."""
+    # a savepoint creates Kai's points account, then rolls back; the transaction commits
+    async with sessions() as session, session.begin():
+        with pytest.raises(ValueError):
+            async with session.begin_nested():
+                await ledger_service.account_id(session, points_of(KAI))
+                raise ValueError("undone")
+        await ledger_service.account_id(session, points_of(MIA))
+    known = ledger_service._ACCOUNT_IDS[engine.sync_engine]
+    assert points_of(KAI) not in known
+    assert points_of(MIA) in known
+    # a whole transaction that creates an account and rolls back is forgotten too
+    async with sessions() as session, session.begin():
+        await ledger_service.account_id(session, points_of(SAM))
+        await session.rollback()
+    assert points_of(SAM) not in known
+    # and postings to all three land on real accounts
+    async with sessions() as session:
+        for member in (KAI, MIA, SAM):
+            await post_in_tx(session, f"award-{member}", "points_award", award(member, 5))
+        assert [await read_balance(session, points_of(m)) for m in (KAI, MIA, SAM)] == [5, 5, 5]
+        ids = (await session.execute(select(col(LedgerAccount.id)))).scalars().all()
+    assert set(known.values()) <= set(ids)
 
 
 async def test_balances_list_every_asset_an_account_holds(session: AsyncSession) -> None:
