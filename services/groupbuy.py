@@ -632,6 +632,9 @@ async def _add_units(
         raise GroupBuyError("over_limit", str(found.per_member_limit))
     new, joined_at, row_id = joined
     old = new - quantity
+    # the place on the list before the counters: their row is the hot one every join updates,
+    # and its lock is held from the UPDATE to the commit, so as little as possible comes after
+    position = await _rank(session, found.id, joined_at, row_id)
     try:
         counted = await _count_units(session, found, quantity, old, new, now)
     except GroupBuyError:
@@ -643,7 +646,7 @@ async def _add_units(
         )
         raise
     after = replace(found, units_sold=counted.units_sold, participants=counted.participants)
-    return JoinResult(after, new, await _rank(session, found.id, joined_at, row_id))
+    return JoinResult(after, new, position)
 
 
 async def _position(session: AsyncSession, groupbuy_id: int, member_id: int) -> int:
