@@ -421,11 +421,16 @@ async def member_code(session: AsyncSession, member_id: int) -> str:
         if existing is not None:
             return existing
         # a concurrent request or a (rare) code collision makes the insert do nothing: look again
-        await session.execute(
-            insert_for(session, table_of(ReferralCode))
-            .values(code=new_code(), member_id=member_id, show_on_leaderboard=False)
-            .on_conflict_do_nothing()
-        )
+        created = (
+            await session.execute(
+                insert_for(session, table_of(ReferralCode))
+                .values(code=new_code(), member_id=member_id, show_on_leaderboard=False)
+                .on_conflict_do_nothing()
+                .returning(col(ReferralCode.code))
+            )
+        ).scalar_one_or_none()
+        if created is not None:
+            return created
     raise ReferralError("busy", str(member_id))
 
 
