@@ -23,7 +23,7 @@ from models.community import (
     CommunityMember,
 )
 from models.member import Member
-from services.db import insert_for, prepared, table_of, upsert
+from services.db import insert_in, prepared, table_of, upsert
 from services.member import (
     LOCALES,
     MEMBER_COLUMNS,
@@ -250,25 +250,31 @@ async def seen_in_community(
     """
     if not member_ids:
         return
-    moment = now or utcnow()
+    values = {"community_id": community_id, "member_ids": member_ids, "now": now or utcnow()}
+    await session.execute(_SEEN_IN_COMMUNITY(session), values)
+
+
+def _seen_in_community(dialect: str) -> Any:
+    moment = bindparam("now", type_=UTCDateTime())
     known = select(
-        literal(community_id, TelegramId).label("community_id"),
+        bindparam("community_id", type_=TelegramId).label("community_id"),
         col(Member.id),
-        literal(moment, UTCDateTime()).label("first_seen_at"),
-        literal(moment, UTCDateTime()).label("last_seen_at"),
+        moment.label("first_seen_at"),
+        moment.label("last_seen_at"),
     ).where(
-        col(Member.id).in_(member_ids),
+        col(Member.id).in_(bindparam("member_ids", expanding=True)),
         or_(col(Member.forgotten_at).is_(None), col(Member.started)),
     )
-    statement = insert_for(session, table_of(CommunityMember)).from_select(
+    statement = insert_in(dialect, table_of(CommunityMember)).from_select(
         ["community_id", "member_id", "first_seen_at", "last_seen_at"], known
     )
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["community_id", "member_id"],
-            set_={"last_seen_at": moment, "left_at": None},
-        )
+    return statement.on_conflict_do_update(
+        index_elements=["community_id", "member_id"],
+        set_={"last_seen_at": statement.excluded.last_seen_at, "left_at": None},
     )
+
+
+_SEEN_IN_COMMUNITY = prepared(_seen_in_community)
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_currency_precision
-from sqlalchemy import case, func, update
+from sqlalchemy import Integer, bindparam, case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -17,7 +18,7 @@ from models.community import Community, CommunityMember
 from models.member import Member
 from models.order import ORDER_FULFILLED, Order
 from models.perks import CheckIn, Review
-from services.db import upsert
+from services.db import dialect_name, insert_in, table_of, upsert
 from services.errors import Refused
 from services.points import (
     REASON_BIRTHDAY,
@@ -84,6 +85,47 @@ async def check_in_zone(
     return home or default
 
 
+@lru_cache(maxsize=16)
+def _check_in_statement(
+    dialect: str, streak_bonus: tuple[tuple[int, int], ...], capped: bool
+) -> Any:
+    """The check-in INSERT for a dialect and the settings' streak bonuses and cap, built once:
+    the day's row (nothing on a second check-in that day), its streak continuing yesterday's,
+    and its points, `(base + bonus) * times`, held under `cap`."""
+    checkins = table_of(CheckIn)
+    yesterday = (
+        select(checkins.c.streak)
+        .where(
+            checkins.c.member_id == bindparam("member_id"),
+            checkins.c.day == bindparam("yesterday"),
+        )
+        .scalar_subquery()
+    )
+    streak_of_day = func.coalesce(yesterday, 0) + 1
+    bonus_of_day: Any = (
+        case(dict(streak_bonus), value=streak_of_day, else_=0) if streak_bonus else 0
+    )
+    points_of_day: Any = (bindparam("base", type_=Integer) + bonus_of_day) * bindparam(
+        "times", type_=Integer
+    )
+    if capped:
+        cap = bindparam("cap", type_=Integer)
+        points_of_day = case((points_of_day > cap, cap), else_=points_of_day)
+    return (
+        insert_in(dialect, checkins)
+        .values(
+            member_id=bindparam("member_id"),
+            day=bindparam("day"),
+            streak=streak_of_day,
+            points=points_of_day,
+            chat_id=bindparam("chat_id"),
+            created_at=bindparam("created_at"),
+        )
+        .on_conflict_do_nothing(index_elements=["member_id", "day"])
+        .returning(checkins.c.streak, checkins.c.points)
+    )
+
+
 async def check_in(
     session: AsyncSession,
     *,
@@ -116,32 +158,13 @@ async def check_in(
     )
     # one statement: the day's row, its streak continuing yesterday's (if any), and the points
     # it earns unless the cap cuts them
-    yesterday = (
-        select(col(CheckIn.streak))
-        .where(col(CheckIn.member_id) == member_id, col(CheckIn.day) == day - timedelta(days=1))
-        .scalar_subquery()
+    statement = _check_in_statement(
+        dialect_name(session), tuple(sorted(streak_bonus.items())), cap is not None
     )
-    streak_of_day = func.coalesce(yesterday, 0) + 1
-    bonus_of_day = case(streak_bonus, value=streak_of_day, else_=0) if streak_bonus else 0
-    points_of_day: Any = (base_points + bonus_of_day) * (2 if doubled else 1)
-    if cap is not None:
-        points_of_day = case((points_of_day > cap, cap), else_=points_of_day)
+    values = {"member_id": member_id, "day": day, "yesterday": day - timedelta(days=1)}
+    values |= {"base": base_points, "times": 2 if doubled else 1, "cap": cap}
     inserted = (
-        await session.execute(
-            upsert(
-                session,
-                CheckIn,
-                {
-                    "member_id": member_id,
-                    "day": day,
-                    "streak": streak_of_day,
-                    "points": points_of_day,
-                    "chat_id": chat_id,
-                    "created_at": now,
-                },
-                keys=["member_id", "day"],
-            ).returning(col(CheckIn.streak), col(CheckIn.points))
-        )
+        await session.execute(statement, values | {"chat_id": chat_id, "created_at": now})
     ).one_or_none()
     if inserted is None:
         existing = (

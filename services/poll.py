@@ -13,8 +13,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -30,7 +31,7 @@ from models.poll import (
     PollPost,
 )
 from services.community import get_community
-from services.db import upsert
+from services.db import insert_in, prepared, table_of
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.member import get_member
 from services.points import REASON_VOTE, Grant, award
@@ -270,14 +271,41 @@ async def posts_of(session: AsyncSession, poll_id: int) -> list[PostView]:
 async def _post_and_poll(
     session: AsyncSession, telegram_poll_id: str
 ) -> tuple[PollPost, Poll] | None:
-    row = (
-        await session.execute(
-            select(PollPost, Poll)
-            .join(Poll, col(Poll.id) == col(PollPost.poll_id))
-            .where(col(PollPost.telegram_poll_id) == telegram_poll_id)
-        )
-    ).first()
+    found = await session.execute(_POST_AND_POLL(session), {"telegram_poll_id": telegram_poll_id})
+    row = found.first()
     return None if row is None else (row[0], row[1])
+
+
+_POST_AND_POLL = prepared(
+    lambda _dialect: (
+        select(PollPost, Poll)
+        .join(Poll, col(Poll.id) == col(PollPost.poll_id))
+        .where(col(PollPost.telegram_poll_id) == bindparam("telegram_poll_id"))
+    )
+)
+
+
+def _cast_ballot(dialect: str) -> Any:
+    """A member's ballot in a poll, replacing the one they had (from any group)."""
+    ballots = table_of(PollBallot)
+    statement = insert_in(dialect, ballots).values(
+        poll_id=bindparam("poll_id"),
+        member_id=bindparam("member_id"),
+        chat_id=bindparam("chat_id"),
+        options=bindparam("options"),
+        updated_at=bindparam("updated_at"),
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["poll_id", "member_id"],
+        set_={
+            "chat_id": statement.excluded.chat_id,
+            "options": statement.excluded.options,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
+_CAST_BALLOT = prepared(_cast_ballot)
 
 
 def _mask(option_ids: list[int]) -> int:
@@ -326,16 +354,9 @@ async def record_answer(
             )
         )
         return AnswerResult(poll.id, counted=True, points=0)
-    values = {"chat_id": post.chat_id, "options": _mask(option_ids), "updated_at": now}
-    await session.execute(
-        upsert(
-            session,
-            PollBallot,
-            {"poll_id": poll.id, "member_id": member_id, **values},
-            keys=["poll_id", "member_id"],
-            update=values,
-        )
-    )
+    ballot: dict[str, Any] = {"poll_id": poll.id, "member_id": member_id, "chat_id": post.chat_id}
+    ballot |= {"options": _mask(option_ids), "updated_at": now}
+    await session.execute(_CAST_BALLOT(session), ballot)
     points = 0
     if poll.points_per_vote > 0:
         grant: Grant = await award(
