@@ -18,7 +18,7 @@ from models.community import Community, CommunityMember
 from models.member import Member
 from models.order import ORDER_FULFILLED, Order
 from models.perks import CheckIn, Review
-from services.db import dialect_name, insert_in, table_of, upsert
+from services.db import dialect_name, insert_in, prepared, table_of, upsert
 from services.errors import Refused
 from services.points import (
     REASON_BIRTHDAY,
@@ -75,14 +75,17 @@ async def check_in_zone(
     brand's default."""
     if own:
         return own
-    home = await session.scalar(
-        select(col(Community.timezone))
-        .join(CommunityMember, col(CommunityMember.community_id) == col(Community.id))
-        .where(col(CommunityMember.member_id) == member_id)
-        .order_by(col(CommunityMember.first_seen_at), col(CommunityMember.community_id))
-        .limit(1)
-    )
+    home = await session.scalar(_HOME_ZONE(session), {"member_id": member_id})
     return home or default
+
+
+_HOME_ZONE = prepared(
+    lambda _dialect: select(col(Community.timezone))
+    .join(CommunityMember, col(CommunityMember.community_id) == col(Community.id))
+    .where(col(CommunityMember.member_id) == bindparam("member_id"))
+    .order_by(col(CommunityMember.first_seen_at), col(CommunityMember.community_id))
+    .limit(1)
+)
 
 
 @lru_cache(maxsize=16)
