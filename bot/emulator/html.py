@@ -144,6 +144,9 @@ def _check_url(url: str) -> str | None:
     return None
 
 
+_PLAIN = re.compile(r"[^&<]+")
+
+
 def parse_html(text: str, *, strict: bool = False) -> tuple[str, list[dict[str, Any]]]:
     """Parse Telegram HTML into ``(plain_text, entities)``.
 
@@ -171,10 +174,17 @@ def parse_html(text: str, *, strict: bool = False) -> tuple[str, list[dict[str, 
                     'Unsupported HTML entity or unescaped "&" at byte offset '
                     f"{_byte_offset(text, i)}"
                 )
-        if char != "<":
+        if char == "&":  # not an entity, kept as it is
             out.append(char)
-            utf16 += utf16_len(char)
+            utf16 += 1
             i += 1
+            continue
+        if char != "<":  # plain text up to the next tag or entity, in one piece
+            plain = _PLAIN.match(text, i)
+            assert plain is not None
+            out.append(plain.group(0))
+            utf16 += utf16_len(plain.group(0))
+            i = plain.end()
             continue
 
         begin = i
