@@ -25,6 +25,7 @@ from bot.sender import Notifier
 from bot.transactions import UnitOfWork, unit_of_work
 from handlers.text import RefundWaker, carry_out, later
 from handlers.views.groupbuy import closing_effects
+from handlers.views.pickup import unreached_leader_effects
 from handlers.views.poll import result_effects, stop_copies
 from services.groupbuy import due_groupbuys, open_groupbuys, settle_groupbuy
 from services.order import release_commissions
@@ -184,7 +185,8 @@ class GroupBuyCloser(DeadlineCloser):
                 if self.metrics is not None:
                     self.metrics.settled(closing.formed)
                 carry_out(
-                    closing_effects(self.i18n, closing, now, self.settings),
+                    closing_effects(self.i18n, closing, now, self.settings)
+                    + unreached_leader_effects(self.i18n, closing),
                     bot=self.bot,
                     notifier=JobNotices(self.notifier, unit, sent),
                     after_commit=unit,

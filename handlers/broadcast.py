@@ -30,6 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.care import segment_name
 from handlers.filters import RoleFilter
+from handlers.paging import (
+    PAGE_SIZE,
+    PageCallback,
+    page_counter,
+    page_row,
+    send_footer,
+    turn_card_page,
+)
 from handlers.text import N_, CallbackId, esc
 from handlers.views.broadcast import delivery_message
 from handlers.views.perks import tier_name
@@ -462,29 +470,11 @@ async def got_targets(
         )
         return
     if callback_data.value == PICK_COMMUNITY:
-        communities = await open_communities(session)
-        if not communities:
-            await query.message.answer(
-                _("The bot is in no group yet."), reply_markup=_targets_keyboard()
-            )
+        text, markup = await _community_picker(session, 0)
+        if markup is None:
+            await query.message.answer(text, reply_markup=_targets_keyboard())
             return
-        rows = [
-            [
-                _wizard_button(
-                    community.title[:BUTTON_TEXT_MAX] or str(community.id),
-                    "target",
-                    f"{TARGET_COMMUNITY}.{community.id}",
-                )
-            ]
-            for community in communities
-        ]
-        await query.message.answer(
-            _(
-                "Members of which community? It goes in private to those the bot has seen "
-                "there who opted in."
-            ),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()]),
-        )
+        await query.message.answer(text, reply_markup=markup)
         return
     try:
         # a button's value cannot hold ":", so "tier.2" stands for "tier:2"
@@ -494,6 +484,57 @@ async def got_targets(
         return
     await state.update_data(targets=targets)
     await _ask_schedule(query.message, state)
+
+
+COMMUNITY_PICKER = "bw_community"  # the pages of the wizard's community picker
+
+
+async def _community_picker(
+    session: AsyncSession, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The question "which community?" with a page of the open groups, their count, Back /
+    More and Cancel; no keyboard when the bot is in no open group."""
+    page = await open_communities(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        return _("The bot is in no group yet."), None
+    rows = [
+        [
+            _wizard_button(
+                community.title[:BUTTON_TEXT_MAX] or str(community.id),
+                "target",
+                f"{TARGET_COMMUNITY}.{community.id}",
+            )
+        ]
+        for community in page.items
+    ]
+    paging = page_row(COMMUNITY_PICKER, page)
+    if paging:
+        rows.append(paging)
+    text = _(
+        "Members of which community? It goes in private to those the bot has seen "
+        "there who opted in."
+    )
+    counter = _("Groups: {counter}").format(counter=page_counter(page))
+    return text + "\n" + counter, InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()])
+
+
+@router.callback_query(PageCallback.filter(F.name == COMMUNITY_PICKER), NewBroadcast.targets)
+async def community_picker_page(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+) -> None:
+    """Back or More under the community picker: the same question shows the other groups."""
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    text, markup = await _community_picker(session, callback_data.offset)
+    with contextlib.suppress(TelegramBadRequest):  # the same page again
+        await query.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(PageCallback.filter(F.name == COMMUNITY_PICKER))
+async def stale_community_page(query: CallbackQuery) -> None:
+    """Back or More under a picker that is not this user's open question."""
+    await query.answer(_("That question is not open any more."), show_alert=True)
 
 
 @router.message(NewBroadcast.tag, F.text)
@@ -878,16 +919,50 @@ async def list_broadcasts(
     settings: BroadcastSettings,
     clock: Clock,
 ) -> None:
-    """The newest broadcasts, one message each with its controls."""
-    views = await outbox.recent_broadcasts(session, limit=5)
-    if not views:
-        await message.answer(_("No broadcasts yet. /broadcast starts one."))
+    """The broadcasts, newest first, one message each with its controls, a page at a time."""
+    await send_broadcast_cards(message, session, member, settings, clock, 0)
+
+
+async def send_broadcast_cards(
+    target: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+    offset: int,
+) -> None:
+    """A page of broadcasts, one message each with its controls; when there are more, a line
+    that counts them with More."""
+    page = await outbox.broadcast_page(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        await target.answer(_("No broadcasts yet. /broadcast starts one."))
         return
     zone = _zone(member, settings)
-    for view in views:
-        await message.answer(
+    for view in page.items:
+        await target.answer(
             _status_text(view, zone, clock(), settings),
             reply_markup=_control_keyboard(view),
+        )
+    await send_footer(target, _("Broadcasts: {counter}"), "broadcasts", page)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name == "broadcasts"), RoleFilter(Role.STAFF, "broadcast.list")
+)
+async def broadcasts_more(
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """More (or Back) under /broadcasts: the other broadcasts come as new messages."""
+    await query.answer()
+    if await turn_card_page(query.message):
+        assert isinstance(query.message, Message)
+        await send_broadcast_cards(
+            query.message, session, member, settings, clock, callback_data.offset
         )
 
 

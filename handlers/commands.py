@@ -166,6 +166,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("charity", N_("Points in the charity pool"), Role.STAFF, True, False),
     Command("coupon_new", N_("Create a coupon"), Role.STAFF, True, False),
     Command("coupon_grant", N_("Give a member a coupon"), Role.STAFF, True, False),
+    Command("coupon_templates", N_("Coupon templates: given and used"), Role.STAFF, True, False),
     Command("care", N_("Member segments and care rules"), Role.STAFF, True, False),
     Command("care_add", N_("Add a care rule for a segment"), Role.STAFF, True, False),
     Command("care_off", N_("Stop a care rule"), Role.STAFF, True, False),

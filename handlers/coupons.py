@@ -15,7 +15,6 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from handlers.filters import RoleFilter
 from handlers.order import CouponCallback, send_invoice
@@ -23,7 +22,6 @@ from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
-from models.order import OPEN_STATUSES, Order
 from models.perks import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM
 from services.coupons import (
@@ -34,8 +32,10 @@ from services.coupons import (
     create_template,
     grant,
     held_coupons,
-    list_templates,
+    newest_open_order,
     template_by_code,
+    template_count,
+    template_page,
     usable_coupon_by_code,
 )
 from services.member import AmbiguousMember, MemberView, find_member
@@ -291,20 +291,64 @@ async def coupons_page(
     else:
         lines.append(_("You have no coupons right now."))
     if page.offset == 0 and (member.id in settings.owner_ids or await is_staff(session, member.id)):
-        tiers = {t.rank: t for t in await list_tiers(session)}
-        lines += ["", _("<b>Coupon templates</b>")]
-        for template, given, used in await list_templates(session):
-            tier = tiers.get(template.min_rank)
-            lines.append(
-                _("{code}: {description}; given {given}, used {used}").format(
-                    code=template.code,
-                    description=describe(template, locale, settings.default_timezone),
-                    given=given,
-                    used=used,
-                )
-                + (f" ({tier_name(tier)}+)" if template.min_rank and tier else "")
-            )
+        lines += [
+            "",
+            _("Coupon templates: {count}. See them with /coupon_templates.").format(
+                count=await template_count(session)
+            ),
+        ]
     return "\n".join(lines), with_page_row(None, "coupons", page)
+
+
+async def templates_page(
+    session: AsyncSession, locale: str, settings: HandlerSettings, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of the coupon templates with how many were given and used, their count, Back /
+    More."""
+    page = await template_page(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        return _("No coupon templates yet. Create one with /coupon_new."), None
+    tiers = {t.rank: t for t in await list_tiers(session)}
+    lines = [_("<b>Coupon templates</b> ({counter})").format(counter=page_counter(page))]
+    for template, given, used in page.items:
+        tier = tiers.get(template.min_rank)
+        lines.append(
+            _("{code}: {description}; given {given}, used {used}").format(
+                code=template.code,
+                description=describe(template, locale, settings.default_timezone),
+                given=given,
+                used=used,
+            )
+            + (f" ({tier_name(tier)}+)" if template.min_rank and tier else "")
+        )
+    lines.append(_("Give one with /coupon_grant CODE @member."))
+    return "\n".join(lines), with_page_row(None, "coupon_templates", page)
+
+
+@router.message(Command("coupon_templates"), PRIVATE, RoleFilter(Role.STAFF, "coupons.list"))
+async def coupon_templates(
+    message: Message, session: AsyncSession, settings: HandlerSettings, locale: str
+) -> None:
+    """Every coupon template with how many were given out and used, a page at a time."""
+    text, markup = await templates_page(session, locale, settings, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name == "coupon_templates"), RoleFilter(Role.STAFF, "coupons.list")
+)
+async def coupon_templates_more(
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Back or More under /coupon_templates."""
+    text, markup = await templates_page(session, locale, settings, callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 @router.message(Command("coupons"), PRIVATE)
@@ -386,20 +430,12 @@ async def use_coupon_command(
         await message.answer(_(NO_COUPON))
         return
     if len(words) == 2:
-        order_id = int(words[1].lstrip("#")[:18])
+        order_id: int | None = int(words[1].lstrip("#")[:18])
     else:
-        newest = (
-            await session.execute(
-                select(col(Order.id))
-                .where(col(Order.member_id) == member.id, col(Order.status).in_(OPEN_STATUSES))
-                .order_by(col(Order.id).desc())
-                .limit(1)
-            )
-        ).scalar_one_or_none()
-        if newest is None:
-            await message.answer(_("You have no unpaid order to use it on."))
-            return
-        order_id = int(newest)
+        order_id = await newest_open_order(session, member.id)
+    if order_id is None:
+        await message.answer(_("You have no unpaid order to use it on."))
+        return
     await message.answer(
         await _use(session, bot, settings, member, coupon.id, order_id, now, member.locale)
     )

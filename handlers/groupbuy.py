@@ -40,6 +40,7 @@ from handlers.text import (
     later,
 )
 from handlers.views.groupbuy import GroupBuyCallback, card_keyboard, card_text, closing_effects
+from handlers.views.pickup import unreached_leader_effects
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community, open_community_ids
 from services.groupbuy import (
@@ -831,7 +832,7 @@ def announce(
     the closing committed; formed Telegram-paid orders get their invoices, and the refunder
     sends back the Stars the closing refunded."""
     carry_out(
-        closing_effects(i18n, closing, now, settings),
+        closing_effects(i18n, closing, now, settings) + unreached_leader_effects(i18n, closing),
         bot=bot,
         notifier=notifier,
         after_commit=after_commit,

@@ -94,6 +94,19 @@ async def sheet_command(
             else refusal_text(Role.LEADER)
         )
         return
+    await show_sheet(message, session, settings, member, gb_id, locale)
+
+
+async def show_sheet(
+    message: Message,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    gb_id: int,
+    locale: str,
+) -> None:
+    """Sends the first page of a formed group-buy's pickup sheet to its leader or staff (by
+    /sheet, or by the group's "Open the pickup sheet" button); anyone else is refused."""
     if not await _allowed(session, settings, member, gb_id, "pickup.sheet"):
         await message.answer(_(NOT_YOURS).format(id=gb_id))
         return

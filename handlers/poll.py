@@ -13,7 +13,13 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.methods import SendMessage
-from aiogram.types import InputPollOption, Message, PollAnswer
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    InputPollOption,
+    Message,
+    PollAnswer,
+)
 from aiogram.types import Poll as TelegramPoll
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -21,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.groupbuy import OpenValues, open_and_post, open_error_text
+from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -51,7 +58,7 @@ from services.poll import (
     get_poll,
     hold_presale,
     offers_option,
-    recent_polls,
+    poll_page,
     record_answer,
     record_counts,
     record_post,
@@ -260,14 +267,21 @@ async def poll_close(
 async def list_polls(
     message: Message, session: AsyncSession, member: MemberView, settings: HandlerSettings
 ) -> None:
-    """The newest polls with their status."""
-    polls = await recent_polls(session)
-    if not polls:
-        await message.answer(_("No polls yet. Start one with /poll_new."))
-        return
+    """The polls with their status, newest first, a page at a time with their count."""
+    text, markup = await polls_page(session, member, settings, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def polls_page(
+    session: AsyncSession, member: MemberView, settings: HandlerSettings, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of /polls: the count, one line per poll, Back / More."""
+    page = await poll_page(session, limit=PAGE_SIZE, offset=offset)
+    if not page.total:
+        return _("No polls yet. Start one with /poll_new."), None
     zone = member.timezone or settings.default_timezone
-    lines = [_("Polls:")]
-    for poll in polls:
+    lines = [_("Polls ({counter}):").format(counter=page_counter(page))]
+    for poll in page.items:
         status = (
             _("open until {when}").format(when=local_time(poll.closes_at, zone))
             if poll.status == POLL_OPEN
@@ -278,7 +292,22 @@ async def list_polls(
                 id=poll.id, question=esc(poll.question), status=status, groups=len(poll.chat_ids)
             )
         )
-    await message.answer("\n".join(lines))
+    return "\n".join(lines), with_page_row(None, "polls", page)
+
+
+@router.callback_query(PageCallback.filter(F.name == "polls"), RoleFilter(Role.STAFF, "poll.list"))
+async def polls_more(
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """Back or More under /polls: the same message shows the other page."""
+    text, markup = await polls_page(session, member, settings, callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 def _presale_options(words: list[str]) -> dict[str, str]:

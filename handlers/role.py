@@ -4,6 +4,7 @@ a card."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import sync_private_commands
 from handlers.filters import RoleFilter
+from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -38,7 +40,6 @@ from handlers.text import (
     CommitHook,
     HandlerSettings,
     esc,
-    pack_blocks,
 )
 from handlers.views.leader import LeadCallback
 from handlers.views.member import ambiguous_text
@@ -546,35 +547,43 @@ async def leader_remove(
     )
 
 
+REASON_IN_LIST = 100  # characters of a suspension's reason in /leaders (the leader was told all)
+
+
 def _leader_line(leader: LeaderView, member: MemberView | None) -> str:
     name = _name(member) if member is not None else f"<code>{leader.member_id}</code>"
     if leader.status == LEADER_ACTIVE:
         source = _(SOURCE_LABELS.get(leader.source, SOURCE_LABELS[SOURCE_STAFF]))
         state = _("leads ({source})").format(source=source)
     elif leader.status == LEADER_SUSPENDED:
-        state = _("suspended: {reason}").format(reason=esc(leader.reason))
+        reason = leader.reason or ""
+        if len(reason) > REASON_IN_LIST:
+            reason = reason[: REASON_IN_LIST - 1] + "…"
+        state = _("suspended: {reason}").format(reason=esc(reason))
     else:  # an open application
         state = _("applied, waiting for staff")
     return f"• {name} — {state}"
 
 
-@router.message(Command("leaders"), RoleFilter(Role.STAFF, "leader.list"))
-async def list_leaders(
-    message: Message, session: AsyncSession, community: CommunityView | None = None
-) -> None:
-    """Each group's leaders, suspended leaders and open applications (in a group: its own);
-    each open application then comes again as a card to approve or decline."""
-    rows = await leaders_of(session, community_id=community.id if community else None)
-    if not rows:
-        await message.answer(
+async def leaders_page(
+    session: AsyncSession, community: CommunityView | None, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None, list[LeaderView]]:
+    """A page of /leaders (in a group: its own): the count, the leaders by group, Back / More;
+    and the open applications on the page."""
+    page = await leaders_of(
+        session, community_id=community.id if community else None, limit=PAGE_SIZE, offset=offset
+    )
+    if not page.total:
+        return (
             _(
                 "No group has a leader yet. Staff appoint one with /leader_add in the group, "
                 "or approve a group admin who applied with /lead."
-            )
+            ),
+            None,
+            [],
         )
-        return
-    blocks = [_("Leaders by group:")]
-    for community_id, in_group in groupby(rows, key=lambda leader: leader.community_id):
+    blocks = [_("Leaders by group ({counter}):").format(counter=page_counter(page))]
+    for community_id, in_group in groupby(page.items, key=lambda leader: leader.community_id):
         lines = [_group_name(await get_community(session, community_id), community_id)]
         for leader in in_group:
             lines.append(_leader_line(leader, await get_member(session, leader.member_id)))
@@ -585,12 +594,15 @@ async def list_leaders(
             "Limits: /leader_limit @name."
         )
     )
-    for part in pack_blocks(blocks):
-        await message.answer(part)
-    # open applications come again as cards, for staff who missed theirs
-    for leader in rows:
-        if leader.status != LEADER_APPLIED:
-            continue
+    applied = [leader for leader in page.items if leader.status == LEADER_APPLIED]
+    return "\n\n".join(blocks), with_page_row(None, "leaders", page), applied
+
+
+async def _send_application_cards(
+    target: Message, session: AsyncSession, applied: list[LeaderView]
+) -> None:
+    """Open applications come again as cards, for staff who missed theirs."""
+    for leader in applied:
         applicant = await get_member(session, leader.member_id)
         group = await get_community(session, leader.community_id)
         if applicant is None or group is None:
@@ -598,10 +610,41 @@ async def list_leaders(
         status = await chat_admin_status(
             session, member_id=leader.member_id, community_id=leader.community_id
         )
-        await message.answer(
+        await target.answer(
             _application_card(applicant, group, creator=status == "creator"),
             reply_markup=_decision_keyboard(leader.id),
         )
+
+
+@router.message(Command("leaders"), RoleFilter(Role.STAFF, "leader.list"))
+async def list_leaders(
+    message: Message, session: AsyncSession, community: CommunityView | None = None
+) -> None:
+    """Each group's leaders, suspended leaders and open applications (in a group: its own), a
+    page at a time with their count; each open application on the page then comes again as a
+    card to approve or decline."""
+    text, markup, applied = await leaders_page(session, community, 0)
+    await message.answer(text, reply_markup=markup)
+    await _send_application_cards(message, session, applied)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name == "leaders"), RoleFilter(Role.STAFF, "leader.list")
+)
+async def leaders_more(
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    community: CommunityView | None = None,
+) -> None:
+    """Back or More under /leaders: the same message shows the other page; its open
+    applications come as cards below."""
+    text, markup, applied = await leaders_page(session, community, callback_data.offset)
+    await query.answer()
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramBadRequest):  # the same page again
+            await query.message.edit_text(text, reply_markup=markup)
+        await _send_application_cards(query.message, session, applied)
 
 
 def _application_card(applicant: MemberView, community: CommunityView, *, creator: bool) -> str:

@@ -18,12 +18,13 @@ from handlers.commands import commands_for
 from handlers.filters import current_role
 from handlers.groupbuy import start_on_groupbuy
 from handlers.language import language_keyboard
+from handlers.pickup import show_sheet
 from handlers.referral import Clock, start_with_code
 from handlers.text import HandlerSettings, esc
 from handlers.views.myorders import MyOrderCallback
 from services.community import CommunityView
 from services.member import MemberView
-from services.referral import groupbuy_of_start_parameter
+from services.referral import groupbuy_of_start_parameter, sheet_of_start_parameter
 from services.role import is_chat_admin
 
 router = Router(name="start")
@@ -90,7 +91,10 @@ async def start(
     ).format(name=f"<b>{esc(member.display_name)}</b>")
     await message.answer(text, reply_markup=menu_keyboard())
     groupbuy_id = groupbuy_of_start_parameter(command.args or "")
-    if groupbuy_id is not None:  # "Open the bot" under a join confirmation in a group
+    sheet_id = sheet_of_start_parameter(command.args or "")
+    if sheet_id is not None:  # "Open the pickup sheet" under the group's note to its leader
+        await show_sheet(message, session, settings, member, sheet_id, member.locale)
+    elif groupbuy_id is not None:  # "Open the bot" under a join confirmation in a group
         await start_on_groupbuy(
             message,
             groupbuy_id=groupbuy_id,

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Protocol
 
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
 
@@ -165,7 +165,18 @@ class Calls:
     methods: tuple[TelegramMethod[Any], ...]
 
 
-Effect = Notice | Calls
+@dataclass(frozen=True, slots=True)
+class StartLinkNotice:
+    """A message with one button that opens the bot in private on a /start parameter
+    (t.me/<bot>?start=...); the bot's username is read once the transaction committed."""
+
+    chat_id: int
+    text: str
+    label: str  # the button's text
+    start: str  # the /start parameter
+
+
+Effect = Notice | Calls | StartLinkNotice
 
 
 def carry_out(
@@ -179,8 +190,21 @@ def carry_out(
             notifier.send(effect.chat_id, effect.text, reply_markup=effect.markup)
         elif isinstance(effect, Notice):
             notifier.send(effect.chat_id, effect.text)
+        elif isinstance(effect, StartLinkNotice):
+            after_commit.add(_with_start_link(bot, effect))
         else:
             after_commit.add(_in_order(bot, effect.methods))
+
+
+def _with_start_link(bot: Bot, effect: StartLinkNotice) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        me = await bot.me()  # aiogram asks Telegram once and keeps the answer
+        link = f"https://t.me/{me.username}?start={effect.start}"
+        button = InlineKeyboardButton(text=effect.label, url=link)
+        markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+        await bot.send_message(effect.chat_id, effect.text, reply_markup=markup)
+
+    return run
 
 
 def _in_order(bot: Bot, methods: tuple[TelegramMethod[Any], ...]) -> Callable[[], Awaitable[None]]:

@@ -57,6 +57,7 @@ from models.perks import SEGMENTS, MemberSegment, MemberTier
 from services.community import is_open_clause
 from services.db import dialect_name, upsert
 from services.pacing import PacingRules, Reach, Skip, next_slot
+from services.paging import Page, count_of, window
 
 # a row whose slot is this close is sent now rather than deferred (clock skew between workers)
 SLOT_TOLERANCE = timedelta(seconds=1)
@@ -797,19 +798,19 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-async def recent_broadcasts(session: AsyncSession, *, limit: int = 10) -> list[Progress]:
-    """The newest broadcasts staff composed, with their progress (care messages, one per
-    member, are counted in /care instead)."""
-    ids = (
-        await session.execute(
-            select(col(Broadcast.id))
-            .where(col(Broadcast.targets).not_like(f"{TARGET_CARE}:%"))
-            .order_by(col(Broadcast.id).desc())
-            .limit(limit)
-        )
-    ).scalars()
+async def broadcast_page(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[Progress]:
+    """A page of the broadcasts staff composed, newest first, with their progress, and how
+    many there are (care messages, one per member, are counted in /care instead)."""
+    limit, offset = window(limit, offset)
+    statement = (
+        select(col(Broadcast.id))
+        .where(col(Broadcast.targets).not_like(f"{TARGET_CARE}:%"))
+        .order_by(col(Broadcast.id).desc())
+    )
+    total = await count_of(session, statement)
+    ids = (await session.execute(statement.limit(limit).offset(offset))).scalars()
     found = [await progress(session, broadcast_id=int(i)) for i in list(ids) if i is not None]
-    return [p for p in found if p is not None]
+    return Page([p for p in found if p is not None], offset, total)
 
 
 async def latest_running(session: AsyncSession) -> int | None:

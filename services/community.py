@@ -32,6 +32,7 @@ from services.member import (
     record_member,
     refresh_member,
 )
+from services.paging import Page, count_of, window
 
 
 class InvalidTimezone(ValueError):
@@ -228,15 +229,18 @@ async def open_among(session: AsyncSession, chat_ids: list[int]) -> list[int]:
     return [chat for chat in dict.fromkeys(chat_ids) if chat in found]
 
 
-async def open_communities(session: AsyncSession, *, limit: int = 50) -> list[CommunityView]:
-    """The groups open for business, by title (the broadcast wizard lists them)."""
-    rows = await session.execute(
-        select(Community)
-        .where(is_open_clause())
-        .order_by(col(Community.title), col(Community.id))
-        .limit(limit)
+async def open_communities(
+    session: AsyncSession, *, limit: int, offset: int = 0
+) -> Page[CommunityView]:
+    """A page of the groups open for business, by title, and how many there are (the
+    broadcast wizard lists them)."""
+    limit, offset = window(limit, offset)
+    statement = (
+        select(Community).where(is_open_clause()).order_by(col(Community.title), col(Community.id))
     )
-    return [_view(row) for row in rows.scalars()]
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
+    return Page([_view(row) for row in rows.scalars()], offset, total)
 
 
 async def seen_in_community(

@@ -29,7 +29,7 @@ from models.perks import (
 )
 from services.db import upsert
 from services.errors import Refused
-from services.paging import Page, slice_of
+from services.paging import Page, count_of, slice_of, window
 from services.tiers import standing
 
 CODE = re.compile(r"^[A-Z0-9_-]{3,32}$")
@@ -144,8 +144,13 @@ async def template_by_code(session: AsyncSession, code: str) -> TemplateView | N
     return _template(row) if row else None
 
 
-async def list_templates(session: AsyncSession) -> list[tuple[TemplateView, int, int]]:
-    """Every template with how many coupons were given out and how many were used."""
+async def template_page(
+    session: AsyncSession, *, limit: int, offset: int = 0
+) -> Page[tuple[TemplateView, int, int]]:
+    """A page of the templates, oldest first, each with how many coupons were given out and
+    how many were used; and how many templates there are."""
+    limit, offset = window(limit, offset)
+    total = await template_count(session)
     given = func.count(col(MemberCoupon.id))
     used = func.count(col(MemberCoupon.id)).filter(col(MemberCoupon.status) == COUPON_USED)
     rows = await session.execute(
@@ -153,8 +158,27 @@ async def list_templates(session: AsyncSession) -> list[tuple[TemplateView, int,
         .outerjoin(MemberCoupon, col(MemberCoupon.template_id) == col(CouponTemplate.id))
         .group_by(col(CouponTemplate.id))
         .order_by(col(CouponTemplate.id))
+        .limit(limit)
+        .offset(offset)
     )
-    return [(_template(t), int(g), int(u)) for t, g, u in rows.all()]
+    return Page([(_template(t), int(g), int(u)) for t, g, u in rows.all()], offset, total)
+
+
+async def template_count(session: AsyncSession) -> int:
+    """How many coupon templates staff have created."""
+    return await count_of(session, select(col(CouponTemplate.id)))
+
+
+async def newest_open_order(session: AsyncSession, member_id: int) -> int | None:
+    """The member's newest order not yet paid (where /usecoupon without an order goes)."""
+    found = await session.execute(
+        select(col(Order.id))
+        .where(col(Order.member_id) == member_id, col(Order.status).in_(OPEN_STATUSES))
+        .order_by(col(Order.id).desc())
+        .limit(1)
+    )
+    newest = found.scalar_one_or_none()
+    return int(newest) if newest is not None else None
 
 
 async def grant(

@@ -54,6 +54,7 @@ from services.money import InvalidAmount, parse_amount
 from services.order import OrderView, get_order, order_view, refund_order, start_invoice
 from services.pickup import PickupSheet, pickup_sheet
 from services.refund import refund_now
+from services.role import led_communities
 from services.tiers import tier_discount
 
 MAX_DAYS_OPEN = 30
@@ -181,6 +182,16 @@ class OwedBack:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreachedLeader:
+    """The member who opened a group-buy that formed but never started the bot: their pickup
+    sheet cannot reach them in private, so the group tells them how to open it."""
+
+    member_id: int
+    name: str
+    groups: tuple[GroupNotice, ...]  # the groups of the group-buy they lead (else where it ran)
+
+
+@dataclass(frozen=True, slots=True)
 class Closing:
     """What closing a group-buy did, with whom to tell what in which language."""
 
@@ -193,6 +204,8 @@ class Closing:
     # never started the bot, so cannot be written to in private)
     sheet: PickupSheet | None = None
     sheet_locale: str = ""
+    # formed, and the member who opened it never started the bot: told in the group instead
+    unreached_leader: UnreachedLeader | None = None
 
     @property
     def groupbuy(self) -> GroupBuyView:
@@ -950,12 +963,23 @@ async def _closing(
         who = await get_member(session, row.member_id)
         if who is not None and who.started:
             owed.append(OwedBack(who.id, who.locale, order_id, refund.amount, whole=True))
-    sheet, sheet_locale = None, ""
+    sheet, sheet_locale, unreached = None, "", None
     opener = await get_member(session, gb.opened_by) if settlement.formed else None
     if opener is not None and opener.started:
         sheet, sheet_locale = await pickup_sheet(session, gb.id), opener.locale
+    elif opener is not None:
+        led = await led_communities(session, member_id=opener.id)
+        where = tuple(g for g in groups if g.chat_id in led) or tuple(groups[:1])
+        unreached = UnreachedLeader(opener.id, opener.display_name, where)
     return Closing(
-        settlement, tuple(groups), tuple(members), tuple(owed), stars, sheet, sheet_locale
+        settlement,
+        tuple(groups),
+        tuple(members),
+        tuple(owed),
+        stars,
+        sheet,
+        sheet_locale,
+        unreached,
     )
 
 

@@ -34,6 +34,7 @@ from services.community import get_community
 from services.db import insert_in, prepared, table_of
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.member import get_member
+from services.paging import Page, count_of, window
 from services.points import REASON_VOTE, Grant, award
 
 MAX_QUESTION = 300  # Telegram's limit for a poll question
@@ -530,11 +531,14 @@ async def open_polls(session: AsyncSession) -> list[tuple[int, datetime]]:
     return [(int(i or 0), d) for i, d in rows.all()]
 
 
-async def recent_polls(session: AsyncSession, *, limit: int = 10) -> list[PollView]:
-    """The newest polls, newest first."""
-    rows = await session.execute(select(col(Poll.id)).order_by(col(Poll.id).desc()).limit(limit))
+async def poll_page(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[PollView]:
+    """A page of the polls, newest first, and how many there are."""
+    limit, offset = window(limit, offset)
+    statement = select(col(Poll.id)).order_by(col(Poll.id).desc())
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
     views = [await get_poll(session, int(i or 0)) for i in rows.scalars().all()]
-    return [v for v in views if v is not None]
+    return Page([v for v in views if v is not None], offset, total)
 
 
 def _words(text: str) -> str:

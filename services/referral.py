@@ -73,6 +73,9 @@ CAMPAIGN_CODE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
 # the deep-link parameter that opens the bot on the member's place in a group-buy (the
 # "Open the bot" button under a join confirmation): never a referral or campaign code
 GROUPBUY_START = re.compile(r"^gb-(\d{1,18})$", re.IGNORECASE)
+# the deep-link parameter that opens a group-buy's pickup sheet for its leader (the button in
+# the group when the leader never started the bot): never a referral or campaign code either
+SHEET_START = re.compile(r"^sheet-(\d{1,18})$", re.IGNORECASE)
 # no 0/o, 1/l/i: a code read off a poster is typed without confusion
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 CODE_LENGTH = 8  # 31^8 ≈ 8.5 * 10^11 codes: not guessable by trying
@@ -241,6 +244,17 @@ def groupbuy_of_start_parameter(parameter: str) -> int | None:
     """The group-buy a /start parameter made by `groupbuy_start_parameter` names, or None."""
     match = GROUPBUY_START.match(parameter.strip())
     return int(match.group(1)) if match else None  # 18 digits: always a 64-bit id
+
+
+def sheet_start_parameter(groupbuy_id: int) -> str:
+    """The /start parameter that opens a group-buy's pickup sheet in private."""
+    return f"sheet-{groupbuy_id}"
+
+
+def sheet_of_start_parameter(parameter: str) -> int | None:
+    """The group-buy whose sheet a /start parameter made by `sheet_start_parameter` names."""
+    match = SHEET_START.match(parameter.strip())
+    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,7 +465,9 @@ async def create_campaign(
     for points in (welcome_points, reward_points):
         if not 0 <= points <= MAX_POINTS:
             raise ReferralError("bad_points")
-    if code is not None and (not CAMPAIGN_CODE.match(code) or GROUPBUY_START.match(code)):
+    if code is not None and (
+        not CAMPAIGN_CODE.match(code) or GROUPBUY_START.match(code) or SHEET_START.match(code)
+    ):
         raise ReferralError("bad_code")
     campaign = ReferralCampaign(
         name=name,

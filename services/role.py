@@ -34,6 +34,7 @@ from models.role import (
 from services.audit import record_action
 from services.db import insert_for, table_of
 from services.member import MemberView, UserInfo, get_member, record_member
+from services.paging import Page, count_of, window
 
 
 class Role(IntEnum):
@@ -575,9 +576,12 @@ async def remove_leader(
     )
 
 
-async def leaders_of(session: AsyncSession, *, community_id: int | None) -> list[LeaderView]:
-    """Leaders, suspended leaders and open applications of the group (None: of every group the
-    bot is in), by group, then state, then since when."""
+async def leaders_of(
+    session: AsyncSession, *, community_id: int | None, limit: int, offset: int = 0
+) -> Page[LeaderView]:
+    """A page of the leaders, suspended leaders and open applications of the group (None: of
+    every group the bot is in), by group, then state, then since when; and how many there are."""
+    limit, offset = window(limit, offset)
     statement = (
         select(LeaderDesignation)
         .join(Community, col(Community.id) == col(LeaderDesignation.community_id))
@@ -590,13 +594,15 @@ async def leaders_of(session: AsyncSession, *, community_id: int | None) -> list
             col(LeaderDesignation.community_id),
             col(LeaderDesignation.status),
             col(LeaderDesignation.designated_at),
+            col(LeaderDesignation.id),
         )
         .execution_options(populate_existing=True)
     )
     if community_id is not None:
         statement = statement.where(col(LeaderDesignation.community_id) == community_id)
-    rows = await session.execute(statement)
-    return [_leader_view(row) for row in rows.scalars()]
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
+    return Page([_leader_view(row) for row in rows.scalars()], offset, total)
 
 
 async def led_communities(session: AsyncSession, *, member_id: int) -> frozenset[int]:

@@ -331,3 +331,67 @@ async def test_the_groups_order_list_pages_and_keeps_its_rows(harness: Harness) 
     assert "page 2 of 2" in listing.text
     assert listing.button_texts == ["📦 Picked up · M9 #11", "◀ Back"]
     assert await status(harness, 11) == "paid"
+
+
+async def leader_never_started(harness: Harness) -> None:
+    """Lee opens a group-buy in Tea Lovers without ever opening a private chat with the bot;
+    Mia and Kai join."""
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 200")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=100 pickup=Shop A")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.press(KAI, TEA, card.message_id, index=0)
+
+
+async def test_a_leader_who_never_started_the_bot_opens_the_sheet_from_the_group(
+    harness: Harness,
+) -> None:
+    await leader_never_started(harness)
+    # when Lee closes it in the group: formed
+    harness.new_bot_messages(TEA)
+    replies = await harness.send(LEE, TEA, "/gb_close 1")
+    # then the group tells Lee where his sheet is, with a button into the bot (Lee has no
+    # private chat with it, so nothing was sent there)
+    [note] = [m for m in harness.emulator.bot_messages(TEA) if m.text.startswith("Lee, #1")]
+    assert "#1 Oolong tea formed: 2 sold at CN¥39.90 each!" in replies
+    assert note.text == (
+        "Lee, #1 Oolong tea formed and your pickup sheet is ready, but I cannot write to you in "
+        "private before you start me. Tap the button below, then Start."
+    )
+    assert note.buttons == [
+        [{"text": "📋 Open the pickup sheet", "url": "https://t.me/community_bot?start=sheet-1"}]
+    ]
+    assert harness.emulator.bot_messages(LEE) == []
+    # when Lee follows it, the bot greets him and sends the sheet, whose buttons work
+    replies = await harness.send(LEE, LEE, "/start sheet-1")
+    assert replies[-1].splitlines()[0] == "📋 提货单 · #1 Oolong tea"
+    sheet = harness.emulator.last_bot_message(LEE)
+    assert await harness.press(LEE, LEE, sheet.message_id, index=0) == "已完成。"
+    assert await status(harness, 1) == "paid"
+    # and anyone else following the link is refused
+    assert (await harness.send(MIA, MIA, "/start sheet-1"))[-1] == (
+        "Only the leader who opened group-buy #1, or the brand's staff, can run its pickup."
+    )
+
+
+async def test_the_note_comes_when_the_deadline_forms_it_too(harness: Harness) -> None:
+    await leader_never_started(harness)
+    harness.new_bot_messages(TEA)
+    # when the deadline passes and the scheduler closes it
+    harness.clock.advance(hours=25)
+    assert await harness.runtime.closer.close_due() == 1
+    await harness.runtime.notifier.drain()
+    # then the group gets the note with the button
+    [note] = [m for m in harness.new_bot_messages(TEA) if (m.text or "").startswith("Lee, #1")]
+    assert note.buttons[0][0]["url"] == "https://t.me/community_bot?start=sheet-1"
+
+
+async def test_a_leader_who_started_the_bot_gets_no_note_in_the_group(harness: Harness) -> None:
+    await leader_never_started(harness)
+    await harness.send(LEE, LEE, "/start")
+    replies = await harness.send(LEE, TEA, "/gb_close 1")
+    assert not any("pickup sheet is ready" in text for text in replies)
+    assert harness.emulator.last_bot_message(LEE).text.startswith("📋 提货单 · #1")

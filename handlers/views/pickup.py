@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, InlineKeyboardButton
 
-from handlers.text import CallbackId, esc, format_money
+from handlers.text import CallbackId, Effect, StartLinkNotice, esc, format_money
 from models.order import ORDER_FULFILLED, ORDER_REFUNDED
 from models.product import PAYMENT_TELEGRAM
+from services.groupbuy import Closing
 from services.pickup import PickupLine, PickupSheet
+from services.referral import sheet_start_parameter
 
 SHEET_PAGE = 10  # orders per page: ten lines and their buttons fit any phone
 
@@ -160,3 +163,32 @@ def sheet_keyboard(sheet: PickupSheet, page: int) -> InlineKeyboardMarkup:
             )
         )
     return builder.as_markup()
+
+
+def unreached_leader_effects(i18n: I18n, closing: Closing) -> list[Effect]:
+    """A formed group-buy whose leader never started the bot: a short note to them in their
+    group, in its language, with a button that opens the pickup sheet in private."""
+    leader = closing.unreached_leader
+    if leader is None:
+        return []
+    gb = closing.groupbuy
+    effects: list[Effect] = []
+    for group in leader.groups:
+        with i18n.use_locale(group.locale):
+            text = _(
+                "{name}, #{id} {title} formed and your pickup sheet is ready, but I cannot "
+                "write to you in private before you start me. Tap the button below, then Start."
+            ).format(
+                name=f'<a href="tg://user?id={leader.member_id}">{esc(leader.name)}</a>',
+                id=gb.id,
+                title=esc(gb.title),
+            )
+            effects.append(
+                StartLinkNotice(
+                    group.chat_id,
+                    text,
+                    _("📋 Open the pickup sheet"),
+                    sheet_start_parameter(gb.id),
+                )
+            )
+    return effects

@@ -1,0 +1,235 @@
+"""The guides are executable: every example command in the staff and leader guides (English and
+简体中文) runs, in the guide's order, from a fresh store, through the real Dispatcher against
+the emulator, and gets an answer that is neither a usage line nor an error.
+
+How a guide says who types what, where (HTML comments, which a rendered guide does not show):
+
+    <!-- example: you in private -->        what follows is typed by @you, in private
+    <!-- example: lee in "Tea Lovers" -->   ... by @lee, in the group Tea Lovers
+    <!-- example: mia in "Tea Lovers": /buy 2 1 -->   a step the guide tells in words
+    <!-- example: say Tea tasting -->       the current person answers a wizard's question
+    <!-- example: press ✅ Confirm -->       ... taps the button of that label
+    <!-- example: expect Saved. -->         the last step's answer holds this text
+    <!-- example: vote 0 -->                the current person votes for option 0 of the
+                                            group's newest poll
+    <!-- example: skip -->                  the next command is a reference, not an example
+    <!-- example: stop -->                  the examples after it are not run (yet)
+
+An example command is a code span, or a line of a fenced block, that starts with "/".
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from bot.config import Settings
+from bot.emulator import Emulator
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
+
+log = logging.getLogger(__name__)  # each step and its answer: pytest --log-cli-level=INFO
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+# the guides whose examples are annotated so far (the others: see the report of issue #20)
+GUIDES = ["staff-guide.md"]
+
+YOU = 2001  # the reader of the staff guide, made staff by its first example
+MEMBER = 2002  # "@member" of the guides
+GROUPS = {"Tea Lovers": TEA, "Coffee Club": COFFEE, "茶友会": TEA, "咖啡俱乐部": COFFEE}
+
+COMMENT = re.compile(r"<!--\s*example:\s*(.*?)\s*-->", re.DOTALL)
+SPAN = re.compile(r"`(/[a-z][a-z0-9_]*(?:[ @][^`]*)?)`")
+CONTEXT = re.compile(r'^(\w+) in (private|"[^"]+")(?::\s*(.+))?$')
+
+# the first words of the bot's usage lines, refusals and errors (English msgids); their
+# translations are found in the catalogs
+FAILURE_PREFIXES = (
+    "Send /",
+    "Sorry",
+    "There is no ",
+    "I could not",
+    "I do not know",
+    "That is not",
+    "That is more",
+    "Only ",
+    "You cannot",
+    "Add the reason",
+    "Tell me which",
+    "A tag is",
+    "Reply to",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing a person does that the guide tells, from the line it is on."""
+
+    line: int
+    kind: str  # command, say, press, expect
+    text: str
+    who: str = ""
+    where: str = ""
+
+
+def steps_of(path: Path) -> list[Step]:
+    """The guide's examples and annotations, in order."""
+    steps: list[Step] = []
+    who, where = "you", "private"
+    skip = False
+    fenced = False
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced:
+            if line.startswith("/"):
+                if skip:
+                    skip = False
+                else:
+                    steps.append(Step(number, "command", line.strip(), who, where))
+            continue
+        # the comments and the spans of the line, in the order they are written
+        found = [(m.start(), "comment", m.group(1)) for m in COMMENT.finditer(line)]
+        prose = COMMENT.sub(lambda m: " " * len(m.group(0)), line)
+        found += [(m.start(), "span", m.group(1)) for m in SPAN.finditer(prose)]
+        for _at, kind, text in sorted(found):
+            if kind == "span":
+                if skip:
+                    skip = False
+                else:
+                    steps.append(Step(number, "command", text.strip(), who, where))
+                continue
+            if text == "skip":
+                skip = True
+                continue
+            if text == "stop":  # the examples after it are not run yet
+                return steps
+            verb, _sep, rest = text.partition(" ")
+            if verb in ("say", "press", "expect", "vote"):
+                steps.append(Step(number, verb, rest, who, where))
+                continue
+            context = CONTEXT.match(text)
+            assert context, f"{path.name}:{number}: cannot read the annotation {text!r}"
+            person, place, command = context.groups()
+            place = place.strip('"')
+            if command:
+                kind, _sep, vote = command.partition(" ")
+                if kind == "vote":
+                    steps.append(Step(number, "vote", vote.strip(), person, place))
+                else:
+                    steps.append(Step(number, "command", command.strip(), person, place))
+            else:
+                who, where = person, place
+    assert not skip, f"{path.name}: a skip with nothing after it"
+    return steps
+
+
+def failure_markers(locale: str) -> tuple[str, ...]:
+    """The starts of the bot's usage and error messages in `locale`."""
+    catalog_path = ROOT / "locales" / locale / "LC_MESSAGES" / "messages.po"
+    with catalog_path.open("rb") as handle:
+        catalog = read_po(handle)
+    markers: set[str] = set()
+    for message in catalog:
+        msgid = message.id if isinstance(message.id, str) else message.id[0]
+        if not msgid.startswith(FAILURE_PREFIXES):
+            continue
+        text = message.string if isinstance(message.string, str) else message.string[0]
+        text = (text or msgid).split("{")[0].strip()
+        if len(text) >= 4:
+            markers.add(text)
+    return tuple(sorted(markers))
+
+
+CAST = {  # username: (id, first name)
+    "olivia": (OWNER, "Olivia"),
+    "you": (YOU, "You"),
+    "member": (MEMBER, "Member"),
+    "sam": (SAM, "Sam"),
+    "lee": (LEE, "Lee"),
+    "mia": (MIA, "Mia"),
+    "kai": (KAI, "Kai"),
+}
+
+
+def people(emulator: Emulator, language: str) -> dict[str, int]:
+    """The cast by the usernames the guides write (@you, @member, @lee ...), all speaking the
+    guide's language, all in both groups."""
+    for username, (user_id, name) in CAST.items():
+        emulator.add_user(user_id, name, username=username, language_code=language)
+    for group in (TEA, COFFEE):
+        for user_id in (YOU, MEMBER):
+            emulator.set_member_status(group, user_id, "member")
+    return {username: user_id for username, (user_id, _name) in CAST.items()}
+
+
+@pytest.fixture
+def settings(emulator: Emulator, database_url: str, redis_url: str | None) -> Settings:
+    """The guides' operator set a payment provider token (Telegram payments in CNY)."""
+    return make_settings(
+        telegram_api_url=emulator.base_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        owner_ids=frozenset({OWNER}),
+        throttle_limit=10_000,
+        pace_messages=False,
+        strict_transactions=True,
+        card_edit_seconds=60.0,
+        payment_provider_token="TEST:provider",
+    )
+
+
+def test_the_annotations_read_as_steps() -> None:
+    guide = DOCS / "staff-guide.md"
+    steps = steps_of(guide)
+    assert steps[0] == Step(steps[0].line, "command", "/start", "you", "private")
+    assert steps[1] == Step(steps[1].line, "command", "/grant_staff @you", "olivia", "private")
+    assert steps[2].who == "you"
+    assert [step.text for step in steps[-2:]] == [
+        "/poll_presale 1 3 7d min=20",
+        "Pre-sale group-buy #2 of Osmanthus oolong opened in 2 groups.",
+    ]
+    assert all(step.where == "private" or step.where in GROUPS for step in steps)
+
+
+@pytest.mark.parametrize("guide", GUIDES)
+async def test_every_example_of_the_guide_runs(harness: Harness, guide: str) -> None:
+    language = "zh-hans" if "zh-Hans" in guide else "en"
+    cast = people(harness.emulator, language)
+    markers = failure_markers("zh_Hans" if language == "zh-hans" else "en")
+    await harness.join_groups()  # the owner added the bot: Lee leads Tea Lovers, Kai Coffee Club
+    last: list[str] = []
+    for step in steps_of(DOCS / guide):
+        where = f"{guide}:{step.line}"
+        user = cast[step.who]
+        chat = user if step.where == "private" else GROUPS[step.where]
+        if step.kind == "expect":
+            assert any(step.text in text for text in last), (where, step.text, last)
+            continue
+        if step.kind == "vote":  # on the newest poll the bot posted in the chat
+            poll = next(
+                m for m in reversed(harness.emulator.bot_messages(chat)) if m.kind == "poll"
+            )
+            harness.emulator.answer_poll(user, poll.raw["poll"]["id"], [int(step.text)])
+            await harness.feed_pending()
+            continue
+        if step.kind == "press":
+            message = harness.emulator.last_bot_message(chat)
+            assert step.text in message.button_texts, (where, step.text, message.button_texts)
+            harness.new_bot_messages(chat)
+            answer = await harness.press(
+                user, chat, message.message_id, index=message.button_texts.index(step.text)
+            )
+            last = [answer or "", *(m.text or "" for m in harness.new_bot_messages(chat))]
+        else:
+            last = await harness.send(user, chat, step.text)
+        log.info("%s %s in %s: %s -> %r", where, step.who, step.where, step.text, last)
+        assert last, f"{where}: {step.text} got no answer"
+        for text in last:
+            failed = [marker for marker in markers if text.startswith(marker)]
+            assert not failed, f"{where}: {step.text} was answered {text!r}"
