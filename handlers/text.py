@@ -47,6 +47,32 @@ def visible_length(text_html: str) -> int:
     return len(plain.encode("utf-16-le", "surrogatepass")) // 2
 
 
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def shorten(text: str, limit: int, *, one_paragraph: bool = True) -> str:
+    """Plain text (not yet escaped) in at most `limit` characters as Telegram counts them: cut
+    at a word where there is one near the end, with "…"; runs of spaces and line breaks
+    become one space unless `one_paragraph` is False ("" when nothing fits)."""
+    text = " ".join(text.split()) if one_paragraph else text.strip()
+    if _units(text) <= limit:
+        return text
+    if limit < 2:
+        return ""
+    kept, used = [], 0
+    for char in text:
+        used += _units(char)
+        if used > limit - 1:  # room for the "…"
+            break
+        kept.append(char)
+    cut = "".join(kept)
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > len(cut) * 2 // 3:  # a word boundary not far back (Chinese has none)
+        cut = cut[:space]
+    return cut.rstrip(" \n,.;:，。；：、") + "…"
+
+
 def pack_blocks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     """Blocks of HTML lines joined into as few messages as fit the limit, a block never split
     (each block must fit on its own)."""

@@ -89,6 +89,8 @@ class GroupBuyView:
     commission_bps: int
     vip_until: datetime | None = None  # before this, only members of vip_rank and above join
     vip_rank: int = 0
+    description: str = ""  # the product's, as staff wrote it (plain text)
+    photo_file_id: str | None = None  # the product's photo, if it has one
 
     def vip_only(self, now: datetime) -> bool:
         """True while the VIP early-access window is open."""
@@ -155,6 +157,7 @@ class GroupNotice:
     message_id: int | None  # the group's card, edited to its final state
     locale: str
     timezone: str
+    photo: bool = False  # the card is a photo: its caption is edited, not its text
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +291,7 @@ async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView 
     if row is None:
         return None
     assert row.id is not None
+    product = await session.get(Product, row.product_id)
     return GroupBuyView(
         id=row.id,
         title=row.title,
@@ -311,6 +315,8 @@ async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView 
         commission_bps=row.commission_bps,
         vip_until=row.vip_until,
         vip_rank=row.vip_rank,
+        description=product.description if product else "",
+        photo_file_id=product.photo_file_id if product else None,
     )
 
 
@@ -786,6 +792,7 @@ async def _closing(
                 post.message_id,
                 community.locale if community else default_locale,
                 community.timezone if community else default_timezone,
+                post.photo,
             )
         )
     orders = {order.member_id: order for order in settlement.orders}
@@ -866,20 +873,35 @@ async def posts(session: AsyncSession, groupbuy_id: int) -> list[GroupBuyPost]:
 
 
 async def record_card(
-    session: AsyncSession, *, groupbuy_id: int, chat_id: int, message_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    groupbuy_id: int,
+    chat_id: int,
+    message_id: int,
+    now: datetime,
+    photo: bool = False,
 ) -> None:
-    """Remember the message that is the group-buy's card in a chat."""
+    """Remember the message that is the group-buy's card in a chat, and whether it is a photo
+    (whose caption is the card)."""
     await session.execute(
         update(GroupBuyPost)
         .where(col(GroupBuyPost.groupbuy_id) == groupbuy_id, col(GroupBuyPost.chat_id) == chat_id)
-        .values(message_id=message_id, edited_at=now)
+        .values(message_id=message_id, edited_at=now, photo=photo)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CardSlot:
+    """A card this worker may edit now: its message, and whether it is a photo."""
+
+    message_id: int
+    photo: bool
 
 
 async def claim_card_edit(
     session: AsyncSession, *, groupbuy_id: int, chat_id: int, now: datetime, interval: float
-) -> int | None:
-    """The card's message id if this worker may edit it now (one edit per interval per group)."""
+) -> CardSlot | None:
+    """The card to edit if this worker may edit it now (one edit per interval per group)."""
     result = await session.execute(
         update(GroupBuyPost)
         .where(
@@ -892,10 +914,10 @@ async def claim_card_edit(
             ),
         )
         .values(edited_at=now)
-        .returning(col(GroupBuyPost.message_id))
+        .returning(col(GroupBuyPost.message_id), col(GroupBuyPost.photo))
     )
-    message_id = result.scalar_one_or_none()
-    return int(message_id) if message_id is not None else None
+    row = result.one_or_none()
+    return CardSlot(int(row[0]), bool(row[1])) if row is not None else None
 
 
 async def groupbuys_in_chat(session: AsyncSession, chat_id: int) -> list[int]:
