@@ -125,6 +125,9 @@ class HandlerSettings(Protocol):
     def provider_token(self) -> str | None: ...
 
     @property
+    def public_dashboard_url(self) -> str | None: ...
+
+    @property
     def tier_basis(self) -> str: ...
 
     @property

@@ -917,7 +917,11 @@ async def claim_card_edit(
         .returning(col(GroupBuyPost.message_id), col(GroupBuyPost.photo))
     )
     row = result.one_or_none()
-    return CardSlot(int(row[0]), bool(row[1])) if row is not None else None
+    if row is None:
+        return None
+    message_id, photo = row
+    assert message_id is not None  # claimed only where a card was posted
+    return CardSlot(int(message_id), bool(photo))
 
 
 async def groupbuys_in_chat(session: AsyncSession, chat_id: int) -> list[int]:

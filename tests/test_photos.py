@@ -28,6 +28,13 @@ def shown(harness: Harness, chat: int, message_id: int) -> StoredMessage:
     return next(m for m in harness.emulator.messages(chat) if m.message_id == message_id)
 
 
+async def answers(harness: Harness, user: int, text: str) -> list[StoredMessage]:
+    """The messages the bot answers with when the user writes to it in private."""
+    before = len(harness.emulator.bot_messages(user))
+    await harness.send(user, user, text)
+    return harness.emulator.bot_messages(user)[before:]
+
+
 async def given_staff(harness: Harness) -> None:
     """Sam is staff; Mia and Lee started the bot; the bot is in both groups."""
     await harness.join_groups()
@@ -44,6 +51,7 @@ async def new_product(
     photo: bytes | None = None,
     price: str = "39.90 CNY",
     stock: str = "/skip",
+    telegram: bool = False,
 ) -> None:
     """Sam creates a product with /product_new, sending a photo at the photo step (or /skip)."""
     await harness.send(SAM, SAM, "/product_new")
@@ -58,7 +66,8 @@ async def new_product(
     await harness.send(SAM, SAM, price)
     await harness.send(SAM, SAM, stock)
     modes = harness.emulator.last_bot_message(SAM)
-    await harness.press(SAM, SAM, modes.message_id, index=0)  # pay the leader offline
+    # pay the leader offline, or a Telegram invoice
+    await harness.press(SAM, SAM, modes.message_id, index=1 if telegram else 0)
     summary = harness.emulator.last_bot_message(SAM)
     await harness.press(SAM, SAM, summary.message_id, index=0)  # create
     assert harness.emulator.last_bot_message(SAM).text.startswith("Product #")
@@ -152,3 +161,101 @@ async def test_a_drop_posts_a_photo_card_in_every_group_each_in_its_language(
     await harness.send(LEE, TEA, "/gb_cancel 1")
     assert "❌" in shown(harness, TEA, tea.message_id).text
     assert shown(harness, COFFEE, coffee.message_id).button_texts == []
+
+
+async def test_a_long_description_is_shortened_on_the_card(harness: Harness) -> None:
+    # given a product whose description is far longer than a card should carry
+    await given_staff(harness)
+    description = " ".join(["Hand-picked leaves from the spring harvest."] * 22)
+    await new_product(harness, "Oolong tea", description, photo=jpeg())
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2")
+    card = harness.emulator.last_bot_message(TEA)
+    # then the card is still a photo, and shows the start of the description, cut at a word
+    assert card.kind == "photo"
+    shortened = card.text.splitlines()[1]
+    assert shortened.startswith("Hand-picked leaves from the spring harvest. Hand-picked")
+    assert shortened.endswith("…") and len(shortened) <= 200
+    assert len(card.text) <= 1024
+
+
+async def test_a_card_too_long_for_a_caption_is_posted_as_text(harness: Harness) -> None:
+    # given a product with a photo, and a group-buy with 35 price tiers and a long pickup place
+    await given_staff(harness)
+    await new_product(harness, "Oolong tea", "Spring harvest.", photo=jpeg(), price="99.50 CNY")
+    tiers = ",".join(f"{n}:{99 - n}.00" for n in range(2, 37))
+    pickup = "The tea shop on the corner of Long Street, " * 5
+    await harness.send(LEE, TEA, f"/groupbuy 1 24h min=2 stock=50 tiers={tiers} pickup={pickup}")
+    card = harness.emulator.last_bot_message(TEA)
+    # then the card is a text message (a caption holds 1024 characters), description included
+    assert card.kind == "text" and len(card.text) > 1024
+    assert card.text.splitlines()[:2] == ["🛒 Oolong tea", "Spring harvest."]
+    async with harness.session() as session:
+        post = (await session.execute(select(GroupBuyPost))).scalar_one()
+    assert not post.photo
+    # and its edits are text edits
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.runtime.cards.flush()
+    assert "Progress: 1/2 people" in shown(harness, TEA, card.message_id).text
+    assert harness.emulator.calls_of("editMessageCaption") == []
+
+
+async def given_a_catalog(harness: Harness) -> None:
+    """Six products, #1 .. #6; the even ones have a photo, each has stock and a description."""
+    await given_staff(harness)
+    for n in range(1, 7):
+        photo = jpeg() if n % 2 == 0 else None
+        await new_product(
+            harness, f"Tea {n}", f"Harvest {n}.\nSteep 3 minutes.", photo=photo, stock=str(n * 10)
+        )
+
+
+async def test_products_come_a_page_of_photo_cards_at_a_time(harness: Harness) -> None:
+    await given_a_catalog(harness)
+    # when Mia asks for the products
+    shown_now = await answers(harness, MIA, "/products")
+    cards, footer = shown_now[:-1], shown_now[-1]
+    # then the newest five come one card each: a photo with its caption where there is one
+    assert [m.kind for m in cards] == ["photo", "text", "photo", "text", "photo"]
+    assert cards[0].text == "#6 Tea 6\nCN¥39.90 · 60 left\nHarvest 6.\nSteep 3 minutes."
+    assert cards[1].text == "#5 Tea 5\nCN¥39.90 · 50 left\nHarvest 5.\nSteep 3 minutes."
+    assert cards[0].html is not None and cards[0].html.startswith("<b>#6 Tea 6</b>")
+    async with harness.session() as session:
+        sixth = await session.get(Product, 6)
+    assert sixth is not None and cards[0].raw["photo"][-1]["file_id"] == sixth.photo_file_id
+    # and a line that says how many there are, with More
+    assert footer.text == "Products on sale: 1–5 of 6. Order with /buy ID QUANTITY."
+    assert footer.button_texts == ["More ▶️"]
+    # when she taps More, the last product follows, and Back can show the first page again
+    await harness.press(MIA, MIA, footer.message_id, index=0)
+    shown_now = harness.new_bot_messages(MIA)
+    assert [(m.kind, m.text.splitlines()[0]) for m in shown_now[:-1]] == [("text", "#1 Tea 1")]
+    assert shown_now[-1].text == "Products on sale: 6–6 of 6. Order with /buy ID QUANTITY."
+    assert shown_now[-1].button_texts == ["◀️ Back"]
+
+
+async def test_a_chinese_member_reads_the_product_cards_and_the_group_buy_card(
+    harness: Harness,
+) -> None:
+    # given Lee's Telegram speaks Simplified Chinese, and a product with a photo
+    await given_staff(harness)
+    await new_product(harness, "乌龙茶", "安溪春茶，250 克。", photo=jpeg(), stock="20")
+    # when he asks for the products
+    card, footer = await answers(harness, LEE, "/products")
+    # then he reads the card and the count in Chinese
+    assert card.kind == "photo"
+    assert card.text == "#1 乌龙茶\n¥39.90 · 剩 20 件\n安溪春茶，250 克。"
+    assert footer.text == "在售商品：共 1 项。用 /buy 编号 数量 下单。"
+    # and in his group, which speaks Chinese, the group-buy card is the photo, in Chinese
+    await harness.send(LEE, TEA, "/settings language zh_Hans")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10 pickup=茶叶店")
+    group_card = harness.emulator.last_bot_message(TEA)
+    assert group_card.kind == "photo"
+    assert group_card.text.splitlines()[:3] == [
+        "🛒 乌龙茶",
+        "安溪春茶，250 克。",
+        "当前价格：¥39.90",
+    ]
+    assert "取货：茶叶店" in group_card.text
+    await harness.press(LEE, TEA, group_card.message_id, index=0)
+    await harness.runtime.cards.flush()
+    assert "进度：1/2 人" in shown(harness, TEA, group_card.message_id).text
