@@ -6,14 +6,26 @@ URL when the bot has one."""
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
+import aiohttp
+import pytest
+from aiohttp import web
 from PIL import Image
 from sqlmodel import select
 
+from bot.app import build_runtime, prepare
+from bot.config import Settings
+from bot.dashboard import create_web_app
+from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.emulator.core import StoredMessage
+from bot.photos import PHOTOS
+from handlers.views.product import photo_tag
 from models.groupbuy import GroupBuyPost
 from models.product import Product
-from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
+from tests.processes import free_port
 
 
 def jpeg(width: int = 640, height: int = 480) -> bytes:
@@ -259,3 +271,113 @@ async def test_a_chinese_member_reads_the_product_cards_and_the_group_buy_card(
     await harness.press(LEE, TEA, group_card.message_id, index=0)
     await harness.runtime.cards.flush()
     assert "进度：1/2 人" in shown(harness, TEA, group_card.message_id).text
+
+
+PUBLIC = "https://shop.example.com/dashboard"
+
+
+@pytest.fixture
+async def public(emulator: Emulator, settings: Settings) -> AsyncIterator[Harness]:
+    """The bot with a public dashboard address (DASHBOARD_URL), as in production."""
+    clock = FakeClock()
+    runtime = build_runtime(
+        settings.model_copy(update={"dashboard_url": PUBLIC}), EMULATOR_TOKEN, clock=clock
+    )
+    await prepare(runtime, migrate=False)
+    yield Harness(emulator=emulator, runtime=runtime, clock=clock)
+    await runtime.close()
+
+
+async def buy_moon_cakes(harness: Harness, *, photo: bytes | None) -> dict[str, object]:
+    """Moon cakes sold in Stars, with a photo or none; Mia buys two: the invoice's call."""
+    await given_staff(harness)
+    await new_product(
+        harness,
+        "Moon cake",
+        "Lotus paste with two salted egg yolks, baked in Hong Kong.",
+        photo=photo,
+        price="25 XTR",
+        stock="5",
+        telegram=True,
+    )
+    await harness.send(MIA, MIA, "/buy 1 2")
+    [call] = harness.emulator.calls_of("sendInvoice")
+    assert harness.emulator.last_bot_message(MIA).kind == "invoice"
+    return call
+
+
+async def test_an_invoice_shows_the_product_photo_served_at_the_public_address(
+    public: Harness,
+) -> None:
+    # given a product with a photo, and the bot has a public address
+    photo = jpeg(800, 600)
+    call = await buy_moon_cakes(public, photo=photo)
+    # then the invoice's photo is the product's, at the public address, with its size
+    async with public.session() as session:
+        product = await session.get(Product, 1)
+    assert product is not None and product.photo_file_id is not None
+    assert call["photo_url"] == f"{PUBLIC}/photos/1-{photo_tag(product.photo_file_id)}.jpg"
+    assert (call["photo_width"], call["photo_height"]) == (800, 600)
+    # and its description carries the product's
+    assert call["description"] == (
+        "Order #1: Moon cake ×2\nLotus paste with two salted egg yolks, baked in Hong Kong."
+    )
+    # when Telegram fetches the photo from the bot's web server (here on this machine)
+    path = urlsplit(str(call["photo_url"])).path
+    port = free_port()
+    app = create_web_app(public.runtime)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as client:
+            for _ in range(2):
+                async with client.get(path) as response:
+                    assert response.status == 200
+                    assert response.content_type == "image/jpeg"
+                    assert await response.read() == photo
+            # then it was downloaded from Telegram once, and served from memory after that
+            assert app[PHOTOS].downloads == 1
+            assert len(public.emulator.calls_of("getFile")) == 1
+            # another tag (an old photo, a guess) or another product is not found
+            async with client.get(path.replace("/1-", "/2-")) as response:
+                assert response.status == 404
+            async with client.get(f"/dashboard/photos/1-{'0' * 16}.jpg") as response:
+                assert response.status == 404
+    finally:
+        await runner.cleanup()
+
+
+async def test_an_invoice_has_no_photo_without_a_public_address(harness: Harness) -> None:
+    call = await buy_moon_cakes(harness, photo=jpeg())
+    assert "photo_url" not in call and "photo_width" not in call
+    assert str(call["description"]).startswith("Order #1: Moon cake ×2\nLotus paste")
+
+
+async def test_an_invoice_has_no_photo_for_a_product_without_one(public: Harness) -> None:
+    call = await buy_moon_cakes(public, photo=None)
+    assert "photo_url" not in call
+
+
+async def test_a_long_description_is_shortened_to_fit_the_invoice(public: Harness) -> None:
+    await given_staff(public)
+    await new_product(
+        public, "Moon cake", "Lotus paste. " * 40, price="25 XTR", stock="5", telegram=True
+    )
+    await public.send(MIA, MIA, "/buy 1")
+    [call] = public.emulator.calls_of("sendInvoice")
+    description = str(call["description"])
+    assert description.startswith("Order #1: Moon cake ×1\nLotus paste. Lotus paste.")
+    assert description.endswith("…") and len(description) <= 255
+
+
+def test_the_public_address_is_the_one_the_operator_gave_and_not_this_machine() -> None:
+    assert make_settings().public_dashboard_url is None
+    assert make_settings(dashboard_url=PUBLIC).public_dashboard_url == PUBLIC
+    webhook = make_settings(webhook_url="https://bot.example.com/telegram/hook")
+    assert webhook.public_dashboard_url == "https://bot.example.com/dashboard"
+    local = make_settings(dashboard_url="http://localhost:8080/dashboard")
+    assert local.public_dashboard_url is None
+    assert (
+        make_settings(dashboard_url="http://127.0.0.1:8080/dashboard").public_dashboard_url is None
+    )
