@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 from sqlmodel import select
 
@@ -20,10 +24,14 @@ from bot.config import Settings
 from bot.dashboard import create_web_app
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.emulator.core import StoredMessage
+from bot.i18n import create_i18n
 from bot.photos import PHOTOS
+from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc, shorten, visible_length
+from handlers.views.groupbuy import GroupBuyCallback, card_text, fits_caption
 from handlers.views.product import photo_tag
 from models.groupbuy import GroupBuyPost
 from models.product import Product
+from services.groupbuy import GroupBuyView
 from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
 from tests.processes import free_port
 
@@ -381,3 +389,82 @@ def test_the_public_address_is_the_one_the_operator_gave_and_not_this_machine() 
     assert (
         make_settings(dashboard_url="http://127.0.0.1:8080/dashboard").public_dashboard_url is None
     )
+
+
+@given(
+    description=st.text(max_size=1024),
+    tiers=st.integers(min_value=0, max_value=60),
+    pickup=st.text(max_size=255),
+    title=st.text(min_size=1, max_size=128),
+    locale=st.sampled_from(["en", "zh_Hans", "zh_Hant"]),
+    status=st.sampled_from(["open", "formed", "failed", "cancelled"]),
+)
+def test_a_photo_card_caption_always_fits_and_a_text_card_holds_the_whole_card(
+    description: str, tiers: int, pickup: str, title: str, locale: str, status: str
+) -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    gb = GroupBuyView(
+        id=1,
+        title=title,
+        unit_price=100_000,
+        currency="CNY",
+        payment_mode="offline",
+        min_kind="people",
+        min_count=2,
+        stock_cap=100,
+        per_member_limit=3,
+        units_sold=0,
+        participants=0,
+        deadline=now + timedelta(days=1),
+        pickup_point=pickup,
+        pickup_time="",
+        status=status,
+        opened_by=OWNER,
+        final_price=None,
+        tiers=tuple((n + 2, 100_000 - n - 1) for n in range(tiers)),
+        product_id=1,
+        commission_bps=0,
+        description=description,
+        photo_file_id="photo",
+    )
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale(locale):
+        caption = card_text(gb, locale, "Asia/Shanghai", now, caption=True)
+        text = card_text(gb, locale, "Asia/Shanghai", now)
+        bare = card_text(replace(gb, description=""), locale, "Asia/Shanghai", now)
+        fits = fits_caption(gb, locale, "Asia/Shanghai", now)
+    # a caption never exceeds Telegram's limit, and keeps at least the title
+    assert visible_length(caption) <= CAPTION_LIMIT
+    assert caption.startswith(f"🛒 <b>{esc(title)}</b>")
+    # a text card holds every line, the (shortened) description second
+    assert visible_length(text) <= MESSAGE_LIMIT
+    lines = text.split("\n")
+    described = len(lines) > len(bare.split("\n"))
+    assert lines[:1] + lines[1 + described :] == bare.split("\n")
+    # a card posted as a photo loses no line either: only the description is shorter
+    if fits:
+        assert caption.split("\n")[-1] == lines[-1]
+
+
+@given(text=st.text(max_size=600), limit=st.integers(min_value=0, max_value=300))
+def test_shorten_never_exceeds_its_limit(text: str, limit: int) -> None:
+    short = shorten(text, limit)
+    assert len(short.encode("utf-16-le", "surrogatepass")) // 2 <= limit
+    if len(text.encode("utf-16-le", "surrogatepass")) // 2 <= limit:
+        assert short == " ".join(text.split())
+
+
+async def test_details_in_private_show_the_card_with_its_photo(harness: Harness) -> None:
+    # given a group-buy of a product with a photo, which Mia has not joined
+    await given_staff(harness)
+    await new_product(harness, "Oolong tea", "Spring harvest.", photo=jpeg())
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2")
+    # when she taps Details under it in private (a broadcast's button)
+    menu = harness.emulator.last_bot_message(MIA)
+    details = GroupBuyCallback(action="details", groupbuy_id=1).pack()
+    await harness.press(MIA, MIA, menu.message_id, callback_data=details, force=True)
+    # then she gets the card as the photo, with how to join under it
+    card = harness.emulator.last_bot_message(MIA)
+    assert card.kind == "photo"
+    assert card.text.startswith("🛒 Oolong tea\nSpring harvest.\nPrice now: CN¥39.90")
+    assert card.text.endswith("Join it with the button under its card in your group.")
