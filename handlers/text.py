@@ -43,11 +43,11 @@ MESSAGE_LIMIT = 4096  # characters of a text message, after entities parsing
 def visible_length(text_html: str) -> int:
     """How long Telegram counts an HTML text against its limits: tags parsed, entities decoded,
     in UTF-16 code units (never shorter than the characters, so a text that fits, fits)."""
-    plain = plain_text(text_html).strip()
-    return len(plain.encode("utf-16-le", "surrogatepass")) // 2
+    return utf16_length(plain_text(text_html).strip())
 
 
-def _units(text: str) -> int:
+def utf16_length(text: str) -> int:
+    """How long Telegram counts plain text: in UTF-16 code units (an emoji may count two)."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
@@ -56,13 +56,13 @@ def shorten(text: str, limit: int, *, one_paragraph: bool = True) -> str:
     at a word where there is one near the end, with "…"; runs of spaces and line breaks
     become one space unless `one_paragraph` is False ("" when nothing fits)."""
     text = " ".join(text.split()) if one_paragraph else text.strip()
-    if _units(text) <= limit:
+    if utf16_length(text) <= limit:
         return text
     if limit < 2:
         return ""
     kept, used = [], 0
     for char in text:
-        used += _units(char)
+        used += utf16_length(char)
         if used > limit - 1:  # room for the "…"
             break
         kept.append(char)

@@ -7,7 +7,7 @@ from aiogram.methods import SendInvoice
 from aiogram.types import LabeledPrice
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import HandlerSettings, shorten
+from handlers.text import HandlerSettings, shorten, utf16_length
 from handlers.views.product import photo_url
 from services.ledger import STARS
 from services.order import OrderView
@@ -24,11 +24,15 @@ def invoice(order: OrderView, settings: HandlerSettings) -> SendInvoice:
     description = _("Order #{id}: {title} ×{quantity}").format(
         id=order.id, title=order.title[:200], quantity=order.quantity
     )
-    room = INVOICE_DESCRIPTION - len(description.encode("utf-16-le")) // 2 - 1
+    room = INVOICE_DESCRIPTION - utf16_length(description) - 1
     if order.description.strip() and room >= MIN_DESCRIPTION:
         description += "\n" + shorten(order.description, room)
     photo = order.photo
-    url = photo_url(settings.public_dashboard_url, order.product_id or 0, photo)
+    url = (
+        photo_url(settings.public_dashboard_url, order.product_id, photo)
+        if order.product_id is not None
+        else None
+    )
     return SendInvoice(
         chat_id=order.member_id,
         title=order.title[:32],
