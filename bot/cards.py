@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramRetryAfter
+from aiogram.methods import EditMessageCaption, EditMessageText
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from handlers.views.groupbuy import card_keyboard, card_text
+from handlers.views.groupbuy import edit_card
 from services.community import get_community
 from services.groupbuy import claim_card_edit, get_groupbuy, posts
 
@@ -91,41 +92,44 @@ class CardRefresher:
         now = self.clock()  # the domain clock, for the text ("ends in ...")
         wall = datetime.now(UTC)  # real time, for Telegram's pace
         all_done = True
-        edits: list[tuple[int, int, str, str]] = []  # chat, message, card text, locale
+        # each card's edit (its caption when it is a photo, else its text), rendered in the
+        # group's language
+        edits: list[tuple[int, EditMessageCaption | EditMessageText]] = []
         async with self.sessions() as session, session.begin():
             gb = await get_groupbuy(session, groupbuy_id)
             if gb is None:
                 return True
             for post in await posts(session, groupbuy_id):
-                message_id = await claim_card_edit(
+                slot = await claim_card_edit(
                     session,
                     groupbuy_id=groupbuy_id,
                     chat_id=post.chat_id,
                     now=wall,
                     interval=interval,
                 )
-                if message_id is None:
+                if slot is None:
                     all_done = all_done and post.message_id is None
                     continue
                 community = await get_community(session, post.chat_id)
                 locale = community.locale if community else self.i18n.default_locale
                 zone = community.timezone if community else "UTC"
                 with self.i18n.use_locale(locale):
-                    edits.append(
-                        (post.chat_id, message_id, card_text(gb, locale, zone, now), locale)
+                    edit = edit_card(
+                        gb,
+                        post.chat_id,
+                        slot.message_id,
+                        photo=slot.photo,
+                        locale=locale,
+                        timezone=zone,
+                        now=now,
                     )
+                edits.append((post.chat_id, edit))
         # the slots are claimed and committed: Telegram is asked with no transaction open
-        for chat_id, message_id, text, locale in edits:
-            with self.i18n.use_locale(locale):
-                try:
-                    await self.bot.edit_message_text(
-                        text=text,
-                        chat_id=chat_id,
-                        message_id=message_id,
-                        reply_markup=card_keyboard(gb),
-                    )
-                except TelegramRetryAfter:
-                    raise
-                except TelegramAPIError as exc:  # e.g. "message is not modified"
-                    log.info("card %s in %s not edited: %s", groupbuy_id, chat_id, exc)
+        for chat_id, edit in edits:
+            try:
+                await self.bot(edit)
+            except TelegramRetryAfter:
+                raise
+            except TelegramAPIError as exc:  # e.g. "message is not modified"
+                log.info("card %s in %s not edited: %s", groupbuy_id, chat_id, exc)
         return all_done

@@ -392,6 +392,18 @@ class Settings(BaseSettings):
         return f"http://localhost:{self.webhook_port}/dashboard"
 
     @property
+    def public_dashboard_url(self) -> str | None:
+        """The dashboard's address when the operator gave one that others can reach
+        (DASHBOARD_URL, or WEBHOOK_URL's origin): Telegram fetches invoice photos from it.
+        None without one, or when it is this machine (localhost)."""
+        if not (self.dashboard_url or self.webhook_url):
+            return None
+        host = (urlsplit(self.dashboard_base).hostname or "").lower()
+        if host == "localhost" or host.startswith("127.") or host == "::1":
+            return None
+        return self.dashboard_base
+
+    @property
     def tier_measure(self) -> str:
         """What tiers are measured in: the tier currency, or points (PTS)."""
         return "PTS" if self.tier_basis == "points" else self.tier_currency

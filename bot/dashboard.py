@@ -25,6 +25,7 @@ from babel.numbers import format_decimal
 
 from bot import dashboard_html as html
 from bot.app import Runtime
+from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text
@@ -743,6 +744,10 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
     app.router.add_get(PREFIX, _to_overview)
     app.router.add_get(f"{PREFIX}/{{page:[a-z]*}}", dashboard.page)
+    # product photos for Telegram invoices: public, no sign-in (Telegram fetches them)
+    photos = ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
+    app[PHOTOS] = photos
+    add_photos(app, photos, PREFIX)
 
 
 def create_web_app(runtime: Runtime) -> web.Application:

@@ -7,6 +7,7 @@ chat, type a message, press a shown button by its number. Nothing reaches Telegr
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from aiohttp.web import AppRunner
+from PIL import Image, ImageDraw
 
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
@@ -51,6 +53,8 @@ HELP = """Playground commands (anything else is sent as a message):
   :open NAME|URL    open the newest t.me link the bot sent NAME in private (as if NAME
                     forwarded it to you: an invitation), or the link given
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
+  :photo [CAPTION]  send a photo (a made-up picture) here, e.g. at the product wizard's
+                    photo step
   :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
                     commission past the refund window fall due), e.g. :wait 36 or :wait 8d
   :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and
@@ -61,6 +65,20 @@ HELP = """Playground commands (anything else is sent as a message):
   :history          show this chat's messages again
   :help             this text
   :quit             leave (Ctrl-D works too)"""
+
+
+PHOTO_SIZE = (640, 480)
+
+
+def sample_photo() -> bytes:
+    """A JPEG to send as a photo: a tea-coloured picture with a cup on it."""
+    image = Image.new("RGB", PHOTO_SIZE, (196, 150, 96))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((220, 140, 420, 340), fill=(120, 70, 30), outline=(250, 240, 220), width=12)
+    draw.rectangle((0, 400, 640, 480), fill=(90, 120, 60))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()
 
 
 class PlaygroundClock:
@@ -118,6 +136,8 @@ class Console:
         if message.receiver_user_id is not None:  # an ephemeral message (Bot API 10.2)
             label += f" (only {self.persona_name(message.receiver_user_id)} sees this)"
         text = (message.text or f"[{message.kind}]").replace("\n", "\n    ")
+        if message.kind == "photo":
+            text = self.photo_card(message)
         if message.kind == "invoice":
             text = self.invoice_card(message)
         if message.kind == "document":
@@ -126,6 +146,15 @@ class Console:
         buttons = message.button_texts
         if buttons:
             self.write("    " + "  ".join(f"[{i}] {t}" for i, t in enumerate(buttons, 1)))
+
+    @staticmethod
+    def photo_card(message: StoredMessage) -> str:
+        """A photo as a line that says there is one (and its size), with its caption under it."""
+        size = message.raw["photo"][-1]
+        shown = f"🖼️ [photo {size['width']}×{size['height']}]"
+        if message.text:
+            shown += "\n    " + message.text.replace("\n", "\n    ")
+        return shown
 
     def document_card(self, message: StoredMessage, caption: str) -> str:
         """A file as Telegram shows it: its name and caption; a CSV's first lines, as opening
@@ -239,6 +268,8 @@ class Console:
             await self.new_group(arg)
         elif word == "promote":
             self.promote(arg)
+        elif word == "photo":
+            await self.send_photo(arg)
         elif word == "history":
             for message in self.emulator.messages(self.chat_id):
                 if not message.deleted:
@@ -351,6 +382,17 @@ class Console:
         self.chat_key = key
         self.write(f"({self.user.name} creates {title} and adds the bot; :chat {key} goes there)")
         update = self.emulator.add_bot_to_group(chat_id, creator)
+        await self.emulator.wait_processed(update["update_id"])
+        await self.settle()
+        self.flush()
+
+    async def send_photo(self, caption: str) -> None:
+        """The current user sends a photo (a made-up picture) with an optional caption, as from
+        the phone's gallery: the product wizard takes it at its photo step."""
+        update = self.emulator.send_photo(
+            self.user.user_id, self.chat_id, sample_photo(), caption=caption or None
+        )
+        self.write(f"({self.user.name} sends a photo, {PHOTO_SIZE[0]}×{PHOTO_SIZE[1]})")
         await self.emulator.wait_processed(update["update_id"])
         await self.settle()
         self.flush()

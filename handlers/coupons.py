@@ -40,7 +40,7 @@ from services.coupons import (
 )
 from services.member import AmbiguousMember, MemberView, find_member
 from services.money import InvalidAmount, parse_amount, parse_currency
-from services.order import get_order
+from services.order import order_for_invoice
 from services.role import Role, is_staff
 from services.tiers import list_tiers
 
@@ -398,7 +398,7 @@ async def _use(
     except CouponError as exc:
         held = {c.id: c.template for c in await held_coupons(session, member.id, now)}
         return coupon_error(exc, held.get(coupon_id), locale)
-    order = await get_order(session, order_id)
+    order = await order_for_invoice(session, order_id)
     assert order is not None
     if order.payment_mode == PAYMENT_TELEGRAM:
         await send_invoice(bot, order, settings)

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject
+from aiogram.methods import SendPhoto
 from aiogram.types import (
     CallbackQuery,
     EphemeralMessageParameters,
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import OpenGroup, RoleFilter
 from handlers.order import send_invoice
 from handlers.text import (
+    CAPTION_LIMIT,
     N_,
     BackgroundSender,
     CardToucher,
@@ -38,8 +40,15 @@ from handlers.text import (
     carry_out,
     esc,
     later,
+    visible_length,
 )
-from handlers.views.groupbuy import GroupBuyCallback, card_keyboard, card_text, closing_effects
+from handlers.views.groupbuy import (
+    GroupBuyCallback,
+    card_text,
+    closing_effects,
+    fits_caption,
+    post_card,
+)
 from handlers.views.pickup import unreached_leader_effects
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community, open_community_ids
@@ -195,15 +204,23 @@ async def post_cards(
         locale = community.locale if community else i18n.default_locale
         zone = community.timezone if community else "UTC"
         with i18n.use_locale(locale):
-            sent = await bot.send_message(
-                post.chat_id, card_text(gb, locale, zone, now), reply_markup=card_keyboard(gb)
-            )
+            card = post_card(gb, post.chat_id, locale, zone, now)
+            try:
+                sent = await bot(card)
+            except TelegramBadRequest as exc:
+                if not isinstance(card, SendPhoto):
+                    raise
+                # the photo is refused (a file id of another bot token): a text card instead
+                log.warning("group-buy %s: photo card refused (%s), posted as text", gb.id, exc)
+                card = post_card(replace(gb, photo_file_id=None), post.chat_id, locale, zone, now)
+                sent = await bot(card)
         await record_card(
             session,
             groupbuy_id=gb.id,
             chat_id=post.chat_id,
             message_id=sent.message_id,
             now=datetime.now(UTC),
+            photo=isinstance(card, SendPhoto),
         )
 
 
@@ -629,11 +646,13 @@ async def details_button(
         if gb is not None and isinstance(query.message, Message):
             await query.answer()
             zone = member.timezone or settings.default_timezone
-            await query.message.answer(
-                card_text(gb, locale, zone, clock())
-                + "\n\n"
-                + _("Join it with the button under its card in your group.")
-            )
+            hint = "\n\n" + _("Join it with the button under its card in your group.")
+            if gb.photo_file_id and fits_caption(gb, locale, zone, clock()):
+                caption = card_text(gb, locale, zone, clock(), caption=True)
+                if visible_length(caption + hint) <= CAPTION_LIMIT:
+                    await query.message.answer_photo(gb.photo_file_id, caption=caption + hint)
+                    return
+            await query.message.answer(card_text(gb, locale, zone, clock()) + hint)
             return
     if entry is None:
         await query.answer(_("You have not joined this group-buy."), show_alert=True)

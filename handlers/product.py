@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, format_money
+from handlers.views.product import product_card
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
 from services.money import InvalidAmount, parse_amount, parse_currency
 from services.product import (
     ProductError,
+    ProductView,
     create_product,
     get_product,
     list_products,
@@ -27,6 +30,7 @@ from services.product import (
 )
 from services.role import Role
 
+log = logging.getLogger(__name__)
 router = Router(name="product")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
@@ -120,43 +124,56 @@ async def product_add(
     )
 
 
-async def products_page(session: AsyncSession, locale: str, offset: int) -> tuple[str, Any]:
-    """A page of the products on sale, its counter and its Back / More buttons."""
-    page = await list_products(session, limit=PAGE_SIZE, offset=offset)
+PRODUCT_CARDS = 5  # products on a page of /products: one card each, a phone screen or two
+
+
+async def send_product_cards(
+    target: Message, session: AsyncSession, locale: str, offset: int
+) -> None:
+    """A page of the products on sale, one card each (the photo with the card as its caption,
+    or a message for a product without one), then a line that counts them, says how to order,
+    and has Back / More when there are other pages."""
+    page = await list_products(session, limit=PRODUCT_CARDS, offset=offset)
     if not page.total:
-        return _("There are no products on sale yet."), None
-    lines = [
-        _("Products on sale ({counter}; order with /buy ID QUANTITY):").format(
-            counter=page_counter(page)
-        )
-    ]
+        await target.answer(_("There are no products on sale yet."))
+        return
     for product in page.items:
-        stock = (
-            "" if product.stock is None else " · " + _("{count} left").format(count=product.stock)
-        )
-        lines.append(
-            f"#{product.id} {esc(product.title)} — "
-            f"{format_money(product.price, product.currency, locale)}{stock}"
-        )
-    return "\n".join(lines), with_page_row(None, "products", page)
+        await _send_card(target, product, locale)
+    await target.answer(
+        _("Products on sale: {counter}. Order with /buy ID QUANTITY.").format(
+            counter=page_counter(page)
+        ),
+        reply_markup=with_page_row(None, "products", page, PRODUCT_CARDS),
+    )
+
+
+async def _send_card(target: Message, product: ProductView, locale: str) -> None:
+    if product.photo is not None:
+        try:
+            await target.answer_photo(
+                product.photo.file_id, caption=product_card(product, locale, caption=True)
+            )
+            return
+        except TelegramBadRequest as exc:  # a file id this bot cannot send (another token)
+            log.warning("product %s: photo refused (%s), shown as text", product.id, exc)
+    await target.answer(product_card(product, locale, caption=False))
 
 
 @router.message(Command("products"))
 async def products(message: Message, session: AsyncSession, locale: str) -> None:
-    """Lists the products on sale with their ids, for /buy, a page at a time."""
-    text, markup = await products_page(session, locale, 0)
-    await message.answer(text, reply_markup=markup)
+    """Shows the products on sale a page at a time, each with its photo and description."""
+    await send_product_cards(message, session, locale, 0)
 
 
 @router.callback_query(PageCallback.filter(F.name == "products"))
 async def products_more(
     query: CallbackQuery, callback_data: PageCallback, session: AsyncSession, locale: str
 ) -> None:
-    """Back or More under /products: the same message shows the other page."""
-    text, markup = await products_page(session, locale, callback_data.offset)
+    """More or Back under /products: that page's cards follow as new messages."""
     await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    if await turn_card_page(query.message):
+        assert isinstance(query.message, Message)
+        await send_product_cards(query.message, session, locale, callback_data.offset)
 
 
 PRODUCT_FIELDS = {

@@ -20,7 +20,7 @@ from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
 from services.money import InvalidAmount, parse_amount, parse_currency
-from services.product import create_product, update_product
+from services.product import ProductPhoto, create_product
 from services.role import Role
 
 router = Router(name="product_wizard")
@@ -98,7 +98,10 @@ async def got_description(message: Message, state: FSMContext) -> None:
 async def got_photo(message: Message, state: FSMContext) -> None:
     """Step 4 (with a photo): the price."""
     assert message.photo
-    await state.update_data(photo=message.photo[-1].file_id)
+    largest = message.photo[-1]
+    await state.update_data(
+        photo={"file_id": largest.file_id, "width": largest.width, "height": largest.height}
+    )
     await _ask_price(message, state)
 
 
@@ -193,6 +196,14 @@ async def got_mode(
         await query.message.answer(summary, reply_markup=confirm_keyboard())
 
 
+def _saved_photo(saved: object) -> ProductPhoto | None:
+    """The photo the wizard kept: its file id and size (a file id alone in a wizard begun
+    before sizes were kept)."""
+    if isinstance(saved, dict) and saved.get("file_id"):
+        return ProductPhoto(str(saved["file_id"]), saved.get("width"), saved.get("height"))
+    return ProductPhoto(saved) if isinstance(saved, str) and saved else None
+
+
 @router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "create"))
 async def create(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, member: MemberView
@@ -208,11 +219,8 @@ async def create(
         stock=data["stock"],
         payment_mode=data["mode"],
         created_by=member.id,
+        photo=_saved_photo(data.get("photo")),
     )
-    if data.get("photo"):
-        await update_product(
-            session, product_id=product.id, field="photo_file_id", value=data["photo"]
-        )
     await state.clear()
     await query.answer()
     if query.message is not None:

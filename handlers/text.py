@@ -43,8 +43,34 @@ MESSAGE_LIMIT = 4096  # characters of a text message, after entities parsing
 def visible_length(text_html: str) -> int:
     """How long Telegram counts an HTML text against its limits: tags parsed, entities decoded,
     in UTF-16 code units (never shorter than the characters, so a text that fits, fits)."""
-    plain = plain_text(text_html).strip()
-    return len(plain.encode("utf-16-le", "surrogatepass")) // 2
+    return utf16_length(plain_text(text_html).strip())
+
+
+def utf16_length(text: str) -> int:
+    """How long Telegram counts plain text: in UTF-16 code units (an emoji may count two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def shorten(text: str, limit: int, *, one_paragraph: bool = True) -> str:
+    """Plain text (not yet escaped) in at most `limit` characters as Telegram counts them: cut
+    at a word where there is one near the end, with "…"; runs of spaces and line breaks
+    become one space unless `one_paragraph` is False ("" when nothing fits)."""
+    text = " ".join(text.split()) if one_paragraph else text.strip()
+    if utf16_length(text) <= limit:
+        return text
+    if limit < 2:
+        return ""
+    kept, used = [], 0
+    for char in text:
+        used += utf16_length(char)
+        if used > limit - 1:  # room for the "…"
+            break
+        kept.append(char)
+    cut = "".join(kept)
+    space = max(cut.rfind(" "), cut.rfind("\n"))
+    if space > len(cut) * 2 // 3:  # a word boundary not far back (Chinese has none)
+        cut = cut[:space]
+    return cut.rstrip(" \n,.;:，。；：、") + "…"
 
 
 def pack_blocks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -97,6 +123,9 @@ class HandlerSettings(Protocol):
 
     @property
     def provider_token(self) -> str | None: ...
+
+    @property
+    def public_dashboard_url(self) -> str | None: ...
 
     @property
     def tier_basis(self) -> str: ...

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    UniqueConstraint,
+    false,
+)
 from sqlmodel import Field, SQLModel
 
 from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
@@ -94,6 +102,11 @@ class GroupBuyPost(SQLModel, table=True):
     message_id: int | None = Field(default=None, sa_type=BigInteger)
     # when the card was last edited: edits are spaced out per group
     edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the card is the product's photo with the card as its caption (edited with
+    # editMessageCaption), else a text message (editMessageText)
+    photo: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
 
 
 class GroupBuyJoin(SQLModel, table=True):

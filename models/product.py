@@ -31,7 +31,10 @@ class Product(SQLModel, table=True):
     currency: str = Field(max_length=8)  # ISO 4217, or XTR for Telegram Stars
     stock: int | None = Field(default=None, sa_type=BigInteger)
     payment_mode: str = Field(default=PAYMENT_OFFLINE, max_length=16)
-    photo_file_id: str | None = Field(default=None, max_length=256)
+    photo_file_id: str | None = Field(default=None, max_length=256)  # Telegram's, this bot's
+    # the photo's size in pixels, as Telegram gave it (for an invoice's photo), when known
+    photo_width: int | None = Field(default=None)
+    photo_height: int | None = Field(default=None)
     active: bool = Field(default=True)
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -91,6 +91,8 @@ class GroupBuyView:
     commission_bps: int
     vip_until: datetime | None = None  # before this, only members of vip_rank and above join
     vip_rank: int = 0
+    description: str = ""  # the product's, as staff wrote it (plain text)
+    photo_file_id: str | None = None  # the product's photo, if it has one
 
     def vip_only(self, now: datetime) -> bool:
         """True while the VIP early-access window is open."""
@@ -157,6 +159,7 @@ class GroupNotice:
     message_id: int | None  # the group's card, edited to its final state
     locale: str
     timezone: str
+    photo: bool = False  # the card is a photo: its caption is edited, not its text
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +317,14 @@ def _groupbuy_read(with_join: bool) -> Any:
             .scalar_subquery()
             .label("held")
         )
-    return select(*columns).where(gb.c.id == bindparam("groupbuy_id"))
+    products = table_of(Product)
+    columns.append(products.c.description.label("product_description"))
+    columns.append(products.c.photo_file_id.label("product_photo"))
+    return (
+        select(*columns)
+        .select_from(gb.outerjoin(products, products.c.id == gb.c.product_id))
+        .where(gb.c.id == bindparam("groupbuy_id"))
+    )
 
 
 _READ_GROUPBUY = prepared(lambda _dialect: _groupbuy_read(False))
@@ -352,6 +362,8 @@ def _view_of(row: Any) -> GroupBuyView:
         commission_bps=row.commission_bps,
         vip_until=row.vip_until,
         vip_rank=row.vip_rank,
+        description=row.product_description or "",
+        photo_file_id=row.product_photo,
     )
 
 
@@ -921,6 +933,7 @@ async def _closing(
                 post.message_id,
                 community.locale if community else default_locale,
                 community.timezone if community else default_timezone,
+                post.photo,
             )
         )
     orders = {order.member_id: order for order in settlement.orders}
@@ -1012,20 +1025,35 @@ async def posts(session: AsyncSession, groupbuy_id: int) -> list[GroupBuyPost]:
 
 
 async def record_card(
-    session: AsyncSession, *, groupbuy_id: int, chat_id: int, message_id: int, now: datetime
+    session: AsyncSession,
+    *,
+    groupbuy_id: int,
+    chat_id: int,
+    message_id: int,
+    now: datetime,
+    photo: bool = False,
 ) -> None:
-    """Remember the message that is the group-buy's card in a chat."""
+    """Remember the message that is the group-buy's card in a chat, and whether it is a photo
+    (whose caption is the card)."""
     await session.execute(
         update(GroupBuyPost)
         .where(col(GroupBuyPost.groupbuy_id) == groupbuy_id, col(GroupBuyPost.chat_id) == chat_id)
-        .values(message_id=message_id, edited_at=now)
+        .values(message_id=message_id, edited_at=now, photo=photo)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class CardSlot:
+    """A card this worker may edit now: its message, and whether it is a photo."""
+
+    message_id: int
+    photo: bool
 
 
 async def claim_card_edit(
     session: AsyncSession, *, groupbuy_id: int, chat_id: int, now: datetime, interval: float
-) -> int | None:
-    """The card's message id if this worker may edit it now (one edit per interval per group)."""
+) -> CardSlot | None:
+    """The card to edit if this worker may edit it now (one edit per interval per group)."""
     result = await session.execute(
         update(GroupBuyPost)
         .where(
@@ -1038,10 +1066,14 @@ async def claim_card_edit(
             ),
         )
         .values(edited_at=now)
-        .returning(col(GroupBuyPost.message_id))
+        .returning(col(GroupBuyPost.message_id), col(GroupBuyPost.photo))
     )
-    message_id = result.scalar_one_or_none()
-    return int(message_id) if message_id is not None else None
+    row = result.one_or_none()
+    if row is None:
+        return None
+    message_id, photo = row
+    assert message_id is not None  # claimed only where a card was posted
+    return CardSlot(int(message_id), bool(photo))
 
 
 async def groupbuys_in_chat(session: AsyncSession, chat_id: int) -> list[int]:

@@ -80,11 +80,13 @@ async def check_in_zone(
 
 
 _HOME_ZONE = prepared(
-    lambda _dialect: select(col(Community.timezone))
-    .join(CommunityMember, col(CommunityMember.community_id) == col(Community.id))
-    .where(col(CommunityMember.member_id) == bindparam("member_id"))
-    .order_by(col(CommunityMember.first_seen_at), col(CommunityMember.community_id))
-    .limit(1)
+    lambda _dialect: (
+        select(col(Community.timezone))
+        .join(CommunityMember, col(CommunityMember.community_id) == col(Community.id))
+        .where(col(CommunityMember.member_id) == bindparam("member_id"))
+        .order_by(col(CommunityMember.first_seen_at), col(CommunityMember.community_id))
+        .limit(1)
+    )
 )
 
 

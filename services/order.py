@@ -9,7 +9,7 @@ twice.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -56,6 +56,7 @@ from services.credit import cash_order_limit_reached
 from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
 from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
+from services.product import ProductPhoto
 from services.referral import (
     TX_COMMISSION_ADJUST,
     TX_REFERRAL_COMMISSION,
@@ -113,6 +114,9 @@ class OrderView:
     coupon_id: int | None = None
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then, unpaid
     product_id: int | None = None
+    # what its invoice shows of the product (filled in where an invoice is prepared)
+    description: str = ""
+    photo: ProductPhoto | None = None
 
     @property
     def gross(self) -> int:
@@ -186,6 +190,25 @@ async def get_order(session: AsyncSession, order_id: int) -> OrderView | None:
     """The order with this id, if any."""
     row = await session.get(Order, order_id, populate_existing=True)
     return order_view(row) if row else None
+
+
+async def _with_product(session: AsyncSession, order: OrderView) -> OrderView:
+    """The order with what its invoice shows of its product: the description and photo."""
+    product = await session.get(Product, order.product_id) if order.product_id else None
+    if product is None:
+        return order
+    photo = (
+        ProductPhoto(product.photo_file_id, product.photo_width, product.photo_height)
+        if product.photo_file_id
+        else None
+    )
+    return replace(order, description=product.description, photo=photo)
+
+
+async def order_for_invoice(session: AsyncSession, order_id: int) -> OrderView | None:
+    """The order with this id, with what its invoice shows of the product, if any."""
+    found = await get_order(session, order_id)
+    return await _with_product(session, found) if found else None
 
 
 async def _load(session: AsyncSession, order_id: int) -> Order:
@@ -395,7 +418,8 @@ async def mark_fulfilled(
 
 
 async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:
-    """Move an order to awaiting_payment for a Telegram invoice (again, if one was lost)."""
+    """Move an order to awaiting_payment for a Telegram invoice (again, if one was lost); the
+    order comes with what the invoice shows of its product."""
     row = await _load(session, order_id)
     if row.member_id != member_id:
         raise OrderError("not_yours", str(order_id))
@@ -403,7 +427,8 @@ async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int)
         raise OrderError("offline_order", str(order_id))
     if row.status == ORDER_AWAITING_PAYMENT:  # a fresh invoice supersedes the old one
         row = await _move(session, row, ORDER_RESERVED, actor_id=member_id, note="new invoice")
-    return order_view(await _move(session, row, ORDER_AWAITING_PAYMENT, actor_id=member_id))
+    moved = await _move(session, row, ORDER_AWAITING_PAYMENT, actor_id=member_id)
+    return await _with_product(session, order_view(moved))
 
 
 async def _by_payload(session: AsyncSession, payload: str) -> tuple[Order | None, int | None]:

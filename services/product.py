@@ -18,6 +18,16 @@ class ProductError(Refused):
 
 
 @dataclass(frozen=True, slots=True)
+class ProductPhoto:
+    """A product's photo: Telegram's file id (valid for this bot only) and its size in pixels
+    when known."""
+
+    file_id: str
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProductView:
     """A product as plain values."""
 
@@ -28,10 +38,17 @@ class ProductView:
     stock: int | None
     payment_mode: str
     active: bool
+    description: str = ""
+    photo: ProductPhoto | None = None
 
 
 def _view(row: Product) -> ProductView:
     assert row.id is not None
+    photo = (
+        ProductPhoto(row.photo_file_id, row.photo_width, row.photo_height)
+        if row.photo_file_id
+        else None
+    )
     return ProductView(
         id=row.id,
         title=row.title,
@@ -40,6 +57,8 @@ def _view(row: Product) -> ProductView:
         stock=row.stock,
         payment_mode=row.payment_mode,
         active=row.active,
+        description=row.description,
+        photo=photo,
     )
 
 
@@ -53,8 +72,10 @@ async def create_product(
     stock: int | None = None,
     payment_mode: str = PAYMENT_OFFLINE,
     description: str = "",
+    photo: ProductPhoto | None = None,
 ) -> ProductView:
-    """Add a product; the price is already in minor units of the currency."""
+    """Add a product, with its photo if any; the price is already in minor units of the
+    currency."""
     title = title.strip()
     if not title or len(title) > 128:
         raise ProductError("title")
@@ -72,6 +93,9 @@ async def create_product(
         stock=stock,
         payment_mode=payment_mode,
         created_by=created_by,
+        photo_file_id=photo.file_id if photo else None,
+        photo_width=photo.width if photo else None,
+        photo_height=photo.height if photo else None,
     )
     session.add(row)
     await session.flush()
@@ -115,6 +139,8 @@ async def update_product(
         raise ProductError("payment_mode")
     if field == "description" and isinstance(value, str):
         value = value[:1024]
+    if field == "photo_file_id":  # another photo: its size is not known
+        row.photo_width = row.photo_height = None
     setattr(row, field, value.strip() if isinstance(value, str) else value)
     await session.flush()
     return _view(row)

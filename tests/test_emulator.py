@@ -1059,6 +1059,73 @@ async def test_photo_upload_and_download(bot: Bot, emulator: Emulator) -> None:
         assert resp.status == 401
 
 
+async def test_a_photo_message_is_edited_by_its_caption_as_telegram_does(
+    bot: Bot, emulator: Emulator
+) -> None:
+    # given a photo with a caption and a button, and a text message
+    start_chat(emulator)
+    keyboard = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="Join", callback_data="join")]]
+    )
+    card = await bot.send_photo(
+        ALICE,
+        BufferedInputFile(png(64, 48), "card.png"),
+        caption="<b>Tea</b> 0/2",
+        reply_markup=keyboard,
+    )
+    assert card.photo is not None
+    text = await bot.send_message(ALICE, "plain")
+    # editMessageText on the photo is refused: it has no text
+    with pytest.raises(TelegramBadRequest, match="there is no text in the message to edit"):
+        await bot.edit_message_text("<b>Tea</b> 1/2", chat_id=ALICE, message_id=card.message_id)
+    # editMessageCaption on the text message is refused: it has no caption
+    with pytest.raises(TelegramBadRequest, match="there is no caption in the message to edit"):
+        await bot.edit_message_caption(chat_id=ALICE, message_id=text.message_id, caption="x")
+    # the same caption and buttons again are "not modified"
+    with pytest.raises(TelegramBadRequest, match="message is not modified"):
+        await bot.edit_message_caption(
+            chat_id=ALICE,
+            message_id=card.message_id,
+            caption="<b>Tea</b> 0/2",
+            reply_markup=keyboard,
+        )
+    # a caption over 1024 characters is refused
+    with pytest.raises(TelegramBadRequest, match="message caption is too long"):
+        await bot.edit_message_caption(
+            chat_id=ALICE, message_id=card.message_id, caption="c" * 1025
+        )
+    # a new caption keeps the photo; without reply_markup the buttons go, as in Telegram
+    edited = await bot.edit_message_caption(
+        chat_id=ALICE, message_id=card.message_id, caption="<b>Tea</b> 2/2 formed"
+    )
+    assert isinstance(edited, Message) and edited.photo == card.photo
+    assert edited.caption == "Tea 2/2 formed" and edited.reply_markup is None
+    stored = emulator.last_bot_message(ALICE)
+    assert stored.message_id == text.message_id  # an edit adds no message
+    photo = next(m for m in emulator.messages(ALICE) if m.message_id == card.message_id)
+    assert (photo.kind, photo.text, photo.edit_count) == ("photo", "Tea 2/2 formed", 1)
+    assert photo.html == "<b>Tea</b> 2/2 formed" and photo.button_texts == []
+
+
+async def test_a_user_sends_the_bot_a_photo(bot: Bot, emulator: Emulator) -> None:
+    # when Alice sends a photo with a caption
+    image = png(1280, 960)
+    update = emulator.send_photo(ALICE, ALICE, image, filename="tea.png", caption="Our tea")
+    message = update["message"]
+    # then the bot gets a photo message, whose file it can download
+    assert message["caption"] == "Our tea" and "text" not in message
+    size = message["photo"][-1]
+    assert (size["width"], size["height"]) == (1280, 960)
+    downloaded = await bot.download(size["file_id"])
+    assert downloaded is not None and downloaded.read() == image
+    # and can send the same photo on by its file id
+    again = await bot.send_photo(ALICE, size["file_id"])
+    assert again.photo is not None and again.photo[-1].file_id == size["file_id"]
+    # an album needs at least two items, as in Telegram
+    with pytest.raises(TelegramBadRequest):
+        await bot.send_media_group(ALICE, [InputMediaPhoto(media=size["file_id"])])
+
+
 # ------------------------------------------------------------------------------- payments ---
 async def test_invoice_pre_checkout_flow(bot: Bot, emulator: Emulator) -> None:
     start_chat(emulator)

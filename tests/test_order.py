@@ -424,8 +424,8 @@ async def test_product_add_explains_bad_input(harness: Harness) -> None:
     for command, expected in cases.items():
         reply = (await harness.send(SAM, SAM, command))[0]
         assert reply.startswith(expected), (command, reply)
-    products = (await harness.send(MIA, MIA, "/products"))[0]
-    assert "#1 <b>Tea</b> — CN¥5.00" in products
+    card = (await harness.send(MIA, MIA, "/products"))[0]
+    assert card == "#1 <b>Tea</b>\nCN¥5.00"
 
 
 async def test_buy_explains_bad_input(harness: Harness) -> None:

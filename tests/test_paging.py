@@ -1,6 +1,6 @@
 """Every list pages with Back / More and says how many there are: no list is cut silently.
-Driven at the boundaries (exactly a page, one more than a page) for /products and for the
-group-buy wizard's product picker, in English and 简体中文."""
+Driven at the boundaries (exactly a page, one more than a page) for /products (a card per
+product) and for the group-buy wizard's product picker, in English and 简体中文."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlmodel import col, delete
 
 from bot.emulator.core import StoredMessage
 from handlers.paging import PAGE_SIZE
+from handlers.product import PRODUCT_CARDS
 from models.payout import CashHandover
 from models.suggestion import Suggestion
 from services.paging import Page, slice_of
@@ -29,55 +30,62 @@ async def given_products(harness: Harness, count: int) -> None:
         await harness.send(SAM, SAM, f"/product_add Tea {n} | {n}.00 CNY")
 
 
-def product_lines(text: str) -> list[str]:
-    return [line.split(" — ")[0] for line in text.splitlines()[1:]]
+def product_titles(texts: list[str]) -> list[str]:
+    """The product cards' first lines (the footer left out)."""
+    return [text.splitlines()[0] for text in texts[:-1]]
 
 
 async def test_exactly_a_page_of_products_shows_them_all_with_the_count(harness: Harness) -> None:
-    await given_products(harness, PAGE_SIZE)
-    [text] = await harness.send(MIA, MIA, "/products")
-    assert text.splitlines()[0] == "Products on sale (10 in all; order with /buy ID QUANTITY):"
-    assert product_lines(text) == [f"#{n} Tea {n}" for n in range(10, 0, -1)]
+    await given_products(harness, PRODUCT_CARDS)
+    texts = await harness.send(MIA, MIA, "/products")
+    assert product_titles(texts) == [f"#{n} Tea {n}" for n in range(PRODUCT_CARDS, 0, -1)]
+    assert texts[-1] == "Products on sale: 5 in all. Order with /buy ID QUANTITY."
     assert harness.emulator.last_bot_message(MIA).button_texts == []
 
 
 async def test_one_more_than_a_page_of_products_pages_with_more_and_back(
     harness: Harness,
 ) -> None:
-    await given_products(harness, PAGE_SIZE + 1)
-    # the first page: the newest ten, the count, and More
-    [text] = await harness.send(MIA, TEA, "/products")
-    assert text.splitlines()[0].startswith("Products on sale (1–10 of 11;")
-    assert product_lines(text) == [f"#{n} Tea {n}" for n in range(11, 1, -1)]
-    listing = harness.emulator.last_bot_message(TEA)
-    assert listing.button_texts == ["More ▶️"]
-    # More: the same message shows the eleventh, with Back
-    await harness.press(MIA, TEA, listing.message_id, index=0)
-    second = shown(harness, TEA, listing.message_id)
-    assert second.text.splitlines()[0].startswith("Products on sale (11–11 of 11;")
-    assert product_lines(second.text) == ["#1 Tea 1"]
+    await given_products(harness, PRODUCT_CARDS + 1)
+    # the first page: the newest five, one card each, and a line with the count and More
+    texts = await harness.send(MIA, TEA, "/products")
+    assert product_titles(texts) == [f"#{n} Tea {n}" for n in range(6, 1, -1)]
+    assert texts[-1] == "Products on sale: 1–5 of 6. Order with /buy ID QUANTITY."
+    footer = harness.emulator.last_bot_message(TEA)
+    assert footer.button_texts == ["More ▶️"]
+    # More: the sixth follows as a new card; the old line loses its button
+    harness.new_bot_messages(TEA)
+    await harness.press(MIA, TEA, footer.message_id, index=0)
+    texts = [m.text for m in harness.new_bot_messages(TEA)]
+    assert product_titles(texts) == ["#1 Tea 1"]
+    assert texts[-1] == "Products on sale: 6–6 of 6. Order with /buy ID QUANTITY."
+    assert shown(harness, TEA, footer.message_id).button_texts == []
+    second = harness.emulator.last_bot_message(TEA)
     assert second.button_texts == ["◀️ Back"]
     # Back: the first page again
-    await harness.press(MIA, TEA, listing.message_id, index=0)
-    assert product_lines(shown(harness, TEA, listing.message_id).text)[0] == "#11 Tea 11"
-    # a forged offset past the end shows an empty page that still counts, never an error
-    await harness.press(MIA, TEA, listing.message_id, callback_data="pg:products:500", force=True)
-    beyond = shown(harness, TEA, listing.message_id)
-    assert beyond.text.splitlines()[0].startswith("Products on sale (11 in all;")
-    assert beyond.button_texts == ["◀️ Back"]
+    await harness.press(MIA, TEA, second.message_id, index=0)
+    assert product_titles([m.text for m in harness.new_bot_messages(TEA)])[0] == "#6 Tea 6"
+    # a forged offset past the end shows no cards but still counts, never an error
+    last = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, last.message_id, callback_data="pg:products:500", force=True)
+    assert [m.text for m in harness.new_bot_messages(TEA)] == [
+        "Products on sale: 6 in all. Order with /buy ID QUANTITY."
+    ]
+    assert harness.emulator.last_bot_message(TEA).button_texts == ["◀️ Back"]
 
 
 async def test_products_page_in_simplified_chinese(harness: Harness) -> None:
-    await given_products(harness, PAGE_SIZE + 1)
+    await given_products(harness, PRODUCT_CARDS + 1)
     # Lee's Telegram is in Simplified Chinese
-    [text] = await harness.send(LEE, LEE, "/products")
-    assert text.splitlines()[0] == "在售商品（第 1–10 项，共 11 项；用 /buy 编号 数量 下单）："
-    listing = harness.emulator.last_bot_message(LEE)
-    assert listing.button_texts == ["更多 ▶️"]
-    await harness.press(LEE, LEE, listing.message_id, index=0)
-    second = shown(harness, LEE, listing.message_id)
-    assert second.text.splitlines()[0].startswith("在售商品（第 11–11 项，共 11 项；")
-    assert second.button_texts == ["◀️ 上一页"]
+    texts = await harness.send(LEE, LEE, "/products")
+    assert texts[-1] == "在售商品：第 1–5 项，共 6 项。用 /buy 编号 数量 下单。"
+    footer = harness.emulator.last_bot_message(LEE)
+    assert footer.button_texts == ["更多 ▶️"]
+    harness.new_bot_messages(LEE)
+    await harness.press(LEE, LEE, footer.message_id, index=0)
+    texts = [m.text for m in harness.new_bot_messages(LEE)]
+    assert texts[-1].startswith("在售商品：第 6–6 项，共 6 项。")
+    assert harness.emulator.last_bot_message(LEE).button_texts == ["◀️ 上一页"]
 
 
 async def test_the_group_buy_product_picker_pages_at_the_boundary(harness: Harness) -> None:

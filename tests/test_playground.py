@@ -282,3 +282,34 @@ def test_the_rewards_script_confirms_redeems_and_hands_over() -> None:
         found = transcript.find(line, position)
         assert found >= 0, line
         position = found + len(line)
+
+
+async def test_the_photos_script_shows_the_photo_in_products_and_on_the_card() -> None:
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    script = ROOT / "scenarios" / "photos.txt"
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            # alice sends a photo at the wizard's photo step
+            "[alice (private)] bot: Send a photo of it.",
+            "alice@alice (private)> :photo",
+            "(alice sends a photo, 640×480)",
+            "[alice (private)] bot: The price and currency",
+            "[alice (private)] bot: Product #1 created: Oolong tea, CN¥39.90.",
+            # /products: the photo with its card as caption, then the count
+            "[alice (private)] bot: 🖼️ [photo 640×480]\n    #1 Oolong tea\n    CN¥39.90 · 20 left\n"
+            "    Spring harvest from Anxi",
+            "[alice (private)] bot: Products on sale: 1 in all. Order with /buy ID QUANTITY.",
+            # the group-buy card is the photo; the description is on it
+            "[Tea Lovers] bot: 🖼️ [photo 640×480]\n    🛒 Oolong tea\n    Spring harvest from Anxi",
+            "    [1] Join ×1  [2] Join ×2  [3] Join ×3  [4] −1  [5] Leave  [6] Details",
+            "(25 hours pass)",
+            # formed: the photo's caption is edited, the buttons are gone
+            "[Tea Lovers] bot (edited): 🖼️ [photo 640×480]\n    🛒 Oolong tea",
+            "    ✅ Formed! Orders are open for payment and pickup.",
+            "[Tea Lovers] bot: #1 Oolong tea formed: 3 sold at CN¥39.90 each!",
+        ],
+    )
+    assert not [line for line in lines if "Traceback" in line or "not edited" in line]

@@ -605,6 +605,65 @@ class Emulator:
     ) -> dict[str, Any]:
         """A user writes ``text`` in a chat (private chat: ``chat_id == user_id``)."""
         user = self._user(user_id)
+        chat, reply = self._users_chat(user_id, chat_id, reply_to_message_id)
+        entities = find_bot_commands(text)
+        content: dict[str, Any] = {"text": text}
+        if entities:
+            content["entities"] = entities
+        message = self._new_message(
+            chat,
+            user,
+            kind="text",
+            content=content,
+            text=text,
+            entities=entities,
+            html=None,
+            markup=None,
+            reply=reply,
+        )
+        return self._enqueue({"message": copy.deepcopy(message.raw)})
+
+    def send_photo(
+        self,
+        user_id: int,
+        chat_id: int,
+        data: bytes,
+        *,
+        filename: str = "photo.jpg",
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """A user sends a photo (``data``: JPEG, PNG or GIF bytes), with an optional caption,
+        in a chat (private chat: ``chat_id == user_id``); the bot can download it by its
+        file_id, as from Telegram."""
+        user = self._user(user_id)
+        chat, _reply = self._users_chat(user_id, chat_id, None)
+        content_type = mimetypes.guess_type(filename)[0] or "image/jpeg"
+        stored = self._store_file(UploadedFile(filename, content_type, data), "photo")
+        content: dict[str, Any] = {"photo": self._photo_sizes(stored)}
+        entities: list[dict[str, Any]] = []
+        if caption:
+            entities = find_bot_commands(caption)
+            content["caption"] = caption
+            if entities:
+                content["caption_entities"] = entities
+        message = self._new_message(
+            chat,
+            user,
+            kind="photo",
+            content=content,
+            text=caption,
+            entities=entities,
+            html=None,
+            markup=None,
+            reply=None,
+        )
+        return self._enqueue({"message": copy.deepcopy(message.raw)})
+
+    def _users_chat(
+        self, user_id: int, chat_id: int, reply_to_message_id: int | None
+    ) -> tuple[_Chat, StoredMessage | None]:
+        """The chat a user writes in (joining a group they were not in, as writing there
+        implies), and the message they reply to, if any."""
         if chat_id == user_id:
             chat = self._private_chat(user_id)
             self._started.add(user_id)
@@ -629,22 +688,7 @@ class Emulator:
             reply = chat.by_id.get(reply_to_message_id)
             if reply is None or reply.deleted:
                 raise ValueError(f"no message {reply_to_message_id} in chat {chat_id}")
-        entities = find_bot_commands(text)
-        content: dict[str, Any] = {"text": text}
-        if entities:
-            content["entities"] = entities
-        message = self._new_message(
-            chat,
-            user,
-            kind="text",
-            content=content,
-            text=text,
-            entities=entities,
-            html=None,
-            markup=None,
-            reply=reply,
-        )
-        return self._enqueue({"message": copy.deepcopy(message.raw)})
+        return chat, reply
 
     def press_button(
         self,

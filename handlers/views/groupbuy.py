@@ -8,13 +8,26 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.methods import EditMessageText, SendMessage
+from aiogram.methods import EditMessageCaption, EditMessageText, SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, Calls, Effect, HandlerSettings, Notice, esc, format_money
+from handlers.text import (
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
+    N_,
+    CallbackId,
+    Calls,
+    Effect,
+    HandlerSettings,
+    Notice,
+    esc,
+    format_money,
+    shorten,
+    visible_length,
+)
 from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice
 from handlers.views.pickup import sheet_keyboard, sheet_text
@@ -31,8 +44,83 @@ class GroupBuyCallback(CallbackData, prefix="gb"):
     quantity: CallbackId = 0
 
 
-def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> str:
-    """The card as members see it in the group's language."""
+CARD_DESCRIPTION = 200  # characters of the product's description a card shows at most
+# a photo card's caption keeps this much room for the lines that grow after it is posted (the
+# closing status instead of the deadline, more digits): its edits fit the caption too
+CAPTION_ROOM = 64
+
+
+def card_text(
+    gb: GroupBuyView, locale: str, timezone: str, now: datetime, *, caption: bool = False
+) -> str:
+    """The card as members see it in the group's language: as a photo's caption when `caption`
+    (within Telegram's 1024 characters: the description is shortened to fit, and in the worst
+    case the last lines are left out), else as a message."""
+    lines = _card_lines(gb, locale, timezone, now)
+    limit = CAPTION_LIMIT if caption else MESSAGE_LIMIT
+    if gb.description.strip():
+        room = limit - visible_length("\n".join(lines)) - 1
+        description = shorten(gb.description, min(CARD_DESCRIPTION, room))
+        if description:
+            lines.insert(1, f"<i>{esc(description)}</i>")
+    while len(lines) > 1 and visible_length("\n".join(lines)) > limit:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def fits_caption(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> bool:
+    """Whether the card, without its description, leaves room in a photo's caption."""
+    text = "\n".join(_card_lines(gb, locale, timezone, now))
+    return visible_length(text) <= CAPTION_LIMIT - CAPTION_ROOM
+
+
+def post_card(
+    gb: GroupBuyView, chat_id: int, locale: str, timezone: str, now: datetime
+) -> SendPhoto | SendMessage:
+    """The card to post in a chat: the product's photo with the card as its caption when the
+    product has a photo and the card fits a caption, else a text message; same buttons."""
+    if gb.photo_file_id and fits_caption(gb, locale, timezone, now):
+        return SendPhoto(
+            chat_id=chat_id,
+            photo=gb.photo_file_id,
+            caption=card_text(gb, locale, timezone, now, caption=True),
+            reply_markup=card_keyboard(gb),
+        )
+    return SendMessage(
+        chat_id=chat_id,
+        text=card_text(gb, locale, timezone, now),
+        reply_markup=card_keyboard(gb),
+    )
+
+
+def edit_card(
+    gb: GroupBuyView,
+    chat_id: int,
+    message_id: int,
+    *,
+    photo: bool,
+    locale: str,
+    timezone: str,
+    now: datetime,
+) -> EditMessageCaption | EditMessageText:
+    """The edit that brings a posted card up to date: its caption when the card is a photo
+    (Telegram refuses editMessageText there), else its text; the buttons go when it closed."""
+    if photo:
+        return EditMessageCaption(
+            chat_id=chat_id,
+            message_id=message_id,
+            caption=card_text(gb, locale, timezone, now, caption=True),
+            reply_markup=card_keyboard(gb),
+        )
+    return EditMessageText(
+        chat_id=chat_id,
+        message_id=message_id,
+        text=card_text(gb, locale, timezone, now),
+        reply_markup=card_keyboard(gb),
+    )
+
+
+def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> list[str]:
     price = format_money(gb.current_price, gb.currency, locale)
     lines = [f"🛒 <b>{esc(gb.title)}</b>", _("Price now: {price}").format(price=price)]
     for units, tier_price in gb.tiers:
@@ -71,7 +159,7 @@ def card_text(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> st
     if gb.pickup_time:
         lines.append(_("Pickup time: {time}").format(time=esc(gb.pickup_time)))
     lines.append(_("Limit {n} per member.").format(n=gb.per_member_limit))
-    return "\n".join(lines)
+    return lines
 
 
 STATUS_LINES = {
@@ -216,11 +304,14 @@ def _group_effects(closing: Closing, group: GroupNotice, now: datetime) -> list[
     effects: list[Effect] = []
     gb = closing.groupbuy
     if group.message_id is not None:
-        card = EditMessageText(
-            chat_id=group.chat_id,
-            message_id=group.message_id,
-            text=card_text(gb, group.locale, group.timezone, now),
-            reply_markup=None,
+        card = edit_card(
+            gb,
+            group.chat_id,
+            group.message_id,
+            photo=group.photo,
+            locale=group.locale,
+            timezone=group.timezone,
+            now=now,
         )
         effects.append(Calls((card,)))
     effects.append(Notice(group.chat_id, group_text(closing, group.locale)))

@@ -7,22 +7,41 @@ from aiogram.methods import SendInvoice
 from aiogram.types import LabeledPrice
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import HandlerSettings
+from handlers.text import HandlerSettings, shorten, utf16_length
+from handlers.views.product import photo_url
 from services.ledger import STARS
 from services.order import OrderView
 
+INVOICE_DESCRIPTION = 255  # characters Telegram takes in an invoice's description
+MIN_DESCRIPTION = 24  # less room than this for the product's description: leave it out
+
 
 def invoice(order: OrderView, settings: HandlerSettings) -> SendInvoice:
-    """The invoice for an order, to the member's private chat, in the current locale."""
+    """The invoice for an order, to the member's private chat, in the current locale: the
+    order, the product's description where it fits, and its photo where the bot has a public
+    address to serve it from."""
     token = "" if order.currency == STARS else (settings.provider_token or "")
+    description = _("Order #{id}: {title} ×{quantity}").format(
+        id=order.id, title=order.title[:200], quantity=order.quantity
+    )
+    room = INVOICE_DESCRIPTION - utf16_length(description) - 1
+    if order.description.strip() and room >= MIN_DESCRIPTION:
+        description += "\n" + shorten(order.description, room)
+    photo = order.photo
+    url = (
+        photo_url(settings.public_dashboard_url, order.product_id, photo)
+        if order.product_id is not None
+        else None
+    )
     return SendInvoice(
         chat_id=order.member_id,
         title=order.title[:32],
-        description=_("Order #{id}: {title} ×{quantity}").format(
-            id=order.id, title=order.title[:200], quantity=order.quantity
-        ),
+        description=description,
         payload=order.invoice_payload,
         currency=order.currency,
         prices=[LabeledPrice(label=order.title[:32], amount=order.total)],
         provider_token=token,
+        photo_url=url,
+        photo_width=photo.width if url and photo else None,
+        photo_height=photo.height if url and photo else None,
     )
