@@ -343,7 +343,9 @@ async def test_staff_open_a_drop_step_by_step_in_private(harness: Harness) -> No
     assert "Posted in every group the bot is in: 2." in last_text(harness, SAM)
     # /cancel in private is the general one, and it ends this wizard too
     assert await say(harness, "/cancel", user=SAM, chat=SAM) == "Cancelled. Nothing was changed."
-    assert await harness.send(SAM, SAM, "hello") == ["I didn't understand that. Here is what I can do:"]
+    assert await harness.send(SAM, SAM, "hello") == [
+        "I didn't understand that. Here is what I can do:"
+    ]
     await say(harness, "/drop", user=SAM, chat=SAM)
     await tap(harness, "#1 Oolong tea · CN¥39.90", user=SAM, chat=SAM)
     for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):

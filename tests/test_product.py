@@ -63,7 +63,9 @@ async def test_staff_create_a_product_step_by_step(harness: Harness) -> None:
         "offline",
     )
     # and the wizard is over: plain text is not taken as a title any more
-    assert await harness.send(SAM, SAM, "hello") == ["I didn't understand that. Here is what I can do:"]
+    assert await harness.send(SAM, SAM, "hello") == [
+        "I didn't understand that. Here is what I can do:"
+    ]
 
 
 async def test_cancel_works_at_every_step_and_creates_nothing(harness: Harness) -> None:
@@ -80,7 +82,9 @@ async def test_cancel_works_at_every_step_and_creates_nothing(harness: Harness) 
 
 async def test_members_cannot_open_the_wizard(harness: Harness) -> None:
     assert await harness.send(MIA, MIA, "/product_new") == ["Sorry, only brand staff can do that."]
-    assert await harness.send(MIA, MIA, "Tea") == ["I didn't understand that. Here is what I can do:"]
+    assert await harness.send(MIA, MIA, "Tea") == [
+        "I didn't understand that. Here is what I can do:"
+    ]
 
 
 async def test_staff_edit_a_product_in_one_line(harness: Harness) -> None:
