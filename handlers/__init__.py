@@ -20,6 +20,7 @@ def feature_routers() -> list[Router]:
         groups,
         language,
         ledger,
+        menu,
         myorders,
         nps,
         order,
@@ -65,6 +66,7 @@ def feature_routers() -> list[Router]:
         privacy.router,
         language.router,
         start.router,
+        menu.router,
         broadcast.router,  # its wizard steps take plain text too
         suggestion.router,  # staff's reply step takes plain text
         nps.router,  # the comment step takes plain text
@@ -72,6 +74,8 @@ def feature_routers() -> list[Router]:
         product_wizard.router,
         groupbuy_wizard.router,  # also /groupbuy and /drop without arguments
         poll_wizard.router,
+        # the very last: private text nobody above took gets a hint with the main menu
+        menu.fallback,
     ]
     for router in routers:
         # Routers live at module level as aiogram intends; a process that builds a second

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -40,7 +40,9 @@ from handlers.paging import (
 )
 from handlers.text import N_, CallbackId, esc
 from handlers.views.broadcast import delivery_message
+from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
+from handlers.wizard import NOT_OPEN, Target, Wizard
 from models.broadcast import (
     TARGET_COMMUNITY,
     TARGET_EVERYONE,
@@ -143,7 +145,7 @@ def _error(code: str) -> str:
 class PromoCallback(CallbackData, prefix="promo"):
     """A member's answer about private offers."""
 
-    action: str  # ask (show the wording), in (opt in)
+    action: str  # ask (show the wording), in (opt in), out (opt out, as /stop)
 
 
 def consent_keyboard() -> InlineKeyboardMarkup:
@@ -159,34 +161,68 @@ def consent_wording() -> str:
     )
 
 
+async def offers_screen(
+    session: AsyncSession, member: MemberView, settings: BroadcastSettings
+) -> tuple[str, InlineKeyboardMarkup]:
+    """🔔 Offers in the menu: the wording with Yes, or, once the member said yes, how to stop
+    them with a button; ⬅️ Back to the main menu either way."""
+    count = settings.pacing_rules().member_week_cap
+    builder = InlineKeyboardBuilder()
+    if await outbox.is_opted_in(session, member_id=member.id):
+        builder.button(text=_("🔕 Stop the offers"), callback_data=PromoCallback(action="out"))
+        text = _(
+            "You get our offers and new drops in this chat: at most {count} a week, never at "
+            "night. Stop them at any time with the button below, or /stop."
+        ).format(count=count)
+    else:
+        builder.button(text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action="in"))
+        text = consent_wording().format(count=count)
+    return text, with_back(builder)
+
+
 @router.callback_query(PromoCallback.filter(F.action == "ask"))
 async def offers_button(query: CallbackQuery, settings: BroadcastSettings) -> None:
-    """Shows what opting in means, with the explicit Yes button."""
+    """Shows what opting in means, with the explicit Yes button (under menus sent before the
+    menu opened its screens in place)."""
     await query.answer()
     if query.message is not None:
         text = consent_wording().format(count=settings.pacing_rules().member_week_cap)
         await query.message.answer(text, reply_markup=consent_keyboard())
 
 
-@router.callback_query(PromoCallback.filter(F.action == "in"))
+@router.callback_query(PromoCallback.filter(F.action.in_({"in", "out"})))
 async def opt_in(
     query: CallbackQuery,
+    callback_data: PromoCallback,
+    bot: Bot,
     session: AsyncSession,
     member: MemberView,
     settings: BroadcastSettings,
     clock: Clock,
 ) -> None:
-    """Records the member's yes; the button's message says so."""
+    """Records the member's yes (or, from the offers screen, their stop); the toast says so and
+    the message turns into the offers screen as it now stands."""
+    opted_in = callback_data.action == "in"
     await outbox.set_consent(
         session,
         member_id=member.id,
-        opted_in=True,
+        opted_in=opted_in,
         wording_version=settings.consent_wording_version,
         now=clock(),
     )
-    await query.answer(_("Done: you will get our offers. Send /stop to end them."))
+    text, markup = await offers_screen(session, member, settings)
+    if opted_in:
+        await query.answer(_("Done: you will get our offers. Send /stop to end them."))
+    else:
+        await query.answer(_("Done: no more offers from us in this chat."))
     if query.message is not None:
-        await query.message.answer(_("Done: you will get our offers. Send /stop to end them."))
+        with contextlib.suppress(TelegramBadRequest):  # the same screen tapped twice
+            await bot.edit_message_text(
+                text=text,
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+                reply_markup=markup,
+            )
 
 
 @router.message(Command("stop"), PRIVATE)
@@ -267,10 +303,13 @@ class NewBroadcast(StatesGroup):
 
 
 class BroadcastWizardCallback(CallbackData, prefix="bw"):
-    """A button of the broadcast wizard."""
+    """A button of the broadcast wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # skip, target (with value), now, confirm, override, cancel
+    action: str  # target (with value), now, confirm, override
     value: str = ""
+
+
+WIZARD = Wizard(NewBroadcast, optional=("photo", "button"))
 
 
 def _wizard_button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
@@ -279,29 +318,59 @@ def _wizard_button(text: str, action: str, value: str = "") -> InlineKeyboardBut
     )
 
 
-def _cancel_row() -> list[InlineKeyboardButton]:
-    return [_wizard_button(_("✖️ Cancel"), "cancel")]
+async def _keyboard(
+    state: FSMContext, step: str, rows: list[list[InlineKeyboardButton]] | None = None
+) -> InlineKeyboardMarkup:
+    """Moves the wizard to `step`: its own buttons with Back / Skip / Cancel under them."""
+    back = await WIZARD.enter(state, step)
+    above = InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+    return WIZARD.keyboard(step, back=back, above=above)
 
 
-def _skip_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[_wizard_button(_("⏭ Skip"), "skip"), *_cancel_row()]]
-    )
+def _target_rows() -> list[list[InlineKeyboardButton]]:
+    return [
+        [_wizard_button(_("All groups"), "target", TARGET_GROUPS)],
+        [_wizard_button(_("Groups with a tag"), "target", TARGET_TAG)],
+        [_wizard_button(_("Members who opted in"), "target", TARGET_MEMBERS)],
+        [_wizard_button(_("Members of a tier and above…"), "target", PICK_TIER)],
+        [_wizard_button(_("Members in a segment…"), "target", PICK_SEGMENT)],
+        [_wizard_button(_("Members of a community…"), "target", PICK_COMMUNITY)],
+        [_wizard_button(_("Everyone: groups and members"), "target", TARGET_EVERYONE)],
+    ]
 
 
-def _targets_keyboard() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
-            [_wizard_button(_("All groups"), "target", TARGET_GROUPS)],
-            [_wizard_button(_("Groups with a tag"), "target", TARGET_TAG)],
-            [_wizard_button(_("Members who opted in"), "target", TARGET_MEMBERS)],
-            [_wizard_button(_("Members of a tier and above…"), "target", PICK_TIER)],
-            [_wizard_button(_("Members in a segment…"), "target", PICK_SEGMENT)],
-            [_wizard_button(_("Members of a community…"), "target", PICK_COMMUNITY)],
-            [_wizard_button(_("Everyone: groups and members"), "target", TARGET_EVERYONE)],
-            _cancel_row(),
-        ]
-    )
+async def _ask_step(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Back: the step's question again (the summary with a fresh preview)."""
+    state: FSMContext = data["state"]
+    if step == "confirm":
+        chat_id = target.chat.id
+        args = (data["session"], data["member"], data["settings"], data["clock"])
+        await _summary(chat_id, data["bot"], state, *args)
+        return
+    ask = {
+        "text": _ask_text,
+        "photo": _ask_photo,
+        "button": _ask_button,
+        "targets": _ask_targets,
+        "tag": _ask_tag,
+        "schedule": _ask_schedule,
+        "override": _ask_override,
+    }[step]
+    await ask(target, state)
+
+
+async def _skip_step(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Skip: no photo, or no button; then the next question."""
+    state: FSMContext = data["state"]
+    if step == "photo":
+        await state.update_data(photo=None)
+        await _ask_button(target, state)
+    else:
+        await state.update_data(button_text=None, button_url=None, button_groupbuy_id=None)
+        await _ask_targets(target, state)
+
+
+WIZARD.register(router, ask=_ask_step, skip=_skip_step)
 
 
 @router.message(Command("broadcast"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.create"))
@@ -320,12 +389,16 @@ async def start_wizard(
         await _send_status(message, session, member, settings, clock, words[1:])
         return
     await state.clear()
-    await state.set_state(NewBroadcast.text)
-    await message.answer(
+    await _ask_text(message, state)
+
+
+async def _ask_text(target: Target, state: FSMContext) -> None:
+    await target.answer(
         _(
             "New broadcast. Send the message as members should see it: bold, italic and links "
             "are kept, and so is Telegram HTML typed as text. (/cancel to stop)"
-        )
+        ),
+        reply_markup=await _keyboard(state, "text"),
     )
 
 
@@ -353,10 +426,13 @@ async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
         )
         return
     await state.update_data(text=body)
-    await state.set_state(NewBroadcast.photo)
-    await message.answer(
+    await _ask_photo(message, state)
+
+
+async def _ask_photo(target: Target, state: FSMContext) -> None:
+    await target.answer(
         _("Above is how it will look. Add a photo? Send one, or skip."),
-        reply_markup=_skip_keyboard(),
+        reply_markup=await _keyboard(state, "photo"),
     )
 
 
@@ -371,21 +447,20 @@ async def got_photo(message: Message, state: FSMContext) -> None:
                 "With a photo the text can be at most {limit} characters; yours has {length}. "
                 "Skip the photo, or /cancel and start with a shorter text."
             ).format(limit=CAPTION_MAX, length=len(data["text"])),
-            reply_markup=_skip_keyboard(),
+            reply_markup=await _keyboard(state, "photo"),
         )
         return
     await state.update_data(photo=message.photo[-1].file_id)
     await _ask_button(message, state)
 
 
-async def _ask_button(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewBroadcast.button)
-    await message.answer(
+async def _ask_button(target: Target, state: FSMContext) -> None:
+    await target.answer(
         _(
             "A button under it? Send Label | https://link, or Label | groupbuy 12 to open a "
             "group-buy, or skip."
         ),
-        reply_markup=_skip_keyboard(),
+        reply_markup=await _keyboard(state, "button"),
     )
 
 
@@ -396,7 +471,7 @@ async def got_button(message: Message, state: FSMContext, session: AsyncSession)
     label, target = label.strip(), target.strip()
     usage = _("Send Label | https://link, or Label | groupbuy 12 to open a group-buy, or skip.")
     if not sep or not label or len(label) > BUTTON_TEXT_MAX:
-        await message.answer(usage, reply_markup=_skip_keyboard())
+        await message.answer(usage, reply_markup=await _keyboard(state, "button"))
         return
     words = target.split()
     if len(words) == 2 and words[0].lower() == "groupbuy" and words[1].isdigit():
@@ -404,34 +479,22 @@ async def got_button(message: Message, state: FSMContext, session: AsyncSession)
         if groupbuy is None:
             await message.answer(
                 _("There is no group-buy #{id}.").format(id=esc(words[1])),
-                reply_markup=_skip_keyboard(),
+                reply_markup=await _keyboard(state, "button"),
             )
             return
         await state.update_data(button_text=label, button_groupbuy_id=groupbuy.id)
     elif target.startswith(("https://", "http://", "tg://")) and len(target) <= 512:
         await state.update_data(button_text=label, button_url=target)
     else:
-        await message.answer(usage, reply_markup=_skip_keyboard())
+        await message.answer(usage, reply_markup=await _keyboard(state, "button"))
         return
     await _ask_targets(message, state)
 
 
-async def _ask_targets(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewBroadcast.targets)
-    await message.answer(_("Who gets it?"), reply_markup=_targets_keyboard())
-
-
-@router.callback_query(BroadcastWizardCallback.filter(F.action == "skip"))
-async def skip_button(query: CallbackQuery, state: FSMContext) -> None:
-    """Skips the photo or the button."""
-    current = await state.get_state()
-    await query.answer()
-    if query.message is None or not isinstance(query.message, Message):
-        return
-    if current == NewBroadcast.photo.state:
-        await _ask_button(query.message, state)
-    elif current == NewBroadcast.button.state:
-        await _ask_targets(query.message, state)
+async def _ask_targets(target: Target, state: FSMContext) -> None:
+    await target.answer(
+        _("Who gets it?"), reply_markup=await _keyboard(state, "targets", _target_rows())
+    )
 
 
 @router.callback_query(NewBroadcast.targets, BroadcastWizardCallback.filter(F.action == "target"))
@@ -446,8 +509,7 @@ async def got_targets(
     if query.message is None or not isinstance(query.message, Message):
         return
     if callback_data.value == TARGET_TAG:
-        await state.set_state(NewBroadcast.tag)
-        await query.message.answer(_("Which tag? For example: tea"))
+        await _ask_tag(query.message, state)
         return
     if callback_data.value == PICK_TIER:
         rows = [
@@ -456,7 +518,7 @@ async def got_targets(
         ]
         await query.message.answer(
             _("Members of which tier (and above)? Only those who opted in get it."),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()]),
+            reply_markup=await _keyboard(state, "targets", rows),
         )
         return
     if callback_data.value == PICK_SEGMENT:
@@ -466,21 +528,20 @@ async def got_targets(
         ]
         await query.message.answer(
             _("Members in which segment? Only those who opted in get it."),
-            reply_markup=InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()]),
+            reply_markup=await _keyboard(state, "targets", rows),
         )
         return
     if callback_data.value == PICK_COMMUNITY:
-        text, markup = await _community_picker(session, 0)
-        if markup is None:
-            await query.message.answer(text, reply_markup=_targets_keyboard())
-            return
+        text, markup = await _community_picker(session, state, 0)
         await query.message.answer(text, reply_markup=markup)
         return
     try:
         # a button's value cannot hold ":", so "tier.2" stands for "tier:2"
         targets = outbox.parse_targets(callback_data.value.replace(".", ":", 1))
     except outbox.BroadcastError:
-        await query.message.answer(_error("targets"), reply_markup=_targets_keyboard())
+        await query.message.answer(
+            _error("targets"), reply_markup=await _keyboard(state, "targets", _target_rows())
+        )
         return
     await state.update_data(targets=targets)
     await _ask_schedule(query.message, state)
@@ -490,13 +551,14 @@ COMMUNITY_PICKER = "bw_community"  # the pages of the wizard's community picker
 
 
 async def _community_picker(
-    session: AsyncSession, offset: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+    session: AsyncSession, state: FSMContext, offset: int
+) -> tuple[str, InlineKeyboardMarkup]:
     """The question "which community?" with a page of the open groups, their count, Back /
-    More and Cancel; no keyboard when the bot is in no open group."""
+    More and the wizard's buttons; the choice of targets again when the bot is in no open
+    group."""
     page = await open_communities(session, limit=PAGE_SIZE, offset=offset)
     if not page.total:
-        return _("The bot is in no group yet."), None
+        return _("The bot is in no group yet."), await _keyboard(state, "targets", _target_rows())
     rows = [
         [
             _wizard_button(
@@ -515,18 +577,18 @@ async def _community_picker(
         "there who opted in."
     )
     counter = _("Groups: {counter}").format(counter=page_counter(page))
-    return text + "\n" + counter, InlineKeyboardMarkup(inline_keyboard=[*rows, _cancel_row()])
+    return text + "\n" + counter, await _keyboard(state, "targets", rows)
 
 
 @router.callback_query(PageCallback.filter(F.name == COMMUNITY_PICKER), NewBroadcast.targets)
 async def community_picker_page(
-    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession, state: FSMContext
 ) -> None:
     """Back or More under the community picker: the same question shows the other groups."""
     await query.answer()
     if not isinstance(query.message, Message):
         return
-    text, markup = await _community_picker(session, callback_data.offset)
+    text, markup = await _community_picker(session, state, callback_data.offset)
     with contextlib.suppress(TelegramBadRequest):  # the same page again
         await query.message.edit_text(text, reply_markup=markup)
 
@@ -549,13 +611,16 @@ async def got_tag(message: Message, state: FSMContext) -> None:
     await _ask_schedule(message, state)
 
 
-async def _ask_schedule(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewBroadcast.schedule)
-    await message.answer(
+async def _ask_tag(target: Target, state: FSMContext) -> None:
+    await target.answer(
+        _("Which tag? For example: tea"), reply_markup=await _keyboard(state, "tag")
+    )
+
+
+async def _ask_schedule(target: Target, state: FSMContext) -> None:
+    await target.answer(
         _("When? Tap Now, or send a time like 2026-12-01 10:00 (your time zone)."),
-        reply_markup=InlineKeyboardMarkup(
-            inline_keyboard=[[_wizard_button(_("Now"), "now"), *_cancel_row()]]
-        ),
+        reply_markup=await _keyboard(state, "schedule", [[_wizard_button(_("Now"), "now")]]),
     )
 
 
@@ -647,7 +712,6 @@ async def _summary(
         drop=draft.button_groupbuy_id is not None,
     )
     await state.update_data(findings=len(findings))
-    await state.set_state(NewBroadcast.confirm)
     preview = outbox.Delivery(
         row_id=0,
         broadcast_id=0,
@@ -703,13 +767,13 @@ async def _summary(
             if finding.kind in FINDING_NAMES:
                 lines.append("• " + _(FINDING_NAMES[finding.kind]))
         lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
-        buttons = [[_wizard_button(_("⚠️ Send anyway"), "override"), *_cancel_row()]]
+        buttons = [[_wizard_button(_("⚠️ Send anyway"), "override")]]
     else:
-        buttons = [[_wizard_button(_("✅ Confirm"), "confirm"), *_cancel_row()]]
+        buttons = [[_wizard_button(_("✅ Confirm"), "confirm")]]
     if plan.recipients == 0:
-        buttons = [_cancel_row()]
+        buttons = []
     await bot.send_message(
-        chat_id, "\n".join(lines), reply_markup=InlineKeyboardMarkup(inline_keyboard=buttons)
+        chat_id, "\n".join(lines), reply_markup=await _keyboard(state, "confirm", buttons)
     )
 
 
@@ -720,9 +784,15 @@ async def _summary(
 async def ask_override(query: CallbackQuery, state: FSMContext) -> None:
     """Asks why the findings may be ignored."""
     await query.answer()
-    await state.set_state(NewBroadcast.override)
     if query.message is not None:
-        await query.message.answer(_("Why may it go out as it is? The reason is logged."))
+        await _ask_override(query.message, state)
+
+
+async def _ask_override(target: Target, state: FSMContext) -> None:
+    await target.answer(
+        _("Why may it go out as it is? The reason is logged."),
+        reply_markup=await _keyboard(state, "override"),
+    )
 
 
 @router.message(NewBroadcast.override, F.text)
@@ -811,22 +881,16 @@ async def _create(
     broadcaster.wake()
 
 
-@router.callback_query(BroadcastWizardCallback.filter(F.action == "cancel"))
-async def cancel_button(query: CallbackQuery, state: FSMContext) -> None:
-    """Leaves the wizard."""
-    await state.clear()
-    await query.answer()
-    if query.message is not None:
-        await query.message.answer(_("Cancelled. Nothing was changed."))
+@router.callback_query(BroadcastWizardCallback.filter())
+async def stale_button(query: CallbackQuery) -> None:
+    """A target, Now, Confirm or Send anyway under a question that is not open any more."""
+    await query.answer(_(NOT_OPEN), show_alert=True)
 
 
 @router.message(NewBroadcast.photo)
-async def not_a_photo(message: Message) -> None:
+async def not_a_photo(message: Message, state: FSMContext) -> None:
     """Asks again for a photo."""
-    await message.answer(
-        _("Above is how it will look. Add a photo? Send one, or skip."),
-        reply_markup=_skip_keyboard(),
-    )
+    await _ask_photo(message, state)
 
 
 # ---------------------------------------------------------------- control and status --------

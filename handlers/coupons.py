@@ -21,6 +21,7 @@ from handlers.order import CouponCallback, send_invoice
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from handlers.views.member import ambiguous_text
+from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
 from models.perks import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM
@@ -276,8 +277,9 @@ async def coupon_grant(
 
 async def coupons_page(
     session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime, offset: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """A page of the member's coupons (staff: and every template on the first page)."""
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A page of the member's coupons (staff: and every template on the first page), with the
+    pages' Back / More and ⬅️ Back to the main menu (/coupons, and 🎟 Coupons in the menu)."""
     locale = member.locale
     page = await coupon_page(session, member_id=member.id, now=now, limit=PAGE_SIZE, offset=offset)
     lines = [_("<b>Your coupons</b>")]
@@ -297,7 +299,7 @@ async def coupons_page(
                 count=await template_count(session)
             ),
         ]
-    return "\n".join(lines), with_page_row(None, "coupons", page)
+    return "\n".join(lines), with_back(with_page_row(None, "coupons", page))
 
 
 async def templates_page(

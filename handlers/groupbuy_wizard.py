@@ -1,10 +1,11 @@
 """/groupbuy without arguments: a leader opens a group-buy in the group step by step (and
 /drop without arguments: staff open one in every group, in private).
 
-Every step has a Cancel button, /cancel works at every step, and a step with a default has a
-Skip button (or /skip). Nothing is created until Confirm, which opens, posts and schedules
-through the same function as the one-line command. The state is per chat and user, so in a
-group only the leader who started it answers; everyone else talks as usual.
+Every step has Back (but the first), Cancel and, on a step with a default, Skip, as in every
+wizard (handlers/wizard.py); /cancel and /skip typed do the same. Nothing is created until
+Confirm, which opens, posts and schedules through the same function as the one-line command.
+The state is per chat and user, so in a group only the leader who started it answers;
+everyone else talks as usual.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InaccessibleMessage, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -42,6 +42,7 @@ from handlers.groupbuy import (
 )
 from handlers.paging import PageCallback, page_counter, page_row
 from handlers.text import N_, CallbackId, DeadlineScheduler, HandlerSettings, esc, format_money
+from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView, open_community_ids
 from services.groupbuy import (
@@ -59,7 +60,6 @@ log = logging.getLogger(__name__)
 router = Router(name="groupbuy_wizard")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 NOT_A_COMMAND = ~F.text.startswith("/")
-Target = Message | InaccessibleMessage
 
 PRODUCT_BUTTONS = 10  # products on one page of the picker
 PICKER = "gbw_product"  # the picker's name in its Back / More buttons
@@ -115,29 +115,25 @@ class NewGroupBuy(StatesGroup):
     confirm = State()
 
 
-STEPS = [state.state.partition(":")[2] for state in NewGroupBuy.__all_states__ if state.state]
 SKIPPABLE = ("minimum", "stock", "limit", "tiers", "pickup_point", "pickup_time")
+NOT_YOURS = N_("This is someone else's group-buy setup, or it has ended.")
+WIZARD = Wizard(NewGroupBuy, optional=SKIPPABLE, not_open=NOT_YOURS)
+STEPS = WIZARD.steps
 
 
 class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
-    """A button of the group-buy wizard."""
+    """A button of the group-buy wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # product (with `product_id`), skip, confirm, cancel
+    action: str  # product (with `product_id`), confirm
     step: str  # the step whose message carries the button
     product_id: CallbackId = 0
-
-
-def _step_of(raw_state: str | None) -> str | None:
-    """The wizard step a raw FSM state names, or None outside the wizard."""
-    group, _sep, step = (raw_state or "").partition(":")
-    return step if group == NewGroupBuy.__name__ and step in STEPS else None
 
 
 async def on_current_step(
     query: CallbackQuery, callback_data: GroupBuyWizardCallback, raw_state: str | None
 ) -> bool:
     """The button belongs to the step the wizard of this user is on now."""
-    return _step_of(raw_state) == callback_data.step
+    return WIZARD.step_of(raw_state) == callback_data.step
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,18 +162,6 @@ def _turn(
     return Turn(state, session, settings, member, locale, zone, clock())
 
 
-def _buttons(step: str, *, skip: bool) -> InlineKeyboardBuilder:
-    builder = InlineKeyboardBuilder()
-    if skip:
-        builder.button(
-            text=_("⏭ Skip"), callback_data=GroupBuyWizardCallback(action="skip", step=step)
-        )
-    builder.button(
-        text=_("✖️ Cancel"), callback_data=GroupBuyWizardCallback(action="cancel", step=step)
-    )
-    return builder
-
-
 def _money(turn: Turn, data: dict[str, Any], amount: int) -> str:
     return format_money(amount, data["currency"], turn.locale)
 
@@ -196,8 +180,10 @@ async def _default_stock(turn: Turn, data: dict[str, Any]) -> int:
 # ------------------------------------------------------------------ asking -------------
 
 
-async def _prompt(turn: Turn, step: str, offset: int = 0) -> tuple[str, InlineKeyboardMarkup]:
-    """The question of a step and its buttons (the product picker: the page at `offset`)."""
+async def _prompt(
+    turn: Turn, step: str, offset: int = 0
+) -> tuple[str, InlineKeyboardBuilder | None]:
+    """The question of a step and its own buttons (the product picker: the page at `offset`)."""
     data = await turn.state.get_data()
     if step == "product":
         builder = InlineKeyboardBuilder()
@@ -214,11 +200,10 @@ async def _prompt(turn: Turn, step: str, offset: int = 0) -> tuple[str, InlineKe
         paging = page_row(PICKER, page, PRODUCT_BUTTONS)
         if paging:
             builder.row(*paging)
-        builder.attach(_buttons(step, skip=False))
         question = _("Which product? Tap one below or send its number.")
         return question + "\n" + _("Products: {counter}").format(
             counter=page_counter(page)
-        ), builder.as_markup()
+        ), builder
     if step == "deadline":
         text = _(
             "When does it close? Send 24h, 90m, 3d, or a date and time like 2026-11-25 20:00 "
@@ -248,12 +233,10 @@ async def _prompt(turn: Turn, step: str, offset: int = 0) -> tuple[str, InlineKe
             "When can they pick it up? At most {limit} characters, like Sat 10:00-12:00. "
             "Skip: leave it out."
         ).format(limit=PICKUP_TIME_MAX)
-    builder = _buttons(step, skip=step in SKIPPABLE)
-    builder.adjust(2)
-    return text, builder.as_markup()
+    return text, None
 
 
-async def _summary(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
+async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
     """What Confirm will open, for a last look; user text escaped."""
     data = await turn.state.get_data()
     deadline = parse_deadline(data["deadline"], now=turn.now, timezone=turn.zone)
@@ -290,26 +273,42 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardMarkup]:
     builder.button(
         text=_("✅ Confirm"), callback_data=GroupBuyWizardCallback(action="confirm", step="confirm")
     )
-    builder.button(
-        text=_("✖️ Cancel"), callback_data=GroupBuyWizardCallback(action="cancel", step="confirm")
-    )
-    builder.adjust(2)
-    return "\n".join(lines), builder.as_markup()
+    return "\n".join(lines), builder
 
 
 async def _ask(target: Target, turn: Turn, step: str, *, error: str = "", intro: str = "") -> None:
     """Moves the wizard to `step` and asks its question (after the error, when there is one)."""
+    above: InlineKeyboardBuilder | None
     if step == "confirm":
         try:
-            text, markup = await _summary(turn)
+            text, above = await _summary(turn)
         except GroupBuyError as exc:  # an absolute deadline passed while the wizard waited
             await _ask(target, turn, "deadline", error=_(OPEN_ERRORS[exc.reason]))
             return
     else:
-        text, markup = await _prompt(turn, step)
-    await turn.state.set_state(getattr(NewGroupBuy, step))
+        text, above = await _prompt(turn, step)
+    back = await WIZARD.enter(turn.state, step)
     await turn.state.update_data(asked_at=turn.now.isoformat())
+    markup = WIZARD.keyboard(step, back=back, above=above)
     await target.answer("\n\n".join(filter(None, [intro, error, text])), reply_markup=markup)
+
+
+def _turn_of(data: dict[str, Any]) -> Turn:
+    """The turn of a shared Back or Skip (the handler's keyword arguments)."""
+    return _turn(
+        data["state"],
+        data["session"],
+        data["settings"],
+        data["member"],
+        data["locale"],
+        data["clock"],
+        data.get("community"),
+    )
+
+
+async def _ask_again(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Back: the step's question again."""
+    await _ask(target, _turn_of(data), step)
 
 
 # ------------------------------------------------------------------ answers ------------
@@ -447,6 +446,12 @@ async def _default(turn: Turn, step: str) -> str:
     return ""  # no tiers, no pickup point, no pickup time
 
 
+async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Skip: the step's default as the answer."""
+    turn = _turn_of(data)
+    await _answer(target, turn, step, await _default(turn, step))
+
+
 async def _answer(target: Target, turn: Turn, step: str, text: str) -> None:
     """Checks the answer to a step: the next step when it is good, the same one again if not."""
     error = await TAKE[step](turn, text)
@@ -506,30 +511,7 @@ async def start_drop(
     await _start(message, turn, "drop", intro)
 
 
-@router.message(Command("cancel"), StateFilter(NewGroupBuy))
-async def cancel_command(message: Message, state: FSMContext) -> None:
-    """Leaves the wizard; nothing was created (in private, /cancel in start.py comes first)."""
-    await state.clear()
-    await message.answer(_("Cancelled. Nothing was changed."))
-
-
-@router.message(Command("skip"), StateFilter(*(getattr(NewGroupBuy, s) for s in SKIPPABLE)))
-async def skip_command(
-    message: Message,
-    state: FSMContext,
-    raw_state: str | None,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    member: MemberView,
-    locale: str,
-    clock: Clock,
-    community: CommunityView | None = None,
-) -> None:
-    """Takes the step's default and asks the next step."""
-    step = _step_of(raw_state)
-    assert step is not None
-    turn = _turn(state, session, settings, member, locale, clock, community)
-    await _answer(message, turn, step, await _default(turn, step))
+WIZARD.register(router, ask=_ask_again, skip=_skip)
 
 
 @router.message(StateFilter(*(getattr(NewGroupBuy, s) for s in TAKE)), F.text, NOT_A_COMMAND)
@@ -545,7 +527,7 @@ async def answer_step(
     community: CommunityView | None = None,
 ) -> None:
     """A typed answer to the current step."""
-    step = _step_of(raw_state)
+    step = WIZARD.step_of(raw_state)
     assert step is not None
     turn = _turn(state, session, settings, member, locale, clock, community)
     asked_at = (await state.get_data()).get("asked_at")
@@ -600,47 +582,17 @@ async def product_page(
     if not isinstance(query.message, Message):
         return
     turn = _turn(state, session, settings, member, locale, clock, community)
-    text, markup = await _prompt(turn, "product", callback_data.offset)
-    await query.message.edit_text(text, reply_markup=markup)
+    text, above = await _prompt(turn, "product", callback_data.offset)
+    back = await WIZARD.enter(state, "product")
+    await query.message.edit_text(
+        text, reply_markup=WIZARD.keyboard("product", back=back, above=above)
+    )
 
 
 @router.callback_query(PageCallback.filter(F.name == PICKER))
 async def stale_product_page(query: CallbackQuery) -> None:
     """Back or More under a picker that is not this user's open question."""
     await query.answer(_("That question is not open any more."), show_alert=True)
-
-
-@router.callback_query(GroupBuyWizardCallback.filter(F.action == "skip"), on_current_step)
-async def skip_button(
-    query: CallbackQuery,
-    callback_data: GroupBuyWizardCallback,
-    state: FSMContext,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    member: MemberView,
-    locale: str,
-    clock: Clock,
-    community: CommunityView | None = None,
-) -> None:
-    """Takes the step's default and asks the next step."""
-    await query.answer()
-    if query.message is None or callback_data.step not in SKIPPABLE:
-        return
-    turn = _turn(state, session, settings, member, locale, clock, community)
-    await _answer(query.message, turn, callback_data.step, await _default(turn, callback_data.step))
-
-
-async def _drop_buttons(bot: Bot, query: CallbackQuery) -> None:
-    """Takes the buttons off the tapped message, so it reads as done (a second tap is refused
-    anyway)."""
-    if query.message is None:
-        return
-    try:
-        await bot.edit_message_reply_markup(
-            chat_id=query.message.chat.id, message_id=query.message.message_id, reply_markup=None
-        )
-    except TelegramAPIError as exc:  # e.g. too old to edit: the buttons only look alive
-        log.info("wizard buttons not removed: %s", exc)
 
 
 @router.callback_query(
@@ -673,7 +625,7 @@ async def confirm_button(
     if not await check(query, bot, session, settings, member, community):
         return
     await query.answer()
-    await _drop_buttons(bot, query)
+    await drop_buttons(bot, query)
     if query.message is None:
         return
     turn = _turn(state, session, settings, member, locale, clock, community)
@@ -712,24 +664,10 @@ async def confirm_button(
         )
 
 
-@router.callback_query(
-    GroupBuyWizardCallback.filter(F.action == "cancel"), StateFilter(NewGroupBuy)
-)
-async def cancel_button(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
-    """Leaves the wizard from any of its messages; nothing was created."""
-    await state.clear()
-    await query.answer()
-    await _drop_buttons(bot, query)
-    if query.message is not None:
-        await query.message.answer(_("Cancelled. Nothing was changed."))
-
-
 @router.callback_query(GroupBuyWizardCallback.filter())
 async def stale_button(query: CallbackQuery, raw_state: str | None) -> None:
     """A button of an earlier step, of a wizard that ended, or of someone else's wizard."""
-    if _step_of(raw_state) is not None:
-        await query.answer(_("That button is from an earlier step."), show_alert=True)
+    if WIZARD.step_of(raw_state) is not None:
+        await query.answer(_(EARLIER_STEP), show_alert=True)
         return
-    await query.answer(
-        _("This is someone else's group-buy setup, or it has ended."), show_alert=True
-    )
+    await query.answer(_(NOT_YOURS), show_alert=True)

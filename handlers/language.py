@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.commands import sync_private_commands
 from handlers.filters import current_role
 from handlers.text import LANGUAGE_NAMES, HandlerSettings
+from handlers.views.menu import with_back
 from services.member import LOCALES, MemberView, set_locale
 
 router = Router(name="language")
@@ -27,11 +28,12 @@ class LanguageCallback(CallbackData, prefix="lang"):
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
+    """The three languages, each named in itself, and ⬅️ Back to the main menu."""
     builder = InlineKeyboardBuilder()
     for locale in LOCALES:
         builder.button(text=LANGUAGE_NAMES[locale], callback_data=LanguageCallback(locale=locale))
     builder.adjust(3)
-    return builder.as_markup()
+    return with_back(builder)
 
 
 @router.message(Command("language"), F.chat.type == ChatType.PRIVATE)
@@ -74,8 +76,12 @@ async def language_chosen(
             language=LANGUAGE_NAMES[callback_data.locale]
         )
         await query.answer()
+        # Back leads to the menu, now in the new language
         await bot.edit_message_text(
-            text=text, chat_id=query.message.chat.id, message_id=query.message.message_id
+            text=text,
+            chat_id=query.message.chat.id,
+            message_id=query.message.message_id,
+            reply_markup=with_back(None),
         )
     role = await current_role(bot, session, settings, member, None)
     await sync_private_commands(

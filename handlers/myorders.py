@@ -43,7 +43,7 @@ def _zone(member: MemberView, settings: HandlerSettings) -> str:
     return member.timezone or settings.default_timezone
 
 
-async def _page(
+async def orders_screen(
     session: AsyncSession,
     i18n: I18n,
     locale: str,
@@ -51,7 +51,9 @@ async def _page(
     settings: HandlerSettings,
     now: datetime,
     offset: int = 0,
-) -> tuple[str, InlineKeyboardMarkup | None]:
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The page of the member's orders at `offset` with its buttons, as /orders and the menu's
+    📦 My orders show it."""
     page = await my_orders(session, member_id=member.id, now=now, offset=offset)
     zone = _zone(member, settings)
     return page_text(i18n, locale, page, zone), page_keyboard(i18n, locale, page)
@@ -68,7 +70,7 @@ async def my_orders_command(
     clock: Clock,
 ) -> None:
     """Shows the member their orders and group-buy places, newest first, with their buttons."""
-    text, keyboard = await _page(session, i18n, locale, member, settings, clock())
+    text, keyboard = await orders_screen(session, i18n, locale, member, settings, clock())
     await message.answer(text, reply_markup=keyboard)
 
 
@@ -86,7 +88,7 @@ async def page_button(
 ) -> None:
     """Opens the list (from the /start menu) or turns its page (More, Back) in place."""
     offset = callback_data.value if callback_data.action == "page" else 0
-    text, keyboard = await _page(session, i18n, locale, member, settings, clock(), offset)
+    text, keyboard = await orders_screen(session, i18n, locale, member, settings, clock(), offset)
     await query.answer()
     message = query.message
     if message is None:
@@ -184,7 +186,7 @@ async def cancel_button(
         after_commit.add(later(cards.touch, done.groupbuy_id))
     message = query.message
     if message is not None:
-        text, keyboard = await _page(
+        text, keyboard = await orders_screen(
             session, i18n, locale, member, settings, now, callback_data.value
         )
         after_commit.add(

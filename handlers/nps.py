@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.text import N_, CallbackId, CommitHook, HandlerSettings, esc, pack_blocks
+from handlers.wizard import Target, Wizard
 from services.broadcast import is_opted_in
 from services.community import get_community
 from services.member import MemberView, get_member
@@ -66,6 +68,27 @@ class NpsComment(StatesGroup):
     """The member scored and may now add a comment."""
 
     comment = State()
+
+
+WIZARD = Wizard(NpsComment, optional=("comment",))
+
+
+async def _ask_comment(target: Target, step: str, data: dict[str, Any]) -> None:
+    """The comment question, with Skip and Cancel."""
+    back = await WIZARD.enter(data["state"], "comment")
+    await target.answer(
+        _("Anything you would like to tell us? Send a comment, or /skip."),
+        reply_markup=WIZARD.keyboard("comment", back=back),
+    )
+
+
+async def _no_comment(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Skip: no comment; the score stands."""
+    await data["state"].clear()
+    await target.answer(_("Thank you!"))
+
+
+WIZARD.register(router, ask=_ask_comment, skip=_no_comment)
 
 
 def _keyboard(survey_id: int) -> InlineKeyboardMarkup:
@@ -216,7 +239,7 @@ async def scored(
     except NpsError as exc:
         await query.answer(_(NPS_ERRORS[exc.reason]), show_alert=True)
         return
-    await state.set_state(NpsComment.comment)
+    await state.clear()
     await state.update_data(survey_id=callback_data.survey_id)
     await query.answer(_("Thank you!"))
     if isinstance(query.message, Message):
@@ -224,9 +247,9 @@ async def scored(
             _("You answered {score}. Thank you!").format(score=callback_data.score),
             reply_markup=None,
         )
-        await query.message.answer(
-            _("Anything you would like to tell us? Send a comment, or /skip.")
-        )
+        await _ask_comment(query.message, "comment", {"state": state})
+    else:
+        await WIZARD.enter(state, "comment")
 
 
 @router.message(NpsComment.comment, PRIVATE, F.text)
@@ -235,10 +258,6 @@ async def comment(
 ) -> None:
     """The optional comment after the score."""
     text = (message.text or "").strip()
-    if text == "/skip":
-        await state.clear()
-        await message.answer(_("Thank you!"))
-        return
     data = await state.get_data()
     try:
         await record_comment(

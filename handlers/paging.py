@@ -1,5 +1,5 @@
 """Paged lists in chat: one callback (which list, from where), one counter line and one row of
-Back / More buttons, shared by every list, so no list is ever cut silently.
+Previous / More buttons, shared by every list, so no list is ever cut silently.
 
 Each list keeps its own handler for its page buttons (`PageCallback.filter(F.name == ...)`),
 behind the same role filter as its command, and renders a page with the same function as the
@@ -42,7 +42,7 @@ def page_row(name: str, page: Page[Any], size: int = PAGE_SIZE) -> list[InlineKe
     if page.offset > 0:
         row.append(
             InlineKeyboardButton(
-                text=_("◀️ Back"),
+                text=_("◀️ Previous"),
                 callback_data=PageCallback(name=name, offset=max(0, page.offset - size)).pack(),
             )
         )

@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, CallbackId, CommitHook, HandlerSettings, esc
+from handlers.views import menu as screen
 from handlers.views.member import ambiguous_text
+from handlers.views.menu import MenuCallback, with_back
 from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
 from models.ledger import POINTS
 from services.audit import record_action
@@ -223,6 +225,19 @@ async def _check_in(
     )
 
 
+async def checkin_screen(
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    chat_id: int,
+    now: datetime,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Checks the member in on their own day (once a day wherever they check in) and says how
+    it went, as /checkin in private and the menu's ✅ Check in show it."""
+    result = await _check_in(session, member, chat_id, None, settings, now)
+    return check_in_text(result, esc(member.display_name), member.locale), with_back(None)
+
+
 @router.message(Command("checkin"), PRIVATE)
 async def checkin_private(
     message: Message,
@@ -232,8 +247,8 @@ async def checkin_private(
     clock: Clock,
 ) -> None:
     """Daily check-in in private, on the member's own day."""
-    result = await _check_in(session, member, message.chat.id, None, settings, clock())
-    await message.answer(check_in_text(result, esc(member.display_name), member.locale))
+    text, markup = await checkin_screen(session, member, settings, message.chat.id, clock())
+    await message.answer(text, reply_markup=markup)
 
 
 @router.message(Command("checkin"), GROUP, OpenGroup())
@@ -308,10 +323,19 @@ async def points_statement(
 ) -> None:
     """The member's points and where every recent one came from or went; /points all sends
     every movement as a file."""
-    locale = member.locale
     if (command.args or "").strip().lower() in ("all", "全部"):
         await full_statement(message, session, member, ZoneInfo(_timezone_of(member, settings)))
         return
+    text, markup = await history_screen(session, member, settings)
+    await message.answer(text, reply_markup=markup)
+
+
+async def history_screen(
+    session: AsyncSession, member: MemberView, settings: HandlerSettings
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The balance and the latest movements, with a button for all of them as a file and Back
+    to Points and perks (/points, and 📜 Points history under the menu)."""
+    locale = member.locale
     balance = await points_balance(session, member.id)
     lines = [
         _("<b>Your points: {points}</b>").format(points=format_decimal(balance, locale=locale))
@@ -330,7 +354,13 @@ async def points_statement(
                 f"{when}  {sign}{format_decimal(abs(move.amount), locale=locale)}  {reason}"
             )
         lines += ["", _("Send /points all for every movement as a file.")]
-    await message.answer("\n".join(lines))
+        builder = InlineKeyboardBuilder()
+        builder.button(
+            text=_("📄 Every movement as a file"),
+            callback_data=MenuCallback(action=screen.HISTORY_FILE),
+        )
+        return "\n".join(lines), with_back(builder, screen.POINTS)
+    return "\n".join(lines), with_back(None, screen.POINTS)
 
 
 async def me_text(
@@ -375,6 +405,19 @@ async def me_text(
     return "\n".join(lines)
 
 
+async def points_screen(
+    session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Points and perks (/me and the menu): the member's standing, with buttons to the rewards
+    catalog, the points history and the tiers, and Back to the main menu."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🎁 Rewards"), callback_data=MenuCallback(action=screen.REWARDS))
+    builder.button(text=_("📜 Points history"), callback_data=MenuCallback(action=screen.HISTORY))
+    builder.button(text=_("🏅 Tiers"), callback_data=MenuCallback(action=screen.TIERS))
+    builder.adjust(3)
+    return await me_text(session, member, settings, now), with_back(builder)
+
+
 @router.message(Command("me"), PRIVATE)
 async def me(
     message: Message,
@@ -384,13 +427,23 @@ async def me(
     clock: Clock,
 ) -> None:
     """The member's tier, progress, points, streak and perks."""
-    await message.answer(await me_text(session, member, settings, clock()))
+    text, markup = await points_screen(session, member, settings, clock())
+    await message.answer(text, reply_markup=markup)
 
 
 @router.message(Command("tiers"))
 async def tiers_command(
     message: Message, session: AsyncSession, settings: HandlerSettings, locale: str
 ) -> None:
+    """Every tier, what it needs and what it gives (in private with Back to Points and perks)."""
+    private = message.chat.type == ChatType.PRIVATE
+    await message.answer(
+        await tiers_text(session, settings, locale),
+        reply_markup=with_back(None, screen.POINTS) if private else None,
+    )
+
+
+async def tiers_text(session: AsyncSession, settings: HandlerSettings, locale: str) -> str:
     """Every tier, what it needs and what it gives."""
     lines = [_("<b>Membership tiers</b>")]
     for tier in await list_tiers(session):
@@ -407,7 +460,7 @@ async def tiers_command(
             )
         )
         lines += [f"   • {perk}" for perk in tier_perks(tier, locale)]
-    await message.answer("\n".join(lines))
+    return "\n".join(lines)
 
 
 def _parse_tier_options(
@@ -742,13 +795,13 @@ async def charity_command(message: Message, session: AsyncSession, locale: str) 
 
 async def rewards_page(
     session: AsyncSession, member: MemberView, offset: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
+) -> tuple[str, InlineKeyboardMarkup]:
     """A page of the catalog with the member's balance, a Redeem button per reward in stock,
-    and Back / More."""
+    the pages' Back / More, and ⬅️ Back to Points and perks."""
     locale = member.locale
     page = await list_rewards(session, limit=PAGE_SIZE, offset=offset)
     if not page.total:
-        return _("There are no rewards to redeem yet."), None
+        return _("There are no rewards to redeem yet."), with_back(None, screen.POINTS)
     balance = await points_balance(session, member.id)
     lines = [
         _("<b>Rewards</b> ({counter})").format(counter=page_counter(page)),
@@ -776,7 +829,7 @@ async def rewards_page(
                 callback_data=RewardCallback(action="ask", reward_id=reward.id),
             )
     builder.adjust(1)
-    return "\n".join(lines), with_page_row(builder, "rewards", page)
+    return "\n".join(lines), with_back(with_page_row(builder, "rewards", page), screen.POINTS)
 
 
 @router.message(Command("rewards"), PRIVATE)

@@ -1,4 +1,5 @@
-"""/poll_new: staff ask their communities a question step by step; /cancel works throughout."""
+"""/poll_new: staff ask their communities a question step by step, with Back, Skip (the points)
+and Cancel as in every wizard (handlers/wizard.py); nothing is posted until Post."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter
 from handlers.poll import local_time, poll_error, post_poll
 from handlers.text import CallbackId, HandlerSettings, PollScheduler, esc
+from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from services.community import get_community, open_community_ids
 from services.member import MemberView
 from services.poll import (
@@ -53,29 +55,87 @@ class NewPoll(StatesGroup):
 
 
 class PollWizardCallback(CallbackData, prefix="pl"):
-    """A button of the poll wizard."""
+    """A button of the poll wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
     choice: str  # single, multiple, public, anonymous, weigh, flat, all, pick, toggle, done,
-    # create, cancel
+    # create
     chat_id: CallbackId = 0  # the group a toggle button adds or removes
 
 
-def _buttons(*pairs: tuple[str, str], width: int = 2) -> InlineKeyboardMarkup:
+WIZARD = Wizard(NewPoll, optional=("points",))
+
+
+def _buttons(*pairs: tuple[str, str], width: int = 2) -> InlineKeyboardBuilder:
     builder = InlineKeyboardBuilder()
     for text, choice in pairs:
         builder.button(text=text, callback_data=PollWizardCallback(choice=choice))
     builder.adjust(width)
-    return builder.as_markup()
+    return builder
+
+
+def _closing_prompt(member: MemberView, settings: HandlerSettings) -> str:
+    return _(
+        "When does it close? 3d, 12h, 90m, or a date like 2026-11-25 20:00 in your time "
+        "zone ({zone}); at most 30 days."
+    ).format(zone=member.timezone or settings.default_timezone)
+
+
+async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = "") -> None:
+    """Moves the wizard to `step` and asks its question (the error, when there is one, in place
+    of it: each error says what to send)."""
+    state: FSMContext = data["state"]
+    back = await WIZARD.enter(state, step)
+    above: InlineKeyboardBuilder | None = None
+    if step == "question":
+        text = _(
+            "New co-creation poll. What do you want to ask? (1-300 characters, /cancel to stop)"
+        )
+    elif step == "options":
+        text = _("The options: 2-12, one per line or separated by |, each up to 100 characters.")
+    elif step == "multiple":
+        text = _("May members pick one option or several?")
+        above = _buttons((_("One option"), "single"), (_("Several options"), "multiple"))
+    elif step == "anonymous":
+        text = _(
+            "Should the votes be anonymous? Anonymous polls cannot reward voters or weigh "
+            "them by tier."
+        )
+        above = _buttons((_("Not anonymous"), "public"), (_("Anonymous"), "anonymous"))
+    elif step == "closing":
+        text = _closing_prompt(data["member"], data["settings"])
+    elif step == "points":
+        text = _("How many points does each voter get, once per poll? (0 for none)")
+    elif step == "weighting":
+        text = _(
+            "Also count a result weighted by membership tier? Each vote then counts 1 + the "
+            "voter's tier rank."
+        )
+        above = _buttons((_("Weigh by tier"), "weigh"), (_("One member, one vote"), "flat"))
+    elif step == "targets":
+        text = _("Which groups get the poll?")
+        above = _buttons((_("All groups"), "all"), (_("Choose groups"), "pick"))
+    else:
+        member: MemberView = data["member"]
+        zone = member.timezone or data["settings"].default_timezone
+        text = await _summary(data["session"], await state.get_data(), zone)
+        above = _buttons((_("✅ Post the poll"), "create"))
+    await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
+
+
+async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Skip (the points): no points for voting; then the weighting."""
+    await data["state"].update_data(points=0)
+    await _ask(target, "weighting", data)
+
+
+WIZARD.register(router, ask=_ask, skip=_skip)
 
 
 @router.message(Command("poll_new"), RoleFilter(Role.STAFF, "poll.create"))
 async def start(message: Message, state: FSMContext) -> None:
     """Step 1: the question."""
     await state.clear()
-    await state.set_state(NewPoll.question)
-    await message.answer(
-        _("New co-creation poll. What do you want to ask? (1-300 characters, /cancel to stop)")
-    )
+    await _ask(message, "question", {"state": state})
 
 
 @router.message(NewPoll.question, F.text)
@@ -84,13 +144,10 @@ async def got_question(message: Message, state: FSMContext) -> None:
     try:
         question = check_question(message.text or "")
     except PollError as exc:
-        await message.answer(poll_error(exc.reason))
+        await _ask(message, "question", {"state": state}, error=poll_error(exc.reason))
         return
     await state.update_data(question=question)
-    await state.set_state(NewPoll.options)
-    await message.answer(
-        _("The options: 2-12, one per line or separated by |, each up to 100 characters.")
-    )
+    await _ask(message, "options", {"state": state})
 
 
 @router.message(NewPoll.options, F.text)
@@ -99,34 +156,24 @@ async def got_options(message: Message, state: FSMContext) -> None:
     try:
         options = parse_options(message.text or "")
     except PollError as exc:
-        await message.answer(poll_error(exc.reason))
+        await _ask(message, "options", {"state": state}, error=poll_error(exc.reason))
         return
     await state.update_data(options=list(options))
-    await state.set_state(NewPoll.multiple)
-    await message.answer(
-        _("May members pick one option or several?"),
-        reply_markup=_buttons((_("One option"), "single"), (_("Several options"), "multiple")),
-    )
+    await _ask(message, "multiple", {"state": state})
 
 
 @router.callback_query(
     NewPoll.multiple, PollWizardCallback.filter(F.choice.in_({"single", "multiple"}))
 )
 async def got_multiple(
-    query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext
+    query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext, bot: Bot
 ) -> None:
     """Step 4: anonymous or not."""
     await state.update_data(multiple=callback_data.choice == "multiple")
-    await state.set_state(NewPoll.anonymous)
     await query.answer()
+    await drop_buttons(bot, query)
     if query.message is not None:
-        await query.message.answer(
-            _(
-                "Should the votes be anonymous? Anonymous polls cannot reward voters or weigh "
-                "them by tier."
-            ),
-            reply_markup=_buttons((_("Not anonymous"), "public"), (_("Anonymous"), "anonymous")),
-        )
+        await _ask(query.message, "anonymous", {"state": state})
 
 
 @router.callback_query(
@@ -136,22 +183,17 @@ async def got_anonymous(
     query: CallbackQuery,
     callback_data: PollWizardCallback,
     state: FSMContext,
+    bot: Bot,
     member: MemberView,
     settings: HandlerSettings,
 ) -> None:
     """Step 5: the closing time."""
     await state.update_data(anonymous=callback_data.choice == "anonymous")
-    await state.set_state(NewPoll.closing)
     await query.answer()
+    await drop_buttons(bot, query)
     if query.message is not None:
-        await query.message.answer(_closing_prompt(member, settings))
-
-
-def _closing_prompt(member: MemberView, settings: HandlerSettings) -> str:
-    return _(
-        "When does it close? 3d, 12h, 90m, or a date like 2026-11-25 20:00 in your time "
-        "zone ({zone}); at most 30 days."
-    ).format(zone=member.timezone or settings.default_timezone)
+        data = {"state": state, "member": member, "settings": settings}
+        await _ask(query.message, "closing", data)
 
 
 @router.message(NewPoll.closing, F.text)
@@ -165,19 +207,20 @@ async def got_closing(
 ) -> None:
     """Step 6: points per vote (or, for an anonymous poll, the groups)."""
     zone = member.timezone or settings.default_timezone
+    ask = {"state": state, "member": member, "settings": settings}
     try:
         closes_at = parse_closing(message.text or "", now=clock(), timezone=zone)
     except PollError as exc:
-        await message.answer(poll_error(exc.reason) + "\n" + _closing_prompt(member, settings))
+        error = poll_error(exc.reason) + "\n" + _closing_prompt(member, settings)
+        await _ask(message, "closing", ask, error=error)
         return
     await state.update_data(closes_at=closes_at.isoformat())
     data = await state.get_data()
     if data["anonymous"]:
         await state.update_data(points=0, weighted=False)
-        await _ask_targets(message, state)
+        await _ask(message, "targets", ask)
         return
-    await state.set_state(NewPoll.points)
-    await message.answer(_("How many points does each voter get, once per poll? (0 for none)"))
+    await _ask(message, "points", ask)
 
 
 @router.message(NewPoll.points, F.text)
@@ -186,38 +229,24 @@ async def got_points(message: Message, state: FSMContext) -> None:
     try:
         points = parse_points(message.text or "")
     except PollError as exc:
-        await message.answer(poll_error(exc.reason))
+        await _ask(message, "points", {"state": state}, error=poll_error(exc.reason))
         return
     await state.update_data(points=points)
-    await state.set_state(NewPoll.weighting)
-    await message.answer(
-        _(
-            "Also count a result weighted by membership tier? Each vote then counts 1 + the "
-            "voter's tier rank."
-        ),
-        reply_markup=_buttons((_("Weigh by tier"), "weigh"), (_("One member, one vote"), "flat")),
-    )
+    await _ask(message, "weighting", {"state": state})
 
 
 @router.callback_query(
     NewPoll.weighting, PollWizardCallback.filter(F.choice.in_({"weigh", "flat"}))
 )
 async def got_weighting(
-    query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext
+    query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext, bot: Bot
 ) -> None:
     """Step 8: the groups."""
     await state.update_data(weighted=callback_data.choice == "weigh")
     await query.answer()
-    if isinstance(query.message, Message):
-        await _ask_targets(query.message, state)
-
-
-async def _ask_targets(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewPoll.targets)
-    await message.answer(
-        _("Which groups get the poll?"),
-        reply_markup=_buttons((_("All groups"), "all"), (_("Choose groups"), "pick")),
-    )
+    await drop_buttons(bot, query)
+    if query.message is not None:
+        await _ask(query.message, "targets", {"state": state})
 
 
 async def _group_picker(session: AsyncSession, chosen: list[int]) -> InlineKeyboardMarkup:
@@ -232,14 +261,18 @@ async def _group_picker(session: AsyncSession, chosen: list[int]) -> InlineKeybo
         )
     builder.button(text=_("Done"), callback_data=PollWizardCallback(choice="done"))
     builder.adjust(1)
-    return builder.as_markup()
+    # still the targets step: Back leads to the question before it
+    return WIZARD.keyboard("targets", back=True, above=builder)
 
 
 @router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice == "pick"))
-async def pick_groups(query: CallbackQuery, state: FSMContext, session: AsyncSession) -> None:
+async def pick_groups(
+    query: CallbackQuery, state: FSMContext, session: AsyncSession, bot: Bot
+) -> None:
     """Shows the groups to tick."""
     await state.update_data(chats=[])
     await query.answer()
+    await drop_buttons(bot, query)
     if query.message is not None:
         await query.message.answer(
             _("Tick the groups, then press Done."), reply_markup=await _group_picker(session, [])
@@ -271,6 +304,7 @@ async def got_targets(
     query: CallbackQuery,
     callback_data: PollWizardCallback,
     state: FSMContext,
+    bot: Bot,
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
@@ -285,14 +319,11 @@ async def got_targets(
         await query.answer(poll_error("no_chats"), show_alert=True)
         return
     await state.update_data(chats=chats)
-    await state.set_state(NewPoll.confirm)
     await query.answer()
+    await drop_buttons(bot, query)
     if query.message is not None:
-        data = await state.get_data()
-        await query.message.answer(
-            await _summary(session, data, member.timezone or settings.default_timezone),
-            reply_markup=_buttons((_("✅ Post the poll"), "create"), (_("✖️ Cancel"), "cancel")),
-        )
+        data = {"state": state, "session": session, "member": member, "settings": settings}
+        await _ask(query.message, "confirm", data)
 
 
 async def _summary(session: AsyncSession, data: dict[str, Any], zone: str) -> str:
@@ -348,6 +379,7 @@ async def create(
     posted = await post_poll(bot, session, poll, list(data["chats"]))
     await state.clear()
     await query.answer()
+    await drop_buttons(bot, query)
     if posted == 0:  # no group took it: close it at once, so nothing waits for votes
         await close_poll(session, poll_id=poll.id, now=clock())
         if query.message is not None:
@@ -363,10 +395,7 @@ async def create(
         )
 
 
-@router.callback_query(PollWizardCallback.filter(F.choice == "cancel"))
-async def cancel_button(query: CallbackQuery, state: FSMContext) -> None:
-    """Leaves the wizard from its confirmation buttons."""
-    await state.clear()
-    await query.answer()
-    if query.message is not None:
-        await query.message.answer(_("Cancelled. Nothing was changed."))
+@router.callback_query(PollWizardCallback.filter())
+async def stale_button(query: CallbackQuery) -> None:
+    """A choice, a group or Post under a question that is not open any more."""
+    await query.answer(_(NOT_OPEN), show_alert=True)

@@ -1,21 +1,25 @@
-"""/product_new: staff create a product step by step; /cancel works at every step."""
+"""/product_new: staff create a product step by step, with Back, Skip (description, photo,
+stock) and Cancel as in every wizard (handlers/wizard.py); nothing is stored until Create."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from typing import Any
+
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.product import amount_error
-from handlers.text import HandlerSettings, esc, format_money
+from handlers.text import N_, HandlerSettings, esc, format_money
+from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
@@ -40,58 +44,105 @@ class NewProduct(StatesGroup):
 
 
 class WizardCallback(CallbackData, prefix="pw"):
-    """A button of the product wizard."""
+    """A button of the product wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    choice: str  # offline, telegram, create, cancel
+    choice: str  # offline, telegram, create
+
+
+WIZARD = Wizard(NewProduct, optional=("description", "photo", "stock"))
+PRICE_PROMPT = N_("The price and currency, for example 35.90 CNY (XTR for Stars).")
 
 
 def _skip_hint() -> str:
     return _("(send /skip to leave it out, /cancel to stop)")
 
 
-def mode_keyboard() -> InlineKeyboardMarkup:
+def mode_keyboard() -> InlineKeyboardBuilder:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("Pay the leader offline"), callback_data=WizardCallback(choice="offline"))
     builder.button(text=_("Telegram invoice"), callback_data=WizardCallback(choice="telegram"))
     builder.adjust(1)
-    return builder.as_markup()
+    return builder
 
 
-def confirm_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
-    builder.button(text=_("✖️ Cancel"), callback_data=WizardCallback(choice="cancel"))
-    builder.adjust(2)
-    return builder.as_markup()
+def _summary(data: dict[str, Any], locale: str) -> str:
+    """What Create will store, for a last look; the staff member's text escaped."""
+    stock = _("no limit") if data["stock"] is None else str(data["stock"])
+    return "\n".join(
+        [
+            f"<b>{esc(data['title'])}</b>",
+            esc(data["description"]) if data["description"] else "",
+            _("Price: {price}").format(price=format_money(data["price"], data["currency"], locale)),
+            _("Stock: {stock}").format(stock=stock),
+            _("Payment: {mode}").format(
+                mode=_("Telegram invoice")
+                if data["mode"] == PAYMENT_TELEGRAM
+                else _("Pay the leader offline")
+            ),
+        ]
+    ).replace("\n\n", "\n")
+
+
+async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = "") -> None:
+    """Moves the wizard to `step` and asks its question (the error, when there is one, in place
+    of it: each error says what to send)."""
+    back = await WIZARD.enter(data["state"], step)
+    above: InlineKeyboardBuilder | None = None
+    if step == "title":
+        text = _("New product. What is its title? (/cancel to stop)")
+    elif step == "description":
+        text = _("A short description?") + " " + _skip_hint()
+    elif step == "photo":
+        text = _("Send a photo of it.") + " " + _skip_hint()
+    elif step == "price":
+        text = _(PRICE_PROMPT)
+    elif step == "stock":
+        text = _("How many are in stock? /skip for no limit.")
+    elif step == "mode":
+        text, above = _("How do members pay?"), mode_keyboard()
+    else:
+        member: MemberView = data["member"]
+        text = _summary(await data["state"].get_data(), member.locale)
+        above = InlineKeyboardBuilder()
+        above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
+    await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
+
+
+async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Skip: no description, no photo, or no limit on the stock; then the next step."""
+    value = {"description": "", "photo": None, "stock": None}[step]
+    await data["state"].update_data({step: value})
+    await _ask(target, WIZARD.steps[WIZARD.steps.index(step) + 1], data)
+
+
+WIZARD.register(router, ask=_ask, skip=_skip)
 
 
 @router.message(Command("product_new"), RoleFilter(Role.STAFF, "product.create"))
 async def start(message: Message, state: FSMContext) -> None:
     """Step 1: the title."""
     await state.clear()
-    await state.set_state(NewProduct.title)
-    await message.answer(_("New product. What is its title? (/cancel to stop)"))
+    await _ask(message, "title", {"state": state})
 
 
 @router.message(NewProduct.title, F.text)
 async def got_title(message: Message, state: FSMContext) -> None:
     """Step 2: the description."""
     title = (message.text or "").strip()
+    data = {"state": state}
     if not title or title.startswith("/") or len(title) > 128:
-        await message.answer(_("The title must be 1-128 characters. What is its title?"))
+        error = _("The title must be 1-128 characters. What is its title?")
+        await _ask(message, "title", data, error=error)
         return
     await state.update_data(title=title)
-    await state.set_state(NewProduct.description)
-    await message.answer(_("A short description?") + " " + _skip_hint())
+    await _ask(message, "description", data)
 
 
 @router.message(NewProduct.description, F.text)
 async def got_description(message: Message, state: FSMContext) -> None:
     """Step 3: the photo."""
-    text = (message.text or "").strip()
-    await state.update_data(description="" if text == "/skip" else text[:1024])
-    await state.set_state(NewProduct.photo)
-    await message.answer(_("Send a photo of it.") + " " + _skip_hint())
+    await state.update_data(description=(message.text or "").strip()[:1024])
+    await _ask(message, "photo", {"state": state})
 
 
 @router.message(NewProduct.photo, F.photo)
@@ -102,19 +153,7 @@ async def got_photo(message: Message, state: FSMContext) -> None:
     await state.update_data(
         photo={"file_id": largest.file_id, "width": largest.width, "height": largest.height}
     )
-    await _ask_price(message, state)
-
-
-@router.message(NewProduct.photo, F.text == "/skip")
-async def skipped_photo(message: Message, state: FSMContext) -> None:
-    """Step 4 (no photo): the price."""
-    await state.update_data(photo=None)
-    await _ask_price(message, state)
-
-
-async def _ask_price(message: Message, state: FSMContext) -> None:
-    await state.set_state(NewProduct.price)
-    await message.answer(_("The price and currency, for example 35.90 CNY (XTR for Stars)."))
+    await _ask(message, "price", {"state": state})
 
 
 @router.message(NewProduct.price, F.text)
@@ -123,8 +162,9 @@ async def got_price(
 ) -> None:
     """Step 5: the stock."""
     words = (message.text or "").split()
+    data = {"state": state}
     if len(words) != 2:
-        await message.answer(_("The price and currency, for example 35.90 CNY (XTR for Stars)."))
+        await _ask(message, "price", data)
         return
     try:
         currency = parse_currency(words[1])
@@ -132,23 +172,22 @@ async def got_price(
             words[0], currency, locale=member.locale, ceiling=settings.max_order_amount
         )
     except InvalidAmount as exc:
-        await message.answer(amount_error(exc.reason))
+        await _ask(message, "price", data, error=amount_error(exc.reason))
         return
     await state.update_data(price=price, currency=currency)
-    await state.set_state(NewProduct.stock)
-    await message.answer(_("How many are in stock? /skip for no limit."))
+    await _ask(message, "stock", data)
 
 
 @router.message(NewProduct.stock, F.text)
 async def got_stock(message: Message, state: FSMContext) -> None:
     """Step 6: how members pay."""
     text = (message.text or "").strip()
-    if text != "/skip" and (not text.isdigit() or len(text) > 9):
-        await message.answer(_("Stock must be a whole number, like: stock 100"))
+    if not text.isdigit() or len(text) > 9:
+        error = _("Stock must be a whole number, like: stock 100")
+        await _ask(message, "stock", {"state": state}, error=error)
         return
-    await state.update_data(stock=None if text == "/skip" else int(text))
-    await state.set_state(NewProduct.mode)
-    await message.answer(_("How do members pay?"), reply_markup=mode_keyboard())
+    await state.update_data(stock=int(text))
+    await _ask(message, "mode", {"state": state})
 
 
 @router.callback_query(
@@ -157,6 +196,7 @@ async def got_stock(message: Message, state: FSMContext) -> None:
 async def got_mode(
     query: CallbackQuery,
     callback_data: WizardCallback,
+    bot: Bot,
     state: FSMContext,
     member: MemberView,
     settings: HandlerSettings,
@@ -174,26 +214,10 @@ async def got_mode(
         )
         return
     await state.update_data(mode=mode)
-    await state.set_state(NewProduct.confirm)
     await query.answer()
-    stock = _("no limit") if data["stock"] is None else str(data["stock"])
-    summary = "\n".join(
-        [
-            f"<b>{esc(data['title'])}</b>",
-            esc(data["description"]) if data["description"] else "",
-            _("Price: {price}").format(
-                price=format_money(data["price"], data["currency"], member.locale)
-            ),
-            _("Stock: {stock}").format(stock=stock),
-            _("Payment: {mode}").format(
-                mode=_("Telegram invoice")
-                if mode == PAYMENT_TELEGRAM
-                else _("Pay the leader offline")
-            ),
-        ]
-    ).replace("\n\n", "\n")
+    await drop_buttons(bot, query)
     if query.message is not None:
-        await query.message.answer(summary, reply_markup=confirm_keyboard())
+        await _ask(query.message, "confirm", {"state": state, "member": member})
 
 
 def _saved_photo(saved: object) -> ProductPhoto | None:
@@ -206,7 +230,7 @@ def _saved_photo(saved: object) -> ProductPhoto | None:
 
 @router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "create"))
 async def create(
-    query: CallbackQuery, state: FSMContext, session: AsyncSession, member: MemberView
+    query: CallbackQuery, bot: Bot, state: FSMContext, session: AsyncSession, member: MemberView
 ) -> None:
     """Creates the product and leaves the wizard."""
     data = await state.get_data()
@@ -223,6 +247,7 @@ async def create(
     )
     await state.clear()
     await query.answer()
+    await drop_buttons(bot, query)
     if query.message is not None:
         await query.message.answer(
             _("Product #{id} created: {title}, {price}.").format(
@@ -233,16 +258,13 @@ async def create(
         )
 
 
-@router.callback_query(WizardCallback.filter(F.choice == "cancel"))
-async def cancel_button(query: CallbackQuery, state: FSMContext) -> None:
-    """Leaves the wizard from its confirmation buttons."""
-    await state.clear()
-    await query.answer()
-    if query.message is not None:
-        await query.message.answer(_("Cancelled. Nothing was changed."))
+@router.callback_query(WizardCallback.filter())
+async def stale_button(query: CallbackQuery) -> None:
+    """A choice or Create under a question that is not open any more."""
+    await query.answer(_(NOT_OPEN), show_alert=True)
 
 
 @router.message(NewProduct.photo)
-async def not_a_photo(message: Message) -> None:
+async def not_a_photo(message: Message, state: FSMContext) -> None:
     """Asks again for a photo."""
-    await message.answer(_("Send a photo of it.") + " " + _skip_hint())
+    await _ask(message, "photo", {"state": state})

@@ -7,6 +7,7 @@ import functools
 import io
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,7 @@ from handlers.text import (
     esc,
     format_money,
 )
+from handlers.views.menu import INVITE, REFERRALS, MenuCallback, with_back
 from handlers.views.perks import points_text
 from services.audit import record_action
 from services.community import CommunityView, get_community
@@ -332,28 +334,52 @@ async def joined_through_link(
     notifier.send(community.id, "\n".join(lines))  # queued once the update commits
 
 
-@router.message(Command("invite"), PRIVATE)
-async def invite(message: Message, bot: Bot, session: AsyncSession, member: MemberView) -> None:
-    """Shows the member's link and code, a forwardable invitation, and a QR code of the link."""
+@dataclass(frozen=True, slots=True)
+class InviteScreen:
+    """The member's invitation: the screen (link, code, buttons), then what follows it."""
+
+    text: str
+    markup: InlineKeyboardMarkup
+    code: str
+    link: str
+
+
+async def invite_screen(bot: Bot, session: AsyncSession, member: MemberView) -> InviteScreen:
+    """The member's link and code, with 👥 My referrals and ⬅️ Back to the main menu (/invite,
+    and 🤝 Invite friends in the menu)."""
     code = await member_code(session, member.id)
     me = await bot.me()
     link = deep_link(me.username or "", code)
-    await message.answer(
-        _(
-            "<b>Invite friends</b>\n"
-            "Your code: <code>{code}</code>\n"
-            "Your link: {link}\n\n"
-            "Forward the next message to friends, or let them scan the QR code. You are "
-            "rewarded when a friend pays their first order. /referrals shows how it goes."
-        ).format(code=code, link=link)
-    )
-    await message.answer(
+    text = _(
+        "<b>Invite friends</b>\n"
+        "Your code: <code>{code}</code>\n"
+        "Your link: {link}\n\n"
+        "Forward the next message to friends, or let them scan the QR code. You are "
+        "rewarded when a friend pays their first order. /referrals shows how it goes."
+    ).format(code=code, link=link)
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("👥 My referrals"), callback_data=MenuCallback(action=REFERRALS))
+    return InviteScreen(text, with_back(builder), code, link)
+
+
+@router.message(Command("invite"), PRIVATE)
+async def invite(message: Message, bot: Bot, session: AsyncSession, member: MemberView) -> None:
+    """Shows the member's link and code, a forwardable invitation, and a QR code of the link."""
+    screen = await invite_screen(bot, session, member)
+    await message.answer(screen.text, reply_markup=screen.markup)
+    await send_invitation(message, member, screen)
+
+
+async def send_invitation(target: Message, member: MemberView, screen: InviteScreen) -> None:
+    """Under the invite screen: the invitation to forward, and the QR code of the link."""
+    code, link = screen.code, screen.link
+    await target.answer(
         _(
             "{name} invites you to our member community: join group-buys with one tap, vote "
             "on new products and collect points. Start here: {link}"
         ).format(name=esc(member.display_name), link=link)
     )
-    await message.answer_photo(
+    await target.answer_photo(
         BufferedInputFile(qr_png(link), filename=f"invite_{code}.png"),
         caption=_("Scan to join: {link}").format(link=link),
     )
@@ -426,11 +452,20 @@ async def invite_in_group(
 @router.message(Command("referrals"), PRIVATE)
 async def referrals(message: Message, session: AsyncSession, member: MemberView) -> None:
     """Shows how many friends the member invited, where they stand, and what they earned."""
+    text, markup = await referrals_screen(session, member)
+    await message.answer(text, reply_markup=markup)
+
+
+async def referrals_screen(
+    session: AsyncSession, member: MemberView
+) -> tuple[str, InlineKeyboardMarkup]:
+    """Friends invited, where they stand and what they earned, with ⬅️ Back to Invite friends
+    (/referrals, and 👥 My referrals under the invite screen)."""
     locale = member.locale
+    back = with_back(None, INVITE)
     summary = await member_referrals(session, member.id)
     if summary.invited == 0:
-        await message.answer(_("You have not invited anyone yet. Send /invite to get your link."))
-        return
+        return _("You have not invited anyone yet. Send /invite to get your link."), back
     lines = [
         _("<b>Your referrals</b>"),
         _("Invited: {count}").format(count=format_decimal(summary.invited, locale=locale)),
@@ -457,7 +492,7 @@ async def referrals(message: Message, session: AsyncSession, member: MemberView)
                     amount=format_money(value, asset, locale)
                 )
             )
-    await message.answer("\n".join(lines))
+    return "\n".join(lines), back
 
 
 @router.message(Command("leaderboard_optin"), PRIVATE)

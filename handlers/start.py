@@ -1,49 +1,30 @@
-"""The private-chat entry points: /start with its menu, /help, /cancel."""
+"""The private-chat entry points: /start with the main menu (its screens: handlers/menu.py),
+/help, /cancel."""
 
 from __future__ import annotations
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.broadcast import PromoCallback
 from handlers.commands import commands_for
 from handlers.filters import current_role
 from handlers.groupbuy import start_on_groupbuy
-from handlers.language import language_keyboard
 from handlers.pickup import show_sheet
 from handlers.referral import Clock, start_with_code
 from handlers.text import HandlerSettings, esc
-from handlers.views.myorders import MyOrderCallback
+from handlers.views.menu import menu_keyboard, menu_text, with_back
 from services.community import CommunityView
 from services.member import MemberView
 from services.referral import groupbuy_of_start_parameter, sheet_of_start_parameter
 from services.role import is_chat_admin
 
 router = Router(name="start")
-
-
-class MenuCallback(CallbackData, prefix="menu"):
-    """A button of the /start menu."""
-
-    action: str  # help or language
-
-
-def menu_keyboard() -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("📦 My orders"), callback_data=MyOrderCallback(action="open"))
-    builder.button(text=_("❓ Help"), callback_data=MenuCallback(action="help"))
-    builder.button(text=_("🌐 Language"), callback_data=MenuCallback(action="language"))
-    builder.button(text=_("🔔 Offers"), callback_data=PromoCallback(action="ask"))
-    builder.adjust(1, 3)
-    return builder.as_markup()
 
 
 async def help_text(
@@ -85,11 +66,7 @@ async def start(
 ) -> None:
     """Greets the member by name in their language and shows the main menu; a deep-link code
     (t.me/<bot>?start=<code>) then attributes a newcomer to whoever invited them."""
-    text = _(
-        "Hi {name}! I run this brand's member communities: join group-buys with one tap, "
-        "vote on new products, invite friends and collect points."
-    ).format(name=f"<b>{esc(member.display_name)}</b>")
-    await message.answer(text, reply_markup=menu_keyboard())
+    await message.answer(menu_text(member.display_name), reply_markup=menu_keyboard())
     groupbuy_id = groupbuy_of_start_parameter(command.args or "")
     sheet_id = sheet_of_start_parameter(command.args or "")
     if sheet_id is not None:  # "Open the pickup sheet" under the group's note to its leader
@@ -125,37 +102,12 @@ async def help_command(
     member: MemberView,
     community: CommunityView | None,
 ) -> None:
-    """Lists the commands the caller may use in this chat."""
+    """Lists the commands the caller may use in this chat (in private with Back to the menu)."""
     private = message.chat.type == ChatType.PRIVATE
-    await message.answer(await help_text(bot, i18n, session, settings, member, community, private))
-
-
-@router.callback_query(MenuCallback.filter(F.action == "help"))
-async def help_button(
-    query: CallbackQuery,
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    member: MemberView,
-) -> None:
-    """Shows the help text under the menu."""
-    await query.answer()
-    if query.message is not None:
-        await bot.send_message(
-            query.message.chat.id,
-            await help_text(bot, i18n, session, settings, member, None, private=True),
-        )
-
-
-@router.callback_query(MenuCallback.filter(F.action == "language"))
-async def language_button(query: CallbackQuery, bot: Bot) -> None:
-    """Shows the language picker."""
-    await query.answer()
-    if query.message is not None:
-        await bot.send_message(
-            query.message.chat.id, _("Choose your language:"), reply_markup=language_keyboard()
-        )
+    await message.answer(
+        await help_text(bot, i18n, session, settings, member, community, private),
+        reply_markup=with_back(None) if private else None,
+    )
 
 
 @router.message(Command("settings"), F.chat.type == ChatType.PRIVATE)

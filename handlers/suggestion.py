@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -24,6 +25,7 @@ from handlers.filters import RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import N_, CallbackId, HandlerSettings, esc
 from handlers.views.perks import points_text
+from handlers.wizard import Target, Wizard
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
 from services.role import Role
@@ -63,6 +65,31 @@ class Deciding(StatesGroup):
     """Staff chose Adopt or Decline and now write the reply."""
 
     reply = State()
+
+
+WIZARD = Wizard(Deciding, optional=("reply",))
+
+
+async def _ask_reply(target: Target, step: str, data: dict[str, Any]) -> None:
+    """The reply question, with Skip (no reply) and Cancel (nothing decided)."""
+    state: FSMContext = data["state"]
+    back = await WIZARD.enter(state, "reply")
+    suggestion_id = (await state.get_data())["suggestion_id"]
+    await target.answer(
+        _(
+            "Write a short reply for the author of #{id} (up to 200 characters), or /skip "
+            "to send none."
+        ).format(id=suggestion_id),
+        reply_markup=WIZARD.keyboard("reply", back=back),
+    )
+
+
+async def _no_reply(target: Target, step: str, data: dict[str, Any]) -> None:
+    """Skip: decides the suggestion without a reply."""
+    await _decide(target, "", **data)
+
+
+WIZARD.register(router, ask=_ask_reply, skip=_no_reply)
 
 
 def _keyboard(suggestion_id: int) -> InlineKeyboardMarkup:
@@ -184,16 +211,13 @@ async def choose(
         refusal = SUGGEST_ERRORS["decided"] if found else SUGGEST_ERRORS["not_found"]
         await query.answer(_(refusal), show_alert=True)
         return
-    await state.set_state(Deciding.reply)
+    await state.clear()
     await state.update_data(suggestion_id=found.id, adopt=callback_data.action == "adopt")
     await query.answer()
     if query.message is not None:
-        await query.message.answer(
-            _(
-                "Write a short reply for the author of #{id} (up to 200 characters), or /skip "
-                "to send none."
-            ).format(id=found.id)
-        )
+        await _ask_reply(query.message, "reply", {"state": state})
+    else:
+        await WIZARD.enter(state, "reply")
 
 
 @router.message(Deciding.reply, PRIVATE, F.text)
@@ -207,10 +231,38 @@ async def got_reply(
     settings: HandlerSettings,
     clock: Clock,
 ) -> None:
-    """Decides the suggestion, tells the author in their language, and confirms to staff."""
+    """Decides the suggestion with the reply, tells the author in their language, and
+    confirms to staff."""
+    reply = (message.text or "").strip()
+    await _decide(
+        message,
+        reply,
+        state=state,
+        bot=bot,
+        i18n=i18n,
+        session=session,
+        member=member,
+        settings=settings,
+        clock=clock,
+    )
+
+
+async def _decide(
+    target: Target,
+    reply: str,
+    *,
+    state: FSMContext,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    **_other: Any,
+) -> None:
+    """Adopts or declines the suggestion (with `reply`, maybe empty), tells the author in their
+    language, and confirms to staff."""
     data = await state.get_data()
-    text = (message.text or "").strip()
-    reply = "" if text == "/skip" else text
     try:
         decision = await decide(
             session,
@@ -223,7 +275,7 @@ async def got_reply(
             points_cap=settings.points_daily_caps.get("suggestion"),
         )
     except SuggestionError as exc:
-        await message.answer(_(SUGGEST_ERRORS[exc.reason]))
+        await target.answer(_(SUGGEST_ERRORS[exc.reason]))
         if exc.reason != "reply_too_long":
             await state.clear()
         return
@@ -265,4 +317,4 @@ async def got_reply(
     done += " " + (
         _("The author was told.") if told else _("The author has no private chat with me.")
     )
-    await message.answer(done)
+    await target.answer(done)

@@ -259,7 +259,7 @@ async def test_a_member_forging_my_orders_buttons_onto_someone_elses_order_is_re
     await harness.send(MIA, TEA, "/buy 1")  # order #3, Mia's
     await harness.send(MIA, MIA, "/orders")
     listing = harness.emulator.last_bot_message(MIA)
-    assert listing.button_texts == ["❌ Cancel #3"]
+    assert listing.button_texts == ["❌ Cancel #3", "⬅️ Back"]
     invoices = len(harness.emulator.calls_of("sendInvoice"))
     # when Mia edits her buttons to pay, cancel or rate Kai's orders
     not_yours = "That is not one of your orders."

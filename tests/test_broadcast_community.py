@@ -93,7 +93,7 @@ async def test_a_broadcast_to_a_community_reaches_its_opted_in_members_once(
     await tap(harness, SAM, "⏭ Skip", user=SAM)
     await tap(harness, SAM, "Members of a community…", user=SAM)
     listed = harness.emulator.last_bot_message(SAM)
-    assert listed.button_texts == ["Coffee Club", "Tea Lovers", "✖️ Cancel"]
+    assert listed.button_texts == ["Coffee Club", "Tea Lovers", "⬅️ Back", "✖️ Cancel"]
     await tap(harness, SAM, "Tea Lovers", user=SAM)
     await tap(harness, SAM, "Now", user=SAM)
     # then the summary counts the opted-in members still in the group, Ben and Lee as skipped

@@ -75,7 +75,7 @@ async def test_a_leader_opens_a_group_buy_step_by_step(harness: Harness) -> None
     await tap(harness, "#1 Oolong tea · CN¥39.90")
     assert last_text(harness).startswith("When does it close? Send 24h, 90m, 3d")
     assert "(UTC time)" in last_text(harness)
-    assert harness.emulator.last_bot_message(TEA).button_texts == ["✖️ Cancel"]
+    assert harness.emulator.last_bot_message(TEA).button_texts == ["⬅️ Back", "✖️ Cancel"]
     steps = [
         ("24h", "How many are needed for it to form?"),
         ("3", "How many units are for sale in total? Skip: 20."),
@@ -83,7 +83,11 @@ async def test_a_leader_opens_a_group_buy_step_by_step(harness: Harness) -> None
     ]
     for answer, question in steps:
         assert (await say(harness, answer)).startswith(question), answer
-    assert harness.emulator.last_bot_message(TEA).button_texts == ["⏭ Skip", "✖️ Cancel"]
+    assert harness.emulator.last_bot_message(TEA).button_texts == [
+        "⬅️ Back",
+        "⏭ Skip",
+        "✖️ Cancel",
+    ]
     await tap(harness, "⏭ Skip")  # the limit: 5
     assert last_text(harness).startswith("Lower prices as more units sell?")
     assert "the base price is CN¥39.90" in last_text(harness)
@@ -111,7 +115,7 @@ async def test_a_leader_opens_a_group_buy_step_by_step(harness: Harness) -> None
         "Pickup time: Sat 10:00-12:00",
     ]
     assert "&lt;b&gt;Tea shop&lt;/b&gt; &amp; garden" in (summary.html or "")
-    assert summary.button_texts == ["✅ Confirm", "✖️ Cancel"]
+    assert summary.button_texts == ["✅ Confirm", "⬅️ Back", "✖️ Cancel"]
     # nothing exists before Confirm
     assert await groupbuys(harness) == []
     await tap(harness, "✅ Confirm")
@@ -215,7 +219,7 @@ async def test_the_wizard_speaks_the_groups_language(harness: Harness) -> None:
     assert reply.startswith("截止时间请写成 24h、90m、3d")
     assert "\n\n什么时候截止？" in reply
     await say(harness, "24h")
-    assert harness.emulator.last_bot_message(TEA).button_texts == ["⏭ 跳过", "✖️ 取消"]
+    assert harness.emulator.last_bot_message(TEA).button_texts == ["⬅️ 返回", "⏭ 跳过", "✖️ 取消"]
     for answer in ("/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
         await say(harness, answer)
     assert last_text(harness).startswith("请检查后确认：")
@@ -339,7 +343,9 @@ async def test_staff_open_a_drop_step_by_step_in_private(harness: Harness) -> No
     assert "Posted in every group the bot is in: 2." in last_text(harness, SAM)
     # /cancel in private is the general one, and it ends this wizard too
     assert await say(harness, "/cancel", user=SAM, chat=SAM) == "Cancelled. Nothing was changed."
-    assert await harness.send(SAM, SAM, "hello") == []
+    assert await harness.send(SAM, SAM, "hello") == [
+        "I didn't understand that. Here is what I can do:"
+    ]
     await say(harness, "/drop", user=SAM, chat=SAM)
     await tap(harness, "#1 Oolong tea · CN¥39.90", user=SAM, chat=SAM)
     for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):

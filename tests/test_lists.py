@@ -72,7 +72,7 @@ async def test_one_more_than_a_page_of_polls_pages_with_more_and_back(harness: H
     second = shown(harness, SAM, listing.message_id)
     assert second.text.splitlines()[:2] == ["Polls (11–11 of 11):", second.text.splitlines()[1]]
     assert second.text.splitlines()[1].startswith("#1 Flavour 1? — open until ")
-    assert second.button_texts == ["◀️ Back"]
+    assert second.button_texts == ["◀️ Previous"]
     # a member who forges the button is refused, and the list stays
     answer = await harness.press(
         MIA, SAM, listing.message_id, callback_data="pg:polls:0", force=True
@@ -138,7 +138,7 @@ async def test_one_more_than_a_page_of_broadcasts_ends_with_a_count_and_more(
     assert [m.text.split(" (")[0] for m in later[:-1] if m.text] == ["Broadcast #1"]
     assert later[0].button_texts == ["⏸ #1", "✖️ #1"]
     assert later[-1].text == "Broadcasts: 11–11 of 11"
-    assert later[-1].button_texts == ["◀️ Back"]
+    assert later[-1].button_texts == ["◀️ Previous"]
 
 
 async def open_community_picker(harness: Harness) -> StoredMessage:
@@ -159,6 +159,7 @@ async def test_the_community_picker_with_exactly_a_page(harness: Harness) -> Non
         "Coffee Club",
         *[f"Group {n:02}" for n in range(3, 11)],
         "Tea Lovers",
+        "⬅️ Back",
         "✖️ Cancel",
     ]
 
@@ -167,12 +168,12 @@ async def test_the_community_picker_pages_at_one_more_than_a_page(harness: Harne
     await given_staff(harness, groups=PAGE_SIZE + 1)
     picker = await open_community_picker(harness)
     assert picker.text.endswith("Groups: 1–10 of 11")
-    assert picker.button_texts[-2:] == ["More ▶️", "✖️ Cancel"]
+    assert picker.button_texts[-3:] == ["More ▶️", "⬅️ Back", "✖️ Cancel"]
     # More: the eleventh group, which can be chosen
     await harness.press(SAM, SAM, picker.message_id, index=PAGE_SIZE)
     second = shown(harness, SAM, picker.message_id)
     assert second.text.endswith("Groups: 11–11 of 11")
-    assert second.button_texts == ["Tea Lovers", "◀️ Back", "✖️ Cancel"]
+    assert second.button_texts == ["Tea Lovers", "◀️ Previous", "⬅️ Back", "✖️ Cancel"]
     await harness.press(SAM, SAM, picker.message_id, index=0)
     assert harness.emulator.last_bot_message(SAM).text.startswith("When? Tap Now")
     # the picker's page buttons are stale once the question is answered
@@ -208,7 +209,7 @@ async def test_one_more_than_a_page_of_leaders_pages_and_cards_follow_their_page
     second = shown(harness, SAM, listing.message_id)
     assert second.text.splitlines()[0] == "Leaders by group (11–12 of 12):"
     assert "• Mia (1004) — applied, waiting for staff" in second.text
-    assert second.button_texts == ["◀️ Back"]
+    assert second.button_texts == ["◀️ Previous"]
     card = harness.emulator.last_bot_message(SAM)
     assert card.text.startswith("🙋 Mia (1004), an admin of Tea Lovers, asks to lead it.")
 
@@ -237,7 +238,7 @@ async def test_coupon_templates_page_at_the_boundary(harness: Harness) -> None:
         "Coupon templates (11–11 of 11)",
         "TEA11: CN¥11.00 off; given 0, used 0",
     ]
-    assert second.button_texts == ["◀️ Back"]
+    assert second.button_texts == ["◀️ Previous"]
     # members neither see the templates nor turn their pages
     assert "Coupon templates" not in (await harness.send(MIA, MIA, "/coupons"))[0]
     assert await harness.send(MIA, MIA, "/coupon_templates") == [

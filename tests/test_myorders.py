@@ -99,6 +99,7 @@ async def test_a_member_sees_orders_in_every_state_with_the_action_each_needs(
         "❌ Cancel #2",
         "⭐ Review #1",
         "❌ Leave group-buy #1",
+        "⬅️ Back",  # to the main menu
     ]
 
 
@@ -199,7 +200,9 @@ async def test_an_empty_list_says_how_to_order_and_the_start_menu_opens_it(
     await harness.press(MIA, MIA, menu.message_id, index=0)
     opened = harness.emulator.last_bot_message(MIA)
     text, buttons, _id = await listing(harness, MIA)
-    # then both say how to order, with no buttons
+    # then the menu itself turned into the list, in place
+    assert opened.message_id == menu.message_id
+    # and both say how to order, with nothing to tap but Back to the menu
     assert (
         opened.text
         == text
@@ -209,7 +212,7 @@ async def test_an_empty_list_says_how_to_order_and_the_start_menu_opens_it(
             "then show up here."
         )
     )
-    assert buttons == []
+    assert buttons == opened.button_texts == ["⬅️ Back"]
 
 
 async def orders_of_stars(harness: Harness, user: int, chat: int, count: int) -> None:
@@ -229,21 +232,22 @@ async def test_paging_at_the_boundaries(harness: Harness) -> None:
     text, buttons, _id = await listing(harness, MIA)
     assert text.startswith(f"📦 Your orders · 1–{PAGE_SIZE} of {PAGE_SIZE}\n")
     assert text.count("Moon cake") == PAGE_SIZE
-    assert "More ➡️" not in buttons and "⬅️ Back" not in buttons
+    assert "More ▶️" not in buttons and "◀️ Previous" not in buttons
+    assert buttons[-1] == "⬅️ Back"  # the way back to the main menu
     # given one more than a page
     await orders_of_stars(harness, MIA, TEA, 1)
     text, buttons, listed = await listing(harness, MIA)
     # then the first page says so and offers More; the newest comes first
     last = PAGE_SIZE + 1
     assert text.startswith(f"📦 Your orders · 1–{PAGE_SIZE} of {last}\n\n#{last} Moon cake")
-    assert buttons[-1] == "More ➡️"
+    assert buttons[-2:] == ["More ▶️", "⬅️ Back"]
     # when she taps More, the same message shows the last one, with Back
-    await press_text(harness, MIA, MIA, listed, "More ➡️")
+    await press_text(harness, MIA, MIA, listed, "More ▶️")
     page = next(m for m in harness.emulator.bot_messages(MIA) if m.message_id == listed)
     assert (page.text or "").startswith(f"📦 Your orders · {last}–{last} of {last}\n\n#1 Moon")
-    assert page.button_texts == ["💳 Pay #1", "❌ Cancel #1", "⬅️ Back"]
-    # and Back returns to the first page
-    await press_text(harness, MIA, MIA, listed, "⬅️ Back")
+    assert page.button_texts == ["💳 Pay #1", "❌ Cancel #1", "◀️ Previous", "⬅️ Back"]
+    # and the page's Back returns to the first page
+    await press_text(harness, MIA, MIA, listed, "◀️ Previous")
     page = next(m for m in harness.emulator.bot_messages(MIA) if m.message_id == listed)
     assert (page.text or "").startswith(f"📦 Your orders · 1–{PAGE_SIZE} of {last}")
 
@@ -269,7 +273,8 @@ async def test_zh_a_member_who_joined_a_stars_group_buy_before_starting_pays_fro
     # then he reads his unpaid order in Chinese, with its pickup and a Pay button naming it
     assert listed.text is not None and listed.text.startswith("📦 我的订单 · 第 1–1 条，共 1 条")
     assert "#1 Moon cake ×1 · ⭐ 30\n   未付款\n   取货：咖啡店 周六 10:00" in listed.text
-    assert listed.button_texts == ["💳 付款 #1", "❌ 取消 #1"]
+    assert listed.message_id == menu.message_id  # the menu turned into the list
+    assert listed.button_texts == ["💳 付款 #1", "❌ 取消 #1", "⬅️ 返回"]
     # and Pay sends an invoice that pays the order
     await press_text(harness, LEE, LEE, listed.message_id, "💳 付款 #1")
     invoice = harness.emulator.last_bot_message(LEE)
@@ -280,7 +285,7 @@ async def test_zh_a_member_who_joined_a_stars_group_buy_before_starting_pays_fro
     deadline = local_moment(harness.clock() + timedelta(hours=24), "UTC")
     text, buttons, _id = await listing(harness, LEE)
     assert f"#1 Moon cake ×1 · ⭐ 30\n   已付款，拼团于 {deadline} 截止" in text
-    assert buttons == []
+    assert buttons == ["⬅️ 返回"]  # nothing to do: only the way back to the menu
     # and when it forms, his notice names the pickup (he has paid: no Pay button)
     harness.new_bot_messages(LEE)
     harness.clock.advance(hours=24, seconds=1)

@@ -61,7 +61,7 @@ async def test_one_more_than_a_page_of_products_pages_with_more_and_back(
     assert texts[-1] == "Products on sale: 6–6 of 6. Order with /buy ID QUANTITY."
     assert shown(harness, TEA, footer.message_id).button_texts == []
     second = harness.emulator.last_bot_message(TEA)
-    assert second.button_texts == ["◀️ Back"]
+    assert second.button_texts == ["◀️ Previous"]
     # Back: the first page again
     await harness.press(MIA, TEA, second.message_id, index=0)
     assert product_titles([m.text for m in harness.new_bot_messages(TEA)])[0] == "#6 Tea 6"
@@ -71,7 +71,7 @@ async def test_one_more_than_a_page_of_products_pages_with_more_and_back(
     assert [m.text for m in harness.new_bot_messages(TEA)] == [
         "Products on sale: 6 in all. Order with /buy ID QUANTITY."
     ]
-    assert harness.emulator.last_bot_message(TEA).button_texts == ["◀️ Back"]
+    assert harness.emulator.last_bot_message(TEA).button_texts == ["◀️ Previous"]
 
 
 async def test_products_page_in_simplified_chinese(harness: Harness) -> None:
@@ -104,7 +104,7 @@ async def test_the_group_buy_product_picker_pages_at_the_boundary(harness: Harne
     await harness.press(LEE, TEA, picker.message_id, index=10)
     second = shown(harness, TEA, picker.message_id)
     assert "Products: 11–11 of 11" in second.text
-    assert second.button_texts == ["#1 Tea 1 · CN¥1.00", "◀️ Back", "✖️ Cancel"]
+    assert second.button_texts == ["#1 Tea 1 · CN¥1.00", "◀️ Previous", "✖️ Cancel"]
     await harness.press(LEE, TEA, picker.message_id, index=0)
     assert harness.emulator.last_bot_message(TEA).text.startswith("When does it close?")
 

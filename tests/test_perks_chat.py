@@ -217,7 +217,7 @@ async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harne
     catalog = (await harness.send(MIA, MIA, "/rewards"))[0]
     assert "#1 Tea <cup>: 5 points (1 left)" in catalog
     menu = harness.emulator.last_bot_message(MIA)
-    assert menu.button_texts == ["Redeem Tea <cup>"]
+    assert menu.button_texts == ["Redeem Tea <cup>", "⬅️ Back"]
     await harness.press(MIA, MIA, menu.message_id, index=0)
     question = harness.emulator.last_bot_message(MIA)
     assert question.text == "Redeem “Tea <cup>” for 5 points? You will have 0 points left."
@@ -229,7 +229,7 @@ async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harne
     # the last one is gone: Kai is told, and keeps his points
     await harness.send(KAI, KAI, "/rewards")
     kai_menu = harness.emulator.last_bot_message(KAI)
-    assert kai_menu.button_texts == []
+    assert kai_menu.button_texts == ["⬅️ 返回"]  # no Redeem: only the way back
     await harness.send(SAM, SAM, "/reward_add Tea pot | 50")
     await harness.send(KAI, KAI, "/rewards")
     kai_menu = harness.emulator.last_bot_message(KAI)

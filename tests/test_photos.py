@@ -251,7 +251,7 @@ async def test_products_come_a_page_of_photo_cards_at_a_time(harness: Harness) -
     shown_now = harness.new_bot_messages(MIA)
     assert [(m.kind, m.text.splitlines()[0]) for m in shown_now[:-1]] == [("text", "#1 Tea 1")]
     assert shown_now[-1].text == "Products on sale: 6–6 of 6. Order with /buy ID QUANTITY."
-    assert shown_now[-1].button_texts == ["◀️ Back"]
+    assert shown_now[-1].button_texts == ["◀️ Previous"]
 
 
 async def test_a_chinese_member_reads_the_product_cards_and_the_group_buy_card(

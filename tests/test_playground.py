@@ -23,7 +23,18 @@ def test_the_tour_script_prints_the_conversation() -> None:
         # alice (English) starts the bot
         "alice@alice (private)> /start",
         "[alice (private)] bot: Hi Alice!",
-        "    [1] 📦 My orders  [2] ❓ Help  [3] 🌐 Language  [4] 🔔 Offers",
+        "    [1] 📦 My orders  [2] ✅ Check in  [3] ⭐ Points and perks  [4] 🤝 Invite friends"
+        "  [5] 🎟 Coupons  [6] 🔔 Offers  [7] ❓ Help  [8] 🌐 Language",
+        # she opens Points and perks: the menu message turns into it, with Back
+        "(alice presses [3] ⭐ Points and perks)",
+        "[alice (private)] bot (edited): Alice\n    Tier: Member\n    Points: 0",
+        "[1] 🎁 Rewards  [2] 📜 Points history  [3] 🏅 Tiers  [4] ⬅️ Back",
+        "(alice presses [4] ⬅️ Back)",
+        "[alice (private)] bot (edited): Hi Alice!",
+        # text the bot does not understand gets a hint with the menu
+        "alice@alice (private)> hello",
+        "[alice (private)] bot: I didn't understand that. Here is what I can do:",
+        "    [1] 📦 My orders  [2] ✅ Check in",
         # bob's app is in Simplified Chinese; he switches to Traditional
         "[bob (private)] bot: 你好，Bob！",
         "(bob presses [3] 繁體中文)",
@@ -205,10 +216,11 @@ async def test_the_my_orders_script_pays_and_cancels_from_the_list_in_both_langu
         "\n".join(lines),
         [
             # bob joined before starting the bot: his unpaid place waits in 我的订单
-            "    [1] 📦 我的订单  [2] ❓ 帮助  [3] 🌐 语言  [4] 🔔 优惠",
-            "[bob (private)] bot: 📦 我的订单 · 第 1–1 条，共 1 条",
+            "    [1] 📦 我的订单  [2] ✅ 签到  [3] ⭐ 积分与权益",
+            # the menu turns into his list, in place, with Back
+            "[bob (private)] bot (edited): 📦 我的订单 · 第 1–1 条，共 1 条",
             "       取货：茶馆 周六 10:00",
-            "    [1] 💳 付款 #1  [2] ❌ 取消 #1",
+            "    [1] 💳 付款 #1  [2] ❌ 取消 #1  [3] ⬅️ 返回",
             "    [Pay ⭐ 30]  (type :pay to pay it)",
             "[bob (private)] bot: 谢谢！订单 #1 已付款：⭐ 30。",
             # dan cancels his reservation from his list, which shows it in place

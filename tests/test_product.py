@@ -30,7 +30,12 @@ async def test_staff_create_a_product_step_by_step(harness: Harness) -> None:
         reply = await harness.send(SAM, SAM, text)
         assert reply and reply[-1].startswith(expected), (text, reply)
     modes = harness.emulator.last_bot_message(SAM)
-    assert modes.button_texts == ["Pay the leader offline", "Telegram invoice"]
+    assert modes.button_texts == [
+        "Pay the leader offline",
+        "Telegram invoice",
+        "⬅️ Back",
+        "✖️ Cancel",
+    ]
     # Telegram invoices in yuan need a provider token: refused with the reason
     refused = await harness.press(SAM, SAM, modes.message_id, index=1)
     assert refused is not None and refused.startswith("Telegram payments in CNY need")
@@ -58,7 +63,9 @@ async def test_staff_create_a_product_step_by_step(harness: Harness) -> None:
         "offline",
     )
     # and the wizard is over: plain text is not taken as a title any more
-    assert await harness.send(SAM, SAM, "hello") == []
+    assert await harness.send(SAM, SAM, "hello") == [
+        "I didn't understand that. Here is what I can do:"
+    ]
 
 
 async def test_cancel_works_at_every_step_and_creates_nothing(harness: Harness) -> None:
@@ -75,7 +82,9 @@ async def test_cancel_works_at_every_step_and_creates_nothing(harness: Harness) 
 
 async def test_members_cannot_open_the_wizard(harness: Harness) -> None:
     assert await harness.send(MIA, MIA, "/product_new") == ["Sorry, only brand staff can do that."]
-    assert await harness.send(MIA, MIA, "Tea") == []
+    assert await harness.send(MIA, MIA, "Tea") == [
+        "I didn't understand that. Here is what I can do:"
+    ]
 
 
 async def test_staff_edit_a_product_in_one_line(harness: Harness) -> None:

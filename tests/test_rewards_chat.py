@@ -106,7 +106,7 @@ async def test_a_member_short_of_points_reads_the_cost_and_the_balance(harness: 
     await harness.send(SAM, SAM, "/reward_add Tea pot | 50")
     await harness.send(MIA, MIA, "/rewards")
     catalog = harness.emulator.last_bot_message(MIA)
-    assert catalog.button_texts == ["Redeem Tea sample", "Redeem Tea pot"]
+    assert catalog.button_texts == ["Redeem Tea sample", "Redeem Tea pot", "⬅️ Back"]
     assert await harness.press(MIA, MIA, catalog.message_id, index=1) == (
         "Tea pot costs 50 points; you have 10 points."
     )

@@ -20,7 +20,16 @@ async def test_start_greets_in_the_members_language_with_a_menu(harness: Harness
     assert "团购" in simplified[0] and "團購" in traditional[0]
     # and the greeting carries the menu
     menu = harness.emulator.last_bot_message(MIA)
-    assert menu.button_texts == ["📦 My orders", "❓ Help", "🌐 Language", "🔔 Offers"]
+    assert menu.button_texts == [
+        "📦 My orders",
+        "✅ Check in",
+        "⭐ Points and perks",
+        "🤝 Invite friends",
+        "🎟 Coupons",
+        "🔔 Offers",
+        "❓ Help",
+        "🌐 Language",
+    ]
 
 
 async def test_every_update_records_the_member(harness: Harness) -> None:
@@ -48,13 +57,14 @@ async def test_language_switch_changes_replies_and_survives_telegram_language(
     # given Mia asks for the language picker
     await harness.send(MIA, MIA, "/language")
     picker = harness.emulator.last_bot_message(MIA)
-    assert picker.button_texts == ["English", "简体中文", "繁體中文"]
+    assert picker.button_texts == ["English", "简体中文", "繁體中文", "⬅️ Back"]
     # when she taps 繁體中文
     await harness.press(MIA, MIA, picker.message_id, index=2)
     # then the picker turns into a confirmation in Traditional Chinese
     confirmed = harness.emulator.messages(MIA)[-1]
     assert confirmed.message_id == picker.message_id
     assert confirmed.text == "好的：我會用繁體中文和你交談。"
+    assert confirmed.button_texts == ["⬅️ 返回"]  # back to the menu, now in her language
     # and her next replies stay in Traditional Chinese although her app says English
     reply = await harness.send(MIA, MIA, "/start")
     assert reply[0].startswith("你好，Mia！")
@@ -77,13 +87,20 @@ async def test_language_in_a_group_points_to_the_private_chat(harness: Harness) 
 async def test_menu_buttons_open_help_and_the_language_picker(harness: Harness) -> None:
     await harness.send(MIA, MIA, "/start")
     menu = harness.emulator.last_bot_message(MIA)
-    await harness.press(MIA, MIA, menu.message_id, index=1)
-    assert harness.emulator.last_bot_message(MIA).text.startswith("Here is what you can do:")
-    await harness.press(MIA, MIA, menu.message_id, index=2)
+    await harness.press(MIA, MIA, menu.message_id, index=menu.button_texts.index("❓ Help"))
+    helped = harness.emulator.last_bot_message(MIA)
+    assert helped.message_id == menu.message_id  # the menu turned into the help, in place
+    assert helped.text.startswith("Here is what you can do:")
+    assert helped.button_texts == ["⬅️ Back"]
+    await harness.press(MIA, MIA, menu.message_id, index=0)  # Back: the menu again
+    menu = harness.emulator.last_bot_message(MIA)
+    assert menu.text.startswith("Hi Mia!") and "🌐 Language" in menu.button_texts
+    await harness.press(MIA, MIA, menu.message_id, index=menu.button_texts.index("🌐 Language"))
     assert harness.emulator.last_bot_message(MIA).button_texts == [
         "English",
         "简体中文",
         "繁體中文",
+        "⬅️ Back",
     ]
 
 
@@ -102,3 +119,4 @@ async def test_commands_are_recognised_in_every_form_telegram_sends(harness: Har
     assert (await harness.send(MIA, MIA, "/help me please"))[0] == help_text
     unknown = await harness.send(MIA, MIA, "/helpme")
     assert help_text not in unknown
+    assert unknown == ["I didn't understand that. Here is what I can do:"]

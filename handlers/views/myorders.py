@@ -1,6 +1,6 @@
 """A member's orders as they read them in private: the page, its buttons, and the Pay button
 that other messages (a formed group-buy's notice) carry. Shared by the my-orders router, the
-/start menu and the group-buy closing notices."""
+main menu and the group-buy closing notices."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.text import N_, CallbackId, esc, format_money
+from handlers.views.menu import with_back
 from handlers.views.reservation import local_moment
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
 from models.order import (
@@ -144,8 +145,9 @@ def page_text(i18n: I18n, locale: str, page: MyOrdersPage, timezone: str) -> str
     return "\n\n".join([header, *blocks])
 
 
-def page_keyboard(i18n: I18n, locale: str, page: MyOrdersPage) -> InlineKeyboardMarkup | None:
-    """A row of buttons per order that needs something, each naming it; then Back and More."""
+def page_keyboard(i18n: I18n, locale: str, page: MyOrdersPage) -> InlineKeyboardMarkup:
+    """A row of buttons per order that needs something, each naming it; then the pages' Back
+    and More (the arrows of every list), and ⬅️ Back to the main menu."""
     builder = InlineKeyboardBuilder()
     rows: list[int] = []
     for item in page.items:
@@ -164,22 +166,21 @@ def page_keyboard(i18n: I18n, locale: str, page: MyOrdersPage) -> InlineKeyboard
     paging = 0
     if page.offset > 0:
         builder.button(
-            text=i18n.gettext(N_("⬅️ Back"), locale=locale),
+            text=i18n.gettext(N_("◀️ Previous"), locale=locale),
             callback_data=MyOrderCallback(action="page", value=max(0, page.offset - page.limit)),
         )
         paging += 1
     if page.has_more:
         builder.button(
-            text=i18n.gettext(N_("More ➡️"), locale=locale),
+            text=i18n.gettext(N_("More ▶️"), locale=locale),
             callback_data=MyOrderCallback(action="page", value=page.offset + page.limit),
         )
         paging += 1
     if paging:
         rows.append(paging)
-    if not rows:
-        return None
     builder.adjust(*rows)
-    return builder.as_markup()
+    with i18n.use_locale(locale):
+        return with_back(builder)
 
 
 def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
