@@ -8,7 +8,9 @@ How a guide says who types what, where (HTML comments, which a rendered guide do
     <!-- example: lee in "Tea Lovers" -->   ... by @lee, in the group Tea Lovers
     <!-- example: mia in "Tea Lovers": /buy 2 1 -->   a step the guide tells in words
     <!-- example: say Tea tasting -->       the current person answers a wizard's question
-    <!-- example: press ✅ Confirm -->       ... taps the button of that label
+                                            (in a group: as a reply to the bot's question)
+    <!-- example: press ✅ Confirm -->       ... taps the button of that label (or of that
+                                            label and a count: "🔔 Remind unpaid (3)")
     <!-- example: expect Saved. -->         the last step's answer holds this text (right
                                             after a command: the answer may be a refusal)
     <!-- example: mia sees Order #2 -->     the bot sent (or edited) a message holding this
@@ -18,8 +20,11 @@ How a guide says who types what, where (HTML comments, which a rendered guide do
     <!-- example: vote 0 -->                the current person votes for option 0 of the
                                             group's newest poll
     <!-- example: skip -->                  the next command is a reference, not an example
+    <!-- example: reference -->             what follows, to the end, is a table of commands
+                                            shown above (a quick reference), not examples
 
-An example command is a code span, or a line of a fenced block, that starts with "/".
+An example command is a code span (outside headings), or a line of a fenced block, that starts
+with "/".
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make
 log = logging.getLogger(__name__)  # each step and its answer: pytest --log-cli-level=INFO
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-GUIDES = ["staff-guide.md", "staff-guide.zh-Hans.md"]
+GUIDES = ["staff-guide.md", "staff-guide.zh-Hans.md", "leader-guide.md"]
 
 YOU = 2001  # the reader of the staff guide, made staff by its first example
 MEMBER = 2002  # "@member" of the guides
@@ -100,10 +105,12 @@ def steps_of(path: Path) -> list[Step]:
                 else:
                     steps.append(Step(number, "command", line.strip(), who, where))
             continue
-        # the comments and the spans of the line, in the order they are written
+        # the comments and the spans of the line, in the order they are written (the spans
+        # of a heading name the section's topic: they are not examples)
         found = [(m.start(), "comment", m.group(1)) for m in COMMENT.finditer(line)]
         prose = COMMENT.sub(lambda m: " " * len(m.group(0)), line)
-        found += [(m.start(), "span", m.group(1)) for m in SPAN.finditer(prose)]
+        if not line.startswith("#"):
+            found += [(m.start(), "span", m.group(1)) for m in SPAN.finditer(prose)]
         for _at, kind, text in sorted(found):
             if kind == "span":
                 if skip:
@@ -114,6 +121,8 @@ def steps_of(path: Path) -> list[Step]:
             if text == "skip":
                 skip = True
                 continue
+            if text == "reference":  # the rest is a table of the commands shown above
+                return steps
             verb, _sep, rest = text.partition(" ")
             if verb in ("say", "press", "expect", "vote"):
                 steps.append(Step(number, verb, rest, who, where))
@@ -215,6 +224,11 @@ def test_every_guide_is_annotated() -> None:
             else:
                 assert step.who in CAST, (guide, step)
                 assert step.where == "private" or step.where in GROUPS, (guide, step)
+        lines = (DOCS / guide).read_text(encoding="utf-8").splitlines()
+        marked = [n for n, line in enumerate(lines) if "<!-- example: reference -->" in line]
+        for n in marked:  # only a closing table is left out
+            rest = [line for line in lines[n + 1 :] if line.strip()]
+            assert all(line.startswith(("|", "#")) for line in rest), (guide, n + 1)
 
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -279,20 +293,25 @@ async def test_every_example_of_the_guide_runs(harness: Harness, guide: str) -> 
             await harness.feed_pending()
             continue
         if step.kind == "press":  # the newest message in the chat with that button
-            message = next(
+            found = next(
                 (
-                    m
+                    (m, index)
                     for m in reversed(harness.emulator.bot_messages(chat))
-                    if step.text in m.button_texts
+                    for index, label in enumerate(m.button_texts)
+                    if label == step.text or label.startswith(step.text + " (")
                 ),
                 None,
             )
-            assert message is not None, f"{where}: no button {step.text!r}"
+            assert found is not None, f"{where}: no button {step.text!r}"
+            message, index = found
             harness.new_bot_messages(chat)
-            answer = await harness.press(
-                user, chat, message.message_id, index=message.button_texts.index(step.text)
-            )
+            answer = await harness.press(user, chat, message.message_id, index=index)
             last = [answer or "", *(m.text or "" for m in harness.new_bot_messages(chat))]
+        elif step.kind == "say" and chat < 0:  # in a group, answers reply to the question
+            question = harness.emulator.last_bot_message(chat)
+            last = await harness.send(
+                user, chat, step.text, reply_to_message_id=question.message_id
+            )
         else:
             last = await harness.send(user, chat, step.text)
         log.info("%s %s in %s: %s -> %r", where, step.who, step.where, step.text, last)
