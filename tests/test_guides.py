@@ -44,7 +44,13 @@ from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make
 log = logging.getLogger(__name__)  # each step and its answer: pytest --log-cli-level=INFO
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-GUIDES = ["staff-guide.md", "staff-guide.zh-Hans.md", "leader-guide.md"]
+GUIDES = [
+    "staff-guide.md",
+    "staff-guide.zh-Hans.md",
+    "leader-guide.md",
+    "operator-guide.md",
+    "operator-guide.zh-Hans.md",
+]
 
 YOU = 2001  # the reader of the staff guide, made staff by its first example
 MEMBER = 2002  # "@member" of the guides
