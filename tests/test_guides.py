@@ -48,6 +48,7 @@ GUIDES = [
     "staff-guide.md",
     "staff-guide.zh-Hans.md",
     "leader-guide.md",
+    "leader-guide.zh-Hans.md",
     "operator-guide.md",
     "operator-guide.zh-Hans.md",
 ]
@@ -304,7 +305,11 @@ async def test_every_example_of_the_guide_runs(harness: Harness, guide: str) -> 
                     (m, index)
                     for m in reversed(harness.emulator.bot_messages(chat))
                     for index, label in enumerate(m.button_texts)
-                    if label == step.text or label.startswith(step.text + " (")
+                    if label == step.text
+                    or (
+                        label.startswith(step.text)
+                        and label[len(step.text) :].lstrip().startswith(("(", "（"))
+                    )
                 ),
                 None,
             )
