@@ -4,7 +4,8 @@
 The wizard collects text, photo, button, targets and schedule; the summary shows the message
 exactly as members will get it (sent through the same function as the outbox), how many
 chats it reaches, the earliest and latest delivery the pacing rules allow, and the compliance
-findings. Nothing is stored until Confirm; an override of findings needs a reason, audited.
+findings. Nothing is stored until Confirm; an override of findings needs a reason (audited),
+and is then confirmed like any other broadcast.
 """
 
 from __future__ import annotations
@@ -796,21 +797,23 @@ async def _ask_override(target: Target, state: FSMContext) -> None:
 
 
 @router.message(NewBroadcast.override, F.text)
-async def got_override(
-    message: Message,
-    state: FSMContext,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    broadcaster: Waker,
-) -> None:
-    """Creates the broadcast with the findings overridden, audited."""
+async def got_override(message: Message, state: FSMContext) -> None:
+    """Notes the reason and asks for the final Confirm: nothing is sent before it."""
     reason = (message.text or "").strip()
     if len(reason) < 5 or reason.startswith("/"):
         await message.answer(_("Give a reason of at least 5 characters, or /cancel."))
         return
     await state.update_data(override=reason[:512])
-    await _create(message, state, session, member, settings, broadcaster)
+    await state.set_state(NewBroadcast.confirm)
+    await message.answer(
+        _(
+            "Reason noted: {reason}\n"
+            "It goes out with the findings above, and the reason is logged. Send it?"
+        ).format(reason=esc(reason[:512])),
+        reply_markup=await _keyboard(
+            state, "confirm", [[_wizard_button(_("✅ Confirm"), "confirm")]]
+        ),
+    )
 
 
 @router.callback_query(

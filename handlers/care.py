@@ -127,7 +127,14 @@ async def care_add(
 async def care_off(message: Message, command: CommandObject, session: AsyncSession) -> None:
     """Stops a care rule: /care_off ID."""
     text = (command.args or "").strip().lstrip("#")
-    if not text.isdecimal() or len(text) > 18 or not await retire_rule(session, rule_id=int(text)):
+    if not text.isdecimal() or len(text) > 18:
         await message.answer(_("Send /care_off ID with the number of a rule from /care."))
+        return
+    if not await retire_rule(session, rule_id=int(text)):
+        await message.answer(
+            _("There is no active care rule #{id}. /care lists them with their numbers.").format(
+                id=int(text)
+            )
+        )
         return
     await message.answer(_("Care rule #{id} stopped.").format(id=int(text)))

@@ -1156,7 +1156,14 @@ async def reward_add(
 async def reward_off(message: Message, command: CommandObject, session: AsyncSession) -> None:
     """Takes a reward out of the catalog: /reward_off ID."""
     reward_id = _int_arg((command.args or "").lstrip("#"))
-    if reward_id is None or not await set_reward_active(session, reward_id=reward_id, active=False):
+    if reward_id is None:
         await message.answer(_("Send /reward_off ID with the number of a reward from /rewards."))
+        return
+    if not await set_reward_active(session, reward_id=reward_id, active=False):
+        await message.answer(
+            _("There is no reward #{id}. /rewards lists them with their numbers.").format(
+                id=reward_id
+            )
+        )
         return
     await message.answer(_("Reward #{id} is no longer offered.").format(id=reward_id))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiogram.types import BufferedInputFile
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.config import Settings
 from bot.emulator import Emulator
 from handlers.groupbuy import GroupBuyCallback
 from models.audit import AuditEntry
-from models.broadcast import MarketingConsent
+from models.broadcast import Broadcast, MarketingConsent
 from models.perks import MemberTier
 from services import broadcast as outbox
 from services.db import upsert
@@ -140,7 +140,14 @@ async def test_findings_need_a_reason_that_is_audited(harness: Harness) -> None:
     await tap(harness, SAM, "⚠️ Send anyway", user=SAM)
     assert (await harness.send(SAM, SAM, "ok"))[0].startswith("Give a reason")
     replies = await harness.send(SAM, SAM, "Approved by legal, ticket 42")
-    assert replies[0].startswith("Broadcast #1 is scheduled for 2 chats.")
+    # the reason alone schedules nothing: a careful sender confirms once more
+    assert replies[0].startswith("Reason noted: Approved by legal, ticket 42")
+    assert harness.emulator.last_bot_message(SAM).button_texts == ["✅ Confirm", "⬅️ Back", "✖️ Cancel"]
+    async with harness.session() as session:
+        assert (await session.execute(select(func.count()).select_from(Broadcast))).scalar() == 0
+    await tap(harness, SAM, "✅ Confirm", user=SAM)
+    replies = [m.text or "" for m in harness.new_bot_messages(SAM)]
+    assert replies[-1].startswith("Broadcast #1 is scheduled for 2 chats.")
     async with harness.session() as session:
         entries = (
             (

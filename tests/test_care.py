@@ -219,3 +219,6 @@ async def test_care_rules_welcome_new_members_and_win_back_churned_ones(
     overview = (await harness.send(SAM, SAM, "/care"))[0]
     assert "churned: " in overview and "#2 any → churned: a coupon “We miss you!”" in overview
     assert await harness.send(SAM, SAM, "/care_off 2") == ["Care rule #2 stopped."]
+    assert await harness.send(SAM, SAM, "/care_off 2") == [
+        "There is no active care rule #2. /care lists them with their numbers."
+    ]

@@ -245,6 +245,9 @@ async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harne
     assert [(r.member_id, r.cost) for r in redemptions] == [(MIA, 5)]
     # staff take a reward out of the catalog
     assert await harness.send(SAM, SAM, "/reward_off 2") == ["Reward #2 is no longer offered."]
+    assert await harness.send(SAM, SAM, "/reward_off 9") == [
+        "There is no reward #9. /rewards lists them with their numbers."
+    ]
     assert "Tea pot" not in (await harness.send(KAI, KAI, "/rewards"))[0]
 
 
