@@ -65,6 +65,9 @@ def signed(amount: int, asset: str, locale: str) -> str:
     return sign + format_amount(abs(amount), asset, locale)
 
 
+WALLET_MOVES = 10  # the newest movements /wallet shows; the rest are in /points all, /statement
+
+
 @router.message(Command("wallet"), PRIVATE)
 async def wallet(
     message: Message, session: AsyncSession, member: MemberView, settings: HandlerSettings
@@ -134,12 +137,14 @@ async def wallet(
     recent = await movements(
         session,
         [points, commission, leader, pending, referral_pending, paid],
-        limit=10,
+        limit=WALLET_MOVES + 1,  # one more than shown: whether there are older ones
         # the cash the member gave a leader clears what they owed: one line, "Order paid", is
         # the member's side of it
         skip_kinds=(TX_CASH_COLLECTED,),
     )
     zone = ZoneInfo(settings.default_timezone)
+    older = len(recent) > WALLET_MOVES
+    recent = recent[:WALLET_MOVES]
     if recent:
         lines += ["", _("Recent movements:")]
         for _account, move in recent:
@@ -147,6 +152,13 @@ async def wallet(
             when = move.created_at.astimezone(zone).strftime("%Y-%m-%d")
             text = _(label) if label else esc(move.kind)
             lines.append(f"{when}  {signed(move.amount, move.asset, locale)}  {text}")
+        if older:
+            lines.append(
+                _(
+                    "These are the {count} newest. Every points movement: /points all; "
+                    "a leader's commission and cash: /statement."
+                ).format(count=WALLET_MOVES)
+            )
     else:
         lines += ["", _("No movements yet. Join a group-buy or check in to earn points.")]
     await message.answer("\n".join(lines))

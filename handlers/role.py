@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from itertools import groupby
@@ -53,7 +54,7 @@ from models.role import (
     SOURCE_MIGRATED,
     SOURCE_STAFF,
 )
-from services.audit import recent_actions, record_action
+from services.audit import audit_page, record_action
 from services.community import CommunityView, get_community
 from services.member import AmbiguousMember, MemberView, UserInfo, find_member, get_member
 from services.period import InvalidPeriod, parse_period
@@ -241,13 +242,72 @@ async def audit_log(
             )
             return
         start, end = period.start, period.end
-    rows = await recent_actions(
-        session, limit=30, actor_id=actor.id if actor else None, start=start, end=end
+    scope = AuditScope(actor.id if actor else None, start, end)
+    text, markup = await _audit_screen(session, scope, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditScope:
+    """What /audit was asked for: one actor's actions, within [start, end), or all of them.
+    Its page buttons carry it as `audit.<actor>.<start>.<end>` (epoch seconds in base 36), so
+    More shows more of the same list."""
+
+    actor_id: int | None
+    start: datetime | None
+    end: datetime | None
+
+    def page_name(self) -> str:
+        def moment(at: datetime | None) -> str:
+            return "" if at is None else _base36(int(at.timestamp()))
+
+        actor = "" if self.actor_id is None else str(self.actor_id)
+        return f"{AUDIT_PAGES}.{actor}.{moment(self.start)}.{moment(self.end)}"
+
+    @classmethod
+    def of_page_name(cls, name: str) -> AuditScope | None:
+        parts = name.split(".")
+        if len(parts) != 4 or parts[0] != AUDIT_PAGES:
+            return None
+        try:
+            actor = int(parts[1]) if parts[1] else None
+            start, end = (
+                datetime.fromtimestamp(int(part, 36), UTC) if part else None for part in parts[2:]
+            )
+        except (ValueError, OverflowError, OSError):
+            return None
+        return cls(actor, start, end)
+
+
+AUDIT_PAGES = "audit"
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if not number:
+            return text
+
+
+async def _audit_screen(
+    session: AsyncSession, scope: AuditScope, offset: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A page of the privileged actions in scope, newest first, their count, Previous / More."""
+    page = await audit_page(
+        session,
+        limit=PAGE_SIZE,
+        offset=offset,
+        actor_id=scope.actor_id,
+        start=scope.start,
+        end=scope.end,
     )
-    lines = [_("Privileged actions (newest first):")]
-    if not rows:
-        lines.append(_("None in that range."))
-    for row in rows:
+    lines = [_("Privileged actions (newest first, {counter}):").format(counter=page_counter(page))]
+    if not page.items:
+        lines = [_("Privileged actions (newest first):"), _("None in that range.")]
+    for row in page.items:
         mark = "✅" if row.allowed else "⛔"
         where = f" @{row.chat_id}" if row.chat_id is not None else ""
         detail = f" {esc(row.detail)}" if row.detail else ""
@@ -255,7 +315,24 @@ async def audit_log(
             f"{mark} {row.at:%Y-%m-%d %H:%M} UTC <code>{row.actor_id}</code> "
             f"{esc(row.action)}{where}{detail}"
         )
-    await message.answer("\n".join(lines))
+    return "\n".join(lines), with_page_row(None, scope.page_name(), page)
+
+
+@router.callback_query(
+    PageCallback.filter(F.name.startswith(AUDIT_PAGES + ".")), RoleFilter(Role.OWNER, "audit.read")
+)
+async def audit_more(
+    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+) -> None:
+    """Previous or More under /audit: the same actor and period, another page."""
+    scope = AuditScope.of_page_name(callback_data.name)
+    if scope is None or not isinstance(query.message, Message):
+        await query.answer()
+        return
+    text, markup = await _audit_screen(session, scope, callback_data.offset)
+    await query.answer()
+    with contextlib.suppress(TelegramBadRequest):  # the same page again
+        await query.message.edit_text(text, reply_markup=markup)
 
 
 # ---------------------------------------------------------------- leaders ----------------

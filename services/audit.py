@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.audit import AuditEntry
+from services.paging import Page, count_of, window
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,24 +49,29 @@ async def record_action(
     )
 
 
-async def recent_actions(
+async def audit_page(
     session: AsyncSession,
     *,
     limit: int = 20,
+    offset: int = 0,
     actor_id: int | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
-) -> list[AuditView]:
-    """The newest audit rows first, by one actor and within [start, end) when given."""
-    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+) -> Page[AuditView]:
+    """A page of the audit rows, newest first, by one actor and within [start, end) when
+    given, and how many there are."""
+    limit, offset = window(limit, offset)
+    query = select(AuditEntry)
     if actor_id is not None:
         query = query.where(col(AuditEntry.actor_id) == actor_id)
     if start is not None:
         query = query.where(col(AuditEntry.at) >= start)
     if end is not None:
         query = query.where(col(AuditEntry.at) < end)
-    rows = (await session.execute(query)).scalars().all()
-    return [
+    total = await count_of(session, query)
+    ordered = query.order_by(col(AuditEntry.id).desc()).limit(limit).offset(offset)
+    rows = (await session.execute(ordered)).scalars().all()
+    views = [
         AuditView(
             at=row.at,
             actor_id=row.actor_id,
@@ -77,3 +83,4 @@ async def recent_actions(
         )
         for row in rows
     ]
+    return Page(views, offset, total)

@@ -142,7 +142,11 @@ async def test_findings_need_a_reason_that_is_audited(harness: Harness) -> None:
     replies = await harness.send(SAM, SAM, "Approved by legal, ticket 42")
     # the reason alone schedules nothing: a careful sender confirms once more
     assert replies[0].startswith("Reason noted: Approved by legal, ticket 42")
-    assert harness.emulator.last_bot_message(SAM).button_texts == ["✅ Confirm", "⬅️ Back", "✖️ Cancel"]
+    assert harness.emulator.last_bot_message(SAM).button_texts == [
+        "✅ Confirm",
+        "⬅️ Back",
+        "✖️ Cancel",
+    ]
     async with harness.session() as session:
         assert (await session.execute(select(func.count()).select_from(Broadcast))).scalar() == 0
     await tap(harness, SAM, "✅ Confirm", user=SAM)

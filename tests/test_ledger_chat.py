@@ -69,6 +69,30 @@ async def test_wallet_shows_points_and_movements_in_the_members_locale(
     assert lines[6].endswith("+1,000 points  Daily check-in")
 
 
+async def test_wallet_shows_the_ten_newest_movements_and_says_where_the_rest_are(
+    harness: Harness, database_url: str
+) -> None:
+    # given Mia has twelve movements: the seed's three and nine more grants
+    await seed(database_url)
+    engine = create_engine(make_settings(database_url=database_url))
+    async with create_session_factory(engine)() as session, session.begin():
+        for n in range(9):
+            await post(session, key=f"more-{n}", kind="points_checkin", postings=award(MIA, 1))
+    await engine.dispose()
+    # when she opens her wallet
+    lines = (await harness.send(MIA, MIA, "/wallet"))[0].splitlines()
+    # then ten movements are listed, and a line says they are the newest and where the rest are
+    listed = lines[lines.index("Recent movements:") + 1 :]
+    assert len(listed) == 11
+    assert listed[-1] == (
+        "These are the 10 newest. Every points movement: /points all; "
+        "a leader's commission and cash: /statement."
+    )
+    # with ten or fewer, there is no such line
+    lee = (await harness.send(LEE, LEE, "/wallet"))[0]
+    assert "/points all" not in lee
+
+
 async def test_wallet_shows_leader_commission_in_chinese(
     harness: Harness, database_url: str
 ) -> None:

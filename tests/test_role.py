@@ -3,6 +3,8 @@ candidates who apply), suspend, reinstate and remove them; everyone else is refu
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlmodel import select
 
@@ -157,7 +159,7 @@ async def test_owner_reads_the_audit_log(harness: Harness) -> None:
     await harness.send(MIA, TEA, "/settings")
     await harness.send(LEE, TEA, "/settings")
     log = (await harness.send(OWNER, OWNER, "/audit"))[0]
-    assert log.startswith("Privileged actions (newest first):")
+    assert log.startswith("Privileged actions (newest first, ")
     assert "⛔" in log and "community.settings" in log and str(MIA) in log
     # by actor and time range
     mine = (await harness.send(OWNER, OWNER, "/audit @mia 7d"))[0].splitlines()
@@ -169,6 +171,36 @@ async def test_owner_reads_the_audit_log(harness: Harness) -> None:
         "Send /audit, /audit @member, /audit 7d or /audit @member 2026-11-01 2026-11-30."
     ]
     assert await harness.send(OWNER, OWNER, "/audit @nobody") == ["I do not know that member."]
+
+
+async def test_the_audit_log_pages_the_same_actor_and_period(harness: Harness) -> None:
+    """Twelve refused /settings by Mia and two by Lee: /audit @mia 7d shows ten of Mia's twelve,
+    says so, and More shows the other two, still only Mia's; Previous goes back."""
+    await harness.join_groups()
+    for _ in range(12):
+        await harness.send(MIA, TEA, "/settings")
+    for _ in range(2):
+        await harness.send(LEE, TEA, "/settings")
+    await harness.send(OWNER, OWNER, "/audit @mia 7d")
+    first = harness.emulator.last_bot_message(OWNER)
+    lines = first.text.splitlines()
+    assert lines[0] == "Privileged actions (newest first, 1–10 of 12):"
+    assert len(lines) == 11 and all(str(MIA) in line for line in lines[1:])
+    assert first.button_texts == ["More ▶️"]
+    await harness.press(OWNER, OWNER, first.message_id, index=0)
+    second = the_message(harness, OWNER, first.message_id)
+    lines = second.text.splitlines()
+    assert lines[0] == "Privileged actions (newest first, 11–12 of 12):"
+    assert len(lines) == 3 and all(str(MIA) in line for line in lines[1:])
+    assert second.button_texts == ["◀️ Previous"]
+    await harness.press(OWNER, OWNER, first.message_id, index=0)
+    back = the_message(harness, OWNER, first.message_id)
+    assert back.text.splitlines()[0] == "Privileged actions (newest first, 1–10 of 12):"
+
+
+def the_message(harness: Harness, chat: int, message_id: int) -> Any:
+    """The message as the chat shows it now (after any edits)."""
+    return next(m for m in harness.emulator.messages(chat) if m.message_id == message_id)
 
 
 async def test_admin_list_is_cached_then_fetched_again_when_stale(harness: Harness) -> None:
