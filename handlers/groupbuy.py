@@ -523,7 +523,8 @@ async def join_button(
             return
         await query.answer(refusal_text(exc), show_alert=True)
         return
-    toast = _toast(result.quantity, result.position)
+    with i18n.use_locale(member.locale):  # a toast is the member's alone: in their language
+        toast = _toast(result.quantity, result.position)
     after_commit.add(lambda: query.answer(toast))
     if callback_data.action == "join":
         after_commit.add(later(metrics.joined))

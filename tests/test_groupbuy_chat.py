@@ -47,8 +47,8 @@ async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
     # when three members join from two groups
     await harness.send(MIA, MIA, "/start")
     assert await harness.press(MIA, TEA, tea_card, index=1) == "You are #1, quantity 2."
-    assert await harness.press(LEE, TEA, tea_card, index=2) == "You are #2, quantity 3."
-    assert await harness.press(KAI, COFFEE, coffee_card, index=0) == "You are #3, quantity 1."
+    assert await harness.press(LEE, TEA, tea_card, index=2) == "你是第 2 位，数量 3。"
+    assert await harness.press(KAI, COFFEE, coffee_card, index=0) == "你是第 3 位，數量 1。"
     # Mia, who started the bot, also gets a private confirmation
     assert harness.emulator.last_bot_message(MIA).text == (
         "You joined Oolong tea: quantity 2, you are #1."
@@ -70,7 +70,7 @@ async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
     assert "1. Mia ×2" in listing and "2. Lee ×3" in listing and "3. Kai ×1" in listing
     # Kai leaves and comes back with one unit: he goes to the end of the list
     assert await harness.press(KAI, COFFEE, coffee_card, index=4) == "You left this group-buy."
-    assert await harness.press(KAI, COFFEE, coffee_card, index=0) == "You are #3, quantity 1."
+    assert await harness.press(KAI, COFFEE, coffee_card, index=0) == "你是第 3 位，數量 1。"
     # when the deadline passes
     harness.clock.advance(hours=24, seconds=1)
     assert await harness.runtime.closer.close_due() == 1
@@ -214,7 +214,8 @@ async def test_the_card_speaks_the_groups_language(harness: Harness) -> None:
         "  ▫️ 满 8 件：¥34.00",
     ]
     assert card.button_texts == ["参团 ×1", "参团 ×2", "−1", "退出", "详情"]
-    assert await harness.press(MIA, TEA, card.message_id, index=1) == ("你是第 1 位，数量 2。")
+    # the tap's answer is Mia's alone: in her language, not the group's
+    assert await harness.press(MIA, TEA, card.message_id, index=1) == "You are #1, quantity 2."
 
 
 async def test_cards_refresh_by_themselves_once_the_interval_has_passed(

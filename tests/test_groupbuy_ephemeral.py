@@ -59,7 +59,7 @@ async def test_the_ephemeral_confirmation_is_in_the_members_language(harness: Ha
     tea_card, _coffee = await open_drop(harness)
     await harness.send(MIA, MIA, "/start")
     # when both join in the English-speaking group
-    assert await harness.press(LEE, TEA, tea_card, index=0) == "You are #1, quantity 1."
+    assert await harness.press(LEE, TEA, tea_card, index=0) == "你是第 1 位，数量 1。"
     assert await harness.press(MIA, TEA, tea_card, index=0) == "You are #2, quantity 1."
     # then Lee reads his own confirmation in Chinese, in the group, alone
     [note] = harness.emulator.ephemeral_messages(TEA, LEE)

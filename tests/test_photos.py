@@ -128,7 +128,7 @@ async def test_a_product_with_a_photo_gets_a_photo_card_whose_caption_follows_th
     assert joined.edit_count == 1 and "Progress: 1/2 people" in joined.text
     assert joined.kind == "photo" and joined.raw["photo"] == card.raw["photo"]
     assert harness.emulator.calls_of("editMessageText") == []
-    assert await harness.press(LEE, TEA, card.message_id, index=0) == "You are #2, quantity 1."
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == "你是第 2 位，数量 1。"
     # when the deadline passes, it forms: the caption says so and the buttons go
     harness.clock.advance(hours=24, seconds=1)
     assert await harness.runtime.closer.close_due() == 1

@@ -59,8 +59,9 @@ def test_the_tour_script_prints_the_conversation() -> None:
         "[Tea Lovers] bot: 🛒 Oolong tea",
         "[1] 参团 ×1  [2] 参团 ×2  [3] 参团 ×3  [4] −1  [5] 退出  [6] 详情",
         "(dan presses [2] 参团 ×2)",
-        "    (popup) 你是第 1 位，数量 2。",
+        "    (popup) You are #1, quantity 2.",  # the tap's answer is dan's: in his language
         "[bob (private)] bot: 你已參加 Oolong tea：數量 1，你是第 2 位。",
+        "    (popup) 你是第 2 位，數量 1。",
         "[Tea Lovers] bot: #1 Oolong tea — 已接 3 件",
         "    1. Dan ×2",
         "    2. Bob ×1",
