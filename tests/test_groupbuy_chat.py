@@ -69,7 +69,7 @@ async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
     listing = (await harness.send(MIA, TEA, "/list"))[0]
     assert "1. Mia ×2" in listing and "2. Lee ×3" in listing and "3. Kai ×1" in listing
     # Kai leaves and comes back with one unit: he goes to the end of the list
-    assert await harness.press(KAI, COFFEE, coffee_card, index=4) == "You left this group-buy."
+    assert await harness.press(KAI, COFFEE, coffee_card, index=4) == "你已退出這個團購。"
     assert await harness.press(KAI, COFFEE, coffee_card, index=0) == "你是第 3 位，數量 1。"
     # when the deadline passes
     harness.clock.advance(hours=24, seconds=1)
