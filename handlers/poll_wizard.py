@@ -149,8 +149,8 @@ async def got_anonymous(
 
 def _closing_prompt(member: MemberView, settings: HandlerSettings) -> str:
     return _(
-        "When does it close? 3d, 12h, 90m, or a date like 2026-11-25 20:00 in your time "
-        "zone ({zone}); at most 30 days."
+        "When does it close? 3d, 12h, friday 6pm, or a date like 2026-11-25 20:00 in your "
+        "time zone ({zone}); at most 30 days."
     ).format(zone=member.timezone or settings.default_timezone)
 
 
@@ -168,7 +168,9 @@ async def got_closing(
     try:
         closes_at = parse_closing(message.text or "", now=clock(), timezone=zone)
     except PollError as exc:
-        await message.answer(poll_error(exc.reason) + "\n" + _closing_prompt(member, settings))
+        await message.answer(
+            poll_error(exc.reason, exc.detail) + "\n" + _closing_prompt(member, settings)
+        )
         return
     await state.update_data(closes_at=closes_at.isoformat())
     data = await state.get_data()
