@@ -150,7 +150,8 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
     cases = {
         "/groupbuy tea 24h": "Open a group-buy with one line:",
         "/groupbuy 9 24h": "There is no such product.",
-        "/groupbuy 1 yesterday": "Give the deadline as 24h, 90m, 3d",
+        "/groupbuy 1 someday": "I could not read someday as a time.",
+        "/groupbuy 1 yesterday": "The deadline must be in the future.",
         "/groupbuy 1 2020-01-01 10:00": "The deadline must be in the future.",
         "/groupbuy 1 24h min=30u stock=20": "The minimum is larger than the stock",
         "/groupbuy 1 24h tiers=5:39.95": "Tiers must go up in units and down in price",
