@@ -79,10 +79,17 @@ _CN_DIGITS |= {"五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_NUMBER = "[零〇一二两兩三四五六七八九十]+"
 
 
+_EN_NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_EN_NUMBERS |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_EN_NUMBER = "(?:" + "|".join(sorted(_EN_NUMBERS, key=len, reverse=True)) + r")(?=\s)"
+
+
 def _number(text: str) -> Decimal:
-    """'12', '1.5', '半' (a half), '八', '十二', '二十四' -> the number."""
+    """'12', '1.5', '半' (a half), '八', '十二', '二十四', 'three' -> the number."""
     if text == "半":
         return Decimal("0.5")
+    if text.lower() in _EN_NUMBERS:
+        return Decimal(_EN_NUMBERS[text.lower()])
     if text[0].isdigit():
         return Decimal(text)
     tens, sep, ones = text.partition("十")
@@ -105,7 +112,7 @@ for _names, _unit in (
 ):
     _UNITS |= dict.fromkeys(_names.split(), _unit)
 _UNIT = "|".join(sorted(map(re.escape, _UNITS), key=len, reverse=True))
-_PIECE = rf"(\d+(?:\.\d+)?|{_CN_NUMBER}|半)\s*({_UNIT})(?![a-z])"
+_PIECE = rf"(\d+(?:\.\d+)?|{_CN_NUMBER}|半|{_EN_NUMBER})\s*({_UNIT})(?![a-z])"
 _LATER = r"后|後|以后|以後|之后|之後|later|from now"
 _DURATION = re.compile(
     rf"^(?:in\s+)?((?:{_PIECE}\s*(?:and\s+|,\s*)?)+)(?:\s*(?:{_LATER}))?$", re.IGNORECASE
@@ -267,6 +274,7 @@ def _chinese(text: str, today: datetime) -> _Found:
 
 
 _DATEPARSER_PERIODS = ("time", "day", "week")  # 'month' and 'year' are too vague a deadline
+_CLOCK_WORD = re.compile(r"\d\s*(?:am|pm)\b|\d:\d", re.IGNORECASE)
 
 
 def _english(text: str, today: datetime) -> datetime | None:
@@ -278,6 +286,8 @@ def _english(text: str, today: datetime) -> datetime | None:
     settings |= {"RETURN_TIME_AS_PERIOD": True, "PREFER_DAY_OF_MONTH": "first"}
     data = DateDataParser(languages=["en"], settings=settings).get_date_data(text)
     if data.date_obj is None or data.period not in _DATEPARSER_PERIODS:
+        return None
+    if data.period != "time" and _CLOCK_WORD.search(text):  # 'tomorrow 25pm': clock dropped
         return None
     found: datetime = data.date_obj.replace(tzinfo=None)
     if data.period == "day" and found.time() in (time(0, 0), today.time()):
