@@ -39,7 +39,7 @@ from handlers.paging import (
     send_footer,
     turn_card_page,
 )
-from handlers.text import N_, CallbackId, esc
+from handlers.text import N_, CallbackId, esc, unreadable_text
 from handlers.views.broadcast import delivery_message
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
@@ -61,6 +61,7 @@ from services.compliance import ABSOLUTE_CLAIM, MISSING_DEADLINE, MISSING_PRICE,
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
 from services.pacing import PacingRules
+from services.parsing import Unreadable, parse_moment
 from services.role import Role
 from services.tiers import list_tiers
 
@@ -655,15 +656,16 @@ async def schedule_at(
     """Step 6 (a time): the summary."""
     zone = _zone(member, settings)
     try:
-        local = datetime.strptime((message.text or "").strip(), "%Y-%m-%d %H:%M")  # noqa: DTZ007
-    except ValueError:
+        when = parse_moment(message.text or "", now=clock(), timezone=zone)
+    except Unreadable as exc:
         await message.answer(
-            _("Send a time like 2026-12-01 10:00 (your time zone, {zone}), or tap Now.").format(
+            unreadable_text("when", exc.part)
+            + "\n"
+            + _("Send a time like 2026-12-01 10:00 (your time zone, {zone}), or tap Now.").format(
                 zone=esc(zone)
             )
         )
         return
-    when = local.replace(tzinfo=ZoneInfo(zone))
     if when < clock():
         await message.answer(_("That time has passed. Send a later one, or tap Now."))
         return

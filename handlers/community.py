@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, not_open_text
 from handlers.role import appoint_creator_if_staff_added
-from handlers.text import LANGUAGE_NAMES, BackgroundSender, HandlerSettings, esc
+from handlers.text import LANGUAGE_NAMES, BackgroundSender, HandlerSettings, esc, unreadable_text
 from handlers.views.groups import review_card_keyboard, review_card_text
 from handlers.views.leader import apply_keyboard
 from models.community import APPROVAL_PENDING
@@ -47,6 +47,7 @@ from services.community import (
 )
 from services.groups import bot_added
 from services.member import LOCALES, UserInfo
+from services.parsing import zone_label
 from services.role import Role, forget_admins
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def settings_text(community: CommunityView) -> str:
             _("<b>Settings of {title}</b>").format(title=esc(community.title)),
             _("Language: {language}").format(language=LANGUAGE_NAMES[community.locale]),
             _("Time zone: {timezone} (now {time})").format(
-                timezone=community.timezone, time=now.strftime("%H:%M")
+                timezone=zone_label(community.timezone), time=now.strftime("%H:%M")
             ),
             (
                 _("Member day: day {day} of each month").format(day=community.member_day)
@@ -298,12 +299,7 @@ async def settings_command(
     try:
         await _apply(session, community, field, value)
     except InvalidTimezone:
-        await message.reply(
-            _(
-                "{value} is not a time zone I know. Use a name like Asia/Shanghai, "
-                "Asia/Hong_Kong or Europe/London."
-            ).format(value=f"<code>{esc(value)}</code>")
-        )
+        await message.reply(unreadable_text("zone", value))
         return
     except InvalidLocale:
         await message.reply(

@@ -40,8 +40,9 @@ from services.coupons import (
     usable_coupon_by_code,
 )
 from services.member import AmbiguousMember, MemberView, find_member
-from services.money import InvalidAmount, parse_amount, parse_currency
+from services.money import InvalidAmount, parse_currency
 from services.order import order_for_invoice
+from services.parsing import parse_amount
 from services.role import Role, is_staff
 from services.tiers import list_tiers
 

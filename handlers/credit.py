@@ -46,7 +46,8 @@ from services.credit import (
     set_limit,
 )
 from services.member import AmbiguousMember, MemberView, find_member, get_member
-from services.money import InvalidAmount, parse_amount, parse_currency
+from services.money import InvalidAmount, parse_currency
+from services.parsing import parse_amount
 from services.role import LeaderError, Role, suspend_leader
 
 router = Router(name="credit")

@@ -30,6 +30,7 @@ from handlers.order import send_invoice
 from handlers.text import (
     CAPTION_LIMIT,
     N_,
+    UNREADABLE,
     BackgroundSender,
     CardToucher,
     CommitHook,
@@ -40,6 +41,8 @@ from handlers.text import (
     carry_out,
     esc,
     later,
+    quoted,
+    unreadable_text,
     visible_length,
 )
 from handlers.views.groupbuy import (
@@ -103,12 +106,14 @@ OPEN_ERRORS = {
     "min_above_stock": N_("The minimum is larger than the stock: lower min= or raise stock=."),
     "deadline_past": N_("The deadline must be in the future."),
     "deadline_too_far": N_("The deadline can be at most 30 days away."),
-    "bad_deadline": N_("Give the deadline as 24h, 90m, 3d or a date like 2026-11-25 20:00."),
+    "bad_deadline": UNREADABLE["when"],
     "tiers_not_decreasing": N_(
         "Tiers must go up in units and down in price, below the base price, like "
         "tiers=10:35.90,30:32.90."
     ),
-    "bad_tiers": N_("Write tiers like tiers=10:35.90,30:32.90 (units:price)."),
+    "bad_tiers": N_(
+        "I could not read the tier {part}. Write tiers like tiers=10:35.90,30:32.90 (units:price)."
+    ),
     "not_enough_stock": N_(
         "The product does not have that much stock left: {left} units. Lower stock= to at most "
         "{left}."
@@ -131,9 +136,12 @@ OPEN_ERRORS = {
 
 
 def open_error_text(exc: GroupBuyError) -> str | None:
-    """Why a group-buy could not open, with the figure the refusal carries (None: unknown)."""
+    """Why a group-buy could not open, with the figure or the unreadable part the refusal
+    carries (None: unknown)."""
     text = OPEN_ERRORS.get(exc.reason)
-    return _(text).format(limit=exc.detail, left=exc.detail) if text else None
+    if not text:
+        return None
+    return _(text).format(limit=exc.detail, left=exc.detail, part=quoted(exc.detail))
 
 
 def refusal_text(exc: GroupBuyError) -> str:
@@ -295,7 +303,7 @@ async def _open(
     commission_bps: int,
 ) -> None:
     words = (command.args or "").split()
-    if len(words) < 2 or not words[0].lstrip("#").isdecimal():
+    if len(words) < 2 or not words[0].lstrip("#").isdecimal() or "=" in words[1]:
         await message.reply(_(USAGE))
         return
     now = clock()
@@ -303,8 +311,10 @@ async def _open(
         product = await get_product(session, int(words[0].lstrip("#")[:18]))
         if product is None or not product.active:
             raise GroupBuyError("no_product")
-        deadline = parse_deadline(words[1], now=now, timezone=timezone)
-        options = _options(words[2:])
+        # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
+        options_at = next((i for i, w in enumerate(words) if "=" in w), len(words))
+        deadline = parse_deadline(" ".join(words[1:options_at]), now=now, timezone=timezone)
+        options = _options(words[options_at:])
         min_kind, min_count = parse_minimum(options.get("min", "2"))
         stock_default = product.stock if product.stock is not None else 100
         values = OpenValues(
@@ -518,10 +528,12 @@ async def join_button(
                 now=now,
             )
     except GroupBuyError as exc:
-        if exc.reason == "vip_only":
-            await query.answer(await _vip_refusal(session, callback_data.groupbuy_id, query))
-            return
-        await query.answer(refusal_text(exc), show_alert=True)
+        with i18n.use_locale(member.locale):  # an answer to a tap is the member's alone
+            if exc.reason == "vip_only":
+                refusal = await _vip_refusal(session, callback_data.groupbuy_id, query)
+                await query.answer(refusal)
+                return
+            await query.answer(refusal_text(exc), show_alert=True)
         return
     with i18n.use_locale(member.locale):  # a toast is the member's alone: in their language
         toast = _toast(result.quantity, result.position)
@@ -718,12 +730,12 @@ async def extend_command(
     try:
         found = await get_groupbuy(session, gb_id)
         assert found is not None
-        base = max(now, found.deadline)
-        deadline = parse_deadline(words[1], now=base, timezone=community.timezone)
+        # "12h" counts from the current deadline; "明天晚上8点" is tomorrow from now
+        since = max(now, found.deadline)
+        deadline = parse_deadline(words[1], now=now, timezone=community.timezone, since=since)
         gb = await extend_deadline(session, groupbuy_id=gb_id, deadline=deadline, now=now)
     except GroupBuyError as exc:
-        text = OPEN_ERRORS.get(exc.reason, OPEN_ERRORS["bad_deadline"])
-        await message.reply(_(text))
+        await message.reply(open_error_text(exc) or unreadable_text("when", words[1]))
         return
     local = gb.deadline.astimezone(ZoneInfo(community.timezone))
     await message.reply(

@@ -41,7 +41,15 @@ from handlers.groupbuy import (
     open_error_text,
 )
 from handlers.paging import PageCallback, page_counter, page_row
-from handlers.text import N_, CallbackId, DeadlineScheduler, HandlerSettings, esc, format_money
+from handlers.text import (
+    N_,
+    CallbackId,
+    DeadlineScheduler,
+    HandlerSettings,
+    esc,
+    format_money,
+    quoted,
+)
 from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView, open_community_ids
@@ -83,7 +91,8 @@ WIZARD_ERRORS = {
     "stock_above_product": N_("The product has only {n} units left: send {n} or less."),
     "limit": N_("Send the limit as a whole number above zero, like 3."),
     "bad_tiers": N_(
-        "Write tiers as units:price pairs separated by commas, like 10:35.90,30:32.90."
+        "I could not read the tier {part}. Write tiers as units:price pairs separated by "
+        "commas, like 10:35.90,30:32.90."
     ),
     "tiers_not_decreasing": N_(
         "Each tier needs more units and a lower price than the one before it, and every price "
@@ -206,8 +215,8 @@ async def _prompt(
         ), builder
     if step == "deadline":
         text = _(
-            "When does it close? Send 24h, 90m, 3d, or a date and time like 2026-11-25 20:00 "
-            "({zone} time)."
+            "When does it close? Send 24h, 3d, tomorrow 8pm, saturday 10am or a date and time "
+            "like 2026-11-25 20:00 ({zone} time)."
         ).format(zone=turn.zone)
     elif step == "minimum":
         text = _(
@@ -283,7 +292,7 @@ async def _ask(target: Target, turn: Turn, step: str, *, error: str = "", intro:
         try:
             text, above = await _summary(turn)
         except GroupBuyError as exc:  # an absolute deadline passed while the wizard waited
-            await _ask(target, turn, "deadline", error=_(OPEN_ERRORS[exc.reason]))
+            await _ask(target, turn, "deadline", error=open_error_text(exc) or "")
             return
     else:
         text, above = await _prompt(turn, step)
@@ -341,7 +350,7 @@ async def _take_deadline(turn: Turn, text: str) -> str | None:
     try:
         parse_deadline(text, now=turn.now, timezone=turn.zone)
     except GroupBuyError as exc:
-        return _(OPEN_ERRORS[exc.reason])
+        return open_error_text(exc) or ""
     # kept as typed: "24h" counts from Confirm, not from this answer
     await turn.state.update_data(deadline=text.strip())
     return None
@@ -404,7 +413,7 @@ async def _take_tiers(turn: Turn, text: str) -> str | None:
     except GroupBuyError as exc:
         if exc.reason == "tiers_not_decreasing":
             return _error("tiers_not_decreasing").format(price=_money(turn, data, data["price"]))
-        return _error("bad_tiers")
+        return _error("bad_tiers").format(part=quoted(exc.detail))
     for units, _price in tiers:
         if units > data["stock_cap"]:
             return _error("tier_above_stock").format(units=units, stock=data["stock_cap"])

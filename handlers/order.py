@@ -63,7 +63,7 @@ from services.community import CommunityView
 from services.coupons import CouponError, check_coupon, held_coupons
 from services.ledger import STARS
 from services.member import AmbiguousMember, MemberView, find_member, get_member
-from services.money import InvalidAmount, parse_amount
+from services.money import InvalidAmount
 from services.order import (
     OrderError,
     OrderView,
@@ -74,6 +74,7 @@ from services.order import (
     pickup_page,
     start_invoice,
 )
+from services.parsing import parse_amount
 from services.payment import PaidOrder, PaymentRules, pay_order, take_payment
 from services.product import get_product
 from services.refund import refund_now

@@ -34,7 +34,8 @@ from services.audit import record_action
 from services.cash import CashError
 from services.ledger import known_asset
 from services.member import MemberView, get_member
-from services.money import InvalidAmount, parse_amount
+from services.money import InvalidAmount
+from services.parsing import parse_amount
 from services.payout import (
     EarnerStatement,
     PayoutError,

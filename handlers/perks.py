@@ -24,7 +24,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import N_, BackgroundSender, CallbackId, CommitHook, HandlerSettings, esc
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    unreadable_text,
+)
 from handlers.views import menu as screen
 from handlers.views.member import ambiguous_text
 from handlers.views.menu import MenuCallback, with_back
@@ -52,7 +60,8 @@ from services.member import (
     get_member,
     set_member_timezone,
 )
-from services.money import InvalidAmount, parse_amount
+from services.money import InvalidAmount
+from services.parsing import parse_amount, zone_label
 from services.points import (
     MAX_POINTS,
     PointsError,
@@ -570,22 +579,17 @@ async def timezone_command(
     if not value:
         await message.answer(
             _("Your time zone: {timezone}. Change it with /timezone Asia/Shanghai.").format(
-                timezone=esc(member.timezone or "-")
+                timezone=esc(zone_label(member.timezone) if member.timezone else "-")
             )
         )
         return
     try:
         name = parse_timezone(value)
     except InvalidTimezone:
-        await message.answer(
-            _(
-                "{value} is not a time zone I know. Use a name like Asia/Shanghai, "
-                "Asia/Hong_Kong or Europe/London."
-            ).format(value=f"<code>{esc(value)}</code>")
-        )
+        await message.answer(unreadable_text("zone", value))
         return
     await set_member_timezone(session, member_id=member.id, timezone=name)
-    await message.answer(_("Your time zone is now {timezone}.").format(timezone=name))
+    await message.answer(_("Your time zone is now {timezone}.").format(timezone=zone_label(name)))
 
 
 @router.message(Command("birthday"), PRIVATE)

@@ -37,6 +37,7 @@ from handlers.text import (
     HandlerSettings,
     carry_out,
     esc,
+    unreadable_text,
 )
 from handlers.views.poll import result_effects, stop_copies
 from models.poll import POLL_OPEN
@@ -98,8 +99,10 @@ PRESALE_USAGE = N_(
 )
 
 
-def poll_error(reason: str) -> str:
-    """The localized message for a refused poll value."""
+def poll_error(reason: str, detail: str = "") -> str:
+    """The localized message for a refused poll value (an unreadable closing time named)."""
+    if reason == "bad_closing" and detail:
+        return unreadable_text("when", detail)
     text = POLL_ERRORS.get(reason)
     return _(text) if text else _("That is not possible for this poll.")
 
@@ -378,8 +381,10 @@ async def poll_presale(
                 )
             )
             return
-        deadline = parse_deadline(words[2], now=now, timezone=zone)
-        options = _presale_options(words[3:])
+        # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
+        options_at = next((i for i, w in enumerate(words) if "=" in w), len(words))
+        deadline = parse_deadline(" ".join(words[2:options_at]), now=now, timezone=zone)
+        options = _presale_options(words[options_at:])
         min_kind, min_count = parse_minimum(options.get("min", "10"))
         stock = product.stock if product.stock is not None else 1000
         values = OpenValues(

@@ -75,8 +75,8 @@ def _buttons(*pairs: tuple[str, str], width: int = 2) -> InlineKeyboardBuilder:
 
 def _closing_prompt(member: MemberView, settings: HandlerSettings) -> str:
     return _(
-        "When does it close? 3d, 12h, 90m, or a date like 2026-11-25 20:00 in your time "
-        "zone ({zone}); at most 30 days."
+        "When does it close? 3d, 12h, friday 6pm, or a date like 2026-11-25 20:00 in your "
+        "time zone ({zone}); at most 30 days."
     ).format(zone=member.timezone or settings.default_timezone)
 
 
@@ -211,7 +211,7 @@ async def got_closing(
     try:
         closes_at = parse_closing(message.text or "", now=clock(), timezone=zone)
     except PollError as exc:
-        error = poll_error(exc.reason) + "\n" + _closing_prompt(member, settings)
+        error = poll_error(exc.reason, exc.detail) + "\n" + _closing_prompt(member, settings)
         await _ask(message, "closing", ask, error=error)
         return
     await state.update_data(closes_at=closes_at.isoformat())

@@ -19,7 +19,8 @@ from handlers.views.product import product_card
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
-from services.money import InvalidAmount, parse_amount, parse_currency
+from services.money import InvalidAmount, parse_currency
+from services.parsing import parse_amount
 from services.product import (
     ProductError,
     ProductView,

@@ -23,7 +23,8 @@ from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
-from services.money import InvalidAmount, parse_amount, parse_currency
+from services.money import InvalidAmount, parse_currency
+from services.parsing import parse_amount
 from services.product import ProductPhoto, create_product
 from services.role import Role
 

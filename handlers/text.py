@@ -12,6 +12,8 @@ from typing import Annotated, Any, Protocol
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
 
@@ -268,3 +270,43 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
 def format_amounts(amounts: dict[str, int], locale: str) -> str:
     """Amounts in several currencies, one after another by currency code ("0" for none)."""
     return ", ".join(format_money(v, c, locale) for c, v in sorted(amounts.items())) or "0"
+
+
+def quoted(part: str) -> str:
+    """A piece of what the user typed, escaped and set apart, for a refusal to name."""
+    return f"<code>{esc(part)}</code>"
+
+
+# what the bot says when it cannot read a kind of input (services/parsing.py Unreadable),
+# with examples as the reader would type them (the Chinese catalogs give Chinese ones)
+UNREADABLE = {
+    "when": N_(
+        "I could not read {part} as a time. Write it like 3d, 24h, tomorrow 8pm, "
+        "saturday 10am or 2026-12-31 20:00."
+    ),
+    "zone": N_(
+        "{part} is not a time zone I know. Write a city, a country or an offset, like "
+        "Singapore, London, Asia/Shanghai or UTC+8."
+    ),
+}
+
+
+def unreadable_text(kind: str, part: str) -> str:
+    """The localized refusal naming the part the bot could not read, with an example."""
+    return _(UNREADABLE[kind]).format(part=quoted(part))
+
+
+def countdown(seconds: float) -> str:
+    """Time left as people say it: days and hours once over a day (26 days 13 hours), hours
+    and minutes under it (5 hours 8 minutes), in the current locale."""
+    minutes = max(0, int(seconds)) // 60
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts: list[str] = []
+    if days:
+        parts.append(ngettext("{n} day", "{n} days", days).format(n=days))
+    if hours:
+        parts.append(ngettext("{n} hour", "{n} hours", hours).format(n=hours))
+    if not days and (mins or not hours):
+        parts.append(ngettext("{n} minute", "{n} minutes", mins).format(n=mins))
+    return " ".join(parts)

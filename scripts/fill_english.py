@@ -13,7 +13,9 @@ def main(path: str) -> int:
     with po.open("rb") as handle:
         catalog = read_po(handle, locale="en")
     for message in catalog:
-        if message.id and not message.string:
+        if message.pluralizable and not any(message.string):  # ngettext: singular and plural
+            message.string = tuple(message.id)
+        elif message.id and not message.string:
             message.string = message.id
     with po.open("wb") as handle:
         write_po(handle, catalog, no_location=True, sort_output=True, width=100)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import and_, bindparam, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +32,7 @@ from services.member import (
     refresh_member,
 )
 from services.paging import Page, count_of, window
+from services.parsing import Unreadable, parse_zone
 
 
 class InvalidTimezone(ValueError):
@@ -430,21 +430,13 @@ async def get_community(session: AsyncSession, community_id: int) -> CommunityVi
 
 
 def parse_timezone(text: str) -> str:
-    """The canonical IANA name for user input such as 'asia/shanghai'; InvalidTimezone otherwise."""
-    name = text.strip()
-    if not name or len(name) > 64 or ".." in name or name.startswith("/"):
-        raise InvalidTimezone(name)
+    """The IANA zone for an IANA name in any case, a city or country in English or Chinese
+    ('北京', 'Singapore') or an offset ('UTC+8'), read by services/parsing.py; InvalidTimezone
+    otherwise."""
     try:
-        ZoneInfo(name)
-        return name
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
-
-    lowered = name.lower()
-    for candidate in available_timezones():
-        if candidate.lower() == lowered:
-            return candidate
-    raise InvalidTimezone(name)
+        return parse_zone(text)
+    except Unreadable:
+        raise InvalidTimezone(text.strip()) from None
 
 
 def parse_locale(text: str) -> str:

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, bindparam, case, cast, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,15 +49,17 @@ from services.db import insert_for, insert_in, prepared, table_of
 from services.errors import Refused
 from services.ledger import STARS
 from services.member import get_member
-from services.money import InvalidAmount, parse_amount
+from services.money import InvalidAmount
 from services.order import OrderView, get_order, order_view, refund_order, start_invoice
+from services.parsing import Unreadable, normalize, parse_amount, parse_moment
 from services.pickup import PickupSheet, pickup_sheet
 from services.refund import refund_now
 from services.role import led_communities
 from services.tiers import tier_discount
 
 MAX_DAYS_OPEN = 30
-_RELATIVE = re.compile(r"^(\d{1,4})\s*([mhd])$", re.IGNORECASE)
+# '10件:35.90': the word people add after a number of units
+_UNIT_WORDS = re.compile(r"\s*(?:件|个|個|份|盒|瓶|袋|u|units?|pcs)$", re.IGNORECASE)
 
 
 class GroupBuyError(Refused):
@@ -231,17 +232,19 @@ def price_for(base: int, tiers: tuple[tuple[int, int], ...], units: int) -> int:
 def parse_tiers(
     text: str, *, currency: str, locale: str, base_price: int, ceiling: int
 ) -> tuple[tuple[int, int], ...]:
-    """'10:35.90, 30:32.90' -> ((10, 3590), (30, 3290)); more units must always cost less."""
+    """'10:35.90, 30:32.90' -> ((10, 3590), (30, 3290)); more units must always cost less.
+    Full-width '１０：３５．９０，３０：３２．９０', '10件:35.9元', '10 -> ¥35.90' read the same."""
     tiers: list[tuple[int, int]] = []
-    for part in filter(None, (p.strip() for p in text.replace("，", ",").split(","))):
+    for part in filter(None, (p.strip() for p in re.split(r"[,;]", normalize(text)))):
         units_text, sep, price_text = part.replace("->", ":").replace("=", ":").partition(":")
-        if not sep or not units_text.strip().isdigit():
+        units_text = _UNIT_WORDS.sub("", units_text.strip())
+        if not sep or not units_text.isdigit() or len(units_text) > 7:
             raise GroupBuyError("bad_tiers", part)
         try:
             price = parse_amount(price_text, currency, locale=locale, ceiling=ceiling)
         except InvalidAmount:
             raise GroupBuyError("bad_tiers", part) from None
-        tiers.append((int(units_text.strip()), price))
+        tiers.append((int(units_text), price))
     previous_units, previous_price = 0, base_price
     for units, price in tiers:
         if units <= previous_units or price >= previous_price:
@@ -265,27 +268,21 @@ def parse_minimum(text: str) -> tuple[str, int]:
     return kind, parse_count(cleaned.removesuffix("u"))
 
 
-def parse_deadline(text: str, *, now: datetime, timezone: str) -> datetime:
-    """'24h', '90m', '3d', or '2026-11-25 20:00' in the group's time zone; in the future."""
-    cleaned = text.strip()
-    match = _RELATIVE.match(cleaned)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2).lower()
-        delta = {"m": timedelta(minutes=amount), "h": timedelta(hours=amount)}.get(
-            unit, timedelta(days=amount)
-        )
-        deadline = now + delta
-    else:
-        try:
-            local = datetime.fromisoformat(cleaned.replace("/", "-"))
-        except ValueError:
-            raise GroupBuyError("bad_deadline", cleaned) from None
-        if local.tzinfo is None:
-            local = local.replace(tzinfo=ZoneInfo(timezone))
-        deadline = local
-    if deadline <= now:
+def parse_deadline(
+    text: str, *, now: datetime, timezone: str, since: datetime | None = None
+) -> datetime:
+    """'24h', '3d', '明天晚上8点', 'tomorrow 8pm' or '2026-11-25 20:00' in the group's time zone
+    (services/parsing.py reads it; a duration counts from `since`, default `now`), later than
+    `since` and at most MAX_DAYS_OPEN after it. The refusal's detail is the unreadable part."""
+    base = since or now
+    try:
+        deadline = parse_moment(text, now=now, timezone=timezone, since=base)
+    except Unreadable as exc:
+        raise GroupBuyError("bad_deadline", exc.part) from None
+    cleaned = normalize(text)
+    if deadline <= base:
         raise GroupBuyError("deadline_past", cleaned)
-    if deadline - now > timedelta(days=MAX_DAYS_OPEN):
+    if deadline - base > timedelta(days=MAX_DAYS_OPEN):
         raise GroupBuyError("deadline_too_far", cleaned)
     return deadline
 

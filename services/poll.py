@@ -49,6 +49,7 @@ class PollError(ValueError):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+        self.detail = detail  # bad_closing: the part that could not be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +140,13 @@ def parse_options(text: str) -> tuple[str, ...]:
 
 
 def parse_closing(text: str, *, now: datetime, timezone: str) -> datetime:
-    """'3d', '12h', '90m' or '2026-11-25 20:00' in the given time zone; future, within 30 days."""
+    """'3d', '12h', '明天晚上8点', 'friday 6pm' or '2026-11-25 20:00' in the given time zone
+    (as a group-buy's deadline); future, within 30 days."""
     try:
         return parse_deadline(text, now=now, timezone=timezone)
     except GroupBuyError as exc:
         reason = {"deadline_past": "closing_past", "deadline_too_far": "closing_too_far"}
-        raise PollError(reason.get(exc.reason, "bad_closing"), text) from None
+        raise PollError(reason.get(exc.reason, "bad_closing"), exc.detail) from None
 
 
 def parse_points(text: str) -> int:

@@ -63,8 +63,8 @@ async def test_timezone_by_command_accepts_any_case_and_rejects_nonsense(harness
     assert "Time zone: Europe/London" in saved[0]
     bad = await harness.send(LEE, TEA, "/settings timezone <b>Moon/Base</b>")
     assert bad == [
-        "<b>Moon/Base</b> is not a time zone I know. Use a name like Asia/Shanghai, "
-        "Asia/Hong_Kong or Europe/London."
+        "<b>Moon/Base</b> is not a time zone I know. Write a city, a country or an offset, "
+        "like Singapore, London, Asia/Shanghai or UTC+8."
     ]
     # the HTML the leader typed came back escaped, shown as text
     assert "&lt;b&gt;Moon/Base&lt;/b&gt;" in (harness.emulator.last_bot_message(TEA).html or "")

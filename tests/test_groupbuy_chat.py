@@ -54,9 +54,7 @@ async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
         "You joined Oolong tea: quantity 2, you are #1."
     )
     # over the limit is refused with a reason
-    assert await harness.press(LEE, TEA, tea_card, index=0) == (
-        "That is more than the limit per member."
-    )
+    assert await harness.press(LEE, TEA, tea_card, index=0) == "超过了每人限购数量。"
     # nothing was edited during the burst: the edits wait out the interval ...
     tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
     assert tea_now.edit_count == 0
@@ -150,7 +148,8 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
     cases = {
         "/groupbuy tea 24h": "Open a group-buy with one line:",
         "/groupbuy 9 24h": "There is no such product.",
-        "/groupbuy 1 yesterday": "Give the deadline as 24h, 90m, 3d",
+        "/groupbuy 1 someday": "I could not read someday as a time.",
+        "/groupbuy 1 yesterday": "The deadline must be in the future.",
         "/groupbuy 1 2020-01-01 10:00": "The deadline must be in the future.",
         "/groupbuy 1 24h min=30u stock=20": "The minimum is larger than the stock",
         "/groupbuy 1 24h tiers=5:39.95": "Tiers must go up in units and down in price",
@@ -411,4 +410,4 @@ async def test_a_join_above_the_stock_left_says_how_many_are_left(harness: Harne
         "You are #2, quantity 1."
     )
     # and once none is left, it is sold out
-    assert await harness.press(LEE, TEA, card.message_id, index=0) == "Sorry, it is sold out."
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == "抱歉，已经售罄。"

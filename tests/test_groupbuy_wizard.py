@@ -73,7 +73,7 @@ async def test_a_leader_opens_a_group_buy_step_by_step(harness: Harness) -> None
         "✖️ Cancel",
     ]
     await tap(harness, "#1 Oolong tea · CN¥39.90")
-    assert last_text(harness).startswith("When does it close? Send 24h, 90m, 3d")
+    assert last_text(harness).startswith("When does it close? Send 24h, 3d, tomorrow 8pm")
     assert "(UTC time)" in last_text(harness)
     assert harness.emulator.last_bot_message(TEA).button_texts == ["⬅️ Back", "✖️ Cancel"]
     steps = [
@@ -168,7 +168,7 @@ async def test_bad_answers_are_explained_and_the_step_is_asked_again(harness: Ha
         # (answer, the explanation, the question asked again or the next one)
         ("9", "There is no such product.", "Which product?"),
         ("#1", "", "When does it close?"),
-        ("yesterday", "Give the deadline as 24h, 90m, 3d", "When does it close?"),
+        ("someday", "I could not read someday as a time.", "When does it close?"),
         ("2020-01-01 10:00", "The deadline must be in the future.", "When does it close?"),
         ("45d", "The deadline can be at most 30 days away.", "When does it close?"),
         ("2d", "", "How many are needed for it to form?"),
@@ -184,7 +184,11 @@ async def test_bad_answers_are_explained_and_the_step_is_asked_again(harness: Ha
         ("3", "", "Lower prices as more units sell?"),
         ("5:39.95", "Each tier needs more units and a lower price", "Lower prices as more"),
         ("10:35.90, 5:30", "Each tier needs more units and a lower price", "Lower prices"),
-        ("ten:35", "Write tiers as units:price pairs", "Lower prices as more units sell?"),
+        (
+            "ten:35",
+            "I could not read the tier ten:35. Write tiers",
+            "Lower prices as more units sell?",
+        ),
         ("20:30", "A tier at 20 units can never be reached: the stock is 12.", "Lower prices"),
         ("8:35.90", "", "Where do members pick it up?"),
         ("x" * 256, "That is 256 characters, but at most 255 fit here.", "Where do members"),
@@ -215,8 +219,8 @@ async def test_the_wizard_speaks_the_groups_language(harness: Harness) -> None:
     assert first.startswith("分步开团。")
     await tap(harness, "#1 Oolong tea · ¥39.90")
     assert last_text(harness).startswith("什么时候截止？")
-    reply = await say(harness, "明天")
-    assert reply.startswith("截止时间请写成 24h、90m、3d")
+    reply = await say(harness, "明天晚上")  # which hour of the evening?
+    assert reply.startswith("看不懂时间晚上。可以这样写：3天、24小时、明天晚上8点")
     assert "\n\n什么时候截止？" in reply
     await say(harness, "24h")
     assert harness.emulator.last_bot_message(TEA).button_texts == ["⬅️ 返回", "⏭ 跳过", "✖️ 取消"]
@@ -275,7 +279,7 @@ async def test_other_members_talk_as_usual_during_a_leaders_wizard(harness: Harn
         "This is someone else's group-buy setup, or it has ended."
     )
     # then Lee is still at the deadline step
-    assert (await say(harness, "soon")).startswith("Give the deadline as 24h")
+    assert (await say(harness, "soon")).startswith("I could not read soon as a time.")
     assert (await say(harness, "24h")).startswith("How many are needed for it to form?")
     # and a button of an earlier step is refused with the reason
     first = next(
@@ -362,7 +366,7 @@ async def test_a_wizard_left_alone_in_a_group_stops_taking_answers(harness: Harn
     await given_a_product(harness)
     await say(harness, "/groupbuy")
     await tap(harness, "#1 Oolong tea · CN¥39.90")
-    assert (await say(harness, "later")).startswith("Give the deadline as 24h")
+    assert (await say(harness, "later")).startswith("I could not read later as a time.")
     # when Lee comes back to the group's conversation long after the last question
     harness.clock.advance(minutes=31)
     # then what he writes is conversation, not an answer, and the wizard is gone

@@ -35,16 +35,24 @@ def catalog(locale: str) -> Catalog:
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_message_is_translated(locale: str) -> None:
-    translated = {m.id: m for m in catalog(locale) if m.id and isinstance(m.id, str)}
+    # a plural message (ngettext) is keyed by its singular, and needs every plural form
+    translated = {(m.id if isinstance(m.id, str) else m.id[0]): m for m in catalog(locale) if m.id}
     missing = sorted(
         text
         for text in source_messages()
-        if text not in translated or not translated[text].string or translated[text].fuzzy
+        if text not in translated
+        or not _forms(translated[text].string)
+        or not all(_forms(translated[text].string))
+        or translated[text].fuzzy
     )
     assert missing == [], f"untranslated in {locale}: run `make update-messages`, then translate"
     for message in translated.values():
-        assert isinstance(message.string, str)
-        assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string)), (
-            locale,
-            message.id,
-        )
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        wanted = set().union(*(PLACEHOLDER.findall(text) for text in ids))
+        for form in _forms(message.string):
+            assert set(PLACEHOLDER.findall(form)) == wanted, (locale, message.id, form)
+
+
+def _forms(string: str | tuple[str, ...]) -> list[str]:
+    """A translation's forms: one, or one per plural form."""
+    return [string] if isinstance(string, str) else list(string)

@@ -321,14 +321,11 @@ async def test_a_vip_window_admits_only_the_named_tier_and_above_until_it_ends(
     assert "👑 VIP early access until 11-21 06:00" in card.text
     # Lee (a Member) must wait; Mia (Silver) joins at once
     refusal = await harness.press(LEE, TEA, card.message_id, index=0)
-    assert refusal == (
-        "Early access is for VIP members until 06:00; everyone can join after that. "
-        "See /me for your tier."
-    )
+    assert refusal == "06:00 前仅限 VIP 会员优先参团，之后所有人都可参加。用 /me 查看你的等级。"
     assert await harness.press(MIA, TEA, card.message_id, index=0) == "You are #1, quantity 1."
     # when the window ends, everyone may join
     harness.clock.advance(hours=2)
-    assert await harness.press(LEE, TEA, card.message_id, index=0) == "You are #2, quantity 1."
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == "你是第 2 位，数量 1。"
 
 
 async def test_a_review_after_pickup_earns_points_once(harness: Harness) -> None:

@@ -36,7 +36,7 @@ async def formed_groupbuy(harness: Harness, crowd: int, *, english: bool = True)
     await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=100 limit=3 pickup=Shop A")
     card = harness.emulator.last_bot_message(TEA)
     assert await harness.press(MIA, TEA, card.message_id, index=1) == "You are #1, quantity 2."
-    assert await harness.press(KAI, TEA, card.message_id, index=0) == "You are #2, quantity 1."
+    assert await harness.press(KAI, TEA, card.message_id, index=0) == "你是第 2 位，數量 1。"
     for n in range(1, crowd + 1):
         member_id = CROWD + n
         harness.emulator.add_user(member_id, f"M{n}")

@@ -23,6 +23,7 @@ from handlers.text import (
     Effect,
     HandlerSettings,
     Notice,
+    countdown,
     esc,
     format_money,
     shorten,
@@ -140,11 +141,9 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
     lines.append(_("Units left: {n}").format(n=gb.units_left))
     local = gb.deadline.astimezone(ZoneInfo(timezone))
     if gb.status == GROUPBUY_OPEN:
-        left = max(0, int((gb.deadline - now).total_seconds()) // 60)
+        left = countdown((gb.deadline - now).total_seconds())
         lines.append(
-            _("Ends {when} (in {hours}h {minutes}m)").format(
-                when=local.strftime("%m-%d %H:%M"), hours=left // 60, minutes=left % 60
-            )
+            _("Ends {when} ({left} left)").format(when=local.strftime("%m-%d %H:%M"), left=left)
         )
     else:
         lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)

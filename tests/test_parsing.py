@@ -1,0 +1,389 @@
+"""services/parsing.py: what people type, read as they mean it, at a fixed now (Friday
+2026-11-20 15:30) in two time zones; and each refusal names the part it could not read."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.i18n import create_i18n
+from handlers.text import countdown
+from services.community import InvalidTimezone, parse_timezone
+from services.groupbuy import GroupBuyError, parse_tiers
+from services.money import InvalidAmount
+from services.parsing import (
+    Unreadable,
+    normalize,
+    parse_amount,
+    parse_duration,
+    parse_moment,
+    parse_zone,
+    zone_label,
+)
+
+ZONES = ("Asia/Shanghai", "America/New_York")  # New York keeps one offset until March
+WALL = "%a %Y-%m-%d %H:%M"
+
+# (typed, the local wall time it means); "23:59" is a day named without a time: its end
+ENGLISH = [
+    ("3d", "Mon 2026-11-23 15:30"),
+    ("24h", "Sat 2026-11-21 15:30"),
+    ("90m", "Fri 2026-11-20 17:00"),
+    ("1w", "Fri 2026-11-27 15:30"),
+    ("2h", "Fri 2026-11-20 17:30"),
+    ("45 min", "Fri 2026-11-20 16:15"),
+    ("1d12h", "Sun 2026-11-22 03:30"),
+    ("1.5h", "Fri 2026-11-20 17:00"),
+    ("in 3 days", "Mon 2026-11-23 15:30"),
+    ("in 2 hours", "Fri 2026-11-20 17:30"),
+    ("in 90 minutes", "Fri 2026-11-20 17:00"),
+    ("3 days", "Mon 2026-11-23 15:30"),
+    ("2 hours", "Fri 2026-11-20 17:30"),
+    ("in 1 week", "Fri 2026-11-27 15:30"),
+    ("2 weeks", "Fri 2026-12-04 15:30"),
+    ("3 days 2 hours", "Mon 2026-11-23 17:30"),
+    ("1 day and 6 hours", "Sat 2026-11-21 21:30"),
+    ("2 hours later", "Fri 2026-11-20 17:30"),
+    ("3 days from now", "Mon 2026-11-23 15:30"),
+    ("tomorrow", "Sat 2026-11-21 23:59"),
+    ("tomorrow 8pm", "Sat 2026-11-21 20:00"),
+    ("tomorrow at 8pm", "Sat 2026-11-21 20:00"),
+    ("tomorrow 20:00", "Sat 2026-11-21 20:00"),
+    ("tomorrow noon", "Sat 2026-11-21 12:00"),
+    ("tomorrow 9:30am", "Sat 2026-11-21 09:30"),
+    ("8pm tomorrow", "Sat 2026-11-21 20:00"),
+    ("today 8pm", "Fri 2026-11-20 20:00"),
+    ("tonight 8pm", "Fri 2026-11-20 20:00"),
+    ("at 8pm", "Fri 2026-11-20 20:00"),
+    ("8pm", "Fri 2026-11-20 20:00"),
+    ("8:30pm", "Fri 2026-11-20 20:30"),
+    ("20:00", "Fri 2026-11-20 20:00"),
+    ("10am", "Sat 2026-11-21 10:00"),
+    ("noon", "Sat 2026-11-21 12:00"),
+    ("midnight", "Sat 2026-11-21 00:00"),
+    ("saturday", "Sat 2026-11-21 23:59"),
+    ("saturday 10am", "Sat 2026-11-21 10:00"),
+    ("sat 10:00", "Sat 2026-11-21 10:00"),
+    ("sunday 6pm", "Sun 2026-11-22 18:00"),
+    ("monday", "Mon 2026-11-23 23:59"),
+    ("mon 9am", "Mon 2026-11-23 09:00"),
+    ("next monday", "Mon 2026-11-23 23:59"),
+    ("next monday 10am", "Mon 2026-11-23 10:00"),
+    ("friday 10am", "Fri 2026-11-27 10:00"),
+    ("friday 6pm", "Fri 2026-11-27 18:00"),
+    ("Dec 31", "Thu 2026-12-31 23:59"),
+    ("Dec 31 8pm", "Thu 2026-12-31 20:00"),
+    ("december 31 8pm", "Thu 2026-12-31 20:00"),
+    ("31 Dec", "Thu 2026-12-31 23:59"),
+    ("31 December 20:00", "Thu 2026-12-31 20:00"),
+    ("Nov 25", "Wed 2026-11-25 23:59"),
+    ("nov 25 8:30pm", "Wed 2026-11-25 20:30"),
+    ("12/31 20:00", "Thu 2026-12-31 20:00"),
+    ("12-31 20:00", "Thu 2026-12-31 20:00"),
+    ("12/1", "Tue 2026-12-01 23:59"),
+    ("the 25th", "Wed 2026-11-25 23:59"),
+    ("day after tomorrow", "Sun 2026-11-22 23:59"),
+    ("day after tomorrow noon", "Sun 2026-11-22 12:00"),
+    ("in 3 days at 8pm", "Mon 2026-11-23 20:00"),
+    ("2026-11-25 20:00", "Wed 2026-11-25 20:00"),
+    ("2026-11-25T20:00", "Wed 2026-11-25 20:00"),
+    ("2026/11/25 20:00", "Wed 2026-11-25 20:00"),
+    ("2026-11-25", "Wed 2026-11-25 23:59"),
+    ("2026-12-31 23:59", "Thu 2026-12-31 23:59"),
+    ("next week", "Fri 2026-11-27 15:30"),
+    ("TOMORROW 8PM", "Sat 2026-11-21 20:00"),
+    ("Tomorrow 8 pm", "Sat 2026-11-21 20:00"),
+    ("in 10 days", "Mon 2026-11-30 15:30"),
+    ("in three days", "Mon 2026-11-23 15:30"),
+    ("in an hour", "Fri 2026-11-20 16:30"),
+    ("two hours later", "Fri 2026-11-20 17:30"),
+]
+
+CHINESE = [
+    ("明天晚上8点", "Sat 2026-11-21 20:00"),
+    ("后天中午", "Sun 2026-11-22 12:00"),
+    ("下周一", "Mon 2026-11-23 23:59"),
+    ("3天", "Mon 2026-11-23 15:30"),
+    ("2小时", "Fri 2026-11-20 17:30"),
+    ("12月31日20:00", "Thu 2026-12-31 20:00"),
+    ("12-31 20:00", "Thu 2026-12-31 20:00"),
+    ("周六上午10点", "Sat 2026-11-21 10:00"),
+    ("明天", "Sat 2026-11-21 23:59"),
+    ("后天", "Sun 2026-11-22 23:59"),
+    ("大后天", "Mon 2026-11-23 23:59"),
+    ("今天晚上9点", "Fri 2026-11-20 21:00"),
+    ("今晚8点", "Fri 2026-11-20 20:00"),
+    ("今晚八点半", "Fri 2026-11-20 20:30"),
+    ("明晚7点", "Sat 2026-11-21 19:00"),
+    ("明天早上9点", "Sat 2026-11-21 09:00"),
+    ("明天上午10点", "Sat 2026-11-21 10:00"),
+    ("明天中午12点", "Sat 2026-11-21 12:00"),
+    ("明天中午1点", "Sat 2026-11-21 13:00"),
+    ("明天下午3点", "Sat 2026-11-21 15:00"),
+    ("明天下午3点半", "Sat 2026-11-21 15:30"),
+    ("明天晚上8点15分", "Sat 2026-11-21 20:15"),
+    ("明天晚上八点一刻", "Sat 2026-11-21 20:15"),
+    ("明天凌晨2点", "Sat 2026-11-21 02:00"),
+    ("明天午夜", "Sun 2026-11-22 00:00"),
+    ("明天 20:00", "Sat 2026-11-21 20:00"),
+    ("明天20:00", "Sat 2026-11-21 20:00"),
+    ("后天下午两点", "Sun 2026-11-22 14:00"),
+    ("周六", "Sat 2026-11-21 23:59"),
+    ("周日", "Sun 2026-11-22 23:59"),
+    ("周日晚上8点", "Sun 2026-11-22 20:00"),
+    ("星期六 10:00", "Sat 2026-11-21 10:00"),
+    ("星期天下午3点", "Sun 2026-11-22 15:00"),
+    ("礼拜五晚上6点", "Fri 2026-11-20 18:00"),
+    ("礼拜天", "Sun 2026-11-22 23:59"),
+    ("下周一上午9点", "Mon 2026-11-23 09:00"),
+    ("下周五", "Fri 2026-11-27 23:59"),
+    ("下下周三 9:00", "Wed 2026-12-02 09:00"),
+    ("这周日", "Sun 2026-11-22 23:59"),
+    ("本周六晚上8点", "Sat 2026-11-21 20:00"),
+    ("周五下午3点", "Fri 2026-11-27 15:00"),
+    ("12月31日", "Thu 2026-12-31 23:59"),
+    ("12月31号", "Thu 2026-12-31 23:59"),
+    ("12月31日晚上8点", "Thu 2026-12-31 20:00"),
+    ("12月31号 20:00", "Thu 2026-12-31 20:00"),
+    ("2026年12月31日", "Thu 2026-12-31 23:59"),
+    ("2026年12月25日晚上8点", "Fri 2026-12-25 20:00"),
+    ("1月5日", "Tue 2027-01-05 23:59"),
+    ("31号", "Thu 2026-12-31 23:59"),
+    ("25号晚上8点", "Wed 2026-11-25 20:00"),
+    ("12-31", "Thu 2026-12-31 23:59"),
+    ("12/31 20:00", "Thu 2026-12-31 20:00"),
+    ("晚上8点", "Fri 2026-11-20 20:00"),
+    ("下午3点", "Sat 2026-11-21 15:00"),
+    ("8点", "Sat 2026-11-21 08:00"),
+    ("20点", "Fri 2026-11-20 20:00"),
+    ("20:00", "Fri 2026-11-20 20:00"),
+    ("中午", "Sat 2026-11-21 12:00"),
+    ("3天后", "Mon 2026-11-23 15:30"),
+    ("2小时后", "Fri 2026-11-20 17:30"),
+    ("半小时", "Fri 2026-11-20 16:00"),
+    ("半天", "Sat 2026-11-21 03:30"),
+    ("两周", "Fri 2026-12-04 15:30"),
+    ("三天", "Mon 2026-11-23 15:30"),
+    ("十天", "Mon 2026-11-30 15:30"),
+    ("1天12小时", "Sun 2026-11-22 03:30"),
+    ("30分钟", "Fri 2026-11-20 16:00"),
+    ("90分钟后", "Fri 2026-11-20 17:00"),
+    ("１２月３１日２０：００", "Thu 2026-12-31 20:00"),
+    ("明天晚上８点", "Sat 2026-11-21 20:00"),
+    ("３天", "Mon 2026-11-23 15:30"),
+    ("明天晚上8點", "Sat 2026-11-21 20:00"),
+    ("後天中午", "Sun 2026-11-22 12:00"),
+    ("下週一", "Mon 2026-11-23 23:59"),
+    ("週六上午10點", "Sat 2026-11-21 10:00"),
+    ("2小時", "Fri 2026-11-20 17:30"),
+    ("明天晚上8点前", "Sat 2026-11-21 20:00"),
+    ("12月31日20:00截止", "Thu 2026-12-31 20:00"),
+    ("2天", "Sun 2026-11-22 15:30"),
+    ("48小时", "Sun 2026-11-22 15:30"),
+]
+
+
+def read(text: str, zone: str) -> str:
+    now = datetime(2026, 11, 20, 15, 30, tzinfo=ZoneInfo(zone))
+    moment = parse_moment(text, now=now, timezone=zone)
+    assert moment.tzinfo is not None
+    return moment.astimezone(ZoneInfo(zone)).strftime(WALL)
+
+
+def test_the_tables_are_long_enough() -> None:
+    assert len(ENGLISH) >= 60 and len(CHINESE) >= 60
+    assert len({text for text, _ in ENGLISH}) == len(ENGLISH)
+    assert len({text for text, _ in CHINESE}) == len(CHINESE)
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize(("text", "meant"), ENGLISH)
+def test_english_dates_and_times(text: str, meant: str, zone: str) -> None:
+    assert read(text, zone) == meant
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize(("text", "meant"), CHINESE)
+def test_chinese_dates_and_times(text: str, meant: str, zone: str) -> None:
+    assert read(text, zone) == meant
+
+
+def test_an_explicit_offset_wins_over_the_zone() -> None:
+    now = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
+    for zone in ZONES:
+        moment = parse_moment("2026-11-25 20:00+08:00", now=now, timezone=zone)
+        assert moment == datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def test_a_duration_counts_from_since() -> None:
+    now = datetime(2026, 11, 20, 7, 30, tzinfo=UTC)
+    later = now + timedelta(days=2)
+    assert parse_moment("12h", now=now, timezone="UTC", since=later) == later + timedelta(hours=12)
+    # a named day is still from now
+    tomorrow = parse_moment("明天晚上8点", now=now, timezone="Asia/Shanghai", since=later)
+    assert tomorrow == datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ("someday", "someday"),
+        ("soon", "soon"),
+        ("tomorrow asdf", "asdf"),
+        ("tomorrow 25pm", "25pm"),
+        ("next month", "next month"),  # a month is too vague for a deadline
+        ("20", "20"),  # a bare number is a typo, not the 20th
+        ("3x", "3x"),
+        ("明天晚上", "晚上"),  # which hour of the evening? asked, not guessed
+        ("晚上", "晚上"),
+        ("明天xx", "xx"),
+        ("明天晚上8点吧", "吧"),
+        ("2月30日", "2月30"),
+        ("25点", "25点"),
+        ("明天下午3点99分", "3点99分"),
+        ("下周八", "下周八"),
+        ("32号", "32号"),
+        ("   ", ""),
+    ],
+)
+def test_refusals_name_the_part_that_could_not_be_read(text: str, part: str) -> None:
+    with pytest.raises(Unreadable) as refused:
+        parse_moment(text, now=datetime(2026, 11, 20, 7, 30, tzinfo=UTC), timezone="Asia/Shanghai")
+    assert (refused.value.kind, refused.value.part) == ("when", part)
+
+
+def test_full_width_input_is_normalised_first() -> None:
+    assert normalize("１０：３５．９０，３０：３２．９０") == "10:35.90,30:32.90"
+    assert normalize("１２－３１\u3000２０：００") == "12-31 20:00"
+    assert normalize("  35。9 ") == "35.9"
+    assert parse_duration("１．５ｈ") == timedelta(hours=1, minutes=30)
+    assert parse_duration("tomorrow") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "minor"),
+    [
+        ("35.9", 3590),
+        ("35.90元", 3590),
+        ("35.9 元", 3590),
+        ("¥35.90", 3590),
+        ("￥35.9", 3590),
+        ("CN¥35.90", 3590),
+        ("35块", 3500),
+        ("35块钱", 3500),
+        ("35块9", 3590),  # 9 角: tenths, as it is said
+        ("35块9毛", 3590),
+        ("35元5角", 3550),
+        ("CNY 35.90", 3590),
+        ("35.90CNY", 3590),
+        ("rmb35.9", 3590),
+        ("３５．９０", 3590),
+        ("１，２３４．５", 123450),
+    ],
+)
+def test_amounts_as_people_type_them(text: str, minor: int) -> None:
+    assert parse_amount(text, "CNY", locale="zh_Hans", ceiling=10**9) == minor
+
+
+def test_amounts_refused_with_a_reason() -> None:
+    for text, currency, reason in (
+        ("USD 5", "CNY", "currency"),
+        ("35 RMB", "USD", "currency"),
+        ("35块99", "CNY", "not_a_number"),  # 块 then two digits: 35.99 or 3599? asked again
+        ("NaN", "CNY", "not_a_number"),
+        ("三十五元", "CNY", "not_a_number"),
+    ):
+        with pytest.raises(InvalidAmount) as refused:
+            parse_amount(text, currency, locale="zh_Hans", ceiling=10**9)
+        assert refused.value.reason == reason, text
+
+
+def test_tiers_typed_with_full_width_punctuation() -> None:
+    def tiers(text: str) -> tuple[tuple[int, int], ...]:
+        return parse_tiers(text, currency="CNY", locale="zh_Hans", base_price=3990, ceiling=10**9)
+
+    assert tiers("１０：３５．９０，３０：３２．９０") == ((10, 3590), (30, 3290))
+    assert tiers("10件:35.9元、30件:32.9元") == ((10, 3590), (30, 3290))
+    assert tiers("10：¥35.90；30：¥32.90") == ((10, 3590), (30, 3290))
+    with pytest.raises(GroupBuyError) as refused:
+        tiers("10:35.90，三十:32.90")
+    assert (refused.value.reason, refused.value.detail) == ("bad_tiers", "三十:32.90")
+
+
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("Asia/Shanghai", "Asia/Shanghai"),
+        ("asia/hong_kong", "Asia/Hong_Kong"),
+        ("北京", "Asia/Shanghai"),
+        ("上海", "Asia/Shanghai"),
+        ("北京时间", "Asia/Shanghai"),
+        ("中国", "Asia/Shanghai"),
+        ("香港", "Asia/Hong_Kong"),
+        ("台北", "Asia/Taipei"),
+        ("臺灣", "Asia/Taipei"),
+        ("新加坡", "Asia/Singapore"),
+        ("东京", "Asia/Tokyo"),
+        ("東京", "Asia/Tokyo"),
+        ("伦敦", "Europe/London"),
+        ("Beijing", "Asia/Shanghai"),
+        ("beijing time", "Asia/Shanghai"),
+        ("Singapore", "Asia/Singapore"),
+        ("China", "Asia/Shanghai"),
+        ("Hong Kong", "Asia/Hong_Kong"),
+        ("Los Angeles", "America/Los_Angeles"),
+        ("kolkata", "Asia/Kolkata"),
+        ("UTC", "UTC"),
+        ("UTC+8", "Etc/GMT-8"),
+        ("GMT+8", "Etc/GMT-8"),
+        ("+08:00", "Etc/GMT-8"),
+        ("UTC－５", "Etc/GMT+5"),
+        ("utc+0", "UTC"),
+        ("UTC+5:30", "Asia/Kolkata"),
+        ("东八区", "Etc/GMT-8"),
+    ],
+)
+def test_time_zones_by_name_place_or_offset(text: str, zone: str) -> None:
+    assert parse_zone(text) == zone
+    assert parse_timezone(text) == zone
+
+
+def test_unknown_zones_are_refused_naming_them() -> None:
+    for text in ("Mars", "UTC+15", "UTC+5:17", "火星", "../etc/passwd"):
+        with pytest.raises(Unreadable) as refused:
+            parse_zone(text)
+        assert (refused.value.kind, refused.value.part) == ("zone", text)
+        with pytest.raises(InvalidTimezone):
+            parse_timezone(text)
+
+
+def test_fixed_offsets_read_the_way_they_were_typed() -> None:
+    assert zone_label("Etc/GMT-8") == "UTC+8"
+    assert zone_label("Etc/GMT+5") == "UTC-5"
+    assert zone_label("Asia/Shanghai") == "Asia/Shanghai"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "chinese"),
+    [
+        (26 * 86400 + 13 * 3600 + 59 * 60, "26 days 13 hours", "26 天 13 小时"),
+        (86400 + 3600, "1 day 1 hour", "1 天 1 小时"),
+        (2 * 86400, "2 days", "2 天"),
+        (86400 - 60, "23 hours 59 minutes", "23 小时 59 分钟"),
+        (3600, "1 hour", "1 小时"),
+        (3600 + 60, "1 hour 1 minute", "1 小时 1 分钟"),
+        (5 * 60 + 30, "5 minutes", "5 分钟"),
+        (30, "0 minutes", "0 分钟"),
+        (-5, "0 minutes", "0 分钟"),
+    ],
+)
+def test_countdowns_read_in_days_and_hours_over_a_day(
+    seconds: int, english: str, chinese: str
+) -> None:
+    i18n = create_i18n("en")
+    with i18n.context(), i18n.use_locale("en"):
+        assert countdown(seconds) == english
+    with i18n.context(), i18n.use_locale("zh_Hans"):
+        assert countdown(seconds) == chinese
