@@ -23,7 +23,7 @@ from tests.conftest import KAI, LEE, MIA, TEA, FakeClock, Harness
 from tests.faults import deliver, handled
 from tests.test_groupbuy_chat import open_drop
 
-JOINED = "You are #1, quantity 1."
+JOINED = "你是第 1 位，數量 1。"  # Kai reads his own tap's answer in 繁體中文
 
 
 def sqlite_file(harness: Harness) -> str:
@@ -151,7 +151,7 @@ async def test_a_join_failed_by_the_database_is_clean_and_its_redelivery_joins_o
         assert await deliver(harness, update) == 1  # one more delivery changes nothing
         assert await joins(harness) == [(MIA, 1)]
         # and the bot keeps working for everyone else
-        assert await harness.press(LEE, TEA, tea_card, index=1) == "You are #2, quantity 2."
+        assert await harness.press(LEE, TEA, tea_card, index=1) == "你是第 2 位，数量 2。"
     finally:
         await runtime.close()
 
