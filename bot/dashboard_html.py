@@ -326,6 +326,10 @@ def cell(
 ) -> str:
     """A value as the reader reads it: local time, money in its currency, yes/no, a status in
     words, a group by its title and a tier by its (translated) name."""
+    names = names or Names()
+    if column == "tier" and isinstance(rank := row.get("tier_rank"), int) and rank in names.tiers:
+        tier = names.tiers[rank]  # a default tier has no row in the store: its name is None
+        return tier_label(tier.code, tier.name)
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -341,13 +345,9 @@ def cell(
         return value_label(labels, value)
     if column == "locale" and isinstance(value, str):
         return LANGUAGE_NAMES.get(value, value)  # a language by its own name
-    names = names or Names()
     if column in GROUP_COLUMNS:
         ids = [int(part) for part in str(value).split() if part.lstrip("-").isdecimal()]
         return ", ".join(names.groups.get(ident) or str(ident) for ident in ids)
-    if column == "tier" and isinstance(rank := row.get("tier_rank"), int) and rank in names.tiers:
-        tier = names.tiers[rank]
-        return tier_label(tier.code, tier.name)
     if column == "targets" and isinstance(value, str):
         return targets_text(value, names.tiers, names.groups)
     return str(value)
