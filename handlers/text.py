@@ -46,6 +46,11 @@ def pgettext(context: str, text: str) -> str:
     return translator.pgettext(context, text) if translator is not None else text
 
 
+def list_text(items: Iterable[str]) -> str:
+    """Items one after the other, as the reader's language lists them (a 、 in Chinese)."""
+    return pgettext("list separator", ", ").join(items)
+
+
 def esc(value: object) -> str:
     """User-supplied text made safe for an HTML message."""
     return escape(str(value), quote=False)

@@ -146,7 +146,7 @@ async def test_tier_names_read_in_the_readers_language_and_staff_names_as_typed(
     summary = "\n".join(m.text or "" for m in texts)
     (tiers,) = [line for line in summary.splitlines() if "普通会员" in line]
     # then the default tiers read in Chinese, and the tier staff named reads as they typed it
-    assert re.search(r"普通会员 \d+, 银卡 0, 黄金会员 0, 钻石会员 0", tiers), tiers
+    assert re.search(r"普通会员 \d+、银卡 0、黄金会员 0、钻石会员 0", tiers), tiers
     for english in ("Member", "Silver", "Gold", "Diamond"):
         assert english not in summary
     # and Sam, who reads English, sees the English defaults beside the same typed name
