@@ -46,6 +46,7 @@ from services.statement import (
     statement_rows,
 )
 from services.tables import TABLES, Query, community_rows, csv_chunks
+from services.tiers import TierView, list_tiers
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,16 @@ class View:
     community: str
     scope: Scope
     communities: list[tuple[int, str]]
+    tiers: tuple[TierView, ...]
     error: str
+
+    @property
+    def names(self) -> html.Names:
+        """Group titles and tiers, to show names rather than ids on the pages."""
+        return html.Names(
+            groups={ident: title for ident, title in self.communities if title},
+            tiers={tier.rank: tier for tier in self.tiers},
+        )
 
     def query(self, search: str = "") -> Query:
         return Query(scope=self.scope, period=self.period, timezone=self.zone.key, search=search)
@@ -266,6 +276,7 @@ class Dashboard:
                         _("The dashboard is for brand staff and group leaders."),
                     )
                 communities = await communities_in(session, reader.scope)
+                tiers = await list_tiers(session)
                 community = request.query.get("community", "").strip()
                 scope = reader.scope
                 if community:
@@ -299,6 +310,7 @@ class Dashboard:
             community=community,
             scope=scope,
             communities=communities,
+            tiers=tiers,
             error=error,
         )
 
@@ -365,6 +377,7 @@ class Dashboard:
             csv_href=f"csv/{name}" + (f"?{urlencode(params)}" if params else ""),
             locale=view.locale,
             zone=view.zone,
+            names=view.names,
         )
 
     # -- pages -----------------------------------------------------------------------------
@@ -627,6 +640,7 @@ class Dashboard:
             csv_href="csv/statement?" + urlencode({**params, "leader": str(target.id)}),
             locale=view.locale,
             zone=view.zone,
+            names=view.names,
         )
         return _("Statement"), f'<div class="cards">{cards}</div>{table}'
 

@@ -7,7 +7,8 @@ user-facing string, and chart text is the browser's, so Chinese titles render as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from urllib.parse import urlencode
@@ -15,8 +16,26 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import N_, format_money
+from handlers.text import LANGUAGE_NAMES, N_, format_money
+from handlers.views.broadcast import targets_text
+from handlers.views.labels import (
+    ACCOUNT_KIND,
+    BROADCAST_STATUS,
+    FULFILMENT_STATUS,
+    GROUPBUY_STATUS,
+    MIN_KIND,
+    ORDER_STATUS,
+    PAYMENT_MODE,
+    POLL_STATUS,
+    TRANSACTION_KIND,
+    Labels,
+)
+from handlers.views.labels import (
+    label as value_label,
+)
+from handlers.views.perks import tier_label
 from models.ledger import POINTS
+from services.tiers import TierView
 
 PAGES = (
     ("", N_("Overview")),
@@ -141,6 +160,32 @@ COLUMN_LABELS = {
     "votes": N_("Votes"),
     "voters": N_("Voters"),
 }
+
+# how a stored value of a column reads on a page, by "table.column" or by column in every table
+# (the CSV keeps the values as stored)
+VALUE_LABELS: dict[str, Labels] = {
+    "orders.status": ORDER_STATUS,
+    "groupbuys.status": GROUPBUY_STATUS,
+    "statement.status": GROUPBUY_STATUS,
+    "broadcasts.status": BROADCAST_STATUS,
+    "polls.status": POLL_STATUS,
+    "fulfilment.status": FULFILMENT_STATUS,
+    "ledger.kind": TRANSACTION_KIND,
+    "account_kind": ACCOUNT_KIND,
+    "payment_mode": PAYMENT_MODE,
+    "min_kind": MIN_KIND,
+}
+# columns holding a group's id, or several (space separated): a page shows their titles
+GROUP_COLUMNS = frozenset({"chat_id", "communities"})
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    """What a page knows to name things by: group titles by id, tiers by rank."""
+
+    groups: Mapping[int, str] = field(default_factory=dict)
+    tiers: Mapping[int, TierView] = field(default_factory=dict)
+
 
 STYLE = """
 :root { --ink:#1d2733; --muted:#5f6b7a; --line:#dde3ea; --accent:#3478f6; --bg:#f6f8fb; }
@@ -269,8 +314,22 @@ def filters(
     )
 
 
-def cell(column: str, value: object, row: dict[str, object], locale: str, zone: ZoneInfo) -> str:
-    """A value as the reader reads it: local time, money in its currency, yes/no."""
+def cell(
+    column: str,
+    value: object,
+    row: dict[str, object],
+    locale: str,
+    zone: ZoneInfo,
+    *,
+    table: str = "",
+    names: Names | None = None,
+) -> str:
+    """A value as the reader reads it: local time, money in its currency, yes/no, a status in
+    words, a group by its title and a tier by its (translated) name."""
+    names = names or Names()
+    if column == "tier" and isinstance(rank := row.get("tier_rank"), int) and rank in names.tiers:
+        tier = names.tiers[rank]  # a default tier has no row in the store: its name is None
+        return tier_label(tier.code, tier.name)
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -281,6 +340,16 @@ def cell(column: str, value: object, row: dict[str, object], locale: str, zone: 
         currency = row.get("currency") or row.get("asset")
         if isinstance(currency, str) and currency and currency != POINTS:
             return format_money(value, currency, locale)
+    labels = VALUE_LABELS.get(f"{table}.{column}") or VALUE_LABELS.get(column)
+    if labels is not None and isinstance(value, str):
+        return value_label(labels, value)
+    if column == "locale" and isinstance(value, str):
+        return LANGUAGE_NAMES.get(value, value)  # a language by its own name
+    if column in GROUP_COLUMNS:
+        ids = [int(part) for part in str(value).split() if part.lstrip("-").isdecimal()]
+        return ", ".join(names.groups.get(ident) or str(ident) for ident in ids)
+    if column == "targets" and isinstance(value, str):
+        return targets_text(value, names.tiers, names.groups)
     return str(value)
 
 
@@ -294,6 +363,7 @@ def table(
     csv_href: str,
     locale: str,
     zone: ZoneInfo,
+    names: Names | None = None,
 ) -> str:
     """A table block with its CSV link; `more` says rows were left out of the page."""
     head = "".join(f"<th>{escape(_(COLUMN_LABELS.get(c, c)))}</th>" for c in columns)
@@ -303,7 +373,7 @@ def table(
         lines.append(
             "<tr>"
             + "".join(
-                f"<td>{escape(cell(c, v, named, locale, zone))}</td>"
+                f"<td>{escape(cell(c, v, named, locale, zone, table=name, names=names))}</td>"
                 for c, v in zip(columns, values, strict=False)
             )
             + "</tr>"

@@ -40,7 +40,8 @@ from handlers.paging import (
     turn_card_page,
 )
 from handlers.text import N_, CallbackId, esc, unreadable_text
-from handlers.views.broadcast import delivery_message
+from handlers.views.broadcast import delivery_message, targets_text
+from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
 from handlers.wizard import NOT_OPEN, Target, Wizard
@@ -56,7 +57,7 @@ from models.broadcast import (
 from models.perks import SEGMENTS
 from services import broadcast as outbox
 from services.audit import record_action
-from services.community import CommunityView, open_communities
+from services.community import CommunityView, get_community, open_communities
 from services.compliance import ABSOLUTE_CLAIM, MISSING_DEADLINE, MISSING_PRICE, highlight, lint
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
@@ -109,20 +110,6 @@ def _zone(member: MemberView, settings: BroadcastSettings) -> str:
     return member.timezone or settings.default_timezone
 
 
-STATUS_NAMES = {
-    "scheduled": N_("scheduled"),
-    "running": N_("sending"),
-    "paused": N_("paused"),
-    "cancelled": N_("cancelled"),
-    "done": N_("done"),
-}
-SKIP_NAMES = {
-    "not_opted_in": N_("not opted in"),
-    "unreachable": N_("blocked the bot"),
-    "never": N_("the weekly cap is 0"),
-    "cancelled": N_("cancelled"),
-    "bot_removed": N_("bot removed from the group"),
-}
 FINDING_NAMES = {
     MISSING_PRICE: N_("The drop does not say its price."),
     MISSING_DEADLINE: N_("The drop does not say until when it runs."),
@@ -740,9 +727,7 @@ async def _summary(
     ]
     for reason, count in plan.skipped.items():
         lines.append(
-            _("Skipped: {count} ({reason}).").format(
-                count=count, reason=_(SKIP_NAMES.get(reason, reason))
-            )
+            _("Skipped: {count} ({reason}).").format(count=count, reason=label(SKIP_REASON, reason))
         )
     if plan.earliest is not None and plan.latest is not None:
         lines.append(
@@ -915,8 +900,19 @@ def _paid_line(per_second: float) -> str:
     ).format(rate=f"{per_second:g}")
 
 
+async def _targets_text(session: AsyncSession, targets: str) -> str:
+    """Who a broadcast goes to, in words, for an HTML message."""
+    kind, _sep, value = targets.partition(":")
+    groups: dict[int, str] = {}
+    if kind == TARGET_COMMUNITY and value.lstrip("-").isdecimal():
+        group = await get_community(session, int(value))
+        groups = {group.id: group.title} if group and group.title else {}
+    tiers = {t.rank: t for t in await list_tiers(session)} if kind == TARGET_TIER else {}
+    return esc(targets_text(targets, tiers, groups))
+
+
 def _status_text(
-    view: outbox.Progress, zone: str, now: datetime, settings: BroadcastSettings
+    view: outbox.Progress, zone: str, now: datetime, settings: BroadcastSettings, targets: str
 ) -> str:
     counts = view.counts
     paid = view.paid and settings.broadcast_paid
@@ -924,8 +920,8 @@ def _status_text(
     lines = [
         _("Broadcast #{id} ({targets}): {status}").format(
             id=view.id,
-            targets=esc(view.targets),
-            status=_(STATUS_NAMES.get(view.status, view.status)),
+            targets=targets,
+            status=label(BROADCAST_STATUS, view.status),
         ),
         _(
             "Sent {sent}, waiting {waiting}, deferred {deferred}, skipped {skipped}, "
@@ -1009,7 +1005,7 @@ async def send_broadcast_cards(
     zone = _zone(member, settings)
     for view in page.items:
         await target.answer(
-            _status_text(view, zone, clock(), settings),
+            _status_text(view, zone, clock(), settings, await _targets_text(session, view.targets)),
             reply_markup=_control_keyboard(view),
         )
     await send_footer(target, _("Broadcasts: {counter}"), "broadcasts", page)
@@ -1052,7 +1048,13 @@ async def _send_status(
         await message.answer(_error("not_found").format(id=broadcast_id))
         return
     await message.answer(
-        _status_text(view, _zone(member, settings), clock(), settings),
+        _status_text(
+            view,
+            _zone(member, settings),
+            clock(),
+            settings,
+            await _targets_text(session, view.targets),
+        ),
         reply_markup=_control_keyboard(view),
     )
 
@@ -1093,7 +1095,7 @@ async def control_button(
         )
     except outbox.BroadcastError as exc:
         view = await outbox.progress(session, broadcast_id=callback_data.broadcast_id)
-        status = _(STATUS_NAMES.get(view.status, view.status)) if view else ""
+        status = label(BROADCAST_STATUS, view.status) if view else ""
         await query.answer(
             _error(exc.code).format(id=callback_data.broadcast_id, status=status),
             show_alert=True,
@@ -1114,6 +1116,12 @@ async def control_button(
     if view is not None and isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):  # the text did not change
             await query.message.edit_text(
-                _status_text(view, _zone(member, settings), clock(), settings),
+                _status_text(
+                    view,
+                    _zone(member, settings),
+                    clock(),
+                    settings,
+                    await _targets_text(session, view.targets),
+                ),
                 reply_markup=_control_keyboard(view),
             )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.text import N_, esc
+from handlers.views.labels import SEGMENT, label
 from handlers.views.perks import points_text
 from models.perks import SEGMENTS
 from services.coupons import template_by_code
@@ -21,13 +22,6 @@ from services.segments import SegmentError, add_rule, list_rules, retire_rule, s
 router = Router(name="care")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
-SEGMENT_NAMES = {
-    "new": N_("new"),
-    "active": N_("active"),
-    "loyal": N_("loyal"),
-    "at_risk": N_("at risk"),
-    "churned": N_("churned"),
-}
 CARE_USAGE = N_(
     "Send /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] | message. Segments: new, "
     "active, loyal, at_risk, churned. For example: /care_add churned points=50 coupon=BACK10 "
@@ -43,8 +37,7 @@ CARE_ERRORS = {
 
 
 def segment_name(segment: str | None) -> str:
-    label = SEGMENT_NAMES.get(segment or "")
-    return _(label) if label else _("any")
+    return label(SEGMENT, segment) if segment else _("any")
 
 
 @router.message(Command("care"), PRIVATE, RoleFilter(Role.STAFF, "care.list"))

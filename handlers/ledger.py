@@ -14,8 +14,8 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.perks import POINT_REASONS
-from handlers.text import N_, HandlerSettings, esc, format_money
+from handlers.text import HandlerSettings, esc, format_money
+from handlers.views.labels import TRANSACTION_KIND, label
 from models.ledger import (
     ACCOUNT_COMMISSION_PAID_OUT,
     ACCOUNT_CUSTOMER_PAYABLE,
@@ -37,21 +37,6 @@ from services.role import Role
 
 router = Router(name="ledger")
 PRIVATE = F.chat.type == ChatType.PRIVATE
-
-# how a transaction kind reads in a member's statement
-MOVEMENT_LABELS = {
-    "order_paid": N_("Order paid"),
-    "order_refund": N_("Order refunded"),
-    "reversal": N_("Correction"),
-    "commission": N_("Commission"),
-    "commission_release": N_("Commission released"),
-    "referral_commission": N_("Commission on an invited friend's order"),
-    "referral_commission_release": N_("Commission released"),
-    "refund_paid": N_("Refund received"),
-    "payment_unmatched": N_("Payment that could not be used"),
-    "commission_payout": N_("Commission paid out"),
-    **POINT_REASONS,
-}
 
 
 def format_amount(amount: int, asset: str, locale: str) -> str:
@@ -148,9 +133,8 @@ async def wallet(
     if recent:
         lines += ["", _("Recent movements:")]
         for _account, move in recent:
-            label = MOVEMENT_LABELS.get(move.kind)
             when = move.created_at.astimezone(zone).strftime("%Y-%m-%d")
-            text = _(label) if label else esc(move.kind)
+            text = esc(label(TRANSACTION_KIND, move.kind))
             lines.append(f"{when}  {signed(move.amount, move.asset, locale)}  {text}")
         if older:
             lines.append(

@@ -40,6 +40,7 @@ from handlers.text import (
     format_money,
     later,
 )
+from handlers.views.labels import ORDER_STATUS, label
 from handlers.views.member import ambiguous_text
 from handlers.views.order import invoice
 from handlers.views.payment import paid_notices
@@ -91,15 +92,6 @@ REFUND_BOOKED = N_(
     "back, and I will tell you when they have."
 )
 
-STATUS_LABELS = {
-    "reserved": N_("reserved"),
-    "awaiting_payment": N_("awaiting payment"),
-    "paid": N_("paid"),
-    "fulfilled": N_("picked up"),
-    "cancelled": N_("cancelled"),
-    "refunded": N_("refunded"),
-    "expired": N_("expired"),
-}
 # why Telegram may not take the money, as the member reads it in the payment window
 PRE_CHECKOUT_REFUSALS = {
     "unknown_order": N_("I cannot find this order any more. Please order again."),
@@ -125,7 +117,7 @@ class OrderPageCallback(CallbackData, prefix="ordp"):
 
 
 def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
-    status = i18n.gettext(STATUS_LABELS.get(order.status, order.status))
+    status = label(ORDER_STATUS, order.status)
     return (
         f"#{order.id} {esc(name)} · {esc(order.title)} ×{order.quantity} · "
         f"{format_money(order.total, order.currency, locale)} · {status}"

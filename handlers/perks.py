@@ -34,6 +34,7 @@ from handlers.text import (
     unreadable_text,
 )
 from handlers.views import menu as screen
+from handlers.views.labels import POINT_REASON, label
 from handlers.views.member import ambiguous_text
 from handlers.views.menu import MenuCallback, with_back
 from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
@@ -70,7 +71,6 @@ from services.points import (
     gift,
     member_points,
     points_balance,
-    transaction_kind,
 )
 from services.rewards import (
     FulfilmentError,
@@ -101,23 +101,6 @@ GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 Clock = Callable[[], datetime]
 
 # why points moved, as a member reads it in their statement
-POINT_REASONS = {
-    transaction_kind("checkin"): N_("Daily check-in"),
-    transaction_kind("order"): N_("Points for an order"),
-    transaction_kind("referral"): N_("Friend invited"),
-    transaction_kind("welcome"): N_("Welcome gift for joining"),
-    transaction_kind("vote"): N_("Voted in a poll"),
-    transaction_kind("suggestion"): N_("Suggestion adopted"),
-    transaction_kind("review"): N_("Review after pickup"),
-    transaction_kind("birthday"): N_("Birthday gift"),
-    transaction_kind("gift"): N_("Gift between members"),
-    transaction_kind("redeem"): N_("Reward redeemed"),
-    transaction_kind("donation"): N_("Donated to charity"),
-    transaction_kind("clawback"): N_("Points of a refunded order"),
-    transaction_kind("expiry"): N_("Points expired"),
-    transaction_kind("care"): N_("A gift from us"),
-    "reversal": N_("Correction"),
-}
 BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")
 POINTS_ERRORS = {
     "not_enough": N_("You do not have enough points for that."),
@@ -299,8 +282,7 @@ MAX_STATEMENT = 100_000  # movements in the full statement file
 
 
 def point_reason(kind: str) -> str:
-    label = POINT_REASONS.get(kind)
-    return _(label) if label else kind
+    return label(POINT_REASON, kind)
 
 
 async def full_statement(

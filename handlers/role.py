@@ -42,6 +42,7 @@ from handlers.text import (
     HandlerSettings,
     esc,
 )
+from handlers.views.labels import LEADER_SOURCE, label
 from handlers.views.leader import LeadCallback
 from handlers.views.member import ambiguous_text
 from models.role import (
@@ -49,9 +50,6 @@ from models.role import (
     LEADER_APPLIED,
     LEADER_DECLINED,
     LEADER_SUSPENDED,
-    SOURCE_APPLICATION,
-    SOURCE_CREATOR,
-    SOURCE_MIGRATED,
     SOURCE_STAFF,
 )
 from services.audit import audit_page, record_action
@@ -309,7 +307,9 @@ async def _audit_screen(
         lines = [_("Privileged actions (newest first):"), _("None in that range.")]
     for row in page.items:
         mark = "✅" if row.allowed else "⛔"
-        where = f" @{row.chat_id}" if row.chat_id is not None else ""
+        where = ""  # where it happened: the group's title when known, else its id
+        if row.chat_id is not None:
+            where = f" @ {esc(row.chat_title)}" if row.chat_title else f" @{row.chat_id}"
         detail = f" {esc(row.detail)}" if row.detail else ""
         lines.append(
             f"{mark} {row.at:%Y-%m-%d %H:%M} UTC <code>{row.actor_id}</code> "
@@ -348,12 +348,6 @@ LEADER_ERRORS = {
         "The leader is told it."
     ),
     "reason_too_long": N_("The reason can be at most 500 characters. Send a shorter one."),
-}
-SOURCE_LABELS = {
-    SOURCE_STAFF: N_("appointed by staff"),
-    SOURCE_APPLICATION: N_("applied and approved"),
-    SOURCE_CREATOR: N_("its creator, appointed when staff added me"),
-    SOURCE_MIGRATED: N_("a Telegram admin who led before appointments"),
 }
 
 
@@ -630,7 +624,7 @@ REASON_IN_LIST = 100  # characters of a suspension's reason in /leaders (the lea
 def _leader_line(leader: LeaderView, member: MemberView | None) -> str:
     name = _name(member) if member is not None else f"<code>{leader.member_id}</code>"
     if leader.status == LEADER_ACTIVE:
-        source = _(SOURCE_LABELS.get(leader.source, SOURCE_LABELS[SOURCE_STAFF]))
+        source = label(LEADER_SOURCE, leader.source or SOURCE_STAFF)
         state = _("leads ({source})").format(source=source)
     elif leader.status == LEADER_SUSPENDED:
         reason = leader.reason or ""

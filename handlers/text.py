@@ -12,8 +12,8 @@ from typing import Annotated, Any, Protocol
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
 
@@ -31,6 +31,24 @@ CallbackId = Annotated[int, Field(ge=-(2**63) + 1, le=2**63 - 1)]
 def N_(text: str) -> str:
     """Marks a message for extraction without translating it; translate later with a locale."""
     return text
+
+
+def NP_(context: str, text: str) -> str:
+    """N_ for a message with a context (msgctxt): translate it later with pgettext(context, ...)."""
+    return text
+
+
+def pgettext(context: str, text: str) -> str:
+    """The message in the current locale, told apart by its context (msgctxt) from the same
+    English words that read differently elsewhere ("Member" as a tier, or as a column)."""
+    i18n = get_i18n()
+    translator = i18n.locales.get(i18n.current_locale)
+    return translator.pgettext(context, text) if translator is not None else text
+
+
+def list_text(items: Iterable[str]) -> str:
+    """Items one after the other, as the reader's language lists them (a 、 in Chinese)."""
+    return pgettext("list separator", ", ").join(items)
 
 
 def esc(value: object) -> str:

@@ -95,6 +95,7 @@ class PointsFigures:
 @dataclass(frozen=True, slots=True)
 class TierCount:
     rank: int
+    code: str  # a default tier's code (its name is translated); "" for one staff named
     name: str
     members: int
 
@@ -346,7 +347,7 @@ async def tier_distribution(session: AsyncSession) -> tuple[TierCount, ...]:
     counts: dict[int, int] = defaultdict(int)
     for rank, n in rows.all():
         counts[int(rank or 0)] += int(n)
-    return tuple(TierCount(t.rank, t.name, counts.get(t.rank, 0)) for t in tiers)
+    return tuple(TierCount(t.rank, t.code, t.name, counts.get(t.rank, 0)) for t in tiers)
 
 
 def _referrals(rows: Iterable[StatsRow]) -> Referrals:

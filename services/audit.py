@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.audit import AuditEntry
+from models.community import Community
 from services.paging import Page, count_of, window
 
 
@@ -20,6 +21,7 @@ class AuditView:
     at: datetime
     actor_id: int
     chat_id: int | None
+    chat_title: str | None  # the group's title when the bot knows the group
     action: str
     allowed: bool
     required_role: str
@@ -71,11 +73,19 @@ async def audit_page(
     total = await count_of(session, query)
     ordered = query.order_by(col(AuditEntry.id).desc()).limit(limit).offset(offset)
     rows = (await session.execute(ordered)).scalars().all()
+    chats = {row.chat_id for row in rows if row.chat_id is not None}
+    titles: dict[int, str] = {}
+    if chats:
+        found = await session.execute(
+            select(col(Community.id), col(Community.title)).where(col(Community.id).in_(chats))
+        )
+        titles = {int(ident): str(title) for ident, title in found.all() if title}
     views = [
         AuditView(
             at=row.at,
             actor_id=row.actor_id,
             chat_id=row.chat_id,
+            chat_title=titles.get(row.chat_id) if row.chat_id is not None else None,
             action=row.action,
             allowed=row.allowed,
             required_role=row.required_role,

@@ -183,7 +183,7 @@ async def test_staff_pause_and_cancel_from_the_list(harness: Harness) -> None:
     assert "First delivery 2026-11-24 09:00" in summary
     await tap(harness, SAM, "✅ Confirm", user=SAM)
     listing = await harness.send(SAM, SAM, "/broadcasts")
-    assert listing[0].startswith("Broadcast #1 (groups): scheduled")
+    assert listing[0].startswith("Broadcast #1 (all groups): scheduled")
     answer = await tap(harness, SAM, "⏸ #1", user=SAM)
     assert answer == "Saved."
     assert "paused" in (harness.emulator.last_bot_message(SAM).text or "")

@@ -116,7 +116,7 @@ async def test_a_broadcast_to_a_community_reaches_its_opted_in_members_once(
     assert by_chat.keys() == {MIA, ANA, BEN, LEE}
     await harness.runtime.broadcasts.housekeeping()
     assert (await harness.send(SAM, SAM, "/broadcast status 1"))[0].startswith(
-        f"Broadcast #1 (community:{TEA}): done"
+        "Broadcast #1 (members of Tea Lovers): done"  # the group by its name, not its id
     )
 
 

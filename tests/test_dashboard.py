@@ -353,7 +353,9 @@ async def test_group_buys_page_charts_each_group_buy_against_its_minimum(
             assert "Nothing in this period." in await response.text()
     chart = page.split('id="chart-groupbuys"')[1].split("</section>")[0]
     assert "Oolong tea" in chart and ">0 / 3<" in chart
-    assert f"<td>{TEA}</td>" in page  # the table names the group it was posted in
+    # the table names the group it was posted in, and its status and minimum in words
+    assert "<td>Tea Lovers</td>" in page and f"<td>{TEA}</td>" not in page
+    assert "<td>open</td>" in page and "<td>people</td>" in page
 
 
 async def test_a_long_export_never_holds_the_bots_write_lock(harness: Harness) -> None:
@@ -371,3 +373,39 @@ async def test_a_long_export_never_holds_the_bots_write_lock(harness: Harness) -
         assert replies and replies[0].startswith("Hi Mia"), replies
         rest = [chunk async for chunk in chunks]
     assert len(rest) > 2
+
+
+async def test_a_chinese_page_shows_statuses_in_words_and_groups_by_name(
+    harness: Harness, dashboard: str
+) -> None:
+    await shop(harness)  # Mia's orders in Tea Lovers and Coffee Club, paid to their leaders
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=3 stock=10")
+    # when Sam reads the dashboard in 简体中文
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+        pages = {}
+        for name in ("ledger", "groupbuys", "members"):
+            async with http.get(f"{dashboard}/{name}", params={"lang": "zh_Hans"}) as response:
+                pages[name] = await response.text()
+    orders = pages["ledger"].split('id="table-orders"')[1].split("</section>")[0]
+    entries = pages["ledger"].split('id="table-ledger"')[1].split("</section>")[0]
+    # then orders read their status and payment mode in Chinese, and the group by its name
+    assert "<td>已付款</td>" in orders and "<td>取货时付给团长</td>" in orders
+    assert "<td>Tea Lovers</td>" in orders and "<td>Coffee Club</td>" in orders
+    for raw in ("paid", "offline", str(TEA), str(COFFEE)):
+        assert f"<td>{raw}</td>" not in orders
+    # and ledger entries name their kind and account in words
+    assert "<td>订单已付款</td>" in entries and "<td>order_paid</td>" not in entries
+    assert "<td>团长代收现金</td>" in entries and "<td>leader_cash</td>" not in entries
+    # and a group-buy reads its status and the group it is posted in
+    assert "<td>进行中</td>" in pages["groupbuys"] and "<td>Tea Lovers</td>" in pages["groupbuys"]
+    assert "<td>open</td>" not in pages["groupbuys"]
+    # and on the members page "Member" the column is 成员, "Member" the tier is 普通会员
+    assert "<th>成员</th>" in pages["members"] and "<td>普通会员</td>" in pages["members"]
+    assert "<td>简体中文</td>" in pages["members"]  # Lee's language, by its own name
+    # while the CSV keeps the values as stored
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+        async with http.get(f"{dashboard}/csv/orders") as response:
+            exported = rows_of(await response.read())
+    assert {"paid", "offline", str(TEA)} <= set(exported[1])

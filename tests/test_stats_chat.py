@@ -131,3 +131,25 @@ async def test_members_are_refused_and_bad_periods_explained(harness: Harness) -
     answer = await stats(harness, SAM, SAM, "2026-11-01..2026-11-20")
     assert "Stats from Nov 1, 2026 to Nov 20, 2026" in (answer[0].text or "")
     assert answer[-1].kind == "photo"
+
+
+async def test_tier_names_read_in_the_readers_language_and_staff_names_as_typed(
+    harness: Harness,
+) -> None:
+    await shop(harness)
+    # given staff named tier 1 themselves, and Lee, who reads 简体中文, is staff too
+    renamed = await harness.send(SAM, SAM, "/tier_set 1 name=银卡")
+    assert renamed and not renamed[0].startswith("Sorry"), renamed
+    await harness.send(OWNER, OWNER, "/grant_staff @lee")
+    # when Lee asks for the brand's stats in private
+    *texts, _photo = await stats(harness, LEE, LEE, "7d")
+    summary = "\n".join(m.text or "" for m in texts)
+    (tiers,) = [line for line in summary.splitlines() if "普通会员" in line]
+    # then the default tiers read in Chinese, and the tier staff named reads as they typed it
+    assert re.search(r"普通会员 \d+、银卡 0、黄金会员 0、钻石会员 0", tiers), tiers
+    for english in ("Member", "Silver", "Gold", "Diamond"):
+        assert english not in summary
+    # and Sam, who reads English, sees the English defaults beside the same typed name
+    *texts, _photo = await stats(harness, SAM, SAM, "7d")
+    english = "\n".join(m.text or "" for m in texts)
+    assert re.search(r"Tiers: Member \d+, 银卡 0, Gold 0, Diamond 0", english), english

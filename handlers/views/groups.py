@@ -9,13 +9,8 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, esc
-from models.community import (
-    APPROVAL_APPROVED,
-    APPROVAL_DECLINED,
-    APPROVAL_PENDING,
-    APPROVAL_SUSPENDED,
-)
+from handlers.text import CallbackId, esc
+from handlers.views.labels import APPROVAL, label
 from services.community import CommunityView
 from services.groups import APPROVE, DECLINE
 from services.member import MemberView
@@ -30,18 +25,9 @@ class GroupCallback(CallbackData, prefix="grp"):
     card: int = 0  # 1: pressed on the review card, which then shows the decision
 
 
-STATE_NAMES = {
-    APPROVAL_PENDING: N_("waiting for approval"),
-    APPROVAL_APPROVED: N_("approved"),
-    APPROVAL_SUSPENDED: N_("suspended"),
-    APPROVAL_DECLINED: N_("declined"),
-}
-
-
 def state_name(approval: str) -> str:
     """The approval state as staff read it, in the current locale."""
-    label = STATE_NAMES.get(approval)
-    return _(label) if label else approval
+    return label(APPROVAL, approval)
 
 
 def group_name(title: str, community_id: int) -> str:

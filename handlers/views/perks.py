@@ -7,15 +7,18 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal, format_percent
 
-from handlers.text import N_, HandlerSettings, esc, format_money
+from handlers.text import NP_, HandlerSettings, esc, format_money, pgettext
 from services.tiers import TierChange, TierView
 
-# the default tiers' names, translated; tiers staff named themselves show their own name
+# the default tiers' names, translated (a tier's code says it is a default); tiers staff
+# named themselves show their own name. "tier" tells "Member" the tier (普通会员) from
+# "Member" the person (会员) in the catalogs.
+TIER_CONTEXT = "tier"
 TIER_NAMES = {
-    "member": N_("Member"),
-    "silver": N_("Silver"),
-    "gold": N_("Gold"),
-    "diamond": N_("Diamond"),
+    "member": NP_("tier", "Member"),
+    "silver": NP_("tier", "Silver"),
+    "gold": NP_("tier", "Gold"),
+    "diamond": NP_("tier", "Diamond"),
 }
 
 
@@ -34,9 +37,16 @@ def tier_amount(value: int, settings: HandlerSettings, locale: str) -> str:
     return format_money(value, settings.tier_currency, locale)
 
 
+def tier_label(code: str, name: str) -> str:
+    """A tier's name in the current locale, not escaped: a default tier's translated name, or
+    the name staff gave it, as typed."""
+    label = TIER_NAMES.get(code)
+    return pgettext(TIER_CONTEXT, label) if label else name
+
+
 def tier_name(tier: TierView) -> str:
-    label = TIER_NAMES.get(tier.code)
-    return _(label) if label else esc(tier.name)
+    """A tier's name for an HTML message (escaped)."""
+    return esc(tier_label(tier.code, tier.name))
 
 
 def tier_perks(tier: TierView, locale: str) -> list[str]:

@@ -10,7 +10,8 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
 from handlers.chart import stats_chart
-from handlers.text import N_, esc, format_money
+from handlers.text import N_, esc, format_money, list_text
+from handlers.views.perks import tier_label
 from services.analytics import Figures, Ratio, StatsReport
 from services.money import currency_digits
 
@@ -163,7 +164,9 @@ def detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[tuple[
             )
         )
     if figures.tiers is not None:
-        tiers = ", ".join(f"{esc(t.name)} {n(t.members, locale)}" for t in figures.tiers)
+        tiers = list_text(
+            f"{esc(tier_label(t.code, t.name))} {n(t.members, locale)}" for t in figures.tiers
+        )
         lines.append(_line(_("Tiers"), tiers or "—", "tiers"))
     lines += [
         _line(
