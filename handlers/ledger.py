@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.perks import POINT_REASONS
-from handlers.text import N_, HandlerSettings, esc, format_money
+from handlers.text import N_, HandlerSettings, counted, esc, format_money
+from handlers.views.perks import points_text
 from models.ledger import (
     ACCOUNT_COMMISSION_PAID_OUT,
     ACCOUNT_CUSTOMER_PAYABLE,
@@ -56,7 +57,7 @@ MOVEMENT_LABELS = {
 
 def format_amount(amount: int, asset: str, locale: str) -> str:
     if asset == POINTS:
-        return _("{points} points").format(points=format_decimal(amount, locale=locale))
+        return points_text(amount, locale)
     return format_money(amount, asset, locale)
 
 
@@ -185,13 +186,13 @@ async def export(
     first, last = period.first.isoformat(), period.last.isoformat()
     await message.answer_document(
         BufferedInputFile(entries, filename=f"ledger_{span}.csv"),
-        caption=_("Ledger entries from {first} to {last}: {count} rows.").format(
-            first=first, last=last, count=entry_count
+        caption=_("Ledger entries from {first} to {last}: {rows}.").format(
+            first=first, last=last, rows=counted("row", entry_count)
         ),
     )
     await message.answer_document(
         BufferedInputFile(orders, filename=f"orders_{span}.csv"),
-        caption=_("Orders from {first} to {last}: {count} rows.").format(
-            first=first, last=last, count=order_count
+        caption=_("Orders from {first} to {last}: {rows}.").format(
+            first=first, last=last, rows=counted("row", order_count)
         ),
     )

@@ -30,6 +30,7 @@ from handlers.text import (
     CallbackId,
     CommitHook,
     HandlerSettings,
+    counted,
     esc,
     unreadable_text,
 )
@@ -122,7 +123,7 @@ BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000
 POINTS_ERRORS = {
     "not_enough": N_("You do not have enough points for that."),
     "self": N_("You cannot give points to yourself."),
-    "over_cap": N_("That is more than you may give away today (at most {cap} points a day)."),
+    "over_cap": N_("That is more than you may give away today (at most {cap} a day)."),
     "bad_amount": BAD_POINTS,
     "out_of_stock": N_("Sorry, that reward is out of stock."),
     "no_reward": N_("That reward is not available any more."),
@@ -177,17 +178,19 @@ def _int_arg(text: str) -> int | None:
 
 def _points_error(exc: PointsError, settings: HandlerSettings, locale: str) -> str:
     template = POINTS_ERRORS.get(exc.reason, BAD_POINTS)
-    return _(template).format(cap=format_decimal(settings.gift_daily_cap, locale=locale))
+    return _(template).format(cap=points_text(settings.gift_daily_cap, locale))
 
 
 def check_in_text(result: CheckInResult, name: str, locale: str) -> str:
     if not result.new:
-        return _("{name}, you have already checked in today. Streak: {streak} days.").format(
-            name=name, streak=result.streak
+        return _("{name}, you have already checked in today. Streak: {streak}.").format(
+            name=name, streak=counted("day", result.streak)
         )
     parts = [
-        _("{name} checked in: +{points}. Streak: {streak} days.").format(
-            name=name, points=points_text(result.points, locale), streak=result.streak
+        _("{name} checked in: +{points}. Streak: {streak}.").format(
+            name=name,
+            points=points_text(result.points, locale),
+            streak=counted("day", result.streak),
         )
     ]
     if result.bonus:
@@ -384,7 +387,7 @@ async def me_text(
         _("<b>{name}</b>").format(name=esc(member.display_name)),
         _("Tier: {tier}").format(tier=tier_name(place.tier)),
         _("Points: {points}").format(points=format_decimal(balance, locale=locale)),
-        _("Check-in streak: {streak} days").format(streak=streak),
+        _("Check-in streak: {streak}").format(streak=counted("day", streak)),
         _("Coupons: {count} (see /coupons)").format(
             count=len(await held_coupons(session, member.id, now))
         ),

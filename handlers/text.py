@@ -12,8 +12,8 @@ from typing import Annotated, Any, Protocol
 from aiogram import Bot
 from aiogram.methods import TelegramMethod
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from pydantic import Field
 
@@ -31,6 +31,42 @@ CallbackId = Annotated[int, Field(ge=-(2**63) + 1, le=2**63 - 1)]
 def N_(text: str) -> str:
     """Marks a message for extraction without translating it; translate later with a locale."""
     return text
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a plural message (singular, plural) for extraction without translating it;
+    translate later with `ngettext(*message, n)` (see `counted`)."""
+    return singular, plural
+
+
+# a count with its noun, in the reader's language and grammatical number ("1 day", "2 days",
+# "2 天"); a sentence with a count takes one of these as its placeholder, so that one
+# sentence can hold several counts and each reads right
+COUNTS = {
+    "day": NP_("{n} day", "{n} days"),
+    "month": NP_("{n} month", "{n} months"),
+    "minute": NP_("{n} minute", "{n} minutes"),
+    "unit": NP_("{n} unit", "{n} units"),
+    "person": NP_("{n} person", "{n} people"),
+    "group": NP_("{n} group", "{n} groups"),
+    "chat": NP_("{n} chat", "{n} chats"),
+    "member": NP_("{n} member", "{n} members"),
+    "row": NP_("{n} row", "{n} rows"),
+    "star": NP_("{n} star", "{n} stars"),
+    "friend": NP_("{n} friend", "{n} friends"),
+    "answer": NP_("{n} answer", "{n} answers"),
+    "character": NP_("{n} character", "{n} characters"),
+    "reservation": NP_("{n} reservation", "{n} reservations"),
+    "message": NP_("{n} message", "{n} messages"),
+}
+
+
+def counted(noun: str, n: int) -> str:
+    """`n` of a noun in COUNTS, in the current locale: "1 group", "3 groups", "3 个群"."""
+    i18n = get_i18n()
+    singular, plural = COUNTS[noun]
+    number = format_decimal(n, locale=i18n.current_locale)
+    return i18n.gettext(singular, plural, abs(n)).format(n=number)
 
 
 def esc(value: object) -> str:

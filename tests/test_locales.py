@@ -18,7 +18,7 @@ PLACEHOLDER = re.compile(r"\{\w*\}")
 
 def source_messages() -> set[str]:
     """The message ids in the code, extracted as the Makefile does (with N_)."""
-    keywords = {**DEFAULT_KEYWORDS, "N_": None}
+    keywords = {**DEFAULT_KEYWORDS, "N_": None, "NP_": (1, 2)}
     found: set[str] = set()
     for source in SOURCES:
         for _file, _line, message, _comments, _context in extract_from_dir(

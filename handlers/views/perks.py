@@ -3,7 +3,7 @@ the order router and the member-care job)."""
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal, format_percent
 
@@ -20,7 +20,10 @@ TIER_NAMES = {
 
 
 def points_text(points: int, locale: str) -> str:
-    return _("{points} points").format(points=format_decimal(points, locale=locale))
+    """A number of points with its noun: "1 point", "2 points", "1 积分"."""
+    return ngettext("{points} point", "{points} points", abs(points)).format(
+        points=format_decimal(points, locale=locale)
+    )
 
 
 def by_points(settings: HandlerSettings) -> bool:
