@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal
 
-from handlers.text import N_, HandlerSettings, esc, format_money
+from handlers.text import N_, HandlerSettings, discount_figures, esc, format_money
 from services.tiers import TierChange, TierView
 
 # the default tiers' names, translated; tiers staff named themselves show their own name
@@ -46,11 +46,9 @@ def tier_perks(tier: TierView, locale: str) -> list[str]:
     """What a tier gives, one line each."""
     lines = []
     if tier.discount_bps:
-        lines.append(
-            _("{percent} off every order").format(
-                percent=format_percent(tier.discount_bps / 10_000, "#,##0.##%", locale=locale)
-            )
-        )
+        # Translators: {zhe} may stand for {percent} (the share paid: 98 for 2% off, as in 98折)
+        off = _("{percent} off every order")
+        lines.append(off.format(**discount_figures(tier.discount_bps, locale)))
     if tier.multiplier_pct != 100:
         lines.append(
             _("{multiplier}× points on orders").format(
