@@ -10,6 +10,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
+from scripts import zh_typography
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("bot", "handlers", "services", "models")  # as `make extract-messages`
 LOCALES = ("en", "zh_Hans", "zh_Hant")
@@ -61,3 +63,47 @@ def test_every_message_is_translated(locale: str) -> None:
 def _forms(string: str | tuple[str, ...]) -> list[str]:
     """A translation's forms: one, or one per plural form."""
     return [string] if isinstance(string, str) else list(string)
+
+
+# a count followed by an English plural noun: "{n} days", "{count} groups", "{n} people"
+COUNT_NOUN = re.compile(r"\{(\w+)\}(?:/\{\w+\})? (?:more |new )?([a-z]+s|people)\b")
+NOT_COUNTS = zh_typography.WORDS | {"amount", "price", "when", "time", "date", "id", "link", "code"}
+NOT_NOUNS = {"is", "was", "has", "does", "its", "this", "us", "as", "yes", "always", "says"}
+
+
+def _singular_only(text: str) -> bool:
+    return any(
+        name not in NOT_COUNTS and noun not in NOT_NOUNS
+        for name, noun in COUNT_NOUN.findall(text)
+    )
+
+
+def test_a_message_with_a_count_has_a_plural_form() -> None:
+    """A count next to an English plural noun is an ngettext message ("1 day", "2 days"):
+    "Streak: 1 days" would read wrong."""
+    singular_only = sorted(
+        message.id
+        for message in catalog("en")
+        if isinstance(message.id, str) and _singular_only(message.id)
+    )
+    assert singular_only == [], "use ngettext or handlers.text.counted for these"
+
+
+@pytest.mark.parametrize("locale", ("zh_Hans", "zh_Hant"))
+def test_chinese_typography(locale: str) -> None:
+    """Full-width punctuation inside Chinese text, names right against it, numbers set apart
+    (README, "Translations"); scripts/zh_typography.py fixes the spacing."""
+    problems = [
+        (message.id, form, problem)
+        for message in catalog(locale)
+        if message.id
+        for form in _forms(message.string)
+        for problem in zh_typography.problems(form)
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_fuzzy_entries(locale: str) -> None:
+    """A fuzzy entry is a guess nobody checked: compiled with --use-fuzzy, it would show."""
+    assert [m.id for m in catalog(locale) if m.id and m.fuzzy] == []
