@@ -39,7 +39,7 @@ from handlers.paging import (
     send_footer,
     turn_card_page,
 )
-from handlers.text import N_, CallbackId, counted, esc, unreadable_text
+from handlers.text import N_, CallbackId, counted, esc, sentences, unreadable_text
 from handlers.views.broadcast import delivery_message
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
@@ -881,9 +881,10 @@ async def _create(
         id=broadcast_id, chats=counted("chat", plan.recipients)
     )
     if plan.earliest is not None and plan.latest is not None:
-        text += " " + _("First delivery {earliest}, last {latest} ({zone}).").format(
+        first_last = _("First delivery {earliest}, last {latest} ({zone}).").format(
             earliest=_local(plan.earliest, zone), latest=_local(plan.latest, zone), zone=esc(zone)
         )
+        text = sentences(text, first_last)
     await message.answer(text + "\n" + _("/broadcasts shows its progress."))
     broadcaster.wake()
 

@@ -285,7 +285,10 @@ async def coupons_page(
     if page.total:
         lines[0] = _("<b>Your coupons</b> ({counter})").format(counter=page_counter(page))
         lines += [
-            f"🎟 {c.template.code}: {describe(c.template, locale, settings.default_timezone)}"
+            _("🎟 {code}: {description}").format(
+                code=c.template.code,
+                description=describe(c.template, locale, settings.default_timezone),
+            )
             for c in page.items
         ]
         lines.append(_("Use one with /usecoupon CODE, or with its button when you order."))

@@ -141,7 +141,8 @@ def open_error_text(exc: GroupBuyError) -> str | None:
     text = OPEN_ERRORS.get(exc.reason)
     if not text:
         return None
-    units = counted("unit", int(exc.detail)) if exc.detail.isdigit() else exc.detail
+    # the stock left, when the refusal is about it (detail is then the number the service found)
+    units = counted("unit", int(exc.detail)) if exc.reason == "not_enough_stock" else exc.detail
     return _(text).format(limit=exc.detail, left=exc.detail, units=units, part=quoted(exc.detail))
 
 

@@ -300,7 +300,10 @@ async def report(message: Message, session: AsyncSession, clock: Clock) -> None:
         said = found.comments.get(score.community_id, [])
         if said:
             lines.append(_("Latest comments:"))
-            lines += [f"• {value}: {esc(text)}" for value, text in said]
+            lines += [
+                _("• {score}: {comment}").format(score=value, comment=esc(text))
+                for value, text in said
+            ]
         blocks.append("\n".join(lines))
     for text in pack_blocks(blocks):  # many groups with long comments take several messages
         await message.answer(text)

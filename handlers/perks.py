@@ -32,6 +32,7 @@ from handlers.text import (
     HandlerSettings,
     counted,
     esc,
+    sentences,
     unreadable_text,
 )
 from handlers.views import menu as screen
@@ -630,9 +631,10 @@ async def birthday_command(
     await set_birthday(session, member_id=member.id, birthday=(month, day))
     text = _("Saved: your birthday is {birthday}.").format(birthday=f"{month:02d}-{day:02d}")
     if gift:
-        text += " " + _("Your tier's birthday gift is {points}.").format(
+        gift_text = _("Your tier's birthday gift is {points}.").format(
             points=points_text(gift, member.locale)
         )
+        text = sentences(text, gift_text)
     await message.answer(text)
 
 
@@ -683,7 +685,8 @@ async def review_command(
         return
     text = _("Thank you for your review!")
     if earned:
-        text += " " + _("It earned you {points}.").format(points=points_text(earned, member.locale))
+        earned_text = _("It earned you {points}.").format(points=points_text(earned, member.locale))
+        text = sentences(text, earned_text)
     await message.answer(text)
 
 

@@ -111,6 +111,21 @@ def shorten(text: str, limit: int, *, one_paragraph: bool = True) -> str:
     return cut.rstrip(" \n,.;:，。；：、") + "…"
 
 
+def sentences(*parts: str) -> str:
+    """Translated sentences one after another: a space after an English full stop, none after
+    a Chinese one (。！？ and other full-width marks end a sentence without a gap)."""
+    text = ""
+    for part in parts:
+        if not part:
+            continue
+        gap = "" if not text or text[-1] in FULL_WIDTH_ENDS else " "
+        text += gap + part
+    return text
+
+
+FULL_WIDTH_ENDS = "。！？：；，）」』"
+
+
 def pack_blocks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
     """Blocks of HTML lines joined into as few messages as fit the limit, a block never split
     (each block must fit on its own)."""
