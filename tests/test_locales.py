@@ -73,8 +73,7 @@ NOT_NOUNS = {"is", "was", "has", "does", "its", "this", "us", "as", "yes", "alwa
 
 def _singular_only(text: str) -> bool:
     return any(
-        name not in NOT_COUNTS and noun not in NOT_NOUNS
-        for name, noun in COUNT_NOUN.findall(text)
+        name not in NOT_COUNTS and noun not in NOT_NOUNS for name, noun in COUNT_NOUN.findall(text)
     )
 
 
