@@ -37,6 +37,16 @@ EITHER = frozenset(
         "welcome", "again", "after", "before", "link", "command",
     }
 )  # fmt: skip
+# placeholders that (mostly) hold a count with its noun ("5 积分", "3 个群", from
+# handlers.text.counted): a number first, so set apart before it; a Chinese noun last, so
+# right against what follows (not checked: some of these names hold a bare number elsewhere)
+COUNTED = frozenset(
+    {
+        "points", "balance", "cap", "streak", "days", "review_days", "months", "minutes",
+        "groups", "chats", "members", "people", "units", "rows", "stars", "friends", "answers",
+        "rate", "reservations",
+    }
+)  # fmt: skip
 # a number written right before these reads as one word: 98折
 TIGHT_UNITS = "折"
 
@@ -46,21 +56,24 @@ ASCII_PUNCTUATION = re.compile(
 )
 
 
-def kind(name: str) -> str:
-    """How a placeholder is spaced: "word", "number" (numbers, amounts, dates, codes, counts
-    with their noun) or "either"."""
+def kind(name: str, *, plural: bool = False) -> str:
+    """How a placeholder is spaced: "word", "number" (numbers, amounts, dates, codes),
+    "counted" (a count with its noun) or "either". In a plural entry ("{points} 积分") the
+    count is the bare number."""
     if name in WORDS:
         return "word"
+    if name in COUNTED:
+        return "number" if plural else "counted"
     return "either" if name in EITHER else "number"
 
 
-def problems(text: str) -> list[str]:
+def problems(text: str, *, plural: bool = False) -> list[str]:
     """What breaks the rules in one Chinese msgstr (empty when it keeps them)."""
     found = []
     for match in ASCII_PUNCTUATION.finditer(text):
         found.append(f"ASCII punctuation in Chinese text: {match.group(0)!r}")
     for match in PLACEHOLDER.finditer(text):
-        sort = kind(match.group("name"))
+        sort = kind(match.group("name"), plural=plural)
         before = text[: match.start()]
         after = text[match.end() :]
         if sort == "word":
@@ -69,22 +82,29 @@ def problems(text: str) -> list[str]:
         elif sort == "number":
             if re.search(f"[{HAN}]$", before) or re.match(f"[{HAN}](?<![{TIGHT_UNITS}])", after):
                 found.append(f"no space between Chinese and {match.group(0)}")
+        elif sort == "counted":
+            if re.search(f"[{HAN}]$", before):
+                found.append(f"no space before {match.group(0)}")
     return found
 
 
-def fix(text: str) -> str:
+def fix(text: str, *, plural: bool = False) -> str:
     """The spacing rules applied to one msgstr: words tight, numbers set apart by one space."""
     # one space or none before each placeholder, by its kind
     text = re.sub(
         rf"(?<=[{HAN}{FULL_WIDTH}])([ ]*)(?=[#+−]?\{{(\w*)\}})",
-        lambda m: _gap(m.group(2), m.group(1), after_han=_is_han(text, m.start() - 1)),
+        lambda m: _gap(m.group(2), m.group(1), after_han=_is_han(text, m.start() - 1), plural=plural),
         text,
     )
     # and after it
     return re.sub(
         rf"\{{(\w*)\}}([ ]*)(?=[{HAN}{FULL_WIDTH}])",
         lambda m: "{" + m.group(1) + "}" + _gap(
-            m.group(1), m.group(2), after_han=_is_han(text, m.end()) and text[m.end()] not in TIGHT_UNITS
+            m.group(1),
+            m.group(2),
+            after_han=_is_han(text, m.end()) and text[m.end()] not in TIGHT_UNITS,
+            plural=plural,
+            following=True,
         ),
         text,
     )
@@ -94,11 +114,15 @@ def _is_han(text: str, index: int) -> bool:
     return 0 <= index < len(text) and bool(re.match(f"[{HAN}]", text[index]))
 
 
-def _gap(name: str, gap: str, *, after_han: bool) -> str:
-    """The space between a placeholder and Chinese next to it."""
-    sort = kind(name)
+def _gap(
+    name: str, gap: str, *, after_han: bool, plural: bool, following: bool = False
+) -> str:
+    """The space between a placeholder and Chinese next to it (`following`: after it)."""
+    sort = kind(name, plural=plural)
     if sort == "word":
         return ""
+    if sort == "counted":  # before it as a number; after it, as the translator wrote it
+        return gap if following else (" " if after_han else "")
     if sort == "number":
         return " " if after_han else ""
     return gap
@@ -113,14 +137,15 @@ def main(paths: list[str]) -> int:
         for message in catalog:
             if not message.id:
                 continue
+            plural = not isinstance(message.id, str)
             if isinstance(message.string, str):
                 message.string = fix(message.string)
                 forms = [message.string]
             else:
-                message.string = tuple(fix(form) for form in message.string)
+                message.string = tuple(fix(form, plural=True) for form in message.string)
                 forms = list(message.string)
             for form in forms:
-                for problem in problems(form):
+                for problem in problems(form, plural=plural):
                     left += 1
                     print(f"{path}: {message.id!r}: {problem}")
         with po.open("wb") as handle:

@@ -79,7 +79,7 @@ def _singular_only(text: str) -> bool:
 
 def test_a_message_with_a_count_has_a_plural_form() -> None:
     """A count next to an English plural noun is an ngettext message ("1 day", "2 days"):
-    "Streak: 1 days" would read wrong."""
+    "Streak: 1 day" would read wrong."""
     singular_only = sorted(
         message.id
         for message in catalog("en")
