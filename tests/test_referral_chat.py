@@ -101,7 +101,7 @@ async def test_invite_shows_a_link_an_invitation_and_a_qr_code(harness: Harness)
     assert f"start={code.group(1)}" in (await harness.send(MIA, MIA, "/invite"))[0]
     # in a member's language
     await harness.send(LEE, LEE, "/start")
-    assert (await harness.send(LEE, LEE, "/invite"))[1].startswith("Lee 邀请你加入")
+    assert (await harness.send(LEE, LEE, "/invite"))[1].startswith("Lee邀请你加入")
 
 
 async def test_a_deep_link_start_attributes_a_newcomer_once(harness: Harness) -> None:
