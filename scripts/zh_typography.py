@@ -82,9 +82,8 @@ def problems(text: str, *, plural: bool = False) -> list[str]:
         elif sort == "number":
             if re.search(f"[{HAN}]$", before) or re.match(f"[{HAN}](?<![{TIGHT_UNITS}])", after):
                 found.append(f"no space between Chinese and {match.group(0)}")
-        elif sort == "counted":
-            if re.search(f"[{HAN}]$", before):
-                found.append(f"no space before {match.group(0)}")
+        elif sort == "counted" and re.search(f"[{HAN}]$", before):
+            found.append(f"no space before {match.group(0)}")
     return found
 
 
@@ -93,18 +92,25 @@ def fix(text: str, *, plural: bool = False) -> str:
     # one space or none before each placeholder, by its kind
     text = re.sub(
         rf"(?<=[{HAN}{FULL_WIDTH}])([ ]*)(?=[#+−]?\{{(\w*)\}})",
-        lambda m: _gap(m.group(2), m.group(1), after_han=_is_han(text, m.start() - 1), plural=plural),
+        lambda m: _gap(
+            m.group(2), m.group(1), after_han=_is_han(text, m.start() - 1), plural=plural
+        ),
         text,
     )
     # and after it
     return re.sub(
         rf"\{{(\w*)\}}([ ]*)(?=[{HAN}{FULL_WIDTH}])",
-        lambda m: "{" + m.group(1) + "}" + _gap(
-            m.group(1),
-            m.group(2),
-            after_han=_is_han(text, m.end()) and text[m.end()] not in TIGHT_UNITS,
-            plural=plural,
-            following=True,
+        lambda m: (
+            "{"
+            + m.group(1)
+            + "}"
+            + _gap(
+                m.group(1),
+                m.group(2),
+                after_han=_is_han(text, m.end()) and text[m.end()] not in TIGHT_UNITS,
+                plural=plural,
+                following=True,
+            )
         ),
         text,
     )
@@ -114,9 +120,7 @@ def _is_han(text: str, index: int) -> bool:
     return 0 <= index < len(text) and bool(re.match(f"[{HAN}]", text[index]))
 
 
-def _gap(
-    name: str, gap: str, *, after_han: bool, plural: bool, following: bool = False
-) -> str:
+def _gap(name: str, gap: str, *, after_han: bool, plural: bool, following: bool = False) -> str:
     """The space between a placeholder and Chinese next to it (`following`: after it)."""
     sort = kind(name, plural=plural)
     if sort == "word":
@@ -147,7 +151,7 @@ def main(paths: list[str]) -> int:
             for form in forms:
                 for problem in problems(form, plural=plural):
                     left += 1
-                    print(f"{path}: {message.id!r}: {problem}")
+                    sys.stdout.write(f"{path}: {message.id!r}: {problem}\n")
         with po.open("wb") as handle:
             write_po(handle, catalog, no_location=True, sort_output=True, width=76)
     return 1 if left else 0
