@@ -39,7 +39,8 @@ locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po
 
 # after adding or changing messages: extract, merge into every catalog, then translate
 extract-messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NP_:1c,2 --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k NC_:1c,2 -k NP_:1,2 --add-comments=Translators: \
+		--no-location --sort-output \
 		--project community-commerce-bot -o locales/messages.pot $(SOURCES)
 
 update-messages: extract-messages

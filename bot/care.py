@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.middlewares import CommittedNotifier
 from bot.periodic import PeriodicJob
 from bot.transactions import unit_of_work
-from handlers.text import BackgroundSender, esc
+from handlers.text import BackgroundSender, counted, esc, sentences
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
 from models.ledger import POINTS
 from models.perks import SEGMENT_NEW, PointsDay
@@ -272,8 +272,11 @@ class MemberCare(PeriodicJob):
                     with self.i18n.use_locale(gift.locale):
                         text = _("Happy birthday! 🎂")
                         if gift.points:
-                            text += " " + _("Here is your birthday gift: {points}.").format(
-                                points=points_text(gift.points, gift.locale)
+                            text = sentences(
+                                text,
+                                _("Here is your birthday gift: {points}.").format(
+                                    points=points_text(gift.points, gift.locale)
+                                ),
                             )
                         notifier.send(gift.member_id, text)
 
@@ -299,8 +302,10 @@ class MemberCare(PeriodicJob):
                     if locale is not None:
                         with self.i18n.use_locale(locale):
                             text = _(
-                                "{points} earned more than {months} months ago have expired."
-                            ).format(points=points_text(gone, locale), months=months)
+                                "Points earned more than {months} ago have expired: {points}."
+                            ).format(
+                                points=points_text(gone, locale), months=counted("month", months)
+                            )
                             notifier.send(member_id, text)
                     continue
                 soon = await self._expiring_within_week(session, member_id, cutoff)

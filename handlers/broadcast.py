@@ -39,7 +39,7 @@ from handlers.paging import (
     send_footer,
     turn_card_page,
 )
-from handlers.text import N_, CallbackId, esc, unreadable_text
+from handlers.text import N_, CallbackId, counted, esc, sentences, unreadable_text
 from handlers.views.broadcast import delivery_message, targets_text
 from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
 from handlers.views.menu import with_back
@@ -400,8 +400,8 @@ async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
     body = message.html_text if message.entities else text
     if len(body) > TEXT_MAX:
         await message.answer(
-            _("That is {length} characters, but at most {limit} fit. Send a shorter one.").format(
-                length=len(body), limit=TEXT_MAX
+            _("That is {length}, but at most {limit} fit. Send a shorter one.").format(
+                length=counted("character", len(body)), limit=TEXT_MAX
             )
         )
         return
@@ -433,9 +433,9 @@ async def got_photo(message: Message, state: FSMContext) -> None:
     if len(data["text"]) > CAPTION_MAX:
         await message.answer(
             _(
-                "With a photo the text can be at most {limit} characters; yours has {length}. "
+                "With a photo the text can be at most {limit}; yours has {length}. "
                 "Skip the photo, or /cancel and start with a shorter text."
-            ).format(limit=CAPTION_MAX, length=len(data["text"])),
+            ).format(limit=counted("character", CAPTION_MAX), length=len(data["text"])),
             reply_markup=await _keyboard(state, "photo"),
         )
         return
@@ -721,8 +721,10 @@ async def _summary(
         log.info("broadcast preview failed: %s", exc)
     zone = _zone(member, settings)
     lines = [
-        _("Ready to send. It reaches {count} chats: {groups} groups and {members} members.").format(
-            count=plan.recipients, groups=plan.groups, members=plan.members
+        _("Ready to send. It reaches {chats}: {groups} and {members}.").format(
+            chats=counted("chat", plan.recipients),
+            groups=counted("group", plan.groups),
+            members=counted("member", plan.members),
         )
     ]
     for reason, count in plan.skipped.items():
@@ -860,13 +862,14 @@ async def _create(
     )
     await state.clear()
     zone = _zone(member, settings)
-    text = _("Broadcast #{id} is scheduled for {count} chats.").format(
-        id=broadcast_id, count=plan.recipients
+    text = _("Broadcast #{id} is scheduled for {chats}.").format(
+        id=broadcast_id, chats=counted("chat", plan.recipients)
     )
     if plan.earliest is not None and plan.latest is not None:
-        text += " " + _("First delivery {earliest}, last {latest} ({zone}).").format(
+        first_last = _("First delivery {earliest}, last {latest} ({zone}).").format(
             earliest=_local(plan.earliest, zone), latest=_local(plan.latest, zone), zone=esc(zone)
         )
+        text = sentences(text, first_last)
     await message.answer(text + "\n" + _("/broadcasts shows its progress."))
     broadcaster.wake()
 
@@ -895,9 +898,9 @@ class BroadcastControlCallback(CallbackData, prefix="bc"):
 
 def _paid_line(per_second: float) -> str:
     return _(
-        "Paid broadcast: sent with allow_paid_broadcast at up to {rate} messages a second, "
+        "Paid broadcast: sent with allow_paid_broadcast at up to {rate} a second, "
         "charged in Telegram Stars."
-    ).format(rate=f"{per_second:g}")
+    ).format(rate=counted("message", int(per_second)))
 
 
 async def _targets_text(session: AsyncSession, targets: str) -> str:

@@ -45,7 +45,9 @@ async def care_command(message: Message, session: AsyncSession, member: MemberVi
     """How many members are in each segment, and the care rules that run."""
     counts = await segment_counts(session)
     lines = [_("<b>Members by segment</b>")]
-    lines += [f"{segment_name(s)}: {counts[s]}" for s in SEGMENTS]
+    lines += [
+        _("{segment}: {count}").format(segment=segment_name(s), count=counts[s]) for s in SEGMENTS
+    ]
     lines += ["", _("<b>Care rules</b>")]
     rules = await list_rules(session)
     if not rules:

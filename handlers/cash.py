@@ -28,6 +28,7 @@ from handlers.text import (
     CallbackId,
     CommitHook,
     HandlerSettings,
+    counted,
     esc,
     format_amounts,
     format_money,
@@ -262,7 +263,9 @@ async def leader_cash(
                 "⚠️ "
                 + line
                 + " · "
-                + _("overdue (more than {days} days)").format(days=settings.cash_overdue_days)
+                + _("overdue (more than {days})").format(
+                    days=counted("day", settings.cash_overdue_days)
+                )
             )
         lines.append(line)
     await message.answer("\n".join(lines))

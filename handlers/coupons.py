@@ -13,13 +13,12 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.order import CouponCallback, send_invoice
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from handlers.text import N_, BackgroundSender, HandlerSettings, discount_figures, esc, format_money
 from handlers.views.member import ambiguous_text
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
@@ -90,9 +89,8 @@ def coupon_error(exc: CouponError, template: TemplateView | None, locale: str) -
 def describe(template: TemplateView, locale: str, timezone: str = "UTC") -> str:
     """What the coupon takes off, as a member reads it."""
     if template.kind == COUPON_PERCENT:
-        off = _("{percent} off").format(
-            percent=format_percent(template.value / 10_000, "#,##0.##%", locale=locale)
-        )
+        # Translators: {zhe} may stand for {percent} (the share paid: 98 for 2% off, as in 98折)
+        off = _("{percent} off").format(**discount_figures(template.value, locale))
     else:
         off = _("{amount} off").format(
             amount=format_money(template.value, template.currency, locale)
@@ -287,7 +285,10 @@ async def coupons_page(
     if page.total:
         lines[0] = _("<b>Your coupons</b> ({counter})").format(counter=page_counter(page))
         lines += [
-            f"🎟 {c.template.code}: {describe(c.template, locale, settings.default_timezone)}"
+            _("🎟 {code}: {description}").format(
+                code=c.template.code,
+                description=describe(c.template, locale, settings.default_timezone),
+            )
             for c in page.items
         ]
         lines.append(_("Use one with /usecoupon CODE, or with its button when you order."))

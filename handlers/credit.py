@@ -26,6 +26,7 @@ from handlers.text import (
     CallbackId,
     CommitHook,
     HandlerSettings,
+    counted,
     esc,
     format_amounts,
     format_money,
@@ -148,11 +149,11 @@ async def record_text(
     )
     lines.append(
         _(
-            "Orders paid: {paid} · picked up late (over {days} days): {late} · "
+            "Orders paid: {paid} · picked up late (over {days}): {late} · "
             "never picked up: {never} · reservations expired unpaid: {expired}"
         ).format(
             paid=record.orders_paid,
-            days=record.late_days,
+            days=counted("day", record.late_days),
             late=record.picked_up_late,
             never=record.never_picked_up,
             expired=record.expired_unpaid,
@@ -160,9 +161,11 @@ async def record_text(
     )
     refunds = _("Refunds: {count}").format(count=record.refunds)
     if record.refunded:
-        refunds += f" ({format_amounts(record.refunded, locale)})"
-    complaints = _("complaints (reviews of {stars} stars or fewer): {count}").format(
-        stars=COMPLAINT_RATING, count=record.complaints
+        refunds = _("Refunds: {count} ({amounts})").format(
+            count=record.refunds, amounts=format_amounts(record.refunded, locale)
+        )
+    complaints = _("complaints (reviews of {stars} or fewer): {count}").format(
+        stars=counted("star", COMPLAINT_RATING), count=record.complaints
     )
     detractors = _("NPS detractors: {count}").format(count=record.detractors)
     lines.append(" · ".join([refunds, complaints, detractors]))
@@ -176,7 +179,10 @@ async def record_text(
         )
         if held.overdue:
             line = (
-                "⚠️ " + line + " — " + _("overdue (more than {days} days)").format(days=overdue_days)
+                "⚠️ "
+                + line
+                + " — "
+                + _("overdue (more than {days})").format(days=counted("day", overdue_days))
             )
         lines.append(line)
     lines.append(limits_text(record.limits, locale))

@@ -39,6 +39,7 @@ from handlers.text import (
     HandlerSettings,
     RefundWaker,
     carry_out,
+    counted,
     esc,
     later,
     quoted,
@@ -115,8 +116,7 @@ OPEN_ERRORS = {
         "I could not read the tier {part}. Write tiers like tiers=10:35.90,30:32.90 (units:price)."
     ),
     "not_enough_stock": N_(
-        "The product does not have that much stock left: {left} units. Lower stock= to at most "
-        "{left}."
+        "The product does not have that much stock left: {units}. Lower stock= to at most {left}."
     ),
     "not_positive": N_("Minimum, stock and limit must be whole numbers above zero."),
     "no_chats": N_("There is no group to post it in."),
@@ -141,7 +141,9 @@ def open_error_text(exc: GroupBuyError) -> str | None:
     text = OPEN_ERRORS.get(exc.reason)
     if not text:
         return None
-    return _(text).format(limit=exc.detail, left=exc.detail, part=quoted(exc.detail))
+    # the stock left, when the refusal is about it (detail is then the number the service found)
+    units = counted("unit", int(exc.detail)) if exc.reason == "not_enough_stock" else exc.detail
+    return _(text).format(limit=exc.detail, left=exc.detail, units=units, part=quoted(exc.detail))
 
 
 def refusal_text(exc: GroupBuyError) -> str:
@@ -352,7 +354,9 @@ async def _open(
         return
     if message.chat.type == ChatType.PRIVATE:
         await message.answer(
-            _("Group-buy #{id} posted in {count} groups.").format(id=gb.id, count=len(chat_ids))
+            _("Group-buy #{id} posted in {groups}.").format(
+                id=gb.id, groups=counted("group", len(chat_ids))
+            )
         )
 
 

@@ -46,6 +46,7 @@ from handlers.text import (
     CallbackId,
     DeadlineScheduler,
     HandlerSettings,
+    counted,
     esc,
     format_money,
     quoted,
@@ -84,11 +85,11 @@ WIZARD_ERRORS = {
     "sold_out": REFUSALS["sold_out"],
     "minimum": N_("Send the minimum as a whole number above zero: 5 for people, 20u for units."),
     "minimum_above_product": N_(
-        "The product has only {n} units left, so the minimum can be at most {n}."
+        "The product has only {units} left, so the minimum can be at most {n}."
     ),
     "stock": N_("Send the stock as a whole number above zero, like 50."),
     "stock_below_minimum": N_("The stock cannot be less than the minimum, {n}."),
-    "stock_above_product": N_("The product has only {n} units left: send {n} or less."),
+    "stock_above_product": N_("The product has only {units} left: send {n} or less."),
     "limit": N_("Send the limit as a whole number above zero, like 3."),
     "bad_tiers": N_(
         "I could not read the tier {part}. Write tiers as units:price pairs separated by "
@@ -98,10 +99,8 @@ WIZARD_ERRORS = {
         "Each tier needs more units and a lower price than the one before it, and every price "
         "must be below the base price, {price}."
     ),
-    "tier_above_stock": N_("A tier at {units} units can never be reached: the stock is {stock}."),
-    "too_long": N_(
-        "That is {length} characters, but at most {limit} fit here. Send a shorter one."
-    ),
+    "tier_above_stock": N_("A tier at {units} can never be reached: the stock is {stock}."),
+    "too_long": N_("That is {length}, but at most {limit} fit here. Send a shorter one."),
 }
 
 
@@ -221,8 +220,8 @@ async def _prompt(
     elif step == "minimum":
         text = _(
             "How many are needed for it to form? Send a number of people, like 5, or of units, "
-            "like 20u. Skip: {n} people."
-        ).format(n=DEFAULT_MINIMUM)
+            "like 20u. Skip: {people}."
+        ).format(people=counted("person", int(DEFAULT_MINIMUM)))
     elif step == "stock":
         text = _("How many units are for sale in total? Skip: {n}.").format(
             n=await _default_stock(turn, data)
@@ -235,13 +234,12 @@ async def _prompt(
             "the base price is {price}. Skip: no tiers."
         ).format(price=_money(turn, data, data["price"]))
     elif step == "pickup_point":
-        text = _("Where do members pick it up? At most {limit} characters. Skip: leave it out.")
-        text = text.format(limit=PICKUP_POINT_MAX)
+        text = _("Where do members pick it up? At most {limit}. Skip: leave it out.")
+        text = text.format(limit=counted("character", PICKUP_POINT_MAX))
     else:
         text = _(
-            "When can they pick it up? At most {limit} characters, like Sat 10:00-12:00. "
-            "Skip: leave it out."
-        ).format(limit=PICKUP_TIME_MAX)
+            "When can they pick it up? At most {limit}, like Sat 10:00-12:00. Skip: leave it out."
+        ).format(limit=counted("character", PICKUP_TIME_MAX))
     return text, None
 
 
@@ -258,12 +256,12 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
     for units, price in data["tiers"]:
         lines.append(
             "  "
-            + _("from {units} units: {price}").format(units=units, price=_money(turn, data, price))
+            + _("from {units}: {price}").format(
+                units=counted("unit", units), price=_money(turn, data, price)
+            )
         )
-    if data["min_kind"] == MIN_PEOPLE:
-        lines.append(_("Minimum to form: {n} people").format(n=data["min_count"]))
-    else:
-        lines.append(_("Minimum to form: {n} units").format(n=data["min_count"]))
+    noun = "person" if data["min_kind"] == MIN_PEOPLE else "unit"
+    lines.append(_("Minimum to form: {count}").format(count=counted(noun, data["min_count"])))
     lines += [
         _("Stock: {stock}").format(stock=data["stock_cap"]),
         _("Limit {n} per member.").format(n=data["limit"]),
@@ -365,7 +363,7 @@ async def _take_minimum(turn: Turn, text: str) -> str | None:
         return _error("minimum")
     left = await _product_stock(turn, await turn.state.get_data())
     if left is not None and count > left:
-        return _error("minimum_above_product").format(n=left)
+        return _error("minimum_above_product").format(n=left, units=counted("unit", left))
     await turn.state.update_data(min_kind=kind, min_count=count)
     return None
 
@@ -382,7 +380,7 @@ async def _take_stock(turn: Turn, text: str) -> str | None:
         return _error("stock_below_minimum").format(n=data["min_count"])
     left = await _product_stock(turn, data)
     if left is not None and stock > left:
-        return _error("stock_above_product").format(n=left)
+        return _error("stock_above_product").format(n=left, units=counted("unit", left))
     await turn.state.update_data(stock_cap=stock)
     return None
 
@@ -416,7 +414,9 @@ async def _take_tiers(turn: Turn, text: str) -> str | None:
         return _error("bad_tiers").format(part=quoted(exc.detail))
     for units, _price in tiers:
         if units > data["stock_cap"]:
-            return _error("tier_above_stock").format(units=units, stock=data["stock_cap"])
+            return _error("tier_above_stock").format(
+                units=counted("unit", units), stock=data["stock_cap"]
+            )
     await turn.state.update_data(tiers=[list(tier) for tier in tiers])
     return None
 
@@ -425,7 +425,7 @@ def _take_text(key: str, limit: int) -> Take:
     async def take(turn: Turn, text: str) -> str | None:
         cleaned = text.strip()
         if len(cleaned) > limit:
-            return _error("too_long").format(length=len(cleaned), limit=limit)
+            return _error("too_long").format(length=counted("character", len(cleaned)), limit=limit)
         await turn.state.update_data({key: cleaned})
         return None
 
@@ -669,7 +669,9 @@ async def confirm_button(
         return
     if drop:
         await query.message.answer(
-            _("Group-buy #{id} posted in {count} groups.").format(id=gb.id, count=len(chat_ids))
+            _("Group-buy #{id} posted in {groups}.").format(
+                id=gb.id, groups=counted("group", len(chat_ids))
+            )
         )
 
 

@@ -14,8 +14,9 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import HandlerSettings, esc, format_money
+from handlers.text import HandlerSettings, counted, esc, format_money
 from handlers.views.labels import TRANSACTION_KIND, label
+from handlers.views.perks import points_text
 from models.ledger import (
     ACCOUNT_COMMISSION_PAID_OUT,
     ACCOUNT_CUSTOMER_PAYABLE,
@@ -41,7 +42,7 @@ PRIVATE = F.chat.type == ChatType.PRIVATE
 
 def format_amount(amount: int, asset: str, locale: str) -> str:
     if asset == POINTS:
-        return _("{points} points").format(points=format_decimal(amount, locale=locale))
+        return points_text(amount, locale)
     return format_money(amount, asset, locale)
 
 
@@ -169,13 +170,13 @@ async def export(
     first, last = period.first.isoformat(), period.last.isoformat()
     await message.answer_document(
         BufferedInputFile(entries, filename=f"ledger_{span}.csv"),
-        caption=_("Ledger entries from {first} to {last}: {count} rows.").format(
-            first=first, last=last, count=entry_count
+        caption=_("Ledger entries from {first} to {last}: {rows}.").format(
+            first=first, last=last, rows=counted("row", entry_count)
         ),
     )
     await message.answer_document(
         BufferedInputFile(orders, filename=f"orders_{span}.csv"),
-        caption=_("Orders from {first} to {last}: {count} rows.").format(
-            first=first, last=last, count=order_count
+        caption=_("Orders from {first} to {last}: {rows}.").format(
+            first=first, last=last, rows=counted("row", order_count)
         ),
     )

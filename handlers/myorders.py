@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE
 from handlers.reservation import cancel_error_text
-from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, later
+from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, later, sentences
 from handlers.views.myorders import (
     MyOrderCallback,
     page_keyboard,
@@ -252,7 +252,8 @@ async def rate_button(
         return
     text = _("Thank you for your review!")
     if earned:
-        text += " " + _("It earned you {points}.").format(points=points_text(earned, member.locale))
+        earned_text = _("It earned you {points}.").format(points=points_text(earned, member.locale))
+        text = sentences(text, earned_text)
     after_commit.add(partial(query.answer))
     after_commit.add(partial(bot.send_message, member.id, text))
     message = query.message

@@ -23,7 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, CallbackId, CommitHook, HandlerSettings, esc, pack_blocks
+from handlers.text import N_, CallbackId, CommitHook, HandlerSettings, counted, esc, pack_blocks
 from handlers.wizard import Target, Wizard
 from services.broadcast import is_opted_in
 from services.community import get_community
@@ -189,10 +189,9 @@ async def nps_send(
         ):
             sent += 1
     await message.answer(
-        _(
-            "The NPS question went to {count} members (opted in, not asked in the last "
-            "{days} days)."
-        ).format(count=sent, days=settings.nps_interval_days)
+        _("The NPS question went to {members} (opted in, not asked in the last {days}).").format(
+            members=counted("member", sent), days=counted("day", settings.nps_interval_days)
+        )
     )
 
 
@@ -212,8 +211,8 @@ async def nps_me(
         bot, i18n, session, member, now=clock(), settings=settings, after_commit=after_commit
     ):
         await message.answer(
-            _("You rated us recently. Thank you! You can rate again after {days} days.").format(
-                days=settings.nps_interval_days
+            _("You rated us recently. Thank you! You can rate again after {days}.").format(
+                days=counted("day", settings.nps_interval_days)
             )
         )
 
@@ -274,12 +273,12 @@ async def comment(
 
 def _score_line(title: str, score: NpsScore) -> str:
     return _(
-        "{title}: NPS {score} ({total} answers: {promoters} promoters, {passives} passives, "
-        "{detractors} detractors)"
+        "{title}: NPS {score} ({answers}; promoters {promoters}, passives {passives}, "
+        "detractors {detractors})"
     ).format(
         title=title,
         score=f"{score.score:+d}",
-        total=score.total,
+        answers=counted("answer", score.total),
         promoters=score.promoters,
         passives=score.passives,
         detractors=score.detractors,
@@ -301,7 +300,10 @@ async def report(message: Message, session: AsyncSession, clock: Clock) -> None:
         said = found.comments.get(score.community_id, [])
         if said:
             lines.append(_("Latest comments:"))
-            lines += [f"• {value}: {esc(text)}" for value, text in said]
+            lines += [
+                _("• {score}: {comment}").format(score=value, comment=esc(text))
+                for value, text in said
+            ]
         blocks.append("\n".join(lines))
     for text in pack_blocks(blocks):  # many groups with long comments take several messages
         await message.answer(text)

@@ -39,6 +39,7 @@ from handlers.text import (
     esc,
     format_money,
     later,
+    sentences,
 )
 from handlers.views.labels import ORDER_STATUS, label
 from handlers.views.member import ambiguous_text
@@ -211,7 +212,9 @@ async def buy(
     if not online:
         held = held_until_text(i18n, locale, order, zone)
         if held and settings.reservation_reminder_hours and not member.started:
-            held += " " + _("Send me /start in private, and I will remind you before then.")
+            held = sentences(
+                held, _("Send me /start in private, and I will remind you before then.")
+            )
         await message.reply(
             _(
                 "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."

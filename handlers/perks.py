@@ -30,7 +30,9 @@ from handlers.text import (
     CallbackId,
     CommitHook,
     HandlerSettings,
+    counted,
     esc,
+    sentences,
     unreadable_text,
 )
 from handlers.views import menu as screen
@@ -105,7 +107,7 @@ BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000
 POINTS_ERRORS = {
     "not_enough": N_("You do not have enough points for that."),
     "self": N_("You cannot give points to yourself."),
-    "over_cap": N_("That is more than you may give away today (at most {cap} points a day)."),
+    "over_cap": N_("That is more than you may give away today (at most {cap} a day)."),
     "bad_amount": BAD_POINTS,
     "out_of_stock": N_("Sorry, that reward is out of stock."),
     "no_reward": N_("That reward is not available any more."),
@@ -160,17 +162,19 @@ def _int_arg(text: str) -> int | None:
 
 def _points_error(exc: PointsError, settings: HandlerSettings, locale: str) -> str:
     template = POINTS_ERRORS.get(exc.reason, BAD_POINTS)
-    return _(template).format(cap=format_decimal(settings.gift_daily_cap, locale=locale))
+    return _(template).format(cap=points_text(settings.gift_daily_cap, locale))
 
 
 def check_in_text(result: CheckInResult, name: str, locale: str) -> str:
     if not result.new:
-        return _("{name}, you have already checked in today. Streak: {streak} days.").format(
-            name=name, streak=result.streak
+        return _("{name}, you have already checked in today. Streak: {streak}.").format(
+            name=name, streak=counted("day", result.streak)
         )
     parts = [
-        _("{name} checked in: +{points}. Streak: {streak} days.").format(
-            name=name, points=points_text(result.points, locale), streak=result.streak
+        _("{name} checked in: +{points}. Streak: {streak}.").format(
+            name=name,
+            points=points_text(result.points, locale),
+            streak=counted("day", result.streak),
         )
     ]
     if result.bonus:
@@ -366,7 +370,7 @@ async def me_text(
         _("<b>{name}</b>").format(name=esc(member.display_name)),
         _("Tier: {tier}").format(tier=tier_name(place.tier)),
         _("Points: {points}").format(points=format_decimal(balance, locale=locale)),
-        _("Check-in streak: {streak} days").format(streak=streak),
+        _("Check-in streak: {streak}").format(streak=counted("day", streak)),
         _("Coupons: {count} (see /coupons)").format(
             count=len(await held_coupons(session, member.id, now))
         ),
@@ -609,9 +613,10 @@ async def birthday_command(
     await set_birthday(session, member_id=member.id, birthday=(month, day))
     text = _("Saved: your birthday is {birthday}.").format(birthday=f"{month:02d}-{day:02d}")
     if gift:
-        text += " " + _("Your tier's birthday gift is {points}.").format(
+        gift_text = _("Your tier's birthday gift is {points}.").format(
             points=points_text(gift, member.locale)
         )
+        text = sentences(text, gift_text)
     await message.answer(text)
 
 
@@ -662,7 +667,8 @@ async def review_command(
         return
     text = _("Thank you for your review!")
     if earned:
-        text += " " + _("It earned you {points}.").format(points=points_text(earned, member.locale))
+        earned_text = _("It earned you {points}.").format(points=points_text(earned, member.locale))
+        text = sentences(text, earned_text)
     await message.answer(text)
 
 

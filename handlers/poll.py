@@ -36,9 +36,11 @@ from handlers.text import (
     DeadlineScheduler,
     HandlerSettings,
     carry_out,
+    counted,
     esc,
     unreadable_text,
 )
+from handlers.views.perks import points_text
 from handlers.views.poll import result_effects, stop_copies
 from models.poll import POLL_OPEN
 from services.community import get_community
@@ -178,8 +180,8 @@ async def poll_answer(
     elif result.points > 0:
         notifier.send(
             member.id,
-            _("Thanks for voting in poll #{id}: +{points} points.").format(
-                id=result.poll_id, points=result.points
+            _("Thanks for voting in poll #{id}: +{points}.").format(
+                id=result.poll_id, points=points_text(result.points, member.locale)
             ),
         )
 
@@ -258,8 +260,8 @@ async def poll_close(
     if closed is None:
         await message.answer(_("Poll #{id} is already closed.").format(id=poll_id))
         return
-    done = _("Poll #{id} closed; the result was posted in {count} groups.").format(
-        id=poll_id, count=len(closed.result.poll.chat_ids)
+    done = _("Poll #{id} closed; the result was posted in {groups}.").format(
+        id=poll_id, groups=counted("group", len(closed.result.poll.chat_ids))
     )
     # told after the result, which goes once the closing committed
     reply = Calls((SendMessage(chat_id=message.chat.id, text=done),))
@@ -291,8 +293,11 @@ async def polls_page(
             else _("closed")
         )
         lines.append(
-            _("#{id} {question} — {status}, {groups} groups").format(
-                id=poll.id, question=esc(poll.question), status=status, groups=len(poll.chat_ids)
+            _("#{id} {question} — {status}, {groups}").format(
+                id=poll.id,
+                question=esc(poll.question),
+                status=status,
+                groups=counted("group", len(poll.chat_ids)),
             )
         )
     return "\n".join(lines), with_page_row(None, "polls", page)
@@ -433,7 +438,7 @@ async def poll_presale(
                     "could not announce the pre-sale of poll %s in %s: %s", poll_id, chat_id, exc
                 )
     await message.answer(
-        _("Pre-sale group-buy #{gb} of {option} opened in {count} groups.").format(
-            gb=gb.id, option=esc(winner), count=len(chat_ids)
+        _("Pre-sale group-buy #{gb} of {option} opened in {groups}.").format(
+            gb=gb.id, option=esc(winner), groups=counted("group", len(chat_ids))
         )
     )

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.poll import local_time, poll_error, post_poll
-from handlers.text import CallbackId, HandlerSettings, PollScheduler, esc
+from handlers.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from services.community import get_community, open_community_ids
 from services.member import MemberView
@@ -389,8 +389,8 @@ async def create(
     if query.message is not None:
         zone = member.timezone or settings.default_timezone
         await query.message.answer(
-            _("Poll #{id} posted in {count} groups; it closes {when}.").format(
-                id=poll.id, count=posted, when=local_time(poll.closes_at, zone)
+            _("Poll #{id} posted in {groups}; it closes {when}.").format(
+                id=poll.id, groups=counted("group", posted), when=local_time(poll.closes_at, zone)
             )
         )
 

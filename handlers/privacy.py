@@ -18,7 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.referral import Clock
-from handlers.text import LANGUAGE_NAMES, esc
+from handlers.text import LANGUAGE_NAMES, counted, esc
 from services.audit import record_action
 from services.member import MemberView
 from services.privacy import MemberData, collect_member_data, forget_member, retention_days
@@ -206,10 +206,10 @@ async def privacy(message: Message, settings: PrivacySettings) -> None:
             "• Whether you want offers, with the time and the wording you agreed to: only "
             "those who said yes get offers. /stop ends them at once.\n"
             "• Check-ins, coupons, tier and member segment: for your perks.\n"
-            "• Review comments: deleted after {review_days} days.\n"
+            "• Review comments: deleted after {review_days}.\n"
             "• Privileged actions (staff and leaders): in an audit log.\n\n"
             "/mydata sends you all of it as a file; /forgetme erases your personal data."
-        ).format(review_days=days["review_comment"])
+        ).format(review_days=counted("day", days["review_comment"]))
     )
 
 

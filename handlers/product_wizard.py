@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.product import amount_error
-from handlers.text import N_, HandlerSettings, esc, format_money
+from handlers.text import N_, HandlerSettings, esc, format_money, sentences
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
@@ -92,9 +92,9 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
     if step == "title":
         text = _("New product. What is its title? (/cancel to stop)")
     elif step == "description":
-        text = _("A short description?") + " " + _skip_hint()
+        text = sentences(_("A short description?"), _skip_hint())
     elif step == "photo":
-        text = _("Send a photo of it.") + " " + _skip_hint()
+        text = sentences(_("Send a photo of it."), _skip_hint())
     elif step == "price":
         text = _(PRICE_PROMPT)
     elif step == "stock":

@@ -40,6 +40,7 @@ from handlers.text import (
     BackgroundSender,
     CallbackId,
     HandlerSettings,
+    counted,
     esc,
     format_money,
 )
@@ -529,8 +530,8 @@ async def group_leaderboard(
     for rank, row in enumerate(rows, start=1):
         name = esc(row.name) if row.name is not None else _("a member")
         lines.append(
-            _("{rank}. {name}: {count} friends").format(
-                rank=rank, name=name, count=format_decimal(row.qualified, locale=community.locale)
+            _("{rank}. {name}: {friends}").format(
+                rank=rank, name=name, friends=counted("friend", row.qualified)
             )
         )
     await message.answer("\n".join(lines))

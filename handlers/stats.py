@@ -23,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, current_role, refusal_text
-from handlers.text import HandlerSettings, esc
+from handlers.text import HandlerSettings, counted, esc
 from handlers.views.stats import caption, chart, summary
 from services.analytics import Scope, stats_report
 from services.audit import record_action
@@ -175,9 +175,9 @@ async def dashboard_link(
         )
     await message.answer(
         _(
-            "Your dashboard login link works once, within {minutes} minutes:\n{link}\n\n"
+            "Your dashboard login link works once, within {minutes}:\n{link}\n\n"
             "Keep it to yourself: it signs in as you."
-        ).format(minutes=minutes, link=f'<a href="{esc(link)}">{esc(link)}</a>'),
+        ).format(minutes=counted("minute", minutes), link=f'<a href="{esc(link)}">{esc(link)}</a>'),
         reply_markup=keyboard,
         disable_web_page_preview=True,
     )

@@ -14,7 +14,7 @@ from aiogram.methods import TelegramMethod
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import format_currency, format_decimal, format_percent, get_currency_precision
 from pydantic import Field
 
 from services.compliance import plain_text
@@ -33,7 +33,7 @@ def N_(text: str) -> str:
     return text
 
 
-def NP_(context: str, text: str) -> str:
+def NC_(context: str, text: str) -> str:
     """N_ for a message with a context (msgctxt): translate it later with pgettext(context, ...)."""
     return text
 
@@ -49,6 +49,42 @@ def pgettext(context: str, text: str) -> str:
 def list_text(items: Iterable[str]) -> str:
     """Items one after the other, as the reader's language lists them (a 、 in Chinese)."""
     return pgettext("list separator", ", ").join(items)
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a plural message (singular, plural) for extraction without translating it;
+    translate later with `ngettext(*message, n)` (see `counted`)."""
+    return singular, plural
+
+
+# a count with its noun, in the reader's language and grammatical number ("1 day", "2 days",
+# "2 天"); a sentence with a count takes one of these as its placeholder, so that one
+# sentence can hold several counts and each reads right
+COUNTS = {
+    "day": NP_("{n} day", "{n} days"),
+    "month": NP_("{n} month", "{n} months"),
+    "minute": NP_("{n} minute", "{n} minutes"),
+    "unit": NP_("{n} unit", "{n} units"),
+    "person": NP_("{n} person", "{n} people"),
+    "group": NP_("{n} group", "{n} groups"),
+    "chat": NP_("{n} chat", "{n} chats"),
+    "member": NP_("{n} member", "{n} members"),
+    "row": NP_("{n} row", "{n} rows"),
+    "star": NP_("{n} star", "{n} stars"),
+    "friend": NP_("{n} friend", "{n} friends"),
+    "answer": NP_("{n} answer", "{n} answers"),
+    "character": NP_("{n} character", "{n} characters"),
+    "reservation": NP_("{n} reservation", "{n} reservations"),
+    "message": NP_("{n} message", "{n} messages"),
+}
+
+
+def counted(noun: str, n: int) -> str:
+    """`n` of a noun in COUNTS, in the current locale: "1 group", "3 groups", "3 个群"."""
+    i18n = get_i18n()
+    singular, plural = COUNTS[noun]
+    number = format_decimal(n, locale=i18n.current_locale)
+    return i18n.gettext(singular, plural, abs(n)).format(n=number)
 
 
 def esc(value: object) -> str:
@@ -91,6 +127,21 @@ def shorten(text: str, limit: int, *, one_paragraph: bool = True) -> str:
     if space > len(cut) * 2 // 3:  # a word boundary not far back (Chinese has none)
         cut = cut[:space]
     return cut.rstrip(" \n,.;:，。；：、") + "…"
+
+
+def sentences(*parts: str) -> str:
+    """Translated sentences one after another: a space after an English full stop, none after
+    a Chinese one (。！？ and other full-width marks end a sentence without a gap)."""
+    text = ""
+    for part in parts:
+        if not part:
+            continue
+        gap = "" if not text or text[-1] in FULL_WIDTH_ENDS else " "
+        text += gap + part
+    return text
+
+
+FULL_WIDTH_ENDS = "。！？：；，）」』"
 
 
 def pack_blocks(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -288,6 +339,18 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
 def format_amounts(amounts: dict[str, int], locale: str) -> str:
     """Amounts in several currencies, one after another by currency code ("0" for none)."""
     return ", ".join(format_money(v, c, locale) for c, v in sorted(amounts.items())) or "0"
+
+
+def discount_figures(bps: int, locale: str) -> dict[str, str]:
+    """A percentage discount of `bps` basis points, for a message to show the way its reader
+    counts: `percent` is what comes off ("2%", English), `zhe` what is paid in tenths as a
+    Chinese price tag writes it before 折 (98 for 2% off, 9 for 10% off, 97.5 for 2.5% off)."""
+    paid = 10_000 - bps  # basis points of the price that are paid
+    tenths = Decimal(paid) / (1_000 if paid % 1_000 == 0 else 100)
+    return {
+        "percent": format_percent(bps / 10_000, "#,##0.##%", locale=locale),
+        "zhe": format_decimal(tenths, "#,##0.##", locale=locale),
+    }
 
 
 def quoted(part: str) -> str:

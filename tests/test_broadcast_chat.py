@@ -84,7 +84,7 @@ async def test_staff_compose_preview_and_confirm_a_drop_that_lands_once(
     await tap(harness, SAM, "Everyone: groups and members", user=SAM)
     await tap(harness, SAM, "Now", user=SAM)
     summary = harness.emulator.last_bot_message(SAM)
-    assert "It reaches 3 chats: 2 groups and 1 members." in (summary.text or "")
+    assert "It reaches 3 chats: 2 groups and 1 member." in (summary.text or "")
     assert "Skipped: 4 (not opted in)." in (summary.text or "")  # Olivia, Sam, Lee, Kai
     assert "First delivery 2026-11-23 10:00, last 2026-11-23 10:00 (UTC)" in (summary.text or "")
     assert summary.button_texts == ["✅ Confirm", "⬅️ Back", "✖️ Cancel"]
@@ -206,7 +206,7 @@ async def test_staff_tag_a_group_and_target_the_tag(harness: Harness) -> None:
     await tap(harness, SAM, "Groups with a tag", user=SAM)
     await harness.send(SAM, SAM, "tea")
     await tap(harness, SAM, "Now", user=SAM)
-    assert "It reaches 1 chats: 1 groups and 0 members." in (
+    assert "It reaches 1 chat: 1 group and 0 members." in (
         harness.emulator.last_bot_message(SAM).text or ""
     )
 
@@ -242,7 +242,7 @@ async def test_staff_target_members_by_tier_and_by_segment(harness: Harness) -> 
         await tap(harness, SAM, "✖️ Cancel", user=SAM)
         return summary
 
-    assert "It reaches 1 chats: 0 groups and 1 members." in await reach(
+    assert "It reaches 1 chat: 0 groups and 1 member." in await reach(
         "Members of a tier and above…", "Silver"
     )
     assert "It reaches 2 chats: 0 groups and 2 members." in await reach(
@@ -287,7 +287,7 @@ async def test_a_drop_with_photo_and_group_buy_button_at_a_staff_local_time_surv
     # and schedules it for 18:00 tomorrow in his time zone (10:00 UTC)
     await harness.send(SAM, SAM, "2026-11-24 18:00")
     summary = emulator.last_bot_message(SAM).text or ""
-    assert "It reaches 3 chats: 2 groups and 1 members." in summary
+    assert "It reaches 3 chats: 2 groups and 1 member." in summary
     assert "First delivery 2026-11-24 18:00, last 2026-11-24 18:00 (Asia/Shanghai)" in summary
     preview = emulator.bot_messages(SAM)[-2]
     assert (preview.kind, preview.text) == ("photo", "Oolong drop: 39.90 CNY until Tuesday")

@@ -64,7 +64,7 @@ async def test_the_ephemeral_confirmation_is_in_the_members_language(harness: Ha
     # then Lee reads his own confirmation in Chinese, in the group, alone
     [note] = harness.emulator.ephemeral_messages(TEA, LEE)
     assert note.text == (
-        "Lee，你已参加 Oolong tea：数量 1，你是第 1 位。这条消息只有你能看到。"
+        "Lee，你已参加Oolong tea：数量 1，你是第 1 位。这条消息只有你能看到。"
         "打开机器人，即可在私聊中收到确认、提醒和取货信息。"
     )
     assert note.button_texts == ["打开机器人"]
@@ -77,7 +77,7 @@ async def test_the_ephemeral_confirmation_is_in_the_members_language(harness: Ha
     harness.emulator.open_url(LEE, note.buttons[0][0]["url"])
     await harness.feed_pending()
     assert harness.emulator.last_bot_message(LEE).text == (
-        "你已参加 Oolong tea：数量 1，你是第 1 位。\n从现在起，确认消息和取货信息都会发到这里。"
+        "你已参加Oolong tea：数量 1，你是第 1 位。\n从现在起，确认消息和取货信息都会发到这里。"
     )
 
 

@@ -79,7 +79,7 @@ async def test_prepaid_members_get_the_tier_difference_back_when_it_forms(
         "you, and our staff will return it.",
     ]
     kai = harness.new_bot_messages(KAI)
-    assert kai[0].text == "Moon cake 成團啦！你的訂單 #3：×2，⭐ 40。"  # Kai reads Traditional
+    assert kai[0].text == "Moon cake成團啦！你的訂單 #3：×2，⭐ 40。"  # Kai reads Traditional
     assert kai[1].kind == "invoice" and kai[1].raw["invoice"]["total_amount"] == 40
     async with harness.session() as session:
         assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 10

@@ -92,12 +92,12 @@ async def test_check_in_points_history_tiers_and_rewards_from_buttons_alone(
     menu = await open_menu(harness, MIA)
     # when she checks in from the menu
     shown = await tap(harness, MIA, menu, "✅ Check in")
-    assert shown.text == "Mia checked in: +5 points. Streak: 1 days."
+    assert shown.text == "Mia checked in: +5 points. Streak: 1 day."
     assert shown.button_texts == ["⬅️ Back"]
     # and a second tap the same day (from the menu again) is refused, in place
     await tap(harness, MIA, menu, "⬅️ Back")
     again = await tap(harness, MIA, menu, "✅ Check in")
-    assert again.text == "Mia, you have already checked in today. Streak: 1 days."
+    assert again.text == "Mia, you have already checked in today. Streak: 1 day."
     async with harness.session() as session:
         checkins = await session.scalar(
             select(func.count()).select_from(CheckIn).where(col(CheckIn.member_id) == MIA)

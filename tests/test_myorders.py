@@ -292,7 +292,7 @@ async def test_zh_a_member_who_joined_a_stars_group_buy_before_starting_pays_fro
     await harness.runtime.closer.close_due()
     await harness.runtime.notifier.drain()
     told = harness.new_bot_messages(LEE)
-    assert told[0].text == "Moon cake 成团啦！你已付款，取货时见。\n取货：咖啡店 周六 10:00"
+    assert told[0].text == "Moon cake成团啦！你已付款，取货时见。\n取货：咖啡店 周六 10:00"
     assert told[0].button_texts == []
 
 
@@ -312,7 +312,7 @@ async def test_zh_a_formed_notice_carries_the_pickup_and_a_pay_button(harness: H
     await harness.runtime.notifier.drain()
     # then he is told where to pick it up, with a Pay button, and the invoice follows
     told = harness.new_bot_messages(LEE)
-    assert told[0].text == "Moon cake 成团啦！你的订单 #1：×1，⭐ 30。\n取货：咖啡店 周六 10:00"
+    assert told[0].text == "Moon cake成团啦！你的订单 #1：×1，⭐ 30。\n取货：咖啡店 周六 10:00"
     assert told[0].button_texts == ["💳 付款 #1"]
     assert told[1].kind == "invoice"
     # and the button sends a fresh invoice that pays it

@@ -88,9 +88,9 @@ async def test_staff_ask_opted_in_members_once_in_30_days(harness: Harness) -> N
     # Mia's comment under Tea Lovers
     assert await harness.send(SAM, SAM, "/nps_report") == [
         "NPS over the last 90 days\n"
-        "Overall: NPS +0 (3 answers: 1 promoters, 1 passives, 1 detractors)\n\n"
-        "Coffee Club: NPS +0 (1 answers: 0 promoters, 1 passives, 0 detractors)\n\n"
-        "Tea Lovers: NPS +0 (2 answers: 1 promoters, 0 passives, 1 detractors)\n"
+        "Overall: NPS +0 (3 answers; promoters 1, passives 1, detractors 1)\n\n"
+        "Coffee Club: NPS +0 (1 answer; promoters 0, passives 1, detractors 0)\n\n"
+        "Tea Lovers: NPS +0 (2 answers; promoters 1, passives 0, detractors 1)\n"
         "Latest comments:\n"
         "• 10: Love the <oolong>"  # escaped: shown as written
     ]
@@ -128,7 +128,7 @@ async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness
         not m.text.startswith("How likely") for m in harness.emulator.bot_messages(MIA)[before:]
     )
     report = (await harness.send(SAM, SAM, "/nps_report"))[0].splitlines()
-    assert "Tea Lovers: NPS +100 (1 answers: 1 promoters, 0 passives, 0 detractors)" in report
+    assert "Tea Lovers: NPS +100 (1 answer; promoters 1, passives 0, detractors 0)" in report
     assert not any(line.startswith("Coffee Club") for line in report)
     # and Kai, who never opted in to messages from the brand, is not asked after his pickup
     await harness.send(KAI, KAI, "/start")
@@ -150,7 +150,7 @@ async def test_a_pickup_asks_an_opted_in_member_once_in_30_days(harness: Harness
     await score(harness, MIA, 3)
     await harness.send(MIA, MIA, "/skip")
     report = (await harness.send(SAM, SAM, "/nps_report"))[0].splitlines()
-    assert "Coffee Club: NPS -100 (1 answers: 0 promoters, 0 passives, 1 detractors)" in report
+    assert "Coffee Club: NPS -100 (1 answer; promoters 0, passives 0, detractors 1)" in report
     # nor is Mia asked after she opts out with /stop, once the 30 days have passed again
     await harness.send(MIA, MIA, "/stop")
     harness.clock.advance(days=31)
@@ -207,11 +207,11 @@ async def test_the_report_gives_each_community_its_score_and_its_comments(
     # each community lists its own comments, newest first
     assert replies == [
         "NPS over the last 90 days\n"
-        "Overall: NPS +11 (9 answers: 4 promoters, 2 passives, 3 detractors)\n\n"
-        "Coffee Club: NPS -25 (4 answers: 1 promoters, 1 passives, 2 detractors)\n"
+        "Overall: NPS +11 (9 answers; promoters 4, passives 2, detractors 3)\n\n"
+        "Coffee Club: NPS -25 (4 answers; promoters 1, passives 1, detractors 2)\n"
         "Latest comments:\n"
         "• 0: Cold coffee\n\n"
-        "Tea Lovers: NPS +40 (5 answers: 3 promoters, 1 passives, 1 detractors)\n"
+        "Tea Lovers: NPS +40 (5 answers; promoters 3, passives 1, detractors 1)\n"
         "Latest comments:\n"
         "• 3: Late pickup\n"
         "• 10: Great <tea>"
@@ -223,12 +223,12 @@ async def test_the_report_gives_each_community_its_score_and_its_comments(
     replies = await harness.send(SAM, SAM, "/nps_report")
     assert len(replies) == 2
     assert (
-        "\nCoffee Club: NPS +44 (9 answers: 6 promoters, 1 passives, 2 detractors)\n"
+        "\nCoffee Club: NPS +44 (9 answers; promoters 6, passives 1, detractors 2)\n"
         in (replies[0])
     )
     assert replies[0].count("• 9: " + "咖" * 500) == 5 and "Cold coffee" not in replies[0]
     assert replies[1].startswith(
-        "Tea Lovers: NPS +70 (10 answers: 8 promoters, 1 passives, 1 detractors)\n"
+        "Tea Lovers: NPS +70 (10 answers; promoters 8, passives 1, detractors 1)\n"
     )
     assert replies[1].count("• 9: " + "茶" * 500) == 5
 

@@ -31,9 +31,7 @@ async def test_check_in_streaks_follow_the_groups_midnight(harness: Harness) -> 
     assert await harness.send(LEE, TEA, "/settings timezone Asia/Shanghai")
     # 23:30 in Shanghai on 19 November (15:30 UTC)
     harness.clock.now = datetime(2026, 11, 19, 15, 30, tzinfo=UTC)
-    assert await harness.send(MIA, TEA, "/checkin") == [
-        "Mia checked in: +5 points. Streak: 1 days."
-    ]
+    assert await harness.send(MIA, TEA, "/checkin") == ["Mia checked in: +5 points. Streak: 1 day."]
     check_in_message = harness.emulator.last_bot_message(TEA)
     assert check_in_message.button_texts == ["✅ Check in"]
     # an hour later it is already the 20th in Shanghai, while still the 19th in UTC
@@ -55,16 +53,14 @@ async def test_check_in_streaks_follow_the_groups_midnight(harness: Harness) -> 
     ]
     # a missed day starts the streak again
     harness.clock.advance(days=2)
-    assert await harness.send(MIA, TEA, "/checkin") == [
-        "Mia checked in: +5 points. Streak: 1 days."
-    ]
+    assert await harness.send(MIA, TEA, "/checkin") == ["Mia checked in: +5 points. Streak: 1 day."]
     # another member taps the button under the group's message: a toast, the chat stays quiet
     before = len(harness.emulator.bot_messages(TEA))
     toast = await harness.press(KAI, TEA, check_in_message.message_id, index=0)
-    assert toast == "Kai checked in: +5 points. Streak: 1 days."
+    assert toast == "Kai checked in: +5 points. Streak: 1 day."
     assert len(harness.emulator.bot_messages(TEA)) == before
     assert await harness.press(KAI, TEA, check_in_message.message_id, index=0) == (
-        "Kai, you have already checked in today. Streak: 1 days."
+        "Kai, you have already checked in today. Streak: 1 day."
     )
     assert await points_of(harness, MIA) == 5 * 6 + 25 + 5
     async with harness.session() as session:
@@ -111,7 +107,7 @@ async def test_member_day_doubles_check_in_points_for_tiers_that_have_it(
     # staff give the Member tier double points on the member day
     await harness.send(SAM, SAM, "/tier_set 0 double=yes")
     replies = await harness.send(KAI, TEA, "/checkin")
-    assert replies == ["Kai checked in: +10 points. Streak: 1 days. Member day: points doubled."]
+    assert replies == ["Kai checked in: +10 points. Streak: 1 day. Member day: points doubled."]
 
 
 async def test_an_order_earns_points_and_a_tier_and_a_refund_takes_them_back(
@@ -182,7 +178,7 @@ async def test_gifts_are_capped_never_to_oneself_and_never_beyond_the_balance(
     harness.new_bot_messages(LEE)
     assert await harness.send(MIA, MIA, "/gift @lee 3") == ["You gave 3 points to Lee."]
     # Lee reads it in his language
-    assert [m.text for m in harness.new_bot_messages(LEE)] == ["Mia 送了你 3 积分。查看 /points。"]
+    assert [m.text for m in harness.new_bot_messages(LEE)] == ["Mia送了你 3 积分。查看 /points。"]
     assert (await points_of(harness, MIA), await points_of(harness, LEE)) == (2, 3)
 
 
@@ -235,7 +231,7 @@ async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harne
     kai_menu = harness.emulator.last_bot_message(KAI)
     # Kai reads Traditional Chinese
     assert await harness.press(KAI, KAI, kai_menu.message_id, index=0) == (
-        "「Tea pot」需要50 積分，你只有5 積分。"
+        "「Tea pot」需要 50 積分，你只有 5 積分。"
     )
     assert await points_of(harness, KAI) == 5
     async with harness.session() as session:
@@ -387,16 +383,14 @@ async def test_one_check_in_a_day_whether_in_private_or_in_the_group(harness: Ha
     await harness.send(MIA, MIA, "/start")
     # 23:30 UTC on 19 November is 07:30 on the 20th in Shanghai
     harness.clock.now = datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
-    assert await harness.send(MIA, TEA, "/checkin") == [
-        "Mia checked in: +5 points. Streak: 1 days."
-    ]
+    assert await harness.send(MIA, TEA, "/checkin") == ["Mia checked in: +5 points. Streak: 1 day."]
     button = harness.emulator.last_bot_message(TEA)
     # when she checks in again in private, and with the group's button, the same moment
     assert await harness.send(MIA, MIA, "/checkin") == [
-        "Mia, you have already checked in today. Streak: 1 days."
+        "Mia, you have already checked in today. Streak: 1 day."
     ]
     assert await harness.press(MIA, TEA, button.message_id, index=0) == (
-        "Mia, you have already checked in today. Streak: 1 days."
+        "Mia, you have already checked in today. Streak: 1 day."
     )
     # then it counted once
     assert await points_of(harness, MIA) == 5

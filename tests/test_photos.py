@@ -151,7 +151,7 @@ async def test_a_product_without_a_photo_keeps_a_text_card(harness: Harness) -> 
     assert card.text.splitlines()[:2] == ["🛒 Jasmine tea", "Light and floral."]
     await harness.press(MIA, TEA, card.message_id, index=0)
     await harness.runtime.cards.flush()
-    assert "Progress: 1/1 people" in shown(harness, TEA, card.message_id).text
+    assert "Progress: 1/1 person" in shown(harness, TEA, card.message_id).text
     assert harness.emulator.calls_of("editMessageCaption") == []
 
 

@@ -43,7 +43,7 @@ def test_the_tour_script_prints_the_conversation() -> None:
         "carol@Tea Lovers> /settings",
         "[Tea Lovers] bot: Settings of Tea Lovers",
         "    (popup) 已保存。",
-        "[Tea Lovers] bot (edited): Tea Lovers 的设置",
+        "[Tea Lovers] bot (edited): Tea Lovers的设置",
         "时区：Asia/Shanghai",
         # bob is refused, in the group's language
         "bob@Tea Lovers> /settings",
@@ -60,7 +60,7 @@ def test_the_tour_script_prints_the_conversation() -> None:
         "[1] 参团 ×1  [2] 参团 ×2  [3] 参团 ×3  [4] −1  [5] 退出  [6] 详情",
         "(dan presses [2] 参团 ×2)",
         "    (popup) You are #1, quantity 2.",  # the tap's answer is dan's: in his language
-        "[bob (private)] bot: 你已參加 Oolong tea：數量 1，你是第 2 位。",
+        "[bob (private)] bot: 你已參加Oolong tea：數量 1，你是第 2 位。",
         "    (popup) 你是第 2 位，數量 1。",
         "[Tea Lovers] bot: #1 Oolong tea — 已接 3 件",
         "    1. Dan ×2",
@@ -230,7 +230,7 @@ async def test_the_my_orders_script_pays_and_cancels_from_the_list_in_both_langu
             "       cancelled",
             "    (popup) Order #2 cancelled; its stock is back on sale.",
             # formed: bob is told where to pick up
-            "[bob (private)] bot: Moon cake 成团啦！你已付款，取货时见。",
+            "[bob (private)] bot: Moon cake成团啦！你已付款，取货时见。",
             "    取货：茶馆 周六 10:00",
         ],
     )
@@ -253,11 +253,11 @@ def test_the_newcomers_script_shows_an_ephemeral_confirmation_and_a_join_button(
         "[dan (private)] bot: You joined Oolong tea: quantity 1, you are #1.",
         # bob started it: his confirmation comes in private, nothing in the group
         "(bob presses [1] Join ×1)",
-        "[bob (private)] bot: 你已参加 Oolong tea：数量 1，你是第 2 位。",
+        "[bob (private)] bot: 你已参加Oolong tea：数量 1，你是第 2 位。",
         # erin follows bob's invitation and is one tap from Tea Lovers
         "(erin opens the bot: https://t.me/community_bot?start=",
-        "[erin (private)] bot: 你通过 Bob 的邀请加入。\n    点击下方按钮加入 Tea Lovers。",
-        "    [1] 加入 Tea Lovers",
+        "[erin (private)] bot: 你通过Bob的邀请加入。\n    点击下方按钮加入Tea Lovers。",
+        "    [1] 加入Tea Lovers",
         "(erin joins Tea Lovers)",
         "[Tea Lovers] bot: Welcome to Tea Lovers, Erin!",
     ]

@@ -101,7 +101,7 @@ async def test_invite_shows_a_link_an_invitation_and_a_qr_code(harness: Harness)
     assert f"start={code.group(1)}" in (await harness.send(MIA, MIA, "/invite"))[0]
     # in a member's language
     await harness.send(LEE, LEE, "/start")
-    assert (await harness.send(LEE, LEE, "/invite"))[1].startswith("Lee 邀请你加入")
+    assert (await harness.send(LEE, LEE, "/invite"))[1].startswith("Lee邀请你加入")
 
 
 async def test_a_deep_link_start_attributes_a_newcomer_once(harness: Harness) -> None:
@@ -250,10 +250,10 @@ async def test_a_three_level_chain_with_depth_two_pays_two_levels_released_later
     # the group's leaderboard shows names only of members who allowed it
     assert (await harness.send(MIA, TEA, "/leaderboard"))[0].splitlines() == [
         "Top inviters in Tea Lovers",
-        "1. a member: 1 friends",
+        "1. a member: 1 friend",
     ]
     assert (await harness.send(BEN, BEN, "/leaderboard_optin"))[0].startswith("Your name now shows")
-    assert (await harness.send(MIA, TEA, "/leaderboard"))[0].splitlines()[1] == "1. Ben: 1 friends"
+    assert (await harness.send(MIA, TEA, "/leaderboard"))[0].splitlines()[1] == "1. Ben: 1 friend"
 
 
 async def test_a_burst_through_one_code_is_held_for_staff_who_decide_on_the_record(

@@ -51,22 +51,22 @@ async def test_without_an_inviters_group_the_newcomer_chooses_one_in_chinese(
     # when Ben opens it
     replies = await harness.send(BEN, BEN, f"/start {code}")
     # then he chooses among the brand's open groups
-    assert replies[1] == "你通过 Sam 的邀请加入。\n选择一个要加入的群："
+    assert replies[1] == "你通过Sam的邀请加入。\n选择一个要加入的群："
     choice = harness.emulator.last_bot_message(BEN)
     assert choice.button_texts == ["Coffee Club", "Tea Lovers"]
     # when he picks Tea Lovers, he gets the button into it
     await harness.press(BEN, BEN, choice.message_id, index=1)
     offer = harness.emulator.last_bot_message(BEN)
-    assert offer.text == "点击下方按钮加入 Tea Lovers。"
+    assert offer.text == "点击下方按钮加入Tea Lovers。"
     [[button]] = offer.buttons
-    assert button["text"] == "加入 Tea Lovers"
+    assert button["text"] == "加入Tea Lovers"
     harness.emulator.open_url(BEN, button["url"])
     await harness.feed_pending()
     assert (await harness.runtime.bot.get_chat_member(TEA, BEN)).status == "member"
     # Coffee Club, where the bot is no admin: he is told whom to ask, in his language
     await harness.press(BEN, BEN, choice.message_id, index=0)
     assert harness.emulator.last_bot_message(BEN).text == (
-        "我无法创建 Coffee Club 的邀请链接。请联系该群团长 Kai 把你拉进群。"
+        "我无法创建Coffee Club的邀请链接。请联系该群团长Kai把你拉进群。"
     )
 
 

@@ -117,13 +117,13 @@ async def test_confirming_in_simplified_chinese(harness: Harness) -> None:
     await given_a_catalog(harness, language="简体中文")
     question = await ask_to_redeem(harness)
     assert shown(harness, MIA, question).text == (
-        "用5 积分兑换“Tea sample”吗？兑换后你还剩5 积分。"
+        "用 5 积分兑换“Tea sample”吗？兑换后你还剩 5 积分。"
     )
     assert shown(harness, MIA, question).button_texts == ["✅ 确认", "✖️ 取消"]
     assert await harness.press(MIA, MIA, question, index=0) == "已兑换。"
     assert harness.emulator.last_bot_message(MIA).text == (
-        "你用5 积分兑换了Tea sample（兑换编号 #1）。我们的员工会把它交给你，交付后我会通知你。"
-        "你还剩5 积分。"
+        "你用 5 积分兑换了Tea sample（兑换编号 #1）。我们的员工会把它交给你，交付后我会通知你。"
+        "你还剩 5 积分。"
     )
     question = await ask_to_redeem(harness)
     await harness.press(MIA, MIA, question, index=1)

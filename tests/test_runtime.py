@@ -259,5 +259,5 @@ async def test_a_burst_of_updates_handled_at_once_loses_none(impatient: Harness)
     # then every member checked in and was answered, and nobody got an apology
     texts = [m.text or "" for m in h.emulator.bot_messages(TEA)]
     for uid in members:
-        assert f"m{uid} checked in: +5 points. Streak: 1 days." in texts
+        assert f"m{uid} checked in: +5 points. Streak: 1 day." in texts
     assert not any("went wrong" in t for t in texts)

@@ -126,7 +126,7 @@ async def test_a_settlement_whose_news_fails_once_is_complete_and_settled_once(
                 "Your prepayment of ⭐ 30 for order #1 went back to you.": 1,
             }
         )
-        assert news[KAI] == Counter({"Moon cake 未成團，不用付款。": 1})  # Kai reads Traditional
+        assert news[KAI] == Counter({"Moon cake未成團，不用付款。": 1})  # Kai reads Traditional
     # or, for the card's edit, which is not sent again, the failure is counted
     final = next(m for m in harness.emulator.messages(TEA) if m.message_id == card)
     failed = harness.runtime.metrics.effects_failed._value.get() - failed_before

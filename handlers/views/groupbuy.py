@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import EditMessageCaption, EditMessageText, SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
@@ -24,6 +24,7 @@ from handlers.text import (
     HandlerSettings,
     Notice,
     countdown,
+    counted,
     esc,
     format_money,
     shorten,
@@ -130,14 +131,19 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
             "  "
             + mark
             + " "
-            + _("from {units} units: {price}").format(
-                units=units, price=format_money(tier_price, gb.currency, locale)
+            + _("from {units}: {price}").format(
+                units=counted("unit", units), price=format_money(tier_price, gb.currency, locale)
             )
         )
     if gb.min_kind == MIN_PEOPLE:
-        lines.append(_("Progress: {n}/{m} people").format(n=gb.participants, m=gb.min_count))
+        progress = ngettext(
+            "Progress: {n}/{m} person", "Progress: {n}/{m} people", gb.min_count
+        ).format(n=gb.participants, m=gb.min_count)
     else:
-        lines.append(_("Progress: {n}/{m} units").format(n=gb.units_sold, m=gb.min_count))
+        progress = ngettext(
+            "Progress: {n}/{m} unit", "Progress: {n}/{m} units", gb.min_count
+        ).format(n=gb.units_sold, m=gb.min_count)
+    lines.append(progress)
     lines.append(_("Units left: {n}").format(n=gb.units_left))
     local = gb.deadline.astimezone(ZoneInfo(timezone))
     if gb.status == GROUPBUY_OPEN:

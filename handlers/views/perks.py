@@ -3,11 +3,11 @@ the order router and the member-care job)."""
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal
 
-from handlers.text import NP_, HandlerSettings, esc, format_money, pgettext
+from handlers.text import NC_, HandlerSettings, discount_figures, esc, format_money, pgettext
 from services.tiers import TierChange, TierView
 
 # the default tiers' names, translated (a tier's code says it is a default); tiers staff
@@ -15,15 +15,18 @@ from services.tiers import TierChange, TierView
 # "Member" the person (会员) in the catalogs.
 TIER_CONTEXT = "tier"
 TIER_NAMES = {
-    "member": NP_("tier", "Member"),
-    "silver": NP_("tier", "Silver"),
-    "gold": NP_("tier", "Gold"),
-    "diamond": NP_("tier", "Diamond"),
+    "member": NC_("tier", "Member"),
+    "silver": NC_("tier", "Silver"),
+    "gold": NC_("tier", "Gold"),
+    "diamond": NC_("tier", "Diamond"),
 }
 
 
 def points_text(points: int, locale: str) -> str:
-    return _("{points} points").format(points=format_decimal(points, locale=locale))
+    """A number of points with its noun: "1 point", "2 points", "1 积分"."""
+    return ngettext("{points} point", "{points} points", abs(points)).format(
+        points=format_decimal(points, locale=locale)
+    )
 
 
 def by_points(settings: HandlerSettings) -> bool:
@@ -53,11 +56,9 @@ def tier_perks(tier: TierView, locale: str) -> list[str]:
     """What a tier gives, one line each."""
     lines = []
     if tier.discount_bps:
-        lines.append(
-            _("{percent} off every order").format(
-                percent=format_percent(tier.discount_bps / 10_000, "#,##0.##%", locale=locale)
-            )
-        )
+        # Translators: {zhe} may stand for {percent} (the share paid: 98 for 2% off, as in 98折)
+        off = _("{percent} off every order")
+        lines.append(off.format(**discount_figures(tier.discount_bps, locale)))
     if tier.multiplier_pct != 100:
         lines.append(
             _("{multiplier}× points on orders").format(

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
 
 from handlers.chart import bar_chart
-from handlers.text import CAPTION_LIMIT, Calls, Effect, esc, visible_length
+from handlers.text import CAPTION_LIMIT, Calls, Effect, counted, esc, visible_length
 from services.poll import ClosedPoll, PollResult, PostView, StoppedCopy
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,14 @@ def result_text(result: PollResult, locale: str, *, for_staff: bool) -> str:
         lines.append(line)
     if poll.anonymous:
         lines.append(
-            _("Votes: {votes} in {groups} groups.").format(
-                votes=sum(result.raw), groups=len(poll.chat_ids)
+            _("Votes: {votes} in {groups}.").format(
+                votes=sum(result.raw), groups=counted("group", len(poll.chat_ids))
             )
         )
     else:
         lines.append(
-            _("Voters: {voters} in {groups} groups, each counted once.").format(
-                voters=result.voters, groups=len(poll.chat_ids)
+            _("Voters: {voters} in {groups}, each counted once.").format(
+                voters=result.voters, groups=counted("group", len(poll.chat_ids))
             )
         )
     if result.weighted is not None:

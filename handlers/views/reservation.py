@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, HandlerSettings, esc, format_money
+from handlers.text import N_, CallbackId, HandlerSettings, counted, esc, format_money
 from services.order import OrderView
 from services.reservation import ReservationRules
 
@@ -30,7 +30,7 @@ EXPIRED_NO_PRODUCT = N_(
     "Your reservation #{id} ({title} ×{quantity}) was not paid by {time}, so it has expired."
 )
 CAP_REACHED = N_(
-    "You already hold {count} reservations waiting for payment at pickup, the most one member "
+    "You already hold {reservations} waiting for payment at pickup, the most one member "
     "may hold at once:"
 )
 CAP_HINT = N_(
@@ -125,7 +125,9 @@ def expired_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> st
 
 def cap_text(i18n: I18n, locale: str, held: list[OrderView], timezone: str) -> str:
     """Why /buy was refused: the reservations the member holds, and what to do."""
-    lines = [i18n.gettext(CAP_REACHED, locale=locale).format(count=len(held))]
+    with i18n.use_locale(locale):
+        reservations = counted("reservation", len(held))
+    lines = [i18n.gettext(CAP_REACHED, locale=locale).format(reservations=reservations)]
     lines += [reservation_line(i18n, locale, order, timezone) for order in held]
     lines.append(i18n.gettext(CAP_HINT, locale=locale))
     return "\n".join(lines)

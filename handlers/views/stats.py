@@ -70,7 +70,8 @@ def money_text(amounts: dict[str, int], locale: str) -> str:
 
 
 def _line(name: str, value: str, key: str) -> tuple[str, str]:
-    return key, f"• <b>{esc(name)}</b>: {value}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
+    line = _("• <b>{name}</b>: {value}").format(name=esc(name), value=value)
+    return key, f"{line}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
 
 
 def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> tuple[str, str]:
