@@ -55,7 +55,7 @@ log = logging.getLogger(__name__)
 # the one-writer queue of SQLite (None on PostgreSQL), in the dispatcher's workflow data
 DB_WRITER = "db_writer"
 # no pacing at all: for tests that do not measure it
-UNLIMITED = PaceLimits(per_second=10**9, private_gap=0.0, group_per_minute=10**9)
+UNLIMITED = PaceLimits(per_second=10**9, private_gap=0.0, group_per_minute=10**9, slack=0.0)
 
 
 class BotSession(AiohttpSession):

@@ -133,7 +133,8 @@ class Throttle(_Degradable):
 # Books one message in the shared windows if it fits in all of them, else returns the wait.
 # KEYS: the hold key (after a 429), the overall window, the chat's window.
 # ARGV: now, overall limit (0: not counted, a paid message), chat window seconds, chat limit
-# (0: no chat), the booking's token. Windows are sorted sets of tokens scored by send time.
+# (0: no chat), the booking's token, the slack added to every window (PaceLimits.slack).
+# Windows are sorted sets of tokens scored by send time.
 BOOK = """
 local now = tonumber(ARGV[1])
 local wait = 0
@@ -144,7 +145,7 @@ if overall > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - 1)
   if redis.call('ZCARD', KEYS[2]) >= overall then
     local nth = redis.call('ZRANGE', KEYS[2], -overall, -overall, 'WITHSCORES')
-    wait = math.max(wait, tonumber(nth[2]) + 1 - now)
+    wait = math.max(wait, tonumber(nth[2]) + 1 + tonumber(ARGV[6]) - now)
   end
 end
 local window = tonumber(ARGV[3])
@@ -153,7 +154,7 @@ if per_chat > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - window)
   if redis.call('ZCARD', KEYS[3]) >= per_chat then
     local nth = redis.call('ZRANGE', KEYS[3], -per_chat, -per_chat, 'WITHSCORES')
-    wait = math.max(wait, tonumber(nth[2]) + window - now)
+    wait = math.max(wait, tonumber(nth[2]) + window + tonumber(ARGV[6]) - now)
   end
 end
 if wait > 0 then return tostring(wait) end
@@ -234,7 +235,7 @@ class SharedPace(_Degradable, Pace):
         wait = float(
             await self._book(
                 keys=[f"{self.prefix}hold", overall_key, chat_key],
-                args=[repr(now), overall, repr(window), per_chat, token],
+                args=[repr(now), overall, repr(window), per_chat, token, repr(self.limits.slack)],
             )
         )
         if wait > 0:

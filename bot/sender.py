@@ -67,6 +67,10 @@ class PaceLimits:
     per_second: int = 30
     private_gap: float = 1.0
     group_per_minute: int = 20
+    # a message counts from when its request finished here; Telegram counts it on its own clock
+    # when it got it, and the next request may reach Telegram faster than the last one did: a
+    # little slack on every window keeps that jitter from turning into a 429
+    slack: float = 0.05
 
 
 class Pace:
@@ -91,15 +95,16 @@ class Pace:
         overall = self._overall
         while overall and overall[0].at <= now - 1.0:
             overall.popleft()
+        slack = self.limits.slack
         if not paid and len(overall) >= self.limits.per_second:
-            waits.append(overall[-self.limits.per_second].at + 1.0 - now)
+            waits.append(overall[-self.limits.per_second].at + 1.0 + slack - now)
         if chat_id is not None:
             window, limit = self.chat_window(chat_id)
             stamps = self._chats.setdefault(chat_id, deque())
             while stamps and stamps[0].at <= now - window:
                 stamps.popleft()
             if len(stamps) >= limit:
-                waits.append(stamps[-limit].at + window - now)
+                waits.append(stamps[-limit].at + window + slack - now)
         return max(waits)
 
     def chat_window(self, chat_id: int) -> tuple[float, int]:

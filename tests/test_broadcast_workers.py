@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from redis.asyncio import Redis
@@ -24,7 +25,8 @@ needs_redis = pytest.mark.skipif(
     not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis run)"
 )
 MANY = [5000 + i for i in range(70)]  # more members than Telegram's 30 a second
-LIMITS = PaceLimits(per_second=3, private_gap=1.0, group_per_minute=2)
+# the windows alone, without the slack that absorbs Telegram's jitter
+LIMITS = PaceLimits(per_second=3, private_gap=1.0, group_per_minute=2, slack=0.0)
 
 
 def paid_calls(emulator: Emulator) -> list[object]:
@@ -163,6 +165,13 @@ async def test_the_shared_pace_books_every_window_for_all_workers(redis: Redis) 
     # and another bot on the same Redis has budgets of its own
     other = SharedPace(redis, namespace="other", limits=LIMITS, clock=lambda: now[0])
     assert isinstance(await other.try_book(4444), Booking)
+    # the slack that absorbs Telegram's jitter is added to every shared window too
+    slack = replace(LIMITS, slack=0.05)
+    third, fourth = (
+        SharedPace(redis, namespace="slack", limits=slack, clock=lambda: now[0]) for _ in range(2)
+    )
+    assert isinstance(await third.try_book(MIA), Booking)
+    assert await fourth.try_book(MIA) == pytest.approx(1.05)
 
 
 @needs_redis
