@@ -562,8 +562,11 @@ async def redeem_command(
     i18n: I18n,
     notifier: BackgroundSender,
     clock: Callable[[], datetime],
+    bot: Bot,
+    after_commit: CommitHook,
 ) -> None:
-    """Confirms a pickup by the code the member shows (核销): /redeem CODE, once."""
+    """Confirms a pickup by the code the member shows (核销): /redeem CODE, once; the member
+    is told, and invited to review it as after any pickup."""
     code = (command.args or "").strip()
     zone = member.timezone or settings.default_timezone
     if not code:
@@ -591,10 +594,13 @@ async def redeem_command(
         session, member, message.chat.id, "pickup.redeem", True, f"order #{redeemed.order.id}"
     )
     buyer = await get_member(session, redeemed.order.member_id)
-    if buyer is not None and buyer.started:
-        with i18n.use_locale(redeemed.buyer_locale or settings.default_locale):
-            notice = picked_up_notice(redeemed, buyer.timezone or settings.default_timezone)
-        notifier.send(buyer.id, notice)
+    if buyer is not None:
+        if buyer.started:
+            with i18n.use_locale(redeemed.buyer_locale or settings.default_locale):
+                notice = picked_up_notice(redeemed, buyer.timezone or settings.default_timezone)
+            notifier.send(buyer.id, notice)
+        marking = Marking(settings, notifier, i18n, clock(), bot, after_commit)
+        await marking.picked_up(session, buyer, [redeemed.order])
     await message.answer(redeemed_text(redeemed))
 
 

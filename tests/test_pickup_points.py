@@ -128,6 +128,7 @@ async def test_a_keeper_confirms_a_pickup_by_code_once_at_their_point(harness: H
     ]
 
     # when Ann types the code as Mia reads it out (lower case, with a space)
+    harness.new_bot_messages(MIA)
     typed = f"{code[:3].lower()} {code[3:].lower()}"
     assert await answer(harness, ANN, f"/redeem {typed}") == (
         "✅ Picked up: order #1 Oolong tea ×2. Hand it over.\nPickup point: Shop A"
@@ -137,9 +138,11 @@ async def test_a_keeper_confirms_a_pickup_by_code_once_at_their_point(harness: H
     assert (row.status, row.picked_up_by, row.pickup_point_id) == (ORDER_FULFILLED, ANN, 1)
     assert row.picked_up_at == harness.clock()
     when = harness.clock().strftime("%m-%d %H:%M")  # Mia's clock: the default zone, UTC
-    assert harness.emulator.last_bot_message(MIA).text == (
-        f"Order #1 Oolong tea was picked up at Shop A on {when}. Enjoy!"
-    )
+    told = [m.text for m in harness.new_bot_messages(MIA)]
+    assert told[:2] == [
+        f"Order #1 Oolong tea was picked up at Shop A on {when}. Enjoy!",
+        "Enjoy! How was order #1? Review it with /review 1 5 and a few words, and earn 10 points.",
+    ]
     # and the same code again, by Ann or by Lee, books nothing twice
     harness.clock.advance(minutes=5)
     used = (
