@@ -171,6 +171,14 @@ COMMANDS: tuple[Command, ...] = (
         leaders_in_private=True,
     ),
     Command(
+        "gb_points",
+        N_("Choose the pickup points a group-buy offers"),
+        Role.LEADER,
+        True,
+        True,
+        leaders_in_private=True,
+    ),
+    Command(
         "point_sheet",
         N_("A pickup point's sheet: what waits there"),
         Role.LEADER,

@@ -53,6 +53,7 @@ from services.pickup import (
     add_keeper,
     add_point,
     get_point,
+    groupbuy_points,
     kept_points,
     may_manage_points,
     may_run_pickup,
@@ -64,6 +65,7 @@ from services.pickup import (
     remove_keeper,
     remove_point,
     runs_pickups,
+    set_groupbuy_points,
 )
 from services.pickup import sheet_order as find_sheet_order
 from services.role import Role, is_staff, led_communities
@@ -647,3 +649,63 @@ async def point_sheet_command(
         )
         return
     await message.answer(point_sheet_text(sheet, locale))
+
+
+GB_POINTS_USAGE = N_(
+    "Tell me the group-buy and the points it offers: /gb_points GROUPBUY POINT POINT..., for "
+    "example /gb_points 4 1 2; /gb_points 4 all offers every point of its groups again, and "
+    "/gb_points 4 shows what it offers now."
+)
+
+
+@router.message(Command("gb_points"), GROUP, RoleFilter(Role.LEADER, "pickup.gb_points"))
+@router.message(Command("gb_points"), PRIVATE)
+async def gb_points_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    community: CommunityView | None = None,
+) -> None:
+    """Chooses the pickup points a group-buy offers (a member picks one when several), or
+    shows them: /gb_points GROUPBUY [POINT ...|all]."""
+    if not await _may_act(message, session, member, settings, community, "pickup.gb_points"):
+        return
+    words = (command.args or "").split()
+    gb_id = _point_id(words[0]) if words else None
+    points = [_point_id(word) for word in words[1:]]
+    everything = [word.lower() for word in words[1:]] == ["all"]
+    if gb_id is None or (not everything and None in points):
+        await message.reply(_(GB_POINTS_USAGE))
+        return
+    if not await _allowed(session, settings, member, gb_id, "pickup.gb_points"):
+        await message.reply(_(NOT_YOURS).format(id=gb_id))
+        return
+    if words[1:]:
+        try:
+            await set_groupbuy_points(
+                session,
+                groupbuy_id=gb_id,
+                point_ids=[] if everything else [p for p in points if p is not None],
+            )
+        except PickupError as exc:
+            await message.reply(
+                _(
+                    "Pickup point #{id} is not offered in a group this group-buy is posted in. "
+                    "/pickup_points lists the points with their numbers."
+                ).format(id=esc(exc.detail))
+            )
+            return
+    offered = await groupbuy_points(session, groupbuy_id=gb_id)
+    if not offered:
+        await message.reply(
+            _(
+                "Group-buy #{id} has no pickup points to offer yet: add one with /pickup_point_add."
+            ).format(id=gb_id)
+        )
+        return
+    names = ", ".join(f"#{point.id} {esc(point.name)}" for point in offered)
+    await message.reply(
+        _("Group-buy #{id} offers these pickup points: {points}.").format(id=gb_id, points=names)
+    )

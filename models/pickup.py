@@ -91,3 +91,28 @@ class PickupKeeper(SQLModel, table=True):
     )
     added_by: int = Field(sa_type=TelegramId)  # the leader or staff who named the keeper
     added_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class GroupBuyPickupPoint(SQLModel, table=True):
+    """A pickup point a group-buy offers: with none, a group-buy offers every active point of
+    the group an order was placed in; with some, only those (of that group)."""
+
+    __tablename__ = "groupbuy_pickup_point"
+    __table_args__ = (UniqueConstraint("groupbuy_id", "point_id", name="uq_groupbuy_pickup_point"),)
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    groupbuy_id: int = Field(
+        sa_column=Column(
+            SurrogateKey,
+            ForeignKey("groupbuy.id", name="fk_groupbuy_pickup_point_groupbuy"),
+            nullable=False,
+            index=True,
+        )
+    )
+    point_id: int = Field(
+        sa_column=Column(
+            SurrogateKey,
+            ForeignKey("pickup_point.id", name="fk_groupbuy_pickup_point_point"),
+            nullable=False,
+        )
+    )

@@ -23,7 +23,7 @@ from models.order import (
     Order,
 )
 from models.perks import Review
-from models.pickup import PickupPoint
+from models.pickup import GroupBuyPickupPoint, PickupPoint
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import (
     GroupBuyError,
@@ -175,7 +175,7 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
         actions = _order_actions(row, gb_status, deadline, reviewed is not None, now)
         if row.status == ORDER_PAID and row.pickup_code and gb_status != GROUPBUY_OPEN:
             actions += (ACTION_CODE,)
-        if where is None and row.status in (*OPEN_STATUSES, ORDER_PAID) and row.chat_id in many:
+        if where is None and row.status in (*OPEN_STATUSES, ORDER_PAID) and row.id in many:
             actions += (ACTION_POINT,)
         items.append(
             MyOrder(
@@ -206,8 +206,8 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
 async def _points(
     session: AsyncSession, rows: list[Order]
 ) -> tuple[dict[int, PickupPoint], frozenset[int]]:
-    """Each order's pickup point (chosen, or its group's only active one) by order id, and
-    the groups with several active points (where a member who has not chosen is asked to)."""
+    """Each order's pickup point (chosen, or the only one it is offered) by order id, and the
+    orders offered several (whose member, if they have not chosen, is asked to)."""
     chats = {row.chat_id for row in rows}
     chosen = {row.pickup_point_id for row in rows if row.pickup_point_id is not None}
     found = await session.execute(
@@ -218,18 +218,31 @@ async def _points(
     )
     by_id = {point.id: point for point in found.scalars().all()}
     by_group: dict[int, list[PickupPoint]] = {}
-    for point in by_id.values():
+    for point in sorted(by_id.values(), key=lambda p: p.id or 0):
         if point.active:
             by_group.setdefault(point.community_id, []).append(point)
+    groupbuys = {row.groupbuy_id for row in rows if row.groupbuy_id is not None}
+    offers: dict[int, set[int]] = {}
+    if groupbuys:
+        links = await session.execute(
+            select(GroupBuyPickupPoint).where(col(GroupBuyPickupPoint.groupbuy_id).in_(groupbuys))
+        )
+        for link in links.scalars().all():
+            offers.setdefault(link.groupbuy_id, set()).add(link.point_id)
     points: dict[int, PickupPoint] = {}
+    several: set[int] = set()
     for row in rows:
         assert row.id is not None
-        offered = by_group.get(row.chat_id, [])
+        group = by_group.get(row.chat_id, [])
+        picked = offers.get(row.groupbuy_id, set()) if row.groupbuy_id is not None else set()
+        offered = [p for p in group if p.id in picked] or group
         if row.pickup_point_id is not None and row.pickup_point_id in by_id:
             points[row.id] = by_id[row.pickup_point_id]
         elif len(offered) == 1:
             points[row.id] = offered[0]
-    return points, frozenset(chat for chat, group in by_group.items() if len(group) > 1)
+        elif len(offered) > 1:
+            several.add(row.id)
+    return points, frozenset(several)
 
 
 def _order_actions(

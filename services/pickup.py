@@ -41,7 +41,7 @@ from models.order import (
     ORDER_RESERVED,
     Order,
 )
-from models.pickup import PickupKeeper, PickupPoint, PickupReminder
+from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
 from services.db import insert_for, table_of
 from services.errors import Refused
 from services.order import (
@@ -500,13 +500,59 @@ async def remove_keeper(session: AsyncSession, *, point_id: int, member_id: int)
     return bool(done.rowcount)  # type: ignore[attr-defined]
 
 
+async def groupbuy_point_ids(session: AsyncSession, *, groupbuy_id: int) -> set[int]:
+    """The points a group-buy chose to offer (empty: it offers its groups' points)."""
+    rows = await session.execute(
+        select(col(GroupBuyPickupPoint.point_id)).where(
+            col(GroupBuyPickupPoint.groupbuy_id) == groupbuy_id
+        )
+    )
+    return set(rows.scalars().all())
+
+
 async def offered_points(session: AsyncSession, *, order_id: int) -> list[PointView]:
     """The points the order can be picked up at: the active points of the group it was
-    placed in."""
+    placed in, narrowed to those its group-buy offers when it chose some there."""
     row = await session.get(Order, order_id)
     if row is None:
         return []
-    return await points_of(session, community_ids=frozenset({row.chat_id}))
+    group_points = await points_of(session, community_ids=frozenset({row.chat_id}))
+    if row.groupbuy_id is None:
+        return group_points
+    chosen = await groupbuy_point_ids(session, groupbuy_id=row.groupbuy_id)
+    return [p for p in group_points if p.id in chosen] or group_points
+
+
+async def set_groupbuy_points(
+    session: AsyncSession, *, groupbuy_id: int, point_ids: list[int]
+) -> list[PointView]:
+    """The group-buy offers these points from now on (none: every point of its groups again).
+    Each must be an active point of a group the group-buy is posted in."""
+    posted = await session.execute(
+        select(col(GroupBuyPost.chat_id)).where(col(GroupBuyPost.groupbuy_id) == groupbuy_id)
+    )
+    groups = frozenset(posted.scalars().all())
+    points = {p.id: p for p in await points_of(session, community_ids=groups)}
+    for point_id in point_ids:
+        if point_id not in points:
+            raise PickupError("not_offered", str(point_id))
+    await session.execute(
+        delete(GroupBuyPickupPoint).where(col(GroupBuyPickupPoint.groupbuy_id) == groupbuy_id)
+    )
+    for point_id in dict.fromkeys(point_ids):
+        session.add(GroupBuyPickupPoint(groupbuy_id=groupbuy_id, point_id=point_id))
+    await session.flush()
+    return [points[point_id] for point_id in dict.fromkeys(point_ids)]
+
+
+async def groupbuy_points(session: AsyncSession, *, groupbuy_id: int) -> list[PointView]:
+    """The points a group-buy offers: its choice, or every active point of its groups."""
+    chosen = await groupbuy_point_ids(session, groupbuy_id=groupbuy_id)
+    posted = await session.execute(
+        select(col(GroupBuyPost.chat_id)).where(col(GroupBuyPost.groupbuy_id) == groupbuy_id)
+    )
+    points = await points_of(session, community_ids=frozenset(posted.scalars().all()))
+    return [p for p in points if p.id in chosen] if chosen else points
 
 
 async def choose_point(

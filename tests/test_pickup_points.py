@@ -222,6 +222,39 @@ async def test_bad_codes_the_wrong_point_and_keepers_outside_their_point(harness
     assert refused == 5
 
 
+async def test_a_group_buy_offers_the_points_its_leader_chooses(harness: Harness) -> None:
+    # given Tea Lovers' two points and group-buy #1's paid orders, no point chosen yet
+    await given_two_points_and_paid_orders(harness)
+    # when Lee has the group-buy offer Shop B only
+    assert await answer(harness, LEE, "/gb_points 1 2") == (
+        "Group-buy #1 offers these pickup points: #2 Shop B."
+    )
+    # then Mia's order is for Shop B, with nothing to choose
+    await harness.send(MIA, MIA, "/orders")
+    listing = harness.emulator.last_bot_message(MIA)
+    assert "Pickup point: Shop B, 5 Side Rd" in (listing.text or "")
+    assert not [label for label in listing.button_texts if "📍" in label]
+    # and Ann, who keeps Shop A, cannot hand it over
+    code = (await order_row(harness, 1)).pickup_code
+    assert await answer(harness, ANN, f"/redeem {code}") == (
+        "Order #1 is picked up at Shop B, not at yours. Nothing was marked: send the member there."
+    )
+    # a point of no group the group-buy is in, another leader, and bad input are refused
+    assert await answer(harness, LEE, "/gb_points 1 9") == (
+        "Pickup point #9 is not offered in a group this group-buy is posted in. /pickup_points "
+        "lists the points with their numbers."
+    )
+    assert (await answer(harness, KAI, "/gb_points 1 1")).startswith("只有開團 #1 的團長")
+    assert (await answer(harness, LEE, "/gb_points 1 x")).startswith(
+        "Tell me the group-buy and the points it offers"
+    )
+    # "all" offers both again: Mia chooses
+    assert await answer(harness, LEE, "/gb_points 1 all") == (
+        "Group-buy #1 offers these pickup points: #1 Shop A, #2 Shop B."
+    )
+    assert await choose(harness, MIA, 1, "Shop A") == "You will pick up order #1 at Shop A."
+
+
 async def test_the_mini_app_confirms_a_scanned_code_once(harness: Harness, dashboard: str) -> None:
     # given Mia's paid order #1 at Shop A, kept by Ann
     await given_two_points_and_paid_orders(harness)

@@ -1,4 +1,4 @@
-"""pickup points keepers and codes on orders
+"""pickup points keepers and codes on orders, points a group-buy offers
 
 Orders already paid and waiting for pickup get their pickup code here, as new ones get it
 when they are paid (services/order.py): random, from the same unambiguous alphabet.
@@ -55,6 +55,18 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_pickup_keeper_member_id'), ['member_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_pickup_keeper_point_id'), ['point_id'], unique=False)
 
+    op.create_table('groupbuy_pickup_point',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('groupbuy_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('point_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.ForeignKeyConstraint(['groupbuy_id'], ['groupbuy.id'], name='fk_groupbuy_pickup_point_groupbuy'),
+    sa.ForeignKeyConstraint(['point_id'], ['pickup_point.id'], name='fk_groupbuy_pickup_point_point'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('groupbuy_id', 'point_id', name='uq_groupbuy_pickup_point')
+    )
+    with op.batch_alter_table('groupbuy_pickup_point', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_groupbuy_pickup_point_groupbuy_id'), ['groupbuy_id'], unique=False)
+
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.add_column(sa.Column('pickup_code', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True))
         batch_op.add_column(sa.Column('pickup_point_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
@@ -91,6 +103,10 @@ def downgrade() -> None:
         batch_op.drop_column('pickup_point_id')
         batch_op.drop_column('pickup_code')
 
+    with op.batch_alter_table('groupbuy_pickup_point', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_groupbuy_pickup_point_groupbuy_id'))
+
+    op.drop_table('groupbuy_pickup_point')
     with op.batch_alter_table('pickup_keeper', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pickup_keeper_point_id'))
         batch_op.drop_index(batch_op.f('ix_pickup_keeper_member_id'))
