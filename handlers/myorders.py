@@ -31,6 +31,7 @@ from handlers.views.myorders import (
 )
 from handlers.views.order import invoice
 from handlers.views.perks import points_text
+from models.order import ORDER_FULFILLED
 from services.groupbuy import GroupBuyError
 from services.ledger import STARS
 from services.loyalty import ReviewError, review_order
@@ -361,7 +362,14 @@ async def pick_button(
         text = {
             "not_yours": _("That is not one of your orders."),
             "no_point": _("That pickup point is not offered for this order any more."),
-        }.get(exc.reason, _("That order was picked up already; its point cannot change."))
+        }.get(exc.reason, "")
+        if not text:
+            picked = exc.order is not None and exc.order.status == ORDER_FULFILLED
+            text = (
+                _("That order was picked up already; its point cannot change.")
+                if picked
+                else _("That order is no longer waiting for pickup.")
+            )
         await query.answer(text, show_alert=True)
         return
     done = _("You will pick up order #{id} at {point}.").format(

@@ -17,7 +17,7 @@ from handlers.referral import qr_png
 from models.audit import AuditEntry
 from models.order import ORDER_FULFILLED, Order, OrderEvent
 from services.order import PICKUP_ALPHABET
-from services.pickup import PickupError, normalize_code, redeem_code
+from services.pickup import PickupError, choose_point, normalize_code, redeem_code
 from tests.conftest import KAI, LEE, MIA, OWNER, TEA, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, settings
 from tests.test_pickup import formed_groupbuy
@@ -152,6 +152,13 @@ async def test_a_keeper_confirms_a_pickup_by_code_once_at_their_point(harness: H
     assert await answer(harness, LEE, f"/redeem {code}") == used
     assert await pickups_booked(harness, 1) == 1
     assert (await order_row(harness, 1)).picked_up_at == row.picked_up_at
+    # once picked up, its point cannot change; nor can anyone else's order be pointed
+    for member, reason in ((MIA, "not_choosable"), (KAI, "not_yours")):
+        async with harness.session() as session, session.begin():
+            with pytest.raises(PickupError) as refused:
+                await choose_point(session, order_id=1, member_id=member, point_id=2)
+        assert refused.value.reason == reason
+    assert (await order_row(harness, 1)).pickup_point_id == 1
     # the point's sheet counts it
     sheet = await answer(harness, ANN, "/point_sheet 1")
     assert sheet.splitlines()[:2] == ["📋 Pickup sheet · Shop A", "Waiting: 0 · picked up: 1"]
@@ -299,6 +306,27 @@ async def test_the_mini_app_confirms_a_scanned_code_once(harness: Harness, dashb
     assert await pickups_booked(harness, 1) == 1
     assert harness.emulator.last_bot_message(MIA).text.startswith(
         "Order #1 Oolong tea was picked up"
+    )
+
+
+async def test_over_https_redeem_gives_keepers_the_scanner_button(harness: Harness) -> None:
+    # given Ann keeps Shop A, and the dashboard is at an https address (Mini Apps need one)
+    await given_two_points_and_paid_orders(harness)
+    settings = harness.runtime.dp["settings"]
+    harness.runtime.dp["settings"] = settings.model_copy(
+        update={"dashboard_url": "https://shop.example.com/dashboard"}
+    )
+    # when Ann sends /redeem without a code, she gets the scanner's Mini App button
+    assert (await answer(harness, ANN, "/redeem")).startswith("Send the member's pickup code")
+    message = harness.emulator.last_bot_message(ANN)
+    (button,) = [button for row in message.reply_markup["inline_keyboard"] for button in row]
+    assert button == {
+        "text": "📷 Scan a pickup QR code",
+        "web_app": {"url": "https://shop.example.com/dashboard/keeper"},
+    }
+    # and a member who keeps nothing is refused
+    assert await answer(harness, MIA, "/redeem") == (
+        "Sorry, only the leaders of this group can do that."
     )
 
 
