@@ -628,7 +628,9 @@ async def redeem_code(
     else:
         mine = [p for p in offered if p.id in kept]
         if not mine and row.chat_id not in led:
-            raise PickupError("wrong_point", order=order, point=offered[0] if offered else None)
+            # the point to send the member to, when the order can only be picked up at one
+            only = offered[0] if len(offered) == 1 else None
+            raise PickupError("wrong_point", order=order, point=only)
         point = mine[0] if len(mine) == 1 else None
     if row.status == ORDER_FULFILLED:
         raise PickupError("already_picked", order=order, point=chosen)
@@ -651,6 +653,8 @@ async def redeem_code(
         fresh = await session.get(Order, row.id, populate_existing=True)
         if fresh is not None and fresh.status == ORDER_FULFILLED:  # another keeper, just now
             raise PickupError("already_picked", order=order_view(fresh), point=chosen) from exc
+        if fresh is not None and fresh.status == ORDER_REFUNDED:  # refunded just now
+            raise PickupError("refunded", order=order) from exc
         raise PickupError("not_paid", order=order) from exc
     buyer = await session.get(Member, row.member_id)
     return Redeemed(done, point, buyer.locale if buyer is not None else "")

@@ -18,7 +18,7 @@ from models.audit import AuditEntry
 from models.order import ORDER_FULFILLED, Order, OrderEvent
 from services.order import PICKUP_ALPHABET
 from services.pickup import PickupError, choose_point, normalize_code, redeem_code
-from tests.conftest import KAI, LEE, MIA, OWNER, TEA, Harness
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, settings
 from tests.test_pickup import formed_groupbuy
 
@@ -260,6 +260,13 @@ async def test_a_group_buy_offers_the_points_its_leader_chooses(harness: Harness
         "Group-buy #1 offers these pickup points: #1 Shop A, #2 Shop B."
     )
     assert await choose(harness, MIA, 1, "Shop A") == "You will pick up order #1 at Shop A."
+    # a refunded order's code hands nothing over
+    await harness.send(SAM, SAM, "/refund 2")
+    assert (await order_row(harness, 2)).status == "refunded"
+    refunded_code = (await order_row(harness, 2)).pickup_code
+    assert await answer(harness, LEE, f"/redeem {refunded_code}") == (
+        "Order #2 was refunded: there is nothing to hand over."
+    )
 
 
 async def test_the_mini_app_confirms_a_scanned_code_once(harness: Harness, dashboard: str) -> None:
