@@ -18,10 +18,12 @@ from models.groupbuy import GROUPBUY_FORMED, GROUPBUY_OPEN, GroupBuy, GroupBuyJo
 from models.order import (
     OPEN_STATUSES,
     ORDER_FULFILLED,
+    ORDER_PAID,
     ORDER_RESERVED,
     Order,
 )
 from models.perks import Review
+from models.pickup import GroupBuyPickupPoint, PickupPoint
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import (
     GroupBuyError,
@@ -43,6 +45,8 @@ KIND_PLACE = "place"  # a sign-up in a pay-at-pickup group-buy not formed yet: `
 ACTION_PAY = "pay"  # a Telegram order not paid yet: a fresh invoice
 ACTION_CANCEL = "cancel"  # before its group-buy forms, or before the reservation expires
 ACTION_REVIEW = "review"  # picked up and not reviewed yet
+ACTION_CODE = "code"  # paid, not picked up: the pickup code as a QR code to show the keeper
+ACTION_POINT = "point"  # its group has several pickup points and the member has not chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,11 @@ class MyOrder:
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then
     deadline: datetime | None = None  # when its group-buy closes, while it is open
     actions: tuple[str, ...] = ()
+    pickup_code: str | None = None  # shown while paid and not picked up
+    # the pickup point chosen (or the group's only one): name, address, opening hours
+    point_name: str = ""
+    point_address: str = ""
+    point_hours: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +166,17 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
         .outerjoin(Review, col(Review.order_id) == col(Order.id))
         .where(col(Order.id).in_(ids))
     )
+    found = rows.all()
+    points, many = await _points(session, [row for row, *_rest in found])
     items = []
-    for row, gb_status, deadline, point, time, reviewed in rows.all():
+    for row, gb_status, deadline, point, time, reviewed in found:
         assert row.id is not None
+        where = points.get(row.id)
+        actions = _order_actions(row, gb_status, deadline, reviewed is not None, now)
+        if row.status == ORDER_PAID and row.pickup_code and gb_status != GROUPBUY_OPEN:
+            actions += (ACTION_CODE,)
+        if where is None and row.status in (*OPEN_STATUSES, ORDER_PAID) and row.id in many:
+            actions += (ACTION_POINT,)
         items.append(
             MyOrder(
                 kind=KIND_ORDER,
@@ -176,10 +193,56 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 pickup_time=time or "",
                 expires_at=row.expires_at if row.status == ORDER_RESERVED else None,
                 deadline=deadline if gb_status == GROUPBUY_OPEN else None,
-                actions=_order_actions(row, gb_status, deadline, reviewed is not None, now),
+                actions=actions,
+                pickup_code=row.pickup_code if ACTION_CODE in actions else None,
+                point_name=where.name if where else "",
+                point_address=where.address if where else "",
+                point_hours=where.hours if where else "",
             )
         )
     return items
+
+
+async def _points(
+    session: AsyncSession, rows: list[Order]
+) -> tuple[dict[int, PickupPoint], frozenset[int]]:
+    """Each order's pickup point (chosen, or the only one it is offered) by order id, and the
+    orders offered several (whose member, if they have not chosen, is asked to)."""
+    chats = {row.chat_id for row in rows}
+    chosen = {row.pickup_point_id for row in rows if row.pickup_point_id is not None}
+    found = await session.execute(
+        select(PickupPoint).where(
+            (col(PickupPoint.community_id).in_(chats) & col(PickupPoint.active).is_(True))
+            | col(PickupPoint.id).in_(chosen)
+        )
+    )
+    by_id = {point.id: point for point in found.scalars().all()}
+    by_group: dict[int, list[PickupPoint]] = {}
+    for point in sorted(by_id.values(), key=lambda p: p.id or 0):
+        if point.active:
+            by_group.setdefault(point.community_id, []).append(point)
+    groupbuys = {row.groupbuy_id for row in rows if row.groupbuy_id is not None}
+    offers: dict[int, set[int]] = {}
+    if groupbuys:
+        links = await session.execute(
+            select(GroupBuyPickupPoint).where(col(GroupBuyPickupPoint.groupbuy_id).in_(groupbuys))
+        )
+        for link in links.scalars().all():
+            offers.setdefault(link.groupbuy_id, set()).add(link.point_id)
+    points: dict[int, PickupPoint] = {}
+    several: set[int] = set()
+    for row in rows:
+        assert row.id is not None
+        group = by_group.get(row.chat_id, [])
+        picked = offers.get(row.groupbuy_id, set()) if row.groupbuy_id is not None else set()
+        offered = [p for p in group if p.id in picked] or group
+        if row.pickup_point_id is not None and row.pickup_point_id in by_id:
+            points[row.id] = by_id[row.pickup_point_id]
+        elif len(offered) == 1:
+            points[row.id] = offered[0]
+        elif len(offered) > 1:
+            several.add(row.id)
+    return points, frozenset(several)
 
 
 def _order_actions(

@@ -9,6 +9,7 @@ twice.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -87,6 +88,10 @@ _SETTLEMENT_KINDS = (
     TX_REFUND_HANDED_BACK,
 )
 _PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
+# pickup codes (核销码): read aloud or typed from a phone, so no 0/O, 1/I; random, so the
+# next order's code cannot be guessed from this one's; 32^6 (about a billion) codes
+PICKUP_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+PICKUP_CODE_LENGTH = 6
 
 
 class OrderError(Refused):
@@ -114,6 +119,10 @@ class OrderView:
     coupon_id: int | None = None
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then, unpaid
     product_id: int | None = None
+    pickup_code: str | None = None  # given when paid; shown to the member, typed by a keeper
+    pickup_point_id: int | None = None
+    picked_up_by: int | None = None
+    picked_up_at: datetime | None = None
     # what its invoice shows of the product (filled in where an invoice is prepared)
     description: str = ""
     photo: ProductPhoto | None = None
@@ -175,7 +184,20 @@ def order_view(row: Order) -> OrderView:
         coupon_id=row.coupon_id,
         expires_at=row.expires_at,
         product_id=row.product_id,
+        pickup_code=row.pickup_code,
+        pickup_point_id=row.pickup_point_id,
+        picked_up_by=row.picked_up_by,
+        picked_up_at=row.picked_up_at,
     )
+
+
+async def new_pickup_code(session: AsyncSession) -> str:
+    """A random pickup code no order holds yet (the unique constraint stays the last word)."""
+    while True:
+        code = "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
+        taken = await session.scalar(select(col(Order.id)).where(col(Order.pickup_code) == code))
+        if taken is None:
+            return code
 
 
 def _customer(member_id: int) -> AccountRef:
@@ -277,9 +299,11 @@ async def _move(
     note: str = "",
     paid_amount: int | None = None,
     at: datetime | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Order:
     """Change the status if the machine allows it and nobody changed the order meanwhile
-    (`at`: when, by the domain's clock; now when not given)."""
+    (`at`: when, by the domain's clock; now when not given; `extra`: more columns to set in
+    the same conditional UPDATE). A paid order gets its pickup code here."""
     at = at or utcnow()
     before, version = row.status, row.version
     if before == ORDER_EXPIRED:  # its stock is back on sale: the member orders again
@@ -289,6 +313,9 @@ async def _move(
     values: dict[str, object] = {"status": to, "version": version + 1, "updated_at": at}
     if paid_amount is not None:
         values["paid_amount"] = paid_amount
+    if to == ORDER_PAID and row.pickup_code is None:
+        values["pickup_code"] = await new_pickup_code(session)
+    values.update(extra or {})
     result = await session.execute(
         update(Order)
         .where(
@@ -405,16 +432,30 @@ async def mark_paid_offline(
 
 
 async def mark_fulfilled(
-    session: AsyncSession, *, order_id: int, actor_id: int, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    order_id: int,
+    actor_id: int,
+    now: datetime | None = None,
+    point_id: int | None = None,
+    note: str = "",
 ) -> OrderView:
     """The member picked the order up (only after it was paid); never marked by that member,
-    whose word alone would close their own order."""
+    whose word alone would close their own order. Who and when are kept on the order, and
+    the point it was picked up at when known (`point_id`)."""
     row = await _load(session, order_id)
     if row.status in OPEN_STATUSES:
         raise OrderError("not_paid", str(order_id))
     if row.member_id == actor_id:
         raise OrderError("own_pickup", str(order_id))
-    return order_view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id, at=now))
+    at = now or utcnow()
+    extra: dict[str, object] = {"picked_up_by": actor_id, "picked_up_at": at}
+    if point_id is not None:
+        extra["pickup_point_id"] = point_id
+    moved = await _move(
+        session, row, ORDER_FULFILLED, actor_id=actor_id, at=at, note=note, extra=extra
+    )
+    return order_view(moved)
 
 
 async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:
