@@ -7,7 +7,7 @@ it forms); a Telegram-paid group-buy's sign-up is its prepayment order, listed a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import String, Subquery, func, literal, select, union_all
@@ -22,7 +22,15 @@ from models.order import (
     Order,
 )
 from models.perks import Review
-from models.product import PAYMENT_TELEGRAM
+from models.product import PAYMENT_TELEGRAM, Product
+from services.content import (
+    PICKUP_POINT,
+    PICKUP_TIME,
+    TITLE,
+    ReadTranslations,
+    localized,
+    merged,
+)
 from services.groupbuy import (
     GroupBuyError,
     get_groupbuy,
@@ -64,6 +72,23 @@ class MyOrder:
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then
     deadline: datetime | None = None  # when its group-buy closes, while it is open
     actions: tuple[str, ...] = ()
+    # the product's title and the group-buy's pickup texts in other languages
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> MyOrder:
+        """The line as a reader of `locale` sees it (services/content.py's fallback)."""
+        if not self.translations:
+            return self
+
+        def text(original: str, field: str) -> str:
+            return localized(original, self.translations, field, locale, default_locale)
+
+        return replace(
+            self,
+            title=text(self.title, TITLE),
+            pickup_point=text(self.pickup_point, PICKUP_POINT),
+            pickup_time=text(self.pickup_time, PICKUP_TIME),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +177,16 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
             col(GroupBuy.pickup_point),
             col(GroupBuy.pickup_time),
             col(Review.order_id),
+            col(GroupBuy.translations),
+            col(Product.translations),
         )
         .outerjoin(GroupBuy, col(GroupBuy.id) == col(Order.groupbuy_id))
+        .outerjoin(Product, col(Product.id) == col(Order.product_id))
         .outerjoin(Review, col(Review.order_id) == col(Order.id))
         .where(col(Order.id).in_(ids))
     )
     items = []
-    for row, gb_status, deadline, point, time, reviewed in rows.all():
+    for row, gb_status, deadline, point, time, reviewed, gb_texts, product_texts in rows.all():
         assert row.id is not None
         items.append(
             MyOrder(
@@ -177,6 +205,7 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 expires_at=row.expires_at if row.status == ORDER_RESERVED else None,
                 deadline=deadline if gb_status == GROUPBUY_OPEN else None,
                 actions=_order_actions(row, gb_status, deadline, reviewed is not None, now),
+                translations=merged(product_texts, gb_texts) or None,
             )
         )
     return items
@@ -238,6 +267,7 @@ async def _places(
                 pickup_time=gb.pickup_time,
                 deadline=gb.deadline,
                 actions=(ACTION_CANCEL,) if open_ else (),
+                translations=gb.translations,
             )
         )
     return items
