@@ -79,3 +79,65 @@ async def test_a_product_is_created_with_a_chinese_title_and_description(
     assert product.translations == {
         "zh_Hans": {"title": ZH_TITLE, "description": ZH_DESCRIPTION}
     }
+
+
+async def open_a_drop(harness: Harness, *, pickup: str = "/skip", zh_pickup: str = "") -> None:
+    """Sam drops the product in every group; with `zh_pickup`, the pickup point in 简体中文."""
+    await harness.send(SAM, SAM, "/drop")
+    await tap(harness, "#1 Osmanthus oolong · CN¥35.90")
+    for answer in ("3d", "2", "/skip", "2", "/skip", pickup, "/skip"):
+        await harness.send(SAM, SAM, answer)
+    if zh_pickup:
+        await tap(harness, "🌐 Add a translation")
+        await tap(harness, "简体中文")
+        assert last_text(harness, SAM).startswith("Where do members pick it up, in 简体中文?")
+        await harness.send(SAM, SAM, zh_pickup)
+        assert last_text(harness, SAM).startswith("When can they pick it up, in 简体中文?")
+        await harness.send(SAM, SAM, "/skip")
+        await tap(harness, "Done")
+        assert f"In 简体中文: {zh_pickup}" in last_text(harness, SAM)
+    await tap(harness, "✅ Confirm")
+    assert last_text(harness, SAM) == "Group-buy #1 posted in 2 groups."
+
+
+async def test_a_card_shows_the_title_in_the_groups_language(harness: Harness) -> None:
+    # given a product with an English title and a 简体中文 one
+    await given_staff_and_groups(harness)
+    await given_a_translated_product(harness)
+    # when it is dropped in a 简体中文 group and an English one
+    await given_group_languages(harness, "zh_Hans", "en")
+    await open_a_drop(harness)
+    # then each group's card reads in the group's language
+    tea, coffee = last_text(harness, TEA), last_text(harness, COFFEE)
+    assert tea.splitlines()[:2] == [f"🛒 {ZH_TITLE}", ZH_DESCRIPTION]
+    assert coffee.splitlines()[:2] == ["🛒 Osmanthus oolong", "Spring tea, 250 g"]
+    # and /products in private is in each member's language
+    await harness.send(MIA, MIA, "/start")
+    products = "\n".join(await harness.send(MIA, MIA, "/products"))
+    assert "Osmanthus oolong" in products and ZH_TITLE not in products
+
+
+async def test_a_language_not_given_falls_back_to_the_brands_default(harness: Harness) -> None:
+    # given the product in English (the original) and 简体中文 only
+    await given_staff_and_groups(harness)
+    await given_a_translated_product(harness)
+    # when it is dropped in a 繁體中文 group
+    await given_group_languages(harness, "zh_Hant", "zh_Hans")
+    await open_a_drop(harness)
+    # then that group reads the brand's default language (en: the original text), in a card
+    # whose own words are in 繁體中文
+    tea = last_text(harness, TEA)
+    assert tea.startswith("🛒 Osmanthus oolong\nSpring tea, 250 g\n")
+    assert ZH_TITLE not in tea
+    assert last_text(harness, COFFEE).startswith(f"🛒 {ZH_TITLE}")
+
+
+async def test_a_drops_pickup_text_is_given_per_group_language(harness: Harness) -> None:
+    await given_staff_and_groups(harness)
+    await given_a_translated_product(harness)
+    await given_group_languages(harness, "zh_Hans", "en")
+    # when Sam drops it with the pickup point in English and in 简体中文
+    await open_a_drop(harness, pickup="Shop at 12 Garden Road", zh_pickup="花园路 12 号门店")
+    # then each group's card says where in its language
+    assert "取货：花园路 12 号门店" in last_text(harness, TEA)
+    assert "Pickup: Shop at 12 Garden Road" in last_text(harness, COFFEE)
