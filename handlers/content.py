@@ -32,6 +32,7 @@ from services.content import (
     PICKUP_TIME,
     TEXT,
     TITLE,
+    ReadTranslations,
     Translations,
     languages,
 )
@@ -75,11 +76,12 @@ def translations_of(data: dict[str, Any]) -> Translations:
     return {str(locale): dict(texts) for locale, texts in stored.items()}
 
 
-def preview_lines(translations: Translations, fields: tuple[str, ...]) -> list[str]:
+def preview_lines(translations: ReadTranslations, fields: tuple[str, ...]) -> list[str]:
     """Each language's texts for a wizard's last look, escaped (none: no lines)."""
     lines: list[str] = []
-    for locale in languages(translations):
-        texts = [esc(translations[locale][f]) for f in fields if translations[locale].get(f)]
+    given = translations or {}
+    for locale in languages(given):
+        texts = [esc(given[locale][f]) for f in fields if given[locale].get(f)]
         if texts:
             lines.append(
                 _("In {language}: {texts}").format(
@@ -89,7 +91,7 @@ def preview_lines(translations: Translations, fields: tuple[str, ...]) -> list[s
     return lines
 
 
-def given_line(translations: Translations) -> str:
+def given_line(translations: ReadTranslations) -> str:
     """Which languages the content is given in besides the original ('' when none)."""
     given = languages(translations)
     if not given:
@@ -101,7 +103,13 @@ class ContentSteps:
     """The two translation steps of one wizard, for the fields it lets staff translate."""
 
     def __init__(
-        self, wizard: Wizard, fields: tuple[str, ...], *, confirm: str, after: Next
+        self,
+        wizard: Wizard,
+        fields: tuple[str, ...],
+        *,
+        confirm: str,
+        after: Next,
+        limit: Callable[[dict[str, Any], str], int] | None = None,
     ) -> None:
         assert {OFFER, TYPING} <= set(wizard.steps), f"{wizard.name} lacks the content steps"
         self.wizard = wizard
@@ -109,6 +117,8 @@ class ContentSteps:
         self.confirm = confirm  # the step whose last look carries the button
         self.after = after  # asks that step again
         self.steps = (OFFER, TYPING)
+        # how long a field may be, given the wizard's data (a broadcast with a photo: a caption)
+        self.limit = limit or (lambda _data, field: LIMITS[field])
 
     def button(self) -> InlineKeyboardButton:
         """🌐 Add a translation, for the wizard's last look."""
@@ -189,8 +199,9 @@ class ContentSteps:
             text = message.html_text if message.entities else (message.text or "")
         else:
             text = (message.text or "").strip()
-        if len(text) > LIMITS[field]:
-            error = _(TOO_LONG).format(length=counted("character", len(text)), limit=LIMITS[field])
+        limit = min(LIMITS[field], self.limit(stored, field))
+        if len(text) > limit:
+            error = _(TOO_LONG).format(length=counted("character", len(text)), limit=limit)
             await self.ask(message, TYPING, {**data, "content_error": error})
             return
         if field == TEXT:

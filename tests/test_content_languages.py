@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from models.broadcast import Broadcast
 from models.product import Product
-from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.test_broadcast_outbox import MORNING
 
 ZH_TITLE = "桂花乌龙礼盒"
 ZH_DESCRIPTION = "春茶，250 克"
@@ -76,9 +78,7 @@ async def test_a_product_is_created_with_a_chinese_title_and_description(
     async with harness.session() as session:
         product = (await session.execute(select(Product))).scalar_one()
     assert (product.title, product.description) == ("Osmanthus oolong", "Spring tea, 250 g")
-    assert product.translations == {
-        "zh_Hans": {"title": ZH_TITLE, "description": ZH_DESCRIPTION}
-    }
+    assert product.translations == {"zh_Hans": {"title": ZH_TITLE, "description": ZH_DESCRIPTION}}
 
 
 async def open_a_drop(harness: Harness, *, pickup: str = "/skip", zh_pickup: str = "") -> None:
@@ -141,3 +141,91 @@ async def test_a_drops_pickup_text_is_given_per_group_language(harness: Harness)
     # then each group's card says where in its language
     assert "取货：花园路 12 号门店" in last_text(harness, TEA)
     assert "Pickup: Shop at 12 Garden Road" in last_text(harness, COFFEE)
+
+
+async def tap_first(harness: Harness, prefix: str, *, user: int) -> None:
+    """Taps the first button whose label starts with `prefix` (any language)."""
+    message = harness.emulator.last_bot_message(user)
+    labels = [label.startswith(prefix) for label in message.button_texts]
+    await harness.press(user, user, message.message_id, index=labels.index(True))
+
+
+async def given_opted_in(harness: Harness, member: int) -> None:
+    await harness.send(member, member, "/start")
+    await tap_first(harness, "🔔", user=member)  # Offers, in the member's language
+    await tap_first(harness, "✅", user=member)  # Yes, send me offers
+
+
+async def test_a_broadcast_in_two_languages_reaches_each_member_in_theirs(
+    harness: Harness,
+) -> None:
+    harness.clock.now = MORNING
+    await given_staff_and_groups(harness)
+    # given Lee reads 简体中文, Mia English and Kai 繁體中文 (their Telegram apps'), all opted
+    # in to offers
+    for member in (MIA, LEE, KAI):
+        await given_opted_in(harness, member)
+    await given_group_languages(harness, "zh_Hans", "en")
+    # when Sam writes a broadcast in English and adds its 简体中文 text
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "<b>New oolong</b> 39.90 CNY, until Sunday")
+    await tap(harness, "⏭ Skip")  # no photo
+    await tap(harness, "⏭ Skip")  # no button
+    await tap(harness, "Everyone: groups and members")
+    await tap(harness, "Now")
+    await tap(harness, "🌐 Add a translation")
+    await tap(harness, "简体中文")
+    assert last_text(harness, SAM) == "The message in 简体中文, as members should see it?"
+    await harness.send(SAM, SAM, "<b>新品乌龙</b> 39.90 元，周日截止")
+    await tap(harness, "Done")
+    # then the last look comes with a preview of each language, and says who gets which
+    previews = [m.text for m in harness.emulator.bot_messages(SAM)[-3:-1]]
+    assert previews == ["New oolong 39.90 CNY, until Sunday", "新品乌龙 39.90 元，周日截止"]
+    summary = last_text(harness, SAM)
+    assert "Also in: 简体中文. Every other chat gets the text as you wrote it." in summary
+    await tap(harness, "✅ Confirm")
+    await harness.runtime.broadcasts.pump()
+
+    # then each member and group got it once, in their language (Kai's 繁體中文 is not given:
+    # the brand's default, the text as written)
+    def got(chat: int) -> list[str]:
+        return [
+            m.text or ""
+            for m in harness.emulator.bot_messages(chat)
+            if "oolong" in (m.text or "") or "乌龙" in (m.text or "")
+        ]
+
+    assert got(LEE) == ["新品乌龙 39.90 元，周日截止"]
+    assert got(TEA) == ["新品乌龙 39.90 元，周日截止"]
+    assert got(MIA) == ["New oolong 39.90 CNY, until Sunday"]
+    assert got(KAI) == ["New oolong 39.90 CNY, until Sunday"]
+    assert got(COFFEE) == ["New oolong 39.90 CNY, until Sunday"]
+    # the Chinese text kept its bold, as the English one
+    [chinese] = [m for m in harness.emulator.bot_messages(LEE) if "乌龙" in (m.text or "")]
+    assert chinese.entities and chinese.entities[0]["type"] == "bold"
+    async with harness.session() as session:
+        broadcast = (await session.execute(select(Broadcast))).scalar_one()
+    assert broadcast.translations == {"zh_Hans": {"text": "<b>新品乌龙</b> 39.90 元，周日截止"}}
+
+
+async def test_every_languages_text_is_linted(harness: Harness) -> None:
+    harness.clock.now = MORNING
+    await given_staff_and_groups(harness)
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "New oolong, fresh from the hills")
+    await tap(harness, "⏭ Skip")
+    await tap(harness, "⏭ Skip")
+    await tap(harness, "All groups")
+    await tap(harness, "Now")
+    assert "⚠️ Compliance findings:" not in last_text(harness, SAM)
+    # when the 简体中文 text makes an absolute claim the English one does not
+    await tap(harness, "🌐 Add a translation")
+    await tap(harness, "简体中文")
+    await harness.send(SAM, SAM, "全网最好的乌龙")
+    await tap(harness, "Done")
+    # then the findings name it, in that language's text, and Confirm needs a reason
+    summary = harness.emulator.last_bot_message(SAM)
+    assert "Absolute claims that advertising law forbids: 最" in (summary.text or "")
+    assert "In 简体中文: 全网最好的乌龙" in (summary.text or "")
+    assert "⚠️ Send anyway" in summary.button_texts
+    assert "✅ Confirm" not in summary.button_texts
