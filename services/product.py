@@ -12,13 +12,14 @@ from models.product import PAYMENT_MODES, PAYMENT_OFFLINE, Product
 from services.content import (
     DESCRIPTION,
     TITLE,
+    ContentError,
     ReadTranslations,
-    Translations,
     clean,
     localized,
     with_language,
 )
 from services.errors import Refused
+from services.member import LOCALES
 from services.paging import Page, count_of, window
 
 
@@ -179,8 +180,10 @@ async def update_product(
 async def translate_product(
     session: AsyncSession, *, product_id: int, locale: str, title: str, description: str = ""
 ) -> ProductView:
-    """Add or replace the product's title and description in `locale` (an empty description:
-    the other languages' fallback); ProductError not_found, ContentError on bad text."""
+    """Add or replace the product's title and description in `locale` (no description: the
+    other languages' is shown); an empty title removes that language. The row is locked, so
+    two staff translating at once both keep their language. ProductError not_found,
+    ContentError on a bad language or a text too long."""
     row = (
         await session.execute(
             select(Product).where(col(Product.id) == product_id).with_for_update()
@@ -188,11 +191,15 @@ async def translate_product(
     ).scalar_one_or_none()
     if row is None:
         raise ProductError("not_found")
-    if not title.strip():
-        raise ProductError("title")
-    texts: Translations = {locale: {TITLE: title, DESCRIPTION: description}}
-    row.translations = (
-        with_language(row.translations, locale, texts[locale], PRODUCT_FIELDS) or None
-    )
+    if locale not in LOCALES:
+        raise ContentError("locale", locale)
+    given = {key: dict(value) for key, value in (row.translations or {}).items()}
+    if title.strip():
+        given = with_language(
+            given, locale, {TITLE: title, DESCRIPTION: description}, PRODUCT_FIELDS
+        )
+    else:
+        given.pop(locale, None)
+    row.translations = given or None
     await session.flush()
     return _view(row)

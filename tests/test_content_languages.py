@@ -229,3 +229,55 @@ async def test_every_languages_text_is_linted(harness: Harness) -> None:
     assert "In 简体中文: 全网最好的乌龙" in (summary.text or "")
     assert "⚠️ Send anyway" in summary.button_texts
     assert "✅ Confirm" not in summary.button_texts
+
+
+async def test_staff_translate_an_existing_product_and_members_see_it_in_their_orders(
+    harness: Harness,
+) -> None:
+    # given a product added in one line, in English only
+    await given_staff_and_groups(harness)
+    await harness.send(SAM, SAM, "/product_add Osmanthus oolong | 35.90 CNY | stock 20")
+    # when Sam gives its 繁體中文 and 简体中文 title and description later
+    assert await harness.send(SAM, SAM, "/product_translate 1 zh-hant 桂花烏龍禮盒 | 春茶") == [
+        "Product #1 in 繁體中文 saved: 桂花烏龍禮盒."
+    ]
+    await harness.send(SAM, SAM, f"/product_translate 1 zh_Hans {ZH_TITLE} | {ZH_DESCRIPTION}")
+    shown = await harness.send(SAM, SAM, "/product_translate 1")
+    assert shown[0].splitlines()[:3] == [
+        "#1 Osmanthus oolong",
+        f"In 简体中文: {ZH_TITLE} · {ZH_DESCRIPTION}",
+        "In 繁體中文: 桂花烏龍禮盒 · 春茶",
+    ]
+    # bad input is refused with what to send
+    assert (await harness.send(SAM, SAM, "/product_translate 1 fr Thé"))[0].startswith(
+        "#1 Osmanthus oolong"
+    )
+    assert (await harness.send(SAM, SAM, "/product_translate 9 en Tea")) == [
+        "There is no product #9. Send /products to see them."
+    ]
+    assert (await harness.send(MIA, MIA, "/product_translate 1 en Tea")) == [
+        "Sorry, only brand staff can do that."
+    ]
+    # then a 繁體中文 group's card shows it
+    await given_group_languages(harness, "zh_Hant", "en")
+    await harness.send(SAM, SAM, "/drop")
+    await tap(harness, "#1 Osmanthus oolong · CN¥35.90")
+    for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):
+        await harness.send(SAM, SAM, answer)
+    await tap(harness, "✅ Confirm")
+    assert last_text(harness, TEA).startswith("🛒 桂花烏龍禮盒\n春茶\n")
+    assert last_text(harness, COFFEE).startswith("🛒 Osmanthus oolong\n")
+    # and Lee (简体中文) who joins from the English group reads it in his language in his orders
+    await harness.send(LEE, LEE, "/start")
+    card = harness.emulator.last_bot_message(COFFEE)
+    await harness.press(LEE, COFFEE, card.message_id, index=0)
+    orders = await harness.send(LEE, LEE, "/orders")
+    assert ZH_TITLE in orders[0] and "Osmanthus" not in orders[0]
+    # and removing a language brings back the default for its readers
+    assert await harness.send(SAM, SAM, "/product_translate 1 zh_Hant none") == [
+        "Product #1 has no 繁體中文 text any more: readers of 繁體中文 see it in the brand's "
+        "language."
+    ]
+    async with harness.session() as session:
+        product = (await session.execute(select(Product))).scalar_one()
+    assert product.translations == {"zh_Hans": {"title": ZH_TITLE, "description": ZH_DESCRIPTION}}
