@@ -790,7 +790,11 @@ async def _summary(
         lines.append(_paid_line(settings.broadcast_paid_per_second))
     also = given_line(draft.translations)
     if also:
-        lines.append(sentences(also, _("Every other chat gets the text as you wrote it.")))
+        lines.append(
+            sentences(
+                also, _("Every other chat gets it in the brand's language, else as you wrote it.")
+            )
+        )
     buttons: list[list[InlineKeyboardButton]]
     if findings:
         lines.append("")

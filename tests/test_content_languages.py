@@ -182,7 +182,10 @@ async def test_a_broadcast_in_two_languages_reaches_each_member_in_theirs(
     previews = [m.text for m in harness.emulator.bot_messages(SAM)[-3:-1]]
     assert previews == ["New oolong 39.90 CNY, until Sunday", "新品乌龙 39.90 元，周日截止"]
     summary = last_text(harness, SAM)
-    assert "Also in: 简体中文. Every other chat gets the text as you wrote it." in summary
+    assert (
+        "Also in: 简体中文. Every other chat gets it in the brand's language, else as you wrote it."
+        in summary
+    )
     await tap(harness, "✅ Confirm")
     await harness.runtime.broadcasts.pump()
 
