@@ -5,10 +5,15 @@ then to the text as written."""
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
 from sqlalchemy import select
 
 from models.broadcast import Broadcast
 from models.product import Product
+from services.content import ContentError, clean, localized
+from services.product import translate_product
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_outbox import MORNING
 
@@ -284,3 +289,51 @@ async def test_staff_translate_an_existing_product_and_members_see_it_in_their_o
     async with harness.session() as session:
         product = (await session.execute(select(Product))).scalar_one()
     assert product.translations == {"zh_Hans": {"title": ZH_TITLE, "description": ZH_DESCRIPTION}}
+
+
+async def test_two_staff_translating_one_product_at_once_both_keep_their_language(
+    harness: Harness,
+) -> None:
+    # given a product in English
+    await given_staff_and_groups(harness)
+    await harness.send(SAM, SAM, "/product_add Osmanthus oolong | 35.90 CNY")
+
+    async def translate(locale: str, title: str) -> None:
+        async with harness.session() as session, session.begin():
+            await translate_product(session, product_id=1, locale=locale, title=title)
+
+    # when two translations are stored at the same moment
+    await asyncio.gather(translate("zh_Hans", ZH_TITLE), translate("zh_Hant", "桂花烏龍禮盒"))
+    # then neither overwrote the other (the row is locked while it changes)
+    async with harness.session() as session:
+        product = (await session.execute(select(Product))).scalar_one()
+    assert product.translations == {
+        "zh_Hans": {"title": ZH_TITLE},
+        "zh_Hant": {"title": "桂花烏龍禮盒"},
+    }
+
+
+def test_a_missing_language_falls_back_to_the_default_then_to_the_original() -> None:
+    translations = {"en": {"title": "Osmanthus oolong"}, "zh_Hans": {"title": ZH_TITLE}}
+    assert localized("桂花乌龙", translations, "title", "zh_Hans", "en") == ZH_TITLE
+    # a language not given: the default language's text, when it was given
+    assert localized("桂花乌龙", translations, "title", "zh_Hant", "en") == "Osmanthus oolong"
+    # neither: the text as written
+    assert localized("桂花乌龙", translations, "title", "zh_Hant", "zh_Hant") == "桂花乌龙"
+    assert localized("Tea", None, "title", "zh_Hans", "en") == "Tea"
+    # a field not given in a language falls back on its own
+    assert localized("Spring tea", translations, "description", "zh_Hans", "en") == "Spring tea"
+
+
+def test_translations_are_checked_before_they_are_stored() -> None:
+    assert clean({"zh_Hans": {"title": "  茶  ", "description": ""}}, ("title", "description")) == {
+        "zh_Hans": {"title": "茶"}
+    }
+    for bad, reason in (
+        ({"fr": {"title": "Thé"}}, "locale"),
+        ({"zh_Hans": {"price": "1"}}, "field"),
+        ({"zh_Hans": {"title": "茶" * 129}}, "length"),
+    ):
+        with pytest.raises(ContentError) as refused:
+            clean(bad, ("title", "description"))
+        assert refused.value.reason == reason
