@@ -10,12 +10,14 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
+from bot.config import Settings
+from bot.emulator import Emulator
 from models.broadcast import Broadcast
 from models.product import Product
 from services.content import ContentError, clean, localized
 from services.product import translate_product
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
-from tests.test_broadcast_outbox import MORNING
+from tests.test_broadcast_outbox import MORNING, make_harness
 
 ZH_TITLE = "桂花乌龙礼盒"
 ZH_DESCRIPTION = "春茶，250 克"
@@ -337,3 +339,22 @@ def test_translations_are_checked_before_they_are_stored() -> None:
         with pytest.raises(ContentError) as refused:
             clean(bad, ("title", "description"))
         assert refused.value.reason == reason
+
+
+async def test_a_language_not_given_reads_the_brands_default_language_when_it_is_given(
+    emulator: Emulator, settings: Settings
+) -> None:
+    # given a brand whose default language is 简体中文, and a product written in English with
+    # its 简体中文 title
+    harness = await make_harness(emulator, settings, default_locale="zh_Hans")
+    try:
+        await given_staff_and_groups(harness)
+        await harness.send(SAM, SAM, "/product_add Osmanthus oolong | 35.90 CNY")
+        await harness.send(SAM, SAM, f"/product_translate 1 zh_Hans {ZH_TITLE}")
+        # when it is dropped in a 繁體中文 group
+        await harness.send(LEE, TEA, "/settings language zh_Hant")
+        await harness.send(SAM, SAM, "/drop 1 3d")
+        # then the group reads the brand's default language, not the text as written
+        assert last_text(harness, TEA).startswith(f"🛒 {ZH_TITLE}\n")
+    finally:
+        await harness.runtime.close()
