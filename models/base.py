@@ -46,4 +46,4 @@ def translations_column() -> Any:
     """The brand content of a row in other languages: {locale: {field: text}} as JSON, NULL
     when there is none (services/content.py reads and writes it). Kept on the row itself, so
     whatever reads the row reads its translations in the same statement."""
-    return Column(JSON, nullable=True)
+    return Column(JSON(none_as_null=True), nullable=True)
