@@ -552,7 +552,9 @@ async def join_button(
     if callback_data.action == "join":
         after_commit.add(later(metrics.joined))
     if result.groupbuy.payment_mode == PAYMENT_TELEGRAM:
-        await _prepay(bot, session, settings, member, result.groupbuy.id, query.message.chat.id)
+        await _prepay(
+            bot, i18n, session, settings, member, result.groupbuy.id, query.message.chat.id
+        )
     if member.started and result.quantity:
         # in the background: a rush of joins must not wait for Telegram's pace
         with i18n.use_locale(member.locale):
@@ -619,6 +621,7 @@ async def start_on_groupbuy(
 
 async def _prepay(
     bot: Bot,
+    i18n: I18n,
     session: AsyncSession,
     settings: HandlerSettings,
     member: MemberView,
@@ -626,7 +629,7 @@ async def _prepay(
     chat_id: int,
 ) -> None:
     """A Telegram-paid group-buy is paid when joining: the member's unpaid order follows their
-    quantity, and a new one gets its invoice in private."""
+    quantity, and a new one gets its invoice in private, in the member's language."""
     order = await sync_prepayment(
         session, groupbuy_id=groupbuy_id, member_id=member.id, chat_id=chat_id
     )
@@ -634,7 +637,8 @@ async def _prepay(
         return
     invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
     try:
-        await send_invoice(bot, invoice, settings)
+        with i18n.use_locale(member.locale):  # the join was in the group's language
+            await send_invoice(bot, invoice, settings)
     except TelegramAPIError as exc:
         log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 

@@ -358,3 +358,27 @@ async def test_a_language_not_given_reads_the_brands_default_language_when_it_is
         assert last_text(harness, TEA).startswith(f"🛒 {ZH_TITLE}\n")
     finally:
         await harness.runtime.close()
+
+
+async def test_an_invoice_names_the_product_in_the_members_language(harness: Harness) -> None:
+    # given a Stars group-buy of a product with its 简体中文 title and description
+    await given_staff_and_groups(harness)
+    for member in (MIA, LEE):
+        await harness.send(member, member, "/start")
+    await harness.send(SAM, SAM, "/product_add Moon cake | 30 XTR | stock 20 | telegram")
+    await harness.send(SAM, SAM, "/product_set 1 description Lotus seed paste, 4 in a box")
+    await harness.send(SAM, SAM, "/product_translate 1 zh_Hans 月饼 | 莲蓉月饼，一盒 4 个")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10 limit=3")
+    card = harness.emulator.last_bot_message(TEA).message_id
+    # when Lee (简体中文) and Mia (English) join, each gets an invoice
+    invoices = {}
+    for member in (LEE, MIA):
+        harness.new_bot_messages(member)
+        await harness.press(member, TEA, card, index=0)
+        [sent] = [m for m in harness.new_bot_messages(member) if m.kind == "invoice"]
+        invoices[member] = sent.raw["invoice"]
+    # then each names the product in the member's language
+    assert invoices[LEE]["title"] == "月饼"  # type: ignore[index]
+    assert "莲蓉月饼，一盒 4 个" in invoices[LEE]["description"]  # type: ignore[index]
+    assert invoices[MIA]["title"] == "Moon cake"  # type: ignore[index]
+    assert "Lotus seed paste" in invoices[MIA]["description"]  # type: ignore[index]
