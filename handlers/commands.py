@@ -221,6 +221,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("product_new", N_("Add a product step by step"), Role.STAFF, True, False),
     Command("product_add", N_("Add a product in one line"), Role.STAFF, True, False),
     Command("product_set", N_("Change a product"), Role.STAFF, True, False),
+    Command(
+        "product_translate",
+        N_("A product's title and description in a language"),
+        Role.STAFF,
+        True,
+        False,
+    ),
     Command("refund", N_("Refund an order"), Role.STAFF, True, False),
     Command("refund_paid", N_("Record a refund paid back by hand"), Role.STAFF, True, False),
     Command("drop", N_("Open one group-buy in every group"), Role.STAFF, True, False),

@@ -7,7 +7,7 @@ it forms); a Telegram-paid group-buy's sign-up is its prepayment order, listed a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import String, Subquery, func, literal, select, union_all
@@ -24,7 +24,15 @@ from models.order import (
 )
 from models.perks import Review
 from models.pickup import GroupBuyPickupPoint, PickupPoint
-from models.product import PAYMENT_TELEGRAM
+from models.product import PAYMENT_TELEGRAM, Product
+from services.content import (
+    PICKUP_POINT,
+    PICKUP_TIME,
+    TITLE,
+    ReadTranslations,
+    localized,
+    merged,
+)
 from services.groupbuy import (
     GroupBuyError,
     get_groupbuy,
@@ -73,6 +81,23 @@ class MyOrder:
     point_name: str = ""
     point_address: str = ""
     point_hours: str = ""
+    # the product's title and the group-buy's pickup texts in other languages
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> MyOrder:
+        """The line as a reader of `locale` sees it (services/content.py's fallback)."""
+        if not self.translations:
+            return self
+
+        def text(original: str, field: str) -> str:
+            return localized(original, self.translations, field, locale, default_locale)
+
+        return replace(
+            self,
+            title=text(self.title, TITLE),
+            pickup_point=text(self.pickup_point, PICKUP_POINT),
+            pickup_time=text(self.pickup_time, PICKUP_TIME),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +186,18 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
             col(GroupBuy.pickup_point),
             col(GroupBuy.pickup_time),
             col(Review.order_id),
+            col(GroupBuy.translations),
+            col(Product.translations),
         )
         .outerjoin(GroupBuy, col(GroupBuy.id) == col(Order.groupbuy_id))
+        .outerjoin(Product, col(Product.id) == col(Order.product_id))
         .outerjoin(Review, col(Review.order_id) == col(Order.id))
         .where(col(Order.id).in_(ids))
     )
     found = rows.all()
     points, many = await _points(session, [row for row, *_rest in found])
     items = []
-    for row, gb_status, deadline, point, time, reviewed in found:
+    for row, gb_status, deadline, point, time, reviewed, gb_texts, product_texts in found:
         assert row.id is not None
         where = points.get(row.id)
         actions = _order_actions(row, gb_status, deadline, reviewed is not None, now)
@@ -198,6 +226,7 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 point_name=where.name if where else "",
                 point_address=where.address if where else "",
                 point_hours=where.hours if where else "",
+                translations=merged(product_texts, gb_texts) or None,
             )
         )
     return items
@@ -301,6 +330,7 @@ async def _places(
                 pickup_time=gb.pickup_time,
                 deadline=gb.deadline,
                 actions=(ACTION_CANCEL,) if open_ else (),
+                translations=gb.translations,
             )
         )
     return items

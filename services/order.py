@@ -52,6 +52,7 @@ from models.order import (
 )
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
 from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
+from services.content import DESCRIPTION, TITLE, ReadTranslations, localized
 from services.coupons import release_coupon
 from services.credit import cash_order_limit_reached
 from services.errors import Refused
@@ -126,6 +127,21 @@ class OrderView:
     # what its invoice shows of the product (filled in where an invoice is prepared)
     description: str = ""
     photo: ProductPhoto | None = None
+    # the product's title and description in other languages (filled in with them)
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> OrderView:
+        """The order as a reader of `locale` sees its product (services/content.py's
+        fallback)."""
+        if not self.translations:
+            return self
+        return replace(
+            self,
+            title=localized(self.title, self.translations, TITLE, locale, default_locale),
+            description=localized(
+                self.description, self.translations, DESCRIPTION, locale, default_locale
+            ),
+        )
 
     @property
     def gross(self) -> int:
@@ -224,7 +240,12 @@ async def _with_product(session: AsyncSession, order: OrderView) -> OrderView:
         if product.photo_file_id
         else None
     )
-    return replace(order, description=product.description, photo=photo)
+    return replace(
+        order,
+        description=product.description,
+        photo=photo,
+        translations=product.translations or None,
+    )
 
 
 async def order_for_invoice(session: AsyncSession, order_id: int) -> OrderView | None:

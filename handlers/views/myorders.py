@@ -107,7 +107,9 @@ def _status(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
 
 
 def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
-    """One order or place: number, product, quantity, amount, status, pickup, deadline."""
+    """One order or place: number, product, quantity, amount, status, pickup, deadline (the
+    product and pickup in the reader's language when given in it)."""
+    item = item.in_language(locale, i18n.default_locale)
     gettext = i18n.gettext
     money = format_money(item.amount, item.currency, locale)
     if item.kind == KIND_PLACE:

@@ -9,7 +9,16 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, InlineKeyboardButton
 
-from handlers.text import N_, CallbackId, Effect, StartLinkNotice, counted, esc, format_money
+from handlers.text import (
+    N_,
+    CallbackId,
+    Effect,
+    StartLinkNotice,
+    counted,
+    default_locale,
+    esc,
+    format_money,
+)
 from handlers.views.reservation import local_moment
 from models.order import ORDER_FULFILLED, ORDER_REFUNDED
 from models.product import PAYMENT_TELEGRAM
@@ -189,7 +198,7 @@ def unreached_leader_effects(i18n: I18n, closing: Closing) -> list[Effect]:
             ).format(
                 name=f'<a href="tg://user?id={leader.member_id}">{esc(leader.name)}</a>',
                 id=gb.id,
-                title=esc(gb.title),
+                title=esc(gb.in_language(group.locale, default_locale()).title),
             )
             effects.append(
                 StartLinkNotice(
