@@ -25,7 +25,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import AsOneself, OpenGroup, RoleFilter
 from handlers.nps import ask_after_pickup
 from handlers.product import amount_error
 from handlers.referral import rules_from
@@ -82,6 +82,7 @@ from services.product import get_product
 from services.refund import refund_now
 from services.reservation import ReservationCapReached, recently_expired, reserve
 from services.role import Role
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="order")
@@ -130,7 +131,7 @@ async def send_invoice(bot: Bot, order: OrderView, settings: HandlerSettings) ->
     await bot(invoice(order, settings))
 
 
-@router.message(Command("buy"), OpenGroup())
+@router.message(Command("buy"), AsOneself(), OpenGroup())
 async def buy(
     message: Message,
     command: CommandObject,
@@ -146,14 +147,14 @@ async def buy(
     """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private,
     pay-at-pickup ones are held until a deadline."""
     words = (command.args or "").split()
-    if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
+    product_id = number(words[0]) if 1 <= len(words) <= 2 else None
+    if product_id is None:
         await message.reply(_("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2."))
         return
-    if len(words) == 2 and (not words[1].isdigit() or not 1 <= int(words[1]) <= 999):
+    quantity = number(words[1], prefix="") if len(words) == 2 else 1
+    if quantity is None or not 1 <= quantity <= 999:
         await message.reply(_("The quantity must be a whole number from 1 to 999."))
         return
-    product_id = int(words[0].lstrip("#")[:18])
-    quantity = int(words[1]) if len(words) == 2 else 1
     product = await get_product(session, product_id)
     if product is None or not product.active:
         await message.reply(
@@ -824,7 +825,8 @@ async def refund_command(
 ) -> None:
     """Refunds an order fully, or partly with an amount: /refund ID [AMOUNT]."""
     words = (command.args or "").split()
-    if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
+    order_id = number(words[0]) if 1 <= len(words) <= 2 else None
+    if order_id is None:
         await message.answer(
             _(
                 "Send /refund ORDER_ID for a full refund, or /refund ORDER_ID "
@@ -832,7 +834,7 @@ async def refund_command(
             )
         )
         return
-    order = await get_order(session, int(words[0].lstrip("#")[:18]))
+    order = await get_order(session, order_id)
     if order is None:
         await message.answer(_("There is no such order."))
         return

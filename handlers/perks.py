@@ -22,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import AsOneself, OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
     N_,
@@ -95,6 +95,7 @@ from services.tiers import (
     save_tier,
     standing,
 )
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="perks")
@@ -154,10 +155,7 @@ class FulfilCallback(CallbackData, prefix="ff"):
 
 
 def _int_arg(text: str) -> int | None:
-    cleaned = text.strip().replace(",", "").replace("_", "")
-    if not cleaned.isdigit() or len(cleaned) > 12:
-        return None
-    return int(cleaned)
+    return number(text.strip().replace(",", "").replace("_", ""), prefix="")
 
 
 def _points_error(exc: PointsError, settings: HandlerSettings, locale: str) -> str:
@@ -247,7 +245,7 @@ async def checkin_private(
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("checkin"), GROUP, OpenGroup())
+@router.message(Command("checkin"), GROUP, AsOneself(), OpenGroup())
 async def checkin_group(
     message: Message,
     session: AsyncSession,
@@ -527,10 +525,10 @@ async def tier_set(
 ) -> None:
     """Adds or changes one tier: /tier_set RANK name=... spend=... multiplier=... ..."""
     words = (command.args or "").split()
-    if not words or not words[0].isdigit() or len(words[0]) > 2:
+    rank = number(words[0], prefix="") if words else None
+    if rank is None or rank > 99:
         await message.answer(_(TIER_USAGE))
         return
-    rank = int(words[0])
     tiers = {t.rank: t for t in await list_tiers(session)}
     base = tiers.get(rank) or TierView(
         rank=rank,
@@ -672,7 +670,7 @@ async def review_command(
     await message.answer(text)
 
 
-@router.message(Command("gift"), OpenGroup())
+@router.message(Command("gift"), AsOneself(), OpenGroup())
 async def gift_command(
     message: Message,
     command: CommandObject,

@@ -33,7 +33,7 @@ from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.chart import bar_chart
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import AsOneself, OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import (
     N_,
@@ -411,7 +411,7 @@ async def create_group_link(bot: Bot, chat_id: int, code: str) -> str | None:
     return created.invite_link
 
 
-@router.message(Command("invite"), GROUP, OpenGroup())
+@router.message(Command("invite"), GROUP, AsOneself(), OpenGroup())
 async def invite_in_group(
     message: Message,
     bot: Bot,

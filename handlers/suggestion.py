@@ -21,7 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import AsOneself, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import N_, CallbackId, HandlerSettings, esc
 from handlers.views.perks import points_text
@@ -106,7 +106,7 @@ def _keyboard(suggestion_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.message(Command("suggest"))
+@router.message(Command("suggest"), AsOneself())
 async def suggest(
     message: Message,
     command: CommandObject,
