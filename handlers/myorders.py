@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE
 from handlers.reservation import cancel_error_text
-from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, later, sentences
+from handlers.text import CardToucher, CommitHook, HandlerSettings, esc_name, later, sentences
 from handlers.views.myorders import (
     MyOrderCallback,
     page_keyboard,
@@ -219,7 +219,7 @@ async def review_button(
         _(
             "How was order #{id}, {title}? Tap the stars. To add a few words, send "
             "/review {id} 5 and your words instead."
-        ).format(id=order.id, title=esc(order.title)),
+        ).format(id=order.id, title=esc_name(order.title)),
         reply_markup=stars_keyboard(order.id),
     )
 

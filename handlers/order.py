@@ -37,6 +37,7 @@ from handlers.text import (
     HandlerSettings,
     RefundWaker,
     esc,
+    esc_name,
     format_money,
     later,
     sentences,
@@ -121,7 +122,7 @@ class OrderPageCallback(CallbackData, prefix="ordp"):
 def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
     status = label(ORDER_STATUS, order.status)
     return (
-        f"#{order.id} {esc(name)} · {esc(order.title)} ×{order.quantity} · "
+        f"#{order.id} {esc_name(name)} · {esc_name(order.title)} ×{order.quantity} · "
         f"{format_money(order.total, order.currency, locale)} · {status}"
     )
 
@@ -219,7 +220,7 @@ async def buy(
         await message.reply(
             _(
                 "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
-            ).format(id=order.id, title=esc(order.title), quantity=order.quantity, total=total)
+            ).format(id=order.id, title=esc_name(order.title), quantity=order.quantity, total=total)
             + discount
             + ("\n" + held if held else ""),
             reply_markup=offer,
@@ -429,7 +430,7 @@ async def pickup_list(
     if not listing.orders:
         return _("No open orders in this group."), None
     page = min(page, pages - 1)
-    lines = [_("<b>Orders in {title}</b>").format(title=esc(community.title))]
+    lines = [_("<b>Orders in {title}</b>").format(title=esc_name(community.title))]
     if pages > 1:
         lines.append(
             _("Open orders: {count} · page {page} of {pages}").format(

@@ -17,7 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import refusal_text
 from handlers.order import Marking, order_error_text
-from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, format_money
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    format_money,
+)
 from handlers.views.pickup import SheetCallback, clamp, sheet_keyboard, sheet_text
 from models.groupbuy import GROUPBUY_FORMED
 from models.product import PAYMENT_TELEGRAM
@@ -34,6 +42,7 @@ from services.pickup import (
 )
 from services.pickup import sheet_order as find_sheet_order
 from services.role import Role
+from services.validation import number
 
 router = Router(name="pickup")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -72,11 +81,7 @@ async def sheet_command(
 ) -> None:
     """Shows the pickup sheet of a formed group-buy again: /sheet GROUPBUY_ID."""
     words = (command.args or "").split()
-    gb_id = (
-        int(words[0].lstrip("#")[:18])
-        if len(words) == 1 and words[0].lstrip("#").isdigit()
-        else None
-    )
+    gb_id = number(words[0]) if len(words) == 1 else None
     if gb_id is None:  # who may use /sheet at all: a leader of a group now, or staff
         allowed = await runs_pickups(session, member_id=member.id, owner_ids=settings.owner_ids)
         await record_action(
@@ -140,7 +145,7 @@ def reminder_text(reminded: Reminded, title: str, place: str) -> str:
             "A reminder from your leader: {title} is waiting for your payment ({orders}). "
             "Pay your leader at pickup."
         )
-    ).format(title=esc(title), orders=orders)
+    ).format(title=esc_name(title), orders=orders)
     if place:
         text += "\n" + _("Pickup: {place}").format(place=esc(place))
     return text

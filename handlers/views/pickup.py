@@ -9,7 +9,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, InlineKeyboardButton
 
-from handlers.text import CallbackId, Effect, StartLinkNotice, esc, format_money
+from handlers.text import CallbackId, Effect, StartLinkNotice, esc, esc_name, format_money
 from models.order import ORDER_FULFILLED, ORDER_REFUNDED
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import Closing
@@ -54,7 +54,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     money = lambda amount: format_money(amount, sheet.currency, locale)  # noqa: E731
     lines = [
         _("📋 <b>Pickup sheet · #{id} {title}</b>").format(
-            id=sheet.groupbuy_id, title=esc(sheet.title)
+            id=sheet.groupbuy_id, title=esc_name(sheet.title)
         )
     ]
     if sheet.pickup_point or sheet.pickup_time:
@@ -63,7 +63,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     for total in sheet.totals:
         lines.append(
             _("{title} ×{units} · {amount} · paid {paid} · picked up ×{picked}").format(
-                title=esc(total.title),
+                title=esc_name(total.title),
                 units=total.units,
                 amount=money(total.amount),
                 paid=money(total.paid),
@@ -101,7 +101,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     )
     for line in shown:
         lines.append(
-            f"#{line.order.id} {esc(line.name)} ×{line.order.quantity} · "
+            f"#{line.order.id} {esc_name(line.name)} ×{line.order.quantity} · "
             f"{money(line.order.total)} · {_state(line)}"
         )
     return "\n".join(lines)
@@ -179,9 +179,9 @@ def unreached_leader_effects(i18n: I18n, closing: Closing) -> list[Effect]:
                 "{name}, #{id} {title} formed and your pickup sheet is ready, but I cannot "
                 "write to you in private before you start me. Tap the button below, then Start."
             ).format(
-                name=f'<a href="tg://user?id={leader.member_id}">{esc(leader.name)}</a>',
+                name=f'<a href="tg://user?id={leader.member_id}">{esc_name(leader.name)}</a>',
                 id=gb.id,
-                title=esc(gb.title),
+                title=esc_name(gb.title),
             )
             effects.append(
                 StartLinkNotice(

@@ -7,7 +7,15 @@ import hashlib
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc, format_money, shorten, visible_length
+from handlers.text import (
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
+    esc,
+    esc_name,
+    format_money,
+    shorten,
+    visible_length,
+)
 from services.product import ProductPhoto, ProductView
 
 PHOTO_PATH = "/photos"  # under the dashboard's address: /dashboard/photos/<id>-<tag>.jpg
@@ -19,7 +27,7 @@ def product_card(product: ProductView, locale: str, *, caption: bool) -> str:
     details = format_money(product.price, product.currency, locale)
     if product.stock is not None:
         details += " · " + _("{count} left").format(count=product.stock)
-    lines = [f"<b>#{product.id} {esc(product.title)}</b>", details]
+    lines = [f"<b>#{product.id} {esc_name(product.title)}</b>", details]
     head = "\n".join(lines)
     room = (CAPTION_LIMIT if caption else MESSAGE_LIMIT) - visible_length(head) - 1
     description = shorten(product.description, room, one_paragraph=False)
