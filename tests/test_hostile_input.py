@@ -315,7 +315,7 @@ async def test_a_member_id_longer_than_64_bits_is_refused_as_too_large(harness: 
     paid = await harness.send(LEE, TEA, "/paid 99999999999999999999999999")
     # then each is told the number is too large, in their language (Lee reads Chinese)
     assert gift == [too_large("99999999999999999999999999")]
-    assert paid == ["99999999999999999999999999 这个数字太大了，请检查后重新发送。"]
+    assert paid == ["99999999999999999999999999这个数字太大了，请检查后重新发送。"]
 
 
 # every command that read a number with str.isdigit() and int(), which took '²' for a digit
@@ -376,7 +376,7 @@ async def test_numbers_beyond_64_bits_are_too_large_wherever_a_number_is_read(
             continue  # an amount is checked against the points limit first
         replies = await hostile.send(user, chat, command.format(n=typed))
         if user == LEE:
-            assert replies == [f"{typed} 这个数字太大了，请检查后重新发送。"], command
+            assert replies == [f"{typed}这个数字太大了，请检查后重新发送。"], command
         else:
             assert replies == [too_large(typed)], command
 
