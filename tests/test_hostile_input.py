@@ -19,12 +19,15 @@ import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
 from bot.dashboard import COOKIE, PREFIX
 from bot.emulator import Emulator
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.commands import COMMANDS
 from handlers.errors import APOLOGY
+from models.member import Member
+from services.tables import search_condition
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.dashboard_kit import init_data
 from tests.net import served
@@ -487,3 +490,16 @@ async def test_non_ascii_init_data_hash_or_session_cookie_is_refused_never_a_500
         for cookie in (*NON_ASCII, b"1004.99999999999.abc", "١٠٠٤.9.x".encode()):
             header = (b"Cookie", COOKIE.encode() + b"=" + cookie)
             assert await raw_request(f"{base}{PREFIX}/", [header]) == 401, cookie
+
+
+async def test_a_digit_look_alike_in_the_dashboards_member_search_finds_nobody(
+    harness: Harness,
+) -> None:
+    # given Mia is known (the dashboard's member search matches an id typed in full)
+    await harness.send(MIA, MIA, "/start")
+    async with harness.session() as session:
+        for typed in ("²", "١٠٠٤", str(MIA)):
+            # when staff search the members for it (int('²') raised: a 500 on the page)
+            found = await session.execute(select(Member.id).where(search_condition(typed)))
+            # then only the ASCII id finds her
+            assert found.scalars().all() == ([MIA] if typed.isascii() else []), typed
