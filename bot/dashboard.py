@@ -54,6 +54,7 @@ from services.statement import (
 )
 from services.tables import TABLES, Query, community_rows, csv_chunks
 from services.tiers import TierView, list_tiers
+from services.validation import header_value, signed_query
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,9 @@ class Dashboard:
     async def auth(self, request: web.Request) -> web.Response:
         """POST /dashboard/auth with init_data: Telegram's signature opens a session."""
         form = await request.post()
-        init_data = str(form.get("init_data", ""))[:8192]
+        init_data = signed_query(str(form.get("init_data", "")), limit=8192)
+        if init_data is None:  # not what Telegram signs (non-ASCII, outsized, no hex hash)
+            return web.json_response({"error": "initData malformed"}, status=400)
         member_id = web_app_user(
             init_data,
             token=self.runtime.bot.token,
@@ -321,7 +324,7 @@ class Dashboard:
 
     async def _view(self, request: web.Request) -> View | web.Response:
         """The request's reader and filters, or the refusal to send instead."""
-        member_id = self.key.member(request.cookies.get(COOKIE), now=self.now())
+        member_id = self.key.member(header_value(request.cookies.get(COOKIE)), now=self.now())
         fallback = self.settings.default_locale
         if member_id is None:
             with (

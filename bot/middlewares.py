@@ -41,14 +41,22 @@ class ThrottleMiddleware(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         user: User | None = data.get("event_from_user")
-        if user is None or user.is_bot:
+        sender = _sender_chat(event)
+        if sender is not None:
+            # a channel, or a group's anonymous admins: the user is Telegram's stand-in (a
+            # bot) for everyone who writes that way, so the count is the chat's (negative ids
+            # never meet a user's)
+            key = sender.id
+        elif user is None or user.is_bot:
             return await handler(event, data)
-        count = await self.throttle.hit(user.id)
+        else:
+            key = user.id
+        count = await self.throttle.hit(key)
         if count <= self.throttle.limit:
             return await handler(event, data)
-        if count == self.throttle.limit + 1 and isinstance(event, Update):
+        if count == self.throttle.limit + 1 and isinstance(event, Update) and user is not None:
             await self._tell(event, data["bot"], user)
-        log.info("throttled update %s from user %s", getattr(event, "update_id", "?"), user.id)
+        log.info("throttled update %s from %s", getattr(event, "update_id", "?"), key)
         data[OUTCOME] = OUTCOME_THROTTLED
         return None
 
@@ -62,6 +70,14 @@ class ThrottleMiddleware(BaseMiddleware):
                 await bot.send_message(update.message.chat.id, text)
         except TelegramAPIError as exc:
             log.info("could not tell user %s about throttling: %s", user.id, exc)
+
+
+def _sender_chat(event: TelegramObject) -> Chat | None:
+    """The chat a message speaks for (`sender_chat`: a channel, or anonymous admins)."""
+    if not isinstance(event, Update):
+        return None
+    message = event.message or event.edited_message
+    return message.sender_chat if message is not None else None
 
 
 def delivery_of(update: Update) -> str | None:

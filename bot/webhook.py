@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from bot.dashboard import add_dashboard
 from bot.health import add_observability
 from bot.inbox import UpdateInbox
 from bot.redis import RecentUpdates
+from services.validation import INT64_MAX, header_value, parse_json
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class WebhookHandler:
         self.inbox = UpdateInbox(runtime) if runtime.settings.webhook_background else None
 
     async def handle(self, request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER)
+        given = header_value(request.headers.get(SECRET_HEADER), limit=256)  # ASCII, bounded
         if given is None:
             return web.json_response({"error": "secret token required"}, status=401)
         if not hmac.compare_digest(given.encode(), self.secret):
@@ -63,8 +63,10 @@ class WebhookHandler:
         except web.HTTPRequestEntityTooLarge:
             return web.json_response({"error": "body too large"}, status=413)
         try:
-            update = json.loads(body)
+            update = parse_json(body, max_bytes=self.max_body)  # bounded size and depth
             update_id = int(update["update_id"])
+            if not 0 <= update_id <= INT64_MAX:
+                raise ValueError(update_id)
         except (ValueError, TypeError, KeyError):
             return web.json_response({"error": "not an update"}, status=400)
         if self.recent is not None:

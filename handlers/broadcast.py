@@ -74,6 +74,7 @@ from services.pacing import PacingRules
 from services.parsing import Unreadable, parse_moment
 from services.role import Role
 from services.tiers import list_tiers
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="broadcast")
@@ -502,8 +503,9 @@ async def got_button(message: Message, state: FSMContext, session: AsyncSession)
         await message.answer(usage, reply_markup=await _keyboard(state, "button"))
         return
     words = target.split()
-    if len(words) == 2 and words[0].lower() == "groupbuy" and words[1].isdigit():
-        groupbuy = await get_groupbuy(session, int(words[1]))
+    groupbuy_id = number(words[1]) if len(words) == 2 else None
+    if groupbuy_id is not None and words[0].lower() == "groupbuy":
+        groupbuy = await get_groupbuy(session, groupbuy_id)
         if groupbuy is None:
             await message.answer(
                 _("There is no group-buy #{id}.").format(id=esc(words[1])),
@@ -1101,10 +1103,10 @@ async def _send_status(
     clock: Clock,
     words: list[str],
 ) -> None:
-    if len(words) != 1 or not words[0].lstrip("#").isdigit():
+    broadcast_id = number(words[0]) if len(words) == 1 else None
+    if broadcast_id is None:
         await message.answer(_("Send /broadcast_status 12 with the number of the broadcast."))
         return
-    broadcast_id = int(words[0].lstrip("#"))
     view = await outbox.progress(session, broadcast_id=broadcast_id)
     if view is None:
         await message.answer(_error("not_found").format(id=broadcast_id))

@@ -18,6 +18,7 @@ from services.coupons import template_by_code
 from services.member import MemberView
 from services.role import Role
 from services.segments import SegmentError, add_rule, list_rules, retire_rule, segment_counts
+from services.validation import number
 
 router = Router(name="care")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -121,15 +122,15 @@ async def care_add(
 @router.message(Command("care_off"), PRIVATE, RoleFilter(Role.STAFF, "care.retire"))
 async def care_off(message: Message, command: CommandObject, session: AsyncSession) -> None:
     """Stops a care rule: /care_off ID."""
-    text = (command.args or "").strip().lstrip("#")
-    if not text.isdecimal() or len(text) > 18:
+    rule_id = number(command.args or "")
+    if rule_id is None:
         await message.answer(_("Send /care_off ID with the number of a rule from /care."))
         return
-    if not await retire_rule(session, rule_id=int(text)):
+    if not await retire_rule(session, rule_id=rule_id):
         await message.answer(
             _("There is no active care rule #{id}. /care lists them with their numbers.").format(
-                id=int(text)
+                id=rule_id
             )
         )
         return
-    await message.answer(_("Care rule #{id} stopped.").format(id=int(text)))
+    await message.answer(_("Care rule #{id} stopped.").format(id=rule_id))

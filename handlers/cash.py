@@ -53,6 +53,7 @@ from services.money import InvalidAmount
 from services.order import get_order
 from services.payout import earner_statement, open_payouts
 from services.role import Role, staff_locales
+from services.validation import number
 
 router = Router(name="cash")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -399,10 +400,11 @@ async def _refund_paid(
     role: Role,  # the payer's, as the role filter found it
 ) -> None:
     words = (command.args or "").split()
-    if len(words) != 1 or not words[0].lstrip("#").isdigit():
+    order_id = number(words[0]) if len(words) == 1 else None
+    if order_id is None:
         await message.answer(_(REFUND_PAID_ERRORS["usage"]))
         return
-    order = await get_order(session, int(words[0].lstrip("#")[:18]))
+    order = await get_order(session, order_id)
     if order is None or (community is not None and order.chat_id != community.id):
         await message.answer(_(REFUND_PAID_ERRORS["not_found"]))
         return

@@ -25,7 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, not_open_text
 from handlers.role import appoint_creator_if_staff_added
-from handlers.text import LANGUAGE_NAMES, BackgroundSender, HandlerSettings, esc, unreadable_text
+from handlers.text import (
+    LANGUAGE_NAMES,
+    BackgroundSender,
+    HandlerSettings,
+    esc,
+    esc_name,
+    unreadable_text,
+)
 from handlers.views.groups import review_card_keyboard, review_card_text
 from handlers.views.leader import apply_keyboard
 from models.community import APPROVAL_PENDING
@@ -88,7 +95,7 @@ def settings_text(community: CommunityView) -> str:
     now = datetime.now(UTC).astimezone(ZoneInfo(community.timezone))
     return "\n".join(
         [
-            _("<b>Settings of {title}</b>").format(title=esc(community.title)),
+            _("<b>Settings of {title}</b>").format(title=esc_name(community.title)),
             _("Language: {language}").format(language=LANGUAGE_NAMES[community.locale]),
             _("Time zone: {timezone} (now {time})").format(
                 timezone=zone_label(community.timezone), time=now.strftime("%H:%M")
@@ -179,7 +186,7 @@ def greeting(community: CommunityView) -> str:
         "Hello, {title}! I am the community bot. Leaders: send /settings to "
         "choose this group's language and time zone. Everyone: /help shows "
         "what I can do."
-    ).format(title=esc(community.title))
+    ).format(title=esc_name(community.title))
     if community.is_open:
         return hello
     if community.approval == APPROVAL_PENDING:

@@ -44,6 +44,7 @@ from services.order import order_for_invoice
 from services.parsing import parse_amount
 from services.role import Role, is_staff
 from services.tiers import list_tiers
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="coupons")
@@ -139,8 +140,8 @@ async def coupon_new(
     try:
         if value_text.endswith("%"):
             kind = COUPON_PERCENT
-            number = value_text[:-1].replace(",", ".")
-            value = round(float(number) * 100) if _is_number(number) else 0
+            percent = value_text[:-1].replace(",", ".")
+            value = round(float(percent) * 100) if _is_number(percent) else 0
         else:
             kind = COUPON_FIXED
             value = parse_amount(
@@ -160,14 +161,16 @@ async def coupon_new(
             else 0
         )
         days_text = options.get("days", "1")
-        days = int(days_text) if days_text.isdecimal() and len(days_text) < 6 else -1
+        days = number(days_text, prefix="") or -1  # above MAX_DAYS: refused below
         if not 0 < days <= MAX_DAYS:
             raise ValueError("days")
         expires_at = (
             _end_of_day(now, days, settings.default_timezone) if "days" in options else None
         )
         limit_text = options.get("limit", "1")
-        limit = int(limit_text) if limit_text.isdecimal() and len(limit_text) < 6 else 0
+        limit = number(limit_text, prefix="") or 0
+        if limit >= 10**5:  # five digits at most, as the usage says
+            limit = 0
         min_rank = await _rank(session, options.get("tier", "0"))
     except (InvalidAmount, ValueError):
         await message.answer(_(COUPON_USAGE))
@@ -425,7 +428,8 @@ async def use_coupon_command(
 ) -> None:
     """Uses a coupon on an unpaid order: /usecoupon CODE [ORDER] (default: the newest)."""
     words = (command.args or "").split()
-    if not words or len(words) > 2 or (len(words) == 2 and not words[1].lstrip("#").isdecimal()):
+    typed_order = number(words[1]) if len(words) == 2 else None
+    if not words or len(words) > 2 or (len(words) == 2 and typed_order is None):
         await message.answer(_("Send /usecoupon CODE, or /usecoupon CODE ORDER_ID."))
         return
     now = clock()
@@ -434,7 +438,7 @@ async def use_coupon_command(
         await message.answer(_(NO_COUPON))
         return
     if len(words) == 2:
-        order_id: int | None = int(words[1].lstrip("#")[:18])
+        order_id: int | None = typed_order
     else:
         order_id = await newest_open_order(session, member.id)
     if order_id is None:

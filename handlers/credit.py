@@ -50,6 +50,7 @@ from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.money import InvalidAmount, parse_currency
 from services.parsing import parse_amount
 from services.role import LeaderError, Role, suspend_leader
+from services.validation import number
 
 router = Router(name="credit")
 Clock = Callable[[], datetime]
@@ -338,7 +339,9 @@ async def leader_limit_command(
                 return
             limits = None
             detail = "off"
-        elif kind == LIMIT_GROUPBUYS and len(words) == 3 and words[2].isdecimal():
+        elif (
+            kind == LIMIT_GROUPBUYS and len(words) == 3 and number(words[2], prefix="") is not None
+        ):
             limits = await set_limit(
                 session,
                 leader_id=leader.id,

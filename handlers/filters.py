@@ -115,6 +115,35 @@ async def leader_refusal(
     return refusal_text(Role.LEADER), None
 
 
+AS_YOURSELF = N_(
+    "You are writing as a channel or as an anonymous admin, so I cannot tell who you are: "
+    "group-buys, orders, check-ins, points, gifts, invitations and suggestions belong to a "
+    "person. Write as yourself and send it again."
+)
+
+
+def sent_as_chat(event: object) -> bool:
+    """Whether a message speaks for a chat (a channel, or a group's anonymous admins) rather
+    than for the person who typed it. Telegram sends such a message from one stand-in user
+    for everyone who writes that way (GroupAnonymousBot, Channel_Bot), so who typed it is
+    unknown."""
+    return isinstance(event, Message) and event.sender_chat is not None
+
+
+class AsOneself(Filter):
+    """Put in front of every commercial action a message can start (/buy, /checkin, /gift,
+    /invite, /suggest, ...): a message sent as a channel or as an anonymous admin carries one
+    stand-in user for everyone who writes that way, so it is refused, telling them to act as
+    themselves. Button presses always come from the person, so only messages are checked."""
+
+    async def __call__(self, event: Message | CallbackQuery) -> bool:
+        if not sent_as_chat(event):
+            return True
+        assert isinstance(event, Message)
+        await event.reply(_(AS_YOURSELF))
+        return False
+
+
 class RoleFilter(Filter):
     """Passes when the user holds `role` here; otherwise refuses politely. Both are audited."""
 
@@ -132,6 +161,19 @@ class RoleFilter(Filter):
         community: CommunityView | None = None,
     ) -> bool | dict[str, Role]:
         if member is None:
+            return False
+        if sent_as_chat(event):  # whoever wrote it, the stand-in user holds no role
+            await record_action(
+                session,
+                actor_id=member.id,
+                chat_id=event.chat.id if isinstance(event, Message) else None,
+                action=self.action,
+                allowed=False,
+                required_role=self.role.name.lower(),
+                detail="sent as a chat",
+            )
+            assert isinstance(event, Message)
+            await event.reply(_(AS_YOURSELF))
             return False
         role = await current_role(
             bot, session, settings, member, community if self.role is Role.LEADER else None

@@ -42,6 +42,7 @@ from handlers.text import (
     counted,
     default_locale,
     esc,
+    esc_name,
     later,
     quoted,
     unreadable_text,
@@ -87,6 +88,7 @@ from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role
 from services.tiers import list_tiers
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
@@ -312,7 +314,7 @@ async def _open(
     commission_bps: int,
 ) -> None:
     words = (command.args or "").split()
-    if len(words) < 2 or not words[0].lstrip("#").isdecimal() or "=" in words[1]:
+    if len(words) < 2 or number(words[0]) is None or "=" in words[1]:
         await message.reply(_(USAGE))
         return
     now = clock()
@@ -462,7 +464,7 @@ def confirm_in_group(
         "in private."
     ).format(
         name=esc(member.display_name),
-        title=esc(groupbuy.in_language(member.locale, default_locale()).title),
+        title=esc_name(groupbuy.in_language(member.locale, default_locale()).title),
         quantity=quantity,
         position=position,
     )
@@ -559,7 +561,7 @@ async def join_button(
         # in the background: a rush of joins must not wait for Telegram's pace
         with i18n.use_locale(member.locale):
             text = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
-                title=esc(result.groupbuy.in_language(member.locale, default_locale()).title),
+                title=esc_name(result.groupbuy.in_language(member.locale, default_locale()).title),
                 quantity=result.quantity,
                 position=result.position,
             )
@@ -598,7 +600,7 @@ async def start_on_groupbuy(
         await message.answer(_(REFUSALS["not_joined"]))
         return
     joined = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
-        title=esc(groupbuy.in_language(member.locale, default_locale()).title),
+        title=esc_name(groupbuy.in_language(member.locale, default_locale()).title),
         quantity=place.quantity,
         position=place.position,
     )
@@ -714,14 +716,14 @@ async def sign_up_list(
         lines.append(
             _("<b>#{id} {title}</b> — {units} sold").format(
                 id=gb.id,
-                title=esc(gb.in_language(community.locale, default_locale()).title),
+                title=esc_name(gb.in_language(community.locale, default_locale()).title),
                 units=gb.units_sold,
             )
         )
         for entry in await participants(session, gb_id):
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)
-            lines.append(f"{entry.position}. {esc(name)} ×{entry.quantity}")
+            lines.append(f"{entry.position}. {esc_name(name)} ×{entry.quantity}")
         lines.append("")
     lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
     await message.answer("\n".join(lines).strip())
@@ -738,10 +740,10 @@ async def extend_command(
 ) -> None:
     """Moves a group-buy's deadline later: /gb_extend ID 12h."""
     words = (command.args or "").split(maxsplit=1)
-    if len(words) != 2 or not words[0].isdigit():
+    gb_id = number(words[0], prefix="") if len(words) == 2 else None
+    if gb_id is None:
         await message.reply(_("Send /gb_extend ID NEW_DEADLINE, for example /gb_extend 4 12h."))
         return
-    gb_id = int(words[0][:18])
     if gb_id not in await groupbuys_in_chat(session, community.id):
         await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
         return
@@ -772,10 +774,10 @@ async def _open_here(
 ) -> int | None:
     """The group-buy id a leader command names, if it is open in this group; else replies."""
     words = (command.args or "").split()
-    if len(words) != 1 or not words[0].isdigit():
+    gb_id = number(words[0], prefix="") if len(words) == 1 else None
+    if gb_id is None:
         await message.reply(usage)
         return None
-    gb_id = int(words[0][:18])
     if gb_id not in await groupbuys_in_chat(session, community.id):
         await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
         return None

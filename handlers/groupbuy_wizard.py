@@ -66,6 +66,7 @@ from services.groupbuy import (
 from services.member import MemberView
 from services.product import ProductView, get_product, list_products
 from services.role import Role
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy_wizard")
@@ -349,8 +350,7 @@ async def _choose_product(turn: Turn, product: ProductView | None) -> str | None
 
 
 async def _take_product(turn: Turn, text: str) -> str | None:
-    digits = text.strip().lstrip("#")
-    wanted = int(digits) if digits.isdecimal() and len(digits) <= 18 else None
+    wanted = number(text)
     product = await get_product(turn.session, wanted) if wanted is not None else None
     return await _choose_product(turn, product)
 

@@ -20,7 +20,7 @@ from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE
 from handlers.referral import qr_png
 from handlers.reservation import cancel_error_text
-from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, later, sentences
+from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, esc_name, later, sentences
 from handlers.views.myorders import (
     MyOrderCallback,
     page_keyboard,
@@ -225,7 +225,7 @@ async def review_button(
         _(
             "How was order #{id}, {title}? Tap the stars. To add a few words, send "
             "/review {id} 5 and your words instead."
-        ).format(id=order.id, title=esc(order.title)),
+        ).format(id=order.id, title=esc_name(order.title)),
         reply_markup=stars_keyboard(order.id),
     )
 
@@ -294,7 +294,7 @@ async def code_button(
         return
     caption = [
         _("Order #{id} {title} ×{quantity}").format(
-            id=order.id, title=esc(order.title), quantity=order.quantity
+            id=order.id, title=esc_name(order.title), quantity=order.quantity
         ),
         _("Pickup code: <code>{code}</code>").format(code=order.pickup_code),
     ]
@@ -373,7 +373,7 @@ async def pick_button(
         await query.answer(text, show_alert=True)
         return
     done = _("You will pick up order #{id} at {point}.").format(
-        id=callback_data.id, point=esc(point.name)
+        id=callback_data.id, point=esc_name(point.name)
     )
     after_commit.add(partial(query.answer))
     message = query.message

@@ -23,7 +23,16 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, CallbackId, CommitHook, HandlerSettings, counted, esc, pack_blocks
+from handlers.text import (
+    N_,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    counted,
+    esc,
+    esc_name,
+    pack_blocks,
+)
 from handlers.wizard import Target, Wizard
 from services.broadcast import is_opted_in
 from services.community import get_community
@@ -295,7 +304,7 @@ async def report(message: Message, session: AsyncSession, clock: Clock) -> None:
     blocks = [_("NPS over the last 90 days") + "\n" + _score_line(_("Overall"), found.overall)]
     for score in found.communities:
         community = await get_community(session, score.community_id) if score.community_id else None
-        title = esc(community.title) if community else _("No group")
+        title = esc_name(community.title) if community else _("No group")
         lines = [_score_line(title, score)]
         said = found.comments.get(score.community_id, [])
         if said:

@@ -25,7 +25,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import AsOneself, OpenGroup, RoleFilter
 from handlers.nps import ask_after_pickup
 from handlers.product import amount_error
 from handlers.referral import rules_from
@@ -37,6 +37,7 @@ from handlers.text import (
     HandlerSettings,
     RefundWaker,
     esc,
+    esc_name,
     format_money,
     later,
     sentences,
@@ -82,6 +83,7 @@ from services.product import get_product
 from services.refund import refund_now
 from services.reservation import ReservationCapReached, recently_expired, reserve
 from services.role import Role
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="order")
@@ -120,7 +122,7 @@ class OrderPageCallback(CallbackData, prefix="ordp"):
 def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
     status = label(ORDER_STATUS, order.status)
     return (
-        f"#{order.id} {esc(name)} · {esc(order.title)} ×{order.quantity} · "
+        f"#{order.id} {esc_name(name)} · {esc_name(order.title)} ×{order.quantity} · "
         f"{format_money(order.total, order.currency, locale)} · {status}"
     )
 
@@ -130,7 +132,7 @@ async def send_invoice(bot: Bot, order: OrderView, settings: HandlerSettings) ->
     await bot(invoice(order, settings))
 
 
-@router.message(Command("buy"), OpenGroup())
+@router.message(Command("buy"), AsOneself(), OpenGroup())
 async def buy(
     message: Message,
     command: CommandObject,
@@ -146,14 +148,14 @@ async def buy(
     """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private,
     pay-at-pickup ones are held until a deadline."""
     words = (command.args or "").split()
-    if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
+    product_id = number(words[0]) if 1 <= len(words) <= 2 else None
+    if product_id is None:
         await message.reply(_("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2."))
         return
-    if len(words) == 2 and (not words[1].isdigit() or not 1 <= int(words[1]) <= 999):
+    quantity = number(words[1], prefix="") if len(words) == 2 else 1
+    if quantity is None or not 1 <= quantity <= 999:
         await message.reply(_("The quantity must be a whole number from 1 to 999."))
         return
-    product_id = int(words[0].lstrip("#")[:18])
-    quantity = int(words[1]) if len(words) == 2 else 1
     product = await get_product(session, product_id)
     if product is None or not product.active:
         await message.reply(
@@ -218,7 +220,7 @@ async def buy(
         await message.reply(
             _(
                 "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
-            ).format(id=order.id, title=esc(order.title), quantity=order.quantity, total=total)
+            ).format(id=order.id, title=esc_name(order.title), quantity=order.quantity, total=total)
             + discount
             + ("\n" + held if held else ""),
             reply_markup=offer,
@@ -429,7 +431,7 @@ async def pickup_list(
     if not listing.orders:
         return _("No open orders in this group."), None
     page = min(page, pages - 1)
-    lines = [_("<b>Orders in {title}</b>").format(title=esc(community.title))]
+    lines = [_("<b>Orders in {title}</b>").format(title=esc_name(community.title))]
     if pages > 1:
         lines.append(
             _("Open orders: {count} · page {page} of {pages}").format(
@@ -825,7 +827,8 @@ async def refund_command(
 ) -> None:
     """Refunds an order fully, or partly with an amount: /refund ID [AMOUNT]."""
     words = (command.args or "").split()
-    if not words or not words[0].lstrip("#").isdigit() or len(words) > 2:
+    order_id = number(words[0]) if 1 <= len(words) <= 2 else None
+    if order_id is None:
         await message.answer(
             _(
                 "Send /refund ORDER_ID for a full refund, or /refund ORDER_ID "
@@ -833,7 +836,7 @@ async def refund_command(
             )
         )
         return
-    order = await get_order(session, int(words[0].lstrip("#")[:18]))
+    order = await get_order(session, order_id)
     if order is None:
         await message.answer(_("There is no such order."))
         return

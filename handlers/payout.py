@@ -26,6 +26,7 @@ from handlers.text import (
     CommitHook,
     HandlerSettings,
     esc,
+    esc_name,
     format_amounts,
     format_money,
 )
@@ -121,7 +122,7 @@ def payout_card(payout: PayoutView, name: str, statement: EarnerStatement, local
         [
             _("💸 Payout request #{id}: {name} asks for {amount}.").format(
                 id=payout.id,
-                name=esc(name),
+                name=esc_name(name),
                 amount=format_money(payout.amount, payout.currency, locale),
             ),
             _(

@@ -22,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import AsOneself, OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
     N_,
@@ -32,6 +32,7 @@ from handlers.text import (
     HandlerSettings,
     counted,
     esc,
+    esc_name,
     sentences,
     unreadable_text,
 )
@@ -95,6 +96,7 @@ from services.tiers import (
     save_tier,
     standing,
 )
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="perks")
@@ -153,11 +155,12 @@ class FulfilCallback(CallbackData, prefix="ff"):
     fulfilment_id: CallbackId
 
 
+# the last word of /gift by which the giver consents to be named to the recipient
+SIGNED_WORDS = frozenset({"signed", "署名", "具名"})
+
+
 def _int_arg(text: str) -> int | None:
-    cleaned = text.strip().replace(",", "").replace("_", "")
-    if not cleaned.isdigit() or len(cleaned) > 12:
-        return None
-    return int(cleaned)
+    return number(text.strip().replace(",", "").replace("_", ""), prefix="")
 
 
 def _points_error(exc: PointsError, settings: HandlerSettings, locale: str) -> str:
@@ -247,7 +250,7 @@ async def checkin_private(
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("checkin"), GROUP, OpenGroup())
+@router.message(Command("checkin"), GROUP, AsOneself(), OpenGroup())
 async def checkin_group(
     message: Message,
     session: AsyncSession,
@@ -527,10 +530,10 @@ async def tier_set(
 ) -> None:
     """Adds or changes one tier: /tier_set RANK name=... spend=... multiplier=... ..."""
     words = (command.args or "").split()
-    if not words or not words[0].isdigit() or len(words[0]) > 2:
+    rank = number(words[0], prefix="") if words else None
+    if rank is None or rank > 99:
         await message.answer(_(TIER_USAGE))
         return
-    rank = int(words[0])
     tiers = {t.rank: t for t in await list_tiers(session)}
     base = tiers.get(rank) or TierView(
         rank=rank,
@@ -672,7 +675,7 @@ async def review_command(
     await message.answer(text)
 
 
-@router.message(Command("gift"), OpenGroup())
+@router.message(Command("gift"), AsOneself(), OpenGroup())
 async def gift_command(
     message: Message,
     command: CommandObject,
@@ -684,8 +687,12 @@ async def gift_command(
     clock: Clock,
     locale: str,
 ) -> None:
-    """Gives points to another member: /gift @username N, or /gift N in reply to them."""
+    """Gives points to another member: /gift @username N, or /gift N in reply to them; with
+    "signed" at the end the recipient is told who gave them, else "a member"."""
     words = (command.args or "").split()
+    signed = bool(words) and words[-1].lower() in SIGNED_WORDS
+    if signed:
+        words = words[:-1]
     reply = message.reply_to_message
     target: MemberView | None = None
     amount_text = ""
@@ -722,6 +729,7 @@ async def gift_command(
             key=f"gift:{message.chat.id}:{message.message_id}",
             day=local_day(now, _timezone_of(member, settings)),
             daily_cap=settings.gift_daily_cap,
+            signed=signed,
         )
     except PointsError as exc:
         await message.reply(_points_error(exc, settings, locale))
@@ -733,11 +741,14 @@ async def gift_command(
     )
     if target.started:
         with i18n.use_locale(target.locale):
+            points = points_text(amount, target.locale)
             notifier.send(
                 target.id,
                 _("{name} gave you {points}. See /points.").format(
-                    name=esc(member.display_name), points=points_text(amount, target.locale)
-                ),
+                    name=esc(member.display_name), points=points
+                )
+                if signed  # the giver consented to be named
+                else _("A member gave you {points}. See /points.").format(points=points),
             )
 
 
@@ -810,7 +821,7 @@ async def rewards_page(
         lines.append(
             _("#{id} {title}: {points} ({stock})").format(
                 id=reward.id,
-                title=esc(reward.title),
+                title=esc_name(reward.title),
                 points=points_text(reward.cost, locale),
                 stock=stock,
             )
@@ -884,7 +895,7 @@ async def redeem_asked(
     )
     await query.message.answer(
         _("Redeem {title} for {points}? You will have {after} left.").format(
-            title=f"“{esc(quote.reward.title)}”",
+            title=f"“{esc_name(quote.reward.title)}”",
             points=points_text(quote.reward.cost, member.locale),
             after=points_text(quote.after, member.locale),
         ),
@@ -907,7 +918,7 @@ async def redeem_cancelled(query: CallbackQuery) -> None:
 
 def redeemed_text(done: Redeemed, locale: str) -> str:
     """What the member reads once a reward is redeemed: where it is, and what they have left."""
-    title, points = esc(done.reward.title), points_text(done.reward.cost, locale)
+    title, points = esc_name(done.reward.title), points_text(done.reward.cost, locale)
     balance = points_text(done.balance, locale)
     if done.coupon_code is not None:
         return _(
@@ -977,7 +988,7 @@ async def redeem_button(
             notifier.send(
                 staff_id,
                 _("🎁 {name} redeemed {title}: hand it over and mark it in /fulfil.").format(
-                    name=esc(member.display_name), title=esc(done.reward.title)
+                    name=esc(member.display_name), title=esc_name(done.reward.title)
                 ),
             )
 
@@ -999,8 +1010,8 @@ async def fulfil_page(
         lines.append(
             _("#{id} {name}: {title}, redeemed {date}").format(
                 id=task.id,
-                name=esc(name),
-                title=esc(task.title),
+                name=esc_name(name),
+                title=esc_name(task.title),
                 date=task.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             )
         )
@@ -1084,7 +1095,7 @@ async def handed_over_button(
             notifier.send(
                 receiver.id,
                 _("🎁 Your {title} has been handed over to you. Enjoy!").format(
-                    title=esc(task.title)
+                    title=esc_name(task.title)
                 ),
             )
     after_commit.add(partial(query.answer, _("Marked handed over to {name}.").format(name=name)))
@@ -1139,7 +1150,7 @@ async def reward_add(
         return
     await message.answer(
         _("Reward #{id} added: {title} for {points}.").format(
-            id=reward.id, title=esc(reward.title), points=points_text(cost, member.locale)
+            id=reward.id, title=esc_name(reward.title), points=points_text(cost, member.locale)
         )
     )
 

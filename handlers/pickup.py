@@ -25,7 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, refusal_text
 from handlers.order import Marking, order_error_text
-from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, format_money
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    format_money,
+)
 from handlers.views.member import ambiguous_text
 from handlers.views.pickup import (
     SheetCallback,
@@ -69,6 +77,7 @@ from services.pickup import (
 )
 from services.pickup import sheet_order as find_sheet_order
 from services.role import Role, is_staff, led_communities
+from services.validation import number
 
 router = Router(name="pickup")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -108,11 +117,7 @@ async def sheet_command(
 ) -> None:
     """Shows the pickup sheet of a formed group-buy again: /sheet GROUPBUY_ID."""
     words = (command.args or "").split()
-    gb_id = (
-        int(words[0].lstrip("#")[:18])
-        if len(words) == 1 and words[0].lstrip("#").isdigit()
-        else None
-    )
+    gb_id = number(words[0]) if len(words) == 1 else None
     if gb_id is None:  # who may use /sheet at all: a leader of a group now, or staff
         allowed = await runs_pickups(session, member_id=member.id, owner_ids=settings.owner_ids)
         await record_action(
@@ -176,7 +181,7 @@ def reminder_text(reminded: Reminded, title: str, place: str) -> str:
             "A reminder from your leader: {title} is waiting for your payment ({orders}). "
             "Pay your leader at pickup."
         )
-    ).format(title=esc(title), orders=orders)
+    ).format(title=esc_name(title), orders=orders)
     if place:
         text += "\n" + _("Pickup: {place}").format(place=esc(place))
     return text
@@ -466,7 +471,7 @@ async def point_remove_command(
     await remove_point(session, point_id=point.id)
     await message.reply(
         _("Pickup point #{id} {name} is no longer offered.").format(
-            id=point.id, name=esc(point.name)
+            id=point.id, name=esc_name(point.name)
         )
     )
 
@@ -512,7 +517,7 @@ async def keeper_command(
             )
         )
         return
-    name, place = esc(target.display_name), esc(point.name)
+    name, place = esc(target.display_name), esc_name(point.name)
     if adding:
         added = await add_keeper(
             session, point_id=point.id, member_id=target.id, actor_id=member.id
@@ -705,7 +710,7 @@ async def gb_points_command(
             ).format(id=gb_id)
         )
         return
-    names = ", ".join(f"#{point.id} {esc(point.name)}" for point in offered)
+    names = ", ".join(f"#{point.id} {esc_name(point.name)}" for point in offered)
     await message.reply(
         _("Group-buy #{id} offers these pickup points: {points}.").format(id=gb_id, points=names)
     )

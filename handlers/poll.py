@@ -38,6 +38,7 @@ from handlers.text import (
     carry_out,
     counted,
     esc,
+    esc_name,
     unreadable_text,
 )
 from handlers.views.perks import points_text
@@ -69,6 +70,7 @@ from services.poll import (
 )
 from services.product import get_product
 from services.role import Role
+from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="poll")
@@ -222,8 +224,7 @@ async def stop_and_close(
 
 
 def _poll_id(text: str) -> int | None:
-    cleaned = text.strip().lstrip("#")
-    return int(cleaned) if cleaned.isdecimal() and len(cleaned) <= 12 else None
+    return number(text)
 
 
 @router.message(Command("poll_close"), PRIVATE, RoleFilter(Role.STAFF, "poll.close"))
@@ -380,7 +381,7 @@ async def poll_presale(
                     "{option} (create it with /product_add if it does not exist yet)."
                 ).format(
                     product=product.id,
-                    title=esc(product.title),
+                    title=esc_name(product.title),
                     id=poll_id,
                     option=esc(poll.options[result.winner]),
                 )

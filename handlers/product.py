@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.content import language_name, preview_lines
 from handlers.filters import RoleFilter
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
-from handlers.text import HandlerSettings, esc, format_money
+from handlers.text import HandlerSettings, esc, esc_name, format_money
 from handlers.views.product import product_card
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
@@ -36,8 +36,10 @@ from services.product import (
     update_product,
 )
 from services.role import Role
+from services.validation import number
 
 log = logging.getLogger(__name__)
+MAX_STOCK = 999_999_999  # nine digits: any more is a typo
 router = Router(name="product")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
@@ -91,11 +93,11 @@ async def product_add(
     for option in options:
         lowered = option.lower()
         if lowered.startswith("stock"):
-            number = lowered.removeprefix("stock").strip()
-            if not number.isdigit() or len(number) > 9:
+            typed = number(lowered.removeprefix("stock").strip(), prefix="")
+            if typed is None or typed > MAX_STOCK:
                 await message.answer(_("Stock must be a whole number, like: stock 100"))
                 return
-            stock = int(number)
+            stock = typed
         elif lowered in (PAYMENT_OFFLINE, PAYMENT_TELEGRAM):
             mode = lowered
         else:
@@ -125,7 +127,7 @@ async def product_add(
     await message.answer(
         _("Product #{id} created: {title}, {price}.").format(
             id=product.id,
-            title=f"<b>{esc(product.title)}</b>",
+            title=f"<b>{esc_name(product.title)}</b>",
             price=format_money(product.price, product.currency, member.locale),
         )
     )
@@ -207,10 +209,11 @@ async def product_set(
         "Send /product_set ID FIELD VALUE, where FIELD is title, description, price, stock "
         "(a number or none), mode (offline or telegram) or active (on or off)."
     )
-    if len(words) != 3 or not words[0].lstrip("#").isdigit() or words[1] not in PRODUCT_FIELDS:
+    product_id = number(words[0]) if len(words) == 3 else None
+    if product_id is None or words[1] not in PRODUCT_FIELDS:
         await message.answer(usage)
         return
-    product = await get_product(session, int(words[0].lstrip("#")[:18]))
+    product = await get_product(session, product_id)
     if product is None:
         await message.answer(
             _("There is no product #{id}. Send /products to see them.").format(id=words[0])
@@ -226,8 +229,8 @@ async def product_set(
         elif field == "stock":
             if text.lower() == "none":
                 value = None
-            elif text.isdigit() and len(text) <= 9:
-                value = int(text)
+            elif (typed_stock := number(text, prefix="")) is not None and typed_stock <= MAX_STOCK:
+                value = typed_stock
             else:
                 await message.answer(_("Stock must be a whole number, like: stock 100"))
                 return
@@ -261,7 +264,7 @@ async def product_set(
     await message.answer(
         _("Product #{id} saved: {title}, {price}, stock {stock}.").format(
             id=updated.id,
-            title=f"<b>{esc(updated.title)}</b>",
+            title=f"<b>{esc_name(updated.title)}</b>",
             price=format_money(updated.price, updated.currency, member.locale),
             stock=stock,
         )
@@ -298,7 +301,7 @@ async def product_translate(
         return
     locale = _language(words[1]) if len(words) > 1 else None
     if locale is None or len(words) < 3:
-        shown = [f"<b>#{product.id} {esc(product.title)}</b>"]
+        shown = [f"<b>#{product.id} {esc_name(product.title)}</b>"]
         shown += preview_lines(product.translations, TRANSLATED_FIELDS)
         await message.answer("\n".join([*shown, "", usage]))
         return

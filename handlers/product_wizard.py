@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
 from handlers.filters import RoleFilter
-from handlers.product import amount_error
-from handlers.text import N_, HandlerSettings, esc, format_money, sentences
+from handlers.product import MAX_STOCK, amount_error
+from handlers.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
@@ -28,6 +28,7 @@ from services.money import InvalidAmount, parse_currency
 from services.parsing import parse_amount
 from services.product import PRODUCT_FIELDS, ProductPhoto, create_product
 from services.role import Role
+from services.validation import number
 
 router = Router(name="product_wizard")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
@@ -202,11 +203,12 @@ async def got_price(
 async def got_stock(message: Message, state: FSMContext) -> None:
     """Step 6: how members pay."""
     text = (message.text or "").strip()
-    if not text.isdigit() or len(text) > 9:
+    stock = number(text, prefix="")
+    if stock is None or stock > MAX_STOCK:
         error = _("Stock must be a whole number, like: stock 100")
         await _ask(message, "stock", {"state": state}, error=error)
         return
-    await state.update_data(stock=int(text))
+    await state.update_data(stock=stock)
     await _ask(message, "mode", {"state": state})
 
 
@@ -273,7 +275,7 @@ async def create(
         await query.message.answer(
             _("Product #{id} created: {title}, {price}.").format(
                 id=product.id,
-                title=f"<b>{esc(product.title)}</b>",
+                title=f"<b>{esc_name(product.title)}</b>",
                 price=format_money(product.price, product.currency, member.locale),
             )
         )

@@ -33,7 +33,7 @@ from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.chart import bar_chart
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import AsOneself, OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import (
     N_,
@@ -42,6 +42,7 @@ from handlers.text import (
     HandlerSettings,
     counted,
     esc,
+    esc_name,
     format_money,
 )
 from handlers.views.menu import INVITE, REFERRALS, MenuCallback, with_back
@@ -187,10 +188,10 @@ def ask_to_be_added(group: GroupToJoin) -> str:
     if group.leader_name:
         return _(
             "I cannot make an invitation link into {title}. Ask {leader}, who leads it, to add you."
-        ).format(title=esc(group.title), leader=esc(group.leader_name))
+        ).format(title=esc_name(group.title), leader=esc(group.leader_name))
     return _(
         "I cannot make an invitation link into {title}. Ask one of its admins to add you."
-    ).format(title=esc(group.title))
+    ).format(title=esc_name(group.title))
 
 
 async def group_link_for(
@@ -239,7 +240,7 @@ async def start_with_code(
         if link is None:
             lines.append(ask_to_be_added(group))
         else:
-            lines.append(_("Tap below to join {title}.").format(title=esc(group.title)))
+            lines.append(_("Tap below to join {title}.").format(title=esc_name(group.title)))
             markup = join_link_keyboard(group.title, link)
     elif choice.groups:
         lines.append(_("Choose a group to join:"))
@@ -276,7 +277,7 @@ async def join_group_button(
         return
     await bot.send_message(
         query.message.chat.id,
-        _("Tap below to join {title}.").format(title=esc(group.title)),
+        _("Tap below to join {title}.").format(title=esc_name(group.title)),
         reply_markup=join_link_keyboard(group.title, link),
     )
 
@@ -286,7 +287,7 @@ async def attributed_lines(session: AsyncSession, outcome: Attribution, locale: 
     if outcome.referrer_id is not None:
         referrer = await get_member(session, outcome.referrer_id)
         name = referrer.display_name if referrer else str(outcome.referrer_id)
-        lines = [_("You joined through {name}'s invitation.").format(name=esc(name))]
+        lines = [_("You joined through {name}'s invitation.").format(name=esc_name(name))]
     else:
         lines = [_("You joined through {campaign}.").format(campaign=esc(outcome.campaign or ""))]
     if outcome.welcome_points:
@@ -329,7 +330,7 @@ async def joined_through_link(
             "Welcome to {title}, {name}! Send me /start in private to join group-buys, "
             "vote on new products and collect points."
         )
-    lines = [welcome.format(title=esc(community.title), name=esc(member.display_name))]
+    lines = [welcome.format(title=esc_name(community.title), name=esc(member.display_name))]
     if outcome.refused is None:
         lines += await attributed_lines(session, outcome, community.locale)
     notifier.send(community.id, "\n".join(lines))  # queued once the update commits
@@ -391,7 +392,7 @@ def group_link_text(title: str, link: str) -> str:
         "Your personal invitation link into {title}: {link}\n"
         "Friends who join through it count as your invitations. You are rewarded when a "
         "friend pays their first order."
-    ).format(title=esc(title), link=link)
+    ).format(title=esc_name(title), link=link)
 
 
 async def create_group_link(bot: Bot, chat_id: int, code: str) -> str | None:
@@ -411,7 +412,7 @@ async def create_group_link(bot: Bot, chat_id: int, code: str) -> str | None:
     return created.invite_link
 
 
-@router.message(Command("invite"), GROUP, OpenGroup())
+@router.message(Command("invite"), GROUP, AsOneself(), OpenGroup())
 async def invite_in_group(
     message: Message,
     bot: Bot,
@@ -431,7 +432,7 @@ async def invite_in_group(
                 _(
                     "I cannot create invite links in {title}. A group admin can make me an "
                     "administrator with the right to invite users via link, then try again."
-                ).format(title=esc(community.title))
+                ).format(title=esc_name(community.title))
             )
             return
         link = await save_group_invite_link(
@@ -526,9 +527,9 @@ async def group_leaderboard(
             )
         )
         return
-    lines = [_("<b>Top inviters in {title}</b>").format(title=esc(community.title))]
+    lines = [_("<b>Top inviters in {title}</b>").format(title=esc_name(community.title))]
     for rank, row in enumerate(rows, start=1):
-        name = esc(row.name) if row.name is not None else _("a member")
+        name = esc_name(row.name) if row.name is not None else _("a member")
         lines.append(
             _("{rank}. {name}: {friends}").format(
                 rank=rank, name=name, friends=counted("friend", row.qualified)
@@ -609,7 +610,7 @@ async def campaign_new(
             "Welcome gift: {welcome}. First-order reward for the newcomer: {reward}. "
             "Valid until: {until}."
         ).format(
-            name=esc(campaign.name),
+            name=esc_name(campaign.name),
             code=campaign.code,
             link=link,
             welcome=points_text(campaign.welcome_points, member.locale),

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.filters import AsOneself
 from handlers.text import CommitHook, HandlerSettings
 from handlers.views.reservation import (
     ReservationCallback,
@@ -37,7 +38,7 @@ def cancel_error_text(reason: str) -> str:
     }.get(reason, _("That cannot be done with this order."))
 
 
-@router.message(Command("reservations"))
+@router.message(Command("reservations"), AsOneself())
 async def reservations_command(
     message: Message,
     session: AsyncSession,

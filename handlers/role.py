@@ -41,6 +41,7 @@ from handlers.text import (
     CommitHook,
     HandlerSettings,
     esc,
+    esc_name,
 )
 from handlers.views.labels import LEADER_SOURCE, label
 from handlers.views.leader import LeadCallback
@@ -403,7 +404,7 @@ async def _audit_leader(
 
 def _group_name(community: CommunityView | None, community_id: int) -> str:
     title = community.title if community is not None and community.title else str(community_id)
-    return f"<b>{esc(title)}</b>"
+    return f"<b>{esc_name(title)}</b>"
 
 
 async def group_names(session: AsyncSession, community_ids: list[int]) -> str:

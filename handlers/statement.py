@@ -24,6 +24,7 @@ from services.member import MemberView, find_member
 from services.period import InvalidPeriod, parse_period
 from services.role import Role, led_communities
 from services.statement import leader_statement, statement_csv, statement_filename
+from services.validation import number
 
 router = Router(name="statement")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -33,7 +34,8 @@ ACTION = "statement.view"
 
 
 def _names_someone(word: str) -> bool:
-    return word.startswith("@") or word.isdecimal()
+    """'@lee' or an id names a member ('²' is refused as a number); anything else a period."""
+    return word.startswith("@") or number(word, prefix="") is not None
 
 
 @router.message(Command("statement"), PRIVATE)

@@ -21,9 +21,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import AsOneself, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
-from handlers.text import N_, CallbackId, HandlerSettings, esc
+from handlers.text import N_, CallbackId, HandlerSettings, esc, esc_name
 from handlers.views.perks import points_text
 from handlers.wizard import Target, Wizard
 from services.community import CommunityView, get_community
@@ -106,7 +106,7 @@ def _keyboard(suggestion_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-@router.message(Command("suggest"))
+@router.message(Command("suggest"), AsOneself())
 async def suggest(
     message: Message,
     command: CommandObject,
@@ -161,7 +161,7 @@ async def send_suggestion_cards(target: Message, session: AsyncSession, offset: 
         head = _("Suggestion #{id} from {name} ({where}):").format(
             id=item.id,
             name=esc(author.display_name if author else item.member_id),
-            where=esc(where.title) if where else _("private chat"),
+            where=esc_name(where.title) if where else _("private chat"),
         )
         await target.answer(f"{head}\n{esc(item.text)}", reply_markup=_keyboard(item.id))
     await send_footer(target, _("New suggestions: {counter}"), "suggestions", page)
@@ -190,7 +190,7 @@ async def _stats_text(session: AsyncSession, now: datetime) -> str:
         lines.append(
             _("{month} · {where}: {made} made, {adopted} adopted").format(
                 month=row.month,
-                where=esc(where.title) if where else _("private chat"),
+                where=esc_name(where.title) if where else _("private chat"),
                 made=row.made,
                 adopted=row.adopted,
             )

@@ -18,6 +18,7 @@ from babel.numbers import format_currency, format_decimal, format_percent, get_c
 from pydantic import Field
 
 from services.compliance import plain_text
+from services.validation import shown
 
 # how each language names itself, for the /language keyboard
 LANGUAGE_NAMES = {"en": "English", "zh_Hans": "简体中文", "zh_Hant": "繁體中文"}
@@ -99,6 +100,12 @@ def counted(noun: str, n: int) -> str:
 def esc(value: object) -> str:
     """User-supplied text made safe for an HTML message."""
     return escape(str(value), quote=False)
+
+
+def esc_name(value: object) -> str:
+    """A name or title someone typed (a group's, a product's, a member's), as an HTML message
+    shows it: without the invisible characters that reorder or hide text, escaped."""
+    return escape(shown(str(value)), quote=False)
 
 
 CAPTION_LIMIT = 1024  # characters of a photo caption, after entities parsing

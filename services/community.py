@@ -33,6 +33,7 @@ from services.member import (
 )
 from services.paging import Page, count_of, window
 from services.parsing import Unreadable, parse_zone
+from services.validation import number
 
 
 class InvalidTimezone(ValueError):
@@ -466,9 +467,9 @@ class InvalidMemberDay(ValueError):
 async def set_member_day(session: AsyncSession, *, community_id: int, day: str) -> int:
     """Set the group's member day (会员日), a day of the month 1-28, or 0 to have none."""
     text = day.strip()
-    if not text.isdigit() or int(text) > 28:
+    value = number(text, prefix="", maximum=10**6)
+    if value is None or value > 28:
         raise InvalidMemberDay(day)
-    value = int(text)
     await session.execute(
         update(Community)
         .where(col(Community.id) == community_id)

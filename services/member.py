@@ -13,6 +13,7 @@ from models.base import utcnow
 from models.member import Member
 from services.db import insert_in, prepared, table_of
 from services.errors import Refused
+from services.validation import shown, telegram_id
 
 LOCALES = ("en", "zh_Hans", "zh_Hant")
 _TRADITIONAL = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
@@ -58,7 +59,9 @@ class MemberView:
 
     @property
     def display_name(self) -> str:
-        return self.first_name or (f"@{self.username}" if self.username else str(self.id))
+        """The first name as it may be shown (invisible characters dropped), else @username,
+        else the id."""
+        return shown(self.first_name) or (f"@{self.username}" if self.username else str(self.id))
 
 
 def locale_for_language_code(language_code: str | None, default: str = "en") -> str:
@@ -301,10 +304,12 @@ AMBIGUOUS_SHOWN = 5
 
 async def find_member(session: AsyncSession, reference: str) -> MemberView | None:
     """A member by numeric id or @username (case-insensitive), or None; AmbiguousMember when
-    several rows still hold the username."""
+    several rows still hold the username; NumberRefused for an id no Telegram user can have
+    (digit look-alikes, more than 64 bits)."""
     text = reference.strip()
-    if text.lstrip("-").isdigit():
-        return await get_member(session, int(text))
+    typed_id = telegram_id(text)  # NumberRefused: '²', or longer than any Telegram id
+    if typed_id is not None:
+        return await get_member(session, typed_id)
     username = text.removeprefix("@")
     if not username:
         return None

@@ -67,6 +67,7 @@ from services.referral import (
     order_refunded,
 )
 from services.tiers import tier_discount
+from services.validation import shown
 
 # ledger transaction kinds written here
 TX_ORDER_PAID = "order_paid"
@@ -838,10 +839,11 @@ async def claw_back_order_points(
 
 
 def buyer_name(row: Member | None, member_id: int) -> str:
-    """How a list names a member: first name, else @username, else the id."""
+    """How a list names a member: first name (as it may be shown), else @username, else the
+    id."""
     if row is None:
         return str(member_id)
-    return row.first_name or (f"@{row.username}" if row.username else str(member_id))
+    return shown(row.first_name) or (f"@{row.username}" if row.username else str(member_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel.numbers import NumberFormatError, parse_decimal
 
 from services.money import InvalidAmount, currency_digits
+from services.validation import sane_date
 
 END_OF_DAY = time(23, 59)
 
@@ -325,9 +326,15 @@ def parse_moment(
     cleaned = normalize(text)
     if not cleaned:
         raise Unreadable("when", text.strip())
-    span = parse_duration(cleaned)
-    if span is not None:
-        return (since or now) + span
+    try:
+        span = parse_duration(cleaned)
+        if span is not None:
+            moment = (since or now) + span
+            if not sane_date(moment.date()):
+                raise OverflowError(moment)
+            return moment
+    except OverflowError:  # '99999999d': beyond any date the bot deals with
+        raise Unreadable("when", cleaned) from None
     zone = ZoneInfo(timezone)
     today = now.astimezone(zone).replace(tzinfo=None, microsecond=0)
     found = _iso(cleaned)
@@ -340,6 +347,8 @@ def parse_moment(
         found = _english(cleaned, today)
         if found is None:
             raise Unreadable("when", _english_stop(cleaned, today))
+    if not sane_date(found.date()):  # '9999-12-31 23:59': no later arithmetic would hold
+        raise Unreadable("when", cleaned)
     if found.tzinfo is None:
         found = found.replace(tzinfo=zone)
     return found

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from services.validation import MAX_YEAR, MIN_YEAR, sane_date
+
 MAX_DAYS = 3660  # ten years: anything longer is a typo
 DEFAULT_DAYS = 30
 _DAYS = re.compile(r"^(\d{1,4})d$", re.IGNORECASE)
@@ -28,6 +30,8 @@ class Period:
 
 
 def _period(first: date, last: date, timezone: str) -> Period:
+    if not (sane_date(first) and sane_date(last)):  # 9999-12-31 has no next day to end on
+        raise InvalidPeriod(f"dates are between {MIN_YEAR} and {MAX_YEAR}")
     if last < first:
         raise InvalidPeriod("the end is before the start")
     if (last - first).days + 1 > MAX_DAYS:

@@ -55,6 +55,10 @@ REASON_CARE = "care"  # a gift from a care rule (welcome, win-back)
 REASON_EXPIRY = "expiry"  # points older than the expiry period, oldest first
 REASON_WELCOME = "welcome"  # a newcomer's gift for joining through an invitation
 
+# the memo of a gift: whether the giver consented to be named to the recipient (the giver is
+# the transaction's actor_id; gifts before this memo carried "gift <giver>-><recipient>")
+GIFT_SIGNED = "gift, signed"
+GIFT_UNSIGNED = "gift"
 MAX_POINTS = 10**9  # any single grant, gift or cost above this is a typo
 
 
@@ -279,8 +283,11 @@ async def gift(
     key: str,
     day: date,
     daily_cap: int,
+    signed: bool = False,
 ) -> TransactionView:
-    """Points from one member to another, within the sender's daily gifting cap."""
+    """Points from one member to another, within the sender's daily gifting cap. `signed`: the
+    sender consents to be named to the recipient (in the notice and in their /mydata);
+    otherwise the recipient reads "a member". The memo never holds anyone's id."""
     if sender_id == recipient_id:
         raise PointsError("self")
     if points <= 0 or points > MAX_POINTS:
@@ -308,7 +315,7 @@ async def gift(
                     Posting(member_points(sender_id), POINTS, -points),
                     Posting(member_points(recipient_id), POINTS, points),
                 ],
-                memo=f"gift {sender_id}->{recipient_id}",
+                memo=GIFT_SIGNED if signed else GIFT_UNSIGNED,
                 actor_id=sender_id,
             )
     except InsufficientBalance:

@@ -4,6 +4,7 @@ retention of free texts. Driven by SQLModel.metadata and `models.privacy`, not h
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
@@ -11,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, MetaData, Table, and_, delete, or_, select, update
+from sqlalchemy import Integer, MetaData, Table, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from models.audit import AuditEntry
 from models.broadcast import CLAIMABLE, RECIPIENT_PRIVATE, RECIPIENT_SKIPPED, BroadcastRecipient
 from models.community import CommunityMember
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
@@ -33,7 +35,9 @@ from models.privacy import (
 from models.referral import ReferralAttempt, ReferralCode, ReferralInviteLink
 from services.audit import record_action
 from services.broadcast import set_consent
+from services.points import GIFT_SIGNED, REASON_GIFT, transaction_kind
 from services.referral import new_code
+from services.validation import shown
 
 EXPORT_FORMAT = 1  # bumped when the JSON document changes shape
 SKIP_FORGOTTEN = "forgotten"  # a broadcast row skipped because its member asked to be forgotten
@@ -216,10 +220,33 @@ async def collect_member_data(
     return data
 
 
+A_MEMBER = "a member"  # a giver who did not sign their gift, as the recipient's export names them
+
+
+async def _gift_memos(
+    session: AsyncSession, member_id: int, gifts: list[tuple[int, str, int | None]]
+) -> dict[int, str]:
+    """What the member's export says of each gift (transaction id, memo, giver): "gift from"
+    the giver's first name when they signed it, else "a member"; never an id (older memos held
+    both members' ids)."""
+    givers = {giver for _tx, memo, giver in gifts if memo == GIFT_SIGNED and giver is not None}
+    names = await _first_names(session, givers)
+    memos = {}
+    for tx, memo, giver in gifts:
+        if giver == member_id:
+            memos[tx] = "gift given"
+        elif memo == GIFT_SIGNED and giver is not None:
+            memos[tx] = f"gift from {shown(names.get(giver, '')) or A_MEMBER}"
+        else:
+            memos[tx] = f"gift from {A_MEMBER}"
+    return memos
+
+
 async def _ledger_movements(session: AsyncSession, member_id: int) -> list[dict[str, Any]]:
     """Every entry on the member's own ledger accounts, oldest first."""
     rows = await session.execute(
         select(
+            col(LedgerTransaction.actor_id),
             col(LedgerTransaction.created_at),
             col(LedgerAccount.kind),
             col(LedgerEntry.asset),
@@ -234,6 +261,13 @@ async def _ledger_movements(session: AsyncSession, member_id: int) -> list[dict[
         .where(col(LedgerAccount.owner_id) == member_id)
         .order_by(col(LedgerEntry.id))
     )
+    found = rows.all()
+    gift_kind = transaction_kind(REASON_GIFT)
+    gifts = await _gift_memos(
+        session,
+        member_id,
+        [(row[8] or 0, row[6], row[0]) for row in found if row[5] == gift_kind],
+    )
     return [
         {
             "at": _plain(at),
@@ -241,11 +275,11 @@ async def _ledger_movements(session: AsyncSession, member_id: int) -> list[dict[
             "asset": asset,
             "amount": int(amount),
             "transaction": kind,
-            "memo": memo,
+            "memo": gifts.get(transaction_id or 0, memo),
             "order_id": order_id,
             "transaction_id": transaction_id,
         }
-        for at, account, asset, amount, kind, memo, order_id, transaction_id in rows.all()
+        for _actor, at, account, asset, amount, kind, memo, order_id, transaction_id in found
     ]
 
 
@@ -281,6 +315,8 @@ async def forget_member(
     a pseudonym, so balances and `reconcile` hold. Returns None for an unknown member.
     """
     name = pseudonym()
+    person = await session.get(Member, member_id)
+    terms = _naming_terms(person) if person is not None else []
     erased = await session.execute(
         update(Member)
         .where(col(Member.id) == member_id)
@@ -360,6 +396,7 @@ async def forget_member(
             .where(table.c[text.member_column] == member_id, table.c[text.column] != "")
             .values({text.column: ""})
         )
+    await _scrub_audit(session, terms, name)
     await record_action(
         session,
         actor_id=actor_id if actor_id is not None else member_id,
@@ -369,6 +406,41 @@ async def forget_member(
         detail=f"member {member_id}",
     )
     return Forgotten(member_id=member_id, pseudonym=name)
+
+
+def _naming_terms(person: Member) -> list[str]:
+    """What staff may have typed to find the member: @username, username, full name, first and
+    last name (two characters at least: a one-letter name would scrub unrelated words)."""
+    first, last = person.first_name.strip(), (person.last_name or "").strip()
+    terms = [f"{first} {last}".strip(), first, last]
+    if person.username:
+        terms += [f"@{person.username}", person.username]
+    return sorted({t for t in terms if len(t) >= 2}, key=len, reverse=True)
+
+
+async def _scrub_audit(session: AsyncSession, terms: list[str], pseudonym: str) -> None:
+    """Replace the member's names in audit details (search terms staff typed: a dashboard
+    member search, /statement @name, a /sheet look-up) with their pseudonym. The rows stay:
+    who did what and when is the audit; the actor ids are kept as everywhere else."""
+    if not terms:
+        return
+    pattern = re.compile(
+        "|".join(rf"(?<!\w){re.escape(term)}(?!\w)" for term in terms), re.IGNORECASE
+    )
+    detail = func.lower(col(AuditEntry.detail))
+    rows = await session.execute(
+        select(col(AuditEntry.id), col(AuditEntry.detail)).where(
+            or_(*(detail.contains(term.lower(), autoescape=True) for term in terms))
+        )
+    )
+    for entry_id, text in rows.all():
+        scrubbed = pattern.sub(pseudonym, text)
+        if scrubbed != text:
+            await session.execute(
+                update(AuditEntry)
+                .where(col(AuditEntry.id) == entry_id)
+                .values(detail=scrubbed[:512])
+            )
 
 
 # ---------------------------------------------------------------- retention ----------------

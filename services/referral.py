@@ -65,6 +65,7 @@ from services.points import (
     reserve_daily,
     transaction_kind,
 )
+from services.validation import shown
 
 MAX_DEPTH = 3  # the legal ceiling, whatever the configuration says
 # Telegram's rule for /start parameters; a code itself is shorter
@@ -893,7 +894,9 @@ async def held_referrals(
 def _name(member: Member | None, member_id: int) -> str:
     if member is None:
         return str(member_id)
-    return member.first_name or (f"@{member.username}" if member.username else str(member_id))
+    return shown(member.first_name) or (
+        f"@{member.username}" if member.username else str(member_id)
+    )
 
 
 async def review(
@@ -1040,8 +1043,8 @@ async def leaderboard(
         .limit(limit)
     )
     return [
-        LeaderboardRow(int(member or 0), (name or str(member)) if shown else None, int(count))
-        for member, count, name, shown in rows.all()
+        LeaderboardRow(int(member or 0), (name or str(member)) if listed else None, int(count))
+        for member, count, name, listed in rows.all()
     ]
 
 

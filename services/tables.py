@@ -356,7 +356,7 @@ def search_condition(text: str) -> Any:
         func.lower(func.coalesce(col(Member.last_name), "")).like(pattern, escape="\\"),
         func.lower(func.coalesce(col(Member.username), "")).like(pattern, escape="\\"),
     ]
-    if text.isdigit() and len(text) < 19:
+    if text.isascii() and text.isdigit() and len(text) < 19:  # not '²', which int() refuses
         matches.append(col(Member.id) == int(text))
     return or_(*matches)
 

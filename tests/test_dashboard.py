@@ -299,14 +299,14 @@ async def test_the_mini_app_signs_in_with_telegrams_signed_init_data(
         "another bot": init_data(SAM, "Sam", signed_at=now, token="42:another-bots-token"),
         "too old": init_data(SAM, "Sam", signed_at=now - timedelta(hours=2)),
         "a member": init_data(MIA, "Mia", signed_at=now),
-        "empty": "",
+        "empty": "",  # not even the shape of initData: 400, as any malformed one
     }
     for why, data in refused.items():
         async with (
             client() as http,
             http.post(f"{dashboard}/auth", data={"init_data": data}) as response,
         ):
-            assert response.status == 403, why
+            assert response.status == (400 if why == "empty" else 403), why
             assert COOKIE not in response.cookies, why
 
 

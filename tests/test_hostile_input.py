@@ -8,18 +8,31 @@ the database fixture ends).
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, urlsplit
 
+import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
+from bot.dashboard import COOKIE, PREFIX
 from bot.emulator import Emulator
+from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.commands import COMMANDS
 from handlers.errors import APOLOGY
+from models.member import Member
+from services.tables import search_condition
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.dashboard_kit import init_data
+from tests.net import served
+
+SECRET = "s3cret-token"
 
 CAST = (OWNER, SAM, LEE, MIA, KAI)
 NAMES = [*sorted(c.name for c in COMMANDS), "skip", "unknown_command"]
@@ -59,6 +72,14 @@ ODD = (
     "#1",
     "1",
     "0",
+    "²",  # passes str.isdigit(), which int() refuses
+    "#²",
+    "٣",  # an Arabic-Indic three: int() reads it, the bot must not
+    "①",
+    "9223372036854775808",  # one past the widest id the store holds
+    "9999-12-31",
+    "2026-01-01..9999-12-31",
+    "9999999999d",
     "-1",
     "-99999999999999999999",
     "99999999999999999999999999",
@@ -277,13 +298,208 @@ async def test_random_callback_data_never_breaks_the_bot(
     check_everything_the_bot_said(hostile, failures)
 
 
-async def test_a_member_id_longer_than_64_bits_is_nobody_the_bot_knows(harness: Harness) -> None:
+def look_alike(part: str, char: str) -> str:
+    return (
+        f"“{part}” is not a number I can read: “{char}” only looks like a digit. Please type "
+        "the number with the digits 0-9."
+    )
+
+
+def too_large(part: str) -> str:
+    return f"{part} is far too large a number here. Please check it and send it again."
+
+
+async def test_a_member_id_longer_than_64_bits_is_refused_as_too_large(harness: Harness) -> None:
     # given the bot in both groups and Mia known to it
     await harness.join_groups()
     await harness.send(MIA, MIA, "/start")
     # when Mia gifts points to, and Lee marks paid, an id no Telegram user can have
     gift = await harness.send(MIA, MIA, "/gift 99999999999999999999999999 5")
     paid = await harness.send(LEE, TEA, "/paid 99999999999999999999999999")
-    # then each is told that member is unknown, as for any id the bot has not seen
-    assert len(gift) == 1 and "know" in gift[0]
-    assert paid == ["Tell me whose orders: /paid @username, or reply to their message."]
+    # then each is told the number is too large, in their language (Lee reads Chinese)
+    assert gift == [too_large("99999999999999999999999999")]
+    assert paid == ["99999999999999999999999999这个数字太大了，请检查后重新发送。"]
+
+
+# every command that read a number with str.isdigit() and int(), which took '²' for a digit
+# and then failed: by whom and where each is sent (staff in private, Lee in his group)
+LOOK_ALIKE_COMMANDS = (
+    (OWNER, OWNER, "/broadcast_status {n}"),
+    (MIA, MIA, "/buy {n}"),
+    (MIA, TEA, "/buy 1 {n}"),
+    (OWNER, OWNER, "/coupon_grant @mia {n}"),
+    (MIA, MIA, "/donate {n}"),
+    (LEE, TEA, "/gb_cancel {n}"),
+    (LEE, TEA, "/gb_close {n}"),
+    (LEE, TEA, "/gb_extend {n} 1h"),
+    (MIA, MIA, "/gift @lee {n}"),
+    (MIA, MIA, "/gift {n} 1"),
+    (OWNER, OWNER, "/grant_staff {n}"),
+    (OWNER, OWNER, "/revoke_staff {n}"),
+    (OWNER, OWNER, "/leader_limit {n}"),
+    (OWNER, OWNER, "/leader_record {n}"),
+    (LEE, TEA, "/paid {n}"),
+    (LEE, TEA, "/pickedup {n}"),
+    (OWNER, OWNER, "/refund {n}"),
+    (OWNER, OWNER, "/refund_paid {n}"),
+    (OWNER, OWNER, "/reward_off {n}"),
+    (OWNER, OWNER, "/sheet {n}"),
+    (OWNER, OWNER, "/tier_set {n}"),
+    (OWNER, OWNER, "/product_set {n} stock 5"),
+    (OWNER, OWNER, "/care_off {n}"),
+    (OWNER, OWNER, "/statement {n}"),
+)
+
+
+@pytest.mark.parametrize("typed", ["²", "٣"])
+async def test_digit_look_alikes_get_a_clear_message_wherever_a_number_is_read(
+    hostile: Harness, typed: str
+) -> None:
+    for user, chat, command in LOOK_ALIKE_COMMANDS:
+        # when a digit look-alike is typed where the command reads a number
+        replies = await hostile.send(user, chat, command.format(n=typed))
+        # then the user is told which character is not a digit, in their language
+        char = typed.lstrip("#")
+        if user == LEE:
+            expected = f"“{typed}”不是我能读懂的数字：“{char}”只是看起来像数字。请用 0-9 输入数字。"
+        else:
+            expected = look_alike(typed, char)
+        assert replies == [expected], command
+    # and an order or group-buy number written with its '#'
+    for command in ("/buy #²", "/refund #²", "/sheet #²"):
+        assert await hostile.send(OWNER, OWNER, command) == [look_alike("#²", "²")]
+
+
+async def test_numbers_beyond_64_bits_are_too_large_wherever_a_number_is_read(
+    hostile: Harness,
+) -> None:
+    typed = "9223372036854775808"
+    for user, chat, command in LOOK_ALIKE_COMMANDS:
+        if "{n} 1" in command and "gift" in command:
+            continue  # an amount is checked against the points limit first
+        replies = await hostile.send(user, chat, command.format(n=typed))
+        if user == LEE:
+            assert replies == [f"{typed}这个数字太大了，请检查后重新发送。"], command
+        else:
+            assert replies == [too_large(typed)], command
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["/stats {p}", "/audit {p}", "/statement {p}", "/referral_stats {p}", "/export {p}"],
+)
+@pytest.mark.parametrize("period", ["9999-12-31", "2026-01-01..9999-12-31", "0001-01-01"])
+async def test_a_period_past_the_years_the_bot_knows_is_refused_with_its_usage(
+    hostile: Harness, command: str, period: str
+) -> None:
+    # when staff ask for figures over a period that ends in year 9999 (or starts in year 1)
+    replies = await hostile.send(OWNER, OWNER, command.format(p=period))
+    # then they get the command's own explanation of periods, not an apology
+    apology = hostile.runtime.i18n.gettext(APOLOGY, locale="en")
+    assert replies and apology not in replies
+    assert any("7d" in reply for reply in replies), replies
+
+
+async def test_a_deadline_beyond_any_date_is_refused_as_unreadable(hostile: Harness) -> None:
+    apology = hostile.runtime.i18n.gettext(APOLOGY, locale="zh_Hans")
+    for deadline in ("9999999999d", "99999999d", "9999-12-31 23:59"):
+        replies = await hostile.send(LEE, TEA, f"/groupbuy 1 {deadline} min=2")
+        assert replies and apology not in replies and deadline.split()[0] in replies[0], replies
+
+
+# ---------------------------------------------------------------- the web server's input ---
+
+
+async def raw_request(
+    url: str, headers: list[tuple[bytes, bytes]], body: bytes | None = None
+) -> int:
+    """POST `body` (GET without one) with header bytes exactly as given (a client library
+    would refuse or re-encode non-ASCII ones); returns the status code."""
+    parts = urlsplit(url)
+    body = b"" if body is None else body
+    method = "GET" if not body else "POST"
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    try:
+        head = [
+            f"{method} {parts.path} HTTP/1.1".encode(),
+            f"Host: {parts.netloc}".encode(),
+            f"Content-Length: {len(body)}".encode(),
+            b"Connection: close",
+            *(name + b": " + value for name, value in headers),
+        ]
+        writer.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+NON_ASCII = ("sécret".encode(), "秘密".encode(), b"\xff\xfe", "s3cret-token\u200b".encode())
+
+
+async def test_a_non_ascii_webhook_secret_is_refused_never_a_500(harness: Harness) -> None:
+    app = create_webhook_app(harness.runtime, path="/tg/hook", secret=SECRET)
+    update = json.dumps(harness.emulator.send_message(MIA, MIA, "/start")).encode()
+    async with served(app) as base:
+        for secret in NON_ASCII:
+            status = await raw_request(
+                f"{base}/tg/hook", [(SECRET_HEADER.encode(), secret)], update
+            )
+            assert status == 401, secret
+        # and the right secret is still taken
+        ok = await raw_request(
+            f"{base}/tg/hook", [(SECRET_HEADER.encode(), SECRET.encode())], update
+        )
+        assert ok == 200
+
+
+async def test_deeply_nested_or_broken_json_to_the_webhook_is_a_400(harness: Harness) -> None:
+    app = create_webhook_app(harness.runtime, path="/tg/hook", secret=SECRET)
+    header = [(SECRET_HEADER.encode(), SECRET.encode())]
+    bodies = (
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the parser's recursion
+        b'{"update_id": 1, "message": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b"\xff\xfe{}",  # not UTF-8
+        b'{"update_id": 99999999999999999999}',  # beyond 64 bits
+        b'{"update_id": "\xc2\xb2"}',  # '²'
+        b"[1, 2]",
+    )
+    async with served(app) as base:
+        for body in bodies:
+            assert await raw_request(f"{base}/tg/hook", header, body) == 400, body[:40]
+
+
+async def test_non_ascii_init_data_hash_or_session_cookie_is_refused_never_a_500(
+    harness: Harness,
+) -> None:
+    app = create_webhook_app(harness.runtime, path="/tg/hook", secret=SECRET)
+    now = harness.clock()
+    good = init_data(SAM, "Sam", signed_at=now)
+    forged = (
+        good.rsplit("hash=", 1)[0] + "hash=" + quote("é" * 64),  # decodes to non-ASCII
+        good.rsplit("hash=", 1)[0] + "hash=" + quote("²" * 64),
+        good + "&hash=" + "0" * 64,  # two hashes
+        good.replace("Sam", "S\u00e4m"),  # non-ASCII in the raw field
+    )
+    async with served(app) as base, aiohttp.ClientSession() as http:
+        for data in forged:
+            async with http.post(f"{base}{PREFIX}/auth", data={"init_data": data}) as response:
+                assert response.status == 400, data
+        for cookie in (*NON_ASCII, b"1004.99999999999.abc", "١٠٠٤.9.x".encode()):
+            header = (b"Cookie", COOKIE.encode() + b"=" + cookie)
+            assert await raw_request(f"{base}{PREFIX}/", [header]) == 401, cookie
+
+
+async def test_a_digit_look_alike_in_the_dashboards_member_search_finds_nobody(
+    harness: Harness,
+) -> None:
+    # given Mia is known (the dashboard's member search matches an id typed in full)
+    await harness.send(MIA, MIA, "/start")
+    async with harness.session() as session:
+        for typed in ("²", "١٠٠٤", str(MIA)):
+            # when staff search the members for it (int('²') raised: a 500 on the page)
+            found = await session.execute(select(Member.id).where(search_condition(typed)))
+            # then only the ASCII id finds her
+            assert found.scalars().all() == ([MIA] if typed.isascii() else []), typed

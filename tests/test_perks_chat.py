@@ -176,8 +176,8 @@ async def test_gifts_are_capped_never_to_oneself_and_never_beyond_the_balance(
         "Send /gift @username 50, or reply to someone's message with /gift 50."
     ]
     harness.new_bot_messages(LEE)
-    assert await harness.send(MIA, MIA, "/gift @lee 3") == ["You gave 3 points to Lee."]
-    # Lee reads it in his language
+    assert await harness.send(MIA, MIA, "/gift @lee 3 signed") == ["You gave 3 points to Lee."]
+    # Lee reads it in his language, named as Mia signed it
     assert [m.text for m in harness.new_bot_messages(LEE)] == ["Mia送了你 3 积分。查看 /points。"]
     assert (await points_of(harness, MIA), await points_of(harness, LEE)) == (2, 3)
 

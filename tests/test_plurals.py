@@ -36,8 +36,8 @@ async def test_an_english_member_reads_one_point_and_two_points_one_day_and_two_
     assert await harness.send(MIA, MIA, "/gift @kai 2") == ["You gave 2 points to Kai."]
     # and Kai, who reads Traditional Chinese, has one form for both
     assert [m.text for m in harness.new_bot_messages(KAI)][-2:] == [
-        "Mia送了你 1 積分。查看 /points。",
-        "Mia送了你 2 積分。查看 /points。",
+        "有成員送了你 1 積分。查看 /points。",  # unsigned gifts: from "a member"
+        "有成員送了你 2 積分。查看 /points。",
     ]
 
 

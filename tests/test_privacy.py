@@ -414,3 +414,62 @@ async def test_the_retention_job_deletes_old_suggestion_text(harness: Harness) -
     async with harness.session() as session:
         suggestion = (await session.execute(select(Suggestion))).scalar_one()
     assert suggestion.text == "" and suggestion.member_id == MIA
+
+
+# ---------------------------------------------------------------- leftovers (#27) ----------
+
+
+async def test_forgetme_scrubs_staff_searches_naming_the_member_from_the_audit_log(
+    harness: Harness,
+) -> None:
+    # given staff looked Mia up by name: her statement, and a dashboard search recorded by it
+    await mia_with_history(harness)
+    await harness.send(SAM, SAM, "/statement @mia")
+    async with harness.session() as session, session.begin():
+        session.add(
+            AuditEntry(
+                actor_id=SAM,
+                chat_id=None,
+                action="dashboard.export",
+                allowed=True,
+                detail="members 2026-11-01_2026-11-30 groups=all q=mia",
+            )
+        )
+        session.add(AuditEntry(actor_id=SAM, chat_id=None, action="x", allowed=True, detail="Mial"))
+    # when Mia has herself forgotten
+    await harness.send(MIA, MIA, "/forgetme")
+    await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=0)
+    # then no audit line names her any more: each search says her pseudonym instead
+    async with harness.session() as session:
+        pseudonym = (await session.get(Member, MIA)).first_name  # type: ignore[union-attr]
+        details = (await session.execute(select(AuditEntry.detail))).scalars().all()
+    assert not [d for d in details if re.search(r"(?<!\w)@?mia(?!\w)", d, re.IGNORECASE)]
+    assert f"q={pseudonym}" in " ".join(details)
+    assert any(f"@{pseudonym}" in d or pseudonym in d for d in details if d.startswith("of "))
+    # a word that merely starts like her name is left alone
+    assert "Mial" in details
+
+
+async def test_a_gift_names_its_giver_only_when_signed_and_never_by_id(harness: Harness) -> None:
+    # given Mia with points, and Lee who talks to the bot
+    await harness.join_groups()
+    for user in (MIA, LEE):
+        await harness.send(user, user, "/start")
+    await harness.send(MIA, TEA, "/checkin")
+    # when Mia gives Lee points unsigned, then signed
+    await harness.send(MIA, MIA, "/gift @lee 2")
+    unsigned = harness.emulator.last_bot_message(LEE).text
+    await harness.send(MIA, MIA, "/gift @lee 1 signed")
+    signed = harness.emulator.last_bot_message(LEE).text
+    # then Lee is told of "a member" first (in Chinese, his language), of Mia once she signed
+    assert unsigned == "有成员送了你 2 积分。查看 /points。"
+    assert signed.startswith("Mia")
+    # and Lee's /mydata names the giver the same way, never by her Telegram id
+    _replies, document = await mydata_document(harness, LEE)
+    gifts = [m["memo"] for m in document["ledger_movements"] if m["transaction"] == "points_gift"]
+    assert gifts == ["gift from a member", "gift from Mia"]
+    assert str(MIA) not in json.dumps(document["ledger_movements"])
+    # while Mia's own export says she gave them
+    _replies, hers = await mydata_document(harness, MIA)
+    given = [m["memo"] for m in hers["ledger_movements"] if m["transaction"] == "points_gift"]
+    assert given == ["gift given", "gift given"]

@@ -11,7 +11,16 @@ Usage::
     await emulator.stop()
 """
 
-from .core import EMULATOR_TOKEN, TIMEOUT, Emulator, StoredMessage
+from .core import CHANNEL_BOT, EMULATOR_TOKEN, GROUP_ANONYMOUS_BOT, TIMEOUT, Emulator, StoredMessage
 from .spec import ApiError, UploadedFile
 
-__all__ = ["EMULATOR_TOKEN", "TIMEOUT", "ApiError", "Emulator", "StoredMessage", "UploadedFile"]
+__all__ = [
+    "CHANNEL_BOT",
+    "EMULATOR_TOKEN",
+    "GROUP_ANONYMOUS_BOT",
+    "TIMEOUT",
+    "ApiError",
+    "Emulator",
+    "StoredMessage",
+    "UploadedFile",
+]

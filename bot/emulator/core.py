@@ -57,6 +57,21 @@ _NOT_MODIFIED = (
 )
 _QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 # Bot API >= 10.3 (what recent aiogram validates) also requires this administrator right.
+#: Telegram's stand-in senders of messages sent "as a chat": every anonymous admin of a group
+#: writes as GroupAnonymousBot, every channel (writing in a group, or its posts forwarded into
+#: its discussion group) as Channel_Bot; the chat itself is the message's ``sender_chat``.
+GROUP_ANONYMOUS_BOT: dict[str, Any] = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+CHANNEL_BOT: dict[str, Any] = {
+    "id": 136817688,
+    "is_bot": True,
+    "first_name": "Channel",
+    "username": "Channel_Bot",
+}
 _EXTRA_ADMIN_RIGHTS = ("can_pin_messages", "can_send_welcome_messages")
 
 
@@ -107,7 +122,8 @@ class StoredMessage:
 
     @property
     def from_bot(self) -> bool:
-        return bool(self.from_user.get("is_bot"))
+        # a message sent as a chat comes from one of Telegram's stand-in bots, not the bot
+        return bool(self.from_user.get("is_bot")) and "sender_chat" not in self.raw
 
 
 @dataclass
@@ -323,6 +339,8 @@ class Emulator:
 
         self._users: dict[int, dict[str, Any]] = {}
         self._chats: dict[int, _Chat] = {}
+        #: channels, kept apart from the chats the bot talks in (the bot is in none of them)
+        self._channels: dict[int, _Chat] = {}
         self._started: set[int] = set()
         self._blocked: set[int] = set()
         self._polls: dict[str, _Poll] = {}
@@ -456,6 +474,21 @@ class Emulator:
             self._ensure_user(user_id)
             chat.members.setdefault(user_id, status)
         return chat.as_dict()
+
+    def add_channel(
+        self, chat_id: int, title: str, *, admins: Iterable[int] = ()
+    ) -> dict[str, Any]:
+        """Create a channel (-100... id) whose admins may write in groups as the channel."""
+        if chat_id >= 0:
+            raise ValueError("channel ids are negative (they look like -100...)")
+        if chat_id in self._chats:
+            raise ValueError(f"chat {chat_id} exists already")
+        channel = _Chat(id=chat_id, type="channel", title=title)
+        for user_id in admins:
+            self._ensure_user(user_id)
+            channel.members[user_id] = "administrator"
+        self._channels[chat_id] = channel
+        return channel.as_dict()
 
     def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
         """Set a member's status (creator/administrator/member/left/kicked/restricted)."""
@@ -602,14 +635,23 @@ class Emulator:
         text: str,
         *,
         reply_to_message_id: int | None = None,
+        as_chat: int | None = None,
     ) -> dict[str, Any]:
-        """A user writes ``text`` in a chat (private chat: ``chat_id == user_id``)."""
+        """A user writes ``text`` in a chat (private chat: ``chat_id == user_id``).
+
+        ``as_chat`` sends it as Telegram does for someone who does not write as themselves:
+        the group's own id for one of its admins writing anonymously, a channel's id (see
+        :meth:`add_channel`) for one of that channel's admins writing as the channel. The
+        message then comes from Telegram's stand-in user (GroupAnonymousBot, Channel_Bot) with
+        the chat in ``sender_chat``; who typed it is not in the update."""
         user = self._user(user_id)
         chat, reply = self._users_chat(user_id, chat_id, reply_to_message_id)
         entities = find_bot_commands(text)
         content: dict[str, Any] = {"text": text}
         if entities:
             content["entities"] = entities
+        if as_chat is not None:
+            user, content["sender_chat"] = self._sender_chat(user_id, chat, as_chat)
         message = self._new_message(
             chat,
             user,
@@ -658,6 +700,23 @@ class Emulator:
             reply=None,
         )
         return self._enqueue({"message": copy.deepcopy(message.raw)})
+
+    def _sender_chat(
+        self, user_id: int, chat: _Chat, as_chat: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The stand-in user and the ``sender_chat`` of a message the user sends as a chat."""
+        if chat.type == "private":
+            raise ValueError("only in groups can a message be sent as a chat")
+        if as_chat == chat.id:
+            if chat.members.get(user_id) not in _ADMINS:
+                raise ValueError(f"user {user_id} is no admin of chat {chat.id}: not anonymous")
+            return copy.deepcopy(GROUP_ANONYMOUS_BOT), chat.as_dict()
+        channel = self._channels.get(as_chat)
+        if channel is None:
+            raise ValueError(f"unknown channel {as_chat}; call add_channel() first")
+        if channel.members.get(user_id) not in _ADMINS:
+            raise ValueError(f"user {user_id} is no admin of channel {as_chat}")
+        return copy.deepcopy(CHANNEL_BOT), channel.as_dict()
 
     def _users_chat(
         self, user_id: int, chat_id: int, reply_to_message_id: int | None

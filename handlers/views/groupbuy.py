@@ -27,6 +27,7 @@ from handlers.text import (
     counted,
     default_locale,
     esc,
+    esc_name,
     format_money,
     shorten,
     visible_length,
@@ -127,7 +128,7 @@ def edit_card(
 def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> list[str]:
     gb = gb.in_language(locale, default_locale())
     price = format_money(gb.current_price, gb.currency, locale)
-    lines = [f"🛒 <b>{esc(gb.title)}</b>", _("Price now: {price}").format(price=price)]
+    lines = [f"🛒 <b>{esc_name(gb.title)}</b>", _("Price now: {price}").format(price=price)]
     for units, tier_price in gb.tiers:
         mark = "✅" if gb.units_sold >= units else "▫️"
         lines.append(
@@ -213,16 +214,16 @@ def group_text(closing: Closing, locale: str) -> str:
     if closing.formed:
         return _("#{id} {title} formed: {units} sold at {price} each!").format(
             id=gb.id,
-            title=esc(gb.title),
+            title=esc_name(gb.title),
             units=gb.units_sold,
             price=format_money(gb.final_price or gb.unit_price, gb.currency, locale),
         )
     if gb.status == GROUPBUY_CANCELLED:
         return _("#{id} {title} was cancelled. Nobody pays anything.").format(
-            id=gb.id, title=esc(gb.title)
+            id=gb.id, title=esc_name(gb.title)
         )
     return _("#{id} {title} did not form. Every reservation was released.").format(
-        id=gb.id, title=esc(gb.title)
+        id=gb.id, title=esc_name(gb.title)
     )
 
 
@@ -240,18 +241,18 @@ def member_text(closing: Closing, member: MemberNotice) -> str:
             )
         )
         return formed.format(
-            title=esc(gb.title),
+            title=esc_name(gb.title),
             order=order.id,
             quantity=order.quantity,
             total=format_money(order.total, order.currency, member.locale),
         ) + pickup_lines(gb)
     if closing.formed:
         return _("{title} formed! You have paid already: see you at pickup.").format(
-            title=esc(gb.title)
+            title=esc_name(gb.title)
         ) + pickup_lines(gb)
     if gb.status == GROUPBUY_CANCELLED:
-        return _("{title} was cancelled. Nothing to pay.").format(title=esc(gb.title))
-    return _("{title} did not form. Nothing to pay.").format(title=esc(gb.title))
+        return _("{title} was cancelled. Nothing to pay.").format(title=esc_name(gb.title))
+    return _("{title} did not form. Nothing to pay.").format(title=esc_name(gb.title))
 
 
 def pickup_lines(gb: GroupBuyView) -> str:
@@ -268,7 +269,7 @@ def owed_text(closing: Closing, owed: OwedBack) -> str:
     """A participant's note that staff pay back part or all of a prepayment."""
     template = PREPAYMENT_OWED if owed.whole else DIFFERENCE_OWED
     return _(template).format(
-        title=esc(closing.groupbuy.in_language(owed.locale, default_locale()).title),
+        title=esc_name(closing.groupbuy.in_language(owed.locale, default_locale()).title),
         order=owed.order_id,
         amount=format_money(owed.amount, closing.groupbuy.currency, owed.locale),
     )

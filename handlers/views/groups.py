@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import CallbackId, esc
+from handlers.text import CallbackId, esc, esc_name
 from handlers.views.labels import APPROVAL, label
 from services.community import CommunityView
 from services.groups import APPROVE, DECLINE
@@ -31,7 +31,7 @@ def state_name(approval: str) -> str:
 
 
 def group_name(title: str, community_id: int) -> str:
-    return f"<b>{esc(title)}</b> (<code>{community_id}</code>)"
+    return f"<b>{esc_name(title)}</b> (<code>{community_id}</code>)"
 
 
 def review_card_text(community: CommunityView, added_by: MemberView | None) -> str:

@@ -6,7 +6,7 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from babel.lists import format_list
 
-from handlers.text import esc
+from handlers.text import esc, esc_name
 from services.member import AmbiguousMember
 
 
@@ -14,7 +14,7 @@ def ambiguous_text(exc: AmbiguousMember) -> str:
     """Which members held the name, and to name one by its numeric id instead."""
     people = format_list(
         [
-            _("{name} ({id})").format(name=esc(who.first_name or "?"), id=who.id)
+            _("{name} ({id})").format(name=esc_name(who.first_name) or "?", id=who.id)
             for who in exc.candidates
         ],
         locale=get_i18n().current_locale,

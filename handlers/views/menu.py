@@ -14,7 +14,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import esc
+from handlers.text import esc_name
 
 # the screens of the menu, as the callback data names them
 MAIN = "main"  # the greeting with the menu's buttons
@@ -44,7 +44,7 @@ def menu_text(name: str) -> str:
     return _(
         "Hi {name}! I run this brand's member communities: join group-buys with one tap, "
         "vote on new products, invite friends and collect points."
-    ).format(name=f"<b>{esc(name)}</b>")
+    ).format(name=f"<b>{esc_name(name)}</b>")
 
 
 def menu_keyboard() -> InlineKeyboardMarkup:

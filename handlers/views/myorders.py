@@ -9,7 +9,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, esc, format_money
+from handlers.text import N_, CallbackId, esc, esc_name, format_money
 from handlers.views.menu import with_back
 from handlers.views.reservation import local_moment
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
@@ -119,7 +119,7 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
     else:
         head = gettext(N_("<b>#{id}</b> {title} ×{quantity} · {amount}"), locale=locale)
     lines = [
-        head.format(id=item.id, title=esc(item.title), quantity=item.quantity, amount=money),
+        head.format(id=item.id, title=esc_name(item.title), quantity=item.quantity, amount=money),
         "   " + _status(i18n, locale, item, timezone),
     ]
     if item.expires_at is not None:

@@ -17,6 +17,7 @@ from handlers.text import (
     counted,
     default_locale,
     esc,
+    esc_name,
     format_money,
 )
 from handlers.views.reservation import local_moment
@@ -71,7 +72,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     money = lambda amount: format_money(amount, sheet.currency, locale)  # noqa: E731
     lines = [
         _("📋 <b>Pickup sheet · #{id} {title}</b>").format(
-            id=sheet.groupbuy_id, title=esc(sheet.title)
+            id=sheet.groupbuy_id, title=esc_name(sheet.title)
         )
     ]
     if sheet.pickup_point or sheet.pickup_time:
@@ -80,7 +81,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     for total in sheet.totals:
         lines.append(
             _("{title} ×{units} · {amount} · paid {paid} · picked up ×{picked}").format(
-                title=esc(total.title),
+                title=esc_name(total.title),
                 units=total.units,
                 amount=money(total.amount),
                 paid=money(total.paid),
@@ -118,7 +119,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     )
     for line in shown:
         lines.append(
-            f"#{line.order.id} {esc(line.name)} ×{line.order.quantity} · "
+            f"#{line.order.id} {esc_name(line.name)} ×{line.order.quantity} · "
             f"{money(line.order.total)} · {_state(line)}"
         )
     return "\n".join(lines)
@@ -196,9 +197,9 @@ def unreached_leader_effects(i18n: I18n, closing: Closing) -> list[Effect]:
                 "{name}, #{id} {title} formed and your pickup sheet is ready, but I cannot "
                 "write to you in private before you start me. Tap the button below, then Start."
             ).format(
-                name=f'<a href="tg://user?id={leader.member_id}">{esc(leader.name)}</a>',
+                name=f'<a href="tg://user?id={leader.member_id}">{esc_name(leader.name)}</a>',
                 id=gb.id,
-                title=esc(gb.in_language(group.locale, default_locale()).title),
+                title=esc_name(gb.in_language(group.locale, default_locale()).title),
             )
             effects.append(
                 StartLinkNotice(
@@ -236,12 +237,12 @@ def point_error_text(exc: PickupError) -> str:
 
 def point_text(point: PointView) -> str:
     """A pickup point in a list: number, name, address, hours, keepers."""
-    lines = [f"<b>#{point.id} {esc(point.name)}</b>"]
+    lines = [f"<b>#{point.id} {esc_name(point.name)}</b>"]
     if point.address:
         lines.append(_("Address: {address}").format(address=esc(point.address)))
     if point.hours:
         lines.append(_("Opening hours: {hours}").format(hours=esc(point.hours)))
-    keepers = ", ".join(esc(keeper.name) for keeper in point.keepers)
+    keepers = ", ".join(esc_name(keeper.name) for keeper in point.keepers)
     lines.append(
         _("Keepers: {names}").format(names=keepers)
         if keepers
@@ -276,7 +277,7 @@ def redeem_error_text(exc: PickupError, timezone: str) -> str:
         return _(
             "Order #{id} is picked up at {point}, not at yours. Nothing was marked: send the "
             "member there."
-        ).format(id=order.id, point=esc(point.name))
+        ).format(id=order.id, point=esc_name(point.name))
     if exc.reason == "already_picked":
         when = local_moment(order.picked_up_at, timezone) if order.picked_up_at else "?"
         return _(
@@ -296,10 +297,10 @@ def redeemed_text(redeemed: Redeemed) -> str:
     """What the keeper reads once a pickup is confirmed: what to hand over, to whom."""
     order = redeemed.order
     text = _("✅ Picked up: order #{id} {title} ×{quantity}. Hand it over.").format(
-        id=order.id, title=esc(order.title), quantity=order.quantity
+        id=order.id, title=esc_name(order.title), quantity=order.quantity
     )
     if redeemed.point is not None:
-        text += "\n" + _("Pickup point: {name}").format(name=esc(redeemed.point.name))
+        text += "\n" + _("Pickup point: {name}").format(name=esc_name(redeemed.point.name))
     return text
 
 
@@ -309,10 +310,10 @@ def picked_up_notice(redeemed: Redeemed, timezone: str) -> str:
     when = local_moment(order.picked_up_at, timezone) if order.picked_up_at else ""
     if redeemed.point is not None:
         return _("Order #{id} {title} was picked up at {point} on {time}. Enjoy!").format(
-            id=order.id, title=esc(order.title), point=esc(redeemed.point.name), time=when
+            id=order.id, title=esc_name(order.title), point=esc_name(redeemed.point.name), time=when
         )
     return _("Order #{id} {title} was picked up on {time}. Enjoy!").format(
-        id=order.id, title=esc(order.title), time=when
+        id=order.id, title=esc_name(order.title), time=when
     )
 
 
@@ -328,7 +329,7 @@ def point_sheet_text(sheet: PointSheet, locale: str, limit: int = 50) -> str:
     for line in sheet.waiting[:limit]:
         order = line.order
         lines.append(
-            f"#{order.id} {esc(line.name)} · {esc(order.title)} ×{order.quantity} · "
+            f"#{order.id} {esc_name(line.name)} · {esc_name(order.title)} ×{order.quantity} · "
             + format_money(order.total, order.currency, locale)
         )
     if len(sheet.waiting) > limit:

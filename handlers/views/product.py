@@ -12,6 +12,7 @@ from handlers.text import (
     MESSAGE_LIMIT,
     default_locale,
     esc,
+    esc_name,
     format_money,
     shorten,
     visible_length,
@@ -29,7 +30,7 @@ def product_card(product: ProductView, locale: str, *, caption: bool) -> str:
     details = format_money(product.price, product.currency, locale)
     if product.stock is not None:
         details += " · " + _("{count} left").format(count=product.stock)
-    lines = [f"<b>#{product.id} {esc(product.title)}</b>", details]
+    lines = [f"<b>#{product.id} {esc_name(product.title)}</b>", details]
     head = "\n".join(lines)
     room = (CAPTION_LIMIT if caption else MESSAGE_LIMIT) - visible_length(head) - 1
     description = shorten(product.description, room, one_paragraph=False)

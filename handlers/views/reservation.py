@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, HandlerSettings, counted, esc, format_money
+from handlers.text import N_, CallbackId, HandlerSettings, counted, esc_name, format_money
 from services.order import OrderView
 from services.reservation import ReservationRules
 
@@ -76,7 +76,7 @@ def held_until_text(i18n: I18n, locale: str, order: OrderView, timezone: str) ->
 def reservation_line(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
     """One reservation in a list: number, product, total and deadline."""
     line = (
-        f"#{order.id} {esc(order.title)} ×{order.quantity} · "
+        f"#{order.id} {esc_name(order.title)} ×{order.quantity} · "
         f"{format_money(order.total, order.currency, locale)}"
     )
     if order.expires_at is not None:
@@ -103,7 +103,7 @@ def reminder_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> s
     assert order.expires_at is not None
     return i18n.gettext(REMINDER, locale=locale).format(
         id=order.id,
-        title=esc(order.title),
+        title=esc_name(order.title),
         quantity=order.quantity,
         total=format_money(order.total, order.currency, locale),
         time=local_moment(order.expires_at, timezone),
@@ -116,7 +116,7 @@ def expired_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> st
     template = EXPIRED if order.product_id is not None else EXPIRED_NO_PRODUCT
     return i18n.gettext(template, locale=locale).format(
         id=order.id,
-        title=esc(order.title),
+        title=esc_name(order.title),
         quantity=order.quantity,
         time=local_moment(order.expires_at, timezone),
         product=order.product_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
-from handlers.text import esc, format_money
+from handlers.text import esc, esc_name, format_money
 from services.statement import Statement
 
 
@@ -19,7 +19,7 @@ def statement_lines(statement: Statement, name: str, locale: str) -> list[str]:
     period = statement.period
     lines = [
         _("<b>Statement of {name}</b>, {first} to {last}").format(
-            name=esc(name), first=period.first.isoformat(), last=period.last.isoformat()
+            name=esc_name(name), first=period.first.isoformat(), last=period.last.isoformat()
         )
     ]
     if not statement.totals:

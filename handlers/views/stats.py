@@ -10,7 +10,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
 from handlers.chart import stats_chart
-from handlers.text import N_, esc, format_money, list_text
+from handlers.text import N_, esc, esc_name, format_money, list_text
 from handlers.views.perks import tier_label
 from services.analytics import Figures, Ratio, StatsReport
 from services.money import currency_digits
@@ -70,7 +70,7 @@ def money_text(amounts: dict[str, int], locale: str) -> str:
 
 
 def _line(name: str, value: str, key: str) -> tuple[str, str]:
-    line = _("• <b>{name}</b>: {value}").format(name=esc(name), value=value)
+    line = _("• <b>{name}</b>: {value}").format(name=esc_name(name), value=value)
     return key, f"{line}\n  <i>{esc(_(DEFINITIONS[key]))}</i>"
 
 
@@ -230,7 +230,7 @@ def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]
     if whole_brand:
         scope = _("All communities")
     elif len(report.communities) == 1:
-        scope = esc(report.communities[0].title)
+        scope = esc_name(report.communities[0].title)
     else:
         scope = _("Your groups")
     lines = [
