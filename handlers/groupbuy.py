@@ -86,6 +86,7 @@ from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role
 from services.tiers import list_tiers
+from services.zones import staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
@@ -422,7 +423,7 @@ async def drop_command(
         clock,
         closer,
         chats,
-        settings.default_timezone,
+        staff_zone(member.timezone, settings.default_timezone),  # the deadline as staff typed it
         0,  # a staff drop earns nobody a commission
     )
 

@@ -21,6 +21,7 @@ from handlers.reservation import cancel_error_text
 from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, later, sentences
 from handlers.views.myorders import (
     MyOrderCallback,
+    Reader,
     page_keyboard,
     page_text,
     stars_keyboard,
@@ -39,10 +40,6 @@ PRIVATE = F.chat.type == ChatType.PRIVATE
 Clock = Callable[[], datetime]
 
 
-def _zone(member: MemberView, settings: HandlerSettings) -> str:
-    return member.timezone or settings.default_timezone
-
-
 async def orders_screen(
     session: AsyncSession,
     i18n: I18n,
@@ -55,8 +52,8 @@ async def orders_screen(
     """The page of the member's orders at `offset` with its buttons, as /orders and the menu's
     📦 My orders show it."""
     page = await my_orders(session, member_id=member.id, now=now, offset=offset)
-    zone = _zone(member, settings)
-    return page_text(i18n, locale, page, zone), page_keyboard(i18n, locale, page)
+    reader = Reader(member.timezone, settings.default_timezone)
+    return page_text(i18n, locale, page, reader), page_keyboard(i18n, locale, page)
 
 
 @router.message(Command("orders"), PRIVATE)

@@ -9,7 +9,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import segno
 from aiogram import Bot, F, Router
@@ -82,6 +81,7 @@ from services.referral import (
     toggle_leaderboard,
 )
 from services.role import Role
+from services.zones import local_today, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="referral")
@@ -765,9 +765,9 @@ async def referral_stats(
     clock: Clock,
 ) -> None:
     """Shows whether the program pays off: overall, per campaign and per group."""
-    today = clock().astimezone(ZoneInfo(settings.default_timezone)).date()
+    zone = staff_zone(member.timezone, settings.default_timezone)
     try:
-        period = parse_period(command.args or "", timezone=settings.default_timezone, today=today)
+        period = parse_period(command.args or "", timezone=zone, today=local_today(clock(), zone))
     except InvalidPeriod:
         await message.answer(
             _(

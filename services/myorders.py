@@ -14,6 +14,7 @@ from sqlalchemy import String, Subquery, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.community import Community
 from models.groupbuy import GROUPBUY_FORMED, GROUPBUY_OPEN, GroupBuy, GroupBuyJoin
 from models.order import (
     OPEN_STATUSES,
@@ -64,6 +65,7 @@ class MyOrder:
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then
     deadline: datetime | None = None  # when its group-buy closes, while it is open
     actions: tuple[str, ...] = ()
+    timezone: str | None = None  # the zone of the group it was ordered in, when in a group
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +154,15 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
             col(GroupBuy.pickup_point),
             col(GroupBuy.pickup_time),
             col(Review.order_id),
+            col(Community.timezone),
         )
         .outerjoin(GroupBuy, col(GroupBuy.id) == col(Order.groupbuy_id))
         .outerjoin(Review, col(Review.order_id) == col(Order.id))
+        .outerjoin(Community, col(Community.id) == col(Order.chat_id))
         .where(col(Order.id).in_(ids))
     )
     items = []
-    for row, gb_status, deadline, point, time, reviewed in rows.all():
+    for row, gb_status, deadline, point, time, reviewed, zone in rows.all():
         assert row.id is not None
         items.append(
             MyOrder(
@@ -177,6 +181,7 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 expires_at=row.expires_at if row.status == ORDER_RESERVED else None,
                 deadline=deadline if gb_status == GROUPBUY_OPEN else None,
                 actions=_order_actions(row, gb_status, deadline, reviewed is not None, now),
+                timezone=zone,
             )
         )
     return items
@@ -212,12 +217,12 @@ async def _places(
     if not ids:
         return []
     rows = await session.execute(
-        select(GroupBuyJoin).where(
-            col(GroupBuyJoin.member_id) == member_id, col(GroupBuyJoin.groupbuy_id).in_(ids)
-        )
+        select(GroupBuyJoin, col(Community.timezone))
+        .outerjoin(Community, col(Community.id) == col(GroupBuyJoin.chat_id))
+        .where(col(GroupBuyJoin.member_id) == member_id, col(GroupBuyJoin.groupbuy_id).in_(ids))
     )
     items = []
-    for join in rows.scalars().all():
+    for join, zone in rows.all():
         gb = await get_groupbuy(session, join.groupbuy_id)  # its tiers price the place
         if gb is None:
             continue
@@ -238,6 +243,7 @@ async def _places(
                 pickup_time=gb.pickup_time,
                 deadline=gb.deadline,
                 actions=(ACTION_CANCEL,) if open_ else (),
+                timezone=zone,
             )
         )
     return items

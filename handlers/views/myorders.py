@@ -4,6 +4,9 @@ main menu and the group-buy closing notices."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
@@ -11,7 +14,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.text import N_, CallbackId, esc, format_money
 from handlers.views.menu import with_back
-from handlers.views.reservation import local_moment
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
 from models.order import (
     ORDER_AWAITING_PAYMENT,
@@ -31,6 +33,7 @@ from services.myorders import (
     MyOrder,
     MyOrdersPage,
 )
+from services.zones import member_zone, show
 
 
 class MyOrderCallback(CallbackData, prefix="my"):
@@ -86,21 +89,35 @@ def pay_keyboard(i18n: I18n, locale: str, order_id: int) -> InlineKeyboardMarkup
     return builder.as_markup()
 
 
-def _status(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Whose clock the times are shown on: the member's own zone (None: they set none), and
+    the brand's, for what happened outside any group."""
+
+    timezone: str | None
+    default: str
+
+    def moment(self, item: MyOrder, moment: datetime) -> str:
+        """In the member's zone; without one, in the group's zone, named."""
+        zone = member_zone(self.timezone, item.timezone, self.default)
+        return show(moment, zone, reader=self.timezone, pattern="%m-%d %H:%M")
+
+
+def _status(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
     if item.kind == KIND_PLACE:
         template = PLACE_STATUS.get(item.status, PLACE_CLOSING)
-        when = local_moment(item.deadline, timezone) if item.deadline else ""
+        when = reader.moment(item, item.deadline) if item.deadline else ""
         return i18n.gettext(template, locale=locale).format(time=when)
     if item.status == ORDER_PAID and item.deadline is not None:
         return i18n.gettext(PAID_EARLY, locale=locale).format(
-            time=local_moment(item.deadline, timezone)
+            time=reader.moment(item, item.deadline)
         )
     if item.status == ORDER_RESERVED and item.payment_mode == PAYMENT_TELEGRAM:
         return i18n.gettext(UNPAID_ONLINE, locale=locale)
     return i18n.gettext(ORDER_STATUS.get(item.status, item.status), locale=locale)
 
 
-def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
+def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
     """One order or place: number, product, quantity, amount, status, pickup, deadline."""
     gettext = i18n.gettext
     money = format_money(item.amount, item.currency, locale)
@@ -112,13 +129,13 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
         head = gettext(N_("<b>#{id}</b> {title} ×{quantity} · {amount}"), locale=locale)
     lines = [
         head.format(id=item.id, title=esc(item.title), quantity=item.quantity, amount=money),
-        "   " + _status(i18n, locale, item, timezone),
+        "   " + _status(i18n, locale, item, reader),
     ]
     if item.expires_at is not None:
         lines.append(
             "   "
             + gettext(N_("held until {time}"), locale=locale).format(
-                time=local_moment(item.expires_at, timezone)
+                time=reader.moment(item, item.expires_at)
             )
         )
     if item.pickup_point:
@@ -134,14 +151,14 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
     return "\n".join(lines)
 
 
-def page_text(i18n: I18n, locale: str, page: MyOrdersPage, timezone: str) -> str:
+def page_text(i18n: I18n, locale: str, page: MyOrdersPage, reader: Reader) -> str:
     """The page: a header saying which of how many, then one block per order."""
     if not page.items:
         return i18n.gettext(EMPTY, locale=locale)
     header = i18n.gettext(HEADER, locale=locale).format(
         first=page.offset + 1, last=page.offset + len(page.items), total=page.total
     )
-    blocks = [item_text(i18n, locale, item, timezone) for item in page.items]
+    blocks = [item_text(i18n, locale, item, reader) for item in page.items]
     return "\n\n".join([header, *blocks])
 
 
