@@ -68,11 +68,15 @@ def _date(text: str, *, timezone: str, today: date) -> date:
     except Unreadable:
         raise InvalidPeriod(f"{text!r} is not a date like 2026-11-30") from None
     if day > today and not _YEAR.search(text):
-        try:  # '11月1日' on 2026-12-06 means the one just gone
-            day = day.replace(year=day.year - 1)
-        except ValueError:  # 29 February
-            day = day.replace(year=day.year - 1, day=28)
+        day = _year_later(day, -1)  # '11月1日' on 2026-11-24 means the one just gone
     return day
+
+
+def _year_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def _days(text: str) -> int | None:
@@ -112,5 +116,8 @@ def parse_period(text: str, *, timezone: str, today: date) -> Period:
         return _period(day, day, timezone)
     if len(ends) == 2:
         first = _date(ends[0], timezone=timezone, today=today)
-        return _period(first, _date(ends[1], timezone=timezone, today=today), timezone)
+        last = _date(ends[1], timezone=timezone, today=today)
+        if last < first and not _YEAR.search(ends[1]):
+            last = _year_later(last, 1)  # '11月1日至11月30日' on the 24th: this November's 30th
+        return _period(first, last, timezone)
     raise InvalidPeriod("too many words")
