@@ -36,7 +36,7 @@ from services.ledger import AccountRef, balances_of_owner, movements
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
 from services.role import Role
-from services.zones import last_group_zones, local_today, member_zone, staff_zone
+from services.zones import local_today, private_zone, staff_zone
 
 Clock = Callable[[], datetime]
 router = Router(name="ledger")
@@ -131,10 +131,11 @@ async def wallet(
         # the member's side of it
         skip_kinds=(TX_CASH_COLLECTED,),
     )
-    group = (
-        None if member.timezone else (await last_group_zones(session, [member.id])).get(member.id)
+    zone = ZoneInfo(
+        await private_zone(
+            session, member_id=member.id, own=member.timezone, default=settings.default_timezone
+        )
     )
-    zone = ZoneInfo(member_zone(member.timezone, group, settings.default_timezone))
     older = len(recent) > WALLET_MOVES
     recent = recent[:WALLET_MOVES]
     if recent:

@@ -72,3 +72,13 @@ async def last_group_zones(session: AsyncSession, member_ids: list[int]) -> dict
 def local_today(now: datetime, zone: str) -> date:
     """The day the clock of `zone` shows at `now` (a report's "today")."""
     return now.astimezone(ZoneInfo(zone)).date()
+
+
+async def private_zone(
+    session: AsyncSession, *, member_id: int, own: str | None, default: str
+) -> str:
+    """The zone of a private message to a member: theirs, else the zone of the group they were
+    last seen in, else the brand's."""
+    if own:
+        return own
+    return member_zone(None, (await last_group_zones(session, [member_id])).get(member_id), default)

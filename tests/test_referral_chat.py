@@ -351,7 +351,8 @@ async def test_a_campaign_code_attributes_to_the_campaign_with_its_own_rewards(
     harness: Harness,
 ) -> None:
     await shop(harness)
-    until = (harness.clock() + timedelta(days=30)).date().isoformat()
+    # (Sam set no time zone: the date is the brand's, UTC, and says so)
+    until = (harness.clock() + timedelta(days=30)).date().isoformat() + " UTC"
     replies = await harness.send(
         SAM, SAM, "/campaign_new Spring fair | welcome=20 reward=50 days=30 code=Spring26"
     )
