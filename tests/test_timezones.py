@@ -13,6 +13,7 @@ from sqlmodel import col
 
 from bot.config import Settings
 from bot.emulator import Emulator
+from handlers.groupbuy import GroupBuyCallback
 from models.audit import AuditEntry
 from models.groupbuy import GroupBuy
 from services.period import InvalidPeriod, parse_period
@@ -203,6 +204,31 @@ async def test_my_orders_show_a_deadline_in_the_members_zone_else_the_groups_nam
     text = last_text(harness, MIA)
     assert "the group-buy closes 11-25 13:00\n" in text + "\n"
     assert "Asia/Shanghai" not in text
+
+
+async def test_a_card_opened_in_private_is_on_the_members_group_clock_named(
+    harness: Harness,
+) -> None:
+    # given a group-buy in Tea Lovers (Shanghai) closing at 20:00 there; Mia, no zone, seen there
+    harness.clock.now = SHANGHAI_NIGHT
+    await shanghai_tea_group(harness)
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 2026-11-25 20:00 min=3")
+    await harness.send(MIA, TEA, "/help")
+    # when she opens its card in private (a broadcast's button)
+    menu = harness.emulator.last_bot_message(MIA)
+    details = GroupBuyCallback(action="details", groupbuy_id=1).pack()
+    await harness.press(MIA, MIA, menu.message_id, callback_data=details, force=True)
+    # then its times are Shanghai's, and the card says so
+    card = last_text(harness, MIA)
+    assert "Ends 11-25 20:00" in card
+    assert card.endswith("Times on this card are Asia/Shanghai time.")
+    # and once she picks her own zone, the card is on her clock with nothing more to say
+    await harness.send(MIA, MIA, "/timezone Europe/Berlin")
+    await harness.press(MIA, MIA, menu.message_id, callback_data=details, force=True)
+    card = last_text(harness, MIA)
+    assert "Ends 11-25 13:00" in card
+    assert card.endswith("Join it with the button under its card in your group.")
 
 
 async def test_timezone_without_one_set_says_which_zone_is_used_and_how_to_set_one(
