@@ -34,6 +34,7 @@ from services.loyalty import ReviewError, review_order
 from services.member import MemberView
 from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
 from services.order import OrderError, get_order
+from services.zones import private_zone
 
 router = Router(name="myorders")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -52,7 +53,11 @@ async def orders_screen(
     """The page of the member's orders at `offset` with its buttons, as /orders and the menu's
     📦 My orders show it."""
     page = await my_orders(session, member_id=member.id, now=now, offset=offset)
-    reader = Reader(member.timezone, settings.default_timezone)
+    # an order outside any group is shown on the member's home group's clock, else the brand's
+    home = await private_zone(
+        session, member_id=member.id, own=None, default=settings.default_timezone
+    )
+    reader = Reader(member.timezone, home)
     return page_text(i18n, locale, page, reader), page_keyboard(i18n, locale, page)
 
 

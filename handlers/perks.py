@@ -95,7 +95,7 @@ from services.tiers import (
     save_tier,
     standing,
 )
-from services.zones import last_group_zones, member_zone
+from services.zones import home_group_zones, member_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="perks")
@@ -575,7 +575,7 @@ async def timezone_command(
         )
         return
     if not value:
-        group = (await last_group_zones(session, [member.id])).get(member.id)
+        group = (await home_group_zones(session, [member.id])).get(member.id)
         used = member_zone(None, group, settings.default_timezone)
         text = (
             _("You have not set a time zone, so I show you times in {timezone}, your group's.")

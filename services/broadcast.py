@@ -58,7 +58,7 @@ from services.community import is_open_clause
 from services.db import dialect_name, upsert
 from services.pacing import PacingRules, Reach, Skip, in_quiet_hours, next_slot, quiet_end_after
 from services.paging import Page, count_of, window
-from services.zones import group_zone, last_group_zones, member_zone
+from services.zones import group_zone, home_group_zones, member_zone
 
 # a row whose slot is this close is sent now rather than deferred (clock skew between workers)
 SLOT_TOLERANCE = timedelta(seconds=1)
@@ -305,7 +305,7 @@ async def resolve_targets(
                 )
             )
         rows = [(int(member_id), zone) for member_id, zone in (await session.execute(members))]
-        groups = await last_group_zones(session, [m for m, zone in rows if not zone])
+        groups = await home_group_zones(session, [m for m, zone in rows if not zone])
         for member_id, zone in rows:
             found.append(
                 Target(
@@ -581,7 +581,7 @@ async def _recheck(
     if private:
         member = await session.get(Member, row.chat_id)
         own = member.timezone if member else None
-        group = None if own else (await last_group_zones(session, [row.chat_id])).get(row.chat_id)
+        group = None if own else (await home_group_zones(session, [row.chat_id])).get(row.chat_id)
         timezone = member_zone(own, group, default_timezone)
         reach = (await _reach(session, [row.chat_id])).get(row.chat_id)
     else:

@@ -3,7 +3,8 @@
 - What happens in a group (a deadline, the check-in day, quiet hours of a group post) is in
   the group's zone, else the brand's (`DEFAULT_TIMEZONE`).
 - A private message to a member is in the member's own zone (`/timezone`), else the zone of
-  the group it is about or the member was last seen in, else the brand's.
+  the group it is about or of their home group (the first the bot saw them in, the one their
+  check-in day follows), else the brand's.
 - A staff report (stats, exports, audit, referral figures) is in the zone the reader picked
   with `/timezone`, else the brand's.
 
@@ -49,23 +50,22 @@ def show(moment: datetime, zone: str, *, reader: str | None, pattern: str = MOME
     return f"{local} {zone_label(zone)}"
 
 
-async def last_group_zones(session: AsyncSession, member_ids: list[int]) -> dict[int, str]:
-    """The zone of the group each member was last seen in (and has not left), for members the
-    bot has seen in a group at all."""
+async def home_group_zones(session: AsyncSession, member_ids: list[int]) -> dict[int, str]:
+    """The zone of each member's home group: the first group the bot saw them in, the same
+    group whose days their check-ins count in (services.loyalty.check_in_zone), so a member's
+    day and clock do not flip when they speak in another group. Members never seen in a group
+    are left out."""
     found: dict[int, str] = {}
     for start in range(0, len(member_ids), 500):
         chunk = member_ids[start : start + 500]
         rows = await session.execute(
             select(col(CommunityMember.member_id), col(Community.timezone))
             .join(Community, col(Community.id) == col(CommunityMember.community_id))
-            .where(
-                col(CommunityMember.member_id).in_(chunk),
-                col(CommunityMember.left_at).is_(None),
-            )
-            .order_by(col(CommunityMember.last_seen_at), col(CommunityMember.community_id))
+            .where(col(CommunityMember.member_id).in_(chunk))
+            .order_by(col(CommunityMember.first_seen_at), col(CommunityMember.community_id))
         )
         for member_id, zone in rows.all():
-            found[int(member_id)] = zone  # ordered oldest first: the last one seen wins
+            found.setdefault(int(member_id), zone)  # oldest first: the first one seen wins
     return found
 
 
@@ -77,8 +77,8 @@ def local_today(now: datetime, zone: str) -> date:
 async def private_zone(
     session: AsyncSession, *, member_id: int, own: str | None, default: str
 ) -> str:
-    """The zone of a private message to a member: theirs, else the zone of the group they were
-    last seen in, else the brand's."""
+    """The zone of a private message to a member: theirs, else their home group's (the first
+    group the bot saw them in), else the brand's."""
     if own:
         return own
-    return member_zone(None, (await last_group_zones(session, [member_id])).get(member_id), default)
+    return member_zone(None, (await home_group_zones(session, [member_id])).get(member_id), default)

@@ -127,7 +127,7 @@ async def test_zh_a_broadcast_held_by_quiet_hours_tells_the_sender_until_when_an
 async def test_a_member_without_a_zone_gets_the_quiet_hours_of_her_group(
     harness: Harness,
 ) -> None:
-    # given Mia set no zone, was last seen in Tea Lovers (Shanghai), and said yes to offers
+    # given Mia set no zone, was first seen in Tea Lovers (Shanghai), and said yes to offers
     harness.clock.now = SHANGHAI_NIGHT
     await shanghai_tea_group(harness)
     await harness.send(MIA, TEA, "/help")

@@ -92,7 +92,7 @@ def pay_keyboard(i18n: I18n, locale: str, order_id: int) -> InlineKeyboardMarkup
 @dataclass(frozen=True, slots=True)
 class Reader:
     """Whose clock the times are shown on: the member's own zone (None: they set none), and
-    the brand's, for what happened outside any group."""
+    the fallback for what happened outside any group (their home group's, else the brand's)."""
 
     timezone: str | None
     default: str
