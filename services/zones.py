@@ -1,7 +1,7 @@
 """The one time-zone policy: which zone a time is shown or read in, and how it is shown.
 
-- What happens in a group (a deadline, the check-in day, quiet hours of a group post) is in
-  the group's zone, else the brand's (`DEFAULT_TIMEZONE`).
+- What happens in a group (a deadline, a card, quiet hours of a group post) is in the
+  group's zone, else the brand's (`DEFAULT_TIMEZONE`).
 - A private message to a member is in the member's own zone (`/timezone`), else the zone of
   the group it is about or of their home group (the first the bot saw them in, the one their
   check-in day follows), else the brand's.
@@ -9,7 +9,8 @@
   with `/timezone`, else the brand's.
 
 A time shown to someone names its zone whenever that zone is not the reader's own, so
-"20:00" is never read in the wrong zone. Pure functions, plus one query for a member's group.
+"20:00" is never read in the wrong zone. Pure functions, plus one query for a member's home
+group.
 """
 
 from __future__ import annotations
