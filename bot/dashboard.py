@@ -5,6 +5,11 @@ App (GET /dashboard/app posts the signed initData to /dashboard/auth). Both set 
 session cookie; every other page and CSV answers 401 without one, and 403 to a member who is
 neither staff nor a leader. A leader's pages and CSVs hold only the groups they lead (asking
 for another group is refused with 403). Every CSV download is written to the audit log.
+
+The keeper's Mini App page (GET /dashboard/keeper) posts a scanned or typed pickup code with
+the signed initData to POST /dashboard/pickup, which confirms the pickup (services/pickup.py,
+the same verb as /redeem) for keepers, leaders and staff: no cookie, the signature is the
+sign-in, checked on every post.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from bot import dashboard_html as html
 from bot.app import Runtime
 from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_
+from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text
 from services.analytics import Scope, StatsReport, communities_in, stats_report
@@ -34,6 +40,7 @@ from services.audit import record_action
 from services.dashboard import Reader, SessionKey, reader_for, redeem_link
 from services.member import MemberView, find_member, get_member
 from services.period import InvalidPeriod, Period, parse_period
+from services.pickup import PickupError, Redeemed, redeem_code
 from services.statement import (
     ROW_GROUPBUY,
     ROW_OTHER,
@@ -57,6 +64,7 @@ LOCALES = ("en", "zh_Hans", "zh_Hant")
 PAGE_ROWS = 200  # rows of a table shown on a page; its CSV has every row
 EXPORT_ACTION = "dashboard.export"
 SIGN_IN_ACTION = "dashboard.sign_in"
+REDEEM_ACTION = "pickup.redeem"
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
     ROW_TOTAL: N_("Total"),
@@ -234,6 +242,75 @@ class Dashboard:
         response = web.json_response({"ok": True})
         self._signed_in(response, member_id)
         return response
+
+    async def keeper(self, request: web.Request) -> web.Response:
+        """GET /dashboard/keeper: the Mini App page a keeper scans or types pickup codes on."""
+        lang = self._locale_of(request, self.settings.default_locale)
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(lang):
+            return web.Response(
+                text=html.keeper_page(lang), content_type="text/html", charset="utf-8"
+            )
+
+    async def pickup(self, request: web.Request) -> web.Response:
+        """POST /dashboard/pickup with init_data and code: confirms the pickup of the order
+        holding the code, as /redeem does, and answers {"ok", "message"} in the keeper's
+        language; the member is told once it committed. 403 for initData Telegram did not
+        sign for this bot."""
+        form = await request.post()
+        member_id = web_app_user(
+            str(form.get("init_data", ""))[:8192],
+            token=self.runtime.bot.token,
+            now=self.now(),
+            max_age=self.settings.dashboard_init_data_max_age,
+        )
+        if member_id is None:
+            return web.json_response({"ok": False, "error": "initData refused"}, status=403)
+        code = str(form.get("code", ""))[:64]
+        refused: PickupError | None = None
+        redeemed: Redeemed | None = None
+        async with self.runtime.sessions() as session:
+            async with session.begin():
+                try:
+                    redeemed = await redeem_code(
+                        session,
+                        code=code,
+                        actor_id=member_id,
+                        owner_ids=self.settings.owner_ids,
+                        now=self.now(),
+                    )
+                except PickupError as exc:
+                    refused = exc
+            # the pickup committed (or nothing was done); the refusal is audited on its own
+            async with session.begin():
+                await record_action(
+                    session,
+                    actor_id=member_id,
+                    chat_id=None,
+                    action=REDEEM_ACTION,
+                    allowed=refused is None,
+                    detail=(
+                        f"order #{redeemed.order.id} (mini app)"
+                        if redeemed
+                        else f"{refused.reason if refused else ''} (mini app)"
+                    ),
+                )
+                keeper = await get_member(session, member_id)
+                buyer = await get_member(session, redeemed.order.member_id) if redeemed else None
+        i18n = self.runtime.i18n
+        locale = keeper.locale if keeper and keeper.locale else self.settings.default_locale
+        zone = (keeper.timezone if keeper else "") or self.settings.default_timezone
+        with i18n.context(), i18n.use_locale(locale):
+            if redeemed is None:
+                assert refused is not None
+                return web.json_response({"ok": False, "message": redeem_error_text(refused, zone)})
+            answer = redeemed_text(redeemed)
+        if buyer is not None and buyer.started:
+            with i18n.context(), i18n.use_locale(buyer.locale or self.settings.default_locale):
+                notice = picked_up_notice(
+                    redeemed, buyer.timezone or self.settings.default_timezone
+                )
+            self.runtime.notifier.send(buyer.id, notice)
+        return web.json_response({"ok": True, "message": answer})
 
     async def logout(self, _request: web.Request) -> web.StreamResponse:
         response = web.Response(status=303, headers={"Location": f"{PREFIX}/app"})
@@ -755,6 +832,8 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get(f"{PREFIX}/app", dashboard.mini_app)
     app.router.add_post(f"{PREFIX}/auth", dashboard.auth)
     app.router.add_get(f"{PREFIX}/logout", dashboard.logout)
+    app.router.add_get(f"{PREFIX}/keeper", dashboard.keeper)
+    app.router.add_post(f"{PREFIX}/pickup", dashboard.pickup)
     app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
     app.router.add_get(PREFIX, _to_overview)
     app.router.add_get(f"{PREFIX}/{{page:[a-z]*}}", dashboard.page)

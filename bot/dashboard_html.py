@@ -486,3 +486,77 @@ def mini_app_page(lang: str) -> str:
         f'<p id="status" data-missing="{escape(missing)}" data-refused="{escape(refused)}">'
         f"{signing_in}</p></main><script>{MINI_APP_SCRIPT}</script></body></html>"
     )
+
+
+# The keeper's Mini App page: scan a member's pickup QR code with Telegram's own scanner (the
+# Mini App events web_app_open_scan_qr_popup / qr_text_received, posted the way Telegram's
+# clients take them, so no script is fetched from the internet), or type the code; either is
+# posted with the signed initData to /dashboard/pickup, which answers with what to say.
+KEEPER_SCRIPT = """
+(function () {
+  var result = document.getElementById('result');
+  var hash = new URLSearchParams(location.hash.slice(1));
+  var data = hash.get('tgWebAppData') ||
+    (window.Telegram && window.Telegram.WebApp && window.Telegram.WebApp.initData) || '';
+  function say(text, ok) { result.textContent = text; result.className = ok ? 'ok' : 'bad'; }
+  if (!data) { say(result.dataset.missing, false); }
+  function post(type, payload) {
+    var body = JSON.stringify(payload || {});
+    if (window.TelegramWebviewProxy) { window.TelegramWebviewProxy.postEvent(type, body); return; }
+    var message = JSON.stringify({eventType: type, eventData: payload || {}});
+    window.parent.postMessage(message, '*');
+  }
+  function redeem(code) {
+    fetch('pickup', {
+      method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/x-www-form-urlencoded'},
+      body: 'init_data=' + encodeURIComponent(data) + '&code=' + encodeURIComponent(code)
+    }).then(function (response) { return response.json(); })
+      .then(function (answer) { say(answer.message, answer.ok); })
+      .catch(function () { say(result.dataset.failed, false); });
+  }
+  function received(type, payload) {
+    if (type === 'qr_text_received' && payload && payload.data) {
+      post('web_app_close_scan_qr_popup');
+      redeem(payload.data);
+    }
+  }
+  window.Telegram = window.Telegram || {};
+  window.Telegram.WebView = window.Telegram.WebView || {};
+  window.Telegram.WebView.receiveEvent = received;
+  window.addEventListener('message', function (event) {
+    try { var m = JSON.parse(event.data); received(m.eventType, m.eventData); } catch (e) {}
+  });
+  document.getElementById('scan').addEventListener('click', function () {
+    post('web_app_open_scan_qr_popup', {text: result.dataset.prompt});
+  });
+  document.getElementById('typed').addEventListener('submit', function (event) {
+    event.preventDefault();
+    redeem(document.getElementById('code').value);
+  });
+})();
+"""
+
+
+def keeper_page(lang: str) -> str:
+    """The Mini App page a keeper confirms pickups on: scan the QR code, or type the code."""
+    heading = escape(_("Confirm a pickup"))
+    scan = escape(_("📷 Scan the member's QR code"))
+    typed = escape(_("Or type the pickup code:"))
+    confirm = escape(_("Confirm pickup"))
+    prompt = escape(_("Point the camera at the member's pickup QR code"))
+    missing = escape(_("Open this page from the bot: send /redeem."))
+    failed = escape(_("The bot did not answer. Check the connection and try again."))
+    return (
+        f'<!doctype html><html lang="{escape(lang.replace("_", "-"))}"><head>'
+        '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{heading}</title><style>{STYLE}"
+        " #result.ok{color:#1a7f37} #result.bad{color:#b42318} button,input{font-size:1.1em;"
+        "padding:.5em;margin:.3em 0}</style></head><body>"
+        f'<main><h2>{heading}</h2><p><button id="scan" type="button">{scan}</button></p>'
+        f'<form id="typed"><label for="code">{typed}</label><br>'
+        '<input id="code" name="code" autocomplete="off" autocapitalize="characters" '
+        f'maxlength="16"> <button type="submit">{confirm}</button></form>'
+        f'<p id="result" data-prompt="{prompt}" data-missing="{missing}" '
+        f'data-failed="{failed}"></p></main><script>{KEEPER_SCRIPT}</script></body></html>'
+    )

@@ -176,6 +176,7 @@ class BroadcastSender:
                     lease=self.lease,
                     rules=self.rules,
                     default_timezone=self.settings.default_timezone,
+                    default_locale=self.settings.default_locale,
                 )
             if delivery is None:
                 return

@@ -53,6 +53,8 @@ HELP = """Playground commands (anything else is sent as a message):
   :open NAME|URL    open the newest t.me link the bot sent NAME in private (as if NAME
                     forwarded it to you: an invitation), or the link given
   :pay              pay the newest invoice the bot sent you (in Telegram Stars)
+  :scan NAME        as a keeper, scan the newest pickup QR code the bot sent NAME (what the
+                    Mini App's scanner reads): /redeem with its code, in your private chat
   :photo [CAPTION]  send a photo (a made-up picture) here, e.g. at the product wizard's
                     photo step
   :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
@@ -260,6 +262,8 @@ class Console:
             await self.press(arg)
         elif word == "pay":
             await self.pay()
+        elif word == "scan":
+            await self.scan(arg)
         elif word == "open":
             await self.open_link(arg)
         elif word == "wait":
@@ -336,6 +340,33 @@ class Console:
                 await self.follow(found.group(0))
                 return
         self.write(f"the bot sent {match[0].name} no link to share yet (try /invite as them)")
+
+    async def scan(self, arg: str) -> None:
+        """The current user, a keeper, scans the pickup QR code NAME shows: the code of the
+        newest pickup QR photo the bot sent NAME goes to the bot as /redeem CODE in private
+        (the code is the photo caption's code span, which is what the QR code holds)."""
+        match = [p for p in PERSONAS if p.name == arg.lower()]
+        if not match:
+            self.write(":scan NAME (whose pickup QR code to scan)")
+            return
+        for message in reversed(self.emulator.bot_messages(match[0].user_id)):
+            caption = message.raw.get("caption", "")
+            spans = [e for e in message.raw.get("caption_entities", []) if e.get("type") == "code"]
+            if message.kind == "photo" and spans:
+                units = caption.encode("utf-16-le")
+                first = spans[0]
+                start, end = 2 * first["offset"], 2 * (first["offset"] + first["length"])
+                code = units[start:end].decode("utf-16-le")
+                self.write(f"({self.user.name} scans {match[0].name}'s pickup QR code: {code})")
+                self.chat_key = "private"
+                update = self.emulator.send_message(
+                    self.user.user_id, self.user.user_id, f"/redeem {code}"
+                )
+                await self.emulator.wait_processed(update["update_id"])
+                await self.settle()
+                self.flush()
+                return
+        self.write(f"the bot sent {match[0].name} no pickup QR code yet (🔳 in their /orders)")
 
     async def follow(self, url: str) -> None:
         """Open a link button as Telegram's app does: a deep link into the bot opens the

@@ -30,6 +30,14 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.care import segment_name
+from handlers.content import (
+    OFFER,
+    TYPING,
+    ContentSteps,
+    given_line,
+    language_name,
+    translations_of,
+)
 from handlers.filters import RoleFilter
 from handlers.paging import (
     PAGE_SIZE,
@@ -59,6 +67,7 @@ from services import broadcast as outbox
 from services.audit import record_action
 from services.community import CommunityView, get_community, open_communities
 from services.compliance import ABSOLUTE_CLAIM, MISSING_DEADLINE, MISSING_PRICE, highlight, lint
+from services.content import TEXT
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
 from services.pacing import PacingRules
@@ -140,7 +149,15 @@ ERRORS = {
     "no_recipients": N_("Nobody would get this broadcast: no community or member matches."),
     "not_found": N_("There is no broadcast #{id}."),
     "state": N_("Broadcast #{id} is {status}: that cannot be done now."),
+    "bad_translation": N_("A translation is too long or in a language I do not speak."),
 }
+
+
+def _in_language(locale: str, text: str) -> str:
+    """A line about the text in `locale` ("": the original, said as it is)."""
+    if not locale:
+        return text
+    return _("In {language}: {texts}").format(language=language_name(locale), texts=text)
 
 
 def _error(code: str) -> str:
@@ -309,6 +326,8 @@ class NewBroadcast(StatesGroup):
     schedule = State()
     confirm = State()
     override = State()
+    translate = State()  # "Add a translation?", from the last look (handlers/content.py)
+    translation = State()  # the text in the chosen language
 
 
 class BroadcastWizardCallback(CallbackData, prefix="bw"):
@@ -318,7 +337,7 @@ class BroadcastWizardCallback(CallbackData, prefix="bw"):
     value: str = ""
 
 
-WIZARD = Wizard(NewBroadcast, optional=("photo", "button"))
+WIZARD = Wizard(NewBroadcast, optional=("photo", "button", OFFER, TYPING))
 
 
 def _wizard_button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
@@ -351,6 +370,9 @@ def _target_rows() -> list[list[InlineKeyboardButton]]:
 async def _ask_step(target: Target, step: str, data: dict[str, Any]) -> None:
     """Back: the step's question again (the summary with a fresh preview)."""
     state: FSMContext = data["state"]
+    if step in CONTENT.steps:
+        await CONTENT.ask(target, step, data)
+        return
     if step == "confirm":
         chat_id = target.chat.id
         args = (data["session"], data["member"], data["settings"], data["clock"])
@@ -369,9 +391,11 @@ async def _ask_step(target: Target, step: str, data: dict[str, Any]) -> None:
 
 
 async def _skip_step(target: Target, step: str, data: dict[str, Any]) -> None:
-    """Skip: no photo, or no button; then the next question."""
+    """Skip: no photo, no button, or no (more) translation; then the next question."""
     state: FSMContext = data["state"]
-    if step == "photo":
+    if step in CONTENT.steps:
+        await CONTENT.skip(target, step, data)
+    elif step == "photo":
         await state.update_data(photo=None)
         await _ask_button(target, state)
     else:
@@ -379,7 +403,22 @@ async def _skip_step(target: Target, step: str, data: dict[str, Any]) -> None:
         await _ask_targets(target, state)
 
 
+def _text_limit(data: dict[str, Any], field: str) -> int:
+    """A translation fits where the original goes: a photo's caption, or a message."""
+    return CAPTION_MAX if data.get("photo") else TEXT_MAX
+
+
+async def _after_translations(target: Target, data: dict[str, Any]) -> None:
+    """Done with the translations: the last look again, a preview and the findings for each
+    language."""
+    await _ask_step(target, "confirm", data)
+
+
+CONTENT = ContentSteps(
+    WIZARD, (TEXT,), confirm="confirm", after=_after_translations, limit=_text_limit
+)
 WIZARD.register(router, ask=_ask_step, skip=_skip_step)
+CONTENT.register(router)
 
 
 @router.message(Command("broadcast"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.create"))
@@ -693,6 +732,7 @@ def _draft(
         button_url=data.get("button_url"),  # type: ignore[arg-type]
         button_groupbuy_id=data.get("button_groupbuy_id"),  # type: ignore[arg-type]
         paid=settings.broadcast_paid,
+        translations=translations_of(data),
     )
 
 
@@ -717,29 +757,36 @@ async def _summary(
         default_timezone=settings.default_timezone,
     )
     plan = outbox.summarize(rows, start=start)
-    findings = lint(
-        draft.text,
-        extra_words=settings.compliance_extra_words,
-        drop=draft.button_groupbuy_id is not None,
-    )
+    # every language's text is linted the same way, and previewed as it goes out
+    texts = draft.texts()
+    linted = {
+        locale: lint(
+            text,
+            extra_words=settings.compliance_extra_words,
+            drop=draft.button_groupbuy_id is not None,
+        )
+        for locale, text in texts.items()
+    }
+    findings = [finding for found in linted.values() for finding in found]
     await state.update_data(findings=len(findings))
-    preview = outbox.Delivery(
-        row_id=0,
-        broadcast_id=0,
-        chat_id=chat_id,
-        kind="private",
-        attempts=0,
-        text=draft.text,
-        photo_file_id=draft.photo_file_id,
-        button_text=draft.button_text,
-        button_url=draft.button_url,
-        button_groupbuy_id=draft.button_groupbuy_id,
-        paid=False,  # the preview to staff is never a paid message
-    )
-    try:
-        await bot(delivery_message(preview))
-    except TelegramAPIError as exc:
-        log.info("broadcast preview failed: %s", exc)
+    for text in texts.values():
+        preview = outbox.Delivery(
+            row_id=0,
+            broadcast_id=0,
+            chat_id=chat_id,
+            kind="private",
+            attempts=0,
+            text=text,
+            photo_file_id=draft.photo_file_id,
+            button_text=draft.button_text,
+            button_url=draft.button_url,
+            button_groupbuy_id=draft.button_groupbuy_id,
+            paid=False,  # the preview to staff is never a paid message
+        )
+        try:
+            await bot(delivery_message(preview))
+        except TelegramAPIError as exc:
+            log.info("broadcast preview failed: %s", exc)
     zone = _zone(member, settings)
     lines = [
         _("Ready to send. It reaches {chats}: {groups} and {members}.").format(
@@ -763,6 +810,13 @@ async def _summary(
         lines += _waits(plan, zone)
     if draft.paid:
         lines.append(_paid_line(settings.broadcast_paid_per_second))
+    also = given_line(draft.translations)
+    if also:
+        lines.append(
+            sentences(
+                also, _("Every other chat gets it in the brand's language, else as you wrote it.")
+            )
+        )
     buttons: list[list[InlineKeyboardButton]]
     if findings:
         lines.append("")
@@ -774,14 +828,19 @@ async def _summary(
                     words=esc(", ".join(f.word for f in claims))
                 )
             )
-            lines.append(highlight(draft.text, claims))
-        for finding in findings:
-            if finding.kind in FINDING_NAMES:
-                lines.append("• " + _(FINDING_NAMES[finding.kind]))
+            for locale, found in linted.items():  # where, in each language's text
+                marked = [f for f in found if f.kind == ABSOLUTE_CLAIM]
+                if marked:
+                    lines.append(_in_language(locale, highlight(texts[locale], marked)))
+        for locale, found in linted.items():
+            for finding in found:
+                if finding.kind in FINDING_NAMES:
+                    lines.append("• " + _in_language(locale, _(FINDING_NAMES[finding.kind])))
         lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
         buttons = [[_wizard_button(_("⚠️ Send anyway"), "override")]]
     else:
         buttons = [[_wizard_button(_("✅ Confirm"), "confirm")]]
+    buttons.append([CONTENT.button()])
     if plan.recipients == 0:
         buttons = []
     await bot.send_message(

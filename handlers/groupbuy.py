@@ -40,6 +40,7 @@ from handlers.text import (
     RefundWaker,
     carry_out,
     counted,
+    default_locale,
     esc,
     later,
     quoted,
@@ -130,6 +131,9 @@ OPEN_ERRORS = {
         "(see /tiers)."
     ),
     "vip_after_deadline": N_("The VIP window must end before the deadline."),
+    "bad_translation": N_(
+        "A translation of the pickup text is too long or in a language I do not speak: {part}."
+    ),
     "leader_limit": N_(
         "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
         "many are open now. Open this one when one of them has closed, or ask the brand's staff."
@@ -251,6 +255,8 @@ class OpenValues:
     pickup_time: str = ""
     vip_until: datetime | None = None  # the VIP early-access window ends then
     vip_rank: int = 0  # the lowest tier rank admitted during the window
+    # a drop's pickup texts in other languages: {locale: {"pickup_point": ..., ...}}
+    pickup_translations: dict[str, dict[str, str]] | None = None
 
 
 async def open_and_post(
@@ -283,6 +289,7 @@ async def open_and_post(
         tiers=values.tiers,
         pickup_point=values.pickup_point,
         pickup_time=values.pickup_time,
+        pickup_translations=values.pickup_translations,
         commission_bps=commission_bps,
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
@@ -457,7 +464,7 @@ def confirm_in_group(
         "in private."
     ).format(
         name=esc(member.display_name),
-        title=esc(groupbuy.title),
+        title=esc(groupbuy.in_language(member.locale, default_locale()).title),
         quantity=quantity,
         position=position,
     )
@@ -547,12 +554,14 @@ async def join_button(
     if callback_data.action == "join":
         after_commit.add(later(metrics.joined))
     if result.groupbuy.payment_mode == PAYMENT_TELEGRAM:
-        await _prepay(bot, session, settings, member, result.groupbuy.id, query.message.chat.id)
+        await _prepay(
+            bot, i18n, session, settings, member, result.groupbuy.id, query.message.chat.id
+        )
     if member.started and result.quantity:
         # in the background: a rush of joins must not wait for Telegram's pace
         with i18n.use_locale(member.locale):
             text = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
-                title=esc(result.groupbuy.title),
+                title=esc(result.groupbuy.in_language(member.locale, default_locale()).title),
                 quantity=result.quantity,
                 position=result.position,
             )
@@ -591,7 +600,9 @@ async def start_on_groupbuy(
         await message.answer(_(REFUSALS["not_joined"]))
         return
     joined = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
-        title=esc(groupbuy.title), quantity=place.quantity, position=place.position
+        title=esc(groupbuy.in_language(member.locale, default_locale()).title),
+        quantity=place.quantity,
+        position=place.position,
     )
     await message.answer(
         joined + "\n" + _("From now on I send your confirmations and pickup details here.")
@@ -612,6 +623,7 @@ async def start_on_groupbuy(
 
 async def _prepay(
     bot: Bot,
+    i18n: I18n,
     session: AsyncSession,
     settings: HandlerSettings,
     member: MemberView,
@@ -619,7 +631,7 @@ async def _prepay(
     chat_id: int,
 ) -> None:
     """A Telegram-paid group-buy is paid when joining: the member's unpaid order follows their
-    quantity, and a new one gets its invoice in private."""
+    quantity, and a new one gets its invoice in private, in the member's language."""
     order = await sync_prepayment(
         session, groupbuy_id=groupbuy_id, member_id=member.id, chat_id=chat_id
     )
@@ -627,7 +639,8 @@ async def _prepay(
         return
     invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
     try:
-        await send_invoice(bot, invoice, settings)
+        with i18n.use_locale(member.locale):  # the join was in the group's language
+            await send_invoice(bot, invoice, settings)
     except TelegramAPIError as exc:
         log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 
@@ -708,7 +721,9 @@ async def sign_up_list(
             continue
         lines.append(
             _("<b>#{id} {title}</b> — {units} sold").format(
-                id=gb.id, title=esc(gb.title), units=gb.units_sold
+                id=gb.id,
+                title=esc(gb.in_language(community.locale, default_locale()).title),
+                units=gb.units_sold,
             )
         )
         for entry in await participants(session, gb_id):

@@ -29,6 +29,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
 from handlers.filters import OpenGroup, RoleFilter
 from handlers.groupbuy import (
     GROUP,
@@ -54,6 +55,7 @@ from handlers.text import (
 from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView, open_community_ids
+from services.content import PICKUP_POINT, PICKUP_TIME
 from services.groupbuy import (
     GroupBuyError,
     parse_count,
@@ -122,12 +124,15 @@ class NewGroupBuy(StatesGroup):
     pickup_point = State()
     pickup_time = State()
     confirm = State()
+    translate = State()  # a drop's "Add a translation?", from the last look (handlers/content.py)
+    translation = State()  # the pickup point or time in the chosen language
 
 
-SKIPPABLE = ("minimum", "stock", "limit", "tiers", "pickup_point", "pickup_time")
+SKIPPABLE = ("minimum", "stock", "limit", "tiers", "pickup_point", "pickup_time", OFFER, TYPING)
 NOT_YOURS = N_("This is someone else's group-buy setup, or it has ended.")
 WIZARD = Wizard(NewGroupBuy, optional=SKIPPABLE, not_open=NOT_YOURS)
 STEPS = WIZARD.steps
+PICKUP_FIELDS = (PICKUP_POINT, PICKUP_TIME)  # what a drop gives per language
 
 
 class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
@@ -279,6 +284,7 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
         lines.append(_("Pickup: {place}").format(place=esc(data["pickup_point"])))
     if data["pickup_time"]:
         lines.append(_("Pickup time: {time}").format(time=esc(data["pickup_time"])))
+    lines += preview_lines(translations_of(data), PICKUP_FIELDS)
     if data["scope"] == "drop":
         groups = len(await open_community_ids(turn.session))
         lines.append(_("Posted in every group the bot is in: {count}.").format(count=groups))
@@ -286,6 +292,8 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
     builder.button(
         text=_("✅ Confirm"), callback_data=GroupBuyWizardCallback(action="confirm", step="confirm")
     )
+    if data["scope"] == "drop":  # a drop reaches groups of every language
+        builder.row(CONTENT.button())
     return "\n".join(lines), builder
 
 
@@ -321,6 +329,9 @@ def _turn_of(data: dict[str, Any]) -> Turn:
 
 async def _ask_again(target: Target, step: str, data: dict[str, Any]) -> None:
     """Back: the step's question again."""
+    if step in CONTENT.steps:
+        await CONTENT.ask(target, step, data)
+        return
     await _ask(target, _turn_of(data), step)
 
 
@@ -462,7 +473,10 @@ async def _default(turn: Turn, step: str) -> str:
 
 
 async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
-    """Skip: the step's default as the answer."""
+    """Skip: the step's default as the answer (a translation: none, or no more)."""
+    if step in CONTENT.steps:
+        await CONTENT.skip(target, step, data)
+        return
     turn = _turn_of(data)
     await _answer(target, turn, step, await _default(turn, step))
 
@@ -526,7 +540,14 @@ async def start_drop(
     await _start(message, turn, "drop", intro)
 
 
+async def _after_translations(target: Target, data: dict[str, Any]) -> None:
+    """Done with a drop's translations: the last look again, showing each language."""
+    await _ask(target, _turn_of(data), "confirm")
+
+
+CONTENT = ContentSteps(WIZARD, PICKUP_FIELDS, confirm="confirm", after=_after_translations)
 WIZARD.register(router, ask=_ask_again, skip=_skip)
+CONTENT.register(router)
 
 
 @router.message(StateFilter(*(getattr(NewGroupBuy, s) for s in TAKE)), F.text, NOT_A_COMMAND)
@@ -662,6 +683,7 @@ async def confirm_button(
                 tiers=tuple((int(units), int(price)) for units, price in data["tiers"]),
                 pickup_point=data["pickup_point"],
                 pickup_time=data["pickup_time"],
+                pickup_translations=translations_of(data) if drop else None,
             ),
             opened_by=member.id,
             chat_ids=chat_ids,

@@ -1,5 +1,6 @@
 """A member's own orders in private: /orders (and the /start menu's button) lists them a page at
-a time, with the button each needs: Pay, Cancel, Review."""
+a time, with the button each needs: Pay, Cancel, Review, the pickup code as a QR code, and the
+choice of a pickup point when the group has several."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from functools import partial
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE
+from handlers.referral import qr_png
 from handlers.reservation import cancel_error_text
 from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, later, sentences
 from handlers.views.myorders import (
@@ -24,16 +26,20 @@ from handlers.views.myorders import (
     Reader,
     page_keyboard,
     page_text,
+    point_line,
+    points_keyboard,
     stars_keyboard,
 )
 from handlers.views.order import invoice
 from handlers.views.perks import points_text
+from models.order import ORDER_FULFILLED
 from services.groupbuy import GroupBuyError
 from services.ledger import STARS
 from services.loyalty import ReviewError, review_order
 from services.member import MemberView
 from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
 from services.order import OrderError, get_order
+from services.pickup import PickupError, choose_point, get_point, offered_points
 from services.zones import private_zone
 
 router = Router(name="myorders")
@@ -263,6 +269,121 @@ async def rate_button(
         after_commit.add(
             partial(
                 bot.edit_message_reply_markup,
+                chat_id=message.chat.id,
+                message_id=message.message_id,
+                reply_markup=None,
+            )
+        )
+
+
+@router.callback_query(MyOrderCallback.filter(F.action == "code"))
+async def code_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    locale: str,
+) -> None:
+    """Sends the member the QR code of their order's pickup code, to show the keeper."""
+    order = await get_order(session, callback_data.id)
+    if order is None or order.member_id != member.id:
+        await query.answer(_("That is not one of your orders."), show_alert=True)
+        return
+    if order.pickup_code is None or order.picked_up_at is not None:
+        await query.answer(_("That order has no pickup code to show now."), show_alert=True)
+        return
+    caption = [
+        _("Order #{id} {title} ×{quantity}").format(
+            id=order.id, title=esc(order.title), quantity=order.quantity
+        ),
+        _("Pickup code: <code>{code}</code>").format(code=order.pickup_code),
+    ]
+    point = await get_point(session, order.pickup_point_id) if order.pickup_point_id else None
+    if point is None:
+        offered = await offered_points(session, order_id=order.id)
+        point = offered[0] if len(offered) == 1 else None
+    if point is not None:
+        caption.append(point_line(i18n, locale, point.name, point.address))
+    caption.append(_("Show this to the keeper at pickup, or tell them the code."))
+    await query.answer()
+    await bot.send_photo(
+        member.id,
+        BufferedInputFile(qr_png(order.pickup_code), filename=f"pickup_{order.id}.png"),
+        caption="\n".join(caption),
+    )
+
+
+@router.callback_query(MyOrderCallback.filter(F.action == "point"))
+async def point_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    i18n: I18n,
+    locale: str,
+) -> None:
+    """Lists the pickup points the member's order can be collected at, a button each."""
+    order = await get_order(session, callback_data.id)
+    if order is None or order.member_id != member.id:
+        await query.answer(_("That is not one of your orders."), show_alert=True)
+        return
+    offered = await offered_points(session, order_id=order.id)
+    if not offered:
+        await query.answer(_("This order's group has no pickup points."), show_alert=True)
+        return
+    lines = [_("Where will you pick up order #{id}? Tap a point:").format(id=order.id)]
+    for point in offered:
+        line = "• " + point_line(i18n, locale, point.name, point.address)
+        if point.hours:
+            line += " · " + esc(point.hours)
+        lines.append(line)
+    await query.answer()
+    await bot.send_message(
+        member.id, "\n".join(lines), reply_markup=points_keyboard(order.id, offered)
+    )
+
+
+@router.callback_query(MyOrderCallback.filter(F.action == "pick"))
+async def pick_button(
+    query: CallbackQuery,
+    callback_data: MyOrderCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    after_commit: CommitHook,
+) -> None:
+    """Records the pickup point the member tapped for their order."""
+    try:
+        point = await choose_point(
+            session, order_id=callback_data.id, member_id=member.id, point_id=callback_data.value
+        )
+    except PickupError as exc:
+        text = {
+            "not_yours": _("That is not one of your orders."),
+            "no_point": _("That pickup point is not offered for this order any more."),
+        }.get(exc.reason, "")
+        if not text:
+            picked = exc.order is not None and exc.order.status == ORDER_FULFILLED
+            text = (
+                _("That order was picked up already; its point cannot change.")
+                if picked
+                else _("That order is no longer waiting for pickup.")
+            )
+        await query.answer(text, show_alert=True)
+        return
+    done = _("You will pick up order #{id} at {point}.").format(
+        id=callback_data.id, point=esc(point.name)
+    )
+    after_commit.add(partial(query.answer))
+    message = query.message
+    if message is not None:
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
+                text=done,
                 chat_id=message.chat.id,
                 message_id=message.message_id,
                 reply_markup=None,

@@ -225,7 +225,8 @@ async def buy(
         )
         return
     order = await start_invoice(session, order_id=order.id, member_id=member.id)
-    await send_invoice(bot, order, settings)
+    with i18n.use_locale(member.locale):  # the invoice goes to the member's private chat
+        await send_invoice(bot, order, settings)
     if message.chat.type != ChatType.PRIVATE:
         await message.reply(
             _("Order #{id} reserved. I sent you the invoice in private.").format(id=order.id)

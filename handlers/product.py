@@ -12,21 +12,27 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.content import language_name, preview_lines
 from handlers.filters import RoleFilter
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, format_money
 from handlers.views.product import product_card
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
+from services.content import ContentError
 from services.ledger import STARS
-from services.member import MemberView
+from services.member import LOCALES, MemberView
 from services.money import InvalidAmount, parse_currency
 from services.parsing import parse_amount
+from services.product import (
+    PRODUCT_FIELDS as TRANSLATED_FIELDS,
+)
 from services.product import (
     ProductError,
     ProductView,
     create_product,
     get_product,
     list_products,
+    translate_product,
     update_product,
 )
 from services.role import Role
@@ -260,3 +266,67 @@ async def product_set(
             stock=stock,
         )
     )
+
+
+def _language(word: str) -> str | None:
+    """The bot's language a staff member typed: en, zh_Hans or zh_Hant, in any case, with _ or
+    -."""
+    wanted = word.replace("-", "_").lower()
+    return next((locale for locale in LOCALES if locale.lower() == wanted), None)
+
+
+@router.message(Command("product_translate"), PRIVATE, RoleFilter(Role.STAFF, "product.translate"))
+async def product_translate(
+    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+) -> None:
+    """Adds, replaces or removes a product's title and description in one language:
+    /product_translate ID LANGUAGE Title | Description (or none)."""
+    words = (command.args or "").split(maxsplit=2)
+    usage = _(
+        "Send /product_translate ID LANGUAGE Title | Description, where LANGUAGE is en, "
+        "zh_Hans or zh_Hant (the description may be left out), or /product_translate ID "
+        "LANGUAGE none to remove that language."
+    )
+    if not words or not words[0].lstrip("#").isdigit():
+        await message.answer(usage)
+        return
+    product = await get_product(session, int(words[0].lstrip("#")[:18]))
+    if product is None:
+        await message.answer(
+            _("There is no product #{id}. Send /products to see them.").format(id=esc(words[0]))
+        )
+        return
+    locale = _language(words[1]) if len(words) > 1 else None
+    if locale is None or len(words) < 3:
+        shown = [f"<b>#{product.id} {esc(product.title)}</b>"]
+        shown += preview_lines(product.translations, TRANSLATED_FIELDS)
+        await message.answer("\n".join([*shown, "", usage]))
+        return
+    title, _sep, description = words[2].partition("|")
+    if title.strip().lower() == "none" and not description.strip():
+        title = ""
+    try:
+        updated = await translate_product(
+            session,
+            product_id=product.id,
+            locale=locale,
+            title=title.strip(),
+            description=description.strip(),
+        )
+    except ContentError:
+        await message.answer(
+            _("The title can be at most 128 characters and the description 1024.") + "\n\n" + usage
+        )
+        return
+    if not title:
+        text = _(
+            "Product #{id} has no {language} text any more: readers of {language} see it in "
+            "the brand's language."
+        ).format(id=updated.id, language=language_name(locale))
+    else:
+        text = _("Product #{id} in {language} saved: {title}.").format(
+            id=updated.id,
+            language=language_name(locale),
+            title=f"<b>{esc(updated.in_language(locale, locale).title)}</b>",
+        )
+    await message.answer(text)

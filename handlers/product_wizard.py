@@ -16,6 +16,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
 from handlers.filters import RoleFilter
 from handlers.product import amount_error
 from handlers.text import N_, HandlerSettings, esc, format_money, sentences
@@ -25,7 +26,7 @@ from services.ledger import STARS
 from services.member import MemberView
 from services.money import InvalidAmount, parse_currency
 from services.parsing import parse_amount
-from services.product import ProductPhoto, create_product
+from services.product import PRODUCT_FIELDS, ProductPhoto, create_product
 from services.role import Role
 
 router = Router(name="product_wizard")
@@ -42,6 +43,8 @@ class NewProduct(StatesGroup):
     stock = State()
     mode = State()
     confirm = State()
+    translate = State()  # "Add a translation?", from the last look (handlers/content.py)
+    translation = State()  # the title or description in the chosen language
 
 
 class WizardCallback(CallbackData, prefix="pw"):
@@ -50,7 +53,7 @@ class WizardCallback(CallbackData, prefix="pw"):
     choice: str  # offline, telegram, create
 
 
-WIZARD = Wizard(NewProduct, optional=("description", "photo", "stock"))
+WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock"))
 PRICE_PROMPT = N_("The price and currency, for example 35.90 CNY (XTR for Stars).")
 
 
@@ -73,6 +76,7 @@ def _summary(data: dict[str, Any], locale: str) -> str:
         [
             f"<b>{esc(data['title'])}</b>",
             esc(data["description"]) if data["description"] else "",
+            *preview_lines(translations_of(data), PRODUCT_FIELDS),
             _("Price: {price}").format(price=format_money(data["price"], data["currency"], locale)),
             _("Stock: {stock}").format(stock=stock),
             _("Payment: {mode}").format(
@@ -87,6 +91,9 @@ def _summary(data: dict[str, Any], locale: str) -> str:
 async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = "") -> None:
     """Moves the wizard to `step` and asks its question (the error, when there is one, in place
     of it: each error says what to send)."""
+    if step in CONTENT.steps:
+        await CONTENT.ask(target, step, data)
+        return
     back = await WIZARD.enter(data["state"], step)
     above: InlineKeyboardBuilder | None = None
     if step == "title":
@@ -106,17 +113,29 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         text = _summary(await data["state"].get_data(), member.locale)
         above = InlineKeyboardBuilder()
         above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
+        above.row(CONTENT.button())
     await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
 
 
 async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
-    """Skip: no description, no photo, or no limit on the stock; then the next step."""
+    """Skip: no description, no photo, no limit on the stock, or no (more) translation; then
+    the next step."""
+    if step in CONTENT.steps:
+        await CONTENT.skip(target, step, data)
+        return
     value = {"description": "", "photo": None, "stock": None}[step]
     await data["state"].update_data({step: value})
     await _ask(target, WIZARD.steps[WIZARD.steps.index(step) + 1], data)
 
 
+async def _after_translations(target: Target, data: dict[str, Any]) -> None:
+    """Done with the translations: the last look again, showing each language."""
+    await _ask(target, "confirm", data)
+
+
+CONTENT = ContentSteps(WIZARD, PRODUCT_FIELDS, confirm="confirm", after=_after_translations)
 WIZARD.register(router, ask=_ask, skip=_skip)
+CONTENT.register(router)
 
 
 @router.message(Command("product_new"), RoleFilter(Role.STAFF, "product.create"))
@@ -245,6 +264,7 @@ async def create(
         payment_mode=data["mode"],
         created_by=member.id,
         photo=_saved_photo(data.get("photo")),
+        translations=translations_of(data),
     )
     await state.clear()
     await query.answer()

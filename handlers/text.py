@@ -46,6 +46,15 @@ def pgettext(context: str, text: str) -> str:
     return translator.pgettext(context, text) if translator is not None else text
 
 
+def default_locale() -> str:
+    """The brand's default language (DEFAULT_LOCALE): what content given in other languages
+    falls back to when the reader's is missing (services/content.py)."""
+    try:
+        return get_i18n().default_locale
+    except LookupError:  # rendered outside any I18n context: the catalogs' own default
+        return "en"
+
+
 def list_text(items: Iterable[str]) -> str:
     """Items one after the other, as the reader's language lists them (a 、 in Chinese)."""
     return pgettext("list separator", ", ").join(items)

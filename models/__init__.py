@@ -26,7 +26,7 @@ from models.perks import (
     Reward,
     Tier,
 )
-from models.pickup import PickupReminder
+from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product
 from models.referral import (
@@ -55,6 +55,7 @@ __all__ = [
     "Fulfilment",
     "GroupBuy",
     "GroupBuyJoin",
+    "GroupBuyPickupPoint",
     "GroupBuyPost",
     "GroupBuyTier",
     "InboxUpdate",
@@ -75,6 +76,8 @@ __all__ = [
     "OrderEvent",
     "Payment",
     "PayoutRequest",
+    "PickupKeeper",
+    "PickupPoint",
     "PickupReminder",
     "PointsDay",
     "Poll",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Integer
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -40,3 +40,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time in UTC, timezone-aware."""
     return datetime.now(UTC)
+
+
+def translations_column() -> Any:
+    """The brand content of a row in other languages: {locale: {field: text}} as JSON, NULL
+    when there is none (services/content.py reads and writes it). Kept on the row itself, so
+    whatever reads the row reads its translations in the same statement."""
+    return Column(JSON(none_as_null=True), nullable=True)

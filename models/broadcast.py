@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+from models.base import SurrogateKey, TelegramId, UTCDateTime, translations_column, utcnow
 
 # Broadcast.status values
 BROADCAST_DRAFT = "draft"  # created, not confirmed (reserved: the wizard keeps drafts in FSM)
@@ -60,6 +60,10 @@ class Broadcast(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
     # Telegram HTML written by staff (validated by sending them the preview)
     text: str = Field(sa_column=Column(Text, nullable=False))
+    # the text in other languages, each recipient gets theirs: {locale: {"text": ...}}
+    translations: dict[str, dict[str, str]] | None = Field(
+        default=None, sa_column=translations_column()
+    )
     photo_file_id: str | None = Field(default=None, max_length=255)
     # an optional button: a link, or a group-buy whose details it opens
     button_text: str | None = Field(default=None, max_length=64)

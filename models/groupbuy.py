@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+from models.base import SurrogateKey, TelegramId, UTCDateTime, translations_column, utcnow
 
 # GroupBuy.status values
 GROUPBUY_OPEN = "open"  # taking joins until the deadline or until sold out
@@ -64,6 +64,10 @@ class GroupBuy(SQLModel, table=True):
     vip_rank: int = Field(default=0)
     pickup_point: str = Field(default="", max_length=255)
     pickup_time: str = Field(default="", max_length=64)
+    # the pickup texts in other languages (a drop's): {locale: {"pickup_point": ..., ...}}
+    translations: dict[str, dict[str, str]] | None = Field(
+        default=None, sa_column=translations_column()
+    )
     status: str = Field(default=GROUPBUY_OPEN, max_length=12, index=True)
     # the leader who opened it (earns the commission), or the staff member for a drop
     opened_by: int = Field(sa_type=TelegramId)

@@ -50,6 +50,7 @@ class Order(SQLModel, table=True):
             "discount >= 0 AND discount < quantity * unit_price", name="ck_order_discount"
         ),
         UniqueConstraint("coupon_id", name="uq_orders_coupon_id"),
+        UniqueConstraint("pickup_code", name="uq_orders_pickup_code"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
@@ -92,6 +93,18 @@ class Order(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     # when the member was reminded that the reservation is about to expire (once)
     reminded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # the code the member shows at pickup (核销), given when the order is paid; unique for good
+    pickup_code: str | None = Field(default=None, max_length=8)
+    # where the member picks it up: chosen by the member, or the point that confirmed pickup
+    pickup_point_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("pickup_point.id", name="fk_orders_pickup_point_id")
+        ),
+    )
+    # who confirmed the pickup and when (set once, with the move to fulfilled)
+    picked_up_by: int | None = Field(default=None, sa_type=TelegramId)
+    picked_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
-from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
+from models.base import SurrogateKey, TelegramId, UTCDateTime, translations_column, utcnow
 
 # Product.payment_mode values
 PAYMENT_OFFLINE = "offline"  # the member pays the leader at pickup or by transfer
@@ -36,5 +36,9 @@ class Product(SQLModel, table=True):
     photo_width: int | None = Field(default=None)
     photo_height: int | None = Field(default=None)
     active: bool = Field(default=True)
+    # the title and description in other languages: {locale: {"title": ..., "description": ...}}
+    translations: dict[str, dict[str, str]] | None = Field(
+        default=None, sa_column=translations_column()
+    )
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -55,6 +55,7 @@ from models.community import Community, CommunityMember
 from models.member import Member
 from models.perks import SEGMENTS, MemberSegment, MemberTier
 from services.community import is_open_clause
+from services.content import TEXT, ContentError, ReadTranslations, clean, languages, localized
 from services.db import dialect_name, upsert
 from services.pacing import PacingRules, Reach, Skip, in_quiet_hours, next_slot, quiet_end_after
 from services.paging import Page, count_of, window
@@ -192,6 +193,16 @@ class Draft:
     paid: bool = False
     findings: int = 0
     override_reason: str | None = None
+    # the text in other languages: {locale: {"text": ...}}; each recipient gets theirs
+    translations: ReadTranslations = None
+
+    def texts(self) -> dict[str, str]:
+        """The text in each language it is given in: the original under "" first."""
+        return {"": self.text} | {
+            locale: (self.translations or {})[locale][TEXT]
+            for locale in languages(self.translations)
+            if (self.translations or {})[locale].get(TEXT)
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,8 +430,13 @@ async def create_broadcast(
     )
     if not rows:
         raise BroadcastError("no_recipients")
+    try:
+        translations = clean(draft.translations, (TEXT,))
+    except ContentError as exc:
+        raise BroadcastError("bad_translation") from exc
     broadcast = Broadcast(
         text=draft.text,
+        translations=translations or None,
         photo_file_id=draft.photo_file_id,
         button_text=draft.button_text,
         button_url=draft.button_url,
@@ -480,6 +496,7 @@ async def claim_next(
     lease: timedelta,
     rules: PacingRules,
     default_timezone: str,
+    default_locale: str = "en",
 ) -> Delivery | None:
     """Claim the most overdue row of a live broadcast for sending, or None when none is due.
 
@@ -522,7 +539,7 @@ async def claim_next(
         attempts = claimed.scalar_one_or_none()
         if attempts is None:
             continue  # another worker took it between the select and the update
-        verdict = await _recheck(session, row, now, rules, default_timezone)
+        verdict, locale = await _recheck(session, row, now, rules, default_timezone)
         if isinstance(verdict, Skip):
             await _settle(session, row.id, status=RECIPIENT_SKIPPED, reason=verdict.reason)
             continue
@@ -550,7 +567,8 @@ async def claim_next(
             chat_id=row.chat_id,
             kind=row.kind,
             attempts=attempts,
-            text=broadcast.text,
+            # in the recipient's language: the group's, or the member's
+            text=localized(broadcast.text, broadcast.translations, TEXT, locale, default_locale),
             photo_file_id=broadcast.photo_file_id,
             button_text=broadcast.button_text,
             button_url=broadcast.button_url,
@@ -566,7 +584,8 @@ async def _recheck(
     now: datetime,
     rules: PacingRules,
     default_timezone: str,
-) -> datetime | Skip:
+) -> tuple[datetime | Skip, str]:
+    """When the row may go (or why never) and the language of its chat."""
     # a row that is due now yields only to posts made or in flight; a later plan that it now
     # crowds is deferred in turn when its own time comes
     history = (
@@ -583,12 +602,14 @@ async def _recheck(
         own = member.timezone if member else None
         group = None if own else (await home_group_zones(session, [row.chat_id])).get(row.chat_id)
         timezone = member_zone(own, group, default_timezone)
+        locale = member.locale if member else ""
         reach = (await _reach(session, [row.chat_id])).get(row.chat_id)
     else:
         community = await session.get(Community, row.chat_id)
         timezone = group_zone(community.timezone if community else None, default_timezone)
+        locale = community.locale if community else ""
         reach = None
-    return next_slot(history, now, rules, timezone, private=private, reach=reach)
+    return next_slot(history, now, rules, timezone, private=private, reach=reach), locale
 
 
 async def _settle(

@@ -43,6 +43,17 @@ from models.order import (
 from models.perks import MemberTier
 from models.product import PAYMENT_TELEGRAM, Product
 from services.community import get_community, open_among
+from services.content import (
+    DESCRIPTION,
+    PICKUP_POINT,
+    PICKUP_TIME,
+    TITLE,
+    ContentError,
+    ReadTranslations,
+    clean,
+    localized,
+    merged,
+)
 from services.coupons import release_coupon
 from services.credit import groupbuys_limit_reached
 from services.db import insert_for, insert_in, prepared, table_of
@@ -94,6 +105,26 @@ class GroupBuyView:
     vip_rank: int = 0
     description: str = ""  # the product's, as staff wrote it (plain text)
     photo_file_id: str | None = None  # the product's photo, if it has one
+    # the product's title and description and the group-buy's pickup texts in other
+    # languages: {locale: {field: text}}
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
+        """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
+        if not self.translations:
+            return self
+
+        def text(field: str) -> str:
+            original = getattr(self, field)
+            return localized(original, self.translations, field, locale, default_locale)
+
+        return replace(
+            self,
+            title=text(TITLE),
+            description=text(DESCRIPTION),
+            pickup_point=text(PICKUP_POINT),
+            pickup_time=text(PICKUP_TIME),
+        )
 
     def vip_only(self, now: datetime) -> bool:
         """True while the VIP early-access window is open."""
@@ -317,6 +348,7 @@ def _groupbuy_read(with_join: bool) -> Any:
     products = table_of(Product)
     columns.append(products.c.description.label("product_description"))
     columns.append(products.c.photo_file_id.label("product_photo"))
+    columns.append(products.c.translations.label("product_translations"))
     return (
         select(*columns)
         .select_from(gb.outerjoin(products, products.c.id == gb.c.product_id))
@@ -361,6 +393,7 @@ def _view_of(row: Any) -> GroupBuyView:
         vip_rank=row.vip_rank,
         description=row.product_description or "",
         photo_file_id=row.product_photo,
+        translations=merged(row.product_translations, row.translations) or None,
     )
 
 
@@ -395,6 +428,7 @@ async def open_groupbuy(
     commission_bps: int = 0,
     vip_until: datetime | None = None,
     vip_rank: int = 0,
+    pickup_translations: ReadTranslations = None,
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
 
@@ -422,6 +456,10 @@ async def open_groupbuy(
         raise GroupBuyError("group_not_open")
     if vip_until is not None and not now < vip_until < deadline:
         raise GroupBuyError("vip_after_deadline")
+    try:  # a drop's pickup texts in other languages
+        translations = clean(pickup_translations, (PICKUP_POINT, PICKUP_TIME))
+    except ContentError as exc:
+        raise GroupBuyError("bad_translation", exc.detail) from exc
     previous = (0, product.price)
     for units, price in tiers:
         if units <= previous[0] or price >= previous[1]:
@@ -454,6 +492,7 @@ async def open_groupbuy(
         deadline=deadline,
         pickup_point=pickup_point[:255],
         pickup_time=pickup_time[:64],
+        translations=translations or None,
         opened_by=opened_by,
         commission_bps=max(0, commission_bps),
         vip_until=vip_until,

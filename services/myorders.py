@@ -7,7 +7,7 @@ it forms); a Telegram-paid group-buy's sign-up is its prepayment order, listed a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import String, Subquery, func, literal, select, union_all
@@ -19,11 +19,21 @@ from models.groupbuy import GROUPBUY_FORMED, GROUPBUY_OPEN, GroupBuy, GroupBuyJo
 from models.order import (
     OPEN_STATUSES,
     ORDER_FULFILLED,
+    ORDER_PAID,
     ORDER_RESERVED,
     Order,
 )
 from models.perks import Review
-from models.product import PAYMENT_TELEGRAM
+from models.pickup import GroupBuyPickupPoint, PickupPoint
+from models.product import PAYMENT_TELEGRAM, Product
+from services.content import (
+    PICKUP_POINT,
+    PICKUP_TIME,
+    TITLE,
+    ReadTranslations,
+    localized,
+    merged,
+)
 from services.groupbuy import (
     GroupBuyError,
     get_groupbuy,
@@ -44,6 +54,8 @@ KIND_PLACE = "place"  # a sign-up in a pay-at-pickup group-buy not formed yet: `
 ACTION_PAY = "pay"  # a Telegram order not paid yet: a fresh invoice
 ACTION_CANCEL = "cancel"  # before its group-buy forms, or before the reservation expires
 ACTION_REVIEW = "review"  # picked up and not reviewed yet
+ACTION_CODE = "code"  # paid, not picked up: the pickup code as a QR code to show the keeper
+ACTION_POINT = "point"  # its group has several pickup points and the member has not chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,28 @@ class MyOrder:
     deadline: datetime | None = None  # when its group-buy closes, while it is open
     actions: tuple[str, ...] = ()
     timezone: str | None = None  # the zone of the group it was ordered in, when in a group
+    pickup_code: str | None = None  # shown while paid and not picked up
+    # the pickup point chosen (or the group's only one): name, address, opening hours
+    point_name: str = ""
+    point_address: str = ""
+    point_hours: str = ""
+    # the product's title and the group-buy's pickup texts in other languages
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> MyOrder:
+        """The line as a reader of `locale` sees it (services/content.py's fallback)."""
+        if not self.translations:
+            return self
+
+        def text(original: str, field: str) -> str:
+            return localized(original, self.translations, field, locale, default_locale)
+
+        return replace(
+            self,
+            title=text(self.title, TITLE),
+            pickup_point=text(self.pickup_point, PICKUP_POINT),
+            pickup_time=text(self.pickup_time, PICKUP_TIME),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +188,27 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
             col(GroupBuy.pickup_point),
             col(GroupBuy.pickup_time),
             col(Review.order_id),
+            col(GroupBuy.translations),
+            col(Product.translations),
             col(Community.timezone),
         )
         .outerjoin(GroupBuy, col(GroupBuy.id) == col(Order.groupbuy_id))
+        .outerjoin(Product, col(Product.id) == col(Order.product_id))
         .outerjoin(Review, col(Review.order_id) == col(Order.id))
         .outerjoin(Community, col(Community.id) == col(Order.chat_id))
         .where(col(Order.id).in_(ids))
     )
+    found = rows.all()
+    points, many = await _points(session, [row for row, *_rest in found])
     items = []
-    for row, gb_status, deadline, point, time, reviewed, zone in rows.all():
+    for row, gb_status, deadline, point, time, reviewed, gb_texts, product_texts, zone in found:
         assert row.id is not None
+        where = points.get(row.id)
+        actions = _order_actions(row, gb_status, deadline, reviewed is not None, now)
+        if row.status == ORDER_PAID and row.pickup_code and gb_status != GROUPBUY_OPEN:
+            actions += (ACTION_CODE,)
+        if where is None and row.status in (*OPEN_STATUSES, ORDER_PAID) and row.id in many:
+            actions += (ACTION_POINT,)
         items.append(
             MyOrder(
                 kind=KIND_ORDER,
@@ -180,11 +225,58 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 pickup_time=time or "",
                 expires_at=row.expires_at if row.status == ORDER_RESERVED else None,
                 deadline=deadline if gb_status == GROUPBUY_OPEN else None,
-                actions=_order_actions(row, gb_status, deadline, reviewed is not None, now),
+                actions=actions,
+                pickup_code=row.pickup_code if ACTION_CODE in actions else None,
+                point_name=where.name if where else "",
+                point_address=where.address if where else "",
+                point_hours=where.hours if where else "",
+                translations=merged(product_texts, gb_texts) or None,
                 timezone=zone,
             )
         )
     return items
+
+
+async def _points(
+    session: AsyncSession, rows: list[Order]
+) -> tuple[dict[int, PickupPoint], frozenset[int]]:
+    """Each order's pickup point (chosen, or the only one it is offered) by order id, and the
+    orders offered several (whose member, if they have not chosen, is asked to)."""
+    chats = {row.chat_id for row in rows}
+    chosen = {row.pickup_point_id for row in rows if row.pickup_point_id is not None}
+    found = await session.execute(
+        select(PickupPoint).where(
+            (col(PickupPoint.community_id).in_(chats) & col(PickupPoint.active).is_(True))
+            | col(PickupPoint.id).in_(chosen)
+        )
+    )
+    by_id = {point.id: point for point in found.scalars().all()}
+    by_group: dict[int, list[PickupPoint]] = {}
+    for point in sorted(by_id.values(), key=lambda p: p.id or 0):
+        if point.active:
+            by_group.setdefault(point.community_id, []).append(point)
+    groupbuys = {row.groupbuy_id for row in rows if row.groupbuy_id is not None}
+    offers: dict[int, set[int]] = {}
+    if groupbuys:
+        links = await session.execute(
+            select(GroupBuyPickupPoint).where(col(GroupBuyPickupPoint.groupbuy_id).in_(groupbuys))
+        )
+        for link in links.scalars().all():
+            offers.setdefault(link.groupbuy_id, set()).add(link.point_id)
+    points: dict[int, PickupPoint] = {}
+    several: set[int] = set()
+    for row in rows:
+        assert row.id is not None
+        group = by_group.get(row.chat_id, [])
+        picked = offers.get(row.groupbuy_id, set()) if row.groupbuy_id is not None else set()
+        offered = [p for p in group if p.id in picked] or group
+        if row.pickup_point_id is not None and row.pickup_point_id in by_id:
+            points[row.id] = by_id[row.pickup_point_id]
+        elif len(offered) == 1:
+            points[row.id] = offered[0]
+        elif len(offered) > 1:
+            several.add(row.id)
+    return points, frozenset(several)
 
 
 def _order_actions(
@@ -243,6 +335,7 @@ async def _places(
                 pickup_time=gb.pickup_time,
                 deadline=gb.deadline,
                 actions=(ACTION_CANCEL,) if open_ else (),
+                translations=gb.translations,
                 timezone=zone,
             )
         )

@@ -9,6 +9,7 @@ twice.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -51,6 +52,7 @@ from models.order import (
 )
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
 from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
+from services.content import DESCRIPTION, TITLE, ReadTranslations, localized
 from services.coupons import release_coupon
 from services.credit import cash_order_limit_reached
 from services.errors import Refused
@@ -87,6 +89,10 @@ _SETTLEMENT_KINDS = (
     TX_REFUND_HANDED_BACK,
 )
 _PAYLOAD = re.compile(r"^order:(\d{1,18}):v(\d{1,9})$")
+# pickup codes (核销码): read aloud or typed from a phone, so no 0/O, 1/I; random, so the
+# next order's code cannot be guessed from this one's; 32^6 (about a billion) codes
+PICKUP_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+PICKUP_CODE_LENGTH = 6
 
 
 class OrderError(Refused):
@@ -114,9 +120,28 @@ class OrderView:
     coupon_id: int | None = None
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then, unpaid
     product_id: int | None = None
+    pickup_code: str | None = None  # given when paid; shown to the member, typed by a keeper
+    pickup_point_id: int | None = None
+    picked_up_by: int | None = None
+    picked_up_at: datetime | None = None
     # what its invoice shows of the product (filled in where an invoice is prepared)
     description: str = ""
     photo: ProductPhoto | None = None
+    # the product's title and description in other languages (filled in with them)
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> OrderView:
+        """The order as a reader of `locale` sees its product (services/content.py's
+        fallback)."""
+        if not self.translations:
+            return self
+        return replace(
+            self,
+            title=localized(self.title, self.translations, TITLE, locale, default_locale),
+            description=localized(
+                self.description, self.translations, DESCRIPTION, locale, default_locale
+            ),
+        )
 
     @property
     def gross(self) -> int:
@@ -175,7 +200,20 @@ def order_view(row: Order) -> OrderView:
         coupon_id=row.coupon_id,
         expires_at=row.expires_at,
         product_id=row.product_id,
+        pickup_code=row.pickup_code,
+        pickup_point_id=row.pickup_point_id,
+        picked_up_by=row.picked_up_by,
+        picked_up_at=row.picked_up_at,
     )
+
+
+async def new_pickup_code(session: AsyncSession) -> str:
+    """A random pickup code no order holds yet (the unique constraint stays the last word)."""
+    while True:
+        code = "".join(secrets.choice(PICKUP_ALPHABET) for _ in range(PICKUP_CODE_LENGTH))
+        taken = await session.scalar(select(col(Order.id)).where(col(Order.pickup_code) == code))
+        if taken is None:
+            return code
 
 
 def _customer(member_id: int) -> AccountRef:
@@ -202,7 +240,12 @@ async def _with_product(session: AsyncSession, order: OrderView) -> OrderView:
         if product.photo_file_id
         else None
     )
-    return replace(order, description=product.description, photo=photo)
+    return replace(
+        order,
+        description=product.description,
+        photo=photo,
+        translations=product.translations or None,
+    )
 
 
 async def order_for_invoice(session: AsyncSession, order_id: int) -> OrderView | None:
@@ -277,9 +320,11 @@ async def _move(
     note: str = "",
     paid_amount: int | None = None,
     at: datetime | None = None,
+    extra: dict[str, object] | None = None,
 ) -> Order:
     """Change the status if the machine allows it and nobody changed the order meanwhile
-    (`at`: when, by the domain's clock; now when not given)."""
+    (`at`: when, by the domain's clock; now when not given; `extra`: more columns to set in
+    the same conditional UPDATE). A paid order gets its pickup code here."""
     at = at or utcnow()
     before, version = row.status, row.version
     if before == ORDER_EXPIRED:  # its stock is back on sale: the member orders again
@@ -289,6 +334,9 @@ async def _move(
     values: dict[str, object] = {"status": to, "version": version + 1, "updated_at": at}
     if paid_amount is not None:
         values["paid_amount"] = paid_amount
+    if to == ORDER_PAID and row.pickup_code is None:
+        values["pickup_code"] = await new_pickup_code(session)
+    values.update(extra or {})
     result = await session.execute(
         update(Order)
         .where(
@@ -405,16 +453,30 @@ async def mark_paid_offline(
 
 
 async def mark_fulfilled(
-    session: AsyncSession, *, order_id: int, actor_id: int, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    order_id: int,
+    actor_id: int,
+    now: datetime | None = None,
+    point_id: int | None = None,
+    note: str = "",
 ) -> OrderView:
     """The member picked the order up (only after it was paid); never marked by that member,
-    whose word alone would close their own order."""
+    whose word alone would close their own order. Who and when are kept on the order, and
+    the point it was picked up at when known (`point_id`)."""
     row = await _load(session, order_id)
     if row.status in OPEN_STATUSES:
         raise OrderError("not_paid", str(order_id))
     if row.member_id == actor_id:
         raise OrderError("own_pickup", str(order_id))
-    return order_view(await _move(session, row, ORDER_FULFILLED, actor_id=actor_id, at=now))
+    at = now or utcnow()
+    extra: dict[str, object] = {"picked_up_by": actor_id, "picked_up_at": at}
+    if point_id is not None:
+        extra["pickup_point_id"] = point_id
+    moved = await _move(
+        session, row, ORDER_FULFILLED, actor_id=actor_id, at=at, note=note, extra=extra
+    )
+    return order_view(moved)
 
 
 async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.product import PAYMENT_MODES, PAYMENT_OFFLINE, Product
+from services.content import (
+    DESCRIPTION,
+    TITLE,
+    ContentError,
+    ReadTranslations,
+    clean,
+    localized,
+    with_language,
+)
 from services.errors import Refused
+from services.member import LOCALES
 from services.paging import Page, count_of, window
 
 
@@ -40,6 +50,23 @@ class ProductView:
     active: bool
     description: str = ""
     photo: ProductPhoto | None = None
+    # the title and description in other languages: {locale: {"title": ..., ...}}
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> ProductView:
+        """The product as a reader of `locale` sees it (services/content.py's fallback)."""
+        if not self.translations:
+            return self
+        return replace(
+            self,
+            title=localized(self.title, self.translations, TITLE, locale, default_locale),
+            description=localized(
+                self.description, self.translations, DESCRIPTION, locale, default_locale
+            ),
+        )
+
+
+PRODUCT_FIELDS = (TITLE, DESCRIPTION)
 
 
 def _view(row: Product) -> ProductView:
@@ -59,6 +86,7 @@ def _view(row: Product) -> ProductView:
         active=row.active,
         description=row.description,
         photo=photo,
+        translations=row.translations or None,
     )
 
 
@@ -73,9 +101,10 @@ async def create_product(
     payment_mode: str = PAYMENT_OFFLINE,
     description: str = "",
     photo: ProductPhoto | None = None,
+    translations: ReadTranslations = None,
 ) -> ProductView:
-    """Add a product, with its photo if any; the price is already in minor units of the
-    currency."""
+    """Add a product, with its photo and its title and description in other languages if any;
+    the price is already in minor units of the currency."""
     title = title.strip()
     if not title or len(title) > 128:
         raise ProductError("title")
@@ -85,6 +114,7 @@ async def create_product(
         raise ProductError("stock")
     if payment_mode not in PAYMENT_MODES:
         raise ProductError("payment_mode")
+    given = clean(translations, PRODUCT_FIELDS)
     row = Product(
         title=title,
         description=description[:1024],
@@ -96,6 +126,7 @@ async def create_product(
         photo_file_id=photo.file_id if photo else None,
         photo_width=photo.width if photo else None,
         photo_height=photo.height if photo else None,
+        translations=given or None,
     )
     session.add(row)
     await session.flush()
@@ -142,5 +173,33 @@ async def update_product(
     if field == "photo_file_id":  # another photo: its size is not known
         row.photo_width = row.photo_height = None
     setattr(row, field, value.strip() if isinstance(value, str) else value)
+    await session.flush()
+    return _view(row)
+
+
+async def translate_product(
+    session: AsyncSession, *, product_id: int, locale: str, title: str, description: str = ""
+) -> ProductView:
+    """Add or replace the product's title and description in `locale` (no description: the
+    other languages' is shown); an empty title removes that language. The row is locked, so
+    two staff translating at once both keep their language. ProductError not_found,
+    ContentError on a bad language or a text too long."""
+    row = (
+        await session.execute(
+            select(Product).where(col(Product.id) == product_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise ProductError("not_found")
+    if locale not in LOCALES:
+        raise ContentError("locale", locale)
+    given = {key: dict(value) for key, value in (row.translations or {}).items()}
+    if title.strip():
+        given = with_language(
+            given, locale, {TITLE: title, DESCRIPTION: description}, PRODUCT_FIELDS
+        )
+    else:
+        given.pop(locale, None)
+    row.translations = given or None
     await session.flush()
     return _view(row)

@@ -87,7 +87,7 @@ async def test_staff_compose_preview_and_confirm_a_drop_that_lands_once(
     assert "It reaches 3 chats: 2 groups and 1 member." in (summary.text or "")
     assert "Skipped: 4 (not opted in)." in (summary.text or "")  # Olivia, Sam, Lee, Kai
     assert "First delivery 2026-11-23 10:00, last 2026-11-23 10:00 (UTC)" in (summary.text or "")
-    assert summary.button_texts == ["✅ Confirm", "⬅️ Back", "✖️ Cancel"]
+    assert summary.button_texts == ["✅ Confirm", "🌐 Add a translation", "⬅️ Back", "✖️ Cancel"]
     full_preview = harness.emulator.bot_messages(SAM)[-2]
     assert full_preview.button_texts == ["Shop now"]
     # when Sam confirms and the sender runs
@@ -134,7 +134,12 @@ async def test_findings_need_a_reason_that_is_audited(harness: Harness) -> None:
     await tap(harness, SAM, "Now", user=SAM)
     summary = harness.emulator.last_bot_message(SAM)
     assert "best, 100%, 最" in (summary.text or "")
-    assert summary.button_texts == ["⚠️ Send anyway", "⬅️ Back", "✖️ Cancel"]
+    assert summary.button_texts == [
+        "⚠️ Send anyway",
+        "🌐 Add a translation",
+        "⬅️ Back",
+        "✖️ Cancel",
+    ]
     underlined = [e for e in summary.entities or [] if e["type"] == "underline"]
     assert len(underlined) == 3
     await tap(harness, SAM, "⚠️ Send anyway", user=SAM)

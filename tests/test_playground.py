@@ -326,3 +326,30 @@ async def test_the_photos_script_shows_the_photo_in_products_and_on_the_card() -
         ],
     )
     assert not [line for line in lines if "Traceback" in line or "not edited" in line]
+
+
+async def test_the_pickup_points_script_picks_up_by_a_scanned_code_once() -> None:
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    script = ROOT / "scenarios" / "pickup_points.txt"
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    transcript = "\n".join(lines)
+    in_order(
+        transcript,
+        [
+            "Pickup point #1 added.",
+            "Dan now keeps pickup point #1 Shop A",
+            # bob chooses Shop A, then his pickup code comes as a QR code with the point
+            "[1] 🔳 提货码 #1  [2] 📍 选择自提点 #1",
+            "你将在 Shop A 提取订单 #1。",
+            "    自提点：Shop A，12 Main St",
+            "[bob (private)] bot: 🖼️ [photo",
+            # dan scans it: picked up once, bob is told; the second scan is refused
+            "(dan scans bob's pickup QR code:",
+            "[dan (private)] bot: ✅ Picked up: order #1 Oolong tea ×2. Hand it over.",
+            "This code was used already: order #1 was picked up on",
+            "Waiting: 0 · picked up: 1",
+        ],
+    )
+    assert transcript.count("✅ Picked up: order #1") == 1
+    assert not [line for line in lines if "Traceback" in line]

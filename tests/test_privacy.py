@@ -207,7 +207,9 @@ async def test_a_leader_sees_their_part_in_others_orders_not_the_orders(harness:
     # Lee marked Mia's order paid: Lee's file says so, without Mia's order details
     events = document["tables"]["order_event"]
     assert events and all(e["your_part"] == "actor_id" for e in events)
-    assert "orders" not in document["tables"]
+    # the orders Lee handed over name his part (who confirmed the pickup), not their details
+    orders = document["tables"].get("orders", [])
+    assert all(row["your_part"] == "picked_up_by" for row in orders)
     values = set(leaves(document))
     assert not {"Oolong tea", MIA, "Mia", "mia"} & values
 

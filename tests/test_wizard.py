@@ -17,6 +17,7 @@ from models.suggestion import NpsSurvey, Suggestion
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
 BACK, SKIP, CANCEL = "⬅️ Back", "⏭ Skip", "✖️ Cancel"
+TRANSLATE = "🌐 Add a translation"  # the last look of a wizard whose content has languages
 CANCELLED = "Cancelled. Nothing was changed."
 HINT = "I didn't understand that. Here is what I can do:"
 
@@ -90,7 +91,7 @@ async def test_product_wizard_back_skip_and_cancel(harness: Harness) -> None:
     await tap(harness, "Pay the leader offline")
     text, buttons = last(harness, SAM)
     assert text.splitlines()[0] == "Green tea" and "Stock: no limit" in text
-    assert buttons == ["✅ Create", BACK, CANCEL]
+    assert buttons == ["✅ Create", TRANSLATE, BACK, CANCEL]
     # Back from the summary asks how members pay again
     await tap(harness, BACK)
     assert last(harness, SAM)[0] == "How do members pay?"
@@ -230,7 +231,7 @@ async def test_broadcast_wizard_back_skip_and_cancel(harness: Harness) -> None:
     text, buttons = last(harness, SAM)
     assert text.startswith("When? Tap Now") and buttons == ["Now", BACK, CANCEL]
     await tap(harness, "Now")
-    assert last(harness, SAM)[1] == ["✅ Confirm", BACK, CANCEL]
+    assert last(harness, SAM)[1] == ["✅ Confirm", TRANSLATE, BACK, CANCEL]
     await tap(harness, BACK)
     assert last(harness, SAM)[0].startswith("When? Tap Now")
     await tap(harness, CANCEL)

@@ -25,6 +25,7 @@ from handlers.text import (
     Notice,
     countdown,
     counted,
+    default_locale,
     esc,
     format_money,
     shorten,
@@ -58,6 +59,7 @@ def card_text(
     """The card as members see it in the group's language: as a photo's caption when `caption`
     (within Telegram's 1024 characters: the description is shortened to fit, and in the worst
     case the last lines are left out), else as a message."""
+    gb = gb.in_language(locale, default_locale())
     lines = _card_lines(gb, locale, timezone, now)
     limit = CAPTION_LIMIT if caption else MESSAGE_LIMIT
     if gb.description.strip():
@@ -123,6 +125,7 @@ def edit_card(
 
 
 def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> list[str]:
+    gb = gb.in_language(locale, default_locale())
     price = format_money(gb.current_price, gb.currency, locale)
     lines = [f"🛒 <b>{esc(gb.title)}</b>", _("Price now: {price}").format(price=price)]
     for units, tier_price in gb.tiers:
@@ -206,7 +209,7 @@ PREPAYMENT_OWED = N_(
 
 def group_text(closing: Closing, locale: str) -> str:
     """The group's message about how the group-buy closed (in the current locale)."""
-    gb = closing.groupbuy
+    gb = closing.groupbuy.in_language(locale, default_locale())
     if closing.formed:
         return _("#{id} {title} formed: {units} sold at {price} each!").format(
             id=gb.id,
@@ -225,7 +228,7 @@ def group_text(closing: Closing, locale: str) -> str:
 
 def member_text(closing: Closing, member: MemberNotice) -> str:
     """A participant's message about how the group-buy closed, in the current locale."""
-    gb = closing.groupbuy
+    gb = closing.groupbuy.in_language(member.locale, default_locale())
     order = member.order
     if order is not None:
         formed = (
@@ -265,7 +268,7 @@ def owed_text(closing: Closing, owed: OwedBack) -> str:
     """A participant's note that staff pay back part or all of a prepayment."""
     template = PREPAYMENT_OWED if owed.whole else DIFFERENCE_OWED
     return _(template).format(
-        title=esc(closing.groupbuy.title),
+        title=esc(closing.groupbuy.in_language(owed.locale, default_locale()).title),
         order=owed.order_id,
         amount=format_money(owed.amount, closing.groupbuy.currency, owed.locale),
     )

@@ -27,12 +27,15 @@ from models.order import (
 from models.product import PAYMENT_TELEGRAM
 from services.myorders import (
     ACTION_CANCEL,
+    ACTION_CODE,
     ACTION_PAY,
+    ACTION_POINT,
     ACTION_REVIEW,
     KIND_PLACE,
     MyOrder,
     MyOrdersPage,
 )
+from services.pickup import PointView
 from services.zones import member_zone, show
 
 
@@ -41,7 +44,8 @@ class MyOrderCallback(CallbackData, prefix="my"):
 
     # open (the list, as a new message), page (turn to `value` in place), pay, cancel, leave
     # (a group-buy place: `id` is the group-buy), review (ask for stars), rate (`value` stars);
-    # a cancel's `value` is the offset of the page it was on, shown again once done
+    # a cancel's `value` is the offset of the page it was on, shown again once done; code
+    # (the pickup code's QR code), point (the points to choose from), pick (`value`: the point)
     action: str
     id: CallbackId = 0  # the order's number (the group-buy's for leave)
     value: CallbackId = 0
@@ -75,6 +79,8 @@ BUTTONS = {
     ACTION_PAY: N_("💳 Pay #{id}"),
     ACTION_CANCEL: N_("❌ Cancel #{id}"),
     ACTION_REVIEW: N_("⭐ Review #{id}"),
+    ACTION_CODE: N_("🔳 Pickup code #{id}"),
+    ACTION_POINT: N_("📍 Choose pickup point #{id}"),
 }
 LEAVE_BUTTON = N_("❌ Leave group-buy #{id}")
 
@@ -118,7 +124,9 @@ def _status(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
 
 
 def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
-    """One order or place: number, product, quantity, amount, status, pickup, deadline."""
+    """One order or place: number, product, quantity, amount, status, pickup, deadline (the
+    product and pickup in the reader's language when given in it)."""
+    item = item.in_language(locale, i18n.default_locale)
     gettext = i18n.gettext
     money = format_money(item.amount, item.currency, locale)
     if item.kind == KIND_PLACE:
@@ -138,7 +146,23 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
                 time=reader.moment(item, item.expires_at)
             )
         )
-    if item.pickup_point:
+    if item.pickup_code:
+        lines.append(
+            "   "
+            + gettext(N_("Pickup code: <code>{code}</code>"), locale=locale).format(
+                code=item.pickup_code
+            )
+        )
+    if item.point_name:
+        lines.append("   " + point_line(i18n, locale, item.point_name, item.point_address))
+        if item.point_hours:
+            lines.append(
+                "   "
+                + gettext(N_("Opening hours: {hours}"), locale=locale).format(
+                    hours=esc(item.point_hours)
+                )
+            )
+    elif item.pickup_point:
         lines.append(
             "   "
             + gettext(N_("Pickup: {place}"), locale=locale).format(place=esc(item.pickup_point))
@@ -149,6 +173,15 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
             + gettext(N_("Pickup time: {time}"), locale=locale).format(time=esc(item.pickup_time))
         )
     return "\n".join(lines)
+
+
+def point_line(i18n: I18n, locale: str, name: str, address: str) -> str:
+    """A pickup point as one line: its name, and its address when it has one."""
+    if address:
+        return i18n.gettext(N_("Pickup point: {name}, {address}"), locale=locale).format(
+            name=esc(name), address=esc(address)
+        )
+    return i18n.gettext(N_("Pickup point: {name}"), locale=locale).format(name=esc(name))
 
 
 def page_text(i18n: I18n, locale: str, page: MyOrdersPage, reader: Reader) -> str:
@@ -198,6 +231,18 @@ def page_keyboard(i18n: I18n, locale: str, page: MyOrdersPage) -> InlineKeyboard
     builder.adjust(*rows)
     with i18n.use_locale(locale):
         return with_back(builder)
+
+
+def points_keyboard(order_id: int, points: list[PointView]) -> InlineKeyboardMarkup:
+    """A button per pickup point the order can be collected at."""
+    builder = InlineKeyboardBuilder()
+    for point in points:
+        builder.button(
+            text=f"📍 {point.name}",
+            callback_data=MyOrderCallback(action="pick", id=order_id, value=point.id),
+        )
+    builder.adjust(1)
+    return builder.as_markup()
 
 
 def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:

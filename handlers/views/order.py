@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from aiogram.methods import SendInvoice
 from aiogram.types import LabeledPrice
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import HandlerSettings, shorten, utf16_length
+from handlers.text import HandlerSettings, default_locale, shorten, utf16_length
 from handlers.views.product import photo_url
 from services.ledger import STARS
 from services.order import OrderView
@@ -20,6 +21,7 @@ def invoice(order: OrderView, settings: HandlerSettings) -> SendInvoice:
     """The invoice for an order, to the member's private chat, in the current locale: the
     order, the product's description where it fits, and its photo where the bot has a public
     address to serve it from."""
+    order = order.in_language(get_i18n().current_locale, default_locale())
     token = "" if order.currency == STARS else (settings.provider_token or "")
     description = _("Order #{id}: {title} ×{quantity}").format(
         id=order.id, title=order.title[:200], quantity=order.quantity

@@ -9,11 +9,28 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, InlineKeyboardButton
 
-from handlers.text import CallbackId, Effect, StartLinkNotice, esc, format_money
+from handlers.text import (
+    N_,
+    CallbackId,
+    Effect,
+    StartLinkNotice,
+    counted,
+    default_locale,
+    esc,
+    format_money,
+)
+from handlers.views.reservation import local_moment
 from models.order import ORDER_FULFILLED, ORDER_REFUNDED
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import Closing
-from services.pickup import PickupLine, PickupSheet
+from services.pickup import (
+    PickupError,
+    PickupLine,
+    PickupSheet,
+    PointSheet,
+    PointView,
+    Redeemed,
+)
 from services.referral import sheet_start_parameter
 
 SHEET_PAGE = 10  # orders per page: ten lines and their buttons fit any phone
@@ -181,7 +198,7 @@ def unreached_leader_effects(i18n: I18n, closing: Closing) -> list[Effect]:
             ).format(
                 name=f'<a href="tg://user?id={leader.member_id}">{esc(leader.name)}</a>',
                 id=gb.id,
-                title=esc(gb.title),
+                title=esc(gb.in_language(group.locale, default_locale()).title),
             )
             effects.append(
                 StartLinkNotice(
@@ -192,3 +209,130 @@ def unreached_leader_effects(i18n: I18n, closing: Closing) -> list[Effect]:
                 )
             )
     return effects
+
+
+# -- pickup points and pickup by code (核销), shared by the chat and the Mini App -----------
+
+POINT_ERRORS = {
+    "no_name": N_(
+        "A pickup point needs a name. Send it as /pickup_point_add Name | address | opening "
+        "hours, for example /pickup_point_add Shop A | 12 Main St | daily 9:00-18:00."
+    ),
+    "duplicate_name": N_("This group already has a pickup point called {detail}."),
+    "too_long": N_("The {field} is too long: at most {limit}."),
+}
+FIELD_NAMES = {"name": N_("name"), "address": N_("address"), "hours": N_("opening hours")}
+
+
+def point_error_text(exc: PickupError) -> str:
+    """Why a pickup point cannot be added, naming what to fix."""
+    if exc.reason == "too_long":
+        field, _sep, limit = exc.detail.partition(" ")
+        return _(POINT_ERRORS["too_long"]).format(
+            field=_(FIELD_NAMES[field]), limit=counted("character", int(limit))
+        )
+    return _(POINT_ERRORS[exc.reason]).format(detail=esc(exc.detail))
+
+
+def point_text(point: PointView) -> str:
+    """A pickup point in a list: number, name, address, hours, keepers."""
+    lines = [f"<b>#{point.id} {esc(point.name)}</b>"]
+    if point.address:
+        lines.append(_("Address: {address}").format(address=esc(point.address)))
+    if point.hours:
+        lines.append(_("Opening hours: {hours}").format(hours=esc(point.hours)))
+    keepers = ", ".join(esc(keeper.name) for keeper in point.keepers)
+    lines.append(
+        _("Keepers: {names}").format(names=keepers)
+        if keepers
+        else _("Keepers: none yet (the group's leader keeps every point of the group)")
+    )
+    return "\n".join(lines)
+
+
+def redeem_error_text(exc: PickupError, timezone: str) -> str:
+    """Why a pickup code was not accepted, in the current locale."""
+    order, point = exc.order, exc.point
+    if exc.reason == "bad_code":
+        return _(
+            "{code} is not a pickup code: a code has 6 letters and digits, such as K7MP2X "
+            "(there is no 0, O, 1 or I in a code)."
+        ).format(code=esc(exc.detail) or "…")
+    if exc.reason == "no_code":
+        return _("No order has the pickup code {code}. Check it with the member.").format(
+            code=esc(exc.detail)
+        )
+    if exc.reason == "not_keeper":
+        return _(
+            "Only a pickup point's keepers, the group's leader and the brand's staff confirm "
+            "pickups. A leader names keepers with /keeper_add."
+        )
+    assert order is not None
+    if exc.reason == "wrong_point":
+        if point is None:
+            return _(
+                "Order #{id} is not picked up at your pickup point. Nothing was marked."
+            ).format(id=order.id)
+        return _(
+            "Order #{id} is picked up at {point}, not at yours. Nothing was marked: send the "
+            "member there."
+        ).format(id=order.id, point=esc(point.name))
+    if exc.reason == "already_picked":
+        when = local_moment(order.picked_up_at, timezone) if order.picked_up_at else "?"
+        return _(
+            "This code was used already: order #{id} was picked up on {time}. Nothing was "
+            "marked twice."
+        ).format(id=order.id, time=when)
+    if exc.reason == "refunded":
+        return _("Order #{id} was refunded: there is nothing to hand over.").format(id=order.id)
+    if exc.reason == "own_pickup":
+        return _(
+            "Order #{id} is your own: another keeper, the leader or staff confirm its pickup."
+        ).format(id=order.id)
+    return _("Order #{id} is not paid yet: it cannot be picked up.").format(id=order.id)
+
+
+def redeemed_text(redeemed: Redeemed) -> str:
+    """What the keeper reads once a pickup is confirmed: what to hand over, to whom."""
+    order = redeemed.order
+    text = _("✅ Picked up: order #{id} {title} ×{quantity}. Hand it over.").format(
+        id=order.id, title=esc(order.title), quantity=order.quantity
+    )
+    if redeemed.point is not None:
+        text += "\n" + _("Pickup point: {name}").format(name=esc(redeemed.point.name))
+    return text
+
+
+def picked_up_notice(redeemed: Redeemed, timezone: str) -> str:
+    """What the member is told in private when a keeper confirmed their pickup."""
+    order = redeemed.order
+    when = local_moment(order.picked_up_at, timezone) if order.picked_up_at else ""
+    if redeemed.point is not None:
+        return _("Order #{id} {title} was picked up at {point} on {time}. Enjoy!").format(
+            id=order.id, title=esc(order.title), point=esc(redeemed.point.name), time=when
+        )
+    return _("Order #{id} {title} was picked up on {time}. Enjoy!").format(
+        id=order.id, title=esc(order.title), time=when
+    )
+
+
+def point_sheet_text(sheet: PointSheet, locale: str, limit: int = 50) -> str:
+    """A point's pickup sheet: what waits there (the first `limit` orders) and how many were
+    picked up there."""
+    lines = [
+        _("📋 <b>Pickup sheet · {point}</b>").format(point=esc(sheet.point.name)),
+        _("Waiting: {waiting} · picked up: {picked}").format(
+            waiting=len(sheet.waiting), picked=len(sheet.picked)
+        ),
+    ]
+    for line in sheet.waiting[:limit]:
+        order = line.order
+        lines.append(
+            f"#{order.id} {esc(line.name)} · {esc(order.title)} ×{order.quantity} · "
+            + format_money(order.total, order.currency, locale)
+        )
+    if len(sheet.waiting) > limit:
+        lines.append(_("…and {count} more.").format(count=len(sheet.waiting) - limit))
+    if not sheet.waiting:
+        lines.append(_("Nothing is waiting here."))
+    return "\n".join(lines)

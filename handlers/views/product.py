@@ -7,7 +7,15 @@ import hashlib
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc, format_money, shorten, visible_length
+from handlers.text import (
+    CAPTION_LIMIT,
+    MESSAGE_LIMIT,
+    default_locale,
+    esc,
+    format_money,
+    shorten,
+    visible_length,
+)
 from services.product import ProductPhoto, ProductView
 
 PHOTO_PATH = "/photos"  # under the dashboard's address: /dashboard/photos/<id>-<tag>.jpg
@@ -15,7 +23,9 @@ PHOTO_PATH = "/photos"  # under the dashboard's address: /dashboard/photos/<id>-
 
 def product_card(product: ProductView, locale: str, *, caption: bool) -> str:
     """The product's card: number and name, price and stock, then its description (whole in a
-    message; as a photo's caption, shortened to fit Telegram's 1024 characters)."""
+    message; as a photo's caption, shortened to fit Telegram's 1024 characters), in the
+    reader's language when the product is given in it."""
+    product = product.in_language(locale, default_locale())
     details = format_money(product.price, product.currency, locale)
     if product.stock is not None:
         details += " · " + _("{count} left").format(count=product.stock)
