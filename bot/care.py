@@ -41,6 +41,7 @@ from services.points import (
 )
 from services.segments import SegmentRules, Transition, facts, move, rules_for, segment_for
 from services.tiers import drop_ahead, members_to_recompute, recompute
+from services.zones import private_zone
 
 log = logging.getLogger(__name__)
 CARE_JOB = "member-care"
@@ -251,7 +252,12 @@ class MemberCare(PeriodicJob):
                     session,
                     broadcast_id=broadcast_id,
                     member_id=moved.member_id,
-                    timezone=member.timezone or self.settings.default_timezone,
+                    timezone=await private_zone(
+                        session,
+                        member_id=moved.member_id,
+                        own=member.timezone,
+                        default=self.settings.default_timezone,
+                    ),
                     now=now,
                     rules=self.settings.pacing_rules(),
                 )

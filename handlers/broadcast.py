@@ -75,6 +75,7 @@ from services.parsing import Unreadable, parse_moment
 from services.role import Role
 from services.tiers import list_tiers
 from services.validation import number
+from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="broadcast")
@@ -117,7 +118,26 @@ def _local(moment: datetime, zone: str) -> str:
 
 
 def _zone(member: MemberView, settings: BroadcastSettings) -> str:
-    return member.timezone or settings.default_timezone
+    return staff_zone(member.timezone, settings.default_timezone)
+
+
+def _waits(plan: outbox.PlanSummary, reader: str) -> list[str]:
+    """Why deliveries wait past the chosen time: quiet hours until when, in which zone, and
+    chats held back by the caps or the gap between two posts."""
+    lines = [
+        _("Held back by quiet hours until {time}: {chats}.").format(
+            time=esc(show(wait.until, wait.timezone, reader=reader)),
+            chats=counted("chat", wait.chats),
+        )
+        for wait in plan.quiet
+    ]
+    if plan.paced:
+        lines.append(
+            _("Held back by the weekly cap or the gap between two posts: {chats}.").format(
+                chats=counted("chat", plan.paced)
+            )
+        )
+    return lines
 
 
 FINDING_NAMES = {
@@ -730,14 +750,15 @@ async def _summary(
     """The preview exactly as members get it, then counts, delivery window and findings."""
     data = await state.get_data()
     draft = _draft(data, member, settings)
+    start = max(draft.scheduled_at, clock())
     rows = await outbox.plan_rows(
         session,
         targets=draft.targets,
-        start=max(draft.scheduled_at, clock()),
+        start=start,
         rules=settings.pacing_rules(),
         default_timezone=settings.default_timezone,
     )
-    plan = outbox.summarize(rows)
+    plan = outbox.summarize(rows, start=start)
     # every language's text is linted the same way, and previewed as it goes out
     texts = draft.texts()
     linted = {
@@ -782,12 +803,13 @@ async def _summary(
         )
     if plan.earliest is not None and plan.latest is not None:
         lines.append(
-            _("First delivery {earliest}, last {latest} ({zone}), within the pacing rules.").format(
+            _("First delivery {earliest}, last {latest} ({zone}).").format(
                 earliest=_local(plan.earliest, zone),
                 latest=_local(plan.latest, zone),
                 zone=esc(zone),
             )
         )
+        lines += _waits(plan, zone)
     if draft.paid:
         lines.append(_paid_line(settings.broadcast_paid_per_second))
     also = given_line(draft.translations)
@@ -930,7 +952,7 @@ async def _create(
         first_last = _("First delivery {earliest}, last {latest} ({zone}).").format(
             earliest=_local(plan.earliest, zone), latest=_local(plan.latest, zone), zone=esc(zone)
         )
-        text = sentences(text, first_last)
+        text = "\n".join([sentences(text, first_last), *_waits(plan, zone)])
     await message.answer(text + "\n" + _("/broadcasts shows its progress."))
     broadcaster.wake()
 

@@ -54,6 +54,7 @@ from services.order import get_order
 from services.payout import earner_statement, open_payouts
 from services.role import Role, staff_locales
 from services.validation import number
+from services.zones import staff_zone
 
 router = Router(name="cash")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -247,7 +248,7 @@ async def leader_cash(
     requests waiting for a decision, each with its buttons."""
     now = clock()
     locale = member.locale
-    zone = ZoneInfo(settings.default_timezone)
+    zone = ZoneInfo(staff_zone(member.timezone, settings.default_timezone))
     holders = await cash_holders(session, now=now, overdue_days=settings.cash_overdue_days)
     lines = [_("<b>Cash leaders owe the brand</b>")]
     if not holders:

@@ -84,11 +84,13 @@ from services.member import MemberView, get_member
 from services.order import (
     start_invoice,
 )
+from services.parsing import zone_label
 from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role
 from services.tiers import list_tiers
 from services.validation import number
+from services.zones import private_zone, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
@@ -431,7 +433,7 @@ async def drop_command(
         clock,
         closer,
         chats,
-        settings.default_timezone,
+        staff_zone(member.timezone, settings.default_timezone),  # the deadline as staff typed it
         0,  # a staff drop earns nobody a commission
     )
 
@@ -677,8 +679,14 @@ async def details_button(
         gb = await get_groupbuy(session, callback_data.groupbuy_id)
         if gb is not None and isinstance(query.message, Message):
             await query.answer()
-            zone = member.timezone or settings.default_timezone
+            zone = await private_zone(
+                session, member_id=member.id, own=member.timezone, default=settings.default_timezone
+            )
             hint = "\n\n" + _("Join it with the button under its card in your group.")
+            if zone != member.timezone:  # not the reader's own zone: say which it is
+                hint += "\n" + _("Times on this card are {zone} time.").format(
+                    zone=esc(zone_label(zone))
+                )
             if gb.photo_file_id and fits_caption(gb, locale, zone, clock()):
                 caption = card_text(gb, locale, zone, clock(), caption=True)
                 if visible_length(caption + hint) <= CAPTION_LIMIT:

@@ -67,6 +67,7 @@ from services.member import MemberView
 from services.product import ProductView, get_product, list_products
 from services.role import Role
 from services.validation import number
+from services.zones import group_zone, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy_wizard")
@@ -172,7 +173,12 @@ def _turn(
     clock: Clock,
     community: CommunityView | None,
 ) -> Turn:
-    zone = community.timezone if community is not None else settings.default_timezone
+    # in a group: the group's zone; a drop in private: the zone the staff member picked
+    zone = (
+        group_zone(community.timezone, settings.default_timezone)
+        if community is not None
+        else staff_zone(member.timezone, settings.default_timezone)
+    )
     return Turn(state, session, settings, member, locale, zone, clock())
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -35,7 +36,9 @@ from services.ledger import AccountRef, balances_of_owner, movements
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
 from services.role import Role
+from services.zones import local_today, private_zone, staff_zone
 
+Clock = Callable[[], datetime]
 router = Router(name="ledger")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
@@ -128,7 +131,11 @@ async def wallet(
         # the member's side of it
         skip_kinds=(TX_CASH_COLLECTED,),
     )
-    zone = ZoneInfo(settings.default_timezone)
+    zone = ZoneInfo(
+        await private_zone(
+            session, member_id=member.id, own=member.timezone, default=settings.default_timezone
+        )
+    )
     older = len(recent) > WALLET_MOVES
     recent = recent[:WALLET_MOVES]
     if recent:
@@ -151,12 +158,17 @@ async def wallet(
 
 @router.message(Command("export"), PRIVATE, RoleFilter(Role.STAFF, "ledger.export"))
 async def export(
-    message: Message, command: CommandObject, session: AsyncSession, settings: HandlerSettings
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
 ) -> None:
     """Sends the ledger entries of a date range as a CSV document."""
-    today = datetime.now(UTC).astimezone(ZoneInfo(settings.default_timezone)).date()
+    zone = staff_zone(member.timezone, settings.default_timezone)
     try:
-        period = parse_period(command.args or "", timezone=settings.default_timezone, today=today)
+        period = parse_period(command.args or "", timezone=zone, today=local_today(clock(), zone))
     except InvalidPeriod:
         await message.answer(
             _(

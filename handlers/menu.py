@@ -61,6 +61,7 @@ from handlers.views.menu import (
     with_back,
 )
 from services.member import MemberView
+from services.zones import private_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="menu")
@@ -173,7 +174,11 @@ async def history_file(
     """📄 Every movement as a file: the CSV of /points all, sent under the history."""
     await query.answer()
     if isinstance(query.message, Message):
-        zone = ZoneInfo(member.timezone or settings.default_timezone)
+        zone = ZoneInfo(
+            await private_zone(
+                session, member_id=member.id, own=member.timezone, default=settings.default_timezone
+            )
+        )
         await full_statement(query.message, session, member, zone)
 
 

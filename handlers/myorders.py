@@ -23,6 +23,7 @@ from handlers.reservation import cancel_error_text
 from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, esc_name, later, sentences
 from handlers.views.myorders import (
     MyOrderCallback,
+    Reader,
     page_keyboard,
     page_text,
     point_line,
@@ -39,14 +40,11 @@ from services.member import MemberView
 from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
 from services.order import OrderError, get_order
 from services.pickup import PickupError, choose_point, get_point, offered_points
+from services.zones import private_zone
 
 router = Router(name="myorders")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 Clock = Callable[[], datetime]
-
-
-def _zone(member: MemberView, settings: HandlerSettings) -> str:
-    return member.timezone or settings.default_timezone
 
 
 async def orders_screen(
@@ -61,8 +59,12 @@ async def orders_screen(
     """The page of the member's orders at `offset` with its buttons, as /orders and the menu's
     📦 My orders show it."""
     page = await my_orders(session, member_id=member.id, now=now, offset=offset)
-    zone = _zone(member, settings)
-    return page_text(i18n, locale, page, zone), page_keyboard(i18n, locale, page)
+    # an order outside any group is shown on the member's home group's clock, else the brand's
+    home = await private_zone(
+        session, member_id=member.id, own=None, default=settings.default_timezone
+    )
+    reader = Reader(member.timezone, home)
+    return page_text(i18n, locale, page, reader), page_keyboard(i18n, locale, page)
 
 
 @router.message(Command("orders"), PRIVATE)

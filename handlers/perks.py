@@ -97,6 +97,7 @@ from services.tiers import (
     standing,
 )
 from services.validation import number
+from services.zones import home_group_zones, member_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="perks")
@@ -561,14 +562,33 @@ async def tier_set(
 
 @router.message(Command("timezone"), PRIVATE)
 async def timezone_command(
-    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
 ) -> None:
-    """Sets the member's own time zone (for check-in days and birthdays)."""
+    """Shows or sets the member's own time zone (private times, check-in days, birthdays)."""
     value = (command.args or "").strip()
-    if not value:
+    if not value and member.timezone:
         await message.answer(
             _("Your time zone: {timezone}. Change it with /timezone Asia/Shanghai.").format(
-                timezone=esc(zone_label(member.timezone) if member.timezone else "-")
+                timezone=esc(zone_label(member.timezone))
+            )
+        )
+        return
+    if not value:
+        group = (await home_group_zones(session, [member.id])).get(member.id)
+        used = member_zone(None, group, settings.default_timezone)
+        text = (
+            _("You have not set a time zone, so I show you times in {timezone}, your group's.")
+            if group
+            else _("You have not set a time zone, so I show you times in {timezone}, the brand's.")
+        )
+        await message.answer(
+            sentences(
+                text.format(timezone=esc(zone_label(used))),
+                _("Set yours with /timezone Asia/Shanghai or /timezone UTC+8."),
             )
         )
         return

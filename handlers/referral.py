@@ -8,8 +8,7 @@ import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import segno
 from aiogram import Bot, F, Router
@@ -83,6 +82,7 @@ from services.referral import (
     toggle_leaderboard,
 )
 from services.role import Role
+from services.zones import local_today, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="referral")
@@ -555,6 +555,7 @@ async def campaign_new(
     bot: Bot,
     session: AsyncSession,
     member: MemberView,
+    settings: HandlerSettings,
     clock: Clock,
 ) -> None:
     """Creates a campaign code with its own rewards and expiry, and shows its link."""
@@ -600,7 +601,12 @@ async def campaign_new(
     me = await bot.me()
     link = deep_link(me.username or "", campaign.code)
     until = (
-        campaign.expires_at.astimezone(UTC).date().isoformat()
+        show(
+            campaign.expires_at,
+            staff_zone(member.timezone, settings.default_timezone),
+            reader=member.timezone,
+            pattern="%Y-%m-%d",
+        )
         if campaign.expires_at
         else _("no expiry")
     )
@@ -624,7 +630,8 @@ async def campaign_new(
     )
 
 
-def held_line(held: HeldReferral) -> str:
+def held_line(held: HeldReferral, zone: str, reader: str | None) -> str:
+    """A held referral for staff, its time in `zone` (named when it is not `reader`'s)."""
     source = (
         _("campaign {name}").format(name=esc(held.campaign))
         if held.campaign is not None
@@ -634,7 +641,7 @@ def held_line(held: HeldReferral) -> str:
         invitee=esc(held.invitee_name),
         source=source,
         code=held.code,
-        when=held.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        when=show(held.created_at, zone, reader=reader),
     )
     if held.first_order_id is not None:
         line += " · " + _("first order #{id} paid").format(id=held.first_order_id)
@@ -655,22 +662,35 @@ def review_keyboard(held: HeldReferral) -> InlineKeyboardMarkup:
 
 
 @router.message(Command("referrals_held"), PRIVATE, RoleFilter(Role.STAFF, "referral.held"))
-async def referrals_held(message: Message, session: AsyncSession) -> None:
+async def referrals_held(
+    message: Message, session: AsyncSession, member: MemberView, settings: HandlerSettings
+) -> None:
     """Lists referrals held for review (bursts through one code), each with its buttons."""
     page = await held_referrals(session, limit=PAGE_SIZE)
     if not page.total:
         await message.answer(_("No referral is waiting for review."))
         return
     await message.answer(_("Held for review: sign-ups that came in a burst through one code."))
-    await send_held_cards(message, session, 0)
+    await send_held_cards(message, session, 0, member, settings)
 
 
-async def send_held_cards(target: Message, session: AsyncSession, offset: int) -> None:
+async def send_held_cards(
+    target: Message,
+    session: AsyncSession,
+    offset: int,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
     """A page of the held referrals, one message each with its buttons; when more wait, a line
     that counts them with More."""
     page = await held_referrals(session, limit=PAGE_SIZE, offset=offset)
     for item in page.items:
-        await target.answer(held_line(item), reply_markup=review_keyboard(item))
+        await target.answer(
+            held_line(
+                item, staff_zone(member.timezone, settings.default_timezone), member.timezone
+            ),
+            reply_markup=review_keyboard(item),
+        )
     await send_footer(target, _("Held for review: {counter}"), "referrals_held", page)
 
 
@@ -678,13 +698,17 @@ async def send_held_cards(target: Message, session: AsyncSession, offset: int) -
     PageCallback.filter(F.name == "referrals_held"), RoleFilter(Role.STAFF, "referral.held")
 )
 async def referrals_held_more(
-    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
 ) -> None:
     """More (or Back) under /referrals_held: the next held referrals come as new messages."""
     await query.answer()
     if await turn_card_page(query.message):
         assert isinstance(query.message, Message)
-        await send_held_cards(query.message, session, callback_data.offset)
+        await send_held_cards(query.message, session, callback_data.offset, member, settings)
 
 
 @router.callback_query(ReviewCallback.filter(), RoleFilter(Role.STAFF, "referral.review"))
@@ -766,9 +790,9 @@ async def referral_stats(
     clock: Clock,
 ) -> None:
     """Shows whether the program pays off: overall, per campaign and per group."""
-    today = clock().astimezone(ZoneInfo(settings.default_timezone)).date()
+    zone = staff_zone(member.timezone, settings.default_timezone)
     try:
-        period = parse_period(command.args or "", timezone=settings.default_timezone, today=today)
+        period = parse_period(command.args or "", timezone=zone, today=local_today(clock(), zone))
     except InvalidPeriod:
         await message.answer(
             _(

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from itertools import groupby
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -77,6 +76,7 @@ from services.role import (
     staff_locales,
     suspend_leader,
 )
+from services.zones import local_today, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="role")
@@ -215,7 +215,12 @@ async def list_staff(message: Message, session: AsyncSession) -> None:
 
 @router.message(Command("audit"), PRIVATE, RoleFilter(Role.OWNER, "audit.read"))
 async def audit_log(
-    message: Message, command: CommandObject, session: AsyncSession, settings: HandlerSettings
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
 ) -> None:
     """Shows privileged actions, allowed and refused, newest first: /audit [@actor] [period]."""
     words = (command.args or "").split()
@@ -231,10 +236,11 @@ async def audit_log(
             return
         words = words[1:]
     start = end = None
+    zone = staff_zone(member.timezone, settings.default_timezone)
     if words:
-        today = datetime.now(UTC).astimezone(ZoneInfo(settings.default_timezone)).date()
+        today = local_today(clock(), zone)
         try:
-            period = parse_period(" ".join(words), timezone=settings.default_timezone, today=today)
+            period = parse_period(" ".join(words), timezone=zone, today=today)
         except InvalidPeriod:
             await message.answer(
                 _("Send /audit, /audit @member, /audit 7d or /audit @member 2026-11-01 2026-11-30.")
@@ -242,7 +248,7 @@ async def audit_log(
             return
         start, end = period.start, period.end
     scope = AuditScope(actor.id if actor else None, start, end)
-    text, markup = await _audit_screen(session, scope, 0)
+    text, markup = await _audit_screen(session, scope, 0, _reader(member, settings))
     await message.answer(text, reply_markup=markup)
 
 
@@ -291,8 +297,13 @@ def _base36(number: int) -> str:
             return text
 
 
+def _reader(member: MemberView, settings: HandlerSettings) -> tuple[str, str | None]:
+    """The zone a staff report is shown in, and the reader's own zone (None: not set)."""
+    return staff_zone(member.timezone, settings.default_timezone), member.timezone
+
+
 async def _audit_screen(
-    session: AsyncSession, scope: AuditScope, offset: int
+    session: AsyncSession, scope: AuditScope, offset: int, reader: tuple[str, str | None]
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A page of the privileged actions in scope, newest first, their count, Previous / More."""
     page = await audit_page(
@@ -313,7 +324,7 @@ async def _audit_screen(
             where = f" @ {esc(row.chat_title)}" if row.chat_title else f" @{row.chat_id}"
         detail = f" {esc(row.detail)}" if row.detail else ""
         lines.append(
-            f"{mark} {row.at:%Y-%m-%d %H:%M} UTC <code>{row.actor_id}</code> "
+            f"{mark} {esc(show(row.at, reader[0], reader=reader[1]))} <code>{row.actor_id}</code> "
             f"{esc(row.action)}{where}{detail}"
         )
     return "\n".join(lines), with_page_row(None, scope.page_name(), page)
@@ -323,14 +334,20 @@ async def _audit_screen(
     PageCallback.filter(F.name.startswith(AUDIT_PAGES + ".")), RoleFilter(Role.OWNER, "audit.read")
 )
 async def audit_more(
-    query: CallbackQuery, callback_data: PageCallback, session: AsyncSession
+    query: CallbackQuery,
+    callback_data: PageCallback,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
 ) -> None:
     """Previous or More under /audit: the same actor and period, another page."""
     scope = AuditScope.of_page_name(callback_data.name)
     if scope is None or not isinstance(query.message, Message):
         await query.answer()
         return
-    text, markup = await _audit_screen(session, scope, callback_data.offset)
+    text, markup = await _audit_screen(
+        session, scope, callback_data.offset, _reader(member, settings)
+    )
     await query.answer()
     with contextlib.suppress(TelegramBadRequest):  # the same page again
         await query.message.edit_text(text, reply_markup=markup)

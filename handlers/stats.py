@@ -32,6 +32,7 @@ from services.dashboard import issue_link
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
 from services.role import Role, led_communities
+from services.zones import staff_zone
 
 router = Router(name="stats")
 PRIVATE = F.chat.type == ChatType.PRIVATE
@@ -123,7 +124,7 @@ async def private_stats(
         command,
         session,
         locale=member.locale,
-        timezone=member.timezone or settings.default_timezone,
+        timezone=staff_zone(member.timezone, settings.default_timezone),
         scope=scope,
         clock=clock,
     )

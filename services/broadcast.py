@@ -57,8 +57,9 @@ from models.perks import SEGMENTS, MemberSegment, MemberTier
 from services.community import is_open_clause
 from services.content import TEXT, ContentError, ReadTranslations, clean, languages, localized
 from services.db import dialect_name, upsert
-from services.pacing import PacingRules, Reach, Skip, next_slot
+from services.pacing import PacingRules, Reach, Skip, in_quiet_hours, next_slot, quiet_end_after
 from services.paging import Page, count_of, window
+from services.zones import group_zone, home_group_zones, member_zone
 
 # a row whose slot is this close is sent now rather than deferred (clock skew between workers)
 SLOT_TOLERANCE = timedelta(seconds=1)
@@ -217,6 +218,17 @@ class Target:
 class PlannedRow:
     target: Target
     slot: datetime | Skip
+    # the end of the target's quiet hours when the broadcast's start falls in them
+    quiet_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuietWait:
+    """Chats of one time zone that wait for the end of their quiet hours."""
+
+    timezone: str
+    until: datetime
+    chats: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +241,10 @@ class PlanSummary:
     skipped: dict[str, int]  # reason -> rows that never will be
     earliest: datetime | None
     latest: datetime | None
+    # why deliveries come later than the start: quiet hours per zone (until when), and how
+    # many chats wait for the weekly caps or the minimum gap between two posts
+    quiet: tuple[QuietWait, ...] = ()
+    paced: int = 0
 
 
 def parse_targets(text: str) -> str:
@@ -299,8 +315,16 @@ async def resolve_targets(
                     )
                 )
             )
-        for member_id, zone in (await session.execute(members)).all():
-            found.append(Target(int(member_id), RECIPIENT_PRIVATE, zone or default_timezone))
+        rows = [(int(member_id), zone) for member_id, zone in (await session.execute(members))]
+        groups = await home_group_zones(session, [m for m, zone in rows if not zone])
+        for member_id, zone in rows:
+            found.append(
+                Target(
+                    member_id,
+                    RECIPIENT_PRIVATE,
+                    member_zone(zone, groups.get(member_id), default_timezone),
+                )
+            )
     return found
 
 
@@ -360,16 +384,27 @@ async def plan_rows(
                 private=target.kind == RECIPIENT_PRIVATE,
                 reach=reach.get(target.chat_id),
             ),
+            quiet_end_after(start, rules, target.timezone)
+            if in_quiet_hours(start, rules, target.timezone)
+            else None,
         )
         for target in chats
     ]
 
 
-def summarize(rows: Sequence[PlannedRow]) -> PlanSummary:
-    """Counts and the delivery window of a plan."""
+def summarize(rows: Sequence[PlannedRow], *, start: datetime | None = None) -> PlanSummary:
+    """Counts and the delivery window of a plan, and why rows wait past `start`."""
     slots = [row.slot for row in rows if isinstance(row.slot, datetime)]
     sendable = [row for row in rows if isinstance(row.slot, datetime)]
     skipped = Counter(row.slot.reason for row in rows if isinstance(row.slot, Skip))
+    quiet: dict[str, list[datetime]] = {}
+    paced = 0
+    for row in sendable:
+        assert isinstance(row.slot, datetime)
+        if row.quiet_until is not None:
+            quiet.setdefault(row.target.timezone, []).append(row.quiet_until)
+        if start is not None and row.slot > max(start, row.quiet_until or start) + SLOT_TOLERANCE:
+            paced += 1  # later than quiet hours alone would make it: a cap or the gap
     return PlanSummary(
         recipients=len(sendable),
         groups=sum(1 for row in sendable if row.target.kind == RECIPIENT_GROUP),
@@ -377,6 +412,8 @@ def summarize(rows: Sequence[PlannedRow]) -> PlanSummary:
         skipped=dict(sorted(skipped.items())),
         earliest=min(slots, default=None),
         latest=max(slots, default=None),
+        quiet=tuple(QuietWait(zone, max(ends), len(ends)) for zone, ends in sorted(quiet.items())),
+        paced=paced,
     )
 
 
@@ -428,7 +465,7 @@ async def create_broadcast(
             )
         )
     await session.flush()
-    return broadcast.id, summarize(rows)
+    return broadcast.id, summarize(rows, start=draft.scheduled_at)
 
 
 # ---------------------------------------------------------------- the sender's side ---------
@@ -562,12 +599,14 @@ async def _recheck(
     private = row.kind == RECIPIENT_PRIVATE
     if private:
         member = await session.get(Member, row.chat_id)
-        timezone = (member.timezone if member else None) or default_timezone
+        own = member.timezone if member else None
+        group = None if own else (await home_group_zones(session, [row.chat_id])).get(row.chat_id)
+        timezone = member_zone(own, group, default_timezone)
         locale = member.locale if member else ""
         reach = (await _reach(session, [row.chat_id])).get(row.chat_id)
     else:
         community = await session.get(Community, row.chat_id)
-        timezone = community.timezone if community else default_timezone
+        timezone = group_zone(community.timezone if community else None, default_timezone)
         locale = community.locale if community else ""
         reach = None
     return next_slot(history, now, rules, timezone, private=private, reach=reach), locale

@@ -14,6 +14,7 @@ from sqlalchemy import String, Subquery, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.community import Community
 from models.groupbuy import GROUPBUY_FORMED, GROUPBUY_OPEN, GroupBuy, GroupBuyJoin
 from models.order import (
     OPEN_STATUSES,
@@ -76,6 +77,7 @@ class MyOrder:
     expires_at: datetime | None = None  # a pay-at-pickup reservation is released then
     deadline: datetime | None = None  # when its group-buy closes, while it is open
     actions: tuple[str, ...] = ()
+    timezone: str | None = None  # the zone of the group it was ordered in, when in a group
     pickup_code: str | None = None  # shown while paid and not picked up
     # the pickup point chosen (or the group's only one): name, address, opening hours
     point_name: str = ""
@@ -188,16 +190,18 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
             col(Review.order_id),
             col(GroupBuy.translations),
             col(Product.translations),
+            col(Community.timezone),
         )
         .outerjoin(GroupBuy, col(GroupBuy.id) == col(Order.groupbuy_id))
         .outerjoin(Product, col(Product.id) == col(Order.product_id))
         .outerjoin(Review, col(Review.order_id) == col(Order.id))
+        .outerjoin(Community, col(Community.id) == col(Order.chat_id))
         .where(col(Order.id).in_(ids))
     )
     found = rows.all()
     points, many = await _points(session, [row for row, *_rest in found])
     items = []
-    for row, gb_status, deadline, point, time, reviewed, gb_texts, product_texts in found:
+    for row, gb_status, deadline, point, time, reviewed, gb_texts, product_texts, zone in found:
         assert row.id is not None
         where = points.get(row.id)
         actions = _order_actions(row, gb_status, deadline, reviewed is not None, now)
@@ -227,6 +231,7 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 point_address=where.address if where else "",
                 point_hours=where.hours if where else "",
                 translations=merged(product_texts, gb_texts) or None,
+                timezone=zone,
             )
         )
     return items
@@ -304,12 +309,12 @@ async def _places(
     if not ids:
         return []
     rows = await session.execute(
-        select(GroupBuyJoin).where(
-            col(GroupBuyJoin.member_id) == member_id, col(GroupBuyJoin.groupbuy_id).in_(ids)
-        )
+        select(GroupBuyJoin, col(Community.timezone))
+        .outerjoin(Community, col(Community.id) == col(GroupBuyJoin.chat_id))
+        .where(col(GroupBuyJoin.member_id) == member_id, col(GroupBuyJoin.groupbuy_id).in_(ids))
     )
     items = []
-    for join in rows.scalars().all():
+    for join, zone in rows.all():
         gb = await get_groupbuy(session, join.groupbuy_id)  # its tiers price the place
         if gb is None:
             continue
@@ -331,6 +336,7 @@ async def _places(
                 deadline=gb.deadline,
                 actions=(ACTION_CANCEL,) if open_ else (),
                 translations=gb.translations,
+                timezone=zone,
             )
         )
     return items

@@ -321,6 +321,9 @@ async def test_a_drop_with_photo_and_group_buy_button_at_a_staff_local_time_surv
         await later.press(MIA, MIA, drop.message_id, index=0)
         card = emulator.last_bot_message(MIA).text or ""
         assert "Oolong tea" in card and "Price now: CN¥39.90" in card
-        assert card.endswith("Join it with the button under its card in your group.")
+        assert card.endswith(
+            "Join it with the button under its card in your group.\n"
+            "Times on this card are UTC time."  # she set no zone: the zone is named
+        )
     finally:
         await later.runtime.close()

@@ -75,8 +75,9 @@ async def test_a_member_sees_orders_in_every_state_with_the_action_each_needs(
 ) -> None:
     # given Mia's orders in four states and a group-buy place
     await given_mias_orders(harness)
-    deadline = local_moment(harness.clock() + timedelta(hours=24), "UTC")
-    held = local_moment((await order_row(harness, 2)).expires_at, "UTC")  # type: ignore[arg-type]
+    # (she set no time zone: times are the group's, with the zone named)
+    deadline = local_moment(harness.clock() + timedelta(hours=24), "UTC") + " UTC"
+    held = local_moment((await order_row(harness, 2)).expires_at, "UTC") + " UTC"  # type: ignore[arg-type]
     # when she sends /orders in private
     text, buttons, _id = await listing(harness, MIA)
     # then she reads each, newest first, with its status, pickup and deadline, and its buttons
@@ -282,7 +283,7 @@ async def test_zh_a_member_who_joined_a_stars_group_buy_before_starting_pays_fro
     await complete(harness, LEE, invoice.message_id)
     assert (await order_row(harness, 1)).status == "paid"
     # and his list says it is paid and when the group-buy closes, with nothing left to do
-    deadline = local_moment(harness.clock() + timedelta(hours=24), "UTC")
+    deadline = local_moment(harness.clock() + timedelta(hours=24), "UTC") + " UTC"
     text, buttons, _id = await listing(harness, LEE)
     assert f"#1 Moon cake ×1 · ⭐ 30\n   已付款，拼团于 {deadline} 截止" in text
     assert buttons == ["⬅️ 返回"]  # nothing to do: only the way back to the menu

@@ -471,7 +471,10 @@ async def test_details_in_private_show_the_card_with_its_photo(harness: Harness)
     card = harness.emulator.last_bot_message(MIA)
     assert card.kind == "photo"
     assert card.text.startswith("🛒 Oolong tea\nSpring harvest.\nPrice now: CN¥39.90")
-    assert card.text.endswith("Join it with the button under its card in your group.")
+    assert card.text.endswith(
+        "Join it with the button under its card in your group.\n"
+        "Times on this card are UTC time."  # she set no zone: the zone is named
+    )
 
 
 async def test_a_photo_telegram_refuses_falls_back_to_text_cards(harness: Harness) -> None:

@@ -341,7 +341,7 @@ async def test_a_burst_through_one_code_is_held_for_staff_who_decide_on_the_reco
     with Image.open(io.BytesIO(png)) as image:
         image.verify()
         assert image.format == "PNG" and image.width == 800
-    assert await harness.send(SAM, SAM, "/referral_stats yesterday") == [
+    assert await harness.send(SAM, SAM, "/referral_stats someday") == [
         "I could not read that date range. Send /referral_stats for the last 30 days, "
         "/referral_stats 7d, or /referral_stats 2026-11-01 2026-11-30."
     ]
@@ -351,7 +351,8 @@ async def test_a_campaign_code_attributes_to_the_campaign_with_its_own_rewards(
     harness: Harness,
 ) -> None:
     await shop(harness)
-    until = (harness.clock() + timedelta(days=30)).date().isoformat()
+    # (Sam set no time zone: the date is the brand's, UTC, and says so)
+    until = (harness.clock() + timedelta(days=30)).date().isoformat() + " UTC"
     replies = await harness.send(
         SAM, SAM, "/campaign_new Spring fair | welcome=20 reward=50 days=30 code=Spring26"
     )

@@ -121,7 +121,7 @@ async def test_members_are_refused_and_bad_periods_explained(harness: Harness) -
         "Sorry, only the leaders of this group can do that."
     ]
     # staff typing a period the bot cannot read get the forms it understands
-    for bad in ("yesterday", "2026-11-20..2026-11-01", "0d", "2026-02-30"):
+    for bad in ("someday", "2026-11-20..2026-11-01", "0d", "2026-02-30", "1d12h"):
         answer = await stats(harness, SAM, SAM, bad)
         assert [m.text for m in answer] == [
             "I could not read that period. Send /stats for the last 30 days, /stats 7d, "

@@ -4,6 +4,9 @@ main menu and the group-buy closing notices."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
@@ -11,7 +14,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.text import N_, CallbackId, esc, esc_name, format_money
 from handlers.views.menu import with_back
-from handlers.views.reservation import local_moment
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
 from models.order import (
     ORDER_AWAITING_PAYMENT,
@@ -34,6 +36,7 @@ from services.myorders import (
     MyOrdersPage,
 )
 from services.pickup import PointView
+from services.zones import member_zone, show
 
 
 class MyOrderCallback(CallbackData, prefix="my"):
@@ -92,21 +95,35 @@ def pay_keyboard(i18n: I18n, locale: str, order_id: int) -> InlineKeyboardMarkup
     return builder.as_markup()
 
 
-def _status(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Whose clock the times are shown on: the member's own zone (None: they set none), and
+    the fallback for what happened outside any group (their home group's, else the brand's)."""
+
+    timezone: str | None
+    default: str
+
+    def moment(self, item: MyOrder, moment: datetime) -> str:
+        """In the member's zone; without one, in the group's zone, named."""
+        zone = member_zone(self.timezone, item.timezone, self.default)
+        return show(moment, zone, reader=self.timezone, pattern="%m-%d %H:%M")
+
+
+def _status(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
     if item.kind == KIND_PLACE:
         template = PLACE_STATUS.get(item.status, PLACE_CLOSING)
-        when = local_moment(item.deadline, timezone) if item.deadline else ""
+        when = reader.moment(item, item.deadline) if item.deadline else ""
         return i18n.gettext(template, locale=locale).format(time=when)
     if item.status == ORDER_PAID and item.deadline is not None:
         return i18n.gettext(PAID_EARLY, locale=locale).format(
-            time=local_moment(item.deadline, timezone)
+            time=reader.moment(item, item.deadline)
         )
     if item.status == ORDER_RESERVED and item.payment_mode == PAYMENT_TELEGRAM:
         return i18n.gettext(UNPAID_ONLINE, locale=locale)
     return i18n.gettext(ORDER_STATUS.get(item.status, item.status), locale=locale)
 
 
-def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
+def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
     """One order or place: number, product, quantity, amount, status, pickup, deadline (the
     product and pickup in the reader's language when given in it)."""
     item = item.in_language(locale, i18n.default_locale)
@@ -120,13 +137,13 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, timezone: str) -> str:
         head = gettext(N_("<b>#{id}</b> {title} ×{quantity} · {amount}"), locale=locale)
     lines = [
         head.format(id=item.id, title=esc_name(item.title), quantity=item.quantity, amount=money),
-        "   " + _status(i18n, locale, item, timezone),
+        "   " + _status(i18n, locale, item, reader),
     ]
     if item.expires_at is not None:
         lines.append(
             "   "
             + gettext(N_("held until {time}"), locale=locale).format(
-                time=local_moment(item.expires_at, timezone)
+                time=reader.moment(item, item.expires_at)
             )
         )
     if item.pickup_code:
@@ -167,14 +184,14 @@ def point_line(i18n: I18n, locale: str, name: str, address: str) -> str:
     return i18n.gettext(N_("Pickup point: {name}"), locale=locale).format(name=esc(name))
 
 
-def page_text(i18n: I18n, locale: str, page: MyOrdersPage, timezone: str) -> str:
+def page_text(i18n: I18n, locale: str, page: MyOrdersPage, reader: Reader) -> str:
     """The page: a header saying which of how many, then one block per order."""
     if not page.items:
         return i18n.gettext(EMPTY, locale=locale)
     header = i18n.gettext(HEADER, locale=locale).format(
         first=page.offset + 1, last=page.offset + len(page.items), total=page.total
     )
-    blocks = [item_text(i18n, locale, item, timezone) for item in page.items]
+    blocks = [item_text(i18n, locale, item, reader) for item in page.items]
     return "\n\n".join([header, *blocks])
 
 
