@@ -116,7 +116,12 @@ def _parser() -> argparse.ArgumentParser:
 def _configure_logging(settings: Settings, quiet: bool = False) -> None:
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level, log_format=settings.log_format, quiet=quiet)
+    configure_logging(
+        settings.log_level,
+        log_format=settings.log_format,
+        quiet=quiet,
+        secrets=settings.secret_values(),
+    )
 
 
 def _stop_on_signals() -> asyncio.Event:

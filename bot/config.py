@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -380,6 +381,23 @@ class Settings(BaseSettings):
     def referral_rates(self) -> tuple[int, ...]:
         """The commission rate of each level actually paid: at most `referral_depth` levels."""
         return tuple(self.referral_commission_bps[: self.referral_depth])
+
+    def secret_values(self) -> list[str]:
+        """Every secret the logs must never show: each SecretStr setting (the bot token,
+        provider token, webhook and dashboard secrets) and the passwords in the database and
+        Redis URLs."""
+        found = [
+            value.get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+        ]
+        for url in (self.database_url, self.redis_url):
+            if url:
+                with contextlib.suppress(ValueError):
+                    password = urlsplit(url).password
+                    if password:
+                        found.append(password)
+        return [secret for secret in found if secret]
 
     @property
     def dashboard_base(self) -> str:

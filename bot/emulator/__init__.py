@@ -11,7 +11,23 @@ Usage::
     await emulator.stop()
 """
 
-from .core import EMULATOR_TOKEN, TIMEOUT, Emulator, StoredMessage
+from .core import (
+    EMULATOR_TOKEN,
+    INVALID_REDIRECT,
+    REDIRECT_LOOP,
+    TIMEOUT,
+    Emulator,
+    StoredMessage,
+)
 from .spec import ApiError, UploadedFile
 
-__all__ = ["EMULATOR_TOKEN", "TIMEOUT", "ApiError", "Emulator", "StoredMessage", "UploadedFile"]
+__all__ = [
+    "EMULATOR_TOKEN",
+    "INVALID_REDIRECT",
+    "REDIRECT_LOOP",
+    "TIMEOUT",
+    "ApiError",
+    "Emulator",
+    "StoredMessage",
+    "UploadedFile",
+]
