@@ -301,6 +301,7 @@ class Emulator:
         clock: Callable[[], float] = time.monotonic,
         strict_html: bool = False,
         validate_responses: bool = False,
+        reject_unknown_params: bool = True,
     ) -> None:
         bot_id_text, sep, secret = token.partition(":")
         if not (sep and bot_id_text.isdigit() and secret):
@@ -320,6 +321,8 @@ class Emulator:
         self.strict_html = strict_html
         #: Check every result against the spec's return type (emulator self-test).
         self.validate_responses = validate_responses
+        #: Refuse (400) a parameter the spec does not define for the method, as Telegram may.
+        self.reject_unknown_params = reject_unknown_params
         self.webhook_timeout = 10.0
         self.base_url = ""
 
@@ -1203,9 +1206,12 @@ class Emulator:
         self.calls.append((name, dict(raw)))
         try:
             lost_answer = await self._apply_fault(name)
-            params = Converter(self.spec, files, strict_html=self.strict_html).convert_params(
-                name, raw
-            )
+            params = Converter(
+                self.spec,
+                files,
+                strict_html=self.strict_html,
+                reject_unknown=self.reject_unknown_params,
+            ).convert_params(name, raw)
             self.calls[index] = (name, params)
             for watcher in list(self.call_watchers):
                 watcher(name, params)
