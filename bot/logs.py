@@ -39,6 +39,9 @@ update_context: ContextVar[dict[str, int | None] | None] = ContextVar(
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 REDACTED = "[REDACTED]"
+# a secret shorter than this is not looked for: it would match ordinary words ("bot") and
+# mangle every line, and it protects nothing anyway (SECURITY.md asks for long random values)
+SECRET_MIN = 6
 # a secret shorter than this is redacted whole only: its parts would match ordinary text
 _PART_MIN = 16
 
@@ -46,7 +49,7 @@ _PART_MIN = 16
 def _variants(secret: str) -> set[str]:
     """The forms a secret takes in a log line: as is, percent-encoded (in a URL), and for a
     bot token `<id>:<key>` its key alone (the id is public; the key is the secret)."""
-    found = {secret, quote(secret, safe=""), quote(secret, safe=":/")}
+    found = {secret, quote(secret, safe=""), quote(secret, safe=":")}
     _bot_id, colon, key = secret.partition(":")
     if colon and len(key) >= _PART_MIN:
         found.add(key)
@@ -65,7 +68,7 @@ class SecretRedactor(logging.Filter):
         """Redact these secrets (and their URL forms) from now on, longest first."""
         variants: set[str] = set()
         for secret in secrets:
-            if secret:
+            if len(secret) >= SECRET_MIN:
                 variants |= _variants(secret)
         self.secrets = tuple(sorted(variants, key=len, reverse=True))
 
@@ -80,7 +83,10 @@ class SecretRedactor(logging.Filter):
             return True
         # the message with its arguments, formatted once: an argument may be (or hold) a
         # secret, and an exception's str() may quote the URL with the token
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: logging's own error path
+            message = f"{record.msg} {record.args!r}"  # would print both, unredacted
         record.msg, record.args = self.redact(message), None
         if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
             # the traceback's text, chained exceptions and their messages included; the

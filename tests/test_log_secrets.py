@@ -87,6 +87,18 @@ def test_the_settings_name_every_secret_and_the_redactor_hides_every_form() -> N
         redactor.update(())
 
 
+def test_a_bad_log_call_is_still_redacted_and_never_raises(captured: io.StringIO) -> None:
+    # a format that does not fit its arguments raises in logging's formatting, which the
+    # redactor does first: the caller never sees it, and the secret is still hidden
+    logging.getLogger("bot.test").warning("token %d", EMULATOR_TOKEN)
+    # and a short setting is not looked for (it would match ordinary words)
+    redactor.update(["bot", EMULATOR_TOKEN])
+    logging.getLogger("bot.test").warning("the bot said %s", "hello")
+    output = captured.getvalue()
+    assert "token" in output and REDACTED in output and leaked(output) == [], output
+    assert "the bot said hello" in output
+
+
 async def test_no_bot_api_failure_puts_a_secret_in_the_logs(
     harness: Harness, captured: io.StringIO
 ) -> None:
