@@ -12,6 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/bot bot
 
 WORKDIR /app
+# the dependencies first, exactly as locked (every file checked against its hash; `make lock`
+# refreshes the lock), then the project itself without resolving anything more
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
 # the code runs from /app (alembic.ini, migrations/ and locales/ are found beside bot/)
 COPY pyproject.toml README.md alembic.ini babel.cfg ./
 COPY bot ./bot
@@ -20,7 +24,7 @@ COPY services ./services
 COPY models ./models
 COPY migrations ./migrations
 COPY locales ./locales
-RUN pip install -e . \
+RUN pip install --no-deps --no-build-isolation -e . \
     && pybabel compile --use-fuzzy -d locales -D messages \
     && mkdir -p /app/data \
     && chown bot:bot /app/data

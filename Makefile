@@ -10,7 +10,7 @@ SOURCES := bot handlers services models
 CATALOGS := $(wildcard locales/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test lint setup locales extract-messages update-messages bench clean
+.PHONY: run test lint setup lock locales extract-messages update-messages bench clean
 
 run: setup
 	$(BIN)/python -m bot start
@@ -25,11 +25,28 @@ lint: setup
 
 setup: $(STAMP) locales
 
-$(STAMP): pyproject.toml
+# every dependency exactly as locked, each file checked against its hash (runtime and dev tools:
+# requirements-dev.lock holds the runtime pins of requirements.lock plus pytest, ruff, mypy...),
+# then the project itself, resolving nothing more
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# after changing dependencies in pyproject.toml, or to take newer versions (security fixes):
+# resolve again and write both locks with hashes (pip-tools in a venv of its own), then review
+# the diff and run the tests. The locks are for CPython 3.11 on Linux, as the image and CI run.
+LOCK_VENV := .venv-lock
+PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --all-build-deps --no-emit-index-url --no-emit-find-links --upgrade
+lock:
+	test -d $(LOCK_VENV) || $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet 'pip-tools>=7.4'
+	$(PIP_COMPILE) --output-file requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --constraint requirements.lock --output-file requirements-dev.lock \
+		pyproject.toml
 
 # compiled catalogs are build products: never edited, never committed
 locales: $(STAMP) $(COMPILED)
@@ -52,4 +69,4 @@ bench: setup
 	$(BIN)/python bench/dispatch.py
 
 clean:
-	rm -rf $(VENV) locales/*/LC_MESSAGES/*.mo
+	rm -rf $(VENV) $(LOCK_VENV) locales/*/LC_MESSAGES/*.mo

@@ -116,7 +116,12 @@ def _parser() -> argparse.ArgumentParser:
 def _configure_logging(settings: Settings, quiet: bool = False) -> None:
     from bot.logs import configure_logging
 
-    configure_logging(settings.log_level, log_format=settings.log_format, quiet=quiet)
+    configure_logging(
+        settings.log_level,
+        log_format=settings.log_format,
+        quiet=quiet,
+        secrets=settings.secret_values(),
+    )
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -148,7 +153,8 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
                 from bot.dashboard import create_web_app
                 from bot.webhook import serve
 
-                web = await serve(create_web_app(runtime), runtime)
+                # this machine only unless METRICS_HOST says otherwise: /metrics is not public
+                web = await serve(create_web_app(runtime), runtime, host=settings.metrics_host)
             try:
                 await runtime.dp.start_polling(
                     runtime.bot, allowed_updates=runtime.dp.resolve_used_update_types()

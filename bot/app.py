@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
@@ -17,13 +17,14 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.enums import ParseMode
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
 from aiogram.filters import Command
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
+from aiohttp import ClientError, ClientTimeout
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -75,6 +76,67 @@ class BotSession(AiohttpSession):
         if returning not in self._responses:
             self._responses[returning] = Response[returning]  # type: ignore[valid-type]
         return super().check_response(bot, method, status_code, content)
+
+    async def make_request(
+        self,
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+        timeout: int | None = None,  # noqa: ASYNC109 (aiogram's signature)
+    ) -> TelegramType:
+        """aiogram's request, except that a redirect is never followed.
+
+        The Bot API never redirects. A redirect comes from a misbehaving proxy or server, and
+        following it would send the token (in the path) to wherever it points; aiohttp would
+        also quote the URL, token included, in its error on a loop or an invalid location."""
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        form = self.build_form_data(bot=bot, method=method)
+        try:
+            async with session.post(
+                url,
+                data=form,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
+                allow_redirects=False,
+            ) as resp:
+                raw_result = await resp.text()
+        except TimeoutError as e:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+        except ClientError as e:
+            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+        if 300 <= resp.status < 400:
+            raise TelegramNetworkError(
+                method=method,
+                message=f"the Bot API server answered a redirect (HTTP {resp.status}), "
+                "which is never followed: check TELEGRAM_API_URL and any proxy in between",
+            )
+        response = self.check_response(
+            bot=bot, method=method, status_code=resp.status, content=raw_result
+        )
+        return cast(TelegramType, response.result)
+
+    async def stream_content(
+        self,
+        url: str,
+        headers: dict[str, Any] | None = None,
+        timeout: int = 30,  # noqa: ASYNC109 (aiogram's signature)
+        chunk_size: int = 65536,
+        raise_for_status: bool = True,
+    ) -> AsyncGenerator[bytes, None]:
+        """aiogram's file download (the URL holds the token too), never following a
+        redirect."""
+        session = await self.create_session()
+        async with session.get(
+            url,
+            timeout=ClientTimeout(total=timeout),
+            headers=headers or {},
+            raise_for_status=raise_for_status,
+            allow_redirects=False,
+        ) as resp:
+            if 300 <= resp.status < 400:
+                # not aiohttp's response error: its text quotes the URL with the token
+                raise ClientError(f"the file server answered a redirect (HTTP {resp.status})")
+            async for chunk in resp.content.iter_chunked(chunk_size):
+                yield chunk
 
 
 def create_bot(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -28,6 +30,11 @@ _PLAIN_DRIVERS = {
 }
 
 
+# Telegram's rule for a webhook secret token: 1-256 ASCII letters, digits, _ and - (str.isalnum
+# would let non-ASCII letters through, which no HTTP header can carry as such)
+WEBHOOK_SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,256}", re.ASCII)
+
+
 class ConfigError(Exception):
     """A configuration value is missing or malformed; the message names the variable."""
 
@@ -49,6 +56,10 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
     webhook_host: str = "0.0.0.0"
+    # where the web server of polling mode listens (with DASHBOARD_URL: the dashboard, /healthz,
+    # /readyz and /metrics): this machine only unless set (put a reverse proxy in front, or set
+    # 0.0.0.0 and keep /metrics in by a firewall). Webhook mode listens on WEBHOOK_HOST
+    metrics_host: str = "127.0.0.1"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     # a webhook request body larger than this many bytes is refused (413) unread
     webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
@@ -381,6 +392,23 @@ class Settings(BaseSettings):
         """The commission rate of each level actually paid: at most `referral_depth` levels."""
         return tuple(self.referral_commission_bps[: self.referral_depth])
 
+    def secret_values(self) -> list[str]:
+        """Every secret the logs must never show: each SecretStr setting (the bot token,
+        provider token, webhook and dashboard secrets) and the passwords in the database and
+        Redis URLs."""
+        found = [
+            value.get_secret_value()
+            for name in type(self).model_fields
+            if isinstance(value := getattr(self, name), SecretStr)
+        ]
+        for url in (self.database_url, self.redis_url):
+            if url:
+                with contextlib.suppress(ValueError):
+                    password = urlsplit(url).password
+                    if password:
+                        found.append(password)
+        return [secret for secret in found if secret]
+
     @property
     def dashboard_base(self) -> str:
         """The dashboard's public URL, without a trailing slash."""
@@ -507,7 +535,7 @@ def require_webhook(settings: Settings) -> tuple[str, str]:
             "configuration error: WEBHOOK_SECRET is not set; it is needed for --webhook"
         )
     secret = settings.webhook_secret.get_secret_value()
-    if not all(ch.isalnum() or ch in "_-" for ch in secret) or len(secret) > 256:
+    if not WEBHOOK_SECRET_SHAPE.fullmatch(secret):
         raise ConfigError(
             "configuration error: WEBHOOK_SECRET: use 1-256 characters A-Z, a-z, 0-9, _ and -"
         )

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.app import Runtime
+from bot.config import WEBHOOK_SECRET_SHAPE
 from bot.dashboard import add_dashboard
 from bot.health import add_observability
 from bot.inbox import UpdateInbox
@@ -54,7 +55,11 @@ class WebhookHandler:
         given = header_value(request.headers.get(SECRET_HEADER), limit=256)  # ASCII, bounded
         if given is None:
             return web.json_response({"error": "secret token required"}, status=401)
-        if not hmac.compare_digest(given.encode(), self.secret):
+        # only Telegram's alphabet is compared (in constant time): anything else, non-ASCII
+        # bytes included, is simply wrong
+        if not WEBHOOK_SECRET_SHAPE.fullmatch(given) or not hmac.compare_digest(
+            given.encode("ascii"), self.secret
+        ):
             return web.json_response({"error": "wrong secret token"}, status=403)
         if request.content_length is not None and request.content_length > self.max_body:
             return web.json_response({"error": "body too large"}, status=413)
@@ -145,11 +150,14 @@ def webhook_path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
-async def serve(app: web.Application, runtime: Runtime) -> web.AppRunner:
-    """Serve the app on WEBHOOK_HOST:WEBHOOK_PORT; the caller cleans the runner up."""
+async def serve(
+    app: web.Application, runtime: Runtime, *, host: str | None = None
+) -> web.AppRunner:
+    """Serve the app on WEBHOOK_HOST (or `host`):WEBHOOK_PORT; the caller cleans the runner
+    up."""
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, runtime.settings.webhook_host, runtime.settings.webhook_port)
+    site = web.TCPSite(runner, host or runtime.settings.webhook_host, runtime.settings.webhook_port)
     await site.start()
     return runner
 

@@ -16,6 +16,7 @@ from aiogram.types import (
     BufferedInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     Message,
     WebAppInfo,
 )
@@ -180,7 +181,8 @@ async def dashboard_link(
             "Keep it to yourself: it signs in as you."
         ).format(minutes=counted("minute", minutes), link=f'<a href="{esc(link)}">{esc(link)}</a>'),
         reply_markup=keyboard,
-        disable_web_page_preview=True,
+        # the link signs in once: a preview fetched by Telegram must not spend it
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
     )
 
 

@@ -334,8 +334,8 @@ async def bot_process(
             PACE_MESSAGES="false",
             STRICT_TRANSACTIONS="true",
             WEBHOOK_HOST="127.0.0.1",
-            **env,
         )
+        base.update(env)  # the test's values win
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

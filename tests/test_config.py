@@ -85,6 +85,21 @@ def test_webhook_mode_needs_url_and_secret() -> None:
     assert require_webhook(ok) == ("https://x.example/tg", "good_secret-1")
 
 
+def test_a_webhook_secret_is_ascii_as_telegram_requires() -> None:
+    # letters and digits of other scripts are letters and digits to str.isalnum, not to Telegram
+    for secret in ("sécret-token", "秘密token", "token٣", "x" * 257):
+        settings = make_settings(webhook_url="https://x.example/tg", webhook_secret=secret)
+        with pytest.raises(ConfigError, match="WEBHOOK_SECRET: use 1-256 characters"):
+            require_webhook(settings)
+    longest = make_settings(webhook_url="https://x.example/tg", webhook_secret="A_z-9" * 51 + "x")
+    assert require_webhook(longest)[1] == "A_z-9" * 51 + "x"
+
+
+def test_polling_mode_serves_this_machine_only_unless_told() -> None:
+    assert make_settings().metrics_host == "127.0.0.1"
+    assert make_settings(metrics_host="0.0.0.0").metrics_host == "0.0.0.0"
+
+
 def test_defaults_and_plain_urls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
     for name in ("DATABASE_URL", "OWNER_IDS", "BOT_TOKEN", "TELEGRAM_API_URL", "REDIS_URL"):

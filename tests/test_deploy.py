@@ -53,6 +53,42 @@ def test_compose_sets_only_real_settings_and_runs_one_scheduler() -> None:
     assert text.count("healthcheck:") >= 4
 
 
+def test_compose_has_no_default_database_password() -> None:
+    text = (ROOT / "docker-compose.yml").read_text("utf-8")
+    # every use of the password requires it to be set: the stack refuses to start without it
+    uses = re.findall(r"\$\{POSTGRES_PASSWORD[^}]*\}", text)
+    assert len(uses) >= 2
+    assert set(uses) == {"${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD}"}, uses
+    assert "POSTGRES_HOST_AUTH_METHOD" not in text
+    # and the example environment leaves it to the operator
+    example = (ROOT / ".env.example").read_text("utf-8")
+    assert re.search(r"^POSTGRES_PASSWORD=$", example, flags=re.MULTILINE)
+
+
+def test_the_image_and_ci_install_the_hashed_lock_then_the_project_alone() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    assert "pip install --require-hashes --no-deps -r requirements.lock" in dockerfile
+    assert "--no-deps --no-build-isolation" in dockerfile
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    assert "--require-hashes --no-deps -r requirements-dev.lock" in makefile
+    assert "--no-deps --no-build-isolation -e ." in makefile
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert "make setup" in ci  # CI installs exactly as make setup does
+    # every pin in the locks carries a hash, and the runtime pins agree between the two
+    pins: dict[str, dict[str, str]] = {}
+    for name in ("requirements.lock", "requirements-dev.lock"):
+        text = (ROOT / name).read_text("utf-8")
+        found = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", text, flags=re.MULTILINE))
+        assert found, name
+        assert text.count("==") == len(found)
+        assert len(re.findall(r"^([A-Za-z0-9_.-]+)==", text, flags=re.MULTILINE)) == len(found)
+        pins[name] = found
+    runtime, dev = pins["requirements.lock"], pins["requirements-dev.lock"]
+    assert {name: dev.get(name) for name in runtime} == runtime
+    for name in ("aiogram", "aiohttp", "pillow", "setuptools"):
+        assert name in runtime
+
+
 def test_the_image_runs_a_webhook_worker_as_an_unprivileged_user() -> None:
     text = (ROOT / "Dockerfile").read_text("utf-8")
     assert text.count("FROM python:3.11-slim") == 1

@@ -347,6 +347,38 @@ async def test_missing_required_fields(emulator: Emulator) -> None:
     )
 
 
+async def test_a_parameter_the_spec_does_not_define_is_refused(emulator: Emulator) -> None:
+    start_chat(emulator)
+    # a parameter the Bot API removed (7.0), in a form body and in a JSON body
+    form = {"chat_id": str(ALICE), "text": "hi", "disable_web_page_preview": "true"}
+    json_body = {"chat_id": ALICE, "text": "hi", "disable_web_page_preview": True}
+    for status, body in (
+        await raw_call(emulator, "sendMessage", form),
+        await raw_call(emulator, "sendMessage", json_body=json_body),
+    ):
+        assert (status, body) == (
+            400,
+            {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: unknown parameter "
+                "'disable_web_page_preview' for method sendMessage",
+            },
+        )
+    assert emulator.bot_messages(ALICE) == []
+    # its replacement is taken
+    status, body = await raw_call(
+        emulator,
+        "sendMessage",
+        json_body={"chat_id": ALICE, "text": "hi", "link_preview_options": {"is_disabled": True}},
+    )
+    assert status == 200 and body["ok"] is True
+    # an emulator told to ignore unknown parameters keeps them, as Telegram may
+    emulator.reject_unknown_params = False
+    status, body = await raw_call(emulator, "sendMessage", form)
+    assert status == 200 and body["ok"] is True
+
+
 async def test_wrong_types(emulator: Emulator) -> None:
     start_chat(emulator)
     cases: list[tuple[str, dict[str, str], str]] = [

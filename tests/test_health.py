@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -25,6 +26,7 @@ from bot.migrate import alembic_config, head_revisions
 from bot.webhook import create_probe_app
 from tests.conftest import MIA, TEA, TEST_DATABASE_URL, TEST_REDIS_URL, Harness
 from tests.net import TcpProxy, eventually, sample, served
+from tests.processes import StartBot, free_port, healthy
 from tests.test_groupbuy_chat import open_drop
 
 
@@ -206,3 +208,43 @@ async def test_a_json_log_line_carries_the_ids_and_no_text(harness: Harness) -> 
     assert failure["exception"] == "ValueError" and "explode" in failure["stack"]
     # ... and no line holds the message text or the member's name
     assert "Pudding" not in stream.getvalue() and "Mia" not in stream.getvalue()
+
+
+def outward_address() -> str | None:
+    """This machine's address on its network (not loopback), when it has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: only a route is chosen
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") else address
+
+
+async def answers(url: str) -> bool:
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            return response.status == 200
+    except aiohttp.ClientConnectionError:
+        return False
+
+
+async def test_in_polling_mode_metrics_are_served_to_this_machine_only(
+    bot_process: StartBot,
+) -> None:
+    outward = outward_address()
+    if outward is None:
+        pytest.skip("no network address besides loopback to try")
+    # given the bot polling with its dashboard, WEBHOOK_HOST saying every interface
+    port = free_port()
+    await bot_process(
+        "run",
+        DASHBOARD_URL="https://bot.example.org/dashboard",
+        WEBHOOK_HOST="0.0.0.0",
+        WEBHOOK_PORT=str(port),
+    )
+    # then /metrics answers on loopback ...
+    await healthy(f"http://127.0.0.1:{port}")
+    assert await answers(f"http://127.0.0.1:{port}/metrics")
+    # ... and not on the machine's network address (METRICS_HOST defaults to 127.0.0.1)
+    assert not await answers(f"http://{outward}:{port}/metrics")

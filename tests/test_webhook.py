@@ -71,6 +71,42 @@ async def test_updates_are_taken_only_with_the_right_secret(harness: Harness, ho
     assert len(greetings(harness.emulator)) == 1
 
 
+async def post_raw(url: str, header: bytes, body: bytes) -> int:
+    """POST with the secret header's value as raw bytes (a client library would refuse
+    non-ASCII); returns the HTTP status."""
+    parts = aiohttp.client.URL(url)
+    reader, writer = await asyncio.open_connection(parts.host, parts.port)
+    try:
+        writer.write(
+            f"POST {parts.path} HTTP/1.1\r\nHost: {parts.host}\r\n".encode()
+            + SECRET_HEADER.encode()
+            + b": "
+            + header
+            + b"\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def test_a_non_ascii_secret_header_is_refused_not_a_500(harness: Harness, hook: str) -> None:
+    update = harness.emulator.send_message(MIA, MIA, "/start")
+    harness.emulator.pop_updates()
+    body = json.dumps(update).encode()
+    # the secret with an accented letter (UTF-8 and Latin-1), and in Chinese: not a header
+    # value Telegram sends, so refused as missing (401), never a 500
+    for header in ("s3cret-tokén".encode(), "s3cret-tokén".encode("latin-1"), "秘密".encode()):
+        assert await post_raw(hook, header, body) == 401, header
+    # and the right secret still goes through this way
+    assert await post_raw(hook, SECRET.encode(), body) == 200
+    await drained(harness.runtime)
+    assert len(greetings(harness.emulator)) == 1
+
+
 async def test_a_body_over_the_bound_is_refused_unread(
     emulator: Emulator, settings: Settings
 ) -> None:

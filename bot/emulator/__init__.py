@@ -11,13 +11,24 @@ Usage::
     await emulator.stop()
 """
 
-from .core import CHANNEL_BOT, EMULATOR_TOKEN, GROUP_ANONYMOUS_BOT, TIMEOUT, Emulator, StoredMessage
+from .core import (
+    CHANNEL_BOT,
+    EMULATOR_TOKEN,
+    GROUP_ANONYMOUS_BOT,
+    INVALID_REDIRECT,
+    REDIRECT_LOOP,
+    TIMEOUT,
+    Emulator,
+    StoredMessage,
+)
 from .spec import ApiError, UploadedFile
 
 __all__ = [
     "CHANNEL_BOT",
     "EMULATOR_TOKEN",
     "GROUP_ANONYMOUS_BOT",
+    "INVALID_REDIRECT",
+    "REDIRECT_LOOP",
     "TIMEOUT",
     "ApiError",
     "Emulator",

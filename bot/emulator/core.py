@@ -214,10 +214,24 @@ class _StoredFile:
 # a fault's status that means: no answer at all; the request hangs until the client gives up
 # (its own timeout) and Telegram never acts on it
 TIMEOUT = 0
+# faults of a broken proxy in front of the Bot API (served over HTTP only; an in-process caller
+# gets the 307): a redirect to the very URL asked (a loop), and a redirect to a location that
+# is not a valid URL (it quotes the request's path, token included, as such a proxy would)
+REDIRECT_LOOP = -1
+INVALID_REDIRECT = -2
+REDIRECTS = {REDIRECT_LOOP: "loop", INVALID_REDIRECT: "invalid"}
 
 
 class _Timeout(Exception):
     """The call is never answered nor executed (see TIMEOUT)."""
+
+
+class _Redirect(Exception):
+    """The call is answered with a redirect (see REDIRECT_LOOP) and not executed."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
 
 
 @dataclass
@@ -303,6 +317,7 @@ class Emulator:
         clock: Callable[[], float] = time.monotonic,
         strict_html: bool = False,
         validate_responses: bool = False,
+        reject_unknown_params: bool = True,
     ) -> None:
         bot_id_text, sep, secret = token.partition(":")
         if not (sep and bot_id_text.isdigit() and secret):
@@ -322,6 +337,8 @@ class Emulator:
         self.strict_html = strict_html
         #: Check every result against the spec's return type (emulator self-test).
         self.validate_responses = validate_responses
+        #: Refuse (400) a parameter the spec does not define for the method, as Telegram may.
+        self.reject_unknown_params = reject_unknown_params
         self.webhook_timeout = 10.0
         self.base_url = ""
 
@@ -1248,9 +1265,12 @@ class Emulator:
         self.calls.append((name, dict(raw)))
         try:
             lost_answer = await self._apply_fault(name)
-            params = Converter(self.spec, files, strict_html=self.strict_html).convert_params(
-                name, raw
-            )
+            params = Converter(
+                self.spec,
+                files,
+                strict_html=self.strict_html,
+                reject_unknown=self.reject_unknown_params,
+            ).convert_params(name, raw)
             self.calls[index] = (name, params)
             for watcher in list(self.call_watchers):
                 watcher(name, params)
@@ -1272,6 +1292,14 @@ class Emulator:
             if err.status == 429:
                 self.http_429 += 1
             return err.status, err.payload()
+        except _Redirect as redirect:
+            # the HTTP server turns "redirect" into the Location header
+            return 307, {
+                "ok": False,
+                "error_code": 307,
+                "description": "Temporary Redirect",
+                "redirect": redirect.kind,
+            }
         except _Timeout:
             # aiohttp has no event for a client going away: look every 10 ms
             while client_gone is not None and not client_gone():  # noqa: ASYNC110
@@ -1307,9 +1335,11 @@ class Emulator:
         """Make the next ``count`` calls of ``method`` (any method when None) fail.
 
         ``status`` 500/502/... answers a server error, 429 a flood error with ``retry_after``;
-        ``TIMEOUT`` (0) never answers: the request hangs until the client's own timeout and is
-        not executed; ``delay`` seconds are slept first (a status < 400, e.g. 200, then answers
-        normally, which simulates a slow server).
+        ``REDIRECT_LOOP`` redirects to the same URL, ``INVALID_REDIRECT`` to an invalid URL
+        (both as a broken proxy would; the call is not executed); ``TIMEOUT`` (0) never
+        answers: the request hangs until the client's own timeout and is not executed;
+        ``delay`` seconds are slept first (a status < 400, e.g. 200, then answers normally,
+        which simulates a slow server).
 
         ``after=True`` carries the call out first and only then fails its answer: Telegram did
         it, the client never heard (with ``TIMEOUT``: the request hangs, done, until the client
@@ -1378,6 +1408,9 @@ class Emulator:
         if fault.status == TIMEOUT:
             self.faults_served.append((name, TIMEOUT))
             raise _Timeout
+        if fault.status in REDIRECTS:
+            self.faults_served.append((name, fault.status))
+            raise _Redirect(REDIRECTS[fault.status])
         if fault.status >= 400:
             self.faults_served.append((name, fault.status))
             raise fault.error()

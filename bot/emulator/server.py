@@ -87,6 +87,21 @@ def create_app(emulator: Emulator) -> web.Application:
         status, payload = await emulator.dispatch(
             request.match_info["method"], raw, files, client_gone=client_gone
         )
+        redirect = payload.pop("redirect", None)
+        if redirect is not None:
+            # a broken proxy: back to the same URL, or to an unparsable one quoting the path
+            location = (
+                str(request.url)
+                if redirect == "loop"
+                else f"http://[{request.host}{request.path_qs}"
+            )
+            # the body quotes the location, as many servers' redirect pages do
+            return web.Response(
+                status=status,
+                headers={"Location": location},
+                text=f'<a href="{location}">Moved</a>',
+                content_type="text/html",
+            )
         return _json(payload, status)
 
     async def file(request: web.Request) -> web.StreamResponse:

@@ -377,10 +377,12 @@ class Converter:
         files: Mapping[str, UploadedFile] | None = None,
         *,
         strict_html: bool = False,
+        reject_unknown: bool = False,
     ) -> None:
         self.spec = spec
         self.files = dict(files or {})
         self.strict_html = strict_html
+        self.reject_unknown = reject_unknown
 
     # -- entry points -----------------------------------------------------------------------
     def convert_params(self, method: str, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -391,10 +393,19 @@ class Converter:
         for key, upload in self.files.items():
             if key in names and key not in source:
                 source[key] = upload
+        unknown = sorted(
+            key
+            for key, value in source.items()
+            if key not in names and not isinstance(value, UploadedFile)
+        )
+        if unknown and self.reject_unknown:
+            # a parameter the spec does not define for this method (removed, misspelt, or
+            # never there): Telegram may ignore it or refuse it; the emulator refuses it, so
+            # that the bot never counts on one
+            raise bad_request(f"unknown parameter {unknown[0]!r} for method {method}")
         result = self._convert_fields(method, fields, source, "")
-        for key, value in source.items():  # unknown parameters are ignored by Telegram: keep them
-            if key not in names and not isinstance(value, UploadedFile):
-                result.setdefault(key, value)
+        for key in unknown:  # kept when ignored, for the tests that look at a call
+            result.setdefault(key, source[key])
         return result
 
     def convert_object(self, value: Any, type_name: str, path: str = "") -> Any:
