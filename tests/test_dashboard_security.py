@@ -75,6 +75,9 @@ async def test_every_dashboard_response_carries_a_strict_policy_and_no_banner(
             policy = assert_browser_rules(response)
             assert_inline_code_allowed(await response.text(), policy)
         assert "https://telegram.org/js/telegram-web-app.js" in policy["script-src"]
+        # and so is the keeper's pickup page
+        async with http.get(f"{dashboard}/keeper") as response:
+            assert_inline_code_allowed(await response.text(), assert_browser_rules(response))
         # refusals carry them too
         async with http.get(f"{dashboard}/") as response:
             assert response.status == 401
@@ -108,6 +111,17 @@ async def test_a_post_from_another_site_is_refused(harness: Harness, dashboard: 
         ):
             assert response.status == 403, headers
             assert COOKIE not in response.cookies
+    # nor can it confirm a pickup with a keeper's initData
+    data = init_data(SAM, "Sam", signed_at=now)
+    async with (
+        client() as http,
+        http.post(
+            f"{dashboard}/pickup",
+            data={"init_data": data, "code": "ABCD2345"},
+            headers={"Sec-Fetch-Site": "cross-site"},
+        ) as response,
+    ):
+        assert response.status == 403
     # the dashboard's own page (same origin) signs in
     origin = dashboard.removesuffix("/dashboard")
     async with client() as http:
