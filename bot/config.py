@@ -230,10 +230,13 @@ class Settings(BaseSettings):
     dashboard_url: str | None = None
     # a /dashboard login link works once, for this many minutes
     dashboard_link_minutes: int = Field(default=10, ge=1, le=60)
-    # a dashboard session (a signed cookie) lasts this many hours
+    # a dashboard session (a cookie naming a session the store keeps) lasts this many hours
     dashboard_session_hours: int = Field(default=12, ge=1, le=24 * 7)
     # Mini App initData signed by Telegram longer ago than this many seconds is refused
     dashboard_init_data_max_age: int = Field(default=3600, ge=30, le=86_400)
+    # sign-in attempts (login links and Mini App initData) one address may make per minute;
+    # more are answered 429 before the store is asked
+    dashboard_login_limit: int = Field(default=10, ge=1, le=10_000)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # plain lines, or one JSON object a line with the update, chat and user ids (no text)
     log_format: Literal["plain", "json"] = "plain"

@@ -1,10 +1,12 @@
 """The web dashboard, served under /dashboard by the bot's own web server.
 
 Sign-in: a one-time link from /dashboard (GET /dashboard/login?token=...), or Telegram's Mini
-App (GET /dashboard/app posts the signed initData to /dashboard/auth). Both set a signed
-session cookie; every other page and CSV answers 401 without one, and 403 to a member who is
-neither staff nor a leader. A leader's pages and CSVs hold only the groups they lead (asking
-for another group is refused with 403). Every CSV download is written to the audit log.
+App (GET /dashboard/app posts the signed initData to /dashboard/auth). Both open a session in
+the store and set a cookie naming it; every other page and CSV answers 401 without one, and
+403 to a member who is neither staff nor a leader. A leader's pages and CSVs hold only the
+groups they lead (asking for another group is refused with 403). Every CSV download is written
+to the audit log. Sign-out is a POST (this browser, or everywhere); staff sign anyone out from
+the sessions page. The browser-facing defences are in bot/dashboard_security.py.
 
 The keeper's Mini App page (GET /dashboard/keeper) posts a scanned or typed pickup code with
 the signed initData to POST /dashboard/pickup, which confirms the pickup (services/pickup.py,
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -30,6 +32,14 @@ from babel.numbers import format_decimal
 
 from bot import dashboard_html as html
 from bot.app import Runtime
+from bot.dashboard_security import (
+    LoginLimiter,
+    UsedInitData,
+    client_address,
+    cross_site,
+    dashboard_headers,
+    origin_of,
+)
 from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
@@ -37,8 +47,20 @@ from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text
 from services.analytics import Scope, StatsReport, communities_in, stats_report
 from services.audit import record_action
-from services.dashboard import Reader, SessionKey, reader_for, redeem_link
-from services.member import MemberView, find_member, get_member
+from services.dashboard import (
+    Reader,
+    SessionKey,
+    end_member_sessions,
+    end_session,
+    link_usable,
+    open_session,
+    open_sessions,
+    reader_for,
+    redeem_link,
+    session_member,
+    well_formed_link_token,
+)
+from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.period import InvalidPeriod, Period, parse_period
 from services.pickup import PickupError, Redeemed, redeem_code
 from services.statement import (
@@ -66,6 +88,7 @@ PAGE_ROWS = 200  # rows of a table shown on a page; its CSV has every row
 EXPORT_ACTION = "dashboard.export"
 SIGN_IN_ACTION = "dashboard.sign_in"
 REDEEM_ACTION = "pickup.redeem"
+SIGN_OUT_ACTION = "dashboard.sign_out"
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
     ROW_TOTAL: N_("Total"),
@@ -74,18 +97,29 @@ ROW_LABELS = {
 }
 
 
-def web_app_user(init_data: str, *, token: str, now: datetime, max_age: int) -> int | None:
-    """The Telegram user id in Mini App initData signed with this bot's token no longer than
+@dataclass(frozen=True, slots=True)
+class SignedUser:
+    """Who Mini App initData names, and the signature that proves it."""
+
+    user_id: int
+    digest: str  # the initData's `hash`: each signs in once
+    signed_at: datetime
+
+
+def web_app_user(init_data: str, *, token: str, now: datetime, max_age: int) -> SignedUser | None:
+    """The Telegram user in Mini App initData signed with this bot's token no longer than
     `max_age` seconds ago; None when the signature, the age or the user is wrong."""
+    if not init_data.isascii():  # Telegram sends it URL-encoded; anything else is forged
+        return None
     try:
         data = safe_parse_webapp_init_data(token, init_data)
-    except ValueError:
+    except (ValueError, TypeError):
         return None
     signed = data.auth_date if data.auth_date.tzinfo else data.auth_date.replace(tzinfo=UTC)
     age = (now - signed).total_seconds()
     if data.user is None or age > max_age or age < -60:
         return None
-    return data.user.id
+    return SignedUser(data.user.id, data.hash, signed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,16 +172,34 @@ class Dashboard:
         # pages and CSV streams only read: on SQLite they must not hold the bot's write lock
         self.reads = runtime.readers
         self.secure = self.settings.dashboard_base.startswith("https://")
+        self.origin = origin_of(self.settings.dashboard_base)
+        self.limiter = LoginLimiter(limit=self.settings.dashboard_login_limit, redis=runtime.redis)
+        self.used_init_data = UsedInitData(redis=runtime.redis, sessions=runtime.sessions)
 
     def now(self) -> datetime:
         return self.runtime.clock()
 
     # -- signing in ------------------------------------------------------------------------
 
-    def _signed_in(self, response: web.StreamResponse, member_id: int) -> None:
-        cookie = self.key.issue(
-            member_id, now=self.now(), hours=self.settings.dashboard_session_hours
-        )
+    async def _signed_in(self, response: web.StreamResponse, member_id: int, via: str) -> None:
+        """Open a session for the member (audited) and give the browser its cookie."""
+        async with self.runtime.sessions() as session:
+            cookie = await open_session(
+                session,
+                key=self.key,
+                member_id=member_id,
+                now=self.now(),
+                hours=self.settings.dashboard_session_hours,
+            )
+            await record_action(
+                session,
+                actor_id=member_id,
+                chat_id=None,
+                action=SIGN_IN_ACTION,
+                allowed=True,
+                detail=via,
+            )
+            await session.commit()
         response.set_cookie(
             COOKIE,
             cookie,
@@ -171,29 +223,50 @@ class Dashboard:
             charset="utf-8",
         )
 
-    async def _audit_sign_in(self, member_id: int, via: str, allowed: bool) -> None:
+    async def _audit(self, member_id: int, action: str, allowed: bool, detail: str) -> None:
         async with self.runtime.sessions() as session:
             await record_action(
                 session,
                 actor_id=member_id,
                 chat_id=None,
-                action=SIGN_IN_ACTION,
+                action=action,
                 allowed=allowed,
-                detail=via,
+                detail=detail,
             )
             await session.commit()
 
+    def _too_many(self, request: web.Request) -> web.Response:
+        response = self._message(
+            request,
+            429,
+            _("Too many sign-in attempts"),
+            _("Too many sign-in attempts from your network. Wait a minute and try again."),
+        )
+        response.headers["Retry-After"] = str(LoginLimiter.WINDOW)
+        return response
+
+    def _cross_site(self, request: web.Request) -> bool:
+        return cross_site(request, public_origin=self.origin)
+
     async def login(self, request: web.Request) -> web.StreamResponse:
-        """GET /dashboard/login?token=...: a one-time link opens a session, once."""
+        """GET /dashboard/login?token=...: a one-time link opens a session, once. Attempts
+        are limited per address, a malformed token is refused without asking the store, and
+        an unknown one is only read."""
         with (
             self.runtime.i18n.context(),
             self.runtime.i18n.use_locale(self._locale_of(request, self.settings.default_locale)),
         ):
-            async with self.runtime.sessions() as session:
-                member_id = await redeem_link(
-                    session, token=request.query.get("token", ""), now=self.now()
-                )
-                await session.commit()
+            if not await self.limiter.allow(client_address(request)):
+                return self._too_many(request)
+            token = request.query.get("token", "")
+            member_id = None
+            if well_formed_link_token(token):
+                async with self.reads() as session:
+                    usable = await link_usable(session, token=token, now=self.now())
+                if usable:
+                    async with self.runtime.sessions() as session:
+                        member_id = await redeem_link(session, token=token, now=self.now())
+                        await session.commit()
             if member_id is None:
                 return self._message(
                     request,
@@ -204,9 +277,8 @@ class Dashboard:
                         "the bot in private for a new one."
                     ),
                 )
-            await self._audit_sign_in(member_id, "link", True)
             response = web.Response(status=303, headers={"Location": f"{PREFIX}/"})
-            self._signed_in(response, member_id)
+            await self._signed_in(response, member_id, "link")
             return response
 
     async def mini_app(self, request: web.Request) -> web.Response:
@@ -222,28 +294,38 @@ class Dashboard:
             )
 
     async def auth(self, request: web.Request) -> web.Response:
-        """POST /dashboard/auth with init_data: Telegram's signature opens a session."""
+        """POST /dashboard/auth with init_data: Telegram's signature opens a session, once per
+        signed initData, from the dashboard's own page only."""
+        if self._cross_site(request):
+            return web.json_response({"error": "cross-site request refused"}, status=403)
+        if not await self.limiter.allow(client_address(request)):
+            return web.json_response(
+                {"error": "too many sign-in attempts"},
+                status=429,
+                headers={"Retry-After": str(LoginLimiter.WINDOW)},
+            )
         form = await request.post()
         init_data = signed_query(str(form.get("init_data", "")), limit=8192)
         if init_data is None:  # not what Telegram signs (non-ASCII, outsized, no hex hash)
             return web.json_response({"error": "initData malformed"}, status=400)
-        member_id = web_app_user(
-            init_data,
-            token=self.runtime.bot.token,
-            now=self.now(),
-            max_age=self.settings.dashboard_init_data_max_age,
-        )
-        if member_id is None:
+        now = self.now()
+        max_age = self.settings.dashboard_init_data_max_age
+        signed = web_app_user(init_data, token=self.runtime.bot.token, now=now, max_age=max_age)
+        if signed is None:
             return web.json_response({"error": "initData refused"}, status=403)
+        until = signed.signed_at + timedelta(seconds=max_age + 60)
+        if not await self.used_init_data.use(signed.digest, until=until, now=now):
+            return web.json_response({"error": "initData used already"}, status=403)
+        member_id = signed.user_id
         async with self.reads() as session:
             reader = await reader_for(
                 session, member_id=member_id, owner_ids=self.settings.owner_ids
             )
-        await self._audit_sign_in(member_id, "mini_app", reader is not None)
         if reader is None:
+            await self._audit(member_id, SIGN_IN_ACTION, False, "mini_app")
             return web.json_response({"error": "staff and leaders only"}, status=403)
         response = web.json_response({"ok": True})
-        self._signed_in(response, member_id)
+        await self._signed_in(response, member_id, "mini_app")
         return response
 
     async def keeper(self, request: web.Request) -> web.Response:
@@ -259,15 +341,20 @@ class Dashboard:
         holding the code, as /redeem does, and answers {"ok", "message"} in the keeper's
         language; the member is told once it committed. 403 for initData Telegram did not
         sign for this bot."""
+        if self._cross_site(request):
+            return web.json_response(
+                {"ok": False, "error": "cross-site request refused"}, status=403
+            )
         form = await request.post()
-        member_id = web_app_user(
+        signed = web_app_user(
             str(form.get("init_data", ""))[:8192],
             token=self.runtime.bot.token,
             now=self.now(),
             max_age=self.settings.dashboard_init_data_max_age,
         )
-        if member_id is None:
+        if signed is None:
             return web.json_response({"ok": False, "error": "initData refused"}, status=403)
+        member_id = signed.user_id
         code = str(form.get("code", ""))[:64]
         refused: PickupError | None = None
         redeemed: Redeemed | None = None
@@ -315,16 +402,117 @@ class Dashboard:
             self.runtime.notifier.send(buyer.id, notice)
         return web.json_response({"ok": True, "message": answer})
 
-    async def logout(self, _request: web.Request) -> web.StreamResponse:
-        response = web.Response(status=303, headers={"Location": f"{PREFIX}/app"})
-        response.del_cookie(COOKIE, path=PREFIX)
-        return response
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/logout: this browser's session ends (with `everywhere`, every
+        session of the reader's), and the cookie goes."""
+        with (
+            self.runtime.i18n.context(),
+            self.runtime.i18n.use_locale(self._locale_of(request, self.settings.default_locale)),
+        ):
+            if self._cross_site(request):
+                return self._refused_cross_site(request)
+            form = await request.post()
+            session_id = self.key.session_id(request.cookies.get(COOKIE), now=self.now())
+            if session_id is not None:
+                async with self.runtime.sessions() as session:
+                    member_id = await session_member(session, session_id=session_id, now=self.now())
+                    if member_id is not None and form.get("everywhere"):
+                        await end_member_sessions(session, member_id=member_id, now=self.now())
+                    else:
+                        await end_session(session, session_id=session_id, now=self.now())
+                    if member_id is not None:
+                        await record_action(
+                            session,
+                            actor_id=member_id,
+                            chat_id=None,
+                            action=SIGN_OUT_ACTION,
+                            allowed=True,
+                            detail="everywhere" if form.get("everywhere") else "this browser",
+                        )
+                    await session.commit()
+            response = web.Response(status=303, headers={"Location": f"{PREFIX}/app"})
+            response.del_cookie(COOKIE, path=PREFIX)
+            return response
+
+    async def logout_link(self, request: web.Request) -> web.Response:
+        """GET /dashboard/logout signs nobody out (a link on another page could): it says
+        where the button is."""
+        with (
+            self.runtime.i18n.context(),
+            self.runtime.i18n.use_locale(self._locale_of(request, self.settings.default_locale)),
+        ):
+            response = self._message(
+                request,
+                405,
+                _("Sign out with the button"),
+                _("To sign out, use the Sign out button at the top of any dashboard page."),
+            )
+            response.headers["Allow"] = "POST"
+            return response
+
+    def _refused_cross_site(self, request: web.Request) -> web.Response:
+        return self._message(
+            request,
+            403,
+            _("Refused"),
+            _("This request came from another site. Use the buttons on the dashboard itself."),
+        )
+
+    async def end_sessions(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/sessions with member: staff sign the member out everywhere."""
+        if self._cross_site(request):
+            with (
+                self.runtime.i18n.context(),
+                self.runtime.i18n.use_locale(
+                    self._locale_of(request, self.settings.default_locale)
+                ),
+            ):
+                return self._refused_cross_site(request)
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                return self._message(
+                    request, 403, _("Not for you, sorry"), _("Only brand staff sign others out.")
+                )
+            form = await request.post()
+            asked = str(form.get("member", "")).strip()[:64]
+            async with self.runtime.sessions() as session:
+                try:
+                    target = await find_member(session, asked) if asked else None
+                except AmbiguousMember:
+                    target = None
+                if target is None:
+                    return self._message(
+                        request,
+                        400,
+                        _("Who?"),
+                        _("I do not know that member. Use their @username or their numeric id."),
+                    )
+                ended = await end_member_sessions(session, member_id=target.id, now=self.now())
+                await record_action(
+                    session,
+                    actor_id=view.reader.member_id,
+                    chat_id=None,
+                    action=SIGN_OUT_ACTION,
+                    allowed=True,
+                    required_role="staff",
+                    detail=f"member {target.id}: {ended}",
+                )
+                await session.commit()
+        return web.Response(status=303, headers={"Location": f"{PREFIX}/sessions"})
 
     # -- who is reading ----------------------------------------------------------------------
 
     async def _view(self, request: web.Request) -> View | web.Response:
         """The request's reader and filters, or the refusal to send instead."""
-        member_id = self.key.member(header_value(request.cookies.get(COOKIE)), now=self.now())
+        cookie = header_value(request.cookies.get(COOKIE))
+        session_id = self.key.session_id(cookie, now=self.now())
+        member_id = None
+        if session_id is not None:
+            async with self.reads() as session:
+                member_id = await session_member(session, session_id=session_id, now=self.now())
         fallback = self.settings.default_locale
         if member_id is None:
             with (
@@ -735,6 +923,26 @@ class Dashboard:
         table = await self._table(view, "fulfilment", _("Rewards to hand over"))
         return _("Rewards to hand over"), f'<p class="note">{note}</p>' + table
 
+    async def sessions(self, _request: web.Request, view: View) -> tuple[str, str]:
+        """Who is signed in (staff sign anyone out here); everyone signs themselves out
+        everywhere with the button at the top."""
+        title = _("Sessions")
+        yourself = html.escape(
+            _("Sign out everywhere (top of the page) ends every session of yours, on every device.")
+        )
+        if not view.reader.staff:
+            return title, f'<p class="note">{yourself}</p>'
+        async with self.reads() as session:
+            signed_in = await open_sessions(session, now=self.now())
+            names = {}
+            for entry in signed_in:
+                found = await get_member(session, entry.member_id)
+                names[entry.member_id] = found.display_name if found else str(entry.member_id)
+        rows = [(names[e.member_id], e.member_id, e.sessions, e.since, e.until) for e in signed_in]
+        table = html.sessions_table(rows, view.zone)
+        form = html.sign_out_form()
+        return title, f'<p class="note">{yourself}</p>{form}{table}'
+
     PAGES: ClassVar[
         dict[str, Callable[[Dashboard, web.Request, View], Awaitable[tuple[str, str]]]]
     ] = {
@@ -747,6 +955,7 @@ class Dashboard:
         "cocreation": cocreation,
         "statement": statement,
         "rewards": rewards,
+        "sessions": sessions,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -834,7 +1043,9 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get(f"{PREFIX}/login", dashboard.login)
     app.router.add_get(f"{PREFIX}/app", dashboard.mini_app)
     app.router.add_post(f"{PREFIX}/auth", dashboard.auth)
-    app.router.add_get(f"{PREFIX}/logout", dashboard.logout)
+    app.router.add_post(f"{PREFIX}/logout", dashboard.logout)
+    app.router.add_get(f"{PREFIX}/logout", dashboard.logout_link)
+    app.router.add_post(f"{PREFIX}/sessions", dashboard.end_sessions)
     app.router.add_get(f"{PREFIX}/keeper", dashboard.keeper)
     app.router.add_post(f"{PREFIX}/pickup", dashboard.pickup)
     app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
@@ -844,6 +1055,7 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     photos = ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
     app[PHOTOS] = photos
     add_photos(app, photos, PREFIX)
+    app.on_response_prepare.append(dashboard_headers(PREFIX))
 
 
 def create_web_app(runtime: Runtime) -> web.Application:

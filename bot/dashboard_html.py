@@ -1,8 +1,10 @@
 """The dashboard's HTML: one layout, tables, and charts drawn as inline SVG.
 
 Everything a page needs is in the page itself (style, script, charts), so it works with no
-resource from the internet. Text is escaped here; labels go through Babel like every other
-user-facing string, and chart text is the browser's, so Chinese titles render as Chinese.
+resource from the internet; the style and the script are constants, allowed by their SHA-256
+in the Content-Security-Policy (bot/dashboard_security.py), and nothing else runs. Text is
+escaped here; labels go through Babel like every other user-facing string, and chart text is
+the browser's, so Chinese titles render as Chinese.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ PAGES = (
     ("cocreation", N_("Co-creation")),
     ("rewards", N_("Rewards to hand over")),
     ("statement", N_("Statement")),
+    ("sessions", N_("Sessions")),
 )
 
 # the localized heading of each table column (the CSV keeps the column names themselves)
@@ -213,6 +216,8 @@ th { color:var(--muted); font-weight:600; }
 .note { color:var(--muted); font-size:13px; }
 .error { color:#b3261e; }
 .csv { float:right; font-size:13px; }
+form.inline { display:inline; }
+form.inline button { padding:0; border:0; background:none; color:var(--accent); cursor:pointer; }
 svg text { font-family:inherit; }
 """
 
@@ -240,13 +245,18 @@ def page(
     )
     heading = escape(_("Community dashboard"))
     sign_out = escape(_("Sign out"))
+    everywhere = escape(_("Sign out everywhere"))
     return (
         f'<!doctype html><html lang="{escape(lang.replace("_", "-"))}"><head>'
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
         f"<header><h1>{heading}</h1><nav>{links}</nav>"
         f'<div class="note">{escape(user)} · {languages} · '
-        f'<a href="logout">{sign_out}</a></div></header>'
+        f'<form class="inline" method="post" action="logout"><button>{sign_out}</button></form>'
+        " · "
+        f'<form class="inline" method="post" action="logout">'
+        f'<input type="hidden" name="everywhere" value="1"><button>{everywhere}</button></form>'
+        "</div></header>"
         f"<main><h2>{escape(title)}</h2>{body}</main></body></html>"
     )
 
@@ -389,6 +399,36 @@ def table(
         f"<h2>{escape(heading)}</h2>{note}"
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
         f"{empty}</section>"
+    )
+
+
+def sessions_table(rows: Sequence[tuple[str, int, int, datetime, datetime]], zone: ZoneInfo) -> str:
+    """Who is signed in: name, id, how many browsers, since, until (staff's sessions page)."""
+    head = "".join(
+        f"<th>{escape(text)}</th>"
+        for text in (_("Member"), _("Id"), _("Browsers"), _("Signed in"), _("Until"))
+    )
+    lines = "".join(
+        f"<tr><td>{escape(name)}</td><td><code>{ident}</code></td><td>{count}</td>"
+        f"<td>{since.astimezone(zone):%Y-%m-%d %H:%M}</td>"
+        f"<td>{until.astimezone(zone):%Y-%m-%d %H:%M}</td></tr>"
+        for name, ident, count, since, until in rows
+    )
+    empty = "" if rows else f'<p class="note">{escape(_("Nobody is signed in."))}</p>'
+    return (
+        f'<section class="block" id="table-sessions"><h2>{escape(_("Signed in now"))}</h2>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>{empty}</section>"
+    )
+
+
+def sign_out_form() -> str:
+    """Staff sign a member out everywhere by @username or id."""
+    label = escape(_("Member: @username or id"))
+    button = escape(_("Sign them out everywhere"))
+    return (
+        '<form class="filters" method="post" action="sessions">'
+        f'<label>{label}<input name="member" maxlength="64" required></label>'
+        f"<button>{button}</button></form>"
     )
 
 
@@ -538,6 +578,13 @@ KEEPER_SCRIPT = """
 """
 
 
+# the keeper's page: the dashboard's style and its own (one constant: the CSP allows its hash)
+KEEPER_STYLE = (
+    STYLE + " #result.ok{color:#1a7f37} #result.bad{color:#b42318} button,input{font-size:1.1em;"
+    "padding:.5em;margin:.3em 0}"
+)
+
+
 def keeper_page(lang: str) -> str:
     """The Mini App page a keeper confirms pickups on: scan the QR code, or type the code."""
     heading = escape(_("Confirm a pickup"))
@@ -550,9 +597,7 @@ def keeper_page(lang: str) -> str:
     return (
         f'<!doctype html><html lang="{escape(lang.replace("_", "-"))}"><head>'
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{heading}</title><style>{STYLE}"
-        " #result.ok{color:#1a7f37} #result.bad{color:#b42318} button,input{font-size:1.1em;"
-        "padding:.5em;margin:.3em 0}</style></head><body>"
+        f"<title>{heading}</title><style>{KEEPER_STYLE}</style></head><body>"
         f'<main><h2>{heading}</h2><p><button id="scan" type="button">{scan}</button></p>'
         f'<form id="typed"><label for="code">{typed}</label><br>'
         '<input id="code" name="code" autocomplete="off" autocapitalize="characters" '

@@ -5,6 +5,9 @@
   REDIS_URL is set: 200 `{"ready": true}`, else 503 with the short reason of each failed check;
 - `/metrics`: the Prometheus exposition of the process's series (bot/metrics.py), with the
   outbox and webhook inbox depths read from the database at scrape time.
+
+Every response of an app these are added to goes without aiohttp's `Server` banner (its
+version is nobody's business).
 """
 
 from __future__ import annotations
@@ -56,8 +59,15 @@ async def readiness(runtime: Runtime) -> dict[str, str]:
     return {name: reason for name, reason in failed.items() if reason is not None}
 
 
+async def no_server_banner(_request: web.Request, response: web.StreamResponse) -> None:
+    """An on_response_prepare hook: aiohttp names itself and its version in `Server`; drop it."""
+    response.headers.popall("Server", None)
+
+
 def add_observability(app: web.Application, runtime: Runtime) -> None:
-    """Add GET /healthz, /readyz and /metrics to the app."""
+    """Add GET /healthz, /readyz and /metrics to the app, and drop the Server banner from every
+    response it sends."""
+    app.on_response_prepare.append(no_server_banner)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

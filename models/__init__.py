@@ -4,7 +4,7 @@ from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community, CommunityMember
 from models.credit import LeaderLimit
-from models.dashboard import DashboardLink
+from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
@@ -51,7 +51,9 @@ __all__ = [
     "CommunityMember",
     "CommunityTag",
     "CouponTemplate",
+    "DashboardInitData",
     "DashboardLink",
+    "DashboardSession",
     "Fulfilment",
     "GroupBuy",
     "GroupBuyJoin",

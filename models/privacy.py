@@ -98,6 +98,7 @@ NOT_EXPORTED: dict[str, str] = {}
 REDACTED_COLUMNS: frozenset[str] = frozenset(
     {
         "audit_log.detail",  # staff actions name their targets
+        "dashboard_session.id",  # names a live dashboard session
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,31 @@ from sqlmodel import col
 from models.audit import AuditEntry
 from models.community import Community
 from services.paging import Page, count_of, window
+
+# characters written out as escapes in the audit log: line breaks and every other control
+# character (C0, C1), and the invisible format characters (bidi overrides and isolates, ...),
+# so no input can start a line of its own or turn a line around (the zero-width joiners that
+# emoji are made of stay as they are)
+_KEPT_FORMAT = frozenset("\u200c\u200d")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """The text on one line: control and invisible format characters as escapes (a newline
+    as \\n, others as \\uXXXX). Idempotent: escaped text has none left to escape."""
+    if text.isprintable():  # the common case: nothing to escape
+        return text
+    return "".join(_escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    if ch in _NAMED:
+        return _NAMED[ch]
+    category = unicodedata.category(ch)
+    if category in ("Cc", "Zl", "Zp") or (category == "Cf" and ch not in _KEPT_FORMAT):
+        code = ord(ch)
+        return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+    return ch
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +64,16 @@ async def record_action(
     required_role: str = "",
     detail: str = "",
 ) -> None:
-    """Append who tried what, where, and whether it was allowed (committed by the caller)."""
+    """Append who tried what, where, and whether it was allowed (committed by the caller).
+    Every text is stored on one line: control characters are written as escapes."""
     session.add(
         AuditEntry(
             actor_id=actor_id,
             chat_id=chat_id,
-            action=action[:64],
+            action=escape_controls(action)[:64],
             allowed=allowed,
-            required_role=required_role[:16],
-            detail=detail[:512],
+            required_role=escape_controls(required_role)[:16],
+            detail=escape_controls(detail)[:512],
         )
     )
 
@@ -85,11 +112,12 @@ async def audit_page(
             at=row.at,
             actor_id=row.actor_id,
             chat_id=row.chat_id,
-            chat_title=titles.get(row.chat_id) if row.chat_id is not None else None,
-            action=row.action,
+            chat_title=escape_controls(titles[row.chat_id]) if row.chat_id in titles else None,
+            # rows written before the escaping are escaped on the way out
+            action=escape_controls(row.action),
             allowed=row.allowed,
-            required_role=row.required_role,
-            detail=row.detail,
+            required_role=escape_controls(row.required_role),
+            detail=escape_controls(row.detail),
         )
         for row in rows
     ]

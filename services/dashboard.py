@@ -1,14 +1,19 @@
 """Who may open the web dashboard, and how they prove it.
 
-Three ways in, all ending in the same signed session cookie:
+Three ways in, all ending in the same session:
 - a one-time login link from /dashboard in private: its token is random, only its SHA-256 is
   stored, and a conditional update marks it used, so it opens one session, once, before it
-  expires (several workers race for it and one wins);
+  expires (several workers race for it and one wins). A token that is not of the shape the bot
+  gives is refused before the store is asked, and an unknown one is only read, never written;
 - Telegram's Mini App `initData`, whose signature is checked with the bot token (HMAC-SHA256
   keyed by "WebAppData") and whose `auth_date` must be recent (bot/dashboard.py, which reads
-  Telegram's format);
-- the session cookie itself: "<member id>.<expiry>.<HMAC>", signed with a key derived from the
-  bot token, so any worker can check it without a session store.
+  Telegram's format); each signed initData signs in once (its `hash` joins a used set kept
+  until it would be too old anyway: in Redis when configured, else `dashboard_init_data`);
+- the session: a row of `dashboard_session` whose id the cookie carries as
+  "<session id>.<expiry>.<HMAC>", signed with a key derived from the bot token, so a forged or
+  malformed cookie is refused without a query. A session ends when it expires, when its member
+  signs out (one browser, or everywhere), when staff sign the member out, and when the member
+  loses the staff role or is suspended or removed as a leader (services/role.py).
 
 Every request then asks the store what the member may see now (staff: the whole brand; a
 leader: the groups they lead by an active appointment, in groups the bot is still in), so
@@ -20,17 +25,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.dashboard import DashboardLink
+from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from services.analytics import Scope
+from services.db import insert_for, table_of
 from services.role import is_staff, led_communities
+
+# a login token as issue_link makes it (token_urlsafe(24)); anything else is refused unread
+LINK_TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def well_formed_link_token(token: str) -> bool:
+    """Whether the text has the shape of a login token the bot gives (no store is asked)."""
+    return LINK_TOKEN.fullmatch(token) is not None
 
 
 def _digest(token: str) -> str:
@@ -51,10 +66,25 @@ async def issue_link(
     return token, expires
 
 
+async def link_usable(session: AsyncSession, *, token: str, now: datetime) -> bool:
+    """Whether a login token is well formed, known, unused and unexpired: a read only, so an
+    unknown token never costs a write (redeem_link still decides who wins it)."""
+    if not well_formed_link_token(token):
+        return False
+    found = await session.execute(
+        select(col(DashboardLink.token_hash)).where(
+            col(DashboardLink.token_hash) == _digest(token),
+            col(DashboardLink.used_at).is_(None),
+            col(DashboardLink.expires_at) > now,
+        )
+    )
+    return found.first() is not None
+
+
 async def redeem_link(session: AsyncSession, *, token: str, now: datetime) -> int | None:
     """The member a login token was given to, if it is unused and unexpired; it is used up
-    by this call (the caller commits). None for an unknown, used or expired token."""
-    if not token or len(token) > 128:
+    by this call (the caller commits). None for a malformed, unknown, used or expired token."""
+    if not well_formed_link_token(token):
         return None
     digest = _digest(token)
     claimed = await session.execute(
@@ -72,6 +102,21 @@ async def redeem_link(session: AsyncSession, *, token: str, now: datetime) -> in
     return None if link is None else link.member_id
 
 
+async def use_init_data(
+    session: AsyncSession, *, digest: str, until: datetime, now: datetime
+) -> bool:
+    """Mark signed Mini App initData (by its `hash`) used until `until`: True the first time,
+    False when it was used already (a conditional insert, so two workers cannot both accept
+    it). Forgets the marks that expired (the caller commits)."""
+    await session.execute(delete(DashboardInitData).where(col(DashboardInitData.expires_at) <= now))
+    inserted = await session.execute(
+        insert_for(session, table_of(DashboardInitData))
+        .values(digest=digest, expires_at=until)
+        .on_conflict_do_nothing(index_elements=["digest"])
+    )
+    return bool(getattr(inserted, "rowcount", 0))
+
+
 @dataclass(frozen=True, slots=True)
 class SessionKey:
     """Signs and checks session cookies with a key derived from the bot token."""
@@ -85,23 +130,98 @@ class SessionKey:
     def _sign(self, payload: str) -> str:
         return hmac.new(self.secret, payload.encode(), hashlib.sha256).hexdigest()
 
-    def issue(self, member_id: int, *, now: datetime, hours: int) -> str:
-        expires = int((now + timedelta(hours=hours)).timestamp())
-        payload = f"{member_id}.{expires}"
+    def cookie(self, session_id: str, expires: datetime) -> str:
+        payload = f"{session_id}.{int(expires.timestamp())}"
         return f"{payload}.{self._sign(payload)}"
 
-    def member(self, cookie: str | None, *, now: datetime) -> int | None:
-        """The member a cookie was issued to, if its signature holds and it has not expired."""
-        if not cookie or cookie.count(".") != 2:
+    def session_id(self, cookie: str | None, *, now: datetime) -> str | None:
+        """The session a cookie names, if its signature holds and it has not expired; no
+        store is asked, so a forged or malformed cookie costs nothing."""
+        if not cookie or len(cookie) > 200 or not cookie.isascii() or cookie.count(".") != 2:
             return None
-        member, expires, signature = cookie.split(".")
-        if not hmac.compare_digest(signature, self._sign(f"{member}.{expires}")):
+        session_id, expires, signature = cookie.split(".")
+        if not hmac.compare_digest(signature, self._sign(f"{session_id}.{expires}")):
             return None
-        try:
-            member_id, until = int(member), int(expires)
-        except ValueError:
+        if not expires.isdigit() or now.timestamp() >= int(expires):
             return None
-        return member_id if now.timestamp() < until else None
+        return session_id
+
+
+async def open_session(
+    session: AsyncSession, *, key: SessionKey, member_id: int, now: datetime, hours: int
+) -> str:
+    """A new session for the member: the cookie that names it (the caller commits)."""
+    session_id = secrets.token_urlsafe(32)
+    expires = now + timedelta(hours=hours)
+    session.add(
+        DashboardSession(id=session_id, member_id=member_id, created_at=now, expires_at=expires)
+    )
+    return key.cookie(session_id, expires)
+
+
+async def session_member(session: AsyncSession, *, session_id: str, now: datetime) -> int | None:
+    """The member of an open session: not revoked, not expired; None otherwise."""
+    found = await session.execute(
+        select(col(DashboardSession.member_id)).where(
+            col(DashboardSession.id) == session_id,
+            col(DashboardSession.revoked_at).is_(None),
+            col(DashboardSession.expires_at) > now,
+        )
+    )
+    return found.scalars().first()
+
+
+async def end_session(session: AsyncSession, *, session_id: str, now: datetime) -> bool:
+    """Sign one browser out; False when the session was over already (the caller commits)."""
+    ended = await session.execute(
+        update(DashboardSession)
+        .where(col(DashboardSession.id) == session_id, col(DashboardSession.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    return bool(getattr(ended, "rowcount", 0))
+
+
+async def end_member_sessions(session: AsyncSession, *, member_id: int, now: datetime) -> int:
+    """Sign the member out everywhere: how many open sessions ended (the caller commits)."""
+    ended = await session.execute(
+        update(DashboardSession)
+        .where(
+            col(DashboardSession.member_id) == member_id,
+            col(DashboardSession.revoked_at).is_(None),
+            col(DashboardSession.expires_at) > now,
+        )
+        .values(revoked_at=now)
+    )
+    return int(getattr(ended, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenSession:
+    """A signed-in member as staff see it on the sessions page."""
+
+    member_id: int
+    sessions: int  # how many browsers
+    since: datetime  # the oldest
+    until: datetime  # the last to expire
+
+
+async def open_sessions(
+    session: AsyncSession, *, now: datetime, limit: int = 200
+) -> list[OpenSession]:
+    """Who is signed in to the dashboard now, most recent sign-in first."""
+    rows = await session.execute(
+        select(
+            col(DashboardSession.member_id),
+            func.count(),
+            func.min(col(DashboardSession.created_at)),
+            func.max(col(DashboardSession.expires_at)),
+        )
+        .where(col(DashboardSession.revoked_at).is_(None), col(DashboardSession.expires_at) > now)
+        .group_by(col(DashboardSession.member_id))
+        .order_by(func.max(col(DashboardSession.created_at)).desc())
+        .limit(limit)
+    )
+    return [OpenSession(int(m), int(n), since, until) for m, n, since, until in rows.all()]
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,16 +186,30 @@ async def grant_staff(session: AsyncSession, *, member_id: int, granted_by: int)
 
 
 async def revoke_staff(session: AsyncSession, *, member_id: int, revoked_by: int) -> bool:
-    """End the member's staff role; False when they were not staff."""
+    """End the member's staff role, and their dashboard sessions; False when they were not
+    staff."""
+    now = utcnow()
     result = await session.execute(
         update(StaffGrant)
         .where(
             col(StaffGrant.member_id) == member_id,
             col(StaffGrant.revoked_at).is_(None),
         )
-        .values(revoked_at=utcnow(), revoked_by=revoked_by)
+        .values(revoked_at=now, revoked_by=revoked_by)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await _sign_out_of_dashboard(session, member_id=member_id, now=now)
+    return True
+
+
+async def _sign_out_of_dashboard(session: AsyncSession, *, member_id: int, now: datetime) -> None:
+    """A member who loses a role is signed out of the web dashboard everywhere (if another
+    role still lets them in, they sign in again)."""
+    # imported here: services.dashboard reads roles from this module
+    from services.dashboard import end_member_sessions
+
+    await end_member_sessions(session, member_id=member_id, now=now)
 
 
 async def staff_locales(
@@ -522,9 +536,10 @@ async def suspend_leader(
     reason: str,
     now: datetime,
 ) -> list[int]:
-    """Suspend the member as leader of the group (None: of every group they lead); the groups
-    it changed. Raises LeaderError `no_reason`, `reason_too_long`."""
-    return await _change_leader(
+    """Suspend the member as leader of the group (None: of every group they lead), and end
+    their dashboard sessions; the groups it changed. Raises LeaderError `no_reason`,
+    `reason_too_long`."""
+    changed = await _change_leader(
         session,
         member_id=member_id,
         community_id=community_id,
@@ -536,6 +551,9 @@ async def suspend_leader(
             "reason": _reason(reason),
         },
     )
+    if changed:
+        await _sign_out_of_dashboard(session, member_id=member_id, now=now)
+    return changed
 
 
 async def reinstate_leader(
@@ -560,9 +578,10 @@ async def remove_leader(
     reason: str,
     now: datetime,
 ) -> list[int]:
-    """End the member's appointment, active or suspended, in the group (None: in every group);
-    the groups changed. Raises LeaderError `no_reason`, `reason_too_long`."""
-    return await _change_leader(
+    """End the member's appointment, active or suspended, in the group (None: in every group),
+    and their dashboard sessions; the groups changed. Raises LeaderError `no_reason`,
+    `reason_too_long`."""
+    changed = await _change_leader(
         session,
         member_id=member_id,
         community_id=community_id,
@@ -574,6 +593,9 @@ async def remove_leader(
             "reason": _reason(reason),
         },
     )
+    if changed:
+        await _sign_out_of_dashboard(session, member_id=member_id, now=now)
+    return changed
 
 
 async def leaders_of(

@@ -17,7 +17,7 @@ from bot.__main__ import _export
 from bot.dashboard import COOKIE, PREFIX
 from models.audit import AuditEntry
 from models.community import CommunityMember
-from services.dashboard import SessionKey
+from services.dashboard import SessionKey, open_session
 from services.period import parse_period
 from services.tables import TABLES, Query, csv_chunks
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
@@ -99,10 +99,15 @@ async def test_links_expire_and_members_are_refused(harness: Harness, dashboard:
     # a member who is neither staff nor a leader gets no link
     replies = await harness.send(MIA, MIA, "/dashboard")
     assert replies == ["Sorry, only the leaders of this group can do that."]
-    # and a session signed for her anyway (or forged) opens nothing
+    # and a session opened for her anyway (or forged) opens nothing
     key = SessionKey.for_token(harness.runtime.bot.token)
-    good = key.issue(MIA, now=harness.clock(), hours=1)
-    forged = key.issue(MIA, now=harness.clock(), hours=1)[:-4] + "0000"
+    async with harness.session() as session:
+        good = await open_session(session, key=key, member_id=MIA, now=harness.clock(), hours=1)
+        old = await open_session(
+            session, key=key, member_id=SAM, now=harness.clock() - timedelta(hours=13), hours=12
+        )
+        await session.commit()
+    forged = good[:-4] + "0000"
     for cookie, status in ((good, 403), (forged, 401)):
         async with (
             aiohttp.ClientSession(cookies={COOKIE: cookie}) as http,
@@ -110,7 +115,6 @@ async def test_links_expire_and_members_are_refused(harness: Harness, dashboard:
         ):
             assert response.status == status
     # and a session past its hours is over
-    old = key.issue(SAM, now=harness.clock() - timedelta(hours=13), hours=12)
     async with (
         aiohttp.ClientSession(cookies={COOKIE: old}) as http,
         http.get(f"{dashboard}/") as response,
@@ -192,14 +196,16 @@ async def test_a_leader_loses_the_dashboard_at_once_when_suspended_removed_or_th
         await sign_in(kai, await login_link(harness, KAI))
         pages = [f"{dashboard}/", f"{dashboard}/members", f"{dashboard}/csv/orders"]
         assert [await status_of(lee, url) for url in pages] == [200, 200, 200]
-        # when staff suspend Lee, his next request is refused, pages and CSVs alike
+        # when staff suspend Lee, he is signed out: his next request is refused, pages and
+        # CSVs alike
         await harness.send(SAM, SAM, "/leader_suspend @lee cash not handed over")
-        assert [await status_of(lee, url) for url in pages] == [403, 403, 403]
-        # reinstated, he is back; removed, he is out again
+        assert [await status_of(lee, url) for url in pages] == [401, 401, 401]
+        # reinstated, he signs in again and is back; removed, he is out again
         await harness.send(SAM, SAM, "/leader_reinstate @lee")
+        await sign_in(lee, await login_link(harness, LEE))
         assert await status_of(lee, f"{dashboard}/csv/orders") == 200
         await harness.send(SAM, SAM, "/leader_remove @lee stepped down")
-        assert [await status_of(lee, url) for url in pages] == [403, 403, 403]
+        assert [await status_of(lee, url) for url in pages] == [401, 401, 401]
         # when Coffee Club removes the bot, Kai loses the dashboard too
         assert await status_of(kai, f"{dashboard}/csv/orders") == 200
         harness.emulator.remove_bot_from_group(COFFEE, KAI)

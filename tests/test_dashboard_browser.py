@@ -154,3 +154,34 @@ async def test_expired_links_and_other_groups_are_refused(
     text = await leader.locator("body").inner_text()
     assert "Tea Lovers" in text and "Coffee Club" not in text
     assert outside == []
+
+
+async def test_pages_run_under_their_policy_and_sign_out_is_a_button(
+    harness: Harness, dashboard: str, browser: Browser
+) -> None:
+    await shop(harness)
+    outside: list[str] = []
+    page = await open_page(browser, outside)
+    refused: list[str] = []  # what the browser blocked by the Content-Security-Policy
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    # Sam signs in through the Mini App page (its script runs by its hash) and reads the
+    # overview (its style applies by its hash: the header has its border)
+    data = init_data(SAM, "Sam", signed_at=harness.clock() - timedelta(seconds=30))
+    await page.goto(f"{dashboard}/app#tgWebAppData={quote(data, safe='')}&tgWebAppVersion=8.0")
+    await page.wait_for_url("**/dashboard/")
+    border = await page.evaluate(
+        "getComputedStyle(document.querySelector('header')).borderBottomStyle"
+    )
+    assert border == "solid"
+    # when he taps Sign out (a form that posts), the browser's request passes the same-origin
+    # check and his session is over
+    await page.get_by_role("button", name="Sign out", exact=True).click()
+    await page.wait_for_url("**/dashboard/app")
+    response = await page.goto(f"{dashboard}/")
+    assert response is not None and response.status == 401
+    assert refused == [] and outside == []
