@@ -9,14 +9,16 @@ log by the verb that does it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.member import Member
 from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order
+from models.product import Product
 from models.ticket import (
     ESCALATED_ANSWER,
     ESCALATED_RESOLVE,
@@ -566,6 +568,7 @@ class TicketGroupStats:
     """Tickets of one leader or one product."""
 
     key: int | None  # the leader's id or the product's id
+    label: str  # the leader's name or the product's title
     opened: int
     overdue: int  # answered or resolved late (or still open past a clock)
     answer_seconds: int | None  # the mean time to the first answer
@@ -590,7 +593,7 @@ def _mean(values: list[float]) -> int | None:
     return round(sum(values) / len(values)) if values else None
 
 
-def _group(key: int | None, rows: list[Ticket], now: datetime) -> TicketGroupStats:
+def _group(key: int | None, rows: list[Ticket], now: datetime, label: str = "") -> TicketGroupStats:
     answers = [
         (r.answered_at - r.opened_at).total_seconds() for r in rows if r.answered_at is not None
     ]
@@ -599,6 +602,7 @@ def _group(key: int | None, rows: list[Ticket], now: datetime) -> TicketGroupSta
     ]
     return TicketGroupStats(
         key=key,
+        label=label,
         opened=len(rows),
         overdue=sum(1 for r in rows if _late(r, now)),
         answer_seconds=_mean(answers),
@@ -618,28 +622,43 @@ async def ticket_stats(
     *,
     start: datetime | None,
     end: datetime,
+    communities: frozenset[int] | None = None,
     leader_id: int | None = None,
     top: int = 5,
 ) -> TicketStats:
-    """Tickets opened from `start` (all time when None) to `end`, of one leader or all."""
+    """Tickets opened from `start` (all time when None) to `end`, in `communities` (every
+    group when None), of one leader or all; the leaders and products with most tickets."""
     query = select(Ticket).where(col(Ticket.opened_at) < end)
     if start is not None:
         query = query.where(col(Ticket.opened_at) >= start)
+    if communities is not None:
+        query = query.where(col(Ticket.chat_id).in_(sorted(communities)))
     if leader_id is not None:
         query = query.where(col(Ticket.leader_id) == leader_id)
     rows = list((await session.execute(query.order_by(col(Ticket.id)))).scalars())
     whole = _group(None, rows, end)
-    by_leader: dict[int | None, list[Ticket]] = {}
-    by_product: dict[int | None, list[Ticket]] = {}
+    by_leader: dict[int, list[Ticket]] = {}
+    by_product: dict[int, list[Ticket]] = {}
     for row in rows:
-        by_leader.setdefault(row.leader_id, []).append(row)
-        by_product.setdefault(row.product_id, []).append(row)
+        if row.leader_id is not None:
+            by_leader.setdefault(row.leader_id, []).append(row)
+        if row.product_id is not None:
+            by_product.setdefault(row.product_id, []).append(row)
 
-    def ranked(groups: dict[int | None, list[Ticket]]) -> tuple[TicketGroupStats, ...]:
-        stats = [_group(key, members, end) for key, members in groups.items() if key is not None]
+    def ranked(groups: dict[int, list[Ticket]]) -> list[TicketGroupStats]:
+        stats = [_group(key, members, end) for key, members in groups.items()]
         stats.sort(key=lambda g: (-g.opened, -g.overdue, g.key or 0))
-        return tuple(stats[:top])
+        return stats[:top]
 
+    leaders = []
+    for group in ranked(by_leader):
+        member = await session.get(Member, group.key)
+        name = (member.first_name or member.username or "") if member is not None else ""
+        leaders.append(replace(group, label=name or str(group.key)))
+    products = []
+    for group in ranked(by_product):
+        product = await session.get(Product, group.key)
+        products.append(replace(group, label=product.title if product else str(group.key)))
     return TicketStats(
         opened=whole.opened,
         closed=sum(1 for r in rows if r.status == TICKET_CLOSED),
@@ -647,6 +666,6 @@ async def ticket_stats(
         overdue=whole.overdue,
         answer_seconds=whole.answer_seconds,
         resolve_seconds=whole.resolve_seconds,
-        by_leader=ranked(by_leader),
-        by_product=ranked(by_product),
+        by_leader=tuple(leaders),
+        by_product=tuple(products),
     )
