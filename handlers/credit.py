@@ -243,7 +243,9 @@ async def leader_record_command(
         locale=locale,
         timezone=settings.default_timezone,
         overdue_days=settings.cash_overdue_days,
-        tickets=await ticket_stats(session, start=None, end=clock(), leader_id=leader.id),
+        tickets=await ticket_stats(
+            session, start=None, end=clock(), leader_id=leader.id, now=clock()
+        ),
     )
     await message.answer(text, reply_markup=_record_keyboard(record))
 

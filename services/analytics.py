@@ -454,9 +454,15 @@ async def communities_in(session: AsyncSession, scope: Scope) -> list[tuple[int,
 
 
 async def stats_report(
-    session: AsyncSession, *, period: Period, timezone: str, scope: Scope
+    session: AsyncSession,
+    *,
+    period: Period,
+    timezone: str,
+    scope: Scope,
+    now: datetime | None = None,
 ) -> StatsReport:
-    """Every metric over the period for the scope as a whole and for each of its groups."""
+    """Every metric over the period for the scope as a whole and for each of its groups
+    (`now`: when open after-sales tickets are judged overdue, the period's end if None)."""
     total, _campaigns, by_group = await program_stats(session, start=period.start, end=period.end)
     group_referrals = {row.key: row for row in by_group}
     nps = await nps_report(session, since=period.start, until=period.end, comments=0)

@@ -625,9 +625,11 @@ async def ticket_stats(
     communities: frozenset[int] | None = None,
     leader_id: int | None = None,
     top: int = 5,
+    now: datetime | None = None,
 ) -> TicketStats:
     """Tickets opened from `start` (all time when None) to `end`, in `communities` (every
-    group when None), of one leader or all; the leaders and products with most tickets."""
+    group when None), of one leader or all; the leaders and products with most tickets. An
+    open ticket counts as overdue when a clock ran out before `now` (or the period's end)."""
     query = select(Ticket).where(col(Ticket.opened_at) < end)
     if start is not None:
         query = query.where(col(Ticket.opened_at) >= start)
@@ -636,7 +638,9 @@ async def ticket_stats(
     if leader_id is not None:
         query = query.where(col(Ticket.leader_id) == leader_id)
     rows = list((await session.execute(query.order_by(col(Ticket.id)))).scalars())
-    whole = _group(None, rows, end)
+    # an open ticket is late once a clock ran out by the period's end, or by now if sooner
+    cutoff = min(end, now) if now is not None else end
+    whole = _group(None, rows, cutoff)
     by_leader: dict[int, list[Ticket]] = {}
     by_product: dict[int, list[Ticket]] = {}
     for row in rows:
@@ -646,7 +650,7 @@ async def ticket_stats(
             by_product.setdefault(row.product_id, []).append(row)
 
     def ranked(groups: dict[int, list[Ticket]]) -> list[TicketGroupStats]:
-        stats = [_group(key, members, end) for key, members in groups.items()]
+        stats = [_group(key, members, cutoff) for key, members in groups.items()]
         stats.sort(key=lambda g: (-g.opened, -g.overdue, g.key or 0))
         return stats[:top]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 from sqlmodel import col, func, select
 
 from models.audit import AuditEntry
@@ -15,9 +16,12 @@ from models.perks import MemberCoupon
 from models.ticket import Ticket
 from services.ledger import AccountRef, balance
 from services.ticket import TicketError, resolve_coupon, resolve_plain
-from tests.conftest import KAI, LEE, MIA, OWNER, SAM, Harness
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, Harness
+from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
 from tests.test_order import buy_with_stars, pay
 from tests.test_pickup import formed_groupbuy
+
+__all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures the dashboard test uses
 
 # a 1×1 PNG, as a member's photo of the damage
 PNG = bytes.fromhex(
@@ -316,3 +320,40 @@ async def test_two_staff_closing_one_ticket_at_once_close_it_once(harness: Harne
     async with harness.session() as session:
         held = await session.scalar(select(func.count()).select_from(MemberCoupon))
     assert held == (1 if row.resolution == "coupon" else 0)
+
+
+async def test_the_dashboard_lists_tickets_escaped_for_staff_and_the_leaders_own_groups_only(
+    harness: Harness, dashboard: str
+) -> None:
+    # given Mia's open ticket in Tea Lovers, and a member named with markup
+    await given_paid_orders(harness)
+    harness.emulator.add_user(MIA, "<b>Mia</b>", username="mia", language_code="en")
+    await harness.send(MIA, MIA, "/ticket_open 1 missing one bag")
+    # when Sam (staff) opens the tickets page
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, SAM), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/tickets") as response:
+            assert response.status == 200
+            page = await response.text()
+    # then the ticket is listed with its group, kind and status, the name escaped
+    assert 'id="table-tickets"' in page
+    assert "Tea Lovers" in page and "Missing item" in page and ">open<" in page
+    assert "&lt;b&gt;Mia&lt;/b&gt;" in page and "<b>Mia</b>" not in page
+    assert "1 opened, 0 closed, 1 open, 0 overdue" in page
+    # and Kai, who leads only Coffee Club, sees no Tea Lovers ticket
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, KAI), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/tickets") as response:
+            assert response.status == 200
+            page = await response.text()
+        async with http.get(f"{dashboard}/tickets?community={COFFEE}") as response:
+            assert response.status == 200
+    assert "Missing item" not in page and "<tbody></tbody>" in page  # Kai reads Chinese
+    # and nobody without a session gets the page
+    async with (
+        aiohttp.ClientSession() as anonymous,
+        anonymous.get(f"{dashboard}/tickets") as response,
+    ):
+        assert response.status == 401

@@ -19,10 +19,12 @@ from models.ticket import (
     RESOLVED_DECLINED,
     RESOLVED_REFUND,
     RESOLVED_RESHIP,
+    TICKET_CLOSED,
     TICKET_DAMAGED,
     TICKET_EXCHANGE,
     TICKET_KINDS,
     TICKET_MISSING,
+    TICKET_OPEN,
     TICKET_QUALITY,
     TICKET_REFUND,
     TICKET_WRONG,
@@ -47,6 +49,10 @@ KINDS = {
     TICKET_QUALITY: N_("Quality problem"),
     TICKET_REFUND: N_("Want a refund"),
     TICKET_EXCHANGE: N_("Want an exchange"),
+}
+STATUSES = {
+    TICKET_OPEN: N_("open"),
+    TICKET_CLOSED: N_("closed"),
 }
 RESOLUTIONS = {
     RESOLVED_REFUND: N_("refund"),
