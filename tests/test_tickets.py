@@ -173,9 +173,9 @@ async def test_a_ticket_from_my_orders_escalates_then_is_answered_and_compensate
 async def test_bad_tickets_are_refused_with_what_to_fix(harness: Harness) -> None:
     # given Mia's paid order #1 and Kai's order #2
     await given_paid_orders(harness)
-    # a ticket on someone else's order
+    # a ticket on someone else's order, refused in Kai's language (Traditional Chinese)
     assert await harness.send(KAI, KAI, "/ticket_open 1 missing one bag") == [
-        "Order #1 is not one of your orders. Look at /orders for yours."
+        "訂單 #1 不是你的訂單。你的訂單見 /orders。"
     ]
     # a kind that is not one
     assert (await harness.send(MIA, MIA, "/ticket_open 1 angry"))[0].startswith(
@@ -188,7 +188,7 @@ async def test_bad_tickets_are_refused_with_what_to_fix(harness: Harness) -> Non
         "This order already has an open ticket, #1: add to it with /ticket_say 1."
     ]
     # Kai may not see or act on Mia's ticket; Lee (the leader) may not give money back
-    assert await harness.send(KAI, KAI, "/ticket 1") == ["That ticket is not yours to see."]
+    assert await harness.send(KAI, KAI, "/ticket 1") == ["你無權查看這個工單。"]
     assert await harness.send(LEE, LEE, "/ticket_refund 1") == [
         "Only the brand's staff can give money or coupons back."
     ]

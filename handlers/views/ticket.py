@@ -72,8 +72,8 @@ ERRORS = {
         "This order already has an open ticket, #{detail}: add to it with /ticket_say {detail}."
     ),
     "bad_kind": N_("Choose what is wrong: missing, damaged, wrong, quality, refund or exchange."),
-    "too_long": N_("That is too long: at most {detail} characters, please."),
-    "note_too_long": N_("That note is too long: at most {detail} characters, please."),
+    "too_long": N_("That is too long: at most {limit}, please."),
+    "note_too_long": N_("That note is too long: at most {limit}, please."),
     "empty": N_("Write a message after the ticket number, or send a photo."),
     "closed": N_("Ticket #{detail} is closed: nothing more can be done on it."),
     "changed_meanwhile": N_(
@@ -83,7 +83,7 @@ ERRORS = {
         "There is no active coupon {detail}. Staff list coupons with /coupon_templates."
     ),
     "coupon_expired": N_("Coupon {detail} has expired: choose another."),
-    "coupon_limit_reached": N_("The member already holds as many {detail} coupons as allowed."),
+    "coupon_limit_reached": N_("The member already holds coupon {code} as many times as allowed."),
     "reason_needed": N_("Say why the ticket is declined: the member reads it."),
     "refund_too_large": N_(
         "That is more than was paid for the order, less what was already refunded: at most "
@@ -104,7 +104,8 @@ def ticket_error_text(exc: TicketError) -> str:
     if exc.reason == "refund_too_large":
         amount, _sep, currency = exc.detail.partition(" ")
         detail = format_money(int(amount or 0), currency, get_i18n().current_locale)
-    return _(template).format(detail=detail)
+    limit = counted("character", int(exc.detail)) if exc.detail.isdigit() else ""
+    return _(template).format(detail=detail, code=esc(exc.detail), limit=limit)
 
 
 def kind_text(kind: str) -> str:
