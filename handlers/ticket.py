@@ -16,6 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.filters import RoleFilter, refusal_text
 from handlers.product import amount_error
 from handlers.text import BackgroundSender, CommitHook, HandlerSettings, RefundWaker, later
 from handlers.views.myorders import MyOrderCallback
@@ -35,7 +36,7 @@ from services.audit import record_action
 from services.member import MemberView, get_member
 from services.order import get_order
 from services.parsing import InvalidAmount, parse_amount
-from services.role import is_staff, led_communities, staff_locales
+from services.role import Role, is_staff, led_communities, staff_locales
 from services.ticket import (
     AS_LEADER,
     AS_MEMBER,
@@ -69,13 +70,13 @@ async def _tell_handlers(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     ticket: TicketView,
     render: Callable[[str], str],
     *,
     skip: int,
 ) -> None:
-    """Tell every staff member and the order's leader, in their language, once committed."""
+    """Tell every staff member and the order's leader, in their language, once committed (the
+    update's notifier sends after the commit)."""
     recipients = dict(
         await staff_locales(
             session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
@@ -97,10 +98,10 @@ async def _tell_member(
     session: AsyncSession,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     ticket: TicketView,
     render: Callable[[str], str],
 ) -> None:
+    """Tell the ticket's member, in their language, once committed."""
     member = await get_member(session, ticket.member_id)
     if member is None or not member.started:
         return
@@ -116,7 +117,6 @@ async def _opened(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     now: datetime,
     *,
     order_id: int,
@@ -145,7 +145,6 @@ async def _opened(
         settings,
         i18n,
         notifier,
-        after_commit,
         ticket,
         lambda locale: new_ticket_text(ticket, order, member, locale, settings.default_timezone),
         skip=member.id,
@@ -157,6 +156,32 @@ async def _opened(
             "photos with /ticket_say {id} as their caption."
         ).format(id=ticket.id, order=order_id, hours=hours_text(settings.ticket_answer_hours))
     )
+
+
+async def _handles_tickets(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    action: str,
+) -> tuple[bool, frozenset[int] | None]:
+    """Whether the member works on tickets (staff, or a leader of a group now), audited, with
+    the groups whose tickets they see (None: every group, for staff); anyone else is told the
+    polite refusal."""
+    staff = member.id in settings.owner_ids or await is_staff(session, member.id)
+    groups = None if staff else await led_communities(session, member_id=member.id)
+    allowed = staff or bool(groups)
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=member.id,
+        action=action,
+        allowed=allowed,
+        required_role=Role.LEADER.name.lower(),
+    )
+    if not allowed:
+        await message.reply(refusal_text(Role.LEADER))
+    return allowed, groups
 
 
 @router.callback_query(MyOrderCallback.filter(F.action == "ticket"))
@@ -185,7 +210,6 @@ async def kind_button(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Opens a ticket of the tapped kind on the order."""
@@ -200,7 +224,6 @@ async def kind_button(
         settings,
         i18n,
         notifier,
-        after_commit,
         clock(),
         order_id=callback_data.id,
         kind=callback_data.kind,
@@ -217,7 +240,6 @@ async def open_command(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Opens a ticket: /ticket_open ORDER_ID KIND [what happened]."""
@@ -238,7 +260,6 @@ async def open_command(
         settings,
         i18n,
         notifier,
-        after_commit,
         clock(),
         order_id=order_id,
         kind=words[1].lower(),
@@ -324,23 +345,8 @@ async def queue_command(
 ) -> None:
     """The queue of open tickets, the most urgent first: every group's for staff, their
     groups' for a leader."""
-    staff = member.id in settings.owner_ids or await is_staff(session, member.id)
-    groups = None if staff else await led_communities(session, member_id=member.id)
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=member.id,
-        action="ticket.queue",
-        allowed=staff or bool(groups),
-        required_role=AS_LEADER,
-    )
-    if not staff and not groups:
-        await message.answer(
-            _(
-                "Only the brand's staff and group leaders see the ticket queue. Your own "
-                "tickets: /ticket."
-            )
-        )
+    allowed, groups = await _handles_tickets(message, session, member, settings, "ticket.queue")
+    if not allowed:
         return
     tickets = await ticket_queue(session, communities=groups)
     zone = member.timezone or settings.default_timezone
@@ -356,7 +362,6 @@ async def say_command(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Adds a message (a photo with this caption too) to a ticket: /ticket_say ID TEXT."""
@@ -392,14 +397,12 @@ async def say_command(
         return said_text(said.ticket, member.display_name, said.message, role)
 
     if role == AS_MEMBER:
-        await _tell_handlers(
-            session, settings, i18n, notifier, after_commit, said.ticket, render, skip=member.id
-        )
+        await _tell_handlers(session, settings, i18n, notifier, said.ticket, render, skip=member.id)
         await message.answer(
             _("Added to ticket #{id}; staff and your leader are told.").format(id=ticket.id)
         )
         return
-    await _tell_member(session, i18n, notifier, after_commit, said.ticket, render)
+    await _tell_member(session, i18n, notifier, said.ticket, render)
     await message.answer(_("Sent to the member on ticket #{id}.").format(id=ticket.id))
 
 
@@ -408,7 +411,6 @@ async def _resolved(
     session: AsyncSession,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     resolved: Resolved,
     currency: str,
 ) -> None:
@@ -417,7 +419,6 @@ async def _resolved(
         session,
         i18n,
         notifier,
-        after_commit,
         ticket,
         lambda locale: closed_text(ticket, currency, locale),
     )
@@ -451,7 +452,7 @@ async def _staff_ticket(
     return None
 
 
-@router.message(Command("ticket_refund"), PRIVATE)
+@router.message(Command("ticket_refund"), PRIVATE, RoleFilter(Role.STAFF, "ticket.refund"))
 async def refund_command(
     message: Message,
     command: CommandObject,
@@ -461,8 +462,8 @@ async def refund_command(
     locale: str,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     refunder: RefundWaker,
+    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Closes a ticket with a refund: /ticket_refund ID [AMOUNT] (the rest of the order when
@@ -509,10 +510,10 @@ async def refund_command(
     assert refund is not None
     if refund.star_charge_id is not None:  # the refunder sends the Stars back once committed
         after_commit.add(later(refunder.wake))
-    await _resolved(message, session, i18n, notifier, after_commit, resolved, order.currency)
+    await _resolved(message, session, i18n, notifier, resolved, order.currency)
 
 
-@router.message(Command("ticket_coupon"), PRIVATE)
+@router.message(Command("ticket_coupon"), PRIVATE, RoleFilter(Role.STAFF, "ticket.coupon"))
 async def coupon_command(
     message: Message,
     command: CommandObject,
@@ -521,7 +522,6 @@ async def coupon_command(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Closes a ticket with a coupon as compensation (先行赔付): /ticket_coupon ID CODE."""
@@ -546,7 +546,7 @@ async def coupon_command(
     except TicketError as exc:
         await message.answer(ticket_error_text(exc))
         return
-    await _resolved(message, session, i18n, notifier, after_commit, resolved, "")
+    await _resolved(message, session, i18n, notifier, resolved, "")
 
 
 async def _plain(
@@ -557,7 +557,6 @@ async def _plain(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     now: datetime,
     resolution: str,
     usage: str,
@@ -568,7 +567,11 @@ async def _plain(
         or _number(words[0]) is None
         or (resolution == RESOLVED_DECLINED and len(words) < 2)
     ):
-        await message.answer(usage)
+        allowed, _groups = await _handles_tickets(
+            message, session, member, settings, f"ticket.{resolution}"
+        )
+        if allowed:
+            await message.answer(usage)
         return
     ticket = await _staff_ticket(
         message, session, member, settings, words[0], f"ticket.{resolution}", leaders_too=True
@@ -591,7 +594,7 @@ async def _plain(
     except TicketError as exc:
         await message.answer(ticket_error_text(exc))
         return
-    await _resolved(message, session, i18n, notifier, after_commit, resolved, "")
+    await _resolved(message, session, i18n, notifier, resolved, "")
 
 
 @router.message(Command("ticket_reship"), PRIVATE)
@@ -603,7 +606,6 @@ async def reship_command(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Closes a ticket by sending the item again: /ticket_reship ID [NOTE]."""
@@ -615,7 +617,6 @@ async def reship_command(
         settings,
         i18n,
         notifier,
-        after_commit,
         clock(),
         RESOLVED_RESHIP,
         _(
@@ -634,7 +635,6 @@ async def decline_command(
     settings: HandlerSettings,
     i18n: I18n,
     notifier: BackgroundSender,
-    after_commit: CommitHook,
     clock: Callable[[], datetime],
 ) -> None:
     """Closes a ticket with nothing owed, and the reason: /ticket_decline ID REASON."""
@@ -646,7 +646,6 @@ async def decline_command(
         settings,
         i18n,
         notifier,
-        after_commit,
         clock(),
         RESOLVED_DECLINED,
         _(

@@ -172,9 +172,8 @@ async def ticket_role(
     """How the member may act on the ticket (AS_STAFF, AS_LEADER, AS_MEMBER), or None."""
     if member_id in owner_ids or await is_staff(session, member_id):
         return AS_STAFF
-    if member_id == ticket.leader_id or await is_leader(
-        session, member_id=member_id, community_id=ticket.chat_id
-    ):
+    # a leader of the order's group now (a suspended or removed leader is not)
+    if await is_leader(session, member_id=member_id, community_id=ticket.chat_id):
         return AS_LEADER
     if member_id == ticket.member_id:
         return AS_MEMBER
@@ -379,7 +378,9 @@ async def resolve_refund(
     assert order is not None
     remaining = order.paid_amount - order.refunded_amount
     partial = amount is not None and amount != remaining
-    due_only = order.currency == STARS and partial
+    # Telegram sends a Stars payment back only whole: part of one, or the rest after a part,
+    # is owed to the member and paid back by hand
+    due_only = order.currency == STARS and (partial or order.refunded_amount > 0)
     try:
         value, _charge = await check_refund(
             session, order_id=row.order_id, amount=amount, due_only=due_only

@@ -190,7 +190,7 @@ async def test_bad_tickets_are_refused_with_what_to_fix(harness: Harness) -> Non
     # Kai may not see or act on Mia's ticket; Lee (the leader) may not give money back
     assert await harness.send(KAI, KAI, "/ticket 1") == ["你無權查看這個工單。"]
     assert await harness.send(LEE, LEE, "/ticket_refund 1") == [
-        "Only the brand's staff can give money or coupons back."
+        "Sorry, only brand staff can do that."
     ]
     assert await harness.send(MIA, MIA, "/ticket_decline 1 nope") == [
         "Only the brand's staff or your leader can close a ticket."
@@ -277,6 +277,19 @@ async def test_a_partial_stars_refund_from_a_ticket_is_owed_not_sent_whole(
     async with harness.session() as session:
         assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 20
         assert await balance(session, AccountRef("brand_refunds"), "XTR") == -20
+    # and the rest is never sent back as the whole charge: /refund refuses it, and a second
+    # ticket refunds the ⭐ 30 left as owed too
+    assert await harness.send(SAM, SAM, "/refund 1") == [
+        "Telegram Stars payments can only be refunded in full."
+    ]
+    await harness.send(MIA, MIA, "/ticket_open 1 missing and one missing")
+    assert await harness.send(SAM, SAM, "/ticket_refund 2") == [
+        "Ticket #2 closed; the member is told:\n✅ Ticket #2 closed: a refund of ⭐ 30 on order #1."
+    ]
+    assert harness.emulator.calls_of("refundStarPayment") == []
+    async with harness.session() as session:
+        assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 50
+        assert await balance(session, AccountRef("brand_refunds"), "XTR") == -50
 
 
 async def test_two_staff_closing_one_ticket_at_once_close_it_once(harness: Harness) -> None:
