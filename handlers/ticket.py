@@ -17,8 +17,16 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, refusal_text
+from handlers.order import REFUND_BOOKED
 from handlers.product import amount_error
-from handlers.text import BackgroundSender, CommitHook, HandlerSettings, RefundWaker, later
+from handlers.text import (
+    BackgroundSender,
+    CommitHook,
+    HandlerSettings,
+    RefundWaker,
+    format_money,
+    later,
+)
 from handlers.views.myorders import MyOrderCallback
 from handlers.views.ticket import (
     TicketCallback,
@@ -414,19 +422,34 @@ async def _resolved(
     resolved: Resolved,
     currency: str,
 ) -> None:
+    """Tell the member how their ticket ended, and the staff member or leader who closed it;
+    a refund owed (paid back by hand) says so to both, as /refund does."""
     ticket = resolved.ticket
-    await _tell_member(
-        session,
-        i18n,
-        notifier,
-        ticket,
-        lambda locale: closed_text(ticket, currency, locale),
-    )
-    await message.answer(
+    owed = resolved.refund is not None and resolved.refund.star_charge_id is None
+
+    def member_text(locale: str) -> str:
+        text = closed_text(ticket, currency, locale)
+        if owed:
+            text += "\n" + _(REFUND_BOOKED).format(
+                order=ticket.order_id, amount=format_money(ticket.amount, currency, locale)
+            )
+        return text
+
+    await _tell_member(session, i18n, notifier, ticket, member_text)
+    reply = (
         _("Ticket #{id} closed; the member is told:").format(id=ticket.id)
         + "\n"
         + closed_text(ticket, currency, i18n.current_locale)
     )
+    if owed:
+        reply += "\n" + _(
+            "Refund of {amount} for order #{id} booked; the ledger shows it as owed to the "
+            "member. Once they have their money back, send /refund_paid {id}. The group's "
+            "leader may pay it from the cash they hold and send /refund_paid {id} in the group."
+        ).format(
+            amount=format_money(ticket.amount, currency, i18n.current_locale), id=ticket.order_id
+        )
+    await message.answer(reply)
 
 
 async def _staff_ticket(

@@ -207,10 +207,17 @@ async def test_bad_tickets_are_refused_with_what_to_fix(harness: Harness) -> Non
     # then the ticket is still open and nothing was booked
     assert (await ticket_row(harness, 1)).status == "open"
     # when Sam refunds CN¥20 of it: booked once, owed to Mia until paid back by hand
-    assert await harness.send(SAM, SAM, "/ticket_refund 1 20") == [
-        "Ticket #1 closed; the member is told:\n"
-        "✅ Ticket #1 closed: a refund of CN¥20.00 on order #1."
+    replies = await harness.send(SAM, SAM, "/ticket_refund 1 20")
+    assert replies[0].splitlines()[:2] == [
+        "Ticket #1 closed; the member is told:",
+        "✅ Ticket #1 closed: a refund of CN¥20.00 on order #1.",
     ]
+    assert "send /refund_paid 1" in replies[0]
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "✅ Ticket #1 closed: a refund of CN¥20.00 on order #1.\n"
+        "Order #1 was refunded: CN¥20.00. Your leader or our staff will give you the money back, "
+        "and I will tell you when they have."
+    )
     async with harness.session() as session:
         assert await balance(session, AccountRef("customer_payable", MIA), "CNY") == 2000
 
@@ -269,9 +276,12 @@ async def test_a_partial_stars_refund_from_a_ticket_is_owed_not_sent_whole(
     await harness.feed_pending()
     await harness.send(MIA, MIA, "/ticket_open 1 damaged one cake broken")
     # when Sam refunds ⭐ 20 of it
-    assert await harness.send(SAM, SAM, "/ticket_refund 1 20") == [
-        "Ticket #1 closed; the member is told:\n✅ Ticket #1 closed: a refund of ⭐ 20 on order #1."
-    ]
+    replies = await harness.send(SAM, SAM, "/ticket_refund 1 20")
+    assert replies[0].startswith(
+        "Ticket #1 closed; the member is told:\n"
+        "✅ Ticket #1 closed: a refund of ⭐ 20 on order #1.\n"
+        "Refund of ⭐ 20 for order #1 booked; the ledger shows it as owed to the member."
+    )
     # then Telegram is not asked (it returns a Stars payment only whole): ⭐ 20 is owed to Mia
     assert harness.emulator.calls_of("refundStarPayment") == []
     async with harness.session() as session:
@@ -283,9 +293,10 @@ async def test_a_partial_stars_refund_from_a_ticket_is_owed_not_sent_whole(
         "Telegram Stars payments can only be refunded in full."
     ]
     await harness.send(MIA, MIA, "/ticket_open 1 missing and one missing")
-    assert await harness.send(SAM, SAM, "/ticket_refund 2") == [
+    replies = await harness.send(SAM, SAM, "/ticket_refund 2")
+    assert replies[0].startswith(
         "Ticket #2 closed; the member is told:\n✅ Ticket #2 closed: a refund of ⭐ 30 on order #1."
-    ]
+    )
     assert harness.emulator.calls_of("refundStarPayment") == []
     async with harness.session() as session:
         assert await balance(session, AccountRef("customer_payable", MIA), "XTR") == 50
