@@ -39,6 +39,7 @@ def feature_routers() -> list[Router]:
         statement,
         stats,
         suggestion,
+        ticket,
     )
 
     routers = [
@@ -52,6 +53,7 @@ def feature_routers() -> list[Router]:
         order.router,
         myorders.router,
         pickup.router,
+        ticket.router,
         cash.router,
         payout.router,
         reservation.router,

@@ -58,6 +58,11 @@ COMMANDS: tuple[Command, ...] = (
         "rewards", N_("Redeem your points: tap a reward, then Confirm"), Role.MEMBER, True, False
     ),
     Command("coupons", N_("Your coupons"), Role.MEMBER, True, False),
+    Command(
+        "ticket_open", N_("Report a problem with a paid order (售后)"), Role.MEMBER, True, False
+    ),
+    Command("ticket", N_("Your after-sales tickets, or one ticket"), Role.MEMBER, True, False),
+    Command("ticket_say", N_("Write on an after-sales ticket"), Role.MEMBER, True, False),
     Command("usecoupon", N_("Use a coupon on an unpaid order"), Role.MEMBER, True, False),
     Command("gift", N_("Give points to a member"), Role.MEMBER, True, True),
     Command("donate", N_("Donate points to charity"), Role.MEMBER, True, False),
@@ -187,6 +192,30 @@ COMMANDS: tuple[Command, ...] = (
         leaders_in_private=True,
     ),
     Command(
+        "tickets",
+        N_("After-sales tickets waiting, with their clocks"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
+        "ticket_reship",
+        N_("Close a ticket by sending the item again"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
+        "ticket_decline",
+        N_("Close a ticket with nothing owed, and why"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
         "dashboard",
         N_("Open the web dashboard"),
         Role.LEADER,
@@ -230,6 +259,10 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("refund", N_("Refund an order"), Role.STAFF, True, False),
     Command("refund_paid", N_("Record a refund paid back by hand"), Role.STAFF, True, False),
+    Command("ticket_refund", N_("Close a ticket with a refund"), Role.STAFF, True, False),
+    Command(
+        "ticket_coupon", N_("Close a ticket with a coupon as compensation"), Role.STAFF, True, False
+    ),
     Command("drop", N_("Open one group-buy in every group"), Role.STAFF, True, False),
     Command("tier_set", N_("Add or change a membership tier"), Role.STAFF, True, False),
     Command("reward_add", N_("Add a reward to the catalog"), Role.STAFF, True, False),

@@ -74,6 +74,7 @@ COUNTS = {
     "day": NP_("{n} day", "{n} days"),
     "month": NP_("{n} month", "{n} months"),
     "minute": NP_("{n} minute", "{n} minutes"),
+    "hour": NP_("{n} hour", "{n} hours"),
     "unit": NP_("{n} unit", "{n} units"),
     "person": NP_("{n} person", "{n} people"),
     "group": NP_("{n} group", "{n} groups"),
@@ -204,6 +205,8 @@ class HandlerSettings(Protocol):
     referral_burst_minutes: int
     suggestion_points: int
     nps_interval_days: int
+    ticket_answer_hours: int
+    ticket_resolve_hours: int
 
     @property
     def referral_rates(self) -> tuple[int, ...]: ...

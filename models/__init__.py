@@ -38,6 +38,7 @@ from models.referral import (
 )
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 from models.suggestion import NpsAsked, NpsSurvey, Suggestion
+from models.ticket import Ticket, TicketMessage
 
 __all__ = [
     "AuditEntry",
@@ -99,5 +100,7 @@ __all__ = [
     "StaffGrant",
     "StarRefund",
     "Suggestion",
+    "Ticket",
+    "TicketMessage",
     "Tier",
 ]

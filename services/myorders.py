@@ -54,6 +54,7 @@ KIND_PLACE = "place"  # a sign-up in a pay-at-pickup group-buy not formed yet: `
 ACTION_PAY = "pay"  # a Telegram order not paid yet: a fresh invoice
 ACTION_CANCEL = "cancel"  # before its group-buy forms, or before the reservation expires
 ACTION_REVIEW = "review"  # picked up and not reviewed yet
+ACTION_TICKET = "ticket"  # paid or picked up: report a problem (售后)
 ACTION_CODE = "code"  # paid, not picked up: the pickup code as a QR code to show the keeper
 ACTION_POINT = "point"  # its group has several pickup points and the member has not chosen
 
@@ -300,6 +301,8 @@ def _order_actions(
             actions.append(ACTION_CANCEL)
     if row.status == ORDER_FULFILLED and not reviewed:
         actions.append(ACTION_REVIEW)
+    if row.status == ORDER_FULFILLED or (row.status == ORDER_PAID and gb_status != GROUPBUY_OPEN):
+        actions.append(ACTION_TICKET)
     return tuple(actions)
 
 

@@ -648,7 +648,9 @@ async def check_refund(
     if due_only:
         return value, None
     charge = await star_charge_id(session, order_id) if row.currency == STARS else None
-    if row.currency == STARS and value != remaining:
+    # Telegram sends a whole Stars payment back: after part of it was refunded (owed, paid
+    # back by hand), sending the charge back would return more than is left
+    if row.currency == STARS and (value != remaining or row.refunded_amount > 0):
         raise OrderError("partial_stars_refund")
     return value, charge
 

@@ -31,6 +31,7 @@ from services.myorders import (
     ACTION_PAY,
     ACTION_POINT,
     ACTION_REVIEW,
+    ACTION_TICKET,
     KIND_PLACE,
     MyOrder,
     MyOrdersPage,
@@ -81,6 +82,7 @@ BUTTONS = {
     ACTION_REVIEW: N_("⭐ Review #{id}"),
     ACTION_CODE: N_("🔳 Pickup code #{id}"),
     ACTION_POINT: N_("📍 Choose pickup point #{id}"),
+    ACTION_TICKET: N_("🛟 Problem with #{id}"),
 }
 LEAVE_BUTTON = N_("❌ Leave group-buy #{id}")
 
