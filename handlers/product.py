@@ -17,7 +17,7 @@ from handlers.filters import RoleFilter
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, format_money
 from handlers.views.product import product_card
-from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
+from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS
 from services.member import LOCALES, MemberView
@@ -188,6 +188,7 @@ PRODUCT_FIELDS = {
     "price": "price",
     "stock": "stock",
     "mode": "payment_mode",
+    "delivery": "fulfilment",
     "active": "active",
     "description": "description",
 }
@@ -205,7 +206,8 @@ async def product_set(
     words = (command.args or "").split(maxsplit=2)
     usage = _(
         "Send /product_set ID FIELD VALUE, where FIELD is title, description, price, stock "
-        "(a number or none), mode (offline or telegram) or active (on or off)."
+        "(a number or none), mode (offline or telegram), delivery (pickup, delivery or both) "
+        "or active (on or off)."
     )
     if len(words) != 3 or not words[0].lstrip("#").isdigit() or words[1] not in PRODUCT_FIELDS:
         await message.answer(usage)
@@ -236,6 +238,11 @@ async def product_set(
                 await message.answer(usage)
                 return
             value = text.lower() == "on"
+        elif field == "fulfilment":
+            value = text.lower()
+            if value not in FULFILMENT_MODES:
+                await message.answer(usage)
+                return
         elif field == "payment_mode":
             value = text.lower()
             if (
