@@ -190,7 +190,7 @@ async def test_a_stars_order_asks_the_address_in_private_then_invoices_with_ship
     assert harness.emulator.calls_of("sendInvoice") == []
     # bad input is named and asked again
     assert await harness.send(MIA, MIA, "M" * 65) == [
-        "The name is too long: at most 64 characters."
+        "The name is too long. Characters allowed: 64."
     ]
     assert await harness.send(MIA, MIA, "Mia Wong") == ["The recipient's phone number?"]
     assert await harness.send(MIA, MIA, "call me") == [
@@ -198,7 +198,7 @@ async def test_a_stars_order_asks_the_address_in_private_then_invoices_with_ship
     ]
     await harness.send(MIA, MIA, "+86 138 0000 0000")
     assert await harness.send(MIA, MIA, "x" * 301) == [
-        "The address is too long: at most 300 characters."
+        "The address is too long. Characters allowed: 300."
     ]
     assert await harness.send(MIA, MIA, "1 Tea Road, Shenzhen") == ["How shall we ship it?"]
     question = harness.emulator.last_bot_message(MIA)
