@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -18,6 +17,7 @@ from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.order import Order
 from services.ledger import AccountRef, balance
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
+from tests.test_privacy import mydata_document
 
 ADDRESS = {
     "country_code": "CN",
@@ -103,7 +103,7 @@ async def test_a_provider_invoice_asks_the_address_and_the_bot_answers_with_its_
     query_id = update["shipping_query"]["id"]
     answer = harness.emulator.shipping_answers[query_id]
     assert answer["ok"] is True
-    assert [(o["id"], o["title"]) for o in _options(answer)] == [("1", "SF Express")]
+    assert [(o["id"], o["title"]) for o in answer["shipping_options"]] == [("1", "SF Express")]
     # then she picks it and pays the tea and the shipping in one
     pre = harness.emulator.choose_shipping(query_id, "1")["pre_checkout_query"]
     assert pre["total_amount"] == 3590 + 1200
@@ -135,15 +135,6 @@ async def test_a_provider_invoice_asks_the_address_and_the_bot_answers_with_its_
     ]
     assert (await order_row(harness, 1)).tracking_number == "SF1234567890"
     assert await harness.send(SAM, SAM, "/to_ship") == ["No order is waiting to be shipped."]
-
-
-def _options(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    options = answer["shipping_options"]
-    if isinstance(options, str):
-        import json
-
-        options = json.loads(options)
-    return [o if isinstance(o, dict) else o.model_dump() for o in options]
 
 
 async def test_a_shipping_query_answered_too_late_is_refused_by_telegram(
@@ -218,6 +209,10 @@ async def test_a_stars_order_asks_the_address_in_private_then_invoices_with_ship
     assert await harness.send(SAM, SAM, "/ship 1 SF SF1") == [
         "Order #1 is not paid yet: it is shipped once paid."
     ]
+    # /mydata shows the address with the order
+    _texts, document = await mydata_document(harness, MIA)
+    order = next(row for row in document["tables"]["orders"] if row["id"] == 1)
+    assert (order["ship_name"], order["ship_address"]) == ("Mia Wong", "1 Tea Road, Shenzhen")
     # /forgetme erases the address
     await harness.send(MIA, MIA, "/forgetme")
     question = harness.emulator.last_bot_message(MIA)

@@ -966,6 +966,13 @@ class Emulator:
             )
         return self._pre_checkout(user, chat_id, message_id, invoice, info or None, None, 0)
 
+    def invoice_asks(self, chat_id: int, message_id: int) -> dict[str, bool]:
+        """What an invoice message asks the payer: need_name, need_phone_number,
+        need_shipping_address, is_flexible (all False for Stars, as Telegram ignores them)."""
+        invoice = self._invoices.get((chat_id, message_id), {})
+        flags = ("need_name", "need_phone_number", "need_shipping_address", "is_flexible")
+        return {flag: bool(invoice.get(flag)) for flag in flags}
+
     def choose_shipping(self, shipping_query_id: str, option_id: str) -> dict[str, Any]:
         """After answerShippingQuery(ok=True): the user picks one of the options offered and
         pays: pre_checkout_query update with the option and the address, its price added."""
