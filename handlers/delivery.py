@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -36,21 +35,25 @@ from handlers.filters import RoleFilter
 from handlers.product import amount_error
 from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from handlers.views.order import invoice
+from models.order import DELIVERY_SHIP, OPEN_STATUSES
+from models.product import PAYMENT_TELEGRAM
 from services.delivery import (
     DeliveryError,
     ShippingOptionView,
     add_shipping_option,
     asked_in_invoice,
+    check_lines,
+    check_name,
+    check_phone,
     choose_delivery,
     give_address,
-    options_for_order,
+    options_for_invoice,
     orders_to_ship,
     parse_countries,
     remove_shipping_option,
     ship_order,
     shipping_options,
 )
-from services.ledger import STARS
 from services.member import MemberView, get_member
 from services.money import InvalidAmount, parse_currency
 from services.order import OrderError, OrderView, get_order, mark_fulfilled, start_invoice
@@ -60,7 +63,6 @@ from services.role import Role
 log = logging.getLogger(__name__)
 router = Router(name="delivery")
 PRIVATE = F.chat.type == ChatType.PRIVATE
-_PAYLOAD = re.compile(r"^order:(\d{1,18}):v\d{1,9}$")
 
 # what to fix, by the reason services/delivery.py gives
 DELIVERY_REFUSALS = {
@@ -161,13 +163,10 @@ async def shipping_query(
 ) -> None:
     """Answers Telegram with the brand's options to the address given, or why not (at once:
     Telegram waits only a few seconds)."""
-    match = _PAYLOAD.match(query.invoice_payload)
     try:
-        if match is None:
-            raise DeliveryError("not_found")
-        offered = await options_for_order(
+        offered = await options_for_invoice(
             session,
-            order_id=int(match.group(1)),
+            payload=query.invoice_payload,
             member_id=query.from_user.id,
             country=query.shipping_address.country_code,
         )
@@ -210,7 +209,7 @@ async def deliver_instead(
     address is asked in private."""
     try:
         order = await choose_delivery(session, order_id=callback_data.order_id, member_id=member.id)
-        if order.payment_mode == "telegram" and order.currency != STARS:
+        if asked_in_invoice(order):
             order = await start_invoice(session, order_id=order.id, member_id=member.id)
     except (DeliveryError, OrderError) as exc:
         reason = exc if isinstance(exc, DeliveryError) else DeliveryError("not_open")
@@ -223,7 +222,7 @@ async def deliver_instead(
         )
         return
     await callback.answer(_("I will ask your address in private."))
-    if order.payment_mode == "telegram" and order.currency != STARS:
+    if asked_in_invoice(order):
         with i18n.use_locale(member.locale):
             await bot(invoice(order, settings))
         return
@@ -243,7 +242,7 @@ async def address_command(
     """Gives (or corrects, before shipping) the address of one's delivery order: /address ID."""
     text = (command.args or "").strip().lstrip("#")
     order = await get_order(session, int(text[:18])) if text.isdigit() else None
-    if order is None or order.member_id != member.id or order.delivery != "delivery":
+    if order is None or order.member_id != member.id or order.delivery != DELIVERY_SHIP:
         await message.answer(_("Send /address ORDER, the number of your order to deliver."))
         return
     if order.shipped_at is not None:
@@ -267,10 +266,10 @@ async def address_cancel(message: Message, state: FSMContext) -> None:
 @router.message(Address.name, PRIVATE, F.text)
 async def address_name(message: Message, state: FSMContext) -> None:
     """The recipient's name; then the phone."""
-    name = " ".join((message.text or "").split())
-    if not name or len(name) > 64:
-        reason = "name_empty" if not name else "name_too_long"
-        await message.answer(refusal(DeliveryError(reason, "64")))
+    try:
+        name = check_name(message.text or "")
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
         return
     await state.update_data(name=name)
     await state.set_state(Address.phone)
@@ -280,11 +279,10 @@ async def address_name(message: Message, state: FSMContext) -> None:
 @router.message(Address.phone, PRIVATE, F.text)
 async def address_phone(message: Message, state: FSMContext) -> None:
     """The phone; then the address."""
-    phone = " ".join((message.text or "").split())
-    digits = sum(ch.isdigit() for ch in phone)
-    if not phone or len(phone) > 32 or digits < 5 or not re.fullmatch(r"[0-9+()\- ]+", phone):
-        reason = "phone_empty" if not phone else "phone_too_long" if len(phone) > 32 else ""
-        await message.answer(refusal(DeliveryError(reason or "phone_invalid", "32")))
+    try:
+        phone = check_phone(message.text or "")
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
         return
     await state.update_data(phone=phone)
     await state.set_state(Address.address)
@@ -303,15 +301,15 @@ async def address_lines(
 ) -> None:
     """The address; then the shipping option, when the brand offers one in the order's
     currency (none: free)."""
-    address = (message.text or "").strip()
-    if not address or len(address) > 300:
-        reason = "address_empty" if not address else "address_too_long"
-        await message.answer(refusal(DeliveryError(reason, "300")))
+    try:
+        address = check_lines(message.text or "")
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
         return
     data = await state.update_data(address=address)
     order = await get_order(session, int(data["order_id"]))
     offered = await shipping_options(session, currency=order.currency) if order else []
-    if order is not None and offered and order.status in ("reserved", "awaiting_payment"):
+    if order is not None and offered and order.status in OPEN_STATUSES:
         await state.set_state(Address.option)
         builder = InlineKeyboardBuilder()
         for option in offered:
@@ -379,10 +377,7 @@ async def _finish(
             address=str(data.get("address", "")),
             option_id=option_id,
         )
-        sendable = order.payment_mode == "telegram" and order.status in (
-            "reserved",
-            "awaiting_payment",
-        )
+        sendable = order.payment_mode == PAYMENT_TELEGRAM and order.status in OPEN_STATUSES
         if sendable:
             order = await start_invoice(session, order_id=order.id, member_id=member.id)
     except DeliveryError as exc:
@@ -556,7 +551,7 @@ async def delivered(
     if order is None:
         await message.answer(_("Send /delivered ORDER, the number of a shipped order."))
         return
-    if order.delivery != "delivery" or order.shipped_at is None:
+    if order.delivery != DELIVERY_SHIP or order.shipped_at is None:
         await message.answer(
             _("Order #{id} was not shipped, so it cannot be delivered.").format(id=order.id)
         )

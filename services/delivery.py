@@ -38,6 +38,7 @@ from services.shipping import ADDRESS_MAX, NAME_MAX, PHONE_MAX
 CARRIER_MAX, TRACKING_MAX = 32, 64
 OPTION_NAME_MAX = 64
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_PAYLOAD = re.compile(r"^order:(\d{1,18}):v\d{1,9}$")  # an invoice's (services/order.py)
 _TRACKING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 
@@ -153,16 +154,18 @@ async def _order_of(session: AsyncSession, order_id: int) -> Order:
     return row
 
 
-async def options_for_order(
-    session: AsyncSession, *, order_id: int, member_id: int, country: str
+async def options_for_invoice(
+    session: AsyncSession, *, payload: str, member_id: int, country: str
 ) -> list[ShippingOptionView]:
-    """What the brand offers to ship this member's delivery order to `country` (a shipping
-    query); DeliveryError when the order is not one, or nothing ships there."""
-    row = await session.get(Order, order_id)
+    """What the brand offers to ship the delivery order of an invoice (its payload) to
+    `country` (a shipping query); DeliveryError when the order is not one, or nothing ships
+    there."""
+    match = _PAYLOAD.match(payload)
+    row = await session.get(Order, int(match.group(1))) if match else None
     if row is None or row.member_id != member_id or row.delivery != DELIVERY_SHIP:
-        raise DeliveryError("not_found", str(order_id))
+        raise DeliveryError("not_found")
     if row.status not in OPEN_STATUSES:
-        raise DeliveryError("not_open", str(order_id))
+        raise DeliveryError("not_open", str(row.id))
     offered = await shipping_options(session, currency=row.currency)
     if not offered:
         raise DeliveryError("no_options", row.currency)
@@ -172,22 +175,41 @@ async def options_for_order(
     return reachable
 
 
-def check_address(name: str, phone: str, address: str) -> tuple[str, str, str]:
-    """The address as kept (spaces tidied); DeliveryError naming the first part to fix."""
-    name, phone = " ".join(name.split()), " ".join(phone.split())
-    address = "\n".join(" ".join(line.split()) for line in address.splitlines() if line.strip())
-    for reason, text, limit in (
-        ("name", name, NAME_MAX),
-        ("phone", phone, PHONE_MAX),
-        ("address", address, ADDRESS_MAX),
-    ):
-        if not text:
-            raise DeliveryError(f"{reason}_empty")
-        if len(text) > limit:
-            raise DeliveryError(f"{reason}_too_long", str(limit))
+def check_name(text: str) -> str:
+    """The recipient's name as kept (spaces tidied); DeliveryError when empty or too long."""
+    name = " ".join(text.split())
+    if not name:
+        raise DeliveryError("name_empty")
+    if len(name) > NAME_MAX:
+        raise DeliveryError("name_too_long", str(NAME_MAX))
+    return name
+
+
+def check_phone(text: str) -> str:
+    """A phone number as kept: digits (five at least), +, brackets, spaces and dashes."""
+    phone = " ".join(text.split())
+    if not phone:
+        raise DeliveryError("phone_empty")
+    if len(phone) > PHONE_MAX:
+        raise DeliveryError("phone_too_long", str(PHONE_MAX))
     if sum(ch.isdigit() for ch in phone) < 5 or not re.fullmatch(r"[0-9+()\- ]+", phone):
         raise DeliveryError("phone_invalid")
-    return name, phone, address
+    return phone
+
+
+def check_lines(text: str) -> str:
+    """The address lines as kept (blank lines dropped, spaces tidied); never empty."""
+    address = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+    if not address:
+        raise DeliveryError("address_empty")
+    if len(address) > ADDRESS_MAX:
+        raise DeliveryError("address_too_long", str(ADDRESS_MAX))
+    return address
+
+
+def check_address(name: str, phone: str, address: str) -> tuple[str, str, str]:
+    """The whole address as kept; DeliveryError naming the first part to fix."""
+    return check_name(name), check_phone(phone), check_lines(address)
 
 
 async def choose_delivery(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:

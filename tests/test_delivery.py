@@ -5,18 +5,26 @@ member told in their language; the address erased by /forgetme."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
+from sqlmodel import col, select
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
+from bot.db import create_engine, create_session_factory
 from bot.emulator import EMULATOR_TOKEN, Emulator
-from models.order import Order
+from models.base import utcnow
+from models.order import Order, OrderEvent
+from services.delivery import DeliveryError, give_address, ship_order
 from services.ledger import AccountRef, balance
-from tests.conftest import LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
+from services.member import UserInfo, record_member
+from services.order import mark_paid_offline, place_order
+from services.product import create_product, update_product
+from tests.conftest import LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
 from tests.test_privacy import mydata_document
 
 ADDRESS = {
@@ -304,3 +312,61 @@ async def test_the_address_is_erased_after_its_retention_from_shipping(harness: 
     assert (row.ship_name, row.ship_phone, row.ship_address) == ("", "", "")
     assert (row.carrier, row.tracking_number) == ("SF", "SF42")
     assert (await retention.run())["delivery_address"] == 0
+
+
+async def test_two_staff_shipping_one_order_at_once_ship_it_once(database_url: str) -> None:
+    # given a paid delivery order with an address
+    engine = create_engine(make_settings(database_url=database_url))
+    sessions = create_session_factory(engine)
+    async with sessions() as session, session.begin():
+        for user_id, name in ((MIA, "Mia"), (SAM, "Sam"), (LEE, "Lee")):
+            await record_member(session, user=UserInfo(user_id, name), default_locale="en")
+        product = await create_product(
+            session, title="Tea", price=1000, currency="CNY", created_by=SAM
+        )
+        await update_product(session, product_id=product.id, field="fulfilment", value="delivery")
+        order = await place_order(
+            session, member_id=MIA, chat_id=MIA, product_id=product.id, quantity=1, max_total=10**9
+        )
+        await give_address(
+            session,
+            order_id=order.id,
+            member_id=MIA,
+            name="Mia",
+            phone="13800000000",
+            address="1 Tea Road",
+            option_id=None,
+        )
+        await mark_paid_offline(session, order_id=order.id, actor_id=LEE)
+
+    # when two staff ship it at the same moment with different tracking numbers
+    async def ship(tracking: str) -> str:
+        try:
+            async with sessions() as session, session.begin():
+                await ship_order(
+                    session,
+                    order_id=order.id,
+                    actor_id=SAM,
+                    carrier="SF",
+                    tracking=tracking,
+                    now=utcnow(),
+                )
+        except DeliveryError as exc:
+            return exc.reason
+        return "shipped"
+
+    results = await asyncio.gather(ship("SF1"), ship("SF2"))
+    # then one ships it and the other is told it was shipped already
+    assert sorted(results) == ["already_shipped", "shipped"]
+    async with sessions() as session:
+        row = await session.get(Order, order.id)
+        assert row is not None and row.tracking_number in ("SF1", "SF2")
+        events = (
+            await session.execute(
+                select(OrderEvent).where(
+                    col(OrderEvent.order_id) == order.id, col(OrderEvent.note).like("shipped%")
+                )
+            )
+        ).scalars()
+        assert len(list(events)) == 1
+    await engine.dispose()
