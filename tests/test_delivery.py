@@ -370,3 +370,44 @@ async def test_two_staff_shipping_one_order_at_once_ship_it_once(database_url: s
         ).scalars()
         assert len(list(events)) == 1
     await engine.dispose()
+
+
+async def test_a_group_buy_of_a_delivered_product_asks_the_address_in_my_orders(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await staff_with_options(harness)
+    # given a drop of a tea only delivered, paid to the leader
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
+    await harness.send(SAM, SAM, "/product_set 1 delivery delivery")
+    await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.send(MIA, MIA, "/start")
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.send(LEE, TEA, "/gb_close 1")
+    # when it formed and Mia looks at her orders, she is asked for the address
+    assert (
+        "🚚 Delivery: send me your address with /address 1"
+        in (await harness.send(MIA, MIA, "/orders"))[0]
+    )
+    # and gives it with /address
+    replies = await harness.send(MIA, MIA, "/address 1")
+    assert replies[-1].startswith("Order #1 is delivered to you.")
+    for answer in ("Mia", "13800000000", "1 Tea Road"):
+        await harness.send(MIA, MIA, answer)
+    await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=0)
+    row = await order_row(harness, 1)
+    assert (row.delivery, row.ship_address, row.shipping_cost, row.total) == (
+        "delivery",
+        "1 Tea Road",
+        1200,
+        3990 + 1200,
+    )
+    assert (
+        "🚚 Delivery: address given, not shipped yet"
+        in (await harness.send(MIA, MIA, "/orders"))[0]
+    )
+    # someone else's order, or a pickup order, cannot be given an address
+    assert await harness.send(SAM, SAM, "/address 1") == [
+        "Send /address ORDER, the number of your order to deliver."
+    ]
