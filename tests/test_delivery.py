@@ -24,7 +24,7 @@ from services.ledger import AccountRef, balance
 from services.member import UserInfo, record_member
 from services.order import mark_paid_offline, place_order
 from services.product import create_product, update_product
-from tests.conftest import LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
 from tests.test_privacy import mydata_document
 
 ADDRESS = {
@@ -411,3 +411,20 @@ async def test_a_group_buy_of_a_delivered_product_asks_the_address_in_my_orders(
     assert await harness.send(SAM, SAM, "/address 1") == [
         "Send /address ORDER, the number of your order to deliver."
     ]
+
+
+async def test_a_member_who_never_started_the_bot_is_told_how_to_give_the_address(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await staff_with_options(harness)
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 35.90 CNY")
+    await harness.send(SAM, SAM, "/product_set 1 delivery delivery")
+    # when Kai, who never opened a private chat with the bot, orders in the group
+    assert await harness.send(KAI, TEA, "/buy 1") == [
+        "Order #1 reserved: Oolong tea ×1, CN¥35.90. Send me /start in private, then "
+        "/address 1 for the delivery."
+    ]
+    # then nothing was sent to him in private, and the leader's pickup list leaves it out
+    assert harness.emulator.bot_messages(KAI) == []
+    assert "#1 " not in (await harness.send(LEE, TEA, "/orders"))[0]
