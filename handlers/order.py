@@ -224,12 +224,12 @@ async def buy(
         if member.started:
             await ask_address(bot, state, member, order.id, i18n)
         return
-    if product.fulfilment == FULFIL_BOTH:  # the member may choose delivery instead
-        both = deliver_keyboard(order.id)
-        if offer is not None:
-            for row in offer.inline_keyboard:
-                both.row(*row)
-        offer = both.as_markup()
+    both = product.fulfilment == FULFIL_BOTH  # the member may choose delivery instead
+    if both and not online:
+        choice = deliver_keyboard(order.id)
+        for row in offer.inline_keyboard if offer is not None else []:
+            choice.row(*row)
+        offer = choice.as_markup()
     discount = (
         " "
         + _("Your tier discount: −{amount}.").format(
@@ -269,6 +269,15 @@ async def buy(
             ),
             reply_markup=offer,
         )
+    if both:
+        with i18n.use_locale(member.locale):
+            await bot.send_message(
+                member.id,
+                _("Rather have order #{id} delivered? Tap below; a new invoice follows.").format(
+                    id=order.id
+                ),
+                reply_markup=deliver_keyboard(order.id).as_markup(),
+            )
 
 
 class CouponCallback(CallbackData, prefix="cp"):

@@ -428,3 +428,34 @@ async def test_a_member_who_never_started_the_bot_is_told_how_to_give_the_addres
     # then nothing was sent to him in private, and the leader's pickup list leaves it out
     assert harness.emulator.bot_messages(KAI) == []
     assert "#1 " not in (await harness.send(LEE, TEA, "/orders"))[0]
+
+
+async def test_choosing_delivery_of_a_card_order_sends_a_new_invoice_that_asks_the_address(
+    card_harness: Harness,
+) -> None:
+    harness = card_harness
+    await staff_with_options(harness)
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 35.90 CNY | telegram")
+    await harness.send(SAM, SAM, "/product_set 1 delivery both")
+    await harness.send(MIA, MIA, "/start")
+    # given Mia's order, picked up unless she chooses: an invoice without an address
+    await harness.send(MIA, MIA, "/buy 1")
+    first = harness.emulator.calls_of("sendInvoice")[-1]
+    assert not first.get("need_shipping_address")
+    old_invoice = next(
+        m for m in reversed(harness.emulator.bot_messages(MIA)) if m.kind == "invoice"
+    )
+    offer = harness.emulator.last_bot_message(MIA)
+    assert offer.text == "Rather have order #1 delivered? Tap below; a new invoice follows."
+    # when she taps Deliver
+    assert await harness.press(MIA, MIA, offer.message_id, index=0) == (
+        "I will ask your address in private."
+    )
+    # then a new invoice asks the address, and the old one is out of date
+    second = harness.emulator.calls_of("sendInvoice")[-1]
+    assert (second["need_shipping_address"], second["is_flexible"]) == (True, True)
+    stale = harness.emulator.pay_invoice(MIA, MIA, old_invoice.message_id)
+    await harness.feed_pending()
+    answer = harness.emulator.pre_checkout_answers[stale["pre_checkout_query"]["id"]]
+    assert answer["ok"] is False
+    assert (await order_row(harness, 1)).delivery == "delivery"
