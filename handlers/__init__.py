@@ -14,6 +14,7 @@ def feature_routers() -> list[Router]:
         community,
         coupons,
         credit,
+        delivery,
         errors,
         groupbuy,
         groupbuy_wizard,
@@ -50,6 +51,7 @@ def feature_routers() -> list[Router]:
         community.router,
         ledger.router,
         product.router,
+        delivery.router,  # its address questions take plain text in private
         order.router,
         myorders.router,
         pickup.router,

@@ -167,6 +167,21 @@ COMMANDS: tuple[Command, ...] = (
         True,
         leaders_in_private=True,
     ),
+    Command("address", N_("Give the address to deliver an order to"), Role.MEMBER, True, False),
+    Command("ship", N_("Mark an order shipped with its tracking number"), Role.STAFF, True, False),
+    Command("delivered", N_("Mark a shipped order delivered"), Role.STAFF, True, False),
+    Command("to_ship", N_("Orders to ship, as a CSV file"), Role.STAFF, True, False),
+    Command(
+        "shipping_option_add",
+        N_("Add a shipping option: name | price | countries"),
+        Role.STAFF,
+        True,
+        False,
+    ),
+    Command("shipping_options", N_("Shipping options and their prices"), Role.STAFF, True, False),
+    Command(
+        "shipping_option_remove", N_("Stop offering a shipping option"), Role.STAFF, True, False
+    ),
     Command(
         "redeem",
         N_("Confirm a pickup by its code (核销)"),

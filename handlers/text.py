@@ -113,6 +113,20 @@ CAPTION_LIMIT = 1024  # characters of a photo caption, after entities parsing
 MESSAGE_LIMIT = 4096  # characters of a text message, after entities parsing
 
 
+def pages_of_lines(text_html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A long text of short lines (a list of commands) cut between lines into messages that
+    each fit Telegram's limit."""
+    pages: list[str] = []
+    current: list[str] = []
+    for line in text_html.split("\n"):
+        if current and visible_length("\n".join([*current, line])) > limit:
+            pages.append("\n".join(current))
+            current = []
+        current.append(line)
+    pages.append("\n".join(current))
+    return pages
+
+
 def visible_length(text_html: str) -> int:
     """How long Telegram counts an HTML text against its limits: tags parsed, entities decoded,
     in UTF-16 code units (never shorter than the characters, so a text that fits, fits)."""

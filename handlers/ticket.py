@@ -63,14 +63,14 @@ from services.ticket import (
     ticket_queue,
     ticket_role,
 )
+from services.validation import number
 
 router = Router(name="ticket")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
 
 def _number(word: str) -> int | None:
-    word = word.lstrip("#")
-    return int(word[:18]) if word.isdigit() else None
+    return number(word)
 
 
 async def _tell_handlers(

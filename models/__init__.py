@@ -5,6 +5,7 @@ from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, Market
 from models.community import Community, CommunityMember
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
+from models.delivery import ShippingOption
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
@@ -97,6 +98,7 @@ __all__ = [
     "ReferralInviteLink",
     "Review",
     "Reward",
+    "ShippingOption",
     "StaffGrant",
     "StarRefund",
     "Suggestion",

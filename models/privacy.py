@@ -50,6 +50,8 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "pickup_keeper.added_by",
         "pickup_point.created_by",
         "orders.picked_up_by",
+        "orders.shipped_by",
+        "shipping_option.created_by",
         "ledger_transaction.actor_id",
         "order_event.actor_id",
         "orders.leader_id",
@@ -127,4 +129,8 @@ FREE_TEXTS: tuple[FreeText, ...] = (
     FreeText("nps_survey", "comment", "member_id", "answered_at", "nps_comment", 365),
     FreeText("ticket", "description", "member_id", "opened_at", "ticket_text", 365),
     FreeText("ticket_message", "text", "author_id", "created_at", "ticket_message", 365),
+    # a delivered order's address: kept while it travels, erased after its days from shipping
+    FreeText("orders", "ship_name", "member_id", "shipped_at", "delivery_address", 90),
+    FreeText("orders", "ship_phone", "member_id", "shipped_at", "delivery_address", 90),
+    FreeText("orders", "ship_address", "member_id", "shipped_at", "delivery_address", 90),
 )
