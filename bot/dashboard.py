@@ -179,6 +179,7 @@ class Dashboard:
                 chat_id=None,
                 action=SIGN_IN_ACTION,
                 allowed=allowed,
+                now=self.now(),
                 detail=via,
             )
             await session.commit()
@@ -291,6 +292,7 @@ class Dashboard:
                     chat_id=None,
                     action=REDEEM_ACTION,
                     allowed=refused is None,
+                    now=self.now(),
                     detail=(
                         f"order #{redeemed.order.id} (mini app)"
                         if redeemed
@@ -772,6 +774,7 @@ class Dashboard:
                 chat_id=None,
                 action=EXPORT_ACTION,
                 allowed=True,
+                now=self.now(),
                 required_role="leader",
                 detail=f"{name} {span} groups={scope}" + (f" q={search}" if search else ""),
             )
@@ -806,6 +809,7 @@ class Dashboard:
                 chat_id=None,
                 action=EXPORT_ACTION,
                 allowed=True,
+                now=self.now(),
                 required_role="leader",
                 detail=f"statement {span} leader={target.id}",
             )

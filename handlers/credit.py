@@ -277,6 +277,7 @@ async def suspend_button(
             chat_id=community_id,
             action="leader.suspended",
             allowed=True,
+            now=clock(),
             required_role="staff",
             detail=f"{leader.id}: {reason}",
         )
@@ -387,6 +388,7 @@ async def leader_limit_command(
         chat_id=message.chat.id,
         action="leader.limit",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"{leader.id}: {detail}",
     )

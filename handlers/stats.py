@@ -115,6 +115,7 @@ async def private_stats(
         chat_id=message.chat.id,
         action=ACTION,
         allowed=allowed,
+        now=clock(),
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:
@@ -155,6 +156,7 @@ async def dashboard_link(
         chat_id=message.chat.id,
         action="dashboard.link",
         allowed=allowed,
+        now=clock(),
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:
