@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from bot import dashboard_html as html
 from bot.app import Runtime
@@ -118,6 +118,16 @@ class View:
     def params(self, **extra: str) -> dict[str, str]:
         base = {"period": self.period_text, "community": self.community}
         return {k: v for k, v in {**base, **extra}.items() if v}
+
+
+def _share(count: int, total: int, locale: str) -> str:
+    """A count with its share of the total as the reader's language writes it: "3 (60%)" in
+    English, "3（60%）" in Chinese."""
+    # Translators: a count and its share of the total, like 3 (60%)
+    return _("{count} ({share})").format(
+        count=format_decimal(count, locale=locale),
+        share=format_percent(Decimal(count) / total, locale=locale),
+    )
 
 
 def _card(line: str) -> str:
@@ -479,7 +489,11 @@ class Dashboard:
     async def _report(self, view: View) -> StatsReport:
         async with self.reads() as session:
             return await stats_report(
-                session, period=view.period, timezone=view.zone.key, scope=view.scope
+                session,
+                period=view.period,
+                timezone=view.zone.key,
+                scope=view.scope,
+                default_currency=self.settings.tier_currency,
             )
 
     async def overview(self, _request: web.Request, view: View) -> tuple[str, str]:
@@ -487,7 +501,9 @@ class Dashboard:
         figures = report.overall
         cards = "".join(
             _card(line)
-            for _key, line in detailed(figures, view.locale, whole_brand=view.scope is None)
+            for _key, line in detailed(
+                figures, view.locale, whole_brand=view.scope is None, currency=report.currency
+            )
         )
         currency = report.currency or ""
         days = html.columns_svg(
@@ -635,7 +651,7 @@ class Dashboard:
                         (
                             f"{o[7]}. {o[8]}",
                             int(str(o[9])),
-                            f"{o[9]} ({format_decimal(Decimal(int(str(o[9])) * 100) / total, '#,##0', locale=view.locale)}%)",  # noqa: E501
+                            _share(int(str(o[9])), total, view.locale),
                         )
                         for o in options
                     ],

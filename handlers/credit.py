@@ -66,7 +66,10 @@ class CreditCallback(CallbackData, prefix="crd"):
 
 
 def _name(member: MemberView) -> str:
-    return f"<b>{esc(member.display_name)}</b> (<code>{member.id}</code>)"
+    """The member's name and id, as the reader's language writes them: "Bob (102)", "Bob（102）"."""
+    return _("{name} ({id})").format(
+        name=f"<b>{esc(member.display_name)}</b>", id=f"<code>{member.id}</code>"
+    )
 
 
 async def _named(

@@ -88,7 +88,10 @@ STAFF_WELCOME = N_("You are now brand staff. Send /help to see the staff command
 
 
 def _name(member: MemberView) -> str:
-    return f"<b>{esc(member.display_name)}</b> (<code>{member.id}</code>)"
+    """The member's name and id, as the reader's language writes them: "Bob (102)", "Bob（102）"."""
+    return _("{name} ({id})").format(
+        name=f"<b>{esc(member.display_name)}</b>", id=f"<code>{member.id}</code>"
+    )
 
 
 async def _target(
