@@ -315,6 +315,8 @@ async def _export_statements(
 
 async def _audit_statements(settings: Settings, leader_ids: list[int], span: str) -> None:
     """Statements are personal: the operator's export is in the audit log like the others."""
+    from datetime import UTC, datetime
+
     from bot.db import create_engine, create_session_factory
     from services.audit import record_action
 
@@ -328,6 +330,7 @@ async def _audit_statements(settings: Settings, leader_ids: list[int], span: str
                     chat_id=None,
                     action="statement.export",
                     allowed=True,
+                    now=datetime.now(UTC),
                     detail=f"statement {span} leader={leader_id}",
                 )
     finally:
@@ -365,6 +368,7 @@ async def _privacy(settings: Settings, action: str, user_id: int, out: Path, yes
                     chat_id=None,
                     action="privacy.export",
                     allowed=True,
+                    now=now,
                     detail=f"member {user_id} (operator, command line)",
                 )
                 document = json.dumps(data.document(), ensure_ascii=False, indent=2, sort_keys=True)

@@ -367,7 +367,12 @@ def build_runtime(
         strict=settings.strict_transactions,
     )
     cards = CardRefresher(
-        sessions=sessions, bot=bot, i18n=i18n, clock=clock, interval=settings.card_edit_seconds
+        sessions=sessions,
+        bot=bot,
+        i18n=i18n,
+        clock=clock,
+        interval=settings.card_edit_seconds,
+        default_zone=settings.default_timezone,
     )
     closer = GroupBuyCloser(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers.views.groupbuy import edit_card
 from services.community import get_community
 from services.groupbuy import claim_card_edit, get_groupbuy, posts
+from services.zones import group_zone
 
 log = logging.getLogger(__name__)
 
@@ -37,12 +38,14 @@ class CardRefresher:
         i18n: I18n,
         clock: Callable[[], datetime],
         interval: float,
+        default_zone: str,
     ) -> None:
         self.sessions = sessions
         self.bot = bot
         self.i18n = i18n
         self.clock = clock
         self.interval = interval
+        self.default_zone = default_zone  # the brand's zone, for a card in an unknown group
         self._pending: dict[int, asyncio.Task[None]] = {}
         self._dirty: set[int] = set()
 
@@ -112,7 +115,7 @@ class CardRefresher:
                     continue
                 community = await get_community(session, post.chat_id)
                 locale = community.locale if community else self.i18n.default_locale
-                zone = community.timezone if community else "UTC"
+                zone = group_zone(community.timezone if community else None, self.default_zone)
                 with self.i18n.use_locale(locale):
                     edit = edit_card(
                         gb,

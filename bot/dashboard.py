@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from bot import dashboard_html as html
 from bot.app import Runtime
@@ -155,6 +155,16 @@ class View:
         return {k: v for k, v in {**base, **extra}.items() if v}
 
 
+def _share(count: int, total: int, locale: str) -> str:
+    """A count with its share of the total as the reader's language writes it: "3 (60%)" in
+    English, "3（60%）" in Chinese."""
+    # Translators: a count and its share of the total, like 3 (60%)
+    return _("{count} ({share})").format(
+        count=format_decimal(count, locale=locale),
+        share=format_percent(Decimal(count) / total, locale=locale),
+    )
+
+
 def _card(line: str) -> str:
     """One metric line of /stats (bullet, name, value, definition) as a dashboard card."""
     return f'<div class="card">{line.removeprefix("• ").replace(chr(10), "<br>")}</div>'
@@ -198,6 +208,7 @@ class Dashboard:
                 chat_id=None,
                 action=SIGN_IN_ACTION,
                 allowed=True,
+                now=self.now(),
                 detail=via,
             )
             await session.commit()
@@ -232,6 +243,7 @@ class Dashboard:
                 chat_id=None,
                 action=action,
                 allowed=allowed,
+                now=self.now(),
                 detail=detail,
             )
             await session.commit()
@@ -379,6 +391,7 @@ class Dashboard:
                     chat_id=None,
                     action=REDEEM_ACTION,
                     allowed=refused is None,
+                    now=self.now(),
                     detail=(
                         f"order #{redeemed.order.id} (mini app)"
                         if redeemed
@@ -428,6 +441,7 @@ class Dashboard:
                             chat_id=None,
                             action=SIGN_OUT_ACTION,
                             allowed=True,
+                            now=self.now(),
                             detail="everywhere" if form.get("everywhere") else "this browser",
                         )
                     await session.commit()
@@ -498,6 +512,7 @@ class Dashboard:
                     chat_id=None,
                     action=SIGN_OUT_ACTION,
                     allowed=True,
+                    now=self.now(),
                     required_role="staff",
                     detail=f"member {target.id}: {ended}",
                 )
@@ -671,6 +686,7 @@ class Dashboard:
                 timezone=view.zone.key,
                 scope=view.scope,
                 now=self.now(),
+                default_currency=self.settings.tier_currency,
             )
 
     async def overview(self, _request: web.Request, view: View) -> tuple[str, str]:
@@ -678,7 +694,9 @@ class Dashboard:
         figures = report.overall
         cards = "".join(
             _card(line)
-            for _key, line in detailed(figures, view.locale, whole_brand=view.scope is None)
+            for _key, line in detailed(
+                figures, view.locale, whole_brand=view.scope is None, currency=report.currency
+            )
         )
         currency = report.currency or ""
         days = html.columns_svg(
@@ -826,7 +844,7 @@ class Dashboard:
                         (
                             f"{o[7]}. {o[8]}",
                             int(str(o[9])),
-                            f"{o[9]} ({format_decimal(Decimal(int(str(o[9])) * 100) / total, '#,##0', locale=view.locale)}%)",  # noqa: E501
+                            _share(int(str(o[9])), total, view.locale),
                         )
                         for o in options
                     ],
@@ -1014,6 +1032,7 @@ class Dashboard:
                 chat_id=None,
                 action=EXPORT_ACTION,
                 allowed=True,
+                now=self.now(),
                 required_role="leader",
                 detail=f"{name} {span} groups={scope}" + (f" q={search}" if search else ""),
             )
@@ -1048,6 +1067,7 @@ class Dashboard:
                 chat_id=None,
                 action=EXPORT_ACTION,
                 allowed=True,
+                now=self.now(),
                 required_role="leader",
                 detail=f"statement {span} leader={target.id}",
             )

@@ -71,7 +71,7 @@ from services.content import TEXT
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
 from services.pacing import PacingRules
-from services.parsing import Unreadable, parse_moment
+from services.parsing import Unreadable, parse_moment, zone_label
 from services.role import Role
 from services.tiers import list_tiers
 from services.validation import number
@@ -379,13 +379,15 @@ async def _ask_step(target: Target, step: str, data: dict[str, Any]) -> None:
         args = (data["session"], data["member"], data["settings"], data["clock"])
         await _summary(chat_id, data["bot"], state, *args)
         return
+    if step == "schedule":
+        await _ask_schedule(target, state, zone=_zone(data["member"], data["settings"]))
+        return
     ask = {
         "text": _ask_text,
         "photo": _ask_photo,
         "button": _ask_button,
         "targets": _ask_targets,
         "tag": _ask_tag,
-        "schedule": _ask_schedule,
         "override": _ask_override,
     }[step]
     await ask(target, state)
@@ -553,6 +555,8 @@ async def got_targets(
     callback_data: BroadcastWizardCallback,
     state: FSMContext,
     session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
 ) -> None:
     """Step 5: the schedule (or the tag first)."""
     await query.answer()
@@ -594,7 +598,7 @@ async def got_targets(
         )
         return
     await state.update_data(targets=targets)
-    await _ask_schedule(query.message, state)
+    await _ask_schedule(query.message, state, zone=_zone(member, settings))
 
 
 COMMUNITY_PICKER = "bw_community"  # the pages of the wizard's community picker
@@ -650,7 +654,9 @@ async def stale_community_page(query: CallbackQuery) -> None:
 
 
 @router.message(NewBroadcast.tag, F.text)
-async def got_tag(message: Message, state: FSMContext) -> None:
+async def got_tag(
+    message: Message, state: FSMContext, member: MemberView, settings: BroadcastSettings
+) -> None:
     """Step 5 (by tag): the schedule."""
     try:
         targets = outbox.parse_targets(f"{TARGET_TAG}:{(message.text or '').strip().lstrip('#')}")
@@ -658,7 +664,7 @@ async def got_tag(message: Message, state: FSMContext) -> None:
         await message.answer(_error("tag"))
         return
     await state.update_data(targets=targets)
-    await _ask_schedule(message, state)
+    await _ask_schedule(message, state, zone=_zone(member, settings))
 
 
 async def _ask_tag(target: Target, state: FSMContext) -> None:
@@ -667,9 +673,13 @@ async def _ask_tag(target: Target, state: FSMContext) -> None:
     )
 
 
-async def _ask_schedule(target: Target, state: FSMContext) -> None:
+async def _ask_schedule(target: Target, state: FSMContext, *, zone: str) -> None:
+    """The schedule question, naming the zone a typed time is read in (the staff member's
+    pick, else the brand's)."""
     await target.answer(
-        _("When? Tap Now, or send a time like 2026-12-01 10:00 (your time zone)."),
+        _("When? Tap Now, or send a time like 2026-12-01 10:00 (your time zone, {zone}).").format(
+            zone=esc(zone_label(zone))
+        ),
         reply_markup=await _keyboard(state, "schedule", [[_wizard_button(_("Now"), "now")]]),
     )
 
@@ -710,7 +720,7 @@ async def schedule_at(
             unreadable_text("when", exc.part)
             + "\n"
             + _("Send a time like 2026-12-01 10:00 (your time zone, {zone}), or tap Now.").format(
-                zone=esc(zone)
+                zone=esc(zone_label(zone))
             )
         )
         return
@@ -897,6 +907,7 @@ async def confirm(
     query: CallbackQuery,
     state: FSMContext,
     session: AsyncSession,
+    clock: Clock,
     member: MemberView,
     settings: BroadcastSettings,
     broadcaster: Waker,
@@ -904,7 +915,7 @@ async def confirm(
     """Creates the broadcast."""
     await query.answer()
     if query.message is not None and isinstance(query.message, Message):
-        await _create(query.message, state, session, member, settings, broadcaster)
+        await _create(query.message, state, session, member, settings, broadcaster, now=clock())
 
 
 async def _create(
@@ -914,6 +925,8 @@ async def _create(
     member: MemberView,
     settings: BroadcastSettings,
     broadcaster: Waker,
+    *,
+    now: datetime,
 ) -> None:
     data = await state.get_data()
     draft = _draft(data, member, settings)
@@ -939,6 +952,7 @@ async def _create(
         chat_id=member.id,
         action="broadcast.override" if override else "broadcast.schedule",
         allowed=True,
+        now=now,
         required_role="staff",
         detail=f"#{broadcast_id} {draft.targets}"
         + (f" findings={findings} reason={override}" if override else ""),
@@ -1193,6 +1207,7 @@ async def control_button(
         chat_id=member.id,
         action=f"broadcast.{callback_data.action}",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"#{callback_data.broadcast_id}",
     )

@@ -205,6 +205,7 @@ async def handover_button(
         chat_id=query.message.chat.id if query.message else None,
         action="cash.handover.confirm" if confirm else "cash.handover.refuse",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"hand-over {decided.id} of {decided.holder_id}: {decided.amount} "
         f"{decided.currency} {decided.status}",

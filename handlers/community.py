@@ -267,7 +267,7 @@ async def _apply(session: AsyncSession, community: CommunityView, field: str, va
 
 
 async def _audit_change(
-    session: AsyncSession, actor_id: int, community_id: int, field: str, value: str
+    session: AsyncSession, actor_id: int, community_id: int, field: str, value: str, now: datetime
 ) -> None:
     await record_action(
         session,
@@ -275,6 +275,7 @@ async def _audit_change(
         chat_id=community_id,
         action="community.settings.changed",
         allowed=True,
+        now=now,
         required_role=Role.LEADER.name.lower(),
         detail=f"{field}={value}",
     )
@@ -287,6 +288,7 @@ async def settings_command(
     i18n: I18n,
     session: AsyncSession,
     community: CommunityView,
+    clock: Clock,
 ) -> None:
     """Shows the settings card, or changes the setting given as arguments."""
     args = (command.args or "").split(maxsplit=1)
@@ -319,7 +321,12 @@ async def settings_command(
         await message.reply(_("The member day is a day of the month from 1 to 28, or 0 for none."))
         return
     await _audit_change(
-        session, message.from_user.id if message.from_user else 0, community.id, field, value
+        session,
+        message.from_user.id if message.from_user else 0,
+        community.id,
+        field,
+        value,
+        clock(),
     )
     updated = await get_community(session, community.id) or community
     with i18n.use_locale(updated.locale):
@@ -336,6 +343,7 @@ async def settings_button(
     i18n: I18n,
     session: AsyncSession,
     community: CommunityView,
+    clock: Clock,
 ) -> None:
     """Applies the tapped language or time zone and refreshes the card in place."""
     try:
@@ -344,7 +352,12 @@ async def settings_button(
         await query.answer(_("That option is not available."), show_alert=True)
         return
     await _audit_change(
-        session, query.from_user.id, community.id, callback_data.field, callback_data.value
+        session,
+        query.from_user.id,
+        community.id,
+        callback_data.field,
+        callback_data.value,
+        clock(),
     )
     updated = await get_community(session, community.id) or community
     with i18n.use_locale(updated.locale):

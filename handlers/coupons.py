@@ -45,6 +45,7 @@ from services.parsing import parse_amount
 from services.role import Role, is_staff
 from services.tiers import list_tiers
 from services.validation import number
+from services.zones import private_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="coupons")
@@ -87,8 +88,9 @@ def coupon_error(exc: CouponError, template: TemplateView | None, locale: str) -
     return text.format(detail=detail)
 
 
-def describe(template: TemplateView, locale: str, timezone: str = "UTC") -> str:
-    """What the coupon takes off, as a member reads it."""
+def describe(template: TemplateView, locale: str, *, zone: str, reader: str | None) -> str:
+    """What the coupon takes off, as a member reads it; its expiry on the clock of `zone`,
+    named when that is not the reader's own (`reader`: the zone the reader picked, if any)."""
     if template.kind == COUPON_PERCENT:
         # Translators: {zhe} may stand for {percent} (the share paid: 98 for 2% off, as in 98折)
         off = _("{percent} off").format(**discount_figures(template.value, locale))
@@ -104,11 +106,7 @@ def describe(template: TemplateView, locale: str, timezone: str = "UTC") -> str:
             )
         )
     if template.expires_at is not None:
-        parts.append(
-            _("until {date}").format(
-                date=template.expires_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d")
-            )
-        )
+        parts.append(_("until {date}").format(date=show(template.expires_at, zone, reader=reader)))
     return ", ".join(parts)
 
 
@@ -164,9 +162,9 @@ async def coupon_new(
         days = number(days_text, prefix="") or -1  # above MAX_DAYS: refused below
         if not 0 < days <= MAX_DAYS:
             raise ValueError("days")
-        expires_at = (
-            _end_of_day(now, days, settings.default_timezone) if "days" in options else None
-        )
+        # the last day ends at midnight on the clock of the staff member who creates it
+        zone = staff_zone(member.timezone, settings.default_timezone)
+        expires_at = _end_of_day(now, days, zone) if "days" in options else None
         limit_text = options.get("limit", "1")
         limit = number(limit_text, prefix="") or 0
         if limit >= 10**5:  # five digits at most, as the usage says
@@ -196,7 +194,13 @@ async def coupon_new(
         _(
             "Coupon {code} created: {description}. Give it with /coupon_grant {code} @member."
         ).format(
-            code=template.code, description=describe(template, locale, settings.default_timezone)
+            code=template.code,
+            description=describe(
+                template,
+                locale,
+                zone=staff_zone(member.timezone, settings.default_timezone),
+                reader=member.timezone,
+            ),
         )
     )
 
@@ -267,12 +271,17 @@ async def coupon_grant(
         )
     )
     if target.started:
+        zone = await private_zone(
+            session, member_id=target.id, own=target.timezone, default=settings.default_timezone
+        )
         with i18n.use_locale(target.locale):
             notifier.send(
                 target.id,
                 _("You received coupon {code}: {description}. See /coupons.").format(
                     code=template.code,
-                    description=describe(template, target.locale, settings.default_timezone),
+                    description=describe(
+                        template, target.locale, zone=zone, reader=target.timezone
+                    ),
                 ),
             )
 
@@ -283,6 +292,9 @@ async def coupons_page(
     """A page of the member's coupons (staff: and every template on the first page), with the
     pages' Back / More and ⬅️ Back to the main menu (/coupons, and 🎟 Coupons in the menu)."""
     locale = member.locale
+    zone = await private_zone(
+        session, member_id=member.id, own=member.timezone, default=settings.default_timezone
+    )
     page = await coupon_page(session, member_id=member.id, now=now, limit=PAGE_SIZE, offset=offset)
     lines = [_("<b>Your coupons</b>")]
     if page.total:
@@ -290,7 +302,7 @@ async def coupons_page(
         lines += [
             _("🎟 {code}: {description}").format(
                 code=c.template.code,
-                description=describe(c.template, locale, settings.default_timezone),
+                description=describe(c.template, locale, zone=zone, reader=member.timezone),
             )
             for c in page.items
         ]
@@ -308,7 +320,7 @@ async def coupons_page(
 
 
 async def templates_page(
-    session: AsyncSession, locale: str, settings: HandlerSettings, offset: int
+    session: AsyncSession, member: MemberView, locale: str, settings: HandlerSettings, offset: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A page of the coupon templates with how many were given and used, their count, Back /
     More."""
@@ -316,13 +328,14 @@ async def templates_page(
     if not page.total:
         return _("No coupon templates yet. Create one with /coupon_new."), None
     tiers = {t.rank: t for t in await list_tiers(session)}
+    zone = staff_zone(member.timezone, settings.default_timezone)
     lines = [_("<b>Coupon templates</b> ({counter})").format(counter=page_counter(page))]
     for template, given, used in page.items:
         tier = tiers.get(template.min_rank)
         lines.append(
             _("{code}: {description}; given {given}, used {used}").format(
                 code=template.code,
-                description=describe(template, locale, settings.default_timezone),
+                description=describe(template, locale, zone=zone, reader=member.timezone),
                 given=given,
                 used=used,
             )
@@ -334,10 +347,14 @@ async def templates_page(
 
 @router.message(Command("coupon_templates"), PRIVATE, RoleFilter(Role.STAFF, "coupons.list"))
 async def coupon_templates(
-    message: Message, session: AsyncSession, settings: HandlerSettings, locale: str
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
 ) -> None:
     """Every coupon template with how many were given out and used, a page at a time."""
-    text, markup = await templates_page(session, locale, settings, 0)
+    text, markup = await templates_page(session, member, locale, settings, 0)
     await message.answer(text, reply_markup=markup)
 
 
@@ -348,11 +365,12 @@ async def coupon_templates_more(
     query: CallbackQuery,
     callback_data: PageCallback,
     session: AsyncSession,
+    member: MemberView,
     settings: HandlerSettings,
     locale: str,
 ) -> None:
     """Back or More under /coupon_templates."""
-    text, markup = await templates_page(session, locale, settings, callback_data.offset)
+    text, markup = await templates_page(session, member, locale, settings, callback_data.offset)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=markup)

@@ -68,7 +68,10 @@ class CreditCallback(CallbackData, prefix="crd"):
 
 
 def _name(member: MemberView) -> str:
-    return f"<b>{esc(member.display_name)}</b> (<code>{member.id}</code>)"
+    """The member's name and id, as the reader's language writes them: "Bob (102)", "Bob（102）"."""
+    return _("{name} ({id})").format(
+        name=f"<b>{esc(member.display_name)}</b>", id=f"<code>{member.id}</code>"
+    )
 
 
 async def _named(
@@ -295,6 +298,7 @@ async def suspend_button(
             chat_id=community_id,
             action="leader.suspended",
             allowed=True,
+            now=clock(),
             required_role="staff",
             detail=f"{leader.id}: {reason}",
         )
@@ -405,6 +409,7 @@ async def leader_limit_command(
         chat_id=message.chat.id,
         action="leader.limit",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"{leader.id}: {detail}",
     )

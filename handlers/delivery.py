@@ -413,6 +413,7 @@ async def option_add(
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+    clock: Callable[[], datetime],
 ) -> None:
     """Adds a shipping option: /shipping_option_add Name | price currency | countries."""
     parts = [part.strip() for part in (command.args or "").split("|")]
@@ -435,6 +436,7 @@ async def option_add(
             currency=currency,
             countries=countries,
             actor_id=member.id,
+            now=clock(),
         )
     except InvalidAmount as exc:
         await message.answer(amount_error(exc.reason))
@@ -470,7 +472,11 @@ async def options_list(message: Message, session: AsyncSession, locale: str) -> 
     Command("shipping_option_remove"), PRIVATE, RoleFilter(Role.STAFF, "delivery.option_remove")
 )
 async def option_remove(
-    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Callable[[], datetime],
 ) -> None:
     """Stops offering a shipping option: /shipping_option_remove ID."""
     option_id = number(command.args or "")
@@ -478,7 +484,9 @@ async def option_remove(
         await message.answer(_("Send /shipping_option_remove ID (see /shipping_options)."))
         return
     try:
-        option = await remove_shipping_option(session, option_id=option_id, actor_id=member.id)
+        option = await remove_shipping_option(
+            session, option_id=option_id, actor_id=member.id, now=clock()
+        )
     except DeliveryError as exc:
         await message.answer(refusal(exc))
         return

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -159,6 +161,7 @@ class RoleFilter(Filter):
         settings: HandlerSettings,
         member: MemberView | None = None,
         community: CommunityView | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),  # the app's domain clock
     ) -> bool | dict[str, Role]:
         if member is None:
             return False
@@ -169,6 +172,7 @@ class RoleFilter(Filter):
                 chat_id=event.chat.id if isinstance(event, Message) else None,
                 action=self.action,
                 allowed=False,
+                now=clock(),
                 required_role=self.role.name.lower(),
                 detail="sent as a chat",
             )
@@ -190,6 +194,7 @@ class RoleFilter(Filter):
             chat_id=chat.id if chat else None,
             action=self.action,
             allowed=allowed,
+            now=clock(),
             required_role=self.role.name.lower(),
         )
         if allowed:

@@ -90,7 +90,7 @@ from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role
 from services.tiers import list_tiers
 from services.validation import number
-from services.zones import private_zone, staff_zone
+from services.zones import group_zone, member_zone, private_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
@@ -214,13 +214,19 @@ def _int(options: dict[str, str], key: str, default: int) -> int:
 
 
 async def post_cards(
-    bot: Bot, i18n: I18n, session: AsyncSession, gb: GroupBuyView, now: datetime
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    gb: GroupBuyView,
+    now: datetime,
+    *,
+    default_zone: str,
 ) -> None:
-    """Post the card in every group of the group-buy, each in the group's language."""
+    """Post the card in every group of the group-buy, each in the group's language and zone."""
     for post in await posts(session, gb.id):
         community = await get_community(session, post.chat_id)
         locale = community.locale if community else i18n.default_locale
-        zone = community.timezone if community else "UTC"
+        zone = group_zone(community.timezone if community else None, default_zone)
         with i18n.use_locale(locale):
             card = post_card(gb, post.chat_id, locale, zone, now)
             try:
@@ -272,6 +278,7 @@ async def open_and_post(
     chat_ids: list[int],
     commission_bps: int,
     now: datetime,
+    default_zone: str,
 ) -> GroupBuyView:
     """Opens the group-buy, posts its card in every chat and schedules its deadline.
 
@@ -296,7 +303,7 @@ async def open_and_post(
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
     )
-    await post_cards(bot, i18n, session, gb, now)
+    await post_cards(bot, i18n, session, gb, now, default_zone=default_zone)
     closer.schedule(gb.id, gb.deadline)
     return gb
 
@@ -359,6 +366,7 @@ async def _open(
             chat_ids=chat_ids,
             commission_bps=commission_bps,
             now=now,
+            default_zone=settings.default_timezone,
         )
     except GroupBuyError as exc:
         await message.reply(open_error_text(exc) or _(USAGE))
@@ -545,7 +553,9 @@ async def join_button(
     except GroupBuyError as exc:
         with i18n.use_locale(member.locale):  # an answer to a tap is the member's alone
             if exc.reason == "vip_only":
-                refusal = await _vip_refusal(session, callback_data.groupbuy_id, query)
+                refusal = await _vip_refusal(
+                    session, callback_data.groupbuy_id, query, member, settings.default_timezone
+                )
                 await query.answer(refusal)
                 return
             await query.answer(refusal_text(exc), show_alert=True)
@@ -647,17 +657,26 @@ async def _prepay(
         log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 
 
-async def _vip_refusal(session: AsyncSession, groupbuy_id: int, query: CallbackQuery) -> str:
-    """Why a member cannot join yet: the VIP window, ending at a time in the group's zone."""
+async def _vip_refusal(
+    session: AsyncSession,
+    groupbuy_id: int,
+    query: CallbackQuery,
+    member: MemberView,
+    default_zone: str,
+) -> str:
+    """Why a member cannot join yet: the VIP window, ending at a time in the group's zone
+    (named when the member reads another zone)."""
     gb = await get_groupbuy(session, groupbuy_id)
     chat_id = query.message.chat.id if query.message else 0
     community = await get_community(session, chat_id)
-    zone = ZoneInfo(community.timezone if community else "UTC")
+    group = community.timezone if community else None
+    zone = group_zone(group, default_zone)
     until = gb.vip_until if gb and gb.vip_until else datetime.now(UTC)
+    reader = member_zone(member.timezone, group, default_zone)
     return _(
         "Early access is for VIP members until {time}; everyone can join after that. "
         "See /me for your tier."
-    ).format(time=until.astimezone(zone).strftime("%H:%M"))
+    ).format(time=show(until, zone, reader=reader, pattern="%H:%M"))
 
 
 @router.callback_query(GroupBuyCallback.filter(F.action == "details"))

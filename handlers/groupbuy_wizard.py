@@ -658,7 +658,7 @@ async def confirm_button(
         if drop
         else RoleFilter(Role.LEADER, "groupbuy.open")
     )
-    if not await check(query, bot, session, settings, member, community):
+    if not await check(query, bot, session, settings, member, community, clock):
         return
     await query.answer()
     await drop_buttons(bot, query)
@@ -689,6 +689,7 @@ async def confirm_button(
             chat_ids=chat_ids,
             commission_bps=0 if drop else settings.leader_commission_bps,  # drops earn none
             now=turn.now,
+            default_zone=settings.default_timezone,
         )
     except GroupBuyError as exc:
         reason = open_error_text(exc) or ""

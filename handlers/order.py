@@ -38,6 +38,7 @@ from handlers.text import (
     CommitHook,
     HandlerSettings,
     RefundWaker,
+    default_locale,
     esc,
     esc_name,
     format_money,
@@ -249,7 +250,12 @@ async def buy(
         await message.reply(
             _(
                 "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
-            ).format(id=order.id, title=esc_name(order.title), quantity=order.quantity, total=total)
+            ).format(
+                id=order.id,
+                title=esc_name(order.in_language(locale, default_locale()).title),
+                quantity=order.quantity,
+                total=total,
+            )
             + discount
             + ("\n" + held if held else ""),
             reply_markup=offer,

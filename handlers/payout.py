@@ -266,6 +266,7 @@ async def payout_button(
         chat_id=query.message.chat.id if query.message else None,
         action="payout.pay" if approve else "payout.refuse",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"payout {decided.id} of {decided.member_id}: {decided.amount} "
         f"{decided.currency} {decided.status}, netted {decided.netted}",

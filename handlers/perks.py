@@ -97,7 +97,7 @@ from services.tiers import (
     standing,
 )
 from services.validation import number
-from services.zones import home_group_zones, member_zone
+from services.zones import home_group_zones, member_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="perks")
@@ -1014,14 +1014,14 @@ async def redeem_button(
 
 
 async def fulfil_page(
-    session: AsyncSession, settings: HandlerSettings, offset: int
+    session: AsyncSession, member: MemberView, settings: HandlerSettings, offset: int
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """A page of the physical rewards to hand over, oldest first, with a button per task that
-    names the member."""
+    names the member; times in the zone the staff member picked (else the brand's)."""
     page = await open_fulfilments(session, limit=PAGE_SIZE, offset=offset)
     if not page.total:
         return _("No reward is waiting to be handed over."), None
-    zone = ZoneInfo(settings.default_timezone)
+    zone = staff_zone(member.timezone, settings.default_timezone)
     lines = [_("<b>Rewards to hand over</b> ({counter})").format(counter=page_counter(page))]
     builder = InlineKeyboardBuilder()
     for task in page.items:
@@ -1032,7 +1032,7 @@ async def fulfil_page(
                 id=task.id,
                 name=esc_name(name),
                 title=esc_name(task.title),
-                date=task.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                date=show(task.created_at, zone, reader=member.timezone),
             )
         )
         builder.button(
@@ -1047,10 +1047,14 @@ async def fulfil_page(
 
 @router.message(Command("fulfil"), PRIVATE, RoleFilter(Role.STAFF, "perks.fulfil"))
 async def fulfil_command(
-    message: Message, session: AsyncSession, settings: HandlerSettings, locale: str
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
 ) -> None:
     """The physical rewards members redeemed and wait for, with a Handed over button each."""
-    text, markup = await fulfil_page(session, settings, 0)
+    text, markup = await fulfil_page(session, member, settings, 0)
     await message.answer(text, reply_markup=markup)
 
 
@@ -1061,11 +1065,12 @@ async def fulfil_more(
     query: CallbackQuery,
     callback_data: PageCallback,
     session: AsyncSession,
+    member: MemberView,
     settings: HandlerSettings,
     locale: str,
 ) -> None:
     """Back or More under /fulfil."""
-    text, markup = await fulfil_page(session, settings, callback_data.offset)
+    text, markup = await fulfil_page(session, member, settings, callback_data.offset)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_text(text, reply_markup=markup)
@@ -1105,6 +1110,7 @@ async def handed_over_button(
         chat_id=query.message.chat.id if query.message else None,
         action="perks.handover.done",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"fulfilment {task.id} (redemption {task.redemption_id}) to {task.member_id}",
     )
@@ -1120,7 +1126,7 @@ async def handed_over_button(
             )
     after_commit.add(partial(query.answer, _("Marked handed over to {name}.").format(name=name)))
     if isinstance(query.message, Message):
-        text, markup = await fulfil_page(session, settings, 0)
+        text, markup = await fulfil_page(session, member, settings, 0)
         after_commit.add(partial(query.message.edit_text, text, reply_markup=markup))
 
 

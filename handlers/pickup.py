@@ -88,7 +88,13 @@ NOT_YOURS = N_(
 
 
 async def _allowed(
-    session: AsyncSession, settings: HandlerSettings, member: MemberView, gb_id: int, action: str
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    gb_id: int,
+    action: str,
+    *,
+    now: datetime,
 ) -> bool:
     """Whether the member may run this group-buy's pickup; audited either way."""
     allowed = await may_run_pickup(
@@ -100,6 +106,7 @@ async def _allowed(
         chat_id=member.id,
         action=action,
         allowed=allowed,
+        now=now,
         required_role=Role.LEADER.name.lower(),
         detail=f"group-buy #{gb_id}",
     )
@@ -111,6 +118,7 @@ async def sheet_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    clock: Callable[[], datetime],
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
@@ -126,6 +134,7 @@ async def sheet_command(
             chat_id=message.chat.id,
             action="pickup.sheet",
             allowed=allowed,
+            now=clock(),
             required_role=Role.LEADER.name.lower(),
             detail=" ".join(words)[:200],
         )
@@ -135,7 +144,7 @@ async def sheet_command(
             else refusal_text(Role.LEADER)
         )
         return
-    await show_sheet(message, session, settings, member, gb_id, locale)
+    await show_sheet(message, session, settings, member, gb_id, locale, now=clock())
 
 
 async def show_sheet(
@@ -145,10 +154,12 @@ async def show_sheet(
     member: MemberView,
     gb_id: int,
     locale: str,
+    *,
+    now: datetime,
 ) -> None:
     """Sends the first page of a formed group-buy's pickup sheet to its leader or staff (by
     /sheet, or by the group's "Open the pickup sheet" button); anyone else is refused."""
-    if not await _allowed(session, settings, member, gb_id, "pickup.sheet"):
+    if not await _allowed(session, settings, member, gb_id, "pickup.sheet", now=now):
         await message.answer(_(NOT_YOURS).format(id=gb_id))
         return
     sheet = await pickup_sheet(session, gb_id)
@@ -220,7 +231,7 @@ async def sheet_button(
     the sheet in place: the same orders stay on the same rows."""
     gb_id = callback_data.groupbuy_id
     action = callback_data.action
-    if not await _allowed(session, settings, member, gb_id, f"pickup.{action}"[:64]):
+    if not await _allowed(session, settings, member, gb_id, f"pickup.{action}"[:64], now=clock()):
         await query.answer(_(NOT_YOURS).format(id=gb_id), show_alert=True)
         return
     toast = None
@@ -242,13 +253,13 @@ async def sheet_button(
             await query.answer(_("There is no group-buy #{id}.").format(id=gb_id), show_alert=True)
             return
         for reminded in reminders.sent:
+            # the product and pickup texts in the member's language, when given
+            read = reminders.sheet.in_language(reminded.locale, i18n.default_locale)
             with i18n.use_locale(reminded.locale):
                 text = reminder_text(
                     reminded,
-                    reminders.sheet.title,
-                    " · ".join(
-                        p for p in (reminders.sheet.pickup_point, reminders.sheet.pickup_time) if p
-                    ),
+                    read.title,
+                    " · ".join(p for p in (read.pickup_point, read.pickup_time) if p),
                 )
             notifier.send(reminded.member_id, text)
         notifier.send(member.id, reminders_summary(reminders))
@@ -291,7 +302,14 @@ NOT_YOUR_POINT = N_(
 
 
 async def _audited(
-    session: AsyncSession, member: MemberView, chat_id: int, action: str, allowed: bool, detail: str
+    session: AsyncSession,
+    member: MemberView,
+    chat_id: int,
+    action: str,
+    allowed: bool,
+    detail: str,
+    *,
+    now: datetime,
 ) -> bool:
     await record_action(
         session,
@@ -299,6 +317,7 @@ async def _audited(
         chat_id=chat_id,
         action=action,
         allowed=allowed,
+        now=now,
         required_role=Role.LEADER.name.lower(),
         detail=detail[:200],
     )
@@ -318,6 +337,7 @@ async def _may_act(
     community: CommunityView | None,
     action: str,
     *,
+    now: datetime,
     keepers: bool = False,
 ) -> bool:
     """In private, who may use a pickup-point command at all: staff, a leader of a group now,
@@ -328,7 +348,7 @@ async def _may_act(
     allowed = await runs_pickups(session, member_id=member.id, owner_ids=settings.owner_ids)
     if not allowed and keepers:
         allowed = bool(await kept_points(session, member_id=member.id))
-    if not await _audited(session, member, message.chat.id, action, allowed, ""):
+    if not await _audited(session, member, message.chat.id, action, allowed, "", now=now):
         await message.answer(refusal_text(Role.LEADER))
     return allowed
 
@@ -339,12 +359,15 @@ async def point_add_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    clock: Callable[[], datetime],
     member: MemberView,
     settings: HandlerSettings,
     community: CommunityView | None = None,
 ) -> None:
     """Adds a pickup point to this group (in private: to the one group the leader leads)."""
-    if not await _may_act(message, session, member, settings, community, "pickup.point_add"):
+    if not await _may_act(
+        message, session, member, settings, community, "pickup.point_add", now=clock()
+    ):
         return
     group = community.id if community is not None else None
     if group is None:
@@ -357,7 +380,9 @@ async def point_add_command(
         session, community_id=group, member_id=member.id, owner_ids=settings.owner_ids
     )
     detail = (command.args or "")[:200]
-    if not await _audited(session, member, message.chat.id, "pickup.point_add", allowed, detail):
+    if not await _audited(
+        session, member, message.chat.id, "pickup.point_add", allowed, detail, now=clock()
+    ):
         await message.reply(refusal_text(Role.LEADER))
         return
     parts = [part.strip() for part in (command.args or "").split("|")]
@@ -386,6 +411,7 @@ async def point_add_command(
 async def points_command(
     message: Message,
     session: AsyncSession,
+    clock: Callable[[], datetime],
     member: MemberView,
     settings: HandlerSettings,
     community: CommunityView | None = None,
@@ -393,7 +419,7 @@ async def points_command(
     """Lists the pickup points: this group's in a group; in private the points the member
     keeps or leads (staff: every group's)."""
     if not await _may_act(
-        message, session, member, settings, community, "pickup.points", keepers=True
+        message, session, member, settings, community, "pickup.points", keepers=True, now=clock()
     ):
         return
     points: list[PointView]
@@ -428,6 +454,8 @@ async def _managed_point(
     settings: HandlerSettings,
     point_id: int | None,
     action: str,
+    *,
+    now: datetime,
 ) -> PointView | None:
     """The point the command names, when the member may manage it; else replies why not."""
     point = await get_point(session, point_id) if point_id is not None else None
@@ -437,7 +465,9 @@ async def _managed_point(
     allowed = await may_manage_points(
         session, community_id=point.community_id, member_id=member.id, owner_ids=settings.owner_ids
     )
-    if not await _audited(session, member, message.chat.id, action, allowed, f"point #{point.id}"):
+    if not await _audited(
+        session, member, message.chat.id, action, allowed, f"point #{point.id}", now=now
+    ):
         await message.reply(_(NOT_YOUR_POINT).format(id=point.id))
         return None
     return point
@@ -451,12 +481,15 @@ async def point_remove_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    clock: Callable[[], datetime],
     member: MemberView,
     settings: HandlerSettings,
     community: CommunityView | None = None,
 ) -> None:
     """Retires a pickup point: no longer offered; orders that chose it still name it."""
-    if not await _may_act(message, session, member, settings, community, "pickup.point_remove"):
+    if not await _may_act(
+        message, session, member, settings, community, "pickup.point_remove", now=clock()
+    ):
         return
     words = (command.args or "").split()
     point_id = _point_id(words[0]) if len(words) == 1 else None
@@ -464,7 +497,7 @@ async def point_remove_command(
         await message.reply(_("Tell me which point: /pickup_point_remove POINT, for example 3."))
         return
     point = await _managed_point(
-        message, session, member, settings, point_id, "pickup.point_remove"
+        message, session, member, settings, point_id, "pickup.point_remove", now=clock()
     )
     if point is None:
         return
@@ -484,6 +517,7 @@ async def keeper_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    clock: Callable[[], datetime],
     member: MemberView,
     settings: HandlerSettings,
     i18n: I18n,
@@ -492,7 +526,9 @@ async def keeper_command(
 ) -> None:
     """Names a keeper of a pickup point (/keeper_add @user POINT), or removes one; the keeper
     is told."""
-    if not await _may_act(message, session, member, settings, community, "pickup.keeper"):
+    if not await _may_act(
+        message, session, member, settings, community, "pickup.keeper", now=clock()
+    ):
         return
     words = (command.args or "").split()
     point_id = _point_id(words[1]) if len(words) == 2 else None
@@ -501,7 +537,7 @@ async def keeper_command(
         return
     adding = command.command == "keeper_add"
     action = "pickup.keeper_add" if adding else "pickup.keeper_remove"
-    point = await _managed_point(message, session, member, settings, point_id, action)
+    point = await _managed_point(message, session, member, settings, point_id, action, now=clock())
     if point is None:
         return
     try:
@@ -578,7 +614,7 @@ async def redeem_command(
     zone = member.timezone or settings.default_timezone
     if not code:
         if not await _may_act(
-            message, session, member, settings, None, "pickup.redeem", keepers=True
+            message, session, member, settings, None, "pickup.redeem", keepers=True, now=clock()
         ):
             return
         await message.answer(
@@ -594,11 +630,19 @@ async def redeem_command(
             session, code=code, actor_id=member.id, owner_ids=settings.owner_ids, now=clock()
         )
     except PickupError as exc:
-        await _audited(session, member, message.chat.id, "pickup.redeem", False, exc.reason)
+        await _audited(
+            session, member, message.chat.id, "pickup.redeem", False, exc.reason, now=clock()
+        )
         await message.answer(redeem_error_text(exc, zone))
         return
     await _audited(
-        session, member, message.chat.id, "pickup.redeem", True, f"order #{redeemed.order.id}"
+        session,
+        member,
+        message.chat.id,
+        "pickup.redeem",
+        True,
+        f"order #{redeemed.order.id}",
+        now=clock(),
     )
     buyer = await get_member(session, redeemed.order.member_id)
     if buyer is not None:
@@ -617,6 +661,7 @@ async def point_sheet_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    clock: Callable[[], datetime],
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
@@ -627,7 +672,14 @@ async def point_sheet_command(
     point_id = _point_id(words[0]) if len(words) == 1 else None
     if point_id is None:
         if not await _may_act(
-            message, session, member, settings, community, "pickup.point_sheet", keepers=True
+            message,
+            session,
+            member,
+            settings,
+            community,
+            "pickup.point_sheet",
+            keepers=True,
+            now=clock(),
         ):
             return
         await message.reply(_("Tell me which point: /point_sheet POINT, for example 3."))
@@ -644,7 +696,13 @@ async def point_sheet_command(
         owner_ids=settings.owner_ids,
     )
     if not await _audited(
-        session, member, message.chat.id, "pickup.point_sheet", allowed, f"point #{point_id}"
+        session,
+        member,
+        message.chat.id,
+        "pickup.point_sheet",
+        allowed,
+        f"point #{point_id}",
+        now=clock(),
     ):
         await message.reply(
             _(
@@ -669,13 +727,16 @@ async def gb_points_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
+    clock: Callable[[], datetime],
     member: MemberView,
     settings: HandlerSettings,
     community: CommunityView | None = None,
 ) -> None:
     """Chooses the pickup points a group-buy offers (a member picks one when several), or
     shows them: /gb_points GROUPBUY [POINT ...|all]."""
-    if not await _may_act(message, session, member, settings, community, "pickup.gb_points"):
+    if not await _may_act(
+        message, session, member, settings, community, "pickup.gb_points", now=clock()
+    ):
         return
     words = (command.args or "").split()
     gb_id = _point_id(words[0]) if words else None
@@ -684,7 +745,7 @@ async def gb_points_command(
     if gb_id is None or (not everything and None in points):
         await message.reply(_(GB_POINTS_USAGE))
         return
-    if not await _allowed(session, settings, member, gb_id, "pickup.gb_points"):
+    if not await _allowed(session, settings, member, gb_id, "pickup.gb_points", now=clock()):
         await message.reply(_(NOT_YOURS).format(id=gb_id))
         return
     if words[1:]:

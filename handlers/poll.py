@@ -415,6 +415,7 @@ async def poll_presale(
             chat_ids=list(poll.chat_ids),
             commission_bps=0,
             now=now,
+            default_zone=settings.default_timezone,
         )
     except GroupBuyError as exc:
         await message.answer(open_error_text(exc) or _(PRESALE_USAGE))

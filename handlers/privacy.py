@@ -107,6 +107,7 @@ async def mydata(message: Message, member: MemberView, session: AsyncSession, cl
         chat_id=message.chat.id,
         action="privacy.export",
         allowed=True,
+        now=clock(),
         detail=f"member {member.id}",
     )
     document = json.dumps(data.document(), ensure_ascii=False, indent=2, sort_keys=True)

@@ -595,6 +595,7 @@ async def campaign_new(
         chat_id=message.chat.id,
         action="referral.campaign_created",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"campaign {campaign.id} code {campaign.code}",
     )
@@ -743,6 +744,7 @@ async def review_button(
         chat_id=query.message.chat.id if query.message else None,
         action="referral.approve" if approve else "referral.reject",
         allowed=True,
+        now=clock(),
         required_role="staff",
         detail=f"invitee {outcome.invitee_id}: {outcome.status}",
     )

@@ -88,7 +88,10 @@ STAFF_WELCOME = N_("You are now brand staff. Send /help to see the staff command
 
 
 def _name(member: MemberView) -> str:
-    return f"<b>{esc(member.display_name)}</b> (<code>{member.id}</code>)"
+    """The member's name and id, as the reader's language writes them: "Bob (102)", "Bob（102）"."""
+    return _("{name} ({id})").format(
+        name=f"<b>{esc(member.display_name)}</b>", id=f"<code>{member.id}</code>"
+    )
 
 
 async def _target(
@@ -132,6 +135,8 @@ async def _audit(
     action: str,
     required: Role,
     target: MemberView,
+    *,
+    now: datetime,
 ) -> None:
     """Records a role change that was made, naming who it was about."""
     await record_action(
@@ -140,6 +145,7 @@ async def _audit(
         chat_id=chat_id,
         action=action,
         allowed=True,
+        now=now,
         required_role=required.name.lower(),
         detail=str(target.id),
     )
@@ -161,6 +167,7 @@ async def grant_staff_command(
     bot: Bot,
     i18n: I18n,
     session: AsyncSession,
+    clock: Clock,
     member: MemberView,
 ) -> None:
     """Makes the named member brand staff and gives them the staff menu."""
@@ -170,7 +177,7 @@ async def grant_staff_command(
     if not await grant_staff(session, member_id=target.id, granted_by=member.id):
         await message.answer(_("{name} is already staff.").format(name=_name(target)))
         return
-    await _audit(session, member, message.chat.id, "staff.granted", Role.OWNER, target)
+    await _audit(session, member, message.chat.id, "staff.granted", Role.OWNER, target, now=clock())
     await message.answer(_("{name} is now brand staff.").format(name=_name(target)))
     await _notify(bot, i18n, target, STAFF_WELCOME)
     await sync_private_commands(bot, i18n, chat_id=target.id, role=Role.STAFF, locale=target.locale)
@@ -183,6 +190,7 @@ async def revoke_staff_command(
     bot: Bot,
     i18n: I18n,
     session: AsyncSession,
+    clock: Clock,
     member: MemberView,
 ) -> None:
     """Ends the named member's staff role and gives them the member menu again."""
@@ -192,7 +200,7 @@ async def revoke_staff_command(
     if not await revoke_staff(session, member_id=target.id, revoked_by=member.id):
         await message.answer(_("{name} is not staff.").format(name=_name(target)))
         return
-    await _audit(session, member, message.chat.id, "staff.revoked", Role.OWNER, target)
+    await _audit(session, member, message.chat.id, "staff.revoked", Role.OWNER, target, now=clock())
     await message.answer(_("{name} is no longer staff.").format(name=_name(target)))
     await sync_private_commands(
         bot, i18n, chat_id=target.id, role=Role.MEMBER, locale=target.locale
@@ -405,6 +413,7 @@ async def _audit_leader(
     target_id: int,
     reason: str = "",
     *,
+    now: datetime,
     allowed: bool = True,
 ) -> None:
     """Records a leader appointment, application or change: who, which group, about whom."""
@@ -414,6 +423,7 @@ async def _audit_leader(
         chat_id=community_id,
         action=action,
         allowed=allowed,
+        now=now,
         required_role=required,
         detail=f"{target_id}" + (f": {reason}" if reason else ""),
     )
@@ -487,7 +497,9 @@ async def leader_add(
     except LeaderError as exc:
         await message.reply(_(LEADER_ERRORS[exc.reason]).format(name=_name(target)))
         return
-    await _audit(session, member, community.id, "leader.designated", Role.STAFF, target)
+    await _audit(
+        session, member, community.id, "leader.designated", Role.STAFF, target, now=clock()
+    )
     await message.reply(_("{name} is now a leader of this group.").format(name=_name(target)))
 
 
@@ -566,6 +578,7 @@ async def _change_leader(
             "staff",
             target.id,
             reason if change != "reinstate" else "",
+            now=now,
         )
     groups = await group_names(session, changed)
     done = {
@@ -781,7 +794,14 @@ async def _apply(
         return _("I could not check your admin rights just now. Please try again in a minute.")
     if not _is_admin(status):
         await _audit_leader(
-            session, member.id, community.id, "leader.apply", "admin", member.id, allowed=False
+            session,
+            member.id,
+            community.id,
+            "leader.apply",
+            "admin",
+            member.id,
+            allowed=False,
+            now=now,
         )
         return _(
             "Only this group's admins may apply to lead it. If you would like to run a group "
@@ -799,7 +819,9 @@ async def _apply(
                 "Your role as leader of this group is suspended; the brand's staff will review it."
             ),
         }[exc.reason]
-    await _audit_leader(session, member.id, community.id, "leader.apply", "admin", member.id)
+    await _audit_leader(
+        session, member.id, community.id, "leader.apply", "admin", member.id, now=now
+    )
     creator = isinstance(status, ChatMemberOwner)
     for staff_id, locale in await staff_locales(
         session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
@@ -884,7 +906,9 @@ async def decide_button(
     community = await get_community(session, leader.community_id)
     name = _name(applicant) if applicant else f"<code>{leader.member_id}</code>"
     action = "leader.approved" if approve else "leader.declined"
-    await _audit_leader(session, member.id, leader.community_id, action, "staff", leader.member_id)
+    await _audit_leader(
+        session, member.id, leader.community_id, action, "staff", leader.member_id, now=clock()
+    )
     with i18n.use_locale(community.locale if community else i18n.current_locale):
         told = (
             _("{name} now leads this group for the brand.")

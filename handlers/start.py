@@ -70,7 +70,7 @@ async def start(
     groupbuy_id = groupbuy_of_start_parameter(command.args or "")
     sheet_id = sheet_of_start_parameter(command.args or "")
     if sheet_id is not None:  # "Open the pickup sheet" under the group's note to its leader
-        await show_sheet(message, session, settings, member, sheet_id, member.locale)
+        await show_sheet(message, session, settings, member, sheet_id, member.locale, now=clock())
     elif groupbuy_id is not None:  # "Open the bot" under a join confirmation in a group
         await start_on_groupbuy(
             message,

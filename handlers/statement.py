@@ -66,6 +66,7 @@ async def statement(
         chat_id=message.chat.id,
         action=ACTION,
         allowed=allowed,
+        now=clock(),
         required_role=Role.LEADER.name.lower(),
         detail=f"of {target.id if target else asked_for} {' '.join(words)}".strip(),
     )

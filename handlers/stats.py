@@ -51,6 +51,7 @@ async def _reply(
     timezone: str,
     scope: Scope,
     clock: Clock,
+    currency: str,
 ) -> None:
     today = clock().astimezone(ZoneInfo(timezone)).date()
     try:
@@ -63,7 +64,14 @@ async def _reply(
             )
         )
         return
-    report = await stats_report(session, period=period, timezone=timezone, scope=scope, now=clock())
+    report = await stats_report(
+        session,
+        period=period,
+        timezone=timezone,
+        scope=scope,
+        now=clock(),
+        default_currency=currency,
+    )
     for text in summary(report, locale, whole_brand=scope is None):
         await message.answer(text)
     await message.answer_photo(
@@ -78,6 +86,7 @@ async def group_stats(
     command: CommandObject,
     session: AsyncSession,
     community: CommunityView,
+    settings: HandlerSettings,
     locale: str,
     clock: Clock,
 ) -> None:
@@ -90,6 +99,7 @@ async def group_stats(
         timezone=community.timezone,
         scope=frozenset({community.id}),
         clock=clock,
+        currency=settings.tier_currency,
     )
 
 
@@ -115,6 +125,7 @@ async def private_stats(
         chat_id=message.chat.id,
         action=ACTION,
         allowed=allowed,
+        now=clock(),
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:
@@ -128,6 +139,7 @@ async def private_stats(
         timezone=staff_zone(member.timezone, settings.default_timezone),
         scope=scope,
         clock=clock,
+        currency=settings.tier_currency,
     )
 
 
@@ -155,6 +167,7 @@ async def dashboard_link(
         chat_id=message.chat.id,
         action="dashboard.link",
         allowed=allowed,
+        now=clock(),
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:

@@ -172,6 +172,7 @@ async def _handles_tickets(
     member: MemberView,
     settings: HandlerSettings,
     action: str,
+    now: datetime,
 ) -> tuple[bool, frozenset[int] | None]:
     """Whether the member works on tickets (staff, or a leader of a group now), audited, with
     the groups whose tickets they see (None: every group, for staff); anyone else is told the
@@ -185,6 +186,7 @@ async def _handles_tickets(
         chat_id=member.id,
         action=action,
         allowed=allowed,
+        now=now,
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:
@@ -282,6 +284,7 @@ async def _ticket_for(
     settings: HandlerSettings,
     word: str,
     action: str,
+    now: datetime,
 ) -> tuple[TicketView, str] | None:
     """The ticket named by `word` and how the member may act on it; refused and audited when
     they may not (None)."""
@@ -299,6 +302,7 @@ async def _ticket_for(
         chat_id=member.id,
         action=action,
         allowed=role is not None,
+        now=now,
         detail=f"ticket #{ticket.id}",
     )
     if role is None:
@@ -324,7 +328,7 @@ async def show_command(
         mine = await member_tickets(session, member.id)
         await message.answer(queue_text(mine, locale, zone, clock(), own=True))
         return
-    found = await _ticket_for(message, session, member, settings, words[0], "ticket.view")
+    found = await _ticket_for(message, session, member, settings, words[0], "ticket.view", clock())
     if found is None:
         return
     ticket, _role = found
@@ -353,7 +357,9 @@ async def queue_command(
 ) -> None:
     """The queue of open tickets, the most urgent first: every group's for staff, their
     groups' for a leader."""
-    allowed, groups = await _handles_tickets(message, session, member, settings, "ticket.queue")
+    allowed, groups = await _handles_tickets(
+        message, session, member, settings, "ticket.queue", clock()
+    )
     if not allowed:
         return
     tickets = await ticket_queue(session, communities=groups)
@@ -383,7 +389,7 @@ async def say_command(
             )
         )
         return
-    found = await _ticket_for(message, session, member, settings, words[0], "ticket.say")
+    found = await _ticket_for(message, session, member, settings, words[0], "ticket.say", clock())
     if found is None:
         return
     ticket, role = found
@@ -459,10 +465,11 @@ async def _staff_ticket(
     settings: HandlerSettings,
     word: str,
     action: str,
+    now: datetime,
     *,
     leaders_too: bool,
 ) -> TicketView | None:
-    found = await _ticket_for(message, session, member, settings, word, action)
+    found = await _ticket_for(message, session, member, settings, word, action, now)
     if found is None:
         return None
     ticket, role = found
@@ -502,7 +509,7 @@ async def refund_command(
         )
         return
     ticket = await _staff_ticket(
-        message, session, member, settings, words[0], "ticket.refund", leaders_too=False
+        message, session, member, settings, words[0], "ticket.refund", clock(), leaders_too=False
     )
     if ticket is None:
         return
@@ -558,7 +565,7 @@ async def coupon_command(
         )
         return
     ticket = await _staff_ticket(
-        message, session, member, settings, words[0], "ticket.coupon", leaders_too=False
+        message, session, member, settings, words[0], "ticket.coupon", clock(), leaders_too=False
     )
     if ticket is None:
         return
@@ -591,13 +598,13 @@ async def _plain(
         or (resolution == RESOLVED_DECLINED and len(words) < 2)
     ):
         allowed, _groups = await _handles_tickets(
-            message, session, member, settings, f"ticket.{resolution}"
+            message, session, member, settings, f"ticket.{resolution}", now
         )
         if allowed:
             await message.answer(usage)
         return
     ticket = await _staff_ticket(
-        message, session, member, settings, words[0], f"ticket.{resolution}", leaders_too=True
+        message, session, member, settings, words[0], f"ticket.{resolution}", now, leaders_too=True
     )
     if ticket is None:
         return

@@ -460,9 +460,12 @@ async def stats_report(
     timezone: str,
     scope: Scope,
     now: datetime | None = None,
+    default_currency: str | None = None,
 ) -> StatsReport:
     """Every metric over the period for the scope as a whole and for each of its groups
-    (`now`: when open after-sales tickets are judged overdue, the period's end if None)."""
+    (`now`: when open after-sales tickets are judged overdue, the period's end if None); the
+    report's currency is the one most orders were paid in, else `default_currency` (the
+    brand's, so an empty period still reads "¥0.00", not a bare "0")."""
     total, _campaigns, by_group = await program_stats(session, start=period.start, end=period.end)
     group_referrals = {row.key: row for row in by_group}
     nps = await nps_report(session, since=period.start, until=period.end, comments=0)
@@ -497,7 +500,9 @@ async def stats_report(
     by_currency: dict[str, int] = defaultdict(int)
     for order in paid:
         by_currency[order.currency] += 1
-    currency = min(by_currency, key=lambda c: (-by_currency[c], c)) if by_currency else None
+    currency = (
+        min(by_currency, key=lambda c: (-by_currency[c], c)) if by_currency else default_currency
+    )
     return StatsReport(
         period=period,
         timezone=timezone,

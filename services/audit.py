@@ -61,13 +61,18 @@ async def record_action(
     chat_id: int | None,
     action: str,
     allowed: bool,
+    now: datetime,
     required_role: str = "",
     detail: str = "",
 ) -> None:
     """Append who tried what, where, and whether it was allowed (committed by the caller).
-    Every text is stored on one line: control characters are written as escapes."""
+    Every text is stored on one line: control characters are written as escapes.
+
+    `now` is the caller's clock (the one injected into handlers and jobs), so `/audit 7d`
+    and the audit's times agree with every other time the bot keeps."""
     session.add(
         AuditEntry(
+            at=now,
             actor_id=actor_id,
             chat_id=chat_id,
             action=escape_controls(action)[:64],

@@ -82,6 +82,7 @@ async def add_shipping_option(
     currency: str,
     countries: tuple[str, ...] = (),
     actor_id: int,
+    now: datetime,
 ) -> ShippingOptionView:
     """Staff add a way to ship at a price (0: free), to some countries or everywhere."""
     name = " ".join(name.split())
@@ -104,13 +105,14 @@ async def add_shipping_option(
         chat_id=actor_id,
         action="delivery.option_add",
         allowed=True,
+        now=now,
         detail=f"option {row.id} {price} {currency}",
     )
     return _view(row)
 
 
 async def remove_shipping_option(
-    session: AsyncSession, *, option_id: int, actor_id: int
+    session: AsyncSession, *, option_id: int, actor_id: int, now: datetime
 ) -> ShippingOptionView:
     """Staff stop offering an option; orders shipped with it still name it."""
     result = await session.execute(
@@ -129,6 +131,7 @@ async def remove_shipping_option(
         chat_id=actor_id,
         action="delivery.option_remove",
         allowed=True,
+        now=now,
         detail=f"option {option_id}",
     )
     return _view(row)
@@ -356,6 +359,7 @@ async def ship_order(
         chat_id=actor_id,
         action="delivery.ship",
         allowed=True,
+        now=now,
         detail=f"order {order_id}",
     )
     return order_view(await _order_of(session, order_id))

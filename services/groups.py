@@ -179,6 +179,7 @@ async def _move(
         chat_id=community_id,
         action=AUDIT_ACTIONS[action],
         allowed=True,
+        now=now,
         required_role="staff",
         detail=detail,
     )

@@ -265,6 +265,26 @@ async def _with_product(session: AsyncSession, order: OrderView) -> OrderView:
     )
 
 
+async def with_translations(session: AsyncSession, orders: list[OrderView]) -> list[OrderView]:
+    """The orders with their products' titles and descriptions in other languages, read in
+    one statement (none when no order names a product), for a reader to pick theirs with
+    OrderView.in_language."""
+    ids = sorted({order.product_id for order in orders if order.product_id is not None})
+    if not ids:
+        return orders
+    rows = await session.execute(
+        select(col(Product.id), col(Product.translations)).where(col(Product.id).in_(ids))
+    )
+    found: dict[int, ReadTranslations] = {}
+    for product_id, texts in rows.all():
+        if product_id is not None and texts:
+            found[product_id] = texts
+    return [
+        replace(order, translations=found[order.product_id]) if order.product_id in found else order
+        for order in orders
+    ]
+
+
 async def order_for_invoice(session: AsyncSession, order_id: int) -> OrderView | None:
     """The order with this id, with what its invoice shows of the product, if any."""
     found = await get_order(session, order_id)

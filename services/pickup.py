@@ -16,7 +16,7 @@ version decides between two keepers at the same moment.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
@@ -43,6 +43,8 @@ from models.order import (
     Order,
 )
 from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
+from models.product import Product
+from services.content import PICKUP_POINT, PICKUP_TIME, TITLE, ReadTranslations, localized, merged
 from services.db import insert_for, table_of
 from services.errors import Refused
 from services.order import (
@@ -109,6 +111,29 @@ class PickupSheet:
     commission: int  # booked for the leader on this group-buy's paid orders (net of refunds)
     commission_expected: int  # what it will be once every unpaid order is paid
     commission_bps: int
+    # the product's title and the group-buy's pickup texts in other languages
+    translations: ReadTranslations = None
+
+    def in_language(self, locale: str, default_locale: str) -> PickupSheet:
+        """The sheet as a reader of `locale` reads it: the product's title (in the totals
+        too) and the pickup texts in their language (services/content.py's fallback)."""
+        if not self.translations:
+            return self
+
+        def text(field: str, original: str) -> str:
+            return localized(original, self.translations, field, locale, default_locale)
+
+        title = text(TITLE, self.title)
+        return replace(
+            self,
+            title=title,
+            pickup_point=text(PICKUP_POINT, self.pickup_point),
+            pickup_time=text(PICKUP_TIME, self.pickup_time),
+            totals=tuple(
+                replace(total, title=title) if total.title == self.title else total
+                for total in self.totals
+            ),
+        )
 
     @property
     def unpaid(self) -> int:
@@ -186,6 +211,7 @@ async def pickup_sheet(session: AsyncSession, groupbuy_id: int) -> PickupSheet |
         figures[2] += order.paid_amount - order.refunded_amount
         figures[3] += order.quantity if line.picked_up else 0
     earned = await _commission(session, [line.order.id for line in lines], gb.opened_by)
+    product = await session.get(Product, gb.product_id) if gb.product_id else None
     expected = earned + sum(
         line.order.total * gb.commission_bps // 10_000 for line in lines if not line.paid
     )
@@ -202,6 +228,7 @@ async def pickup_sheet(session: AsyncSession, groupbuy_id: int) -> PickupSheet |
         commission=earned,
         commission_expected=expected,
         commission_bps=gb.commission_bps,
+        translations=merged(product.translations if product else None, gb.translations) or None,
     )
 
 

@@ -403,6 +403,7 @@ async def forget_member(
         chat_id=chat_id,
         action="privacy.forget",
         allowed=True,
+        now=now,
         detail=f"member {member_id}",
     )
     return Forgotten(member_id=member_id, pseudonym=name)

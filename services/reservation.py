@@ -13,7 +13,7 @@ own deadline settles or releases them. Orders paid by Telegram invoice are not e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from services.order import (
     order_view,
     place_order,
     release_reserved,
+    with_translations,
 )
 
 # how long after expiring a reservation is still named to a leader who marks the member paid
@@ -64,13 +65,14 @@ def _is_reservation() -> tuple[Any, ...]:
 
 
 async def open_reservations(session: AsyncSession, *, member_id: int) -> list[OrderView]:
-    """The member's open pay-at-pickup reservations in every group, oldest first."""
+    """The member's open pay-at-pickup reservations in every group, oldest first, with their
+    products' titles in other languages."""
     rows = await session.execute(
         select(Order)
         .where(col(Order.member_id) == member_id, *_is_reservation())
         .order_by(col(Order.id))
     )
-    return [order_view(row) for row in rows.scalars().all()]
+    return await with_translations(session, [order_view(row) for row in rows.scalars().all()])
 
 
 async def reserve(
@@ -85,9 +87,11 @@ async def reserve(
     now: datetime,
 ) -> OrderView:
     """/buy: open an order; for a pay-at-pickup product, a reservation that expires at
-    now + hold, refused with ReservationCapReached when the member holds `cap` already."""
+    now + hold, refused with ReservationCapReached when the member holds `cap` already. The
+    order carries its product's titles in other languages (read with the product already)."""
     product = await session.get(Product, product_id)
     offline = product is not None and product.payment_mode != PAYMENT_TELEGRAM
+    texts = product.translations if product is not None else None  # read before it changes
     if offline and rules.cap:
         # two /buy of one member at once queue here, so the cap holds (PostgreSQL; SQLite
         # has one writer anyway)
@@ -114,7 +118,7 @@ async def reserve(
         await session.execute(
             update(Order).where(col(Order.id) == order.id).values(reminded_at=now)
         )
-    return order
+    return replace(order, translations=texts) if texts else order
 
 
 async def cancel_reservation(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:
@@ -177,7 +181,9 @@ async def claim_reminder(
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         return None
     row = await session.get(Order, order_id, populate_existing=True)
-    return order_view(row) if row is not None else None
+    if row is None:
+        return None
+    return (await with_translations(session, [order_view(row)]))[0]
 
 
 async def due_expiries(session: AsyncSession, *, now: datetime) -> list[int]:
@@ -216,7 +222,7 @@ async def expire_reservation(
         )
     )
     await release_reserved(session, row)
-    return order_view(row)
+    return (await with_translations(session, [order_view(row)]))[0]
 
 
 async def recently_expired(

@@ -484,6 +484,7 @@ async def creator_leads_group(
         chat_id=community_id,
         action="leader.appointed",
         allowed=True,
+        now=now,
         required_role="staff",
         detail=f"{creator.id}: creator",
     )

@@ -234,6 +234,7 @@ async def open_ticket(
         chat_id=member_id,
         action="ticket.open",
         allowed=True,
+        now=now,
         detail=f"ticket #{row.id} on order #{order_id}: {kind}",
     )
     return _view(row)
@@ -286,6 +287,7 @@ async def add_message(
         chat_id=author_id,
         action="ticket.answer" if first else "ticket.message",
         allowed=True,
+        now=now,
         required_role=role if role != AS_MEMBER else "",
         detail=f"ticket #{ticket_id}" + (" (photo)" if photo_file_id else ""),
     )
@@ -346,7 +348,7 @@ async def _open_row(session: AsyncSession, ticket_id: int) -> Ticket:
 
 
 async def _audit_close(
-    session: AsyncSession, *, actor_id: int, role: str, ticket_id: int, detail: str
+    session: AsyncSession, *, actor_id: int, role: str, ticket_id: int, detail: str, now: datetime
 ) -> None:
     await record_action(
         session,
@@ -354,6 +356,7 @@ async def _audit_close(
         chat_id=actor_id,
         action="ticket.resolve",
         allowed=True,
+        now=now,
         required_role=role,
         detail=f"ticket #{ticket_id}: {detail}",
     )
@@ -407,6 +410,7 @@ async def resolve_refund(
             raise TicketError(exc.reason, exc.detail) from exc
     await _audit_close(
         session,
+        now=now,
         actor_id=actor_id,
         role=AS_STAFF,
         ticket_id=ticket_id,
@@ -445,6 +449,7 @@ async def resolve_coupon(
             raise TicketError(f"coupon_{exc.reason}", template.code) from exc
     await _audit_close(
         session,
+        now=now,
         actor_id=actor_id,
         role=AS_STAFF,
         ticket_id=ticket_id,
@@ -475,7 +480,7 @@ async def resolve_plain(
     row = await _open_row(session, ticket_id)
     await _claim(session, row, actor_id=actor_id, resolution=resolution, now=now, note=note)
     await _audit_close(
-        session, actor_id=actor_id, role=role, ticket_id=ticket_id, detail=resolution
+        session, actor_id=actor_id, role=role, ticket_id=ticket_id, detail=resolution, now=now
     )
     return Resolved(_view(await _load(session, ticket_id)))
 
@@ -558,6 +563,7 @@ async def escalate(session: AsyncSession, *, ticket_id: int, now: datetime) -> T
         chat_id=None,
         action="ticket.escalate",
         allowed=True,
+        now=now,
         detail=f"ticket #{ticket_id}: "
         + ("not resolved in time" if level == ESCALATED_RESOLVE else "not answered in time"),
     )

@@ -382,3 +382,39 @@ async def test_an_invoice_names_the_product_in_the_members_language(harness: Har
     assert "莲蓉月饼，一盒 4 个" in invoices[LEE]["description"]  # type: ignore[index]
     assert invoices[MIA]["title"] == "Moon cake"  # type: ignore[index]
     assert "Lotus seed paste" in invoices[MIA]["description"]  # type: ignore[index]
+
+
+async def test_the_pickup_sheet_reminders_and_reservations_name_the_product_in_each_language(
+    harness: Harness,
+) -> None:
+    # given Oolong tea with its title in 简体中文 and 繁體中文; Lee (简体中文) leads Tea Lovers
+    # (English), Mia reads English and Kai 繁體中文
+    await given_staff_and_groups(harness)
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 200")
+    await harness.send(SAM, SAM, "/product_translate 1 zh_Hans 乌龙茶 | 春茶")
+    await harness.send(SAM, SAM, "/product_translate 1 zh_Hant 烏龍茶 | 春茶")
+    for member in (LEE, MIA, KAI):
+        await harness.send(member, member, "/start")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=100 limit=3 pickup=Shop A")
+    card = harness.emulator.last_bot_message(TEA)
+    assert (card.text or "").startswith("🛒 Oolong tea")  # the group reads English
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.press(KAI, TEA, card.message_id, index=0)
+    # when it forms, Lee's pickup sheet names the product in his language, totals too
+    await harness.send(LEE, TEA, "/gb_close 1")
+    sheet = harness.emulator.last_bot_message(LEE)
+    assert "#1 乌龙茶" in sheet.text.splitlines()[0], sheet.text
+    assert "乌龙茶 ×2" in sheet.text and "Oolong" not in sheet.text, sheet.text
+    # and "Remind unpaid" reminds each member in theirs
+    remind = next(i for i, text in enumerate(sheet.button_texts) if text.startswith("🔔"))
+    await harness.press(LEE, LEE, sheet.message_id, index=remind)
+    assert "Oolong tea is waiting for your payment" in last_text(harness, MIA)
+    kai = last_text(harness, KAI)
+    assert "烏龍茶" in kai and "Oolong" not in kai, kai
+    # and a reservation's reply and the list of reservations are in the reader's language
+    reserved = await harness.send(KAI, KAI, "/buy 1")
+    assert "烏龍茶 ×1" in reserved[0] and "Oolong" not in reserved[0], reserved
+    held = await harness.send(KAI, KAI, "/reservations")
+    assert "烏龍茶 ×1" in held[0] and "Oolong" not in held[0], held
+    in_group = await harness.send(MIA, TEA, "/buy 1")
+    assert "Oolong tea ×1" in in_group[0], in_group

@@ -305,6 +305,7 @@ def test_tiers_typed_with_full_width_punctuation() -> None:
         return parse_tiers(text, currency="CNY", locale="zh_Hans", base_price=3990, ceiling=10**9)
 
     assert tiers("１０：３５．９０，３０：３２．９０") == ((10, 3590), (30, 3290))
+    assert tiers("10：35.90") == ((10, 3590),)  # ASCII digits, the IME's full-width colon
     assert tiers("10件:35.9元、30件:32.9元") == ((10, 3590), (30, 3290))
     assert tiers("10：¥35.90；30：¥32.90") == ((10, 3590), (30, 3290))
     with pytest.raises(GroupBuyError) as refused:

@@ -51,6 +51,19 @@ async def test_a_leader_opens_a_groupbuy_as_she_would_say_it(harness: Harness) -
     assert f"截止 {tomorrow_8pm:%m-%d} 20:00（还剩 {' '.join(units)}）" in card
 
 
+async def test_a_tier_typed_with_a_full_width_colon_between_ascii_digits(
+    harness: Harness,
+) -> None:
+    # the issue's own words: 明天晚上8点 and 10：35.90, as a Chinese IME types them
+    await a_chinese_group_with_a_product(harness)
+    replies = await harness.send(LEE, TEA, "/groupbuy 1 明天晚上8点 tiers=10：35.90")
+    assert replies[0].startswith("🛒 Oolong tea\n当前价格：¥39.90"), replies
+    assert "  ▫️ 满 10 件：¥35.90" in replies[0]
+    async with harness.session() as session:
+        tiers = (await session.execute(select(GroupBuyTier))).scalars().all()
+    assert [(t.min_units, t.unit_price) for t in tiers] == [(10, 3590)]
+
+
 async def test_a_card_counts_down_in_days_and_hours(harness: Harness) -> None:
     await a_chinese_group_with_a_product(harness)
     await harness.send(LEE, TEA, "/groupbuy 1 26天13小时")

@@ -470,3 +470,16 @@ async def test_staff_who_missed_the_card_decide_from_leaders(harness: Harness) -
     ]
     assert (await leader_row(harness, MIA, TEA)).status == "declined"
     assert await harness.send(MIA, TEA, "/settings") == [ADMIN_REFUSAL]
+
+
+async def test_zh_a_name_with_its_id_is_written_with_full_width_brackets(harness: Harness) -> None:
+    # given Coffee Club speaks 简体中文
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(OWNER, COFFEE, "/settings language zh_Hans")
+    harness.emulator.send_message(MIA, COFFEE, "大家好")
+    await harness.feed_pending()
+    # when Sam appoints Mia there, the reply reads Mia（1004）, not Mia (1004)
+    replies = await harness.send(SAM, COFFEE, "/leader_add @mia")
+    assert replies == ["Mia（1004）现在是本群团长。"]

@@ -153,3 +153,17 @@ async def test_tier_names_read_in_the_readers_language_and_staff_names_as_typed(
     *texts, _photo = await stats(harness, SAM, SAM, "7d")
     english = "\n".join(m.text or "" for m in texts)
     assert re.search(r"Tiers: Member \d+, 银卡 0, Gold 0, Diamond 0", english), english
+
+
+async def test_zh_an_empty_period_reads_zero_in_the_brands_currency(harness: Harness) -> None:
+    # given a 简体中文 group where nothing was sold, and its leader Lee
+    await harness.join_groups()
+    await harness.send(LEE, TEA, "/settings language zh_Hans")
+    # when Lee asks for the group's figures
+    messages = await stats(harness, LEE, TEA)
+    summary = "\n".join(m.text or "" for m in messages if m.kind != "photo")
+    # then money reads as money, in the brand's currency, not a bare 0
+    assert "成交额：¥0.00；已付订单：0" in summary, summary
+    assert "客单价：¥0.00" in summary, summary
+    assert "（—，" not in (messages[-1].text or "")  # the chart's legend names CNY
+    assert "CNY" in (messages[-1].text or "")

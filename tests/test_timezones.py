@@ -20,6 +20,7 @@ from services.period import InvalidPeriod, parse_period
 from services.zones import group_zone, member_zone, show, staff_zone
 from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_outbox import make_harness
+from tests.test_rewards_chat import ask_to_redeem, given_a_catalog
 
 # 15:00 UTC on a Monday: 23:00 in Shanghai (its quiet hours, 22:00-08:00), 15:00 in UTC (none)
 SHANGHAI_NIGHT = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -34,8 +35,7 @@ async def tap(harness: Harness, chat: int, label: str, *, user: int) -> str | No
 
 
 async def latest_audit_time(harness: Harness, zone: str) -> str:
-    """When the newest audit row before this call was written, on the clock of `zone` (audit
-    rows take the system clock, not the injected one)."""
+    """When the newest audit row before this call was written, on the clock of `zone`."""
     async with harness.session() as session:
         at = (await session.execute(select(func.max(col(AuditEntry.at))))).scalar_one()
     return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
@@ -105,6 +105,10 @@ async def test_zh_a_broadcast_held_by_quiet_hours_tells_the_sender_until_when_an
     await tap(harness, LEE, "⏭ 跳过", user=LEE)
     await tap(harness, LEE, "⏭ 跳过", user=LEE)
     await tap(harness, LEE, "所有群组", user=LEE)
+    # (the question names the zone a typed time is read in: Lee picked none, so the brand's)
+    assert last_text(harness, LEE) == (
+        "什么时候发？点“现在”，或发送类似 2026-12-01 10:00 的时间（你的时区 UTC）。"
+    )
     await tap(harness, LEE, "现在", user=LEE)
     # then the summary says Tea Lovers waits for its quiet hours, until 08:00 Shanghai time
     summary = last_text(harness, LEE)
@@ -271,10 +275,14 @@ async def test_staff_reports_share_one_day_boundary_on_the_injected_clock(
     # and dates typed in Chinese are read too
     month = await harness.send(SAM, SAM, "/export 11月1日至11月30日")
     assert month[0].startswith("Ledger entries from 2026-11-01 to 2026-11-30"), month
-    # and /audit shows its times on the owner's clock (his pick: not named)
+    # and /audit shows its times on the owner's clock (his pick: not named), rows written at
+    # the injected clock's time (04:00 on the 24th in Shanghai), so "7d" finds them
+    assert await latest_audit_time(harness, "Asia/Shanghai") == "2026-11-24 04:00"
     audit = await harness.send(OWNER, OWNER, "/audit")
-    assert f"✅ {await latest_audit_time(harness, 'Asia/Shanghai')} {SAM} " in audit[0], audit
+    assert f"✅ 2026-11-24 04:00 {SAM} " in audit[0], audit
     assert not re.search(r"\d\d:\d\d (UTC|Asia/Shanghai) ", audit[0]), audit
+    week = await harness.send(OWNER, OWNER, "/audit @sam 7d")
+    assert f"✅ 2026-11-24 04:00 {SAM} " in week[0], week
 
 
 async def test_staff_reports_without_a_pick_use_the_brands_zone(
@@ -294,7 +302,77 @@ async def test_staff_reports_without_a_pick_use_the_brands_zone(
         assert referrals[0].startswith("Referrals from 2026-11-24 to 2026-11-24")
         # and /audit names the brand's zone, which the owner never picked
         audit = await harness.send(OWNER, OWNER, "/audit")
-        shown = await latest_audit_time(harness, "Asia/Shanghai")
-        assert f"✅ {shown} Asia/Shanghai {OWNER} " in audit[0], audit
+        assert await latest_audit_time(harness, "Asia/Shanghai") == "2026-11-24 04:00"
+        assert f"✅ 2026-11-24 04:00 Asia/Shanghai {OWNER} " in audit[0], audit
     finally:
         await harness.runtime.close()
+
+
+async def test_a_staff_members_broadcast_question_names_the_zone_she_picked(
+    harness: Harness,
+) -> None:
+    await shanghai_tea_group(harness)
+    await harness.send(SAM, SAM, "/timezone UTC+8")
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "Tea tasting on Saturday")
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "All groups", user=SAM)
+    assert last_text(harness, SAM) == (
+        "When? Tap Now, or send a time like 2026-12-01 10:00 (your time zone, UTC+8)."
+    )
+    # and a time it cannot read is refused naming the same zone
+    refused = await harness.send(SAM, SAM, "someday")
+    assert refused[0].endswith("(your time zone, UTC+8), or tap Now."), refused
+
+
+async def test_a_coupons_expiry_is_on_the_readers_clock_named_when_not_theirs(
+    harness: Harness,
+) -> None:
+    # given 23:00 on the 23rd in Shanghai; Sam (staff) picked Asia/Shanghai, Mia picked UTC,
+    # Lee picked none and was seen in Tea Lovers (Shanghai, 简体中文)
+    harness.clock.now = SHANGHAI_NIGHT
+    await shanghai_tea_group(harness)
+    await harness.send(SAM, SAM, "/timezone Asia/Shanghai")
+    await harness.send(MIA, MIA, "/timezone UTC")
+    await harness.send(LEE, TEA, "/help")
+    # when Sam creates a coupon for one day: it lasts to the end of tomorrow on his clock
+    created = await harness.send(SAM, SAM, "/coupon_new TEA10 10% days=1")
+    assert created == [
+        "Coupon TEA10 created: 10% off, until 2026-11-24 23:59. "
+        "Give it with /coupon_grant TEA10 @member."
+    ]
+    # then Mia reads it on her own clock (UTC, not named)
+    harness.new_bot_messages(MIA)
+    await harness.send(SAM, SAM, "/coupon_grant TEA10 @mia")
+    assert [m.text for m in harness.new_bot_messages(MIA)] == [
+        "You received coupon TEA10: 10% off, until 2026-11-24 15:59. See /coupons."
+    ]
+    assert (
+        "🎟 TEA10: 10% off, until 2026-11-24 15:59" in (await harness.send(MIA, MIA, "/coupons"))[0]
+    )
+    # and Lee, who picked no zone, on his group's clock, named
+    harness.new_bot_messages(LEE)
+    await harness.send(SAM, SAM, "/coupon_grant TEA10 @lee")
+    [notice] = [m.text for m in harness.new_bot_messages(LEE)]
+    assert "2026-11-24 23:59 Asia/Shanghai" in notice, notice
+
+
+async def test_the_rewards_to_hand_over_are_on_the_staff_members_clock(
+    harness: Harness,
+) -> None:
+    # given Mia redeemed a Tea sample at 23:00 on the 23rd in Shanghai
+    harness.clock.now = SHANGHAI_NIGHT
+    await given_a_catalog(harness)
+    question = await ask_to_redeem(harness)
+    await harness.press(MIA, MIA, question, index=0)
+    redeemed = harness.clock.now
+    # then Sam, with no zone picked, reads it on the brand's clock (UTC), named
+    listing = await harness.send(SAM, SAM, "/fulfil")
+    moment = redeemed.strftime("%Y-%m-%d %H:%M")
+    assert listing[0].splitlines()[1] == f"#1 Mia: Tea sample, redeemed {moment} UTC"
+    # and once he picks Asia/Shanghai, on his clock, not named
+    await harness.send(SAM, SAM, "/timezone Asia/Shanghai")
+    local = redeemed.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    listing = await harness.send(SAM, SAM, "/fulfil")
+    assert listing[0].splitlines()[1] == f"#1 Mia: Tea sample, redeemed {local}"

@@ -31,13 +31,18 @@ def state_name(approval: str) -> str:
 
 
 def group_name(title: str, community_id: int) -> str:
-    return f"<b>{esc_name(title)}</b> (<code>{community_id}</code>)"
+    """The group's title and id, as the reader's language writes them."""
+    return _("{name} ({id})").format(
+        name=f"<b>{esc_name(title)}</b>", id=f"<code>{community_id}</code>"
+    )
 
 
 def review_card_text(community: CommunityView, added_by: MemberView | None) -> str:
     """The review card, in the current locale."""
     adder = (
-        f"<b>{esc(added_by.display_name)}</b> (<code>{added_by.id}</code>)"
+        _("{name} ({id})").format(
+            name=f"<b>{esc(added_by.display_name)}</b>", id=f"<code>{added_by.id}</code>"
+        )
         if added_by is not None
         else _("someone I do not know")
     )

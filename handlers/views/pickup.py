@@ -67,7 +67,9 @@ def _state(line: PickupLine) -> str:
 
 
 def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
-    """The sheet's page in the current locale: totals, commission, then its order lines."""
+    """The sheet's page in the current locale (the product's title and pickup texts in that
+    language when given): totals, commission, then its order lines."""
+    sheet = sheet.in_language(locale, default_locale())
     page = clamp(sheet, page)
     money = lambda amount: format_money(amount, sheet.currency, locale)  # noqa: E731
     lines = [

@@ -74,7 +74,9 @@ def held_until_text(i18n: I18n, locale: str, order: OrderView, timezone: str) ->
 
 
 def reservation_line(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
-    """One reservation in a list: number, product, total and deadline."""
+    """One reservation in a list: number, product (in the reader's language), total and
+    deadline."""
+    order = order.in_language(locale, i18n.default_locale)
     line = (
         f"#{order.id} {esc_name(order.title)} ×{order.quantity} · "
         f"{format_money(order.total, order.currency, locale)}"
@@ -100,6 +102,7 @@ def cancel_keyboard(i18n: I18n, locale: str, orders: list[OrderView]) -> InlineK
 
 def reminder_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
     """The member's one reminder before the reservation expires."""
+    order = order.in_language(locale, i18n.default_locale)
     assert order.expires_at is not None
     return i18n.gettext(REMINDER, locale=locale).format(
         id=order.id,
@@ -112,6 +115,7 @@ def reminder_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> s
 
 def expired_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
     """The member's notice that the reservation expired and what to do to get it still."""
+    order = order.in_language(locale, i18n.default_locale)
     assert order.expires_at is not None
     template = EXPIRED if order.product_id is not None else EXPIRED_NO_PRODUCT
     return i18n.gettext(template, locale=locale).format(

@@ -69,8 +69,11 @@ def _number(value: int, locale: str) -> str:
     return format_decimal(value, locale=locale)
 
 
-def money_text(amounts: dict[str, int], locale: str) -> str:
+def money_text(amounts: dict[str, int], locale: str, currency: str | None = None) -> str:
+    """Amounts per currency; none: zero in `currency` (the report's), else a bare 0."""
     if not amounts:
+        if currency:
+            return format_money(0, currency, locale)
         return format_decimal(0, locale=locale)
     return ", ".join(format_money(amounts[c], c, locale) for c in sorted(amounts))
 
@@ -107,7 +110,9 @@ def _referrals(figures: Figures, locale: str, *, whole_brand: bool) -> tuple[str
     return _line(_("Referrals"), value, "referrals")
 
 
-def detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[tuple[str, str]]:
+def detailed(
+    figures: Figures, locale: str, *, whole_brand: bool, currency: str | None = None
+) -> list[tuple[str, str]]:
     """Every metric of the scope with its definition, each as (metric key, HTML line)."""
     n = _number
     funnel = figures.funnel
@@ -115,11 +120,16 @@ def detailed(figures: Figures, locale: str, *, whole_brand: bool) -> list[tuple[
         _line(
             _("GMV"),
             _("{gmv}; paid orders: {orders}").format(
-                gmv=money_text(figures.gmv, locale), orders=n(figures.paid_orders, locale)
+                gmv=money_text(figures.gmv, locale, currency),
+                orders=n(figures.paid_orders, locale),
             ),
             "gmv",
         ),
-        _line(_("Average order value"), money_text(figures.average_order, locale), "average_order"),
+        _line(
+            _("Average order value"),
+            money_text(figures.average_order, locale, currency),
+            "average_order",
+        ),
         _line(
             _("Group-buy formation rate"),
             _("{rate} ({formed} of {closed})").format(
@@ -208,14 +218,14 @@ def _nps(figures: Figures, locale: str) -> str:
     return format_decimal(figures.nps.score, "+#,##0;-#,##0", locale=locale)
 
 
-def _compact(figures: Figures, locale: str) -> str:
+def _compact(figures: Figures, locale: str, currency: str | None) -> str:
     """One group's headline figures on one line."""
     return _(
         "<b>{title}</b>: GMV {gmv}, paid orders {orders}, formation {formation}, "
         "repurchase {repurchase}, active {week}/{month}, NPS {nps}"
     ).format(
         title=esc(figures.title or str(figures.community_id)),
-        gmv=money_text(figures.gmv, locale),
+        gmv=money_text(figures.gmv, locale, currency),
         orders=_number(figures.paid_orders, locale),
         formation=rate_text(figures.formation, locale),
         repurchase=rate_text(figures.repurchase, locale),
@@ -296,13 +306,18 @@ def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]
     lines = [
         heading,
         f"<b>{scope}</b>",
-        *(line for _key, line in detailed(report.overall, locale, whole_brand=whole_brand)),
+        *(
+            line
+            for _key, line in detailed(
+                report.overall, locale, whole_brand=whole_brand, currency=report.currency
+            )
+        ),
     ]
     if report.tickets is not None and report.tickets.opened:
         lines += ["", *tickets_lines(report.tickets, locale)]
     if whole_brand or len(report.communities) > 1:
         lines += ["", _("<b>Per community</b>")]
-        lines += [_compact(figures, locale) for figures in report.communities]
+        lines += [_compact(figures, locale, report.currency) for figures in report.communities]
     messages: list[str] = []
     current = ""
     for line in lines:
