@@ -204,6 +204,7 @@ class HandlerSettings(Protocol):
     referral_burst_minutes: int
     suggestion_points: int
     nps_interval_days: int
+    compliance_extra_words: tuple[str, ...]
 
     @property
     def referral_rates(self) -> tuple[int, ...]: ...
