@@ -63,7 +63,7 @@ def stop_button() -> InlineKeyboardButton:
 def ad_label(brand: str) -> str:
     """The first line of every promotion in private: it is a promotion, and from whom
     (advertising law: electronic advertising names its sender)."""
-    return _("📢 Promotion from {brand}").format(brand=f"<b>{html.escape(brand)}</b>")
+    return _("📢 Promotion from {name}").format(name=f"<b>{html.escape(brand)}</b>")
 
 
 def keyboard(delivery: outbox.Delivery) -> InlineKeyboardMarkup | None:
