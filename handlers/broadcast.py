@@ -48,7 +48,12 @@ from handlers.paging import (
     turn_card_page,
 )
 from handlers.text import N_, CallbackId, counted, esc, sentences, unreadable_text
-from handlers.views.broadcast import StopPromotionsCallback, delivery_message, targets_text
+from handlers.views.broadcast import (
+    LABEL_ROOM,
+    StopPromotionsCallback,
+    delivery_message,
+    targets_text,
+)
 from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
@@ -80,8 +85,9 @@ from services.zones import show, staff_zone
 log = logging.getLogger(__name__)
 router = Router(name="broadcast")
 PRIVATE = F.chat.type == ChatType.PRIVATE
-TEXT_MAX = 4096
-CAPTION_MAX = 1024
+# Telegram's limits, less the room the ad label takes in private (views/broadcast.py)
+TEXT_MAX = 4096 - LABEL_ROOM
+CAPTION_MAX = 1024 - LABEL_ROOM
 BUTTON_TEXT_MAX = 64
 
 

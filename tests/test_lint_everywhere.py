@@ -229,3 +229,17 @@ async def test_the_referral_share_text_discloses_the_reward(harness: Harness) ->
     assert "Disclosure: Mia may be rewarded when you join and order." in replies[1]
     replies = await harness.send(KAI, KAI, "/invite")
     assert "說明：你加入並下單後，Kai可能獲得獎勵。" in replies[1]
+
+
+async def test_a_drops_pickup_note_is_linted_too(harness: Harness) -> None:
+    await setup(harness)
+    await harness.send(SAM, SAM, "/product_add Oolong | 35.90 CNY")
+    # a pickup note with 第一 (here a canteen's name) is a finding like any other
+    replies = await harness.send(SAM, SAM, "/drop 1 24h pickup=第一食堂")
+    assert "Absolute claims that advertising law forbids: 第一" in replies[0]
+    assert not any("Oolong" in (m.text or "") for m in harness.emulator.bot_messages(TEA))
+    replies = await harness.send(
+        SAM, SAM, "/drop 1 24h pickup=第一食堂 !!anyway the canteen's name"
+    )
+    assert replies[-1].startswith("Group-buy #1 posted in")
+    assert [action for action, _detail in await overrides(harness)] == ["groupbuy.open.override"]

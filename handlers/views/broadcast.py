@@ -60,6 +60,11 @@ def stop_button() -> InlineKeyboardButton:
     )
 
 
+# what the ad label adds to a private promotion at most (BRAND_NAME is at most 64 characters):
+# the wizard keeps this room free under Telegram's text and caption limits
+LABEL_ROOM = 100
+
+
 def ad_label(brand: str) -> str:
     """The first line of every promotion in private: it is a promotion, and from whom
     (advertising law: electronic advertising names its sender)."""
