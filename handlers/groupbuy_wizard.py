@@ -45,11 +45,13 @@ from handlers.lint import (
     MAX_REASON,
     audit_override,
     claims,
+    covered,
     findings_lines,
     product_texts,
     reason_error,
     wizard_findings,
     wizard_texts,
+    words_of,
 )
 from handlers.paging import PageCallback, page_counter, page_row
 from handlers.text import (
@@ -312,10 +314,11 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
     if data["scope"] == "drop":
         groups = len(await open_community_ids(turn.session))
         lines.append(_("Posted in every group the bot is in: {count}.").format(count=groups))
-    findings = wizard_findings(await _texts(turn, data), turn.settings.compliance_extra_words)
+    texts = await _texts(turn, data)
+    findings = wizard_findings(texts, turn.settings.compliance_extra_words)
     lines += findings
     builder = InlineKeyboardBuilder()
-    if findings and not data.get("override"):
+    if findings and not covered(claims(texts, turn.settings.compliance_extra_words), data):
         builder.button(
             text=_("⚠️ Send anyway"),
             callback_data=GroupBuyWizardCallback(action="override", step="confirm"),
@@ -484,7 +487,11 @@ def _take_text(key: str, limit: int) -> Take:
 async def _take_override(turn: Turn, text: str) -> str | None:
     error = reason_error(text)
     if error is None:
-        await turn.state.update_data(override=text.strip()[:MAX_REASON])
+        data = await turn.state.get_data()
+        found = claims(await _texts(turn, data), turn.settings.compliance_extra_words)
+        await turn.state.update_data(
+            override=text.strip()[:MAX_REASON], override_words=words_of(found)
+        )
     return error
 
 
@@ -708,7 +715,7 @@ async def confirm_button(
     turn = _turn(state, session, settings, member, locale, clock, community)
     restart = "/drop" if drop else "/groupbuy"
     found = claims(await _texts(turn, data), settings.compliance_extra_words)
-    if found and not data.get("override"):  # the texts changed since the last look
+    if found and not covered(found, data):  # the texts changed since the last look
         await query.message.answer(
             "\n".join(
                 [

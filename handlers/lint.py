@@ -180,3 +180,16 @@ def product_texts(product: ProductView) -> list[str]:
 def extra_words_of(data: dict[str, Any]) -> tuple[str, ...]:
     """The operator's extra words, from a handler's keyword arguments (none when absent)."""
     return tuple(getattr(data.get("settings"), "compliance_extra_words", ()) or ())
+
+
+def words_of(found: Sequence[tuple[str, list[Finding]]]) -> list[str]:
+    """The distinct words found, in order."""
+    return list(dict.fromkeys(f.word for _text, marked in found for f in marked))
+
+
+def covered(found: Sequence[tuple[str, list[Finding]]], data: dict[str, Any]) -> bool:
+    """Whether a wizard's override reason covers these findings: given for these very words (a
+    text changed since, with a new claim, needs a reason again)."""
+    return bool(data.get("override")) and set(words_of(found)) <= set(
+        data.get("override_words") or ()
+    )

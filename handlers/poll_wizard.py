@@ -19,7 +19,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.lint import MAX_REASON, audit_override, claims, reason_error, wizard_findings
+from handlers.lint import (
+    MAX_REASON,
+    audit_override,
+    claims,
+    covered,
+    reason_error,
+    wizard_findings,
+    words_of,
+)
 from handlers.poll import local_time, poll_error, post_poll
 from handlers.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
@@ -122,9 +130,10 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         member: MemberView = data["member"]
         zone = member.timezone or data["settings"].default_timezone
         stored = await state.get_data()
-        findings = wizard_findings(_texts(stored), data["settings"].compliance_extra_words)
+        extra = data["settings"].compliance_extra_words
+        findings = wizard_findings(_texts(stored), extra)
         text = "\n".join([await _summary(data["session"], stored, zone), *findings])
-        if findings and not stored.get("override"):
+        if findings and not covered(claims(_texts(stored), extra), stored):
             above = _buttons((_("⚠️ Send anyway"), "override"))
         else:
             above = _buttons((_("✅ Post the poll"), "create"))
@@ -364,7 +373,8 @@ async def got_override(
     if error is not None:
         await _ask(message, "override", data, error=error)
         return
-    await state.update_data(override=reason[:MAX_REASON])
+    found = claims(_texts(await state.get_data()), settings.compliance_extra_words)
+    await state.update_data(override=reason[:MAX_REASON], override_words=words_of(found))
     await _ask(message, "confirm", data)
 
 
@@ -404,7 +414,7 @@ async def create(
     findings only with a reason)."""
     data = await state.get_data()
     found = claims(_texts(data), settings.compliance_extra_words)
-    if found and not data.get("override"):
+    if found and not covered(found, data):
         await query.answer(_(NOT_OPEN), show_alert=True)  # a stale Post: findings need a reason
         return
     try:

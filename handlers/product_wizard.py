@@ -22,10 +22,12 @@ from handlers.lint import (
     MAX_REASON,
     audit_override,
     claims,
+    covered,
     extra_words_of,
     reason_error,
     wizard_findings,
     wizard_texts,
+    words_of,
 )
 from handlers.product import MAX_STOCK, amount_error
 from handlers.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
@@ -124,12 +126,13 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
     else:
         member: MemberView = data["member"]
         stored = await data["state"].get_data()
+        found = claims(wizard_texts(stored, ("title", "description")), extra_words_of(data))
         findings = wizard_findings(
             wizard_texts(stored, ("title", "description")), extra_words_of(data)
         )
         text = "\n".join([_summary(stored, member.locale), *findings])
         above = InlineKeyboardBuilder()
-        if findings and not stored.get("override"):
+        if findings and not covered(found, stored):
             above.button(text=_("⚠️ Send anyway"), callback_data=WizardCallback(choice="override"))
         else:
             above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
@@ -282,7 +285,7 @@ async def create(
     """Creates the product and leaves the wizard (texts with findings only with a reason)."""
     data = await state.get_data()
     found = claims(wizard_texts(data, ("title", "description")), settings.compliance_extra_words)
-    if found and not data.get("override"):
+    if found and not covered(found, data):
         await query.answer(_(NOT_OPEN), show_alert=True)  # a stale Create: findings need a reason
         return
     product = await create_product(
@@ -341,7 +344,9 @@ async def got_override(
     if error is not None:
         await _ask(message, "override", data, error=error)
         return
-    await state.update_data(override=reason[:MAX_REASON])
+    texts = wizard_texts(await state.get_data(), ("title", "description"))
+    found = claims(texts, settings.compliance_extra_words)
+    await state.update_data(override=reason[:MAX_REASON], override_words=words_of(found))
     await _ask(message, "confirm", data)
 
 
