@@ -390,6 +390,7 @@ def build_runtime(
         clock=clock,
         redis=redis,
         namespace=namespace,
+        i18n=i18n,
     )
     retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
     reservations = ReservationSweeper(

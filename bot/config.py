@@ -199,6 +199,8 @@ class Settings(BaseSettings):
     broadcast_retry_seconds: float = Field(default=5.0, ge=0.0, le=3600.0)
     # how often an idle sender looks for due rows even when nothing woke it
     broadcast_poll_seconds: float = Field(default=5.0, gt=0.0, le=3600.0)
+    # who promotions in private say they are from (the ad label: "📢 Promotion from ...")
+    brand_name: str = Field(default="Community Shop", min_length=1, max_length=64)
     # extra words the compliance lint flags, comma-separated (beyond the built-in lists)
     compliance_extra_words: Annotated[tuple[str, ...], NoDecode] = ()
     # the version of the opt-in wording members agree to (stored with their consent)

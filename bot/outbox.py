@@ -49,10 +49,12 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
+from aiogram.utils.i18n import I18n
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.i18n import create_i18n
 from bot.redis import SharedRate
 from bot.sender import Rate
 from handlers.views.broadcast import delivery_message
@@ -82,8 +84,11 @@ class BroadcastSender:
         worker_id: str | None = None,
         redis: Redis | None = None,
         namespace: str = "",
+        i18n: I18n | None = None,
     ) -> None:
         self.sessions = sessions
+        # the ad label and 🔕 Stop promotions of a private row are in its recipient's language
+        self.i18n = i18n or create_i18n(settings.default_locale)
         self.bot = bot
         self.settings = settings
         self.clock = clock
@@ -188,7 +193,9 @@ class BroadcastSender:
 
     async def _send(self, delivery: outbox.Delivery) -> None:
         try:
-            message = await self.bot(delivery_message(delivery))
+            with self.i18n.context(), self.i18n.use_locale(delivery.locale):
+                request = delivery_message(delivery, brand=self.settings.brand_name)
+            message = await self.bot(request)
         except TelegramRetryAfter as exc:
             await self._record(
                 outbox.defer,

@@ -48,7 +48,12 @@ from handlers.paging import (
     turn_card_page,
 )
 from handlers.text import N_, CallbackId, counted, esc, sentences, unreadable_text
-from handlers.views.broadcast import delivery_message, targets_text
+from handlers.views.broadcast import (
+    LABEL_ROOM,
+    StopPromotionsCallback,
+    delivery_message,
+    targets_text,
+)
 from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
@@ -80,8 +85,9 @@ from services.zones import show, staff_zone
 log = logging.getLogger(__name__)
 router = Router(name="broadcast")
 PRIVATE = F.chat.type == ChatType.PRIVATE
-TEXT_MAX = 4096
-CAPTION_MAX = 1024
+# Telegram's limits, less the room the ad label takes in private (views/broadcast.py)
+TEXT_MAX = 4096 - LABEL_ROOM
+CAPTION_MAX = 1024 - LABEL_ROOM
 BUTTON_TEXT_MAX = 64
 
 
@@ -94,6 +100,7 @@ class BroadcastSettings(Protocol):
     broadcast_paid_per_second: float
     compliance_extra_words: tuple[str, ...]
     consent_wording_version: str
+    brand_name: str
 
     def pacing_rules(self) -> PacingRules: ...
 
@@ -252,6 +259,24 @@ async def opt_in(
             )
 
 
+STOPPED = N_(
+    "Done: no more offers from us in this chat. Group-buys you join still send you "
+    "their confirmations. To get offers again, send /start and tap 🔔 Offers."
+)
+
+
+async def _stop(
+    session: AsyncSession, member: MemberView, settings: BroadcastSettings, now: datetime
+) -> None:
+    await outbox.set_consent(
+        session,
+        member_id=member.id,
+        opted_in=False,
+        wording_version=settings.consent_wording_version,
+        now=now,
+    )
+
+
 @router.message(Command("stop"), PRIVATE)
 async def stop(
     message: Message,
@@ -261,19 +286,23 @@ async def stop(
     clock: Clock,
 ) -> None:
     """Opts the member out of private promotions at once."""
-    await outbox.set_consent(
-        session,
-        member_id=member.id,
-        opted_in=False,
-        wording_version=settings.consent_wording_version,
-        now=clock(),
-    )
-    await message.answer(
-        _(
-            "Done: no more offers from us in this chat. Group-buys you join still send you "
-            "their confirmations. To get offers again, send /start and tap 🔔 Offers."
-        )
-    )
+    await _stop(session, member, settings, clock())
+    await message.answer(_(STOPPED))
+
+
+@router.callback_query(StopPromotionsCallback.filter())
+async def stop_button(
+    query: CallbackQuery,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """🔕 Stop promotions under a promotion: the same as /stop, in one tap."""
+    await _stop(session, member, settings, clock())
+    await query.answer(_("Done: no more offers from us in this chat."))
+    if query.message is not None:
+        await query.message.answer(_(STOPPED))
 
 
 # ---------------------------------------------------------------- community tags ------------
@@ -796,7 +825,7 @@ async def _summary(
             paid=False,  # the preview to staff is never a paid message
         )
         try:
-            await bot(delivery_message(preview))
+            await bot(delivery_message(preview, brand=settings.brand_name))
         except TelegramAPIError as exc:
             log.info("broadcast preview failed: %s", exc)
     zone = _zone(member, settings)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
@@ -10,7 +13,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, esc
+from handlers.lint import clear_command, split_override
+from handlers.text import N_, HandlerSettings, esc
 from handlers.views.labels import SEGMENT, label
 from handlers.views.perks import points_text
 from models.perks import SEGMENTS
@@ -73,10 +77,18 @@ async def care_command(message: Message, session: AsyncSession, member: MemberVi
 
 @router.message(Command("care_add"), PRIVATE, RoleFilter(Role.STAFF, "care.add"))
 async def care_add(
-    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Callable[[], datetime],
 ) -> None:
-    """Adds a care rule: /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] | text."""
-    head, _sep, text = (command.args or "").partition("|")
+    """Adds a care rule: /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] | text. The
+    text is a promotion in private: linted (`!!anyway reason` at the end goes ahead despite
+    findings)."""
+    args, reason = split_override(command.args or "")
+    head, _sep, text = args.partition("|")
     words = head.split()
     if not words:
         await message.answer(_(CARE_USAGE))
@@ -99,6 +111,11 @@ async def care_add(
             await message.answer(_("There is no coupon with that code."))
             return
         template_id = template.id
+    cleared = await clear_command(
+        message, [text.strip()], extra_words=settings.compliance_extra_words, reason=reason
+    )
+    if cleared is None:
+        return
     try:
         rule = await add_rule(
             session,
@@ -112,6 +129,9 @@ async def care_add(
     except SegmentError as exc:
         await message.answer(_(CARE_ERRORS.get(exc.reason, CARE_USAGE)))
         return
+    await cleared.audit(
+        session, actor_id=member.id, action="care.add", what=f"#{rule.id}", now=clock()
+    )
     await message.answer(
         _("Care rule #{id} added: members entering {segment} get it once.").format(
             id=rule.id, segment=segment_name(rule.to_segment)

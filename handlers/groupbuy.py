@@ -26,6 +26,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import OpenGroup, RoleFilter
+from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
 from handlers.text import (
     CAPTION_LIMIT,
@@ -322,7 +323,8 @@ async def _open(
     timezone: str,
     commission_bps: int,
 ) -> None:
-    words = (command.args or "").split()
+    args, reason = split_override(command.args or "")
+    words = args.split()
     if len(words) < 2 or number(words[0]) is None or "=" in words[1]:
         await message.reply(_(USAGE))
         return
@@ -356,6 +358,15 @@ async def _open(
         if "vip" in options:
             vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
             values = replace(values, vip_until=vip_until, vip_rank=vip_rank)
+        # what members read on the card: the product's texts and the pickup note, linted
+        cleared = await clear_command(
+            message,
+            [*product_texts(product), values.pickup_point],
+            extra_words=settings.compliance_extra_words,
+            reason=reason,
+        )
+        if cleared is None:
+            return
         gb = await open_and_post(
             bot,
             i18n,
@@ -371,6 +382,9 @@ async def _open(
     except GroupBuyError as exc:
         await message.reply(open_error_text(exc) or _(USAGE))
         return
+    await cleared.audit(
+        session, actor_id=member.id, action="groupbuy.open", what=f"#{gb.id}", now=now
+    )
     if message.chat.type == ChatType.PRIVATE:
         await message.answer(
             _("Group-buy #{id} posted in {groups}.").format(

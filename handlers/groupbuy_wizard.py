@@ -41,6 +41,18 @@ from handlers.groupbuy import (
     open_and_post,
     open_error_text,
 )
+from handlers.lint import (
+    MAX_REASON,
+    audit_override,
+    claims,
+    covered,
+    findings_lines,
+    product_texts,
+    reason_error,
+    wizard_findings,
+    wizard_texts,
+    words_of,
+)
 from handlers.paging import PageCallback, page_counter, page_row
 from handlers.text import (
     N_,
@@ -127,6 +139,7 @@ class NewGroupBuy(StatesGroup):
     confirm = State()
     translate = State()  # a drop's "Add a translation?", from the last look (handlers/content.py)
     translation = State()  # the pickup point or time in the chosen language
+    override = State()  # why the texts may go out despite the lint's findings (logged)
 
 
 SKIPPABLE = ("minimum", "stock", "limit", "tiers", "pickup_point", "pickup_time", OFFER, TYPING)
@@ -139,7 +152,7 @@ PICKUP_FIELDS = (PICKUP_POINT, PICKUP_TIME)  # what a drop gives per language
 class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
     """A button of the group-buy wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # product (with `product_id`), confirm
+    action: str  # product (with `product_id`), confirm, override
     step: str  # the step whose message carries the button
     product_id: CallbackId = 0
 
@@ -245,6 +258,8 @@ async def _prompt(
             "Lower prices as more units sell? Send units:price pairs, like 10:35.90,30:32.90; "
             "the base price is {price}. Skip: no tiers."
         ).format(price=_money(turn, data, data["price"]))
+    elif step == "override":
+        text = _("Why may it go out as it is? The reason is logged.")
     elif step == "pickup_point":
         text = _("Where do members pick it up? At most {limit}. Skip: leave it out.")
         text = text.format(limit=counted("character", PICKUP_POINT_MAX))
@@ -253,6 +268,16 @@ async def _prompt(
             "When can they pick it up? At most {limit}, like Sat 10:00-12:00. Skip: leave it out."
         ).format(limit=counted("character", PICKUP_TIME_MAX))
     return text, None
+
+
+async def _texts(turn: Turn, data: dict[str, Any]) -> list[str]:
+    """What members read on the card: the product's texts, the pickup texts, in every
+    language (all linted)."""
+    product = await get_product(turn.session, data["product_id"])
+    return [
+        *(product_texts(product) if product is not None else []),
+        *wizard_texts(data, PICKUP_FIELDS),
+    ]
 
 
 async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
@@ -289,10 +314,20 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
     if data["scope"] == "drop":
         groups = len(await open_community_ids(turn.session))
         lines.append(_("Posted in every group the bot is in: {count}.").format(count=groups))
+    texts = await _texts(turn, data)
+    findings = wizard_findings(texts, turn.settings.compliance_extra_words)
+    lines += findings
     builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("✅ Confirm"), callback_data=GroupBuyWizardCallback(action="confirm", step="confirm")
-    )
+    if findings and not covered(claims(texts, turn.settings.compliance_extra_words), data):
+        builder.button(
+            text=_("⚠️ Send anyway"),
+            callback_data=GroupBuyWizardCallback(action="override", step="confirm"),
+        )
+    else:
+        builder.button(
+            text=_("✅ Confirm"),
+            callback_data=GroupBuyWizardCallback(action="confirm", step="confirm"),
+        )
     if data["scope"] == "drop":  # a drop reaches groups of every language
         builder.row(CONTENT.button())
     return "\n".join(lines), builder
@@ -449,6 +484,17 @@ def _take_text(key: str, limit: int) -> Take:
     return take
 
 
+async def _take_override(turn: Turn, text: str) -> str | None:
+    error = reason_error(text)
+    if error is None:
+        data = await turn.state.get_data()
+        found = claims(await _texts(turn, data), turn.settings.compliance_extra_words)
+        await turn.state.update_data(
+            override=text.strip()[:MAX_REASON], override_words=words_of(found)
+        )
+    return error
+
+
 TAKE: dict[str, Take] = {
     "product": _take_product,
     "deadline": _take_deadline,
@@ -458,6 +504,7 @@ TAKE: dict[str, Take] = {
     "tiers": _take_tiers,
     "pickup_point": _take_text("pickup_point", PICKUP_POINT_MAX),
     "pickup_time": _take_text("pickup_time", PICKUP_TIME_MAX),
+    "override": _take_override,
 }
 
 
@@ -487,7 +534,8 @@ async def _answer(target: Target, turn: Turn, step: str, text: str) -> None:
     if error is not None:
         await _ask(target, turn, step, error=error)
         return
-    await _ask(target, turn, STEPS[STEPS.index(step) + 1])
+    # the reason for ⚠️ Send anyway leads back to the last look, now with ✅ Confirm
+    await _ask(target, turn, "confirm" if step == "override" else STEPS[STEPS.index(step) + 1])
 
 
 # ------------------------------------------------------------------ handlers -----------
@@ -666,6 +714,19 @@ async def confirm_button(
         return
     turn = _turn(state, session, settings, member, locale, clock, community)
     restart = "/drop" if drop else "/groupbuy"
+    found = claims(await _texts(turn, data), settings.compliance_extra_words)
+    if found and not covered(found, data):  # the texts changed since the last look
+        await query.message.answer(
+            "\n".join(
+                [
+                    "\n".join(findings_lines(found)),
+                    _("Nothing was created. Send {command} to start again.").format(
+                        command=restart
+                    ),
+                ]
+            )
+        )
+        return
     try:
         chat_ids = await open_community_ids(session) if drop else [query.message.chat.id]
         gb = await open_and_post(
@@ -696,12 +757,44 @@ async def confirm_button(
         again = _("Nothing was created. Send {command} to start again.").format(command=restart)
         await query.message.answer("\n".join(filter(None, [reason, again])))
         return
+    if found:
+        await audit_override(
+            session,
+            actor_id=member.id,
+            action="groupbuy.drop" if drop else "groupbuy.open",
+            found=found,
+            reason=str(data["override"]),
+            what=f"#{gb.id}",
+            now=clock(),
+        )
     if drop:
         await query.message.answer(
             _("Group-buy #{id} posted in {groups}.").format(
                 id=gb.id, groups=counted("group", len(chat_ids))
             )
         )
+
+
+@router.callback_query(
+    GroupBuyWizardCallback.filter(F.action == "override"), NewGroupBuy.confirm, on_current_step
+)
+async def override_button(
+    query: CallbackQuery,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """⚠️ Send anyway: asks why the findings may be ignored."""
+    await query.answer()
+    await drop_buttons(bot, query)
+    if query.message is not None:
+        turn = _turn(state, session, settings, member, locale, clock, community)
+        await _ask(query.message, turn, "override")
 
 
 @router.callback_query(GroupBuyWizardCallback.filter())

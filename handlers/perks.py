@@ -23,6 +23,7 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import AsOneself, OpenGroup, RoleFilter
+from handlers.lint import clear_command, split_override
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
     N_,
@@ -1138,9 +1139,12 @@ async def reward_add(
     member: MemberView,
     settings: HandlerSettings,
     locale: str,
+    clock: Clock,
 ) -> None:
-    """Adds a reward: /reward_add Title | points | stock | coupon CODE (the last two optional)."""
-    parts = [part.strip() for part in (command.args or "").split("|")]
+    """Adds a reward: /reward_add Title | points | stock | coupon CODE (the last two optional);
+    the title linted (`!!anyway reason` at the end goes ahead despite findings)."""
+    args, reason = split_override(command.args or "")
+    parts = [part.strip() for part in args.split("|")]
     usage = _(
         "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20. "
         "Add | coupon CODE to give a coupon instead of a thing."
@@ -1162,6 +1166,11 @@ async def reward_add(
     if cost is None or cost == 0 or (stock_text and stock is None):
         await message.answer(usage)
         return
+    cleared = await clear_command(
+        message, [parts[0]], extra_words=settings.compliance_extra_words, reason=reason
+    )
+    if cleared is None:
+        return
     try:
         reward = await add_reward(
             session,
@@ -1174,6 +1183,9 @@ async def reward_add(
     except PointsError as exc:
         await message.answer(_points_error(exc, settings, locale))
         return
+    await cleared.audit(
+        session, actor_id=member.id, action="perks.reward", what=f"#{reward.id}", now=clock()
+    )
     await message.answer(
         _("Reward #{id} added: {title} for {points}.").format(
             id=reward.id, title=esc_name(reward.title), points=points_text(cost, member.locale)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
 from handlers.groupbuy import OpenValues, open_and_post, open_error_text
+from handlers.lint import clear_command, product_texts, split_override
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
     N_,
@@ -341,8 +342,11 @@ async def poll_presale(
     clock: Clock,
     closer: DeadlineScheduler,
 ) -> None:
-    """C2M: opens a pre-sale group-buy of the winner in the poll's groups, in one step."""
-    words = (command.args or "").split()
+    """C2M: opens a pre-sale group-buy of the winner in the poll's groups, in one step (the
+    product's texts and the winner linted; `!!anyway reason` at the end goes ahead despite
+    findings)."""
+    args, reason = split_override(command.args or "")
+    words = args.split()
     poll_id = _poll_id(words[0]) if words else None
     if len(words) < 3 or poll_id is None or _poll_id(words[1]) is None:
         await message.answer(_(PRESALE_USAGE))
@@ -387,6 +391,14 @@ async def poll_presale(
                 )
             )
             return
+        cleared = await clear_command(
+            message,
+            [*product_texts(product), poll.options[result.winner]],
+            extra_words=settings.compliance_extra_words,
+            reason=reason,
+        )
+        if cleared is None:
+            return
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
         options_at = next((i for i, w in enumerate(words) if "=" in w), len(words))
         deadline = parse_deadline(" ".join(words[2:options_at]), now=now, timezone=zone)
@@ -421,6 +433,9 @@ async def poll_presale(
         await message.answer(open_error_text(exc) or _(PRESALE_USAGE))
         return
     await claim_presale(session, poll_id=poll_id, groupbuy_id=gb.id)
+    await cleared.audit(
+        session, actor_id=member.id, action="poll.presale", what=f"#{gb.id}", now=now
+    )
     winner = poll.options[result.winner]
     # the groups it was posted in: the poll's groups still open for business
     chat_ids = [post.chat_id for post in await posts(session, gb.id)]

@@ -19,6 +19,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
+from handlers.lint import (
+    MAX_REASON,
+    audit_override,
+    claims,
+    covered,
+    reason_error,
+    wizard_findings,
+    words_of,
+)
 from handlers.poll import local_time, poll_error, post_poll
 from handlers.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
@@ -52,6 +61,7 @@ class NewPoll(StatesGroup):
     weighting = State()
     targets = State()
     confirm = State()
+    override = State()  # why the texts may go out despite the lint's findings (logged)
 
 
 class PollWizardCallback(CallbackData, prefix="pl"):
@@ -114,11 +124,19 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
     elif step == "targets":
         text = _("Which groups get the poll?")
         above = _buttons((_("All groups"), "all"), (_("Choose groups"), "pick"))
+    elif step == "override":
+        text = _("Why may it go out as it is? The reason is logged.")
     else:
         member: MemberView = data["member"]
         zone = member.timezone or data["settings"].default_timezone
-        text = await _summary(data["session"], await state.get_data(), zone)
-        above = _buttons((_("✅ Post the poll"), "create"))
+        stored = await state.get_data()
+        extra = data["settings"].compliance_extra_words
+        findings = wizard_findings(_texts(stored), extra)
+        text = "\n".join([await _summary(data["session"], stored, zone), *findings])
+        if findings and not covered(claims(_texts(stored), extra), stored):
+            above = _buttons((_("⚠️ Send anyway"), "override"))
+        else:
+            above = _buttons((_("✅ Post the poll"), "create"))
     await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
 
 
@@ -326,6 +344,40 @@ async def got_targets(
         await _ask(query.message, "confirm", data)
 
 
+def _texts(data: dict[str, Any]) -> list[str]:
+    """What members read of the poll: the question and every option (all linted)."""
+    return [str(data.get("question") or ""), *(str(o) for o in data.get("options") or ())]
+
+
+@router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == "override"))
+async def ask_override(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
+    """⚠️ Send anyway: asks why the findings may be ignored."""
+    await query.answer()
+    await drop_buttons(bot, query)
+    if query.message is not None:
+        await _ask(query.message, "override", {"state": state})
+
+
+@router.message(NewPoll.override, F.text)
+async def got_override(
+    message: Message,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """Notes the reason, then the last look again with ✅ Post the poll."""
+    reason = (message.text or "").strip()
+    data = {"state": state, "session": session, "member": member, "settings": settings}
+    error = reason_error(reason)
+    if error is not None:
+        await _ask(message, "override", data, error=error)
+        return
+    found = claims(_texts(await state.get_data()), settings.compliance_extra_words)
+    await state.update_data(override=reason[:MAX_REASON], override_words=words_of(found))
+    await _ask(message, "confirm", data)
+
+
 async def _summary(session: AsyncSession, data: dict[str, Any], zone: str) -> str:
     titles = []
     for chat_id in data["chats"]:
@@ -358,8 +410,13 @@ async def create(
     clock: Clock,
     poll_closer: PollScheduler,
 ) -> None:
-    """Stores the poll, posts it in every chosen group and schedules its closing."""
+    """Stores the poll, posts it in every chosen group and schedules its closing (texts with
+    findings only with a reason)."""
     data = await state.get_data()
+    found = claims(_texts(data), settings.compliance_extra_words)
+    if found and not covered(found, data):
+        await query.answer(_(NOT_OPEN), show_alert=True)  # a stale Post: findings need a reason
+        return
     try:
         poll = await create_poll(
             session,
@@ -376,6 +433,16 @@ async def create(
     except PollError as exc:
         await query.answer(poll_error(exc.reason), show_alert=True)
         return
+    if found:
+        await audit_override(
+            session,
+            actor_id=member.id,
+            action="poll.create",
+            found=found,
+            reason=str(data["override"]),
+            what=f"#{poll.id}",
+            now=clock(),
+        )
     posted = await post_poll(bot, session, poll, list(data["chats"]))
     await state.clear()
     await query.answer()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
@@ -14,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import language_name, preview_lines
 from handlers.filters import RoleFilter
+from handlers.lint import clear_command, split_override
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, esc_name, format_money
 from handlers.views.product import product_card
@@ -66,9 +69,12 @@ async def product_add(
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
+    clock: Callable[[], datetime],
 ) -> None:
-    """Creates a product from one line: title | price currency | stock N | offline/telegram."""
-    parts = [part.strip() for part in (command.args or "").split("|")]
+    """Creates a product from one line: title | price currency | stock N | offline/telegram
+    (with `!!anyway reason` at the end when the lint finds something in the title)."""
+    args, reason = split_override(command.args or "")
+    parts = [part.strip() for part in args.split("|")]
     usage = _("Send it in one line, for example:\n/product_add {example}").format(
         example=esc(PRODUCT_USAGE)
     )
@@ -111,6 +117,11 @@ async def product_add(
             ).format(currency=currency)
         )
         return
+    cleared = await clear_command(
+        message, [title], extra_words=settings.compliance_extra_words, reason=reason
+    )
+    if cleared is None:
+        return
     try:
         product = await create_product(
             session,
@@ -124,6 +135,9 @@ async def product_add(
     except ProductError:
         await message.answer(_("The title must be 1-128 characters."))
         return
+    await cleared.audit(
+        session, actor_id=member.id, action="product.create", what=f"#{product.id}", now=clock()
+    )
     await message.answer(
         _("Product #{id} created: {title}, {price}.").format(
             id=product.id,
@@ -203,9 +217,12 @@ async def product_set(
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
+    clock: Callable[[], datetime],
 ) -> None:
-    """Edits one field: /product_set ID price 32.90 | stock 50 | title ... | mode telegram."""
-    words = (command.args or "").split(maxsplit=2)
+    """Edits one field: /product_set ID price 32.90 | stock 50 | title ... | mode telegram (a
+    title or description linted; `!!anyway reason` at the end goes ahead despite findings)."""
+    args, reason = split_override(command.args or "")
+    words = args.split(maxsplit=2)
     usage = _(
         "Send /product_set ID FIELD VALUE, where FIELD is title, description, price, stock "
         "(a number or none), mode (offline or telegram), delivery (pickup, delivery or both) "
@@ -223,6 +240,14 @@ async def product_set(
         return
     field, text = PRODUCT_FIELDS[words[1]], words[2].strip()
     value: object = text
+    cleared = await clear_command(
+        message,
+        [text] if field in ("title", "description") else [],
+        extra_words=settings.compliance_extra_words,
+        reason=reason,
+    )
+    if cleared is None:
+        return
     try:
         if field == "price":
             value = parse_amount(
@@ -267,6 +292,9 @@ async def product_set(
     except ProductError:
         await message.answer(usage)
         return
+    await cleared.audit(
+        session, actor_id=member.id, action="product.edit", what=f"#{updated.id}", now=clock()
+    )
     stock = _("no limit") if updated.stock is None else str(updated.stock)
     await message.answer(
         _("Product #{id} saved: {title}, {price}, stock {stock}.").format(
@@ -287,11 +315,18 @@ def _language(word: str) -> str | None:
 
 @router.message(Command("product_translate"), PRIVATE, RoleFilter(Role.STAFF, "product.translate"))
 async def product_translate(
-    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Callable[[], datetime],
 ) -> None:
     """Adds, replaces or removes a product's title and description in one language:
-    /product_translate ID LANGUAGE Title | Description (or none)."""
-    words = (command.args or "").split(maxsplit=2)
+    /product_translate ID LANGUAGE Title | Description (or none), linted (`!!anyway reason`
+    at the end goes ahead despite findings)."""
+    args, reason = split_override(command.args or "")
+    words = args.split(maxsplit=2)
     usage = _(
         "Send /product_translate ID LANGUAGE Title | Description, where LANGUAGE is en, "
         "zh_Hans or zh_Hant (the description may be left out), or /product_translate ID "
@@ -315,6 +350,14 @@ async def product_translate(
     title, _sep, description = words[2].partition("|")
     if title.strip().lower() == "none" and not description.strip():
         title = ""
+    cleared = await clear_command(
+        message,
+        [title.strip(), description.strip()],
+        extra_words=settings.compliance_extra_words,
+        reason=reason,
+    )
+    if cleared is None:
+        return
     try:
         updated = await translate_product(
             session,
@@ -328,6 +371,13 @@ async def product_translate(
             _("The title can be at most 128 characters and the description 1024.") + "\n\n" + usage
         )
         return
+    await cleared.audit(
+        session,
+        actor_id=member.id,
+        action="product.translate",
+        what=f"#{updated.id} {locale}",
+        now=clock(),
+    )
     if not title:
         text = _(
             "Product #{id} has no {language} text any more: readers of {language} see it in "

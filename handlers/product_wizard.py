@@ -3,6 +3,8 @@ stock) and Cancel as in every wizard (handlers/wizard.py); nothing is stored unt
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -18,6 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
 from handlers.filters import RoleFilter
+from handlers.lint import (
+    MAX_REASON,
+    audit_override,
+    claims,
+    covered,
+    extra_words_of,
+    reason_error,
+    wizard_findings,
+    wizard_texts,
+    words_of,
+)
 from handlers.product import MAX_STOCK, amount_error
 from handlers.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
@@ -46,12 +59,13 @@ class NewProduct(StatesGroup):
     confirm = State()
     translate = State()  # "Add a translation?", from the last look (handlers/content.py)
     translation = State()  # the title or description in the chosen language
+    override = State()  # why the texts may go out despite the lint's findings (logged)
 
 
 class WizardCallback(CallbackData, prefix="pw"):
     """A button of the product wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    choice: str  # offline, telegram, create
+    choice: str  # offline, telegram, create, override
 
 
 WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock"))
@@ -109,11 +123,21 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         text = _("How many are in stock? /skip for no limit.")
     elif step == "mode":
         text, above = _("How do members pay?"), mode_keyboard()
+    elif step == "override":
+        text = _("Why may it go out as it is? The reason is logged.")
     else:
         member: MemberView = data["member"]
-        text = _summary(await data["state"].get_data(), member.locale)
+        stored = await data["state"].get_data()
+        found = claims(wizard_texts(stored, ("title", "description")), extra_words_of(data))
+        findings = wizard_findings(
+            wizard_texts(stored, ("title", "description")), extra_words_of(data)
+        )
+        text = "\n".join([_summary(stored, member.locale), *findings])
         above = InlineKeyboardBuilder()
-        above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
+        if findings and not covered(found, stored):
+            above.button(text=_("⚠️ Send anyway"), callback_data=WizardCallback(choice="override"))
+        else:
+            above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
         above.row(CONTENT.button())
     await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
 
@@ -239,7 +263,8 @@ async def got_mode(
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
-        await _ask(query.message, "confirm", {"state": state, "member": member})
+        data = {"state": state, "member": member, "settings": settings}
+        await _ask(query.message, "confirm", data)
 
 
 def _saved_photo(saved: object) -> ProductPhoto | None:
@@ -252,10 +277,20 @@ def _saved_photo(saved: object) -> ProductPhoto | None:
 
 @router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "create"))
 async def create(
-    query: CallbackQuery, bot: Bot, state: FSMContext, session: AsyncSession, member: MemberView
+    query: CallbackQuery,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Callable[[], datetime],
 ) -> None:
-    """Creates the product and leaves the wizard."""
+    """Creates the product and leaves the wizard (texts with findings only with a reason)."""
     data = await state.get_data()
+    found = claims(wizard_texts(data, ("title", "description")), settings.compliance_extra_words)
+    if found and not covered(found, data):
+        await query.answer(_(NOT_OPEN), show_alert=True)  # a stale Create: findings need a reason
+        return
     product = await create_product(
         session,
         title=data["title"],
@@ -268,6 +303,16 @@ async def create(
         photo=_saved_photo(data.get("photo")),
         translations=translations_of(data),
     )
+    if found:
+        await audit_override(
+            session,
+            actor_id=member.id,
+            action="product.create",
+            found=found,
+            reason=str(data["override"]),
+            what=f"#{product.id}",
+            now=clock(),
+        )
     await state.clear()
     await query.answer()
     await drop_buttons(bot, query)
@@ -279,6 +324,34 @@ async def create(
                 price=format_money(product.price, product.currency, member.locale),
             )
         )
+
+
+@router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "override"))
+async def ask_override(
+    query: CallbackQuery, bot: Bot, state: FSMContext, settings: HandlerSettings
+) -> None:
+    """⚠️ Send anyway: asks why the findings may be ignored."""
+    await query.answer()
+    await drop_buttons(bot, query)
+    if query.message is not None:
+        await _ask(query.message, "override", {"state": state, "settings": settings})
+
+
+@router.message(NewProduct.override, F.text)
+async def got_override(
+    message: Message, state: FSMContext, member: MemberView, settings: HandlerSettings
+) -> None:
+    """Notes the reason, then the last look again with ✅ Create."""
+    reason = (message.text or "").strip()
+    data = {"state": state, "member": member, "settings": settings}
+    error = reason_error(reason)
+    if error is not None:
+        await _ask(message, "override", data, error=error)
+        return
+    texts = wizard_texts(await state.get_data(), ("title", "description"))
+    found = claims(texts, settings.compliance_extra_words)
+    await state.update_data(override=reason[:MAX_REASON], override_words=words_of(found))
+    await _ask(message, "confirm", data)
 
 
 @router.callback_query(WizardCallback.filter())

@@ -378,7 +378,8 @@ async def send_invitation(target: Message, member: MemberView, screen: InviteScr
     await target.answer(
         _(
             "{name} invites you to our member community: join group-buys with one tap, vote "
-            "on new products and collect points. Start here: {link}"
+            "on new products and collect points. Start here: {link}\n"
+            "Disclosure: {name} may be rewarded when you join and order."
         ).format(name=esc(member.display_name), link=link)
     )
     await target.answer_photo(

@@ -221,6 +221,7 @@ class HandlerSettings(Protocol):
     nps_interval_days: int
     ticket_answer_hours: int
     ticket_resolve_hours: int
+    compliance_extra_words: tuple[str, ...]
 
     @property
     def referral_rates(self) -> tuple[int, ...]: ...

@@ -486,6 +486,7 @@ class Delivery:
     button_url: str | None
     button_groupbuy_id: int | None
     paid: bool
+    locale: str = ""  # the recipient's language (its label and Stop button are in it)
 
 
 async def claim_next(
@@ -574,6 +575,7 @@ async def claim_next(
             button_url=broadcast.button_url,
             button_groupbuy_id=broadcast.button_groupbuy_id,
             paid=broadcast.paid,
+            locale=locale or default_locale,
         )
     return None
 

@@ -88,18 +88,23 @@ async def test_staff_compose_preview_and_confirm_a_drop_that_lands_once(
     assert "Skipped: 4 (not opted in)." in (summary.text or "")  # Olivia, Sam, Lee, Kai
     assert "First delivery 2026-11-23 10:00, last 2026-11-23 10:00 (UTC)" in (summary.text or "")
     assert summary.button_texts == ["✅ Confirm", "🌐 Add a translation", "⬅️ Back", "✖️ Cancel"]
+    # the full preview is what a member gets in private: labelled, with 🔕 Stop promotions
     full_preview = harness.emulator.bot_messages(SAM)[-2]
-    assert full_preview.button_texts == ["Shop now"]
+    assert (full_preview.text or "").startswith("📢 Promotion from Community Shop\n")
+    assert full_preview.button_texts == ["Shop now", "🔕 Stop promotions"]
     # when Sam confirms and the sender runs
     await tap(harness, SAM, "✅ Confirm", user=SAM)
     assert "Broadcast #1 is scheduled for 3 chats." in (
         harness.emulator.last_bot_message(SAM).text or ""
     )
     await harness.runtime.broadcasts.pump()
-    # then each group and Mia got it once, with the button
+    # then each group and Mia got it once, with the button (and in private the ad label and
+    # 🔕 Stop promotions)
     for chat in (TEA, COFFEE, MIA):
         got = [m for m in harness.emulator.bot_messages(chat) if "New oolong" in (m.text or "")]
-        assert len(got) == 1 and got[0].button_texts == ["Shop now"]
+        private = ["🔕 Stop promotions"] if chat == MIA else []
+        assert len(got) == 1 and got[0].button_texts == ["Shop now", *private]
+        assert (got[0].text or "").startswith("📢 Promotion from") == (chat == MIA)
     assert not any("New oolong" in (m.text or "") for m in harness.emulator.bot_messages(LEE))
     # and /broadcast_status reports it
     status = await harness.send(SAM, SAM, "/broadcast_status 1")
@@ -295,7 +300,10 @@ async def test_a_drop_with_photo_and_group_buy_button_at_a_staff_local_time_surv
     assert "It reaches 3 chats: 2 groups and 1 member." in summary
     assert "First delivery 2026-11-24 18:00, last 2026-11-24 18:00 (Asia/Shanghai)" in summary
     preview = emulator.bot_messages(SAM)[-2]
-    assert (preview.kind, preview.text) == ("photo", "Oolong drop: 39.90 CNY until Tuesday")
+    assert (preview.kind, preview.text) == (
+        "photo",
+        "📢 Promotion from Community Shop\nOolong drop: 39.90 CNY until Tuesday",
+    )
     await tap(harness, SAM, "✅ Confirm", user=SAM)
     # then nothing goes before its time
     assert await harness.runtime.broadcasts.pump() == 0
@@ -308,11 +316,10 @@ async def test_a_drop_with_photo_and_group_buy_button_at_a_staff_local_time_surv
         assert await later.runtime.broadcasts.pump() == 3
         assert await later.runtime.broadcasts.pump() == 0
         for chat in (TEA, COFFEE, MIA):
-            got = [
-                m for m in emulator.bot_messages(chat) if (m.text or "").startswith("Oolong drop")
-            ]
+            got = [m for m in emulator.bot_messages(chat) if "Oolong drop" in (m.text or "")]
             assert len(got) == 1 and got[0].kind == "photo"
-            assert got[0].button_texts == ["Join the drop"]
+            private = ["🔕 Stop promotions"] if chat == MIA else []
+            assert got[0].button_texts == ["Join the drop", *private]
             assert got[0].reply_markup is not None
             data = got[0].reply_markup["inline_keyboard"][0][0]["callback_data"]
             assert GroupBuyCallback.unpack(data).groupbuy_id == 1

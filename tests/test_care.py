@@ -199,7 +199,7 @@ async def test_care_rules_welcome_new_members_and_win_back_churned_ones(
     assert report.cared >= 2
     assert [m.text for m in harness.new_bot_messages(MIA)] == [
         "A gift from us: 20 points.",
-        "Welcome <b>aboard</b>!",
+        "📢 Promotion from Community Shop\nWelcome <b>aboard</b>!",
     ]
     assert [m.text for m in harness.new_bot_messages(KAI)] == ["送你一份禮物：20 積分。"]
     assert await points_of(harness, MIA) == 20
@@ -213,7 +213,7 @@ async def test_care_rules_welcome_new_members_and_win_back_churned_ones(
     await harness.runtime.broadcasts.pump()
     assert [m.text for m in harness.new_bot_messages(MIA)] == [
         "A coupon for you: see /coupons.",
-        "We miss you!",
+        "📢 Promotion from Community Shop\nWe miss you!",
     ]
     assert "🎟 BACK10" in (await harness.send(MIA, MIA, "/coupons"))[0]
     overview = (await harness.send(SAM, SAM, "/care"))[0]

@@ -186,8 +186,12 @@ async def test_a_broadcast_in_two_languages_reaches_each_member_in_theirs(
     await harness.send(SAM, SAM, "<b>新品乌龙</b> 39.90 元，周日截止")
     await tap(harness, "Done")
     # then the last look comes with a preview of each language, and says who gets which
+    # (each as a member gets it in private: with the ad label, here in Sam's language)
     previews = [m.text for m in harness.emulator.bot_messages(SAM)[-3:-1]]
-    assert previews == ["New oolong 39.90 CNY, until Sunday", "新品乌龙 39.90 元，周日截止"]
+    assert previews == [
+        "📢 Promotion from Community Shop\nNew oolong 39.90 CNY, until Sunday",
+        "📢 Promotion from Community Shop\n新品乌龙 39.90 元，周日截止",
+    ]
     summary = last_text(harness, SAM)
     assert (
         "Also in: 简体中文. Every other chat gets it in the brand's language, else as you wrote it."
@@ -205,14 +209,15 @@ async def test_a_broadcast_in_two_languages_reaches_each_member_in_theirs(
             if "oolong" in (m.text or "") or "乌龙" in (m.text or "")
         ]
 
-    assert got(LEE) == ["新品乌龙 39.90 元，周日截止"]
+    # (in private with the ad label in the member's language)
+    assert got(LEE) == ["📢 推广信息 · 来自Community Shop\n新品乌龙 39.90 元，周日截止"]
     assert got(TEA) == ["新品乌龙 39.90 元，周日截止"]
-    assert got(MIA) == ["New oolong 39.90 CNY, until Sunday"]
-    assert got(KAI) == ["New oolong 39.90 CNY, until Sunday"]
+    assert got(MIA) == ["📢 Promotion from Community Shop\nNew oolong 39.90 CNY, until Sunday"]
+    assert got(KAI) == ["📢 推廣訊息 · 來自Community Shop\nNew oolong 39.90 CNY, until Sunday"]
     assert got(COFFEE) == ["New oolong 39.90 CNY, until Sunday"]
     # the Chinese text kept its bold, as the English one
     [chinese] = [m for m in harness.emulator.bot_messages(LEE) if "乌龙" in (m.text or "")]
-    assert chinese.entities and chinese.entities[0]["type"] == "bold"
+    assert chinese.entities and [e["type"] for e in chinese.entities] == ["bold", "bold"]
     async with harness.session() as session:
         broadcast = (await session.execute(select(Broadcast))).scalar_one()
     assert broadcast.translations == {"zh_Hans": {"text": "<b>新品乌龙</b> 39.90 元，周日截止"}}

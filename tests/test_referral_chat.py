@@ -91,7 +91,8 @@ async def test_invite_shows_a_link_an_invitation_and_a_qr_code(harness: Harness)
     assert re.fullmatch(r"[a-z0-9]{8}", code.group(1))
     assert replies[1] == (
         "Mia invites you to our member community: join group-buys with one tap, vote on new "
-        f"products and collect points. Start here: {link}"
+        f"products and collect points. Start here: {link}\n"
+        "Disclosure: Mia may be rewarded when you join and order."
     )
     photo = harness.emulator.last_bot_message(MIA)
     assert photo.raw.get("photo") and photo.raw["caption"] == f"Scan to join: {link}"

@@ -153,7 +153,9 @@ async def test_a_member_without_a_zone_gets_the_quiet_hours_of_her_group(
     assert await harness.runtime.broadcasts.pump() == 0
     harness.clock.now = datetime(2026, 11, 24, 0, 0, 1, tzinfo=UTC)
     assert await harness.runtime.broadcasts.pump() == 1
-    assert last_text(harness, MIA).startswith("Tea tasting on Saturday")
+    assert last_text(harness, MIA).startswith(
+        "📢 Promotion from Community Shop\nTea tasting on Saturday"
+    )
 
 
 async def test_the_drop_wizard_reads_the_deadline_in_the_staff_members_zone(

@@ -3,8 +3,10 @@ the outbox sender (bot/outbox.py) send exactly the same thing."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -13,6 +15,7 @@ from handlers.views.groupbuy import GroupBuyCallback
 from handlers.views.labels import SEGMENT, label
 from handlers.views.perks import tier_label
 from models.broadcast import (
+    RECIPIENT_PRIVATE,
     TARGET_COMMUNITY,
     TARGET_EVERYONE,
     TARGET_GROUPS,
@@ -47,35 +50,61 @@ def targets_text(targets: str, tiers: Mapping[int, TierView], groups: Mapping[in
     return targets
 
 
+class StopPromotionsCallback(CallbackData, prefix="stopads"):
+    """🔕 Stop promotions under a promotion in private: the same as /stop."""
+
+
+def stop_button() -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=_("🔕 Stop promotions"), callback_data=StopPromotionsCallback().pack()
+    )
+
+
+# what the ad label adds to a private promotion at most (BRAND_NAME is at most 64 characters):
+# the wizard keeps this room free under Telegram's text and caption limits
+LABEL_ROOM = 100
+
+
+def ad_label(brand: str) -> str:
+    """The first line of every promotion in private: it is a promotion, and from whom
+    (advertising law: electronic advertising names its sender)."""
+    return _("📢 Promotion from {name}").format(name=f"<b>{html.escape(brand)}</b>")
+
+
 def keyboard(delivery: outbox.Delivery) -> InlineKeyboardMarkup | None:
-    """The broadcast's one button: a link, or a group-buy's details."""
-    if not delivery.button_text:
-        return None
-    if delivery.button_url:
-        button = InlineKeyboardButton(text=delivery.button_text, url=delivery.button_url)
-    elif delivery.button_groupbuy_id:
+    """The broadcast's one button: a link, or a group-buy's details; in private, 🔕 Stop
+    promotions under it."""
+    rows: list[list[InlineKeyboardButton]] = []
+    if delivery.button_text and delivery.button_url:
+        rows.append([InlineKeyboardButton(text=delivery.button_text, url=delivery.button_url)])
+    elif delivery.button_text and delivery.button_groupbuy_id:
         data = GroupBuyCallback(action="details", groupbuy_id=delivery.button_groupbuy_id)
-        button = InlineKeyboardButton(text=delivery.button_text, callback_data=data.pack())
-    else:
-        return None
-    return InlineKeyboardMarkup(inline_keyboard=[[button]])
+        rows.append([InlineKeyboardButton(text=delivery.button_text, callback_data=data.pack())])
+    if delivery.kind == RECIPIENT_PRIVATE:
+        rows.append([stop_button()])
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-def delivery_message(delivery: outbox.Delivery) -> SendPhoto | SendMessage:
-    """The broadcast to one chat as members see it (send it with `await bot(...)`)."""
+def delivery_message(delivery: outbox.Delivery, *, brand: str) -> SendPhoto | SendMessage:
+    """The broadcast to one chat as members see it (send it with `await bot(...)`, in the
+    recipient's locale): in private it opens with the ad label naming `brand` and ends with
+    🔕 Stop promotions."""
     markup = keyboard(delivery)
+    text = delivery.text
+    if delivery.kind == RECIPIENT_PRIVATE:
+        text = ad_label(brand) + "\n" + text
     paid = True if delivery.paid else None
     if delivery.photo_file_id:
         return SendPhoto(
             chat_id=delivery.chat_id,
             photo=delivery.photo_file_id,
-            caption=delivery.text,
+            caption=text,
             reply_markup=markup,
             allow_paid_broadcast=paid,
         )
     return SendMessage(
         chat_id=delivery.chat_id,
-        text=delivery.text,
+        text=text,
         reply_markup=markup,
         allow_paid_broadcast=paid,
     )
