@@ -56,6 +56,7 @@ from handlers.views.groupbuy import (
     post_card,
 )
 from handlers.views.pickup import unreached_leader_effects
+from handlers.views.policy import held_text
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community, open_community_ids
 from services.groupbuy import (
@@ -85,9 +86,10 @@ from services.order import (
     start_invoice,
 )
 from services.parsing import zone_label
+from services.policy import KIND_DROP, KIND_GROUPBUY, KIND_LEADER, HeldBack, Verdict, decide, record
 from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
-from services.role import Role
+from services.role import Role, is_staff
 from services.tiers import list_tiers
 from services.validation import number
 from services.zones import private_zone, staff_zone
@@ -272,16 +274,33 @@ async def open_and_post(
     chat_ids: list[int],
     commission_bps: int,
     now: datetime,
-) -> GroupBuyView:
-    """Opens the group-buy, posts its card in every chat and schedules its deadline.
+    kind: str,
+    settings: HandlerSettings,
+) -> tuple[GroupBuyView, list[Verdict]]:
+    """Opens the group-buy in the chats the promotion policy lets a card of `kind` reach now,
+    posts its cards there, records them as promotions and schedules its deadline; returns it
+    with the chats held back (when and why).
 
-    Raises GroupBuyError (nothing opened) when the values are refused.
+    Raises GroupBuyError (nothing opened) when the values are refused, HeldBack (nothing
+    opened) when no chat may take the card now.
     """
+    verdicts = await decide(
+        session,
+        kind=kind,
+        chat_ids=chat_ids,
+        now=now,
+        rules=settings.pacing_rules(),
+        default_timezone=settings.default_timezone,
+    )
+    allowed = [verdict.chat_id for verdict in verdicts if verdict.now]
+    held = [verdict for verdict in verdicts if not verdict.now]
+    if not allowed:
+        raise HeldBack(held)
     gb = await open_groupbuy(
         session,
         product_id=values.product_id,
         opened_by=opened_by,
-        chat_ids=chat_ids,
+        chat_ids=allowed,
         min_kind=values.min_kind,
         min_count=values.min_count,
         stock_cap=values.stock_cap,
@@ -297,8 +316,15 @@ async def open_and_post(
         vip_rank=values.vip_rank,
     )
     await post_cards(bot, i18n, session, gb, now)
+    await record(
+        session,
+        kind=kind,
+        groupbuy_id=gb.id,
+        chat_ids=[post.chat_id for post in await posts(session, gb.id)],
+        now=now,
+    )
     closer.schedule(gb.id, gb.deadline)
-    return gb
+    return gb, held
 
 
 async def _open(
@@ -314,6 +340,7 @@ async def _open(
     chat_ids: list[int],
     timezone: str,
     commission_bps: int,
+    kind: str,
 ) -> None:
     words = (command.args or "").split()
     if len(words) < 2 or number(words[0]) is None or "=" in words[1]:
@@ -349,7 +376,7 @@ async def _open(
         if "vip" in options:
             vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
             values = replace(values, vip_until=vip_until, vip_rank=vip_rank)
-        gb = await open_and_post(
+        gb, held = await open_and_post(
             bot,
             i18n,
             session,
@@ -359,16 +386,26 @@ async def _open(
             chat_ids=chat_ids,
             commission_bps=commission_bps,
             now=now,
+            kind=kind,
+            settings=settings,
         )
     except GroupBuyError as exc:
         await message.reply(open_error_text(exc) or _(USAGE))
         return
-    if message.chat.type == ChatType.PRIVATE:
-        await message.answer(
-            _("Group-buy #{id} posted in {groups}.").format(
-                id=gb.id, groups=counted("group", len(chat_ids))
-            )
+    except HeldBack as exc:
+        await message.reply(
+            await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
         )
+        return
+    if message.chat.type == ChatType.PRIVATE:
+        posted = _("Group-buy #{id} posted in {groups}.").format(
+            id=gb.id, groups=counted("group", len(chat_ids) - len(held))
+        )
+        if held:
+            posted += "\n\n" + await held_text(
+                session, held, member=member, settings=settings, posted=True
+            )
+        await message.answer(posted)
 
 
 # without arguments, /groupbuy and /drop start the wizard (handlers/groupbuy_wizard.py)
@@ -401,6 +438,8 @@ async def groupbuy_command(
         [community.id],
         community.timezone,
         settings.leader_commission_bps,
+        # a leader's own group-buy in their group counts against the leader cap
+        KIND_GROUPBUY if await is_staff(session, member.id) else KIND_LEADER,
     )
 
 
@@ -435,6 +474,7 @@ async def drop_command(
         chats,
         staff_zone(member.timezone, settings.default_timezone),  # the deadline as staff typed it
         0,  # a staff drop earns nobody a commission
+        KIND_DROP,
     )
 
 
