@@ -27,9 +27,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.broadcast import (
+    BROADCAST_CANCELLED,
+    COUNTED,
+    RECIPIENT_GROUP,
+    RECIPIENT_SENT,
+    Broadcast,
+    BroadcastRecipient,
+)
 from models.community import Community
 from models.policy import POST_DROP, POST_GROUPBUY, POST_LEADER, POST_PRESALE, PromotionPost
 from services.broadcast import history as promotion_history
+from services.community import is_open_clause
 from services.pacing import WEEK, PacingRules, Skip, in_quiet_hours, next_slot, within_cap
 from services.zones import group_zone
 
@@ -175,3 +184,87 @@ async def record(
             PromotionPost(chat_id=chat_id, kind=kind, groupbuy_id=groupbuy_id, posted_at=now)
         )
     await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One promotion of a group in the calendar: a broadcast row or a group-buy card."""
+
+    at: datetime
+    kind: str  # KIND_BROADCAST, or a card's kind
+    ref: int  # the broadcast's or the group-buy's id
+    sent: bool  # False: scheduled for `at`
+    quiet: bool = False  # it waits past its start for the group's quiet hours
+
+
+@dataclass(frozen=True, slots=True)
+class GroupWeek:
+    """A group's promotions in the week around now: the 7 days before (which the cap counts)
+    and the 7 days after."""
+
+    chat_id: int
+    title: str
+    timezone: str
+    used: int  # promotions in the 7 days up to now
+    cap: int
+    posts: tuple[Planned, ...]
+
+
+async def calendar(
+    session: AsyncSession, *, now: datetime, rules: PacingRules, default_timezone: str
+) -> list[GroupWeek]:
+    """Every open group's promotions from 7 days ago to 7 days ahead, oldest first, with the
+    cap use of the last 7 days (the promotions calendar staff read)."""
+    groups = (
+        await session.execute(
+            select(col(Community.id), col(Community.title), col(Community.timezone))
+            .where(is_open_clause())
+            .order_by(col(Community.title), col(Community.id))
+        )
+    ).all()
+    ids = [int(chat_id) for chat_id, _title, _zone in groups]
+    found: dict[int, list[Planned]] = {chat_id: [] for chat_id in ids}
+    rows = await session.execute(
+        select(
+            col(BroadcastRecipient.chat_id),
+            col(BroadcastRecipient.status),
+            col(BroadcastRecipient.not_before),
+            col(BroadcastRecipient.sent_at),
+            col(Broadcast.id),
+            col(Broadcast.scheduled_at),
+        )
+        .join(Broadcast, col(Broadcast.id) == col(BroadcastRecipient.broadcast_id))
+        .where(
+            col(BroadcastRecipient.chat_id).in_(ids),
+            col(BroadcastRecipient.kind) == RECIPIENT_GROUP,
+            col(BroadcastRecipient.status).in_(COUNTED),
+            col(Broadcast.status) != BROADCAST_CANCELLED,
+        )
+    )
+    zones = {int(c): group_zone(z, default_timezone) for c, _t, z in groups}
+    for chat_id, status, not_before, sent_at, broadcast_id, scheduled_at in rows.all():
+        sent = status == RECIPIENT_SENT and sent_at is not None
+        at: datetime = sent_at if sent and sent_at is not None else not_before
+        quiet = (not sent) and in_quiet_hours(scheduled_at, rules, zones[int(chat_id)])
+        found[int(chat_id)].append(Planned(at, KIND_BROADCAST, broadcast_id or 0, sent, quiet))
+    cards = await session.execute(select(PromotionPost).where(col(PromotionPost.chat_id).in_(ids)))
+    for card in cards.scalars():
+        found[card.chat_id].append(Planned(card.posted_at, card.kind, card.groupbuy_id, True))
+    weeks: list[GroupWeek] = []
+    for chat_id, title, _zone in groups:
+        posts = sorted(
+            (p for p in found[int(chat_id)] if now - WEEK < p.at <= now + WEEK),
+            key=lambda p: p.at,
+        )
+        counted_now = [p for p in posts if p.at <= now and p.kind != KIND_LEADER]
+        weeks.append(
+            GroupWeek(
+                int(chat_id),
+                title,
+                zones[int(chat_id)],
+                len(counted_now),
+                rules.group_week_cap,
+                tuple(posts),
+            )
+        )
+    return weeks

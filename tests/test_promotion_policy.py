@@ -157,6 +157,21 @@ async def test_a_week_of_promotions_keeps_the_cap_the_gap_and_each_groups_quiet_
         "Send it again from then to reach these groups."
     )
     assert await cards(harness) == {1: {TEA}, 2: {COFFEE}}
+    # and the promotions calendar shows Sam each group's week: what went out, what waits
+    # (the sender did not run in this test: the broadcasts' rows are still waiting)
+    assert await harness.send(SAM, SAM, "/promotions") == [
+        "Promotions per group, 7 days back and 7 days ahead:\n"
+        "\n"
+        "Coffee Club: 3 of 3 this week\n"
+        "  ⏳ 2026-11-24 10:00 UTC: broadcast #2, scheduled\n"
+        "  ⏳ 2026-11-25 10:00 UTC: broadcast #3, scheduled\n"
+        "  ✓ 2026-11-30 10:00 UTC: pre-sale, group-buy #2\n"
+        "\n"
+        "Tea Lovers: 3 of 3 this week\n"
+        "  ✓ 2026-11-24 03:00 UTC: drop, group-buy #1\n"
+        "  ⏳ 2026-11-24 10:00 UTC: broadcast #2, scheduled\n"
+        "  ⏳ 2026-11-30 10:00 UTC: broadcast #3, scheduled"
+    ]
 
 
 async def test_a_leaders_own_group_buys_count_against_the_leader_cap_not_the_groups(
