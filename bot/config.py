@@ -181,6 +181,8 @@ class Settings(BaseSettings):
     promo_group_week_cap: int = Field(default=3, ge=0, le=100)
     # an opted-in member gets at most this many private promotions in any rolling 7 days
     promo_member_week_cap: int = Field(default=2, ge=0, le=100)
+    # a leader's own group-buys in their own group in any rolling 7 days (apart from the cap above)
+    promo_leader_week_cap: int = Field(default=5, ge=0, le=100)
     # the least time between two promotional posts to the same chat, in hours
     promo_min_gap_hours: float = Field(default=4.0, ge=0.0, le=168.0)
     # no promotional post in these local hours of the recipient ("HH:MM-HH:MM", or "off")
@@ -477,6 +479,7 @@ class Settings(BaseSettings):
         return PacingRules(
             group_week_cap=self.promo_group_week_cap,
             member_week_cap=self.promo_member_week_cap,
+            leader_week_cap=self.promo_leader_week_cap,
             min_gap=timedelta(hours=self.promo_min_gap_hours),
             quiet_start=start,
             quiet_end=end,

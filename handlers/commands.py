@@ -292,6 +292,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("broadcast", N_("Send a promotion to groups and members"), Role.STAFF, True, False),
     Command("broadcasts", N_("Broadcasts: progress, pause, cancel"), Role.STAFF, True, False),
     Command("broadcast_status", N_("How far a broadcast got"), Role.STAFF, True, False),
+    Command("promotions", N_("Promotions calendar: each group's week"), Role.STAFF, True, False),
     Command("tag", N_("Tag this group for broadcasts"), Role.STAFF, False, True),
     Command("campaign_new", N_("Create a referral campaign code"), Role.STAFF, True, False),
     Command("referrals_held", N_("Referrals held for review"), Role.STAFF, True, False),

@@ -57,6 +57,7 @@ from handlers.views.groupbuy import (
     post_card,
 )
 from handlers.views.pickup import unreached_leader_effects
+from handlers.views.policy import held_text
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community, open_community_ids
 from services.groupbuy import (
@@ -86,9 +87,10 @@ from services.order import (
     start_invoice,
 )
 from services.parsing import zone_label
+from services.policy import KIND_DROP, KIND_GROUPBUY, KIND_LEADER, HeldBack, Verdict, decide, record
 from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
-from services.role import Role
+from services.role import Role, is_staff
 from services.tiers import list_tiers
 from services.validation import number
 from services.zones import group_zone, member_zone, private_zone, show, staff_zone
@@ -279,17 +281,33 @@ async def open_and_post(
     chat_ids: list[int],
     commission_bps: int,
     now: datetime,
-    default_zone: str,
-) -> GroupBuyView:
-    """Opens the group-buy, posts its card in every chat and schedules its deadline.
+    kind: str,
+    settings: HandlerSettings,
+) -> tuple[GroupBuyView, list[Verdict]]:
+    """Opens the group-buy in the chats the promotion policy lets a card of `kind` reach now,
+    posts its cards there, records them as promotions and schedules its deadline; returns it
+    with the chats held back (when and why).
 
-    Raises GroupBuyError (nothing opened) when the values are refused.
+    Raises GroupBuyError (nothing opened) when the values are refused, HeldBack (nothing
+    opened) when no chat may take the card now.
     """
+    verdicts = await decide(
+        session,
+        kind=kind,
+        chat_ids=chat_ids,
+        now=now,
+        rules=settings.pacing_rules(),
+        default_timezone=settings.default_timezone,
+    )
+    allowed = [verdict.chat_id for verdict in verdicts if verdict.now]
+    held = [verdict for verdict in verdicts if not verdict.now]
+    if not allowed:
+        raise HeldBack(held)
     gb = await open_groupbuy(
         session,
         product_id=values.product_id,
         opened_by=opened_by,
-        chat_ids=chat_ids,
+        chat_ids=allowed,
         min_kind=values.min_kind,
         min_count=values.min_count,
         stock_cap=values.stock_cap,
@@ -304,9 +322,16 @@ async def open_and_post(
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
     )
-    await post_cards(bot, i18n, session, gb, now, default_zone=default_zone)
+    await post_cards(bot, i18n, session, gb, now, default_zone=settings.default_timezone)
+    await record(
+        session,
+        kind=kind,
+        groupbuy_id=gb.id,
+        chat_ids=[post.chat_id for post in await posts(session, gb.id)],
+        now=now,
+    )
     closer.schedule(gb.id, gb.deadline)
-    return gb
+    return gb, held
 
 
 async def _open(
@@ -322,6 +347,7 @@ async def _open(
     chat_ids: list[int],
     timezone: str,
     commission_bps: int,
+    kind: str,
 ) -> None:
     args, reason = split_override(command.args or "")
     words = args.split()
@@ -367,7 +393,7 @@ async def _open(
         )
         if cleared is None:
             return
-        gb = await open_and_post(
+        gb, held = await open_and_post(
             bot,
             i18n,
             session,
@@ -377,20 +403,29 @@ async def _open(
             chat_ids=chat_ids,
             commission_bps=commission_bps,
             now=now,
-            default_zone=settings.default_timezone,
+            kind=kind,
+            settings=settings,
         )
     except GroupBuyError as exc:
         await message.reply(open_error_text(exc) or _(USAGE))
+        return
+    except HeldBack as exc:
+        await message.reply(
+            await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
+        )
         return
     await cleared.audit(
         session, actor_id=member.id, action="groupbuy.open", what=f"#{gb.id}", now=now
     )
     if message.chat.type == ChatType.PRIVATE:
-        await message.answer(
-            _("Group-buy #{id} posted in {groups}.").format(
-                id=gb.id, groups=counted("group", len(chat_ids))
-            )
+        posted = _("Group-buy #{id} posted in {groups}.").format(
+            id=gb.id, groups=counted("group", len(chat_ids) - len(held))
         )
+        if held:
+            posted += "\n\n" + await held_text(
+                session, held, member=member, settings=settings, posted=True
+            )
+        await message.answer(posted)
 
 
 # without arguments, /groupbuy and /drop start the wizard (handlers/groupbuy_wizard.py)
@@ -423,6 +458,8 @@ async def groupbuy_command(
         [community.id],
         community.timezone,
         settings.leader_commission_bps,
+        # a leader's own group-buy in their group counts against the leader cap
+        KIND_GROUPBUY if await is_staff(session, member.id) else KIND_LEADER,
     )
 
 
@@ -457,6 +494,7 @@ async def drop_command(
         chats,
         staff_zone(member.timezone, settings.default_timezone),  # the deadline as staff typed it
         0,  # a staff drop earns nobody a commission
+        KIND_DROP,
     )
 
 

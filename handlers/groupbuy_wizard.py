@@ -64,6 +64,7 @@ from handlers.text import (
     format_money,
     quoted,
 )
+from handlers.views.policy import held_text
 from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView, open_community_ids
@@ -76,8 +77,9 @@ from services.groupbuy import (
     parse_tiers,
 )
 from services.member import MemberView
+from services.policy import KIND_DROP, KIND_GROUPBUY, KIND_LEADER, HeldBack
 from services.product import ProductView, get_product, list_products
-from services.role import Role
+from services.role import Role, is_staff
 from services.validation import number
 from services.zones import group_zone, staff_zone
 
@@ -729,7 +731,14 @@ async def confirm_button(
         return
     try:
         chat_ids = await open_community_ids(session) if drop else [query.message.chat.id]
-        gb = await open_and_post(
+        kind = (
+            KIND_DROP
+            if drop
+            else KIND_GROUPBUY
+            if await is_staff(session, member.id)
+            else KIND_LEADER  # a leader's own group-buy in their group: the leader cap
+        )
+        gb, held = await open_and_post(
             bot,
             i18n,
             session,
@@ -750,12 +759,18 @@ async def confirm_button(
             chat_ids=chat_ids,
             commission_bps=0 if drop else settings.leader_commission_bps,  # drops earn none
             now=turn.now,
-            default_zone=settings.default_timezone,
+            kind=kind,
+            settings=settings,
         )
     except GroupBuyError as exc:
         reason = open_error_text(exc) or ""
         again = _("Nothing was created. Send {command} to start again.").format(command=restart)
         await query.message.answer("\n".join(filter(None, [reason, again])))
+        return
+    except HeldBack as exc:
+        await query.message.answer(
+            await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
+        )
         return
     if found:
         await audit_override(
@@ -768,11 +783,14 @@ async def confirm_button(
             now=clock(),
         )
     if drop:
-        await query.message.answer(
-            _("Group-buy #{id} posted in {groups}.").format(
-                id=gb.id, groups=counted("group", len(chat_ids))
-            )
+        posted = _("Group-buy #{id} posted in {groups}.").format(
+            id=gb.id, groups=counted("group", len(chat_ids) - len(held))
         )
+        if held:
+            posted += "\n\n" + await held_text(
+                session, held, member=member, settings=settings, posted=True
+            )
+        await query.message.answer(posted)
 
 
 @router.callback_query(

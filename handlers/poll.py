@@ -43,6 +43,7 @@ from handlers.text import (
     unreadable_text,
 )
 from handlers.views.perks import points_text
+from handlers.views.policy import held_text
 from handlers.views.poll import result_effects, stop_copies
 from models.poll import POLL_OPEN
 from services.community import get_community
@@ -54,6 +55,7 @@ from services.groupbuy import (
     posts,
 )
 from services.member import MemberView
+from services.policy import KIND_PRESALE, HeldBack
 from services.poll import (
     ClosedPoll,
     PollView,
@@ -417,7 +419,7 @@ async def poll_presale(
         if not await hold_presale(session, poll_id=poll_id):
             await message.answer(_("Poll #{id} is already on pre-sale.").format(id=poll_id))
             return
-        gb = await open_and_post(
+        gb, held = await open_and_post(
             bot,
             i18n,
             session,
@@ -427,10 +429,16 @@ async def poll_presale(
             chat_ids=list(poll.chat_ids),
             commission_bps=0,
             now=now,
-            default_zone=settings.default_timezone,
+            kind=KIND_PRESALE,
+            settings=settings,
         )
     except GroupBuyError as exc:
         await message.answer(open_error_text(exc) or _(PRESALE_USAGE))
+        return
+    except HeldBack as exc:
+        await message.answer(
+            await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
+        )
         return
     await claim_presale(session, poll_id=poll_id, groupbuy_id=gb.id)
     await cleared.audit(
@@ -454,8 +462,11 @@ async def poll_presale(
                 log.warning(
                     "could not announce the pre-sale of poll %s in %s: %s", poll_id, chat_id, exc
                 )
-    await message.answer(
-        _("Pre-sale group-buy #{gb} of {option} opened in {groups}.").format(
-            gb=gb.id, option=esc(winner), groups=counted("group", len(chat_ids))
-        )
+    opened = _("Pre-sale group-buy #{gb} of {option} opened in {groups}.").format(
+        gb=gb.id, option=esc(winner), groups=counted("group", len(chat_ids))
     )
+    if held:
+        opened += "\n\n" + await held_text(
+            session, held, member=member, settings=settings, posted=True
+        )
+    await message.answer(opened)

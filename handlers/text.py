@@ -18,6 +18,7 @@ from babel.numbers import format_currency, format_decimal, format_percent, get_c
 from pydantic import Field
 
 from services.compliance import plain_text
+from services.pacing import PacingRules
 from services.validation import shown
 
 # how each language names itself, for the /language keyboard
@@ -225,6 +226,8 @@ class HandlerSettings(Protocol):
 
     @property
     def referral_rates(self) -> tuple[int, ...]: ...
+
+    def pacing_rules(self) -> PacingRules: ...
 
     @property
     def provider_token(self) -> str | None: ...

@@ -28,6 +28,7 @@ from models.perks import (
     Tier,
 )
 from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
+from models.policy import PromotionPost
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product
 from models.referral import (
@@ -90,6 +91,7 @@ __all__ = [
     "PollPost",
     "ProcessedUpdate",
     "Product",
+    "PromotionPost",
     "Redemption",
     "Referral",
     "ReferralAttempt",

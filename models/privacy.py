@@ -84,6 +84,8 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "nps_survey.community_id": "a group",
     "poll_ballot.chat_id": "a group",
     "poll_post.chat_id": "a group",
+    "promotion_post.chat_id": "a group",
+    "promotion_post.groupbuy_id": "a group-buy",
     "poll_post.message_id": "a Telegram message",
     "member_coupon.order_id": "an order",
     "orders.chat_id": "a chat: a group, or the member's own private chat",

@@ -54,6 +54,7 @@ from models.broadcast import (
 from models.community import Community, CommunityMember
 from models.member import Member
 from models.perks import SEGMENTS, MemberSegment, MemberTier
+from models.policy import POST_LEADER, PromotionPost
 from services.community import is_open_clause
 from services.content import TEXT, ContentError, ReadTranslations, clean, languages, localized
 from services.db import dialect_name, upsert
@@ -358,7 +359,20 @@ async def _history(
         for chat_id, status, not_before, sent_at in (await session.execute(query)).all():
             when = sent_at if status == RECIPIENT_SENT and sent_at is not None else not_before
             history[int(chat_id)].append(when)
+        # the group-buy cards the promotion policy let through (a leader's own are counted
+        # against the leader cap instead)
+        cards = select(col(PromotionPost.chat_id), col(PromotionPost.posted_at)).where(
+            col(PromotionPost.chat_id).in_(chunk), col(PromotionPost.kind) != POST_LEADER
+        )
+        for chat_id, posted_at in (await session.execute(cards)).all():
+            history[int(chat_id)].append(posted_at)
     return history
+
+
+async def history(session: AsyncSession, chat_ids: Sequence[int]) -> dict[int, list[datetime]]:
+    """The promotional posts per chat that the weekly cap and the gap count: broadcast rows
+    sent or planned, and group-buy cards posted (a leader's own group-buys are counted apart)."""
+    return await _history(session, list(chat_ids))
 
 
 async def plan_rows(

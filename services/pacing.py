@@ -34,6 +34,8 @@ class PacingRules:
 
     group_week_cap: int = 3
     member_week_cap: int = 2
+    # a leader's own group-buys in their own group, counted apart from the brand's promotions
+    leader_week_cap: int = 5
     min_gap: timedelta = timedelta(hours=4)
     # quiet hours in the recipient's local time; start == end means none
     quiet_start: time = time(22, 0)
@@ -93,6 +95,11 @@ def _cap_ok(candidate: datetime, stamps: list[datetime], cap: int) -> tuple[bool
         if len(in_window) + 1 > cap:
             return False, later + timedelta(seconds=1)
     return True, None
+
+
+def within_cap(moment: datetime, history: Iterable[datetime], cap: int) -> bool:
+    """Whether one more post at `moment` keeps every 7-day window of the history within `cap`."""
+    return _cap_ok(moment, sorted(s.astimezone(UTC) for s in history), cap)[0]
 
 
 def next_slot(

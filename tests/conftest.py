@@ -61,6 +61,16 @@ TEA = -1001000000001  # "Tea Lovers"
 COFFEE = -1001000000002  # "Coffee Club"
 
 
+PACING = "the promotion policy's default caps, gap and quiet hours (other tests run unpaced)"
+# a test not about the promotion policy posts cards at any hour of the real clock, several a
+# day in the same groups: the policy lets everything through at once there
+UNPACED = {
+    "promo_quiet_hours": "off",
+    "promo_min_gap_hours": 0.0,
+    "promo_group_week_cap": 100,
+    "promo_member_week_cap": 100,
+    "promo_leader_week_cap": 100,
+}
 NEEDS_REDIS = "needs TEST_REDIS_URL (the PostgreSQL + Redis run)"
 NEEDS_BROWSER = "needs Chromium (TEST_CHROMIUM, or /usr/bin/chromium)"
 # the browser of the dashboard test: asked for by TEST_CHROMIUM (then it must exist), or
@@ -71,6 +81,8 @@ _deselected: dict[str, list[str]] = {}
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"pacing: {PACING}")
+    config.addinivalue_line("markers", "unpaced: a test of a `pacing` module that runs unpaced")
     config.addinivalue_line("markers", f"needs_redis: {NEEDS_REDIS}; deselected otherwise")
     config.addinivalue_line("markers", f"needs_browser: {NEEDS_BROWSER}; deselected otherwise")
     if TEST_CHROMIUM and not Path(TEST_CHROMIUM).exists():
@@ -229,9 +241,21 @@ def make_settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+def pacing_of(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The promotion policy of a test: the defaults when it (or its module) is marked `pacing`
+    and the test itself is not marked `unpaced`; else unpaced."""
+    node = request.node
+    if node.get_closest_marker("pacing") and not node.get_closest_marker("unpaced"):
+        return {}
+    return dict(UNPACED)
+
+
 @pytest.fixture
-def settings(emulator: Emulator, database_url: str, redis_url: str | None) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, emulator: Emulator, database_url: str, redis_url: str | None
+) -> Settings:
     return make_settings(
+        **pacing_of(request),
         telegram_api_url=emulator.base_url,
         database_url=database_url,
         redis_url=redis_url,

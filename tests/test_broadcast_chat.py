@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from aiogram.types import BufferedInputFile
 from sqlalchemy import func, select
 from sqlmodel import col
@@ -21,6 +22,9 @@ from tests.test_broadcast_outbox import MORNING, make_harness
 from tests.test_config import run_cli
 from tests.test_emulator import png
 from tests.test_groupbuy_chat import open_drop
+
+# the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
+pytestmark = pytest.mark.pacing
 
 
 async def tap(harness: Harness, chat: int, label: str, *, user: int) -> str | None:

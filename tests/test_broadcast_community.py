@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
@@ -15,6 +16,9 @@ from services.privacy import collect_member_data
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_chat import tap
 from tests.test_broadcast_outbox import MORNING, rows
+
+# the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
+pytestmark = pytest.mark.pacing
 
 ANA = 3001  # joins Tea Lovers while the bot is there
 BEN = 3002  # joins too, never opts in

@@ -29,6 +29,9 @@ from models.broadcast import (
 from services import broadcast as outbox
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
 
+# the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
+pytestmark = pytest.mark.pacing
+
 MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday, outside every quiet hour in UTC
 TEXT = "<b>New oolong</b> is here: 39.90 CNY until Sunday"
 EXTRA_GROUPS = [-1001000000100 - i for i in range(4)]

@@ -21,6 +21,9 @@ from tests.conftest import COFFEE, MIA, OWNER, TEA, TEST_REDIS_URL, Harness
 from tests.test_broadcast_chat import tap
 from tests.test_broadcast_outbox import MORNING, TEXT, make_harness, schedule, world
 
+# the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
+pytestmark = pytest.mark.pacing
+
 needs_redis = pytest.mark.skipif(
     not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis run)"
 )

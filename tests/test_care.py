@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from bot.care import months_before
 from handlers.care import CARE_USAGE
 from services.loyalty import BirthdayError, is_birthday, parse_birthday
 from services.points import points_balance
 from services.segments import SegmentRules, segment_for
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+
+# the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
+pytestmark = pytest.mark.pacing
 
 
 async def make_staff(harness: Harness) -> None:

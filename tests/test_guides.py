@@ -39,7 +39,18 @@ from babel.messages.pofile import read_po
 
 from bot.config import Settings
 from bot.emulator import Emulator
-from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
+from tests.conftest import (
+    COFFEE,
+    KAI,
+    LEE,
+    MIA,
+    OWNER,
+    SAM,
+    TEA,
+    Harness,
+    make_settings,
+    pacing_of,
+)
 
 log = logging.getLogger(__name__)  # each step and its answer: pytest --log-cli-level=INFO
 ROOT = Path(__file__).resolve().parent.parent
@@ -195,9 +206,12 @@ def people(emulator: Emulator, language: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def settings(emulator: Emulator, database_url: str, redis_url: str | None) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, emulator: Emulator, database_url: str, redis_url: str | None
+) -> Settings:
     """The guides' operator set a payment provider token (Telegram payments in CNY)."""
     return make_settings(
+        **pacing_of(request),
         telegram_api_url=emulator.base_url,
         database_url=database_url,
         redis_url=redis_url,

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -21,6 +22,9 @@ from services.zones import group_zone, member_zone, show, staff_zone
 from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_outbox import make_harness
 from tests.test_rewards_chat import ask_to_redeem, given_a_catalog
+
+# the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
+pytestmark = pytest.mark.pacing
 
 # 15:00 UTC on a Monday: 23:00 in Shanghai (its quiet hours, 22:00-08:00), 15:00 in UTC (none)
 SHANGHAI_NIGHT = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -158,6 +162,7 @@ async def test_a_member_without_a_zone_gets_the_quiet_hours_of_her_group(
     )
 
 
+@pytest.mark.unpaced  # two drops a few minutes apart: the deadlines, not the pacing
 async def test_the_drop_wizard_reads_the_deadline_in_the_staff_members_zone(
     harness: Harness,
 ) -> None:

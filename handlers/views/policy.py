@@ -1,0 +1,62 @@
+"""What the promotion policy says to the person who sent a post: which chats it could not
+reach now, until when, and why (times in the sender's zone, named when it is not theirs)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.text import N_, HandlerSettings, esc_name
+from services.community import get_community
+from services.member import MemberView
+from services.policy import (
+    WAIT_CAP,
+    WAIT_GAP,
+    WAIT_LEADER_CAP,
+    WAIT_NEVER,
+    WAIT_QUIET,
+    Verdict,
+)
+from services.zones import show, staff_zone
+
+WAITS = {
+    WAIT_QUIET: N_("{group}: quiet hours there until {time}."),
+    WAIT_GAP: N_("{group}: too soon after its last promotion, allowed from {time}."),
+    WAIT_CAP: N_("{group}: its weekly cap ({cap}) of promotions is used up, allowed from {time}."),
+    WAIT_LEADER_CAP: N_(
+        "{group}: the weekly cap ({cap}) of a leader's own group-buys is used up, allowed "
+        "from {time}."
+    ),
+    WAIT_NEVER: N_("{group}: its weekly cap is 0, so no promotion goes there."),
+}
+
+
+async def held_text(
+    session: AsyncSession,
+    verdicts: Sequence[Verdict],
+    *,
+    member: MemberView,
+    settings: HandlerSettings,
+    posted: bool,
+) -> str:
+    """The chats a card could not reach now, each with the first allowed time and the rule
+    that holds it; `posted` says whether it went to other chats."""
+    rules = settings.pacing_rules()
+    zone = staff_zone(member.timezone, settings.default_timezone)
+    lines = [
+        _("Not posted in these groups now (the promotion policy):")
+        if posted
+        else _("Not posted: the promotion policy holds it back in every group.")
+    ]
+    for verdict in verdicts:
+        community = await get_community(session, verdict.chat_id)
+        name = esc_name(community.title) if community else str(verdict.chat_id)
+        cap = rules.leader_week_cap if verdict.reason == WAIT_LEADER_CAP else rules.group_week_cap
+        when = show(verdict.at, zone, reader=member.timezone) if verdict.at else ""
+        lines.append(
+            "• " + _(WAITS[verdict.reason or WAIT_NEVER]).format(group=name, time=when, cap=cap)
+        )
+    lines.append(_("Send it again from then to reach these groups."))
+    return "\n".join(lines)

@@ -1,0 +1,270 @@
+"""The one promotion policy: whether a commercial card may reach each chat now, and the record
+that makes it count.
+
+Broadcasts and care messages reach chats through the outbox (services.broadcast), whose rows
+the pacing rules (services.pacing) place. A group-buy card (a staff drop, a staff group-buy, a
+pre-sale card, a leader's own group-buy) is posted at once in the chats it is opened in, so it
+asks `decide` first: each chat gets its first allowed moment under the same rules and the same
+history as broadcasts (quiet hours in the chat's zone, the minimum gap, the weekly cap). A card
+goes only to the chats where that moment is now; for the others the sender is told when the
+first allowed moment is and why. The cards that went out are recorded by `record` as sent rows
+of a broadcast of their own (targets `card:<kind>:<group-buy id>`), so the next broadcast,
+drop or pre-sale counts them.
+
+A leader's own group-buy in their own group counts against the leader cap (`leader_week_cap`),
+not against the brand's group cap, and follows no quiet hours or gap: the leader is speaking in
+their own group at that moment. Content posts (no price, discount or buy link) are not
+promotions and are not counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.broadcast import (
+    BROADCAST_CANCELLED,
+    COUNTED,
+    RECIPIENT_GROUP,
+    RECIPIENT_SENT,
+    Broadcast,
+    BroadcastRecipient,
+)
+from models.community import Community
+from models.policy import POST_DROP, POST_GROUPBUY, POST_LEADER, POST_PRESALE, PromotionPost
+from services.broadcast import history as promotion_history
+from services.community import is_open_clause
+from services.pacing import WEEK, PacingRules, Skip, in_quiet_hours, next_slot, within_cap
+from services.zones import group_zone
+
+# post kinds: what sends a commercial post
+KIND_BROADCAST = "broadcast"  # a staff broadcast (through the outbox)
+KIND_DROP = POST_DROP  # a staff drop's card in every chosen group
+KIND_GROUPBUY = POST_GROUPBUY  # a group-buy card a staff member opens in a group
+KIND_PRESALE = POST_PRESALE  # a pre-sale card of a poll's winner (/poll_presale)
+KIND_CARE = "care"  # a care message to one member (through the outbox)
+KIND_LEADER = POST_LEADER  # a leader's own group-buy in their own group: the leader cap
+KIND_CONTENT = "content"  # knowledge, stories, how-tos: not a promotion, never counted
+CARD_KINDS = (KIND_DROP, KIND_GROUPBUY, KIND_PRESALE, KIND_LEADER)
+
+# why a post cannot reach a chat now
+WAIT_QUIET = "quiet"  # the chat's quiet hours
+WAIT_GAP = "gap"  # too soon after the chat's last promotion
+WAIT_CAP = "cap"  # the chat's weekly cap is used up
+WAIT_LEADER_CAP = "leader_cap"  # the leader's weekly cap in their group is used up
+WAIT_NEVER = "never"  # a cap of 0: no post ever fits
+
+
+class HeldBack(Exception):
+    """No chat may take the card now: nothing was opened; `verdicts` say when and why."""
+
+    def __init__(self, verdicts: Sequence[Verdict]) -> None:
+        super().__init__("held back")
+        self.verdicts = list(verdicts)
+
+
+def counts(kind: str) -> bool:
+    """Whether a post of this kind counts against a weekly cap (content never does)."""
+    return kind != KIND_CONTENT
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy says about one chat: now (`reason` None), or the first allowed moment
+    (`at`, None when never) and why not now."""
+
+    chat_id: int
+    timezone: str
+    at: datetime | None
+    reason: str | None = None
+
+    @property
+    def now(self) -> bool:
+        return self.reason is None
+
+
+def _why(stamps: Sequence[datetime], now: datetime, rules: PacingRules, timezone: str) -> str:
+    """The rule that holds a post back at `now`: the weekly cap first (it holds longest), then
+    the quiet hours, then the gap."""
+    if not within_cap(now, stamps, rules.group_week_cap):
+        return WAIT_CAP
+    if in_quiet_hours(now, rules, timezone):
+        return WAIT_QUIET
+    return WAIT_GAP
+
+
+async def _leader_history(
+    session: AsyncSession, chat_ids: Sequence[int], *, since: datetime
+) -> dict[int, list[datetime]]:
+    """The leaders' own group-buy cards per chat since `since`."""
+    found: dict[int, list[datetime]] = {chat_id: [] for chat_id in chat_ids}
+    rows = await session.execute(
+        select(col(PromotionPost.chat_id), col(PromotionPost.posted_at)).where(
+            col(PromotionPost.kind) == POST_LEADER,
+            col(PromotionPost.chat_id).in_(chat_ids),
+            col(PromotionPost.posted_at) > since,
+        )
+    )
+    for chat_id, posted_at in rows.all():
+        found[int(chat_id)].append(posted_at)
+    return found
+
+
+async def decide(
+    session: AsyncSession,
+    *,
+    kind: str,
+    chat_ids: Sequence[int],
+    now: datetime,
+    rules: PacingRules,
+    default_timezone: str,
+) -> list[Verdict]:
+    """For each group chat, whether a card of `kind` may be posted now, else when and why not."""
+    zones = {
+        int(chat_id): group_zone(zone, default_timezone)
+        for chat_id, zone in (
+            await session.execute(
+                select(col(Community.id), col(Community.timezone)).where(
+                    col(Community.id).in_(chat_ids)
+                )
+            )
+        ).all()
+    }
+    if not counts(kind):
+        return [Verdict(c, zones.get(c, default_timezone), now) for c in chat_ids]
+    if kind == KIND_LEADER:
+        stamps = await _leader_history(session, chat_ids, since=now - WEEK)
+        # the leader speaks in their own group: the leader cap only, at any hour
+        rules = replace(
+            rules,
+            group_week_cap=rules.leader_week_cap,
+            min_gap=timedelta(0),
+            quiet_start=time(0, 0),
+            quiet_end=time(0, 0),
+        )
+    else:
+        stamps = await promotion_history(session, chat_ids)
+    verdicts: list[Verdict] = []
+    for chat_id in chat_ids:
+        zone = zones.get(chat_id, default_timezone)
+        slot = next_slot(stamps.get(chat_id, []), now, rules, zone)
+        if isinstance(slot, Skip):
+            verdicts.append(Verdict(chat_id, zone, None, WAIT_NEVER))
+        elif slot <= now:
+            verdicts.append(Verdict(chat_id, zone, now))
+        else:
+            why = (
+                WAIT_LEADER_CAP
+                if kind == KIND_LEADER
+                else _why(stamps.get(chat_id, []), now, rules, zone)
+            )
+            verdicts.append(Verdict(chat_id, zone, slot, why))
+    return verdicts
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    kind: str,
+    groupbuy_id: int,
+    chat_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    """Record the cards of a group-buy posted now as promotions, so every later post counts
+    them (content is never recorded)."""
+    if not counts(kind):
+        return
+    for chat_id in chat_ids:
+        session.add(
+            PromotionPost(chat_id=chat_id, kind=kind, groupbuy_id=groupbuy_id, posted_at=now)
+        )
+    await session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One promotion of a group in the calendar: a broadcast row or a group-buy card."""
+
+    at: datetime
+    kind: str  # KIND_BROADCAST, or a card's kind
+    ref: int  # the broadcast's or the group-buy's id
+    sent: bool  # False: scheduled for `at`
+    quiet: bool = False  # it waits past its start for the group's quiet hours
+
+
+@dataclass(frozen=True, slots=True)
+class GroupWeek:
+    """A group's promotions in the week around now: the 7 days before (which the cap counts)
+    and the 7 days after."""
+
+    chat_id: int
+    title: str
+    timezone: str
+    used: int  # promotions in the 7 days up to now
+    cap: int
+    posts: tuple[Planned, ...]
+
+
+async def calendar(
+    session: AsyncSession, *, now: datetime, rules: PacingRules, default_timezone: str
+) -> list[GroupWeek]:
+    """Every open group's promotions from 7 days ago to 7 days ahead, oldest first, with the
+    cap use of the last 7 days (the promotions calendar staff read)."""
+    groups = (
+        await session.execute(
+            select(col(Community.id), col(Community.title), col(Community.timezone))
+            .where(is_open_clause())
+            .order_by(col(Community.title), col(Community.id))
+        )
+    ).all()
+    ids = [int(chat_id) for chat_id, _title, _zone in groups]
+    found: dict[int, list[Planned]] = {chat_id: [] for chat_id in ids}
+    rows = await session.execute(
+        select(
+            col(BroadcastRecipient.chat_id),
+            col(BroadcastRecipient.status),
+            col(BroadcastRecipient.not_before),
+            col(BroadcastRecipient.sent_at),
+            col(Broadcast.id),
+            col(Broadcast.scheduled_at),
+        )
+        .join(Broadcast, col(Broadcast.id) == col(BroadcastRecipient.broadcast_id))
+        .where(
+            col(BroadcastRecipient.chat_id).in_(ids),
+            col(BroadcastRecipient.kind) == RECIPIENT_GROUP,
+            col(BroadcastRecipient.status).in_(COUNTED),
+            col(Broadcast.status) != BROADCAST_CANCELLED,
+        )
+    )
+    zones = {int(c): group_zone(z, default_timezone) for c, _t, z in groups}
+    for chat_id, status, not_before, sent_at, broadcast_id, scheduled_at in rows.all():
+        sent = status == RECIPIENT_SENT and sent_at is not None
+        at: datetime = sent_at if sent and sent_at is not None else not_before
+        quiet = (not sent) and in_quiet_hours(scheduled_at, rules, zones[int(chat_id)])
+        found[int(chat_id)].append(Planned(at, KIND_BROADCAST, broadcast_id or 0, sent, quiet))
+    cards = await session.execute(select(PromotionPost).where(col(PromotionPost.chat_id).in_(ids)))
+    for card in cards.scalars():
+        found[card.chat_id].append(Planned(card.posted_at, card.kind, card.groupbuy_id, True))
+    weeks: list[GroupWeek] = []
+    for chat_id, title, _zone in groups:
+        posts = sorted(
+            (p for p in found[int(chat_id)] if now - WEEK < p.at <= now + WEEK),
+            key=lambda p: p.at,
+        )
+        counted_now = [p for p in posts if p.at <= now and p.kind != KIND_LEADER]
+        weeks.append(
+            GroupWeek(
+                int(chat_id),
+                title,
+                zones[int(chat_id)],
+                len(counted_now),
+                rules.group_week_cap,
+                tuple(posts),
+            )
+        )
+    return weeks
