@@ -35,6 +35,9 @@ class Command:
     leaders_in_private: bool = False
     # offered in a group's menu to its Telegram admins only (candidates who may apply to lead)
     admins_only: bool = False
+    # False: answered and listed by /help, but left out of Telegram's command menu, which
+    # holds at most MENU_LIMIT commands (the rarely used undo commands)
+    in_menu: bool = True
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -150,6 +153,7 @@ COMMANDS: tuple[Command, ...] = (
         True,
         True,
         leaders_in_private=True,
+        in_menu=False,
     ),
     Command(
         "keeper_add",
@@ -166,6 +170,7 @@ COMMANDS: tuple[Command, ...] = (
         True,
         True,
         leaders_in_private=True,
+        in_menu=False,
     ),
     Command("address", N_("Give the address to deliver an order to"), Role.MEMBER, True, False),
     Command("ship", N_("Mark an order shipped with its tracking number"), Role.STAFF, True, False),
@@ -180,7 +185,12 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("shipping_options", N_("Shipping options and their prices"), Role.STAFF, True, False),
     Command(
-        "shipping_option_remove", N_("Stop offering a shipping option"), Role.STAFF, True, False
+        "shipping_option_remove",
+        N_("Stop offering a shipping option"),
+        Role.STAFF,
+        True,
+        False,
+        in_menu=False,
     ),
     Command(
         "redeem",
@@ -241,7 +251,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("leader_add", N_("Make a member a leader of this group"), Role.STAFF, False, True),
     Command("leaders", N_("Leaders of each group, and applications"), Role.STAFF, True, True),
     Command("leader_suspend", N_("Suspend a leader, with a reason"), Role.STAFF, True, True),
-    Command("leader_reinstate", N_("Lift a leader's suspension"), Role.STAFF, True, True),
+    Command(
+        "leader_reinstate", N_("Lift a leader's suspension"), Role.STAFF, True, True, in_menu=False
+    ),
     Command("leader_remove", N_("End a leader's appointment"), Role.STAFF, True, True),
     Command(
         "leader_record",
@@ -309,6 +321,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("audit", N_("Recent privileged actions"), Role.OWNER, True, False),
 )
 
+MENU_LIMIT = 100  # Telegram refuses a command menu of more (BOT_COMMANDS_TOO_MUCH)
+
 # Telegram's menus are per ISO 639-1 code, so Chinese shows Simplified by default; a member who
 # picks Traditional with /language gets a menu of their own (see sync_private_commands).
 MENU_LANGUAGES: tuple[tuple[str, str | None], ...] = (("en", None), ("en", "en"), ("zh_Hans", "zh"))
@@ -326,10 +340,15 @@ def commands_for(role: Role, *, private: bool, admin: bool = False) -> list[Comm
     ]
 
 
+def menu_of(commands: list[Command]) -> list[Command]:
+    """The commands Telegram's menu shows: those meant for it, never more than it holds."""
+    return [command for command in commands if command.in_menu][:MENU_LIMIT]
+
+
 def _bot_commands(i18n: I18n, commands: list[Command], locale: str) -> list[BotCommand]:
     return [
         BotCommand(command=c.name, description=i18n.gettext(c.description, locale=locale))
-        for c in commands
+        for c in menu_of(commands)
     ]
 
 

@@ -26,7 +26,7 @@ from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.emulator.core import StoredMessage
 from bot.i18n import create_i18n
 from bot.photos import PHOTOS
-from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc, shorten, visible_length
+from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc_name, shorten, visible_length
 from handlers.views.groupbuy import GroupBuyCallback, card_text, fits_caption
 from handlers.views.product import photo_tag
 from models.groupbuy import GroupBuyPost
@@ -439,7 +439,7 @@ def test_a_photo_card_caption_always_fits_and_a_text_card_holds_the_whole_card(
         fits = fits_caption(gb, locale, "Asia/Shanghai", now)
     # a caption never exceeds Telegram's limit, and keeps at least the title
     assert visible_length(caption) <= CAPTION_LIMIT
-    assert caption.startswith(f"🛒 <b>{esc(title)}</b>")
+    assert caption.startswith(f"🛒 <b>{esc_name(title)}</b>")  # shown without control characters
     # a text card holds every line, the (shortened) description second
     assert visible_length(text) <= MESSAGE_LIMIT
     lines = text.split("\n")
