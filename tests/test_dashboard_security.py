@@ -16,11 +16,12 @@ from typing import Any
 import aiohttp
 from sqlalchemy import event, select
 
-from bot.dashboard import COOKIE
+from bot.dashboard import COOKIE, PICKUP_TOKEN_SECONDS
 from models.audit import AuditEntry
 from tests.conftest import LEE, OWNER, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, login_link, settings
 from tests.test_dashboard import client, sign_in
+from tests.test_pickup_points import ANN, given_two_points_and_paid_orders, order_row
 from tests.test_stats_chat import shop
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
@@ -235,6 +236,40 @@ async def test_mini_app_init_data_signs_in_once(harness: Harness, dashboard: str
         http.post(f"{dashboard}/auth", data={"init_data": fresh}) as response,
     ):
         assert response.status == 200
+
+
+async def test_the_keeper_page_sends_its_init_data_once_then_a_token_naming_the_keeper(
+    harness: Harness, dashboard: str
+) -> None:
+    await given_two_points_and_paid_orders(harness)
+    code = (await order_row(harness, 1)).pickup_code
+    assert code is not None
+    signed = init_data(ANN, "Ann", signed_at=harness.clock() - timedelta(minutes=1))
+    async with client() as http:
+
+        async def post(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+            async with http.post(f"{dashboard}/pickup", data=form) as response:
+                return response.status, await response.json()
+
+        # Ann's page posts its initData with a mistyped code: refused, and a token given back
+        status, first = await post({"init_data": signed, "code": "ABCD2345"})
+        assert status == 200 and first["ok"] is False
+        token = str(first["token"])
+        # the same initData again (captured from that post, a log, a proxy) confirms nothing
+        assert await post({"init_data": signed, "code": code}) == (
+            403,
+            {"ok": False, "error": "initData used already"},
+        )
+        # a token changed to name another keeper, or a made-up one, is refused
+        for forged in (token.replace(f"{ANN}.", f"{LEE}.", 1), "1.2.3", "x" * 300):
+            assert (await post({"token": forged, "code": code}))[0] == 403
+        # the page's token confirms the code, and each answer renews it
+        status, body = await post({"token": token, "code": code})
+        assert status == 200 and body["ok"] is True, body
+        # a page left idle longer than the token lasts must be opened again from the bot
+        harness.clock.advance(seconds=PICKUP_TOKEN_SECONDS + 1)
+        assert (await post({"token": str(body["token"]), "code": code}))[0] == 403
+    assert (await order_row(harness, 1)).picked_up_by == ANN
 
 
 @contextmanager
