@@ -284,8 +284,8 @@ def filters(
 ) -> str:
     """The period (and group, and search, or leader) form of a page."""
     options = "".join(
-        f'<option value="{g}"{" selected" if str(g) == community else ""}>{escape(t or str(g))}'
-        "</option>"
+        f'<option value="{g}"{" selected" if str(g) == community else ""}>'
+        f"{escape(shown(t or '') or str(g))}</option>"
         for g, t in communities
     )
     label = {
