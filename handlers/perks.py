@@ -665,21 +665,17 @@ async def review_command(
 ) -> None:
     """Reviews an order after pickup: /review ORDER STARS [words]."""
     words = (command.args or "").split(maxsplit=2)
-    if (
-        len(words) < 2
-        or not words[0].lstrip("#").isdecimal()
-        or len(words[0]) > 18
-        or not words[1].isdecimal()
-        or len(words[1]) > 1
-    ):
+    order_id = number(words[0]) if words else None
+    rating = number(words[1], prefix="") if len(words) >= 2 else None
+    if order_id is None or rating is None:
         await message.answer(_(REVIEW_USAGE))
         return
     try:
         earned = await review_order(
             session,
-            order_id=int(words[0].lstrip("#")),
+            order_id=order_id,
             member_id=member.id,
-            rating=int(words[1]),
+            rating=rating,
             comment=words[2] if len(words) == 3 else "",
             points=settings.review_points,
             cap=settings.points_daily_caps.get("review"),

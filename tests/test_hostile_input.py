@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot.dashboard import COOKIE, PREFIX
+from bot.dashboard_html import Names, cell
 from bot.emulator import Emulator
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.commands import COMMANDS
@@ -382,6 +384,38 @@ async def test_numbers_beyond_64_bits_are_too_large_wherever_a_number_is_read(
             assert replies == [f"{typed}这个数字太大了，请检查后重新发送。"], command
         else:
             assert replies == [too_large(typed)], command
+
+
+async def test_numbers_are_read_whole_never_cut_to_their_first_digits(hostile: Harness) -> None:
+    # /leader_limit read the count with int(words[2][:6]): 1234567 became a limit of 123456
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee groupbuys 1234567") == [
+        too_large("1234567")
+    ]
+    # and a count above the business limit is as much refused
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee groupbuys 1001") == [too_large("1001")]
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee") == ["Lee (1003)\nLimits: none."]
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee groupbuys 1000") == [
+        "Done. Lee (1003)\nLimits: open group-buys at once: at most 1000."
+    ]
+    # a product or order id typed longer than any is too large, not another id cut from it
+    long_id = "1" + "0" * 19
+    for user, command in (
+        (SAM, f"/product_translate {long_id} en Tea"),
+        (MIA, f"/review {long_id} 5"),
+    ):
+        assert await hostile.send(user, user, command) == [too_large(long_id)], command
+    # and a look-alike among them is named
+    assert await hostile.send(MIA, MIA, "/review 1 ⑤") == [look_alike("⑤", "⑤")]
+
+
+def test_stored_group_ids_are_read_through_the_validation_layer() -> None:
+    # a page names the groups a row lists by their ids; '١٠٠٤' (Arabic-Indic digits) passed
+    # str.isdecimal() and int() read it as 1004
+    names = Names(groups={1004: "Tea Lovers", -1001: "Coffee"})
+    zone = ZoneInfo("UTC")
+    assert cell("chat_id", "1004 -1001", {}, "en", zone, names=names) == "Tea Lovers, Coffee"
+    assert cell("chat_id", "١٠٠٤ ²", {}, "en", zone, names=names) == ""
+    assert cell("chat_id", "9" * 30, {}, "en", zone, names=names) == ""
 
 
 @pytest.mark.parametrize(
