@@ -722,7 +722,10 @@ async def gift_command(
     elif len(words) == 1 and reply is not None and reply.from_user is not None:
         target = await get_member(session, reply.from_user.id)
         amount_text = words[0]
-    usage = _("Send /gift @username 50, or reply to someone's message with /gift 50.")
+    usage = _(
+        "Send /gift @username 50, or reply to someone's message with /gift 50. Add signed at "
+        "the end to be named to them; without it they read that a member gave them points."
+    )
     if not amount_text:
         await message.reply(usage)
         return
