@@ -117,6 +117,16 @@ async def use_init_data(
     return bool(getattr(inserted, "rowcount", 0))
 
 
+async def prune_expired(session: AsyncSession, *, now: datetime) -> dict[str, int]:
+    """Deletes login links, sessions and used initData past their expiry (the retention job
+    runs it): an expired row opens nothing, so none is kept. How many of each went."""
+    pruned: dict[str, int] = {}
+    for model in (DashboardLink, DashboardSession, DashboardInitData):
+        done = await session.execute(delete(model).where(col(model.expires_at) <= now))
+        pruned[table_of(model).name] = int(getattr(done, "rowcount", 0) or 0)
+    return pruned
+
+
 PICKUP_SIGNED = "pickup:"  # what a keeper page's token signs ahead of its payload
 _TOKEN = re.compile(r"[0-9]{1,19}\.[0-9]{1,12}\.[0-9a-f]{64}")
 

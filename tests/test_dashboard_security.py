@@ -14,10 +14,12 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from bot.dashboard import COOKIE, PICKUP_TOKEN_SECONDS
 from models.audit import AuditEntry
+from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
+from services.dashboard import use_init_data
 from tests.conftest import LEE, OWNER, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, login_link, settings
 from tests.test_dashboard import client, sign_in
@@ -270,6 +272,54 @@ async def test_the_keeper_page_sends_its_init_data_once_then_a_token_naming_the_
         harness.clock.advance(seconds=PICKUP_TOKEN_SECONDS + 1)
         assert (await post({"token": str(body["token"]), "code": code}))[0] == 403
     assert (await order_row(harness, 1)).picked_up_by == ANN
+
+
+async def dashboard_rows(harness: Harness) -> dict[str, int]:
+    async with harness.session() as session:
+        return {
+            table: int(await session.scalar(select(func.count()).select_from(model)) or 0)
+            for table, model in (
+                ("links", DashboardLink),
+                ("sessions", DashboardSession),
+                ("init_data", DashboardInitData),
+            )
+        }
+
+
+async def test_the_retention_job_deletes_expired_links_sessions_and_used_init_data(
+    harness: Harness, dashboard: str
+) -> None:
+    await shop(harness)
+    now = harness.clock()
+    # given a link Sam never opened, one he signed in with, and initData used once (kept in the
+    # database when there is no Redis: recorded here through the store's own function)
+    await login_link(harness, SAM)
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+    async with harness.session() as session:
+        assert await use_init_data(
+            session, digest="ab" * 32, until=now + timedelta(hours=1), now=now
+        )
+        await session.commit()
+    assert await dashboard_rows(harness) == {"links": 2, "sessions": 1, "init_data": 1}
+    # while they are all valid (the links expire first, after 10 minutes) nothing goes
+    harness.clock.advance(minutes=5)
+    await harness.runtime.retention.run()
+    assert await dashboard_rows(harness) == {"links": 2, "sessions": 1, "init_data": 1}
+    # past the links' and the initData's time they go; the session (12 hours) stays
+    harness.clock.advance(hours=2)
+    await harness.runtime.retention.run()
+    assert await dashboard_rows(harness) == {"links": 0, "sessions": 1, "init_data": 0}
+    # and once the session has expired too, it goes, while a newer one stays
+    harness.clock.advance(hours=10)
+    async with client() as http:
+        await sign_in(http, await login_link(harness, LEE))
+    harness.clock.advance(minutes=11)
+    await harness.runtime.retention.run()
+    assert await dashboard_rows(harness) == {"links": 0, "sessions": 1, "init_data": 0}
+    async with harness.session() as session:
+        left = (await session.execute(select(DashboardSession.member_id))).scalars().all()
+    assert left == [LEE]
 
 
 @contextmanager
