@@ -318,9 +318,10 @@ async def test_a_member_id_longer_than_64_bits_is_refused_as_too_large(harness: 
     # when Mia gifts points to, and Lee marks paid, an id no Telegram user can have
     gift = await harness.send(MIA, MIA, "/gift 99999999999999999999999999 5")
     paid = await harness.send(LEE, TEA, "/paid 99999999999999999999999999")
-    # then each is told the number is too large, in their language (Lee reads Chinese)
+    # then each is told the number is too large, in the language chosen where they wrote (Lee,
+    # who reads Chinese, wrote in Tea Lovers, whose language is English, as every reply there)
     assert gift == [too_large("99999999999999999999999999")]
-    assert paid == ["99999999999999999999999999这个数字太大了，请检查后重新发送。"]
+    assert paid == [too_large("99999999999999999999999999")]
 
 
 # every command that read a number with str.isdigit() and int(), which took '²' for a digit
@@ -360,13 +361,9 @@ async def test_digit_look_alikes_get_a_clear_message_wherever_a_number_is_read(
     for user, chat, command in LOOK_ALIKE_COMMANDS:
         # when a digit look-alike is typed where the command reads a number
         replies = await hostile.send(user, chat, command.format(n=typed))
-        # then the user is told which character is not a digit, in their language
-        char = typed.lstrip("#")
-        if user == LEE:
-            expected = f"“{typed}”不是我能读懂的数字：“{char}”只是看起来像数字。请用 0-9 输入数字。"
-        else:
-            expected = look_alike(typed, char)
-        assert replies == [expected], command
+        # then the user is told which character is not a digit, in the language chosen where
+        # they wrote (Lee writes in Tea Lovers, whose language is English)
+        assert replies == [look_alike(typed, typed.lstrip("#"))], command
     # and an order or group-buy number written with its '#'
     for command in ("/buy #²", "/refund #²", "/sheet #²"):
         assert await hostile.send(OWNER, OWNER, command) == [look_alike("#²", "²")]
@@ -380,10 +377,7 @@ async def test_numbers_beyond_64_bits_are_too_large_wherever_a_number_is_read(
         if "{n} 1" in command and "gift" in command:
             continue  # an amount is checked against the points limit first
         replies = await hostile.send(user, chat, command.format(n=typed))
-        if user == LEE:
-            assert replies == [f"{typed}这个数字太大了，请检查后重新发送。"], command
-        else:
-            assert replies == [too_large(typed)], command
+        assert replies == [too_large(typed)], command
 
 
 async def test_numbers_are_read_whole_never_cut_to_their_first_digits(hostile: Harness) -> None:
@@ -406,6 +400,21 @@ async def test_numbers_are_read_whole_never_cut_to_their_first_digits(hostile: H
         assert await hostile.send(user, user, command) == [too_large(long_id)], command
     # and a look-alike among them is named
     assert await hostile.send(MIA, MIA, "/review 1 ⑤") == [look_alike("⑤", "⑤")]
+
+
+async def test_a_refused_number_is_answered_in_the_language_chosen_in_the_bot(
+    hostile: Harness,
+) -> None:
+    # given Mia, whose Telegram speaks English, chose 简体中文 in the bot
+    await hostile.send(MIA, MIA, "/language")
+    picker = hostile.emulator.last_bot_message(MIA)
+    await hostile.press(MIA, MIA, picker.message_id, index=1)  # 简体中文
+    # when she types a digit look-alike, or a number beyond 64 bits
+    look = await hostile.send(MIA, MIA, "/gift @lee ²")
+    large = await hostile.send(MIA, MIA, "/gift 99999999999999999999999999 5")
+    # then each refusal is in the language she chose, not Telegram's
+    assert look == ["“²”不是我能读懂的数字：“²”只是看起来像数字。请用 0-9 输入数字。"]
+    assert large == ["99999999999999999999999999这个数字太大了，请检查后重新发送。"]
 
 
 def test_stored_group_ids_are_read_through_the_validation_layer() -> None:
