@@ -5,6 +5,7 @@ malformed token, and audit lines no input can add to."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -95,6 +96,30 @@ async def test_every_dashboard_response_carries_a_strict_policy_and_no_banner(
         # and no response of the bot's web server names its software
         async with http.get(dashboard.replace("/dashboard", "/healthz")) as response:
             assert "Server" not in response.headers
+
+
+MALFORMED_HTTP = (
+    b"GARBAGE\r\n\r\n",  # no request line
+    b"GET /dashboard/ HTTP/1.1\r\nHost: a\r\nContent-Length: zz\r\n\r\n",
+    b"GET /dashboard/ HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",  # a header too long
+    b"GET /\x00 HTTP/1.1\r\n\r\n",  # a control character in the path
+)
+
+
+async def test_malformed_http_is_answered_without_the_server_banner(
+    harness: Harness, dashboard: str
+) -> None:
+    # aiohttp answers malformed HTTP itself, before any route or hook, with a 400 that named
+    # it and its version in `Server`
+    port = int(dashboard.split(":")[2].split("/")[0])
+    for raw in MALFORMED_HTTP:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(raw)
+        await writer.drain()
+        head = (await reader.read(4096)).split(b"\r\n\r\n")[0].decode("latin-1")
+        writer.close()
+        assert head.startswith("HTTP/1.0 400 "), (raw[:40], head)
+        assert "server:" not in head.lower(), (raw[:40], head)
 
 
 async def test_a_post_from_another_site_is_refused(harness: Harness, dashboard: str) -> None:
