@@ -400,6 +400,14 @@ async def test_numbers_are_read_whole_never_cut_to_their_first_digits(hostile: H
         assert await hostile.send(user, user, command) == [too_large(long_id)], command
     # and a look-alike among them is named
     assert await hostile.send(MIA, MIA, "/review 1 ⑤") == [look_alike("⑤", "⑤")]
+    # points and days typed in other scripts' digits passed str.isdecimal() and int() read
+    # them ('١٠' as 10): now named as look-alikes
+    assert await hostile.send(SAM, SAM, "/care_add new points=١٠ | Welcome!") == [
+        look_alike("١٠", "١")
+    ]
+    assert await hostile.send(SAM, SAM, "/campaign_new Fair | welcome=١٠ code=fair26") == [
+        look_alike("١٠", "١")
+    ]
 
 
 async def test_a_refused_number_is_answered_in_the_language_chosen_in_the_bot(
