@@ -45,6 +45,7 @@ from bot.reservations import ReservationSweeper
 from bot.retention import TextRetention
 from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
+from bot.tickets import TicketClock
 from bot.transactions import TransactionGuard, track_transactions
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
@@ -265,6 +266,7 @@ class Runtime:
     broadcasts: BroadcastSender
     retention: TextRetention
     reservations: ReservationSweeper
+    tickets: TicketClock
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -295,12 +297,14 @@ class Runtime:
             await self.leadership.start()
 
     async def start_scheduler(self) -> None:
-        """Run the scheduled jobs here: deadlines, polls, perks, retention, reservations."""
+        """Run the scheduled jobs here: deadlines, polls, perks, retention, reservations,
+        after-sales clocks."""
         await self.closer.start()
         await self.polls.start()
         await self.care.start()
         await self.retention.start()
         await self.reservations.start()
+        await self.tickets.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -309,6 +313,7 @@ class Runtime:
         self.care.stop()
         self.retention.stop()
         self.reservations.stop()
+        self.tickets.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -385,11 +390,14 @@ def build_runtime(
     reservations = ReservationSweeper(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    tickets = TicketClock(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, polls, care, retention, reservations):
+    for job in (closer, polls, care, retention, reservations, tickets):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -423,6 +431,7 @@ def build_runtime(
         broadcasts=broadcasts,
         retention=retention,
         reservations=reservations,
+        tickets=tickets,
         metrics=metrics,
         clock=clock,
         redis=redis,

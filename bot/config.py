@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     reservation_cap: int = Field(default=5, ge=0, le=1000)
     # how often the scheduler reminds of and expires reservations
     reservation_sweep_seconds: int = Field(default=60, ge=1)
+    # after-sales tickets: the first answer of staff or the group's leader is due this many
+    # hours after a ticket is opened, its resolution this many; past either, all staff are told
+    ticket_answer_hours: int = Field(default=2, ge=1, le=24 * 30)
+    ticket_resolve_hours: int = Field(default=24, ge=1, le=24 * 90)
+    # how often the scheduler looks for tickets past their clock
+    ticket_sweep_seconds: int = Field(default=60, ge=1)
     # how often the refunder looks for Stars refunds to send when nobody wakes it
     refund_poll_seconds: int = Field(default=30, ge=1)
     # a refund being sent is another refunder's to take over this long after its claim (when

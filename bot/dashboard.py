@@ -44,7 +44,7 @@ from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.statement import statement_lines
-from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text
+from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from services.analytics import Scope, StatsReport, communities_in, stats_report
 from services.audit import record_action
 from services.dashboard import (
@@ -75,6 +75,7 @@ from services.statement import (
     statement_rows,
 )
 from services.tables import TABLES, Query, community_rows, csv_chunks
+from services.ticket import ticket_stats
 from services.tiers import TierView, list_tiers
 from services.validation import header_value, shown, signed_query
 
@@ -680,7 +681,11 @@ class Dashboard:
     async def _report(self, view: View) -> StatsReport:
         async with self.reads() as session:
             return await stats_report(
-                session, period=view.period, timezone=view.zone.key, scope=view.scope
+                session,
+                period=view.period,
+                timezone=view.zone.key,
+                scope=view.scope,
+                now=self.now(),
             )
 
     async def overview(self, _request: web.Request, view: View) -> tuple[str, str]:
@@ -958,6 +963,33 @@ class Dashboard:
         form = html.sign_out_form()
         return title, f'<p class="note">{yourself}</p>{form}{table}'
 
+    async def tickets(self, _request: web.Request, view: View) -> tuple[str, str]:
+        """After-sales tickets: the period's figures, then the queue (open tickets first, the
+        most urgent on top) and the tickets opened in the period."""
+        async with self.reads() as session:
+            figures = await ticket_stats(
+                session,
+                start=view.period.start,
+                end=view.period.end,
+                communities=view.scope,
+                now=self.now(),
+            )
+        cards = "".join(
+            f'<div class="card">{line.strip().removeprefix("• ").replace(chr(10), "<br>")}</div>'
+            for line in tickets_lines(figures, view.locale)
+        )
+        note = html.escape(
+            _(
+                "Open tickets stay listed until they are closed; answer and close them in the "
+                "bot with /ticket_say, /ticket_refund, /ticket_coupon, /ticket_reship or "
+                "/ticket_decline."
+            )
+        )
+        table = await self._table(view, "tickets", _("After-sales tickets"))
+        return _("After-sales tickets"), (
+            f'<p class="note">{note}</p><div class="cards">{cards}</div>{table}'
+        )
+
     PAGES: ClassVar[
         dict[str, Callable[[Dashboard, web.Request, View], Awaitable[tuple[str, str]]]]
     ] = {
@@ -971,6 +1003,7 @@ class Dashboard:
         "statement": statement,
         "rewards": rewards,
         "sessions": sessions,
+        "tickets": tickets,
     }
 
     # -- CSV -------------------------------------------------------------------------------

@@ -36,6 +36,9 @@ from handlers.views.labels import (
     label as value_label,
 )
 from handlers.views.perks import tier_label
+from handlers.views.ticket import KINDS as TICKET_KINDS
+from handlers.views.ticket import RESOLUTIONS as TICKET_RESOLUTIONS
+from handlers.views.ticket import STATUSES as TICKET_STATUSES
 from models.ledger import POINTS
 from services.tiers import TierView
 from services.validation import NumberRefused, shown, telegram_id
@@ -49,6 +52,7 @@ PAGES = (
     ("broadcasts", N_("Broadcasts")),
     ("cocreation", N_("Co-creation")),
     ("rewards", N_("Rewards to hand over")),
+    ("tickets", N_("After-sales tickets")),
     ("statement", N_("Statement")),
     ("sessions", N_("Sessions")),
 )
@@ -163,6 +167,13 @@ COLUMN_LABELS = {
     "username": N_("Username"),
     "votes": N_("Votes"),
     "voters": N_("Voters"),
+    "ticket_id": N_("Ticket"),
+    "opened_at_utc": N_("Opened"),
+    "answer_due_utc": N_("Answer due"),
+    "answered_at_utc": N_("Answered"),
+    "resolve_due_utc": N_("Resolution due"),
+    "closed_at_utc": N_("Closed"),
+    "resolution": N_("Resolution"),
 }
 
 # how a stored value of a column reads on a page, by "table.column" or by column in every table
@@ -174,6 +185,9 @@ VALUE_LABELS: dict[str, Labels] = {
     "broadcasts.status": BROADCAST_STATUS,
     "polls.status": POLL_STATUS,
     "fulfilment.status": FULFILMENT_STATUS,
+    "tickets.kind": TICKET_KINDS,
+    "tickets.status": TICKET_STATUSES,
+    "tickets.resolution": TICKET_RESOLUTIONS,
     "ledger.kind": TRANSACTION_KIND,
     "account_kind": ACCOUNT_KIND,
     "payment_mode": PAYMENT_MODE,

@@ -86,6 +86,8 @@ def delivery_of(update: Update) -> str | None:
         return f"callback:{update.callback_query.id}"
     if update.pre_checkout_query is not None:
         return f"pre_checkout:{update.pre_checkout_query.id}"
+    if update.shipping_query is not None:
+        return f"shipping:{update.shipping_query.id}"
     if update.message is not None:
         return f"message:{update.message.chat.id}:{update.message.message_id}"
     return None

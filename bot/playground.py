@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import re
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -52,7 +53,9 @@ HELP = """Playground commands (anything else is sent as a message):
                     only you see, too); a link button opens the bot or joins the group
   :open NAME|URL    open the newest t.me link the bot sent NAME in private (as if NAME
                     forwarded it to you: an invitation), or the link given
-  :pay              pay the newest invoice the bot sent you (in Telegram Stars)
+  :pay [ADDRESS]    pay the newest invoice the bot sent you; an invoice that asks an address
+                    takes it as COUNTRY, city, street, post code (e.g. CN, Shenzhen,
+                    1 Tea Road, 518000) and you take the first shipping option offered
   :scan NAME        as a keeper, scan the newest pickup QR code the bot sent NAME (what the
                     Mini App's scanner reads): /redeem with its code, in your private chat
   :photo [CAPTION]  send a photo (a made-up picture) here, e.g. at the product wizard's
@@ -261,7 +264,7 @@ class Console:
         elif word == "press":
             await self.press(arg)
         elif word == "pay":
-            await self.pay()
+            await self.pay(arg)
         elif word == "scan":
             await self.scan(arg)
         elif word == "open":
@@ -449,20 +452,56 @@ class Console:
                 return message
         return None
 
-    async def pay(self) -> None:
+    async def pay(self, address: str = "") -> None:
         """Pay the newest invoice in the user's private chat as Telegram's payment window does:
-        the bot is asked first (pre_checkout_query) and may refuse; then the money arrives
-        (successful_payment)."""
+        an invoice that asks an address takes ADDRESS (COUNTRY, city, street, post code) and
+        the bot offers its shipping options (the first is taken); the bot is asked first
+        (pre_checkout_query) and may refuse; then the money arrives (successful_payment)."""
         invoice = self.newest_invoice()
         if invoice is None:
             self.write("no invoice to pay: order a product sold in Telegram Stars with /buy first")
             return
         details = invoice.raw["invoice"]
+        user_id = self.user.user_id
+        asks = self.emulator.invoice_asks(user_id, invoice.message_id)
+        given: dict[str, str] | None = None
+        if asks["need_shipping_address"]:
+            parts = [part.strip() for part in address.split(",")]
+            if len(parts) < 4 or len(parts[0]) != 2 or not all(parts):
+                self.write("this invoice asks an address: :pay COUNTRY, city, street, post code")
+                return
+            given = {
+                "country_code": parts[0].upper(),
+                "city": parts[1],
+                "street_line1": ", ".join(parts[2:-1]),
+                "post_code": parts[-1],
+            }
         amount = format_money(details["total_amount"], details["currency"], "en")
         self.write(f"({self.user.name} pays {amount} for {details['title']})")
-        user_id = self.user.user_id
-        asked = self.emulator.pay_invoice(user_id, user_id, invoice.message_id)
+        asked = self.emulator.pay_invoice(
+            user_id,
+            user_id,
+            invoice.message_id,
+            shipping_address=given,
+            name=self.user.name.capitalize() if asks["need_name"] else None,
+            phone_number="+8613800000000" if asks["need_phone_number"] else None,
+        )
         await self.emulator.wait_processed(asked["update_id"])
+        if "shipping_query" in asked:
+            shipping = self.emulator.shipping_answers.get(asked["shipping_query"]["id"])
+            if shipping is None:
+                self.write("    (payment window) the bot did not answer in time; nothing was paid")
+                return
+            if not shipping["ok"]:
+                self.write(f"    (payment window) {shipping.get('error_message', '')}")
+                return
+            option = shipping["shipping_options"][0]
+            option = option if isinstance(option, dict) else json.loads(option)
+            price = sum(int(p["amount"]) for p in option["prices"])
+            money = format_money(price, details["currency"], "en")
+            self.write(f"    (payment window) shipping: {option['title']}, {money}")
+            asked = self.emulator.choose_shipping(asked["shipping_query"]["id"], option["id"])
+            await self.emulator.wait_processed(asked["update_id"])
         query_id = asked["pre_checkout_query"]["id"]
         answer = self.emulator.pre_checkout_answers.get(query_id)
         if answer is None:

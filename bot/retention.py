@@ -50,7 +50,8 @@ class TextRetention(PeriodicJob):
         for text in FREE_TEXTS:
             try:
                 async with self.sessions() as session, session.begin():
-                    erased[text.key] = await erase_expired_text(
+                    # several columns may share a key (an address's name, phone and lines)
+                    erased[text.key] = erased.get(text.key, 0) + await erase_expired_text(
                         session, text=text, days=days[text.key], now=now
                     )
             except Exception:  # one table must not stop the others

@@ -14,6 +14,7 @@ def feature_routers() -> list[Router]:
         community,
         coupons,
         credit,
+        delivery,
         errors,
         groupbuy,
         groupbuy_wizard,
@@ -39,6 +40,7 @@ def feature_routers() -> list[Router]:
         statement,
         stats,
         suggestion,
+        ticket,
     )
 
     routers = [
@@ -49,9 +51,11 @@ def feature_routers() -> list[Router]:
         community.router,
         ledger.router,
         product.router,
+        delivery.router,  # its address questions take plain text in private
         order.router,
         myorders.router,
         pickup.router,
+        ticket.router,
         cash.router,
         payout.router,
         reservation.router,

@@ -58,6 +58,11 @@ COMMANDS: tuple[Command, ...] = (
         "rewards", N_("Redeem your points: tap a reward, then Confirm"), Role.MEMBER, True, False
     ),
     Command("coupons", N_("Your coupons"), Role.MEMBER, True, False),
+    Command(
+        "ticket_open", N_("Report a problem with a paid order (售后)"), Role.MEMBER, True, False
+    ),
+    Command("ticket", N_("Your after-sales tickets, or one ticket"), Role.MEMBER, True, False),
+    Command("ticket_say", N_("Write on an after-sales ticket"), Role.MEMBER, True, False),
     Command("usecoupon", N_("Use a coupon on an unpaid order"), Role.MEMBER, True, False),
     Command("gift", N_("Give points to a member"), Role.MEMBER, True, True),
     Command("donate", N_("Donate points to charity"), Role.MEMBER, True, False),
@@ -162,6 +167,21 @@ COMMANDS: tuple[Command, ...] = (
         True,
         leaders_in_private=True,
     ),
+    Command("address", N_("Give the address to deliver an order to"), Role.MEMBER, True, False),
+    Command("ship", N_("Mark an order shipped with its tracking number"), Role.STAFF, True, False),
+    Command("delivered", N_("Mark a shipped order delivered"), Role.STAFF, True, False),
+    Command("to_ship", N_("Orders to ship, as a CSV file"), Role.STAFF, True, False),
+    Command(
+        "shipping_option_add",
+        N_("Add a shipping option: name | price | countries"),
+        Role.STAFF,
+        True,
+        False,
+    ),
+    Command("shipping_options", N_("Shipping options and their prices"), Role.STAFF, True, False),
+    Command(
+        "shipping_option_remove", N_("Stop offering a shipping option"), Role.STAFF, True, False
+    ),
     Command(
         "redeem",
         N_("Confirm a pickup by its code (核销)"),
@@ -184,6 +204,30 @@ COMMANDS: tuple[Command, ...] = (
         Role.LEADER,
         True,
         True,
+        leaders_in_private=True,
+    ),
+    Command(
+        "tickets",
+        N_("After-sales tickets waiting, with their clocks"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
+        "ticket_reship",
+        N_("Close a ticket by sending the item again"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
+        "ticket_decline",
+        N_("Close a ticket with nothing owed, and why"),
+        Role.LEADER,
+        True,
+        False,
         leaders_in_private=True,
     ),
     Command(
@@ -230,6 +274,10 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command("refund", N_("Refund an order"), Role.STAFF, True, False),
     Command("refund_paid", N_("Record a refund paid back by hand"), Role.STAFF, True, False),
+    Command("ticket_refund", N_("Close a ticket with a refund"), Role.STAFF, True, False),
+    Command(
+        "ticket_coupon", N_("Close a ticket with a coupon as compensation"), Role.STAFF, True, False
+    ),
     Command("drop", N_("Open one group-buy in every group"), Role.STAFF, True, False),
     Command("tier_set", N_("Add or change a membership tier"), Role.STAFF, True, False),
     Command("reward_add", N_("Add a reward to the catalog"), Role.STAFF, True, False),

@@ -32,6 +32,7 @@ from handlers.text import (
     format_money,
 )
 from handlers.views.member import ambiguous_text
+from handlers.views.stats import duration_text
 from models.role import LEADER_ACTIVE, LEADER_SUSPENDED
 from services.audit import record_action
 from services.credit import (
@@ -50,6 +51,7 @@ from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.money import InvalidAmount, parse_currency
 from services.parsing import parse_amount
 from services.role import LeaderError, Role, suspend_leader
+from services.ticket import TicketStats, ticket_stats
 from services.validation import number
 
 router = Router(name="credit")
@@ -124,6 +126,7 @@ async def record_text(
     locale: str,
     timezone: str,
     overdue_days: int,
+    tickets: TicketStats | None = None,
 ) -> str:
     """The leader's record as staff read it: short, one subject a line."""
     lines = [_("📋 Leader record of {name}").format(name=_name(leader))]
@@ -171,6 +174,18 @@ async def record_text(
     )
     detractors = _("NPS detractors: {count}").format(count=record.detractors)
     lines.append(" · ".join([refunds, complaints, detractors]))
+    if tickets is not None and tickets.opened:
+        lines.append(
+            _(
+                "After-sales tickets: {opened} · overdue: {overdue} · first answer in {answer} · "
+                "resolution in {resolve}"
+            ).format(
+                opened=tickets.opened,
+                overdue=tickets.overdue,
+                answer=duration_text(tickets.answer_seconds),
+                resolve=duration_text(tickets.resolve_seconds),
+            )
+        )
     if not record.cash:
         lines.append(_("Cash owed to the brand: none."))
     zone = ZoneInfo(timezone)
@@ -230,6 +245,9 @@ async def leader_record_command(
         locale=locale,
         timezone=settings.default_timezone,
         overdue_days=settings.cash_overdue_days,
+        tickets=await ticket_stats(
+            session, start=None, end=clock(), leader_id=leader.id, now=clock()
+        ),
     )
     await message.answer(text, reply_markup=_record_keyboard(record))
 

@@ -39,7 +39,7 @@ from handlers.perks import (
 )
 from handlers.referral import invite_screen, referrals_screen, send_invitation
 from handlers.start import help_text
-from handlers.text import HandlerSettings
+from handlers.text import HandlerSettings, pages_of_lines
 from handlers.views.menu import (
     CHECKIN,
     COUPONS,
@@ -246,7 +246,11 @@ async def help_screen(
 ) -> None:
     """❓ Help: the commands the member may use in private."""
     text = await help_text(bot, i18n, session, settings, member, None, private=True)
-    await show(query, bot, text, with_back(None))
+    first, *more = pages_of_lines(text)  # staff's list is longer than one message
+    await show(query, bot, first, None if more else with_back(None))
+    for number, page in enumerate(more, start=1):
+        last = number == len(more)
+        await bot.send_message(member.id, page, reply_markup=with_back(None) if last else None)
 
 
 @router.callback_query(_screen(LANGUAGE))

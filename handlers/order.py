@@ -12,6 +12,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardButton,
@@ -25,6 +26,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.delivery import ask_address, deliver_keyboard
 from handlers.filters import AsOneself, OpenGroup, RoleFilter
 from handlers.nps import ask_after_pickup
 from handlers.product import amount_error
@@ -44,7 +46,7 @@ from handlers.text import (
 )
 from handlers.views.labels import ORDER_STATUS, label
 from handlers.views.member import ambiguous_text
-from handlers.views.order import invoice
+from handlers.views.order import invoice, shipping_given
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
 from handlers.views.refund import refund_due_text
@@ -56,12 +58,13 @@ from handlers.views.reservation import (
     reservation_rules,
 )
 from models.order import (
+    DELIVERY_SHIP,
     ORDER_AWAITING_PAYMENT,
     ORDER_PAID,
     ORDER_RESERVED,
     Order,
 )
-from models.product import PAYMENT_TELEGRAM
+from models.product import FULFIL_BOTH, PAYMENT_TELEGRAM
 from services.community import CommunityView
 from services.coupons import CouponError, check_coupon, held_coupons
 from services.ledger import STARS
@@ -102,6 +105,7 @@ PRE_CHECKOUT_REFUSALS = {
     "already_paid": N_("This order is already paid."),
     "stale_invoice": N_("This invoice is out of date. Please use the newest one."),
     "price_changed": N_("The price has changed. Please order again."),
+    "no_shipping": N_("Please choose one of our shipping options for this order."),
 }
 
 
@@ -143,6 +147,7 @@ async def buy(
     locale: str,
     clock: Callable[[], datetime],
     i18n: I18n,
+    state: FSMContext,
     community: CommunityView | None = None,
 ) -> None:
     """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private,
@@ -203,6 +208,30 @@ async def buy(
         return
     total = format_money(order.total, order.currency, locale)
     offer = await coupon_offer(session, order, locale, clock())
+    if order.delivery == DELIVERY_SHIP and (not online or order.currency == STARS):
+        # Telegram asks no address for Stars: the bot asks it in private, then invoices
+        await message.reply(
+            _("Order #{id} reserved: {title} ×{quantity}, {total}.").format(
+                id=order.id, title=esc(order.title), quantity=order.quantity, total=total
+            )
+            + " "
+            + (
+                _("I will ask your delivery address in private.")
+                if member.started
+                else _("Send me /start in private, then /address {id} for the delivery.").format(
+                    id=order.id
+                )
+            )
+        )
+        if member.started:
+            await ask_address(bot, state, member, order.id, i18n)
+        return
+    both = product.fulfilment == FULFIL_BOTH  # the member may choose delivery instead
+    if both and not online:
+        choice = deliver_keyboard(order.id)
+        for row in offer.inline_keyboard if offer is not None else []:
+            choice.row(*row)
+        offer = choice.as_markup()
     discount = (
         " "
         + _("Your tier discount: −{amount}.").format(
@@ -242,6 +271,15 @@ async def buy(
             ),
             reply_markup=offer,
         )
+    if both:
+        with i18n.use_locale(member.locale):
+            await bot.send_message(
+                member.id,
+                _("Rather have order #{id} delivered? Tap below; a new invoice follows.").format(
+                    id=order.id
+                ),
+                reply_markup=deliver_keyboard(order.id).as_markup(),
+            )
 
 
 class CouponCallback(CallbackData, prefix="cp"):
@@ -295,6 +333,7 @@ async def pre_checkout(
         member_id=query.from_user.id,
         currency=query.currency,
         total_amount=query.total_amount,
+        shipping=shipping_given(query.shipping_option_id, query.order_info),
     )
     if reason is None:
         await query.answer(ok=True)
@@ -331,6 +370,7 @@ async def successful_payment(
         amount=payment.total_amount,
         charge_id=payment.telegram_payment_charge_id,
         provider_charge_id=payment.provider_payment_charge_id or "",
+        shipping=shipping_given(payment.shipping_option_id, payment.order_info),
         rules=payment_rules(settings),
         now=clock(),
         owner_ids=settings.owner_ids,

@@ -17,7 +17,7 @@ from handlers.filters import RoleFilter
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, esc_name, format_money
 from handlers.views.product import product_card
-from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
+from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS
 from services.member import LOCALES, MemberView
@@ -190,6 +190,7 @@ PRODUCT_FIELDS = {
     "price": "price",
     "stock": "stock",
     "mode": "payment_mode",
+    "delivery": "fulfilment",
     "active": "active",
     "description": "description",
 }
@@ -207,7 +208,8 @@ async def product_set(
     words = (command.args or "").split(maxsplit=2)
     usage = _(
         "Send /product_set ID FIELD VALUE, where FIELD is title, description, price, stock "
-        "(a number or none), mode (offline or telegram) or active (on or off)."
+        "(a number or none), mode (offline or telegram), delivery (pickup, delivery or both) "
+        "or active (on or off)."
     )
     product_id = number(words[0]) if len(words) == 3 else None
     if product_id is None or words[1] not in PRODUCT_FIELDS:
@@ -239,6 +241,11 @@ async def product_set(
                 await message.answer(usage)
                 return
             value = text.lower() == "on"
+        elif field == "fulfilment":
+            value = text.lower()
+            if value not in FULFILMENT_MODES:
+                await message.answer(usage)
+                return
         elif field == "payment_mode":
             value = text.lower()
             if (

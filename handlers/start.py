@@ -17,7 +17,7 @@ from handlers.filters import current_role
 from handlers.groupbuy import start_on_groupbuy
 from handlers.pickup import show_sheet
 from handlers.referral import Clock, start_with_code
-from handlers.text import HandlerSettings, esc
+from handlers.text import HandlerSettings, esc, pages_of_lines
 from handlers.views.menu import menu_keyboard, menu_text, with_back
 from services.community import CommunityView
 from services.member import MemberView
@@ -104,10 +104,12 @@ async def help_command(
 ) -> None:
     """Lists the commands the caller may use in this chat (in private with Back to the menu)."""
     private = message.chat.type == ChatType.PRIVATE
-    await message.answer(
-        await help_text(bot, i18n, session, settings, member, community, private),
-        reply_markup=with_back(None) if private else None,
+    pages = pages_of_lines(
+        await help_text(bot, i18n, session, settings, member, community, private)
     )
+    for number, page in enumerate(pages, start=1):  # staff's list is longer than one message
+        last = number == len(pages)
+        await message.answer(page, reply_markup=with_back(None) if private and last else None)
 
 
 @router.message(Command("settings"), F.chat.type == ChatType.PRIVATE)

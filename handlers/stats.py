@@ -63,7 +63,7 @@ async def _reply(
             )
         )
         return
-    report = await stats_report(session, period=period, timezone=timezone, scope=scope)
+    report = await stats_report(session, period=period, timezone=timezone, scope=scope, now=clock())
     for text in summary(report, locale, whole_brand=scope is None):
         await message.answer(text)
     await message.answer_photo(

@@ -74,6 +74,7 @@ COUNTS = {
     "day": NP_("{n} day", "{n} days"),
     "month": NP_("{n} month", "{n} months"),
     "minute": NP_("{n} minute", "{n} minutes"),
+    "hour": NP_("{n} hour", "{n} hours"),
     "unit": NP_("{n} unit", "{n} units"),
     "person": NP_("{n} person", "{n} people"),
     "group": NP_("{n} group", "{n} groups"),
@@ -110,6 +111,20 @@ def esc_name(value: object) -> str:
 
 CAPTION_LIMIT = 1024  # characters of a photo caption, after entities parsing
 MESSAGE_LIMIT = 4096  # characters of a text message, after entities parsing
+
+
+def pages_of_lines(text_html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """A long text of short lines (a list of commands) cut between lines into messages that
+    each fit Telegram's limit."""
+    pages: list[str] = []
+    current: list[str] = []
+    for line in text_html.split("\n"):
+        if current and visible_length("\n".join([*current, line])) > limit:
+            pages.append("\n".join(current))
+            current = []
+        current.append(line)
+    pages.append("\n".join(current))
+    return pages
 
 
 def visible_length(text_html: str) -> int:
@@ -204,6 +219,8 @@ class HandlerSettings(Protocol):
     referral_burst_minutes: int
     suggestion_points: int
     nps_interval_days: int
+    ticket_answer_hours: int
+    ticket_resolve_hours: int
 
     @property
     def referral_rates(self) -> tuple[int, ...]: ...

@@ -5,6 +5,7 @@ from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, Market
 from models.community import Community, CommunityMember
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
+from models.delivery import ShippingOption
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
@@ -38,6 +39,7 @@ from models.referral import (
 )
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 from models.suggestion import NpsAsked, NpsSurvey, Suggestion
+from models.ticket import Ticket, TicketMessage
 
 __all__ = [
     "AuditEntry",
@@ -96,8 +98,11 @@ __all__ = [
     "ReferralInviteLink",
     "Review",
     "Reward",
+    "ShippingOption",
     "StaffGrant",
     "StarRefund",
     "Suggestion",
+    "Ticket",
+    "TicketMessage",
     "Tier",
 ]

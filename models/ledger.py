@@ -21,6 +21,7 @@ ACCOUNT_LEADER_COMMISSION = "leader_commission"  # commission a group leader ear
 # commission on orders still inside the refund window: released to leader_commission after it
 ACCOUNT_LEADER_COMMISSION_PENDING = "leader_commission_pending"
 ACCOUNT_BRAND_REVENUE = "brand_revenue"  # what members paid the brand for orders
+ACCOUNT_BRAND_SHIPPING = "brand_shipping"  # what members paid the brand for delivery
 ACCOUNT_BRAND_REFUNDS = "brand_refunds"  # refunds granted: revenue stays gross beside it
 ACCOUNT_BRAND_COMMISSION_EXPENSE = "brand_commission_expense"  # commission the brand owes out
 ACCOUNT_POINTS_ISSUED = "points_issued"  # the source of every point (goes negative)
@@ -42,6 +43,7 @@ ACCOUNT_KINDS = (
     ACCOUNT_LEADER_COMMISSION,
     ACCOUNT_LEADER_COMMISSION_PENDING,
     ACCOUNT_BRAND_REVENUE,
+    ACCOUNT_BRAND_SHIPPING,
     ACCOUNT_BRAND_REFUNDS,
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_POINTS_ISSUED,

@@ -29,6 +29,10 @@ ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 OPEN_STATUSES = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT)
 
+# Order.delivery values: how the order reaches the member
+DELIVERY_PICKUP = "pickup"  # picked up at a point (the default)
+DELIVERY_SHIP = "delivery"  # shipped to the address kept on the order
+
 # Payment.status values
 PAYMENT_RECEIVED = "received"  # money arrived and settled its order
 PAYMENT_REFUNDED_BACK = "refunded"  # the order was no longer valid: sent straight back
@@ -49,6 +53,7 @@ class Order(SQLModel, table=True):
         CheckConstraint(
             "discount >= 0 AND discount < quantity * unit_price", name="ck_order_discount"
         ),
+        CheckConstraint("shipping_cost >= 0", name="ck_order_shipping_cost"),
         UniqueConstraint("coupon_id", name="uq_orders_coupon_id"),
         UniqueConstraint("pickup_code", name="uq_orders_pickup_code"),
     )
@@ -105,12 +110,31 @@ class Order(SQLModel, table=True):
     # who confirmed the pickup and when (set once, with the move to fulfilled)
     picked_up_by: int | None = Field(default=None, sa_type=TelegramId)
     picked_up_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # delivery instead of pickup: the address the member gave (in the invoice or in private),
+    # erased by /forgetme and after its retention period counted from the shipping
+    delivery: str = Field(default=DELIVERY_PICKUP, max_length=16)
+    ship_name: str = Field(default="", max_length=64)
+    ship_phone: str = Field(default="", max_length=32)
+    ship_address: str = Field(default="", max_length=300)
+    shipping_option_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("shipping_option.id", name="fk_orders_shipping_option_id")
+        ),
+    )
+    # what the delivery costs, in minor units of the order's currency, part of its total
+    shipping_cost: int = Field(default=0, sa_type=BigInteger)
+    # who marked it shipped, when, with which carrier and tracking number (set once)
+    carrier: str = Field(default="", max_length=32)
+    tracking_number: str = Field(default="", max_length=64)
+    shipped_by: int | None = Field(default=None, sa_type=TelegramId)
+    shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
     @property
     def total(self) -> int:
-        return self.quantity * self.unit_price - self.discount
+        return self.quantity * self.unit_price - self.discount + self.shipping_cost
 
 
 class OrderEvent(SQLModel, table=True):

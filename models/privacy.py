@@ -50,6 +50,8 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "pickup_keeper.added_by",
         "pickup_point.created_by",
         "orders.picked_up_by",
+        "orders.shipped_by",
+        "shipping_option.created_by",
         "ledger_transaction.actor_id",
         "order_event.actor_id",
         "orders.leader_id",
@@ -61,6 +63,9 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "staff_grant.granted_by",
         "staff_grant.revoked_by",
         "suggestion.decided_by",
+        "ticket.answered_by",
+        "ticket.closed_by",
+        "ticket.leader_id",
     }
 )
 
@@ -87,6 +92,8 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "referral.first_order_id": "an order",
     "referral_invite_link.chat_id": "a group",
     "suggestion.community_id": "a group",
+    "ticket.chat_id": "a group",
+    "ticket.product_id": "a product",
     # the raw update (its body) is kept only until a worker handled it, seconds as a rule
     "webhook_inbox.update_id": "a Telegram update",
 }
@@ -120,4 +127,10 @@ FREE_TEXTS: tuple[FreeText, ...] = (
     FreeText("review", "comment", "member_id", "created_at", "review_comment", 365),
     FreeText("suggestion", "text", "member_id", "created_at", "suggestion_text", 365),
     FreeText("nps_survey", "comment", "member_id", "answered_at", "nps_comment", 365),
+    FreeText("ticket", "description", "member_id", "opened_at", "ticket_text", 365),
+    FreeText("ticket_message", "text", "author_id", "created_at", "ticket_message", 365),
+    # a delivered order's address: kept while it travels, erased after its days from shipping
+    FreeText("orders", "ship_name", "member_id", "shipped_at", "delivery_address", 90),
+    FreeText("orders", "ship_phone", "member_id", "shipped_at", "delivery_address", 90),
+    FreeText("orders", "ship_address", "member_id", "shipped_at", "delivery_address", 90),
 )

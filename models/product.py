@@ -14,6 +14,13 @@ PAYMENT_OFFLINE = "offline"  # the member pays the leader at pickup or by transf
 PAYMENT_TELEGRAM = "telegram"  # the bot sends a Telegram invoice (Stars or a provider)
 PAYMENT_MODES = (PAYMENT_OFFLINE, PAYMENT_TELEGRAM)
 
+# Product.fulfilment values: how a member gets what they ordered (a group-buy's orders follow
+# the product's)
+FULFIL_PICKUP = "pickup"  # picked up at the group's pickup point (the default)
+FULFIL_DELIVERY = "delivery"  # shipped to the member's address, never picked up
+FULFIL_BOTH = "both"  # the member chooses when ordering
+FULFILMENT_MODES = (FULFIL_PICKUP, FULFIL_DELIVERY, FULFIL_BOTH)
+
 
 class Product(SQLModel, table=True):
     """Something members can order; stock None means unlimited."""
@@ -31,6 +38,7 @@ class Product(SQLModel, table=True):
     currency: str = Field(max_length=8)  # ISO 4217, or XTR for Telegram Stars
     stock: int | None = Field(default=None, sa_type=BigInteger)
     payment_mode: str = Field(default=PAYMENT_OFFLINE, max_length=16)
+    fulfilment: str = Field(default=FULFIL_PICKUP, max_length=16)  # one of FULFILMENT_MODES
     photo_file_id: str | None = Field(default=None, max_length=256)  # Telegram's, this bot's
     # the photo's size in pixels, as Telegram gave it (for an invoice's photo), when known
     photo_width: int | None = Field(default=None)

@@ -46,6 +46,7 @@ from models.suggestion import SUGGESTION_ADOPTED, NpsSurvey, Suggestion
 from services.nps import NpsScore, nps_report
 from services.period import Period
 from services.referral import StatsRow, program_stats
+from services.ticket import TicketStats, ticket_stats
 from services.tiers import list_tiers
 
 Scope = frozenset[int] | None  # group chat ids a reader may see; None: the whole brand
@@ -159,6 +160,7 @@ class StatsReport:
     overall: Figures
     communities: tuple[Figures, ...]
     days: tuple[Day, ...]
+    tickets: TicketStats | None = None  # after-sales tickets opened in the period, in scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,9 +454,15 @@ async def communities_in(session: AsyncSession, scope: Scope) -> list[tuple[int,
 
 
 async def stats_report(
-    session: AsyncSession, *, period: Period, timezone: str, scope: Scope
+    session: AsyncSession,
+    *,
+    period: Period,
+    timezone: str,
+    scope: Scope,
+    now: datetime | None = None,
 ) -> StatsReport:
-    """Every metric over the period for the scope as a whole and for each of its groups."""
+    """Every metric over the period for the scope as a whole and for each of its groups
+    (`now`: when open after-sales tickets are judged overdue, the period's end if None)."""
     total, _campaigns, by_group = await program_stats(session, start=period.start, end=period.end)
     group_referrals = {row.key: row for row in by_group}
     nps = await nps_report(session, since=period.start, until=period.end, comments=0)
@@ -497,4 +505,5 @@ async def stats_report(
         overall=overall,
         communities=tuple(communities),
         days=tuple(_days(paid, period, timezone, currency)),
+        tickets=await ticket_stats(session, start=period.start, end=period.end, communities=scope),
     )

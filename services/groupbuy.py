@@ -31,6 +31,8 @@ from models.groupbuy import (
     GroupBuyTier,
 )
 from models.order import (
+    DELIVERY_PICKUP,
+    DELIVERY_SHIP,
     ORDER_AWAITING_PAYMENT,
     ORDER_CANCELLED,
     ORDER_FULFILLED,
@@ -41,7 +43,7 @@ from models.order import (
     OrderEvent,
 )
 from models.perks import MemberTier
-from models.product import PAYMENT_TELEGRAM, Product
+from models.product import FULFIL_DELIVERY, PAYMENT_TELEGRAM, Product
 from services.community import get_community, open_among
 from services.content import (
     DESCRIPTION,
@@ -1185,7 +1187,9 @@ async def _new_order(
     quantity: int,
     price: int,
 ) -> OrderView:
-    """An order for the group-buy's units (its stock was taken when the group-buy opened)."""
+    """An order for the group-buy's units (its stock was taken when the group-buy opened);
+    delivered when its product is only delivered (the member then gives the address)."""
+    product = await session.get(Product, found.product_id) if found.product_id else None
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -1200,6 +1204,11 @@ async def _new_order(
         status=ORDER_RESERVED,
         commission_bps=found.commission_bps,
         discount=await tier_discount(session, member_id=member_id, gross=quantity * price),
+        delivery=(
+            DELIVERY_SHIP
+            if product is not None and product.fulfilment == FULFIL_DELIVERY
+            else DELIVERY_PICKUP
+        ),
     )
     session.add(row)
     await session.flush()
@@ -1259,6 +1268,7 @@ async def _price_difference(session: AsyncSession, row: Order, price: int) -> in
     """What a paid order paid above the final price (after the member's tier discount)."""
     gross = row.quantity * price
     final_total = gross - await tier_discount(session, member_id=row.member_id, gross=gross)
+    final_total += row.shipping_cost  # the delivery paid with it is not a price difference
     return max(0, row.paid_amount - row.refunded_amount - final_total)
 
 

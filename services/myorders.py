@@ -17,6 +17,7 @@ from sqlmodel import col
 from models.community import Community
 from models.groupbuy import GROUPBUY_FORMED, GROUPBUY_OPEN, GroupBuy, GroupBuyJoin
 from models.order import (
+    DELIVERY_SHIP,
     OPEN_STATUSES,
     ORDER_FULFILLED,
     ORDER_PAID,
@@ -34,6 +35,7 @@ from services.content import (
     localized,
     merged,
 )
+from services.delivery import delivery_state
 from services.groupbuy import (
     GroupBuyError,
     get_groupbuy,
@@ -41,7 +43,8 @@ from services.groupbuy import (
     set_quantity,
     sync_prepayment,
 )
-from services.order import OrderError, OrderView, cancel_order, start_invoice
+from services.ledger import STARS
+from services.order import OrderError, OrderView, cancel_order, order_view, start_invoice
 from services.reservation import cancel_reservation
 
 PAGE_SIZE = 5  # a phone screen: five orders with their buttons and the paging row
@@ -54,6 +57,7 @@ KIND_PLACE = "place"  # a sign-up in a pay-at-pickup group-buy not formed yet: `
 ACTION_PAY = "pay"  # a Telegram order not paid yet: a fresh invoice
 ACTION_CANCEL = "cancel"  # before its group-buy forms, or before the reservation expires
 ACTION_REVIEW = "review"  # picked up and not reviewed yet
+ACTION_TICKET = "ticket"  # paid or picked up: report a problem (售后)
 ACTION_CODE = "code"  # paid, not picked up: the pickup code as a QR code to show the keeper
 ACTION_POINT = "point"  # its group has several pickup points and the member has not chosen
 
@@ -83,6 +87,11 @@ class MyOrder:
     point_name: str = ""
     point_address: str = ""
     point_hours: str = ""
+    # a delivered order: where its delivery stands (services/delivery.py delivery_state:
+    # address_needed, address_given, shipped, delivered; "" for pickup), carrier and tracking
+    delivery_state: str = ""
+    carrier: str = ""
+    tracking_number: str = ""
     # the product's title and the group-buy's pickup texts in other languages
     translations: ReadTranslations = None
 
@@ -205,9 +214,24 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
         assert row.id is not None
         where = points.get(row.id)
         actions = _order_actions(row, gb_status, deadline, reviewed is not None, now)
-        if row.status == ORDER_PAID and row.pickup_code and gb_status != GROUPBUY_OPEN:
+        shipped = row.delivery == DELIVERY_SHIP
+        if shipped:  # delivered, never picked up: no code, no point; no address, no invoice
+            where = None
+            if not row.ship_address and row.currency == STARS:
+                actions = tuple(a for a in actions if a != ACTION_PAY)
+        if (
+            row.status == ORDER_PAID
+            and row.pickup_code
+            and gb_status != GROUPBUY_OPEN
+            and not shipped
+        ):
             actions += (ACTION_CODE,)
-        if where is None and row.status in (*OPEN_STATUSES, ORDER_PAID) and row.id in many:
+        if (
+            where is None
+            and row.status in (*OPEN_STATUSES, ORDER_PAID)
+            and row.id in many
+            and not shipped
+        ):
             actions += (ACTION_POINT,)
         items.append(
             MyOrder(
@@ -230,6 +254,9 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 point_name=where.name if where else "",
                 point_address=where.address if where else "",
                 point_hours=where.hours if where else "",
+                delivery_state=delivery_state(order_view(row)),
+                carrier=row.carrier,
+                tracking_number=row.tracking_number,
                 translations=merged(product_texts, gb_texts) or None,
                 timezone=zone,
             )
@@ -300,6 +327,8 @@ def _order_actions(
             actions.append(ACTION_CANCEL)
     if row.status == ORDER_FULFILLED and not reviewed:
         actions.append(ACTION_REVIEW)
+    if row.status == ORDER_FULFILLED or (row.status == ORDER_PAID and gb_status != GROUPBUY_OPEN):
+        actions.append(ACTION_TICKET)
     return tuple(actions)
 
 

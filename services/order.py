@@ -22,6 +22,7 @@ from models.ledger import (
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_BRAND_REFUNDS,
     ACCOUNT_BRAND_REVENUE,
+    ACCOUNT_BRAND_SHIPPING,
     ACCOUNT_CUSTOMER_PAYABLE,
     ACCOUNT_CUSTOMER_RECEIVABLE,
     ACCOUNT_LEADER_COMMISSION,
@@ -34,6 +35,8 @@ from models.ledger import (
 )
 from models.member import Member
 from models.order import (
+    DELIVERY_PICKUP,
+    DELIVERY_SHIP,
     OPEN_STATUSES,
     ORDER_AWAITING_PAYMENT,
     ORDER_CANCELLED,
@@ -50,7 +53,7 @@ from models.order import (
     OrderEvent,
     Payment,
 )
-from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
+from models.product import FULFIL_DELIVERY, PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
 from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
 from services.content import DESCRIPTION, TITLE, ReadTranslations, localized
 from services.coupons import release_coupon
@@ -66,6 +69,7 @@ from services.referral import (
     TX_REFERRAL_POINTS,
     order_refunded,
 )
+from services.shipping import ShippingGiven, shipping_for_payment
 from services.tiers import tier_discount
 from services.validation import shown
 
@@ -125,6 +129,12 @@ class OrderView:
     pickup_point_id: int | None = None
     picked_up_by: int | None = None
     picked_up_at: datetime | None = None
+    delivery: str = "pickup"  # DELIVERY_PICKUP or DELIVERY_SHIP (models/order.py)
+    shipping_cost: int = 0  # part of the total, in minor units
+    ship_address: str = ""  # "" until the member gave it (or after it was erased)
+    carrier: str = ""
+    tracking_number: str = ""
+    shipped_at: datetime | None = None
     # what its invoice shows of the product (filled in where an invoice is prepared)
     description: str = ""
     photo: ProductPhoto | None = None
@@ -150,7 +160,7 @@ class OrderView:
 
     @property
     def total(self) -> int:
-        return self.gross - self.discount
+        return self.gross - self.discount + self.shipping_cost
 
     @property
     def invoice_payload(self) -> str:
@@ -205,6 +215,12 @@ def order_view(row: Order) -> OrderView:
         pickup_point_id=row.pickup_point_id,
         picked_up_by=row.picked_up_by,
         picked_up_at=row.picked_up_at,
+        delivery=row.delivery,
+        shipping_cost=row.shipping_cost,
+        ship_address=row.ship_address,
+        carrier=row.carrier,
+        tracking_number=row.tracking_number,
+        shipped_at=row.shipped_at,
     )
 
 
@@ -304,6 +320,9 @@ async def place_order(
         payment_mode=product.payment_mode,
         discount=await tier_discount(session, member_id=member_id, gross=quantity * product.price),
         expires_at=expires_at,
+        # a product only delivered is delivered; one offered both ways is picked up unless
+        # the member chooses delivery (services/delivery.py)
+        delivery=DELIVERY_SHIP if product.fulfilment == FULFIL_DELIVERY else DELIVERY_PICKUP,
     )
     session.add(row)
     await session.flush()
@@ -386,7 +405,7 @@ async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) ->
     """Book the order's payment: the member's money becomes brand revenue, and the leader's
     commission is booked as pending until the refund window ends."""
     assert row.id is not None
-    commission = row.total * row.commission_bps // 10_000
+    commission = (row.total - row.shipping_cost) * row.commission_bps // 10_000
     if row.leader_id is not None and commission > 0:
         await post(
             session,
@@ -410,7 +429,12 @@ async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) ->
         kind=TX_ORDER_PAID,
         postings=[
             Posting(_customer(row.member_id), row.currency, -row.total),
-            Posting(AccountRef(ACCOUNT_BRAND_REVENUE), row.currency, row.total),
+            Posting(AccountRef(ACCOUNT_BRAND_REVENUE), row.currency, row.total - row.shipping_cost),
+            *(
+                [Posting(AccountRef(ACCOUNT_BRAND_SHIPPING), row.currency, row.shipping_cost)]
+                if row.shipping_cost
+                else []
+            ),
         ],
         memo=f"order #{row.id} {row.title} x{row.quantity}",
         actor_id=actor_id,
@@ -503,9 +527,16 @@ async def _by_payload(session: AsyncSession, payload: str) -> tuple[Order | None
 
 
 async def check_pre_checkout(
-    session: AsyncSession, *, payload: str, member_id: int, currency: str, total_amount: int
+    session: AsyncSession,
+    *,
+    payload: str,
+    member_id: int,
+    currency: str,
+    total_amount: int,
+    shipping: ShippingGiven | None = None,
 ) -> str | None:
-    """None when Telegram may take the money; otherwise why not (a stable reason code)."""
+    """None when Telegram may take the money; otherwise why not (a stable reason code). A
+    delivery order's total includes the shipping option the member chose in the invoice."""
     row, version = await _by_payload(session, payload)
     if row is None or row.member_id != member_id:
         return "unknown_order"
@@ -515,7 +546,10 @@ async def check_pre_checkout(
         return "already_paid"
     if row.status != ORDER_AWAITING_PAYMENT or version != row.version:
         return "stale_invoice"
-    if row.currency != currency or row.total != total_amount:
+    delivery = await shipping_for_payment(session, row, shipping)
+    if delivery is None:
+        return "no_shipping"
+    if row.currency != currency or row.total + delivery[0] != total_amount:
         return "price_changed"
     return None
 
@@ -529,6 +563,7 @@ async def record_telegram_payment(
     amount: int,
     charge_id: str,
     provider_charge_id: str = "",
+    shipping: ShippingGiven | None = None,
 ) -> PaymentOutcome:
     """Settle the order a successful payment is for, once per charge id.
 
@@ -544,16 +579,25 @@ async def record_telegram_payment(
             order, existing.status, existing.amount, existing.currency, charge_id, created=False
         )
     row, _version = await _by_payload(session, payload)
+    # a delivery order paid with a provider: the option and address come with the payment
+    delivery = await shipping_for_payment(session, row, shipping) if row is not None else None
     valid = (
         row is not None
+        and delivery is not None
         and row.member_id == member_id
         and row.status in OPEN_STATUSES
         and row.currency == currency
-        and row.total == amount
+        and row.total + delivery[0] == amount
     )
-    if valid and row is not None:
+    if valid and row is not None and delivery is not None:
         row = await _move(
-            session, row, ORDER_PAID, actor_id=member_id, note="telegram", paid_amount=amount
+            session,
+            row,
+            ORDER_PAID,
+            actor_id=member_id,
+            note="telegram",
+            paid_amount=amount,
+            extra=delivery[1],
         )
         await _settle(session, row, actor_id=member_id)
         status = PAYMENT_RECEIVED
@@ -648,7 +692,9 @@ async def check_refund(
     if due_only:
         return value, None
     charge = await star_charge_id(session, order_id) if row.currency == STARS else None
-    if row.currency == STARS and value != remaining:
+    # Telegram sends a whole Stars payment back: after part of it was refunded (owed, paid
+    # back by hand), sending the charge back would return more than is left
+    if row.currency == STARS and (value != remaining or row.refunded_amount > 0):
         raise OrderError("partial_stars_refund")
     return value, charge
 
@@ -880,7 +926,11 @@ async def pickup_page(
     else:
         found = await session.execute(
             select(Order)
-            .where(col(Order.chat_id) == chat_id, col(Order.status).in_(_PICKUP_OPEN))
+            .where(
+                col(Order.chat_id) == chat_id,
+                col(Order.status).in_(_PICKUP_OPEN),
+                col(Order.delivery) == DELIVERY_PICKUP,  # delivered orders are shipped, not here
+            )
             .order_by(col(Order.id))
             .offset(max(offset, 0))
             .limit(limit)
@@ -890,7 +940,11 @@ async def pickup_page(
     total = await session.execute(
         select(func.count())
         .select_from(Order)
-        .where(col(Order.chat_id) == chat_id, col(Order.status).in_(_PICKUP_OPEN))
+        .where(
+            col(Order.chat_id) == chat_id,
+            col(Order.status).in_(_PICKUP_OPEN),
+            col(Order.delivery) == DELIVERY_PICKUP,
+        )
     )
     members = await session.execute(
         select(Member).where(col(Member.id).in_({row.member_id for row in rows}))

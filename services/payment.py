@@ -28,6 +28,7 @@ from services.order import (
 from services.referral import ReferralRules, order_paid
 from services.refund import queue_star_refund
 from services.role import staff_locales
+from services.shipping import ShippingGiven
 from services.tiers import TierView
 
 
@@ -140,6 +141,7 @@ async def take_payment(
     now: datetime,
     owner_ids: Iterable[int],
     default_locale: str,
+    shipping: ShippingGiven | None = None,
 ) -> PaymentTaken:
     """A successful Telegram payment, once per charge: it pays its order with all it earns, or,
     when the order can no longer take it, the money goes back (Stars as a pending refund for
@@ -152,6 +154,7 @@ async def take_payment(
         amount=amount,
         charge_id=charge_id,
         provider_charge_id=provider_charge_id,
+        shipping=shipping,
     )
     if not payment.created:  # the same charge again: it did all it does the first time
         return PaymentTaken(payment)

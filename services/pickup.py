@@ -34,6 +34,7 @@ from models.ledger import (
 )
 from models.member import Member
 from models.order import (
+    DELIVERY_PICKUP,
     ORDER_AWAITING_PAYMENT,
     ORDER_FULFILLED,
     ORDER_PAID,
@@ -162,7 +163,11 @@ async def pickup_sheet(session: AsyncSession, groupbuy_id: int) -> PickupSheet |
     rows = await session.execute(
         select(Order, Member)
         .join(Member, col(Member.id) == col(Order.member_id), isouter=True)
-        .where(col(Order.groupbuy_id) == groupbuy_id, col(Order.status).in_(SHEET_STATUSES))
+        .where(
+            col(Order.groupbuy_id) == groupbuy_id,
+            col(Order.status).in_(SHEET_STATUSES),
+            col(Order.delivery) == DELIVERY_PICKUP,  # delivered orders are shipped, not here
+        )
         .order_by(col(Order.id))
         .execution_options(populate_existing=True)
     )
@@ -675,7 +680,11 @@ async def point_sheet(session: AsyncSession, *, point_id: int) -> PointSheet | N
     rows = await session.execute(
         select(Order, Member)
         .join(Member, col(Member.id) == col(Order.member_id), isouter=True)
-        .where(here, col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)))
+        .where(
+            here,
+            col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)),
+            col(Order.delivery) == DELIVERY_PICKUP,
+        )
         .order_by(col(Order.id))
         .execution_options(populate_existing=True)
     )

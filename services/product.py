@@ -8,7 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.product import PAYMENT_MODES, PAYMENT_OFFLINE, Product
+from models.product import (
+    FULFIL_PICKUP,
+    FULFILMENT_MODES,
+    PAYMENT_MODES,
+    PAYMENT_OFFLINE,
+    Product,
+)
 from services.content import (
     DESCRIPTION,
     TITLE,
@@ -52,6 +58,7 @@ class ProductView:
     photo: ProductPhoto | None = None
     # the title and description in other languages: {locale: {"title": ..., ...}}
     translations: ReadTranslations = None
+    fulfilment: str = FULFIL_PICKUP  # pickup, delivery or both (models/product.py)
 
     def in_language(self, locale: str, default_locale: str) -> ProductView:
         """The product as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -87,6 +94,7 @@ def _view(row: Product) -> ProductView:
         description=row.description,
         photo=photo,
         translations=row.translations or None,
+        fulfilment=row.fulfilment,
     )
 
 
@@ -148,7 +156,16 @@ async def list_products(session: AsyncSession, *, limit: int, offset: int = 0) -
     return Page([_view(row) for row in rows.scalars().all()], offset, total)
 
 
-EDITABLE = ("title", "description", "price", "stock", "payment_mode", "active", "photo_file_id")
+EDITABLE = (
+    "title",
+    "description",
+    "price",
+    "stock",
+    "payment_mode",
+    "fulfilment",
+    "active",
+    "photo_file_id",
+)
 
 
 async def update_product(
@@ -168,6 +185,8 @@ async def update_product(
         raise ProductError("stock")
     if field == "payment_mode" and value not in PAYMENT_MODES:
         raise ProductError("payment_mode")
+    if field == "fulfilment" and value not in FULFILMENT_MODES:
+        raise ProductError("fulfilment")
     if field == "description" and isinstance(value, str):
         value = value[:1024]
     if field == "photo_file_id":  # another photo: its size is not known

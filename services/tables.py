@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -43,6 +43,7 @@ from models.member import Member
 from models.order import ORDER_FULFILLED, ORDER_PAID, Order
 from models.perks import FULFILMENT_OPEN, Fulfilment, MemberTier, Tier
 from models.poll import Poll, PollBallot, PollOption, PollPost
+from models.ticket import TICKET_OPEN, Ticket
 from services.analytics import Scope, StatsReport, stats_report
 from services.nps import nps_report
 from services.period import Period
@@ -626,6 +627,66 @@ async def _fulfilments(session: AsyncSession, query: Query) -> AsyncIterator[Row
         yield row
 
 
+TICKET_COLUMNS = (
+    "ticket_id",
+    "opened_at_utc",
+    "chat_id",
+    "order_id",
+    "member_id",
+    "first_name",
+    "kind",
+    "status",
+    "answer_due_utc",
+    "answered_at_utc",
+    "resolve_due_utc",
+    "closed_at_utc",
+    "resolution",
+)
+
+
+async def _tickets(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
+    """After-sales tickets of the scope's groups: every open one whenever it was opened (a
+    ticket stays on the queue until it is closed), then those opened in the period; the most
+    urgent open ticket first."""
+    statement = (
+        select(
+            col(Ticket.id),
+            col(Ticket.opened_at),
+            col(Ticket.chat_id),
+            col(Ticket.order_id),
+            col(Ticket.member_id),
+            col(Member.first_name),
+            col(Ticket.kind),
+            col(Ticket.status),
+            col(Ticket.answer_due),
+            col(Ticket.answered_at),
+            col(Ticket.resolve_due),
+            col(Ticket.closed_at),
+            col(Ticket.resolution),
+        )
+        .join(Member, col(Member.id) == col(Ticket.member_id))
+        .where(
+            _chats(Ticket.chat_id, query.scope),
+            or_(
+                col(Ticket.status) == TICKET_OPEN,
+                and_(
+                    col(Ticket.opened_at) >= query.period.start,
+                    col(Ticket.opened_at) < query.period.end,
+                ),
+            ),
+        )
+        .order_by(
+            col(Ticket.status) != TICKET_OPEN,
+            col(Ticket.answered_at).is_not(None),
+            col(Ticket.answer_due),
+            col(Ticket.resolve_due),
+            col(Ticket.id),
+        )
+    )
+    async for row in _stream(session, statement):
+        yield row
+
+
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
@@ -638,6 +699,7 @@ TABLES: dict[str, Table] = {
         Table("polls", POLL_COLUMNS, _polls),
         Table("nps", NPS_COLUMNS, _nps),
         Table("fulfilment", FULFILMENT_COLUMNS, _fulfilments),
+        Table("tickets", TICKET_COLUMNS, _tickets),
     )
 }
 

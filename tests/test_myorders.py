@@ -99,6 +99,7 @@ async def test_a_member_sees_orders_in_every_state_with_the_action_each_needs(
         "❌ Cancel #3",
         "❌ Cancel #2",
         "⭐ Review #1",
+        "🛟 Problem with #1",  # picked up: an after-sales ticket may be opened on it
         "❌ Leave group-buy #1",
         "⬅️ Back",  # to the main menu
     ]

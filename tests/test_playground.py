@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from bot.playground import run_playground
 from tests.conftest import make_settings
 from tests.test_config import run_cli
@@ -340,7 +342,7 @@ async def test_the_pickup_points_script_picks_up_by_a_scanned_code_once() -> Non
             "Pickup point #1 added.",
             "Dan now keeps pickup point #1 Shop A",
             # bob chooses Shop A, then his pickup code comes as a QR code with the point
-            "[1] 🔳 提货码 #1  [2] 📍 选择自提点 #1",
+            "[1] 🛟 #1 有问题  [2] 🔳 提货码 #1  [3] 📍 选择自提点 #1",
             "你将在 Shop A 提取订单 #1。",
             "    自提点：Shop A，12 Main St",
             "[bob (private)] bot: 🖼️ [photo",
@@ -352,4 +354,45 @@ async def test_the_pickup_points_script_picks_up_by_a_scanned_code_once() -> Non
         ],
     )
     assert transcript.count("✅ Picked up: order #1") == 1
+    assert not [line for line in lines if "Traceback" in line]
+
+
+async def test_pay_gives_an_address_when_the_invoice_asks_one(tmp_path: Path) -> None:
+    script = tmp_path / "pay_address.txt"
+    script.write_text(
+        "\n".join(
+            [
+                ":user alice",
+                "/shipping_option_add SF Express | 12 CNY | CN",
+                "/product_add Oolong tea | 35.90 CNY | telegram",
+                "/product_set 1 delivery delivery",
+                ":user dan",
+                "/start",
+                "/buy 1",
+                ":pay",
+                ":pay US, New York, 1 Main St, 10001",
+                "/buy 1",
+                ":pay CN, Shenzhen, 1 Tea Road, 518000",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    lines: list[str] = []
+    settings = make_settings(
+        strict_transactions=True, payment_provider_token=SecretStr("284685063:TEST:abc")
+    )
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            # the invoice asks an address: :pay alone says how to give it
+            "dan@dan (private)> :pay",
+            "this invoice asks an address: :pay COUNTRY, city, street, post code",
+            # an address the brand does not ship to is refused in the payment window
+            "    (payment window) Sorry, we do not ship to US.",
+            # one it ships to is offered the brand's option, and paid with it
+            "    (payment window) shipping: SF Express, CN¥12.00",
+            "[dan (private)] bot: Thank you! Order #2 is paid: CN¥47.90.",
+        ],
+    )
     assert not [line for line in lines if "Traceback" in line]

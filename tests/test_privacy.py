@@ -360,11 +360,32 @@ async def test_the_retention_job_erases_old_review_comments_only_once(harness: H
     retention = harness.runtime.retention
     # a year less a day later, the comment is still there
     harness.clock.advance(days=364)
-    assert await retention.run() == {"review_comment": 0, "suggestion_text": 0, "nps_comment": 0}
+    assert await retention.run() == {
+        "review_comment": 0,
+        "suggestion_text": 0,
+        "nps_comment": 0,
+        "ticket_text": 0,
+        "ticket_message": 0,
+        "delivery_address": 0,
+    }
     # a year and a day later it is erased, the rating kept; a second run finds nothing
     harness.clock.advance(days=2)
-    assert await retention.run() == {"review_comment": 1, "suggestion_text": 0, "nps_comment": 0}
-    assert await retention.run() == {"review_comment": 0, "suggestion_text": 0, "nps_comment": 0}
+    assert await retention.run() == {
+        "review_comment": 1,
+        "suggestion_text": 0,
+        "nps_comment": 0,
+        "ticket_text": 0,
+        "ticket_message": 0,
+        "delivery_address": 0,
+    }
+    assert await retention.run() == {
+        "review_comment": 0,
+        "suggestion_text": 0,
+        "nps_comment": 0,
+        "ticket_text": 0,
+        "ticket_message": 0,
+        "delivery_address": 0,
+    }
     async with harness.session() as session:
         review = (await session.execute(select(Review))).scalar_one()
         assert (review.rating, review.comment) == (5, "")

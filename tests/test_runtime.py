@@ -126,6 +126,9 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "points",
         "rewards",
         "coupons",
+        "ticket_open",
+        "ticket",
+        "ticket_say",
         "usecoupon",
         "gift",
         "donate",
@@ -175,6 +178,14 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "paid",
         "pickedup",
         "stats",
+        # pickup points and their keepers, run by the group's leader
+        "pickup_point_add",
+        "pickup_points",
+        "pickup_point_remove",
+        "keeper_add",
+        "keeper_remove",
+        "gb_points",
+        "point_sheet",
     ]
     assert commands[(private, "en")] == commands[(private, "")]
     # Chinese menus carry translated descriptions

@@ -196,6 +196,27 @@ class _PreCheckout:
     ok: bool = False
     error_message: str | None = None
     completed: bool = False
+    shipping_option_id: str | None = None
+    order_info: dict[str, Any] | None = None
+
+
+# seconds the bot has to answer a shipping query before Telegram gives up (as for the
+# pre-checkout query: the client waits about 10 s and then shows an error)
+SHIPPING_QUERY_SECONDS = 10.0
+
+
+@dataclass
+class _ShippingQuery:
+    id: str
+    user_id: int
+    chat_id: int
+    message_id: int
+    asked_at: float  # by the emulator's clock
+    order_info: dict[str, Any]
+    answered: bool = False
+    ok: bool = False
+    error_message: str | None = None
+    options: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -363,6 +384,8 @@ class Emulator:
         self._polls: dict[str, _Poll] = {}
         self._callbacks: dict[str, _CallbackQuery] = {}
         self._pre_checkouts: dict[str, _PreCheckout] = {}
+        self._shipping_queries: dict[str, _ShippingQuery] = {}
+        self.shipping_answers: dict[str, dict[str, Any]] = {}
         self._invoices: dict[tuple[int, int], dict[str, Any]] = {}
         self._files: dict[str, _StoredFile] = {}
         self._files_by_path: dict[str, _StoredFile] = {}
@@ -963,35 +986,124 @@ class Emulator:
             }
         )
 
-    def pay_invoice(self, user_id: int, chat_id: int, message_id: int) -> dict[str, Any]:
-        """The user pays an invoice message: pre_checkout_query update."""
+    def pay_invoice(
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        *,
+        shipping_address: dict[str, str] | None = None,
+        name: str | None = None,
+        phone_number: str | None = None,
+    ) -> dict[str, Any]:
+        """The user pays an invoice message: a pre_checkout_query update, or first a
+        shipping_query when the invoice is flexible and asks an address (then the user picks
+        an option with ``choose_shipping``). ``shipping_address`` is a ShippingAddress dict
+        (country_code, state, city, street_line1, street_line2, post_code)."""
         user = self._user(user_id)
         chat = self._chats.get(chat_id)
         message = chat.by_id.get(message_id) if chat is not None else None
         invoice = self._invoices.get((chat_id, message_id))
         if message is None or message.deleted or invoice is None:
             raise ValueError(f"no invoice message {message_id} in chat {chat_id}")
+        info: dict[str, Any] = {}
+        if invoice.get("need_name"):
+            if not name:
+                raise ValueError("the invoice asks the user's name")
+            info["name"] = name
+        if invoice.get("need_phone_number"):
+            if not phone_number:
+                raise ValueError("the invoice asks the user's phone number")
+            info["phone_number"] = phone_number
+        if invoice.get("need_shipping_address"):
+            if not shipping_address:
+                raise ValueError("the invoice asks a shipping address")
+            address = {key: "" for key in ("state", "street_line2")} | dict(shipping_address)
+            info["shipping_address"] = address
+        if invoice.get("is_flexible") and invoice.get("need_shipping_address"):
+            query_id = str(7_000_000_000_000_000 + next(self._ids))
+            self._shipping_queries[query_id] = _ShippingQuery(
+                id=query_id,
+                user_id=user_id,
+                chat_id=chat_id,
+                message_id=message_id,
+                asked_at=self.clock(),
+                order_info=info,
+            )
+            return self._enqueue(
+                {
+                    "shipping_query": {
+                        "id": query_id,
+                        "from": copy.deepcopy(user),
+                        "invoice_payload": invoice["payload"],
+                        "shipping_address": copy.deepcopy(info["shipping_address"]),
+                    }
+                }
+            )
+        return self._pre_checkout(user, chat_id, message_id, invoice, info or None, None, 0)
+
+    def invoice_asks(self, chat_id: int, message_id: int) -> dict[str, bool]:
+        """What an invoice message asks the payer: need_name, need_phone_number,
+        need_shipping_address, is_flexible (all False for Stars, as Telegram ignores them)."""
+        invoice = self._invoices.get((chat_id, message_id), {})
+        flags = ("need_name", "need_phone_number", "need_shipping_address", "is_flexible")
+        return {flag: bool(invoice.get(flag)) for flag in flags}
+
+    def choose_shipping(self, shipping_query_id: str, option_id: str) -> dict[str, Any]:
+        """After answerShippingQuery(ok=True): the user picks one of the options offered and
+        pays: pre_checkout_query update with the option and the address, its price added."""
+        query = self._shipping_queries.get(shipping_query_id)
+        if query is None:
+            raise ValueError(f"unknown shipping query {shipping_query_id!r}")
+        if not query.answered:
+            raise ValueError("the bot has not answered the shipping query (in time)")
+        if not query.ok:
+            raise ValueError(f"the bot refused the address: {query.error_message!r}")
+        chosen = next((o for o in query.options if o["id"] == option_id), None)
+        if chosen is None:
+            raise ValueError(f"no shipping option {option_id!r} was offered")
+        extra = sum(int(price["amount"]) for price in chosen["prices"])
+        invoice = self._invoices[(query.chat_id, query.message_id)]
+        user = self._user(query.user_id)
+        return self._pre_checkout(
+            user, query.chat_id, query.message_id, invoice, query.order_info, option_id, extra
+        )
+
+    def _pre_checkout(
+        self,
+        user: dict[str, Any],
+        chat_id: int,
+        message_id: int,
+        invoice: dict[str, Any],
+        info: dict[str, Any] | None,
+        option_id: str | None,
+        extra: int,
+    ) -> dict[str, Any]:
         query_id = str(6_000_000_000_000_000 + next(self._ids))
+        total = invoice["total_amount"] + extra
         self._pre_checkouts[query_id] = _PreCheckout(
             id=query_id,
-            user_id=user_id,
+            user_id=user["id"],
             chat_id=chat_id,
             message_id=message_id,
             currency=invoice["currency"],
-            total_amount=invoice["total_amount"],
+            total_amount=total,
             payload=invoice["payload"],
+            shipping_option_id=option_id,
+            order_info=info,
         )
-        return self._enqueue(
-            {
-                "pre_checkout_query": {
-                    "id": query_id,
-                    "from": copy.deepcopy(user),
-                    "currency": invoice["currency"],
-                    "total_amount": invoice["total_amount"],
-                    "invoice_payload": invoice["payload"],
-                }
-            }
-        )
+        update: dict[str, Any] = {
+            "id": query_id,
+            "from": copy.deepcopy(user),
+            "currency": invoice["currency"],
+            "total_amount": total,
+            "invoice_payload": invoice["payload"],
+        }
+        if option_id is not None:
+            update["shipping_option_id"] = option_id
+        if info:
+            update["order_info"] = copy.deepcopy(info)
+        return self._enqueue({"pre_checkout_query": update})
 
     def complete_payment(self, pre_checkout_query_id: str) -> dict[str, Any]:
         """After answerPreCheckoutQuery(ok=True): message update with successful_payment."""
@@ -1017,6 +1129,10 @@ class Emulator:
                 "" if query.currency == "XTR" else f"provider-{n}-{secrets.token_hex(4)}"
             ),
         }
+        if query.shipping_option_id is not None:
+            payment["shipping_option_id"] = query.shipping_option_id
+        if query.order_info:
+            payment["order_info"] = copy.deepcopy(query.order_info)
         self.payments[charge_id] = {**payment, "user_id": query.user_id, "refunded": False}
         chat = self._chats[query.chat_id]
         message = self._new_message(
@@ -2155,11 +2271,17 @@ class Emulator:
             chat=chat,
             reply=reply,
         )
+        # Telegram ignores the address, name and phone flags for payments in Stars
+        asks = {
+            flag: bool(p.get(flag)) and currency != "XTR"
+            for flag in ("need_name", "need_phone_number", "need_shipping_address", "is_flexible")
+        }
         self._invoices[(chat.id, message.message_id)] = {
             "payload": p["payload"],
             "currency": currency,
             "total_amount": total,
             "prices": prices,
+            **asks,
         }
         return message.raw
 
@@ -2176,6 +2298,24 @@ class Emulator:
         query.ok = bool(p["ok"])
         query.error_message = p.get("error_message")
         self.pre_checkout_answers[query.id] = dict(p)
+        return True
+
+    def _api_answerShippingQuery(self, p: dict[str, Any]) -> bool:
+        query = self._shipping_queries.get(p["shipping_query_id"])
+        if query is None or query.answered:
+            raise bad_request(_QUERY_TOO_OLD)
+        if self.clock() - query.asked_at > SHIPPING_QUERY_SECONDS:
+            # too late: the user already saw an error, and no later answer counts either
+            raise bad_request(_QUERY_TOO_OLD)
+        if p["ok"] and not p.get("shipping_options"):
+            raise bad_request('field "shipping_options" is required when "ok" is true')
+        if not p["ok"] and not p.get("error_message"):
+            raise bad_request('field "error_message" is required when "ok" is false')
+        query.answered = True
+        query.ok = bool(p["ok"])
+        query.error_message = p.get("error_message")
+        query.options = list(p.get("shipping_options") or [])
+        self.shipping_answers[query.id] = dict(p)
         return True
 
     def _api_refundStarPayment(self, p: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ from services.myorders import (
     ACTION_PAY,
     ACTION_POINT,
     ACTION_REVIEW,
+    ACTION_TICKET,
     KIND_PLACE,
     MyOrder,
     MyOrdersPage,
@@ -81,6 +82,7 @@ BUTTONS = {
     ACTION_REVIEW: N_("⭐ Review #{id}"),
     ACTION_CODE: N_("🔳 Pickup code #{id}"),
     ACTION_POINT: N_("📍 Choose pickup point #{id}"),
+    ACTION_TICKET: N_("🛟 Problem with #{id}"),
 }
 LEAVE_BUTTON = N_("❌ Leave group-buy #{id}")
 
@@ -153,6 +155,8 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
                 code=item.pickup_code
             )
         )
+    if item.delivery_state:
+        lines.append("   " + delivery_line(i18n, locale, item))
     if item.point_name:
         lines.append("   " + point_line(i18n, locale, item.point_name, item.point_address))
         if item.point_hours:
@@ -173,6 +177,23 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
             + gettext(N_("Pickup time: {time}"), locale=locale).format(time=esc(item.pickup_time))
         )
     return "\n".join(lines)
+
+
+# where a delivered order stands, as its member reads it in My orders
+DELIVERY_STATES = {
+    "address_in_invoice": N_("🚚 Delivery: the invoice asks your address"),
+    "address_needed": N_("🚚 Delivery: send me your address with /address {id}"),
+    "address_given": N_("🚚 Delivery: address given, not shipped yet"),
+    "shipped": N_("🚚 Shipped: {carrier}, tracking number {tracking}"),
+    "delivered": N_("🚚 Delivered ({carrier}, {tracking})"),
+}
+
+
+def delivery_line(i18n: I18n, locale: str, item: MyOrder) -> str:
+    """Where a delivered order stands: address needed or given, shipped, delivered."""
+    return i18n.gettext(DELIVERY_STATES[item.delivery_state], locale=locale).format(
+        id=item.id, carrier=esc(item.carrier), tracking=esc(item.tracking_number)
+    )
 
 
 def point_line(i18n: I18n, locale: str, name: str, address: str) -> str:

@@ -10,10 +10,11 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
 from handlers.chart import stats_chart
-from handlers.text import N_, esc, esc_name, format_money, list_text
+from handlers.text import N_, counted, esc, esc_name, format_money, list_text
 from handlers.views.perks import tier_label
 from services.analytics import Figures, Ratio, StatsReport
 from services.money import currency_digits
+from services.ticket import TicketGroupStats, TicketStats
 
 MAX_MESSAGE = 4000  # Telegram allows 4096 characters; the rest is margin for markup
 
@@ -45,6 +46,11 @@ DEFINITIONS = {
     "tiers": N_("Members in each tier, as last computed."),
     "participation": N_("Members who voted in a co-creation poll, of the members active in it."),
     "suggestions": N_("Of the suggestions made in the period, how many staff adopted."),
+    "tickets": N_(
+        "After-sales tickets opened in the period: the first answer is due within "
+        "TICKET_ANSWER_HOURS, the resolution within TICKET_RESOLVE_HOURS; overdue when either "
+        "came late (or not yet)."
+    ),
     "nps": N_(
         "Share of promoters (9-10) minus share of detractors (0-6), from -100 to 100, among "
         "answers in the period."
@@ -219,6 +225,60 @@ def _compact(figures: Figures, locale: str) -> str:
     )
 
 
+def duration_text(seconds: int | None) -> str:
+    """A mean clock time in minutes, or in hours from two hours on; "—" when none."""
+    if seconds is None:
+        return "—"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return counted("minute", minutes)
+    return counted("hour", round(minutes / 60))
+
+
+def _ticket_group(group: TicketGroupStats, locale: str) -> str:
+    return _("{name}: {opened} (overdue {overdue}; answer {answer}, resolution {resolve})").format(
+        name=esc(group.label),
+        opened=_number(group.opened, locale),
+        overdue=_number(group.overdue, locale),
+        answer=duration_text(group.answer_seconds),
+        resolve=duration_text(group.resolve_seconds),
+    )
+
+
+def tickets_lines(tickets: TicketStats, locale: str) -> list[str]:
+    """After-sales tickets of the period: counts, mean clock times, by leader and product."""
+    lines = [
+        _line(
+            _("After-sales tickets"),
+            _(
+                "{opened} opened, {closed} closed, {open} open, {overdue} overdue; first answer "
+                "in {answer}, resolution in {resolve} on average"
+            ).format(
+                opened=_number(tickets.opened, locale),
+                closed=_number(tickets.closed, locale),
+                open=_number(tickets.still_open, locale),
+                overdue=_number(tickets.overdue, locale),
+                answer=duration_text(tickets.answer_seconds),
+                resolve=duration_text(tickets.resolve_seconds),
+            ),
+            "tickets",
+        )[1]
+    ]
+    if tickets.by_leader:
+        lines.append(
+            _("  By leader: {groups}").format(
+                groups=list_text(_ticket_group(g, locale) for g in tickets.by_leader)
+            )
+        )
+    if tickets.by_product:
+        lines.append(
+            _("  By product: {groups}").format(
+                groups=list_text(_ticket_group(g, locale) for g in tickets.by_product)
+            )
+        )
+    return lines
+
+
 def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]:
     """The summary as messages that each fit Telegram's limit."""
     period = report.period
@@ -238,6 +298,8 @@ def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]
         f"<b>{scope}</b>",
         *(line for _key, line in detailed(report.overall, locale, whole_brand=whole_brand)),
     ]
+    if report.tickets is not None and report.tickets.opened:
+        lines += ["", *tickets_lines(report.tickets, locale)]
     if whole_brand or len(report.communities) > 1:
         lines += ["", _("<b>Per community</b>")]
         lines += [_compact(figures, locale) for figures in report.communities]

@@ -1,0 +1,598 @@
+"""Delivery in chat: the brand's shipping options, the shipping query of a provider invoice,
+the address asked in private for Stars and offline orders, /ship with a tracking number and
+the list of orders to ship."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    LabeledPrice,
+    Message,
+    ShippingOption,
+    ShippingQuery,
+)
+from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.product import amount_error
+from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
+from handlers.views.order import invoice
+from models.order import DELIVERY_SHIP, OPEN_STATUSES
+from models.product import PAYMENT_TELEGRAM
+from services.delivery import (
+    DeliveryError,
+    ShippingOptionView,
+    add_shipping_option,
+    asked_in_invoice,
+    check_lines,
+    check_name,
+    check_phone,
+    choose_delivery,
+    give_address,
+    options_for_invoice,
+    orders_to_ship,
+    parse_countries,
+    remove_shipping_option,
+    ship_order,
+    shipping_options,
+)
+from services.member import MemberView, get_member
+from services.money import InvalidAmount, parse_currency
+from services.order import OrderError, OrderView, get_order, mark_fulfilled, start_invoice
+from services.parsing import parse_amount
+from services.role import Role
+from services.validation import number
+
+log = logging.getLogger(__name__)
+router = Router(name="delivery")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+
+# what to fix, by the reason services/delivery.py gives
+DELIVERY_REFUSALS = {
+    "not_found": N_("There is no such order of yours for delivery."),
+    "not_yours": N_("That order is not yours."),
+    "pickup_only": N_("This product is picked up only; it cannot be delivered."),
+    "pickup_order": N_("Order #{detail} is picked up, not delivered."),
+    "not_open": N_("This order is closed, so its delivery cannot change."),
+    "not_paid": N_("Order #{detail} is not paid yet: it is shipped once paid."),
+    "already_shipped": N_("This order was already shipped (tracking number {detail})."),
+    "no_address": N_("Order #{detail} has no address yet: the member has not given it."),
+    "no_option": N_("There is no shipping option #{detail}. Send /shipping_options to see them."),
+    "no_options": N_("We do not deliver orders in {detail} yet."),
+    "not_shipped_there": N_("Sorry, we do not ship to {detail}."),
+    "changed_meanwhile": N_("The order changed meanwhile. Please try again."),
+    "name_empty": N_("Please write the recipient's name."),
+    "name_too_long": N_("The name is too long. Characters allowed: {detail}."),
+    "phone_empty": N_("Please write a phone number."),
+    "phone_too_long": N_("The phone number is too long. Characters allowed: {detail}."),
+    "phone_invalid": N_("That does not look like a phone number: digits, +, spaces and dashes."),
+    "address_empty": N_("Please write the address."),
+    "address_too_long": N_("The address is too long. Characters allowed: {detail}."),
+    "carrier": N_("The carrier's name is empty or too long. Characters allowed: {detail}."),
+    "tracking": N_("The tracking number must be letters, digits and dashes, at most {detail}."),
+    "countries": N_("Countries are two-letter codes separated by commas, like CN, HK."),
+    "option_name": N_("The option's name must be 1 to 64 characters."),
+    "option_price": N_("The price must be zero (free) or more."),
+}
+# what the member is told when staff ship, in the member's language
+SHIPPED = N_("Order #{id} is on its way: {carrier}, tracking number {tracking}.")
+DELIVERED = N_("Order #{id} was delivered. Thank you!")
+OPTION_USAGE = N_(
+    "Send /shipping_option_add Name | price currency | countries (optional), for example:\n"
+    "/shipping_option_add SF Express | 12 CNY | CN, HK"
+)
+
+
+def refusal(exc: DeliveryError) -> str:
+    """The localized reason a delivery action was refused."""
+    text = DELIVERY_REFUSALS.get(exc.reason, DELIVERY_REFUSALS["not_found"])
+    return _(text).format(detail=esc(exc.detail))
+
+
+class Address(StatesGroup):
+    """The address asked in private, one question at a time."""
+
+    name = State()
+    phone = State()
+    address = State()
+    option = State()
+
+
+class DeliveryCallback(CallbackData, prefix="dlv"):
+    """A member's delivery button: deliver instead of pickup, or a shipping option chosen."""
+
+    action: str  # deliver, or option (option_id 0: free, none offered)
+    order_id: CallbackId
+    option_id: CallbackId = 0
+
+
+def deliver_keyboard(order_id: int) -> InlineKeyboardBuilder:
+    """The button under an order of a product offered both ways."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🚚 Deliver to my address instead"),
+        callback_data=DeliveryCallback(action="deliver", order_id=order_id),
+    )
+    return builder
+
+
+def _private_state(bot: Bot, state: FSMContext, member_id: int) -> FSMContext:
+    """The member's wizard state in their private chat, whichever chat they tapped in."""
+    return FSMContext(
+        storage=state.storage, key=StorageKey(bot_id=bot.id, chat_id=member_id, user_id=member_id)
+    )
+
+
+async def ask_address(
+    bot: Bot, state: FSMContext, member: MemberView, order_id: int, i18n: I18n
+) -> None:
+    """Starts the address questions in the member's private chat, in their language."""
+    private = _private_state(bot, state, member.id)
+    await private.set_state(Address.name)
+    await private.set_data({"order_id": order_id})
+    with i18n.use_locale(member.locale):
+        await bot.send_message(
+            member.id,
+            _(
+                "Order #{id} is delivered to you. Who receives it? Write the recipient's name "
+                "(or /cancel)."
+            ).format(id=order_id),
+        )
+
+
+@router.shipping_query()
+async def shipping_query(
+    query: ShippingQuery, session: AsyncSession, i18n: I18n, member: MemberView
+) -> None:
+    """Answers Telegram with the brand's options to the address given, or why not (at once:
+    Telegram waits only a few seconds)."""
+    try:
+        offered = await options_for_invoice(
+            session,
+            payload=query.invoice_payload,
+            member_id=query.from_user.id,
+            country=query.shipping_address.country_code,
+        )
+    except DeliveryError as exc:
+        with i18n.use_locale(member.locale):
+            text = refusal(exc)
+        try:
+            await query.answer(ok=False, error_message=text)
+        except TelegramBadRequest:
+            log.warning("shipping query %s answered too late", query.id)
+        return
+    try:
+        await query.answer(
+            ok=True,
+            shipping_options=[
+                ShippingOption(
+                    id=str(option.id),
+                    title=option.name,
+                    prices=[LabeledPrice(label=option.name, amount=option.price)],
+                )
+                for option in offered
+            ],
+        )
+    except TelegramBadRequest:  # answered too late: Telegram already showed the member an error
+        log.warning("shipping query %s answered too late", query.id)
+
+
+@router.callback_query(DeliveryCallback.filter(F.action == "deliver"))
+async def deliver_instead(
+    callback: CallbackQuery,
+    callback_data: DeliveryCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
+    """The member chose delivery: a provider invoice asks the address anew; otherwise the
+    address is asked in private."""
+    try:
+        order = await choose_delivery(session, order_id=callback_data.order_id, member_id=member.id)
+        if asked_in_invoice(order):
+            order = await start_invoice(session, order_id=order.id, member_id=member.id)
+    except (DeliveryError, OrderError) as exc:
+        reason = exc if isinstance(exc, DeliveryError) else DeliveryError("not_open")
+        await callback.answer(refusal(reason), show_alert=True)
+        return
+    if not member.started:
+        await callback.answer(
+            _("Please send me /start in private first, then /address {id}.").format(id=order.id),
+            show_alert=True,
+        )
+        return
+    await callback.answer(_("I will ask your address in private."))
+    if asked_in_invoice(order):
+        with i18n.use_locale(member.locale):
+            await bot(invoice(order, settings))
+        return
+    await ask_address(bot, state, member, order.id, i18n)
+
+
+@router.message(Command("address"), PRIVATE)
+async def address_command(
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    state: FSMContext,
+    i18n: I18n,
+) -> None:
+    """Gives (or corrects, before shipping) the address of one's delivery order: /address ID."""
+    order_id = number(command.args or "")
+    order = await get_order(session, order_id) if order_id is not None else None
+    if order is None or order.member_id != member.id or order.delivery != DELIVERY_SHIP:
+        await message.answer(_("Send /address ORDER, the number of your order to deliver."))
+        return
+    if order.shipped_at is not None:
+        await message.answer(refusal(DeliveryError("already_shipped", order.tracking_number)))
+        return
+    if asked_in_invoice(order):
+        await message.answer(
+            _("The invoice of order #{id} asks your address when you pay.").format(id=order.id)
+        )
+        return
+    await ask_address(bot, state, member, order.id, i18n)
+
+
+@router.message(StateFilter(Address), Command("cancel"))
+async def address_cancel(message: Message, state: FSMContext) -> None:
+    """Leaves the address questions; nothing is kept."""
+    await state.clear()
+    await message.answer(_("Cancelled. Nothing was changed."))
+
+
+@router.message(Address.name, PRIVATE, F.text)
+async def address_name(message: Message, state: FSMContext) -> None:
+    """The recipient's name; then the phone."""
+    try:
+        name = check_name(message.text or "")
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
+        return
+    await state.update_data(name=name)
+    await state.set_state(Address.phone)
+    await message.answer(_("The recipient's phone number?"))
+
+
+@router.message(Address.phone, PRIVATE, F.text)
+async def address_phone(message: Message, state: FSMContext) -> None:
+    """The phone; then the address."""
+    try:
+        phone = check_phone(message.text or "")
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
+        return
+    await state.update_data(phone=phone)
+    await state.set_state(Address.address)
+    await message.answer(_("The address: street and number, city, post code."))
+
+
+@router.message(Address.address, PRIVATE, F.text)
+async def address_lines(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    state: FSMContext,
+    locale: str,
+) -> None:
+    """The address; then the shipping option, when the brand offers one in the order's
+    currency (none: free)."""
+    try:
+        address = check_lines(message.text or "")
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
+        return
+    data = await state.update_data(address=address)
+    order = await get_order(session, int(data["order_id"]))
+    offered = await shipping_options(session, currency=order.currency) if order else []
+    if order is not None and offered and order.status in OPEN_STATUSES:
+        await state.set_state(Address.option)
+        builder = InlineKeyboardBuilder()
+        for option in offered:
+            builder.button(
+                text=f"{option.name} · {format_money(option.price, option.currency, locale)}",
+                callback_data=DeliveryCallback(
+                    action="option", order_id=order.id, option_id=option.id
+                ),
+            )
+        builder.adjust(1)
+        await message.answer(_("How shall we ship it?"), reply_markup=builder.as_markup())
+        return
+    await _finish(message, bot, session, member, settings, state, locale, option_id=None)
+
+
+@router.callback_query(DeliveryCallback.filter(F.action == "option"), Address.option)
+async def address_option(
+    callback: CallbackQuery,
+    callback_data: DeliveryCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    state: FSMContext,
+    locale: str,
+) -> None:
+    """The shipping option chosen: the address is kept with the order."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        await callback.message.edit_reply_markup(reply_markup=None)
+    await _finish(
+        callback.message if isinstance(callback.message, Message) else None,
+        bot,
+        session,
+        member,
+        settings,
+        state,
+        locale,
+        option_id=callback_data.option_id or None,
+    )
+
+
+async def _finish(
+    message: Message | None,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    state: FSMContext,
+    locale: str,
+    *,
+    option_id: int | None,
+) -> None:
+    """Keeps the address with the order; a Stars order then gets its invoice (with the
+    shipping cost), an offline one is paid to the leader as before."""
+    data = await state.get_data()
+    await state.clear()
+    try:
+        order = await give_address(
+            session,
+            order_id=int(data["order_id"]),
+            member_id=member.id,
+            name=str(data.get("name", "")),
+            phone=str(data.get("phone", "")),
+            address=str(data.get("address", "")),
+            option_id=option_id,
+        )
+        sendable = order.payment_mode == PAYMENT_TELEGRAM and order.status in OPEN_STATUSES
+        if sendable:
+            order = await start_invoice(session, order_id=order.id, member_id=member.id)
+    except DeliveryError as exc:
+        await bot.send_message(member.id, refusal(exc))
+        return
+    except OrderError:
+        await bot.send_message(member.id, refusal(DeliveryError("not_open")))
+        return
+    text = _("Thank you! Order #{id} will be delivered to:\n{address}").format(
+        id=order.id, address=esc(order.ship_address)
+    )
+    if order.shipping_cost:
+        text += "\n" + _("Shipping: {cost}. Total: {total}.").format(
+            cost=format_money(order.shipping_cost, order.currency, locale),
+            total=format_money(order.total, order.currency, locale),
+        )
+    await bot.send_message(member.id, text)
+    if sendable:
+        await bot(invoice(order, settings))
+
+
+# ------------------------------------------------------------------ staff ----------------
+
+
+@router.message(
+    Command("shipping_option_add"), PRIVATE, RoleFilter(Role.STAFF, "delivery.option_add")
+)
+async def option_add(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+) -> None:
+    """Adds a shipping option: /shipping_option_add Name | price currency | countries."""
+    parts = [part.strip() for part in (command.args or "").split("|")]
+    if len(parts) not in (2, 3) or len(parts[1].split()) != 2:
+        await message.answer(_(OPTION_USAGE))
+        return
+    amount, code = parts[1].split()
+    try:
+        currency = parse_currency(code)
+        price = (
+            0
+            if amount in ("0", "free")
+            else parse_amount(amount, currency, locale=locale, ceiling=settings.max_order_amount)
+        )
+        countries = parse_countries(parts[2]) if len(parts) == 3 else ()
+        option = await add_shipping_option(
+            session,
+            name=parts[0],
+            price=price,
+            currency=currency,
+            countries=countries,
+            actor_id=member.id,
+        )
+    except InvalidAmount as exc:
+        await message.answer(amount_error(exc.reason))
+        return
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
+        return
+    await message.answer(
+        _("Shipping option #{id} added: {line}").format(
+            id=option.id, line=option_line(option, locale)
+        )
+    )
+
+
+def option_line(option: ShippingOptionView, locale: str) -> str:
+    """One option as staff read it."""
+    where = ", ".join(option.countries) if option.countries else _("everywhere")
+    return f"{esc(option.name)} · {format_money(option.price, option.currency, locale)} · {where}"
+
+
+@router.message(Command("shipping_options"), PRIVATE, RoleFilter(Role.STAFF, "delivery.options"))
+async def options_list(message: Message, session: AsyncSession, locale: str) -> None:
+    """Lists the shipping options offered."""
+    offered = await shipping_options(session)
+    if not offered:
+        await message.answer(_("No shipping options yet. Add one:") + "\n" + _(OPTION_USAGE))
+        return
+    lines = [f"#{option.id} {option_line(option, locale)}" for option in offered]
+    await message.answer(_("Shipping options:") + "\n" + "\n".join(lines))
+
+
+@router.message(
+    Command("shipping_option_remove"), PRIVATE, RoleFilter(Role.STAFF, "delivery.option_remove")
+)
+async def option_remove(
+    message: Message, command: CommandObject, session: AsyncSession, member: MemberView
+) -> None:
+    """Stops offering a shipping option: /shipping_option_remove ID."""
+    option_id = number(command.args or "")
+    if option_id is None:
+        await message.answer(_("Send /shipping_option_remove ID (see /shipping_options)."))
+        return
+    try:
+        option = await remove_shipping_option(session, option_id=option_id, actor_id=member.id)
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
+        return
+    await message.answer(_("Shipping option #{id} is no longer offered.").format(id=option.id))
+
+
+@router.message(Command("ship"), PRIVATE, RoleFilter(Role.STAFF, "delivery.ship"))
+async def ship(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Callable[[], datetime],
+) -> None:
+    """Marks a paid delivery order shipped, once: /ship ORDER CARRIER TRACKING."""
+    words = (command.args or "").split()
+    order_id = number(words[0]) if words else None
+    if len(words) < 3 or order_id is None:
+        await message.answer(
+            _("Send /ship ORDER CARRIER TRACKING, for example: /ship 12 SF SF1234567890")
+        )
+        return
+    try:
+        order = await ship_order(
+            session,
+            order_id=order_id,
+            actor_id=member.id,
+            carrier=" ".join(words[1:-1]),
+            tracking=words[-1],
+            now=clock(),
+        )
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
+        return
+    await message.answer(
+        _("Order #{id} shipped: {carrier}, {tracking}. The member was told.").format(
+            id=order.id, carrier=esc(order.carrier), tracking=esc(order.tracking_number)
+        )
+    )
+    await _tell_member(session, notifier, i18n, order, SHIPPED)
+
+
+async def _tell_member(
+    session: AsyncSession, notifier: BackgroundSender, i18n: I18n, order: OrderView, text: str
+) -> None:
+    buyer = await get_member(session, order.member_id)
+    locale = buyer.locale if buyer else i18n.default_locale
+    notifier.send(
+        order.member_id,
+        i18n.gettext(text, locale=locale).format(
+            id=order.id, carrier=esc(order.carrier), tracking=esc(order.tracking_number)
+        ),
+    )
+
+
+@router.message(Command("delivered"), PRIVATE, RoleFilter(Role.STAFF, "delivery.delivered"))
+async def delivered(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    notifier: BackgroundSender,
+    i18n: I18n,
+    clock: Callable[[], datetime],
+) -> None:
+    """Marks a shipped order delivered: /delivered ORDER."""
+    order_id = number(command.args or "")
+    order = await get_order(session, order_id) if order_id is not None else None
+    if order is None:
+        await message.answer(_("Send /delivered ORDER, the number of a shipped order."))
+        return
+    if order.delivery != DELIVERY_SHIP or order.shipped_at is None:
+        await message.answer(
+            _("Order #{id} was not shipped, so it cannot be delivered.").format(id=order.id)
+        )
+        return
+    try:
+        order = await mark_fulfilled(
+            session, order_id=order.id, actor_id=member.id, now=clock(), note="delivered"
+        )
+    except OrderError:
+        await message.answer(refusal(DeliveryError("not_open")))
+        return
+    await message.answer(_("Order #{id} marked delivered.").format(id=order.id))
+    await _tell_member(session, notifier, i18n, order, DELIVERED)
+
+
+@router.message(Command("to_ship"), PRIVATE, RoleFilter(Role.STAFF, "delivery.list"))
+async def to_ship(message: Message, session: AsyncSession, locale: str) -> None:
+    """The paid delivery orders not shipped yet, as a CSV file to print or import."""
+    rows = await orders_to_ship(session)
+    if not rows:
+        await message.answer(_("No order is waiting to be shipped."))
+        return
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["order", "title", "quantity", "name", "phone", "address", "shipping"])
+    for row in rows:
+        writer.writerow(
+            [
+                row.order.id,
+                row.order.title,
+                row.order.quantity,
+                row.name,
+                row.phone,
+                row.address,
+                format_money(row.order.shipping_cost, row.order.currency, locale),
+            ]
+        )
+    await message.answer_document(
+        BufferedInputFile(out.getvalue().encode("utf-8-sig"), filename="to_ship.csv"),
+        caption=ngettext("{count} order to ship.", "{count} orders to ship.", len(rows)).format(
+            count=len(rows)
+        ),
+    )

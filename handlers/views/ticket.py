@@ -1,0 +1,283 @@
+"""What people read about after-sales tickets: the kinds, a ticket, the queue, the notices;
+shared by the ticket router and the scheduler's escalation job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.text import N_, counted, esc, format_money
+from models.ticket import (
+    ESCALATED_RESOLVE,
+    RESOLVED_COUPON,
+    RESOLVED_DECLINED,
+    RESOLVED_REFUND,
+    RESOLVED_RESHIP,
+    TICKET_CLOSED,
+    TICKET_DAMAGED,
+    TICKET_EXCHANGE,
+    TICKET_KINDS,
+    TICKET_MISSING,
+    TICKET_OPEN,
+    TICKET_QUALITY,
+    TICKET_REFUND,
+    TICKET_WRONG,
+)
+from services.member import MemberView
+from services.order import OrderView
+from services.ticket import AS_MEMBER, MessageView, TicketError, TicketView
+
+
+class TicketCallback(CallbackData, prefix="tk"):
+    """A button about a ticket: open (`id` the order, `kind` the problem)."""
+
+    action: str
+    id: int = 0
+    kind: str = ""
+
+
+KINDS = {
+    TICKET_MISSING: N_("Missing item"),
+    TICKET_DAMAGED: N_("Damaged"),
+    TICKET_WRONG: N_("Wrong item"),
+    TICKET_QUALITY: N_("Quality problem"),
+    TICKET_REFUND: N_("Want a refund"),
+    TICKET_EXCHANGE: N_("Want an exchange"),
+}
+STATUSES = {
+    TICKET_OPEN: N_("open"),
+    TICKET_CLOSED: N_("closed"),
+}
+RESOLUTIONS = {
+    RESOLVED_REFUND: N_("refund"),
+    RESOLVED_RESHIP: N_("reship"),
+    RESOLVED_COUPON: N_("coupon"),
+    RESOLVED_DECLINED: N_("declined"),
+}
+ERRORS = {
+    "not_found": N_("There is no such ticket."),
+    "not_your_order": N_("Order #{detail} is not one of your orders. Look at /orders for yours."),
+    "order_not_paid": N_(
+        "Order #{detail} is not paid yet: a ticket can be opened once it is paid. To drop an "
+        "unpaid order, cancel it in /orders."
+    ),
+    "order_refunded": N_("Order #{detail} is already refunded in full."),
+    "already_open": N_(
+        "This order already has an open ticket, #{detail}: add to it with /ticket_say {detail}."
+    ),
+    "bad_kind": N_("Choose what is wrong: missing, damaged, wrong, quality, refund or exchange."),
+    "too_long": N_("That is too long: at most {limit}, please."),
+    "note_too_long": N_("That note is too long: at most {limit}, please."),
+    "empty": N_("Write a message after the ticket number, or send a photo."),
+    "closed": N_("Ticket #{detail} is closed: nothing more can be done on it."),
+    "changed_meanwhile": N_(
+        "Someone else closed or changed ticket #{detail} just now: see it with /ticket {detail}."
+    ),
+    "no_coupon": N_(
+        "There is no active coupon {detail}. Staff list coupons with /coupon_templates."
+    ),
+    "coupon_expired": N_("Coupon {detail} has expired: choose another."),
+    "coupon_limit_reached": N_("The member already holds coupon {code} as many times as allowed."),
+    "reason_needed": N_("Say why the ticket is declined: the member reads it."),
+    "refund_too_large": N_(
+        "That is more than was paid for the order, less what was already refunded: at most "
+        "{detail}."
+    ),
+    "bad_amount": N_("The amount must be more than zero."),
+    "not_paid": N_("That order is not paid, so there is nothing to refund."),
+    "already_refunded": N_("That order has already been refunded in full."),
+}
+
+
+def ticket_error_text(exc: TicketError) -> str:
+    """What to tell about a refused ticket action, naming what to fix."""
+    template = ERRORS.get(exc.reason)
+    if template is None:
+        return _("That cannot be done with this ticket.")
+    detail = esc(exc.detail)
+    if exc.reason == "refund_too_large":
+        amount, _sep, currency = exc.detail.partition(" ")
+        detail = format_money(int(amount or 0), currency, get_i18n().current_locale)
+    limit = counted("character", int(exc.detail)) if exc.detail.isdigit() else ""
+    return _(template).format(detail=detail, code=esc(exc.detail), limit=limit)
+
+
+def kind_text(kind: str) -> str:
+    return _(KINDS[kind]) if kind in KINDS else kind
+
+
+def hours_text(hours: int) -> str:
+    return counted("hour", hours)
+
+
+def kinds_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    """A button per kind of problem, opening a ticket on the order."""
+    builder = InlineKeyboardBuilder()
+    for kind in TICKET_KINDS:
+        builder.button(
+            text=kind_text(kind),
+            callback_data=TicketCallback(action="open", id=order_id, kind=kind),
+        )
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def _when(moment: datetime, zone: str) -> str:
+    return f"{moment.astimezone(ZoneInfo(zone)):%m-%d %H:%M}"
+
+
+def _clock(ticket: TicketView, zone: str, now: datetime) -> str:
+    """The ticket's clock in words: what is due when, or how it ended."""
+    if not ticket.is_open:
+        return _("closed: {resolution}").format(
+            resolution=_(RESOLUTIONS.get(ticket.resolution, ticket.resolution))
+        )
+    if ticket.answered_at is None:
+        text = _("answer due {time}").format(time=_when(ticket.answer_due, zone))
+        late = ticket.answer_due <= now
+    else:
+        text = _("resolution due {time}").format(time=_when(ticket.resolve_due, zone))
+        late = ticket.resolve_due <= now
+    return "⚠️ " + _("overdue") + " · " + text if late else text
+
+
+def queue_text(
+    tickets: list[TicketView], locale: str, zone: str, now: datetime, *, own: bool
+) -> str:
+    """The queue of open tickets (or the member's own tickets), one line each."""
+    if not tickets:
+        if own:
+            return _("You have no tickets. To report a problem with an order, tap 🛟 in /orders.")
+        return _("No open tickets. 🎉")
+    lines = [_("🛟 Your tickets") if own else _("🛟 Open tickets, most urgent first")]
+    for ticket in tickets:
+        lines.append(
+            _("#{id} · order #{order} · {kind} · {clock}").format(
+                id=ticket.id,
+                order=ticket.order_id,
+                kind=kind_text(ticket.kind),
+                clock=_clock(ticket, zone, now),
+            )
+        )
+    lines.append(_("See one with /ticket ID."))
+    return "\n".join(lines)
+
+
+def new_ticket_text(
+    ticket: TicketView, order: OrderView, member: MemberView, locale: str, zone: str
+) -> str:
+    """The notice to staff and the leader that a ticket was opened."""
+    lines = [
+        _("🛟 New ticket #{id} from {member}: order #{order} {title} ×{quantity}, {kind}.").format(
+            id=ticket.id,
+            member=esc(member.display_name),
+            order=order.id,
+            title=esc(order.title),
+            quantity=order.quantity,
+            kind=kind_text(ticket.kind),
+        )
+    ]
+    if ticket.description:
+        lines.append(esc(ticket.description))
+    lines.append(
+        _(
+            "First answer due {time}. Answer with /ticket_say {id}; see it with /ticket {id}."
+        ).format(time=_when(ticket.answer_due, zone), id=ticket.id)
+    )
+    return "\n".join(lines)
+
+
+def said_text(ticket: TicketView, author: str, said: MessageView, role: str) -> str:
+    """A message on the ticket, forwarded to the other side."""
+    head = (
+        _("💬 Ticket #{id}, {name} writes:")
+        if role == AS_MEMBER
+        else _("💬 Ticket #{id}, {name} answers:")
+    ).format(id=ticket.id, name=esc(author))
+    body = esc(said.text) if said.text else ""
+    if said.photo_file_id:
+        body = (body + "\n" if body else "") + _("(a photo: see it with /ticket {id})").format(
+            id=ticket.id
+        )
+    reply = _("Reply with /ticket_say {id}.").format(id=ticket.id)
+    return "\n".join(part for part in (head, body, reply) if part)
+
+
+def closed_text(ticket: TicketView, currency: str, locale: str) -> str:
+    """How the ticket ended, as its member reads it."""
+    if ticket.resolution == RESOLVED_REFUND:
+        return _("✅ Ticket #{id} closed: a refund of {amount} on order #{order}.").format(
+            id=ticket.id,
+            amount=format_money(ticket.amount, currency, locale),
+            order=ticket.order_id,
+        )
+    if ticket.resolution == RESOLVED_COUPON:
+        return _(
+            "✅ Ticket #{id} closed: coupon {code} is yours as compensation; see /coupons."
+        ).format(id=ticket.id, code=esc(ticket.note))
+    if ticket.resolution == RESOLVED_RESHIP:
+        text = _("✅ Ticket #{id} closed: order #{order} is sent to you again.").format(
+            id=ticket.id, order=ticket.order_id
+        )
+        return text + ("\n" + esc(ticket.note) if ticket.note else "")
+    return _("Ticket #{id} closed without compensation: {reason}").format(
+        id=ticket.id, reason=esc(ticket.note)
+    )
+
+
+def ticket_text(
+    ticket: TicketView,
+    order: OrderView,
+    messages: list[MessageView],
+    names: dict[int, str],
+    locale: str,
+    zone: str,
+    now: datetime,
+) -> str:
+    """One ticket with its order, its clock and its messages."""
+    lines = [
+        _("🛟 Ticket #{id} · {kind}").format(id=ticket.id, kind=kind_text(ticket.kind)),
+        _("Order #{order} {title} ×{quantity}, paid {paid}").format(
+            order=order.id,
+            title=esc(order.title),
+            quantity=order.quantity,
+            paid=format_money(order.paid_amount, order.currency, locale),
+        ),
+        _("Opened {time} · {clock}").format(
+            time=_when(ticket.opened_at, zone), clock=_clock(ticket, zone, now)
+        ),
+    ]
+    if ticket.description:
+        lines.append(esc(ticket.description))
+    for said in messages:
+        text = esc(said.text) if said.text else _("(a photo)")
+        name = esc(names.get(said.author_id, said.author_id))
+        lines.append(f"{_when(said.created_at, zone)} {name}: {text}")
+    if not ticket.is_open:
+        lines.append(closed_text(ticket, order.currency, locale))
+    return "\n".join(lines)
+
+
+def escalated_text(ticket: TicketView, zone: str) -> str:
+    """The notice to every staff member that a ticket's clock ran out."""
+    if ticket.escalated == ESCALATED_RESOLVE:
+        head = _("⏰ Ticket #{id} is not resolved in time (due {time}).").format(
+            id=ticket.id, time=_when(ticket.resolve_due, zone)
+        )
+    else:
+        head = _("⏰ Ticket #{id} has no answer in time (due {time}).").format(
+            id=ticket.id, time=_when(ticket.answer_due, zone)
+        )
+    return (
+        head
+        + "\n"
+        + _("Order #{order}, {kind}. See it with /ticket {id}.").format(
+            order=ticket.order_id, kind=kind_text(ticket.kind), id=ticket.id
+        )
+    )
