@@ -14,8 +14,9 @@ RUN useradd --system --uid 10001 --user-group --create-home --home-dir /home/bot
 WORKDIR /app
 # the dependencies first, exactly as locked (every file checked against its hash; `make lock`
 # refreshes the lock), then the project itself without resolving anything more
-COPY requirements.lock ./
-RUN pip install --require-hashes --no-deps -r requirements.lock
+COPY requirements-pip.lock requirements.lock ./
+RUN pip install --require-hashes --no-deps --only-binary :all: -r requirements-pip.lock \
+    && pip install --require-hashes --no-deps -r requirements.lock
 # the code runs from /app (alembic.ini, migrations/ and locales/ are found beside bot/)
 COPY pyproject.toml README.md alembic.ini babel.cfg ./
 COPY bot ./bot

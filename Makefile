@@ -25,12 +25,14 @@ lint: setup
 
 setup: $(STAMP) locales
 
+# pip itself as pinned (requirements-pip.lock, with its hash), then
 # every dependency exactly as locked, each file checked against its hash (runtime and dev tools:
 # requirements-dev.lock holds the runtime pins of requirements.lock plus pytest, ruff, mypy...),
 # then the project itself, resolving nothing more
-$(STAMP): pyproject.toml requirements-dev.lock
+$(STAMP): pyproject.toml requirements-dev.lock requirements-pip.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps --only-binary :all: \
+		-r requirements-pip.lock
 	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)

@@ -77,7 +77,7 @@ from services.statement import (
 from services.tables import TABLES, Query, community_rows, csv_chunks
 from services.ticket import ticket_stats
 from services.tiers import TierView, list_tiers
-from services.validation import header_value, signed_query
+from services.validation import header_value, shown, signed_query
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ PAGE_ROWS = 200  # rows of a table shown on a page; its CSV has every row
 EXPORT_ACTION = "dashboard.export"
 SIGN_IN_ACTION = "dashboard.sign_in"
 REDEEM_ACTION = "pickup.redeem"
+PICKUP_TOKEN_SECONDS = 15 * 60  # a keeper page's token lasts this long after its last post
 SIGN_OUT_ACTION = "dashboard.sign_out"
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
@@ -359,15 +360,27 @@ class Dashboard:
                 {"ok": False, "error": "cross-site request refused"}, status=403
             )
         form = await request.post()
-        signed = web_app_user(
-            str(form.get("init_data", ""))[:8192],
-            token=self.runtime.bot.token,
-            now=self.now(),
-            max_age=self.settings.dashboard_init_data_max_age,
-        )
-        if signed is None:
-            return web.json_response({"ok": False, "error": "initData refused"}, status=403)
-        member_id = signed.user_id
+        now = self.now()
+        member_id = self.key.pickup_member(header_value(str(form.get("token", ""))), now=now)
+        if member_id is None:  # the page's first post: its initData, used once
+            init_data = signed_query(str(form.get("init_data", "")), limit=8192)
+            max_age = self.settings.dashboard_init_data_max_age
+            signed = (
+                web_app_user(init_data, token=self.runtime.bot.token, now=now, max_age=max_age)
+                if init_data is not None
+                else None
+            )
+            if signed is None:
+                return web.json_response({"ok": False, "error": "initData refused"}, status=403)
+            until = signed.signed_at + timedelta(seconds=max_age + 60)
+            if not await self.used_init_data.use(signed.digest, until=until, now=now):
+                return web.json_response(
+                    {"ok": False, "error": "initData used already"}, status=403
+                )
+            member_id = signed.user_id
+        # the page's next posts carry this instead: the keeper, for a short while after the
+        # last post (a captured initData signs nothing twice; a token names only its keeper)
+        token = self.key.pickup_token(member_id, now + timedelta(seconds=PICKUP_TOKEN_SECONDS))
         code = str(form.get("code", ""))[:64]
         refused: PickupError | None = None
         redeemed: Redeemed | None = None
@@ -406,7 +419,9 @@ class Dashboard:
         with i18n.context(), i18n.use_locale(locale):
             if redeemed is None:
                 assert refused is not None
-                return web.json_response({"ok": False, "message": redeem_error_text(refused, zone)})
+                return web.json_response(
+                    {"ok": False, "message": redeem_error_text(refused, zone), "token": token}
+                )
             answer = redeemed_text(redeemed)
         if buyer is not None and buyer.started:
             with i18n.context(), i18n.use_locale(buyer.locale or self.settings.default_locale):
@@ -414,7 +429,7 @@ class Dashboard:
                     redeemed, buyer.timezone or self.settings.default_timezone
                 )
             self.runtime.notifier.send(buyer.id, notice)
-        return web.json_response({"ok": True, "message": answer})
+        return web.json_response({"ok": True, "message": answer, "token": token})
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         """POST /dashboard/logout: this browser's session ends (with `everywhere`, every
@@ -583,7 +598,7 @@ class Dashboard:
                     error = _("I could not read that period, so this shows the last 30 days.")
                     period_text = ""
                     period = parse_period("", timezone=zone.key, today=today)
-        name = member.first_name if member else str(member_id)
+        name = shown(member.first_name) if member else str(member_id)
         return View(
             reader=reader,
             name=name,
@@ -745,7 +760,7 @@ class Dashboard:
             _("GMV by group ({currency})").format(currency=currency or "—"),
             [
                 (
-                    f.title or str(f.community_id),
+                    shown(f.title) or str(f.community_id),
                     f.gmv.get(currency, 0),
                     money_text({currency: f.gmv.get(currency, 0)}, view.locale),
                 )
@@ -756,7 +771,7 @@ class Dashboard:
             _("Group-buy formation rate by group"),
             [
                 (
-                    f.title or str(f.community_id),
+                    shown(f.title) or str(f.community_id),
                     f.formation.bps or 0,
                     rate_text(f.formation, view.locale),
                 )
@@ -902,7 +917,7 @@ class Dashboard:
             )
             links = "".join(
                 f'<li><a href="statement?{urlencode({**params, "leader": str(ident)})}">'
-                f"{html.escape(name)}</a>"
+                f"{html.escape(shown(name))}</a>"
                 + (f" @{html.escape(username)}" if username else "")
                 + f" <code>{ident}</code></li>"
                 for ident, name, username in people

@@ -41,6 +41,7 @@ from handlers.views.ticket import RESOLUTIONS as TICKET_RESOLUTIONS
 from handlers.views.ticket import STATUSES as TICKET_STATUSES
 from models.ledger import POINTS
 from services.tiers import TierView
+from services.validation import NumberRefused, shown, telegram_id
 
 PAGES = (
     ("", N_("Overview")),
@@ -263,7 +264,7 @@ def page(
     return (
         f'<!doctype html><html lang="{escape(lang.replace("_", "-"))}"><head>'
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
+        f"<title>{escape(shown(title))}</title><style>{STYLE}</style></head><body>"
         f"<header><h1>{heading}</h1><nav>{links}</nav>"
         f'<div class="note">{escape(user)} · {languages} · '
         f'<form class="inline" method="post" action="logout"><button>{sign_out}</button></form>'
@@ -271,7 +272,7 @@ def page(
         f'<form class="inline" method="post" action="logout">'
         f'<input type="hidden" name="everywhere" value="1"><button>{everywhere}</button></form>'
         "</div></header>"
-        f"<main><h2>{escape(title)}</h2>{body}</main></body></html>"
+        f"<main><h2>{escape(shown(title))}</h2>{body}</main></body></html>"
     )
 
 
@@ -297,8 +298,8 @@ def filters(
 ) -> str:
     """The period (and group, and search, or leader) form of a page."""
     options = "".join(
-        f'<option value="{g}"{" selected" if str(g) == community else ""}>{escape(t or str(g))}'
-        "</option>"
+        f'<option value="{g}"{" selected" if str(g) == community else ""}>'
+        f"{escape(shown(t or '') or str(g))}</option>"
         for g, t in communities
     )
     label = {
@@ -353,7 +354,7 @@ def cell(
     names = names or Names()
     if column == "tier" and isinstance(rank := row.get("tier_rank"), int) and rank in names.tiers:
         tier = names.tiers[rank]  # a default tier has no row in the store: its name is None
-        return tier_label(tier.code, tier.name)
+        return shown(tier_label(tier.code, tier.name))
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -370,11 +371,20 @@ def cell(
     if column == "locale" and isinstance(value, str):
         return LANGUAGE_NAMES.get(value, value)  # a language by its own name
     if column in GROUP_COLUMNS:
-        ids = [int(part) for part in str(value).split() if part.lstrip("-").isdecimal()]
-        return ", ".join(names.groups.get(ident) or str(ident) for ident in ids)
+        ids = [ident for part in str(value).split() if (ident := _stored_id(part)) is not None]
+        return ", ".join(shown(names.groups.get(ident) or str(ident)) for ident in ids)
     if column == "targets" and isinstance(value, str):
-        return targets_text(value, names.tiers, names.groups)
-    return str(value)
+        return shown(targets_text(value, names.tiers, names.groups))
+    return shown(str(value))  # names and titles as typed: without bidi or invisible controls
+
+
+def _stored_id(part: str) -> int | None:
+    """A group id as the store lists them (space separated), through the validation layer:
+    ASCII digits with a sign, within 64 bits; anything else is skipped."""
+    try:
+        return telegram_id(part)
+    except NumberRefused:
+        return None
 
 
 def table(
@@ -423,7 +433,7 @@ def sessions_table(rows: Sequence[tuple[str, int, int, datetime, datetime]], zon
         for text in (_("Member"), _("Id"), _("Browsers"), _("Signed in"), _("Until"))
     )
     lines = "".join(
-        f"<tr><td>{escape(name)}</td><td><code>{ident}</code></td><td>{count}</td>"
+        f"<tr><td>{escape(shown(name))}</td><td><code>{ident}</code></td><td>{count}</td>"
         f"<td>{since.astimezone(zone):%Y-%m-%d %H:%M}</td>"
         f"<td>{until.astimezone(zone):%Y-%m-%d %H:%M}</td></tr>"
         for name, ident, count, since, until in rows
@@ -459,9 +469,10 @@ def bars_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str = 
     for n, (label, value, text) in enumerate(items):
         y = top + n * row
         width = max(int(bar_room * max(value, 0) / peak), 1 if value else 0)
-        shown = label if len(label) <= 28 else label[:27] + "…"
+        label = shown(label)  # a product or group title as typed: no bidi or invisible controls
+        short = label if len(label) <= 28 else label[:27] + "…"
         parts += [
-            f'<text x="0" y="{y + 16}">{escape(shown)}</text>',
+            f'<text x="0" y="{y + 16}">{escape(short)}</text>',
             f'<rect class="bar" x="{label_width}" y="{y + 3}" width="{width}" height="18" '
             f'fill="{color}"><title>{escape(label)}: {escape(text)}</title></rect>',
             f'<text x="{label_width + width + 6}" y="{y + 16}">{escape(text)}</text>',
@@ -560,13 +571,19 @@ KEEPER_SCRIPT = """
     var message = JSON.stringify({eventType: type, eventData: payload || {}});
     window.parent.postMessage(message, '*');
   }
+  var token = '';  // the initData is sent once, for a token the next posts carry
   function redeem(code) {
+    var who = token ? 'token=' + encodeURIComponent(token)
+      : 'init_data=' + encodeURIComponent(data);
     fetch('pickup', {
       method: 'POST', credentials: 'same-origin',
       headers: {'Content-Type': 'application/x-www-form-urlencoded'},
-      body: 'init_data=' + encodeURIComponent(data) + '&code=' + encodeURIComponent(code)
+      body: who + '&code=' + encodeURIComponent(code)
     }).then(function (response) { return response.json(); })
-      .then(function (answer) { say(answer.message, answer.ok); })
+      .then(function (answer) {
+        if (answer.token) { token = answer.token; }
+        say(answer.message || result.dataset.missing, answer.ok);
+      })
       .catch(function () { say(result.dataset.failed, false); });
   }
   function received(type, payload) {

@@ -7,13 +7,14 @@
   outbox and webhook inbox depths read from the database at scrape time.
 
 Every response of an app these are added to goes without aiohttp's `Server` banner (its
-version is nobody's business).
+version is nobody's business), aiohttp's own 400 for malformed HTTP included.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -64,10 +65,28 @@ async def no_server_banner(_request: web.Request, response: web.StreamResponse) 
     response.headers.popall("Server", None)
 
 
+class _BannerlessRequest(web.Request):
+    """A request whose every response goes without `Server`, including aiohttp's own answer
+    to malformed HTTP (a 400 sent before any route is matched, which no on_response_prepare
+    hook sees). aiohttp calls `_prepare_hook` on each response after it set its headers and
+    before it writes them; no public API reaches those error responses."""
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        response.headers.popall("Server", None)
+        await super()._prepare_hook(response)
+
+
+def no_banner_on_errors(app: web.Application) -> None:
+    """Make the app's requests `_BannerlessRequest`s (aiohttp's request factory takes the
+    class; tests/test_dashboard_security.py sends malformed HTTP to check it holds)."""
+    setattr(app, "_make_request", partial(app._make_request, _cls=_BannerlessRequest))  # noqa: B010
+
+
 def add_observability(app: web.Application, runtime: Runtime) -> None:
     """Add GET /healthz, /readyz and /metrics to the app, and drop the Server banner from every
     response it sends."""
     app.on_response_prepare.append(no_server_banner)
+    no_banner_on_errors(app)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

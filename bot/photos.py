@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers.views.product import PHOTO_PATH, photo_tag
 from services.product import get_product
+from services.validation import NumberRefused, number
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,12 @@ class ProductPhotos:
     async def serve(self, request: web.Request) -> web.Response:
         """GET <base>/photos/<id>-<tag>.jpg: the product's photo, or 404 when the product has
         no such photo (any more)."""
-        product_id = int(request.match_info["product_id"][:18])
+        try:
+            product_id = number(request.match_info["product_id"], prefix="")
+        except NumberRefused:
+            product_id = None  # longer than any product id
+        if product_id is None:
+            raise web.HTTPNotFound()
         async with self.sessions() as session:
             product = await get_product(session, product_id)
         # the session is closed: no transaction is open while Telegram is asked

@@ -1,6 +1,7 @@
 """Retention on a schedule: free texts members wrote (review comments, and any table listed in
 models/privacy.py FREE_TEXTS) are erased once older than their retention period, and the
-claims of handled updates older than PROCESSED_UPDATE_DAYS are pruned.
+claims of handled updates older than PROCESSED_UPDATE_DAYS are pruned, and so are the
+dashboard's login links, sessions and used Mini App initData once expired.
 
 Each erasure is one conditional UPDATE (`text <> ''`): a rerun, a restart or a second
 process erases each text once and then finds nothing left to do.
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.periodic import PeriodicJob
 from models.privacy import FREE_TEXTS
+from services.dashboard import prune_expired
 from services.idempotency import prune_claims
 from services.privacy import erase_expired_text, retention_days
 
@@ -64,6 +66,13 @@ class TextRetention(PeriodicJob):
                 log.info("retention pruned %s claims of handled updates", pruned)
         except Exception:
             log.exception("pruning the claims of handled updates failed; the next run retries")
+        try:
+            async with self.sessions() as session, session.begin():
+                gone = await prune_expired(session, now=now)
+            if any(gone.values()):
+                log.info("retention deleted expired dashboard rows %s", gone)
+        except Exception:
+            log.exception("pruning expired dashboard rows failed; the next run retries")
         return erased
 
     def seconds(self) -> int:

@@ -101,7 +101,8 @@ async def care_add(
             return
         options[key.lower()] = value
     points_text_value = options.get("points", "0")
-    if not points_text_value.isdecimal() or len(points_text_value) > 10:
+    # ASCII digits only (a look-alike or a number past ten digits gets its clear refusal)
+    if number(points_text_value, prefix="", maximum=10**10 - 1) is None:
         await message.answer(_(BAD_POINTS))
         return
     template_id = None

@@ -58,6 +58,7 @@ router = Router(name="credit")
 Clock = Callable[[], datetime]
 PRIVATE = F.chat.type == ChatType.PRIVATE
 MAX_LIMIT_AMOUNT = 10**12  # minor units: the highest order limit staff can type
+MAX_LIMIT_GROUPBUYS = 1000  # the most open group-buys at once a limit can allow
 
 
 class CreditCallback(CallbackData, prefix="crd"):
@@ -362,13 +363,15 @@ async def leader_limit_command(
             limits = None
             detail = "off"
         elif (
-            kind == LIMIT_GROUPBUYS and len(words) == 3 and number(words[2], prefix="") is not None
+            kind == LIMIT_GROUPBUYS
+            and len(words) == 3
+            and (count := number(words[2], prefix="", maximum=MAX_LIMIT_GROUPBUYS)) is not None
         ):
             limits = await set_limit(
                 session,
                 leader_id=leader.id,
                 kind=LIMIT_GROUPBUYS,
-                value=int(words[2][:6]),
+                value=count,
                 currency="",
                 staff_id=member.id,
                 now=clock(),

@@ -44,11 +44,16 @@ def number_refusal(exc: NumberRefused, i18n: I18n, locale: str) -> str:
 
 
 @router.errors()
-async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> bool:
+async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n, locale: str | None = None) -> bool:
     """Logs the exception with the update and tells the user, never showing a traceback.
 
     A number the validation layer refused is no failure: the update's writes are rolled back
-    as for any error (nothing half done), and the user is told what to fix."""
+    as for any error (nothing half done), and the user is told what to fix.
+
+    The answer is in the language chosen for the update (the member's, or the group's) that
+    the context middleware resolved before the handler failed: aiogram hands the error
+    handler the update's data. Only when the update failed before that (no `locale`) is the
+    user's Telegram language taken."""
     update = event.update
     if isinstance(event.exception, NumberRefused):
         log.info("update %s: a number refused (%s)", update.update_id, event.exception.reason)
@@ -68,7 +73,8 @@ async def on_error(event: ErrorEvent, bot: Bot, i18n: I18n) -> bool:
         user, chat_id = update.message.from_user, update.message.chat.id
     elif update.callback_query is not None:
         user = update.callback_query.from_user
-    locale = locale_for_language_code(user.language_code if user else None, i18n.default_locale)
+    if locale is None or locale not in i18n.available_locales:
+        locale = locale_for_language_code(user.language_code if user else None, i18n.default_locale)
     lost = isinstance(event.exception, TelegramAPIError)
     if isinstance(event.exception, NumberRefused):
         text = number_refusal(event.exception, i18n, locale)

@@ -351,12 +351,13 @@ async def _open(
 ) -> None:
     args, reason = split_override(command.args or "")
     words = args.split()
-    if len(words) < 2 or number(words[0]) is None or "=" in words[1]:
+    product_id = number(words[0]) if words else None
+    if len(words) < 2 or product_id is None or "=" in words[1]:
         await message.reply(_(USAGE))
         return
     now = clock()
     try:
-        product = await get_product(session, int(words[0].lstrip("#")[:18]))
+        product = await get_product(session, product_id)
         if product is None or not product.active:
             raise GroupBuyError("no_product")
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"

@@ -666,21 +666,17 @@ async def review_command(
 ) -> None:
     """Reviews an order after pickup: /review ORDER STARS [words]."""
     words = (command.args or "").split(maxsplit=2)
-    if (
-        len(words) < 2
-        or not words[0].lstrip("#").isdecimal()
-        or len(words[0]) > 18
-        or not words[1].isdecimal()
-        or len(words[1]) > 1
-    ):
+    order_id = number(words[0]) if words else None
+    rating = number(words[1], prefix="") if len(words) >= 2 else None
+    if order_id is None or rating is None:
         await message.answer(_(REVIEW_USAGE))
         return
     try:
         earned = await review_order(
             session,
-            order_id=int(words[0].lstrip("#")),
+            order_id=order_id,
             member_id=member.id,
-            rating=int(words[1]),
+            rating=rating,
             comment=words[2] if len(words) == 3 else "",
             points=settings.review_points,
             cap=settings.points_daily_caps.get("review"),
@@ -727,7 +723,10 @@ async def gift_command(
     elif len(words) == 1 and reply is not None and reply.from_user is not None:
         target = await get_member(session, reply.from_user.id)
         amount_text = words[0]
-    usage = _("Send /gift @username 50, or reply to someone's message with /gift 50.")
+    usage = _(
+        "Send /gift @username 50, or reply to someone's message with /gift 50. Add signed at "
+        "the end to be named to them; without it they read that a member gave them points."
+    )
     if not amount_text:
         await message.reply(usage)
         return

@@ -325,8 +325,7 @@ async def _audited(
 
 
 def _point_id(word: str) -> int | None:
-    digits = word.lstrip("#")
-    return int(digits[:18]) if digits.isdigit() else None
+    return number(word)
 
 
 async def _may_act(

@@ -332,10 +332,11 @@ async def product_translate(
         "zh_Hans or zh_Hant (the description may be left out), or /product_translate ID "
         "LANGUAGE none to remove that language."
     )
-    if not words or not words[0].lstrip("#").isdigit():
+    product_id = number(words[0]) if words else None
+    if product_id is None:
         await message.answer(usage)
         return
-    product = await get_product(session, int(words[0].lstrip("#")[:18]))
+    product = await get_product(session, product_id)
     if product is None:
         await message.answer(
             _("There is no product #{id}. Send /products to see them.").format(id=esc(words[0]))

@@ -82,6 +82,7 @@ from services.referral import (
     toggle_leaderboard,
 )
 from services.role import Role
+from services.validation import number
 from services.zones import local_today, show, staff_zone
 
 log = logging.getLogger(__name__)
@@ -567,11 +568,11 @@ async def campaign_new(
         await message.answer(_(CAMPAIGN_HELP))
         return
     for key in numbers:
-        value = options.get(key, "0")
-        if not value.isdecimal() or len(value) > 10:
+        found = number(options.get(key, "0"), prefix="", maximum=10**10 - 1)
+        if found is None:
             await message.answer(_(CAMPAIGN_HELP))
             return
-        numbers[key] = int(value)
+        numbers[key] = found
     if numbers["days"] > 3660:
         await message.answer(_(CAMPAIGN_HELP))
         return

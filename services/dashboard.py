@@ -117,6 +117,20 @@ async def use_init_data(
     return bool(getattr(inserted, "rowcount", 0))
 
 
+async def prune_expired(session: AsyncSession, *, now: datetime) -> dict[str, int]:
+    """Deletes login links, sessions and used initData past their expiry (the retention job
+    runs it): an expired row opens nothing, so none is kept. How many of each went."""
+    pruned: dict[str, int] = {}
+    for model in (DashboardLink, DashboardSession, DashboardInitData):
+        done = await session.execute(delete(model).where(col(model.expires_at) <= now))
+        pruned[table_of(model).name] = int(getattr(done, "rowcount", 0) or 0)
+    return pruned
+
+
+PICKUP_SIGNED = "pickup:"  # what a keeper page's token signs ahead of its payload
+_TOKEN = re.compile(r"[0-9]{1,19}\.[0-9]{1,12}\.[0-9a-f]{64}")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionKey:
     """Signs and checks session cookies with a key derived from the bot token."""
@@ -133,6 +147,24 @@ class SessionKey:
     def cookie(self, session_id: str, expires: datetime) -> str:
         payload = f"{session_id}.{int(expires.timestamp())}"
         return f"{payload}.{self._sign(payload)}"
+
+    def pickup_token(self, member_id: int, expires: datetime) -> str:
+        """The keeper page's token: the member its initData named, until `expires`; signed
+        apart from session cookies (a cookie is no token, nor a token a cookie)."""
+        payload = f"{member_id}.{int(expires.timestamp())}"
+        return f"{payload}.{self._sign(PICKUP_SIGNED + payload)}"
+
+    def pickup_member(self, token: str | None, *, now: datetime) -> int | None:
+        """The member a keeper page's token names, if its signature holds and it has not
+        expired; no store is asked."""
+        if not token or len(token) > 200 or not _TOKEN.fullmatch(token):
+            return None
+        member_id, expires, signature = token.split(".")
+        if not hmac.compare_digest(signature, self._sign(f"{PICKUP_SIGNED}{member_id}.{expires}")):
+            return None
+        if now.timestamp() >= int(expires):
+            return None
+        return int(member_id)
 
     def session_id(self, cookie: str | None, *, now: datetime) -> str | None:
         """The session a cookie names, if its signature holds and it has not expired; no

@@ -17,6 +17,7 @@ from playwright.async_api import Browser, Page, Request, async_playwright
 from services.tables import TABLES
 from tests.conftest import CHROMIUM, COFFEE, LEE, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, login_link, settings
+from tests.test_pickup_points import ANN, given_two_points_and_paid_orders, order_row
 from tests.test_stats_chat import shop
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
@@ -185,3 +186,35 @@ async def test_pages_run_under_their_policy_and_sign_out_is_a_button(
     response = await page.goto(f"{dashboard}/")
     assert response is not None and response.status == 401
     assert refused == [] and outside == []
+
+
+async def test_the_keeper_page_sends_its_init_data_once_and_confirms_codes_with_its_token(
+    harness: Harness, dashboard: str, browser: Browser
+) -> None:
+    await given_two_points_and_paid_orders(harness)
+    code = (await order_row(harness, 1)).pickup_code
+    assert code is not None
+    outside: list[str] = []
+    page = await open_page(browser, outside)
+    posted: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            posted.append(request.post_data or "") if request.url.endswith("/pickup") else None
+        ),
+    )
+    # Ann opens the keeper's page from the bot (the signed initData in the fragment)
+    data = init_data(ANN, "Ann", signed_at=harness.clock() - timedelta(seconds=30))
+    fragment = f"#tgWebAppData={quote(data, safe='')}&tgWebAppVersion=8.0"
+    await page.goto(f"{dashboard}/keeper?lang=en{fragment}")
+    # she mistypes a code, then types Mia's: both from the one page
+    await page.fill("#code", "ABCD2345")
+    await page.click("#typed button[type=submit]")
+    await page.locator("#result.bad").wait_for()  # no string predicate: the policy has no eval
+    await page.fill("#code", code)
+    await page.click("#typed button[type=submit]")
+    await page.locator("#result.ok").wait_for()
+    assert "Picked up: order #1" in await page.locator("#result").inner_text()
+    # the initData went with the first post only; the second carried the token it got back
+    assert [body.split("=", 1)[0] for body in posted] == ["init_data", "token"]
+    assert outside == []

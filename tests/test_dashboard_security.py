@@ -5,6 +5,7 @@ malformed token, and audit lines no input can add to."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -14,13 +15,16 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
-from bot.dashboard import COOKIE
+from bot.dashboard import COOKIE, PICKUP_TOKEN_SECONDS
 from models.audit import AuditEntry
+from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
+from services.dashboard import use_init_data
 from tests.conftest import LEE, OWNER, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, login_link, settings
 from tests.test_dashboard import client, sign_in
+from tests.test_pickup_points import ANN, given_two_points_and_paid_orders, order_row
 from tests.test_stats_chat import shop
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
@@ -92,6 +96,30 @@ async def test_every_dashboard_response_carries_a_strict_policy_and_no_banner(
         # and no response of the bot's web server names its software
         async with http.get(dashboard.replace("/dashboard", "/healthz")) as response:
             assert "Server" not in response.headers
+
+
+MALFORMED_HTTP = (
+    b"GARBAGE\r\n\r\n",  # no request line
+    b"GET /dashboard/ HTTP/1.1\r\nHost: a\r\nContent-Length: zz\r\n\r\n",
+    b"GET /dashboard/ HTTP/1.1\r\nX: " + b"a" * 70_000 + b"\r\n\r\n",  # a header too long
+    b"GET /\x00 HTTP/1.1\r\n\r\n",  # a control character in the path
+)
+
+
+async def test_malformed_http_is_answered_without_the_server_banner(
+    harness: Harness, dashboard: str
+) -> None:
+    # aiohttp answers malformed HTTP itself, before any route or hook, with a 400 that named
+    # it and its version in `Server`
+    port = int(dashboard.split(":")[2].split("/")[0])
+    for raw in MALFORMED_HTTP:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(raw)
+        await writer.drain()
+        head = (await reader.read(4096)).split(b"\r\n\r\n")[0].decode("latin-1")
+        writer.close()
+        assert head.startswith("HTTP/1.0 400 "), (raw[:40], head)
+        assert "server:" not in head.lower(), (raw[:40], head)
 
 
 async def test_a_post_from_another_site_is_refused(harness: Harness, dashboard: str) -> None:
@@ -235,6 +263,88 @@ async def test_mini_app_init_data_signs_in_once(harness: Harness, dashboard: str
         http.post(f"{dashboard}/auth", data={"init_data": fresh}) as response,
     ):
         assert response.status == 200
+
+
+async def test_the_keeper_page_sends_its_init_data_once_then_a_token_naming_the_keeper(
+    harness: Harness, dashboard: str
+) -> None:
+    await given_two_points_and_paid_orders(harness)
+    code = (await order_row(harness, 1)).pickup_code
+    assert code is not None
+    signed = init_data(ANN, "Ann", signed_at=harness.clock() - timedelta(minutes=1))
+    async with client() as http:
+
+        async def post(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+            async with http.post(f"{dashboard}/pickup", data=form) as response:
+                return response.status, await response.json()
+
+        # Ann's page posts its initData with a mistyped code: refused, and a token given back
+        status, first = await post({"init_data": signed, "code": "ABCD2345"})
+        assert status == 200 and first["ok"] is False
+        token = str(first["token"])
+        # the same initData again (captured from that post, a log, a proxy) confirms nothing
+        assert await post({"init_data": signed, "code": code}) == (
+            403,
+            {"ok": False, "error": "initData used already"},
+        )
+        # a token changed to name another keeper, or a made-up one, is refused
+        for forged in (token.replace(f"{ANN}.", f"{LEE}.", 1), "1.2.3", "x" * 300):
+            assert (await post({"token": forged, "code": code}))[0] == 403
+        # the page's token confirms the code, and each answer renews it
+        status, body = await post({"token": token, "code": code})
+        assert status == 200 and body["ok"] is True, body
+        # a page left idle longer than the token lasts must be opened again from the bot
+        harness.clock.advance(seconds=PICKUP_TOKEN_SECONDS + 1)
+        assert (await post({"token": str(body["token"]), "code": code}))[0] == 403
+    assert (await order_row(harness, 1)).picked_up_by == ANN
+
+
+async def dashboard_rows(harness: Harness) -> dict[str, int]:
+    async with harness.session() as session:
+        return {
+            table: int(await session.scalar(select(func.count()).select_from(model)) or 0)
+            for table, model in (
+                ("links", DashboardLink),
+                ("sessions", DashboardSession),
+                ("init_data", DashboardInitData),
+            )
+        }
+
+
+async def test_the_retention_job_deletes_expired_links_sessions_and_used_init_data(
+    harness: Harness, dashboard: str
+) -> None:
+    await shop(harness)
+    now = harness.clock()
+    # given a link Sam never opened, one he signed in with, and initData used once (kept in the
+    # database when there is no Redis: recorded here through the store's own function)
+    await login_link(harness, SAM)
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+    async with harness.session() as session:
+        assert await use_init_data(
+            session, digest="ab" * 32, until=now + timedelta(hours=1), now=now
+        )
+        await session.commit()
+    assert await dashboard_rows(harness) == {"links": 2, "sessions": 1, "init_data": 1}
+    # while they are all valid (the links expire first, after 10 minutes) nothing goes
+    harness.clock.advance(minutes=5)
+    await harness.runtime.retention.run()
+    assert await dashboard_rows(harness) == {"links": 2, "sessions": 1, "init_data": 1}
+    # past the links' and the initData's time they go; the session (12 hours) stays
+    harness.clock.advance(hours=2)
+    await harness.runtime.retention.run()
+    assert await dashboard_rows(harness) == {"links": 0, "sessions": 1, "init_data": 0}
+    # and once the session has expired too, it goes, while a newer one stays
+    harness.clock.advance(hours=10)
+    async with client() as http:
+        await sign_in(http, await login_link(harness, LEE))
+    harness.clock.advance(minutes=11)
+    await harness.runtime.retention.run()
+    assert await dashboard_rows(harness) == {"links": 0, "sessions": 1, "init_data": 0}
+    async with harness.session() as session:
+        left = (await session.execute(select(DashboardSession.member_id))).scalars().all()
+    assert left == [LEE]
 
 
 @contextmanager

@@ -89,6 +89,28 @@ def test_the_image_and_ci_install_the_hashed_lock_then_the_project_alone() -> No
         assert name in runtime
 
 
+def test_pip_itself_is_pinned_by_hash_and_never_upgraded_unhashed() -> None:
+    # `make setup` ran `pip install --upgrade pip`: whatever pip the index served, unchecked
+    pinned = (ROOT / "requirements-pip.lock").read_text("utf-8")
+    assert re.search(r"^pip==[0-9.]+ \\\n\s+--hash=sha256:[0-9a-f]{64}$", pinned, re.MULTILINE)
+    makefile = (ROOT / "Makefile").read_text("utf-8")
+    dockerfile = (ROOT / "Dockerfile").read_text("utf-8")
+    for text in (makefile, dockerfile):
+        assert "--upgrade pip" not in text and "-U pip" not in text
+        assert re.search(
+            r"--require-hashes --no-deps --only-binary :all: \\?\s*-r requirements-pip", text
+        )
+    # pip is installed before the locks (the Makefile's first install, the image's first RUN)
+    assert makefile.index("requirements-pip.lock\n") < makefile.index("-r requirements-dev.lock")
+    assert dockerfile.index("requirements-pip.lock \\") < dockerfile.index("-r requirements.lock")
+
+
+def test_minimum_versions_stay_above_the_known_advisories() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text("utf-8")
+    for pin in ('"aiohttp>=3.14.3"', '"pillow>=12.3"', '"redis>=6.2"', '"setuptools>=78.1.1"'):
+        assert pin in pyproject, pin
+
+
 def test_the_image_runs_a_webhook_worker_as_an_unprivileged_user() -> None:
     text = (ROOT / "Dockerfile").read_text("utf-8")
     assert text.count("FROM python:3.11-slim") == 1

@@ -159,8 +159,9 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
         ),
         "/groupbuy 1 24h min=many": "Minimum, stock and limit must be whole numbers above zero.",
         "/groupbuy 1 24h stock=²": "Minimum, stock and limit must be whole numbers above zero.",
-        # a digit look-alike where the product's number goes is named (Lee reads Chinese)
-        "/groupbuy ² 24h": "“²”不是我能读懂的数字：“²”只是看起来像数字。",
+        # a digit look-alike where the product's number goes is named, in the group's language
+        # (English here, though Lee's Telegram is in Chinese)
+        "/groupbuy ² 24h": "“²” is not a number I can read: “²” only looks like a digit.",
     }
     for command, expected in cases.items():
         reply = (await harness.send(LEE, TEA, command))[0]

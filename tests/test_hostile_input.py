@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from bot.dashboard import COOKIE, PREFIX
+from bot.dashboard_html import Names, cell
 from bot.emulator import Emulator
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.commands import COMMANDS
@@ -316,9 +318,10 @@ async def test_a_member_id_longer_than_64_bits_is_refused_as_too_large(harness: 
     # when Mia gifts points to, and Lee marks paid, an id no Telegram user can have
     gift = await harness.send(MIA, MIA, "/gift 99999999999999999999999999 5")
     paid = await harness.send(LEE, TEA, "/paid 99999999999999999999999999")
-    # then each is told the number is too large, in their language (Lee reads Chinese)
+    # then each is told the number is too large, in the language chosen where they wrote (Lee,
+    # who reads Chinese, wrote in Tea Lovers, whose language is English, as every reply there)
     assert gift == [too_large("99999999999999999999999999")]
-    assert paid == ["99999999999999999999999999这个数字太大了，请检查后重新发送。"]
+    assert paid == [too_large("99999999999999999999999999")]
 
 
 # every command that read a number with str.isdigit() and int(), which took '²' for a digit
@@ -358,13 +361,9 @@ async def test_digit_look_alikes_get_a_clear_message_wherever_a_number_is_read(
     for user, chat, command in LOOK_ALIKE_COMMANDS:
         # when a digit look-alike is typed where the command reads a number
         replies = await hostile.send(user, chat, command.format(n=typed))
-        # then the user is told which character is not a digit, in their language
-        char = typed.lstrip("#")
-        if user == LEE:
-            expected = f"“{typed}”不是我能读懂的数字：“{char}”只是看起来像数字。请用 0-9 输入数字。"
-        else:
-            expected = look_alike(typed, char)
-        assert replies == [expected], command
+        # then the user is told which character is not a digit, in the language chosen where
+        # they wrote (Lee writes in Tea Lovers, whose language is English)
+        assert replies == [look_alike(typed, typed.lstrip("#"))], command
     # and an order or group-buy number written with its '#'
     for command in ("/buy #²", "/refund #²", "/sheet #²"):
         assert await hostile.send(OWNER, OWNER, command) == [look_alike("#²", "²")]
@@ -378,10 +377,62 @@ async def test_numbers_beyond_64_bits_are_too_large_wherever_a_number_is_read(
         if "{n} 1" in command and "gift" in command:
             continue  # an amount is checked against the points limit first
         replies = await hostile.send(user, chat, command.format(n=typed))
-        if user == LEE:
-            assert replies == [f"{typed}这个数字太大了，请检查后重新发送。"], command
-        else:
-            assert replies == [too_large(typed)], command
+        assert replies == [too_large(typed)], command
+
+
+async def test_numbers_are_read_whole_never_cut_to_their_first_digits(hostile: Harness) -> None:
+    # /leader_limit read the count with int(words[2][:6]): 1234567 became a limit of 123456
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee groupbuys 1234567") == [
+        too_large("1234567")
+    ]
+    # and a count above the business limit is as much refused
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee groupbuys 1001") == [too_large("1001")]
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee") == ["Lee (1003)\nLimits: none."]
+    assert await hostile.send(SAM, SAM, "/leader_limit @lee groupbuys 1000") == [
+        "Done. Lee (1003)\nLimits: open group-buys at once: at most 1000."
+    ]
+    # a product or order id typed longer than any is too large, not another id cut from it
+    long_id = "1" + "0" * 19
+    for user, command in (
+        (SAM, f"/product_translate {long_id} en Tea"),
+        (MIA, f"/review {long_id} 5"),
+    ):
+        assert await hostile.send(user, user, command) == [too_large(long_id)], command
+    # and a look-alike among them is named
+    assert await hostile.send(MIA, MIA, "/review 1 ⑤") == [look_alike("⑤", "⑤")]
+    # points and days typed in other scripts' digits passed str.isdecimal() and int() read
+    # them ('١٠' as 10): now named as look-alikes
+    assert await hostile.send(SAM, SAM, "/care_add new points=١٠ | Welcome!") == [
+        look_alike("١٠", "١")
+    ]
+    assert await hostile.send(SAM, SAM, "/campaign_new Fair | welcome=١٠ code=fair26") == [
+        look_alike("١٠", "١")
+    ]
+
+
+async def test_a_refused_number_is_answered_in_the_language_chosen_in_the_bot(
+    hostile: Harness,
+) -> None:
+    # given Mia, whose Telegram speaks English, chose 简体中文 in the bot
+    await hostile.send(MIA, MIA, "/language")
+    picker = hostile.emulator.last_bot_message(MIA)
+    await hostile.press(MIA, MIA, picker.message_id, index=1)  # 简体中文
+    # when she types a digit look-alike, or a number beyond 64 bits
+    look = await hostile.send(MIA, MIA, "/gift @lee ²")
+    large = await hostile.send(MIA, MIA, "/gift 99999999999999999999999999 5")
+    # then each refusal is in the language she chose, not Telegram's
+    assert look == ["“²”不是我能读懂的数字：“²”只是看起来像数字。请用 0-9 输入数字。"]
+    assert large == ["99999999999999999999999999这个数字太大了，请检查后重新发送。"]
+
+
+def test_stored_group_ids_are_read_through_the_validation_layer() -> None:
+    # a page names the groups a row lists by their ids; '١٠٠٤' (Arabic-Indic digits) passed
+    # str.isdecimal() and int() read it as 1004
+    names = Names(groups={1004: "Tea Lovers", -1001: "Coffee"})
+    zone = ZoneInfo("UTC")
+    assert cell("chat_id", "1004 -1001", {}, "en", zone, names=names) == "Tea Lovers, Coffee"
+    assert cell("chat_id", "١٠٠٤ ²", {}, "en", zone, names=names) == ""
+    assert cell("chat_id", "9" * 30, {}, "en", zone, names=names) == ""
 
 
 @pytest.mark.parametrize(

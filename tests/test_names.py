@@ -11,6 +11,10 @@ from models.member import Member
 from models.product import Product
 from services.validation import shown
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
+from tests.test_dashboard import client, sign_in
+
+__all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures the dashboard test uses
 
 RLO = "\u202e"  # right-to-left override: what follows reads backwards
 HIDDEN = ("\u202e", "\u202a", "\u2066", "\u2069", "\u200b", "\u200e", "\u200f", "\ufeff")
@@ -61,3 +65,37 @@ async def test_a_bidi_override_in_a_name_or_title_is_stored_but_never_shown(
         assert community is not None and community.title == f"Tea{RLO} Lovers\u200b"
         titles = (await session.execute(select(Product.title))).scalars().all()
         assert titles == [f"Oolong{RLO} tea"]
+
+
+async def test_the_dashboard_shows_names_and_titles_without_invisible_characters(
+    harness: Harness, dashboard: str
+) -> None:
+    # given Sam's and Mia's names, Tea Lovers' title and a product's title carry bidi controls
+    harness.emulator.add_user(SAM, f"Sam{RLO}nimda", username="sam", language_code="en")
+    harness.emulator.add_user(MIA, f"Mia{RLO}evil", username="mia", language_code="en")
+    harness.emulator.add_group(TEA, f"Tea{RLO} Lovers\u200b", creator=LEE, members=[MIA, SAM])
+    await harness.join_groups()
+    for user in (OWNER, SAM, LEE, MIA):
+        await harness.send(user, user, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, f"/product_add Oolong{RLO} tea | 39.90 CNY | stock 9")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=1 stock=5")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    # when Sam (staff) reads the dashboard's pages
+    pages = {}
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+        for page in ("", "communities", "groupbuys", "members", "sessions"):
+            async with http.get(f"{dashboard}/{page}?lang=en") as response:
+                assert response.status == 200, page
+                pages[page] = await response.text()
+    # then no page holds an invisible character, and the names read plainly
+    for page, text in pages.items():
+        assert not any(char in text for char in HIDDEN), (
+            page,
+            [text[max(0, text.find(c) - 80) : text.find(c) + 20] for c in HIDDEN if c in text],
+        )
+    assert "Samnimda" in pages[""]  # who is signed in, at the top of every page
+    assert "Miaevil" in pages["members"] and "Tea Lovers" in pages["communities"]
+    assert "Samnimda" in pages["sessions"]

@@ -173,7 +173,8 @@ async def test_gifts_are_capped_never_to_oneself_and_never_beyond_the_balance(
         "I do not know that member yet. They need to talk to me or in a group first."
     ]
     assert await harness.send(MIA, MIA, "/gift") == [
-        "Send /gift @username 50, or reply to someone's message with /gift 50."
+        "Send /gift @username 50, or reply to someone's message with /gift 50. Add signed at "
+        "the end to be named to them; without it they read that a member gave them points."
     ]
     harness.new_bot_messages(LEE)
     assert await harness.send(MIA, MIA, "/gift @lee 3 signed") == ["You gave 3 points to Lee."]

@@ -282,14 +282,16 @@ async def test_the_mini_app_confirms_a_scanned_code_once(harness: Harness, dashb
         assert response.status == 200
         assert "Confirm a pickup" in page and "web_app_open_scan_qr_popup" in page
 
-        async def post(user: int, name: str, scanned: str) -> tuple[int, dict[str, object]]:
-            data = init_data(user, name, signed_at=now - timedelta(minutes=1))
-            form = {"init_data": data, "code": scanned}
+        async def post(form: dict[str, str]) -> tuple[int, dict[str, object]]:
             async with http.post(f"{dashboard}/pickup", data=form) as response:
                 return response.status, await response.json()
 
-        # when Ann's scanner reads Mia's QR code (the code itself), the order is picked up
-        assert await post(ANN, "Ann", code) == (
+        # when Ann's scanner reads Mia's QR code (the code itself), the order is picked up; the
+        # page's first post sends its initData and gets a token for the next ones
+        signed = init_data(ANN, "Ann", signed_at=now - timedelta(minutes=1))
+        status, body = await post({"init_data": signed, "code": code})
+        token = str(body.pop("token"))
+        assert (status, body) == (
             200,
             {
                 "ok": True,
@@ -297,12 +299,13 @@ async def test_the_mini_app_confirms_a_scanned_code_once(harness: Harness, dashb
                 "Pickup point: Shop A",
             },
         )
-        # and a second scan is refused, booking nothing
-        status, body = await post(ANN, "Ann", code)
+        # and a second scan from the same page is refused, booking nothing
+        status, body = await post({"token": token, "code": code})
         assert status == 200 and body["ok"] is False
         assert str(body["message"]).startswith("This code was used already: order #1")
         # a member's signed initData confirms nothing; a forged one is refused outright
-        status, body = await post(MIA, "Mia", code)
+        mia = init_data(MIA, "Mia", signed_at=now - timedelta(minutes=1))
+        status, body = await post({"init_data": mia, "code": code})
         assert body["ok"] is False and str(body["message"]).startswith("Only a pickup point's")
         forged = init_data(ANN, "Ann", signed_at=now, token="42:another-bots-token")
         async with http.post(f"{dashboard}/pickup", data={"init_data": forged, "code": code}) as r:
