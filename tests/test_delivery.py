@@ -283,7 +283,10 @@ async def test_a_member_chooses_delivery_of_an_offline_order_and_follows_it_in_m
     async with harness.session() as session:
         assert await balance(session, AccountRef("brand_shipping"), "CNY") == 1200
     await harness.send(SAM, SAM, "/ship 1 SF SF42")
-    assert "🚚 Shipped: SF, tracking number SF42" in (await harness.send(MIA, MIA, "/orders"))[0]
+    shipped = (await harness.send(MIA, MIA, "/orders"))[0]
+    assert "🚚 Shipped: SF, tracking number SF42" in shipped
+    # paid and on its way: never "ready for pickup"
+    assert "paid, to be delivered" in shipped and "pickup" not in shipped
     assert await harness.send(SAM, SAM, "/delivered 1") == ["Order #1 marked delivered."]
     assert harness.emulator.last_bot_message(MIA).text == "Order #1 was delivered. Thank you!"
     assert "🚚 Delivered (SF, SF42)" in (await harness.send(MIA, MIA, "/orders"))[0]

@@ -111,6 +111,9 @@ class Reader:
         return show(moment, zone, reader=self.timezone, pattern="%m-%d %H:%M")
 
 
+PAID_TO_DELIVER = N_("paid, to be delivered")
+
+
 def _status(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
     if item.kind == KIND_PLACE:
         template = PLACE_STATUS.get(item.status, PLACE_CLOSING)
@@ -122,6 +125,8 @@ def _status(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
         )
     if item.status == ORDER_RESERVED and item.payment_mode == PAYMENT_TELEGRAM:
         return i18n.gettext(UNPAID_ONLINE, locale=locale)
+    if item.status == ORDER_PAID and item.delivery_state:  # delivered, never picked up
+        return i18n.gettext(PAID_TO_DELIVER, locale=locale)
     return i18n.gettext(ORDER_STATUS.get(item.status, item.status), locale=locale)
 
 
