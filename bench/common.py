@@ -25,6 +25,16 @@ from bot.config import Settings
 from bot.db import create_database, drop_database
 from bot.emulator import EMULATOR_TOKEN, Emulator
 
+# the benchmarks measure the bot's speed, not the promotion policy: cards go out at any hour of
+# the real clock, as many as the run opens (the policy's own speed is in bench/broadcast.py)
+UNPACED_CARDS: dict[str, object] = {
+    "promo_quiet_hours": "off",
+    "promo_min_gap_hours": 0.0,
+    "promo_group_week_cap": 100,
+    "promo_member_week_cap": 100,
+    "promo_leader_week_cap": 100,
+}
+
 
 def store_parser(doc: str | None) -> argparse.ArgumentParser:
     """The options every store benchmark takes: --quick, --backend, --database, --redis."""

@@ -26,7 +26,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import StatementCounter, bare_rate, feed_all, scratch_store, store_parser
+from bench.common import (
+    UNPACED_CARDS,
+    StatementCounter,
+    bare_rate,
+    feed_all,
+    scratch_store,
+    store_parser,
+)
 from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
@@ -48,6 +55,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             redis_url=args.redis,
             owner_ids=frozenset({STAFF}),
             throttle_limit=1_000_000,
+            **UNPACED_CARDS,
         )
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)

@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    UNPACED_CARDS,
     StatementCounter,
     bare_rate,
     feed_all,
@@ -163,6 +164,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             redis_url=args.redis,
             owner_ids=frozenset({STAFF}),
             throttle_limit=1_000_000,
+            **UNPACED_CARDS,
             pace_messages=False,
         )
         runtime = build_runtime(settings, EMULATOR_TOKEN)
