@@ -324,10 +324,6 @@ async def _audited(
     return allowed
 
 
-def _point_id(word: str) -> int | None:
-    return number(word)
-
-
 async def _may_act(
     message: Message,
     session: AsyncSession,
@@ -491,7 +487,7 @@ async def point_remove_command(
     ):
         return
     words = (command.args or "").split()
-    point_id = _point_id(words[0]) if len(words) == 1 else None
+    point_id = number(words[0]) if len(words) == 1 else None
     if point_id is None:
         await message.reply(_("Tell me which point: /pickup_point_remove POINT, for example 3."))
         return
@@ -530,7 +526,7 @@ async def keeper_command(
     ):
         return
     words = (command.args or "").split()
-    point_id = _point_id(words[1]) if len(words) == 2 else None
+    point_id = number(words[1]) if len(words) == 2 else None
     if point_id is None:
         await message.reply(_(KEEPER_USAGE).format(command=command.command))
         return
@@ -668,7 +664,7 @@ async def point_sheet_command(
 ) -> None:
     """Shows a pickup point's sheet to its keepers, its group's leader and staff."""
     words = (command.args or "").split()
-    point_id = _point_id(words[0]) if len(words) == 1 else None
+    point_id = number(words[0]) if len(words) == 1 else None
     if point_id is None:
         if not await _may_act(
             message,
@@ -738,8 +734,8 @@ async def gb_points_command(
     ):
         return
     words = (command.args or "").split()
-    gb_id = _point_id(words[0]) if words else None
-    points = [_point_id(word) for word in words[1:]]
+    gb_id = number(words[0]) if words else None
+    points = [number(word) for word in words[1:]]
     everything = [word.lower() for word in words[1:]] == ["all"]
     if gb_id is None or (not everything and None in points):
         await message.reply(_(GB_POINTS_USAGE))

@@ -69,10 +69,6 @@ router = Router(name="ticket")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
 
-def _number(word: str) -> int | None:
-    return number(word)
-
-
 async def _tell_handlers(
     session: AsyncSession,
     settings: HandlerSettings,
@@ -254,7 +250,7 @@ async def open_command(
 ) -> None:
     """Opens a ticket: /ticket_open ORDER_ID KIND [what happened]."""
     words = (command.args or "").split(maxsplit=2)
-    order_id = _number(words[0]) if words else None
+    order_id = number(words[0]) if words else None
     if order_id is None or len(words) < 2 or words[1].lower() not in TICKET_KINDS:
         await message.answer(
             _(
@@ -288,7 +284,7 @@ async def _ticket_for(
 ) -> tuple[TicketView, str] | None:
     """The ticket named by `word` and how the member may act on it; refused and audited when
     they may not (None)."""
-    ticket_id = _number(word)
+    ticket_id = number(word)
     ticket = await get_ticket(session, ticket_id) if ticket_id is not None else None
     if ticket is None:
         await message.answer(_("There is no such ticket."))
@@ -499,7 +495,7 @@ async def refund_command(
     """Closes a ticket with a refund: /ticket_refund ID [AMOUNT] (the rest of the order when
     no amount)."""
     words = (command.args or "").split()
-    if not words or len(words) > 2 or _number(words[0]) is None:
+    if not words or len(words) > 2 or number(words[0]) is None:
         await message.answer(
             _(
                 "Send /ticket_refund TICKET_ID for a refund of what is left paid on the order, "
@@ -556,7 +552,7 @@ async def coupon_command(
 ) -> None:
     """Closes a ticket with a coupon as compensation (先行赔付): /ticket_coupon ID CODE."""
     words = (command.args or "").split()
-    if len(words) != 2 or _number(words[0]) is None:
+    if len(words) != 2 or number(words[0]) is None:
         await message.answer(
             _(
                 "Send /ticket_coupon TICKET_ID COUPON_CODE, for example /ticket_coupon 3 SORRY10; "
@@ -594,7 +590,7 @@ async def _plain(
     words = (command.args or "").split(maxsplit=1)
     if (
         not words
-        or _number(words[0]) is None
+        or number(words[0]) is None
         or (resolution == RESOLVED_DECLINED and len(words) < 2)
     ):
         allowed, _groups = await _handles_tickets(
