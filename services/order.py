@@ -69,6 +69,7 @@ from services.referral import (
     TX_REFERRAL_POINTS,
     order_refunded,
 )
+from services.role import is_leader, is_suspended_leader
 from services.shipping import ShippingGiven, shipping_for_payment
 from services.tiers import tier_discount
 from services.validation import shown
@@ -421,12 +422,21 @@ async def release_reserved(session: AsyncSession, row: Order) -> None:
     await release_coupon(session, order_id=row.id)
 
 
+async def _earns(session: AsyncSession, row: Order) -> bool:
+    """Whether the order's leader earns its commission now: only while appointed and not
+    suspended, in the order's group (staff's decision stops the earning of open group-buys)."""
+    assert row.leader_id is not None
+    if row.chat_id < 0:  # a group
+        return await is_leader(session, member_id=row.leader_id, community_id=row.chat_id)
+    return not await is_suspended_leader(session, row.leader_id)
+
+
 async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) -> None:
     """Book the order's payment: the member's money becomes brand revenue, and the leader's
     commission is booked as pending until the refund window ends."""
     assert row.id is not None
     commission = (row.total - row.shipping_cost) * row.commission_bps // 10_000
-    if row.leader_id is not None and commission > 0:
+    if row.leader_id is not None and commission > 0 and await _earns(session, row):
         await post(
             session,
             key=f"order:{row.id}:commission",
