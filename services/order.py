@@ -859,6 +859,17 @@ async def _scale_commissions(
     )
 
 
+_COMMISSION_KINDS = frozenset(
+    {
+        TX_COMMISSION,
+        TX_COMMISSION_ADJUST,
+        TX_COMMISSION_RELEASE,
+        TX_REFERRAL_COMMISSION,
+        TX_REFERRAL_COMMISSION_RELEASE,
+    }
+)
+
+
 async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_id: int) -> None:
     """Reverse every transaction the order created other than its own settlement."""
     reversed_ids = select(col(LedgerTransaction.reverses_id)).where(
@@ -873,8 +884,14 @@ async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_i
         )
         .order_by(col(LedgerTransaction.id))
     )
-    for tx_id, kind in rows.all():
+    found = rows.all()
+    # commission released after the refund window stays earned: the brand bears a later refund
+    # (its leader may have been paid it already); before the release it is taken back
+    released = {TX_COMMISSION_RELEASE, TX_REFERRAL_COMMISSION_RELEASE} & {k for _i, k in found}
+    for tx_id, kind in found:
         assert tx_id is not None
+        if released and kind in _COMMISSION_KINDS:
+            continue
         if kind in (TX_ORDER_POINTS, TX_REFERRAL_POINTS):
             # the member may have spent them: take back what is left, never below zero
             await claw_back_order_points(
