@@ -107,6 +107,6 @@ __all__ = [
     "Suggestion",
     "Ticket",
     "TicketMessage",
-    "WaitlistEntry",
     "Tier",
+    "WaitlistEntry",
 ]

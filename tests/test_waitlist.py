@@ -29,7 +29,7 @@ async def sold_out_drop(harness: Harness) -> int:
     return card
 
 
-def card_of(harness: Harness, card: int):  # noqa: ANN201
+def card_of(harness: Harness, card: int):
     return next(m for m in harness.emulator.messages(TEA) if m.message_id == card)
 
 

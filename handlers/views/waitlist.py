@@ -13,7 +13,7 @@ from services.waitlist import Lapsed, Offer
 
 OFFER = N_(
     "Good news: {units} of {title} were freed, and you are first on the waitlist. "
-    "They are yours if you accept within {minutes} minutes; after that they pass to the next "
+    "They are yours if you accept within {period}; after that they pass to the next "
     "member waiting."
 )
 LAPSED = N_(
@@ -39,7 +39,8 @@ def offer_text(i18n: I18n, offer: Offer, minutes: int) -> str:
     title = offer.groupbuy.in_language(offer.locale, i18n.default_locale).title
     with i18n.use_locale(offer.locale):
         units = counted("unit", offer.units)
-        return i18n.gettext(OFFER).format(units=units, title=esc_name(title), minutes=minutes)
+        period = counted("minute", minutes)
+        return i18n.gettext(OFFER).format(units=units, title=esc_name(title), period=period)
 
 
 def offer_keyboard(i18n: I18n, offer: Offer) -> InlineKeyboardMarkup:
