@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
+from models.groupbuy import GROUPBUY_FORMED, GroupBuy, GroupBuyJoin
 from models.ledger import (
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_BRAND_REFUNDS,
@@ -773,7 +774,10 @@ async def refund_order(
     )
     row = await _load(session, order_id)
     if row.refunded_amount == row.paid_amount:
+        before_pickup = row.status == ORDER_PAID
         row = await _move(session, row, ORDER_REFUNDED, actor_id=actor_id, note=note[:200])
+        if before_pickup:
+            await _free_groupbuy_units(session, row)
         await _reverse_side_effects(session, order_id=order_id, actor_id=actor_id)
         await order_refunded(session, order_id=order_id)
     else:
@@ -783,6 +787,33 @@ async def refund_order(
         amount=value,
         star_charge_id=charge,
         refund_due=charge is None,
+    )
+
+
+async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
+    """A formed group-buy's order refunded before pickup: its units are free again, for the
+    group-buy's waitlist (services/waitlist.py offers them); the member's share shrinks."""
+    if row.groupbuy_id is None:
+        return
+    freed = await session.execute(
+        update(GroupBuy)
+        .where(
+            col(GroupBuy.id) == row.groupbuy_id,
+            col(GroupBuy.status) == GROUPBUY_FORMED,
+            col(GroupBuy.units_sold) >= row.quantity,
+        )
+        .values(units_sold=col(GroupBuy.units_sold) - row.quantity)
+    )
+    if freed.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    await session.execute(
+        update(GroupBuyJoin)
+        .where(
+            col(GroupBuyJoin.groupbuy_id) == row.groupbuy_id,
+            col(GroupBuyJoin.member_id) == row.member_id,
+            col(GroupBuyJoin.quantity) >= row.quantity,
+        )
+        .values(quantity=col(GroupBuyJoin.quantity) - row.quantity)
     )
 
 
