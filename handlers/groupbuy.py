@@ -103,7 +103,7 @@ Clock = Callable[[], datetime]
 
 REFUSALS = {
     "closed": N_("This group-buy is closed."),
-    "sold_out": N_("Sorry, it is sold out."),
+    "sold_out": N_("Sorry, it is sold out: tap 🔔 Notify me on the card to join the waitlist."),
     "too_few_left": N_("Sorry, only {left} left: take fewer."),
     "over_limit": N_("That is more than the limit per member."),
     "not_joined": N_("You have not joined this group-buy."),
