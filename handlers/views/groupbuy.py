@@ -314,7 +314,7 @@ def _group_effects(closing: Closing, group: GroupNotice, now: datetime) -> list[
     gb = closing.groupbuy
     if group.message_id is not None:
         card = edit_card(
-            gb,
+            gb.at_pickup(group.pickup),
             group.chat_id,
             group.message_id,
             photo=group.photo,
