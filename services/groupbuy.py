@@ -217,6 +217,7 @@ class MemberNotice:
     locale: str
     order: OrderView | None  # what they owe at the final price, when it formed
     invoice: OrderView | None = None  # the order awaiting payment: its Telegram invoice to send
+    pickup: str = ""  # their group's own pickup text in a targeted drop ("" : the group-buy's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1005,7 +1006,8 @@ async def _closing(
         invoice = None
         if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
             invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
-        members.append(MemberNotice(who.id, who.locale, order, invoice))
+        pickup = next((g.pickup for g in groups if g.chat_id == entry.chat_id), "")
+        members.append(MemberNotice(who.id, who.locale, order, invoice, pickup))
     owed = [
         OwedBack(member_id, locales[member_id], order_id, amount, whole=False)
         for member_id, order_id, amount in settlement.differences

@@ -95,7 +95,7 @@ async def test_each_group_shows_its_own_pickup_or_its_pickup_point(harness: Harn
     await given_two_zones(harness)
     await harness.send(SAM, TEA, "/pickup_point_add Shop A | 12 Main St | daily 9:00-18:00")
     # when Sam drops to every group with a general pickup text
-    await say(harness, "/drop 1 3d pickup=Brand store, Sat 10:00")
+    await say(harness, "/drop 1 3d min=1 pickup=Brand store, Sat 10:00")
     # then Tea Lovers' card names its pickup point, Coffee Club's the drop's text
     [tea] = cards_in(harness, TEA)
     [coffee] = cards_in(harness, COFFEE)
@@ -103,6 +103,16 @@ async def test_each_group_shows_its_own_pickup_or_its_pickup_point(harness: Harn
     assert "Brand store" not in tea
     assert "Pickup: Brand store, Sat 10:00" in coffee
     assert await posts(harness) == {TEA: "Shop A, 12 Main St, daily 9:00-18:00", COFFEE: ""}
+    # and when it forms, a member who joined in Tea Lovers is told that group's pickup
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(LEE, TEA, card.message_id, index=card.button_texts.index("Join ×2"))
+    harness.new_bot_messages(LEE)
+    await harness.send(SAM, TEA, "/gb_close 1")
+    # (Lee reads in 简体中文: "取货：" is "Pickup:")
+    told = harness.emulator.last_bot_message(LEE).text or ""
+    assert "成团啦" in told
+    assert told.endswith("Shop A, 12 Main St, daily 9:00-18:00")
+    assert "Brand store" not in told
 
 
 async def test_the_wizard_previews_recipients_times_and_cap_use(harness: Harness) -> None:

@@ -229,7 +229,7 @@ def group_text(closing: Closing, locale: str) -> str:
 
 def member_text(closing: Closing, member: MemberNotice) -> str:
     """A participant's message about how the group-buy closed, in the current locale."""
-    gb = closing.groupbuy.in_language(member.locale, default_locale())
+    gb = closing.groupbuy.at_pickup(member.pickup).in_language(member.locale, default_locale())
     order = member.order
     if order is not None:
         formed = (
