@@ -144,3 +144,26 @@ async def test_the_wizard_previews_recipients_times_and_cap_use(harness: Harness
     assert "Pickup: Bean bar, Sun 9:00" in coffee[-1]
     assert "Brand store" not in coffee[-1]
     assert len(cards_in(harness, TEA)) == 0
+
+
+async def test_the_wizard_drops_to_a_tag_by_its_button(harness: Harness) -> None:
+    # given Tea Lovers tagged "tea"
+    await given_two_zones(harness)
+    await harness.send(SAM, TEA, "/tag tea")
+    # when Sam picks the tag among the buttons of the wizard's groups step
+    await say(harness, "/drop")
+    await tap(harness, "#1 Jasmine tea · CN¥39.90")
+    for answer in ("3d", "/skip", "10", "/skip", "/skip", "/skip", "/skip"):
+        await say(harness, answer)
+    await tap(harness, "Groups with a tag…")
+    assert last_text(harness, SAM).startswith("Which tag?")
+    await tap(harness, "#tea")
+    preview = await say(harness, "/skip")
+    # then the last look names the tag and its one group, and Confirm posts only there
+    assert "Groups with a tag: #tea\nRecipients: 1 group\n• Tea Lovers: now · 0/3 this week" in (
+        preview
+    )
+    await tap(harness, "✅ Confirm")
+    assert last_text(harness, SAM) == "Group-buy #1 posted in 1 group."
+    assert len(cards_in(harness, TEA)) == 1
+    assert cards_in(harness, COFFEE) == []
