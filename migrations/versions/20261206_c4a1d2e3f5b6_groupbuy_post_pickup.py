@@ -1,7 +1,7 @@
 """groupbuy_post.pickup: a targeted drop's own pickup text per group
 
 Revision ID: c4a1d2e3f5b6
-Revises: 7b2e4c91d0a3
+Revises: 5d1e8a7c2f40
 Create Date: 2026-12-06 05:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "c4a1d2e3f5b6"
-down_revision: str | None = "7b2e4c91d0a3"
+down_revision: str | None = "5d1e8a7c2f40"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
