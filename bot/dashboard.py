@@ -19,13 +19,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
 from babel.numbers import format_decimal, format_percent
@@ -43,6 +44,7 @@ from bot.dashboard_security import (
 from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
+from handlers.views.policy import KINDS
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from services.analytics import Scope, StatsReport, communities_in, stats_report
@@ -63,6 +65,7 @@ from services.dashboard import (
 from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.period import InvalidPeriod, Period, parse_period
 from services.pickup import PickupError, Redeemed, redeem_code
+from services.policy import KIND_BROADCAST, KIND_LEADER, calendar
 from services.statement import (
     ROW_GROUPBUY,
     ROW_OTHER,
@@ -1008,6 +1011,86 @@ class Dashboard:
             f'<p class="note">{note}</p><div class="cards">{cards}</div>{table}'
         )
 
+    async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
+        """The promotions calendar: per group, one week (Monday to Sunday on the reader's
+        clock) of what went out and what is scheduled, the cap use and the posts held by quiet
+        hours; ?week=<a day> shows that day's week, with links to the weeks around it."""
+        title = _("Promotions calendar")
+        today = self.now().astimezone(view.zone).date()
+        asked = request.query.get("week", "").strip()[:10]
+        notes = []
+        try:
+            day = date.fromisoformat(asked) if asked else today
+        except ValueError:
+            day = today
+            notes.append(_("I could not read that week, so this shows the current one."))
+        monday = day - timedelta(days=day.weekday())
+        start = datetime.combine(monday, time(0), tzinfo=view.zone)
+        end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=view.zone)
+        tick = timedelta(microseconds=1)  # the calendar's window is (start, end]
+        async with self.reads() as session:
+            weeks = await calendar(
+                session,
+                now=self.now(),
+                rules=self.settings.pacing_rules(),
+                default_timezone=self.settings.default_timezone,
+                start=start - tick,
+                end=end - tick,
+                scope=view.scope,
+            )
+        links = " · ".join(
+            f'<a href="?{urlencode(view.params(week=when.isoformat()))}">{html.escape(label)}</a>'
+            for label, when in (
+                (_("← Previous week"), monday - timedelta(days=7)),
+                (_("This week"), today),
+                (_("Next week →"), monday + timedelta(days=7)),
+            )
+        )
+        heading = _("Week from {first} to {last} ({zone})").format(
+            first=monday.isoformat(),
+            last=(monday + timedelta(days=6)).isoformat(),
+            zone=view.zone.key,
+        )
+        parts = [f'<p class="note">{html.escape(note)}</p>' for note in notes]
+        parts.append(f'<p class="note" id="week">{html.escape(heading)}<br>{links}</p>')
+        if not weeks:
+            parts.append(f'<p class="note">{html.escape(_("No open group yet."))}</p>')
+        head = "".join(
+            f"<th>{html.escape(label)}</th>" for label in (_("When"), _("What"), _("Status"))
+        )
+        for week in weeks:
+            counted_posts = [p for p in week.posts if p.kind != KIND_LEADER]
+            use = ngettext(
+                "{used} of {cap} promotion this week",
+                "{used} of {cap} promotions this week",
+                week.cap,
+            ).format(used=len(counted_posts), cap=week.cap)
+            rows = []
+            for post in week.posts:
+                what = _(KINDS.get(post.kind, KINDS[KIND_BROADCAST])).format(id=post.ref)
+                if post.sent:
+                    status = _("sent")
+                elif post.quiet:
+                    status = _("scheduled, held by quiet hours")
+                else:
+                    status = _("scheduled")
+                when = post.at.astimezone(view.zone).strftime("%Y-%m-%d %H:%M")
+                rows.append(
+                    "<tr>"
+                    + "".join(f"<td>{html.escape(v)}</td>" for v in (when, what, status))
+                    + "</tr>"
+                )
+            empty = "" if rows else f'<p class="note">{html.escape(_("Nothing this week."))}</p>'
+            name = shown(week.title) or str(week.chat_id)
+            parts.append(
+                f'<section class="block" id="promotions-{week.chat_id}">'
+                f"<h2>{html.escape(name)}</h2>"
+                f'<p class="note">{html.escape(use)}</p>'
+                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                f"{empty}</section>"
+            )
+        return title, "".join(parts)
+
     PAGES: ClassVar[
         dict[str, Callable[[Dashboard, web.Request, View], Awaitable[tuple[str, str]]]]
     ] = {
@@ -1022,6 +1105,7 @@ class Dashboard:
         "rewards": rewards,
         "sessions": sessions,
         "tickets": tickets,
+        "promotions": promotions,
     }
 
     # -- CSV -------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ PAGES = (
     ("members", N_("Members")),
     ("ledger", N_("Ledger")),
     ("broadcasts", N_("Broadcasts")),
+    ("promotions", N_("Promotions calendar")),
     ("cocreation", N_("Co-creation")),
     ("rewards", N_("Rewards to hand over")),
     ("tickets", N_("After-sales tickets")),

@@ -59,7 +59,8 @@ from handlers.views.groupbuy import (
 from handlers.views.pickup import unreached_leader_effects
 from handlers.views.policy import held_text
 from models.product import PAYMENT_TELEGRAM
-from services.community import CommunityView, get_community, open_community_ids
+from services.community import CommunityView, get_community
+from services.drop import DropError, DropTarget, group_pickups, parse_target, target_groups
 from services.groupbuy import (
     Closing,
     GroupBuyError,
@@ -147,6 +148,22 @@ OPEN_ERRORS = {
 }
 
 
+TARGET_OPTIONS = ("to=", "发往=")  # the one-line drop's target option, in English and Chinese
+DROP_ERRORS = {
+    "target": N_(
+        "I could not read where the drop goes: {part}. Write to=all, to=#tag or group ids "
+        "like to=-1001234567890,-1009876543210."
+    ),
+    "tag": N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
+    "no_groups": N_("No open group matches: nothing was posted."),
+}
+
+
+def drop_error_text(exc: DropError) -> str:
+    """Why a drop's target was refused, naming the part that could not be read."""
+    return _(DROP_ERRORS.get(exc.reason, DROP_ERRORS["target"])).format(part=quoted(exc.detail))
+
+
 def open_error_text(exc: GroupBuyError) -> str | None:
     """Why a group-buy could not open, with the figure or the unreadable part the refusal
     carries (None: unknown)."""
@@ -232,7 +249,7 @@ async def post_cards(
         locale = community.locale if community else i18n.default_locale
         zone = group_zone(community.timezone if community else None, default_zone)
         with i18n.use_locale(locale):
-            card = post_card(gb, post.chat_id, locale, zone, now)
+            card = post_card(gb.at_pickup(post.pickup), post.chat_id, locale, zone, now)
             try:
                 sent = await bot(card)
             except TelegramBadRequest as exc:
@@ -240,7 +257,8 @@ async def post_cards(
                     raise
                 # the photo is refused (a file id of another bot token): a text card instead
                 log.warning("group-buy %s: photo card refused (%s), posted as text", gb.id, exc)
-                card = post_card(replace(gb, photo_file_id=None), post.chat_id, locale, zone, now)
+                text_card = replace(gb.at_pickup(post.pickup), photo_file_id=None)
+                card = post_card(text_card, post.chat_id, locale, zone, now)
                 sent = await bot(card)
         await record_card(
             session,
@@ -269,6 +287,8 @@ class OpenValues:
     vip_rank: int = 0  # the lowest tier rank admitted during the window
     # a drop's pickup texts in other languages: {locale: {"pickup_point": ..., ...}}
     pickup_translations: dict[str, dict[str, str]] | None = None
+    # a targeted drop's own pickup text per group: {chat id: text}
+    pickups: dict[int, str] | None = None
 
 
 async def open_and_post(
@@ -319,6 +339,7 @@ async def open_and_post(
         pickup_point=values.pickup_point,
         pickup_time=values.pickup_time,
         pickup_translations=values.pickup_translations,
+        pickups=values.pickups,
         commission_bps=commission_bps,
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
@@ -349,6 +370,7 @@ async def _open(
     timezone: str,
     commission_bps: int,
     kind: str,
+    pickups: dict[int, str] | None = None,
 ) -> None:
     args, reason = split_override(command.args or "")
     words = args.split()
@@ -382,6 +404,7 @@ async def _open(
                 ceiling=settings.max_order_amount,
             ),
             pickup_point=options.get("pickup", ""),
+            pickups=pickups,
         )
         if "vip" in options:
             vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
@@ -389,7 +412,7 @@ async def _open(
         # what members read on the card: the product's texts and the pickup note, linted
         cleared = await clear_command(
             message,
-            [*product_texts(product), values.pickup_point],
+            [*product_texts(product), values.pickup_point, *(pickups or {}).values()],
             extra_words=settings.compliance_extra_words,
             reason=reason,
         )
@@ -481,8 +504,25 @@ async def drop_command(
     clock: Clock,
     closer: DeadlineScheduler,
 ) -> None:
-    """Opens one group-buy in every approved group at once, sharing one stock."""
-    chats = await open_community_ids(session)
+    """Opens one group-buy at once in every approved group, or in those with a tag, or in
+    chosen ones (to=#tea, to=-1001,-1002; 发往=全部 / 发往=#tea), sharing one stock; each
+    group with a pickup point shows it as the pickup."""
+    words = (command.args or "").split(" ")
+    # the target option comes before pickup=, which takes the rest of the line
+    head = words[: next((i for i, w in enumerate(words) if w.startswith("pickup=")), len(words))]
+    wanted = next((w for w in head if w.lower().startswith(TARGET_OPTIONS)), None)
+    try:
+        target = parse_target(wanted.partition("=")[2]) if wanted else DropTarget()
+    except DropError as exc:
+        await message.reply(drop_error_text(exc))
+        return
+    chats = await target_groups(session, target)
+    if not chats:
+        await message.reply(_(DROP_ERRORS["no_groups"]))
+        return
+    if wanted:
+        words.remove(wanted)
+        command = replace(command, args=" ".join(words))
     await _open(
         message,
         command,
@@ -497,6 +537,7 @@ async def drop_command(
         staff_zone(member.timezone, settings.default_timezone),  # the deadline as staff typed it
         0,  # a staff drop earns nobody a commission
         KIND_DROP,
+        await group_pickups(session, chats),
     )
 
 

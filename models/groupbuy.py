@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    String,
     UniqueConstraint,
     false,
 )
@@ -110,6 +111,10 @@ class GroupBuyPost(SQLModel, table=True):
     # editMessageCaption), else a text message (editMessageText)
     photo: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    # this group's own pickup text in a targeted drop ("" : the group-buy's pickup texts)
+    pickup: str = Field(
+        default="", sa_column=Column(String(255), nullable=False, server_default="")
     )
 
 

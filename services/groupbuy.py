@@ -8,6 +8,7 @@ caller's transaction, so concurrent joins on any number of workers never oversel
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -128,6 +129,17 @@ class GroupBuyView:
             pickup_time=text(PICKUP_TIME),
         )
 
+    def at_pickup(self, pickup: str) -> GroupBuyView:
+        """The group-buy as one group of a targeted drop shows it: that group's own pickup text
+        (when it has one) instead of the pickup point and time, in every language."""
+        if not pickup:
+            return self
+        translations = {
+            locale: {k: v for k, v in fields.items() if k not in (PICKUP_POINT, PICKUP_TIME)}
+            for locale, fields in (self.translations or {}).items()
+        }
+        return replace(self, pickup_point=pickup, pickup_time="", translations=translations)
+
     def vip_only(self, now: datetime) -> bool:
         """True while the VIP early-access window is open."""
         return self.vip_until is not None and now < self.vip_until
@@ -194,6 +206,7 @@ class GroupNotice:
     locale: str
     timezone: str
     photo: bool = False  # the card is a photo: its caption is edited, not its text
+    pickup: str = ""  # the group's own pickup text in a targeted drop ("" : the group-buy's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +217,7 @@ class MemberNotice:
     locale: str
     order: OrderView | None  # what they owe at the final price, when it formed
     invoice: OrderView | None = None  # the order awaiting payment: its Telegram invoice to send
+    pickup: str = ""  # their group's own pickup text in a targeted drop ("" : the group-buy's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,8 +445,12 @@ async def open_groupbuy(
     vip_until: datetime | None = None,
     vip_rank: int = 0,
     pickup_translations: ReadTranslations = None,
+    pickups: Mapping[int, str] | None = None,
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
+
+    `pickups` gives some groups of a drop their own pickup text (shown instead of the pickup
+    point and time, in every language).
 
     `commission_bps` is what the opener earns on each paid order (a leader's group-buy).
     Groups not open for business are left out; none open is refused (group_not_open).
@@ -508,7 +526,8 @@ async def open_groupbuy(
         for units, price in tiers
     )
     session.add_all(
-        GroupBuyPost(groupbuy_id=row.id, chat_id=chat) for chat in dict.fromkeys(chat_ids)
+        GroupBuyPost(groupbuy_id=row.id, chat_id=chat, pickup=(pickups or {}).get(chat, ""))
+        for chat in dict.fromkeys(chat_ids)
     )
     await session.flush()
     return await _must(session, row.id)
@@ -972,6 +991,7 @@ async def _closing(
                 community.locale if community else default_locale,
                 community.timezone if community else default_timezone,
                 post.photo,
+                post.pickup,
             )
         )
     orders = {order.member_id: order for order in settlement.orders}
@@ -986,7 +1006,8 @@ async def _closing(
         invoice = None
         if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
             invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
-        members.append(MemberNotice(who.id, who.locale, order, invoice))
+        pickup = next((g.pickup for g in groups if g.chat_id == entry.chat_id), "")
+        members.append(MemberNotice(who.id, who.locale, order, invoice, pickup))
     owed = [
         OwedBack(member_id, locales[member_id], order_id, amount, whole=False)
         for member_id, order_id, amount in settlement.differences

@@ -340,11 +340,13 @@ async def test_staff_open_a_drop_step_by_step_in_private(harness: Harness) -> No
         "Sorry, only brand staff can do that."
     )
     first = await say(harness, "/drop", user=SAM, chat=SAM)
-    assert first.startswith("New drop in every group, step by step.")
+    assert first.startswith("New drop, step by step:")
     await tap(harness, "#1 Oolong tea · CN¥39.90", user=SAM, chat=SAM)
     for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):
         await say(harness, answer, user=SAM, chat=SAM)
-    assert "Posted in every group the bot is in: 2." in last_text(harness, SAM)
+    await tap(harness, "All groups", user=SAM, chat=SAM)
+    await say(harness, "/skip", user=SAM, chat=SAM)
+    assert "All groups\nRecipients: 2 groups\n" in last_text(harness, SAM)
     # /cancel in private is the general one, and it ends this wizard too
     assert await say(harness, "/cancel", user=SAM, chat=SAM) == "Cancelled. Nothing was changed."
     assert await harness.send(SAM, SAM, "hello") == [
@@ -354,6 +356,8 @@ async def test_staff_open_a_drop_step_by_step_in_private(harness: Harness) -> No
     await tap(harness, "#1 Oolong tea · CN¥39.90", user=SAM, chat=SAM)
     for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):
         await say(harness, answer, user=SAM, chat=SAM)
+    await tap(harness, "All groups", user=SAM, chat=SAM)
+    await say(harness, "/skip", user=SAM, chat=SAM)
     await tap(harness, "✅ Confirm", user=SAM, chat=SAM)
     assert last_text(harness, SAM) == "Group-buy #1 posted in 2 groups."
     assert last_text(harness, TEA).startswith("🛒 Oolong tea")

@@ -254,7 +254,7 @@ def group_text(closing: Closing, locale: str) -> str:
 
 def member_text(closing: Closing, member: MemberNotice) -> str:
     """A participant's message about how the group-buy closed, in the current locale."""
-    gb = closing.groupbuy.in_language(member.locale, default_locale())
+    gb = closing.groupbuy.at_pickup(member.pickup).in_language(member.locale, default_locale())
     order = member.order
     if order is not None:
         formed = (
@@ -339,7 +339,7 @@ def _group_effects(closing: Closing, group: GroupNotice, now: datetime) -> list[
     gb = closing.groupbuy
     if group.message_id is not None:
         card = edit_card(
-            gb,
+            gb.at_pickup(group.pickup),
             group.chat_id,
             group.message_id,
             photo=group.photo,
