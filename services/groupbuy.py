@@ -42,7 +42,7 @@ from models.order import (
     Order,
     OrderEvent,
 )
-from models.perks import MemberTier
+from models.perks import REVIEW_APPROVED, MemberTier, Review
 from models.product import FULFIL_DELIVERY, PAYMENT_TELEGRAM, Product
 from services.community import get_community, open_among
 from services.content import (
@@ -110,6 +110,8 @@ class GroupBuyView:
     # the product's title and description and the group-buy's pickup texts in other
     # languages: {locale: {field: text}}
     translations: ReadTranslations = None
+    review_count: int = 0  # the product's approved reviews
+    review_stars: int = 0  # their stars, summed
 
     def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
         """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -348,6 +350,16 @@ def _groupbuy_read(with_join: bool) -> Any:
             .label("held")
         )
     products = table_of(Product)
+    # the product's approved reviews (services.review): count and stars, for the card's rating
+    reviews, orders = table_of(Review), table_of(Order)
+    approved = (
+        select(func.count().label("n"), func.coalesce(func.sum(reviews.c.rating), 0).label("s"))
+        .select_from(reviews.join(orders, orders.c.id == reviews.c.order_id))
+        .where(orders.c.product_id == gb.c.product_id, reviews.c.status == REVIEW_APPROVED)
+        .subquery()
+    )
+    columns.append(select(approved.c.n).scalar_subquery().label("review_count"))
+    columns.append(select(approved.c.s).scalar_subquery().label("review_stars"))
     columns.append(products.c.description.label("product_description"))
     columns.append(products.c.photo_file_id.label("product_photo"))
     columns.append(products.c.translations.label("product_translations"))
@@ -396,6 +408,8 @@ def _view_of(row: Any) -> GroupBuyView:
         description=row.product_description or "",
         photo_file_id=row.product_photo,
         translations=merged(row.product_translations, row.translations) or None,
+        review_count=int(row.review_count or 0),
+        review_stars=int(row.review_stars or 0),
     )
 
 
