@@ -152,11 +152,10 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
 async def test_reviews_refuse_orders_not_picked_up_twice_and_files(harness: Harness) -> None:
     await picked_up_order(harness)
     # a photo with no review waiting is not taken as one
+    await send_photo(harness, MIA)
     async with harness.session() as session:
         assert (await session.execute(select(ReviewMedia))).first() is None
-    assert await harness.send(KAI, KAI, "/review 2 5") == [
-        "You can review an order once you have picked it up."
-    ]
+    assert await harness.send(KAI, KAI, "/review 2 5") == ["取貨後才能評價訂單。"]
     await harness.send(MIA, MIA, "/review 1 5 Lovely")
     assert await harness.send(MIA, MIA, "/review 1 5 Again") == [
         "You have already reviewed that order. Thank you!"
@@ -233,4 +232,7 @@ async def test_staff_grant_and_take_points_with_a_reason_never_below_zero(
             .scalars()
             .all()
         )
-    assert len(audited) == 2 and "晒单 prize" in audited[0]
+    assert [detail for detail in audited if detail] == [
+        "+200 to 1004: 晒单 prize",
+        "-50 to 1004: typo",
+    ]
