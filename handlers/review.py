@@ -139,7 +139,7 @@ async def review_media(
         return
     await message.answer(
         _(
-            "Added to your review of order #{id} ({photos} of {most} photos). It shows once "
+            "Added to your review of order #{id} (photos: {photos}/{most}). It shows once "
             "the brand approves it."
         ).format(id=added.order_id, photos=added.photos, most=REVIEW_MAX_PHOTOS)
     )

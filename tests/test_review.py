@@ -77,7 +77,7 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
     ]
     # when she sends two photos and a PDF
     assert await send_photo(harness, MIA) == [
-        "Added to your review of order #1 (1 of 5 photos). It shows once the brand approves it."
+        "Added to your review of order #1 (photos: 1/5). It shows once the brand approves it."
     ]
     await send_photo(harness, MIA)
     assert await send_document(harness, MIA, "application/pdf", "receipt.pdf") == [
