@@ -188,9 +188,10 @@ async def test_leaders_moderate_their_groups_reviews(harness: Harness) -> None:
     harness.emulator.send_message(LEE, LEE, "/reviews")
     await harness.feed_pending()
     queue = harness.new_bot_messages(LEE)
-    assert queue[0].text == "Reviews waiting: 1. The oldest come first."
-    assert queue[1].text == "Order #1\n⭐⭐⭐⭐⭐ Oolong tea · Mia\nLovely"
-    assert await harness.press(LEE, LEE, queue[1].message_id, index=0) == "Review #1 approved."
+    # Lee leads Tea Lovers and reads Chinese
+    assert queue[0].text == "待审核评价：1 条，最早的排在前面。"
+    assert queue[1].text == "订单 #1\n⭐⭐⭐⭐⭐ Oolong tea · Mia\nLovely"
+    assert await harness.press(LEE, LEE, queue[1].message_id, index=0) == "评价 #1 已通过。"
     assert "⭐ 5.0 (1 review)" in (await harness.send(MIA, MIA, "/products"))[0]
 
 
