@@ -179,6 +179,14 @@ async def test_reviews_refuse_orders_not_picked_up_twice_and_files(harness: Harn
     assert await harness.press(SAM, SAM, buttons.message_id, index=1) == "Review #1 rejected."
     assert await points_of(harness, MIA) == before
     assert "⭐" not in (await harness.send(MIA, MIA, "/products"))[0]
+    # /forgetme takes her photos with it
+    await harness.send(MIA, MIA, "/forgetme")
+    question = harness.emulator.last_bot_message(MIA)
+    await harness.press(MIA, MIA, question.message_id, index=0)
+    async with harness.session() as session:
+        assert (await session.execute(select(ReviewMedia))).first() is None
+        review = await session.get(Review, 1)
+        assert review is not None and (review.photos, review.comment) == (0, "")
 
 
 async def test_leaders_moderate_their_groups_reviews(harness: Harness) -> None:
