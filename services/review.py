@@ -352,35 +352,47 @@ async def latest_reviews(
 
 @dataclass(frozen=True, slots=True)
 class ReviewStats:
-    """Reviews of orders picked up since a moment: the review rate and the approved rating."""
+    """Orders picked up in a period, how many of them were reviewed, and the approved reviews
+    written in the period with their stars (the review rate and the rating in /stats)."""
 
     picked_up: int
     reviewed: int
     approved: int
     stars: int
 
-    @property
-    def average(self) -> float:
-        return self.stars / self.approved if self.approved else 0.0
 
-
-async def review_stats(session: AsyncSession, *, since: datetime) -> ReviewStats:
-    """Orders picked up since `since`, how many were reviewed, and the approved ones' stars."""
-    picked_up = await session.scalar(
-        select(func.count())
-        .select_from(Order)
-        .where(col(Order.status) == ORDER_FULFILLED, col(Order.picked_up_at) >= since)
-    )
+async def review_stats(
+    session: AsyncSession,
+    *,
+    start: datetime,
+    end: datetime,
+    scope: frozenset[int] | None = None,
+) -> ReviewStats:
+    """Review figures of the period, for the whole brand or the groups in `scope`."""
+    in_scope = [col(Order.chat_id).in_(scope)] if scope is not None else []
+    picked = [
+        col(Order.status) == ORDER_FULFILLED,
+        col(Order.picked_up_at) >= start,
+        col(Order.picked_up_at) < end,
+        *in_scope,
+    ]
+    picked_up = await session.scalar(select(func.count()).select_from(Order).where(*picked))
     reviewed = await session.scalar(
         select(func.count())
         .select_from(Review)
         .join(Order, col(Order.id) == col(Review.order_id))
-        .where(col(Order.status) == ORDER_FULFILLED, col(Order.picked_up_at) >= since)
+        .where(*picked)
     )
     approved, stars = (
         await session.execute(
-            select(func.count(), func.sum(col(Review.rating))).where(
-                col(Review.status) == REVIEW_APPROVED, col(Review.created_at) >= since
+            select(func.count(), func.sum(col(Review.rating)))
+            .select_from(Review)
+            .join(Order, col(Order.id) == col(Review.order_id))
+            .where(
+                col(Review.status) == REVIEW_APPROVED,
+                col(Review.created_at) >= start,
+                col(Review.created_at) < end,
+                *in_scope,
             )
         )
     ).one()

@@ -119,6 +119,11 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
         review = await session.get(Review, 1)
         assert review is not None and (review.status, review.photos) == (REVIEW_APPROVED, 2)
         assert await find_transaction(session, "review_photo:1") is not None
+    # /stats tells staff the review rate and the rating
+    stats = await harness.send(SAM, SAM, "/stats")
+    assert any(
+        "Reviews: 1 of 1 order picked up (100%); approved: ⭐ 4.0 (1 review)" in t for t in stats
+    )
     # the rating shows in /products and on a group-buy card, with a Reviews button
     products = await harness.send(MIA, MIA, "/products")
     assert "⭐ 4.0 (1 review)" in products[0]

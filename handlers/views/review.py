@@ -7,11 +7,11 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InputMediaPhoto, InputMediaVideo
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from handlers.text import CAPTION_LIMIT, CallbackId, esc, esc_name, shorten
 from models.perks import MEDIA_PHOTO
-from services.review import ReviewView
+from services.review import ReviewStats, ReviewView
 
 
 class ReviewsCallback(CallbackData, prefix="rv"):
@@ -57,3 +57,18 @@ def album(review: ReviewView, caption: str) -> list[InputMediaPhoto | InputMedia
         else:
             media.append(InputMediaVideo(media=file_id, caption=item_caption))
     return media
+
+
+def stats_line(stats: ReviewStats, locale: str) -> str:
+    """/stats: the review rate of orders picked up, and the approved reviews' rating."""
+    rate = (
+        format_percent(stats.reviewed / stats.picked_up, "#,##0.#%", locale=locale)
+        if stats.picked_up
+        else "—"
+    )
+    rating = rating_line(stats.approved, stats.stars, locale) or "—"
+    return ngettext(
+        "Reviews: {reviewed} of {n} order picked up ({rate}); approved: {rating}",
+        "Reviews: {reviewed} of {n} orders picked up ({rate}); approved: {rating}",
+        stats.picked_up,
+    ).format(reviewed=stats.reviewed, n=stats.picked_up, rate=rate, rating=rating)
