@@ -13,7 +13,7 @@ from functools import partial
 from aiogram import Bot, F, Router
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -137,12 +137,16 @@ async def review_media(
             raise SkipHandler from None
         await message.answer(_(MEDIA_ERRORS[exc.reason]))
         return
-    await message.answer(
-        _(
+    if kind == MEDIA_VIDEO:
+        text = _(
+            "Video added to your review of order #{id}. It shows once the brand approves it."
+        ).format(id=added.order_id)
+    else:
+        text = _(
             "Added to your review of order #{id} (photos: {photos}/{most}). It shows once "
             "the brand approves it."
         ).format(id=added.order_id, photos=added.photos, most=REVIEW_MAX_PHOTOS)
-    )
+    await message.answer(text)
 
 
 @router.message(PRIVATE, StateFilter(None), F.document)
@@ -178,7 +182,12 @@ async def reviews_queue(
     await message.answer(_("Reviews waiting: {total}. The oldest come first.").format(total=total))
     for review in waiting:
         text = _("Order #{id}").format(id=review.order_id) + "\n" + review_text(review)
-        await _send_review(bot, message.chat.id, review, text, _queue_keyboard(review.order_id))
+        keyboard = _queue_keyboard(review.order_id)
+        try:
+            await _send_review(bot, message.chat.id, review, text, keyboard)
+        except TelegramBadRequest as exc:  # a file Telegram no longer serves: words only
+            log.warning("review %s: media refused (%s), shown as text", review.order_id, exc)
+            await message.answer(text, reply_markup=keyboard)
 
 
 @router.callback_query(ReviewCallback.filter(F.action.in_({"approve", "reject"})))

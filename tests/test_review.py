@@ -4,8 +4,6 @@ photo reward paid once; bad input; staff's /points_grant."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlmodel import col, select
 
 from bot.playground import sample_photo
@@ -42,25 +40,16 @@ async def send_photo(harness: Harness, user_id: int) -> list[str]:
     return [m.text or "" for m in harness.new_bot_messages(user_id)]
 
 
-async def send_document(harness: Harness, user_id: int, mime: str, name: str) -> list[str]:
+async def send_document(harness: Harness, user_id: int, data: bytes, name: str) -> list[str]:
     harness.new_bot_messages(user_id)
-    user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": "Mia"}
-    harness.emulator.inject_update(
-        {
-            "message": {
-                "message_id": 900_001,
-                "date": 1_700_000_000,
-                "chat": {"id": user_id, "type": "private", "first_name": "Mia"},
-                "from": user,
-                "document": {
-                    "file_id": "doc-file",
-                    "file_unique_id": "doc-unique",
-                    "file_name": name,
-                    "mime_type": mime,
-                },
-            }
-        }
-    )
+    harness.emulator.send_document(user_id, user_id, data, filename=name)
+    await harness.feed_pending()
+    return [m.text or "" for m in harness.new_bot_messages(user_id)]
+
+
+async def send_video(harness: Harness, user_id: int, seconds: int) -> list[str]:
+    harness.new_bot_messages(user_id)
+    harness.emulator.send_video(user_id, user_id, b"not really a video", duration=seconds)
     await harness.feed_pending()
     return [m.text or "" for m in harness.new_bot_messages(user_id)]
 
@@ -80,7 +69,10 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
         "Added to your review of order #1 (photos: 1/5). It shows once the brand approves it."
     ]
     await send_photo(harness, MIA)
-    assert await send_document(harness, MIA, "application/pdf", "receipt.pdf") == [
+    assert await send_video(harness, MIA, 15) == [
+        "Video added to your review of order #1. It shows once the brand approves it."
+    ]
+    assert await send_document(harness, MIA, b"%PDF-1.4", "receipt.pdf") == [
         "That file is not an image. A review takes photos (up to 5) and one short video."
     ]
     # then nothing is shown yet: the product has no rating until the review is approved
@@ -96,9 +88,9 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
     await harness.feed_pending()
     queue = harness.new_bot_messages(SAM)
     assert queue[0].text == "Reviews waiting: 1. The oldest come first."
-    assert [m.kind for m in queue[1:3]] == ["photo", "photo"]
+    assert [m.kind for m in queue[1:4]] == ["photo", "photo", "video"]
     assert queue[1].text == "Order #1\n⭐⭐⭐⭐ Oolong tea · Mia\nFragrant <b>and</b> smooth"
-    buttons = queue[3]
+    buttons = queue[4]
     assert buttons.text == "Review of order #1"
     # when staff approve it, twice (a double tap)
     before = await points_of(harness, MIA)
@@ -141,13 +133,13 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
         == "I sent you the latest reviews in private."
     )
     sent = harness.new_bot_messages(KAI)
-    assert [m.kind for m in sent] == ["photo", "photo"]
+    assert [m.kind for m in sent] == ["photo", "photo", "video"]
     # when Mia consents, the bot posts her review in Tea Lovers, once
     harness.new_bot_messages(TEA)
     answer = await harness.press(MIA, MIA, told[0].message_id, index=0)
     assert answer == "Posted in your group. Thank you for sharing!"
     posted = harness.new_bot_messages(TEA)
-    assert [m.kind for m in posted] == ["photo", "photo"]
+    assert [m.kind for m in posted] == ["photo", "photo", "video"]
     assert (posted[0].text or "").startswith("📸 A member's review\n⭐⭐⭐⭐ Oolong tea · Mia")
     again = await harness.press(MIA, MIA, told[0].message_id, index=0)
     assert again == "That review is already in your group."
@@ -165,8 +157,15 @@ async def test_reviews_refuse_orders_not_picked_up_twice_and_files(harness: Harn
     assert await harness.send(MIA, MIA, "/review 1 5 Again") == [
         "You have already reviewed that order. Thank you!"
     ]
-    assert await send_document(harness, MIA, "image/png", "tea.png") == [
+    assert await send_document(harness, MIA, sample_photo(), "tea.png") == [
         "Send the picture as a photo, not as a file, and it goes with your review."
+    ]
+    assert await send_video(harness, MIA, 90) == [
+        "The video is too long: a review takes one video of at most 60 seconds."
+    ]
+    await send_video(harness, MIA, 30)
+    assert await send_video(harness, MIA, 30) == [
+        "Your review already has a video; one is the most it can carry."
     ]
     for _ in range(5):
         await send_photo(harness, MIA)
@@ -175,7 +174,7 @@ async def test_reviews_refuse_orders_not_picked_up_twice_and_files(harness: Harn
     ]
     async with harness.session() as session:
         media = (await session.execute(select(ReviewMedia))).scalars().all()
-    assert len(media) == 5
+    assert sorted(row.kind for row in media) == ["photo"] * 5 + ["video"]
     # a rejected review earns nothing and shows nowhere
     harness.emulator.send_message(SAM, SAM, "/reviews")
     await harness.feed_pending()
