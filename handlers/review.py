@@ -23,7 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
-from handlers.filters import RoleFilter
+from handlers.filters import RoleFilter, current_role
 from handlers.text import N_, CallbackId, HandlerSettings, esc, sentences
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import points_text
@@ -160,11 +160,17 @@ async def review_document(message: Message, session: AsyncSession, member: Membe
 
 @router.message(Command("reviews"), PRIVATE)
 async def reviews_queue(
-    message: Message, bot: Bot, session: AsyncSession, member: MemberView, clock: Clock
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
 ) -> None:
     """Reviews waiting for moderation, oldest first, each with Approve and Reject."""
     try:
-        waiting, total = await pending_reviews(session, moderator_id=member.id)
+        staff = await current_role(bot, session, settings, member, None) >= Role.STAFF
+        waiting, total = await pending_reviews(session, moderator_id=member.id, staff=staff)
     except ModerationError as exc:
         await record_action(
             session,
@@ -209,6 +215,7 @@ async def moderate_button(
             session,
             order_id=callback_data.order_id,
             moderator_id=member.id,
+            staff=await current_role(bot, session, settings, member, None) >= Role.STAFF,
             approve=approve,
             photo_points=settings.review_photo_points,
             now=clock(),

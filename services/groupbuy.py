@@ -350,16 +350,23 @@ def _groupbuy_read(with_join: bool) -> Any:
             .label("held")
         )
     products = table_of(Product)
-    # the product's approved reviews (services.review): count and stars, for the card's rating
-    reviews, orders = table_of(Review), table_of(Order)
-    approved = (
-        select(func.count().label("n"), func.coalesce(func.sum(reviews.c.rating), 0).label("s"))
-        .select_from(reviews.join(orders, orders.c.id == reviews.c.order_id))
-        .where(orders.c.product_id == gb.c.product_id, reviews.c.status == REVIEW_APPROVED)
-        .subquery()
-    )
-    columns.append(select(approved.c.n).scalar_subquery().label("review_count"))
-    columns.append(select(approved.c.s).scalar_subquery().label("review_stars"))
+    # the product's approved reviews (services.review): count and stars, for the card's
+    # rating; a join checks limits and stock only, and leaves them out
+    if not with_join:
+        reviews, orders = table_of(Review), table_of(Order)
+        of_product = reviews.join(orders, orders.c.id == reviews.c.order_id)
+        approved = (orders.c.product_id == gb.c.product_id, reviews.c.status == REVIEW_APPROVED)
+        for label, figure in (
+            ("review_count", func.count()),
+            ("review_stars", func.coalesce(func.sum(reviews.c.rating), 0)),
+        ):
+            columns.append(
+                select(figure)
+                .select_from(of_product)
+                .where(*approved)
+                .scalar_subquery()
+                .label(label)
+            )
     columns.append(products.c.description.label("product_description"))
     columns.append(products.c.photo_file_id.label("product_photo"))
     columns.append(products.c.translations.label("product_translations"))
@@ -408,8 +415,8 @@ def _view_of(row: Any) -> GroupBuyView:
         description=row.product_description or "",
         photo_file_id=row.product_photo,
         translations=merged(row.product_translations, row.translations) or None,
-        review_count=int(row.review_count or 0),
-        review_stars=int(row.review_stars or 0),
+        review_count=int(getattr(row, "review_count", 0) or 0),
+        review_stars=int(getattr(row, "review_stars", 0) or 0),
     )
 
 

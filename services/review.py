@@ -34,7 +34,7 @@ from services.audit import record_action
 from services.community import is_open_clause
 from services.errors import Refused
 from services.points import REASON_REVIEW_PHOTO, award
-from services.role import is_staff, led_communities
+from services.role import led_communities
 
 
 class ReviewMediaError(Refused):
@@ -204,12 +204,12 @@ async def get_review(session: AsyncSession, order_id: int) -> ReviewView | None:
 
 
 async def pending_reviews(
-    session: AsyncSession, *, moderator_id: int, limit: int = 10
+    session: AsyncSession, *, moderator_id: int, staff: bool, limit: int = 10
 ) -> tuple[list[ReviewView], int]:
-    """The oldest reviews waiting for this moderator (staff: all; a leader: their groups'),
-    and how many wait in all."""
+    """The oldest reviews waiting for this moderator (`staff`, or the owner: all; a leader:
+    their groups'), and how many wait in all."""
     where = [col(Review.status) == REVIEW_PENDING]
-    if not await is_staff(session, moderator_id):
+    if not staff:
         groups = await led_communities(session, member_id=moderator_id)
         if not groups:
             raise ModerationError("not_allowed")
@@ -229,19 +229,19 @@ async def moderate(
     *,
     order_id: int,
     moderator_id: int,
+    staff: bool,
     approve: bool,
     photo_points: int,
     now: datetime,
 ) -> Moderation:
-    """Approve or reject a pending review, once; staff may moderate any review, a leader those
-    of their groups. An approved review with photos earns `photo_points`, once per order."""
+    """Approve or reject a pending review, once; staff (and the owner) may moderate any review,
+    a leader those of their groups. An approved review with photos earns `photo_points`, once
+    per order."""
     review = await session.get(Review, order_id)
     order = await session.get(Order, order_id)
     if review is None or order is None:
         raise ModerationError("not_found")
-    allowed = await is_staff(session, moderator_id) or order.chat_id in await led_communities(
-        session, member_id=moderator_id
-    )
+    allowed = staff or order.chat_id in await led_communities(session, member_id=moderator_id)
     await record_action(
         session,
         actor_id=moderator_id,

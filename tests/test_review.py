@@ -11,7 +11,7 @@ from models.audit import AuditEntry
 from models.perks import REVIEW_APPROVED, Review, ReviewMedia
 from services.ledger import find_transaction
 from services.points import points_balance
-from tests.conftest import KAI, LEE, MIA, SAM, TEA, Harness
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_perks_chat import make_staff
 
 
@@ -196,6 +196,9 @@ async def test_reviews_refuse_orders_not_picked_up_twice_and_files(harness: Harn
 async def test_leaders_moderate_their_groups_reviews(harness: Harness) -> None:
     await picked_up_order(harness)
     await harness.send(MIA, MIA, "/review 1 5 Lovely")
+    # the owner moderates as staff do
+    owner = await harness.send(OWNER, OWNER, "/reviews")
+    assert owner[0] == "Reviews waiting: 1. The oldest come first."
     harness.new_bot_messages(LEE)
     harness.emulator.send_message(LEE, LEE, "/reviews")
     await harness.feed_pending()
