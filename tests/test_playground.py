@@ -396,3 +396,24 @@ async def test_pay_gives_an_address_when_the_invoice_asks_one(tmp_path: Path) ->
         ],
     )
     assert not [line for line in lines if "Traceback" in line]
+
+
+async def test_the_reviews_script_moderates_shares_and_rates_a_photo_review() -> None:
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    script = ROOT / "scenarios" / "reviews.txt"
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            "[dan (private)] bot: Added to your review of order #1 (photos: 2/5).",
+            "[alice (private)] bot: Reviews waiting: 1. The oldest come first.",
+            "(alice presses [1] ✅ Approve)",
+            "Your photos earned you 50 points.",
+            "(dan presses [1] 📣 Share it in my group)",
+            "[Tea Lovers] bot: 🖼️ [photo 640×480]\n    📸 A member's review",
+            "    ⭐ 5.0 (1 review)",
+            "    [1] ⭐ Reviews (1)",
+        ],
+    )
+    assert not [line for line in lines if "Traceback" in line]
