@@ -43,6 +43,7 @@ def feature_routers() -> list[Router]:
         stats,
         suggestion,
         ticket,
+        waitlist,
     )
 
     routers = [
@@ -63,6 +64,7 @@ def feature_routers() -> list[Router]:
         reservation.router,
         coupons.router,
         groupbuy.router,
+        waitlist.router,
         perks.router,
         poll.router,
         policy.router,

@@ -1,7 +1,7 @@
 """reviews: moderation status, photos and a video (晒单), consent to share
 
 Revision ID: 5e1a9c3b7d20
-Revises: 7b2e4c91d0a3
+Revises: 5d1e8a7c2f40
 Create Date: 2026-12-06 04:55:00.000000
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import models.base
 
 revision: str = "5e1a9c3b7d20"
-down_revision: str | None = "7b2e4c91d0a3"
+down_revision: str | None = "5d1e8a7c2f40"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
