@@ -337,7 +337,7 @@ async def product_ratings(session: AsyncSession, product_ids: Sequence[int]) -> 
 async def latest_reviews(
     session: AsyncSession, *, product_id: int, limit: int = 5
 ) -> list[ReviewView]:
-    """A product's newest approved reviews, those with photos first among equals in time."""
+    """A product's newest approved reviews (newest approval first)."""
     rows = (
         await session.execute(
             select(Review)
