@@ -59,7 +59,7 @@ HELP = """Playground commands (anything else is sent as a message):
   :scan NAME        as a keeper, scan the newest pickup QR code the bot sent NAME (what the
                     Mini App's scanner reads): /redeem with its code, in your private chat
   :photo [CAPTION]  send a photo (a made-up picture) here, e.g. at the product wizard's
-                    photo step
+                    photo step, or in private after /review (晒单)
   :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
                     commission past the refund window fall due), e.g. :wait 36 or :wait 8d
   :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and

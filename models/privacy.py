@@ -58,6 +58,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "poll.created_by",
         "product.created_by",
         "referral.reviewed_by",
+        "review.moderated_by",
         "referral_campaign.created_by",
         "reward.created_by",
         "staff_grant.granted_by",

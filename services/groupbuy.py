@@ -43,7 +43,7 @@ from models.order import (
     Order,
     OrderEvent,
 )
-from models.perks import MemberTier
+from models.perks import REVIEW_APPROVED, MemberTier, Review
 from models.product import FULFIL_DELIVERY, PAYMENT_TELEGRAM, Product
 from services.community import get_community, open_among
 from services.content import (
@@ -111,6 +111,8 @@ class GroupBuyView:
     # the product's title and description and the group-buy's pickup texts in other
     # languages: {locale: {field: text}}
     translations: ReadTranslations = None
+    review_count: int = 0  # the product's approved reviews
+    review_stars: int = 0  # their stars, summed
 
     def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
         """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -362,6 +364,23 @@ def _groupbuy_read(with_join: bool) -> Any:
             .label("held")
         )
     products = table_of(Product)
+    # the product's approved reviews (services.review): count and stars, for the card's
+    # rating; a join checks limits and stock only, and leaves them out
+    if not with_join:
+        reviews, orders = table_of(Review), table_of(Order)
+        of_product = reviews.join(orders, orders.c.id == reviews.c.order_id)
+        approved = (orders.c.product_id == gb.c.product_id, reviews.c.status == REVIEW_APPROVED)
+        for label, figure in (
+            ("review_count", func.count()),
+            ("review_stars", func.coalesce(func.sum(reviews.c.rating), 0)),
+        ):
+            columns.append(
+                select(figure)
+                .select_from(of_product)
+                .where(*approved)
+                .scalar_subquery()
+                .label(label)
+            )
     columns.append(products.c.description.label("product_description"))
     columns.append(products.c.photo_file_id.label("product_photo"))
     columns.append(products.c.translations.label("product_translations"))
@@ -410,6 +429,8 @@ def _view_of(row: Any) -> GroupBuyView:
         description=row.product_description or "",
         photo_file_id=row.product_photo,
         translations=merged(row.product_translations, row.translations) or None,
+        review_count=int(getattr(row, "review_count", 0) or 0),
+        review_stars=int(getattr(row, "review_stars", 0) or 0),
     )
 
 

@@ -428,3 +428,24 @@ def test_the_waitlist_script_offers_a_freed_unit_in_turn_in_each_language() -> N
         found = transcript.find(expected, position)
         assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
         position = found + len(expected)
+
+
+async def test_the_reviews_script_moderates_shares_and_rates_a_photo_review() -> None:
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    script = ROOT / "scenarios" / "reviews.txt"
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            "[dan (private)] bot: Added to your review of order #1 (photos: 2/5).",
+            "[alice (private)] bot: Reviews waiting: 1. The oldest come first.",
+            "(alice presses [1] ✅ Approve)",
+            "Your photos earned you 50 points.",
+            "(dan presses [1] 📣 Share it in my group)",
+            "[Tea Lovers] bot: 🖼️ [photo 640×480]\n    📸 A member's review",
+            "    ⭐ 5.0 (1 review)",
+            "    [1] ⭐ Reviews (1)",
+        ],
+    )
+    assert not [line for line in lines if "Traceback" in line]

@@ -169,6 +169,8 @@ POINT_REASON: Labels = {
     transaction_kind("vote"): N_("Voted in a poll"),
     transaction_kind("suggestion"): N_("Suggestion adopted"),
     transaction_kind("review"): N_("Review after pickup"),
+    transaction_kind("review_photo"): N_("Photo review approved"),
+    transaction_kind("grant"): N_("Granted by the brand"),
     transaction_kind("birthday"): N_("Birthday gift"),
     transaction_kind("gift"): N_("Gift between members"),
     transaction_kind("redeem"): N_("Reward redeemed"),
