@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -180,6 +181,15 @@ async def ticket_role(
     return None
 
 
+async def _open_on(session: AsyncSession, order_id: int) -> int | None:
+    """The id of the order's open ticket, if it has one."""
+    return await session.scalar(
+        select(col(Ticket.id)).where(
+            col(Ticket.order_id) == order_id, col(Ticket.status) == TICKET_OPEN
+        )
+    )
+
+
 async def open_ticket(
     session: AsyncSession,
     *,
@@ -193,7 +203,8 @@ async def open_ticket(
 ) -> TicketView:
     """Open a ticket on the member's own paid order, with both clocks started now.
 
-    One open ticket per order: asking again returns the open one."""
+    One open ticket per order, held by the database: asking again, even at the same moment,
+    is refused with the open one's id."""
     if kind not in TICKET_KINDS:
         raise TicketError("bad_kind", kind)
     if len(description) > DESCRIPTION_LIMIT:
@@ -205,15 +216,9 @@ async def open_ticket(
         raise TicketError("order_refunded", str(order_id))
     if order.status not in _TICKETABLE:
         raise TicketError("order_not_paid", str(order_id))
-    existing = (
-        await session.execute(
-            select(Ticket).where(
-                col(Ticket.order_id) == order_id, col(Ticket.status) == TICKET_OPEN
-            )
-        )
-    ).scalar_one_or_none()
+    existing = await _open_on(session, order_id)
     if existing is not None:
-        raise TicketError("already_open", str(existing.id))
+        raise TicketError("already_open", str(existing))
     row = Ticket(
         order_id=order_id,
         member_id=member_id,
@@ -226,8 +231,14 @@ async def open_ticket(
         answer_due=now + answer_within,
         resolve_due=now + resolve_within,
     )
-    session.add(row)
-    await session.flush()
+    try:
+        # the database keeps one open ticket per order (uq_ticket_open_order): of two taps
+        # racing past the check above, the second fails here and is told of the first
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        raise TicketError("already_open", str(await _open_on(session, order_id) or "")) from None
     await record_action(
         session,
         actor_id=member_id,

@@ -7,15 +7,19 @@ closed ticket, and two staff closing one ticket at once."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import aiohttp
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from models.audit import AuditEntry
 from models.perks import MemberCoupon
 from models.ticket import Ticket
 from services.ledger import AccountRef, balance
-from services.ticket import TicketError, resolve_coupon, resolve_plain
+from services.ticket import TicketError, open_ticket, resolve_coupon, resolve_plain
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
 from tests.test_order import buy_with_stars, pay
@@ -381,3 +385,89 @@ async def test_the_dashboard_lists_tickets_escaped_for_staff_and_the_leaders_own
         anonymous.get(f"{dashboard}/tickets") as response,
     ):
         assert response.status == 401
+
+
+async def test_two_taps_opening_tickets_on_one_order_at_once_open_one(harness: Harness) -> None:
+    # given Mia's paid order #1
+    await given_paid_orders(harness)
+    sessions = harness.runtime.sessions
+    postgres = harness.runtime.settings.database_url.startswith("postgresql")
+
+    async def tap(kind: str, hold: asyncio.Event | None = None) -> str:
+        async with sessions() as session:
+            try:
+                async with session.begin():
+                    ticket = await open_ticket(
+                        session,
+                        order_id=1,
+                        member_id=MIA,
+                        kind=kind,
+                        description="",
+                        now=harness.clock(),
+                        answer_within=timedelta(hours=2),
+                        resolve_within=timedelta(hours=24),
+                    )
+                    if hold is not None:  # keeps its transaction open until told
+                        await hold.wait()
+            except TicketError as exc:
+                return f"{exc.reason} {exc.detail}"
+        return f"opened #{ticket.id}"
+
+    if postgres:
+        # when the first tap's ticket is inserted but not committed, and the second tap, which
+        # saw no open ticket either, waits on the unique index: the index decides at commit
+        release = asyncio.Event()
+        first = asyncio.create_task(tap("missing", release))
+        async with sessions() as probe:
+            while not first.done() and not await probe.scalar(  # noqa: ASYNC110
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'")
+            ):
+                await asyncio.sleep(0)
+        second = asyncio.create_task(tap("damaged"))
+        async with sessions() as probe:
+            while not await probe.scalar(  # noqa: ASYNC110
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            ):
+                await asyncio.sleep(0)
+        release.set()
+        results = [await first, await second]
+    else:
+        # when two taps arrive at once (SQLite writes one transaction at a time)
+        results = sorted(await asyncio.gather(tap("missing"), tap("damaged")))
+    # then one ticket is open and the other tap is told it exists already
+    assert results == ["already_open 1", "opened #1"] or results == [
+        "opened #1",
+        "already_open 1",
+    ], results
+    async with harness.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == 1
+    # and Mia, tapping again, reads which ticket to add to
+    assert await harness.send(MIA, MIA, "/ticket_open 1 wrong green tea") == [
+        "This order already has an open ticket, #1: add to it with /ticket_say 1."
+    ]
+
+
+async def test_the_database_refuses_a_second_open_ticket_on_one_order(harness: Harness) -> None:
+    # given Mia's open ticket #1 on order #1
+    await given_paid_orders(harness)
+    await harness.send(MIA, MIA, "/ticket_open 1 missing one bag")
+    row = await ticket_row(harness, 1)
+    # when a second open ticket on the order is written past the service's check
+    twin = Ticket(
+        order_id=1,
+        member_id=MIA,
+        chat_id=row.chat_id,
+        kind="wrong",
+        answer_due=row.answer_due,
+        resolve_due=row.resolve_due,
+    )
+    # then the database refuses it
+    with pytest.raises(IntegrityError):
+        async with harness.session() as session, session.begin():
+            session.add(twin)
+    # and once #1 is closed, a new ticket on the order may be opened
+    await harness.send(SAM, SAM, "/ticket_reship 1 sent again")
+    assert (await ticket_row(harness, 1)).status == "closed"
+    (opened,) = await harness.send(MIA, MIA, "/ticket_open 1 wrong green tea")
+    assert opened.startswith("🛟 Ticket #") and " opened on order #1." in opened  # PostgreSQL
+    # spent an id on the refused row
