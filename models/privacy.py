@@ -131,6 +131,8 @@ FREE_TEXTS: tuple[FreeText, ...] = (
     FreeText("nps_survey", "comment", "member_id", "answered_at", "nps_comment", 365),
     FreeText("ticket", "description", "member_id", "opened_at", "ticket_text", 365),
     FreeText("ticket_message", "text", "author_id", "created_at", "ticket_message", 365),
+    # a photo on a ticket (its Telegram file id): the dashboard shows it until it is erased
+    FreeText("ticket_message", "photo_file_id", "author_id", "created_at", "ticket_message", 365),
     # a delivered order's address: kept while it travels, erased after its days from shipping
     FreeText("orders", "ship_name", "member_id", "shipped_at", "delivery_address", 90),
     FreeText("orders", "ship_phone", "member_id", "shipped_at", "delivery_address", 90),

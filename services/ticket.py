@@ -315,6 +315,54 @@ async def ticket_messages(session: AsyncSession, ticket_id: int) -> list[Message
     return [_message(row) for row in rows.scalars()]
 
 
+@dataclass(frozen=True, slots=True)
+class TicketPhoto:
+    """A photo sent on a ticket (as a Telegram file id, never shown as such outside the bot)."""
+
+    ticket_id: int
+    message_id: int
+    chat_id: int  # the ticket's group
+    file_id: str
+    created_at: datetime
+
+
+async def ticket_photos(
+    session: AsyncSession, *, communities: frozenset[int] | None, limit: int = 60
+) -> list[TicketPhoto]:
+    """Photos on open tickets, newest first; only those of `communities` unless None. A
+    photo erased (/forgetme, its retention) is gone from here too."""
+    query = (
+        select(TicketMessage, col(Ticket.chat_id))
+        .join(Ticket, col(Ticket.id) == col(TicketMessage.ticket_id))
+        .where(col(Ticket.status) == TICKET_OPEN, col(TicketMessage.photo_file_id) != "")
+    )
+    if communities is not None:
+        query = query.where(col(Ticket.chat_id).in_(sorted(communities)))
+    rows = await session.execute(query.order_by(col(TicketMessage.id).desc()).limit(limit))
+    return [
+        TicketPhoto(m.ticket_id, m.id or 0, chat_id, m.photo_file_id, m.created_at)
+        for m, chat_id in rows.tuples()
+    ]
+
+
+async def ticket_photo(session: AsyncSession, message_id: int) -> TicketPhoto | None:
+    """The photo of one ticket message, with its ticket's group; None when it has none (any
+    more)."""
+    row = (
+        await session.execute(
+            select(TicketMessage, col(Ticket.chat_id))
+            .join(Ticket, col(Ticket.id) == col(TicketMessage.ticket_id))
+            .where(col(TicketMessage.id) == message_id, col(TicketMessage.photo_file_id) != "")
+        )
+    ).first()
+    if row is None:
+        return None
+    message, chat_id = row
+    return TicketPhoto(
+        message.ticket_id, message_id, chat_id, message.photo_file_id, message.created_at
+    )
+
+
 async def _claim(
     session: AsyncSession,
     row: Ticket,
