@@ -341,7 +341,7 @@ async def ticket_photos(
     rows = await session.execute(query.order_by(col(TicketMessage.id).desc()).limit(limit))
     return [
         TicketPhoto(m.ticket_id, m.id or 0, chat_id, m.photo_file_id, m.created_at)
-        for m, chat_id in rows.tuples()
+        for m, chat_id in rows.all()
     ]
 
 

@@ -7,6 +7,7 @@ closed ticket, and two staff closing one ticket at once."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import aiohttp
@@ -17,7 +18,7 @@ from sqlmodel import col, func, select
 
 from models.audit import AuditEntry
 from models.perks import MemberCoupon
-from models.ticket import Ticket
+from models.ticket import Ticket, TicketMessage
 from services.ledger import AccountRef, balance
 from services.ticket import TicketError, open_ticket, resolve_coupon, resolve_plain
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, Harness
@@ -471,3 +472,60 @@ async def test_the_database_refuses_a_second_open_ticket_on_one_order(harness: H
     (opened,) = await harness.send(MIA, MIA, "/ticket_open 1 wrong green tea")
     assert opened.startswith("🛟 Ticket #") and " opened on order #1." in opened  # PostgreSQL
     # spent an id on the refused row
+
+
+async def test_ticket_photos_show_on_the_dashboard_through_the_bot_until_forgetme(
+    harness: Harness, dashboard: str
+) -> None:
+    # given Mia's open ticket with a photo of the damage
+    await given_paid_orders(harness)
+    await harness.send(MIA, MIA, "/ticket_open 1 damaged the box was crushed")
+    harness.emulator.send_photo(MIA, MIA, PNG, caption="/ticket_say 1 see")
+    await harness.feed_pending()
+    async with harness.session() as session:
+        message = (
+            await session.execute(select(TicketMessage).where(TicketMessage.photo_file_id != ""))
+        ).scalar_one()
+    # when Sam (staff) opens the tickets page
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, SAM), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/tickets?lang=en") as response:
+            page = await response.text()
+        # then the photo is shown from the dashboard's own address, never Telegram's
+        found = re.search(r'<img src="(ticket-photos/\d+-[0-9a-f]{16}\.jpg)"', page)
+        assert found is not None, page
+        assert "Ticket #1" in page and "api.telegram.org" not in page
+        assert harness.runtime.bot.token not in page
+        async with http.get(f"{dashboard}/{found.group(1)}") as response:
+            assert response.status == 200
+            assert await response.read() == PNG
+            assert response.headers["Cache-Control"] == "private, no-store"
+        # and a guessed address of it is not served
+        async with http.get(
+            f"{dashboard}/ticket-photos/{message.id}-0123456789abcdef.jpg"
+        ) as response:
+            assert response.status == 404
+    photo = f"{dashboard}/{found.group(1)}"
+    # and Kai, who leads only Coffee Club, cannot fetch it; nor can anyone signed out
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, KAI), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(photo) as response:
+            assert response.status == 404
+    async with aiohttp.ClientSession() as anonymous, anonymous.get(photo) as response:
+        assert response.status == 401
+    # when Mia asks to be forgotten
+    await harness.send(MIA, MIA, "/forgetme")
+    await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=0)
+    # then her photo is erased with her words, and the dashboard no longer shows it
+    async with harness.session() as session:
+        erased = await session.get(TicketMessage, message.id, populate_existing=True)
+    assert erased is not None and (erased.text, erased.photo_file_id) == ("", "")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, SAM), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/tickets?lang=en") as response:
+            assert "ticket-photos/" not in await response.text()
+        async with http.get(photo) as response:
+            assert response.status == 404
