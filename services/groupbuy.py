@@ -43,7 +43,13 @@ from models.order import (
     OrderEvent,
 )
 from models.perks import MemberTier
-from models.product import FULFIL_DELIVERY, PAYMENT_TELEGRAM, Product
+from models.product import (
+    FULFIL_DELIVERY,
+    FULFIL_PICKUP,
+    FULFILMENT_MODES,
+    PAYMENT_TELEGRAM,
+    Product,
+)
 from services.community import get_community, open_among
 from services.content import (
     DESCRIPTION,
@@ -110,6 +116,10 @@ class GroupBuyView:
     # the product's title and description and the group-buy's pickup texts in other
     # languages: {locale: {field: text}}
     translations: ReadTranslations = None
+    # how its orders are fulfilled (models/product.py FULFILMENT_MODES): the group-buy's own
+    # mode when it has one, else its product's; `own_fulfilment` is "" when it follows it
+    fulfilment: str = FULFIL_PICKUP
+    own_fulfilment: str = ""
 
     def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
         """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -351,6 +361,7 @@ def _groupbuy_read(with_join: bool) -> Any:
     columns.append(products.c.description.label("product_description"))
     columns.append(products.c.photo_file_id.label("product_photo"))
     columns.append(products.c.translations.label("product_translations"))
+    columns.append(products.c.fulfilment.label("product_fulfilment"))
     return (
         select(*columns)
         .select_from(gb.outerjoin(products, products.c.id == gb.c.product_id))
@@ -396,6 +407,8 @@ def _view_of(row: Any) -> GroupBuyView:
         description=row.product_description or "",
         photo_file_id=row.product_photo,
         translations=merged(row.product_translations, row.translations) or None,
+        fulfilment=row.fulfilment or row.product_fulfilment or FULFIL_PICKUP,
+        own_fulfilment=row.fulfilment,
     )
 
 
@@ -431,10 +444,12 @@ async def open_groupbuy(
     vip_until: datetime | None = None,
     vip_rank: int = 0,
     pickup_translations: ReadTranslations = None,
+    fulfilment: str = "",
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
 
     `commission_bps` is what the opener earns on each paid order (a leader's group-buy).
+    `fulfilment` is its own delivery mode (pickup, delivery or both), "" for its product's.
     Groups not open for business are left out; none open is refused (group_not_open).
     """
     product = await session.get(Product, product_id)
@@ -442,6 +457,8 @@ async def open_groupbuy(
         raise GroupBuyError("no_product", str(product_id))
     if min_kind not in (MIN_PEOPLE, MIN_UNITS):
         raise GroupBuyError("bad_min_kind", min_kind)
+    if fulfilment and fulfilment not in FULFILMENT_MODES:
+        raise GroupBuyError("bad_fulfilment", fulfilment)
     if stock_cap <= 0 or min_count <= 0 or per_member_limit <= 0:
         raise GroupBuyError("not_positive")
     if min_count > stock_cap:  # people or units, each needs at least one unit
@@ -499,6 +516,7 @@ async def open_groupbuy(
         commission_bps=max(0, commission_bps),
         vip_until=vip_until,
         vip_rank=max(0, vip_rank) if vip_until is not None else 0,
+        fulfilment=fulfilment,
     )
     session.add(row)
     await session.flush()
@@ -1188,8 +1206,8 @@ async def _new_order(
     price: int,
 ) -> OrderView:
     """An order for the group-buy's units (its stock was taken when the group-buy opened);
-    delivered when its product is only delivered (the member then gives the address)."""
-    product = await session.get(Product, found.product_id) if found.product_id else None
+    delivered when the group-buy (or, without a mode of its own, its product) is only
+    delivered: its invoice then asks the address, or the member gives it in private."""
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -1204,11 +1222,7 @@ async def _new_order(
         status=ORDER_RESERVED,
         commission_bps=found.commission_bps,
         discount=await tier_discount(session, member_id=member_id, gross=quantity * price),
-        delivery=(
-            DELIVERY_SHIP
-            if product is not None and product.fulfilment == FULFIL_DELIVERY
-            else DELIVERY_PICKUP
-        ),
+        delivery=DELIVERY_SHIP if found.fulfilment == FULFIL_DELIVERY else DELIVERY_PICKUP,
     )
     session.add(row)
     await session.flush()

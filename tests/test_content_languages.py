@@ -92,7 +92,7 @@ async def open_a_drop(harness: Harness, *, pickup: str = "/skip", zh_pickup: str
     """Sam drops the product in every group; with `zh_pickup`, the pickup point in 简体中文."""
     await harness.send(SAM, SAM, "/drop")
     await tap(harness, "#1 Osmanthus oolong · CN¥35.90")
-    for answer in ("3d", "2", "/skip", "2", "/skip", pickup, "/skip"):
+    for answer in ("3d", "2", "/skip", "2", "/skip", pickup, "/skip", "/skip"):
         await harness.send(SAM, SAM, answer)
     if zh_pickup:
         await tap(harness, "🌐 Add a translation")
@@ -277,7 +277,7 @@ async def test_staff_translate_an_existing_product_and_members_see_it_in_their_o
     await given_group_languages(harness, "zh_Hant", "en")
     await harness.send(SAM, SAM, "/drop")
     await tap(harness, "#1 Osmanthus oolong · CN¥35.90")
-    for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):
+    for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip", "/skip"):
         await harness.send(SAM, SAM, answer)
     await tap(harness, "✅ Confirm")
     assert last_text(harness, TEA).startswith("🛒 桂花烏龍禮盒\n春茶\n")

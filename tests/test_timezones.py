@@ -177,7 +177,7 @@ async def test_the_drop_wizard_reads_the_deadline_in_the_staff_members_zone(
     await tap(harness, SAM, "#1 Oolong tea · CN¥39.90", user=SAM)
     ask = await harness.send(SAM, SAM, "2026-11-25 20:00")
     assert ask  # the next question
-    for answer in ("2", "10", "2", "/skip", "/skip", "/skip"):
+    for answer in ("2", "10", "2", "/skip", "/skip", "/skip", "/skip"):
         await harness.send(SAM, SAM, answer)
     # then the summary reads it back in his zone, and it closes at 12:00 UTC
     assert "Closes 2026-11-25 20:00 (Asia/Shanghai time)" in last_text(harness, SAM)
