@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -529,3 +529,19 @@ async def test_ticket_photos_show_on_the_dashboard_through_the_bot_until_forgetm
             assert "ticket-photos/" not in await response.text()
         async with http.get(photo) as response:
             assert response.status == 404
+
+
+async def test_a_ticket_not_due_yet_is_not_overdue_in_stats(harness: Harness) -> None:
+    # given a morning (the day's period ends at midnight, long after the 2-hour clock)
+    harness.clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    await given_paid_orders(harness)
+    # when Mia opens a ticket, and Sam reads /stats an hour later
+    await harness.send(MIA, MIA, "/ticket_open 1 missing one bag")
+    harness.clock.advance(hours=1)
+    stats = "\n".join(await harness.send(SAM, SAM, "/stats 1d"))
+    # then it is open, not overdue: its answer is due in an hour
+    assert "1 opened, 0 closed, 1 open, 0 overdue" in stats, stats
+    # and once its clock ran out, it is
+    harness.clock.advance(hours=1, minutes=1)
+    stats = "\n".join(await harness.send(SAM, SAM, "/stats 1d"))
+    assert "1 opened, 0 closed, 1 open, 1 overdue" in stats, stats
