@@ -149,6 +149,7 @@ COLUMN_LABELS = {
     "repeat_buyers": N_("Repeat buyers"),
     "reverses_id": N_("Reverses"),
     "row": N_("Row"),
+    "shipping_minor": N_("Shipping"),
     "redeemed_at_utc": N_("Redeemed"),
     "scheduled_at_utc": N_("Scheduled"),
     "sent": N_("Sent"),
@@ -185,7 +186,6 @@ COLUMN_LABELS = {
     "ship_phone": N_("Phone"),
     "ship_address": N_("Address"),
     "shipping_option_id": N_("Shipping option"),
-    "shipping_minor": N_("Shipping"),
 }
 
 # how a stored value of a column reads on a page, by "table.column" or by column in every table

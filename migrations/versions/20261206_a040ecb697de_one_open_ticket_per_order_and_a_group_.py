@@ -1,7 +1,7 @@
 """one open ticket per order and a group-buy's own delivery mode
 
 Revision ID: a040ecb697de
-Revises: 7b2e4c91d0a3
+Revises: 5d1e8a7c2f40
 Create Date: 2026-12-06 04:41:36.066533
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = 'a040ecb697de'
-down_revision: str | None = '7b2e4c91d0a3'
+down_revision: str | None = '5d1e8a7c2f40'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
