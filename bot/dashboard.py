@@ -12,6 +12,14 @@ The keeper's Mini App page (GET /dashboard/keeper) posts a scanned or typed pick
 the signed initData to POST /dashboard/pickup, which confirms the pickup (services/pickup.py,
 the same verb as /redeem) for keepers, leaders and staff: no cookie, the signature is the
 sign-in, checked on every post.
+
+The delivery page lists delivery orders (to ship, shipped, delivered); staff also read the ship
+list with the addresses (leaders never do: it is not theirs to read) and mark an order shipped
+with its tracking number (POST /dashboard/ship, the same verb as /ship, audited; the member is
+told once it committed). Photos members send on tickets are shown on the tickets page through
+GET /dashboard/ticket-photos/<message id>-<tag>.jpg, signed in and for the ticket's groups only:
+the bot fetches them from Telegram, so no Telegram file address (it holds the bot's token)
+reaches a browser.
 """
 
 from __future__ import annotations
@@ -43,8 +51,10 @@ from bot.dashboard_security import (
 )
 from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_
+from handlers.views.delivery import SHIPPED, refusal, shipped_notice
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.policy import KINDS
+from handlers.views.product import photo_tag
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from services.analytics import Scope, StatsReport, communities_in, stats_report
@@ -62,6 +72,7 @@ from services.dashboard import (
     session_member,
     well_formed_link_token,
 )
+from services.delivery import DeliveryError, ship_order
 from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.period import InvalidPeriod, Period, parse_period
 from services.pickup import PickupError, Redeemed, redeem_code
@@ -77,10 +88,10 @@ from services.statement import (
     statement_people,
     statement_rows,
 )
-from services.tables import TABLES, Query, community_rows, csv_chunks
-from services.ticket import ticket_stats
+from services.tables import STAFF_TABLES, TABLES, Query, community_rows, csv_chunks
+from services.ticket import ticket_photo, ticket_photos, ticket_stats
 from services.tiers import TierView, list_tiers
-from services.validation import header_value, shown, signed_query
+from services.validation import NumberRefused, header_value, number, shown, signed_query
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +105,7 @@ SIGN_IN_ACTION = "dashboard.sign_in"
 REDEEM_ACTION = "pickup.redeem"
 PICKUP_TOKEN_SECONDS = 15 * 60  # a keeper page's token lasts this long after its last post
 SIGN_OUT_ACTION = "dashboard.sign_out"
+SHIP_ACTION = "delivery.ship"
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
     ROW_TOTAL: N_("Total"),
@@ -180,8 +192,10 @@ Render = Callable[["Dashboard", web.Request, View], Awaitable[tuple[str, str]]]
 class Dashboard:
     """The dashboard's handlers, bound to one runtime."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, photos: ProductPhotos | None = None) -> None:
         self.runtime = runtime
+        # fetches a photo from Telegram once and keeps it (bot/photos.py): ticket photos too
+        self.photos = photos or ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
         self.settings = runtime.settings
         self.key = SessionKey.for_token(runtime.bot.token)
         # pages and CSV streams only read: on SQLite they must not hold the bot's write lock
@@ -536,6 +550,105 @@ class Dashboard:
                 )
                 await session.commit()
         return web.Response(status=303, headers={"Location": f"{PREFIX}/sessions"})
+
+    async def ship(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/ship with order, carrier and tracking: staff mark a paid delivery
+        order shipped, as /ship does (audited); the member is told once it committed."""
+        if self._cross_site(request):
+            with (
+                self.runtime.i18n.context(),
+                self.runtime.i18n.use_locale(
+                    self._locale_of(request, self.settings.default_locale)
+                ),
+            ):
+                return self._refused_cross_site(request)
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, SHIP_ACTION, False, "dashboard: not staff")
+                return self._message(
+                    request, 403, _("Not for you, sorry"), _("Only brand staff ship orders.")
+                )
+            form = await request.post()
+            order_id = number(str(form.get("order", ""))[:32])
+            if order_id is None:
+                return self._message(
+                    request, 400, _("Not shipped"), _("Write the order's number, like 12.")
+                )
+            refused: DeliveryError | None = None
+            async with self.runtime.sessions() as session:
+                async with session.begin():
+                    try:
+                        order = await ship_order(
+                            session,
+                            order_id=order_id,
+                            actor_id=actor,
+                            carrier=str(form.get("carrier", ""))[:64],
+                            tracking=str(form.get("tracking", "")).strip()[:128],
+                            now=self.now(),
+                        )
+                    except DeliveryError as exc:
+                        refused = exc
+                if refused is not None:  # nothing was shipped; the refusal is audited alone
+                    async with session.begin():
+                        await record_action(
+                            session,
+                            actor_id=actor,
+                            chat_id=None,
+                            action=SHIP_ACTION,
+                            allowed=False,
+                            now=self.now(),
+                            required_role="staff",
+                            detail=f"order {order_id}: {refused.reason} (dashboard)",
+                        )
+                    return self._message(request, 400, _("Not shipped"), refusal(refused))
+                buyer = await get_member(session, order.member_id)
+        if buyer is not None and buyer.started:
+            locale = buyer.locale or self.settings.default_locale
+            with self.runtime.i18n.context(), self.runtime.i18n.use_locale(locale):
+                notice = shipped_notice(
+                    SHIPPED,
+                    order_id=order.id,
+                    carrier=order.carrier,
+                    tracking=order.tracking_number,
+                )
+            self.runtime.notifier.send(buyer.id, notice)
+        return web.Response(
+            status=303, headers={"Location": f"{PREFIX}/delivery?shipped={order.id}"}
+        )
+
+    async def ticket_photo(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/ticket-photos/<message id>-<tag>.jpg: a photo sent on a ticket, for
+        staff and the leaders of the ticket's group; 404 for anyone else, or once erased."""
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        try:
+            message_id = number(request.match_info["message_id"], prefix="")
+        except NumberRefused:
+            message_id = None
+        if message_id is None:
+            raise web.HTTPNotFound()
+        async with self.reads() as session:
+            found = await ticket_photo(session, message_id)
+        scope = view.reader.scope
+        if (
+            found is None
+            or photo_tag(found.file_id) != request.match_info["tag"]
+            or (scope is not None and found.chat_id not in scope)
+        ):
+            raise web.HTTPNotFound()
+        data = await self.photos.photo(found.file_id)  # no transaction open while fetching
+        if data is None:
+            raise web.HTTPServiceUnavailable(headers={"Retry-After": "60"})
+        return web.Response(
+            body=data,
+            content_type="image/png" if data.startswith(b"\x89PNG") else "image/jpeg",
+            headers={"Cache-Control": "private, no-store"},
+        )
 
     # -- who is reading ----------------------------------------------------------------------
 
@@ -1007,9 +1120,52 @@ class Dashboard:
             )
         )
         table = await self._table(view, "tickets", _("After-sales tickets"))
-        return _("After-sales tickets"), (
-            f'<p class="note">{note}</p><div class="cards">{cards}</div>{table}'
+        async with self.reads() as session:
+            photos = await ticket_photos(session, communities=view.scope)
+        gallery = html.photo_gallery(
+            _("Photos on open tickets"),
+            [
+                (
+                    f"ticket-photos/{p.message_id}-{photo_tag(p.file_id)}.jpg",
+                    _("Ticket #{id}").format(id=p.ticket_id),
+                )
+                for p in photos
+            ],
         )
+        return _("After-sales tickets"), (
+            f'<p class="note">{note}</p><div class="cards">{cards}</div>{gallery}{table}'
+        )
+
+    async def delivery(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Delivery orders: to ship, shipped and delivered; staff also get the ship list with
+        the addresses and the form that marks an order shipped."""
+        title = _("Delivery")
+        table = await self._table(view, "deliveries", _("Delivery orders"))
+        if not view.reader.staff:
+            note = html.escape(
+                _(
+                    "Delivery orders of your groups. Addresses are kept for brand staff, who "
+                    "ship the orders."
+                )
+            )
+            return title, f'<p class="note">{note}</p>{table}'
+        note = html.escape(
+            _(
+                "Paid delivery orders stay on the ship list until they are shipped. Mark one "
+                "shipped with its tracking number below (or /ship in the bot): the member is "
+                "told."
+            )
+        )
+        done = number(request.query.get("shipped", ""))
+        shipped = (
+            '<p class="note">'
+            + html.escape(_("Order #{id} shipped. The member was told.").format(id=done))
+            + "</p>"
+            if done is not None
+            else ""
+        )
+        ship_list = await self._table(view, "shiplist", _("Ship list"))
+        return title, f'<p class="note">{note}</p>{shipped}{html.ship_form()}{ship_list}{table}'
 
     async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
         """The promotions calendar: per group, one week (Monday to Sunday on the reader's
@@ -1106,6 +1262,7 @@ class Dashboard:
         "sessions": sessions,
         "tickets": tickets,
         "promotions": promotions,
+        "delivery": delivery,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -1121,6 +1278,15 @@ class Dashboard:
         table = TABLES.get(name)
         if table is None:
             raise web.HTTPNotFound()
+        if name in STAFF_TABLES and not view.reader.staff:
+            await self._audit(view.reader.member_id, EXPORT_ACTION, False, name)
+            with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+                return self._message(
+                    request,
+                    403,
+                    _("Not for you, sorry"),
+                    _("Only brand staff read members' addresses."),
+                )
         search = request.query.get("q", "").strip()[:64] if name == "members" else ""
         span = f"{view.period.first.isoformat()}_{view.period.last.isoformat()}"
         async with self.runtime.sessions() as session:
@@ -1191,7 +1357,9 @@ async def _to_overview(_request: web.Request) -> web.Response:
 
 def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     """Mount the dashboard's routes under /dashboard on the bot's web server."""
-    dashboard = Dashboard(runtime)
+    # product photos for Telegram invoices: public, no sign-in (Telegram fetches them)
+    photos = ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
+    dashboard = Dashboard(runtime, photos)
     app.router.add_get(f"{PREFIX}/login", dashboard.login)
     app.router.add_get(f"{PREFIX}/app", dashboard.mini_app)
     app.router.add_post(f"{PREFIX}/auth", dashboard.auth)
@@ -1200,11 +1368,14 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post(f"{PREFIX}/sessions", dashboard.end_sessions)
     app.router.add_get(f"{PREFIX}/keeper", dashboard.keeper)
     app.router.add_post(f"{PREFIX}/pickup", dashboard.pickup)
+    app.router.add_post(f"{PREFIX}/ship", dashboard.ship)
+    app.router.add_get(
+        f"{PREFIX}/ticket-photos/{{message_id:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
+        dashboard.ticket_photo,
+    )
     app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
     app.router.add_get(PREFIX, _to_overview)
     app.router.add_get(f"{PREFIX}/{{page:[a-z]*}}", dashboard.page)
-    # product photos for Telegram invoices: public, no sign-in (Telegram fetches them)
-    photos = ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
     app[PHOTOS] = photos
     add_photos(app, photos, PREFIX)
     app.on_response_prepare.append(dashboard_headers(PREFIX))

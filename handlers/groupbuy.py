@@ -25,6 +25,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.delivery import deliver_keyboard
 from handlers.filters import OpenGroup, RoleFilter
 from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
@@ -58,7 +59,8 @@ from handlers.views.groupbuy import (
 )
 from handlers.views.pickup import unreached_leader_effects
 from handlers.views.policy import held_text
-from models.product import PAYMENT_TELEGRAM
+from models.order import DELIVERY_PICKUP
+from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community
 from services.drop import DropError, DropTarget, group_pickups, parse_target, target_groups
 from services.groupbuy import (
@@ -138,6 +140,10 @@ OPEN_ERRORS = {
         "(see /tiers)."
     ),
     "vip_after_deadline": N_("The VIP window must end before the deadline."),
+    "bad_fulfilment": N_(
+        "Write how its orders reach members as delivery=pickup, delivery=delivery or "
+        "delivery=both (leave it out: as the product says)."
+    ),
     "bad_translation": N_(
         "A translation of the pickup text is too long or in a language I do not speak: {part}."
     ),
@@ -184,7 +190,8 @@ def refusal_text(exc: GroupBuyError) -> str:
 
 USAGE = N_(
     "Open a group-buy with one line:\n/groupbuy PRODUCT DEADLINE [min=N or min=Nu] [stock=N] "
-    "[limit=N] [tiers=10:35.90,30:32.90] [vip=2h or vip=2h:gold] [pickup=place and time]\n"
+    "[limit=N] [tiers=10:35.90,30:32.90] [vip=2h or vip=2h:gold] "
+    "[delivery=pickup, delivery or both] [pickup=place and time]\n"
     "For example: /groupbuy 3 24h "
     "min=5 stock=50 limit=3 tiers=10:35.90 pickup=Shop A, Sat 10:00"
 )
@@ -228,6 +235,16 @@ async def _vip_window(
         if wanted in (str(tier.rank), tier.code, tier.name.lower()):
             return until, tier.rank
     raise GroupBuyError("bad_vip", text)
+
+
+def _fulfilment(text: str | None) -> str:
+    """delivery=pickup|delivery|both: the group-buy's own delivery mode ("" when not given)."""
+    if text is None:
+        return ""
+    mode = text.strip().lower()
+    if mode not in FULFILMENT_MODES:
+        raise GroupBuyError("bad_fulfilment", text)
+    return mode
 
 
 def _int(options: dict[str, str], key: str, default: int) -> int:
@@ -289,6 +306,7 @@ class OpenValues:
     pickup_translations: dict[str, dict[str, str]] | None = None
     # a targeted drop's own pickup text per group: {chat id: text}
     pickups: dict[int, str] | None = None
+    fulfilment: str = ""  # its own delivery mode (pickup, delivery, both); "": the product's
 
 
 async def open_and_post(
@@ -343,6 +361,7 @@ async def open_and_post(
         commission_bps=commission_bps,
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
+        fulfilment=values.fulfilment,
     )
     await post_cards(bot, i18n, session, gb, now, default_zone=settings.default_timezone)
     await record(
@@ -405,6 +424,7 @@ async def _open(
             ),
             pickup_point=options.get("pickup", ""),
             pickups=pickups,
+            fulfilment=_fulfilment(options.get("delivery")),
         )
         if "vip" in options:
             vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
@@ -745,9 +765,20 @@ async def _prepay(
     if order is None or not member.started:
         return
     invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
+    groupbuy = await get_groupbuy(session, groupbuy_id)
+    # offered both ways (the group-buy's own mode, or its product's): delivery is a tap away
+    both = groupbuy is not None and groupbuy.fulfilment == FULFIL_BOTH
     try:
         with i18n.use_locale(member.locale):  # the join was in the group's language
             await send_invoice(bot, invoice, settings)
+            if both and invoice.delivery == DELIVERY_PICKUP:
+                await bot.send_message(
+                    member.id,
+                    _(
+                        "Rather have order #{id} delivered? Tap below; a new invoice follows."
+                    ).format(id=order.id),
+                    reply_markup=deliver_keyboard(order.id).as_markup(),
+                )
     except TelegramAPIError as exc:
         log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 

@@ -67,9 +67,12 @@ from handlers.text import (
     format_money,
     quoted,
 )
+from handlers.views.labels import FULFILMENT_MODE
+from handlers.views.labels import label as value_label
 from handlers.views.policy import held_text
 from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
 from models.groupbuy import MIN_PEOPLE
+from models.product import FULFIL_PICKUP, FULFILMENT_MODES
 from services.community import CommunityView, open_communities
 from services.content import PICKUP_POINT, PICKUP_TIME
 from services.drop import (
@@ -142,6 +145,7 @@ WIZARD_ERRORS = {
     ),
     "tier_above_stock": N_("A tier at {units} can never be reached: the stock is {stock}."),
     "too_long": N_("That is {length}, but at most {limit} fit here. Send a shorter one."),
+    "delivery": N_("Tap how its orders reach members, or send pickup, delivery or both."),
 }
 
 
@@ -163,6 +167,7 @@ class NewGroupBuy(StatesGroup):
     pickup_time = State()
     target = State()  # a drop's groups: all, with a tag, or chosen (buttons)
     group_pickup = State()  # a drop's own pickup text for some groups (typed lines)
+    delivery = State()  # its own delivery mode, or its product's (Skip)
     confirm = State()
     translate = State()  # a drop's "Add a translation?", from the last look (handlers/content.py)
     translation = State()  # the pickup point or time in the chosen language
@@ -177,6 +182,7 @@ SKIPPABLE = (
     "pickup_point",
     "pickup_time",
     "group_pickup",
+    "delivery",
     OFFER,
     TYPING,
 )
@@ -191,11 +197,12 @@ PICKUP_FIELDS = (PICKUP_POINT, PICKUP_TIME)  # what a drop gives per language
 class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
     """A button of the group-buy wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # product (with `product_id`), confirm, override; a drop's target: all, tags,
-    # tag (with `value`), pick, toggle (with `value`, a group id), picked
+    action: str  # product (with `product_id`), delivery (with `mode`), confirm, override; a
+    # drop's target: all, tags, tag (with `value`), pick, toggle (with `value`, a group id), picked
     step: str  # the step whose message carries the button
     product_id: CallbackId = 0
     value: str = ""
+    mode: str = ""  # a delivery mode (models/product.py FULFILMENT_MODES)
 
 
 async def on_current_step(
@@ -312,6 +319,21 @@ async def _prompt(
     elif step == "pickup_point":
         text = _("Where do members pick it up? At most {limit}. Skip: leave it out.")
         text = text.format(limit=counted("character", PICKUP_POINT_MAX))
+    elif step == "delivery":
+        chosen = await get_product(turn.session, data["product_id"])
+        mode = chosen.fulfilment if chosen is not None else FULFIL_PICKUP
+        text = _(
+            "How do its orders reach members? Tap one (or send pickup, delivery or both). "
+            "Skip: as the product says, {mode}."
+        ).format(mode=value_label(FULFILMENT_MODE, mode))
+        builder = InlineKeyboardBuilder()
+        for choice in FULFILMENT_MODES:
+            builder.button(
+                text=value_label(FULFILMENT_MODE, choice),
+                callback_data=GroupBuyWizardCallback(action="delivery", step=step, mode=choice),
+            )
+        builder.adjust(3)
+        return text, builder
     else:
         text = _(
             "When can they pick it up? At most {limit}, like Sat 10:00-12:00. Skip: leave it out."
@@ -360,6 +382,10 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
         lines.append(_("Pickup: {place}").format(place=esc(data["pickup_point"])))
     if data["pickup_time"]:
         lines.append(_("Pickup time: {time}").format(time=esc(data["pickup_time"])))
+    if data.get("fulfilment"):
+        lines.append(
+            _("Orders: {mode}").format(mode=value_label(FULFILMENT_MODE, data["fulfilment"]))
+        )
     lines += preview_lines(translations_of(data), PICKUP_FIELDS)
     if data["scope"] == "drop":
         lines += await _preview_lines(turn, data)
@@ -737,6 +763,15 @@ def _take_text(key: str, limit: int) -> Take:
     return take
 
 
+async def _take_delivery(turn: Turn, text: str) -> str | None:
+    """pickup, delivery or both (a button, or typed); "" (Skip) follows the product."""
+    mode = text.strip().lower()
+    if mode and mode not in FULFILMENT_MODES:
+        return _error("delivery")
+    await turn.state.update_data(fulfilment=mode)
+    return None
+
+
 async def _take_override(turn: Turn, text: str) -> str | None:
     error = reason_error(text)
     if error is None:
@@ -758,6 +793,7 @@ TAKE: dict[str, Take] = {
     "pickup_point": _take_text("pickup_point", PICKUP_POINT_MAX),
     "pickup_time": _take_text("pickup_time", PICKUP_TIME_MAX),
     "group_pickup": _take_group_pickups,
+    "delivery": _take_delivery,
     "override": _take_override,
 }
 
@@ -796,7 +832,7 @@ async def _next(turn: Turn, step: str) -> str:
     """The step after `step`: a group's own group-buy passes over the drop's steps."""
     following = STEPS[STEPS.index(step) + 1]
     if following in DROP_ONLY and (await turn.state.get_data())["scope"] != "drop":
-        return "confirm"
+        return await _next(turn, following)
     return following
 
 
@@ -916,6 +952,28 @@ async def product_button(
     await _ask(query.message, turn, next_step, error=error or "")
 
 
+@router.callback_query(
+    GroupBuyWizardCallback.filter(F.action == "delivery"), NewGroupBuy.delivery, on_current_step
+)
+async def delivery_button(
+    query: CallbackQuery,
+    callback_data: GroupBuyWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """A delivery mode tapped: the last look."""
+    await query.answer()
+    if query.message is None:
+        return
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    await _answer(query.message, turn, "delivery", callback_data.mode)
+
+
 @router.callback_query(PageCallback.filter(F.name == PICKER), NewGroupBuy.product)
 async def product_page(
     query: CallbackQuery,
@@ -1021,6 +1079,7 @@ async def confirm_button(
                 pickup_time=data["pickup_time"],
                 pickup_translations=translations_of(data) if drop else None,
                 pickups=pickups,
+                fulfilment=data.get("fulfilment", ""),
             ),
             opened_by=member.id,
             chat_ids=chat_ids,

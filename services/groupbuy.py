@@ -44,7 +44,13 @@ from models.order import (
     OrderEvent,
 )
 from models.perks import REVIEW_APPROVED, MemberTier, Review
-from models.product import FULFIL_DELIVERY, PAYMENT_TELEGRAM, Product
+from models.product import (
+    FULFIL_DELIVERY,
+    FULFIL_PICKUP,
+    FULFILMENT_MODES,
+    PAYMENT_TELEGRAM,
+    Product,
+)
 from services.community import get_community, open_among
 from services.content import (
     DESCRIPTION,
@@ -113,6 +119,10 @@ class GroupBuyView:
     translations: ReadTranslations = None
     review_count: int = 0  # the product's approved reviews
     review_stars: int = 0  # their stars, summed
+    # how its orders are fulfilled (models/product.py FULFILMENT_MODES): the group-buy's own
+    # mode when it has one, else its product's; `own_fulfilment` is "" when it follows it
+    fulfilment: str = FULFIL_PICKUP
+    own_fulfilment: str = ""
 
     def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
         """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -384,6 +394,7 @@ def _groupbuy_read(with_join: bool) -> Any:
     columns.append(products.c.description.label("product_description"))
     columns.append(products.c.photo_file_id.label("product_photo"))
     columns.append(products.c.translations.label("product_translations"))
+    columns.append(products.c.fulfilment.label("product_fulfilment"))
     return (
         select(*columns)
         .select_from(gb.outerjoin(products, products.c.id == gb.c.product_id))
@@ -431,6 +442,8 @@ def _view_of(row: Any) -> GroupBuyView:
         translations=merged(row.product_translations, row.translations) or None,
         review_count=int(getattr(row, "review_count", 0) or 0),
         review_stars=int(getattr(row, "review_stars", 0) or 0),
+        fulfilment=row.fulfilment or row.product_fulfilment or FULFIL_PICKUP,
+        own_fulfilment=row.fulfilment,
     )
 
 
@@ -467,6 +480,7 @@ async def open_groupbuy(
     vip_rank: int = 0,
     pickup_translations: ReadTranslations = None,
     pickups: Mapping[int, str] | None = None,
+    fulfilment: str = "",
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
 
@@ -474,6 +488,7 @@ async def open_groupbuy(
     point and time, in every language).
 
     `commission_bps` is what the opener earns on each paid order (a leader's group-buy).
+    `fulfilment` is its own delivery mode (pickup, delivery or both), "" for its product's.
     Groups not open for business are left out; none open is refused (group_not_open).
     """
     product = await session.get(Product, product_id)
@@ -481,6 +496,8 @@ async def open_groupbuy(
         raise GroupBuyError("no_product", str(product_id))
     if min_kind not in (MIN_PEOPLE, MIN_UNITS):
         raise GroupBuyError("bad_min_kind", min_kind)
+    if fulfilment and fulfilment not in FULFILMENT_MODES:
+        raise GroupBuyError("bad_fulfilment", fulfilment)
     if stock_cap <= 0 or min_count <= 0 or per_member_limit <= 0:
         raise GroupBuyError("not_positive")
     if min_count > stock_cap:  # people or units, each needs at least one unit
@@ -538,6 +555,7 @@ async def open_groupbuy(
         commission_bps=max(0, commission_bps),
         vip_until=vip_until,
         vip_rank=max(0, vip_rank) if vip_until is not None else 0,
+        fulfilment=fulfilment,
     )
     session.add(row)
     await session.flush()
@@ -1230,8 +1248,8 @@ async def _new_order(
     price: int,
 ) -> OrderView:
     """An order for the group-buy's units (its stock was taken when the group-buy opened);
-    delivered when its product is only delivered (the member then gives the address)."""
-    product = await session.get(Product, found.product_id) if found.product_id else None
+    delivered when the group-buy (or, without a mode of its own, its product) is only
+    delivered: its invoice then asks the address, or the member gives it in private."""
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -1246,11 +1264,7 @@ async def _new_order(
         status=ORDER_RESERVED,
         commission_bps=found.commission_bps,
         discount=await tier_discount(session, member_id=member_id, gross=quantity * price),
-        delivery=(
-            DELIVERY_SHIP
-            if product is not None and product.fulfilment == FULFIL_DELIVERY
-            else DELIVERY_PICKUP
-        ),
+        delivery=DELIVERY_SHIP if found.fulfilment == FULFIL_DELIVERY else DELIVERY_PICKUP,
     )
     session.add(row)
     await session.flush()

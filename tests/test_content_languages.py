@@ -96,6 +96,7 @@ async def open_a_drop(harness: Harness, *, pickup: str = "/skip", zh_pickup: str
         await harness.send(SAM, SAM, answer)
     await tap(harness, "All groups")
     await harness.send(SAM, SAM, "/skip")  # no pickup text of a group's own
+    await harness.send(SAM, SAM, "/skip")  # delivered as the product is
     if zh_pickup:
         await tap(harness, "🌐 Add a translation")
         await tap(harness, "简体中文")
@@ -283,6 +284,7 @@ async def test_staff_translate_an_existing_product_and_members_see_it_in_their_o
         await harness.send(SAM, SAM, answer)
     await tap(harness, "All groups")
     await harness.send(SAM, SAM, "/skip")
+    await harness.send(SAM, SAM, "/skip")  # delivered as the product is
     await tap(harness, "✅ Confirm")
     assert last_text(harness, TEA).startswith("🛒 桂花烏龍禮盒\n春茶\n")
     assert last_text(harness, COFFEE).startswith("🛒 Osmanthus oolong\n")

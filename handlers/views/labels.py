@@ -65,7 +65,13 @@ from models.order import (
 )
 from models.perks import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN
 from models.poll import POLL_CLOSED, POLL_OPEN
-from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
+from models.product import (
+    FULFIL_BOTH,
+    FULFIL_DELIVERY,
+    FULFIL_PICKUP,
+    PAYMENT_OFFLINE,
+    PAYMENT_TELEGRAM,
+)
 from models.role import (
     LEADER_ACTIVE,
     LEADER_APPLIED,
@@ -227,3 +233,11 @@ def label(labels: Labels, value: str | None) -> str:
         return ""
     known = labels.get(value)
     return _(known) if known else value
+
+
+# how a product's or a group-buy's orders reach members (models/product.py FULFILMENT_MODES)
+FULFILMENT_MODE: Labels = {
+    FULFIL_PICKUP: N_("pickup"),
+    FULFIL_DELIVERY: N_("delivery"),
+    FULFIL_BOTH: N_("pickup or delivery"),
+}
