@@ -54,7 +54,7 @@ from models.broadcast import (
 from models.community import Community, CommunityMember
 from models.member import Member
 from models.perks import SEGMENTS, MemberSegment, MemberTier
-from models.policy import POST_LEADER, PromotionPost
+from models.policy import POST_LEADER, SCHEDULED_WAITING, PromotionPost, ScheduledPost
 from services.community import is_open_clause
 from services.content import TEXT, ContentError, ReadTranslations, clean, languages, localized
 from services.db import dialect_name, upsert
@@ -366,12 +366,21 @@ async def _history(
         )
         for chat_id, posted_at in (await session.execute(cards)).all():
             history[int(chat_id)].append(posted_at)
+        # and the cards the policy scheduled for later, at their due time
+        waiting = select(col(ScheduledPost.chat_id), col(ScheduledPost.due_at)).where(
+            col(ScheduledPost.chat_id).in_(chunk),
+            col(ScheduledPost.kind) != POST_LEADER,
+            col(ScheduledPost.status).in_(SCHEDULED_WAITING),
+        )
+        for chat_id, due_at in (await session.execute(waiting)).all():
+            history[int(chat_id)].append(due_at)
     return history
 
 
 async def history(session: AsyncSession, chat_ids: Sequence[int]) -> dict[int, list[datetime]]:
     """The promotional posts per chat that the weekly cap and the gap count: broadcast rows
-    sent or planned, and group-buy cards posted (a leader's own group-buys are counted apart)."""
+    sent or planned, and group-buy cards posted or scheduled (a leader's own group-buys are
+    counted apart)."""
     return await _history(session, list(chat_ids))
 
 
