@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.broadcast import BroadcastRecipient
-from models.groupbuy import GroupBuy, GroupBuyPost
+from models.groupbuy import GroupBuyPost
 from services.broadcast import Draft, create_broadcast
 from services.policy import KIND_CONTENT, KIND_DROP, decide
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
