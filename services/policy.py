@@ -179,6 +179,10 @@ async def decide(
 
     A counted kind first takes the chats' policy locks (`lock_chats`): decide, then schedule
     the cards in the same transaction, so the next decision for these chats counts them."""
+    if counts(kind):
+        # first, before any read: on SQLite the transaction's snapshot then starts after the
+        # previous decision for these chats committed
+        await lock_chats(session, chat_ids, now=now)
     zones = {
         int(chat_id): group_zone(zone, default_timezone)
         for chat_id, zone in (
@@ -191,7 +195,6 @@ async def decide(
     }
     if not counts(kind):
         return [Verdict(c, zones.get(c, default_timezone), now) for c in chat_ids]
-    await lock_chats(session, chat_ids, now=now)
     if kind == KIND_LEADER:
         stamps = await _leader_history(session, chat_ids, since=now - WEEK)
         # the leader speaks in their own group: the leader cap only, at any hour

@@ -8,17 +8,22 @@ is refused."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bot.db import create_engine, create_session_factory
 from models.broadcast import BroadcastRecipient
 from models.groupbuy import GroupBuyPost
+from models.policy import ScheduledPost
 from services.broadcast import Draft, create_broadcast
-from services.policy import KIND_CONTENT, KIND_DROP, decide
-from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from services.groupbuy import open_groupbuy
+from services.policy import KIND_CONTENT, KIND_DROP, decide, schedule_cards
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
 from tests.test_poll_chat import create_poll, poll_ids, vote
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
@@ -231,3 +236,54 @@ async def test_a_leaders_own_group_buys_count_against_the_leader_cap_not_the_gro
         "from 2026-12-03 10:00 UTC.\n"
         "Send it again from then to reach these groups."
     ]
+
+
+async def test_two_staff_posting_at_once_cannot_both_take_the_caps_last_place(
+    harness: Harness, database_url: str
+) -> None:
+    # given two promotions this week in Tea Lovers: one place left under its cap of 3
+    await two_zones(harness)
+    harness.clock.now = at(23, 1)  # 09:00 in Shanghai
+    await broadcast(harness, "First tasting")
+    harness.clock.now = at(23, 5)
+    await broadcast(harness, "Second tasting")
+    now = at(23, 9, 30)
+    rules = harness.runtime.settings.pacing_rules()
+    zone = harness.runtime.settings.default_timezone
+    # two workers of their own, as two webhook processes would be
+    engines = [create_engine(make_settings(database_url=database_url)) for _ in range(2)]
+
+    async def drop(sessions: async_sessionmaker[AsyncSession]) -> bool:
+        """One staff member's drop into Tea Lovers: decide, dawdle, open, schedule the card."""
+        async with sessions() as session, session.begin():
+            [verdict] = await decide(
+                session, kind=KIND_DROP, chat_ids=[TEA], now=now, rules=rules, default_timezone=zone
+            )
+            await asyncio.sleep(0.2)  # the other drop decides meanwhile
+            gb = await open_groupbuy(
+                session,
+                product_id=1,
+                opened_by=SAM,
+                chat_ids=[TEA],
+                min_count=1,
+                stock_cap=5,
+                per_member_limit=1,
+                deadline=now + timedelta(days=14),
+                now=now,
+            )
+            await schedule_cards(
+                session, kind=KIND_DROP, groupbuy_id=gb.id, verdicts=[verdict], now=now
+            )
+            return verdict.now
+
+    # when both post at the same moment
+    try:
+        outcomes = await asyncio.gather(*(drop(create_session_factory(e)) for e in engines))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    # then one takes the last place now, and the other waits for next week
+    assert sorted(outcomes) == [False, True]
+    async with harness.session() as session:
+        due = sorted((await session.execute(select(col(ScheduledPost.due_at)))).scalars().all())
+    assert due == [now, at(30, 1)]
