@@ -40,6 +40,7 @@ from sqlmodel import col
 from models.broadcast import (
     BROADCAST_CANCELLED,
     COUNTED,
+    POST_CONTENT,
     RECIPIENT_GROUP,
     RECIPIENT_SENT,
     Broadcast,
@@ -297,6 +298,7 @@ async def calendar(
             col(BroadcastRecipient.kind) == RECIPIENT_GROUP,
             col(BroadcastRecipient.status).in_(COUNTED),
             col(Broadcast.status) != BROADCAST_CANCELLED,
+            col(Broadcast.post_kind) != POST_CONTENT,  # content is not a promotion
         )
     )
     zones = {int(c): group_zone(z, default_timezone) for c, _t, z in groups}

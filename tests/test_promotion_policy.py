@@ -17,13 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.db import create_engine, create_session_factory
-from models.broadcast import BroadcastRecipient
+from models.broadcast import POST_CONTENT, Broadcast, BroadcastRecipient
 from models.groupbuy import GroupBuyPost
 from models.policy import ScheduledPost
-from services.broadcast import Draft, create_broadcast
+from services.broadcast import BroadcastError, Draft, create_broadcast
 from services.groupbuy import open_groupbuy
 from services.policy import KIND_CONTENT, KIND_DROP, decide, schedule_cards
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
+from tests.test_broadcast_chat import tap
 from tests.test_poll_chat import create_poll, poll_ids, vote
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
@@ -287,3 +288,78 @@ async def test_two_staff_posting_at_once_cannot_both_take_the_caps_last_place(
     async with harness.session() as session:
         due = sorted((await session.execute(select(col(ScheduledPost.due_at)))).scalars().all())
     assert due == [now, at(30, 1)]
+
+
+async def compose(harness: Harness, text: str) -> str:
+    """Sam writes a broadcast to every group, to go now; the summary he reads."""
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, text)
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "⏭ Skip", user=SAM)
+    await tap(harness, SAM, "All groups", user=SAM)
+    await tap(harness, SAM, "Now", user=SAM)
+    return harness.emulator.last_bot_message(SAM).text or ""
+
+
+async def test_content_is_not_counted_and_content_that_sells_is_offered_as_a_promotion(
+    harness: Harness,
+) -> None:
+    # given the week's three promotions in both groups
+    await two_zones(harness)
+    for day in (23, 24, 25):
+        harness.clock.now = at(day, 10)
+        await broadcast(harness, f"Tasting {day}")
+    # when Sam writes a how-to: as a promotion it would wait for next week
+    summary = await compose(harness, "How to brew jasmine tea: 80°C water, 3 minutes.")
+    assert "Kind: promotion, counted against each chat's weekly cap and labelled." in summary
+    assert "First delivery 2026-11-30 10:00" in summary
+    # as content it goes now, and the caps do not count it
+    await tap(harness, SAM, "📚 Send as content (not counted)", user=SAM)
+    summary = harness.emulator.last_bot_message(SAM).text or ""
+    assert "Kind: content, not counted against the weekly caps." in summary
+    assert "First delivery 2026-11-25 10:00, last 2026-11-25 10:00" in summary
+    await tap(harness, SAM, "✅ Confirm", user=SAM)
+    async with harness.session() as session:
+        content = await session.execute(select(Broadcast).order_by(col(Broadcast.id).desc()))
+        stored = content.scalars().first()
+        assert stored is not None and stored.post_kind == POST_CONTENT
+        rows = await session.execute(
+            select(BroadcastRecipient).where(col(BroadcastRecipient.broadcast_id) == stored.id)
+        )
+        assert {row.chat_id: row.not_before for row in rows.scalars()} == {
+            TEA: at(25, 10),
+            COFFEE: at(25, 10),
+        }
+    # and the next promotion still finds three, not four, promotions this week
+    assert await broadcast(harness, "Fourth tasting") == {TEA: at(30, 10), COFFEE: at(30, 10)}
+    # when a "how-to" carries a price and a discount, it is refused as content, with why
+    await compose(harness, "Brew it well: jasmine tea, 8折 this week, 39.90 元")
+    await tap(harness, SAM, "📚 Send as content (not counted)", user=SAM)
+    refused = harness.emulator.last_bot_message(SAM)
+    assert (refused.text or "").endswith(
+        "⛔ It reads as a promotion, so it cannot go as content:\n"
+        "• a price: 39.90 元\n"
+        "• a discount: 8折"
+    )
+    assert "✅ Confirm" not in refused.button_texts
+    # and offered as a promotion, which Sam may confirm
+    await tap(harness, SAM, "📣 Send as a promotion", user=SAM)
+    offered = harness.emulator.last_bot_message(SAM)
+    assert "Kind: promotion" in (offered.text or "") and "✅ Confirm" in offered.button_texts
+    # the service refuses it as content whatever the wizard says
+    settings = harness.runtime.settings
+    async with harness.session() as session, session.begin():
+        with pytest.raises(BroadcastError) as refusal:
+            await create_broadcast(
+                session,
+                draft=Draft(
+                    text='Read <a href="https://shop.example.com/item/7">our guide</a>',
+                    targets="groups",
+                    scheduled_at=harness.clock.now,
+                    created_by=SAM,
+                    post_kind=POST_CONTENT,
+                ),
+                rules=settings.pacing_rules(),
+                default_timezone=settings.default_timezone,
+            )
+    assert refusal.value.code == "reads_as_promotion"

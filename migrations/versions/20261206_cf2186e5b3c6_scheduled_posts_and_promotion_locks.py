@@ -21,6 +21,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "post_kind", sa.String(length=12), server_default="promotion", nullable=False
+            )
+        )
     op.create_table(
         "promotion_lock",
         sa.Column("chat_id", sa.BigInteger(), autoincrement=False, nullable=False),
@@ -57,3 +63,5 @@ def downgrade() -> None:
     op.drop_index("ix_scheduled_post_chat", table_name="scheduled_post")
     op.drop_table("scheduled_post")
     op.drop_table("promotion_lock")
+    with op.batch_alter_table("broadcast", schema=None) as batch_op:
+        batch_op.drop_column("post_kind")
