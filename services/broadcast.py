@@ -1003,3 +1003,37 @@ async def add_care_recipient(
         )
     )
     return slot
+
+
+async def selling_reminder(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    topic: str,
+    text: str,
+    timezone: str,
+    now: datetime,
+    rules: PacingRules,
+) -> datetime | Skip:
+    """A reminder that sells ("an order of ... keeps your tier"), already in the member's
+    language, as a one-member promotion through the outbox: consent, the member's cap and
+    quiet hours hold, and it carries the ad label and the Stop button. Returns its slot, or
+    why it never goes (e.g. not opted in)."""
+    broadcast = Broadcast(
+        text=text,
+        targets=f"{TARGET_CARE}:{topic}"[:80],
+        scheduled_at=now,
+        status=BROADCAST_SCHEDULED,
+        created_by=0,
+    )
+    session.add(broadcast)
+    await session.flush()
+    assert broadcast.id is not None
+    return await add_care_recipient(
+        session,
+        broadcast_id=broadcast.id,
+        member_id=member_id,
+        timezone=timezone,
+        now=now,
+        rules=rules,
+    )
