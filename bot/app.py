@@ -48,6 +48,7 @@ from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
 from bot.tickets import TicketClock
 from bot.transactions import TransactionGuard, track_transactions
+from bot.waitlist import WaitlistKeeper
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
 from models.base import utcnow
@@ -269,6 +270,7 @@ class Runtime:
     retention: TextRetention
     reservations: ReservationSweeper
     tickets: TicketClock
+    waitlist: WaitlistKeeper
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -308,6 +310,7 @@ class Runtime:
         await self.retention.start()
         await self.reservations.start()
         await self.tickets.start()
+        await self.waitlist.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -318,6 +321,7 @@ class Runtime:
         self.retention.stop()
         self.reservations.stop()
         self.tickets.stop()
+        self.waitlist.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -406,11 +410,14 @@ def build_runtime(
     tickets = TicketClock(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    waitlist = WaitlistKeeper(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, poster, polls, care, retention, reservations, tickets):
+    for job in (closer, poster, polls, care, retention, reservations, tickets, waitlist):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -447,6 +454,7 @@ def build_runtime(
         retention=retention,
         reservations=reservations,
         tickets=tickets,
+        waitlist=waitlist,
         metrics=metrics,
         clock=clock,
         redis=redis,

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     reservation_cap: int = Field(default=5, ge=0, le=1000)
     # how often the scheduler reminds of and expires reservations
     reservation_sweep_seconds: int = Field(default=60, ge=1)
+    # waitlists: how long a member has to accept units freed for them before they pass to the
+    # next one waiting, and how often the scheduler looks for freed units and lapsed offers
+    waitlist_offer_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    waitlist_sweep_seconds: int = Field(default=30, ge=1)
     # after-sales tickets: the first answer of staff or the group's leader is due this many
     # hours after a ticket is opened, its resolution this many; past either, all staff are told
     ticket_answer_hours: int = Field(default=2, ge=1, le=24 * 30)

@@ -147,6 +147,7 @@ COLUMN_LABELS = {
     "repeat_buyers": N_("Repeat buyers"),
     "reverses_id": N_("Reverses"),
     "row": N_("Row"),
+    "shipping_minor": N_("Shipping"),
     "redeemed_at_utc": N_("Redeemed"),
     "scheduled_at_utc": N_("Scheduled"),
     "sent": N_("Sent"),

@@ -615,6 +615,11 @@ async def _session(
         # Stars refunds are sent here, after each line, rather than by the refunder's own loop,
         # so that the member's notice shows right after the /refund that caused it
         await runtime.refunder.run_once()
+        # a card's edits show right after the line that changed it, not after CARD_EDIT_SECONDS,
+        # so a script can press the button it grew (the waitlist's, say); freed units are
+        # offered to the waitlist at once, not on the job's next sweep
+        await runtime.cards.flush()
+        await runtime.waitlist.run()
         await runtime.notifier.drain()
 
     async def wait(hours: float) -> None:
@@ -623,6 +628,7 @@ async def _session(
         await runtime.closer.close_due()
         await runtime.polls.close_due()
         await runtime.reservations.run()
+        await runtime.waitlist.run()  # lapsed offers pass to the next member
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

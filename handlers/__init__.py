@@ -42,6 +42,7 @@ def feature_routers() -> list[Router]:
         stats,
         suggestion,
         ticket,
+        waitlist,
     )
 
     routers = [
@@ -62,6 +63,7 @@ def feature_routers() -> list[Router]:
         reservation.router,
         coupons.router,
         groupbuy.router,
+        waitlist.router,
         perks.router,
         poll.router,
         policy.router,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -139,7 +140,7 @@ async def coupon_new(
         if value_text.endswith("%"):
             kind = COUPON_PERCENT
             percent = value_text[:-1].replace(",", ".")
-            value = round(float(percent) * 100) if _is_number(percent) else 0
+            value = _basis_points(percent) if _is_number(percent) else 0
         else:
             kind = COUPON_FIXED
             value = parse_amount(
@@ -203,6 +204,12 @@ async def coupon_new(
             ),
         )
     )
+
+
+def _basis_points(percent: str) -> int:
+    """A percentage as typed ('2', '12.5') in hundredths of a percent, exactly: decimal
+    arithmetic, so '0.285' is 29 and never 28 as a binary float would round it."""
+    return int((Decimal(percent) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def _is_number(text: str) -> bool:

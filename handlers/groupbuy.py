@@ -99,6 +99,7 @@ from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role, is_staff
 from services.tiers import list_tiers
 from services.validation import number
+from services.waitlist import waiting_counts
 from services.zones import group_zone, member_zone, private_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ Clock = Callable[[], datetime]
 
 REFUSALS = {
     "closed": N_("This group-buy is closed."),
-    "sold_out": N_("Sorry, it is sold out."),
+    "sold_out": N_("Sorry, it is sold out: tap 🔔 Notify me on the card to join the waitlist."),
     "too_few_left": N_("Sorry, only {left} left: take fewer."),
     "over_limit": N_("That is more than the limit per member."),
     "not_joined": N_("You have not joined this group-buy."),
@@ -770,17 +771,19 @@ async def sign_up_list(
         )
         return
     lines: list[str] = []
+    waiting = await waiting_counts(session, ids)
     for gb_id in ids:
         gb = await get_groupbuy(session, gb_id)
         if gb is None:
             continue
-        lines.append(
-            _("<b>#{id} {title}</b> — {units} sold").format(
-                id=gb.id,
-                title=esc_name(gb.in_language(community.locale, default_locale()).title),
-                units=gb.units_sold,
-            )
+        heading = _("<b>#{id} {title}</b> — {units} sold").format(
+            id=gb.id,
+            title=esc_name(gb.in_language(community.locale, default_locale()).title),
+            units=gb.units_sold,
         )
+        if waiting.get(gb_id):
+            heading += " · " + _("{n} on the waitlist").format(n=waiting[gb_id])
+        lines.append(heading)
         for entry in await participants(session, gb_id):
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)

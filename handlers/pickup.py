@@ -248,7 +248,7 @@ async def sheet_button(
             return
         toast = _("Done.")
     elif action == "remind":
-        reminders = await remind_unpaid(session, groupbuy_id=gb_id, actor_id=member.id)
+        reminders = await remind_unpaid(session, groupbuy_id=gb_id, actor_id=member.id, now=clock())
         if reminders is None:
             await query.answer(_("There is no group-buy #{id}.").format(id=gb_id), show_alert=True)
             return

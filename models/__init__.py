@@ -41,6 +41,7 @@ from models.referral import (
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 from models.suggestion import NpsAsked, NpsSurvey, Suggestion
 from models.ticket import Ticket, TicketMessage
+from models.waitlist import WaitlistEntry
 
 __all__ = [
     "AuditEntry",
@@ -109,4 +110,5 @@ __all__ = [
     "Ticket",
     "TicketMessage",
     "Tier",
+    "WaitlistEntry",
 ]

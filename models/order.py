@@ -33,6 +33,9 @@ OPEN_STATUSES = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT)
 DELIVERY_PICKUP = "pickup"  # picked up at a point (the default)
 DELIVERY_SHIP = "delivery"  # shipped to the address kept on the order
 
+# the longest "for" text an order keeps (orders for someone else)
+FOR_WHOM_MAX = 60
+
 # Payment.status values
 PAYMENT_RECEIVED = "received"  # money arrived and settled its order
 PAYMENT_REFUNDED_BACK = "refunded"  # the order was no longer valid: sent straight back
@@ -129,6 +132,9 @@ class Order(SQLModel, table=True):
     tracking_number: str = Field(default="", max_length=64)
     shipped_by: int | None = Field(default=None, sa_type=TelegramId)
     shipped_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # whom the order is for when not the member themself (代订), free text such as "Mom,
+    # building 3": shown on pickup sheets and in exports, erased by /forgetme
+    for_whom: str = Field(default="", max_length=FOR_WHOM_MAX)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 

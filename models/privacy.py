@@ -99,6 +99,8 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "suggestion.community_id": "a group",
     "ticket.chat_id": "a group",
     "ticket.product_id": "a product",
+    "waitlist_entry.chat_id": "a group",
+    "waitlist_entry.variant_id": "a product variant",
     # the raw update (its body) is kept only until a worker handled it, seconds as a rule
     "webhook_inbox.update_id": "a Telegram update",
 }
@@ -135,6 +137,8 @@ FREE_TEXTS: tuple[FreeText, ...] = (
     FreeText("ticket", "description", "member_id", "opened_at", "ticket_text", 365),
     FreeText("ticket_message", "text", "author_id", "created_at", "ticket_message", 365),
     # a delivered order's address: kept while it travels, erased after its days from shipping
+    # whom an order is for (代订), e.g. "Mom, building 3": kept a year like other texts
+    FreeText("orders", "for_whom", "member_id", "created_at", "order_for", 365),
     FreeText("orders", "ship_name", "member_id", "shipped_at", "delivery_address", 90),
     FreeText("orders", "ship_phone", "member_id", "shipped_at", "delivery_address", 90),
     FreeText("orders", "ship_address", "member_id", "shipped_at", "delivery_address", 90),

@@ -1321,3 +1321,75 @@ async def sync_prepayment(
         quantity=wanted,
         price=found.current_price,
     )
+
+
+async def book_after_forming(
+    session: AsyncSession,
+    *,
+    groupbuy_id: int,
+    member_id: int,
+    chat_id: int,
+    units: int,
+    now: datetime,
+) -> OrderView:
+    """Units freed in a formed group-buy (a refund before pickup) booked for a member from its
+    waitlist: the counters take them by a conditional UPDATE (never past the stock), the
+    member's join row grows under the per-member limit, and an order opens at the final price.
+    Refused with "sold_out" when someone else took them first."""
+    found = await _must(session, groupbuy_id)
+    if found.status != GROUPBUY_FORMED or found.final_price is None:
+        raise GroupBuyError("closed")
+    held = (
+        await session.execute(
+            select(col(GroupBuyJoin.quantity)).where(
+                col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+                col(GroupBuyJoin.member_id) == member_id,
+            )
+        )
+    ).scalar_one_or_none()
+    old = int(held or 0)
+    if old + units > found.per_member_limit:
+        raise GroupBuyError("over_limit", str(found.per_member_limit))
+    counted = await session.execute(
+        update(GroupBuy)
+        .where(
+            col(GroupBuy.id) == groupbuy_id,
+            col(GroupBuy.status) == GROUPBUY_FORMED,
+            col(GroupBuy.units_sold) + units <= col(GroupBuy.stock_cap),
+        )
+        .values(
+            units_sold=col(GroupBuy.units_sold) + units,
+            participants=col(GroupBuy.participants) + (1 if old == 0 else 0),
+        )
+    )
+    if counted.rowcount != 1:  # type: ignore[attr-defined]
+        raise GroupBuyError("sold_out", "0")
+    if held is None:
+        session.add(
+            GroupBuyJoin(
+                groupbuy_id=groupbuy_id,
+                member_id=member_id,
+                chat_id=chat_id,
+                quantity=units,
+                joined_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+    else:
+        await session.execute(
+            update(GroupBuyJoin)
+            .where(
+                col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+                col(GroupBuyJoin.member_id) == member_id,
+            )
+            .values(quantity=col(GroupBuyJoin.quantity) + units, updated_at=now)
+        )
+    return await _new_order(
+        session,
+        found,
+        member_id=member_id,
+        chat_id=chat_id,
+        quantity=units,
+        price=found.final_price,
+    )

@@ -231,7 +231,8 @@ async def reward_paid_order(
     day = local_day(now, timezone)
     doubled = tier.member_day_double and is_member_day(member_day, day)
     points = order_points(
-        paid=order.paid_amount,
+        # goods only: the shipping the member paid passes to the carrier and earns nothing
+        paid=max(order.paid_amount - order.shipping_cost, 0),
         currency=order.currency,
         points_per_unit=points_per_unit,
         tier=tier,

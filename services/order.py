@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
+from models.groupbuy import GROUPBUY_FORMED, GroupBuy, GroupBuyJoin
 from models.ledger import (
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_BRAND_REFUNDS,
@@ -69,6 +70,7 @@ from services.referral import (
     TX_REFERRAL_POINTS,
     order_refunded,
 )
+from services.role import is_leader, is_suspended_leader
 from services.shipping import ShippingGiven, shipping_for_payment
 from services.tiers import tier_discount
 from services.validation import shown
@@ -421,12 +423,21 @@ async def release_reserved(session: AsyncSession, row: Order) -> None:
     await release_coupon(session, order_id=row.id)
 
 
+async def _earns(session: AsyncSession, row: Order) -> bool:
+    """Whether the order's leader earns its commission now: only while appointed and not
+    suspended, in the order's group (staff's decision stops the earning of open group-buys)."""
+    assert row.leader_id is not None
+    if row.chat_id < 0:  # a group
+        return await is_leader(session, member_id=row.leader_id, community_id=row.chat_id)
+    return not await is_suspended_leader(session, row.leader_id)
+
+
 async def _settle(session: AsyncSession, row: Order, *, actor_id: int | None) -> None:
     """Book the order's payment: the member's money becomes brand revenue, and the leader's
     commission is booked as pending until the refund window ends."""
     assert row.id is not None
     commission = (row.total - row.shipping_cost) * row.commission_bps // 10_000
-    if row.leader_id is not None and commission > 0:
+    if row.leader_id is not None and commission > 0 and await _earns(session, row):
         await post(
             session,
             key=f"order:{row.id}:commission",
@@ -763,7 +774,10 @@ async def refund_order(
     )
     row = await _load(session, order_id)
     if row.refunded_amount == row.paid_amount:
+        before_pickup = row.status == ORDER_PAID
         row = await _move(session, row, ORDER_REFUNDED, actor_id=actor_id, note=note[:200])
+        if before_pickup:
+            await _free_groupbuy_units(session, row)
         await _reverse_side_effects(session, order_id=order_id, actor_id=actor_id)
         await order_refunded(session, order_id=order_id)
     else:
@@ -773,6 +787,33 @@ async def refund_order(
         amount=value,
         star_charge_id=charge,
         refund_due=charge is None,
+    )
+
+
+async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
+    """A formed group-buy's order refunded before pickup: its units are free again, for the
+    group-buy's waitlist (services/waitlist.py offers them); the member's share shrinks."""
+    if row.groupbuy_id is None:
+        return
+    freed = await session.execute(
+        update(GroupBuy)
+        .where(
+            col(GroupBuy.id) == row.groupbuy_id,
+            col(GroupBuy.status) == GROUPBUY_FORMED,
+            col(GroupBuy.units_sold) >= row.quantity,
+        )
+        .values(units_sold=col(GroupBuy.units_sold) - row.quantity)
+    )
+    if freed.rowcount != 1:  # type: ignore[attr-defined]
+        return
+    await session.execute(
+        update(GroupBuyJoin)
+        .where(
+            col(GroupBuyJoin.groupbuy_id) == row.groupbuy_id,
+            col(GroupBuyJoin.member_id) == row.member_id,
+            col(GroupBuyJoin.quantity) >= row.quantity,
+        )
+        .values(quantity=col(GroupBuyJoin.quantity) - row.quantity)
     )
 
 
@@ -849,6 +890,17 @@ async def _scale_commissions(
     )
 
 
+_COMMISSION_KINDS = frozenset(
+    {
+        TX_COMMISSION,
+        TX_COMMISSION_ADJUST,
+        TX_COMMISSION_RELEASE,
+        TX_REFERRAL_COMMISSION,
+        TX_REFERRAL_COMMISSION_RELEASE,
+    }
+)
+
+
 async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_id: int) -> None:
     """Reverse every transaction the order created other than its own settlement."""
     reversed_ids = select(col(LedgerTransaction.reverses_id)).where(
@@ -863,8 +915,14 @@ async def _reverse_side_effects(session: AsyncSession, *, order_id: int, actor_i
         )
         .order_by(col(LedgerTransaction.id))
     )
-    for tx_id, kind in rows.all():
+    found = rows.all()
+    # commission released after the refund window stays earned: the brand bears a later refund
+    # (its leader may have been paid it already); before the release it is taken back
+    released = {TX_COMMISSION_RELEASE, TX_REFERRAL_COMMISSION_RELEASE} & {k for _i, k in found}
+    for tx_id, kind in found:
         assert tx_id is not None
+        if released and kind in _COMMISSION_KINDS:
+            continue
         if kind in (TX_ORDER_POINTS, TX_REFERRAL_POINTS):
             # the member may have spent them: take back what is left, never below zero
             await claw_back_order_points(

@@ -267,7 +267,7 @@ async def sheet_order(
 
 
 async def remind_unpaid(
-    session: AsyncSession, *, groupbuy_id: int, actor_id: int
+    session: AsyncSession, *, groupbuy_id: int, actor_id: int, now: datetime
 ) -> Reminders | None:
     """Record one reminder for each unpaid member of the group-buy who can be reached and was
     not reminded before; the unique (group-buy, member) row decides, whatever the concurrency.
@@ -290,7 +290,6 @@ async def remind_unpaid(
     reachable = [m for m in unpaid if members.get(m) is not None and members[m].started]
     unreachable = tuple(names[m] for m in unpaid if m not in reachable)
     sent: list[Reminded] = []
-    now = utcnow()
     for member_id in reachable:
         inserted = await session.execute(
             insert_for(session, table_of(PickupReminder))

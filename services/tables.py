@@ -139,6 +139,7 @@ ORDER_COLUMNS = (
     "title",
     "quantity",
     "unit_price_minor",
+    "shipping_minor",
     "total_minor",
     "currency",
     "payment_mode",
@@ -161,7 +162,11 @@ def _orders(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
             col(Order.title),
             col(Order.quantity),
             col(Order.unit_price),
-            col(Order.quantity) * col(Order.unit_price) - col(Order.discount),
+            col(Order.shipping_cost),
+            # what the member pays: the goods less the discount, plus the shipping
+            col(Order.quantity) * col(Order.unit_price)
+            - col(Order.discount)
+            + col(Order.shipping_cost),
             col(Order.currency),
             col(Order.payment_mode),
             col(Order.status),

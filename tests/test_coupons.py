@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory
 from models.order import Order
-from models.perks import COUPON_PERCENT, MemberCoupon
+from models.perks import COUPON_PERCENT, CouponTemplate, MemberCoupon
 from services.coupons import CouponError, apply_coupon, create_template, grant
 from services.member import UserInfo, record_member
 from services.order import cancel_order, place_order
@@ -210,3 +210,17 @@ async def test_one_coupon_raced_by_concurrent_checkouts_is_used_once(
                 now=NOW + timedelta(days=2),
             )
     assert refused.value.reason == "expired"
+
+
+async def test_a_fractional_percentage_is_kept_exactly_not_as_a_binary_float_rounds_it(
+    harness: Harness,
+) -> None:
+    await make_staff(harness)
+    # 0.285 * 100 is 28.499999999999996 in binary floating point: a float would store 28
+    created = await harness.send(SAM, SAM, "/coupon_new EXACT 0.285%")
+    assert created[0].startswith("Coupon EXACT created: ")
+    async with harness.session() as session:
+        template = (
+            await session.execute(select(CouponTemplate).where(CouponTemplate.code == "EXACT"))
+        ).scalar_one()
+    assert (template.kind, template.value) == (COUPON_PERCENT, 29)

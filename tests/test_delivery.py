@@ -6,6 +6,8 @@ member told in their language; the address erased by /forgetme."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -126,6 +128,18 @@ async def test_a_provider_invoice_asks_the_address_and_the_bot_answers_with_its_
     async with harness.session() as session:  # the shipping is booked beside the revenue
         assert await balance(session, AccountRef("brand_revenue"), "CNY") == 3590
         assert await balance(session, AccountRef("brand_shipping"), "CNY") == 1200
+        # points are earned on the tea (35 whole yuan), never on the shipping (47 in all)
+        assert await balance(session, AccountRef("member_points", MIA), "PTS") == 35
+    # the orders export shows the shipping within the total the member paid
+    await harness.send(SAM, SAM, "/export 1d")
+    exported = harness.emulator.bot_messages(SAM)[-1]
+    data = harness.emulator.file_bytes(exported.raw["document"]["file_id"]).decode("utf-8-sig")
+    [line] = list(csv.DictReader(io.StringIO(data)))
+    assert (line["shipping_minor"], line["total_minor"], line["paid_minor"]) == (
+        "1200",
+        "4790",
+        "4790",
+    )
     # and the order is not on a pickup sheet, but in the CSV of orders to ship
     await harness.send(SAM, SAM, "/to_ship")
     document = harness.emulator.last_bot_message(SAM)

@@ -305,6 +305,66 @@ async def test_a_leaders_commission_is_pending_until_the_refund_window_ends(
     assert "已赚佣金：¥2.00" in wallet
 
 
+async def test_a_refund_after_the_window_leaves_the_released_commission_to_the_leader(
+    harness: Harness,
+) -> None:
+    # given Lee's group-buy (5% commission) formed with Mia x1 and Kai x2, both paid
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.press(KAI, TEA, card.message_id, index=1)
+    await harness.send(LEE, TEA, "/gb_close 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    await harness.send(LEE, TEA, "/paid @kai")
+    # and the refund window passed, so Lee's 6.00 was released to him
+    harness.clock.advance(days=8)
+    await harness.runtime.closer.close_due()
+    earned = AccountRef("leader_commission", LEE)
+    async with harness.session() as session:
+        assert await balance(session, earned, "CNY") == 600
+    # when staff refund Kai's order in full afterwards
+    refunded = await harness.send(SAM, SAM, "/refund 2")
+    assert "#2" in refunded[0]
+    # then Kai has his money back, and Lee keeps what was released (he may have been paid it)
+    async with harness.session() as session:
+        assert (await session.get(Order, 2)).status == "refunded"  # type: ignore[union-attr]
+        assert await balance(session, earned, "CNY") == 600
+        assert await balance(session, AccountRef("leader_commission_pending", LEE), "CNY") == 0
+    async with harness.session() as session:
+        assert (await reconcile(session)).ok
+
+
+async def test_a_suspended_leader_earns_nothing_on_orders_paid_while_suspended(
+    harness: Harness,
+) -> None:
+    # given Lee's group-buy (5% commission) formed with Mia x1 and Kai x2, and Mia paid
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
+    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.press(KAI, TEA, card.message_id, index=1)
+    await harness.send(LEE, TEA, "/gb_close 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    pending = AccountRef("leader_commission_pending", LEE)
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 200
+    # when staff suspend Lee, then take Kai's money themselves
+    await harness.send(SAM, SAM, "/leader_suspend @lee cash not handed over")
+    paid = await harness.send(SAM, TEA, "/paid @kai")
+    assert "#2" in paid[0]
+    # then Kai's order is paid and booked, and Lee earns nothing on it
+    async with harness.session() as session:
+        assert await balance(session, pending, "CNY") == 200
+        assert await balance(session, AccountRef("brand_revenue"), "CNY") == 4000 + 8000
+
+
 async def test_a_staff_drop_earns_no_commission(harness: Harness) -> None:
     tea_card, _coffee = await open_drop(harness)
     for member in (MIA, LEE, KAI):
@@ -412,4 +472,6 @@ async def test_a_join_above_the_stock_left_says_how_many_are_left(harness: Harne
         "You are #2, quantity 1."
     )
     # and once none is left, it is sold out
-    assert await harness.press(LEE, TEA, card.message_id, index=0) == "抱歉，已经售罄。"
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == (
+        "抱歉，已经售罄：点卡片上的 🔔 到货通知即可加入候补。"
+    )

@@ -167,6 +167,8 @@ async def test_remind_unpaid_reminds_each_member_once(harness: Harness) -> None:
     assert sorted(row.member_id for row in rows) == sorted(
         [KAI] + [CROWD + n for n in range(2, 11, 2)]
     )
+    # stamped on the bot's clock (the test's), not the machine's
+    assert {row.reminded_at for row in rows} == {harness.clock()}
 
 
 async def test_a_pickup_by_button_or_command_sends_the_same_review_invitation(

@@ -366,6 +366,7 @@ async def test_the_retention_job_erases_old_review_comments_only_once(harness: H
         "nps_comment": 0,
         "ticket_text": 0,
         "ticket_message": 0,
+        "order_for": 0,
         "delivery_address": 0,
     }
     # a year and a day later it is erased, the rating kept; a second run finds nothing
@@ -376,6 +377,7 @@ async def test_the_retention_job_erases_old_review_comments_only_once(harness: H
         "nps_comment": 0,
         "ticket_text": 0,
         "ticket_message": 0,
+        "order_for": 0,
         "delivery_address": 0,
     }
     assert await retention.run() == {
@@ -384,6 +386,7 @@ async def test_the_retention_job_erases_old_review_comments_only_once(harness: H
         "nps_comment": 0,
         "ticket_text": 0,
         "ticket_message": 0,
+        "order_for": 0,
         "delivery_address": 0,
     }
     async with harness.session() as session:

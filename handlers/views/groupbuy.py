@@ -35,7 +35,8 @@ from handlers.text import (
 from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice
 from handlers.views.pickup import sheet_keyboard, sheet_text
-from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_OPEN, MIN_PEOPLE
+from handlers.views.waitlist import WaitlistCallback
+from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FORMED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import Closing, GroupBuyView, GroupNotice, MemberNotice, OwedBack
 
@@ -180,6 +181,8 @@ STATUS_LINES = {
 
 
 def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
+    if gb.units_left <= 0 and gb.status in (GROUPBUY_OPEN, GROUPBUY_FORMED):
+        return _sold_out_keyboard(gb)
     if gb.status != GROUPBUY_OPEN:
         return None
     builder = InlineKeyboardBuilder()
@@ -196,6 +199,28 @@ def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
         text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
     )
     builder.adjust(min(3, gb.per_member_limit), 3)
+    return builder.as_markup()
+
+
+def _sold_out_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup:
+    """Sold out: Join becomes the waitlist (freed units are offered in turn); while it is open,
+    members who joined may still give units back."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🔔 Notify me / join the waitlist"),
+        callback_data=WaitlistCallback(action="wait", groupbuy_id=gb.id),
+    )
+    if gb.status == GROUPBUY_OPEN:
+        builder.button(
+            text=_("−1"), callback_data=GroupBuyCallback(action="less", groupbuy_id=gb.id)
+        )
+        builder.button(
+            text=_("Leave"), callback_data=GroupBuyCallback(action="leave", groupbuy_id=gb.id)
+        )
+        builder.button(
+            text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
+        )
+        builder.adjust(1, 3)
     return builder.as_markup()
 
 

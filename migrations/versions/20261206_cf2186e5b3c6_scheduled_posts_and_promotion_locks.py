@@ -2,7 +2,7 @@
 posted later; one lock row per group serializes the policy"s decisions
 
 Revision ID: cf2186e5b3c6
-Revises: 7b2e4c91d0a3
+Revises: 5d1e8a7c2f40
 Create Date: 2026-12-06 04:42:34.905731
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import models.base
 
 revision: str = "cf2186e5b3c6"
-down_revision: str | None = "7b2e4c91d0a3"
+down_revision: str | None = "5d1e8a7c2f40"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,185 @@
+"""Waitlists: the sold-out card's "Notify me" button, leaving the line, and accepting an
+offer of freed units in private (the offers themselves come from bot/waitlist.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.types import CallbackQuery
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.groupbuy import REFUSALS, _prepay, refusal_text
+from handlers.text import (
+    N_,
+    BackgroundSender,
+    CardToucher,
+    CommitHook,
+    HandlerSettings,
+    default_locale,
+    esc_name,
+    format_money,
+    later,
+)
+from handlers.views.myorders import pay_keyboard
+from handlers.views.waitlist import LEAVE, WaitlistCallback
+from models.product import PAYMENT_TELEGRAM
+from services.groupbuy import GroupBuyError
+from services.member import MemberView
+from services.waitlist import WaitlistError, accept_offer, join_waitlist, leave_waitlist
+
+router = Router(name="waitlist")
+Clock = Callable[[], datetime]
+
+WAITLIST_REFUSALS = {
+    "closed": REFUSALS["closed"],
+    "not_sold_out": N_("It is not sold out: join it with the buttons on its card."),
+    "not_waiting": N_("You are not on this waitlist."),
+    "not_yours": N_("This offer is not yours."),
+    "lapsed": N_(
+        "Sorry, this offer lapsed and passed to the next member waiting: nothing was booked. "
+        "Join the waitlist again from the card if you still want it."
+    ),
+    "booked": N_("You already accepted this offer."),
+}
+
+
+def waitlist_refusal(exc: WaitlistError) -> str:
+    return _(WAITLIST_REFUSALS.get(exc.reason, WAITLIST_REFUSALS["closed"]))
+
+
+@router.callback_query(WaitlistCallback.filter(F.action == "wait"))
+async def wait_button(
+    query: CallbackQuery,
+    callback_data: WaitlistCallback,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+) -> None:
+    """Puts the member on a sold-out group-buy's waitlist; a popup says their place."""
+    with i18n.use_locale(member.locale):  # a popup is the member's alone
+        if not member.started:
+            first = _(
+                "Start a private chat with me first, so that I can write to you when units "
+                "are freed; then tap again."
+            )
+            await query.answer(first, show_alert=True)
+            return
+        chat_id = query.message.chat.id if query.message else member.id
+        try:
+            place = await join_waitlist(
+                session,
+                groupbuy_id=callback_data.groupbuy_id,
+                member_id=member.id,
+                chat_id=chat_id,
+                now=clock(),
+            )
+        except WaitlistError as exc:
+            await query.answer(waitlist_refusal(exc), show_alert=True)
+            return
+        text = _(
+            "You are #{position} on the waitlist. When units are freed I offer them in private, "
+            "in turn."
+        ).format(position=place)
+        leave = WaitlistCallback(action="leave", groupbuy_id=callback_data.groupbuy_id)
+        builder = InlineKeyboardBuilder()
+        builder.button(text=_(LEAVE), callback_data=leave)
+        notifier.send(member.id, text, reply_markup=builder.as_markup())
+    after_commit.add(lambda: query.answer(text, show_alert=True))
+
+
+@router.callback_query(WaitlistCallback.filter(F.action == "leave"))
+async def leave_button(
+    query: CallbackQuery,
+    callback_data: WaitlistCallback,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    after_commit: CommitHook,
+) -> None:
+    """Takes the member off the waitlist."""
+    with i18n.use_locale(member.locale):
+        try:
+            await leave_waitlist(
+                session, groupbuy_id=callback_data.groupbuy_id, member_id=member.id, now=clock()
+            )
+        except WaitlistError as exc:
+            await query.answer(waitlist_refusal(exc), show_alert=True)
+            return
+        left = _("You left the waitlist.")
+    after_commit.add(lambda: query.answer(left, show_alert=True))
+
+
+@router.callback_query(WaitlistCallback.filter(F.action == "accept"))
+async def accept_button(
+    query: CallbackQuery,
+    callback_data: WaitlistCallback,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    cards: CardToucher,
+    notifier: BackgroundSender,
+    settings: HandlerSettings,
+    after_commit: CommitHook,
+) -> None:
+    """Books the offered units as Join does; a lapsed offer books nothing and says so."""
+    with i18n.use_locale(member.locale):
+        try:
+            accepted = await accept_offer(
+                session,
+                entry_id=callback_data.entry_id,
+                offer_no=callback_data.offer_no,
+                member_id=member.id,
+                now=clock(),
+            )
+        except WaitlistError as exc:
+            await query.answer(waitlist_refusal(exc), show_alert=True)
+            return
+        except GroupBuyError as exc:
+            await query.answer(refusal_text(exc), show_alert=True)
+            return
+        gb = accepted.groupbuy
+        title = esc_name(gb.in_language(member.locale, default_locale()).title)
+        if accepted.taken:
+            text = _(
+                "Sorry, someone else booked those units first. You stay first on the "
+                "waitlist for the next ones freed."
+            )
+        elif accepted.joined is not None:
+            text = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
+                title=title,
+                quantity=accepted.joined.quantity,
+                position=accepted.joined.position,
+            )
+            after_commit.add(later(cards.touch, gb.id))
+            if gb.payment_mode == PAYMENT_TELEGRAM:
+                await _prepay(bot, i18n, session, settings, member, gb.id, accepted.chat_id)
+        else:
+            order = accepted.order
+            assert order is not None
+            text = _("Booked for you: order #{id}, {title} ×{quantity}, {total}.").format(
+                id=order.id,
+                title=title,
+                quantity=order.quantity,
+                total=format_money(order.total, order.currency, member.locale),
+            )
+            if order.payment_mode == PAYMENT_TELEGRAM:
+                notifier.send(
+                    member.id,
+                    _("Pay for it here:"),
+                    reply_markup=pay_keyboard(i18n, member.locale, order.id),
+                )
+            else:
+                text += " " + _("Pay your leader at pickup.")
+        after_commit.add(lambda: query.answer())
+        notifier.send(member.id, text)

@@ -1,0 +1,177 @@
+"""Waitlists end to end: a sold-out card's Notify me, freed units offered in private in turn,
+an offer that lapses on the controlled clock and passes to the next, an Accept after it lapsed
+that books nothing, and (on PostgreSQL too) two accepts racing for the last unit."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from models.groupbuy import GroupBuy, GroupBuyJoin
+from models.waitlist import WaitlistEntry
+from services.waitlist import WaitlistError, accept_offer, join_waitlist, make_offers
+from tests.conftest import MIA, OWNER, SAM, TEA, Harness
+
+
+async def sold_out_drop(harness: Harness) -> int:
+    """Sam (staff) opens a 2-unit drop; Mia takes both. Returns the Tea card's message id."""
+    await harness.join_groups()
+    for who in (SAM, MIA, OWNER):
+        await harness.send(who, who, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
+    await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=2 limit=2")
+    card = harness.emulator.last_bot_message(TEA).message_id
+    assert await harness.press(MIA, TEA, card, index=1) == "You are #1, quantity 2."
+    await harness.runtime.cards.flush()
+    return card
+
+
+def card_of(harness: Harness, card: int):
+    return next(m for m in harness.emulator.messages(TEA) if m.message_id == card)
+
+
+async def test_freed_units_go_to_the_waitlist_in_turn_and_a_lapsed_offer_books_nothing(
+    harness: Harness,
+) -> None:
+    card = await sold_out_drop(harness)
+    # given a sold-out card: Join became the waitlist
+    assert card_of(harness, card).button_texts == [
+        "🔔 Notify me / join the waitlist",
+        "−1",
+        "Leave",
+        "Details",
+    ]
+    # when Sam and then the owner join the waitlist
+    assert await harness.press(SAM, TEA, card, index=0) == (
+        "You are #1 on the waitlist. When units are freed I offer them in private, in turn."
+    )
+    assert (await harness.press(OWNER, TEA, card, index=0) or "").startswith("You are #2")
+    # the same tap again keeps the place
+    assert (await harness.press(SAM, TEA, card, index=0) or "").startswith("You are #1")
+    listing = (await harness.send(MIA, TEA, "/list"))[0]
+    assert "2 on the waitlist" in listing
+    # nothing is offered while nothing is free
+    assert (await harness.runtime.waitlist.run()).offered == 0
+    # when Mia gives one unit back, the first in line is offered it in private
+    assert await harness.press(MIA, TEA, card, index=1) == "You are #1, quantity 1."
+    report = await harness.runtime.waitlist.run()
+    assert report.offered == 1
+    offer = harness.emulator.last_bot_message(SAM)
+    assert offer.text == (
+        "Good news: 1 unit of Oolong tea freed up, and you are first on the waitlist. Accept "
+        "within 30 minutes to order; after that the offer passes to the next member waiting."
+    )
+    assert offer.button_texts == ["✅ Accept", "Leave the waitlist"]
+    # a second run offers nothing more: the one free unit is under offer
+    assert (await harness.runtime.waitlist.run()).offered == 0
+    # when Sam lets the offer lapse, it passes to the owner
+    harness.clock.advance(minutes=31)
+    report = await harness.runtime.waitlist.run()
+    assert (report.lapsed, report.offered) == (1, 1)
+    assert harness.emulator.last_bot_message(SAM).text.startswith(
+        "Your offer for Oolong tea lapsed"
+    )
+    owner_offer = harness.emulator.last_bot_message(OWNER)
+    # then Sam's late Accept is refused and books nothing
+    answer = await harness.press(SAM, SAM, offer.message_id, index=0)
+    assert answer is not None and answer.startswith("Sorry, this offer lapsed")
+    # and the owner's Accept books the unit as Join does
+    assert await harness.press(OWNER, OWNER, owner_offer.message_id, index=0) is None
+    assert harness.emulator.last_bot_message(OWNER).text == (
+        "You joined Oolong tea: quantity 1, you are #2."
+    )
+    # and the owner's button again is refused: accepted once
+    again = await harness.press(OWNER, OWNER, owner_offer.message_id, index=0)
+    assert again == "You already accepted this offer."
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+        assert gb is not None and (gb.units_sold, gb.stock_cap) == (2, 2)
+        joins = (await session.execute(select(GroupBuyJoin))).scalars().all()
+        assert sorted((j.member_id, j.quantity) for j in joins) == [(OWNER, 1), (MIA, 1)]
+        statuses = {
+            e.member_id: e.status
+            for e in (await session.execute(select(WaitlistEntry))).scalars().all()
+        }
+    assert statuses == {SAM: "lapsed", OWNER: "booked"}
+
+
+async def test_the_waitlist_refuses_what_is_not_sold_out_and_who_cannot_be_written_to(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    for who in (SAM, OWNER):
+        await harness.send(who, who, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
+    await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=2 limit=2")
+    card = harness.emulator.last_bot_message(TEA).message_id
+    # Mia never started the bot: she is asked to, and is not put in line
+    await harness.press(SAM, TEA, card, index=1)
+    await harness.runtime.cards.flush()
+    answer = await harness.press(MIA, TEA, card, index=0)
+    assert answer is not None and answer.startswith("Start a private chat with me first")
+    # a forged "wait" on a card with units left is refused
+    async with harness.session() as session, session.begin():
+        gb = await session.get(GroupBuy, 1)
+        assert gb is not None
+        gb.units_sold = 1
+    try:
+        async with harness.session() as session, session.begin():
+            await join_waitlist(
+                session, groupbuy_id=1, member_id=OWNER, chat_id=TEA, now=harness.clock()
+            )
+    except WaitlistError as exc:
+        assert exc.reason == "not_sold_out"
+    else:
+        raise AssertionError("joined the waitlist of a group-buy with units left")
+
+
+async def test_two_accepts_for_the_last_unit_never_oversell(harness: Harness) -> None:
+    card = await sold_out_drop(harness)
+    await harness.press(SAM, TEA, card, index=0)
+    await harness.press(OWNER, TEA, card, index=0)
+    # two units freed: both in line get an offer of one
+    assert await harness.press(MIA, TEA, card, index=2) == "You left this group-buy."
+    assert (await harness.runtime.waitlist.run()).offered == 2
+    # and a third member takes one of them from the card meanwhile
+    async with harness.session() as session, session.begin():
+        gb = await session.get(GroupBuy, 1)
+        assert gb is not None
+        gb.units_sold += 1
+    async with harness.session() as session:
+        entries = (
+            (await session.execute(select(WaitlistEntry).order_by(WaitlistEntry.id)))
+            .scalars()
+            .all()
+        )
+    now = harness.clock()
+
+    async def accept(entry: WaitlistEntry) -> bool:
+        async with harness.session() as session, session.begin():
+            assert entry.id is not None
+            done = await accept_offer(
+                session,
+                entry_id=entry.id,
+                offer_no=entry.offer_no,
+                member_id=entry.member_id,
+                now=now,
+            )
+            return not done.taken
+
+    # when both accept at once, one books the last unit and the other is told it was taken
+    booked = await asyncio.gather(*(accept(entry) for entry in entries))
+    assert sorted(booked) == [False, True]
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+        assert gb is not None and gb.units_sold == gb.stock_cap == 2
+        waiting = (
+            (await session.execute(select(WaitlistEntry).where(WaitlistEntry.status == "waiting")))
+            .scalars()
+            .all()
+        )
+        # the one who lost stays first in line, offered again once units are freed
+        assert len(waiting) == 1
+        assert await make_offers(session, now=now + timedelta(minutes=1), minutes=30) == []
