@@ -274,6 +274,8 @@ async def open_and_post(
     Raises GroupBuyError (nothing opened) when the values are refused, HeldBack (nothing
     opened) when no chat may take the card before the deadline.
     """
+    if values.deadline <= now:  # said as such, not as "no group before the deadline"
+        raise GroupBuyError("deadline_past")
     verdicts = await decide(
         session,
         kind=kind,
