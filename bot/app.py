@@ -39,6 +39,7 @@ from bot.metrics import ApiMetrics, Metrics, UpdateObserver
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
+from bot.policy import CardPoster
 from bot.redis import ResilientStorage, SharedPace, Throttle, create_redis
 from bot.refunds import StarRefunder
 from bot.reservations import ReservationSweeper
@@ -259,6 +260,7 @@ class Runtime:
     dp: Dispatcher
     cards: CardRefresher
     closer: GroupBuyCloser
+    poster: CardPoster
     polls: PollCloser
     care: MemberCare
     notifier: Notifier
@@ -302,6 +304,7 @@ class Runtime:
         """Run the scheduled jobs here: deadlines, polls, perks, retention, reservations,
         after-sales clocks."""
         await self.closer.start()
+        await self.poster.start()
         await self.polls.start()
         await self.care.start()
         await self.retention.start()
@@ -312,6 +315,7 @@ class Runtime:
 
     async def stop_scheduler(self) -> None:
         self.closer.stop()
+        self.poster.stop()
         self.polls.stop()
         self.care.stop()
         self.retention.stop()
@@ -381,6 +385,9 @@ def build_runtime(
     closer = GroupBuyCloser(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
     )
+    poster = CardPoster(
+        sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
+    )
     polls = PollCloser(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
     )
@@ -410,7 +417,7 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, polls, care, retention, reservations, tickets, waitlist):
+    for job in (closer, poster, polls, care, retention, reservations, tickets, waitlist):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -422,6 +429,7 @@ def build_runtime(
         clock=clock,
         cards=cards,
         closer=closer,
+        poster=poster,
         poll_closer=polls,
         notifier=notifier,
         broadcaster=broadcasts,
@@ -436,6 +444,7 @@ def build_runtime(
         dp=dp,
         cards=cards,
         closer=closer,
+        poster=poster,
         polls=polls,
         care=care,
         notifier=notifier,

@@ -1,6 +1,9 @@
 """Member care on a schedule: tiers recomputed (with news up and a gentle word before a
 drop), birthday gifts, and points expiry with a week's warning.
 
+The word before a drop asks for an order, so it is a promotion: it goes through the outbox as a
+private promotion (services.broadcast.selling_reminder), under the same policy as a broadcast.
+
 Every step claims its work in the database (a tier row, a birthday year, an idempotency
 key), so a rerun, a restart or a second process does each thing once.
 """
@@ -27,7 +30,7 @@ from handlers.text import BackgroundSender, counted, esc, sentences
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
 from models.ledger import POINTS
 from models.perks import SEGMENT_NEW, PointsDay
-from services.broadcast import add_care_recipient, care_broadcast
+from services.broadcast import add_care_recipient, care_broadcast, selling_reminder
 from services.coupons import CouponError, grant
 from services.db import upsert
 from services.loyalty import birthday_gifts, local_day
@@ -138,6 +141,7 @@ class MemberCare(PeriodicJob):
                     locale = await self._reachable_locale(session, member_id)
                     if locale is None:
                         continue
+                    member = await get_member(session, member_id)
                     with self.i18n.use_locale(locale):
                         text = (
                             _(
@@ -153,7 +157,22 @@ class MemberCare(PeriodicJob):
                             tier=tier_name(drop.current),
                             amount=tier_amount(drop.to_keep, self.settings, locale),
                         )
-                        notifier.send(member_id, text)
+                    # it asks for an order: a promotion, so the policy decides whether and
+                    # when it goes (consent, the member's cap, quiet hours, label and Stop)
+                    await selling_reminder(
+                        session,
+                        member_id=member_id,
+                        topic="tier_drop",
+                        text=text,
+                        timezone=await private_zone(
+                            session,
+                            member_id=member_id,
+                            own=member.timezone if member else None,
+                            default=self.settings.default_timezone,
+                        ),
+                        now=now,
+                        rules=self.settings.pacing_rules(),
+                    )
             except Exception:  # one member must not stop the others
                 log.exception("tier care of member %s failed; the next run retries", member_id)
 

@@ -59,6 +59,8 @@ from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
 from handlers.wizard import NOT_OPEN, Target, Wizard
 from models.broadcast import (
+    POST_CONTENT,
+    POST_PROMOTION,
     TARGET_COMMUNITY,
     TARGET_EVERYONE,
     TARGET_GROUPS,
@@ -71,7 +73,16 @@ from models.perks import SEGMENTS
 from services import broadcast as outbox
 from services.audit import record_action
 from services.community import CommunityView, get_community, open_communities
-from services.compliance import ABSOLUTE_CLAIM, MISSING_DEADLINE, MISSING_PRICE, highlight, lint
+from services.compliance import (
+    ABSOLUTE_CLAIM,
+    BUY_LINK,
+    DISCOUNT,
+    MISSING_DEADLINE,
+    MISSING_PRICE,
+    PRICE,
+    highlight,
+    lint,
+)
 from services.content import TEXT
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
@@ -158,6 +169,15 @@ ERRORS = {
     "not_found": N_("There is no broadcast #{id}."),
     "state": N_("Broadcast #{id} is {status}: that cannot be done now."),
     "bad_translation": N_("A translation is too long or in a language I do not speak."),
+    "reads_as_promotion": N_(
+        "It reads as a promotion, so it cannot go as content: send it as a promotion."
+    ),
+}
+# why a post offered as content reads as a promotion
+PROMOTION_SIGNS = {
+    PRICE: N_("a price: {word}"),
+    DISCOUNT: N_("a discount: {word}"),
+    BUY_LINK: N_("a buy link: {word}"),
 }
 
 
@@ -774,6 +794,7 @@ def _draft(
         button_groupbuy_id=data.get("button_groupbuy_id"),  # type: ignore[arg-type]
         paid=settings.broadcast_paid,
         translations=translations_of(data),
+        post_kind=str(data.get("post_kind") or POST_PROMOTION),
     )
 
 
@@ -796,6 +817,7 @@ async def _summary(
         start=start,
         rules=settings.pacing_rules(),
         default_timezone=settings.default_timezone,
+        post_kind=draft.post_kind,
     )
     plan = outbox.summarize(rows, start=start)
     # every language's text is linted the same way, and previewed as it goes out
@@ -858,7 +880,27 @@ async def _summary(
                 also, _("Every other chat gets it in the brand's language, else as you wrote it.")
             )
         )
+    content = draft.post_kind == POST_CONTENT
+    signs = outbox.content_findings(draft) if content else []
+    lines.append(
+        _("Kind: content, not counted against the weekly caps.")
+        if content
+        else _("Kind: promotion, counted against each chat's weekly cap and labelled.")
+    )
     buttons: list[list[InlineKeyboardButton]]
+    if signs:
+        # refused as content, with the reasons; offered as a promotion
+        lines.append("")
+        lines.append(_("⛔ It reads as a promotion, so it cannot go as content:"))
+        for sign in signs:
+            lines.append("• " + _(PROMOTION_SIGNS[sign.kind]).format(word=esc(sign.word)))
+        buttons = [[_wizard_button(_("📣 Send as a promotion"), "kind", POST_PROMOTION)]]
+        if plan.recipients == 0:
+            buttons = []
+        await bot.send_message(
+            chat_id, "\n".join(lines), reply_markup=await _keyboard(state, "confirm", buttons)
+        )
+        return
     if findings:
         lines.append("")
         lines.append(_("⚠️ Compliance findings:"))
@@ -881,12 +923,39 @@ async def _summary(
         buttons = [[_wizard_button(_("⚠️ Send anyway"), "override")]]
     else:
         buttons = [[_wizard_button(_("✅ Confirm"), "confirm")]]
+    buttons.append(
+        [
+            _wizard_button(_("📣 Send as a promotion"), "kind", POST_PROMOTION)
+            if content
+            else _wizard_button(_("📚 Send as content (not counted)"), "kind", POST_CONTENT)
+        ]
+    )
     buttons.append([CONTENT.button()])
     if plan.recipients == 0:
         buttons = []
     await bot.send_message(
         chat_id, "\n".join(lines), reply_markup=await _keyboard(state, "confirm", buttons)
     )
+
+
+@router.callback_query(NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "kind"))
+async def choose_kind(
+    query: CallbackQuery,
+    callback_data: BroadcastWizardCallback,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Switches between a promotion (counted) and content (not counted), then shows the
+    summary again."""
+    await query.answer()
+    if callback_data.value not in (POST_PROMOTION, POST_CONTENT) or query.message is None:
+        return
+    await state.update_data(post_kind=callback_data.value)
+    await _summary(query.message.chat.id, bot, state, session, member, settings, clock)
 
 
 @router.callback_query(

@@ -11,9 +11,8 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.methods import SendPhoto
 from aiogram.types import (
     CallbackQuery,
     EphemeralMessageParameters,
@@ -34,6 +33,7 @@ from handlers.text import (
     N_,
     UNREADABLE,
     BackgroundSender,
+    CardPoster,
     CardToucher,
     CommitHook,
     DeadlineScheduler,
@@ -55,10 +55,9 @@ from handlers.views.groupbuy import (
     card_text,
     closing_effects,
     fits_caption,
-    post_card,
 )
 from handlers.views.pickup import unreached_leader_effects
-from handlers.views.policy import held_text
+from handlers.views.policy import held_text, opened_text
 from models.order import DELIVERY_PICKUP
 from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community
@@ -80,7 +79,6 @@ from services.groupbuy import (
     posts,
     prepaid_units,
     prepayment_due,
-    record_card,
     set_quantity,
     settle_groupbuy,
     sync_prepayment,
@@ -90,7 +88,15 @@ from services.order import (
     start_invoice,
 )
 from services.parsing import zone_label
-from services.policy import KIND_DROP, KIND_GROUPBUY, KIND_LEADER, HeldBack, Verdict, decide, record
+from services.policy import (
+    KIND_DROP,
+    KIND_GROUPBUY,
+    KIND_LEADER,
+    HeldBack,
+    Verdict,
+    decide,
+    schedule_cards,
+)
 from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role, is_staff
@@ -251,42 +257,6 @@ def _int(options: dict[str, str], key: str, default: int) -> int:
     return parse_count(options.get(key, str(default)).lower().removesuffix("u"))
 
 
-async def post_cards(
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    gb: GroupBuyView,
-    now: datetime,
-    *,
-    default_zone: str,
-) -> None:
-    """Post the card in every group of the group-buy, each in the group's language and zone."""
-    for post in await posts(session, gb.id):
-        community = await get_community(session, post.chat_id)
-        locale = community.locale if community else i18n.default_locale
-        zone = group_zone(community.timezone if community else None, default_zone)
-        with i18n.use_locale(locale):
-            card = post_card(gb.at_pickup(post.pickup), post.chat_id, locale, zone, now)
-            try:
-                sent = await bot(card)
-            except TelegramBadRequest as exc:
-                if not isinstance(card, SendPhoto):
-                    raise
-                # the photo is refused (a file id of another bot token): a text card instead
-                log.warning("group-buy %s: photo card refused (%s), posted as text", gb.id, exc)
-                text_card = replace(gb.at_pickup(post.pickup), photo_file_id=None)
-                card = post_card(text_card, post.chat_id, locale, zone, now)
-                sent = await bot(card)
-        await record_card(
-            session,
-            groupbuy_id=gb.id,
-            chat_id=post.chat_id,
-            message_id=sent.message_id,
-            now=datetime.now(UTC),
-            photo=isinstance(card, SendPhoto),
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class OpenValues:
     """A group-buy to open, already parsed from the one-line command or the wizard."""
@@ -309,11 +279,21 @@ class OpenValues:
     fulfilment: str = ""  # its own delivery mode (pickup, delivery, both); "": the product's
 
 
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """A group-buy just opened, and what the promotion policy said about its cards."""
+
+    gb: GroupBuyView
+    posted: list[int]  # the chats whose card goes now (posted once the update committed)
+    scheduled: list[Verdict]  # the chats whose card waits for its first allowed moment
+    refused: list[Verdict]  # the chats it may reach only after its deadline, or never
+
+
 async def open_and_post(
-    bot: Bot,
-    i18n: I18n,
     session: AsyncSession,
     closer: DeadlineScheduler,
+    poster: CardPoster,
+    after_commit: CommitHook,
     values: OpenValues,
     *,
     opened_by: int,
@@ -322,14 +302,17 @@ async def open_and_post(
     now: datetime,
     kind: str,
     settings: HandlerSettings,
-) -> tuple[GroupBuyView, list[Verdict]]:
-    """Opens the group-buy in the chats the promotion policy lets a card of `kind` reach now,
-    posts its cards there, records them as promotions and schedules its deadline; returns it
-    with the chats held back (when and why).
+) -> Opened:
+    """Opens the group-buy in the chats the promotion policy lets a card of `kind` reach before
+    its deadline and schedules a card in each: due now where the policy allows it now, at the
+    first allowed moment elsewhere. The cards due now are posted once the update committed;
+    the others by the card poster at their time. Schedules the deadline too.
 
     Raises GroupBuyError (nothing opened) when the values are refused, HeldBack (nothing
-    opened) when no chat may take the card now.
+    opened) when no chat may take the card before the deadline.
     """
+    if values.deadline <= now:  # said as such, not as "no group before the deadline"
+        raise GroupBuyError("deadline_past")
     verdicts = await decide(
         session,
         kind=kind,
@@ -338,15 +321,15 @@ async def open_and_post(
         rules=settings.pacing_rules(),
         default_timezone=settings.default_timezone,
     )
-    allowed = [verdict.chat_id for verdict in verdicts if verdict.now]
-    held = [verdict for verdict in verdicts if not verdict.now]
-    if not allowed:
-        raise HeldBack(held)
+    fits = [v for v in verdicts if v.at is not None and v.at < values.deadline]
+    refused = [v for v in verdicts if v not in fits]
+    if not fits:
+        raise HeldBack(refused)
     gb = await open_groupbuy(
         session,
         product_id=values.product_id,
         opened_by=opened_by,
-        chat_ids=allowed,
+        chat_ids=[verdict.chat_id for verdict in fits],
         min_kind=values.min_kind,
         min_count=values.min_count,
         stock_cap=values.stock_cap,
@@ -363,28 +346,33 @@ async def open_and_post(
         vip_rank=values.vip_rank,
         fulfilment=values.fulfilment,
     )
-    await post_cards(bot, i18n, session, gb, now, default_zone=settings.default_timezone)
-    await record(
-        session,
-        kind=kind,
-        groupbuy_id=gb.id,
-        chat_ids=[post.chat_id for post in await posts(session, gb.id)],
-        now=now,
-    )
+    # the groups it opened in (a group no longer open for business is left out)
+    opened = {post.chat_id for post in await posts(session, gb.id)}
+    fits = [verdict for verdict in fits if verdict.chat_id in opened]
+    rows = await schedule_cards(session, kind=kind, groupbuy_id=gb.id, verdicts=fits, now=now)
+    after_commit.add(lambda: poster.post(gb.id))
+    for row_id, due_at in rows:
+        if due_at > now:
+            after_commit.add(later(poster.schedule, row_id, due_at))
     closer.schedule(gb.id, gb.deadline)
-    return gb, held
+    return Opened(
+        gb,
+        [verdict.chat_id for verdict in fits if verdict.now],
+        [verdict for verdict in fits if not verdict.now],
+        refused,
+    )
 
 
 async def _open(
     message: Message,
     command: CommandObject,
-    bot: Bot,
-    i18n: I18n,
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
     clock: Clock,
     closer: DeadlineScheduler,
+    poster: CardPoster,
+    after_commit: CommitHook,
     chat_ids: list[int],
     timezone: str,
     commission_bps: int,
@@ -438,11 +426,11 @@ async def _open(
         )
         if cleared is None:
             return
-        gb, held = await open_and_post(
-            bot,
-            i18n,
+        opened = await open_and_post(
             session,
             closer,
+            poster,
+            after_commit,
             values,
             opened_by=member.id,
             chat_ids=chat_ids,
@@ -459,18 +447,12 @@ async def _open(
             await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
         )
         return
+    gb = opened.gb
     await cleared.audit(
         session, actor_id=member.id, action="groupbuy.open", what=f"#{gb.id}", now=now
     )
-    if message.chat.type == ChatType.PRIVATE:
-        posted = _("Group-buy #{id} posted in {groups}.").format(
-            id=gb.id, groups=counted("group", len(chat_ids) - len(held))
-        )
-        if held:
-            posted += "\n\n" + await held_text(
-                session, held, member=member, settings=settings, posted=True
-            )
-        await message.answer(posted)
+    if message.chat.type == ChatType.PRIVATE or opened.scheduled or opened.refused:
+        await message.answer(await opened_text(session, opened, member=member, settings=settings))
 
 
 # without arguments, /groupbuy and /drop start the wizard (handlers/groupbuy_wizard.py)
@@ -480,26 +462,26 @@ async def _open(
 async def groupbuy_command(
     message: Message,
     command: CommandObject,
-    bot: Bot,
-    i18n: I18n,
     session: AsyncSession,
     member: MemberView,
     community: CommunityView,
     settings: HandlerSettings,
     clock: Clock,
     closer: DeadlineScheduler,
+    poster: CardPoster,
+    after_commit: CommitHook,
 ) -> None:
     """Opens a group-buy in this group from one line."""
     await _open(
         message,
         command,
-        bot,
-        i18n,
         session,
         member,
         settings,
         clock,
         closer,
+        poster,
+        after_commit,
         [community.id],
         community.timezone,
         settings.leader_commission_bps,
@@ -516,13 +498,13 @@ async def groupbuy_command(
 async def drop_command(
     message: Message,
     command: CommandObject,
-    bot: Bot,
-    i18n: I18n,
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
     clock: Clock,
     closer: DeadlineScheduler,
+    poster: CardPoster,
+    after_commit: CommitHook,
 ) -> None:
     """Opens one group-buy at once in every approved group, or in those with a tag, or in
     chosen ones (to=#tea, to=-1001,-1002; 发往=全部 / 发往=#tea), sharing one stock; each
@@ -546,13 +528,13 @@ async def drop_command(
     await _open(
         message,
         command,
-        bot,
-        i18n,
         session,
         member,
         settings,
         clock,
         closer,
+        poster,
+        after_commit,
         chats,
         staff_zone(member.timezone, settings.default_timezone),  # the deadline as staff typed it
         0,  # a staff drop earns nobody a commission

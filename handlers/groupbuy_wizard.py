@@ -59,6 +59,8 @@ from handlers.paging import PageCallback, page_counter, page_row
 from handlers.text import (
     N_,
     CallbackId,
+    CardPoster,
+    CommitHook,
     DeadlineScheduler,
     HandlerSettings,
     counted,
@@ -69,7 +71,7 @@ from handlers.text import (
 )
 from handlers.views.labels import FULFILMENT_MODE
 from handlers.views.labels import label as value_label
-from handlers.views.policy import held_text
+from handlers.views.policy import held_text, opened_text
 from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
 from models.groupbuy import MIN_PEOPLE
 from models.product import FULFIL_PICKUP, FULFILMENT_MODES
@@ -1018,6 +1020,8 @@ async def confirm_button(
     locale: str,
     clock: Clock,
     closer: DeadlineScheduler,
+    poster: CardPoster,
+    after_commit: CommitHook,
     community: CommunityView | None = None,
 ) -> None:
     """Opens the group-buy, posts its card(s) and schedules the deadline."""
@@ -1062,11 +1066,11 @@ async def confirm_button(
             if await is_staff(session, member.id)
             else KIND_LEADER  # a leader's own group-buy in their group: the leader cap
         )
-        gb, held = await open_and_post(
-            bot,
-            i18n,
+        opened = await open_and_post(
             session,
             closer,
+            poster,
+            after_commit,
             OpenValues(
                 product_id=data["product_id"],
                 deadline=parse_deadline(data["deadline"], now=turn.now, timezone=turn.zone),
@@ -1098,6 +1102,7 @@ async def confirm_button(
             await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
         )
         return
+    gb = opened.gb
     if found:
         await audit_override(
             session,
@@ -1108,15 +1113,10 @@ async def confirm_button(
             what=f"#{gb.id}",
             now=clock(),
         )
-    if drop:
-        posted = _("Group-buy #{id} posted in {groups}.").format(
-            id=gb.id, groups=counted("group", len(chat_ids) - len(held))
+    if drop or opened.scheduled or opened.refused:
+        await query.message.answer(
+            await opened_text(session, opened, member=member, settings=settings)
         )
-        if held:
-            posted += "\n\n" + await held_text(
-                session, held, member=member, settings=settings, posted=True
-            )
-        await query.message.answer(posted)
 
 
 @router.callback_query(

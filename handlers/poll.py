@@ -4,7 +4,7 @@ commands (/polls, /poll_close) and the step from a poll's winner to a pre-sale (
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -33,6 +33,7 @@ from handlers.text import (
     N_,
     BackgroundSender,
     Calls,
+    CardPoster,
     CommitHook,
     DeadlineScheduler,
     HandlerSettings,
@@ -43,7 +44,7 @@ from handlers.text import (
     unreadable_text,
 )
 from handlers.views.perks import points_text
-from handlers.views.policy import held_text
+from handlers.views.policy import held_text, waits_text
 from handlers.views.poll import result_effects, stop_copies
 from models.poll import POLL_OPEN
 from services.community import get_community
@@ -52,7 +53,6 @@ from services.groupbuy import (
     parse_count,
     parse_deadline,
     parse_minimum,
-    posts,
 )
 from services.member import MemberView
 from services.policy import KIND_PRESALE, HeldBack
@@ -343,6 +343,8 @@ async def poll_presale(
     settings: HandlerSettings,
     clock: Clock,
     closer: DeadlineScheduler,
+    poster: CardPoster,
+    after_commit: CommitHook,
 ) -> None:
     """C2M: opens a pre-sale group-buy of the winner in the poll's groups, in one step (the
     product's texts and the winner linted; `!!anyway reason` at the end goes ahead despite
@@ -419,11 +421,11 @@ async def poll_presale(
         if not await hold_presale(session, poll_id=poll_id):
             await message.answer(_("Poll #{id} is already on pre-sale.").format(id=poll_id))
             return
-        gb, held = await open_and_post(
-            bot,
-            i18n,
+        opened = await open_and_post(
             session,
             closer,
+            poster,
+            after_commit,
             values,
             opened_by=member.id,
             chat_ids=list(poll.chat_ids),
@@ -440,33 +442,45 @@ async def poll_presale(
             await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
         )
         return
+    gb = opened.gb
     await claim_presale(session, poll_id=poll_id, groupbuy_id=gb.id)
     await cleared.audit(
         session, actor_id=member.id, action="poll.presale", what=f"#{gb.id}", now=now
     )
     winner = poll.options[result.winner]
-    # the groups it was posted in: the poll's groups still open for business
-    chat_ids = [post.chat_id for post in await posts(session, gb.id)]
-    for chat_id in chat_ids:
+    # the groups whose card goes now hear the news under it, once the card is posted (after
+    # the commit); a group whose card is scheduled gets the card alone, at its time
+    announcements = []
+    for chat_id in opened.posted:
         community = await get_community(session, chat_id)
         with i18n.use_locale(community.locale if community else settings.default_locale):
-            try:
-                await bot.send_message(
-                    chat_id,
-                    _(
-                        "You chose {option} in poll #{id}: it is now on pre-sale. It will be "
-                        "made if at least {count} pre-order it by the deadline."
-                    ).format(option=f"<b>{esc(winner)}</b>", id=poll_id, count=min_count),
-                )
-            except TelegramAPIError as exc:
-                log.warning(
-                    "could not announce the pre-sale of poll %s in %s: %s", poll_id, chat_id, exc
-                )
-    opened = _("Pre-sale group-buy #{gb} of {option} opened in {groups}.").format(
-        gb=gb.id, option=esc(winner), groups=counted("group", len(chat_ids))
+            text = _(
+                "You chose {option} in poll #{id}: it is now on pre-sale. It will be "
+                "made if at least {count} pre-order it by the deadline."
+            ).format(option=f"<b>{esc(winner)}</b>", id=poll_id, count=min_count)
+        announcements.append(SendMessage(chat_id=chat_id, text=text))
+    for announcement in announcements:
+        after_commit.add(_announce(bot, poll_id, announcement))
+    text = _("Pre-sale group-buy #{gb} of {option} opened in {groups}.").format(
+        gb=gb.id, option=esc(winner), groups=counted("group", len(opened.posted))
     )
-    if held:
-        opened += "\n\n" + await held_text(
-            session, held, member=member, settings=settings, posted=True
-        )
-    await message.answer(opened)
+    if opened.scheduled or opened.refused:
+        text += "\n\n" + await waits_text(session, opened, member=member, settings=settings)
+    await message.answer(text)
+
+
+def _announce(bot: Bot, poll_id: int, announcement: SendMessage) -> Callable[[], Awaitable[None]]:
+    """The pre-sale's news in one group, sent after the commit (a failure is only logged)."""
+
+    async def send() -> None:
+        try:
+            await bot(announcement)
+        except TelegramAPIError as exc:
+            log.warning(
+                "could not announce the pre-sale of poll %s in %s: %s",
+                poll_id,
+                announcement.chat_id,
+                exc,
+            )
+
+    return send

@@ -359,6 +359,14 @@ class DeadlineScheduler(Protocol):
     def schedule(self, groupbuy_id: int, deadline: datetime) -> None: ...
 
 
+class CardPoster(Protocol):
+    """Posts the group-buy cards the promotion policy scheduled (bot.policy.CardPoster)."""
+
+    async def post(self, groupbuy_id: int) -> int: ...
+
+    def schedule(self, item_id: int, when: datetime) -> None: ...
+
+
 class PollScheduler(Protocol):
     """Something that closes a poll at its closing time (bot.scheduler.PollCloser)."""
 

@@ -28,7 +28,7 @@ from models.perks import (
     Tier,
 )
 from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
-from models.policy import PromotionPost
+from models.policy import PromotionLock, PromotionPost, ScheduledPost
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product
 from models.referral import (
@@ -92,6 +92,7 @@ __all__ = [
     "PollPost",
     "ProcessedUpdate",
     "Product",
+    "PromotionLock",
     "PromotionPost",
     "Redemption",
     "Referral",
@@ -101,6 +102,7 @@ __all__ = [
     "ReferralInviteLink",
     "Review",
     "Reward",
+    "ScheduledPost",
     "ShippingOption",
     "StaffGrant",
     "StarRefund",

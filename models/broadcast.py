@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import SurrogateKey, TelegramId, UTCDateTime, translations_column, utcnow
@@ -52,6 +52,11 @@ CLAIMABLE = (RECIPIENT_PENDING, RECIPIENT_DEFERRED)
 COUNTED = (RECIPIENT_PENDING, RECIPIENT_SENDING, RECIPIENT_DEFERRED, RECIPIENT_SENT)
 
 
+# Broadcast.post_kind values
+POST_PROMOTION = "promotion"  # counted against the weekly caps, labelled as a promotion
+POST_CONTENT = "content"  # knowledge, stories, how-tos: no price, discount or buy link; not counted
+
+
 class Broadcast(SQLModel, table=True):
     """One promotional message and whom it goes to, as staff confirmed it."""
 
@@ -79,6 +84,11 @@ class Broadcast(SQLModel, table=True):
     override_reason: str | None = Field(default=None, max_length=512)
     # sent with allow_paid_broadcast (charged in Stars) at the paid rate
     paid: bool = Field(default=False)
+    # a promotion, or content that the weekly caps do not count (POST_*)
+    post_kind: str = Field(
+        default=POST_PROMOTION,
+        sa_column=Column(String(12), nullable=False, server_default=POST_PROMOTION),
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

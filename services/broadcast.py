@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
@@ -31,6 +31,8 @@ from models.broadcast import (
     BROADCAST_SCHEDULED,
     CLAIMABLE,
     COUNTED,
+    POST_CONTENT,
+    POST_PROMOTION,
     RECIPIENT_DEFERRED,
     RECIPIENT_FAILED,
     RECIPIENT_GROUP,
@@ -54,8 +56,9 @@ from models.broadcast import (
 from models.community import Community, CommunityMember
 from models.member import Member
 from models.perks import SEGMENTS, MemberSegment, MemberTier
-from models.policy import POST_LEADER, PromotionPost
+from models.policy import POST_LEADER, SCHEDULED_WAITING, PromotionPost, ScheduledPost
 from services.community import is_open_clause
+from services.compliance import BUY_LINK, Finding, reads_as_promotion
 from services.content import TEXT, ContentError, ReadTranslations, clean, languages, localized
 from services.db import dialect_name, upsert
 from services.pacing import PacingRules, Reach, Skip, in_quiet_hours, next_slot, quiet_end_after
@@ -196,6 +199,7 @@ class Draft:
     override_reason: str | None = None
     # the text in other languages: {locale: {"text": ...}}; each recipient gets theirs
     translations: ReadTranslations = None
+    post_kind: str = POST_PROMOTION  # or POST_CONTENT: not counted, must not read as a promotion
 
     def texts(self) -> dict[str, str]:
         """The text in each language it is given in: the original under "" first."""
@@ -204,6 +208,23 @@ class Draft:
             for locale in languages(self.translations)
             if (self.translations or {})[locale].get(TEXT)
         }
+
+
+def content_findings(draft: Draft) -> list[Finding]:
+    """Why the draft, offered as content, reads as a promotion: a price, a discount or a buy
+    link in any of its languages or its button (a group-buy's button sells); empty when it
+    may go as content."""
+    links = [draft.button_url] if draft.button_url else []
+    found = [f for text in draft.texts().values() for f in reads_as_promotion(text, links=links)]
+    if draft.button_groupbuy_id is not None:
+        found.append(Finding(BUY_LINK, draft.button_text or f"#{draft.button_groupbuy_id}"))
+    return found
+
+
+def content_rules(rules: PacingRules) -> PacingRules:
+    """The pacing of a content post: quiet hours and consent as for a promotion, but no cap
+    and no gap (it is not counted, and counts nothing)."""
+    return replace(rules, group_week_cap=1_000_000, member_week_cap=1_000_000, min_gap=timedelta(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,7 +371,8 @@ async def _history(
             col(BroadcastRecipient.status).in_(statuses),
             col(BroadcastRecipient.broadcast_id).in_(
                 select(col(Broadcast.id)).where(
-                    col(Broadcast.status).not_in((BROADCAST_CANCELLED,))
+                    col(Broadcast.status).not_in((BROADCAST_CANCELLED,)),
+                    col(Broadcast.post_kind) != POST_CONTENT,  # content is never counted
                 )
             ),
         )
@@ -366,12 +388,21 @@ async def _history(
         )
         for chat_id, posted_at in (await session.execute(cards)).all():
             history[int(chat_id)].append(posted_at)
+        # and the cards the policy scheduled for later, at their due time
+        waiting = select(col(ScheduledPost.chat_id), col(ScheduledPost.due_at)).where(
+            col(ScheduledPost.chat_id).in_(chunk),
+            col(ScheduledPost.kind) != POST_LEADER,
+            col(ScheduledPost.status).in_(SCHEDULED_WAITING),
+        )
+        for chat_id, due_at in (await session.execute(waiting)).all():
+            history[int(chat_id)].append(due_at)
     return history
 
 
 async def history(session: AsyncSession, chat_ids: Sequence[int]) -> dict[int, list[datetime]]:
     """The promotional posts per chat that the weekly cap and the gap count: broadcast rows
-    sent or planned, and group-buy cards posted (a leader's own group-buys are counted apart)."""
+    sent or planned, and group-buy cards posted or scheduled (a leader's own group-buys are
+    counted apart)."""
     return await _history(session, list(chat_ids))
 
 
@@ -382,8 +413,12 @@ async def plan_rows(
     start: datetime,
     rules: PacingRules,
     default_timezone: str,
+    post_kind: str = POST_PROMOTION,
 ) -> list[PlannedRow]:
-    """Each target's first allowed slot from `start`, or why it will be skipped."""
+    """Each target's first allowed slot from `start`, or why it will be skipped (content: its
+    quiet hours and consent only)."""
+    if post_kind == POST_CONTENT:
+        rules = content_rules(rules)
     chats = await resolve_targets(session, targets=targets, default_timezone=default_timezone)
     history = await _history(session, [t.chat_id for t in chats])
     reach = await _reach(session, [t.chat_id for t in chats if t.kind == RECIPIENT_PRIVATE])
@@ -434,13 +469,19 @@ def summarize(rows: Sequence[PlannedRow], *, start: datetime | None = None) -> P
 async def create_broadcast(
     session: AsyncSession, *, draft: Draft, rules: PacingRules, default_timezone: str
 ) -> tuple[int, PlanSummary]:
-    """Store the broadcast and its outbox rows (skipped rows keep their reason)."""
+    """Store the broadcast and its outbox rows (skipped rows keep their reason). Content that
+    reads as a promotion is refused (reads_as_promotion): it may go as a promotion."""
+    if draft.post_kind not in (POST_PROMOTION, POST_CONTENT):
+        raise BroadcastError("bad_kind")
+    if draft.post_kind == POST_CONTENT and content_findings(draft):
+        raise BroadcastError("reads_as_promotion")
     rows = await plan_rows(
         session,
         targets=draft.targets,
         start=draft.scheduled_at,
         rules=rules,
         default_timezone=default_timezone,
+        post_kind=draft.post_kind,
     )
     if not rows:
         raise BroadcastError("no_recipients")
@@ -462,6 +503,7 @@ async def create_broadcast(
         findings=draft.findings,
         override_reason=draft.override_reason,
         paid=draft.paid,
+        post_kind=draft.post_kind,
     )
     session.add(broadcast)
     await session.flush()
@@ -602,6 +644,9 @@ async def _recheck(
     default_timezone: str,
 ) -> tuple[datetime | Skip, str]:
     """When the row may go (or why never) and the language of its chat."""
+    broadcast = await session.get(Broadcast, row.broadcast_id)
+    if broadcast is not None and broadcast.post_kind == POST_CONTENT:
+        rules = content_rules(rules)
     # a row that is due now yields only to posts made or in flight; a later plan that it now
     # crowds is deferred in turn when its own time comes
     history = (
@@ -958,3 +1003,37 @@ async def add_care_recipient(
         )
     )
     return slot
+
+
+async def selling_reminder(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    topic: str,
+    text: str,
+    timezone: str,
+    now: datetime,
+    rules: PacingRules,
+) -> datetime | Skip:
+    """A reminder that sells ("an order of ... keeps your tier"), already in the member's
+    language, as a one-member promotion through the outbox: consent, the member's cap and
+    quiet hours hold, and it carries the ad label and the Stop button. Returns its slot, or
+    why it never goes (e.g. not opted in)."""
+    broadcast = Broadcast(
+        text=text,
+        targets=f"{TARGET_CARE}:{topic}"[:80],
+        scheduled_at=now,
+        status=BROADCAST_SCHEDULED,
+        created_by=0,
+    )
+    session.add(broadcast)
+    await session.flush()
+    assert broadcast.id is not None
+    return await add_care_recipient(
+        session,
+        broadcast_id=broadcast.id,
+        member_id=member_id,
+        timezone=timezone,
+        now=now,
+        rules=rules,
+    )

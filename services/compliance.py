@@ -5,6 +5,9 @@ absolute claims such as "最", "第一", "国家级", "best", "No.1" or "100%". 
 with their character spans, in the text as members read it (HTML tags removed, entities
 decoded), so a preview can highlight each one; staff fix the text or override with a reason.
 The lists are a starting point kept here; operators add words with COMPLIANCE_EXTRA_WORDS.
+
+A post sent as *content* (knowledge, stories, how-tos) is not counted as a promotion, so it must
+not read as one: `reads_as_promotion` finds a price, a discount or a buy link in it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from dataclasses import dataclass
 ABSOLUTE_CLAIM = "absolute_claim"  # a word advertising law forbids; `word` says which
 MISSING_PRICE = "missing_price"  # a drop that does not say what it costs
 MISSING_DEADLINE = "missing_deadline"  # a drop that does not say until when
+# why a content post reads as a promotion (`reads_as_promotion`); `word` quotes it
+PRICE = "price"  # an amount with a currency
+DISCOUNT = "discount"  # a discount, a sale, a coupon
+BUY_LINK = "buy_link"  # a link to a shop, a cart, a product, or the bot's order deep links
 
 # per locale; every list is checked whatever the staff member's locale, since a post is often
 # written in more than one language
@@ -83,6 +90,23 @@ _DEADLINE = re.compile(
 )
 
 
+# a discount or an offer: "8折", "20% off", "满100减20", "优惠", "sale", "coupon" ...
+_DISCOUNT = re.compile(
+    r"(?:\d+(?:\.\d+)?\s?折|\d+\s?%\s?off|[满滿]\s?\d+\s?[减減]|打折|折扣|优惠|優惠|特价|特價|"
+    r"促销|促銷|秒杀|秒殺|包邮|包郵|[领領]券|优惠券|優惠券|团购价|團購價|"
+    r"(?<![A-Za-z])(?:discount|coupon|promo code|half price|on sale|sale|free shipping|"
+    r"buy one get one|bogo)(?![A-Za-z]))",
+    re.IGNORECASE,
+)
+# a link that sells: a shop, a cart, a product page, or a deep link into the bot (?start=)
+_BUY_LINK = re.compile(
+    r"(?:https?://|www\.|t\.me/)[^\s\"'<>]*?"
+    r"(?:buy|shop|store|cart|checkout|order|product|item|taobao|tmall|jd\.com|pinduoduo|"
+    r"yangkeduo|weidian|youzan|start=)[^\s\"'<>]*",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One problem; `start`/`end` index the plain text (-1 when it is about what is missing)."""
@@ -140,3 +164,21 @@ def highlight(text_html: str, findings: Sequence[Finding], *, mark: str = "u") -
         cursor = finding.end
     out.append(html.escape(text[cursor:], quote=False))
     return "".join(out)
+
+
+def reads_as_promotion(text_html: str, *, links: Iterable[str] = ()) -> list[Finding]:
+    """Why a post offered as content reads as a promotion: each price, discount and buy link
+    in its text, its links (hrefs included) and the extra `links` (a button's); empty when it
+    is content."""
+    text = plain_text(text_html)
+    found = [Finding(PRICE, m.group(0).strip(), m.start(), m.end()) for m in _PRICE.finditer(text)]
+    found += [
+        Finding(DISCOUNT, m.group(0).strip(), m.start(), m.end()) for m in _DISCOUNT.finditer(text)
+    ]
+    seen: set[str] = set()
+    for source in (text_html, *links):
+        for match in _BUY_LINK.finditer(source):
+            if match.group(0) not in seen:
+                seen.add(match.group(0))
+                found.append(Finding(BUY_LINK, match.group(0)))
+    return found

@@ -15,6 +15,16 @@ A leader's own group-buy in their own group counts against the leader cap (`lead
 not against the brand's group cap, and follows no quiet hours or gap: the leader is speaking in
 their own group at that moment. Content posts (no price, discount or buy link) are not
 promotions and are not counted.
+
+A card held back is not refused: it waits as a `ScheduledPost` row due at the chat's first
+allowed moment (the cards that may go now are rows due now), counted at that moment by every
+later decision, and posted by the card poster (bot/policy.py) after the commit, each row once
+(`claim_card` claims it with a conditional UPDATE). Only a card whose first allowed moment is
+past the group-buy's deadline, or that no moment ever fits (a cap of 0), is refused there.
+
+Every decision for a group first writes the group's `PromotionLock` row (`lock_chats`): the row
+lock, held until the commit, makes two decisions for the same group take turns, so two staff
+posting at once cannot both take the cap's last place, however many workers run.
 """
 
 from __future__ import annotations
@@ -23,22 +33,40 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.broadcast import (
     BROADCAST_CANCELLED,
     COUNTED,
+    POST_CONTENT,
     RECIPIENT_GROUP,
     RECIPIENT_SENT,
     Broadcast,
     BroadcastRecipient,
 )
 from models.community import Community
-from models.policy import POST_DROP, POST_GROUPBUY, POST_LEADER, POST_PRESALE, PromotionPost
+from models.groupbuy import GROUPBUY_OPEN, GroupBuy, GroupBuyPost
+from models.policy import (
+    POST_DROP,
+    POST_GROUPBUY,
+    POST_LEADER,
+    POST_PRESALE,
+    SCHEDULED_DROPPED,
+    SCHEDULED_FAILED,
+    SCHEDULED_PENDING,
+    SCHEDULED_POSTED,
+    SCHEDULED_POSTING,
+    SCHEDULED_WAITING,
+    PromotionLock,
+    PromotionPost,
+    ScheduledPost,
+)
 from services.broadcast import history as promotion_history
 from services.community import is_open_clause
+from services.db import dialect_name, insert_in, table_of
+from services.groupbuy import record_card
 from services.pacing import WEEK, PacingRules, Skip, in_quiet_hours, next_slot, within_cap
 from services.zones import group_zone
 
@@ -112,7 +140,31 @@ async def _leader_history(
     )
     for chat_id, posted_at in rows.all():
         found[int(chat_id)].append(posted_at)
+    waiting = await session.execute(
+        select(col(ScheduledPost.chat_id), col(ScheduledPost.due_at)).where(
+            col(ScheduledPost.kind) == POST_LEADER,
+            col(ScheduledPost.chat_id).in_(chat_ids),
+            col(ScheduledPost.status).in_(SCHEDULED_WAITING),
+        )
+    )
+    for chat_id, due_at in waiting.all():
+        found[int(chat_id)].append(due_at)
     return found
+
+
+async def lock_chats(session: AsyncSession, chat_ids: Sequence[int], *, now: datetime) -> None:
+    """Take each group's policy lock (its `PromotionLock` row, written in ascending chat order
+    so two decisions never wait on each other crosswise); held until the transaction ends."""
+    if not chat_ids:
+        return
+    statement = insert_in(dialect_name(session), table_of(PromotionLock)).values(
+        [{"chat_id": chat_id, "decided_at": now} for chat_id in sorted(set(chat_ids))]
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["chat_id"], set_={"decided_at": statement.excluded.decided_at}
+        )
+    )
 
 
 async def decide(
@@ -124,7 +176,14 @@ async def decide(
     rules: PacingRules,
     default_timezone: str,
 ) -> list[Verdict]:
-    """For each group chat, whether a card of `kind` may be posted now, else when and why not."""
+    """For each group chat, whether a card of `kind` may be posted now, else when and why not.
+
+    A counted kind first takes the chats' policy locks (`lock_chats`): decide, then schedule
+    the cards in the same transaction, so the next decision for these chats counts them."""
+    if counts(kind):
+        # first, before any read: on SQLite the transaction's snapshot then starts after the
+        # previous decision for these chats committed
+        await lock_chats(session, chat_ids, now=now)
     zones = {
         int(chat_id): group_zone(zone, default_timezone)
         for chat_id, zone in (
@@ -248,6 +307,7 @@ async def calendar(
             col(BroadcastRecipient.kind) == RECIPIENT_GROUP,
             col(BroadcastRecipient.status).in_(COUNTED),
             col(Broadcast.status) != BROADCAST_CANCELLED,
+            col(Broadcast.post_kind) != POST_CONTENT,  # content is not a promotion
         )
     )
     zones = {int(c): group_zone(z, default_timezone) for c, _t, z in groups}
@@ -259,6 +319,15 @@ async def calendar(
     cards = await session.execute(select(PromotionPost).where(col(PromotionPost.chat_id).in_(ids)))
     for card in cards.scalars():
         found[card.chat_id].append(Planned(card.posted_at, card.kind, card.groupbuy_id, True))
+    waiting = await session.execute(
+        select(ScheduledPost).where(
+            col(ScheduledPost.chat_id).in_(ids), col(ScheduledPost.status).in_(SCHEDULED_WAITING)
+        )
+    )
+    for post in waiting.scalars():
+        found[post.chat_id].append(
+            Planned(post.due_at, post.kind, post.groupbuy_id, False, post.reason == WAIT_QUIET)
+        )
     weeks: list[GroupWeek] = []
     for chat_id, title, _zone in groups:
         posts = sorted(
@@ -277,3 +346,149 @@ async def calendar(
             )
         )
     return weeks
+
+
+# ------------------------------------------------------------ scheduled cards ---------------
+
+
+@dataclass(frozen=True, slots=True)
+class CardToPost:
+    """A scheduled card this worker claimed: post it, then `card_posted` (or `card_failed`)."""
+
+    post_id: int
+    groupbuy_id: int
+    chat_id: int
+    kind: str
+
+
+async def schedule_cards(
+    session: AsyncSession,
+    *,
+    kind: str,
+    groupbuy_id: int,
+    verdicts: Sequence[Verdict],
+    now: datetime,
+) -> list[tuple[int, datetime]]:
+    """A scheduled post per chat at the moment the policy allows (now for the chats that may
+    take the card now); returns each row's id and due time. Verdicts without a moment (never)
+    are left out."""
+    rows = [
+        ScheduledPost(
+            chat_id=verdict.chat_id,
+            kind=kind,
+            groupbuy_id=groupbuy_id,
+            due_at=verdict.at,
+            reason=verdict.reason,
+            created_at=now,
+        )
+        for verdict in verdicts
+        if verdict.at is not None
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return [(row.id or 0, row.due_at) for row in rows]
+
+
+async def due_cards(
+    session: AsyncSession, *, now: datetime, groupbuy_id: int | None = None
+) -> list[int]:
+    """The scheduled cards due by `now` and not claimed yet (of one group-buy, if given)."""
+    query = select(col(ScheduledPost.id)).where(
+        col(ScheduledPost.status) == SCHEDULED_PENDING, col(ScheduledPost.due_at) <= now
+    )
+    if groupbuy_id is not None:
+        query = query.where(col(ScheduledPost.groupbuy_id) == groupbuy_id)
+    rows = await session.execute(query.order_by(col(ScheduledPost.due_at), col(ScheduledPost.id)))
+    return [int(i) for i in rows.scalars().all() if i is not None]
+
+
+async def pending_cards(session: AsyncSession) -> list[tuple[int, datetime]]:
+    """Every scheduled card not claimed yet with its due time (the poster's jobs at start)."""
+    rows = await session.execute(
+        select(col(ScheduledPost.id), col(ScheduledPost.due_at)).where(
+            col(ScheduledPost.status) == SCHEDULED_PENDING
+        )
+    )
+    return [(int(i or 0), due) for i, due in rows.all()]
+
+
+async def claim_card(session: AsyncSession, *, post_id: int, now: datetime) -> CardToPost | None:
+    """Claim a due scheduled card for this worker (a conditional UPDATE: one worker wins). None
+    when it is not due, another worker took it, or it can no longer go (the group-buy closed
+    or passed its deadline, the group is no longer open): then it is dropped."""
+    claimed = await session.execute(
+        update(ScheduledPost)
+        .where(
+            col(ScheduledPost.id) == post_id,
+            col(ScheduledPost.status) == SCHEDULED_PENDING,
+            col(ScheduledPost.due_at) <= now,
+        )
+        .values(status=SCHEDULED_POSTING, claimed_at=now)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return None
+    row = await session.get(ScheduledPost, post_id, populate_existing=True)
+    assert row is not None
+    alive = await session.execute(
+        select(col(GroupBuy.id))
+        .join(GroupBuyPost, col(GroupBuyPost.groupbuy_id) == col(GroupBuy.id))
+        .join(Community, col(Community.id) == col(GroupBuyPost.chat_id))
+        .where(
+            col(GroupBuy.id) == row.groupbuy_id,
+            col(GroupBuy.status) == GROUPBUY_OPEN,
+            col(GroupBuy.deadline) > now,
+            col(GroupBuyPost.chat_id) == row.chat_id,
+            col(GroupBuyPost.message_id).is_(None),
+            is_open_clause(),
+        )
+    )
+    if alive.first() is None:
+        row.status = SCHEDULED_DROPPED
+        await session.flush()
+        return None
+    return CardToPost(post_id, row.groupbuy_id, row.chat_id, row.kind)
+
+
+async def card_posted(
+    session: AsyncSession, *, card: CardToPost, message_id: int, photo: bool, now: datetime
+) -> None:
+    """The card is in the group: remember its message, and count it as a promotion from now."""
+    await session.execute(
+        update(ScheduledPost)
+        .where(col(ScheduledPost.id) == card.post_id)
+        .values(status=SCHEDULED_POSTED, posted_at=now)
+    )
+    await record_card(
+        session,
+        groupbuy_id=card.groupbuy_id,
+        chat_id=card.chat_id,
+        message_id=message_id,
+        now=now,
+        photo=photo,
+    )
+    await record(
+        session, kind=card.kind, groupbuy_id=card.groupbuy_id, chat_ids=[card.chat_id], now=now
+    )
+
+
+async def card_failed(session: AsyncSession, *, post_id: int) -> None:
+    """Telegram refused the card: it is not tried again (and no longer counted)."""
+    await session.execute(
+        update(ScheduledPost)
+        .where(col(ScheduledPost.id) == post_id)
+        .values(status=SCHEDULED_FAILED)
+    )
+
+
+async def expire_posting(session: AsyncSession, *, now: datetime, lease: timedelta) -> int:
+    """Cards a dead worker left claimed for longer than `lease` are failed, never posted again
+    (the card may or may not be in the group: at most once)."""
+    result = await session.execute(
+        update(ScheduledPost)
+        .where(
+            col(ScheduledPost.status) == SCHEDULED_POSTING,
+            col(ScheduledPost.claimed_at) < now - lease,
+        )
+        .values(status=SCHEDULED_FAILED)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

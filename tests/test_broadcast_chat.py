@@ -91,7 +91,13 @@ async def test_staff_compose_preview_and_confirm_a_drop_that_lands_once(
     assert "It reaches 3 chats: 2 groups and 1 member." in (summary.text or "")
     assert "Skipped: 4 (not opted in)." in (summary.text or "")  # Olivia, Sam, Lee, Kai
     assert "First delivery 2026-11-23 10:00, last 2026-11-23 10:00 (UTC)" in (summary.text or "")
-    assert summary.button_texts == ["✅ Confirm", "🌐 Add a translation", "⬅️ Back", "✖️ Cancel"]
+    assert summary.button_texts == [
+        "✅ Confirm",
+        "📚 Send as content (not counted)",
+        "🌐 Add a translation",
+        "⬅️ Back",
+        "✖️ Cancel",
+    ]
     # the full preview is what a member gets in private: labelled, with 🔕 Stop promotions
     full_preview = harness.emulator.bot_messages(SAM)[-2]
     assert (full_preview.text or "").startswith("📢 Promotion from Community Shop\n")
@@ -145,6 +151,7 @@ async def test_findings_need_a_reason_that_is_audited(harness: Harness) -> None:
     assert "best, 100%, 最" in (summary.text or "")
     assert summary.button_texts == [
         "⚠️ Send anyway",
+        "📚 Send as content (not counted)",
         "🌐 Add a translation",
         "⬅️ Back",
         "✖️ Cancel",

@@ -6,9 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
+from sqlmodel import col
 
 from bot.care import months_before
 from handlers.care import CARE_USAGE
+from models.broadcast import BroadcastRecipient
+from services.broadcast import set_consent
 from services.loyalty import BirthdayError, is_birthday, parse_birthday
 from services.points import points_balance
 from services.segments import SegmentRules, segment_for
@@ -94,22 +98,50 @@ async def test_a_member_is_told_gently_before_their_tier_drops(harness: Harness)
     # moves on to when that order is about to leave the rolling 12 months
     await harness.join_groups()
     await make_staff(harness)
-    await harness.send(MIA, MIA, "/start")
+    for uid in (MIA, KAI):
+        await harness.send(uid, uid, "/start")
     await harness.send(SAM, SAM, "/tier_set 1 spend=50")
     await harness.send(SAM, SAM, "/product_add Oolong tea | 60.00 CNY | stock 20")
+    # Mia agreed to promotions in private, Kai did not
+    async with harness.session() as session, session.begin():
+        await set_consent(
+            session, member_id=MIA, opted_in=True, wording_version="v1", now=harness.clock.now
+        )
     await harness.send(MIA, TEA, "/buy 1")
+    await harness.send(KAI, TEA, "/buy 1")
     await harness.send(LEE, TEA, "/paid @mia")  # ¥60: Silver
+    await harness.send(LEE, TEA, "/paid @kai")
     harness.clock.advance(days=300)
     assert (await harness.runtime.care.run()).warned_drop == 0  # still months away
     harness.clock.advance(days=40)
     harness.new_bot_messages(MIA)
+    harness.new_bot_messages(KAI)
     report = await harness.runtime.care.run()
-    await harness.runtime.notifier.drain()
-    assert report.warned_drop == 1
-    assert [m.text for m in harness.new_bot_messages(MIA)] == [
+    assert report.warned_drop == 2
+    # the word asks for an order: a promotion, which the policy places (quiet hours hold)
+    # and sends through the outbox, with the ad label and the Stop button
+    async with harness.session() as session:
+        rows = {
+            row.chat_id: row
+            for row in (
+                await session.execute(
+                    select(BroadcastRecipient).where(
+                        col(BroadcastRecipient.chat_id).in_((MIA, KAI))
+                    )
+                )
+            ).scalars()
+        }
+    assert rows[KAI].status == "skipped" and rows[KAI].reason == "not_opted_in"
+    harness.clock.now = max(harness.clock.now, rows[MIA].not_before)
+    assert await harness.runtime.broadcasts.pump() == 1
+    [note] = harness.new_bot_messages(MIA)
+    assert note.text == (
+        "📢 Promotion from Community Shop\n"
         "A friendly note: to stay Silver for another month, an order of CN¥50.00 within 30 "
         "days is enough. Thank you for being with us!"
-    ]
+    )
+    assert "🔕 Stop promotions" in note.button_texts
+    assert harness.new_bot_messages(KAI) == []
     # once a month at most
     harness.clock.advance(days=3)
     assert (await harness.runtime.care.run()).warned_drop == 0

@@ -231,7 +231,13 @@ async def test_broadcast_wizard_back_skip_and_cancel(harness: Harness) -> None:
     text, buttons = last(harness, SAM)
     assert text.startswith("When? Tap Now") and buttons == ["Now", BACK, CANCEL]
     await tap(harness, "Now")
-    assert last(harness, SAM)[1] == ["✅ Confirm", TRANSLATE, BACK, CANCEL]
+    assert last(harness, SAM)[1] == [
+        "✅ Confirm",
+        "📚 Send as content (not counted)",
+        TRANSLATE,
+        BACK,
+        CANCEL,
+    ]
     await tap(harness, BACK)
     assert last(harness, SAM)[0].startswith("When? Tap Now")
     await tap(harness, CANCEL)

@@ -1,14 +1,16 @@
-"""What the promotion policy says to the person who sent a post: which chats it could not
-reach now, until when, and why (times in the sender's zone, named when it is not theirs)."""
+"""What the promotion policy says to the person who sent a post: which chats it reaches now,
+which wait (scheduled for when, and why), which it could not reach before the deadline (times
+in the sender's zone, named when it is not theirs)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, HandlerSettings, esc_name
+from handlers.text import N_, HandlerSettings, counted, esc_name
 from services.community import get_community
 from services.member import MemberView
 from services.policy import (
@@ -34,6 +36,8 @@ KINDS = {
     KIND_PRESALE: N_("pre-sale, group-buy #{id}"),
     KIND_LEADER: N_("leader's group-buy #{id} (leader cap)"),
 }
+if TYPE_CHECKING:
+    from handlers.groupbuy import Opened
 
 WAITS = {
     WAIT_QUIET: N_("{group}: quiet hours there until {time}."),
@@ -47,23 +51,17 @@ WAITS = {
 }
 
 
-async def held_text(
+async def _lines(
     session: AsyncSession,
     verdicts: Sequence[Verdict],
     *,
     member: MemberView,
     settings: HandlerSettings,
-    posted: bool,
-) -> str:
-    """The chats a card could not reach now, each with the first allowed time and the rule
-    that holds it; `posted` says whether it went to other chats."""
+) -> list[str]:
+    """One line per chat: the first allowed time there and the rule that holds the card."""
     rules = settings.pacing_rules()
     zone = staff_zone(member.timezone, settings.default_timezone)
-    lines = [
-        _("Not posted in these groups now (the promotion policy):")
-        if posted
-        else _("Not posted: the promotion policy holds it back in every group.")
-    ]
+    lines = []
     for verdict in verdicts:
         community = await get_community(session, verdict.chat_id)
         name = esc_name(community.title) if community else str(verdict.chat_id)
@@ -72,5 +70,52 @@ async def held_text(
         lines.append(
             "• " + _(WAITS[verdict.reason or WAIT_NEVER]).format(group=name, time=when, cap=cap)
         )
+    return lines
+
+
+async def held_text(
+    session: AsyncSession,
+    verdicts: Sequence[Verdict],
+    *,
+    member: MemberView,
+    settings: HandlerSettings,
+    posted: bool,
+) -> str:
+    """The chats a card could not reach before its deadline, each with the first allowed time
+    and the rule that holds it; `posted` says whether it went to other chats."""
+    lines = [
+        _("Not posted in these groups: the promotion policy allows it only after its deadline:")
+        if posted
+        else _("Not posted: the promotion policy holds it back in every group.")
+    ]
+    lines += await _lines(session, verdicts, member=member, settings=settings)
     lines.append(_("Send it again from then to reach these groups."))
     return "\n".join(lines)
+
+
+async def waits_text(
+    session: AsyncSession, opened: Opened, *, member: MemberView, settings: HandlerSettings
+) -> str:
+    """Where a group-buy's card is scheduled (until when and why) and where it cannot go
+    before the deadline; empty when it goes everywhere now."""
+    parts = []
+    if opened.scheduled:
+        lines = [_("Scheduled: posted there at the first time the promotion policy allows:")]
+        lines += await _lines(session, opened.scheduled, member=member, settings=settings)
+        parts.append("\n".join(lines))
+    if opened.refused:
+        parts.append(
+            await held_text(session, opened.refused, member=member, settings=settings, posted=True)
+        )
+    return "\n\n".join(parts)
+
+
+async def opened_text(
+    session: AsyncSession, opened: Opened, *, member: MemberView, settings: HandlerSettings
+) -> str:
+    """What the sender of a group-buy reads: where its card goes now, then `waits_text`."""
+    posted = _("Group-buy #{id} posted in {groups}.").format(
+        id=opened.gb.id, groups=counted("group", len(opened.posted))
+    )
+    waits = await waits_text(session, opened, member=member, settings=settings)
+    return posted + "\n\n" + waits if waits else posted
