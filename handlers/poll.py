@@ -74,6 +74,7 @@ from services.poll import (
 from services.product import get_product
 from services.role import Role
 from services.validation import number
+from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="poll")
@@ -116,6 +117,13 @@ def poll_error(reason: str, detail: str = "") -> str:
 
 def local_time(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def staff_time(moment: datetime, member: MemberView, settings: HandlerSettings) -> str:
+    """A time staff read: on their own clock, else the brand's, named when not their own."""
+    return show(
+        moment, staff_zone(member.timezone, settings.default_timezone), reader=member.timezone
+    )
 
 
 async def post_poll(bot: Bot, session: AsyncSession, poll: PollView, chat_ids: list[int]) -> int:
@@ -288,11 +296,10 @@ async def polls_page(
     page = await poll_page(session, limit=PAGE_SIZE, offset=offset)
     if not page.total:
         return _("No polls yet. Start one with /poll_new."), None
-    zone = member.timezone or settings.default_timezone
     lines = [_("Polls ({counter}):").format(counter=page_counter(page))]
     for poll in page.items:
         status = (
-            _("open until {when}").format(when=local_time(poll.closes_at, zone))
+            _("open until {when}").format(when=staff_time(poll.closes_at, member, settings))
             if poll.status == POLL_OPEN
             else _("closed")
         )
