@@ -86,7 +86,7 @@ from services.member import MemberView, get_member
 from services.order import (
     start_invoice,
 )
-from services.parsing import zone_label
+from services.parsing import is_option, split_option, zone_label
 from services.policy import KIND_DROP, KIND_GROUPBUY, KIND_LEADER, HeldBack, Verdict, decide, record
 from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
@@ -173,18 +173,19 @@ USAGE = N_(
 
 
 def _options(words: list[str]) -> dict[str, str]:
-    """key=value words; pickup= takes the rest of the line; a word without = continues the
-    value before it."""
+    """key=value words (English keys or their Chinese aliases); pickup= takes the rest of the
+    line; a word without = continues the value before it."""
     options: dict[str, str] = {}
     last = None
     for index, word in enumerate(words):
-        key, sep, value = word.partition("=")
-        if not sep:
+        option = split_option(word)  # English or Chinese keys, = or ＝: 阶梯＝10：35.90
+        if option is None:
             if last is None:
                 raise GroupBuyError("usage", word)
             options[last] += " " + word  # "tiers=10:35.90, 30:32.90" typed with a space
             continue
-        key = last = key.lower()
+        key, value = option
+        last = key
         if key == "pickup":
             options[key] = " ".join([value, *words[index + 1 :]]).strip()
             break
@@ -213,7 +214,7 @@ async def _vip_window(
 
 
 def _int(options: dict[str, str], key: str, default: int) -> int:
-    return parse_count(options.get(key, str(default)).lower().removesuffix("u"))
+    return parse_count(options.get(key, str(default)).lower().removesuffix("u").removesuffix("件"))
 
 
 async def post_cards(
@@ -352,7 +353,7 @@ async def _open(
     args, reason = split_override(command.args or "")
     words = args.split()
     product_id = number(words[0]) if words else None
-    if len(words) < 2 or product_id is None or "=" in words[1]:
+    if len(words) < 2 or product_id is None:
         await message.reply(_(USAGE))
         return
     now = clock()
@@ -361,9 +362,13 @@ async def _open(
         if product is None or not product.active:
             raise GroupBuyError("no_product")
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
-        options_at = next((i for i, w in enumerate(words) if "=" in w), len(words))
-        deadline = parse_deadline(" ".join(words[1:options_at]), now=now, timezone=timezone)
+        options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
         options = _options(words[options_at:])
+        # or given as an option: 截止=明天晚上8点
+        when = " ".join(words[1:options_at]) or options.get("deadline", "")
+        if not when:
+            raise GroupBuyError("usage")
+        deadline = parse_deadline(when, now=now, timezone=timezone)
         min_kind, min_count = parse_minimum(options.get("min", "2"))
         stock_default = product.stock if product.stock is not None else 100
         values = OpenValues(

@@ -55,6 +55,7 @@ from services.groupbuy import (
     posts,
 )
 from services.member import MemberView
+from services.parsing import is_option, split_option
 from services.policy import KIND_PRESALE, HeldBack
 from services.poll import (
     ClosedPoll,
@@ -332,10 +333,10 @@ async def polls_more(
 def _presale_options(words: list[str]) -> dict[str, str]:
     options: dict[str, str] = {}
     for word in words:
-        key, sep, value = word.partition("=")
-        if not sep or key.lower() not in ("min", "stock", "limit"):
+        option = split_option(word)  # English or Chinese keys, = or ＝: 成团＝20
+        if option is None or option[0] not in ("min", "stock", "limit"):
             raise GroupBuyError("bad_option", word)
-        options[key.lower()] = value
+        options[option[0]] = option[1]
     return options
 
 
@@ -409,7 +410,7 @@ async def poll_presale(
         if cleared is None:
             return
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
-        options_at = next((i for i, w in enumerate(words) if "=" in w), len(words))
+        options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
         deadline = parse_deadline(" ".join(words[2:options_at]), now=now, timezone=zone)
         options = _presale_options(words[options_at:])
         min_kind, min_count = parse_minimum(options.get("min", "10"))

@@ -295,10 +295,12 @@ def parse_count(text: str) -> int:
 
 
 def parse_minimum(text: str) -> tuple[str, int]:
-    """'5' -> (people, 5); '20u' -> (units, 20): how many a group-buy needs to form."""
+    """'5' or '5人' -> (people, 5); '20u' or '20件' -> (units, 20): how many a group-buy needs
+    to form."""
     cleaned = text.strip().lower()
-    kind = MIN_UNITS if cleaned.endswith("u") else MIN_PEOPLE
-    return kind, parse_count(cleaned.removesuffix("u"))
+    if cleaned.endswith(("u", "件")):
+        return MIN_UNITS, parse_count(cleaned[:-1])
+    return MIN_PEOPLE, parse_count(cleaned.removesuffix("人").removesuffix("位"))
 
 
 def parse_deadline(
