@@ -30,6 +30,7 @@ from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
 from handlers.text import (
     CAPTION_LIMIT,
+    LANGUAGE_NAMES,
     N_,
     UNREADABLE,
     BackgroundSender,
@@ -78,6 +79,7 @@ from services.groupbuy import (
     prepaid_units,
     prepayment_due,
     record_card,
+    set_pickup_language,
     set_quantity,
     settle_groupbuy,
     sync_prepayment,
@@ -812,6 +814,74 @@ async def sign_up_list(
         lines.append("")
     lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
     await message.answer("\n".join(lines).strip())
+
+
+DROP_PICKUP_USAGE = N_(
+    "Send /drop_pickup ID LANGUAGE PLACE | TIME to change where and when an open drop is picked "
+    "up, as the groups of that language read it, for example /drop_pickup 4 zh_Hans 茶室 | "
+    "周六 10:00. Languages: en, zh_Hans, zh_Hant. Nothing after the language removes that "
+    "language's own text."
+)
+
+
+def _language(word: str) -> str | None:
+    """A language as typed ('zh_Hans', 'zh-hans', 'EN'), as the bot's locale; None: unknown."""
+    wanted = word.replace("-", "_").lower()
+    return next((locale for locale in LANGUAGE_NAMES if locale.lower() == wanted), None)
+
+
+@router.message(
+    Command("drop_pickup"),
+    F.chat.type == ChatType.PRIVATE,
+    RoleFilter(Role.STAFF, "groupbuy.pickup_text"),
+)
+async def drop_pickup_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    cards: CardToucher,
+) -> None:
+    """Changes an open drop's pickup place and time in one language; its cards show it."""
+    args, reason = split_override(command.args or "")
+    words = args.split(maxsplit=2)
+    gb_id = number(words[0], prefix="") if len(words) >= 2 else None
+    locale = _language(words[1]) if len(words) >= 2 else None
+    if gb_id is None or locale is None:
+        await message.reply(_(DROP_PICKUP_USAGE))
+        return
+    point, _bar, time = (words[2] if len(words) > 2 else "").replace("｜", "|").partition("|")
+    point, time = point.strip(), time.strip()
+    cleared = await clear_command(
+        message, [point, time], extra_words=settings.compliance_extra_words, reason=reason
+    )
+    if cleared is None:
+        return
+    try:
+        gb = await set_pickup_language(
+            session, groupbuy_id=gb_id, locale=locale, point=point, time=time
+        )
+    except GroupBuyError as exc:
+        text = open_error_text(exc) if exc.reason == "bad_translation" else None
+        await message.reply(text or _("There is no open group-buy #{id}.").format(id=gb_id))
+        return
+    await cleared.audit(
+        session, actor_id=member.id, action="groupbuy.pickup_text", what=f"#{gb.id}", now=clock()
+    )
+    language = LANGUAGE_NAMES[locale]
+    if not point and not time:
+        reply = _(
+            "Group-buy #{id} no longer has its own pickup text in {language}: its cards there "
+            "show the brand's default."
+        ).format(id=gb.id, language=language)
+    else:
+        reply = _("Saved. In {language}, group-buy #{id} is picked up at: {pickup}").format(
+            id=gb.id, language=language, pickup=esc(" · ".join(t for t in (point, time) if t))
+        )
+    await message.reply(reply)
+    cards.touch(gb.id)
 
 
 @router.message(Command("gb_extend"), GROUP, RoleFilter(Role.LEADER, "groupbuy.extend"))

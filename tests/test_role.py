@@ -431,7 +431,7 @@ async def test_a_creator_who_adds_the_bot_themselves_only_applies(harness: Harne
     harness.emulator.add_bot_to_group(TEA, LEE)
     await harness.feed_pending()
     greeting = harness.emulator.last_bot_message(TEA)
-    assert greeting.button_texts == ["🙋 Apply to lead"]
+    assert greeting.button_texts == ["🙋 申请当团长"]  # in Lee's language: he added the bot
     # then he leads nothing until staff approve him
     assert await harness.send(LEE, TEA, "/settings") == [ADMIN_REFUSAL]
     answer = await harness.press(LEE, TEA, greeting.message_id, index=0)

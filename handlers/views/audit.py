@@ -64,6 +64,7 @@ ACTION_LABELS: Mapping[str, str] = {
     "groupbuy.drop": N_("Open a drop"),
     "groupbuy.extend": N_("Extend a group-buy"),
     "groupbuy.open": N_("Open a group-buy"),
+    "groupbuy.pickup_text": N_("Change a drop's pickup text in one language"),
     "leader.appointed": N_("Appoint a leader"),
     "leader.apply": N_("Apply to lead a group"),
     "leader.approved": N_("Approve a leader"),
