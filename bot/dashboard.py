@@ -437,13 +437,19 @@ class Dashboard:
             if redeemed is None:
                 assert refused is not None
                 return web.json_response(
-                    {"ok": False, "message": redeem_error_text(refused, zone), "token": token}
+                    {
+                        "ok": False,
+                        "message": redeem_error_text(
+                            refused, zone, keeper.timezone if keeper else None
+                        ),
+                        "token": token,
+                    }
                 )
             answer = redeemed_text(redeemed)
         if buyer is not None and buyer.started:
             with i18n.context(), i18n.use_locale(buyer.locale or self.settings.default_locale):
                 notice = picked_up_notice(
-                    redeemed, buyer.timezone or self.settings.default_timezone
+                    redeemed, buyer.timezone or self.settings.default_timezone, buyer.timezone
                 )
             self.runtime.notifier.send(buyer.id, notice)
         return web.json_response({"ok": True, "message": answer, "token": token})

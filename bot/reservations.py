@@ -138,8 +138,10 @@ class ReservationSweeper(PeriodicJob):
         if reminder:
             notices.send(
                 member.id,
-                reminder_text(self.i18n, member.locale, order, zone),
+                reminder_text(self.i18n, member.locale, order, zone, member.timezone),
                 reply_markup=cancel_keyboard(self.i18n, member.locale, [order]),
             )
         else:
-            notices.send(member.id, expired_text(self.i18n, member.locale, order, zone))
+            notices.send(
+                member.id, expired_text(self.i18n, member.locale, order, zone, member.timezone)
+            )

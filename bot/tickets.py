@@ -88,6 +88,6 @@ class TicketClock(PeriodicJob):
                 member = await get_member(unit.session, staff_id)
                 zone = (member.timezone if member else None) or self.settings.default_timezone
                 with self.i18n.context(), self.i18n.use_locale(locale):
-                    text = escalated_text(ticket, zone)
+                    text = escalated_text(ticket, zone, member.timezone if member else None)
                 notices.send(staff_id, text)
         return True

@@ -291,6 +291,14 @@ COMMANDS: tuple[Command, ...] = (
         "ticket_coupon", N_("Close a ticket with a coupon as compensation"), Role.STAFF, True, False
     ),
     Command("drop", N_("Open one group-buy in every group"), Role.STAFF, True, False),
+    Command(
+        "drop_pickup",
+        N_("Change a drop's pickup text in one language"),
+        Role.STAFF,
+        True,
+        False,
+        in_menu=False,
+    ),
     Command("tier_set", N_("Add or change a membership tier"), Role.STAFF, True, False),
     Command("reward_add", N_("Add a reward to the catalog"), Role.STAFF, True, False),
     Command("reward_off", N_("Take a reward out of the catalog"), Role.STAFF, True, False),

@@ -52,7 +52,7 @@ from services.community import (
     set_member_day,
     set_timezone,
 )
-from services.groups import bot_added
+from services.groups import BotAdded, bot_added
 from services.member import LOCALES, UserInfo
 from services.parsing import zone_label
 from services.role import Role, forget_admins
@@ -171,13 +171,25 @@ async def bot_membership_changed(
                     review_card_text(added.community, added.added_by),
                     reply_markup=review_card_keyboard(added.community.id),
                 )
-        with i18n.use_locale(added.community.locale):
-            await bot.send_message(
-                event.chat.id, greeting(added.community), reply_markup=apply_keyboard()
-            )
+        # in the language of who added the bot (they read it first, and choose the group's
+        # language next), then in the group's when that is another one
+        locales = list(dict.fromkeys([added_by_locale(added), added.community.locale]))
+        texts = []
+        for locale in locales:
+            with i18n.use_locale(locale):
+                texts.append(greeting(added.community))
+        with i18n.use_locale(locales[0]):  # the Apply button in the adder's language
+            keyboard = apply_keyboard()
+        await bot.send_message(event.chat.id, "\n\n— — —\n\n".join(texts), reply_markup=keyboard)
         await appoint_creator_if_staff_added(event, bot, i18n, session, settings, notifier, clock())
     elif was_in:
         await mark_left(session, community_id=event.chat.id)
+
+
+def added_by_locale(added: BotAdded) -> str:
+    """The language of who added the bot (their /language, else their Telegram app's), else
+    the group's."""
+    return added.added_by.locale if added.added_by else added.community.locale
 
 
 def greeting(community: CommunityView) -> str:

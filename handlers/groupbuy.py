@@ -30,6 +30,7 @@ from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
 from handlers.text import (
     CAPTION_LIMIT,
+    LANGUAGE_NAMES,
     N_,
     UNREADABLE,
     BackgroundSender,
@@ -79,6 +80,7 @@ from services.groupbuy import (
     posts,
     prepaid_units,
     prepayment_due,
+    set_pickup_language,
     set_quantity,
     settle_groupbuy,
     sync_prepayment,
@@ -87,7 +89,7 @@ from services.member import MemberView, get_member
 from services.order import (
     start_invoice,
 )
-from services.parsing import zone_label
+from services.parsing import FULFILMENT_ALIASES, is_option, normalize, split_option, zone_label
 from services.policy import (
     KIND_DROP,
     KIND_GROUPBUY,
@@ -204,18 +206,19 @@ USAGE = N_(
 
 
 def _options(words: list[str]) -> dict[str, str]:
-    """key=value words; pickup= takes the rest of the line; a word without = continues the
-    value before it."""
+    """key=value words (English keys or their Chinese aliases); pickup= takes the rest of the
+    line; a word without = continues the value before it."""
     options: dict[str, str] = {}
     last = None
     for index, word in enumerate(words):
-        key, sep, value = word.partition("=")
-        if not sep:
+        option = split_option(word)  # English or Chinese keys, = or ＝: 阶梯＝10：35.90
+        if option is None:
             if last is None:
                 raise GroupBuyError("usage", word)
             options[last] += " " + word  # "tiers=10:35.90, 30:32.90" typed with a space
             continue
-        key = last = key.lower()
+        key, value = option
+        last = key
         if key == "pickup":
             options[key] = " ".join([value, *words[index + 1 :]]).strip()
             break
@@ -247,14 +250,15 @@ def _fulfilment(text: str | None) -> str:
     """delivery=pickup|delivery|both: the group-buy's own delivery mode ("" when not given)."""
     if text is None:
         return ""
-    mode = text.strip().lower()
+    mode = normalize(text).lower()
+    mode = FULFILMENT_ALIASES.get(mode, mode)
     if mode not in FULFILMENT_MODES:
         raise GroupBuyError("bad_fulfilment", text)
     return mode
 
 
 def _int(options: dict[str, str], key: str, default: int) -> int:
-    return parse_count(options.get(key, str(default)).lower().removesuffix("u"))
+    return parse_count(options.get(key, str(default)).lower().removesuffix("u").removesuffix("件"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,7 +386,7 @@ async def _open(
     args, reason = split_override(command.args or "")
     words = args.split()
     product_id = number(words[0]) if words else None
-    if len(words) < 2 or product_id is None or "=" in words[1]:
+    if len(words) < 2 or product_id is None:
         await message.reply(_(USAGE))
         return
     now = clock()
@@ -391,9 +395,13 @@ async def _open(
         if product is None or not product.active:
             raise GroupBuyError("no_product")
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
-        options_at = next((i for i, w in enumerate(words) if "=" in w), len(words))
-        deadline = parse_deadline(" ".join(words[1:options_at]), now=now, timezone=timezone)
+        options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
         options = _options(words[options_at:])
+        # or given as an option: 截止=明天晚上8点
+        when = " ".join(words[1:options_at]) or options.get("deadline", "")
+        if not when:
+            raise GroupBuyError("usage")
+        deadline = parse_deadline(when, now=now, timezone=timezone)
         min_kind, min_count = parse_minimum(options.get("min", "2"))
         stock_default = product.stock if product.stock is not None else 100
         values = OpenValues(
@@ -864,6 +872,74 @@ async def sign_up_list(
         lines.append("")
     lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
     await message.answer("\n".join(lines).strip())
+
+
+DROP_PICKUP_USAGE = N_(
+    "Send /drop_pickup ID LANGUAGE PLACE | TIME to change where and when an open drop is picked "
+    "up, as the groups of that language read it, for example /drop_pickup 4 zh_Hans 茶室 | "
+    "周六 10:00. Languages: en, zh_Hans, zh_Hant. Nothing after the language removes that "
+    "language's own text."
+)
+
+
+def _language(word: str) -> str | None:
+    """A language as typed ('zh_Hans', 'zh-hans', 'EN'), as the bot's locale; None: unknown."""
+    wanted = word.replace("-", "_").lower()
+    return next((locale for locale in LANGUAGE_NAMES if locale.lower() == wanted), None)
+
+
+@router.message(
+    Command("drop_pickup"),
+    F.chat.type == ChatType.PRIVATE,
+    RoleFilter(Role.STAFF, "groupbuy.pickup_text"),
+)
+async def drop_pickup_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    cards: CardToucher,
+) -> None:
+    """Changes an open drop's pickup place and time in one language; its cards show it."""
+    args, reason = split_override(command.args or "")
+    words = args.split(maxsplit=2)
+    gb_id = number(words[0], prefix="") if len(words) >= 2 else None
+    locale = _language(words[1]) if len(words) >= 2 else None
+    if gb_id is None or locale is None:
+        await message.reply(_(DROP_PICKUP_USAGE))
+        return
+    point, _bar, time = (words[2] if len(words) > 2 else "").replace("｜", "|").partition("|")
+    point, time = point.strip(), time.strip()
+    cleared = await clear_command(
+        message, [point, time], extra_words=settings.compliance_extra_words, reason=reason
+    )
+    if cleared is None:
+        return
+    try:
+        gb = await set_pickup_language(
+            session, groupbuy_id=gb_id, locale=locale, point=point, time=time
+        )
+    except GroupBuyError as exc:
+        text = open_error_text(exc) if exc.reason == "bad_translation" else None
+        await message.reply(text or _("There is no open group-buy #{id}.").format(id=gb_id))
+        return
+    await cleared.audit(
+        session, actor_id=member.id, action="groupbuy.pickup_text", what=f"#{gb.id}", now=clock()
+    )
+    language = LANGUAGE_NAMES[locale]
+    if not point and not time:
+        reply = _(
+            "Group-buy #{id} no longer has its own pickup text in {language}: its cards there "
+            "show the brand's default."
+        ).format(id=gb.id, language=language)
+    else:
+        reply = _("Saved. In {language}, group-buy #{id} is picked up at: {pickup}").format(
+            id=gb.id, language=language, pickup=esc(" · ".join(t for t in (point, time) if t))
+        )
+    await message.reply(reply)
+    cards.touch(gb.id)
 
 
 @router.message(Command("gb_extend"), GROUP, RoleFilter(Role.LEADER, "groupbuy.extend"))

@@ -88,6 +88,7 @@ from services.refund import refund_now
 from services.reservation import ReservationCapReached, recently_expired, reserve
 from services.role import Role
 from services.validation import number
+from services.zones import member_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="order")
@@ -180,7 +181,10 @@ async def buy(
             )
         )
         return
-    zone = (community.timezone if community else member.timezone) or settings.default_timezone
+    # a reply in a group is on the group's clock, named when the member reads another zone
+    group = community.timezone if community else None
+    zone = (group or member.timezone) or settings.default_timezone
+    reader = member_zone(member.timezone, group, settings.default_timezone)
     try:
         order = await reserve(
             session,
@@ -194,7 +198,7 @@ async def buy(
         )
     except ReservationCapReached as exc:
         await message.reply(
-            cap_text(i18n, locale, exc.held, zone),
+            cap_text(i18n, locale, exc.held, zone, reader),
             reply_markup=cancel_keyboard(i18n, locale, exc.held),
         )
         return
@@ -242,7 +246,7 @@ async def buy(
         else ""
     )
     if not online:
-        held = held_until_text(i18n, locale, order, zone)
+        held = held_until_text(i18n, locale, order, zone, reader)
         if held and settings.reservation_reminder_hours and not member.started:
             held = sentences(
                 held, _("Send me /start in private, and I will remind you before then.")

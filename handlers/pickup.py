@@ -628,7 +628,7 @@ async def redeem_command(
         await _audited(
             session, member, message.chat.id, "pickup.redeem", False, exc.reason, now=clock()
         )
-        await message.answer(redeem_error_text(exc, zone))
+        await message.answer(redeem_error_text(exc, zone, member.timezone))
         return
     await _audited(
         session,
@@ -643,7 +643,9 @@ async def redeem_command(
     if buyer is not None:
         if buyer.started:
             with i18n.use_locale(redeemed.buyer_locale or settings.default_locale):
-                notice = picked_up_notice(redeemed, buyer.timezone or settings.default_timezone)
+                notice = picked_up_notice(
+                    redeemed, buyer.timezone or settings.default_timezone, buyer.timezone
+                )
             notifier.send(buyer.id, notice)
         marking = Marking(settings, notifier, i18n, clock(), bot, after_commit)
         await marking.picked_up(session, buyer, [redeemed.order])

@@ -55,6 +55,7 @@ from services.groupbuy import (
     parse_minimum,
 )
 from services.member import MemberView
+from services.parsing import is_option, split_option
 from services.policy import KIND_PRESALE, HeldBack
 from services.poll import (
     ClosedPoll,
@@ -74,6 +75,7 @@ from services.poll import (
 from services.product import get_product
 from services.role import Role
 from services.validation import number
+from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="poll")
@@ -116,6 +118,13 @@ def poll_error(reason: str, detail: str = "") -> str:
 
 def local_time(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def staff_time(moment: datetime, member: MemberView, settings: HandlerSettings) -> str:
+    """A time staff read: on their own clock, else the brand's, named when not their own."""
+    return show(
+        moment, staff_zone(member.timezone, settings.default_timezone), reader=member.timezone
+    )
 
 
 async def post_poll(bot: Bot, session: AsyncSession, poll: PollView, chat_ids: list[int]) -> int:
@@ -288,11 +297,10 @@ async def polls_page(
     page = await poll_page(session, limit=PAGE_SIZE, offset=offset)
     if not page.total:
         return _("No polls yet. Start one with /poll_new."), None
-    zone = member.timezone or settings.default_timezone
     lines = [_("Polls ({counter}):").format(counter=page_counter(page))]
     for poll in page.items:
         status = (
-            _("open until {when}").format(when=local_time(poll.closes_at, zone))
+            _("open until {when}").format(when=staff_time(poll.closes_at, member, settings))
             if poll.status == POLL_OPEN
             else _("closed")
         )
@@ -325,10 +333,10 @@ async def polls_more(
 def _presale_options(words: list[str]) -> dict[str, str]:
     options: dict[str, str] = {}
     for word in words:
-        key, sep, value = word.partition("=")
-        if not sep or key.lower() not in ("min", "stock", "limit"):
+        option = split_option(word)  # English or Chinese keys, = or ＝: 成团＝20
+        if option is None or option[0] not in ("min", "stock", "limit"):
             raise GroupBuyError("bad_option", word)
-        options[key.lower()] = value
+        options[option[0]] = option[1]
     return options
 
 
@@ -404,7 +412,7 @@ async def poll_presale(
         if cleared is None:
             return
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
-        options_at = next((i for i, w in enumerate(words) if "=" in w), len(words))
+        options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
         deadline = parse_deadline(" ".join(words[2:options_at]), now=now, timezone=zone)
         options = _presale_options(words[options_at:])
         min_kind, min_count = parse_minimum(options.get("min", "10"))

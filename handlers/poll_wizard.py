@@ -28,7 +28,7 @@ from handlers.lint import (
     wizard_findings,
     words_of,
 )
-from handlers.poll import local_time, poll_error, post_poll
+from handlers.poll import local_time, poll_error, post_poll, staff_time
 from handlers.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from services.community import get_community, open_community_ids
@@ -454,10 +454,11 @@ async def create(
         return
     poll_closer.schedule(poll.id, poll.closes_at)
     if query.message is not None:
-        zone = member.timezone or settings.default_timezone
         await query.message.answer(
             _("Poll #{id} posted in {groups}; it closes {when}.").format(
-                id=poll.id, groups=counted("group", posted), when=local_time(poll.closes_at, zone)
+                id=poll.id,
+                groups=counted("group", posted),
+                when=staff_time(poll.closes_at, member, settings),
             )
         )
 

@@ -23,6 +23,7 @@ from services.community import CommunityView
 from services.member import MemberView
 from services.order import OrderError
 from services.reservation import cancel_reservation, open_reservations
+from services.zones import member_zone
 
 router = Router(name="reservation")
 
@@ -54,9 +55,11 @@ async def reservations_command(
     if not held:
         await message.reply(_("You hold no reservations to pay at pickup."))
         return
-    zone = (community.timezone if community else member.timezone) or settings.default_timezone
+    group = community.timezone if community else None
+    zone = (group or member.timezone) or settings.default_timezone
+    reader = member_zone(member.timezone, group, settings.default_timezone)
     lines = [_("Your reservations to pay at pickup:")]
-    lines += [reservation_line(i18n, locale, order, zone) for order in held]
+    lines += [reservation_line(i18n, locale, order, zone, reader) for order in held]
     if settings.reservation_hours:
         lines.append(_("Pay your leader at pickup before the time shown, or it is released."))
     await message.reply("\n".join(lines), reply_markup=cancel_keyboard(i18n, locale, held))

@@ -42,6 +42,7 @@ from handlers.text import (
     esc,
     esc_name,
 )
+from handlers.views.audit import action_label, detail_text
 from handlers.views.labels import LEADER_SOURCE, label
 from handlers.views.leader import LeadCallback
 from handlers.views.member import ambiguous_text
@@ -330,10 +331,10 @@ async def _audit_screen(
         where = ""  # where it happened: the group's title when known, else its id
         if row.chat_id is not None:
             where = f" @ {esc(row.chat_title)}" if row.chat_title else f" @{row.chat_id}"
-        detail = f" {esc(row.detail)}" if row.detail else ""
+        detail = f" {esc(detail_text(row.detail))}" if row.detail else ""
         lines.append(
             f"{mark} {esc(show(row.at, reader[0], reader=reader[1]))} <code>{row.actor_id}</code> "
-            f"{esc(row.action)}{where}{detail}"
+            f"{esc(action_label(row.action))}{where}{detail}"
         )
     return "\n".join(lines), with_page_row(None, scope.page_name(), page)
 

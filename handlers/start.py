@@ -17,7 +17,7 @@ from handlers.filters import current_role
 from handlers.groupbuy import start_on_groupbuy
 from handlers.pickup import show_sheet
 from handlers.referral import Clock, start_with_code
-from handlers.text import HandlerSettings, esc, pages_of_lines
+from handlers.text import N_, HandlerSettings, esc, pages_of_lines
 from handlers.views.menu import menu_keyboard, menu_text, with_back
 from services.community import CommunityView
 from services.member import MemberView
@@ -25,6 +25,12 @@ from services.referral import groupbuy_of_start_parameter, sheet_of_start_parame
 from services.role import is_chat_admin
 
 router = Router(name="start")
+
+
+GROUPBUY_EXAMPLE = N_(
+    "For example: /{command} 3 24h min=5 stock=50 limit=3 tiers=10:35.90,30:32.90 "
+    "pickup=Shop A, Sat 10:00"
+)
 
 
 async def help_text(
@@ -44,6 +50,8 @@ async def help_text(
     lines = [_("Here is what you can do:")]
     for command in commands_for(role, private=private, admin=admin):
         lines.append(f"/{command.name} — {esc(i18n.gettext(command.description))}")
+        if command.name in ("groupbuy", "drop"):  # its options, with the keys in the reader's words
+            lines.append("  " + esc(_(GROUPBUY_EXAMPLE).format(command=command.name)))
     if settings.reservation_hours:
         lines.append(
             _(

@@ -322,7 +322,9 @@ async def show_command(
     zone = member.timezone or settings.default_timezone
     if not words:
         mine = await member_tickets(session, member.id)
-        await message.answer(queue_text(mine, locale, zone, clock(), own=True))
+        await message.answer(
+            queue_text(mine, locale, zone, clock(), own=True, reader=member.timezone)
+        )
         return
     found = await _ticket_for(message, session, member, settings, words[0], "ticket.view", clock())
     if found is None:
@@ -336,7 +338,9 @@ async def show_command(
         if said.author_id not in names:
             author = await get_member(session, said.author_id)
             names[said.author_id] = author.display_name if author else str(said.author_id)
-    await message.answer(ticket_text(ticket, order, messages, names, locale, zone, clock()))
+    await message.answer(
+        ticket_text(ticket, order, messages, names, locale, zone, clock(), member.timezone)
+    )
     for said in messages:
         if said.photo_file_id:
             await message.answer_photo(said.photo_file_id)
@@ -360,7 +364,9 @@ async def queue_command(
         return
     tickets = await ticket_queue(session, communities=groups)
     zone = member.timezone or settings.default_timezone
-    await message.answer(queue_text(tickets, locale, zone, clock(), own=False))
+    await message.answer(
+        queue_text(tickets, locale, zone, clock(), own=False, reader=member.timezone)
+    )
 
 
 @router.message(Command("ticket_say"), PRIVATE)

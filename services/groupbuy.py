@@ -62,6 +62,7 @@ from services.content import (
     clean,
     localized,
     merged,
+    with_language,
 )
 from services.coupons import release_coupon
 from services.credit import groupbuys_limit_reached
@@ -321,10 +322,12 @@ def parse_count(text: str) -> int:
 
 
 def parse_minimum(text: str) -> tuple[str, int]:
-    """'5' -> (people, 5); '20u' -> (units, 20): how many a group-buy needs to form."""
+    """'5' or '5人' -> (people, 5); '20u' or '20件' -> (units, 20): how many a group-buy needs
+    to form."""
     cleaned = text.strip().lower()
-    kind = MIN_UNITS if cleaned.endswith("u") else MIN_PEOPLE
-    return kind, parse_count(cleaned.removesuffix("u"))
+    if cleaned.endswith(("u", "件")):
+        return MIN_UNITS, parse_count(cleaned[:-1])
+    return MIN_PEOPLE, parse_count(cleaned.removesuffix("人").removesuffix("位"))
 
 
 def parse_deadline(
@@ -1111,6 +1114,26 @@ async def extend_deadline(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise GroupBuyError("cannot_extend", str(groupbuy_id))
+    return await _must(session, groupbuy_id)
+
+
+async def set_pickup_language(
+    session: AsyncSession, *, groupbuy_id: int, locale: str, point: str, time: str
+) -> GroupBuyView:
+    """Give or replace an open group-buy's pickup place and time in one language (both empty:
+    that language falls back to the brand's default again). GroupBuyError 'closed' when it is
+    not open, 'bad_translation' for a language or text that cannot be stored."""
+    row = await session.get(GroupBuy, groupbuy_id, with_for_update=True)
+    if row is None or row.status != GROUPBUY_OPEN:
+        raise GroupBuyError("closed", str(groupbuy_id))
+    fields = (PICKUP_POINT, PICKUP_TIME)
+    try:
+        texts = {PICKUP_POINT: point, PICKUP_TIME: time}
+        row.translations = with_language(row.translations, locale, texts, fields) or None
+    except ContentError as exc:
+        raise GroupBuyError("bad_translation", exc.detail) from exc
+    session.add(row)
+    await session.flush()
     return await _must(session, groupbuy_id)
 
 

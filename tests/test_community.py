@@ -19,8 +19,24 @@ async def test_added_to_a_group_registers_it_with_defaults_and_greets(harness: H
     assert community is not None
     assert (community.title, community.locale, community.timezone) == ("Tea Lovers", "en", "UTC")
     assert community.status == COMMUNITY_ACTIVE
-    # and the group is greeted
-    assert harness.emulator.last_bot_message(TEA).text.startswith("Hello, Tea Lovers!")
+    # and the group is greeted first in the language of Lee, who added the bot (Simplified
+    # Chinese), then in the group's (English, until a leader picks another with /settings)
+    greeting = harness.emulator.last_bot_message(TEA)
+    chinese, english = greeting.text.split("\n\n— — —\n\n")
+    assert chinese.startswith("大家好，Tea Lovers！我是社群机器人。")
+    assert "管理员请留意" in chinese and "Hello" not in chinese
+    assert english.startswith("Hello, Tea Lovers!")
+    assert greeting.button_texts == ["🙋 申请当团长"]
+
+
+async def test_the_greeting_is_in_one_language_when_the_adder_reads_the_groups(
+    harness: Harness,
+) -> None:
+    # when the owner, who reads English as the group does, adds the bot
+    await harness.join_groups()
+    # then the greeting is said once, in English
+    text = harness.emulator.last_bot_message(TEA).text
+    assert text.startswith("Hello, Tea Lovers!") and "— — —" not in text
 
 
 async def test_removed_from_a_group_marks_it_left(harness: Harness) -> None:

@@ -153,6 +153,41 @@ async def test_a_drops_pickup_text_is_given_per_group_language(harness: Harness)
     assert "Pickup: Shop at 12 Garden Road" in last_text(harness, COFFEE)
 
 
+async def test_staff_change_a_drops_pickup_text_in_one_language_after_it_opened(
+    harness: Harness,
+) -> None:
+    await given_staff_and_groups(harness)
+    await harness.send(SAM, SAM, "/product_add Osmanthus oolong | 35.90 CNY")
+    await given_group_languages(harness, "zh_Hans", "en")
+    await harness.send(SAM, SAM, "/drop 1 3d pickup=Shop at 12 Garden Road")
+    assert "取货：Shop at 12 Garden Road" in last_text(harness, TEA)
+    # when Sam gives the pickup in 简体中文 after the drop opened
+    replies = await harness.send(SAM, SAM, "/drop_pickup 1 zh-hans 花园路 12 号门店 | 周六 10:00")
+    assert replies == [
+        "Saved. In 简体中文, group-buy #1 is picked up at: 花园路 12 号门店 · 周六 10:00"
+    ]
+    await harness.runtime.cards.flush()
+    # then the 简体中文 group's card says it, and the English group's card is unchanged
+    assert "花园路 12 号门店" in last_text(harness, TEA)
+    assert "周六 10:00" in last_text(harness, TEA)
+    assert "Pickup: Shop at 12 Garden Road" in last_text(harness, COFFEE)
+    # and with nothing after the language, that language falls back to the original again
+    replies = await harness.send(SAM, SAM, "/drop_pickup 1 zh_Hans")
+    assert replies[0].startswith("Group-buy #1 no longer has its own pickup text in 简体中文")
+    await harness.runtime.cards.flush()
+    assert "取货：Shop at 12 Garden Road" in last_text(harness, TEA)
+    # an unknown language or group-buy is refused
+    assert (await harness.send(SAM, SAM, "/drop_pickup 1 fr Boutique"))[0].startswith(
+        "Send /drop_pickup ID LANGUAGE PLACE | TIME"
+    )
+    assert await harness.send(SAM, SAM, "/drop_pickup 9 en Shop") == [
+        "There is no open group-buy #9."
+    ]
+    # and a leader may not
+    await harness.send(LEE, LEE, "/start")
+    assert "Shop" not in " ".join(await harness.send(LEE, LEE, "/drop_pickup 1 en Shop"))
+
+
 async def tap_first(harness: Harness, prefix: str, *, user: int) -> None:
     """Taps the first button whose label starts with `prefix` (any language)."""
     message = harness.emulator.last_bot_message(user)

@@ -10,16 +10,20 @@ import pytest
 
 from bot.i18n import create_i18n
 from handlers.text import countdown
+from models.groupbuy import MIN_PEOPLE, MIN_UNITS
 from services.community import InvalidTimezone, parse_timezone
-from services.groupbuy import GroupBuyError, parse_tiers
+from services.groupbuy import GroupBuyError, parse_minimum, parse_tiers
 from services.money import InvalidAmount
 from services.parsing import (
+    FULFILMENT_ALIASES,
     Unreadable,
+    is_option,
     normalize,
     parse_amount,
     parse_duration,
     parse_moment,
     parse_zone,
+    split_option,
     zone_label,
 )
 
@@ -388,3 +392,80 @@ def test_countdowns_read_in_days_and_hours_over_a_day(
         assert countdown(seconds) == english
     with i18n.context(), i18n.use_locale("zh_Hans"):
         assert countdown(seconds) == chinese
+
+
+# ------------------------------------------------------------------ one-line options -------
+
+OPTION_WORDS = [
+    ("tiers=10:35.90", ("tiers", "10:35.90")),
+    ("TIERS=10:35.90", ("tiers", "10:35.90")),
+    ("阶梯=10:35.90", ("tiers", "10:35.90")),
+    ("階梯=10:35.90", ("tiers", "10:35.90")),
+    ("价格＝10：35.90", ("tiers", "10：35.90")),
+    ("價格=10:35.90", ("tiers", "10:35.90")),
+    ("阶梯价=10:35.90", ("tiers", "10:35.90")),
+    ("ｔｉｅｒｓ＝10:35.90", ("tiers", "10:35.90")),
+    ("min=5", ("min", "5")),
+    ("成团=5", ("min", "5")),
+    ("成團＝20件", ("min", "20件")),
+    ("最少=5人", ("min", "5人")),
+    ("起团=3", ("min", "3")),
+    ("stock=50", ("stock", "50")),
+    ("库存=50", ("stock", "50")),
+    ("庫存＝５０", ("stock", "５０")),
+    ("数量=50", ("stock", "50")),
+    ("limit=3", ("limit", "3")),
+    ("限购=3", ("limit", "3")),
+    ("每人限購=3", ("limit", "3")),
+    ("vip=2h", ("vip", "2h")),
+    ("优先=2h:gold", ("vip", "2h:gold")),
+    ("會員優先=2h", ("vip", "2h")),
+    ("pickup=Shop", ("pickup", "Shop")),
+    ("自提=A店", ("pickup", "A店")),
+    ("取货=A店", ("pickup", "A店")),
+    ("取貨＝A店", ("pickup", "A店")),
+    ("自取=A店", ("pickup", "A店")),
+    ("截止=明天晚上8点", ("deadline", "明天晚上8点")),
+    ("截止时间＝3天", ("deadline", "3天")),
+    ("結束=3天", ("deadline", "3天")),
+    ("deadline=24h", ("deadline", "24h")),
+    ("delivery=both", ("delivery", "both")),
+    ("配送=快递", ("delivery", "快递")),
+    ("配送方式＝自提", ("delivery", "自提")),
+    ("a=b=c", ("a", "b=c")),  # only the first = separates
+    ("颜色=红", ("颜色", "红")),  # an unknown key is kept for the caller to refuse
+    ("明天晚上8点", None),
+    ("10:35.90", None),
+]
+
+
+@pytest.mark.parametrize(("word", "expected"), OPTION_WORDS)
+def test_an_option_key_is_read_in_english_or_chinese(
+    word: str, expected: tuple[str, str] | None
+) -> None:
+    assert split_option(word) == expected
+    assert is_option(word) == (expected is not None)
+
+
+MINIMUMS = [
+    ("5", (MIN_PEOPLE, 5)),
+    ("5人", (MIN_PEOPLE, 5)),
+    ("5位", (MIN_PEOPLE, 5)),
+    ("20u", (MIN_UNITS, 20)),
+    ("20U", (MIN_UNITS, 20)),
+    ("20件", (MIN_UNITS, 20)),
+    ("２０件", (MIN_UNITS, 20)),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MINIMUMS)
+def test_a_minimum_is_read_in_people_or_units(text: str, expected: tuple[str, int]) -> None:
+    assert parse_minimum(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "mode"),
+    [("自提", "pickup"), ("快递", "delivery"), ("快遞", "delivery"), ("都可以", "both")],
+)
+def test_a_delivery_mode_is_read_in_chinese(typed: str, mode: str) -> None:
+    assert FULFILMENT_ALIASES[typed] == mode

@@ -99,3 +99,38 @@ async def test_members_and_staff_set_their_time_zone_by_city_or_offset(
     async with harness.session() as session:
         zones = {m.id: m.timezone for m in (await session.execute(select(Member))).scalars()}
     assert (zones[LEE], zones[KAI], zones[SAM]) == ("Asia/Shanghai", "Etc/GMT-8", "Asia/Singapore")
+
+
+async def test_a_leader_opens_a_groupbuy_with_chinese_option_keys(harness: Harness) -> None:
+    await a_chinese_group_with_a_product(harness)
+    # when Lee writes every option with its Chinese key, some with a full-width ＝
+    replies = await harness.send(
+        LEE,
+        TEA,
+        "/groupbuy 1 截止＝明天晚上8点 成团=20件 库存＝50 限购=3 阶梯＝１０：３５．９０ "
+        "自提=A店，周六 10:00",
+    )
+    assert replies[0].startswith("🛒 Oolong tea\n当前价格：¥39.90"), replies
+    # then each option took effect, as if typed in English
+    now = harness.clock.now.astimezone(SHANGHAI)
+    tomorrow_8pm = datetime.combine(now.date() + timedelta(days=1), time(20, 0), SHANGHAI)
+    async with harness.session() as session:
+        [gb] = (await session.execute(select(GroupBuy))).scalars().all()
+        tiers = (await session.execute(select(GroupBuyTier))).scalars().all()
+    assert gb.deadline.replace(tzinfo=gb.deadline.tzinfo or ZoneInfo("UTC")) == tomorrow_8pm
+    assert (gb.min_kind, gb.min_count, gb.stock_cap, gb.per_member_limit) == ("units", 20, 50, 3)
+    assert gb.pickup_point == "A店，周六 10:00"
+    assert [(t.min_units, t.unit_price) for t in tiers] == [(10, 3590)]
+
+
+async def test_chinese_refusals_and_help_show_the_chinese_keys(harness: Harness) -> None:
+    await a_chinese_group_with_a_product(harness)
+    # a refusal's example uses the keys Lee types
+    replies = await harness.send(LEE, TEA, "/groupbuy 1 3天 阶梯=10：三十")
+    assert replies == ["看不懂阶梯价10:三十。请写成 阶梯=10:35.90,30:32.90（件数：价格）。"]
+    usage = (await harness.send(LEE, TEA, "/groupbuy 1"))[0]
+    assert "成团=5 库存=50 限购=3 阶梯=10:35.90 自提=A店" in usage
+    assert not {"min=", "stock=", "limit=", "tiers=", "pickup="} & set(usage.split())
+    # and so does /help, under /groupbuy
+    help_text = (await harness.send(LEE, TEA, "/help"))[0]
+    assert "/groupbuy 3 24h 成团=5 库存=50 限购=3 阶梯=10:35.90,30:32.90 自提=A店" in help_text

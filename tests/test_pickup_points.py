@@ -137,7 +137,8 @@ async def test_a_keeper_confirms_a_pickup_by_code_once_at_their_point(harness: H
     row = await order_row(harness, 1)
     assert (row.status, row.picked_up_by, row.pickup_point_id) == (ORDER_FULFILLED, ANN, 1)
     assert row.picked_up_at == harness.clock()
-    when = harness.clock().strftime("%m-%d %H:%M")  # Mia's clock: the default zone, UTC
+    # Mia set no zone of her own: the time is on the brand's clock, and names it
+    when = harness.clock().strftime("%m-%d %H:%M") + " UTC"
     told = [m.text for m in harness.new_bot_messages(MIA)]
     assert told[:2] == [
         f"Order #1 Oolong tea was picked up at Shop A on {when}. Enjoy!",

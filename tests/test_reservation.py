@@ -29,7 +29,7 @@ from services.reservation import (
     hold_unheld,
     reserve,
 )
-from tests.conftest import LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
 
 Store = tuple[async_sessionmaker[AsyncSession], int]
 HOLD = timedelta(hours=48)
@@ -89,7 +89,8 @@ async def test_a_reservation_is_reminded_then_expires_and_its_stock_goes_back(
     assert (await harness.runtime.reservations.run()).reminded == 0
     reminders = harness.new_bot_messages(MIA)
     assert [m.text for m in reminders] == [
-        f"Reminder: your reservation #1 (Oolong tea ×2, CN¥71.80) expires at {deadline}. "
+        # in private, on the brand's clock (Mia set no zone of her own), named
+        f"Reminder: your reservation #1 (Oolong tea ×2, CN¥71.80) expires at {deadline} UTC. "
         "Pay your leader at pickup before then; once they mark it paid, it is yours. "
         "No longer need it? Cancel it below so that someone else can have it."
     ]
@@ -99,7 +100,7 @@ async def test_a_reservation_is_reminded_then_expires_and_its_stock_goes_back(
     assert (await harness.runtime.reservations.run()).expired == 1
     assert (await harness.runtime.reservations.run()).expired == 0
     assert [m.text for m in harness.new_bot_messages(MIA)] == [
-        f"Your reservation #1 (Oolong tea ×2) was not paid by {deadline}, so it has expired "
+        f"Your reservation #1 (Oolong tea ×2) was not paid by {deadline} UTC, so it has expired "
         "and its stock is back on sale. Still want it? Order again with /buy 1 2."
     ]
     assert await stock_of(harness, 1) == 5
@@ -179,6 +180,31 @@ async def test_a_member_who_never_opened_a_private_chat_is_asked_to(harness: Har
     assert (await harness.runtime.reservations.run()).expired == 1
     assert harness.emulator.bot_messages(MIA) == []
     assert await stock_of(harness, 1) is None  # unlimited stock stays unlimited
+
+
+async def test_a_buy_reply_names_the_groups_zone_to_a_member_who_reads_another(
+    harness: Harness,
+) -> None:
+    # given Tea Lovers lives on Beijing time, Mia set London as her own zone, Kai set none
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 35.90 CNY | stock 5")
+    await harness.send(LEE, TEA, "/settings timezone Asia/Shanghai")
+    await harness.send(MIA, MIA, "/start")
+    await harness.send(MIA, MIA, "/timezone Europe/London")
+    deadline = local_moment(harness.clock() + HOLD, "Asia/Shanghai")
+    # when Mia reserves in the group
+    reply = await harness.send(MIA, TEA, "/buy 1")
+    # then the hold is on the group's clock, and says which clock that is
+    assert reply[0].endswith(
+        f"Held for you until {deadline} Asia/Shanghai; if it is still unpaid then, it is released."
+    )
+    # and her list of reservations in the group does the same
+    listing = (await harness.send(MIA, TEA, "/reservations"))[0]
+    assert f"until {deadline} Asia/Shanghai" in listing
+    # while Kai, who reads the group's clock, sees the time alone
+    kai = await harness.send(KAI, TEA, "/buy 1")
+    assert deadline in kai[0] and "Asia/Shanghai" not in kai[0]
 
 
 @pytest.fixture

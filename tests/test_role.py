@@ -160,9 +160,9 @@ async def test_owner_reads_the_audit_log(harness: Harness) -> None:
     await harness.send(LEE, TEA, "/settings")
     log = (await harness.send(OWNER, OWNER, "/audit"))[0]
     assert log.startswith("Privileged actions (newest first, ")
-    assert "⛔" in log and "community.settings" in log and str(MIA) in log
+    assert "⛔" in log and "Open group settings" in log and str(MIA) in log
     # the group it happened in is named by its title, not its id
-    assert "community.settings @ Tea Lovers" in log and str(TEA) not in log
+    assert "Open group settings @ Tea Lovers" in log and str(TEA) not in log
     # by actor and time range
     mine = (await harness.send(OWNER, OWNER, "/audit @mia 7d"))[0].splitlines()
     assert len(mine) == 2 and str(MIA) in mine[1] and str(LEE) not in mine[1]
@@ -431,7 +431,7 @@ async def test_a_creator_who_adds_the_bot_themselves_only_applies(harness: Harne
     harness.emulator.add_bot_to_group(TEA, LEE)
     await harness.feed_pending()
     greeting = harness.emulator.last_bot_message(TEA)
-    assert greeting.button_texts == ["🙋 Apply to lead"]
+    assert greeting.button_texts == ["🙋 申请当团长"]  # in Lee's language: he added the bot
     # then he leads nothing until staff approve him
     assert await harness.send(LEE, TEA, "/settings") == [ADMIN_REFUSAL]
     answer = await harness.press(LEE, TEA, greeting.message_id, index=0)

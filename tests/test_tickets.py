@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -106,9 +107,18 @@ async def test_a_ticket_from_my_orders_escalates_then_is_answered_and_compensate
     for who in (SAM, OWNER):
         lines = (harness.emulator.last_bot_message(who).text or "").splitlines()
         assert lines[0].startswith("⏰ Ticket #1 has no answer in time (due ")
+        # staff who set no zone of their own read it on the brand's clock, named
+        assert " UTC)" in lines[0]
         assert lines[1] == "Order #1, Damaged. See it with /ticket 1."
     queue = (await harness.send(SAM, SAM, "/tickets"))[0]
     assert "#1 · order #1 · Damaged · ⚠️ overdue · answer due" in queue
+    assert f"answer due {row.answer_due:%m-%d %H:%M} UTC" in queue
+    # and staff who set their own zone read it on their own clock, unnamed
+    await harness.send(SAM, SAM, "/timezone Asia/Shanghai")
+    queue = (await harness.send(SAM, SAM, "/tickets"))[0]
+    shanghai = row.answer_due.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"answer due {shanghai:%m-%d %H:%M}" in queue and "Asia/Shanghai" not in queue
+    await harness.send(SAM, SAM, "/timezone UTC")
     # when Sam answers: the first answer is recorded and Mia reads it
     assert await harness.send(SAM, SAM, "/ticket_say 1 So sorry! We make it right today.") == [
         "Sent to the member on ticket #1."

@@ -20,7 +20,7 @@ from handlers.text import (
     esc_name,
     format_money,
 )
-from handlers.views.reservation import local_moment
+from handlers.views.reservation import named_moment
 from models.order import ORDER_FULFILLED, ORDER_REFUNDED
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import Closing
@@ -253,7 +253,7 @@ def point_text(point: PointView) -> str:
     return "\n".join(lines)
 
 
-def redeem_error_text(exc: PickupError, timezone: str) -> str:
+def redeem_error_text(exc: PickupError, timezone: str, reader: str | None) -> str:
     """Why a pickup code was not accepted, in the current locale."""
     order, point = exc.order, exc.point
     if exc.reason == "bad_code":
@@ -281,7 +281,7 @@ def redeem_error_text(exc: PickupError, timezone: str) -> str:
             "member there."
         ).format(id=order.id, point=esc_name(point.name))
     if exc.reason == "already_picked":
-        when = local_moment(order.picked_up_at, timezone) if order.picked_up_at else "?"
+        when = named_moment(order.picked_up_at, timezone, reader) if order.picked_up_at else "?"
         return _(
             "This code was used already: order #{id} was picked up on {time}. Nothing was "
             "marked twice."
@@ -306,10 +306,10 @@ def redeemed_text(redeemed: Redeemed) -> str:
     return text
 
 
-def picked_up_notice(redeemed: Redeemed, timezone: str) -> str:
+def picked_up_notice(redeemed: Redeemed, timezone: str, reader: str | None) -> str:
     """What the member is told in private when a keeper confirmed their pickup."""
     order = redeemed.order
-    when = local_moment(order.picked_up_at, timezone) if order.picked_up_at else ""
+    when = named_moment(order.picked_up_at, timezone, reader) if order.picked_up_at else ""
     if redeemed.point is not None:
         return _("Order #{id} {title} was picked up at {point} on {time}. Enjoy!").format(
             id=order.id, title=esc_name(order.title), point=esc_name(redeemed.point.name), time=when

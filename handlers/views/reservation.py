@@ -15,6 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.text import N_, CallbackId, HandlerSettings, counted, esc_name, format_money
 from services.order import OrderView
 from services.reservation import ReservationRules
+from services.zones import show
 
 HELD_UNTIL = N_("Held for you until {time}; if it is still unpaid then, it is released.")
 REMINDER = N_(
@@ -64,16 +65,26 @@ def local_moment(moment: datetime, timezone: str) -> str:
     return moment.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
 
 
-def held_until_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
+def named_moment(moment: datetime, timezone: str, reader: str | None) -> str:
+    """A moment on the clock of `timezone`, like 12-07 14:00, followed by the zone's name when
+    it is not the reader's own (12-07 14:00 Asia/Shanghai)."""
+    return show(moment, timezone, reader=reader, pattern="%m-%d %H:%M")
+
+
+def held_until_text(
+    i18n: I18n, locale: str, order: OrderView, timezone: str, reader: str | None
+) -> str:
     """The line under a new reservation saying until when it is held ('' when for ever)."""
     if order.expires_at is None:
         return ""
     return i18n.gettext(HELD_UNTIL, locale=locale).format(
-        time=local_moment(order.expires_at, timezone)
+        time=named_moment(order.expires_at, timezone, reader)
     )
 
 
-def reservation_line(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
+def reservation_line(
+    i18n: I18n, locale: str, order: OrderView, timezone: str, reader: str | None
+) -> str:
     """One reservation in a list: number, product (in the reader's language), total and
     deadline."""
     order = order.in_language(locale, i18n.default_locale)
@@ -83,7 +94,7 @@ def reservation_line(i18n: I18n, locale: str, order: OrderView, timezone: str) -
     )
     if order.expires_at is not None:
         line += " · " + i18n.gettext(N_("until {time}"), locale=locale).format(
-            time=local_moment(order.expires_at, timezone)
+            time=named_moment(order.expires_at, timezone, reader)
         )
     return line
 
@@ -100,7 +111,9 @@ def cancel_keyboard(i18n: I18n, locale: str, orders: list[OrderView]) -> InlineK
     return builder.as_markup()
 
 
-def reminder_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
+def reminder_text(
+    i18n: I18n, locale: str, order: OrderView, timezone: str, reader: str | None
+) -> str:
     """The member's one reminder before the reservation expires."""
     order = order.in_language(locale, i18n.default_locale)
     assert order.expires_at is not None
@@ -109,11 +122,13 @@ def reminder_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> s
         title=esc_name(order.title),
         quantity=order.quantity,
         total=format_money(order.total, order.currency, locale),
-        time=local_moment(order.expires_at, timezone),
+        time=named_moment(order.expires_at, timezone, reader),
     )
 
 
-def expired_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> str:
+def expired_text(
+    i18n: I18n, locale: str, order: OrderView, timezone: str, reader: str | None
+) -> str:
     """The member's notice that the reservation expired and what to do to get it still."""
     order = order.in_language(locale, i18n.default_locale)
     assert order.expires_at is not None
@@ -122,16 +137,18 @@ def expired_text(i18n: I18n, locale: str, order: OrderView, timezone: str) -> st
         id=order.id,
         title=esc_name(order.title),
         quantity=order.quantity,
-        time=local_moment(order.expires_at, timezone),
+        time=named_moment(order.expires_at, timezone, reader),
         product=order.product_id,
     )
 
 
-def cap_text(i18n: I18n, locale: str, held: list[OrderView], timezone: str) -> str:
+def cap_text(
+    i18n: I18n, locale: str, held: list[OrderView], timezone: str, reader: str | None
+) -> str:
     """Why /buy was refused: the reservations the member holds, and what to do."""
     with i18n.use_locale(locale):
         reservations = counted("reservation", len(held))
     lines = [i18n.gettext(CAP_REACHED, locale=locale).format(reservations=reservations)]
-    lines += [reservation_line(i18n, locale, order, timezone) for order in held]
+    lines += [reservation_line(i18n, locale, order, timezone, reader) for order in held]
     lines.append(i18n.gettext(CAP_HINT, locale=locale))
     return "\n".join(lines)

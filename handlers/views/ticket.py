@@ -4,7 +4,6 @@ shared by the ticket router and the scheduler's escalation job."""
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -32,6 +31,7 @@ from models.ticket import (
 from services.member import MemberView
 from services.order import OrderView
 from services.ticket import AS_MEMBER, MessageView, TicketError, TicketView
+from services.zones import show
 
 
 class TicketCallback(CallbackData, prefix="tk"):
@@ -128,27 +128,34 @@ def kinds_keyboard(order_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def _when(moment: datetime, zone: str) -> str:
-    return f"{moment.astimezone(ZoneInfo(zone)):%m-%d %H:%M}"
+def _when(moment: datetime, zone: str, reader: str | None) -> str:
+    """On the clock of `zone`, the zone named when it is not the reader's own."""
+    return show(moment, zone, reader=reader, pattern="%m-%d %H:%M")
 
 
-def _clock(ticket: TicketView, zone: str, now: datetime) -> str:
+def _clock(ticket: TicketView, zone: str, reader: str | None, now: datetime) -> str:
     """The ticket's clock in words: what is due when, or how it ended."""
     if not ticket.is_open:
         return _("closed: {resolution}").format(
             resolution=_(RESOLUTIONS.get(ticket.resolution, ticket.resolution))
         )
     if ticket.answered_at is None:
-        text = _("answer due {time}").format(time=_when(ticket.answer_due, zone))
+        text = _("answer due {time}").format(time=_when(ticket.answer_due, zone, reader))
         late = ticket.answer_due <= now
     else:
-        text = _("resolution due {time}").format(time=_when(ticket.resolve_due, zone))
+        text = _("resolution due {time}").format(time=_when(ticket.resolve_due, zone, reader))
         late = ticket.resolve_due <= now
     return "⚠️ " + _("overdue") + " · " + text if late else text
 
 
 def queue_text(
-    tickets: list[TicketView], locale: str, zone: str, now: datetime, *, own: bool
+    tickets: list[TicketView],
+    locale: str,
+    zone: str,
+    now: datetime,
+    *,
+    own: bool,
+    reader: str | None,
 ) -> str:
     """The queue of open tickets (or the member's own tickets), one line each."""
     if not tickets:
@@ -162,7 +169,7 @@ def queue_text(
                 id=ticket.id,
                 order=ticket.order_id,
                 kind=kind_text(ticket.kind),
-                clock=_clock(ticket, zone, now),
+                clock=_clock(ticket, zone, reader, now),
             )
         )
     lines.append(_("See one with /ticket ID."))
@@ -173,6 +180,7 @@ def new_ticket_text(
     ticket: TicketView, order: OrderView, member: MemberView, locale: str, zone: str
 ) -> str:
     """The notice to staff and the leader that a ticket was opened."""
+    reader = None  # many readers, each on their own clock: the zone is always named
     lines = [
         _("🛟 New ticket #{id} from {member}: order #{order} {title} ×{quantity}, {kind}.").format(
             id=ticket.id,
@@ -188,7 +196,7 @@ def new_ticket_text(
     lines.append(
         _(
             "First answer due {time}. Answer with /ticket_say {id}; see it with /ticket {id}."
-        ).format(time=_when(ticket.answer_due, zone), id=ticket.id)
+        ).format(time=_when(ticket.answer_due, zone, reader), id=ticket.id)
     )
     return "\n".join(lines)
 
@@ -239,6 +247,7 @@ def ticket_text(
     locale: str,
     zone: str,
     now: datetime,
+    reader: str | None,
 ) -> str:
     """One ticket with its order, its clock and its messages."""
     lines = [
@@ -250,7 +259,7 @@ def ticket_text(
             paid=format_money(order.paid_amount, order.currency, locale),
         ),
         _("Opened {time} · {clock}").format(
-            time=_when(ticket.opened_at, zone), clock=_clock(ticket, zone, now)
+            time=_when(ticket.opened_at, zone, reader), clock=_clock(ticket, zone, reader, now)
         ),
     ]
     if ticket.description:
@@ -258,21 +267,21 @@ def ticket_text(
     for said in messages:
         text = esc(said.text) if said.text else _("(a photo)")
         name = esc(names.get(said.author_id, said.author_id))
-        lines.append(f"{_when(said.created_at, zone)} {name}: {text}")
+        lines.append(f"{_when(said.created_at, zone, reader)} {name}: {text}")
     if not ticket.is_open:
         lines.append(closed_text(ticket, order.currency, locale))
     return "\n".join(lines)
 
 
-def escalated_text(ticket: TicketView, zone: str) -> str:
+def escalated_text(ticket: TicketView, zone: str, reader: str | None) -> str:
     """The notice to every staff member that a ticket's clock ran out."""
     if ticket.escalated == ESCALATED_RESOLVE:
         head = _("⏰ Ticket #{id} is not resolved in time (due {time}).").format(
-            id=ticket.id, time=_when(ticket.resolve_due, zone)
+            id=ticket.id, time=_when(ticket.resolve_due, zone, reader)
         )
     else:
         head = _("⏰ Ticket #{id} has no answer in time (due {time}).").format(
-            id=ticket.id, time=_when(ticket.answer_due, zone)
+            id=ticket.id, time=_when(ticket.answer_due, zone, reader)
         )
     return (
         head
