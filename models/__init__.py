@@ -30,7 +30,7 @@ from models.perks import (
 from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
 from models.policy import PromotionPost
 from models.poll import Poll, PollBallot, PollOption, PollPost
-from models.product import Product
+from models.product import Product, ProductVariant
 from models.referral import (
     Referral,
     ReferralAttempt,
@@ -91,6 +91,7 @@ __all__ = [
     "PollPost",
     "ProcessedUpdate",
     "Product",
+    "ProductVariant",
     "PromotionPost",
     "Redemption",
     "Referral",
