@@ -84,9 +84,7 @@ class Order(SQLModel, table=True):
             SurrogateKey, ForeignKey("product_variant.id", name="fk_orders_variant_id"), index=True
         ),
     )
-    variant_name: str = Field(
-        default="", max_length=64, sa_column_kwargs={"server_default": ""}
-    )
+    variant_name: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     quantity: int
     unit_price: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=8)
