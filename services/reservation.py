@@ -85,8 +85,9 @@ async def reserve(
     max_total: int,
     rules: ReservationRules,
     now: datetime,
+    variant_id: int | None = None,
 ) -> OrderView:
-    """/buy: open an order; for a pay-at-pickup product, a reservation that expires at
+    """/buy: open an order (of one variant, for a product that has some); for a pay-at-pickup product, a reservation that expires at
     now + hold, refused with ReservationCapReached when the member holds `cap` already. The
     order carries its product's titles in other languages (read with the product already)."""
     product = await session.get(Product, product_id)
@@ -110,6 +111,7 @@ async def reserve(
         quantity=quantity,
         max_total=max_total,
         expires_at=expires_at,
+        variant_id=variant_id,
     )
     if expires_at is not None and (
         rules.remind_before is None or expires_at - now <= rules.remind_before

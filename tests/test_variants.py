@@ -1,0 +1,218 @@
+"""Product variants (SKUs): created in one line, ordered by variant, stock kept per variant."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import col, select
+
+from bot.db import create_engine, create_session_factory
+from models.order import Order
+from models.product import Product, ProductVariant
+from services.member import UserInfo, record_member
+from services.order import OrderError, cancel_order, place_order
+from services.product import ProductError, VariantSpec, add_variants, create_product
+from services.reservation import expire_reservation
+from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
+
+TEA_LINE = "/product_add Tea | 35.90 CNY | variants 100g=35.90:2, 250g=79.00:20"
+
+
+async def make_staff(harness: Harness) -> None:
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+
+
+async def variants(harness: Harness) -> list[tuple[str, int, int | None, int]]:
+    async with harness.session() as session:
+        rows = await session.execute(select(ProductVariant).order_by(col(ProductVariant.id)))
+        return [(v.name, v.price, v.stock, v.position) for v in rows.scalars().all()]
+
+
+async def test_staff_create_a_product_with_variants_in_one_line(harness: Harness) -> None:
+    # given staff
+    await make_staff(harness)
+    # when they add a product with two variants
+    reply = await harness.send(SAM, SAM, TEA_LINE)
+    # then both are stored in the order typed, and the reply lists them
+    assert reply == [
+        "Product #1 created: Tea, CN¥35.90.\n"
+        "• 100g · CN¥35.90 · 2 left\n"
+        "• 250g · CN¥79.00 · 20 left"
+    ]
+    assert await variants(harness) == [("100g", 3590, 2, 0), ("250g", 7900, 20, 1)]
+    # and members see them on the product's card
+    assert (await harness.send(MIA, MIA, "/products"))[0] == (
+        "#1 Tea\n• 100g · CN¥35.90 · 2 left\n• 250g · CN¥79.00 · 20 left"
+    )
+
+
+async def test_variants_in_chinese_with_full_width_punctuation(harness: Harness) -> None:
+    await make_staff(harness)
+    reply = await harness.send(SAM, SAM, "/product_add 草莓 ｜ 39.9 CNY ｜ 规格 小份＝３５块9：５，大份=¥79：3")
+    assert reply[0].startswith("Product #1 created: 草莓, CN¥39.90.")
+    assert await variants(harness) == [("小份", 3590, 5, 0), ("大份", 7900, 3, 1)]
+
+
+async def test_bad_variants_are_refused_with_what_to_fix(harness: Harness) -> None:
+    await make_staff(harness)
+    cases = {
+        # two names that differ only in case collide
+        "/product_add Tea | 5 CNY | variants Big=5:1, big=6:1": (
+            "Two variants are called “big” (names count as the same whatever their case)."
+        ),
+        "/product_add Tea | 5 CNY | variants 100g=cheap:5": (
+            "The price of “100g=cheap:5” is not right. The amount must be a number, like 35.90."
+        ),
+        "/product_add Tea | 5 CNY | variants 100g=0:5": (
+            "The price of “100g=0:5” is not right. The amount must be more than zero."
+        ),
+        "/product_add Tea | 5 CNY | variants 100g=5": (
+            "“100g=5” needs its stock after a colon, a whole number."
+        ),
+        "/product_add Tea | 5 CNY | variants 100g=5:lots": (
+            "“100g=5:lots” needs its stock after a colon, a whole number."
+        ),
+        "/product_add Tea | 5 CNY | variants 100g 5": "I cannot read the variant “100g 5”.",
+        "/product_add Tea | 5 CNY | variants": "Write each variant as NAME=PRICE:STOCK",
+        "/product_add Tea | 5 CNY | stock 3 | variants a=5:1": (
+            "A product with variants has a stock per variant"
+        ),
+    }
+    for command, expected in cases.items():
+        reply = (await harness.send(SAM, SAM, command))[0]
+        assert reply.startswith(expected), (command, reply)
+    # nothing was created by any of them
+    async with harness.session() as session:
+        assert (await session.execute(select(Product))).first() is None
+    assert await variants(harness) == []
+
+
+async def test_a_variant_added_later_cannot_take_a_name_in_use(harness: Harness) -> None:
+    await make_staff(harness)
+    await harness.send(SAM, SAM, TEA_LINE)
+    async with harness.session() as session, session.begin():
+        with pytest.raises(ProductError) as refused:
+            await add_variants(session, product_id=1, variants=[VariantSpec("250G", 100, 1)])
+    assert (refused.value.reason, refused.value.detail) == ("variant_taken", "250G")
+    async with harness.session() as session, session.begin():
+        added = await add_variants(session, product_id=1, variants=[VariantSpec("1kg", 250, 1)])
+    assert [v.name for v in added.variants] == ["100g", "250g", "1kg"]
+
+
+async def test_members_order_a_variant_and_its_stock_alone_moves(harness: Harness) -> None:
+    # given a product with variants in the group's shop
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, TEA_LINE)
+    # a /buy without the variant says which there are
+    assert (await harness.send(MIA, TEA, "/buy 1 2"))[0] == (
+        "Product #1 comes in several variants: say which one.\n"
+        "• 100g · CN¥35.90 · 2 left\n"
+        "• 250g · CN¥79.00 · 20 left\n"
+        "For example: /buy 1 100g 2"
+    )
+    assert (await harness.send(MIA, TEA, "/buy 1 1kg 2"))[0].startswith(
+        "Product #1 has no variant “1kg”."
+    )
+    # when Mia orders two of 250g (the name in any case)
+    reply = await harness.send(MIA, TEA, "/buy 1 250G 2")
+    # then the order is of that variant at its price
+    assert reply[0].splitlines()[0] == (
+        "Order #1 reserved: Tea · 250g ×2, CN¥158.00. Pay your leader at pickup."
+    )
+    order = await _order(harness, 1)
+    assert (order.variant_id, order.variant_name, order.unit_price) == (2, "250g", 7900)
+    assert await variants(harness) == [("100g", 3590, 2, 0), ("250g", 7900, 18, 1)]
+    # and 100g has its own stock: three are refused, two sell it out
+    assert (await harness.send(MIA, TEA, "/buy 1 100g 3"))[0] == (
+        "Sorry, only 2 left: order fewer."
+    )
+    await harness.send(MIA, TEA, "/buy 1 100g 2")
+    assert (await harness.send(MIA, TEA, "/buy 1 100g"))[0] == "Sorry, it is sold out."
+    # the leader's pickup list and My orders name the variant beside the title
+    listing = (await harness.send(LEE, TEA, "/orders"))[0]
+    assert "#1 Mia · Tea · 250g ×2 · CN¥158.00 · reserved" in listing
+    assert "#2 Mia · Tea · 100g ×2 · CN¥71.80 · reserved" in listing
+    await harness.send(MIA, MIA, "/start")
+    mine = "\n".join(await harness.send(MIA, MIA, "/orders"))
+    assert "Tea · 250g" in mine and "Tea · 100g" in mine
+
+
+async def test_cancelled_and_expired_orders_give_the_stock_back_to_their_variant(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, TEA_LINE)
+    await harness.send(MIA, TEA, "/buy 1 100g 2")
+    await harness.send(MIA, TEA, "/buy 1 250g 5")
+    assert await variants(harness) == [("100g", 3590, 0, 0), ("250g", 7900, 15, 1)]
+    async with harness.session() as session, session.begin():
+        await cancel_order(session, order_id=1, actor_id=MIA)
+    assert await variants(harness) == [("100g", 3590, 2, 0), ("250g", 7900, 15, 1)]
+    order = await _order(harness, 2)
+    assert order.expires_at is not None
+    async with harness.session() as session, session.begin():
+        assert await expire_reservation(session, order_id=2, now=order.expires_at) is not None
+    assert await variants(harness) == [("100g", 3590, 2, 0), ("250g", 7900, 20, 1)]
+
+
+async def _order(harness: Harness, order_id: int) -> Order:
+    async with harness.session() as session:
+        row = await session.get(Order, order_id)
+    assert row is not None
+    return row
+
+
+@pytest.mark.parametrize("buyers", [12])
+async def test_variant_stock_is_never_oversold_under_concurrent_orders(
+    database_url: str, buyers: int
+) -> None:
+    # given two variants, 3 and 4 in stock, and a product stock that must not move
+    engine = create_engine(make_settings(database_url=database_url))
+    sessions = create_session_factory(engine)
+    async with sessions() as session, session.begin():
+        for uid in range(1, buyers + 1):
+            await record_member(session, user=UserInfo(uid, f"u{uid}"), default_locale="en")
+        product = await create_product(
+            session,
+            title="Limited",
+            price=100,
+            currency="CNY",
+            created_by=1,
+            variants=[VariantSpec("S", 100, 3), VariantSpec("L", 150, 4)],
+        )
+    small, large = product.variants
+
+    async def attempt(uid: int, variant_id: int) -> bool:
+        try:
+            async with sessions() as session, session.begin():
+                await place_order(
+                    session,
+                    member_id=uid,
+                    chat_id=uid,
+                    product_id=product.id,
+                    quantity=1,
+                    max_total=10**9,
+                    variant_id=variant_id,
+                )
+            return True
+        except OrderError as exc:
+            assert exc.reason == "out_of_stock"
+            return False
+
+    # when every buyer tries each variant at once
+    tries = [attempt(uid, v.id) for uid in range(1, buyers + 1) for v in (small, large)]
+    results = await asyncio.gather(*tries)
+    async with sessions() as session:
+        left = dict(
+            (await session.execute(select(ProductVariant.name, ProductVariant.stock))).all()
+        )
+        orders = (await session.execute(select(Order))).scalars().all()
+    await engine.dispose()
+    # then exactly the stock of each was sold
+    assert sum(results) == 7
+    assert sorted(o.variant_name for o in orders) == ["L"] * 4 + ["S"] * 3
+    assert left == {"S": 0, "L": 0}
