@@ -50,7 +50,8 @@ async def test_staff_create_a_product_with_variants_in_one_line(harness: Harness
 
 async def test_variants_in_chinese_with_full_width_punctuation(harness: Harness) -> None:
     await make_staff(harness)
-    reply = await harness.send(SAM, SAM, "/product_add 草莓 ｜ 39.9 CNY ｜ 规格 小份＝３５块9：５，大份=¥79：3")
+    line = "/product_add 草莓 ｜ 39.9 CNY ｜ 规格 小份＝３５块9：５，大份=¥79：3"
+    reply = await harness.send(SAM, SAM, line)
     assert reply[0].startswith("Product #1 created: 草莓, CN¥39.90.")
     assert await variants(harness) == [("小份", 3590, 5, 0), ("大份", 7900, 3, 1)]
 
