@@ -6,7 +6,7 @@ from models.community import Community, CommunityMember
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.delivery import ShippingOption
-from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
+from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier, GroupBuyVariant
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
@@ -63,6 +63,7 @@ __all__ = [
     "GroupBuyPickupPoint",
     "GroupBuyPost",
     "GroupBuyTier",
+    "GroupBuyVariant",
     "InboxUpdate",
     "LeaderDesignation",
     "LeaderLimit",

@@ -1,8 +1,8 @@
-"""product variants and the variant of an order
+"""product variants, in orders and group-buys
 
 Revision ID: 4a0d61af935c
 Revises: 7b2e4c91d0a3
-Create Date: 2026-12-06 04:41:35.905973
+Create Date: 2026-12-06 04:48:20.639515
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # orders placed so far are of products without variants: no variant, name ''
+    # orders and joins so far are of products without variants: no variant, name ''
     op.create_table(
         "product_variant",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -48,6 +48,49 @@ def upgrade() -> None:
     with op.batch_alter_table("product_variant", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_product_variant_product_id"), ["product_id"], unique=False
+        )
+
+    op.create_table(
+        "groupbuy_variant",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "groupbuy_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column(
+            "variant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("unit_price", sa.BigInteger(), nullable=False),
+        sa.Column("stock_cap", sa.Integer(), nullable=False),
+        sa.Column("units_sold", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.CheckConstraint(
+            "units_sold >= 0 AND units_sold <= stock_cap", name="ck_groupbuy_variant_stock"
+        ),
+        sa.ForeignKeyConstraint(
+            ["groupbuy_id"],
+            ["groupbuy.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["variant_id"],
+            ["product_variant.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("groupbuy_id", "variant_id", name="uq_groupbuy_variant"),
+    )
+    with op.batch_alter_table("groupbuy_variant", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_groupbuy_variant_groupbuy_id"), ["groupbuy_id"], unique=False
+        )
+
+    with op.batch_alter_table("groupbuy_join", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "variant_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+            )
+        )
+        batch_op.create_foreign_key(
+            "fk_groupbuy_join_variant_id", "product_variant", ["variant_id"], ["id"]
         )
 
     with op.batch_alter_table("orders", schema=None) as batch_op:
@@ -80,6 +123,14 @@ def downgrade() -> None:
         batch_op.drop_column("variant_name")
         batch_op.drop_column("variant_id")
 
+    with op.batch_alter_table("groupbuy_join", schema=None) as batch_op:
+        batch_op.drop_constraint("fk_groupbuy_join_variant_id", type_="foreignkey")
+        batch_op.drop_column("variant_id")
+
+    with op.batch_alter_table("groupbuy_variant", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_groupbuy_variant_groupbuy_id"))
+
+    op.drop_table("groupbuy_variant")
     with op.batch_alter_table("product_variant", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_product_variant_product_id"))
 
