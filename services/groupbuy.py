@@ -1485,8 +1485,8 @@ _COUNT_VARIANT = prepared(
     lambda _dialect: (
         update(table_of(GroupBuyVariant))
         .where(
-            col(GroupBuyVariant.groupbuy_id) == bindparam("groupbuy_id"),
-            col(GroupBuyVariant.variant_id) == bindparam("variant_id"),
+            col(GroupBuyVariant.groupbuy_id) == bindparam("the_groupbuy"),
+            col(GroupBuyVariant.variant_id) == bindparam("the_variant"),
             col(GroupBuyVariant.units_sold) + bindparam("delta") <= col(GroupBuyVariant.stock_cap),
             col(GroupBuyVariant.units_sold) + bindparam("delta") >= 0,
         )
@@ -1504,7 +1504,7 @@ async def _count_variant(
     conditional UPDATE, so a variant is never oversold whatever the concurrency."""
     if delta == 0:
         return
-    values = {"groupbuy_id": groupbuy_id, "variant_id": variant_id, "delta": delta}
+    values = {"the_groupbuy": groupbuy_id, "the_variant": variant_id, "delta": delta}
     if (await session.execute(_COUNT_VARIANT(session), values)).one_or_none() is not None:
         return
     offered = (

@@ -14,7 +14,7 @@ from services.member import UserInfo, record_member
 from services.order import OrderError, cancel_order, place_order
 from services.product import ProductError, VariantSpec, add_variants, create_product
 from services.reservation import expire_reservation
-from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
 
 TEA_LINE = "/product_add Tea | 35.90 CNY | variants 100g=35.90:2, 250g=79.00:20"
 
@@ -217,3 +217,86 @@ async def test_variant_stock_is_never_oversold_under_concurrent_orders(
     assert sum(results) == 7
     assert sorted(o.variant_name for o in orders) == ["L"] * 4 + ["S"] * 3
     assert left == {"S": 0, "L": 0}
+
+
+async def open_variant_drop(harness: Harness, options: str = "min=2 limit=3") -> int:
+    """Sam opens a drop of Tea (100g: 2 in stock, 250g: 20) in both groups; the Tea card's id."""
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, TEA_LINE)
+    assert await harness.send(SAM, SAM, f"/drop 1 24h {options}") == [
+        "Group-buy #1 posted in 2 groups."
+    ]
+    return harness.emulator.last_bot_message(TEA).message_id
+
+
+async def test_members_join_a_group_buy_by_variant_from_the_card(harness: Harness) -> None:
+    # given a drop of a product with two variants
+    card_id = await open_variant_drop(harness)
+    card = harness.emulator.last_bot_message(TEA)
+    assert card.text.splitlines()[:3] == [
+        "🛒 Tea",
+        "• 100g · CN¥35.90 · 2 left",
+        "• 250g · CN¥79.00 · 20 left",
+    ]
+    assert card.button_texts == ["Join 100g", "Join 250g", "−1", "Leave", "Details"]
+    # the drop took each variant's stock (all of it: no stock= given)
+    assert await variants(harness) == [("100g", 3590, 0, 0), ("250g", 7900, 0, 1)]
+    # when Mia takes 100g twice and Kai 250g once
+    assert await harness.press(MIA, TEA, card_id, index=0) == "You are #1, quantity 1."
+    assert await harness.press(MIA, TEA, card_id, index=0) == "You are #1, quantity 2."
+    assert await harness.press(KAI, TEA, card_id, index=1) == "你是第 2 位，數量 1。"
+    # then 100g is sold out for Lee while 250g is not
+    assert await harness.press(LEE, TEA, card_id, index=0) == "抱歉，已经售罄。"
+    # and Mia cannot hold another variant at once
+    assert await harness.press(MIA, TEA, card_id, index=1) == (
+        "You joined with 100g. Leave first to take another variant."
+    )
+    await harness.runtime.cards.flush()
+    card = next(m for m in harness.emulator.messages(TEA) if m.message_id == card_id)
+    assert "• 100g · CN¥35.90 · sold out" in card.text
+    assert "• 250g · CN¥79.00 · 19 left" in card.text
+    # Mia gives one back with −1: 100g has one again, which Lee takes
+    assert await harness.press(MIA, TEA, card_id, index=2) == "You are #1, quantity 1."
+    assert await harness.press(LEE, TEA, card_id, index=0) == "你是第 3 位，数量 1。"
+    # when the deadline passes, the orders are of each member's variant at its price
+    harness.clock.advance(hours=24, seconds=1)
+    assert await harness.runtime.closer.close_due() == 1
+    assert harness.emulator.last_bot_message(TEA).text == "#1 Tea formed: 3 sold!"
+    async with harness.session() as session:
+        orders = (await session.execute(select(Order).order_by(col(Order.id)))).scalars().all()
+    assert [(o.member_id, o.variant_name, o.quantity, o.unit_price) for o in orders] == [
+        (MIA, "100g", 1, 3590),
+        (KAI, "250g", 1, 7900),
+        (LEE, "100g", 1, 3590),
+    ]
+    # and what no one took goes back to each variant's stock
+    assert await variants(harness) == [("100g", 3590, 0, 0), ("250g", 7900, 19, 1)]
+    # the leader's pickup sheet names the variant beside the title
+    listing = (await harness.send(LEE, TEA, "/orders"))[0]
+    assert "Tea · 100g ×1" in listing and "Tea · 250g ×1" in listing
+
+
+async def test_a_variant_group_buy_that_fails_gives_all_stock_back(harness: Harness) -> None:
+    card_id = await open_variant_drop(harness, "min=5 stock=10")
+    assert await variants(harness) == [("100g", 3590, 0, 0), ("250g", 7900, 10, 1)]
+    await harness.press(MIA, TEA, card_id, index=1)
+    harness.clock.advance(hours=24, seconds=1)
+    assert await harness.runtime.closer.close_due() == 1
+    assert await variants(harness) == [("100g", 3590, 2, 0), ("250g", 7900, 20, 1)]
+
+
+async def test_variant_group_buys_refuse_tiers_and_prepayment(harness: Harness) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, TEA_LINE)
+    reply = await harness.send(SAM, SAM, "/drop 1 24h tiers=5:30")
+    assert reply[0].startswith("Each variant of this product has its own price")
+    await harness.send(SAM, SAM, "/product_add Stars tea | 10 XTR | telegram | variants a=10:5")
+    reply = await harness.send(SAM, SAM, "/drop 2 24h")
+    assert reply[0].startswith("Group-buys of products with variants are paid at pickup")
+    assert await variants(harness) == [
+        ("100g", 3590, 2, 0),
+        ("250g", 7900, 20, 1),
+        ("a", 10, 5, 0),
+    ]
