@@ -31,15 +31,29 @@ from handlers.lint import (
     wizard_texts,
     words_of,
 )
-from handlers.product import MAX_STOCK, amount_error
+from handlers.product import (
+    MAX_STOCK,
+    VARIANTS_EXAMPLE,
+    amount_error,
+    product_error_text,
+    variant_unreadable_text,
+)
 from handlers.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
+from handlers.views.product import variant_lines
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
 from services.money import InvalidAmount, parse_currency
-from services.parsing import parse_amount
-from services.product import PRODUCT_FIELDS, ProductPhoto, create_product
+from services.parsing import VariantUnreadable, parse_amount, parse_variants
+from services.product import (
+    PRODUCT_FIELDS,
+    ProductError,
+    ProductPhoto,
+    VariantSpec,
+    check_variants,
+    create_product,
+)
 from services.role import Role
 from services.validation import number
 
@@ -55,6 +69,7 @@ class NewProduct(StatesGroup):
     photo = State()
     price = State()
     stock = State()
+    variants = State()  # sizes, flavours...: NAME=PRICE:STOCK, ... (optional)
     mode = State()
     confirm = State()
     translate = State()  # "Add a translation?", from the last look (handlers/content.py)
@@ -68,7 +83,7 @@ class WizardCallback(CallbackData, prefix="pw"):
     choice: str  # offline, telegram, create, override
 
 
-WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock"))
+WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock", "variants"))
 PRICE_PROMPT = N_("The price and currency, for example 35.90 CNY (XTR for Stars).")
 
 
@@ -93,7 +108,15 @@ def _summary(data: dict[str, Any], locale: str) -> str:
             esc(data["description"]) if data["description"] else "",
             *preview_lines(translations_of(data), PRODUCT_FIELDS),
             _("Price: {price}").format(price=format_money(data["price"], data["currency"], locale)),
-            _("Stock: {stock}").format(stock=stock),
+            _("Stock: {stock}").format(stock=stock) if not data.get("variants") else _("Variants:"),
+            *(
+                "• "
+                + esc(
+                    f"{v['name']} · {format_money(v['price'], data['currency'], locale)} · "
+                    + _("{count} left").format(count=v["stock"])
+                )
+                for v in data.get("variants") or []
+            ),
             _("Payment: {mode}").format(
                 mode=_("Telegram invoice")
                 if data["mode"] == PAYMENT_TELEGRAM
@@ -121,6 +144,14 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         text = _(PRICE_PROMPT)
     elif step == "stock":
         text = _("How many are in stock? /skip for no limit.")
+    elif step == "variants":
+        text = sentences(
+            _(
+                "Does it come in variants (sizes, flavours, weights)? Send them as "
+                "NAME=PRICE:STOCK, for example: {example}"
+            ).format(example=esc(VARIANTS_EXAMPLE.removeprefix("variants "))),
+            _skip_hint(),
+        )
     elif step == "mode":
         text, above = _("How do members pay?"), mode_keyboard()
     elif step == "override":
@@ -148,7 +179,8 @@ async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
     if step in CONTENT.steps:
         await CONTENT.skip(target, step, data)
         return
-    value = {"description": "", "photo": None, "stock": None}[step]
+    skipped: dict[str, object] = {"description": "", "photo": None, "stock": None, "variants": []}
+    value = skipped[step]
     await data["state"].update_data({step: value})
     await _ask(target, WIZARD.steps[WIZARD.steps.index(step) + 1], data)
 
@@ -225,7 +257,7 @@ async def got_price(
 
 @router.message(NewProduct.stock, F.text)
 async def got_stock(message: Message, state: FSMContext) -> None:
-    """Step 6: how members pay."""
+    """Step 6: the variants, if any."""
     text = (message.text or "").strip()
     stock = number(text, prefix="")
     if stock is None or stock > MAX_STOCK:
@@ -233,7 +265,41 @@ async def got_stock(message: Message, state: FSMContext) -> None:
         await _ask(message, "stock", {"state": state}, error=error)
         return
     await state.update_data(stock=stock)
-    await _ask(message, "mode", {"state": state})
+    await _ask(message, "variants", {"state": state})
+
+
+@router.message(NewProduct.variants, F.text)
+async def got_variants(
+    message: Message, state: FSMContext, member: MemberView, settings: HandlerSettings
+) -> None:
+    """Step 7 (with variants): how members pay."""
+    data = await state.get_data()
+    asked = {"state": state}
+    try:
+        read = parse_variants(
+            message.text or "",
+            data["currency"],
+            locale=member.locale,
+            ceiling=settings.max_order_amount,
+            max_stock=MAX_STOCK,
+        )
+        if not read:
+            raise VariantUnreadable("shape", "")
+        check_variants([VariantSpec(v.name, v.price, v.stock) for v in read])
+    except VariantUnreadable as exc:
+        await _ask(message, "variants", asked, error=variant_unreadable_text(exc))
+        return
+    except ProductError as exc:
+        await _ask(message, "variants", asked, error=product_error_text(exc))
+        return
+    if data.get("stock") is not None:
+        error = _("A product with variants has a stock per variant: leave out “stock N”.")
+        await _ask(message, "variants", asked, error=sentences(error, _skip_hint()))
+        return
+    await state.update_data(
+        variants=[{"name": v.name, "price": v.price, "stock": v.stock} for v in read]
+    )
+    await _ask(message, "mode", asked)
 
 
 @router.callback_query(
@@ -302,6 +368,10 @@ async def create(
         created_by=member.id,
         photo=_saved_photo(data.get("photo")),
         translations=translations_of(data),
+        variants=[
+            VariantSpec(str(v["name"]), int(v["price"]), int(v["stock"]))
+            for v in data.get("variants") or []
+        ],
     )
     if found:
         await audit_override(
@@ -317,13 +387,12 @@ async def create(
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
-        await query.message.answer(
-            _("Product #{id} created: {title}, {price}.").format(
-                id=product.id,
-                title=f"<b>{esc_name(product.title)}</b>",
-                price=format_money(product.price, product.currency, member.locale),
-            )
+        created = _("Product #{id} created: {title}, {price}.").format(
+            id=product.id,
+            title=f"<b>{esc_name(product.title)}</b>",
+            price=format_money(product.price, product.currency, member.locale),
         )
+        await query.message.answer("\n".join([created, *variant_lines(product, member.locale)]))
 
 
 @router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "override"))

@@ -300,3 +300,46 @@ async def test_variant_group_buys_refuse_tiers_and_prepayment(harness: Harness) 
         ("250g", 7900, 20, 1),
         ("a", 10, 5, 0),
     ]
+
+
+async def test_staff_add_variants_in_the_product_wizard(harness: Harness) -> None:
+    await make_staff(harness)
+    steps = [
+        ("/product_new", "New product. What is its title?"),
+        ("Tea", "A short description?"),
+        ("/skip", "Send a photo of it."),
+        ("/skip", "The price and currency"),
+        ("35.90 CNY", "How many are in stock?"),
+        ("/skip", "Does it come in variants (sizes, flavours, weights)?"),
+        ("100g=35.90:5, 100G=40:1", "Two variants are called “100G”"),
+        ("100g=35.90", "“100g=35.90” needs its stock after a colon"),
+        ("100g=35.90:5，250g＝79：2", "How do members pay?"),
+    ]
+    for text, expected in steps:
+        reply = await harness.send(SAM, SAM, text)
+        assert reply and reply[-1].startswith(expected), (text, reply)
+    modes = harness.emulator.last_bot_message(SAM)
+    await harness.press(SAM, SAM, modes.message_id, index=0)
+    summary = harness.emulator.last_bot_message(SAM)
+    assert summary.text.splitlines() == [
+        "Tea",
+        "Price: CN¥35.90",
+        "Variants:",
+        "• 100g · CN¥35.90 · 5 left",
+        "• 250g · CN¥79.00 · 2 left",
+        "Payment: Pay the leader offline",
+    ]
+    await harness.press(SAM, SAM, summary.message_id, index=0)
+    assert harness.emulator.last_bot_message(SAM).text == (
+        "Product #1 created: Tea, CN¥35.90.\n• 100g · CN¥35.90 · 5 left\n• 250g · CN¥79.00 · 2 left"
+    )
+    assert await variants(harness) == [("100g", 3590, 5, 0), ("250g", 7900, 2, 1)]
+
+
+async def test_the_wizard_refuses_a_product_stock_beside_variants(harness: Harness) -> None:
+    await make_staff(harness)
+    for text in ("/product_new", "Tea", "/skip", "/skip", "35.90 CNY", "10"):
+        await harness.send(SAM, SAM, text)
+    reply = await harness.send(SAM, SAM, "a=1:2")
+    assert reply[-1].startswith("A product with variants has a stock per variant")
+    assert (await harness.send(SAM, SAM, "/skip"))[-1].startswith("How do members pay?")
