@@ -12,6 +12,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import language_name, preview_lines
@@ -206,8 +207,17 @@ def product_error_text(exc: ProductError) -> str:
         "variant_name": _("A variant's name must be 1-64 characters."),
         "variant_price": _("The price of “{name}” must be more than zero.").format(name=name),
         "variant_stock": _("The stock of “{name}” must be zero or more.").format(name=name),
-        "too_many_variants": _("A product has at most {count} variants.").format(count=exc.detail),
-    }.get(exc.reason, _("The title must be 1-128 characters."))
+    }.get(exc.reason) or too_many_variants(exc)
+
+
+def too_many_variants(exc: ProductError) -> str:
+    """The refusal of more variants than a product may have (else of a bad title)."""
+    if exc.reason != "too_many_variants":
+        return _("The title must be 1-128 characters.")
+    limit = int(exc.detail)
+    return ngettext(
+        "A product has at most {count} variant.", "A product has at most {count} variants.", limit
+    ).format(count=limit)
 
 
 PRODUCT_CARDS = 5  # products on a page of /products: one card each, a phone screen or two
