@@ -817,10 +817,15 @@ async def sign_up_list(
                 units=gb.units_sold,
             )
         )
+        names = {v.variant_id: v.name for v in gb.variants}  # a variant beside each share
         for entry in await participants(session, gb_id):
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)
-            lines.append(f"{entry.position}. {esc_name(name)} ×{entry.quantity}")
+            variant = names.get(entry.variant_id or 0)
+            lines.append(
+                f"{entry.position}. {esc_name(name)} ×{entry.quantity}"
+                + (f" · {esc_name(variant)}" if variant else "")
+            )
         lines.append("")
     lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
     await message.answer("\n".join(lines).strip())

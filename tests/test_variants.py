@@ -256,6 +256,9 @@ async def test_members_join_a_group_buy_by_variant_from_the_card(harness: Harnes
     card = next(m for m in harness.emulator.messages(TEA) if m.message_id == card_id)
     assert "• 100g · CN¥35.90 · sold out" in card.text
     assert "• 250g · CN¥79.00 · 19 left" in card.text
+    # the sign-up list (接龙) names each member's variant
+    listing = (await harness.send(MIA, TEA, "/list"))[0]
+    assert "1. Mia ×2 · 100g" in listing and "2. Kai ×1 · 250g" in listing
     # Mia gives one back with −1: 100g has one again, which Lee takes
     assert await harness.press(MIA, TEA, card_id, index=2) == "You are #1, quantity 1."
     assert await harness.press(LEE, TEA, card_id, index=0) == "你是第 3 位，数量 1。"
