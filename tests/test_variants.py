@@ -346,3 +346,26 @@ async def test_the_wizard_refuses_a_product_stock_beside_variants(harness: Harne
     reply = await harness.send(SAM, SAM, "a=1:2")
     assert reply[-1].startswith("A product with variants has a stock per variant")
     assert (await harness.send(SAM, SAM, "/skip"))[-1].startswith("How do members pay?")
+
+
+async def test_stats_name_the_variant_beside_the_best_sellers(harness: Harness) -> None:
+    # given Mia's orders of two variants, paid to the leader
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(SAM, SAM, TEA_LINE)
+    await harness.send(MIA, TEA, "/buy 1 250g 3")
+    await harness.send(MIA, TEA, "/buy 1 100g 1")
+    paid = await harness.send(LEE, TEA, "/paid @mia")
+    assert paid and not paid[0].startswith("Sorry"), paid
+    # when staff read /stats
+    harness.new_bot_messages(SAM)
+    harness.emulator.send_message(SAM, SAM, "/stats")
+    await harness.feed_pending()
+    summary = "\n".join(m.text for m in harness.new_bot_messages(SAM) if m.kind == "text")
+    # then the best sellers name each variant beside the title, most units first
+    lines = summary.splitlines()
+    at = lines.index("Best sellers")
+    assert lines[at + 1 : at + 3] == [
+        "Tea · 250g: 3 units, CN¥237.00",
+        "Tea · 100g: 1 unit, CN¥35.90",
+    ]
