@@ -13,7 +13,7 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,18 +69,19 @@ class NewProduct(StatesGroup):
     photo = State()
     price = State()
     stock = State()
-    variants = State()  # sizes, flavours...: NAME=PRICE:STOCK, ... (optional)
     mode = State()
     confirm = State()
     translate = State()  # "Add a translation?", from the last look (handlers/content.py)
     translation = State()  # the title or description in the chosen language
     override = State()  # why the texts may go out despite the lint's findings (logged)
+    # sizes, flavours...: NAME=PRICE:STOCK, ..., from the last look's 🧩 Variants (optional)
+    variants = State()
 
 
 class WizardCallback(CallbackData, prefix="pw"):
     """A button of the product wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    choice: str  # offline, telegram, create, override
+    choice: str  # offline, telegram, create, override, variants
 
 
 WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock", "variants"))
@@ -169,6 +170,12 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
             above.button(text=_("⚠️ Send anyway"), callback_data=WizardCallback(choice="override"))
         else:
             above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
+        above.row(
+            InlineKeyboardButton(
+                text=_("🧩 Variants"),
+                callback_data=WizardCallback(choice="variants").pack(),
+            )
+        )
         above.row(CONTENT.button())
     await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
 
@@ -179,8 +186,11 @@ async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
     if step in CONTENT.steps:
         await CONTENT.skip(target, step, data)
         return
-    skipped: dict[str, object] = {"description": "", "photo": None, "stock": None, "variants": []}
-    value = skipped[step]
+    if step == "variants":  # asked from the last look: back to it, without variants
+        await data["state"].update_data(variants=[])
+        await _ask(target, "confirm", data)
+        return
+    value = {"description": "", "photo": None, "stock": None}[step]
     await data["state"].update_data({step: value})
     await _ask(target, WIZARD.steps[WIZARD.steps.index(step) + 1], data)
 
@@ -257,7 +267,7 @@ async def got_price(
 
 @router.message(NewProduct.stock, F.text)
 async def got_stock(message: Message, state: FSMContext) -> None:
-    """Step 6: the variants, if any."""
+    """Step 6: how members pay."""
     text = (message.text or "").strip()
     stock = number(text, prefix="")
     if stock is None or stock > MAX_STOCK:
@@ -265,14 +275,15 @@ async def got_stock(message: Message, state: FSMContext) -> None:
         await _ask(message, "stock", {"state": state}, error=error)
         return
     await state.update_data(stock=stock)
-    await _ask(message, "variants", {"state": state})
+    await _ask(message, "mode", {"state": state})
 
 
 @router.message(NewProduct.variants, F.text)
 async def got_variants(
     message: Message, state: FSMContext, member: MemberView, settings: HandlerSettings
 ) -> None:
-    """Step 7 (with variants): how members pay."""
+    """The variants typed after 🧩 Variants: they replace the product's own stock (each
+    variant has its own); then the last look again."""
     data = await state.get_data()
     asked = {"state": state}
     try:
@@ -292,14 +303,10 @@ async def got_variants(
     except ProductError as exc:
         await _ask(message, "variants", asked, error=product_error_text(exc))
         return
-    if data.get("stock") is not None:
-        error = _("A product with variants has a stock per variant: leave out “stock N”.")
-        await _ask(message, "variants", asked, error=sentences(error, _skip_hint()))
-        return
     await state.update_data(
-        variants=[{"name": v.name, "price": v.price, "stock": v.stock} for v in read]
+        variants=[{"name": v.name, "price": v.price, "stock": v.stock} for v in read], stock=None
     )
-    await _ask(message, "mode", asked)
+    await _ask(message, "confirm", {**asked, "member": member, "settings": settings})
 
 
 @router.callback_query(
@@ -393,6 +400,15 @@ async def create(
             price=format_money(product.price, product.currency, member.locale),
         )
         await query.message.answer("\n".join([created, *variant_lines(product, member.locale)]))
+
+
+@router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "variants"))
+async def ask_variants(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
+    """🧩 Variants on the last look: asks for them (sizes, flavours, weights)."""
+    await query.answer()
+    await drop_buttons(bot, query)
+    if query.message is not None:
+        await _ask(query.message, "variants", {"state": state})
 
 
 @router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "override"))

@@ -306,23 +306,29 @@ async def test_variant_group_buys_refuse_tiers_and_prepayment(harness: Harness) 
 
 
 async def test_staff_add_variants_in_the_product_wizard(harness: Harness) -> None:
+    # given staff in the wizard, at the last look (a stock of 10 given)
     await make_staff(harness)
+    for text in ("/product_new", "Tea", "/skip", "/skip", "35.90 CNY", "10"):
+        await harness.send(SAM, SAM, text)
+    await harness.press(SAM, SAM, harness.emulator.last_bot_message(SAM).message_id, index=0)
+    summary = harness.emulator.last_bot_message(SAM)
+    assert "Stock: 10" in summary.text
+    assert summary.button_texts[:2] == ["✅ Create", "🧩 Variants"]
+    # when they tap 🧩 Variants and type them (bad ones are explained and asked again)
+    await harness.press(SAM, SAM, summary.message_id, index=1)
+    asked = harness.emulator.last_bot_message(SAM)
+    assert asked.text.startswith("Does it come in variants (sizes, flavours, weights)?")
+    assert asked.button_texts == ["⬅️ Back", "⏭ Skip", "✖️ Cancel"]
     steps = [
-        ("/product_new", "New product. What is its title?"),
-        ("Tea", "A short description?"),
-        ("/skip", "Send a photo of it."),
-        ("/skip", "The price and currency"),
-        ("35.90 CNY", "How many are in stock?"),
-        ("/skip", "Does it come in variants (sizes, flavours, weights)?"),
         ("100g=35.90:5, 100G=40:1", "Two variants are called “100G”"),
         ("100g=35.90", "“100g=35.90” needs its stock after a colon"),
-        ("100g=35.90:5，250g＝79：2", "How do members pay?"),
+        ("100g=cheap:5", "The price of “100g=cheap:5” is not right."),
     ]
     for text, expected in steps:
         reply = await harness.send(SAM, SAM, text)
         assert reply and reply[-1].startswith(expected), (text, reply)
-    modes = harness.emulator.last_bot_message(SAM)
-    await harness.press(SAM, SAM, modes.message_id, index=0)
+    await harness.send(SAM, SAM, "100g=35.90:5，250g＝79：2")
+    # then the last look shows them in place of the product's stock
     summary = harness.emulator.last_bot_message(SAM)
     assert summary.text.splitlines() == [
         "Tea",
@@ -337,15 +343,22 @@ async def test_staff_add_variants_in_the_product_wizard(harness: Harness) -> Non
         "Product #1 created: Tea, CN¥35.90.\n• 100g · CN¥35.90 · 5 left\n• 250g · CN¥79.00 · 2 left"
     )
     assert await variants(harness) == [("100g", 3590, 5, 0), ("250g", 7900, 2, 1)]
+    async with harness.session() as session:
+        product = await session.get(Product, 1)
+    assert product is not None and product.stock is None
 
 
-async def test_the_wizard_refuses_a_product_stock_beside_variants(harness: Harness) -> None:
+async def test_skipping_variants_in_the_wizard_keeps_the_stock(harness: Harness) -> None:
     await make_staff(harness)
     for text in ("/product_new", "Tea", "/skip", "/skip", "35.90 CNY", "10"):
         await harness.send(SAM, SAM, text)
-    reply = await harness.send(SAM, SAM, "a=1:2")
-    assert reply[-1].startswith("A product with variants has a stock per variant")
-    assert (await harness.send(SAM, SAM, "/skip"))[-1].startswith("How do members pay?")
+    await harness.press(SAM, SAM, harness.emulator.last_bot_message(SAM).message_id, index=0)
+    await harness.press(SAM, SAM, harness.emulator.last_bot_message(SAM).message_id, index=1)
+    await harness.send(SAM, SAM, "/skip")
+    summary = harness.emulator.last_bot_message(SAM)
+    assert "Stock: 10" in summary.text and "Variants:" not in summary.text
+    await harness.press(SAM, SAM, summary.message_id, index=0)
+    assert await variants(harness) == []
 
 
 async def test_stats_name_the_variant_beside_the_best_sellers(harness: Harness) -> None:
