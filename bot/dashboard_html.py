@@ -169,6 +169,7 @@ COLUMN_LABELS = {
     "unit_price_minor": N_("Unit price"),
     "units_sold": N_("Units sold"),
     "username": N_("Username"),
+    "variant": N_("Variant"),
     "votes": N_("Votes"),
     "voters": N_("Voters"),
     "ticket_id": N_("Ticket"),

@@ -53,6 +53,7 @@ from handlers.text import (
 )
 from handlers.views.groupbuy import (
     GroupBuyCallback,
+    GroupBuyVariantCallback,
     card_text,
     closing_effects,
     fits_caption,
@@ -121,6 +122,8 @@ REFUSALS = {
     "bad_quantity": N_("That quantity is not possible."),
     "not_found": N_("This group-buy no longer exists."),
     "prepaid": N_("You have already paid for these units. Ask your leader if you must cancel."),
+    "choose_variant": N_("Tap the Join button of the variant you want."),
+    "other_variant": N_("You joined with {variant}. Leave first to take another variant."),
 }
 OPEN_ERRORS = {
     "no_product": N_("There is no such product. Send /products to see them."),
@@ -154,6 +157,14 @@ OPEN_ERRORS = {
     ),
     "bad_translation": N_(
         "A translation of the pickup text is too long or in a language I do not speak: {part}."
+    ),
+    "variants_no_tiers": N_(
+        "Each variant of this product has its own price, so its group-buys take no tiers: "
+        "leave out tiers=."
+    ),
+    "variants_prepaid": N_(
+        "Group-buys of products with variants are paid at pickup for now: set the product to "
+        "offline payment, or sell it with /buy."
     ),
     "leader_limit": N_(
         "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
@@ -189,10 +200,15 @@ def open_error_text(exc: GroupBuyError) -> str | None:
     return _(text).format(limit=exc.detail, left=exc.detail, units=units, part=quoted(exc.detail))
 
 
+VARIANT_SOLD_OUT = N_("Sorry, it is sold out.")
+
+
 def refusal_text(exc: GroupBuyError) -> str:
     """Why a join or change was refused; a sell-out says how many units are left, if any."""
     if exc.reason == "sold_out" and exc.detail.isdigit() and int(exc.detail) > 0:
         return _(REFUSALS["too_few_left"]).format(left=exc.detail)
+    if exc.reason == "other_variant":
+        return _(REFUSALS["other_variant"]).format(variant=exc.detail)
     return _(REFUSALS.get(exc.reason, REFUSALS["closed"]))
 
 
@@ -404,6 +420,8 @@ async def _open(
         deadline = parse_deadline(when, now=now, timezone=timezone)
         min_kind, min_count = parse_minimum(options.get("min", "2"))
         stock_default = product.stock if product.stock is not None else 100
+        if product.variants:  # stock= is then per variant: by default, all each one has
+            stock_default = max(100 if v.stock is None else v.stock for v in product.variants)
         values = OpenValues(
             product_id=product.id,
             deadline=deadline,
@@ -605,9 +623,10 @@ def confirm_in_group(
 @router.callback_query(
     GroupBuyCallback.filter(F.action.in_({"join", "less", "leave"})), OpenGroup()
 )
+@router.callback_query(GroupBuyVariantCallback.filter(F.action == "join"), OpenGroup())
 async def join_button(
     query: CallbackQuery,
-    callback_data: GroupBuyCallback,
+    callback_data: GroupBuyCallback | GroupBuyVariantCallback,
     bot: Bot,
     i18n: I18n,
     session: AsyncSession,
@@ -635,6 +654,7 @@ async def join_button(
                 quantity=callback_data.quantity,
                 now=now,
                 add=True,
+                variant_id=getattr(callback_data, "variant_id", None),
             )
         else:
             current = {
@@ -662,6 +682,11 @@ async def join_button(
                     session, callback_data.groupbuy_id, query, member, settings.default_timezone
                 )
                 await query.answer(refusal)
+                return
+            variant = getattr(callback_data, "variant_id", None)
+            if exc.reason == "sold_out" and variant is not None and exc.detail in ("", "0"):
+                # one variant sold out while others are left: no waitlist button to point at
+                await query.answer(_(VARIANT_SOLD_OUT), show_alert=True)
                 return
             await query.answer(refusal_text(exc), show_alert=True)
         return
@@ -865,10 +890,15 @@ async def sign_up_list(
         if waiting.get(gb_id):
             heading += " · " + _("{n} on the waitlist").format(n=waiting[gb_id])
         lines.append(heading)
+        names = {v.variant_id: v.name for v in gb.variants}  # a variant beside each share
         for entry in await participants(session, gb_id):
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)
-            lines.append(f"{entry.position}. {esc_name(name)} ×{entry.quantity}")
+            variant = names.get(entry.variant_id or 0)
+            lines.append(
+                f"{entry.position}. {esc_name(name)} ×{entry.quantity}"
+                + (f" · {esc_name(variant)}" if variant else "")
+            )
         lines.append("")
     lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
     await message.answer("\n".join(lines).strip())

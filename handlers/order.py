@@ -50,6 +50,7 @@ from handlers.views.member import ambiguous_text
 from handlers.views.order import invoice, shipping_given
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
+from handlers.views.product import choose_variant_text, find_variant
 from handlers.views.refund import refund_due_text
 from handlers.views.reservation import (
     cancel_keyboard,
@@ -152,14 +153,19 @@ async def buy(
     state: FSMContext,
     community: CommunityView | None = None,
 ) -> None:
-    """Orders a product: /buy ID [QUANTITY]; Telegram-paid products get an invoice in private,
-    pay-at-pickup ones are held until a deadline."""
+    """Orders a product: /buy ID [VARIANT] [QUANTITY]; Telegram-paid products get an invoice
+    in private, pay-at-pickup ones are held until a deadline."""
     words = (command.args or "").split()
-    product_id = number(words[0]) if 1 <= len(words) <= 2 else None
+    product_id = number(words[0]) if words else None
     if product_id is None:
         await message.reply(_("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2."))
         return
-    quantity = number(words[1], prefix="") if len(words) == 2 else 1
+    # /buy ID [VARIANT] [QUANTITY]: the variant's name may hold spaces, the quantity is last
+    rest = words[1:]
+    quantity: int | None = 1
+    if rest and number(rest[-1], prefix="") is not None:
+        quantity = number(rest.pop(), prefix="")
+    variant_name = " ".join(rest)
     if quantity is None or not 1 <= quantity <= 999:
         await message.reply(_("The quantity must be a whole number from 1 to 999."))
         return
@@ -168,6 +174,13 @@ async def buy(
         await message.reply(
             _("There is no product #{id}. Send /products to see them.").format(id=product_id)
         )
+        return
+    if variant_name and not product.variants:
+        await message.reply(_("The quantity must be a whole number from 1 to 999."))
+        return
+    variant = find_variant(product, variant_name)
+    if product.variants and variant is None:
+        await message.reply(choose_variant_text(product, variant_name, locale))
         return
     online = product.payment_mode == PAYMENT_TELEGRAM
     if online and product.currency != STARS and settings.provider_token is None:
@@ -195,6 +208,7 @@ async def buy(
             max_total=settings.max_order_amount,
             rules=reservation_rules(settings),
             now=clock(),
+            variant_id=variant.id if variant is not None else None,
         )
     except ReservationCapReached as exc:
         await message.reply(

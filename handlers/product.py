@@ -12,6 +12,7 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import language_name, preview_lines
@@ -19,20 +20,21 @@ from handlers.filters import RoleFilter
 from handlers.lint import clear_command, split_override
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, esc_name, format_money
-from handlers.views.product import product_card
+from handlers.views.product import product_card, variant_lines
 from handlers.views.review import rating_line, reviews_button
 from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS
 from services.member import LOCALES, MemberView
 from services.money import InvalidAmount, parse_currency
-from services.parsing import parse_amount
+from services.parsing import VariantUnreadable, parse_amount, parse_variants, variants_text
 from services.product import (
     PRODUCT_FIELDS as TRANSLATED_FIELDS,
 )
 from services.product import (
     ProductError,
     ProductView,
+    VariantSpec,
     create_product,
     get_product,
     list_products,
@@ -60,8 +62,9 @@ def amount_error(reason: str) -> str:
     }.get(reason, _("The amount must be a number, like 35.90."))
 
 
-# the example in the usage message (not translated: the keywords are literal)
+# the examples in the usage messages (not translated: the keywords are literal)
 PRODUCT_USAGE = "Oolong gift box | 35.90 CNY | stock 100 | telegram"
+VARIANTS_EXAMPLE = "variants 100g=35.90:50, 250g=79.00:20"
 
 
 @router.message(Command("product_add"), PRIVATE, RoleFilter(Role.STAFF, "product.create"))
@@ -74,9 +77,10 @@ async def product_add(
     clock: Callable[[], datetime],
 ) -> None:
     """Creates a product from one line: title | price currency | stock N | offline/telegram
+    | variants NAME=PRICE:STOCK, ... (or 规格 ...)
     (with `!!anyway reason` at the end when the lint finds something in the title)."""
     args, reason = split_override(command.args or "")
-    parts = [part.strip() for part in args.split("|")]
+    parts = [part.strip() for part in args.replace("｜", "|").split("|")]
     usage = _("Send it in one line, for example:\n/product_add {example}").format(
         example=esc(PRODUCT_USAGE)
     )
@@ -98,9 +102,27 @@ async def product_add(
         return
     stock: int | None = None
     mode = PAYMENT_OFFLINE
+    variants: list[VariantSpec] = []
     for option in options:
         lowered = option.lower()
-        if lowered.startswith("stock"):
+        typed_variants = variants_text(option)
+        if typed_variants is not None:
+            try:
+                read = parse_variants(
+                    typed_variants,
+                    currency,
+                    locale=member.locale,
+                    ceiling=settings.max_order_amount,
+                    max_stock=MAX_STOCK,
+                )
+            except VariantUnreadable as exc:
+                await message.answer(variant_unreadable_text(exc))
+                return
+            if not read:
+                await message.answer(variant_unreadable_text(VariantUnreadable("shape", "")))
+                return
+            variants = [VariantSpec(v.name, v.price, v.stock) for v in read]
+        elif lowered.startswith("stock"):
             typed = number(lowered.removeprefix("stock").strip(), prefix="")
             if typed is None or typed > MAX_STOCK:
                 await message.answer(_("Stock must be a whole number, like: stock 100"))
@@ -119,8 +141,16 @@ async def product_add(
             ).format(currency=currency)
         )
         return
+    if variants and stock is not None:
+        await message.answer(
+            _("A product with variants has a stock per variant: leave out “stock N”.")
+        )
+        return
     cleared = await clear_command(
-        message, [title], extra_words=settings.compliance_extra_words, reason=reason
+        message,
+        [title, *(variant.name for variant in variants)],
+        extra_words=settings.compliance_extra_words,
+        reason=reason,
     )
     if cleared is None:
         return
@@ -133,20 +163,63 @@ async def product_add(
             stock=stock,
             payment_mode=mode,
             created_by=member.id,
+            variants=variants,
         )
-    except ProductError:
-        await message.answer(_("The title must be 1-128 characters."))
+    except ProductError as exc:
+        await message.answer(product_error_text(exc))
         return
     await cleared.audit(
         session, actor_id=member.id, action="product.create", what=f"#{product.id}", now=clock()
     )
-    await message.answer(
-        _("Product #{id} created: {title}, {price}.").format(
-            id=product.id,
-            title=f"<b>{esc_name(product.title)}</b>",
-            price=format_money(product.price, product.currency, member.locale),
-        )
+    created = _("Product #{id} created: {title}, {price}.").format(
+        id=product.id,
+        title=f"<b>{esc_name(product.title)}</b>",
+        price=format_money(product.price, product.currency, member.locale),
     )
+    await message.answer("\n".join([created, *variant_lines(product, member.locale)]))
+
+
+def variant_unreadable_text(exc: VariantUnreadable) -> str:
+    """What to fix in the variants of a one-line product, naming the item."""
+    example = _("Write each variant as NAME=PRICE:STOCK, for example: {example}").format(
+        example=esc(VARIANTS_EXAMPLE)
+    )
+    if exc.kind == "price":
+        head = _("The price of “{item}” is not right.").format(item=esc_name(exc.part))
+        return f"{head} {amount_error(exc.reason)}\n{example}"
+    if exc.kind == "stock":
+        head = _("“{item}” needs its stock after a colon, a whole number.").format(
+            item=esc_name(exc.part)
+        )
+        return f"{head}\n{example}"
+    if exc.part:
+        head = _("I cannot read the variant “{item}”.").format(item=esc_name(exc.part))
+        return f"{head}\n{example}"
+    return example
+
+
+def product_error_text(exc: ProductError) -> str:
+    """Why a product (or its variants) was not created, naming the variant."""
+    name = esc_name(exc.detail)
+    return {
+        "variant_taken": _(
+            "Two variants are called “{name}” (names count as the same whatever their case). "
+            "Give each variant its own name."
+        ).format(name=name),
+        "variant_name": _("A variant's name must be 1-64 characters."),
+        "variant_price": _("The price of “{name}” must be more than zero.").format(name=name),
+        "variant_stock": _("The stock of “{name}” must be zero or more.").format(name=name),
+    }.get(exc.reason) or too_many_variants(exc)
+
+
+def too_many_variants(exc: ProductError) -> str:
+    """The refusal of more variants than a product may have (else of a bad title)."""
+    if exc.reason != "too_many_variants":
+        return _("The title must be 1-128 characters.")
+    limit = int(exc.detail)
+    return ngettext(
+        "A product has at most {count} variant.", "A product has at most {count} variants.", limit
+    ).format(count=limit)
 
 
 PRODUCT_CARDS = 5  # products on a page of /products: one card each, a phone screen or two

@@ -13,7 +13,7 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,15 +31,29 @@ from handlers.lint import (
     wizard_texts,
     words_of,
 )
-from handlers.product import MAX_STOCK, amount_error
+from handlers.product import (
+    MAX_STOCK,
+    VARIANTS_EXAMPLE,
+    amount_error,
+    product_error_text,
+    variant_unreadable_text,
+)
 from handlers.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
+from handlers.views.product import variant_lines
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
 from services.money import InvalidAmount, parse_currency
-from services.parsing import parse_amount
-from services.product import PRODUCT_FIELDS, ProductPhoto, create_product
+from services.parsing import VariantUnreadable, parse_amount, parse_variants
+from services.product import (
+    PRODUCT_FIELDS,
+    ProductError,
+    ProductPhoto,
+    VariantSpec,
+    check_variants,
+    create_product,
+)
 from services.role import Role
 from services.validation import number
 
@@ -60,15 +74,17 @@ class NewProduct(StatesGroup):
     translate = State()  # "Add a translation?", from the last look (handlers/content.py)
     translation = State()  # the title or description in the chosen language
     override = State()  # why the texts may go out despite the lint's findings (logged)
+    # sizes, flavours...: NAME=PRICE:STOCK, ..., from the last look's 🧩 Variants (optional)
+    variants = State()
 
 
 class WizardCallback(CallbackData, prefix="pw"):
     """A button of the product wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    choice: str  # offline, telegram, create, override
+    choice: str  # offline, telegram, create, override, variants
 
 
-WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock"))
+WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock", "variants"))
 PRICE_PROMPT = N_("The price and currency, for example 35.90 CNY (XTR for Stars).")
 
 
@@ -93,7 +109,15 @@ def _summary(data: dict[str, Any], locale: str) -> str:
             esc(data["description"]) if data["description"] else "",
             *preview_lines(translations_of(data), PRODUCT_FIELDS),
             _("Price: {price}").format(price=format_money(data["price"], data["currency"], locale)),
-            _("Stock: {stock}").format(stock=stock),
+            _("Stock: {stock}").format(stock=stock) if not data.get("variants") else _("Variants:"),
+            *(
+                "• "
+                + esc(
+                    f"{v['name']} · {format_money(v['price'], data['currency'], locale)} · "
+                    + _("{count} left").format(count=v["stock"])
+                )
+                for v in data.get("variants") or []
+            ),
             _("Payment: {mode}").format(
                 mode=_("Telegram invoice")
                 if data["mode"] == PAYMENT_TELEGRAM
@@ -121,6 +145,14 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         text = _(PRICE_PROMPT)
     elif step == "stock":
         text = _("How many are in stock? /skip for no limit.")
+    elif step == "variants":
+        text = sentences(
+            _(
+                "Does it come in variants (sizes, flavours, weights)? Send them as "
+                "NAME=PRICE:STOCK, for example: {example}"
+            ).format(example=esc(VARIANTS_EXAMPLE.removeprefix("variants "))),
+            _skip_hint(),
+        )
     elif step == "mode":
         text, above = _("How do members pay?"), mode_keyboard()
     elif step == "override":
@@ -138,6 +170,12 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
             above.button(text=_("⚠️ Send anyway"), callback_data=WizardCallback(choice="override"))
         else:
             above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
+        above.row(
+            InlineKeyboardButton(
+                text=_("🧩 Variants"),
+                callback_data=WizardCallback(choice="variants").pack(),
+            )
+        )
         above.row(CONTENT.button())
     await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
 
@@ -147,6 +185,10 @@ async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
     the next step."""
     if step in CONTENT.steps:
         await CONTENT.skip(target, step, data)
+        return
+    if step == "variants":  # asked from the last look: back to it, without variants
+        await data["state"].update_data(variants=[])
+        await _ask(target, "confirm", data)
         return
     value = {"description": "", "photo": None, "stock": None}[step]
     await data["state"].update_data({step: value})
@@ -236,6 +278,37 @@ async def got_stock(message: Message, state: FSMContext) -> None:
     await _ask(message, "mode", {"state": state})
 
 
+@router.message(NewProduct.variants, F.text)
+async def got_variants(
+    message: Message, state: FSMContext, member: MemberView, settings: HandlerSettings
+) -> None:
+    """The variants typed after 🧩 Variants: they replace the product's own stock (each
+    variant has its own); then the last look again."""
+    data = await state.get_data()
+    asked = {"state": state}
+    try:
+        read = parse_variants(
+            message.text or "",
+            data["currency"],
+            locale=member.locale,
+            ceiling=settings.max_order_amount,
+            max_stock=MAX_STOCK,
+        )
+        if not read:
+            raise VariantUnreadable("shape", "")
+        check_variants([VariantSpec(v.name, v.price, v.stock) for v in read])
+    except VariantUnreadable as exc:
+        await _ask(message, "variants", asked, error=variant_unreadable_text(exc))
+        return
+    except ProductError as exc:
+        await _ask(message, "variants", asked, error=product_error_text(exc))
+        return
+    await state.update_data(
+        variants=[{"name": v.name, "price": v.price, "stock": v.stock} for v in read], stock=None
+    )
+    await _ask(message, "confirm", {**asked, "member": member, "settings": settings})
+
+
 @router.callback_query(
     NewProduct.mode, WizardCallback.filter(F.choice.in_({"offline", "telegram"}))
 )
@@ -302,6 +375,10 @@ async def create(
         created_by=member.id,
         photo=_saved_photo(data.get("photo")),
         translations=translations_of(data),
+        variants=[
+            VariantSpec(str(v["name"]), int(v["price"]), int(v["stock"]))
+            for v in data.get("variants") or []
+        ],
     )
     if found:
         await audit_override(
@@ -317,13 +394,21 @@ async def create(
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
-        await query.message.answer(
-            _("Product #{id} created: {title}, {price}.").format(
-                id=product.id,
-                title=f"<b>{esc_name(product.title)}</b>",
-                price=format_money(product.price, product.currency, member.locale),
-            )
+        created = _("Product #{id} created: {title}, {price}.").format(
+            id=product.id,
+            title=f"<b>{esc_name(product.title)}</b>",
+            price=format_money(product.price, product.currency, member.locale),
         )
+        await query.message.answer("\n".join([created, *variant_lines(product, member.locale)]))
+
+
+@router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "variants"))
+async def ask_variants(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
+    """🧩 Variants on the last look: asks for them (sizes, flavours, weights)."""
+    await query.answer()
+    await drop_buttons(bot, query)
+    if query.message is not None:
+        await _ask(query.message, "variants", {"state": state})
 
 
 @router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "override"))

@@ -6,7 +6,7 @@ from models.community import Community, CommunityMember
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.delivery import ShippingOption
-from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier
+from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier, GroupBuyVariant
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
@@ -30,7 +30,7 @@ from models.perks import (
 from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
 from models.policy import PromotionLock, PromotionPost, ScheduledPost
 from models.poll import Poll, PollBallot, PollOption, PollPost
-from models.product import Product
+from models.product import Product, ProductVariant
 from models.referral import (
     Referral,
     ReferralAttempt,
@@ -64,6 +64,7 @@ __all__ = [
     "GroupBuyPickupPoint",
     "GroupBuyPost",
     "GroupBuyTier",
+    "GroupBuyVariant",
     "InboxUpdate",
     "LeaderDesignation",
     "LeaderLimit",
@@ -92,6 +93,7 @@ __all__ = [
     "PollPost",
     "ProcessedUpdate",
     "Product",
+    "ProductVariant",
     "PromotionLock",
     "PromotionPost",
     "Redemption",

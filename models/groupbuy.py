@@ -138,5 +138,39 @@ class GroupBuyJoin(SQLModel, table=True):
     )
     chat_id: int = Field(sa_type=TelegramId)  # the group they joined from
     quantity: int
+    # the variant they joined with, for a product with variants (one per member; None else)
+    variant_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("product_variant.id", name="fk_groupbuy_join_variant_id")
+        ),
+    )
     joined_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class GroupBuyVariant(SQLModel, table=True):
+    """One variant offered in a group-buy of a product with variants: its price and its own
+    stock cap (taken from the variant's stock at opening) and units sold, moved only by
+    conditional UPDATEs like the group-buy's counters, which hold the totals."""
+
+    __tablename__ = "groupbuy_variant"
+    __table_args__ = (
+        UniqueConstraint("groupbuy_id", "variant_id", name="uq_groupbuy_variant"),
+        CheckConstraint(
+            "units_sold >= 0 AND units_sold <= stock_cap", name="ck_groupbuy_variant_stock"
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    groupbuy_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("groupbuy.id"), nullable=False, index=True)
+    )
+    variant_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("product_variant.id"), nullable=False)
+    )
+    name: str = Field(max_length=64)  # the variant's name when the group-buy opened
+    unit_price: int = Field(sa_type=BigInteger)  # minor units of the group-buy's currency
+    stock_cap: int
+    units_sold: int = Field(default=0)
+    position: int = Field(default=0)

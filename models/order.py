@@ -79,6 +79,15 @@ class Order(SQLModel, table=True):
         ),
     )
     title: str = Field(max_length=128)  # the product's title when ordered
+    # the variant ordered (size, flavour...) and its name when ordered; None and "" for a
+    # product without variants
+    variant_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("product_variant.id", name="fk_orders_variant_id"), index=True
+        ),
+    )
+    variant_name: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     quantity: int
     unit_price: int = Field(sa_type=BigInteger)
     currency: str = Field(max_length=8)

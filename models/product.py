@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import SurrogateKey, TelegramId, UTCDateTime, translations_column, utcnow
@@ -50,3 +50,30 @@ class Product(SQLModel, table=True):
     )
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ProductVariant(SQLModel, table=True):
+    """One size, flavour or weight of a product (a SKU), with its own price and stock; the
+    currency is the product's. stock None means unlimited."""
+
+    __tablename__ = "product_variant"
+    __table_args__ = (
+        # names are unique per product whatever their case: name_key is the casefolded name
+        UniqueConstraint("product_id", "name_key", name="uq_product_variant_name"),
+        CheckConstraint("price > 0", name="ck_product_variant_price_positive"),
+        CheckConstraint(
+            "stock IS NULL OR stock >= 0", name="ck_product_variant_stock_non_negative"
+        ),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    product_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("product.id"), nullable=False, index=True)
+    )
+    name: str = Field(max_length=64)
+    name_key: str = Field(max_length=64)  # name.casefold(): what two names collide on
+    price: int = Field(sa_type=BigInteger)  # minor units of the product's currency
+    stock: int | None = Field(default=None, sa_type=BigInteger)
+    photo_file_id: str | None = Field(default=None, max_length=256)  # Telegram's, this bot's
+    position: int = Field(default=0)  # the order they are offered in
+    active: bool = Field(default=True)

@@ -161,6 +161,23 @@ class StatsReport:
     communities: tuple[Figures, ...]
     days: tuple[Day, ...]
     tickets: TicketStats | None = None  # after-sales tickets opened in the period, in scope
+    # what sold most in the period, per product and variant (the variant beside the title)
+    best_sellers: tuple[BestSeller, ...] = ()
+
+
+BEST_SELLERS = 5  # lines of the best sellers in /stats
+
+
+@dataclass(frozen=True, slots=True)
+class BestSeller:
+    """A product (and its variant, "" for none) with the units of its orders paid in the period
+    and what was paid for them less refunds, in one currency."""
+
+    title: str
+    variant: str
+    units: int
+    currency: str
+    amount: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +212,38 @@ async def _paid_orders(session: AsyncSession, scope: Scope, period: Period) -> l
         )
     )
     return [_Paid(int(m), str(c), int(a), at) for m, c, a, at in rows.all()]
+
+
+async def best_sellers(
+    session: AsyncSession, scope: Scope, period: Period, *, limit: int = BEST_SELLERS
+) -> tuple[BestSeller, ...]:
+    """The products and variants with the most units in orders paid in the period (by their
+    'paid' event, refunded ones left out), most first."""
+    units = func.sum(col(Order.quantity))
+    rows = await session.execute(
+        select(
+            col(Order.title),
+            col(Order.variant_name),
+            col(Order.currency),
+            units,
+            func.sum(col(Order.paid_amount) - col(Order.refunded_amount)),
+        )
+        .join(OrderEvent, col(OrderEvent.order_id) == col(Order.id))
+        .where(
+            col(OrderEvent.to_status) == ORDER_PAID,
+            col(OrderEvent.at) >= period.start,
+            col(OrderEvent.at) < period.end,
+            col(Order.paid_amount) > col(Order.refunded_amount),
+            _in(col(Order.chat_id), scope),
+        )
+        .group_by(col(Order.title), col(Order.variant_name), col(Order.currency))
+        .order_by(units.desc(), col(Order.title), col(Order.variant_name))
+        .limit(limit)
+    )
+    return tuple(
+        BestSeller(str(title), str(variant), int(count), str(currency), int(amount))
+        for title, variant, currency, count, amount in rows.all()
+    )
 
 
 def _posted_in(scope: Scope) -> Any:
@@ -513,4 +562,5 @@ async def stats_report(
         tickets=await ticket_stats(
             session, start=period.start, end=period.end, communities=scope, now=now
         ),
+        best_sellers=await best_sellers(session, scope, period),
     )

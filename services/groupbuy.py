@@ -30,6 +30,7 @@ from models.groupbuy import (
     GroupBuyJoin,
     GroupBuyPost,
     GroupBuyTier,
+    GroupBuyVariant,
 )
 from models.order import (
     DELIVERY_PICKUP,
@@ -50,6 +51,7 @@ from models.product import (
     FULFILMENT_MODES,
     PAYMENT_TELEGRAM,
     Product,
+    ProductVariant,
 )
 from services.community import get_community, open_among
 from services.content import (
@@ -74,6 +76,7 @@ from services.money import InvalidAmount
 from services.order import OrderView, get_order, order_view, refund_order, start_invoice
 from services.parsing import Unreadable, normalize, parse_amount, parse_moment
 from services.pickup import PickupSheet, pickup_sheet
+from services.product import VariantView, variants_of
 from services.refund import refund_now
 from services.role import led_communities
 from services.tiers import tier_discount
@@ -85,6 +88,21 @@ _UNIT_WORDS = re.compile(r"\s*(?:件|个|個|份|盒|瓶|袋|u|units?|pcs)$", re
 
 class GroupBuyError(Refused):
     """A group-buy action that cannot be done; `reason` is a stable code handlers translate."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupBuyVariantView:
+    """A variant offered in a group-buy: its price, stock cap and units sold there."""
+
+    variant_id: int
+    name: str
+    unit_price: int
+    stock_cap: int
+    units_sold: int
+
+    @property
+    def units_left(self) -> int:
+        return self.stock_cap - self.units_sold
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +142,10 @@ class GroupBuyView:
     # mode when it has one, else its product's; `own_fulfilment` is "" when it follows it
     fulfilment: str = FULFIL_PICKUP
     own_fulfilment: str = ""
+    # a group-buy of a product with variants: members join one variant each, at its price,
+    # within its own stock; `variants` is filled in where a card is drawn (get_groupbuy)
+    with_variants: bool = False
+    variants: tuple[GroupBuyVariantView, ...] = ()
 
     def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
         """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -193,6 +215,7 @@ class Participant:
     member_id: int
     chat_id: int
     quantity: int
+    variant_id: int | None = None  # the variant they joined with, for a product with some
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +399,8 @@ def _groupbuy_read(with_join: bool) -> Any:
             .scalar_subquery()
             .label("held")
         )
+    offered = table_of(GroupBuyVariant)
+    columns.append(exists().where(offered.c.groupbuy_id == gb.c.id).label("with_variants"))
     products = table_of(Product)
     # the product's approved reviews (services.review): count and stars, for the card's
     # rating; a join checks limits and stock only, and leaves them out
@@ -447,13 +472,19 @@ def _view_of(row: Any) -> GroupBuyView:
         review_stars=int(getattr(row, "review_stars", 0) or 0),
         fulfilment=row.fulfilment or row.product_fulfilment or FULFIL_PICKUP,
         own_fulfilment=row.fulfilment,
+        with_variants=bool(row.with_variants),
     )
 
 
 async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView | None:
     """The group-buy with its tiers, read fresh from the database in one statement."""
     row = (await session.execute(_READ_GROUPBUY(session), {"groupbuy_id": groupbuy_id})).first()
-    return _view_of(row) if row is not None else None
+    if row is None:
+        return None
+    found = _view_of(row)
+    if found.with_variants:
+        found = replace(found, variants=await groupbuy_variants(session, groupbuy_id))
+    return found
 
 
 async def _must(session: AsyncSession, groupbuy_id: int) -> GroupBuyView:
@@ -497,6 +528,11 @@ async def open_groupbuy(
     product = await session.get(Product, product_id)
     if product is None or not product.active:
         raise GroupBuyError("no_product", str(product_id))
+    variants = await variants_of(session, product_id)
+    if variants and tiers:  # each variant has its own price: one tier table cannot fit all
+        raise GroupBuyError("variants_no_tiers")
+    if variants and product.payment_mode == PAYMENT_TELEGRAM:
+        raise GroupBuyError("variants_prepaid")
     if min_kind not in (MIN_PEOPLE, MIN_UNITS):
         raise GroupBuyError("bad_min_kind", min_kind)
     if fulfilment and fulfilment not in FULFILMENT_MODES:
@@ -530,7 +566,14 @@ async def open_groupbuy(
     limit = await groupbuys_limit_reached(session, leader_id=opened_by)
     if limit is not None:
         raise GroupBuyError("leader_limit", str(limit))
-    if product.stock is not None:
+    caps: list[tuple[VariantView, int]] = []
+    if variants:
+        caps = await _take_variant_stock(session, variants, stock_cap)
+        stock_cap = sum(cap for _variant, cap in caps)
+        if min_count > stock_cap:
+            raise GroupBuyError("min_above_stock")
+        per_member_limit = min(per_member_limit, max(cap for _variant, cap in caps))
+    elif product.stock is not None:
         taken = await session.execute(
             update(Product)
             .where(col(Product.id) == product_id, col(Product.stock) >= stock_cap)
@@ -543,7 +586,8 @@ async def open_groupbuy(
     row = GroupBuy(
         product_id=product_id,
         title=product.title,
-        unit_price=product.price,
+        # with variants: the lowest of their prices ("from"), each variant keeping its own
+        unit_price=min((v.price for v, _cap in caps), default=product.price),
         currency=product.currency,
         payment_mode=product.payment_mode,
         min_kind=min_kind,
@@ -571,6 +615,17 @@ async def open_groupbuy(
         GroupBuyPost(groupbuy_id=row.id, chat_id=chat, pickup=(pickups or {}).get(chat, ""))
         for chat in dict.fromkeys(chat_ids)
     )
+    session.add_all(
+        GroupBuyVariant(
+            groupbuy_id=row.id,
+            variant_id=variant.id,
+            name=variant.name,
+            unit_price=variant.price,
+            stock_cap=cap,
+            position=variant.position,
+        )
+        for variant, cap in caps
+    )
     await session.flush()
     return await _must(session, row.id)
 
@@ -584,8 +639,12 @@ async def set_quantity(
     quantity: int,
     now: datetime,
     add: bool = False,
+    variant_id: int | None = None,
 ) -> JoinResult:
     """Set (or with add=True, increase) the member's units; 0 leaves. Refused with a reason.
+    A group-buy with variants is joined with one variant (`variant_id`; choose_variant when
+    missing, other_variant when the member holds units of another one); its units come out of
+    that variant's own stock.
 
     Order of work: the member's join row first (the per-member limit, and the old quantity
     under its row lock), then the group-buy's counters (the stock); both are conditional, so a
@@ -607,8 +666,12 @@ async def set_quantity(
         held = await session.get(MemberTier, member_id)
         if (held.rank if held else 0) < found.vip_rank:
             raise GroupBuyError("vip_only", str(found.vip_rank))
+    if found.with_variants and quantity > 0 and variant_id is None and not row.held:
+        raise GroupBuyError("choose_variant")
+    if not found.with_variants:
+        variant_id = None
     if add:
-        return await _add_units(session, found, member_id, chat_id, quantity, now)
+        return await _add_units(session, found, member_id, chat_id, quantity, now, variant_id)
     joins = table_of(GroupBuyJoin)
     created = None
     if row.held is None:
@@ -634,13 +697,18 @@ async def set_quantity(
     else:
         # lock the member's row and read the quantity it holds now (concurrent taps of one
         # member queue here; SQLite serialises writers anyway)
-        locked = select(col(GroupBuyJoin.quantity)).where(
+        locked = select(col(GroupBuyJoin.quantity), col(GroupBuyJoin.variant_id)).where(
             col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
             col(GroupBuyJoin.member_id) == member_id,
         )
         if session.get_bind().dialect.name == "postgresql":
             locked = locked.with_for_update()
-        old = int((await session.execute(locked)).scalar_one())
+        old, held_variant = (await session.execute(locked)).one()
+        old = int(old)
+        if found.with_variants and old > 0:  # a change is of the variant they hold
+            if variant_id is not None and variant_id != held_variant:
+                raise GroupBuyError("other_variant", await _variant_name(session, held_variant))
+            variant_id = held_variant
     new = quantity
     if new > found.per_member_limit:
         raise GroupBuyError("over_limit", str(found.per_member_limit))
@@ -649,10 +717,18 @@ async def set_quantity(
             raise GroupBuyError("not_joined")
         position = await _position(session, groupbuy_id, member_id)
         return JoinResult(found, new, position)
-    counted = await _count_units(session, found, new - old, old, new, now)
+    if found.with_variants:
+        await _count_variant(session, found.id, variant_id, new - old)
+    try:
+        counted = await _count_units(session, found, new - old, old, new, now)
+    except GroupBuyError:
+        if found.with_variants:  # the variant's counter goes back with the refusal
+            await _count_variant(session, found.id, variant_id, old - new)
+        raise
     values: dict[str, object] = {"quantity": new, "updated_at": now, "chat_id": chat_id}
     if old == 0:
         values["joined_at"] = now  # a member who comes back goes to the end of the list
+        values["variant_id"] = variant_id
     await session.execute(
         update(GroupBuyJoin)
         .where(
@@ -680,6 +756,7 @@ def _add_to_join(dialect: str) -> Any:
         quantity=bindparam("quantity"),
         joined_at=bindparam("now"),
         updated_at=bindparam("now"),
+        variant_id=bindparam("variant_id"),
     )
     added = joins.c.quantity + statement.excluded.quantity
     return statement.on_conflict_do_update(
@@ -691,8 +768,16 @@ def _add_to_join(dialect: str) -> Any:
             "joined_at": case(
                 (joins.c.quantity == 0, statement.excluded.joined_at), else_=joins.c.joined_at
             ),
+            "variant_id": statement.excluded.variant_id,
         },
-        where=added <= bindparam("limit"),
+        # a member holds one variant: another one only once they left (quantity 0)
+        where=and_(
+            added <= bindparam("limit"),
+            or_(
+                joins.c.quantity == 0,
+                joins.c.variant_id.is_not_distinct_from(statement.excluded.variant_id),
+            ),
+        ),
     ).returning(joins.c.quantity, joins.c.joined_at, joins.c.id)
 
 
@@ -742,17 +827,22 @@ async def _add_units(
     chat_id: int,
     quantity: int,
     now: datetime,
+    variant_id: int | None = None,
 ) -> JoinResult:
     """A Join tap: the member's row first (the per-member limit, under its row lock), then the
-    counters (the stock); a refusal of the counters puts the member's row back as it was."""
+    counters (the variant's stock, then the group-buy's); a refusal of the counters puts the
+    member's row back as it was."""
     if quantity > found.per_member_limit:
         raise GroupBuyError("over_limit", str(found.per_member_limit))
     if found.units_sold + quantity > found.stock_cap:  # as read; the counters decide for sure
         raise GroupBuyError("sold_out", str(found.units_left))
     values: dict[str, Any] = {"groupbuy_id": found.id, "member_id": member_id, "chat_id": chat_id}
     values |= {"quantity": quantity, "now": now, "limit": found.per_member_limit}
+    values["variant_id"] = variant_id
     joined = (await session.execute(_ADD_TO_JOIN(session), values)).one_or_none()
     if joined is None:
+        if found.with_variants:
+            await _refuse_other_variant(session, found.id, member_id, variant_id)
         raise GroupBuyError("over_limit", str(found.per_member_limit))
     new, joined_at, row_id = joined
     old = new - quantity
@@ -760,7 +850,14 @@ async def _add_units(
     # and its lock is held from the UPDATE to the commit, so as little as possible comes after
     position = await _rank(session, found.id, joined_at, row_id)
     try:
-        counted = await _count_units(session, found, quantity, old, new, now)
+        if found.with_variants:
+            await _count_variant(session, found.id, variant_id, quantity)
+        try:
+            counted = await _count_units(session, found, quantity, old, new, now)
+        except GroupBuyError:
+            if found.with_variants:  # the variant's counter goes back with the refusal
+                await _count_variant(session, found.id, variant_id, -quantity)
+            raise
     except GroupBuyError:
         await session.execute(
             update(GroupBuyJoin)
@@ -819,13 +916,18 @@ async def _rank(session: AsyncSession, groupbuy_id: int, joined_at: datetime, ro
 async def participants(session: AsyncSession, groupbuy_id: int) -> list[Participant]:
     """The sign-up list: members with units, in the order they joined."""
     rows = await session.execute(
-        select(col(GroupBuyJoin.member_id), col(GroupBuyJoin.chat_id), col(GroupBuyJoin.quantity))
+        select(
+            col(GroupBuyJoin.member_id),
+            col(GroupBuyJoin.chat_id),
+            col(GroupBuyJoin.quantity),
+            col(GroupBuyJoin.variant_id),
+        )
         .where(col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.quantity) > 0)
         .order_by(col(GroupBuyJoin.joined_at), col(GroupBuyJoin.id))
     )
     return [
-        Participant(position=i, member_id=int(m), chat_id=int(c), quantity=int(q))
-        for i, (m, c, q) in enumerate(rows.all(), start=1)
+        Participant(position=i, member_id=int(m), chat_id=int(c), quantity=int(q), variant_id=v)
+        for i, (m, c, q, v) in enumerate(rows.all(), start=1)
     ]
 
 
@@ -856,7 +958,11 @@ async def open_groupbuys(session: AsyncSession) -> list[tuple[int, datetime]]:
 
 
 async def _release_stock(session: AsyncSession, groupbuy: GroupBuyView, units: int) -> None:
-    """Give units the group-buy took from its product back to the product."""
+    """Give units the group-buy took from its product back to the product (with variants: what
+    each variant did not sell back to that variant, whatever `units` says)."""
+    if groupbuy.with_variants:
+        await _release_variant_stock(session, groupbuy.id, all_of_it=units >= groupbuy.stock_cap)
+        return
     if units <= 0:
         return
     await session.execute(
@@ -897,6 +1003,7 @@ async def settle(
     to_refund: tuple[int, ...] = ()
     if formed:
         price = found.current_price
+        offered = {v.variant_id: v for v in await groupbuy_variants(session, groupbuy_id)}
         for entry in listed:
             covered = 0
             for row in await _member_orders(session, groupbuy_id, entry.member_id):
@@ -916,6 +1023,7 @@ async def settle(
                     )
                     differences.append((entry.member_id, _id(row), owed))
             if entry.quantity > covered:
+                variant = offered.get(entry.variant_id) if entry.variant_id else None
                 orders.append(
                     await _new_order(
                         session,
@@ -923,7 +1031,8 @@ async def settle(
                         member_id=entry.member_id,
                         chat_id=entry.chat_id,
                         quantity=entry.quantity - covered,
-                        price=price,
+                        price=variant.unit_price if variant else price,
+                        variant=variant,
                     )
                 )
         await _release_stock(session, found, found.stock_cap - found.units_sold)
@@ -1269,10 +1378,12 @@ async def _new_order(
     chat_id: int,
     quantity: int,
     price: int,
+    variant: GroupBuyVariantView | None = None,
 ) -> OrderView:
-    """An order for the group-buy's units (its stock was taken when the group-buy opened);
-    delivered when the group-buy (or, without a mode of its own, its product) is only
-    delivered: its invoice then asks the address, or the member gives it in private."""
+    """An order for the group-buy's units (its stock was taken when the group-buy opened), of
+    the member's variant if any; delivered when the group-buy (or, without a mode of its own,
+    its product) is only delivered: its invoice then asks the address, or the member gives it
+    in private."""
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -1280,6 +1391,8 @@ async def _new_order(
         product_id=found.product_id,
         groupbuy_id=found.id,
         title=found.title,
+        variant_id=variant.variant_id if variant else None,
+        variant_name=variant.name if variant else "",
         quantity=quantity,
         unit_price=price,
         currency=found.currency,
@@ -1472,3 +1585,133 @@ async def book_after_forming(
         quantity=units,
         price=found.final_price,
     )
+
+
+# ------------------------------------------------------------------ variants ---------------
+
+
+async def groupbuy_variants(
+    session: AsyncSession, groupbuy_id: int
+) -> tuple[GroupBuyVariantView, ...]:
+    """The variants a group-buy offers, in their product's order, with their counters."""
+    rows = await session.execute(
+        select(GroupBuyVariant)
+        .where(col(GroupBuyVariant.groupbuy_id) == groupbuy_id)
+        .order_by(col(GroupBuyVariant.position), col(GroupBuyVariant.id))
+        .execution_options(populate_existing=True)
+    )
+    return tuple(
+        GroupBuyVariantView(row.variant_id, row.name, row.unit_price, row.stock_cap, row.units_sold)
+        for row in rows.scalars().all()
+    )
+
+
+async def _take_variant_stock(
+    session: AsyncSession, variants: tuple[VariantView, ...], stock_cap: int
+) -> list[tuple[VariantView, int]]:
+    """Each variant offers up to `stock_cap` units, fewer when it has fewer in stock, taken
+    from its stock by a conditional UPDATE (a variant sold out meanwhile is left out);
+    not_enough_stock when none has any left."""
+    caps: list[tuple[VariantView, int]] = []
+    for variant in variants:
+        if variant.stock is None:
+            caps.append((variant, stock_cap))
+            continue
+        cap = min(stock_cap, variant.stock)
+        if cap <= 0:
+            continue
+        taken = await session.execute(
+            update(ProductVariant)
+            .where(col(ProductVariant.id) == variant.id, col(ProductVariant.stock) >= cap)
+            .values(stock=col(ProductVariant.stock) - cap)
+            .execution_options(synchronize_session=False)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            caps.append((variant, cap))
+    if not caps:
+        raise GroupBuyError("not_enough_stock", "0")
+    return caps
+
+
+_COUNT_VARIANT = prepared(
+    lambda _dialect: (
+        update(table_of(GroupBuyVariant))
+        .where(
+            col(GroupBuyVariant.groupbuy_id) == bindparam("the_groupbuy"),
+            col(GroupBuyVariant.variant_id) == bindparam("the_variant"),
+            col(GroupBuyVariant.units_sold) + bindparam("delta") <= col(GroupBuyVariant.stock_cap),
+            col(GroupBuyVariant.units_sold) + bindparam("delta") >= 0,
+        )
+        .values(units_sold=col(GroupBuyVariant.units_sold) + bindparam("delta"))
+        .returning(col(GroupBuyVariant.units_sold))
+    )
+)
+
+
+async def _count_variant(
+    session: AsyncSession, groupbuy_id: int, variant_id: int | None, delta: int
+) -> None:
+    """The variant's counter takes `delta` units, or the change is refused: sold_out with
+    what the variant has left, not_found for a variant the group-buy does not offer. One
+    conditional UPDATE, so a variant is never oversold whatever the concurrency."""
+    if delta == 0:
+        return
+    values = {"the_groupbuy": groupbuy_id, "the_variant": variant_id, "delta": delta}
+    if (await session.execute(_COUNT_VARIANT(session), values)).one_or_none() is not None:
+        return
+    offered = (
+        await session.execute(
+            select(col(GroupBuyVariant.stock_cap) - col(GroupBuyVariant.units_sold)).where(
+                col(GroupBuyVariant.groupbuy_id) == groupbuy_id,
+                col(GroupBuyVariant.variant_id) == variant_id,
+            )
+        )
+    ).scalar_one_or_none()
+    if offered is None:
+        raise GroupBuyError("not_found", str(groupbuy_id))
+    raise GroupBuyError("sold_out", str(offered))
+
+
+async def _variant_name(session: AsyncSession, variant_id: int | None) -> str:
+    if variant_id is None:
+        return ""
+    name = await session.scalar(
+        select(col(ProductVariant.name)).where(col(ProductVariant.id) == variant_id)
+    )
+    return name or ""
+
+
+async def _refuse_other_variant(
+    session: AsyncSession, groupbuy_id: int, member_id: int, variant_id: int | None
+) -> None:
+    """After a Join the member's row refused: other_variant (naming the one they hold) when
+    that was the reason; else the caller refuses for the limit."""
+    held = (
+        await session.execute(
+            select(col(GroupBuyJoin.quantity), col(GroupBuyJoin.variant_id)).where(
+                col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+                col(GroupBuyJoin.member_id) == member_id,
+            )
+        )
+    ).one_or_none()
+    if held is not None and held.quantity > 0 and held.variant_id != variant_id:
+        raise GroupBuyError("other_variant", await _variant_name(session, held.variant_id))
+
+
+async def _release_variant_stock(
+    session: AsyncSession, groupbuy_id: int, *, all_of_it: bool
+) -> None:
+    """Give each variant back what the group-buy took of it: all of it (not formed, or
+    cancelled), else what it did not sell."""
+    for offered in await groupbuy_variants(session, groupbuy_id):
+        units = offered.stock_cap if all_of_it else offered.units_left
+        if units <= 0:
+            continue
+        await session.execute(
+            update(ProductVariant)
+            .where(
+                col(ProductVariant.id) == offered.variant_id, col(ProductVariant.stock).is_not(None)
+            )
+            .values(stock=col(ProductVariant.stock) + units)
+            .execution_options(synchronize_session=False)
+        )

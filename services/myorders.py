@@ -44,7 +44,14 @@ from services.groupbuy import (
     sync_prepayment,
 )
 from services.ledger import STARS
-from services.order import OrderError, OrderView, cancel_order, order_view, start_invoice
+from services.order import (
+    OrderError,
+    OrderView,
+    cancel_order,
+    order_view,
+    start_invoice,
+    with_variant,
+)
 from services.reservation import cancel_reservation
 
 PAGE_SIZE = 5  # a phone screen: five orders with their buttons and the paging row
@@ -94,6 +101,7 @@ class MyOrder:
     tracking_number: str = ""
     # the product's title and the group-buy's pickup texts in other languages
     translations: ReadTranslations = None
+    variant: str = ""  # the variant's name ("" without variants), already in the title
 
     def in_language(self, locale: str, default_locale: str) -> MyOrder:
         """The line as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -103,9 +111,12 @@ class MyOrder:
         def text(original: str, field: str) -> str:
             return localized(original, self.translations, field, locale, default_locale)
 
+        title = text(self.title, TITLE)
+        if self.variant and title != self.title:  # the product's title changed language
+            title = with_variant(title, self.variant)
         return replace(
             self,
-            title=text(self.title, TITLE),
+            title=title,
             pickup_point=text(self.pickup_point, PICKUP_POINT),
             pickup_time=text(self.pickup_time, PICKUP_TIME),
         )
@@ -237,7 +248,8 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
             MyOrder(
                 kind=KIND_ORDER,
                 id=row.id,
-                title=row.title,
+                title=with_variant(row.title, row.variant_name),
+                variant=row.variant_name,
                 quantity=row.quantity,
                 amount=row.total,
                 currency=row.currency,

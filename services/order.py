@@ -54,7 +54,13 @@ from models.order import (
     OrderEvent,
     Payment,
 )
-from models.product import FULFIL_DELIVERY, PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
+from models.product import (
+    FULFIL_DELIVERY,
+    PAYMENT_OFFLINE,
+    PAYMENT_TELEGRAM,
+    Product,
+    ProductVariant,
+)
 from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
 from services.content import DESCRIPTION, TITLE, ReadTranslations, localized
 from services.coupons import release_coupon
@@ -142,15 +148,20 @@ class OrderView:
     photo: ProductPhoto | None = None
     # the product's title and description in other languages (filled in with them)
     translations: ReadTranslations = None
+    variant_id: int | None = None
+    variant: str = ""  # the variant's name when ordered ("" without variants), in the title
 
     def in_language(self, locale: str, default_locale: str) -> OrderView:
         """The order as a reader of `locale` sees its product (services/content.py's
         fallback)."""
         if not self.translations:
             return self
+        title = localized(self.title, self.translations, TITLE, locale, default_locale)
+        if self.variant and title != self.title:  # the product's title changed language
+            title = with_variant(title, self.variant)
         return replace(
             self,
-            title=localized(self.title, self.translations, TITLE, locale, default_locale),
+            title=title,
             description=localized(
                 self.description, self.translations, DESCRIPTION, locale, default_locale
             ),
@@ -192,6 +203,11 @@ class RefundOutcome:
     refund_due: bool  # another provider: staff must pay it back and are told
 
 
+def with_variant(title: str, variant: str) -> str:
+    """The product's title with the variant's name beside it, as every list shows an order."""
+    return f"{title} · {variant}" if variant else title
+
+
 def order_view(row: Order) -> OrderView:
     """The plain view of an order row."""
     assert row.id is not None
@@ -200,7 +216,7 @@ def order_view(row: Order) -> OrderView:
         member_id=row.member_id,
         chat_id=row.chat_id,
         leader_id=row.leader_id,
-        title=row.title,
+        title=with_variant(row.title, row.variant_name),
         quantity=row.quantity,
         unit_price=row.unit_price,
         currency=row.currency,
@@ -223,6 +239,8 @@ def order_view(row: Order) -> OrderView:
         carrier=row.carrier,
         tracking_number=row.tracking_number,
         shipped_at=row.shipped_at,
+        variant_id=row.variant_id,
+        variant=row.variant_name,
     )
 
 
@@ -310,17 +328,24 @@ async def place_order(
     max_total: int,
     leader_id: int | None = None,
     expires_at: datetime | None = None,
+    variant_id: int | None = None,
 ) -> OrderView:
-    """Reserve stock and open an order at the product's current price (`expires_at`: when an
-    unpaid reservation is released, see services/reservation.py)."""
+    """Reserve stock and open an order at the product's current price, or its variant's
+    (`expires_at`: when an unpaid reservation is released, see services/reservation.py). A
+    product with variants is ordered by variant (OrderError choose_variant otherwise), each
+    with its own stock."""
     if type(quantity) is not int or quantity <= 0:
         raise OrderError("bad_quantity")
     product = await session.get(Product, product_id)
     if product is None or not product.active:
         raise OrderError("no_product", str(product_id))
-    if quantity * product.price > max_total:
+    variant = await _variant_to_order(session, product_id, variant_id)
+    price = variant.price if variant is not None else product.price
+    if quantity * price > max_total:
         raise OrderError("over_ceiling")
-    if product.stock is not None:
+    if variant is not None:
+        await _take_variant_stock(session, variant, quantity)
+    elif product.stock is not None:
         taken = await session.execute(
             update(Product)
             .where(col(Product.id) == product_id, col(Product.stock) >= quantity)
@@ -336,11 +361,13 @@ async def place_order(
         leader_id=leader_id,
         product_id=product_id,
         title=product.title,
+        variant_id=variant.id if variant is not None else None,
+        variant_name=variant.name if variant is not None else "",
         quantity=quantity,
-        unit_price=product.price,
+        unit_price=price,
         currency=product.currency,
         payment_mode=product.payment_mode,
-        discount=await tier_discount(session, member_id=member_id, gross=quantity * product.price),
+        discount=await tier_discount(session, member_id=member_id, gross=quantity * price),
         expires_at=expires_at,
         # a product only delivered is delivered; one offered both ways is picked up unless
         # the member chooses delivery (services/delivery.py)
@@ -351,6 +378,46 @@ async def place_order(
     assert row.id is not None
     session.add(OrderEvent(order_id=row.id, to_status=ORDER_RESERVED, actor_id=member_id))
     return order_view(row)
+
+
+async def _variant_to_order(
+    session: AsyncSession, product_id: int, variant_id: int | None
+) -> ProductVariant | None:
+    """The variant an order names, which must be an active one of its product; None for a
+    product without variants. OrderError choose_variant when the product has some and none
+    (or another product's) is named."""
+    if variant_id is not None:
+        variant = await session.get(ProductVariant, variant_id)
+        if variant is not None and variant.product_id == product_id and variant.active:
+            return variant
+        raise OrderError("choose_variant", str(product_id))
+    has_variants = await session.scalar(
+        select(col(ProductVariant.id))
+        .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
+        .limit(1)
+    )
+    if has_variants is not None:
+        raise OrderError("choose_variant", str(product_id))
+    return None
+
+
+async def _take_variant_stock(
+    session: AsyncSession, variant: ProductVariant, quantity: int
+) -> None:
+    """The variant's stock loses `quantity` units, or the order is refused (out_of_stock with
+    what is left): one conditional UPDATE, so concurrent orders never oversell a variant."""
+    if variant.stock is None:
+        return
+    taken = await session.execute(
+        update(ProductVariant)
+        .where(col(ProductVariant.id) == variant.id, col(ProductVariant.stock) >= quantity)
+        .values(stock=col(ProductVariant.stock) - quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        stock = select(col(ProductVariant.stock)).where(col(ProductVariant.id) == variant.id)
+        left = await session.scalar(stock)
+        raise OrderError("out_of_stock", str(left or 0))
 
 
 async def _move(
@@ -414,7 +481,14 @@ async def release_reserved(session: AsyncSession, row: Order) -> None:
     """What an unpaid order held goes back: its units to the product's stock, its coupon to
     the member (for an order just cancelled or expired; a group-buy's stock is its own)."""
     assert row.id is not None
-    if row.product_id is not None and row.groupbuy_id is None:
+    if row.variant_id is not None and row.groupbuy_id is None:
+        await session.execute(
+            update(ProductVariant)
+            .where(col(ProductVariant.id) == row.variant_id, col(ProductVariant.stock).is_not(None))
+            .values(stock=col(ProductVariant.stock) + row.quantity)
+            .execution_options(synchronize_session=False)
+        )
+    elif row.product_id is not None and row.groupbuy_id is None:
         await session.execute(
             update(Product)
             .where(col(Product.id) == row.product_id, col(Product.stock).is_not(None))

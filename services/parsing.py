@@ -48,7 +48,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel.numbers import NumberFormatError, parse_decimal
 
 from services.money import InvalidAmount, currency_digits
-from services.validation import sane_date
+from services.validation import NumberRefused, number, sane_date
 
 END_OF_DAY = time(23, 59)
 
@@ -403,6 +403,72 @@ def parse_amount(text: str, currency: str, *, locale: str, ceiling: int) -> int:
     if amount > ceiling:
         raise InvalidAmount("too_large")
     return amount
+
+
+# ------------------------------------------------------------------ variants ---------------
+
+# what introduces the variants in a one-line product: `variants 100g=35.90:50, ...`, `规格 ...`
+VARIANT_WORDS = ("variants", "variant", "规格", "規格")
+_VARIANT_SEPARATORS = re.compile(r"[,;]")
+
+
+@dataclass(frozen=True, slots=True)
+class TypedVariant:
+    """A variant as typed: its name, price in minor units and stock."""
+
+    name: str
+    price: int
+    stock: int
+
+
+class VariantUnreadable(Unreadable):
+    """A variant the bot could not read: `part` is the item as typed; `kind` is shape (not
+    NAME=PRICE:STOCK), price (with the amount's `reason`) or stock (missing or no number)."""
+
+    def __init__(self, kind: str, part: str, reason: str = "") -> None:
+        super().__init__(kind, part)
+        self.reason = reason
+
+
+def variants_text(option: str) -> str | None:
+    """What follows the word `variants` (or 规格) in an option of a one-line product, or None
+    when the option is not about variants."""
+    cleaned = normalize(option)
+    for word in VARIANT_WORDS:
+        if cleaned.lower().startswith(word):
+            return cleaned[len(word) :].strip().lstrip(":").strip()
+    return None
+
+
+def parse_variants(
+    text: str, currency: str, *, locale: str, ceiling: int, max_stock: int
+) -> list[TypedVariant]:
+    """`100g=35.90:50, 250g=79.00:20` (full-width `＝` `：` `，` `、` too) as variants, in the
+    order typed: NAME=PRICE:STOCK, the price read like parse_amount, the stock a whole number.
+    VariantUnreadable names the item it stopped at; nothing typed is an empty list."""
+    found: list[TypedVariant] = []
+    for item in _VARIANT_SEPARATORS.split(normalize(text)):
+        item = item.strip()
+        if not item:
+            continue
+        name, equals, rest = item.partition("=")
+        if not equals or not name.strip() or not rest.strip():
+            raise VariantUnreadable("shape", item)
+        price_text, colon, stock_text = rest.rpartition(":")
+        if not colon or not stock_text.strip():
+            raise VariantUnreadable("stock", item)
+        try:
+            price = parse_amount(price_text, currency, locale=locale, ceiling=ceiling)
+        except InvalidAmount as exc:
+            raise VariantUnreadable("price", item, exc.reason) from None
+        try:
+            stock = number(stock_text, prefix="", maximum=max_stock)
+        except NumberRefused:
+            stock = None
+        if stock is None:
+            raise VariantUnreadable("stock", item)
+        found.append(TypedVariant(name.strip(), price, stock))
+    return found
 
 
 # ------------------------------------------------------------------ time zones -------------

@@ -14,6 +14,7 @@ from models.product import (
     PAYMENT_MODES,
     PAYMENT_OFFLINE,
     Product,
+    ProductVariant,
 )
 from services.content import (
     DESCRIPTION,
@@ -43,6 +44,34 @@ class ProductPhoto:
     height: int | None = None
 
 
+MAX_VARIANTS = 20  # variants of one product: buttons under a card, a phone screen
+VARIANT_NAME_MAX = 64
+
+
+@dataclass(frozen=True, slots=True)
+class VariantSpec:
+    """A variant as staff give it: its name, price in minor units and stock (None: unlimited)."""
+
+    name: str
+    price: int
+    stock: int | None = None
+    photo_file_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VariantView:
+    """A product's variant as plain values (its currency is the product's)."""
+
+    id: int
+    product_id: int
+    name: str
+    price: int
+    stock: int | None
+    position: int
+    active: bool = True
+    photo_file_id: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class ProductView:
     """A product as plain values."""
@@ -59,6 +88,8 @@ class ProductView:
     # the title and description in other languages: {locale: {"title": ..., ...}}
     translations: ReadTranslations = None
     fulfilment: str = FULFIL_PICKUP  # pickup, delivery or both (models/product.py)
+    # its active variants in their order (sizes, flavours...); () for a product without
+    variants: tuple[VariantView, ...] = ()
 
     def in_language(self, locale: str, default_locale: str) -> ProductView:
         """The product as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -76,7 +107,88 @@ class ProductView:
 PRODUCT_FIELDS = (TITLE, DESCRIPTION)
 
 
-def _view(row: Product) -> ProductView:
+def _variant_view(row: ProductVariant) -> VariantView:
+    assert row.id is not None
+    return VariantView(
+        id=row.id,
+        product_id=row.product_id,
+        name=row.name,
+        price=row.price,
+        stock=row.stock,
+        position=row.position,
+        active=row.active,
+        photo_file_id=row.photo_file_id,
+    )
+
+
+async def variants_of(session: AsyncSession, product_id: int) -> tuple[VariantView, ...]:
+    """The product's active variants, in the order they are offered."""
+    rows = await session.execute(
+        select(ProductVariant)
+        .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
+        .order_by(col(ProductVariant.position), col(ProductVariant.id))
+    )
+    return tuple(_variant_view(row) for row in rows.scalars().all())
+
+
+async def get_variant(session: AsyncSession, variant_id: int) -> VariantView | None:
+    """The variant with this id, if any."""
+    row = await session.get(ProductVariant, variant_id)
+    return _variant_view(row) if row else None
+
+
+def check_variants(specs: list[VariantSpec], taken: tuple[str, ...] = ()) -> None:
+    """Refuse variants staff cannot add: a name empty, too long or already used (whatever its
+    case, among `taken` or the others), a price not positive, a stock below zero, too many."""
+    seen = {name.casefold() for name in taken}
+    if len(specs) + len(seen) > MAX_VARIANTS:
+        raise ProductError("too_many_variants", str(MAX_VARIANTS))
+    for spec in specs:
+        name = spec.name.strip()
+        if not name or len(name) > VARIANT_NAME_MAX:
+            raise ProductError("variant_name", name)
+        if name.casefold() in seen:
+            raise ProductError("variant_taken", name)
+        seen.add(name.casefold())
+        if type(spec.price) is not int or spec.price <= 0:
+            raise ProductError("variant_price", name)
+        if spec.stock is not None and (type(spec.stock) is not int or spec.stock < 0):
+            raise ProductError("variant_stock", name)
+
+
+async def add_variants(
+    session: AsyncSession, *, product_id: int, variants: list[VariantSpec]
+) -> ProductView:
+    """Add variants to a product, after those it has; names are unique per product whatever
+    their case (ProductError variant_taken naming the name; the unique constraint stays the
+    last word between two staff adding at once)."""
+    row = (
+        await session.execute(
+            select(Product).where(col(Product.id) == product_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise ProductError("not_found")
+    existing = await variants_of(session, product_id)
+    check_variants(variants, tuple(variant.name for variant in existing))
+    start = max((variant.position for variant in existing), default=-1) + 1
+    session.add_all(
+        ProductVariant(
+            product_id=product_id,
+            name=spec.name.strip(),
+            name_key=spec.name.strip().casefold(),
+            price=spec.price,
+            stock=spec.stock,
+            photo_file_id=spec.photo_file_id,
+            position=start + index,
+        )
+        for index, spec in enumerate(variants)
+    )
+    await session.flush()
+    return _view(row, await variants_of(session, product_id))
+
+
+def _view(row: Product, variants: tuple[VariantView, ...] = ()) -> ProductView:
     assert row.id is not None
     photo = (
         ProductPhoto(row.photo_file_id, row.photo_width, row.photo_height)
@@ -95,6 +207,7 @@ def _view(row: Product) -> ProductView:
         photo=photo,
         translations=row.translations or None,
         fulfilment=row.fulfilment,
+        variants=variants,
     )
 
 
@@ -110,9 +223,10 @@ async def create_product(
     description: str = "",
     photo: ProductPhoto | None = None,
     translations: ReadTranslations = None,
+    variants: list[VariantSpec] | None = None,
 ) -> ProductView:
-    """Add a product, with its photo and its title and description in other languages if any;
-    the price is already in minor units of the currency."""
+    """Add a product, with its photo, its title and description in other languages and its
+    variants if any; prices are already in minor units of the currency."""
     title = title.strip()
     if not title or len(title) > 128:
         raise ProductError("title")
@@ -122,6 +236,7 @@ async def create_product(
         raise ProductError("stock")
     if payment_mode not in PAYMENT_MODES:
         raise ProductError("payment_mode")
+    check_variants(variants or [])
     given = clean(translations, PRODUCT_FIELDS)
     row = Product(
         title=title,
@@ -138,13 +253,16 @@ async def create_product(
     )
     session.add(row)
     await session.flush()
+    assert row.id is not None
+    if variants:
+        return await add_variants(session, product_id=row.id, variants=variants)
     return _view(row)
 
 
 async def get_product(session: AsyncSession, product_id: int) -> ProductView | None:
-    """The product with this id, if any."""
+    """The product with this id and its variants, if any."""
     row = await session.get(Product, product_id)
-    return _view(row) if row else None
+    return _view(row, await variants_of(session, product_id)) if row else None
 
 
 async def list_products(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[ProductView]:
@@ -153,7 +271,26 @@ async def list_products(session: AsyncSession, *, limit: int, offset: int = 0) -
     statement = select(Product).where(col(Product.active)).order_by(col(Product.id).desc())
     total = await count_of(session, statement)
     rows = await session.execute(statement.limit(limit).offset(offset))
-    return Page([_view(row) for row in rows.scalars().all()], offset, total)
+    found = list(rows.scalars().all())
+    variants = await _variants_by_product(session, [row.id for row in found if row.id])
+    return Page([_view(row, variants.get(row.id or 0, ())) for row in found], offset, total)
+
+
+async def _variants_by_product(
+    session: AsyncSession, product_ids: list[int]
+) -> dict[int, tuple[VariantView, ...]]:
+    """The active variants of these products in one statement, by product."""
+    if not product_ids:
+        return {}
+    rows = await session.execute(
+        select(ProductVariant)
+        .where(col(ProductVariant.product_id).in_(product_ids), col(ProductVariant.active))
+        .order_by(col(ProductVariant.position), col(ProductVariant.id))
+    )
+    found: dict[int, list[VariantView]] = {}
+    for row in rows.scalars().all():
+        found.setdefault(row.product_id, []).append(_variant_view(row))
+    return {key: tuple(value) for key, value in found.items()}
 
 
 EDITABLE = (
@@ -193,7 +330,8 @@ async def update_product(
         row.photo_width = row.photo_height = None
     setattr(row, field, value.strip() if isinstance(value, str) else value)
     await session.flush()
-    return _view(row)
+    assert row.id is not None
+    return _view(row, await variants_of(session, row.id))
 
 
 async def translate_product(
@@ -221,4 +359,5 @@ async def translate_product(
         given.pop(locale, None)
     row.translations = given or None
     await session.flush()
-    return _view(row)
+    assert row.id is not None
+    return _view(row, await variants_of(session, row.id))

@@ -85,10 +85,12 @@ async def reserve(
     max_total: int,
     rules: ReservationRules,
     now: datetime,
+    variant_id: int | None = None,
 ) -> OrderView:
-    """/buy: open an order; for a pay-at-pickup product, a reservation that expires at
-    now + hold, refused with ReservationCapReached when the member holds `cap` already. The
-    order carries its product's titles in other languages (read with the product already)."""
+    """/buy: open an order (of one variant, for a product that has some); for a pay-at-pickup
+    product, a reservation that expires at now + hold, refused with ReservationCapReached when
+    the member holds `cap` already. The order carries its product's titles in other languages
+    (read with the product already)."""
     product = await session.get(Product, product_id)
     offline = product is not None and product.payment_mode != PAYMENT_TELEGRAM
     texts = product.translations if product is not None else None  # read before it changes
@@ -110,6 +112,7 @@ async def reserve(
         quantity=quantity,
         max_total=max_total,
         expires_at=expires_at,
+        variant_id=variant_id,
     )
     if expires_at is not None and (
         rules.remind_before is None or expires_at - now <= rules.remind_before

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import create_engine, create_session_factory
 from models.groupbuy import GroupBuyJoin
 from models.order import Order
-from models.product import Product
+from models.product import Product, ProductVariant
 from services.community import ChatInfo
 from services.groupbuy import (
     GroupBuyError,
@@ -31,7 +31,7 @@ from services.groupbuy import (
 )
 from services.groups import bot_added
 from services.member import UserInfo, record_member
-from services.product import create_product
+from services.product import VariantSpec, add_variants, create_product
 from tests.conftest import make_settings
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -288,3 +288,76 @@ async def test_a_rush_of_joins_never_oversells_or_breaks_a_limit(
     assert sum(shares.values()) == view.units_sold == 50
     assert max(shares.values()) <= 3
     assert view.participants == sum(1 for q in shares.values() if q > 0)
+
+
+@pytest.mark.parametrize("taps", [300])
+async def test_a_rush_of_joins_never_oversells_a_variant(
+    sessions: async_sessionmaker[AsyncSession], taps: int
+) -> None:
+    # given 150 members and a group-buy of a product with three variants: S has 10 in stock,
+    # M 15 and L no limit, each offered up to 20 units, at most 3 per member
+    product = await seed(sessions, members=150, stock=None)
+    async with sessions() as session, session.begin():
+        added = await add_variants(
+            session,
+            product_id=product,
+            variants=[
+                VariantSpec("S", 3000, 10),
+                VariantSpec("M", 3500, 15),
+                VariantSpec("L", 4000),
+            ],
+        )
+    ids = [variant.id for variant in added.variants]
+    gb = (await open_one(sessions, product, stock_cap=20, per_member_limit=3, tiers=())).id
+    rng = random.Random(7)
+    # most members keep to one variant; one tap in ten tries another one
+    plan = [
+        (member, rng.randint(1, 2), ids[(member + (rng.random() < 0.1)) % 3])
+        for member in (rng.randint(1, 150) for _ in range(taps))
+    ]
+
+    async def tap(member: int, quantity: int, variant_id: int) -> str:
+        try:
+            async with sessions() as session, session.begin():
+                await set_quantity(
+                    session,
+                    groupbuy_id=gb,
+                    member_id=member,
+                    chat_id=GROUPS[member % 2],
+                    quantity=quantity,
+                    now=NOW,
+                    add=True,
+                    variant_id=variant_id,
+                )
+            return "joined"
+        except GroupBuyError as exc:
+            return exc.reason
+
+    # when 300 taps arrive at once
+    outcomes = await asyncio.gather(*(tap(m, q, v) for m, q, v in plan))
+    # then each variant sold exactly its cap, per the members' shares, and nothing more
+    assert set(outcomes) <= {"joined", "sold_out", "over_limit", "other_variant"}
+    assert "sold_out" in outcomes
+    async with sessions() as session:
+        found = await session.execute(
+            select(GroupBuyJoin.variant_id, func.sum(GroupBuyJoin.quantity))
+            .where(GroupBuyJoin.groupbuy_id == gb, GroupBuyJoin.quantity > 0)
+            .group_by(GroupBuyJoin.variant_id)
+        )
+        sold = dict(found.all())
+        most = await session.scalar(select(func.max(GroupBuyJoin.quantity)))
+        view = await get_groupbuy(session, gb)
+        stock = dict(
+            (await session.execute(select(ProductVariant.name, ProductVariant.stock))).all()
+        )
+    assert view is not None
+    assert [(v.name, v.stock_cap, v.units_sold) for v in view.variants] == [
+        ("S", 10, 10),
+        ("M", 15, 15),
+        ("L", 20, 20),
+    ]
+    assert sold == dict(zip(ids, (10, 15, 20), strict=True))
+    assert view.units_sold == view.stock_cap == 45
+    assert most is not None and most <= 3
+    # the variants' own stock went to the group-buy when it opened
+    assert stock == {"S": 0, "M": 0, "L": None}

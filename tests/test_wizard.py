@@ -91,7 +91,7 @@ async def test_product_wizard_back_skip_and_cancel(harness: Harness) -> None:
     await tap(harness, "Pay the leader offline")
     text, buttons = last(harness, SAM)
     assert text.splitlines()[0] == "Green tea" and "Stock: no limit" in text
-    assert buttons == ["✅ Create", TRANSLATE, BACK, CANCEL]
+    assert buttons == ["✅ Create", "🧩 Variants", TRANSLATE, BACK, CANCEL]
     # Back from the summary asks how members pay again
     await tap(harness, BACK)
     assert last(harness, SAM)[0] == "How do members pay?"

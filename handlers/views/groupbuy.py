@@ -39,7 +39,14 @@ from handlers.views.review import rating_line, reviews_button
 from handlers.views.waitlist import WaitlistCallback
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FORMED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
-from services.groupbuy import Closing, GroupBuyView, GroupNotice, MemberNotice, OwedBack
+from services.groupbuy import (
+    Closing,
+    GroupBuyVariantView,
+    GroupBuyView,
+    GroupNotice,
+    MemberNotice,
+    OwedBack,
+)
 
 
 class GroupBuyCallback(CallbackData, prefix="gb"):
@@ -48,6 +55,15 @@ class GroupBuyCallback(CallbackData, prefix="gb"):
     action: str  # join (add `quantity`), less (one fewer), leave, details
     groupbuy_id: CallbackId
     quantity: CallbackId = 0
+
+
+class GroupBuyVariantCallback(CallbackData, prefix="gbv"):
+    """A variant's Join button on the card of a group-buy of a product with variants."""
+
+    action: str  # join (add `quantity` of the variant)
+    groupbuy_id: CallbackId
+    variant_id: CallbackId
+    quantity: CallbackId = 1
 
 
 CARD_DESCRIPTION = 200  # characters of the product's description a card shows at most
@@ -130,7 +146,11 @@ def edit_card(
 def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> list[str]:
     gb = gb.in_language(locale, default_locale())
     price = format_money(gb.current_price, gb.currency, locale)
-    lines = [f"🛒 <b>{esc_name(gb.title)}</b>", _("Price now: {price}").format(price=price)]
+    lines = [f"🛒 <b>{esc_name(gb.title)}</b>"]
+    if gb.variants:  # each variant at its own price, with its own stock
+        lines += [f"• {esc(variant_label(v, gb.currency, locale))}" for v in gb.variants]
+    else:
+        lines.append(_("Price now: {price}").format(price=price))
     rating = rating_line(gb.review_count, gb.review_stars, locale)
     if rating:
         lines.append(rating)
@@ -184,17 +204,45 @@ STATUS_LINES = {
 }
 
 
+def variant_label(variant: GroupBuyVariantView, currency: str, locale: str) -> str:
+    """A variant on the card (plain text): name, price, units left."""
+    left = (
+        _("{count} left").format(count=variant.units_left) if variant.units_left else _("sold out")
+    )
+    return f"{variant.name} · {format_money(variant.unit_price, currency, locale)} · {left}"
+
+
 def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
     if gb.units_left <= 0 and gb.status in (GROUPBUY_OPEN, GROUPBUY_FORMED):
         return _sold_out_keyboard(gb)
     if gb.status != GROUPBUY_OPEN:
         return None
     builder = InlineKeyboardBuilder()
-    for quantity in range(1, min(3, gb.per_member_limit) + 1):
-        builder.button(
-            text=_("Join ×{n}").format(n=quantity),
-            callback_data=GroupBuyCallback(action="join", groupbuy_id=gb.id, quantity=quantity),
-        )
+    if gb.variants:  # one Join per variant (one unit a tap), then the same row as without
+        for variant in gb.variants:
+            builder.button(
+                text=_("Join {variant}").format(variant=variant.name),
+                callback_data=GroupBuyVariantCallback(
+                    action="join", groupbuy_id=gb.id, variant_id=variant.variant_id
+                ),
+            )
+        _change_buttons(builder, gb)
+        columns = 2 if len(gb.variants) > 1 else 1
+        builder.adjust(*([columns] * ((len(gb.variants) + columns - 1) // columns)), 3)
+    else:
+        for quantity in range(1, min(3, gb.per_member_limit) + 1):
+            builder.button(
+                text=_("Join ×{n}").format(n=quantity),
+                callback_data=GroupBuyCallback(action="join", groupbuy_id=gb.id, quantity=quantity),
+            )
+        _change_buttons(builder, gb)
+        builder.adjust(min(3, gb.per_member_limit), 3)
+    if gb.review_count:
+        builder.row(reviews_button(gb.product_id, gb.review_count))
+    return builder.as_markup()
+
+
+def _change_buttons(builder: InlineKeyboardBuilder, gb: GroupBuyView) -> None:
     builder.button(text=_("−1"), callback_data=GroupBuyCallback(action="less", groupbuy_id=gb.id))
     builder.button(
         text=_("Leave"), callback_data=GroupBuyCallback(action="leave", groupbuy_id=gb.id)
@@ -202,10 +250,6 @@ def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
     builder.button(
         text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
     )
-    builder.adjust(min(3, gb.per_member_limit), 3)
-    if gb.review_count:
-        builder.row(reviews_button(gb.product_id, gb.review_count))
-    return builder.as_markup()
 
 
 def _sold_out_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup:
@@ -217,15 +261,7 @@ def _sold_out_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup:
         callback_data=WaitlistCallback(action="wait", groupbuy_id=gb.id),
     )
     if gb.status == GROUPBUY_OPEN:
-        builder.button(
-            text=_("−1"), callback_data=GroupBuyCallback(action="less", groupbuy_id=gb.id)
-        )
-        builder.button(
-            text=_("Leave"), callback_data=GroupBuyCallback(action="leave", groupbuy_id=gb.id)
-        )
-        builder.button(
-            text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
-        )
+        _change_buttons(builder, gb)
         builder.adjust(1, 3)
     return builder.as_markup()
 
@@ -242,6 +278,10 @@ PREPAYMENT_OWED = N_(
 def group_text(closing: Closing, locale: str) -> str:
     """The group's message about how the group-buy closed (in the current locale)."""
     gb = closing.groupbuy.in_language(locale, default_locale())
+    if closing.formed and gb.with_variants:  # each variant at its own price
+        return _("#{id} {title} formed: {units} sold!").format(
+            id=gb.id, title=esc_name(gb.title), units=gb.units_sold
+        )
     if closing.formed:
         return _("#{id} {title} formed: {units} sold at {price} each!").format(
             id=gb.id,

@@ -4,6 +4,7 @@ and the public address of its photo for a Telegram invoice (served by bot/photos
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 
 from aiogram.utils.i18n import gettext as _
 
@@ -17,7 +18,7 @@ from handlers.text import (
     shorten,
     visible_length,
 )
-from services.product import ProductPhoto, ProductView
+from services.product import ProductPhoto, ProductView, VariantView
 
 PHOTO_PATH = "/photos"  # under the dashboard's address: /dashboard/photos/<id>-<tag>.jpg
 
@@ -28,9 +29,10 @@ def product_card(product: ProductView, locale: str, *, caption: bool, rating: st
     reader's language when the product is given in it."""
     product = product.in_language(locale, default_locale())
     details = format_money(product.price, product.currency, locale)
-    if product.stock is not None:
+    if product.stock is not None and not product.variants:  # else each variant has its own
         details += " · " + _("{count} left").format(count=product.stock)
-    lines = [f"<b>#{product.id} {esc_name(product.title)}</b>", details]
+    lines = [f"<b>#{product.id} {esc_name(product.title)}</b>"]
+    lines += variant_lines(product, locale) if product.variants else [details]
     if rating:  # the product's approved reviews (handlers.views.review.rating_line)
         lines.append(rating)
     head = "\n".join(lines)
@@ -51,3 +53,43 @@ def photo_url(base: str | None, product_id: int, photo: ProductPhoto | None) -> 
     if base is None or photo is None:
         return None
     return f"{base}{PHOTO_PATH}/{product_id}-{photo_tag(photo.file_id)}.jpg"
+
+
+def variant_label(variant: VariantView, currency: str, locale: str) -> str:
+    """A variant as one short line (plain text, for a button too): name, price, stock."""
+    text = f"{variant.name} · {format_money(variant.price, currency, locale)}"
+    if variant.stock is not None:
+        text += " · " + (
+            _("{count} left").format(count=variant.stock) if variant.stock else _("sold out")
+        )
+    return text
+
+
+def variant_lines(product: ProductView, locale: str) -> list[str]:
+    """The product's variants, one escaped line each."""
+    return [f"• {esc(variant_label(v, product.currency, locale))}" for v in product.variants]
+
+
+def find_variant(product: ProductView, name: str) -> VariantView | None:
+    """The product's variant called `name` (whatever its case, full-width forms as ASCII)."""
+    wanted = " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+    if not wanted:
+        return None
+    for variant in product.variants:
+        if unicodedata.normalize("NFKC", variant.name).casefold() == wanted:
+            return variant
+    return None
+
+
+def choose_variant_text(product: ProductView, typed: str, locale: str) -> str:
+    """/buy of a product with variants without (or with an unknown) variant: which there are
+    and how to order one."""
+    head = (
+        _("Product #{id} has no variant “{name}”.").format(id=product.id, name=esc_name(typed))
+        if typed
+        else _("Product #{id} comes in several variants: say which one.").format(id=product.id)
+    )
+    example = _("For example: /buy {id} {variant} 2").format(
+        id=product.id, variant=esc_name(product.variants[0].name)
+    )
+    return "\n".join([head, *variant_lines(product, locale), example])

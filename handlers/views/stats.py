@@ -14,6 +14,7 @@ from handlers.text import N_, counted, esc, esc_name, format_money, list_text
 from handlers.views.perks import tier_label
 from services.analytics import Figures, Ratio, StatsReport
 from services.money import currency_digits
+from services.order import with_variant
 from services.ticket import TicketGroupStats, TicketStats
 
 MAX_MESSAGE = 4000  # Telegram allows 4096 characters; the rest is margin for markup
@@ -313,6 +314,16 @@ def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]
             )
         ),
     ]
+    if report.best_sellers:
+        lines += ["", _("<b>Best sellers</b>")]
+        lines += [
+            _("{product}: {units}, {amount}").format(
+                product=esc_name(with_variant(seller.title, seller.variant)),
+                units=counted("unit", seller.units),
+                amount=format_money(seller.amount, seller.currency, locale),
+            )
+            for seller in report.best_sellers
+        ]
     if report.tickets is not None and report.tickets.opened:
         lines += ["", *tickets_lines(report.tickets, locale)]
     if whole_brand or len(report.communities) > 1:
