@@ -14,12 +14,17 @@ The story, in UTC, weeks starting on Mondays (W0 = 2026-01-05, "now" is in W16):
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.__main__ import _export_metrics
 from bot.db import create_engine, create_session_factory
 from models.community import APPROVAL_APPROVED, Community, CommunityMember
 from models.member import Member
@@ -30,7 +35,13 @@ from models.referral import REFERRAL_PENDING, REFERRAL_REWARDED, Referral, Refer
 from models.suggestion import Suggestion
 from services.analytics import Ratio
 from services.metrics import MetricsReport, Slice, metrics_report
-from tests.conftest import make_settings
+from tests.conftest import COFFEE as COFFEE_CLUB
+from tests.conftest import LEE, SAM, Harness, make_settings
+from tests.conftest import TEA as TEA_LOVERS
+from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
+from tests.test_stats_chat import shop
+
+__all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 
 TEA, COFFEE = -1001, -1002
 M1, M2, M3, M4, M5, BOT = 1, 2, 3, 4, 5, 7
@@ -296,3 +307,74 @@ async def test_a_tier_slice_counts_only_its_members(
     assert (gold.weeks[0].members, gold.weeks[0].active) == (1, Ratio(1, 1))
     first_tier = await report(sessions, Slice(scope=frozenset({TEA}), tier=0))
     assert first_tier.weeks[0].active == Ratio(1, 2)  # M2 idle, M3 voted
+
+
+def _written(folder: Path) -> bytes:
+    (path,) = folder.glob("metrics_*.csv")
+    return path.read_bytes()
+
+
+def _client() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+def _csv(data: bytes) -> dict[tuple[str, str], list[str]]:
+    assert data.startswith("\ufeff".encode())
+    header, *rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    assert header == ["week", "metric", "numerator", "denominator", "value"]
+    return {(row[0], row[1]): row[2:] for row in rows}
+
+
+async def test_the_metrics_page_charts_each_rate_with_its_definition_per_group(
+    harness: Harness, dashboard: str, tmp_path: Path
+) -> None:
+    # given Mia paid once in Tea Lovers and then in Coffee Club this week
+    await shop(harness)
+    async with _client() as http:
+        async with http.get(await login_link(harness, SAM), allow_redirects=False) as response:
+            assert response.status == 303
+        # when Sam opens the metrics page
+        async with http.get(f"{dashboard}/metrics?lang=en") as response:
+            assert response.status == 200
+            page = await response.text()
+        # then every chart is there with its definition beside it
+        for title in (
+            "Active rate per week",
+            "Fission and referral conversion per week",
+            "Repurchase rate per week",
+            "Median days between orders",
+            "Retention and lifetime value by join week",
+            "Coupon redemption per week",
+            "Paid orders per member",
+        ):
+            assert title in page, title
+        assert page.count('class="note definition"') == 10
+        assert "over all new members of the week" in page
+        assert '<circle class="point"' in page and '<table class="cohorts">' in page
+        # and the CSV has every metric; the brand saw a repeat buyer this week
+        async with http.get(f"{dashboard}/csv/metrics") as response:
+            assert response.status == 200
+            brand = _csv(await response.read())
+        this_week = max(week for week, metric in brand if metric == "active")
+        assert brand[(this_week, "repurchase")][:2] == ["1", "1"]
+        # when he filters on Tea Lovers: Mia's only order there is her first
+        async with http.get(f"{dashboard}/csv/metrics?community={TEA_LOVERS}") as response:
+            tea = _csv(await response.read())
+        assert tea[(this_week, "repurchase")][:2] == ["0", "1"]
+        assert int(tea[(this_week, "active")][0]) >= 1
+        async with http.get(f"{dashboard}/metrics?community={TEA_LOVERS}&lang=zh_Hans") as page_zh:
+            assert "活跃率" in await page_zh.text()
+    # the command line writes the brand's CSV too
+    assert await _export_metrics(harness.runtime.settings, [], tmp_path) == 0
+    assert _csv(_written(tmp_path))[(this_week, "repurchase")][:2] == ["1", "1"]
+    # a leader reads his own group's metrics only
+    async with _client() as http:
+        async with http.get(await login_link(harness, LEE), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/metrics?community={COFFEE_CLUB}") as response:
+            assert response.status == 403
+        async with http.get(f"{dashboard}/csv/metrics?community={COFFEE_CLUB}") as response:
+            assert response.status == 403
+        async with http.get(f"{dashboard}/csv/metrics") as response:
+            lee = _csv(await response.read())
+        assert lee[(this_week, "repurchase")][:2] == ["0", "1"]
