@@ -190,6 +190,31 @@ def _weeks_table(bounds: list[tuple[datetime, datetime]], name: str = "weeks") -
     return (union_all(*rows) if len(rows) > 1 else rows[0]).cte(name)
 
 
+@dataclass(frozen=True, slots=True)
+class _Weeks:
+    """The weeks as the database sees them: a small table, and a CASE that puts a moment in
+    its week in one pass over a table (no range join, which would scan it once per week)."""
+
+    table: Any
+    bounds: tuple[tuple[datetime, datetime], ...]
+
+    def of(self, at: Any) -> Any:
+        """The index of the week holding `at` (NULL outside the weeks)."""
+        return case(
+            *(
+                (and_(at >= start, at < end), literal(i))
+                for i, (start, end) in enumerate(self.bounds)
+            )
+        )
+
+    def within(self, at: Any) -> Any:
+        return and_(at >= self.bounds[0][0], at < self.bounds[-1][1])
+
+
+def _weeks(bounds: list[tuple[datetime, datetime]], name: str = "weeks") -> _Weeks:
+    return _Weeks(_weeks_table(bounds, name), tuple(bounds))
+
+
 def _in(column: Any, scope: Scope) -> Any:
     return literal(True) if scope is None else column.in_(sorted(scope))
 
@@ -214,8 +239,8 @@ def _days_between(dialect: str, later: Any, earlier: Any) -> Any:
     return func.extract("epoch", later - earlier) / 86400.0
 
 
-def _activity(part: Slice) -> Any:
-    """(member_id, at) of everything members did in the scope's groups."""
+def _activity(part: Slice, since: datetime, until: datetime) -> Any:
+    """(member_id, at) of everything members did in the scope's groups between the bounds."""
     sources = (
         (col(Order.member_id), col(Order.created_at), col(Order.chat_id)),
         (col(GroupBuyJoin.member_id), col(GroupBuyJoin.joined_at), col(GroupBuyJoin.chat_id)),
@@ -227,7 +252,7 @@ def _activity(part: Slice) -> Any:
     return union_all(
         *(
             select(member.label("member_id"), at.label("at")).where(
-                at.is_not(None), _in(chat, part.scope), _member_filter(member, part.tier)
+                at >= since, at < until, _in(chat, part.scope), _member_filter(member, part.tier)
             )
             for member, at, chat in sources
         )
@@ -250,8 +275,32 @@ def _joined(part: Slice) -> Any:
     )
 
 
-def _paid(part: Slice) -> Any:
-    """Orders paid in the scope (net of refunds, not wholly refunded): member, amount, when."""
+def _paid(
+    part: Slice,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    buyers_since: datetime | None = None,
+) -> Any:
+    """Orders paid in the scope (net of refunds, not wholly refunded) between the bounds:
+    member, amount, when; `buyers_since`: only members who paid again after that time."""
+    bounds = []
+    if since is not None:
+        bounds.append(col(OrderEvent.at) >= since)
+    if until is not None:
+        bounds.append(col(OrderEvent.at) < until)
+    if buyers_since is not None:
+        bounds.append(
+            col(Order.member_id).in_(
+                select(col(Order.member_id))
+                .join(OrderEvent, col(OrderEvent.order_id) == col(Order.id))
+                .where(
+                    col(OrderEvent.to_status) == ORDER_PAID,
+                    col(OrderEvent.at) >= buyers_since,
+                    col(OrderEvent.at) < until if until is not None else literal(True),
+                    _in(col(Order.chat_id), part.scope),
+                )
+            )
+        )
     return (
         select(
             col(Order.id).label("order_id"),
@@ -268,6 +317,7 @@ def _paid(part: Slice) -> Any:
             col(Order.paid_amount) > col(Order.refunded_amount),
             _in(col(Order.chat_id), part.scope),
             _member_filter(col(Order.member_id), part.tier),
+            *bounds,
         )
         .subquery("paid")
     )
@@ -277,21 +327,23 @@ async def _by_week(session: AsyncSession, query: Any) -> dict[int, tuple[Any, ..
     return {int(row[0]): tuple(row[1:]) for row in (await session.execute(query)).all()}
 
 
-async def _members(session: AsyncSession, weeks: Any, part: Slice) -> dict[int, tuple[Any, ...]]:
+async def _members(
+    session: AsyncSession, weeks: _Weeks, part: Slice, span: tuple[datetime, datetime]
+) -> dict[int, tuple[Any, ...]]:
     """Members in the scope's groups during each week (seen before its end, not left before
     its start), and how many of them were active in it."""
     present = (
         select(
-            weeks.c.w.label("w"),
+            weeks.table.c.w.label("w"),
             col(CommunityMember.member_id).label("member_id"),
         )
         .join(
             CommunityMember,
             and_(
-                col(CommunityMember.first_seen_at) < weeks.c.we,
+                col(CommunityMember.first_seen_at) < weeks.table.c.we,
                 or_(
                     col(CommunityMember.left_at).is_(None),
-                    col(CommunityMember.left_at) >= weeks.c.ws,
+                    col(CommunityMember.left_at) >= weeks.table.c.ws,
                 ),
             ),
         )
@@ -302,10 +354,9 @@ async def _members(session: AsyncSession, weeks: Any, part: Slice) -> dict[int, 
         .distinct()
         .subquery("present")
     )
-    activity = _activity(part)
+    activity = _activity(part, *span)
     active = (
-        select(weeks.c.w.label("w"), activity.c.member_id.label("member_id"))
-        .join(activity, and_(activity.c.at >= weeks.c.ws, activity.c.at < weeks.c.we))
+        select(weeks.of(activity.c.at).label("w"), activity.c.member_id.label("member_id"))
         .distinct()
         .subquery("active")
     )
@@ -320,32 +371,35 @@ async def _members(session: AsyncSession, weeks: Any, part: Slice) -> dict[int, 
     return await _by_week(session, query)
 
 
-async def _newcomers(session: AsyncSession, weeks: Any, part: Slice) -> dict[int, tuple[Any, ...]]:
+async def _newcomers(
+    session: AsyncSession, weeks: _Weeks, part: Slice
+) -> dict[int, tuple[Any, ...]]:
     """New members per week, those referred by a member, and those whose referral qualified."""
     joined = _joined(part)
     referred = and_(
         col(Referral.referrer_id).is_not(None), col(Referral.status) != REFERRAL_REJECTED
     )
+    week = weeks.of(joined.c.joined)
     query = (
         select(
-            weeks.c.w,
+            week,
             func.count(),
             func.count(col(Referral.invitee_id)),
             func.count(col(Referral.qualified_at)),
         )
-        .select_from(weeks)
-        .join(joined, and_(joined.c.joined >= weeks.c.ws, joined.c.joined < weeks.c.we))
+        .select_from(joined)
         .outerjoin(Referral, and_(col(Referral.invitee_id) == joined.c.member_id, referred))
-        .group_by(weeks.c.w)
+        .where(weeks.within(joined.c.joined))
+        .group_by(week)
     )
     return await _by_week(session, query)
 
 
 async def _repurchase(
-    session: AsyncSession, weeks: Any, part: Slice, dialect: str
+    session: AsyncSession, weeks: _Weeks, part: Slice, dialect: str, span: tuple[datetime, datetime]
 ) -> tuple[dict[int, tuple[Any, ...]], dict[int, float]]:
     """Per week: buyers, repeat buyers; and the median gap (days) to a previous paid order."""
-    paid = _paid(part)
+    paid = _paid(part, until=span[1], buyers_since=span[0])
     ordered = select(
         paid.c.member_id,
         paid.c.paid_at,
@@ -354,8 +408,13 @@ async def _repurchase(
         .label("previous"),
     ).subquery("ordered")
     in_week = (
-        select(weeks.c.w.label("w"), ordered.c.member_id, ordered.c.previous, ordered.c.paid_at)
-        .join(ordered, and_(ordered.c.paid_at >= weeks.c.ws, ordered.c.paid_at < weeks.c.we))
+        select(
+            weeks.of(ordered.c.paid_at).label("w"),
+            ordered.c.member_id,
+            ordered.c.previous,
+            ordered.c.paid_at,
+        )
+        .where(weeks.within(ordered.c.paid_at))
         .subquery("in_week")
     )
     buyers = select(
@@ -392,40 +451,39 @@ async def _repurchase(
 
 
 async def _coupons(
-    session: AsyncSession, weeks: Any, part: Slice, currency: str
+    session: AsyncSession,
+    weeks: _Weeks,
+    part: Slice,
+    currency: str,
+    span: tuple[datetime, datetime],
 ) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
     """Coupons given per week (to members of the scope) and used since; the discount on
     orders paid in the week that used one."""
     holders = _joined(part)
+    granted = weeks.of(col(MemberCoupon.granted_at))
     given = (
         select(
-            weeks.c.w, func.count(), func.count(case((col(MemberCoupon.status) == COUPON_USED, 1)))
+            granted, func.count(), func.count(case((col(MemberCoupon.status) == COUPON_USED, 1)))
         )
-        .select_from(weeks)
-        .join(
-            MemberCoupon,
-            and_(
-                col(MemberCoupon.granted_at) >= weeks.c.ws,
-                col(MemberCoupon.granted_at) < weeks.c.we,
-            ),
+        .where(
+            weeks.within(col(MemberCoupon.granted_at)),
+            col(MemberCoupon.member_id).in_(select(holders.c.member_id)),
         )
-        .where(col(MemberCoupon.member_id).in_(select(holders.c.member_id)))
-        .group_by(weeks.c.w)
+        .group_by(granted)
     )
-    paid = _paid(part)
+    paid = _paid(part, *span)
+    week = weeks.of(paid.c.paid_at)
     cost = (
-        select(weeks.c.w, func.coalesce(func.sum(paid.c.discount), 0))
-        .select_from(weeks)
-        .join(paid, and_(paid.c.paid_at >= weeks.c.ws, paid.c.paid_at < weeks.c.we))
+        select(week, func.coalesce(func.sum(paid.c.discount), 0))
         .where(paid.c.coupon_id.is_not(None), paid.c.currency == currency)
-        .group_by(weeks.c.w)
+        .group_by(week)
     )
     return await _by_week(session, given), await _by_week(session, cost)
 
 
 async def _cohorts(
     session: AsyncSession,
-    weeks: Any,
+    weeks: _Weeks,
     part: Slice,
     dialect: str,
     bounds: list[tuple[date, datetime, datetime]],
@@ -435,12 +493,12 @@ async def _cohorts(
     """Each week's joiners: size, active k weeks after, and paid within N days of joining."""
     joined = _joined(part)
     cohort = (
-        select(weeks.c.w.label("w"), joined.c.member_id, joined.c.joined)
-        .join(joined, and_(joined.c.joined >= weeks.c.ws, joined.c.joined < weeks.c.we))
+        select(weeks.of(joined.c.joined).label("w"), joined.c.member_id, joined.c.joined)
+        .where(weeks.within(joined.c.joined))
         .subquery("cohort")
     )
     sizes = await _by_week(session, select(cohort.c.w, func.count()).group_by(cohort.c.w))
-    activity = _activity(part)
+    activity = _activity(part, bounds[0][1], now)
     retained: dict[tuple[int, int], int] = {}
     for k in RETENTION_WEEKS:
         ahead = [
@@ -451,23 +509,25 @@ async def _cohorts(
         if not ahead:
             continue
         # the weeks ended by now are the window's first ones, so a row's w is its cohort's
-        later = _weeks_table([(s, e) for _i, s, e in ahead], f"later{k}")
+        later = _weeks([(s, e) for _i, s, e in ahead], f"later{k}")
+        acted = (
+            select(later.of(activity.c.at).label("w"), activity.c.member_id)
+            .where(later.within(activity.c.at))
+            .distinct()
+            .subquery(f"acted{k}")
+        )
         query = (
-            select(later.c.w, func.count(func.distinct(cohort.c.member_id)))
-            .select_from(later)
-            .join(activity, and_(activity.c.at >= later.c.ws, activity.c.at < later.c.we))
+            select(acted.c.w, func.count())
+            .select_from(acted)
             .join(
                 cohort,
-                and_(
-                    cohort.c.member_id == activity.c.member_id,
-                    cohort.c.w == later.c.w,
-                ),
+                and_(cohort.c.member_id == acted.c.member_id, cohort.c.w == acted.c.w),
             )
-            .group_by(later.c.w)
+            .group_by(acted.c.w)
         )
         for w, count in (await session.execute(query)).all():
             retained[(int(w), k)] = int(count)
-    paid = _paid(part)
+    paid = _paid(part, bounds[0][1], bounds[-1][2] + timedelta(days=max(LTV_DAYS)))
     ltv: dict[tuple[int, int], int] = {}
     age = _days_between(dialect, paid.c.paid_at, cohort.c.joined)
     for days in LTV_DAYS:
@@ -524,7 +584,7 @@ async def _uplift(session: AsyncSession, part: Slice, start: datetime, end: date
         .distinct()
         .subquery("members")
     )
-    paid = _paid(part)
+    paid = _paid(part, start, end)
     spent = (
         select(
             paid.c.member_id,
@@ -566,12 +626,13 @@ async def metrics_report(
     count = max(1, min(weeks, MAX_WEEKS))
     last = now.astimezone(ZoneInfo(timezone)).date()
     bounds = week_bounds(last, count, timezone)
-    table = _weeks_table([(s, e) for _f, s, e in bounds])
+    table = _weeks([(s, e) for _f, s, e in bounds])
     dialect = (await session.connection()).dialect.name
-    members = await _members(session, table, part)
+    span = (bounds[0][1], bounds[-1][2])
+    members = await _members(session, table, part, span)
     newcomers = await _newcomers(session, table, part)
-    buyers, medians = await _repurchase(session, table, part, dialect)
-    given, cost = await _coupons(session, table, part, currency)
+    buyers, medians = await _repurchase(session, table, part, dialect, span)
+    given, cost = await _coupons(session, table, part, currency, span)
     figures = []
     for index, (first, _start, _end) in enumerate(bounds):
         present, active = members.get(index, (0, 0))
