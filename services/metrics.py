@@ -210,6 +210,19 @@ class _Weeks:
     def within(self, at: Any) -> Any:
         return and_(at >= self.bounds[0][0], at < self.bounds[-1][1])
 
+    def start_of(self, week: Any) -> Any:
+        return case(
+            *(
+                (week == i, literal(start, UTCDateTime()))
+                for i, (start, _e) in enumerate(self.bounds)
+            )
+        )
+
+    def end_of(self, week: Any) -> Any:
+        return case(
+            *((week == i, literal(end, UTCDateTime())) for i, (_s, end) in enumerate(self.bounds))
+        )
+
 
 def _weeks(bounds: list[tuple[datetime, datetime]], name: str = "weeks") -> _Weeks:
     return _Weeks(_weeks_table(bounds, name), tuple(bounds))
@@ -329,14 +342,14 @@ async def _by_week(session: AsyncSession, query: Any) -> dict[int, tuple[Any, ..
 
 async def _members(
     session: AsyncSession, weeks: _Weeks, part: Slice, span: tuple[datetime, datetime]
-) -> dict[int, tuple[Any, ...]]:
+) -> dict[int, tuple[int, int]]:
     """Members in the scope's groups during each week (seen before its end, not left before
-    its start), and how many of them were active in it."""
+    its start), and how many of them were active in it. Two plain aggregates, so the planner
+    never nests one derived table inside a scan of another."""
+    w = weeks.table.c.w
     present = (
-        select(
-            weeks.table.c.w.label("w"),
-            col(CommunityMember.member_id).label("member_id"),
-        )
+        select(w, func.count(func.distinct(col(CommunityMember.member_id))))
+        .select_from(weeks.table)
         .join(
             CommunityMember,
             and_(
@@ -351,8 +364,7 @@ async def _members(
             _in(col(CommunityMember.community_id), part.scope),
             _member_filter(col(CommunityMember.member_id), part.tier),
         )
-        .distinct()
-        .subquery("present")
+        .group_by(w)
     )
     activity = _activity(part, *span)
     active = (
@@ -360,15 +372,25 @@ async def _members(
         .distinct()
         .subquery("active")
     )
-    query = (
-        select(present.c.w, func.count(), func.count(active.c.member_id))
-        .select_from(present)
-        .outerjoin(
-            active, and_(active.c.w == present.c.w, active.c.member_id == present.c.member_id)
+    member = CommunityMember.__table__.alias("seen")  # type: ignore[attr-defined]
+    counted = (
+        select(active.c.w, func.count())
+        .where(
+            select(literal(1))
+            .select_from(member)
+            .where(
+                member.c.member_id == active.c.member_id,
+                _in(member.c.community_id, part.scope),
+                member.c.first_seen_at < weeks.end_of(active.c.w),
+                or_(member.c.left_at.is_(None), member.c.left_at >= weeks.start_of(active.c.w)),
+            )
+            .exists()
         )
-        .group_by(present.c.w)
+        .group_by(active.c.w)
     )
-    return await _by_week(session, query)
+    seen = {int(row[0]): int(row[1]) for row in (await session.execute(present)).all()}
+    acted = {int(row[0]): int(row[1]) for row in (await session.execute(counted)).all()}
+    return {index: (seen.get(index, 0), acted.get(index, 0)) for index in seen.keys() | acted}
 
 
 async def _newcomers(
