@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
         "period",
         nargs="*",
         help="nothing (last 30 days), Nd (last N days), a date, or two dates like "
-        "2026-11-01 2026-11-30, in DEFAULT_TIMEZONE",
+        "2026-11-01 2026-11-30, in DEFAULT_TIMEZONE; 'metrics [period]' writes every weekly "
+        "metric (at least 12 weeks ending with the period) to metrics_<weeks>.csv instead",
     )
     export.add_argument("--out", type=Path, default=Path("."), help="folder for the CSV files")
     export.add_argument(
@@ -280,6 +281,51 @@ async def _export(
     return 0
 
 
+async def _export_metrics(settings: Settings, period_words: list[str], out: Path) -> int:
+    """Every metric over the weeks ending with the period, brand-wide, as the dashboard's CSV."""
+    from datetime import UTC, datetime, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.db import create_engine, create_session_factory
+    from services.metrics import DEFAULT_WEEKS, metrics_csv, metrics_report
+    from services.period import InvalidPeriod, parse_period
+
+    zone = ZoneInfo(settings.default_timezone)
+    now = datetime.now(UTC)
+    try:
+        period = parse_period(
+            " ".join(period_words), timezone=zone.key, today=now.astimezone(zone).date()
+        )
+    except InvalidPeriod as exc:
+        print(
+            f"export: {exc}; use Nd, a date, or two dates like 2026-11-01 2026-11-30",
+            file=sys.stderr,
+        )
+        return 2
+    end = datetime.combine(period.last + timedelta(days=1), time(), zone).astimezone(UTC)
+    days = (period.last - period.first).days + 1
+    await asyncio.to_thread(out.mkdir, parents=True, exist_ok=True)
+    engine = create_engine(settings, reads_only=True)
+    try:
+        async with create_session_factory(engine)() as session:
+            report = await metrics_report(
+                session,
+                now=min(now, end),
+                timezone=zone.key,
+                currency=settings.tier_currency,
+                weeks=max(DEFAULT_WEEKS, -(-days // 7)),
+            )
+    finally:
+        await engine.dispose()
+    span = f"{report.weeks[0].start.isoformat()}_{report.weeks[-1].start.isoformat()}"
+    path = out / f"metrics_{span}.csv"
+    data = metrics_csv(report)
+    await asyncio.to_thread(path.write_bytes, data)
+    rows = data.count(b"\n") - 1  # the header is not a row
+    print(f"wrote {rows} rows of metrics to {path}")
+    return 0
+
+
 async def _export_statements(
     session: AsyncSession, leaders: list[str], period: Period, out: Path
 ) -> list[int] | None:
@@ -490,6 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.tables is not None
                 else ("" if args.statement else "ledger,orders")
             )
+            if args.period[:1] == ["metrics"]:
+                return asyncio.run(_export_metrics(settings, args.period[1:], args.out))
             return asyncio.run(
                 _export(settings, args.period, args.out, tables, statements=args.statement)
             )

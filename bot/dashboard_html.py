@@ -53,6 +53,7 @@ PAGES = (
     ("broadcasts", N_("Broadcasts")),
     ("promotions", N_("Promotions calendar")),
     ("cocreation", N_("Co-creation")),
+    ("metrics", N_("Metrics")),
     ("rewards", N_("Rewards to hand over")),
     ("tickets", N_("After-sales tickets")),
     ("delivery", N_("Delivery")),
@@ -563,6 +564,104 @@ def columns_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def lines_svg(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float | None]]],
+    *,
+    percent: bool = True,
+) -> str:
+    """A line chart over weeks: (name, color, values) per line; None leaves a gap. Values are
+    fractions (0.4 = 40%) when `percent`, else plain numbers."""
+    width, height, top, bottom, left, right = 760, 240, 48, 36, 44, 12
+    count = max(len(labels), 1)
+    step = (width - left - right) / max(count - 1, 1)
+    values = [v for _name, _color, line in series for v in line if v is not None]
+    peak = max(values, default=0.0)
+    peak = 1.0 if percent and peak <= 1 else (peak or 1.0)
+    room = height - top - bottom
+
+    def y_of(value: float) -> float:
+        return height - bottom - room * value / peak
+
+    def tick(value: float) -> str:
+        return f"{value * 100:.0f}%" if percent else f"{value:g}"
+
+    parts = [
+        f'<svg class="chart" role="img" width="{width}" height="{height}" '
+        f'aria-label="{escape(title)}">',
+        f'<text x="0" y="18" font-weight="600">{escape(title)}</text>',
+    ]
+    x = 0
+    for name, color, _line in series:
+        parts.append(
+            f'<rect x="{x}" y="28" width="10" height="10" fill="{color}"/>'
+            f'<text x="{x + 14}" y="37" font-size="12">{escape(name)}</text>'
+        )
+        x += 24 + 7 * len(name)
+    for fraction in (0.0, 0.5, 1.0):
+        y = y_of(peak * fraction)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e8ee"/>'
+            f'<text x="0" y="{y + 4:.1f}" font-size="11">{escape(tick(peak * fraction))}</text>'
+        )
+    every = max(1, count // 10)
+    for n, label in enumerate(labels):
+        if n % every == 0:
+            parts.append(
+                f'<text x="{left + n * step - 14:.1f}" y="{height - bottom + 16}" '
+                f'font-size="11">{escape(label)}</text>'
+            )
+    for name, color, line in series:
+        runs: list[list[str]] = [[]]
+        for n, value in enumerate(line):
+            if value is None:
+                runs.append([])
+                continue
+            px, py = left + n * step, y_of(value)
+            runs[-1].append(f"{px:.1f},{py:.1f}")
+            parts.append(
+                f'<circle class="point" cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}">'
+                f"<title>{escape(name)} {escape(labels[n])}: {escape(tick(value))}</title>"
+                "</circle>"
+            )
+        for run in runs:
+            if len(run) > 1:
+                parts.append(
+                    f'<polyline class="line" fill="none" stroke="{color}" stroke-width="2" '
+                    f'points="{" ".join(run)}"/>'
+                )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def heat_table(
+    heading: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[str, str, Sequence[tuple[float | None, str]]]],
+) -> str:
+    """A cohort table: (row label, size, (share, text) per column) per row; each cell is
+    shaded by its share (0-1), an empty share leaves it blank."""
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    body = []
+    for label, size, cells in rows:
+        tds = []
+        for share, text in cells:
+            if share is None:
+                tds.append(f"<td>{escape(text)}</td>")
+                continue
+            alpha = max(0.06, min(share, 1.0))
+            tds.append(
+                f'<td class="heat" style="background:rgba(52,120,246,{alpha:.2f})">'
+                f"{escape(text)}</td>"
+            )
+        body.append(f"<tr><td>{escape(label)}</td><td>{escape(size)}</td>{''.join(tds)}</tr>")
+    return (
+        f'<table class="cohorts"><caption>{escape(heading)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 MINI_APP_SCRIPT = """

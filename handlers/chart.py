@@ -1,9 +1,10 @@
 """Bar charts as PNG images, drawn server-side with Pillow (no network, no plotting stack).
 
-Text in the image is drawn with the first of CHART_FONTS found (a Noto Sans CJK or WenQuanYi
-install, say), then DejaVu Sans, then Pillow's built-in font, which has no CJK glyphs. So a chart
-that must read right on any host keeps its image text to digits and signs (numbered rows, counts,
-percentages) and puts words, which may be Chinese, in the message beside it.
+Text in the image is drawn with the first of CHART_FONTS found (Debian's fonts-noto-cjk, which
+the Docker image and CI install, or WenQuanYi), then DejaVu Sans, then Pillow's built-in font,
+which has no CJK glyphs. `has_cjk_font()` says whether a CJK font was found: only then may a
+chart carry words (which may be Chinese) in the image; otherwise it keeps its image text to digits
+and signs (numbered rows, counts, percentages) and puts the words in the message beside it.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-CHART_FONTS = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian/Ubuntu fonts-noto-cjk
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",  # Arch, Fedora
+    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",  # older Fedora
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/System/Library/Fonts/PingFang.ttc",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
 )
+CHART_FONTS = (*CJK_FONTS, "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 WIDTH = 800
 BAR_HEIGHT = 34
 GAP = 14
@@ -43,6 +45,24 @@ def _font(size: int) -> Font:
             except OSError:
                 continue
     return ImageFont.load_default(size)
+
+
+@lru_cache(maxsize=1)
+def cjk_font_path() -> str | None:
+    """The CJK font charts draw with, if one is installed (None: latin text only)."""
+    for candidate in CJK_FONTS:
+        if Path(candidate).exists():
+            try:
+                ImageFont.truetype(candidate, 12)
+            except OSError:
+                continue
+            return candidate
+    return None
+
+
+def has_cjk_font() -> bool:
+    """Whether chart images may carry words in any of the bot's languages."""
+    return cjk_font_path() is not None
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, font: Font, width: int) -> str:
@@ -114,8 +134,8 @@ def bar_chart(
 
 
 # ---------------------------------------------------------------- the /stats chart ----
-# Drawn with latin text only (numbers, ISO dates, panel letters): hosts may lack CJK fonts,
-# so the localized legend goes in the message caption.
+# Numbers, ISO dates and panel letters, plus the panels' names when a CJK font is installed;
+# the localized legend goes in the message caption either way.
 
 STATS_WIDTH = 900
 PANEL_GAP = 36
@@ -237,18 +257,25 @@ def stats_chart(
     funnel: Sequence[int],
     nps: int,
     nps_counts: Sequence[int],
+    titles: Sequence[str] = (),
 ) -> bytes:
-    """GMV and orders per day (A), the funnel (B) and NPS (C) in one PNG; latin text only.
+    """GMV and orders per day (A), the funnel (B) and NPS (C) in one PNG.
 
     `days` holds (label, orders, GMV in minor units); `scale` is 10**digits of the currency.
+    `titles` (the three panels' names in the reader's language) are drawn after the letters
+    only when a CJK font is installed; without one the image keeps to latin text.
     """
+    named = list(titles) if len(titles) == 3 and has_cjk_font() else ["", "", ""]
+    gmv_title = f"A  {named[0] or currency}"
+    funnel_title = f"B  {named[1]}".rstrip()
+    nps_title = f"C  {named[2] or 'NPS'}"
     height = 2 * MARGIN + 40 + 320 + PANEL_GAP + 32 + 38 * len(funnel) + PANEL_GAP + 80
     image = Image.new("RGB", (STATS_WIDTH, height), "white")
     draw = ImageDraw.Draw(image)
     draw.text((MARGIN, MARGIN), heading, fill="black", font=_font(20))
-    bottom = _daily_panel(draw, MARGIN + 40, f"A  {currency}", days, scale)
-    bottom = _funnel_panel(draw, bottom + PANEL_GAP, "B", funnel)
-    _nps_panel(draw, bottom + PANEL_GAP, "C  NPS", nps, nps_counts)
+    bottom = _daily_panel(draw, MARGIN + 40, gmv_title, days, scale)
+    bottom = _funnel_panel(draw, bottom + PANEL_GAP, funnel_title, funnel)
+    _nps_panel(draw, bottom + PANEL_GAP, nps_title, nps, nps_counts)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
@@ -156,6 +156,8 @@ class OrderEvent(SQLModel, table=True):
     """One status change of an order: from, to, who, when, why."""
 
     __tablename__ = "order_event"
+    # the weekly metrics find payments by when they happened (services/metrics.py)
+    __table_args__ = (Index("ix_order_event_status_at", "to_status", "at"),)
 
     id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
     order_id: int = Field(

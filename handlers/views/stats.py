@@ -341,7 +341,8 @@ def summary(report: StatsReport, locale: str, *, whole_brand: bool) -> list[str]
 
 
 def chart(report: StatsReport) -> bytes:
-    """The scope's chart: GMV and orders per day, the funnel, NPS (latin text only)."""
+    """The scope's chart: GMV and orders per day, the funnel, NPS, the panels named in the
+    reader's language when the host has a CJK font."""
     funnel = report.overall.funnel
     nps = report.overall.nps
     currency = report.currency or ""
@@ -353,6 +354,11 @@ def chart(report: StatsReport) -> bytes:
         funnel=[funnel.cards, funnel.joins, funnel.paid, funnel.picked_up],
         nps=nps.score,
         nps_counts=[nps.promoters, nps.passives, nps.detractors],
+        titles=(
+            _("GMV per day ({currency})").format(currency=currency or "—"),
+            _("Funnel"),
+            _("NPS"),
+        ),
     )
 
 

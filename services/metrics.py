@@ -1,0 +1,762 @@
+"""Relationship metrics over weeks: is the community active, growing by referral, retaining
+and repurchasing, and do co-creators buy more?
+
+Every figure is aggregated by the database (one statement per metric, grouped by week), so a
+brand of 50,000 members never travels into Python. Weeks are local Monday-to-Sunday weeks in
+the brand's time zone, given to the database as a small `weeks` table of UTC bounds, which
+works the same on SQLite and PostgreSQL. A slice narrows the members counted: the groups in
+scope (one group, a leader's groups, or the whole brand) and optionally one tier.
+
+Rates are exact `Ratio`s; money is integer minor units of one currency.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, and_, case, func, literal, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.base import UTCDateTime
+from models.community import CommunityMember
+from models.groupbuy import GroupBuyJoin
+from models.member import Member
+from models.order import ORDER_PAID, Order, OrderEvent
+from models.perks import COUPON_USED, CheckIn, MemberCoupon, MemberTier
+from models.poll import PollBallot
+from models.referral import REFERRAL_REJECTED, Referral
+from models.suggestion import NpsSurvey, Suggestion
+from services.analytics import Ratio, Scope
+
+RETENTION_WEEKS = (1, 4, 12)  # weeks after the join week at which a cohort is looked at
+LTV_DAYS = (30, 90, 365)  # days after joining over which a member's spend is summed
+DEFAULT_WEEKS = 12
+MAX_WEEKS = 104
+
+
+def N_(text: str) -> str:
+    """Marks a definition for extraction; the edge translates it in the reader's locale."""
+    return text
+
+
+# What each metric means, shown beside it on the dashboard and in the CSV's header notes.
+DEFINITIONS: dict[str, str] = {
+    "active": N_(
+        "Active rate: members of the group who ordered, joined a group-buy, checked in, voted,"
+        " made a suggestion or answered NPS in the week, over the group's members that week."
+    ),
+    "fission": N_(
+        "Fission rate: new members of the week who came through another member's referral,"
+        " over all new members of the week."
+    ),
+    "referral_conversion": N_(
+        "Referral conversion: of the week's new members who came by referral, the share whose"
+        " first order has been paid since."
+    ),
+    "retention": N_(
+        "Retention: of the members who joined in a week (the cohort), the share active in the"
+        " 1st, 4th and 12th week after it."
+    ),
+    "repurchase": N_(
+        "Repurchase rate: members who paid an order in the week and had paid one before,"
+        " over all members who paid in the week."
+    ),
+    "median_gap": N_(
+        "Median days between orders: the middle gap between a member's paid order in the week"
+        " and their previous paid order."
+    ),
+    "ltv": N_(
+        "Lifetime value: what a cohort's members paid (net of refunds) within 30, 90 and 365"
+        " days of joining, per member; shown once the days have passed."
+    ),
+    "coupon_redemption": N_(
+        "Coupon redemption: coupons given to members in the week that have been used since,"
+        " over all coupons given in the week."
+    ),
+    "discount_cost": N_(
+        "Discount cost: the discount on orders paid in the week that used a coupon (the order"
+        " keeps one total, so a tier discount on them is included)."
+    ),
+    "uplift": N_(
+        "Co-creator uplift: paid orders and spend per member of members who voted or made a"
+        " suggestion in the period, against the group's other members, same period."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """Whose figures: the groups in scope (None: the whole brand) and one tier (None: all)."""
+
+    scope: Scope = None
+    tier: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekFigures:
+    """One local week's rates."""
+
+    start: date  # the Monday
+    members: int
+    active: Ratio
+    new_members: int
+    fission: Ratio
+    referral_conversion: Ratio
+    repurchase: Ratio
+    median_gap_days: float | None  # None: no repeat order in the week
+    coupon_redemption: Ratio
+    discount_cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """Members who joined in one week, how many were active k weeks later, what they paid."""
+
+    start: date
+    size: int
+    retained: dict[int, int | None]  # week k -> active members; None while week k is ahead
+    ltv: dict[int, int | None]  # days -> total paid by the cohort; None while days are ahead
+
+    def retention(self, weeks: int) -> Ratio | None:
+        kept = self.retained.get(weeks)
+        return None if kept is None else Ratio(kept, self.size)
+
+    def value(self, days: int) -> Ratio | None:
+        """Paid per member within `days` of joining (minor units over members)."""
+        paid = self.ltv.get(days)
+        return None if paid is None else Ratio(paid, self.size)
+
+
+@dataclass(frozen=True, slots=True)
+class Uplift:
+    """Co-creators (voted or suggested) against the other members, over the same period."""
+
+    cocreators: int
+    others: int
+    cocreator_orders: int
+    other_orders: int
+    cocreator_spend: int
+    other_spend: int
+
+    @property
+    def orders_per_member(self) -> tuple[Ratio, Ratio]:
+        return Ratio(self.cocreator_orders, self.cocreators), Ratio(self.other_orders, self.others)
+
+    @property
+    def spend_per_member(self) -> tuple[Ratio, Ratio]:
+        return Ratio(self.cocreator_spend, self.cocreators), Ratio(self.other_spend, self.others)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsReport:
+    timezone: str
+    currency: str
+    slice: Slice
+    weeks: tuple[WeekFigures, ...]
+    cohorts: tuple[Cohort, ...]
+    uplift: Uplift
+    definitions: dict[str, str] = field(default_factory=lambda: dict(DEFINITIONS))
+
+
+def week_bounds(last: date, count: int, timezone: str) -> list[tuple[date, datetime, datetime]]:
+    """`count` local Monday weeks ending with the one holding `last`: (monday, start, end)."""
+    zone = ZoneInfo(timezone)
+    monday = last - timedelta(days=last.weekday())
+    weeks = []
+    for back in range(count - 1, -1, -1):
+        first = monday - timedelta(weeks=back)
+        start = datetime.combine(first, datetime.min.time(), zone)
+        end = datetime.combine(first + timedelta(weeks=1), datetime.min.time(), zone)
+        weeks.append((first, start, end))
+    return weeks
+
+
+def _weeks_table(bounds: list[tuple[datetime, datetime]], name: str = "weeks") -> Any:
+    """The weeks as a table (w, start, end) the database joins events against."""
+    rows = [
+        select(
+            literal(index, Integer()).label("w"),
+            literal(start, UTCDateTime()).label("ws"),
+            literal(end, UTCDateTime()).label("we"),
+        )
+        for index, (start, end) in enumerate(bounds)
+    ]
+    return (union_all(*rows) if len(rows) > 1 else rows[0]).cte(name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Weeks:
+    """The weeks as the database sees them: a small table, and a CASE that puts a moment in
+    its week in one pass over a table (no range join, which would scan it once per week)."""
+
+    table: Any
+    bounds: tuple[tuple[datetime, datetime], ...]
+
+    def of(self, at: Any) -> Any:
+        """The index of the week holding `at` (NULL outside the weeks)."""
+        return case(
+            *(
+                (and_(at >= start, at < end), literal(i))
+                for i, (start, end) in enumerate(self.bounds)
+            )
+        )
+
+    def within(self, at: Any) -> Any:
+        return and_(at >= self.bounds[0][0], at < self.bounds[-1][1])
+
+    def start_of(self, week: Any) -> Any:
+        return case(
+            *(
+                (week == i, literal(start, UTCDateTime()))
+                for i, (start, _e) in enumerate(self.bounds)
+            )
+        )
+
+    def end_of(self, week: Any) -> Any:
+        return case(
+            *((week == i, literal(end, UTCDateTime())) for i, (_s, end) in enumerate(self.bounds))
+        )
+
+
+def _weeks(bounds: list[tuple[datetime, datetime]], name: str = "weeks") -> _Weeks:
+    return _Weeks(_weeks_table(bounds, name), tuple(bounds))
+
+
+def _in(column: Any, scope: Scope) -> Any:
+    return literal(True) if scope is None else column.in_(sorted(scope))
+
+
+def _member_filter(column: Any, tier: int | None) -> Any:
+    """Humans only, and in the tier when one is asked for (no tier row: the first tier)."""
+    human = column.not_in(select(col(Member.id)).where(col(Member.is_bot).is_(True)))
+    if tier is None:
+        return human
+    if tier == 0:
+        other = select(col(MemberTier.member_id)).where(col(MemberTier.rank) != 0)
+        return and_(human, column.not_in(other))
+    return and_(
+        human, column.in_(select(col(MemberTier.member_id)).where(col(MemberTier.rank) == tier))
+    )
+
+
+def _days_between(dialect: str, later: Any, earlier: Any) -> Any:
+    """Days from `earlier` to `later` as a real number, in the dialect's date arithmetic."""
+    if dialect == "sqlite":
+        return func.julianday(later) - func.julianday(earlier)
+    return func.extract("epoch", later - earlier) / 86400.0
+
+
+def _activity(part: Slice, since: datetime, until: datetime) -> Any:
+    """(member_id, at) of everything members did in the scope's groups between the bounds."""
+    sources = (
+        (col(Order.member_id), col(Order.created_at), col(Order.chat_id)),
+        (col(GroupBuyJoin.member_id), col(GroupBuyJoin.joined_at), col(GroupBuyJoin.chat_id)),
+        (col(CheckIn.member_id), col(CheckIn.created_at), col(CheckIn.chat_id)),
+        (col(PollBallot.member_id), col(PollBallot.updated_at), col(PollBallot.chat_id)),
+        (col(Suggestion.member_id), col(Suggestion.created_at), col(Suggestion.community_id)),
+        (col(NpsSurvey.member_id), col(NpsSurvey.answered_at), col(NpsSurvey.community_id)),
+    )
+    return union_all(
+        *(
+            select(member.label("member_id"), at.label("at")).where(
+                at >= since, at < until, _in(chat, part.scope), _member_filter(member, part.tier)
+            )
+            for member, at, chat in sources
+        )
+    ).subquery("activity")
+
+
+def _joined(part: Slice) -> Any:
+    """(member_id, joined): when each member was first seen in one of the scope's groups."""
+    return (
+        select(
+            col(CommunityMember.member_id).label("member_id"),
+            func.min(col(CommunityMember.first_seen_at)).label("joined"),
+        )
+        .where(
+            _in(col(CommunityMember.community_id), part.scope),
+            _member_filter(col(CommunityMember.member_id), part.tier),
+        )
+        .group_by(col(CommunityMember.member_id))
+        .subquery("joined")
+    )
+
+
+def _paid(
+    part: Slice,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    buyers_since: datetime | None = None,
+) -> Any:
+    """Orders paid in the scope (net of refunds, not wholly refunded) between the bounds:
+    member, amount, when; `buyers_since`: only members who paid again after that time."""
+    bounds = []
+    if since is not None:
+        bounds.append(col(OrderEvent.at) >= since)
+    if until is not None:
+        bounds.append(col(OrderEvent.at) < until)
+    if buyers_since is not None:
+        bounds.append(
+            col(Order.member_id).in_(
+                select(col(Order.member_id))
+                .join(OrderEvent, col(OrderEvent.order_id) == col(Order.id))
+                .where(
+                    col(OrderEvent.to_status) == ORDER_PAID,
+                    col(OrderEvent.at) >= buyers_since,
+                    col(OrderEvent.at) < until if until is not None else literal(True),
+                    _in(col(Order.chat_id), part.scope),
+                )
+            )
+        )
+    return (
+        select(
+            col(Order.id).label("order_id"),
+            col(Order.member_id).label("member_id"),
+            (col(Order.paid_amount) - col(Order.refunded_amount)).label("amount"),
+            col(Order.currency).label("currency"),
+            col(Order.discount).label("discount"),
+            col(Order.coupon_id).label("coupon_id"),
+            col(OrderEvent.at).label("paid_at"),
+        )
+        .join(OrderEvent, col(OrderEvent.order_id) == col(Order.id))
+        .where(
+            col(OrderEvent.to_status) == ORDER_PAID,
+            col(Order.paid_amount) > col(Order.refunded_amount),
+            _in(col(Order.chat_id), part.scope),
+            _member_filter(col(Order.member_id), part.tier),
+            *bounds,
+        )
+        .subquery("paid")
+    )
+
+
+async def _by_week(session: AsyncSession, query: Any) -> dict[int, tuple[Any, ...]]:
+    return {int(row[0]): tuple(row[1:]) for row in (await session.execute(query)).all()}
+
+
+async def _members(
+    session: AsyncSession, weeks: _Weeks, part: Slice, span: tuple[datetime, datetime]
+) -> dict[int, tuple[int, int]]:
+    """Members in the scope's groups during each week (seen before its end, not left before
+    its start), and how many of them were active in it. Two plain aggregates, so the planner
+    never nests one derived table inside a scan of another."""
+    w = weeks.table.c.w
+    present = (
+        select(w, func.count(func.distinct(col(CommunityMember.member_id))))
+        .select_from(weeks.table)
+        .join(
+            CommunityMember,
+            and_(
+                col(CommunityMember.first_seen_at) < weeks.table.c.we,
+                or_(
+                    col(CommunityMember.left_at).is_(None),
+                    col(CommunityMember.left_at) >= weeks.table.c.ws,
+                ),
+            ),
+        )
+        .where(
+            _in(col(CommunityMember.community_id), part.scope),
+            _member_filter(col(CommunityMember.member_id), part.tier),
+        )
+        .group_by(w)
+    )
+    activity = _activity(part, *span)
+    active = (
+        select(weeks.of(activity.c.at).label("w"), activity.c.member_id.label("member_id"))
+        .distinct()
+        .subquery("active")
+    )
+    member = CommunityMember.__table__.alias("seen")  # type: ignore[attr-defined]
+    counted = (
+        select(active.c.w, func.count())
+        .where(
+            select(literal(1))
+            .select_from(member)
+            .where(
+                member.c.member_id == active.c.member_id,
+                _in(member.c.community_id, part.scope),
+                member.c.first_seen_at < weeks.end_of(active.c.w),
+                or_(member.c.left_at.is_(None), member.c.left_at >= weeks.start_of(active.c.w)),
+            )
+            .exists()
+        )
+        .group_by(active.c.w)
+    )
+    seen = {int(row[0]): int(row[1]) for row in (await session.execute(present)).all()}
+    acted = {int(row[0]): int(row[1]) for row in (await session.execute(counted)).all()}
+    return {index: (seen.get(index, 0), acted.get(index, 0)) for index in seen.keys() | acted}
+
+
+async def _newcomers(
+    session: AsyncSession, weeks: _Weeks, part: Slice
+) -> dict[int, tuple[Any, ...]]:
+    """New members per week, those referred by a member, and those whose referral qualified."""
+    joined = _joined(part)
+    referred = and_(
+        col(Referral.referrer_id).is_not(None), col(Referral.status) != REFERRAL_REJECTED
+    )
+    week = weeks.of(joined.c.joined)
+    query = (
+        select(
+            week,
+            func.count(),
+            func.count(col(Referral.invitee_id)),
+            func.count(col(Referral.qualified_at)),
+        )
+        .select_from(joined)
+        .outerjoin(Referral, and_(col(Referral.invitee_id) == joined.c.member_id, referred))
+        .where(weeks.within(joined.c.joined))
+        .group_by(week)
+    )
+    return await _by_week(session, query)
+
+
+async def _repurchase(
+    session: AsyncSession, weeks: _Weeks, part: Slice, dialect: str, span: tuple[datetime, datetime]
+) -> tuple[dict[int, tuple[Any, ...]], dict[int, float]]:
+    """Per week: buyers, repeat buyers; and the median gap (days) to a previous paid order."""
+    paid = _paid(part, until=span[1], buyers_since=span[0])
+    ordered = select(
+        paid.c.member_id,
+        paid.c.paid_at,
+        func.lag(paid.c.paid_at)
+        .over(partition_by=paid.c.member_id, order_by=(paid.c.paid_at, paid.c.order_id))
+        .label("previous"),
+    ).subquery("ordered")
+    in_week = (
+        select(
+            weeks.of(ordered.c.paid_at).label("w"),
+            ordered.c.member_id,
+            ordered.c.previous,
+            ordered.c.paid_at,
+        )
+        .where(weeks.within(ordered.c.paid_at))
+        .subquery("in_week")
+    )
+    buyers = select(
+        in_week.c.w,
+        func.count(func.distinct(in_week.c.member_id)),
+        func.count(func.distinct(case((in_week.c.previous.is_not(None), in_week.c.member_id)))),
+    ).group_by(in_week.c.w)
+    gaps = (
+        select(
+            in_week.c.w.label("w"),
+            _days_between(dialect, in_week.c.paid_at, in_week.c.previous).label("gap"),
+        )
+        .where(in_week.c.previous.is_not(None))
+        .subquery("gaps")
+    )
+    ranked = select(
+        gaps.c.w,
+        gaps.c.gap,
+        func.row_number().over(partition_by=gaps.c.w, order_by=gaps.c.gap).label("rn"),
+        func.count().over(partition_by=gaps.c.w).label("n"),
+    ).subquery("ranked")
+    median = (
+        select(ranked.c.w, func.avg(ranked.c.gap))
+        .where(
+            or_(
+                ranked.c.rn == (ranked.c.n + 1) // 2,
+                ranked.c.rn == (ranked.c.n + 2) // 2,
+            )
+        )
+        .group_by(ranked.c.w)
+    )
+    medians = {int(w): round(float(value), 1) for w, value in (await session.execute(median)).all()}
+    return await _by_week(session, buyers), medians
+
+
+async def _coupons(
+    session: AsyncSession,
+    weeks: _Weeks,
+    part: Slice,
+    currency: str,
+    span: tuple[datetime, datetime],
+) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
+    """Coupons given per week (to members of the scope) and used since; the discount on
+    orders paid in the week that used one."""
+    holders = _joined(part)
+    granted = weeks.of(col(MemberCoupon.granted_at))
+    given = (
+        select(
+            granted, func.count(), func.count(case((col(MemberCoupon.status) == COUPON_USED, 1)))
+        )
+        .where(
+            weeks.within(col(MemberCoupon.granted_at)),
+            col(MemberCoupon.member_id).in_(select(holders.c.member_id)),
+        )
+        .group_by(granted)
+    )
+    paid = _paid(part, *span)
+    week = weeks.of(paid.c.paid_at)
+    cost = (
+        select(week, func.coalesce(func.sum(paid.c.discount), 0))
+        .where(paid.c.coupon_id.is_not(None), paid.c.currency == currency)
+        .group_by(week)
+    )
+    return await _by_week(session, given), await _by_week(session, cost)
+
+
+async def _cohorts(
+    session: AsyncSession,
+    weeks: _Weeks,
+    part: Slice,
+    dialect: str,
+    bounds: list[tuple[date, datetime, datetime]],
+    currency: str,
+    now: datetime,
+) -> list[Cohort]:
+    """Each week's joiners: size, active k weeks after, and paid within N days of joining."""
+    joined = _joined(part)
+    cohort = (
+        select(weeks.of(joined.c.joined).label("w"), joined.c.member_id, joined.c.joined)
+        .where(weeks.within(joined.c.joined))
+        .subquery("cohort")
+    )
+    sizes = await _by_week(session, select(cohort.c.w, func.count()).group_by(cohort.c.w))
+    activity = _activity(part, bounds[0][1], now)
+    retained: dict[tuple[int, int], int] = {}
+    for k in RETENTION_WEEKS:
+        ahead = [
+            (index, start + timedelta(weeks=k), end + timedelta(weeks=k))
+            for index, (_first, start, end) in enumerate(bounds)
+            if end + timedelta(weeks=k) <= now
+        ]
+        if not ahead:
+            continue
+        # the weeks ended by now are the window's first ones, so a row's w is its cohort's
+        later = _weeks([(s, e) for _i, s, e in ahead], f"later{k}")
+        acted = (
+            select(later.of(activity.c.at).label("w"), activity.c.member_id)
+            .where(later.within(activity.c.at))
+            .distinct()
+            .subquery(f"acted{k}")
+        )
+        query = (
+            select(acted.c.w, func.count())
+            .select_from(acted)
+            .join(
+                cohort,
+                and_(cohort.c.member_id == acted.c.member_id, cohort.c.w == acted.c.w),
+            )
+            .group_by(acted.c.w)
+        )
+        for w, count in (await session.execute(query)).all():
+            retained[(int(w), k)] = int(count)
+    paid = _paid(part, bounds[0][1], bounds[-1][2] + timedelta(days=max(LTV_DAYS)))
+    ltv: dict[tuple[int, int], int] = {}
+    age = _days_between(dialect, paid.c.paid_at, cohort.c.joined)
+    for days in LTV_DAYS:
+        query = (
+            select(cohort.c.w, func.coalesce(func.sum(paid.c.amount), 0))
+            .join(paid, paid.c.member_id == cohort.c.member_id)
+            .where(paid.c.currency == currency, age >= 0, age < days)
+            .group_by(cohort.c.w)
+        )
+        for w, total in (await session.execute(query)).all():
+            ltv[(int(w), days)] = int(total)
+    cohorts = []
+    for index, (first, _start, end) in enumerate(bounds):
+        size = int(sizes.get(index, (0,))[0])
+        cohorts.append(
+            Cohort(
+                start=first,
+                size=size,
+                retained={
+                    k: retained.get((index, k), 0) if end + timedelta(weeks=k) <= now else None
+                    for k in RETENTION_WEEKS
+                },
+                ltv={
+                    # the whole cohort has had `days` days once its last joiner has
+                    d: ltv.get((index, d), 0) if end + timedelta(days=d) <= now else None
+                    for d in LTV_DAYS
+                },
+            )
+        )
+    return cohorts
+
+
+async def _uplift(session: AsyncSession, part: Slice, start: datetime, end: datetime) -> Uplift:
+    """Co-creators of the period against the other members of the scope, same period."""
+    voters: Any = select(col(PollBallot.member_id).label("member_id")).where(
+        col(PollBallot.updated_at) >= start,
+        col(PollBallot.updated_at) < end,
+        _in(col(PollBallot.chat_id), part.scope),
+    )
+    suggesters: Any = select(col(Suggestion.member_id).label("member_id")).where(
+        col(Suggestion.created_at) >= start,
+        col(Suggestion.created_at) < end,
+        _in(col(Suggestion.community_id), part.scope),
+    )
+    cocreators = union_all(voters, suggesters).subquery("cocreators")
+    members = (
+        select(col(CommunityMember.member_id).label("member_id"))
+        .where(
+            _in(col(CommunityMember.community_id), part.scope),
+            _member_filter(col(CommunityMember.member_id), part.tier),
+            col(CommunityMember.first_seen_at) < end,
+            or_(col(CommunityMember.left_at).is_(None), col(CommunityMember.left_at) >= start),
+        )
+        .distinct()
+        .subquery("members")
+    )
+    paid = _paid(part, start, end)
+    spent = (
+        select(
+            paid.c.member_id,
+            func.count().label("orders"),
+            func.sum(paid.c.amount).label("spend"),
+        )
+        .where(paid.c.paid_at >= start, paid.c.paid_at < end)
+        .group_by(paid.c.member_id)
+        .subquery("spent")
+    )
+    is_cocreator = members.c.member_id.in_(select(cocreators.c.member_id))
+    query = (
+        select(
+            is_cocreator,
+            func.count(),
+            func.coalesce(func.sum(spent.c.orders), 0),
+            func.coalesce(func.sum(spent.c.spend), 0),
+        )
+        .select_from(members)
+        .outerjoin(spent, spent.c.member_id == members.c.member_id)
+        .group_by(is_cocreator)
+    )
+    rows = {bool(flag): (int(n), int(o), int(s)) for flag, n, o, s in await session.execute(query)}
+    yes, no = rows.get(True, (0, 0, 0)), rows.get(False, (0, 0, 0))
+    return Uplift(yes[0], no[0], yes[1], no[1], yes[2], no[2])
+
+
+async def metrics_report(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    timezone: str,
+    currency: str,
+    part: Slice = Slice(),
+    weeks: int = DEFAULT_WEEKS,
+) -> MetricsReport:
+    """The slice's weekly rates, join cohorts and co-creator uplift over the last `weeks`
+    local weeks (the current one included); money in `currency`."""
+    count = max(1, min(weeks, MAX_WEEKS))
+    last = now.astimezone(ZoneInfo(timezone)).date()
+    bounds = week_bounds(last, count, timezone)
+    table = _weeks([(s, e) for _f, s, e in bounds])
+    dialect = (await session.connection()).dialect.name
+    span = (bounds[0][1], bounds[-1][2])
+    members = await _members(session, table, part, span)
+    newcomers = await _newcomers(session, table, part)
+    buyers, medians = await _repurchase(session, table, part, dialect, span)
+    given, cost = await _coupons(session, table, part, currency, span)
+    figures = []
+    for index, (first, _start, _end) in enumerate(bounds):
+        present, active = members.get(index, (0, 0))
+        new, referred, qualified = newcomers.get(index, (0, 0, 0))
+        paying, repeat = buyers.get(index, (0, 0))
+        coupons, used = given.get(index, (0, 0))
+        figures.append(
+            WeekFigures(
+                start=first,
+                members=int(present),
+                active=Ratio(int(active), int(present)),
+                new_members=int(new),
+                fission=Ratio(int(referred), int(new)),
+                referral_conversion=Ratio(int(qualified), int(referred)),
+                repurchase=Ratio(int(repeat), int(paying)),
+                median_gap_days=medians.get(index),
+                coupon_redemption=Ratio(int(used), int(coupons)),
+                discount_cost=int(cost.get(index, (0,))[0]),
+            )
+        )
+    cohorts = await _cohorts(session, table, part, dialect, bounds, currency, now)
+    uplift = await _uplift(session, part, bounds[0][1], bounds[-1][2])
+    return MetricsReport(
+        timezone=timezone,
+        currency=currency,
+        slice=part,
+        weeks=tuple(figures),
+        cohorts=tuple(cohorts),
+        uplift=uplift,
+    )
+
+
+CSV_COLUMNS = ("week", "metric", "numerator", "denominator", "value")
+RATE_METRICS = (
+    "active",
+    "fission",
+    "referral_conversion",
+    "repurchase",
+    "coupon_redemption",
+)
+
+
+def metric_rows(report: MetricsReport) -> list[tuple[str, str, int | str, int | str, str]]:
+    """Every metric over time as (week, metric, numerator, denominator, value) rows: rates as
+    fractions to 4 places, money in minor units, cohort figures under their join week."""
+
+    def rate(ratio: Ratio) -> str:
+        fraction = ratio.fraction
+        return "" if fraction is None else f"{float(fraction):.4f}"
+
+    rows: list[tuple[str, str, int | str, int | str, str]] = []
+    for week in report.weeks:
+        first = week.start.isoformat()
+        for name in RATE_METRICS:
+            ratio: Ratio = getattr(week, name)
+            rows.append((first, name, ratio.numerator, ratio.denominator, rate(ratio)))
+        gap = "" if week.median_gap_days is None else f"{week.median_gap_days:.1f}"
+        rows.append((first, "median_gap_days", "", "", gap))
+        rows.append((first, f"discount_cost_{report.currency}", "", "", str(week.discount_cost)))
+    for cohort in report.cohorts:
+        first = cohort.start.isoformat()
+        rows.append((first, "cohort_size", "", "", str(cohort.size)))
+        for k in RETENTION_WEEKS:
+            kept = cohort.retention(k)
+            if kept is not None:
+                rows.append(
+                    (first, f"retention_w{k}", kept.numerator, kept.denominator, rate(kept))
+                )
+        for days in LTV_DAYS:
+            value = cohort.value(days)
+            if value is not None:
+                average = "" if value.fraction is None else str(round(value.fraction))
+                rows.append(
+                    (
+                        first,
+                        f"ltv_{days}d_{report.currency}",
+                        value.numerator,
+                        value.denominator,
+                        average,
+                    )
+                )
+    period = f"{report.weeks[0].start.isoformat()}/{report.weeks[-1].start.isoformat()}"
+    up = report.uplift
+    co_orders, other_orders = up.orders_per_member
+    co_spend, other_spend = up.spend_per_member
+    for name, per_member in (
+        ("cocreator_orders_per_member", co_orders),
+        ("other_orders_per_member", other_orders),
+        (f"cocreator_spend_per_member_{report.currency}", co_spend),
+        (f"other_spend_per_member_{report.currency}", other_spend),
+    ):
+        text = rate(per_member)
+        if "spend" in name and per_member.fraction is not None:
+            text = str(round(per_member.fraction))  # minor units per member
+        rows.append((period, name, per_member.numerator, per_member.denominator, text))
+    return rows
+
+
+def metrics_csv(report: MetricsReport) -> bytes:
+    """The report as CSV (UTF-8 with a BOM, as the dashboard's other CSVs, for spreadsheets)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(metric_rows(report))
+    return ("\ufeff" + buffer.getvalue()).encode()
