@@ -56,10 +56,11 @@ from handlers.views.groupbuy import (
     fits_caption,
     post_card,
 )
-from handlers.views.pickup import unreached_leader_effects
+from handlers.views.pickup import for_whom_text, unreached_leader_effects
 from handlers.views.policy import held_text
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community, open_community_ids
+from services.forwhom import for_whom_in_groupbuys
 from services.groupbuy import (
     Closing,
     GroupBuyError,
@@ -791,6 +792,7 @@ async def sign_up_list(
         return
     lines: list[str] = []
     waiting = await waiting_counts(session, ids)
+    for_whom = await for_whom_in_groupbuys(session, ids)
     for gb_id in ids:
         gb = await get_groupbuy(session, gb_id)
         if gb is None:
@@ -806,7 +808,10 @@ async def sign_up_list(
         for entry in await participants(session, gb_id):
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)
-            lines.append(f"{entry.position}. {esc_name(name)} ×{entry.quantity}")
+            line = f"{entry.position}. {esc_name(name)} ×{entry.quantity}"
+            for whom in for_whom.get((gb_id, entry.member_id), []):
+                line += for_whom_text(whom)
+            lines.append(line)
         lines.append("")
     lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
     await message.answer("\n".join(lines).strip())

@@ -137,6 +137,7 @@ class OrderView:
     carrier: str = ""
     tracking_number: str = ""
     shipped_at: datetime | None = None
+    for_whom: str = ""  # whom it is for when not the member themself (代订), "" for them
     # what its invoice shows of the product (filled in where an invoice is prepared)
     description: str = ""
     photo: ProductPhoto | None = None
@@ -223,6 +224,7 @@ def order_view(row: Order) -> OrderView:
         carrier=row.carrier,
         tracking_number=row.tracking_number,
         shipped_at=row.shipped_at,
+        for_whom=row.for_whom,
     )
 
 
