@@ -19,7 +19,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, HandlerSettings, esc_name
+from handlers.text import N_, HandlerSettings, counted, esc_name
 from handlers.views.myorders import MyOrderCallback
 from handlers.wizard import Target, Wizard, drop_buttons
 from models.order import FOR_WHOM_MAX
@@ -46,11 +46,11 @@ ERRORS = {
     "closed": N_(
         "Order #{id} was picked up or is no longer open, so whom it is for cannot change."
     ),
-    "too_long": N_("That is too long: at most {limit} characters. Send a shorter text."),
+    "too_long": N_("That is too long: at most {limit}. Send a shorter text."),
 }
 QUESTION = N_(
     "Whom is order #{id} {title} for? Send a name and where to find them, for example "
-    "“Mom, building 3” (at most {limit} characters). Tap 🙋 For me to make it yours again."
+    "“Mom, building 3” (at most {limit}). Tap 🙋 For me to make it yours again."
 )
 FOR_ME = N_("🙋 For me")
 
@@ -66,7 +66,9 @@ WIZARD = Wizard(ForWhom)
 
 def error_text(exc: ForWhomError, order_id: int) -> str:
     """Why whom the order is for was not set, in the reader's words."""
-    return _(ERRORS.get(exc.reason, ERRORS["not_yours"])).format(id=order_id, limit=FOR_WHOM_MAX)
+    return _(ERRORS.get(exc.reason, ERRORS["not_yours"])).format(
+        id=order_id, limit=counted("character", FOR_WHOM_MAX)
+    )
 
 
 def done_text(done: ForWhomSet) -> str:
@@ -90,7 +92,9 @@ async def _ask(target: Target, step: str, data: dict[str, Any]) -> None:
     above.button(text=_(FOR_ME), callback_data=MyOrderCallback(action="for_me", id=order_id))
     await target.answer(
         _(QUESTION).format(
-            id=order_id, title=esc_name(order.title if order else ""), limit=FOR_WHOM_MAX
+            id=order_id,
+            title=esc_name(order.title if order else ""),
+            limit=counted("character", FOR_WHOM_MAX),
         ),
         reply_markup=WIZARD.keyboard("name", back=back, above=above),
     )
