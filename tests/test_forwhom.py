@@ -14,6 +14,7 @@ from models.audit import AuditEntry
 from models.order import Order
 from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, TEA, Harness
 from tests.test_myorders import listing, press_text
+from tests.test_order import make_staff
 from tests.test_pickup import formed_groupbuy
 
 
@@ -125,7 +126,9 @@ async def test_a_leader_sets_it_with_for_and_others_are_refused(harness: Harness
     assert await harness.send(LEE, TEA, "/for 1 Someone else") == [
         "Order #1 was picked up or is no longer open, so whom it is for cannot change."
     ]
-    assert await harness.send(LEE, TEA, "/for 2") == ["Order #2 Oolong tea is for its member again."]
+    assert await harness.send(LEE, TEA, "/for 2") == [
+        "Order #2 Oolong tea is for its member again."
+    ]
     assert await for_whom(harness, 2) == ""
     # and the audit log holds each change, and each refusal of someone else
     log = await audited(harness)
@@ -143,9 +146,6 @@ async def test_a_leader_sets_it_with_for_and_others_are_refused(harness: Harness
 async def test_the_sign_up_list_shows_whom_a_prepaid_place_is_for(harness: Harness) -> None:
     # given Lee opens a Stars group-buy in Tea Lovers and Mia joins: her prepayment order #1
     await harness.join_groups()
-    await harness.send(SAM, SAM, "/start")
-    from tests.test_order import make_staff
-
     await make_staff(harness)
     await harness.send(SAM, SAM, "/product_add Moon cake | 30 XTR | stock 20 | telegram")
     await harness.send(MIA, MIA, "/start")
