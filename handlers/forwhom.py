@@ -64,8 +64,11 @@ class ForWhom(StatesGroup):
 WIZARD = Wizard(ForWhom)
 
 
-def error_text(exc: ForWhomError, order_id: int) -> str:
-    """Why whom the order is for was not set, in the reader's words."""
+def error_text(exc: ForWhomError, order_id: int, *, own: bool = False) -> str:
+    """Why whom the order is for was not set, in the reader's words (`own`: asked from My
+    orders, where only the member's own orders are offered)."""
+    if own and exc.reason == "not_yours":
+        return _("That is not one of your orders.")
     return _(ERRORS.get(exc.reason, ERRORS["not_yours"])).format(
         id=order_id, limit=counted("character", FOR_WHOM_MAX)
     )
@@ -149,7 +152,7 @@ async def for_me_button(
             own_only=True,
         )
     except ForWhomError as exc:
-        await query.answer(error_text(exc, callback_data.id), show_alert=True)
+        await query.answer(error_text(exc, callback_data.id, own=True), show_alert=True)
         return
     await state.clear()
     await query.answer()
@@ -181,7 +184,7 @@ async def for_whom_answer(
     except ForWhomError as exc:
         if exc.reason != "too_long":
             await state.clear()
-        await message.answer(error_text(exc, order_id))
+        await message.answer(error_text(exc, order_id, own=True))
         return
     await state.clear()
     await message.answer(done_text(done))
