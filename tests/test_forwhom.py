@@ -16,6 +16,7 @@ from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, TEA, Harness
 from tests.test_myorders import listing, press_text
 from tests.test_order import make_staff
 from tests.test_pickup import formed_groupbuy
+from tests.test_pickup_points import choose, given_two_points_and_paid_orders, order_row
 
 
 async def for_whom(harness: Harness, order_id: int) -> str:
@@ -159,3 +160,18 @@ async def test_the_sign_up_list_shows_whom_a_prepaid_place_is_for(harness: Harne
     # then /list names whom her place is for, escaped
     listed = (await harness.send(MIA, TEA, "/list"))[0]
     assert "1. Mia ×1 · 👤 for Neighbour <i>Wang</i>" in listed
+
+
+async def test_the_point_sheet_and_the_keeper_see_whom_the_order_is_for(harness: Harness) -> None:
+    # given Kai's paid order #2, to pick up at Shop B, is for his neighbour (Lee set it)
+    await given_two_points_and_paid_orders(harness)
+    await choose(harness, KAI, 2, "Shop B")
+    await harness.send(LEE, TEA, "/for 2 Neighbour Chen & <family>")
+    # when Lee reads Shop B's sheet
+    sheet = (await harness.send(LEE, LEE, "/point_sheet 2"))[0]
+    # then the order's line names whom it is for, escaped
+    assert "#2 Kai · Oolong tea ×1 · CN¥39.90 · 👤 for Neighbour Chen & <family>" in sheet
+    # and whoever confirms the pickup by code is told whom to hand it to
+    code = (await order_row(harness, 2)).pickup_code
+    redeemed = (await harness.send(LEE, LEE, f"/redeem {code}"))[0]
+    assert redeemed.endswith("👤 for Neighbour Chen & <family>")
