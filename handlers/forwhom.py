@@ -161,7 +161,7 @@ async def for_me_button(
         await query.message.answer(done_text(done))
 
 
-@router.message(ForWhom.name, PRIVATE, F.text)
+@router.message(ForWhom.name, PRIVATE, F.text, ~F.text.startswith("/"))  # commands pass
 async def for_whom_answer(
     message: Message,
     state: FSMContext,

@@ -48,6 +48,8 @@ async def test_a_member_says_from_my_orders_whom_the_order_is_for(harness: Harne
         "Whom is order #1 Oolong tea for?"
     )
     assert question.button_texts == ["🙋 For me", "✖️ Cancel"]
+    # a command sent meanwhile is a command, not the answer
+    assert (await harness.send(MIA, MIA, "/orders"))[0].startswith("📦 Your orders")
     # a text too long is refused and asked again; nothing is kept
     assert await harness.send(MIA, MIA, "x" * 61) == [
         "That is too long: at most 60 characters. Send a shorter text."
