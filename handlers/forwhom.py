@@ -15,16 +15,23 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, HandlerSettings, counted, esc_name
+from handlers.text import N_, BackgroundSender, HandlerSettings, counted, esc_name
 from handlers.views.myorders import MyOrderCallback
 from handlers.wizard import Target, Wizard, drop_buttons
 from models.order import FOR_WHOM_MAX
-from services.forwhom import SETTABLE_STATUSES, ForWhomError, ForWhomSet, set_for_whom
-from services.member import MemberView
+from services.forwhom import (
+    BY_MEMBER,
+    SETTABLE_STATUSES,
+    ForWhomError,
+    ForWhomSet,
+    set_for_whom,
+)
+from services.member import MemberView, get_member
 from services.order import get_order
 from services.validation import number
 
@@ -53,6 +60,12 @@ QUESTION = N_(
     "“Mom, building 3” (at most {limit}). Tap 🙋 For me to make it yours again."
 )
 FOR_ME = N_("🙋 For me")
+# what the member is told when their leader or staff set it on their order
+TOLD_SET = N_(
+    "Order #{id} {title} is now noted as for {name}. To change it, send /orders and tap "
+    "👤 For someone else."
+)
+TOLD_CLEARED = N_("Order #{id} {title} is noted as for you again.")
 
 
 class ForWhom(StatesGroup):
@@ -197,6 +210,8 @@ async def for_command(
     session: AsyncSession,
     member: MemberView,
     settings: HandlerSettings,
+    i18n: I18n,
+    notifier: BackgroundSender,
     clock: Clock,
 ) -> None:
     """Says whom an order is for: /for ORDER TEXT (a leader for their groups' orders, staff
@@ -220,3 +235,11 @@ async def for_command(
         await message.reply(error_text(exc, order_id))
         return
     await message.reply(done_text(done))
+    if done.by != BY_MEMBER:  # their leader or staff changed it: the member is told
+        buyer = await get_member(session, done.member_id)
+        locale = buyer.locale if buyer else i18n.default_locale
+        told = i18n.gettext(TOLD_SET if done.for_whom else TOLD_CLEARED, locale=locale)
+        notifier.send(
+            done.member_id,
+            told.format(id=done.order_id, title=esc_name(done.title), name=esc_name(done.for_whom)),
+        )

@@ -97,6 +97,11 @@ async def test_a_leader_sets_it_with_for_and_others_are_refused(harness: Harness
         "Order #2 Oolong tea is now for Grandpa Li, building 5. It shows on the pickup sheet."
     ]
     assert await for_whom(harness, 2) == "Grandpa Li, building 5"
+    # and Kai (繁體中文) is told in private
+    assert harness.emulator.last_bot_message(KAI).text == (
+        "訂單 #2（Oolong tea）現已記為代訂，收貨人：Grandpa Li, building 5。"
+        "如要修改，請發送 /orders 並點「👤 代訂」。"
+    )
     # then the leader of another group cannot change a Tea Lovers order, nor a member another's
     refused = (
         "You cannot change order #1: a member changes their own orders, a leader the orders "
