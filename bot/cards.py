@@ -118,7 +118,7 @@ class CardRefresher:
                 zone = group_zone(community.timezone if community else None, self.default_zone)
                 with self.i18n.use_locale(locale):
                     edit = edit_card(
-                        gb,
+                        gb.at_pickup(post.pickup),
                         post.chat_id,
                         slot.message_id,
                         photo=slot.photo,

@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     )
     # points for reviewing an order after pickup (0: reviews earn nothing)
     review_points: int = Field(default=10, ge=0, le=100_000)
+    # points for a review with photos (晒单), paid once per order when staff approve it
+    review_photo_points: int = Field(default=50, ge=0, le=100_000)
     # the most points one member may give away to others in one day
     gift_daily_cap: int = Field(default=500, ge=0, le=10**9)
     # points expire this many months after they were earned, oldest first (0: never)

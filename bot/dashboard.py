@@ -12,6 +12,14 @@ The keeper's Mini App page (GET /dashboard/keeper) posts a scanned or typed pick
 the signed initData to POST /dashboard/pickup, which confirms the pickup (services/pickup.py,
 the same verb as /redeem) for keepers, leaders and staff: no cookie, the signature is the
 sign-in, checked on every post.
+
+The delivery page lists delivery orders (to ship, shipped, delivered); staff also read the ship
+list with the addresses (leaders never do: it is not theirs to read) and mark an order shipped
+with its tracking number (POST /dashboard/ship, the same verb as /ship, audited; the member is
+told once it committed). Photos members send on tickets are shown on the tickets page through
+GET /dashboard/ticket-photos/<message id>-<tag>.jpg, signed in and for the ticket's groups only:
+the bot fetches them from Telegram, so no Telegram file address (it holds the bot's token)
+reaches a browser.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import ClassVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
 from babel.numbers import format_decimal, format_percent
@@ -42,7 +51,10 @@ from bot.dashboard_security import (
 )
 from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_
+from handlers.views.delivery import SHIPPED, refusal, shipped_notice
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
+from handlers.views.policy import KINDS
+from handlers.views.product import photo_tag
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from services.analytics import Scope, StatsReport, communities_in, stats_report
@@ -60,9 +72,11 @@ from services.dashboard import (
     session_member,
     well_formed_link_token,
 )
+from services.delivery import DeliveryError, ship_order
 from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.period import InvalidPeriod, Period, parse_period
 from services.pickup import PickupError, Redeemed, redeem_code
+from services.policy import KIND_BROADCAST, KIND_LEADER, calendar
 from services.statement import (
     ROW_GROUPBUY,
     ROW_OTHER,
@@ -74,10 +88,10 @@ from services.statement import (
     statement_people,
     statement_rows,
 )
-from services.tables import TABLES, Query, community_rows, csv_chunks
-from services.ticket import ticket_stats
+from services.tables import STAFF_TABLES, TABLES, Query, community_rows, csv_chunks
+from services.ticket import ticket_photo, ticket_photos, ticket_stats
 from services.tiers import TierView, list_tiers
-from services.validation import header_value, shown, signed_query
+from services.validation import NumberRefused, header_value, number, shown, signed_query
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +105,7 @@ SIGN_IN_ACTION = "dashboard.sign_in"
 REDEEM_ACTION = "pickup.redeem"
 PICKUP_TOKEN_SECONDS = 15 * 60  # a keeper page's token lasts this long after its last post
 SIGN_OUT_ACTION = "dashboard.sign_out"
+SHIP_ACTION = "delivery.ship"
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
     ROW_TOTAL: N_("Total"),
@@ -177,8 +192,10 @@ Render = Callable[["Dashboard", web.Request, View], Awaitable[tuple[str, str]]]
 class Dashboard:
     """The dashboard's handlers, bound to one runtime."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, photos: ProductPhotos | None = None) -> None:
         self.runtime = runtime
+        # fetches a photo from Telegram once and keeps it (bot/photos.py): ticket photos too
+        self.photos = photos or ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
         self.settings = runtime.settings
         self.key = SessionKey.for_token(runtime.bot.token)
         # pages and CSV streams only read: on SQLite they must not hold the bot's write lock
@@ -533,6 +550,105 @@ class Dashboard:
                 )
                 await session.commit()
         return web.Response(status=303, headers={"Location": f"{PREFIX}/sessions"})
+
+    async def ship(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/ship with order, carrier and tracking: staff mark a paid delivery
+        order shipped, as /ship does (audited); the member is told once it committed."""
+        if self._cross_site(request):
+            with (
+                self.runtime.i18n.context(),
+                self.runtime.i18n.use_locale(
+                    self._locale_of(request, self.settings.default_locale)
+                ),
+            ):
+                return self._refused_cross_site(request)
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, SHIP_ACTION, False, "dashboard: not staff")
+                return self._message(
+                    request, 403, _("Not for you, sorry"), _("Only brand staff ship orders.")
+                )
+            form = await request.post()
+            order_id = number(str(form.get("order", ""))[:32])
+            if order_id is None:
+                return self._message(
+                    request, 400, _("Not shipped"), _("Write the order's number, like 12.")
+                )
+            refused: DeliveryError | None = None
+            async with self.runtime.sessions() as session:
+                async with session.begin():
+                    try:
+                        order = await ship_order(
+                            session,
+                            order_id=order_id,
+                            actor_id=actor,
+                            carrier=str(form.get("carrier", ""))[:64],
+                            tracking=str(form.get("tracking", "")).strip()[:128],
+                            now=self.now(),
+                        )
+                    except DeliveryError as exc:
+                        refused = exc
+                if refused is not None:  # nothing was shipped; the refusal is audited alone
+                    async with session.begin():
+                        await record_action(
+                            session,
+                            actor_id=actor,
+                            chat_id=None,
+                            action=SHIP_ACTION,
+                            allowed=False,
+                            now=self.now(),
+                            required_role="staff",
+                            detail=f"order {order_id}: {refused.reason} (dashboard)",
+                        )
+                    return self._message(request, 400, _("Not shipped"), refusal(refused))
+                buyer = await get_member(session, order.member_id)
+        if buyer is not None and buyer.started:
+            locale = buyer.locale or self.settings.default_locale
+            with self.runtime.i18n.context(), self.runtime.i18n.use_locale(locale):
+                notice = shipped_notice(
+                    SHIPPED,
+                    order_id=order.id,
+                    carrier=order.carrier,
+                    tracking=order.tracking_number,
+                )
+            self.runtime.notifier.send(buyer.id, notice)
+        return web.Response(
+            status=303, headers={"Location": f"{PREFIX}/delivery?shipped={order.id}"}
+        )
+
+    async def ticket_photo(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/ticket-photos/<message id>-<tag>.jpg: a photo sent on a ticket, for
+        staff and the leaders of the ticket's group; 404 for anyone else, or once erased."""
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        try:
+            message_id = number(request.match_info["message_id"], prefix="")
+        except NumberRefused:
+            message_id = None
+        if message_id is None:
+            raise web.HTTPNotFound()
+        async with self.reads() as session:
+            found = await ticket_photo(session, message_id)
+        scope = view.reader.scope
+        if (
+            found is None
+            or photo_tag(found.file_id) != request.match_info["tag"]
+            or (scope is not None and found.chat_id not in scope)
+        ):
+            raise web.HTTPNotFound()
+        data = await self.photos.photo(found.file_id)  # no transaction open while fetching
+        if data is None:
+            raise web.HTTPServiceUnavailable(headers={"Retry-After": "60"})
+        return web.Response(
+            body=data,
+            content_type="image/png" if data.startswith(b"\x89PNG") else "image/jpeg",
+            headers={"Cache-Control": "private, no-store"},
+        )
 
     # -- who is reading ----------------------------------------------------------------------
 
@@ -1004,9 +1120,132 @@ class Dashboard:
             )
         )
         table = await self._table(view, "tickets", _("After-sales tickets"))
-        return _("After-sales tickets"), (
-            f'<p class="note">{note}</p><div class="cards">{cards}</div>{table}'
+        async with self.reads() as session:
+            photos = await ticket_photos(session, communities=view.scope)
+        gallery = html.photo_gallery(
+            _("Photos on open tickets"),
+            [
+                (
+                    f"ticket-photos/{p.message_id}-{photo_tag(p.file_id)}.jpg",
+                    _("Ticket #{id}").format(id=p.ticket_id),
+                )
+                for p in photos
+            ],
         )
+        return _("After-sales tickets"), (
+            f'<p class="note">{note}</p><div class="cards">{cards}</div>{gallery}{table}'
+        )
+
+    async def delivery(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Delivery orders: to ship, shipped and delivered; staff also get the ship list with
+        the addresses and the form that marks an order shipped."""
+        title = _("Delivery")
+        table = await self._table(view, "deliveries", _("Delivery orders"))
+        if not view.reader.staff:
+            note = html.escape(
+                _(
+                    "Delivery orders of your groups. Addresses are kept for brand staff, who "
+                    "ship the orders."
+                )
+            )
+            return title, f'<p class="note">{note}</p>{table}'
+        note = html.escape(
+            _(
+                "Paid delivery orders stay on the ship list until they are shipped. Mark one "
+                "shipped with its tracking number below (or /ship in the bot): the member is "
+                "told."
+            )
+        )
+        done = number(request.query.get("shipped", ""))
+        shipped = (
+            '<p class="note">'
+            + html.escape(_("Order #{id} shipped. The member was told.").format(id=done))
+            + "</p>"
+            if done is not None
+            else ""
+        )
+        ship_list = await self._table(view, "shiplist", _("Ship list"))
+        return title, f'<p class="note">{note}</p>{shipped}{html.ship_form()}{ship_list}{table}'
+
+    async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
+        """The promotions calendar: per group, one week (Monday to Sunday on the reader's
+        clock) of what went out and what is scheduled, the cap use and the posts held by quiet
+        hours; ?week=<a day> shows that day's week, with links to the weeks around it."""
+        title = _("Promotions calendar")
+        today = self.now().astimezone(view.zone).date()
+        asked = request.query.get("week", "").strip()[:10]
+        notes = []
+        try:
+            day = date.fromisoformat(asked) if asked else today
+        except ValueError:
+            day = today
+            notes.append(_("I could not read that week, so this shows the current one."))
+        monday = day - timedelta(days=day.weekday())
+        start = datetime.combine(monday, time(0), tzinfo=view.zone)
+        end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=view.zone)
+        tick = timedelta(microseconds=1)  # the calendar's window is (start, end]
+        async with self.reads() as session:
+            weeks = await calendar(
+                session,
+                now=self.now(),
+                rules=self.settings.pacing_rules(),
+                default_timezone=self.settings.default_timezone,
+                start=start - tick,
+                end=end - tick,
+                scope=view.scope,
+            )
+        links = " · ".join(
+            f'<a href="?{urlencode(view.params(week=when.isoformat()))}">{html.escape(label)}</a>'
+            for label, when in (
+                (_("← Previous week"), monday - timedelta(days=7)),
+                (_("This week"), today),
+                (_("Next week →"), monday + timedelta(days=7)),
+            )
+        )
+        heading = _("Week from {first} to {last} ({zone})").format(
+            first=monday.isoformat(),
+            last=(monday + timedelta(days=6)).isoformat(),
+            zone=view.zone.key,
+        )
+        parts = [f'<p class="note">{html.escape(note)}</p>' for note in notes]
+        parts.append(f'<p class="note" id="week">{html.escape(heading)}<br>{links}</p>')
+        if not weeks:
+            parts.append(f'<p class="note">{html.escape(_("No open group yet."))}</p>')
+        head = "".join(
+            f"<th>{html.escape(label)}</th>" for label in (_("When"), _("What"), _("Status"))
+        )
+        for week in weeks:
+            counted_posts = [p for p in week.posts if p.kind != KIND_LEADER]
+            use = ngettext(
+                "{used} of {cap} promotion this week",
+                "{used} of {cap} promotions this week",
+                week.cap,
+            ).format(used=len(counted_posts), cap=week.cap)
+            rows = []
+            for post in week.posts:
+                what = _(KINDS.get(post.kind, KINDS[KIND_BROADCAST])).format(id=post.ref)
+                if post.sent:
+                    status = _("sent")
+                elif post.quiet:
+                    status = _("scheduled, held by quiet hours")
+                else:
+                    status = _("scheduled")
+                when = post.at.astimezone(view.zone).strftime("%Y-%m-%d %H:%M")
+                rows.append(
+                    "<tr>"
+                    + "".join(f"<td>{html.escape(v)}</td>" for v in (when, what, status))
+                    + "</tr>"
+                )
+            empty = "" if rows else f'<p class="note">{html.escape(_("Nothing this week."))}</p>'
+            name = shown(week.title) or str(week.chat_id)
+            parts.append(
+                f'<section class="block" id="promotions-{week.chat_id}">'
+                f"<h2>{html.escape(name)}</h2>"
+                f'<p class="note">{html.escape(use)}</p>'
+                f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                f"{empty}</section>"
+            )
+        return title, "".join(parts)
 
     PAGES: ClassVar[
         dict[str, Callable[[Dashboard, web.Request, View], Awaitable[tuple[str, str]]]]
@@ -1022,6 +1261,8 @@ class Dashboard:
         "rewards": rewards,
         "sessions": sessions,
         "tickets": tickets,
+        "promotions": promotions,
+        "delivery": delivery,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -1037,6 +1278,15 @@ class Dashboard:
         table = TABLES.get(name)
         if table is None:
             raise web.HTTPNotFound()
+        if name in STAFF_TABLES and not view.reader.staff:
+            await self._audit(view.reader.member_id, EXPORT_ACTION, False, name)
+            with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+                return self._message(
+                    request,
+                    403,
+                    _("Not for you, sorry"),
+                    _("Only brand staff read members' addresses."),
+                )
         search = request.query.get("q", "").strip()[:64] if name == "members" else ""
         span = f"{view.period.first.isoformat()}_{view.period.last.isoformat()}"
         async with self.runtime.sessions() as session:
@@ -1107,7 +1357,9 @@ async def _to_overview(_request: web.Request) -> web.Response:
 
 def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     """Mount the dashboard's routes under /dashboard on the bot's web server."""
-    dashboard = Dashboard(runtime)
+    # product photos for Telegram invoices: public, no sign-in (Telegram fetches them)
+    photos = ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
+    dashboard = Dashboard(runtime, photos)
     app.router.add_get(f"{PREFIX}/login", dashboard.login)
     app.router.add_get(f"{PREFIX}/app", dashboard.mini_app)
     app.router.add_post(f"{PREFIX}/auth", dashboard.auth)
@@ -1116,11 +1368,14 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post(f"{PREFIX}/sessions", dashboard.end_sessions)
     app.router.add_get(f"{PREFIX}/keeper", dashboard.keeper)
     app.router.add_post(f"{PREFIX}/pickup", dashboard.pickup)
+    app.router.add_post(f"{PREFIX}/ship", dashboard.ship)
+    app.router.add_get(
+        f"{PREFIX}/ticket-photos/{{message_id:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
+        dashboard.ticket_photo,
+    )
     app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
     app.router.add_get(PREFIX, _to_overview)
     app.router.add_get(f"{PREFIX}/{{page:[a-z]*}}", dashboard.page)
-    # product photos for Telegram invoices: public, no sign-in (Telegram fetches them)
-    photos = ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
     app[PHOTOS] = photos
     add_photos(app, photos, PREFIX)
     app.on_response_prepare.append(dashboard_headers(PREFIX))

@@ -20,6 +20,7 @@ from aiogram.utils.i18n import gettext as _
 
 from handlers.text import LANGUAGE_NAMES, N_, format_money
 from handlers.views.broadcast import targets_text
+from handlers.views.delivery import DELIVERY_STATES
 from handlers.views.labels import (
     ACCOUNT_KIND,
     BROADCAST_STATUS,
@@ -50,9 +51,11 @@ PAGES = (
     ("members", N_("Members")),
     ("ledger", N_("Ledger")),
     ("broadcasts", N_("Broadcasts")),
+    ("promotions", N_("Promotions calendar")),
     ("cocreation", N_("Co-creation")),
     ("rewards", N_("Rewards to hand over")),
     ("tickets", N_("After-sales tickets")),
+    ("delivery", N_("Delivery")),
     ("statement", N_("Statement")),
     ("sessions", N_("Sessions")),
 )
@@ -176,6 +179,15 @@ COLUMN_LABELS = {
     "resolve_due_utc": N_("Resolution due"),
     "closed_at_utc": N_("Closed"),
     "resolution": N_("Resolution"),
+    "delivery_state": N_("Delivery"),
+    "address_given": N_("Address given"),
+    "carrier": N_("Carrier"),
+    "tracking_number": N_("Tracking number"),
+    "shipped_at_utc": N_("Shipped"),
+    "ship_name": N_("Recipient"),
+    "ship_phone": N_("Phone"),
+    "ship_address": N_("Address"),
+    "shipping_option_id": N_("Shipping option"),
 }
 
 # how a stored value of a column reads on a page, by "table.column" or by column in every table
@@ -190,6 +202,7 @@ VALUE_LABELS: dict[str, Labels] = {
     "tickets.kind": TICKET_KINDS,
     "tickets.status": TICKET_STATUSES,
     "tickets.resolution": TICKET_RESOLUTIONS,
+    "deliveries.delivery_state": DELIVERY_STATES,
     "ledger.kind": TRANSACTION_KIND,
     "account_kind": ACCOUNT_KIND,
     "payment_mode": PAYMENT_MODE,
@@ -236,6 +249,10 @@ th { color:var(--muted); font-weight:600; }
 form.inline { display:inline; }
 form.inline button { padding:0; border:0; background:none; color:var(--accent); cursor:pointer; }
 svg text { font-family:inherit; }
+.photos { display:flex; flex-wrap:wrap; gap:10px; }
+.photos figure { margin:0; font-size:13px; color:var(--muted); }
+.photos img { display:block; max-width:180px; max-height:180px; border:1px solid var(--line);
+  border-radius:6px; }
 """
 
 
@@ -455,6 +472,36 @@ def sign_out_form() -> str:
         '<form class="filters" method="post" action="sessions">'
         f'<label>{label}<input name="member" maxlength="64" required></label>'
         f"<button>{button}</button></form>"
+    )
+
+
+def ship_form() -> str:
+    """Staff mark a paid delivery order shipped: its number, the carrier, the tracking number."""
+    order = escape(_("Order"))
+    carrier = escape(_("Carrier"))
+    tracking = escape(_("Tracking number"))
+    button = escape(_("Mark shipped"))
+    return (
+        '<form class="filters" method="post" action="ship">'
+        f'<label>{order}<input name="order" inputmode="numeric" maxlength="18" required></label>'
+        f'<label>{carrier}<input name="carrier" maxlength="32" required></label>'
+        f'<label>{tracking}<input name="tracking" maxlength="64" required></label>'
+        f"<button>{button}</button></form>"
+    )
+
+
+def photo_gallery(heading: str, photos: Sequence[tuple[str, str]]) -> str:
+    """Photos as thumbnails linking to themselves: (address under the dashboard, caption)."""
+    if not photos:
+        return ""
+    figures = "".join(
+        f'<figure><a href="{escape(href)}"><img src="{escape(href)}" alt="{escape(caption)}" '
+        f'loading="lazy"></a><figcaption>{escape(caption)}</figcaption></figure>'
+        for href, caption in photos
+    )
+    return (
+        f'<section class="block" id="ticket-photos"><h2>{escape(heading)}</h2>'
+        f'<div class="photos">{figures}</div></section>'
     )
 
 

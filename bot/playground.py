@@ -59,7 +59,7 @@ HELP = """Playground commands (anything else is sent as a message):
   :scan NAME        as a keeper, scan the newest pickup QR code the bot sent NAME (what the
                     Mini App's scanner reads): /redeem with its code, in your private chat
   :photo [CAPTION]  send a photo (a made-up picture) here, e.g. at the product wizard's
-                    photo step
+                    photo step, or in private after /review (晒单)
   :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
                     commission past the refund window fall due), e.g. :wait 36 or :wait 8d
   :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and
@@ -615,6 +615,11 @@ async def _session(
         # Stars refunds are sent here, after each line, rather than by the refunder's own loop,
         # so that the member's notice shows right after the /refund that caused it
         await runtime.refunder.run_once()
+        # a card's edits show right after the line that changed it, not after CARD_EDIT_SECONDS,
+        # so a script can press the button it grew (the waitlist's, say); freed units are
+        # offered to the waitlist at once, not on the job's next sweep
+        await runtime.cards.flush()
+        await runtime.waitlist.run()
         await runtime.notifier.drain()
 
     async def wait(hours: float) -> None:
@@ -623,6 +628,7 @@ async def _session(
         await runtime.closer.close_due()
         await runtime.polls.close_due()
         await runtime.reservations.run()
+        await runtime.waitlist.run()  # lapsed offers pass to the next member
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

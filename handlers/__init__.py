@@ -37,6 +37,7 @@ def feature_routers() -> list[Router]:
         product_wizard,
         referral,
         reservation,
+        review,
         role,
         start,
         statement,
@@ -80,6 +81,7 @@ def feature_routers() -> list[Router]:
         broadcast.router,  # its wizard steps take plain text too
         suggestion.router,  # staff's reply step takes plain text
         nps.router,  # the comment step takes plain text
+        review.router,  # photos in private with no wizard step open go with a review
         # last: their steps take plain text, after the commands (and /cancel) had their turn
         product_wizard.router,
         groupbuy_wizard.router,  # also /groupbuy and /drop without arguments

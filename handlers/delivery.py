@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter
 from handlers.product import amount_error
 from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
+from handlers.views.delivery import DELIVERED, SHIPPED, refusal
 from handlers.views.order import invoice
 from models.order import DELIVERY_SHIP, OPEN_STATUSES
 from models.product import PAYMENT_TELEGRAM
@@ -65,46 +66,10 @@ log = logging.getLogger(__name__)
 router = Router(name="delivery")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
-# what to fix, by the reason services/delivery.py gives
-DELIVERY_REFUSALS = {
-    "not_found": N_("There is no such order of yours for delivery."),
-    "not_yours": N_("That order is not yours."),
-    "pickup_only": N_("This product is picked up only; it cannot be delivered."),
-    "pickup_order": N_("Order #{detail} is picked up, not delivered."),
-    "not_open": N_("This order is closed, so its delivery cannot change."),
-    "not_paid": N_("Order #{detail} is not paid yet: it is shipped once paid."),
-    "already_shipped": N_("This order was already shipped (tracking number {detail})."),
-    "no_address": N_("Order #{detail} has no address yet: the member has not given it."),
-    "no_option": N_("There is no shipping option #{detail}. Send /shipping_options to see them."),
-    "no_options": N_("We do not deliver orders in {detail} yet."),
-    "not_shipped_there": N_("Sorry, we do not ship to {detail}."),
-    "changed_meanwhile": N_("The order changed meanwhile. Please try again."),
-    "name_empty": N_("Please write the recipient's name."),
-    "name_too_long": N_("The name is too long. Characters allowed: {detail}."),
-    "phone_empty": N_("Please write a phone number."),
-    "phone_too_long": N_("The phone number is too long. Characters allowed: {detail}."),
-    "phone_invalid": N_("That does not look like a phone number: digits, +, spaces and dashes."),
-    "address_empty": N_("Please write the address."),
-    "address_too_long": N_("The address is too long. Characters allowed: {detail}."),
-    "carrier": N_("The carrier's name is empty or too long. Characters allowed: {detail}."),
-    "tracking": N_("The tracking number must be letters, digits and dashes, at most {detail}."),
-    "countries": N_("Countries are two-letter codes separated by commas, like CN, HK."),
-    "option_name": N_("The option's name must be 1 to 64 characters."),
-    "option_price": N_("The price must be zero (free) or more."),
-}
-# what the member is told when staff ship, in the member's language
-SHIPPED = N_("Order #{id} is on its way: {carrier}, tracking number {tracking}.")
-DELIVERED = N_("Order #{id} was delivered. Thank you!")
 OPTION_USAGE = N_(
     "Send /shipping_option_add Name | price currency | countries (optional), for example:\n"
     "/shipping_option_add SF Express | 12 CNY | CN, HK"
 )
-
-
-def refusal(exc: DeliveryError) -> str:
-    """The localized reason a delivery action was refused."""
-    text = DELIVERY_REFUSALS.get(exc.reason, DELIVERY_REFUSALS["not_found"])
-    return _(text).format(detail=esc(exc.detail))
 
 
 class Address(StatesGroup):

@@ -25,6 +25,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.delivery import deliver_keyboard
 from handlers.filters import OpenGroup, RoleFilter
 from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
@@ -58,8 +59,10 @@ from handlers.views.groupbuy import (
 )
 from handlers.views.pickup import for_whom_text, unreached_leader_effects
 from handlers.views.policy import held_text
-from models.product import PAYMENT_TELEGRAM
-from services.community import CommunityView, get_community, open_community_ids
+from models.order import DELIVERY_PICKUP
+from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
+from services.community import CommunityView, get_community
+from services.drop import DropError, DropTarget, group_pickups, parse_target, target_groups
 from services.forwhom import for_whom_in_groupbuys
 from services.groupbuy import (
     Closing,
@@ -104,7 +107,7 @@ Clock = Callable[[], datetime]
 
 REFUSALS = {
     "closed": N_("This group-buy is closed."),
-    "sold_out": N_("Sorry, it is sold out."),
+    "sold_out": N_("Sorry, it is sold out: tap 🔔 Notify me on the card to join the waitlist."),
     "too_few_left": N_("Sorry, only {left} left: take fewer."),
     "over_limit": N_("That is more than the limit per member."),
     "not_joined": N_("You have not joined this group-buy."),
@@ -138,6 +141,10 @@ OPEN_ERRORS = {
         "(see /tiers)."
     ),
     "vip_after_deadline": N_("The VIP window must end before the deadline."),
+    "bad_fulfilment": N_(
+        "Write how its orders reach members as delivery=pickup, delivery=delivery or "
+        "delivery=both (leave it out: as the product says)."
+    ),
     "bad_translation": N_(
         "A translation of the pickup text is too long or in a language I do not speak: {part}."
     ),
@@ -146,6 +153,22 @@ OPEN_ERRORS = {
         "many are open now. Open this one when one of them has closed, or ask the brand's staff."
     ),
 }
+
+
+TARGET_OPTIONS = ("to=", "发往=")  # the one-line drop's target option, in English and Chinese
+DROP_ERRORS = {
+    "target": N_(
+        "I could not read where the drop goes: {part}. Write to=all, to=#tag or group ids "
+        "like to=-1001234567890,-1009876543210."
+    ),
+    "tag": N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
+    "no_groups": N_("No open group matches: nothing was posted."),
+}
+
+
+def drop_error_text(exc: DropError) -> str:
+    """Why a drop's target was refused, naming the part that could not be read."""
+    return _(DROP_ERRORS.get(exc.reason, DROP_ERRORS["target"])).format(part=quoted(exc.detail))
 
 
 def open_error_text(exc: GroupBuyError) -> str | None:
@@ -168,7 +191,8 @@ def refusal_text(exc: GroupBuyError) -> str:
 
 USAGE = N_(
     "Open a group-buy with one line:\n/groupbuy PRODUCT DEADLINE [min=N or min=Nu] [stock=N] "
-    "[limit=N] [tiers=10:35.90,30:32.90] [vip=2h or vip=2h:gold] [pickup=place and time]\n"
+    "[limit=N] [tiers=10:35.90,30:32.90] [vip=2h or vip=2h:gold] "
+    "[delivery=pickup, delivery or both] [pickup=place and time]\n"
     "For example: /groupbuy 3 24h "
     "min=5 stock=50 limit=3 tiers=10:35.90 pickup=Shop A, Sat 10:00"
 )
@@ -214,6 +238,16 @@ async def _vip_window(
     raise GroupBuyError("bad_vip", text)
 
 
+def _fulfilment(text: str | None) -> str:
+    """delivery=pickup|delivery|both: the group-buy's own delivery mode ("" when not given)."""
+    if text is None:
+        return ""
+    mode = text.strip().lower()
+    if mode not in FULFILMENT_MODES:
+        raise GroupBuyError("bad_fulfilment", text)
+    return mode
+
+
 def _int(options: dict[str, str], key: str, default: int) -> int:
     return parse_count(options.get(key, str(default)).lower().removesuffix("u"))
 
@@ -233,7 +267,7 @@ async def post_cards(
         locale = community.locale if community else i18n.default_locale
         zone = group_zone(community.timezone if community else None, default_zone)
         with i18n.use_locale(locale):
-            card = post_card(gb, post.chat_id, locale, zone, now)
+            card = post_card(gb.at_pickup(post.pickup), post.chat_id, locale, zone, now)
             try:
                 sent = await bot(card)
             except TelegramBadRequest as exc:
@@ -241,7 +275,8 @@ async def post_cards(
                     raise
                 # the photo is refused (a file id of another bot token): a text card instead
                 log.warning("group-buy %s: photo card refused (%s), posted as text", gb.id, exc)
-                card = post_card(replace(gb, photo_file_id=None), post.chat_id, locale, zone, now)
+                text_card = replace(gb.at_pickup(post.pickup), photo_file_id=None)
+                card = post_card(text_card, post.chat_id, locale, zone, now)
                 sent = await bot(card)
         await record_card(
             session,
@@ -270,6 +305,9 @@ class OpenValues:
     vip_rank: int = 0  # the lowest tier rank admitted during the window
     # a drop's pickup texts in other languages: {locale: {"pickup_point": ..., ...}}
     pickup_translations: dict[str, dict[str, str]] | None = None
+    # a targeted drop's own pickup text per group: {chat id: text}
+    pickups: dict[int, str] | None = None
+    fulfilment: str = ""  # its own delivery mode (pickup, delivery, both); "": the product's
 
 
 async def open_and_post(
@@ -320,9 +358,11 @@ async def open_and_post(
         pickup_point=values.pickup_point,
         pickup_time=values.pickup_time,
         pickup_translations=values.pickup_translations,
+        pickups=values.pickups,
         commission_bps=commission_bps,
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
+        fulfilment=values.fulfilment,
     )
     await post_cards(bot, i18n, session, gb, now, default_zone=settings.default_timezone)
     await record(
@@ -350,6 +390,7 @@ async def _open(
     timezone: str,
     commission_bps: int,
     kind: str,
+    pickups: dict[int, str] | None = None,
 ) -> None:
     args, reason = split_override(command.args or "")
     words = args.split()
@@ -383,6 +424,8 @@ async def _open(
                 ceiling=settings.max_order_amount,
             ),
             pickup_point=options.get("pickup", ""),
+            pickups=pickups,
+            fulfilment=_fulfilment(options.get("delivery")),
         )
         if "vip" in options:
             vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
@@ -390,7 +433,7 @@ async def _open(
         # what members read on the card: the product's texts and the pickup note, linted
         cleared = await clear_command(
             message,
-            [*product_texts(product), values.pickup_point],
+            [*product_texts(product), values.pickup_point, *(pickups or {}).values()],
             extra_words=settings.compliance_extra_words,
             reason=reason,
         )
@@ -482,8 +525,25 @@ async def drop_command(
     clock: Clock,
     closer: DeadlineScheduler,
 ) -> None:
-    """Opens one group-buy in every approved group at once, sharing one stock."""
-    chats = await open_community_ids(session)
+    """Opens one group-buy at once in every approved group, or in those with a tag, or in
+    chosen ones (to=#tea, to=-1001,-1002; 发往=全部 / 发往=#tea), sharing one stock; each
+    group with a pickup point shows it as the pickup."""
+    words = (command.args or "").split(" ")
+    # the target option comes before pickup=, which takes the rest of the line
+    head = words[: next((i for i, w in enumerate(words) if w.startswith("pickup=")), len(words))]
+    wanted = next((w for w in head if w.lower().startswith(TARGET_OPTIONS)), None)
+    try:
+        target = parse_target(wanted.partition("=")[2]) if wanted else DropTarget()
+    except DropError as exc:
+        await message.reply(drop_error_text(exc))
+        return
+    chats = await target_groups(session, target)
+    if not chats:
+        await message.reply(_(DROP_ERRORS["no_groups"]))
+        return
+    if wanted:
+        words.remove(wanted)
+        command = replace(command, args=" ".join(words))
     await _open(
         message,
         command,
@@ -498,6 +558,7 @@ async def drop_command(
         staff_zone(member.timezone, settings.default_timezone),  # the deadline as staff typed it
         0,  # a staff drop earns nobody a commission
         KIND_DROP,
+        await group_pickups(session, chats),
     )
 
 
@@ -705,9 +766,20 @@ async def _prepay(
     if order is None or not member.started:
         return
     invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
+    groupbuy = await get_groupbuy(session, groupbuy_id)
+    # offered both ways (the group-buy's own mode, or its product's): delivery is a tap away
+    both = groupbuy is not None and groupbuy.fulfilment == FULFIL_BOTH
     try:
         with i18n.use_locale(member.locale):  # the join was in the group's language
             await send_invoice(bot, invoice, settings)
+            if both and invoice.delivery == DELIVERY_PICKUP:
+                await bot.send_message(
+                    member.id,
+                    _(
+                        "Rather have order #{id} delivered? Tap below; a new invoice follows."
+                    ).format(id=order.id),
+                    reply_markup=deliver_keyboard(order.id).as_markup(),
+                )
     except TelegramAPIError as exc:
         log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 

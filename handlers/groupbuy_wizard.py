@@ -10,6 +10,7 @@ everyone else talks as usual.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,11 +20,12 @@ from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -61,14 +63,29 @@ from handlers.text import (
     HandlerSettings,
     counted,
     esc,
+    esc_name,
     format_money,
     quoted,
 )
+from handlers.views.labels import FULFILMENT_MODE
+from handlers.views.labels import label as value_label
 from handlers.views.policy import held_text
 from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
 from models.groupbuy import MIN_PEOPLE
-from services.community import CommunityView, open_community_ids
+from models.product import FULFIL_PICKUP, FULFILMENT_MODES
+from services.community import CommunityView, open_communities
 from services.content import PICKUP_POINT, PICKUP_TIME
+from services.drop import (
+    TO_ALL,
+    TO_CHOSEN,
+    TO_TAG,
+    DropTarget,
+    group_pickups,
+    group_titles,
+    open_tags,
+    preview,
+    target_groups,
+)
 from services.groupbuy import (
     GroupBuyError,
     parse_count,
@@ -77,11 +94,20 @@ from services.groupbuy import (
     parse_tiers,
 )
 from services.member import MemberView
-from services.policy import KIND_DROP, KIND_GROUPBUY, KIND_LEADER, HeldBack
+from services.policy import (
+    KIND_DROP,
+    KIND_GROUPBUY,
+    KIND_LEADER,
+    WAIT_CAP,
+    WAIT_GAP,
+    WAIT_NEVER,
+    WAIT_QUIET,
+    HeldBack,
+)
 from services.product import ProductView, get_product, list_products
 from services.role import Role, is_staff
 from services.validation import number
-from services.zones import group_zone, staff_zone
+from services.zones import group_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy_wizard")
@@ -119,6 +145,7 @@ WIZARD_ERRORS = {
     ),
     "tier_above_stock": N_("A tier at {units} can never be reached: the stock is {stock}."),
     "too_long": N_("That is {length}, but at most {limit} fit here. Send a shorter one."),
+    "delivery": N_("Tap how its orders reach members, or send pickup, delivery or both."),
 }
 
 
@@ -138,13 +165,29 @@ class NewGroupBuy(StatesGroup):
     tiers = State()
     pickup_point = State()
     pickup_time = State()
+    target = State()  # a drop's groups: all, with a tag, or chosen (buttons)
+    group_pickup = State()  # a drop's own pickup text for some groups (typed lines)
+    delivery = State()  # its own delivery mode, or its product's (Skip)
     confirm = State()
     translate = State()  # a drop's "Add a translation?", from the last look (handlers/content.py)
     translation = State()  # the pickup point or time in the chosen language
     override = State()  # why the texts may go out despite the lint's findings (logged)
 
 
-SKIPPABLE = ("minimum", "stock", "limit", "tiers", "pickup_point", "pickup_time", OFFER, TYPING)
+SKIPPABLE = (
+    "minimum",
+    "stock",
+    "limit",
+    "tiers",
+    "pickup_point",
+    "pickup_time",
+    "group_pickup",
+    "delivery",
+    OFFER,
+    TYPING,
+)
+DROP_ONLY = ("target", "group_pickup")  # steps a group's own group-buy passes over
+GROUP_BUTTONS = 30  # groups the drop's group picker lists (by title)
 NOT_YOURS = N_("This is someone else's group-buy setup, or it has ended.")
 WIZARD = Wizard(NewGroupBuy, optional=SKIPPABLE, not_open=NOT_YOURS)
 STEPS = WIZARD.steps
@@ -154,9 +197,12 @@ PICKUP_FIELDS = (PICKUP_POINT, PICKUP_TIME)  # what a drop gives per language
 class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
     """A button of the group-buy wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # product (with `product_id`), confirm, override
+    action: str  # product (with `product_id`), delivery (with `mode`), confirm, override; a
+    # drop's target: all, tags, tag (with `value`), pick, toggle (with `value`, a group id), picked
     step: str  # the step whose message carries the button
     product_id: CallbackId = 0
+    value: str = ""
+    mode: str = ""  # a delivery mode (models/product.py FULFILMENT_MODES)
 
 
 async def on_current_step(
@@ -260,11 +306,34 @@ async def _prompt(
             "Lower prices as more units sell? Send units:price pairs, like 10:35.90,30:32.90; "
             "the base price is {price}. Skip: no tiers."
         ).format(price=_money(turn, data, data["price"]))
+    elif step == "target":
+        return await _target_prompt(turn, data)
+    elif step == "group_pickup":
+        text = _(
+            "Its own pickup text for some groups? Send one line per group: the group's name or "
+            "id, a colon, the text. Skip: each group shows its pickup point if it has one, "
+            "else the pickup above."
+        )
     elif step == "override":
         text = _("Why may it go out as it is? The reason is logged.")
     elif step == "pickup_point":
         text = _("Where do members pick it up? At most {limit}. Skip: leave it out.")
         text = text.format(limit=counted("character", PICKUP_POINT_MAX))
+    elif step == "delivery":
+        chosen = await get_product(turn.session, data["product_id"])
+        mode = chosen.fulfilment if chosen is not None else FULFIL_PICKUP
+        text = _(
+            "How do its orders reach members? Tap one (or send pickup, delivery or both). "
+            "Skip: as the product says, {mode}."
+        ).format(mode=value_label(FULFILMENT_MODE, mode))
+        builder = InlineKeyboardBuilder()
+        for choice in FULFILMENT_MODES:
+            builder.button(
+                text=value_label(FULFILMENT_MODE, choice),
+                callback_data=GroupBuyWizardCallback(action="delivery", step=step, mode=choice),
+            )
+        builder.adjust(3)
+        return text, builder
     else:
         text = _(
             "When can they pick it up? At most {limit}, like Sat 10:00-12:00. Skip: leave it out."
@@ -279,6 +348,7 @@ async def _texts(turn: Turn, data: dict[str, Any]) -> list[str]:
     return [
         *(product_texts(product) if product is not None else []),
         *wizard_texts(data, PICKUP_FIELDS),
+        *dict(data.get("group_pickups") or {}).values(),
     ]
 
 
@@ -312,10 +382,13 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
         lines.append(_("Pickup: {place}").format(place=esc(data["pickup_point"])))
     if data["pickup_time"]:
         lines.append(_("Pickup time: {time}").format(time=esc(data["pickup_time"])))
+    if data.get("fulfilment"):
+        lines.append(
+            _("Orders: {mode}").format(mode=value_label(FULFILMENT_MODE, data["fulfilment"]))
+        )
     lines += preview_lines(translations_of(data), PICKUP_FIELDS)
     if data["scope"] == "drop":
-        groups = len(await open_community_ids(turn.session))
-        lines.append(_("Posted in every group the bot is in: {count}.").format(count=groups))
+        lines += await _preview_lines(turn, data)
     texts = await _texts(turn, data)
     findings = wizard_findings(texts, turn.settings.compliance_extra_words)
     lines += findings
@@ -345,6 +418,8 @@ async def _ask(target: Target, turn: Turn, step: str, *, error: str = "", intro:
             await _ask(target, turn, "deadline", error=open_error_text(exc) or "")
             return
     else:
+        if step == "target":  # asked afresh: the three choices, not a sub-list
+            await turn.state.update_data(target_menu="")
         text, above = await _prompt(turn, step)
     back = await WIZARD.enter(turn.state, step)
     await turn.state.update_data(asked_at=turn.now.isoformat())
@@ -371,6 +446,208 @@ async def _ask_again(target: Target, step: str, data: dict[str, Any]) -> None:
         await CONTENT.ask(target, step, data)
         return
     await _ask(target, _turn_of(data), step)
+
+
+# ------------------------------------------------------------------ a drop's groups -----
+
+TARGET_CHOICES = {
+    TO_ALL: N_("All groups"),
+    TO_TAG: N_("Groups with a tag: {tag}"),
+    TO_CHOSEN: N_("Chosen groups: {count}"),
+}
+
+
+def _target_of(data: dict[str, Any]) -> DropTarget:
+    return DropTarget.unpack(str(data.get("target") or TO_ALL))
+
+
+def _given(data: dict[str, Any]) -> dict[int, str]:
+    """The pickup texts staff typed per group: {chat id: text}."""
+    return {int(chat_id): text for chat_id, text in dict(data.get("group_pickups") or {}).items()}
+
+
+async def _drop_groups(turn: Turn, data: dict[str, Any]) -> list[int]:
+    return await target_groups(turn.session, _target_of(data))
+
+
+def _button(text: str, action: str, value: str = "") -> dict[str, Any]:
+    return {
+        "text": text,
+        "callback_data": GroupBuyWizardCallback(action=action, step="target", value=value),
+    }
+
+
+async def _target_prompt(
+    turn: Turn, data: dict[str, Any]
+) -> tuple[str, InlineKeyboardBuilder | None]:
+    """Where the drop goes: all groups, groups with a tag (its tags as buttons), or chosen
+    groups (each a button that ticks it, then Done)."""
+    builder = InlineKeyboardBuilder()
+    menu = data.get("target_menu", "")
+    if menu == "tags":
+        for tag in await open_tags(turn.session):
+            builder.button(**_button(f"#{tag}", "tag", tag))
+        builder.adjust(2)
+        return _("Which tag? The drop goes to the open groups with it (set with /tag)."), builder
+    if menu == "pick":
+        chosen = {int(chat_id) for chat_id in data.get("chosen", [])}
+        page = await open_communities(turn.session, limit=GROUP_BUTTONS)
+        for group in page.items:
+            mark = "✅ " if group.id in chosen else "▫️ "
+            builder.button(
+                **_button(mark + (group.title or str(group.id)), "toggle", str(group.id))
+            )
+        builder.adjust(1)
+        builder.row(
+            InlineKeyboardButton(
+                text=_("Done: {count}").format(count=counted("group", len(chosen))),
+                callback_data=GroupBuyWizardCallback(action="picked", step="target").pack(),
+            )
+        )
+        return _("Tap the groups it goes to, then Done."), builder
+    builder.button(**_button(_("All groups"), "all"))
+    builder.button(**_button(_("Groups with a tag…"), "tags"))
+    builder.button(**_button(_("Choose groups…"), "pick"))
+    builder.adjust(1)
+    return _("Which groups does the drop go to?"), builder
+
+
+async def _take_group_pickups(turn: Turn, text: str) -> str | None:
+    """Lines "group name or id: pickup text" for groups of the drop."""
+    data = await turn.state.get_data()
+    chat_ids = await _drop_groups(turn, data)
+    titles = await group_titles(turn.session, chat_ids)
+    given: dict[str, str] = {}
+    for line in filter(None, (line.strip() for line in text.splitlines())):
+        name, sep, pickup = line.replace("：", ":").partition(":")
+        name = name.strip()
+        found = [c for c in chat_ids if name in (str(c), titles.get(c, "").strip())] or [
+            c for c in chat_ids if titles.get(c, "").strip().casefold() == name.casefold()
+        ]
+        if not sep or not pickup.strip() or not found:
+            return _(
+                "I could not match {line} to a group of this drop. Write the group's name or id, "
+                "a colon, then its pickup text."
+            ).format(line=quoted(line))
+        if len(pickup.strip()) > PICKUP_POINT_MAX:
+            return _error("too_long").format(
+                length=counted("character", len(pickup.strip())), limit=PICKUP_POINT_MAX
+            )
+        given[str(found[0])] = pickup.strip()
+    await turn.state.update_data(group_pickups=given)
+    return None
+
+
+async def _preview_lines(turn: Turn, data: dict[str, Any]) -> list[str]:
+    """The drop's recipients, each with its first allowed time, its cap use and its own
+    pickup text, then the first and last delivery times (in the staff member's zone)."""
+    target = _target_of(data)
+    chat_ids = await _drop_groups(turn, data)
+    if target.kind == TO_TAG:
+        where = _(TARGET_CHOICES[TO_TAG]).format(tag=esc("#" + target.tag))
+    elif target.kind == TO_CHOSEN:
+        where = _(TARGET_CHOICES[TO_CHOSEN]).format(count=len(target.chat_ids))
+    else:
+        where = _(TARGET_CHOICES[TO_ALL])
+    if not chat_ids:
+        return [where, _("No open group matches: go back and choose other groups.")]
+    pickups = await group_pickups(turn.session, chat_ids, given=_given(data))
+    seen = await preview(
+        turn.session,
+        chat_ids=chat_ids,
+        now=turn.now,
+        rules=turn.settings.pacing_rules(),
+        default_timezone=turn.settings.default_timezone,
+        pickups=pickups,
+    )
+    reader = turn.member.timezone
+    lines = ["", where, _("Recipients: {groups}").format(groups=counted("group", len(chat_ids)))]
+    for group in seen.groups:
+        name = esc_name(group.title or str(group.chat_id))
+        use = _("{used}/{cap} this week").format(used=group.used, cap=group.cap)
+        if group.at is None:
+            when = _("never (its weekly cap is 0)")
+        elif group.reason is None:
+            when = _("now")
+        else:
+            when = _("from {time}, {why}").format(
+                time=show(group.at, turn.zone, reader=reader), why=_(WHY[group.reason])
+            )
+        lines.append(_("• {group}: {when} · {use}").format(group=name, when=when, use=use))
+        if group.pickup:
+            lines.append("  " + _("Pickup: {place}").format(place=esc(group.pickup)))
+    if seen.first is not None and seen.last is not None:
+        lines.append(
+            _("First delivery {first}, last delivery {last}.").format(
+                first=show(seen.first, turn.zone, reader=reader),
+                last=show(seen.last, turn.zone, reader=reader),
+            )
+        )
+    return lines
+
+
+WHY = {
+    WAIT_QUIET: N_("quiet hours there"),
+    WAIT_GAP: N_("too soon after its last promotion"),
+    WAIT_CAP: N_("weekly cap used up"),
+    WAIT_NEVER: N_("weekly cap used up"),
+}
+
+
+@router.callback_query(
+    GroupBuyWizardCallback.filter(F.action.in_({"all", "tags", "tag", "pick", "toggle", "picked"})),
+    NewGroupBuy.target,
+    on_current_step,
+)
+async def target_button(
+    query: CallbackQuery,
+    callback_data: GroupBuyWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    bot: Bot,
+) -> None:
+    """A drop's groups: All, a tag, or the groups ticked then Done; the tag list and the
+    group picker replace the question's buttons."""
+    if not isinstance(query.message, Message):
+        await query.answer()
+        return
+    turn = _turn(state, session, settings, member, locale, clock, None)
+    action, value = callback_data.action, callback_data.value
+    data = await state.get_data()
+    if action in ("tags", "pick", "toggle"):
+        chosen = [int(chat_id) for chat_id in data.get("chosen", [])]
+        if action == "toggle" and value.lstrip("-").isdigit():
+            chat_id = int(value)
+            chosen = (
+                [c for c in chosen if c != chat_id] if chat_id in chosen else [*chosen, chat_id]
+            )
+        await query.answer()
+        await state.update_data(target_menu="tags" if action == "tags" else "pick", chosen=chosen)
+        text, above = await _target_prompt(turn, await state.get_data())
+        back = await WIZARD.enter(state, "target")
+        with contextlib.suppress(TelegramBadRequest):  # the same buttons again
+            await query.message.edit_text(
+                text, reply_markup=WIZARD.keyboard("target", back=back, above=above)
+            )
+        return
+    if action == "picked":
+        picked = tuple(int(chat_id) for chat_id in data.get("chosen", []))
+        if not picked:
+            await query.answer(_("Tap at least one group."), show_alert=True)
+            return
+        target = DropTarget(TO_CHOSEN, chat_ids=picked)
+    elif action == "tag":
+        target = DropTarget(TO_TAG, tag=value)
+    else:
+        target = DropTarget()
+    await query.answer()
+    await state.update_data(target=target.pack(), target_menu="", group_pickups={})
+    await drop_buttons(bot, query)
+    await _ask(query.message, turn, "group_pickup")
 
 
 # ------------------------------------------------------------------ answers ------------
@@ -486,6 +763,15 @@ def _take_text(key: str, limit: int) -> Take:
     return take
 
 
+async def _take_delivery(turn: Turn, text: str) -> str | None:
+    """pickup, delivery or both (a button, or typed); "" (Skip) follows the product."""
+    mode = text.strip().lower()
+    if mode and mode not in FULFILMENT_MODES:
+        return _error("delivery")
+    await turn.state.update_data(fulfilment=mode)
+    return None
+
+
 async def _take_override(turn: Turn, text: str) -> str | None:
     error = reason_error(text)
     if error is None:
@@ -506,6 +792,8 @@ TAKE: dict[str, Take] = {
     "tiers": _take_tiers,
     "pickup_point": _take_text("pickup_point", PICKUP_POINT_MAX),
     "pickup_time": _take_text("pickup_time", PICKUP_TIME_MAX),
+    "group_pickup": _take_group_pickups,
+    "delivery": _take_delivery,
     "override": _take_override,
 }
 
@@ -537,7 +825,15 @@ async def _answer(target: Target, turn: Turn, step: str, text: str) -> None:
         await _ask(target, turn, step, error=error)
         return
     # the reason for ⚠️ Send anyway leads back to the last look, now with ✅ Confirm
-    await _ask(target, turn, "confirm" if step == "override" else STEPS[STEPS.index(step) + 1])
+    await _ask(target, turn, "confirm" if step == "override" else await _next(turn, step))
+
+
+async def _next(turn: Turn, step: str) -> str:
+    """The step after `step`: a group's own group-buy passes over the drop's steps."""
+    following = STEPS[STEPS.index(step) + 1]
+    if following in DROP_ONLY and (await turn.state.get_data())["scope"] != "drop":
+        return await _next(turn, following)
+    return following
 
 
 # ------------------------------------------------------------------ handlers -----------
@@ -586,7 +882,10 @@ async def start_drop(
 ) -> None:
     """Step 1 of a drop in every group: which product."""
     turn = _turn(state, session, settings, member, locale, clock, None)
-    intro = _("New drop in every group, step by step. /cancel stops at any step.")
+    intro = _(
+        "New drop, step by step: to every group, to groups with a tag or to the groups you "
+        "choose. /cancel stops at any step."
+    )
     await _start(message, turn, "drop", intro)
 
 
@@ -600,7 +899,9 @@ WIZARD.register(router, ask=_ask_again, skip=_skip)
 CONTENT.register(router)
 
 
-@router.message(StateFilter(*(getattr(NewGroupBuy, s) for s in TAKE)), F.text, NOT_A_COMMAND)
+@router.message(
+    StateFilter(*(getattr(NewGroupBuy, s) for s in TAKE if s != "target")), F.text, NOT_A_COMMAND
+)
 async def answer_step(
     message: Message,
     state: FSMContext,
@@ -649,6 +950,28 @@ async def product_button(
     error = await _choose_product(turn, await get_product(session, callback_data.product_id))
     next_step = "product" if error is not None else "deadline"
     await _ask(query.message, turn, next_step, error=error or "")
+
+
+@router.callback_query(
+    GroupBuyWizardCallback.filter(F.action == "delivery"), NewGroupBuy.delivery, on_current_step
+)
+async def delivery_button(
+    query: CallbackQuery,
+    callback_data: GroupBuyWizardCallback,
+    state: FSMContext,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    locale: str,
+    clock: Clock,
+    community: CommunityView | None = None,
+) -> None:
+    """A delivery mode tapped: the last look."""
+    await query.answer()
+    if query.message is None:
+        return
+    turn = _turn(state, session, settings, member, locale, clock, community)
+    await _answer(query.message, turn, "delivery", callback_data.mode)
 
 
 @router.callback_query(PageCallback.filter(F.name == PICKER), NewGroupBuy.product)
@@ -730,7 +1053,8 @@ async def confirm_button(
         )
         return
     try:
-        chat_ids = await open_community_ids(session) if drop else [query.message.chat.id]
+        chat_ids = await _drop_groups(turn, data) if drop else [query.message.chat.id]
+        pickups = await group_pickups(session, chat_ids, given=_given(data)) if drop else None
         kind = (
             KIND_DROP
             if drop
@@ -754,6 +1078,8 @@ async def confirm_button(
                 pickup_point=data["pickup_point"],
                 pickup_time=data["pickup_time"],
                 pickup_translations=translations_of(data) if drop else None,
+                pickups=pickups,
+                fulfilment=data.get("fulfilment", ""),
             ),
             opened_by=member.id,
             chat_ids=chat_ids,

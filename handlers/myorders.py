@@ -17,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
-from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE
+from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
 from handlers.referral import qr_png
 from handlers.reservation import cancel_error_text
 from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, esc_name, later, sentences
@@ -263,6 +263,7 @@ async def rate_button(
         earned_text = _("It earned you {points}.").format(points=points_text(earned, member.locale))
         text = sentences(text, earned_text)
     after_commit.add(partial(query.answer))
+    text = sentences(text, photos_hint(settings, member.locale))
     after_commit.add(partial(bot.send_message, member.id, text))
     message = query.message
     if message is not None:

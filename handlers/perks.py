@@ -655,6 +655,16 @@ REVIEW_ERRORS = {
 }
 
 
+def photos_hint(settings: HandlerSettings, locale: str) -> str:
+    """After a review: photos (晒单) may follow, and what approved photos earn."""
+    if settings.review_photo_points:
+        return _(
+            "Send up to 5 photos (and one short video) here to show what you got; once the "
+            "brand approves them they earn you {points}."
+        ).format(points=points_text(settings.review_photo_points, locale))
+    return _("Send up to 5 photos (and one short video) here to show what you got.")
+
+
 @router.message(Command("review"), PRIVATE)
 async def review_command(
     message: Message,
@@ -689,7 +699,7 @@ async def review_command(
     if earned:
         earned_text = _("It earned you {points}.").format(points=points_text(earned, member.locale))
         text = sentences(text, earned_text)
-    await message.answer(text)
+    await message.answer(sentences(text, photos_hint(settings, member.locale)))
 
 
 @router.message(Command("gift"), AsOneself(), OpenGroup())

@@ -15,30 +15,16 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, HandlerSettings, esc_name
+from handlers.text import HandlerSettings, esc_name
+from handlers.views.policy import KINDS
 from services.member import MemberView
-from services.policy import (
-    KIND_BROADCAST,
-    KIND_DROP,
-    KIND_GROUPBUY,
-    KIND_LEADER,
-    KIND_PRESALE,
-    calendar,
-)
+from services.policy import KIND_BROADCAST, calendar
 from services.role import Role
 from services.zones import show, staff_zone
 
 router = Router(name="policy")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 Clock = Callable[[], datetime]
-
-KINDS = {
-    KIND_BROADCAST: N_("broadcast #{id}"),
-    KIND_DROP: N_("drop, group-buy #{id}"),
-    KIND_GROUPBUY: N_("group-buy #{id}"),
-    KIND_PRESALE: N_("pre-sale, group-buy #{id}"),
-    KIND_LEADER: N_("leader's group-buy #{id} (leader cap)"),
-}
 
 
 @router.message(Command("promotions"), PRIVATE, RoleFilter(Role.STAFF, "promotions.calendar"))

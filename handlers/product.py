@@ -10,7 +10,7 @@ from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,6 +20,7 @@ from handlers.lint import clear_command, split_override
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, esc_name, format_money
 from handlers.views.product import product_card
+from handlers.views.review import rating_line, reviews_button
 from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS
@@ -38,6 +39,7 @@ from services.product import (
     translate_product,
     update_product,
 )
+from services.review import Rating, product_ratings
 from services.role import Role
 from services.validation import number
 
@@ -160,8 +162,9 @@ async def send_product_cards(
     if not page.total:
         await target.answer(_("There are no products on sale yet."))
         return
+    ratings = await product_ratings(session, [product.id for product in page.items])
     for product in page.items:
-        await _send_card(target, product, locale)
+        await _send_card(target, product, locale, ratings.get(product.id))
     await target.answer(
         _("Products on sale: {counter}. Order with /buy ID QUANTITY.").format(
             counter=page_counter(page)
@@ -170,16 +173,29 @@ async def send_product_cards(
     )
 
 
-async def _send_card(target: Message, product: ProductView, locale: str) -> None:
+async def _send_card(
+    target: Message, product: ProductView, locale: str, rating: Rating | None = None
+) -> None:
+    """One product's card, with its rating and a Reviews button once it has approved reviews."""
+    line = rating_line(rating.count, rating.stars, locale) if rating else ""
+    markup = (
+        InlineKeyboardMarkup(inline_keyboard=[[reviews_button(product.id, rating.count)]])
+        if rating
+        else None
+    )
     if product.photo is not None:
         try:
             await target.answer_photo(
-                product.photo.file_id, caption=product_card(product, locale, caption=True)
+                product.photo.file_id,
+                caption=product_card(product, locale, caption=True, rating=line),
+                reply_markup=markup,
             )
             return
         except TelegramBadRequest as exc:  # a file id this bot cannot send (another token)
             log.warning("product %s: photo refused (%s), shown as text", product.id, exc)
-    await target.answer(product_card(product, locale, caption=False))
+    await target.answer(
+        product_card(product, locale, caption=False, rating=line), reply_markup=markup
+    )
 
 
 @router.message(Command("products"))

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, current_role, refusal_text
 from handlers.text import HandlerSettings, counted, esc
+from handlers.views.review import stats_line
 from handlers.views.stats import caption, chart, summary
 from services.analytics import Scope, stats_report
 from services.audit import record_action
@@ -32,6 +33,7 @@ from services.community import CommunityView
 from services.dashboard import issue_link
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
+from services.review import review_stats
 from services.role import Role, led_communities
 from services.zones import staff_zone
 
@@ -72,7 +74,10 @@ async def _reply(
         now=clock(),
         default_currency=currency,
     )
-    for text in summary(report, locale, whole_brand=scope is None):
+    reviews = await review_stats(session, start=period.start, end=period.end, scope=scope)
+    texts = summary(report, locale, whole_brand=scope is None)
+    texts[-1] += "\n\n" + stats_line(reviews, locale)
+    for text in texts:
         await message.answer(text)
     await message.answer_photo(
         BufferedInputFile(chart(report), filename=f"stats_{period.first}_{period.last}.png"),

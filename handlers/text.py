@@ -209,6 +209,7 @@ class HandlerSettings(Protocol):
     gift_daily_cap: int
     points_expiry_months: int
     review_points: int
+    review_photo_points: int
     refund_window_days: int
     payout_min_amount: int
     cash_overdue_days: int

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    String,
     UniqueConstraint,
     false,
 )
@@ -64,6 +65,8 @@ class GroupBuy(SQLModel, table=True):
     vip_rank: int = Field(default=0)
     pickup_point: str = Field(default="", max_length=255)
     pickup_time: str = Field(default="", max_length=64)
+    # how its orders are fulfilled (one of models/product.py FULFILMENT_MODES); "": the product's
+    fulfilment: str = Field(default="", max_length=16)
     # the pickup texts in other languages (a drop's): {locale: {"pickup_point": ..., ...}}
     translations: dict[str, dict[str, str]] | None = Field(
         default=None, sa_column=translations_column()
@@ -110,6 +113,10 @@ class GroupBuyPost(SQLModel, table=True):
     # editMessageCaption), else a text message (editMessageText)
     photo: bool = Field(
         default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    # this group's own pickup text in a targeted drop ("" : the group-buy's pickup texts)
+    pickup: str = Field(
+        default="", sa_column=Column(String(255), nullable=False, server_default="")
     )
 
 

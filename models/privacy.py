@@ -58,6 +58,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "poll.created_by",
         "product.created_by",
         "referral.reviewed_by",
+        "review.moderated_by",
         "referral_campaign.created_by",
         "reward.created_by",
         "staff_grant.granted_by",
@@ -133,6 +134,8 @@ FREE_TEXTS: tuple[FreeText, ...] = (
     FreeText("nps_survey", "comment", "member_id", "answered_at", "nps_comment", 365),
     FreeText("ticket", "description", "member_id", "opened_at", "ticket_text", 365),
     FreeText("ticket_message", "text", "author_id", "created_at", "ticket_message", 365),
+    # a photo on a ticket (its Telegram file id): the dashboard shows it until it is erased
+    FreeText("ticket_message", "photo_file_id", "author_id", "created_at", "ticket_message", 365),
     # a delivered order's address: kept while it travels, erased after its days from shipping
     # whom an order is for (代订), e.g. "Mom, building 3": kept a year like other texts
     FreeText("orders", "for_whom", "member_id", "created_at", "order_for", 365),

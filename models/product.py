@@ -15,7 +15,7 @@ PAYMENT_TELEGRAM = "telegram"  # the bot sends a Telegram invoice (Stars or a pr
 PAYMENT_MODES = (PAYMENT_OFFLINE, PAYMENT_TELEGRAM)
 
 # Product.fulfilment values: how a member gets what they ordered (a group-buy's orders follow
-# the product's)
+# the group-buy's own mode when it has one, else the product's)
 FULFIL_PICKUP = "pickup"  # picked up at the group's pickup point (the default)
 FULFIL_DELIVERY = "delivery"  # shipped to the member's address, never picked up
 FULFIL_BOTH = "both"  # the member chooses when ordering

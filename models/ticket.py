@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey
+from sqlalchemy import Column, ForeignKey, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import SurrogateKey, TelegramId, UTCDateTime, utcnow
@@ -46,6 +46,16 @@ class Ticket(SQLModel, table=True):
     """One after-sales ticket on one order; changed only by conditional updates on `version`."""
 
     __tablename__ = "ticket"
+    __table_args__ = (
+        # one open ticket per order, whatever the concurrency: a second one fails to insert
+        Index(
+            "uq_ticket_open_order",
+            "order_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
     order_id: int = Field(

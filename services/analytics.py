@@ -510,5 +510,7 @@ async def stats_report(
         overall=overall,
         communities=tuple(communities),
         days=tuple(_days(paid, period, timezone, currency)),
-        tickets=await ticket_stats(session, start=period.start, end=period.end, communities=scope),
+        tickets=await ticket_stats(
+            session, start=period.start, end=period.end, communities=scope, now=now
+        ),
     )

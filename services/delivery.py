@@ -1,11 +1,12 @@
 """Delivery (配送): shipping options, the address a member gives, shipping with a tracking
 number, and the list of orders to ship.
 
-An order is delivered instead of picked up when its product says so (or the member chose it
-where the product offers both). Its address comes with a provider payment (Telegram asks it in
-the invoice and the bot answers the shipping query with the brand's options), or, for Stars and
-offline orders, from a short exchange in private (Telegram never asks an address for Stars).
-What delivery costs is part of the order's total and booked with it (services/order.py).
+An order is delivered instead of picked up when its product says so, or its group-buy's own
+mode, which overrides the product's (or the member chose it where both are offered). Its
+address comes with a provider payment (Telegram asks it in the invoice and the bot answers the
+shipping query with the brand's options), or, for Stars and offline orders, from a short
+exchange in private (Telegram never asks an address for Stars). What delivery costs is part of
+the order's total and booked with it (services/order.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.delivery import ShippingOption
+from models.groupbuy import GroupBuy
 from models.order import (
     DELIVERY_PICKUP,
     DELIVERY_SHIP,
@@ -216,13 +218,19 @@ def check_address(name: str, phone: str, address: str) -> tuple[str, str, str]:
 
 
 async def choose_delivery(session: AsyncSession, *, order_id: int, member_id: int) -> OrderView:
-    """The member chose delivery for an unpaid order of a product offered both ways; the
-    version is bumped, so an invoice sent before (without an address) is out of date."""
+    """The member chose delivery for an unpaid order of a product (or group-buy) offered both
+    ways; the version is bumped, so an invoice sent before (without an address) is out of
+    date."""
     row = await _order_of(session, order_id)
     if row.member_id != member_id:
         raise DeliveryError("not_yours", str(order_id))
     product = await session.get(Product, row.product_id) if row.product_id else None
-    if product is None or product.fulfilment != FULFIL_BOTH:
+    mode = product.fulfilment if product is not None else ""
+    # a group-buy's order follows the group-buy's own mode when it has one
+    groupbuy = await session.get(GroupBuy, row.groupbuy_id) if row.groupbuy_id else None
+    if groupbuy is not None and groupbuy.fulfilment:
+        mode = groupbuy.fulfilment
+    if mode != FULFIL_BOTH:
         raise DeliveryError("pickup_only", str(order_id))
     if row.delivery == DELIVERY_SHIP:
         return order_view(row)

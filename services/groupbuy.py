@@ -8,6 +8,7 @@ caller's transaction, so concurrent joins on any number of workers never oversel
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,8 +43,14 @@ from models.order import (
     Order,
     OrderEvent,
 )
-from models.perks import MemberTier
-from models.product import FULFIL_DELIVERY, PAYMENT_TELEGRAM, Product
+from models.perks import REVIEW_APPROVED, MemberTier, Review
+from models.product import (
+    FULFIL_DELIVERY,
+    FULFIL_PICKUP,
+    FULFILMENT_MODES,
+    PAYMENT_TELEGRAM,
+    Product,
+)
 from services.community import get_community, open_among
 from services.content import (
     DESCRIPTION,
@@ -110,6 +117,12 @@ class GroupBuyView:
     # the product's title and description and the group-buy's pickup texts in other
     # languages: {locale: {field: text}}
     translations: ReadTranslations = None
+    review_count: int = 0  # the product's approved reviews
+    review_stars: int = 0  # their stars, summed
+    # how its orders are fulfilled (models/product.py FULFILMENT_MODES): the group-buy's own
+    # mode when it has one, else its product's; `own_fulfilment` is "" when it follows it
+    fulfilment: str = FULFIL_PICKUP
+    own_fulfilment: str = ""
 
     def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
         """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -127,6 +140,17 @@ class GroupBuyView:
             pickup_point=text(PICKUP_POINT),
             pickup_time=text(PICKUP_TIME),
         )
+
+    def at_pickup(self, pickup: str) -> GroupBuyView:
+        """The group-buy as one group of a targeted drop shows it: that group's own pickup text
+        (when it has one) instead of the pickup point and time, in every language."""
+        if not pickup:
+            return self
+        translations = {
+            locale: {k: v for k, v in fields.items() if k not in (PICKUP_POINT, PICKUP_TIME)}
+            for locale, fields in (self.translations or {}).items()
+        }
+        return replace(self, pickup_point=pickup, pickup_time="", translations=translations)
 
     def vip_only(self, now: datetime) -> bool:
         """True while the VIP early-access window is open."""
@@ -194,6 +218,7 @@ class GroupNotice:
     locale: str
     timezone: str
     photo: bool = False  # the card is a photo: its caption is edited, not its text
+    pickup: str = ""  # the group's own pickup text in a targeted drop ("" : the group-buy's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +229,7 @@ class MemberNotice:
     locale: str
     order: OrderView | None  # what they owe at the final price, when it formed
     invoice: OrderView | None = None  # the order awaiting payment: its Telegram invoice to send
+    pickup: str = ""  # their group's own pickup text in a targeted drop ("" : the group-buy's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,9 +374,27 @@ def _groupbuy_read(with_join: bool) -> Any:
             .label("held")
         )
     products = table_of(Product)
+    # the product's approved reviews (services.review): count and stars, for the card's
+    # rating; a join checks limits and stock only, and leaves them out
+    if not with_join:
+        reviews, orders = table_of(Review), table_of(Order)
+        of_product = reviews.join(orders, orders.c.id == reviews.c.order_id)
+        approved = (orders.c.product_id == gb.c.product_id, reviews.c.status == REVIEW_APPROVED)
+        for label, figure in (
+            ("review_count", func.count()),
+            ("review_stars", func.coalesce(func.sum(reviews.c.rating), 0)),
+        ):
+            columns.append(
+                select(figure)
+                .select_from(of_product)
+                .where(*approved)
+                .scalar_subquery()
+                .label(label)
+            )
     columns.append(products.c.description.label("product_description"))
     columns.append(products.c.photo_file_id.label("product_photo"))
     columns.append(products.c.translations.label("product_translations"))
+    columns.append(products.c.fulfilment.label("product_fulfilment"))
     return (
         select(*columns)
         .select_from(gb.outerjoin(products, products.c.id == gb.c.product_id))
@@ -396,6 +440,10 @@ def _view_of(row: Any) -> GroupBuyView:
         description=row.product_description or "",
         photo_file_id=row.product_photo,
         translations=merged(row.product_translations, row.translations) or None,
+        review_count=int(getattr(row, "review_count", 0) or 0),
+        review_stars=int(getattr(row, "review_stars", 0) or 0),
+        fulfilment=row.fulfilment or row.product_fulfilment or FULFIL_PICKUP,
+        own_fulfilment=row.fulfilment,
     )
 
 
@@ -431,10 +479,16 @@ async def open_groupbuy(
     vip_until: datetime | None = None,
     vip_rank: int = 0,
     pickup_translations: ReadTranslations = None,
+    pickups: Mapping[int, str] | None = None,
+    fulfilment: str = "",
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
 
+    `pickups` gives some groups of a drop their own pickup text (shown instead of the pickup
+    point and time, in every language).
+
     `commission_bps` is what the opener earns on each paid order (a leader's group-buy).
+    `fulfilment` is its own delivery mode (pickup, delivery or both), "" for its product's.
     Groups not open for business are left out; none open is refused (group_not_open).
     """
     product = await session.get(Product, product_id)
@@ -442,6 +496,8 @@ async def open_groupbuy(
         raise GroupBuyError("no_product", str(product_id))
     if min_kind not in (MIN_PEOPLE, MIN_UNITS):
         raise GroupBuyError("bad_min_kind", min_kind)
+    if fulfilment and fulfilment not in FULFILMENT_MODES:
+        raise GroupBuyError("bad_fulfilment", fulfilment)
     if stock_cap <= 0 or min_count <= 0 or per_member_limit <= 0:
         raise GroupBuyError("not_positive")
     if min_count > stock_cap:  # people or units, each needs at least one unit
@@ -499,6 +555,7 @@ async def open_groupbuy(
         commission_bps=max(0, commission_bps),
         vip_until=vip_until,
         vip_rank=max(0, vip_rank) if vip_until is not None else 0,
+        fulfilment=fulfilment,
     )
     session.add(row)
     await session.flush()
@@ -508,7 +565,8 @@ async def open_groupbuy(
         for units, price in tiers
     )
     session.add_all(
-        GroupBuyPost(groupbuy_id=row.id, chat_id=chat) for chat in dict.fromkeys(chat_ids)
+        GroupBuyPost(groupbuy_id=row.id, chat_id=chat, pickup=(pickups or {}).get(chat, ""))
+        for chat in dict.fromkeys(chat_ids)
     )
     await session.flush()
     return await _must(session, row.id)
@@ -972,6 +1030,7 @@ async def _closing(
                 community.locale if community else default_locale,
                 community.timezone if community else default_timezone,
                 post.photo,
+                post.pickup,
             )
         )
     orders = {order.member_id: order for order in settlement.orders}
@@ -986,7 +1045,8 @@ async def _closing(
         invoice = None
         if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
             invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
-        members.append(MemberNotice(who.id, who.locale, order, invoice))
+        pickup = next((g.pickup for g in groups if g.chat_id == entry.chat_id), "")
+        members.append(MemberNotice(who.id, who.locale, order, invoice, pickup))
     owed = [
         OwedBack(member_id, locales[member_id], order_id, amount, whole=False)
         for member_id, order_id, amount in settlement.differences
@@ -1188,8 +1248,8 @@ async def _new_order(
     price: int,
 ) -> OrderView:
     """An order for the group-buy's units (its stock was taken when the group-buy opened);
-    delivered when its product is only delivered (the member then gives the address)."""
-    product = await session.get(Product, found.product_id) if found.product_id else None
+    delivered when the group-buy (or, without a mode of its own, its product) is only
+    delivered: its invoice then asks the address, or the member gives it in private."""
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -1204,11 +1264,7 @@ async def _new_order(
         status=ORDER_RESERVED,
         commission_bps=found.commission_bps,
         discount=await tier_discount(session, member_id=member_id, gross=quantity * price),
-        delivery=(
-            DELIVERY_SHIP
-            if product is not None and product.fulfilment == FULFIL_DELIVERY
-            else DELIVERY_PICKUP
-        ),
+        delivery=DELIVERY_SHIP if found.fulfilment == FULFIL_DELIVERY else DELIVERY_PICKUP,
     )
     session.add(row)
     await session.flush()

@@ -458,3 +458,43 @@ async def points_earned(session: AsyncSession, *, member_id: int, since: datetim
         )
     ).scalar_one()
     return max(0, int(total))
+
+
+REASON_GRANT = "grant"  # points staff granted or took by hand, with a reason
+REASON_REVIEW_PHOTO = "review_photo"  # a photo review (晒单) approved
+
+
+async def grant_by_staff(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    points: int,
+    reason: str,
+    staff_id: int,
+    key: str,
+    now: datetime,
+) -> TransactionView:
+    """Points staff give (positive) or take (negative) by hand, with their reason in the memo;
+    a take larger than the member's balance is refused and changes nothing."""
+    if points == 0 or abs(points) > MAX_POINTS:
+        raise PointsError("bad_amount", str(points))
+    existing = await find_transaction(session, key)
+    if existing is not None:
+        return existing
+    legs = [
+        Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, -points),
+        Posting(member_points(member_id), POINTS, points),
+    ]
+    try:
+        async with session.begin_nested():
+            return await post(
+                session,
+                key=key,
+                kind=transaction_kind(REASON_GRANT),
+                postings=legs,
+                memo=reason[:200],
+                actor_id=staff_id,
+                at=now,
+            )
+    except InsufficientBalance:
+        raise PointsError("not_enough", str(-points)) from None

@@ -19,7 +19,7 @@ promotions and are not counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
@@ -211,17 +211,26 @@ class GroupWeek:
 
 
 async def calendar(
-    session: AsyncSession, *, now: datetime, rules: PacingRules, default_timezone: str
+    session: AsyncSession,
+    *,
+    now: datetime,
+    rules: PacingRules,
+    default_timezone: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    scope: Collection[int] | None = None,
 ) -> list[GroupWeek]:
-    """Every open group's promotions from 7 days ago to 7 days ahead, oldest first, with the
-    cap use of the last 7 days (the promotions calendar staff read)."""
-    groups = (
-        await session.execute(
-            select(col(Community.id), col(Community.title), col(Community.timezone))
-            .where(is_open_clause())
-            .order_by(col(Community.title), col(Community.id))
-        )
-    ).all()
+    """Every open group's promotions (of `scope`, None: every group) after `start` up to
+    `end` (by default from 7 days ago to 7 days ahead), oldest first, with the cap use of the
+    last 7 days (the promotions calendar staff read)."""
+    query = select(col(Community.id), col(Community.title), col(Community.timezone)).where(
+        is_open_clause()
+    )
+    if scope is not None:
+        query = query.where(col(Community.id).in_(list(scope)))
+    groups = (await session.execute(query.order_by(col(Community.title), col(Community.id)))).all()
+    after = start if start is not None else now - WEEK
+    until = end if end is not None else now + WEEK
     ids = [int(chat_id) for chat_id, _title, _zone in groups]
     found: dict[int, list[Planned]] = {chat_id: [] for chat_id in ids}
     rows = await session.execute(
@@ -253,7 +262,7 @@ async def calendar(
     weeks: list[GroupWeek] = []
     for chat_id, title, _zone in groups:
         posts = sorted(
-            (p for p in found[int(chat_id)] if now - WEEK < p.at <= now + WEEK),
+            (p for p in found[int(chat_id)] if after < p.at <= until),
             key=lambda p: p.at,
         )
         counted_now = [p for p in posts if p.at <= now and p.kind != KIND_LEADER]

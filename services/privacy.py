@@ -22,7 +22,7 @@ from models.broadcast import CLAIMABLE, RECIPIENT_PRIVATE, RECIPIENT_SKIPPED, Br
 from models.community import CommunityMember
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from models.member import Member
-from models.perks import MemberSegment
+from models.perks import MemberSegment, Review, ReviewMedia
 from models.privacy import (
     ACTOR_ID_COLUMNS,
     FREE_TEXTS,
@@ -388,6 +388,11 @@ async def forget_member(
     # which groups they were seen in says who they are with: gone whole
     await session.execute(
         delete(CommunityMember).where(col(CommunityMember.member_id) == member_id)
+    )
+    # their review photos and video (晒单) show what they hold, maybe their face: gone whole
+    await session.execute(delete(ReviewMedia).where(col(ReviewMedia.member_id) == member_id))
+    await session.execute(
+        update(Review).where(col(Review.member_id) == member_id).values(photos=0, videos=0)
     )
     for text in FREE_TEXTS:
         table = SQLModel.metadata.tables[text.table]

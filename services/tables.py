@@ -40,7 +40,7 @@ from models.ledger import (
     LedgerTransaction,
 )
 from models.member import Member
-from models.order import ORDER_FULFILLED, ORDER_PAID, Order
+from models.order import DELIVERY_SHIP, ORDER_FULFILLED, ORDER_PAID, Order
 from models.perks import FULFILMENT_OPEN, Fulfilment, MemberTier, Tier
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.ticket import TICKET_OPEN, Ticket
@@ -694,6 +694,118 @@ async def _tickets(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
         yield row
 
 
+# where a delivery order stands, as the deliveries table says it
+SHIP_WAITING = "to_ship"  # paid, not shipped yet
+SHIP_SHIPPED = "shipped"  # on its way, with a tracking number
+SHIP_DELIVERED = "delivered"  # handed over (the order is fulfilled)
+
+DELIVERY_COLUMNS = (
+    "order_id",
+    "created_at_utc",
+    "chat_id",
+    "member_id",
+    "first_name",
+    "title",
+    "quantity",
+    "delivery_state",
+    "address_given",
+    "carrier",
+    "tracking_number",
+    "shipped_at_utc",
+)
+
+
+def _delivery_state() -> Any:
+    return case(
+        (col(Order.status) == ORDER_FULFILLED, SHIP_DELIVERED),
+        (col(Order.shipped_at).is_not(None), SHIP_SHIPPED),
+        else_=SHIP_WAITING,
+    )
+
+
+async def _deliveries(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
+    """Delivery orders of the scope's groups, without addresses (leaders read it too): every
+    paid one still to ship whenever it was paid, then those shipped or delivered in the
+    period; to ship first, oldest first."""
+    state = _delivery_state()
+    statement = (
+        select(
+            col(Order.id),
+            col(Order.created_at),
+            col(Order.chat_id),
+            col(Order.member_id),
+            col(Member.first_name),
+            col(Order.title),
+            col(Order.quantity),
+            state,
+            col(Order.ship_address) != "",
+            col(Order.carrier),
+            col(Order.tracking_number),
+            col(Order.shipped_at),
+        )
+        .join(Member, col(Member.id) == col(Order.member_id))
+        .where(
+            col(Order.delivery) == DELIVERY_SHIP,
+            _chats(Order.chat_id, query.scope),
+            or_(
+                and_(col(Order.status) == ORDER_PAID, col(Order.shipped_at).is_(None)),
+                and_(
+                    col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)),
+                    col(Order.shipped_at) >= query.period.start,
+                    col(Order.shipped_at) < query.period.end,
+                ),
+            ),
+        )
+        .order_by(col(Order.shipped_at).is_not(None), state == SHIP_DELIVERED, col(Order.id))
+    )
+    async for row in _stream(session, statement):
+        yield row
+
+
+SHIPLIST_COLUMNS = (
+    "order_id",
+    "chat_id",
+    "title",
+    "quantity",
+    "ship_name",
+    "ship_phone",
+    "ship_address",
+    "shipping_option_id",
+    "shipping_minor",
+    "currency",
+)
+# tables that hold members' addresses: staff only, whatever the reader's groups
+STAFF_TABLES = frozenset({"shiplist"})
+
+
+async def _shiplist(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
+    """The ship list: paid delivery orders not shipped yet, with where they go, oldest first
+    (staff only: it holds addresses)."""
+    statement = (
+        select(
+            col(Order.id),
+            col(Order.chat_id),
+            col(Order.title),
+            col(Order.quantity),
+            col(Order.ship_name),
+            col(Order.ship_phone),
+            col(Order.ship_address),
+            col(Order.shipping_option_id),
+            col(Order.shipping_cost),
+            col(Order.currency),
+        )
+        .where(
+            col(Order.delivery) == DELIVERY_SHIP,
+            col(Order.status) == ORDER_PAID,
+            col(Order.shipped_at).is_(None),
+            _chats(Order.chat_id, query.scope),
+        )
+        .order_by(col(Order.id))
+    )
+    async for row in _stream(session, statement):
+        yield row
+
+
 TABLES: dict[str, Table] = {
     table.name: table
     for table in (
@@ -707,6 +819,8 @@ TABLES: dict[str, Table] = {
         Table("nps", NPS_COLUMNS, _nps),
         Table("fulfilment", FULFILMENT_COLUMNS, _fulfilments),
         Table("tickets", TICKET_COLUMNS, _tickets),
+        Table("deliveries", DELIVERY_COLUMNS, _deliveries),
+        Table("shiplist", SHIPLIST_COLUMNS, _shiplist),
     )
 }
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -180,6 +181,15 @@ async def ticket_role(
     return None
 
 
+async def _open_on(session: AsyncSession, order_id: int) -> int | None:
+    """The id of the order's open ticket, if it has one."""
+    return await session.scalar(
+        select(col(Ticket.id)).where(
+            col(Ticket.order_id) == order_id, col(Ticket.status) == TICKET_OPEN
+        )
+    )
+
+
 async def open_ticket(
     session: AsyncSession,
     *,
@@ -193,7 +203,8 @@ async def open_ticket(
 ) -> TicketView:
     """Open a ticket on the member's own paid order, with both clocks started now.
 
-    One open ticket per order: asking again returns the open one."""
+    One open ticket per order, held by the database: asking again, even at the same moment,
+    is refused with the open one's id."""
     if kind not in TICKET_KINDS:
         raise TicketError("bad_kind", kind)
     if len(description) > DESCRIPTION_LIMIT:
@@ -205,15 +216,9 @@ async def open_ticket(
         raise TicketError("order_refunded", str(order_id))
     if order.status not in _TICKETABLE:
         raise TicketError("order_not_paid", str(order_id))
-    existing = (
-        await session.execute(
-            select(Ticket).where(
-                col(Ticket.order_id) == order_id, col(Ticket.status) == TICKET_OPEN
-            )
-        )
-    ).scalar_one_or_none()
+    existing = await _open_on(session, order_id)
     if existing is not None:
-        raise TicketError("already_open", str(existing.id))
+        raise TicketError("already_open", str(existing))
     row = Ticket(
         order_id=order_id,
         member_id=member_id,
@@ -226,8 +231,14 @@ async def open_ticket(
         answer_due=now + answer_within,
         resolve_due=now + resolve_within,
     )
-    session.add(row)
-    await session.flush()
+    try:
+        # the database keeps one open ticket per order (uq_ticket_open_order): of two taps
+        # racing past the check above, the second fails here and is told of the first
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        raise TicketError("already_open", str(await _open_on(session, order_id) or "")) from None
     await record_action(
         session,
         actor_id=member_id,
@@ -302,6 +313,54 @@ async def ticket_messages(session: AsyncSession, ticket_id: int) -> list[Message
         .order_by(col(TicketMessage.id))
     )
     return [_message(row) for row in rows.scalars()]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPhoto:
+    """A photo sent on a ticket (as a Telegram file id, never shown as such outside the bot)."""
+
+    ticket_id: int
+    message_id: int
+    chat_id: int  # the ticket's group
+    file_id: str
+    created_at: datetime
+
+
+async def ticket_photos(
+    session: AsyncSession, *, communities: frozenset[int] | None, limit: int = 60
+) -> list[TicketPhoto]:
+    """Photos on open tickets, newest first; only those of `communities` unless None. A
+    photo erased (/forgetme, its retention) is gone from here too."""
+    query = (
+        select(TicketMessage, col(Ticket.chat_id))
+        .join(Ticket, col(Ticket.id) == col(TicketMessage.ticket_id))
+        .where(col(Ticket.status) == TICKET_OPEN, col(TicketMessage.photo_file_id) != "")
+    )
+    if communities is not None:
+        query = query.where(col(Ticket.chat_id).in_(sorted(communities)))
+    rows = await session.execute(query.order_by(col(TicketMessage.id).desc()).limit(limit))
+    return [
+        TicketPhoto(m.ticket_id, m.id or 0, chat_id, m.photo_file_id, m.created_at)
+        for m, chat_id in rows.all()
+    ]
+
+
+async def ticket_photo(session: AsyncSession, message_id: int) -> TicketPhoto | None:
+    """The photo of one ticket message, with its ticket's group; None when it has none (any
+    more)."""
+    row = (
+        await session.execute(
+            select(TicketMessage, col(Ticket.chat_id))
+            .join(Ticket, col(Ticket.id) == col(TicketMessage.ticket_id))
+            .where(col(TicketMessage.id) == message_id, col(TicketMessage.photo_file_id) != "")
+        )
+    ).first()
+    if row is None:
+        return None
+    message, chat_id = row
+    return TicketPhoto(
+        message.ticket_id, message_id, chat_id, message.photo_file_id, message.created_at
+    )
 
 
 async def _claim(

@@ -94,6 +94,9 @@ async def open_a_drop(harness: Harness, *, pickup: str = "/skip", zh_pickup: str
     await tap(harness, "#1 Osmanthus oolong · CN¥35.90")
     for answer in ("3d", "2", "/skip", "2", "/skip", pickup, "/skip"):
         await harness.send(SAM, SAM, answer)
+    await tap(harness, "All groups")
+    await harness.send(SAM, SAM, "/skip")  # no pickup text of a group's own
+    await harness.send(SAM, SAM, "/skip")  # delivered as the product is
     if zh_pickup:
         await tap(harness, "🌐 Add a translation")
         await tap(harness, "简体中文")
@@ -279,6 +282,9 @@ async def test_staff_translate_an_existing_product_and_members_see_it_in_their_o
     await tap(harness, "#1 Osmanthus oolong · CN¥35.90")
     for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):
         await harness.send(SAM, SAM, answer)
+    await tap(harness, "All groups")
+    await harness.send(SAM, SAM, "/skip")
+    await harness.send(SAM, SAM, "/skip")  # delivered as the product is
     await tap(harness, "✅ Confirm")
     assert last_text(harness, TEA).startswith("🛒 桂花烏龍禮盒\n春茶\n")
     assert last_text(harness, COFFEE).startswith("🛒 Osmanthus oolong\n")

@@ -476,3 +476,70 @@ async def test_choosing_delivery_of_a_card_order_sends_a_new_invoice_that_asks_t
     answer = harness.emulator.pre_checkout_answers[stale["pre_checkout_query"]["id"]]
     assert answer["ok"] is False
     assert (await order_row(harness, 1)).delivery == "delivery"
+
+
+async def test_a_group_buy_delivers_a_product_that_is_picked_up_when_it_says_so(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await staff_with_options(harness)
+    # given a tea picked up, dropped with delivery as the drop's own mode
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
+    assert (await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=10 delivery=bike"))[0] == (
+        "Write how its orders reach members as delivery=pickup, delivery=delivery or "
+        "delivery=both (leave it out: as the product says)."
+    )
+    await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=10 delivery=delivery")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.send(MIA, MIA, "/start")
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    await harness.send(LEE, TEA, "/gb_close 1")
+    # then Mia's order follows the group-buy: delivered, and she is asked the address
+    assert (await order_row(harness, 1)).delivery == "delivery"
+    assert (
+        "🚚 Delivery: send me your address with /address 1"
+        in (await harness.send(MIA, MIA, "/orders"))[0]
+    )
+    replies = await harness.send(MIA, MIA, "/address 1")
+    assert replies[-1].startswith("Order #1 is delivered to you.")
+    # and a drop of a tea only delivered, with pickup as its own mode, is picked up
+    await harness.send(SAM, SAM, "/product_add Green tea | 19.90 CNY | stock 100")
+    await harness.send(SAM, SAM, "/product_set 2 delivery delivery")
+    await harness.send(SAM, SAM, "/drop 2 24h min=1 stock=10 delivery=pickup")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.press(KAI, TEA, card.message_id, index=0)
+    await harness.send(LEE, TEA, "/gb_close 2")
+    async with harness.session() as session:
+        order = (
+            await session.execute(select(Order).where(col(Order.groupbuy_id) == 2))
+        ).scalar_one()
+    assert order.delivery == "pickup"
+
+
+async def test_a_card_group_buy_offered_both_ways_asks_the_address_once_chosen(
+    card_harness: Harness,
+) -> None:
+    harness = card_harness
+    await harness.join_groups()
+    await staff_with_options(harness)
+    # given a tea picked up and paid by card, dropped to be picked up or delivered
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 35.90 CNY | telegram")
+    await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=10 delivery=both")
+    card = harness.emulator.last_bot_message(TEA)
+    await harness.send(MIA, MIA, "/start")
+    # when Mia joins, her prepayment invoice is for pickup, and delivery is offered
+    await harness.press(MIA, TEA, card.message_id, index=0)
+    first = harness.emulator.calls_of("sendInvoice")[-1]
+    assert not first.get("need_shipping_address")
+    offer = next(
+        m
+        for m in harness.emulator.bot_messages(MIA)
+        if m.text == "Rather have order #1 delivered? Tap below; a new invoice follows."
+    )
+    # and once she taps it, a new invoice asks the address
+    assert await harness.press(MIA, MIA, offer.message_id, index=0) == (
+        "I will ask your address in private."
+    )
+    second = harness.emulator.calls_of("sendInvoice")[-1]
+    assert (second["need_shipping_address"], second["is_flexible"]) == (True, True)
+    assert (await order_row(harness, 1)).delivery == "delivery"

@@ -472,4 +472,6 @@ async def test_a_join_above_the_stock_left_says_how_many_are_left(harness: Harne
         "You are #2, quantity 1."
     )
     # and once none is left, it is sold out
-    assert await harness.press(LEE, TEA, card.message_id, index=0) == "抱歉，已经售罄。"
+    assert await harness.press(LEE, TEA, card.message_id, index=0) == (
+        "抱歉，已经售罄：点卡片上的 🔔 到货通知即可加入候补。"
+    )

@@ -56,7 +56,7 @@ async def walk_to_summary(harness: Harness) -> None:
     """Lee answers every step with the quickest valid answer."""
     await say(harness, "/groupbuy")
     await tap(harness, "#1 Oolong tea · CN¥39.90")
-    for answer in ("24h", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
+    for answer in ("24h", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
         await say(harness, answer)
     assert last_text(harness).startswith("Please check, then confirm:")
 
@@ -94,10 +94,21 @@ async def test_a_leader_opens_a_group_buy_step_by_step(harness: Harness) -> None
     steps = [
         ("4:35.90, 6:32.90", "Where do members pick it up? At most 255 characters."),
         ("<b>Tea shop</b> & garden", "When can they pick it up? At most 64 characters"),
-        ("Sat 10:00-12:00", "Please check, then confirm:"),
+        ("Sat 10:00-12:00", "How do its orders reach members? Tap one"),
     ]
     for answer, question in steps:
         assert (await say(harness, answer)).startswith(question), answer
+    # the product is picked up; this group-buy's orders are delivered instead
+    assert "Skip: as the product says, pickup." in last_text(harness)
+    assert harness.emulator.last_bot_message(TEA).button_texts == [
+        "pickup",
+        "delivery",
+        "pickup or delivery",
+        "⬅️ Back",
+        "⏭ Skip",
+        "✖️ Cancel",
+    ]
+    await tap(harness, "delivery")
     # then the summary shows every value, the leader's text escaped
     summary = harness.emulator.last_bot_message(TEA)
     closes = (harness.clock.now + timedelta(hours=24)).strftime("%Y-%m-%d %H:%M")
@@ -113,6 +124,7 @@ async def test_a_leader_opens_a_group_buy_step_by_step(harness: Harness) -> None
         f"Closes {closes} (UTC time)",
         "Pickup: <b>Tea shop</b> & garden",
         "Pickup time: Sat 10:00-12:00",
+        "Orders: delivery",
     ]
     assert "&lt;b&gt;Tea shop&lt;/b&gt; &amp; garden" in (summary.html or "")
     assert summary.button_texts == ["✅ Confirm", "⬅️ Back", "✖️ Cancel"]
@@ -146,6 +158,7 @@ async def test_a_leader_opens_a_group_buy_step_by_step(harness: Harness) -> None
         5,
     )
     assert (gb.pickup_point, gb.pickup_time) == ("<b>Tea shop</b> & garden", "Sat 10:00-12:00")
+    assert gb.fulfilment == "delivery"
     assert gb.deadline == harness.clock.now + timedelta(hours=24)
     assert (gb.opened_by, gb.commission_bps, gb.status) == (LEE, 500, "open")
     async with harness.session() as session:
@@ -194,7 +207,9 @@ async def test_bad_answers_are_explained_and_the_step_is_asked_again(harness: Ha
         ("x" * 256, "That is 256 characters, but at most 255 fit here.", "Where do members"),
         ("Shop A", "", "When can they pick it up?"),
         ("y" * 65, "That is 65 characters, but at most 64 fit here.", "When can they pick"),
-        ("Sat 10:00", "", "Please check, then confirm:"),
+        ("Sat 10:00", "", "How do its orders reach members?"),
+        ("by bike", "Tap how its orders reach members, or send", "How do its orders reach"),
+        ("Both", "", "Please check, then confirm:"),
     ]
     for answer, explanation, question in cases:
         reply = await say(harness, answer)
@@ -207,7 +222,7 @@ async def test_bad_answers_are_explained_and_the_step_is_asked_again(harness: Ha
     await tap(harness, "✅ Confirm")
     [gb] = await groupbuys(harness)
     assert (gb.min_kind, gb.min_count, gb.stock_cap, gb.per_member_limit) == ("units", 6, 12, 3)
-    assert (gb.pickup_point, gb.pickup_time) == ("Shop A", "Sat 10:00")
+    assert (gb.pickup_point, gb.pickup_time, gb.fulfilment) == ("Shop A", "Sat 10:00", "both")
     assert gb.deadline == harness.clock.now + timedelta(days=2)
     assert "Progress: 0/6 units" in last_text(harness)
 
@@ -224,7 +239,7 @@ async def test_the_wizard_speaks_the_groups_language(harness: Harness) -> None:
     assert "\n\n什么时候截止？" in reply
     await say(harness, "24h")
     assert harness.emulator.last_bot_message(TEA).button_texts == ["⬅️ 返回", "⏭ 跳过", "✖️ 取消"]
-    for answer in ("/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
+    for answer in ("/skip", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
         await say(harness, answer)
     assert last_text(harness).startswith("请检查后确认：")
     await tap(harness, "✅ 确认")
@@ -233,7 +248,7 @@ async def test_the_wizard_speaks_the_groups_language(harness: Harness) -> None:
 
 async def test_cancel_by_button_or_command_creates_nothing(harness: Harness) -> None:
     await given_a_product(harness)
-    answers = ["1", "24h", "3", "10", "5", "4:35.90", "Shop A", "Sat 10:00"]
+    answers = ["1", "24h", "3", "10", "5", "4:35.90", "Shop A", "Sat 10:00", "pickup"]
     for step in range(len(answers) + 1):
         await say(harness, "/groupbuy")
         for answer in answers[:step]:
@@ -340,11 +355,14 @@ async def test_staff_open_a_drop_step_by_step_in_private(harness: Harness) -> No
         "Sorry, only brand staff can do that."
     )
     first = await say(harness, "/drop", user=SAM, chat=SAM)
-    assert first.startswith("New drop in every group, step by step.")
+    assert first.startswith("New drop, step by step:")
     await tap(harness, "#1 Oolong tea · CN¥39.90", user=SAM, chat=SAM)
     for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):
         await say(harness, answer, user=SAM, chat=SAM)
-    assert "Posted in every group the bot is in: 2." in last_text(harness, SAM)
+    await tap(harness, "All groups", user=SAM, chat=SAM)
+    await say(harness, "/skip", user=SAM, chat=SAM)  # no pickup text of a group's own
+    await say(harness, "/skip", user=SAM, chat=SAM)  # delivered as the product is
+    assert "All groups\nRecipients: 2 groups\n" in last_text(harness, SAM)
     # /cancel in private is the general one, and it ends this wizard too
     assert await say(harness, "/cancel", user=SAM, chat=SAM) == "Cancelled. Nothing was changed."
     assert await harness.send(SAM, SAM, "hello") == [
@@ -354,6 +372,9 @@ async def test_staff_open_a_drop_step_by_step_in_private(harness: Harness) -> No
     await tap(harness, "#1 Oolong tea · CN¥39.90", user=SAM, chat=SAM)
     for answer in ("3d", "2", "/skip", "2", "/skip", "/skip", "/skip"):
         await say(harness, answer, user=SAM, chat=SAM)
+    await tap(harness, "All groups", user=SAM, chat=SAM)
+    await say(harness, "/skip", user=SAM, chat=SAM)  # no pickup text of a group's own
+    await say(harness, "/skip", user=SAM, chat=SAM)  # delivered as the product is
     await tap(harness, "✅ Confirm", user=SAM, chat=SAM)
     assert last_text(harness, SAM) == "Group-buy #1 posted in 2 groups."
     assert last_text(harness, TEA).startswith("🛒 Oolong tea")
@@ -384,7 +405,7 @@ async def test_confirm_checks_the_role_again(harness: Harness) -> None:
     )
     await say(harness, "/groupbuy", user=MIA)
     await tap(harness, "#1 Oolong tea · CN¥39.90", user=MIA)
-    for answer in ("24h", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
+    for answer in ("24h", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip", "/skip"):
         await say(harness, answer, user=MIA)
     summary = harness.emulator.last_bot_message(TEA)
     # when staff remove her as leader before she confirms

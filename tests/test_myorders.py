@@ -179,7 +179,8 @@ async def test_review_takes_the_stars_once(harness: Harness) -> None:
     # and when she taps five stars, the review is recorded and earns her points
     await press_text(harness, MIA, MIA, ask.message_id, "5⭐")
     assert harness.emulator.last_bot_message(MIA).text == (
-        "Thank you for your review! It earned you 10 points."
+        "Thank you for your review! It earned you 10 points. Send up to 5 photos (and one short "
+        "video) here to show what you got; once the brand approves them they earn you 50 points."
     )
     async with harness.session() as session:
         review = await session.get(Review, 1)

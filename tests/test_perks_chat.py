@@ -346,7 +346,8 @@ async def test_a_review_after_pickup_earns_points_once(harness: Harness) -> None
     ]
     assert await harness.send(MIA, MIA, "/review 2 5") == ["That is not one of your orders."]
     assert await harness.send(MIA, MIA, "/review 1 5 Lovely <b>tea</b>") == [
-        "Thank you for your review! It earned you 10 points."
+        "Thank you for your review! It earned you 10 points. Send up to 5 photos (and one short "
+        "video) here to show what you got; once the brand approves them they earn you 50 points."
     ]
     assert await harness.send(MIA, MIA, "/review 1 4") == [
         "You have already reviewed that order. Thank you!"

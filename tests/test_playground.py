@@ -396,3 +396,56 @@ async def test_pay_gives_an_address_when_the_invoice_asks_one(tmp_path: Path) ->
         ],
     )
     assert not [line for line in lines if "Traceback" in line]
+
+
+def test_the_waitlist_script_offers_a_freed_unit_in_turn_in_each_language() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "waitlist.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    expected_in_order = [
+        # bob takes the only unit: the card grows the waitlist button at once
+        "(bob presses [1] Join ×1)",
+        "    [1] 🔔 Notify me / join the waitlist  [2] −1  [3] Leave  [4] Details",
+        "(dan presses [1] 🔔 Notify me / join the waitlist)",
+        "[dan (private)] bot: You are #1 on the waitlist.",
+        "(erin presses [1] 🔔 Notify me / join the waitlist)",
+        "[erin (private)] bot: 你在候补第 2 位。",
+        "#1 Osmanthus oolong — 1 sold · 2 on the waitlist",
+        # bob gives it back: dan is offered it first, and lets it lapse
+        "(bob presses [2] −1)",
+        "[dan (private)] bot: Good news: 1 unit of Osmanthus oolong freed up, and you are first "
+        "on the waitlist. Accept within 30 minutes to order;",
+        "(1 hours pass)",
+        "[dan (private)] bot: Your offer for Osmanthus oolong lapsed",
+        "[erin (private)] bot: 好消息：Osmanthus oolong空出了 1 件，你排在候补第一位。",
+        "(erin presses [1] ✅ 接受)",
+        "[erin (private)] bot: 你已参加Osmanthus oolong：数量 1，你是第 1 位。",
+        "#1 Osmanthus oolong — 1 sold\n    1. Erin ×1",
+    ]
+    position = 0
+    for expected in expected_in_order:
+        found = transcript.find(expected, position)
+        assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
+        position = found + len(expected)
+
+
+async def test_the_reviews_script_moderates_shares_and_rates_a_photo_review() -> None:
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    script = ROOT / "scenarios" / "reviews.txt"
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            "[dan (private)] bot: Added to your review of order #1 (photos: 2/5).",
+            "[alice (private)] bot: Reviews waiting: 1. The oldest come first.",
+            "(alice presses [1] ✅ Approve)",
+            "Your photos earned you 50 points.",
+            "(dan presses [1] 📣 Share it in my group)",
+            "[Tea Lovers] bot: 🖼️ [photo 640×480]\n    📸 A member's review",
+            "    ⭐ 5.0 (1 review)",
+            "    [1] ⭐ Reviews (1)",
+        ],
+    )
+    assert not [line for line in lines if "Traceback" in line]

@@ -7,15 +7,20 @@ closed ticket, and two staff closing one ticket at once."""
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from models.audit import AuditEntry
 from models.perks import MemberCoupon
-from models.ticket import Ticket
+from models.ticket import Ticket, TicketMessage
 from services.ledger import AccountRef, balance
-from services.ticket import TicketError, resolve_coupon, resolve_plain
+from services.ticket import TicketError, open_ticket, resolve_coupon, resolve_plain
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
 from tests.test_order import buy_with_stars, pay
@@ -381,3 +386,162 @@ async def test_the_dashboard_lists_tickets_escaped_for_staff_and_the_leaders_own
         anonymous.get(f"{dashboard}/tickets") as response,
     ):
         assert response.status == 401
+
+
+async def test_two_taps_opening_tickets_on_one_order_at_once_open_one(harness: Harness) -> None:
+    # given Mia's paid order #1
+    await given_paid_orders(harness)
+    sessions = harness.runtime.sessions
+    postgres = harness.runtime.settings.database_url.startswith("postgresql")
+
+    async def tap(kind: str, hold: asyncio.Event | None = None) -> str:
+        async with sessions() as session:
+            try:
+                async with session.begin():
+                    ticket = await open_ticket(
+                        session,
+                        order_id=1,
+                        member_id=MIA,
+                        kind=kind,
+                        description="",
+                        now=harness.clock(),
+                        answer_within=timedelta(hours=2),
+                        resolve_within=timedelta(hours=24),
+                    )
+                    if hold is not None:  # keeps its transaction open until told
+                        await hold.wait()
+            except TicketError as exc:
+                return f"{exc.reason} {exc.detail}"
+        return f"opened #{ticket.id}"
+
+    if postgres:
+        # when the first tap's ticket is inserted but not committed, and the second tap, which
+        # saw no open ticket either, waits on the unique index: the index decides at commit
+        release = asyncio.Event()
+        first = asyncio.create_task(tap("missing", release))
+        async with sessions() as probe:
+            while not first.done() and not await probe.scalar(  # noqa: ASYNC110
+                text("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'")
+            ):
+                await asyncio.sleep(0)
+        second = asyncio.create_task(tap("damaged"))
+        async with sessions() as probe:
+            while not await probe.scalar(  # noqa: ASYNC110
+                text("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            ):
+                await asyncio.sleep(0)
+        release.set()
+        results = [await first, await second]
+    else:
+        # when two taps arrive at once (SQLite writes one transaction at a time)
+        results = sorted(await asyncio.gather(tap("missing"), tap("damaged")))
+    # then one ticket is open and the other tap is told it exists already
+    assert results == ["already_open 1", "opened #1"] or results == [
+        "opened #1",
+        "already_open 1",
+    ], results
+    async with harness.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Ticket)) == 1
+    # and Mia, tapping again, reads which ticket to add to
+    assert await harness.send(MIA, MIA, "/ticket_open 1 wrong green tea") == [
+        "This order already has an open ticket, #1: add to it with /ticket_say 1."
+    ]
+
+
+async def test_the_database_refuses_a_second_open_ticket_on_one_order(harness: Harness) -> None:
+    # given Mia's open ticket #1 on order #1
+    await given_paid_orders(harness)
+    await harness.send(MIA, MIA, "/ticket_open 1 missing one bag")
+    row = await ticket_row(harness, 1)
+    # when a second open ticket on the order is written past the service's check
+    twin = Ticket(
+        order_id=1,
+        member_id=MIA,
+        chat_id=row.chat_id,
+        kind="wrong",
+        answer_due=row.answer_due,
+        resolve_due=row.resolve_due,
+    )
+    # then the database refuses it
+    with pytest.raises(IntegrityError):
+        async with harness.session() as session, session.begin():
+            session.add(twin)
+    # and once #1 is closed, a new ticket on the order may be opened
+    await harness.send(SAM, SAM, "/ticket_reship 1 sent again")
+    assert (await ticket_row(harness, 1)).status == "closed"
+    (opened,) = await harness.send(MIA, MIA, "/ticket_open 1 wrong green tea")
+    assert opened.startswith("🛟 Ticket #") and " opened on order #1." in opened  # PostgreSQL
+    # spent an id on the refused row
+
+
+async def test_ticket_photos_show_on_the_dashboard_through_the_bot_until_forgetme(
+    harness: Harness, dashboard: str
+) -> None:
+    # given Mia's open ticket with a photo of the damage
+    await given_paid_orders(harness)
+    await harness.send(MIA, MIA, "/ticket_open 1 damaged the box was crushed")
+    harness.emulator.send_photo(MIA, MIA, PNG, caption="/ticket_say 1 see")
+    await harness.feed_pending()
+    async with harness.session() as session:
+        message = (
+            await session.execute(select(TicketMessage).where(TicketMessage.photo_file_id != ""))
+        ).scalar_one()
+    # when Sam (staff) opens the tickets page
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, SAM), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/tickets?lang=en") as response:
+            page = await response.text()
+        # then the photo is shown from the dashboard's own address, never Telegram's
+        found = re.search(r'<img src="(ticket-photos/\d+-[0-9a-f]{16}\.jpg)"', page)
+        assert found is not None, page
+        assert "Ticket #1" in page and "api.telegram.org" not in page
+        assert harness.runtime.bot.token not in page
+        async with http.get(f"{dashboard}/{found.group(1)}") as response:
+            assert response.status == 200
+            assert await response.read() == PNG
+            assert response.headers["Cache-Control"] == "private, no-store"
+        # and a guessed address of it is not served
+        async with http.get(
+            f"{dashboard}/ticket-photos/{message.id}-0123456789abcdef.jpg"
+        ) as response:
+            assert response.status == 404
+    photo = f"{dashboard}/{found.group(1)}"
+    # and Kai, who leads only Coffee Club, cannot fetch it; nor can anyone signed out
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, KAI), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(photo) as response:
+            assert response.status == 404
+    async with aiohttp.ClientSession() as anonymous, anonymous.get(photo) as response:
+        assert response.status == 401
+    # when Mia asks to be forgotten
+    await harness.send(MIA, MIA, "/forgetme")
+    await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=0)
+    # then her photo is erased with her words, and the dashboard no longer shows it
+    async with harness.session() as session:
+        erased = await session.get(TicketMessage, message.id, populate_existing=True)
+    assert erased is not None and (erased.text, erased.photo_file_id) == ("", "")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(await login_link(harness, SAM), allow_redirects=False) as response:
+            assert response.status == 303
+        async with http.get(f"{dashboard}/tickets?lang=en") as response:
+            assert "ticket-photos/" not in await response.text()
+        async with http.get(photo) as response:
+            assert response.status == 404
+
+
+async def test_a_ticket_not_due_yet_is_not_overdue_in_stats(harness: Harness) -> None:
+    # given a morning (the day's period ends at midnight, long after the 2-hour clock)
+    harness.clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    await given_paid_orders(harness)
+    # when Mia opens a ticket, and Sam reads /stats an hour later
+    await harness.send(MIA, MIA, "/ticket_open 1 missing one bag")
+    harness.clock.advance(hours=1)
+    stats = "\n".join(await harness.send(SAM, SAM, "/stats 1d"))
+    # then it is open, not overdue: its answer is due in an hour
+    assert "1 opened, 0 closed, 1 open, 0 overdue" in stats, stats
+    # and once its clock ran out, it is
+    harness.clock.advance(hours=1, minutes=1)
+    stats = "\n".join(await harness.send(SAM, SAM, "/stats 1d"))
+    assert "1 opened, 0 closed, 1 open, 1 overdue" in stats, stats

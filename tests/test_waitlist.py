@@ -61,9 +61,8 @@ async def test_freed_units_go_to_the_waitlist_in_turn_and_a_lapsed_offer_books_n
     assert report.offered == 1
     offer = harness.emulator.last_bot_message(SAM)
     assert offer.text == (
-        "Good news: 1 unit of Oolong tea were freed, and you are first on the waitlist. They "
-        "are yours if you accept within 30 minutes; after that they pass to the next member "
-        "waiting."
+        "Good news: 1 unit of Oolong tea freed up, and you are first on the waitlist. Accept "
+        "within 30 minutes to order; after that the offer passes to the next member waiting."
     )
     assert offer.button_texts == ["✅ Accept", "Leave the waitlist"]
     # a second run offers nothing more: the one free unit is under offer

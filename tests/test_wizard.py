@@ -157,12 +157,12 @@ async def test_group_buy_wizard_back_and_skip_follow_the_steps(harness: Harness)
     await say(harness, "3", user=LEE, chat=TEA)
     await tap(harness, BACK, user=LEE, chat=TEA)  # the minimum again
     assert last(harness, TEA)[0].startswith("How many are needed")
-    for _step in range(6):  # the minimum, stock, limit, tiers, pickup place and time
+    for _step in range(7):  # the minimum, stock, limit, tiers, pickup place and time, delivery
         await tap(harness, SKIP, user=LEE, chat=TEA)
     text, buttons = last(harness, TEA)
     assert "Minimum to form: 2 people" in text and buttons == ["✅ Confirm", BACK, CANCEL]
     await tap(harness, BACK, user=LEE, chat=TEA)
-    assert last(harness, TEA)[0].startswith("When can they pick it up?")
+    assert last(harness, TEA)[0].startswith("How do its orders reach members?")
     # Cancel from the last question: nothing opened
     await tap(harness, CANCEL, user=LEE, chat=TEA)
     assert last(harness, TEA)[0] == CANCELLED

@@ -230,6 +230,7 @@ class _StoredFile:
     url: str | None = None
     width: int | None = None
     height: int | None = None
+    duration: int | None = None  # seconds, for a video
 
 
 # a fault's status that means: no answer at all; the request hangs until the client gives up
@@ -732,6 +733,66 @@ class Emulator:
             chat,
             user,
             kind="photo",
+            content=content,
+            text=caption,
+            entities=entities,
+            html=None,
+            markup=None,
+            reply=None,
+        )
+        return self._enqueue({"message": copy.deepcopy(message.raw)})
+
+    def send_video(
+        self,
+        user_id: int,
+        chat_id: int,
+        data: bytes,
+        *,
+        duration: int = 10,
+        filename: str = "clip.mp4",
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """A user sends a video of `duration` seconds (``data``: any bytes) in a chat."""
+        stored = self._store_file(UploadedFile(filename, "video/mp4", data), "video")
+        stored.duration = duration
+        return self._user_file(user_id, chat_id, "video", {"video": self._video(stored)}, caption)
+
+    def send_document(
+        self,
+        user_id: int,
+        chat_id: int,
+        data: bytes,
+        *,
+        filename: str,
+        caption: str | None = None,
+    ) -> dict[str, Any]:
+        """A user sends a file as a document (its MIME type guessed from `filename`)."""
+        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        stored = self._store_file(UploadedFile(filename, content_type, data), "document")
+        return self._user_file(
+            user_id, chat_id, "document", {"document": self._document(stored)}, caption
+        )
+
+    def _user_file(
+        self,
+        user_id: int,
+        chat_id: int,
+        kind: str,
+        content: dict[str, Any],
+        caption: str | None,
+    ) -> dict[str, Any]:
+        user = self._user(user_id)
+        chat, _reply = self._users_chat(user_id, chat_id, None)
+        entities: list[dict[str, Any]] = []
+        if caption:
+            entities = find_bot_commands(caption)
+            content["caption"] = caption
+            if entities:
+                content["caption_entities"] = entities
+        message = self._new_message(
+            chat,
+            user,
+            kind=kind,
             content=content,
             text=caption,
             entities=entities,
@@ -2077,6 +2138,17 @@ class Emulator:
             document["file_name"] = stored.file_name
         return document
 
+    def _video(self, stored: _StoredFile) -> dict[str, Any]:
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": stored.width or 100,
+            "height": stored.height or 100,
+            "duration": stored.duration or 0,
+            "mime_type": stored.mime_type,
+            "file_size": len(stored.data),
+        }
+
     def _api_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat_for_sending(p["chat_id"])
         reply = self._reply_target(chat, p)
@@ -2122,12 +2194,16 @@ class Emulator:
         reply = self._reply_target(chat, p)
         prepared = []
         for item in p["media"]:
-            if item["type"] not in ("photo", "document"):
+            if item["type"] not in ("photo", "document", "video"):
                 raise bad_request(f"media type {item['type']!r} is not supported by the emulator")
             caption, text, entities, html = self._caption(item)
             stored = self._store_file(item["media"], item["type"])
             media: Any = (
-                self._photo_sizes(stored) if item["type"] == "photo" else self._document(stored)
+                self._photo_sizes(stored)
+                if item["type"] == "photo"
+                else self._video(stored)
+                if item["type"] == "video"
+                else self._document(stored)
             )
             prepared.append((item["type"], {item["type"]: media, **caption}, text, entities, html))
         group_id = str(7_000_000_000_000_000 + next(self._ids))

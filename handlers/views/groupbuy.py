@@ -35,6 +35,7 @@ from handlers.text import (
 from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice
 from handlers.views.pickup import sheet_keyboard, sheet_text
+from handlers.views.review import rating_line, reviews_button
 from handlers.views.waitlist import WaitlistCallback
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FORMED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
@@ -130,6 +131,9 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
     gb = gb.in_language(locale, default_locale())
     price = format_money(gb.current_price, gb.currency, locale)
     lines = [f"🛒 <b>{esc_name(gb.title)}</b>", _("Price now: {price}").format(price=price)]
+    rating = rating_line(gb.review_count, gb.review_stars, locale)
+    if rating:
+        lines.append(rating)
     for units, tier_price in gb.tiers:
         mark = "✅" if gb.units_sold >= units else "▫️"
         lines.append(
@@ -199,6 +203,8 @@ def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
         text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
     )
     builder.adjust(min(3, gb.per_member_limit), 3)
+    if gb.review_count:
+        builder.row(reviews_button(gb.product_id, gb.review_count))
     return builder.as_markup()
 
 
@@ -254,7 +260,7 @@ def group_text(closing: Closing, locale: str) -> str:
 
 def member_text(closing: Closing, member: MemberNotice) -> str:
     """A participant's message about how the group-buy closed, in the current locale."""
-    gb = closing.groupbuy.in_language(member.locale, default_locale())
+    gb = closing.groupbuy.at_pickup(member.pickup).in_language(member.locale, default_locale())
     order = member.order
     if order is not None:
         formed = (
@@ -339,7 +345,7 @@ def _group_effects(closing: Closing, group: GroupNotice, now: datetime) -> list[
     gb = closing.groupbuy
     if group.message_id is not None:
         card = edit_card(
-            gb,
+            gb.at_pickup(group.pickup),
             group.chat_id,
             group.message_id,
             photo=group.photo,

@@ -65,7 +65,13 @@ from models.order import (
 )
 from models.perks import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN
 from models.poll import POLL_CLOSED, POLL_OPEN
-from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
+from models.product import (
+    FULFIL_BOTH,
+    FULFIL_DELIVERY,
+    FULFIL_PICKUP,
+    PAYMENT_OFFLINE,
+    PAYMENT_TELEGRAM,
+)
 from models.role import (
     LEADER_ACTIVE,
     LEADER_APPLIED,
@@ -169,6 +175,8 @@ POINT_REASON: Labels = {
     transaction_kind("vote"): N_("Voted in a poll"),
     transaction_kind("suggestion"): N_("Suggestion adopted"),
     transaction_kind("review"): N_("Review after pickup"),
+    transaction_kind("review_photo"): N_("Photo review approved"),
+    transaction_kind("grant"): N_("Granted by the brand"),
     transaction_kind("birthday"): N_("Birthday gift"),
     transaction_kind("gift"): N_("Gift between members"),
     transaction_kind("redeem"): N_("Reward redeemed"),
@@ -225,3 +233,11 @@ def label(labels: Labels, value: str | None) -> str:
         return ""
     known = labels.get(value)
     return _(known) if known else value
+
+
+# how a product's or a group-buy's orders reach members (models/product.py FULFILMENT_MODES)
+FULFILMENT_MODE: Labels = {
+    FULFIL_PICKUP: N_("pickup"),
+    FULFIL_DELIVERY: N_("delivery"),
+    FULFIL_BOTH: N_("pickup or delivery"),
+}

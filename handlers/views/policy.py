@@ -12,6 +12,11 @@ from handlers.text import N_, HandlerSettings, esc_name
 from services.community import get_community
 from services.member import MemberView
 from services.policy import (
+    KIND_BROADCAST,
+    KIND_DROP,
+    KIND_GROUPBUY,
+    KIND_LEADER,
+    KIND_PRESALE,
     WAIT_CAP,
     WAIT_GAP,
     WAIT_LEADER_CAP,
@@ -20,6 +25,15 @@ from services.policy import (
     Verdict,
 )
 from services.zones import show, staff_zone
+
+# what a promotion in the calendar was (/promotions and the dashboard's promotions page)
+KINDS = {
+    KIND_BROADCAST: N_("broadcast #{id}"),
+    KIND_DROP: N_("drop, group-buy #{id}"),
+    KIND_GROUPBUY: N_("group-buy #{id}"),
+    KIND_PRESALE: N_("pre-sale, group-buy #{id}"),
+    KIND_LEADER: N_("leader's group-buy #{id} (leader cap)"),
+}
 
 WAITS = {
     WAIT_QUIET: N_("{group}: quiet hours there until {time}."),

@@ -22,7 +22,7 @@ from services.product import ProductPhoto, ProductView
 PHOTO_PATH = "/photos"  # under the dashboard's address: /dashboard/photos/<id>-<tag>.jpg
 
 
-def product_card(product: ProductView, locale: str, *, caption: bool) -> str:
+def product_card(product: ProductView, locale: str, *, caption: bool, rating: str = "") -> str:
     """The product's card: number and name, price and stock, then its description (whole in a
     message; as a photo's caption, shortened to fit Telegram's 1024 characters), in the
     reader's language when the product is given in it."""
@@ -31,6 +31,8 @@ def product_card(product: ProductView, locale: str, *, caption: bool) -> str:
     if product.stock is not None:
         details += " · " + _("{count} left").format(count=product.stock)
     lines = [f"<b>#{product.id} {esc_name(product.title)}</b>", details]
+    if rating:  # the product's approved reviews (handlers.views.review.rating_line)
+        lines.append(rating)
     head = "\n".join(lines)
     room = (CAPTION_LIMIT if caption else MESSAGE_LIMIT) - visible_length(head) - 1
     description = shorten(product.description, room, one_paragraph=False)

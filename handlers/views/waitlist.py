@@ -12,9 +12,8 @@ from handlers.text import N_, CallbackId, counted, esc_name
 from services.waitlist import Lapsed, Offer
 
 OFFER = N_(
-    "Good news: {units} of {title} were freed, and you are first on the waitlist. "
-    "They are yours if you accept within {period}; after that they pass to the next "
-    "member waiting."
+    "Good news: {units} of {title} freed up, and you are first on the waitlist. Accept "
+    "within {period} to order; after that the offer passes to the next member waiting."
 )
 LAPSED = N_(
     "Your offer for {title} lapsed and passed to the next member waiting. Join the waitlist "

@@ -1,0 +1,398 @@
+"""Reviews and 晒单: photos and a short video sent in private after /review, the moderation
+queue (/reviews, for staff and for leaders of their groups), the member's consent to share an
+approved review to their group, a product's latest reviews (the Reviews button), and staff's
+/points_grant for prizes and 晒单 campaigns."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+
+from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
+from aiogram.filters import Command, CommandObject, StateFilter
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.transactions import UnitOfWork
+from handlers.filters import RoleFilter, current_role
+from handlers.text import N_, CallbackId, HandlerSettings, esc, sentences
+from handlers.views.member import ambiguous_text
+from handlers.views.perks import points_text
+from handlers.views.review import ReviewsCallback, album, review_text
+from models.perks import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
+from services.audit import record_action
+from services.member import AmbiguousMember, MemberView, find_member
+from services.points import MAX_POINTS, PointsError, grant_by_staff
+from services.review import (
+    ModerationError,
+    ReviewMediaError,
+    ReviewView,
+    attach_media,
+    has_pending_review,
+    latest_reviews,
+    moderate,
+    pending_reviews,
+    share_review,
+)
+from services.role import Role
+from services.validation import number
+
+log = logging.getLogger(__name__)
+router = Router(name="review")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+VIDEO_SECONDS = 60  # a review's video is short
+
+MEDIA_ERRORS = {
+    "too_many_photos": N_("Your review already has 5 photos, the most it can carry."),
+    "too_many_videos": N_("Your review already has a video; one is the most it can carry."),
+    "not_image": N_(
+        "That file is not an image. A review takes photos (up to 5) and one short video."
+    ),
+    "as_file": N_("Send the picture as a photo, not as a file, and it goes with your review."),
+    "too_long": N_("The video is too long: a review takes one video of at most 60 seconds."),
+}
+MODERATION_ERRORS = {
+    "not_found": N_("There is no such review."),
+    "not_allowed": N_("Sorry, only brand staff or the leader of that group can moderate it."),
+    "decided": N_("That review was already approved or rejected."),
+    "not_approved": N_("Only an approved review can be shared."),
+    "no_group": N_("The group of that order is not open, so the review cannot be posted there."),
+    "shared": N_("That review is already in your group."),
+}
+
+
+class ReviewCallback(CallbackData, prefix="rvw"):
+    """A button under a review: approve, reject (moderators), share (its author)."""
+
+    action: str
+    order_id: CallbackId
+
+
+def _queue_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Approve"), callback_data=ReviewCallback(action="approve", order_id=order_id)
+    )
+    builder.button(
+        text=_("✖️ Reject"), callback_data=ReviewCallback(action="reject", order_id=order_id)
+    )
+    return builder.as_markup()
+
+
+def _share_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("📣 Share it in my group"),
+        callback_data=ReviewCallback(action="share", order_id=order_id),
+    )
+    return builder.as_markup()
+
+
+async def _send_review(
+    bot: Bot,
+    chat_id: int,
+    review: ReviewView,
+    text: str,
+    markup: InlineKeyboardMarkup | None = None,
+) -> None:
+    """The review as an album with the text as its caption (then the buttons, which an album
+    cannot carry), or as one message when it has no photos."""
+    if review.media:
+        await bot.send_media_group(chat_id, list(album(review, text)))
+        if markup is not None:
+            label = _("Review of order #{id}").format(id=review.order_id)
+            await bot.send_message(chat_id, label, reply_markup=markup)
+        return
+    await bot.send_message(chat_id, text, reply_markup=markup)
+
+
+@router.message(PRIVATE, StateFilter(None), F.photo | F.video)
+async def review_media(
+    message: Message, session: AsyncSession, member: MemberView, clock: Clock
+) -> None:
+    """A photo or a video in private goes with the member's review waiting for moderation."""
+    kind = MEDIA_PHOTO if message.photo else MEDIA_VIDEO
+    if message.video is not None and message.video.duration > VIDEO_SECONDS:
+        if not await has_pending_review(session, member.id):
+            raise SkipHandler
+        await message.answer(_(MEDIA_ERRORS["too_long"]))
+        return
+    file_id = message.photo[-1].file_id if message.photo else message.video.file_id  # type: ignore[union-attr]
+    try:
+        added = await attach_media(
+            session, member_id=member.id, kind=kind, file_id=file_id, now=clock()
+        )
+    except ReviewMediaError as exc:
+        if exc.reason == "no_review":
+            raise SkipHandler from None
+        await message.answer(_(MEDIA_ERRORS[exc.reason]))
+        return
+    if kind == MEDIA_VIDEO:
+        text = _(
+            "Video added to your review of order #{id}. It shows once the brand approves it."
+        ).format(id=added.order_id)
+    else:
+        text = _(
+            "Added to your review of order #{id} (photos: {photos}/{most}). It shows once "
+            "the brand approves it."
+        ).format(id=added.order_id, photos=added.photos, most=REVIEW_MAX_PHOTOS)
+    await message.answer(text)
+
+
+@router.message(PRIVATE, StateFilter(None), F.document)
+async def review_document(message: Message, session: AsyncSession, member: MemberView) -> None:
+    """A file sent while a review waits: refused clearly (a non-image, or an image as a file)."""
+    if not await has_pending_review(session, member.id):
+        raise SkipHandler
+    mime = (message.document.mime_type or "") if message.document else ""
+    await message.answer(_(MEDIA_ERRORS["as_file" if mime.startswith("image/") else "not_image"]))
+
+
+@router.message(Command("reviews"), PRIVATE)
+async def reviews_queue(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+) -> None:
+    """Reviews waiting for moderation, oldest first, each with Approve and Reject."""
+    try:
+        staff = await current_role(bot, session, settings, member, None) >= Role.STAFF
+        waiting, total = await pending_reviews(session, moderator_id=member.id, staff=staff)
+    except ModerationError as exc:
+        await record_action(
+            session,
+            actor_id=member.id,
+            chat_id=None,
+            action="review.list",
+            allowed=False,
+            now=clock(),
+        )
+        await message.answer(_(MODERATION_ERRORS[exc.reason]))
+        return
+    if not waiting:
+        await message.answer(_("No reviews are waiting for moderation."))
+        return
+    await message.answer(_("Reviews waiting: {total}. The oldest come first.").format(total=total))
+    for review in waiting:
+        text = _("Order #{id}").format(id=review.order_id) + "\n" + review_text(review)
+        keyboard = _queue_keyboard(review.order_id)
+        try:
+            await _send_review(bot, message.chat.id, review, text, keyboard)
+        except TelegramBadRequest as exc:  # a file Telegram no longer serves: words only
+            log.warning("review %s: media refused (%s), shown as text", review.order_id, exc)
+            await message.answer(text, reply_markup=keyboard)
+
+
+@router.callback_query(ReviewCallback.filter(F.action.in_({"approve", "reject"})))
+async def moderate_button(
+    query: CallbackQuery,
+    callback_data: ReviewCallback,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    after_commit: UnitOfWork,
+) -> None:
+    """Approve or Reject under a review: decided once; the author hears, and may share it."""
+    approve = callback_data.action == "approve"
+    try:
+        done = await moderate(
+            session,
+            order_id=callback_data.order_id,
+            moderator_id=member.id,
+            staff=await current_role(bot, session, settings, member, None) >= Role.STAFF,
+            approve=approve,
+            photo_points=settings.review_photo_points,
+            now=clock(),
+        )
+    except ModerationError as exc:
+        await query.answer(_(MODERATION_ERRORS[exc.reason]), show_alert=True)
+        return
+    review = done.review
+    verdict = (_("Review #{id} approved.") if approve else _("Review #{id} rejected.")).format(
+        id=review.order_id
+    )
+    after_commit.add(partial(query.answer, verdict))
+    if not done.member_started:
+        return
+    with i18n.use_locale(done.member_locale):
+        if approve:
+            text = _("Your review of {title} is approved and shows on the product.").format(
+                title=esc(review.title)
+            )
+            if done.points:
+                text = sentences(
+                    text,
+                    _("Your photos earned you {points}.").format(
+                        points=points_text(done.points, done.member_locale)
+                    ),
+                )
+            text = sentences(
+                text, _("Would you like me to post it in your group? Only if you tap below.")
+            )
+            markup: InlineKeyboardMarkup | None = _share_keyboard(review.order_id)
+        else:
+            text = _(
+                "Thank you for your review of {title}. This time it will not be shown."
+            ).format(title=esc(review.title))
+            markup = None
+    after_commit.add(partial(_tell, bot, review.member_id, text, markup))
+
+
+async def _tell(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    try:
+        await bot.send_message(chat_id, text, reply_markup=markup)
+    except TelegramAPIError as exc:
+        log.info("could not tell member %s about their review: %s", chat_id, exc)
+
+
+@router.callback_query(ReviewCallback.filter(F.action == "share"))
+async def share_button(
+    query: CallbackQuery,
+    callback_data: ReviewCallback,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    after_commit: UnitOfWork,
+) -> None:
+    """The author consents: the bot posts their approved review in their group, as content."""
+    try:
+        review = await share_review(
+            session, order_id=callback_data.order_id, member_id=member.id, now=clock()
+        )
+    except ModerationError as exc:
+        await query.answer(_(MODERATION_ERRORS[exc.reason]), show_alert=True)
+        return
+    after_commit.add(partial(query.answer, _("Posted in your group. Thank you for sharing!")))
+    # content, not a promotion: no price, no buy link, never counted against the weekly cap
+    after_commit.add(partial(_post_to_group, bot, review, _("📸 A member's review")))
+
+
+async def _post_to_group(bot: Bot, review: ReviewView, head: str) -> None:
+    try:
+        await _send_review(bot, review.chat_id, review, f"{head}\n{review_text(review)}")
+    except TelegramAPIError as exc:
+        log.warning("review %s not posted to %s: %s", review.order_id, review.chat_id, exc)
+
+
+@router.callback_query(ReviewsCallback.filter())
+async def reviews_of_product(
+    query: CallbackQuery,
+    callback_data: ReviewsCallback,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+) -> None:
+    """The Reviews button: the product's latest approved reviews, sent in private (a group is
+    not flooded with them)."""
+    found = await latest_reviews(session, product_id=callback_data.product_id)
+    if not found:
+        await query.answer(_("No reviews yet."), show_alert=True)
+        return
+    if not member.started:
+        await query.answer(
+            _("Start a private chat with me first, and I will send you the reviews there."),
+            show_alert=True,
+        )
+        return
+    await query.answer(_("I sent you the latest reviews in private."))
+    for review in found:
+        try:
+            await _send_review(bot, member.id, review, review_text(review))
+        except TelegramAPIError as exc:
+            log.info("reviews not sent to %s: %s", member.id, exc)
+            return
+
+
+POINTS_GRANT_USAGE = N_(
+    "Send /points_grant @member N reason, for example /points_grant @mia 200 晒单 prize; a "
+    "negative N takes points back."
+)
+
+
+@router.message(Command("points_grant"), PRIVATE, RoleFilter(Role.STAFF, "points.grant"))
+async def points_grant(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    locale: str,
+) -> None:
+    """Staff give (or, with a negative number, take) a member's points with a reason; audited
+    and booked in the ledger, never below zero."""
+    words = (command.args or "").split(maxsplit=2)
+    if len(words) < 3 or not words[2].strip():
+        await message.answer(_(POINTS_GRANT_USAGE))
+        return
+    negative = words[1].startswith(("-", "−"))
+    amount = number(words[1].lstrip("-−+").replace(",", ""), prefix="")
+    if amount is None or amount == 0 or amount > MAX_POINTS:
+        await message.answer(_(POINTS_GRANT_USAGE))
+        return
+    points = -amount if negative else amount
+    try:
+        target = await find_member(session, words[0])
+    except AmbiguousMember as exc:
+        await message.answer(ambiguous_text(exc))
+        return
+    if target is None:
+        await message.answer(
+            _("I do not know that member yet. They need to talk to me or in a group first.")
+        )
+        return
+    reason = " ".join(words[2].split())
+    now = clock()
+    try:
+        await grant_by_staff(
+            session,
+            member_id=target.id,
+            points=points,
+            reason=reason,
+            staff_id=member.id,
+            key=f"grant:{message.chat.id}:{message.message_id}",
+            now=now,
+        )
+    except PointsError:
+        await message.answer(
+            _("{name} does not have {points} to take back.").format(
+                name=esc(target.display_name), points=points_text(amount, locale)
+            )
+        )
+        return
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=None,
+        action="points.grant",
+        allowed=True,
+        now=now,
+        detail=f"{points:+d} to {target.id}: {reason}",
+    )
+    text = (
+        _("Granted {points} to {name}: {reason}")
+        if points > 0
+        else _("Took {points} from {name}: {reason}")
+    )
+    await message.answer(
+        text.format(
+            points=points_text(amount, locale), name=esc(target.display_name), reason=esc(reason)
+        )
+    )
