@@ -102,6 +102,7 @@ COLUMN_LABELS = {
     "finished_at_utc": N_("Finished"),
     "first_name": N_("First name"),
     "first_seen_utc": N_("First seen"),
+    "for_whom": N_("For whom"),
     "fulfilment_id": N_("Task"),
     "gmv_minor": N_("GMV"),
     "groupbuy_id": N_("Group-buy"),

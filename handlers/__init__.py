@@ -16,6 +16,7 @@ def feature_routers() -> list[Router]:
         credit,
         delivery,
         errors,
+        forwhom,
         groupbuy,
         groupbuy_wizard,
         groups,
@@ -55,6 +56,7 @@ def feature_routers() -> list[Router]:
         ledger.router,
         product.router,
         delivery.router,  # its address questions take plain text in private
+        forwhom.router,  # its question (whom an order is for) takes plain text in private
         order.router,
         myorders.router,
         pickup.router,

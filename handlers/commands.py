@@ -172,6 +172,16 @@ COMMANDS: tuple[Command, ...] = (
         leaders_in_private=True,
         in_menu=False,
     ),
+    # members for their own orders, a leader for their groups' orders, staff for any (the
+    # service decides per order and audits it): a member command, out of the menu
+    Command(
+        "for",
+        N_("Say whom an order is for (代订): /for ORDER TEXT"),
+        Role.MEMBER,
+        True,
+        True,
+        in_menu=False,
+    ),
     Command("address", N_("Give the address to deliver an order to"), Role.MEMBER, True, False),
     Command("ship", N_("Mark an order shipped with its tracking number"), Role.STAFF, True, False),
     Command("delivered", N_("Mark a shipped order delivered"), Role.STAFF, True, False),

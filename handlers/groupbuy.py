@@ -58,12 +58,13 @@ from handlers.views.groupbuy import (
     closing_effects,
     fits_caption,
 )
-from handlers.views.pickup import unreached_leader_effects
+from handlers.views.pickup import for_whom_text, unreached_leader_effects
 from handlers.views.policy import held_text, opened_text
 from models.order import DELIVERY_PICKUP
 from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community
 from services.drop import DropError, DropTarget, group_pickups, parse_target, target_groups
+from services.forwhom import for_whom_in_groupbuys
 from services.groupbuy import (
     Closing,
     GroupBuyError,
@@ -878,6 +879,7 @@ async def sign_up_list(
         return
     lines: list[str] = []
     waiting = await waiting_counts(session, ids)
+    for_whom = await for_whom_in_groupbuys(session, ids)
     for gb_id in ids:
         gb = await get_groupbuy(session, gb_id)
         if gb is None:
@@ -895,10 +897,11 @@ async def sign_up_list(
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)
             variant = names.get(entry.variant_id or 0)
-            lines.append(
-                f"{entry.position}. {esc_name(name)} ×{entry.quantity}"
-                + (f" · {esc_name(variant)}" if variant else "")
-            )
+            line = f"{entry.position}. {esc_name(name)} ×{entry.quantity}"
+            line += f" · {esc_name(variant)}" if variant else ""
+            for whom in for_whom.get((gb_id, entry.member_id), []):
+                line += for_whom_text(whom)
+            lines.append(line)
         lines.append("")
     lines.append(_("Leaders: when it closes, /orders marks payments and pickups."))
     await message.answer("\n".join(lines).strip())

@@ -50,6 +50,7 @@ from handlers.views.member import ambiguous_text
 from handlers.views.order import invoice, shipping_given
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
+from handlers.views.pickup import for_whom_text
 from handlers.views.product import choose_variant_text, find_variant
 from handlers.views.refund import refund_due_text
 from handlers.views.reservation import (
@@ -131,6 +132,7 @@ def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
     return (
         f"#{order.id} {esc_name(name)} · {esc_name(order.title)} ×{order.quantity} · "
         f"{format_money(order.total, order.currency, locale)} · {status}"
+        + for_whom_text(order.for_whom)
     )
 
 

@@ -23,7 +23,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
-from handlers.filters import RoleFilter, current_role
+from handlers.filters import RoleFilter, current_role, refusal_text
 from handlers.text import N_, CallbackId, HandlerSettings, esc, sentences
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import points_text
@@ -171,7 +171,8 @@ async def reviews_queue(
     try:
         staff = await current_role(bot, session, settings, member, None) >= Role.STAFF
         waiting, total = await pending_reviews(session, moderator_id=member.id, staff=staff)
-    except ModerationError as exc:
+    except ModerationError:
+        # neither staff nor a leader: the polite refusal every leader command gives, audited
         await record_action(
             session,
             actor_id=member.id,
@@ -180,8 +181,11 @@ async def reviews_queue(
             allowed=False,
             now=clock(),
         )
-        await message.answer(_(MODERATION_ERRORS[exc.reason]))
+        await message.answer(refusal_text(Role.LEADER))
         return
+    await record_action(
+        session, actor_id=member.id, chat_id=None, action="review.list", allowed=True, now=clock()
+    )
     if not waiting:
         await message.answer(_("No reviews are waiting for moderation."))
         return

@@ -177,7 +177,6 @@ class Wizard:
             return StepCallback.filter((F.wizard == self.name) & (F.action == action))
 
         inside = StateFilter(self.group)
-        optional = StateFilter(*(getattr(self.group, step) for step in sorted(self.optional)))
 
         async def on_step(query: CallbackQuery, callback_data: StepCallback, **data: Any) -> bool:
             return self.step_of(data.get("raw_state")) == callback_data.step
@@ -234,6 +233,7 @@ class Wizard:
         router.message.register(cancel_command, Command("cancel"), inside)
         router.callback_query.register(back_button, button(BACK), on_step)
         router.callback_query.register(skip_button, button(SKIP), on_step)
-        if skip is not None and self.optional:
+        if skip is not None and self.optional:  # a wizard without optional steps has no /skip
+            optional = StateFilter(*(getattr(self.group, step) for step in sorted(self.optional)))
             router.message.register(skip_command, Command("skip"), optional)
         router.callback_query.register(stale_button, mine)

@@ -36,6 +36,7 @@ from services.content import (
     merged,
 )
 from services.delivery import delivery_state
+from services.forwhom import SETTABLE_STATUSES
 from services.groupbuy import (
     GroupBuyError,
     get_groupbuy,
@@ -67,6 +68,7 @@ ACTION_REVIEW = "review"  # picked up and not reviewed yet
 ACTION_TICKET = "ticket"  # paid or picked up: report a problem (售后)
 ACTION_CODE = "code"  # paid, not picked up: the pickup code as a QR code to show the keeper
 ACTION_POINT = "point"  # its group has several pickup points and the member has not chosen
+ACTION_FOR = "for"  # not picked up yet: say whom it is for (代订), or change or clear it
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ class MyOrder:
     delivery_state: str = ""
     carrier: str = ""
     tracking_number: str = ""
+    for_whom: str = ""  # whom the order is for when not the member themself (代订)
     # the product's title and the group-buy's pickup texts in other languages
     translations: ReadTranslations = None
     variant: str = ""  # the variant's name ("" without variants), already in the title
@@ -244,6 +247,8 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
             and not shipped
         ):
             actions += (ACTION_POINT,)
+        if row.status in SETTABLE_STATUSES:
+            actions += (ACTION_FOR,)
         items.append(
             MyOrder(
                 kind=KIND_ORDER,
@@ -269,6 +274,7 @@ async def _orders(session: AsyncSession, ids: list[int], now: datetime) -> list[
                 delivery_state=delivery_state(order_view(row)),
                 carrier=row.carrier,
                 tracking_number=row.tracking_number,
+                for_whom=row.for_whom,
                 translations=merged(product_texts, gb_texts) or None,
                 timezone=zone,
             )

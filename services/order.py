@@ -143,6 +143,7 @@ class OrderView:
     carrier: str = ""
     tracking_number: str = ""
     shipped_at: datetime | None = None
+    for_whom: str = ""  # whom it is for when not the member themself (代订), "" for them
     # what its invoice shows of the product (filled in where an invoice is prepared)
     description: str = ""
     photo: ProductPhoto | None = None
@@ -241,6 +242,7 @@ def order_view(row: Order) -> OrderView:
         shipped_at=row.shipped_at,
         variant_id=row.variant_id,
         variant=row.variant_name,
+        for_whom=row.for_whom,
     )
 
 

@@ -147,6 +147,7 @@ ORDER_COLUMNS = (
     "status",
     "paid_minor",
     "refunded_minor",
+    "for_whom",  # whom the order is for when not the member (代订), "" for the member
 )
 
 
@@ -174,6 +175,7 @@ def _orders(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
             col(Order.status),
             col(Order.paid_amount),
             col(Order.refunded_amount),
+            col(Order.for_whom),
         )
         .where(
             col(Order.created_at) >= query.period.start,

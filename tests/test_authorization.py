@@ -259,11 +259,19 @@ async def test_a_member_forging_my_orders_buttons_onto_someone_elses_order_is_re
     await harness.send(MIA, TEA, "/buy 1")  # order #3, Mia's
     await harness.send(MIA, MIA, "/orders")
     listing = harness.emulator.last_bot_message(MIA)
-    assert listing.button_texts == ["❌ Cancel #3", "⬅️ Back"]
+    assert listing.button_texts == ["❌ Cancel #3", "👤 For someone else #3", "⬅️ Back"]
     invoices = len(harness.emulator.calls_of("sendInvoice"))
     # when Mia edits her buttons to pay, cancel or rate Kai's orders
     not_yours = "That is not one of your orders."
-    for data in ("my:pay:2:0", "my:cancel:1:0", "my:cancel:2:0", "my:review:1:0", "my:rate:1:5"):
+    for data in (
+        "my:pay:2:0",
+        "my:cancel:1:0",
+        "my:cancel:2:0",
+        "my:review:1:0",
+        "my:rate:1:5",
+        "my:for:1:0",  # say whom Kai's order is for
+        "my:for_me:1:0",  # clear it
+    ):
         answer = await harness.press(MIA, MIA, listing.message_id, callback_data=data, force=True)
         assert answer == not_yours, data
     # then Kai's orders are as they were, and no invoice went to anyone

@@ -97,7 +97,9 @@ async def test_a_member_sees_orders_in_every_state_with_the_action_each_needs(
     assert buttons == [
         "💳 Pay #3",
         "❌ Cancel #3",
+        "👤 For someone else #3",  # not picked up: whom it is for may be said (代订)
         "❌ Cancel #2",
+        "👤 For someone else #2",
         "⭐ Review #1",
         "🛟 Problem with #1",  # picked up: an after-sales ticket may be opened on it
         "❌ Leave group-buy #1",
@@ -248,7 +250,13 @@ async def test_paging_at_the_boundaries(harness: Harness) -> None:
     await press_text(harness, MIA, MIA, listed, "More ▶️")
     page = next(m for m in harness.emulator.bot_messages(MIA) if m.message_id == listed)
     assert (page.text or "").startswith(f"📦 Your orders · {last}–{last} of {last}\n\n#1 Moon")
-    assert page.button_texts == ["💳 Pay #1", "❌ Cancel #1", "◀️ Previous", "⬅️ Back"]
+    assert page.button_texts == [
+        "💳 Pay #1",
+        "❌ Cancel #1",
+        "👤 For someone else #1",
+        "◀️ Previous",
+        "⬅️ Back",
+    ]
     # and the page's Back returns to the first page
     await press_text(harness, MIA, MIA, listed, "◀️ Previous")
     page = next(m for m in harness.emulator.bot_messages(MIA) if m.message_id == listed)
@@ -277,7 +285,7 @@ async def test_zh_a_member_who_joined_a_stars_group_buy_before_starting_pays_fro
     assert listed.text is not None and listed.text.startswith("📦 我的订单 · 第 1–1 条，共 1 条")
     assert "#1 Moon cake ×1 · ⭐ 30\n   未付款\n   取货：咖啡店 周六 10:00" in listed.text
     assert listed.message_id == menu.message_id  # the menu turned into the list
-    assert listed.button_texts == ["💳 付款 #1", "❌ 取消 #1", "⬅️ 返回"]
+    assert listed.button_texts == ["💳 付款 #1", "❌ 取消 #1", "👤 代订 #1", "⬅️ 返回"]
     # and Pay sends an invoice that pays the order
     await press_text(harness, LEE, LEE, listed.message_id, "💳 付款 #1")
     invoice = harness.emulator.last_bot_message(LEE)
@@ -288,7 +296,7 @@ async def test_zh_a_member_who_joined_a_stars_group_buy_before_starting_pays_fro
     deadline = local_moment(harness.clock() + timedelta(hours=24), "UTC") + " UTC"
     text, buttons, _id = await listing(harness, LEE)
     assert f"#1 Moon cake ×1 · ⭐ 30\n   已付款，拼团于 {deadline} 截止" in text
-    assert buttons == ["⬅️ 返回"]  # nothing to do: only the way back to the menu
+    assert buttons == ["👤 代订 #1", "⬅️ 返回"]  # nothing to pay: whom it is for may be said
     # and when it forms, his notice names the pickup (he has paid: no Pay button)
     harness.new_bot_messages(LEE)
     harness.clock.advance(hours=24, seconds=1)

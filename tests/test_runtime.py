@@ -116,6 +116,7 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
     assert hidden == [
         "pickup_point_remove",
         "keeper_remove",
+        "for",
         "shipping_option_remove",
         "leader_reinstate",
         "drop_pickup",

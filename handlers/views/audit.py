@@ -20,6 +20,7 @@ DETAIL = "audit detail"  # the msgctxt of the detail words
 # every action code recorded anywhere (tests/test_audit_labels.py greps the code for them)
 ACTION_LABELS: Mapping[str, str] = {
     "audit.read": N_("Read the audit log"),
+    "order.for_whom": N_("Say whom an order is for"),
     "points.grant": N_("Grant or take points by hand"),
     "review.approve": N_("Approve a review"),
     "review.list": N_("List reviews waiting for moderation"),

@@ -14,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.text import N_, CallbackId, esc, esc_name, format_money
 from handlers.views.menu import with_back
+from handlers.views.pickup import FOR_WHOM
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
 from models.order import (
     ORDER_AWAITING_PAYMENT,
@@ -28,6 +29,7 @@ from models.product import PAYMENT_TELEGRAM
 from services.myorders import (
     ACTION_CANCEL,
     ACTION_CODE,
+    ACTION_FOR,
     ACTION_PAY,
     ACTION_POINT,
     ACTION_REVIEW,
@@ -83,6 +85,7 @@ BUTTONS = {
     ACTION_CODE: N_("🔳 Pickup code #{id}"),
     ACTION_POINT: N_("📍 Choose pickup point #{id}"),
     ACTION_TICKET: N_("🛟 Problem with #{id}"),
+    ACTION_FOR: N_("👤 For someone else #{id}"),
 }
 LEAVE_BUTTON = N_("❌ Leave group-buy #{id}")
 
@@ -146,6 +149,8 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
         head.format(id=item.id, title=esc_name(item.title), quantity=item.quantity, amount=money),
         "   " + _status(i18n, locale, item, reader),
     ]
+    if item.for_whom:
+        lines.append("   " + gettext(FOR_WHOM, locale=locale).format(name=esc_name(item.for_whom)))
     if item.expires_at is not None:
         lines.append(
             "   "

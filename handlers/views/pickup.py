@@ -35,6 +35,15 @@ from services.pickup import (
 from services.referral import sheet_start_parameter
 
 SHEET_PAGE = 10  # orders per page: ten lines and their buttons fit any phone
+# whom an order is for when not its member (代订), after the order on a sheet or a list
+FOR_WHOM = N_("👤 for {name}")
+
+
+def for_whom_text(for_whom: str) -> str:
+    """ " · 👤 for Mom, building 3" after an order's line, or "" for the member themself."""
+    if not for_whom:
+        return ""
+    return " · " + _(FOR_WHOM).format(name=esc_name(for_whom))
 
 
 class SheetCallback(CallbackData, prefix="pk"):
@@ -122,7 +131,7 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     for line in shown:
         lines.append(
             f"#{line.order.id} {esc_name(line.name)} ×{line.order.quantity} · "
-            f"{money(line.order.total)} · {_state(line)}"
+            f"{money(line.order.total)} · {_state(line)}" + for_whom_text(line.order.for_whom)
         )
     return "\n".join(lines)
 
@@ -303,6 +312,8 @@ def redeemed_text(redeemed: Redeemed) -> str:
     )
     if redeemed.point is not None:
         text += "\n" + _("Pickup point: {name}").format(name=esc_name(redeemed.point.name))
+    if order.for_whom:
+        text += "\n" + _(FOR_WHOM).format(name=esc_name(order.for_whom))
     return text
 
 
@@ -333,6 +344,7 @@ def point_sheet_text(sheet: PointSheet, locale: str, limit: int = 50) -> str:
         lines.append(
             f"#{order.id} {esc_name(line.name)} · {esc_name(order.title)} ×{order.quantity} · "
             + format_money(order.total, order.currency, locale)
+            + for_whom_text(order.for_whom)
         )
     if len(sheet.waiting) > limit:
         lines.append(_("…and {count} more.").format(count=len(sheet.waiting) - limit))
