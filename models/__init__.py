@@ -2,7 +2,7 @@
 
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
-from models.community import Community, CommunityMember
+from models.community import Community, CommunityMember, GroupInvite
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.delivery import ShippingOption
@@ -53,6 +53,7 @@ __all__ = [
     "CheckIn",
     "Community",
     "CommunityMember",
+    "GroupInvite",
     "CommunityTag",
     "CouponTemplate",
     "DashboardInitData",
