@@ -156,7 +156,7 @@ async def set_level(
         session,
         actor_id=actor_id,
         chat_id=community_id,
-        action="group.level",
+        action="group.level_set",
         allowed=True,
         now=now,
         required_role="staff",

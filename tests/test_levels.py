@@ -1,0 +1,147 @@
+"""Layered communities: staff make a group VIP or core and say who may join; the bot approves
+the join requests of members who qualify and declines the others, telling them why in private;
+a group nearing GROUP_SIZE_LIMIT warns its leader and staff once per crossing."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from models.audit import AuditEntry
+from models.community import JOIN_INVITE, JOIN_TIER, LEVEL_CORE, LEVEL_VIP, Community
+from models.perks import MemberTier
+from tests.conftest import LEE, MIA, OWNER, SAM, Harness
+from tests.test_order import make_staff
+
+VIP = -1001000000020  # "Tea VIP", Lee's inner circle
+ZOE = 1020  # a newcomer who never wrote to the bot
+
+
+async def vip_group(harness: Harness) -> None:
+    """Sam is staff; the owner adds the bot to Tea VIP as an administrator; Mia is Gold."""
+    await harness.join_groups()
+    await make_staff(harness)
+    harness.emulator.add_user(ZOE, "Zoe", username="zoe", language_code="en")
+    harness.emulator.add_group(VIP, "Tea VIP", creator=LEE, members=[OWNER])
+    harness.emulator.add_bot_to_group(VIP, OWNER, status="administrator")
+    await harness.feed_pending()
+    await harness.send(MIA, MIA, "/start")
+    async with harness.session() as session, session.begin():
+        session.add(MemberTier(member_id=MIA, rank=2, spend=300_000))
+    for chat in (SAM, MIA, ZOE, VIP):
+        harness.new_bot_messages(chat)
+
+
+async def community(harness: Harness, chat_id: int) -> Community:
+    async with harness.session() as session:
+        row = await session.get(Community, chat_id)
+    assert row is not None
+    return row
+
+
+async def audited(harness: Harness, action: str) -> list[AuditEntry]:
+    async with harness.session() as session:
+        rows = await session.execute(select(AuditEntry).where(AuditEntry.action == action))
+    return list(rows.scalars().all())
+
+
+def member_status(harness: Harness, chat_id: int, user_id: int) -> str:
+    return harness.emulator._group(chat_id).members.get(user_id, "left")
+
+
+async def test_a_gold_member_is_approved_and_a_newcomer_declined_with_the_reason(
+    harness: Harness,
+) -> None:
+    await vip_group(harness)
+    # when Sam makes Tea VIP a VIP group for Gold and above
+    replies = await harness.send(SAM, SAM, f"/group_level {VIP} vip gold")
+    assert replies == [
+        f"Tea VIP ({VIP}) is now a group of level VIP. Members of tier Gold and above may join."
+    ]
+    row = await community(harness, VIP)
+    assert (row.level, row.join_rule, row.join_min_rank) == (LEVEL_VIP, JOIN_TIER, 2)
+    assert [a.actor_id for a in await audited(harness, "group.level_set")] == [SAM]
+
+    # when Mia (Gold) and Zoe (new, never wrote to the bot) ask to join
+    harness.emulator.request_to_join(VIP, MIA)
+    harness.emulator.request_to_join(VIP, ZOE)
+    await harness.feed_pending()
+
+    # then Mia is in, and told so
+    assert member_status(harness, VIP, MIA) == "member"
+    assert [m.text for m in harness.new_bot_messages(MIA)] == [
+        "Welcome! Your request to join Tea VIP (VIP group) is approved."
+    ]
+    # and Zoe is declined, not removed, and told why and what would qualify her
+    assert member_status(harness, VIP, ZOE) == "left"
+    assert [m.text for m in harness.new_bot_messages(ZOE)] == [
+        "Sorry, I could not approve your request to join this group.\n"
+        "Tea VIP is a VIP group for members of tier Gold and above; your tier is Member. "
+        "Reach Gold with your orders (see /me), then ask to join again."
+    ]
+    assert [c["user_id"] for c in harness.emulator.calls_of("approveChatJoinRequest")] == [MIA]
+    assert [c["user_id"] for c in harness.emulator.calls_of("declineChatJoinRequest")] == [ZOE]
+    assert harness.emulator.calls_of("banChatMember") == []
+    # and both decisions are on record
+    assert [a.actor_id for a in await audited(harness, "group.join_approved")] == [MIA]
+    assert [a.actor_id for a in await audited(harness, "group.join_declined")] == [ZOE]
+
+
+async def test_an_invitation_only_core_group_admits_whom_staff_invited(harness: Harness) -> None:
+    await vip_group(harness)
+    assert await harness.send(SAM, SAM, f"/group_level {VIP} core invite") == [
+        f"Tea VIP ({VIP}) is now a group of level core. "
+        "Only members you invite may join (/group_invite)."
+    ]
+    row = await community(harness, VIP)
+    assert (row.level, row.join_rule) == (LEVEL_CORE, JOIN_INVITE)
+
+    # when Mia asks to join without an invitation, Gold as she is
+    harness.emulator.request_to_join(VIP, MIA)
+    await harness.feed_pending()
+    # then she is declined and told how to get in
+    assert member_status(harness, VIP, MIA) == "left"
+    told = [m.text or "" for m in harness.new_bot_messages(MIA)]
+    assert told == [
+        "Sorry, I could not approve your request to join this group.\n"
+        "Tea VIP is a core group open by invitation only. Ask the brand's staff or your "
+        "group leader for an invitation, then ask to join again."
+    ]
+
+    # when Sam invites her (twice) and she asks again
+    assert await harness.send(SAM, SAM, f"/group_invite {VIP} @mia") == [
+        f"Mia is invited to Tea VIP ({VIP}): I will approve their join request."
+    ]
+    assert await harness.send(SAM, SAM, f"/group_invite {VIP} @mia") == [
+        "They are invited to that group already."
+    ]
+    harness.emulator.request_to_join(VIP, MIA)
+    await harness.feed_pending()
+    # then she is in
+    assert member_status(harness, VIP, MIA) == "member"
+    assert [m.text for m in harness.new_bot_messages(MIA)] == [
+        "Welcome! Your request to join Tea VIP (core group) is approved."
+    ]
+
+
+async def test_group_level_explains_bad_input_and_changes_nothing(harness: Harness) -> None:
+    await vip_group(harness)
+    usage = (await harness.send(SAM, SAM, "/group_level"))[0]
+    assert usage.startswith("Send /group_level GROUP LEVEL [WHO]")
+    assert await harness.send(SAM, SAM, "/group_level tea vip") == [usage]
+    assert await harness.send(SAM, SAM, f"/group_level {VIP} vip gold extra") == [usage]
+    assert await harness.send(SAM, SAM, f"/group_level {VIP} platinum") == [
+        "“platinum” is not a level: use open, vip or core."
+    ]
+    assert await harness.send(SAM, SAM, f"/group_level {VIP} vip <b>emerald</b>") == [
+        "“<b>emerald</b>” is neither a tier nor a rule: use a tier's name (see /tiers), "
+        "invite or paid."
+    ]
+    assert await harness.send(SAM, SAM, "/group_level -1009999 vip gold") == [
+        "I do not know that group. Send /groups to see the groups and their ids."
+    ]
+    # a member is refused politely, and nothing changed
+    refused = await harness.send(MIA, MIA, f"/group_level {VIP} vip gold")
+    assert len(refused) == 1 and "Tea VIP" not in refused[0]
+    row = await community(harness, VIP)
+    assert (row.level, row.join_rule) == ("open", "")
+    assert await audited(harness, "group.level_set") == []
