@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.leader import SchedulerLeadership
+from bot.levels import GroupSizeWatch
 from bot.metrics import ApiMetrics, Metrics, UpdateObserver
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
@@ -268,6 +269,7 @@ class Runtime:
     retention: TextRetention
     reservations: ReservationSweeper
     tickets: TicketClock
+    sizes: GroupSizeWatch
     waitlist: WaitlistKeeper
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
@@ -307,6 +309,7 @@ class Runtime:
         await self.retention.start()
         await self.reservations.start()
         await self.tickets.start()
+        await self.sizes.start()
         await self.waitlist.start()
         self.metrics.leader.set(1)
 
@@ -317,6 +320,7 @@ class Runtime:
         self.retention.stop()
         self.reservations.stop()
         self.tickets.stop()
+        self.sizes.stop()
         self.waitlist.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
@@ -403,6 +407,9 @@ def build_runtime(
     tickets = TicketClock(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    sizes = GroupSizeWatch(
+        sessions=sessions, bot=bot, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     waitlist = WaitlistKeeper(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
@@ -410,7 +417,7 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, polls, care, retention, reservations, tickets, waitlist):
+    for job in (closer, polls, care, retention, reservations, tickets, sizes, waitlist):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -445,6 +452,7 @@ def build_runtime(
         retention=retention,
         reservations=reservations,
         tickets=tickets,
+        sizes=sizes,
         waitlist=waitlist,
         metrics=metrics,
         clock=clock,

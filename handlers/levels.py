@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter
 from handlers.text import N_, CommitHook, HandlerSettings, esc, esc_name
 from handlers.views.groups import group_name
+from handlers.views.levels import level_name
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
-from models.community import JOIN_INVITE, JOIN_PAID, JOIN_TIER, LEVEL_CORE, LEVEL_OPEN, LEVEL_VIP
+from models.community import JOIN_INVITE, JOIN_PAID, JOIN_TIER, LEVEL_OPEN
 from services.levels import (
     DECLINED_INVITE,
     DECLINED_PAID,
@@ -42,11 +43,6 @@ router = Router(name="levels")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 Clock = Callable[[], datetime]
 
-LEVEL_NAMES = {
-    LEVEL_OPEN: N_("open"),
-    LEVEL_VIP: N_("VIP"),
-    LEVEL_CORE: N_("core"),
-}
 LEVEL_USAGE = N_(
     "Send /group_level GROUP LEVEL [WHO], e.g. /group_level -1001234567890 vip gold.\n"
     "GROUP: the group's id (as /groups shows it). LEVEL: open, vip or core. WHO, for vip and "
@@ -67,11 +63,6 @@ REFUSALS = {
     "not_member": N_("I do not know that member yet: they need to write to me first."),
     "already": N_("They are invited to that group already."),
 }
-
-
-def level_name(level: str) -> str:
-    """A level's name in the reader's language."""
-    return _(LEVEL_NAMES.get(level, LEVEL_NAMES[LEVEL_OPEN]))
 
 
 def rule_text(view: LevelView) -> str:

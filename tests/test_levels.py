@@ -24,10 +24,11 @@ async def vip_group(harness: Harness) -> None:
     harness.emulator.add_group(VIP, "Tea VIP", creator=LEE, members=[OWNER])
     harness.emulator.add_bot_to_group(VIP, OWNER, status="administrator")
     await harness.feed_pending()
-    await harness.send(MIA, MIA, "/start")
+    for user in (MIA, LEE):
+        await harness.send(user, user, "/start")
     async with harness.session() as session, session.begin():
         session.add(MemberTier(member_id=MIA, rank=2, spend=300_000))
-    for chat in (SAM, MIA, ZOE, VIP):
+    for chat in (SAM, MIA, LEE, ZOE, VIP):
         harness.new_bot_messages(chat)
 
 
@@ -145,3 +146,39 @@ async def test_group_level_explains_bad_input_and_changes_nothing(harness: Harne
     row = await community(harness, VIP)
     assert (row.level, row.join_rule) == ("open", "")
     assert await audited(harness, "group.level_set") == []
+
+
+async def test_a_group_nearing_its_size_limit_warns_its_leader_and_staff_once(
+    harness: Harness,
+) -> None:
+    await vip_group(harness)
+    assert harness.runtime.settings.group_size_limit == 500  # warned from 450 members
+    for user_id in range(5000, 5447):  # with Lee, the owner and the bot: 450
+        harness.emulator.set_member_status(VIP, user_id, "member")
+    for chat in (LEE, SAM, OWNER):
+        harness.new_bot_messages(chat)
+    warning = (
+        f"👥 Tea VIP ({VIP}) has 450 members, close to the limit of 500 a group should hold. "
+        "Consider opening the next group now and inviting new members there."
+    )
+
+    # when the size job runs twice
+    assert await harness.runtime.sizes.run() == 1
+    assert await harness.runtime.sizes.run() == 0
+    # then the leader (in Chinese) and each staff member were warned once, and the count kept
+    assert [m.text for m in harness.new_bot_messages(SAM)] == [warning]
+    assert [m.text for m in harness.new_bot_messages(OWNER)] == [warning]
+    lee = [m.text or "" for m in harness.new_bot_messages(LEE)]
+    assert len(lee) == 1 and "450" in lee[0] and "500" in lee[0]
+    row = await community(harness, VIP)
+    assert (row.member_count, row.size_warned) == (450, True)
+
+    # when two leave, the job runs, they come back and it runs again: a new crossing, warned
+    for user_id in (5000, 5001):
+        harness.emulator.set_member_status(VIP, user_id, "left")
+    assert await harness.runtime.sizes.run() == 0
+    assert (await community(harness, VIP)).size_warned is False
+    for user_id in (5000, 5001):
+        harness.emulator.set_member_status(VIP, user_id, "member")
+    assert await harness.runtime.sizes.run() == 1
+    assert [m.text for m in harness.new_bot_messages(SAM)] == [warning]
