@@ -25,11 +25,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, current_role, refusal_text
 from handlers.text import HandlerSettings, counted, esc
+from handlers.views.levels import level_lines
 from handlers.views.stats import caption, chart, summary
 from services.analytics import Scope, stats_report
 from services.audit import record_action
 from services.community import CommunityView
 from services.dashboard import issue_link
+from services.levels import level_stats
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
 from services.role import Role, led_communities
@@ -74,6 +76,8 @@ async def _reply(
     )
     for text in summary(report, locale, whole_brand=scope is None):
         await message.answer(text)
+    if scope is None:  # the brand's layers: groups and members per level
+        await message.answer(level_lines(await level_stats(session)))
     await message.answer_photo(
         BufferedInputFile(chart(report), filename=f"stats_{period.first}_{period.last}.png"),
         caption=caption(report),

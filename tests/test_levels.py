@@ -46,7 +46,7 @@ async def audited(harness: Harness, action: str) -> list[AuditEntry]:
 
 
 def member_status(harness: Harness, chat_id: int, user_id: int) -> str:
-    return harness.emulator._group(chat_id).members.get(user_id, "left")
+    return harness.emulator.get_member_status(chat_id, user_id)
 
 
 async def test_a_gold_member_is_approved_and_a_newcomer_declined_with_the_reason(
@@ -182,3 +182,19 @@ async def test_a_group_nearing_its_size_limit_warns_its_leader_and_staff_once(
         harness.emulator.set_member_status(VIP, user_id, "member")
     assert await harness.runtime.sizes.run() == 1
     assert [m.text for m in harness.new_bot_messages(SAM)] == [warning]
+
+
+async def test_stats_count_groups_and_members_per_level(harness: Harness) -> None:
+    await vip_group(harness)
+    await harness.send(SAM, SAM, f"/group_level {VIP} vip gold")
+    assert await harness.runtime.sizes.run() == 0  # the member counts are read
+    # when Sam asks for /stats
+    harness.new_bot_messages(SAM)
+    harness.emulator.send_message(SAM, SAM, "/stats")
+    await harness.feed_pending()
+    texts = [m.text or "" for m in harness.new_bot_messages(SAM)]
+    # then one message counts groups and members per level (Tea VIP: Lee, the owner, the bot)
+    assert (
+        "Members per level\nopen: 2 groups, 11 members\nVIP: 1 group, 3 members\n"
+        "core: 0 groups, 0 members"
+    ) in texts

@@ -545,6 +545,10 @@ class Emulator:
         self._ensure_user(user_id)
         chat.members[user_id] = status
 
+    def get_member_status(self, chat_id: int, user_id: int) -> str:
+        """A user's status in a group (left when never in it)."""
+        return self._group(chat_id).members.get(user_id, "left")
+
     def join_by_link(self, user_id: int, invite_link: str) -> list[dict[str, Any]]:
         """The user joins a group through an invite link made by createChatInviteLink: a
         chat_member update carrying the link (delivered only when the bot asked for chat_member
