@@ -5,31 +5,32 @@ from __future__ import annotations
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from handlers.text import N_
+from handlers.text import NC_, pgettext
 from handlers.views.groups import group_name
 from models.community import LEVEL_CORE, LEVEL_OPEN, LEVEL_VIP
 from services.levels import LevelLine, SizeWarning
 
+LEVEL_CONTEXT = "group level"
 LEVEL_NAMES = {
-    LEVEL_OPEN: N_("open"),
-    LEVEL_VIP: N_("VIP"),
-    LEVEL_CORE: N_("core"),
+    LEVEL_OPEN: NC_("group level", "open"),
+    LEVEL_VIP: NC_("group level", "VIP"),
+    LEVEL_CORE: NC_("group level", "core"),
 }
 
 
 def level_name(level: str) -> str:
     """A level's name in the reader's language."""
-    return _(LEVEL_NAMES.get(level, LEVEL_NAMES[LEVEL_OPEN]))
+    return pgettext(LEVEL_CONTEXT, LEVEL_NAMES.get(level, LEVEL_NAMES[LEVEL_OPEN]))
 
 
 def size_warning_text(warning: SizeWarning) -> str:
     """The warning to a group's leader and staff that the group nears its size limit."""
     return _(
-        "👥 {group} has {count} members, close to the limit of {limit} a group should hold. "
+        "👥 {group} has {members}, close to the limit of {limit} a group should hold. "
         "Consider opening the next group now and inviting new members there."
     ).format(
         group=group_name(warning.title, warning.community_id),
-        count=warning.count,
+        members=ngettext("{n} member", "{n} members", warning.count).format(n=warning.count),
         limit=warning.limit,
     )
 
