@@ -33,14 +33,14 @@ def upgrade() -> None:
     with op.batch_alter_table('group_invite', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_group_invite_member_id'), ['member_id'], unique=False)
 
-    with op.batch_alter_table('community', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False, server_default='open'))
-        batch_op.add_column(sa.Column('join_rule', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False, server_default=''))
-        batch_op.add_column(sa.Column('join_min_rank', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('member_count', sa.Integer(), nullable=False, server_default='0'))
-        batch_op.add_column(sa.Column('member_count_at', models.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('size_warned', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.create_index(batch_op.f('ix_community_level'), ['level'], unique=False)
+    # plain ADD COLUMN: on SQLite a batch would rebuild community, whose rows others refer to
+    op.add_column('community', sa.Column('level', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False, server_default='open'))
+    op.add_column('community', sa.Column('join_rule', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False, server_default=''))
+    op.add_column('community', sa.Column('join_min_rank', sa.Integer(), nullable=False, server_default='0'))
+    op.add_column('community', sa.Column('member_count', sa.Integer(), nullable=False, server_default='0'))
+    op.add_column('community', sa.Column('member_count_at', models.base.UTCDateTime(timezone=True), nullable=True))
+    op.add_column('community', sa.Column('size_warned', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index(op.f('ix_community_level'), 'community', ['level'], unique=False)
 
     # ### end Alembic commands ###
 
