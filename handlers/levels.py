@@ -12,6 +12,7 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import ChatJoinRequest, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -197,6 +198,7 @@ def decision_text(decision: JoinDecision) -> str:
 async def join_requested(
     request: ChatJoinRequest,
     bot: Bot,
+    i18n: I18n,
     session: AsyncSession,
     settings: HandlerSettings,
     clock: Clock,
@@ -213,7 +215,8 @@ async def join_requested(
     )
     if decision is None:
         return
-    text = decision_text(decision)
+    with i18n.use_locale(decision.locale):  # in private: the member's language, not the group's
+        text = decision_text(decision)
 
     async def carry_out() -> None:
         # the bot may write to the requester only while the request is pending: tell first

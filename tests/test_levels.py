@@ -4,13 +4,17 @@ a group nearing GROUP_SIZE_LIMIT warns its leader and staff once per crossing.""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import select
 
+from bot.playground import run_playground
 from models.audit import AuditEntry
 from models.community import JOIN_INVITE, JOIN_TIER, LEVEL_CORE, LEVEL_VIP, Community
 from models.perks import MemberTier
-from tests.conftest import LEE, MIA, OWNER, SAM, Harness
+from tests.conftest import LEE, MIA, OWNER, SAM, Harness, make_settings
 from tests.test_order import make_staff
+from tests.test_playground import in_order
 
 VIP = -1001000000020  # "Tea VIP", Lee's inner circle
 ZOE = 1020  # a newcomer who never wrote to the bot
@@ -198,3 +202,32 @@ async def test_stats_count_groups_and_members_per_level(harness: Harness) -> Non
         "Members per level\nopen: 2 groups, 11 members\nVIP: 1 group, 3 members\n"
         "core: 0 groups, 0 members"
     ) in texts
+
+
+async def test_the_playground_asks_to_join_a_vip_group(tmp_path: Path) -> None:
+    script = tmp_path / "vip.txt"
+    script.write_text(
+        "\n".join(
+            [
+                ":chat tea",
+                ":promote bot",
+                ":chat private",
+                "/group_level -100100 vip gold",
+                ":request erin tea",
+                ":request bob nowhere",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    lines: list[str] = []
+    assert await run_playground(make_settings(), script=script, write=lines.append) == 0
+    transcript = "\n".join(lines)
+    in_order(
+        transcript,
+        [
+            "is now a group of level VIP. Members of tier Gold and above may join.",
+            "(erin asks to join Tea Lovers)",
+            "“Tea Lovers”是 VIP 群，面向等级达到“黄金会员”或更高的会员",
+            ":request NAME GROUP, e.g. :request erin tea",
+        ],
+    )
