@@ -118,6 +118,8 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "keeper_remove",
         "shipping_option_remove",
         "leader_reinstate",
+        "group_level",
+        "group_invite",
     ]
 
 
