@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from sqlmodel import select
 
 from bot.playground import run_playground
@@ -231,3 +233,19 @@ async def test_the_playground_asks_to_join_a_vip_group(tmp_path: Path) -> None:
             ":request NAME GROUP, e.g. :request erin tea",
         ],
     )
+
+
+async def test_the_emulator_answers_join_requests_as_telegram_does(harness: Harness) -> None:
+    await vip_group(harness)
+    bot = harness.runtime.bot
+    # a request no one made cannot be answered
+    with pytest.raises(TelegramBadRequest, match="HIDE_REQUESTER_MISSING"):
+        await bot.decline_chat_join_request(VIP, ZOE)
+    # while Zoe's request is pending the bot may write to her; once answered, no more
+    harness.emulator.request_to_join(VIP, ZOE)
+    harness.emulator.pop_updates()
+    await bot.send_message(ZOE, "hello")
+    await bot.decline_chat_join_request(VIP, ZOE)
+    with pytest.raises(TelegramForbiddenError):
+        await bot.send_message(ZOE, "hello again")
+    assert harness.emulator.get_member_status(VIP, ZOE) == "left"
