@@ -35,6 +35,7 @@ from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.leader import SchedulerLeadership
+from bot.levels import GroupSizeWatch
 from bot.metrics import ApiMetrics, Metrics, UpdateObserver
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
@@ -270,6 +271,7 @@ class Runtime:
     retention: TextRetention
     reservations: ReservationSweeper
     tickets: TicketClock
+    sizes: GroupSizeWatch
     waitlist: WaitlistKeeper
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
@@ -310,6 +312,7 @@ class Runtime:
         await self.retention.start()
         await self.reservations.start()
         await self.tickets.start()
+        await self.sizes.start()
         await self.waitlist.start()
         self.metrics.leader.set(1)
 
@@ -321,6 +324,7 @@ class Runtime:
         self.retention.stop()
         self.reservations.stop()
         self.tickets.stop()
+        self.sizes.stop()
         self.waitlist.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
@@ -410,6 +414,9 @@ def build_runtime(
     tickets = TicketClock(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    sizes = GroupSizeWatch(
+        sessions=sessions, bot=bot, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     waitlist = WaitlistKeeper(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
@@ -417,7 +424,7 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, poster, polls, care, retention, reservations, tickets, waitlist):
+    for job in (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -454,6 +461,7 @@ def build_runtime(
         retention=retention,
         reservations=reservations,
         tickets=tickets,
+        sizes=sizes,
         waitlist=waitlist,
         metrics=metrics,
         clock=clock,

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     ticket_resolve_hours: int = Field(default=24, ge=1, le=24 * 90)
     # how often the scheduler looks for tickets past their clock
     ticket_sweep_seconds: int = Field(default=60, ge=1)
+    # layered communities: the most members a group should hold (its leader and staff are
+    # warned at 90%), and how often the bot reads the groups' member counts
+    group_size_limit: int = Field(default=500, ge=10, le=200_000)
+    group_size_check_seconds: int = Field(default=3600, ge=60)
     # how often the refunder looks for Stars refunds to send when nobody wakes it
     refund_poll_seconds: int = Field(default=30, ge=1)
     # a refund being sent is another refunder's to take over this long after its claim (when

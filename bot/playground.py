@@ -65,7 +65,10 @@ HELP = """Playground commands (anything else is sent as a message):
   :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and
                     switch to it (a group not added by staff waits for staff's approval)
   :promote NAME     make NAME a Telegram admin of this group (as its creator would);
-                    :promote bot lets the bot make invite links there
+                    :promote bot lets the bot make invite links and answer join requests
+  :request NAME GROUP  NAME asks to join GROUP (tea, coffee, ...) through a join request, as
+                    a VIP or core group admits (NAME leaves it first if in it; the bot must
+                    be its admin: :promote bot); the bot approves or declines
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -275,6 +278,8 @@ class Console:
             await self.new_group(arg)
         elif word == "promote":
             self.promote(arg)
+        elif word == "request":
+            await self.request_to_join(arg)
         elif word == "photo":
             await self.send_photo(arg)
         elif word == "history":
@@ -445,6 +450,30 @@ class Console:
             return
         self.emulator.set_member_status(self.chat_id, match[0].user_id, "administrator")
         self.write(f"{match[0].name} is now an admin of {self.chat_title(self.chat_id)}")
+
+    async def request_to_join(self, arg: str) -> None:
+        """A persona asks to join a group through a join request (leaving it first if in it),
+        as one does a VIP or core group; the bot decides and tells them in private."""
+        name, _sep, group = arg.lower().partition(" ")
+        match = [p for p in PERSONAS if p.name == name]
+        key = group.strip()
+        if not match or key not in self.groups:
+            self.write(":request NAME GROUP, e.g. :request erin tea")
+            return
+        persona, chat_id = match[0], self.groups[key][0]
+        try:
+            status = self.emulator.get_member_status(chat_id, persona.user_id)
+            if status not in ("left", "kicked"):
+                self.emulator.member_leaves(chat_id, persona.user_id)
+                self.write(f"({persona.name} leaves {self.chat_title(chat_id)})")
+            update = self.emulator.request_to_join(chat_id, persona.user_id)
+        except ValueError as exc:
+            self.write(f"cannot ask to join: {exc}")
+            return
+        self.write(f"({persona.name} asks to join {self.chat_title(chat_id)})")
+        await self.emulator.wait_processed(update["update_id"])
+        await self.settle()
+        self.flush()
 
     def newest_invoice(self) -> StoredMessage | None:
         for message in reversed(self.emulator.bot_messages(self.user.user_id)):

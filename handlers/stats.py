@@ -25,12 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter, current_role, refusal_text
 from handlers.text import HandlerSettings, counted, esc
+from handlers.views.levels import level_lines
 from handlers.views.review import stats_line
 from handlers.views.stats import caption, chart, summary
 from services.analytics import Scope, stats_report
 from services.audit import record_action
 from services.community import CommunityView
 from services.dashboard import issue_link
+from services.levels import level_stats
 from services.member import MemberView
 from services.period import InvalidPeriod, parse_period
 from services.review import review_stats
@@ -79,6 +81,8 @@ async def _reply(
     texts[-1] += "\n\n" + stats_line(reviews, locale)
     for text in texts:
         await message.answer(text)
+    if scope is None:  # the brand's layers: groups and members per level
+        await message.answer(level_lines(await level_stats(session)))
     await message.answer_photo(
         BufferedInputFile(chart(report), filename=f"stats_{period.first}_{period.last}.png"),
         caption=caption(report),

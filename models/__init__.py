@@ -2,7 +2,7 @@
 
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
-from models.community import Community, CommunityMember
+from models.community import Community, CommunityMember, GroupInvite
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.delivery import ShippingOption
@@ -65,6 +65,7 @@ __all__ = [
     "GroupBuyPost",
     "GroupBuyTier",
     "GroupBuyVariant",
+    "GroupInvite",
     "InboxUpdate",
     "LeaderDesignation",
     "LeaderLimit",

@@ -22,6 +22,17 @@ APPROVAL_DECLINED = "declined"  # staff declined it: nothing commercial happens 
 APPROVAL_SUSPENDED = "suspended"  # approved once, then suspended by staff (open group-buys
 # cancelled and refunded); staff may reinstate it
 
+# Community.level values: the layer a group belongs to (普通群 / VIP群 / 核心粉丝群)
+LEVEL_OPEN = "open"  # anyone may join (the default)
+LEVEL_VIP = "vip"  # joins go through join requests, decided by `join_rule`
+LEVEL_CORE = "core"  # the inner circle: joins go through join requests too
+LEVELS = (LEVEL_OPEN, LEVEL_VIP, LEVEL_CORE)
+
+# Community.join_rule values: who may join a VIP or core group ("" for an open group)
+JOIN_TIER = "tier"  # members of `join_min_rank` or a higher tier
+JOIN_INVITE = "invite"  # members staff invited to the group (group_invite rows)
+JOIN_PAID = "paid"  # paid members (stored; not sold yet, so every request is declined)
+
 
 class Community(SQLModel, table=True):
     """A group or supergroup the bot has been added to."""
@@ -43,6 +54,16 @@ class Community(SQLModel, table=True):
     approval_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # the community's member day (会员日) as a day of the month, 1-28; 0 when it has none
     member_day: int = Field(default=0)
+    # the group's layer (LEVELS) and, for VIP and core, who may join and the least tier rank
+    level: str = Field(default=LEVEL_OPEN, max_length=8, index=True)
+    join_rule: str = Field(default="", max_length=8)
+    join_min_rank: int = Field(default=0)
+    # members Telegram counted when the bot last asked (getChatMemberCount), and when
+    member_count: int = Field(default=0)
+    member_count_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # True once the group's leader and staff were warned it nears GROUP_SIZE_LIMIT; cleared
+    # when it falls back under the warning line, so they are warned once per crossing
+    size_warned: bool = Field(default=False)
     # when the Telegram admin list was last fetched into chat_admin (None: never)
     admins_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -65,3 +86,18 @@ class CommunityMember(SQLModel, table=True):
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     # when the member left or was removed (None while they are in); seen again clears it
     left_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class GroupInvite(SQLModel, table=True):
+    """A member staff invited to a VIP or core group that admits by invitation."""
+
+    __tablename__ = "group_invite"
+
+    community_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("community.id"), primary_key=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), primary_key=True, index=True)
+    )
+    invited_by: int = Field(sa_type=TelegramId)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

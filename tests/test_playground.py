@@ -223,7 +223,7 @@ async def test_the_my_orders_script_pays_and_cancels_from_the_list_in_both_langu
             # the menu turns into his list, in place, with Back
             "[bob (private)] bot (edited): 📦 我的订单 · 第 1–1 条，共 1 条",
             "       取货：茶馆 周六 10:00",
-            "    [1] 💳 付款 #1  [2] ❌ 取消 #1  [3] ⬅️ 返回",
+            "    [1] 💳 付款 #1  [2] ❌ 取消 #1  [3] 👤 代订 #1  [4] ⬅️ 返回",
             "    [Pay ⭐ 30]  (type :pay to pay it)",
             "[bob (private)] bot: 谢谢！订单 #1 已付款：⭐ 30。",
             # dan cancels his reservation from his list, which shows it in place

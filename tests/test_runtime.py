@@ -119,6 +119,8 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "for",
         "shipping_option_remove",
         "leader_reinstate",
+        "group_level",
+        "group_invite",
         "drop_pickup",
         "reviews",
         "points_grant",

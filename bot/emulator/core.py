@@ -36,6 +36,7 @@ MEMBER_STATUSES = frozenset({"creator", "administrator", "member", "restricted",
 _ACTIVE = frozenset({"creator", "administrator", "member", "restricted"})
 _ADMINS = frozenset({"creator", "administrator"})
 _DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+JOIN_REQUEST_WINDOW = 300  # seconds the bot may write to a user whose join request is pending
 _CHAT_ACTIONS = frozenset(
     {
         "typing",
@@ -140,6 +141,8 @@ class _Chat:
     next_message_id: int = 1
     pinned: list[int] = field(default_factory=list)
     invite_links: list[dict[str, Any]] = field(default_factory=list)
+    # pending join requests by user id: when each was sent (Unix time)
+    join_requests: dict[int, int] = field(default_factory=dict)
     # ephemeral messages by (receiver, ephemeral_message_id); identifiers count per chat
     ephemeral: dict[tuple[int, int], StoredMessage] = field(default_factory=dict)
     next_ephemeral_id: int = 1
@@ -543,6 +546,10 @@ class Emulator:
         self._ensure_user(user_id)
         chat.members[user_id] = status
 
+    def get_member_status(self, chat_id: int, user_id: int) -> str:
+        """A user's status in a group (left when never in it)."""
+        return self._group(chat_id).members.get(user_id, "left")
+
     def join_by_link(self, user_id: int, invite_link: str) -> list[dict[str, Any]]:
         """The user joins a group through an invite link made by createChatInviteLink: a
         chat_member update carrying the link (delivered only when the bot asked for chat_member
@@ -597,6 +604,33 @@ class Emulator:
             )
             updates.append(self._enqueue({"message": copy.deepcopy(message.raw)}))
         return updates
+
+    def request_to_join(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        """The user asks to join a group that admits by request (a link with
+        creates_join_request, or the group's join-request setting): a chat_join_request update
+        for the bot, which must be an administrator that may invite users. Until the request
+        is approved or declined (at most 5 minutes), the bot may write to the user in private
+        even if they never started it (`user_chat_id`)."""
+        chat = self._group(chat_id)
+        user = self._user(user_id)
+        if chat.bot_status not in _ADMINS:
+            raise ValueError("only administrators hear about join requests")
+        status = chat.members.get(user_id, "left")
+        if status in _ACTIVE:
+            raise ValueError(f"user {user_id} is already in chat {chat_id}")
+        if status == "kicked":
+            raise ValueError(f"user {user_id} is banned in chat {chat_id}")
+        chat.join_requests[user_id] = _now()
+        return self._enqueue(
+            {
+                "chat_join_request": {
+                    "chat": chat.as_dict(),
+                    "from": copy.deepcopy(user),
+                    "user_chat_id": user_id,
+                    "date": _now(),
+                }
+            }
+        )
 
     def member_joins(self, chat_id: int, user_id: int) -> None:
         """A user joins a group: the service message (new_chat_members), and a chat_member
@@ -1685,11 +1719,20 @@ class Emulator:
                 raise ApiError(403, "Forbidden: bot can't send messages to bots")
             if chat.id in self._blocked:
                 raise ApiError(403, "Forbidden: bot was blocked by the user")
-            if chat.id not in self._started:
+            if chat.id not in self._started and not self._may_answer_request(chat.id):
                 raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         else:
             self._require_member(chat)
         return chat
+
+    def _may_answer_request(self, user_id: int) -> bool:
+        """The user has a join request pending (for under 5 minutes) in a group of the bot's."""
+        return any(
+            _now() - sent < JOIN_REQUEST_WINDOW
+            for chat in self._chats.values()
+            for requester, sent in chat.join_requests.items()
+            if requester == user_id
+        )
 
     def _require_admin(self, chat: _Chat, what: str) -> None:
         self._require_member(chat)
@@ -2712,6 +2755,27 @@ class Emulator:
             return 2
         count = sum(1 for status in chat.members.values() if status in _ACTIVE)
         return count + (1 if chat.bot_status in _ACTIVE else 0)
+
+    def _join_request(self, p: Mapping[str, Any]) -> tuple[_Chat, int]:
+        chat = self._chat(p["chat_id"])
+        if chat.type == "private":
+            raise bad_request("method is available for supergroup and channel chats only")
+        self._require_admin(chat, "not enough rights to manage join requests")
+        user_id = p["user_id"]
+        self._any_user(user_id)
+        if user_id not in chat.join_requests:
+            raise bad_request("HIDE_REQUESTER_MISSING")
+        del chat.join_requests[user_id]
+        return chat, user_id
+
+    def _api_approveChatJoinRequest(self, p: dict[str, Any]) -> bool:
+        chat, user_id = self._join_request(p)
+        self._member_moves(chat.id, user_id, "member")
+        return True
+
+    def _api_declineChatJoinRequest(self, p: dict[str, Any]) -> bool:
+        self._join_request(p)
+        return True
 
     def _api_leaveChat(self, p: dict[str, Any]) -> bool:
         chat = self._chat(p["chat_id"])

@@ -20,6 +20,12 @@ DETAIL = "audit detail"  # the msgctxt of the detail words
 # every action code recorded anywhere (tests/test_audit_labels.py greps the code for them)
 ACTION_LABELS: Mapping[str, str] = {
     "audit.read": N_("Read the audit log"),
+    "group.invite": N_("Invite a member to a VIP or core group"),
+    "group.invited": N_("Member invited to a group"),
+    "group.join_approved": N_("Join request approved"),
+    "group.join_declined": N_("Join request declined"),
+    "group.level": N_("Set a group's level"),
+    "group.level_set": N_("Group level set"),
     "order.for_whom": N_("Say whom an order is for"),
     "points.grant": N_("Grant or take points by hand"),
     "review.approve": N_("Approve a review"),

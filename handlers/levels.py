@@ -1,0 +1,237 @@
+"""Layered communities: /group_level and /group_invite for staff, and the join requests to VIP
+and core groups, which the bot approves or declines (telling the member why in private)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
+from aiogram.types import ChatJoinRequest, Message
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.filters import RoleFilter
+from handlers.text import N_, CommitHook, HandlerSettings, esc, esc_name
+from handlers.views.groups import group_name
+from handlers.views.levels import level_name
+from handlers.views.member import ambiguous_text
+from handlers.views.perks import tier_name
+from models.community import JOIN_INVITE, JOIN_PAID, JOIN_TIER, LEVEL_OPEN
+from services.levels import (
+    DECLINED_INVITE,
+    DECLINED_PAID,
+    JoinDecision,
+    LevelError,
+    LevelView,
+    decide_join,
+    invite_member,
+    parse_level,
+    parse_rule,
+    set_level,
+)
+from services.member import AmbiguousMember, MemberView, find_member
+from services.role import Role
+from services.validation import NumberRefused, number
+
+log = logging.getLogger(__name__)
+router = Router(name="levels")
+PRIVATE = F.chat.type == ChatType.PRIVATE
+Clock = Callable[[], datetime]
+
+LEVEL_USAGE = N_(
+    "Send /group_level GROUP LEVEL [WHO], e.g. /group_level -1001234567890 vip gold.\n"
+    "GROUP: the group's id (as /groups shows it). LEVEL: open, vip or core. WHO, for vip and "
+    "core: a tier's name (that tier and above may join), invite (only members you invite with "
+    "/group_invite) or paid (paid membership, not sold yet). Without WHO: invite."
+)
+INVITE_USAGE = N_(
+    "Send /group_invite GROUP @member, e.g. /group_invite -1001234567890 @mia: their join "
+    "request to that group will be approved."
+)
+REFUSALS = {
+    "unknown": N_("I do not know that group. Send /groups to see the groups and their ids."),
+    "left": N_("I am no longer in that group, so nothing was changed."),
+    "level": N_("“{word}” is not a level: use open, vip or core."),
+    "rule": N_(
+        "“{word}” is neither a tier nor a rule: use a tier's name (see /tiers), invite or paid."
+    ),
+    "not_member": N_("I do not know that member yet: they need to write to me first."),
+    "already": N_("They are invited to that group already."),
+}
+
+
+def rule_text(view: LevelView) -> str:
+    """Who may join the group, in a sentence."""
+    if view.level == LEVEL_OPEN:
+        return _("Anyone may join.")
+    if view.join_rule == JOIN_TIER and view.tier is not None:
+        return _("Members of tier {tier} and above may join.").format(tier=tier_name(view.tier))
+    if view.join_rule == JOIN_PAID:
+        return _("Paid members may join (paid membership is not sold yet).")
+    return _("Only members you invite may join (/group_invite).")
+
+
+def _group_id(word: str) -> int | None:
+    """A group's id as typed (-1001234567890), or None."""
+    if not word.startswith("-"):
+        return None
+    try:
+        value = number(word.removeprefix("-"), prefix="")
+    except NumberRefused:
+        return None
+    return -value if value else None
+
+
+@router.message(Command("group_level"), PRIVATE, RoleFilter(Role.STAFF, "group.level"))
+async def group_level_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+) -> None:
+    """Sets a group's level and who may join it, or says how to."""
+    words = (command.args or "").split()
+    group_id = _group_id(words[0]) if words else None
+    if group_id is None or len(words) not in (2, 3):
+        await message.answer(_(LEVEL_USAGE))
+        return
+    try:
+        level = parse_level(words[1])
+        rule, tier = JOIN_INVITE, None
+        if len(words) == 3:
+            rule, tier = await parse_rule(session, words[2])
+        view = await set_level(
+            session,
+            community_id=group_id,
+            level=level,
+            rule=rule,
+            tier=tier,
+            actor_id=member.id,
+            now=clock(),
+        )
+    except LevelError as exc:
+        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        return
+    await message.answer(
+        _("{group} is now a group of level {level}.").format(
+            group=group_name(view.title, view.community_id), level=level_name(view.level)
+        )
+        + " "
+        + rule_text(view)
+    )
+
+
+@router.message(Command("group_invite"), PRIVATE, RoleFilter(Role.STAFF, "group.invite"))
+async def group_invite_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+) -> None:
+    """Invites a member to a VIP or core group: their join request will be approved."""
+    words = (command.args or "").split()
+    group_id = _group_id(words[0]) if words else None
+    if group_id is None or len(words) != 2:
+        await message.answer(_(INVITE_USAGE))
+        return
+    try:
+        invited = await find_member(session, words[1])
+    except AmbiguousMember as exc:
+        await message.answer(ambiguous_text(exc))
+        return
+    except NumberRefused:
+        invited = None
+    if invited is None:
+        await message.answer(_(REFUSALS["not_member"]))
+        return
+    try:
+        view = await invite_member(
+            session, community_id=group_id, member_id=invited.id, actor_id=member.id, now=clock()
+        )
+    except LevelError as exc:
+        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        return
+    await message.answer(
+        _("{member} is invited to {group}: I will approve their join request.").format(
+            member=esc(invited.display_name), group=group_name(view.title, view.community_id)
+        )
+    )
+
+
+def decision_text(decision: JoinDecision) -> str:
+    """What the member is told in private about their join request."""
+    group = f"<b>{esc_name(decision.title)}</b>"
+    level = level_name(decision.level)
+    if decision.approved:
+        return _("Welcome! Your request to join {group} ({level} group) is approved.").format(
+            group=group, level=level
+        )
+    if decision.reason == DECLINED_INVITE:
+        why = _(
+            "{group} is a {level} group open by invitation only. Ask the brand's staff or your "
+            "group leader for an invitation, then ask to join again."
+        )
+    elif decision.reason == DECLINED_PAID:
+        why = _("{group} is a {level} group for paid members, and paid membership is not open yet.")
+    else:
+        why = _(
+            "{group} is a {level} group for members of tier {tier} and above; your tier is "
+            "{mine}. Reach {tier} with your orders (see /me), then ask to join again."
+        )
+    tier = tier_name(decision.tier) if decision.tier is not None else ""
+    return (
+        _("Sorry, I could not approve your request to join this group.")
+        + "\n"
+        + why.format(group=group, level=level, tier=tier, mine=tier_name(decision.member_tier))
+    )
+
+
+@router.chat_join_request()
+async def join_requested(
+    request: ChatJoinRequest,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    clock: Clock,
+    after_commit: CommitHook,
+) -> None:
+    """A join request to a VIP or core group: the member is told the decision in private,
+    then the request is approved or declined (open groups are left to their admins)."""
+    decision = await decide_join(
+        session,
+        community_id=request.chat.id,
+        member_id=request.from_user.id,
+        now=clock(),
+        default_locale=settings.default_locale,
+    )
+    if decision is None:
+        return
+    with i18n.use_locale(decision.locale):  # in private: the member's language, not the group's
+        text = decision_text(decision)
+
+    async def carry_out() -> None:
+        # the bot may write to the requester only while the request is pending: tell first
+        try:
+            await bot.send_message(request.user_chat_id, text)
+        except TelegramAPIError as exc:
+            log.info("join request %s/%s: not told: %s", request.chat.id, request.from_user.id, exc)
+        try:
+            if decision.approved:
+                await bot.approve_chat_join_request(request.chat.id, request.from_user.id)
+            else:
+                await bot.decline_chat_join_request(request.chat.id, request.from_user.id)
+        except TelegramAPIError as exc:
+            log.warning(
+                "join request %s/%s not answered: %s", request.chat.id, request.from_user.id, exc
+            )
+
+    after_commit.add(carry_out)
