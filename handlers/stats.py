@@ -79,10 +79,10 @@ async def _reply(
     reviews = await review_stats(session, start=period.start, end=period.end, scope=scope)
     texts = summary(report, locale, whole_brand=scope is None)
     texts[-1] += "\n\n" + stats_line(reviews, locale)
+    if scope is None:  # the brand's layers: groups and members per level
+        texts[-1] += "\n\n" + level_lines(await level_stats(session))
     for text in texts:
         await message.answer(text)
-    if scope is None:  # the brand's layers: groups and members per level
-        await message.answer(level_lines(await level_stats(session)))
     await message.answer_photo(
         BufferedInputFile(chart(report), filename=f"stats_{period.first}_{period.last}.png"),
         caption=caption(report),
