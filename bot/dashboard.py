@@ -271,7 +271,9 @@ class Dashboard:
             charset="utf-8",
         )
 
-    async def _audit(self, member_id: int, action: str, allowed: bool, detail: str) -> None:
+    async def _audit(
+        self, member_id: int, action: str, allowed: bool, detail: str, required_role: str = ""
+    ) -> None:
         async with self.runtime.sessions() as session:
             await record_action(
                 session,
@@ -280,6 +282,7 @@ class Dashboard:
                 action=action,
                 allowed=allowed,
                 now=self.now(),
+                required_role=required_role,
                 detail=detail,
             )
             await session.commit()
@@ -1462,26 +1465,9 @@ class Dashboard:
                 )
         search = request.query.get("q", "").strip()[:64] if name == "members" else ""
         span = f"{view.period.first.isoformat()}_{view.period.last.isoformat()}"
-        async with self.runtime.sessions() as session:
-            scope = "all" if view.scope is None else " ".join(str(g) for g in sorted(view.scope))
-            await record_action(
-                session,
-                actor_id=view.reader.member_id,
-                chat_id=None,
-                action=EXPORT_ACTION,
-                allowed=True,
-                now=self.now(),
-                required_role="leader",
-                detail=f"{name} {span} groups={scope}" + (f" q={search}" if search else ""),
-            )
-            await session.commit()
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/csv; charset=utf-8",
-                "Content-Disposition": f'attachment; filename="{name}_{span}.csv"',
-                "Cache-Control": "no-store",
-            }
-        )
+        detail = f"{name} {span} groups={_groups(view)}" + (f" q={search}" if search else "")
+        await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "leader")
+        response = web.StreamResponse(headers=_csv_headers(f"{name}_{span}.csv"))
         await response.prepare(request)
         async with self.reads() as session:
             async for chunk, _rows in csv_chunks(session, table, view.query(search)):
@@ -1493,27 +1479,9 @@ class Dashboard:
         """GET /dashboard/csv/metrics: every metric of the page over its weeks, audited."""
         report = await self._metrics(view)
         span = f"{report.weeks[0].start.isoformat()}_{report.weeks[-1].start.isoformat()}"
-        async with self.runtime.sessions() as session:
-            scope = "all" if view.scope is None else " ".join(str(g) for g in sorted(view.scope))
-            await record_action(
-                session,
-                actor_id=view.reader.member_id,
-                chat_id=None,
-                action=EXPORT_ACTION,
-                allowed=True,
-                now=self.now(),
-                required_role="leader",
-                detail=f"metrics {span} groups={scope}",
-            )
-            await session.commit()
-        return web.Response(
-            body=metrics_csv(report),
-            headers={
-                "Content-Type": "text/csv; charset=utf-8",
-                "Content-Disposition": f'attachment; filename="metrics_{span}.csv"',
-                "Cache-Control": "no-store",
-            },
-        )
+        detail = f"metrics {span} groups={_groups(view)}"
+        await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "leader")
+        return web.Response(body=metrics_csv(report), headers=_csv_headers(f"metrics_{span}.csv"))
 
     async def _statement_csv(self, request: web.Request, view: View) -> web.StreamResponse:
         """GET /dashboard/csv/statement?leader=...: one leader's statement, audited."""
@@ -1524,26 +1492,25 @@ class Dashboard:
         async with self.reads() as session:
             found = await leader_statement(session, leader_id=target.id, period=view.period)
         span = f"{view.period.first.isoformat()}_{view.period.last.isoformat()}"
-        async with self.runtime.sessions() as session:
-            await record_action(
-                session,
-                actor_id=view.reader.member_id,
-                chat_id=None,
-                action=EXPORT_ACTION,
-                allowed=True,
-                now=self.now(),
-                required_role="leader",
-                detail=f"statement {span} leader={target.id}",
-            )
-            await session.commit()
+        detail = f"statement {span} leader={target.id}"
+        await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "leader")
         return web.Response(
-            body=statement_csv(found),
-            headers={
-                "Content-Type": "text/csv; charset=utf-8",
-                "Content-Disposition": f'attachment; filename="{statement_filename(found)}"',
-                "Cache-Control": "no-store",
-            },
+            body=statement_csv(found), headers=_csv_headers(statement_filename(found))
         )
+
+
+def _groups(view: View) -> str:
+    """The groups an export covered, for its audit row: all, or their ids."""
+    return "all" if view.scope is None else " ".join(str(g) for g in sorted(view.scope))
+
+
+def _csv_headers(filename: str) -> dict[str, str]:
+    """A CSV download that no cache keeps."""
+    return {
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    }
 
 
 def _asked_leader(request: web.Request) -> str:
