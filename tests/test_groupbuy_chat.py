@@ -270,10 +270,9 @@ async def test_a_leader_closes_a_group_buy_early(harness: Harness) -> None:
     assert await harness.runtime.closer.close_due() == 0
 
 
-async def test_a_leaders_commission_is_pending_until_the_refund_window_ends(
-    harness: Harness,
-) -> None:
-    # given Lee opened a group-buy (5% commission) that formed with Mia x1 and Kai x2
+async def lees_groupbuy_formed(harness: Harness) -> None:
+    """Lee's group-buy of Oolong tea at 40.00 (his 5% commission), formed with Mia x1 and
+    Kai x2, both unpaid; Sam is staff."""
     await harness.join_groups()
     await harness.send(SAM, SAM, "/start")
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
@@ -283,6 +282,13 @@ async def test_a_leaders_commission_is_pending_until_the_refund_window_ends(
     await harness.press(MIA, TEA, card.message_id, index=0)
     await harness.press(KAI, TEA, card.message_id, index=1)
     await harness.send(LEE, TEA, "/gb_close 1")
+
+
+async def test_a_leaders_commission_is_pending_until_the_refund_window_ends(
+    harness: Harness,
+) -> None:
+    # given Lee opened a group-buy (5% commission) that formed with Mia x1 and Kai x2
+    await lees_groupbuy_formed(harness)
     # when both pay at pickup
     await harness.send(LEE, TEA, "/paid @mia")
     await harness.send(LEE, TEA, "/paid @kai")
@@ -309,15 +315,7 @@ async def test_a_refund_after_the_window_leaves_the_released_commission_to_the_l
     harness: Harness,
 ) -> None:
     # given Lee's group-buy (5% commission) formed with Mia x1 and Kai x2, both paid
-    await harness.join_groups()
-    await harness.send(SAM, SAM, "/start")
-    await harness.send(OWNER, OWNER, "/grant_staff @sam")
-    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
-    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
-    card = harness.emulator.last_bot_message(TEA)
-    await harness.press(MIA, TEA, card.message_id, index=0)
-    await harness.press(KAI, TEA, card.message_id, index=1)
-    await harness.send(LEE, TEA, "/gb_close 1")
+    await lees_groupbuy_formed(harness)
     await harness.send(LEE, TEA, "/paid @mia")
     await harness.send(LEE, TEA, "/paid @kai")
     # and the refund window passed, so Lee's 6.00 was released to him
@@ -342,15 +340,7 @@ async def test_a_suspended_leader_earns_nothing_on_orders_paid_while_suspended(
     harness: Harness,
 ) -> None:
     # given Lee's group-buy (5% commission) formed with Mia x1 and Kai x2, and Mia paid
-    await harness.join_groups()
-    await harness.send(SAM, SAM, "/start")
-    await harness.send(OWNER, OWNER, "/grant_staff @sam")
-    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
-    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
-    card = harness.emulator.last_bot_message(TEA)
-    await harness.press(MIA, TEA, card.message_id, index=0)
-    await harness.press(KAI, TEA, card.message_id, index=1)
-    await harness.send(LEE, TEA, "/gb_close 1")
+    await lees_groupbuy_formed(harness)
     await harness.send(LEE, TEA, "/paid @mia")
     pending = AccountRef("leader_commission_pending", LEE)
     async with harness.session() as session:
@@ -399,15 +389,7 @@ async def test_a_join_tap_for_a_group_buy_not_posted_in_this_chat_is_refused(
 
 async def test_a_partial_refund_scales_the_leaders_pending_commission(harness: Harness) -> None:
     # given Lee's group-buy (5% commission) formed with Mia x1 and Kai x2, both paid
-    await harness.join_groups()
-    await harness.send(SAM, SAM, "/start")
-    await harness.send(OWNER, OWNER, "/grant_staff @sam")
-    await harness.send(SAM, SAM, "/product_add Oolong tea | 40.00 CNY | stock 20")
-    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=10")
-    card = harness.emulator.last_bot_message(TEA)
-    await harness.press(MIA, TEA, card.message_id, index=0)
-    await harness.press(KAI, TEA, card.message_id, index=1)
-    await harness.send(LEE, TEA, "/gb_close 1")
+    await lees_groupbuy_formed(harness)
     await harness.send(LEE, TEA, "/paid @mia")
     await harness.send(LEE, TEA, "/paid @kai")
     pending = AccountRef("leader_commission_pending", LEE)
