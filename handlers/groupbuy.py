@@ -116,7 +116,7 @@ Clock = Callable[[], datetime]
 
 REFUSALS = {
     "closed": N_("This group-buy is closed."),
-    "sold_out": N_("Sorry, it is sold out: tap 🔔 Notify me on the card to join the waitlist."),
+    "sold_out": N_("Sorry, it is sold out."),
     "too_few_left": N_("Sorry, only {left} left: take fewer."),
     "over_limit": N_("That is more than the limit per member."),
     "not_joined": N_("You have not joined this group-buy."),
@@ -201,7 +201,8 @@ def open_error_text(exc: GroupBuyError) -> str | None:
     return _(text).format(limit=exc.detail, left=exc.detail, units=units, part=quoted(exc.detail))
 
 
-VARIANT_SOLD_OUT = N_("Sorry, it is sold out.")
+# a Join tap on a card whose every unit is taken: the card's 🔔 button is the way on
+SOLD_OUT_WAITLIST = N_("Sorry, it is sold out: tap 🔔 Notify me on the card to join the waitlist.")
 
 
 def refusal_text(exc: GroupBuyError) -> str:
@@ -685,9 +686,9 @@ async def join_button(
                 await query.answer(refusal)
                 return
             variant = getattr(callback_data, "variant_id", None)
-            if exc.reason == "sold_out" and variant is not None and exc.detail in ("", "0"):
-                # one variant sold out while others are left: no waitlist button to point at
-                await query.answer(_(VARIANT_SOLD_OUT), show_alert=True)
+            if exc.reason == "sold_out" and variant is None and exc.detail in ("", "0"):
+                # a variant sold out among others has no waitlist button to point at
+                await query.answer(_(SOLD_OUT_WAITLIST), show_alert=True)
                 return
             await query.answer(refusal_text(exc), show_alert=True)
         return
