@@ -4,8 +4,6 @@ the list of orders to ship."""
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -60,6 +58,7 @@ from services.money import InvalidAmount, parse_currency
 from services.order import OrderError, OrderView, get_order, mark_fulfilled, start_invoice
 from services.parsing import parse_amount
 from services.role import Role
+from services.tables import csv_header, csv_lines
 from services.validation import number
 
 log = logging.getLogger(__name__)
@@ -548,23 +547,21 @@ async def to_ship(message: Message, session: AsyncSession, locale: str) -> None:
     if not rows:
         await message.answer(_("No order is waiting to be shipped."))
         return
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["order", "title", "quantity", "name", "phone", "address", "shipping"])
-    for row in rows:
-        writer.writerow(
-            [
-                row.order.id,
-                row.order.title,
-                row.order.quantity,
-                row.name,
-                row.phone,
-                row.address,
-                format_money(row.order.shipping_cost, row.order.currency, locale),
-            ]
-        )
+    header = ["order", "title", "quantity", "name", "phone", "address", "shipping"]
+    lines = [
+        [
+            row.order.id,
+            row.order.title,
+            row.order.quantity,
+            row.name,
+            row.phone,
+            row.address,
+            format_money(row.order.shipping_cost, row.order.currency, locale),
+        ]
+        for row in rows
+    ]
     await message.answer_document(
-        BufferedInputFile(out.getvalue().encode("utf-8-sig"), filename="to_ship.csv"),
+        BufferedInputFile(csv_header(header) + csv_lines(lines), filename="to_ship.csv"),
         caption=ngettext("{count} order to ship.", "{count} orders to ship.", len(rows)).format(
             count=len(rows)
         ),

@@ -141,9 +141,24 @@ async def test_a_provider_invoice_asks_the_address_and_the_bot_answers_with_its_
         "4790",
     )
     # and the order is not on a pickup sheet, but in the CSV of orders to ship
+    # (a name typed as a formula reaches the spreadsheet as text, never run)
+    async with harness.session() as session, session.begin():
+        stored = await session.get(Order, 1)
+        assert stored is not None
+        stored.ship_name = '=HYPERLINK("http://x")'
     await harness.send(SAM, SAM, "/to_ship")
     document = harness.emulator.last_bot_message(SAM)
     assert (document.kind, document.text) == ("document", "1 order to ship.")
+    sheet = harness.emulator.file_bytes(document.raw["document"]["file_id"]).decode("utf-8-sig")
+    [shipped] = list(csv.DictReader(io.StringIO(sheet)))
+    # (a phone's leading + too: a spreadsheet shows '+86... as +86..., not as a number)
+    assert (shipped["order"], shipped["quantity"], shipped["phone"]) == (
+        "1",
+        "1",
+        "'+8613800000000",
+    )
+    assert shipped["name"] == '\'=HYPERLINK("http://x")'
+    assert shipped["address"] == "1 Tea Road, Shenzhen, Guangdong, 518000, CN"
     # when staff ship it, Mia is told the carrier and tracking number
     assert await harness.send(SAM, SAM, "/ship 1 SF SF1234567890") == [
         "Order #1 shipped: SF, SF1234567890. The member was told."
