@@ -34,6 +34,7 @@ MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
 # row and the member's part in it, never the rest of the row
 ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
     {
+        "alert.created_by",
         "broadcast.created_by",
         "cash_handover.decided_by",
         "care_rule.created_by",
