@@ -41,7 +41,7 @@ REFUSALS = {
     "nps": N_("NPS is a whole number from -100 to 100 (no %), not {word}."),
     "group": N_("I do not know the group {word}. Send /groups to see the groups and their ids."),
     "duplicate": N_("That alert is set already. /alerts lists them."),
-    "too_many": N_("There are {word} alerts already: remove one with /alert_remove first."),
+    "too_many": N_("That is as many alerts as I keep: remove one with /alert_remove first."),
 }
 
 
@@ -59,7 +59,7 @@ async def alert_set(
         alert = await add_alert(session, rule=rule, actor_id=member.id, now=clock())
     except AlertError as exc:
         if exc.reason in ("usage", "value"):
-            await message.answer(_(USAGE))
+            await message.answer(esc(_(USAGE)))
         else:
             await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
         return
@@ -81,7 +81,7 @@ async def alerts_list(message: Message, session: AsyncSession, member: MemberVie
     """Lists the alerts with their numbers and when each last fired."""
     alerts = await list_alerts(session)
     if not alerts:
-        await message.answer(_("No alerts yet.") + "\n\n" + _(USAGE))
+        await message.answer(_("No alerts yet.") + "\n\n" + esc(_(USAGE)))
         return
     lines = [_("<b>Alerts</b>")]
     for alert in alerts:

@@ -74,6 +74,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
 
 # "table.column" of id-like columns that never hold a member's id, and what they hold instead
 NOT_MEMBER_COLUMNS: dict[str, str] = {
+    "alert.community_id": "a group",
     "audit_log.chat_id": "a chat: a group, or the actor's own private chat",
     "broadcast.button_groupbuy_id": "a group-buy",
     "broadcast_recipient.message_id": "a Telegram message",

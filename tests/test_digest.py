@@ -181,8 +181,8 @@ async def test_monday_digest_goes_once_with_the_numbers_that_moved_most(
         "The numbers that moved most against the week before:",
         "1. New members: 1 (▲ 1; 0 the week before)",
         "2. Median days between orders: 6 (▼ 9; 15 the week before)",
-        "3. Active rate: 83.3% (▲ 43.3 pts; 40% the week before)",
-        "4. Repurchase rate: 50% (▼ 50 pts; 100% the week before)",
+        "3. Active rate: 83.3% (▲ 43.3 pp; 40% the week before)",
+        "4. Repurchase rate: 50% (▼ 50 pp; 100% the week before)",
         "5. Members: 6 (▲ 1; 5 the week before)",
         "Send /digest off to stop these, /stats for more.",
     ]

@@ -87,7 +87,7 @@ def change_text(mover: Mover, currency: str, locale: str) -> str:
         points = format_decimal(
             Decimal(size.numerator * 100) / size.denominator, "#,##0.#", locale=locale
         )
-        return f"{arrow} " + _("{points} pts").format(points=points)
+        return f"{arrow} " + _("{points} pp").format(points=points)
     if mover.kind == "money":
         return f"{arrow} {format_money(int(size), currency, locale)}"
     return f"{arrow} " + format_decimal(
