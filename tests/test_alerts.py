@@ -14,14 +14,12 @@ import pytest
 from sqlalchemy import update
 
 from bot.alerts import AlertWatch
-from bot.config import Settings
 from models.order import Order
 from models.suggestion import NpsSurvey
 from tests.conftest import MIA, OWNER, SAM, TEA, Harness
-from tests.test_digest import A, B, C, D, ZONE, seed
+from tests.test_digest import ZONE, A, B, C, D, seed, settings
 
-__all__ = ["settings"]  # the brand's zone, from tests/test_digest.py
-from tests.test_digest import settings  # noqa: E402
+__all__ = ["settings"]  # the fixture of the brand's zone (Asia/Shanghai), as the digest's
 
 MONDAY = datetime(2026, 12, 7, 1, tzinfo=UTC)  # 09:00 in Shanghai
 
@@ -81,8 +79,7 @@ async def test_a_crossed_alert_fires_once_a_day_while_it_holds(harness: Harness)
     expected = [
         "⚠️ Alert #1: Active rate below 90% in the whole brand. It is now 83.33%. "
         "/alerts lists your alerts.",
-        "⚠️ Alert #3: Refund rate above 5% in Tea Lovers. It is now 25%. /alerts lists your "
-        "alerts.",
+        "⚠️ Alert #3: Refund rate above 5% in Tea Lovers. It is now 25%. /alerts lists your alerts.",
         "⚠️ Alert #4: NPS below 0 in Tea Lovers. It is now -50. /alerts lists your alerts.",
     ]
     assert texts(harness, SAM) == expected
@@ -129,9 +126,7 @@ async def test_a_crossed_alert_fires_once_a_day_while_it_holds(harness: Harness)
         ),
     ],
 )
-async def test_bad_thresholds_get_a_clear_message(
-    harness: Harness, line: str, answer: str
-) -> None:
+async def test_bad_thresholds_get_a_clear_message(harness: Harness, line: str, answer: str) -> None:
     await ready(harness)
     assert await harness.send(SAM, SAM, f"/alert_set {line}") == [answer]
 
@@ -158,4 +153,4 @@ async def test_usage_duplicates_and_who_may_set_alerts(harness: Harness) -> None
     ]
     # the whole-brand NPS of the last 30 days is -50: it fires
     assert await harness.runtime.alerts.run() == 1
-    assert ZONE == harness.runtime.settings.default_timezone
+    assert harness.runtime.settings.default_timezone == ZONE
