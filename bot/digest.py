@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.config import Settings
 from bot.periodic import PeriodicJob
 from bot.transactions import unit_of_work
+from handlers.text import CAPTION_LIMIT, visible_length
 from handlers.views.digest import digest_chart, digest_keyboard, digest_text
 from services.analytics import Scope
 from services.digest import (
@@ -118,13 +119,16 @@ class WeeklyDigest(PeriodicJob):
             ):
                 return False
         try:
-            if chart is None:
-                await self.bot.send_message(recipient.member_id, text, reply_markup=keyboard)
-            else:
+            if chart is not None:
                 photo = BufferedInputFile(chart, filename=f"digest_{digest.week}.png")
-                await self.bot.send_photo(
-                    recipient.member_id, photo, caption=text, reply_markup=keyboard
-                )
+                if visible_length(text) <= CAPTION_LIMIT:
+                    await self.bot.send_photo(
+                        recipient.member_id, photo, caption=text, reply_markup=keyboard
+                    )
+                    return True
+                # a leader of many groups: their names make the text too long for a caption
+                await self.bot.send_photo(recipient.member_id, photo)
+            await self.bot.send_message(recipient.member_id, text, reply_markup=keyboard)
         except TelegramAPIError as exc:  # blocked, or gone: the week's claim stays
             log.info("digest to %s not sent: %s", recipient.member_id, exc)
             if self.metrics is not None:

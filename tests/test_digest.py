@@ -22,13 +22,16 @@ Tea alone (Lee's digest): members 4 -> 5; active 1/4 = 25% -> 4/5 = 80% (movemen
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select, update
 
 from bot.config import Settings
 from bot.digest import WeeklyDigest
+from handlers.chart import MARGIN, PANEL_GAP, PANEL_HEIGHT, STATS_WIDTH
 from models.community import CommunityMember
 from models.digest import DigestSend
 from models.member import Member
@@ -201,6 +204,11 @@ async def test_monday_digest_goes_once_with_the_numbers_that_moved_most(
     assert await digests(harness, MIA) == []
     # the chart is a PNG with a line per number, and the button stops the digest
     [photo] = [m for m in harness.emulator.bot_messages(OWNER) if m.kind == "photo"]
+    image = Image.open(io.BytesIO(harness.emulator.file_bytes(photo.raw["photo"][-1]["file_id"])))
+    image.load()
+    assert image.format == "PNG" and image.width == STATS_WIDTH
+    assert image.height == MARGIN * 2 + 40 + 5 * (PANEL_HEIGHT + PANEL_GAP)  # five panels
+    assert len(image.getcolors(maxcolors=100_000) or []) > 10  # drawn, not a blank canvas
     assert photo.reply_markup is not None
     [[button]] = photo.reply_markup["inline_keyboard"]
     assert button["text"] == "🔕 Stop the weekly digest"
