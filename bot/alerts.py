@@ -34,12 +34,14 @@ class AlertWatch(PeriodicJob):
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
+        readers: async_sessionmaker[AsyncSession],
         notifier: Notifier,
         i18n: I18n,
         settings: Settings,
         clock: Callable[[], datetime],
     ) -> None:
-        self.sessions = sessions
+        self.sessions = sessions  # the claims
+        self.readers = readers  # the figures (never the write lock on SQLite)
         self.notifier = notifier
         self.i18n = i18n
         self.settings = settings
@@ -56,11 +58,11 @@ class AlertWatch(PeriodicJob):
         readings = Readings(now=now, timezone=zone, currency=self.settings.tier_currency)
         sent: list[asyncio.Task[None]] = []
         fired = 0
-        async with self.sessions() as session:
+        async with self.readers() as session:
             alerts = [a for a in await list_alerts(session) if a.fired_on != today]
         for alert in alerts:
             try:
-                async with self.sessions() as session:
+                async with self.readers() as session:
                     value = await readings.value(session, alert.metric, alert.community_id)
                 if value is None or not crossed(alert.op, value, alert.threshold):
                     continue

@@ -428,9 +428,20 @@ def build_runtime(
     waitlist = WaitlistKeeper(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
-    digest = WeeklyDigest(sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock)
+    # SQLite: long reads (the digest's and alerts' figures) on snapshots that never take the
+    # write lock, so the bot's updates are not held up while a report is computed
+    reader_engine = create_engine(settings, reads_only=True) if settings.is_sqlite else None
+    readers = sessions if reader_engine is None else create_session_factory(reader_engine)
+    digest = WeeklyDigest(
+        sessions=sessions, readers=readers, bot=bot, i18n=i18n, settings=settings, clock=clock
+    )
     alerts = AlertWatch(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+        sessions=sessions,
+        readers=readers,
+        notifier=notifier,
+        i18n=i18n,
+        settings=settings,
+        clock=clock,
     )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
@@ -481,7 +492,7 @@ def build_runtime(
         metrics=metrics,
         clock=clock,
         redis=redis,
-        reader_engine=create_engine(settings, reads_only=True) if settings.is_sqlite else None,
+        reader_engine=reader_engine,
     )
 
 

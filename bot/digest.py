@@ -57,12 +57,14 @@ class WeeklyDigest(PeriodicJob):
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
+        readers: async_sessionmaker[AsyncSession],
         bot: Bot,
         i18n: I18n,
         settings: Settings,
         clock: Callable[[], datetime],
     ) -> None:
-        self.sessions = sessions
+        self.sessions = sessions  # the claims
+        self.readers = readers  # the figures (never the write lock on SQLite)
         self.bot = bot
         self.i18n = i18n
         self.settings = settings
@@ -77,7 +79,7 @@ class WeeklyDigest(PeriodicJob):
         run = DigestRun(week=digest_week(now, timezone=zone, hour=self.settings.digest_hour))
         if run.week is None:
             return run
-        async with self.sessions() as session:
+        async with self.readers() as session:
             recipients = await digest_recipients(
                 session,
                 owner_ids=self.settings.owner_ids,
@@ -90,7 +92,7 @@ class WeeklyDigest(PeriodicJob):
                 continue
             try:
                 if recipient.scope not in digests:
-                    async with self.sessions() as session:
+                    async with self.readers() as session:
                         digests[recipient.scope] = await build_digest(
                             session,
                             week=run.week,

@@ -217,6 +217,7 @@ async def test_monday_digest_goes_once_with_the_numbers_that_moved_most(
     harness.clock.now += timedelta(hours=1)
     other = WeeklyDigest(
         sessions=harness.runtime.sessions,
+        readers=harness.runtime.readers,
         bot=harness.runtime.bot,
         i18n=harness.runtime.i18n,
         settings=harness.runtime.settings,
