@@ -29,10 +29,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.alerts import AlertWatch
 from bot.cards import CardRefresher
 from bot.care import MemberCare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
+from bot.digest import WeeklyDigest
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.leader import SchedulerLeadership
 from bot.levels import GroupSizeWatch
@@ -273,6 +275,8 @@ class Runtime:
     tickets: TicketClock
     sizes: GroupSizeWatch
     waitlist: WaitlistKeeper
+    digest: WeeklyDigest
+    alerts: AlertWatch
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -314,6 +318,8 @@ class Runtime:
         await self.tickets.start()
         await self.sizes.start()
         await self.waitlist.start()
+        await self.digest.start()
+        await self.alerts.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -326,6 +332,8 @@ class Runtime:
         self.tickets.stop()
         self.sizes.stop()
         self.waitlist.stop()
+        self.digest.stop()
+        self.alerts.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -420,11 +428,27 @@ def build_runtime(
     waitlist = WaitlistKeeper(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    # SQLite: long reads (the digest's and alerts' figures) on snapshots that never take the
+    # write lock, so the bot's updates are not held up while a report is computed
+    reader_engine = create_engine(settings, reads_only=True) if settings.is_sqlite else None
+    readers = sessions if reader_engine is None else create_session_factory(reader_engine)
+    digest = WeeklyDigest(
+        sessions=sessions, readers=readers, bot=bot, i18n=i18n, settings=settings, clock=clock
+    )
+    alerts = AlertWatch(
+        sessions=sessions,
+        readers=readers,
+        notifier=notifier,
+        i18n=i18n,
+        settings=settings,
+        clock=clock,
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist):
+    jobs = (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist)
+    for job in (*jobs, digest, alerts):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -463,10 +487,12 @@ def build_runtime(
         tickets=tickets,
         sizes=sizes,
         waitlist=waitlist,
+        digest=digest,
+        alerts=alerts,
         metrics=metrics,
         clock=clock,
         redis=redis,
-        reader_engine=create_engine(settings, reads_only=True) if settings.is_sqlite else None,
+        reader_engine=reader_engine,
     )
 
 

@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     # warned at 90%), and how often the bot reads the groups' member counts
     group_size_limit: int = Field(default=500, ge=10, le=200_000)
     group_size_check_seconds: int = Field(default=3600, ge=60)
+    # the weekly digest (issue #26): sent on Monday from this hour of the brand's time zone
+    # (DEFAULT_TIMEZONE), looked for every DIGEST_SWEEP_SECONDS; alerts checked every
+    # ALERT_SWEEP_SECONDS
+    digest_hour: int = Field(default=9, ge=0, le=23)
+    digest_sweep_seconds: int = Field(default=600, ge=10)
+    alert_sweep_seconds: int = Field(default=900, ge=10)
     # how often the refunder looks for Stars refunds to send when nobody wakes it
     refund_poll_seconds: int = Field(default=30, ge=1)
     # a refund being sent is another refunder's to take over this long after its claim (when

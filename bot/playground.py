@@ -60,8 +60,9 @@ HELP = """Playground commands (anything else is sent as a message):
                     Mini App's scanner reads): /redeem with its code, in your private chat
   :photo [CAPTION]  send a photo (a made-up picture) here, e.g. at the product wizard's
                     photo step, or in private after /review (晒单)
-  :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry, and
-                    commission past the refund window fall due), e.g. :wait 36 or :wait 8d
+  :wait HOURS|Nd    let time pass (deadlines, reservation reminders and expiry,
+                    commission past the refund window, the Monday digest and alerts fall
+                    due), e.g. :wait 36 or :wait 8d
   :newgroup NAME    create a group of your own with everyone in it, add the bot to it, and
                     switch to it (a group not added by staff waits for staff's approval)
   :promote NAME     make NAME a Telegram admin of this group (as its creator would);
@@ -658,6 +659,8 @@ async def _session(
         await runtime.polls.close_due()
         await runtime.reservations.run()
         await runtime.waitlist.run()  # lapsed offers pass to the next member
+        await runtime.digest.run()  # the week's digest, once the brand's Monday morning passed
+        await runtime.alerts.run()  # crossed alerts, once a day each
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

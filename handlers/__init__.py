@@ -8,6 +8,7 @@ from aiogram import Router
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
     from handlers import (
+        alerts,
         broadcast,
         care,
         cash,
@@ -15,6 +16,7 @@ def feature_routers() -> list[Router]:
         coupons,
         credit,
         delivery,
+        digest,
         errors,
         forwhom,
         groupbuy,
@@ -75,6 +77,8 @@ def feature_routers() -> list[Router]:
         care.router,
         referral.router,
         stats.router,
+        digest.router,
+        alerts.router,
         statement.router,
         privacy.router,
         language.router,

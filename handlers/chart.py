@@ -10,6 +10,7 @@ and signs (numbered rows, counts, percentages) and puts the words in the message
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -276,6 +277,87 @@ def stats_chart(
     bottom = _daily_panel(draw, MARGIN + 40, gmv_title, days, scale)
     bottom = _funnel_panel(draw, bottom + PANEL_GAP, funnel_title, funnel)
     _nps_panel(draw, bottom + PANEL_GAP, nps_title, nps, nps_counts)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------- line panels ----
+# One small line chart per number, each on its own scale, stacked: the weekly digest's chart.
+
+PANEL_HEIGHT = 150
+# characters only a CJK font draws (ideographs, kana, hangul, full-width forms)
+_CJK = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+LINE_COLOR = (52, 120, 246)
+
+
+def line_panels(
+    heading: str,
+    labels: Sequence[str],
+    panels: Sequence[tuple[str, Sequence[float | None], Sequence[str]]],
+) -> bytes:
+    """Stacked line charts over the same points (`labels`, e.g. weeks): each panel is
+    (title, values, value texts), drawn on its own scale from zero, numbered 1..n; a missing
+    value breaks the line. Words (the heading, the titles) are drawn when a CJK font is
+    installed or they are plain latin text; otherwise the panels keep their numbers only and
+    the caption names them."""
+    font, small = _font(16), _font(12)
+
+    def drawable(text: str) -> bool:
+        return has_cjk_font() or not _CJK.search(text)
+
+    if not drawable(heading):
+        heading = " ".join(word for word in heading.split() if drawable(word))
+    height = MARGIN * 2 + 40 + len(panels) * (PANEL_HEIGHT + PANEL_GAP)
+    image = Image.new("RGB", (STATS_WIDTH, height), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text(
+        (MARGIN, MARGIN),
+        _fit(draw, heading, _font(20), STATS_WIDTH - 2 * MARGIN),
+        fill="black",
+        font=_font(20),
+    )
+    left, right = MARGIN + 20, STATS_WIDTH - MARGIN - 90
+    slot = (right - left) / max(1, len(labels) - 1)
+    for index, (title, values, texts) in enumerate(panels):
+        top = MARGIN + 40 + index * (PANEL_HEIGHT + PANEL_GAP)
+        name = f"{index + 1}  {title}" if title and drawable(title) else str(index + 1)
+        draw.text((MARGIN, top), _fit(draw, name, font, right - MARGIN), fill="black", font=font)
+        plot_top, plot_bottom = top + 28, top + PANEL_HEIGHT - 22
+        draw.line((left, plot_bottom, right, plot_bottom), fill=(200, 200, 200))
+        known = [v for v in values if v is not None]
+        low = min(0.0, *known) if known else 0.0
+        high = max(known) if known else 1.0
+        span = (high - low) or 1.0
+        points: list[tuple[float, float] | None] = []
+        for at, value in enumerate(values):
+            if value is None:
+                points.append(None)
+                continue
+            y = plot_bottom - (plot_bottom - plot_top) * (value - low) / span
+            points.append((left + at * slot, y))
+        run: list[tuple[float, float]] = []
+        for point in [*points, None]:
+            if point is None:
+                if len(run) > 1:
+                    draw.line(run, fill=LINE_COLOR, width=3)
+                run = []
+                continue
+            run.append(point)
+        for at, point in enumerate(points):
+            if point is None:
+                continue
+            x, y = point
+            draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=LINE_COLOR)
+            if at == len(points) - 1 and at < len(texts):
+                draw.text((x + 10, y - 9), texts[at], fill="black", font=font)
+            elif at < len(texts) and drawable(texts[at]):
+                draw.text((x - 12, y - 22), texts[at], fill=(90, 90, 90), font=small)
+        every = max(1, round(len(labels) / 8))
+        for at, label in enumerate(labels):
+            if at % every == 0 or at == len(labels) - 1:
+                x = left + at * slot
+                draw.text((x - 16, plot_bottom + 4), label, fill=(90, 90, 90), font=small)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()

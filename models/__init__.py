@@ -1,11 +1,13 @@
 """SQLModel tables; importing this package registers every table on SQLModel.metadata."""
 
+from models.alerts import Alert
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community, CommunityMember, GroupInvite
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.delivery import ShippingOption
+from models.digest import DigestOptOut, DigestSend
 from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier, GroupBuyVariant
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
@@ -44,6 +46,7 @@ from models.ticket import Ticket, TicketMessage
 from models.waitlist import WaitlistEntry
 
 __all__ = [
+    "Alert",
     "AuditEntry",
     "Broadcast",
     "BroadcastRecipient",
@@ -58,6 +61,8 @@ __all__ = [
     "DashboardInitData",
     "DashboardLink",
     "DashboardSession",
+    "DigestOptOut",
+    "DigestSend",
     "Fulfilment",
     "GroupBuy",
     "GroupBuyJoin",

@@ -34,6 +34,7 @@ MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
 # row and the member's part in it, never the rest of the row
 ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
     {
+        "alert.created_by",
         "broadcast.created_by",
         "cash_handover.decided_by",
         "care_rule.created_by",
@@ -73,6 +74,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
 
 # "table.column" of id-like columns that never hold a member's id, and what they hold instead
 NOT_MEMBER_COLUMNS: dict[str, str] = {
+    "alert.community_id": "a group",
     "audit_log.chat_id": "a chat: a group, or the actor's own private chat",
     "broadcast.button_groupbuy_id": "a group-buy",
     "broadcast_recipient.message_id": "a Telegram message",

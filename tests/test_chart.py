@@ -10,7 +10,14 @@ import os
 import pytest
 from PIL import Image, ImageChops
 
-from handlers.chart import LABEL_WIDTH, MARGIN, bar_chart, has_cjk_font, stats_chart
+from handlers.chart import (
+    LABEL_WIDTH,
+    MARGIN,
+    bar_chart,
+    has_cjk_font,
+    line_panels,
+    stats_chart,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +74,18 @@ def test_the_stats_chart_names_its_panels_in_chinese() -> None:
 
     named, bare = draw(("每日成交额（CNY）", "转化漏斗", "净推荐值")), draw(())
     assert ink(named) > ink(bare) > 0
+
+
+def test_the_digest_chart_names_its_lines_in_chinese() -> None:
+    def title(names: tuple[str, str]) -> Image.Image:
+        png = line_panels(
+            "每周摘要 2026-11-30 – 2026-12-06",
+            ["11-23", "11-30"],
+            [(names[0], [40.0, 83.3], ["40%", "83.3%"]), (names[1], [0, 1], ["0", "1"])],
+        )
+        image = Image.open(io.BytesIO(png)).convert("L")
+        return image.crop((MARGIN, MARGIN + 40, MARGIN + 300, MARGIN + 62))  # line 1's title
+
+    named, other, bare = title(("活跃率", "新成员")), title(("复购率", "新成员")), title(("", ""))
+    assert ink(named) > ink(bare) > 0
+    assert ImageChops.difference(named, other).getbbox() is not None

@@ -19,6 +19,11 @@ DETAIL = "audit detail"  # the msgctxt of the detail words
 
 # every action code recorded anywhere (tests/test_audit_labels.py greps the code for them)
 ACTION_LABELS: Mapping[str, str] = {
+    "alert.added": N_("Alert set"),
+    "alert.list": N_("List alerts"),
+    "alert.remove": N_("Remove an alert"),
+    "alert.removed": N_("Alert removed"),
+    "alert.set": N_("Set an alert"),
     "audit.read": N_("Read the audit log"),
     "group.invite": N_("Invite a member to a VIP or core group"),
     "group.invited": N_("Member invited to a group"),

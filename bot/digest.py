@@ -1,0 +1,138 @@
+"""The weekly digest on a schedule: from Monday's DIGEST_HOUR in the brand's time zone, every
+staff member and leader who has not opted out gets last week's five biggest movers with a
+chart, once.
+
+Each digest is claimed by inserting its (member, week) row, and sent as a photo only after
+that row committed; a sweep that comes again, a restart or a second scheduler finds the row and
+sends nothing. Figures are read in short read-only sessions, one report per scope (staff share
+one), and the sends go through the bot's paced session, so the job never holds up updates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import BufferedInputFile
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.periodic import PeriodicJob
+from bot.transactions import unit_of_work
+from handlers.text import CAPTION_LIMIT, visible_length
+from handlers.views.digest import digest_chart, digest_keyboard, digest_text
+from services.analytics import Scope
+from services.digest import (
+    Digest,
+    Recipient,
+    build_digest,
+    claim_digest,
+    digest_recipients,
+    digest_week,
+    sent_this_week,
+)
+
+log = logging.getLogger(__name__)
+DIGEST_JOB = "weekly-digest"
+
+
+@dataclass
+class DigestRun:
+    week: date | None = None
+    sent: int = 0
+    failed: int = 0
+
+
+class WeeklyDigest(PeriodicJob):
+    """Sends the week's digests that are due and not sent; `run` is safe to call often."""
+
+    name = DIGEST_JOB
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        readers: async_sessionmaker[AsyncSession],
+        bot: Bot,
+        i18n: I18n,
+        settings: Settings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.sessions = sessions  # the claims
+        self.readers = readers  # the figures (never the write lock on SQLite)
+        self.bot = bot
+        self.i18n = i18n
+        self.settings = settings
+        self.clock = clock
+
+    def seconds(self) -> int:
+        return self.settings.digest_sweep_seconds
+
+    async def run(self) -> DigestRun:
+        now = self.clock()
+        zone = self.settings.default_timezone
+        run = DigestRun(week=digest_week(now, timezone=zone, hour=self.settings.digest_hour))
+        if run.week is None:
+            return run
+        async with self.readers() as session:
+            recipients = await digest_recipients(
+                session,
+                owner_ids=self.settings.owner_ids,
+                default_locale=self.settings.default_locale,
+            )
+            done = await sent_this_week(session, week=run.week)
+        digests: dict[Scope, Digest] = {}
+        for recipient in recipients:
+            if recipient.member_id in done:
+                continue
+            try:
+                if recipient.scope not in digests:
+                    async with self.readers() as session:
+                        digests[recipient.scope] = await build_digest(
+                            session,
+                            week=run.week,
+                            timezone=zone,
+                            currency=self.settings.tier_currency,
+                            scope=recipient.scope,
+                        )
+                if await self._send(recipient, digests[recipient.scope], now):
+                    run.sent += 1
+            except Exception:  # one reader must not stop the others
+                run.failed += 1
+                log.exception("digest for %s failed; the next sweep retries", recipient.member_id)
+        if run.sent:
+            log.info("weekly digest of %s: %s sent", run.week, run.sent)
+        return run
+
+    async def _send(self, recipient: Recipient, digest: Digest, now: datetime) -> bool:
+        """Claim the reader's digest, then send it (after the claim committed)."""
+        with self.i18n.context(), self.i18n.use_locale(recipient.locale):
+            text = digest_text(digest, recipient.locale)
+            chart = digest_chart(digest, recipient.locale)
+            keyboard = digest_keyboard(on=False)
+        async with unit_of_work(self.sessions) as unit:
+            if not await claim_digest(
+                unit.session, member_id=recipient.member_id, week=digest.week, now=now
+            ):
+                return False
+        try:
+            if chart is not None:
+                photo = BufferedInputFile(chart, filename=f"digest_{digest.week}.png")
+                if visible_length(text) <= CAPTION_LIMIT:
+                    await self.bot.send_photo(
+                        recipient.member_id, photo, caption=text, reply_markup=keyboard
+                    )
+                    return True
+                # a leader of many groups: their names make the text too long for a caption
+                await self.bot.send_photo(recipient.member_id, photo)
+            await self.bot.send_message(recipient.member_id, text, reply_markup=keyboard)
+        except TelegramAPIError as exc:  # blocked, or gone: the week's claim stays
+            log.info("digest to %s not sent: %s", recipient.member_id, exc)
+            if self.metrics is not None:
+                self.metrics.effects_failed.inc()
+        return True
