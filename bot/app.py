@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.abtest import AbTestReports
 from bot.cards import CardRefresher
 from bot.care import MemberCare
 from bot.config import Settings
@@ -271,6 +272,7 @@ class Runtime:
     retention: TextRetention
     reservations: ReservationSweeper
     tickets: TicketClock
+    ab_reports: AbTestReports
     sizes: GroupSizeWatch
     waitlist: WaitlistKeeper
     metrics: Metrics
@@ -312,6 +314,7 @@ class Runtime:
         await self.retention.start()
         await self.reservations.start()
         await self.tickets.start()
+        await self.ab_reports.start()
         await self.sizes.start()
         await self.waitlist.start()
         self.metrics.leader.set(1)
@@ -324,6 +327,7 @@ class Runtime:
         self.retention.stop()
         self.reservations.stop()
         self.tickets.stop()
+        self.ab_reports.stop()
         self.sizes.stop()
         self.waitlist.stop()
         self.metrics.leader.set(0)
@@ -414,6 +418,9 @@ def build_runtime(
     tickets = TicketClock(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    ab_reports = AbTestReports(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     sizes = GroupSizeWatch(
         sessions=sessions, bot=bot, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
@@ -424,7 +431,8 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist):
+    jobs = (closer, poster, polls, care, retention, reservations, tickets, ab_reports, sizes)
+    for job in (*jobs, waitlist):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -461,6 +469,7 @@ def build_runtime(
         retention=retention,
         reservations=reservations,
         tickets=tickets,
+        ab_reports=ab_reports,
         sizes=sizes,
         waitlist=waitlist,
         metrics=metrics,

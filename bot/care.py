@@ -28,8 +28,11 @@ from bot.periodic import PeriodicJob
 from bot.transactions import unit_of_work
 from handlers.text import BackgroundSender, counted, esc, sentences
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
+from models.broadcast import VARIANT_B, VARIANT_HOLDOUT
 from models.ledger import POINTS
 from models.perks import SEGMENT_NEW, PointsDay
+from services.abtest import arm_for
+from services.attribution import record_exposure
 from services.broadcast import add_care_recipient, care_broadcast, selling_reminder
 from services.coupons import CouponError, grant
 from services.db import upsert
@@ -230,6 +233,26 @@ class MemberCare(PeriodicJob):
         stamp = f"{moved.member_id}:{moved.after}:{now.date().isoformat()}"
         lines = []
         for rule in rules:
+            # an A/B test: the member's arm is stable (a hash of the rule and the member); one
+            # held out gets nothing from the rule, and is recorded to measure what it wins back
+            arm = arm_for(
+                f"care:{rule.id}",
+                moved.member_id,
+                holdout_pct=rule.holdout_pct,
+                variants=2 if rule.text_b else 1,
+            )
+            given_points = 0
+            coupon_id: int | None = None
+            if arm == VARIANT_HOLDOUT:
+                await record_exposure(
+                    session,
+                    rule_id=rule.id,
+                    member_id=moved.member_id,
+                    arm=arm,
+                    at=now,
+                    key=f"{rule.id}:{stamp}",
+                )
+                continue
             if rule.points:
                 granted = await award(
                     session,
@@ -241,6 +264,7 @@ class MemberCare(PeriodicJob):
                     memo=f"care rule #{rule.id}",
                     at=now,
                 )
+                given_points = granted.points
                 if granted.points and member is not None:
                     with self.i18n.use_locale(member.locale):
                         lines.append(
@@ -250,22 +274,24 @@ class MemberCare(PeriodicJob):
                         )
             if rule.coupon_template_id is not None:
                 try:
-                    await grant(
+                    coupon = await grant(
                         session,
                         template_id=rule.coupon_template_id,
                         member_id=moved.member_id,
                         source=f"care:{rule.id}:{stamp}"[:64],
                         now=now,
                     )
+                    coupon_id = coupon.id
                     if member is not None:
                         with self.i18n.use_locale(member.locale):
                             lines.append(_("A coupon for you: see /coupons."))
                 except CouponError as exc:
                     log.info("care rule %s: no coupon for %s (%s)", rule.id, moved.member_id, exc)
-            if rule.text and member is not None:
+            text = rule.text_b if arm == VARIANT_B and rule.text_b else rule.text
+            if text and member is not None:
                 # staff's words go through the outbox: consent, caps and quiet hours hold
                 broadcast_id = await care_broadcast(
-                    session, rule_id=rule.id, text=esc(rule.text), now=now
+                    session, rule_id=rule.id, text=esc(text), now=now
                 )
                 await add_care_recipient(
                     session,
@@ -279,7 +305,18 @@ class MemberCare(PeriodicJob):
                     ),
                     now=now,
                     rules=self.settings.pacing_rules(),
+                    variant=arm if rule.holdout_pct or rule.text_b else None,
                 )
+            await record_exposure(
+                session,
+                rule_id=rule.id,
+                member_id=moved.member_id,
+                arm=arm,
+                at=now,
+                key=f"{rule.id}:{stamp}",
+                points=given_points,
+                coupon_id=coupon_id,
+            )
         if member is not None and member.started and lines:
             # what the member received is a receipt, not a promotion: it goes at once
             notifier.send(moved.member_id, "\n".join(lines))

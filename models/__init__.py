@@ -1,5 +1,6 @@
 """SQLModel tables; importing this package registers every table on SQLModel.metadata."""
 
+from models.abtest import CareExposure
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
 from models.community import Community, CommunityMember, GroupInvite
@@ -47,6 +48,7 @@ __all__ = [
     "AuditEntry",
     "Broadcast",
     "BroadcastRecipient",
+    "CareExposure",
     "CareRule",
     "CashHandover",
     "ChatAdmin",
