@@ -454,7 +454,7 @@ def ab_tests(results: Sequence[PromotionResult], locale: str) -> str:
     verdict (orders paid within 48 hours of the message)."""
     if not results:
         return ""
-    heads = (_("Arm"), _("Members"), _("Ordered"), _("Conversion"), _("95% interval"))
+    heads = (_("Arm"), _("Members"), _("Ordered"), _("Conversion"), _("Interval (95%)"))
     head = "".join(f"<th>{escape(h)}</th>" for h in heads)
     blocks = []
     for result in results:

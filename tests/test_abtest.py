@@ -414,7 +414,7 @@ async def test_staff_split_a_broadcast_and_hear_which_won_after_48_hours(
     # and on demand, the window is still open
     result = (await harness.send(SAM, SAM, "/broadcast_result 1"))[0]
     assert result.startswith("Result of broadcast #1\n")
-    assert "Variant A: 0 of 1 member ordered, 0% (95% interval 0%–79.4%)" in result
+    assert "Variant A: 0 of 1 member ordered, 0% (interval (95%): 0%–79.4%)" in result
     assert "The window is still open until 2026-11-25 10:00 (UTC)." in result
     status = harness.emulator.last_bot_message(SAM)
     await harness.send(SAM, SAM, "/broadcast_status 1")

@@ -14,6 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
 
 from handlers.text import N_, CallbackId, counted, esc, format_amounts, list_text
+from handlers.views.perks import points_text
 from models.broadcast import VARIANT_A, VARIANT_B, VARIANT_HOLDOUT
 from services.abtest import MIN_ARM, OVERLAP, TOO_FEW, WON, Interval
 from services.attribution import ArmResult, PromotionResult
@@ -47,7 +48,7 @@ def percent(bps: int, locale: str) -> str:
 def _interval(interval: Interval | None, locale: str) -> str:
     if interval is None:
         return "—"
-    return _("95% interval {low}–{high}").format(
+    return _("interval (95%): {low}–{high}").format(
         low=percent(interval.low, locale), high=percent(interval.high, locale)
     )
 
@@ -61,7 +62,7 @@ def _arm_line(name: str, arm: ArmResult, locale: str, *, test: bool) -> str:
         interval=_interval(arm.arm.interval, locale),
     )
     if arm.orders:
-        line += "; " + _("{orders} orders, {amount}").format(
+        line += "; " + _("orders: {orders}, paid {amount}").format(
             orders=arm.orders, amount=format_amounts(arm.revenue, locale)
         )
     return line
@@ -160,8 +161,10 @@ def result_text(result: PromotionResult, *, locale: str, zone: str, now: datetim
         lines += _verdict_lines(result)
     if result.kind == "care":
         lines.append(
-            _("Spent on it: {points} points; coupons given {given}, used {used}.").format(
-                points=result.points, given=result.coupons_granted, used=result.coupons_used
+            _("Spent on it: {points}; coupons given {given}, used {used}.").format(
+                points=points_text(result.points, locale),
+                given=result.coupons_granted,
+                used=result.coupons_used,
             )
         )
         if result.coupon_discount:
