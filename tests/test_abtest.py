@@ -46,8 +46,12 @@ from services.abtest import (
 )
 from services.attribution import broadcast_result, care_result, due_reports
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, Harness, make_settings
+from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
 from tests.test_broadcast_chat import tap
 from tests.test_broadcast_outbox import MORNING
+from tests.test_dashboard import client, sign_in
+
+__all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 
 # ---------------------------------------------------------------- the split ---------------
 
@@ -371,7 +375,7 @@ TEXT_B = "Oolong for your weekend: 39.90 CNY until Sunday 20:00"
 
 
 async def test_staff_split_a_broadcast_and_hear_which_won_after_48_hours(
-    harness: Harness,
+    harness: Harness, dashboard: str
 ) -> None:
     # given Sam composes a broadcast to the three members who opted in
     await staff_and_members(harness)
@@ -443,6 +447,16 @@ async def test_staff_split_a_broadcast_and_hear_which_won_after_48_hours(
     async with harness.session() as session:
         broadcast = await session.get(Broadcast, 1)
     assert broadcast is not None and broadcast.reported_at == harness.clock.now
+    # and the dashboard's broadcast page shows the test, arm by arm
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+        async with http.get(f"{dashboard}/broadcasts") as response:
+            page = await response.text()
+    section = page.split('id="ab-tests"')[1].split("</section>")[0]
+    assert "Broadcast #1 (final)" in section
+    assert "<td>Variant B</td><td>1</td><td>0</td><td>0%</td>" in section
+    assert "<td>Hold-out</td><td>1</td><td>0</td>" in section
+    assert "Too early to tell: an arm has fewer than 30 members." in section
 
 
 async def test_a_care_rule_tests_two_texts_against_a_hold_out(harness: Harness) -> None:
