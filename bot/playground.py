@@ -658,6 +658,8 @@ async def _session(
         await runtime.polls.close_due()
         await runtime.reservations.run()
         await runtime.waitlist.run()  # lapsed offers pass to the next member
+        await runtime.broadcasts.housekeeping()  # finished broadcasts are done
+        await runtime.ab_reports.run()  # A/B tests whose 48 hours passed are reported
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

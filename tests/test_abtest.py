@@ -441,7 +441,7 @@ async def test_staff_split_a_broadcast_and_hear_which_won_after_48_hours(
     assert await harness.runtime.ab_reports.run() == 0
     [report] = [m.text or "" for m in harness.new_bot_messages(SAM)]
     assert report.startswith("Result of broadcast #1\n")
-    assert "Hold-out: 34% of eligible members got nothing, for comparison." in report
+    assert "Held out for comparison: 34% of eligible members, who got nothing." in report
     assert "Too early to tell: an arm has fewer than 30 members." in report
     assert report.endswith("The window is closed: these are the final figures.")
     async with harness.session() as session:

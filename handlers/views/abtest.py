@@ -149,7 +149,7 @@ def result_text(result: PromotionResult, *, locale: str, zone: str, now: datetim
         ]
     if result.holdout_pct:
         lines.append(
-            _("Hold-out: {share} of eligible members got nothing, for comparison.").format(
+            _("Held out for comparison: {share} of eligible members, who got nothing.").format(
                 share=percent(result.holdout_pct * 100, locale)
             )
         )
