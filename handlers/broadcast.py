@@ -526,17 +526,27 @@ async def _ask_text(target: Target, state: FSMContext) -> None:
 @router.message(NewBroadcast.text, F.text)
 async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
     """Step 2: the photo. The text is checked by sending it back exactly as it will go out."""
+    body = await _checked_text(message, bot, TEXT_MAX)
+    if body is None:
+        return
+    await state.update_data(text=body)
+    await _ask_photo(message, state)
+
+
+async def _checked_text(message: Message, bot: Bot, limit: int) -> str | None:
+    """The message as Telegram HTML, once it fits `limit` and Telegram read it back (sent to
+    the author as it will go out); None, with the reason said, otherwise."""
     text = message.text or ""
     if text.startswith("/"):
-        return
+        return None
     body = message.html_text if message.entities else text
-    if len(body) > TEXT_MAX:
+    if len(body) > limit:
         await message.answer(
             _("That is {length}, but at most {limit} fit. Send a shorter one.").format(
-                length=counted("character", len(body)), limit=TEXT_MAX
+                length=counted("character", len(body)), limit=limit
             )
         )
-        return
+        return None
     try:
         await bot.send_message(message.chat.id, body)
     except TelegramBadRequest as exc:
@@ -545,9 +555,8 @@ async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
                 error=esc(exc.message)
             )
         )
-        return
-    await state.update_data(text=body)
-    await _ask_photo(message, state)
+        return None
+    return body
 
 
 async def _ask_photo(target: Target, state: FSMContext) -> None:
@@ -1154,27 +1163,8 @@ async def got_variant_b(
     clock: Clock,
 ) -> None:
     """Keeps variant B (checked like the first text), then the last look again."""
-    text = message.text or ""
-    if text.startswith("/"):
-        return
-    body = message.html_text if message.entities else text
-    data = await state.get_data()
-    limit = _text_limit(data, TEXT)
-    if len(body) > limit:
-        await message.answer(
-            _("That is {length}, but at most {limit} fit. Send a shorter one.").format(
-                length=counted("character", len(body)), limit=limit
-            )
-        )
-        return
-    try:
-        await bot.send_message(message.chat.id, body)
-    except TelegramBadRequest as exc:
-        await message.answer(
-            _("Telegram cannot read that formatting: {error}. Send the message again.").format(
-                error=esc(exc.message)
-            )
-        )
+    body = await _checked_text(message, bot, _text_limit(await state.get_data(), TEXT))
+    if body is None:
         return
     await state.update_data(text_b=body)
     await _summary(message.chat.id, bot, state, session, member, settings, clock)
