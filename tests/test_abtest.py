@@ -503,3 +503,34 @@ async def test_a_care_rule_tests_two_texts_against_a_hold_out(harness: Harness) 
     assert await harness.send(SAM, SAM, "/care_result 9") == [
         "There is no care rule #9. /care lists them with their numbers."
     ]
+
+
+async def test_the_report_reaches_staff_in_their_language(harness: Harness) -> None:
+    # given Sam reads Simplified Chinese and made a test with a hold-out only
+    await staff_and_members(harness)
+    async with harness.session() as session, session.begin():
+        await session.execute(update(Member).where(col(Member.id) == SAM).values(locale="zh_Hans"))
+        await outbox.create_broadcast(
+            session,
+            draft=outbox.Draft(
+                text=TEXT_A,
+                holdout_pct=50,
+                targets="members",
+                scheduled_at=MORNING,
+                created_by=SAM,
+            ),
+            rules=harness.runtime.settings.pacing_rules(),
+            default_timezone="UTC",
+        )
+    await harness.runtime.broadcasts.pump()
+    await harness.runtime.broadcasts.housekeeping()
+    harness.new_bot_messages(SAM)
+    # when 49 hours pass
+    harness.clock.advance(hours=49)
+    assert await harness.runtime.ab_reports.run() == 1
+    # then the report is in Chinese: A against the hold-out, too early with so few members
+    [report] = [m.text or "" for m in harness.new_bot_messages(SAM)]
+    assert report.startswith("群发 #1 的效果\n")
+    assert "留作对照：50% 的符合条件成员" in report
+    assert "与对照组相比还看不出差别：A 版本。" in report
+    assert report.endswith("统计期已结束：以上是最终数据。")
