@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
 from bot.db import create_engine, create_session_factory
+from bot.playground import run_playground
 from models.abtest import CareExposure
 from models.broadcast import (
     BROADCAST_DONE,
@@ -50,6 +51,7 @@ from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
 from tests.test_broadcast_chat import tap
 from tests.test_broadcast_outbox import MORNING
 from tests.test_dashboard import client, sign_in
+from tests.test_playground import ROOT, in_order
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 
@@ -534,3 +536,27 @@ async def test_the_report_reaches_staff_in_their_language(harness: Harness) -> N
     assert "留作对照：50% 的符合条件成员" in report
     assert "与对照组相比还看不出差别：A 版本。" in report
     assert report.endswith("统计期已结束：以上是最终数据。")
+
+
+async def test_the_playground_scenario_reports_the_test_after_49_hours() -> None:
+    lines: list[str] = []
+    script = ROOT / "scenarios" / "abtest.txt"
+    settings = make_settings(strict_transactions=True)
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    in_order(
+        "\n".join(lines),
+        [
+            "A/B test among the 3 members who get it in private: A 1, B 1, held out 1",
+            "The A/B test's result comes to you 48 hours after the last delivery",
+            "The window is still open until ",
+            "(49 hours pass)",
+            "[alice (private)] bot: Result of broadcast #1",
+            "Too early to tell: an arm has fewer than 30 members.",
+            "The window is closed: these are the final figures.",
+            "    [1] 📈 Result #1",
+            "A/B test: variant B “Hello, tea friend!”, hold-out 20%; /care_result 1",
+            "[bob (private)] bot: 群发 #1 的效果",
+            "[bob (private)] bot: 关怀规则 #1 的召回效果",
+        ],
+    )
+    assert not [line for line in lines if "Traceback" in line]
