@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.abtest import AbTestReports
 from bot.alerts import AlertWatch
 from bot.cards import CardRefresher
 from bot.care import MemberCare
@@ -273,6 +274,7 @@ class Runtime:
     retention: TextRetention
     reservations: ReservationSweeper
     tickets: TicketClock
+    ab_reports: AbTestReports
     sizes: GroupSizeWatch
     waitlist: WaitlistKeeper
     digest: WeeklyDigest
@@ -316,6 +318,7 @@ class Runtime:
         await self.retention.start()
         await self.reservations.start()
         await self.tickets.start()
+        await self.ab_reports.start()
         await self.sizes.start()
         await self.waitlist.start()
         await self.digest.start()
@@ -330,6 +333,7 @@ class Runtime:
         self.retention.stop()
         self.reservations.stop()
         self.tickets.stop()
+        self.ab_reports.stop()
         self.sizes.stop()
         self.waitlist.stop()
         self.digest.stop()
@@ -422,6 +426,9 @@ def build_runtime(
     tickets = TicketClock(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    ab_reports = AbTestReports(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     sizes = GroupSizeWatch(
         sessions=sessions, bot=bot, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
@@ -447,8 +454,8 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    jobs = (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist)
-    for job in (*jobs, digest, alerts):
+    jobs = (closer, poster, polls, care, retention, reservations, tickets, ab_reports, sizes)
+    for job in (*jobs, waitlist, digest, alerts):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -485,6 +492,7 @@ def build_runtime(
         retention=retention,
         reservations=reservations,
         tickets=tickets,
+        ab_reports=ab_reports,
         sizes=sizes,
         waitlist=waitlist,
         digest=digest,

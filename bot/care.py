@@ -28,13 +28,16 @@ from bot.periodic import PeriodicJob
 from bot.transactions import unit_of_work
 from handlers.text import BackgroundSender, counted, esc, sentences
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
+from models.broadcast import VARIANT_B, VARIANT_HOLDOUT
 from models.ledger import POINTS
 from models.perks import SEGMENT_NEW, PointsDay
+from services.abtest import arm_for
+from services.attribution import record_exposure
 from services.broadcast import add_care_recipient, care_broadcast, selling_reminder
 from services.coupons import CouponError, grant
 from services.db import upsert
 from services.loyalty import birthday_gifts, local_day
-from services.member import get_member
+from services.member import MemberView, get_member
 from services.points import (
     REASON_CARE,
     award,
@@ -42,7 +45,15 @@ from services.points import (
     members_with_points,
     points_flow,
 )
-from services.segments import SegmentRules, Transition, facts, move, rules_for, segment_for
+from services.segments import (
+    RuleView,
+    SegmentRules,
+    Transition,
+    facts,
+    move,
+    rules_for,
+    segment_for,
+)
 from services.tiers import drop_ahead, members_to_recompute, recompute
 from services.zones import private_zone
 
@@ -228,62 +239,105 @@ class MemberCare(PeriodicJob):
             return False
         member = await get_member(session, moved.member_id)
         stamp = f"{moved.member_id}:{moved.after}:{now.date().isoformat()}"
-        lines = []
+        lines: list[str] = []
         for rule in rules:
-            if rule.points:
-                granted = await award(
-                    session,
-                    member_id=moved.member_id,
-                    reason=REASON_CARE,
-                    points=rule.points,
-                    key=f"care:{rule.id}:{stamp}",
-                    day=now.date(),
-                    memo=f"care rule #{rule.id}",
-                    at=now,
+            # an A/B test: the member's arm is stable (a hash of the rule and the member); one
+            # held out gets nothing from the rule, and is recorded to measure what it wins back
+            arm = arm_for(
+                f"care:{rule.id}",
+                moved.member_id,
+                holdout_pct=rule.holdout_pct,
+                variants=2 if rule.text_b else 1,
+            )
+            given_points = 0
+            coupon_id: int | None = None
+            if arm != VARIANT_HOLDOUT:
+                given_points, coupon_id = await self._give(
+                    session, rule, moved, member, arm, stamp, now, lines
                 )
-                if granted.points and member is not None:
-                    with self.i18n.use_locale(member.locale):
-                        lines.append(
-                            _("A gift from us: {points}.").format(
-                                points=points_text(granted.points, member.locale)
-                            )
-                        )
-            if rule.coupon_template_id is not None:
-                try:
-                    await grant(
-                        session,
-                        template_id=rule.coupon_template_id,
-                        member_id=moved.member_id,
-                        source=f"care:{rule.id}:{stamp}"[:64],
-                        now=now,
-                    )
-                    if member is not None:
-                        with self.i18n.use_locale(member.locale):
-                            lines.append(_("A coupon for you: see /coupons."))
-                except CouponError as exc:
-                    log.info("care rule %s: no coupon for %s (%s)", rule.id, moved.member_id, exc)
-            if rule.text and member is not None:
-                # staff's words go through the outbox: consent, caps and quiet hours hold
-                broadcast_id = await care_broadcast(
-                    session, rule_id=rule.id, text=esc(rule.text), now=now
-                )
-                await add_care_recipient(
-                    session,
-                    broadcast_id=broadcast_id,
-                    member_id=moved.member_id,
-                    timezone=await private_zone(
-                        session,
-                        member_id=moved.member_id,
-                        own=member.timezone,
-                        default=self.settings.default_timezone,
-                    ),
-                    now=now,
-                    rules=self.settings.pacing_rules(),
-                )
+            await record_exposure(
+                session,
+                rule_id=rule.id,
+                member_id=moved.member_id,
+                arm=arm,
+                at=now,
+                key=f"{rule.id}:{stamp}",
+                points=given_points,
+                coupon_id=coupon_id,
+            )
         if member is not None and member.started and lines:
             # what the member received is a receipt, not a promotion: it goes at once
             notifier.send(moved.member_id, "\n".join(lines))
         return True
+
+    async def _give(
+        self,
+        session: AsyncSession,
+        rule: RuleView,
+        moved: Transition,
+        member: MemberView | None,
+        arm: str,
+        stamp: str,
+        now: datetime,
+        lines: list[str],
+    ) -> tuple[int, int | None]:
+        """What one rule gives the member (points, a coupon, its words in the member's arm);
+        the lines of the receipt go to `lines`. Returns the points and the coupon given."""
+        given_points = 0
+        coupon_id: int | None = None
+        if rule.points:
+            granted = await award(
+                session,
+                member_id=moved.member_id,
+                reason=REASON_CARE,
+                points=rule.points,
+                key=f"care:{rule.id}:{stamp}",
+                day=now.date(),
+                memo=f"care rule #{rule.id}",
+                at=now,
+            )
+            given_points = granted.points
+            if granted.points and member is not None:
+                with self.i18n.use_locale(member.locale):
+                    lines.append(
+                        _("A gift from us: {points}.").format(
+                            points=points_text(granted.points, member.locale)
+                        )
+                    )
+        if rule.coupon_template_id is not None:
+            try:
+                coupon = await grant(
+                    session,
+                    template_id=rule.coupon_template_id,
+                    member_id=moved.member_id,
+                    source=f"care:{rule.id}:{stamp}"[:64],
+                    now=now,
+                )
+                coupon_id = coupon.id
+                if member is not None:
+                    with self.i18n.use_locale(member.locale):
+                        lines.append(_("A coupon for you: see /coupons."))
+            except CouponError as exc:
+                log.info("care rule %s: no coupon for %s (%s)", rule.id, moved.member_id, exc)
+        text = rule.text_b if arm == VARIANT_B and rule.text_b else rule.text
+        if text and member is not None:
+            # staff's words go through the outbox: consent, caps and quiet hours hold
+            broadcast_id = await care_broadcast(session, rule_id=rule.id, text=esc(text), now=now)
+            await add_care_recipient(
+                session,
+                broadcast_id=broadcast_id,
+                member_id=moved.member_id,
+                timezone=await private_zone(
+                    session,
+                    member_id=moved.member_id,
+                    own=member.timezone,
+                    default=self.settings.default_timezone,
+                ),
+                now=now,
+                rules=self.settings.pacing_rules(),
+                variant=arm if rule.holdout_pct or rule.text_b else None,
+            )
+        return given_points, coupon_id
 
     async def _birthdays(self, report: CareReport) -> None:
         now = self.clock()

@@ -192,6 +192,10 @@ class Settings(BaseSettings):
     segment_loyal_window_days: int = Field(default=180, ge=1, le=3650)
     # how often the perks job runs: tier recompute, birthdays, points expiry
     care_seconds: int = Field(default=3600, ge=60)
+    # a care rule's return counts members who pay an order within this many days of its care
+    care_return_days: int = Field(default=14, ge=1, le=365)
+    # how often the bot looks for A/B tests of broadcasts whose 48 hours have passed
+    ab_report_seconds: int = Field(default=900, ge=30)
     # --- promotions and broadcasts (issue #8) ---
     # a community gets at most this many promotional posts in any rolling 7 days
     promo_group_week_cap: int = Field(default=3, ge=0, le=100)

@@ -58,6 +58,7 @@ from handlers.views.product import photo_tag
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
+from services.attribution import broadcast_result, recent_tests
 from services.audit import record_action
 from services.dashboard import (
     Reader,
@@ -979,9 +980,18 @@ class Dashboard:
             color="#ff9500",
         )
         table = await self._table(view, "broadcasts", _("Broadcasts"), fetched=fetched)
-        return _(
-            "Broadcasts"
-        ), f'<section class="block" id="chart-broadcasts">{chart}</section>' + table
+        now = self.runtime.clock()
+        async with self.reads() as session:
+            tests = [
+                found
+                for ident in await recent_tests(session)
+                if (found := await broadcast_result(session, broadcast_id=ident, now=now))
+            ]
+        return _("Broadcasts"), (
+            f'<section class="block" id="chart-broadcasts">{chart}</section>'
+            + html.ab_tests(tests, view.locale)
+            + table
+        )
 
     async def cocreation(self, _request: web.Request, view: View) -> tuple[str, str]:
         polls: dict[int, list[tuple[object, ...]]] = {}

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from aiogram.utils.i18n import gettext as _
 
 from handlers.text import LANGUAGE_NAMES, N_, format_money
+from handlers.views.abtest import arm_rows, verdict_lines
 from handlers.views.broadcast import targets_text
 from handlers.views.delivery import DELIVERY_STATES
 from handlers.views.labels import (
@@ -41,6 +42,7 @@ from handlers.views.ticket import KINDS as TICKET_KINDS
 from handlers.views.ticket import RESOLUTIONS as TICKET_RESOLUTIONS
 from handlers.views.ticket import STATUSES as TICKET_STATUSES
 from models.ledger import POINTS
+from services.attribution import PromotionResult
 from services.tiers import TierView
 from services.validation import NumberRefused, shown, telegram_id
 
@@ -445,6 +447,29 @@ def table(
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
         f"{empty}</section>"
     )
+
+
+def ab_tests(results: Sequence[PromotionResult], locale: str) -> str:
+    """The newest A/B tests of broadcasts: conversion per arm with its 95% interval, and the
+    verdict (orders paid within 48 hours of the message)."""
+    if not results:
+        return ""
+    heads = (_("Arm"), _("Members"), _("Ordered"), _("Conversion"), _("Interval (95%)"))
+    head = "".join(f"<th>{escape(h)}</th>" for h in heads)
+    blocks = []
+    for result in results:
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(v)}</td>" for v in row) + "</tr>"
+            for row in arm_rows(result, locale)
+        )
+        verdict = "".join(f'<p class="note">{escape(line)}</p>' for line in verdict_lines(result))
+        state = _("final") if result.complete else _("window open")
+        blocks.append(
+            f"<h3>{escape(_('Broadcast #{id}').format(id=result.ident))} ({escape(state)})</h3>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{verdict}"
+        )
+    heading = escape(_("A/B tests: orders within 48 hours, against the hold-out"))
+    return f'<section class="block" id="ab-tests"><h2>{heading}</h2>{"".join(blocks)}</section>'
 
 
 def sessions_table(rows: Sequence[tuple[str, int, int, datetime, datetime]], zone: ZoneInfo) -> str:

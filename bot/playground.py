@@ -661,6 +661,8 @@ async def _session(
         await runtime.waitlist.run()  # lapsed offers pass to the next member
         await runtime.digest.run()  # the week's digest, once the brand's Monday morning passed
         await runtime.alerts.run()  # crossed alerts, once a day each
+        await runtime.broadcasts.housekeeping()  # finished broadcasts are done
+        await runtime.ab_reports.run()  # A/B tests whose 48 hours passed are reported
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

@@ -8,6 +8,7 @@ from aiogram import Router
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
     from handlers import (
+        abtest,
         alerts,
         broadcast,
         care,
@@ -75,6 +76,7 @@ def feature_routers() -> list[Router]:
         poll.router,
         policy.router,
         care.router,
+        abtest.router,
         referral.router,
         stats.router,
         digest.router,

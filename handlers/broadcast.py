@@ -48,6 +48,7 @@ from handlers.paging import (
     turn_card_page,
 )
 from handlers.text import N_, CallbackId, counted, esc, sentences, unreadable_text
+from handlers.views.abtest import result_button
 from handlers.views.broadcast import (
     LABEL_ROOM,
     StopPromotionsCallback,
@@ -59,6 +60,7 @@ from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
 from handlers.wizard import NOT_OPEN, Target, Wizard
 from models.broadcast import (
+    HOLDOUT_MAX,
     POST_CONTENT,
     POST_PROMOTION,
     TARGET_COMMUNITY,
@@ -68,9 +70,13 @@ from models.broadcast import (
     TARGET_SEGMENT,
     TARGET_TAG,
     TARGET_TIER,
+    VARIANT_A,
+    VARIANT_B,
+    VARIANT_HOLDOUT,
 )
 from models.perks import SEGMENTS
 from services import broadcast as outbox
+from services.abtest import AbTestError, arm_sizes, parse_holdout
 from services.audit import record_action
 from services.community import CommunityView, get_community, open_communities
 from services.compliance import (
@@ -172,7 +178,12 @@ ERRORS = {
     "reads_as_promotion": N_(
         "It reads as a promotion, so it cannot go as content: send it as a promotion."
     ),
+    "ab_no_members": N_(
+        "An A/B test splits members who get it in private, and none would: pick members, "
+        "or drop variant B and the hold-out."
+    ),
 }
+VARIANT_B_KEY = "b"  # variant B among the texts the summary previews and lints
 # why a post offered as content reads as a promotion
 PROMOTION_SIGNS = {
     PRICE: N_("a price: {word}"),
@@ -185,6 +196,8 @@ def _in_language(locale: str, text: str) -> str:
     """A line about the text in `locale` ("": the original, said as it is)."""
     if not locale:
         return text
+    if locale == VARIANT_B_KEY:
+        return _("In variant B: {texts}").format(texts=text)
     return _("In {language}: {texts}").format(language=language_name(locale), texts=text)
 
 
@@ -378,6 +391,8 @@ class NewBroadcast(StatesGroup):
     override = State()
     translate = State()  # "Add a translation?", from the last look (handlers/content.py)
     translation = State()  # the text in the chosen language
+    variant_b = State()  # an A/B test's second text, from the last look
+    holdout = State()  # the share of eligible members held out, from the last look
 
 
 class BroadcastWizardCallback(CallbackData, prefix="bw"):
@@ -387,7 +402,7 @@ class BroadcastWizardCallback(CallbackData, prefix="bw"):
     value: str = ""
 
 
-WIZARD = Wizard(NewBroadcast, optional=("photo", "button", OFFER, TYPING))
+WIZARD = Wizard(NewBroadcast, optional=("photo", "button", OFFER, TYPING, "variant_b", "holdout"))
 
 
 def _wizard_button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
@@ -438,6 +453,8 @@ async def _ask_step(target: Target, step: str, data: dict[str, Any]) -> None:
         "targets": _ask_targets,
         "tag": _ask_tag,
         "override": _ask_override,
+        "variant_b": _ask_variant_b,
+        "holdout": _ask_holdout,
     }[step]
     await ask(target, state)
 
@@ -447,6 +464,10 @@ async def _skip_step(target: Target, step: str, data: dict[str, Any]) -> None:
     state: FSMContext = data["state"]
     if step in CONTENT.steps:
         await CONTENT.skip(target, step, data)
+    elif step in ("variant_b", "holdout"):
+        # no variant B, or no hold-out; then the last look again
+        await state.update_data(**({"text_b": None} if step == "variant_b" else {"holdout": 0}))
+        await _ask_step(target, "confirm", data)
     elif step == "photo":
         await state.update_data(photo=None)
         await _ask_button(target, state)
@@ -505,17 +526,27 @@ async def _ask_text(target: Target, state: FSMContext) -> None:
 @router.message(NewBroadcast.text, F.text)
 async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
     """Step 2: the photo. The text is checked by sending it back exactly as it will go out."""
+    body = await _checked_text(message, bot, TEXT_MAX)
+    if body is None:
+        return
+    await state.update_data(text=body)
+    await _ask_photo(message, state)
+
+
+async def _checked_text(message: Message, bot: Bot, limit: int) -> str | None:
+    """The message as Telegram HTML, once it fits `limit` and Telegram read it back (sent to
+    the author as it will go out); None, with the reason said, otherwise."""
     text = message.text or ""
     if text.startswith("/"):
-        return
+        return None
     body = message.html_text if message.entities else text
-    if len(body) > TEXT_MAX:
+    if len(body) > limit:
         await message.answer(
             _("That is {length}, but at most {limit} fit. Send a shorter one.").format(
-                length=counted("character", len(body)), limit=TEXT_MAX
+                length=counted("character", len(body)), limit=limit
             )
         )
-        return
+        return None
     try:
         await bot.send_message(message.chat.id, body)
     except TelegramBadRequest as exc:
@@ -524,9 +555,8 @@ async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
                 error=esc(exc.message)
             )
         )
-        return
-    await state.update_data(text=body)
-    await _ask_photo(message, state)
+        return None
+    return body
 
 
 async def _ask_photo(target: Target, state: FSMContext) -> None:
@@ -783,6 +813,7 @@ async def schedule_at(
 def _draft(
     data: dict[str, object], member: MemberView, settings: BroadcastSettings
 ) -> outbox.Draft:
+    kind = str(data.get("post_kind") or POST_PROMOTION)
     return outbox.Draft(
         text=str(data["text"]),
         targets=str(data["targets"]),
@@ -794,7 +825,10 @@ def _draft(
         button_groupbuy_id=data.get("button_groupbuy_id"),  # type: ignore[arg-type]
         paid=settings.broadcast_paid,
         translations=translations_of(data),
-        post_kind=str(data.get("post_kind") or POST_PROMOTION),
+        post_kind=kind,
+        # an A/B test is of a promotion (content is not measured by orders)
+        text_b=str(data.get("text_b") or "") or None if kind == POST_PROMOTION else None,
+        holdout_pct=int(str(data.get("holdout") or 0)) if kind == POST_PROMOTION else 0,
     )
 
 
@@ -820,8 +854,8 @@ async def _summary(
         post_kind=draft.post_kind,
     )
     plan = outbox.summarize(rows, start=start)
-    # every language's text is linted the same way, and previewed as it goes out
-    texts = draft.texts()
+    # every language's text (and variant B) is linted the same way, and previewed as it goes
+    texts = draft.texts() | ({VARIANT_B_KEY: draft.text_b} if draft.text_b else {})
     linted = {
         locale: lint(
             text,
@@ -881,6 +915,8 @@ async def _summary(
             )
         )
     content = draft.post_kind == POST_CONTENT
+    if draft.is_test:
+        lines.append(_ab_line(draft, plan.members))
     signs = outbox.content_findings(draft) if content else []
     lines.append(
         _("Kind: content, not counted against the weekly caps.")
@@ -930,6 +966,13 @@ async def _summary(
             else _wizard_button(_("📚 Send as content (not counted)"), "kind", POST_CONTENT)
         ]
     )
+    if not content and plan.members:
+        buttons.append(
+            [
+                _wizard_button(_("🅱️ Variant B"), "variant_b"),
+                _wizard_button(_("🎯 Hold-out"), "holdout"),
+            ]
+        )
     buttons.append([CONTENT.button()])
     if plan.recipients == 0:
         buttons = []
@@ -1065,8 +1108,147 @@ async def _create(
             earliest=_local(plan.earliest, zone), latest=_local(plan.latest, zone), zone=esc(zone)
         )
         text = "\n".join([sentences(text, first_last), *_waits(plan, zone)])
+    if draft.is_test:
+        text += "\n" + _(
+            "The A/B test's result comes to you 48 hours after the last delivery; "
+            "/broadcast_result {id} shows it at any time."
+        ).format(id=broadcast_id)
     await message.answer(text + "\n" + _("/broadcasts shows its progress."))
     broadcaster.wake()
+
+
+def _ab_line(draft: outbox.Draft, members: int) -> str:
+    """The A/B test as it will split the members who get it in private."""
+    sizes = arm_sizes(members, holdout_pct=draft.holdout_pct, variants=2 if draft.text_b else 1)
+    return _(
+        "A/B test among the {members} who get it in private: A {a}, B {b}, held out {held} "
+        "(recorded, not sent). Each member's arm is drawn at random and kept."
+    ).format(
+        members=counted("member", members),
+        a=sizes[VARIANT_A],
+        b=sizes[VARIANT_B],
+        held=sizes[VARIANT_HOLDOUT],
+    )
+
+
+@router.callback_query(
+    NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "variant_b")
+)
+async def ask_variant_b(query: CallbackQuery, state: FSMContext) -> None:
+    """🅱️ Variant B on the last look: asks for the second text."""
+    await query.answer()
+    if query.message is not None:
+        await _ask_variant_b(query.message, state)
+
+
+async def _ask_variant_b(target: Target, state: FSMContext) -> None:
+    await target.answer(
+        _(
+            "Send variant B: a second text for the same offer. Members who get it in private "
+            "are split at random between the two, and the report says which sold better. "
+            "Skip to test without one."
+        ),
+        reply_markup=await _keyboard(state, "variant_b"),
+    )
+
+
+@router.message(NewBroadcast.variant_b, F.text)
+async def got_variant_b(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """Keeps variant B (checked like the first text), then the last look again."""
+    body = await _checked_text(message, bot, _text_limit(await state.get_data(), TEXT))
+    if body is None:
+        return
+    await state.update_data(text_b=body)
+    await _summary(message.chat.id, bot, state, session, member, settings, clock)
+
+
+HOLDOUT_CHOICES = (0, 5, 10, 20)
+
+
+@router.callback_query(NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "holdout"))
+async def ask_holdout(query: CallbackQuery, state: FSMContext) -> None:
+    """🎯 Hold-out on the last look: asks for the share held out."""
+    await query.answer()
+    if query.message is not None:
+        await _ask_holdout(query.message, state)
+
+
+async def _ask_holdout(target: Target, state: FSMContext) -> None:
+    rows = [[_wizard_button(f"{pct}%", "holdout_pct", str(pct)) for pct in HOLDOUT_CHOICES]]
+    await target.answer(
+        _(
+            "Hold out some members for comparison? They are recorded but get nothing, and "
+            "their orders show what the broadcast added. Tap a share or send a number from "
+            "0 to {max}."
+        ).format(max=HOLDOUT_MAX),
+        reply_markup=await _keyboard(state, "holdout", rows),
+    )
+
+
+async def _set_holdout(
+    pct: int,
+    chat_id: int,
+    bot: Bot,
+    state: FSMContext,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    await state.update_data(holdout=pct)
+    await _summary(chat_id, bot, state, session, member, settings, clock)
+
+
+@router.callback_query(
+    NewBroadcast.holdout, BroadcastWizardCallback.filter(F.action == "holdout_pct")
+)
+async def holdout_button(
+    query: CallbackQuery,
+    callback_data: BroadcastWizardCallback,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """A share tapped: kept, then the last look again."""
+    await query.answer()
+    try:
+        pct = parse_holdout(callback_data.value)
+    except AbTestError:
+        return
+    if query.message is not None:
+        await _set_holdout(pct, query.message.chat.id, bot, state, session, member, settings, clock)
+
+
+@router.message(NewBroadcast.holdout, F.text)
+async def holdout_typed(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    clock: Clock,
+) -> None:
+    """A share typed: kept, then the last look again (a clear refusal otherwise)."""
+    try:
+        pct = parse_holdout(message.text or "")
+    except AbTestError:
+        await message.answer(
+            _("Send a whole number from 0 to {max}, like 10.").format(max=HOLDOUT_MAX)
+        )
+        return
+    await _set_holdout(pct, message.chat.id, bot, state, session, member, settings, clock)
 
 
 @router.callback_query(BroadcastWizardCallback.filter())
@@ -1150,6 +1332,7 @@ def _status_text(
 
 
 def _control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
+    rows = [[result_button(view.id)]] if view.is_test else []
     buttons = []
     if view.status in ("scheduled", "running"):
         buttons.append(("⏸", "pause"))
@@ -1157,10 +1340,9 @@ def _control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
         buttons.append(("▶️", "resume"))
     if view.status in ("scheduled", "running", "paused"):
         buttons.append(("✖️", "cancel"))
-    if not buttons:
-        return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[
+    if buttons:
+        rows.insert(
+            0,
             [
                 InlineKeyboardButton(
                     text=f"{icon} #{view.id}",
@@ -1169,9 +1351,9 @@ def _control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
                     ).pack(),
                 )
                 for icon, action in buttons
-            ]
-        ]
-    )
+            ],
+        )
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 @router.message(Command("broadcasts"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.list"))

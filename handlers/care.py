@@ -15,11 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter
 from handlers.lint import clear_command, split_override
 from handlers.text import N_, HandlerSettings, esc
+from handlers.views.abtest import percent
 from handlers.views.labels import SEGMENT, label
 from handlers.views.perks import points_text
 from models.perks import SEGMENTS
+from services.abtest import AbTestError, parse_holdout
 from services.coupons import template_by_code
 from services.member import MemberView
+from services.parsing import split_option
 from services.role import Role
 from services.segments import SegmentError, add_rule, list_rules, retire_rule, segment_counts
 from services.validation import number
@@ -28,9 +31,10 @@ router = Router(name="care")
 PRIVATE = F.chat.type == ChatType.PRIVATE
 
 CARE_USAGE = N_(
-    "Send /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] | message. Segments: new, "
-    "active, loyal, at_risk, churned. For example: /care_add churned points=50 coupon=BACK10 "
-    "| We miss you! Here is something to come back for."
+    "Send /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] [holdout=PERCENT] | "
+    "message [|| variant B]. Segments: new, active, loyal, at_risk, churned. For example: "
+    "/care_add churned points=50 coupon=BACK10 | We miss you! Here is something to come back "
+    "for."
 )
 BAD_POINTS = N_("Points must be a whole number from 0 to 1,000,000,000.")
 CARE_ERRORS = {
@@ -38,6 +42,8 @@ CARE_ERRORS = {
     "empty": N_("A care rule needs a message, points or a coupon."),
     "too_long": N_("The message can be at most 1,024 characters."),
     "bad_points": BAD_POINTS,
+    "b_without_a": N_("Variant B needs a first message: | message || variant B."),
+    "bad_holdout": N_("The hold-out is a whole number of percent from 0 to 50, like holdout=10."),
 }
 
 
@@ -72,6 +78,15 @@ async def care_command(message: Message, session: AsyncSession, member: MemberVi
                 text=f"“{esc(rule.text[:80])}”" if rule.text else "",
             )
         )
+        if rule.text_b or rule.holdout_pct:
+            lines.append(
+                "  "
+                + _("A/B test: variant B {text}, hold-out {share}; /care_result {id}").format(
+                    text=f"“{esc(rule.text_b[:80])}”" if rule.text_b else "—",
+                    share=percent(rule.holdout_pct * 100, member.locale),
+                    id=rule.id,
+                )
+            )
     await message.answer("\n".join(lines))
 
 
@@ -88,18 +103,29 @@ async def care_add(
     text is a promotion in private: linted (`!!anyway reason` at the end goes ahead despite
     findings)."""
     args, reason = split_override(command.args or "")
-    head, _sep, text = args.partition("|")
+    head, _sep, texts = args.partition("|")
+    # "|| variant B" after the message makes the rule an A/B test of two texts
+    text, _sep, text_b = texts.partition("||")
     words = head.split()
     if not words:
         await message.answer(_(CARE_USAGE))
         return
     options: dict[str, str] = {}
     for word in words[1:]:
-        key, sep, value = word.partition("=")
-        if not sep or key.lower() not in ("from", "points", "coupon") or not value:
+        option = split_option(word)
+        if option is None or option[0] not in ("from", "points", "coupon", "holdout"):
             await message.answer(_(CARE_USAGE))
             return
-        options[key.lower()] = value
+        key, value = option
+        if not value:
+            await message.answer(_(CARE_USAGE))
+            return
+        options[key] = value
+    try:
+        holdout = parse_holdout(options.get("holdout", "0"))
+    except AbTestError:
+        await message.answer(_(CARE_ERRORS["bad_holdout"]))
+        return
     points_text_value = options.get("points", "0")
     # ASCII digits only (a look-alike or a number past ten digits gets its clear refusal)
     if number(points_text_value, prefix="", maximum=10**10 - 1) is None:
@@ -113,7 +139,10 @@ async def care_add(
             return
         template_id = template.id
     cleared = await clear_command(
-        message, [text.strip()], extra_words=settings.compliance_extra_words, reason=reason
+        message,
+        [part.strip() for part in (text, text_b) if part.strip()],
+        extra_words=settings.compliance_extra_words,
+        reason=reason,
     )
     if cleared is None:
         return
@@ -126,6 +155,8 @@ async def care_add(
             points=int(points_text_value),
             coupon_template_id=template_id,
             created_by=member.id,
+            text_b=text_b.strip(),
+            holdout_pct=holdout,
         )
     except SegmentError as exc:
         await message.answer(_(CARE_ERRORS.get(exc.reason, CARE_USAGE)))

@@ -1,5 +1,6 @@
 """SQLModel tables; importing this package registers every table on SQLModel.metadata."""
 
+from models.abtest import CareExposure
 from models.alerts import Alert
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
@@ -50,6 +51,7 @@ __all__ = [
     "AuditEntry",
     "Broadcast",
     "BroadcastRecipient",
+    "CareExposure",
     "CareRule",
     "CashHandover",
     "ChatAdmin",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import SurrogateKey, TelegramId, UTCDateTime, translations_column, utcnow
@@ -33,6 +33,13 @@ TARGET_TIER = "tier"  # opted-in members of a tier and above, as "tier:<rank>"
 TARGET_SEGMENT = "segment"  # opted-in members in a lifecycle segment, as "segment:<name>"
 # opted-in members seen in a community and not gone, as "community:<chat id>"
 TARGET_COMMUNITY = "community"
+
+# BroadcastRecipient.variant values: the arm of an A/B test a private row is in
+VARIANT_A = "a"  # gets the broadcast's text
+VARIANT_B = "b"  # gets text_b
+VARIANT_HOLDOUT = "holdout"  # eligible but held out: recorded as skipped, never sent
+VARIANTS = (VARIANT_A, VARIANT_B, VARIANT_HOLDOUT)
+HOLDOUT_MAX = 50  # the largest hold-out share staff may set, in percent
 
 # BroadcastRecipient.kind values
 RECIPIENT_GROUP = "group"
@@ -92,6 +99,19 @@ class Broadcast(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # an A/B test among its private recipients (services/abtest.py): the B text (in one
+    # language, as staff wrote it) and the share of eligible members held out, in percent
+    text_b: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    holdout_pct: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    # when the test's result went to the staff member who made it (claimed once)
+    reported_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def is_test(self) -> bool:
+        """Whether its private recipients were split into variants and/or a hold-out."""
+        return bool(self.text_b) or self.holdout_pct > 0
 
 
 class BroadcastRecipient(SQLModel, table=True):
@@ -117,6 +137,8 @@ class BroadcastRecipient(SQLModel, table=True):
     # why it was skipped, deferred or failed (a SKIP_* / short error code)
     reason: str | None = Field(default=None, max_length=64)
     message_id: int | None = Field(default=None, sa_type=TelegramId)
+    # the arm of the broadcast's A/B test (VARIANT_*); None: not in a test (groups, plain)
+    variant: str | None = Field(default=None, sa_column=Column(String(8), nullable=True))
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

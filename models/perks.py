@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Integer,
     String,
     UniqueConstraint,
 )
@@ -260,6 +261,14 @@ class CareRule(SQLModel, table=True):
     active: bool = Field(default=True)
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # an A/B test (services/abtest.py): a second text, and the share of members entering the
+    # segment who get nothing from the rule, in percent, to measure what it wins back
+    text_b: str = Field(
+        default="", sa_column=Column(String(1024), nullable=False, server_default="")
+    )
+    holdout_pct: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
 
 
 REVIEW_PENDING = "pending"  # waiting for staff or the group's leader

@@ -48,6 +48,8 @@ from models.broadcast import (
     TARGET_SEGMENT,
     TARGET_TAG,
     TARGET_TIER,
+    VARIANT_B,
+    VARIANT_HOLDOUT,
     Broadcast,
     BroadcastRecipient,
     CommunityTag,
@@ -57,6 +59,7 @@ from models.community import Community, CommunityMember
 from models.member import Member
 from models.perks import SEGMENTS, MemberSegment, MemberTier
 from models.policy import POST_LEADER, SCHEDULED_WAITING, PromotionPost, ScheduledPost
+from services.abtest import split
 from services.community import is_open_clause
 from services.compliance import BUY_LINK, Finding, reads_as_promotion
 from services.content import TEXT, ContentError, ReadTranslations, clean, languages, localized
@@ -70,6 +73,7 @@ SLOT_TOLERANCE = timedelta(seconds=1)
 REASON_CANCELLED = "cancelled"
 REASON_INTERRUPTED = "interrupted"
 REASON_PACING = "pacing"
+REASON_HOLDOUT = "holdout"  # held out of an A/B test: recorded, never sent
 TARGET_CARE = "care"  # a care rule's message to one member who entered its segment
 LIVE = (BROADCAST_SCHEDULED, BROADCAST_RUNNING)
 TAG_PATTERN = re.compile(r"^[a-z0-9_\-]{1,32}$")
@@ -200,6 +204,13 @@ class Draft:
     # the text in other languages: {locale: {"text": ...}}; each recipient gets theirs
     translations: ReadTranslations = None
     post_kind: str = POST_PROMOTION  # or POST_CONTENT: not counted, must not read as a promotion
+    # an A/B test among the private recipients: a second text, and the share held out (%)
+    text_b: str | None = None
+    holdout_pct: int = 0
+
+    @property
+    def is_test(self) -> bool:
+        return bool(self.text_b) or self.holdout_pct > 0
 
     def texts(self) -> dict[str, str]:
         """The text in each language it is given in: the original under "" first."""
@@ -489,6 +500,13 @@ async def create_broadcast(
         translations = clean(draft.translations, (TEXT,))
     except ContentError as exc:
         raise BroadcastError("bad_translation") from exc
+    eligible = [
+        row.target.chat_id
+        for row in rows
+        if row.target.kind == RECIPIENT_PRIVATE and isinstance(row.slot, datetime)
+    ]
+    if draft.is_test and not eligible:
+        raise BroadcastError("ab_no_members")
     broadcast = Broadcast(
         text=draft.text,
         translations=translations or None,
@@ -504,24 +522,41 @@ async def create_broadcast(
         override_reason=draft.override_reason,
         paid=draft.paid,
         post_kind=draft.post_kind,
+        text_b=draft.text_b or None,
+        holdout_pct=draft.holdout_pct,
     )
     session.add(broadcast)
     await session.flush()
     assert broadcast.id is not None
+    arms: dict[int, str] = {}
+    if draft.is_test:
+        arms = split(
+            f"broadcast:{broadcast.id}",
+            eligible,
+            holdout_pct=draft.holdout_pct,
+            variants=2 if draft.text_b else 1,
+        )
+    planned: list[PlannedRow] = []
     for row in rows:
         skip = row.slot if isinstance(row.slot, Skip) else None
+        arm = arms.get(row.target.chat_id) if row.target.kind == RECIPIENT_PRIVATE else None
+        if arm == VARIANT_HOLDOUT:
+            # recorded at the slot it would have had (its window starts there), never sent
+            skip = Skip(REASON_HOLDOUT)
         session.add(
             BroadcastRecipient(
                 broadcast_id=broadcast.id,
                 chat_id=row.target.chat_id,
                 kind=row.target.kind,
                 status=RECIPIENT_SKIPPED if skip else RECIPIENT_PENDING,
-                not_before=draft.scheduled_at if skip else row.slot,  # type: ignore[arg-type]
+                not_before=row.slot if isinstance(row.slot, datetime) else draft.scheduled_at,
                 reason=skip.reason if skip else None,
+                variant=arm,
             )
         )
+        planned.append(replace(row, slot=skip) if skip else row)
     await session.flush()
-    return broadcast.id, summarize(rows, start=draft.scheduled_at)
+    return broadcast.id, summarize(planned, start=draft.scheduled_at)
 
 
 # ---------------------------------------------------------------- the sender's side ---------
@@ -579,6 +614,8 @@ async def claim_next(
             return None
         row, broadcast = found
         assert row.id is not None and broadcast.id is not None
+        # variant B of an A/B test goes as staff wrote it, in one language
+        text_b = broadcast.text_b if row.variant == VARIANT_B else None
         claimed = await session.execute(
             update(BroadcastRecipient)
             .where(
@@ -625,7 +662,8 @@ async def claim_next(
             kind=row.kind,
             attempts=attempts,
             # in the recipient's language: the group's, or the member's
-            text=localized(broadcast.text, broadcast.translations, TEXT, locale, default_locale),
+            text=text_b
+            or localized(broadcast.text, broadcast.translations, TEXT, locale, default_locale),
             photo_file_id=broadcast.photo_file_id,
             button_text=broadcast.button_text,
             button_url=broadcast.button_url,
@@ -849,6 +887,7 @@ class Progress:
     last_slot: datetime | None = None  # latest row still to send
     finished_at: datetime | None = None
     paid: bool = False  # sent with allow_paid_broadcast
+    is_test: bool = False  # an A/B test: variant B and/or a hold-out
 
     @property
     def total(self) -> int:
@@ -909,6 +948,7 @@ async def progress(session: AsyncSession, *, broadcast_id: int) -> Progress | No
         last_slot=last,
         finished_at=broadcast.finished_at,
         paid=broadcast.paid,
+        is_test=broadcast.is_test,
     )
 
 
@@ -977,9 +1017,11 @@ async def add_care_recipient(
     timezone: str,
     now: datetime,
     rules: PacingRules,
+    variant: str | None = None,
 ) -> datetime | Skip:
     """One member's row in a care broadcast, at the first slot the pacing policy allows (or
-    skipped with the reason, e.g. not opted in); a member is in a broadcast at most once."""
+    skipped with the reason, e.g. not opted in); a member is in a broadcast at most once.
+    `variant`: the arm of the care rule's A/B test the member is in."""
     history = await _history(session, [member_id])
     reach = await _reach(session, [member_id])
     slot = next_slot(
@@ -998,6 +1040,7 @@ async def add_care_recipient(
                 "not_before": now if skip else slot,
                 "reason": skip.reason if skip else None,
                 "attempts": 0,
+                "variant": variant,
             },
             keys=["broadcast_id", "chat_id"],
         )

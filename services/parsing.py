@@ -602,6 +602,8 @@ OPTION_ALIASES: dict[str, str] = {
     **dict.fromkeys(("自提", "取货", "取貨", "自取", "提货", "提貨"), "pickup"),
     **dict.fromkeys(("截止", "截止时间", "截止時間", "结束", "結束", "deadline"), "deadline"),
     **dict.fromkeys(("配送", "配送方式", "交付", "delivery"), "delivery"),
+    # an A/B test's hold-out share (/care_add)
+    **dict.fromkeys(("对照", "對照", "对照组", "對照組", "留出"), "holdout"),
 }
 # the values of delivery= as a Chinese leader types them, by the mode each means
 FULFILMENT_ALIASES: dict[str, str] = {

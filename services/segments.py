@@ -14,6 +14,7 @@ from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from models.broadcast import HOLDOUT_MAX
 from models.member import Member
 from models.order import ORDER_FULFILLED, ORDER_PAID, Order, OrderEvent
 from models.perks import (
@@ -83,6 +84,8 @@ class RuleView:
     text: str
     points: int
     coupon_template_id: int | None
+    text_b: str = ""  # an A/B test's second text (services/abtest.py)
+    holdout_pct: int = 0  # the share of members held out of the rule, in percent
 
 
 async def facts(
@@ -154,7 +157,14 @@ async def move(
 def _rule(row: CareRule) -> RuleView:
     assert row.id is not None
     return RuleView(
-        row.id, row.to_segment, row.from_segment, row.text, row.points, row.coupon_template_id
+        row.id,
+        row.to_segment,
+        row.from_segment,
+        row.text,
+        row.points,
+        row.coupon_template_id,
+        row.text_b,
+        row.holdout_pct,
     )
 
 
@@ -181,13 +191,20 @@ async def add_rule(
     points: int,
     coupon_template_id: int | None,
     created_by: int,
+    text_b: str = "",
+    holdout_pct: int = 0,
 ) -> RuleView:
+    """A care rule, optionally an A/B test (a second text, a hold-out share in percent)."""
     if to_segment not in SEGMENTS or (from_segment is not None and from_segment not in SEGMENTS):
         raise SegmentError("bad_segment", f"{from_segment}->{to_segment}")
     if not text.strip() and points == 0 and coupon_template_id is None:
         raise SegmentError("empty")
-    if len(text) > MAX_TEXT:
-        raise SegmentError("too_long", str(len(text)))
+    if len(text) > MAX_TEXT or len(text_b) > MAX_TEXT:
+        raise SegmentError("too_long", str(max(len(text), len(text_b))))
+    if text_b.strip() and not text.strip():
+        raise SegmentError("b_without_a")
+    if not 0 <= holdout_pct <= HOLDOUT_MAX:
+        raise SegmentError("bad_holdout", str(holdout_pct))
     if not 0 <= points <= 10**9:
         raise SegmentError("bad_points", str(points))
     row = CareRule(
@@ -197,6 +214,8 @@ async def add_rule(
         points=points,
         coupon_template_id=coupon_template_id,
         created_by=created_by,
+        text_b=text_b.strip(),
+        holdout_pct=holdout_pct,
     )
     session.add(row)
     await session.flush()

@@ -94,6 +94,8 @@ async def test_staff_compose_preview_and_confirm_a_drop_that_lands_once(
     assert summary.button_texts == [
         "✅ Confirm",
         "📚 Send as content (not counted)",
+        "🅱️ Variant B",
+        "🎯 Hold-out",
         "🌐 Add a translation",
         "⬅️ Back",
         "✖️ Cancel",

@@ -122,6 +122,8 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "group_level",
         "group_invite",
         "drop_pickup",
+        "care_result",
+        "broadcast_result",
         "reviews",
         "points_grant",
         "digest",
