@@ -36,6 +36,7 @@ from bot.db import create_engine, create_session_factory
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.leader import SchedulerLeadership
 from bot.levels import GroupSizeWatch
+from bot.membership import MembershipLapses
 from bot.metrics import ApiMetrics, Metrics, UpdateObserver
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
@@ -273,6 +274,7 @@ class Runtime:
     tickets: TicketClock
     sizes: GroupSizeWatch
     waitlist: WaitlistKeeper
+    memberships: MembershipLapses
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -314,6 +316,7 @@ class Runtime:
         await self.tickets.start()
         await self.sizes.start()
         await self.waitlist.start()
+        await self.memberships.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -326,6 +329,7 @@ class Runtime:
         self.tickets.stop()
         self.sizes.stop()
         self.waitlist.stop()
+        self.memberships.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -420,11 +424,15 @@ def build_runtime(
     waitlist = WaitlistKeeper(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    memberships = MembershipLapses(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist):
+    jobs = (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist)
+    for job in (*jobs, memberships):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -463,6 +471,7 @@ def build_runtime(
         tickets=tickets,
         sizes=sizes,
         waitlist=waitlist,
+        memberships=memberships,
         metrics=metrics,
         clock=clock,
         redis=redis,

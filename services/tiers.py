@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.ledger import ACCOUNT_MEMBER_POINTS, POINTS, LedgerAccount
+from models.membership import MEMBERSHIP_ACTIVE, Membership, MembershipPlan
 from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order, OrderEvent
 from models.perks import MemberTier, Tier
 from services.db import upsert
@@ -194,11 +195,24 @@ async def standing(session: AsyncSession, member_id: int) -> Standing:
     """The member's tier as last computed, and the next one up."""
     tiers = await list_tiers(session)
     row = await session.get(MemberTier, member_id)
-    rank = row.rank if row else 0
+    rank = max(row.rank if row else 0, await membership_rank(session, member_id))
     spend = row.spend if row else 0
     current = next((t for t in tiers if t.rank == rank), tiers[0])
     higher = [t for t in tiers if t.rank > current.rank]
     return Standing(tier=current, spend=spend, next_tier=higher[0] if higher else None)
+
+
+async def membership_rank(session: AsyncSession, member_id: int) -> int:
+    """The highest tier an active paid membership grants the member (0 when none does)."""
+    granted = await session.execute(
+        select(func.max(MembershipPlan.tier_rank))
+        .join(Membership, col(Membership.plan_id) == col(MembershipPlan.id))
+        .where(
+            col(Membership.member_id) == member_id,
+            col(Membership.status) == MEMBERSHIP_ACTIVE,
+        )
+    )
+    return int(granted.scalar_one_or_none() or 0)
 
 
 async def recompute(
@@ -218,6 +232,9 @@ async def recompute(
             update={"rank": after.rank, "spend": spend, "updated_at": now},
         )
     )
+    granted = await membership_rank(session, member_id)
+    if granted > after.rank:  # a paid membership holds the member higher than their spend
+        after = next((t for t in tiers if t.rank == granted), after)
     return TierChange(before=before, after=after, spend=spend)
 
 
