@@ -55,7 +55,15 @@ COMMANDS: tuple[Command, ...] = (
         "leaderboard_optin", N_("Show or hide your name on leaderboards"), Role.MEMBER, True, False
     ),
     Command("me", N_("Your tier, points and perks"), Role.MEMBER, True, False),
-    Command("membership", N_("Paid membership: subscribe or cancel"), Role.MEMBER, True, False),
+    # in the menu's Points and perks; Telegram's command menu is full
+    Command(
+        "membership",
+        N_("Paid membership: subscribe or cancel"),
+        Role.MEMBER,
+        True,
+        False,
+        in_menu=False,
+    ),
     Command("checkin", N_("Daily check-in for points"), Role.MEMBER, True, True),
     Command("points", N_("Where your points came from"), Role.MEMBER, True, False),
     Command(

@@ -50,6 +50,7 @@ from handlers.views.membership import (
     started_text,
     state_text,
 )
+from handlers.views.menu import POINTS, with_back
 from services.ledger import STARS
 from services.member import MemberView
 from services.membership import (
@@ -208,8 +209,9 @@ async def plan_off_command(
 
 async def membership_screen(
     session: AsyncSession, member: MemberView, settings: HandlerSettings
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The member's memberships and the plans for sale, with Subscribe and Cancel buttons."""
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The member's memberships and the plans for sale, with Subscribe and Cancel buttons, and
+    Back to Points and perks (the menu screen it is under)."""
     zone = await private_zone(
         session, member_id=member.id, own=member.timezone, default=settings.default_timezone
     )
@@ -237,8 +239,7 @@ async def membership_screen(
                 callback_data=MembershipCallback(action="buy", plan_id=plan.id),
             )
     builder.adjust(1)
-    markup = builder.as_markup() if builder.buttons else None
-    return "\n".join(lines), markup
+    return "\n".join(lines), with_back(builder, POINTS)
 
 
 @router.message(Command("membership"), PRIVATE)

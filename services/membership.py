@@ -256,6 +256,14 @@ async def list_plans(session: AsyncSession, *, for_sale: bool = False) -> list[P
     return [_plan_view(plan, tiers, int(n)) for plan, n in rows]
 
 
+async def membership_offered(session: AsyncSession, member_id: int) -> bool:
+    """True when a plan is for sale or the member has a membership (the menu shows it then)."""
+    sold = select(col(MembershipPlan.id)).where(col(MembershipPlan.active).is_(True))
+    held = select(col(Membership.id)).where(col(Membership.member_id) == member_id)
+    found = await session.execute(sold.union_all(held).limit(1))
+    return found.first() is not None
+
+
 async def get_plan(session: AsyncSession, plan_id: int) -> PlanView | None:
     """One plan, or None."""
     row = await session.get(MembershipPlan, plan_id, populate_existing=True)

@@ -168,7 +168,7 @@ async def test_a_subscription_over_three_periods_with_a_failed_renewal_and_a_can
     await harness.send(MIA, MIA, "/membership")
     screen = harness.emulator.last_bot_message(MIA)
     assert "Gold club: active, renews on " in (screen.text or "")
-    assert screen.button_texts == ["Cancel Gold club"]
+    assert screen.button_texts == ["Cancel Gold club", "⬅️ Back"]
     await harness.press(MIA, MIA, screen.message_id, callback_data="mship:cancel:1")
     # then Telegram is asked to stop the renewals, and she sees when it ends
     assert harness.emulator.calls_of("editUserStarSubscription") == [
@@ -330,3 +330,31 @@ async def test_bad_plans_are_refused_with_a_clear_message(harness: Harness) -> N
     await harness.send(MIA, MIA, "/start")
     refused = await harness.send(MIA, MIA, GOLD_PLAN)
     assert len(refused) == 1 and "Membership plan #" not in refused[0]
+
+
+async def test_points_and_perks_lead_to_the_membership_once_a_plan_is_sold(
+    harness: Harness,
+) -> None:
+    await harness.send(MIA, MIA, "/start")
+    await harness.send(MIA, MIA, "/me")
+    assert "💎 Membership" not in harness.emulator.last_bot_message(MIA).button_texts
+    await sell_gold(harness)
+    # when Mia opens Points and perks and taps 💎 Membership
+    await harness.send(MIA, MIA, "/me")
+    me = harness.emulator.last_bot_message(MIA)
+    assert me.button_texts == [
+        "🎁 Rewards",
+        "📜 Points history",
+        "🏅 Tiers",
+        "💎 Membership",
+        "⬅️ Back",
+    ]
+    await harness.press(MIA, MIA, me.message_id, callback_data="menu:membership")
+    # then the screen shows the plan with its Subscribe button, and Back to the perks
+    shown = harness.emulator.last_bot_message(MIA)
+    assert shown.message_id == me.message_id
+    assert shown.text == (
+        "Paid membership\nPlans for sale, paid monthly in Stars:\n"
+        "· Gold club: ⭐ 300 a month, grants tier Gold"
+    )
+    assert shown.button_texts == ["⭐ Subscribe: Gold club", "⬅️ Back"]
