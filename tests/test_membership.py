@@ -358,3 +358,24 @@ async def test_points_and_perks_lead_to_the_membership_once_a_plan_is_sold(
         "· Gold club: ⭐ 300 a month, grants tier Gold"
     )
     assert shown.button_texts == ["⭐ Subscribe: Gold club", "⬅️ Back"]
+
+
+async def test_stats_count_active_memberships_per_plan(harness: Harness) -> None:
+    await sell_gold(harness)
+    await subscribe(harness, await subscription_link(harness))
+    await harness.send(SAM, SAM, "/membership_plan_add VIP circle | 500 | level=vip")
+    await harness.send(SAM, SAM, "/membership_plan_off 2")
+    # when Sam asks for /stats
+    harness.new_bot_messages(SAM)
+    harness.emulator.send_message(SAM, SAM, "/stats")
+    await harness.feed_pending()
+    # then the report ends with the active memberships, per plan
+    assert any(
+        (m.text or "").endswith("Active memberships: 1\nGold club: 1 member")
+        for m in harness.new_bot_messages(SAM)
+    )
+    assert await harness.send(SAM, SAM, "/membership_plans") == [
+        "Membership plans\n"
+        "#1 Gold club: ⭐ 300 a month, grants tier Gold · for sale · 1 active\n"
+        "#2 VIP circle: ⭐ 500 a month, grants VIP groups · switched off · 0 active"
+    ]

@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from babel.dates import format_date
 
 from handlers.text import N_, esc_name, format_money
@@ -20,6 +21,7 @@ from services.membership import (
     REFUSED_PRICE,
     REFUSED_UNKNOWN,
     MembershipView,
+    PlanCount,
     PlanView,
 )
 
@@ -123,6 +125,22 @@ def failed_text(membership: MembershipView, lapsed: bool, timezone: str, locale:
         "Telegram could not renew your membership {plan}. It stays active until {day}; top up "
         "your Stars so that it renews."
     ).format(plan=plan_name(membership.plan), day=day_text(membership.period_end, timezone, locale))
+
+
+def membership_lines(counts: list[PlanCount]) -> str:
+    """/stats: active memberships, in all and per plan."""
+    total = sum(c.active for c in counts)
+    parts = [_("<b>Active memberships: {n}</b>").format(n=total)]
+    for count in counts:
+        state = "" if count.plan.active else " " + _("(switched off)")
+        parts.append(
+            _("{plan}: {members}").format(
+                plan=plan_name(count.plan),
+                members=ngettext("{n} member", "{n} members", count.active).format(n=count.active),
+            )
+            + state
+        )
+    return "\n".join(parts)
 
 
 def lapsed_text(membership: MembershipView) -> str:
