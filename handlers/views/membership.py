@@ -45,7 +45,7 @@ def grant_text(plan: PlanView) -> str:
     """What a plan grants, in a few words."""
     if plan.tier is not None:
         return _("tier {tier}").format(tier=tier_name(plan.tier))
-    return _("{level} groups").format(level=level_name(plan.level))
+    return _("entry to groups of level {level}").format(level=level_name(plan.level))
 
 
 def price_text(plan: PlanView, locale: str) -> str:
@@ -107,7 +107,7 @@ def canceled_text(membership: MembershipView, timezone: str, locale: str) -> str
 
 def reenabled_text(membership: MembershipView, timezone: str, locale: str) -> str:
     """The notice that the renewals are back on."""
-    return _("Your membership {plan} renews again, next on {day}.").format(
+    return _("Your membership {plan} will renew again, next on {day}.").format(
         plan=plan_name(membership.plan),
         day=day_text(membership.period_end, timezone, locale),
     )
