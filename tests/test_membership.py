@@ -287,8 +287,8 @@ async def test_the_same_payment_delivered_twice_is_booked_once(harness: Harness)
 async def test_a_vip_plan_admits_its_members_to_a_paid_vip_group(harness: Harness) -> None:
     await vip_group(harness)
     assert await harness.send(SAM, SAM, "/membership_plan_add VIP circle | 500 | level=vip") == [
-        "Membership plan #1 is for sale: VIP circle: ⭐ 500 a month, grants entry to groups of level VIP. "
-        "Members buy it with /membership."
+        "Membership plan #1 is for sale: VIP circle: ⭐ 500 a month, grants entry to groups of "
+        "level VIP. Members buy it with /membership."
     ]
     await harness.send(SAM, SAM, f"/group_level {VIP} vip paid")
     row = await community(harness, VIP)
@@ -377,5 +377,6 @@ async def test_stats_count_active_memberships_per_plan(harness: Harness) -> None
     assert await harness.send(SAM, SAM, "/membership_plans") == [
         "Membership plans\n"
         "#1 Gold club: ⭐ 300 a month, grants tier Gold · for sale · 1 active\n"
-        "#2 VIP circle: ⭐ 500 a month, grants entry to groups of level VIP · switched off · 0 active"
+        "#2 VIP circle: ⭐ 500 a month, grants entry to groups of level VIP · switched off · "
+        "0 active"
     ]
