@@ -76,6 +76,7 @@ class MembershipLapses(PeriodicJob):
                 membership_id=membership_id,
                 now=now,
                 default_locale=self.settings.default_locale,
+                tier_currency=self.settings.tier_measure,
             )
             if lapsed is None:
                 return False

@@ -388,6 +388,7 @@ async def membership_paid(
         expires_at=datetime.fromtimestamp(expires, UTC) if expires else None,
         now=clock(),
         default_locale=settings.default_locale,
+        tier_currency=settings.tier_measure,
     )
     if paid.kind == PAID_AGAIN:
         log.info("membership payment %s was already booked", payment.telegram_payment_charge_id)
@@ -441,6 +442,7 @@ async def subscription_updated(
         state=update.state,
         now=clock(),
         default_locale=settings.default_locale,
+        tier_currency=settings.tier_measure,
     )
     if news is None:
         return

@@ -12,8 +12,10 @@ The story of one membership, each step one verb in the caller's unit of work:
 - `subscription_changed` follows Telegram's `subscription` update (canceled, active, failed);
 - `cancel_membership` stops the renewals from the bot (editUserStarSubscription after commit);
 - `lapse_membership` ends a membership whose period passed without a renewal (a job).
-The grant is read where tiers and joins are decided (services/tiers.py, services/levels.py):
-only an active membership grants anything, so a lapse removes the grant at once.
+A tier plan's grant is stored in the member's tier (services/tiers.py recompute takes the
+higher of the spend's tier and the active memberships'), recomputed whenever a membership
+starts, renews or lapses; a level plan's is read when a join request is decided
+(services/levels.py). Only an active membership grants anything.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from services.levels import parse_level
 from services.member import get_member
 from services.order import record_telegram_payment
 from services.refund import queue_star_refund
-from services.tiers import TierView, list_tiers
+from services.tiers import TierView, list_tiers, recompute
 
 PERIOD = timedelta(days=30)  # Telegram's only subscription period (2592000 seconds)
 PERIOD_SECONDS = int(PERIOD.total_seconds())
@@ -356,6 +358,7 @@ async def take_membership_payment(
     expires_at: datetime | None,
     now: datetime,
     default_locale: str,
+    tier_currency: str,
 ) -> MembershipPaid:
     """A subscription payment, once per charge: it starts or extends the membership and books
     the period on the ledger; or, for a plan no longer sold (or one the member holds through
@@ -481,6 +484,7 @@ async def take_membership_payment(
         actor_id=member_id,
         at=now,
     )
+    await recompute(session, member_id=member_id, currency=tier_currency, now=now)
     return MembershipPaid(
         PAID_STARTED if first else PAID_RENEWED,
         amount,
@@ -499,6 +503,7 @@ async def subscription_changed(
     state: str,
     now: datetime,
     default_locale: str,
+    tier_currency: str,
 ) -> SubscriptionNews | None:
     """Telegram's `subscription` update: the member cancelled the renewals (canceled), turned
     them back on (active), or a renewal could not be charged (failed: the membership lapses
@@ -523,6 +528,8 @@ async def subscription_changed(
         return None
     await session.execute(update(Membership).where(col(Membership.id) == row.id).values(values))
     await session.refresh(row)
+    if lapsed:  # the grant goes with it
+        await recompute(session, member_id=member_id, currency=tier_currency, now=now)
     plan = await get_plan(session, row.plan_id)
     assert plan is not None
     locale = await _locale(session, member_id, default_locale)
@@ -577,7 +584,12 @@ async def due_to_lapse(session: AsyncSession, *, now: datetime) -> list[int]:
 
 
 async def lapse_membership(
-    session: AsyncSession, *, membership_id: int, now: datetime, default_locale: str
+    session: AsyncSession,
+    *,
+    membership_id: int,
+    now: datetime,
+    default_locale: str,
+    tier_currency: str,
 ) -> tuple[MembershipView, str] | None:
     """End one membership whose period passed unrenewed (claimed by a conditional UPDATE, so
     once whoever runs it); the membership and its member's locale, or None when not due."""
@@ -594,6 +606,8 @@ async def lapse_membership(
         return None
     row = await session.get(Membership, membership_id, populate_existing=True)
     assert row is not None
+    # the tier it granted goes (down to what the spend reaches, or another membership grants)
+    await recompute(session, member_id=row.member_id, currency=tier_currency, now=now)
     plan = await get_plan(session, row.plan_id)
     assert plan is not None
     await record_action(

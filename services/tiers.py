@@ -195,7 +195,7 @@ async def standing(session: AsyncSession, member_id: int) -> Standing:
     """The member's tier as last computed, and the next one up."""
     tiers = await list_tiers(session)
     row = await session.get(MemberTier, member_id)
-    rank = max(row.rank if row else 0, await membership_rank(session, member_id))
+    rank = row.rank if row else 0
     spend = row.spend if row else 0
     current = next((t for t in tiers if t.rank == rank), tiers[0])
     higher = [t for t in tiers if t.rank > current.rank]
@@ -218,11 +218,16 @@ async def membership_rank(session: AsyncSession, member_id: int) -> int:
 async def recompute(
     session: AsyncSession, *, member_id: int, currency: str, now: datetime
 ) -> TierChange:
-    """Recompute the member's tier from their spend and store it."""
+    """Recompute the member's tier from their spend and store it: the tier the spend reaches,
+    or the higher one an active paid membership grants (services/membership.py), so that every
+    reader of the stored tier (discounts, VIP windows, joins, broadcasts by tier) sees it."""
     tiers = await list_tiers(session)
     before = (await standing(session, member_id)).tier
     spend = await qualifying(session, member_id=member_id, currency=currency, now=now)
     after = tier_for_spend(tiers, spend)
+    granted = await membership_rank(session, member_id)
+    if granted > after.rank:  # a paid membership holds the member higher than their spend
+        after = next((t for t in tiers if t.rank == granted), after)
     await session.execute(
         upsert(
             session,
@@ -232,9 +237,6 @@ async def recompute(
             update={"rank": after.rank, "spend": spend, "updated_at": now},
         )
     )
-    granted = await membership_rank(session, member_id)
-    if granted > after.rank:  # a paid membership holds the member higher than their spend
-        after = next((t for t in tiers if t.rank == granted), after)
     return TierChange(before=before, after=after, spend=spend)
 
 
@@ -279,6 +281,8 @@ async def drop_ahead(
         return None
     later = await qualifying(session, member_id=member_id, currency=currency, now=now + WARN_AHEAD)
     lower = tier_for_spend(tiers, later)
+    if await membership_rank(session, member_id) >= current.rank:
+        return None  # a paid membership holds the tier (its own notices say when it ends)
     if lower.rank >= current.rank:
         return None
     row.warned_at = now

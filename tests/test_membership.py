@@ -380,3 +380,34 @@ async def test_stats_count_active_memberships_per_plan(harness: Harness) -> None
         "#2 VIP circle: ⭐ 500 a month, grants entry to groups of level VIP · switched off · "
         "0 active"
     ]
+
+
+async def test_the_member_cancels_in_telegram_and_turns_it_back_on(harness: Harness) -> None:
+    await sell_gold(harness)
+    first = await subscribe(harness, await subscription_link(harness))
+    charge = str(first["telegram_payment_charge_id"])
+    texts(harness, MIA)
+    # when Mia cancels the subscription in Telegram's settings (the `subscription` update)
+    harness.emulator.cancel_subscription(charge)
+    await harness.feed_pending()
+    # then the bot knows it will not renew, and she keeps Gold to the end of the month
+    told = texts(harness, MIA)
+    assert len(told) == 1
+    assert told[0].startswith("Your membership Gold club will not renew. You keep tier Gold until ")
+    assert (await membership(harness)).canceled_by == CANCELED_BY_MEMBER
+    assert await tier_code(harness) == "gold"
+    await harness.send(MIA, MIA, "/membership")
+    screen = harness.emulator.last_bot_message(MIA)
+    # and the screen offers no Cancel, but a new subscription (it would replace this one)
+    assert screen.button_texts == ["⭐ Subscribe: Gold club", "⬅️ Back"]
+    assert "active until" in (screen.text or "") and "it will not renew" in (screen.text or "")
+    # when she turns it back on
+    harness.emulator.reenable_subscription(charge)
+    await harness.feed_pending()
+    told = texts(harness, MIA)
+    assert len(told) == 1 and told[0].startswith("Your membership Gold club will renew again")
+    assert (await membership(harness)).canceled_by == ""
+    # and the next month is charged as before
+    harness.emulator.renew_subscription(charge)
+    await harness.feed_pending()
+    assert await booked_periods(harness) == [300, 300]
