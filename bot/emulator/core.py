@@ -1093,9 +1093,16 @@ class Emulator:
         if first:
             payment["is_first_recurring"] = True
         user_id = subscription["user_id"]
+        return self._payment_message(self._private_chat(user_id), user_id, payment)
+
+    def _payment_message(
+        self, chat: _Chat, user_id: int, payment: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Keeps the payment (for refunds) and delivers its successful_payment message."""
+        charge_id = payment["telegram_payment_charge_id"]
         self.payments[charge_id] = {**payment, "user_id": user_id, "refunded": False}
         message = self._new_message(
-            self._private_chat(user_id),
+            chat,
             self._user(user_id),
             kind="service",
             content={"successful_payment": payment},
@@ -1329,7 +1336,6 @@ class Emulator:
             update = self._subscription_payment(subscription, first=True)
             self.subscriptions[subscription["charges"][0]] = subscription
             return update
-        user = self._user(query.user_id)
         n = next(self._ids)
         charge_id = f"stxEMU{n:08d}{secrets.token_hex(6)}"
         payment: dict[str, Any] = {
@@ -1345,20 +1351,7 @@ class Emulator:
             payment["shipping_option_id"] = query.shipping_option_id
         if query.order_info:
             payment["order_info"] = copy.deepcopy(query.order_info)
-        self.payments[charge_id] = {**payment, "user_id": query.user_id, "refunded": False}
-        chat = self._chats[query.chat_id]
-        message = self._new_message(
-            chat,
-            user,
-            kind="service",
-            content={"successful_payment": payment},
-            text=None,
-            entities=[],
-            html=None,
-            markup=None,
-            reply=None,
-        )
-        return self._enqueue({"message": copy.deepcopy(message.raw)})
+        return self._payment_message(self._chats[query.chat_id], query.user_id, payment)
 
     # ------------------------------------------------------------------ inspection --------
     def messages(self, chat_id: int, *, viewer: int | None = None) -> list[StoredMessage]:
