@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.base import UTCDateTime
 from models.community import LEVEL_CORE, LEVEL_VIP
 from models.ledger import ACCOUNT_BRAND_REVENUE, ACCOUNT_CUSTOMER_RECEIVABLE
 from models.membership import (
@@ -453,7 +454,13 @@ async def take_membership_payment(
     else:
         values: dict[str, object] = {
             "status": MEMBERSHIP_ACTIVE,
-            "period_end": max(period_end, row.period_end) if not starts else period_end,
+            # a renewal never shortens the period, whichever of two renewals commits last
+            "period_end": period_end
+            if starts
+            else case(
+                (col(Membership.period_end) < period_end, literal(period_end, UTCDateTime())),
+                else_=col(Membership.period_end),
+            ),
             "failed_at": None,
             "updated_at": now,
         }

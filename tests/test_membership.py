@@ -282,6 +282,14 @@ async def test_the_same_payment_delivered_twice_is_booked_once(harness: Harness)
     assert await revenue(harness) == 300
     welcomed = [t for t in texts(harness, MIA) if t.startswith("Welcome to Gold club!")]
     assert len(welcomed) == 1
+    # and the same link paid again while she holds the plan is refused before money moves
+    asked = harness.emulator.pay_invoice_link(MIA, url)
+    await harness.feed_pending()
+    answer = harness.emulator.pre_checkout_answers[asked["pre_checkout_query"]["id"]]
+    assert (answer["ok"], answer["error_message"]) == (
+        False,
+        "You are already a member of Gold club, renewing every month.",
+    )
 
 
 async def test_a_vip_plan_admits_its_members_to_a_paid_vip_group(harness: Harness) -> None:
