@@ -22,7 +22,7 @@ from aiogram.types import (
     Message,
     PreCheckoutQuery,
 )
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,6 +40,7 @@ from handlers.text import (
 )
 from handlers.views.membership import (
     canceled_text,
+    discontinued_text,
     failed_text,
     grant_text,
     plan_name,
@@ -182,9 +183,15 @@ async def plan_off_command(
     command: CommandObject,
     session: AsyncSession,
     member: MemberView,
+    settings: HandlerSettings,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+    bot: Bot,
+    i18n: I18n,
     clock: Clock,
 ) -> None:
-    """Stops selling a plan; its members keep it to the end of the period they paid."""
+    """Stops selling a plan; its members keep it to the end of the period they paid, are told,
+    and their subscriptions are cancelled (after commit) so Telegram charges them no more."""
     word = (command.args or "").strip().removeprefix("#")
     try:
         plan_id = number(word, prefix="")
@@ -194,16 +201,35 @@ async def plan_off_command(
         await message.answer(_(OFF_USAGE))
         return
     try:
-        plan = await switch_off(session, plan_id=plan_id, actor_id=member.id, now=clock())
+        off = await switch_off(
+            session,
+            plan_id=plan_id,
+            actor_id=member.id,
+            now=clock(),
+            default_locale=settings.default_locale,
+        )
     except MembershipError as exc:
         await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
         return
+    for stopped, locale in off.stopped:
+        after_commit.add(
+            _cancel_subscription(bot, stopped.member_id, stopped.subscription_charge_id)
+        )
+        zone = await private_zone(
+            session, member_id=stopped.member_id, own=None, default=settings.default_timezone
+        )
+        with i18n.use_locale(locale):
+            notifier.send(stopped.member_id, discontinued_text(stopped, zone, locale))
+    plan = off.plan
+    members = ngettext(
+        "its {n} active member keeps it until the paid month ends and is told",
+        "its {n} active members keep it until their paid month ends and are told",
+        plan.members,
+    ).format(n=plan.members)
     await message.answer(
         _(
-            "Plan #{id} {plan} is switched off: no longer sold. Its {members} active members "
-            "keep it until their paid month ends; a renewal that still comes is refunded and "
-            "the subscription cancelled."
-        ).format(id=plan.id, plan=plan_name(plan), members=plan.members)
+            "Plan #{id} {plan} is switched off: no longer sold, and renewals stop; {members}."
+        ).format(id=plan.id, plan=plan_name(plan), members=members)
     )
 
 

@@ -268,16 +268,38 @@ async def membership_offered(session: AsyncSession, member_id: int) -> bool:
 
 
 async def get_plan(session: AsyncSession, plan_id: int) -> PlanView | None:
-    """One plan, or None."""
+    """One plan with its active memberships, or None."""
     row = await session.get(MembershipPlan, plan_id, populate_existing=True)
-    return _plan_view(row, await list_tiers(session)) if row is not None else None
+    if row is None:
+        return None
+    members = await session.execute(
+        select(func.count()).where(
+            col(Membership.plan_id) == plan_id, col(Membership.status) == MEMBERSHIP_ACTIVE
+        )
+    )
+    return _plan_view(row, await list_tiers(session), int(members.scalar_one()))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchedOff:
+    """A plan taken off sale, and the memberships whose renewals the bot stops with it (each
+    with its member's locale): the caller cancels their subscriptions after commit."""
+
+    plan: PlanView
+    stopped: tuple[tuple[MembershipView, str], ...]
 
 
 async def switch_off(
-    session: AsyncSession, *, plan_id: int, actor_id: int, now: datetime
-) -> PlanView:
-    """Staff stop selling a plan (claimed by a conditional UPDATE), audited. Members keep it
-    to the end of the period they paid; a renewal that still comes is refunded."""
+    session: AsyncSession,
+    *,
+    plan_id: int,
+    actor_id: int,
+    now: datetime,
+    default_locale: str,
+) -> SwitchedOff:
+    """Staff stop selling a plan (claimed by a conditional UPDATE), audited. Its members keep
+    it to the end of the period they paid, and the renewals stop (a renewal Telegram charges
+    anyway is refunded)."""
     done = await session.execute(
         update(MembershipPlan)
         .where(col(MembershipPlan.id) == plan_id, col(MembershipPlan.active).is_(True))
@@ -298,7 +320,31 @@ async def switch_off(
     )
     plan = await get_plan(session, plan_id)
     assert plan is not None
-    return plan
+    renewing = (
+        (
+            await session.execute(
+                select(Membership).where(
+                    col(Membership.plan_id) == plan_id,
+                    col(Membership.status) == MEMBERSHIP_ACTIVE,
+                    col(Membership.canceled_by) == "",
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    stopped = []
+    for row in renewing:
+        claimed = await session.execute(
+            update(Membership)
+            .where(col(Membership.id) == row.id, col(Membership.canceled_by) == "")
+            .values(canceled_by=CANCELED_BY_BOT, updated_at=now)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            await session.refresh(row)
+            locale = await _locale(session, row.member_id, default_locale)
+            stopped.append((_view(row, plan), locale))
+    return SwitchedOff(plan, tuple(stopped))
 
 
 async def _membership(session: AsyncSession, *, member_id: int, plan_id: int) -> Membership | None:

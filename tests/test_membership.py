@@ -205,9 +205,8 @@ async def test_a_payment_for_a_plan_switched_off_is_refunded_and_its_subscriptio
     query_id = asked["pre_checkout_query"]["id"]
     assert harness.emulator.pre_checkout_answers[query_id]["ok"] is True
     assert await harness.send(SAM, SAM, "/membership_plan_off 1") == [
-        "Plan #1 Gold club is switched off: no longer sold. Its 0 active members keep it until "
-        "their paid month ends; a renewal that still comes is refunded and the subscription "
-        "cancelled."
+        "Plan #1 Gold club is switched off: no longer sold, and renewals stop; its 0 active "
+        "members keep it until their paid month ends and are told."
     ]
     texts(harness, MIA)
     paid = harness.emulator.complete_payment(query_id)
@@ -243,9 +242,24 @@ async def test_a_renewal_of_a_plan_switched_off_is_refunded_and_the_month_paid_i
     await sell_gold(harness)
     first = await subscribe(harness, await subscription_link(harness))
     charge = str(first["telegram_payment_charge_id"])
-    await harness.send(SAM, SAM, "/membership_plan_off 1")
     texts(harness, MIA)
-    # when Telegram renews it anyway
+    # when Sam switches the plan off
+    assert await harness.send(SAM, SAM, "/membership_plan_off 1") == [
+        "Plan #1 Gold club is switched off: no longer sold, and renewals stop; its 1 active "
+        "member keeps it until the paid month ends and is told."
+    ]
+    # then Mia is told, and her subscription is cancelled: Telegram charges it no more
+    told = texts(harness, MIA)
+    assert len(told) == 1 and told[0].startswith(
+        "The membership Gold club is no longer sold, so it will not renew and you will not be "
+        "charged again. You keep tier Gold until "
+    )
+    assert harness.emulator.calls_of("editUserStarSubscription") == [
+        {"user_id": MIA, "telegram_payment_charge_id": charge, "is_canceled": True}
+    ]
+    assert harness.emulator.subscriptions[charge]["canceled_by"] == "bot"
+    # when Telegram had charged the next month before the cancellation reached it
+    harness.emulator.subscriptions[charge]["canceled_by"] = None
     renewal = harness.emulator.renew_subscription(charge)
     await harness.feed_pending()
     second = renewal["message"]["successful_payment"]["telegram_payment_charge_id"]

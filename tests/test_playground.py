@@ -476,7 +476,7 @@ def test_the_membership_script_subscribes_renews_lapses_and_cancels() -> None:
         "[bob (private)] bot: 你的会员 Gold club 将不再续费。",
         "    (Telegram) the subscription was cancelled by the bot",
         "[bob (private)] bot: 你的会员 Gold club 已到期",
-        "Plan #1 Gold club is switched off: no longer sold.",
+        "Plan #1 Gold club is switched off: no longer sold, and renewals stop;",
     ]
     position = 0
     for line in expected_in_order:

@@ -105,6 +105,18 @@ def canceled_text(membership: MembershipView, timezone: str, locale: str) -> str
     )
 
 
+def discontinued_text(membership: MembershipView, timezone: str, locale: str) -> str:
+    """The notice that the member's plan is no longer sold, so it will not renew."""
+    return _(
+        "The membership {plan} is no longer sold, so it will not renew and you will not be "
+        "charged again. You keep {grant} until {day}."
+    ).format(
+        plan=plan_name(membership.plan),
+        grant=grant_text(membership.plan),
+        day=day_text(membership.period_end, timezone, locale),
+    )
+
+
 def reenabled_text(membership: MembershipView, timezone: str, locale: str) -> str:
     """The notice that the renewals are back on."""
     return _("Your membership {plan} will renew again, next on {day}.").format(
