@@ -39,6 +39,7 @@ from bot.digest import WeeklyDigest
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.leader import SchedulerLeadership
 from bot.levels import GroupSizeWatch
+from bot.membership import MembershipLapses
 from bot.metrics import ApiMetrics, Metrics, UpdateObserver
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
@@ -279,6 +280,7 @@ class Runtime:
     waitlist: WaitlistKeeper
     digest: WeeklyDigest
     alerts: AlertWatch
+    memberships: MembershipLapses
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -323,6 +325,7 @@ class Runtime:
         await self.waitlist.start()
         await self.digest.start()
         await self.alerts.start()
+        await self.memberships.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -338,6 +341,7 @@ class Runtime:
         self.waitlist.stop()
         self.digest.stop()
         self.alerts.stop()
+        self.memberships.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -450,12 +454,15 @@ def build_runtime(
         settings=settings,
         clock=clock,
     )
+    memberships = MembershipLapses(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
     jobs = (closer, poster, polls, care, retention, reservations, tickets, ab_reports, sizes)
-    for job in (*jobs, waitlist, digest, alerts):
+    for job in (*jobs, waitlist, digest, alerts, memberships):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -497,6 +504,7 @@ def build_runtime(
         waitlist=waitlist,
         digest=digest,
         alerts=alerts,
+        memberships=memberships,
         metrics=metrics,
         clock=clock,
         redis=redis,

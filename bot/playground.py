@@ -56,6 +56,9 @@ HELP = """Playground commands (anything else is sent as a message):
   :pay [ADDRESS]    pay the newest invoice the bot sent you; an invoice that asks an address
                     takes it as COUNTRY, city, street, post code (e.g. CN, Shenzhen,
                     1 Tea Road, 518000) and you take the first shipping option offered
+  :renew [fail]     Telegram charges the next month of your newest Stars subscription (a
+                    paid membership), or with fail: the renewal fails (no Stars)
+  :unsubscribe      cancel your newest Stars subscription in Telegram's settings
   :scan NAME        as a keeper, scan the newest pickup QR code the bot sent NAME (what the
                     Mini App's scanner reads): /redeem with its code, in your private chat
   :photo [CAPTION]  send a photo (a made-up picture) here, e.g. at the product wizard's
@@ -269,6 +272,10 @@ class Console:
             await self.press(arg)
         elif word == "pay":
             await self.pay(arg)
+        elif word == "renew":
+            await self.subscription("fail" if arg.lower() == "fail" else "renew")
+        elif word == "unsubscribe":
+            await self.subscription("cancel")
         elif word == "scan":
             await self.scan(arg)
         elif word == "open":
@@ -387,6 +394,11 @@ class Console:
             return
         for update in updates:
             await self.emulator.wait_processed(update["update_id"])
+        paying = [u["pre_checkout_query"]["id"] for u in updates if "pre_checkout_query" in u]
+        if paying:  # an invoice link: the payment window, then the money if the bot agrees
+            self.write(f"({self.user.name} opens the payment: {url})")
+            await self.complete(paying[0])
+            return
         joined = [
             u["message"]["chat"]["id"]
             for u in updates
@@ -532,7 +544,11 @@ class Console:
             self.write(f"    (payment window) shipping: {option['title']}, {money}")
             asked = self.emulator.choose_shipping(asked["shipping_query"]["id"], option["id"])
             await self.emulator.wait_processed(asked["update_id"])
-        query_id = asked["pre_checkout_query"]["id"]
+        await self.complete(asked["pre_checkout_query"]["id"])
+
+    async def complete(self, query_id: str) -> None:
+        """The payment window after the bot's pre-checkout answer: the money arrives when the
+        bot agreed (successful_payment), or the window shows its refusal."""
         answer = self.emulator.pre_checkout_answers.get(query_id)
         if answer is None:
             self.write("    (payment window) the bot did not answer; nothing was paid")
@@ -541,6 +557,32 @@ class Console:
         else:
             paid = self.emulator.complete_payment(query_id)
             await self.emulator.wait_processed(paid["update_id"])
+        await self.settle()
+        self.flush()
+
+    async def subscription(self, action: str) -> None:
+        """Telegram's side of the user's newest Stars subscription: the next month charged
+        (renew), a renewal that fails (fail), or the user cancelling it (cancel)."""
+        user_id = self.user.user_id
+        mine = [c for c, s in self.emulator.subscriptions.items() if s["user_id"] == user_id]
+        if not mine:
+            self.write("no Stars subscription: subscribe to a plan from /membership first")
+            return
+        charge_id = mine[-1]
+        try:
+            if action == "renew":
+                update = self.emulator.renew_subscription(charge_id)
+                self.write(f"(Telegram charges {self.user.name} for the next month)")
+            elif action == "fail":
+                update = self.emulator.fail_subscription_renewal(charge_id)
+                self.write(f"(Telegram could not charge {self.user.name}: no Stars)")
+            else:
+                update = self.emulator.cancel_subscription(charge_id)
+                self.write(f"({self.user.name} cancels the subscription in Telegram)")
+        except ValueError as exc:
+            self.write(f"    (Telegram) {exc}")
+            return
+        await self.emulator.wait_processed(update["update_id"])
         await self.settle()
         self.flush()
 
@@ -663,6 +705,7 @@ async def _session(
         await runtime.alerts.run()  # crossed alerts, once a day each
         await runtime.broadcasts.housekeeping()  # finished broadcasts are done
         await runtime.ab_reports.run()  # A/B tests whose 48 hours passed are reported
+        await runtime.memberships.run()  # memberships whose month ran out unrenewed
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

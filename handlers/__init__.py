@@ -26,6 +26,7 @@ def feature_routers() -> list[Router]:
         language,
         ledger,
         levels,
+        membership,
         menu,
         myorders,
         nps,
@@ -62,6 +63,7 @@ def feature_routers() -> list[Router]:
         product.router,
         delivery.router,  # its address questions take plain text in private
         forwhom.router,  # its question (whom an order is for) takes plain text in private
+        membership.router,  # before order: subscription payments (payload mship:) are its own
         order.router,
         myorders.router,
         pickup.router,

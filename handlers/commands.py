@@ -55,6 +55,15 @@ COMMANDS: tuple[Command, ...] = (
         "leaderboard_optin", N_("Show or hide your name on leaderboards"), Role.MEMBER, True, False
     ),
     Command("me", N_("Your tier, points and perks"), Role.MEMBER, True, False),
+    # in the menu's Points and perks; Telegram's command menu is full
+    Command(
+        "membership",
+        N_("Paid membership: subscribe or cancel"),
+        Role.MEMBER,
+        True,
+        False,
+        in_menu=False,
+    ),
     Command("checkin", N_("Daily check-in for points"), Role.MEMBER, True, True),
     Command("points", N_("Where your points came from"), Role.MEMBER, True, False),
     Command(
@@ -292,6 +301,30 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "group_invite",
         N_("Invite a member to a VIP or core group"),
+        Role.STAFF,
+        True,
+        False,
+        in_menu=False,
+    ),
+    Command(
+        "membership_plans",
+        N_("Paid membership plans and their members"),
+        Role.STAFF,
+        True,
+        False,
+        in_menu=False,
+    ),
+    Command(
+        "membership_plan_add",
+        N_("Sell a monthly membership in Stars"),
+        Role.STAFF,
+        True,
+        False,
+        in_menu=False,
+    ),
+    Command(
+        "membership_plan_off",
+        N_("Stop selling a membership plan"),
         Role.STAFF,
         True,
         False,

@@ -48,7 +48,8 @@ LEVEL_USAGE = N_(
     "Send /group_level GROUP LEVEL [WHO], e.g. /group_level -1001234567890 vip gold.\n"
     "GROUP: the group's id (as /groups shows it). LEVEL: open, vip or core. WHO, for vip and "
     "core: a tier's name (that tier and above may join), invite (only members you invite with "
-    "/group_invite) or paid (paid membership, not sold yet). Without WHO: invite."
+    "/group_invite) or paid (members of a paid membership of that level, see /membership_plans). "
+    "Without WHO: invite."
 )
 INVITE_USAGE = N_(
     "Send /group_invite GROUP @member, e.g. /group_invite -1001234567890 @mia: their join "
@@ -73,7 +74,7 @@ def rule_text(view: LevelView) -> str:
     if view.join_rule == JOIN_TIER and view.tier is not None:
         return _("Members of tier {tier} and above may join.").format(tier=tier_name(view.tier))
     if view.join_rule == JOIN_PAID:
-        return _("Paid members may join (paid membership is not sold yet).")
+        return _("Members with an active paid membership of this level may join.")
     return _("Only members you invite may join (/group_invite).")
 
 
@@ -180,7 +181,10 @@ def decision_text(decision: JoinDecision) -> str:
             "group leader for an invitation, then ask to join again."
         )
     elif decision.reason == DECLINED_PAID:
-        why = _("{group} is a {level} group for paid members, and paid membership is not open yet.")
+        why = _(
+            "{group} is a {level} group for paid members. Become a member with /membership, "
+            "then ask to join again."
+        )
     else:
         why = _(
             "{group} is a {level} group for members of tier {tier} and above; your tier is "

@@ -1,7 +1,7 @@
 """The main menu's screens in private: each button edits the menu message into its screen, and
 ⬅️ Back edits it into the screen it came from. Each screen is rendered by the function its
 command uses (/orders, /checkin, /me, /rewards, /points, /tiers, /invite, /referrals,
-/coupons, /help, /language), so tapping and typing show the same thing.
+/coupons, /help, /language, /membership), so tapping and typing show the same thing.
 
 `fallback` is the last router of all: private text that no handler and no wizard step took
 gets a short hint with the menu.
@@ -28,6 +28,7 @@ from handlers.broadcast import BroadcastSettings, offers_screen
 from handlers.commands import COMMANDS
 from handlers.coupons import coupons_page
 from handlers.language import language_keyboard
+from handlers.membership import membership_screen
 from handlers.myorders import orders_screen
 from handlers.perks import (
     checkin_screen,
@@ -49,6 +50,7 @@ from handlers.views.menu import (
     INVITE,
     LANGUAGE,
     MAIN,
+    MEMBERSHIP,
     OFFERS,
     ORDERS,
     POINTS,
@@ -188,6 +190,19 @@ async def tiers(
 ) -> None:
     """🏅 Tiers: every tier, what it needs and what it gives."""
     await show(query, bot, await tiers_text(session, settings, locale), with_back(None, POINTS))
+
+
+@router.callback_query(_screen(MEMBERSHIP))
+async def membership(
+    query: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """💎 Membership: the member's memberships and the plans for sale."""
+    text, markup = await membership_screen(session, member, settings)
+    await show(query, bot, text, markup)
 
 
 @router.callback_query(_screen(INVITE))

@@ -65,6 +65,7 @@ from services.member import (
     get_member,
     set_member_timezone,
 )
+from services.membership import membership_offered
 from services.money import InvalidAmount
 from services.parsing import parse_amount, zone_label
 from services.points import (
@@ -409,11 +410,16 @@ async def points_screen(
     session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime
 ) -> tuple[str, InlineKeyboardMarkup]:
     """Points and perks (/me and the menu): the member's standing, with buttons to the rewards
-    catalog, the points history and the tiers, and Back to the main menu."""
+    catalog, the points history, the tiers and (when any is sold or held) paid membership, and
+    Back to the main menu."""
     builder = InlineKeyboardBuilder()
     builder.button(text=_("🎁 Rewards"), callback_data=MenuCallback(action=screen.REWARDS))
     builder.button(text=_("📜 Points history"), callback_data=MenuCallback(action=screen.HISTORY))
     builder.button(text=_("🏅 Tiers"), callback_data=MenuCallback(action=screen.TIERS))
+    if await membership_offered(session, member.id):
+        builder.button(
+            text=_("💎 Membership"), callback_data=MenuCallback(action=screen.MEMBERSHIP)
+        )
     builder.adjust(3)
     return await me_text(session, member, settings, now), with_back(builder)
 

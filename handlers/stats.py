@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter, current_role, refusal_text
 from handlers.text import HandlerSettings, counted, esc
 from handlers.views.levels import level_lines
+from handlers.views.membership import membership_lines
 from handlers.views.review import stats_line
 from handlers.views.stats import caption, chart, summary
 from services.analytics import Scope, stats_report
@@ -34,6 +35,7 @@ from services.community import CommunityView
 from services.dashboard import issue_link
 from services.levels import level_stats
 from services.member import MemberView
+from services.membership import membership_stats
 from services.period import InvalidPeriod, parse_period
 from services.review import review_stats
 from services.role import Role, led_communities
@@ -81,6 +83,9 @@ async def _reply(
     texts[-1] += "\n\n" + stats_line(reviews, locale)
     if scope is None:  # the brand's layers: groups and members per level
         texts[-1] += "\n\n" + level_lines(await level_stats(session))
+        plans = await membership_stats(session)
+        if plans:  # paid membership: active members per plan
+            texts[-1] += "\n\n" + membership_lines(plans)
     for text in texts:
         await message.answer(text)
     await message.answer_photo(

@@ -14,6 +14,7 @@ from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
+from models.membership import Membership, MembershipPeriod, MembershipPlan
 from models.order import Order, OrderEvent, Payment, StarRefund
 from models.payout import CashHandover, PayoutRequest
 from models.perks import (
@@ -85,6 +86,9 @@ __all__ = [
     "MemberCoupon",
     "MemberSegment",
     "MemberTier",
+    "Membership",
+    "MembershipPeriod",
+    "MembershipPlan",
     "NpsAsked",
     "NpsSurvey",
     "Order",

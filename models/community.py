@@ -31,7 +31,7 @@ LEVELS = (LEVEL_OPEN, LEVEL_VIP, LEVEL_CORE)
 # Community.join_rule values: who may join a VIP or core group ("" for an open group)
 JOIN_TIER = "tier"  # members of `join_min_rank` or a higher tier
 JOIN_INVITE = "invite"  # members staff invited to the group (group_invite rows)
-JOIN_PAID = "paid"  # paid members (stored; not sold yet, so every request is declined)
+JOIN_PAID = "paid"  # members with an active paid membership of the level (or above)
 
 
 class Community(SQLModel, table=True):

@@ -197,6 +197,7 @@ STAR_REFUND_FAILED = "failed"  # Telegram refused for good: staff pay it back by
 REFUND_BY_STAFF = "staff"  # /refund of a paid order
 REFUND_UNPAYABLE = "unpayable"  # a payment for an order that could no longer take it
 REFUND_GROUPBUY = "groupbuy"  # the prepayment of a group-buy that did not form
+REFUND_MEMBERSHIP = "membership"  # a membership payment not kept (its plan no longer sold)
 
 
 class StarRefund(SQLModel, table=True):

@@ -1,5 +1,5 @@
 """Layered communities (普通群 / VIP群 / 核心粉丝群): staff give each group a level and, for VIP
-and core groups, who may join (a least tier, an invitation, or later a paid membership). Joins
+and core groups, who may join (a least tier, an invitation, or a paid membership). Joins
 to those groups come as Telegram join requests, which the bot approves for members who qualify
 and declines for the others; it never removes anyone. A group nearing GROUP_SIZE_LIMIT warns
 its leader and staff once per crossing."""
@@ -26,6 +26,7 @@ from models.community import (
     Community,
     GroupInvite,
 )
+from models.membership import MEMBERSHIP_ACTIVE, Membership, MembershipPlan
 from models.role import LEADER_ACTIVE, LeaderDesignation
 from services.audit import record_action
 from services.community import get_community
@@ -44,13 +45,14 @@ RULE_WORDS = {
     JOIN_INVITE: ("invite", "invitation", "邀请", "邀請"),
     JOIN_PAID: ("paid", "付费", "付費"),
 }
+LEVEL_RANKS = {LEVEL_OPEN: 0, LEVEL_VIP: 1, LEVEL_CORE: 2}  # a core membership admits to VIP
 WARN_SHARE_PERCENT = 90  # a group is warned at this share of GROUP_SIZE_LIMIT
 
 # JoinDecision.reason values
 JOINED_QUALIFIES = "qualifies"  # approved: the member meets the rule
 DECLINED_TIER = "tier"  # declined: their tier is below the least one
 DECLINED_INVITE = "invite"  # declined: the group admits by invitation and they have none
-DECLINED_PAID = "paid"  # declined: paid membership is not sold yet
+DECLINED_PAID = "paid"  # declined: no active paid membership of the group's level or above
 
 
 class LevelError(Refused):
@@ -233,7 +235,7 @@ async def decide_join(
     if row.join_rule == JOIN_TIER and view.tier is not None:
         approved, reason = mine.rank >= view.tier.rank, DECLINED_TIER
     elif row.join_rule == JOIN_PAID:
-        approved, reason = False, DECLINED_PAID
+        approved, reason = await paid_member_of(session, member_id, row.level), DECLINED_PAID
     else:  # invitation only (also a VIP or core group whose rule was never set)
         invited = await session.get(GroupInvite, (community_id, member_id))
         approved, reason = invited is not None, DECLINED_INVITE
@@ -253,6 +255,21 @@ async def decide_join(
     return JoinDecision(
         community_id, row.title, approved, reason, row.level, view.tier, mine, locale
     )
+
+
+async def paid_member_of(session: AsyncSession, member_id: int, level: str) -> bool:
+    """True when an active paid membership grants the member `level` or a higher one."""
+    rows = await session.execute(
+        select(col(MembershipPlan.level))
+        .join(Membership, col(Membership.plan_id) == col(MembershipPlan.id))
+        .where(
+            col(Membership.member_id) == member_id,
+            col(Membership.status) == MEMBERSHIP_ACTIVE,
+            col(MembershipPlan.level) != "",
+        )
+    )
+    need = LEVEL_RANKS.get(level, 0)
+    return any(LEVEL_RANKS.get(granted, 0) >= need for granted in rows.scalars())
 
 
 def warning_line(limit: int) -> int:

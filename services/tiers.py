@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.ledger import ACCOUNT_MEMBER_POINTS, POINTS, LedgerAccount
+from models.membership import MEMBERSHIP_ACTIVE, Membership, MembershipPlan
 from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order, OrderEvent
 from models.perks import MemberTier, Tier
 from services.db import upsert
@@ -201,14 +202,32 @@ async def standing(session: AsyncSession, member_id: int) -> Standing:
     return Standing(tier=current, spend=spend, next_tier=higher[0] if higher else None)
 
 
+async def membership_rank(session: AsyncSession, member_id: int) -> int:
+    """The highest tier an active paid membership grants the member (0 when none does)."""
+    granted = await session.execute(
+        select(func.max(MembershipPlan.tier_rank))
+        .join(Membership, col(Membership.plan_id) == col(MembershipPlan.id))
+        .where(
+            col(Membership.member_id) == member_id,
+            col(Membership.status) == MEMBERSHIP_ACTIVE,
+        )
+    )
+    return int(granted.scalar_one_or_none() or 0)
+
+
 async def recompute(
     session: AsyncSession, *, member_id: int, currency: str, now: datetime
 ) -> TierChange:
-    """Recompute the member's tier from their spend and store it."""
+    """Recompute the member's tier from their spend and store it: the tier the spend reaches,
+    or the higher one an active paid membership grants (services/membership.py), so that every
+    reader of the stored tier (discounts, VIP windows, joins, broadcasts by tier) sees it."""
     tiers = await list_tiers(session)
     before = (await standing(session, member_id)).tier
     spend = await qualifying(session, member_id=member_id, currency=currency, now=now)
     after = tier_for_spend(tiers, spend)
+    granted = await membership_rank(session, member_id)
+    if granted > after.rank:  # a paid membership holds the member higher than their spend
+        after = next((t for t in tiers if t.rank == granted), after)
     await session.execute(
         upsert(
             session,
@@ -262,6 +281,8 @@ async def drop_ahead(
         return None
     later = await qualifying(session, member_id=member_id, currency=currency, now=now + WARN_AHEAD)
     lower = tier_for_spend(tiers, later)
+    if await membership_rank(session, member_id) >= current.rank:
+        return None  # a paid membership holds the tier (its own notices say when it ends)
     if lower.rank >= current.rank:
         return None
     row.warned_at = now

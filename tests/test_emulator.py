@@ -1420,3 +1420,70 @@ async def test_a_stars_subscription_update_is_a_valid_update(bot: Bot, emulator:
     assert (update.subscription.user.id, update.subscription.state) == (ALICE, "canceled")
     with pytest.raises(ValueError, match="state"):
         emulator.update_subscription(ALICE, "plan-gold", "paused")
+
+
+async def test_a_stars_subscription_is_sold_renewed_failed_and_cancelled(
+    bot: Bot, emulator: Emulator
+) -> None:
+    # a subscription link must be in Stars, for 30 days, at most 10000 Stars
+    with pytest.raises(TelegramBadRequest, match="SUBSCRIPTION_PERIOD_INVALID"):
+        await bot.create_invoice_link(
+            title="Gold",
+            description="Monthly",
+            payload="plan-gold",
+            currency="XTR",
+            prices=[LabeledPrice(label="Gold", amount=300)],
+            subscription_period=86400,
+        )
+    with pytest.raises(TelegramBadRequest, match="SUBSCRIPTION_PRICE_INVALID"):
+        await bot.create_invoice_link(
+            title="Gold",
+            description="Monthly",
+            payload="plan-gold",
+            currency="XTR",
+            prices=[LabeledPrice(label="Gold", amount=10001)],
+            subscription_period=2592000,
+        )
+    link = await bot.create_invoice_link(
+        title="Gold",
+        description="Monthly",
+        payload="plan-gold",
+        currency="XTR",
+        prices=[LabeledPrice(label="Gold", amount=300)],
+        subscription_period=2592000,
+    )
+    # the user opens the link: the bot is asked first, then the first payment arrives
+    asked = emulator.open_url(ALICE, link)[0]
+    query_id = asked["pre_checkout_query"]["id"]
+    await bot.answer_pre_checkout_query(query_id, ok=True)
+    first = Update.model_validate(emulator.complete_payment(query_id), context={"bot": bot})
+    assert first.message is not None and first.message.successful_payment is not None
+    paid = first.message.successful_payment
+    assert (paid.is_recurring, paid.is_first_recurring, paid.total_amount) == (True, True, 300)
+    assert first.message.chat.id == ALICE
+    charge = paid.telegram_payment_charge_id
+    expires = paid.subscription_expiration_date
+    assert expires is not None
+    # a renewal is a new charge, one period later, not the first
+    renewed = emulator.renew_subscription(charge)["message"]["successful_payment"]
+    assert renewed["is_recurring"] is True and "is_first_recurring" not in renewed
+    assert renewed["subscription_expiration_date"] == expires + 2592000
+    assert renewed["telegram_payment_charge_id"] != charge
+    # a failed renewal and the user's own cancellation come as `subscription` updates
+    assert emulator.fail_subscription_renewal(charge)["subscription"]["state"] == "failed"
+    assert emulator.cancel_subscription(charge)["subscription"]["state"] == "canceled"
+    with pytest.raises(ValueError, match="cancelled by the user"):
+        emulator.renew_subscription(charge)
+    assert emulator.reenable_subscription(charge)["subscription"]["state"] == "active"
+    # the bot cancels it (by any of its charges); the user may not turn it back on then
+    with pytest.raises(TelegramBadRequest, match="CHARGE_NOT_FOUND"):
+        await bot.edit_user_star_subscription(BOB, charge, is_canceled=True)
+    assert await bot.edit_user_star_subscription(
+        ALICE, renewed["telegram_payment_charge_id"], is_canceled=True
+    )
+    with pytest.raises(ValueError, match="cancelled by the bot"):
+        emulator.renew_subscription(charge)
+    with pytest.raises(ValueError, match="the bot cancelled"):
+        emulator.reenable_subscription(charge)
+    assert await bot.edit_user_star_subscription(ALICE, charge, is_canceled=False)
+    assert emulator.reenable_subscription(charge)["subscription"]["state"] == "active"

@@ -449,3 +449,37 @@ async def test_the_reviews_script_moderates_shares_and_rates_a_photo_review() ->
         ],
     )
     assert not [line for line in lines if "Traceback" in line]
+
+
+def test_the_membership_script_subscribes_renews_lapses_and_cancels() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "membership.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    expected_in_order = [
+        "Membership plan #1 is for sale: Gold club: ⭐ 300 a month, grants tier Gold.",
+        # bob (Simplified Chinese) subscribes through the link button's payment window
+        "    [1] ⭐ 订阅：Gold club  [2] ⬅️ 返回",
+        "[bob (private)] bot: 在这里订阅 Gold club。",
+        "(bob opens the payment: https://t.me/$EMU",
+        "[bob (private)] bot: 欢迎加入 Gold club！",
+        "(Telegram charges bob for the next month)",
+        "[bob (private)] bot: 你的会员 Gold club 已续费 ⭐ 300",
+        "(Telegram could not charge bob: no Stars)",
+        "Telegram 未能为你的会员 Gold club 续费。",
+        # the month runs out: Gold goes
+        "[bob (private)] bot: 你的会员 Gold club 已到期",
+        "    等级：普通会员",
+        # Telegram retries, then bob cancels from the bot and Telegram charges no more
+        "[bob (private)] bot: 你的会员 Gold club 已续费 ⭐ 300",
+        "(bob presses [1] 取消 Gold club)",
+        "[bob (private)] bot: 你的会员 Gold club 将不再续费。",
+        "    (Telegram) the subscription was cancelled by the bot",
+        "[bob (private)] bot: 你的会员 Gold club 已到期",
+        "Plan #1 Gold club is switched off: no longer sold, and renewals stop;",
+    ]
+    position = 0
+    for line in expected_in_order:
+        found = transcript.find(line, position)
+        assert found >= 0, line
+        position = found + len(line)

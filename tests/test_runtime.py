@@ -114,6 +114,7 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
                 assert len(meant) <= MENU_LIMIT, (role, private, admin)
     hidden = [c.name for c in COMMANDS if not c.in_menu]
     assert hidden == [
+        "membership",
         "pickup_point_remove",
         "keeper_remove",
         "for",
@@ -121,6 +122,9 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "leader_reinstate",
         "group_level",
         "group_invite",
+        "membership_plans",
+        "membership_plan_add",
+        "membership_plan_off",
         "drop_pickup",
         "care_result",
         "broadcast_result",

@@ -56,6 +56,8 @@ _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly the "
     "same as a current content and reply markup of the message"
 )
+SUBSCRIPTION_PERIOD = 2592000  # the only subscription period Telegram takes (30 days)
+SUBSCRIPTION_MAX_STARS = 10000  # the highest price of a Stars subscription
 _QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 # Bot API >= 10.3 (what recent aiogram validates) also requires this administrator right.
 #: Telegram's stand-in senders of messages sent "as a chat": every anonymous admin of a group
@@ -201,6 +203,7 @@ class _PreCheckout:
     completed: bool = False
     shipping_option_id: str | None = None
     order_info: dict[str, Any] | None = None
+    subscription_period: int = 0  # a subscription invoice link's period, in seconds
 
 
 # seconds the bot has to answer a shipping query before Telegram gives up (as for the
@@ -376,6 +379,11 @@ class Emulator:
         self.menu_buttons: dict[int | None, dict[str, Any]] = {}
         self.bot_texts: dict[tuple[str, str], str] = {}
         self.payments: dict[str, dict[str, Any]] = {}
+        #: Stars subscriptions by their first charge id: user_id, payload, amount, period,
+        #: expires (Unix time), canceled_by (None, "user" or "bot"), charges (every charge id)
+        self.subscriptions: dict[str, dict[str, Any]] = {}
+        #: invoice links made by createInvoiceLink, by link
+        self.invoice_links: dict[str, dict[str, Any]] = {}
         #: Unexpected exceptions raised while handling calls (emulator bugs), newest last.
         self.errors: list[BaseException] = []
 
@@ -971,7 +979,8 @@ class Emulator:
         """The user taps a link (a URL button): a deep link into the bot
         (``https://t.me/<bot>?start=<payload>``) opens the private chat and sends
         ``/start <payload>`` as Telegram's app does; an invite link made by
-        createChatInviteLink joins the group (see :meth:`join_by_link`)."""
+        createChatInviteLink joins the group (see :meth:`join_by_link`); an invoice link made
+        by createInvoiceLink opens the payment (see :meth:`pay_invoice_link`)."""
         parsed = urlsplit(url)
         if parsed.scheme not in ("http", "https", "tg") or parsed.netloc not in (
             "t.me",
@@ -981,6 +990,8 @@ class Emulator:
         path = parsed.path.strip("/")
         if path.startswith("+") or path.startswith("joinchat/"):
             return self.join_by_link(user_id, url)
+        if path.startswith("$"):  # an invoice link: the payment window opens
+            return [self.pay_invoice_link(user_id, url)]
         if path.lower() != str(self.bot_user["username"]).lower():
             raise ValueError(f"{url!r} does not lead to this bot")
         start = parse_qs(parsed.query).get("start")
@@ -1002,6 +1013,106 @@ class Emulator:
                 }
             }
         )
+
+    def pay_invoice_link(self, user_id: int, link: str) -> dict[str, Any]:
+        """The user opens an invoice link (createInvoiceLink) and pays: a pre_checkout_query
+        update; after the bot agrees, :meth:`complete_payment` delivers successful_payment
+        in the user's private chat (for a subscription link, the subscription's first
+        payment)."""
+        user = self._user(user_id)
+        invoice = self.invoice_links.get(link)
+        if invoice is None:
+            raise ValueError(f"{link!r} is not an invoice link of this bot")
+        self._private_chat(user_id)
+        update = self._pre_checkout(user, user_id, 0, invoice, None, None, 0)
+        query = self._pre_checkouts[update["pre_checkout_query"]["id"]]
+        query.subscription_period = int(invoice["subscription_period"])
+        return update
+
+    def _subscription_of(self, charge_id: str) -> dict[str, Any] | None:
+        """The subscription one of whose charges is ``charge_id``."""
+        for subscription in self.subscriptions.values():
+            if charge_id in subscription["charges"]:
+                return subscription
+        return None
+
+    def _live_subscription(self, charge_id: str) -> dict[str, Any]:
+        subscription = self._subscription_of(charge_id)
+        if subscription is None:
+            raise ValueError(f"no subscription with charge {charge_id!r}")
+        return subscription
+
+    def renew_subscription(self, charge_id: str) -> dict[str, Any]:
+        """Telegram charges the next period of the subscription (any of its charge ids): a
+        successful_payment with is_recurring in the user's private chat, a new charge id and
+        an expiration date one period later. Refused (ValueError) once it was cancelled."""
+        subscription = self._live_subscription(charge_id)
+        if subscription["canceled_by"]:
+            raise ValueError(f"the subscription was cancelled by the {subscription['canceled_by']}")
+        subscription["expires"] += subscription["period"]
+        return self._subscription_payment(subscription, first=False)
+
+    def fail_subscription_renewal(self, charge_id: str) -> dict[str, Any]:
+        """Telegram could not charge the next period (the user lacks Stars): a
+        ``subscription`` update with state failed. A later :meth:`renew_subscription` is
+        Telegram retrying successfully."""
+        subscription = self._live_subscription(charge_id)
+        return self.update_subscription(subscription["user_id"], subscription["payload"], "failed")
+
+    def cancel_subscription(self, charge_id: str) -> dict[str, Any]:
+        """The user cancels the subscription in Telegram's settings: no more renewals, and a
+        ``subscription`` update with state canceled."""
+        subscription = self._live_subscription(charge_id)
+        subscription["canceled_by"] = "user"
+        return self.update_subscription(
+            subscription["user_id"], subscription["payload"], "canceled"
+        )
+
+    def reenable_subscription(self, charge_id: str) -> dict[str, Any]:
+        """The user turns a cancelled subscription back on (refused while the bot's own
+        cancellation holds): a ``subscription`` update with state active."""
+        subscription = self._live_subscription(charge_id)
+        if subscription["canceled_by"] == "bot":
+            raise ValueError("the bot cancelled this subscription")
+        subscription["canceled_by"] = None
+        return self.update_subscription(subscription["user_id"], subscription["payload"], "active")
+
+    def _subscription_payment(self, subscription: dict[str, Any], *, first: bool) -> dict[str, Any]:
+        n = next(self._ids)
+        charge_id = f"stxEMU{n:08d}{secrets.token_hex(6)}"
+        subscription["charges"].append(charge_id)
+        payment: dict[str, Any] = {
+            "currency": "XTR",
+            "total_amount": subscription["amount"],
+            "invoice_payload": subscription["payload"],
+            "subscription_expiration_date": subscription["expires"],
+            "is_recurring": True,
+            "telegram_payment_charge_id": charge_id,
+            "provider_payment_charge_id": "",
+        }
+        if first:
+            payment["is_first_recurring"] = True
+        user_id = subscription["user_id"]
+        return self._payment_message(self._private_chat(user_id), user_id, payment)
+
+    def _payment_message(
+        self, chat: _Chat, user_id: int, payment: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Keeps the payment (for refunds) and delivers its successful_payment message."""
+        charge_id = payment["telegram_payment_charge_id"]
+        self.payments[charge_id] = {**payment, "user_id": user_id, "refunded": False}
+        message = self._new_message(
+            chat,
+            self._user(user_id),
+            kind="service",
+            content={"successful_payment": payment},
+            text=None,
+            entities=[],
+            html=None,
+            markup=None,
+            reply=None,
+        )
+        return self._enqueue({"message": copy.deepcopy(message.raw)})
 
     def answer_poll(self, user_id: int, poll_id: str, option_ids: list[int]) -> dict[str, Any]:
         """A user votes (empty list = retract). Non-anonymous polls deliver ``poll_answer``;
@@ -1212,7 +1323,19 @@ class Emulator:
         if query.completed:
             raise ValueError("the payment was already completed")
         query.completed = True
-        user = self._user(query.user_id)
+        if query.subscription_period:
+            subscription: dict[str, Any] = {
+                "user_id": query.user_id,
+                "payload": query.payload,
+                "amount": query.total_amount,
+                "period": query.subscription_period,
+                "expires": _now() + query.subscription_period,
+                "canceled_by": None,
+                "charges": [],
+            }
+            update = self._subscription_payment(subscription, first=True)
+            self.subscriptions[subscription["charges"][0]] = subscription
+            return update
         n = next(self._ids)
         charge_id = f"stxEMU{n:08d}{secrets.token_hex(6)}"
         payment: dict[str, Any] = {
@@ -1228,20 +1351,7 @@ class Emulator:
             payment["shipping_option_id"] = query.shipping_option_id
         if query.order_info:
             payment["order_info"] = copy.deepcopy(query.order_info)
-        self.payments[charge_id] = {**payment, "user_id": query.user_id, "refunded": False}
-        chat = self._chats[query.chat_id]
-        message = self._new_message(
-            chat,
-            user,
-            kind="service",
-            content={"successful_payment": payment},
-            text=None,
-            entities=[],
-            html=None,
-            markup=None,
-            reply=None,
-        )
-        return self._enqueue({"message": copy.deepcopy(message.raw)})
+        return self._payment_message(self._chats[query.chat_id], query.user_id, payment)
 
     # ------------------------------------------------------------------ inspection --------
     def messages(self, chat_id: int, *, viewer: int | None = None) -> list[StoredMessage]:
@@ -2405,7 +2515,41 @@ class Emulator:
         return message.raw
 
     def _api_createInvoiceLink(self, p: dict[str, Any]) -> str:
-        return f"https://t.me/$EMU{secrets.token_urlsafe(12)}"
+        currency = p["currency"]
+        prices = p["prices"]
+        if currency == "XTR" and len(prices) != 1:
+            raise bad_request("STARS_INVOICE_INVALID: payments in Telegram Stars need 1 price")
+        total = sum(int(price["amount"]) for price in prices)
+        if total <= 0:
+            raise bad_request("CURRENCY_TOTAL_AMOUNT_INVALID")
+        period = p.get("subscription_period")
+        if period is not None:
+            if currency != "XTR":
+                raise bad_request("SUBSCRIPTION_CURRENCY_INVALID: subscriptions are in Stars")
+            if period != SUBSCRIPTION_PERIOD:
+                raise bad_request("SUBSCRIPTION_PERIOD_INVALID")
+            if total > SUBSCRIPTION_MAX_STARS:
+                raise bad_request("SUBSCRIPTION_PRICE_INVALID")
+        link = f"https://t.me/$EMU{secrets.token_urlsafe(12)}"
+        self.invoice_links[link] = {
+            "title": p["title"],
+            "description": p["description"],
+            "payload": p["payload"],
+            "currency": currency,
+            "total_amount": total,
+            "subscription_period": int(period or 0),
+        }
+        return link
+
+    def _api_editUserStarSubscription(self, p: dict[str, Any]) -> bool:
+        subscription = self._subscription_of(p["telegram_payment_charge_id"])
+        if subscription is None or subscription["user_id"] != p["user_id"]:
+            raise bad_request("CHARGE_NOT_FOUND")
+        if p["is_canceled"]:
+            subscription["canceled_by"] = subscription["canceled_by"] or "bot"
+        elif subscription["canceled_by"] == "bot":
+            subscription["canceled_by"] = "bot_lifted"  # the user may turn it back on
+        return True
 
     def _api_answerPreCheckoutQuery(self, p: dict[str, Any]) -> bool:
         query = self._pre_checkouts.get(p["pre_checkout_query_id"])

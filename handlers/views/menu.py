@@ -31,6 +31,7 @@ COUPONS = "coupons"  # the member's coupons (/coupons)
 HELP = "help"  # the commands the member may use (/help)
 LANGUAGE = "language"  # the language picker (/language)
 OFFERS = "offers"  # private offers: opt in, or out (/stop)
+MEMBERSHIP = "membership"  # paid membership, under Points and perks (/membership)
 
 
 class MenuCallback(CallbackData, prefix="menu"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiogram.utils.i18n import I18n
 
 from handlers.text import N_, esc, format_money
-from models.order import REFUND_BY_STAFF, REFUND_GROUPBUY, REFUND_UNPAYABLE
+from models.order import REFUND_BY_STAFF, REFUND_GROUPBUY, REFUND_MEMBERSHIP, REFUND_UNPAYABLE
 
 # to the member once Telegram sent the Stars back, by why they went back
 RETURNED = {
@@ -14,6 +14,7 @@ RETURNED = {
         "This order could no longer be paid, so your {amount} went straight back to you."
     ),
     REFUND_GROUPBUY: N_("Your prepayment of {amount} for order #{order} went back to you."),
+    REFUND_MEMBERSHIP: N_("Your membership payment of {amount} went back to you."),
 }
 # to the member when Telegram refused for good and staff pay it back by hand
 OWED = N_("Your {amount} for order #{order} will be refunded by our staff; they have been told.")

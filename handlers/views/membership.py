@@ -1,0 +1,162 @@
+"""Paid membership as members and staff read it: plans, a membership's state, and the notices
+of its payments, renewals, cancellation and lapse (shared by the membership router and the
+lapse job)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
+from babel.dates import format_date
+
+from handlers.text import N_, esc_name, format_money
+from handlers.views.levels import level_name
+from handlers.views.perks import tier_name
+from services.ledger import STARS
+from services.membership import (
+    REFUSED_HELD,
+    REFUSED_OFF,
+    REFUSED_PRICE,
+    REFUSED_UNKNOWN,
+    MembershipView,
+    PlanCount,
+    PlanView,
+)
+
+# why a subscription payment was not taken, as the member reads it
+REFUSALS = {
+    REFUSED_UNKNOWN: N_("I cannot find this membership plan. Send /membership to see the plans."),
+    REFUSED_OFF: N_(
+        "The membership plan {plan} is no longer sold. Send /membership to see the plans."
+    ),
+    REFUSED_PRICE: N_("The price of {plan} has changed. Send /membership for a new link."),
+    REFUSED_HELD: N_("You are already a member of {plan}, renewing every month."),
+}
+
+
+def plan_name(plan: PlanView) -> str:
+    """A plan's name for an HTML message (escaped)."""
+    return f"<b>{esc_name(plan.name)}</b>"
+
+
+def grant_text(plan: PlanView) -> str:
+    """What a plan grants, in a few words."""
+    if plan.tier is not None:
+        return _("tier {tier}").format(tier=tier_name(plan.tier))
+    return _("entry to groups of level {level}").format(level=level_name(plan.level))
+
+
+def price_text(plan: PlanView, locale: str) -> str:
+    """A plan's price per month."""
+    return _("{amount} a month").format(amount=format_money(plan.stars, STARS, locale))
+
+
+def day_text(moment: datetime, timezone: str, locale: str) -> str:
+    """A day as the reader's calendar shows it (Jan 5, 2027)."""
+    return format_date(moment.astimezone(ZoneInfo(timezone)).date(), format="medium", locale=locale)
+
+
+def refusal_text(reason: str, plan: PlanView | None) -> str:
+    """Why a subscription payment was not taken."""
+    template = REFUSALS.get(reason, REFUSALS[REFUSED_UNKNOWN])
+    return _(template).format(plan=plan_name(plan) if plan is not None else "")
+
+
+def state_text(membership: MembershipView, timezone: str, locale: str) -> str:
+    """One membership's state: active until a day (renewing or ending), or ended."""
+    plan = plan_name(membership.plan)
+    day = day_text(membership.period_end, timezone, locale)
+    if membership.status != "active":
+        return _("{plan}: ended on {day}.").format(plan=plan, day=day)
+    if membership.renews:
+        return _("{plan}: active, renews on {day}.").format(plan=plan, day=day)
+    return _("{plan}: active until {day}; it will not renew.").format(plan=plan, day=day)
+
+
+def started_text(membership: MembershipView, timezone: str, locale: str) -> str:
+    """The thank-you for a first payment."""
+    return _(
+        "Welcome to {plan}! You now have {grant} until {day}; it renews every month until you "
+        "cancel (/membership)."
+    ).format(
+        plan=plan_name(membership.plan),
+        grant=grant_text(membership.plan),
+        day=day_text(membership.period_end, timezone, locale),
+    )
+
+
+def renewed_text(membership: MembershipView, amount: int, timezone: str, locale: str) -> str:
+    """The notice of a renewal."""
+    return _("Your membership {plan} is renewed for {amount}: active until {day}.").format(
+        plan=plan_name(membership.plan),
+        amount=format_money(amount, STARS, locale),
+        day=day_text(membership.period_end, timezone, locale),
+    )
+
+
+def canceled_text(membership: MembershipView, timezone: str, locale: str) -> str:
+    """The notice that the renewals stopped: the membership holds to the end of the period."""
+    return _("Your membership {plan} will not renew. You keep {grant} until {day}.").format(
+        plan=plan_name(membership.plan),
+        grant=grant_text(membership.plan),
+        day=day_text(membership.period_end, timezone, locale),
+    )
+
+
+def discontinued_text(membership: MembershipView, timezone: str, locale: str) -> str:
+    """The notice that the member's plan is no longer sold, so it will not renew."""
+    return _(
+        "The membership {plan} is no longer sold, so it will not renew and you will not be "
+        "charged again. You keep {grant} until {day}."
+    ).format(
+        plan=plan_name(membership.plan),
+        grant=grant_text(membership.plan),
+        day=day_text(membership.period_end, timezone, locale),
+    )
+
+
+def reenabled_text(membership: MembershipView, timezone: str, locale: str) -> str:
+    """The notice that the renewals are back on."""
+    return _("Your membership {plan} will renew again, next on {day}.").format(
+        plan=plan_name(membership.plan),
+        day=day_text(membership.period_end, timezone, locale),
+    )
+
+
+def failed_text(membership: MembershipView, lapsed: bool, timezone: str, locale: str) -> str:
+    """The notice that a renewal could not be charged."""
+    if lapsed:
+        return _(
+            "Telegram could not renew your membership {plan}, so it has ended and {grant} with "
+            "it. Top up your Stars and Telegram will try again, or subscribe anew with "
+            "/membership."
+        ).format(plan=plan_name(membership.plan), grant=grant_text(membership.plan))
+    return _(
+        "Telegram could not renew your membership {plan}. It stays active until {day}; top up "
+        "your Stars so that it renews."
+    ).format(plan=plan_name(membership.plan), day=day_text(membership.period_end, timezone, locale))
+
+
+def membership_lines(counts: list[PlanCount]) -> str:
+    """/stats: active memberships, in all and per plan."""
+    total = sum(c.active for c in counts)
+    parts = [_("<b>Active memberships: {n}</b>").format(n=total)]
+    for count in counts:
+        state = "" if count.plan.active else " " + _("(switched off)")
+        parts.append(
+            _("{plan}: {members}").format(
+                plan=plan_name(count.plan),
+                members=ngettext("{n} member", "{n} members", count.active).format(n=count.active),
+            )
+            + state
+        )
+    return "\n".join(parts)
+
+
+def lapsed_text(membership: MembershipView) -> str:
+    """The notice that a membership ended without a renewal."""
+    return _(
+        "Your membership {plan} has ended, and {grant} with it. Send /membership to join again."
+    ).format(plan=plan_name(membership.plan), grant=grant_text(membership.plan))
