@@ -332,25 +332,39 @@ async def _members(
     """Members in the scope's groups during each week (seen before its end, not left before
     its start), and how many of them were active in it. Two plain aggregates, so the planner
     never nests one derived table inside a scan of another."""
-    w = weeks.table.c.w
-    present = (
-        select(w, func.count(func.distinct(col(CommunityMember.member_id))))
-        .select_from(weeks.table)
-        .join(
-            CommunityMember,
-            and_(
-                col(CommunityMember.first_seen_at) < weeks.table.c.we,
-                or_(
-                    col(CommunityMember.left_at).is_(None),
-                    col(CommunityMember.left_at) >= weeks.table.c.ws,
-                ),
-            ),
+    # a member seen in one group of the scope is counted once without a DISTINCT; only the
+    # few seen in several need one (a DISTINCT over every member-week sorts them all)
+    rows = (
+        select(
+            col(CommunityMember.member_id).label("member_id"),
+            col(CommunityMember.first_seen_at).label("first_seen_at"),
+            col(CommunityMember.left_at).label("left_at"),
+            func.count().over(partition_by=col(CommunityMember.member_id)).label("places"),
         )
         .where(
             _in(col(CommunityMember.community_id), part.scope),
             _member_filter(col(CommunityMember.member_id), part.tier),
         )
-        .group_by(w)
+        .cte("places")
+    )
+
+    def during(index: int) -> Any:
+        start, end = weeks.bounds[index]
+        return and_(
+            rows.c.first_seen_at < end,
+            or_(rows.c.left_at.is_(None), rows.c.left_at >= start),
+        )
+
+    # one row of per-week counts from each kind of member: a pass over the members, with no
+    # join against the weeks and nothing to sort but the few members seen in several groups
+    indexes = range(len(weeks.bounds))
+    present = union_all(
+        select(*(func.sum(case((during(i), 1), else_=0)) for i in indexes)).where(
+            rows.c.places == 1
+        ),
+        select(
+            *(func.count(func.distinct(case((during(i), rows.c.member_id)))) for i in indexes)
+        ).where(rows.c.places > 1),
     )
     activity = _activity(part, *span)
     active = (
@@ -374,7 +388,10 @@ async def _members(
         )
         .group_by(active.c.w)
     )
-    seen = {int(row[0]): int(row[1]) for row in (await session.execute(present)).all()}
+    seen = dict.fromkeys(indexes, 0)
+    for row in (await session.execute(present)).all():
+        for index, count in zip(indexes, row, strict=True):
+            seen[index] += int(count or 0)
     acted = {int(row[0]): int(row[1]) for row in (await session.execute(counted)).all()}
     return {index: (seen.get(index, 0), acted.get(index, 0)) for index in seen.keys() | acted}
 
@@ -414,7 +431,6 @@ async def _repurchase(
     before = _paid(part, until=span[0]).alias("before")
     last_before = (
         select(before.c.member_id, func.max(before.c.paid_at).label("paid_at"))
-        .where(before.c.member_id.in_(select(recent.c.member_id)))
         .group_by(before.c.member_id)
         .subquery("last_before")
     )
