@@ -425,8 +425,8 @@ async def _repurchase(
 ) -> tuple[dict[int, tuple[Any, ...]], dict[int, float]]:
     """Per week: buyers, repeat buyers; and the median gap (days) to a previous paid order."""
     # a week's paid order's previous one is either in the window or the member's last paid
-    # order before it: the window's orders and that one order per buyer are all the window
-    # function needs, not the buyers' whole history
+    # order before it: the window's orders and each member's last one before are all the
+    # window function needs, not the buyers' whole history
     recent = _paid(part, *span).alias("recent")
     before = _paid(part, until=span[0]).alias("before")
     last_before = (
