@@ -5,6 +5,8 @@ groups and 50,000 members with two years of orders. Prints one JSON line.
     python bench/metrics.py --quick        # CI: 10 groups, 3,000 members, 2 years
     python bench/metrics.py --backend postgresql \\
         --database postgresql+asyncpg://postgres@127.0.0.1:5432/test
+    python bench/metrics.py --backend postgresql \\
+        --store postgresql+asyncpg://postgres@127.0.0.1:5432/metrics   # seed once, then reuse
 
 The store is seeded with bulk inserts from a fixed random seed: members seen in one group
 (one in ten in a second, one in ten gone again), a third of them invited by an earlier member,
@@ -24,6 +26,8 @@ import json
 import random
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -271,18 +275,50 @@ async def page_seconds(sessions: Any, part: Slice) -> tuple[float, Any]:
     return time.perf_counter() - started, report
 
 
+@asynccontextmanager
+async def _store(args: Any) -> AsyncIterator[str]:
+    """The scratch store, or the kept one `--store` names (an existing, empty or seeded one)."""
+    if args.store:
+        yield args.store
+        return
+    async with scratch_store(args.backend, args.database, "metrics") as url:
+        yield url
+
+
+async def _seeded(sessions: Any) -> dict[str, int] | None:
+    """The counts of a store seeded before (`--store`), or None when it is empty."""
+    async with sessions() as session:
+        if not (await session.execute(text("SELECT count(*) FROM member"))).scalar_one():
+            return None
+        counts = {}
+        for name, table in COUNTED.items():
+            counts[name] = (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+        return counts
+
+
+COUNTED = {
+    "orders": "orders",
+    "checkins": "checkin",
+    "ballots": "poll_ballot",
+    "referrals": "referral",
+    "coupons": "member_coupon",
+}
+
+
 async def run(args: Any) -> dict[str, Any]:
     groups, members = (10, 3_000) if args.quick else (100, 50_000)
-    async with scratch_store(args.backend, args.database, "metrics") as url:
+    async with _store(args) as url:
         engine = create_engine(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
         try:
             await upgrade(engine)
             sessions = create_session_factory(engine)
             started = time.perf_counter()
-            counts = await seed(sessions, groups, members)
-            if args.backend == "postgresql":  # as autovacuum would soon after a bulk load
-                async with engine.begin() as connection:
-                    await connection.execute(text("ANALYZE"))
+            counts = await _seeded(sessions) if args.store else None
+            if counts is None:
+                counts = await seed(sessions, groups, members)
+                if engine.dialect.name == "postgresql":  # as autovacuum would after a bulk load
+                    async with engine.begin() as connection:
+                        await connection.execute(text("ANALYZE"))
             seeding = time.perf_counter() - started
             brand_s, brand = await page_seconds(sessions, Slice())
             group_s, _group_report = await page_seconds(sessions, Slice(frozenset({_group(0)})))
@@ -308,6 +344,10 @@ async def run(args: Any) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     parser = store_parser(__doc__)
+    parser.add_argument(
+        "--store",
+        help="a kept database URL: seeded on the first run, reused (not seeded again) after",
+    )
     parser.add_argument(
         "--check", action="store_true", help=f"exit 1 unless every page takes under {BUDGET_S} s"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Index, text
 from sqlmodel import Field, SQLModel
 
 from models.base import TelegramId, UTCDateTime, utcnow
@@ -14,6 +14,16 @@ class Member(SQLModel, table=True):
     """A Telegram user who has talked to the bot or acted in one of its groups."""
 
     __tablename__ = "member"
+    # the few bots, which every metric leaves out (NOT IN): found at once instead of by a scan
+    # of every member, once per table the metric reads (services/metrics.py)
+    __table_args__ = (
+        Index(
+            "ix_member_is_bot",
+            "id",
+            sqlite_where=text("is_bot IS 1"),
+            postgresql_where=text("is_bot IS TRUE"),
+        ),
+    )
 
     id: int = Field(sa_column=Column(TelegramId, primary_key=True, autoincrement=False))
     first_name: str = Field(default="", max_length=128)

@@ -292,28 +292,14 @@ def _paid(
     part: Slice,
     since: datetime | None = None,
     until: datetime | None = None,
-    buyers_since: datetime | None = None,
 ) -> Any:
     """Orders paid in the scope (net of refunds, not wholly refunded) between the bounds:
-    member, amount, when; `buyers_since`: only members who paid again after that time."""
+    member, amount, when."""
     bounds = []
     if since is not None:
         bounds.append(col(OrderEvent.at) >= since)
     if until is not None:
         bounds.append(col(OrderEvent.at) < until)
-    if buyers_since is not None:
-        bounds.append(
-            col(Order.member_id).in_(
-                select(col(Order.member_id))
-                .join(OrderEvent, col(OrderEvent.order_id) == col(Order.id))
-                .where(
-                    col(OrderEvent.to_status) == ORDER_PAID,
-                    col(OrderEvent.at) >= buyers_since,
-                    col(OrderEvent.at) < until if until is not None else literal(True),
-                    _in(col(Order.chat_id), part.scope),
-                )
-            )
-        )
     return (
         select(
             col(Order.id).label("order_id"),
@@ -346,25 +332,39 @@ async def _members(
     """Members in the scope's groups during each week (seen before its end, not left before
     its start), and how many of them were active in it. Two plain aggregates, so the planner
     never nests one derived table inside a scan of another."""
-    w = weeks.table.c.w
-    present = (
-        select(w, func.count(func.distinct(col(CommunityMember.member_id))))
-        .select_from(weeks.table)
-        .join(
-            CommunityMember,
-            and_(
-                col(CommunityMember.first_seen_at) < weeks.table.c.we,
-                or_(
-                    col(CommunityMember.left_at).is_(None),
-                    col(CommunityMember.left_at) >= weeks.table.c.ws,
-                ),
-            ),
+    # a member seen in one group of the scope is counted once without a DISTINCT; only the
+    # few seen in several need one (a DISTINCT over every member-week sorts them all)
+    rows = (
+        select(
+            col(CommunityMember.member_id).label("member_id"),
+            col(CommunityMember.first_seen_at).label("first_seen_at"),
+            col(CommunityMember.left_at).label("left_at"),
+            func.count().over(partition_by=col(CommunityMember.member_id)).label("places"),
         )
         .where(
             _in(col(CommunityMember.community_id), part.scope),
             _member_filter(col(CommunityMember.member_id), part.tier),
         )
-        .group_by(w)
+        .cte("places")
+    )
+
+    def during(index: int) -> Any:
+        start, end = weeks.bounds[index]
+        return and_(
+            rows.c.first_seen_at < end,
+            or_(rows.c.left_at.is_(None), rows.c.left_at >= start),
+        )
+
+    # one row of per-week counts from each kind of member: a pass over the members, with no
+    # join against the weeks and nothing to sort but the few members seen in several groups
+    indexes = range(len(weeks.bounds))
+    present = union_all(
+        select(*(func.sum(case((during(i), 1), else_=0)) for i in indexes)).where(
+            rows.c.places == 1
+        ),
+        select(
+            *(func.count(func.distinct(case((during(i), rows.c.member_id)))) for i in indexes)
+        ).where(rows.c.places > 1),
     )
     activity = _activity(part, *span)
     active = (
@@ -388,7 +388,10 @@ async def _members(
         )
         .group_by(active.c.w)
     )
-    seen = {int(row[0]): int(row[1]) for row in (await session.execute(present)).all()}
+    seen = dict.fromkeys(indexes, 0)
+    for row in (await session.execute(present)).all():
+        for index, count in zip(indexes, row, strict=True):
+            seen[index] += int(count or 0)
     acted = {int(row[0]): int(row[1]) for row in (await session.execute(counted)).all()}
     return {index: (seen.get(index, 0), acted.get(index, 0)) for index in seen.keys() | acted}
 
@@ -421,12 +424,29 @@ async def _repurchase(
     session: AsyncSession, weeks: _Weeks, part: Slice, dialect: str, span: tuple[datetime, datetime]
 ) -> tuple[dict[int, tuple[Any, ...]], dict[int, float]]:
     """Per week: buyers, repeat buyers; and the median gap (days) to a previous paid order."""
-    paid = _paid(part, until=span[1], buyers_since=span[0])
+    # a week's paid order's previous one is either in the window or the member's last paid
+    # order before it: the window's orders and each member's last one before are all the
+    # window function needs, not the buyers' whole history
+    recent = _paid(part, *span).alias("recent")
+    before = _paid(part, until=span[0]).alias("before")
+    last_before = (
+        select(before.c.member_id, func.max(before.c.paid_at).label("paid_at"))
+        .group_by(before.c.member_id)
+        .subquery("last_before")
+    )
+    history = union_all(
+        select(recent.c.member_id, recent.c.paid_at, recent.c.order_id),
+        select(
+            last_before.c.member_id,
+            last_before.c.paid_at,
+            literal(None, Integer()).label("order_id"),
+        ),
+    ).subquery("history")
     ordered = select(
-        paid.c.member_id,
-        paid.c.paid_at,
-        func.lag(paid.c.paid_at)
-        .over(partition_by=paid.c.member_id, order_by=(paid.c.paid_at, paid.c.order_id))
+        history.c.member_id,
+        history.c.paid_at,
+        func.lag(history.c.paid_at)
+        .over(partition_by=history.c.member_id, order_by=(history.c.paid_at, history.c.order_id))
         .label("previous"),
     ).subquery("ordered")
     in_week = (
@@ -437,13 +457,19 @@ async def _repurchase(
             ordered.c.paid_at,
         )
         .where(weeks.within(ordered.c.paid_at))
-        .subquery("in_week")
+        .cte("in_week")
     )
-    buyers = select(
-        in_week.c.w,
-        func.count(func.distinct(in_week.c.member_id)),
-        func.count(func.distinct(case((in_week.c.previous.is_not(None), in_week.c.member_id)))),
-    ).group_by(in_week.c.w)
+    buyers = (
+        select(
+            in_week.c.w.label("w"),
+            func.count(func.distinct(in_week.c.member_id)).label("buyers"),
+            func.count(
+                func.distinct(case((in_week.c.previous.is_not(None), in_week.c.member_id)))
+            ).label("repeat"),
+        )
+        .group_by(in_week.c.w)
+        .subquery("buyers")
+    )
     gaps = (
         select(
             in_week.c.w.label("w"),
@@ -459,7 +485,7 @@ async def _repurchase(
         func.count().over(partition_by=gaps.c.w).label("n"),
     ).subquery("ranked")
     median = (
-        select(ranked.c.w, func.avg(ranked.c.gap))
+        select(ranked.c.w.label("w"), func.avg(ranked.c.gap).label("median"))
         .where(
             or_(
                 ranked.c.rn == (ranked.c.n + 1) // 2,
@@ -467,9 +493,19 @@ async def _repurchase(
             )
         )
         .group_by(ranked.c.w)
+        .subquery("median")
     )
-    medians = {int(w): round(float(value), 1) for w, value in (await session.execute(median)).all()}
-    return await _by_week(session, buyers), medians
+    # one statement: the buyers' history is read and windowed once for both figures
+    query = select(buyers.c.w, buyers.c.buyers, buyers.c.repeat, median.c.median).outerjoin(
+        median, median.c.w == buyers.c.w
+    )
+    counts: dict[int, tuple[Any, ...]] = {}
+    medians: dict[int, float] = {}
+    for w, paying, repeat, middle in (await session.execute(query)).all():
+        counts[int(w)] = (paying, repeat)
+        if middle is not None:
+            medians[int(w)] = round(float(middle), 1)
+    return counts, medians
 
 
 async def _coupons(
@@ -481,7 +517,10 @@ async def _coupons(
 ) -> tuple[dict[int, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
     """Coupons given per week (to members of the scope) and used since; the discount on
     orders paid in the week that used one."""
-    holders = _joined(part)
+    holders = select(col(CommunityMember.member_id)).where(
+        _in(col(CommunityMember.community_id), part.scope),
+        _member_filter(col(CommunityMember.member_id), part.tier),
+    )
     granted = weeks.of(col(MemberCoupon.granted_at))
     given = (
         select(
@@ -489,7 +528,7 @@ async def _coupons(
         )
         .where(
             weeks.within(col(MemberCoupon.granted_at)),
-            col(MemberCoupon.member_id).in_(select(holders.c.member_id)),
+            col(MemberCoupon.member_id).in_(holders),
         )
         .group_by(granted)
     )
@@ -511,59 +550,74 @@ async def _cohorts(
     bounds: list[tuple[date, datetime, datetime]],
     currency: str,
     now: datetime,
+    sizes: dict[int, int],
 ) -> list[Cohort]:
-    """Each week's joiners: size, active k weeks after, and paid within N days of joining."""
+    """Each week's joiners (`sizes`: how many): active k weeks after, and paid within N days
+    of joining."""
     joined = _joined(part)
     cohort = (
         select(weeks.of(joined.c.joined).label("w"), joined.c.member_id, joined.c.joined)
         .where(weeks.within(joined.c.joined))
         .subquery("cohort")
     )
-    sizes = await _by_week(session, select(cohort.c.w, func.count()).group_by(cohort.c.w))
-    activity = _activity(part, bounds[0][1], now)
     retained: dict[tuple[int, int], int] = {}
+    # one pass over the activity since the first week for every k: a cohort member counts for
+    # k when they acted in the k-th week after their cohort's (the weeks ended by now are the
+    # window's first ones, so an index in `later` is its cohort's)
+    kept = []
+    first_later: datetime | None = None
     for k in RETENTION_WEEKS:
         ahead = [
-            (index, start + timedelta(weeks=k), end + timedelta(weeks=k))
-            for index, (_first, start, end) in enumerate(bounds)
+            (start + timedelta(weeks=k), end + timedelta(weeks=k))
+            for _first, start, end in bounds
             if end + timedelta(weeks=k) <= now
         ]
-        if not ahead:
-            continue
-        # the weeks ended by now are the window's first ones, so a row's w is its cohort's
-        later = _weeks([(s, e) for _i, s, e in ahead], f"later{k}")
-        acted = (
-            select(later.of(activity.c.at).label("w"), activity.c.member_id)
-            .where(later.within(activity.c.at))
-            .distinct()
-            .subquery(f"acted{k}")
-        )
+        if ahead:
+            later = _weeks(ahead, f"later{k}")
+            kept.append((k, later))
+            first_later = min(first_later or ahead[0][0], ahead[0][0])
+    if kept and first_later is not None:
+        activity = _activity(part, first_later, now)
         query = (
-            select(acted.c.w, func.count())
-            .select_from(acted)
-            .join(
-                cohort,
-                and_(cohort.c.member_id == acted.c.member_id, cohort.c.w == acted.c.w),
+            select(
+                cohort.c.w,
+                *(
+                    func.count(
+                        func.distinct(
+                            case((later.of(activity.c.at) == cohort.c.w, activity.c.member_id))
+                        )
+                    )
+                    for _k, later in kept
+                ),
             )
-            .group_by(acted.c.w)
+            .select_from(activity)
+            .join(cohort, cohort.c.member_id == activity.c.member_id)
+            .group_by(cohort.c.w)
         )
-        for w, count in (await session.execute(query)).all():
-            retained[(int(w), k)] = int(count)
+        for w, *counts in (await session.execute(query)).all():
+            for (k, _later), count in zip(kept, counts, strict=True):
+                retained[(int(w), k)] = int(count)
     paid = _paid(part, bounds[0][1], bounds[-1][2] + timedelta(days=max(LTV_DAYS)))
     ltv: dict[tuple[int, int], int] = {}
     age = _days_between(dialect, paid.c.paid_at, cohort.c.joined)
-    for days in LTV_DAYS:
-        query = (
-            select(cohort.c.w, func.coalesce(func.sum(paid.c.amount), 0))
-            .join(paid, paid.c.member_id == cohort.c.member_id)
-            .where(paid.c.currency == currency, age >= 0, age < days)
-            .group_by(cohort.c.w)
+    query = (
+        select(
+            cohort.c.w,
+            *(
+                func.coalesce(func.sum(case((age < days, paid.c.amount), else_=0)), 0)
+                for days in LTV_DAYS
+            ),
         )
-        for w, total in (await session.execute(query)).all():
+        .join(paid, paid.c.member_id == cohort.c.member_id)
+        .where(paid.c.currency == currency, age >= 0, age < max(LTV_DAYS))
+        .group_by(cohort.c.w)
+    )
+    for w, *totals in (await session.execute(query)).all():
+        for days, total in zip(LTV_DAYS, totals, strict=True):
             ltv[(int(w), days)] = int(total)
     cohorts = []
     for index, (first, _start, end) in enumerate(bounds):
-        size = int(sizes.get(index, (0,))[0])
+        size = int(sizes.get(index, 0))
         cohorts.append(
             Cohort(
                 start=first,
@@ -675,7 +729,9 @@ async def metrics_report(
                 discount_cost=int(cost.get(index, (0,))[0]),
             )
         )
-    cohorts = await _cohorts(session, table, part, dialect, bounds, currency, now)
+    # a cohort is the week's new members (one referral row at most per newcomer)
+    sizes = {index: int(row[0]) for index, row in newcomers.items()}
+    cohorts = await _cohorts(session, table, part, dialect, bounds, currency, now, sizes)
     uplift = await _uplift(session, part, bounds[0][1], bounds[-1][2])
     return MetricsReport(
         timezone=timezone,

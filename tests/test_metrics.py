@@ -63,6 +63,22 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
+def _seen(
+    session: AsyncSession, rows: tuple[tuple[int, int, datetime, datetime | None], ...]
+) -> None:
+    """Members seen in groups: (group, member, first seen, left or None)."""
+    for group, member, first, left in rows:
+        session.add(
+            CommunityMember(
+                community_id=group,
+                member_id=member,
+                first_seen_at=first,
+                last_seen_at=first,
+                left_at=left,
+            )
+        )
+
+
 async def _seed(session: AsyncSession) -> None:
     for group, title in ((TEA, "Tea"), (COFFEE, "Coffee")):
         session.add(Community(id=group, title=title, approval=APPROVAL_APPROVED))
@@ -77,16 +93,7 @@ async def _seed(session: AsyncSession) -> None:
         (TEA, BOT, at(1, 5), None),
         (COFFEE, M5, at(1, 5), None),
     )
-    for group, member, first, left in seen:
-        session.add(
-            CommunityMember(
-                community_id=group,
-                member_id=member,
-                first_seen_at=first,
-                last_seen_at=first,
-                left_at=left,
-            )
-        )
+    _seen(session, seen)
     code = ReferralCode(code="m1", member_id=M1)
     session.add(code)
     await session.flush()
@@ -207,6 +214,32 @@ async def test_active_rate_counts_members_who_did_anything_over_members_present(
     assert weeks[4].active == Ratio(1, 3)  # M1's third order
     brand = await report(sessions)
     assert brand.weeks[0].active == Ratio(3, 4)  # M5 in Coffee ordered too
+
+
+async def test_a_member_seen_in_several_groups_is_one_member_of_the_brand(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # M6: Tea from Jan 5, left Tue Jan 13 (W1), back in Coffee on Feb 2 (W4); M8 in both
+    # groups from Jan 5, never left
+    m6, m8 = 6, 8
+    async with sessions() as session, session.begin():
+        session.add_all([Member(id=m6, first_name="m6"), Member(id=m8, first_name="m8")])
+        await session.flush()
+        _seen(
+            session,
+            (
+                (TEA, m6, at(1, 5), at(1, 13)),
+                (COFFEE, m6, at(2, 2), None),
+                (TEA, m8, at(1, 5), None),
+                (COFFEE, m8, at(1, 5), None),
+            ),
+        )
+    brand = await report(sessions)
+    # M1, M2, M3, M5 (and M4 from W1 to W2) as before; M8 once; M6 once, not in W2 and W3
+    assert [w.members for w in brand.weeks[:5]] == [6, 7, 6, 5, 6]
+    assert brand.weeks[0].new_members == 6
+    tea = await report(sessions, Slice(scope=frozenset({TEA})))
+    assert [w.members for w in tea.weeks[:4]] == [5, 6, 5, 4]  # M6 until W1, M8 throughout
 
 
 async def test_fission_and_referral_conversion_of_the_weeks_newcomers(
