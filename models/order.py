@@ -17,6 +17,9 @@ ORDER_FULFILLED = "fulfilled"  # picked up or delivered
 ORDER_CANCELLED = "cancelled"  # withdrawn before payment; stock released
 ORDER_REFUNDED = "refunded"  # paid, then fully refunded
 ORDER_EXPIRED = "expired"  # a pay-at-pickup reservation not paid in time; stock released
+# an order event that changes no status: the order was shipped (it stays paid). Never a second
+# "paid" event: readers find payments by their event (metrics, attribution, alerts, segments).
+EVENT_SHIPPED = "shipped"
 
 ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
     ORDER_RESERVED: (ORDER_AWAITING_PAYMENT, ORDER_PAID, ORDER_CANCELLED, ORDER_EXPIRED),

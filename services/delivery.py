@@ -24,6 +24,7 @@ from models.groupbuy import GroupBuy
 from models.order import (
     DELIVERY_PICKUP,
     DELIVERY_SHIP,
+    EVENT_SHIPPED,
     OPEN_STATUSES,
     ORDER_FULFILLED,
     ORDER_PAID,
@@ -355,7 +356,7 @@ async def ship_order(
         OrderEvent(
             order_id=order_id,
             from_status=ORDER_PAID,
-            to_status=ORDER_PAID,
+            to_status=EVENT_SHIPPED,
             actor_id=actor_id,
             note=f"shipped {carrier} {tracking}"[:255],
             at=now,

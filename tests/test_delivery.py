@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import func
 from sqlmodel import col, select
 
 from bot.app import build_runtime, prepare
@@ -400,7 +401,14 @@ async def test_two_staff_shipping_one_order_at_once_ship_it_once(database_url: s
                 )
             )
         ).scalars()
-        assert len(list(events)) == 1
+        assert [event.to_status for event in events] == ["shipped"]
+        # the shipment is not a second payment: the order reached "paid" once
+        paid = await session.execute(
+            select(func.count())
+            .select_from(OrderEvent)
+            .where(col(OrderEvent.order_id) == order.id, col(OrderEvent.to_status) == "paid")
+        )
+        assert paid.scalar_one() == 1
     await engine.dispose()
 
 
