@@ -87,6 +87,7 @@ from services.groupbuy import (
     settle_groupbuy,
     sync_prepayment,
 )
+from services.levels import LevelError, parse_level
 from services.member import MemberView, get_member
 from services.order import (
     start_invoice,
@@ -182,7 +183,25 @@ DROP_ERRORS = {
     ),
     "tag": N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
     "no_groups": N_("No open group matches: nothing was posted."),
+    "level": N_(
+        "I could not read the level: {part}. Write level=open, level=vip or level=core "
+        "(等级=普通, 等级=VIP, 等级=核心)."
+    ),
 }
+
+
+def level_option(words: list[str]) -> tuple[str | None, str]:
+    """The level=vip (等级=核心) word among `words` and its value; (None, "") without one."""
+    for word in words:
+        option = split_option(word)
+        if option is not None and option[0] == "level":
+            return word, option[1]
+    return None, ""
+
+
+def level_error_text(exc: LevelError) -> str:
+    """Why a level option (level=vip, 等级=核心) was refused, naming what was written."""
+    return _(DROP_ERRORS["level"]).format(part=quoted(exc.detail))
 
 
 def drop_error_text(exc: DropError) -> str:
@@ -535,24 +554,32 @@ async def drop_command(
     after_commit: CommitHook,
 ) -> None:
     """Opens one group-buy at once in every approved group, or in those with a tag, or in
-    chosen ones (to=#tea, to=-1001,-1002; 发往=全部 / 发往=#tea), sharing one stock; each
-    group with a pickup point shows it as the pickup."""
+    chosen ones (to=#tea, to=-1001,-1002; 发往=全部 / 发往=#tea), sharing one stock, and only
+    in the groups of one level with level=vip (等级=核心); each group with a pickup point
+    shows it as the pickup."""
     words = (command.args or "").split(" ")
-    # the target option comes before pickup=, which takes the rest of the line
+    # the target options come before pickup=, which takes the rest of the line
     head = words[: next((i for i, w in enumerate(words) if w.startswith("pickup=")), len(words))]
     wanted = next((w for w in head if w.lower().startswith(TARGET_OPTIONS)), None)
+    leveled, level = level_option(head)
     try:
         target = parse_target(wanted.partition("=")[2]) if wanted else DropTarget()
+        if leveled:
+            target = replace(target, level=parse_level(level))
     except DropError as exc:
         await message.reply(drop_error_text(exc))
+        return
+    except LevelError as exc:
+        await message.reply(level_error_text(exc))
         return
     chats = await target_groups(session, target)
     if not chats:
         await message.reply(_(DROP_ERRORS["no_groups"]))
         return
-    if wanted:
-        words.remove(wanted)
-        command = replace(command, args=" ".join(words))
+    for word in (wanted, leveled):
+        if word:
+            words.remove(word)
+    command = replace(command, args=" ".join(words))
     await _open(
         message,
         command,

@@ -602,6 +602,7 @@ OPTION_ALIASES: dict[str, str] = {
     **dict.fromkeys(("自提", "取货", "取貨", "自取", "提货", "提貨"), "pickup"),
     **dict.fromkeys(("截止", "截止时间", "截止時間", "结束", "結束", "deadline"), "deadline"),
     **dict.fromkeys(("配送", "配送方式", "交付", "delivery"), "delivery"),
+    **dict.fromkeys(("等级", "等級", "群等级", "群等級", "层级", "層級"), "level"),
 }
 # the values of delivery= as a Chinese leader types them, by the mode each means
 FULFILMENT_ALIASES: dict[str, str] = {

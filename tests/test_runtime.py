@@ -121,6 +121,7 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "leader_reinstate",
         "group_level",
         "group_invite",
+        "buyers_group",
         "drop_pickup",
         "reviews",
         "points_grant",

@@ -1,0 +1,89 @@
+"""Drops, polls and pre-sales that target one level of groups (open, VIP, core): only the
+groups of that level receive them. Tea Lovers stays open, Matcha Club becomes a VIP group and
+Coffee Club a core group."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from models.groupbuy import GroupBuyPost
+from models.poll import Poll
+from tests.conftest import COFFEE, SAM, TEA, Harness
+from tests.test_poll_chat import MATCHA, given_staff, last_text, poll_ids, say, tap, vote
+
+
+async def given_layers(harness: Harness) -> None:
+    """Three groups with the bot; Sam makes Matcha Club VIP and Coffee Club core, and sells a
+    tea."""
+    await given_staff(harness)
+    assert (await say(harness, f"/group_level {MATCHA} vip")).startswith("Matcha Club")
+    assert (await say(harness, f"/group_level {COFFEE} core")).startswith("Coffee Club")
+    await say(harness, "/product_add Jasmine tea | 39.90 CNY | stock 100")
+
+
+async def card_chats(harness: Harness, groupbuy_id: int) -> set[int]:
+    async with harness.session() as session:
+        rows = await session.execute(
+            select(GroupBuyPost.chat_id).where(GroupBuyPost.groupbuy_id == groupbuy_id)
+        )
+        return set(rows.scalars())
+
+
+async def test_a_drop_to_a_level_reaches_only_the_groups_of_that_level(harness: Harness) -> None:
+    await given_layers(harness)
+    # when Sam drops to the VIP groups (English key), then to the core groups (Chinese key)
+    assert await say(harness, "/drop 1 3d level=vip min=2 stock=10") == (
+        "Group-buy #1 posted in 1 group."
+    )
+    assert await say(harness, "/drop 1 3d 等级＝核心 stock=10") == "Group-buy #2 posted in 1 group."
+    # then each reached its level's group only
+    assert await card_chats(harness, 1) == {MATCHA}
+    assert await card_chats(harness, 2) == {COFFEE}
+    # and level and to= narrow each other: Tea Lovers is open, not VIP
+    assert await say(harness, f"/drop 1 3d to={TEA} level=vip") == (
+        "No open group matches: nothing was posted."
+    )
+    # and a word that is no level is refused, naming it
+    assert await say(harness, "/drop 1 3d level=gold") == (
+        "I could not read the level: gold. Write level=open, level=vip or level=core "
+        "(等级=普通, 等级=VIP, 等级=核心)."
+    )
+    assert await card_chats(harness, 3) == set()
+
+
+async def test_a_poll_to_the_vip_groups_and_a_pre_sale_to_one_level(harness: Harness) -> None:
+    await given_layers(harness)
+    # when Sam walks the poll wizard and picks "VIP groups"
+    await say(harness, "/poll_new")
+    await say(harness, "Which flavour next?")
+    await say(harness, "Jasmine | Osmanthus")
+    await tap(harness, "One option")
+    await tap(harness, "Not anonymous")
+    await say(harness, "3d")
+    await say(harness, "0")
+    await tap(harness, "One member, one vote")
+    await tap(harness, "VIP groups")
+    summary = last_text(harness)
+    assert "Matcha Club" in summary and "Tea Lovers" not in summary
+    await tap(harness, "✅ Post the poll")
+    # then only Matcha Club has the poll
+    async with harness.session() as session:
+        vip_poll = (await session.execute(select(Poll))).scalar_one()
+    assert vip_poll.id is not None
+    assert set(await poll_ids(harness, vip_poll.id)) == {MATCHA}
+    # and a pre-sale of its winner to the core groups finds none of the poll's groups
+    copies = await poll_ids(harness, vip_poll.id)
+    await vote(harness, SAM, copies[MATCHA], [0])
+    await harness.send(SAM, SAM, f"/poll_close {vip_poll.id}")
+    assert await say(harness, f"/poll_presale {vip_poll.id} 1 7d level=core") == (
+        "No open group matches: nothing was posted."
+    )
+    assert await say(harness, f"/poll_presale {vip_poll.id} 1 7d level=premium") == (
+        "I could not read the level: premium. Write level=open, level=vip or level=core "
+        "(等级=普通, 等级=VIP, 等级=核心)."
+    )
+    # while the VIP level opens it in Matcha Club
+    assert await say(harness, f"/poll_presale {vip_poll.id} 1 7d min=5 等级=VIP") == (
+        "Pre-sale group-buy #1 of Jasmine opened in 1 group."
+    )
+    assert await card_chats(harness, 1) == {MATCHA}
