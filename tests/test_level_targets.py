@@ -1,14 +1,17 @@
 """Drops, polls and pre-sales that target one level of groups (open, VIP, core): only the
-groups of that level receive them. Tea Lovers stays open, Matcha Club becomes a VIP group and
-Coffee Club a core group."""
+groups of that level receive them; and an early-access window for a level: until it ends, only
+members joining from the groups of that level or above may join. Tea Lovers stays open, Matcha
+Club becomes a VIP group and Coffee Club a core group."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlmodel import select
 
-from models.groupbuy import GroupBuyPost
+from models.groupbuy import GroupBuyJoin, GroupBuyPost
 from models.poll import Poll
-from tests.conftest import COFFEE, SAM, TEA, Harness
+from tests.conftest import COFFEE, KAI, MIA, SAM, TEA, Harness
 from tests.test_poll_chat import MATCHA, given_staff, last_text, poll_ids, say, tap, vote
 
 
@@ -87,3 +90,40 @@ async def test_a_poll_to_the_vip_groups_and_a_pre_sale_to_one_level(harness: Har
         "Pre-sale group-buy #1 of Jasmine opened in 1 group."
     )
     assert await card_chats(harness, 1) == {MATCHA}
+
+
+async def test_an_early_access_window_for_the_vip_groups(harness: Harness) -> None:
+    await given_layers(harness)
+    harness.clock.now = datetime(2026, 11, 21, 4, 0, tzinfo=UTC)
+    # a level that is open to all makes no window
+    assert await say(harness, "/drop 1 24h stock=10 vip=2h:open") == (
+        "Write the VIP window as vip=2h for the VIP tiers, vip=2h:gold for Gold and above "
+        "(see /tiers), or vip=2h:vip / vip=2h:core for the members of the VIP or core groups."
+    )
+    # when Sam drops to every group with two hours for the VIP groups first (Chinese key)
+    assert await say(harness, "/drop 1 24h stock=10 优先=2h:VIP") == (
+        "Group-buy #1 posted in 3 groups."
+    )
+    async with harness.session() as session:
+        posts = {
+            p.chat_id: p.message_id for p in (await session.execute(select(GroupBuyPost))).scalars()
+        }
+    tea = harness.emulator.last_bot_message(TEA)
+    assert "👑 Early access for groups of level VIP until 11-21 06:00" in (tea.text or "")
+    # then Mia may not join from Tea Lovers (open) yet, and is told until when
+    assert await harness.press(MIA, TEA, posts[TEA], index=0) == (
+        "Early access is for members of the groups of level VIP until 06:00; everyone can "
+        "join after that."
+    )
+    # while she joins from Matcha Club (VIP), and Kai from Coffee Club (core, above VIP)
+    assert await harness.press(MIA, MATCHA, posts[MATCHA], index=0) == "You are #1, quantity 1."
+    await harness.press(KAI, COFFEE, posts[COFFEE], index=0)
+    # and once the window ends, Sam joins from Tea Lovers
+    harness.clock.advance(hours=2)
+    await harness.press(SAM, TEA, posts[TEA], index=0)
+    async with harness.session() as session:
+        joins = {
+            (j.member_id, j.chat_id)
+            for j in (await session.execute(select(GroupBuyJoin))).scalars()
+        }
+    assert joins == {(MIA, MATCHA), (KAI, COFFEE), (SAM, TEA)}
