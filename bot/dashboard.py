@@ -61,6 +61,7 @@ from handlers.views.delivery import SHIPPED, refusal, shipped_notice
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.policy import KINDS
 from handlers.views.product import photo_tag
+from handlers.views.review import stats_line as review_stats_line
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from models.perks import MEDIA_PHOTO
@@ -94,7 +95,14 @@ from services.metrics import DEFINITIONS as METRIC_DEFINITIONS
 from services.period import InvalidPeriod, Period, parse_period
 from services.pickup import PickupError, Redeemed, redeem_code
 from services.policy import KIND_BROADCAST, KIND_LEADER, calendar
-from services.review import NOTE_MAX, ModerationError, moderate, pending_reviews, review_photo
+from services.review import (
+    NOTE_MAX,
+    ModerationError,
+    moderate,
+    pending_reviews,
+    review_photo,
+    review_stats,
+)
 from services.statement import (
     ROW_GROUPBUY,
     ROW_OTHER,
@@ -1308,6 +1316,9 @@ class Dashboard:
                 )
             except ModerationError:
                 waiting, total = [], 0
+            figures = await review_stats(
+                session, start=view.period.start, end=view.period.end, scope=view.scope
+            )
         groups = dict(view.communities)
         cards = [
             html.ReviewCard(
@@ -1343,7 +1354,9 @@ class Dashboard:
                 total,
             ).format(count=total)
         )
-        return _("Reviews"), f'{done}<p class="note">{note}</p>{html.review_cards(cards)}'
+        rate = _card(html.escape(review_stats_line(figures, view.locale)))
+        body = f'{done}<div class="cards">{rate}</div><p class="note">{note}</p>'
+        return _("Reviews"), body + html.review_cards(cards)
 
     async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
         """The promotions calendar: per group, one week (Monday to Sunday on the reader's

@@ -92,6 +92,8 @@ async def test_staff_see_every_waiting_review_and_approve_one(
         async with http.get(f"{dashboard}/reviews?approve=1&lang=en") as response:
             page = await response.text()
         assert "Review #1 approved. The member was told." in page
+        # and the page measures the review rate and the rating, as /stats does
+        assert "Reviews: 2 of 2 orders picked up (100%); approved: ⭐ 4.0 (1 review)" in page
         assert "1 review is waiting" in page and "Order #1 ·" not in page
         # and the same review approved twice is refused
         async with http.post(f"{dashboard}/review?lang=en", data=form, headers=origin) as r:
