@@ -9,7 +9,9 @@ from sqlmodel import select
 from models.audit import AuditEntry
 from models.community import BuyersGroup, BuyersInvite
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.test_config import run_cli
 from tests.test_order import buy_with_stars, make_staff, pay
+from tests.test_playground import ROOT, in_order
 
 BUYERS = -1001000000030  # "Tea Buyers", the brand's buyers' group for every area
 PUDONG = -1001000000031  # "Pudong Buyers", for the groups tagged #pudong
@@ -151,3 +153,29 @@ async def test_bad_buyers_group_input_is_refused_clearly(harness: Harness) -> No
     await harness.send(LEE, TEA, "/paid @mia")
     assert harness.emulator.calls_of("createChatInviteLink") == []
     assert await invites(harness) == {}
+
+
+def test_the_layers_script_invites_a_first_buyer_in_the_playground() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "layers.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    in_order(
+        transcript,
+        [
+            # early access for the VIP groups: bob waits in Tea Lovers, joins in Coffee Club
+            "👑 Early access for groups of level VIP until",
+            "(bob presses [1] Join ×1)",
+            "前仅限 VIP 群的成员优先参团，之后所有人都可参加。",
+            "(popup) 你是第 1 位，数量 1。",
+            # a drop to the core groups finds none
+            "[alice (private)] bot: No open group matches: nothing was posted.",
+            # erin's first paid order brings her a one-time link to the buyers' group
+            "(erin leaves buyers)",
+            "[alice (private)] bot: buyers (-100300) is now the buyers' group of every area.",
+            "    • every area: buyers (-100300)",
+            "[erin (private)] bot: 感谢你的首单！诚邀你加入我们的买家群buyers",
+            "    [1] 加入买家群",
+            "(erin joins buyers)",
+        ],
+    )
