@@ -549,8 +549,9 @@ class Dashboard:
             _("This request came from another site. Use the buttons on the dashboard itself."),
         )
 
-    async def end_sessions(self, request: web.Request) -> web.StreamResponse:
-        """POST /dashboard/sessions with member: staff sign the member out everywhere."""
+    async def _post_view(self, request: web.Request) -> View | web.Response:
+        """A form POST's reader and filters, or the refusal to send instead: refused first
+        when it came from another site (no session is looked up for it)."""
         if self._cross_site(request):
             with (
                 self.runtime.i18n.context(),
@@ -559,7 +560,11 @@ class Dashboard:
                 ),
             ):
                 return self._refused_cross_site(request)
-        view = await self._view(request)
+        return await self._view(request)
+
+    async def end_sessions(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/sessions with member: staff sign the member out everywhere."""
+        view = await self._post_view(request)
         if isinstance(view, web.Response):
             return view
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
@@ -598,15 +603,7 @@ class Dashboard:
     async def ship(self, request: web.Request) -> web.StreamResponse:
         """POST /dashboard/ship with order, carrier and tracking: staff mark a paid delivery
         order shipped, as /ship does (audited); the member is told once it committed."""
-        if self._cross_site(request):
-            with (
-                self.runtime.i18n.context(),
-                self.runtime.i18n.use_locale(
-                    self._locale_of(request, self.settings.default_locale)
-                ),
-            ):
-                return self._refused_cross_site(request)
-        view = await self._view(request)
+        view = await self._post_view(request)
         if isinstance(view, web.Response):
             return view
         actor = view.reader.member_id
@@ -669,15 +666,7 @@ class Dashboard:
         the leader of the review's group, decide a waiting review as the bot's buttons do
         (audited; a rejection needs the reason the member is told); the member hears once it
         committed."""
-        if self._cross_site(request):
-            with (
-                self.runtime.i18n.context(),
-                self.runtime.i18n.use_locale(
-                    self._locale_of(request, self.settings.default_locale)
-                ),
-            ):
-                return self._refused_cross_site(request)
-        view = await self._view(request)
+        view = await self._post_view(request)
         if isinstance(view, web.Response):
             return view
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):

@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 
 import aiohttp
-from sqlmodel import col, select
 
 from bot.playground import sample_photo
-from models.audit import AuditEntry
 from models.perks import REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, Review
 from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, settings
 from tests.test_delivery_dashboard import signed_in
+from tests.test_levels import audited
 from tests.test_review import picked_up_order, points_of, send_photo
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures the dashboard test uses
@@ -41,14 +40,6 @@ async def review_row(harness: Harness, order_id: int) -> Review:
         row = await session.get(Review, order_id)
     assert row is not None
     return row
-
-
-async def audited(harness: Harness, action: str) -> list[AuditEntry]:
-    async with harness.session() as session:
-        rows = await session.execute(
-            select(AuditEntry).where(col(AuditEntry.action) == action).order_by(AuditEntry.id)
-        )
-        return list(rows.scalars())
 
 
 async def test_staff_see_every_waiting_review_and_approve_one(
