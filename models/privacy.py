@@ -35,6 +35,7 @@ MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
 ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
     {
         "broadcast.created_by",
+        "buyers_group.set_by",
         "cash_handover.decided_by",
         "care_rule.created_by",
         "community.added_by",
@@ -76,6 +77,7 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "audit_log.chat_id": "a chat: a group, or the actor's own private chat",
     "broadcast.button_groupbuy_id": "a group-buy",
     "broadcast_recipient.message_id": "a Telegram message",
+    "buyers_invite.order_id": "an order",
     "checkin.chat_id": "a chat: a group, or the member's own private chat",
     "community.id": "a group",
     "community_member.community_id": "a group",
