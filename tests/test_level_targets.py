@@ -54,6 +54,23 @@ async def test_a_drop_to_a_level_reaches_only_the_groups_of_that_level(harness: 
     assert await card_chats(harness, 3) == set()
 
 
+async def test_the_drop_wizard_goes_to_the_core_groups_by_its_button(harness: Harness) -> None:
+    await given_layers(harness)
+    # when Sam walks the drop wizard and picks "Core groups" at the groups step
+    await say(harness, "/drop")
+    await tap(harness, "#1 Jasmine tea · CN¥39.90")
+    for answer in ("3d", "/skip", "10", "/skip", "/skip", "/skip", "/skip"):
+        await say(harness, answer)
+    await tap(harness, "Core groups")
+    await say(harness, "/skip")  # no pickup text of a group's own
+    preview = await say(harness, "/skip")  # delivered as the product is
+    # then the last look names the level and its one group, and Confirm posts only there
+    assert "Groups of level core\nRecipients: 1 group\n• Coffee Club: now" in preview
+    await tap(harness, "✅ Confirm")
+    assert last_text(harness) == "Group-buy #1 posted in 1 group."
+    assert await card_chats(harness, 1) == {COFFEE}
+
+
 async def test_a_poll_to_the_vip_groups_and_a_pre_sale_to_one_level(harness: Harness) -> None:
     await given_layers(harness)
     # when Sam walks the poll wizard and picks "VIP groups"
