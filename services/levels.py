@@ -427,8 +427,8 @@ async def buyers_invitation(
     first (staff tag groups by district: #pudong), then one set for its time zone (the one area
     every group has, services/zones.py), then the brand's one for every area."""
     order = await session.get(Order, order_id)
-    if order is None:
-        return None
+    if order is None or await session.get(BuyersInvite, order.member_id) is not None:
+        return None  # invited before: nothing more to read
     buyer = await session.get(Member, order.member_id)
     if buyer is None or not buyer.started or buyer.forgotten_at is not None:
         return None
