@@ -20,6 +20,11 @@ told once it committed). Photos members send on tickets are shown on the tickets
 GET /dashboard/ticket-photos/<message id>-<tag>.jpg, signed in and for the ticket's groups only:
 the bot fetches them from Telegram, so no Telegram file address (it holds the bot's token)
 reaches a browser.
+
+The reviews page lists the reviews waiting for moderation with their photos (GET
+/dashboard/review-photos/<order>-<place>-<tag>.jpg, for the review's groups only); staff, and a
+leader for their groups, approve or reject one with a reason (POST /dashboard/review, the same
+verb as the bot's buttons, audited; the member is told, with the reason, once it committed).
 """
 
 from __future__ import annotations
@@ -50,13 +55,16 @@ from bot.dashboard_security import (
     origin_of,
 )
 from bot.photos import PHOTOS, ProductPhotos, add_photos
+from handlers.review import MODERATION_ERRORS, moderation_notice
 from handlers.text import N_, format_money
 from handlers.views.delivery import SHIPPED, refusal, shipped_notice
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.policy import KINDS
 from handlers.views.product import photo_tag
+from handlers.views.review import stats_line as review_stats_line
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
+from models.perks import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
 from services.attribution import broadcast_result, recent_tests
 from services.audit import record_action
@@ -88,6 +96,14 @@ from services.metrics import DEFINITIONS as METRIC_DEFINITIONS
 from services.period import InvalidPeriod, Period, parse_period
 from services.pickup import PickupError, Redeemed, redeem_code
 from services.policy import KIND_BROADCAST, KIND_LEADER, calendar
+from services.review import (
+    NOTE_MAX,
+    ModerationError,
+    moderate,
+    pending_reviews,
+    review_photo,
+    review_stats,
+)
 from services.statement import (
     ROW_GROUPBUY,
     ROW_OTHER,
@@ -117,6 +133,7 @@ REDEEM_ACTION = "pickup.redeem"
 PICKUP_TOKEN_SECONDS = 15 * 60  # a keeper page's token lasts this long after its last post
 SIGN_OUT_ACTION = "dashboard.sign_out"
 SHIP_ACTION = "delivery.ship"
+REVIEWS_SHOWN = 20  # waiting reviews on the reviews page (the oldest)
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
     ROW_TOTAL: N_("Total"),
@@ -533,8 +550,9 @@ class Dashboard:
             _("This request came from another site. Use the buttons on the dashboard itself."),
         )
 
-    async def end_sessions(self, request: web.Request) -> web.StreamResponse:
-        """POST /dashboard/sessions with member: staff sign the member out everywhere."""
+    async def _post_view(self, request: web.Request) -> View | web.Response:
+        """A form POST's reader and filters, or the refusal to send instead: refused first
+        when it came from another site (no session is looked up for it)."""
         if self._cross_site(request):
             with (
                 self.runtime.i18n.context(),
@@ -543,7 +561,11 @@ class Dashboard:
                 ),
             ):
                 return self._refused_cross_site(request)
-        view = await self._view(request)
+        return await self._view(request)
+
+    async def end_sessions(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/sessions with member: staff sign the member out everywhere."""
+        view = await self._post_view(request)
         if isinstance(view, web.Response):
             return view
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
@@ -582,15 +604,7 @@ class Dashboard:
     async def ship(self, request: web.Request) -> web.StreamResponse:
         """POST /dashboard/ship with order, carrier and tracking: staff mark a paid delivery
         order shipped, as /ship does (audited); the member is told once it committed."""
-        if self._cross_site(request):
-            with (
-                self.runtime.i18n.context(),
-                self.runtime.i18n.use_locale(
-                    self._locale_of(request, self.settings.default_locale)
-                ),
-            ):
-                return self._refused_cross_site(request)
-        view = await self._view(request)
+        view = await self._post_view(request)
         if isinstance(view, web.Response):
             return view
         actor = view.reader.member_id
@@ -648,6 +662,96 @@ class Dashboard:
             status=303, headers={"Location": f"{PREFIX}/delivery?shipped={order.id}"}
         )
 
+    async def review(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/review with order, decision (approve or reject) and reason: staff, or
+        the leader of the review's group, decide a waiting review as the bot's buttons do
+        (audited; a rejection needs the reason the member is told); the member hears once it
+        committed."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            form = await request.post()
+            order_id = number(str(form.get("order", ""))[:32])
+            decision = str(form.get("decision", ""))
+            note = " ".join(str(form.get("reason", "")).split())[:NOTE_MAX]
+            if order_id is None or decision not in ("approve", "reject"):
+                return self._message(
+                    request, 400, _("Not decided"), _("Choose Approve or Reject under a review.")
+                )
+            if decision == "reject" and not note:
+                return self._message(
+                    request,
+                    400,
+                    _("Not decided"),
+                    _("Write why the review is rejected: the member reads it."),
+                )
+            refused: ModerationError | None = None
+            async with self.runtime.sessions() as session, session.begin():
+                try:  # the audit row moderate writes commits even when it refuses
+                    done = await moderate(
+                        session,
+                        order_id=order_id,
+                        moderator_id=view.reader.member_id,
+                        staff=view.reader.staff,
+                        approve=decision == "approve",
+                        photo_points=self.settings.review_photo_points,
+                        now=self.now(),
+                        note=note,
+                    )
+                except ModerationError as exc:
+                    refused = exc
+            if refused is not None:
+                return self._message(
+                    request,
+                    403 if refused.reason == "not_allowed" else 400,
+                    _("Not decided"),
+                    _(MODERATION_ERRORS[refused.reason]),
+                )
+        if done.member_started:
+            with self.runtime.i18n.context():
+                text, markup = moderation_notice(
+                    self.runtime.i18n, done, approve=decision == "approve", note=note
+                )
+            self.runtime.notifier.send(done.review.member_id, text, reply_markup=markup)
+        return web.Response(
+            status=303,
+            headers={"Location": f"{PREFIX}/reviews?{urlencode({decision: str(order_id)})}"},
+        )
+
+    async def review_photo(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/review-photos/<order>-<place>-<tag>.jpg: a photo of a review, for
+        staff and the leaders of the review's group; 404 for anyone else."""
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        order_id = number(request.match_info["order_id"])
+        position = number(request.match_info["position"])
+        found = None
+        if order_id is not None and position is not None:
+            async with self.reads() as session:
+                found = await review_photo(session, order_id=order_id, position=position)
+        scope = view.reader.scope
+        if (
+            found is None
+            or photo_tag(found[0]) != request.match_info["tag"]
+            or (scope is not None and found[1] not in scope)
+        ):
+            raise web.HTTPNotFound()
+        return await self._photo(found[0])
+
+    async def _photo(self, file_id: str) -> web.Response:
+        """A Telegram photo fetched by the bot (no transaction open while fetching), never
+        cached by the browser."""
+        data = await self.photos.photo(file_id)
+        if data is None:
+            raise web.HTTPServiceUnavailable(headers={"Retry-After": "60"})
+        return web.Response(
+            body=data,
+            content_type="image/png" if data.startswith(b"\x89PNG") else "image/jpeg",
+            headers={"Cache-Control": "private, no-store"},
+        )
+
     async def ticket_photo(self, request: web.Request) -> web.StreamResponse:
         """GET /dashboard/ticket-photos/<message id>-<tag>.jpg: a photo sent on a ticket, for
         staff and the leaders of the ticket's group; 404 for anyone else, or once erased."""
@@ -669,14 +773,7 @@ class Dashboard:
             or (scope is not None and found.chat_id not in scope)
         ):
             raise web.HTTPNotFound()
-        data = await self.photos.photo(found.file_id)  # no transaction open while fetching
-        if data is None:
-            raise web.HTTPServiceUnavailable(headers={"Retry-After": "60"})
-        return web.Response(
-            body=data,
-            content_type="image/png" if data.startswith(b"\x89PNG") else "image/jpeg",
-            headers={"Cache-Control": "private, no-store"},
-        )
+        return await self._photo(found.file_id)
 
     # -- who is reading ----------------------------------------------------------------------
 
@@ -1204,6 +1301,62 @@ class Dashboard:
         ship_list = await self._table(view, "shiplist", _("Ship list"))
         return title, f'<p class="note">{note}</p>{shipped}{html.ship_form()}{ship_list}{table}'
 
+    async def reviews(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Reviews waiting for moderation, oldest first, with their photos and the form that
+        approves or rejects each (staff: every group's; a leader: their groups')."""
+        async with self.reads() as session:
+            try:
+                waiting, total = await pending_reviews(
+                    session,
+                    moderator_id=view.reader.member_id,
+                    staff=view.reader.staff,
+                    limit=REVIEWS_SHOWN,
+                    communities=view.scope,
+                )
+            except ModerationError:
+                waiting, total = [], 0
+            figures = await review_stats(
+                session, start=view.period.start, end=view.period.end, scope=view.scope
+            )
+        groups = dict(view.communities)
+        cards = [
+            html.ReviewCard(
+                order_id=r.order_id,
+                member=r.member_name,
+                title=r.title,
+                group=groups.get(r.chat_id) or str(r.chat_id),
+                rating=r.rating,
+                comment=r.comment,
+                photos=tuple(
+                    f"review-photos/{r.order_id}-{place}-{photo_tag(file_id)}.jpg"
+                    for place, (kind, file_id) in enumerate(r.media, start=1)
+                    if kind == MEDIA_PHOTO
+                ),
+                videos=sum(1 for kind, _file in r.media if kind != MEDIA_PHOTO),
+            )
+            for r in waiting
+        ]
+        done = ""
+        for decision, text in (
+            ("approve", _("Review #{id} approved. The member was told.")),
+            ("reject", _("Review #{id} rejected. The member was told why.")),
+        ):
+            decided = number(request.query.get(decision, ""))
+            if decided is not None:
+                done = f'<p class="note">{html.escape(text.format(id=decided))}</p>'
+        note = html.escape(
+            ngettext(
+                "{count} review is waiting; the oldest come first. Approved reviews show on "
+                "the product; a photo review earns its points once.",
+                "{count} reviews are waiting; the oldest come first. Approved reviews show on "
+                "the product; a photo review earns its points once.",
+                total,
+            ).format(count=total)
+        )
+        rate = _card(html.escape(review_stats_line(figures, view.locale)))
+        body = f'{done}<div class="cards">{rate}</div><p class="note">{note}</p>'
+        return _("Reviews"), body + html.review_cards(cards)
+
     async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
         """The promotions calendar: per group, one week (Monday to Sunday on the reader's
         clock) of what went out and what is scheduled, the cap use and the posts held by quiet
@@ -1447,6 +1600,7 @@ class Dashboard:
         "tickets": tickets,
         "promotions": promotions,
         "delivery": delivery,
+        "reviews": reviews,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -1545,6 +1699,11 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get(f"{PREFIX}/keeper", dashboard.keeper)
     app.router.add_post(f"{PREFIX}/pickup", dashboard.pickup)
     app.router.add_post(f"{PREFIX}/ship", dashboard.ship)
+    app.router.add_post(f"{PREFIX}/review", dashboard.review)
+    app.router.add_get(
+        f"{PREFIX}/review-photos/{{order_id:[0-9]+}}-{{position:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
+        dashboard.review_photo,
+    )
     app.router.add_get(
         f"{PREFIX}/ticket-photos/{{message_id:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
         dashboard.ticket_photo,

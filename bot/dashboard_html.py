@@ -59,6 +59,7 @@ PAGES = (
     ("rewards", N_("Rewards to hand over")),
     ("tickets", N_("After-sales tickets")),
     ("delivery", N_("Delivery")),
+    ("reviews", N_("Reviews")),
     ("statement", N_("Statement")),
     ("sessions", N_("Sessions")),
 )
@@ -530,6 +531,55 @@ def photo_gallery(heading: str, photos: Sequence[tuple[str, str]]) -> str:
         f'<section class="block" id="ticket-photos"><h2>{escape(heading)}</h2>'
         f'<div class="photos">{figures}</div></section>'
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewCard:
+    """A review waiting for moderation, as the reviews page shows it."""
+
+    order_id: int
+    member: str
+    title: str
+    group: str
+    rating: int
+    comment: str
+    photos: tuple[str, ...]  # addresses of its photos under the dashboard
+    videos: int
+
+
+def review_cards(cards: Sequence[ReviewCard]) -> str:
+    """Each waiting review with its photos and the form that approves or rejects it (the reason
+    goes to the member)."""
+    if not cards:
+        nothing = escape(_("No review is waiting."))
+        return f'<p class="note">{nothing}</p>'
+    reason = escape(_("Reason (the member reads it; needed to reject)"))
+    approve, reject = escape(_("✅ Approve")), escape(_("✖️ Reject"))
+    with_video = escape(_("With a video: watch it in the bot with /reviews."))
+    blocks = []
+    for card in cards:
+        head = escape(
+            _("Order #{id} · {title} · {member} · {group}").format(
+                id=card.order_id, title=card.title, member=card.member, group=card.group
+            )
+        )
+        photos = "".join(
+            f'<figure><a href="{escape(href)}"><img src="{escape(href)}" alt="{head}" '
+            'loading="lazy"></a></figure>'
+            for href in card.photos
+        )
+        video = f'<p class="note">{with_video}</p>' if card.videos else ""
+        blocks.append(
+            f'<section class="block" id="review-{card.order_id}"><h2>{head}</h2>'
+            f"<p>{'⭐' * card.rating}</p><p>{escape(card.comment)}</p>"
+            f'<div class="photos">{photos}</div>{video}'
+            '<form class="filters" method="post" action="review">'
+            f'<input type="hidden" name="order" value="{card.order_id}">'
+            f'<label>{reason}<input name="reason" maxlength="200"></label>'
+            f'<button name="decision" value="approve">{approve}</button>'
+            f'<button name="decision" value="reject">{reject}</button></form></section>'
+        )
+    return "".join(blocks)
 
 
 def bars_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str = "#3478f6") -> str:

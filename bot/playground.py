@@ -73,6 +73,7 @@ HELP = """Playground commands (anything else is sent as a message):
   :request NAME GROUP  NAME asks to join GROUP (tea, coffee, ...) through a join request, as
                     a VIP or core group admits (NAME leaves it first if in it; the bot must
                     be its admin: :promote bot); the bot approves or declines
+  :leave NAME       NAME leaves this group (then an invite link can let them in again)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -288,6 +289,8 @@ class Console:
             self.promote(arg)
         elif word == "request":
             await self.request_to_join(arg)
+        elif word == "leave":
+            await self.leave(arg)
         elif word == "photo":
             await self.send_photo(arg)
         elif word == "history":
@@ -463,6 +466,21 @@ class Console:
             return
         self.emulator.set_member_status(self.chat_id, match[0].user_id, "administrator")
         self.write(f"{match[0].name} is now an admin of {self.chat_title(self.chat_id)}")
+
+    async def leave(self, arg: str) -> None:
+        """A persona leaves the current group, as they would in Telegram."""
+        match = [p for p in PERSONAS if p.name == arg.lower().strip()]
+        if self.chat_key == "private" or not match:
+            self.write("in a group, :leave NAME (alice, bob, carol, dan or erin)")
+            return
+        persona = match[0]
+        if self.emulator.get_member_status(self.chat_id, persona.user_id) in ("left", "kicked"):
+            self.write(f"{persona.name} is not in {self.chat_title(self.chat_id)}")
+            return
+        self.emulator.member_leaves(self.chat_id, persona.user_id)
+        self.write(f"({persona.name} leaves {self.chat_title(self.chat_id)})")
+        await self.settle()
+        self.flush()
 
     async def request_to_join(self, arg: str) -> None:
         """A persona asks to join a group through a join request (leaving it first if in it),

@@ -58,8 +58,10 @@ from handlers.views.groupbuy import (
     closing_effects,
     fits_caption,
 )
+from handlers.views.levels import level_name
 from handlers.views.pickup import for_whom_text, unreached_leader_effects
 from handlers.views.policy import held_text, opened_text
+from models.community import LEVEL_OPEN
 from models.order import DELIVERY_PICKUP
 from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community
@@ -87,6 +89,7 @@ from services.groupbuy import (
     settle_groupbuy,
     sync_prepayment,
 )
+from services.levels import LevelError, parse_level
 from services.member import MemberView, get_member
 from services.order import (
     start_invoice,
@@ -148,8 +151,8 @@ OPEN_ERRORS = {
         "This group is not open for group-buys: the brand has not approved it (or has paused it)."
     ),
     "bad_vip": N_(
-        "Write the VIP window as vip=2h for the VIP tiers, or vip=2h:gold for Gold and above "
-        "(see /tiers)."
+        "Write the VIP window as vip=2h for the VIP tiers, vip=2h:gold for Gold and above "
+        "(see /tiers), or vip=2h:vip / vip=2h:core for the members of the VIP or core groups."
     ),
     "vip_after_deadline": N_("The VIP window must end before the deadline."),
     "bad_fulfilment": N_(
@@ -182,7 +185,25 @@ DROP_ERRORS = {
     ),
     "tag": N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
     "no_groups": N_("No open group matches: nothing was posted."),
+    "level": N_(
+        "I could not read the level: {part}. Write level=open, level=vip or level=core "
+        "(等级=普通, 等级=VIP, 等级=核心)."
+    ),
 }
+
+
+def level_option(words: list[str]) -> tuple[str | None, str]:
+    """The level=vip (等级=核心) word among `words` and its value; (None, "") without one."""
+    for word in words:
+        option = split_option(word)
+        if option is not None and option[0] == "level":
+            return word, option[1]
+    return None, ""
+
+
+def level_error_text(exc: LevelError) -> str:
+    """Why a level option (level=vip, 等级=核心) was refused, naming what was written."""
+    return _(DROP_ERRORS["level"]).format(part=quoted(exc.detail))
 
 
 def drop_error_text(exc: DropError) -> str:
@@ -246,8 +267,10 @@ def _options(words: list[str]) -> dict[str, str]:
 
 async def _vip_window(
     session: AsyncSession, text: str, now: datetime, timezone: str
-) -> tuple[datetime, int]:
-    """vip=2h (the VIP tiers) or vip=2h:gold / vip=2h:2 (that tier and above)."""
+) -> tuple[datetime, int, str]:
+    """vip=2h (the VIP tiers), vip=2h:gold / vip=2h:2 (that tier and above), or vip=2h:vip /
+    优先=2h:核心 (members joining from a group of that level or above): the window's end, the
+    least tier rank and the level ("" for a tier's window)."""
     span, _sep, tier_text = text.partition(":")
     try:
         until = parse_deadline(span, now=now, timezone=timezone)
@@ -257,11 +280,17 @@ async def _vip_window(
     wanted = tier_text.strip().lower()
     if not wanted:
         vip_tiers = [t.rank for t in tiers if t.vip_access]
-        return until, vip_tiers[0] if vip_tiers else 1
+        return until, vip_tiers[0] if vip_tiers else 1, ""
     for tier in tiers:
         if wanted in (str(tier.rank), tier.code, tier.name.lower()):
-            return until, tier.rank
-    raise GroupBuyError("bad_vip", text)
+            return until, tier.rank, ""
+    try:
+        level = parse_level(wanted)
+    except LevelError:
+        raise GroupBuyError("bad_vip", text) from None
+    if level == LEVEL_OPEN:  # every group is open or above: no window at all
+        raise GroupBuyError("bad_vip", text)
+    return until, 0, level
 
 
 def _fulfilment(text: str | None) -> str:
@@ -294,6 +323,7 @@ class OpenValues:
     pickup_time: str = ""
     vip_until: datetime | None = None  # the VIP early-access window ends then
     vip_rank: int = 0  # the lowest tier rank admitted during the window
+    vip_level: str = ""  # or: the least level of the groups joined from during the window
     # a drop's pickup texts in other languages: {locale: {"pickup_point": ..., ...}}
     pickup_translations: dict[str, dict[str, str]] | None = None
     # a targeted drop's own pickup text per group: {chat id: text}
@@ -366,6 +396,7 @@ async def open_and_post(
         commission_bps=commission_bps,
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
+        vip_level=values.vip_level,
         fulfilment=values.fulfilment,
     )
     # the groups it opened in (a group no longer open for business is left out)
@@ -443,8 +474,10 @@ async def _open(
             fulfilment=_fulfilment(options.get("delivery")),
         )
         if "vip" in options:
-            vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
-            values = replace(values, vip_until=vip_until, vip_rank=vip_rank)
+            vip_until, vip_rank, vip_level = await _vip_window(
+                session, options["vip"], now, timezone
+            )
+            values = replace(values, vip_until=vip_until, vip_rank=vip_rank, vip_level=vip_level)
         # what members read on the card: the product's texts and the pickup note, linted
         cleared = await clear_command(
             message,
@@ -535,24 +568,32 @@ async def drop_command(
     after_commit: CommitHook,
 ) -> None:
     """Opens one group-buy at once in every approved group, or in those with a tag, or in
-    chosen ones (to=#tea, to=-1001,-1002; 发往=全部 / 发往=#tea), sharing one stock; each
-    group with a pickup point shows it as the pickup."""
+    chosen ones (to=#tea, to=-1001,-1002; 发往=全部 / 发往=#tea), sharing one stock, and only
+    in the groups of one level with level=vip (等级=核心); each group with a pickup point
+    shows it as the pickup."""
     words = (command.args or "").split(" ")
-    # the target option comes before pickup=, which takes the rest of the line
+    # the target options come before pickup=, which takes the rest of the line
     head = words[: next((i for i, w in enumerate(words) if w.startswith("pickup=")), len(words))]
     wanted = next((w for w in head if w.lower().startswith(TARGET_OPTIONS)), None)
+    leveled, level = level_option(head)
     try:
         target = parse_target(wanted.partition("=")[2]) if wanted else DropTarget()
+        if leveled:
+            target = replace(target, level=parse_level(level))
     except DropError as exc:
         await message.reply(drop_error_text(exc))
+        return
+    except LevelError as exc:
+        await message.reply(level_error_text(exc))
         return
     chats = await target_groups(session, target)
     if not chats:
         await message.reply(_(DROP_ERRORS["no_groups"]))
         return
-    if wanted:
-        words.remove(wanted)
-        command = replace(command, args=" ".join(words))
+    for word in (wanted, leveled):
+        if word:
+            words.remove(word)
+    command = replace(command, args=" ".join(words))
     await _open(
         message,
         command,
@@ -679,7 +720,7 @@ async def join_button(
             )
     except GroupBuyError as exc:
         with i18n.use_locale(member.locale):  # an answer to a tap is the member's alone
-            if exc.reason == "vip_only":
+            if exc.reason in ("vip_only", "vip_level_only"):
                 refusal = await _vip_refusal(
                     session, callback_data.groupbuy_id, query, member, settings.default_timezone
                 )
@@ -816,10 +857,16 @@ async def _vip_refusal(
     zone = group_zone(group, default_zone)
     until = gb.vip_until if gb and gb.vip_until else datetime.now(UTC)
     reader = member_zone(member.timezone, group, default_zone)
+    time = show(until, zone, reader=reader, pattern="%H:%M")
+    if gb is not None and gb.vip_level:
+        return _(
+            "Early access is for members of the groups of level {level} until {time}; everyone "
+            "can join after that."
+        ).format(level=level_name(gb.vip_level), time=time)
     return _(
         "Early access is for VIP members until {time}; everyone can join after that. "
         "See /me for your tier."
-    ).format(time=show(until, zone, reader=reader, pattern="%H:%M"))
+    ).format(time=time)
 
 
 @router.callback_query(GroupBuyCallback.filter(F.action == "details"))

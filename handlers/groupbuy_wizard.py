@@ -71,8 +71,10 @@ from handlers.text import (
 )
 from handlers.views.labels import FULFILMENT_MODE
 from handlers.views.labels import label as value_label
+from handlers.views.levels import level_name
 from handlers.views.policy import held_text, opened_text
 from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
+from models.community import LEVEL_CORE, LEVEL_VIP
 from models.groupbuy import MIN_PEOPLE
 from models.product import FULFIL_PICKUP, FULFILMENT_MODES
 from services.community import CommunityView, open_communities
@@ -200,7 +202,8 @@ class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
     """A button of the group-buy wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
     action: str  # product (with `product_id`), delivery (with `mode`), confirm, override; a
-    # drop's target: all, tags, tag (with `value`), pick, toggle (with `value`, a group id), picked
+    # drop's target: all, tags, tag (with `value`), pick, toggle (with `value`, a group id),
+    # picked, level (with `value`: vip or core)
     step: str  # the step whose message carries the button
     product_id: CallbackId = 0
     value: str = ""
@@ -510,6 +513,8 @@ async def _target_prompt(
     builder.button(**_button(_("All groups"), "all"))
     builder.button(**_button(_("Groups with a tag…"), "tags"))
     builder.button(**_button(_("Choose groups…"), "pick"))
+    builder.button(**_button(_("VIP groups"), "level", LEVEL_VIP))
+    builder.button(**_button(_("Core groups"), "level", LEVEL_CORE))
     builder.adjust(1)
     return _("Which groups does the drop go to?"), builder
 
@@ -549,6 +554,8 @@ async def _preview_lines(turn: Turn, data: dict[str, Any]) -> list[str]:
         where = _(TARGET_CHOICES[TO_TAG]).format(tag=esc("#" + target.tag))
     elif target.kind == TO_CHOSEN:
         where = _(TARGET_CHOICES[TO_CHOSEN]).format(count=len(target.chat_ids))
+    elif target.level:
+        where = _("Groups of level {level}").format(level=level_name(target.level))
     else:
         where = _(TARGET_CHOICES[TO_ALL])
     if not chat_ids:
@@ -597,7 +604,9 @@ WHY = {
 
 
 @router.callback_query(
-    GroupBuyWizardCallback.filter(F.action.in_({"all", "tags", "tag", "pick", "toggle", "picked"})),
+    GroupBuyWizardCallback.filter(
+        F.action.in_({"all", "tags", "tag", "pick", "toggle", "picked", "level"})
+    ),
     NewGroupBuy.target,
     on_current_step,
 )
@@ -612,8 +621,8 @@ async def target_button(
     clock: Clock,
     bot: Bot,
 ) -> None:
-    """A drop's groups: All, a tag, or the groups ticked then Done; the tag list and the
-    group picker replace the question's buttons."""
+    """A drop's groups: All, a tag, the groups ticked then Done, or the VIP or core groups;
+    the tag list and the group picker replace the question's buttons."""
     if not isinstance(query.message, Message):
         await query.answer()
         return
@@ -644,6 +653,8 @@ async def target_button(
         target = DropTarget(TO_CHOSEN, chat_ids=picked)
     elif action == "tag":
         target = DropTarget(TO_TAG, tag=value)
+    elif action == "level" and value in (LEVEL_VIP, LEVEL_CORE):
+        target = DropTarget(level=value)
     else:
         target = DropTarget()
     await query.answer()

@@ -1,17 +1,18 @@
-"""Layered communities: /group_level and /group_invite for staff, and the join requests to VIP
-and core groups, which the bot approves or declines (telling the member why in private)."""
+"""Layered communities: /group_level, /group_invite and /buyers_group for staff, the join
+requests to VIP and core groups, which the bot approves or declines (telling the member why in
+private), and a first buyer's invitation to the buyers' group of their area."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import ChatJoinRequest, Message
+from aiogram.types import ChatJoinRequest, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,13 +27,19 @@ from models.community import JOIN_INVITE, JOIN_PAID, JOIN_TIER, LEVEL_OPEN
 from services.levels import (
     DECLINED_INVITE,
     DECLINED_PAID,
+    EVERY_AREA,
+    BuyersGroupView,
+    BuyersInvitation,
     JoinDecision,
     LevelError,
     LevelView,
+    buyers_groups,
     decide_join,
     invite_member,
+    parse_area,
     parse_level,
     parse_rule,
+    set_buyers_group,
     set_level,
 )
 from services.member import AmbiguousMember, MemberView, find_member
@@ -64,7 +71,17 @@ REFUSALS = {
     ),
     "not_member": N_("I do not know that member yet: they need to write to me first."),
     "already": N_("They are invited to that group already."),
+    "area": N_(
+        "“{word}” is not an area: write a group tag like #pudong or a time zone like "
+        "Asia/Shanghai, or nothing for every area."
+    ),
 }
+BUYERS_USAGE = N_(
+    "Send /buyers_group GROUP [AREA], e.g. /buyers_group -1001234567890 #pudong. A member's "
+    "first paid order in a group of that area brings them a private, one-time invitation to "
+    "GROUP. AREA: a group tag (#pudong), a time zone (Asia/Shanghai: the groups in that zone), "
+    "or nothing for every area without a buyers' group of its own."
+)
 
 
 def rule_text(view: LevelView) -> str:
@@ -127,6 +144,92 @@ async def group_level_command(
         + " "
         + rule_text(view)
     )
+
+
+def area_name(area: str) -> str:
+    """An area as staff read it: its tag or zone, or "every area"."""
+    return esc(area) if area != EVERY_AREA else _("every area")
+
+
+def buyers_lines(groups: list[BuyersGroupView]) -> str:
+    """The buyers' groups staff set, one line each."""
+    if not groups:
+        return _("No buyers' group is set yet.")
+    return "\n".join(
+        _("• {area}: {group}").format(
+            area=area_name(g.area), group=group_name(g.title, g.community_id)
+        )
+        for g in groups
+    )
+
+
+@router.message(Command("buyers_group"), PRIVATE, RoleFilter(Role.STAFF, "group.buyers"))
+async def buyers_group_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+) -> None:
+    """Sets the buyers' group of an area (or of every area); without arguments, lists them."""
+    words = (command.args or "").split()
+    if not words:
+        await message.answer(_(BUYERS_USAGE) + "\n\n" + buyers_lines(await buyers_groups(session)))
+        return
+    group_id = _group_id(words[0])
+    if group_id is None or len(words) > 2:
+        await message.answer(_(BUYERS_USAGE))
+        return
+    try:
+        area = parse_area(words[1]) if len(words) == 2 else EVERY_AREA
+        view = await set_buyers_group(
+            session, community_id=group_id, area=area, actor_id=member.id, now=clock()
+        )
+    except LevelError as exc:
+        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        return
+    await message.answer(
+        _(
+            "{group} is now the buyers' group of {area}. A member's first paid order there "
+            "brings them a one-time invitation to it, in private."
+        ).format(group=group_name(view.title, view.community_id), area=area_name(view.area))
+    )
+
+
+def invite_to_buyers_group(
+    bot: Bot, i18n: I18n, invitation: BuyersInvitation
+) -> Callable[[], Awaitable[None]]:
+    """After commit: a one-time invite link to the buyers' group, sent to the first buyer in
+    private with a button that opens it (one member may use it, once)."""
+    with i18n.use_locale(invitation.locale):
+        text = _(
+            "Thank you for your first order! You are invited to {group}, our buyers' group: "
+            "tips, first looks and other buyers near you. The link below is yours alone and "
+            "works once."
+        ).format(group=f"<b>{esc_name(invitation.title)}</b>")
+        label = _("Join the buyers' group")
+
+    async def send() -> None:
+        try:
+            link = await bot.create_chat_invite_link(
+                invitation.community_id, name="buyers", member_limit=1
+            )
+            await bot.send_message(
+                invitation.member_id,
+                text,
+                reply_markup=InlineKeyboardMarkup(
+                    inline_keyboard=[[InlineKeyboardButton(text=label, url=link.invite_link)]]
+                ),
+            )
+        except TelegramAPIError as exc:
+            log.info(
+                "buyers' group %s: member %s not invited: %s",
+                invitation.community_id,
+                invitation.member_id,
+                exc,
+            )
+
+    return send
 
 
 @router.message(Command("group_invite"), PRIVATE, RoleFilter(Role.STAFF, "group.invite"))

@@ -26,7 +26,13 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.groupbuy import OpenValues, open_and_post, open_error_text
+from handlers.groupbuy import (
+    DROP_ERRORS,
+    OpenValues,
+    level_error_text,
+    open_and_post,
+    open_error_text,
+)
 from handlers.lint import clear_command, product_texts, split_override
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
@@ -47,13 +53,14 @@ from handlers.views.perks import points_text
 from handlers.views.policy import held_text, waits_text
 from handlers.views.poll import result_effects, stop_copies
 from models.poll import POLL_OPEN
-from services.community import get_community
+from services.community import get_community, open_community_ids
 from services.groupbuy import (
     GroupBuyError,
     parse_count,
     parse_deadline,
     parse_minimum,
 )
+from services.levels import LevelError, parse_level
 from services.member import MemberView
 from services.parsing import is_option, split_option
 from services.policy import KIND_PRESALE, HeldBack
@@ -103,7 +110,7 @@ POLL_ERRORS = {
 NOT_FOUND = N_("There is no poll #{id}.")
 PRESALE_USAGE = N_(
     "Put a poll's winner on pre-sale in the poll's groups:\n"
-    "/poll_presale POLL PRODUCT DEADLINE [min=N] [stock=N] [limit=N]\n"
+    "/poll_presale POLL PRODUCT DEADLINE [min=N] [stock=N] [limit=N] [level=vip]\n"
     "For example: /poll_presale 3 12 7d min=20"
 )
 
@@ -334,7 +341,7 @@ def _presale_options(words: list[str]) -> dict[str, str]:
     options: dict[str, str] = {}
     for word in words:
         option = split_option(word)  # English or Chinese keys, = or ＝: 成团＝20
-        if option is None or option[0] not in ("min", "stock", "limit"):
+        if option is None or option[0] not in ("min", "stock", "limit", "level"):
             raise GroupBuyError("bad_option", word)
         options[option[0]] = option[1]
     return options
@@ -415,6 +422,14 @@ async def poll_presale(
         options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
         deadline = parse_deadline(" ".join(words[2:options_at]), now=now, timezone=zone)
         options = _presale_options(words[options_at:])
+        chat_ids = list(poll.chat_ids)
+        if "level" in options:  # only the poll's groups of that level
+            level = parse_level(options["level"])
+            leveled = set(await open_community_ids(session, level=level))
+            chat_ids = [chat_id for chat_id in chat_ids if chat_id in leveled]
+            if not chat_ids:
+                await message.answer(_(DROP_ERRORS["no_groups"]))
+                return
         min_kind, min_count = parse_minimum(options.get("min", "10"))
         stock = product.stock if product.stock is not None else 1000
         values = OpenValues(
@@ -436,7 +451,7 @@ async def poll_presale(
             after_commit,
             values,
             opened_by=member.id,
-            chat_ids=list(poll.chat_ids),
+            chat_ids=chat_ids,
             commission_bps=0,
             now=now,
             kind=KIND_PRESALE,
@@ -444,6 +459,9 @@ async def poll_presale(
         )
     except GroupBuyError as exc:
         await message.answer(open_error_text(exc) or _(PRESALE_USAGE))
+        return
+    except LevelError as exc:
+        await message.answer(level_error_text(exc))
         return
     except HeldBack as exc:
         await message.answer(

@@ -31,6 +31,7 @@ from handlers.lint import (
 from handlers.poll import local_time, poll_error, post_poll, staff_time
 from handlers.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from models.community import LEVEL_CORE, LEVEL_VIP
 from services.community import get_community, open_community_ids
 from services.member import MemberView
 from services.poll import (
@@ -67,8 +68,8 @@ class NewPoll(StatesGroup):
 class PollWizardCallback(CallbackData, prefix="pl"):
     """A button of the poll wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    choice: str  # single, multiple, public, anonymous, weigh, flat, all, pick, toggle, done,
-    # create
+    choice: str  # single, multiple, public, anonymous, weigh, flat, all, pick, vip, core
+    # (the groups of that level), toggle, done, create
     chat_id: CallbackId = 0  # the group a toggle button adds or removes
 
 
@@ -123,7 +124,12 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         above = _buttons((_("Weigh by tier"), "weigh"), (_("One member, one vote"), "flat"))
     elif step == "targets":
         text = _("Which groups get the poll?")
-        above = _buttons((_("All groups"), "all"), (_("Choose groups"), "pick"))
+        above = _buttons(
+            (_("All groups"), "all"),
+            (_("Choose groups"), "pick"),
+            (_("VIP groups"), LEVEL_VIP),
+            (_("Core groups"), LEVEL_CORE),
+        )
     elif step == "override":
         text = _("Why may it go out as it is? The reason is logged.")
     else:
@@ -317,7 +323,9 @@ async def toggle_group(
         await query.message.edit_reply_markup(reply_markup=await _group_picker(session, chosen))
 
 
-@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice.in_({"all", "done"})))
+@router.callback_query(
+    NewPoll.targets, PollWizardCallback.filter(F.choice.in_({"all", "done", LEVEL_VIP, LEVEL_CORE}))
+)
 async def got_targets(
     query: CallbackQuery,
     callback_data: PollWizardCallback,
@@ -331,6 +339,8 @@ async def got_targets(
     active = await open_community_ids(session)
     if callback_data.choice == "all":
         chats = active
+    elif callback_data.choice in (LEVEL_VIP, LEVEL_CORE):  # only the groups of that level
+        chats = await open_community_ids(session, level=callback_data.choice)
     else:
         chats = [c for c in (await state.get_data()).get("chats", []) if c in active]
     if not chats:

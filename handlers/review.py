@@ -33,6 +33,7 @@ from services.audit import record_action
 from services.member import AmbiguousMember, MemberView, find_member
 from services.points import MAX_POINTS, PointsError, grant_by_staff
 from services.review import (
+    Moderation,
     ModerationError,
     ReviewMediaError,
     ReviewView,
@@ -234,6 +235,16 @@ async def moderate_button(
     after_commit.add(partial(query.answer, verdict))
     if not done.member_started:
         return
+    text, markup = moderation_notice(i18n, done, approve=approve)
+    after_commit.add(partial(_tell, bot, review.member_id, text, markup))
+
+
+def moderation_notice(
+    i18n: I18n, done: Moderation, *, approve: bool, note: str = ""
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """What the author is told of the decision, in their language: approved (with the photo
+    reward and the offer to share it), or not shown, with the moderator's reason if given."""
+    review = done.review
     with i18n.use_locale(done.member_locale):
         if approve:
             text = _("Your review of {title} is approved and shows on the product.").format(
@@ -249,13 +260,13 @@ async def moderate_button(
             text = sentences(
                 text, _("Would you like me to post it in your group? Only if you tap below.")
             )
-            markup: InlineKeyboardMarkup | None = _share_keyboard(review.order_id)
-        else:
-            text = _(
-                "Thank you for your review of {title}. This time it will not be shown."
-            ).format(title=esc(review.title))
-            markup = None
-    after_commit.add(partial(_tell, bot, review.member_id, text, markup))
+            return text, _share_keyboard(review.order_id)
+        text = _("Thank you for your review of {title}. This time it will not be shown.").format(
+            title=esc(review.title)
+        )
+        if note:
+            text = sentences(text, _("The reason: {reason}").format(reason=esc(note)))
+        return text, None
 
 
 async def _tell(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:

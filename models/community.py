@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey
+from sqlalchemy import BigInteger, Column, ForeignKey
 from sqlmodel import Field, SQLModel
 
 from models.base import TelegramId, UTCDateTime, utcnow
@@ -101,3 +101,33 @@ class GroupInvite(SQLModel, table=True):
     )
     invited_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BuyersGroup(SQLModel, table=True):
+    """The buyers' group of an area: a member's first paid order in a group of that area brings
+    them a private invitation to it. `area` is "#tag" (the groups with that tag), an IANA time
+    zone (the groups in that zone), or "" (every other group)."""
+
+    __tablename__ = "buyers_group"
+
+    area: str = Field(primary_key=True, max_length=64)
+    community_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("community.id"), nullable=False)
+    )
+    set_by: int = Field(sa_type=TelegramId)
+    set_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class BuyersInvite(SQLModel, table=True):
+    """A member invited to a buyers' group after their first paid order: once per member."""
+
+    __tablename__ = "buyers_invite"
+
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), primary_key=True, autoincrement=False)
+    )
+    community_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("community.id"), nullable=False)
+    )
+    order_id: int = Field(sa_type=BigInteger)  # the first paid order that brought it
+    invited_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -63,6 +63,9 @@ class GroupBuy(SQLModel, table=True):
     # VIP early access: until vip_until, only members of tier rank vip_rank and above may join
     vip_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     vip_rank: int = Field(default=0)
+    # or, with a level (models/community.py LEVELS), only members joining from a group of that
+    # level or above may join until vip_until (a window for the VIP or core groups); "": none
+    vip_level: str = Field(default="", max_length=8, sa_column_kwargs={"server_default": ""})
     pickup_point: str = Field(default="", max_length=255)
     pickup_time: str = Field(default="", max_length=64)
     # how its orders are fulfilled (one of models/product.py FULFILMENT_MODES); "": the product's

@@ -303,6 +303,10 @@ class Review(SQLModel, table=True):
     videos: int = Field(default=0)  # how many videos it carries (at most one)
     moderated_by: int | None = Field(default=None, sa_type=TelegramId)
     moderated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # why it was rejected (or a word with the approval), as the moderator wrote it; "" for none
+    moderation_note: str = Field(
+        default="", max_length=200, sa_column_kwargs={"server_default": ""}
+    )
     # the member consented, and the bot posted the approved review to their group
     shared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

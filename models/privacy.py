@@ -18,6 +18,7 @@ MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
         "audit_log.actor_id",  # the member's own privileged actions
         # a private recipient's chat id is the member's id (groups are negative)
         "broadcast_recipient.chat_id",
+        "care_exposure.member_id",  # which arm of a care rule's A/B test the member was in
         "chat_admin.member_id",
         # member accounts; a group's accounts carry its (negative) id, the brand's 0
         "ledger_account.owner_id",
@@ -36,8 +37,10 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
     {
         "alert.created_by",
         "broadcast.created_by",
+        "buyers_group.set_by",
         "cash_handover.decided_by",
         "care_rule.created_by",
+        "membership_plan.created_by",
         "community.added_by",
         "community.approval_by",
         "coupon_template.created_by",
@@ -78,6 +81,8 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "audit_log.chat_id": "a chat: a group, or the actor's own private chat",
     "broadcast.button_groupbuy_id": "a group-buy",
     "broadcast_recipient.message_id": "a Telegram message",
+    "buyers_invite.order_id": "an order",
+    "care_exposure.coupon_id": "a coupon given by the care rule",
     "checkin.chat_id": "a chat: a group, or the member's own private chat",
     "community.id": "a group",
     "community_member.community_id": "a group",

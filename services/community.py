@@ -204,12 +204,13 @@ def is_open_clause() -> Any:
     )
 
 
-async def open_community_ids(session: AsyncSession) -> list[int]:
+async def open_community_ids(session: AsyncSession, *, level: str = "") -> list[int]:
     """Every group open for business: the bot is in it and staff approved it (drops, polls
-    and broadcasts to groups go to these only)."""
-    rows = await session.execute(
-        select(col(Community.id)).where(is_open_clause()).order_by(col(Community.id))
-    )
+    and broadcasts to groups go to these only); with `level`, only the groups of that level."""
+    query = select(col(Community.id)).where(is_open_clause())
+    if level:
+        query = query.where(col(Community.level) == level)
+    rows = await session.execute(query.order_by(col(Community.id)))
     return [int(i) for i in rows.scalars().all()]
 
 

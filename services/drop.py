@@ -1,7 +1,7 @@
 """Targeted drops: which open groups a staff drop goes to (all, those with a tag, or chosen
-ones), the pickup text each of them shows, and the preview staff read before Confirm: the
-recipients, the first and last delivery times under the promotion policy, and each group's
-weekly cap use."""
+ones, narrowed to one level: open, VIP or core), the pickup text each of them shows, and the
+preview staff read before Confirm: the recipients, the first and last delivery times under
+the promotion policy, and each group's weekly cap use."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.broadcast import CommunityTag
-from models.community import Community
+from models.community import LEVELS, Community
 from services.broadcast import TAG_PATTERN
 from services.broadcast import history as promotion_history
 from services.community import is_open_clause
@@ -50,24 +50,29 @@ class DropTarget:
     kind: str = TO_ALL
     tag: str = ""  # TO_TAG: the tag as stored (lower case)
     chat_ids: tuple[int, ...] = ()  # TO_CHOSEN: the groups, in the order picked
+    level: str = ""  # only the groups of this level (models.community.LEVELS); "": any level
 
     def pack(self) -> str:
-        """The target as kept in a wizard's state: all, tag:<tag>, groups:<id>,<id>."""
+        """The target as kept in a wizard's state: all, tag:<tag>, groups:<id>,<id>, each
+        followed by |<level> when it is narrowed to a level."""
+        packed = TO_ALL
         if self.kind == TO_TAG:
-            return f"{TO_TAG}:{self.tag}"
+            packed = f"{TO_TAG}:{self.tag}"
         if self.kind == TO_CHOSEN:
-            return f"{TO_CHOSEN}:" + ",".join(str(chat_id) for chat_id in self.chat_ids)
-        return TO_ALL
+            packed = f"{TO_CHOSEN}:" + ",".join(str(chat_id) for chat_id in self.chat_ids)
+        return f"{packed}|{self.level}" if self.level else packed
 
     @classmethod
     def unpack(cls, text: str) -> DropTarget:
         """The target `pack` wrote."""
+        text, _bar, level = text.partition("|")
         kind, _sep, rest = text.partition(":")
         if kind == TO_TAG:
-            return cls(TO_TAG, tag=rest)
+            return cls(TO_TAG, tag=rest, level=level)
         if kind == TO_CHOSEN:
-            return cls(TO_CHOSEN, chat_ids=tuple(int(part) for part in rest.split(",") if part))
-        return cls()
+            chat_ids = tuple(int(part) for part in rest.split(",") if part)
+            return cls(TO_CHOSEN, chat_ids=chat_ids, level=level)
+        return cls(level=level)
 
 
 def parse_target(text: str) -> DropTarget:
@@ -98,8 +103,10 @@ def parse_target(text: str) -> DropTarget:
 
 async def target_groups(session: AsyncSession, target: DropTarget) -> list[int]:
     """The open groups a drop to `target` reaches, by id (chosen ones: as picked, closed ones
-    left out)."""
+    left out; a level: only the groups of that level)."""
     query = select(col(Community.id)).where(is_open_clause())
+    if target.level in LEVELS:
+        query = query.where(col(Community.level) == target.level)
     if target.kind == TO_TAG:
         query = query.where(
             col(Community.id).in_(

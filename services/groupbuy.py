@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
+from models.community import LEVEL_OPEN, LEVELS, Community
 from models.groupbuy import (
     GROUPBUY_CANCELLED,
     GROUPBUY_FAILED,
@@ -131,6 +132,7 @@ class GroupBuyView:
     commission_bps: int
     vip_until: datetime | None = None  # before this, only members of vip_rank and above join
     vip_rank: int = 0
+    vip_level: str = ""  # or: only members joining from a group of this level or above
     description: str = ""  # the product's, as staff wrote it (plain text)
     photo_file_id: str | None = None  # the product's photo, if it has one
     # the product's title and description and the group-buy's pickup texts in other
@@ -465,6 +467,7 @@ def _view_of(row: Any) -> GroupBuyView:
         commission_bps=row.commission_bps,
         vip_until=row.vip_until,
         vip_rank=row.vip_rank,
+        vip_level=row.vip_level,
         description=row.product_description or "",
         photo_file_id=row.product_photo,
         translations=merged(row.product_translations, row.translations) or None,
@@ -512,6 +515,7 @@ async def open_groupbuy(
     commission_bps: int = 0,
     vip_until: datetime | None = None,
     vip_rank: int = 0,
+    vip_level: str = "",
     pickup_translations: ReadTranslations = None,
     pickups: Mapping[int, str] | None = None,
     fulfilment: str = "",
@@ -602,6 +606,7 @@ async def open_groupbuy(
         commission_bps=max(0, commission_bps),
         vip_until=vip_until,
         vip_rank=max(0, vip_rank) if vip_until is not None else 0,
+        vip_level=vip_level if vip_until is not None and vip_level in LEVELS else "",
         fulfilment=fulfilment,
     )
     session.add(row)
@@ -662,7 +667,13 @@ async def set_quantity(
     found = _view_of(row)
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
         raise GroupBuyError("closed")
-    if quantity > 0 and found.vip_only(now):
+    if quantity > 0 and found.vip_only(now) and found.vip_level in LEVELS:
+        # a level's window: the group joined from must be of that level or above
+        group = await session.get(Community, chat_id)
+        level = group.level if group is not None and group.level in LEVELS else LEVEL_OPEN
+        if LEVELS.index(level) < LEVELS.index(found.vip_level):
+            raise GroupBuyError("vip_level_only", found.vip_level)
+    elif quantity > 0 and found.vip_only(now):
         held = await session.get(MemberTier, member_id)
         if (held.rank if held else 0) < found.vip_rank:
             raise GroupBuyError("vip_only", str(found.vip_rank))

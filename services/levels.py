@@ -2,7 +2,8 @@
 and core groups, who may join (a least tier, an invitation, or a paid membership). Joins
 to those groups come as Telegram join requests, which the bot approves for members who qualify
 and declines for the others; it never removes anyone. A group nearing GROUP_SIZE_LIMIT warns
-its leader and staff once per crossing."""
+its leader and staff once per crossing. A member's first paid order brings them a private
+invitation to the buyers' group of their area (see `buyers_invitation` for what an area is)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.broadcast import CommunityTag
 from models.community import (
     APPROVAL_APPROVED,
     COMMUNITY_ACTIVE,
@@ -23,16 +25,23 @@ from models.community import (
     LEVEL_OPEN,
     LEVEL_VIP,
     LEVELS,
+    BuyersGroup,
+    BuyersInvite,
     Community,
+    CommunityMember,
     GroupInvite,
 )
+from models.member import Member
 from models.membership import MEMBERSHIP_ACTIVE, Membership, MembershipPlan
+from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order
 from models.role import LEADER_ACTIVE, LeaderDesignation
 from services.audit import record_action
-from services.community import get_community
+from services.broadcast import TAG_PATTERN
+from services.community import get_community, is_open_clause
 from services.db import upsert
 from services.errors import Refused
 from services.member import get_member
+from services.parsing import Unreadable, parse_zone
 from services.tiers import TierView, list_tiers, standing
 
 # the words staff may use for each level and each join rule (case-insensitive)
@@ -58,7 +67,8 @@ DECLINED_PAID = "paid"  # declined: no active paid membership of the group's lev
 class LevelError(Refused):
     """A level change or invitation refused. Reasons: unknown (no such group), left (the bot
     is not in it), level (not a level), rule (not a tier nor a rule), not_member (an
-    invitation for someone the bot does not know), already (invited before)."""
+    invitation for someone the bot does not know), already (invited before), area (neither a
+    #tag nor a time zone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,3 +354,150 @@ async def level_stats(
         query = query.where(col(Community.id).in_(community_ids))
     found = {level: (int(n), int(m)) for level, n, m in (await session.execute(query)).all()}
     return [LevelLine(level, *found.get(level, (0, 0))) for level in LEVELS]
+
+
+EVERY_AREA = ""  # BuyersGroup.area of the brand's buyers' group for every other area
+# orders that were paid once (a refunded one too): a member with one is no first buyer
+PAID_ONCE = (ORDER_PAID, ORDER_FULFILLED, ORDER_REFUNDED)
+
+
+@dataclass(frozen=True, slots=True)
+class BuyersGroupView:
+    """A buyers' group and the area it is for."""
+
+    area: str  # "#tag", an IANA zone, or EVERY_AREA
+    community_id: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class BuyersInvitation:
+    """A first buyer to invite, in their language, to the buyers' group of their area."""
+
+    member_id: int
+    locale: str
+    community_id: int
+    title: str
+
+
+def parse_area(text: str) -> str:
+    """An area as staff write it: #tag (the groups with that tag) or a time zone (a zone name,
+    a city, an offset: the groups in that zone); LevelError('area') otherwise."""
+    word = text.strip()
+    if word.startswith("#"):
+        tag = word.removeprefix("#").lower()
+        if not TAG_PATTERN.match(tag):
+            raise LevelError("area", text)
+        return f"#{tag}"
+    try:
+        return parse_zone(word)
+    except Unreadable:
+        raise LevelError("area", text) from None
+
+
+async def set_buyers_group(
+    session: AsyncSession, *, community_id: int, area: str, actor_id: int, now: datetime
+) -> BuyersGroupView:
+    """Staff make a group the buyers' group of an area (EVERY_AREA: of every area that has
+    none of its own), replacing the one before, audited."""
+    community = await get_community(session, community_id)
+    if community is None:
+        raise LevelError("unknown", str(community_id))
+    if community.status != COMMUNITY_ACTIVE:
+        raise LevelError("left", str(community_id))
+    values = {"community_id": community_id, "set_by": actor_id, "set_at": now}
+    await session.execute(
+        upsert(session, BuyersGroup, {"area": area, **values}, keys=["area"], update=values)
+    )
+    await record_action(
+        session,
+        actor_id=actor_id,
+        chat_id=community_id,
+        action="group.buyers_set",
+        allowed=True,
+        now=now,
+        required_role="staff",
+        detail=area or "*",
+    )
+    return BuyersGroupView(area, community_id, community.title)
+
+
+async def buyers_groups(session: AsyncSession) -> list[BuyersGroupView]:
+    """Every buyers' group staff set, by area."""
+    rows = await session.execute(
+        select(col(BuyersGroup.area), col(BuyersGroup.community_id), col(Community.title))
+        .join(Community, col(Community.id) == col(BuyersGroup.community_id))
+        .order_by(col(BuyersGroup.area))
+    )
+    return [BuyersGroupView(area, int(group), title) for area, group, title in rows.all()]
+
+
+async def buyers_invitation(
+    session: AsyncSession, *, order_id: int, now: datetime
+) -> BuyersInvitation | None:
+    """After an order is paid: the invitation to the buyers' group of the buyer's area when it
+    is their first paid order, claimed once per member (an insert that does nothing the second
+    time). None when it is not their first, no buyers' group fits, the group is not open, they
+    are in it already, or they cannot be written to (never started the bot).
+
+    The area is the group the order was placed in: a buyers' group set for one of its tags
+    first (staff tag groups by district: #pudong), then one set for its time zone (the one area
+    every group has, services/zones.py), then the brand's one for every area."""
+    order = await session.get(Order, order_id)
+    if order is None or await session.get(BuyersInvite, order.member_id) is not None:
+        return None  # invited before: nothing more to read
+    buyer = await session.get(Member, order.member_id)
+    if buyer is None or not buyer.started or buyer.forgotten_at is not None:
+        return None
+    earlier = await session.scalar(
+        select(col(Order.id)).where(
+            col(Order.member_id) == order.member_id,
+            col(Order.id) != order_id,
+            col(Order.status).in_(PAID_ONCE),
+        )
+    )
+    if earlier is not None:
+        return None
+    placed_in = await session.get(Community, order.chat_id)
+    tags = await session.scalars(
+        select(col(CommunityTag.tag)).where(col(CommunityTag.community_id) == order.chat_id)
+    )
+    areas = [f"#{tag}" for tag in sorted(tags)]
+    if placed_in is not None:
+        areas.append(placed_in.timezone)
+    areas.append(EVERY_AREA)
+    rows = await session.execute(
+        select(col(BuyersGroup.area), col(Community.id), col(Community.title))
+        .join(Community, col(Community.id) == col(BuyersGroup.community_id))
+        .where(col(BuyersGroup.area).in_(areas), is_open_clause())
+    )
+    found = {area: (int(group), title) for area, group, title in rows.all()}
+    area = next((a for a in areas if a in found), None)
+    if area is None:
+        return None
+    group_id, title = found[area]
+    inside = await session.scalar(
+        select(col(CommunityMember.member_id)).where(
+            col(CommunityMember.community_id) == group_id,
+            col(CommunityMember.member_id) == order.member_id,
+            col(CommunityMember.left_at).is_(None),
+        )
+    )
+    if inside is not None:
+        return None
+    claimed = await session.execute(
+        upsert(
+            session,
+            BuyersInvite,
+            {
+                "member_id": order.member_id,
+                "community_id": group_id,
+                "order_id": order_id,
+                "invited_at": now,
+            },
+            keys=["member_id"],
+        ).returning(col(BuyersInvite.member_id))
+    )
+    if claimed.scalar_one_or_none() is None:
+        return None
+    return BuyersInvitation(order.member_id, buyer.locale, group_id, title)

@@ -604,6 +604,7 @@ OPTION_ALIASES: dict[str, str] = {
     **dict.fromkeys(("配送", "配送方式", "交付", "delivery"), "delivery"),
     # an A/B test's hold-out share (/care_add)
     **dict.fromkeys(("对照", "對照", "对照组", "對照組", "留出"), "holdout"),
+    **dict.fromkeys(("等级", "等級", "群等级", "群等級", "层级", "層級"), "level"),
 }
 # the values of delivery= as a Chinese leader types them, by the mode each means
 FULFILMENT_ALIASES: dict[str, str] = {

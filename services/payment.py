@@ -1,7 +1,8 @@
 """An order paid, as one story: the order settled on the ledger, its points granted at the tier
-held when paying, the member's tier recomputed, and the referral program's first-order reward
-and commission booked. Whoever the money came through (a leader who collected it, a Telegram
-payment) calls one verb here and renders the outcome; nothing is told before the commit.
+held when paying, the member's tier recomputed, the referral program's first-order reward and
+commission booked, and a first buyer's invitation to their buyers' group claimed. Whoever the
+money came through (a leader who collected it, a Telegram payment) calls one verb here and
+renders the outcome; nothing is told before the commit.
 
 Like every verb, these run in the caller's unit of work (the update's, or a job's
 `unit_of_work`): they never talk to Telegram, and what they decide to say is in the outcome.
@@ -16,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.order import PAYMENT_RECEIVED, PAYMENT_REFUNDED_BACK, REFUND_UNPAYABLE
+from services.levels import BuyersInvitation, buyers_invitation
 from services.loyalty import reward_paid_order
 from services.member import get_member
 from services.order import (
@@ -69,6 +71,8 @@ class PaidOrder:
     buyer: Reader | None  # None when the buyer never started the bot and cannot be told
     referral: ReferralReward | None
     commission: tuple[tuple[int, int], ...] = ()  # referral commission booked (member, amount)
+    # the buyer's first paid order: their invitation to the buyers' group of their area
+    buyers_group: BuyersInvitation | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,7 @@ async def _rewards(
         buyer=await _reader(session, order.member_id),
         referral=rewarded,
         commission=referral.commission,
+        buyers_group=await buyers_invitation(session, order_id=order.id, now=now),
     )
 
 

@@ -36,6 +36,8 @@ from services.errors import Refused
 from services.points import REASON_REVIEW_PHOTO, award
 from services.role import led_communities
 
+NOTE_MAX = 200  # Review.moderation_note
+
 
 class ReviewMediaError(Refused):
     """A photo or video that cannot go with a review; `reason` names why."""
@@ -204,16 +206,23 @@ async def get_review(session: AsyncSession, order_id: int) -> ReviewView | None:
 
 
 async def pending_reviews(
-    session: AsyncSession, *, moderator_id: int, staff: bool, limit: int = 10
+    session: AsyncSession,
+    *,
+    moderator_id: int,
+    staff: bool,
+    limit: int = 10,
+    communities: frozenset[int] | None = None,
 ) -> tuple[list[ReviewView], int]:
     """The oldest reviews waiting for this moderator (`staff`, or the owner: all; a leader:
-    their groups'), and how many wait in all."""
+    their groups'), narrowed to `communities` when given, and how many wait in all."""
     where = [col(Review.status) == REVIEW_PENDING]
     if not staff:
         groups = await led_communities(session, member_id=moderator_id)
         if not groups:
             raise ModerationError("not_allowed")
         where.append(col(Order.chat_id).in_(groups))
+    if communities is not None:
+        where.append(col(Order.chat_id).in_(communities))
     base = select(Review).join(Order, col(Order.id) == col(Review.order_id)).where(*where)
     total = int(await session.scalar(select(func.count()).select_from(base.subquery())) or 0)
     rows = (
@@ -233,10 +242,12 @@ async def moderate(
     approve: bool,
     photo_points: int,
     now: datetime,
+    note: str = "",
 ) -> Moderation:
     """Approve or reject a pending review, once; staff (and the owner) may moderate any review,
     a leader those of their groups. An approved review with photos earns `photo_points`, once
-    per order."""
+    per order. `note` (why it was rejected, as the moderator wrote it) is kept and audited."""
+    note = " ".join(note.split())[:NOTE_MAX]
     review = await session.get(Review, order_id)
     order = await session.get(Order, order_id)
     if review is None or order is None:
@@ -249,7 +260,7 @@ async def moderate(
         action="review.approve" if approve else "review.reject",
         allowed=allowed,
         now=now,
-        detail=f"order #{order_id}",
+        detail=f"order #{order_id}: {note}" if note else f"order #{order_id}",
     )
     if not allowed:
         raise ModerationError("not_allowed")
@@ -260,6 +271,7 @@ async def moderate(
             status=REVIEW_APPROVED if approve else REVIEW_REJECTED,
             moderated_by=moderator_id,
             moderated_at=now,
+            moderation_note=note,
         )
     )
     if decided.rowcount != 1:  # type: ignore[attr-defined]
@@ -316,6 +328,25 @@ async def share_review(
         raise ModerationError("shared")
     await session.refresh(review)
     return (await _views(session, [review]))[0]
+
+
+async def review_photo(
+    session: AsyncSession, *, order_id: int, position: int
+) -> tuple[str, int] | None:
+    """A photo of a review, by its place among the review's media: its Telegram file id and the
+    group the order was placed in (whose leaders may see it); None when there is none."""
+    found = (
+        await session.execute(
+            select(col(ReviewMedia.file_id), col(Order.chat_id))
+            .join(Order, col(Order.id) == col(ReviewMedia.order_id))
+            .where(
+                col(ReviewMedia.order_id) == order_id,
+                col(ReviewMedia.position) == position,
+                col(ReviewMedia.kind) == MEDIA_PHOTO,
+            )
+        )
+    ).first()
+    return (str(found[0]), int(found[1])) if found is not None else None
 
 
 async def product_ratings(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Rating]:

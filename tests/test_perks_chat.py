@@ -307,8 +307,8 @@ async def test_a_vip_window_admits_only_the_named_tier_and_above_until_it_ends(
     await harness.send(LEE, TEA, "/paid @mia")
     harness.clock.now = datetime(2026, 11, 21, 4, 0, tzinfo=UTC)
     assert await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=2h:nobody") == [
-        "Write the VIP window as vip=2h for the VIP tiers, or vip=2h:gold for Gold and above "
-        "(see /tiers)."
+        "Write the VIP window as vip=2h for the VIP tiers, vip=2h:gold for Gold and above "
+        "(see /tiers), or vip=2h:vip / vip=2h:core for the members of the VIP or core groups."
     ]
     assert await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=30h:silver") == [
         "The VIP window must end before the deadline."

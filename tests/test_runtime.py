@@ -125,6 +125,7 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "membership_plans",
         "membership_plan_add",
         "membership_plan_off",
+        "buyers_group",
         "drop_pickup",
         "care_result",
         "broadcast_result",

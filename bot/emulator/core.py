@@ -143,6 +143,7 @@ class _Chat:
     next_message_id: int = 1
     pinned: list[int] = field(default_factory=list)
     invite_links: list[dict[str, Any]] = field(default_factory=list)
+    invite_uses: dict[str, int] = field(default_factory=dict)  # joins through each link
     # pending join requests by user id: when each was sent (Unix time)
     join_requests: dict[int, int] = field(default_factory=dict)
     # ephemeral messages by (receiver, ephemeral_message_id); identifiers count per chat
@@ -576,12 +577,16 @@ class Emulator:
             raise ValueError(f"invite link {invite_link!r} is revoked or expired")
         if link["creates_join_request"]:
             raise ValueError("links that need approval are not emulated")
+        used = chat.invite_uses.get(invite_link, 0)
+        if link.get("member_limit") and used >= link["member_limit"]:
+            raise ValueError(f"invite link {invite_link!r} reached its member limit")
         status = chat.members.get(user_id, "left")
         if status == "kicked":
             raise ValueError(f"user {user_id} is banned in chat {chat.id}")
         if status in _ACTIVE:
             raise ValueError(f"user {user_id} is already in chat {chat.id}")
         chat.members[user_id] = "member"
+        chat.invite_uses[invite_link] = used + 1
         updates = []
         if chat.bot_status in _ADMINS:  # only administrators hear about other members
             updates.append(

@@ -27,6 +27,8 @@ ACTION_LABELS: Mapping[str, str] = {
     "audit.read": N_("Read the audit log"),
     "group.invite": N_("Invite a member to a VIP or core group"),
     "group.invited": N_("Member invited to a group"),
+    "group.buyers": N_("Set a buyers' group"),
+    "group.buyers_set": N_("Buyers' group set"),
     "group.join_approved": N_("Join request approved"),
     "group.join_declined": N_("Join request declined"),
     "group.level": N_("Set a group's level"),

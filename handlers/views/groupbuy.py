@@ -32,6 +32,7 @@ from handlers.text import (
     shorten,
     visible_length,
 )
+from handlers.views.levels import level_name
 from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice
 from handlers.views.pickup import sheet_keyboard, sheet_text
@@ -183,11 +184,14 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
     else:
         lines.append(_(STATUS_LINES[gb.status]) if gb.status in STATUS_LINES else gb.status)
     if gb.status == GROUPBUY_OPEN and gb.vip_only(now) and gb.vip_until is not None:
-        lines.append(
-            _("👑 VIP early access until {time}").format(
-                time=gb.vip_until.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+        until = gb.vip_until.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
+        if gb.vip_level:
+            early = _("👑 Early access for groups of level {level} until {time}").format(
+                level=level_name(gb.vip_level), time=until
             )
-        )
+        else:
+            early = _("👑 VIP early access until {time}").format(time=until)
+        lines.append(early)
     if gb.pickup_point:
         lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
     if gb.pickup_time:
