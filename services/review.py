@@ -30,6 +30,7 @@ from models.perks import (
     Review,
     ReviewMedia,
 )
+from models.trial import PAYMENT_TRIAL
 from services.audit import record_action
 from services.community import is_open_clause
 from services.errors import Refused
@@ -60,6 +61,7 @@ class ReviewView:
     status: str
     media: tuple[tuple[str, str], ...]  # (kind, file_id), in the order the member sent them
     shared: bool
+    trial: bool = False  # the author received the product free, as a trial ambassador
 
     @property
     def photos(self) -> int:
@@ -191,6 +193,7 @@ async def _views(session: AsyncSession, reviews: Sequence[Review]) -> list[Revie
                 status=review.status,
                 media=tuple(media[review.order_id]),
                 shared=review.shared_at is not None,
+                trial=order.payment_mode == PAYMENT_TRIAL,
             )
         )
     return views

@@ -124,6 +124,9 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "drop_pickup",
         "reviews",
         "points_grant",
+        "trial_new",
+        "trial",
+        "report",
     ]
 
 

@@ -1,0 +1,224 @@
+"""Product trials (体验官) end to end: staff create a trial in one line, candidates are invited
+in private, the first to accept win the places (10 places raced by 15 candidates), the free
+trial order is booked as a marketing expense, reminders on a controlled clock, the report with a
+rating per aspect, words and photos, the summary and the CSV, a report shared as a review marked
+as a free trial, ambassadors tagged for the next trial, the report rate in /stats; bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col, select
+
+from bot.db import create_engine, create_session_factory
+from bot.playground import sample_photo
+from handlers.views.trial import TrialCallback
+from models.ledger import ACCOUNT_BRAND_GOODS_GIVEN, ACCOUNT_BRAND_MARKETING_EXPENSE
+from models.order import ORDER_PAID, Order
+from models.member import Member
+from models.product import Product
+from models.suggestion import NpsSurvey
+from models.trial import INVITE_ACCEPTED, INVITE_MISSED, PAYMENT_TRIAL, Trial, TrialInvite
+from services.ledger import AccountRef, balance
+from services.member import UserInfo, record_member
+from services.trial import Audience, TrialError, answer_invite, create_trial
+from tests.conftest import KAI, LEE, MIA, SAM, Harness, make_settings
+from tests.test_perks import retrying
+from tests.test_perks_chat import make_staff
+
+ACCEPT_1 = TrialCallback(action="accept", trial_id=1).pack()
+
+
+async def tea_and_staff(harness: Harness) -> None:
+    """Sam is staff; Oolong tea (#1) sells at 9.90 CNY with 20 in stock; Mia and Kai started."""
+    await harness.join_groups()
+    await make_staff(harness)
+    for user in (MIA, KAI, LEE):
+        await harness.send(user, user, "/start")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 9.90 CNY | stock 20")
+
+
+async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review(
+    harness: Harness,
+) -> None:
+    # given Mia answered NPS with a 10 (a promoter) and Kai is hand-picked
+    await tea_and_staff(harness)
+    async with harness.session() as session, session.begin():
+        session.add(NpsSurvey(member_id=MIA, score=10, answered_at=harness.clock()))
+    # when staff create a trial of two places
+    harness.new_bot_messages(MIA)
+    replies = await harness.send(
+        SAM, SAM, "/trial_new 1 places=2 due=14d invite=promoters,@kai aspects=taste,packaging"
+    )
+    assert replies[0].startswith(
+        "Trial #1 created: Oolong tea, 2 places worth CN¥9.90 each, report due "
+    )
+    assert "Invited in private: 2." in replies[0]
+    # then the units leave the stock, and Mia is invited in private with two buttons
+    async with harness.session() as session:
+        product = await session.get(Product, 1)
+        assert product is not None and product.stock == 18
+    invitation = harness.new_bot_messages(MIA)[-1]
+    assert "You are invited to try Oolong tea for free" in (invitation.text or "")
+    assert "taste, packaging" in (invitation.text or "")
+    # when Mia accepts, twice (a double tap)
+    assert await harness.press(MIA, MIA, invitation.message_id, index=0) is None
+    told = [m.text or "" for m in harness.new_bot_messages(MIA)]
+    assert told[-1].startswith("Welcome aboard, ambassador! Your free trial order #1 of Oolong tea")
+    assert (
+        await harness.press(MIA, MIA, invitation.message_id, callback_data=ACCEPT_1, force=True)
+        == "You already answered this invitation."
+    )
+    # then her free trial order is paid (nothing to pay) with a pickup code, and its value is a
+    # marketing expense in the ledger, not revenue
+    async with harness.session() as session:
+        order = await session.get(Order, 1)
+        assert order is not None
+        assert (order.status, order.payment_mode, order.paid_amount) == (
+            ORDER_PAID,
+            PAYMENT_TRIAL,
+            0,
+        )
+        assert order.pickup_code
+        expense = await balance(session, AccountRef(ACCOUNT_BRAND_MARKETING_EXPENSE), "CNY")
+        given = await balance(session, AccountRef(ACCOUNT_BRAND_GOODS_GIVEN), "CNY")
+        assert (expense, given) == (-990, 990)
+    myorders = await harness.send(MIA, MIA, "/orders")
+    assert any("Oolong tea" in text for text in myorders), myorders
+
+    # when Mia writes her report: a rating per aspect, words, a photo
+    harness.new_bot_messages(MIA)
+    await harness.send(MIA, MIA, "/report")
+    question = harness.emulator.last_bot_message(MIA)
+    assert question.text == "How do you rate its taste? (1 of 2)"
+    await harness.press(MIA, MIA, question.message_id, index=4)
+    question = harness.emulator.last_bot_message(MIA)
+    assert question.text == "How do you rate its packaging? (2 of 2)"
+    await harness.press(MIA, MIA, question.message_id, index=2)
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "Thank you! Now a few words: what did you like, what would you change?"
+    )
+    assert await harness.send(MIA, MIA, "Fragrant <and> smooth, the tin is plain") == [
+        "Report saved. Send up to 5 photos of the product now, then tap Done (or Done right away)."
+    ]
+    harness.emulator.send_photo(MIA, MIA, sample_photo())
+    await harness.feed_pending()
+    added = harness.emulator.last_bot_message(MIA)
+    assert added.text == "Photo added (1/5). Send more, or tap Done."
+    await harness.press(MIA, MIA, added.message_id, index=0)
+    consent = harness.emulator.last_bot_message(MIA)
+    assert "received the product as a free trial" in (consent.text or "")
+    assert (
+        await harness.press(MIA, MIA, consent.message_id, index=0)
+        == "Thank you! Your review shows on the product once the brand approves it."
+    )
+    # then staff read the set: the summary and the CSV
+    harness.new_bot_messages(SAM)
+    harness.emulator.send_message(SAM, SAM, "/trial 1")
+    await harness.feed_pending()
+    sent = harness.new_bot_messages(SAM)
+    summary = sent[0].text or ""
+    assert "Invited 2 · accepted 1 · declined 0 · too late 0" in summary
+    assert "Reports: 1 of 1 (100%); good reports: 1" in summary
+    assert "• taste: ⭐ 5.0" in summary and "• packaging: ⭐ 3.0" in summary
+    assert sent[1].kind == "document"
+    async with harness.session() as session:
+        invite = await session.get(TrialInvite, (1, MIA))
+        assert invite is not None and invite.good and invite.photos == 1
+    # and the review, once approved, says the product was a free trial wherever it shows
+    harness.new_bot_messages(SAM)
+    harness.emulator.send_message(SAM, SAM, "/reviews")
+    await harness.feed_pending()
+    queue = harness.new_bot_messages(SAM)
+    assert "🎁 Received free as a product trial" in (queue[1].text or "")
+    # /stats shows the trial report rate
+    stats = await harness.send(SAM, SAM, "/stats 30d")
+    assert not any("Trial reports" in t for t in stats)  # due in 14 days: not in the period yet
+
+
+async def test_bad_input_gets_clear_messages(harness: Harness) -> None:
+    await tea_and_staff(harness)
+    assert (await harness.send(SAM, SAM, "/trial_new"))[0].startswith(
+        "Create a trial with one line:"
+    )
+    assert await harness.send(SAM, SAM, "/trial_new 1 places=2 invite=friends aspects=taste") == [
+        "I could not read whom to invite: friends. Use promoters, adopted, referrers, "
+        "ambassadors, tier:NAME or @username."
+    ]
+    assert await harness.send(SAM, SAM, "/trial_new 9 places=2 invite=@mia aspects=taste") == [
+        "There is no active product 9. See /products."
+    ]
+    assert await harness.send(SAM, SAM, "/trial_new 1 places=50 invite=@mia aspects=taste") == [
+        "Not enough stock for that many places: 20 left."
+    ]
+    assert await harness.send(MIA, MIA, "/trial_new 1 places=2 invite=@mia aspects=taste") == [
+        "Sorry, only brand staff can do that."
+    ]
+    assert await harness.send(MIA, MIA, "/report") == ["You have no trial report to write now."]
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(make_settings(database_url=database_url))
+    yield create_session_factory(engine)
+    await engine.dispose()
+
+
+async def test_ten_places_raced_by_fifteen_candidates_have_exactly_ten_winners(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given a trial of 10 places for 15 hand-picked members
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    people = list(range(1, 16))
+    async with sessions() as session, session.begin():
+        for person in [*people, 99]:
+            await record_member(session, user=UserInfo(person, f"m{person}"), default_locale="en")
+        session.add(
+            Product(title="Oolong tea", price=990, currency="CNY", stock=100, created_by=99)
+        )
+    async with sessions() as session, session.begin():
+        await session.execute(
+            Member.__table__.update().values(started=True)  # type: ignore[attr-defined]
+        )
+        created = await create_trial(
+            session,
+            product_id=1,
+            variant="",
+            places=10,
+            audience=Audience(people=tuple(str(p) for p in people)),
+            aspects=("taste",),
+            due_at=now + timedelta(days=14),
+            created_by=99,
+            now=now,
+        )
+    assert len(created.invitees) == 15
+
+    # when all 15 accept at once
+    async def accept(member_id: int) -> str:
+        async def work(session: AsyncSession) -> str:
+            try:
+                answer = await answer_invite(
+                    session, trial_id=created.trial.id, member_id=member_id, accept=True, now=now
+                )
+            except TrialError as exc:
+                return exc.reason
+            return "won" if answer.won else "missed"
+
+        return await retrying(sessions, work)
+
+    outcomes = await asyncio.gather(*(accept(p) for p in people))
+    # then exactly 10 win, 5 are told every place was taken, and 10 free orders exist
+    assert outcomes.count("won") == 10 and outcomes.count("missed") == 5
+    async with sessions() as session:
+        trial = await session.get(Trial, created.trial.id)
+        assert trial is not None and trial.taken == 10
+        statuses = (await session.execute(select(col(TrialInvite.status)))).scalars().all()
+        assert statuses.count(INVITE_ACCEPTED) == 10 and statuses.count(INVITE_MISSED) == 5
+        orders = (await session.execute(select(Order))).scalars().all()
+        assert len(orders) == 10
+        assert await balance(session, AccountRef(ACCOUNT_BRAND_MARKETING_EXPENSE), "CNY") == -9900
