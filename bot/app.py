@@ -49,6 +49,7 @@ from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
 from bot.tickets import TicketClock
 from bot.transactions import TransactionGuard, track_transactions
+from bot.trials import TrialClock
 from bot.waitlist import WaitlistKeeper
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
@@ -273,6 +274,7 @@ class Runtime:
     tickets: TicketClock
     sizes: GroupSizeWatch
     waitlist: WaitlistKeeper
+    trials: TrialClock
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -314,6 +316,7 @@ class Runtime:
         await self.tickets.start()
         await self.sizes.start()
         await self.waitlist.start()
+        await self.trials.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -326,6 +329,7 @@ class Runtime:
         self.tickets.stop()
         self.sizes.stop()
         self.waitlist.stop()
+        self.trials.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -420,11 +424,15 @@ def build_runtime(
     waitlist = WaitlistKeeper(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    trials = TrialClock(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
-    for job in (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist):
+    jobs = (closer, poster, polls, care, retention, reservations, tickets, sizes, waitlist, trials)
+    for job in jobs:
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -463,6 +471,7 @@ def build_runtime(
         tickets=tickets,
         sizes=sizes,
         waitlist=waitlist,
+        trials=trials,
         metrics=metrics,
         clock=clock,
         redis=redis,

@@ -602,6 +602,11 @@ OPTION_ALIASES: dict[str, str] = {
     **dict.fromkeys(("自提", "取货", "取貨", "自取", "提货", "提貨"), "pickup"),
     **dict.fromkeys(("截止", "截止时间", "截止時間", "结束", "結束", "deadline"), "deadline"),
     **dict.fromkeys(("配送", "配送方式", "交付", "delivery"), "delivery"),
+    # /trial_new: places, whom to invite, what the report rates, when it is due
+    **dict.fromkeys(("名额", "名額", "人数", "人數"), "places"),
+    **dict.fromkeys(("邀请", "邀請", "对象", "對象"), "invite"),
+    **dict.fromkeys(("评分项", "評分項", "维度", "維度", "评价项", "評價項"), "aspects"),
+    **dict.fromkeys(("报告截止", "報告截止", "交报告", "交報告"), "due"),
 }
 # the values of delivery= as a Chinese leader types them, by the mode each means
 FULFILMENT_ALIASES: dict[str, str] = {

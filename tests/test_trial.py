@@ -17,8 +17,8 @@ from bot.db import create_engine, create_session_factory
 from bot.playground import sample_photo
 from handlers.views.trial import TrialCallback
 from models.ledger import ACCOUNT_BRAND_GOODS_GIVEN, ACCOUNT_BRAND_MARKETING_EXPENSE
-from models.order import ORDER_PAID, Order
 from models.member import Member
+from models.order import ORDER_PAID, Order
 from models.product import Product
 from models.suggestion import NpsSurvey
 from models.trial import INVITE_ACCEPTED, INVITE_MISSED, PAYMENT_TRIAL, Trial, TrialInvite
@@ -134,9 +134,76 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
     await harness.feed_pending()
     queue = harness.new_bot_messages(SAM)
     assert "🎁 Received free as a product trial" in (queue[1].text or "")
-    # /stats shows the trial report rate
-    stats = await harness.send(SAM, SAM, "/stats 30d")
-    assert not any("Trial reports" in t for t in stats)  # due in 14 days: not in the period yet
+    # and Mia, a good reporter, is tagged: the next trial for ambassadors invites her alone
+    harness.new_bot_messages(MIA)
+    replies = await harness.send(
+        SAM, SAM, "/trial_new 1 名额=3 邀请=体验官 评分项=口感 报告截止=7d"
+    )
+    assert "Invited in private: 1." in replies[0]
+    assert "You are invited to try Oolong tea" in (harness.new_bot_messages(MIA)[-1].text or "")
+
+
+async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats(
+    harness: Harness,
+) -> None:
+    # given a trial due in 3 days: Mia accepts, Kai declines
+    await tea_and_staff(harness)
+    harness.new_bot_messages(MIA)
+    harness.new_bot_messages(KAI)
+    await harness.send(SAM, SAM, "/trial_new 1 places=2 due=3d invite=@mia,@kai aspects=taste")
+    invitation = harness.new_bot_messages(MIA)[-1]
+    await harness.press(MIA, MIA, invitation.message_id, index=0)
+    declined = harness.new_bot_messages(KAI)[-1]
+    await harness.press(KAI, KAI, declined.message_id, index=1)
+    assert harness.emulator.last_bot_message(KAI).text == (
+        "No problem: you declined the trial of Oolong tea. Thank you for answering."
+    )
+    clock = harness.runtime.trials
+    # when the clock runs now: nothing is due yet
+    assert (await clock.run()).reminded == 0
+    # a day and an hour later the reminder goes, once
+    harness.clock.advance(days=1, hours=1)
+    harness.new_bot_messages(MIA)
+    assert (await clock.run()).reminded == 1
+    assert (await clock.run()).reminded == 0
+    reminder = harness.new_bot_messages(MIA)
+    assert [m.text for m in reminder][0].startswith("A reminder: your trial report on Oolong tea")
+    # past the due date and a day more: the trial closes (Kai's place returns to the stock)
+    # and the late reminder goes once
+    harness.clock.advance(days=3)
+    report = await clock.run()
+    assert (report.closed, report.late) == (1, 1)
+    assert (await clock.run()).late == 0
+    async with harness.session() as session:
+        product = await session.get(Product, 1)
+        assert product is not None and product.stock == 19
+    late = harness.new_bot_messages(MIA)[-1]
+    assert (late.text or "").startswith("Your trial report on Oolong tea was due on")
+    # Kai cannot take the place any more
+    assert (
+        await harness.press(KAI, KAI, declined.message_id, callback_data=ACCEPT_1, force=True)
+        == "You already answered this invitation."
+    )
+    # when Mia reports late from the reminder's button, briefly and without photos
+    await harness.press(MIA, MIA, late.message_id, index=0)
+    question = harness.emulator.last_bot_message(MIA)
+    await harness.press(MIA, MIA, question.message_id, index=3)
+    await harness.send(MIA, MIA, "Nice")
+    done = harness.emulator.last_bot_message(MIA)
+    await harness.press(MIA, MIA, done.message_id, index=0)
+    consent = harness.emulator.last_bot_message(MIA)
+    assert await harness.press(MIA, MIA, consent.message_id, index=1) == (
+        "Kept for the brand only. Thank you!"
+    )
+    # then the report counts, is not a good one, and no review was made of it
+    async with harness.session() as session:
+        invite = await session.get(TrialInvite, (1, MIA))
+        assert invite is not None and invite.reported_at is not None and not invite.good
+        assert invite.ratings == {"taste": 4}
+    assert await harness.send(MIA, MIA, "/report") == ["You have no trial report to write now."]
+    # /stats tells staff the trial report rate of the trials due in the period
+    stats = await harness.send(SAM, SAM, "/stats")
+    assert any("Trial reports: 1 of 1 ambassadors (100%)" in t for t in stats)
 
 
 async def test_bad_input_gets_clear_messages(harness: Harness) -> None:
