@@ -155,8 +155,9 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
     await harness.press(MIA, MIA, invitation.message_id, index=0)
     declined = harness.new_bot_messages(KAI)[-1]
     await harness.press(KAI, KAI, declined.message_id, index=1)
+    # (Kai reads Traditional Chinese)
     assert harness.emulator.last_bot_message(KAI).text == (
-        "No problem: you declined the trial of Oolong tea. Thank you for answering."
+        "沒關係：你婉拒了Oolong tea的試用。謝謝你的回覆。"
     )
     clock = harness.runtime.trials
     # when the clock runs now: nothing is due yet
@@ -167,7 +168,8 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
     assert (await clock.run()).reminded == 1
     assert (await clock.run()).reminded == 0
     reminder = harness.new_bot_messages(MIA)
-    assert [m.text for m in reminder][0].startswith("A reminder: your trial report on Oolong tea")
+    assert len(reminder) == 1
+    assert (reminder[0].text or "").startswith("A reminder: your trial report on Oolong tea")
     # past the due date and a day more: the trial closes (Kai's place returns to the stock)
     # and the late reminder goes once
     harness.clock.advance(days=3)
@@ -182,7 +184,7 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
     # Kai cannot take the place any more
     assert (
         await harness.press(KAI, KAI, declined.message_id, callback_data=ACCEPT_1, force=True)
-        == "You already answered this invitation."
+        == "你已經回覆過這個邀請了。"
     )
     # when Mia reports late from the reminder's button, briefly and without photos
     await harness.press(MIA, MIA, late.message_id, index=0)
@@ -203,7 +205,7 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
     assert await harness.send(MIA, MIA, "/report") == ["You have no trial report to write now."]
     # /stats tells staff the trial report rate of the trials due in the period
     stats = await harness.send(SAM, SAM, "/stats")
-    assert any("Trial reports: 1 of 1 ambassadors (100%)" in t for t in stats)
+    assert any("Trial reports: 1 of 1 ambassador (100%)" in t for t in stats)
 
 
 async def test_bad_input_gets_clear_messages(harness: Harness) -> None:

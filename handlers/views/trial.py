@@ -8,7 +8,7 @@ import io
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
@@ -113,7 +113,7 @@ def consent_keyboard(trial_id: int) -> InlineKeyboardMarkup:
 
 def trial_line(trial: TrialView, locale: str, timezone: str) -> str:
     """#3 Oolong tea · 7/10 places · due 12-20 18:00 · taste, packaging"""
-    return _("#{id} {title} · {taken}/{places} places · due {due} · {aspects}").format(
+    return _("#{id} {title} · taken {taken}/{places} · due {due} · {aspects}").format(
         id=trial.id,
         title=esc_name(trial.title),
         taken=trial.taken,
@@ -124,9 +124,12 @@ def trial_line(trial: TrialView, locale: str, timezone: str) -> str:
 
 
 def created_text(trial: TrialView, invited: int, unreachable: int, locale: str, tz: str) -> str:
-    text = _(
+    text = ngettext(
+        "Trial #{id} created: {title}, {places} place worth {value}, report due {due}. "
+        "Invited in private: {invited}.",
         "Trial #{id} created: {title}, {places} places worth {value} each, report due {due}. "
-        "Invited in private: {invited}."
+        "Invited in private: {invited}.",
+        trial.places,
     ).format(
         id=trial.id,
         title=esc_name(trial.title),
@@ -216,6 +219,8 @@ def stats_line(stats: TrialStats, locale: str) -> str:
         if stats.ambassadors
         else "—"
     )
-    return _("Trial reports: {reported} of {n} ambassadors ({rate})").format(
-        reported=stats.reported, n=stats.ambassadors, rate=rate
-    )
+    return ngettext(
+        "Trial reports: {reported} of {n} ambassador ({rate})",
+        "Trial reports: {reported} of {n} ambassadors ({rate})",
+        stats.ambassadors,
+    ).format(reported=stats.reported, n=stats.ambassadors, rate=rate)
