@@ -658,6 +658,7 @@ async def _session(
         await runtime.polls.close_due()
         await runtime.reservations.run()
         await runtime.waitlist.run()  # lapsed offers pass to the next member
+        await runtime.trials.run()  # trial reminders, and trials closed at their due date
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

@@ -239,6 +239,19 @@ async def trial_reports(
         )
 
 
+def _drop_buttons(query: CallbackQuery, bot: Bot, after_commit: UnitOfWork) -> None:
+    """Once committed, the buttons under the message tapped go: it was answered."""
+    if query.message is not None:
+        after_commit.add(
+            partial(
+                bot.edit_message_reply_markup,
+                chat_id=query.from_user.id,
+                message_id=query.message.message_id,
+                reply_markup=None,
+            )
+        )
+
+
 @router.callback_query(TrialCallback.filter(F.action.in_({"accept", "decline"})))
 async def answer_button(
     query: CallbackQuery,
@@ -279,15 +292,7 @@ async def answer_button(
             "Send /report when you have tried it."
         ).format(order=answer.order.id, title=title)
     after_commit.add(partial(query.answer))
-    if query.message is not None:
-        after_commit.add(
-            partial(
-                bot.edit_message_reply_markup,
-                chat_id=member.id,
-                message_id=query.message.message_id,
-                reply_markup=None,
-            )
-        )
+    _drop_buttons(query, bot, after_commit)
     after_commit.add(partial(bot.send_message, member.id, text))
 
 
@@ -489,15 +494,7 @@ async def consent_button(
 ) -> None:
     """The ambassador's consent: the report becomes a review marked as a free trial (moderated
     as every review), or stays with the brand."""
-    if query.message is not None:
-        after_commit.add(
-            partial(
-                bot.edit_message_reply_markup,
-                chat_id=member.id,
-                message_id=query.message.message_id,
-                reply_markup=None,
-            )
-        )
+    _drop_buttons(query, bot, after_commit)
     if callback_data.action == "keep":
         after_commit.add(partial(query.answer, _("Kept for the brand only. Thank you!")))
         return

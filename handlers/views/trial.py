@@ -84,7 +84,7 @@ def rating_keyboard(trial_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for value in range(1, 6):
         builder.button(
-            text="⭐" * value if value < 4 else f"{value}⭐",
+            text=f"{value} ⭐",
             callback_data=TrialCallback(action="rate", trial_id=trial_id, value=value),
         )
     builder.adjust(5)
