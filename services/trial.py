@@ -58,6 +58,13 @@ AUDIENCES = {
     **dict.fromkeys(("referrers", "邀请人", "邀請人", "邀请达人", "邀請達人"), "referrers"),
     **dict.fromkeys(("ambassadors", "体验官", "體驗官"), "ambassadors"),
 }
+# the default tiers as a Chinese-speaking staff member names them, by their codes
+TIER_ALIASES = {
+    **dict.fromkeys(("普通会员", "普通會員", "普通"), "member"),
+    **dict.fromkeys(("白银会员", "白銀會員", "白银", "白銀", "银卡", "銀卡"), "silver"),
+    **dict.fromkeys(("黄金会员", "黃金會員", "黄金", "黃金", "金卡"), "gold"),
+    **dict.fromkeys(("钻石会员", "鑽石會員", "钻石", "鑽石", "钻卡", "鑽卡"), "diamond"),
+}
 TIER_PREFIXES = ("tier:", "等级:", "等級:", "会员:", "會員:")
 _ASPECT = re.compile(r"^[\w\- ]{1,24}$")
 
@@ -321,9 +328,9 @@ async def _candidates(session: AsyncSession, audience: Audience) -> list[int]:
             add(list(rows.scalars().all()))
     if audience.tier:
         tiers = await list_tiers(session)
+        wanted = TIER_ALIASES.get(audience.tier, audience.tier)
         rank = next(
-            (t.rank for t in tiers if audience.tier in (str(t.rank), t.code, t.name.lower())),
-            None,
+            (t.rank for t in tiers if wanted in (str(t.rank), t.code, t.name.lower())), None
         )
         if rank is None:
             raise TrialError("no_tier", audience.tier)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
@@ -19,12 +21,14 @@ from handlers.views.trial import TrialCallback
 from models.ledger import ACCOUNT_BRAND_GOODS_GIVEN, ACCOUNT_BRAND_MARKETING_EXPENSE
 from models.member import Member
 from models.order import ORDER_PAID, Order
+from models.perks import MemberTier
 from models.product import Product
-from models.suggestion import NpsSurvey
+from models.referral import REFERRAL_QUALIFIED, Referral, ReferralCode
+from models.suggestion import SUGGESTION_ADOPTED, NpsSurvey, Suggestion
 from models.trial import INVITE_ACCEPTED, INVITE_MISSED, PAYMENT_TRIAL, Trial, TrialInvite
 from services.ledger import AccountRef, balance
 from services.member import UserInfo, record_member
-from services.trial import Audience, TrialError, answer_invite, create_trial
+from services.trial import Audience, TrialError, answer_invite, create_trial, parse_audience
 from tests.conftest import KAI, LEE, MIA, SAM, Harness, make_settings
 from tests.test_perks import retrying
 from tests.test_perks_chat import make_staff
@@ -240,8 +244,6 @@ async def test_ten_places_raced_by_fifteen_candidates_have_exactly_ten_winners(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     # given a trial of 10 places for 15 hand-picked members
-    from datetime import UTC, datetime, timedelta
-
     now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
     people = list(range(1, 16))
     async with sessions() as session, session.begin():
@@ -251,9 +253,7 @@ async def test_ten_places_raced_by_fifteen_candidates_have_exactly_ten_winners(
             Product(title="Oolong tea", price=990, currency="CNY", stock=100, created_by=99)
         )
     async with sessions() as session, session.begin():
-        await session.execute(
-            Member.__table__.update().values(started=True)  # type: ignore[attr-defined]
-        )
+        await session.execute(update(Member).values(started=True))
         created = await create_trial(
             session,
             product_id=1,
@@ -291,3 +291,52 @@ async def test_ten_places_raced_by_fifteen_candidates_have_exactly_ten_winners(
         orders = (await session.execute(select(Order))).scalars().all()
         assert len(orders) == 10
         assert await balance(session, AccountRef(ACCOUNT_BRAND_MARKETING_EXPENSE), "CNY") == -9900
+
+
+async def test_the_audience_names_promoters_adopted_referrers_a_tier_and_people(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given members 1-7: 1 a promoter (a 9, after an earlier 3), 2 a detractor now (a 10, then
+    # a 4), 3 with an adopted suggestion, 4 who invited 5 (qualified), 6 in Gold, 7 nobody
+    now = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        for person in range(1, 8):
+            await record_member(session, user=UserInfo(person, f"m{person}"), default_locale="en")
+        await session.execute(update(Member).values(started=True))
+        session.add(Product(title="Tea", price=990, currency="CNY", created_by=1))
+        for member_id, score, hours in ((1, 3, 2), (1, 9, 1), (2, 10, 2), (2, 4, 1)):
+            session.add(
+                NpsSurvey(
+                    member_id=member_id, score=score, answered_at=now - timedelta(hours=hours)
+                )
+            )
+        session.add(Suggestion(member_id=3, text="Smaller tins", status=SUGGESTION_ADOPTED))
+        session.add(ReferralCode(code="m4", member_id=4))
+        await session.flush()
+        session.add(Referral(invitee_id=5, referrer_id=4, code_id=1, status=REFERRAL_QUALIFIED))
+        session.add(MemberTier(member_id=6, rank=2))
+
+    async def invited(text: str) -> list[int]:
+        async with sessions() as session, session.begin():
+            created = await create_trial(
+                session,
+                product_id=1,
+                variant="",
+                places=1,
+                audience=parse_audience(text),
+                aspects=("taste",),
+                due_at=now + timedelta(days=7),
+                created_by=1,
+                now=now,
+            )
+            return sorted(i.member_id for i in created.invitees)
+
+    # then each word reaches whom it names, and they combine
+    assert await invited("promoters") == [1]  # the latest answer counts: 1, not 2
+    assert await invited("adopted") == [3]
+    assert await invited("referrers") == [4]
+    assert await invited("tier:gold") == [6]
+    assert await invited("推荐者，采纳，等级：金卡，7") == [1, 3, 6, 7]
+    with pytest.raises(TrialError) as refused:
+        parse_audience("everyone")
+    assert refused.value.reason == "bad_invite"
