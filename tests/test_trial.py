@@ -28,6 +28,8 @@ from models.suggestion import SUGGESTION_ADOPTED, NpsSurvey, Suggestion
 from models.trial import INVITE_ACCEPTED, INVITE_MISSED, PAYMENT_TRIAL, Trial, TrialInvite
 from services.ledger import AccountRef, balance
 from services.member import UserInfo, record_member
+from services.period import parse_period
+from services.tables import TABLES, Query, csv_chunks
 from services.trial import Audience, TrialError, answer_invite, create_trial, parse_audience
 from tests.conftest import KAI, LEE, MIA, SAM, Harness, make_settings
 from tests.test_perks import retrying
@@ -210,6 +212,19 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
     # /stats tells staff the trial report rate of the trials due in the period
     stats = await harness.send(SAM, SAM, "/stats")
     assert any("Trial reports: 1 of 1 ambassador (100%)" in t for t in stats)
+    # and the dashboard's trials CSV holds every invitation with its report
+    query = Query(
+        scope=None, period=parse_period("30d", timezone="UTC", today=harness.clock().date())
+    )
+    async with harness.session() as session:
+        chunks = [chunk async for chunk, _rows in csv_chunks(session, TABLES["trials"], query)]
+    lines = b"".join(chunks).decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("trial_id,title,due_at_utc,member_id,first_name,status,order_id")
+    assert (
+        lines[1].startswith("1,Oolong tea,")
+        and f",{MIA},Mia,accepted,1,taste=4,Nice,0," in lines[1]
+    )
+    assert f",{KAI},Kai,declined,,,," in lines[2]
 
 
 async def test_bad_input_gets_clear_messages(harness: Harness) -> None:
