@@ -694,7 +694,11 @@ async def share_report(
         (
             await session.execute(
                 select(TrialMedia)
-                .where(col(TrialMedia.trial_id) == trial_id, col(TrialMedia.member_id) == member_id)
+                .where(
+                    col(TrialMedia.trial_id) == trial_id,
+                    col(TrialMedia.member_id) == member_id,
+                    col(TrialMedia.file_id) != "",  # erased by /forgetme or its retention
+                )
                 .order_by(col(TrialMedia.position))
             )
         )
