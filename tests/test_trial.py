@@ -93,7 +93,7 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
         given = await balance(session, AccountRef(ACCOUNT_BRAND_GOODS_GIVEN), "CNY")
         assert (expense, given) == (-990, 990)
     myorders = await harness.send(MIA, MIA, "/orders")
-    assert any("Oolong tea" in text for text in myorders), myorders
+    assert any("#1 Oolong tea ×1 · 🎁 free trial" in text for text in myorders), myorders
 
     # when Mia writes her report: a rating per aspect, words, a photo
     harness.new_bot_messages(MIA)
