@@ -269,7 +269,8 @@ async def moderate(
         raise ModerationError("decided")
     await session.refresh(review)
     points = 0
-    if approve and review.photos and photo_points:
+    # a trial ambassador's review earns no photo reward: the product itself was free
+    if approve and review.photos and photo_points and order.payment_mode != PAYMENT_TRIAL:
         grant = await award(
             session,
             member_id=review.member_id,

@@ -42,6 +42,7 @@ from models.trial import (
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, post
 from services.member import AmbiguousMember, find_member
+from services.nps import home_community
 from services.order import OrderView, get_order, new_pickup_code, with_variant
 from services.referral import QUALIFIED_STATUSES
 from services.tiers import list_tiers
@@ -506,9 +507,11 @@ async def _trial_order(session: AsyncSession, trial: Trial, member_id: int, now:
     product = await session.get(Product, trial.product_id)
     assert product is not None
     variant = await session.get(ProductVariant, trial.variant_id) if trial.variant_id else None
+    # the group the member orders in (so a shared review goes there), else their private chat
+    chat_id = await home_community(session, member_id) or member_id
     row = Order(
         member_id=member_id,
-        chat_id=member_id,
+        chat_id=chat_id,
         product_id=trial.product_id,
         title=product.title,
         variant_id=trial.variant_id,

@@ -31,9 +31,9 @@ from services.member import UserInfo, record_member
 from services.period import parse_period
 from services.tables import TABLES, Query, csv_chunks
 from services.trial import Audience, TrialError, answer_invite, create_trial, parse_audience
-from tests.conftest import KAI, LEE, MIA, SAM, Harness, make_settings
+from tests.conftest import KAI, LEE, MIA, SAM, TEA, Harness, make_settings
 from tests.test_perks import retrying
-from tests.test_perks_chat import make_staff
+from tests.test_perks_chat import make_staff, points_of
 
 ACCEPT_1 = TrialCallback(action="accept", trial_id=1).pack()
 
@@ -50,8 +50,10 @@ async def tea_and_staff(harness: Harness) -> None:
 async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review(
     harness: Harness,
 ) -> None:
-    # given Mia answered NPS with a 10 (a promoter) and Kai is hand-picked
+    # given Mia answered NPS with a 10 (a promoter) and ordered in Tea Lovers (order #1), and
+    # Kai is hand-picked
     await tea_and_staff(harness)
+    await harness.send(MIA, TEA, "/buy 1")
     async with harness.session() as session, session.begin():
         session.add(NpsSurvey(member_id=MIA, score=10, answered_at=harness.clock()))
     # when staff create a trial of two places
@@ -66,14 +68,14 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
     # then the units leave the stock, and Mia is invited in private with two buttons
     async with harness.session() as session:
         product = await session.get(Product, 1)
-        assert product is not None and product.stock == 18
+        assert product is not None and product.stock == 17
     invitation = harness.new_bot_messages(MIA)[-1]
     assert "You are invited to try Oolong tea for free" in (invitation.text or "")
     assert "taste, packaging" in (invitation.text or "")
     # when Mia accepts, twice (a double tap)
     assert await harness.press(MIA, MIA, invitation.message_id, index=0) is None
     told = [m.text or "" for m in harness.new_bot_messages(MIA)]
-    assert told[-1].startswith("Welcome aboard, ambassador! Your free trial order #1 of Oolong tea")
+    assert told[-1].startswith("Welcome aboard, ambassador! Your free trial order #2 of Oolong tea")
     assert (
         await harness.press(MIA, MIA, invitation.message_id, callback_data=ACCEPT_1, force=True)
         == "You already answered this invitation."
@@ -81,19 +83,20 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
     # then her free trial order is paid (nothing to pay) with a pickup code, and its value is a
     # marketing expense in the ledger, not revenue
     async with harness.session() as session:
-        order = await session.get(Order, 1)
+        order = await session.get(Order, 2)
         assert order is not None
-        assert (order.status, order.payment_mode, order.paid_amount) == (
+        assert (order.status, order.payment_mode, order.paid_amount, order.chat_id) == (
             ORDER_PAID,
             PAYMENT_TRIAL,
             0,
+            TEA,  # the group she orders in: where her review may be shared
         )
         assert order.pickup_code
         expense = await balance(session, AccountRef(ACCOUNT_BRAND_MARKETING_EXPENSE), "CNY")
         given = await balance(session, AccountRef(ACCOUNT_BRAND_GOODS_GIVEN), "CNY")
         assert (expense, given) == (-990, 990)
     myorders = await harness.send(MIA, MIA, "/orders")
-    assert any("#1 Oolong tea ×1 · 🎁 free trial" in text for text in myorders), myorders
+    assert any("#2 Oolong tea ×1 · 🎁 free trial" in text for text in myorders), myorders
 
     # when Mia writes her report: a rating per aspect, words, a photo
     harness.new_bot_messages(MIA)
@@ -139,7 +142,24 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
     harness.emulator.send_message(SAM, SAM, "/reviews")
     await harness.feed_pending()
     queue = harness.new_bot_messages(SAM)
-    assert "🎁 Received free as a product trial" in (queue[1].text or "")
+    assert [m.kind for m in queue] == ["text", "photo"]
+    assert queue[1].text == (
+        "Order #2\n⭐⭐⭐⭐ Oolong tea · Mia\n🎁 Received free as a product trial\n"
+        "Fragrant <and> smooth, the tin is plain"
+    )
+    # when staff approve it: no photo reward (the product was free), and Mia may share it
+    before = await points_of(harness, MIA)
+    harness.new_bot_messages(MIA)
+    assert await harness.press(SAM, SAM, queue[1].message_id, index=0) == "Review #2 approved."
+    assert await points_of(harness, MIA) == before
+    asked = harness.new_bot_messages(MIA)[-1]
+    assert "Would you like me to post it in your group?" in (asked.text or "")
+    # then the post in Tea Lovers says the product was a free trial
+    harness.new_bot_messages(TEA)
+    await harness.press(MIA, MIA, asked.message_id, index=0)
+    post = harness.new_bot_messages(TEA)
+    assert [m.kind for m in post] == ["photo"]
+    assert "🎁 Received free as a product trial" in (post[0].text or "")
     # and Mia, a good reporter, is tagged: the next trial for ambassadors invites her alone
     harness.new_bot_messages(MIA)
     replies = await harness.send(
