@@ -90,6 +90,10 @@ ERRORS = {
         "Name what the report rates as aspects=taste,packaging: one to six short words, not {part}."
     ),
     "no_trial": N_("There is no trial #{part}."),
+    "nobody": N_(
+        "Nobody in that audience can be invited yet (they need a private chat with me): "
+        "no trial was created."
+    ),
     "not_invited": N_("That invitation is not yours."),
     "answered": N_("You already answered this invitation."),
     "closed": N_("Sorry, this trial is closed: its places can no longer be taken."),

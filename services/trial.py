@@ -385,6 +385,18 @@ async def create_trial(
         if has_variants is not None:
             raise TrialError("choose_variant", str(product_id))
     candidates = await _candidates(session, audience)
+    reachable = (
+        await session.execute(
+            select(col(Member.id)).where(
+                col(Member.id).in_(candidates),
+                col(Member.started),
+                ~col(Member.is_bot),
+                col(Member.forgotten_at).is_(None),
+            )
+        )
+    ).all()
+    if not reachable:  # nothing is created, and no stock is held, for an empty audience
+        raise TrialError("nobody", str(len(candidates)))
     await _take_stock(session, product, chosen, places)
     trial = Trial(
         product_id=product_id,

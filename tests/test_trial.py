@@ -265,6 +265,10 @@ async def test_bad_input_gets_clear_messages(harness: Harness) -> None:
     assert await harness.send(MIA, MIA, "/trial_new 1 places=2 invite=@mia aspects=taste") == [
         "Sorry, only brand staff can do that."
     ]
+    assert await harness.send(SAM, SAM, "/trial_new 1 places=2 invite=adopted aspects=taste") == [
+        "Nobody in that audience can be invited yet (they need a private chat with me): no "
+        "trial was created."
+    ]
     assert await harness.send(MIA, MIA, "/report") == ["You have no trial report to write now."]
 
 
