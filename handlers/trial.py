@@ -137,12 +137,17 @@ async def trial_new(
     product_text, _sep, variant = words[0].replace("：", ":").partition(":")
     product_id = number(product_text)
     options: dict[str, str] = {}
+    last = ""
     for word in words[1:]:
         option = split_option(word)
+        if option is None and last:  # "invite=promoters, adopted" typed with a space
+            options[last] += " " + word
+            continue
         if option is None or product_id is None:
             await message.answer(_(USAGE))
             return
-        options[option[0]] = option[1]
+        last = option[0]
+        options[last] = option[1]
     if product_id is None or not {"places", "invite", "aspects"} <= options.keys():
         await message.answer(_(USAGE))
         return

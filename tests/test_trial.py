@@ -59,7 +59,7 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
     # when staff create a trial of two places
     harness.new_bot_messages(MIA)
     replies = await harness.send(
-        SAM, SAM, "/trial_new 1 places=2 due=14d invite=promoters,@kai aspects=taste,packaging"
+        SAM, SAM, "/trial_new 1 places=2 due=14d invite=promoters, @kai aspects=taste, packaging"
     )
     assert replies[0].startswith(
         "Trial #1 created: Oolong tea, 2 places worth CN¥9.90 each, report due "
