@@ -53,6 +53,7 @@ from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
 from bot.tickets import TicketClock
 from bot.transactions import TransactionGuard, track_transactions
+from bot.trials import TrialClock
 from bot.waitlist import WaitlistKeeper
 from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
@@ -281,6 +282,7 @@ class Runtime:
     digest: WeeklyDigest
     alerts: AlertWatch
     memberships: MembershipLapses
+    trials: TrialClock
     metrics: Metrics
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
@@ -326,6 +328,7 @@ class Runtime:
         await self.digest.start()
         await self.alerts.start()
         await self.memberships.start()
+        await self.trials.start()
         self.metrics.leader.set(1)
 
     async def stop_scheduler(self) -> None:
@@ -342,6 +345,7 @@ class Runtime:
         self.digest.stop()
         self.alerts.stop()
         self.memberships.stop()
+        self.trials.stop()
         self.metrics.leader.set(0)
         await asyncio.sleep(0)  # APScheduler shuts down on the loop's next turn: let it
 
@@ -457,12 +461,15 @@ def build_runtime(
     memberships = MembershipLapses(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
+    trials = TrialClock(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
     refunder = StarRefunder(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
     jobs = (closer, poster, polls, care, retention, reservations, tickets, ab_reports, sizes)
-    for job in (*jobs, waitlist, digest, alerts, memberships):
+    for job in (*jobs, waitlist, digest, alerts, memberships, trials):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -505,6 +512,7 @@ def build_runtime(
         digest=digest,
         alerts=alerts,
         memberships=memberships,
+        trials=trials,
         metrics=metrics,
         clock=clock,
         redis=redis,

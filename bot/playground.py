@@ -724,6 +724,7 @@ async def _session(
         await runtime.broadcasts.housekeeping()  # finished broadcasts are done
         await runtime.ab_reports.run()  # A/B tests whose 48 hours passed are reported
         await runtime.memberships.run()  # memberships whose month ran out unrenewed
+        await runtime.trials.run()  # trial reminders, and trials closed at their due date
 
     console = Console(emulator=emulator, write=write, settle=settle, wait=wait)
     polling = asyncio.create_task(

@@ -49,6 +49,7 @@ def feature_routers() -> list[Router]:
         stats,
         suggestion,
         ticket,
+        trial,
         waitlist,
     )
 
@@ -91,6 +92,7 @@ def feature_routers() -> list[Router]:
         broadcast.router,  # its wizard steps take plain text too
         suggestion.router,  # staff's reply step takes plain text
         nps.router,  # the comment step takes plain text
+        trial.router,  # the report's steps take words and photos in private
         review.router,  # photos in private with no wizard step open go with a review
         # last: their steps take plain text, after the commands (and /cancel) had their turn
         product_wizard.router,

@@ -108,6 +108,13 @@ async def _send_review(
 ) -> None:
     """The review as an album with the text as its caption (then the buttons, which an album
     cannot carry), or as one message when it has no photos."""
+    if len(review.media) == 1:  # an album takes 2 to 10 items: one goes on its own
+        kind, file_id = review.media[0]
+        if kind == MEDIA_PHOTO:
+            await bot.send_photo(chat_id, file_id, caption=text, reply_markup=markup)
+        else:
+            await bot.send_video(chat_id, file_id, caption=text, reply_markup=markup)
+        return
     if review.media:
         await bot.send_media_group(chat_id, list(album(review, text)))
         if markup is not None:
@@ -297,12 +304,15 @@ async def share_button(
         return
     after_commit.add(partial(query.answer, _("Posted in your group. Thank you for sharing!")))
     # content, not a promotion: no price, no buy link, never counted against the weekly cap
-    after_commit.add(partial(_post_to_group, bot, review, _("📸 A member's review")))
+    # (the text is made here, in the member's language: the post is sent after the update)
+    head = _("📸 A member's review")
+    text = f"{head}\n{review_text(review)}"
+    after_commit.add(partial(_post_to_group, bot, review, text))
 
 
-async def _post_to_group(bot: Bot, review: ReviewView, head: str) -> None:
+async def _post_to_group(bot: Bot, review: ReviewView, text: str) -> None:
     try:
-        await _send_review(bot, review.chat_id, review, f"{head}\n{review_text(review)}")
+        await _send_review(bot, review.chat_id, review, text)
     except TelegramAPIError as exc:
         log.warning("review %s not posted to %s: %s", review.order_id, review.chat_id, exc)
 

@@ -29,6 +29,7 @@ from handlers.views.levels import level_lines
 from handlers.views.membership import membership_lines
 from handlers.views.review import stats_line
 from handlers.views.stats import caption, chart, summary
+from handlers.views.trial import stats_line as trial_stats_line
 from services.analytics import Scope, stats_report
 from services.audit import record_action
 from services.community import CommunityView
@@ -39,6 +40,7 @@ from services.membership import membership_stats
 from services.period import InvalidPeriod, parse_period
 from services.review import review_stats
 from services.role import Role, led_communities
+from services.trial import trial_stats
 from services.zones import staff_zone
 
 router = Router(name="stats")
@@ -81,6 +83,9 @@ async def _reply(
     reviews = await review_stats(session, start=period.start, end=period.end, scope=scope)
     texts = summary(report, locale, whole_brand=scope is None)
     texts[-1] += "\n\n" + stats_line(reviews, locale)
+    if scope is None:  # the brand's trials (体验官): reports of the trials due in the period
+        trials = await trial_stats(session, start=period.start, end=period.end)
+        texts[-1] += "\n" + trial_stats_line(trials, locale)
     if scope is None:  # the brand's layers: groups and members per level
         texts[-1] += "\n\n" + level_lines(await level_stats(session))
         plans = await membership_stats(session)

@@ -45,6 +45,7 @@ from models.referral import (
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
 from models.suggestion import NpsAsked, NpsSurvey, Suggestion
 from models.ticket import Ticket, TicketMessage
+from models.trial import Trial, TrialInvite, TrialMedia
 from models.waitlist import WaitlistEntry
 
 __all__ = [
@@ -124,5 +125,8 @@ __all__ = [
     "Ticket",
     "TicketMessage",
     "Tier",
+    "Trial",
+    "TrialInvite",
+    "TrialMedia",
     "WaitlistEntry",
 ]

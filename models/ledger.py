@@ -35,6 +35,10 @@ ACCOUNT_LEADER_CASH = "leader_cash"
 ACCOUNT_BRAND_CASH = "brand_cash"  # cash handed over to the brand (negative: the brand holds it)
 # released commission paid out to its earner (leader or referrer), in cash or netted
 ACCOUNT_COMMISSION_PAID_OUT = "commission_paid_out"
+# what the brand spends on marketing in goods: the value of products given free (trials)
+ACCOUNT_BRAND_MARKETING_EXPENSE = "brand_marketing_expense"
+# the retail value of the goods given free, its counterpart (the brand's stock given out)
+ACCOUNT_BRAND_GOODS_GIVEN = "brand_goods_given"
 
 ACCOUNT_KINDS = (
     ACCOUNT_MEMBER_POINTS,
@@ -54,6 +58,8 @@ ACCOUNT_KINDS = (
     ACCOUNT_LEADER_CASH,
     ACCOUNT_BRAND_CASH,
     ACCOUNT_COMMISSION_PAID_OUT,
+    ACCOUNT_BRAND_MARKETING_EXPENSE,
+    ACCOUNT_BRAND_GOODS_GIVEN,
 )
 
 # accounts whose balance may never go below zero, whatever the asset

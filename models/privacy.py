@@ -72,6 +72,7 @@ ACTOR_ID_COLUMNS: frozenset[str] = frozenset(
         "ticket.answered_by",
         "ticket.closed_by",
         "ticket.leader_id",
+        "trial.created_by",
     }
 )
 
@@ -154,4 +155,7 @@ FREE_TEXTS: tuple[FreeText, ...] = (
     FreeText("orders", "ship_name", "member_id", "shipped_at", "delivery_address", 90),
     FreeText("orders", "ship_phone", "member_id", "shipped_at", "delivery_address", 90),
     FreeText("orders", "ship_address", "member_id", "shipped_at", "delivery_address", 90),
+    # a product trial's report (体验官) and its photos: kept as long as review comments
+    FreeText("trial_invite", "report", "member_id", "reported_at", "review_comment", 365),
+    FreeText("trial_media", "file_id", "member_id", "created_at", "review_comment", 365),
 )

@@ -605,6 +605,11 @@ OPTION_ALIASES: dict[str, str] = {
     # an A/B test's hold-out share (/care_add)
     **dict.fromkeys(("对照", "對照", "对照组", "對照組", "留出"), "holdout"),
     **dict.fromkeys(("等级", "等級", "群等级", "群等級", "层级", "層級"), "level"),
+    # /trial_new: places, whom to invite, what the report rates, when it is due
+    **dict.fromkeys(("名额", "名額", "人数", "人數"), "places"),
+    **dict.fromkeys(("邀请", "邀請", "对象", "對象"), "invite"),
+    **dict.fromkeys(("评分项", "評分項", "维度", "維度", "评价项", "評價項"), "aspects"),
+    **dict.fromkeys(("报告截止", "報告截止", "交报告", "交報告"), "due"),
 }
 # the values of delivery= as a Chinese leader types them, by the mode each means
 FULFILMENT_ALIASES: dict[str, str] = {

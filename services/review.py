@@ -30,6 +30,7 @@ from models.perks import (
     Review,
     ReviewMedia,
 )
+from models.trial import PAYMENT_TRIAL
 from services.audit import record_action
 from services.community import is_open_clause
 from services.errors import Refused
@@ -62,6 +63,7 @@ class ReviewView:
     status: str
     media: tuple[tuple[str, str], ...]  # (kind, file_id), in the order the member sent them
     shared: bool
+    trial: bool = False  # the author received the product free, as a trial ambassador
 
     @property
     def photos(self) -> int:
@@ -193,6 +195,7 @@ async def _views(session: AsyncSession, reviews: Sequence[Review]) -> list[Revie
                 status=review.status,
                 media=tuple(media[review.order_id]),
                 shared=review.shared_at is not None,
+                trial=order.payment_mode == PAYMENT_TRIAL,
             )
         )
     return views
@@ -278,7 +281,8 @@ async def moderate(
         raise ModerationError("decided")
     await session.refresh(review)
     points = 0
-    if approve and review.photos and photo_points:
+    # a trial ambassador's review earns no photo reward: the product itself was free
+    if approve and review.photos and photo_points and order.payment_mode != PAYMENT_TRIAL:
         grant = await award(
             session,
             member_id=review.member_id,

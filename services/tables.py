@@ -44,6 +44,7 @@ from models.order import DELIVERY_SHIP, ORDER_FULFILLED, ORDER_PAID, Order
 from models.perks import FULFILMENT_OPEN, Fulfilment, MemberTier, Tier
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.ticket import TICKET_OPEN, Ticket
+from models.trial import Trial, TrialInvite
 from services.analytics import Scope, StatsReport, stats_report
 from services.nps import nps_report
 from services.period import Period
@@ -601,6 +602,54 @@ async def _nps(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
         )
 
 
+TRIAL_COLUMNS = (
+    "trial_id",
+    "title",
+    "due_at_utc",
+    "member_id",
+    "first_name",
+    "status",
+    "order_id",
+    "ratings",
+    "report",
+    "photos",
+    "reported_at_utc",
+    "good",
+    "shared_at_utc",
+)
+
+
+async def _trials(session: AsyncSession, query: Query) -> AsyncIterator[Row]:
+    """Product trials (体验官) due in the period: every invitation with its report, for the
+    whole brand only (a trial belongs to no group)."""
+    if query.scope is not None:
+        return
+    statement = (
+        select(
+            col(Trial.id),
+            col(Trial.title),
+            col(Trial.due_at),
+            col(TrialInvite.member_id),
+            col(Member.first_name),
+            col(TrialInvite.status),
+            col(TrialInvite.order_id),
+            col(TrialInvite.ratings),
+            col(TrialInvite.report),
+            col(TrialInvite.photos),
+            col(TrialInvite.reported_at),
+            col(TrialInvite.good),
+            col(TrialInvite.shared_at),
+        )
+        .join(Trial, col(Trial.id) == col(TrialInvite.trial_id))
+        .join(Member, col(Member.id) == col(TrialInvite.member_id))
+        .where(col(Trial.due_at) >= query.period.start, col(Trial.due_at) < query.period.end)
+        .order_by(col(Trial.id), col(TrialInvite.member_id))
+    )
+    async for row in _stream(session, statement):
+        ratings = row[7] if isinstance(row[7], dict) else {}
+        yield (*row[:7], ";".join(f"{k}={v}" for k, v in ratings.items()), *row[8:])
+
+
 FULFILMENT_COLUMNS = (
     "fulfilment_id",
     "redeemed_at_utc",
@@ -823,6 +872,7 @@ TABLES: dict[str, Table] = {
         Table("tickets", TICKET_COLUMNS, _tickets),
         Table("deliveries", DELIVERY_COLUMNS, _deliveries),
         Table("shiplist", SHIPLIST_COLUMNS, _shiplist),
+        Table("trials", TRIAL_COLUMNS, _trials),
     )
 }
 

@@ -135,6 +135,9 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "alert_set",
         "alerts",
         "alert_remove",
+        "trial_new",
+        "trial",
+        "report",
     ]
 
 

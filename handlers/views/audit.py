@@ -43,6 +43,8 @@ ACTION_LABELS: Mapping[str, str] = {
     "review.approve": N_("Approve a review"),
     "review.list": N_("List reviews waiting for moderation"),
     "review.reject": N_("Reject a review"),
+    "trial.create": N_("Create a product trial"),
+    "trial.report": N_("Read a product trial's reports"),
     "broadcast.confirm": N_("Confirm a broadcast"),
     "broadcast.control": N_("Pause, resume or cancel a broadcast"),
     "broadcast.create": N_("Create a broadcast"),

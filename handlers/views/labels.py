@@ -39,6 +39,8 @@ from models.groupbuy import (
 from models.ledger import (
     ACCOUNT_BRAND_CASH,
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
+    ACCOUNT_BRAND_GOODS_GIVEN,
+    ACCOUNT_BRAND_MARKETING_EXPENSE,
     ACCOUNT_BRAND_REFUNDS,
     ACCOUNT_BRAND_REVENUE,
     ACCOUNT_CHARITY_POOL,
@@ -83,6 +85,7 @@ from models.role import (
     SOURCE_MIGRATED,
     SOURCE_STAFF,
 )
+from models.trial import PAYMENT_TRIAL
 from services.points import transaction_kind
 
 Labels = Mapping[str, str]
@@ -112,6 +115,7 @@ MIN_KIND: Labels = {
 PAYMENT_MODE: Labels = {
     PAYMENT_OFFLINE: N_("pay the leader at pickup"),
     PAYMENT_TELEGRAM: N_("pay in Telegram"),
+    PAYMENT_TRIAL: N_("free trial"),
 }
 BROADCAST_STATUS: Labels = {
     BROADCAST_DRAFT: N_("draft"),
@@ -203,6 +207,7 @@ TRANSACTION_KIND: Labels = {
     "cash_handover": N_("Cash handed over to the brand"),
     "cash_netted": N_("Cash kept from a payout"),
     "refund_handed_back": N_("Refund paid back by hand"),
+    "trial_order": N_("Free trial order"),
     **POINT_REASON,
 }
 # a ledger account's kind, on the dashboard's ledger
@@ -223,6 +228,8 @@ ACCOUNT_KIND: Labels = {
     ACCOUNT_LEADER_CASH: N_("Cash a leader holds"),
     ACCOUNT_BRAND_CASH: N_("Brand cash"),
     ACCOUNT_COMMISSION_PAID_OUT: N_("Commission paid out"),
+    ACCOUNT_BRAND_MARKETING_EXPENSE: N_("Brand marketing expense"),
+    ACCOUNT_BRAND_GOODS_GIVEN: N_("Goods given free"),
 }
 
 

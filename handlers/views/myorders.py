@@ -26,6 +26,7 @@ from models.order import (
     ORDER_RESERVED,
 )
 from models.product import PAYMENT_TELEGRAM
+from models.trial import PAYMENT_TRIAL
 from services.myorders import (
     ACTION_CANCEL,
     ACTION_CODE,
@@ -139,6 +140,8 @@ def item_text(i18n: I18n, locale: str, item: MyOrder, reader: Reader) -> str:
     item = item.in_language(locale, i18n.default_locale)
     gettext = i18n.gettext
     money = format_money(item.amount, item.currency, locale)
+    if item.payment_mode == PAYMENT_TRIAL:  # a trial ambassador's order: nothing to pay
+        money = gettext(N_("🎁 free trial"), locale=locale)
     if item.kind == KIND_PLACE:
         head = gettext(
             N_("<b>Group-buy #{id}</b> {title} ×{quantity} · {amount} so far"), locale=locale

@@ -42,6 +42,8 @@ def review_text(review: ReviewView, *, with_author: bool = True) -> str:
     head = "⭐" * review.rating + f" <b>{esc_name(review.title)}</b>"
     if with_author:
         head += " · " + esc(review.member_name)
+    if review.trial:  # every post of an ambassador's review says the product was free
+        head += "\n" + _("🎁 Received free as a product trial")
     words = shorten(review.comment, CAPTION_LIMIT - 200) if review.comment else ""
     return f"{head}\n{esc(words)}" if words else head
 
