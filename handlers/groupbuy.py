@@ -223,7 +223,7 @@ USAGE = N_(
 )
 
 
-def _options(words: list[str]) -> dict[str, str]:
+def command_options(words: list[str]) -> dict[str, str]:
     """key=value words (English keys or their Chinese aliases); pickup= takes the rest of the
     line; a word without = continues the value before it."""
     options: dict[str, str] = {}
@@ -275,7 +275,7 @@ def _fulfilment(text: str | None) -> str:
     return mode
 
 
-def _int(options: dict[str, str], key: str, default: int) -> int:
+def option_count(options: dict[str, str], key: str, default: int) -> int:
     return parse_count(options.get(key, str(default)).lower().removesuffix("u").removesuffix("件"))
 
 
@@ -299,6 +299,11 @@ class OpenValues:
     # a targeted drop's own pickup text per group: {chat id: text}
     pickups: dict[int, str] | None = None
     fulfilment: str = ""  # its own delivery mode (pickup, delivery, both); "": the product's
+    # a sign-up list (接龙) of the product's variants, forming item by item or as a whole, each
+    # item's own minimum in the variants' order
+    multi: bool = False
+    form_per_item: bool = False
+    item_minimums: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +372,9 @@ async def open_and_post(
         vip_until=values.vip_until,
         vip_rank=values.vip_rank,
         fulfilment=values.fulfilment,
+        multi=values.multi,
+        form_per_item=values.form_per_item,
+        item_minimums=values.item_minimums,
     )
     # the groups it opened in (a group no longer open for business is left out)
     opened = {post.chat_id for post in await posts(session, gb.id)}
@@ -414,7 +422,7 @@ async def _open(
             raise GroupBuyError("no_product")
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
         options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
-        options = _options(words[options_at:])
+        options = command_options(words[options_at:])
         # or given as an option: 截止=明天晚上8点
         when = " ".join(words[1:options_at]) or options.get("deadline", "")
         if not when:
@@ -429,8 +437,8 @@ async def _open(
             deadline=deadline,
             min_kind=min_kind,
             min_count=min_count,
-            stock_cap=_int(options, "stock", stock_default),
-            per_member_limit=_int(options, "limit", 5),
+            stock_cap=option_count(options, "stock", stock_default),
+            per_member_limit=option_count(options, "limit", 5),
             tiers=parse_tiers(
                 options.get("tiers", ""),
                 currency=product.currency,
