@@ -47,6 +47,7 @@ from handlers.text import (
     esc,
     esc_name,
     later,
+    list_text,
     quoted,
     unreadable_text,
     visible_length,
@@ -73,6 +74,7 @@ from services.groupbuy import (
     extend_deadline,
     get_groupbuy,
     groupbuys_in_chat,
+    list_lines,
     open_groupbuy,
     parse_count,
     parse_deadline,
@@ -902,12 +904,18 @@ async def sign_up_list(
             heading += " · " + _("{n} on the waitlist").format(n=waiting[gb_id])
         lines.append(heading)
         names = {v.variant_id: v.name for v in gb.variants}  # a variant beside each share
+        ordered = await list_lines(session, gb_id)  # a sign-up list: each member's lines
         for entry in await participants(session, gb_id):
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)
             variant = names.get(entry.variant_id or 0)
             line = f"{entry.position}. {esc_name(name)} ×{entry.quantity}"
             line += f" · {esc_name(variant)}" if variant else ""
+            if entry.member_id in ordered:
+                line = f"{entry.position}. {esc_name(name)}: " + list_text(
+                    f"{item.item}. {esc_name(item.name)} ×{item.quantity}"
+                    for item in ordered[entry.member_id]
+                )
             for whom in for_whom.get((gb_id, entry.member_id), []):
                 line += for_whom_text(whom)
             lines.append(line)

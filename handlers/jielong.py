@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -38,6 +38,7 @@ from handlers.text import (
     CommitHook,
     DeadlineScheduler,
     HandlerSettings,
+    counted,
     default_locale,
     esc,
     esc_name,
@@ -69,6 +70,7 @@ from services.jielong import (
     LINE_PRICE,
     LINE_SHAPE,
     LINE_TOO_MANY,
+    UNLIMITED_ITEM,
     BadLine,
     ListError,
     ListItem,
@@ -87,7 +89,6 @@ router = Router(name="jielong")
 GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 Clock = Callable[[], datetime]
 
-ITEM_CAP = 9999  # an item typed without stock= takes orders up to this many units
 DEFAULT_LIMIT = 10  # units of each item one member may order, unless limit= says otherwise
 # form= : the list forms item by item, or as a whole (the default)
 PER_ITEM_WORDS = ("each", "item", "items", "per_item", "单品", "單品", "分开", "分開", "逐个")
@@ -195,11 +196,7 @@ def _draft_text(data: dict[str, object], bad: list[BadLine], locale: str) -> str
     lines.append(
         _("Ends {when} · forms at {min} · limit {limit} of each item per member").format(
             when=when,
-            min=(
-                _("{n} people").format(n=minimum)
-                if data["min_kind"] == MIN_PEOPLE
-                else _("{n} units").format(n=minimum)
-            ),
+            min=counted("person" if data["min_kind"] == MIN_PEOPLE else "unit", minimum),
             limit=data["limit"],
         )
     )
@@ -240,15 +237,17 @@ def _items(data: dict[str, object]) -> list[ListItem]:
 )
 async def signup_command(
     message: Message,
-    command: CommandObject,
     state: FSMContext,
     member: MemberView,
     community: CommunityView,
+    locale: str,
     settings: HandlerSettings,
     clock: Clock,
 ) -> None:
     """Reads a pasted sign-up list and shows it, with the lines it could not read, to confirm."""
-    head, _newline, body = (command.args or "").partition("\n")
+    # the first line holds the command, its deadline and options; the list follows
+    first, _newline, body = (message.text or "").partition("\n")
+    head = first.split(maxsplit=1)[1] if len(first.split(maxsplit=1)) > 1 else ""
     args, reason = split_override(head)
     words = args.split()
     now = clock()
@@ -271,9 +270,9 @@ async def signup_command(
         await message.reply(open_error_text(exc) or _(USAGE))
         return
     parsed = parse_list(
-        body.splitlines(),
+        ["", *body.splitlines()],  # numbered as the message's lines: the command is line 1
         currency=settings.tier_currency,
-        locale=member.locale,
+        locale=locale,
         ceiling=settings.max_order_amount,
     )
     if not parsed.items:
@@ -303,9 +302,7 @@ async def signup_command(
     }
     await state.set_state(ListDraft.confirm)
     await state.set_data(data)
-    await message.reply(
-        _draft_text(data, list(parsed.bad), member.locale), reply_markup=_draft_keyboard()
-    )
+    await message.reply(_draft_text(data, list(parsed.bad), locale), reply_markup=_draft_keyboard())
 
 
 @router.callback_query(DraftCallback.filter(F.action == "drop"))
@@ -356,7 +353,7 @@ async def open_draft(
             deadline=datetime.fromisoformat(str(data["deadline"])),
             min_kind=str(data["min_kind"]),
             min_count=int(str(data["min_count"])),
-            stock_cap=ITEM_CAP,
+            stock_cap=UNLIMITED_ITEM,
             per_member_limit=int(str(data["limit"])),
             pickup_point=str(data["pickup"]),
             multi=True,

@@ -29,7 +29,9 @@ from services.product import (
 from services.validation import NumberRefused, number
 
 TITLE_MAX = 128
-ITEM_STOCK_MAX = 100_000
+# an item typed without stock= takes orders up to this many units (its card shows no count)
+UNLIMITED_ITEM = 9999
+ITEM_STOCK_MAX = UNLIMITED_ITEM - 1
 # an item line starts with its number: '1.', '1、', '1)', '1:', '(1)', '①' is not read
 _ITEM = re.compile(r"^\(?(\d{1,3})\s*[.,):]\s*(.*)$")
 # the price's mark: a symbol before it or the word after it

@@ -199,6 +199,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "settings",
         "list",
         "groupbuy",
+        "signup",
         "gb_extend",
         "gb_close",
         "gb_cancel",

@@ -49,6 +49,7 @@ from services.groupbuy import (
     OwedBack,
     formed_items,
 )
+from services.jielong import UNLIMITED_ITEM
 
 
 class GroupBuyCallback(CallbackData, prefix="gb"):
@@ -188,7 +189,8 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
             "Progress: {n}/{m} unit", "Progress: {n}/{m} units", gb.min_count
         ).format(n=gb.units_sold, m=gb.min_count)
     lines.append(progress)
-    lines.append(_("Units left: {n}").format(n=gb.units_left))
+    if not gb.multi:  # a list says what each item has left
+        lines.append(_("Units left: {n}").format(n=gb.units_left))
     local = gb.deadline.astimezone(ZoneInfo(timezone))
     if gb.status == GROUPBUY_OPEN:
         left = countdown((gb.deadline - now).total_seconds())
@@ -239,7 +241,10 @@ def variant_label(variant: GroupBuyVariantView, currency: str, locale: str) -> s
 def item_label(item: GroupBuyVariantView, currency: str, locale: str) -> str:
     """An item of a sign-up list on its card (plain text): name, price, units left, and its
     minimum with the units ordered so far when it has one."""
-    label = variant_label(item, currency, locale)
+    if item.stock_cap >= UNLIMITED_ITEM and item.units_left > 0:  # typed without a stock
+        label = f"{item.name} · {format_money(item.unit_price, currency, locale)}"
+    else:
+        label = variant_label(item, currency, locale)
     if item.min_units:
         label += " · " + _("min {m}: {n}/{m}").format(m=item.min_units, n=item.units_sold)
     return label
