@@ -322,8 +322,11 @@ async def open_service_list(
     return gb.id
 
 
-async def check_counters(session: AsyncSession, gb_id: int) -> dict[int, int]:
-    """Every counter agrees with the members' lines; returns units sold per item."""
+async def check_counters(
+    session: AsyncSession, gb_id: int, *, people: bool = True
+) -> dict[int, int]:
+    """Every counter agrees with the members' lines (and the people counted, while it is
+    open: a refund after forming frees units, not a place); returns units sold per item."""
     view = await get_groupbuy(session, gb_id)
     assert view is not None
     per_item = dict(
@@ -358,7 +361,8 @@ async def check_counters(session: AsyncSession, gb_id: int) -> dict[int, int]:
         assert item.units_sold == per_item.get(item.variant_id, 0)
     assert {m: q for m, q in joins.items() if q} == {m: q for m, q in per_member.items() if q}
     assert view.units_sold == sum(item.units_sold for item in view.variants)
-    assert view.participants == sum(1 for q in joins.values() if q > 0)
+    if people:
+        assert view.participants == sum(1 for q in joins.values() if q > 0)
     return {item.variant_id: item.units_sold for item in view.variants}
 
 
@@ -501,7 +505,7 @@ async def test_random_orders_cancellations_and_refunds_keep_stock_and_ledger_exa
                     if fate == "refunded":
                         await refund_order(session, order_id=order.id, actor_id=CASHIER)
         async with sessions() as session:
-            sold = await check_counters(session, gb_id)
+            sold = await check_counters(session, gb_id, people=False)
         refunded = {
             (o.variant_id, o.quantity)
             for o, fate in zip(orders, fates, strict=False)
