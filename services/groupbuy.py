@@ -696,10 +696,8 @@ async def set_quantity(
     found = _view_of(row)
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
         raise GroupBuyError("closed")
-    if quantity > 0 and found.vip_only(now):
-        held = await session.get(MemberTier, member_id)
-        if (held.rank if held else 0) < found.vip_rank:
-            raise GroupBuyError("vip_only", str(found.vip_rank))
+    if quantity > 0:
+        await _check_vip(session, found, member_id, now)
     if found.multi:  # a sign-up list is ordered by its lines (change_lines)
         if quantity == 0 and not add:
             return await _leave_list(session, found, member_id, chat_id, now)
@@ -710,26 +708,11 @@ async def set_quantity(
         variant_id = None
     if add:
         return await _add_units(session, found, member_id, chat_id, quantity, now, variant_id)
-    joins = table_of(GroupBuyJoin)
     created = None
     if row.held is None:
         if quantity == 0:
             raise GroupBuyError("not_joined")
-        created = (
-            await session.execute(
-                insert_for(session, joins)
-                .values(
-                    groupbuy_id=groupbuy_id,
-                    member_id=member_id,
-                    chat_id=chat_id,
-                    quantity=0,
-                    joined_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
-                .returning(col(GroupBuyJoin.quantity))
-            )
-        ).scalar_one_or_none()
+        created = await _empty_join(session, groupbuy_id, member_id, chat_id, now)
     if created is not None:
         old = 0  # the row is new, and this transaction holds it
     else:
@@ -780,6 +763,38 @@ async def set_quantity(
     after = replace(found, units_sold=counted.units_sold, participants=counted.participants)
     position = await _position(session, groupbuy_id, member_id) if new else 0
     return JoinResult(after, new, position)
+
+
+async def _check_vip(
+    session: AsyncSession, found: GroupBuyView, member_id: int, now: datetime
+) -> None:
+    """Refuse (vip_only) a member below the VIP rank during the early-access window."""
+    if not found.vip_only(now):
+        return
+    held = await session.get(MemberTier, member_id)
+    if (held.rank if held else 0) < found.vip_rank:
+        raise GroupBuyError("vip_only", str(found.vip_rank))
+
+
+async def _empty_join(
+    session: AsyncSession, groupbuy_id: int, member_id: int, chat_id: int, now: datetime
+) -> int | None:
+    """The member's join row, created with no units when they have none yet: 0 when this
+    transaction created it (and holds it), None when it was there already."""
+    created = await session.execute(
+        insert_for(session, table_of(GroupBuyJoin))
+        .values(
+            groupbuy_id=groupbuy_id,
+            member_id=member_id,
+            chat_id=chat_id,
+            quantity=0,
+            joined_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
+        .returning(col(GroupBuyJoin.quantity))
+    )
+    return created.scalar_one_or_none()
 
 
 def _add_to_join(dialect: str) -> Any:
@@ -1861,28 +1876,14 @@ async def _change_lines(
         raise GroupBuyError("not_found", str(groupbuy_id))
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
         raise GroupBuyError("closed")
-    if any(change.quantity for change in changes) and found.vip_only(now):
-        held_tier = await session.get(MemberTier, member_id)
-        if (held_tier.rank if held_tier else 0) < found.vip_rank:
-            raise GroupBuyError("vip_only", str(found.vip_rank))
+    if any(change.quantity for change in changes):
+        await _check_vip(session, found, member_id, now)
     found = replace(found, variants=await groupbuy_variants(session, groupbuy_id))
     for change in changes:
         if found.item(change.item) is None:
             raise GroupBuyError("unknown_item", str(change.item))
-    joins = table_of(GroupBuyJoin)
     if row.held is None:
-        await session.execute(
-            insert_for(session, joins)
-            .values(
-                groupbuy_id=groupbuy_id,
-                member_id=member_id,
-                chat_id=chat_id,
-                quantity=0,
-                joined_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
-        )
+        await _empty_join(session, groupbuy_id, member_id, chat_id, now)
     locked = select(col(GroupBuyJoin.quantity)).where(
         col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.member_id) == member_id
     )

@@ -294,11 +294,24 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 
 
 async def open_service_list(
-    sessions: async_sessionmaker[AsyncSession], *, members: int, stocks: tuple[int, ...]
-) -> int:
-    """Members 1..N in two open groups and a list of items with these stocks; its id."""
-    await seed(sessions, members=members)
-    items = tuple(ListItem(f"item {n}", 100 * n, stock) for n, stock in enumerate(stocks, 1))
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    stocks: tuple[int, ...],
+    minimums: tuple[int, ...] = (),
+    per_item: bool = False,
+) -> tuple[int, int]:
+    """A list of items with these stocks (and minimums) in two open groups; its id and its
+    product's. Members are seeded on the first call for a database."""
+    async with sessions() as session:
+        seeded = (await session.execute(select(func.count()).select_from(Product))).scalar_one()
+    if not seeded:
+        await seed(sessions, members=100)
+    items = tuple(
+        ListItem(f"item {n}", 100 * n, stock, minimum)
+        for n, (stock, minimum) in enumerate(
+            zip(stocks, minimums or (0,) * len(stocks), strict=True), 1
+        )
+    )
     async with sessions() as session, session.begin():
         product = await list_product(
             session,
@@ -318,8 +331,10 @@ async def open_service_list(
             deadline=NOW + timedelta(hours=24),
             now=NOW,
             multi=True,
+            form_per_item=per_item,
+            item_minimums=tuple(item.min_units for item in items),
         )
-    return gb.id
+    return gb.id, product.id
 
 
 async def check_counters(
@@ -371,7 +386,7 @@ async def test_a_rush_of_multi_item_orders_never_oversells_an_item(
     sessions: async_sessionmaker[AsyncSession], orders: int
 ) -> None:
     # given 100 members and a list of three items with 10, 15 and 20 in stock
-    gb_id = await open_service_list(sessions, members=100, stocks=(10, 15, 20))
+    gb_id, _product = await open_service_list(sessions, stocks=(10, 15, 20))
     rng = random.Random(22)
     plan = [
         (rng.randint(1, 100), [LineChange(rng.randint(1, 3), rng.randint(1, 3)) for _ in "ab"])
@@ -404,7 +419,7 @@ async def test_a_rush_of_multi_item_orders_never_oversells_an_item(
 
 
 MEMBERS = 4
-CASHIER = MEMBERS + 1  # the leader who takes the cash at pickup (never one of the buyers)
+CASHIER = 100  # the leader who takes the cash at pickup (never one of the buyers)
 START_STOCK = (3, 5, 2, 6)
 STEP = st.tuples(
     st.integers(1, MEMBERS),
@@ -434,7 +449,9 @@ async def test_random_orders_cancellations_and_refunds_keep_stock_and_ledger_exa
     engine = create_engine(make_settings(database_url=database_url))
     sessions = create_session_factory(engine)
     try:
-        gb_id, product_id = await _fresh_list(sessions, per_item)
+        gb_id, product_id = await open_service_list(
+            sessions, stocks=START_STOCK, minimums=(0, 2, 0, 0), per_item=per_item
+        )
         # given random orders, changes and leavings by four members
         for member, step in steps:
             try:
@@ -522,41 +539,3 @@ async def test_random_orders_cancellations_and_refunds_keep_stock_and_ledger_exa
         await assert_reconciles(database_url)
     finally:
         await engine.dispose()
-
-
-async def _fresh_list(
-    sessions: async_sessionmaker[AsyncSession], per_item: bool
-) -> tuple[int, int]:
-    """A new list of four items (stocks START_STOCK, item 2 forming at 2 units) for members
-    1..MEMBERS, who are seeded once per database; its id and its product's."""
-    async with sessions() as session:
-        seeded = (await session.execute(select(func.count()).select_from(Product))).scalar_one()
-    if not seeded:
-        await seed(sessions, members=CASHIER)
-    items = tuple(
-        ListItem(f"item {n}", 100 * n, stock, 2 if n == 2 else 0)
-        for n, stock in enumerate(START_STOCK, 1)
-    )
-    async with sessions() as session, session.begin():
-        product = await list_product(
-            session,
-            parsed=ParsedList("List", items, ()),
-            title="List",
-            currency="CNY",
-            created_by=1,
-        )
-        gb = await open_groupbuy(
-            session,
-            product_id=product.id,
-            opened_by=1,
-            chat_ids=list(GROUPS),
-            min_count=1,
-            stock_cap=9999,
-            per_member_limit=3,
-            deadline=NOW + timedelta(hours=24),
-            now=NOW,
-            multi=True,
-            form_per_item=per_item,
-            item_minimums=tuple(item.min_units for item in items),
-        )
-    return gb.id, product.id
