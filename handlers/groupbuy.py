@@ -89,6 +89,7 @@ from services.groupbuy import (
     settle_groupbuy,
     sync_prepayment,
 )
+from services.jielong import parse_form
 from services.member import MemberView, get_member
 from services.order import (
     start_invoice,
@@ -168,6 +169,13 @@ OPEN_ERRORS = {
     "variants_prepaid": N_(
         "Group-buys of products with variants are paid at pickup for now: set the product to "
         "offline payment, or sell it with /buy."
+    ),
+    "bad_form": N_(
+        "Write how the list forms as form=each (item by item) or form=all (as a whole)."
+    ),
+    "no_items": N_(
+        "A sign-up list of a product needs its variants as items: this product has none. "
+        "Paste a list with /signup instead."
     ),
     "leader_limit": N_(
         "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
@@ -452,6 +460,8 @@ async def _open(
             pickups=pickups,
             fulfilment=_fulfilment(options.get("delivery")),
         )
+        if "form" in options:  # the product's variants as a sign-up list (接龙)
+            values = replace(values, multi=True, form_per_item=parse_form(options["form"]))
         if "vip" in options:
             vip_until, vip_rank = await _vip_window(session, options["vip"], now, timezone)
             values = replace(values, vip_until=vip_until, vip_rank=vip_rank)

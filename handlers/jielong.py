@@ -78,6 +78,7 @@ from services.jielong import (
     ReplyUnreadable,
     list_of_card,
     list_product,
+    parse_form,
     parse_list,
     parse_reply,
 )
@@ -90,9 +91,6 @@ GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 Clock = Callable[[], datetime]
 
 DEFAULT_LIMIT = 10  # units of each item one member may order, unless limit= says otherwise
-# form= : the list forms item by item, or as a whole (the default)
-PER_ITEM_WORDS = ("each", "item", "items", "per_item", "单品", "單品", "分开", "分開", "逐个")
-WHOLE_WORDS = ("all", "whole", "list", "整单", "整單", "一起", "整体", "整體")
 
 USAGE = N_(
     "Open a sign-up list (接龙): /signup (or /jielong), then on the same line the deadline and "
@@ -258,15 +256,8 @@ async def signup_command(
         deadline = parse_deadline(when, now=now, timezone=community.timezone)
         min_kind, min_count = parse_minimum(options.get("min", "1"))
         limit = option_count(options, "limit", DEFAULT_LIMIT)
-        form = options.get("form", "all").strip().lower()
-        if form not in PER_ITEM_WORDS + WHOLE_WORDS:
-            raise GroupBuyError("bad_form", form)
+        per_item = parse_form(options.get("form", "all"))
     except GroupBuyError as exc:
-        if exc.reason == "bad_form":
-            await message.reply(
-                _("Write how the list forms as form=each (item by item) or form=all (as a whole).")
-            )
-            return
         await message.reply(open_error_text(exc) or _(USAGE))
         return
     parsed = parse_list(
@@ -297,7 +288,7 @@ async def signup_command(
         "min_kind": min_kind,
         "min_count": min_count,
         "limit": limit,
-        "per_item": form in PER_ITEM_WORDS,
+        "per_item": per_item,
         "pickup": pickup,
     }
     await state.set_state(ListDraft.confirm)

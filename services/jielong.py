@@ -15,7 +15,7 @@ from sqlmodel import col
 from models.groupbuy import GroupBuy, GroupBuyPost
 from models.product import PAYMENT_OFFLINE, Product
 from services.errors import Refused
-from services.groupbuy import LineChange
+from services.groupbuy import GroupBuyError, LineChange
 from services.money import InvalidAmount
 from services.parsing import is_option, normalize, parse_amount, split_option
 from services.product import (
@@ -48,6 +48,22 @@ LINE_NAME = "name"  # no name, or a name too long
 LINE_DUPLICATE = "duplicate"  # the same name (whatever its case) as an item before it
 LINE_OPTION = "option"  # stock= or min= without a whole number, or an unknown key
 LINE_TOO_MANY = "too_many"  # more items than a card has room for
+
+
+# form= : a list forms item by item, or as a whole (the default)
+PER_ITEM_WORDS = ("each", "item", "items", "per_item", "单品", "單品", "分开", "分開", "逐个")
+WHOLE_WORDS = ("all", "whole", "list", "整单", "整單", "一起", "整体", "整體")
+
+
+def parse_form(text: str) -> bool:
+    """form=each (单品: item by item, True) or form=all (整单: as a whole, False); GroupBuyError
+    bad_form naming what was typed otherwise."""
+    word = normalize(text).lower()
+    if word in PER_ITEM_WORDS:
+        return True
+    if word in WHOLE_WORDS:
+        return False
+    raise GroupBuyError("bad_form", text)
 
 
 class ListError(Refused):

@@ -42,7 +42,17 @@ from services.jielong import (
     parse_reply,
 )
 from services.order import cancel_order, mark_paid_offline, refund_order
-from tests.conftest import KAI, LEE, MIA, TEA, Harness, assert_reconciles, make_settings
+from tests.conftest import (
+    KAI,
+    LEE,
+    MIA,
+    OWNER,
+    SAM,
+    TEA,
+    Harness,
+    assert_reconciles,
+    make_settings,
+)
 from tests.test_groupbuy import GROUPS, NOW, seed
 
 LIST = (
@@ -539,3 +549,24 @@ async def test_random_orders_cancellations_and_refunds_keep_stock_and_ledger_exa
         await assert_reconciles(database_url)
     finally:
         await engine.dispose()
+
+
+async def test_a_product_with_variants_opens_as_a_sign_up_list(harness: Harness) -> None:
+    # given a product with two variants, opened by Lee with form=
+    await harness.join_groups()
+    await harness.send(SAM, SAM, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Tea | 35.90 CNY | variants 100g=35.90:5, 250g=79:5")
+    await harness.send(SAM, SAM, "/product_add Cups | 20 CNY | stock 9")
+    assert (await harness.send(LEE, TEA, "/groupbuy 2 24h form=all"))[0].startswith(
+        "A sign-up list of a product needs its variants as items"
+    )
+    assert (await harness.send(LEE, TEA, "/groupbuy 1 24h form=sometimes"))[0] == (
+        "Write how the list forms as form=each (item by item) or form=all (as a whole)."
+    )
+    await harness.send(LEE, TEA, "/groupbuy 1 24h form=each limit=2")
+    card = harness.emulator.last_bot_message(TEA)
+    assert card.button_texts[:2] == ["+1 · 1. 100g", "+1 · 2. 250g"]
+    # then members order both variants at once
+    reply = await harness.send(MIA, TEA, "1x1 2x2", reply_to_message_id=card.message_id)
+    assert reply == ["Mia, your order: 1. 100g ×1, 2. 250g ×2 · CN¥193.90 · you are #1."]
