@@ -332,38 +332,40 @@ async def open_draft(
     items = _items(data)
     now = clock()
     try:
-        product = await list_product(
-            session,
-            parsed=ParsedList(str(data["title"]), tuple(items), ()),
-            title=str(data["title"]),
-            currency=str(data["currency"]),
-            created_by=member.id,
-        )
-        values = OpenValues(
-            product_id=product.id,
-            deadline=datetime.fromisoformat(str(data["deadline"])),
-            min_kind=str(data["min_kind"]),
-            min_count=int(str(data["min_count"])),
-            stock_cap=UNLIMITED_ITEM,
-            per_member_limit=int(str(data["limit"])),
-            pickup_point=str(data["pickup"]),
-            multi=True,
-            form_per_item=bool(data["per_item"]),
-            item_minimums=tuple(item.min_units for item in items),
-        )
-        opened = await open_and_post(
-            session,
-            closer,
-            poster,
-            after_commit,
-            values,
-            opened_by=member.id,
-            chat_ids=[community.id],
-            commission_bps=settings.leader_commission_bps,
-            now=now,
-            kind=KIND_GROUPBUY if await is_staff(session, member.id) else KIND_LEADER,
-            settings=settings,
-        )
+        # the list's product and its group-buy, or neither: a refusal takes the product back
+        async with session.begin_nested():
+            product = await list_product(
+                session,
+                parsed=ParsedList(str(data["title"]), tuple(items), ()),
+                title=str(data["title"]),
+                currency=str(data["currency"]),
+                created_by=member.id,
+            )
+            values = OpenValues(
+                product_id=product.id,
+                deadline=datetime.fromisoformat(str(data["deadline"])),
+                min_kind=str(data["min_kind"]),
+                min_count=int(str(data["min_count"])),
+                stock_cap=UNLIMITED_ITEM,
+                per_member_limit=int(str(data["limit"])),
+                pickup_point=str(data["pickup"]),
+                multi=True,
+                form_per_item=bool(data["per_item"]),
+                item_minimums=tuple(item.min_units for item in items),
+            )
+            opened = await open_and_post(
+                session,
+                closer,
+                poster,
+                after_commit,
+                values,
+                opened_by=member.id,
+                chat_ids=[community.id],
+                commission_bps=settings.leader_commission_bps,
+                now=now,
+                kind=KIND_GROUPBUY if await is_staff(session, member.id) else KIND_LEADER,
+                settings=settings,
+            )
     except (GroupBuyError, ListError) as exc:
         text = open_error_text(exc) if isinstance(exc, GroupBuyError) else None
         await query.answer(text or _("This list could not be opened."), show_alert=True)

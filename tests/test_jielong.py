@@ -570,3 +570,21 @@ async def test_a_product_with_variants_opens_as_a_sign_up_list(harness: Harness)
     # then members order both variants at once
     reply = await harness.send(MIA, TEA, "1x1 2x2", reply_to_message_id=card.message_id)
     assert reply == ["Mia, your order: 1. 100g ×1, 2. 250g ×2 · CN¥193.90 · you are #1."]
+
+
+async def test_a_list_confirmed_too_late_opens_nothing(harness: Harness) -> None:
+    # given a list read for a deadline in 24 hours, confirmed a day later
+    await harness.join_groups()
+    await harness.send(LEE, TEA, LIST)
+    draft = harness.emulator.last_bot_message(TEA)
+    harness.clock.advance(hours=25)
+    # then the open is refused, and neither the list's product nor a group-buy stays
+    assert await harness.press(LEE, TEA, draft.message_id, index=0) == (
+        "The deadline must be in the future."
+    )
+    async with harness.session() as session:
+        assert (await session.execute(select(Product))).first() is None
+    # and the draft is gone: a second tap says so
+    assert await harness.press(LEE, TEA, draft.message_id, index=0) == (
+        "This list is no longer waiting: send it again."
+    )
