@@ -254,14 +254,20 @@ async def test_a_list_forms_item_by_item(harness: Harness) -> None:
     card = next(m for m in harness.emulator.messages(TEA) if m.message_id == card_id)
     assert "Each item forms on its own, at its own minimum." in card.text
     await harness.send(MIA, MIA, "/start")
+    await harness.send(LEE, LEE, "/start")
     # Mia orders Strawberries and one Blueberries; nobody else orders Blueberries
     await harness.send(MIA, TEA, "1x1 2x1", reply_to_message_id=card_id)
     harness.clock.advance(hours=24, seconds=1)
     assert await harness.runtime.closer.close_due() == 1
     # then Strawberries formed and Blueberries did not: one order, and all stock back
-    assert "Not formed (below their minimum): 2. Blueberries 125g (1/2)" in (
-        harness.emulator.bot_messages(TEA)[-2].text
+    assert harness.emulator.last_bot_message(TEA).text == (
+        "#1 Fruit of the day formed: 1 sold!\n"
+        "Not formed (below their minimum): 2. Blueberries 125g (1/2)"
     )
+    # the leader's pickup sheet (in his language) names the item on each line and in totals
+    sheet = harness.emulator.last_bot_message(LEE).text.splitlines()
+    assert sheet[1].startswith("Fruit of the day · Strawberries 1kg ×1 · ¥39.90")
+    assert sheet[-1] == "#1 Mia · Strawberries 1kg ×1 · ¥39.90 · ⏳ 未付款"
     assert harness.emulator.last_bot_message(MIA).text.splitlines()[:3] == [
         "Fruit of the day formed! Your orders:",
         "#1 Strawberries 1kg ×1: CN¥39.90",

@@ -336,10 +336,11 @@ def group_text(closing: Closing, locale: str) -> str:
     """The group's message about how the group-buy closed (in the current locale)."""
     gb = closing.groupbuy.in_language(locale, default_locale())
     if closing.formed and gb.multi:  # each item at its own price; some may not have formed
-        text = _("#{id} {title} formed: {units} sold!").format(
-            id=gb.id, title=esc_name(gb.title), units=gb.units_sold
-        )
         formed = formed_items(gb)
+        units = sum(item.units_sold for item in gb.variants if item.variant_id in formed)
+        text = _("#{id} {title} formed: {units} sold!").format(
+            id=gb.id, title=esc_name(gb.title), units=units
+        )
         missed = [
             f"{n}. {esc(item.name)} ({item.units_sold}/{item.min_units})"
             for n, item in enumerate(gb.variants, start=1)
