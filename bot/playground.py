@@ -74,6 +74,9 @@ HELP = """Playground commands (anything else is sent as a message):
                     a VIP or core group admits (NAME leaves it first if in it; the bot must
                     be its admin: :promote bot); the bot approves or declines
   :leave NAME       NAME leaves this group (then an invite link can let them in again)
+  :reply TEXT       reply TEXT to the newest message with buttons in this chat (a card:
+                    a sign-up list takes orders like 1x2 3x1 or +1 3 so)
+  :paste            the lines that follow, up to :end, go as one message (a pasted list)
   :users / :chats   list who and where
   :history          show this chat's messages again
   :help             this text
@@ -121,6 +124,8 @@ class Console:
     ephemeral_shown: dict[tuple[int, int, int], tuple[int, str]] = field(default_factory=dict)
     # the groups of this session: the two of the world, and those made with :newgroup
     groups: dict[str, tuple[int, str, int]] = field(default_factory=lambda: dict(GROUPS))
+    # the lines of a message being pasted (after :paste, until :end); None: not pasting
+    pasted: list[str] | None = None
 
     @property
     def chat_id(self) -> int:
@@ -233,13 +238,17 @@ class Console:
     async def handle(self, line: str) -> bool:
         """Act on one input line; False when the user wants to leave."""
         line = line.strip()
+        if self.pasted is not None:  # a pasted message: every line until :end
+            if line == ":end":
+                text, self.pasted = "\n".join(self.pasted), None
+                await self.say(text)
+            elif line:
+                self.pasted.append(line)
+            return True
         if not line or line.startswith("#"):
             return True
         if not line.startswith(":"):
-            update = self.emulator.send_message(self.user.user_id, self.chat_id, line)
-            await self.emulator.wait_processed(update["update_id"])
-            await self.settle()
-            self.flush()
+            await self.say(line)
             return True
         word, _, arg = line[1:].partition(" ")
         arg = arg.strip()
@@ -271,6 +280,11 @@ class Console:
                 self.write(f"you are now in {self.chat_title(self.chat_id)}")
         elif word == "press":
             await self.press(arg)
+        elif word == "reply":
+            await self.reply(arg)
+        elif word == "paste":
+            self.pasted = []
+            self.write("(paste the message's lines, then :end)")
         elif word == "pay":
             await self.pay(arg)
         elif word == "renew":
@@ -300,6 +314,26 @@ class Console:
         else:
             self.write(f"unknown playground command :{word}; try :help")
         return True
+
+    async def say(self, text: str, reply_to: int | None = None) -> None:
+        """The current user sends `text` here (as a reply to message `reply_to`, if given)."""
+        update = self.emulator.send_message(
+            self.user.user_id, self.chat_id, text, reply_to_message_id=reply_to
+        )
+        await self.emulator.wait_processed(update["update_id"])
+        await self.settle()
+        self.flush()
+
+    async def reply(self, arg: str) -> None:
+        message = self.newest_keyboard()
+        if message is None or message.ephemeral_message_id is not None:
+            self.write("no message with buttons to reply to in this chat")
+            return
+        if not arg:
+            self.write("reply with some text, like :reply 1x2 3x1")
+            return
+        self.write(f"({self.user.name} replies to the message with buttons)")
+        await self.say(arg, reply_to=message.message_id)
 
     async def wait_hours(self, arg: str) -> None:
         days = arg.lower().endswith("d")

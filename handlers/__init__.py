@@ -23,6 +23,7 @@ def feature_routers() -> list[Router]:
         groupbuy,
         groupbuy_wizard,
         groups,
+        jielong,
         language,
         ledger,
         levels,
@@ -73,6 +74,7 @@ def feature_routers() -> list[Router]:
         payout.router,
         reservation.router,
         coupons.router,
+        jielong.router,  # before groupbuy: replies to a list's card are orders
         groupbuy.router,
         waitlist.router,
         perks.router,

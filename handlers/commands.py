@@ -109,6 +109,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("settings", N_("Group language and time zone"), Role.LEADER, False, True),
     Command("list", N_("Who joined the group-buys (接龙)"), Role.MEMBER, False, True),
     Command("groupbuy", N_("Open a group-buy in this group"), Role.LEADER, False, True),
+    Command("signup", N_("Open a sign-up list (接龙) of several items"), Role.LEADER, False, True),
+    # the same, under the name Chinese-speaking leaders know (/help lists it; the menu does not)
+    Command(
+        "jielong",
+        N_("Open a sign-up list (接龙) of several items"),
+        Role.LEADER,
+        False,
+        True,
+        in_menu=False,
+    ),
     Command("gb_extend", N_("Extend a group-buy's deadline"), Role.LEADER, False, True),
     Command("gb_close", N_("Close a group-buy now"), Role.LEADER, False, True),
     Command("gb_cancel", N_("Cancel a group-buy"), Role.LEADER, False, True),

@@ -47,6 +47,7 @@ from handlers.text import (
     esc,
     esc_name,
     later,
+    list_text,
     quoted,
     unreadable_text,
     visible_length,
@@ -75,6 +76,7 @@ from services.groupbuy import (
     extend_deadline,
     get_groupbuy,
     groupbuys_in_chat,
+    list_lines,
     open_groupbuy,
     parse_count,
     parse_deadline,
@@ -89,6 +91,7 @@ from services.groupbuy import (
     settle_groupbuy,
     sync_prepayment,
 )
+from services.jielong import parse_form
 from services.levels import LevelError, parse_level
 from services.member import MemberView, get_member
 from services.order import (
@@ -170,6 +173,13 @@ OPEN_ERRORS = {
         "Group-buys of products with variants are paid at pickup for now: set the product to "
         "offline payment, or sell it with /buy."
     ),
+    "bad_form": N_(
+        "Write how the list forms as form=each (item by item) or form=all (as a whole)."
+    ),
+    "no_items": N_(
+        "A sign-up list of a product needs its variants as items: this product has none. "
+        "Paste a list with /signup instead."
+    ),
     "leader_limit": N_(
         "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
         "many are open now. Open this one when one of them has closed, or ask the brand's staff."
@@ -244,7 +254,7 @@ USAGE = N_(
 )
 
 
-def _options(words: list[str]) -> dict[str, str]:
+def command_options(words: list[str]) -> dict[str, str]:
     """key=value words (English keys or their Chinese aliases); pickup= takes the rest of the
     line; a word without = continues the value before it."""
     options: dict[str, str] = {}
@@ -304,7 +314,7 @@ def _fulfilment(text: str | None) -> str:
     return mode
 
 
-def _int(options: dict[str, str], key: str, default: int) -> int:
+def option_count(options: dict[str, str], key: str, default: int) -> int:
     return parse_count(options.get(key, str(default)).lower().removesuffix("u").removesuffix("件"))
 
 
@@ -329,6 +339,11 @@ class OpenValues:
     # a targeted drop's own pickup text per group: {chat id: text}
     pickups: dict[int, str] | None = None
     fulfilment: str = ""  # its own delivery mode (pickup, delivery, both); "": the product's
+    # a sign-up list (接龙) of the product's variants, forming item by item or as a whole, each
+    # item's own minimum in the variants' order
+    multi: bool = False
+    form_per_item: bool = False
+    item_minimums: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +413,9 @@ async def open_and_post(
         vip_rank=values.vip_rank,
         vip_level=values.vip_level,
         fulfilment=values.fulfilment,
+        multi=values.multi,
+        form_per_item=values.form_per_item,
+        item_minimums=values.item_minimums,
     )
     # the groups it opened in (a group no longer open for business is left out)
     opened = {post.chat_id for post in await posts(session, gb.id)}
@@ -445,7 +463,7 @@ async def _open(
             raise GroupBuyError("no_product")
         # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
         options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
-        options = _options(words[options_at:])
+        options = command_options(words[options_at:])
         # or given as an option: 截止=明天晚上8点
         when = " ".join(words[1:options_at]) or options.get("deadline", "")
         if not when:
@@ -460,8 +478,8 @@ async def _open(
             deadline=deadline,
             min_kind=min_kind,
             min_count=min_count,
-            stock_cap=_int(options, "stock", stock_default),
-            per_member_limit=_int(options, "limit", 5),
+            stock_cap=option_count(options, "stock", stock_default),
+            per_member_limit=option_count(options, "limit", 5),
             tiers=parse_tiers(
                 options.get("tiers", ""),
                 currency=product.currency,
@@ -473,6 +491,8 @@ async def _open(
             pickups=pickups,
             fulfilment=_fulfilment(options.get("delivery")),
         )
+        if "form" in options:  # the product's variants as a sign-up list (接龙)
+            values = replace(values, multi=True, form_per_item=parse_form(options["form"]))
         if "vip" in options:
             vip_until, vip_rank, vip_level = await _vip_window(
                 session, options["vip"], now, timezone
@@ -941,12 +961,18 @@ async def sign_up_list(
             heading += " · " + _("{n} on the waitlist").format(n=waiting[gb_id])
         lines.append(heading)
         names = {v.variant_id: v.name for v in gb.variants}  # a variant beside each share
+        ordered = await list_lines(session, gb_id)  # a sign-up list: each member's lines
         for entry in await participants(session, gb_id):
             who = await get_member(session, entry.member_id)
             name = who.display_name if who else str(entry.member_id)
             variant = names.get(entry.variant_id or 0)
             line = f"{entry.position}. {esc_name(name)} ×{entry.quantity}"
             line += f" · {esc_name(variant)}" if variant else ""
+            if entry.member_id in ordered:
+                line = f"{entry.position}. {esc_name(name)}: " + list_text(
+                    f"{item.item}. {esc_name(item.name)} ×{item.quantity}"
+                    for item in ordered[entry.member_id]
+                )
             for whom in for_whom.get((gb_id, entry.member_id), []):
                 line += for_whom_text(whom)
             lines.append(line)

@@ -9,7 +9,14 @@ from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.delivery import ShippingOption
 from models.digest import DigestOptOut, DigestSend
-from models.groupbuy import GroupBuy, GroupBuyJoin, GroupBuyPost, GroupBuyTier, GroupBuyVariant
+from models.groupbuy import (
+    GroupBuy,
+    GroupBuyJoin,
+    GroupBuyLine,
+    GroupBuyPost,
+    GroupBuyTier,
+    GroupBuyVariant,
+)
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
@@ -70,6 +77,7 @@ __all__ = [
     "Fulfilment",
     "GroupBuy",
     "GroupBuyJoin",
+    "GroupBuyLine",
     "GroupBuyPickupPoint",
     "GroupBuyPost",
     "GroupBuyTier",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    Integer,
     String,
     UniqueConstraint,
     false,
@@ -70,6 +71,15 @@ class GroupBuy(SQLModel, table=True):
     pickup_time: str = Field(default="", max_length=64)
     # how its orders are fulfilled (one of models/product.py FULFILMENT_MODES); "": the product's
     fulfilment: str = Field(default="", max_length=16)
+    # a sign-up list (接龙): several items (its variants), a member orders several of them in
+    # one order with lines (GroupBuyLine), each item within the per-member limit
+    multi: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
+    # a sign-up list forms item by item (each at its own minimum), else as a whole
+    form_per_item: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     # the pickup texts in other languages (a drop's): {locale: {"pickup_point": ..., ...}}
     translations: dict[str, dict[str, str]] | None = Field(
         default=None, sa_column=translations_column()
@@ -177,3 +187,30 @@ class GroupBuyVariant(SQLModel, table=True):
     stock_cap: int
     units_sold: int = Field(default=0)
     position: int = Field(default=0)
+    # an item of a sign-up list: the units it needs to form (0: no minimum of its own)
+    min_units: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+class GroupBuyLine(SQLModel, table=True):
+    """One line of a member's order in a sign-up list (接龙): units of one item (a variant of
+    the group-buy). The member's GroupBuyJoin row holds the sum of their lines; quantity 0 means
+    they took the item off."""
+
+    __tablename__ = "groupbuy_line"
+    __table_args__ = (
+        UniqueConstraint("groupbuy_id", "member_id", "variant_id", name="uq_groupbuy_line"),
+        CheckConstraint("quantity >= 0", name="ck_groupbuy_line_quantity"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))
+    groupbuy_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("groupbuy.id"), nullable=False, index=True)
+    )
+    member_id: int = Field(
+        sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
+    )
+    variant_id: int = Field(
+        sa_column=Column(SurrogateKey, ForeignKey("product_variant.id"), nullable=False)
+    )
+    quantity: int
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -29,6 +29,7 @@ from models.groupbuy import (
     MIN_UNITS,
     GroupBuy,
     GroupBuyJoin,
+    GroupBuyLine,
     GroupBuyPost,
     GroupBuyTier,
     GroupBuyVariant,
@@ -100,10 +101,16 @@ class GroupBuyVariantView:
     unit_price: int
     stock_cap: int
     units_sold: int
+    min_units: int = 0  # an item of a sign-up list: the units it needs to form (0: none)
 
     @property
     def units_left(self) -> int:
         return self.stock_cap - self.units_sold
+
+    @property
+    def reached(self) -> bool:
+        """An item of a sign-up list that may form: its own minimum reached."""
+        return self.units_sold >= self.min_units
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +155,14 @@ class GroupBuyView:
     # within its own stock; `variants` is filled in where a card is drawn (get_groupbuy)
     with_variants: bool = False
     variants: tuple[GroupBuyVariantView, ...] = ()
+    # a sign-up list (接龙): its variants are its items, numbered from 1 in `variants`' order;
+    # a member orders several of them at once; it forms item by item when `form_per_item`
+    multi: bool = False
+    form_per_item: bool = False
+
+    def item(self, number: int) -> GroupBuyVariantView | None:
+        """The item with this number on a sign-up list (from 1), None when there is none."""
+        return self.variants[number - 1] if 0 < number <= len(self.variants) else None
 
     def in_language(self, locale: str, default_locale: str) -> GroupBuyView:
         """The group-buy as a reader of `locale` sees it (services/content.py's fallback)."""
@@ -256,6 +271,8 @@ class MemberNotice:
     order: OrderView | None  # what they owe at the final price, when it formed
     invoice: OrderView | None = None  # the order awaiting payment: its Telegram invoice to send
     pickup: str = ""  # their group's own pickup text in a targeted drop ("" : the group-buy's)
+    # a sign-up list: their orders, one per line of an item that formed (none: nothing formed)
+    lines: tuple[OrderView, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,6 +493,8 @@ def _view_of(row: Any) -> GroupBuyView:
         fulfilment=row.fulfilment or row.product_fulfilment or FULFIL_PICKUP,
         own_fulfilment=row.fulfilment,
         with_variants=bool(row.with_variants),
+        multi=bool(row.multi),
+        form_per_item=bool(row.form_per_item),
     )
 
 
@@ -519,8 +538,15 @@ async def open_groupbuy(
     pickup_translations: ReadTranslations = None,
     pickups: Mapping[int, str] | None = None,
     fulfilment: str = "",
+    multi: bool = False,
+    form_per_item: bool = False,
+    item_minimums: tuple[int, ...] = (),
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
+
+    `multi` opens a sign-up list (接龙) of the product's variants, its items: members order
+    several at once, and it forms item by item (`form_per_item`) or as a whole; each item's own
+    minimum is in `item_minimums`, in the variants' order (none: 0).
 
     `pickups` gives some groups of a drop their own pickup text (shown instead of the pickup
     point and time, in every language).
@@ -530,9 +556,13 @@ async def open_groupbuy(
     Groups not open for business are left out; none open is refused (group_not_open).
     """
     product = await session.get(Product, product_id)
-    if product is None or not product.active:
+    # a leader's own sign-up list is a product made for it, never in the catalogue (inactive)
+    own_list = multi and product is not None and product.created_by == opened_by
+    if product is None or not (product.active or own_list):
         raise GroupBuyError("no_product", str(product_id))
     variants = await variants_of(session, product_id)
+    if multi and not variants:  # a sign-up list's items are its product's variants
+        raise GroupBuyError("no_items")
     if variants and tiers:  # each variant has its own price: one tier table cannot fit all
         raise GroupBuyError("variants_no_tiers")
     if variants and product.payment_mode == PAYMENT_TELEGRAM:
@@ -570,6 +600,7 @@ async def open_groupbuy(
     limit = await groupbuys_limit_reached(session, leader_id=opened_by)
     if limit is not None:
         raise GroupBuyError("leader_limit", str(limit))
+    minimums = {v.id: max(0, m) for v, m in zip(variants, item_minimums, strict=False)}
     caps: list[tuple[VariantView, int]] = []
     if variants:
         caps = await _take_variant_stock(session, variants, stock_cap)
@@ -608,6 +639,8 @@ async def open_groupbuy(
         vip_rank=max(0, vip_rank) if vip_until is not None else 0,
         vip_level=vip_level if vip_until is not None and vip_level in LEVELS else "",
         fulfilment=fulfilment,
+        multi=multi,
+        form_per_item=multi and form_per_item,
     )
     session.add(row)
     await session.flush()
@@ -628,6 +661,7 @@ async def open_groupbuy(
             unit_price=variant.price,
             stock_cap=cap,
             position=variant.position,
+            min_units=minimums.get(variant.id, 0),
         )
         for variant, cap in caps
     )
@@ -667,42 +701,23 @@ async def set_quantity(
     found = _view_of(row)
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
         raise GroupBuyError("closed")
-    if quantity > 0 and found.vip_only(now) and found.vip_level in LEVELS:
-        # a level's window: the group joined from must be of that level or above
-        group = await session.get(Community, chat_id)
-        level = group.level if group is not None and group.level in LEVELS else LEVEL_OPEN
-        if LEVELS.index(level) < LEVELS.index(found.vip_level):
-            raise GroupBuyError("vip_level_only", found.vip_level)
-    elif quantity > 0 and found.vip_only(now):
-        held = await session.get(MemberTier, member_id)
-        if (held.rank if held else 0) < found.vip_rank:
-            raise GroupBuyError("vip_only", str(found.vip_rank))
+    if quantity > 0:
+        await _check_vip(session, found, member_id, chat_id, now)
+    if found.multi:  # a sign-up list is ordered by its lines (change_lines)
+        if quantity == 0 and not add:
+            return await _leave_list(session, found, member_id, chat_id, now)
+        raise GroupBuyError("choose_variant")
     if found.with_variants and quantity > 0 and variant_id is None and not row.held:
         raise GroupBuyError("choose_variant")
     if not found.with_variants:
         variant_id = None
     if add:
         return await _add_units(session, found, member_id, chat_id, quantity, now, variant_id)
-    joins = table_of(GroupBuyJoin)
     created = None
     if row.held is None:
         if quantity == 0:
             raise GroupBuyError("not_joined")
-        created = (
-            await session.execute(
-                insert_for(session, joins)
-                .values(
-                    groupbuy_id=groupbuy_id,
-                    member_id=member_id,
-                    chat_id=chat_id,
-                    quantity=0,
-                    joined_at=now,
-                    updated_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
-                .returning(col(GroupBuyJoin.quantity))
-            )
-        ).scalar_one_or_none()
+        created = await _empty_join(session, groupbuy_id, member_id, chat_id, now)
     if created is not None:
         old = 0  # the row is new, and this transaction holds it
     else:
@@ -753,6 +768,45 @@ async def set_quantity(
     after = replace(found, units_sold=counted.units_sold, participants=counted.participants)
     position = await _position(session, groupbuy_id, member_id) if new else 0
     return JoinResult(after, new, position)
+
+
+async def _check_vip(
+    session: AsyncSession, found: GroupBuyView, member_id: int, chat_id: int, now: datetime
+) -> None:
+    """Refuse, during the early-access window, a member below the VIP rank (vip_only) or, in a
+    level's window, a member joining from a group below that level (vip_level_only)."""
+    if not found.vip_only(now):
+        return
+    if found.vip_level in LEVELS:
+        group = await session.get(Community, chat_id)
+        level = group.level if group is not None and group.level in LEVELS else LEVEL_OPEN
+        if LEVELS.index(level) < LEVELS.index(found.vip_level):
+            raise GroupBuyError("vip_level_only", found.vip_level)
+        return
+    held = await session.get(MemberTier, member_id)
+    if (held.rank if held else 0) < found.vip_rank:
+        raise GroupBuyError("vip_only", str(found.vip_rank))
+
+
+async def _empty_join(
+    session: AsyncSession, groupbuy_id: int, member_id: int, chat_id: int, now: datetime
+) -> int | None:
+    """The member's join row, created with no units when they have none yet: 0 when this
+    transaction created it (and holds it), None when it was there already."""
+    created = await session.execute(
+        insert_for(session, table_of(GroupBuyJoin))
+        .values(
+            groupbuy_id=groupbuy_id,
+            member_id=member_id,
+            chat_id=chat_id,
+            quantity=0,
+            joined_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["groupbuy_id", "member_id"])
+        .returning(col(GroupBuyJoin.quantity))
+    )
+    return created.scalar_one_or_none()
 
 
 def _add_to_join(dialect: str) -> Any:
@@ -1008,6 +1062,8 @@ async def settle(
         return None
     found = await _must(session, groupbuy_id)
     listed = tuple(await participants(session, groupbuy_id))
+    if found.multi:
+        return await _settle_list(session, found, listed, now)
     formed = found.reached
     orders: list[OrderView] = []
     differences: list[tuple[int, int, int]] = []
@@ -1156,7 +1212,9 @@ async def _closing(
                 post.pickup,
             )
         )
-    orders = {order.member_id: order for order in settlement.orders}
+    orders: dict[int, list[OrderView]] = {}  # a sign-up list's member has one per line
+    for made in settlement.orders:
+        orders.setdefault(made.member_id, []).append(made)
     members = []
     locales: dict[int, str] = {}  # participants who can be told, in their language
     for entry in settlement.participants:
@@ -1164,12 +1222,14 @@ async def _closing(
         if who is None or not who.started:
             continue
         locales[who.id] = who.locale
-        order = orders.get(who.id)
+        mine = orders.get(who.id, [])
+        order = mine[0] if mine else None
         invoice = None
         if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
             invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
         pickup = next((g.pickup for g in groups if g.chat_id == entry.chat_id), "")
-        members.append(MemberNotice(who.id, who.locale, order, invoice, pickup))
+        lines = tuple(mine) if gb.multi else ()
+        members.append(MemberNotice(who.id, who.locale, order, invoice, pickup, lines))
     owed = [
         OwedBack(member_id, locales[member_id], order_id, amount, whole=False)
         for member_id, order_id, amount in settlement.differences
@@ -1612,7 +1672,9 @@ async def groupbuy_variants(
         .execution_options(populate_existing=True)
     )
     return tuple(
-        GroupBuyVariantView(row.variant_id, row.name, row.unit_price, row.stock_cap, row.units_sold)
+        GroupBuyVariantView(
+            row.variant_id, row.name, row.unit_price, row.stock_cap, row.units_sold, row.min_units
+        )
         for row in rows.scalars().all()
     )
 
@@ -1710,12 +1772,14 @@ async def _refuse_other_variant(
 
 
 async def _release_variant_stock(
-    session: AsyncSession, groupbuy_id: int, *, all_of_it: bool
+    session: AsyncSession, groupbuy_id: int, *, all_of_it: bool, kept: set[int] | None = None
 ) -> None:
     """Give each variant back what the group-buy took of it: all of it (not formed, or
-    cancelled), else what it did not sell."""
+    cancelled), else what it did not sell; with `kept` (a sign-up list's items that formed),
+    all of every other item."""
     for offered in await groupbuy_variants(session, groupbuy_id):
-        units = offered.stock_cap if all_of_it else offered.units_left
+        whole = all_of_it or (kept is not None and offered.variant_id not in kept)
+        units = offered.stock_cap if whole else offered.units_left
         if units <= 0:
             continue
         await session.execute(
@@ -1726,3 +1790,288 @@ async def _release_variant_stock(
             .values(stock=col(ProductVariant.stock) + units)
             .execution_options(synchronize_session=False)
         )
+
+
+# ------------------------------------------------------------ sign-up lists (接龙) ----------
+# A sign-up list is a group-buy whose variants are its items (GroupBuyVariant rows, numbered
+# from 1 in their order): each keeps its price, its own stock counter (moved by the same
+# conditional UPDATE as a variant's) and its own minimum. A member has one join row (the sum
+# of their units, their place on the list) and one line per item they ordered (GroupBuyLine);
+# at forming, each line becomes an order of that item, priced and stocked as a variant's.
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    """What a member asks of one item of a sign-up list: `quantity` more (`add`), else that
+    many in all (0 takes the item off their order)."""
+
+    item: int  # the item's number on the list, from 1
+    quantity: int
+    add: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of a member's order in a sign-up list."""
+
+    item: int  # the item's number on the list
+    variant_id: int
+    name: str
+    unit_price: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class ListOrder:
+    """A member's order in a sign-up list after a change: its lines and their place."""
+
+    groupbuy: GroupBuyView
+    lines: tuple[OrderLine, ...]
+    position: int  # their number on the list (0: they have no units left)
+
+    @property
+    def quantity(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def total(self) -> int:
+        return sum(line.quantity * line.unit_price for line in self.lines)
+
+
+def _item_detail(number: int, item: GroupBuyVariantView, figure: int | str) -> str:
+    """A refusal's detail about one item: its number, name and the figure that refused it."""
+    return f"{number}\t{item.name}\t{figure}"
+
+
+async def change_lines(
+    session: AsyncSession,
+    *,
+    groupbuy_id: int,
+    member_id: int,
+    chat_id: int,
+    changes: list[LineChange],
+    now: datetime,
+) -> ListOrder:
+    """Change a member's order in a sign-up list, several items at once, all or nothing: a
+    refusal of any line (unknown_item, item_over_limit or item_sold_out, whose detail is
+    "number<TAB>name<TAB>figure"; closed, vip_only, not_joined) takes back every line.
+
+    Order of work: the member's join row (created empty, then locked: one member's taps queue
+    there), then each item's counter in the order of its id (so two orders never wait on each
+    other crosswise), then the group-buy's counters: each a conditional UPDATE, never oversold.
+    """
+    for change in changes:
+        if type(change.item) is not int or type(change.quantity) is not int:
+            raise GroupBuyError("bad_quantity")
+        if change.quantity < 0 or (change.add and change.quantity == 0):
+            raise GroupBuyError("bad_quantity")
+    if not changes:
+        raise GroupBuyError("bad_quantity")
+    async with session.begin_nested():  # a refusal anywhere takes back every line
+        return await _change_lines(session, groupbuy_id, member_id, chat_id, changes, now)
+
+
+async def _change_lines(
+    session: AsyncSession,
+    groupbuy_id: int,
+    member_id: int,
+    chat_id: int,
+    changes: list[LineChange],
+    now: datetime,
+) -> ListOrder:
+    ids = {"groupbuy_id": groupbuy_id, "chat_id": chat_id, "member_id": member_id}
+    row = (await session.execute(_READ_FOR_JOIN(session), ids)).first()
+    if row is None or not row.posted:
+        raise GroupBuyError("not_found", str(groupbuy_id))
+    found = _view_of(row)
+    if not found.multi:
+        raise GroupBuyError("not_found", str(groupbuy_id))
+    if found.status != GROUPBUY_OPEN or found.deadline <= now:
+        raise GroupBuyError("closed")
+    if any(change.quantity for change in changes):
+        await _check_vip(session, found, member_id, chat_id, now)
+    found = replace(found, variants=await groupbuy_variants(session, groupbuy_id))
+    for change in changes:
+        if found.item(change.item) is None:
+            raise GroupBuyError("unknown_item", str(change.item))
+    if row.held is None:
+        await _empty_join(session, groupbuy_id, member_id, chat_id, now)
+    locked = select(col(GroupBuyJoin.quantity)).where(
+        col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.member_id) == member_id
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        locked = locked.with_for_update()
+    old_total = int((await session.execute(locked)).scalar_one())
+    held = await _lines_of(session, groupbuy_id, member_id)
+    wanted = dict(held)
+    for change in changes:
+        item = found.item(change.item)
+        assert item is not None
+        before = wanted.get(item.variant_id, 0)
+        wanted[item.variant_id] = before + change.quantity if change.add else change.quantity
+    numbers = {item.variant_id: n for n, item in enumerate(found.variants, start=1)}
+    by_id = {item.variant_id: item for item in found.variants}
+    for variant_id, quantity in wanted.items():
+        if quantity > found.per_member_limit:
+            number = numbers[variant_id]
+            detail = _item_detail(number, by_id[variant_id], found.per_member_limit)
+            raise GroupBuyError("item_over_limit", detail)
+    new_total = sum(wanted.values())
+    if new_total == 0 and old_total == 0:
+        raise GroupBuyError("not_joined")
+    for variant_id in sorted(wanted):
+        delta = wanted[variant_id] - held.get(variant_id, 0)
+        try:
+            await _count_variant(session, groupbuy_id, variant_id, delta)
+        except GroupBuyError as exc:
+            if exc.reason != "sold_out":
+                raise
+            detail = _item_detail(numbers[variant_id], by_id[variant_id], exc.detail or "0")
+            raise GroupBuyError("item_sold_out", detail) from None
+    if new_total != old_total:
+        delta = new_total - old_total
+        counted = await _count_units(session, found, delta, old_total, new_total, now)
+        units_sold, people = int(counted.units_sold), int(counted.participants)
+    else:
+        units_sold, people = found.units_sold, found.participants
+    lines = table_of(GroupBuyLine)
+    for variant_id in sorted(wanted):
+        if wanted[variant_id] == held.get(variant_id, 0):
+            continue
+        upsert = insert_for(session, lines).values(
+            groupbuy_id=groupbuy_id,
+            member_id=member_id,
+            variant_id=variant_id,
+            quantity=wanted[variant_id],
+            updated_at=now,
+        )
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["groupbuy_id", "member_id", "variant_id"],
+                set_={"quantity": upsert.excluded.quantity, "updated_at": now},
+            )
+        )
+    values: dict[str, object] = {"quantity": new_total, "updated_at": now, "chat_id": chat_id}
+    if old_total == 0:
+        values["joined_at"] = now  # a member who comes back goes to the end of the list
+    await session.execute(
+        update(GroupBuyJoin)
+        .where(
+            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+            col(GroupBuyJoin.member_id) == member_id,
+        )
+        .values(**values)
+    )
+    fresh = await groupbuy_variants(session, groupbuy_id)
+    after = replace(found, units_sold=units_sold, participants=people, variants=fresh)
+    position = await _position(session, groupbuy_id, member_id) if new_total else 0
+    return ListOrder(after, _order_lines(after, wanted), position)
+
+
+def _order_lines(gb: GroupBuyView, held: Mapping[int, int]) -> tuple[OrderLine, ...]:
+    """The member's units per item as lines, in the list's order (items they hold none of
+    left out)."""
+    return tuple(
+        OrderLine(number, item.variant_id, item.name, item.unit_price, held[item.variant_id])
+        for number, item in enumerate(gb.variants, start=1)
+        if held.get(item.variant_id, 0) > 0
+    )
+
+
+async def _lines_of(session: AsyncSession, groupbuy_id: int, member_id: int) -> dict[int, int]:
+    rows = await session.execute(
+        select(col(GroupBuyLine.variant_id), col(GroupBuyLine.quantity)).where(
+            col(GroupBuyLine.groupbuy_id) == groupbuy_id,
+            col(GroupBuyLine.member_id) == member_id,
+        )
+    )
+    return {int(variant): int(quantity) for variant, quantity in rows.all() if quantity}
+
+
+async def list_lines(session: AsyncSession, groupbuy_id: int) -> dict[int, tuple[OrderLine, ...]]:
+    """Every member's lines in a sign-up list, by member (members with no units left out)."""
+    gb = await get_groupbuy(session, groupbuy_id)
+    if gb is None or not gb.multi:
+        return {}
+    rows = await session.execute(
+        select(
+            col(GroupBuyLine.member_id), col(GroupBuyLine.variant_id), col(GroupBuyLine.quantity)
+        ).where(col(GroupBuyLine.groupbuy_id) == groupbuy_id, col(GroupBuyLine.quantity) > 0)
+    )
+    held: dict[int, dict[int, int]] = {}
+    for member_id, variant_id, quantity in rows.all():
+        held.setdefault(int(member_id), {})[int(variant_id)] = int(quantity)
+    return {member_id: _order_lines(gb, lines) for member_id, lines in held.items()}
+
+
+async def my_lines(session: AsyncSession, *, groupbuy_id: int, member_id: int) -> ListOrder:
+    """The member's order in a sign-up list as it stands (no lines: they have none)."""
+    gb = await _must(session, groupbuy_id)
+    held = await _lines_of(session, groupbuy_id, member_id)
+    position = await _position(session, groupbuy_id, member_id)
+    return ListOrder(gb, _order_lines(gb, held), position)
+
+
+def formed_items(gb: GroupBuyView) -> set[int]:
+    """The items (variant ids) of a sign-up list that form now: item by item, each ordered
+    item at its own minimum; as a whole, every ordered item when the list's minimum and each
+    ordered item's own minimum are reached, else none."""
+    ordered = [item for item in gb.variants if item.units_sold > 0]
+    if gb.form_per_item:
+        return {item.variant_id for item in ordered if item.reached}
+    if gb.reached and all(item.reached for item in ordered):
+        return {item.variant_id for item in ordered}
+    return set()
+
+
+async def _settle_list(
+    session: AsyncSession, found: GroupBuyView, listed: tuple[Participant, ...], now: datetime
+) -> Settlement:
+    """A sign-up list closes: an order per line of each item that formed, at the item's
+    price; what the items did not sell (all of an item that did not form) back to stock."""
+    forming = formed_items(found)
+    lines = await list_lines(session, found.id)
+    by_id = {item.variant_id: item for item in found.variants}
+    orders: list[OrderView] = []
+    for entry in listed:
+        for line in lines.get(entry.member_id, ()):
+            if line.variant_id not in forming:
+                continue
+            orders.append(
+                await _new_order(
+                    session,
+                    found,
+                    member_id=entry.member_id,
+                    chat_id=entry.chat_id,
+                    quantity=line.quantity,
+                    price=line.unit_price,
+                    variant=by_id[line.variant_id],
+                )
+            )
+    await _release_variant_stock(session, found.id, all_of_it=False, kept=forming)
+    formed = bool(forming)
+    await session.execute(
+        update(GroupBuy)
+        .where(col(GroupBuy.id) == found.id)
+        .values(
+            status=GROUPBUY_FORMED if formed else GROUPBUY_FAILED,
+            final_price=found.unit_price if formed else None,
+            settled_at=now,
+        )
+    )
+    return Settlement(await _must(session, found.id), formed, tuple(orders), listed)
+
+
+async def _leave_list(
+    session: AsyncSession, found: GroupBuyView, member_id: int, chat_id: int, now: datetime
+) -> JoinResult:
+    """Leave a sign-up list: every line of the member's order taken off."""
+    found = replace(found, variants=await groupbuy_variants(session, found.id))
+    held = await _lines_of(session, found.id, member_id)
+    numbers = {item.variant_id: n for n, item in enumerate(found.variants, start=1)}
+    changes = [LineChange(numbers[variant_id], 0) for variant_id in held if variant_id in numbers]
+    if not changes:
+        raise GroupBuyError("not_joined")
+    ids = {"groupbuy_id": found.id, "member_id": member_id, "chat_id": chat_id}
+    left = await change_lines(session, **ids, changes=changes, now=now)
+    return JoinResult(left.groupbuy, 0, 0)

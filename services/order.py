@@ -18,7 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.base import utcnow
-from models.groupbuy import GROUPBUY_FORMED, GroupBuy, GroupBuyJoin
+from models.groupbuy import (
+    GROUPBUY_FORMED,
+    GroupBuy,
+    GroupBuyJoin,
+    GroupBuyLine,
+    GroupBuyVariant,
+)
 from models.ledger import (
     ACCOUNT_BRAND_COMMISSION_EXPENSE,
     ACCOUNT_BRAND_REFUNDS,
@@ -890,6 +896,30 @@ async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
             col(GroupBuyJoin.quantity) >= row.quantity,
         )
         .values(quantity=col(GroupBuyJoin.quantity) - row.quantity)
+    )
+    if row.variant_id is None:
+        return
+    # of a variant (or a sign-up list's item): its own counter, and the member's line of it
+    await session.execute(
+        update(GroupBuyVariant)
+        .where(
+            col(GroupBuyVariant.groupbuy_id) == row.groupbuy_id,
+            col(GroupBuyVariant.variant_id) == row.variant_id,
+            col(GroupBuyVariant.units_sold) >= row.quantity,
+        )
+        .values(units_sold=col(GroupBuyVariant.units_sold) - row.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(GroupBuyLine)
+        .where(
+            col(GroupBuyLine.groupbuy_id) == row.groupbuy_id,
+            col(GroupBuyLine.member_id) == row.member_id,
+            col(GroupBuyLine.variant_id) == row.variant_id,
+            col(GroupBuyLine.quantity) >= row.quantity,
+        )
+        .values(quantity=col(GroupBuyLine.quantity) - row.quantity)
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -595,7 +595,8 @@ def zone_label(name: str) -> str:
 # /drop, /poll_presale), Simplified and Traditional, each for its English key
 OPTION_ALIASES: dict[str, str] = {
     **dict.fromkeys(("阶梯", "階梯", "阶梯价", "階梯價", "价格", "價格"), "tiers"),
-    **dict.fromkeys(("成团", "成團", "最少", "起团", "起團"), "min"),
+    **dict.fromkeys(("成团", "成團", "最少", "起团", "起團", "起订", "起訂"), "min"),
+    **dict.fromkeys(("成团方式", "成團方式"), "form"),
     **dict.fromkeys(("库存", "庫存", "数量", "數量"), "stock"),
     **dict.fromkeys(("限购", "限購", "每人限购", "每人限購"), "limit"),
     **dict.fromkeys(("会员优先", "會員優先", "优先", "優先"), "vip"),

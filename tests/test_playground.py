@@ -483,3 +483,34 @@ def test_the_membership_script_subscribes_renews_lapses_and_cancels() -> None:
         found = transcript.find(line, position)
         assert found >= 0, line
         position = found + len(line)
+
+
+def test_the_jielong_script_takes_a_pasted_list_and_orders_by_reply() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "jielong.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    expected_in_order = [
+        # the pasted list is read, its unreadable line named, and opened on confirm
+        "📝 Sign-up list: 今日水果",
+        "2. 蓝莓 125g · CN¥25.00 · 4 in stock · min 3",
+        "Line 6 4. 菠萝: no price I can read",
+        "Sign-up list #1 opened: its card follows.",
+        # replies to the card order several items at once; bad ones are refused
+        "(bob replies to the message with buttons)",
+        "Bob, your order: 1. 草莓 2斤 ×2, 3. 西瓜 半个 ×1 · CN¥97.80 · you are #1.",
+        "2. 蓝莓 125g: at most 3 per member.",
+        "There is no item 7 on this list.",
+        "(popup) Your order: 2. 蓝莓 125g ×1 · CN¥25.00 · #2",
+        "Dan, your order: 1. 草莓 2斤 ×3 · CN¥119.70 · you are #3.",
+        "1. Bob: 1. 草莓 2斤 ×2, 3. 西瓜 半个 ×1",
+        # at the deadline, item by item: each line an order, blueberries did not form
+        "[bob (private)] bot: 今日水果成团了！你的订单：",
+        "合计 ¥97.80。取货时付给团长。",
+        "Not formed (below their minimum): 2. 蓝莓 125g (1/3)",
+    ]
+    position = 0
+    for expected in expected_in_order:
+        found = transcript.find(expected, position)
+        assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
+        position = found + len(expected)

@@ -115,6 +115,7 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
     hidden = [c.name for c in COMMANDS if not c.in_menu]
     assert hidden == [
         "membership",
+        "jielong",
         "pickup_point_remove",
         "keeper_remove",
         "for",
@@ -212,6 +213,7 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "settings",
         "list",
         "groupbuy",
+        "signup",
         "gb_extend",
         "gb_close",
         "gb_cancel",

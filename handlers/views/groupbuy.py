@@ -29,6 +29,7 @@ from handlers.text import (
     esc,
     esc_name,
     format_money,
+    list_text,
     shorten,
     visible_length,
 )
@@ -47,7 +48,9 @@ from services.groupbuy import (
     GroupNotice,
     MemberNotice,
     OwedBack,
+    formed_items,
 )
+from services.jielong import UNLIMITED_ITEM
 
 
 class GroupBuyCallback(CallbackData, prefix="gb"):
@@ -65,6 +68,14 @@ class GroupBuyVariantCallback(CallbackData, prefix="gbv"):
     groupbuy_id: CallbackId
     variant_id: CallbackId
     quantity: CallbackId = 1
+
+
+class ListCallback(CallbackData, prefix="gbl"):
+    """A button on the card of a sign-up list (接龙)."""
+
+    action: str  # add (one more of item `item`), leave (every line off), mine (my order)
+    groupbuy_id: CallbackId
+    item: CallbackId = 0  # the item's number on the list, from 1
 
 
 CARD_DESCRIPTION = 200  # characters of the product's description a card shows at most
@@ -148,7 +159,12 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
     gb = gb.in_language(locale, default_locale())
     price = format_money(gb.current_price, gb.currency, locale)
     lines = [f"🛒 <b>{esc_name(gb.title)}</b>"]
-    if gb.variants:  # each variant at its own price, with its own stock
+    if gb.multi:  # a sign-up list: its items, numbered as members order them
+        lines += [
+            f"{n}. {esc(item_label(v, gb.currency, locale))}"
+            for n, v in enumerate(gb.variants, start=1)
+        ]
+    elif gb.variants:  # each variant at its own price, with its own stock
         lines += [f"• {esc(variant_label(v, gb.currency, locale))}" for v in gb.variants]
     else:
         lines.append(_("Price now: {price}").format(price=price))
@@ -174,7 +190,8 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
             "Progress: {n}/{m} unit", "Progress: {n}/{m} units", gb.min_count
         ).format(n=gb.units_sold, m=gb.min_count)
     lines.append(progress)
-    lines.append(_("Units left: {n}").format(n=gb.units_left))
+    if not gb.multi:  # a list says what each item has left
+        lines.append(_("Units left: {n}").format(n=gb.units_left))
     local = gb.deadline.astimezone(ZoneInfo(timezone))
     if gb.status == GROUPBUY_OPEN:
         left = countdown((gb.deadline - now).total_seconds())
@@ -196,6 +213,15 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
         lines.append(_("Pickup: {place}").format(place=esc(gb.pickup_point)))
     if gb.pickup_time:
         lines.append(_("Pickup time: {time}").format(time=esc(gb.pickup_time)))
+    if gb.multi:
+        lines.append(_("Limit {n} of each item per member.").format(n=gb.per_member_limit))
+        if gb.form_per_item:
+            lines.append(_("Each item forms on its own, at its own minimum."))
+        if gb.status == GROUPBUY_OPEN:
+            lines.append(
+                _("To order, reply to this card: 1x2 3x1 (item × quantity), or +1 for one more.")
+            )
+        return lines
     lines.append(_("Limit {n} per member.").format(n=gb.per_member_limit))
     return lines
 
@@ -216,7 +242,38 @@ def variant_label(variant: GroupBuyVariantView, currency: str, locale: str) -> s
     return f"{variant.name} · {format_money(variant.unit_price, currency, locale)} · {left}"
 
 
+def item_label(item: GroupBuyVariantView, currency: str, locale: str) -> str:
+    """An item of a sign-up list on its card (plain text): name, price, units left, and its
+    minimum with the units ordered so far when it has one."""
+    if item.stock_cap >= UNLIMITED_ITEM and item.units_left > 0:  # typed without a stock
+        label = f"{item.name} · {format_money(item.unit_price, currency, locale)}"
+    else:
+        label = variant_label(item, currency, locale)
+    if item.min_units:
+        label += " · " + _("min {m}: {n}/{m}").format(m=item.min_units, n=item.units_sold)
+    return label
+
+
+def _list_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
+    """A sign-up list's buttons: one more of each item (one unit a tap), Leave, My order."""
+    if gb.status != GROUPBUY_OPEN:
+        return None
+    builder = InlineKeyboardBuilder()
+    for number, item in enumerate(gb.variants, start=1):
+        builder.button(
+            text=_("+1 · {n}. {item}").format(n=number, item=shorten(item.name, 24)),
+            callback_data=ListCallback(action="add", groupbuy_id=gb.id, item=number),
+        )
+    builder.button(text=_("Leave"), callback_data=ListCallback(action="leave", groupbuy_id=gb.id))
+    builder.button(text=_("My order"), callback_data=ListCallback(action="mine", groupbuy_id=gb.id))
+    columns = 2 if len(gb.variants) > 1 else 1
+    builder.adjust(*([columns] * ((len(gb.variants) + columns - 1) // columns)), 2)
+    return builder.as_markup()
+
+
 def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
+    if gb.multi:  # no waitlist: an item sold out among others refuses its own taps
+        return _list_keyboard(gb)
     if gb.units_left <= 0 and gb.status in (GROUPBUY_OPEN, GROUPBUY_FORMED):
         return _sold_out_keyboard(gb)
     if gb.status != GROUPBUY_OPEN:
@@ -282,6 +339,22 @@ PREPAYMENT_OWED = N_(
 def group_text(closing: Closing, locale: str) -> str:
     """The group's message about how the group-buy closed (in the current locale)."""
     gb = closing.groupbuy.in_language(locale, default_locale())
+    if closing.formed and gb.multi:  # each item at its own price; some may not have formed
+        formed = formed_items(gb)
+        units = sum(item.units_sold for item in gb.variants if item.variant_id in formed)
+        text = _("#{id} {title} formed: {units} sold!").format(
+            id=gb.id, title=esc_name(gb.title), units=units
+        )
+        missed = [
+            f"{n}. {esc(item.name)} ({item.units_sold}/{item.min_units})"
+            for n, item in enumerate(gb.variants, start=1)
+            if item.units_sold and item.variant_id not in formed
+        ]
+        if missed:
+            text += "\n" + _("Not formed (below their minimum): {items}").format(
+                items=list_text(missed)
+            )
+        return text
     if closing.formed and gb.with_variants:  # each variant at its own price
         return _("#{id} {title} formed: {units} sold!").format(
             id=gb.id, title=esc_name(gb.title), units=gb.units_sold
@@ -306,6 +379,12 @@ def member_text(closing: Closing, member: MemberNotice) -> str:
     """A participant's message about how the group-buy closed, in the current locale."""
     gb = closing.groupbuy.at_pickup(member.pickup).in_language(member.locale, default_locale())
     order = member.order
+    if gb.multi and member.lines:  # a sign-up list: one order per line of an item that formed
+        return _list_formed_text(gb, member) + pickup_lines(gb)
+    if gb.multi and closing.formed:
+        return _("{title} formed, but not the items you ordered. Nothing to pay.").format(
+            title=esc_name(gb.title)
+        )
     if order is not None:
         formed = (
             _("{title} formed! Your order #{order}: ×{quantity}, {total}.")
@@ -328,6 +407,24 @@ def member_text(closing: Closing, member: MemberNotice) -> str:
     if gb.status == GROUPBUY_CANCELLED:
         return _("{title} was cancelled. Nothing to pay.").format(title=esc_name(gb.title))
     return _("{title} did not form. Nothing to pay.").format(title=esc_name(gb.title))
+
+
+def _list_formed_text(gb: GroupBuyView, member: MemberNotice) -> str:
+    """A participant's orders of a sign-up list that formed: a line per item, the total."""
+    money = lambda amount: format_money(amount, gb.currency, member.locale)  # noqa: E731
+    lines = [_("{title} formed! Your orders:").format(title=esc_name(gb.title))]
+    for order in member.lines:
+        lines.append(
+            _("#{order} {item} ×{quantity}: {total}").format(
+                order=order.id,
+                item=esc(order.variant),
+                quantity=order.quantity,
+                total=money(order.total),
+            )
+        )
+    total = sum(order.total for order in member.lines)
+    lines.append(_("In all {total}. Pay your leader at pickup.").format(total=money(total)))
+    return "\n".join(lines)
 
 
 def pickup_lines(gb: GroupBuyView) -> str:

@@ -129,8 +129,9 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
         )
     )
     for line in shown:
+        item = f" · {esc(line.order.variant)}" if line.order.variant else ""  # a list's item
         lines.append(
-            f"#{line.order.id} {esc_name(line.name)} ×{line.order.quantity} · "
+            f"#{line.order.id} {esc_name(line.name)}{item} ×{line.order.quantity} · "
             f"{money(line.order.total)} · {_state(line)}" + for_whom_text(line.order.for_whom)
         )
     return "\n".join(lines)

@@ -1,0 +1,263 @@
+"""Sign-up lists (接龙): a leader's pasted list of items read line by line, the product made for
+it (each item one of its variants, so prices, stock, orders, sheets and exports work per item
+as they do per variant), and members' replies such as `1x2 3x1` or `+1 3` read as changes to
+their order (services/groupbuy.py change_lines books them)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.groupbuy import GroupBuy, GroupBuyPost
+from models.product import PAYMENT_OFFLINE, Product
+from services.errors import Refused
+from services.groupbuy import GroupBuyError, LineChange
+from services.money import InvalidAmount
+from services.parsing import is_option, normalize, parse_amount, split_option
+from services.product import (
+    MAX_VARIANTS,
+    VARIANT_NAME_MAX,
+    ProductView,
+    VariantSpec,
+    create_product,
+    get_product,
+)
+from services.validation import NumberRefused, number
+
+TITLE_MAX = 128
+# an item typed without stock= takes orders up to this many units (its card shows no count)
+UNLIMITED_ITEM = 9999
+ITEM_STOCK_MAX = UNLIMITED_ITEM - 1
+# an item line starts with its number: '1.', '1、', '1)', '1:', '(1)', '①' is not read
+_ITEM = re.compile(r"^\(?(\d{1,3})\s*[.,):]\s*(.*)$")
+# the price's mark: a symbol before it or the word after it
+_PRICE_MARK = re.compile(r"^[¥￥$]|(?:元|块|塊|圆|圓)$")
+# a reply to a list: 'NxQ' (× and * too) and '+N' with an optional quantity after it
+_TIMES = re.compile(r"^(\d{1,3})[x×*](\d{1,5})$", re.IGNORECASE)
+_PLUS = re.compile(r"^\+(\d{1,3})$")
+_QUANTITY = re.compile(r"^\d{1,5}$")
+
+# BadLine.reason values: why an item line was not read
+LINE_SHAPE = "shape"  # not an item: no number at its start (and not the title)
+LINE_PRICE = "price"  # no price that can be read
+LINE_NAME = "name"  # no name, or a name too long
+LINE_DUPLICATE = "duplicate"  # the same name (whatever its case) as an item before it
+LINE_OPTION = "option"  # stock= or min= without a whole number, or an unknown key
+LINE_TOO_MANY = "too_many"  # more items than a card has room for
+
+
+# form= : a list forms item by item, or as a whole (the default)
+PER_ITEM_WORDS = ("each", "item", "items", "per_item", "单品", "單品", "分开", "分開", "逐个")
+WHOLE_WORDS = ("all", "whole", "list", "整单", "整單", "一起", "整体", "整體")
+
+
+def parse_form(text: str) -> bool:
+    """form=each (单品: item by item, True) or form=all (整单: as a whole, False); GroupBuyError
+    bad_form naming what was typed otherwise."""
+    word = normalize(text).lower()
+    if word in PER_ITEM_WORDS:
+        return True
+    if word in WHOLE_WORDS:
+        return False
+    raise GroupBuyError("bad_form", text)
+
+
+class ListError(Refused):
+    """A sign-up list that cannot be opened: no_items (no line could be read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListItem:
+    """An item as the leader typed it: name, price (minor units), stock (None: as many as
+    ordered) and its own minimum (0: none)."""
+
+    name: str
+    price: int
+    stock: int | None = None
+    min_units: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A line the bot could not read: its number in the message, its text, and why."""
+
+    number: int
+    text: str
+    reason: str
+    part: str = ""  # the word that was not read, when it is one
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedList:
+    """A pasted list: its title (the first line that is not an item), items and bad lines."""
+
+    title: str
+    items: tuple[ListItem, ...]
+    bad: tuple[BadLine, ...]
+
+
+def parse_list(lines: list[str], *, currency: str, locale: str, ceiling: int) -> ParsedList:
+    """Read the lines of a pasted list: `1. 草莓 2斤 ¥39.9 stock=20 min=5` is item 1, 草莓 2斤
+    at ¥39.90, 20 in stock, forming at 5 units (库存= and 成团= too). The price is the word
+    marked as one (¥39.9, 39.9元), else the last word that is a number. The first line before
+    the items that is not one is the title; every other line is reported with its reason."""
+    title = ""
+    items: list[ListItem] = []
+    bad: list[BadLine] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(lines, start=1):
+        text = normalize(raw)
+        if not text:
+            continue
+        found = _ITEM.match(text)
+        if found is None:
+            if not items and not title:
+                title = text[:TITLE_MAX]
+            else:
+                bad.append(BadLine(index, text, LINE_SHAPE))
+            continue
+        try:
+            item = _item(found.group(2), currency=currency, locale=locale, ceiling=ceiling)
+        except _Bad as exc:
+            bad.append(BadLine(index, text, exc.reason, exc.part))
+            continue
+        if item.name.casefold() in seen:
+            bad.append(BadLine(index, text, LINE_DUPLICATE, item.name))
+            continue
+        if len(items) >= MAX_VARIANTS:
+            bad.append(BadLine(index, text, LINE_TOO_MANY, str(MAX_VARIANTS)))
+            continue
+        seen.add(item.name.casefold())
+        items.append(item)
+    return ParsedList(title, tuple(items), tuple(bad))
+
+
+class _Bad(Exception):
+    def __init__(self, reason: str, part: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.part = part
+
+
+def _item(body: str, *, currency: str, locale: str, ceiling: int) -> ListItem:
+    # '草莓2斤¥39.9': the price's symbol starts a word of its own
+    words = re.sub(r"\s*([¥￥])\s*", r" \1", body).split()
+    options: dict[str, str] = {}
+    rest: list[str] = []
+    for word in words:
+        option = split_option(word) if is_option(word) else None
+        if option is None:
+            rest.append(word)
+            continue
+        key, value = option
+        if key not in ("stock", "min"):
+            raise _Bad(LINE_OPTION, word)
+        options[key] = value
+    marked = [i for i, word in enumerate(rest) if _PRICE_MARK.search(word)]
+    at = marked[-1] if marked else len(rest) - 1
+    if at < 0:
+        raise _Bad(LINE_PRICE)
+    try:
+        price = parse_amount(rest[at], currency, locale=locale, ceiling=ceiling)
+    except InvalidAmount:
+        raise _Bad(LINE_PRICE, rest[at]) from None
+    name = " ".join(rest[:at] + rest[at + 1 :]).strip()
+    if not name or len(name) > VARIANT_NAME_MAX:
+        raise _Bad(LINE_NAME, name)
+    stock = _whole(options["stock"]) if "stock" in options else None
+    if stock == 0:
+        raise _Bad(LINE_OPTION, f"stock={options['stock']}")
+    minimum = _whole(options["min"]) if "min" in options else 0
+    return ListItem(name, price, stock, minimum)
+
+
+def _whole(text: str) -> int:
+    try:
+        found = number(text, prefix="", maximum=ITEM_STOCK_MAX)
+    except NumberRefused:
+        found = None
+    if found is None:
+        raise _Bad(LINE_OPTION, text)
+    return found
+
+
+async def list_product(
+    session: AsyncSession, *, parsed: ParsedList, title: str, currency: str, created_by: int
+) -> ProductView:
+    """The product a sign-up list sells: its items as variants (in the order typed), paid at
+    pickup, and never in the catalogue (inactive: only its list sells it)."""
+    if not parsed.items:
+        raise ListError("no_items")
+    made = await create_product(
+        session,
+        title=(parsed.title or title)[:TITLE_MAX],
+        price=min(item.price for item in parsed.items),
+        currency=currency,
+        created_by=created_by,
+        payment_mode=PAYMENT_OFFLINE,
+        variants=[VariantSpec(item.name, item.price, item.stock) for item in parsed.items],
+    )
+    await session.execute(
+        update(Product)
+        .where(col(Product.id) == made.id)
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    found = await get_product(session, made.id)
+    assert found is not None
+    return found
+
+
+class ReplyUnreadable(Exception):
+    """A reply to a list that starts like an order but has a word the bot cannot read."""
+
+    def __init__(self, part: str) -> None:
+        super().__init__(part)
+        self.part = part
+
+
+def parse_reply(text: str) -> list[LineChange] | None:
+    """A member's reply to a list as changes to their order: `1x2 3x1` (2 of item 1 and 1 of
+    item 3, in all), `+1` (one more of item 1), `+1 3` (3 more of item 1); commas and 、 too.
+    None when the reply is not an order at all (its first word is none of these);
+    ReplyUnreadable naming the word that spoils one."""
+    words = re.sub(r"\s*([x×*])\s*(?=\d)", r"\1", normalize(text)).replace(",", " ").split()
+    if not words or not (_TIMES.match(words[0]) or _PLUS.match(words[0])):
+        return None
+    changes: list[LineChange] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        times = _TIMES.match(word)
+        plus = _PLUS.match(word)
+        if times:
+            changes.append(LineChange(int(times.group(1)), int(times.group(2))))
+        elif plus:
+            following = words[index + 1] if index + 1 < len(words) else ""
+            quantity = 1
+            if _QUANTITY.match(following):
+                quantity = int(following)
+                index += 1
+            changes.append(LineChange(int(plus.group(1)), quantity, add=True))
+        else:
+            raise ReplyUnreadable(word)
+        index += 1
+    return changes
+
+
+async def list_of_card(session: AsyncSession, *, chat_id: int, message_id: int) -> int | None:
+    """The open sign-up list whose card in the chat is this message, if any."""
+    found = await session.execute(
+        select(col(GroupBuy.id))
+        .join(GroupBuyPost, col(GroupBuyPost.groupbuy_id) == col(GroupBuy.id))
+        .where(
+            col(GroupBuyPost.chat_id) == chat_id,
+            col(GroupBuyPost.message_id) == message_id,
+            col(GroupBuy.multi),
+        )
+    )
+    return found.scalar_one_or_none()
