@@ -228,3 +228,40 @@ async def test_a_list_item_waitlist_hands_over_freed_units_exactly_once(harness:
     state = await entries(harness)
     assert state[OWNER][1] == "waiting"
     assert all(state[m][1] == "booked" for m in lines if m in (SAM, KAI))
+
+
+async def test_a_refused_accept_keeps_the_offer_and_books_nothing(harness: Harness) -> None:
+    # given Mia holding all of 100g, and Kai holding 250g while he waits for 100g
+    card = await open_variant_drop(harness, "min=1 limit=3")
+    for who in (MIA, KAI):
+        await harness.send(who, who, "/start")
+    await harness.press(MIA, TEA, card, index=0)
+    await harness.press(MIA, TEA, card, index=0)
+    await harness.press(KAI, TEA, card, index=1)
+    await harness.runtime.cards.flush()
+    await harness.press(KAI, TEA, card, index=0)
+    # when Mia gives one back and Kai accepts the offer while holding 250g
+    await harness.press(MIA, TEA, card, index=2)
+    assert (await harness.runtime.waitlist.run()).offered == 1
+    offer = harness.emulator.last_bot_message(KAI)
+    refused = await harness.press(KAI, KAI, offer.message_id, index=0)
+    # then he is told why, nothing is booked, and the offer is still his
+    assert refused == "你已參團的規格是：250g。要換規格，請先退出。"
+    state = await entries(harness)
+    assert state[KAI][1] == "offered"
+    # and once he left 250g, the same Accept books 100g
+    await harness.runtime.cards.flush()
+    await harness.press(KAI, TEA, card, index=3)
+    assert await harness.press(KAI, KAI, offer.message_id, index=0) is None
+    assert harness.emulator.last_bot_message(KAI).text == (
+        "你已參加Tea · 100g：數量 1，你是第 2 位。"
+    )
+    async with harness.session() as session:
+        joins = (await session.execute(select(GroupBuyJoin))).scalars().all()
+        sold = {
+            v.name: v.units_sold
+            for v in (await session.execute(select(GroupBuyVariant))).scalars().all()
+        }
+    assert sorted((j.member_id, j.quantity) for j in joins if j.quantity) == [(MIA, 1), (KAI, 1)]
+    assert sold == {"100g": 2, "250g": 0}
+    assert (await entries(harness))[KAI][1] == "booked"
