@@ -440,34 +440,22 @@ async def _claim_and_book(
     if gb is None:
         raise WaitlistError("closed")
     member_id, chat_id = entry.member_id, entry.chat_id
+    variant = _variant(gb, entry.variant_id)
     if entry.variant_id is not None:
-        variant = _variant(gb, entry.variant_id)
         if variant is None or gb.status != GROUPBUY_OPEN:
             raise GroupBuyError("closed")
         if gb.multi:
             number = gb.variants.index(variant) + 1
-            change = LineChange(number, units, add=True)
             lines = await change_lines(
                 session,
                 groupbuy_id=gb.id,
                 member_id=member_id,
                 chat_id=chat_id,
-                changes=[change],
+                changes=[LineChange(number, units, add=True)],
                 now=now,
             )
             return Accepted(lines.groupbuy, units, chat_id, lines=lines, item=variant.name)
-        joined = await set_quantity(
-            session,
-            groupbuy_id=gb.id,
-            member_id=member_id,
-            chat_id=chat_id,
-            quantity=units,
-            now=now,
-            add=True,
-            variant_id=variant.variant_id,
-        )
-        return Accepted(joined.groupbuy, units, chat_id, joined=joined, item=variant.name)
-    if gb.status == GROUPBUY_FORMED:
+    elif gb.status == GROUPBUY_FORMED:
         order = await book_after_forming(
             session,
             groupbuy_id=gb.id,
@@ -486,5 +474,7 @@ async def _claim_and_book(
         quantity=units,
         now=now,
         add=True,
+        variant_id=entry.variant_id,
     )
-    return Accepted(joined.groupbuy, units, chat_id, joined=joined)
+    name = variant.name if variant is not None else ""
+    return Accepted(joined.groupbuy, units, chat_id, joined=joined, item=name)
