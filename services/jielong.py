@@ -275,13 +275,8 @@ async def list_of_listing(session: AsyncSession, *, chat_id: int, text: str) -> 
     open_here = set(await groupbuys_in_chat(session, chat_id)) & named
     if not open_here:
         return None
-    lists = (
-        (
-            await session.execute(
-                select(col(GroupBuy.id)).where(col(GroupBuy.id).in_(open_here), col(GroupBuy.multi))
-            )
-        )
-        .scalars()
-        .all()
+    found = await session.execute(
+        select(col(GroupBuy.id)).where(col(GroupBuy.id).in_(open_here), col(GroupBuy.multi))
     )
-    return int(lists[0]) if len(lists) == 1 else None
+    lists = [int(i) for i in found.scalars().all() if i is not None]
+    return lists[0] if len(lists) == 1 else None
