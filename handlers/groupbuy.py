@@ -746,9 +746,8 @@ async def join_button(
                 )
                 await query.answer(refusal)
                 return
-            variant = getattr(callback_data, "variant_id", None)
-            if exc.reason == "sold_out" and variant is None and exc.detail in ("", "0"):
-                # a variant sold out among others has no waitlist button to point at
+            if exc.reason == "sold_out" and exc.detail in ("", "0"):
+                # the card's 🔔 button (of the group-buy, or of the variant) is the waitlist
                 await query.answer(_(SOLD_OUT_WAITLIST), show_alert=True)
                 return
             await query.answer(refusal_text(exc), show_alert=True)

@@ -77,6 +77,7 @@ from services.jielong import (
     ParsedList,
     ReplyUnreadable,
     list_of_card,
+    list_of_listing,
     list_product,
     parse_form,
     parse_list,
@@ -420,6 +421,10 @@ async def order_by_reply(
     gb_id = await list_of_card(
         session, chat_id=message.chat.id, message_id=message.reply_to_message.message_id
     )
+    if gb_id is None:  # a reply to the /list message orders from the one list it shows
+        gb_id = await list_of_listing(
+            session, chat_id=message.chat.id, text=message.reply_to_message.text or ""
+        )
     if gb_id is None:  # a reply to another message of the bot's: not an order
         return
     if unreadable is not None:

@@ -14,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.groupbuy import REFUSALS, _prepay, refusal_text
+from handlers.jielong import lines_text
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -26,7 +27,7 @@ from handlers.text import (
     later,
 )
 from handlers.views.myorders import pay_keyboard
-from handlers.views.waitlist import LEAVE, WaitlistCallback
+from handlers.views.waitlist import LEAVE, WaitlistCallback, item_title
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import GroupBuyError
 from services.member import MemberView
@@ -45,6 +46,7 @@ WAITLIST_REFUSALS = {
         "Join the waitlist again from the card if you still want it."
     ),
     "booked": N_("You already accepted this offer."),
+    "choose_variant": N_("Tap the 🔔 button of the sold-out item you want on the card."),
 }
 
 
@@ -80,6 +82,7 @@ async def wait_button(
                 member_id=member.id,
                 chat_id=chat_id,
                 now=clock(),
+                variant_id=callback_data.variant_id or None,
             )
         except WaitlistError as exc:
             await query.answer(waitlist_refusal(exc), show_alert=True)
@@ -88,7 +91,11 @@ async def wait_button(
             "You are #{position} on the waitlist. When units are freed I offer them in private, "
             "in turn."
         ).format(position=place)
-        leave = WaitlistCallback(action="leave", groupbuy_id=callback_data.groupbuy_id)
+        leave = WaitlistCallback(
+            action="leave",
+            groupbuy_id=callback_data.groupbuy_id,
+            variant_id=callback_data.variant_id,
+        )
         builder = InlineKeyboardBuilder()
         builder.button(text=_(LEAVE), callback_data=leave)
         notifier.send(member.id, text, reply_markup=builder.as_markup())
@@ -109,7 +116,11 @@ async def leave_button(
     with i18n.use_locale(member.locale):
         try:
             await leave_waitlist(
-                session, groupbuy_id=callback_data.groupbuy_id, member_id=member.id, now=clock()
+                session,
+                groupbuy_id=callback_data.groupbuy_id,
+                member_id=member.id,
+                now=clock(),
+                variant_id=callback_data.variant_id or None,
             )
         except WaitlistError as exc:
             await query.answer(waitlist_refusal(exc), show_alert=True)
@@ -149,12 +160,18 @@ async def accept_button(
             await query.answer(refusal_text(exc), show_alert=True)
             return
         gb = accepted.groupbuy
-        title = esc_name(gb.in_language(member.locale, default_locale()).title)
+        title = item_title(gb.in_language(member.locale, default_locale()).title, accepted.item)
         if accepted.taken:
             text = _(
                 "Sorry, someone else booked those units first. You stay first on the "
                 "waitlist for the next ones freed."
             )
+        elif accepted.lines is not None:
+            text = _("Your order in {title}: {lines}").format(
+                title=esc_name(gb.in_language(member.locale, default_locale()).title),
+                lines=lines_text(accepted.lines.lines, gb.currency, member.locale),
+            )
+            after_commit.add(later(cards.touch, gb.id))
         elif accepted.joined is not None:
             text = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
                 title=title,

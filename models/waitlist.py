@@ -40,8 +40,11 @@ class WaitlistEntry(SQLModel, table=True):
     groupbuy_id: int = Field(
         sa_column=Column(SurrogateKey, ForeignKey("groupbuy.id"), nullable=False, index=True)
     )
-    # the variant waited for (product variants: filled once group-buys sell variants)
-    variant_id: int | None = Field(default=None, sa_column=Column(SurrogateKey, nullable=True))
+    # the variant (or sign-up list item) waited for; NULL: the group-buy itself
+    variant_id: int | None = Field(
+        default=None,
+        sa_column=Column(SurrogateKey, ForeignKey("product_variant.id"), nullable=True),
+    )
     member_id: int = Field(
         sa_column=Column(TelegramId, ForeignKey("member.id"), nullable=False, index=True)
     )

@@ -15,7 +15,7 @@ from sqlmodel import col
 from models.groupbuy import GroupBuy, GroupBuyPost
 from models.product import PAYMENT_OFFLINE, Product
 from services.errors import Refused
-from services.groupbuy import GroupBuyError, LineChange
+from services.groupbuy import GroupBuyError, LineChange, groupbuys_in_chat
 from services.money import InvalidAmount
 from services.parsing import is_option, normalize, parse_amount, split_option
 from services.product import (
@@ -261,3 +261,22 @@ async def list_of_card(session: AsyncSession, *, chat_id: int, message_id: int) 
         )
     )
     return found.scalar_one_or_none()
+
+
+_HEADING = re.compile(r"^#(\d+) ", re.MULTILINE)
+
+
+async def list_of_listing(session: AsyncSession, *, chat_id: int, text: str) -> int | None:
+    """The open sign-up list a bot's /list message names (its "#12 title" headings), when it
+    names exactly one of the chat's open lists: a reply to that message orders from it."""
+    named = {int(found) for found in _HEADING.findall(text)}
+    if not named:
+        return None
+    open_here = set(await groupbuys_in_chat(session, chat_id)) & named
+    if not open_here:
+        return None
+    found = await session.execute(
+        select(col(GroupBuy.id)).where(col(GroupBuy.id).in_(open_here), col(GroupBuy.multi))
+    )
+    lists = [int(i) for i in found.scalars().all() if i is not None]
+    return lists[0] if len(lists) == 1 else None

@@ -247,7 +247,9 @@ async def test_members_join_a_group_buy_by_variant_from_the_card(harness: Harnes
     assert await harness.press(MIA, TEA, card_id, index=0) == "You are #1, quantity 2."
     assert await harness.press(KAI, TEA, card_id, index=1) == "你是第 2 位，數量 1。"
     # then 100g is sold out for Lee while 250g is not
-    assert await harness.press(LEE, TEA, card_id, index=0) == "抱歉，已经售罄。"
+    assert await harness.press(LEE, TEA, card_id, index=0) == (
+        "抱歉，已经售罄：点卡片上的 🔔 到货通知即可加入候补。"
+    )
     # and Mia cannot hold another variant at once
     assert await harness.press(MIA, TEA, card_id, index=1) == (
         "You joined with 100g. Leave first to take another variant."
@@ -256,11 +258,14 @@ async def test_members_join_a_group_buy_by_variant_from_the_card(harness: Harnes
     card = next(m for m in harness.emulator.messages(TEA) if m.message_id == card_id)
     assert "• 100g · CN¥35.90 · sold out" in card.text
     assert "• 250g · CN¥79.00 · 19 left" in card.text
+    # and 100g's button became its waitlist
+    assert card.button_texts == ["🔔 100g", "Join 250g", "−1", "Leave", "Details"]
     # the sign-up list (接龙) names each member's variant
     listing = (await harness.send(MIA, TEA, "/list"))[0]
     assert "1. Mia ×2 · 100g" in listing and "2. Kai ×1 · 250g" in listing
     # Mia gives one back with −1: 100g has one again, which Lee takes
     assert await harness.press(MIA, TEA, card_id, index=2) == "You are #1, quantity 1."
+    await harness.runtime.cards.flush()
     assert await harness.press(LEE, TEA, card_id, index=0) == "你是第 3 位，数量 1。"
     # when the deadline passes, the orders are of each member's variant at its price
     harness.clock.advance(hours=24, seconds=1)

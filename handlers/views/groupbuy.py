@@ -260,6 +260,14 @@ def _list_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
         return None
     builder = InlineKeyboardBuilder()
     for number, item in enumerate(gb.variants, start=1):
+        if item.units_left <= 0:  # sold out: its button joins the item's waitlist
+            builder.button(
+                text=_("🔔 {n}. {item}").format(n=number, item=shorten(item.name, 24)),
+                callback_data=WaitlistCallback(
+                    action="wait", groupbuy_id=gb.id, variant_id=item.variant_id
+                ),
+            )
+            continue
         builder.button(
             text=_("+1 · {n}. {item}").format(n=number, item=shorten(item.name, 24)),
             callback_data=ListCallback(action="add", groupbuy_id=gb.id, item=number),
@@ -272,15 +280,23 @@ def _list_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
 
 
 def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
-    if gb.multi:  # no waitlist: an item sold out among others refuses its own taps
+    if gb.multi:  # a sold-out item's button is its waitlist's
         return _list_keyboard(gb)
-    if gb.units_left <= 0 and gb.status in (GROUPBUY_OPEN, GROUPBUY_FORMED):
+    if gb.units_left <= 0 and gb.status in (GROUPBUY_OPEN, GROUPBUY_FORMED) and not gb.variants:
         return _sold_out_keyboard(gb)
     if gb.status != GROUPBUY_OPEN:
         return None
     builder = InlineKeyboardBuilder()
     if gb.variants:  # one Join per variant (one unit a tap), then the same row as without
         for variant in gb.variants:
+            if variant.units_left <= 0:  # sold out: its button joins the variant's waitlist
+                builder.button(
+                    text=_("🔔 {variant}").format(variant=variant.name),
+                    callback_data=WaitlistCallback(
+                        action="wait", groupbuy_id=gb.id, variant_id=variant.variant_id
+                    ),
+                )
+                continue
             builder.button(
                 text=_("Join {variant}").format(variant=variant.name),
                 callback_data=GroupBuyVariantCallback(

@@ -25,12 +25,19 @@ LEAVE = N_("Leave the waitlist")
 
 class WaitlistCallback(CallbackData, prefix="wl"):
     """A waitlist button: `wait` on a sold-out card, `leave`, or `accept` an offer (the
-    entry and the number of its offer, so a lapsed or replaced offer's button books nothing)."""
+    entry and the number of its offer, so a lapsed or replaced offer's button books nothing);
+    `variant_id` is the variant or list item waited for (0: the group-buy itself)."""
 
     action: str
     groupbuy_id: CallbackId
     entry_id: CallbackId = 0
     offer_no: CallbackId = 0
+    variant_id: CallbackId = 0
+
+
+def item_title(title: str, item: str) -> str:
+    """A group-buy's title with the variant or list item waited for (escaped)."""
+    return esc_name(f"{title} · {item}" if item else title)
 
 
 def offer_text(i18n: I18n, offer: Offer, minutes: int) -> str:
@@ -39,7 +46,8 @@ def offer_text(i18n: I18n, offer: Offer, minutes: int) -> str:
     with i18n.use_locale(offer.locale):
         units = counted("unit", offer.units)
         period = counted("minute", minutes)
-        return i18n.gettext(OFFER).format(units=units, title=esc_name(title), period=period)
+        title = item_title(title, offer.item)
+        return i18n.gettext(OFFER).format(units=units, title=title, period=period)
 
 
 def offer_keyboard(i18n: I18n, offer: Offer) -> InlineKeyboardMarkup:
@@ -54,9 +62,12 @@ def offer_keyboard(i18n: I18n, offer: Offer) -> InlineKeyboardMarkup:
             offer_no=offer.offer_no,
         ),
     )
+    variant_id = offer.variant_id or 0
     builder.button(
         text=i18n.gettext(LEAVE, locale=offer.locale),
-        callback_data=WaitlistCallback(action="leave", groupbuy_id=offer.groupbuy.id),
+        callback_data=WaitlistCallback(
+            action="leave", groupbuy_id=offer.groupbuy.id, variant_id=variant_id
+        ),
     )
     builder.adjust(1)
     return builder.as_markup()
@@ -65,4 +76,5 @@ def offer_keyboard(i18n: I18n, offer: Offer) -> InlineKeyboardMarkup:
 def lapsed_text(i18n: I18n, lapsed: Lapsed) -> str:
     """The notice that an offer passed to the next member."""
     title = lapsed.groupbuy.in_language(lapsed.locale, i18n.default_locale).title
-    return i18n.gettext(LAPSED, locale=lapsed.locale).format(title=esc_name(title))
+    title = item_title(title, lapsed.item)
+    return i18n.gettext(LAPSED, locale=lapsed.locale).format(title=title)
