@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import current_role, refusal_text
 from handlers.text import HandlerSettings
 from handlers.views.digest import DigestCallback, digest_keyboard
+from services.audit import record_action
 from services.digest import digest_enabled, set_digest
 from services.member import MemberView
 from services.role import Role, led_communities
@@ -48,10 +49,21 @@ async def digest_command(
 ) -> None:
     """Says whether the reader gets the digest, or turns it on or off (staff and leaders)."""
     role = await current_role(bot, session, settings, member, None)
-    if role < Role.STAFF and not await led_communities(session, member_id=member.id):
+    allowed = role >= Role.STAFF or bool(await led_communities(session, member_id=member.id))
+    word = (command.args or "").strip().lower()
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=message.chat.id,
+        action="digest.set",
+        allowed=allowed,
+        now=clock(),
+        required_role=Role.LEADER.name.lower(),
+        detail=word[:200],
+    )
+    if not allowed:
         await message.answer(refusal_text(Role.LEADER))
         return
-    word = (command.args or "").strip().lower()
     if not word:
         on = await digest_enabled(session, member_id=member.id)
         await message.answer(_state_text(on), reply_markup=digest_keyboard(on=not on))

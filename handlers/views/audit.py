@@ -25,6 +25,7 @@ ACTION_LABELS: Mapping[str, str] = {
     "alert.removed": N_("Alert removed"),
     "alert.set": N_("Set an alert"),
     "audit.read": N_("Read the audit log"),
+    "digest.set": N_("The weekly digest: on or off"),
     "group.invite": N_("Invite a member to a VIP or core group"),
     "group.invited": N_("Member invited to a group"),
     "group.buyers": N_("Set a buyers' group"),
