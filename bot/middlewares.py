@@ -172,6 +172,7 @@ class ContextMiddleware(BaseMiddleware):
             started=chat is not None and chat.type == ChatType.PRIVATE,
             default_locale=self.settings.default_locale,
             default_timezone=self.settings.default_timezone,
+            now=data["clock"](),  # the domain clock, as every verb the handlers call
         )
         member, community = recorded.member, recorded.community
         data["member"] = member
