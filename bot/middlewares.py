@@ -108,6 +108,12 @@ class CommittedNotifier:
 
         self.after.add(queue)
 
+    def send_steps(self, chat_id: int, *steps: Callable[[], Awaitable[object]]) -> None:
+        async def queue() -> None:
+            self.notifier.send_steps(chat_id, *steps)
+
+        self.after.add(queue)
+
 
 class DbSessionMiddleware(BaseMiddleware):
     """One session per update, whose transaction (a `UnitOfWork`) ends before the handler
