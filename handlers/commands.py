@@ -46,8 +46,24 @@ COMMANDS: tuple[Command, ...] = (
     Command("help", N_("What I can do for you"), Role.MEMBER, True, True),
     Command("language", N_("Choose your language"), Role.MEMBER, True, False),
     Command("wallet", N_("Your points and commission"), Role.MEMBER, True, False),
-    Command("payout", N_("Ask for your released commission"), Role.MEMBER, True, False),
-    Command("handover", N_("Hand over the cash you collected"), Role.MEMBER, True, False),
+    # a leader's commission and the cash they collected (staff collect cash too); a member who
+    # earned referral commission may still send /payout, but the menu is not cluttered for all
+    Command(
+        "payout",
+        N_("Ask for your released commission"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
+    Command(
+        "handover",
+        N_("Hand over the cash you collected"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+    ),
     Command("invite", N_("Your invitation link and QR code"), Role.MEMBER, True, True),
     Command("referrals", N_("Friends you invited and what you earned"), Role.MEMBER, True, False),
     Command("leaderboard", N_("Top inviters in this group"), Role.MEMBER, False, True),

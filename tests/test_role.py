@@ -91,6 +91,8 @@ async def test_owner_grants_and_revokes_staff(harness: Harness) -> None:
     menu = harness.emulator.commands[(f'{{"chat_id": {SAM}, "type": "chat"}}', "")]
     assert "staff" in [c["command"] for c in menu]
     assert "grant_staff" not in [c["command"] for c in menu]
+    # with the cash and commission commands a member's menu leaves out
+    assert {"payout", "handover"} <= {c["command"] for c in menu}
     listing = await harness.send(SAM, SAM, "/staff")
     assert listing == ["Brand staff:\n• Sam (1002)"]
     # granting twice changes nothing
@@ -105,6 +107,7 @@ async def test_owner_grants_and_revokes_staff(harness: Harness) -> None:
     assert await harness.send(SAM, SAM, "/staff") == [REFUSALS["staff"]]
     menu = harness.emulator.commands[(f'{{"chat_id": {SAM}, "type": "chat"}}', "")]
     assert "staff" not in [c["command"] for c in menu]
+    assert not {"payout", "handover"} & {c["command"] for c in menu}
     async with harness.session() as session:
         grant = await session.get(StaffGrant, SAM)
     assert grant is not None and grant.revoked_by == OWNER and grant.revoked_at is not None

@@ -157,8 +157,6 @@ async def test_command_menus_are_registered_per_scope_and_language(harness: Harn
         "help",
         "language",
         "wallet",
-        "payout",
-        "handover",
         "invite",
         "referrals",
         "leaderboard_optin",
