@@ -448,7 +448,13 @@ def build_runtime(
     reader_engine = create_engine(settings, reads_only=True) if settings.is_sqlite else None
     readers = sessions if reader_engine is None else create_session_factory(reader_engine)
     digest = WeeklyDigest(
-        sessions=sessions, readers=readers, bot=bot, i18n=i18n, settings=settings, clock=clock
+        sessions=sessions,
+        readers=readers,
+        bot=bot,
+        notifier=notifier,
+        i18n=i18n,
+        settings=settings,
+        clock=clock,
     )
     alerts = AlertWatch(
         sessions=sessions,

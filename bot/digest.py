@@ -5,7 +5,9 @@ chart, once.
 Each digest is claimed by inserting its (member, week) row, and sent as a photo only after
 that row committed; a sweep that comes again, a restart or a second scheduler finds the row and
 sends nothing. Figures are read in short read-only sessions, one report per scope (staff share
-one), and the sends go through the bot's paced session, so the job never holds up updates.
+one), and the sends go through the background sender (bot.sender.Notifier: the bot's paced
+session, each call tried again on a passing Telegram failure), so the job never holds up
+updates and a 5xx does not lose the week's digest.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramAPIError
 from aiogram.types import BufferedInputFile
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.periodic import PeriodicJob
+from bot.sender import Notifier
 from bot.transactions import unit_of_work
 from handlers.text import CAPTION_LIMIT, visible_length
 from handlers.views.digest import digest_chart, digest_keyboard, digest_text
@@ -59,6 +62,7 @@ class WeeklyDigest(PeriodicJob):
         sessions: async_sessionmaker[AsyncSession],
         readers: async_sessionmaker[AsyncSession],
         bot: Bot,
+        notifier: Notifier,
         i18n: I18n,
         settings: Settings,
         clock: Callable[[], datetime],
@@ -66,6 +70,7 @@ class WeeklyDigest(PeriodicJob):
         self.sessions = sessions  # the claims
         self.readers = readers  # the figures (never the write lock on SQLite)
         self.bot = bot
+        self.notifier = notifier  # the sends, tried again while Telegram fails in passing
         self.i18n = i18n
         self.settings = settings
         self.clock = clock
@@ -120,19 +125,23 @@ class WeeklyDigest(PeriodicJob):
                 unit.session, member_id=recipient.member_id, week=digest.week, now=now
             ):
                 return False
-        try:
-            if chart is not None:
-                photo = BufferedInputFile(chart, filename=f"digest_{digest.week}.png")
-                if visible_length(text) <= CAPTION_LIMIT:
-                    await self.bot.send_photo(
-                        recipient.member_id, photo, caption=text, reply_markup=keyboard
-                    )
-                    return True
-                # a leader of many groups: their names make the text too long for a caption
-                await self.bot.send_photo(recipient.member_id, photo)
-            await self.bot.send_message(recipient.member_id, text, reply_markup=keyboard)
-        except TelegramAPIError as exc:  # blocked, or gone: the week's claim stays
-            log.info("digest to %s not sent: %s", recipient.member_id, exc)
-            if self.metrics is not None:
-                self.metrics.effects_failed.inc()
+        # the claim committed: the sends go to the background sender, which tries each again
+        # on a passing failure; a second sweep finds the claim and sends nothing
+        member_id = recipient.member_id
+        if chart is None:
+            self.notifier.send(member_id, text, reply_markup=keyboard)
+            return True
+        photo = BufferedInputFile(chart, filename=f"digest_{digest.week}.png")
+        if visible_length(text) <= CAPTION_LIMIT:
+            send = partial(
+                self.bot.send_photo, member_id, photo, caption=text, reply_markup=keyboard
+            )
+            self.notifier.send_steps(member_id, send)
+            return True
+        # a leader of many groups: their names make the text too long for a caption
+        self.notifier.send_steps(
+            member_id,
+            partial(self.bot.send_photo, member_id, photo),
+            partial(self.bot.send_message, member_id, text, reply_markup=keyboard),
+        )
         return True

@@ -108,6 +108,12 @@ class CommittedNotifier:
 
         self.after.add(queue)
 
+    def send_steps(self, chat_id: int, *steps: Callable[[], Awaitable[object]]) -> None:
+        async def queue() -> None:
+            self.notifier.send_steps(chat_id, *steps)
+
+        self.after.add(queue)
+
 
 class DbSessionMiddleware(BaseMiddleware):
     """One session per update, whose transaction (a `UnitOfWork`) ends before the handler
@@ -172,6 +178,7 @@ class ContextMiddleware(BaseMiddleware):
             started=chat is not None and chat.type == ChatType.PRIVATE,
             default_locale=self.settings.default_locale,
             default_timezone=self.settings.default_timezone,
+            now=data["clock"](),  # the domain clock, as every verb the handlers call
         )
         member, community = recorded.member, recorded.community
         data["member"] = member

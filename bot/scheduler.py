@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,12 @@ class JobNotices:
     def send(self, chat_id: int, text: str, **kwargs: Any) -> None:
         async def queue() -> None:
             self.sent.append(self.notifier.queue(chat_id, text, **kwargs))
+
+        self.unit.add(queue)
+
+    def send_steps(self, chat_id: int, *steps: Callable[[], Awaitable[object]]) -> None:
+        async def queue() -> None:
+            self.sent.append(self.notifier.queue_steps(chat_id, *steps))
 
         self.unit.add(queue)
 

@@ -21,8 +21,9 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from aiogram import Bot
@@ -195,6 +196,9 @@ class PacedRequests(BaseRequestMiddleware):
 # reason (the last failure is final)
 NOTICE_RETRY_SECONDS = (1.0, 3.0, 10.0)
 
+# one call to Telegram of a background send, tried again as a whole on a passing failure
+Step = Callable[[], Awaitable[object]]
+
 
 class Notifier:
     """Sends messages in the background so the update that caused them is not held up.
@@ -227,17 +231,35 @@ class Notifier:
 
     def queue(self, chat_id: int, text: str, **kwargs: Any) -> asyncio.Task[None]:
         """Queue a message, and return the task that ends once it was sent or given up."""
+        return self.queue_steps(chat_id, partial(self.bot.send_message, chat_id, text, **kwargs))
+
+    def send_steps(self, chat_id: int, *steps: Step) -> None:
+        """Queue calls to Telegram for one chat (a photo, then its text; an invite link, then
+        the message with it), carried out in order, each tried again as a message is."""
+        self.queue_steps(chat_id, *steps)
+
+    def queue_steps(self, chat_id: int, *steps: Step) -> asyncio.Task[None]:
+        """`send_steps`, returning the task that ends once all were done or given up."""
         refuse_if_open("sendMessage", self.metrics, strict=self.strict)
-        task = asyncio.create_task(self._send(chat_id, text, kwargs))
+        task = asyncio.create_task(self._run(chat_id, steps))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _send(self, chat_id: int, text: str, kwargs: dict[str, Any]) -> None:
+    async def _run(self, chat_id: int, steps: tuple[Step, ...]) -> None:
+        for step in steps:
+            if not await self._attempt(chat_id, step):
+                if self.failed is not None:
+                    self.failed()
+                return  # what came after a step not done is not done either
+
+    async def _attempt(self, chat_id: int, step: Step) -> bool:
+        """Carry out one step, again after each pause while Telegram fails for a passing
+        reason; whether it was done."""
         for wait in (*self.retry_seconds, None):
             try:
-                await self.bot.send_message(chat_id, text, **kwargs)
-                return
+                await step()
+                return True
             except (TelegramServerError, TelegramNetworkError) as exc:
                 if wait is None:
                     log.warning("background message to %s not sent: %s", chat_id, exc)
@@ -247,8 +269,7 @@ class Notifier:
             except TelegramAPIError as exc:
                 log.info("background message to %s not sent: %s", chat_id, exc)
                 break
-        if self.failed is not None:
-            self.failed()
+        return False
 
     async def drain(self) -> None:
         """Wait for every queued message (tests, benchmarks, shutdown)."""

@@ -221,7 +221,7 @@ NOT_A_LINK_JOIN = ~(F.invite_link & F.new_chat_member.status.in_(ACTIVE_STATUSES
 
 @router.chat_member(NOT_A_LINK_JOIN)
 async def member_status_changed(
-    event: ChatMemberUpdated, session: AsyncSession, settings: HandlerSettings
+    event: ChatMemberUpdated, session: AsyncSession, settings: HandlerSettings, clock: Clock
 ) -> None:
     """A member joined, left, or was promoted or demoted: their membership is recorded, and
     after an admin change the cached admin list is fetched again next time."""
@@ -231,18 +231,21 @@ async def member_status_changed(
         return
     user = event.new_chat_member.user
     if event.new_chat_member.status in ("left", "kicked"):
-        await left_community(session, community_id=event.chat.id, member_id=user.id)
+        await left_community(session, community_id=event.chat.id, member_id=user.id, now=clock())
     elif event.old_chat_member.status in ("left", "kicked"):
         await members_joined(
             session,
             community_id=event.chat.id,
             users=[UserInfo.of(user)],
             default_locale=settings.default_locale,
+            now=clock(),
         )
 
 
 @router.message(F.new_chat_members, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
-async def members_added(message: Message, session: AsyncSession, settings: HandlerSettings) -> None:
+async def members_added(
+    message: Message, session: AsyncSession, settings: HandlerSettings, clock: Clock
+) -> None:
     """Someone added people to the group (the service message): they are members of it.
 
     Someone who joined by themselves is left to the chat_member update of the same join:
@@ -254,15 +257,19 @@ async def members_added(message: Message, session: AsyncSession, settings: Handl
         community_id=message.chat.id,
         users=[UserInfo.of(user) for user in message.new_chat_members or [] if user.id != sender],
         default_locale=settings.default_locale,
+        now=clock(),
     )
 
 
 @router.message(F.left_chat_member, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
-async def member_removed(message: Message, session: AsyncSession) -> None:
+async def member_removed(message: Message, session: AsyncSession, clock: Clock) -> None:
     """Someone left or was removed (the service message): recorded as gone."""
     if message.left_chat_member is not None:
         await left_community(
-            session, community_id=message.chat.id, member_id=message.left_chat_member.id
+            session,
+            community_id=message.chat.id,
+            member_id=message.left_chat_member.id,
+            now=clock(),
         )
 
 

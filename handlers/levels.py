@@ -5,7 +5,7 @@ private), and a first buyer's invitation to the buyers' group of their area."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from aiogram import Bot, F, Router
@@ -18,7 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import RoleFilter
-from handlers.text import N_, CommitHook, HandlerSettings, esc, esc_name
+from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, esc_name
 from handlers.views.groups import group_name
 from handlers.views.levels import level_name
 from handlers.views.member import ambiguous_text
@@ -197,10 +197,11 @@ async def buyers_group_command(
 
 
 def invite_to_buyers_group(
-    bot: Bot, i18n: I18n, invitation: BuyersInvitation
-) -> Callable[[], Awaitable[None]]:
+    notifier: BackgroundSender, bot: Bot, i18n: I18n, invitation: BuyersInvitation
+) -> None:
     """After commit: a one-time invite link to the buyers' group, sent to the first buyer in
-    private with a button that opens it (one member may use it, once)."""
+    private with a button that opens it (one member may use it, once). Both calls go through
+    the background sender, so a passing Telegram failure is tried again; the link is made once."""
     with i18n.use_locale(invitation.locale):
         text = _(
             "Thank you for your first order! You are invited to {group}, our buyers' group: "
@@ -208,28 +209,24 @@ def invite_to_buyers_group(
             "works once."
         ).format(group=f"<b>{esc_name(invitation.title)}</b>")
         label = _("Join the buyers' group")
+    links: list[str] = []  # the link made by the first step (kept when the second is retried)
+
+    async def make_link() -> None:
+        link = await bot.create_chat_invite_link(
+            invitation.community_id, name="buyers", member_limit=1
+        )
+        links.append(link.invite_link)
 
     async def send() -> None:
-        try:
-            link = await bot.create_chat_invite_link(
-                invitation.community_id, name="buyers", member_limit=1
-            )
-            await bot.send_message(
-                invitation.member_id,
-                text,
-                reply_markup=InlineKeyboardMarkup(
-                    inline_keyboard=[[InlineKeyboardButton(text=label, url=link.invite_link)]]
-                ),
-            )
-        except TelegramAPIError as exc:
-            log.info(
-                "buyers' group %s: member %s not invited: %s",
-                invitation.community_id,
-                invitation.member_id,
-                exc,
-            )
+        await bot.send_message(
+            invitation.member_id,
+            text,
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text=label, url=links[-1])]]
+            ),
+        )
 
-    return send
+    notifier.send_steps(invitation.member_id, make_link, send)
 
 
 @router.message(Command("group_invite"), PRIVATE, RoleFilter(Role.STAFF, "group.invite"))

@@ -416,7 +416,7 @@ async def successful_payment(
                 id=taken.paid.order.id, amount=money
             ),
         )
-        tell_paid(notifier, i18n, taken.paid, bot, after_commit)
+        tell_paid(notifier, i18n, taken.paid, bot)
         return
     if taken.star_refund:
         # the refunder sends the Stars back once this commits, and tells the member
@@ -452,15 +452,13 @@ def payment_rules(settings: HandlerSettings) -> PaymentRules:
     )
 
 
-def tell_paid(
-    notifier: BackgroundSender, i18n: I18n, paid: PaidOrder, bot: Bot, after_commit: CommitHook
-) -> None:
+def tell_paid(notifier: BackgroundSender, i18n: I18n, paid: PaidOrder, bot: Bot) -> None:
     """Queue what a paid order causes to be told (sent once the update committed), and a first
     buyer's invitation to their buyers' group (its one-time link made after the commit)."""
     for chat_id, text in paid_notices(i18n, paid):
         notifier.send(chat_id, text)
     if paid.buyers_group is not None:
-        after_commit.add(invite_to_buyers_group(bot, i18n, paid.buyers_group))
+        invite_to_buyers_group(notifier, bot, i18n, paid.buyers_group)
 
 
 PICKUP_PAGE = 10  # orders per page of the group's list
@@ -605,7 +603,7 @@ class Marking:
                 rules=payment_rules(self.settings),
                 now=self.now,
             )
-            tell_paid(self.notifier, self.i18n, paid, self.bot, self.after_commit)
+            tell_paid(self.notifier, self.i18n, paid, self.bot)
             return paid.order
         return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id, now=self.now)
 

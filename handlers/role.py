@@ -332,8 +332,11 @@ async def _audit_screen(
         if row.chat_id is not None:
             where = f" @ {esc(row.chat_title)}" if row.chat_title else f" @{row.chat_id}"
         detail = f" {esc(detail_text(row.detail))}" if row.detail else ""
+        who = f"<code>{row.actor_id}</code>"
+        if row.actor_name:  # "Bob (102)", "Bob（102）": the name, and the id it stands for
+            who = _("{name} ({id})").format(name=esc_name(row.actor_name), id=who)
         lines.append(
-            f"{mark} {esc(show(row.at, reader[0], reader=reader[1]))} <code>{row.actor_id}</code> "
+            f"{mark} {esc(show(row.at, reader[0], reader=reader[1]))} {who} "
             f"{esc(action_label(row.action))}{where}{detail}"
         )
     return "\n".join(lines), with_page_row(None, scope.page_name(), page)

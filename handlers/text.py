@@ -255,6 +255,10 @@ class BackgroundSender(Protocol):
 
     def send(self, chat_id: int, text: str, **kwargs: Any) -> None: ...
 
+    def send_steps(self, chat_id: int, *steps: Callable[[], Awaitable[object]]) -> None:
+        """Calls to Telegram for one chat, in order, each retried as a message is (an invite
+        link, then the message that carries it)."""
+
 
 class GroupBuyCounters(Protocol):
     """Counts group-buy joins and settlements for monitoring (bot.metrics.Metrics)."""

@@ -12,7 +12,9 @@ from sqlmodel import col
 
 from models.audit import AuditEntry
 from models.community import Community
+from models.member import Member
 from services.paging import Page, count_of, window
+from services.validation import shown
 
 # characters written out as escapes in the audit log: line breaks and every other control
 # character (C0, C1), and the invisible format characters (bidi overrides and isolates, ...),
@@ -46,6 +48,7 @@ class AuditView:
 
     at: datetime
     actor_id: int
+    actor_name: str | None  # the member's first name (else @username) when the bot knows one
     chat_id: int | None
     chat_title: str | None  # the group's title when the bot knows the group
     action: str
@@ -112,10 +115,12 @@ async def audit_page(
             select(col(Community.id), col(Community.title)).where(col(Community.id).in_(chats))
         )
         titles = {int(ident): str(title) for ident, title in found.all() if title}
+    names = await _names(session, {row.actor_id for row in rows})
     views = [
         AuditView(
             at=row.at,
             actor_id=row.actor_id,
+            actor_name=names.get(row.actor_id),
             chat_id=row.chat_id,
             chat_title=escape_controls(titles[row.chat_id]) if row.chat_id in titles else None,
             # rows written before the escaping are escaped on the way out
@@ -127,3 +132,20 @@ async def audit_page(
         for row in rows
     ]
     return Page(views, offset, total)
+
+
+async def _names(session: AsyncSession, member_ids: set[int]) -> dict[int, str]:
+    """The names the members go by (first name, else @username), of those who have one."""
+    if not member_ids:
+        return {}
+    found = await session.execute(
+        select(col(Member.id), col(Member.first_name), col(Member.username)).where(
+            col(Member.id).in_(member_ids)
+        )
+    )
+    names: dict[int, str] = {}
+    for ident, first_name, username in found.all():
+        name = shown(first_name or "") or (f"@{username}" if username else "")
+        if name:
+            names[int(ident)] = name
+    return names

@@ -246,9 +246,10 @@ async def open_communities(
 
 
 async def seen_in_community(
-    session: AsyncSession, *, community_id: int, member_ids: list[int], now: datetime | None = None
+    session: AsyncSession, *, community_id: int, member_ids: list[int], now: datetime
 ) -> None:
-    """The members wrote, pressed a button or joined in the group: they are in it (again).
+    """The members wrote, pressed a button or joined in the group: they are in it (again), as
+    of `now` (the domain clock, so that sightings agree with the rest of the store).
 
     The member and community rows must exist (the context middleware records them first). A
     member who asked to be forgotten is not recorded while they only appear in groups, as
@@ -256,7 +257,7 @@ async def seen_in_community(
     """
     if not member_ids:
         return
-    values = {"community_id": community_id, "member_ids": member_ids, "now": now or utcnow()}
+    values = {"community_id": community_id, "member_ids": member_ids, "now": now}
     await session.execute(_SEEN_IN_COMMUNITY(session), values)
 
 
@@ -299,7 +300,7 @@ async def record_context(
     started: bool,
     default_locale: str,
     default_timezone: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> UpdateContext:
     """Record the member (`user`) and the group (`chat`) behind an update, and that the member
     is in the group: what `record_member`, `record_community` and `seen_in_community` do, read
@@ -307,7 +308,6 @@ async def record_context(
     only for what changed (or a last sighting older than SEEN_REFRESH)."""
     if user is None and chat is None:
         return UpdateContext(None, None)
-    moment = now or utcnow()
     shape = (user is not None, chat is not None)
     statement = _CONTEXT_READS[shape](session)
     ids = {"user_id": user.id if user else None, "chat_id": chat.id if chat else None}
@@ -334,11 +334,11 @@ async def record_context(
             row.seen_member_id is not None
             and row.left_at is None
             and row.last_seen_at is not None
-            and moment - row.last_seen_at < SEEN_REFRESH
+            and now - row.last_seen_at < SEEN_REFRESH
         )
         if not fresh:
             await seen_in_community(
-                session, community_id=community.id, member_ids=[user.id], now=moment
+                session, community_id=community.id, member_ids=[user.id], now=now
             )
     return UpdateContext(member, community)
 
@@ -399,7 +399,7 @@ async def members_joined(
     community_id: int,
     users: list[UserInfo],
     default_locale: str,
-    now: datetime | None = None,
+    now: datetime,
 ) -> None:
     """Telegram says these users joined (or were added to) the group: recorded as in it."""
     people = [user for user in users if not user.is_bot]
@@ -411,17 +411,16 @@ async def members_joined(
 
 
 async def left_community(
-    session: AsyncSession, *, community_id: int, member_id: int, now: datetime | None = None
+    session: AsyncSession, *, community_id: int, member_id: int, now: datetime
 ) -> None:
     """The member left the group or was removed from it (kept, with when)."""
-    moment = now or utcnow()
     await session.execute(
         update(CommunityMember)
         .where(
             col(CommunityMember.community_id) == community_id,
             col(CommunityMember.member_id) == member_id,
         )
-        .values(left_at=moment, last_seen_at=moment)
+        .values(left_at=now, last_seen_at=now)
     )
 
 

@@ -888,15 +888,24 @@ async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
     )
     if freed.rowcount != 1:  # type: ignore[attr-defined]
         return
-    await session.execute(
-        update(GroupBuyJoin)
-        .where(
-            col(GroupBuyJoin.groupbuy_id) == row.groupbuy_id,
-            col(GroupBuyJoin.member_id) == row.member_id,
-            col(GroupBuyJoin.quantity) >= row.quantity,
+    left = (
+        await session.execute(
+            update(GroupBuyJoin)
+            .where(
+                col(GroupBuyJoin.groupbuy_id) == row.groupbuy_id,
+                col(GroupBuyJoin.member_id) == row.member_id,
+                col(GroupBuyJoin.quantity) >= row.quantity,
+            )
+            .values(quantity=col(GroupBuyJoin.quantity) - row.quantity)
+            .returning(col(GroupBuyJoin.quantity))
         )
-        .values(quantity=col(GroupBuyJoin.quantity) - row.quantity)
-    )
+    ).scalar_one_or_none()
+    if left == 0:  # nothing of theirs is left in it: one participant fewer
+        await session.execute(
+            update(GroupBuy)
+            .where(col(GroupBuy.id) == row.groupbuy_id, col(GroupBuy.participants) >= 1)
+            .values(participants=col(GroupBuy.participants) - 1)
+        )
     if row.variant_id is None:
         return
     # of a variant (or a sign-up list's item): its own counter, and the member's line of it

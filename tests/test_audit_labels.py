@@ -96,10 +96,12 @@ async def test_a_chinese_owner_reads_the_audit_log_in_chinese(harness: Harness) 
     assert lines[0].startswith("特权操作")
     rows = lines[1:]
     assert len(rows) >= 4
-    # (a row: mark, time, actor id, label, then where and detail after a space; a Chinese
-    # label holds no space)
-    prefix = re.compile(r"^[✅⛔] [\d-]+ [\d:]+(?: [^\d\s]\S*)? \d+ ")
+    # (a row: mark, time, actor's name and id, label, then where and detail after a space; a
+    # Chinese label holds no space)
+    prefix = re.compile(r"^[✅⛔] [\d-]+ [\d:]+(?: [^\d\s]\S*)? \S+（\d+） ")
     labels = [prefix.sub("", row).split(" ")[0] for row in rows]
     assert "打开群设置" in labels and "添加工作人员" in labels and "已添加工作人员" in labels
     assert [label for label in labels if re.search("[A-Za-z]", label)] == []
     assert "community.settings" not in log and "staff.grant" not in log
+    # and the actors are named, the id after the name as Chinese writes it
+    assert f"Mia（{MIA}）" in log

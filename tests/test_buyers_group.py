@@ -179,3 +179,21 @@ def test_the_layers_script_invites_a_first_buyer_in_the_playground() -> None:
             "(erin joins buyers)",
         ],
     )
+
+
+async def test_the_invitation_survives_passing_telegram_failures(harness: Harness) -> None:
+    # given a buyers' group for every area, and Telegram failing the next two invite links
+    await given_buyers_groups(harness)
+    harness.runtime.notifier.retry_seconds = (0.0, 0.0, 0.0)
+    await harness.send(SAM, SAM, f"/buyers_group {BUYERS}")
+    harness.emulator.inject_fault("createChatInviteLink", status=502, count=2)
+    # when Mia's first order is paid
+    await harness.send(MIA, TEA, "/buy 1")
+    await harness.send(LEE, TEA, "/paid @mia")
+    await harness.runtime.notifier.drain()
+    # then the link is made on the third try, and Mia is invited all the same, once
+    text, _link = invitation(harness, MIA)
+    assert text == INVITED.format(group="Tea Buyers")
+    assert len(harness.emulator.calls_of("createChatInviteLink")) == 3  # two refused
+    assert [m.text for m in harness.emulator.bot_messages(MIA)].count(text) == 1
+    assert await invites(harness) == {MIA: BUYERS}

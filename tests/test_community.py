@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 
 from models.audit import AuditEntry
-from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community
+from models.community import COMMUNITY_ACTIVE, COMMUNITY_LEFT, Community, CommunityMember
 from tests.conftest import COFFEE, KAI, LEE, MIA, TEA, Harness
 
 
@@ -122,3 +124,29 @@ async def test_a_refused_button_press_changes_nothing(harness: Harness) -> None:
     async with harness.session() as session:
         community = await session.get(Community, TEA)
     assert community is not None and community.locale == "en"
+
+
+async def test_sightings_in_a_group_are_stamped_with_the_domain_clock_not_the_real_one(
+    harness: Harness,
+) -> None:
+    # given the bot in both groups, asking for chat_member updates as polling does, and the
+    # domain clock three days ahead of the real one
+    runtime = harness.runtime
+    await runtime.bot.get_updates(allowed_updates=runtime.dp.resolve_used_update_types())
+    await harness.join_groups()
+    harness.clock.advance(days=3)
+    # when Mia writes in Tea Lovers and Kai joins it, then leaves Coffee Club
+    await harness.send(MIA, TEA, "Hello tea friends")
+    harness.emulator.member_joins(TEA, KAI)
+    await harness.feed_pending()
+    harness.clock.advance(hours=1)
+    harness.emulator.member_leaves(COFFEE, KAI)
+    await harness.feed_pending()
+    # then the store has them seen (and gone) at the domain's time
+    async with harness.session() as session:
+        rows = (await session.execute(select(CommunityMember))).scalars().all()
+        seen = {(r.community_id, r.member_id): r for r in rows}
+    mia, kai = seen[(TEA, MIA)], seen[(TEA, KAI)]
+    assert mia.first_seen_at == mia.last_seen_at == harness.clock() - timedelta(hours=1)
+    assert kai.first_seen_at == harness.clock() - timedelta(hours=1)
+    assert seen[(COFFEE, KAI)].left_at == harness.clock()

@@ -437,5 +437,5 @@ async def test_a_search_term_cannot_forge_a_line_of_the_audit_log(
     lines = text.split("\n")
     assert not any(line.startswith("✅ 2030-01-01") for line in lines)
     (export,) = [line for line in lines if "Export a table from the dashboard" in line]
-    assert f"UTC {LEE} Export a table from the dashboard" in export
+    assert f"UTC Lee ({LEE}) Export a table from the dashboard" in export
     assert "search:mia\\n✅ 2030-01-01" in export

@@ -148,6 +148,7 @@ async def ready(harness: Harness) -> WeeklyDigest:
 
 async def digests(harness: Harness, chat: int) -> list[str]:
     """The digests that reached the chat since the last look (their captions)."""
+    await harness.runtime.notifier.drain()
     return [
         message.text or message.raw.get("caption", "")
         for message in harness.new_bot_messages(chat)
@@ -219,6 +220,7 @@ async def test_monday_digest_goes_once_with_the_numbers_that_moved_most(
         sessions=harness.runtime.sessions,
         readers=harness.runtime.readers,
         bot=harness.runtime.bot,
+        notifier=harness.runtime.notifier,
         i18n=harness.runtime.i18n,
         settings=harness.runtime.settings,
         clock=harness.clock,
@@ -272,3 +274,20 @@ async def test_opting_out_by_button_and_back_in_by_command(harness: Harness) -> 
         "Sorry, only the leaders of this group can do that."
     ]
     assert await harness.send(OWNER, OWNER, "/digest maybe") == ["Send /digest on or /digest off."]
+
+
+async def test_a_digest_refused_in_passing_is_sent_again_once(harness: Harness) -> None:
+    # given Monday 09:00 in Shanghai, and Telegram failing the next two photos with a 502
+    job = await ready(harness)
+    harness.runtime.notifier.retry_seconds = (0.0, 0.0, 0.0)
+    harness.clock.now = utc(12, 7, 1)
+    harness.emulator.inject_fault("sendPhoto", status=502, count=2)
+    # when the digest goes out, and the sweep comes again
+    assert (await job.run()).sent == 2
+    await harness.runtime.notifier.drain()
+    assert (await job.run()).sent == 0
+    # then both readers have their digest all the same, once each
+    [staff] = await digests(harness, OWNER)
+    assert staff.startswith("📈 Weekly digest for the whole brand")
+    assert len(await digests(harness, LEE)) == 1
+    assert await digests(harness, OWNER) == []

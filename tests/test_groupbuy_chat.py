@@ -457,3 +457,27 @@ async def test_a_join_above_the_stock_left_says_how_many_are_left(harness: Harne
     assert await harness.press(LEE, TEA, card.message_id, index=0) == (
         "抱歉，已经售罄：点卡片上的 🔔 到货通知即可加入候补。"
     )
+
+
+async def test_a_refund_after_forming_drops_the_member_from_the_participants_count(
+    harness: Harness,
+) -> None:
+    # given Lee's group-buy formed with Mia x1 and Kai x2, both paid, not yet picked up
+    await lees_groupbuy_formed(harness)
+    await harness.send(LEE, TEA, "/paid @mia")
+    await harness.send(LEE, TEA, "/paid @kai")
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+        assert gb is not None and (gb.units_sold, gb.participants) == (3, 2)
+    # when staff refund Kai's whole order
+    await harness.send(SAM, SAM, "/refund 2")
+    # then his units are free and he no longer counts as a participant
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+        assert gb is not None and (gb.units_sold, gb.participants) == (1, 1)
+    await harness.runtime.cards.flush()
+    # and the card in the group says so
+    card = next(m for m in harness.emulator.messages(TEA) if (m.text or "").startswith("🛒"))
+    assert "Progress: 1/2 people\nUnits left: 9\n" in card.text
+    async with harness.session() as session:
+        assert (await reconcile(session)).ok
