@@ -64,6 +64,7 @@ from handlers.views.product import photo_tag
 from handlers.views.review import stats_line as review_stats_line
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
+from handlers.views.trial import reports_csv, summary_text
 from models.perks import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
 from services.attribution import broadcast_result, recent_tests
@@ -118,6 +119,14 @@ from services.statement import (
 from services.tables import STAFF_TABLES, TABLES, Query, community_rows, csv_chunks
 from services.ticket import ticket_photo, ticket_photos, ticket_stats
 from services.tiers import TierView, list_tiers
+from services.trial import (
+    TrialError,
+    list_trials,
+    report_photo,
+    report_photos,
+    report_rows,
+    trial_summary,
+)
 from services.validation import NumberRefused, header_value, number, shown, signed_query
 
 log = logging.getLogger(__name__)
@@ -215,6 +224,11 @@ def _number_text(ratio: Ratio, locale: str) -> str:
     if fraction is None:
         return "—"
     return format_decimal(Decimal(round(fraction * 10)).scaleb(-1), "#,##0.0", locale=locale)
+
+
+def _one_place(value: float, locale: str) -> str:
+    """An average to one decimal place, as the reader's language writes it."""
+    return format_decimal(round(value, 1), format="0.0", locale=locale)
 
 
 def _card(line: str) -> str:
@@ -739,6 +753,28 @@ class Dashboard:
         ):
             raise web.HTTPNotFound()
         return await self._photo(found[0])
+
+    async def trial_photo(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/trial-photos/<trial>-<member>-<place>-<tag>.jpg: a photo of a trial
+        report, for staff only; 404 for anyone else."""
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        trial_id = number(request.match_info["trial_id"])
+        member_id = number(request.match_info["member_id"])
+        position = number(request.match_info["position"])
+        found = None
+        if view.reader.staff and None not in (trial_id, member_id, position):
+            async with self.reads() as session:
+                found = await report_photo(
+                    session,
+                    trial_id=trial_id or 0,
+                    member_id=member_id or 0,
+                    position=position or 0,
+                )
+        if found is None or photo_tag(found) != request.match_info["tag"]:
+            raise web.HTTPNotFound()
+        return await self._photo(found)
 
     async def _photo(self, file_id: str) -> web.Response:
         """A Telegram photo fetched by the bot (no transaction open while fetching), never
@@ -1357,6 +1393,98 @@ class Dashboard:
         body = f'{done}<div class="cards">{rate}</div><p class="note">{note}</p>'
         return _("Reviews"), body + html.review_cards(cards)
 
+    async def trials(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Product trials (staff): each with its product, places, report rate, due date and
+        average per aspect; ?trial=ID shows one with its reports, photos and CSV."""
+        title = _("Trials")
+        if not view.reader.staff:
+            staff_only = html.escape(_("Trials are run by brand staff."))
+            return title, f'<p class="note">{staff_only}</p>'
+        asked = request.query.get("trial", "").strip()
+        if asked:
+            return await self._trial(view, number(asked.lstrip("#")))
+        async with self.reads() as session:
+            summaries = [await trial_summary(session, t.id) for t in await list_trials(session)]
+        rows = []
+        for summary in summaries:
+            trial = summary.trial
+            rate = summary.report_rate
+            averages = " · ".join(
+                f"{aspect} ⭐ {_one_place(summary.averages[aspect], view.locale)}"
+                for aspect in trial.aspects
+                if aspect in summary.averages
+            )
+            share = "—" if rate is None else format_percent(rate, "#,##0.#%", locale=view.locale)
+            rows.append(
+                (
+                    trial.id,
+                    (
+                        shown(trial.title),
+                        str(trial.places),
+                        str(trial.taken),
+                        f"{summary.reported}/{summary.accepted} ({share})",
+                        trial.due_at.astimezone(view.zone).strftime("%Y-%m-%d %H:%M"),
+                        averages or "—",
+                    ),
+                )
+            )
+        note = html.escape(
+            _("The newest trials first. Open one for its reports; create one with /trial_new.")
+        )
+        return title, f'<p class="note">{note}</p>' + html.trials_table(rows)
+
+    async def _trial(self, view: View, trial_id: int | None) -> tuple[str, str]:
+        """One trial: its figures as /trial ID sends them, every invitation with its report
+        and photos, and the CSV."""
+        async with self.reads() as session:
+            try:
+                summary = await trial_summary(session, trial_id or 0)
+            except TrialError:
+                missing = html.escape(_("There is no such trial."))
+                return _("Trials"), f'<p class="note">{missing}</p>'
+            trial = summary.trial
+            rows = await report_rows(session, trial.id)
+            photos = await report_photos(session, trial.id)
+        figures = summary_text(summary, view.locale, view.zone.key)  # Telegram HTML, escaped
+        cards = "".join(_card(line) for line in figures.split("\n"))
+        statuses = {
+            "invited": _("no answer yet"),
+            "accepted": _("accepted"),
+            "declined": _("declined"),
+            "missed": _("too late"),
+        }
+        reports = []
+        for row in rows:
+            parts = [shown(row.name) or str(row.member_id), statuses.get(row.status, row.status)]
+            if row.order_id:
+                parts.append(_("order #{id}").format(id=row.order_id))
+            if row.reported_at is not None:
+                moment = row.reported_at.astimezone(view.zone).strftime("%Y-%m-%d %H:%M")
+                parts.append(_("reported {moment}").format(moment=moment))
+            if row.good:
+                parts.append(_("good report"))
+            if row.shared:
+                parts.append(_("shared as a review"))
+            reports.append(
+                html.ReportCard(
+                    head=" · ".join(parts),
+                    ratings=" · ".join(
+                        f"{aspect} {'⭐' * row.ratings[aspect]}"
+                        for aspect in trial.aspects
+                        if aspect in row.ratings
+                    ),
+                    words=row.report,
+                    photos=tuple(
+                        f"trial-photos/{trial.id}-{row.member_id}-{place}-{photo_tag(file_id)}.jpg"
+                        for place, file_id in photos.get(row.member_id, [])
+                    ),
+                )
+            )
+        body = f'<div class="cards">{cards}</div>' + html.report_cards(
+            reports, f"csv/trial?trial={trial.id}"
+        )
+        return _("Trial #{id}: {title}").format(id=trial.id, title=trial.title), body
+
     async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
         """The promotions calendar: per group, one week (Monday to Sunday on the reader's
         clock) of what went out and what is scheduled, the cap use and the posts held by quiet
@@ -1601,6 +1729,7 @@ class Dashboard:
         "promotions": promotions,
         "delivery": delivery,
         "reviews": reviews,
+        "trials": trials,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -1615,6 +1744,8 @@ class Dashboard:
             return await self._statement_csv(request, view)
         if name == "metrics":
             return await self._metrics_csv(request, view)
+        if name == "trial":
+            return await self._trial_csv(request, view)
         table = TABLES.get(name)
         if table is None:
             raise web.HTTPNotFound()
@@ -1646,6 +1777,26 @@ class Dashboard:
         detail = f"metrics {span} groups={_groups(view)}"
         await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "leader")
         return web.Response(body=metrics_csv(report), headers=_csv_headers(f"metrics_{span}.csv"))
+
+    async def _trial_csv(self, request: web.Request, view: View) -> web.StreamResponse:
+        """GET /dashboard/csv/trial?trial=ID: a trial's invitations and reports, as /trial ID
+        sends them; staff only, audited."""
+        trial_id = number(request.query.get("trial", ""))
+        if not view.reader.staff:
+            await self._audit(view.reader.member_id, EXPORT_ACTION, False, f"trial {trial_id}")
+            raise web.HTTPNotFound()
+        async with self.reads() as session:
+            try:
+                summary = await trial_summary(session, trial_id or 0)
+            except TrialError:
+                raise web.HTTPNotFound() from None
+            rows = await report_rows(session, summary.trial.id)
+        detail = f"trial #{summary.trial.id}"
+        await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "staff")
+        return web.Response(
+            body=reports_csv(summary.trial, rows),
+            headers=_csv_headers(f"trial_{summary.trial.id}.csv"),
+        )
 
     async def _statement_csv(self, request: web.Request, view: View) -> web.StreamResponse:
         """GET /dashboard/csv/statement?leader=...: one leader's statement, audited."""
@@ -1707,6 +1858,11 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get(
         f"{PREFIX}/ticket-photos/{{message_id:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
         dashboard.ticket_photo,
+    )
+    app.router.add_get(
+        f"{PREFIX}/trial-photos/{{trial_id:[0-9]+}}-{{member_id:[0-9]+}}-{{position:[0-9]+}}"
+        "-{tag:[0-9a-f]{16}}.jpg",
+        dashboard.trial_photo,
     )
     app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
     app.router.add_get(PREFIX, _to_overview)

@@ -60,6 +60,7 @@ PAGES = (
     ("tickets", N_("After-sales tickets")),
     ("delivery", N_("Delivery")),
     ("reviews", N_("Reviews")),
+    ("trials", N_("Trials")),
     ("statement", N_("Statement")),
     ("sessions", N_("Sessions")),
 )
@@ -578,6 +579,65 @@ def review_cards(cards: Sequence[ReviewCard]) -> str:
             f'<label>{reason}<input name="reason" maxlength="200"></label>'
             f'<button name="decision" value="approve">{approve}</button>'
             f'<button name="decision" value="reject">{reject}</button></form></section>'
+        )
+    return "".join(blocks)
+
+
+def trials_table(rows: Sequence[tuple[int, Sequence[str]]]) -> str:
+    """The trials, newest first: (trial id, its cells), the first cell linking to the trial."""
+    columns = (
+        _("Trial"),
+        _("Product"),
+        _("Places"),
+        _("Taken"),
+        _("Report rate"),
+        _("Report due"),
+        _("Average per aspect"),
+    )
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    lines = "".join(
+        f'<tr><td><a href="trials?trial={ident}">#{ident}</a></td>'
+        + "".join(f"<td>{escape(c)}</td>" for c in cells)
+        + "</tr>"
+        for ident, cells in rows
+    )
+    nothing = escape(_("No trials yet. Create one with /trial_new."))
+    empty = "" if rows else f'<p class="note">{nothing}</p>'
+    return (
+        '<section class="block" id="table-trials">'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>{empty}</section>"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCard:
+    """One ambassador's report as a trial's page shows it."""
+
+    head: str  # who, their answer, the order, when they reported
+    ratings: str  # "taste ⭐⭐⭐⭐⭐ · packaging ⭐⭐⭐"
+    words: str
+    photos: tuple[str, ...]  # addresses of its photos under the dashboard
+
+
+def report_cards(cards: Sequence[ReportCard], csv_href: str) -> str:
+    """A trial's invitations with their reports and photos, and the link to its CSV."""
+    download = escape(_("Download CSV"))
+    link = f'<a class="csv" href="{escape(csv_href)}" download>{download}</a>'
+    if not cards:
+        nothing = escape(_("Nobody was invited to this trial."))
+        return f'<section class="block">{link}<p class="note">{nothing}</p></section>'
+    blocks = []
+    for place, card in enumerate(cards, start=1):
+        head = escape(card.head)
+        photos = "".join(
+            f'<figure><a href="{escape(href)}"><img src="{escape(href)}" alt="{head}" '
+            'loading="lazy"></a></figure>'
+            for href in card.photos
+        )
+        blocks.append(
+            f'<section class="block" id="report-{place}">{link if place == 1 else ""}'
+            f"<h2>{head}</h2><p>{escape(card.ratings)}</p><p>{escape(card.words)}</p>"
+            f'<div class="photos">{photos}</div></section>'
         )
     return "".join(blocks)
 
