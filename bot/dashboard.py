@@ -55,9 +55,18 @@ from bot.dashboard_security import (
     origin_of,
 )
 from bot.photos import PHOTOS, ProductPhotos, add_photos
+from handlers.membership import (
+    REFUSALS as MEMBERSHIP_REFUSALS,
+)
+from handlers.membership import (
+    cancel_subscription,
+    switched_off_notices,
+    switched_off_text,
+)
 from handlers.review import MODERATION_ERRORS, moderation_notice
 from handlers.text import N_, format_money
 from handlers.views.delivery import SHIPPED, refusal, shipped_notice
+from handlers.views.membership import grant_text
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.policy import KINDS
 from handlers.views.product import photo_tag
@@ -83,7 +92,9 @@ from services.dashboard import (
     well_formed_link_token,
 )
 from services.delivery import DeliveryError, ship_order
+from services.ledger import STARS
 from services.member import AmbiguousMember, MemberView, find_member, get_member
+from services.membership import MembershipError, get_plan, list_plans, plan_payments, switch_off
 from services.metrics import (
     DEFAULT_WEEKS,
     LTV_DAYS,
@@ -142,6 +153,7 @@ REDEEM_ACTION = "pickup.redeem"
 PICKUP_TOKEN_SECONDS = 15 * 60  # a keeper page's token lasts this long after its last post
 SIGN_OUT_ACTION = "dashboard.sign_out"
 SHIP_ACTION = "delivery.ship"
+PLAN_OFF_ACTION = "membership.plan_off"
 REVIEWS_SHOWN = 20  # waiting reviews on the reviews page (the oldest)
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
@@ -731,6 +743,58 @@ class Dashboard:
         return web.Response(
             status=303,
             headers={"Location": f"{PREFIX}/reviews?{urlencode({decision: str(order_id)})}"},
+        )
+
+    async def plan_off(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/membership-plan-off with plan: staff stop selling a membership plan,
+        as /membership_plan_off does (audited); once it committed, the renewals are cancelled
+        with Telegram and the members told."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, PLAN_OFF_ACTION, False, "dashboard: not staff", "staff")
+                return self._message(
+                    request,
+                    403,
+                    _("Not for you, sorry"),
+                    _("Only brand staff switch membership plans off."),
+                )
+            form = await request.post()
+            word = str(form.get("plan", ""))[:32]
+            plan_id = number(word)
+            refused: MembershipError | None = None
+            async with self.runtime.sessions() as session, session.begin():
+                try:
+                    off = await switch_off(
+                        session,
+                        plan_id=plan_id or 0,
+                        actor_id=actor,
+                        now=self.now(),
+                        default_locale=self.settings.default_locale,
+                    )
+                    notices = await switched_off_notices(
+                        session,
+                        off,
+                        default_timezone=self.settings.default_timezone,
+                        i18n=self.runtime.i18n,
+                    )
+                except MembershipError as exc:
+                    refused = exc
+            if refused is not None:
+                return self._message(
+                    request,
+                    400,
+                    _("Not switched off"),
+                    _(MEMBERSHIP_REFUSALS[refused.reason]).format(word=word),
+                )
+        for member_id, charge_id, text in notices:  # committed: now Telegram and the members
+            await cancel_subscription(self.runtime.bot, member_id, charge_id)()
+            self.runtime.notifier.send(member_id, text)
+        return web.Response(
+            status=303, headers={"Location": f"{PREFIX}/memberships?off={off.plan.id}"}
         )
 
     async def review_photo(self, request: web.Request) -> web.StreamResponse:
@@ -1485,6 +1549,48 @@ class Dashboard:
         )
         return _("Trial #{id}: {title}").format(id=trial.id, title=trial.title), body
 
+    async def memberships(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Paid membership plans (staff): price, grant, active members, this month's renewals
+        and Stars booked, and a button that switches a plan off."""
+        title = _("Memberships")
+        if not view.reader.staff:
+            staff_only = html.escape(_("Membership plans are run by brand staff."))
+            return title, f'<p class="note">{staff_only}</p>'
+        now = self.now().astimezone(view.zone)
+        first = datetime.combine(now.date().replace(day=1), time(), tzinfo=view.zone)
+        async with self.reads() as session:
+            plans = await list_plans(session)
+            paid = await plan_payments(session, start=first, end=now + timedelta(seconds=1))
+            switched = number(request.query.get("off", ""))
+            done = await get_plan(session, switched) if switched is not None else None
+        rows = []
+        for plan in plans:
+            month = paid.get(plan.id)
+            rows.append(
+                html.PlanRow(
+                    plan_id=plan.id,
+                    cells=(
+                        html.escape(shown(plan.name)),
+                        html.escape(format_money(plan.stars, STARS, view.locale)),
+                        grant_text(plan),  # escaped for Telegram's HTML, so for the page
+                        html.escape(_("for sale") if plan.active else _("switched off")),
+                        str(plan.members),
+                        str(month.renewals if month else 0),
+                        str(month.stars if month else 0),
+                    ),
+                    active=plan.active,
+                )
+            )
+        told = f'<p class="note">{switched_off_text(done)}</p>' if done is not None else ""
+        note = html.escape(
+            _(
+                "Renewals and Stars count from the first of this month ({zone}). Switching a "
+                "plan off stops its sale and its renewals; its members keep it until their "
+                "paid month ends and are told."
+            ).format(zone=view.zone.key)
+        )
+        return title, f'{told}<p class="note">{note}</p>' + html.plans_table(rows)
+
     async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
         """The promotions calendar: per group, one week (Monday to Sunday on the reader's
         clock) of what went out and what is scheduled, the cap use and the posts held by quiet
@@ -1730,6 +1836,7 @@ class Dashboard:
         "delivery": delivery,
         "reviews": reviews,
         "trials": trials,
+        "memberships": memberships,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -1851,6 +1958,7 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post(f"{PREFIX}/pickup", dashboard.pickup)
     app.router.add_post(f"{PREFIX}/ship", dashboard.ship)
     app.router.add_post(f"{PREFIX}/review", dashboard.review)
+    app.router.add_post(f"{PREFIX}/membership-plan-off", dashboard.plan_off)
     app.router.add_get(
         f"{PREFIX}/review-photos/{{order_id:[0-9]+}}-{{position:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
         dashboard.review_photo,

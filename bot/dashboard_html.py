@@ -61,6 +61,7 @@ PAGES = (
     ("delivery", N_("Delivery")),
     ("reviews", N_("Reviews")),
     ("trials", N_("Trials")),
+    ("memberships", N_("Memberships")),
     ("statement", N_("Statement")),
     ("sessions", N_("Sessions")),
 )
@@ -640,6 +641,52 @@ def report_cards(cards: Sequence[ReportCard], csv_href: str) -> str:
             f'<div class="photos">{photos}</div></section>'
         )
     return "".join(blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """A membership plan as the memberships page shows it: its cells are HTML (escaped)."""
+
+    plan_id: int
+    cells: tuple[str, ...]
+    active: bool
+
+
+def plans_table(rows: Sequence[PlanRow]) -> str:
+    """The membership plans with their figures, and a button that switches one off."""
+    columns = (
+        _("Plan"),
+        _("Price"),
+        _("Grants"),
+        _("State"),
+        _("Active members"),
+        _("Renewals this month"),
+        _("Stars booked this month"),
+        "",
+    )
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    switch_off = escape(_("Switch off"))
+    lines = "".join(
+        f"<tr><td>#{row.plan_id}</td>"
+        + "".join(f"<td>{c}</td>" for c in row.cells)
+        + "<td>"
+        + (
+            '<form class="inline" method="post" action="membership-plan-off">'
+            f'<input type="hidden" name="plan" value="{row.plan_id}">'
+            f"<button>{switch_off}</button></form>"
+            if row.active
+            else ""
+        )
+        + "</td></tr>"
+        for row in rows
+    )
+    nothing = escape(_("No membership plans yet. Add one with /membership_plan_add."))
+    empty = "" if rows else f'<p class="note">{nothing}</p>'
+    return (
+        '<section class="block" id="table-plans">'
+        f"<table><thead><tr><th>#</th>{head}</tr></thead><tbody>{lines}</tbody></table>"
+        f"{empty}</section>"
+    )
 
 
 def bars_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str = "#3478f6") -> str:
