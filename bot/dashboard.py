@@ -65,6 +65,8 @@ from handlers.membership import (
 )
 from handlers.review import MODERATION_ERRORS, moderation_notice
 from handlers.text import N_, format_money
+from handlers.trial import ERRORS as TRIAL_ERRORS
+from handlers.trial import invitations, new_trial
 from handlers.views.delivery import SHIPPED, refusal, shipped_notice
 from handlers.views.membership import grant_text
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
@@ -744,6 +746,48 @@ class Dashboard:
             status=303,
             headers={"Location": f"{PREFIX}/reviews?{urlencode({decision: str(order_id)})}"},
         )
+
+    async def trial_new(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/trial-new: staff create a trial as /trial_new does (the same
+        service, audited as trial.create); the candidates are invited once it committed."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, "trial.create", False, "dashboard: not staff", "staff")
+                return self._message(
+                    request, 403, _("Not for you, sorry"), _("Only brand staff create trials.")
+                )
+            form = await request.post()
+            product_text, _sep, variant = (
+                str(form.get("product", "")).strip()[:64].replace("：", ":").partition(":")
+            )
+            options = {
+                key: " ".join(str(form.get(key, "")).split())[:200]
+                for key in ("places", "invite", "aspects", "due")
+            }
+            try:
+                async with self.runtime.sessions() as session, session.begin():
+                    created = await new_trial(
+                        session,
+                        product_id=number(product_text) or 0,
+                        variant=variant.strip(),
+                        options=options,
+                        actor_id=actor,
+                        timezone=view.zone.key,
+                        now=self.now(),
+                    )
+            except TrialError as exc:  # rolled back: nothing was taken from the stock
+                detail = f"“{exc.detail or product_text}”"
+                text = _(TRIAL_ERRORS.get(exc.reason, TRIAL_ERRORS["no_trial"])).format(part=detail)
+                return self._message(request, 400, _("Not created"), text)
+            sent = invitations(created, self.runtime.i18n, self.settings.default_timezone)
+        for member_id, text, markup in sent:  # committed: now the invitations
+            self.runtime.notifier.send(member_id, text, reply_markup=markup)
+        query = urlencode({"trial": created.trial.id, "invited": len(sent)})
+        return web.Response(status=303, headers={"Location": f"{PREFIX}/trials?{query}"})
 
     async def plan_off(self, request: web.Request) -> web.StreamResponse:
         """POST /dashboard/membership-plan-off with plan: staff stop selling a membership plan,
@@ -1466,7 +1510,7 @@ class Dashboard:
             return title, f'<p class="note">{staff_only}</p>'
         asked = request.query.get("trial", "").strip()
         if asked:
-            return await self._trial(view, number(asked.lstrip("#")))
+            return await self._trial(request, view, number(asked.lstrip("#")))
         async with self.reads() as session:
             summaries = [await trial_summary(session, t.id) for t in await list_trials(session)]
         rows = []
@@ -1495,9 +1539,11 @@ class Dashboard:
         note = html.escape(
             _("The newest trials first. Open one for its reports; create one with /trial_new.")
         )
-        return title, f'<p class="note">{note}</p>' + html.trials_table(rows)
+        return title, f'<p class="note">{note}</p>' + html.trials_table(rows) + html.trial_form()
 
-    async def _trial(self, view: View, trial_id: int | None) -> tuple[str, str]:
+    async def _trial(
+        self, request: web.Request, view: View, trial_id: int | None
+    ) -> tuple[str, str]:
         """One trial: its figures as /trial ID sends them, every invitation with its report
         and photos, and the CSV."""
         async with self.reads() as session:
@@ -1544,6 +1590,12 @@ class Dashboard:
                     ),
                 )
             )
+        invited = number(request.query.get("invited", ""))
+        if invited is not None:
+            created = _("Trial #{id} created; invited in private: {invited}.").format(
+                id=trial.id, invited=invited
+            )
+            cards = _card(html.escape(created)) + cards
         body = f'<div class="cards">{cards}</div>' + html.report_cards(
             reports, f"csv/trial?trial={trial.id}"
         )
@@ -1959,6 +2011,7 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post(f"{PREFIX}/ship", dashboard.ship)
     app.router.add_post(f"{PREFIX}/review", dashboard.review)
     app.router.add_post(f"{PREFIX}/membership-plan-off", dashboard.plan_off)
+    app.router.add_post(f"{PREFIX}/trial-new", dashboard.trial_new)
     app.router.add_get(
         f"{PREFIX}/review-photos/{{order_id:[0-9]+}}-{{position:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
         dashboard.review_photo,

@@ -610,6 +610,32 @@ def trials_table(rows: Sequence[tuple[int, Sequence[str]]]) -> str:
     )
 
 
+def trial_form() -> str:
+    """Staff create a trial as /trial_new does: product (ID or ID:variant), places, who to
+    invite, the aspects rated and the due date."""
+    fields = (
+        ("product", _("Product (ID, or ID:variant)"), "16", "required"),
+        ("places", _("Places"), "6", "required"),
+        (
+            "invite",
+            _("Invite (promoters, adopted, ambassadors, a tier, @people)"),
+            "200",
+            "required",
+        ),
+        ("aspects", _("Aspects rated (comma separated)"), "200", "required"),
+        ("due", _("Report due (like 14d)"), "32", ""),
+    )
+    inputs = "".join(
+        f'<label>{escape(label)}<input name="{name}" maxlength="{size}" {needed}></label>'
+        for name, label, size, needed in fields
+    )
+    button = escape(_("Create the trial and invite"))
+    return (
+        '<form class="filters" method="post" action="trial-new">'
+        f"{inputs}<button>{button}</button></form>"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ReportCard:
     """One ambassador's report as a trial's page shows it."""

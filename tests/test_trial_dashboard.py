@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from bot.playground import sample_photo
+from models.product import Product
 from tests.conftest import KAI, LEE, MIA, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, settings
 from tests.test_delivery_dashboard import signed_in
@@ -109,3 +110,59 @@ async def test_a_leader_gets_neither_the_trials_the_photos_nor_the_csv(
     assert [(a.actor_id, a.allowed) for a in await audited(harness, "dashboard.export")] == [
         (LEE, False)
     ]
+
+
+async def test_staff_create_a_trial_from_the_form_and_the_candidates_are_invited(
+    harness: Harness, dashboard: str
+) -> None:
+    await tea_and_staff(harness)
+    origin = {"Origin": dashboard.removesuffix("/dashboard")}
+    form = {
+        "product": "1",
+        "places": "2",
+        "invite": "@mia, @kai",
+        "aspects": "taste, packaging",
+        "due": "14d",
+    }
+    async with await signed_in(harness, SAM) as http:
+        async with http.get(f"{dashboard}/trials?lang=en") as response:
+            assert 'action="trial-new"' in await response.text()
+        # when another site posts the form in Sam's browser, nothing is created
+        async with http.post(
+            f"{dashboard}/trial-new", data=form, headers={"Origin": "https://evil.example"}
+        ) as response:
+            assert response.status == 403
+        # when the places are not a number, he is told, and no stock is taken
+        async with http.post(
+            f"{dashboard}/trial-new?lang=en", data={**form, "places": "lots"}, headers=origin
+        ) as response:
+            assert response.status == 400
+            assert "Give the number of places as places=10 (1 to 500)." in await response.text()
+        assert await stock(harness) == 20
+        # when he creates the trial from the form
+        harness.new_bot_messages(MIA)
+        async with http.post(
+            f"{dashboard}/trial-new?lang=en", data=form, headers=origin, allow_redirects=False
+        ) as response:
+            assert response.status == 303
+            assert response.headers["Location"] == "/dashboard/trials?trial=1&invited=2"
+        async with http.get(f"{dashboard}/trials?trial=1&invited=2&lang=en") as response:
+            page = await response.text()
+        assert "Trial #1 created; invited in private: 2." in page
+        assert "Invited 2 · accepted 0 · declined 0 · too late 0" in page
+    # then the units left the stock, Mia is invited with her buttons, and it is audited
+    assert await stock(harness) == 18
+    await harness.runtime.notifier.drain()
+    invitation = harness.new_bot_messages(MIA)[-1]
+    assert "You are invited to try Oolong tea for free" in (invitation.text or "")
+    assert invitation.button_texts[:1] and len(invitation.button_texts) == 2
+    assert [(a.actor_id, a.allowed) for a in await audited(harness, "trial.create")] == [
+        (SAM, True)
+    ]
+
+
+async def stock(harness: Harness) -> int:
+    async with harness.session() as session:
+        product = await session.get(Product, 1)
+    assert product is not None
+    return product.stock
