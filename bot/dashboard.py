@@ -55,15 +55,27 @@ from bot.dashboard_security import (
     origin_of,
 )
 from bot.photos import PHOTOS, ProductPhotos, add_photos
+from handlers.membership import (
+    REFUSALS as MEMBERSHIP_REFUSALS,
+)
+from handlers.membership import (
+    cancel_subscription,
+    switched_off_notices,
+    switched_off_text,
+)
 from handlers.review import MODERATION_ERRORS, moderation_notice
 from handlers.text import N_, format_money
+from handlers.trial import ERRORS as TRIAL_ERRORS
+from handlers.trial import invitations, new_trial
 from handlers.views.delivery import SHIPPED, refusal, shipped_notice
+from handlers.views.membership import grant_text
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.policy import KINDS
 from handlers.views.product import photo_tag
 from handlers.views.review import stats_line as review_stats_line
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
+from handlers.views.trial import reports_csv, summary_text
 from models.perks import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
 from services.attribution import broadcast_result, recent_tests
@@ -82,7 +94,9 @@ from services.dashboard import (
     well_formed_link_token,
 )
 from services.delivery import DeliveryError, ship_order
+from services.ledger import STARS
 from services.member import AmbiguousMember, MemberView, find_member, get_member
+from services.membership import MembershipError, get_plan, list_plans, plan_payments, switch_off
 from services.metrics import (
     DEFAULT_WEEKS,
     LTV_DAYS,
@@ -118,6 +132,14 @@ from services.statement import (
 from services.tables import STAFF_TABLES, TABLES, Query, community_rows, csv_chunks
 from services.ticket import ticket_photo, ticket_photos, ticket_stats
 from services.tiers import TierView, list_tiers
+from services.trial import (
+    TrialError,
+    list_trials,
+    report_photo,
+    report_photos,
+    report_rows,
+    trial_summary,
+)
 from services.validation import NumberRefused, header_value, number, shown, signed_query
 
 log = logging.getLogger(__name__)
@@ -133,6 +155,7 @@ REDEEM_ACTION = "pickup.redeem"
 PICKUP_TOKEN_SECONDS = 15 * 60  # a keeper page's token lasts this long after its last post
 SIGN_OUT_ACTION = "dashboard.sign_out"
 SHIP_ACTION = "delivery.ship"
+PLAN_OFF_ACTION = "membership.plan_off"
 REVIEWS_SHOWN = 20  # waiting reviews on the reviews page (the oldest)
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
@@ -215,6 +238,11 @@ def _number_text(ratio: Ratio, locale: str) -> str:
     if fraction is None:
         return "—"
     return format_decimal(Decimal(round(fraction * 10)).scaleb(-1), "#,##0.0", locale=locale)
+
+
+def _one_place(value: float, locale: str) -> str:
+    """An average to one decimal place, as the reader's language writes it."""
+    return format_decimal(round(value, 1), format="0.0", locale=locale)
 
 
 def _card(line: str) -> str:
@@ -719,6 +747,100 @@ class Dashboard:
             headers={"Location": f"{PREFIX}/reviews?{urlencode({decision: str(order_id)})}"},
         )
 
+    async def trial_new(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/trial-new: staff create a trial as /trial_new does (the same
+        service, audited as trial.create); the candidates are invited once it committed."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, "trial.create", False, "dashboard: not staff", "staff")
+                return self._message(
+                    request, 403, _("Not for you, sorry"), _("Only brand staff create trials.")
+                )
+            form = await request.post()
+            product_text, _sep, variant = (
+                str(form.get("product", "")).strip()[:64].replace("：", ":").partition(":")
+            )
+            options = {
+                key: " ".join(str(form.get(key, "")).split())[:200]
+                for key in ("places", "invite", "aspects", "due")
+            }
+            try:
+                async with self.runtime.sessions() as session, session.begin():
+                    created = await new_trial(
+                        session,
+                        product_id=number(product_text) or 0,
+                        variant=variant.strip(),
+                        options=options,
+                        actor_id=actor,
+                        timezone=view.zone.key,
+                        now=self.now(),
+                    )
+            except TrialError as exc:  # rolled back: nothing was taken from the stock
+                detail = f"“{exc.detail or product_text}”"
+                text = _(TRIAL_ERRORS.get(exc.reason, TRIAL_ERRORS["no_trial"])).format(part=detail)
+                return self._message(request, 400, _("Not created"), text)
+            sent = invitations(created, self.runtime.i18n, self.settings.default_timezone)
+        for member_id, text, markup in sent:  # committed: now the invitations
+            self.runtime.notifier.send(member_id, text, reply_markup=markup)
+        query = urlencode({"trial": created.trial.id, "invited": len(sent)})
+        return web.Response(status=303, headers={"Location": f"{PREFIX}/trials?{query}"})
+
+    async def plan_off(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/membership-plan-off with plan: staff stop selling a membership plan,
+        as /membership_plan_off does (audited); once it committed, the renewals are cancelled
+        with Telegram and the members told."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, PLAN_OFF_ACTION, False, "dashboard: not staff", "staff")
+                return self._message(
+                    request,
+                    403,
+                    _("Not for you, sorry"),
+                    _("Only brand staff switch membership plans off."),
+                )
+            form = await request.post()
+            word = str(form.get("plan", ""))[:32]
+            plan_id = number(word)
+            refused: MembershipError | None = None
+            async with self.runtime.sessions() as session, session.begin():
+                try:
+                    off = await switch_off(
+                        session,
+                        plan_id=plan_id or 0,
+                        actor_id=actor,
+                        now=self.now(),
+                        default_locale=self.settings.default_locale,
+                    )
+                    notices = await switched_off_notices(
+                        session,
+                        off,
+                        default_timezone=self.settings.default_timezone,
+                        i18n=self.runtime.i18n,
+                    )
+                except MembershipError as exc:
+                    refused = exc
+            if refused is not None:
+                return self._message(
+                    request,
+                    400,
+                    _("Not switched off"),
+                    _(MEMBERSHIP_REFUSALS[refused.reason]).format(word=word),
+                )
+        for member_id, charge_id, text in notices:  # committed: now Telegram and the members
+            await cancel_subscription(self.runtime.bot, member_id, charge_id)()
+            self.runtime.notifier.send(member_id, text)
+        return web.Response(
+            status=303, headers={"Location": f"{PREFIX}/memberships?off={off.plan.id}"}
+        )
+
     async def review_photo(self, request: web.Request) -> web.StreamResponse:
         """GET /dashboard/review-photos/<order>-<place>-<tag>.jpg: a photo of a review, for
         staff and the leaders of the review's group; 404 for anyone else."""
@@ -739,6 +861,28 @@ class Dashboard:
         ):
             raise web.HTTPNotFound()
         return await self._photo(found[0])
+
+    async def trial_photo(self, request: web.Request) -> web.StreamResponse:
+        """GET /dashboard/trial-photos/<trial>-<member>-<place>-<tag>.jpg: a photo of a trial
+        report, for staff only; 404 for anyone else."""
+        view = await self._view(request)
+        if isinstance(view, web.Response):
+            return view
+        trial_id = number(request.match_info["trial_id"])
+        member_id = number(request.match_info["member_id"])
+        position = number(request.match_info["position"])
+        found = None
+        if view.reader.staff and None not in (trial_id, member_id, position):
+            async with self.reads() as session:
+                found = await report_photo(
+                    session,
+                    trial_id=trial_id or 0,
+                    member_id=member_id or 0,
+                    position=position or 0,
+                )
+        if found is None or photo_tag(found) != request.match_info["tag"]:
+            raise web.HTTPNotFound()
+        return await self._photo(found)
 
     async def _photo(self, file_id: str) -> web.Response:
         """A Telegram photo fetched by the bot (no transaction open while fetching), never
@@ -1357,6 +1501,148 @@ class Dashboard:
         body = f'{done}<div class="cards">{rate}</div><p class="note">{note}</p>'
         return _("Reviews"), body + html.review_cards(cards)
 
+    async def trials(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Product trials (staff): each with its product, places, report rate, due date and
+        average per aspect; ?trial=ID shows one with its reports, photos and CSV."""
+        title = _("Trials")
+        if not view.reader.staff:
+            staff_only = html.escape(_("Trials are run by brand staff."))
+            return title, f'<p class="note">{staff_only}</p>'
+        asked = request.query.get("trial", "").strip()
+        if asked:
+            return await self._trial(request, view, number(asked.lstrip("#")))
+        async with self.reads() as session:
+            summaries = [await trial_summary(session, t.id) for t in await list_trials(session)]
+        rows = []
+        for summary in summaries:
+            trial = summary.trial
+            rate = summary.report_rate
+            averages = " · ".join(
+                f"{aspect} ⭐ {_one_place(summary.averages[aspect], view.locale)}"
+                for aspect in trial.aspects
+                if aspect in summary.averages
+            )
+            share = "—" if rate is None else format_percent(rate, "#,##0.#%", locale=view.locale)
+            rows.append(
+                (
+                    trial.id,
+                    (
+                        shown(trial.title),
+                        str(trial.places),
+                        str(trial.taken),
+                        f"{summary.reported}/{summary.accepted} ({share})",
+                        trial.due_at.astimezone(view.zone).strftime("%Y-%m-%d %H:%M"),
+                        averages or "—",
+                    ),
+                )
+            )
+        note = html.escape(
+            _("The newest trials first. Open one for its reports; create one with /trial_new.")
+        )
+        return title, f'<p class="note">{note}</p>' + html.trials_table(rows) + html.trial_form()
+
+    async def _trial(
+        self, request: web.Request, view: View, trial_id: int | None
+    ) -> tuple[str, str]:
+        """One trial: its figures as /trial ID sends them, every invitation with its report
+        and photos, and the CSV."""
+        async with self.reads() as session:
+            try:
+                summary = await trial_summary(session, trial_id or 0)
+            except TrialError:
+                missing = html.escape(_("There is no such trial."))
+                return _("Trials"), f'<p class="note">{missing}</p>'
+            trial = summary.trial
+            rows = await report_rows(session, trial.id)
+            photos = await report_photos(session, trial.id)
+        figures = summary_text(summary, view.locale, view.zone.key)  # Telegram HTML, escaped
+        cards = "".join(_card(line) for line in figures.split("\n"))
+        statuses = {
+            "invited": _("no answer yet"),
+            "accepted": _("accepted"),
+            "declined": _("declined"),
+            "missed": _("too late"),
+        }
+        reports = []
+        for row in rows:
+            parts = [shown(row.name) or str(row.member_id), statuses.get(row.status, row.status)]
+            if row.order_id:
+                parts.append(_("order #{id}").format(id=row.order_id))
+            if row.reported_at is not None:
+                moment = row.reported_at.astimezone(view.zone).strftime("%Y-%m-%d %H:%M")
+                parts.append(_("reported {moment}").format(moment=moment))
+            if row.good:
+                parts.append(_("good report"))
+            if row.shared:
+                parts.append(_("shared as a review"))
+            reports.append(
+                html.ReportCard(
+                    head=" · ".join(parts),
+                    ratings=" · ".join(
+                        f"{aspect} {'⭐' * row.ratings[aspect]}"
+                        for aspect in trial.aspects
+                        if aspect in row.ratings
+                    ),
+                    words=row.report,
+                    photos=tuple(
+                        f"trial-photos/{trial.id}-{row.member_id}-{place}-{photo_tag(file_id)}.jpg"
+                        for place, file_id in photos.get(row.member_id, [])
+                    ),
+                )
+            )
+        invited = number(request.query.get("invited", ""))
+        if invited is not None:
+            created = _("Trial #{id} created; invited in private: {invited}.").format(
+                id=trial.id, invited=invited
+            )
+            cards = _card(html.escape(created)) + cards
+        body = f'<div class="cards">{cards}</div>' + html.report_cards(
+            reports, f"csv/trial?trial={trial.id}"
+        )
+        return _("Trial #{id}: {title}").format(id=trial.id, title=trial.title), body
+
+    async def memberships(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Paid membership plans (staff): price, grant, active members, this month's renewals
+        and Stars booked, and a button that switches a plan off."""
+        title = _("Memberships")
+        if not view.reader.staff:
+            staff_only = html.escape(_("Membership plans are run by brand staff."))
+            return title, f'<p class="note">{staff_only}</p>'
+        now = self.now().astimezone(view.zone)
+        first = datetime.combine(now.date().replace(day=1), time(), tzinfo=view.zone)
+        async with self.reads() as session:
+            plans = await list_plans(session)
+            paid = await plan_payments(session, start=first, end=now + timedelta(seconds=1))
+            switched = number(request.query.get("off", ""))
+            done = await get_plan(session, switched) if switched is not None else None
+        rows = []
+        for plan in plans:
+            month = paid.get(plan.id)
+            rows.append(
+                html.PlanRow(
+                    plan_id=plan.id,
+                    cells=(
+                        html.escape(shown(plan.name)),
+                        html.escape(format_money(plan.stars, STARS, view.locale)),
+                        grant_text(plan),  # escaped for Telegram's HTML, so for the page
+                        html.escape(_("for sale") if plan.active else _("switched off")),
+                        str(plan.members),
+                        str(month.renewals if month else 0),
+                        str(month.stars if month else 0),
+                    ),
+                    active=plan.active,
+                )
+            )
+        told = f'<p class="note">{switched_off_text(done)}</p>' if done is not None else ""
+        note = html.escape(
+            _(
+                "Renewals and Stars count from the first of this month ({zone}). Switching a "
+                "plan off stops its sale and its renewals; its members keep it until their "
+                "paid month ends and are told."
+            ).format(zone=view.zone.key)
+        )
+        return title, f'{told}<p class="note">{note}</p>' + html.plans_table(rows)
+
     async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
         """The promotions calendar: per group, one week (Monday to Sunday on the reader's
         clock) of what went out and what is scheduled, the cap use and the posts held by quiet
@@ -1601,6 +1887,8 @@ class Dashboard:
         "promotions": promotions,
         "delivery": delivery,
         "reviews": reviews,
+        "trials": trials,
+        "memberships": memberships,
     }
 
     # -- CSV -------------------------------------------------------------------------------
@@ -1615,6 +1903,8 @@ class Dashboard:
             return await self._statement_csv(request, view)
         if name == "metrics":
             return await self._metrics_csv(request, view)
+        if name == "trial":
+            return await self._trial_csv(request, view)
         table = TABLES.get(name)
         if table is None:
             raise web.HTTPNotFound()
@@ -1646,6 +1936,26 @@ class Dashboard:
         detail = f"metrics {span} groups={_groups(view)}"
         await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "leader")
         return web.Response(body=metrics_csv(report), headers=_csv_headers(f"metrics_{span}.csv"))
+
+    async def _trial_csv(self, request: web.Request, view: View) -> web.StreamResponse:
+        """GET /dashboard/csv/trial?trial=ID: a trial's invitations and reports, as /trial ID
+        sends them; staff only, audited."""
+        trial_id = number(request.query.get("trial", ""))
+        if not view.reader.staff:
+            await self._audit(view.reader.member_id, EXPORT_ACTION, False, f"trial {trial_id}")
+            raise web.HTTPNotFound()
+        async with self.reads() as session:
+            try:
+                summary = await trial_summary(session, trial_id or 0)
+            except TrialError:
+                raise web.HTTPNotFound() from None
+            rows = await report_rows(session, summary.trial.id)
+        detail = f"trial #{summary.trial.id}"
+        await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "staff")
+        return web.Response(
+            body=reports_csv(summary.trial, rows),
+            headers=_csv_headers(f"trial_{summary.trial.id}.csv"),
+        )
 
     async def _statement_csv(self, request: web.Request, view: View) -> web.StreamResponse:
         """GET /dashboard/csv/statement?leader=...: one leader's statement, audited."""
@@ -1700,6 +2010,8 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post(f"{PREFIX}/pickup", dashboard.pickup)
     app.router.add_post(f"{PREFIX}/ship", dashboard.ship)
     app.router.add_post(f"{PREFIX}/review", dashboard.review)
+    app.router.add_post(f"{PREFIX}/membership-plan-off", dashboard.plan_off)
+    app.router.add_post(f"{PREFIX}/trial-new", dashboard.trial_new)
     app.router.add_get(
         f"{PREFIX}/review-photos/{{order_id:[0-9]+}}-{{position:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
         dashboard.review_photo,
@@ -1707,6 +2019,11 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_get(
         f"{PREFIX}/ticket-photos/{{message_id:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",
         dashboard.ticket_photo,
+    )
+    app.router.add_get(
+        f"{PREFIX}/trial-photos/{{trial_id:[0-9]+}}-{{member_id:[0-9]+}}-{{position:[0-9]+}}"
+        "-{tag:[0-9a-f]{16}}.jpg",
+        dashboard.trial_photo,
     )
     app.router.add_get(f"{PREFIX}/csv/{{table}}", dashboard.csv)
     app.router.add_get(PREFIX, _to_overview)

@@ -60,6 +60,8 @@ PAGES = (
     ("tickets", N_("After-sales tickets")),
     ("delivery", N_("Delivery")),
     ("reviews", N_("Reviews")),
+    ("trials", N_("Trials")),
+    ("memberships", N_("Memberships")),
     ("statement", N_("Statement")),
     ("sessions", N_("Sessions")),
 )
@@ -580,6 +582,137 @@ def review_cards(cards: Sequence[ReviewCard]) -> str:
             f'<button name="decision" value="reject">{reject}</button></form></section>'
         )
     return "".join(blocks)
+
+
+def trials_table(rows: Sequence[tuple[int, Sequence[str]]]) -> str:
+    """The trials, newest first: (trial id, its cells), the first cell linking to the trial."""
+    columns = (
+        _("Trial"),
+        _("Product"),
+        _("Places"),
+        _("Taken"),
+        _("Report rate"),
+        _("Report due"),
+        _("Average per aspect"),
+    )
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    lines = "".join(
+        f'<tr><td><a href="trials?trial={ident}">#{ident}</a></td>'
+        + "".join(f"<td>{escape(c)}</td>" for c in cells)
+        + "</tr>"
+        for ident, cells in rows
+    )
+    nothing = escape(_("No trials yet. Create one with /trial_new."))
+    empty = "" if rows else f'<p class="note">{nothing}</p>'
+    return (
+        '<section class="block" id="table-trials">'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{lines}</tbody></table>{empty}</section>"
+    )
+
+
+def trial_form() -> str:
+    """Staff create a trial as /trial_new does: product (ID or ID:variant), places, who to
+    invite, the aspects rated and the due date."""
+    fields = (
+        ("product", _("Product (ID, or ID:variant)"), "16", "required"),
+        ("places", _("Places"), "6", "required"),
+        (
+            "invite",
+            _("Invite (promoters, adopted, ambassadors, a tier, @people)"),
+            "200",
+            "required",
+        ),
+        ("aspects", _("Aspects rated (comma separated)"), "200", "required"),
+        ("due", _("Report due (like 14d)"), "32", ""),
+    )
+    inputs = "".join(
+        f'<label>{escape(label)}<input name="{name}" maxlength="{size}" {needed}></label>'
+        for name, label, size, needed in fields
+    )
+    button = escape(_("Create the trial and invite"))
+    return (
+        '<form class="filters" method="post" action="trial-new">'
+        f"{inputs}<button>{button}</button></form>"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCard:
+    """One ambassador's report as a trial's page shows it."""
+
+    head: str  # who, their answer, the order, when they reported
+    ratings: str  # "taste ⭐⭐⭐⭐⭐ · packaging ⭐⭐⭐"
+    words: str
+    photos: tuple[str, ...]  # addresses of its photos under the dashboard
+
+
+def report_cards(cards: Sequence[ReportCard], csv_href: str) -> str:
+    """A trial's invitations with their reports and photos, and the link to its CSV."""
+    download = escape(_("Download CSV"))
+    link = f'<a class="csv" href="{escape(csv_href)}" download>{download}</a>'
+    if not cards:
+        nothing = escape(_("Nobody was invited to this trial."))
+        return f'<section class="block">{link}<p class="note">{nothing}</p></section>'
+    blocks = []
+    for place, card in enumerate(cards, start=1):
+        head = escape(card.head)
+        photos = "".join(
+            f'<figure><a href="{escape(href)}"><img src="{escape(href)}" alt="{head}" '
+            'loading="lazy"></a></figure>'
+            for href in card.photos
+        )
+        blocks.append(
+            f'<section class="block" id="report-{place}">{link if place == 1 else ""}'
+            f"<h2>{head}</h2><p>{escape(card.ratings)}</p><p>{escape(card.words)}</p>"
+            f'<div class="photos">{photos}</div></section>'
+        )
+    return "".join(blocks)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    """A membership plan as the memberships page shows it: its cells are HTML (escaped)."""
+
+    plan_id: int
+    cells: tuple[str, ...]
+    active: bool
+
+
+def plans_table(rows: Sequence[PlanRow]) -> str:
+    """The membership plans with their figures, and a button that switches one off."""
+    columns = (
+        _("Plan"),
+        _("Price"),
+        _("Grants"),
+        _("State"),
+        _("Active members"),
+        _("Renewals this month"),
+        _("Stars booked this month"),
+        "",
+    )
+    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
+    switch_off = escape(_("Switch off"))
+    lines = "".join(
+        f"<tr><td>#{row.plan_id}</td>"
+        + "".join(f"<td>{c}</td>" for c in row.cells)
+        + "<td>"
+        + (
+            '<form class="inline" method="post" action="membership-plan-off">'
+            f'<input type="hidden" name="plan" value="{row.plan_id}">'
+            f"<button>{switch_off}</button></form>"
+            if row.active
+            else ""
+        )
+        + "</td></tr>"
+        for row in rows
+    )
+    nothing = escape(_("No membership plans yet. Add one with /membership_plan_add."))
+    empty = "" if rows else f'<p class="note">{nothing}</p>'
+    return (
+        '<section class="block" id="table-plans">'
+        f"<table><thead><tr><th>#</th>{head}</tr></thead><tbody>{lines}</tbody></table>"
+        f"{empty}</section>"
+    )
 
 
 def bars_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str = "#3478f6") -> str:

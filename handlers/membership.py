@@ -63,6 +63,7 @@ from services.membership import (
     PERIOD_SECONDS,
     MembershipError,
     PlanView,
+    SwitchedOff,
     add_plan,
     cancel_membership,
     check_checkout,
@@ -211,26 +212,40 @@ async def plan_off_command(
     except MembershipError as exc:
         await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
         return
+    for member_id, charge_id, text in await switched_off_notices(
+        session, off, default_timezone=settings.default_timezone, i18n=i18n
+    ):
+        after_commit.add(cancel_subscription(bot, member_id, charge_id))
+        notifier.send(member_id, text)
+    await message.answer(switched_off_text(off.plan))
+
+
+async def switched_off_notices(
+    session: AsyncSession, off: SwitchedOff, *, default_timezone: str, i18n: I18n
+) -> list[tuple[int, str, str]]:
+    """For each membership whose renewals a switched-off plan stopped: the member, the charge
+    id of the subscription to cancel after commit, and the notice in their language."""
+    notices = []
     for stopped, locale in off.stopped:
-        after_commit.add(
-            _cancel_subscription(bot, stopped.member_id, stopped.subscription_charge_id)
-        )
         zone = await private_zone(
-            session, member_id=stopped.member_id, own=None, default=settings.default_timezone
+            session, member_id=stopped.member_id, own=None, default=default_timezone
         )
         with i18n.use_locale(locale):
-            notifier.send(stopped.member_id, discontinued_text(stopped, zone, locale))
-    plan = off.plan
+            text = discontinued_text(stopped, zone, locale)
+        notices.append((stopped.member_id, stopped.subscription_charge_id, text))
+    return notices
+
+
+def switched_off_text(plan: PlanView) -> str:
+    """What staff read once a plan is switched off (in chat and on the dashboard)."""
     members = ngettext(
         "its {n} active member keeps it until the paid month ends and is told",
         "its {n} active members keep it until their paid month ends and are told",
         plan.members,
     ).format(n=plan.members)
-    await message.answer(
-        _(
-            "Plan #{id} {plan} is switched off: no longer sold, and renewals stop; {members}."
-        ).format(id=plan.id, plan=plan_name(plan), members=members)
-    )
+    return _(
+        "Plan #{id} {plan} is switched off: no longer sold, and renewals stop; {members}."
+    ).format(id=plan.id, plan=plan_name(plan), members=members)
 
 
 async def membership_screen(
@@ -421,7 +436,7 @@ async def membership_paid(
         return
     if paid.cancel is not None:
         user_id, charge_id = paid.cancel
-        after_commit.add(_cancel_subscription(bot, user_id, charge_id))
+        after_commit.add(cancel_subscription(bot, user_id, charge_id))
     if paid.kind == PAID_REFUSED:
         notifier.send(member.id, refusal_text(paid.refusal, paid.plan))
         after_commit.add(later(refunder.wake))  # the refunder sends the Stars back and says so
@@ -436,7 +451,7 @@ async def membership_paid(
         notifier.send(member.id, renewed_text(paid.membership, paid.amount, zone, member.locale))
 
 
-def _cancel_subscription(bot: Bot, user_id: int, charge_id: str) -> Callable[[], Awaitable[None]]:
+def cancel_subscription(bot: Bot, user_id: int, charge_id: str) -> Callable[[], Awaitable[None]]:
     """Asks Telegram (after commit) to charge the subscription no more."""
 
     async def run() -> None:

@@ -16,6 +16,8 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -33,6 +35,7 @@ from services.audit import record_action
 from services.member import AmbiguousMember, MemberView, find_member
 from services.points import MAX_POINTS, PointsError, grant_by_staff
 from services.review import (
+    NOTE_MAX,
     Moderation,
     ModerationError,
     ReviewMediaError,
@@ -70,6 +73,12 @@ MODERATION_ERRORS = {
     "no_group": N_("The group of that order is not open, so the review cannot be posted there."),
     "shared": N_("That review is already in your group."),
 }
+
+
+class RejectReview(StatesGroup):
+    """A moderator tapped Reject: the next message is the reason the member reads."""
+
+    reason = State()
 
 
 class ReviewCallback(CallbackData, prefix="rvw"):
@@ -208,8 +217,8 @@ async def reviews_queue(
             await message.answer(text, reply_markup=keyboard)
 
 
-@router.callback_query(ReviewCallback.filter(F.action.in_({"approve", "reject"})))
-async def moderate_button(
+@router.callback_query(ReviewCallback.filter(F.action == "approve"))
+async def approve_button(
     query: CallbackQuery,
     callback_data: ReviewCallback,
     bot: Bot,
@@ -220,30 +229,98 @@ async def moderate_button(
     clock: Clock,
     after_commit: UnitOfWork,
 ) -> None:
-    """Approve or Reject under a review: decided once; the author hears, and may share it."""
-    approve = callback_data.action == "approve"
+    """Approve under a review: decided once; the author hears, and may share it."""
+    done = await _decide(
+        bot, session, member, settings, clock, callback_data.order_id, approve=True, note=""
+    )
+    if isinstance(done, str):
+        await query.answer(done, show_alert=True)
+        return
+    after_commit.add(
+        partial(query.answer, _("Review #{id} approved.").format(id=done.review.order_id))
+    )
+    _tell_after_commit(after_commit, bot, i18n, done, approve=True, note="")
+
+
+@router.callback_query(ReviewCallback.filter(F.action == "reject"))
+async def reject_button(
+    query: CallbackQuery, callback_data: ReviewCallback, state: FSMContext
+) -> None:
+    """Reject under a review: asks the reason first (the member reads it, as on the
+    dashboard); nothing is decided until it comes."""
+    await state.set_state(RejectReview.reason)
+    await state.update_data(reject_order=callback_data.order_id)
+    await query.answer()
+    if query.message is not None:
+        await query.message.answer(
+            _(
+                "Why is review #{id} rejected? Write the reason in one message: the member "
+                "reads it. /cancel keeps the review waiting."
+            ).format(id=callback_data.order_id)
+        )
+
+
+@router.message(RejectReview.reason, PRIVATE, F.text, ~F.text.startswith("/"))
+async def reject_reason(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    after_commit: UnitOfWork,
+) -> None:
+    """The reason of a rejection: the review is rejected with it, and the author told why."""
+    note = " ".join((message.text or "").split())[:NOTE_MAX]
+    order_id = int((await state.get_data()).get("reject_order", 0))
+    await state.clear()
+    done = await _decide(bot, session, member, settings, clock, order_id, approve=False, note=note)
+    if isinstance(done, str):
+        await message.answer(done)
+        return
+    await message.answer(
+        _("Review #{id} rejected. The member was told why.").format(id=done.review.order_id)
+    )
+    _tell_after_commit(after_commit, bot, i18n, done, approve=False, note=note)
+
+
+async def _decide(
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    order_id: int,
+    *,
+    approve: bool,
+    note: str,
+) -> Moderation | str:
+    """Approves or rejects a review, decided once; the refusal's words when it cannot be."""
     try:
-        done = await moderate(
+        return await moderate(
             session,
-            order_id=callback_data.order_id,
+            order_id=order_id,
             moderator_id=member.id,
             staff=await current_role(bot, session, settings, member, None) >= Role.STAFF,
             approve=approve,
             photo_points=settings.review_photo_points,
             now=clock(),
+            note=note,
         )
     except ModerationError as exc:
-        await query.answer(_(MODERATION_ERRORS[exc.reason]), show_alert=True)
-        return
-    review = done.review
-    verdict = (_("Review #{id} approved.") if approve else _("Review #{id} rejected.")).format(
-        id=review.order_id
-    )
-    after_commit.add(partial(query.answer, verdict))
+        return _(MODERATION_ERRORS[exc.reason])
+
+
+def _tell_after_commit(
+    after_commit: UnitOfWork, bot: Bot, i18n: I18n, done: Moderation, *, approve: bool, note: str
+) -> None:
+    """The author hears of the decision once it committed (if they ever started the bot)."""
     if not done.member_started:
         return
-    text, markup = moderation_notice(i18n, done, approve=approve)
-    after_commit.add(partial(_tell, bot, review.member_id, text, markup))
+    text, markup = moderation_notice(i18n, done, approve=approve, note=note)
+    after_commit.add(partial(_tell, bot, done.review.member_id, text, markup))
 
 
 def moderation_notice(

@@ -14,7 +14,7 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,7 @@ from services.member import MemberView
 from services.parsing import split_option
 from services.role import Role
 from services.trial import (
+    Created,
     TrialError,
     answer_invite,
     attach_report_photo,
@@ -154,48 +155,79 @@ async def trial_new(
     now = clock()
     timezone = member.timezone or settings.default_timezone
     try:
-        places = number(options["places"])
-        if places is None:
-            raise TrialError("bad_places", options["places"])
-        due_text = options.get("due") or options.get("deadline") or "14d"
-        try:
-            due_at = parse_deadline(due_text, now=now, timezone=timezone)
-        except GroupBuyError as exc:
-            raise TrialError("bad_due", exc.detail or due_text) from None
-        created = await create_trial(
+        created = await new_trial(
             session,
             product_id=product_id,
             variant=variant,
-            places=places,
-            audience=parse_audience(options["invite"]),
-            aspects=parse_aspects(options["aspects"]),
-            due_at=due_at,
-            created_by=member.id,
+            options=options,
+            actor_id=member.id,
+            timezone=timezone,
             now=now,
         )
     except TrialError as exc:
         await message.answer(_error(exc))
         return
+    for member_id, text, markup in invitations(created, i18n, settings.default_timezone):
+        notifier.send(member_id, text, reply_markup=markup)
+    await message.answer(
+        created_text(created.trial, len(created.invitees), created.unreachable, locale, timezone)
+    )
+
+
+async def new_trial(
+    session: AsyncSession,
+    *,
+    product_id: int,
+    variant: str,
+    options: dict[str, str],
+    actor_id: int,
+    timezone: str,
+    now: datetime,
+) -> Created:
+    """A trial from /trial_new's options (places, invite, aspects, due), audited as
+    trial.create (from chat and from the dashboard's form); TrialError when refused."""
+    places = number(options.get("places", ""))
+    if places is None:
+        raise TrialError("bad_places", options.get("places", ""))
+    due_text = options.get("due") or options.get("deadline") or "14d"
+    try:
+        due_at = parse_deadline(due_text, now=now, timezone=timezone)
+    except GroupBuyError as exc:
+        raise TrialError("bad_due", exc.detail or due_text) from None
+    created = await create_trial(
+        session,
+        product_id=product_id,
+        variant=variant,
+        places=places,
+        audience=parse_audience(options.get("invite", "")),
+        aspects=parse_aspects(options.get("aspects", "")),
+        due_at=due_at,
+        created_by=actor_id,
+        now=now,
+    )
     trial = created.trial
     await record_action(
         session,
-        actor_id=member.id,
+        actor_id=actor_id,
         chat_id=None,
         action="trial.create",
         allowed=True,
         now=now,
         detail=f"trial #{trial.id}: {trial.places} x {trial.title}, invite {trial.audience}",
     )
+    return created
+
+
+def invitations(
+    created: Created, i18n: I18n, timezone: str
+) -> list[tuple[int, str, InlineKeyboardMarkup]]:
+    """Each invitation to send once the trial committed: member, text in their language, buttons."""
+    sent = []
     for invitee in created.invitees:
         with i18n.use_locale(invitee.locale):
-            notifier.send(
-                invitee.member_id,
-                invitation_text(trial, invitee.locale, settings.default_timezone),
-                reply_markup=invitation_keyboard(trial.id),
-            )
-    await message.answer(
-        created_text(trial, len(created.invitees), created.unreachable, locale, timezone)
-    )
+            text = invitation_text(created.trial, invitee.locale, timezone)
+            sent.append((invitee.member_id, text, invitation_keyboard(created.trial.id)))
+    return sent
 
 
 @router.message(Command("trial"), PRIVATE, RoleFilter(Role.STAFF, "trial.report"))

@@ -678,3 +678,29 @@ async def lapse_membership(
 async def membership_stats(session: AsyncSession) -> list[PlanCount]:
     """Active memberships per plan (plans that have or had members, and those for sale)."""
     return [PlanCount(p, p.members) for p in await list_plans(session) if p.members or p.active]
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMonth:
+    """One plan's payments in a span: the renewals, and the Stars of every period booked."""
+
+    renewals: int
+    stars: int
+
+
+async def plan_payments(
+    session: AsyncSession, *, start: datetime, end: datetime
+) -> dict[int, PlanMonth]:
+    """Per plan id: the renewals charged and the Stars booked from `start` to `end` (the first
+    payments count in the Stars, not in the renewals)."""
+    rows = await session.execute(
+        select(
+            col(Membership.plan_id),
+            func.count().filter(col(MembershipPeriod.recurring).is_(True)),
+            func.coalesce(func.sum(col(MembershipPeriod.stars)), 0),
+        )
+        .join(Membership, col(Membership.id) == col(MembershipPeriod.membership_id))
+        .where(col(MembershipPeriod.created_at) >= start, col(MembershipPeriod.created_at) < end)
+        .group_by(col(Membership.plan_id))
+    )
+    return {int(plan): PlanMonth(int(renewals), int(stars)) for plan, renewals, stars in rows.all()}

@@ -835,6 +835,34 @@ async def report_rows(session: AsyncSession, trial_id: int) -> list[ReportRow]:
     ]
 
 
+async def report_photos(session: AsyncSession, trial_id: int) -> dict[int, list[tuple[int, str]]]:
+    """The photos of the trial's reports: member id -> [(place, file id)], in order."""
+    rows = await session.execute(
+        select(TrialMedia)
+        .where(col(TrialMedia.trial_id) == trial_id)
+        .order_by(col(TrialMedia.member_id), col(TrialMedia.position))
+    )
+    photos: dict[int, list[tuple[int, str]]] = {}
+    for media in rows.scalars().all():
+        photos.setdefault(media.member_id, []).append((media.position, media.file_id))
+    return photos
+
+
+async def report_photo(
+    session: AsyncSession, *, trial_id: int, member_id: int, position: int
+) -> str | None:
+    """The file id of one photo of a report, if there is one."""
+    return (
+        await session.execute(
+            select(TrialMedia.file_id).where(
+                col(TrialMedia.trial_id) == trial_id,
+                col(TrialMedia.member_id) == member_id,
+                col(TrialMedia.position) == position,
+            )
+        )
+    ).scalar_one_or_none()
+
+
 @dataclass(frozen=True, slots=True)
 class TrialStats:
     """/stats: ambassadors of trials due in the period, and how many of them reported."""

@@ -180,7 +180,10 @@ async def test_reviews_refuse_orders_not_picked_up_twice_and_files(harness: Harn
     await harness.feed_pending()
     buttons = harness.emulator.last_bot_message(SAM)
     before = await points_of(harness, MIA)
-    assert await harness.press(SAM, SAM, buttons.message_id, index=1) == "Review #1 rejected."
+    assert await harness.press(SAM, SAM, buttons.message_id, index=1) is None
+    assert await harness.send(SAM, SAM, "Too dark") == [
+        "Review #1 rejected. The member was told why."
+    ]
     assert await points_of(harness, MIA) == before
     assert "⭐" not in (await harness.send(MIA, MIA, "/products"))[0]
     # /forgetme takes her photos with it
