@@ -19,6 +19,7 @@ from models.groupbuy import (
 )
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
+from models.interaction import MemberInteraction
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.membership import Membership, MembershipPeriod, MembershipPlan
@@ -84,6 +85,7 @@ __all__ = [
     "GroupBuyVariant",
     "GroupInvite",
     "InboxUpdate",
+    "MemberInteraction",
     "LeaderDesignation",
     "LeaderLimit",
     "LedgerAccount",
