@@ -1492,6 +1492,12 @@ class Dashboard:
             [(_("Days"), "#5856d6", [week.median_gap_days for week in report.weeks])],
             percent=False,
         )
+        interaction = html.lines_svg(
+            _("Messages and taps per member per week"),
+            labels,
+            [(_("Per member"), "#0a84ff", rates("interaction_rate"))],
+            percent=False,
+        )
         coupons = html.lines_svg(
             _("Coupon redemption per week"),
             labels,
@@ -1575,6 +1581,7 @@ class Dashboard:
             f'<p class="note">{html.escape(heading)} '
             f'<a class="csv" href="{html.escape(csv_href)}">{html.escape(_("CSV"))}</a></p>'
             + block("metric-active", active, "active")
+            + block("metric-interaction", interaction, "interaction_rate")
             + block("metric-fission", fission, "fission", "referral_conversion")
             + block("metric-repurchase", repurchase, "repurchase", "median_gap")
             + block("metric-cohorts", cohorts, "retention", "ltv")

@@ -108,9 +108,7 @@ class InteractionMiddleware(BaseMiddleware):
             )
             if counted:
                 day = self.counter.clock().astimezone(_zone(community.timezone)).date()
-                self.counter.add(
-                    community_id=community.id, member_id=member.id, day=day, tap=tap
-                )
+                self.counter.add(community_id=community.id, member_id=member.id, day=day, tap=tap)
         return await handler(event, data)
 
 

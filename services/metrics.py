@@ -26,6 +26,7 @@ from sqlmodel import col
 from models.base import UTCDateTime
 from models.community import CommunityMember
 from models.groupbuy import GroupBuyJoin
+from models.interaction import MemberInteraction
 from models.member import Member
 from models.order import ORDER_PAID, Order, OrderEvent
 from models.perks import COUPON_USED, CheckIn, MemberCoupon, MemberTier
@@ -83,6 +84,11 @@ DEFINITIONS: dict[str, str] = {
         "Discount cost: the discount on orders paid in the week that used a coupon (the order"
         " keeps one total, so a tier discount on them is included)."
     ),
+    "interaction_rate": N_(
+        "Interaction rate: the messages members wrote in the group and the buttons they"
+        " tapped in it during the week, per member of the group that week (days are the"
+        " group's local days)."
+    ),
     "uplift": N_(
         "Co-creator uplift: paid orders and spend per member of members who voted or made a"
         " suggestion in the period, against the group's other members, same period."
@@ -112,6 +118,8 @@ class WeekFigures:
     median_gap_days: float | None  # None: no repeat order in the week
     coupon_redemption: Ratio
     discount_cost: int
+    # messages and button taps in the week over `members` (may exceed 1)
+    interaction_rate: Ratio
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,6 +402,31 @@ async def _members(
             seen[index] += int(count or 0)
     acted = {int(row[0]): int(row[1]) for row in (await session.execute(counted)).all()}
     return {index: (seen.get(index, 0), acted.get(index, 0)) for index in seen.keys() | acted}
+
+
+async def _interactions(
+    session: AsyncSession, bounds: list[tuple[date, datetime, datetime]], part: Slice
+) -> dict[int, int]:
+    """Messages plus taps per week, of the scope's human members in the scope's groups (a
+    day belongs to the week whose local Monday-to-Sunday holds it)."""
+    day = col(MemberInteraction.day)
+    week = case(
+        *(
+            (and_(day >= first, day < first + timedelta(weeks=1)), literal(i))
+            for i, (first, _s, _e) in enumerate(bounds)
+        )
+    )
+    query = (
+        select(week, func.sum(col(MemberInteraction.messages) + col(MemberInteraction.taps)))
+        .where(
+            day >= bounds[0][0],
+            day < bounds[-1][0] + timedelta(weeks=1),
+            _in(col(MemberInteraction.community_id), part.scope),
+            _member_filter(col(MemberInteraction.member_id), part.tier),
+        )
+        .group_by(week)
+    )
+    return {int(w): int(n or 0) for w, n in (await session.execute(query)).all()}
 
 
 async def _newcomers(
@@ -709,6 +742,7 @@ async def metrics_report(
     newcomers = await _newcomers(session, table, part)
     buyers, medians = await _repurchase(session, table, part, dialect, span)
     given, cost = await _coupons(session, table, part, currency, span)
+    interactions = await _interactions(session, bounds, part)
     figures = []
     for index, (first, _start, _end) in enumerate(bounds):
         present, active = members.get(index, (0, 0))
@@ -727,6 +761,7 @@ async def metrics_report(
                 median_gap_days=medians.get(index),
                 coupon_redemption=Ratio(int(used), int(coupons)),
                 discount_cost=int(cost.get(index, (0,))[0]),
+                interaction_rate=Ratio(interactions.get(index, 0), int(present)),
             )
         )
     # a cohort is the week's new members (one referral row at most per newcomer)
@@ -770,6 +805,15 @@ def metric_rows(report: MetricsReport) -> list[tuple[str, str, int | str, int | 
         gap = "" if week.median_gap_days is None else f"{week.median_gap_days:.1f}"
         rows.append((first, "median_gap_days", "", "", gap))
         rows.append((first, f"discount_cost_{report.currency}", "", "", str(week.discount_cost)))
+        rows.append(
+            (
+                first,
+                "interaction_rate",
+                week.interaction_rate.numerator,
+                week.interaction_rate.denominator,
+                rate(week.interaction_rate),
+            )
+        )
     for cohort in report.cohorts:
         first = cohort.start.isoformat()
         rows.append((first, "cohort_size", "", "", str(cohort.size)))

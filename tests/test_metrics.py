@@ -381,7 +381,7 @@ async def test_the_metrics_page_charts_each_rate_with_its_definition_per_group(
             "Paid orders per member",
         ):
             assert title in page, title
-        assert page.count('class="note definition"') == 10
+        assert page.count('class="note definition"') == 11
         assert "over all new members of the week" in page
         assert '<circle class="point"' in page and '<table class="cohorts">' in page
         # and the CSV has every metric; the brand saw a repeat buyer this week
