@@ -36,8 +36,8 @@ from bot.care import MemberCare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.digest import WeeklyDigest
-from bot.interactions import InteractionCounter, InteractionMiddleware
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
+from bot.interactions import InteractionCounter, InteractionMiddleware
 from bot.leader import SchedulerLeadership
 from bot.levels import GroupSizeWatch
 from bot.membership import MembershipLapses
