@@ -1498,6 +1498,30 @@ class Dashboard:
             [(_("Per member"), "#0a84ff", rates("interaction_rate"))],
             percent=False,
         )
+        service = (
+            html.columns_svg(
+                _("Tickets opened per week"),
+                [
+                    (label, week.tickets_opened, str(week.tickets_opened))
+                    for label, week in zip(labels, report.weeks, strict=True)
+                ],
+                color="#ff3b30",
+            )
+            + html.lines_svg(
+                _("Hours to the first answer (median)"),
+                labels,
+                [(_("Hours"), "#ff9500", [week.first_answer_hours for week in report.weeks])],
+                percent=False,
+            )
+            + html.lines_svg(
+                _("Tickets resolved and trial reports per week"),
+                labels,
+                [
+                    (_("Resolved"), "#34c759", rates("tickets_resolved")),
+                    (_("Trial reports"), "#af52de", rates("trial_report")),
+                ],
+            )
+        )
         coupons = html.lines_svg(
             _("Coupon redemption per week"),
             labels,
@@ -1587,6 +1611,7 @@ class Dashboard:
             + block("metric-cohorts", cohorts, "retention", "ltv")
             + block("metric-coupons", coupons, "coupon_redemption", "discount_cost")
             + block("metric-uplift", orders_chart + spend_chart, "uplift")
+            + block("metric-service", service, "tickets", "trial_report")
         )
         return _("Metrics"), body
 

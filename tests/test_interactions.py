@@ -8,6 +8,13 @@ The hand-computed store (weeks start on Mondays, UTC; W0 = 2026-03-02, W1 = 2026
 - Tea W1: M1 3 taps on Mar 9 written by two processes (1 + 2), M3 4 messages on Mar 15:
   7 over 3 members. The bot's 50 messages never count.
 - Coffee W1: M4 6 messages: the brand's W1 is 13 over 4 members.
+
+Tickets and trials in the same store:
+- Tea W0: M1 opens T1 on Mar 2 10:00 (answered 2 h later, closed Mar 4), T2 on Mar 3 10:00
+  (answered 6 h later, still open) and T3 on Mar 4 (unanswered): 3 opened, median 4.0 h,
+  1 of 3 resolved. Coffee W1: M4 opens T4 on Mar 10 (answered in 1 h, closed).
+- Trial places: M1 accepts Mar 3 and reports Mar 9, M2 accepts Mar 4 and never reports
+  (Tea W0: 1 of 2); M3 declines Mar 10 (not a place); M4 accepts Mar 11 and reports (W1).
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ from bot.db import create_engine, create_session_factory
 from models.community import APPROVAL_APPROVED, Community, CommunityMember
 from models.interaction import MemberInteraction
 from models.member import Member
+from models.order import ORDER_PAID, Order
+from models.product import Product
+from models.ticket import TICKET_CLOSED, Ticket
+from models.trial import INVITE_ACCEPTED, INVITE_DECLINED, Trial, TrialInvite
 from services.analytics import Ratio
 from services.interactions import add_interactions
 from services.metrics import Slice, metric_rows, metrics_report
@@ -56,6 +67,7 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
                     community_id=group, member_id=member, first_seen_at=first, last_seen_at=first
                 )
             )
+        await _service(session)
     # two processes flush their own tallies: the second adds to the first
     async with factory() as session, session.begin():
         await add_interactions(
@@ -75,6 +87,110 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         )
     yield factory
     await engine.dispose()
+
+
+def _at(day: int, hour: int = 10) -> datetime:
+    return datetime(2026, 3, day, hour, tzinfo=UTC)
+
+
+async def _service(session: AsyncSession) -> None:
+    """The tickets and trial places of the story."""
+    product = Product(title="Oolong", price=100, currency="CNY", created_by=M4)
+    session.add(product)
+    await session.flush()
+    assert product.id is not None
+    tickets = (
+        (M1, G_TEA, 2, 2, 4),
+        (M1, G_TEA, 3, 6, None),
+        (M1, G_TEA, 4, None, None),
+        (M4, G_COFFEE, 10, 1, 10),
+    )
+    for member, group, day, wait, closed in tickets:
+        order = Order(
+            member_id=member,
+            chat_id=group,
+            title="tea",
+            quantity=1,
+            unit_price=100,
+            currency="CNY",
+            payment_mode="offline",
+            status=ORDER_PAID,
+            paid_amount=100,
+        )
+        session.add(order)
+        await session.flush()
+        assert order.id is not None
+        opened = _at(day)
+        session.add(
+            Ticket(
+                order_id=order.id,
+                member_id=member,
+                chat_id=group,
+                kind="damaged",
+                opened_at=opened,
+                answer_due=_at(day + 1),
+                resolve_due=_at(day + 3),
+                answered_at=None if wait is None else _at(day, 10 + wait),
+                status=TICKET_CLOSED if closed else "open",
+                closed_at=None if closed is None else _at(closed, 18),
+            )
+        )
+    trial = Trial(
+        product_id=product.id,
+        title="Oolong",
+        places=5,
+        taken=3,
+        aspects=["taste"],
+        due_at=_at(20),
+        created_by=M4,
+    )
+    session.add(trial)
+    await session.flush()
+    assert trial.id is not None
+    for member, status, day, reported in (
+        (M1, INVITE_ACCEPTED, 3, 9),
+        (M2, INVITE_ACCEPTED, 4, None),
+        (M3, INVITE_DECLINED, 10, None),
+        (M4, INVITE_ACCEPTED, 11, 12),
+    ):
+        session.add(
+            TrialInvite(
+                trial_id=trial.id,
+                member_id=member,
+                status=status,
+                invited_at=_at(1),
+                answered_at=_at(day),
+                reported_at=None if reported is None else _at(reported),
+            )
+        )
+
+
+async def test_ticket_and_trial_figures_per_week(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        tea = await metrics_report(
+            session,
+            now=NOW,
+            timezone="UTC",
+            currency="CNY",
+            part=Slice(scope=frozenset({G_TEA})),
+            weeks=3,
+        )
+        brand = await metrics_report(session, now=NOW, timezone="UTC", currency="CNY", weeks=3)
+    assert [w.tickets_opened for w in tea.weeks] == [3, 0, 0]
+    assert [w.first_answer_hours for w in tea.weeks] == [4.0, None, None]
+    assert [w.tickets_resolved for w in tea.weeks] == [Ratio(1, 3), Ratio(0, 0), Ratio(0, 0)]
+    assert [w.trial_report for w in tea.weeks] == [Ratio(1, 2), Ratio(0, 0), Ratio(0, 0)]
+    assert [w.tickets_opened for w in brand.weeks] == [3, 1, 0]
+    assert brand.weeks[1].first_answer_hours == 1.0
+    assert brand.weeks[1].tickets_resolved == Ratio(1, 1)
+    assert brand.weeks[1].trial_report == Ratio(1, 1)
+    rows = {(row[0], row[1]): row[2:] for row in metric_rows(tea)}
+    assert rows[("2026-03-02", "tickets_opened")] == ("", "", "3")
+    assert rows[("2026-03-02", "first_answer_hours")] == ("", "", "4.0")
+    assert rows[("2026-03-02", "tickets_resolved")] == (1, 3, "0.3333")
+    assert rows[("2026-03-02", "trial_report")] == (1, 2, "0.5000")
 
 
 async def test_interaction_rate_is_messages_and_taps_per_member_present(
