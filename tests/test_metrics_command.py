@@ -9,19 +9,20 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
+from bot.emulator import StoredMessage
 from models.audit import AuditEntry
 from tests.conftest import LEE, MIA, SAM, TEA, Harness
 from tests.test_stats_chat import shop
 
 
-async def metrics(harness: Harness, user: int) -> list:  # type: ignore[type-arg]
+async def metrics(harness: Harness, user: int) -> list[StoredMessage]:
     harness.new_bot_messages(user)
     harness.emulator.send_message(user, user, "/metrics")
     await harness.feed_pending()
     return harness.new_bot_messages(user)
 
 
-def image_of(harness: Harness, message) -> Image.Image:  # type: ignore[no-untyped-def]
+def image_of(harness: Harness, message: StoredMessage) -> Image.Image:
     assert message.kind == "photo"
     image = Image.open(io.BytesIO(harness.emulator.file_bytes(message.raw["photo"][-1]["file_id"])))
     image.load()
