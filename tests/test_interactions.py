@@ -36,7 +36,7 @@ from models.ticket import TICKET_CLOSED, Ticket
 from models.trial import INVITE_ACCEPTED, INVITE_DECLINED, Trial, TrialInvite
 from services.analytics import Ratio
 from services.interactions import add_interactions
-from services.metrics import Slice, metric_rows, metrics_report
+from services.metrics import MetricsReport, Slice, metric_rows, metrics_report
 from tests.conftest import LEE, MIA, OWNER, TEA, Harness, make_settings
 
 G_TEA, G_COFFEE = -2001, -2002
@@ -165,9 +165,10 @@ async def _service(session: AsyncSession) -> None:
         )
 
 
-async def test_ticket_and_trial_figures_per_week(
+async def tea_and_brand(
     sessions: async_sessionmaker[AsyncSession],
-) -> None:
+) -> tuple[MetricsReport, MetricsReport]:
+    """The three weeks' report of Tea alone, and of the brand."""
     async with sessions() as session:
         tea = await metrics_report(
             session,
@@ -178,6 +179,13 @@ async def test_ticket_and_trial_figures_per_week(
             weeks=3,
         )
         brand = await metrics_report(session, now=NOW, timezone="UTC", currency="CNY", weeks=3)
+    return tea, brand
+
+
+async def test_ticket_and_trial_figures_per_week(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    tea, brand = await tea_and_brand(sessions)
     assert [w.tickets_opened for w in tea.weeks] == [3, 0, 0]
     assert [w.first_answer_hours for w in tea.weeks] == [4.0, None, None]
     assert [w.tickets_resolved for w in tea.weeks] == [Ratio(1, 3), Ratio(0, 0), Ratio(0, 0)]
@@ -196,16 +204,8 @@ async def test_ticket_and_trial_figures_per_week(
 async def test_interaction_rate_is_messages_and_taps_per_member_present(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
+    tea, brand = await tea_and_brand(sessions)
     async with sessions() as session:
-        tea = await metrics_report(
-            session,
-            now=NOW,
-            timezone="UTC",
-            currency="CNY",
-            part=Slice(scope=frozenset({G_TEA})),
-            weeks=3,
-        )
-        brand = await metrics_report(session, now=NOW, timezone="UTC", currency="CNY", weeks=3)
         stored = (
             await session.execute(
                 select(MemberInteraction.messages, MemberInteraction.taps).where(
