@@ -71,6 +71,7 @@ def metrics_caption(report: MetricsReport, locale: str, whole_brand: bool) -> st
     ]
     for number, (key, name) in enumerate(PANELS, start=1):
         _plot, text = _texts(key, locale)
-        lines.append(f"{number}. {_(name)}: {text(getattr(done, key))}")
+        line = _("{name}: {value}").format(name=_(name), value=text(getattr(done, key)))
+        lines.append(f"{number}. {line}")
     lines.append(_("Definitions and more figures: /dashboard, Metrics."))
     return "\n".join(lines)
