@@ -66,7 +66,7 @@ from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from models.perks import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
-from services.attribution import broadcast_result, recent_tests
+from services.attribution import PromotionResult, ab_tests_csv, broadcast_result, recent_tests
 from services.audit import record_action
 from services.dashboard import (
     Reader,
@@ -1077,18 +1077,22 @@ class Dashboard:
             color="#ff9500",
         )
         table = await self._table(view, "broadcasts", _("Broadcasts"), fetched=fetched)
+        tests = await self._ab_tests()
+        return _("Broadcasts"), (
+            f'<section class="block" id="chart-broadcasts">{chart}</section>'
+            + html.ab_tests(tests, view.locale, csv_href="csv/abtests")
+            + table
+        )
+
+    async def _ab_tests(self) -> list[PromotionResult]:
+        """The newest broadcasts' A/B tests, as the Broadcasts page and its CSV show them."""
         now = self.runtime.clock()
         async with self.reads() as session:
-            tests = [
+            return [
                 found
                 for ident in await recent_tests(session)
                 if (found := await broadcast_result(session, broadcast_id=ident, now=now))
             ]
-        return _("Broadcasts"), (
-            f'<section class="block" id="chart-broadcasts">{chart}</section>'
-            + html.ab_tests(tests, view.locale)
-            + table
-        )
 
     async def cocreation(self, _request: web.Request, view: View) -> tuple[str, str]:
         polls: dict[int, list[tuple[object, ...]]] = {}
@@ -1647,6 +1651,10 @@ class Dashboard:
             return await self._statement_csv(request, view)
         if name == "metrics":
             return await self._metrics_csv(request, view)
+        if name == "abtests":
+            await self._audit(view.reader.member_id, EXPORT_ACTION, True, "abtests", "leader")
+            body = ab_tests_csv(await self._ab_tests())
+            return web.Response(body=body, headers=_csv_headers("abtests.csv"))
         table = TABLES.get(name)
         if table is None:
             raise web.HTTPNotFound()
