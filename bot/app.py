@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.digest import WeeklyDigest
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
+from bot.interactions import InteractionCounter, InteractionMiddleware
 from bot.leader import SchedulerLeadership
 from bot.levels import GroupSizeWatch
 from bot.membership import MembershipLapses
@@ -175,6 +176,7 @@ def create_dispatcher(
     storage: BaseStorage,
     throttle: Throttle,
     metrics: Metrics,
+    interactions: InteractionCounter | None = None,
     **extras: object,
 ) -> Dispatcher:
     """The Dispatcher with the middlewares in order and every feature router.
@@ -189,6 +191,8 @@ def create_dispatcher(
     dp.update.outer_middleware(database)
     dp[DB_WRITER] = database.writer  # the webhook inbox writes in the same queue on SQLite
     dp.update.outer_middleware(ContextMiddleware(settings))
+    if interactions is not None:
+        dp.update.outer_middleware(InteractionMiddleware(interactions))
     dp.update.outer_middleware(LocaleMiddleware(i18n))
     dp.include_routers(*feature_routers())
     _check_filters_inline(dp)
@@ -284,6 +288,7 @@ class Runtime:
     memberships: MembershipLapses
     trials: TrialClock
     metrics: Metrics
+    interactions: InteractionCounter
     clock: Callable[[], datetime] = utcnow
     redis: Redis | None = None
     leadership: SchedulerLeadership | None = None
@@ -303,6 +308,7 @@ class Runtime:
         with `scheduler` a campaign for the scheduler (led at once without Redis)."""
         await self.broadcasts.start()
         await self.refunder.start()
+        await self.interactions.start()
         if scheduler:
             self.leadership = SchedulerLeadership(
                 self.redis,
@@ -355,6 +361,7 @@ class Runtime:
         await self.stop_scheduler()
         await self.broadcasts.stop()
         await self.refunder.stop()
+        await self.interactions.close()  # before the engine goes: the last counts are written
         await self.cards.close()
         await self.notifier.close()
         await self.dp.storage.close()
@@ -474,8 +481,11 @@ def build_runtime(
         sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
     )
     closer.refunder = refunder
+    interactions = InteractionCounter(
+        sessions=sessions, clock=clock, seconds=settings.interaction_flush_seconds
+    )
     jobs = (closer, poster, polls, care, retention, reservations, tickets, ab_reports, sizes)
-    for job in (*jobs, waitlist, digest, alerts, memberships, trials):
+    for job in (*jobs, waitlist, digest, alerts, memberships, trials, interactions):
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -484,6 +494,7 @@ def build_runtime(
         storage=storage,
         throttle=throttle,
         metrics=metrics,
+        interactions=interactions,
         clock=clock,
         cards=cards,
         closer=closer,
@@ -520,6 +531,7 @@ def build_runtime(
         memberships=memberships,
         trials=trials,
         metrics=metrics,
+        interactions=interactions,
         clock=clock,
         redis=redis,
         reader_engine=reader_engine,

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     digest_hour: int = Field(default=9, ge=0, le=23)
     digest_sweep_seconds: int = Field(default=600, ge=10)
     alert_sweep_seconds: int = Field(default=900, ge=10)
+    # each process writes its members' message and tap counts (the interaction rate) every
+    # this many seconds, as one batched upsert, and once more when it stops
+    interaction_flush_seconds: int = Field(default=60, ge=1, le=3600)
     # how often the refunder looks for Stars refunds to send when nobody wakes it
     refund_poll_seconds: int = Field(default=30, ge=1)
     # a refund being sent is another refunder's to take over this long after its claim (when

@@ -78,7 +78,7 @@ from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, t
 from handlers.views.trial import reports_csv, summary_text
 from models.perks import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
-from services.attribution import broadcast_result, recent_tests
+from services.attribution import PromotionResult, ab_tests_csv, broadcast_result, recent_tests
 from services.audit import record_action
 from services.dashboard import (
     Reader,
@@ -1221,18 +1221,22 @@ class Dashboard:
             color="#ff9500",
         )
         table = await self._table(view, "broadcasts", _("Broadcasts"), fetched=fetched)
+        tests = await self._ab_tests()
+        return _("Broadcasts"), (
+            f'<section class="block" id="chart-broadcasts">{chart}</section>'
+            + html.ab_tests(tests, view.locale, csv_href="csv/abtests")
+            + table
+        )
+
+    async def _ab_tests(self) -> list[PromotionResult]:
+        """The newest broadcasts' A/B tests, as the Broadcasts page and its CSV show them."""
         now = self.runtime.clock()
         async with self.reads() as session:
-            tests = [
+            return [
                 found
                 for ident in await recent_tests(session)
                 if (found := await broadcast_result(session, broadcast_id=ident, now=now))
             ]
-        return _("Broadcasts"), (
-            f'<section class="block" id="chart-broadcasts">{chart}</section>'
-            + html.ab_tests(tests, view.locale)
-            + table
-        )
 
     async def cocreation(self, _request: web.Request, view: View) -> tuple[str, str]:
         polls: dict[int, list[tuple[object, ...]]] = {}
@@ -1778,6 +1782,36 @@ class Dashboard:
             [(_("Days"), "#5856d6", [week.median_gap_days for week in report.weeks])],
             percent=False,
         )
+        interaction = html.lines_svg(
+            _("Messages and taps per member per week"),
+            labels,
+            [(_("Per member"), "#0a84ff", rates("interaction_rate"))],
+            percent=False,
+        )
+        service = (
+            html.columns_svg(
+                _("Tickets opened per week"),
+                [
+                    (label, week.tickets_opened, str(week.tickets_opened))
+                    for label, week in zip(labels, report.weeks, strict=True)
+                ],
+                color="#ff3b30",
+            )
+            + html.lines_svg(
+                _("Hours to the first answer (median)"),
+                labels,
+                [(_("Hours"), "#ff9500", [week.first_answer_hours for week in report.weeks])],
+                percent=False,
+            )
+            + html.lines_svg(
+                _("Tickets resolved and trial reports per week"),
+                labels,
+                [
+                    (_("Resolved"), "#34c759", rates("tickets_resolved")),
+                    (_("Trial reports"), "#af52de", rates("trial_report")),
+                ],
+            )
+        )
         coupons = html.lines_svg(
             _("Coupon redemption per week"),
             labels,
@@ -1861,11 +1895,13 @@ class Dashboard:
             f'<p class="note">{html.escape(heading)} '
             f'<a class="csv" href="{html.escape(csv_href)}">{html.escape(_("CSV"))}</a></p>'
             + block("metric-active", active, "active")
+            + block("metric-interaction", interaction, "interaction_rate")
             + block("metric-fission", fission, "fission", "referral_conversion")
             + block("metric-repurchase", repurchase, "repurchase", "median_gap")
             + block("metric-cohorts", cohorts, "retention", "ltv")
             + block("metric-coupons", coupons, "coupon_redemption", "discount_cost")
             + block("metric-uplift", orders_chart + spend_chart, "uplift")
+            + block("metric-service", service, "tickets", "trial_report")
         )
         return _("Metrics"), body
 
@@ -1905,6 +1941,10 @@ class Dashboard:
             return await self._metrics_csv(request, view)
         if name == "trial":
             return await self._trial_csv(request, view)
+        if name == "abtests":
+            await self._audit(view.reader.member_id, EXPORT_ACTION, True, "abtests", "leader")
+            body = ab_tests_csv(await self._ab_tests())
+            return web.Response(body=body, headers=_csv_headers("abtests.csv"))
         table = TABLES.get(name)
         if table is None:
             raise web.HTTPNotFound()

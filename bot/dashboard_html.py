@@ -452,9 +452,9 @@ def table(
     )
 
 
-def ab_tests(results: Sequence[PromotionResult], locale: str) -> str:
+def ab_tests(results: Sequence[PromotionResult], locale: str, *, csv_href: str = "") -> str:
     """The newest A/B tests of broadcasts: conversion per arm with its 95% interval, and the
-    verdict (orders paid within 48 hours of the message)."""
+    verdict (orders paid within 48 hours of the message); a CSV link when `csv_href`."""
     if not results:
         return ""
     heads = (_("Arm"), _("Members"), _("Ordered"), _("Conversion"), _("Interval (95%)"))
@@ -472,7 +472,11 @@ def ab_tests(results: Sequence[PromotionResult], locale: str) -> str:
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{verdict}"
         )
     heading = escape(_("A/B tests: orders within 48 hours, against the hold-out"))
-    return f'<section class="block" id="ab-tests"><h2>{heading}</h2>{"".join(blocks)}</section>'
+    link = f' <a class="csv" href="{escape(csv_href)}">{escape(_("CSV"))}</a>' if csv_href else ""
+    return (
+        f'<section class="block" id="ab-tests"><h2>{heading}</h2>{"".join(blocks)}'
+        f'<p class="note">{link}</p></section>'
+    )
 
 
 def sessions_table(rows: Sequence[tuple[str, int, int, datetime, datetime]], zone: ZoneInfo) -> str:

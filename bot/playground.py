@@ -744,6 +744,9 @@ async def _session(
         # offered to the waitlist at once, not on the job's next sweep
         await runtime.cards.flush()
         await runtime.waitlist.run()
+        # members' messages and taps are written after each line, not every minute, so that
+        # /metrics and the dashboard count them at once
+        await runtime.interactions.run()
         await runtime.notifier.drain()
 
     async def wait(hours: float) -> None:

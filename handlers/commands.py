@@ -442,6 +442,15 @@ COMMANDS: tuple[Command, ...] = (
         in_menu=False,
     ),
     Command(
+        "metrics",
+        N_("The main rates of the last 8 weeks as a chart"),
+        Role.LEADER,
+        True,
+        False,
+        leaders_in_private=True,
+        in_menu=False,
+    ),
+    Command(
         "alert_set",
         N_("Be told when a number crosses a threshold"),
         Role.STAFF,

@@ -122,6 +122,37 @@ async def group_stats(
     )
 
 
+async def private_scope(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    *,
+    action: str,
+) -> tuple[bool, Scope]:
+    """Whose figures a reader gets in private: staff every group's (None), a leader the groups
+    they lead; anyone else is refused (told here). The read is audited under `action`."""
+    role = await current_role(bot, session, settings, member, None)
+    scope: Scope = None
+    if role < Role.STAFF:
+        scope = await led_communities(session, member_id=member.id)
+    allowed = scope is None or bool(scope)
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=message.chat.id,
+        action=action,
+        allowed=allowed,
+        now=clock(),
+        required_role=Role.LEADER.name.lower(),
+    )
+    if not allowed:
+        await message.reply(refusal_text(Role.LEADER))
+    return allowed, scope
+
+
 @router.message(Command("stats"), PRIVATE)
 async def private_stats(
     message: Message,
@@ -133,22 +164,10 @@ async def private_stats(
     clock: Clock,
 ) -> None:
     """Shows staff every group's figures, and a leader the groups they lead; refuses others."""
-    role = await current_role(bot, session, settings, member, None)
-    scope: Scope = None
-    if role < Role.STAFF:
-        scope = await led_communities(session, member_id=member.id)
-    allowed = scope is None or bool(scope)
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=message.chat.id,
-        action=ACTION,
-        allowed=allowed,
-        now=clock(),
-        required_role=Role.LEADER.name.lower(),
+    allowed, scope = await private_scope(
+        message, bot, session, member, settings, clock, action=ACTION
     )
     if not allowed:
-        await message.reply(refusal_text(Role.LEADER))
         return
     await _reply(
         message,

@@ -19,6 +19,7 @@ from models.groupbuy import (
 )
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
+from models.interaction import MemberInteraction
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.member import Member
 from models.membership import Membership, MembershipPeriod, MembershipPlan
@@ -93,6 +94,7 @@ __all__ = [
     "MarketingConsent",
     "Member",
     "MemberCoupon",
+    "MemberInteraction",
     "MemberSegment",
     "MemberTier",
     "Membership",

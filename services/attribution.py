@@ -18,6 +18,8 @@ SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -333,3 +335,49 @@ async def care_result(
         coupons_used=int(used),
         coupon_discount={str(c): int(v) for c, v in discounts.all() if v},
     )
+
+
+AB_CSV_COLUMNS = (
+    "broadcast_id",
+    "complete",
+    "arm",
+    "members",
+    "converted",
+    "conversion",
+    "ci95_low",
+    "ci95_high",
+    "orders",
+    "verdict",
+    "winner",
+)
+
+
+def ab_tests_csv(results: list[PromotionResult]) -> bytes:
+    """The A/B tests' arms as CSV (UTF-8 with a BOM, as the dashboard's other CSVs): one row
+    per test and arm, rates as fractions to 4 places, then what each arm paid per currency
+    (`revenue_<currency>`, minor units, net of refunds)."""
+    currencies = sorted({c for r in results for arm in r.arms.values() for c in arm.revenue})
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow((*AB_CSV_COLUMNS, *(f"revenue_{c}" for c in currencies)))
+    for result in results:
+        found = result.verdict
+        for name, arm in sorted(result.arms.items()):
+            bps, interval = arm.arm.bps, arm.arm.interval
+            writer.writerow(
+                (
+                    result.ident,
+                    "yes" if result.complete else "no",
+                    name,
+                    arm.members,
+                    arm.converted,
+                    "" if bps is None else f"{bps / 10_000:.4f}",
+                    "" if interval is None else f"{interval.low / 10_000:.4f}",
+                    "" if interval is None else f"{interval.high / 10_000:.4f}",
+                    arm.orders,
+                    found.code,
+                    found.winner or "",
+                    *(arm.revenue.get(c, 0) for c in currencies),
+                )
+            )
+    return ("\ufeff" + buffer.getvalue()).encode()

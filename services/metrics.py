@@ -26,12 +26,15 @@ from sqlmodel import col
 from models.base import UTCDateTime
 from models.community import CommunityMember
 from models.groupbuy import GroupBuyJoin
+from models.interaction import MemberInteraction
 from models.member import Member
 from models.order import ORDER_PAID, Order, OrderEvent
 from models.perks import COUPON_USED, CheckIn, MemberCoupon, MemberTier
 from models.poll import PollBallot
 from models.referral import REFERRAL_REJECTED, Referral
 from models.suggestion import NpsSurvey, Suggestion
+from models.ticket import TICKET_CLOSED, Ticket
+from models.trial import INVITE_ACCEPTED, TrialInvite
 from services.analytics import Ratio, Scope
 
 RETENTION_WEEKS = (1, 4, 12)  # weeks after the join week at which a cohort is looked at
@@ -83,6 +86,19 @@ DEFINITIONS: dict[str, str] = {
         "Discount cost: the discount on orders paid in the week that used a coupon (the order"
         " keeps one total, so a tier discount on them is included)."
     ),
+    "interaction_rate": N_(
+        "Interaction rate: the messages members wrote in the group and the buttons they"
+        " tapped in it during the week, per member of the group that week (days are the"
+        " group's local days)."
+    ),
+    "tickets": N_(
+        "Tickets: after-sales tickets members opened in the week; the median hours until"
+        " the first answer of those answered; the share of them resolved since."
+    ),
+    "trial_report": N_(
+        "Trial report rate: of the trial places members accepted in the week, the share"
+        " whose report has come in since."
+    ),
     "uplift": N_(
         "Co-creator uplift: paid orders and spend per member of members who voted or made a"
         " suggestion in the period, against the group's other members, same period."
@@ -112,6 +128,12 @@ class WeekFigures:
     median_gap_days: float | None  # None: no repeat order in the week
     coupon_redemption: Ratio
     discount_cost: int
+    # messages and button taps in the week over `members` (may exceed 1)
+    interaction_rate: Ratio
+    tickets_opened: int  # after-sales tickets opened in the week
+    first_answer_hours: float | None  # median wait for the first answer; None: none answered
+    tickets_resolved: Ratio  # of the week's tickets, those closed since
+    trial_report: Ratio  # of trial places accepted in the week, those reported on since
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,6 +418,31 @@ async def _members(
     return {index: (seen.get(index, 0), acted.get(index, 0)) for index in seen.keys() | acted}
 
 
+async def _interactions(
+    session: AsyncSession, bounds: list[tuple[date, datetime, datetime]], part: Slice
+) -> dict[int, int]:
+    """Messages plus taps per week, of the scope's human members in the scope's groups (a
+    day belongs to the week whose local Monday-to-Sunday holds it)."""
+    day = col(MemberInteraction.day)
+    week = case(
+        *(
+            (and_(day >= first, day < first + timedelta(weeks=1)), literal(i))
+            for i, (first, _s, _e) in enumerate(bounds)
+        )
+    )
+    query = (
+        select(week, func.sum(col(MemberInteraction.messages) + col(MemberInteraction.taps)))
+        .where(
+            day >= bounds[0][0],
+            day < bounds[-1][0] + timedelta(weeks=1),
+            _in(col(MemberInteraction.community_id), part.scope),
+            _member_filter(col(MemberInteraction.member_id), part.tier),
+        )
+        .group_by(week)
+    )
+    return {int(w): int(n or 0) for w, n in (await session.execute(query)).all()}
+
+
 async def _newcomers(
     session: AsyncSession, weeks: _Weeks, part: Slice
 ) -> dict[int, tuple[Any, ...]]:
@@ -415,6 +462,85 @@ async def _newcomers(
         .select_from(joined)
         .outerjoin(Referral, and_(col(Referral.invitee_id) == joined.c.member_id, referred))
         .where(weeks.within(joined.c.joined))
+        .group_by(week)
+    )
+    return await _by_week(session, query)
+
+
+def _median_by_week(gaps: Any) -> Any:
+    """(w, median) of the `gap` column of `gaps` (w, gap) per week: the middle value, or the
+    mean of the middle two."""
+    ranked = select(
+        gaps.c.w,
+        gaps.c.gap,
+        func.row_number().over(partition_by=gaps.c.w, order_by=gaps.c.gap).label("rn"),
+        func.count().over(partition_by=gaps.c.w).label("n"),
+    ).subquery("ranked")
+    return (
+        select(ranked.c.w.label("w"), func.avg(ranked.c.gap).label("median"))
+        .where(
+            or_(
+                ranked.c.rn == (ranked.c.n + 1) // 2,
+                ranked.c.rn == (ranked.c.n + 2) // 2,
+            )
+        )
+        .group_by(ranked.c.w)
+        .subquery("median")
+    )
+
+
+async def _tickets(
+    session: AsyncSession, weeks: _Weeks, part: Slice, dialect: str
+) -> tuple[dict[int, tuple[Any, ...]], dict[int, float]]:
+    """Per week: tickets opened in the scope's groups, and how many of them are resolved;
+    the median hours from opening to the first answer of those answered."""
+    opened = col(Ticket.opened_at)
+    scoped = (
+        weeks.within(opened),
+        _in(col(Ticket.chat_id), part.scope),
+        _member_filter(col(Ticket.member_id), part.tier),
+    )
+    week = weeks.of(opened)
+    counts = (
+        select(week, func.count(), func.count(case((col(Ticket.status) == TICKET_CLOSED, 1))))
+        .where(*scoped)
+        .group_by(week)
+    )
+    waits = (
+        select(
+            week.label("w"),
+            (_days_between(dialect, col(Ticket.answered_at), opened) * 24).label("gap"),
+        )
+        .where(*scoped, col(Ticket.answered_at).is_not(None))
+        .subquery("waits")
+    )
+    median = _median_by_week(waits)
+    hours = {
+        int(w): round(float(m), 1)
+        for w, m in (await session.execute(select(median.c.w, median.c.median))).all()
+        if m is not None
+    }
+    return await _by_week(session, counts), hours
+
+
+async def _trial_reports(
+    session: AsyncSession, weeks: _Weeks, part: Slice
+) -> dict[int, tuple[Any, ...]]:
+    """Per week: trial places accepted by the scope's members in it, and how many of those
+    have been reported on since."""
+    holders = select(col(CommunityMember.member_id)).where(
+        _in(col(CommunityMember.community_id), part.scope),
+        _member_filter(col(CommunityMember.member_id), part.tier),
+    )
+    answered = col(TrialInvite.answered_at)
+    week = weeks.of(answered)
+    query = (
+        select(week, func.count(), func.count(col(TrialInvite.reported_at)))
+        .where(
+            col(TrialInvite.status) == INVITE_ACCEPTED,
+            weeks.within(answered),
+            col(TrialInvite.member_id).in_(holders),
+        )
         .group_by(week)
     )
     return await _by_week(session, query)
@@ -478,23 +604,7 @@ async def _repurchase(
         .where(in_week.c.previous.is_not(None))
         .subquery("gaps")
     )
-    ranked = select(
-        gaps.c.w,
-        gaps.c.gap,
-        func.row_number().over(partition_by=gaps.c.w, order_by=gaps.c.gap).label("rn"),
-        func.count().over(partition_by=gaps.c.w).label("n"),
-    ).subquery("ranked")
-    median = (
-        select(ranked.c.w.label("w"), func.avg(ranked.c.gap).label("median"))
-        .where(
-            or_(
-                ranked.c.rn == (ranked.c.n + 1) // 2,
-                ranked.c.rn == (ranked.c.n + 2) // 2,
-            )
-        )
-        .group_by(ranked.c.w)
-        .subquery("median")
-    )
+    median = _median_by_week(gaps)
     # one statement: the buyers' history is read and windowed once for both figures
     query = select(buyers.c.w, buyers.c.buyers, buyers.c.repeat, median.c.median).outerjoin(
         median, median.c.w == buyers.c.w
@@ -709,12 +819,17 @@ async def metrics_report(
     newcomers = await _newcomers(session, table, part)
     buyers, medians = await _repurchase(session, table, part, dialect, span)
     given, cost = await _coupons(session, table, part, currency, span)
+    interactions = await _interactions(session, bounds, part)
+    tickets, answer_hours = await _tickets(session, table, part, dialect)
+    trials = await _trial_reports(session, table, part)
     figures = []
     for index, (first, _start, _end) in enumerate(bounds):
         present, active = members.get(index, (0, 0))
         new, referred, qualified = newcomers.get(index, (0, 0, 0))
         paying, repeat = buyers.get(index, (0, 0))
         coupons, used = given.get(index, (0, 0))
+        opened, resolved = tickets.get(index, (0, 0))
+        accepted, reported = trials.get(index, (0, 0))
         figures.append(
             WeekFigures(
                 start=first,
@@ -727,6 +842,11 @@ async def metrics_report(
                 median_gap_days=medians.get(index),
                 coupon_redemption=Ratio(int(used), int(coupons)),
                 discount_cost=int(cost.get(index, (0,))[0]),
+                interaction_rate=Ratio(interactions.get(index, 0), int(present)),
+                tickets_opened=int(opened),
+                first_answer_hours=answer_hours.get(index),
+                tickets_resolved=Ratio(int(resolved), int(opened)),
+                trial_report=Ratio(int(reported), int(accepted)),
             )
         )
     # a cohort is the week's new members (one referral row at most per newcomer)
@@ -770,6 +890,21 @@ def metric_rows(report: MetricsReport) -> list[tuple[str, str, int | str, int | 
         gap = "" if week.median_gap_days is None else f"{week.median_gap_days:.1f}"
         rows.append((first, "median_gap_days", "", "", gap))
         rows.append((first, f"discount_cost_{report.currency}", "", "", str(week.discount_cost)))
+        rows.append(
+            (
+                first,
+                "interaction_rate",
+                week.interaction_rate.numerator,
+                week.interaction_rate.denominator,
+                rate(week.interaction_rate),
+            )
+        )
+        rows.append((first, "tickets_opened", "", "", str(week.tickets_opened)))
+        hours = "" if week.first_answer_hours is None else f"{week.first_answer_hours:.1f}"
+        rows.append((first, "first_answer_hours", "", "", hours))
+        for name in ("tickets_resolved", "trial_report"):
+            ratio = getattr(week, name)
+            rows.append((first, name, ratio.numerator, ratio.denominator, rate(ratio)))
     for cohort in report.cohorts:
         first = cohort.start.isoformat()
         rows.append((first, "cohort_size", "", "", str(cohort.size)))

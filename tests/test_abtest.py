@@ -454,7 +454,20 @@ async def test_staff_split_a_broadcast_and_hear_which_won_after_48_hours(
         await sign_in(http, await login_link(harness, SAM))
         async with http.get(f"{dashboard}/broadcasts") as response:
             page = await response.text()
+        # and its CSV link gives every arm of every test, one row each
+        async with http.get(f"{dashboard}/csv/abtests") as response:
+            assert response.status == 200
+            assert response.headers["Content-Disposition"].endswith('filename="abtests.csv"')
+            exported = (await response.read()).decode("utf-8-sig").splitlines()
     section = page.split('id="ab-tests"')[1].split("</section>")[0]
+    assert 'href="csv/abtests"' in section
+    assert exported[0].startswith(
+        "broadcast_id,complete,arm,members,converted,conversion,ci95_low,ci95_high,orders,"
+        "verdict,winner"
+    )
+    arms = {row.split(",")[2]: row.split(",") for row in exported[1:]}
+    assert arms["b"][:6] == ["1", "yes", "b", "1", "0", "0.0000"]
+    assert arms.keys() >= {"b", "holdout"} and arms["b"][9] == "too_few"
     assert "Broadcast #1 (final)" in section
     assert "<td>Variant B</td><td>1</td><td>0</td><td>0%</td>" in section
     assert "<td>Hold-out</td><td>1</td><td>0</td>" in section

@@ -379,9 +379,12 @@ async def test_the_metrics_page_charts_each_rate_with_its_definition_per_group(
             "Retention and lifetime value by join week",
             "Coupon redemption per week",
             "Paid orders per member",
+            "Messages and taps per member per week",
+            "Tickets opened per week",
+            "Tickets resolved and trial reports per week",
         ):
             assert title in page, title
-        assert page.count('class="note definition"') == 10
+        assert page.count('class="note definition"') == 13
         assert "over all new members of the week" in page
         assert '<circle class="point"' in page and '<table class="cohorts">' in page
         # and the CSV has every metric; the brand saw a repeat buyer this week

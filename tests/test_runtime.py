@@ -133,6 +133,7 @@ def test_no_command_menu_holds_more_than_telegram_takes() -> None:
         "reviews",
         "points_grant",
         "digest",
+        "metrics",
         "alert_set",
         "alerts",
         "alert_remove",

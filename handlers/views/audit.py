@@ -161,6 +161,7 @@ ACTION_LABELS: Mapping[str, str] = {
     "statement.export": N_("Export a statement"),
     "statement.view": N_("Read a statement"),
     "stats.view": N_("Read group statistics"),
+    "metrics.view": N_("Read the weekly rates chart"),
     "suggestion.decide": N_("Decide on a suggestion"),
     "suggestion.list": N_("List suggestions"),
     "ticket.answer": N_("Answer a ticket"),
