@@ -55,27 +55,24 @@ from bot.dashboard_security import (
     origin_of,
 )
 from bot.photos import PHOTOS, ProductPhotos, add_photos
-from handlers.membership import (
-    REFUSALS as MEMBERSHIP_REFUSALS,
-)
-from handlers.membership import (
+from handlers.text import N_, format_money
+from handlers.views.delivery import SHIPPED, refusal, shipped_notice
+from handlers.views.membership import PLAN_REFUSALS as MEMBERSHIP_REFUSALS
+from handlers.views.membership import (
     cancel_subscription,
+    grant_text,
     switched_off_notices,
     switched_off_text,
 )
-from handlers.review import MODERATION_ERRORS, moderation_notice
-from handlers.text import N_, format_money
-from handlers.trial import ERRORS as TRIAL_ERRORS
-from handlers.trial import invitations, new_trial
-from handlers.views.delivery import SHIPPED, refusal, shipped_notice
-from handlers.views.membership import grant_text
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.policy import KINDS
 from handlers.views.product import photo_tag
+from handlers.views.review import MODERATION_ERRORS, moderation_notice
 from handlers.views.review import stats_line as review_stats_line
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
-from handlers.views.trial import reports_csv, summary_text
+from handlers.views.trial import ERRORS as TRIAL_ERRORS
+from handlers.views.trial import invitations, reports_csv, summary_text
 from models.perks import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
 from services.attribution import PromotionResult, ab_tests_csv, broadcast_result, recent_tests
@@ -135,6 +132,7 @@ from services.tiers import TierView, list_tiers
 from services.trial import (
     TrialError,
     list_trials,
+    new_trial,
     report_photo,
     report_photos,
     report_rows,

@@ -6,7 +6,7 @@ the `subscription` update)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
@@ -22,7 +22,7 @@ from aiogram.types import (
     Message,
     PreCheckoutQuery,
 )
-from aiogram.utils.i18n import I18n, ngettext
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,8 +39,9 @@ from handlers.text import (
     later,
 )
 from handlers.views.membership import (
+    PLAN_REFUSALS,
+    cancel_subscription,
     canceled_text,
-    discontinued_text,
     failed_text,
     grant_text,
     plan_name,
@@ -50,6 +51,8 @@ from handlers.views.membership import (
     renewed_text,
     started_text,
     state_text,
+    switched_off_notices,
+    switched_off_text,
 )
 from handlers.views.menu import POINTS, with_back
 from services.ledger import STARS
@@ -63,7 +66,6 @@ from services.membership import (
     PERIOD_SECONDS,
     MembershipError,
     PlanView,
-    SwitchedOff,
     add_plan,
     cancel_membership,
     check_checkout,
@@ -93,17 +95,6 @@ ADD_USAGE = N_(
     "groups that admit paid members)."
 )
 OFF_USAGE = N_("Send /membership_plan_off ID, e.g. /membership_plan_off 1 (see /membership_plans).")
-REFUSALS = {
-    "name": N_("Give the plan a name of 1 to 32 characters."),
-    "stars": N_("The price must be a whole number of Stars from 1 to 10000."),
-    "grant": N_("“{word}” is not a grant: use tier=NAME or level=vip / level=core."),
-    "tier": N_("“{word}” is not a tier above the first: see /tiers."),
-    "level": N_("“{word}” is not a level a plan can grant: use vip or core."),
-    "unknown": N_("There is no membership plan #{word}. Send /membership_plans to see them."),
-    "off": N_("Plan #{word} is switched off already."),
-    "not_member": N_("You have no active membership of that plan."),
-    "canceled": N_("That membership will not renew already."),
-}
 
 
 class MembershipCallback(CallbackData, prefix="mship"):
@@ -151,7 +142,7 @@ async def plan_add_command(
             now=clock(),
         )
     except MembershipError as exc:
-        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        await message.answer(_(PLAN_REFUSALS[exc.reason]).format(word=esc(exc.detail)))
         return
     await message.answer(
         _("Membership plan #{id} is for sale: {line}. Members buy it with /membership.").format(
@@ -210,7 +201,7 @@ async def plan_off_command(
             default_locale=settings.default_locale,
         )
     except MembershipError as exc:
-        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        await message.answer(_(PLAN_REFUSALS[exc.reason]).format(word=esc(exc.detail)))
         return
     for member_id, charge_id, text in await switched_off_notices(
         session, off, default_timezone=settings.default_timezone, i18n=i18n
@@ -218,34 +209,6 @@ async def plan_off_command(
         after_commit.add(cancel_subscription(bot, member_id, charge_id))
         notifier.send(member_id, text)
     await message.answer(switched_off_text(off.plan))
-
-
-async def switched_off_notices(
-    session: AsyncSession, off: SwitchedOff, *, default_timezone: str, i18n: I18n
-) -> list[tuple[int, str, str]]:
-    """For each membership whose renewals a switched-off plan stopped: the member, the charge
-    id of the subscription to cancel after commit, and the notice in their language."""
-    notices = []
-    for stopped, locale in off.stopped:
-        zone = await private_zone(
-            session, member_id=stopped.member_id, own=None, default=default_timezone
-        )
-        with i18n.use_locale(locale):
-            text = discontinued_text(stopped, zone, locale)
-        notices.append((stopped.member_id, stopped.subscription_charge_id, text))
-    return notices
-
-
-def switched_off_text(plan: PlanView) -> str:
-    """What staff read once a plan is switched off (in chat and on the dashboard)."""
-    members = ngettext(
-        "its {n} active member keeps it until the paid month ends and is told",
-        "its {n} active members keep it until their paid month ends and are told",
-        plan.members,
-    ).format(n=plan.members)
-    return _(
-        "Plan #{id} {plan} is switched off: no longer sold, and renewals stop; {members}."
-    ).format(id=plan.id, plan=plan_name(plan), members=members)
 
 
 async def membership_screen(
@@ -355,7 +318,7 @@ async def cancel_pressed(
             session, member_id=member.id, plan_id=callback_data.plan_id, now=clock()
         )
     except MembershipError as exc:
-        await query.answer(_(REFUSALS[exc.reason]), show_alert=True)
+        await query.answer(_(PLAN_REFUSALS[exc.reason]), show_alert=True)
         return
     zone = await private_zone(
         session, member_id=member.id, own=member.timezone, default=settings.default_timezone
@@ -449,20 +412,6 @@ async def membership_paid(
         notifier.send(member.id, started_text(paid.membership, zone, member.locale))
     else:
         notifier.send(member.id, renewed_text(paid.membership, paid.amount, zone, member.locale))
-
-
-def cancel_subscription(bot: Bot, user_id: int, charge_id: str) -> Callable[[], Awaitable[None]]:
-    """Asks Telegram (after commit) to charge the subscription no more."""
-
-    async def run() -> None:
-        try:
-            await bot.edit_user_star_subscription(
-                user_id=user_id, telegram_payment_charge_id=charge_id, is_canceled=True
-            )
-        except TelegramAPIError as exc:
-            log.warning("cancelling subscription %s failed: %s", charge_id, exc)
-
-    return run
 
 
 @router.subscription()

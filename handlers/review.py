@@ -15,7 +15,6 @@ from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -26,10 +25,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
 from handlers.filters import RoleFilter, current_role, refusal_text
-from handlers.text import N_, CallbackId, HandlerSettings, esc, sentences
+from handlers.text import N_, HandlerSettings, esc
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import points_text
-from handlers.views.review import ReviewsCallback, album, review_text
+from handlers.views.review import (
+    MODERATION_ERRORS,
+    ReviewCallback,
+    ReviewsCallback,
+    album,
+    moderation_notice,
+    review_text,
+)
 from models.perks import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
 from services.audit import record_action
 from services.member import AmbiguousMember, MemberView, find_member
@@ -65,27 +71,12 @@ MEDIA_ERRORS = {
     "as_file": N_("Send the picture as a photo, not as a file, and it goes with your review."),
     "too_long": N_("The video is too long: a review takes one video of at most 60 seconds."),
 }
-MODERATION_ERRORS = {
-    "not_found": N_("There is no such review."),
-    "not_allowed": N_("Sorry, only brand staff or the leader of that group can moderate it."),
-    "decided": N_("That review was already approved or rejected."),
-    "not_approved": N_("Only an approved review can be shared."),
-    "no_group": N_("The group of that order is not open, so the review cannot be posted there."),
-    "shared": N_("That review is already in your group."),
-}
 
 
 class RejectReview(StatesGroup):
     """A moderator tapped Reject: the next message is the reason the member reads."""
 
     reason = State()
-
-
-class ReviewCallback(CallbackData, prefix="rvw"):
-    """A button under a review: approve, reject (moderators), share (its author)."""
-
-    action: str
-    order_id: CallbackId
 
 
 def _queue_keyboard(order_id: int) -> InlineKeyboardMarkup:
@@ -95,15 +86,6 @@ def _queue_keyboard(order_id: int) -> InlineKeyboardMarkup:
     )
     builder.button(
         text=_("✖️ Reject"), callback_data=ReviewCallback(action="reject", order_id=order_id)
-    )
-    return builder.as_markup()
-
-
-def _share_keyboard(order_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("📣 Share it in my group"),
-        callback_data=ReviewCallback(action="share", order_id=order_id),
     )
     return builder.as_markup()
 
@@ -321,36 +303,6 @@ def _tell_after_commit(
         return
     text, markup = moderation_notice(i18n, done, approve=approve, note=note)
     after_commit.add(partial(_tell, bot, done.review.member_id, text, markup))
-
-
-def moderation_notice(
-    i18n: I18n, done: Moderation, *, approve: bool, note: str = ""
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    """What the author is told of the decision, in their language: approved (with the photo
-    reward and the offer to share it), or not shown, with the moderator's reason if given."""
-    review = done.review
-    with i18n.use_locale(done.member_locale):
-        if approve:
-            text = _("Your review of {title} is approved and shows on the product.").format(
-                title=esc(review.title)
-            )
-            if done.points:
-                text = sentences(
-                    text,
-                    _("Your photos earned you {points}.").format(
-                        points=points_text(done.points, done.member_locale)
-                    ),
-                )
-            text = sentences(
-                text, _("Would you like me to post it in your group? Only if you tap below.")
-            )
-            return text, _share_keyboard(review.order_id)
-        text = _("Thank you for your review of {title}. This time it will not be shown.").format(
-            title=esc(review.title)
-        )
-        if note:
-            text = sentences(text, _("The reason: {reason}").format(reason=esc(note)))
-        return text, None
 
 
 async def _tell(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:

@@ -14,7 +14,7 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,12 +23,12 @@ from bot.transactions import UnitOfWork
 from handlers.filters import RoleFilter
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, esc_name, quoted
 from handlers.views.trial import (
+    ERRORS,
     TrialCallback,
     consent_keyboard,
     created_text,
     done_keyboard,
-    invitation_keyboard,
-    invitation_text,
+    invitations,
     rating_keyboard,
     reports_csv,
     summary_text,
@@ -37,20 +37,16 @@ from handlers.views.trial import (
 from models.trial import TRIAL_MAX_PHOTOS
 from services.audit import record_action
 from services.errors import Refused
-from services.groupbuy import GroupBuyError, parse_deadline
 from services.member import MemberView
 from services.parsing import split_option
 from services.role import Role
 from services.trial import (
-    Created,
     TrialError,
     answer_invite,
     attach_report_photo,
-    create_trial,
     list_trials,
+    new_trial,
     open_reports,
-    parse_aspects,
-    parse_audience,
     report_rows,
     report_task,
     share_report,
@@ -70,40 +66,6 @@ USAGE = N_(
     "@username, separated by commas.\nFor example: /trial_new 3 places=10 due=14d "
     "invite=promoters,adopted aspects=taste,packaging"
 )
-ERRORS = {
-    "bad_places": N_("Give the number of places as places=10 (1 to 500)."),
-    "due_past": N_("The report's due date must be in the future, like due=14d."),
-    "bad_due": N_("I could not read the due date: {part}. Write due=14d or due=2026-12-31."),
-    "no_product": N_("There is no active product {part}. See /products."),
-    "no_variant": N_("That product has no variant {part}: write PRODUCT:VARIANT."),
-    "choose_variant": N_(
-        "That product has variants: name one, like /trial_new {part}:Large places=10 …"
-    ),
-    "not_enough_stock": N_("Not enough stock for that many places: {part} left."),
-    "bad_invite": N_(
-        "I could not read whom to invite: {part}. Use promoters, adopted, referrers, "
-        "ambassadors, tier:NAME or @username."
-    ),
-    "no_tier": N_("There is no tier {part}. See /tiers."),
-    "no_member": N_("I do not know the member {part} yet."),
-    "ambiguous": N_("Several members go by {part}: use their numeric id."),
-    "bad_aspects": N_(
-        "Name what the report rates as aspects=taste,packaging: one to six short words, not {part}."
-    ),
-    "no_trial": N_("There is no trial #{part}."),
-    "nobody": N_(
-        "Nobody in that audience can be invited yet (they need a private chat with me): "
-        "no trial was created."
-    ),
-    "not_invited": N_("That invitation is not yours."),
-    "answered": N_("You already answered this invitation."),
-    "closed": N_("Sorry, this trial is closed: its places can no longer be taken."),
-    "not_ambassador": N_("You have no report to write for that trial."),
-    "reported": N_("You already sent your report on this trial. Thank you!"),
-    "too_many_photos": N_("Your report already has 5 photos, the most it can carry."),
-    "shared": N_("That report was already shared, or the order already has a review."),
-    "bad_rating": N_("Rate each aspect from 1 to 5."),
-}
 
 
 class TrialReport(StatesGroup):
@@ -172,62 +134,6 @@ async def trial_new(
     await message.answer(
         created_text(created.trial, len(created.invitees), created.unreachable, locale, timezone)
     )
-
-
-async def new_trial(
-    session: AsyncSession,
-    *,
-    product_id: int,
-    variant: str,
-    options: dict[str, str],
-    actor_id: int,
-    timezone: str,
-    now: datetime,
-) -> Created:
-    """A trial from /trial_new's options (places, invite, aspects, due), audited as
-    trial.create (from chat and from the dashboard's form); TrialError when refused."""
-    places = number(options.get("places", ""))
-    if places is None:
-        raise TrialError("bad_places", options.get("places", ""))
-    due_text = options.get("due") or options.get("deadline") or "14d"
-    try:
-        due_at = parse_deadline(due_text, now=now, timezone=timezone)
-    except GroupBuyError as exc:
-        raise TrialError("bad_due", exc.detail or due_text) from None
-    created = await create_trial(
-        session,
-        product_id=product_id,
-        variant=variant,
-        places=places,
-        audience=parse_audience(options.get("invite", "")),
-        aspects=parse_aspects(options.get("aspects", "")),
-        due_at=due_at,
-        created_by=actor_id,
-        now=now,
-    )
-    trial = created.trial
-    await record_action(
-        session,
-        actor_id=actor_id,
-        chat_id=None,
-        action="trial.create",
-        allowed=True,
-        now=now,
-        detail=f"trial #{trial.id}: {trial.places} x {trial.title}, invite {trial.audience}",
-    )
-    return created
-
-
-def invitations(
-    created: Created, i18n: I18n, timezone: str
-) -> list[tuple[int, str, InlineKeyboardMarkup]]:
-    """Each invitation to send once the trial committed: member, text in their language, buttons."""
-    sent = []
-    for invitee in created.invitees:
-        with i18n.use_locale(invitee.locale):
-            text = invitation_text(created.trial, invitee.locale, timezone)
-            sent.append((invitee.member_id, text, invitation_keyboard(created.trial.id)))
-    return sent
 
 
 @router.message(Command("trial"), PRIVATE, RoleFilter(Role.STAFF, "trial.report"))

@@ -23,6 +23,8 @@ MEMBER_ID_COLUMNS: frozenset[str] = frozenset(
         # member accounts; a group's accounts carry its (negative) id, the brand's 0
         "ledger_account.owner_id",
         "marketing_consent.member_id",
+        # how many messages and taps the member made in a group on a day (interaction rate)
+        "member_interaction.member_id",
         "payment.member_id",
         "points_day.member_id",
         "referral_attempt.member_id",
@@ -85,6 +87,7 @@ NOT_MEMBER_COLUMNS: dict[str, str] = {
     "buyers_invite.order_id": "an order",
     "care_exposure.coupon_id": "a coupon given by the care rule",
     "checkin.chat_id": "a chat: a group, or the member's own private chat",
+    "member_interaction.community_id": "a group",
     "community.id": "a group",
     "community_member.community_id": "a group",
     "group_invite.community_id": "a group",

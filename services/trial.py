@@ -39,13 +39,16 @@ from models.trial import (
     TrialInvite,
     TrialMedia,
 )
+from services.audit import record_action
 from services.errors import Refused
+from services.groupbuy import GroupBuyError, parse_deadline
 from services.ledger import AccountRef, Posting, post
 from services.member import AmbiguousMember, find_member
 from services.nps import home_community
 from services.order import OrderView, get_order, new_pickup_code, with_variant
 from services.referral import QUALIFIED_STATUSES
 from services.tiers import list_tiers
+from services.validation import number
 
 TX_TRIAL_ORDER = "trial_order"  # a free trial order's value, spent on marketing
 PROMOTER_SCORE = 9  # an NPS answer of 9 or 10 makes a promoter
@@ -986,3 +989,47 @@ async def close_due_trials(session: AsyncSession, *, now: datetime) -> list[int]
         assert trial.id is not None
         closed.append(trial.id)
     return closed
+
+
+async def new_trial(
+    session: AsyncSession,
+    *,
+    product_id: int,
+    variant: str,
+    options: dict[str, str],
+    actor_id: int,
+    timezone: str,
+    now: datetime,
+) -> Created:
+    """A trial from /trial_new's options (places, invite, aspects, due), audited as
+    trial.create (from chat and from the dashboard's form); TrialError when refused."""
+    places = number(options.get("places", ""))
+    if places is None:
+        raise TrialError("bad_places", options.get("places", ""))
+    due_text = options.get("due") or options.get("deadline") or "14d"
+    try:
+        due_at = parse_deadline(due_text, now=now, timezone=timezone)
+    except GroupBuyError as exc:
+        raise TrialError("bad_due", exc.detail or due_text) from None
+    created = await create_trial(
+        session,
+        product_id=product_id,
+        variant=variant,
+        places=places,
+        audience=parse_audience(options.get("invite", "")),
+        aspects=parse_aspects(options.get("aspects", "")),
+        due_at=due_at,
+        created_by=actor_id,
+        now=now,
+    )
+    trial = created.trial
+    await record_action(
+        session,
+        actor_id=actor_id,
+        chat_id=None,
+        action="trial.create",
+        allowed=True,
+        now=now,
+        detail=f"trial #{trial.id}: {trial.places} x {trial.title}, invite {trial.audience}",
+    )
+    return created

@@ -4,12 +4,17 @@ lapse job)."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from babel.dates import format_date
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.text import N_, esc_name, format_money
 from handlers.views.levels import level_name
@@ -23,7 +28,9 @@ from services.membership import (
     MembershipView,
     PlanCount,
     PlanView,
+    SwitchedOff,
 )
+from services.zones import private_zone
 
 # why a subscription payment was not taken, as the member reads it
 REFUSALS = {
@@ -34,6 +41,8 @@ REFUSALS = {
     REFUSED_PRICE: N_("The price of {plan} has changed. Send /membership for a new link."),
     REFUSED_HELD: N_("You are already a member of {plan}, renewing every month."),
 }
+
+log = logging.getLogger(__name__)
 
 
 def plan_name(plan: PlanView) -> str:
@@ -160,3 +169,58 @@ def lapsed_text(membership: MembershipView) -> str:
     return _(
         "Your membership {plan} has ended, and {grant} with it. Send /membership to join again."
     ).format(plan=plan_name(membership.plan), grant=grant_text(membership.plan))
+
+
+PLAN_REFUSALS = {
+    "name": N_("Give the plan a name of 1 to 32 characters."),
+    "stars": N_("The price must be a whole number of Stars from 1 to 10000."),
+    "grant": N_("“{word}” is not a grant: use tier=NAME or level=vip / level=core."),
+    "tier": N_("“{word}” is not a tier above the first: see /tiers."),
+    "level": N_("“{word}” is not a level a plan can grant: use vip or core."),
+    "unknown": N_("There is no membership plan #{word}. Send /membership_plans to see them."),
+    "off": N_("Plan #{word} is switched off already."),
+    "not_member": N_("You have no active membership of that plan."),
+    "canceled": N_("That membership will not renew already."),
+}
+
+
+async def switched_off_notices(
+    session: AsyncSession, off: SwitchedOff, *, default_timezone: str, i18n: I18n
+) -> list[tuple[int, str, str]]:
+    """For each membership whose renewals a switched-off plan stopped: the member, the charge
+    id of the subscription to cancel after commit, and the notice in their language."""
+    notices = []
+    for stopped, locale in off.stopped:
+        zone = await private_zone(
+            session, member_id=stopped.member_id, own=None, default=default_timezone
+        )
+        with i18n.use_locale(locale):
+            text = discontinued_text(stopped, zone, locale)
+        notices.append((stopped.member_id, stopped.subscription_charge_id, text))
+    return notices
+
+
+def switched_off_text(plan: PlanView) -> str:
+    """What staff read once a plan is switched off (in chat and on the dashboard)."""
+    members = ngettext(
+        "its {n} active member keeps it until the paid month ends and is told",
+        "its {n} active members keep it until their paid month ends and are told",
+        plan.members,
+    ).format(n=plan.members)
+    return _(
+        "Plan #{id} {plan} is switched off: no longer sold, and renewals stop; {members}."
+    ).format(id=plan.id, plan=plan_name(plan), members=members)
+
+
+def cancel_subscription(bot: Bot, user_id: int, charge_id: str) -> Callable[[], Awaitable[None]]:
+    """Asks Telegram (after commit) to charge the subscription no more."""
+
+    async def run() -> None:
+        try:
+            await bot.edit_user_star_subscription(
+                user_id=user_id, telegram_payment_charge_id=charge_id, is_canceled=True
+            )
+        except TelegramAPIError as exc:
+            log.warning("cancelling subscription %s failed: %s", charge_id, exc)
+
+    return run

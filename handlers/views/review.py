@@ -4,14 +4,21 @@
 from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InputMediaPhoto, InputMediaVideo
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    InputMediaVideo,
+)
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
-from handlers.text import CAPTION_LIMIT, CallbackId, esc, esc_name, shorten
+from handlers.text import CAPTION_LIMIT, N_, CallbackId, esc, esc_name, sentences, shorten
+from handlers.views.perks import points_text
 from models.perks import MEDIA_PHOTO
-from services.review import ReviewStats, ReviewView
+from services.review import Moderation, ReviewStats, ReviewView
 
 
 class ReviewsCallback(CallbackData, prefix="rv"):
@@ -74,3 +81,59 @@ def stats_line(stats: ReviewStats, locale: str) -> str:
         "Reviews: {reviewed} of {n} orders picked up ({rate}); approved: {rating}",
         stats.picked_up,
     ).format(reviewed=stats.reviewed, n=stats.picked_up, rate=rate, rating=rating)
+
+
+MODERATION_ERRORS = {
+    "not_found": N_("There is no such review."),
+    "not_allowed": N_("Sorry, only brand staff or the leader of that group can moderate it."),
+    "decided": N_("That review was already approved or rejected."),
+    "not_approved": N_("Only an approved review can be shared."),
+    "no_group": N_("The group of that order is not open, so the review cannot be posted there."),
+    "shared": N_("That review is already in your group."),
+}
+
+
+def moderation_notice(
+    i18n: I18n, done: Moderation, *, approve: bool, note: str = ""
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """What the author is told of the decision, in their language: approved (with the photo
+    reward and the offer to share it), or not shown, with the moderator's reason if given."""
+    review = done.review
+    with i18n.use_locale(done.member_locale):
+        if approve:
+            text = _("Your review of {title} is approved and shows on the product.").format(
+                title=esc(review.title)
+            )
+            if done.points:
+                text = sentences(
+                    text,
+                    _("Your photos earned you {points}.").format(
+                        points=points_text(done.points, done.member_locale)
+                    ),
+                )
+            text = sentences(
+                text, _("Would you like me to post it in your group? Only if you tap below.")
+            )
+            return text, _share_keyboard(review.order_id)
+        text = _("Thank you for your review of {title}. This time it will not be shown.").format(
+            title=esc(review.title)
+        )
+        if note:
+            text = sentences(text, _("The reason: {reason}").format(reason=esc(note)))
+        return text, None
+
+
+class ReviewCallback(CallbackData, prefix="rvw"):
+    """A button under a review: approve, reject (moderators), share (its author)."""
+
+    action: str
+    order_id: CallbackId
+
+
+def _share_keyboard(order_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("📣 Share it in my group"),
+        callback_data=ReviewCallback(action="share", order_id=order_id),
+    )
+    return builder.as_markup()
