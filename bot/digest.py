@@ -125,6 +125,8 @@ class WeeklyDigest(PeriodicJob):
                 unit.session, member_id=recipient.member_id, week=digest.week, now=now
             ):
                 return False
+        if digest.empty:  # claimed, so no sweep builds it again, but a page of zeros says nothing
+            return False
         # the claim committed: the sends go to the background sender, which tries each again
         # on a passing failure; a second sweep finds the claim and sends nothing
         member_id = recipient.member_id

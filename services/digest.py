@@ -75,6 +75,13 @@ class Digest:
     currency: str
     movers: tuple[Mover, ...]
 
+    @property
+    def empty(self) -> bool:
+        """Nothing to tell: every number is zero both weeks (a brand with no members yet)."""
+        return all(
+            magnitude(mover.before) == 0 and magnitude(mover.after) == 0 for mover in self.movers
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Recipient:

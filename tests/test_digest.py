@@ -291,3 +291,16 @@ async def test_a_digest_refused_in_passing_is_sent_again_once(harness: Harness) 
     assert staff.startswith("📈 Weekly digest for the whole brand")
     assert len(await digests(harness, LEE)) == 1
     assert await digests(harness, OWNER) == []
+
+
+async def test_a_brand_without_members_gets_no_page_of_zeros(harness: Harness) -> None:
+    # given a new brand: the owner started the bot, no group and no member yet
+    harness.clock.now = utc(12, 7, 1)
+    await harness.send(OWNER, OWNER, "/start")
+    harness.new_bot_messages(OWNER)
+    # when Monday's digest falls due, and the sweep comes again
+    job = harness.runtime.digest
+    assert (await job.run()).sent == 0
+    assert (await job.run()).sent == 0
+    # then nothing reaches the owner: every number is zero in both weeks
+    assert await digests(harness, OWNER) == []
