@@ -289,10 +289,10 @@ async def test_staff_reports_share_one_day_boundary_on_the_injected_clock(
     # the injected clock's time (04:00 on the 24th in Shanghai), so "7d" finds them
     assert await latest_audit_time(harness, "Asia/Shanghai") == "2026-11-24 04:00"
     audit = await harness.send(OWNER, OWNER, "/audit")
-    assert f"✅ 2026-11-24 04:00 {SAM} " in audit[0], audit
+    assert f"✅ 2026-11-24 04:00 Sam ({SAM}) " in audit[0], audit
     assert not re.search(r"\d\d:\d\d (UTC|Asia/Shanghai) ", audit[0]), audit
     week = await harness.send(OWNER, OWNER, "/audit @sam 7d")
-    assert f"✅ 2026-11-24 04:00 {SAM} " in week[0], week
+    assert f"✅ 2026-11-24 04:00 Sam ({SAM}) " in week[0], week
 
 
 async def test_staff_reports_without_a_pick_use_the_brands_zone(
@@ -313,7 +313,7 @@ async def test_staff_reports_without_a_pick_use_the_brands_zone(
         # and /audit names the brand's zone, which the owner never picked
         audit = await harness.send(OWNER, OWNER, "/audit")
         assert await latest_audit_time(harness, "Asia/Shanghai") == "2026-11-24 04:00"
-        assert f"✅ 2026-11-24 04:00 Asia/Shanghai {OWNER} " in audit[0], audit
+        assert f"✅ 2026-11-24 04:00 Asia/Shanghai Olivia ({OWNER}) " in audit[0], audit
     finally:
         await harness.runtime.close()
 
