@@ -1,6 +1,6 @@
 """The weekly digest on a schedule: from Monday's DIGEST_HOUR in the brand's time zone, every
 staff member and leader who has not opted out gets last week's five biggest movers with a
-chart, once.
+chart, once. The chart is drawn in a worker thread.
 
 Each digest is claimed by inserting its (member, week) row, and sent as a photo only after
 that row committed; a sweep that comes again, a restart or a second scheduler finds the row and
@@ -12,6 +12,7 @@ updates and a 5xx does not lose the week's digest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from datetime import date, datetime
 from functools import partial
 
 from aiogram import Bot
-from aiogram.types import BufferedInputFile
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -114,12 +115,21 @@ class WeeklyDigest(PeriodicJob):
             log.info("weekly digest of %s: %s sent", run.week, run.sent)
         return run
 
+    def _render(
+        self, recipient: Recipient, digest: Digest
+    ) -> tuple[str, bytes | None, InlineKeyboardMarkup]:
+        """The digest's text, chart image and opt-out button in the reader's language."""
+        with self.i18n.context(), self.i18n.use_locale(recipient.locale):
+            return (
+                digest_text(digest, recipient.locale),
+                digest_chart(digest, recipient.locale),
+                digest_keyboard(on=False),
+            )
+
     async def _send(self, recipient: Recipient, digest: Digest, now: datetime) -> bool:
         """Claim the reader's digest, then send it (after the claim committed)."""
-        with self.i18n.context(), self.i18n.use_locale(recipient.locale):
-            text = digest_text(digest, recipient.locale)
-            chart = digest_chart(digest, recipient.locale)
-            keyboard = digest_keyboard(on=False)
+        # drawing the chart takes a while: off the event loop, so updates are not held up
+        text, chart, keyboard = await asyncio.to_thread(self._render, recipient, digest)
         async with unit_of_work(self.sessions) as unit:
             if not await claim_digest(
                 unit.session, member_id=recipient.member_id, week=digest.week, now=now

@@ -49,7 +49,7 @@ from aiogram.types import (
 from aiogram.utils import markdown
 from aiohttp import web
 
-from bot.emulator import EMULATOR_TOKEN, TIMEOUT, Emulator
+from bot.emulator import DROPPED, EMULATOR_TOKEN, TIMEOUT, Emulator
 from bot.emulator.html import HtmlParseError, find_bot_commands, parse_html, utf16_len
 from bot.emulator.spec import Bound, get_spec, parse_bound, parse_charset
 
@@ -1011,6 +1011,27 @@ async def test_a_fault_after_the_call_acts_and_loses_only_the_answer(
         "delivered, never answered",
     ]
     assert emulator.faults_served == [("sendMessage", 502), ("sendMessage", TIMEOUT)]
+
+
+async def test_a_dropped_fault_closes_the_connection_unanswered(
+    bot: Bot, emulator: Emulator
+) -> None:
+    start_chat(emulator)
+    # not done: the connection closes at once, which the client sees as a network error
+    emulator.inject_fault("sendMessage", status=DROPPED)
+    with pytest.raises(TelegramNetworkError, match="ServerDisconnectedError"):
+        await bot.send_message(ALICE, "lost on the way")
+    # done, then the connection closes: the message is there, the client never heard
+    emulator.inject_fault("sendMessage", status=DROPPED, after=True)
+    with pytest.raises(TelegramNetworkError, match="ServerDisconnectedError"):
+        await bot.send_message(ALICE, "delivered, never answered")
+    # and the next call is answered on a new connection
+    await bot.send_message(ALICE, "delivered")
+    assert [m.text for m in emulator.bot_messages(ALICE)] == [
+        "delivered, never answered",
+        "delivered",
+    ]
+    assert emulator.faults_served == [("sendMessage", DROPPED), ("sendMessage", DROPPED)]
 
 
 async def test_random_faults_replay_from_their_seed(emulator: Emulator) -> None:

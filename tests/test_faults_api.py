@@ -1,5 +1,5 @@
-"""Faults: the Bot API answers 429s, 5xx and timeouts at random (seeded) through a whole run:
-joins from two groups, the settlement, payments marked by the leaders, and a broadcast.
+"""Faults: the Bot API answers 429s, 5xx and no answer at all at random (seeded) through a
+whole run: joins from two groups, the settlement, payments marked by the leaders, and a broadcast.
 Afterwards nothing is lost, nothing happened twice, and no chat shows a message twice."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.emulator import TIMEOUT
+from bot.emulator import DROPPED
 from models.broadcast import RECIPIENT_FAILED, RECIPIENT_PENDING, RECIPIENT_SENT, BroadcastRecipient
 from services import broadcast as outbox
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
@@ -56,15 +56,15 @@ async def given_a_drop_and_members(harness: Harness) -> tuple[int, int]:
     return tea_card.message_id, coffee_card.message_id
 
 
-async def test_random_429s_5xx_and_timeouts_lose_nothing_and_repeat_nothing(
+async def test_random_429s_5xx_and_lost_answers_lose_nothing_and_repeat_nothing(
     harness: Harness,
 ) -> None:
     emu = harness.emulator
     tea_card, coffee_card = await given_a_drop_and_members(harness)
     # given Telegram fails one call in five at random: 429, 500, 502, or no answer at all
-    # (the bot's client gives up after half a second)
-    harness.runtime.bot.session.timeout = 0.5
-    emu.inject_random_faults(seed=SEED, rate=0.2, statuses=(429, 500, 502, TIMEOUT))
+    # (the connection closes unanswered: to the bot the same failure as a timeout, without a
+    # client timeout so short that a busy machine's ordinary answers would outlast it too)
+    emu.inject_random_faults(seed=SEED, rate=0.2, statuses=(429, 500, 502, DROPPED))
 
     # when every member joins from their group (1, 2 or 3 units), Telegram redelivering an
     # update that did not go through
@@ -101,7 +101,7 @@ async def test_random_429s_5xx_and_timeouts_lose_nothing_and_repeat_nothing(
     emu.clear_faults()
 
     # then the faults really happened, of every kind
-    assert {429, 500, 502, TIMEOUT} <= set(served), served
+    assert {429, 500, 502, DROPPED} <= set(served), served
     # and no join was lost or doubled: one order per member, at the quantity they chose
     assert await groupbuy_status(harness, 1) == "formed"
     orders = await orders_by_member(harness, 1)

@@ -1,7 +1,8 @@
 """Faults: the reply or notice that follows a money update fails once, with a 502 or with no
-answer at all (a timeout). Whatever the update did is committed and reconciles, the person is
-told once Telegram answers again (or the failure is counted for staff to see), and the same
-update delivered again changes nothing.
+answer at all (the connection closes unanswered, which the bot takes as it takes a timeout).
+Whatever the update did is committed and reconciles, the person is told once Telegram answers
+again (or the failure is counted for staff to see), and the same update delivered again
+changes nothing.
 
 The money updates here are a leader's "paid" and "picked up" (by button and by command) and a
 member redeeming a reward with points. Each test drives them as people do and reads only what
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.emulator import TIMEOUT
+from bot.emulator import DROPPED
 from models.order import Order, OrderEvent
 from models.perks import MemberCoupon, Redemption, Reward
 from services.points import points_balance
@@ -23,18 +24,13 @@ from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness, assert_reconciles
 from tests.faults import postings
 from tests.net import sample
 
-FAULTS = [pytest.param(502, id="502"), pytest.param(TIMEOUT, id="timeout")]
+FAULTS = [pytest.param(502, id="502"), pytest.param(DROPPED, id="no-answer")]
 FAILED = "bot_effects_failed_total"
 
 
 @pytest.fixture
-async def quick(harness: Harness, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    """The harness with short waits: in a test of a request Telegram never answers, it fails
-    after half a second (only there: on a busy machine an answered request can take that
-    long), and a background message is tried again at once."""
-    params = getattr(request.node, "callspec", None)
-    if params is not None and params.params.get("fault") == TIMEOUT:
-        harness.runtime.bot.session.timeout = 0.5
+async def quick(harness: Harness) -> AsyncIterator[Harness]:
+    """The harness with short waits: a background message is tried again at once."""
     harness.runtime.notifier.retry_seconds = (0.0, 0.0, 0.0)
     yield harness
 

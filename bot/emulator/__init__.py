@@ -13,6 +13,7 @@ Usage::
 
 from .core import (
     CHANNEL_BOT,
+    DROPPED,
     EMULATOR_TOKEN,
     GROUP_ANONYMOUS_BOT,
     INVALID_REDIRECT,
@@ -25,6 +26,7 @@ from .spec import ApiError, UploadedFile
 
 __all__ = [
     "CHANNEL_BOT",
+    "DROPPED",
     "EMULATOR_TOKEN",
     "GROUP_ANONYMOUS_BOT",
     "INVALID_REDIRECT",

@@ -249,10 +249,19 @@ TIMEOUT = 0
 REDIRECT_LOOP = -1
 INVALID_REDIRECT = -2
 REDIRECTS = {REDIRECT_LOOP: "loop", INVALID_REDIRECT: "invalid"}
+# a fault's status that also means no answer, without the wait: the connection is closed
+# before any answer (a proxy or load balancer in between gave up). To the bot it is the same
+# failure as a timeout (a network error after the request went out, so it may have been done),
+# but it does not depend on the client's timeout being shorter than a busy machine's answers
+DROPPED = -3
 
 
 class _Timeout(Exception):
     """The call is never answered nor executed (see TIMEOUT)."""
+
+
+class _Dropped(Exception):
+    """The call is never answered nor executed: the connection closes (see DROPPED)."""
 
 
 class _Redirect(Exception):
@@ -1626,6 +1635,10 @@ class Emulator:
                 "description": "Temporary Redirect",
                 "redirect": redirect.kind,
             }
+        except _Dropped:
+            # the HTTP server closes the connection on "dropped" (an in-process caller: 502)
+            answer = {"ok": False, "error_code": 502, "description": "Bad Gateway"}
+            return 502, {**answer, "dropped": True}
         except _Timeout:
             # aiohttp has no event for a client going away: look every 10 ms
             while client_gone is not None and not client_gone():  # noqa: ASYNC110
@@ -1664,12 +1677,13 @@ class Emulator:
         ``REDIRECT_LOOP`` redirects to the same URL, ``INVALID_REDIRECT`` to an invalid URL
         (both as a broken proxy would; the call is not executed); ``TIMEOUT`` (0) never
         answers: the request hangs until the client's own timeout and is not executed;
+        ``DROPPED`` never answers either, but at once: the connection is closed (not executed);
         ``delay`` seconds are slept first (a status < 400, e.g. 200, then answers normally,
         which simulates a slow server).
 
         ``after=True`` carries the call out first and only then fails its answer: Telegram did
         it, the client never heard (with ``TIMEOUT``: the request hangs, done, until the client
-        gives up or dies).
+        gives up or dies; with ``DROPPED``: the connection closes once it is done).
         """
         name = None
         if method is not None:
@@ -1691,8 +1705,8 @@ class Emulator:
     ) -> None:
         """From now on, each call (of ``methods``, any but getUpdates when None) fails with
         probability ``rate``, with a status drawn from ``statuses``: 429 (``retry_after``),
-        a 5xx, or TIMEOUT. The draws come from ``seed``, so a run replays the same faults for
-        the same sequence of calls. Scripted faults (:meth:`inject_fault`) go first."""
+        a 5xx, TIMEOUT or DROPPED. The draws come from ``seed``, so a run replays the same
+        faults for the same sequence of calls. Scripted faults (:meth:`inject_fault`) go first."""
         if not 0.0 <= rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
         names = None
@@ -1734,6 +1748,9 @@ class Emulator:
         if fault.status == TIMEOUT:
             self.faults_served.append((name, TIMEOUT))
             raise _Timeout
+        if fault.status == DROPPED:
+            self.faults_served.append((name, DROPPED))
+            raise _Dropped
         if fault.status in REDIRECTS:
             self.faults_served.append((name, fault.status))
             raise _Redirect(REDIRECTS[fault.status])

@@ -87,6 +87,9 @@ def create_app(emulator: Emulator) -> web.Application:
         status, payload = await emulator.dispatch(
             request.match_info["method"], raw, files, client_gone=client_gone
         )
+        if payload.pop("dropped", False) and transport is not None:
+            transport.close()  # no answer at all: the client sees the connection go
+            return web.Response(status=status)
         redirect = payload.pop("redirect", None)
         if redirect is not None:
             # a broken proxy: back to the same URL, or to an unparsable one quoting the path
