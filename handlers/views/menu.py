@@ -12,6 +12,7 @@ from __future__ import annotations
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n.context import get_i18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.text import esc_name
@@ -49,21 +50,34 @@ def menu_text(name: str) -> str:
 
 
 def menu_keyboard() -> InlineKeyboardMarkup:
-    """Every screen of the menu, two a row: what a member does without typing a command."""
-    builder = InlineKeyboardBuilder()
-    for text, action in (
-        (_("📦 My orders"), ORDERS),
-        (_("✅ Check in"), CHECKIN),
-        (_("⭐ Points and perks"), POINTS),
-        (_("🤝 Invite friends"), INVITE),
-        (_("🎟 Coupons"), COUPONS),
-        (_("🔔 Offers"), OFFERS),
-        (_("❓ Help"), HELP),
-        (_("🌐 Language"), LANGUAGE),
-    ):
-        builder.button(text=text, callback_data=MenuCallback(action=action))
-    builder.adjust(2)
-    return builder.as_markup()
+    """Every screen of the menu, two a row: what a member does without typing a command.
+
+    Built once per language (it is on every /start): aiogram's keyboard builder copies each
+    button as it goes, which cost more than the rest of /start's handling."""
+    locale = get_i18n().current_locale
+    markup = _MENUS.get(locale)
+    if markup is None:
+        buttons = [
+            InlineKeyboardButton(text=text, callback_data=MenuCallback(action=action).pack())
+            for text, action in (
+                (_("📦 My orders"), ORDERS),
+                (_("✅ Check in"), CHECKIN),
+                (_("⭐ Points and perks"), POINTS),
+                (_("🤝 Invite friends"), INVITE),
+                (_("🎟 Coupons"), COUPONS),
+                (_("🔔 Offers"), OFFERS),
+                (_("❓ Help"), HELP),
+                (_("🌐 Language"), LANGUAGE),
+            )
+        ]
+        rows = [buttons[first : first + 2] for first in range(0, len(buttons), 2)]
+        markup = _MENUS[locale] = InlineKeyboardMarkup(inline_keyboard=rows)
+    # a copy of the rows, so a caller that adds a row never changes the menu of the next
+    return InlineKeyboardMarkup(inline_keyboard=[list(row) for row in markup.inline_keyboard])
+
+
+# the main menu per language, built on first use
+_MENUS: dict[str, InlineKeyboardMarkup] = {}
 
 
 def back_button(to: str = MAIN) -> InlineKeyboardButton:
