@@ -62,7 +62,9 @@ async def digest_command(
         detail=word[:200],
     )
     if not allowed:
-        await message.answer(refusal_text(Role.LEADER))
+        await message.answer(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
         return
     if not word:
         on = await digest_enabled(session, member_id=member.id)

@@ -83,12 +83,15 @@ async def current_role(
     )
 
 
-def refusal_text(required: Role) -> str:
-    """The polite refusal for an action that needs the given role."""
+def refusal_text(required: Role, *, private: bool = False) -> str:
+    """The polite refusal for an action that needs the given role (in private there is no
+    "this group" to name)."""
     if required is Role.OWNER:
         return _("Sorry, only the owner of this bot can do that.")
     if required is Role.STAFF:
         return _("Sorry, only brand staff can do that.")
+    if private:
+        return _("Sorry, only group leaders and brand staff can do that.")
     return _("Sorry, only the leaders of this group can do that.")
 
 
@@ -199,7 +202,7 @@ class RoleFilter(Filter):
         )
         if allowed:
             return {"role": role}
-        text, keyboard = refusal_text(self.role), None
+        text, keyboard = refusal_text(self.role, private=community is None), None
         if self.role is Role.LEADER and community is not None:
             text, keyboard = await leader_refusal(session, member, community)
         if isinstance(event, CallbackQuery):

@@ -141,7 +141,7 @@ async def sheet_command(
         await message.answer(
             _("Tell me which group-buy: /sheet ID, for example /sheet 4.")
             if allowed
-            else refusal_text(Role.LEADER)
+            else refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
         )
         return
     await show_sheet(message, session, settings, member, gb_id, locale, now=clock())
@@ -344,7 +344,9 @@ async def _may_act(
     if not allowed and keepers:
         allowed = bool(await kept_points(session, member_id=member.id))
     if not await _audited(session, member, message.chat.id, action, allowed, "", now=now):
-        await message.answer(refusal_text(Role.LEADER))
+        await message.answer(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
     return allowed
 
 
@@ -378,7 +380,9 @@ async def point_add_command(
     if not await _audited(
         session, member, message.chat.id, "pickup.point_add", allowed, detail, now=clock()
     ):
-        await message.reply(refusal_text(Role.LEADER))
+        await message.reply(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
         return
     parts = [part.strip() for part in (command.args or "").split("|")]
     if len(parts) > 3:

@@ -180,7 +180,9 @@ async def reviews_queue(
             allowed=False,
             now=clock(),
         )
-        await message.answer(refusal_text(Role.LEADER))
+        await message.answer(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
         return
     await record_action(
         session, actor_id=member.id, chat_id=None, action="review.list", allowed=True, now=clock()

@@ -74,7 +74,9 @@ async def statement(
         if leads:  # a leader asking for someone else's
             await message.reply(_("You can see your own statement only: send /statement."))
         else:
-            await message.reply(refusal_text(Role.LEADER))
+            await message.reply(
+                refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+            )
         return
     if target is None:
         await message.answer(

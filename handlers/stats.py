@@ -149,7 +149,9 @@ async def private_scope(
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:
-        await message.reply(refusal_text(Role.LEADER))
+        await message.reply(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
     return allowed, scope
 
 
@@ -209,7 +211,9 @@ async def dashboard_link(
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:
-        await message.reply(refusal_text(Role.LEADER))
+        await message.reply(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
         return
     minutes = settings.dashboard_link_minutes
     token, _expires = await issue_link(session, member_id=member.id, now=clock(), minutes=minutes)

@@ -186,7 +186,9 @@ async def _handles_tickets(
         required_role=Role.LEADER.name.lower(),
     )
     if not allowed:
-        await message.reply(refusal_text(Role.LEADER))
+        await message.reply(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
     return allowed, groups
 
 

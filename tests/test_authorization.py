@@ -32,6 +32,8 @@ REFUSALS = {
     Role.STAFF: "Sorry, only brand staff can do that.",
     Role.LEADER: "Sorry, only the leaders of this group can do that.",
 }
+# in private there is no "this group": a leader's command names who may use it
+PRIVATE_LEADER_REFUSAL = "Sorry, only group leaders and brand staff can do that."
 # a Telegram admin who is no leader is refused leader actions, and told how to apply
 CANDIDATE_REFUSAL = (
     "Sorry, only the leaders of this group can do that. Leaders are appointed by the brand: as "
@@ -116,6 +118,8 @@ async def test_every_privileged_command_is_allowed_exactly_for_its_role_and_abov
         replies = await harness.send(actor.user_id, chat, f"/{command.name}")
         refused_after, allowed_after = await refused_rows(harness, actor.user_id)
         refusal = translated(harness, REFUSALS[command.role], locale)
+        if command.role is Role.LEADER and where == "private":
+            refusal = translated(harness, PRIVATE_LEADER_REFUSAL, locale)
         if actor.telegram_admin and command.role is Role.LEADER and where == "group":
             refusal = translated(harness, CANDIDATE_REFUSAL, locale)
         apology = translated(harness, APOLOGY, locale)
@@ -478,7 +482,7 @@ async def test_a_statement_is_served_to_its_own_leader_and_to_staff_only(
         else:
             # and anyone else one polite refusal, audited
             own_only = "You can see your own statement only: send /statement."
-            expected = own_only if actor.leads_known else REFUSALS[Role.LEADER]
+            expected = own_only if actor.leads_known else PRIVATE_LEADER_REFUSAL
             assert replies == [translated(harness, expected, locale)], (actor.name, name)
             assert refused_after == refused_before + 1
 

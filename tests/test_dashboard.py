@@ -98,7 +98,7 @@ async def test_links_expire_and_members_are_refused(harness: Harness, dashboard:
         assert COOKIE not in response.cookies
     # a member who is neither staff nor a leader gets no link
     replies = await harness.send(MIA, MIA, "/dashboard")
-    assert replies == ["Sorry, only the leaders of this group can do that."]
+    assert replies == ["Sorry, only group leaders and brand staff can do that."]
     # and a session opened for her anyway (or forged) opens nothing
     key = SessionKey.for_token(harness.runtime.bot.token)
     async with harness.session() as session:

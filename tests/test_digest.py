@@ -271,7 +271,7 @@ async def test_opting_out_by_button_and_back_in_by_command(harness: Harness) -> 
         "你不会收到每周摘要。发送 /digest on 可重新接收。"
     ]
     assert await harness.send(MIA, MIA, "/digest off") == [
-        "Sorry, only the leaders of this group can do that."
+        "Sorry, only group leaders and brand staff can do that."
     ]
     assert await harness.send(OWNER, OWNER, "/digest maybe") == ["Send /digest on or /digest off."]
 

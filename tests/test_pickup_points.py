@@ -190,7 +190,7 @@ async def test_bad_codes_the_wrong_point_and_keepers_outside_their_point(harness
     )
     # Ann may not name keepers, nor read Shop B's sheet; Kai leads another group: not Tea's points
     assert await answer(harness, ANN, "/keeper_add @mia 1") == (
-        "Sorry, only the leaders of this group can do that."
+        "Sorry, only group leaders and brand staff can do that."
     )
     assert await answer(harness, ANN, "/point_sheet 2") == (
         "Only the keepers of pickup point #2, its group's leader and staff see its sheet."
@@ -337,7 +337,7 @@ async def test_over_https_redeem_gives_keepers_the_scanner_button(harness: Harne
     }
     # and a member who keeps nothing is refused
     assert await answer(harness, MIA, "/redeem") == (
-        "Sorry, only the leaders of this group can do that."
+        "Sorry, only group leaders and brand staff can do that."
     )
 
 

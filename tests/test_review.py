@@ -80,7 +80,7 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
     assert "⭐" not in products[0]
     # a member cannot moderate
     assert await harness.send(MIA, MIA, "/reviews") == [
-        "Sorry, only the leaders of this group can do that."
+        "Sorry, only group leaders and brand staff can do that."
     ]
     # staff see the queue: the review's photos as an album, then its buttons
     harness.new_bot_messages(SAM)

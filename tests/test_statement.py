@@ -191,10 +191,10 @@ async def test_only_leaders_and_staff_get_statements_and_each_ask_is_audited(
     await leader_sells_a_group_buy(harness)
     # when Mia, a member, asks: she is refused politely, with nothing attached
     assert await harness.send(MIA, MIA, "/statement") == [
-        "Sorry, only the leaders of this group can do that."
+        "Sorry, only group leaders and brand staff can do that."
     ]
     assert await harness.send(MIA, MIA, "/statement @lee") == [
-        "Sorry, only the leaders of this group can do that."
+        "Sorry, only group leaders and brand staff can do that."
     ]
     assert all(m.kind != "document" for m in harness.emulator.bot_messages(MIA))
     # and Lee asks for Sam's: he may see his own only

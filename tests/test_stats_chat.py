@@ -118,7 +118,7 @@ async def test_members_are_refused_and_bad_periods_explained(harness: Harness) -
     await shop(harness)
     # a member who leads no group is refused in private
     assert [m.text for m in await stats(harness, MIA, MIA)] == [
-        "Sorry, only the leaders of this group can do that."
+        "Sorry, only group leaders and brand staff can do that."
     ]
     # staff typing a period the bot cannot read get the forms it understands
     for bad in ("someday", "2026-11-20..2026-11-01", "0d", "2026-02-30", "1d12h"):
