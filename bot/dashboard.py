@@ -1303,13 +1303,13 @@ class Dashboard:
         """Staff's level forms, one per group the bot is in, after the confirmation of the
         change just made (?level_set=GROUP)."""
         ids = [i for i, _title in view.communities if view.scope is None or i in view.scope]
-        asked = number(request.query.get("level_set", "").lstrip("-"))
+        asked = _asked_number(request, "level_set", sign=True)
         async with self.reads() as session:
             levels = await group_levels(session, community_ids=ids)
             done = None
             if asked is not None:
                 try:
-                    done = await level_of(session, community_id=-asked)
+                    done = await level_of(session, community_id=asked)
                 except LevelError:
                     done = None
         choices = [("invite", _("Invitation only")), ("paid", _("Paid members of this level"))]
@@ -1773,9 +1773,9 @@ class Dashboard:
         async with self.reads() as session:
             plans = await list_plans(session)
             paid = await plan_payments(session, start=first, end=now + timedelta(seconds=1))
-            switched = number(request.query.get("off", ""))
+            switched = _asked_number(request, "off")
             done = await get_plan(session, switched) if switched is not None else None
-            added = number(request.query.get("added", ""))
+            added = _asked_number(request, "added")
             new = await get_plan(session, added) if added is not None else None
         rows = []
         for plan in plans:
@@ -2195,6 +2195,15 @@ def _csv_headers(filename: str) -> dict[str, str]:
         "Content-Disposition": f'attachment; filename="{filename}"',
         "Cache-Control": "no-store",
     }
+
+
+def _asked_number(request: web.Request, key: str, *, sign: bool = False) -> int | None:
+    """A number the page's address carries (a plan or group just changed), or None when it
+    holds none (or something else: a page never fails on a hand-edited address)."""
+    try:
+        return (telegram_id if sign else number)(request.query.get(key, "")[:32])
+    except NumberRefused:
+        return None
 
 
 def _asked_leader(request: web.Request) -> str:

@@ -127,6 +127,11 @@ async def test_bad_levels_are_refused_with_the_bots_words_and_change_nothing(
             text = await response.text()
         assert response.status == 400 and "“platinum”" in text and "platinum" in text
         assert "is not a level" not in text
+        # a hand-edited address of the page is no error
+        for asked in ("²", "-99999999999999999999", "tea", "-1009999"):
+            async with http.get(f"{dashboard}/communities?level_set={asked}") as response:
+                assert response.status == 200, asked
+                assert "is now a group of level" not in await response.text()
     row = await community(harness, VIP)
     assert (row.level, row.join_rule) == (LEVEL_OPEN, "")
     assert await audited(harness, "group.level_set") == []

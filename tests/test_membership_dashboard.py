@@ -237,6 +237,10 @@ async def test_bad_plans_on_the_page_are_refused_with_the_bots_words(
         ) as response:
             text = await response.text()
         assert response.status == 400 and "The price" not in text and "10000" in text
+        for asked in ("²", "99999999999999999999", "7"):
+            async with http.get(f"{dashboard}/memberships?added={asked}&off={asked}") as response:
+                assert response.status == 200, asked
+                assert "is for sale:" not in await response.text()
     assert await plan_count(harness) == 0
     assert await audited(harness, "membership.plan_add") == []
 
