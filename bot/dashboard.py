@@ -57,13 +57,17 @@ from bot.dashboard_security import (
 from bot.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_, format_money
 from handlers.views.delivery import SHIPPED, refusal, shipped_notice
+from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
+from handlers.views.levels import level_name, level_set_text, rule_text
 from handlers.views.membership import PLAN_REFUSALS as MEMBERSHIP_REFUSALS
 from handlers.views.membership import (
     cancel_subscription,
     grant_text,
+    plan_added_text,
     switched_off_notices,
     switched_off_text,
 )
+from handlers.views.perks import tier_label
 from handlers.views.pickup import picked_up_notice, redeem_error_text, redeemed_text
 from handlers.views.policy import KINDS
 from handlers.views.product import photo_tag
@@ -73,6 +77,7 @@ from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
 from handlers.views.trial import ERRORS as TRIAL_ERRORS
 from handlers.views.trial import invitations, reports_csv, summary_text
+from models.community import LEVEL_CORE, LEVEL_VIP, LEVELS
 from models.perks import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
 from services.attribution import PromotionResult, ab_tests_csv, broadcast_result, recent_tests
@@ -92,8 +97,20 @@ from services.dashboard import (
 )
 from services.delivery import DeliveryError, ship_order
 from services.ledger import STARS
+from services.levels import LevelError, group_levels, level_of, parse_level, parse_rule, set_level
 from services.member import AmbiguousMember, MemberView, find_member, get_member
-from services.membership import MembershipError, get_plan, list_plans, plan_payments, switch_off
+from services.membership import (
+    MAX_NAME,
+    MAX_STARS,
+    MembershipError,
+    add_plan,
+    get_plan,
+    list_plans,
+    parse_grant,
+    parse_stars,
+    plan_payments,
+    switch_off,
+)
 from services.metrics import (
     DEFAULT_WEEKS,
     LTV_DAYS,
@@ -138,7 +155,14 @@ from services.trial import (
     report_rows,
     trial_summary,
 )
-from services.validation import NumberRefused, header_value, number, shown, signed_query
+from services.validation import (
+    NumberRefused,
+    header_value,
+    number,
+    shown,
+    signed_query,
+    telegram_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +178,8 @@ PICKUP_TOKEN_SECONDS = 15 * 60  # a keeper page's token lasts this long after it
 SIGN_OUT_ACTION = "dashboard.sign_out"
 SHIP_ACTION = "delivery.ship"
 PLAN_OFF_ACTION = "membership.plan_off"
+PLAN_ADD_ACTION = "membership.plan_add"  # as /membership_plan_add (services/membership.add_plan)
+LEVEL_ACTION = "group.level_set"  # as /group_level (services/levels.set_level)
 REVIEWS_SHOWN = 20  # waiting reviews on the reviews page (the oldest)
 # how a statement row reads on its page (the CSV keeps the codes)
 ROW_LABELS = {
@@ -839,6 +865,101 @@ class Dashboard:
             status=303, headers={"Location": f"{PREFIX}/memberships?off={off.plan.id}"}
         )
 
+    async def plan_add(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/membership-plan-add with name, stars and grant: staff put a plan on
+        sale as /membership_plan_add does (the same parsers and service, audited as
+        membership.plan_add); bad input is refused with the bot's words and adds nothing."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, PLAN_ADD_ACTION, False, "dashboard: not staff", "staff")
+                return self._message(
+                    request,
+                    403,
+                    _("Not for you, sorry"),
+                    _("Only brand staff add membership plans."),
+                )
+            form = await request.post()
+            name = str(form.get("name", ""))[:200]
+            stars_text = str(form.get("stars", ""))[:32]
+            grant = str(form.get("grant", ""))[:200]
+            refused: MembershipError | None = None
+            async with self.runtime.sessions() as session, session.begin():
+                try:
+                    stars = parse_stars(stars_text)
+                    tier_rank, level = await parse_grant(session, grant)
+                    plan = await add_plan(
+                        session,
+                        name=name,
+                        stars=stars,
+                        tier_rank=tier_rank,
+                        level=level,
+                        actor_id=actor,
+                        now=self.now(),
+                    )
+                except MembershipError as exc:  # nothing was added
+                    refused = exc
+            if refused is not None:
+                return self._message(
+                    request,
+                    400,
+                    _("Not added"),
+                    _(MEMBERSHIP_REFUSALS[refused.reason]).format(word=refused.detail),
+                )
+        return web.Response(
+            status=303, headers={"Location": f"{PREFIX}/memberships?added={plan.id}"}
+        )
+
+    async def group_level(self, request: web.Request) -> web.StreamResponse:
+        """POST /dashboard/group-level with group, level and who: staff set a group's level and
+        who may join it as /group_level does (the same parsers and service, audited as
+        group.level_set); bad input is refused with the bot's words and changes nothing."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        actor = view.reader.member_id
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            if not view.reader.staff:
+                await self._audit(actor, LEVEL_ACTION, False, "dashboard: not staff", "staff")
+                return self._message(
+                    request, 403, _("Not for you, sorry"), _("Only brand staff set group levels.")
+                )
+            form = await request.post()
+            try:
+                group_id = telegram_id(str(form.get("group", ""))[:32])
+            except NumberRefused:
+                group_id = None
+            level_text = str(form.get("level", ""))[:64]
+            who = " ".join(str(form.get("who", "")).split())[:64]
+            refused: LevelError | None = None
+            async with self.runtime.sessions() as session, session.begin():
+                try:
+                    level = parse_level(level_text)
+                    rule, tier = await parse_rule(session, who or "invite")
+                    changed = await set_level(
+                        session,
+                        community_id=group_id or 0,
+                        level=level,
+                        rule=rule,
+                        tier=tier,
+                        actor_id=actor,
+                        now=self.now(),
+                    )
+                except LevelError as exc:  # nothing was changed
+                    refused = exc
+            if refused is not None:
+                return self._message(
+                    request,
+                    400,
+                    _("Not changed"),
+                    _(LEVEL_REFUSALS[refused.reason]).format(word=refused.detail),
+                )
+        query = urlencode({"level_set": changed.community_id})
+        return web.Response(status=303, headers={"Location": f"{PREFIX}/communities?{query}"})
+
     async def review_photo(self, request: web.Request) -> web.StreamResponse:
         """GET /dashboard/review-photos/<order>-<place>-<tag>.jpg: a photo of a review, for
         staff and the leaders of the review's group; 404 for anyone else."""
@@ -1133,7 +1254,9 @@ class Dashboard:
         )
         return _("Overview"), body
 
-    async def communities(self, _request: web.Request, view: View) -> tuple[str, str]:
+    async def communities(self, request: web.Request, view: View) -> tuple[str, str]:
+        """Each group's figures; for staff, also each group's level and who may join it, with
+        a form that changes them as /group_level does."""
         report = await self._report(view)
         currency = report.currency or ""
         ranked = sorted(
@@ -1172,7 +1295,42 @@ class Dashboard:
             f'<section class="block" id="chart-communities">{chart}{formation}'
             f'<p class="note">{note}</p></section>{table}'
         )
+        if view.reader.staff:
+            body = await self._levels(request, view) + body
         return _("Communities"), body
+
+    async def _levels(self, request: web.Request, view: View) -> str:
+        """Staff's level forms, one per group the bot is in, after the confirmation of the
+        change just made (?level_set=GROUP)."""
+        ids = [i for i, _title in view.communities if view.scope is None or i in view.scope]
+        asked = _asked_number(request, "level_set", sign=True)
+        async with self.reads() as session:
+            levels = await group_levels(session, community_ids=ids)
+            done = None
+            if asked is not None:
+                try:
+                    done = await level_of(session, community_id=asked)
+                except LevelError:
+                    done = None
+        choices = [("invite", _("Invitation only")), ("paid", _("Paid members of this level"))]
+        choices += [
+            (tier.code, _("Tier {tier} and above").format(tier=tier_label(tier.code, tier.name)))
+            for tier in view.tiers
+        ]
+        rows = [
+            html.LevelRow(
+                group_id=level.community_id,
+                name=shown(level.title) or str(level.community_id),
+                now=f"{html.escape(level_name(level.level))} · {rule_text(level)}",
+                level=level.level,
+                who=level.tier.code if level.tier is not None else level.join_rule or "invite",
+            )
+            for level in levels
+        ]
+        told = f'<p class="note">{level_set_text(done)}</p>' if done is not None else ""
+        return told + html.level_forms(
+            rows, levels=[(code, level_name(code)) for code in LEVELS], choices=choices
+        )
 
     async def groupbuys(self, _request: web.Request, view: View) -> tuple[str, str]:
         fetched = await self._rows(view, "groupbuys")
@@ -1615,8 +1773,10 @@ class Dashboard:
         async with self.reads() as session:
             plans = await list_plans(session)
             paid = await plan_payments(session, start=first, end=now + timedelta(seconds=1))
-            switched = number(request.query.get("off", ""))
+            switched = _asked_number(request, "off")
             done = await get_plan(session, switched) if switched is not None else None
+            added = _asked_number(request, "added")
+            new = await get_plan(session, added) if added is not None else None
         rows = []
         for plan in plans:
             month = paid.get(plan.id)
@@ -1636,6 +1796,17 @@ class Dashboard:
                 )
             )
         told = f'<p class="note">{switched_off_text(done)}</p>' if done is not None else ""
+        if new is not None:
+            told += f'<p class="note">{plan_added_text(new, view.locale)}</p>'
+        grants = [
+            (f"tier={tier.code}", _("tier {tier}").format(tier=tier_label(tier.code, tier.name)))
+            for tier in view.tiers
+            if tier.rank > 0
+        ]
+        grants += [
+            (f"level={code}", _("entry to groups of level {level}").format(level=level_name(code)))
+            for code in (LEVEL_VIP, LEVEL_CORE)
+        ]
         note = html.escape(
             _(
                 "Renewals and Stars count from the first of this month ({zone}). Switching a "
@@ -1643,7 +1814,8 @@ class Dashboard:
                 "paid month ends and are told."
             ).format(zone=view.zone.key)
         )
-        return title, f'{told}<p class="note">{note}</p>' + html.plans_table(rows)
+        form = html.plan_form(grants, name_size=MAX_NAME, max_stars=MAX_STARS)
+        return title, f'{told}<p class="note">{note}</p>' + html.plans_table(rows) + form
 
     async def promotions(self, request: web.Request, view: View) -> tuple[str, str]:
         """The promotions calendar: per group, one week (Monday to Sunday on the reader's
@@ -2025,6 +2197,15 @@ def _csv_headers(filename: str) -> dict[str, str]:
     }
 
 
+def _asked_number(request: web.Request, key: str, *, sign: bool = False) -> int | None:
+    """A number the page's address carries (a plan or group just changed), or None when it
+    holds none (or something else: a page never fails on a hand-edited address)."""
+    try:
+        return (telegram_id if sign else number)(request.query.get(key, "")[:32])
+    except NumberRefused:
+        return None
+
+
 def _asked_leader(request: web.Request) -> str:
     return request.query.get("leader", "").strip()[:64]
 
@@ -2049,6 +2230,8 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
     app.router.add_post(f"{PREFIX}/ship", dashboard.ship)
     app.router.add_post(f"{PREFIX}/review", dashboard.review)
     app.router.add_post(f"{PREFIX}/membership-plan-off", dashboard.plan_off)
+    app.router.add_post(f"{PREFIX}/membership-plan-add", dashboard.plan_add)
+    app.router.add_post(f"{PREFIX}/group-level", dashboard.group_level)
     app.router.add_post(f"{PREFIX}/trial-new", dashboard.trial_new)
     app.router.add_get(
         f"{PREFIX}/review-photos/{{order_id:[0-9]+}}-{{position:[0-9]+}}-{{tag:[0-9a-f]{{16}}}}.jpg",

@@ -260,6 +260,8 @@ svg text { font-family:inherit; }
 .photos figure { margin:0; font-size:13px; color:var(--muted); }
 .photos img { display:block; max-width:180px; max-height:180px; border:1px solid var(--line);
   border-radius:6px; }
+.levels form { border-top:1px solid var(--line); padding-top:8px; margin:8px 0 0; }
+.levels .group { flex-basis:100%; }
 """
 
 
@@ -716,6 +718,86 @@ def plans_table(rows: Sequence[PlanRow]) -> str:
         '<section class="block" id="table-plans">'
         f"<table><thead><tr><th>#</th>{head}</tr></thead><tbody>{lines}</tbody></table>"
         f"{empty}</section>"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LevelRow:
+    """A group as the level forms show it."""
+
+    group_id: int
+    name: str  # its title, as typed (escaped here)
+    now: str  # its level and who may join, in a sentence: HTML (escaped)
+    level: str  # the level selected in the form
+    who: str  # the rule or tier code selected in the form
+
+
+def _options(choices: Sequence[tuple[str, str]], selected: str) -> str:
+    return "".join(
+        f'<option value="{escape(value)}"{" selected" if value == selected else ""}>'
+        f"{escape(label)}</option>"
+        for value, label in choices
+    )
+
+
+def level_forms(
+    rows: Sequence[LevelRow],
+    *,
+    levels: Sequence[tuple[str, str]],
+    choices: Sequence[tuple[str, str]],
+) -> str:
+    """Staff set each group's level and who may join it, as /group_level does: one form per
+    group with the level (open, VIP, core) and, for VIP and core, a tier, paid members or
+    invitation only."""
+    heading = escape(_("Group levels"))
+    note = escape(
+        _(
+            "A VIP or core group admits members through join requests, which the bot approves "
+            "for those who qualify; an open group admits anyone. In each VIP or core group, turn "
+            "on “Approve new members” and make the bot an admin who may add members."
+        )
+    )
+    level_label = escape(_("Level"))
+    who_label = escape(_("Who may join (VIP and core)"))
+    button = escape(_("Save"))
+    forms = "".join(
+        '<form class="filters" method="post" action="group-level">'
+        f'<input type="hidden" name="group" value="{row.group_id}">'
+        f'<div class="group"><b>{escape(row.name)}</b> <span class="note">{row.now}</span></div>'
+        f'<label>{level_label}<select name="level">{_options(levels, row.level)}</select></label>'
+        f'<label>{who_label}<select name="who">{_options(choices, row.who)}</select></label>'
+        f"<button>{button}</button></form>"
+        for row in rows
+    )
+    nothing = escape(_("The bot is in no group yet."))
+    empty = "" if rows else f'<p class="note">{nothing}</p>'
+    return (
+        f'<section class="block levels" id="levels"><h2>{heading}</h2>'
+        f'<p class="note">{note}</p>{forms}{empty}</section>'
+    )
+
+
+def plan_form(grants: Sequence[tuple[str, str]], *, name_size: int, max_stars: int) -> str:
+    """Staff put a membership plan on sale as /membership_plan_add does: its name, its price
+    for 30 days in Stars, and what it grants (a tier, or entry to VIP or core groups)."""
+    heading = escape(_("Add a plan"))
+    name = escape(_("Name"))
+    stars = escape(_("Stars per 30 days (1 to {most})").format(most=max_stars))
+    grant = escape(_("Grants"))
+    button = escape(_("Put it on sale"))
+    note = escape(
+        _(
+            "Members buy a plan with /membership in private; Telegram renews it every 30 days "
+            "until they cancel or you switch it off."
+        )
+    )
+    return (
+        f'<section class="block" id="plan-add"><h2>{heading}</h2>'
+        '<form class="filters" method="post" action="membership-plan-add">'
+        f'<label>{name}<input name="name" maxlength="{name_size}" required></label>'
+        f'<label>{stars}<input name="stars" inputmode="numeric" maxlength="6" required></label>'
+        f'<label>{grant}<select name="grant">{_options(grants, "")}</select></label>'
+        f'<button>{button}</button></form><p class="note">{note}</p></section>'
     )
 
 

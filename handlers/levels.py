@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import RoleFilter
 from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, esc_name
 from handlers.views.groups import group_name
-from handlers.views.levels import level_name
+from handlers.views.levels import REFUSALS, level_name, level_set_text
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
-from models.community import JOIN_INVITE, JOIN_PAID, JOIN_TIER, LEVEL_OPEN
+from models.community import JOIN_INVITE
 from services.levels import (
     DECLINED_INVITE,
     DECLINED_PAID,
@@ -32,7 +32,6 @@ from services.levels import (
     BuyersInvitation,
     JoinDecision,
     LevelError,
-    LevelView,
     buyers_groups,
     decide_join,
     invite_member,
@@ -62,37 +61,12 @@ INVITE_USAGE = N_(
     "Send /group_invite GROUP @member, e.g. /group_invite -1001234567890 @mia: their join "
     "request to that group will be approved."
 )
-REFUSALS = {
-    "unknown": N_("I do not know that group. Send /groups to see the groups and their ids."),
-    "left": N_("I am no longer in that group, so nothing was changed."),
-    "level": N_("“{word}” is not a level: use open, vip or core."),
-    "rule": N_(
-        "“{word}” is neither a tier nor a rule: use a tier's name (see /tiers), invite or paid."
-    ),
-    "not_member": N_("I do not know that member yet: they need to write to me first."),
-    "already": N_("They are invited to that group already."),
-    "area": N_(
-        "“{word}” is not an area: write a group tag like #pudong or a time zone like "
-        "Asia/Shanghai, or nothing for every area."
-    ),
-}
 BUYERS_USAGE = N_(
     "Send /buyers_group GROUP [AREA], e.g. /buyers_group -1001234567890 #pudong. A member's "
     "first paid order in a group of that area brings them a private, one-time invitation to "
     "GROUP. AREA: a group tag (#pudong), a time zone (Asia/Shanghai: the groups in that zone), "
     "or nothing for every area without a buyers' group of its own."
 )
-
-
-def rule_text(view: LevelView) -> str:
-    """Who may join the group, in a sentence."""
-    if view.level == LEVEL_OPEN:
-        return _("Anyone may join.")
-    if view.join_rule == JOIN_TIER and view.tier is not None:
-        return _("Members of tier {tier} and above may join.").format(tier=tier_name(view.tier))
-    if view.join_rule == JOIN_PAID:
-        return _("Members with an active paid membership of this level may join.")
-    return _("Only members you invite may join (/group_invite).")
 
 
 def _group_id(word: str) -> int | None:
@@ -137,13 +111,7 @@ async def group_level_command(
     except LevelError as exc:
         await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
         return
-    await message.answer(
-        _("{group} is now a group of level {level}.").format(
-            group=group_name(view.title, view.community_id), level=level_name(view.level)
-        )
-        + " "
-        + rule_text(view)
-    )
+    await message.answer(level_set_text(view))
 
 
 def area_name(area: str) -> str:

@@ -44,8 +44,9 @@ from handlers.views.membership import (
     canceled_text,
     failed_text,
     grant_text,
+    plan_added_text,
+    plan_line,
     plan_name,
-    price_text,
     reenabled_text,
     refusal_text,
     renewed_text,
@@ -58,14 +59,12 @@ from handlers.views.menu import POINTS, with_back
 from services.ledger import STARS
 from services.member import MemberView
 from services.membership import (
-    MAX_STARS,
     PAID_AGAIN,
     PAID_REFUSED,
     PAID_STARTED,
     PAYLOAD_PREFIX,
     PERIOD_SECONDS,
     MembershipError,
-    PlanView,
     add_plan,
     cancel_membership,
     check_checkout,
@@ -73,6 +72,7 @@ from services.membership import (
     list_plans,
     memberships_of,
     parse_grant,
+    parse_stars,
     payload_of,
     subscription_changed,
     switch_off,
@@ -104,13 +104,6 @@ class MembershipCallback(CallbackData, prefix="mship"):
     plan_id: int
 
 
-def plan_line(plan: PlanView, locale: str) -> str:
-    """One plan: name, price and what it grants."""
-    return _("{plan}: {price}, grants {grant}").format(
-        plan=plan_name(plan), price=price_text(plan, locale), grant=grant_text(plan)
-    )
-
-
 @router.message(Command("membership_plan_add"), PRIVATE, RoleFilter(Role.STAFF, STAFF_ACTION))
 async def plan_add_command(
     message: Message,
@@ -125,12 +118,7 @@ async def plan_add_command(
         await message.answer(_(ADD_USAGE))
         return
     try:
-        try:
-            stars = number(parts[1].upper().removesuffix("XTR"), prefix="", maximum=MAX_STARS)
-        except NumberRefused:
-            stars = None
-        if stars is None:
-            raise MembershipError("stars", parts[1])
+        stars = parse_stars(parts[1])
         tier_rank, level = await parse_grant(session, parts[2])
         plan = await add_plan(
             session,
@@ -144,11 +132,7 @@ async def plan_add_command(
     except MembershipError as exc:
         await message.answer(_(PLAN_REFUSALS[exc.reason]).format(word=esc(exc.detail)))
         return
-    await message.answer(
-        _("Membership plan #{id} is for sale: {line}. Members buy it with /membership.").format(
-            id=plan.id, line=plan_line(plan, member.locale)
-        )
-    )
+    await message.answer(plan_added_text(plan, member.locale))
 
 
 @router.message(Command("membership_plans"), PRIVATE, RoleFilter(Role.STAFF, STAFF_ACTION))

@@ -226,6 +226,23 @@ async def level_of(session: AsyncSession, *, community_id: int) -> LevelView:
     return LevelView(row.id, row.title, row.level, row.join_rule, tier)
 
 
+async def group_levels(session: AsyncSession, *, community_ids: list[int]) -> list[LevelView]:
+    """The level and rule of each of these groups the bot is still in, by title."""
+    rows = await session.execute(
+        select(Community)
+        .where(col(Community.id).in_(community_ids), col(Community.status) == COMMUNITY_ACTIVE)
+        .order_by(col(Community.title), col(Community.id))
+    )
+    tiers = await list_tiers(session)
+    views = []
+    for row in rows.scalars():
+        tier = None
+        if row.join_rule == JOIN_TIER:
+            tier = next((t for t in tiers if t.rank >= row.join_min_rank), tiers[-1])
+        views.append(LevelView(row.id, row.title, row.level, row.join_rule, tier))
+    return views
+
+
 async def decide_join(
     session: AsyncSession, *, community_id: int, member_id: int, now: datetime, default_locale: str
 ) -> JoinDecision | None:

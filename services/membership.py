@@ -48,6 +48,7 @@ from services.member import get_member
 from services.order import record_telegram_payment
 from services.refund import queue_star_refund
 from services.tiers import TierView, list_tiers, recompute
+from services.validation import NumberRefused, number
 
 PERIOD = timedelta(days=30)  # Telegram's only subscription period (2592000 seconds)
 PERIOD_SECONDS = int(PERIOD.total_seconds())
@@ -171,6 +172,18 @@ def _view(row: Membership, plan: PlanView) -> MembershipView:
         canceled_by=row.canceled_by,
         subscription_charge_id=row.subscription_charge_id,
     )
+
+
+def parse_stars(text: str) -> int:
+    """A month's price as staff type it ('300', '300 XTR'); MembershipError('stars') when it
+    is no whole number of Stars up to MAX_STARS (add_plan refuses 0)."""
+    try:
+        stars = number(text.strip().upper().removesuffix("XTR"), prefix="", maximum=MAX_STARS)
+    except NumberRefused:
+        stars = None
+    if stars is None:
+        raise MembershipError("stars", text)
+    return stars
 
 
 async def parse_grant(session: AsyncSession, text: str) -> tuple[int | None, str]:

@@ -1,14 +1,16 @@
-"""How layered communities read: level names, the size warning, and /stats' members per level."""
+"""How layered communities read: level names, who may join, the refusals of a level change,
+the size warning, and /stats' members per level (shared by chat and the dashboard)."""
 
 from __future__ import annotations
 
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from handlers.text import NC_, pgettext
+from handlers.text import N_, NC_, pgettext
 from handlers.views.groups import group_name
-from models.community import LEVEL_CORE, LEVEL_OPEN, LEVEL_VIP
-from services.levels import LevelLine, SizeWarning
+from handlers.views.perks import tier_name
+from models.community import JOIN_PAID, JOIN_TIER, LEVEL_CORE, LEVEL_OPEN, LEVEL_VIP
+from services.levels import LevelLine, LevelView, SizeWarning
 
 LEVEL_CONTEXT = "group level"
 LEVEL_NAMES = {
@@ -17,10 +19,49 @@ LEVEL_NAMES = {
     LEVEL_CORE: NC_("group level", "core"),
 }
 
+# why staff's level change or invitation was refused (LevelError.reason), in chat and on the
+# dashboard; {word} is what they wrote, escaped
+REFUSALS = {
+    "unknown": N_("I do not know that group. Send /groups to see the groups and their ids."),
+    "left": N_("I am no longer in that group, so nothing was changed."),
+    "level": N_("“{word}” is not a level: use open, vip or core."),
+    "rule": N_(
+        "“{word}” is neither a tier nor a rule: use a tier's name (see /tiers), invite or paid."
+    ),
+    "not_member": N_("I do not know that member yet: they need to write to me first."),
+    "already": N_("They are invited to that group already."),
+    "area": N_(
+        "“{word}” is not an area: write a group tag like #pudong or a time zone like "
+        "Asia/Shanghai, or nothing for every area."
+    ),
+}
+
 
 def level_name(level: str) -> str:
     """A level's name in the reader's language."""
     return pgettext(LEVEL_CONTEXT, LEVEL_NAMES.get(level, LEVEL_NAMES[LEVEL_OPEN]))
+
+
+def rule_text(view: LevelView) -> str:
+    """Who may join the group, in a sentence."""
+    if view.level == LEVEL_OPEN:
+        return _("Anyone may join.")
+    if view.join_rule == JOIN_TIER and view.tier is not None:
+        return _("Members of tier {tier} and above may join.").format(tier=tier_name(view.tier))
+    if view.join_rule == JOIN_PAID:
+        return _("Members with an active paid membership of this level may join.")
+    return _("Only members you invite may join (/group_invite).")
+
+
+def level_set_text(view: LevelView) -> str:
+    """Staff's confirmation of a group's new level and who may join (chat and dashboard)."""
+    return (
+        _("{group} is now a group of level {level}.").format(
+            group=group_name(view.title, view.community_id), level=level_name(view.level)
+        )
+        + " "
+        + rule_text(view)
+    )
 
 
 def size_warning_text(warning: SizeWarning) -> str:

@@ -62,6 +62,20 @@ def price_text(plan: PlanView, locale: str) -> str:
     return _("{amount} a month").format(amount=format_money(plan.stars, STARS, locale))
 
 
+def plan_line(plan: PlanView, locale: str) -> str:
+    """One plan: name, price and what it grants."""
+    return _("{plan}: {price}, grants {grant}").format(
+        plan=plan_name(plan), price=price_text(plan, locale), grant=grant_text(plan)
+    )
+
+
+def plan_added_text(plan: PlanView, locale: str) -> str:
+    """Staff's confirmation that a new plan is for sale (in chat and on the dashboard)."""
+    return _("Membership plan #{id} is for sale: {line}. Members buy it with /membership.").format(
+        id=plan.id, line=plan_line(plan, locale)
+    )
+
+
 def day_text(moment: datetime, timezone: str, locale: str) -> str:
     """A day as the reader's calendar shows it (Jan 5, 2027)."""
     return format_date(moment.astimezone(ZoneInfo(timezone)).date(), format="medium", locale=locale)
