@@ -1594,7 +1594,7 @@ class Dashboard:
                 "told."
             )
         )
-        done = number(request.query.get("shipped", ""))
+        done = _asked_number(request, "shipped")
         shipped = (
             '<p class="note">'
             + html.escape(_("Order #{id} shipped. The member was told.").format(id=done))
@@ -1645,7 +1645,7 @@ class Dashboard:
             ("approve", _("Review #{id} approved. The member was told.")),
             ("reject", _("Review #{id} rejected. The member was told why.")),
         ):
-            decided = number(request.query.get(decision, ""))
+            decided = _asked_number(request, decision)
             if decided is not None:
                 done = f'<p class="note">{html.escape(text.format(id=decided))}</p>'
         note = html.escape(
@@ -1750,7 +1750,7 @@ class Dashboard:
                     ),
                 )
             )
-        invited = number(request.query.get("invited", ""))
+        invited = _asked_number(request, "invited")
         if invited is not None:
             created = _("Trial #{id} created; invited in private: {invited}.").format(
                 id=trial.id, invited=invited
@@ -2150,7 +2150,7 @@ class Dashboard:
     async def _trial_csv(self, request: web.Request, view: View) -> web.StreamResponse:
         """GET /dashboard/csv/trial?trial=ID: a trial's invitations and reports, as /trial ID
         sends them; staff only, audited."""
-        trial_id = number(request.query.get("trial", ""))
+        trial_id = _asked_number(request, "trial")
         if not view.reader.staff:
             await self._audit(view.reader.member_id, EXPORT_ACTION, False, f"trial {trial_id}")
             raise web.HTTPNotFound()

@@ -439,3 +439,29 @@ async def test_a_search_term_cannot_forge_a_line_of_the_audit_log(
     (export,) = [line for line in lines if "Export a table from the dashboard" in line]
     assert f"UTC Lee ({LEE}) Export a table from the dashboard" in export
     assert "search:mia\\n✅ 2030-01-01" in export
+
+
+async def test_a_hand_edited_address_never_fails_a_page(harness: Harness, dashboard: str) -> None:
+    # given Sam (staff) signed in
+    await shop(harness)
+    async with client() as http:
+        await sign_in(http, await login_link(harness, SAM))
+        # when the number a page's address carries after an action is edited by hand into a
+        # digit look-alike or a number too large for the store
+        for path, key in (
+            ("delivery", "shipped"),
+            ("reviews", "approve"),
+            ("reviews", "reject"),
+            ("trials", "invited"),
+            ("memberships", "off"),
+        ):
+            for asked in ("²", "99999999999999999999"):
+                async with http.get(f"{dashboard}/{path}?{key}={asked}") as response:
+                    # then the page shows, without the confirmation of an action
+                    assert response.status == 200, (path, key, asked)
+                    page = await response.text()
+                    assert "The member was told" not in page, (path, key, asked)
+                    assert "invited in private" not in page, (path, key, asked)
+        # and a trial's CSV asked for by such a number is simply not found
+        async with http.get(f"{dashboard}/csv/trial?trial=²") as response:
+            assert response.status == 404
