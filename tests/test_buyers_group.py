@@ -166,7 +166,7 @@ def test_the_layers_script_invites_a_first_buyer_in_the_playground() -> None:
             # early access for the VIP groups: bob waits in Tea Lovers, joins in Coffee Club
             "👑 Early access for groups of level VIP until",
             "(bob presses [1] Join ×1)",
-            "前仅限 VIP 群的成员优先参团，之后所有人都可参加。",
+            "前仅限VIP群的成员优先参团，之后所有人都可参加。",
             "(popup) 你是第 1 位，数量 1。",
             # a drop to the core groups finds none
             "[alice (private)] bot: No open group matches: nothing was posted.",

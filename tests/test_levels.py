@@ -232,7 +232,7 @@ async def test_the_playground_asks_to_join_a_vip_group(tmp_path: Path) -> None:
         [
             "is now a group of level VIP. Members of tier Gold and above may join.",
             "(erin asks to join Tea Lovers)",
-            "“Tea Lovers”是 VIP 群，面向等级达到“黄金会员”或更高的会员",
+            "“Tea Lovers”是VIP群，面向等级达到“黄金会员”或更高的会员",
             ":request NAME GROUP, e.g. :request erin tea",
         ],
     )
