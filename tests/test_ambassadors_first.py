@@ -162,6 +162,7 @@ async def test_bad_head_start_gets_a_clear_message(harness: Harness) -> None:
         assert "I could not read" in reply
     # the Chinese spelling is read too
     assert (await say(harness, "/poll_new 先投=体验官:2小时")).startswith("New co-creation poll.")
+    assert (await say(harness, "/poll_new 先投＝体验官：2小时")).startswith("New co-creation poll.")
 
 
 async def test_a_report_before_the_goods_were_received_is_refused(harness: Harness) -> None:
