@@ -300,6 +300,10 @@ async def polls_page(
             if poll.status == POLL_OPEN
             else _("closed")
         )
+        if poll.status == POLL_OPEN and poll.held_chats and poll.first_until is not None:
+            status += " · " + _("ambassadors first, the groups get it {when}").format(
+                when=staff_time(poll.first_until, member, settings)
+            )
         lines.append(
             _("#{id} {question} — {status}, {groups}").format(
                 id=poll.id,

@@ -97,8 +97,10 @@ async def test_ambassadors_vote_first_and_the_groups_get_the_poll_two_hours_late
     local = poll.first_until.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%d %H:%M")
     assert (private[0].text or "").startswith("⭐ As one of our trial ambassadors (体验官)")
     assert f"reaches the groups at {local}." in (private[0].text or "")
-    # and the groups see nothing
+    # and the groups see nothing; /polls tells staff when they get it
     assert harness.new_bot_messages(TEA) == []
+    listed = await say(harness, "/polls")
+    assert "ambassadors first, the groups get it " in listed and "0 groups" in listed, listed
     # when Mia votes for Osmanthus in her private copy
     async with harness.session() as session:
         early = (await session.execute(select(PollPost))).scalar_one()
