@@ -26,10 +26,20 @@ from bot.transactions import UnitOfWork, unit_of_work
 from handlers.text import RefundWaker, carry_out, later
 from handlers.views.groupbuy import closing_effects
 from handlers.views.pickup import unreached_leader_effects
-from handlers.views.poll import result_effects, stop_copies
+from handlers.views.poll import released_text, result_effects, send_copies, stop_copies
 from services.groupbuy import due_groupbuys, open_groupbuys, settle_groupbuy
+from services.member import get_member
 from services.order import release_commissions
-from services.poll import close_poll, copies_to_stop, due_polls, open_polls
+from services.poll import (
+    close_poll,
+    copies_to_stop,
+    due_polls,
+    due_releases,
+    held_polls,
+    open_polls,
+    record_post,
+    release_poll,
+)
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
@@ -214,8 +224,75 @@ class PollCloser(DeadlineCloser):
     async def pending(self, session: AsyncSession) -> list[tuple[int, datetime]]:
         return await open_polls(session)
 
+    async def start(self) -> None:
+        """As every closer, plus a job at the end of each ambassadors' head start."""
+        await super().start()
+        async with self.sessions() as session:
+            for poll_id, when in await held_polls(session):
+                self.schedule_release(poll_id, when)
+
+    def schedule_release(self, poll_id: int, when: datetime) -> None:
+        """A precise job when the ambassadors' head start ends (the sweep catches it too)."""
+        if self.scheduler is None:
+            return
+        self.scheduler.add_job(
+            self.close_due,
+            "date",
+            run_date=when,
+            id=f"{self.name}-first-{poll_id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def release_due(self) -> int:
+        """Post every poll whose ambassadors' head start is over in its groups, each once;
+        returns how many were released."""
+        now = self.clock()
+        async with self.sessions() as session:
+            due = await due_releases(session, now=now)
+        released = 0
+        sent: list[asyncio.Task[None]] = []
+        for poll_id in due:
+            try:
+                if await self.release_one(poll_id, now, sent):
+                    released += 1
+            except Exception:  # one bad poll must not stop the others
+                log.exception("releasing poll %s failed", poll_id)
+        await delivered(sent)
+        return released
+
+    async def release_one(
+        self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]
+    ) -> bool:
+        """Claim the end of the head start (committed first), then post the poll in its
+        groups, record each copy and tell its author; False when not due or claimed."""
+        async with self.sessions() as session, session.begin():
+            poll = await release_poll(session, poll_id=poll_id, now=now)
+        if poll is None:
+            return False
+        copies = await send_copies(self.bot, poll, list(poll.held_chats))
+        with self.i18n.context():
+            async with unit_of_work(self.sessions, failed=self._failed()) as unit:
+                for copy in copies:
+                    await record_post(
+                        unit.session,
+                        poll_id=poll.id,
+                        chat_id=copy.chat_id,
+                        telegram_poll_id=copy.telegram_poll_id,
+                        message_id=copy.message_id,
+                    )
+                author = await get_member(unit.session, poll.created_by)
+                with self.i18n.use_locale(
+                    author.locale if author else self.settings.default_locale
+                ):
+                    text = released_text(poll, len(copies))
+                JobNotices(self.notifier, unit, sent).send(poll.created_by, text)
+        return True
+
     async def close_due(self) -> int:
-        """Close every due poll, each in its own transaction; returns how many closed."""
+        """Post the polls whose ambassadors' head start is over, then close every due poll,
+        each in its own transaction; returns how many closed."""
+        await self.release_due()
         now = self.clock()
         async with self.sessions() as session:
             due = await due_polls(session, now=now)

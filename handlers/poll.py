@@ -16,7 +16,6 @@ from aiogram.methods import SendMessage
 from aiogram.types import (
     CallbackQuery,
     InlineKeyboardMarkup,
-    InputPollOption,
     Message,
     PollAnswer,
 )
@@ -51,7 +50,7 @@ from handlers.text import (
 )
 from handlers.views.perks import points_text
 from handlers.views.policy import held_text, waits_text
-from handlers.views.poll import result_effects, stop_copies
+from handlers.views.poll import result_effects, send_copies, stop_copies
 from models.poll import POLL_OPEN
 from services.community import get_community, open_community_ids
 from services.groupbuy import (
@@ -106,6 +105,10 @@ POLL_ERRORS = {
         "An anonymous poll cannot reward or weigh voters, because nobody knows who voted."
     ),
     "no_chats": N_("There is no group to post it in."),
+    "first_too_long": N_(
+        "The ambassadors' head start must end before the poll closes: shorten first= or "
+        "close it later."
+    ),
 }
 NOT_FOUND = N_("There is no poll #{id}.")
 PRESALE_USAGE = N_(
@@ -134,38 +137,24 @@ def staff_time(moment: datetime, member: MemberView, settings: HandlerSettings) 
     )
 
 
-async def post_poll(bot: Bot, session: AsyncSession, poll: PollView, chat_ids: list[int]) -> int:
-    """Send the poll as a native Telegram poll into every group; returns how many got it.
-
-    No open_period: Telegram caps it at 10 minutes, so the scheduler closes the poll instead.
-    """
+async def post_poll(
+    bot: Bot, session: AsyncSession, poll: PollView, chat_ids: list[int], *, early: bool = False
+) -> int:
+    """Send the poll as a native Telegram poll into every group (or, `early`, into each
+    ambassador's private chat); returns how many got it. The update's transaction is committed
+    before each send (bot/transactions.py), and each copy is recorded after it went."""
     posted = 0
     for chat_id in chat_ids:
-        try:
-            message = await bot.send_poll(
-                chat_id,
-                question=poll.question,
-                # plain text: members' wording is never read as HTML
-                question_parse_mode=None,
-                options=[
-                    InputPollOption(text=option, text_parse_mode=None) for option in poll.options
-                ],
-                is_anonymous=poll.anonymous,
-                allows_multiple_answers=poll.allows_multiple,
+        for sent in await send_copies(bot, poll, [chat_id]):
+            await record_post(
+                session,
+                poll_id=poll.id,
+                chat_id=sent.chat_id,
+                telegram_poll_id=sent.telegram_poll_id,
+                message_id=sent.message_id,
+                early=early,
             )
-        except TelegramAPIError as exc:
-            log.warning("could not post poll %s in %s: %s", poll.id, chat_id, exc)
-            continue
-        if message.poll is None:
-            continue
-        await record_post(
-            session,
-            poll_id=poll.id,
-            chat_id=chat_id,
-            telegram_poll_id=message.poll.id,
-            message_id=message.message_id,
-        )
-        posted += 1
+            posted += 1
     return posted
 
 
@@ -311,6 +300,10 @@ async def polls_page(
             if poll.status == POLL_OPEN
             else _("closed")
         )
+        if poll.status == POLL_OPEN and poll.held_chats and poll.first_until is not None:
+            status += " · " + _("ambassadors first, the groups get it {when}").format(
+                when=staff_time(poll.first_until, member, settings)
+            )
         lines.append(
             _("#{id} {question} — {status}, {groups}").format(
                 id=poll.id,

@@ -1,19 +1,25 @@
 """/poll_new: staff ask their communities a question step by step, with Back, Skip (the points)
-and Cancel as in every wizard (handlers/wizard.py); nothing is posted until Post."""
+and Cancel as in every wizard (handlers/wizard.py); nothing is posted until Post.
+
+`/poll_new first=ambassadors:2h` lets the tagged trial ambassadors vote first: they get the
+poll in private at once, and the groups get it when the head start is over (bot.scheduler
+PollCloser, from the poll's row, so a restart loses nothing)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command
+from aiogram.exceptions import TelegramAPIError
+from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,21 +35,27 @@ from handlers.lint import (
     words_of,
 )
 from handlers.poll import local_time, poll_error, post_poll, staff_time
-from handlers.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
+from handlers.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
+from handlers.views.poll import first_intro_text
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.community import LEVEL_CORE, LEVEL_VIP
 from services.community import get_community, open_community_ids
 from services.member import MemberView
+from services.parsing import split_option
 from services.poll import (
     PollError,
+    PollView,
     check_question,
     close_poll,
     create_poll,
     parse_closing,
+    parse_first,
     parse_options,
     parse_points,
 )
 from services.role import Role
+from services.trial import Invitee, reachable_ambassadors
+from services.zones import show
 
 router = Router(name="poll_wizard")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
@@ -155,10 +167,29 @@ async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
 WIZARD.register(router, ask=_ask, skip=_skip)
 
 
+FIRST_USAGE = N_(
+    "To let the trial ambassadors (good reporters) vote first, start with "
+    "/poll_new first=ambassadors:2h: they get the poll in private at once, the groups 2 hours "
+    "later (10m to 7d). I could not read {part}."
+)
+
+
 @router.message(Command("poll_new"), RoleFilter(Role.STAFF, "poll.create"))
-async def start(message: Message, state: FSMContext) -> None:
-    """Step 1: the question."""
+async def start(message: Message, command: CommandObject, state: FSMContext) -> None:
+    """Step 1: the question (`first=ambassadors:2h` first sets the ambassadors' head start)."""
     await state.clear()
+    first = 0
+    args = (command.args or "").strip()
+    if args:
+        option = split_option(args)
+        try:
+            if option is None or option[0] != "first" or " " in option[1].strip():
+                raise PollError("bad_first", args)
+            first = int(parse_first(option[1]).total_seconds()) // 60
+        except PollError:
+            await message.answer(_(FIRST_USAGE).format(part=f"<code>{esc(args)}</code>"))
+            return
+    await state.update_data(first=first)
     await _ask(message, "question", {"state": state})
 
 
@@ -405,6 +436,12 @@ async def _summary(session: AsyncSession, data: dict[str, Any], zone: str) -> st
     lines.append(_("Points per voter: {points}").format(points=data["points"]))
     if data["weighted"]:
         lines.append(_("Also weighted by tier"))
+    if data.get("first"):
+        lines.append(
+            _("Ambassadors vote first: the groups get it {hours} later").format(
+                hours=_head_start(int(data["first"]))
+            )
+        )
     lines.append(_("Groups: {groups}").format(groups=", ".join(titles)))
     return "\n".join(lines)
 
@@ -419,6 +456,7 @@ async def create(
     settings: HandlerSettings,
     clock: Clock,
     poll_closer: PollScheduler,
+    i18n: I18n,
 ) -> None:
     """Stores the poll, posts it in every chosen group and schedules its closing (texts with
     findings only with a reason)."""
@@ -427,6 +465,10 @@ async def create(
     if found and not covered(found, data):
         await query.answer(_(NOT_OPEN), show_alert=True)  # a stale Post: findings need a reason
         return
+    now = clock()
+    head_start = timedelta(minutes=int(data.get("first") or 0))
+    ambassadors = await reachable_ambassadors(session) if head_start else []
+    first_until = now + head_start if ambassadors else None
     try:
         poll = await create_poll(
             session,
@@ -438,7 +480,9 @@ async def create(
             points_per_vote=data["points"],
             tier_weighted=data["weighted"],
             created_by=member.id,
-            now=clock(),
+            now=now,
+            first_until=first_until,
+            held_chats=list(data["chats"]),
         )
     except PollError as exc:
         await query.answer(poll_error(exc.reason), show_alert=True)
@@ -453,10 +497,34 @@ async def create(
             what=f"#{poll.id}",
             now=clock(),
         )
-    posted = await post_poll(bot, session, poll, list(data["chats"]))
     await state.clear()
     await query.answer()
     await drop_buttons(bot, query)
+    if first_until is not None:
+        await _ambassadors_first(bot, i18n, session, poll, ambassadors, settings.default_timezone)
+        poll_closer.schedule(poll.id, poll.closes_at)
+        poll_closer.schedule_release(poll.id, first_until)
+        if query.message is not None:
+            await query.message.answer(
+                ngettext(
+                    "Poll #{id}: {n} trial ambassador votes first in private. The groups get it "
+                    "{when}; it closes {closes}.",
+                    "Poll #{id}: {n} trial ambassadors vote first in private. The groups get it "
+                    "{when}; it closes {closes}.",
+                    len(ambassadors),
+                ).format(
+                    id=poll.id,
+                    n=len(ambassadors),
+                    when=staff_time(first_until, member, settings),
+                    closes=staff_time(poll.closes_at, member, settings),
+                )
+            )
+        return
+    if head_start and query.message is not None:
+        await query.message.answer(
+            _("No trial ambassador is tagged yet (a good report makes one): posted at once.")
+        )
+    posted = await post_poll(bot, session, poll, list(data["chats"]))
     if posted == 0:  # no group took it: close it at once, so nothing waits for votes
         await close_poll(session, poll_id=poll.id, now=clock())
         if query.message is not None:
@@ -471,6 +539,40 @@ async def create(
                 when=staff_time(poll.closes_at, member, settings),
             )
         )
+
+
+def _head_start(minutes: int) -> str:
+    """2 h, 30 min, 1 d 4 h: a head start as staff read it."""
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [
+        *([_("{n} d").format(n=days)] if days else []),
+        *([_("{n} h").format(n=hours)] if hours else []),
+        *([_("{n} min").format(n=mins)] if mins else []),
+    ]
+    return " ".join(parts)
+
+
+async def _ambassadors_first(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    poll: PollView,
+    ambassadors: list[Invitee],
+    brand_zone: str,
+) -> None:
+    """Each ambassador gets a note in their language and their own copy of the poll, in
+    private, once the poll is committed (the update's transaction ends before each send)."""
+    assert poll.first_until is not None
+    for ambassador in ambassadors:
+        with i18n.use_locale(ambassador.locale or i18n.default_locale):
+            zone = ambassador.timezone or brand_zone
+            note = first_intro_text(poll, show(poll.first_until, zone, reader=zone))
+        try:
+            await bot.send_message(ambassador.member_id, note)
+        except TelegramAPIError:  # blocked the bot, or never reachable: no copy either
+            continue
+        await post_poll(bot, session, poll, [ambassador.member_id], early=True)
 
 
 @router.callback_query(PollWizardCallback.filter())

@@ -376,6 +376,8 @@ class PollScheduler(Protocol):
 
     def schedule(self, poll_id: int, closes_at: datetime) -> None: ...
 
+    def schedule_release(self, poll_id: int, when: datetime) -> None: ...
+
 
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
     """An amount in minor units as the reader's locale writes it (⭐ for Telegram Stars)."""

@@ -77,6 +77,11 @@ class TrialReport(StatesGroup):
 
 
 def _error(exc: Refused) -> str:
+    if exc.reason == "not_received":
+        return _(
+            "Please pick up your free trial order #{order} first (a delivery counts once it is "
+            "shipped): the report comes after you have tried the product. See /orders."
+        ).format(order=esc(exc.detail))
     return _(ERRORS.get(exc.reason, ERRORS["no_trial"])).format(part=quoted(exc.detail))
 
 

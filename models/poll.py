@@ -4,6 +4,8 @@ A poll is posted once per target group (`poll_post`, one Telegram poll each). Fo
 non-anonymous poll each member holds one ballot per poll whichever copy they voted in
 (`poll_ballot`, unique per poll and member), so a member in two groups counts once. For an
 anonymous poll Telegram reports only counts, kept per posted copy (`poll_post.counts`).
+With ambassadors first, the tagged trial ambassadors get early copies in private (`early`),
+and the groups get theirs once the head start is over; early votes count in the same poll.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ class Poll(SQLModel, table=True):
     created_by: int = Field(sa_type=TelegramId)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # ambassadors first: the tagged trial ambassadors get the poll in private at once, and the
+    # groups in `held_chats` get it at `first_until` (claimed once, by setting `released_at`)
+    first_until: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    held_chats: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    released_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # the pre-sale group-buy opened from the winning option (C2M), once
     presale_groupbuy_id: int | None = Field(
         default=None,
@@ -99,6 +106,8 @@ class PollPost(SQLModel, table=True):
     # anonymous polls: the voter count of each option as Telegram last reported it
     counts: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     stopped: bool = Field(default=False)
+    # an ambassador's early copy in their private chat (ambassadors first), not a group's
+    early: bool = Field(default=False)
 
 
 class PollBallot(SQLModel, table=True):

@@ -611,6 +611,8 @@ OPTION_ALIASES: dict[str, str] = {
     **dict.fromkeys(("邀请", "邀請", "对象", "對象"), "invite"),
     **dict.fromkeys(("评分项", "評分項", "维度", "維度", "评价项", "評價項"), "aspects"),
     **dict.fromkeys(("报告截止", "報告截止", "交报告", "交報告"), "due"),
+    # /poll_new first=ambassadors:2h: who votes first in a co-creation poll, for how long
+    **dict.fromkeys(("先投", "先投票", "抢先投票", "搶先投票"), "first"),
 }
 # the values of delivery= as a Chinese leader types them, by the mode each means
 FULFILMENT_ALIASES: dict[str, str] = {

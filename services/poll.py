@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, update
@@ -66,8 +66,10 @@ class PollView:
     closes_at: datetime
     status: str
     created_by: int
-    chat_ids: tuple[int, ...]
+    chat_ids: tuple[int, ...]  # the groups it was posted in (not the ambassadors' early copies)
     presale_groupbuy_id: int | None
+    first_until: datetime | None = None  # ambassadors first: when the groups get it
+    held_chats: tuple[int, ...] = ()  # the groups waiting for the head start to end
 
     @property
     def is_open(self) -> bool:
@@ -169,7 +171,7 @@ async def _options(session: AsyncSession, poll_id: int) -> tuple[str, ...]:
 async def _chat_ids(session: AsyncSession, poll_id: int) -> tuple[int, ...]:
     rows = await session.execute(
         select(col(PollPost.chat_id))
-        .where(col(PollPost.poll_id) == poll_id)
+        .where(col(PollPost.poll_id) == poll_id, ~col(PollPost.early))
         .order_by(col(PollPost.id))
     )
     return tuple(int(i) for i in rows.scalars().all())
@@ -194,6 +196,8 @@ async def get_poll(session: AsyncSession, poll_id: int) -> PollView | None:
         created_by=row.created_by,
         chat_ids=await _chat_ids(session, row.id),
         presale_groupbuy_id=row.presale_groupbuy_id,
+        first_until=row.first_until,
+        held_chats=tuple(int(c) for c in row.held_chats or ()) if row.released_at is None else (),
     )
 
 
@@ -209,12 +213,17 @@ async def create_poll(
     tier_weighted: bool,
     created_by: int,
     now: datetime,
+    first_until: datetime | None = None,
+    held_chats: Iterable[int] = (),
 ) -> PollView:
-    """Store a new open poll; its copies are recorded with `record_post` as they are sent."""
+    """Store a new open poll; its copies are recorded with `record_post` as they are sent.
+    With `first_until` (ambassadors first) the groups `held_chats` get it only then."""
     question = check_question(question)
     options = parse_options("\n".join(options))
     if closes_at <= now:
         raise PollError("closing_past")
+    if first_until is not None and not now < first_until < closes_at:
+        raise PollError("first_too_long")
     if not 0 <= points_per_vote <= MAX_POINTS_PER_VOTE:
         raise PollError("bad_points", str(points_per_vote))
     # an anonymous poll says nothing about who voted, so it can neither reward nor weigh
@@ -230,6 +239,8 @@ async def create_poll(
         closes_at=closes_at,
         created_by=created_by,
         created_at=now,
+        first_until=first_until,
+        held_chats=list(held_chats) if first_until is not None else [],
     )
     session.add(row)
     await session.flush()
@@ -244,9 +255,16 @@ async def create_poll(
 
 
 async def record_post(
-    session: AsyncSession, *, poll_id: int, chat_id: int, telegram_poll_id: str, message_id: int
+    session: AsyncSession,
+    *,
+    poll_id: int,
+    chat_id: int,
+    telegram_poll_id: str,
+    message_id: int,
+    early: bool = False,
 ) -> None:
-    """Remember the native poll that carries the poll in one group."""
+    """Remember the native poll that carries the poll in one group (or, `early`, in an
+    ambassador's private chat)."""
     option_count = len(await _options(session, poll_id))
     session.add(
         PollPost(
@@ -255,6 +273,7 @@ async def record_post(
             telegram_poll_id=telegram_poll_id,
             message_id=message_id,
             counts=[0] * option_count,
+            early=early,
         )
     )
     await session.flush()
@@ -584,3 +603,70 @@ async def claim_presale(session: AsyncSession, *, poll_id: int, groupbuy_id: int
         .values(presale_groupbuy_id=groupbuy_id)
     )
     return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ ambassadors first -------
+
+FIRST_WHO = frozenset({"ambassadors", "ambassador", "体验官", "體驗官"})
+MIN_HEAD_START = timedelta(minutes=10)
+MAX_HEAD_START = timedelta(days=7)
+_HEAD_START = re.compile(
+    r"^(\d{1,4})\s*(m|min|mins|分钟|分鐘|分|h|hr|hrs|小时|小時|时|時|d|day|days|天)$"
+)
+_UNIT = {"m": 1, "min": 1, "mins": 1, "分钟": 1, "分鐘": 1, "分": 1, "d": 1440, "day": 1440}
+_UNIT |= {"days": 1440, "天": 1440}
+
+
+def parse_first(text: str) -> timedelta:
+    """`ambassadors:2h` (or 体验官：2小时): how long the tagged trial ambassadors vote before the
+    groups get the poll, 10 minutes to 7 days; PollError bad_first naming the text."""
+    who, _sep, length = text.replace("：", ":").partition(":")
+    found = _HEAD_START.match(length.strip().lower())
+    if who.strip().lower() not in FIRST_WHO or found is None:
+        raise PollError("bad_first", text)
+    head_start = timedelta(minutes=int(found.group(1)) * _UNIT.get(found.group(2), 60))
+    if not MIN_HEAD_START <= head_start <= MAX_HEAD_START:
+        raise PollError("bad_first", text)
+    return head_start
+
+
+async def held_polls(session: AsyncSession) -> list[tuple[int, datetime]]:
+    """Open polls whose groups still wait for the ambassadors' head start to end, with when."""
+    rows = await session.execute(
+        select(col(Poll.id), col(Poll.first_until)).where(
+            col(Poll.status) == POLL_OPEN,
+            col(Poll.first_until).is_not(None),
+            col(Poll.released_at).is_(None),
+        )
+    )
+    return [(int(i), when) for i, when in rows.all() if i is not None and when is not None]
+
+
+async def due_releases(session: AsyncSession, *, now: datetime) -> list[int]:
+    """Polls whose head start is over and whose groups have not got them yet."""
+    return [poll_id for poll_id, when in await held_polls(session) if when <= now]
+
+
+async def release_poll(session: AsyncSession, *, poll_id: int, now: datetime) -> PollView | None:
+    """Claim the end of a poll's head start (a conditional UPDATE, so the groups get it once);
+    the poll with the groups to post it in (`held_chats`), or None when not due or claimed."""
+    row = await session.get(Poll, poll_id, populate_existing=True)
+    if row is None or row.first_until is None:
+        return None
+    held = tuple(int(c) for c in row.held_chats or ())
+    claimed = await session.execute(
+        update(Poll)
+        .where(
+            col(Poll.id) == poll_id,
+            col(Poll.status) == POLL_OPEN,
+            col(Poll.released_at).is_(None),
+            col(Poll.first_until) <= now,
+        )
+        .values(released_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    found = await get_poll(session, poll_id)
+    assert found is not None
+    return replace(found, held_chats=held)

@@ -19,7 +19,14 @@ from sqlmodel import col, select
 
 from models.ledger import ACCOUNT_BRAND_GOODS_GIVEN, ACCOUNT_BRAND_MARKETING_EXPENSE
 from models.member import Member
-from models.order import DELIVERY_PICKUP, DELIVERY_SHIP, ORDER_PAID, Order, OrderEvent
+from models.order import (
+    DELIVERY_PICKUP,
+    DELIVERY_SHIP,
+    ORDER_FULFILLED,
+    ORDER_PAID,
+    Order,
+    OrderEvent,
+)
 from models.perks import REVIEW_PENDING, MemberTier, Review, ReviewMedia
 from models.product import FULFIL_DELIVERY, Product, ProductVariant
 from models.referral import Referral
@@ -49,6 +56,7 @@ from services.order import OrderView, get_order, new_pickup_code, with_variant
 from services.referral import QUALIFIED_STATUSES
 from services.tiers import list_tiers
 from services.validation import number
+from services.zones import home_group_zones
 
 TX_TRIAL_ORDER = "trial_order"  # a free trial order's value, spent on marketing
 PROMOTER_SCORE = 9  # an NPS answer of 9 or 10 makes a promoter
@@ -156,10 +164,12 @@ class TrialView:
 
 @dataclass(frozen=True, slots=True)
 class Invitee:
-    """A member to invite, in their language."""
+    """A member to invite, in their language (and their own time zone, when they set one)."""
 
     member_id: int
     locale: str
+    timezone: str | None = None  # the member's own (/timezone)
+    home_zone: str | None = None  # their home group's (services.zones.home_group_zones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,13 +433,14 @@ async def create_trial(
     }
     invitees: list[Invitee] = []
     unreachable = 0
+    homes = await home_group_zones(session, [m for m in candidates if m in members])
     for member_id in candidates:
         person = members.get(member_id)
         if person is None or not person.started or person.is_bot or person.forgotten_at:
             unreachable += 1
             continue
         session.add(TrialInvite(trial_id=trial.id, member_id=member_id, invited_at=now))
-        invitees.append(Invitee(member_id, person.locale))
+        invitees.append(Invitee(member_id, person.locale, person.timezone, homes.get(member_id)))
     await session.flush()
     return Created(await _view(session, trial), tuple(invitees), unreachable)
 
@@ -581,13 +592,26 @@ class ReportTask:
 
 
 async def report_task(session: AsyncSession, *, trial_id: int, member_id: int) -> ReportTask:
-    """The trial an ambassador may report on (TrialError not_ambassador otherwise)."""
-    invite = await session.get(TrialInvite, (trial_id, member_id))
+    """The trial an ambassador may report on: TrialError not_ambassador when they have none,
+    not_received (naming the order) before they received the trial goods."""
+    invite = await session.get(TrialInvite, (trial_id, member_id), populate_existing=True)
     if invite is None or invite.status != INVITE_ACCEPTED:
         raise TrialError("not_ambassador", str(trial_id))
-    return ReportTask(
-        await get_trial_view(session, trial_id), member_id, invite.reported_at is not None
-    )
+    reported = invite.reported_at is not None
+    if not reported and not await _received(session, invite.order_id):
+        raise TrialError("not_received", str(invite.order_id or ""))
+    return ReportTask(await get_trial_view(session, trial_id), member_id, reported)
+
+
+async def _received(session: AsyncSession, order_id: int | None) -> bool:
+    """Whether the ambassador has the trial goods: the order picked up or delivered, or, for
+    a delivery, shipped (the parcel is on its way when they report)."""
+    order = await session.get(Order, order_id, populate_existing=True) if order_id else None
+    if order is None:
+        return False
+    if order.status == ORDER_FULFILLED:
+        return True
+    return order.delivery == DELIVERY_SHIP and order.shipped_at is not None
 
 
 async def open_reports(session: AsyncSession, *, member_id: int) -> list[TrialView]:
@@ -1033,3 +1057,20 @@ async def new_trial(
         detail=f"trial #{trial.id}: {trial.places} x {trial.title}, invite {trial.audience}",
     )
     return created
+
+
+async def reachable_ambassadors(session: AsyncSession) -> list[Invitee]:
+    """The tagged ambassadors (a good report before) who can be told in private, in their
+    language: who `first=ambassadors` lets vote in a co-creation poll first."""
+    tagged = await _candidates(session, Audience(groups=("ambassadors",)))
+    rows = await session.execute(
+        select(col(Member.id), col(Member.locale), col(Member.timezone))
+        .where(
+            col(Member.id).in_(tagged),
+            col(Member.started),
+            ~col(Member.is_bot),
+            col(Member.forgotten_at).is_(None),
+        )
+        .order_by(col(Member.id))
+    )
+    return [Invitee(int(member_id), locale or "", zone) for member_id, locale, zone in rows.all()]

@@ -47,6 +47,17 @@ async def tea_and_staff(harness: Harness) -> None:
     await harness.send(SAM, SAM, "/product_add Oolong tea | 9.90 CNY | stock 20")
 
 
+async def pick_up(harness: Harness, order_id: int) -> None:
+    """Staff confirm the pickup of the order by its code (核销)."""
+    async with harness.session() as session:
+        order = await session.get(Order, order_id)
+        assert order is not None and order.pickup_code
+    replies = await harness.send(SAM, SAM, f"/redeem {order.pickup_code}")
+    async with harness.session() as session:
+        order = await session.get(Order, order_id, populate_existing=True)
+        assert order is not None and order.picked_up_at is not None, replies
+
+
 async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review(
     harness: Harness,
 ) -> None:
@@ -97,6 +108,11 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
         assert (expense, given) == (-990, 990)
     myorders = await harness.send(MIA, MIA, "/orders")
     assert any("#2 Oolong tea ×1 · 🎁 free trial" in text for text in myorders), myorders
+    # the report waits until she has the goods: refused before the pickup
+    assert (await harness.send(MIA, MIA, "/report"))[0].startswith(
+        "Please pick up your free trial order #2 first"
+    )
+    await pick_up(harness, 2)
 
     # when Mia writes her report: a rating per aspect, words, a photo
     harness.new_bot_messages(MIA)
@@ -185,6 +201,7 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
     assert harness.emulator.last_bot_message(KAI).text == (
         "沒關係：你婉拒了Oolong tea的試用。謝謝你的回覆。"
     )
+    await pick_up(harness, 1)
     clock = harness.runtime.trials
     # when the clock runs now: nothing is due yet
     assert (await clock.run()).reminded == 0

@@ -13,7 +13,7 @@ from tests.conftest import KAI, LEE, MIA, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, settings
 from tests.test_delivery_dashboard import signed_in
 from tests.test_levels import audited
-from tests.test_trial import tea_and_staff
+from tests.test_trial import pick_up, tea_and_staff
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures the dashboard test uses
 
@@ -30,6 +30,7 @@ async def given_a_trial_with_a_report(harness: Harness) -> None:
     invitation = harness.emulator.last_bot_message(MIA)
     await harness.press(MIA, MIA, invitation.message_id, index=0)
     await harness.press(KAI, KAI, harness.emulator.last_bot_message(KAI).message_id, index=1)
+    await pick_up(harness, 1)  # a report comes after the trial goods were received
     await harness.send(MIA, MIA, "/report")
     await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=4)
     await harness.press(MIA, MIA, harness.emulator.last_bot_message(MIA).message_id, index=2)

@@ -9,14 +9,14 @@ from collections.abc import Iterable
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import SendMessage, SendPhoto
-from aiogram.types import BufferedInputFile
+from aiogram.types import BufferedInputFile, InputPollOption
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
 
 from handlers.chart import bar_chart
 from handlers.text import CAPTION_LIMIT, Calls, Effect, counted, esc, visible_length
-from services.poll import ClosedPoll, PollResult, PostView, StoppedCopy
+from services.poll import ClosedPoll, PollResult, PollView, PostView, StoppedCopy
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +137,46 @@ def result_effects(i18n: I18n, closed: ClosedPoll) -> list[Effect]:
             text = result_text(result, locale, for_staff=True)
         effects.append(_result_calls(author, text, chart, result.poll.id))
     return effects
+
+
+async def send_copies(bot: Bot, poll: PollView, chat_ids: list[int]) -> list[PostView]:
+    """Send the poll as a native Telegram poll into each chat (no transaction may be open:
+    the caller records each copy after); the copies that went.
+
+    No open_period: Telegram caps it at 10 minutes, so the scheduler closes the poll instead.
+    """
+    sent: list[PostView] = []
+    for chat_id in chat_ids:
+        try:
+            message = await bot.send_poll(
+                chat_id,
+                question=poll.question,
+                # plain text: members' wording is never read as HTML
+                question_parse_mode=None,
+                options=[
+                    InputPollOption(text=option, text_parse_mode=None) for option in poll.options
+                ],
+                is_anonymous=poll.anonymous,
+                allows_multiple_answers=poll.allows_multiple,
+            )
+        except TelegramAPIError as exc:
+            log.warning("could not post poll %s in %s: %s", poll.id, chat_id, exc)
+            continue
+        if message.poll is not None:
+            sent.append(PostView(chat_id, message.message_id, message.poll.id, False))
+    return sent
+
+
+def first_intro_text(poll: PollView, when: str) -> str:
+    """The note an ambassador reads above their early copy of a poll."""
+    return _(
+        "⭐ As one of our trial ambassadors (体验官), you vote first: poll #{id} reaches the "
+        "groups at {when}. Your vote below counts in the final result."
+    ).format(id=poll.id, when=when)
+
+
+def released_text(poll: PollView, posted: int) -> str:
+    """Staff's note when the ambassadors' head start is over and the groups got the poll."""
+    return _(
+        "Poll #{id}: the ambassadors' head start is over; it is now posted in {groups}."
+    ).format(id=poll.id, groups=counted("group", posted))

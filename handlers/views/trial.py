@@ -14,9 +14,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
 from handlers.text import N_, CallbackId, esc, esc_name, format_money
-from handlers.views.reservation import local_moment
+from handlers.views.reservation import local_moment, named_moment
 from services.tables import safe_cell
 from services.trial import Created, ReportRow, Summary, TrialStats, TrialView
+from services.zones import member_zone
 
 
 class TrialCallback(CallbackData, prefix="trl"):
@@ -39,8 +40,9 @@ def invitation_keyboard(trial_id: int) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def invitation_text(trial: TrialView, locale: str, timezone: str) -> str:
-    """The private invitation: what, how many places, what the report asks and by when."""
+def invitation_text(trial: TrialView, locale: str, timezone: str, reader: str | None = None) -> str:
+    """The private invitation: what, how many places, what the report asks and by when (on
+    the clock of `timezone`, named when it is not the `reader`'s own zone)."""
     return _(
         "🎁 You are invited to try <b>{title}</b> for free, as one of our {places} trial "
         "ambassadors (体验官). If you accept, you get a free trial order, picked up or "
@@ -49,7 +51,7 @@ def invitation_text(trial: TrialView, locale: str, timezone: str) -> str:
     ).format(
         title=esc_name(trial.title),
         places=trial.places,
-        due=local_moment(trial.due_at, timezone),
+        due=named_moment(trial.due_at, timezone, reader),
         aspects=esc(", ".join(trial.aspects)),
     )
 
@@ -265,10 +267,13 @@ ERRORS = {
 def invitations(
     created: Created, i18n: I18n, timezone: str
 ) -> list[tuple[int, str, InlineKeyboardMarkup]]:
-    """Each invitation to send once the trial committed: member, text in their language, buttons."""
+    """Each invitation to send once the trial committed: member, text in their language with
+    the due time on their clock (their own zone, else their home group's, else the brand's
+    `timezone`), buttons."""
     sent = []
     for invitee in created.invitees:
+        zone = member_zone(invitee.timezone, invitee.home_zone, timezone)
         with i18n.use_locale(invitee.locale):
-            text = invitation_text(created.trial, invitee.locale, timezone)
+            text = invitation_text(created.trial, invitee.locale, zone, invitee.timezone)
             sent.append((invitee.member_id, text, invitation_keyboard(created.trial.id)))
     return sent
