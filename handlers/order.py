@@ -69,6 +69,7 @@ from models.order import (
     Order,
 )
 from models.product import FULFIL_BOTH, PAYMENT_TELEGRAM
+from models.trial import PAYMENT_TRIAL
 from services.community import CommunityView
 from services.coupons import CouponError, check_coupon, held_coupons
 from services.ledger import STARS
@@ -614,7 +615,9 @@ class Marking:
         invited to review what they picked up, and asked how likely they would recommend us."""
         if not orders:
             return
-        invite_review(self.notifier, self.i18n, self.settings, buyer, [o.id for o in orders])
+        # a trial order is reported on through its trial, and earns no review points
+        bought = [o.id for o in orders if o.payment_mode != PAYMENT_TRIAL]
+        invite_review(self.notifier, self.i18n, self.settings, buyer, bought)
         await ask_after_pickup(
             self.bot,
             self.i18n,

@@ -18,6 +18,7 @@ from models.community import Community, CommunityMember
 from models.member import Member
 from models.order import ORDER_FULFILLED, Order
 from models.perks import CheckIn, Review
+from models.trial import PAYMENT_TRIAL
 from services.db import dialect_name, insert_in, prepared, table_of, upsert
 from services.errors import Refused
 from services.points import (
@@ -394,6 +395,8 @@ async def review_order(
     ).scalar_one_or_none()
     if inserted is None:
         raise ReviewError("already")
+    if order.payment_mode == PAYMENT_TRIAL:  # the product was a free trial: no points for it
+        return 0
     grant = await award(
         session,
         member_id=member_id,

@@ -201,7 +201,11 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
     assert harness.emulator.last_bot_message(KAI).text == (
         "沒關係：你婉拒了Oolong tea的試用。謝謝你的回覆。"
     )
+    harness.new_bot_messages(MIA)
     await pick_up(harness, 1)
+    # (a free trial is reported on through its trial: no invitation to review it for points)
+    await harness.runtime.notifier.drain()
+    assert not any("How was order" in (m.text or "") for m in harness.new_bot_messages(MIA))
     clock = harness.runtime.trials
     # when the clock runs now: nothing is due yet
     assert (await clock.run()).reminded == 0
@@ -246,6 +250,11 @@ async def test_reminders_on_the_clock_a_late_report_and_the_report_rate_in_stats
         assert invite is not None and invite.reported_at is not None and not invite.good
         assert invite.ratings == {"taste": 4}
     assert await harness.send(MIA, MIA, "/report") == ["You have no trial report to write now."]
+    # and a review of the free trial order is taken, but earns no points
+    points_before = await points_of(harness, MIA)
+    [thanks] = await harness.send(MIA, MIA, "/review 1 5 lovely")
+    assert thanks.startswith("Thank you for your review!") and "earned" not in thanks, thanks
+    assert await points_of(harness, MIA) == points_before
     # /stats tells staff the trial report rate of the trials due in the period
     stats = await harness.send(SAM, SAM, "/stats")
     assert any("Trial reports: 1 of 1 ambassador (100%)" in t for t in stats)
