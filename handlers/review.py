@@ -38,6 +38,7 @@ from handlers.views.review import (
 )
 from models.perks import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
 from services.audit import record_action
+from services.community import get_community
 from services.member import AmbiguousMember, MemberView, find_member
 from services.points import MAX_POINTS, PointsError, grant_by_staff
 from services.review import (
@@ -335,9 +336,11 @@ async def share_button(
         return
     after_commit.add(partial(query.answer, _("Posted in your group. Thank you for sharing!")))
     # content, not a promotion: no price, no buy link, never counted against the weekly cap
-    # (the text is made here, in the member's language: the post is sent after the update)
-    head = _("📸 A member's review")
-    text = f"{head}\n{review_text(review)}"
+    # (the text is made here, in the group's language: the post is sent after the update)
+    group = await get_community(session, review.chat_id)
+    with i18n.use_locale(group.locale if group is not None else member.locale):
+        head = _("📸 A member's review")
+        text = f"{head}\n{review_text(review)}"
     after_commit.add(partial(_post_to_group, bot, review, text))
 
 

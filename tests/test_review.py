@@ -10,6 +10,7 @@ from bot.playground import sample_photo
 from models.audit import AuditEntry
 from models.perks import REVIEW_APPROVED, Review, ReviewMedia
 from services.ledger import find_transaction
+from services.member import set_locale
 from services.points import points_balance
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_perks_chat import make_staff
@@ -134,15 +135,18 @@ async def test_a_photo_review_is_moderated_shown_on_the_card_shared_and_rewarded
     )
     sent = harness.new_bot_messages(KAI)
     assert [m.kind for m in sent] == ["photo", "photo", "video"]
-    # when Mia consents, the bot posts her review in Tea Lovers, once
+    # when Mia, who now reads Chinese, consents, the bot posts her review in Tea Lovers once,
+    # in the group's language (English), and thanks her in hers
+    async with harness.session() as session, session.begin():
+        await set_locale(session, member_id=MIA, locale="zh_Hans")
     harness.new_bot_messages(TEA)
     answer = await harness.press(MIA, MIA, told[0].message_id, index=0)
-    assert answer == "Posted in your group. Thank you for sharing!"
+    assert answer == "已发到你的群里，感谢分享！"
     posted = harness.new_bot_messages(TEA)
     assert [m.kind for m in posted] == ["photo", "photo", "video"]
     assert (posted[0].text or "").startswith("📸 A member's review\n⭐⭐⭐⭐ Oolong tea · Mia")
     again = await harness.press(MIA, MIA, told[0].message_id, index=0)
-    assert again == "That review is already in your group."
+    assert again == "这条评价已经发到你的群里了。"
     assert harness.new_bot_messages(TEA) == []
 
 
