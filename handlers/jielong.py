@@ -132,14 +132,12 @@ BAD_LINES = {
     LINE_NOT_OFFLINE: N_(
         "{product} is paid by invoice or in another currency, and a list is paid at pickup"
     ),
-    LINE_CHOOSE_VARIANT: N_(
-        "{product} comes in variants: name one, like {part}. Its variants: {choices}"
-    ),
+    LINE_CHOOSE_VARIANT: N_("name a variant of {product}, like {part}. Its variants: {choices}"),
     LINE_UNKNOWN_VARIANT: N_("{product} has no variant {part}. Its variants: {choices}"),
     LINE_NO_VARIANTS: N_("{product} has no variants: write it as {part}"),
     LINE_OUT_OF_STOCK: N_("{product} is out of stock"),
     LINE_PRICE_FIXED: N_(
-        "only staff change a catalogue price: leave the price out, and {product} sells at {price}"
+        "only staff change a catalogue price: leave the price out to sell {product} at {price}"
     ),
 }
 ITEM_REFUSALS = {

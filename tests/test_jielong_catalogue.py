@@ -202,13 +202,13 @@ async def test_bad_catalogue_lines_say_which_line_and_why(harness: Harness) -> N
     assert bad == [
         "Line 3 2. #99: there is no product #99 in the catalogue",
         "Line 4 3. #1:500g: #1 Tea has no variant 500g. Its variants: 100g, 250g",
-        "Line 5 4. #1: #1 Tea comes in variants: name one, like #1:100g. Its variants: 100g, 250g",
+        "Line 5 4. #1: name a variant of #1 Tea, like #1:100g. Its variants: 100g, 250g",
         "Line 6 5. #2: #2 Cups is switched off in the catalogue",
         "Line 7 6. #3: #3 Mugs is out of stock",
         "Line 8 7. #3:big: #3 Mugs has no variants: write it as #3",
         "Line 9 8. #1:250g: another item has this name already",
-        "Line 10 9. #1:100g ¥30: only staff change a catalogue price: leave the price out, and "
-        "#1 Tea sells at CN¥35.90",
+        "Line 10 9. #1:100g ¥30: only staff change a catalogue price: leave the price out to "
+        "sell #1 Tea at CN¥35.90",
         "Line 11 10. #12abc ¥5: I cannot read #12abc: write a product of the catalogue as #12, "
         "or #12:250g for one of its variants",
         "Line 12 11. #4: #4 Stars pack is paid by invoice or in another currency, and a list is "
