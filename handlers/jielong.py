@@ -264,6 +264,8 @@ def _draft_keyboard() -> InlineKeyboardMarkup:
 def _items(data: dict[str, object]) -> list[ListItem]:
     typed = data["items"]
     assert isinstance(typed, list)
+    # a draft read before catalogue items (four values a line) has none of them
+    rows = ([*entry, None, None][:6] for entry in typed)
     return [
         ListItem(
             str(name),
@@ -273,7 +275,7 @@ def _items(data: dict[str, object]) -> list[ListItem]:
             None if product is None else int(product),
             None if variant is None else int(variant),
         )
-        for name, price, stock, minimum, product, variant in typed
+        for name, price, stock, minimum, product, variant in rows
     ]
 
 

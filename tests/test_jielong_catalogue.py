@@ -29,7 +29,14 @@ from services.groupbuy import (
     open_groupbuy,
     settle,
 )
-from services.jielong import list_entries, list_product, parse_list, resolve_catalogue
+from services.jielong import (
+    LINE_CATALOGUE,
+    LINE_DUPLICATE,
+    list_entries,
+    list_product,
+    parse_list,
+    resolve_catalogue,
+)
 from services.order import OrderError, place_order
 from services.product import VariantSpec, create_product
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
@@ -45,6 +52,40 @@ LIST = (
     "3. Melon half 18元\n"
     "4. #2\n"
 )
+
+
+def test_catalogue_lines_are_read_with_their_variant_and_price() -> None:
+    parsed = parse_list(
+        [
+            "1. #12:250g",
+            "2. #12 ¥39.9",
+            "3. #13:500 39.9",
+            "4. #14：大 盒 库存=3 成团=2",
+            "5. #15 250g",
+            "6. #12:250G",
+            "7. #12abc",
+            "8. #hashtag tea ¥5",
+        ],
+        currency="CNY",
+        locale="zh_Hans",
+        ceiling=10**9,
+    )
+    # a product, its variant (after a colon, or a space), and a price only when one is typed
+    assert [(i.product_id, i.variant, i.priced and i.price, i.stock) for i in parsed.items] == [
+        (12, "250g", False, None),
+        (12, "", 3990, None),
+        (13, "500", 3990, None),
+        (14, "大 盒", False, 3),
+        (15, "250g", False, None),
+        (None, "", 500, None),
+    ]
+    assert parsed.items[3].min_units == 2
+    assert parsed.items[-1].name == "#hashtag tea"  # '#' without a number is a typed name
+    # the same variant twice, and '#12abc', are bad lines
+    assert [(bad.number, bad.reason, bad.part) for bad in parsed.bad] == [
+        (6, LINE_DUPLICATE, "#12:250G"),
+        (7, LINE_CATALOGUE, "#12abc"),
+    ]
 
 
 async def catalogue(harness: Harness) -> None:
