@@ -37,10 +37,21 @@ from services.jielong import (
     parse_list,
     resolve_catalogue,
 )
-from services.order import OrderError, place_order
+from services.order import OrderError, mark_paid_offline, place_order, refund_order
 from services.product import VariantSpec, create_product
-from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
+from tests.conftest import (
+    KAI,
+    LEE,
+    MIA,
+    OWNER,
+    SAM,
+    TEA,
+    Harness,
+    assert_reconciles,
+    make_settings,
+)
 from tests.test_groupbuy import GROUPS, NOW, seed
+from tests.test_jielong import check_counters
 
 TEA_LINE = "/product_add Tea | 35.90 CNY | variants 100g=35.90:5, 250g=79:4"
 CUPS_LINE = "/product_add Cups | 20 CNY | stock 9"
@@ -192,6 +203,18 @@ async def test_catalogue_products_go_on_a_list_and_sell_from_their_stock(
         ("1", "Tea", "100g", "1"),
         ("2", "Cups", "", "3"),
     ]
+    # and a paid order of each kind refunded before pickup frees its units on the list, as a
+    # list's own item does (its counter and the member's line follow), the ledger balanced
+    async with harness.session() as session, session.begin():
+        for order_id in (3, 5):  # Kai's Tea 250g and Cups
+            await mark_paid_offline(session, order_id=order_id, actor_id=LEE)
+            await refund_order(session, order_id=order_id, actor_id=LEE)
+    async with harness.session() as session:
+        sold = await check_counters(session, 1, people=False)
+        view = await get_groupbuy(session, 1)
+    assert view is not None
+    assert [sold[item.variant_id] for item in view.variants] == [2, 1, 1, 0]
+    await assert_reconciles(harness.runtime.settings.database_url)
 
 
 async def test_a_list_of_catalogue_items_that_does_not_form_gives_all_stock_back(
