@@ -72,6 +72,7 @@ from services.groupbuy import (
     Closing,
     GroupBuyError,
     GroupBuyView,
+    ListEntry,
     call_off_groupbuy,
     extend_deadline,
     get_groupbuy,
@@ -344,6 +345,8 @@ class OpenValues:
     multi: bool = False
     form_per_item: bool = False
     item_minimums: tuple[int, ...] = ()
+    # a pasted list's items in its order, the list's own and the catalogue's (services/jielong.py)
+    items: tuple[ListEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,6 +419,7 @@ async def open_and_post(
         multi=values.multi,
         form_per_item=values.form_per_item,
         item_minimums=values.item_minimums,
+        items=values.items,
     )
     # the groups it opened in (a group no longer open for business is left out)
     opened = {post.chat_id for post in await posts(session, gb.id)}

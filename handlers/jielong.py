@@ -64,24 +64,35 @@ from services.groupbuy import (
     set_quantity,
 )
 from services.jielong import (
+    LINE_CATALOGUE,
+    LINE_CHOOSE_VARIANT,
     LINE_DUPLICATE,
     LINE_NAME,
+    LINE_NO_VARIANTS,
+    LINE_NOT_OFFLINE,
     LINE_OPTION,
+    LINE_OUT_OF_STOCK,
     LINE_PRICE,
+    LINE_PRICE_FIXED,
+    LINE_PRODUCT_OFF,
     LINE_SHAPE,
     LINE_TOO_MANY,
+    LINE_UNKNOWN_PRODUCT,
+    LINE_UNKNOWN_VARIANT,
     UNLIMITED_ITEM,
     BadLine,
     ListError,
     ListItem,
     ParsedList,
     ReplyUnreadable,
+    list_entries,
     list_of_card,
     list_of_listing,
     list_product,
     parse_form,
     parse_list,
     parse_reply,
+    resolve_catalogue,
 )
 from services.member import MemberView
 from services.policy import KIND_GROUPBUY, KIND_LEADER, HeldBack
@@ -97,11 +108,13 @@ USAGE = N_(
     "Open a sign-up list (接龙): /signup (or /jielong), then on the same line the deadline and "
     "options if you like (min=, limit= of each item, form=each or form=all, pickup=), then a "
     "title line if you like, then one item a line with its number and price, and stock= or "
-    "min= of its own if you like:\n"
+    "min= of its own if you like; #12 puts product 12 of the catalogue on the list at its "
+    "price, #12:250g its variant 250g:\n"
     "/signup 24h limit=5 pickup=Shop A, Sat 10:00\n"
     "Fruit of the day\n"
     "1. Strawberries 1kg ¥39.9\n"
-    "2. Blueberries 125g ¥25 stock=20 min=5"
+    "2. Blueberries 125g ¥25 stock=20 min=5\n"
+    "3. #12:250g stock=10"
 )
 BAD_LINES = {
     LINE_SHAPE: N_("not an item: start it with its number, like 1. Strawberries ¥39.9"),
@@ -110,9 +123,28 @@ BAD_LINES = {
     LINE_DUPLICATE: N_("another item has this name already"),
     LINE_OPTION: N_("I cannot read {part}: stock= and min= take a whole number, stock above zero"),
     LINE_TOO_MANY: N_("a list has at most {part} items"),
+    LINE_CATALOGUE: N_(
+        "I cannot read {part}: write a product of the catalogue as #12, or #12:250g for one of "
+        "its variants"
+    ),
+    LINE_UNKNOWN_PRODUCT: N_("there is no product {part} in the catalogue"),
+    LINE_PRODUCT_OFF: N_("{product} is switched off in the catalogue"),
+    LINE_NOT_OFFLINE: N_(
+        "{product} is paid by invoice or in another currency, and a list is paid at pickup"
+    ),
+    LINE_CHOOSE_VARIANT: N_("name a variant of {product}, like {part}. Its variants: {choices}"),
+    LINE_UNKNOWN_VARIANT: N_("{product} has no variant {part}. Its variants: {choices}"),
+    LINE_NO_VARIANTS: N_("{product} has no variants: write it as {part}"),
+    LINE_OUT_OF_STOCK: N_("{product} is out of stock"),
+    LINE_PRICE_FIXED: N_(
+        "only staff change a catalogue price: leave the price out to sell {product} at {price}"
+    ),
 }
 ITEM_REFUSALS = {
     "unknown_item": N_("There is no item {item} on this list."),
+    "item_unavailable": N_(
+        "{item} is no longer on sale in the catalogue: send the list again without it."
+    ),
     "item_over_limit": N_("{item}: at most {figure} per member."),
     "item_sold_out": N_("{item} is sold out."),
     "item_too_few": N_("{item}: only {figure} left."),
@@ -134,9 +166,15 @@ class DraftCallback(CallbackData, prefix="jl"):
     action: str  # open, drop
 
 
-def bad_line_text(bad: BadLine) -> str:
-    """Why a line of a pasted list was not read, naming the line."""
-    why = _(BAD_LINES[bad.reason]).format(part=quoted(bad.part))
+def bad_line_text(bad: BadLine, currency: str, locale: str) -> str:
+    """Why a line of a pasted list was not read, naming the line (and for a catalogue line the
+    product, with its variants when the line names none or another)."""
+    why = _(BAD_LINES[bad.reason]).format(
+        part=quoted(bad.part),
+        product=f"<b>{esc_name(bad.product)}</b>",
+        choices=list_text(quoted(name) for name in bad.choices),
+        price=format_money(bad.amount, currency, locale),
+    )
     return _("Line {n} {line}: {why}").format(
         n=bad.number, line=quoted(shorten(bad.text, 40)), why=why
     )
@@ -146,7 +184,7 @@ def item_refusal(exc: GroupBuyError) -> str:
     """Why an order of several items was refused: the item it stopped at, by number and name."""
     if exc.reason == "unknown_item":
         return _(ITEM_REFUSALS["unknown_item"]).format(item=exc.detail)
-    if exc.reason in ("item_over_limit", "item_sold_out"):
+    if exc.reason in ("item_over_limit", "item_sold_out", "item_unavailable"):
         number, name, figure = [*exc.detail.split("\t"), "", "", ""][:3]
         reason = exc.reason
         if reason == "item_sold_out" and figure.isdigit() and int(figure) > 0:
@@ -183,7 +221,8 @@ def _draft_text(data: dict[str, object], bad: list[BadLine], locale: str) -> str
     currency = str(data["currency"])
     lines = [_("📝 <b>Sign-up list: {title}</b>").format(title=esc_name(data["title"]))]
     for number, item in enumerate(_items(data), start=1):
-        line = f"{number}. {esc(item.name)} · {format_money(item.price, currency, locale)}"
+        name = esc(item.name) + (f" (#{item.product_id})" if item.product_id else "")
+        line = f"{number}. {name} · {format_money(item.price, currency, locale)}"
         if item.stock is not None:
             line += " · " + _("{n} in stock").format(n=item.stock)
         if item.min_units:
@@ -209,7 +248,7 @@ def _draft_text(data: dict[str, object], bad: list[BadLine], locale: str) -> str
     if bad:
         lines.append("")
         lines.append(_("I could not read these lines (left out):"))
-        lines += [bad_line_text(line) for line in bad]
+        lines += [bad_line_text(line, currency, locale) for line in bad]
     lines.append("")
     lines.append(_("Open it as shown?"))
     return "\n".join(lines)
@@ -225,7 +264,19 @@ def _draft_keyboard() -> InlineKeyboardMarkup:
 def _items(data: dict[str, object]) -> list[ListItem]:
     typed = data["items"]
     assert isinstance(typed, list)
-    return [ListItem(str(n), int(p), None if s is None else int(s), int(m)) for n, p, s, m in typed]
+    # a draft read before catalogue items (four values a line) has none of them
+    rows = ([*entry, None, None][:6] for entry in typed)
+    return [
+        ListItem(
+            str(name),
+            int(price),
+            None if stock is None else int(stock),
+            int(minimum),
+            None if product is None else int(product),
+            None if variant is None else int(variant),
+        )
+        for name, price, stock, minimum, product, variant in rows
+    ]
 
 
 @router.message(
@@ -237,6 +288,7 @@ def _items(data: dict[str, object]) -> list[ListItem]:
 async def signup_command(
     message: Message,
     state: FSMContext,
+    session: AsyncSession,
     member: MemberView,
     community: CommunityView,
     locale: str,
@@ -261,18 +313,24 @@ async def signup_command(
     except GroupBuyError as exc:
         await message.reply(open_error_text(exc) or _(USAGE))
         return
+    currency = settings.tier_currency
     parsed = parse_list(
         ["", *body.splitlines()],  # numbered as the message's lines: the command is line 1
-        currency=settings.tier_currency,
+        currency=currency,
         locale=locale,
         ceiling=settings.max_order_amount,
     )
+    # the catalogue's products named on the list (#12, #12:250g): only staff set their price
+    parsed = await resolve_catalogue(
+        session, parsed, currency=currency, may_set_price=await is_staff(session, member.id)
+    )
     if not parsed.items:
-        bad = [bad_line_text(line) for line in parsed.bad]
+        bad = [bad_line_text(line, currency, locale) for line in parsed.bad]
         await message.reply("\n".join([_("I found no item in this list."), *bad, "", _(USAGE)]))
         return
     pickup = options.get("pickup", "")
-    texts = [parsed.title, *(item.name for item in parsed.items), pickup]
+    typed = [item.name for item in parsed.items if item.product_id is None]
+    texts = [parsed.title, *typed, pickup]  # the catalogue's names were checked when added
     cleared = await clear_command(
         message, texts, extra_words=settings.compliance_extra_words, reason=reason
     )
@@ -282,8 +340,11 @@ async def signup_command(
     data: dict[str, object] = {
         "chat": community.id,
         "title": parsed.title or _("Sign-up list {date}").format(date=local.strftime("%m-%d")),
-        "items": [[i.name, i.price, i.stock, i.min_units] for i in parsed.items],
-        "currency": settings.tier_currency,
+        "items": [
+            [i.name, i.price, i.stock, i.min_units, i.product_id, i.variant_id]
+            for i in parsed.items
+        ],
+        "currency": currency,
         "deadline": deadline.isoformat(),
         "timezone": community.timezone,
         "min_kind": min_kind,
@@ -352,7 +413,7 @@ async def open_draft(
                 pickup_point=str(data["pickup"]),
                 multi=True,
                 form_per_item=bool(data["per_item"]),
-                item_minimums=tuple(item.min_units for item in items),
+                items=list_entries(product, tuple(items)),
             )
             opened = await open_and_post(
                 session,
@@ -369,6 +430,8 @@ async def open_draft(
             )
     except (GroupBuyError, ListError) as exc:
         text = open_error_text(exc) if isinstance(exc, GroupBuyError) else None
+        if isinstance(exc, GroupBuyError) and exc.reason in ("item_sold_out", "item_unavailable"):
+            text = item_refusal(exc)  # an item of the catalogue sold or switched off meanwhile
         await query.answer(text or _("This list could not be opened."), show_alert=True)
         return
     except HeldBack as exc:

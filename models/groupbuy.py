@@ -189,6 +189,17 @@ class GroupBuyVariant(SQLModel, table=True):
     position: int = Field(default=0)
     # an item of a sign-up list: the units it needs to form (0: no minimum of its own)
     min_units: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # an item of a sign-up list put from the catalogue: the product it sells (its orders name
+    # that product, so its stats and reviews count them); None for a list's own items and for
+    # the variants of the group-buy's own product. Its stock is its variant's (`variant_id`
+    # is that product's variant), or the product's own when the product has no variants
+    # (`variant_id` is then a variant of the list's product, the item's key on the list)
+    product_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            SurrogateKey, ForeignKey("product.id", name="fk_groupbuy_variant_product_id")
+        ),
+    )
 
 
 class GroupBuyLine(SQLModel, table=True):

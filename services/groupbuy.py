@@ -102,6 +102,13 @@ class GroupBuyVariantView:
     stock_cap: int
     units_sold: int
     min_units: int = 0  # an item of a sign-up list: the units it needs to form (0: none)
+    # an item of a sign-up list put from the catalogue: the product it sells, its title now
+    # and the name of its variant ("" for a product without variants, whose own stock the
+    # item took: `of_product`); None, "" and False for any other item or variant
+    product_id: int | None = None
+    product_title: str = ""
+    variant_name: str = ""
+    of_product: bool = False
 
     @property
     def units_left(self) -> int:
@@ -111,6 +118,21 @@ class GroupBuyVariantView:
     def reached(self) -> bool:
         """An item of a sign-up list that may form: its own minimum reached."""
         return self.units_sold >= self.min_units
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """An item a sign-up list opens with, in its place on the list: the variant that keys it
+    (one of the list's own product, or of a catalogue product it sells), its name on the card,
+    its price, the most units it takes from stock (None: all there is), its own minimum, and
+    the catalogue product it sells (None: the list's own item)."""
+
+    variant_id: int
+    name: str
+    price: int
+    stock: int | None = None
+    min_units: int = 0
+    product_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,12 +563,15 @@ async def open_groupbuy(
     multi: bool = False,
     form_per_item: bool = False,
     item_minimums: tuple[int, ...] = (),
+    items: tuple[ListEntry, ...] = (),
 ) -> GroupBuyView:
     """Open a group-buy (a drop when several chats share it), taking its stock from the product.
 
     `multi` opens a sign-up list (接龙) of the product's variants, its items: members order
     several at once, and it forms item by item (`form_per_item`) or as a whole; each item's own
-    minimum is in `item_minimums`, in the variants' order (none: 0).
+    minimum is in `item_minimums`, in the variants' order (none: 0). A pasted list gives its
+    `items` instead, in their order: its own product's variants mixed with catalogue products
+    and variants, each taking its stock where it lives (_take_item_stock).
 
     `pickups` gives some groups of a drop their own pickup text (shown instead of the pickup
     point and time, in every language).
@@ -561,9 +586,11 @@ async def open_groupbuy(
     if product is None or not (product.active or own_list):
         raise GroupBuyError("no_product", str(product_id))
     variants = await variants_of(session, product_id)
-    if multi and not variants:  # a sign-up list's items are its product's variants
+    if items and not multi:
         raise GroupBuyError("no_items")
-    if variants and tiers:  # each variant has its own price: one tier table cannot fit all
+    if multi and not (variants or items):  # a sign-up list's items are its product's variants
+        raise GroupBuyError("no_items")
+    if (variants or items) and tiers:  # each has its own price: one tier table cannot fit all
         raise GroupBuyError("variants_no_tiers")
     if variants and product.payment_mode == PAYMENT_TELEGRAM:
         raise GroupBuyError("variants_prepaid")
@@ -601,28 +628,29 @@ async def open_groupbuy(
     if limit is not None:
         raise GroupBuyError("leader_limit", str(limit))
     minimums = {v.id: max(0, m) for v, m in zip(variants, item_minimums, strict=False)}
-    caps: list[tuple[VariantView, int]] = []
-    if variants:
-        caps = await _take_variant_stock(session, variants, stock_cap)
-        stock_cap = sum(cap for _variant, cap in caps)
+    # each item or variant offered: what it is, the units it took and its place on the card
+    caps: list[tuple[ListEntry, int, int]] = []
+    if items:
+        caps = await _take_item_stock(session, items, stock_cap, currency=product.currency)
+    elif variants:
+        caps = [
+            (ListEntry(v.id, v.name, v.price, min_units=minimums.get(v.id, 0)), cap, v.position)
+            for v, cap in await _take_variant_stock(session, variants, stock_cap)
+        ]
+    if caps:
+        stock_cap = sum(cap for _item, cap, _place in caps)
         if min_count > stock_cap:
             raise GroupBuyError("min_above_stock")
-        per_member_limit = min(per_member_limit, max(cap for _variant, cap in caps))
-    elif product.stock is not None:
-        taken = await session.execute(
-            update(Product)
-            .where(col(Product.id) == product_id, col(Product.stock) >= stock_cap)
-            .values(stock=col(Product.stock) - stock_cap)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            stock = select(col(Product.stock)).where(col(Product.id) == product_id)
-            left = await session.scalar(stock)
-            raise GroupBuyError("not_enough_stock", str(left or 0))
+        per_member_limit = min(per_member_limit, max(cap for _item, cap, _place in caps))
+    elif product.stock is not None and not await _take_from_product(session, product_id, stock_cap):
+        stock = select(col(Product.stock)).where(col(Product.id) == product_id)
+        left = await session.scalar(stock)
+        raise GroupBuyError("not_enough_stock", str(left or 0))
     row = GroupBuy(
         product_id=product_id,
         title=product.title,
         # with variants: the lowest of their prices ("from"), each variant keeping its own
-        unit_price=min((v.price for v, _cap in caps), default=product.price),
+        unit_price=min((item.price for item, _cap, _place in caps), default=product.price),
         currency=product.currency,
         payment_mode=product.payment_mode,
         min_kind=min_kind,
@@ -656,14 +684,15 @@ async def open_groupbuy(
     session.add_all(
         GroupBuyVariant(
             groupbuy_id=row.id,
-            variant_id=variant.id,
-            name=variant.name,
-            unit_price=variant.price,
+            variant_id=item.variant_id,
+            name=item.name,
+            unit_price=item.price,
             stock_cap=cap,
-            position=variant.position,
-            min_units=minimums.get(variant.id, 0),
+            position=place,
+            min_units=item.min_units,
+            product_id=item.product_id,
         )
-        for variant, cap in caps
+        for item, cap, place in caps
     )
     await session.flush()
     return await _must(session, row.id)
@@ -1454,16 +1483,18 @@ async def _new_order(
     """An order for the group-buy's units (its stock was taken when the group-buy opened), of
     the member's variant if any; delivered when the group-buy (or, without a mode of its own,
     its product) is only delivered: its invoice then asks the address, or the member gives it
-    in private."""
+    in private. A sign-up list's item put from the catalogue is an order of that product (and
+    its variant, if it has some), so its stats and reviews count it."""
+    sells = variant if variant is not None and variant.product_id is not None else None
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
         leader_id=found.opened_by,
-        product_id=found.product_id,
+        product_id=sells.product_id if sells else found.product_id,
         groupbuy_id=found.id,
-        title=found.title,
+        title=sells.product_title if sells else found.title,
         variant_id=variant.variant_id if variant else None,
-        variant_name=variant.name if variant else "",
+        variant_name=sells.variant_name if sells else variant.name if variant else "",
         quantity=quantity,
         unit_price=price,
         currency=found.currency,
@@ -1664,19 +1695,40 @@ async def book_after_forming(
 async def groupbuy_variants(
     session: AsyncSession, groupbuy_id: int
 ) -> tuple[GroupBuyVariantView, ...]:
-    """The variants a group-buy offers, in their product's order, with their counters."""
+    """The variants a group-buy offers, in their product's order (a list's items in the list's
+    order), with their counters and, for an item put from the catalogue, what it sells."""
     rows = await session.execute(
-        select(GroupBuyVariant)
+        select(
+            GroupBuyVariant,
+            col(Product.title),
+            col(ProductVariant.product_id),
+            col(ProductVariant.name),
+        )
+        .outerjoin(Product, col(Product.id) == col(GroupBuyVariant.product_id))
+        .outerjoin(ProductVariant, col(ProductVariant.id) == col(GroupBuyVariant.variant_id))
         .where(col(GroupBuyVariant.groupbuy_id) == groupbuy_id)
         .order_by(col(GroupBuyVariant.position), col(GroupBuyVariant.id))
         .execution_options(populate_existing=True)
     )
-    return tuple(
-        GroupBuyVariantView(
-            row.variant_id, row.name, row.unit_price, row.stock_cap, row.units_sold, row.min_units
+    found: list[GroupBuyVariantView] = []
+    for row, title, variant_of, variant_name in rows.all():
+        sells = row.product_id
+        of_product = sells is not None and variant_of != sells
+        found.append(
+            GroupBuyVariantView(
+                row.variant_id,
+                row.name,
+                row.unit_price,
+                row.stock_cap,
+                row.units_sold,
+                row.min_units,
+                product_id=sells,
+                product_title=(title or "") if sells is not None else "",
+                variant_name=(variant_name or "") if sells and not of_product else "",
+                of_product=of_product,
+            )
         )
-        for row in rows.scalars().all()
-    )
+    return tuple(found)
 
 
 async def _take_variant_stock(
@@ -1693,17 +1745,116 @@ async def _take_variant_stock(
         cap = min(stock_cap, variant.stock)
         if cap <= 0:
             continue
-        taken = await session.execute(
-            update(ProductVariant)
-            .where(col(ProductVariant.id) == variant.id, col(ProductVariant.stock) >= cap)
-            .values(stock=col(ProductVariant.stock) - cap)
-            .execution_options(synchronize_session=False)
-        )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
+        if await _take_from_variant(session, variant.id, cap):
             caps.append((variant, cap))
     if not caps:
         raise GroupBuyError("not_enough_stock", "0")
     return caps
+
+
+async def _take_from_variant(session: AsyncSession, variant_id: int, units: int) -> bool:
+    """The variant's stock gives `units` to a group-buy: one conditional UPDATE (stock >=
+    units), so two group-buys, lists and orders taking at once never take it below zero.
+    False when it has fewer left (a variant of unlimited stock has none to take)."""
+    taken = await session.execute(
+        update(ProductVariant)
+        .where(col(ProductVariant.id) == variant_id, col(ProductVariant.stock) >= units)
+        .values(stock=col(ProductVariant.stock) - units)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _take_from_product(session: AsyncSession, product_id: int, units: int) -> bool:
+    """The product's own stock (a product without variants) gives `units` to a group-buy,
+    by the same conditional UPDATE as a variant's; False when it has fewer left."""
+    taken = await session.execute(
+        update(Product)
+        .where(col(Product.id) == product_id, col(Product.stock) >= units)
+        .values(stock=col(Product.stock) - units)
+    )
+    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _take_item_stock(
+    session: AsyncSession, items: tuple[ListEntry, ...], most: int, *, currency: str
+) -> list[tuple[ListEntry, int, int]]:
+    """Each item of a pasted sign-up list takes its stock as the list opens, by the same
+    conditional UPDATEs as every group-buy: up to its own `stock` (else `most`), fewer when
+    fewer are left, from its variant, or from its catalogue product when that product has no
+    variants. An item put from the catalogue must still be on sale, paid at pickup in the
+    list's currency (item_unavailable), and have a unit left (item_sold_out); each refusal
+    names the item by its number ("number<TAB>name"), the place the leader confirmed, so no
+    item is left out and none renumbered. Returns (item, units taken, place) in list order."""
+    caps: list[tuple[ListEntry, int, int]] = []
+    seen: set[int] = set()
+    for place, item in enumerate(items):
+        detail = f"{place + 1}\t{item.name}"
+        if item.variant_id in seen:  # one counter per variant: never twice on a list
+            raise GroupBuyError("item_unavailable", detail)
+        seen.add(item.variant_id)
+        of_product = await _check_item(session, item, currency, detail)
+        wanted = min(item.stock or most, most)
+        for _attempt in range(3):  # stock sold meanwhile: read it again, take what is left
+            stock = await session.scalar(
+                select(col(Product.stock)).where(col(Product.id) == item.product_id)
+                if of_product
+                else select(col(ProductVariant.stock)).where(
+                    col(ProductVariant.id) == item.variant_id
+                )
+            )
+            cap = wanted if stock is None else min(wanted, stock)
+            if cap <= 0:
+                raise GroupBuyError("item_sold_out", f"{detail}\t0")
+            if stock is None:
+                break
+            if of_product and item.product_id is not None:
+                taken = await _take_from_product(session, item.product_id, cap)
+            else:
+                taken = await _take_from_variant(session, item.variant_id, cap)
+            if taken:
+                break
+        else:
+            raise GroupBuyError("item_sold_out", f"{detail}\t0")
+        caps.append((item, cap, place))
+    return caps
+
+
+async def _check_item(session: AsyncSession, item: ListEntry, currency: str, detail: str) -> bool:
+    """An item of a pasted list that can open: its variant exists and, put from the catalogue,
+    its product (and variant) are still on sale, paid at pickup in the list's currency, else
+    item_unavailable. True when its stock is the product's own (a product without variants,
+    `variant_id` being the list's key of it)."""
+    source = (
+        await session.execute(
+            select(col(ProductVariant.product_id), col(ProductVariant.active)).where(
+                col(ProductVariant.id) == item.variant_id
+            )
+        )
+    ).one_or_none()
+    if source is None:
+        raise GroupBuyError("item_unavailable", detail)
+    if item.product_id is None:
+        return False
+    of_product = source.product_id != item.product_id
+    sold = (
+        await session.execute(
+            select(col(Product.active), col(Product.currency), col(Product.payment_mode)).where(
+                col(Product.id) == item.product_id
+            )
+        )
+    ).one_or_none()
+    if (
+        sold is None
+        or not sold.active
+        or not source.active
+        or sold.payment_mode == PAYMENT_TELEGRAM
+        or sold.currency != currency
+        # a product without variants when the list was read: none may have been added since
+        or (of_product and bool(await variants_of(session, item.product_id)))
+    ):
+        raise GroupBuyError("item_unavailable", detail)
+    return of_product
 
 
 _COUNT_VARIANT = prepared(
@@ -1781,6 +1932,14 @@ async def _release_variant_stock(
         whole = all_of_it or (kept is not None and offered.variant_id not in kept)
         units = offered.stock_cap if whole else offered.units_left
         if units <= 0:
+            continue
+        if offered.of_product:  # a catalogue product without variants: its own stock
+            await session.execute(
+                update(Product)
+                .where(col(Product.id) == offered.product_id, col(Product.stock).is_not(None))
+                .values(stock=col(Product.stock) + units)
+                .execution_options(synchronize_session=False)
+            )
             continue
         await session.execute(
             update(ProductVariant)

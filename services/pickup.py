@@ -113,6 +113,8 @@ class PickupSheet:
     commission_bps: int
     # the product's title and the group-buy's pickup texts in other languages
     translations: ReadTranslations = None
+    # the group-buy's product: an order of another is a sign-up list's item from the catalogue
+    product_id: int | None = None
 
     def in_language(self, locale: str, default_locale: str) -> PickupSheet:
         """The sheet as a reader of `locale` reads it: the product's title (in the totals
@@ -229,6 +231,7 @@ async def pickup_sheet(session: AsyncSession, groupbuy_id: int) -> PickupSheet |
         commission_expected=expected,
         commission_bps=gb.commission_bps,
         translations=merged(product.translations if product else None, gb.translations) or None,
+        product_id=gb.product_id,
     )
 
 

@@ -514,3 +514,37 @@ def test_the_jielong_script_takes_a_pasted_list_and_orders_by_reply() -> None:
         found = transcript.find(expected, position)
         assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
         position = found + len(expected)
+
+
+def test_the_catalogue_jielong_script_sells_the_catalogues_products() -> None:
+    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "jielong_catalogue.txt"))
+    assert result.returncode == 0, result.stderr
+    transcript = result.stdout
+    assert "Traceback" not in transcript + result.stderr
+    expected_in_order = [
+        # the catalogue's products are read by their names, bad lines explained
+        "1. Tea 250g (#1) · CN¥79.00 · 4 in stock",
+        "4. Cups (#2) · CN¥20.00 · 9 in stock",
+        "Line 7 5. #1:500g: #1 Tea has no variant 500g. Its variants: 100g, 250g",
+        "Line 8 6. #9: there is no product #9 in the catalogue",
+        "Line 9 7. #3 ¥15: only staff change a catalogue price",
+        "Bob, your order: 1. Tea 250g ×2, 3. Melon half ×1 · CN¥176.00 · you are #1.",
+        "1. Tea 250g is sold out.",
+        # the list holds the catalogue's stock while open
+        "• 250g · CN¥79.00 · sold out",
+        "#1 Tea · 250g ×2：¥158.00",
+        "#5 Dan · Cups ×3 · CN¥60.00 · reserved",
+        # in Simplified Chinese
+        "1. Tea 100g (#1) · ¥35.90 · 库存 2",
+        "第 5 行 3. #1：请写明 #1 Tea 的一个规格",
+        "Bob，你的订单：1. Tea 100g ×2、2. 蜂蜜 ×1 · ¥116.80 · 你是第 1 位。",
+        "#7 蜂蜜 ×1：¥45.00",
+        # the stock not sold is back in the catalogue
+        "#3 蜂蜜\n    ¥45.00 · 剩 5 件",
+        "• 100g · ¥35.90 · 剩 2 件",
+    ]
+    position = 0
+    for expected in expected_in_order:
+        found = transcript.find(expected, position)
+        assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
+        position = found + len(expected)

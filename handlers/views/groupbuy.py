@@ -430,10 +430,12 @@ def _list_formed_text(gb: GroupBuyView, member: MemberNotice) -> str:
     money = lambda amount: format_money(amount, gb.currency, member.locale)  # noqa: E731
     lines = [_("{title} formed! Your orders:").format(title=esc_name(gb.title))]
     for order in member.lines:
+        # a list's own item by its name, an item from the catalogue by its product's too
+        item = order.variant if order.product_id == gb.product_id else order.title
         lines.append(
             _("#{order} {item} ×{quantity}: {total}").format(
                 order=order.id,
-                item=esc(order.variant),
+                item=esc(item),
                 quantity=order.quantity,
                 total=money(order.total),
             )

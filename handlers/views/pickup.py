@@ -130,6 +130,8 @@ def sheet_text(sheet: PickupSheet, page: int, locale: str) -> str:
     )
     for line in shown:
         item = f" · {esc(line.order.variant)}" if line.order.variant else ""  # a list's item
+        if sheet.product_id and line.order.product_id != sheet.product_id:  # from the catalogue
+            item = f" · {esc(line.order.title)}"
         lines.append(
             f"#{line.order.id} {esc_name(line.name)}{item} ×{line.order.quantity} · "
             f"{money(line.order.total)} · {_state(line)}" + for_whom_text(line.order.for_whom)
