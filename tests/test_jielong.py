@@ -215,7 +215,7 @@ async def test_members_order_several_items_by_reply_and_buttons(harness: Harness
     await harness.runtime.cards.flush()
     card = next(m for m in harness.emulator.messages(TEA) if m.message_id == card_id)
     assert "2. Blueberries 125g · CN¥25.00 · sold out · min 2: 4/2" in card.text
-    assert "Progress: 3/1 person" in card.text
+    assert "Progress: 3/1 people" in card.text
     # Lee changes his mind: he leaves, and Blueberries are back
     assert await harness.press(LEE, TEA, card_id, index=3) == "你已退出这份接龙。"
     assert await reply(MIA, "+2") == (

@@ -181,13 +181,16 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
                 units=counted("unit", units), price=format_money(tier_price, gb.currency, locale)
             )
         )
+    # the noun agrees with the larger number: 0/1 person, 2/1 people, 3/5 people
     if gb.min_kind == MIN_PEOPLE:
         progress = ngettext(
-            "Progress: {n}/{m} person", "Progress: {n}/{m} people", gb.min_count
+            "Progress: {n}/{m} person",
+            "Progress: {n}/{m} people",
+            max(gb.participants, gb.min_count),
         ).format(n=gb.participants, m=gb.min_count)
     else:
         progress = ngettext(
-            "Progress: {n}/{m} unit", "Progress: {n}/{m} units", gb.min_count
+            "Progress: {n}/{m} unit", "Progress: {n}/{m} units", max(gb.units_sold, gb.min_count)
         ).format(n=gb.units_sold, m=gb.min_count)
     lines.append(progress)
     if not gb.multi:  # a list says what each item has left
