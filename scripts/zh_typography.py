@@ -27,7 +27,7 @@ WORDS = frozenset(
         "name", "title", "group", "option", "question", "member", "leader", "staff", "holder",
         "payer", "invitee", "tier", "reward", "campaign", "segment", "place", "where", "source",
         "part", "status", "language", "reason", "mode", "state", "text", "description", "reply",
-        "names", "gifts", "tags", "words", "username", "level",
+        "names", "gifts", "tags", "words", "username", "level", "grant",
     }
 )  # fmt: skip
 # placeholders that may hold either: not checked for spacing
