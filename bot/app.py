@@ -60,7 +60,7 @@ from handlers import feature_routers
 from handlers.commands import set_default_commands, sync_private_commands
 from models.base import utcnow
 from services.member import get_member
-from services.role import Role, staff_ids
+from services.role import Role, leader_ids, staff_ids
 
 log = logging.getLogger(__name__)
 # the one-writer queue of SQLite (None on PostgreSQL), in the dispatcher's workflow data
@@ -577,13 +577,16 @@ async def prepare(runtime: Runtime, *, migrate: bool = True) -> None:
 
 
 async def _set_role_menus(runtime: Runtime) -> None:
-    """Staff and owners get their own private-chat menu in their own language."""
+    """Leaders, staff and owners get their own private-chat menu in their own language."""
     menus = []
     async with runtime.sessions() as session:
-        roles = {member_id: Role.STAFF for member_id in await staff_ids(session)}
+        roles = {member_id: Role.LEADER for member_id in await leader_ids(session)}
+        roles.update({member_id: Role.STAFF for member_id in await staff_ids(session)})
         roles.update({member_id: Role.OWNER for member_id in runtime.settings.owner_ids})
         for member_id, role in roles.items():
             member = await get_member(session, member_id)
+            if role is Role.LEADER and (member is None or not member.started):
+                continue  # no private chat with the bot: the default menu applies
             locale = member.locale if member else runtime.settings.default_locale
             menus.append((member_id, role, locale))
     for member_id, role, locale in menus:  # once the reading transaction is over

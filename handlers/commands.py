@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
@@ -15,9 +16,11 @@ from aiogram.types import (
     BotCommandScopeChat,
 )
 from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_
-from services.role import Role
+from handlers.text import N_, CommitHook, HandlerSettings
+from services.member import MemberView
+from services.role import Role, menu_role
 
 log = logging.getLogger(__name__)
 
@@ -551,3 +554,23 @@ async def sync_private_commands(
     except TelegramAPIError as exc:
         # the user never opened a private chat with the bot: the default menu applies
         log.info("could not set the menu of chat %s: %s", chat_id, exc)
+
+
+async def refresh_private_menu(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    after_commit: CommitHook,
+    member: MemberView,
+) -> None:
+    """Once the update's change is committed, give the member the private menu of the role
+    they now hold (a new leader gets their leader commands; a removed one loses them)."""
+    if not member.started:  # no private chat: the default menu applies
+        return
+    role = await menu_role(session, member_id=member.id, owner_ids=settings.owner_ids)
+    after_commit.add(
+        partial(
+            sync_private_commands, bot, i18n, chat_id=member.id, role=role, locale=member.locale
+        )
+    )

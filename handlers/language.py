@@ -13,10 +13,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import sync_private_commands
-from handlers.filters import current_role
 from handlers.text import LANGUAGE_NAMES, HandlerSettings
 from handlers.views.menu import with_back
 from services.member import LOCALES, MemberView, set_locale
+from services.role import menu_role
 
 router = Router(name="language")
 
@@ -83,7 +83,7 @@ async def language_chosen(
             message_id=query.message.message_id,
             reply_markup=with_back(None),
         )
-    role = await current_role(bot, session, settings, member, None)
+    role = await menu_role(session, member_id=member.id, owner_ids=settings.owner_ids)
     await sync_private_commands(
         bot, i18n, chat_id=query.message.chat.id, role=role, locale=callback_data.locale
     )

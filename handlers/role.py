@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -30,7 +30,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.commands import sync_private_commands
+from handlers.commands import refresh_private_menu, sync_private_commands
 from handlers.filters import RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
@@ -69,6 +69,7 @@ from services.role import (
     decide_application,
     grant_staff,
     leaders_of,
+    menu_role,
     reinstate_leader,
     remove_leader,
     resolve_role,
@@ -191,6 +192,7 @@ async def revoke_staff_command(
     bot: Bot,
     i18n: I18n,
     session: AsyncSession,
+    settings: HandlerSettings,
     clock: Clock,
     member: MemberView,
 ) -> None:
@@ -203,9 +205,8 @@ async def revoke_staff_command(
         return
     await _audit(session, member, message.chat.id, "staff.revoked", Role.OWNER, target, now=clock())
     await message.answer(_("{name} is no longer staff.").format(name=_name(target)))
-    await sync_private_commands(
-        bot, i18n, chat_id=target.id, role=Role.MEMBER, locale=target.locale
-    )
+    role = await menu_role(session, member_id=target.id, owner_ids=settings.owner_ids)
+    await sync_private_commands(bot, i18n, chat_id=target.id, role=role, locale=target.locale)
 
 
 @router.message(Command("staff"), PRIVATE, RoleFilter(Role.STAFF, "staff.list"))
@@ -481,10 +482,14 @@ async def _target_and_reason(
 async def leader_add(
     message: Message,
     command: CommandObject,
+    bot: Bot,
+    i18n: I18n,
     session: AsyncSession,
     member: MemberView,
     community: CommunityView,
+    settings: HandlerSettings,
     clock: Clock,
+    after_commit: CommitHook,
 ) -> None:
     """Appoints the named member a leader of this group (an open application is approved)."""
     target = await _target(message, command, session)
@@ -504,6 +509,7 @@ async def leader_add(
     await _audit(
         session, member, community.id, "leader.designated", Role.STAFF, target, now=clock()
     )
+    await refresh_private_menu(bot, i18n, session, settings, after_commit, target)
     await message.reply(_("{name} is now a leader of this group.").format(name=_name(target)))
 
 
@@ -530,9 +536,11 @@ async def _change_leader(
     i18n: I18n,
     change: str,
     now: datetime,
+    refresh: Callable[[MemberView], Awaitable[None]],
 ) -> None:
     """Suspends, reinstates or removes the named leader in this group (in private: in every
-    group they lead), tells them why, and audits each group changed."""
+    group they lead), tells them why, audits each group changed, and gives them the private
+    menu of the role they keep (`refresh`)."""
     target, reason = await _target_and_reason(message, command, session)
     if target is None:
         return
@@ -585,6 +593,7 @@ async def _change_leader(
             now=now,
         )
     groups = await group_names(session, changed)
+    await refresh(target)
     done = {
         "suspend": _("{name} is suspended as leader of {groups}."),
         "reinstate": _("{name} leads {groups} again."),
@@ -605,16 +614,20 @@ async def _change_leader(
 async def leader_suspend(
     message: Message,
     command: CommandObject,
+    bot: Bot,
     session: AsyncSession,
     member: MemberView,
+    settings: HandlerSettings,
     notifier: BackgroundSender,
     i18n: I18n,
     clock: Clock,
+    after_commit: CommitHook,
     community: CommunityView | None = None,
 ) -> None:
     """Suspends a leader, with a reason they are told: in a group, there; in private, everywhere."""
+    refresh = partial(refresh_private_menu, bot, i18n, session, settings, after_commit)
     await _change_leader(
-        message, command, session, member, community, notifier, i18n, "suspend", clock()
+        message, command, session, member, community, notifier, i18n, "suspend", clock(), refresh
     )
 
 
@@ -622,16 +635,20 @@ async def leader_suspend(
 async def leader_reinstate(
     message: Message,
     command: CommandObject,
+    bot: Bot,
     session: AsyncSession,
     member: MemberView,
+    settings: HandlerSettings,
     notifier: BackgroundSender,
     i18n: I18n,
     clock: Clock,
+    after_commit: CommitHook,
     community: CommunityView | None = None,
 ) -> None:
     """Lifts a leader's suspension: in a group, there; in private, everywhere."""
+    refresh = partial(refresh_private_menu, bot, i18n, session, settings, after_commit)
     await _change_leader(
-        message, command, session, member, community, notifier, i18n, "reinstate", clock()
+        message, command, session, member, community, notifier, i18n, "reinstate", clock(), refresh
     )
 
 
@@ -639,17 +656,21 @@ async def leader_reinstate(
 async def leader_remove(
     message: Message,
     command: CommandObject,
+    bot: Bot,
     session: AsyncSession,
     member: MemberView,
+    settings: HandlerSettings,
     notifier: BackgroundSender,
     i18n: I18n,
     clock: Clock,
+    after_commit: CommitHook,
     community: CommunityView | None = None,
 ) -> None:
     """Ends a leader's appointment, with a reason they are told: in a group, there; in
     private, in every group they lead."""
+    refresh = partial(refresh_private_menu, bot, i18n, session, settings, after_commit)
     await _change_leader(
-        message, command, session, member, community, notifier, i18n, "remove", clock()
+        message, command, session, member, community, notifier, i18n, "remove", clock(), refresh
     )
 
 
@@ -881,6 +902,7 @@ async def decide_button(
     bot: Bot,
     i18n: I18n,
     session: AsyncSession,
+    settings: HandlerSettings,
     member: MemberView,
     notifier: BackgroundSender,
     clock: Clock,
@@ -907,6 +929,8 @@ async def decide_button(
         await query.answer(decided, show_alert=True)
         return
     applicant = await get_member(session, leader.member_id)
+    if approve and applicant is not None:  # their leader commands, in their private menu
+        await refresh_private_menu(bot, i18n, session, settings, after_commit, applicant)
     community = await get_community(session, leader.community_id)
     name = _name(applicant) if applicant else f"<code>{leader.member_id}</code>"
     action = "leader.approved" if approve else "leader.declined"
@@ -989,3 +1013,10 @@ async def appoint_creator_if_staff_added(
                 "you created. Send /help there to see what leaders can do."
             ).format(group=f"<b>{esc(event.chat.title or '')}</b>"),
         )
+    role = await menu_role(session, member_id=leader.id, owner_ids=settings.owner_ids)
+    notifier.send_steps(
+        leader.id,
+        partial(
+            sync_private_commands, bot, i18n, chat_id=leader.id, role=role, locale=leader.locale
+        ),
+    )

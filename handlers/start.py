@@ -12,12 +12,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.commands import commands_for
+from handlers.commands import commands_for, refresh_private_menu
 from handlers.filters import current_role
 from handlers.groupbuy import start_on_groupbuy
 from handlers.pickup import show_sheet
 from handlers.referral import Clock, start_with_code
-from handlers.text import N_, HandlerSettings, esc, pages_of_lines
+from handlers.text import N_, CommitHook, HandlerSettings, esc, pages_of_lines
 from handlers.views.menu import menu_keyboard, menu_text, with_back
 from services.community import CommunityView
 from services.member import MemberView
@@ -66,15 +66,19 @@ async def help_text(
 async def start(
     message: Message,
     bot: Bot,
+    i18n: I18n,
     member: MemberView,
     command: CommandObject,
     session: AsyncSession,
     settings: HandlerSettings,
     clock: Clock,
+    after_commit: CommitHook,
 ) -> None:
     """Greets the member by name in their language and shows the main menu; a deep-link code
     (t.me/<bot>?start=<code>) then attributes a newcomer to whoever invited them."""
     await message.answer(menu_text(member.display_name), reply_markup=menu_keyboard())
+    if member.just_started:  # known from a group: a leader (or staff) gets their own menu
+        await refresh_private_menu(bot, i18n, session, settings, after_commit, member)
     groupbuy_id = groupbuy_of_start_parameter(command.args or "")
     sheet_id = sheet_of_start_parameter(command.args or "")
     if sheet_id is not None:  # "Open the pickup sheet" under the group's note to its leader

@@ -56,6 +56,9 @@ class MemberView:
     # True when the update that recorded this view is the first the bot ever saw from them
     first_seen: bool = False
     is_bot: bool = False
+    # True when this update is the first private message from someone the bot knew already
+    # (from a group): a leader appointed before then gets their private menu now
+    just_started: bool = False
 
     @property
     def display_name(self) -> str:
@@ -165,6 +168,8 @@ async def refresh_member(
     member = await _upsert_member(
         session, user=user, default_locale=default_locale, started=started
     )
+    if known is not None and started and not known.started:
+        member = replace(member, just_started=True)
     if member.username is not None and (known is None or known.username != member.username):
         await session.execute(
             _RELEASE_USERNAME(session),

@@ -628,6 +628,26 @@ async def leaders_of(
     return Page([_leader_view(row) for row in rows.scalars()], offset, total)
 
 
+async def menu_role(session: AsyncSession, *, member_id: int, owner_ids: frozenset[int]) -> Role:
+    """The role whose private-chat menu the member gets: owner, staff, a leader of any group
+    (their leader commands work in private), else member."""
+    role = await resolve_role(session, member_id=member_id, community_id=None, owner_ids=owner_ids)
+    if role is Role.MEMBER and await led_communities(session, member_id=member_id):
+        return Role.LEADER
+    return role
+
+
+async def leader_ids(session: AsyncSession) -> list[int]:
+    """Everyone who leads a group now (see led_communities)."""
+    rows = await session.execute(
+        select(col(LeaderDesignation.member_id))
+        .join(Community, col(Community.id) == col(LeaderDesignation.community_id))
+        .where(_leads())
+        .distinct()
+    )
+    return sorted(int(m) for m in rows.scalars().all())
+
+
 async def led_communities(session: AsyncSession, *, member_id: int) -> frozenset[int]:
     """The groups the member leads now: active appointments in groups the bot is in."""
     rows = await session.execute(

@@ -334,6 +334,8 @@ async def test_a_telegram_admin_applies_with_lead_and_leads_once_staff_approve(
     assert again == "This application was already approved."
     row = await leader_row(harness, MIA, TEA)
     assert (row.status, row.source, row.decided_by) == ("active", "application", SAM)
+    # and her private menu now offers her leader commands
+    assert {"sheet", "stats", "redeem"} <= set(private_menu(harness, MIA))
 
     # and now Mia leads Tea Lovers: the same commands work
     assert await harness.send(MIA, TEA, "/paid @kai") == ["Marked paid for Kai: #1."]
@@ -347,11 +349,20 @@ async def test_a_telegram_admin_applies_with_lead_and_leads_once_staff_approve(
     assert ("leader.decide", MIA, False) in actions  # the forged button
 
 
+def private_menu(harness: Harness, user_id: int) -> list[str]:
+    """The commands of the menu Telegram shows the user in their private chat with the bot."""
+    menu = harness.emulator.commands.get((f'{{"chat_id": {user_id}, "type": "chat"}}', ""), [])
+    return [c["command"] for c in menu]
+
+
 async def test_staff_suspend_a_telegram_admin_leader_who_is_refused_at_once(
     harness: Harness,
 ) -> None:
     # given Lee, creator and appointed leader of Tea Lovers, with an order list open
     await shop_with_staff(harness)
+    await harness.runtime.notifier.drain()
+    # (his private menu has his leader commands: the sheet, /stats, /redeem ...)
+    assert {"sheet", "stats", "redeem"} <= set(private_menu(harness, LEE))
     await harness.send(MIA, TEA, "/buy 1")  # order #1
     await harness.send(LEE, TEA, "/orders")
     orders_card = harness.emulator.last_bot_message(TEA).message_id
@@ -377,6 +388,8 @@ async def test_staff_suspend_a_telegram_admin_leader_who_is_refused_at_once(
     assert await harness.send(LEE, TEA, "/lead") == [
         "Your role as leader of this group is suspended; the brand's staff will review it."
     ]
+    # and his private menu is a member's again
+    assert "sheet" not in private_menu(harness, LEE) and "start" in private_menu(harness, LEE)
     # and staff see it in /leaders
     listing = (await harness.send(SAM, SAM, "/leaders"))[0]
     assert "Tea Lovers\n• Lee (1003) — suspended: cash <not> handed over" in listing
@@ -392,12 +405,15 @@ async def test_staff_suspend_a_telegram_admin_leader_who_is_refused_at_once(
         "Lee (1003) leads Tea Lovers again.\nI told them in private."
     ]
     assert await harness.send(LEE, TEA, "/paid @mia") == ["Marked paid for Mia: #1."]
+    assert "sheet" in private_menu(harness, LEE)
 
     # when Sam removes him
     assert await harness.send(SAM, SAM, "/leader_remove @lee stepped down") == [
         "Lee (1003) is no longer a leader of Tea Lovers.\nI told them in private."
     ]
-    # then, as any Telegram admin, he is offered to apply again, and may
+    # then his menu loses the leader commands, and as any Telegram admin he is offered to
+    # apply again, and may
+    assert "sheet" not in private_menu(harness, LEE)
     assert await harness.send(LEE, TEA, "/settings") == [ADMIN_REFUSAL]
     assert (await harness.send(LEE, TEA, "/lead"))[0].startswith("Thank you, Lee!")
     actions = [(r.action, r.detail) for r in await audit_rows(harness) if r.actor_id == SAM]
