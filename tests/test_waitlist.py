@@ -175,3 +175,20 @@ async def test_two_accepts_for_the_last_unit_never_oversell(harness: Harness) ->
         # the one who lost stays first in line, offered again once units are freed
         assert len(waiting) == 1
         assert await make_offers(session, now=now + timedelta(minutes=1), minutes=30) == []
+
+
+async def test_a_member_who_comes_back_to_the_waitlist_is_told_their_new_place(
+    harness: Harness,
+) -> None:
+    # given Sam, who waited for the sold-out drop and left its waitlist
+    card = await sold_out_drop(harness)
+    assert (await harness.press(SAM, TEA, card, index=0) or "").startswith("You are #1")
+    waiting = harness.emulator.last_bot_message(SAM)
+    assert await harness.press(SAM, SAM, waiting.message_id, index=0) == "You left the waitlist."
+    # when the owner waits, and Sam comes back a minute later
+    harness.clock.advance(minutes=1)
+    assert (await harness.press(OWNER, TEA, card, index=0) or "").startswith("You are #1")
+    harness.clock.advance(minutes=1)
+    # then Sam is told his new place, behind the owner (not "#0", his old row as it was read)
+    assert (await harness.press(SAM, TEA, card, index=0) or "").startswith("You are #2")
+
