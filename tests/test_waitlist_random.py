@@ -446,9 +446,9 @@ async def wait(world: World, member: int, index: int, units: int) -> None:
     state = await read_state(world)
     if result != "ok":
         assert result in ("not_sold_out", "closed"), result
-        assert own_entry(state, member, item) == own_entry(before, member, item) or (
-            own_entry(before, member, item) is None
-        )
+        was, now = own_entry(before, member, item), own_entry(state, member, item)
+        # a refusal changes nothing in the line
+        assert (was and (was.status, was.since)) == (now and (now.status, now.since))
         return
     # their place is in the item's live line; the units are what they asked for the first
     # time they came into it
