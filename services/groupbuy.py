@@ -55,6 +55,7 @@ from models.product import (
     Product,
     ProductVariant,
 )
+from models.waitlist import WAIT_LEFT, WAIT_OFFERED, WAIT_WAITING, WaitlistEntry
 from services.community import get_community, open_among
 from services.content import (
     DESCRIPTION,
@@ -1132,6 +1133,8 @@ async def settle(
                     )
                 )
         await _release_stock(session, found, found.stock_cap - found.units_sold)
+        if found.units_left > 0:
+            await _end_waitlist(session, groupbuy_id, now)
         status, final = GROUPBUY_FORMED, price
     else:
         to_refund = await _unwind(session, found, listed)
@@ -1149,6 +1152,21 @@ async def settle(
         listed,
         differences=tuple(differences),
         to_refund=to_refund,
+    )
+
+
+async def _end_waitlist(session: AsyncSession, groupbuy_id: int, now: datetime) -> None:
+    """A group-buy formed with units left gave them back to its product, where they are for
+    sale: its waitlist has nothing more to wait for, and an offer made of them is void (else
+    the waitlist would book a unit the product sells too)."""
+    await session.execute(
+        update(WaitlistEntry)
+        .where(
+            col(WaitlistEntry.groupbuy_id) == groupbuy_id,
+            col(WaitlistEntry.status).in_((WAIT_WAITING, WAIT_OFFERED)),
+        )
+        .values(status=WAIT_LEFT, offer_units=0, offer_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -114,12 +114,15 @@ async def position(
     """The member's place in the line of the group-buy's item (0: not in it)."""
     mine = (
         await session.execute(
-            select(WaitlistEntry).where(
+            select(WaitlistEntry)
+            .where(
                 col(WaitlistEntry.groupbuy_id) == groupbuy_id,
                 _of_item(variant_id),
                 col(WaitlistEntry.member_id) == member_id,
                 col(WaitlistEntry.status).in_(LIVE),
             )
+            # a member who came back was moved to the end by an UPDATE: read where it put them
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
     if mine is None:

@@ -10,6 +10,8 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from models.groupbuy import GroupBuy, GroupBuyJoin
+from models.order import Order
+from models.product import Product
 from models.waitlist import WaitlistEntry
 from services.waitlist import WaitlistError, accept_offer, join_waitlist, make_offers
 from tests.conftest import MIA, OWNER, SAM, TEA, Harness
@@ -175,3 +177,65 @@ async def test_two_accepts_for_the_last_unit_never_oversell(harness: Harness) ->
         # the one who lost stays first in line, offered again once units are freed
         assert len(waiting) == 1
         assert await make_offers(session, now=now + timedelta(minutes=1), minutes=30) == []
+
+
+async def test_a_member_who_comes_back_to_the_waitlist_is_told_their_new_place(
+    harness: Harness,
+) -> None:
+    # given Sam, who waited for the sold-out drop and left its waitlist
+    card = await sold_out_drop(harness)
+    assert (await harness.press(SAM, TEA, card, index=0) or "").startswith("You are #1")
+    waiting = harness.emulator.last_bot_message(SAM)
+    assert await harness.press(SAM, SAM, waiting.message_id, index=0) == "You left the waitlist."
+    # when the owner waits, and Sam comes back a minute later
+    harness.clock.advance(minutes=1)
+    assert (await harness.press(OWNER, TEA, card, index=0) or "").startswith("You are #1")
+    harness.clock.advance(minutes=1)
+    # then Sam is told his new place, behind the owner (not "#0", his old row as it was read)
+    assert (await harness.press(SAM, TEA, card, index=0) or "").startswith("You are #2")
+
+
+async def test_units_a_formed_group_buy_gave_back_are_never_offered_to_its_waitlist(
+    harness: Harness,
+) -> None:
+    # given Mia holding both units of the drop, and Sam waiting
+    card = await sold_out_drop(harness)
+    await harness.press(SAM, TEA, card, index=0)
+    # when Mia gives one back and the drop closes before the waitlist job runs
+    assert await harness.press(MIA, TEA, card, index=1) == "You are #1, quantity 1."
+    harness.clock.advance(hours=25)
+    assert await harness.runtime.closer.close_due() == 1
+    # then the unit went back to the product's stock, where it is for sale: the waitlist
+    # ends, and nothing is offered to Sam
+    assert (await harness.runtime.waitlist.run()).offered == 0
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+        product = await session.get(Product, 1)
+        assert gb is not None and product is not None
+        assert (gb.status, gb.units_sold) == ("formed", 1)
+        assert product.stock == 99
+        entry = (await session.execute(select(WaitlistEntry))).scalar_one()
+        assert (entry.member_id, entry.status) == (SAM, "left")
+
+
+async def test_an_offer_of_units_a_formed_group_buy_gave_back_books_nothing(
+    harness: Harness,
+) -> None:
+    # given the owner offered the unit Mia gave back
+    card = await sold_out_drop(harness)
+    await harness.press(OWNER, TEA, card, index=0)
+    await harness.press(MIA, TEA, card, index=1)
+    assert (await harness.runtime.waitlist.run()).offered == 1
+    offer = harness.emulator.last_bot_message(OWNER)
+    # when Sam closes the drop now (the unit goes back to the product, for sale there)
+    await harness.send(SAM, TEA, "/gb_close 1")
+    # then the owner's Accept, still in time, books nothing
+    answer = await harness.press(OWNER, OWNER, offer.message_id, index=0)
+    assert answer is not None and answer.startswith("Sorry, this offer lapsed")
+    async with harness.session() as session:
+        gb = await session.get(GroupBuy, 1)
+        product = await session.get(Product, 1)
+        assert gb is not None and product is not None
+        assert (gb.status, gb.units_sold, product.stock) == ("formed", 1, 99)
+        orders = (await session.execute(select(Order))).scalars().all()
+    assert [(o.member_id, o.quantity) for o in orders] == [(MIA, 1)]
