@@ -1133,7 +1133,7 @@ async def settle(
                     )
                 )
         await _release_stock(session, found, found.stock_cap - found.units_sold)
-        if found.units_left > 0:
+        if found.units_left > 0 or found.with_variants:  # a variant's line: only while open
             await _end_waitlist(session, groupbuy_id, now)
         status, final = GROUPBUY_FORMED, price
     else:
@@ -1158,7 +1158,9 @@ async def settle(
 async def _end_waitlist(session: AsyncSession, groupbuy_id: int, now: datetime) -> None:
     """A group-buy formed with units left gave them back to its product, where they are for
     sale: its waitlist has nothing more to wait for, and an offer made of them is void (else
-    the waitlist would book a unit the product sells too)."""
+    the waitlist would book a unit the product sells too). A group-buy with variants and a
+    sign-up list end theirs when they close: an item's units freed later (a refund) go back
+    on the shelf (services/order.py)."""
     await session.execute(
         update(WaitlistEntry)
         .where(
@@ -2226,6 +2228,7 @@ async def _settle_list(
                 )
             )
     await _release_variant_stock(session, found.id, all_of_it=False, kept=forming)
+    await _end_waitlist(session, found.id, now)  # an item's line is served only while open
     formed = bool(forming)
     await session.execute(
         update(GroupBuy)

@@ -67,6 +67,7 @@ from models.product import (
     Product,
     ProductVariant,
 )
+from models.waitlist import WAIT_OFFERED, WAIT_WAITING, WaitlistEntry
 from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
 from services.content import DESCRIPTION, TITLE, ReadTranslations, localized
 from services.coupons import release_coupon
@@ -873,10 +874,16 @@ async def refund_order(
 
 
 async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
-    """A formed group-buy's order refunded before pickup: its units are free again, for the
-    group-buy's waitlist (services/waitlist.py offers them); the member's share shrinks."""
+    """A formed group-buy's order refunded before pickup: its units are free again and the
+    member's share shrinks. A group-buy of one product whose sold-out waitlist still has
+    members waiting keeps them for that line (services/waitlist.py offers them); otherwise
+    (nobody waiting, or a variant or sign-up list item, whose lines are served only while
+    open) they leave the group-buy and go back on the shelf: the product's or variant's stock,
+    where the shop sells them."""
     if row.groupbuy_id is None:
         return
+    waiting = row.variant_id is None and await _has_waiting(session, row.groupbuy_id)
+    shelved = 0 if waiting else row.quantity  # the group-buy's cap shrinks by what it gives back
     freed = await session.execute(
         update(GroupBuy)
         .where(
@@ -884,9 +891,14 @@ async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
             col(GroupBuy.status) == GROUPBUY_FORMED,
             col(GroupBuy.units_sold) >= row.quantity,
         )
-        .values(units_sold=col(GroupBuy.units_sold) - row.quantity)
+        .values(
+            units_sold=col(GroupBuy.units_sold) - row.quantity,
+            stock_cap=col(GroupBuy.stock_cap) - shelved,
+        )
+        .returning(col(GroupBuy.product_id))
     )
-    if freed.rowcount != 1:  # type: ignore[attr-defined]
+    product_id = freed.scalar_one_or_none()
+    if product_id is None:
         return
     left = (
         await session.execute(
@@ -907,18 +919,26 @@ async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
             .values(participants=col(GroupBuy.participants) - 1)
         )
     if row.variant_id is None:
+        if shelved:
+            await _shelve(session, Product, int(product_id), shelved)
         return
     # of a variant (or a sign-up list's item): its own counter, and the member's line of it
-    await session.execute(
-        update(GroupBuyVariant)
-        .where(
-            col(GroupBuyVariant.groupbuy_id) == row.groupbuy_id,
-            col(GroupBuyVariant.variant_id) == row.variant_id,
-            col(GroupBuyVariant.units_sold) >= row.quantity,
+    item = (
+        await session.execute(
+            update(GroupBuyVariant)
+            .where(
+                col(GroupBuyVariant.groupbuy_id) == row.groupbuy_id,
+                col(GroupBuyVariant.variant_id) == row.variant_id,
+                col(GroupBuyVariant.units_sold) >= row.quantity,
+            )
+            .values(
+                units_sold=col(GroupBuyVariant.units_sold) - row.quantity,
+                stock_cap=col(GroupBuyVariant.stock_cap) - shelved,
+            )
+            .returning(col(GroupBuyVariant.product_id))
+            .execution_options(synchronize_session=False)
         )
-        .values(units_sold=col(GroupBuyVariant.units_sold) - row.quantity)
-        .execution_options(synchronize_session=False)
-    )
+    ).one_or_none()
     await session.execute(
         update(GroupBuyLine)
         .where(
@@ -928,6 +948,43 @@ async def _free_groupbuy_units(session: AsyncSession, row: Order) -> None:
             col(GroupBuyLine.quantity) >= row.quantity,
         )
         .values(quantity=col(GroupBuyLine.quantity) - row.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    if item is None:
+        return
+    sells = item[0]  # a catalogue product on a list: a product without variants keeps its own
+    variant = await session.get(ProductVariant, row.variant_id)
+    if sells is not None and (variant is None or variant.product_id != sells):
+        await _shelve(session, Product, int(sells), shelved)
+    else:
+        await _shelve(session, ProductVariant, row.variant_id, shelved)
+
+
+async def _has_waiting(session: AsyncSession, groupbuy_id: int) -> bool:
+    """Whether members wait in the group-buy's waitlist (of the whole group-buy, not a variant)."""
+    found = await session.execute(
+        select(col(WaitlistEntry.id))
+        .where(
+            col(WaitlistEntry.groupbuy_id) == groupbuy_id,
+            col(WaitlistEntry.variant_id).is_(None),
+            col(WaitlistEntry.status).in_((WAIT_WAITING, WAIT_OFFERED)),
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def _shelve(
+    session: AsyncSession, model: type[Product] | type[ProductVariant], row_id: int, units: int
+) -> None:
+    """Units a group-buy gives back go on sale again: onto the product's or variant's stock
+    (none when it is not counted)."""
+    if units <= 0:
+        return
+    await session.execute(
+        update(model)
+        .where(col(model.id) == row_id, col(model.stock).is_not(None))
+        .values(stock=col(model.stock) + units)
         .execution_options(synchronize_session=False)
     )
 

@@ -204,7 +204,9 @@ async def test_catalogue_products_go_on_a_list_and_sell_from_their_stock(
         ("2", "Cups", "", "3"),
     ]
     # and a paid order of each kind refunded before pickup frees its units on the list, as a
-    # list's own item does (its counter and the member's line follow), the ledger balanced
+    # list's own item does (its counter and the member's line follow), and puts them back on
+    # the shelf, the catalogue's stock, where the shop sells them; the ledger balanced
+    shelf = await stock(harness)
     async with harness.session() as session, session.begin():
         for order_id in (3, 5):  # Kai's Tea 250g and Cups
             await mark_paid_offline(session, order_id=order_id, actor_id=LEE)
@@ -214,6 +216,9 @@ async def test_catalogue_products_go_on_a_list_and_sell_from_their_stock(
         view = await get_groupbuy(session, 1)
     assert view is not None
     assert [sold[item.variant_id] for item in view.variants] == [2, 1, 1, 0]
+    after = await stock(harness)
+    assert after["250g"] == (shelf["250g"] or 0) + 2 and after["Cups"] == (shelf["Cups"] or 0) + 3
+    assert after["100g"] == shelf["100g"]
     await assert_reconciles(harness.runtime.settings.database_url)
 
 

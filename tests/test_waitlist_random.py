@@ -14,9 +14,11 @@ those under a live offer) to the waiting members in that order, min(wanted, free
 none is free: so no member is offered while one ahead of them waits with no offer, and after
 a run a member waits with no offer only when no unit is free. A member who lost a race for the
 units waits again in their old place; one who lapsed or left joins again at the end. A
-variant's (list item's) line is served while its group-buy is open; the group-buy's own line
-also once it formed sold out (units a refund before pickup frees); one that formed with units
-left gave them back to the product, and its line ends.
+variant's (list item's) line is served while its group-buy is open, and ends when it closes;
+the group-buy's own line also once it formed sold out (units a refund before pickup frees,
+while members wait in it); one that formed with units left gave them back to the product, and
+its line ends. Units a refund frees with nobody waiting in the group-buy's own line (and
+always a variant's or list item's) go back on the shelf: the product's or variant's stock.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -131,6 +135,7 @@ class World:
     initial: dict[int | None, int]  # the product's stock per item before it opened
     now: datetime = NOW
     sold_at_settle: dict[int | None, int] | None = None
+    cap_at_settle: dict[int | None, int] = field(default_factory=dict)
     accepted: set[tuple[int, int]] = field(default_factory=set)  # (entry, offer_no) booked
     seen_offers: dict[int, int] = field(default_factory=dict)  # entry -> highest offer_no
 
@@ -305,10 +310,16 @@ async def check(world: World) -> State:
             if world.kind == "list":
                 assert len(units) <= 1, (m, item, state.live)
         # a unit is sold once: what the product holds, what the group-buy holds for its
-        # waitlist (units refunds freed) and what live orders hold is what there was
+        # waitlist (units refunds freed while its own line waits) and what live orders hold
+        # is what there was; units a refund freed otherwise went back on the shelf, the
+        # group-buy's cap shrinking by them (a variant's or list item's: always)
         freed = world.sold_at_settle[item] - state.sold[item]
-        assert freed >= 0, (item, world.sold_at_settle, state.sold)
-        assert state.stock[item] + freed + live == world.initial[item], (item, state.stock)
+        shelved = world.cap_at_settle[item] - state.cap[item]
+        assert 0 <= shelved <= freed, (item, world.sold_at_settle, world.cap_at_settle, state)
+        if item is not None:
+            assert shelved == freed, (item, world.cap_at_settle, state.cap)
+        held_for_line = freed - shelved
+        assert state.stock[item] + held_for_line + live == world.initial[item], (item, state)
     if world.kind != "plain":
         assert state.total_sold == sum(state.sold.values())
     # the waitlist: one entry per member and item; an offer has units and a time limit
@@ -326,6 +337,13 @@ async def check(world: World) -> State:
 
 
 # ------------------------------------------------------------------ the steps --------------
+
+
+def event(what: str) -> None:
+    """Note what a random example did (hypothesis's statistics); nothing in a plain test."""
+    if currently_in_test_context():
+        hypothesis_event(what)
+
 
 ORDER_REFUSALS = {"sold_out", "item_sold_out", "over_limit", "item_over_limit", "other_variant"}
 # an accept refused by the group-buy (the claim goes back with it: the offer stays theirs)
@@ -698,10 +716,14 @@ async def close(world: World) -> None:
         world.sold_at_settle = {}
     elif world.kind == "plain":
         world.sold_at_settle = {None: view.units_sold}
+        world.cap_at_settle = {None: view.stock_cap}
     else:
         ordered = {o.variant_id for o in settled.orders}
         world.sold_at_settle = {
             v.variant_id: v.units_sold for v in view.variants if v.variant_id in ordered
+        }
+        world.cap_at_settle = {
+            v.variant_id: v.stock_cap for v in view.variants if v.variant_id in ordered
         }
 
 
@@ -736,6 +758,38 @@ async def test_random_orders_waitlist_offers_and_refunds_keep_stock_and_ledger_e
             await step(world, what)
         await sweep(world, MINUTES + 1)
         # then the ledger is balanced and every cached balance matches its entries
+        await assert_reconciles(database_url)
+    finally:
+        await engine.dispose()
+
+
+async def test_units_a_refund_frees_wait_for_the_line_else_go_back_on_the_shelf(
+    database_url: str,
+) -> None:
+    engine = create_engine(make_settings(database_url=database_url))
+    try:
+        sessions = create_session_factory(engine)
+        for waiting in (True, False):
+            # given a group-buy sold out at forming, with members waiting for it or not
+            world = await open_world(sessions, "plain")
+            for what in [*SELL_OUT, *(WAITING if waiting else [])]:
+                await step(world, what)
+            await close(world)
+            before = await read_state(world)
+            # when member 1's two units are refunded before pickup
+            await refund(world, 1)
+            state = await read_state(world)
+            assert before.sold[None] - state.sold[None] == 2
+            if waiting:
+                # then they stay in the group-buy for its line, and are offered to it
+                assert (state.cap, state.stock) == (before.cap, before.stock)
+                await sweep(world, 1)
+                offered = [e for e in (await read_state(world)).entries if e.offer_units]
+                assert sum(e.offer_units for e in offered) == 2
+            else:
+                # then, with nobody waiting, they go back on the shelf: the shop sells them
+                assert state.cap[None] == before.cap[None] - 2
+                assert state.stock[None] == (before.stock[None] or 0) + 2
         await assert_reconciles(database_url)
     finally:
         await engine.dispose()
