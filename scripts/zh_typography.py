@@ -44,7 +44,7 @@ COUNTED = frozenset(
     {
         "points", "balance", "cap", "streak", "days", "review_days", "months", "minutes",
         "groups", "chats", "members", "people", "units", "rows", "stars", "friends", "answers",
-        "rate", "reservations",
+        "rate", "reservations", "min",
     }
 )  # fmt: skip
 # a number written right before these reads as one word: 98折
