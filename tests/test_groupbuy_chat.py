@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.groupbuy import GroupBuy
 from models.order import Order
+from models.product import Product
 from services.ledger import AccountRef, balance, reconcile
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
 
@@ -469,15 +470,21 @@ async def test_a_refund_after_forming_drops_the_member_from_the_participants_cou
     async with harness.session() as session:
         gb = await session.get(GroupBuy, 1)
         assert gb is not None and (gb.units_sold, gb.participants) == (3, 2)
+        product = await session.get(Product, gb.product_id)
+        assert product is not None
+        shelf = product.stock or 0
     # when staff refund Kai's whole order
     await harness.send(SAM, SAM, "/refund 2")
-    # then his units are free and he no longer counts as a participant
+    # then he no longer counts as a participant, and his units, with nobody waiting for
+    # them, leave the group-buy and go back on the shelf, where the shop sells them
     async with harness.session() as session:
         gb = await session.get(GroupBuy, 1)
         assert gb is not None and (gb.units_sold, gb.participants) == (1, 1)
+        product = await session.get(Product, gb.product_id)
+        assert product is not None and product.stock == shelf + 2
     await harness.runtime.cards.flush()
-    # and the card in the group says so
+    # and the card in the group says so (what it has left is unchanged: its cap shrank)
     card = next(m for m in harness.emulator.messages(TEA) if (m.text or "").startswith("🛒"))
-    assert "Progress: 1/2 people\nUnits left: 9\n" in card.text
+    assert "Progress: 1/2 people\nUnits left: 7\n" in card.text
     async with harness.session() as session:
         assert (await reconcile(session)).ok
