@@ -111,7 +111,7 @@ class DeadlineCloser:
         """Every open item with the time it is due."""
         raise NotImplementedError
 
-    def schedule(self, item_id: int, when: datetime) -> None:
+    def schedule(self, item_id: int | str, when: datetime) -> None:
         """A precise job at the time (replacing an earlier one for the same item)."""
         if self.scheduler is None:
             return
@@ -233,16 +233,7 @@ class PollCloser(DeadlineCloser):
 
     def schedule_release(self, poll_id: int, when: datetime) -> None:
         """A precise job when the ambassadors' head start ends (the sweep catches it too)."""
-        if self.scheduler is None:
-            return
-        self.scheduler.add_job(
-            self.close_due,
-            "date",
-            run_date=when,
-            id=f"{self.name}-first-{poll_id}",
-            replace_existing=True,
-            misfire_grace_time=None,
-        )
+        self.schedule(f"first-{poll_id}", when)
 
     async def release_due(self) -> int:
         """Post every poll whose ambassadors' head start is over in its groups, each once;
