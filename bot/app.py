@@ -6,23 +6,20 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.dispatcher.event.handler import FilterObject
 from aiogram.enums import ParseMode
 from aiogram.exceptions import TelegramAPIError, TelegramNetworkError
-from aiogram.filters import Command
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
-from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiohttp import ClientError, ClientTimeout
 from redis.asyncio import Redis
@@ -50,6 +47,7 @@ from bot.redis import ResilientStorage, SharedPace, Throttle, create_redis
 from bot.refunds import StarRefunder
 from bot.reservations import ReservationSweeper
 from bot.retention import TextRetention
+from bot.routing import quicken
 from bot.scheduler import GroupBuyCloser, PollCloser
 from bot.sender import Notifier, Pace, PacedRequests, PaceLimits
 from bot.tickets import TicketClock
@@ -195,67 +193,8 @@ def create_dispatcher(
         dp.update.outer_middleware(InteractionMiddleware(interactions))
     dp.update.outer_middleware(LocaleMiddleware(i18n))
     dp.include_routers(*feature_routers())
-    _check_filters_inline(dp)
+    quicken(dp)
     return dp
-
-
-def _check_filters_inline(router: Router) -> None:
-    """Make the routers' filters cheap to try.
-
-    aiogram hands every filter that is not a coroutine function (magic filters such as
-    `F.text`, our role checks) to `asyncio.to_thread`, so an update paid a thread hop for each
-    filter it was checked against on its way to a handler; and a message is checked against
-    every command handler before the one it is for (about 80 before `/start`), each parsing
-    the command in full. Plain filters are quick and never block: they run in the loop. A
-    command filter first looks at the command's name and refuses another name at once.
-
-    The routers live at module level, so each filter is set up once (the filters themselves
-    are left as they are, for whoever inspects them)."""
-    for nested in router.chain_tail:
-        for observer in nested.observers.values():
-            # the router's own filters (`router.message.filter(...)`), then each handler's
-            for handler in (observer._handler, *observer.handlers):
-                for check in handler.filters or ():
-                    if "call" in vars(check):
-                        continue
-                    if isinstance(check.callback, Command):
-                        quick = _named_command(check.callback, check.call)
-                    elif not check.awaitable:
-                        quick = _inline(check)
-                    else:
-                        continue
-                    vars(check)["call"] = quick  # shadows the method on this filter only
-
-
-def _inline(check: FilterObject) -> Callable[..., Awaitable[Any]]:
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        return check.callback(*args, **check._prepare_kwargs(kwargs))
-
-    return call
-
-
-def _named_command(
-    command: Command, call: Callable[..., Awaitable[Any]]
-) -> Callable[..., Awaitable[Any]]:
-    """`call` (aiogram's Command filter) behind a look at the command's name: a name that is
-    not one of the filter's plain names is refused at once; anything else (a matching name, a
-    filter with a pattern) goes to aiogram's filter as before."""
-    if not all(isinstance(name, str) for name in command.commands):
-        return call
-    fold = command.ignore_case
-    names = frozenset(str(n).casefold() if fold else str(n) for n in command.commands)
-
-    async def checked(message: Any, *args: Any, **kwargs: Any) -> Any:
-        text = (message.text or message.caption) if isinstance(message, Message) else None
-        words = text.split(maxsplit=1) if text else ()
-        if not words or words[0][0] not in command.prefix:
-            return False
-        name = words[0][1:].partition("@")[0]
-        if (name.casefold() if fold else name) not in names:
-            return False
-        return await call(message, *args, **kwargs)
-
-    return checked
 
 
 @dataclass

@@ -1,0 +1,234 @@
+"""Make aiogram's routing cheap without changing which handler answers.
+
+aiogram tries an update against every router in turn, and in each router against every
+handler's filters, until one matches: a `/start` passed through about 35 routers and 140
+filters on its way. Two things are done here, once, after the routers are attached:
+
+- Filters run in the loop, and a command filter looks at the command's name first
+  (`_inline`, `_named_command`).
+- Each leaf router gets a gate per kind of update: a quick test of what its handlers could
+  possibly take (their command names, callback-data prefixes and FSM states). An update
+  that no handler of the router could match skips the router whole, without the calls,
+  middlewares and filters aiogram would spend finding that out. A gate only ever lets
+  through more than its handlers take, never less, so the same handler answers as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from inspect import isclass
+from typing import Any
+
+from aiogram import Router
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.dispatcher.event.handler import FilterObject, HandlerObject
+from aiogram.dispatcher.event.telegram import TelegramEventObserver
+from aiogram.filters import Command, StateFilter
+from aiogram.filters.callback_data import CallbackQueryFilter
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message
+
+Gate = Callable[[Any, dict[str, Any]], bool]
+
+
+def quicken(root: Router) -> None:
+    """Set up the quick filters and the routers' gates under `root` (idempotent: the routers
+    live at module level, and the test suite attaches them to one Dispatcher after another)."""
+    for router in root.chain_tail:
+        for observer in router.observers.values():
+            # the router's own filters (`router.message.filter(...)`), then each handler's
+            for handler in (observer._handler, *observer.handlers):
+                for check in handler.filters or ():
+                    _quicken_filter(check)
+        if router is not root and not router.sub_routers:
+            _gate(router)
+
+
+def _quicken_filter(check: FilterObject) -> None:
+    """aiogram hands every filter that is not a coroutine function (magic filters such as
+    `F.text`, our role checks) to `asyncio.to_thread`: a thread hop per filter tried. Plain
+    filters are quick and never block, so they run in the loop; a command filter refuses
+    another command's name before parsing it. The filter itself is left as it is, for whoever
+    inspects it."""
+    if "call" in vars(check):
+        return
+    if isinstance(check.callback, Command):
+        quick = _named_command(check.callback, check.call)
+    elif not check.awaitable:
+        quick = _inline(check)
+    else:
+        return
+    vars(check)["call"] = quick  # shadows the method on this filter only
+
+
+def _inline(check: FilterObject) -> Callable[..., Awaitable[Any]]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return check.callback(*args, **check._prepare_kwargs(kwargs))
+
+    return call
+
+
+def _named_command(
+    command: Command, call: Callable[..., Awaitable[Any]]
+) -> Callable[..., Awaitable[Any]]:
+    """`call` (aiogram's Command filter) behind a look at the command's name: a name that is
+    not one of the filter's plain names is refused at once; anything else (a matching name, a
+    filter with a pattern) goes to aiogram's filter as before."""
+    names = _plain_names(command)
+    if names is None:
+        return call
+
+    async def checked(message: Any, *args: Any, **kwargs: Any) -> Any:
+        if _command_name(message, command.prefix, command.ignore_case) not in names:
+            return False
+        return await call(message, *args, **kwargs)
+
+    return checked
+
+
+def _plain_names(command: Command) -> frozenset[str] | None:
+    """The command's names as they are compared (folded when it ignores case), or None when
+    one of them is a pattern."""
+    if not all(isinstance(name, str) for name in command.commands):
+        return None
+    fold = command.ignore_case
+    return frozenset(str(n).casefold() if fold else str(n) for n in command.commands)
+
+
+def _command_name(message: Any, prefixes: str, fold: bool) -> str | None:
+    """The command a message starts with, as a Command filter would read it (without the
+    prefix and the bot's @name), or None when it does not start with one of `prefixes`."""
+    if not isinstance(message, Message):
+        return None
+    text = message.text or message.caption
+    if not text:
+        return None
+    word = text.split(maxsplit=1)[0]
+    if word[0] not in prefixes:
+        return None
+    name = word[1:].partition("@")[0]
+    return name.casefold() if fold else name
+
+
+# What one handler can take, as far as its gate is concerned: command names, callback-data
+# prefixes (with their separator), FSM states (None: no state). A handler with none of these
+# can take anything, and its router gets no gate for that kind of update.
+class _Takes:
+    def __init__(self) -> None:
+        self.prefixes = ""
+        self.names: set[str] = set()
+        self.callbacks: set[tuple[str, str]] = set()
+        self.states: set[str | None] = set()
+
+
+def _gate(router: Router) -> None:
+    gates: dict[str, Gate] = {}
+    for update_type, observer in router.observers.items():
+        if update_type in {"error", "startup", "shutdown"}:
+            continue
+        gate = _observer_gate(observer)
+        if gate is not None:
+            gates[update_type] = gate
+    if not gates or "propagate_event" in vars(router):
+        return
+    propagate = router.propagate_event
+
+    async def gated(update_type: str, event: Any, **kwargs: Any) -> Any:
+        gate = gates.get(update_type)
+        if gate is not None and not gate(event, kwargs):
+            return UNHANDLED
+        return await propagate(update_type=update_type, event=event, **kwargs)
+
+    vars(router)["propagate_event"] = gated  # shadows the method on this router only
+
+
+def _observer_gate(observer: TelegramEventObserver) -> Gate | None:
+    """A test an event must pass for any handler of `observer` to match it, or None when the
+    handlers are not all of a kind this understands (or the observer has middlewares, which
+    must see every event)."""
+    if observer.outer_middleware._middlewares:
+        return None
+    if not observer.handlers:
+        return _never
+    takes = _Takes()
+    for handler in observer.handlers:
+        if not _collect(handler, takes):
+            return None
+    names, prefixes, states = frozenset(takes.names), takes.prefixes, frozenset(takes.states)
+    callbacks = frozenset(takes.callbacks)
+    separators = frozenset(separator for _, separator in callbacks)
+
+    def gate(event: Any, data: dict[str, Any]) -> bool:
+        if states and data.get("raw_state") in states:
+            return True
+        if names:
+            name = _command_name(event, prefixes, False)
+            if name is not None and (name in names or name.casefold() in names):
+                return True
+        if callbacks and isinstance(event, CallbackQuery) and event.data:
+            return any((event.data.split(s, 1)[0], s) in callbacks for s in separators)
+        return False
+
+    return gate
+
+
+def _never(event: Any, data: dict[str, Any]) -> bool:
+    return False
+
+
+def _collect(handler: HandlerObject, takes: _Takes) -> bool:
+    """Add what this handler can take to `takes`; False when it could take anything (no
+    command, callback data or state among its filters)."""
+    bounded = False
+    for check in handler.filters or ():
+        target = check.callback
+        if isinstance(target, Command):
+            names = _plain_names(target)
+            if names is None:
+                continue
+            takes.names |= names | {n.casefold() for n in names}
+            takes.prefixes += target.prefix
+            bounded = True
+        elif isinstance(target, CallbackQueryFilter):
+            data = target.callback_data
+            takes.callbacks.add((data.__prefix__, data.__separator__))
+            bounded = True
+        else:
+            states = _states(target)
+            if states is not None:
+                takes.states |= states
+                bounded = True
+        if bounded:
+            return True
+    return False
+
+
+def _states(target: Any) -> set[str | None] | None:
+    """The raw states a state filter lets through, or None when it is not a state filter or
+    lets through any state."""
+    allowed: tuple[Any, ...]
+    if isinstance(target, StateFilter):
+        allowed = tuple(target.states)
+    elif isinstance(target, State | StatesGroup) or (
+        isclass(target) and issubclass(target, StatesGroup)
+    ):
+        allowed = (target,)
+    else:
+        return None
+    states: set[str | None] = set()
+    for state in allowed:
+        if state is None or isinstance(state, str):
+            if state == "*":
+                return None
+            states.add(state)
+        elif isinstance(state, State):
+            if state.state == "*":
+                return None
+            states.add(state.state)
+        elif isinstance(state, StatesGroup):
+            states |= set(type(state).__all_states_names__)
+        elif isclass(state) and issubclass(state, StatesGroup):
+            states |= set(state.__all_states_names__)
+        else:
+            return None
+    return states
