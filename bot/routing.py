@@ -100,13 +100,10 @@ def _command_name(message: Any, prefixes: str, fold: bool) -> str | None:
     prefix and the bot's @name), or None when it does not start with one of `prefixes`."""
     if not isinstance(message, Message):
         return None
-    text = message.text or message.caption
-    if not text:
+    words = (message.text or message.caption or "").split(maxsplit=1)
+    if not words or words[0][0] not in prefixes:
         return None
-    word = text.split(maxsplit=1)[0]
-    if word[0] not in prefixes:
-        return None
-    name = word[1:].partition("@")[0]
+    name = words[0][1:].partition("@")[0]
     return name.casefold() if fold else name
 
 

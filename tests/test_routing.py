@@ -113,7 +113,7 @@ def test_what_no_handler_takes_is_refused_by_every_gate(routers: list[Router]) -
     for router in routers:
         found = gates(router)
         if "message" in found:
-            for text in ("/no_such_command", "hello", "/"):
+            for text in ("/no_such_command", "hello", "/", " \n\t "):
                 assert not found["message"](message(text), {"raw_state": "Nowhere:step"})
         if "callback_query" in found:
             assert not found["callback_query"](callback("zzz:1"), {"raw_state": None})
