@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
@@ -15,8 +16,12 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from aiogram import Dispatcher
-from aiogram.types import CallbackQuery, Message
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import AnswerCallbackQuery, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import CallbackQuery, Message, PollAnswer
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -120,6 +125,43 @@ class StatementCounter:
             event.remove(engine.sync_engine, "before_cursor_execute", self._count)
 
 
+# the Bot API calls of the update the current task is handling (None outside the feed)
+_calls: ContextVar[list[TelegramMethod[Any]] | None] = ContextVar("bench_calls", default=None)
+Calls = Mapping[int, list[TelegramMethod[Any]]]
+
+
+class CallRecorder(BaseRequestMiddleware):
+    """Records the Bot API calls each fed update makes, as the update's own task (and the tasks
+    it starts) makes them, so that bare aiogram can make the same calls for the same update
+    (`bare_run(calls=...)`). Calls made by background workers started before the feed (the
+    notifier's queue, the card refresher's timer) are not recorded: the bare side is spared
+    them."""
+
+    def __init__(self) -> None:
+        self.calls: dict[int, list[TelegramMethod[Any]]] = {}
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        cell = _calls.get()
+        if cell is not None:
+            cell.append(method)
+        return await make_request(bot, method)
+
+    @contextmanager
+    def update(self, index: int) -> Iterator[None]:
+        cell: list[TelegramMethod[Any]] = []
+        token = _calls.set(cell)
+        try:
+            yield
+        finally:
+            _calls.reset(token)
+            self.calls[index] = cell
+
+
 async def feed_all(
     dp: Dispatcher,
     bot: Any,
@@ -127,16 +169,21 @@ async def feed_all(
     concurrency: int,
     *,
     counter: StatementCounter | None = None,
+    recorder: CallRecorder | None = None,
 ) -> list[float]:
     """Feed the updates with at most `concurrency` in flight, like a polling loop handling a
     batch as tasks; returns each update's handling time in milliseconds, in order. With a
-    `counter`, the SQL statements of each update are counted too."""
+    `counter`, the SQL statements of each update are counted too; with a `recorder`, its Bot
+    API calls are recorded."""
     gate = asyncio.Semaphore(concurrency)
     latencies = [0.0] * len(updates)
 
     async def one(index: int, update: dict[str, Any]) -> None:
         async with gate:
-            with counter.update(index) if counter is not None else _nothing():
+            with (
+                counter.update(index) if counter is not None else _nothing(),
+                recorder.update(index) if recorder is not None else _nothing(),
+            ):
                 started = time.perf_counter()
                 await dp.feed_raw_update(bot, update)
                 latencies[index] = (time.perf_counter() - started) * 1000
@@ -160,23 +207,49 @@ async def bare_run(
     concurrency: int,
     *,
     replies: Mapping[int, Mapping[str, Any]] | None = None,
+    calls: Calls | None = None,
 ) -> tuple[float, list[float]]:
-    """Bare aiogram on the updates: each message answered with one sendMessage and each callback
-    with one answerCallbackQuery over HTTP, nothing else. Returns updates per second and each
-    update's handling time in milliseconds.
+    """Bare aiogram on the updates. Returns updates per second and each update's handling time
+    in milliseconds.
 
-    `replies` maps an update id to the sendMessage arguments (text, reply_markup) to answer it
-    with, so that the bare side sends what the bot sends; other messages get a short line."""
+    By default each message is answered with one sendMessage of a short line and each
+    callback with one empty answerCallbackQuery, over HTTP. `replies` maps an update id to the
+    sendMessage arguments (text, reply_markup) to answer it with instead. `calls` maps an
+    update's position in `updates` to the Bot API calls the bot made for the update in that
+    position (`CallRecorder`): bare aiogram then makes exactly those calls, the callback's
+    answer addressed to the callback at hand, so both sides send the same messages and the
+    difference is what the bot does besides."""
     dp = Dispatcher()
     answers = replies or {}
+    position = {update["update_id"]: index for index, update in enumerate(updates)}
+
+    async def replay(bot: Bot, update_id: int, query: CallbackQuery | None = None) -> None:
+        assert calls is not None
+        for method in calls.get(position[update_id], ()):
+            if query is not None and isinstance(method, AnswerCallbackQuery):
+                method = method.model_copy(update={"callback_query_id": query.id})
+            with contextlib.suppress(TelegramAPIError):  # an edit that changes nothing now
+                await bot(method)
 
     @dp.message()
-    async def reply(message: Message, event_update: Any) -> None:
+    async def reply(message: Message, bot: Bot, event_update: Any) -> None:
+        if calls is not None:
+            await replay(bot, event_update.update_id)
+            return
         await message.answer(**answers.get(event_update.update_id, {"text": BARE_REPLY}))
 
     @dp.callback_query()
-    async def answer(query: CallbackQuery) -> None:
+    async def answer(query: CallbackQuery, bot: Bot, event_update: Any) -> None:
+        if calls is not None:
+            await replay(bot, event_update.update_id, query)
+            return
         await query.answer()
+
+    if calls is not None:  # a poll answer is otherwise left unhandled, as the bot may
+
+        @dp.poll_answer()
+        async def vote(answer: PollAnswer, bot: Bot, event_update: Any) -> None:
+            await replay(bot, event_update.update_id)
 
     bot = create_bot(settings, EMULATOR_TOKEN)
     started = time.perf_counter()
@@ -187,9 +260,13 @@ async def bare_run(
 
 
 async def bare_rate(
-    emulator: Emulator, settings: Settings, updates: list[dict[str, Any]], concurrency: int
+    emulator: Emulator,
+    settings: Settings,
+    updates: list[dict[str, Any]],
+    concurrency: int,
+    *,
+    calls: Calls | None = None,
 ) -> float:
-    """Updates per second through bare aiogram (`bare_run`, every message answered with a short
-    line)."""
-    rate, _ = await bare_run(emulator, settings, updates, concurrency)
+    """Updates per second through bare aiogram (`bare_run`)."""
+    rate, _ = await bare_run(emulator, settings, updates, concurrency, calls=calls)
     return rate

@@ -11,7 +11,9 @@ updates in flight, like a polling loop handling a batch); a fifth of them starte
 get a private confirmation. Afterwards the cards are refreshed and the group-buy settles.
 `oversold` must be 0 and, with the paced sender, `http_429` too. `statements_per_update` is the
 median number of SQL statements the bot executes per tap of the rush (see
-bench.common.StatementCounter for what is counted).
+bench.common.StatementCounter for what is counted). `bare_dispatch_per_s` is bare aiogram
+answering the same taps with the Bot API calls the bot made for each (recorded by
+bench.common.CallRecorder); `ratio` = joins_per_s / bare_dispatch_per_s.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     UNPACED_CARDS,
+    CallRecorder,
     StatementCounter,
     bare_rate,
     feed_all,
@@ -91,8 +94,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ]
         emulator.pop_updates()
         counter = StatementCounter(runtime.engine, runtime.reader_engine)
+        recorder = CallRecorder()
+        runtime.bot.session.middleware(recorder)
         started = time.perf_counter()
-        await feed_all(runtime.dp, runtime.bot, taps, args.concurrency, counter=counter)
+        await feed_all(
+            runtime.dp, runtime.bot, taps, args.concurrency, counter=counter, recorder=recorder
+        )
         elapsed = time.perf_counter() - started
         counter.close()
         await runtime.notifier.drain()
@@ -121,6 +128,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for i, uid in enumerate(member_ids)
             ],
             concurrency=50,
+            calls=recorder.calls,  # the same toasts and confirmations the bot sent
         )
         emulator.pop_updates()
         http_429 = runtime.paced.retry_after_seen

@@ -11,7 +11,9 @@ joins the drop (×1..3), checks in in their group and votes in the poll, and the
 started the bot also open /wallet and /invite in private. At most `--concurrency` updates are in
 flight, like a polling loop handling a batch as tasks. Replies are not paced (pacing would measure
 sleep, not the bot). `bare_dispatch_per_s` is bare aiogram answering the same updates over HTTP
-in the same run; `ratio` = updates_per_s / bare_dispatch_per_s. `statements_per_update` is the
+in the same run with the Bot API calls the bot made for each of them (the same replies, toasts
+and photos, recorded by bench.common.CallRecorder), so the ratio measures what the bot does
+besides sending; `ratio` = updates_per_s / bare_dispatch_per_s. `statements_per_update` is the
 median number of SQL statements the bot executes per update of the run (see
 bench.common.StatementCounter for what is counted).
 
@@ -39,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     UNPACED_CARDS,
+    CallRecorder,
     StatementCounter,
     bare_rate,
     feed_all,
@@ -196,18 +199,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # the run, with every error counted
         logging.getLogger().addHandler(errors)
         counter = StatementCounter(runtime.engine, runtime.reader_engine)
+        recorder = CallRecorder()
+        runtime.bot.session.middleware(recorder)
         started = time.perf_counter()
         latencies = await feed_all(
-            runtime.dp, runtime.bot, updates, args.concurrency, counter=counter
+            runtime.dp, runtime.bot, updates, args.concurrency, counter=counter, recorder=recorder
         )
         elapsed = time.perf_counter() - started
         counter.close()
         await runtime.notifier.drain()
         logging.getLogger().removeHandler(errors)
         held = await effects(runtime)
-        # the same mix again (new taps, votes changed) through bare aiogram
+        # the same mix again (new taps, votes changed) through bare aiogram, which makes the
+        # Bot API calls the bot made for the same update (the same replies, toasts and photos)
         again, _ = the_mix(emulator, members, chats, cards, await poll_ids(runtime), args.seed)
-        bare = await bare_rate(emulator, settings, again, args.concurrency)
+        bare = await bare_rate(emulator, settings, again, args.concurrency, calls=recorder.calls)
         emulator.pop_updates()
         await runtime.close()
     await emulator.stop()
