@@ -1,5 +1,6 @@
-"""Chinese typography in the zh catalogs: the rules (README, "Translations"), a check that
-tests/test_locales.py runs on every msgstr, and a fixer for the spacing around placeholders.
+"""Chinese typography in the zh catalogs: the rules (docs/reference/commands.md,
+"Translations"), a check that tests/test_locales.py runs on every msgstr, and a fixer for the
+spacing around placeholders.
 
     python scripts/zh_typography.py locales/zh_Hans/LC_MESSAGES/messages.po ...
 

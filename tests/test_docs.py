@@ -132,3 +132,61 @@ def test_every_cli_command_in_a_guide_exists(path: Path) -> None:
     ]
     wrong += [f"make {target}" for target in MAKE.findall(text) if target not in make_targets()]
     assert not wrong, f"{path.name} names commands that do not exist: {wrong}"
+
+
+def reference_files() -> list[Path]:
+    """The README and the reference it links to (docs/reference/)."""
+    return [ROOT / "README.md", *sorted((DOCS / "reference").glob("*.md"))]
+
+
+@pytest.mark.parametrize("path", reference_files(), ids=lambda p: p.name)
+def test_every_command_in_the_reference_exists(path: Path) -> None:
+    """The reference names only bot commands, `python -m bot` commands and make targets that
+    exist, as the guides do."""
+    named = named_commands(path)
+    unknown = named - registered_commands() - http_paths()
+    assert not unknown, f"{path.name} names commands the bot does not have: {sorted(unknown)}"
+    text = path.read_text(encoding="utf-8")
+    cli = cli_commands()
+    wrong = [
+        f"python -m bot {sub} {action}".strip()
+        for sub, action in CLI.findall(text)
+        if sub not in cli or (cli[sub] and action not in cli[sub])
+    ]
+    wrong += [f"make {target}" for target in MAKE.findall(text) if target not in make_targets()]
+    assert not wrong, f"{path.name} names commands that do not exist: {wrong}"
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a Markdown file's headings (outside code blocks)."""
+    found: set[str] = set()
+    fenced = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            slug = re.sub(r"[^\w\- ]", "", title).replace(" ", "-")
+            found.add(slug if slug not in found else f"{slug}-1")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", [*reference_files(), *guide_files(), ROOT / "SECURITY.md"], ids=lambda p: p.name
+)
+def test_every_link_between_the_documents_leads_somewhere(path: Path) -> None:
+    """A link to another file of the project names a file that exists and, with #anchor, one of
+    its headings (the README was split into docs/reference/: links must follow)."""
+    broken = []
+    for target in LINK.findall(path.read_text(encoding="utf-8")):
+        if "://" in target or target.startswith("mailto:"):
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        missing = not linked.exists()
+        if missing or (anchor and linked.suffix == ".md" and anchor not in anchors(linked)):
+            broken.append(target)
+    assert not broken, f"{path.name} links nowhere: {broken}"

@@ -121,7 +121,7 @@ def test_a_message_with_a_count_has_a_plural_form() -> None:
 @pytest.mark.parametrize("locale", ("zh_Hans", "zh_Hant"))
 def test_chinese_typography(locale: str) -> None:
     """Full-width punctuation inside Chinese text, names right against it, numbers set apart
-    (README, "Translations"); scripts/zh_typography.py fixes the spacing."""
+    (docs/reference/commands.md, "Translations"); scripts/zh_typography.py fixes the spacing."""
     problems = [
         (message.id, form, problem)
         for message in catalog(locale)
