@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -35,6 +34,7 @@ from handlers.text import (
 )
 from handlers.views.groups import review_card_keyboard, review_card_text
 from handlers.views.leader import apply_keyboard
+from models.base import Clock
 from models.community import APPROVAL_PENDING
 from services.audit import record_action
 from services.community import (
@@ -59,7 +59,6 @@ from services.role import Role, forget_admins
 
 log = logging.getLogger(__name__)
 router = Router(name="community")
-Clock = Callable[[], datetime]
 router.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
 router.callback_query.filter(F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
 

@@ -10,8 +10,6 @@ gets a short hint with the menu.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -62,6 +60,7 @@ from handlers.views.menu import (
     menu_text,
     with_back,
 )
+from models.base import Clock
 from services.member import MemberView
 from services.zones import private_zone
 
@@ -70,7 +69,6 @@ router = Router(name="menu")
 # a menu lives in the private chat; a forged press elsewhere finds no screen
 router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
 fallback = Router(name="menu_fallback")
-Clock = Callable[[], datetime]
 
 
 def _screen(action: str) -> CallbackQueryFilter:

@@ -7,7 +7,6 @@ PollCloser, from the poll's row, so a restart loses nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +37,7 @@ from handlers.poll import local_time, poll_error, post_poll, staff_time
 from handlers.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.views.poll import first_intro_text
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from services.community import get_community, open_community_ids
 from services.member import MemberView
@@ -59,7 +59,6 @@ from services.zones import show
 
 router = Router(name="poll_wizard")
 router.message.filter(F.chat.type == ChatType.PRIVATE)
-Clock = Callable[[], datetime]
 
 
 class NewPoll(StatesGroup):

@@ -16,9 +16,10 @@ from handlers.commands import commands_for, refresh_private_menu
 from handlers.filters import current_role
 from handlers.groupbuy import start_on_groupbuy
 from handlers.pickup import show_sheet
-from handlers.referral import Clock, start_with_code
+from handlers.referral import start_with_code
 from handlers.text import N_, CommitHook, HandlerSettings, esc, pages_of_lines
 from handlers.views.menu import menu_keyboard, menu_text, with_back
+from models.base import Clock
 from services.community import CommunityView
 from services.member import MemberView
 from services.referral import groupbuy_of_start_parameter, sheet_of_start_parameter
