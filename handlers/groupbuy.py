@@ -25,7 +25,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.delivery import deliver_keyboard
-from handlers.filters import GROUP, OpenGroup, RoleFilter
+from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
 from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
 from handlers.text import (
@@ -576,7 +576,7 @@ async def groupbuy_command(
 
 @router.message(
     Command("drop", magic=F.args),
-    F.chat.type == ChatType.PRIVATE,
+    PRIVATE,
     RoleFilter(Role.STAFF, "groupbuy.drop"),
 )
 async def drop_command(
@@ -999,7 +999,7 @@ def _language(word: str) -> str | None:
 
 @router.message(
     Command("drop_pickup"),
-    F.chat.type == ChatType.PRIVATE,
+    PRIVATE,
     RoleFilter(Role.STAFF, "groupbuy.pickup_text"),
 )
 async def drop_pickup_command(

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.broadcast import BroadcastSettings, offers_screen
 from handlers.commands import COMMANDS
 from handlers.coupons import coupons_page
+from handlers.filters import PRIVATE
 from handlers.language import language_keyboard
 from handlers.membership import membership_screen
 from handlers.myorders import orders_screen
@@ -291,7 +292,7 @@ def unknown_text(message: Message) -> bool:
     return words[0][1:].partition("@")[0].casefold() not in KNOWN_COMMANDS
 
 
-@fallback.message(F.chat.type == ChatType.PRIVATE, F.text, StateFilter(None), unknown_text)
+@fallback.message(PRIVATE, F.text, StateFilter(None), unknown_text)
 async def not_understood(message: Message) -> None:
     """Private text (or an unknown command) that no handler took: a short hint with the menu.
     A wizard's step is never answered here: its router came first, and the state filter keeps

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -23,7 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.lint import (
     MAX_REASON,
     audit_override,
@@ -58,7 +57,7 @@ from services.trial import Invitee, reachable_ambassadors
 from services.zones import show
 
 router = Router(name="poll_wizard")
-router.message.filter(F.chat.type == ChatType.PRIVATE)
+router.message.filter(PRIVATE)
 
 
 class NewPoll(StatesGroup):
