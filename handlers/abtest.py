@@ -8,14 +8,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.abtest import ResultCallback, result_text
 from services.attribution import broadcast_result, care_result
 from services.member import MemberView
@@ -24,7 +23,6 @@ from services.validation import number
 from services.zones import staff_zone
 
 router = Router(name="abtest")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 
 
 class ResultSettings(Protocol):

@@ -3,27 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import N_, esc
 from handlers.views.digest import alert_rule_text, alert_threshold_text
+from models.base import Clock
 from services.alerts import AlertError, add_alert, list_alerts, parse_rule, remove_alert
 from services.member import MemberView
 from services.role import Role
 from services.validation import number
 
 router = Router(name="alerts")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 
 USAGE = N_(
     "Send /alert_set NUMBER < or > THRESHOLD [GROUP], e.g. /alert_set active_rate < 40%, "

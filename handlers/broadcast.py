@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -38,7 +37,7 @@ from handlers.content import (
     language_name,
     translations_of,
 )
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.paging import (
     PAGE_SIZE,
     PageCallback,
@@ -101,7 +100,6 @@ from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="broadcast")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 # Telegram's limits, less the room the ad label takes in private (views/broadcast.py)
 TEXT_MAX = 4096 - LABEL_ROOM
 CAPTION_MAX = 1024 - LABEL_ROOM

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.lint import clear_command, split_override
 from handlers.text import N_, HandlerSettings, esc
 from handlers.views.abtest import percent
@@ -28,7 +27,6 @@ from services.segments import SegmentError, add_rule, list_rules, retire_rule, s
 from services.validation import number
 
 router = Router(name="care")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 
 CARE_USAGE = N_(
     "Send /care_add SEGMENT [from=SEGMENT] [points=N] [coupon=CODE] [holdout=PERCENT] | "

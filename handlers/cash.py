@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -18,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.payout import amount_and_currency, payout_card, payout_keyboard
 from handlers.product import amount_error
@@ -33,6 +30,7 @@ from handlers.text import (
     format_amounts,
     format_money,
 )
+from models.base import Clock
 from services.audit import record_action
 from services.cash import (
     CashError,
@@ -57,9 +55,6 @@ from services.validation import number
 from services.zones import staff_zone
 
 router = Router(name="cash")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
-Clock = Callable[[], datetime]
 
 CASH_ERRORS = {
     "nothing_owed": N_("You hold no cash for the brand: there is nothing to hand over."),

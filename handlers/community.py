@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter, not_open_text
+from handlers.filters import GROUP, RoleFilter, not_open_text
 from handlers.role import appoint_creator_if_staff_added
 from handlers.text import (
     LANGUAGE_NAMES,
@@ -35,6 +34,7 @@ from handlers.text import (
 )
 from handlers.views.groups import review_card_keyboard, review_card_text
 from handlers.views.leader import apply_keyboard
+from models.base import Clock
 from models.community import APPROVAL_PENDING
 from services.audit import record_action
 from services.community import (
@@ -59,8 +59,7 @@ from services.role import Role, forget_admins
 
 log = logging.getLogger(__name__)
 router = Router(name="community")
-Clock = Callable[[], datetime]
-router.message.filter(F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+router.message.filter(GROUP)
 router.callback_query.filter(F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
 
 ACTIVE_STATUSES = {"member", "administrator", "creator", "restricted"}
@@ -242,7 +241,7 @@ async def member_status_changed(
         )
 
 
-@router.message(F.new_chat_members, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+@router.message(F.new_chat_members, GROUP)
 async def members_added(
     message: Message, session: AsyncSession, settings: HandlerSettings, clock: Clock
 ) -> None:
@@ -261,7 +260,7 @@ async def members_added(
     )
 
 
-@router.message(F.left_chat_member, F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}))
+@router.message(F.left_chat_member, GROUP)
 async def member_removed(message: Message, session: AsyncSession, clock: Clock) -> None:
     """Someone left or was removed (the service message): recorded as gone."""
     if message.left_chat_member is not None:

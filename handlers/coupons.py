@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.order import CouponCallback, send_invoice
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, HandlerSettings, discount_figures, esc, format_money
 from handlers.views.member import ambiguous_text
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
+from models.base import Clock
 from models.perks import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM
 from services.coupons import (
@@ -50,8 +49,6 @@ from services.zones import private_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="coupons")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 MAX_DAYS = 3660
 
 NO_COUPON = N_("You do not have that coupon.")

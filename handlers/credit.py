@@ -3,13 +3,10 @@ on them (/leader_limit), and "Suspend for review" from the record."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -18,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.role import group_names, leader_notice
 from handlers.text import (
     N_,
@@ -33,6 +30,7 @@ from handlers.text import (
 )
 from handlers.views.member import ambiguous_text
 from handlers.views.stats import duration_text
+from models.base import Clock
 from models.role import LEADER_ACTIVE, LEADER_SUSPENDED
 from services.audit import record_action
 from services.credit import (
@@ -55,8 +53,6 @@ from services.ticket import TicketStats, ticket_stats
 from services.validation import number
 
 router = Router(name="credit")
-Clock = Callable[[], datetime]
-PRIVATE = F.chat.type == ChatType.PRIVATE
 MAX_LIMIT_AMOUNT = 10**12  # minor units: the highest order limit staff can type
 MAX_LIMIT_GROUPBUYS = 1000  # the most open group-buys at once a limit can allow
 

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -29,7 +28,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.product import amount_error
 from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from handlers.views.delivery import DELIVERED, SHIPPED, refusal
@@ -63,7 +62,6 @@ from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="delivery")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 
 OPTION_USAGE = N_(
     "Send /shipping_option_add Name | price currency | countries (optional), for example:\n"

@@ -3,27 +3,23 @@ digest (bot/digest.py sends it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import current_role, refusal_text
+from handlers.filters import PRIVATE, current_role, refusal_text
 from handlers.text import HandlerSettings
 from handlers.views.digest import DigestCallback, digest_keyboard
+from models.base import Clock
 from services.audit import record_action
 from services.digest import digest_enabled, set_digest
 from services.member import MemberView
 from services.role import Role, led_communities
 
 router = Router(name="digest")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 ON_WORDS = frozenset({"on", "yes", "开", "開", "开启", "開啟", "订阅", "訂閱"})
 OFF_WORDS = frozenset({"off", "no", "stop", "关", "關", "关闭", "關閉", "退订", "退訂"})
 

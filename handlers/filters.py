@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from aiogram import Bot
+from aiogram import Bot, F
+from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
 from aiogram.types import (
@@ -38,6 +39,10 @@ from services.role import (
 )
 
 log = logging.getLogger(__name__)
+
+# the chat a message comes from: a private chat with the bot, or a group (supergroups too)
+PRIVATE = F.chat.type == ChatType.PRIVATE
+GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 
 
 async def refresh_admins(

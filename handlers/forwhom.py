@@ -5,12 +5,9 @@ own again."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -20,9 +17,11 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.filters import PRIVATE
 from handlers.text import N_, BackgroundSender, HandlerSettings, counted, esc_name
 from handlers.views.myorders import MyOrderCallback
 from handlers.wizard import Target, Wizard, drop_buttons
+from models.base import Clock
 from models.order import FOR_WHOM_MAX
 from services.forwhom import (
     BY_MEMBER,
@@ -36,8 +35,6 @@ from services.order import get_order
 from services.validation import number
 
 router = Router(name="forwhom")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 ORDER_KEY = "for_whom_order"  # the order the question is about, in the wizard's data
 
 USAGE = N_(

@@ -25,7 +25,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.delivery import deliver_keyboard
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
 from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
 from handlers.text import (
@@ -62,6 +62,7 @@ from handlers.views.groupbuy import (
 from handlers.views.levels import level_name
 from handlers.views.pickup import for_whom_text, unreached_leader_effects
 from handlers.views.policy import held_text, opened_text
+from models.base import Clock
 from models.community import LEVEL_OPEN
 from models.order import DELIVERY_PICKUP
 from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
@@ -118,8 +119,6 @@ from services.zones import group_zone, member_zone, private_zone, show, staff_zo
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
-Clock = Callable[[], datetime]
 
 REFUSALS = {
     "closed": N_("This group-buy is closed."),
@@ -577,7 +576,7 @@ async def groupbuy_command(
 
 @router.message(
     Command("drop", magic=F.args),
-    F.chat.type == ChatType.PRIVATE,
+    PRIVATE,
     RoleFilter(Role.STAFF, "groupbuy.drop"),
 )
 async def drop_command(
@@ -1000,7 +999,7 @@ def _language(word: str) -> str | None:
 
 @router.message(
     Command("drop_pickup"),
-    F.chat.type == ChatType.PRIVATE,
+    PRIVATE,
     RoleFilter(Role.STAFF, "groupbuy.pickup_text"),
 )
 async def drop_pickup_command(

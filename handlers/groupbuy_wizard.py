@@ -19,7 +19,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -32,7 +31,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import PRIVATE, OpenGroup, RoleFilter
 from handlers.groupbuy import (
     GROUP,
     OPEN_ERRORS,
@@ -115,7 +114,6 @@ from services.zones import group_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy_wizard")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 NOT_A_COMMAND = ~F.text.startswith("/")
 
 PRODUCT_BUTTONS = 10  # products on one page of the picker

@@ -4,11 +4,8 @@ buttons (on that list and on the review card) approve, decline, suspend and rein
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -17,11 +14,12 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.groupbuy import announce
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, RefundWaker
 from handlers.views.groups import GroupCallback, group_name, state_name
+from models.base import Clock
 from models.community import (
     APPROVAL_APPROVED,
     APPROVAL_DECLINED,
@@ -48,8 +46,6 @@ from services.role import Role
 
 log = logging.getLogger(__name__)
 router = Router(name="groups")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 ASK = "ask"  # a suspension to confirm
 KEEP = "keep"  # the suspension not confirmed
 TITLE_IN_BUTTON = 24  # characters of a group's title on a button

@@ -4,12 +4,10 @@ the card with `1x2 3x1` or `+1 3`. The card is a group-buy's, kept current the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -20,7 +18,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import OpenGroup, RoleFilter
+from handlers.filters import GROUP, OpenGroup, RoleFilter
 from handlers.groupbuy import (
     OpenValues,
     command_options,
@@ -50,6 +48,7 @@ from handlers.text import (
 )
 from handlers.views.groupbuy import ListCallback
 from handlers.views.policy import held_text, opened_text
+from models.base import Clock
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView
 from services.groupbuy import (
@@ -99,8 +98,6 @@ from services.policy import KIND_GROUPBUY, KIND_LEADER, HeldBack
 from services.role import Role, is_staff
 
 router = Router(name="jielong")
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
-Clock = Callable[[], datetime]
 
 DEFAULT_LIMIT = 10  # units of each item one member may order, unless limit= says otherwise
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -13,6 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import sync_private_commands
+from handlers.filters import PRIVATE
 from handlers.text import LANGUAGE_NAMES, HandlerSettings
 from handlers.views.menu import with_back
 from services.member import LOCALES, MemberView, set_locale
@@ -36,7 +37,7 @@ def language_keyboard() -> InlineKeyboardMarkup:
     return with_back(builder)
 
 
-@router.message(Command("language"), F.chat.type == ChatType.PRIVATE)
+@router.message(Command("language"), PRIVATE)
 async def language(message: Message) -> None:
     """Shows the three languages as buttons."""
     await message.answer(_("Choose your language:"), reply_markup=language_keyboard())

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import HandlerSettings, counted, esc, format_money
 from handlers.views.labels import TRANSACTION_KIND, label
 from handlers.views.perks import points_text
+from models.base import Clock
 from models.ledger import (
     ACCOUNT_COMMISSION_PAID_OUT,
     ACCOUNT_CUSTOMER_PAYABLE,
@@ -38,9 +36,7 @@ from services.period import InvalidPeriod, parse_period
 from services.role import Role
 from services.zones import local_today, private_zone, staff_zone
 
-Clock = Callable[[], datetime]
 router = Router(name="ledger")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 
 
 def format_amount(amount: int, asset: str, locale: str) -> str:

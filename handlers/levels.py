@@ -5,11 +5,8 @@ private), and a first buyer's invitation to the buyers' group of their area."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import ChatJoinRequest, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -17,12 +14,13 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, esc_name
 from handlers.views.groups import group_name
 from handlers.views.levels import REFUSALS, level_name, level_set_text
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
+from models.base import Clock
 from models.community import JOIN_INVITE
 from services.levels import (
     DECLINED_INVITE,
@@ -47,8 +45,6 @@ from services.validation import NumberRefused, number
 
 log = logging.getLogger(__name__)
 router = Router(name="levels")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 
 LEVEL_USAGE = N_(
     "Send /group_level GROUP LEVEL [WHO], e.g. /group_level -1001234567890 vip gold.\n"

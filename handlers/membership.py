@@ -6,11 +6,9 @@ the `subscription` update)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -27,7 +25,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import (
     N_,
     BackgroundSender,
@@ -56,6 +54,7 @@ from handlers.views.membership import (
     switched_off_text,
 )
 from handlers.views.menu import POINTS, with_back
+from models.base import Clock
 from services.ledger import STARS
 from services.member import MemberView
 from services.membership import (
@@ -84,8 +83,6 @@ from services.zones import private_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="membership")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 STAFF_ACTION = "membership.plans"
 
 ADD_USAGE = N_(

@@ -10,8 +10,6 @@ gets a short hint with the menu.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -27,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.broadcast import BroadcastSettings, offers_screen
 from handlers.commands import COMMANDS
 from handlers.coupons import coupons_page
+from handlers.filters import PRIVATE
 from handlers.language import language_keyboard
 from handlers.membership import membership_screen
 from handlers.myorders import orders_screen
@@ -62,6 +61,7 @@ from handlers.views.menu import (
     menu_text,
     with_back,
 )
+from models.base import Clock
 from services.member import MemberView
 from services.zones import private_zone
 
@@ -70,7 +70,6 @@ router = Router(name="menu")
 # a menu lives in the private chat; a forged press elsewhere finds no screen
 router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
 fallback = Router(name="menu_fallback")
-Clock = Callable[[], datetime]
 
 
 def _screen(action: str) -> CallbackQueryFilter:
@@ -293,7 +292,7 @@ def unknown_text(message: Message) -> bool:
     return words[0][1:].partition("@")[0].casefold() not in KNOWN_COMMANDS
 
 
-@fallback.message(F.chat.type == ChatType.PRIVATE, F.text, StateFilter(None), unknown_text)
+@fallback.message(PRIVATE, F.text, StateFilter(None), unknown_text)
 async def not_understood(message: Message) -> None:
     """Private text (or an unknown command) that no handler took: a short hint with the menu.
     A wizard's step is never answered here: its router came first, and the state filter keeps

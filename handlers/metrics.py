@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram import Bot, Router
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.filters import PRIVATE
 from handlers.stats import private_scope
 from handlers.text import HandlerSettings
 from handlers.views.metrics import WEEKS, metrics_caption, metrics_chart
@@ -23,7 +23,7 @@ router = Router(name="metrics")
 ACTION = "metrics.view"
 
 
-@router.message(Command("metrics"), F.chat.type == ChatType.PRIVATE)
+@router.message(Command("metrics"), PRIVATE)
 async def private_metrics(
     message: Message,
     bot: Bot,

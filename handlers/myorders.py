@@ -4,18 +4,17 @@ choice of a pickup point when the group has several."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.filters import PRIVATE
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
 from handlers.referral import qr_png
@@ -32,6 +31,7 @@ from handlers.views.myorders import (
 )
 from handlers.views.order import invoice
 from handlers.views.perks import points_text
+from models.base import Clock
 from models.order import ORDER_FULFILLED
 from services.groupbuy import GroupBuyError
 from services.ledger import STARS
@@ -43,8 +43,6 @@ from services.pickup import PickupError, choose_point, get_point, offered_points
 from services.zones import private_zone
 
 router = Router(name="myorders")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 
 
 async def orders_screen(

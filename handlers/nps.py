@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -22,7 +20,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import (
     N_,
     CallbackId,
@@ -34,6 +32,7 @@ from handlers.text import (
     pack_blocks,
 )
 from handlers.wizard import Target, Wizard
+from models.base import Clock
 from services.broadcast import is_opted_in
 from services.community import get_community
 from services.member import MemberView, get_member
@@ -51,8 +50,6 @@ from services.role import Role
 
 log = logging.getLogger(__name__)
 router = Router(name="nps")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 REPORT_DAYS = 90
 
 QUESTION = N_(

@@ -27,7 +27,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.delivery import ask_address, deliver_keyboard
-from handlers.filters import AsOneself, OpenGroup, RoleFilter
+from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
 from handlers.levels import invite_to_buyers_group
 from handlers.nps import ask_after_pickup
 from handlers.product import amount_error
@@ -96,8 +96,6 @@ from services.zones import member_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="order")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 # to the member when staff refund an order paid by hand: the money is owed until paid back
 REFUND_BOOKED = N_(
     "Order #{order} was refunded: {amount}. Your leader or our staff will give you the money "

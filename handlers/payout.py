@@ -3,12 +3,9 @@ card that carries the requester's statement."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -17,7 +14,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.product import amount_error
 from handlers.text import (
     N_,
@@ -30,6 +27,7 @@ from handlers.text import (
     format_amounts,
     format_money,
 )
+from models.base import Clock
 from models.payout import PAYOUT_PAID
 from services.audit import record_action
 from services.cash import CashError
@@ -48,8 +46,6 @@ from services.payout import (
 from services.role import Role, staff_locales
 
 router = Router(name="payout")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 MAX_AMOUNT = 10**12  # a typo's ceiling: far above any commission
 
 PAYOUT_ERRORS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -22,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import AsOneself, OpenGroup, RoleFilter
+from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
 from handlers.lint import clear_command, split_override
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
@@ -42,6 +41,7 @@ from handlers.views.labels import POINT_REASON, label
 from handlers.views.member import ambiguous_text
 from handlers.views.menu import MenuCallback, with_back
 from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
+from models.base import Clock
 from models.ledger import POINTS
 from services.audit import record_action
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
@@ -103,9 +103,6 @@ from services.zones import home_group_zones, member_zone, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="perks")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
-Clock = Callable[[], datetime]
 
 # why points moved, as a member reads it in their statement
 BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")

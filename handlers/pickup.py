@@ -23,7 +23,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter, refusal_text
+from handlers.filters import GROUP, PRIVATE, RoleFilter, refusal_text
 from handlers.order import Marking, order_error_text
 from handlers.text import (
     N_,
@@ -80,8 +80,6 @@ from services.role import Role, is_staff, led_communities
 from services.validation import number
 
 router = Router(name="pickup")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
 NOT_YOURS = N_(
     "Only the leader who opened group-buy #{id}, or the brand's staff, can run its pickup."
 )

@@ -4,27 +4,22 @@ hours."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-from aiogram import F, Router
-from aiogram.enums import ChatType
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import HandlerSettings, esc_name
 from handlers.views.policy import KINDS
+from models.base import Clock
 from services.member import MemberView
 from services.policy import KIND_BROADCAST, calendar
 from services.role import Role
 from services.zones import show, staff_zone
 
 router = Router(name="policy")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 
 
 @router.message(Command("promotions"), PRIVATE, RoleFilter(Role.STAFF, "promotions.calendar"))

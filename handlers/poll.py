@@ -9,7 +9,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.methods import SendMessage
@@ -24,7 +23,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.groupbuy import (
     DROP_ERRORS,
     OpenValues,
@@ -51,6 +50,7 @@ from handlers.text import (
 from handlers.views.perks import points_text
 from handlers.views.policy import held_text, waits_text
 from handlers.views.poll import result_effects, send_copies, stop_copies
+from models.base import Clock
 from models.poll import POLL_OPEN
 from services.community import get_community, open_community_ids
 from services.groupbuy import (
@@ -85,8 +85,6 @@ from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="poll")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 
 POLL_ERRORS = {
     "bad_question": N_("The question must be 1-300 characters. What do you want to ask?"),

@@ -7,12 +7,10 @@ PollCloser, from the poll's row, so a restart loses nothing)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -24,7 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.lint import (
     MAX_REASON,
     audit_override,
@@ -38,6 +36,7 @@ from handlers.poll import local_time, poll_error, post_poll, staff_time
 from handlers.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.views.poll import first_intro_text
 from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from services.community import get_community, open_community_ids
 from services.member import MemberView
@@ -58,8 +57,7 @@ from services.trial import Invitee, reachable_ambassadors
 from services.zones import show
 
 router = Router(name="poll_wizard")
-router.message.filter(F.chat.type == ChatType.PRIVATE)
-Clock = Callable[[], datetime]
+router.message.filter(PRIVATE)
 
 
 class NewPoll(StatesGroup):

@@ -8,7 +8,6 @@ import logging
 from typing import Protocol
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -17,15 +16,15 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.referral import Clock
+from handlers.filters import PRIVATE
 from handlers.text import LANGUAGE_NAMES, counted, esc
+from models.base import Clock
 from services.audit import record_action
 from services.member import MemberView
 from services.privacy import MemberData, collect_member_data, forget_member, retention_days
 
 log = logging.getLogger(__name__)
 router = Router(name="privacy")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 
 
 class ForgetCallback(CallbackData, prefix="forget"):

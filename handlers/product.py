@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiogram import F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
@@ -16,7 +15,7 @@ from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import language_name, preview_lines
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.lint import clear_command, split_override
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.text import HandlerSettings, esc, esc_name, format_money
@@ -48,7 +47,6 @@ from services.validation import number
 log = logging.getLogger(__name__)
 MAX_STOCK = 999_999_999  # nine digits: any more is a typo
 router = Router(name="product")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 
 
 def amount_error(reason: str) -> str:

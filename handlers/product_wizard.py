@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -19,7 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.lint import (
     MAX_REASON,
     audit_override,
@@ -58,7 +57,7 @@ from services.role import Role
 from services.validation import number
 
 router = Router(name="product_wizard")
-router.message.filter(F.chat.type == ChatType.PRIVATE)
+router.message.filter(PRIVATE)
 
 
 class NewProduct(StatesGroup):

@@ -6,13 +6,11 @@ from __future__ import annotations
 import functools
 import io
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import segno
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import JOIN_TRANSITION, ChatMemberUpdatedFilter, Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -32,7 +30,7 @@ from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.chart import bar_chart
-from handlers.filters import AsOneself, OpenGroup, RoleFilter
+from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import (
     N_,
@@ -46,6 +44,7 @@ from handlers.text import (
 )
 from handlers.views.menu import INVITE, REFERRALS, MenuCallback, with_back
 from handlers.views.perks import points_text
+from models.base import Clock
 from services.audit import record_action
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
@@ -87,9 +86,6 @@ from services.zones import local_today, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="referral")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
-Clock = Callable[[], datetime]
 
 # what a newcomer reads when their invitation link could not be used
 LINK_INVALID = N_(

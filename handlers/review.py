@@ -6,8 +6,6 @@ approved review to their group, a product's latest reviews (the Reviews button),
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 
 from aiogram import Bot, F, Router
@@ -24,7 +22,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
-from handlers.filters import RoleFilter, current_role, refusal_text
+from handlers.filters import PRIVATE, RoleFilter, current_role, refusal_text
 from handlers.text import N_, HandlerSettings, esc
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import points_text
@@ -36,6 +34,7 @@ from handlers.views.review import (
     moderation_notice,
     review_text,
 )
+from models.base import Clock
 from models.perks import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
 from services.audit import record_action
 from services.community import get_community
@@ -59,8 +58,6 @@ from services.validation import number
 
 log = logging.getLogger(__name__)
 router = Router(name="review")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 VIDEO_SECONDS = 60  # a review's video is short
 
 MEDIA_ERRORS = {

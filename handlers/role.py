@@ -31,7 +31,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import refresh_private_menu, sync_private_commands
-from handlers.filters import RoleFilter
+from handlers.filters import GROUP, PRIVATE, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import (
     N_,
@@ -46,6 +46,7 @@ from handlers.views.audit import action_label, detail_text
 from handlers.views.labels import LEADER_SOURCE, label
 from handlers.views.leader import LeadCallback
 from handlers.views.member import ambiguous_text
+from models.base import Clock
 from models.role import (
     LEADER_ACTIVE,
     LEADER_APPLIED,
@@ -82,10 +83,7 @@ from services.zones import local_today, show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="role")
-Clock = Callable[[], datetime]
-PRIVATE = F.chat.type == ChatType.PRIVATE
 GROUP_TYPES = {ChatType.GROUP, ChatType.SUPERGROUP}
-GROUP = F.chat.type.in_(GROUP_TYPES)
 STAFF_WELCOME = N_("You are now brand staff. Send /help to see the staff commands.")
 
 

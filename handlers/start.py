@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
@@ -13,12 +13,13 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.commands import commands_for, refresh_private_menu
-from handlers.filters import current_role
+from handlers.filters import PRIVATE, current_role
 from handlers.groupbuy import start_on_groupbuy
 from handlers.pickup import show_sheet
-from handlers.referral import Clock, start_with_code
+from handlers.referral import start_with_code
 from handlers.text import N_, CommitHook, HandlerSettings, esc, pages_of_lines
 from handlers.views.menu import menu_keyboard, menu_text, with_back
+from models.base import Clock
 from services.community import CommunityView
 from services.member import MemberView
 from services.referral import groupbuy_of_start_parameter, sheet_of_start_parameter
@@ -62,7 +63,7 @@ async def help_text(
     return "\n".join(lines)
 
 
-@router.message(CommandStart(), F.chat.type == ChatType.PRIVATE)
+@router.message(CommandStart(), PRIVATE)
 async def start(
     message: Message,
     bot: Bot,
@@ -124,13 +125,13 @@ async def help_command(
         await message.answer(page, reply_markup=with_back(None) if private and last else None)
 
 
-@router.message(Command("settings"), F.chat.type == ChatType.PRIVATE)
+@router.message(Command("settings"), PRIVATE)
 async def settings_in_private(message: Message) -> None:
     """Points to where group settings are changed."""
     await message.answer(_("Send /settings in the group you lead to change its settings."))
 
 
-@router.message(Command("cancel"), F.chat.type == ChatType.PRIVATE)
+@router.message(Command("cancel"), PRIVATE)
 async def cancel(message: Message, state: FSMContext) -> None:
     """Leaves any step-by-step wizard the member was in."""
     if await state.get_state() is None:

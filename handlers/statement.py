@@ -5,20 +5,19 @@ request is audited, allowed or refused, like the other exports."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import current_role, refusal_text
+from handlers.filters import GROUP, PRIVATE, current_role, refusal_text
 from handlers.text import HandlerSettings, esc
 from handlers.views.statement import statement_lines
+from models.base import Clock
 from services.audit import record_action
 from services.member import MemberView, find_member
 from services.period import InvalidPeriod, parse_period
@@ -27,9 +26,6 @@ from services.statement import leader_statement, statement_csv, statement_filena
 from services.validation import number
 
 router = Router(name="statement")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
-Clock = Callable[[], datetime]
 ACTION = "statement.view"
 
 

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
@@ -23,13 +21,14 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter, current_role, refusal_text
+from handlers.filters import GROUP, PRIVATE, RoleFilter, current_role, refusal_text
 from handlers.text import HandlerSettings, counted, esc
 from handlers.views.levels import level_lines
 from handlers.views.membership import membership_lines
 from handlers.views.review import stats_line
 from handlers.views.stats import caption, chart, summary
 from handlers.views.trial import stats_line as trial_stats_line
+from models.base import Clock
 from services.analytics import Scope, stats_report
 from services.audit import record_action
 from services.community import CommunityView
@@ -44,9 +43,6 @@ from services.trial import trial_stats
 from services.zones import staff_zone
 
 router = Router(name="stats")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-GROUP = F.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP})
-Clock = Callable[[], datetime]
 ACTION = "stats.view"
 
 

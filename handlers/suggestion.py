@@ -4,12 +4,10 @@ with a short reply that reaches the author in their language; /suggestions stats
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
@@ -21,11 +19,12 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import AsOneself, RoleFilter
+from handlers.filters import PRIVATE, AsOneself, RoleFilter
 from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.text import N_, CallbackId, HandlerSettings, esc, esc_name
 from handlers.views.perks import points_text
 from handlers.wizard import Target, Wizard
+from models.base import Clock
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
 from services.role import Role
@@ -40,8 +39,6 @@ from services.suggestion import (
 
 log = logging.getLogger(__name__)
 router = Router(name="suggestion")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 
 SUGGEST_ERRORS = {
     "empty": N_("Write your idea after the command, for example: /suggest A jasmine oolong"),

@@ -16,7 +16,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import RoleFilter, refusal_text
+from handlers.filters import PRIVATE, RoleFilter, refusal_text
 from handlers.order import REFUND_BOOKED
 from handlers.product import amount_error
 from handlers.text import (
@@ -66,7 +66,6 @@ from services.ticket import (
 from services.validation import number
 
 router = Router(name="ticket")
-PRIVATE = F.chat.type == ChatType.PRIVATE
 
 
 async def _tell_handlers(

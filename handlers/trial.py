@@ -4,13 +4,10 @@ consent to share it as a review marked as a free trial)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from functools import partial
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -20,7 +17,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
-from handlers.filters import RoleFilter
+from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, esc_name, quoted
 from handlers.views.trial import (
     ERRORS,
@@ -34,6 +31,7 @@ from handlers.views.trial import (
     summary_text,
     trial_line,
 )
+from models.base import Clock
 from models.trial import TRIAL_MAX_PHOTOS
 from services.audit import record_action
 from services.errors import Refused
@@ -56,8 +54,6 @@ from services.trial import (
 from services.validation import number
 
 router = Router(name="trial")
-PRIVATE = F.chat.type == ChatType.PRIVATE
-Clock = Callable[[], datetime]
 
 USAGE = N_(
     "Create a trial with one line:\n/trial_new PRODUCT[:VARIANT] places=N due=14d "

@@ -3,9 +3,6 @@ offer of freed units in private (the offers themselves come from bot/waitlist.py
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
 from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
@@ -28,13 +25,13 @@ from handlers.text import (
 )
 from handlers.views.myorders import pay_keyboard
 from handlers.views.waitlist import LEAVE, WaitlistCallback, item_title
+from models.base import Clock
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import GroupBuyError
 from services.member import MemberView
 from services.waitlist import WaitlistError, accept_offer, join_waitlist, leave_waitlist
 
 router = Router(name="waitlist")
-Clock = Callable[[], datetime]
 
 WAITLIST_REFUSALS = {
     "closed": REFUSALS["closed"],

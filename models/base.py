@@ -1,7 +1,8 @@
-"""Column types shared by every table."""
+"""Column types shared by every table, and the time: `utcnow` and the type of a clock."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +41,10 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time in UTC, timezone-aware."""
     return datetime.now(UTC)
+
+
+# the injected clock handlers and jobs read the time from: `utcnow` in the app, a fake in tests
+Clock = Callable[[], datetime]
 
 
 def translations_column() -> Any:
