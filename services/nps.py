@@ -18,7 +18,7 @@ from models.broadcast import MarketingConsent
 from models.community import Community
 from models.order import ORDER_FULFILLED, Order
 from models.suggestion import MAX_COMMENT, NpsAsked, NpsSurvey
-from services.db import insert_for, table_of
+from services.db import insert_for, rowcount, table_of
 
 
 class NpsError(ValueError):
@@ -137,7 +137,7 @@ async def record_score(
         )
         .values(score=score, answered_at=now)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise NpsError("answered")
 
 
@@ -160,7 +160,7 @@ async def record_comment(
         )
         .values(comment=cleaned)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise NpsError("answered")
 
 

@@ -24,7 +24,7 @@ from models.suggestion import (
     SUGGESTION_NEW,
     Suggestion,
 )
-from services.db import dialect_name
+from services.db import dialect_name, rowcount
 from services.paging import Page, count_of, window
 from services.points import REASON_SUGGESTION, award
 
@@ -171,7 +171,7 @@ async def decide(
             decided_at=now,
         )
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         found = await get_suggestion(session, suggestion_id)
         raise SuggestionError("not_found" if found is None else "decided", str(suggestion_id))
     found = await get_suggestion(session, suggestion_id)
