@@ -38,6 +38,7 @@ from models.order import ORDER_PAID, Order, OrderEvent
 from services.analytics import Ratio, Scope
 from services.audit import record_action
 from services.db import insert_for, rowcount, table_of
+from services.errors import Refused
 from services.metrics import Slice, metrics_report
 from services.nps import nps_report
 from services.parsing import normalize
@@ -91,13 +92,12 @@ _RULE = re.compile(
 )
 
 
-class AlertError(ValueError):
+class AlertError(Refused):
     """An alert that cannot be set; `reason` a stable code handlers translate, `detail` what
     the reader typed at that point."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(reason)  # the message is the reason alone, without what was typed
         self.detail = detail
 
 

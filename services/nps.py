@@ -19,14 +19,11 @@ from models.community import Community
 from models.order import ORDER_FULFILLED, Order
 from models.suggestion import MAX_COMMENT, NpsAsked, NpsSurvey
 from services.db import insert_for, rowcount, table_of
+from services.errors import Refused
 
 
-class NpsError(ValueError):
+class NpsError(Refused):
     """An NPS answer that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

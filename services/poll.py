@@ -32,6 +32,7 @@ from models.poll import (
 )
 from services.community import get_community
 from services.db import insert_in, prepared, rowcount, table_of
+from services.errors import Refused
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.member import get_member
 from services.paging import Page, count_of, window
@@ -43,13 +44,9 @@ MAX_POINTS_PER_VOTE = 10_000
 _SPLIT = re.compile(r"\s*(?:\n|\|)\s*")
 
 
-class PollError(ValueError):
-    """A poll operation that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail  # bad_closing: the part that could not be read
+class PollError(Refused):
+    """A poll operation that was refused; `reason` names why, for a localized message
+    (`detail`, for bad_closing: the part that could not be read)."""
 
 
 @dataclass(frozen=True, slots=True)
