@@ -37,7 +37,8 @@ from models.community import Community
 from models.order import ORDER_PAID, Order, OrderEvent
 from services.analytics import Ratio, Scope
 from services.audit import record_action
-from services.db import insert_for, table_of
+from services.db import insert_for, rowcount, table_of
+from services.errors import Refused
 from services.metrics import Slice, metrics_report
 from services.nps import nps_report
 from services.parsing import normalize
@@ -91,13 +92,12 @@ _RULE = re.compile(
 )
 
 
-class AlertError(ValueError):
+class AlertError(Refused):
     """An alert that cannot be set; `reason` a stable code handlers translate, `detail` what
     the reader typed at that point."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason)
-        self.reason = reason
+        super().__init__(reason)  # the message is the reason alone, without what was typed
         self.detail = detail
 
 
@@ -192,7 +192,7 @@ async def add_alert(
     inserted = await session.execute(
         insert_for(session, table_of(Alert)).values(**values).on_conflict_do_nothing()
     )
-    if not inserted.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(inserted):
         raise AlertError("duplicate")
     group_key = func.coalesce(col(Alert.community_id), 0)
     alert_id = (
@@ -235,7 +235,7 @@ async def remove_alert(
 ) -> bool:
     """Remove an alert (audited); False when there is none with that number."""
     result = await session.execute(delete(Alert).where(col(Alert.id) == alert_id))
-    removed = bool(result.rowcount)  # type: ignore[attr-defined]
+    removed = bool(rowcount(result))
     if removed:
         await record_action(
             session,
@@ -348,4 +348,4 @@ async def claim_firing(session: AsyncSession, *, alert_id: int, day: date, value
         )
         .values(fired_on=day, fired_value=value)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))

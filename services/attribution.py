@@ -45,7 +45,7 @@ from models.broadcast import (
 from models.order import ORDER_PAID, Order, OrderEvent
 from models.perks import COUPON_USED, CareRule, MemberCoupon
 from services.abtest import Arm, Verdict, verdict
-from services.db import upsert
+from services.db import rowcount, upsert
 
 WINDOW = timedelta(hours=48)  # a broadcast's orders count this long after its message
 
@@ -244,7 +244,7 @@ async def claim_report(session: AsyncSession, *, broadcast_id: int, now: datetim
         .where(col(Broadcast.id) == broadcast_id, col(Broadcast.reported_at).is_(None))
         .values(reported_at=now)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def record_exposure(

@@ -63,7 +63,7 @@ from services.abtest import split
 from services.community import is_open_clause
 from services.compliance import BUY_LINK, Finding, reads_as_promotion
 from services.content import TEXT, ContentError, ReadTranslations, clean, languages, localized
-from services.db import dialect_name, upsert
+from services.db import dialect_name, rowcount, upsert
 from services.pacing import PacingRules, Reach, Skip, in_quiet_hours, next_slot, quiet_end_after
 from services.paging import Page, count_of, window
 from services.zones import group_zone, home_group_zones, member_zone
@@ -739,7 +739,7 @@ async def _settle(
         )
         .values(**values)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def mark_sent(session: AsyncSession, *, row_id: int, message_id: int, now: datetime) -> bool:
@@ -792,7 +792,7 @@ async def expire_interrupted(session: AsyncSession, *, now: datetime) -> int:
         )
         .values(status=RECIPIENT_FAILED, reason=REASON_INTERRUPTED, claimed_until=None)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 async def finish_done(session: AsyncSession, *, now: datetime) -> list[int]:
@@ -855,7 +855,7 @@ async def control(session: AsyncSession, *, broadcast_id: int, action: str, now:
         .where(col(Broadcast.id) == broadcast_id, col(Broadcast.status).in_(allowed))
         .values(status=target, updated_at=now)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         if await session.get(Broadcast, broadcast_id) is None:
             raise BroadcastError("not_found")
         raise BroadcastError("state")

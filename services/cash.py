@@ -37,6 +37,7 @@ from models.payout import (
     HANDOVER_REQUESTED,
     CashHandover,
 )
+from services.db import rowcount
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
 from services.paging import Page, count_of, window
@@ -249,7 +250,7 @@ async def decide_handover(
         )
         .execution_options(synchronize_session=False)
     )
-    if decided.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(decided) != 1:
         raise CashError("already_decided", str(handover_id))
     if confirm:
         await settle_cash(

@@ -23,6 +23,7 @@ from models.community import (
 )
 from models.member import Member
 from services.db import insert_in, prepared, table_of, upsert
+from services.errors import Refused
 from services.member import (
     LOCALES,
     MEMBER_COLUMNS,
@@ -36,12 +37,18 @@ from services.parsing import Unreadable, parse_zone
 from services.validation import number
 
 
-class InvalidTimezone(ValueError):
-    """The text is not an IANA time zone name."""
+class InvalidTimezone(Refused):
+    """The text (`detail`) is not a time zone the bot reads (reason "timezone")."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("timezone", text)
 
 
-class InvalidLocale(ValueError):
-    """The text is not one of the bot's locales."""
+class InvalidLocale(Refused):
+    """The text (`detail`) is not one of the bot's locales (reason "locale")."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("locale", text)
 
 
 @dataclass(frozen=True, slots=True)

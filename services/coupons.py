@@ -27,7 +27,7 @@ from models.perks import (
     CouponTemplate,
     MemberCoupon,
 )
-from services.db import upsert
+from services.db import rowcount, upsert
 from services.errors import Refused
 from services.paging import Page, count_of, slice_of, window
 from services.tiers import standing
@@ -352,7 +352,7 @@ async def apply_coupon(
                 .where(col(MemberCoupon.id) == coupon_id, col(MemberCoupon.status) == COUPON_HELD)
                 .values(status=COUPON_USED, order_id=order_id, used_at=now)
             )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(taken) != 1:
                 raise CouponError("used", coupon.template.code)
             moved = await session.execute(
                 update(Order)
@@ -370,7 +370,7 @@ async def apply_coupon(
                 )
                 .execution_options(synchronize_session=False)
             )
-            if moved.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(moved) != 1:
                 raise CouponError("order_changed", str(order_id))
     except IntegrityError:  # the coupon went to another order at the same moment
         raise CouponError("used", coupon.template.code) from None

@@ -48,7 +48,7 @@ from models.perks import Review
 from models.role import LEADER_ACTIVE, LEADER_SUSPENDED, LeaderDesignation
 from models.suggestion import NpsSurvey
 from services.cash import CashHolder, cash_holders
-from services.db import dialect_name, upsert
+from services.db import dialect_name, rowcount, upsert
 from services.errors import Refused
 
 COMPLAINT_RATING = 2  # a review of this many stars or fewer is a complaint
@@ -294,7 +294,7 @@ async def clear_limits(session: AsyncSession, *, leader_id: int) -> bool:
     removed = await session.execute(
         delete(LeaderLimit).where(col(LeaderLimit.member_id) == leader_id)
     )
-    return bool(getattr(removed, "rowcount", 0))
+    return bool(rowcount(removed))
 
 
 async def groupbuys_limit_reached(session: AsyncSession, *, leader_id: int) -> int | None:

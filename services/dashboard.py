@@ -36,7 +36,7 @@ from sqlmodel import col
 
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from services.analytics import Scope
-from services.db import insert_for, table_of
+from services.db import insert_for, rowcount, table_of
 from services.role import is_staff, led_communities
 
 # a login token as issue_link makes it (token_urlsafe(24)); anything else is refused unread
@@ -96,7 +96,7 @@ async def redeem_link(session: AsyncSession, *, token: str, now: datetime) -> in
         )
         .values(used_at=now)
     )
-    if getattr(claimed, "rowcount", 0) != 1:
+    if rowcount(claimed) != 1:
         return None
     link = await session.get(DashboardLink, digest)
     return None if link is None else link.member_id
@@ -114,7 +114,7 @@ async def use_init_data(
         .values(digest=digest, expires_at=until)
         .on_conflict_do_nothing(index_elements=["digest"])
     )
-    return bool(getattr(inserted, "rowcount", 0))
+    return bool(rowcount(inserted))
 
 
 async def prune_expired(session: AsyncSession, *, now: datetime) -> dict[str, int]:
@@ -123,7 +123,7 @@ async def prune_expired(session: AsyncSession, *, now: datetime) -> dict[str, in
     pruned: dict[str, int] = {}
     for model in (DashboardLink, DashboardSession, DashboardInitData):
         done = await session.execute(delete(model).where(col(model.expires_at) <= now))
-        pruned[table_of(model).name] = int(getattr(done, "rowcount", 0) or 0)
+        pruned[table_of(model).name] = rowcount(done)
     return pruned
 
 
@@ -210,7 +210,7 @@ async def end_session(session: AsyncSession, *, session_id: str, now: datetime) 
         .where(col(DashboardSession.id) == session_id, col(DashboardSession.revoked_at).is_(None))
         .values(revoked_at=now)
     )
-    return bool(getattr(ended, "rowcount", 0))
+    return bool(rowcount(ended))
 
 
 async def end_member_sessions(session: AsyncSession, *, member_id: int, now: datetime) -> int:
@@ -224,7 +224,7 @@ async def end_member_sessions(session: AsyncSession, *, member_id: int, now: dat
         )
         .values(revoked_at=now)
     )
-    return int(getattr(ended, "rowcount", 0) or 0)
+    return rowcount(ended)
 
 
 @dataclass(frozen=True, slots=True)

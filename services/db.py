@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table
+from sqlalchemy import CursorResult, Result, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,14 @@ def table_of(model: type[SQLModel]) -> Table:
     """The Core table behind a SQLModel class (SQLModel does not type `__table__`)."""
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an INSERT, UPDATE or DELETE wrote, as the driver reports it.
+
+    `session.execute` is typed to return `Result`, but for those statements it is a
+    `CursorResult`, which carries the count (aiosqlite and asyncpg always report one)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -33,6 +33,7 @@ from models.order import (
 )
 from models.product import FULFIL_BOTH, PAYMENT_TELEGRAM, Product
 from services.audit import record_action
+from services.db import rowcount
 from services.errors import Refused
 from services.ledger import STARS
 from services.order import OrderView, order_view
@@ -124,7 +125,7 @@ async def remove_shipping_option(
         .values(active=False)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise DeliveryError("no_option", str(option_id))
     row = await session.get(ShippingOption, option_id, populate_existing=True)
     assert row is not None
@@ -245,7 +246,7 @@ async def choose_delivery(session: AsyncSession, *, order_id: int, member_id: in
         .values(delivery=DELIVERY_SHIP, version=row.version + 1)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise DeliveryError("not_open", str(order_id))
     return order_view(await _order_of(session, order_id))
 
@@ -297,7 +298,7 @@ async def give_address(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise DeliveryError("changed_meanwhile", str(order_id))
     return order_view(await _order_of(session, order_id))
 
@@ -350,7 +351,7 @@ async def ship_order(
         .values(carrier=carrier, tracking_number=tracking, shipped_by=actor_id, shipped_at=now)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise DeliveryError("already_shipped", "")
     session.add(
         OrderEvent(

@@ -23,7 +23,7 @@ from models.community import COMMUNITY_ACTIVE, Community
 from models.digest import DigestOptOut, DigestSend
 from models.role import LEADER_ACTIVE, LeaderDesignation
 from services.analytics import Ratio, Scope
-from services.db import upsert
+from services.db import rowcount, upsert
 from services.member import get_member
 from services.metrics import MetricsReport, Slice, WeekFigures, metrics_report
 from services.role import staff_ids
@@ -219,7 +219,7 @@ async def claim_digest(session: AsyncSession, *, member_id: int, week: date, now
             keys=["member_id", "week"],
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def digest_enabled(session: AsyncSession, *, member_id: int) -> bool:
@@ -243,4 +243,4 @@ async def set_digest(
                 keys=["member_id"],
             )
         )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))

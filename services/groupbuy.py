@@ -71,7 +71,7 @@ from services.content import (
 )
 from services.coupons import release_coupon
 from services.credit import groupbuys_limit_reached
-from services.db import insert_for, insert_in, prepared, table_of
+from services.db import insert_for, insert_in, prepared, rowcount, table_of
 from services.errors import Refused
 from services.ledger import STARS
 from services.member import get_member
@@ -1088,7 +1088,7 @@ async def settle(
         )
         .values(status=GROUPBUY_SETTLING)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     found = await _must(session, groupbuy_id)
     listed = tuple(await participants(session, groupbuy_id))
@@ -1179,7 +1179,7 @@ async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datet
         .where(col(GroupBuy.id) == groupbuy_id, col(GroupBuy.status) == GROUPBUY_OPEN)
         .values(status=GROUPBUY_CANCELLED, settled_at=now)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         raise GroupBuyError("closed", str(groupbuy_id))
     found = await _must(session, groupbuy_id)
     listed = tuple(await participants(session, groupbuy_id))
@@ -1341,7 +1341,7 @@ async def extend_deadline(
         )
         .values(deadline=deadline)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise GroupBuyError("cannot_extend", str(groupbuy_id))
     return await _must(session, groupbuy_id)
 
@@ -1545,7 +1545,7 @@ async def _withdraw(session: AsyncSession, row: Order, note: str) -> None:
         .values(status=ORDER_CANCELLED, version=row.version + 1, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise GroupBuyError("changed_meanwhile", str(row.id))
     session.add(
         OrderEvent(
@@ -1571,7 +1571,7 @@ async def _reprice(session: AsyncSession, row: Order, price: int) -> OrderView:
         )
         .execution_options(synchronize_session=False)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise GroupBuyError("changed_meanwhile", str(row.id))
     fresh = await session.get(Order, _id(row), populate_existing=True)
     assert fresh is not None
@@ -1676,7 +1676,7 @@ async def book_after_forming(
             participants=col(GroupBuy.participants) + (1 if old == 0 else 0),
         )
     )
-    if counted.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(counted) != 1:
         raise GroupBuyError("sold_out", "0")
     if held is None:
         session.add(
@@ -1782,7 +1782,7 @@ async def _take_from_variant(session: AsyncSession, variant_id: int, units: int)
         .values(stock=col(ProductVariant.stock) - units)
         .execution_options(synchronize_session=False)
     )
-    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+    return rowcount(taken) == 1
 
 
 async def _take_from_product(session: AsyncSession, product_id: int, units: int) -> bool:
@@ -1793,7 +1793,7 @@ async def _take_from_product(session: AsyncSession, product_id: int, units: int)
         .where(col(Product.id) == product_id, col(Product.stock) >= units)
         .values(stock=col(Product.stock) - units)
     )
-    return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+    return rowcount(taken) == 1
 
 
 async def _take_item_stock(

@@ -25,6 +25,7 @@ from models.community import (
 from models.groupbuy import GROUPBUY_OPEN, GroupBuy, GroupBuyPost
 from services.audit import record_action
 from services.community import ChatInfo, CommunityView, get_community, record_community
+from services.db import rowcount
 from services.errors import Refused
 from services.groupbuy import Closing, GroupBuyError, call_off_groupbuy
 from services.member import MemberView, get_member
@@ -171,7 +172,7 @@ async def _move(
         )
         .values(approval=target, approval_by=actor_id, approval_at=now, updated_at=now)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         return False
     await record_action(
         session,

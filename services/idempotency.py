@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.idempotency import ProcessedUpdate
-from services.db import insert_in, prepared, table_of
+from services.db import insert_in, prepared, rowcount, table_of
 
 
 async def claim_update(
@@ -28,7 +28,7 @@ async def claim_update(
     result = await session.execute(
         _CLAIM(session), {"update_id": update_id, "delivery_key": key, "handled_at": utcnow()}
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 # no conflict target: a row that collides on the update id or on the delivery key is skipped
@@ -45,4 +45,4 @@ async def prune_claims(session: AsyncSession, *, before: datetime) -> int:
     result = await session.execute(
         delete(ProcessedUpdate).where(col(ProcessedUpdate.handled_at) < before)
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.inbox import InboxUpdate
-from services.db import upsert
+from services.db import rowcount, upsert
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ async def accept_update(
         keys=["update_id"],
     )
     result = await session.execute(statement)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def take_expired(
@@ -110,7 +110,7 @@ async def release_updates(session: AsyncSession, *, owner: str) -> int:
         .where(col(InboxUpdate.owner) == owner)
         .values(owner=None, lease_until=None)
     )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 async def inbox_depth(session: AsyncSession) -> int:

@@ -43,6 +43,7 @@ from models.ledger import (
     LedgerTransaction,
 )
 from services.db import insert_in, prepared, table_of
+from services.errors import Refused
 
 STARS = "XTR"  # Telegram Stars, whole units
 MAX_KEY_LENGTH = 128
@@ -52,13 +53,8 @@ MAX_AMOUNT = 10**15
 MAX_BALANCE = 4 * 10**18
 
 
-class LedgerError(ValueError):
+class LedgerError(Refused):
     """A posting the ledger refuses; `reason` is a stable code handlers can translate."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class InsufficientBalance(LedgerError):

@@ -38,7 +38,7 @@ from models.role import LEADER_ACTIVE, LeaderDesignation
 from services.audit import record_action
 from services.broadcast import TAG_PATTERN
 from services.community import get_community, is_open_clause
-from services.db import upsert
+from services.db import rowcount, upsert
 from services.errors import Refused
 from services.member import get_member
 from services.parsing import Unreadable, parse_zone
@@ -328,7 +328,7 @@ async def record_member_count(
         .where(col(Community.id) == community_id, col(Community.size_warned).is_(False))
         .values(size_warned=True)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     row = await session.get(Community, community_id)
     leaders = await session.execute(

@@ -19,7 +19,7 @@ from models.member import Member
 from models.order import ORDER_FULFILLED, Order
 from models.perks import CheckIn, Review
 from models.trial import PAYMENT_TRIAL
-from services.db import dialect_name, insert_in, prepared, table_of, upsert
+from services.db import dialect_name, insert_in, prepared, rowcount, table_of, upsert
 from services.errors import Refused
 from services.points import (
     REASON_BIRTHDAY,
@@ -337,7 +337,7 @@ async def birthday_gifts(
             )
             .values(birthday_gift_year=today.year)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             continue  # another worker gave it
         tier = (await standing(session, member.id)).tier
         grant = await award(

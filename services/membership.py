@@ -41,6 +41,7 @@ from models.membership import (
 )
 from models.order import REFUND_MEMBERSHIP, Payment
 from services.audit import record_action
+from services.db import rowcount
 from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, post
 from services.levels import parse_level
@@ -318,7 +319,7 @@ async def switch_off(
         .where(col(MembershipPlan.id) == plan_id, col(MembershipPlan.active).is_(True))
         .values(active=False, updated_at=now)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(done) != 1:
         plan = await get_plan(session, plan_id)
         raise MembershipError("unknown" if plan is None else "off", str(plan_id))
     await record_action(
@@ -353,7 +354,7 @@ async def switch_off(
             .where(col(Membership.id) == row.id, col(Membership.canceled_by) == "")
             .values(canceled_by=CANCELED_BY_BOT, updated_at=now)
         )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) == 1:
             await session.refresh(row)
             locale = await _locale(session, row.member_id, default_locale)
             stopped.append((_view(row, plan), locale))
@@ -619,7 +620,7 @@ async def cancel_membership(
         .values(canceled_by=CANCELED_BY_MEMBER, updated_at=now)
     )
     row = await _membership(session, member_id=member_id, plan_id=plan_id)
-    if done.rowcount != 1 or row is None:  # type: ignore[attr-defined]
+    if rowcount(done) != 1 or row is None:
         active = row is not None and row.status == MEMBERSHIP_ACTIVE
         raise MembershipError("canceled" if active else "not_member", str(plan_id))
     await record_action(
@@ -668,7 +669,7 @@ async def lapse_membership(
         )
         .values(status=MEMBERSHIP_LAPSED, updated_at=now)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(done) != 1:
         return None
     row = await session.get(Membership, membership_id, populate_existing=True)
     assert row is not None

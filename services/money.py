@@ -5,15 +5,13 @@ from __future__ import annotations
 from babel.numbers import get_currency_precision
 
 from models.ledger import POINTS
+from services.errors import Refused
 from services.ledger import STARS, known_asset
 
 
-class InvalidAmount(ValueError):
-    """An amount or currency people typed that cannot be used; `reason` is a stable code."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason  # not_a_number, not_positive, too_precise, too_large, currency
+class InvalidAmount(Refused):
+    """An amount or currency people typed that cannot be used; `reason` is a stable code:
+    not_a_number, not_positive, too_precise, too_large or currency."""
 
 
 def currency_digits(currency: str) -> int:

@@ -18,15 +18,12 @@ from models.broadcast import MarketingConsent
 from models.community import Community
 from models.order import ORDER_FULFILLED, Order
 from models.suggestion import MAX_COMMENT, NpsAsked, NpsSurvey
-from services.db import insert_for, table_of
+from services.db import insert_for, rowcount, table_of
+from services.errors import Refused
 
 
-class NpsError(ValueError):
+class NpsError(Refused):
     """An NPS answer that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +134,7 @@ async def record_score(
         )
         .values(score=score, answered_at=now)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise NpsError("answered")
 
 
@@ -160,7 +157,7 @@ async def record_comment(
         )
         .values(comment=cleaned)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         raise NpsError("answered")
 
 

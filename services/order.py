@@ -72,6 +72,7 @@ from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
 from services.content import DESCRIPTION, TITLE, ReadTranslations, localized
 from services.coupons import release_coupon
 from services.credit import cash_order_limit_reached
+from services.db import rowcount
 from services.errors import Refused
 from services.ledger import STARS, AccountRef, Posting, find_transaction, post, reverse
 from services.points import REASON_CLAWBACK, REASON_ORDER, claw_back, transaction_kind
@@ -360,7 +361,7 @@ async def place_order(
             .where(col(Product.id) == product_id, col(Product.stock) >= quantity)
             .values(stock=col(Product.stock) - quantity)
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(taken) != 1:
             stock = select(col(Product.stock)).where(col(Product.id) == product_id)
             left = await session.scalar(stock)  # the refusal says what is left
             raise OrderError("out_of_stock", str(left or 0))
@@ -423,7 +424,7 @@ async def _take_variant_stock(
         .values(stock=col(ProductVariant.stock) - quantity)
         .execution_options(synchronize_session=False)
     )
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(taken) != 1:
         stock = select(col(ProductVariant.stock)).where(col(ProductVariant.id) == variant.id)
         left = await session.scalar(stock)
         raise OrderError("out_of_stock", str(left or 0))
@@ -465,7 +466,7 @@ async def _move(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise OrderError("changed_meanwhile", str(row.id))
     assert row.id is not None
     session.add(
@@ -840,7 +841,7 @@ async def refund_order(
         )
         .values(refunded_amount=row.refunded_amount + value, updated_at=utcnow())
     )
-    if grown.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(grown) != 1:
         raise OrderError("changed_meanwhile", str(order_id))
     sequence = row.refunded_amount + value  # unique per refund of this order
     await post(

@@ -32,6 +32,7 @@ from models.ledger import (
 )
 from models.payout import PAYOUT_PAID, PAYOUT_REFUSED, PAYOUT_REQUESTED, PayoutRequest
 from services.cash import TX_CASH_NETTED, lock_holder, settle_cash
+from services.db import rowcount
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances_of_owner, post
 from services.paging import Page, count_of, window
@@ -227,7 +228,7 @@ async def decide_payout(
         )
         .execution_options(synchronize_session=False)
     )
-    if decided.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(decided) != 1:
         raise PayoutError("already_decided", str(payout_id))
     if approve:
         await _pay(session, row=row, staff_id=staff_id, net=net, now=now)

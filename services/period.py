@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from services.errors import Refused
 from services.parsing import Unreadable, normalize, parse_duration, parse_moment
 from services.validation import MAX_YEAR, MIN_YEAR, sane_date
 
@@ -18,8 +19,15 @@ _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMERIC_DAY = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 
-class InvalidPeriod(ValueError):
-    """The text is not a date range the bot understands."""
+class InvalidPeriod(Refused):
+    """The text is not a date range the bot understands (reason "period"); `detail` says
+    why, in English, and is the whole message: the export command prints it."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("period", detail)
+
+    def __str__(self) -> str:
+        return self.detail
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from models.order import (
 from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
 from models.product import Product
 from services.content import PICKUP_POINT, PICKUP_TIME, TITLE, ReadTranslations, localized, merged
-from services.db import insert_for, table_of
+from services.db import insert_for, rowcount, table_of
 from services.errors import Refused
 from services.order import (
     PICKUP_ALPHABET,
@@ -508,7 +508,7 @@ async def remove_point(session: AsyncSession, *, point_id: int) -> bool:
         .where(col(PickupPoint.id) == point_id, col(PickupPoint.active).is_(True))
         .values(active=False)
     )
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(done))
 
 
 async def add_keeper(
@@ -531,7 +531,7 @@ async def remove_keeper(session: AsyncSession, *, point_id: int, member_id: int)
             col(PickupKeeper.point_id) == point_id, col(PickupKeeper.member_id) == member_id
         )
     )
-    return bool(done.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(done))
 
 
 async def groupbuy_point_ids(session: AsyncSession, *, groupbuy_id: int) -> set[int]:
@@ -608,7 +608,7 @@ async def choose_point(
         .values(pickup_point_id=point_id)
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(done) != 1:
         raise PickupError("not_choosable", order=order_view(row))
     return point
 

@@ -27,7 +27,7 @@ from models.ledger import (
     LedgerTransaction,
 )
 from models.perks import PointsDay
-from services.db import insert_in, prepared, table_of
+from services.db import insert_in, prepared, rowcount, table_of
 from services.errors import Refused
 from services.ledger import (
     AccountRef,
@@ -118,7 +118,7 @@ async def _take_from_cap(
             .where(*where, col(PointsDay.total) == total)
             .values(total=col(PointsDay.total) + taken)
         )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(moved) == 1:
             return taken
     raise PointsError("busy", f"{member_id}/{reason}")
 

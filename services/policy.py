@@ -65,7 +65,7 @@ from models.policy import (
 )
 from services.broadcast import history as promotion_history
 from services.community import is_open_clause
-from services.db import dialect_name, insert_in, table_of
+from services.db import dialect_name, insert_in, rowcount, table_of
 from services.groupbuy import record_card
 from services.pacing import WEEK, PacingRules, Skip, in_quiet_hours, next_slot, within_cap
 from services.zones import group_zone
@@ -425,7 +425,7 @@ async def claim_card(session: AsyncSession, *, post_id: int, now: datetime) -> C
         )
         .values(status=SCHEDULED_POSTING, claimed_at=now)
     )
-    if getattr(claimed, "rowcount", 0) != 1:
+    if rowcount(claimed) != 1:
         return None
     row = await session.get(ScheduledPost, post_id, populate_existing=True)
     assert row is not None
@@ -491,4 +491,4 @@ async def expire_posting(session: AsyncSession, *, now: datetime, lease: timedel
         )
         .values(status=SCHEDULED_FAILED)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)

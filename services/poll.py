@@ -31,7 +31,8 @@ from models.poll import (
     PollPost,
 )
 from services.community import get_community
-from services.db import insert_in, prepared, table_of
+from services.db import insert_in, prepared, rowcount, table_of
+from services.errors import Refused
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.member import get_member
 from services.paging import Page, count_of, window
@@ -43,13 +44,9 @@ MAX_POINTS_PER_VOTE = 10_000
 _SPLIT = re.compile(r"\s*(?:\n|\|)\s*")
 
 
-class PollError(ValueError):
-    """A poll operation that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail  # bad_closing: the part that could not be read
+class PollError(Refused):
+    """A poll operation that was refused; `reason` names why, for a localized message
+    (`detail`, for bad_closing: the part that could not be read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,7 +498,7 @@ async def close_poll(
         .where(col(Poll.id) == poll_id, col(Poll.status) == POLL_OPEN)
         .values(status=POLL_CLOSED, closed_at=now)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         return None
     for copy in stopped:
         if copy.counts is not None:
@@ -588,7 +585,7 @@ async def hold_presale(session: AsyncSession, *, poll_id: int) -> bool:
         )
         .values(presale_groupbuy_id=col(Poll.presale_groupbuy_id))
     )
-    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+    return rowcount(moved) == 1
 
 
 async def claim_presale(session: AsyncSession, *, poll_id: int, groupbuy_id: int) -> bool:
@@ -602,7 +599,7 @@ async def claim_presale(session: AsyncSession, *, poll_id: int, groupbuy_id: int
         )
         .values(presale_groupbuy_id=groupbuy_id)
     )
-    return bool(moved.rowcount == 1)  # type: ignore[attr-defined]
+    return rowcount(moved) == 1
 
 
 # ------------------------------------------------------------------ ambassadors first -------
@@ -665,7 +662,7 @@ async def release_poll(session: AsyncSession, *, poll_id: int, now: datetime) ->
         .values(released_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     found = await get_poll(session, poll_id)
     assert found is not None

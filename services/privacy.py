@@ -35,6 +35,7 @@ from models.privacy import (
 from models.referral import ReferralAttempt, ReferralCode, ReferralInviteLink
 from services.audit import record_action
 from services.broadcast import set_consent
+from services.db import rowcount
 from services.points import GIFT_SIGNED, REASON_GIFT, transaction_kind
 from services.referral import new_code
 from services.validation import shown
@@ -336,7 +337,7 @@ async def forget_member(
             updated_at=now,
         )
     )
-    if erased.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(erased) != 1:
         return None
     # the old referral link stops attributing: the code becomes a fresh one nobody has
     for _attempt in range(10):
@@ -473,4 +474,4 @@ async def erase_expired_text(
         )
         .values({text.column: ""})
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -52,7 +52,7 @@ from models.referral import (
 )
 from models.role import LEADER_ACTIVE, LeaderDesignation
 from services.community import is_open_clause
-from services.db import dialect_name, insert_for, table_of
+from services.db import dialect_name, insert_for, rowcount, table_of
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
 from services.member import get_member
@@ -723,7 +723,7 @@ async def order_paid(
         .where(col(Referral.invitee_id) == order.member_id, col(Referral.first_order_id).is_(None))
         .values(first_order_id=order_id, community_id=order.chat_id, qualified_at=now)
     )
-    if first.rowcount == 1:  # type: ignore[attr-defined]
+    if rowcount(first) == 1:
         moved = await session.execute(
             update(Referral)
             .where(
@@ -732,7 +732,7 @@ async def order_paid(
             )
             .values(status=REFERRAL_QUALIFIED)
         )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(moved) == 1:
             await session.refresh(referral)
             rewarded_id, points = await _reward(
                 session, referral=referral, order_id=order_id, now=now, rules=rules
@@ -925,7 +925,7 @@ async def review(
         .where(col(Referral.invitee_id) == invitee_id, col(Referral.status) == REFERRAL_HELD)
         .values(status=target, reviewed_by=staff_id, reviewed_at=now)
     )
-    if decided.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(decided) != 1:
         raise ReferralError("not_held", str(invitee_id))
     await session.refresh(referral)
     points = 0

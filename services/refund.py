@@ -32,6 +32,7 @@ from models.order import (
     Payment,
     StarRefund,
 )
+from services.db import rowcount
 from services.order import RefundOutcome, refund_order, refund_paid_back
 from services.tiers import recompute
 
@@ -161,7 +162,7 @@ async def claim_due_refunds(
             .values(lease_until=now + lease, attempts=StarRefund.attempts + 1)
             .execution_options(synchronize_session=False)
         )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(taken) == 1:
             row.attempts += 1
             claimed.append(_due(row))
     return claimed
@@ -178,7 +179,7 @@ async def refund_done(session: AsyncSession, *, refund: DueRefund, now: datetime
         .values(status=STAR_REFUND_SENT, done_at=now, lease_until=None, last_error="")
         .execution_options(synchronize_session=False)
     )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(closed) != 1:
         return False
     await refund_paid_back(
         session,
@@ -216,7 +217,7 @@ async def refund_refused(
         .values(status=STAR_REFUND_FAILED, done_at=now, lease_until=None, last_error=error[:200])
         .execution_options(synchronize_session=False)
     )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(closed) != 1:
         return False
     await session.execute(
         update(Payment)

@@ -24,6 +24,7 @@ from sqlmodel import col
 from models.member import Member
 from models.order import ORDER_EXPIRED, ORDER_RESERVED, Order, OrderEvent
 from models.product import PAYMENT_TELEGRAM, Product
+from services.db import rowcount
 from services.order import (
     OrderError,
     OrderView,
@@ -151,7 +152,7 @@ async def hold_unheld(session: AsyncSession, *, now: datetime, hold: timedelta) 
         .values(expires_at=now + hold)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def _reminder_due(now: datetime, lead: timedelta) -> tuple[Any, ...]:
@@ -181,7 +182,7 @@ async def claim_reminder(
         .values(reminded_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     row = await session.get(Order, order_id, populate_existing=True)
     if row is None:
@@ -211,7 +212,7 @@ async def expire_reservation(
         .values(status=ORDER_EXPIRED, version=col(Order.version) + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     row = await session.get(Order, order_id, populate_existing=True)
     assert row is not None

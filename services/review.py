@@ -33,6 +33,7 @@ from models.perks import (
 from models.trial import PAYMENT_TRIAL
 from services.audit import record_action
 from services.community import is_open_clause
+from services.db import rowcount
 from services.errors import Refused
 from services.points import REASON_REVIEW_PHOTO, award
 from services.role import led_communities
@@ -277,7 +278,7 @@ async def moderate(
             moderation_note=note,
         )
     )
-    if decided.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(decided) != 1:
         raise ModerationError("decided")
     await session.refresh(review)
     points = 0
@@ -328,7 +329,7 @@ async def share_review(
         .where(col(Review.order_id) == order_id, col(Review.shared_at).is_(None))
         .values(shared_at=now)
     )
-    if marked.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(marked) != 1:
         raise ModerationError("shared")
     await session.refresh(review)
     return (await _views(session, [review]))[0]

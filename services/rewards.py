@@ -21,6 +21,7 @@ from models.perks import (
     Reward,
 )
 from services.coupons import CouponError, grant
+from services.db import rowcount
 from services.paging import Page, count_of, window
 from services.points import MAX_POINTS, REASON_REDEEM, PointsError, points_balance, spend
 
@@ -91,7 +92,7 @@ async def set_reward_active(session: AsyncSession, *, reward_id: int, active: bo
     result = await session.execute(
         update(Reward).where(col(Reward.id) == reward_id).values(active=active)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def list_rewards(
@@ -171,7 +172,7 @@ async def redeem(
             )
             .values(stock=col(Reward.stock) - 1)
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(taken) != 1:
             raise PointsError("out_of_stock", str(reward_id))
         spent = await spend(
             session,
@@ -281,7 +282,7 @@ async def hand_over(
     row = await session.get(Fulfilment, fulfilment_id, populate_existing=True)
     if row is None:
         raise FulfilmentError("not_found")
-    if marked.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(marked) != 1:
         raise FulfilmentError("already", _task(row))
     await session.execute(
         update(Redemption).where(col(Redemption.id) == row.redemption_id).values(delivered=True)

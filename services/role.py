@@ -32,7 +32,7 @@ from models.role import (
     StaffGrant,
 )
 from services.audit import record_action
-from services.db import insert_for, table_of
+from services.db import insert_for, rowcount, table_of
 from services.member import MemberView, UserInfo, get_member, record_member
 from services.paging import Page, count_of, window
 
@@ -197,7 +197,7 @@ async def revoke_staff(session: AsyncSession, *, member_id: int, revoked_by: int
         )
         .values(revoked_at=now, revoked_by=revoked_by)
     )
-    if not result.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(result):
         return False
     await _sign_out_of_dashboard(session, member_id=member_id, now=now)
     return True
@@ -317,7 +317,7 @@ async def _claim_row(
         .on_conflict_do_nothing(index_elements=["community_id", "member_id"])
     )
     inserted = await session.execute(statement)
-    if not getattr(inserted, "rowcount", 0):
+    if not rowcount(inserted):
         updated = await session.execute(
             update(LeaderDesignation)
             .where(
@@ -327,7 +327,7 @@ async def _claim_row(
             )
             .values(**values)
         )
-        if not getattr(updated, "rowcount", 0):
+        if not rowcount(updated):
             return None
     return await get_leader(session, community_id=community_id, member_id=member_id)
 
@@ -384,7 +384,7 @@ async def decide_application(
     current = await get_leader_by_id(session, leader_id)
     if current is None:
         raise LeaderError("not_found")
-    if not getattr(decided, "rowcount", 0):
+    if not rowcount(decided):
         raise LeaderError("decided", current)
     return current
 

@@ -27,7 +27,7 @@ from models.perks import (
     CareRule,
     MemberSegment,
 )
-from services.db import upsert
+from services.db import rowcount, upsert
 from services.errors import Refused
 
 MAX_TEXT = 1024
@@ -149,7 +149,7 @@ async def move(
         .where(col(MemberSegment.member_id) == member_id, col(MemberSegment.segment) == before)
         .values(segment=segment, since=now)
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         return None  # another run moved it first
     return Transition(member_id, before, segment)
 
@@ -235,7 +235,7 @@ async def retire_rule(session: AsyncSession, *, rule_id: int) -> bool:
         .where(col(CareRule.id) == rule_id, col(CareRule.active))
         .values(active=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rowcount(result))
 
 
 async def segment_counts(session: AsyncSession) -> dict[str, int]:

@@ -24,19 +24,16 @@ from models.suggestion import (
     SUGGESTION_NEW,
     Suggestion,
 )
-from services.db import dialect_name
+from services.db import dialect_name, rowcount
+from services.errors import Refused
 from services.paging import Page, count_of, window
 from services.points import REASON_SUGGESTION, award
 
 MAX_PER_DAY = 5  # suggestions one member may send in 24 hours
 
 
-class SuggestionError(ValueError):
+class SuggestionError(Refused):
     """A suggestion that was refused; `reason` names why, for a localized message."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +168,7 @@ async def decide(
             decided_at=now,
         )
     )
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(moved) != 1:
         found = await get_suggestion(session, suggestion_id)
         raise SuggestionError("not_found" if found is None else "decided", str(suggestion_id))
     found = await get_suggestion(session, suggestion_id)

@@ -35,6 +35,7 @@ from models.ticket import (
 )
 from services.audit import record_action
 from services.coupons import grant, template_by_code
+from services.db import rowcount
 from services.errors import Refused
 from services.ledger import STARS
 from services.order import OrderError, RefundOutcome, check_refund
@@ -291,7 +292,7 @@ async def add_message(
             .values(answered_at=now, answered_by=author_id, version=Ticket.version + 1)
             .execution_options(synchronize_session=False)
         )
-        first = answered.rowcount == 1  # type: ignore[attr-defined]
+        first = rowcount(answered) == 1
     await record_action(
         session,
         actor_id=author_id,
@@ -395,7 +396,7 @@ async def _claim(
         )
         .execution_options(synchronize_session=False)
     )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(closed) != 1:
         raise TicketError("changed_meanwhile", str(row.id))
 
 
@@ -614,7 +615,7 @@ async def escalate(session: AsyncSession, *, ticket_id: int, now: datetime) -> T
         .values(escalated=level)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     await record_action(
         session,

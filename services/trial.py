@@ -47,6 +47,7 @@ from models.trial import (
     TrialMedia,
 )
 from services.audit import record_action
+from services.db import rowcount
 from services.errors import Refused
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.ledger import AccountRef, Posting, post
@@ -258,7 +259,7 @@ async def _take_stock(
             .execution_options(synchronize_session=False)
         )
         left = product.stock
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(taken) != 1:
         raise TrialError("not_enough_stock", str(left))
 
 
@@ -482,7 +483,7 @@ async def answer_invite(
         .values(status=INVITE_ACCEPTED if accept else INVITE_DECLINED, answered_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         raise TrialError("answered", "")
     if not accept:
         return Answer(await get_trial_view(session, trial_id), accepted=False, won=False)
@@ -496,7 +497,7 @@ async def answer_invite(
         .values(taken=col(Trial.taken) + 1)
         .execution_options(synchronize_session=False)
     )
-    if place.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(place) != 1:
         await session.execute(
             update(TrialInvite)
             .where(col(TrialInvite.trial_id) == trial_id, col(TrialInvite.member_id) == member_id)
@@ -662,7 +663,7 @@ async def submit_report(
         .values(ratings=cleaned, report=words, reported_at=now, good=good)
         .execution_options(synchronize_session=False)
     )
-    if saved.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(saved) != 1:
         raise TrialError("reported", str(trial_id))
     return good
 
@@ -728,7 +729,7 @@ async def share_report(
         .values(shared_at=now)
         .execution_options(synchronize_session=False)
     )
-    if marked.rowcount != 1 or await session.get(Review, invite.order_id) is not None:  # type: ignore[attr-defined]
+    if rowcount(marked) != 1 or await session.get(Review, invite.order_id) is not None:
         raise TrialError("shared", str(trial_id))
     ratings = list((invite.ratings or {}).values())
     rating = min(5, max(1, int(sum(ratings) / len(ratings) + 0.5))) if ratings else 5
@@ -974,7 +975,7 @@ async def claim_reminder(
         .values({"late_reminded_at" if late else "reminded_at": now})
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     member = await session.get(Member, member_id)
     return Reminder(

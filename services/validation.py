@@ -27,6 +27,8 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl
 
+from services.errors import Refused
+
 INT64_MAX = 2**63 - 1  # the widest number the store holds (BIGINT), and every Telegram id
 MIN_YEAR = 2000  # no date the bot deals with is older
 MAX_YEAR = 2100  # nor further ahead
@@ -41,13 +43,12 @@ _FULL_WIDTH = str.maketrans(
 _ASCII_NUMBER = re.compile(r"[0-9]+")
 
 
-class NumberRefused(ValueError):
+class NumberRefused(Refused):
     """A number as typed that the bot must not read: `reason` is "look_alike" (a character
     that looks like a digit but is none of 0-9) or "too_large"; `part` is what was typed."""
 
     def __init__(self, reason: str, part: str, maximum: int = INT64_MAX) -> None:
-        super().__init__(f"{reason}: {part[:40]}")
-        self.reason = reason
+        super().__init__(reason, part[:40])
         self.part = part[:40]
         self.maximum = maximum
 

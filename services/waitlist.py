@@ -30,6 +30,7 @@ from models.waitlist import (
     WAIT_WAITING,
     WaitlistEntry,
 )
+from services.db import rowcount
 from services.errors import Refused
 from services.groupbuy import (
     GroupBuyError,
@@ -233,7 +234,7 @@ async def leave_waitlist(
         .values(status=WAIT_LEFT, offer_units=0, offer_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if left.rowcount == 0:  # type: ignore[attr-defined]
+    if rowcount(left) == 0:
         raise WaitlistError("not_waiting")
 
 
@@ -272,7 +273,7 @@ async def lapse_offers(session: AsyncSession, *, now: datetime) -> list[Lapsed]:
             .values(status=WAIT_LAPSED, offer_units=0, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             continue
         who = await get_member(session, entry.member_id)
         gb = await get_groupbuy(session, entry.groupbuy_id)
@@ -367,7 +368,7 @@ async def _offer_freed(
             )
             .execution_options(synchronize_session=False)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             continue
         free -= units
         assert entry.id is not None
@@ -437,7 +438,7 @@ async def _claim_and_book(
         .values(status=WAIT_BOOKED, offer_units=0, offer_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         raise WaitlistError("lapsed")
     gb = await get_groupbuy(session, entry.groupbuy_id)
     if gb is None:
