@@ -349,6 +349,51 @@ class OpenValues:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenDefaults:
+    """What a one-line open command (/groupbuy, /drop, /poll_presale) takes for an option not
+    written: each command has its own."""
+
+    minimum: str  # written as min= is: "2" (people) or "20u" (units)
+    stock: int
+    limit: int
+
+
+def parse_open_line(
+    words: list[str],
+    *,
+    product_id: int,
+    defaults: OpenDefaults,
+    now: datetime,
+    timezone: str,
+    keys: frozenset[str] | None = None,
+) -> tuple[OpenValues, dict[str, str]]:
+    """The words after a one-line open command's product: the deadline (every word up to the
+    first option, "12-31 20:00", "tomorrow 8pm", or deadline= / 截止=), then key=value options
+    (command_options). Reads deadline, min, stock and limit, the defaults filling in those not
+    written; returns them as values to open and every option as written, for the command's
+    own (tiers=, level=, ...). With `keys`, an option outside them is refused (bad_option)."""
+    options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
+    options = command_options(words[options_at:])
+    unknown = next((key for key in options if keys is not None and key not in keys), None)
+    if unknown is not None:
+        raise GroupBuyError("bad_option", unknown)
+    when = " ".join(words[:options_at]) or options.get("deadline", "")
+    if not when:
+        raise GroupBuyError("usage")
+    deadline = parse_deadline(when, now=now, timezone=timezone)
+    min_kind, min_count = parse_minimum(options.get("min", defaults.minimum))
+    values = OpenValues(
+        product_id=product_id,
+        deadline=deadline,
+        min_kind=min_kind,
+        min_count=min_count,
+        stock_cap=option_count(options, "stock", defaults.stock),
+        per_member_limit=option_count(options, "limit", defaults.limit),
+    )
+    return values, options
+
+
+@dataclass(frozen=True, slots=True)
 class Opened:
     """A group-buy just opened, and what the promotion policy said about its cards."""
 
@@ -464,25 +509,18 @@ async def _open(
         product = await get_product(session, product_id)
         if product is None or not product.active:
             raise GroupBuyError("no_product")
-        # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
-        options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
-        options = command_options(words[options_at:])
-        # or given as an option: 截止=明天晚上8点
-        when = " ".join(words[1:options_at]) or options.get("deadline", "")
-        if not when:
-            raise GroupBuyError("usage")
-        deadline = parse_deadline(when, now=now, timezone=timezone)
-        min_kind, min_count = parse_minimum(options.get("min", "2"))
         stock_default = product.stock if product.stock is not None else 100
         if product.variants:  # stock= is then per variant: by default, all each one has
             stock_default = max(100 if v.stock is None else v.stock for v in product.variants)
-        values = OpenValues(
+        values, options = parse_open_line(
+            words[1:],
             product_id=product.id,
-            deadline=deadline,
-            min_kind=min_kind,
-            min_count=min_count,
-            stock_cap=option_count(options, "stock", stock_default),
-            per_member_limit=option_count(options, "limit", 5),
+            defaults=OpenDefaults(minimum="2", stock=stock_default, limit=5),
+            now=now,
+            timezone=timezone,
+        )
+        values = replace(
+            values,
             tiers=parse_tiers(
                 options.get("tiers", ""),
                 currency=product.currency,

@@ -26,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.groupbuy import (
     DROP_ERRORS,
-    OpenValues,
+    OpenDefaults,
     level_error_text,
     open_and_post,
     open_error_text,
+    parse_open_line,
 )
 from handlers.lint import clear_command, product_texts, split_override
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
@@ -53,15 +54,9 @@ from handlers.views.poll import result_effects, send_copies, stop_copies
 from models.base import Clock
 from models.poll import POLL_OPEN
 from services.community import get_community, open_community_ids
-from services.groupbuy import (
-    GroupBuyError,
-    parse_count,
-    parse_deadline,
-    parse_minimum,
-)
+from services.groupbuy import GroupBuyError
 from services.levels import LevelError, parse_level
 from services.member import MemberView
-from services.parsing import is_option, split_option
 from services.policy import KIND_PRESALE, HeldBack
 from services.poll import (
     ClosedPoll,
@@ -328,14 +323,8 @@ async def polls_more(
         await query.message.edit_text(text, reply_markup=markup)
 
 
-def _presale_options(words: list[str]) -> dict[str, str]:
-    options: dict[str, str] = {}
-    for word in words:
-        option = split_option(word)  # English or Chinese keys, = or ＝: 成团＝20
-        if option is None or option[0] not in ("min", "stock", "limit", "level"):
-            raise GroupBuyError("bad_option", word)
-        options[option[0]] = option[1]
-    return options
+# the options /poll_presale reads: /groupbuy's syntax, fewer keys (成团＝20 too)
+PRESALE_KEYS = frozenset({"deadline", "min", "stock", "limit", "level"})
 
 
 @router.message(Command("poll_presale"), PRIVATE, RoleFilter(Role.STAFF, "poll.presale"))
@@ -409,10 +398,16 @@ async def poll_presale(
         )
         if cleared is None:
             return
-        # the deadline is every word up to the first option: "12-31 20:00", "tomorrow 8pm"
-        options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
-        deadline = parse_deadline(" ".join(words[2:options_at]), now=now, timezone=zone)
-        options = _presale_options(words[options_at:])
+        values, options = parse_open_line(
+            words[2:],
+            product_id=product.id,
+            defaults=OpenDefaults(
+                minimum="10", stock=product.stock if product.stock is not None else 1000, limit=5
+            ),
+            now=now,
+            timezone=zone,
+            keys=PRESALE_KEYS,
+        )
         chat_ids = list(poll.chat_ids)
         if "level" in options:  # only the poll's groups of that level
             level = parse_level(options["level"])
@@ -421,16 +416,6 @@ async def poll_presale(
             if not chat_ids:
                 await message.answer(_(DROP_ERRORS["no_groups"]))
                 return
-        min_kind, min_count = parse_minimum(options.get("min", "10"))
-        stock = product.stock if product.stock is not None else 1000
-        values = OpenValues(
-            product_id=product.id,
-            deadline=deadline,
-            min_kind=min_kind,
-            min_count=min_count,
-            stock_cap=parse_count(options["stock"]) if "stock" in options else stock,
-            per_member_limit=parse_count(options["limit"]) if "limit" in options else 5,
-        )
         # hold the poll's pre-sale slot first: two staff racing open one group-buy
         if not await hold_presale(session, poll_id=poll_id):
             await message.answer(_("Poll #{id} is already on pre-sale.").format(id=poll_id))
@@ -474,7 +459,7 @@ async def poll_presale(
             text = _(
                 "You chose {option} in poll #{id}: it is now on pre-sale. It will be "
                 "made if at least {count} pre-order it by the deadline."
-            ).format(option=f"<b>{esc(winner)}</b>", id=poll_id, count=min_count)
+            ).format(option=f"<b>{esc(winner)}</b>", id=poll_id, count=values.min_count)
         announcements.append(SendMessage(chat_id=chat_id, text=text))
     for announcement in announcements:
         after_commit.add(_announce(bot, poll_id, announcement))

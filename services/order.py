@@ -69,6 +69,7 @@ from models.product import (
 )
 from models.waitlist import WAIT_OFFERED, WAIT_WAITING, WaitlistEntry
 from services.cash import TX_CASH_COLLECTED, TX_REFUND_HANDED_BACK, collect_cash
+from services.commission import CommissionHold, release_held
 from services.content import DESCRIPTION, TITLE, ReadTranslations, localized
 from services.coupons import release_coupon
 from services.credit import cash_order_limit_reached
@@ -1220,54 +1221,17 @@ async def orders_of_member_in_chat(
     return [order_view(row) for row in rows.scalars().all()]
 
 
+LEADER_HOLD = CommissionHold(
+    booked=(TX_COMMISSION, TX_COMMISSION_ADJUST),
+    pending=ACCOUNT_LEADER_COMMISSION_PENDING,
+    earned=ACCOUNT_LEADER_COMMISSION,
+    release=TX_COMMISSION_RELEASE,
+    key="commission-release",
+    label="commission",
+)
+
+
 async def release_commissions(session: AsyncSession, *, now: datetime, window: timedelta) -> int:
     """Release the pending commission of orders paid longer ago than the refund window and
     not refunded; each release is posted once (its key is the order's). Returns how many."""
-    paid_before = (
-        select(col(OrderEvent.order_id))
-        .where(col(OrderEvent.to_status) == ORDER_PAID, col(OrderEvent.at) <= now - window)
-        .scalar_subquery()
-    )
-    released = select(col(LedgerTransaction.order_id)).where(
-        col(LedgerTransaction.kind) == TX_COMMISSION_RELEASE
-    )
-    net = func.sum(col(LedgerEntry.amount))  # the commission less partial-refund adjustments
-    pending = await session.execute(
-        select(
-            col(LedgerTransaction.order_id),
-            col(LedgerEntry.asset),
-            net,
-            col(Order.leader_id),
-        )
-        .join(LedgerEntry, col(LedgerEntry.transaction_id) == col(LedgerTransaction.id))
-        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
-        .join(Order, col(Order.id) == col(LedgerTransaction.order_id))
-        .where(
-            col(LedgerTransaction.kind).in_((TX_COMMISSION, TX_COMMISSION_ADJUST)),
-            col(LedgerAccount.kind) == ACCOUNT_LEADER_COMMISSION_PENDING,
-            col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)),
-            col(Order.id).in_(paid_before),
-            col(Order.id).not_in(released),
-        )
-        .group_by(col(LedgerTransaction.order_id), col(LedgerEntry.asset), col(Order.leader_id))
-        .having(net > 0)
-        .order_by(col(LedgerTransaction.order_id))
-    )
-    count = 0
-    for order_id, asset, total, leader_id in pending.all():
-        if order_id is None or leader_id is None:
-            continue
-        amount = int(total)
-        await post(
-            session,
-            key=f"order:{order_id}:commission-release",
-            kind=TX_COMMISSION_RELEASE,
-            postings=[
-                Posting(AccountRef(ACCOUNT_LEADER_COMMISSION_PENDING, leader_id), asset, -amount),
-                Posting(AccountRef(ACCOUNT_LEADER_COMMISSION, leader_id), asset, amount),
-            ],
-            memo=f"commission on order #{order_id} released",
-            order_id=order_id,
-        )
-        count += 1
-    return count
+    return await release_held(session, LEADER_HOLD, now=now, window=window)

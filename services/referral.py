@@ -36,7 +36,7 @@ from models.ledger import (
     LedgerTransaction,
 )
 from models.member import Member
-from models.order import ORDER_FULFILLED, ORDER_PAID, Order, OrderEvent
+from models.order import ORDER_FULFILLED, ORDER_PAID, Order
 from models.referral import (
     REFERRAL_HELD,
     REFERRAL_PENDING,
@@ -51,6 +51,7 @@ from models.referral import (
     ReferralInviteLink,
 )
 from models.role import LEADER_ACTIVE, LeaderDesignation
+from services.commission import CommissionHold, release_held
 from services.community import is_open_clause
 from services.db import dialect_name, insert_for, rowcount, table_of
 from services.errors import Refused
@@ -796,62 +797,22 @@ async def order_refunded(session: AsyncSession, *, order_id: int) -> None:
     )
 
 
+REFERRAL_HOLD = CommissionHold(
+    booked=(TX_REFERRAL_COMMISSION, TX_COMMISSION_ADJUST),
+    pending=ACCOUNT_MEMBER_COMMISSION_PENDING,
+    earned=ACCOUNT_MEMBER_COMMISSION,
+    release=TX_REFERRAL_COMMISSION_RELEASE,
+    key="referral-commission-release",
+    label="referral commission",
+)
+
+
 async def release_referral_commissions(
     session: AsyncSession, *, now: datetime, window: timedelta
 ) -> int:
     """Release the pending referral commission of orders paid longer ago than the refund window
     and not refunded, each once. Returns how many orders were released."""
-    paid_before = (
-        select(col(OrderEvent.order_id))
-        .where(col(OrderEvent.to_status) == ORDER_PAID, col(OrderEvent.at) <= now - window)
-        .scalar_subquery()
-    )
-    released = select(col(LedgerTransaction.order_id)).where(
-        col(LedgerTransaction.kind) == TX_REFERRAL_COMMISSION_RELEASE
-    )
-    net = func.sum(col(LedgerEntry.amount))  # the commission less partial-refund adjustments
-    rows = await session.execute(
-        select(
-            col(LedgerTransaction.order_id),
-            col(LedgerAccount.owner_id),
-            col(LedgerEntry.asset),
-            net,
-        )
-        .join(LedgerEntry, col(LedgerEntry.transaction_id) == col(LedgerTransaction.id))
-        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
-        .join(Order, col(Order.id) == col(LedgerTransaction.order_id))
-        .where(
-            col(LedgerTransaction.kind).in_((TX_REFERRAL_COMMISSION, TX_COMMISSION_ADJUST)),
-            col(LedgerAccount.kind) == ACCOUNT_MEMBER_COMMISSION_PENDING,
-            col(Order.status).in_((ORDER_PAID, ORDER_FULFILLED)),
-            col(Order.id).in_(paid_before),
-            col(Order.id).not_in(released),
-        )
-        .group_by(
-            col(LedgerTransaction.order_id), col(LedgerAccount.owner_id), col(LedgerEntry.asset)
-        )
-        .having(net > 0)
-        .order_by(col(LedgerTransaction.order_id), col(LedgerAccount.owner_id))
-    )
-    pending: dict[int, list[Posting]] = defaultdict(list)
-    for order_id, owner, asset, amount in rows.all():
-        if order_id is None:
-            continue
-        pending[int(order_id)] += [
-            Posting(AccountRef(ACCOUNT_MEMBER_COMMISSION_PENDING, int(owner)), asset, -int(amount)),
-            Posting(AccountRef(ACCOUNT_MEMBER_COMMISSION, int(owner)), asset, int(amount)),
-        ]
-    for order_id, postings in pending.items():
-        await post(
-            session,
-            key=f"order:{order_id}:referral-commission-release",
-            kind=TX_REFERRAL_COMMISSION_RELEASE,
-            postings=postings,
-            memo=f"referral commission on order #{order_id} released",
-            order_id=order_id,
-            at=now,
-        )
-    return len(pending)
+    return await release_held(session, REFERRAL_HOLD, now=now, window=window)
 
 
 async def held_referrals(

@@ -4,6 +4,7 @@ sign-up list, the deadline (on a controlled clock), settlement, and a restart in
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 
 from sqlmodel import select
 
@@ -13,7 +14,7 @@ from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.groupbuy import GroupBuy
 from models.order import Order
 from models.product import Product
-from services.ledger import AccountRef, balance, reconcile
+from services.ledger import AccountRef, balance, find_transaction, reconcile
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
 
 
@@ -335,6 +336,23 @@ async def test_a_refund_after_the_window_leaves_the_released_commission_to_the_l
         assert await balance(session, AccountRef("leader_commission_pending", LEE), "CNY") == 0
     async with harness.session() as session:
         assert (await reconcile(session)).ok
+
+
+async def test_the_leaders_commission_release_is_dated_by_the_jobs_clock(
+    harness: Harness,
+) -> None:
+    # given Lee's group-buy (5% commission) formed with Mia x1, paid
+    await lees_groupbuy_formed(harness)
+    await harness.send(LEE, TEA, "/paid @mia")
+    # when the refund window has passed on the domain's clock and the job runs
+    harness.clock.advance(days=8)
+    await harness.runtime.closer.close_due()
+    # then the release is booked at the job's now, as a referrer's release is (not the wall
+    # clock's, which is 8 days behind here)
+    async with harness.session() as session:
+        release = await find_transaction(session, "order:1:commission-release")
+    assert release is not None
+    assert release.created_at.replace(tzinfo=UTC) == harness.clock.now
 
 
 async def test_a_suspended_leader_earns_nothing_on_orders_paid_while_suspended(

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
+from handlers.groupbuy import OpenDefaults, parse_open_line
 from handlers.text import countdown
 from models.groupbuy import MIN_PEOPLE, MIN_UNITS
 from services.community import InvalidTimezone, parse_timezone
@@ -469,3 +470,58 @@ def test_a_minimum_is_read_in_people_or_units(text: str, expected: tuple[str, in
 )
 def test_a_delivery_mode_is_read_in_chinese(typed: str, mode: str) -> None:
     assert FULFILMENT_ALIASES[typed] == mode
+
+
+# /groupbuy (and /drop) and /poll_presale read their line with one parser, each its defaults
+GROUPBUY_DEFAULTS = OpenDefaults(minimum="2", stock=100, limit=5)
+PRESALE_DEFAULTS = OpenDefaults(minimum="10", stock=1000, limit=5)
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+def read_line(
+    line: str, defaults: OpenDefaults, keys: frozenset[str] | None = None
+) -> tuple[object, ...]:
+    values, options = parse_open_line(
+        line.split(), product_id=7, defaults=defaults, now=NOW, timezone="UTC", keys=keys
+    )
+    return (
+        values.deadline - NOW,
+        values.min_kind,
+        values.min_count,
+        values.stock_cap,
+        values.per_member_limit,
+        options,
+    )
+
+
+@pytest.mark.parametrize("defaults", [GROUPBUY_DEFAULTS, PRESALE_DEFAULTS])
+def test_an_open_line_reads_the_same_for_every_command(defaults: OpenDefaults) -> None:
+    # the deadline as words or as an option, minimums and counts in units, Chinese keys, ＝
+    assert read_line("7d min=20u stock=50件 limit=3", defaults) == (
+        timedelta(days=7),
+        MIN_UNITS,
+        20,
+        50,
+        3,
+        {"min": "20u", "stock": "50件", "limit": "3"},
+    )
+    assert read_line("截止=24h 成团＝20 库存=50u", defaults)[:4] == (
+        timedelta(hours=24),
+        MIN_PEOPLE,
+        20,
+        50,
+    )
+
+
+def test_each_command_fills_in_its_own_defaults() -> None:
+    assert read_line("24h", GROUPBUY_DEFAULTS)[1:5] == (MIN_PEOPLE, 2, 100, 5)
+    assert read_line("24h", PRESALE_DEFAULTS)[1:5] == (MIN_PEOPLE, 10, 1000, 5)
+
+
+def test_an_open_line_without_a_deadline_or_with_a_key_not_taken_is_refused() -> None:
+    with pytest.raises(GroupBuyError) as missing:
+        read_line("min=5", GROUPBUY_DEFAULTS)
+    assert missing.value.reason == "usage"
+    with pytest.raises(GroupBuyError) as unknown:
+        read_line("7d tiers=10:35.90", PRESALE_DEFAULTS, frozenset({"min"}))
+    assert (unknown.value.reason, unknown.value.detail) == ("bad_option", "tiers")

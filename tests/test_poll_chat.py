@@ -222,6 +222,27 @@ async def test_a_closed_poll_becomes_a_pre_sale_in_the_same_groups(harness: Harn
     assert "already on pre-sale" in await say(harness, f"/poll_presale {poll.id} 1 7d min=20")
 
 
+async def test_a_pre_sale_line_reads_like_a_group_buy_line(harness: Harness) -> None:
+    # given a closed poll whose winner is on the shelf
+    await given_staff(harness)
+    await say(harness, "/product_add Osmanthus oolong | 49.00 CNY | stock 100")
+    poll = await create_poll(harness, points="0")
+    assert poll.id is not None
+    copies = await poll_ids(harness, poll.id)
+    await vote(harness, MIA, copies[COFFEE], [1])
+    await harness.send(SAM, SAM, f"/poll_close {poll.id}")
+    # when Sam writes an option it does not take, nothing opens
+    assert "/poll_presale POLL PRODUCT DEADLINE" in await say(
+        harness, f"/poll_presale {poll.id} 1 7d tiers=10:35.90"
+    )
+    # and when he writes the deadline and counts as /groupbuy takes them, it opens
+    reply = await say(harness, f"/poll_presale {poll.id} 1 截止=7d 成团＝20u stock=50件 limit=3")
+    assert reply == "Pre-sale group-buy #1 of Osmanthus opened in 3 groups."
+    async with harness.session() as session:
+        gb = (await session.execute(select(GroupBuy))).scalar_one()
+    assert (gb.min_kind, gb.min_count, gb.stock_cap, gb.per_member_limit) == ("units", 20, 50, 3)
+
+
 async def test_tier_weighting_and_anonymous_counts(harness: Harness) -> None:
     await given_staff(harness)
     async with harness.session() as session, session.begin():
