@@ -41,12 +41,14 @@ from bot.config import Settings
 from bot.db import create_engine, create_session_factory
 from bot.migrate import upgrade
 from models.community import Community, CommunityMember
+from models.coupons import CouponTemplate, MemberCoupon
+from models.loyalty import CheckIn
 from models.member import Member
 from models.order import ORDER_PAID, Order, OrderEvent
-from models.perks import CheckIn, CouponTemplate, MemberCoupon, MemberTier
 from models.poll import Poll, PollBallot
 from models.referral import REFERRAL_PENDING, REFERRAL_REWARDED, Referral, ReferralCode
 from models.suggestion import Suggestion
+from models.tiers import MemberTier
 from services.metrics import Slice, metrics_report
 
 BATCH = 5_000

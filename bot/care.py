@@ -30,7 +30,8 @@ from handlers.text import BackgroundSender, counted, esc, sentences
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
 from models.broadcast import VARIANT_B, VARIANT_HOLDOUT
 from models.ledger import POINTS
-from models.perks import SEGMENT_NEW, PointsDay
+from models.points import PointsDay
+from models.segments import SEGMENT_NEW
 from services.abtest import arm_for
 from services.attribution import record_exposure
 from services.broadcast import add_care_recipient, care_broadcast, selling_reminder

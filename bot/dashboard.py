@@ -78,7 +78,7 @@ from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, t
 from handlers.views.trial import ERRORS as TRIAL_ERRORS
 from handlers.views.trial import invitations, reports_csv, summary_text
 from models.community import LEVEL_CORE, LEVEL_VIP, LEVELS
-from models.perks import MEDIA_PHOTO
+from models.review import MEDIA_PHOTO
 from services.analytics import Ratio, Scope, StatsReport, communities_in, stats_report
 from services.attribution import PromotionResult, ab_tests_csv, broadcast_result, recent_tests
 from services.audit import record_action

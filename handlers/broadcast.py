@@ -73,7 +73,7 @@ from models.broadcast import (
     VARIANT_B,
     VARIANT_HOLDOUT,
 )
-from models.perks import SEGMENTS
+from models.segments import SEGMENTS
 from services import broadcast as outbox
 from services.abtest import AbTestError, arm_sizes, parse_holdout
 from services.audit import record_action

@@ -17,7 +17,7 @@ from handlers.text import N_, HandlerSettings, esc
 from handlers.views.abtest import percent
 from handlers.views.labels import SEGMENT, label
 from handlers.views.perks import points_text
-from models.perks import SEGMENTS
+from models.segments import SEGMENTS
 from services.abtest import AbTestError, parse_holdout
 from services.coupons import template_by_code
 from services.member import MemberView

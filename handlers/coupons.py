@@ -22,7 +22,7 @@ from handlers.views.member import ambiguous_text
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
 from models.base import Clock
-from models.perks import COUPON_FIXED, COUPON_PERCENT
+from models.coupons import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM
 from services.coupons import (
     CouponError,

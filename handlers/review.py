@@ -35,7 +35,7 @@ from handlers.views.review import (
     review_text,
 )
 from models.base import Clock
-from models.perks import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
+from models.review import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
 from services.audit import record_action
 from services.community import get_community
 from services.member import AmbiguousMember, MemberView, find_member

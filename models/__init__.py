@@ -4,7 +4,9 @@ from models.abtest import CareExposure
 from models.alerts import Alert
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, BroadcastRecipient, CommunityTag, MarketingConsent
+from models.care import CareRule
 from models.community import Community, CommunityMember, GroupInvite
+from models.coupons import CouponTemplate, MemberCoupon
 from models.credit import LeaderLimit
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from models.delivery import ShippingOption
@@ -21,25 +23,14 @@ from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
 from models.interaction import MemberInteraction
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
+from models.loyalty import CheckIn
 from models.member import Member
 from models.membership import Membership, MembershipPeriod, MembershipPlan
+from models.nps import NpsAsked, NpsSurvey
 from models.order import Order, OrderEvent, Payment, StarRefund
 from models.payout import CashHandover, PayoutRequest
-from models.perks import (
-    CareRule,
-    CheckIn,
-    CouponTemplate,
-    Fulfilment,
-    MemberCoupon,
-    MemberSegment,
-    MemberTier,
-    PointsDay,
-    Redemption,
-    Review,
-    Reward,
-    Tier,
-)
 from models.pickup import GroupBuyPickupPoint, PickupKeeper, PickupPoint, PickupReminder
+from models.points import PointsDay
 from models.policy import PromotionLock, PromotionPost, ScheduledPost
 from models.poll import Poll, PollBallot, PollOption, PollPost
 from models.product import Product, ProductVariant
@@ -50,9 +41,13 @@ from models.referral import (
     ReferralCode,
     ReferralInviteLink,
 )
+from models.review import Review
+from models.rewards import Fulfilment, Redemption, Reward
 from models.role import ChatAdmin, LeaderDesignation, StaffGrant
-from models.suggestion import NpsAsked, NpsSurvey, Suggestion
+from models.segments import MemberSegment
+from models.suggestion import Suggestion
 from models.ticket import Ticket, TicketMessage
+from models.tiers import MemberTier, Tier
 from models.trial import Trial, TrialInvite, TrialMedia
 from models.waitlist import WaitlistEntry
 

@@ -38,11 +38,13 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
+from models.loyalty import CheckIn
 from models.member import Member
+from models.nps import NpsSurvey
 from models.order import ORDER_FULFILLED, ORDER_PAID, Order, OrderEvent
-from models.perks import CheckIn, MemberTier
 from models.poll import PollBallot
-from models.suggestion import SUGGESTION_ADOPTED, NpsSurvey, Suggestion
+from models.suggestion import SUGGESTION_ADOPTED, Suggestion
+from models.tiers import MemberTier
 from services.nps import NpsScore, nps_report
 from services.period import Period
 from services.referral import StatsRow, program_stats

@@ -42,8 +42,9 @@ from models.broadcast import (
     Broadcast,
     BroadcastRecipient,
 )
+from models.care import CareRule
+from models.coupons import COUPON_USED, MemberCoupon
 from models.order import ORDER_PAID, Order, OrderEvent
-from models.perks import COUPON_USED, CareRule, MemberCoupon
 from services.abtest import Arm, Verdict, verdict
 from services.db import rowcount, upsert
 

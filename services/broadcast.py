@@ -57,8 +57,9 @@ from models.broadcast import (
 )
 from models.community import Community, CommunityMember
 from models.member import Member
-from models.perks import SEGMENTS, MemberSegment, MemberTier
 from models.policy import POST_LEADER, SCHEDULED_WAITING, PromotionPost, ScheduledPost
+from models.segments import SEGMENTS, MemberSegment
+from models.tiers import MemberTier
 from services.abtest import split
 from services.community import is_open_clause
 from services.compliance import BUY_LINK, Finding, reads_as_promotion

@@ -18,8 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.base import utcnow
-from models.order import OPEN_STATUSES, Order
-from models.perks import (
+from models.coupons import (
     COUPON_FIXED,
     COUPON_HELD,
     COUPON_PERCENT,
@@ -27,6 +26,7 @@ from models.perks import (
     CouponTemplate,
     MemberCoupon,
 )
+from models.order import OPEN_STATUSES, Order
 from services.db import rowcount, upsert
 from services.errors import Refused
 from services.paging import Page, count_of, slice_of, window

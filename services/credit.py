@@ -36,6 +36,7 @@ from models.groupbuy import (
     GROUPBUY_SETTLING,
     GroupBuy,
 )
+from models.nps import NpsSurvey
 from models.order import (
     ORDER_EXPIRED,
     ORDER_FULFILLED,
@@ -44,9 +45,8 @@ from models.order import (
     Order,
     OrderEvent,
 )
-from models.perks import Review
+from models.review import Review
 from models.role import LEADER_ACTIVE, LEADER_SUSPENDED, LeaderDesignation
-from models.suggestion import NpsSurvey
 from services.cash import CashHolder, cash_holders
 from services.db import dialect_name, rowcount, upsert
 from services.errors import Refused

@@ -46,7 +46,6 @@ from models.order import (
     Order,
     OrderEvent,
 )
-from models.perks import REVIEW_APPROVED, MemberTier, Review
 from models.product import (
     FULFIL_DELIVERY,
     FULFIL_PICKUP,
@@ -55,6 +54,8 @@ from models.product import (
     Product,
     ProductVariant,
 )
+from models.review import REVIEW_APPROVED, Review
+from models.tiers import MemberTier
 from models.waitlist import WAIT_LEFT, WAIT_OFFERED, WAIT_WAITING, WaitlistEntry
 from services.community import get_community, open_among
 from services.content import (

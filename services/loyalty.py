@@ -15,9 +15,10 @@ from sqlmodel import col, select
 
 from models.base import utcnow
 from models.community import Community, CommunityMember
+from models.loyalty import CheckIn
 from models.member import Member
 from models.order import ORDER_FULFILLED, Order
-from models.perks import CheckIn, Review
+from models.review import Review
 from models.trial import PAYMENT_TRIAL
 from services.db import dialect_name, insert_in, prepared, rowcount, table_of, upsert
 from services.errors import Refused

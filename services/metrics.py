@@ -25,15 +25,18 @@ from sqlmodel import col
 
 from models.base import UTCDateTime
 from models.community import CommunityMember
+from models.coupons import COUPON_USED, MemberCoupon
 from models.groupbuy import GroupBuyJoin
 from models.interaction import MemberInteraction
+from models.loyalty import CheckIn
 from models.member import Member
+from models.nps import NpsSurvey
 from models.order import ORDER_PAID, Order, OrderEvent
-from models.perks import COUPON_USED, CheckIn, MemberCoupon, MemberTier
 from models.poll import PollBallot
 from models.referral import REFERRAL_REJECTED, Referral
-from models.suggestion import NpsSurvey, Suggestion
+from models.suggestion import Suggestion
 from models.ticket import TICKET_CLOSED, Ticket
+from models.tiers import MemberTier
 from models.trial import INVITE_ACCEPTED, TrialInvite
 from services.analytics import Ratio, Scope
 

@@ -24,9 +24,9 @@ from models.order import (
     ORDER_RESERVED,
     Order,
 )
-from models.perks import Review
 from models.pickup import GroupBuyPickupPoint, PickupPoint
 from models.product import PAYMENT_TELEGRAM, Product
+from models.review import Review
 from services.content import (
     PICKUP_POINT,
     PICKUP_TIME,

@@ -16,8 +16,8 @@ from sqlmodel import col, select
 
 from models.broadcast import MarketingConsent
 from models.community import Community
+from models.nps import MAX_COMMENT, NpsAsked, NpsSurvey
 from models.order import ORDER_FULFILLED, Order
-from models.suggestion import MAX_COMMENT, NpsAsked, NpsSurvey
 from services.db import insert_for, rowcount, table_of
 from services.errors import Refused
 

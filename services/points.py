@@ -26,7 +26,7 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
-from models.perks import PointsDay
+from models.points import PointsDay
 from services.db import insert_in, prepared, rowcount, table_of
 from services.errors import Refused
 from services.ledger import (

@@ -19,7 +19,6 @@ from sqlalchemy import bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from models.perks import MemberTier
 from models.poll import (
     MAX_OPTIONS,
     MIN_OPTIONS,
@@ -30,6 +29,7 @@ from models.poll import (
     PollOption,
     PollPost,
 )
+from models.tiers import MemberTier
 from services.community import get_community
 from services.db import insert_in, prepared, rowcount, table_of
 from services.errors import Refused

@@ -22,7 +22,6 @@ from models.broadcast import CLAIMABLE, RECIPIENT_PRIVATE, RECIPIENT_SKIPPED, Br
 from models.community import CommunityMember
 from models.ledger import LedgerAccount, LedgerEntry, LedgerTransaction
 from models.member import Member
-from models.perks import MemberSegment, Review, ReviewMedia
 from models.privacy import (
     ACTOR_ID_COLUMNS,
     FREE_TEXTS,
@@ -33,6 +32,8 @@ from models.privacy import (
     FreeText,
 )
 from models.referral import ReferralAttempt, ReferralCode, ReferralInviteLink
+from models.review import Review, ReviewMedia
+from models.segments import MemberSegment
 from services.audit import record_action
 from services.broadcast import set_consent
 from services.db import rowcount

@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from models.community import Community
 from models.member import Member
 from models.order import ORDER_FULFILLED, Order
-from models.perks import (
+from models.review import (
     MEDIA_PHOTO,
     REVIEW_APPROVED,
     REVIEW_MAX_PHOTOS,

@@ -10,12 +10,12 @@ from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from models.perks import (
+from models.coupons import CouponTemplate
+from models.rewards import (
     FULFILMENT_HANDED_OVER,
     FULFILMENT_OPEN,
     REWARD_COUPON,
     REWARD_PHYSICAL,
-    CouponTemplate,
     Fulfilment,
     Redemption,
     Reward,

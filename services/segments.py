@@ -15,16 +15,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.broadcast import HOLDOUT_MAX
+from models.care import CareRule
 from models.member import Member
 from models.order import ORDER_FULFILLED, ORDER_PAID, Order, OrderEvent
-from models.perks import (
+from models.segments import (
     SEGMENT_ACTIVE,
     SEGMENT_AT_RISK,
     SEGMENT_CHURNED,
     SEGMENT_LOYAL,
     SEGMENT_NEW,
     SEGMENTS,
-    CareRule,
     MemberSegment,
 )
 from services.db import rowcount, upsert

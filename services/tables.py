@@ -41,9 +41,10 @@ from models.ledger import (
 )
 from models.member import Member
 from models.order import DELIVERY_SHIP, ORDER_FULFILLED, ORDER_PAID, Order
-from models.perks import FULFILMENT_OPEN, Fulfilment, MemberTier, Tier
 from models.poll import Poll, PollBallot, PollOption, PollPost
+from models.rewards import FULFILMENT_OPEN, Fulfilment
 from models.ticket import TICKET_OPEN, Ticket
+from models.tiers import MemberTier, Tier
 from models.trial import Trial, TrialInvite
 from services.analytics import Scope, StatsReport, stats_report
 from services.nps import nps_report

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from models.ledger import ACCOUNT_MEMBER_POINTS, POINTS, LedgerAccount
 from models.membership import MEMBERSHIP_ACTIVE, Membership, MembershipPlan
 from models.order import ORDER_FULFILLED, ORDER_PAID, ORDER_REFUNDED, Order, OrderEvent
-from models.perks import MemberTier, Tier
+from models.tiers import MemberTier, Tier
 from services.db import upsert
 from services.errors import Refused
 from services.points import points_earned

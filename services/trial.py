@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from models.ledger import ACCOUNT_BRAND_GOODS_GIVEN, ACCOUNT_BRAND_MARKETING_EXPENSE
 from models.member import Member
+from models.nps import NpsSurvey
 from models.order import (
     DELIVERY_PICKUP,
     DELIVERY_SHIP,
@@ -27,10 +28,11 @@ from models.order import (
     Order,
     OrderEvent,
 )
-from models.perks import REVIEW_PENDING, MemberTier, Review, ReviewMedia
 from models.product import FULFIL_DELIVERY, Product, ProductVariant
 from models.referral import Referral
-from models.suggestion import SUGGESTION_ADOPTED, NpsSurvey, Suggestion
+from models.review import REVIEW_PENDING, Review, ReviewMedia
+from models.suggestion import SUGGESTION_ADOPTED, Suggestion
+from models.tiers import MemberTier
 from models.trial import (
     INVITE_ACCEPTED,
     INVITE_DECLINED,

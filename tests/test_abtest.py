@@ -28,9 +28,10 @@ from models.broadcast import (
     Broadcast,
     BroadcastRecipient,
 )
+from models.care import CareRule
+from models.coupons import COUPON_USED, CouponTemplate, MemberCoupon
 from models.member import Member
 from models.order import ORDER_PAID, ORDER_RESERVED, Order, OrderEvent
-from models.perks import COUPON_USED, CareRule, CouponTemplate, MemberCoupon
 from services import broadcast as outbox
 from services.abtest import (
     MIN_ARM,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import update
 
 from bot.alerts import AlertWatch
+from models.nps import NpsSurvey
 from models.order import Order
-from models.suggestion import NpsSurvey
 from tests.conftest import MIA, OWNER, SAM, TEA, Harness
 from tests.test_digest import ZONE, A, B, C, D, seed, settings
 

@@ -16,10 +16,11 @@ from handlers.commands import COMMANDS, Command
 from handlers.errors import APOLOGY
 from models.audit import AuditEntry
 from models.community import Community
+from models.coupons import MemberCoupon
 from models.groupbuy import GroupBuyJoin
 from models.order import Order
 from models.payout import CashHandover
-from models.perks import Fulfilment, MemberCoupon
+from models.rewards import Fulfilment
 from models.role import LeaderDesignation
 from services.ledger import AccountRef, balance
 from services.member import locale_for_language_code

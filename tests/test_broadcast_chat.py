@@ -14,7 +14,7 @@ from bot.emulator import Emulator
 from handlers.groupbuy import GroupBuyCallback
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, MarketingConsent
-from models.perks import MemberTier
+from models.tiers import MemberTier
 from services import broadcast as outbox
 from services.db import upsert
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness

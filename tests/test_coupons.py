@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory
+from models.coupons import COUPON_PERCENT, CouponTemplate, MemberCoupon
 from models.order import Order
-from models.perks import COUPON_PERCENT, CouponTemplate, MemberCoupon
 from services.coupons import CouponError, apply_coupon, create_template, grant
 from services.member import UserInfo, record_member
 from services.order import cancel_order, place_order

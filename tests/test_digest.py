@@ -34,9 +34,9 @@ from bot.digest import WeeklyDigest
 from handlers.chart import MARGIN, PANEL_GAP, PANEL_HEIGHT, STATS_WIDTH
 from models.community import CommunityMember
 from models.digest import DigestSend
+from models.loyalty import CheckIn
 from models.member import Member
 from models.order import ORDER_PAID, ORDER_RESERVED, Order, OrderEvent
-from models.perks import CheckIn
 from models.referral import REFERRAL_PENDING, Referral, ReferralCode
 from services.digest import digest_week
 from tests.conftest import COFFEE, LEE, MIA, OWNER, TEA, Harness

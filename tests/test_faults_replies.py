@@ -17,8 +17,9 @@ import pytest
 from sqlmodel import select
 
 from bot.emulator import DROPPED
+from models.coupons import MemberCoupon
 from models.order import Order, OrderEvent
-from models.perks import MemberCoupon, Redemption, Reward
+from models.rewards import Redemption, Reward
 from services.points import points_balance
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness, assert_reconciles
 from tests.faults import postings

@@ -16,8 +16,8 @@ from models.community import (
     Community,
 )
 from models.groupbuy import GroupBuy
+from models.loyalty import CheckIn
 from models.order import Order
-from models.perks import CheckIn
 from services.ledger import AccountRef, balance
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_groupbuy_prepay import complete, orders, prepay

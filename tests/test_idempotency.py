@@ -17,16 +17,19 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel, col
 
 from models.broadcast import BroadcastRecipient, MarketingConsent
+from models.coupons import MemberCoupon
 from models.groupbuy import GroupBuy, GroupBuyPost
 from models.idempotency import ProcessedUpdate
+from models.loyalty import CheckIn
 from models.member import Member
+from models.nps import NpsSurvey
 from models.order import Order, Payment
-from models.perks import CheckIn, MemberCoupon, Redemption
 from models.poll import PollBallot
 from models.product import Product
 from models.referral import Referral
+from models.rewards import Redemption
 from models.role import StaffGrant
-from models.suggestion import NpsSurvey, Suggestion
+from models.suggestion import Suggestion
 from services.groupbuy import participants
 from services.ledger import AccountRef, balance
 from services.points import points_balance

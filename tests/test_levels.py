@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.playground import run_playground
 from models.audit import AuditEntry
 from models.community import JOIN_INVITE, JOIN_TIER, LEVEL_CORE, LEVEL_VIP, Community
-from models.perks import MemberTier
+from models.tiers import MemberTier
 from tests.conftest import LEE, MIA, OWNER, SAM, Harness, make_settings
 from tests.test_order import make_staff
 from tests.test_playground import in_order

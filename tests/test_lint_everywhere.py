@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from models.audit import AuditEntry
-from models.perks import CareRule
+from models.care import CareRule
 from models.poll import Poll
 from models.product import Product
 from services import broadcast as outbox

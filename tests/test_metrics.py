@@ -27,12 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.__main__ import _export_metrics
 from bot.db import create_engine, create_session_factory
 from models.community import APPROVAL_APPROVED, Community, CommunityMember
+from models.coupons import COUPON_HELD, COUPON_USED, CouponTemplate, MemberCoupon
+from models.loyalty import CheckIn
 from models.member import Member
 from models.order import ORDER_PAID, ORDER_RESERVED, Order, OrderEvent
-from models.perks import COUPON_HELD, COUPON_USED, CheckIn, CouponTemplate, MemberCoupon, MemberTier
 from models.poll import Poll, PollBallot
 from models.referral import REFERRAL_PENDING, REFERRAL_REWARDED, Referral, ReferralCode
 from models.suggestion import Suggestion
+from models.tiers import MemberTier
 from services.analytics import Ratio
 from services.metrics import MetricsReport, Slice, metrics_report
 from tests.conftest import COFFEE as COFFEE_CLUB

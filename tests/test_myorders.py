@@ -10,8 +10,8 @@ from datetime import timedelta
 from handlers.views.reservation import local_moment
 from models.groupbuy import GroupBuy
 from models.order import Order
-from models.perks import Review
 from models.product import Product
+from models.review import Review
 from services.myorders import PAGE_SIZE
 from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, TEA, Harness
 from tests.test_order import make_staff, pay

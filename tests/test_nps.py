@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from bot.transactions import unit_of_work
 from handlers.nps import ask_after_pickup
+from models.nps import NpsAsked, NpsSurvey
 from models.order import Order
-from models.suggestion import NpsAsked, NpsSurvey
 from services.nps import NpsScore
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 

@@ -14,7 +14,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory
-from models.perks import CheckIn, PointsDay, Redemption, Reward
+from models.loyalty import CheckIn
+from models.points import PointsDay
+from models.rewards import Redemption, Reward
 from services.loyalty import check_in, order_points
 from services.member import UserInfo, record_member
 from services.points import (

@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 
-from models.perks import CheckIn, MemberTier, Redemption, Review, Reward
+from models.loyalty import CheckIn
+from models.review import Review
+from models.rewards import Redemption, Reward
+from models.tiers import MemberTier
 from services.ledger import AccountRef, balance
 from services.points import points_balance
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness

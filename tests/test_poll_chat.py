@@ -15,8 +15,8 @@ from bot.emulator import StoredMessage
 from handlers.views.poll import result_chart
 from models.community import Community
 from models.groupbuy import GroupBuy, GroupBuyPost
-from models.perks import MemberTier
 from models.poll import Poll, PollBallot, PollPost
+from models.tiers import MemberTier
 from services.points import points_balance
 from services.poll import get_poll, tally
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness

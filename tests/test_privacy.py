@@ -17,7 +17,6 @@ from models.audit import AuditEntry
 from models.broadcast import MarketingConsent
 from models.member import Member
 from models.order import Order
-from models.perks import MemberSegment, Review
 from models.privacy import (
     ACTOR_ID_COLUMNS,
     FREE_TEXTS,
@@ -26,6 +25,8 @@ from models.privacy import (
     NOT_MEMBER_COLUMNS,
 )
 from models.referral import Referral, ReferralAttempt, ReferralCode
+from models.review import Review
+from models.segments import MemberSegment
 from models.suggestion import Suggestion
 from services.ledger import reconcile
 from services.privacy import member_references, unclassified_columns

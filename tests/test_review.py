@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from bot.playground import sample_photo
 from models.audit import AuditEntry
-from models.perks import REVIEW_APPROVED, Review, ReviewMedia
+from models.review import REVIEW_APPROVED, Review, ReviewMedia
 from services.ledger import find_transaction
 from services.member import set_locale
 from services.points import points_balance

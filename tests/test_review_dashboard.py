@@ -10,7 +10,7 @@ import re
 import aiohttp
 
 from bot.playground import sample_photo
-from models.perks import REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, Review
+from models.review import REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, Review
 from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, settings
 from tests.test_delivery_dashboard import signed_in

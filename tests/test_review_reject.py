@@ -4,7 +4,7 @@ rejected with the reason kept and audited, and the member is told it, escaped.""
 
 from __future__ import annotations
 
-from models.perks import REVIEW_PENDING, REVIEW_REJECTED
+from models.review import REVIEW_PENDING, REVIEW_REJECTED
 from tests.conftest import LEE, MIA, SAM, Harness
 from tests.test_levels import audited
 from tests.test_review import picked_up_order

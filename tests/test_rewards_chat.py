@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from bot.emulator.core import StoredMessage
 from models.audit import AuditEntry
-from models.perks import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN, Fulfilment, Redemption
+from models.rewards import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN, Fulfilment, Redemption
 from services.points import points_balance
 from services.tables import TABLES, Query
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness

@@ -13,8 +13,8 @@ from sqlmodel import select
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.emulator import CHANNEL_BOT, EMULATOR_TOKEN, GROUP_ANONYMOUS_BOT, Emulator
+from models.loyalty import CheckIn
 from models.order import ORDER_RESERVED, Order
-from models.perks import CheckIn
 from models.suggestion import Suggestion
 from services.points import points_balance
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 
 from models.audit import AuditEntry
-from models.perks import MemberCoupon
+from models.coupons import MemberCoupon
 from models.ticket import Ticket, TicketMessage
 from services.ledger import AccountRef, balance
 from services.ticket import TicketError, open_ticket, resolve_coupon, resolve_plain

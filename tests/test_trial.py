@@ -20,11 +20,12 @@ from bot.playground import sample_photo
 from handlers.views.trial import TrialCallback
 from models.ledger import ACCOUNT_BRAND_GOODS_GIVEN, ACCOUNT_BRAND_MARKETING_EXPENSE
 from models.member import Member
+from models.nps import NpsSurvey
 from models.order import ORDER_PAID, Order
-from models.perks import MemberTier
 from models.product import Product
 from models.referral import REFERRAL_QUALIFIED, Referral, ReferralCode
-from models.suggestion import SUGGESTION_ADOPTED, NpsSurvey, Suggestion
+from models.suggestion import SUGGESTION_ADOPTED, Suggestion
+from models.tiers import MemberTier
 from models.trial import INVITE_ACCEPTED, INVITE_MISSED, PAYMENT_TRIAL, Trial, TrialInvite
 from services.ledger import AccountRef, balance
 from services.member import UserInfo, record_member

@@ -11,9 +11,10 @@ from sqlmodel import SQLModel, func, select
 
 from models.broadcast import Broadcast
 from models.groupbuy import GroupBuy
+from models.nps import NpsSurvey
 from models.poll import Poll
 from models.product import Product
-from models.suggestion import NpsSurvey, Suggestion
+from models.suggestion import Suggestion
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
 BACK, SKIP, CANCEL = "⬅️ Back", "⏭ Skip", "✖️ Cancel"

@@ -65,7 +65,6 @@ from models.order import (
     ORDER_REFUNDED,
     ORDER_RESERVED,
 )
-from models.perks import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN
 from models.poll import POLL_CLOSED, POLL_OPEN
 from models.product import (
     FULFIL_BOTH,
@@ -74,6 +73,7 @@ from models.product import (
     PAYMENT_OFFLINE,
     PAYMENT_TELEGRAM,
 )
+from models.rewards import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN
 from models.role import (
     LEADER_ACTIVE,
     LEADER_APPLIED,

@@ -17,7 +17,7 @@ from babel.numbers import format_decimal, format_percent
 
 from handlers.text import CAPTION_LIMIT, N_, CallbackId, esc, esc_name, sentences, shorten
 from handlers.views.perks import points_text
-from models.perks import MEDIA_PHOTO
+from models.review import MEDIA_PHOTO
 from services.review import Moderation, ReviewStats, ReviewView
 
 
