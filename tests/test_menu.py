@@ -8,10 +8,10 @@ import copy
 
 from sqlmodel import col, func, select
 
-from bot.emulator import StoredMessage
 from models.perks import CheckIn, Redemption
 from services import broadcast as outbox
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
+from tgemu import StoredMessage
 
 MENU = [
     "📦 My orders",
