@@ -35,10 +35,10 @@ from redis.asyncio import Redis
 from bench.common import scratch_store, store_parser
 from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from services import broadcast as outbox
 from services.community import ChatInfo, record_community
 from services.member import UserInfo, record_member
+from tgemu import EMULATOR_TOKEN, Emulator
 
 STAFF = 9_000_001
 TEXT = "<b>Flash drop</b>: oolong 19.90 CNY until Sunday 20:00"

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import create_bot
 from bot.config import Settings
 from bot.db import create_database, drop_database
-from bot.emulator import EMULATOR_TOKEN, Emulator
+from tgemu import EMULATOR_TOKEN, Emulator
 
 # the benchmarks measure the bot's speed, not the promotion policy: cards go out at any hour of
 # the real clock, as many as the run opens (the policy's own speed is in bench/broadcast.py)

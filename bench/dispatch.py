@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import StatementCounter, bare_run, feed_all, percentile, scratch_store
 from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
+from tgemu import EMULATOR_TOKEN, Emulator
 
 REPEAT_USERS = 50
 COMMANDS = ("/start", "/help")

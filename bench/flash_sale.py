@@ -39,8 +39,8 @@ from bench.common import (
 )
 from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from services.groupbuy import get_groupbuy, participants
+from tgemu import EMULATOR_TOKEN, Emulator
 
 STAFF = 9_000_001
 

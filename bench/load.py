@@ -51,11 +51,11 @@ from bench.common import (
 )
 from bot.app import Runtime, build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.loyalty import CheckIn
 from models.poll import PollBallot, PollPost
 from services.groupbuy import participants
 from services.ledger import reconcile
+from tgemu import EMULATOR_TOKEN, Emulator
 
 STAFF = 9_000_001
 Update = dict[str, Any]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import signal
 import sys
@@ -497,6 +498,12 @@ async def _broadcast_status(settings: Settings, broadcast_id: int | None) -> int
     return 0
 
 
+def _playground_installed() -> bool:
+    """The playground needs the Bot API emulator (the tgemu package), which the production
+    image leaves out: there, a start without a token is a configuration error, not a crash."""
+    return importlib.util.find_spec("tgemu") is not None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command is None:
@@ -506,6 +513,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "start":
             if settings.bot_token is None:
+                if not _playground_installed():
+                    require_token(settings)  # says BOT_TOKEN is not set, and where to get one
                 print(
                     "BOT_TOKEN is not set: starting the local playground instead "
                     "(see README to connect a real bot)",
@@ -558,6 +567,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             _configure_logging(settings, quiet=True)
             return asyncio.run(_broadcast_status(settings, args.id))
         elif args.command == "playground":
+            if not _playground_installed():
+                raise ConfigError(
+                    "configuration error: the playground needs the Bot API emulator (the "
+                    "tgemu package), which this installation does not include"
+                )
             from bot.playground import run_playground
 
             _configure_logging(settings, quiet=True)

@@ -21,9 +21,9 @@ from PIL import Image, ImageDraw
 
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from handlers.text import format_money
 from models.base import utcnow
+from tgemu import EMULATOR_TOKEN, Emulator, StoredMessage
 
 
 @dataclass(frozen=True)

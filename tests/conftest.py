@@ -37,11 +37,11 @@ from sqlmodel import SQLModel
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
 from bot.db import create_database, create_engine, create_session_factory, drop_database
-from bot.emulator import EMULATOR_TOKEN, Emulator, StoredMessage
 from bot.migrate import upgrade
 from services.ledger import reconcile
 from tests.net import TcpProxy
 from tests.processes import ROOT, StartBot
+from tgemu import EMULATOR_TOKEN, Emulator, StoredMessage
 
 # No timing in tests: hypothesis's per-example deadline fails examples that were merely slow
 # on a loaded machine, which says nothing about the code.

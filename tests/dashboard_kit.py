@@ -16,9 +16,9 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.dashboard import create_web_app
-from bot.emulator import EMULATOR_TOKEN
 from tests.conftest import Harness
 from tests.processes import free_port
+from tgemu import EMULATOR_TOKEN
 
 LINK = re.compile(r"https?://\S+/dashboard/login\?token=[\w-]+")
 

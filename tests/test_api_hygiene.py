@@ -1,5 +1,5 @@
 """The bot speaks the current Bot API: no parameter the spec (Bot API 10.3, vendored in
-bot/emulator/api.json) does not define, and the vendored spec is the reference one."""
+tgemu/api.json) does not define, and the vendored spec is the reference one."""
 
 from __future__ import annotations
 
@@ -37,5 +37,5 @@ async def test_the_dashboard_link_turns_its_preview_off_with_link_preview_option
 
 @pytest.mark.skipif(not REFERENCE_SPEC.exists(), reason="no reference spec beside the project")
 def test_the_vendored_spec_is_the_reference_spec() -> None:
-    vendored = ROOT / "bot" / "emulator" / "api.json"
+    vendored = ROOT / "tgemu" / "api.json"
     assert vendored.read_bytes() == REFERENCE_SPEC.read_bytes()

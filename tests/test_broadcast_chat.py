@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.config import Settings
-from bot.emulator import Emulator
 from handlers.groupbuy import GroupBuyCallback
 from models.audit import AuditEntry
 from models.broadcast import Broadcast, MarketingConsent
@@ -22,6 +21,7 @@ from tests.test_broadcast_outbox import MORNING, make_harness
 from tests.test_config import run_cli
 from tests.test_emulator import png
 from tests.test_groupbuy_chat import open_drop
+from tgemu import Emulator
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
 pytestmark = pytest.mark.pacing

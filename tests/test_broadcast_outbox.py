@@ -14,7 +14,6 @@ from sqlmodel import col
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.outbox import BroadcastSender
 from models.broadcast import (
     BROADCAST_CANCELLED,
@@ -28,6 +27,7 @@ from models.broadcast import (
 )
 from services import broadcast as outbox
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
+from tgemu import EMULATOR_TOKEN, Emulator
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
 pytestmark = pytest.mark.pacing

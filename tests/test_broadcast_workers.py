@@ -12,7 +12,6 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.emulator import Emulator
 from bot.redis import SharedPace, SharedRate
 from bot.sender import Booking, Pace, PaceLimits
 from services import broadcast as outbox
@@ -20,6 +19,7 @@ from services.member import UserInfo, record_member
 from tests.conftest import COFFEE, MIA, OWNER, TEA, TEST_REDIS_URL, Harness
 from tests.test_broadcast_chat import tap
 from tests.test_broadcast_outbox import MORNING, TEXT, make_harness, schedule, world
+from tgemu import Emulator
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
 pytestmark = pytest.mark.pacing

@@ -129,3 +129,38 @@ def test_help_lists_every_operator_command() -> None:
         assert command in result.stdout
     webhook = run_cli("run", "--help")
     assert "--webhook" in webhook.stdout
+
+
+WITHOUT_EMULATOR = (
+    "import importlib.util as u; found = u.find_spec; "
+    "u.find_spec = lambda name, *a, **k: None if name == 'tgemu' else found(name, *a, **k); "
+    "from bot.__main__ import main; import sys; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("start", "configuration error: BOT_TOKEN is not set"),
+        ("playground", "the playground needs the Bot API emulator (the tgemu package)"),
+    ],
+)
+def test_without_the_emulator_a_start_without_token_says_what_is_missing(
+    command: str, expected: str, tmp_path: Path
+) -> None:
+    """The production image leaves the emulator (tgemu) out: a start without BOT_TOKEN, which
+    elsewhere opens the playground, stops with one line there instead of an ImportError."""
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    base |= {"PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EMULATOR, command],
+        capture_output=True,
+        text=True,
+        env=base,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr

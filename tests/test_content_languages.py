@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.emulator import Emulator
 from models.broadcast import Broadcast
 from models.product import Product
 from services.content import ContentError, clean, localized
 from services.product import translate_product
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_outbox import MORNING, make_harness
+from tgemu import Emulator
 
 ZH_TITLE = "桂花乌龙礼盒"
 ZH_DESCRIPTION = "春茶，250 克"

@@ -19,7 +19,6 @@ from sqlmodel import col, select
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.base import utcnow
 from models.order import Order, OrderEvent
 from services.delivery import DeliveryError, give_address, ship_order
@@ -29,6 +28,7 @@ from services.order import mark_paid_offline, place_order
 from services.product import create_product, update_product
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
 from tests.test_privacy import mydata_document
+from tgemu import EMULATOR_TOKEN, Emulator
 
 ADDRESS = {
     "country_code": "CN",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,37 @@ def test_the_image_runs_a_webhook_worker_as_an_unprivileged_user() -> None:
     assert user is not None and user.group(1) not in ("root", "0")
     assert "pybabel compile" in text
     assert text.rstrip().endswith('CMD ["python", "-m", "bot", "run", "--webhook"]')
+
+
+def test_the_image_leaves_the_emulator_out() -> None:
+    # tgemu/ serves the playground, the tests and the benchmarks, never a production worker
+    text = (ROOT / "Dockerfile").read_text("utf-8")
+    copies = re.findall(r"^COPY (.+)$", text, flags=re.MULTILINE)
+    assert copies and not any("tgemu" in line for line in copies)
+    assert not any(line.split()[0] in (".", "./") for line in copies), "the whole context"
+    assert "tgemu" in (ROOT / ".dockerignore").read_text("utf-8").split()
+
+
+# what a worker and the scheduler load to start, and the command line's help; then which
+# tgemu modules came with them (the playground alone imports the emulator, when it runs)
+PRODUCTION_START = """
+import contextlib, io, sys
+import bot.app, bot.dashboard, bot.scheduler, bot.webhook
+from bot.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()):
+    assert main([]) == 0
+print(sorted(m for m in sys.modules if m == "tgemu" or m.startswith("tgemu.")))
+"""
+
+
+def test_the_production_start_path_does_not_import_the_emulator() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PRODUCTION_START],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -49,9 +49,9 @@ from aiogram.types import (
 from aiogram.utils import markdown
 from aiohttp import web
 
-from bot.emulator import DROPPED, EMULATOR_TOKEN, TIMEOUT, Emulator
-from bot.emulator.html import HtmlParseError, find_bot_commands, parse_html, utf16_len
-from bot.emulator.spec import Bound, get_spec, parse_bound, parse_charset
+from tgemu import DROPPED, EMULATOR_TOKEN, TIMEOUT, Emulator
+from tgemu.html import HtmlParseError, find_bot_commands, parse_html, utf16_len
+from tgemu.spec import Bound, get_spec, parse_bound, parse_charset
 
 ALICE = 1001
 BOB = 1002

@@ -9,7 +9,6 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot.emulator import DROPPED
 from models.broadcast import RECIPIENT_FAILED, RECIPIENT_PENDING, RECIPIENT_SENT, BroadcastRecipient
 from services import broadcast as outbox
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
@@ -21,6 +20,7 @@ from tests.faults import (
     orders_by_member,
     postings,
 )
+from tgemu import DROPPED
 
 SEED = 20261122
 MEMBERS = [3000 + i for i in range(24)]  # half in Tea Lovers, half in Coffee Club

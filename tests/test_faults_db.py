@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 import bot.db
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from handlers.errors import APOLOGY
 from tests.conftest import KAI, LEE, MIA, TEA, FakeClock, Harness
 from tests.faults import deliver, handled
 from tests.test_groupbuy_chat import open_drop
+from tgemu import EMULATOR_TOKEN, Emulator
 
 JOINED = "你是第 1 位，數量 1。"  # Kai reads his own tap's answer in 繁體中文
 

@@ -10,11 +10,11 @@ import pytest
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from tests.conftest import COFFEE, TEA, FakeClock, Harness
 from tests.faults import groupbuy_status, orders_by_member
 from tests.net import TcpProxy
 from tests.test_groupbuy_chat import open_drop
+from tgemu import EMULATOR_TOKEN, Emulator
 
 MEMBERS = [5000 + i for i in range(9)]  # the drop's stock is 10
 

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.emulator import DROPPED
 from models.coupons import MemberCoupon
 from models.order import Order, OrderEvent
 from models.rewards import Redemption, Reward
@@ -24,6 +23,7 @@ from services.points import points_balance
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness, assert_reconciles
 from tests.faults import postings
 from tests.net import sample
+from tgemu import DROPPED
 
 FAULTS = [pytest.param(502, id="502"), pytest.param(DROPPED, id="no-answer")]
 FAILED = "bot_effects_failed_total"

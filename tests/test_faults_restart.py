@@ -23,7 +23,6 @@ from sqlmodel import col
 
 from bot.app import build_runtime
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, TIMEOUT, Emulator
 from models.broadcast import (
     RECIPIENT_FAILED,
     RECIPIENT_SENT,
@@ -37,6 +36,7 @@ from services.ledger import AccountRef, balance
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, assert_reconciles
 from tests.faults import duplicates, groupbuy_status, orders_by_member, postings
 from tests.test_order import paid_stars_order
+from tgemu import EMULATOR_TOKEN, TIMEOUT, Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 MEMBERS = [4000 + i for i in range(8)]

@@ -10,12 +10,12 @@ from sqlmodel import select
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.groupbuy import GroupBuy
 from models.order import Order
 from models.product import Product
 from services.ledger import AccountRef, balance, find_transaction, reconcile
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
+from tgemu import EMULATOR_TOKEN, Emulator
 
 
 async def open_drop(harness: Harness) -> tuple[int, int]:

@@ -38,7 +38,6 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.config import Settings
-from bot.emulator import Emulator
 from tests.conftest import (
     COFFEE,
     KAI,
@@ -51,6 +50,7 @@ from tests.conftest import (
     make_settings,
     pacing_of,
 )
+from tgemu import Emulator
 
 log = logging.getLogger(__name__)  # each step and its answer: pytest --log-cli-level=INFO
 ROOT = Path(__file__).resolve().parent.parent

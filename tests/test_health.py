@@ -20,7 +20,6 @@ from sqlalchemy.engine import make_url
 from bot.app import Runtime, build_runtime, prepare
 from bot.care import CARE_JOB
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.logs import JsonFormatter
 from bot.migrate import alembic_config, head_revisions
 from bot.webhook import create_probe_app
@@ -28,6 +27,7 @@ from tests.conftest import MIA, TEA, TEST_DATABASE_URL, TEST_REDIS_URL, Harness
 from tests.net import TcpProxy, eventually, sample, served
 from tests.processes import StartBot, free_port, healthy
 from tests.test_groupbuy_chat import open_drop
+from tgemu import EMULATOR_TOKEN, Emulator
 
 
 async def get_json(url: str) -> tuple[int, dict[str, object]]:

@@ -24,7 +24,6 @@ from sqlmodel import select
 
 from bot.dashboard import COOKIE, PREFIX
 from bot.dashboard_html import Names, cell
-from bot.emulator import Emulator
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.commands import COMMANDS
 from handlers.errors import APOLOGY
@@ -33,6 +32,7 @@ from services.tables import search_condition
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.dashboard_kit import init_data
 from tests.net import served
+from tgemu import Emulator
 
 SECRET = "s3cret-token"
 

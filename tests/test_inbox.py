@@ -11,11 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.emulator import Emulator
-from bot.emulator.core import TIMEOUT
 from tests.conftest import MIA
 from tests.net import eventually
 from tests.processes import START_LIMIT, StartBot, free_port, healthy, inbox_drained
+from tgemu import Emulator
+from tgemu.core import TIMEOUT
 
 SECRET = "s3cret"
 

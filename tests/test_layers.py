@@ -68,3 +68,25 @@ def test_the_check_sees_a_handler_import_in_bot(tmp_path: Path) -> None:
         "handlers.groupbuy.announce",
         "handlers.poll",
     ]
+
+
+def test_the_emulator_imports_nothing_of_the_bot() -> None:
+    # tgemu/ is a package of its own: the playground, the tests and the benchmarks use it
+    breaches = [
+        f"{path.relative_to(ROOT).as_posix()}:{line} imports {module}"
+        for path in sources("tgemu")
+        for line, module in imported(path)
+        if within(module, ("bot", "handlers", "services", "models", "migrations"))
+    ]
+    assert breaches == []
+
+
+def test_only_the_playground_imports_the_emulator() -> None:
+    # the image does not hold tgemu/: nothing the production start path loads may import it
+    importers = sorted(
+        path.relative_to(ROOT).as_posix()
+        for room in ("bot", "handlers", "services", "models")
+        for path in sources(room)
+        if any(within(module, ("tgemu",)) for _line, module in imported(path))
+    )
+    assert importers == ["bot/playground.py"]

@@ -10,10 +10,10 @@ from sqlalchemy.engine import make_url
 
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.leader import LEADER_KEY
 from tests.conftest import TEST_REDIS_URL
 from tests.net import TcpProxy, eventually, sample
+from tgemu import EMULATOR_TOKEN, Emulator
 
 needs_redis = pytest.mark.skipif(
     not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (the PostgreSQL + Redis run)"

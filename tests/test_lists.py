@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.emulator.core import StoredMessage
 from handlers.paging import PAGE_SIZE
 from models.broadcast import Broadcast
 from models.poll import Poll
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
+from tgemu.core import StoredMessage
 
 EXTRA_GROUP = -1002000000000  # the groups added to Tea Lovers and Coffee Club: -1002000000001 ..
 EXTRA_CREATOR = 700_000  # each extra group's creator, its leader once the owner adds the bot

@@ -17,10 +17,10 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramNetworkError
 
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, INVALID_REDIRECT, REDIRECT_LOOP, TIMEOUT, Emulator
 from bot.logs import REDACTED, configure_logging, redactor
 from tests.conftest import MIA, Harness, make_settings
 from tests.processes import START_LIMIT, StartBot, free_port
+from tgemu import EMULATOR_TOKEN, INVALID_REDIRECT, REDIRECT_LOOP, TIMEOUT, Emulator
 
 PROVIDER_TOKEN = "284685063:TEST:Provider-secret-of-the-shop-0042"
 WEBHOOK_SECRET = "Webhook_secret-of-the-bot-0042"

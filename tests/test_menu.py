@@ -8,11 +8,11 @@ import copy
 
 from sqlmodel import col, func, select
 
-from bot.emulator import StoredMessage
 from models.loyalty import CheckIn
 from models.rewards import Redemption
 from services import broadcast as outbox
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
+from tgemu import StoredMessage
 
 MENU = [
     "📦 My orders",

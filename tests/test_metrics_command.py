@@ -9,10 +9,10 @@ import io
 from PIL import Image
 from sqlalchemy import select
 
-from bot.emulator import StoredMessage
 from models.audit import AuditEntry
 from tests.conftest import LEE, MIA, SAM, TEA, Harness
 from tests.test_stats_chat import shop
+from tgemu import StoredMessage
 
 
 async def metrics(harness: Harness, user: int) -> list[StoredMessage]:

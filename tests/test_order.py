@@ -13,7 +13,6 @@ from sqlmodel import select
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from models.base import utcnow
 from models.order import Order, OrderEvent, Payment, StarRefund
 from models.product import Product
@@ -24,6 +23,7 @@ from services.period import parse_period
 from services.product import create_product
 from services.statement import leader_statement
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
+from tgemu import EMULATOR_TOKEN, Emulator
 
 
 async def make_staff(harness: Harness) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from sqlmodel import col, delete
 
-from bot.emulator.core import StoredMessage
 from handlers.paging import PAGE_SIZE
 from handlers.product import PRODUCT_CARDS
 from models.payout import CashHandover
 from models.suggestion import Suggestion
 from services.paging import Page, slice_of
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
+from tgemu.core import StoredMessage
 
 
 def shown(harness: Harness, chat: int, message_id: int) -> StoredMessage:

@@ -22,8 +22,6 @@ from sqlmodel import select
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.dashboard import create_web_app
-from bot.emulator import EMULATOR_TOKEN, Emulator
-from bot.emulator.core import StoredMessage
 from bot.i18n import create_i18n
 from bot.photos import PHOTOS
 from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc_name, shorten, visible_length
@@ -35,6 +33,8 @@ from services.groupbuy import GroupBuyView
 from services.product import update_product
 from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
 from tests.processes import free_port
+from tgemu import EMULATOR_TOKEN, Emulator
+from tgemu.core import StoredMessage
 
 
 def jpeg(width: int = 640, height: int = 480) -> bytes:

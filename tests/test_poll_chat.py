@@ -11,7 +11,6 @@ import io
 from PIL import Image
 from sqlmodel import select
 
-from bot.emulator import StoredMessage
 from handlers.views.poll import result_chart
 from models.community import Community
 from models.groupbuy import GroupBuy, GroupBuyPost
@@ -20,6 +19,7 @@ from models.tiers import MemberTier
 from services.points import points_balance
 from services.poll import get_poll, tally
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tgemu import StoredMessage
 
 MATCHA = -1001000000003  # a third group, "Matcha Club", that reads Simplified Chinese
 

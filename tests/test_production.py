@@ -27,7 +27,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.leader import LEADER_KEY
 from bot.webhook import SECRET_HEADER
 from models.broadcast import RECIPIENT_SENT, BroadcastRecipient
@@ -37,6 +36,7 @@ from models.order import Order
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA
 from tests.net import eventually
 from tests.processes import START_LIMIT, StartBot, free_port, healthy, inbox_drained
+from tgemu import EMULATOR_TOKEN, Emulator
 
 pytestmark = pytest.mark.skipif(
     not (os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),

@@ -15,7 +15,6 @@ from sqlmodel import select
 from bot.app import build_runtime, prepare
 from bot.config import Settings
 from bot.db import create_engine, create_session_factory
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from handlers.views.reservation import local_moment
 from models.order import Order, OrderEvent
 from models.product import Product
@@ -30,6 +29,7 @@ from services.reservation import (
     reserve,
 )
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness, make_settings
+from tgemu import EMULATOR_TOKEN, Emulator
 
 Store = tuple[async_sessionmaker[AsyncSession], int]
 HOLD = timedelta(hours=48)

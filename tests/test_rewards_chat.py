@@ -7,13 +7,13 @@ from __future__ import annotations
 import aiohttp
 from sqlmodel import select
 
-from bot.emulator.core import StoredMessage
 from models.audit import AuditEntry
 from models.rewards import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN, Fulfilment, Redemption
 from services.points import points_balance
 from services.tables import TABLES, Query
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
+from tgemu.core import StoredMessage
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 

@@ -15,12 +15,12 @@ from sqlmodel import select
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from handlers.commands import COMMANDS, MENU_LIMIT, commands_for
 from models.member import Member
 from services.role import Role
 from tests.conftest import LEE, MIA, TEA, Harness
 from tests.net import TcpProxy
+from tgemu import EMULATOR_TOKEN, Emulator
 
 
 async def test_a_failing_handler_gets_a_localized_apology_not_a_traceback(

@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from bot.emulator import Emulator
 from bot.leader import LEADER_KEY
 from bot.webhook import SECRET_HEADER
 from tests.processes import START_LIMIT, StartBot, free_port, healthy, inbox_drained
+from tgemu import Emulator
 
 pytestmark = pytest.mark.skipif(
     not (os.environ.get("TEST_DATABASE_URL") and os.environ.get("TEST_REDIS_URL")),

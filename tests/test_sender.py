@@ -7,9 +7,9 @@ import time
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.sender import Pace, PaceLimits
 from tests.conftest import MIA, TEA, Harness
+from tgemu import EMULATOR_TOKEN, Emulator
 
 
 def test_the_pace_books_each_window() -> None:

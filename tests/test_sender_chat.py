@@ -12,12 +12,12 @@ from sqlmodel import select
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import CHANNEL_BOT, EMULATOR_TOKEN, GROUP_ANONYMOUS_BOT, Emulator
 from models.loyalty import CheckIn
 from models.order import ORDER_RESERVED, Order
 from models.suggestion import Suggestion
 from services.points import points_balance
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
+from tgemu import CHANNEL_BOT, EMULATOR_TOKEN, GROUP_ANONYMOUS_BOT, Emulator
 
 CHANNEL = -1002000000001  # "Mia's Tea Notes", a channel Mia and Kai run
 AS_YOURSELF = (

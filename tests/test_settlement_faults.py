@@ -9,13 +9,13 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from bot.emulator import DROPPED
 from models.ledger import LedgerTransaction
 from models.order import StarRefund
 from services.ledger import AccountRef, balance
 from tests.conftest import KAI, LEE, MIA, TEA, Harness
 from tests.faults import groupbuy_status
 from tests.test_groupbuy_prepay import complete, open_stars_groupbuy, orders, prepay
+from tgemu import DROPPED
 
 FORMED = "formed"  # three members prepaid 30, 30 and 20 ⭐; it forms at the 20 ⭐ tier
 FAILED = "failed"  # one member prepaid, one did not pay; the minimum is not reached

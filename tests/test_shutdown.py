@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import col
 
-from bot.emulator import EMULATOR_TOKEN, Emulator
 from bot.leader import LEADER_KEY
 from bot.webhook import SECRET_HEADER
 from models.idempotency import ProcessedUpdate
 from tests.conftest import MIA
 from tests.processes import START_LIMIT, STOP_LIMIT, StartBot, free_port, healthy, inbox_drained
+from tgemu import EMULATOR_TOKEN, Emulator
 
 
 async def terminate(process: asyncio.subprocess.Process) -> tuple[int, str]:

@@ -10,10 +10,10 @@ import re
 from PIL import Image
 from sqlmodel import select
 
-from bot.emulator import StoredMessage
 from handlers.chart import STATS_WIDTH
 from models.audit import AuditEntry
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tgemu import StoredMessage
 
 
 async def shop(harness: Harness) -> None:

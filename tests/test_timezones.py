@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from bot.config import Settings
-from bot.emulator import Emulator
 from handlers.groupbuy import GroupBuyCallback
 from models.audit import AuditEntry
 from models.groupbuy import GroupBuy
@@ -22,6 +21,7 @@ from services.zones import group_zone, member_zone, show, staff_zone
 from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_outbox import make_harness
 from tests.test_rewards_chat import ask_to_redeem, given_a_catalog
+from tgemu import Emulator
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
 pytestmark = pytest.mark.pacing

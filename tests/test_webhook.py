@@ -12,8 +12,6 @@ import pytest
 
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
-from bot.emulator import EMULATOR_TOKEN, Emulator
-from bot.emulator.core import TIMEOUT
 from bot.redis import RecentUpdates
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from models.idempotency import ProcessedUpdate
@@ -21,6 +19,8 @@ from models.inbox import InboxUpdate
 from services.inbox import inbox_depth
 from tests.conftest import MIA, TEST_REDIS_URL, Harness
 from tests.net import eventually, sample, served
+from tgemu import EMULATOR_TOKEN, Emulator
+from tgemu.core import TIMEOUT
 
 SECRET = "s3cret-token"
 
