@@ -152,7 +152,7 @@ async def _run(settings: Settings, token: str, hook: tuple[str, str] | None) -> 
             await runtime.bot.delete_webhook()
             web = None
             if settings.dashboard_url:  # polling has no web server unless the dashboard asks
-                from bot.dashboard import create_web_app
+                from bot.web.dashboard import create_web_app
                 from bot.webhook import serve
 
                 # this machine only unless METRICS_HOST says otherwise: /metrics is not public

@@ -714,7 +714,7 @@ async def run_playground(
 
 
 async def _serve_dashboard(runtime: Runtime, write: Callable[[str], None]) -> AppRunner | None:
-    from bot.dashboard import create_web_app
+    from bot.web.dashboard import create_web_app
     from bot.webhook import serve
 
     try:

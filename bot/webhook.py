@@ -26,10 +26,10 @@ from aiohttp import web
 
 from bot.app import Runtime
 from bot.config import WEBHOOK_SECRET_SHAPE
-from bot.dashboard import add_dashboard
-from bot.health import add_observability
 from bot.inbox import UpdateInbox
 from bot.redis import RecentUpdates
+from bot.web.dashboard import add_dashboard
+from bot.web.health import add_observability
 from services.validation import INT64_MAX, header_value, parse_json
 
 log = logging.getLogger(__name__)

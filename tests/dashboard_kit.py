@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from bot.dashboard import create_web_app
+from bot.web.dashboard import create_web_app
 from tests.conftest import Harness
 from tests.processes import free_port
 from tgemu import EMULATOR_TOKEN

@@ -135,7 +135,7 @@ def test_the_image_leaves_the_emulator_out() -> None:
 # tgemu modules came with them (the playground alone imports the emulator, when it runs)
 PRODUCTION_START = """
 import contextlib, io, sys
-import bot.app, bot.dashboard, bot.scheduler, bot.webhook
+import bot.app, bot.web.dashboard, bot.scheduler, bot.webhook
 from bot.__main__ import main
 with contextlib.redirect_stdout(io.StringIO()):
     assert main([]) == 0

@@ -53,7 +53,7 @@ def registered_commands() -> set[str]:
 
 def http_paths() -> set[str]:
     """The web server's own paths (/healthz, /readyz, /metrics): not bot commands."""
-    return set(ROUTE.findall((ROOT / "bot" / "health.py").read_text(encoding="utf-8")))
+    return set(ROUTE.findall((ROOT / "bot" / "web" / "health.py").read_text(encoding="utf-8")))
 
 
 def cli_commands() -> dict[str, set[str]]:

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.dashboard import COOKIE, PREFIX
-from bot.dashboard_html import Names, cell
+from bot.web.dashboard import COOKIE, PREFIX
+from bot.web.dashboard_html import Names, cell
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.commands import COMMANDS
 from handlers.errors import APOLOGY

@@ -11,8 +11,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
 
-from bot.dashboard_html import COLUMN_LABELS
 from bot.i18n import create_i18n
+from bot.web.dashboard_html import COLUMN_LABELS
 from handlers.views.perks import tier_label
 from scripts import zh_typography
 

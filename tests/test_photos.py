@@ -21,9 +21,9 @@ from sqlmodel import select
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from bot.dashboard import create_web_app
 from bot.i18n import create_i18n
-from bot.photos import PHOTOS
+from bot.web.dashboard import create_web_app
+from bot.web.photos import PHOTOS
 from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc_name, shorten, visible_length
 from handlers.views.groupbuy import GroupBuyCallback, card_text, fits_caption
 from handlers.views.product import photo_tag

@@ -2,7 +2,7 @@
 
 Everything a page needs is in the page itself (style, script, charts), so it works with no
 resource from the internet; the style and the script are constants, allowed by their SHA-256
-in the Content-Security-Policy (bot/dashboard_security.py), and nothing else runs. Text is
+in the Content-Security-Policy (bot/web/dashboard_security.py), and nothing else runs. Text is
 escaped here; labels go through Babel like every other user-facing string, and chart text is
 the browser's, so Chinese titles render as Chinese.
 """

@@ -6,7 +6,7 @@ the store and set a cookie naming it; every other page and CSV answers 401 witho
 403 to a member who is neither staff nor a leader. A leader's pages and CSVs hold only the
 groups they lead (asking for another group is refused with 403). Every CSV download is written
 to the audit log. Sign-out is a POST (this browser, or everywhere); staff sign anyone out from
-the sessions page. The browser-facing defences are in bot/dashboard_security.py.
+the sessions page. The browser-facing defences are in bot/web/dashboard_security.py.
 
 The keeper's Mini App page (GET /dashboard/keeper) posts a scanned or typed pickup code with
 the signed initData to POST /dashboard/pickup, which confirms the pickup (services/pickup.py,
@@ -44,9 +44,9 @@ from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
 from babel.numbers import format_decimal, format_percent
 
-from bot import dashboard_html as html
 from bot.app import Runtime
-from bot.dashboard_security import (
+from bot.web import dashboard_html as html
+from bot.web.dashboard_security import (
     LoginLimiter,
     UsedInitData,
     client_address,
@@ -54,7 +54,7 @@ from bot.dashboard_security import (
     dashboard_headers,
     origin_of,
 )
-from bot.photos import PHOTOS, ProductPhotos, add_photos
+from bot.web.photos import PHOTOS, ProductPhotos, add_photos
 from handlers.text import N_, format_money
 from handlers.views.delivery import SHIPPED, refusal, shipped_notice
 from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
@@ -282,7 +282,7 @@ class Dashboard:
 
     def __init__(self, runtime: Runtime, photos: ProductPhotos | None = None) -> None:
         self.runtime = runtime
-        # fetches a photo from Telegram once and keeps it (bot/photos.py): ticket photos too
+        # fetches a photo from Telegram once and keeps it (bot/web/photos.py): ticket photos too
         self.photos = photos or ProductPhotos(bot=runtime.bot, sessions=runtime.sessions)
         self.settings = runtime.settings
         self.key = SessionKey.for_token(runtime.bot.token)
@@ -2256,7 +2256,7 @@ def add_dashboard(app: web.Application, runtime: Runtime) -> None:
 
 def create_web_app(runtime: Runtime) -> web.Application:
     """The probes and the dashboard without the webhook (polling mode, the playground)."""
-    from bot.health import add_observability
+    from bot.web.health import add_observability
 
     app = web.Application()
     add_observability(app, runtime)

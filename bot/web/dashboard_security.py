@@ -5,7 +5,7 @@ every POST, the per-address limit on sign-in attempts, and the used set of Mini 
   loads but the pages' own styles and scripts, allowed by their SHA-256, and Telegram's Mini
   App script by its address), framing by Telegram's web clients only (`frame-ancestors`),
   `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer`, and no `Server` banner
-  (bot/health.py drops it on every response of the bot's web server).
+  (bot/web/health.py drops it on every response of the bot's web server).
 - POST: a browser says where a request comes from (`Sec-Fetch-Site`, else `Origin`); one from
   another site is refused with 403, so no other page can sign a browser in or out (a client
   that sends neither header is no browser, and cannot carry a victim's cookie).
@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import dashboard_html as html
+from bot.web import dashboard_html as html
 from services.dashboard import use_init_data
 
 log = logging.getLogger(__name__)
