@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
+from bot.cli.playground import run_playground
 from bot.db import create_engine, create_session_factory
-from bot.playground import run_playground
 from models.abtest import CareExposure
 from models.broadcast import (
     BROADCAST_DONE,

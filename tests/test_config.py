@@ -134,7 +134,7 @@ def test_help_lists_every_operator_command() -> None:
 WITHOUT_EMULATOR = (
     "import importlib.util as u; found = u.find_spec; "
     "u.find_spec = lambda name, *a, **k: None if name == 'tgemu' else found(name, *a, **k); "
-    "from bot.__main__ import main; import sys; sys.exit(main(sys.argv[1:]))"
+    "from bot.cli import main; import sys; sys.exit(main(sys.argv[1:]))"
 )
 
 

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlmodel import col, select
 
-from bot.__main__ import _export
+from bot.cli.commands import export_tables
 from bot.web.dashboard import COOKIE, PREFIX
 from models.audit import AuditEntry
 from models.community import CommunityMember
@@ -248,7 +248,7 @@ async def test_csvs_stream_the_export_columns_and_are_audited(
             assert response.status == 404
     # the command-line export writes the same columns and the same rows
     settings = harness.runtime.settings
-    assert await _export(settings, ["7d"], tmp_path, ",".join(TABLES)) == 0
+    assert await export_tables(settings, ["7d"], tmp_path, ",".join(TABLES)) == 0
     for name in ("ledger", "orders", "groupbuys", "members", "polls", "nps", "broadcasts"):
         assert written(tmp_path, name) == downloads[name], name
     ledger = rows_of(downloads["ledger"])

@@ -136,7 +136,7 @@ def test_the_image_leaves_the_emulator_out() -> None:
 PRODUCTION_START = """
 import contextlib, io, sys
 import bot.app, bot.web.dashboard, bot.scheduler, bot.webhook
-from bot.__main__ import main
+from bot.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
     assert main([]) == 0
 print(sorted(m for m in sys.modules if m == "tgemu" or m.startswith("tgemu.")))

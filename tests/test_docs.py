@@ -10,7 +10,7 @@ import pytest
 from aiogram import Router
 from aiogram.filters import Command
 
-from bot.__main__ import _parser
+from bot.cli.parser import build_parser
 from handlers import feature_routers
 from handlers.commands import COMMANDS
 
@@ -65,7 +65,7 @@ def cli_commands() -> dict[str, set[str]]:
                 return dict(action.choices)
         return {}
 
-    return {name: set(choices(sub)) for name, sub in choices(_parser()).items()}
+    return {name: set(choices(sub)) for name, sub in choices(build_parser()).items()}
 
 
 def make_targets() -> set[str]:

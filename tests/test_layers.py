@@ -89,4 +89,4 @@ def test_only_the_playground_imports_the_emulator() -> None:
         for path in sources(room)
         if any(within(module, ("tgemu",)) for _line, module in imported(path))
     )
-    assert importers == ["bot/playground.py"]
+    assert importers == ["bot/cli/playground.py"]

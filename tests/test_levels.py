@@ -10,7 +10,7 @@ import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from sqlmodel import select
 
-from bot.playground import run_playground
+from bot.cli.playground import run_playground
 from models.audit import AuditEntry
 from models.community import JOIN_INVITE, JOIN_TIER, LEVEL_CORE, LEVEL_VIP, Community
 from models.tiers import MemberTier

@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.__main__ import _export_metrics
+from bot.cli.commands import export_metrics
 from bot.db import create_engine, create_session_factory
 from models.community import APPROVAL_APPROVED, Community, CommunityMember
 from models.coupons import COUPON_HELD, COUPON_USED, CouponTemplate, MemberCoupon
@@ -403,7 +403,7 @@ async def test_the_metrics_page_charts_each_rate_with_its_definition_per_group(
         async with http.get(f"{dashboard}/metrics?community={TEA_LOVERS}&lang=zh_Hans") as page_zh:
             assert "活跃率" in await page_zh.text()
     # the command line writes the brand's CSV too
-    assert await _export_metrics(harness.runtime.settings, [], tmp_path) == 0
+    assert await export_metrics(harness.runtime.settings, [], tmp_path) == 0
     assert _csv(_written(tmp_path))[(this_week, "repurchase")][:2] == ["1", "1"]
     # a leader reads his own group's metrics only
     async with _client() as http:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from bot.playground import run_playground
+from bot.cli.playground import run_playground
 from tests.conftest import make_settings
 from tests.test_config import run_cli
 

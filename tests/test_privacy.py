@@ -403,18 +403,18 @@ async def test_the_retention_job_erases_old_review_comments_only_once(harness: H
 async def test_operators_export_and_erase_from_the_command_line_audited(
     harness: Harness, tmp_path: Path
 ) -> None:
-    from bot.__main__ import OPERATOR_ACTOR, _privacy
+    from bot.cli.commands import OPERATOR_ACTOR, privacy_request
 
     await mia_with_history(harness)
     settings = harness.runtime.settings
     # an export writes the member's file
-    assert await _privacy(settings, "export", MIA, tmp_path, False) == 0
+    assert await privacy_request(settings, "export", MIA, tmp_path, False) == 0
     document = json.loads((tmp_path / f"mydata_{MIA}.json").read_text("utf-8"))
     assert document["tables"]["member"][0]["first_name"] == "Mia"
     # erasing needs --yes, then erases
-    assert await _privacy(settings, "erase", MIA, tmp_path, False) == 2
-    assert await _privacy(settings, "erase", MIA, tmp_path, True) == 0
-    assert await _privacy(settings, "erase", 99, tmp_path, True) == 1
+    assert await privacy_request(settings, "erase", MIA, tmp_path, False) == 2
+    assert await privacy_request(settings, "erase", MIA, tmp_path, True) == 0
+    assert await privacy_request(settings, "erase", 99, tmp_path, True) == 1
     async with harness.session() as session:
         member = await session.get(Member, MIA)
         assert member is not None and member.first_name.startswith("Member #")

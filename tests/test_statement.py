@@ -11,7 +11,7 @@ from pathlib import Path
 import aiohttp
 from sqlmodel import col, select
 
-from bot.__main__ import _export
+from bot.cli.commands import export_tables
 from models.audit import AuditEntry
 from services.ledger import AccountRef, balance, reconcile
 from services.period import parse_period
@@ -321,14 +321,16 @@ async def test_the_dashboard_shows_a_leader_their_statement_and_staff_anyones(
     ]
     # when the operator exports Lee's statement from the command line
     settings = harness.runtime.settings
-    assert await _export(settings, period.split(), tmp_path, "", statements="@lee") == 0
+    assert await export_tables(settings, period.split(), tmp_path, "", statements="@lee") == 0
     ((name, data),) = written(tmp_path).items()
     # then it is the same file
     assert name.startswith(f"statement_{LEE}_") and rows_of(data) == in_chat
     # and 'all' writes everyone with a statement in the period, and an unknown name fails
-    assert await _export(settings, period.split(), tmp_path / "all", "", statements="all") == 0
+    assert (
+        await export_tables(settings, period.split(), tmp_path / "all", "", statements="all") == 0
+    )
     assert [p.name.split("_")[1] for p in (tmp_path / "all").glob("statement_*.csv")] == [str(LEE)]
-    assert await _export(settings, period.split(), tmp_path, "", statements="@nobody") == 1
+    assert await export_tables(settings, period.split(), tmp_path, "", statements="@nobody") == 1
     async with harness.session() as session:
         operator = (
             (
