@@ -6,7 +6,7 @@ Three ways in, all ending in the same session:
   expires (several workers race for it and one wins). A token that is not of the shape the bot
   gives is refused before the store is asked, and an unknown one is only read, never written;
 - Telegram's Mini App `initData`, whose signature is checked with the bot token (HMAC-SHA256
-  keyed by "WebAppData") and whose `auth_date` must be recent (bot/dashboard.py, which reads
+  keyed by "WebAppData") and whose `auth_date` must be recent (bot/web/dashboard.py, which reads
   Telegram's format); each signed initData signs in once (its `hash` joins a used set kept
   until it would be too old anyway: in Redis when configured, else `dashboard_init_data`);
 - the session: a row of `dashboard_session` whose id the cookie carries as

@@ -1,5 +1,5 @@
 """A product as members see it: its card in /products (the photo with the card as caption),
-and the public address of its photo for a Telegram invoice (served by bot/photos.py)."""
+and the public address of its photo for a Telegram invoice (served by bot/web/photos.py)."""
 
 from __future__ import annotations
 
