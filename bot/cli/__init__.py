@@ -34,6 +34,21 @@ def _playground_installed() -> bool:
     return importlib.util.find_spec("tgemu") is not None
 
 
+def _what_start_runs(settings: Settings) -> argparse.Namespace:
+    """`start`: the bot with its token (a webhook when WEBHOOK_URL is set), else the local
+    playground, where it is installed."""
+    if settings.bot_token is not None:
+        return argparse.Namespace(command="run", webhook=bool(settings.webhook_url))
+    if not _playground_installed():
+        require_token(settings)  # says BOT_TOKEN is not set, and where to get one
+    print(
+        "BOT_TOKEN is not set: starting the local playground instead "
+        "(see README to connect a real bot)",
+        file=sys.stderr,
+    )
+    return argparse.Namespace(command="playground", script=None, database=None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the arguments and run the subcommand; the process's exit status."""
     args = build_parser().parse_args(argv)
@@ -43,17 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         if args.command == "start":
-            if settings.bot_token is None:
-                if not _playground_installed():
-                    require_token(settings)  # says BOT_TOKEN is not set, and where to get one
-                print(
-                    "BOT_TOKEN is not set: starting the local playground instead "
-                    "(see README to connect a real bot)",
-                    file=sys.stderr,
-                )
-                args = argparse.Namespace(command="playground", script=None, database=None)
-            else:
-                args = argparse.Namespace(command="run", webhook=bool(settings.webhook_url))
+            args = _what_start_runs(settings)
         if args.command == "run":
             token = require_token(settings)
             hook = require_webhook(settings) if args.webhook else None
