@@ -15,44 +15,33 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col, select
 
 from bot.config import Settings
 from bot.middlewares import CommittedNotifier
 from bot.periodic import PeriodicJob
 from bot.transactions import unit_of_work
-from handlers.text import BackgroundSender, counted, esc, sentences
+from handlers.text import BackgroundSender, counted, sentences
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
-from models.broadcast import VARIANT_B, VARIANT_HOLDOUT
 from models.ledger import POINTS
-from models.points import PointsDay
 from models.segments import SEGMENT_NEW
-from services.abtest import arm_for
-from services.attribution import record_exposure
-from services.broadcast import add_care_recipient, care_broadcast, selling_reminder
-from services.coupons import CouponError, grant
-from services.db import upsert
+from services.broadcast import selling_reminder
+from services.care import carry_out_care, claim_expiry_warning, expiring_within_week
 from services.loyalty import birthday_gifts, local_day
-from services.member import MemberView, get_member
+from services.member import get_member
 from services.points import (
-    REASON_CARE,
-    award,
     expire_points,
     members_with_points,
-    points_flow,
 )
 from services.segments import (
-    RuleView,
     SegmentRules,
     Transition,
     facts,
     move,
-    rules_for,
     segment_for,
 )
 from services.tiers import drop_ahead, members_to_recompute, recompute
@@ -60,7 +49,6 @@ from services.zones import private_zone
 
 log = logging.getLogger(__name__)
 CARE_JOB = "member-care"
-EXPIRY_WARNING = "expiry_warning"  # a PointsDay reason marking the day a warning went out
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -234,111 +222,34 @@ class MemberCare(PeriodicJob):
     async def _care(
         self, session: AsyncSession, notifier: BackgroundSender, moved: Transition, now: datetime
     ) -> bool:
-        """Give what the matching rules say, once per transition (keys name the transition)."""
-        rules = await rules_for(session, moved)
-        if not rules:
-            return False
+        """Give what the matching rules say (services.care), and tell the member what they
+        received: a receipt, not a promotion, so it goes at once."""
         member = await get_member(session, moved.member_id)
-        stamp = f"{moved.member_id}:{moved.after}:{now.date().isoformat()}"
-        lines: list[str] = []
-        for rule in rules:
-            # an A/B test: the member's arm is stable (a hash of the rule and the member); one
-            # held out gets nothing from the rule, and is recorded to measure what it wins back
-            arm = arm_for(
-                f"care:{rule.id}",
-                moved.member_id,
-                holdout_pct=rule.holdout_pct,
-                variants=2 if rule.text_b else 1,
-            )
-            given_points = 0
-            coupon_id: int | None = None
-            if arm != VARIANT_HOLDOUT:
-                given_points, coupon_id = await self._give(
-                    session, rule, moved, member, arm, stamp, now, lines
-                )
-            await record_exposure(
-                session,
-                rule_id=rule.id,
-                member_id=moved.member_id,
-                arm=arm,
-                at=now,
-                key=f"{rule.id}:{stamp}",
-                points=given_points,
-                coupon_id=coupon_id,
-            )
-        if member is not None and member.started and lines:
-            # what the member received is a receipt, not a promotion: it goes at once
-            notifier.send(moved.member_id, "\n".join(lines))
-        return True
-
-    async def _give(
-        self,
-        session: AsyncSession,
-        rule: RuleView,
-        moved: Transition,
-        member: MemberView | None,
-        arm: str,
-        stamp: str,
-        now: datetime,
-        lines: list[str],
-    ) -> tuple[int, int | None]:
-        """What one rule gives the member (points, a coupon, its words in the member's arm);
-        the lines of the receipt go to `lines`. Returns the points and the coupon given."""
-        given_points = 0
-        coupon_id: int | None = None
-        if rule.points:
-            granted = await award(
-                session,
-                member_id=moved.member_id,
-                reason=REASON_CARE,
-                points=rule.points,
-                key=f"care:{rule.id}:{stamp}",
-                day=now.date(),
-                memo=f"care rule #{rule.id}",
-                at=now,
-            )
-            given_points = granted.points
-            if granted.points and member is not None:
-                with self.i18n.use_locale(member.locale):
-                    lines.append(
-                        _("A gift from us: {points}.").format(
-                            points=points_text(granted.points, member.locale)
+        given = await carry_out_care(
+            session,
+            moved=moved,
+            member=member,
+            now=now,
+            default_timezone=self.settings.default_timezone,
+            pacing=self.settings.pacing_rules(),
+        )
+        if given is None:
+            return False
+        if member is not None and member.started:
+            lines: list[str] = []
+            with self.i18n.use_locale(member.locale):
+                for gift in given:
+                    if gift.points:
+                        lines.append(
+                            _("A gift from us: {points}.").format(
+                                points=points_text(gift.points, member.locale)
+                            )
                         )
-                    )
-        if rule.coupon_template_id is not None:
-            try:
-                coupon = await grant(
-                    session,
-                    template_id=rule.coupon_template_id,
-                    member_id=moved.member_id,
-                    source=f"care:{rule.id}:{stamp}"[:64],
-                    now=now,
-                )
-                coupon_id = coupon.id
-                if member is not None:
-                    with self.i18n.use_locale(member.locale):
+                    if gift.coupon:
                         lines.append(_("A coupon for you: see /coupons."))
-            except CouponError as exc:
-                log.info("care rule %s: no coupon for %s (%s)", rule.id, moved.member_id, exc)
-        text = rule.text_b if arm == VARIANT_B and rule.text_b else rule.text
-        if text and member is not None:
-            # staff's words go through the outbox: consent, caps and quiet hours hold
-            broadcast_id = await care_broadcast(session, rule_id=rule.id, text=esc(text), now=now)
-            await add_care_recipient(
-                session,
-                broadcast_id=broadcast_id,
-                member_id=moved.member_id,
-                timezone=await private_zone(
-                    session,
-                    member_id=moved.member_id,
-                    own=member.timezone,
-                    default=self.settings.default_timezone,
-                ),
-                now=now,
-                rules=self.settings.pacing_rules(),
-                variant=arm if rule.holdout_pct or rule.text_b else None,
-            )
-        return given_points, coupon_id
+            if lines:
+                notifier.send(moved.member_id, "\n".join(lines))
+        return True
 
     async def _birthdays(self, report: CareReport) -> None:
         now = self.clock()
@@ -388,8 +299,10 @@ class MemberCare(PeriodicJob):
                             )
                             notifier.send(member_id, text)
                     continue
-                soon = await self._expiring_within_week(session, member_id, cutoff)
-                if soon and await self._first_warning_this_week(session, member_id, today, soon):
+                soon = await expiring_within_week(session, member_id=member_id, cutoff=cutoff)
+                if soon and await claim_expiry_warning(
+                    session, member_id=member_id, today=today, points=soon
+                ):
                     report.warned_expiry += 1
                     if locale is not None:
                         with self.i18n.use_locale(locale):
@@ -397,38 +310,6 @@ class MemberCare(PeriodicJob):
                                 "{points} will expire within a week. Spend them in /rewards."
                             ).format(points=points_text(soon, locale))
                             notifier.send(member_id, text)
-
-    async def _expiring_within_week(
-        self, session: AsyncSession, member_id: int, cutoff: datetime
-    ) -> int:
-        earned, spent = await points_flow(
-            session, member_id=member_id, earned_before=cutoff + timedelta(days=7)
-        )
-        return max(0, earned - spent)
-
-    async def _first_warning_this_week(
-        self, session: AsyncSession, member_id: int, today: date, points: int
-    ) -> bool:
-        """Record today's warning; False when one went out in the last seven days."""
-        recent = (
-            await session.execute(
-                select(col(PointsDay.day)).where(
-                    col(PointsDay.member_id) == member_id,
-                    col(PointsDay.reason) == EXPIRY_WARNING,
-                )
-            )
-        ).scalars()
-        if any(0 <= today.toordinal() - day.toordinal() < 7 for day in recent):
-            return False
-        await session.execute(
-            upsert(
-                session,
-                PointsDay,
-                {"member_id": member_id, "reason": EXPIRY_WARNING, "day": today, "total": points},
-                keys=["member_id", "reason", "day"],
-            )
-        )
-        return True
 
     def seconds(self) -> int:
         return self.settings.care_seconds
