@@ -9,7 +9,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypedDict, cast
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -166,6 +166,20 @@ def create_bot(
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
+class Injected(TypedDict):
+    """What the Dispatcher hands every handler that names it, besides aiogram's own arguments
+    and what the middlewares add (session, member, community, locale, ...)."""
+
+    clock: Callable[[], datetime]
+    cards: CardRefresher
+    closer: GroupBuyCloser
+    poster: CardPoster
+    poll_closer: PollCloser
+    notifier: Notifier
+    broadcaster: BroadcastSender
+    refunder: StarRefunder
+
+
 def create_dispatcher(
     settings: Settings,
     *,
@@ -175,14 +189,12 @@ def create_dispatcher(
     throttle: Throttle,
     metrics: Metrics,
     interactions: InteractionCounter | None = None,
-    **extras: object,
+    injected: Injected,
 ) -> Dispatcher:
-    """The Dispatcher with the middlewares in order and every feature router.
-
-    `extras` reach handlers as keyword arguments (the clock, the card refresher, ...).
-    """
+    """The Dispatcher with the middlewares in order and every feature router; what is
+    `injected` reaches handlers as keyword arguments."""
     dp = Dispatcher(storage=storage, settings=settings, i18n=i18n, metrics=metrics)
-    dp.workflow_data.update(extras)
+    dp.workflow_data.update(injected)
     dp.update.outer_middleware(UpdateObserver(metrics))
     dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
     database = DbSessionMiddleware(sessions, one_writer=settings.is_sqlite, metrics=metrics)
@@ -434,14 +446,16 @@ def build_runtime(
         throttle=throttle,
         metrics=metrics,
         interactions=interactions,
-        clock=clock,
-        cards=cards,
-        closer=closer,
-        poster=poster,
-        poll_closer=polls,
-        notifier=notifier,
-        broadcaster=broadcasts,
-        refunder=refunder,
+        injected=Injected(
+            clock=clock,
+            cards=cards,
+            closer=closer,
+            poster=poster,
+            poll_closer=polls,
+            notifier=notifier,
+            broadcaster=broadcasts,
+            refunder=refunder,
+        ),
     )
     return Runtime(
         settings=settings,
