@@ -72,6 +72,18 @@ def make_targets() -> set[str]:
     return set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.MULTILINE))
 
 
+def missing_cli_and_make(path: Path) -> list[str]:
+    """The `python -m bot ...` commands and make targets the file names that do not exist."""
+    text = path.read_text(encoding="utf-8")
+    cli = cli_commands()
+    wrong = [
+        f"python -m bot {sub} {action}".strip()
+        for sub, action in CLI.findall(text)
+        if sub not in cli or (cli[sub] and action not in cli[sub])
+    ]
+    return wrong + [f"make {t}" for t in MAKE.findall(text) if t not in make_targets()]
+
+
 def named_commands(path: Path) -> set[str]:
     """The commands a reader of the guide sees (not those of its hidden example annotations)."""
     shown = re.sub(r"<!--.*?-->", "", path.read_text(encoding="utf-8"), flags=re.DOTALL)
@@ -123,14 +135,7 @@ def test_a_translation_names_the_same_commands(name: str) -> None:
 
 @pytest.mark.parametrize("path", guide_files(), ids=lambda p: p.name)
 def test_every_cli_command_in_a_guide_exists(path: Path) -> None:
-    text = path.read_text(encoding="utf-8")
-    cli = cli_commands()
-    wrong = [
-        f"python -m bot {sub} {action}".strip()
-        for sub, action in CLI.findall(text)
-        if sub not in cli or (cli[sub] and action not in cli[sub])
-    ]
-    wrong += [f"make {target}" for target in MAKE.findall(text) if target not in make_targets()]
+    wrong = missing_cli_and_make(path)
     assert not wrong, f"{path.name} names commands that do not exist: {wrong}"
 
 
@@ -146,14 +151,7 @@ def test_every_command_in_the_reference_exists(path: Path) -> None:
     named = named_commands(path)
     unknown = named - registered_commands() - http_paths()
     assert not unknown, f"{path.name} names commands the bot does not have: {sorted(unknown)}"
-    text = path.read_text(encoding="utf-8")
-    cli = cli_commands()
-    wrong = [
-        f"python -m bot {sub} {action}".strip()
-        for sub, action in CLI.findall(text)
-        if sub not in cli or (cli[sub] and action not in cli[sub])
-    ]
-    wrong += [f"make {target}" for target in MAKE.findall(text) if target not in make_targets()]
+    wrong = missing_cli_and_make(path)
     assert not wrong, f"{path.name} names commands that do not exist: {wrong}"
 
 
