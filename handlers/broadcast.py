@@ -14,6 +14,7 @@ import contextlib
 import logging
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -207,15 +208,23 @@ def _error(code: str) -> str:
 # ---------------------------------------------------------------- consent -------------------
 
 
+class PromoAction(StrEnum):
+    ASK = "ask"  # show the wording
+    IN = "in"  # opt in
+    OUT = "out"  # opt out, as /stop
+
+
 class PromoCallback(CallbackData, prefix="promo"):
     """A member's answer about private offers."""
 
-    action: str  # ask (show the wording), in (opt in), out (opt out, as /stop)
+    action: PromoAction
 
 
 def consent_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action="in"))
+    builder.button(
+        text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action=PromoAction.IN)
+    )
     return builder.as_markup()
 
 
@@ -234,18 +243,22 @@ async def offers_screen(
     count = settings.pacing_rules().member_week_cap
     builder = InlineKeyboardBuilder()
     if await outbox.is_opted_in(session, member_id=member.id):
-        builder.button(text=_("🔕 Stop the offers"), callback_data=PromoCallback(action="out"))
+        builder.button(
+            text=_("🔕 Stop the offers"), callback_data=PromoCallback(action=PromoAction.OUT)
+        )
         text = _(
             "You get our offers and new drops in this chat: at most {count} a week, never at "
             "night. Stop them at any time with the button below, or /stop."
         ).format(count=count)
     else:
-        builder.button(text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action="in"))
+        builder.button(
+            text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action=PromoAction.IN)
+        )
         text = consent_wording().format(count=count)
     return text, with_back(builder)
 
 
-@router.callback_query(PromoCallback.filter(F.action == "ask"))
+@router.callback_query(PromoCallback.filter(F.action == PromoAction.ASK))
 async def offers_button(query: CallbackQuery, settings: BroadcastSettings) -> None:
     """Shows what opting in means, with the explicit Yes button (under menus sent before the
     menu opened its screens in place)."""
@@ -255,7 +268,7 @@ async def offers_button(query: CallbackQuery, settings: BroadcastSettings) -> No
         await query.message.answer(text, reply_markup=consent_keyboard())
 
 
-@router.callback_query(PromoCallback.filter(F.action.in_({"in", "out"})))
+@router.callback_query(PromoCallback.filter(F.action.in_({PromoAction.IN, PromoAction.OUT})))
 async def opt_in(
     query: CallbackQuery,
     callback_data: PromoCallback,
@@ -267,7 +280,7 @@ async def opt_in(
 ) -> None:
     """Records the member's yes (or, from the offers screen, their stop); the toast says so and
     the message turns into the offers screen as it now stands."""
-    opted_in = callback_data.action == "in"
+    opted_in = callback_data.action == PromoAction.IN
     await outbox.set_consent(
         session,
         member_id=member.id,
@@ -1264,10 +1277,16 @@ async def not_a_photo(message: Message, state: FSMContext) -> None:
 # ---------------------------------------------------------------- control and status --------
 
 
+class BroadcastControlAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+
+
 class BroadcastControlCallback(CallbackData, prefix="bc"):
     """A control button under /broadcasts."""
 
-    action: str  # pause, resume, cancel, status
+    action: BroadcastControlAction
     broadcast_id: CallbackId
 
 
@@ -1333,11 +1352,11 @@ def _control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
     rows = [[result_button(view.id)]] if view.is_test else []
     buttons = []
     if view.status in ("scheduled", "running"):
-        buttons.append(("⏸", "pause"))
+        buttons.append(("⏸", BroadcastControlAction.PAUSE))
     if view.status == "paused":
-        buttons.append(("▶️", "resume"))
+        buttons.append(("▶️", BroadcastControlAction.RESUME))
     if view.status in ("scheduled", "running", "paused"):
-        buttons.append(("✖️", "cancel"))
+        buttons.append(("✖️", BroadcastControlAction.CANCEL))
     if buttons:
         rows.insert(
             0,
@@ -1451,7 +1470,7 @@ async def broadcast_status(
 
 
 @router.callback_query(
-    BroadcastControlCallback.filter(F.action.in_({"pause", "resume", "cancel"})),
+    BroadcastControlCallback.filter(),
     RoleFilter(Role.STAFF, "broadcast.control"),
 )
 async def control_button(

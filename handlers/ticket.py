@@ -29,6 +29,7 @@ from handlers.text import (
 )
 from handlers.views.myorders import MyOrderCallback
 from handlers.views.ticket import (
+    TicketAction,
     TicketCallback,
     closed_text,
     hours_text,
@@ -208,7 +209,7 @@ async def ticket_button(
         )
 
 
-@router.callback_query(TicketCallback.filter(F.action == "open"))
+@router.callback_query(TicketCallback.filter(F.action == TicketAction.OPEN))
 async def kind_button(
     query: CallbackQuery,
     callback_data: TicketCallback,

@@ -4,6 +4,7 @@ shared by the ticket router and the scheduler's escalation job."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -34,10 +35,14 @@ from services.ticket import AS_MEMBER, MessageView, TicketError, TicketView
 from services.zones import show
 
 
+class TicketAction(StrEnum):
+    OPEN = "open"
+
+
 class TicketCallback(CallbackData, prefix="tk"):
     """A button about a ticket: open (`id` the order, `kind` the problem)."""
 
-    action: str
+    action: TicketAction
     id: int = 0
     kind: str = ""
 
@@ -122,7 +127,7 @@ def kinds_keyboard(order_id: int) -> InlineKeyboardMarkup:
     for kind in TICKET_KINDS:
         builder.button(
             text=kind_text(kind),
-            callback_data=TicketCallback(action="open", id=order_id, kind=kind),
+            callback_data=TicketCallback(action=TicketAction.OPEN, id=order_id, kind=kind),
         )
     builder.adjust(2)
     return builder.as_markup()
