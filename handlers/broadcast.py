@@ -406,17 +406,30 @@ class NewBroadcast(StatesGroup):
     holdout = State()  # the share of eligible members held out, from the last look
 
 
+class BroadcastWizardAction(StrEnum):
+    TARGET = "target"  # with `value`
+    NOW = "now"
+    KIND = "kind"  # with `value`: promotion or content
+    OVERRIDE = "override"
+    CONFIRM = "confirm"
+    VARIANT_B = "variant_b"  # an A/B test's second text
+    HOLDOUT = "holdout"  # the share held out, asked
+    HOLDOUT_PCT = "holdout_pct"  # with `value`: the share held out
+
+
 class BroadcastWizardCallback(CallbackData, prefix="bw"):
     """A button of the broadcast wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # target (with value), now, confirm, override
+    action: BroadcastWizardAction
     value: str = ""
 
 
 WIZARD = Wizard(NewBroadcast, optional=("photo", "button", OFFER, TYPING, "variant_b", "holdout"))
 
 
-def _wizard_button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
+def _wizard_button(
+    text: str, action: BroadcastWizardAction, value: str = ""
+) -> InlineKeyboardButton:
     return InlineKeyboardButton(
         text=text, callback_data=BroadcastWizardCallback(action=action, value=value).pack()
     )
@@ -433,13 +446,25 @@ async def _keyboard(
 
 def _target_rows() -> list[list[InlineKeyboardButton]]:
     return [
-        [_wizard_button(_("All groups"), "target", TARGET_GROUPS)],
-        [_wizard_button(_("Groups with a tag"), "target", TARGET_TAG)],
-        [_wizard_button(_("Members who opted in"), "target", TARGET_MEMBERS)],
-        [_wizard_button(_("Members of a tier and above…"), "target", PICK_TIER)],
-        [_wizard_button(_("Members in a segment…"), "target", PICK_SEGMENT)],
-        [_wizard_button(_("Members of a community…"), "target", PICK_COMMUNITY)],
-        [_wizard_button(_("Everyone: groups and members"), "target", TARGET_EVERYONE)],
+        [_wizard_button(_("All groups"), BroadcastWizardAction.TARGET, TARGET_GROUPS)],
+        [_wizard_button(_("Groups with a tag"), BroadcastWizardAction.TARGET, TARGET_TAG)],
+        [_wizard_button(_("Members who opted in"), BroadcastWizardAction.TARGET, TARGET_MEMBERS)],
+        [
+            _wizard_button(
+                _("Members of a tier and above…"), BroadcastWizardAction.TARGET, PICK_TIER
+            )
+        ],
+        [_wizard_button(_("Members in a segment…"), BroadcastWizardAction.TARGET, PICK_SEGMENT)],
+        [
+            _wizard_button(
+                _("Members of a community…"), BroadcastWizardAction.TARGET, PICK_COMMUNITY
+            )
+        ],
+        [
+            _wizard_button(
+                _("Everyone: groups and members"), BroadcastWizardAction.TARGET, TARGET_EVERYONE
+            )
+        ],
     ]
 
 
@@ -639,7 +664,9 @@ async def _ask_targets(target: Target, state: FSMContext) -> None:
     )
 
 
-@router.callback_query(NewBroadcast.targets, BroadcastWizardCallback.filter(F.action == "target"))
+@router.callback_query(
+    NewBroadcast.targets, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.TARGET)
+)
 async def got_targets(
     query: CallbackQuery,
     callback_data: BroadcastWizardCallback,
@@ -657,7 +684,11 @@ async def got_targets(
         return
     if callback_data.value == PICK_TIER:
         rows = [
-            [_wizard_button(tier_name(tier), "target", f"{TARGET_TIER}.{tier.rank}")]
+            [
+                _wizard_button(
+                    tier_name(tier), BroadcastWizardAction.TARGET, f"{TARGET_TIER}.{tier.rank}"
+                )
+            ]
             for tier in await list_tiers(session)
         ]
         await query.message.answer(
@@ -667,7 +698,13 @@ async def got_targets(
         return
     if callback_data.value == PICK_SEGMENT:
         rows = [
-            [_wizard_button(segment_name(segment), "target", f"{TARGET_SEGMENT}.{segment}")]
+            [
+                _wizard_button(
+                    segment_name(segment),
+                    BroadcastWizardAction.TARGET,
+                    f"{TARGET_SEGMENT}.{segment}",
+                )
+            ]
             for segment in SEGMENTS
         ]
         await query.message.answer(
@@ -707,7 +744,7 @@ async def _community_picker(
         [
             _wizard_button(
                 community.title[:BUTTON_TEXT_MAX] or str(community.id),
-                "target",
+                BroadcastWizardAction.TARGET,
                 f"{TARGET_COMMUNITY}.{community.id}",
             )
         ]
@@ -770,11 +807,15 @@ async def _ask_schedule(target: Target, state: FSMContext, *, zone: str) -> None
         _("When? Tap Now, or send a time like 2026-12-01 10:00 (your time zone, {zone}).").format(
             zone=esc(zone_label(zone))
         ),
-        reply_markup=await _keyboard(state, "schedule", [[_wizard_button(_("Now"), "now")]]),
+        reply_markup=await _keyboard(
+            state, "schedule", [[_wizard_button(_("Now"), BroadcastWizardAction.NOW)]]
+        ),
     )
 
 
-@router.callback_query(NewBroadcast.schedule, BroadcastWizardCallback.filter(F.action == "now"))
+@router.callback_query(
+    NewBroadcast.schedule, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.NOW)
+)
 async def schedule_now(
     query: CallbackQuery,
     state: FSMContext,
@@ -941,7 +982,13 @@ async def _summary(
         lines.append(_("⛔ It reads as a promotion, so it cannot go as content:"))
         for sign in signs:
             lines.append("• " + _(PROMOTION_SIGNS[sign.kind]).format(word=esc(sign.word)))
-        buttons = [[_wizard_button(_("📣 Send as a promotion"), "kind", POST_PROMOTION)]]
+        buttons = [
+            [
+                _wizard_button(
+                    _("📣 Send as a promotion"), BroadcastWizardAction.KIND, POST_PROMOTION
+                )
+            ]
+        ]
         if plan.recipients == 0:
             buttons = []
         await bot.send_message(
@@ -967,21 +1014,23 @@ async def _summary(
                 if finding.kind in FINDING_NAMES:
                     lines.append("• " + _in_language(locale, _(FINDING_NAMES[finding.kind])))
         lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
-        buttons = [[_wizard_button(_("⚠️ Send anyway"), "override")]]
+        buttons = [[_wizard_button(_("⚠️ Send anyway"), BroadcastWizardAction.OVERRIDE)]]
     else:
-        buttons = [[_wizard_button(_("✅ Confirm"), "confirm")]]
+        buttons = [[_wizard_button(_("✅ Confirm"), BroadcastWizardAction.CONFIRM)]]
     buttons.append(
         [
-            _wizard_button(_("📣 Send as a promotion"), "kind", POST_PROMOTION)
+            _wizard_button(_("📣 Send as a promotion"), BroadcastWizardAction.KIND, POST_PROMOTION)
             if content
-            else _wizard_button(_("📚 Send as content (not counted)"), "kind", POST_CONTENT)
+            else _wizard_button(
+                _("📚 Send as content (not counted)"), BroadcastWizardAction.KIND, POST_CONTENT
+            )
         ]
     )
     if not content and plan.members:
         buttons.append(
             [
-                _wizard_button(_("🅱️ Variant B"), "variant_b"),
-                _wizard_button(_("🎯 Hold-out"), "holdout"),
+                _wizard_button(_("🅱️ Variant B"), BroadcastWizardAction.VARIANT_B),
+                _wizard_button(_("🎯 Hold-out"), BroadcastWizardAction.HOLDOUT),
             ]
         )
     buttons.append([CONTENT.button()])
@@ -992,7 +1041,9 @@ async def _summary(
     )
 
 
-@router.callback_query(NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "kind"))
+@router.callback_query(
+    NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.KIND)
+)
 async def choose_kind(
     query: CallbackQuery,
     callback_data: BroadcastWizardCallback,
@@ -1014,7 +1065,7 @@ async def choose_kind(
 
 @router.callback_query(
     NewBroadcast.confirm,
-    BroadcastWizardCallback.filter(F.action == "override"),
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.OVERRIDE),
 )
 async def ask_override(query: CallbackQuery, state: FSMContext) -> None:
     """Asks why the findings may be ignored."""
@@ -1045,14 +1096,14 @@ async def got_override(message: Message, state: FSMContext) -> None:
             "It goes out with the findings above, and the reason is logged. Send it?"
         ).format(reason=esc(reason[:512])),
         reply_markup=await _keyboard(
-            state, "confirm", [[_wizard_button(_("✅ Confirm"), "confirm")]]
+            state, "confirm", [[_wizard_button(_("✅ Confirm"), BroadcastWizardAction.CONFIRM)]]
         ),
     )
 
 
 @router.callback_query(
     NewBroadcast.confirm,
-    BroadcastWizardCallback.filter(F.action == "confirm"),
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.CONFIRM),
     RoleFilter(Role.STAFF, "broadcast.confirm"),
 )
 async def confirm(
@@ -1143,7 +1194,8 @@ def _ab_line(draft: outbox.Draft, members: int) -> str:
 
 
 @router.callback_query(
-    NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "variant_b")
+    NewBroadcast.confirm,
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.VARIANT_B),
 )
 async def ask_variant_b(query: CallbackQuery, state: FSMContext) -> None:
     """🅱️ Variant B on the last look: asks for the second text."""
@@ -1184,7 +1236,9 @@ async def got_variant_b(
 HOLDOUT_CHOICES = (0, 5, 10, 20)
 
 
-@router.callback_query(NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "holdout"))
+@router.callback_query(
+    NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.HOLDOUT)
+)
 async def ask_holdout(query: CallbackQuery, state: FSMContext) -> None:
     """🎯 Hold-out on the last look: asks for the share held out."""
     await query.answer()
@@ -1193,7 +1247,12 @@ async def ask_holdout(query: CallbackQuery, state: FSMContext) -> None:
 
 
 async def _ask_holdout(target: Target, state: FSMContext) -> None:
-    rows = [[_wizard_button(f"{pct}%", "holdout_pct", str(pct)) for pct in HOLDOUT_CHOICES]]
+    rows = [
+        [
+            _wizard_button(f"{pct}%", BroadcastWizardAction.HOLDOUT_PCT, str(pct))
+            for pct in HOLDOUT_CHOICES
+        ]
+    ]
     await target.answer(
         _(
             "Hold out some members for comparison? They are recorded but get nothing, and "
@@ -1219,7 +1278,8 @@ async def _set_holdout(
 
 
 @router.callback_query(
-    NewBroadcast.holdout, BroadcastWizardCallback.filter(F.action == "holdout_pct")
+    NewBroadcast.holdout,
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.HOLDOUT_PCT),
 )
 async def holdout_button(
     query: CallbackQuery,
