@@ -22,7 +22,6 @@ from models.ticket import (
     TICKET_CLOSED,
     TICKET_DAMAGED,
     TICKET_EXCHANGE,
-    TICKET_KINDS,
     TICKET_MISSING,
     TICKET_OPEN,
     TICKET_QUALITY,
@@ -39,12 +38,23 @@ class TicketAction(StrEnum):
     OPEN = "open"
 
 
+class TicketKind(StrEnum):
+    """The problem a ticket button opens: models.ticket's TICKET_KINDS, in their order."""
+
+    MISSING = TICKET_MISSING
+    DAMAGED = TICKET_DAMAGED
+    WRONG = TICKET_WRONG
+    QUALITY = TICKET_QUALITY
+    REFUND = TICKET_REFUND
+    EXCHANGE = TICKET_EXCHANGE
+
+
 class TicketCallback(CallbackData, prefix="tk"):
     """A button about a ticket: open (`id` the order, `kind` the problem)."""
 
     action: TicketAction
     id: int = 0
-    kind: str = ""
+    kind: TicketKind
 
 
 KINDS = {
@@ -124,7 +134,7 @@ def hours_text(hours: int) -> str:
 def kinds_keyboard(order_id: int) -> InlineKeyboardMarkup:
     """A button per kind of problem, opening a ticket on the order."""
     builder = InlineKeyboardBuilder()
-    for kind in TICKET_KINDS:
+    for kind in TicketKind:
         builder.button(
             text=kind_text(kind),
             callback_data=TicketCallback(action=TicketAction.OPEN, id=order_id, kind=kind),
