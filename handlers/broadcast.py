@@ -14,6 +14,7 @@ import contextlib
 import logging
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -207,15 +208,23 @@ def _error(code: str) -> str:
 # ---------------------------------------------------------------- consent -------------------
 
 
+class PromoAction(StrEnum):
+    ASK = "ask"  # show the wording
+    IN = "in"  # opt in
+    OUT = "out"  # opt out, as /stop
+
+
 class PromoCallback(CallbackData, prefix="promo"):
     """A member's answer about private offers."""
 
-    action: str  # ask (show the wording), in (opt in), out (opt out, as /stop)
+    action: PromoAction
 
 
 def consent_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action="in"))
+    builder.button(
+        text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action=PromoAction.IN)
+    )
     return builder.as_markup()
 
 
@@ -234,18 +243,22 @@ async def offers_screen(
     count = settings.pacing_rules().member_week_cap
     builder = InlineKeyboardBuilder()
     if await outbox.is_opted_in(session, member_id=member.id):
-        builder.button(text=_("🔕 Stop the offers"), callback_data=PromoCallback(action="out"))
+        builder.button(
+            text=_("🔕 Stop the offers"), callback_data=PromoCallback(action=PromoAction.OUT)
+        )
         text = _(
             "You get our offers and new drops in this chat: at most {count} a week, never at "
             "night. Stop them at any time with the button below, or /stop."
         ).format(count=count)
     else:
-        builder.button(text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action="in"))
+        builder.button(
+            text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action=PromoAction.IN)
+        )
         text = consent_wording().format(count=count)
     return text, with_back(builder)
 
 
-@router.callback_query(PromoCallback.filter(F.action == "ask"))
+@router.callback_query(PromoCallback.filter(F.action == PromoAction.ASK))
 async def offers_button(query: CallbackQuery, settings: BroadcastSettings) -> None:
     """Shows what opting in means, with the explicit Yes button (under menus sent before the
     menu opened its screens in place)."""
@@ -255,7 +268,7 @@ async def offers_button(query: CallbackQuery, settings: BroadcastSettings) -> No
         await query.message.answer(text, reply_markup=consent_keyboard())
 
 
-@router.callback_query(PromoCallback.filter(F.action.in_({"in", "out"})))
+@router.callback_query(PromoCallback.filter(F.action.in_({PromoAction.IN, PromoAction.OUT})))
 async def opt_in(
     query: CallbackQuery,
     callback_data: PromoCallback,
@@ -267,7 +280,7 @@ async def opt_in(
 ) -> None:
     """Records the member's yes (or, from the offers screen, their stop); the toast says so and
     the message turns into the offers screen as it now stands."""
-    opted_in = callback_data.action == "in"
+    opted_in = callback_data.action == PromoAction.IN
     await outbox.set_consent(
         session,
         member_id=member.id,
@@ -393,17 +406,30 @@ class NewBroadcast(StatesGroup):
     holdout = State()  # the share of eligible members held out, from the last look
 
 
+class BroadcastWizardAction(StrEnum):
+    TARGET = "target"  # with `value`
+    NOW = "now"
+    KIND = "kind"  # with `value`: promotion or content
+    OVERRIDE = "override"
+    CONFIRM = "confirm"
+    VARIANT_B = "variant_b"  # an A/B test's second text
+    HOLDOUT = "holdout"  # the share held out, asked
+    HOLDOUT_PCT = "holdout_pct"  # with `value`: the share held out
+
+
 class BroadcastWizardCallback(CallbackData, prefix="bw"):
     """A button of the broadcast wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # target (with value), now, confirm, override
+    action: BroadcastWizardAction
     value: str = ""
 
 
 WIZARD = Wizard(NewBroadcast, optional=("photo", "button", OFFER, TYPING, "variant_b", "holdout"))
 
 
-def _wizard_button(text: str, action: str, value: str = "") -> InlineKeyboardButton:
+def _wizard_button(
+    text: str, action: BroadcastWizardAction, value: str = ""
+) -> InlineKeyboardButton:
     return InlineKeyboardButton(
         text=text, callback_data=BroadcastWizardCallback(action=action, value=value).pack()
     )
@@ -420,13 +446,25 @@ async def _keyboard(
 
 def _target_rows() -> list[list[InlineKeyboardButton]]:
     return [
-        [_wizard_button(_("All groups"), "target", TARGET_GROUPS)],
-        [_wizard_button(_("Groups with a tag"), "target", TARGET_TAG)],
-        [_wizard_button(_("Members who opted in"), "target", TARGET_MEMBERS)],
-        [_wizard_button(_("Members of a tier and above…"), "target", PICK_TIER)],
-        [_wizard_button(_("Members in a segment…"), "target", PICK_SEGMENT)],
-        [_wizard_button(_("Members of a community…"), "target", PICK_COMMUNITY)],
-        [_wizard_button(_("Everyone: groups and members"), "target", TARGET_EVERYONE)],
+        [_wizard_button(_("All groups"), BroadcastWizardAction.TARGET, TARGET_GROUPS)],
+        [_wizard_button(_("Groups with a tag"), BroadcastWizardAction.TARGET, TARGET_TAG)],
+        [_wizard_button(_("Members who opted in"), BroadcastWizardAction.TARGET, TARGET_MEMBERS)],
+        [
+            _wizard_button(
+                _("Members of a tier and above…"), BroadcastWizardAction.TARGET, PICK_TIER
+            )
+        ],
+        [_wizard_button(_("Members in a segment…"), BroadcastWizardAction.TARGET, PICK_SEGMENT)],
+        [
+            _wizard_button(
+                _("Members of a community…"), BroadcastWizardAction.TARGET, PICK_COMMUNITY
+            )
+        ],
+        [
+            _wizard_button(
+                _("Everyone: groups and members"), BroadcastWizardAction.TARGET, TARGET_EVERYONE
+            )
+        ],
     ]
 
 
@@ -626,7 +664,9 @@ async def _ask_targets(target: Target, state: FSMContext) -> None:
     )
 
 
-@router.callback_query(NewBroadcast.targets, BroadcastWizardCallback.filter(F.action == "target"))
+@router.callback_query(
+    NewBroadcast.targets, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.TARGET)
+)
 async def got_targets(
     query: CallbackQuery,
     callback_data: BroadcastWizardCallback,
@@ -644,7 +684,11 @@ async def got_targets(
         return
     if callback_data.value == PICK_TIER:
         rows = [
-            [_wizard_button(tier_name(tier), "target", f"{TARGET_TIER}.{tier.rank}")]
+            [
+                _wizard_button(
+                    tier_name(tier), BroadcastWizardAction.TARGET, f"{TARGET_TIER}.{tier.rank}"
+                )
+            ]
             for tier in await list_tiers(session)
         ]
         await query.message.answer(
@@ -654,7 +698,13 @@ async def got_targets(
         return
     if callback_data.value == PICK_SEGMENT:
         rows = [
-            [_wizard_button(segment_name(segment), "target", f"{TARGET_SEGMENT}.{segment}")]
+            [
+                _wizard_button(
+                    segment_name(segment),
+                    BroadcastWizardAction.TARGET,
+                    f"{TARGET_SEGMENT}.{segment}",
+                )
+            ]
             for segment in SEGMENTS
         ]
         await query.message.answer(
@@ -694,7 +744,7 @@ async def _community_picker(
         [
             _wizard_button(
                 community.title[:BUTTON_TEXT_MAX] or str(community.id),
-                "target",
+                BroadcastWizardAction.TARGET,
                 f"{TARGET_COMMUNITY}.{community.id}",
             )
         ]
@@ -757,11 +807,15 @@ async def _ask_schedule(target: Target, state: FSMContext, *, zone: str) -> None
         _("When? Tap Now, or send a time like 2026-12-01 10:00 (your time zone, {zone}).").format(
             zone=esc(zone_label(zone))
         ),
-        reply_markup=await _keyboard(state, "schedule", [[_wizard_button(_("Now"), "now")]]),
+        reply_markup=await _keyboard(
+            state, "schedule", [[_wizard_button(_("Now"), BroadcastWizardAction.NOW)]]
+        ),
     )
 
 
-@router.callback_query(NewBroadcast.schedule, BroadcastWizardCallback.filter(F.action == "now"))
+@router.callback_query(
+    NewBroadcast.schedule, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.NOW)
+)
 async def schedule_now(
     query: CallbackQuery,
     state: FSMContext,
@@ -928,7 +982,13 @@ async def _summary(
         lines.append(_("⛔ It reads as a promotion, so it cannot go as content:"))
         for sign in signs:
             lines.append("• " + _(PROMOTION_SIGNS[sign.kind]).format(word=esc(sign.word)))
-        buttons = [[_wizard_button(_("📣 Send as a promotion"), "kind", POST_PROMOTION)]]
+        buttons = [
+            [
+                _wizard_button(
+                    _("📣 Send as a promotion"), BroadcastWizardAction.KIND, POST_PROMOTION
+                )
+            ]
+        ]
         if plan.recipients == 0:
             buttons = []
         await bot.send_message(
@@ -954,21 +1014,23 @@ async def _summary(
                 if finding.kind in FINDING_NAMES:
                     lines.append("• " + _in_language(locale, _(FINDING_NAMES[finding.kind])))
         lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
-        buttons = [[_wizard_button(_("⚠️ Send anyway"), "override")]]
+        buttons = [[_wizard_button(_("⚠️ Send anyway"), BroadcastWizardAction.OVERRIDE)]]
     else:
-        buttons = [[_wizard_button(_("✅ Confirm"), "confirm")]]
+        buttons = [[_wizard_button(_("✅ Confirm"), BroadcastWizardAction.CONFIRM)]]
     buttons.append(
         [
-            _wizard_button(_("📣 Send as a promotion"), "kind", POST_PROMOTION)
+            _wizard_button(_("📣 Send as a promotion"), BroadcastWizardAction.KIND, POST_PROMOTION)
             if content
-            else _wizard_button(_("📚 Send as content (not counted)"), "kind", POST_CONTENT)
+            else _wizard_button(
+                _("📚 Send as content (not counted)"), BroadcastWizardAction.KIND, POST_CONTENT
+            )
         ]
     )
     if not content and plan.members:
         buttons.append(
             [
-                _wizard_button(_("🅱️ Variant B"), "variant_b"),
-                _wizard_button(_("🎯 Hold-out"), "holdout"),
+                _wizard_button(_("🅱️ Variant B"), BroadcastWizardAction.VARIANT_B),
+                _wizard_button(_("🎯 Hold-out"), BroadcastWizardAction.HOLDOUT),
             ]
         )
     buttons.append([CONTENT.button()])
@@ -979,7 +1041,9 @@ async def _summary(
     )
 
 
-@router.callback_query(NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "kind"))
+@router.callback_query(
+    NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.KIND)
+)
 async def choose_kind(
     query: CallbackQuery,
     callback_data: BroadcastWizardCallback,
@@ -1001,7 +1065,7 @@ async def choose_kind(
 
 @router.callback_query(
     NewBroadcast.confirm,
-    BroadcastWizardCallback.filter(F.action == "override"),
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.OVERRIDE),
 )
 async def ask_override(query: CallbackQuery, state: FSMContext) -> None:
     """Asks why the findings may be ignored."""
@@ -1032,14 +1096,14 @@ async def got_override(message: Message, state: FSMContext) -> None:
             "It goes out with the findings above, and the reason is logged. Send it?"
         ).format(reason=esc(reason[:512])),
         reply_markup=await _keyboard(
-            state, "confirm", [[_wizard_button(_("✅ Confirm"), "confirm")]]
+            state, "confirm", [[_wizard_button(_("✅ Confirm"), BroadcastWizardAction.CONFIRM)]]
         ),
     )
 
 
 @router.callback_query(
     NewBroadcast.confirm,
-    BroadcastWizardCallback.filter(F.action == "confirm"),
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.CONFIRM),
     RoleFilter(Role.STAFF, "broadcast.confirm"),
 )
 async def confirm(
@@ -1130,7 +1194,8 @@ def _ab_line(draft: outbox.Draft, members: int) -> str:
 
 
 @router.callback_query(
-    NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "variant_b")
+    NewBroadcast.confirm,
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.VARIANT_B),
 )
 async def ask_variant_b(query: CallbackQuery, state: FSMContext) -> None:
     """🅱️ Variant B on the last look: asks for the second text."""
@@ -1171,7 +1236,9 @@ async def got_variant_b(
 HOLDOUT_CHOICES = (0, 5, 10, 20)
 
 
-@router.callback_query(NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == "holdout"))
+@router.callback_query(
+    NewBroadcast.confirm, BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.HOLDOUT)
+)
 async def ask_holdout(query: CallbackQuery, state: FSMContext) -> None:
     """🎯 Hold-out on the last look: asks for the share held out."""
     await query.answer()
@@ -1180,7 +1247,12 @@ async def ask_holdout(query: CallbackQuery, state: FSMContext) -> None:
 
 
 async def _ask_holdout(target: Target, state: FSMContext) -> None:
-    rows = [[_wizard_button(f"{pct}%", "holdout_pct", str(pct)) for pct in HOLDOUT_CHOICES]]
+    rows = [
+        [
+            _wizard_button(f"{pct}%", BroadcastWizardAction.HOLDOUT_PCT, str(pct))
+            for pct in HOLDOUT_CHOICES
+        ]
+    ]
     await target.answer(
         _(
             "Hold out some members for comparison? They are recorded but get nothing, and "
@@ -1206,7 +1278,8 @@ async def _set_holdout(
 
 
 @router.callback_query(
-    NewBroadcast.holdout, BroadcastWizardCallback.filter(F.action == "holdout_pct")
+    NewBroadcast.holdout,
+    BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.HOLDOUT_PCT),
 )
 async def holdout_button(
     query: CallbackQuery,
@@ -1264,10 +1337,16 @@ async def not_a_photo(message: Message, state: FSMContext) -> None:
 # ---------------------------------------------------------------- control and status --------
 
 
+class BroadcastControlAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    CANCEL = "cancel"
+
+
 class BroadcastControlCallback(CallbackData, prefix="bc"):
     """A control button under /broadcasts."""
 
-    action: str  # pause, resume, cancel, status
+    action: BroadcastControlAction
     broadcast_id: CallbackId
 
 
@@ -1333,11 +1412,11 @@ def _control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
     rows = [[result_button(view.id)]] if view.is_test else []
     buttons = []
     if view.status in ("scheduled", "running"):
-        buttons.append(("⏸", "pause"))
+        buttons.append(("⏸", BroadcastControlAction.PAUSE))
     if view.status == "paused":
-        buttons.append(("▶️", "resume"))
+        buttons.append(("▶️", BroadcastControlAction.RESUME))
     if view.status in ("scheduled", "running", "paused"):
-        buttons.append(("✖️", "cancel"))
+        buttons.append(("✖️", BroadcastControlAction.CANCEL))
     if buttons:
         rows.insert(
             0,
@@ -1451,7 +1530,7 @@ async def broadcast_status(
 
 
 @router.callback_query(
-    BroadcastControlCallback.filter(F.action.in_({"pause", "resume", "cancel"})),
+    BroadcastControlCallback.filter(),
     RoleFilter(Role.STAFF, "broadcast.control"),
 )
 async def control_button(

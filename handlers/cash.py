@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -73,10 +74,15 @@ CASH_ERRORS = {
 }
 
 
+class HandoverAction(StrEnum):
+    CONFIRM = "confirm"
+    REFUSE = "refuse"
+
+
 class HandoverCallback(CallbackData, prefix="ho"):
     """A staff button under a hand-over card."""
 
-    action: str  # confirm or refuse
+    action: HandoverAction
     handover_id: CallbackId
 
 
@@ -84,11 +90,11 @@ def handover_keyboard(handover_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("✅ Received"),
-        callback_data=HandoverCallback(action="confirm", handover_id=handover_id),
+        callback_data=HandoverCallback(action=HandoverAction.CONFIRM, handover_id=handover_id),
     )
     builder.button(
         text=_("❌ Not received"),
-        callback_data=HandoverCallback(action="refuse", handover_id=handover_id),
+        callback_data=HandoverCallback(action=HandoverAction.REFUSE, handover_id=handover_id),
     )
     builder.adjust(2)
     return builder.as_markup()
@@ -174,7 +180,7 @@ async def handover_button(
 ) -> None:
     """Confirms (booked once) or refuses a hand-over; audited, the holder told, the card
     updated in place."""
-    confirm = callback_data.action == "confirm"
+    confirm = callback_data.action == HandoverAction.CONFIRM
     try:
         async with session.begin_nested():
             decided = await decide_handover(

@@ -13,6 +13,7 @@ wizard's FSM data under `translations` until the wizard creates its thing.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -58,11 +59,17 @@ UNKNOWN_LANGUAGE = N_("Choose one of the languages with the buttons.")
 Next = Callable[[Target, dict[str, Any]], Awaitable[None]]
 
 
+class ContentAction(StrEnum):
+    OFFER = "offer"  # under the last look
+    LANG = "lang"  # with `locale`
+    DONE = "done"
+
+
 class ContentCallback(CallbackData, prefix="ct"):
     """A language, or Done, under a wizard's "Add a translation?"."""
 
     wizard: str  # the wizard's name (its StatesGroup)
-    action: str  # offer (under the last look), lang (with `locale`), done
+    action: ContentAction
     locale: str = ""
 
 
@@ -124,7 +131,9 @@ class ContentSteps:
         """🌐 Add a translation, for the wizard's last look."""
         return InlineKeyboardButton(
             text=_("🌐 Add a translation"),
-            callback_data=ContentCallback(wizard=self.wizard.name, action="offer").pack(),
+            callback_data=ContentCallback(
+                wizard=self.wizard.name, action=ContentAction.OFFER
+            ).pack(),
         )
 
     async def ask(self, target: Target, step: str, data: dict[str, Any]) -> None:
@@ -149,11 +158,12 @@ class ContentSteps:
             builder.button(
                 text=mark + language_name(locale),
                 callback_data=ContentCallback(
-                    wizard=self.wizard.name, action="lang", locale=locale
+                    wizard=self.wizard.name, action=ContentAction.LANG, locale=locale
                 ),
             )
         builder.button(
-            text=_("Done"), callback_data=ContentCallback(wizard=self.wizard.name, action="done")
+            text=_("Done"),
+            callback_data=ContentCallback(wizard=self.wizard.name, action=ContentAction.DONE),
         )
         builder.adjust(len(LOCALES), 1)
         text = _(
@@ -260,12 +270,12 @@ class ContentSteps:
             """A language or Done under an offer that is not the open question any more."""
             await query.answer(_(NOT_OPEN), show_alert=True)
 
-        def button(action: str) -> CallbackQueryFilter:
+        def button(action: ContentAction) -> CallbackQueryFilter:
             return ContentCallback.filter((F.wizard == name) & (F.action == action))
 
         confirm = getattr(self.wizard.group, self.confirm)
-        router.callback_query.register(offer_button, button("offer"), confirm)
-        router.callback_query.register(language_button, button("lang"), offer)
-        router.callback_query.register(done_button, button("done"), offer)
+        router.callback_query.register(offer_button, button(ContentAction.OFFER), confirm)
+        router.callback_query.register(language_button, button(ContentAction.LANG), offer)
+        router.callback_query.register(done_button, button(ContentAction.DONE), offer)
         router.callback_query.register(stale_button, ContentCallback.filter(F.wizard == name))
         router.message.register(typed, typing, F.text, ~F.text.startswith("/"))

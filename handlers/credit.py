@@ -3,6 +3,7 @@ on them (/leader_limit), and "Suspend for review" from the record."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -57,10 +58,14 @@ MAX_LIMIT_AMOUNT = 10**12  # minor units: the highest order limit staff can type
 MAX_LIMIT_GROUPBUYS = 1000  # the most open group-buys at once a limit can allow
 
 
+class CreditAction(StrEnum):
+    SUSPEND = "suspend"
+
+
 class CreditCallback(CallbackData, prefix="crd"):
     """The "Suspend for review" button under a leader's record."""
 
-    action: str  # suspend
+    action: CreditAction
     member_id: CallbackId
 
 
@@ -211,7 +216,7 @@ def _record_keyboard(record: LeaderRecord) -> InlineKeyboardMarkup | None:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("⏸ Suspend for review"),
-        callback_data=CreditCallback(action="suspend", member_id=record.leader_id),
+        callback_data=CreditCallback(action=CreditAction.SUSPEND, member_id=record.leader_id),
     )
     return builder.as_markup()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -78,10 +79,15 @@ class Address(StatesGroup):
     option = State()
 
 
+class DeliveryAction(StrEnum):
+    DELIVER = "deliver"  # deliver instead of pickup
+    OPTION = "option"  # a shipping option chosen (option_id 0: free, none offered)
+
+
 class DeliveryCallback(CallbackData, prefix="dlv"):
     """A member's delivery button: deliver instead of pickup, or a shipping option chosen."""
 
-    action: str  # deliver, or option (option_id 0: free, none offered)
+    action: DeliveryAction
     order_id: CallbackId
     option_id: CallbackId = 0
 
@@ -91,7 +97,7 @@ def deliver_keyboard(order_id: int) -> InlineKeyboardBuilder:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("🚚 Deliver to my address instead"),
-        callback_data=DeliveryCallback(action="deliver", order_id=order_id),
+        callback_data=DeliveryCallback(action=DeliveryAction.DELIVER, order_id=order_id),
     )
     return builder
 
@@ -157,7 +163,7 @@ async def shipping_query(
         log.warning("shipping query %s answered too late", query.id)
 
 
-@router.callback_query(DeliveryCallback.filter(F.action == "deliver"))
+@router.callback_query(DeliveryCallback.filter(F.action == DeliveryAction.DELIVER))
 async def deliver_instead(
     callback: CallbackQuery,
     callback_data: DeliveryCallback,
@@ -279,7 +285,7 @@ async def address_lines(
             builder.button(
                 text=f"{option.name} · {format_money(option.price, option.currency, locale)}",
                 callback_data=DeliveryCallback(
-                    action="option", order_id=order.id, option_id=option.id
+                    action=DeliveryAction.OPTION, order_id=order.id, option_id=option.id
                 ),
             )
         builder.adjust(1)
@@ -288,7 +294,7 @@ async def address_lines(
     await _finish(message, bot, session, member, settings, state, locale, option_id=None)
 
 
-@router.callback_query(DeliveryCallback.filter(F.action == "option"), Address.option)
+@router.callback_query(DeliveryCallback.filter(F.action == DeliveryAction.OPTION), Address.option)
 async def address_option(
     callback: CallbackQuery,
     callback_data: DeliveryCallback,

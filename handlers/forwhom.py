@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
 from handlers.text import N_, BackgroundSender, HandlerSettings, counted, esc_name
-from handlers.views.myorders import MyOrderCallback
+from handlers.views.myorders import MyOrderAction, MyOrderCallback
 from handlers.wizard import Target, Wizard, drop_buttons
 from models.base import Clock
 from models.order import FOR_WHOM_MAX
@@ -102,7 +102,9 @@ async def _ask(target: Target, step: str, data: dict[str, Any]) -> None:
     order = await get_order(data["session"], order_id)
     back = await WIZARD.enter(state, "name")
     above = InlineKeyboardBuilder()
-    above.button(text=_(FOR_ME), callback_data=MyOrderCallback(action="for_me", id=order_id))
+    above.button(
+        text=_(FOR_ME), callback_data=MyOrderCallback(action=MyOrderAction.FOR_ME, id=order_id)
+    )
     await target.answer(
         _(QUESTION).format(
             id=order_id,
@@ -116,7 +118,7 @@ async def _ask(target: Target, step: str, data: dict[str, Any]) -> None:
 WIZARD.register(router, ask=_ask)
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "for"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.FOR))
 async def for_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -140,7 +142,7 @@ async def for_button(
     await _ask(query.message, "name", {"state": state, "session": session})
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "for_me"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.FOR_ME))
 async def for_me_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,

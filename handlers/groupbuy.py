@@ -53,7 +53,9 @@ from handlers.text import (
     visible_length,
 )
 from handlers.views.groupbuy import (
+    GroupBuyAction,
     GroupBuyCallback,
+    GroupBuyVariantAction,
     GroupBuyVariantCallback,
     card_text,
     closing_effects,
@@ -725,9 +727,14 @@ def confirm_in_group(
 
 
 @router.callback_query(
-    GroupBuyCallback.filter(F.action.in_({"join", "less", "leave"})), OpenGroup()
+    GroupBuyCallback.filter(
+        F.action.in_({GroupBuyAction.JOIN, GroupBuyAction.LESS, GroupBuyAction.LEAVE})
+    ),
+    OpenGroup(),
 )
-@router.callback_query(GroupBuyVariantCallback.filter(F.action == "join"), OpenGroup())
+@router.callback_query(
+    GroupBuyVariantCallback.filter(F.action == GroupBuyVariantAction.JOIN), OpenGroup()
+)
 async def join_button(
     query: CallbackQuery,
     callback_data: GroupBuyCallback | GroupBuyVariantCallback,
@@ -749,7 +756,7 @@ async def join_button(
         return
     now = clock()
     try:
-        if callback_data.action == "join":
+        if callback_data.action == GroupBuyAction.JOIN:
             result = await set_quantity(
                 session,
                 groupbuy_id=callback_data.groupbuy_id,
@@ -765,7 +772,7 @@ async def join_button(
                 p.member_id: p.quantity
                 for p in await participants(session, callback_data.groupbuy_id)
             }.get(member.id, 0)
-            target = 0 if callback_data.action == "leave" else max(0, current - 1)
+            target = 0 if callback_data.action == GroupBuyAction.LEAVE else max(0, current - 1)
             paid = await prepaid_units(
                 session, groupbuy_id=callback_data.groupbuy_id, member_id=member.id
             )
@@ -796,7 +803,7 @@ async def join_button(
     with i18n.use_locale(member.locale):  # a toast is the member's alone: in their language
         toast = _toast(result.quantity, result.position)
     after_commit.add(lambda: query.answer(toast))
-    if callback_data.action == "join":
+    if callback_data.action == GroupBuyAction.JOIN:
         after_commit.add(later(metrics.joined))
     if result.groupbuy.payment_mode == PAYMENT_TELEGRAM:
         await _prepay(
@@ -929,7 +936,7 @@ async def _vip_refusal(
     ).format(time=time)
 
 
-@router.callback_query(GroupBuyCallback.filter(F.action == "details"))
+@router.callback_query(GroupBuyCallback.filter(F.action == GroupBuyAction.DETAILS))
 async def details_button(
     query: CallbackQuery,
     callback_data: GroupBuyCallback,

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -196,12 +197,24 @@ STEPS = WIZARD.steps
 PICKUP_FIELDS = (PICKUP_POINT, PICKUP_TIME)  # what a drop gives per language
 
 
+class GroupBuyWizardAction(StrEnum):
+    PRODUCT = "product"  # with `product_id`
+    DELIVERY = "delivery"  # with `mode`
+    CONFIRM = "confirm"
+    OVERRIDE = "override"
+    ALL = "all"  # a drop's target: all groups
+    TAGS = "tags"  # the tag list
+    TAG = "tag"  # with `value`, the tag
+    PICK = "pick"  # the group picker
+    TOGGLE = "toggle"  # with `value`, a group id
+    PICKED = "picked"  # the groups ticked, done
+    LEVEL = "level"  # with `value`: vip or core
+
+
 class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
     """A button of the group-buy wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    action: str  # product (with `product_id`), delivery (with `mode`), confirm, override; a
-    # drop's target: all, tags, tag (with `value`), pick, toggle (with `value`, a group id),
-    # picked, level (with `value`: vip or core)
+    action: GroupBuyWizardAction
     step: str  # the step whose message carries the button
     product_id: CallbackId = 0
     value: str = ""
@@ -277,7 +290,7 @@ async def _prompt(
                 text=f"#{product.id} {product.title} · "
                 + format_money(product.price, product.currency, turn.locale),
                 callback_data=GroupBuyWizardCallback(
-                    action="product", step=step, product_id=product.id
+                    action=GroupBuyWizardAction.PRODUCT, step=step, product_id=product.id
                 ),
             )
         builder.adjust(1)
@@ -333,7 +346,9 @@ async def _prompt(
         for choice in FULFILMENT_MODES:
             builder.button(
                 text=value_label(FULFILMENT_MODE, choice),
-                callback_data=GroupBuyWizardCallback(action="delivery", step=step, mode=choice),
+                callback_data=GroupBuyWizardCallback(
+                    action=GroupBuyWizardAction.DELIVERY, step=step, mode=choice
+                ),
             )
         builder.adjust(3)
         return text, builder
@@ -399,12 +414,16 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
     if findings and not covered(claims(texts, turn.settings.compliance_extra_words), data):
         builder.button(
             text=_("⚠️ Send anyway"),
-            callback_data=GroupBuyWizardCallback(action="override", step="confirm"),
+            callback_data=GroupBuyWizardCallback(
+                action=GroupBuyWizardAction.OVERRIDE, step="confirm"
+            ),
         )
     else:
         builder.button(
             text=_("✅ Confirm"),
-            callback_data=GroupBuyWizardCallback(action="confirm", step="confirm"),
+            callback_data=GroupBuyWizardCallback(
+                action=GroupBuyWizardAction.CONFIRM, step="confirm"
+            ),
         )
     if data["scope"] == "drop":  # a drop reaches groups of every language
         builder.row(CONTENT.button())
@@ -473,7 +492,7 @@ async def _drop_groups(turn: Turn, data: dict[str, Any]) -> list[int]:
     return await target_groups(turn.session, _target_of(data))
 
 
-def _button(text: str, action: str, value: str = "") -> dict[str, Any]:
+def _button(text: str, action: GroupBuyWizardAction, value: str = "") -> dict[str, Any]:
     return {
         "text": text,
         "callback_data": GroupBuyWizardCallback(action=action, step="target", value=value),
@@ -489,7 +508,7 @@ async def _target_prompt(
     menu = data.get("target_menu", "")
     if menu == "tags":
         for tag in await open_tags(turn.session):
-            builder.button(**_button(f"#{tag}", "tag", tag))
+            builder.button(**_button(f"#{tag}", GroupBuyWizardAction.TAG, tag))
         builder.adjust(2)
         return _("Which tag? The drop goes to the open groups with it (set with /tag)."), builder
     if menu == "pick":
@@ -498,21 +517,27 @@ async def _target_prompt(
         for group in page.items:
             mark = "✅ " if group.id in chosen else "▫️ "
             builder.button(
-                **_button(mark + (group.title or str(group.id)), "toggle", str(group.id))
+                **_button(
+                    mark + (group.title or str(group.id)),
+                    GroupBuyWizardAction.TOGGLE,
+                    str(group.id),
+                )
             )
         builder.adjust(1)
         builder.row(
             InlineKeyboardButton(
                 text=_("Done: {count}").format(count=counted("group", len(chosen))),
-                callback_data=GroupBuyWizardCallback(action="picked", step="target").pack(),
+                callback_data=GroupBuyWizardCallback(
+                    action=GroupBuyWizardAction.PICKED, step="target"
+                ).pack(),
             )
         )
         return _("Tap the groups it goes to, then Done."), builder
-    builder.button(**_button(_("All groups"), "all"))
-    builder.button(**_button(_("Groups with a tag…"), "tags"))
-    builder.button(**_button(_("Choose groups…"), "pick"))
-    builder.button(**_button(_("VIP groups"), "level", LEVEL_VIP))
-    builder.button(**_button(_("Core groups"), "level", LEVEL_CORE))
+    builder.button(**_button(_("All groups"), GroupBuyWizardAction.ALL))
+    builder.button(**_button(_("Groups with a tag…"), GroupBuyWizardAction.TAGS))
+    builder.button(**_button(_("Choose groups…"), GroupBuyWizardAction.PICK))
+    builder.button(**_button(_("VIP groups"), GroupBuyWizardAction.LEVEL, LEVEL_VIP))
+    builder.button(**_button(_("Core groups"), GroupBuyWizardAction.LEVEL, LEVEL_CORE))
     builder.adjust(1)
     return _("Which groups does the drop go to?"), builder
 
@@ -603,7 +628,17 @@ WHY = {
 
 @router.callback_query(
     GroupBuyWizardCallback.filter(
-        F.action.in_({"all", "tags", "tag", "pick", "toggle", "picked", "level"})
+        F.action.in_(
+            {
+                GroupBuyWizardAction.ALL,
+                GroupBuyWizardAction.TAGS,
+                GroupBuyWizardAction.TAG,
+                GroupBuyWizardAction.PICK,
+                GroupBuyWizardAction.TOGGLE,
+                GroupBuyWizardAction.PICKED,
+                GroupBuyWizardAction.LEVEL,
+            }
+        )
     ),
     NewGroupBuy.target,
     on_current_step,
@@ -627,15 +662,21 @@ async def target_button(
     turn = _turn(state, session, settings, member, locale, clock, None)
     action, value = callback_data.action, callback_data.value
     data = await state.get_data()
-    if action in ("tags", "pick", "toggle"):
+    if action in (
+        GroupBuyWizardAction.TAGS,
+        GroupBuyWizardAction.PICK,
+        GroupBuyWizardAction.TOGGLE,
+    ):
         chosen = [int(chat_id) for chat_id in data.get("chosen", [])]
-        if action == "toggle" and value.lstrip("-").isdigit():
+        if action == GroupBuyWizardAction.TOGGLE and value.lstrip("-").isdigit():
             chat_id = int(value)
             chosen = (
                 [c for c in chosen if c != chat_id] if chat_id in chosen else [*chosen, chat_id]
             )
         await query.answer()
-        await state.update_data(target_menu="tags" if action == "tags" else "pick", chosen=chosen)
+        await state.update_data(
+            target_menu="tags" if action == GroupBuyWizardAction.TAGS else "pick", chosen=chosen
+        )
         text, above = await _target_prompt(turn, await state.get_data())
         back = await WIZARD.enter(state, "target")
         with contextlib.suppress(TelegramBadRequest):  # the same buttons again
@@ -643,15 +684,15 @@ async def target_button(
                 text, reply_markup=WIZARD.keyboard("target", back=back, above=above)
             )
         return
-    if action == "picked":
+    if action == GroupBuyWizardAction.PICKED:
         picked = tuple(int(chat_id) for chat_id in data.get("chosen", []))
         if not picked:
             await query.answer(_("Tap at least one group."), show_alert=True)
             return
         target = DropTarget(TO_CHOSEN, chat_ids=picked)
-    elif action == "tag":
+    elif action == GroupBuyWizardAction.TAG:
         target = DropTarget(TO_TAG, tag=value)
-    elif action == "level" and value in (LEVEL_VIP, LEVEL_CORE):
+    elif action == GroupBuyWizardAction.LEVEL and value in (LEVEL_VIP, LEVEL_CORE):
         target = DropTarget(level=value)
     else:
         target = DropTarget()
@@ -940,7 +981,9 @@ async def answer_step(
 
 
 @router.callback_query(
-    GroupBuyWizardCallback.filter(F.action == "product"), NewGroupBuy.product, on_current_step
+    GroupBuyWizardCallback.filter(F.action == GroupBuyWizardAction.PRODUCT),
+    NewGroupBuy.product,
+    on_current_step,
 )
 async def product_button(
     query: CallbackQuery,
@@ -964,7 +1007,9 @@ async def product_button(
 
 
 @router.callback_query(
-    GroupBuyWizardCallback.filter(F.action == "delivery"), NewGroupBuy.delivery, on_current_step
+    GroupBuyWizardCallback.filter(F.action == GroupBuyWizardAction.DELIVERY),
+    NewGroupBuy.delivery,
+    on_current_step,
 )
 async def delivery_button(
     query: CallbackQuery,
@@ -1016,7 +1061,9 @@ async def stale_product_page(query: CallbackQuery) -> None:
 
 
 @router.callback_query(
-    GroupBuyWizardCallback.filter(F.action == "confirm"), NewGroupBuy.confirm, on_current_step
+    GroupBuyWizardCallback.filter(F.action == GroupBuyWizardAction.CONFIRM),
+    NewGroupBuy.confirm,
+    on_current_step,
 )
 async def confirm_button(
     query: CallbackQuery,
@@ -1129,7 +1176,9 @@ async def confirm_button(
 
 
 @router.callback_query(
-    GroupBuyWizardCallback.filter(F.action == "override"), NewGroupBuy.confirm, on_current_step
+    GroupBuyWizardCallback.filter(F.action == GroupBuyWizardAction.OVERRIDE),
+    NewGroupBuy.confirm,
+    on_current_step,
 )
 async def override_button(
     query: CallbackQuery,

@@ -18,7 +18,7 @@ from handlers.filters import PRIVATE, RoleFilter
 from handlers.groupbuy import announce
 from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, RefundWaker
-from handlers.views.groups import GroupCallback, group_name, state_name
+from handlers.views.groups import GroupAction, GroupCallback, group_name, state_name
 from models.base import Clock
 from models.community import (
     APPROVAL_APPROVED,
@@ -46,8 +46,6 @@ from services.role import Role
 
 log = logging.getLogger(__name__)
 router = Router(name="groups")
-ASK = "ask"  # a suspension to confirm
-KEEP = "keep"  # the suspension not confirmed
 TITLE_IN_BUTTON = 24  # characters of a group's title on a button
 
 SECTION_TITLES = {
@@ -109,15 +107,15 @@ def groups_keyboard(lines: list[GroupLine]) -> InlineKeyboardMarkup | None:
     widths = []
     for line in lines:
         title = line.title[:TITLE_IN_BUTTON]
-        buttons: list[tuple[str, str]] = []
+        buttons: list[tuple[str, GroupAction]] = []
         if line.approval in (APPROVAL_PENDING, APPROVAL_DECLINED):
-            buttons.append((_("✅ Approve {title}").format(title=title), APPROVE))
+            buttons.append((_("✅ Approve {title}").format(title=title), GroupAction.APPROVE))
         if line.approval == APPROVAL_PENDING:
-            buttons.append((_("✖️ Decline"), DECLINE))
+            buttons.append((_("✖️ Decline"), GroupAction.DECLINE))
         if line.approval == APPROVAL_APPROVED:
-            buttons.append((_("⏸ Suspend {title}").format(title=title), ASK))
+            buttons.append((_("⏸ Suspend {title}").format(title=title), GroupAction.ASK))
         if line.approval == APPROVAL_SUSPENDED:
-            buttons.append((_("▶️ Reinstate {title}").format(title=title), REINSTATE))
+            buttons.append((_("▶️ Reinstate {title}").format(title=title), GroupAction.REINSTATE))
         for text, action in buttons:
             builder.button(
                 text=text, callback_data=GroupCallback(action=action, community_id=line.id)
@@ -177,7 +175,7 @@ REFUSALS = {
 
 
 @router.callback_query(
-    GroupCallback.filter(F.action == ASK), RoleFilter(Role.STAFF, "group.review")
+    GroupCallback.filter(F.action == GroupAction.ASK), RoleFilter(Role.STAFF, "group.review")
 )
 async def suspend_asked(
     query: CallbackQuery, callback_data: GroupCallback, session: AsyncSession
@@ -191,10 +189,11 @@ async def suspend_asked(
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("⏸ Yes, suspend it"),
-        callback_data=GroupCallback(action=SUSPEND, community_id=community.id),
+        callback_data=GroupCallback(action=GroupAction.SUSPEND, community_id=community.id),
     )
     builder.button(
-        text=_("Keep it open"), callback_data=GroupCallback(action=KEEP, community_id=community.id)
+        text=_("Keep it open"),
+        callback_data=GroupCallback(action=GroupAction.KEEP, community_id=community.id),
     )
     await query.answer()
     if query.message is not None:
@@ -209,7 +208,7 @@ async def suspend_asked(
 
 
 @router.callback_query(
-    GroupCallback.filter(F.action == KEEP), RoleFilter(Role.STAFF, "group.review")
+    GroupCallback.filter(F.action == GroupAction.KEEP), RoleFilter(Role.STAFF, "group.review")
 )
 async def suspend_kept(query: CallbackQuery) -> None:
     """The suspension was not confirmed: nothing changes."""

@@ -5,6 +5,7 @@ the card with `1x2 3x1` or `+1 3`. The card is a group-buy's, kept current the s
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -46,7 +47,7 @@ from handlers.text import (
     quoted,
     shorten,
 )
-from handlers.views.groupbuy import ListCallback
+from handlers.views.groupbuy import ListAction, ListCallback
 from handlers.views.policy import held_text, opened_text
 from models.base import Clock
 from models.groupbuy import MIN_PEOPLE
@@ -157,10 +158,17 @@ class ListDraft(StatesGroup):
     confirm = State()
 
 
+class DraftAction(StrEnum):
+    """The leader's answer under the list the bot read."""
+
+    OPEN = "open"
+    DROP = "drop"
+
+
 class DraftCallback(CallbackData, prefix="jl"):
     """The leader's answer under the list the bot read."""
 
-    action: str  # open, drop
+    action: DraftAction
 
 
 def bad_line_text(bad: BadLine, currency: str, locale: str) -> str:
@@ -253,8 +261,8 @@ def _draft_text(data: dict[str, object], bad: list[BadLine], locale: str) -> str
 
 def _draft_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Open it"), callback_data=DraftCallback(action="open"))
-    builder.button(text=_("✖ Cancel"), callback_data=DraftCallback(action="drop"))
+    builder.button(text=_("✅ Open it"), callback_data=DraftCallback(action=DraftAction.OPEN))
+    builder.button(text=_("✖ Cancel"), callback_data=DraftCallback(action=DraftAction.DROP))
     return builder.as_markup()
 
 
@@ -355,7 +363,7 @@ async def signup_command(
     await message.reply(_draft_text(data, list(parsed.bad), locale), reply_markup=_draft_keyboard())
 
 
-@router.callback_query(DraftCallback.filter(F.action == "drop"))
+@router.callback_query(DraftCallback.filter(F.action == DraftAction.DROP))
 async def drop_draft(query: CallbackQuery, state: FSMContext) -> None:
     """Forgets the list the bot read; the message says so."""
     if await state.get_state() != ListDraft.confirm.state:
@@ -368,7 +376,9 @@ async def drop_draft(query: CallbackQuery, state: FSMContext) -> None:
 
 
 @router.callback_query(
-    DraftCallback.filter(F.action == "open"), OpenGroup(), RoleFilter(Role.LEADER, "groupbuy.open")
+    DraftCallback.filter(F.action == DraftAction.OPEN),
+    OpenGroup(),
+    RoleFilter(Role.LEADER, "groupbuy.open"),
 )
 async def open_draft(
     query: CallbackQuery,
@@ -524,11 +534,11 @@ async def list_button(
         return
     now = clock()
     try:
-        if callback_data.action == "mine":
+        if callback_data.action == ListAction.MINE:
             order = await my_lines(
                 session, groupbuy_id=callback_data.groupbuy_id, member_id=member.id
             )
-        elif callback_data.action == "leave":
+        elif callback_data.action == ListAction.LEAVE:
             await set_quantity(
                 session,
                 groupbuy_id=callback_data.groupbuy_id,
@@ -555,7 +565,7 @@ async def list_button(
         return
     with i18n.use_locale(member.locale):
         title = order.groupbuy.in_language(member.locale, default_locale()).title
-        if callback_data.action == "mine" and not order.lines:
+        if callback_data.action == ListAction.MINE and not order.lines:
             toast = _("You have no order on this list.")
         elif not order.lines:
             toast = _("You left this list.")
@@ -569,7 +579,7 @@ async def list_button(
             lines=lines_text(order.lines, order.groupbuy.currency, member.locale),
         )
     after_commit.add(lambda: query.answer(shorten(toast, 190), show_alert=True))
-    if callback_data.action != "mine":
+    if callback_data.action != ListAction.MINE:
         after_commit.add(later(cards.touch, callback_data.groupbuy_id))
         if member.started:
             notifier.send(member.id, told)  # queued once the update commits

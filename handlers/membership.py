@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -94,10 +95,15 @@ ADD_USAGE = N_(
 OFF_USAGE = N_("Send /membership_plan_off ID, e.g. /membership_plan_off 1 (see /membership_plans).")
 
 
+class MembershipAction(StrEnum):
+    BUY = "buy"
+    CANCEL = "cancel"
+
+
 class MembershipCallback(CallbackData, prefix="mship"):
     """A button of /membership: subscribe to a plan, or cancel its renewals."""
 
-    action: str  # buy or cancel
+    action: MembershipAction
     plan_id: int
 
 
@@ -209,7 +215,9 @@ async def membership_screen(
         if membership.status == "active" and membership.renews:
             builder.button(
                 text=_("Cancel {plan}").format(plan=membership.plan.name),
-                callback_data=MembershipCallback(action="cancel", plan_id=membership.plan.id),
+                callback_data=MembershipCallback(
+                    action=MembershipAction.CANCEL, plan_id=membership.plan.id
+                ),
             )
     held = {m.plan.id for m in mine if m.status == "active" and m.renews}
     if plans:
@@ -221,7 +229,7 @@ async def membership_screen(
         if plan.id not in held:
             builder.button(
                 text=_("⭐ Subscribe: {plan}").format(plan=plan.name),
-                callback_data=MembershipCallback(action="buy", plan_id=plan.id),
+                callback_data=MembershipCallback(action=MembershipAction.BUY, plan_id=plan.id),
             )
     builder.adjust(1)
     return "\n".join(lines), with_back(builder, POINTS)
@@ -236,7 +244,7 @@ async def membership_command(
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(MembershipCallback.filter(F.action == "buy"))
+@router.callback_query(MembershipCallback.filter(F.action == MembershipAction.BUY))
 async def subscribe_pressed(
     query: CallbackQuery,
     callback_data: MembershipCallback,
@@ -283,7 +291,7 @@ async def subscribe_pressed(
     )
 
 
-@router.callback_query(MembershipCallback.filter(F.action == "cancel"))
+@router.callback_query(MembershipCallback.filter(F.action == MembershipAction.CANCEL))
 async def cancel_pressed(
     query: CallbackQuery,
     callback_data: MembershipCallback,

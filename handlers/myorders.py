@@ -21,6 +21,7 @@ from handlers.referral import qr_png
 from handlers.reservation import cancel_error_text
 from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, esc_name, later, sentences
 from handlers.views.myorders import (
+    MyOrderAction,
     MyOrderCallback,
     Reader,
     page_keyboard,
@@ -80,7 +81,9 @@ async def my_orders_command(
     await message.answer(text, reply_markup=keyboard)
 
 
-@router.callback_query(MyOrderCallback.filter(F.action.in_({"open", "page"})))
+@router.callback_query(
+    MyOrderCallback.filter(F.action.in_({MyOrderAction.OPEN, MyOrderAction.PAGE}))
+)
 async def page_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -93,13 +96,13 @@ async def page_button(
     clock: Clock,
 ) -> None:
     """Opens the list (from the /start menu) or turns its page (More, Back) in place."""
-    offset = callback_data.value if callback_data.action == "page" else 0
+    offset = callback_data.value if callback_data.action == MyOrderAction.PAGE else 0
     text, keyboard = await orders_screen(session, i18n, locale, member, settings, clock(), offset)
     await query.answer()
     message = query.message
     if message is None:
         return
-    if callback_data.action == "open":
+    if callback_data.action == MyOrderAction.OPEN:
         await bot.send_message(message.chat.id, text, reply_markup=keyboard)
         return
     await bot.edit_message_text(
@@ -123,7 +126,7 @@ def refusal_text(exc: OrderError | GroupBuyError) -> str:
     return cancel_error_text(exc.reason)
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "pay"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.PAY))
 async def pay_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -158,7 +161,9 @@ async def pay_button(
     after_commit.add(partial(bot, invoice(order, settings)))
 
 
-@router.callback_query(MyOrderCallback.filter(F.action.in_({"cancel", "leave"})))
+@router.callback_query(
+    MyOrderCallback.filter(F.action.in_({MyOrderAction.CANCEL, MyOrderAction.LEAVE}))
+)
 async def cancel_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -173,7 +178,7 @@ async def cancel_button(
     clock: Clock,
 ) -> None:
     """Withdraws the member's own unpaid order or group-buy place, then shows the list again."""
-    kind = KIND_PLACE if callback_data.action == "leave" else KIND_ORDER
+    kind = KIND_PLACE if callback_data.action == MyOrderAction.LEAVE else KIND_ORDER
     now = clock()
     try:
         done = await cancel_mine(
@@ -206,7 +211,7 @@ async def cancel_button(
         )
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "review"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.REVIEW))
 async def review_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -230,7 +235,7 @@ async def review_button(
     )
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "rate"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.RATE))
 async def rate_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -275,7 +280,7 @@ async def rate_button(
         )
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "code"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.CODE))
 async def code_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -314,7 +319,7 @@ async def code_button(
     )
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "point"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.POINT))
 async def point_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,
@@ -345,7 +350,7 @@ async def point_button(
     )
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "pick"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.PICK))
 async def pick_button(
     query: CallbackQuery,
     callback_data: MyOrderCallback,

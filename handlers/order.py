@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from functools import partial
 
 from aiogram import Bot, F, Router
@@ -113,10 +114,16 @@ PRE_CHECKOUT_REFUSALS = {
 }
 
 
+class OrderAction(StrEnum):
+    PAID = "paid"
+    PICKED = "picked"
+    DONE = "done"  # nothing to do
+
+
 class OrderCallback(CallbackData, prefix="ord"):
     """A button on the group's pickup list."""
 
-    action: str  # paid, picked, or done (nothing to do)
+    action: OrderAction
     order_id: CallbackId
 
 
@@ -468,13 +475,13 @@ def order_row_button(order: OrderView, name: str) -> InlineKeyboardButton:
     order, so a tap never lands on a neighbour's order."""
     if order.status in (ORDER_RESERVED, ORDER_AWAITING_PAYMENT):
         if order.payment_mode == PAYMENT_TELEGRAM:  # the member pays it with the invoice
-            text, action = _("⏳ Pays by invoice · {name} #{id}"), "done"
+            text, action = _("⏳ Pays by invoice · {name} #{id}"), OrderAction.DONE
         else:
-            text, action = _("✅ Paid · {name} #{id}"), "paid"
+            text, action = _("✅ Paid · {name} #{id}"), OrderAction.PAID
     elif order.status == ORDER_PAID:
-        text, action = _("📦 Picked up · {name} #{id}"), "picked"
+        text, action = _("📦 Picked up · {name} #{id}"), OrderAction.PICKED
     else:
-        text, action = _("✔️ Done · {name} #{id}"), "done"
+        text, action = _("✔️ Done · {name} #{id}"), OrderAction.DONE
     return InlineKeyboardButton(
         text=text.format(name=name[:24], id=order.id),
         callback_data=OrderCallback(action=action, order_id=order.id).pack(),
@@ -694,7 +701,7 @@ async def order_button(
 
     The toast and the list's edit are carried out after the commit, each on its own: one that
     Telegram fails is counted and never stops the other, nor the member's notice."""
-    if callback_data.action not in ("paid", "picked"):
+    if callback_data.action not in (OrderAction.PAID, OrderAction.PICKED):
         await query.answer(_("Nothing to do for this order."))
         return
     order = await get_order(session, callback_data.order_id)

@@ -3,6 +3,7 @@ card that carries the requester's statement."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from functools import partial
 
 from aiogram import Bot, Router
@@ -84,10 +85,16 @@ PAYOUT_ERRORS = {
 }
 
 
+class PayoutAction(StrEnum):
+    PAY = "pay"
+    NET = "net"  # pay, keeping cash owed
+    REFUSE = "refuse"
+
+
 class PayoutCallback(CallbackData, prefix="po"):
     """A staff button under a payout card."""
 
-    action: str  # pay, net (pay, keeping cash owed) or refuse
+    action: PayoutAction
     payout_id: CallbackId
 
 
@@ -145,19 +152,20 @@ def payout_keyboard(
             text=_("✅ Pay, keeping {amount} of cash owed").format(
                 amount=format_money(keep, payout.currency, locale)
             ),
-            callback_data=PayoutCallback(action="net", payout_id=payout.id),
+            callback_data=PayoutCallback(action=PayoutAction.NET, payout_id=payout.id),
         )
         builder.button(
             text=_("✅ Pay in full"),
-            callback_data=PayoutCallback(action="pay", payout_id=payout.id),
+            callback_data=PayoutCallback(action=PayoutAction.PAY, payout_id=payout.id),
         )
     else:
         builder.button(
             text=_("✅ Approve and pay"),
-            callback_data=PayoutCallback(action="pay", payout_id=payout.id),
+            callback_data=PayoutCallback(action=PayoutAction.PAY, payout_id=payout.id),
         )
     builder.button(
-        text=_("❌ Refuse"), callback_data=PayoutCallback(action="refuse", payout_id=payout.id)
+        text=_("❌ Refuse"),
+        callback_data=PayoutCallback(action=PayoutAction.REFUSE, payout_id=payout.id),
     )
     builder.adjust(1)
     return builder.as_markup()
@@ -236,7 +244,7 @@ async def payout_button(
 ) -> None:
     """Pays (booked once, with the chosen netting) or refuses a payout request; audited, the
     requester told, the card updated in place."""
-    approve = callback_data.action in ("pay", "net")
+    approve = callback_data.action in (PayoutAction.PAY, PayoutAction.NET)
     try:
         async with session.begin_nested():
             decided = await decide_payout(
@@ -244,7 +252,7 @@ async def payout_button(
                 payout_id=callback_data.payout_id,
                 staff_id=member.id,
                 approve=approve,
-                net=callback_data.action == "net",
+                net=callback_data.action == PayoutAction.NET,
                 now=clock(),
             )
     except PayoutError as exc:

@@ -7,6 +7,7 @@ import io
 import logging
 from dataclasses import replace
 from datetime import datetime
+from enum import StrEnum
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -136,16 +137,26 @@ TIER_USAGE = N_(
 )
 
 
+class CheckInAction(StrEnum):
+    IN = "in"
+
+
 class CheckInCallback(CallbackData, prefix="ck"):
     """The check-in button under a group's check-in message."""
 
-    action: str = "in"
+    action: CheckInAction = CheckInAction.IN
+
+
+class RewardAction(StrEnum):
+    ASK = "ask"  # show the cost and the balance after
+    CONFIRM = "confirm"  # redeem
+    CANCEL = "cancel"  # nothing
 
 
 class RewardCallback(CallbackData, prefix="rw"):
     """A redeem button: in the catalog (ask), then under the confirmation (confirm, cancel)."""
 
-    action: str  # ask: show the cost and the balance after; confirm: redeem; cancel: nothing
+    action: RewardAction
     reward_id: CallbackId
 
 
@@ -862,7 +873,7 @@ async def rewards_page(
         if reward.stock != 0:
             builder.button(
                 text=_("Redeem {title}").format(title=reward.title[:40]),
-                callback_data=RewardCallback(action="ask", reward_id=reward.id),
+                callback_data=RewardCallback(action=RewardAction.ASK, reward_id=reward.id),
             )
     builder.adjust(1)
     return "\n".join(lines), with_back(with_page_row(builder, "rewards", page), screen.POINTS)
@@ -887,7 +898,7 @@ async def rewards_more(
 
 
 @router.callback_query(
-    RewardCallback.filter(F.action == "ask"), F.message.chat.type == ChatType.PRIVATE
+    RewardCallback.filter(F.action == RewardAction.ASK), F.message.chat.type == ChatType.PRIVATE
 )
 async def redeem_asked(
     query: CallbackQuery,
@@ -920,11 +931,11 @@ async def redeem_asked(
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("✅ Confirm"),
-        callback_data=RewardCallback(action="confirm", reward_id=quote.reward.id),
+        callback_data=RewardCallback(action=RewardAction.CONFIRM, reward_id=quote.reward.id),
     )
     builder.button(
         text=_("✖️ Cancel"),
-        callback_data=RewardCallback(action="cancel", reward_id=quote.reward.id),
+        callback_data=RewardCallback(action=RewardAction.CANCEL, reward_id=quote.reward.id),
     )
     await query.message.answer(
         _("Redeem {title} for {points}? You will have {after} left.").format(
@@ -937,7 +948,7 @@ async def redeem_asked(
 
 
 @router.callback_query(
-    RewardCallback.filter(F.action == "cancel"), F.message.chat.type == ChatType.PRIVATE
+    RewardCallback.filter(F.action == RewardAction.CANCEL), F.message.chat.type == ChatType.PRIVATE
 )
 async def redeem_cancelled(query: CallbackQuery) -> None:
     """Cancel under a confirmation: nothing is redeemed, and the question says so."""
@@ -965,7 +976,7 @@ def redeemed_text(done: Redeemed, locale: str) -> str:
 
 
 @router.callback_query(
-    RewardCallback.filter(F.action == "confirm"), F.message.chat.type == ChatType.PRIVATE
+    RewardCallback.filter(F.action == RewardAction.CONFIRM), F.message.chat.type == ChatType.PRIVATE
 )
 async def redeem_button(
     query: CallbackQuery,

@@ -36,6 +36,7 @@ from handlers.text import (
 )
 from handlers.views.member import ambiguous_text
 from handlers.views.pickup import (
+    SheetAction,
     SheetCallback,
     clamp,
     picked_up_notice,
@@ -233,7 +234,7 @@ async def sheet_button(
         await query.answer(_(NOT_YOURS).format(id=gb_id), show_alert=True)
         return
     toast = None
-    if action in ("paid", "picked"):
+    if action in (SheetAction.PAID, SheetAction.PICKED):
         order = await find_sheet_order(session, groupbuy_id=gb_id, order_id=callback_data.order_id)
         if order is None:
             await query.answer(_("There is no such order in this group-buy."), show_alert=True)
@@ -245,7 +246,7 @@ async def sheet_button(
             await query.answer(order_error_text(exc.reason, exc.detail), show_alert=True)
             return
         toast = _("Done.")
-    elif action == "remind":
+    elif action == SheetAction.REMIND:
         reminders = await remind_unpaid(session, groupbuy_id=gb_id, actor_id=member.id, now=clock())
         if reminders is None:
             await query.answer(_("There is no group-buy #{id}.").format(id=gb_id), show_alert=True)
@@ -261,14 +262,18 @@ async def sheet_button(
                 )
             notifier.send(reminded.member_id, text)
         notifier.send(member.id, reminders_summary(reminders))
-    elif action == "done":
+    elif action == SheetAction.DONE:
         toast = _("Nothing to do for this order.")
     sheet = await pickup_sheet(session, gb_id)
     if sheet is None:
         await query.answer(_("There is no group-buy #{id}.").format(id=gb_id), show_alert=True)
         return
     after_commit.add(partial(query.answer, toast))
-    if query.message is not None and action in ("paid", "picked", "page"):
+    if query.message is not None and action in (
+        SheetAction.PAID,
+        SheetAction.PICKED,
+        SheetAction.PAGE,
+    ):
         page = clamp(sheet, callback_data.page)
         after_commit.add(
             partial(

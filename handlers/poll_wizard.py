@@ -8,6 +8,7 @@ PollCloser, from the poll's row, so a restart loses nothing)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -75,18 +76,34 @@ class NewPoll(StatesGroup):
     override = State()  # why the texts may go out despite the lint's findings (logged)
 
 
+class PollChoice(StrEnum):
+    SINGLE = "single"
+    MULTIPLE = "multiple"
+    PUBLIC = "public"
+    ANONYMOUS = "anonymous"
+    WEIGH = "weigh"
+    FLAT = "flat"
+    ALL = "all"
+    PICK = "pick"
+    VIP = LEVEL_VIP  # the groups of that level
+    CORE = LEVEL_CORE
+    TOGGLE = "toggle"  # with `chat_id`
+    DONE = "done"
+    OVERRIDE = "override"
+    CREATE = "create"
+
+
 class PollWizardCallback(CallbackData, prefix="pl"):
     """A button of the poll wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    choice: str  # single, multiple, public, anonymous, weigh, flat, all, pick, vip, core
-    # (the groups of that level), toggle, done, create
+    choice: PollChoice
     chat_id: CallbackId = 0  # the group a toggle button adds or removes
 
 
 WIZARD = Wizard(NewPoll, optional=("points",))
 
 
-def _buttons(*pairs: tuple[str, str], width: int = 2) -> InlineKeyboardBuilder:
+def _buttons(*pairs: tuple[str, PollChoice], width: int = 2) -> InlineKeyboardBuilder:
     builder = InlineKeyboardBuilder()
     for text, choice in pairs:
         builder.button(text=text, callback_data=PollWizardCallback(choice=choice))
@@ -115,13 +132,17 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         text = _("The options: 2-12, one per line or separated by |, each up to 100 characters.")
     elif step == "multiple":
         text = _("May members pick one option or several?")
-        above = _buttons((_("One option"), "single"), (_("Several options"), "multiple"))
+        above = _buttons(
+            (_("One option"), PollChoice.SINGLE), (_("Several options"), PollChoice.MULTIPLE)
+        )
     elif step == "anonymous":
         text = _(
             "Should the votes be anonymous? Anonymous polls cannot reward voters or weigh "
             "them by tier."
         )
-        above = _buttons((_("Not anonymous"), "public"), (_("Anonymous"), "anonymous"))
+        above = _buttons(
+            (_("Not anonymous"), PollChoice.PUBLIC), (_("Anonymous"), PollChoice.ANONYMOUS)
+        )
     elif step == "closing":
         text = _closing_prompt(data["member"], data["settings"])
     elif step == "points":
@@ -131,14 +152,16 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
             "Also count a result weighted by membership tier? Each vote then counts 1 + the "
             "voter's tier rank."
         )
-        above = _buttons((_("Weigh by tier"), "weigh"), (_("One member, one vote"), "flat"))
+        above = _buttons(
+            (_("Weigh by tier"), PollChoice.WEIGH), (_("One member, one vote"), PollChoice.FLAT)
+        )
     elif step == "targets":
         text = _("Which groups get the poll?")
         above = _buttons(
-            (_("All groups"), "all"),
-            (_("Choose groups"), "pick"),
-            (_("VIP groups"), LEVEL_VIP),
-            (_("Core groups"), LEVEL_CORE),
+            (_("All groups"), PollChoice.ALL),
+            (_("Choose groups"), PollChoice.PICK),
+            (_("VIP groups"), PollChoice.VIP),
+            (_("Core groups"), PollChoice.CORE),
         )
     elif step == "override":
         text = _("Why may it go out as it is? The reason is logged.")
@@ -150,9 +173,9 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         findings = wizard_findings(_texts(stored), extra)
         text = "\n".join([await _summary(data["session"], stored, zone), *findings])
         if findings and not covered(claims(_texts(stored), extra), stored):
-            above = _buttons((_("⚠️ Send anyway"), "override"))
+            above = _buttons((_("⚠️ Send anyway"), PollChoice.OVERRIDE))
         else:
-            above = _buttons((_("✅ Post the poll"), "create"))
+            above = _buttons((_("✅ Post the poll"), PollChoice.CREATE))
     await target.answer(error or text, reply_markup=WIZARD.keyboard(step, back=back, above=above))
 
 
@@ -216,13 +239,14 @@ async def got_options(message: Message, state: FSMContext) -> None:
 
 
 @router.callback_query(
-    NewPoll.multiple, PollWizardCallback.filter(F.choice.in_({"single", "multiple"}))
+    NewPoll.multiple,
+    PollWizardCallback.filter(F.choice.in_({PollChoice.SINGLE, PollChoice.MULTIPLE})),
 )
 async def got_multiple(
     query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext, bot: Bot
 ) -> None:
     """Step 4: anonymous or not."""
-    await state.update_data(multiple=callback_data.choice == "multiple")
+    await state.update_data(multiple=callback_data.choice == PollChoice.MULTIPLE)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -230,7 +254,8 @@ async def got_multiple(
 
 
 @router.callback_query(
-    NewPoll.anonymous, PollWizardCallback.filter(F.choice.in_({"public", "anonymous"}))
+    NewPoll.anonymous,
+    PollWizardCallback.filter(F.choice.in_({PollChoice.PUBLIC, PollChoice.ANONYMOUS})),
 )
 async def got_anonymous(
     query: CallbackQuery,
@@ -241,7 +266,7 @@ async def got_anonymous(
     settings: HandlerSettings,
 ) -> None:
     """Step 5: the closing time."""
-    await state.update_data(anonymous=callback_data.choice == "anonymous")
+    await state.update_data(anonymous=callback_data.choice == PollChoice.ANONYMOUS)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -289,13 +314,13 @@ async def got_points(message: Message, state: FSMContext) -> None:
 
 
 @router.callback_query(
-    NewPoll.weighting, PollWizardCallback.filter(F.choice.in_({"weigh", "flat"}))
+    NewPoll.weighting, PollWizardCallback.filter(F.choice.in_({PollChoice.WEIGH, PollChoice.FLAT}))
 )
 async def got_weighting(
     query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext, bot: Bot
 ) -> None:
     """Step 8: the groups."""
-    await state.update_data(weighted=callback_data.choice == "weigh")
+    await state.update_data(weighted=callback_data.choice == PollChoice.WEIGH)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -310,15 +335,15 @@ async def _group_picker(session: AsyncSession, chosen: list[int]) -> InlineKeybo
         mark = "✅" if chat_id in chosen else "▫️"
         builder.button(
             text=f"{mark} {title}"[:64],
-            callback_data=PollWizardCallback(choice="toggle", chat_id=chat_id),
+            callback_data=PollWizardCallback(choice=PollChoice.TOGGLE, chat_id=chat_id),
         )
-    builder.button(text=_("Done"), callback_data=PollWizardCallback(choice="done"))
+    builder.button(text=_("Done"), callback_data=PollWizardCallback(choice=PollChoice.DONE))
     builder.adjust(1)
     # still the targets step: Back leads to the question before it
     return WIZARD.keyboard("targets", back=True, above=builder)
 
 
-@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice == "pick"))
+@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice == PollChoice.PICK))
 async def pick_groups(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, bot: Bot
 ) -> None:
@@ -332,7 +357,7 @@ async def pick_groups(
         )
 
 
-@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice == "toggle"))
+@router.callback_query(NewPoll.targets, PollWizardCallback.filter(F.choice == PollChoice.TOGGLE))
 async def toggle_group(
     query: CallbackQuery,
     callback_data: PollWizardCallback,
@@ -353,7 +378,10 @@ async def toggle_group(
 
 
 @router.callback_query(
-    NewPoll.targets, PollWizardCallback.filter(F.choice.in_({"all", "done", LEVEL_VIP, LEVEL_CORE}))
+    NewPoll.targets,
+    PollWizardCallback.filter(
+        F.choice.in_({PollChoice.ALL, PollChoice.DONE, PollChoice.VIP, PollChoice.CORE})
+    ),
 )
 async def got_targets(
     query: CallbackQuery,
@@ -366,9 +394,9 @@ async def got_targets(
 ) -> None:
     """Step 9: the summary to confirm."""
     active = await open_community_ids(session)
-    if callback_data.choice == "all":
+    if callback_data.choice == PollChoice.ALL:
         chats = active
-    elif callback_data.choice in (LEVEL_VIP, LEVEL_CORE):  # only the groups of that level
+    elif callback_data.choice in (PollChoice.VIP, PollChoice.CORE):  # only the groups of that level
         chats = await open_community_ids(session, level=callback_data.choice)
     else:
         chats = [c for c in (await state.get_data()).get("chats", []) if c in active]
@@ -388,7 +416,7 @@ def _texts(data: dict[str, Any]) -> list[str]:
     return [str(data.get("question") or ""), *(str(o) for o in data.get("options") or ())]
 
 
-@router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == "override"))
+@router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == PollChoice.OVERRIDE))
 async def ask_override(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
     """⚠️ Send anyway: asks why the findings may be ignored."""
     await query.answer()
@@ -444,7 +472,7 @@ async def _summary(session: AsyncSession, data: dict[str, Any], zone: str) -> st
     return "\n".join(lines)
 
 
-@router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == "create"))
+@router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == PollChoice.CREATE))
 async def create(
     query: CallbackQuery,
     state: FSMContext,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from enum import StrEnum
 from typing import Protocol
 
 from aiogram import F, Router
@@ -27,10 +28,17 @@ log = logging.getLogger(__name__)
 router = Router(name="privacy")
 
 
+class ForgetAction(StrEnum):
+    """The member's answer to /forgetme."""
+
+    YES = "yes"  # erase now
+    NO = "no"  # keep everything
+
+
 class ForgetCallback(CallbackData, prefix="forget"):
     """The member's answer to /forgetme."""
 
-    action: str  # yes (erase now) or no (keep everything)
+    action: ForgetAction
 
 
 class PrivacySettings(Protocol):
@@ -118,8 +126,12 @@ async def mydata(message: Message, member: MemberView, session: AsyncSession, cl
 
 def forget_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("🗑 Yes, erase my data"), callback_data=ForgetCallback(action="yes"))
-    builder.button(text=_("No, keep everything"), callback_data=ForgetCallback(action="no"))
+    builder.button(
+        text=_("🗑 Yes, erase my data"), callback_data=ForgetCallback(action=ForgetAction.YES)
+    )
+    builder.button(
+        text=_("No, keep everything"), callback_data=ForgetCallback(action=ForgetAction.NO)
+    )
     builder.adjust(1)
     return builder.as_markup()
 
@@ -142,7 +154,7 @@ async def forgetme(message: Message) -> None:
     )
 
 
-@router.callback_query(ForgetCallback.filter(F.action == "yes"))
+@router.callback_query(ForgetCallback.filter(F.action == ForgetAction.YES))
 async def forget_confirmed(
     query: CallbackQuery,
     member: MemberView,
@@ -168,7 +180,7 @@ async def forget_confirmed(
     await _replace_question(query, text)
 
 
-@router.callback_query(ForgetCallback.filter(F.action == "no"))
+@router.callback_query(ForgetCallback.filter(F.action == ForgetAction.NO))
 async def forget_cancelled(query: CallbackQuery) -> None:
     """Keeps everything as it was."""
     await query.answer()

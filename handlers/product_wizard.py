@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -77,10 +78,18 @@ class NewProduct(StatesGroup):
     variants = State()
 
 
+class ProductWizardChoice(StrEnum):
+    OFFLINE = "offline"
+    TELEGRAM = "telegram"
+    CREATE = "create"
+    OVERRIDE = "override"
+    VARIANTS = "variants"  # the variants asked next
+
+
 class WizardCallback(CallbackData, prefix="pw"):
     """A button of the product wizard's own (Back, Skip and Cancel are the wizards' shared)."""
 
-    choice: str  # offline, telegram, create, override, variants
+    choice: ProductWizardChoice
 
 
 WIZARD = Wizard(NewProduct, optional=("description", OFFER, TYPING, "photo", "stock", "variants"))
@@ -93,8 +102,14 @@ def _skip_hint() -> str:
 
 def mode_keyboard() -> InlineKeyboardBuilder:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("Pay the leader offline"), callback_data=WizardCallback(choice="offline"))
-    builder.button(text=_("Telegram invoice"), callback_data=WizardCallback(choice="telegram"))
+    builder.button(
+        text=_("Pay the leader offline"),
+        callback_data=WizardCallback(choice=ProductWizardChoice.OFFLINE),
+    )
+    builder.button(
+        text=_("Telegram invoice"),
+        callback_data=WizardCallback(choice=ProductWizardChoice.TELEGRAM),
+    )
     builder.adjust(1)
     return builder
 
@@ -166,13 +181,18 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         text = "\n".join([_summary(stored, member.locale), *findings])
         above = InlineKeyboardBuilder()
         if findings and not covered(found, stored):
-            above.button(text=_("⚠️ Send anyway"), callback_data=WizardCallback(choice="override"))
+            above.button(
+                text=_("⚠️ Send anyway"),
+                callback_data=WizardCallback(choice=ProductWizardChoice.OVERRIDE),
+            )
         else:
-            above.button(text=_("✅ Create"), callback_data=WizardCallback(choice="create"))
+            above.button(
+                text=_("✅ Create"), callback_data=WizardCallback(choice=ProductWizardChoice.CREATE)
+            )
         above.row(
             InlineKeyboardButton(
                 text=_("🧩 Variants"),
-                callback_data=WizardCallback(choice="variants").pack(),
+                callback_data=WizardCallback(choice=ProductWizardChoice.VARIANTS).pack(),
             )
         )
         above.row(CONTENT.button())
@@ -309,7 +329,10 @@ async def got_variants(
 
 
 @router.callback_query(
-    NewProduct.mode, WizardCallback.filter(F.choice.in_({"offline", "telegram"}))
+    NewProduct.mode,
+    WizardCallback.filter(
+        F.choice.in_({ProductWizardChoice.OFFLINE, ProductWizardChoice.TELEGRAM})
+    ),
 )
 async def got_mode(
     query: CallbackQuery,
@@ -321,7 +344,11 @@ async def got_mode(
 ) -> None:
     """Step 7: the summary to confirm."""
     data = await state.get_data()
-    mode = PAYMENT_TELEGRAM if callback_data.choice == "telegram" else PAYMENT_OFFLINE
+    mode = (
+        PAYMENT_TELEGRAM
+        if callback_data.choice == ProductWizardChoice.TELEGRAM
+        else PAYMENT_OFFLINE
+    )
     if mode == PAYMENT_TELEGRAM and data["currency"] != STARS and settings.provider_token is None:
         await query.answer(
             _(
@@ -347,7 +374,9 @@ def _saved_photo(saved: object) -> ProductPhoto | None:
     return ProductPhoto(saved) if isinstance(saved, str) and saved else None
 
 
-@router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "create"))
+@router.callback_query(
+    NewProduct.confirm, WizardCallback.filter(F.choice == ProductWizardChoice.CREATE)
+)
 async def create(
     query: CallbackQuery,
     bot: Bot,
@@ -401,7 +430,9 @@ async def create(
         await query.message.answer("\n".join([created, *variant_lines(product, member.locale)]))
 
 
-@router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "variants"))
+@router.callback_query(
+    NewProduct.confirm, WizardCallback.filter(F.choice == ProductWizardChoice.VARIANTS)
+)
 async def ask_variants(query: CallbackQuery, bot: Bot, state: FSMContext) -> None:
     """🧩 Variants on the last look: asks for them (sizes, flavours, weights)."""
     await query.answer()
@@ -410,7 +441,9 @@ async def ask_variants(query: CallbackQuery, bot: Bot, state: FSMContext) -> Non
         await _ask(query.message, "variants", {"state": state})
 
 
-@router.callback_query(NewProduct.confirm, WizardCallback.filter(F.choice == "override"))
+@router.callback_query(
+    NewProduct.confirm, WizardCallback.filter(F.choice == ProductWizardChoice.OVERRIDE)
+)
 async def ask_override(
     query: CallbackQuery, bot: Bot, state: FSMContext, settings: HandlerSettings
 ) -> None:

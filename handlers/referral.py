@@ -8,6 +8,7 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 import segno
 from aiogram import Bot, F, Router
@@ -121,10 +122,15 @@ REVIEW_ERRORS = {
 }
 
 
+class ReferralReviewAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
 class ReviewCallback(CallbackData, prefix="rv"):
     """An approve or reject button under a held referral."""
 
-    action: str  # approve or reject
+    action: ReferralReviewAction
     invitee: CallbackId
 
 
@@ -651,10 +657,11 @@ def review_keyboard(held: HeldReferral) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("✅ Approve"),
-        callback_data=ReviewCallback(action="approve", invitee=held.invitee_id),
+        callback_data=ReviewCallback(action=ReferralReviewAction.APPROVE, invitee=held.invitee_id),
     )
     builder.button(
-        text=_("❌ Reject"), callback_data=ReviewCallback(action="reject", invitee=held.invitee_id)
+        text=_("❌ Reject"),
+        callback_data=ReviewCallback(action=ReferralReviewAction.REJECT, invitee=held.invitee_id),
     )
     builder.adjust(2)
     return builder.as_markup()
@@ -720,7 +727,7 @@ async def review_button(
     clock: Clock,
 ) -> None:
     """Approves or rejects a held referral; the decision is audited and shown in place."""
-    approve = callback_data.action == "approve"
+    approve = callback_data.action == ReferralReviewAction.APPROVE
     try:
         async with session.begin_nested():
             outcome = await review(

@@ -28,6 +28,7 @@ from handlers.views.member import ambiguous_text
 from handlers.views.perks import points_text
 from handlers.views.review import (
     MODERATION_ERRORS,
+    ReviewAction,
     ReviewCallback,
     ReviewsCallback,
     album,
@@ -80,10 +81,12 @@ class RejectReview(StatesGroup):
 def _queue_keyboard(order_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("✅ Approve"), callback_data=ReviewCallback(action="approve", order_id=order_id)
+        text=_("✅ Approve"),
+        callback_data=ReviewCallback(action=ReviewAction.APPROVE, order_id=order_id),
     )
     builder.button(
-        text=_("✖️ Reject"), callback_data=ReviewCallback(action="reject", order_id=order_id)
+        text=_("✖️ Reject"),
+        callback_data=ReviewCallback(action=ReviewAction.REJECT, order_id=order_id),
     )
     return builder.as_markup()
 
@@ -199,7 +202,7 @@ async def reviews_queue(
             await message.answer(text, reply_markup=keyboard)
 
 
-@router.callback_query(ReviewCallback.filter(F.action == "approve"))
+@router.callback_query(ReviewCallback.filter(F.action == ReviewAction.APPROVE))
 async def approve_button(
     query: CallbackQuery,
     callback_data: ReviewCallback,
@@ -224,7 +227,7 @@ async def approve_button(
     _tell_after_commit(after_commit, bot, i18n, done, approve=True, note="")
 
 
-@router.callback_query(ReviewCallback.filter(F.action == "reject"))
+@router.callback_query(ReviewCallback.filter(F.action == ReviewAction.REJECT))
 async def reject_button(
     query: CallbackQuery, callback_data: ReviewCallback, state: FSMContext
 ) -> None:
@@ -312,7 +315,7 @@ async def _tell(bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup 
         log.info("could not tell member %s about their review: %s", chat_id, exc)
 
 
-@router.callback_query(ReviewCallback.filter(F.action == "share"))
+@router.callback_query(ReviewCallback.filter(F.action == ReviewAction.SHARE))
 async def share_button(
     query: CallbackQuery,
     callback_data: ReviewCallback,

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import partial
 from itertools import groupby
 
@@ -388,20 +389,27 @@ CHANGE_ACTIONS = {
 }
 
 
+class LeaderDecisionAction(StrEnum):
+    APPROVE = "approve"
+    DECLINE = "decline"
+
+
 class LeaderDecision(CallbackData, prefix="ldr"):
     """A staff button on an application card."""
 
-    action: str  # approve, decline
+    action: LeaderDecisionAction
     leader_id: CallbackId
 
 
 def _decision_keyboard(leader_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("✅ Approve"), callback_data=LeaderDecision(action="approve", leader_id=leader_id)
+        text=_("✅ Approve"),
+        callback_data=LeaderDecision(action=LeaderDecisionAction.APPROVE, leader_id=leader_id),
     )
     builder.button(
-        text=_("✖️ Decline"), callback_data=LeaderDecision(action="decline", leader_id=leader_id)
+        text=_("✖️ Decline"),
+        callback_data=LeaderDecision(action=LeaderDecisionAction.DECLINE, leader_id=leader_id),
     )
     builder.adjust(2)
     return builder.as_markup()
@@ -907,7 +915,7 @@ async def decide_button(
     after_commit: CommitHook,
 ) -> None:
     """Staff approve or decline an application from its card; the group hears the outcome."""
-    approve = callback_data.action == "approve"
+    approve = callback_data.action == LeaderDecisionAction.APPROVE
     try:
         leader = await decide_application(
             session,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -51,10 +52,15 @@ SUGGEST_ERRORS = {
 }
 
 
+class SuggestionAction(StrEnum):
+    ADOPT = "adopt"
+    DECLINE = "decline"
+
+
 class SuggestionCallback(CallbackData, prefix="sg"):
     """A staff button under a suggestion."""
 
-    action: str  # adopt, decline
+    action: SuggestionAction
     suggestion_id: CallbackId
 
 
@@ -93,11 +99,15 @@ def _keyboard(suggestion_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("✅ Adopt"),
-        callback_data=SuggestionCallback(action="adopt", suggestion_id=suggestion_id),
+        callback_data=SuggestionCallback(
+            action=SuggestionAction.ADOPT, suggestion_id=suggestion_id
+        ),
     )
     builder.button(
         text=_("✖️ Decline"),
-        callback_data=SuggestionCallback(action="decline", suggestion_id=suggestion_id),
+        callback_data=SuggestionCallback(
+            action=SuggestionAction.DECLINE, suggestion_id=suggestion_id
+        ),
     )
     builder.adjust(2)
     return builder.as_markup()
@@ -209,7 +219,9 @@ async def choose(
         await query.answer(_(refusal), show_alert=True)
         return
     await state.clear()
-    await state.update_data(suggestion_id=found.id, adopt=callback_data.action == "adopt")
+    await state.update_data(
+        suggestion_id=found.id, adopt=callback_data.action == SuggestionAction.ADOPT
+    )
     await query.answer()
     if query.message is not None:
         await _ask_reply(query.message, "reply", {"state": state})

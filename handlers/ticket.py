@@ -27,8 +27,9 @@ from handlers.text import (
     format_money,
     later,
 )
-from handlers.views.myorders import MyOrderCallback
+from handlers.views.myorders import MyOrderAction, MyOrderCallback
 from handlers.views.ticket import (
+    TicketAction,
     TicketCallback,
     closed_text,
     hours_text,
@@ -191,7 +192,7 @@ async def _handles_tickets(
     return allowed, groups
 
 
-@router.callback_query(MyOrderCallback.filter(F.action == "ticket"))
+@router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.TICKET))
 async def ticket_button(
     query: CallbackQuery, callback_data: MyOrderCallback, session: AsyncSession, member: MemberView
 ) -> None:
@@ -208,7 +209,7 @@ async def ticket_button(
         )
 
 
-@router.callback_query(TicketCallback.filter(F.action == "open"))
+@router.callback_query(TicketCallback.filter(F.action == TicketAction.OPEN))
 async def kind_button(
     query: CallbackQuery,
     callback_data: TicketCallback,
@@ -220,7 +221,7 @@ async def kind_button(
     clock: Callable[[], datetime],
 ) -> None:
     """Opens a ticket of the tapped kind on the order."""
-    if not isinstance(query.message, Message) or callback_data.kind not in TICKET_KINDS:
+    if not isinstance(query.message, Message):
         await query.answer()
         return
     await query.answer()

@@ -21,6 +21,7 @@ from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import N_, BackgroundSender, HandlerSettings, esc, esc_name, quoted
 from handlers.views.trial import (
     ERRORS,
+    TrialAction,
     TrialCallback,
     consent_keyboard,
     created_text,
@@ -200,7 +201,9 @@ def _drop_buttons(query: CallbackQuery, bot: Bot, after_commit: UnitOfWork) -> N
         )
 
 
-@router.callback_query(TrialCallback.filter(F.action.in_({"accept", "decline"})))
+@router.callback_query(
+    TrialCallback.filter(F.action.in_({TrialAction.ACCEPT, TrialAction.DECLINE}))
+)
 async def answer_button(
     query: CallbackQuery,
     callback_data: TrialCallback,
@@ -211,7 +214,7 @@ async def answer_button(
     after_commit: UnitOfWork,
 ) -> None:
     """Accept or Decline under an invitation: the first to accept take the places."""
-    accept = callback_data.action == "accept"
+    accept = callback_data.action == TrialAction.ACCEPT
     try:
         answer = await answer_invite(
             session,
@@ -304,7 +307,7 @@ async def report_command(
         await message.answer(refused)
 
 
-@router.callback_query(TrialCallback.filter(F.action == "report"))
+@router.callback_query(TrialCallback.filter(F.action == TrialAction.REPORT))
 async def report_button(
     query: CallbackQuery,
     callback_data: TrialCallback,
@@ -318,7 +321,7 @@ async def report_button(
     await query.answer(refused, show_alert=bool(refused))
 
 
-@router.callback_query(TrialCallback.filter(F.action == "rate"), TrialReport.rating)
+@router.callback_query(TrialCallback.filter(F.action == TrialAction.RATE), TrialReport.rating)
 async def rate_button(
     query: CallbackQuery, callback_data: TrialCallback, bot: Bot, state: FSMContext
 ) -> None:
@@ -413,7 +416,7 @@ async def report_not_photo(message: Message) -> None:
     )
 
 
-@router.callback_query(TrialCallback.filter(F.action == "done"), TrialReport.photos)
+@router.callback_query(TrialCallback.filter(F.action == TrialAction.DONE), TrialReport.photos)
 async def done_button(
     query: CallbackQuery, callback_data: TrialCallback, bot: Bot, state: FSMContext
 ) -> None:
@@ -430,7 +433,7 @@ async def done_button(
     )
 
 
-@router.callback_query(TrialCallback.filter(F.action.in_({"share", "keep"})))
+@router.callback_query(TrialCallback.filter(F.action.in_({TrialAction.SHARE, TrialAction.KEEP})))
 async def consent_button(
     query: CallbackQuery,
     callback_data: TrialCallback,
@@ -443,7 +446,7 @@ async def consent_button(
     """The ambassador's consent: the report becomes a review marked as a free trial (moderated
     as every review), or stays with the brand."""
     _drop_buttons(query, bot, after_commit)
-    if callback_data.action == "keep":
+    if callback_data.action == TrialAction.KEEP:
         after_commit.add(partial(query.answer, _("Kept for the brand only. Thank you!")))
         return
     try:
@@ -461,7 +464,7 @@ async def consent_button(
     )
 
 
-@router.callback_query(TrialCallback.filter(F.action.in_({"rate", "done"})))
+@router.callback_query(TrialCallback.filter(F.action.in_({TrialAction.RATE, TrialAction.DONE})))
 async def stale_button(query: CallbackQuery) -> None:
     """A rating or Done button of a report no longer being written."""
     await query.answer(_("Send /report to write your trial report."), show_alert=True)

@@ -24,7 +24,7 @@ from handlers.text import (
     later,
 )
 from handlers.views.myorders import pay_keyboard
-from handlers.views.waitlist import LEAVE, WaitlistCallback, item_title
+from handlers.views.waitlist import LEAVE, WaitlistAction, WaitlistCallback, item_title
 from models.base import Clock
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import GroupBuyError
@@ -51,7 +51,7 @@ def waitlist_refusal(exc: WaitlistError) -> str:
     return _(WAITLIST_REFUSALS.get(exc.reason, WAITLIST_REFUSALS["closed"]))
 
 
-@router.callback_query(WaitlistCallback.filter(F.action == "wait"))
+@router.callback_query(WaitlistCallback.filter(F.action == WaitlistAction.WAIT))
 async def wait_button(
     query: CallbackQuery,
     callback_data: WaitlistCallback,
@@ -89,7 +89,7 @@ async def wait_button(
             "in turn."
         ).format(position=place)
         leave = WaitlistCallback(
-            action="leave",
+            action=WaitlistAction.LEAVE,
             groupbuy_id=callback_data.groupbuy_id,
             variant_id=callback_data.variant_id,
         )
@@ -99,7 +99,7 @@ async def wait_button(
     after_commit.add(lambda: query.answer(text, show_alert=True))
 
 
-@router.callback_query(WaitlistCallback.filter(F.action == "leave"))
+@router.callback_query(WaitlistCallback.filter(F.action == WaitlistAction.LEAVE))
 async def leave_button(
     query: CallbackQuery,
     callback_data: WaitlistCallback,
@@ -126,7 +126,7 @@ async def leave_button(
     after_commit.add(lambda: query.answer(left, show_alert=True))
 
 
-@router.callback_query(WaitlistCallback.filter(F.action == "accept"))
+@router.callback_query(WaitlistCallback.filter(F.action == WaitlistAction.ACCEPT))
 async def accept_button(
     query: CallbackQuery,
     callback_data: WaitlistCallback,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
@@ -47,9 +48,6 @@ from handlers.text import N_
 
 log = logging.getLogger(__name__)
 
-BACK = "back"  # ask the previous step again
-SKIP = "skip"  # take the step's default
-CANCEL = "cancel"  # leave the wizard; nothing is created
 CANCELLED = N_("Cancelled. Nothing was changed.")
 NOT_OPEN = N_("That question is not open any more.")
 EARLIER_STEP = N_("That button is from an earlier step.")
@@ -64,11 +62,17 @@ Ask = Callable[[Target, str, dict[str, Any]], Awaitable[None]]
 Skip = Callable[[Target, str, dict[str, Any]], Awaitable[None]]
 
 
+class StepAction(StrEnum):
+    BACK = "back"  # ask the previous step again
+    SKIP = "skip"  # take the step's default
+    CANCEL = "cancel"  # leave the wizard; nothing is created
+
+
 class StepCallback(CallbackData, prefix="wz"):
     """⬅️ Back, ⏭ Skip or ✖️ Cancel under a wizard's question (the same in every wizard)."""
 
     wizard: str  # which wizard: the name of its StatesGroup
-    action: str  # back, skip, cancel
+    action: StepAction
     step: str  # the step whose question carries the button
 
 
@@ -135,10 +139,10 @@ class Wizard:
         """⬅️ Back (when there is a step before), ⏭ Skip (optional steps), ✖️ Cancel."""
         buttons = []
         if back:
-            buttons.append((_("⬅️ Back"), BACK))
+            buttons.append((_("⬅️ Back"), StepAction.BACK))
         if step in self.optional:
-            buttons.append((_("⏭ Skip"), SKIP))
-        buttons.append((_("✖️ Cancel"), CANCEL))
+            buttons.append((_("⏭ Skip"), StepAction.SKIP))
+        buttons.append((_("✖️ Cancel"), StepAction.CANCEL))
         return [
             InlineKeyboardButton(
                 text=text,
@@ -173,7 +177,7 @@ class Wizard:
         the wizard's router; register it before the router's own handlers of typed answers."""
         mine = StepCallback.filter(F.wizard == self.name)
 
-        def button(action: str) -> CallbackQueryFilter:
+        def button(action: StepAction) -> CallbackQueryFilter:
             return StepCallback.filter((F.wizard == self.name) & (F.action == action))
 
         inside = StateFilter(self.group)
@@ -229,10 +233,10 @@ class Wizard:
             text = EARLIER_STEP if self.step_of(raw_state) is not None else self.not_open
             await query.answer(_(text), show_alert=True)
 
-        router.callback_query.register(cancel_button, button(CANCEL), inside)
+        router.callback_query.register(cancel_button, button(StepAction.CANCEL), inside)
         router.message.register(cancel_command, Command("cancel"), inside)
-        router.callback_query.register(back_button, button(BACK), on_step)
-        router.callback_query.register(skip_button, button(SKIP), on_step)
+        router.callback_query.register(back_button, button(StepAction.BACK), on_step)
+        router.callback_query.register(skip_button, button(StepAction.SKIP), on_step)
         if skip is not None and self.optional:  # a wizard without optional steps has no /skip
             optional = StateFilter(*(getattr(self.group, step) for step in sorted(self.optional)))
             router.message.register(skip_command, Command("skip"), optional)

@@ -11,7 +11,7 @@ from aiogram.methods import SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
-from handlers.views.groupbuy import GroupBuyCallback
+from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
 from handlers.views.labels import SEGMENT, label
 from handlers.views.perks import tier_label
 from models.broadcast import (
@@ -78,7 +78,9 @@ def keyboard(delivery: outbox.Delivery) -> InlineKeyboardMarkup | None:
     if delivery.button_text and delivery.button_url:
         rows.append([InlineKeyboardButton(text=delivery.button_text, url=delivery.button_url)])
     elif delivery.button_text and delivery.button_groupbuy_id:
-        data = GroupBuyCallback(action="details", groupbuy_id=delivery.button_groupbuy_id)
+        data = GroupBuyCallback(
+            action=GroupBuyAction.DETAILS, groupbuy_id=delivery.button_groupbuy_id
+        )
         rows.append([InlineKeyboardButton(text=delivery.button_text, callback_data=data.pack())])
     if delivery.kind == RECIPIENT_PRIVATE:
         rows.append([stop_button()])

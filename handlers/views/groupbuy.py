@@ -5,6 +5,7 @@ cancel, and the closing job)."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from aiogram.filters.callback_data import CallbackData
@@ -38,7 +39,7 @@ from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice
 from handlers.views.pickup import sheet_keyboard, sheet_text
 from handlers.views.review import rating_line, reviews_button
-from handlers.views.waitlist import WaitlistCallback
+from handlers.views.waitlist import WaitlistAction, WaitlistCallback
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FORMED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import (
@@ -53,27 +54,44 @@ from services.groupbuy import (
 from services.jielong import UNLIMITED_ITEM
 
 
+class GroupBuyAction(StrEnum):
+    JOIN = "join"  # add `quantity`
+    LESS = "less"  # one fewer
+    LEAVE = "leave"
+    DETAILS = "details"
+
+
 class GroupBuyCallback(CallbackData, prefix="gb"):
     """A button on a group-buy card."""
 
-    action: str  # join (add `quantity`), less (one fewer), leave, details
+    action: GroupBuyAction
     groupbuy_id: CallbackId
     quantity: CallbackId = 0
+
+
+class GroupBuyVariantAction(StrEnum):
+    JOIN = "join"  # add `quantity` of the variant
 
 
 class GroupBuyVariantCallback(CallbackData, prefix="gbv"):
     """A variant's Join button on the card of a group-buy of a product with variants."""
 
-    action: str  # join (add `quantity` of the variant)
+    action: GroupBuyVariantAction
     groupbuy_id: CallbackId
     variant_id: CallbackId
     quantity: CallbackId = 1
 
 
+class ListAction(StrEnum):
+    ADD = "add"  # one more of item `item`
+    LEAVE = "leave"  # every line off
+    MINE = "mine"  # my order
+
+
 class ListCallback(CallbackData, prefix="gbl"):
     """A button on the card of a sign-up list (接龙)."""
 
-    action: str  # add (one more of item `item`), leave (every line off), mine (my order)
+    action: ListAction
     groupbuy_id: CallbackId
     item: CallbackId = 0  # the item's number on the list, from 1
 
@@ -267,16 +285,20 @@ def _list_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
             builder.button(
                 text=_("🔔 {n}. {item}").format(n=number, item=shorten(item.name, 24)),
                 callback_data=WaitlistCallback(
-                    action="wait", groupbuy_id=gb.id, variant_id=item.variant_id
+                    action=WaitlistAction.WAIT, groupbuy_id=gb.id, variant_id=item.variant_id
                 ),
             )
             continue
         builder.button(
             text=_("+1 · {n}. {item}").format(n=number, item=shorten(item.name, 24)),
-            callback_data=ListCallback(action="add", groupbuy_id=gb.id, item=number),
+            callback_data=ListCallback(action=ListAction.ADD, groupbuy_id=gb.id, item=number),
         )
-    builder.button(text=_("Leave"), callback_data=ListCallback(action="leave", groupbuy_id=gb.id))
-    builder.button(text=_("My order"), callback_data=ListCallback(action="mine", groupbuy_id=gb.id))
+    builder.button(
+        text=_("Leave"), callback_data=ListCallback(action=ListAction.LEAVE, groupbuy_id=gb.id)
+    )
+    builder.button(
+        text=_("My order"), callback_data=ListCallback(action=ListAction.MINE, groupbuy_id=gb.id)
+    )
     columns = 2 if len(gb.variants) > 1 else 1
     builder.adjust(*([columns] * ((len(gb.variants) + columns - 1) // columns)), 2)
     return builder.as_markup()
@@ -296,14 +318,16 @@ def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
                 builder.button(
                     text=_("🔔 {variant}").format(variant=variant.name),
                     callback_data=WaitlistCallback(
-                        action="wait", groupbuy_id=gb.id, variant_id=variant.variant_id
+                        action=WaitlistAction.WAIT, groupbuy_id=gb.id, variant_id=variant.variant_id
                     ),
                 )
                 continue
             builder.button(
                 text=_("Join {variant}").format(variant=variant.name),
                 callback_data=GroupBuyVariantCallback(
-                    action="join", groupbuy_id=gb.id, variant_id=variant.variant_id
+                    action=GroupBuyVariantAction.JOIN,
+                    groupbuy_id=gb.id,
+                    variant_id=variant.variant_id,
                 ),
             )
         _change_buttons(builder, gb)
@@ -313,7 +337,9 @@ def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
         for quantity in range(1, min(3, gb.per_member_limit) + 1):
             builder.button(
                 text=_("Join ×{n}").format(n=quantity),
-                callback_data=GroupBuyCallback(action="join", groupbuy_id=gb.id, quantity=quantity),
+                callback_data=GroupBuyCallback(
+                    action=GroupBuyAction.JOIN, groupbuy_id=gb.id, quantity=quantity
+                ),
             )
         _change_buttons(builder, gb)
         builder.adjust(min(3, gb.per_member_limit), 3)
@@ -323,12 +349,16 @@ def card_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup | None:
 
 
 def _change_buttons(builder: InlineKeyboardBuilder, gb: GroupBuyView) -> None:
-    builder.button(text=_("−1"), callback_data=GroupBuyCallback(action="less", groupbuy_id=gb.id))
     builder.button(
-        text=_("Leave"), callback_data=GroupBuyCallback(action="leave", groupbuy_id=gb.id)
+        text=_("−1"), callback_data=GroupBuyCallback(action=GroupBuyAction.LESS, groupbuy_id=gb.id)
     )
     builder.button(
-        text=_("Details"), callback_data=GroupBuyCallback(action="details", groupbuy_id=gb.id)
+        text=_("Leave"),
+        callback_data=GroupBuyCallback(action=GroupBuyAction.LEAVE, groupbuy_id=gb.id),
+    )
+    builder.button(
+        text=_("Details"),
+        callback_data=GroupBuyCallback(action=GroupBuyAction.DETAILS, groupbuy_id=gb.id),
     )
 
 
@@ -338,7 +368,7 @@ def _sold_out_keyboard(gb: GroupBuyView) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("🔔 Notify me / join the waitlist"),
-        callback_data=WaitlistCallback(action="wait", groupbuy_id=gb.id),
+        callback_data=WaitlistCallback(action=WaitlistAction.WAIT, groupbuy_id=gb.id),
     )
     if gb.status == GROUPBUY_OPEN:
         _change_buttons(builder, gb)

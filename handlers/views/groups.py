@@ -4,6 +4,8 @@ approval states."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -12,15 +14,26 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from handlers.text import CallbackId, esc, esc_name
 from handlers.views.labels import APPROVAL, label
 from services.community import CommunityView
-from services.groups import APPROVE, DECLINE
 from services.member import MemberView
+
+
+class GroupAction(StrEnum):
+    """A staff button about a group: one of the decisions of services.groups, or a step
+    around a suspension."""
+
+    APPROVE = "approve"
+    DECLINE = "decline"
+    ASK = "ask"  # a suspension to confirm
+    SUSPEND = "suspend"
+    REINSTATE = "reinstate"
+    KEEP = "keep"  # the suspension not confirmed
 
 
 class GroupCallback(CallbackData, prefix="grp"):
     """A staff button about a group: approve, decline, ask (before suspending), suspend,
     reinstate or keep (the suspension not confirmed)."""
 
-    action: str
+    action: GroupAction
     community_id: CallbackId
     card: int = 0  # 1: pressed on the review card, which then shows the decision
 
@@ -65,10 +78,10 @@ def review_card_keyboard(community_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("✅ Approve"),
-        callback_data=GroupCallback(action=APPROVE, community_id=community_id, card=1),
+        callback_data=GroupCallback(action=GroupAction.APPROVE, community_id=community_id, card=1),
     )
     builder.button(
         text=_("✖️ Decline"),
-        callback_data=GroupCallback(action=DECLINE, community_id=community_id, card=1),
+        callback_data=GroupCallback(action=GroupAction.DECLINE, community_id=community_id, card=1),
     )
     return builder.as_markup()

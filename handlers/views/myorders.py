@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -43,14 +44,29 @@ from services.pickup import PointView
 from services.zones import member_zone, show
 
 
+class MyOrderAction(StrEnum):
+    """What a button of a member's own orders does; those an order offers come from
+    services.myorders."""
+
+    OPEN = "open"  # the list, as a new message
+    PAGE = "page"  # turn to `value` in place
+    PAY = ACTION_PAY
+    CANCEL = ACTION_CANCEL  # `value`: the offset of the page it was on, shown again once done
+    LEAVE = "leave"  # a group-buy place: `id` is the group-buy
+    REVIEW = ACTION_REVIEW  # ask for stars
+    RATE = "rate"  # `value` stars
+    CODE = ACTION_CODE  # the pickup code's QR code
+    POINT = ACTION_POINT  # the points to choose from
+    PICK = "pick"  # `value`: the point
+    TICKET = ACTION_TICKET
+    FOR = ACTION_FOR  # say whom it is for
+    FOR_ME = "for_me"  # clear whom it is for
+
+
 class MyOrderCallback(CallbackData, prefix="my"):
     """A button of a member's own orders."""
 
-    # open (the list, as a new message), page (turn to `value` in place), pay, cancel, leave
-    # (a group-buy place: `id` is the group-buy), review (ask for stars), rate (`value` stars);
-    # a cancel's `value` is the offset of the page it was on, shown again once done; code
-    # (the pickup code's QR code), point (the points to choose from), pick (`value`: the point)
-    action: str
+    action: MyOrderAction
     id: CallbackId = 0  # the order's number (the group-buy's for leave)
     value: CallbackId = 0
 
@@ -96,7 +112,7 @@ def pay_keyboard(i18n: I18n, locale: str, order_id: int) -> InlineKeyboardMarkup
     builder = InlineKeyboardBuilder()
     builder.button(
         text=i18n.gettext(BUTTONS[ACTION_PAY], locale=locale).format(id=order_id),
-        callback_data=MyOrderCallback(action=ACTION_PAY, id=order_id),
+        callback_data=MyOrderCallback(action=MyOrderAction.PAY, id=order_id),
     )
     return builder.as_markup()
 
@@ -239,10 +255,10 @@ def page_keyboard(i18n: I18n, locale: str, page: MyOrdersPage) -> InlineKeyboard
         for action in item.actions:
             if item.kind == KIND_PLACE:
                 text = i18n.gettext(LEAVE_BUTTON, locale=locale)
-                data = MyOrderCallback(action="leave", id=item.id, value=page.offset)
+                data = MyOrderCallback(action=MyOrderAction.LEAVE, id=item.id, value=page.offset)
             else:
                 text = i18n.gettext(BUTTONS[action], locale=locale)
-                data = MyOrderCallback(action=action, id=item.id, value=page.offset)
+                data = MyOrderCallback(action=MyOrderAction(action), id=item.id, value=page.offset)
             builder.button(text=text.format(id=item.id), callback_data=data)
             count += 1
         if count:
@@ -251,13 +267,17 @@ def page_keyboard(i18n: I18n, locale: str, page: MyOrdersPage) -> InlineKeyboard
     if page.offset > 0:
         builder.button(
             text=i18n.gettext(N_("◀️ Previous"), locale=locale),
-            callback_data=MyOrderCallback(action="page", value=max(0, page.offset - page.limit)),
+            callback_data=MyOrderCallback(
+                action=MyOrderAction.PAGE, value=max(0, page.offset - page.limit)
+            ),
         )
         paging += 1
     if page.has_more:
         builder.button(
             text=i18n.gettext(N_("More ▶️"), locale=locale),
-            callback_data=MyOrderCallback(action="page", value=page.offset + page.limit),
+            callback_data=MyOrderCallback(
+                action=MyOrderAction.PAGE, value=page.offset + page.limit
+            ),
         )
         paging += 1
     if paging:
@@ -273,7 +293,7 @@ def points_keyboard(order_id: int, points: list[PointView]) -> InlineKeyboardMar
     for point in points:
         builder.button(
             text=f"📍 {point.name}",
-            callback_data=MyOrderCallback(action="pick", id=order_id, value=point.id),
+            callback_data=MyOrderCallback(action=MyOrderAction.PICK, id=order_id, value=point.id),
         )
     builder.adjust(1)
     return builder.as_markup()
@@ -285,7 +305,7 @@ def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
     for stars in range(1, 6):
         builder.button(
             text=f"{stars}⭐",
-            callback_data=MyOrderCallback(action="rate", id=order_id, value=stars),
+            callback_data=MyOrderCallback(action=MyOrderAction.RATE, id=order_id, value=stars),
         )
     builder.adjust(5)
     return builder.as_markup()

@@ -3,6 +3,8 @@ when the group-buy forms, by /sheet, and edited in place after each tap)."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
@@ -46,10 +48,18 @@ def for_whom_text(for_whom: str) -> str:
     return " · " + _(FOR_WHOM).format(name=esc_name(for_whom))
 
 
+class SheetAction(StrEnum):
+    PAID = "paid"
+    PICKED = "picked"
+    DONE = "done"  # nothing to do
+    PAGE = "page"
+    REMIND = "remind"
+
+
 class SheetCallback(CallbackData, prefix="pk"):
     """A button on a pickup sheet; `order_id` names the order a marking button is for."""
 
-    action: str  # paid, picked, done (nothing to do), page, remind
+    action: SheetAction
     groupbuy_id: CallbackId
     order_id: CallbackId = 0
     page: int = 0
@@ -143,13 +153,13 @@ def _button(sheet: PickupSheet, line: PickupLine, page: int) -> InlineKeyboardBu
     """The one button of an order's row: what it needs next, naming the member and the order."""
     order, name = line.order, line.name
     if order.status == ORDER_REFUNDED or order.status == ORDER_FULFILLED:
-        text, action = _("✔️ Done · {name} #{id}"), "done"
+        text, action = _("✔️ Done · {name} #{id}"), SheetAction.DONE
     elif line.paid:
-        text, action = _("📦 Picked up · {name} #{id}"), "picked"
+        text, action = _("📦 Picked up · {name} #{id}"), SheetAction.PICKED
     elif order.payment_mode == PAYMENT_TELEGRAM:  # the member pays with the invoice
-        text, action = _("⏳ Pays by invoice · {name} #{id}"), "done"
+        text, action = _("⏳ Pays by invoice · {name} #{id}"), SheetAction.DONE
     else:
-        text, action = _("✅ Paid · {name} #{id}"), "paid"
+        text, action = _("✅ Paid · {name} #{id}"), SheetAction.PAID
     data = SheetCallback(action=action, groupbuy_id=sheet.groupbuy_id, order_id=order.id, page=page)
     return InlineKeyboardButton(
         text=text.format(name=name[:24], id=order.id), callback_data=data.pack()
@@ -170,7 +180,7 @@ def sheet_keyboard(sheet: PickupSheet, page: int) -> InlineKeyboardMarkup:
             InlineKeyboardButton(
                 text=_("◀ Back"),
                 callback_data=SheetCallback(
-                    action="page", groupbuy_id=sheet.groupbuy_id, page=page - 1
+                    action=SheetAction.PAGE, groupbuy_id=sheet.groupbuy_id, page=page - 1
                 ).pack(),
             )
         )
@@ -179,7 +189,7 @@ def sheet_keyboard(sheet: PickupSheet, page: int) -> InlineKeyboardMarkup:
             InlineKeyboardButton(
                 text=_("More ▶ {page} of {pages}").format(page=page + 2, pages=pages(sheet)),
                 callback_data=SheetCallback(
-                    action="page", groupbuy_id=sheet.groupbuy_id, page=page + 1
+                    action=SheetAction.PAGE, groupbuy_id=sheet.groupbuy_id, page=page + 1
                 ).pack(),
             )
         )
@@ -190,7 +200,7 @@ def sheet_keyboard(sheet: PickupSheet, page: int) -> InlineKeyboardMarkup:
             InlineKeyboardButton(
                 text=_("🔔 Remind unpaid ({count})").format(count=sheet.unpaid),
                 callback_data=SheetCallback(
-                    action="remind", groupbuy_id=sheet.groupbuy_id, page=page
+                    action=SheetAction.REMIND, groupbuy_id=sheet.groupbuy_id, page=page
                 ).pack(),
             )
         )

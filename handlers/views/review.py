@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     InlineKeyboardButton,
@@ -123,10 +125,16 @@ def moderation_notice(
         return text, None
 
 
+class ReviewAction(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    SHARE = "share"  # its author shares it
+
+
 class ReviewCallback(CallbackData, prefix="rvw"):
     """A button under a review: approve, reject (moderators), share (its author)."""
 
-    action: str
+    action: ReviewAction
     order_id: CallbackId
 
 
@@ -134,6 +142,6 @@ def _share_keyboard(order_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("📣 Share it in my group"),
-        callback_data=ReviewCallback(action="share", order_id=order_id),
+        callback_data=ReviewCallback(action=ReviewAction.SHARE, order_id=order_id),
     )
     return builder.as_markup()

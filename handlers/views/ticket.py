@@ -4,6 +4,7 @@ shared by the ticket router and the scheduler's escalation job."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -21,7 +22,6 @@ from models.ticket import (
     TICKET_CLOSED,
     TICKET_DAMAGED,
     TICKET_EXCHANGE,
-    TICKET_KINDS,
     TICKET_MISSING,
     TICKET_OPEN,
     TICKET_QUALITY,
@@ -34,12 +34,27 @@ from services.ticket import AS_MEMBER, MessageView, TicketError, TicketView
 from services.zones import show
 
 
+class TicketAction(StrEnum):
+    OPEN = "open"
+
+
+class TicketKind(StrEnum):
+    """The problem a ticket button opens: models.ticket's TICKET_KINDS, in their order."""
+
+    MISSING = TICKET_MISSING
+    DAMAGED = TICKET_DAMAGED
+    WRONG = TICKET_WRONG
+    QUALITY = TICKET_QUALITY
+    REFUND = TICKET_REFUND
+    EXCHANGE = TICKET_EXCHANGE
+
+
 class TicketCallback(CallbackData, prefix="tk"):
     """A button about a ticket: open (`id` the order, `kind` the problem)."""
 
-    action: str
+    action: TicketAction
     id: int = 0
-    kind: str = ""
+    kind: TicketKind
 
 
 KINDS = {
@@ -119,10 +134,10 @@ def hours_text(hours: int) -> str:
 def kinds_keyboard(order_id: int) -> InlineKeyboardMarkup:
     """A button per kind of problem, opening a ticket on the order."""
     builder = InlineKeyboardBuilder()
-    for kind in TICKET_KINDS:
+    for kind in TicketKind:
         builder.button(
             text=kind_text(kind),
-            callback_data=TicketCallback(action="open", id=order_id, kind=kind),
+            callback_data=TicketCallback(action=TicketAction.OPEN, id=order_id, kind=kind),
         )
     builder.adjust(2)
     return builder.as_markup()

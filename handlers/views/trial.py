@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
@@ -20,11 +21,21 @@ from services.trial import Created, ReportRow, Summary, TrialStats, TrialView
 from services.zones import member_zone
 
 
+class TrialAction(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    REPORT = "report"  # start the report
+    RATE = "rate"  # an aspect rated `value`
+    DONE = "done"  # the photos finished
+    SHARE = "share"  # consent to share
+    KEEP = "keep"  # no consent to share
+
+
 class TrialCallback(CallbackData, prefix="trl"):
     """A button of a trial: accept or decline the invitation, rate an aspect (`value`), finish
     the photos, consent to share (or not), start the report."""
 
-    action: str
+    action: TrialAction
     trial_id: CallbackId
     value: int = 0
 
@@ -32,10 +43,12 @@ class TrialCallback(CallbackData, prefix="trl"):
 def invitation_keyboard(trial_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
-        text=_("✅ Accept"), callback_data=TrialCallback(action="accept", trial_id=trial_id)
+        text=_("✅ Accept"),
+        callback_data=TrialCallback(action=TrialAction.ACCEPT, trial_id=trial_id),
     )
     builder.button(
-        text=_("✖️ Decline"), callback_data=TrialCallback(action="decline", trial_id=trial_id)
+        text=_("✖️ Decline"),
+        callback_data=TrialCallback(action=TrialAction.DECLINE, trial_id=trial_id),
     )
     return builder.as_markup()
 
@@ -60,7 +73,7 @@ def report_keyboard(trial_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("📝 Write my report"),
-        callback_data=TrialCallback(action="report", trial_id=trial_id),
+        callback_data=TrialCallback(action=TrialAction.REPORT, trial_id=trial_id),
     )
     return builder.as_markup()
 
@@ -87,7 +100,7 @@ def rating_keyboard(trial_id: int) -> InlineKeyboardMarkup:
     for value in range(1, 6):
         builder.button(
             text=f"{value} ⭐",
-            callback_data=TrialCallback(action="rate", trial_id=trial_id, value=value),
+            callback_data=TrialCallback(action=TrialAction.RATE, trial_id=trial_id, value=value),
         )
     builder.adjust(5)
     return builder.as_markup()
@@ -95,7 +108,9 @@ def rating_keyboard(trial_id: int) -> InlineKeyboardMarkup:
 
 def done_keyboard(trial_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Done"), callback_data=TrialCallback(action="done", trial_id=trial_id))
+    builder.button(
+        text=_("✅ Done"), callback_data=TrialCallback(action=TrialAction.DONE, trial_id=trial_id)
+    )
     return builder.as_markup()
 
 
@@ -103,11 +118,11 @@ def consent_keyboard(trial_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("📣 Yes, share it as a review"),
-        callback_data=TrialCallback(action="share", trial_id=trial_id),
+        callback_data=TrialCallback(action=TrialAction.SHARE, trial_id=trial_id),
     )
     builder.button(
         text=_("No, keep it for the brand"),
-        callback_data=TrialCallback(action="keep", trial_id=trial_id),
+        callback_data=TrialCallback(action=TrialAction.KEEP, trial_id=trial_id),
     )
     builder.adjust(1)
     return builder.as_markup()

@@ -3,6 +3,8 @@ notice when an offer lapsed. Shared by the waitlist router and its job (bot/wait
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
@@ -23,12 +25,18 @@ ACCEPT = N_("✅ Accept")
 LEAVE = N_("Leave the waitlist")
 
 
+class WaitlistAction(StrEnum):
+    WAIT = "wait"  # on a sold-out card
+    LEAVE = "leave"
+    ACCEPT = "accept"  # an offer
+
+
 class WaitlistCallback(CallbackData, prefix="wl"):
     """A waitlist button: `wait` on a sold-out card, `leave`, or `accept` an offer (the
     entry and the number of its offer, so a lapsed or replaced offer's button books nothing);
     `variant_id` is the variant or list item waited for (0: the group-buy itself)."""
 
-    action: str
+    action: WaitlistAction
     groupbuy_id: CallbackId
     entry_id: CallbackId = 0
     offer_no: CallbackId = 0
@@ -56,7 +64,7 @@ def offer_keyboard(i18n: I18n, offer: Offer) -> InlineKeyboardMarkup:
     builder.button(
         text=i18n.gettext(ACCEPT, locale=offer.locale),
         callback_data=WaitlistCallback(
-            action="accept",
+            action=WaitlistAction.ACCEPT,
             groupbuy_id=offer.groupbuy.id,
             entry_id=offer.entry_id,
             offer_no=offer.offer_no,
@@ -66,7 +74,7 @@ def offer_keyboard(i18n: I18n, offer: Offer) -> InlineKeyboardMarkup:
     builder.button(
         text=i18n.gettext(LEAVE, locale=offer.locale),
         callback_data=WaitlistCallback(
-            action="leave", groupbuy_id=offer.groupbuy.id, variant_id=variant_id
+            action=WaitlistAction.LEAVE, groupbuy_id=offer.groupbuy.id, variant_id=variant_id
         ),
     )
     builder.adjust(1)
