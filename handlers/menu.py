@@ -4,7 +4,8 @@ command uses (/orders, /checkin, /me, /rewards, /points, /tiers, /invite, /refer
 /coupons, /help, /language, /membership), so tapping and typing show the same thing.
 
 `fallback` is the last router of all: private text that no handler and no wizard step took
-gets a short hint with the menu.
+gets a short hint with the menu, and a tap whose data no button of the bot reads (forged, or
+outdated) a short answer, so the member's spinner stops.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import StateFilter
-from aiogram.filters.callback_data import CallbackQueryFilter
+from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -300,3 +301,34 @@ async def not_understood(message: Message) -> None:
     await message.answer(
         _("I didn't understand that. Here is what I can do:"), reply_markup=menu_keyboard()
     )
+
+
+def _callback_data_classes() -> list[type[CallbackData]]:
+    """Every CallbackData class the routers declare (they are all imported by now)."""
+    found: list[type[CallbackData]] = []
+    pending = list(CallbackData.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def no_button_reads(query: CallbackQuery) -> bool:
+    """True when no button of the bot reads this data (forged, or from a version that had an
+    action this one has not). Data some button reads but that reached this router was refused
+    by a filter, which answered the tap itself."""
+    for cls in _callback_data_classes():
+        try:
+            cls.unpack(query.data or "")
+        except (TypeError, ValueError):
+            continue
+        return False
+    return True
+
+
+@fallback.callback_query(no_button_reads)
+async def button_not_taken(query: CallbackQuery) -> None:
+    """A tap whose data no button of the bot reads: answered, so the member is not left with a
+    spinner."""
+    await query.answer(_("This button does not work any more."))

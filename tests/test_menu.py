@@ -207,6 +207,12 @@ async def test_unknown_private_text_gets_a_hint_with_the_menu(harness: Harness) 
     menu = await open_menu(harness, MIA)
     await harness.press(MIA, MIA, menu, callback_data="menu:nonsense", force=True)
     assert message(harness, MIA, menu).button_texts == MENU
+    # a tap whose data no button reads (an action no version had, or no button at all) is
+    # answered, so Mia's spinner stops; the menu is left as it was
+    for forged in ("my:frobnicate:1:0", "zz:1", "nothing"):
+        answer = await harness.press(MIA, MIA, menu, callback_data=forged, force=True)
+        assert answer == "This button does not work any more.", forged
+    assert message(harness, MIA, menu).button_texts == MENU
 
 
 async def test_groups_and_wizard_steps_keep_their_text(harness: Harness) -> None:
