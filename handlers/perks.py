@@ -92,6 +92,7 @@ from services.role import Role, staff_locales
 from services.tiers import (
     MAX_SPEND,
     TierError,
+    TierRefusal,
     TierView,
     list_tiers,
     renamed,
@@ -121,14 +122,14 @@ POINTS_ERRORS = {
     "coupon_limit_reached": N_("You already hold as many of that reward's coupons as allowed."),
     "coupon_no_coupon": N_("That reward is not available any more."),
 }
-TIER_ERRORS = {
-    "bad_rank": N_("Tiers are numbered from 0 up, without gaps, at most 7."),
-    "bad_name": N_("The tier needs a name of at most 32 characters."),
-    "bad_spend": N_("The spend must be an amount from 0 up; tier 0 always starts at 0."),
-    "bad_multiplier": N_("The points multiplier must be from 1 to 10, like 1.5."),
-    "bad_discount": N_("The discount must be a percentage from 0 to 50, like 5."),
-    "bad_birthday": N_("The birthday gift must be a whole number of points."),
-    "not_ascending": N_("Each tier must need more spend than the tier below it."),
+TIER_ERRORS: dict[str, str] = {
+    TierRefusal.BAD_RANK: N_("Tiers are numbered from 0 up, without gaps, at most 7."),
+    TierRefusal.BAD_NAME: N_("The tier needs a name of at most 32 characters."),
+    TierRefusal.BAD_SPEND: N_("The spend must be an amount from 0 up; tier 0 always starts at 0."),
+    TierRefusal.BAD_MULTIPLIER: N_("The points multiplier must be from 1 to 10, like 1.5."),
+    TierRefusal.BAD_DISCOUNT: N_("The discount must be a percentage from 0 to 50, like 5."),
+    TierRefusal.BAD_BIRTHDAY: N_("The birthday gift must be a whole number of points."),
+    TierRefusal.NOT_ASCENDING: N_("Each tier must need more spend than the tier below it."),
 }
 TIER_USAGE = N_(
     "Send /tier_set RANK name=Gold spend=2000 discount=5 multiplier=1.5 birthday=200 vip=yes "
