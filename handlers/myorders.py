@@ -35,7 +35,7 @@ from models.base import Clock
 from models.order import ORDER_FULFILLED
 from services.groupbuy import GroupBuyError
 from services.ledger import STARS
-from services.loyalty import ReviewError, review_order
+from services.loyalty import ReviewError, ReviewRefusal, review_order
 from services.member import MemberView
 from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
 from services.order import OrderError, get_order
@@ -217,7 +217,7 @@ async def review_button(
     """Asks for the stars of an order the member picked up (the same review as /review)."""
     order = await get_order(session, callback_data.id)
     if order is None or order.member_id != member.id:
-        await query.answer(_(REVIEW_ERRORS["not_yours"]), show_alert=True)
+        await query.answer(_(REVIEW_ERRORS[ReviewRefusal.NOT_YOURS]), show_alert=True)
         return
     await query.answer()
     await bot.send_message(

@@ -51,6 +51,7 @@ from services.loyalty import (
     BirthdayError,
     CheckInResult,
     ReviewError,
+    ReviewRefusal,
     check_in,
     current_streak,
     local_day,
@@ -651,11 +652,11 @@ async def birthday_command(
 REVIEW_USAGE = N_(
     "Send /review ORDER STARS [words], with 1 to 5 stars, for example /review 12 5 Lovely tea."
 )
-REVIEW_ERRORS = {
-    "bad_rating": REVIEW_USAGE,
-    "not_yours": N_("That is not one of your orders."),
-    "not_picked_up": N_("You can review an order once you have picked it up."),
-    "already": N_("You have already reviewed that order. Thank you!"),
+REVIEW_ERRORS: dict[str, str] = {
+    ReviewRefusal.BAD_RATING: REVIEW_USAGE,
+    ReviewRefusal.NOT_YOURS: N_("That is not one of your orders."),
+    ReviewRefusal.NOT_PICKED_UP: N_("You can review an order once you have picked it up."),
+    ReviewRefusal.ALREADY: N_("You have already reviewed that order. Thank you!"),
 }
 
 

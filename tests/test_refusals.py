@@ -17,9 +17,12 @@ from handlers.alerts import USAGE as ALERT_USAGE
 from handlers.cash import CASH_ERRORS, REFUND_PAID_ERRORS
 from handlers.coupons import COUPON_ERRORS
 from handlers.forwhom import ERRORS as FOR_WHOM_ERRORS
+from handlers.groups import REFUSALS as GROUP_REFUSALS
 from handlers.nps import NPS_ERRORS
 from handlers.payout import PAYOUT_ERRORS
-from handlers.perks import TIER_ERRORS
+from handlers.perks import REVIEW_ERRORS, TIER_ERRORS
+from handlers.referral import CAMPAIGN_ERRORS
+from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.review import MEDIA_ERRORS
 from handlers.suggestion import SUGGEST_ERRORS
 from handlers.trial import NOT_RECEIVED
@@ -34,10 +37,13 @@ from services.cash import CashRefusal
 from services.coupons import CouponRefusal
 from services.delivery import DeliveryRefusal
 from services.forwhom import ForWhomRefusal
+from services.groups import GroupRefusal
 from services.levels import LevelRefusal
+from services.loyalty import ReviewRefusal
 from services.membership import MembershipRefusal
 from services.nps import NpsRefusal
 from services.payout import PayoutRefusal
+from services.referral import ReferralRefusal
 from services.review import ModerationRefusal, ReviewMediaRefusal
 from services.suggestion import SuggestionRefusal
 from services.tiers import TierRefusal
@@ -59,11 +65,14 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
     (CouponRefusal, (COUPON_ERRORS,)),
     (DeliveryRefusal, (DELIVERY_REFUSALS,)),
     (ForWhomRefusal, (FOR_WHOM_ERRORS,)),
+    (GroupRefusal, (GROUP_REFUSALS,)),
     (LevelRefusal, (LEVEL_REFUSALS,)),
     (MembershipRefusal, (PLAN_REFUSALS,)),
     (ModerationRefusal, (MODERATION_ERRORS,)),
     (NpsRefusal, (NPS_ERRORS,)),
     (PayoutRefusal, (PAYOUT_ERRORS,)),
+    (ReferralRefusal, (CAMPAIGN_ERRORS, REFERRAL_REVIEW_ERRORS)),
+    (ReviewRefusal, (REVIEW_ERRORS,)),
     (ReviewMediaRefusal, (MEDIA_ERRORS,)),
     (SuggestionRefusal, (SUGGEST_ERRORS,)),
     (TierRefusal, (TIER_ERRORS,)),
@@ -76,6 +85,7 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
 # gap is known and no new one slips in
 NO_MESSAGE: dict[StrEnum, str] = {
     CouponRefusal.BAD_KIND: "none yet: the handler's fallback shows (no coupon)",
+    ReferralRefusal.BUSY: "none yet: /campaign_new shows its usage when codes kept colliding",
     ReviewMediaRefusal.NO_REVIEW: "by design: a photo that is not for a review goes on to others",
 }
 
