@@ -72,6 +72,7 @@ from services.parsing import parse_amount, zone_label
 from services.points import (
     MAX_POINTS,
     PointsError,
+    PointsRefusal,
     charity_pool,
     donate,
     gift,
@@ -108,20 +109,24 @@ router = Router(name="perks")
 
 # why points moved, as a member reads it in their statement
 BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")
-POINTS_ERRORS = {
-    "not_enough": N_("You do not have enough points for that."),
-    "self": N_("You cannot give points to yourself."),
-    "over_cap": N_("That is more than you may give away today (at most {cap} a day)."),
-    "bad_amount": BAD_POINTS,
-    "out_of_stock": N_("Sorry, that reward is out of stock."),
-    "no_reward": N_("That reward is not available any more."),
-    "repeated": N_("That reward was already redeemed with this tap."),
-    "bad_title": N_("The reward needs a title of at most 128 characters."),
-    "bad_stock": N_("The stock must be a whole number from 0 to 1,000,000, or left out."),
-    "busy": N_("Too many things happened at once. Please try again."),
-    "coupon_expired": N_("The coupon of that reward has expired."),
-    "coupon_limit_reached": N_("You already hold as many of that reward's coupons as allowed."),
-    "coupon_no_coupon": N_("That reward is not available any more."),
+POINTS_ERRORS: dict[str, str] = {
+    PointsRefusal.NOT_ENOUGH: N_("You do not have enough points for that."),
+    PointsRefusal.SELF: N_("You cannot give points to yourself."),
+    PointsRefusal.OVER_CAP: N_("That is more than you may give away today (at most {cap} a day)."),
+    PointsRefusal.BAD_AMOUNT: BAD_POINTS,
+    PointsRefusal.OUT_OF_STOCK: N_("Sorry, that reward is out of stock."),
+    PointsRefusal.NO_REWARD: N_("That reward is not available any more."),
+    PointsRefusal.REPEATED: N_("That reward was already redeemed with this tap."),
+    PointsRefusal.BAD_TITLE: N_("The reward needs a title of at most 128 characters."),
+    PointsRefusal.BAD_STOCK: N_(
+        "The stock must be a whole number from 0 to 1,000,000, or left out."
+    ),
+    PointsRefusal.BUSY: N_("Too many things happened at once. Please try again."),
+    PointsRefusal.COUPON_EXPIRED: N_("The coupon of that reward has expired."),
+    PointsRefusal.COUPON_LIMIT_REACHED: N_(
+        "You already hold as many of that reward's coupons as allowed."
+    ),
+    PointsRefusal.COUPON_NO_COUPON: N_("That reward is not available any more."),
 }
 TIER_ERRORS: dict[str, str] = {
     TierRefusal.BAD_RANK: N_("Tiers are numbered from 0 up, without gaps, at most 7."),
