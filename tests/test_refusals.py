@@ -31,6 +31,7 @@ from handlers.views.delivery import DELIVERY_REFUSALS
 from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
 from handlers.views.membership import PLAN_REFUSALS
 from handlers.views.review import MODERATION_ERRORS
+from handlers.views.ticket import ERRORS as TICKET_ERRORS
 from handlers.views.trial import ERRORS as TRIAL_ERRORS
 from handlers.waitlist import WAITLIST_REFUSALS
 from services.alerts import AlertRefusal
@@ -49,6 +50,7 @@ from services.referral import ReferralRefusal
 from services.review import ModerationRefusal, ReviewMediaRefusal
 from services.segments import SegmentRefusal
 from services.suggestion import SuggestionRefusal
+from services.ticket import TicketRefusal
 from services.tiers import TierRefusal
 from services.trial import TrialRefusal
 from services.waitlist import WaitlistRefusal
@@ -80,6 +82,7 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
     (ReviewMediaRefusal, (MEDIA_ERRORS,)),
     (SegmentRefusal, (CARE_ERRORS,)),
     (SuggestionRefusal, (SUGGEST_ERRORS,)),
+    (TicketRefusal, (TICKET_ERRORS,)),
     (TierRefusal, (TIER_ERRORS,)),
     # a report refused before the goods arrived has its own message, naming the order
     (TrialRefusal, (TRIAL_ERRORS, {TrialRefusal.NOT_RECEIVED: NOT_RECEIVED})),
@@ -91,6 +94,12 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
 NO_MESSAGE: tuple[tuple[StrEnum, str], ...] = (
     (CouponRefusal.BAD_KIND, "none yet: the handler's fallback shows (no coupon)"),
     (ReferralRefusal.BUSY, "none yet: /campaign_new shows its usage when codes kept colliding"),
+    # these show "That cannot be done with this ticket."
+    (TicketRefusal.BAD_RESOLUTION, "none yet: /ticket_reship and /ticket_decline pass their own"),
+    (TicketRefusal.PARTIAL_STARS_REFUND, "none yet: a part of a Stars payment is refunded owed"),
+    (TicketRefusal.EXPIRED, "none yet: a paid order does not expire"),
+    (TicketRefusal.BAD_TRANSITION, "none yet: the refund checks the order is paid first"),
+    (TicketRefusal.COUPON_NO_COUPON, "none yet: the template was checked active just before"),
     (ReviewMediaRefusal.NO_REVIEW, "by design: a photo not for a review goes on to others"),
 )
 
