@@ -33,7 +33,7 @@ from services.audit import record_action
 from services.cash import CashError
 from services.ledger import known_asset
 from services.member import MemberView, get_member
-from services.money import InvalidAmount
+from services.money import AmountRefusal, InvalidAmount
 from services.parsing import parse_amount
 from services.payout import (
     EarnerStatement,
@@ -100,12 +100,12 @@ def amount_and_currency(
     Raises InvalidAmount for anything else."""
     words = (args or "").split()
     if len(words) > 2:
-        raise InvalidAmount("not_a_number")
+        raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
     currency = None
     if len(words) == 2:
         currency = words[1].upper()
         if not known_asset(currency):
-            raise InvalidAmount("not_a_number")
+            raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
     if not words:
         return None, currency
     parse_in = currency or (next(iter(held)) if len(held) == 1 else settings.tier_currency)

@@ -18,14 +18,14 @@ from handlers.content import language_name, preview_lines
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.lint import clear_command, split_override
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
-from handlers.text import HandlerSettings, esc, esc_name, format_money
+from handlers.text import N_, HandlerSettings, esc, esc_name, format_money
 from handlers.views.product import product_card, variant_lines
 from handlers.views.review import rating_line, reviews_button
 from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS
 from services.member import LOCALES, MemberView
-from services.money import InvalidAmount, parse_currency
+from services.money import AmountRefusal, InvalidAmount, parse_currency
 from services.parsing import VariantUnreadable, parse_amount, parse_variants, variants_text
 from services.product import (
     PRODUCT_FIELDS as TRANSLATED_FIELDS,
@@ -49,15 +49,20 @@ MAX_STOCK = 999_999_999  # nine digits: any more is a typo
 router = Router(name="product")
 
 
+AMOUNT_ERRORS: dict[str, str] = {
+    AmountRefusal.NOT_A_NUMBER: N_("The amount must be a number, like 35.90."),
+    AmountRefusal.NOT_POSITIVE: N_("The amount must be more than zero."),
+    AmountRefusal.TOO_PRECISE: N_("That currency does not have so many decimal places."),
+    AmountRefusal.TOO_LARGE: N_("That amount is above the allowed maximum."),
+    AmountRefusal.CURRENCY: N_(
+        "Use a currency code such as CNY, HKD, TWD, USD, or XTR for Telegram Stars."
+    ),
+}
+
+
 def amount_error(reason: str) -> str:
     """What to fix in an amount someone typed."""
-    return {
-        "not_a_number": _("The amount must be a number, like 35.90."),
-        "not_positive": _("The amount must be more than zero."),
-        "too_precise": _("That currency does not have so many decimal places."),
-        "too_large": _("That amount is above the allowed maximum."),
-        "currency": _("Use a currency code such as CNY, HKD, TWD, USD, or XTR for Telegram Stars."),
-    }.get(reason, _("The amount must be a number, like 35.90."))
+    return _(AMOUNT_ERRORS.get(reason, AMOUNT_ERRORS[AmountRefusal.NOT_A_NUMBER]))
 
 
 # the examples in the usage messages (not translated: the keywords are literal)

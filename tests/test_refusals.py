@@ -22,6 +22,7 @@ from handlers.groups import REFUSALS as GROUP_REFUSALS
 from handlers.nps import NPS_ERRORS
 from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import POINTS_ERRORS, REVIEW_ERRORS, TIER_ERRORS
+from handlers.product import AMOUNT_ERRORS
 from handlers.referral import CAMPAIGN_ERRORS
 from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.review import MEDIA_ERRORS
@@ -43,6 +44,7 @@ from services.groups import GroupRefusal
 from services.levels import LevelRefusal
 from services.loyalty import ReviewRefusal
 from services.membership import MembershipRefusal
+from services.money import AmountRefusal
 from services.nps import NpsRefusal
 from services.payout import PayoutRefusal
 from services.points import PointsRefusal
@@ -61,6 +63,7 @@ PLACEHOLDER = re.compile(r"\{(\w*)\}")
 # each service's reasons, and the messages its handlers show them with (several maps when
 # different commands show the same service's refusals)
 REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
+    (AmountRefusal, (AMOUNT_ERRORS,)),
     # a rule staff cannot write, or a value out of range, is answered with the usage
     (
         AlertRefusal,
