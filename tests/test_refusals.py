@@ -22,6 +22,8 @@ from handlers.groups import REFUSALS as GROUP_REFUSALS
 from handlers.nps import NPS_ERRORS
 from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import POINTS_ERRORS, REVIEW_ERRORS, TIER_ERRORS
+from handlers.poll import POLL_ERRORS
+from handlers.poll_wizard import FIRST_USAGE
 from handlers.product import AMOUNT_ERRORS
 from handlers.referral import CAMPAIGN_ERRORS
 from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
@@ -48,6 +50,7 @@ from services.money import AmountRefusal
 from services.nps import NpsRefusal
 from services.payout import PayoutRefusal
 from services.points import PointsRefusal
+from services.poll import PollRefusal
 from services.referral import ReferralRefusal
 from services.review import ModerationRefusal, ReviewMediaRefusal
 from services.segments import SegmentRefusal
@@ -80,6 +83,8 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
     (NpsRefusal, (NPS_ERRORS,)),
     (PayoutRefusal, (PAYOUT_ERRORS,)),
     (PointsRefusal, (POINTS_ERRORS,)),
+    # an unreadable first= is answered with how to write it
+    (PollRefusal, (POLL_ERRORS, {PollRefusal.BAD_FIRST: FIRST_USAGE})),
     (ReferralRefusal, (CAMPAIGN_ERRORS, REFERRAL_REVIEW_ERRORS)),
     (ReviewRefusal, (REVIEW_ERRORS,)),
     (ReviewMediaRefusal, (MEDIA_ERRORS,)),
