@@ -33,7 +33,7 @@ from handlers.views.order import invoice
 from handlers.views.perks import points_text
 from models.base import Clock
 from models.order import ORDER_FULFILLED
-from services.groupbuy import GroupBuyError
+from services.groupbuy import GroupBuyError, GroupBuyRefusal
 from services.ledger import STARS
 from services.loyalty import ReviewError, ReviewRefusal, review_order
 from services.member import MemberView
@@ -113,7 +113,7 @@ async def page_button(
 def refusal_text(exc: OrderError | GroupBuyError) -> str:
     """Why the member's order cannot be paid or cancelled now, in their words."""
     if isinstance(exc, GroupBuyError):
-        return _(GROUPBUY_REFUSALS.get(exc.reason, GROUPBUY_REFUSALS["closed"]))
+        return _(GROUPBUY_REFUSALS.get(exc.reason, GROUPBUY_REFUSALS[GroupBuyRefusal.CLOSED]))
     if exc.reason == "not_yours":
         return _("That is not one of your orders.")
     if exc.reason == "not_open":

@@ -54,7 +54,7 @@ from handlers.views.poll import result_effects, send_copies, stop_copies
 from models.base import Clock
 from models.poll import POLL_OPEN
 from services.community import get_community, open_community_ids
-from services.groupbuy import GroupBuyError
+from services.groupbuy import GroupBuyError, GroupBuyRefusal
 from services.levels import LevelError, parse_level
 from services.member import MemberView
 from services.policy import KIND_PRESALE, HeldBack
@@ -382,7 +382,7 @@ async def poll_presale(
     try:
         product = await get_product(session, _poll_id(words[1]) or 0)
         if product is None or not product.active:
-            raise GroupBuyError("no_product")
+            raise GroupBuyError(GroupBuyRefusal.NO_PRODUCT)
         if not offers_option(product.title, poll.options[result.winner]):
             await message.answer(
                 _(

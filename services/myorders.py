@@ -39,6 +39,7 @@ from services.delivery import delivery_state
 from services.forwhom import SETTABLE_STATUSES
 from services.groupbuy import (
     GroupBuyError,
+    GroupBuyRefusal,
     get_groupbuy,
     prepaid_units,
     set_quantity,
@@ -447,10 +448,10 @@ async def _leave(session: AsyncSession, *, groupbuy_id: int, member_id: int, now
         )
     ).scalar_one_or_none()
     if join is None or join.quantity == 0:
-        raise GroupBuyError("not_joined")
+        raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
     paid = await prepaid_units(session, groupbuy_id=groupbuy_id, member_id=member_id)
     if join.quantity <= paid:
-        raise GroupBuyError("prepaid", str(paid))
+        raise GroupBuyError(GroupBuyRefusal.PREPAID, str(paid))
     await set_quantity(
         session,
         groupbuy_id=groupbuy_id,

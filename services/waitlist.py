@@ -35,6 +35,7 @@ from services.db import rowcount
 from services.errors import Refused
 from services.groupbuy import (
     GroupBuyError,
+    GroupBuyRefusal,
     GroupBuyVariantView,
     GroupBuyView,
     JoinResult,
@@ -460,7 +461,7 @@ async def _claim_and_book(
     variant = _variant(gb, entry.variant_id)
     if entry.variant_id is not None:
         if variant is None or gb.status != GROUPBUY_OPEN:
-            raise GroupBuyError("closed")
+            raise GroupBuyError(GroupBuyRefusal.CLOSED)
         if gb.multi:
             number = gb.variants.index(variant) + 1
             lines = await change_lines(

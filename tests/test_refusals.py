@@ -18,7 +18,11 @@ from handlers.care import CARE_ERRORS
 from handlers.cash import CASH_ERRORS, REFUND_PAID_ERRORS
 from handlers.coupons import COUPON_ERRORS
 from handlers.forwhom import ERRORS as FOR_WHOM_ERRORS
+from handlers.groupbuy import OPEN_ERRORS, VIP_LEVEL_ONLY, VIP_ONLY
+from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
+from handlers.groupbuy import USAGE as GROUPBUY_USAGE
 from handlers.groups import REFUSALS as GROUP_REFUSALS
+from handlers.jielong import ITEM_REFUSALS
 from handlers.nps import NPS_ERRORS
 from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import POINTS_ERRORS, REVIEW_ERRORS, TIER_ERRORS
@@ -42,6 +46,7 @@ from services.cash import CashRefusal
 from services.coupons import CouponRefusal
 from services.delivery import DeliveryRefusal
 from services.forwhom import ForWhomRefusal
+from services.groupbuy import GroupBuyRefusal
 from services.groups import GroupRefusal
 from services.levels import LevelRefusal
 from services.loyalty import ReviewRefusal
@@ -76,6 +81,21 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
     (CouponRefusal, (COUPON_ERRORS,)),
     (DeliveryRefusal, (DELIVERY_REFUSALS,)),
     (ForWhomRefusal, (FOR_WHOM_ERRORS,)),
+    # a join or change, an opening, a list's items; the VIP window and the usage apart
+    (
+        GroupBuyRefusal,
+        (
+            GROUPBUY_REFUSALS,
+            OPEN_ERRORS,
+            ITEM_REFUSALS,
+            {
+                GroupBuyRefusal.VIP_ONLY: VIP_ONLY,
+                GroupBuyRefusal.VIP_LEVEL_ONLY: VIP_LEVEL_ONLY,
+                GroupBuyRefusal.USAGE: GROUPBUY_USAGE,
+                GroupBuyRefusal.BAD_OPTION: GROUPBUY_USAGE,
+            },
+        ),
+    ),
     (GroupRefusal, (GROUP_REFUSALS,)),
     (LevelRefusal, (LEVEL_REFUSALS,)),
     (MembershipRefusal, (PLAN_REFUSALS,)),
@@ -101,6 +121,9 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
 # gap is known and no new one slips in (pairs, not a dict: two services' "busy" compare equal)
 NO_MESSAGE: tuple[tuple[StrEnum, str], ...] = (
     (CouponRefusal.BAD_KIND, "none yet: the handler's fallback shows (no coupon)"),
+    (GroupBuyRefusal.BAD_MIN_KIND, "none yet: the handlers pass only the kinds they parse"),
+    (GroupBuyRefusal.CANNOT_EXTEND, "none yet: /gb_extend says it cannot read the time"),
+    (GroupBuyRefusal.CHANGED_MEANWHILE, "none yet: a join says the group-buy is closed"),
     (ReferralRefusal.BUSY, "none yet: /campaign_new shows its usage when codes kept colliding"),
     # these show "That cannot be done with this ticket."
     (TicketRefusal.BAD_RESOLUTION, "none yet: /ticket_reship and /ticket_decline pass their own"),
