@@ -19,7 +19,16 @@ from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
 from handlers.referral import qr_png
 from handlers.reservation import cancel_error_text
-from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, esc_name, later, sentences
+from handlers.text import (
+    N_,
+    CardToucher,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    later,
+    sentences,
+)
 from handlers.views.myorders import (
     MyOrderCallback,
     Reader,
@@ -38,7 +47,7 @@ from services.ledger import STARS
 from services.loyalty import ReviewError, ReviewRefusal, review_order
 from services.member import MemberView
 from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
-from services.order import OrderError, get_order
+from services.order import OrderError, OrderRefusal, get_order
 from services.pickup import PickupError, choose_point, get_point, offered_points
 from services.zones import private_zone
 
@@ -110,17 +119,22 @@ async def page_button(
     )
 
 
+# why the member's order cannot be paid now; the rest are a reservation's (cancel_error_text)
+PAY_ERRORS: dict[str, str] = {
+    OrderRefusal.NOT_YOURS: N_("That is not one of your orders."),
+    OrderRefusal.NOT_OPEN: N_(
+        "That order is not waiting for payment any more. Send /orders to see it now."
+    ),
+    OrderRefusal.OFFLINE_ORDER: N_("You pay this order to your leader at pickup."),
+}
+
+
 def refusal_text(exc: OrderError | GroupBuyError) -> str:
     """Why the member's order cannot be paid or cancelled now, in their words."""
     if isinstance(exc, GroupBuyError):
         return _(GROUPBUY_REFUSALS.get(exc.reason, GROUPBUY_REFUSALS[GroupBuyRefusal.CLOSED]))
-    if exc.reason == "not_yours":
-        return _("That is not one of your orders.")
-    if exc.reason == "not_open":
-        return _("That order is not waiting for payment any more. Send /orders to see it now.")
-    if exc.reason == "offline_order":
-        return _("You pay this order to your leader at pickup.")
-    return cancel_error_text(exc.reason)
+    text = PAY_ERRORS.get(exc.reason)
+    return _(text) if text else cancel_error_text(exc.reason)
 
 
 @router.callback_query(MyOrderCallback.filter(F.action == "pay"))

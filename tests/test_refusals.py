@@ -23,7 +23,9 @@ from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.groupbuy import USAGE as GROUPBUY_USAGE
 from handlers.groups import REFUSALS as GROUP_REFUSALS
 from handlers.jielong import ITEM_REFUSALS
+from handlers.myorders import PAY_ERRORS
 from handlers.nps import NPS_ERRORS
+from handlers.order import ORDER_ERRORS, OVER_CASH_LIMIT, PLACE_ERRORS
 from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import POINTS_ERRORS, REVIEW_ERRORS, TIER_ERRORS
 from handlers.poll import POLL_ERRORS
@@ -31,6 +33,7 @@ from handlers.poll_wizard import FIRST_USAGE
 from handlers.product import AMOUNT_ERRORS
 from handlers.referral import CAMPAIGN_ERRORS
 from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
+from handlers.reservation import CANCEL_ERRORS
 from handlers.review import MEDIA_ERRORS
 from handlers.suggestion import SUGGEST_ERRORS
 from handlers.trial import NOT_RECEIVED
@@ -53,6 +56,7 @@ from services.loyalty import ReviewRefusal
 from services.membership import MembershipRefusal
 from services.money import AmountRefusal
 from services.nps import NpsRefusal
+from services.order import OrderRefusal
 from services.payout import PayoutRefusal
 from services.points import PointsRefusal
 from services.poll import PollRefusal
@@ -101,6 +105,17 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
     (MembershipRefusal, (PLAN_REFUSALS,)),
     (ModerationRefusal, (MODERATION_ERRORS,)),
     (NpsRefusal, (NPS_ERRORS,)),
+    # a change by leaders or staff, a /buy, a reservation's cancel, a member's payment
+    (
+        OrderRefusal,
+        (
+            ORDER_ERRORS,
+            PLACE_ERRORS,
+            CANCEL_ERRORS,
+            PAY_ERRORS,
+            {OrderRefusal.OVER_CASH_LIMIT: OVER_CASH_LIMIT},
+        ),
+    ),
     (PayoutRefusal, (PAYOUT_ERRORS,)),
     (PointsRefusal, (POINTS_ERRORS,)),
     # an unreadable first= is answered with how to write it
@@ -124,6 +139,10 @@ NO_MESSAGE: tuple[tuple[StrEnum, str], ...] = (
     (GroupBuyRefusal.BAD_MIN_KIND, "none yet: the handlers pass only the kinds they parse"),
     (GroupBuyRefusal.CANNOT_EXTEND, "none yet: /gb_extend says it cannot read the time"),
     (GroupBuyRefusal.CHANGED_MEANWHILE, "none yet: a join says the group-buy is closed"),
+    # /buy checks these itself before it places the order
+    (OrderRefusal.BAD_QUANTITY, "none yet: /buy would say the order cannot be placed"),
+    (OrderRefusal.NO_PRODUCT, "none yet: /buy would say the order cannot be placed"),
+    (OrderRefusal.CHOOSE_VARIANT, "none yet: /buy would say the order cannot be placed"),
     (ReferralRefusal.BUSY, "none yet: /campaign_new shows its usage when codes kept colliding"),
     # these show "That cannot be done with this ticket."
     (TicketRefusal.BAD_RESOLUTION, "none yet: /ticket_reship and /ticket_decline pass their own"),
