@@ -67,7 +67,14 @@ from models.community import LEVEL_OPEN
 from models.order import DELIVERY_PICKUP
 from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community
-from services.drop import DropError, DropTarget, group_pickups, parse_target, target_groups
+from services.drop import (
+    DropError,
+    DropRefusal,
+    DropTarget,
+    group_pickups,
+    parse_target,
+    target_groups,
+)
 from services.forwhom import for_whom_in_groupbuys
 from services.groupbuy import (
     Closing,
@@ -195,12 +202,12 @@ OPEN_ERRORS: dict[str, str] = {
 
 
 TARGET_OPTIONS = ("to=", "发往=")  # the one-line drop's target option, in English and Chinese
-DROP_ERRORS = {
-    "target": N_(
+DROP_ERRORS: dict[str, str] = {
+    DropRefusal.TARGET: N_(
         "I could not read where the drop goes: {part}. Write to=all, to=#tag or group ids "
         "like to=-1001234567890,-1009876543210."
     ),
-    "tag": N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
+    DropRefusal.TAG: N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
     "no_groups": N_("No open group matches: nothing was posted."),
     "level": N_(
         "I could not read the level: {part}. Write level=open, level=vip or level=core "
@@ -225,7 +232,9 @@ def level_error_text(exc: LevelError) -> str:
 
 def drop_error_text(exc: DropError) -> str:
     """Why a drop's target was refused, naming the part that could not be read."""
-    return _(DROP_ERRORS.get(exc.reason, DROP_ERRORS["target"])).format(part=quoted(exc.detail))
+    return _(DROP_ERRORS.get(exc.reason, DROP_ERRORS[DropRefusal.TARGET])).format(
+        part=quoted(exc.detail)
+    )
 
 
 def open_error_text(exc: GroupBuyError) -> str | None:

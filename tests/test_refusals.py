@@ -18,7 +18,7 @@ from handlers.care import CARE_ERRORS
 from handlers.cash import CASH_ERRORS, REFUND_PAID_ERRORS
 from handlers.coupons import COUPON_ERRORS
 from handlers.forwhom import ERRORS as FOR_WHOM_ERRORS
-from handlers.groupbuy import OPEN_ERRORS, VIP_LEVEL_ONLY, VIP_ONLY
+from handlers.groupbuy import DROP_ERRORS, OPEN_ERRORS, VIP_LEVEL_ONLY, VIP_ONLY
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.groupbuy import USAGE as GROUPBUY_USAGE
 from handlers.groups import REFUSALS as GROUP_REFUSALS
@@ -48,6 +48,7 @@ from services.alerts import AlertRefusal
 from services.cash import CashRefusal
 from services.coupons import CouponRefusal
 from services.delivery import DeliveryRefusal
+from services.drop import DropRefusal
 from services.forwhom import ForWhomRefusal
 from services.groupbuy import GroupBuyRefusal
 from services.groups import GroupRefusal
@@ -84,6 +85,7 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
     (CashRefusal, (CASH_ERRORS, REFUND_PAID_ERRORS)),
     (CouponRefusal, (COUPON_ERRORS,)),
     (DeliveryRefusal, (DELIVERY_REFUSALS,)),
+    (DropRefusal, (DROP_ERRORS,)),
     (ForWhomRefusal, (FOR_WHOM_ERRORS,)),
     # a join or change, an opening, a list's items; the VIP window and the usage apart
     (
