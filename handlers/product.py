@@ -32,6 +32,7 @@ from services.product import (
 )
 from services.product import (
     ProductError,
+    ProductRefusal,
     ProductView,
     VariantSpec,
     create_product,
@@ -201,24 +202,31 @@ def variant_unreadable_text(exc: VariantUnreadable) -> str:
     return example
 
 
+# why a product (or its variants) was not created; {name}: the variant's name
+VARIANT_ERRORS: dict[str, str] = {
+    ProductRefusal.VARIANT_TAKEN: N_(
+        "Two variants are called “{name}” (names count as the same whatever their case). "
+        "Give each variant its own name."
+    ),
+    ProductRefusal.VARIANT_NAME: N_("A variant's name must be 1-64 characters."),
+    ProductRefusal.VARIANT_PRICE: N_("The price of “{name}” must be more than zero."),
+    ProductRefusal.VARIANT_STOCK: N_("The stock of “{name}” must be zero or more."),
+}
+BAD_TITLE = N_("The title must be 1-128 characters.")
+
+
 def product_error_text(exc: ProductError) -> str:
     """Why a product (or its variants) was not created, naming the variant."""
-    name = esc_name(exc.detail)
-    return {
-        "variant_taken": _(
-            "Two variants are called “{name}” (names count as the same whatever their case). "
-            "Give each variant its own name."
-        ).format(name=name),
-        "variant_name": _("A variant's name must be 1-64 characters."),
-        "variant_price": _("The price of “{name}” must be more than zero.").format(name=name),
-        "variant_stock": _("The stock of “{name}” must be zero or more.").format(name=name),
-    }.get(exc.reason) or too_many_variants(exc)
+    template = VARIANT_ERRORS.get(exc.reason)
+    if template is None:
+        return too_many_variants(exc)
+    return _(template).format(name=esc_name(exc.detail))
 
 
 def too_many_variants(exc: ProductError) -> str:
     """The refusal of more variants than a product may have (else of a bad title)."""
-    if exc.reason != "too_many_variants":
-        return _("The title must be 1-128 characters.")
+    if exc.reason != ProductRefusal.TOO_MANY_VARIANTS:
+        return _(BAD_TITLE)
     limit = int(exc.detail)
     return ngettext(
         "A product has at most {count} variant.", "A product has at most {count} variants.", limit

@@ -30,7 +30,7 @@ from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import POINTS_ERRORS, REVIEW_ERRORS, TIER_ERRORS
 from handlers.poll import POLL_ERRORS
 from handlers.poll_wizard import FIRST_USAGE
-from handlers.product import AMOUNT_ERRORS
+from handlers.product import AMOUNT_ERRORS, BAD_TITLE, VARIANT_ERRORS
 from handlers.referral import CAMPAIGN_ERRORS
 from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.reservation import CANCEL_ERRORS
@@ -61,6 +61,7 @@ from services.order import OrderRefusal
 from services.payout import PayoutRefusal
 from services.points import PointsRefusal
 from services.poll import PollRefusal
+from services.product import ProductRefusal
 from services.referral import ReferralRefusal
 from services.review import ModerationRefusal, ReviewMediaRefusal
 from services.segments import SegmentRefusal
@@ -122,6 +123,7 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
     (PointsRefusal, (POINTS_ERRORS,)),
     # an unreadable first= is answered with how to write it
     (PollRefusal, (POLL_ERRORS, {PollRefusal.BAD_FIRST: FIRST_USAGE})),
+    (ProductRefusal, (VARIANT_ERRORS, {ProductRefusal.TITLE: BAD_TITLE})),
     (ReferralRefusal, (CAMPAIGN_ERRORS, REFERRAL_REVIEW_ERRORS)),
     (ReviewRefusal, (REVIEW_ERRORS,)),
     (ReviewMediaRefusal, (MEDIA_ERRORS,)),
@@ -145,6 +147,16 @@ NO_MESSAGE: tuple[tuple[StrEnum, str], ...] = (
     (OrderRefusal.BAD_QUANTITY, "none yet: /buy would say the order cannot be placed"),
     (OrderRefusal.NO_PRODUCT, "none yet: /buy would say the order cannot be placed"),
     (OrderRefusal.CHOOSE_VARIANT, "none yet: /buy would say the order cannot be placed"),
+    # a plural message (ngettext), in too_many_variants
+    (ProductRefusal.TOO_MANY_VARIANTS, "by design: its count chooses the plural form"),
+    # the product handlers look the product up and check these first; /product_set answers
+    # a refusal with its usage
+    (ProductRefusal.NOT_FOUND, "none yet: checked first, or the usage"),
+    (ProductRefusal.PRICE, "none yet: checked first, or the usage"),
+    (ProductRefusal.STOCK, "none yet: checked first, or the usage"),
+    (ProductRefusal.PAYMENT_MODE, "none yet: checked first, or the usage"),
+    (ProductRefusal.FIELD, "none yet: checked first, or the usage"),
+    (ProductRefusal.FULFILMENT, "none yet: checked first, or the usage"),
     (ReferralRefusal.BUSY, "none yet: /campaign_new shows its usage when codes kept colliding"),
     # these show "That cannot be done with this ticket."
     (TicketRefusal.BAD_RESOLUTION, "none yet: /ticket_reship and /ticket_decline pass their own"),
