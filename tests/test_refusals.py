@@ -77,12 +77,12 @@ PLACEHOLDER = re.compile(r"\{(\w*)\}")
 # each service's reasons, and the messages its handlers show them with (several maps when
 # different commands show the same service's refusals)
 REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
-    (AmountRefusal, (AMOUNT_ERRORS,)),
     # a rule staff cannot write, or a value out of range, is answered with the usage
     (
         AlertRefusal,
         (ALERT_REFUSALS, {AlertRefusal.USAGE: ALERT_USAGE, AlertRefusal.VALUE: ALERT_USAGE}),
     ),
+    (AmountRefusal, (AMOUNT_ERRORS,)),
     (CashRefusal, (CASH_ERRORS, REFUND_PAID_ERRORS)),
     (CouponRefusal, (COUPON_ERRORS,)),
     (DeliveryRefusal, (DELIVERY_REFUSALS,)),
@@ -158,13 +158,13 @@ NO_MESSAGE: tuple[tuple[StrEnum, str], ...] = (
     (ProductRefusal.FIELD, "none yet: checked first, or the usage"),
     (ProductRefusal.FULFILMENT, "none yet: checked first, or the usage"),
     (ReferralRefusal.BUSY, "none yet: /campaign_new shows its usage when codes kept colliding"),
+    (ReviewMediaRefusal.NO_REVIEW, "by design: a photo not for a review goes on to others"),
     # these show "That cannot be done with this ticket."
     (TicketRefusal.BAD_RESOLUTION, "none yet: /ticket_reship and /ticket_decline pass their own"),
     (TicketRefusal.PARTIAL_STARS_REFUND, "none yet: a part of a Stars payment is refunded owed"),
     (TicketRefusal.EXPIRED, "none yet: a paid order does not expire"),
     (TicketRefusal.BAD_TRANSITION, "none yet: the refund checks the order is paid first"),
     (TicketRefusal.COUPON_NO_COUPON, "none yet: the template was checked active just before"),
-    (ReviewMediaRefusal.NO_REVIEW, "by design: a photo not for a review goes on to others"),
 )
 
 
