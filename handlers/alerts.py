@@ -13,7 +13,14 @@ from handlers.filters import PRIVATE, RoleFilter
 from handlers.text import N_, esc
 from handlers.views.digest import alert_rule_text, alert_threshold_text
 from models.base import Clock
-from services.alerts import AlertError, add_alert, list_alerts, parse_rule, remove_alert
+from services.alerts import (
+    AlertError,
+    AlertRefusal,
+    add_alert,
+    list_alerts,
+    parse_rule,
+    remove_alert,
+)
 from services.member import MemberView
 from services.role import Role
 from services.validation import number
@@ -27,16 +34,20 @@ USAGE = N_(
     "refund_rate (退款率). GROUP: a group's id (as /groups shows it); without it, the whole "
     "brand."
 )
-REFUSALS = {
-    "metric": N_(
+REFUSALS: dict[str, str] = {
+    AlertRefusal.METRIC: N_(
         "“{word}” is not a number I watch: use active_rate, fission_rate, repurchase_rate, "
         "nps or refund_rate."
     ),
-    "rate": N_("A rate's threshold is a percentage from 0% to 100%, not {word}."),
-    "nps": N_("NPS is a whole number from -100 to 100 (no %), not {word}."),
-    "group": N_("I do not know the group {word}. Send /groups to see the groups and their ids."),
-    "duplicate": N_("That alert is set already. /alerts lists them."),
-    "too_many": N_("That is as many alerts as I keep: remove one with /alert_remove first."),
+    AlertRefusal.RATE: N_("A rate's threshold is a percentage from 0% to 100%, not {word}."),
+    AlertRefusal.NPS: N_("NPS is a whole number from -100 to 100 (no %), not {word}."),
+    AlertRefusal.GROUP: N_(
+        "I do not know the group {word}. Send /groups to see the groups and their ids."
+    ),
+    AlertRefusal.DUPLICATE: N_("That alert is set already. /alerts lists them."),
+    AlertRefusal.TOO_MANY: N_(
+        "That is as many alerts as I keep: remove one with /alert_remove first."
+    ),
 }
 
 
@@ -53,7 +64,7 @@ async def alert_set(
         rule = parse_rule(command.args or "")
         alert = await add_alert(session, rule=rule, actor_id=member.id, now=clock())
     except AlertError as exc:
-        if exc.reason in ("usage", "value"):
+        if exc.reason in (AlertRefusal.USAGE, AlertRefusal.VALUE):
             await message.answer(esc(_(USAGE)))
         else:
             await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))

@@ -23,7 +23,14 @@ from services.coupons import template_by_code
 from services.member import MemberView
 from services.parsing import split_option
 from services.role import Role
-from services.segments import SegmentError, add_rule, list_rules, retire_rule, segment_counts
+from services.segments import (
+    SegmentError,
+    SegmentRefusal,
+    add_rule,
+    list_rules,
+    retire_rule,
+    segment_counts,
+)
 from services.validation import number
 
 router = Router(name="care")
@@ -35,13 +42,15 @@ CARE_USAGE = N_(
     "for."
 )
 BAD_POINTS = N_("Points must be a whole number from 0 to 1,000,000,000.")
-CARE_ERRORS = {
-    "bad_segment": CARE_USAGE,
-    "empty": N_("A care rule needs a message, points or a coupon."),
-    "too_long": N_("The message can be at most 1,024 characters."),
-    "bad_points": BAD_POINTS,
-    "b_without_a": N_("Variant B needs a first message: | message || variant B."),
-    "bad_holdout": N_("The hold-out is a whole number of percent from 0 to 50, like holdout=10."),
+CARE_ERRORS: dict[str, str] = {
+    SegmentRefusal.BAD_SEGMENT: CARE_USAGE,
+    SegmentRefusal.EMPTY: N_("A care rule needs a message, points or a coupon."),
+    SegmentRefusal.TOO_LONG: N_("The message can be at most 1,024 characters."),
+    SegmentRefusal.BAD_POINTS: BAD_POINTS,
+    SegmentRefusal.B_WITHOUT_A: N_("Variant B needs a first message: | message || variant B."),
+    SegmentRefusal.BAD_HOLDOUT: N_(
+        "The hold-out is a whole number of percent from 0 to 50, like holdout=10."
+    ),
 }
 
 
@@ -122,7 +131,7 @@ async def care_add(
     try:
         holdout = parse_holdout(options.get("holdout", "0"))
     except AbTestError:
-        await message.answer(_(CARE_ERRORS["bad_holdout"]))
+        await message.answer(_(CARE_ERRORS[SegmentRefusal.BAD_HOLDOUT]))
         return
     points_text_value = options.get("points", "0")
     # ASCII digits only (a look-alike or a number past ten digits gets its clear refusal)

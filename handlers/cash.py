@@ -35,6 +35,7 @@ from models.base import Clock
 from services.audit import record_action
 from services.cash import (
     CashError,
+    CashRefusal,
     HandoverView,
     cash_holders,
     cash_owed,
@@ -57,20 +58,22 @@ from services.zones import staff_zone
 
 router = Router(name="cash")
 
-CASH_ERRORS = {
-    "nothing_owed": N_("You hold no cash for the brand: there is nothing to hand over."),
-    "which_currency": N_(
+CASH_ERRORS: dict[str, str] = {
+    CashRefusal.NOTHING_OWED: N_("You hold no cash for the brand: there is nothing to hand over."),
+    CashRefusal.WHICH_CURRENCY: N_(
         "You hold cash in several currencies. Name one: /handover AMOUNT CURRENCY, "
         "for example /handover 120.00 CNY."
     ),
-    "bad_amount": N_("The amount must be more than zero."),
-    "more_than_owed": N_("That is more than the cash you owe the brand: {owed}."),
-    "already_open": N_(
+    CashRefusal.BAD_AMOUNT: N_("The amount must be more than zero."),
+    CashRefusal.MORE_THAN_OWED: N_("That is more than the cash you owe the brand: {owed}."),
+    CashRefusal.ALREADY_OPEN: N_(
         "Your earlier hand-over is still waiting for staff. Once they confirm it, send the next."
     ),
-    "not_found": N_("There is no such hand-over."),
-    "already_decided": N_("That hand-over was already decided."),
-    "own_handover": N_("You cannot confirm your own hand-over: another staff member must."),
+    CashRefusal.NOT_FOUND: N_("There is no such hand-over."),
+    CashRefusal.ALREADY_DECIDED: N_("That hand-over was already decided."),
+    CashRefusal.OWN_HANDOVER: N_(
+        "You cannot confirm your own hand-over: another staff member must."
+    ),
 }
 
 
@@ -139,7 +142,7 @@ async def handover(
         )
     except CashError as exc:
         await message.answer(
-            _(CASH_ERRORS.get(exc.reason, CASH_ERRORS["bad_amount"])).format(
+            _(CASH_ERRORS.get(exc.reason, CASH_ERRORS[CashRefusal.BAD_AMOUNT])).format(
                 owed=format_amounts(owed, member.locale)
             )
         )
@@ -194,7 +197,7 @@ async def handover_button(
         found = await get_handover(session, callback_data.handover_id)
         owed = await cash_owed(session, found.holder_id) if found else {}
         await query.answer(
-            _(CASH_ERRORS.get(exc.reason, CASH_ERRORS["not_found"])).format(
+            _(CASH_ERRORS.get(exc.reason, CASH_ERRORS[CashRefusal.NOT_FOUND])).format(
                 owed=format_amounts(owed, member.locale)
             ),
             show_alert=True,
@@ -329,19 +332,19 @@ async def leader_cash_more(
     await send(query.message, session, member.locale, callback_data.offset)
 
 
-REFUND_PAID_ERRORS = {
+REFUND_PAID_ERRORS: dict[str, str] = {
     "usage": N_(
         "Once the member has their money back, send /refund_paid ORDER_ID, for example "
         "/refund_paid 12."
     ),
-    "not_found": N_("There is no such order here."),
+    CashRefusal.NOT_FOUND: N_("There is no such order here."),
     "stars": N_(
         "Order #{order} was paid in Telegram Stars: Telegram sends its refunds back, there is "
         "nothing to pay by hand."
     ),
     "own_order": N_("You cannot record a refund paid to yourself: staff must."),
-    "nothing_owed": N_("No refund of order #{order} is waiting to be paid back."),
-    "more_than_held": N_(
+    CashRefusal.NOTHING_OWED: N_("No refund of order #{order} is waiting to be paid back."),
+    CashRefusal.MORE_THAN_HELD: N_(
         "You hold {held} of the brand's cash, less than this refund ({amount}): staff pay it "
         "back instead."
     ),
@@ -409,7 +412,7 @@ async def _refund_paid(
         return
     order = await get_order(session, order_id)
     if order is None or (community is not None and order.chat_id != community.id):
-        await message.answer(_(REFUND_PAID_ERRORS["not_found"]))
+        await message.answer(_(REFUND_PAID_ERRORS[CashRefusal.NOT_FOUND]))
         return
     if order.currency == STARS:
         await message.answer(_(REFUND_PAID_ERRORS["stars"]).format(order=order.id))

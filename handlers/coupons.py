@@ -26,6 +26,7 @@ from models.coupons import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM
 from services.coupons import (
     CouponError,
+    CouponRefusal,
     TemplateView,
     apply_coupon,
     coupon_page,
@@ -52,23 +53,27 @@ router = Router(name="coupons")
 MAX_DAYS = 3660
 
 NO_COUPON = N_("You do not have that coupon.")
-COUPON_ERRORS = {
-    "bad_code": N_("A coupon code is 3-32 letters, digits, - or _, like WELCOME10."),
-    "bad_value": N_("The coupon must take off more than zero, and a percentage at most 100%."),
-    "bad_limit": N_("The limit per member must be a whole number from 1 to 100."),
-    "expired": N_("That coupon has expired."),
-    "code_taken": N_("There is already a coupon with that code."),
-    "no_coupon": NO_COUPON,
-    "limit_reached": N_("That member already holds as many of these coupons as allowed."),
-    "not_your_order": N_("That is not one of your orders."),
-    "order_not_open": N_("Coupons can only be used on orders not yet paid."),
-    "order_has_coupon": N_("That order already uses a coupon."),
-    "used": N_("That coupon has already been used."),
-    "wrong_currency": N_("That coupon is for orders in {detail}."),
-    "below_min_spend": N_("That coupon needs an order of at least {detail}."),
-    "tier_too_low": N_("That coupon is for members of a higher tier."),
-    "nothing_off": N_("That coupon would take nothing off this order."),
-    "order_changed": N_("The order changed just now. Please try again."),
+COUPON_ERRORS: dict[str, str] = {
+    CouponRefusal.BAD_CODE: N_("A coupon code is 3-32 letters, digits, - or _, like WELCOME10."),
+    CouponRefusal.BAD_VALUE: N_(
+        "The coupon must take off more than zero, and a percentage at most 100%."
+    ),
+    CouponRefusal.BAD_LIMIT: N_("The limit per member must be a whole number from 1 to 100."),
+    CouponRefusal.EXPIRED: N_("That coupon has expired."),
+    CouponRefusal.CODE_TAKEN: N_("There is already a coupon with that code."),
+    CouponRefusal.NO_COUPON: NO_COUPON,
+    CouponRefusal.LIMIT_REACHED: N_(
+        "That member already holds as many of these coupons as allowed."
+    ),
+    CouponRefusal.NOT_YOUR_ORDER: N_("That is not one of your orders."),
+    CouponRefusal.ORDER_NOT_OPEN: N_("Coupons can only be used on orders not yet paid."),
+    CouponRefusal.ORDER_HAS_COUPON: N_("That order already uses a coupon."),
+    CouponRefusal.USED: N_("That coupon has already been used."),
+    CouponRefusal.WRONG_CURRENCY: N_("That coupon is for orders in {detail}."),
+    CouponRefusal.BELOW_MIN_SPEND: N_("That coupon needs an order of at least {detail}."),
+    CouponRefusal.TIER_TOO_LOW: N_("That coupon is for members of a higher tier."),
+    CouponRefusal.NOTHING_OFF: N_("That coupon would take nothing off this order."),
+    CouponRefusal.ORDER_CHANGED: N_("The order changed just now. Please try again."),
 }
 COUPON_USAGE = N_(
     "Send /coupon_new CODE 10.00 CNY or /coupon_new CODE 10%, then any of min=100 days=30 "
@@ -79,9 +84,9 @@ COUPON_USAGE = N_(
 def coupon_error(exc: CouponError, template: TemplateView | None, locale: str) -> str:
     text = _(COUPON_ERRORS.get(exc.reason, NO_COUPON))
     detail = ""
-    if template is not None and exc.reason == "below_min_spend":
+    if template is not None and exc.reason == CouponRefusal.BELOW_MIN_SPEND:
         detail = format_money(template.min_spend, template.currency, locale)
-    elif template is not None and exc.reason == "wrong_currency":
+    elif template is not None and exc.reason == CouponRefusal.WRONG_CURRENCY:
         detail = template.currency
     return text.format(detail=detail)
 

@@ -38,6 +38,7 @@ from models.order import DELIVERY_SHIP, OPEN_STATUSES
 from models.product import PAYMENT_TELEGRAM
 from services.delivery import (
     DeliveryError,
+    DeliveryRefusal,
     ShippingOptionView,
     add_shipping_option,
     asked_in_invoice,
@@ -181,7 +182,7 @@ async def deliver_instead(
         if asked_in_invoice(order):
             order = await start_invoice(session, order_id=order.id, member_id=member.id)
     except (DeliveryError, OrderError) as exc:
-        reason = exc if isinstance(exc, DeliveryError) else DeliveryError("not_open")
+        reason = exc if isinstance(exc, DeliveryError) else DeliveryError(DeliveryRefusal.NOT_OPEN)
         await callback.answer(refusal(reason), show_alert=True)
         return
     if not member.started:
@@ -215,7 +216,9 @@ async def address_command(
         await message.answer(_("Send /address ORDER, the number of your order to deliver."))
         return
     if order.shipped_at is not None:
-        await message.answer(refusal(DeliveryError("already_shipped", order.tracking_number)))
+        await message.answer(
+            refusal(DeliveryError(DeliveryRefusal.ALREADY_SHIPPED, order.tracking_number))
+        )
         return
     if asked_in_invoice(order):
         await message.answer(
@@ -353,7 +356,7 @@ async def _finish(
         await bot.send_message(member.id, refusal(exc))
         return
     except OrderError:
-        await bot.send_message(member.id, refusal(DeliveryError("not_open")))
+        await bot.send_message(member.id, refusal(DeliveryError(DeliveryRefusal.NOT_OPEN)))
         return
     text = _("Thank you! Order #{id} will be delivered to:\n{address}").format(
         id=order.id, address=esc(order.ship_address)
@@ -538,7 +541,7 @@ async def delivered(
             session, order_id=order.id, actor_id=member.id, now=clock(), note="delivered"
         )
     except OrderError:
-        await message.answer(refusal(DeliveryError("not_open")))
+        await message.answer(refusal(DeliveryError(DeliveryRefusal.NOT_OPEN)))
         return
     await message.answer(_("Order #{id} marked delivered.").format(id=order.id))
     await _tell_member(session, notifier, i18n, order, DELIVERED)

@@ -27,6 +27,7 @@ from services.forwhom import (
     BY_MEMBER,
     SETTABLE_STATUSES,
     ForWhomError,
+    ForWhomRefusal,
     ForWhomSet,
     set_for_whom,
 )
@@ -41,16 +42,16 @@ USAGE = N_(
     "Send /for ORDER TEXT to say whom an order is for, for example /for 12 Mom, building 3. "
     "/for 12 alone makes it the member's own order again."
 )
-ERRORS = {
-    "not_found": N_("There is no order #{id}."),
-    "not_yours": N_(
+ERRORS: dict[str, str] = {
+    ForWhomRefusal.NOT_FOUND: N_("There is no order #{id}."),
+    ForWhomRefusal.NOT_YOURS: N_(
         "You cannot change order #{id}: a member changes their own orders, a leader the "
         "orders of the groups they lead."
     ),
-    "closed": N_(
+    ForWhomRefusal.CLOSED: N_(
         "Order #{id} was picked up or is no longer open, so whom it is for cannot change."
     ),
-    "too_long": N_("That is too long: at most {limit}. Send a shorter text."),
+    ForWhomRefusal.TOO_LONG: N_("That is too long: at most {limit}. Send a shorter text."),
 }
 QUESTION = N_(
     "Whom is order #{id} {title} for? Send a name and where to find them, for example "
@@ -77,9 +78,9 @@ WIZARD = Wizard(ForWhom)
 def error_text(exc: ForWhomError, order_id: int, *, own: bool = False) -> str:
     """Why whom the order is for was not set, in the reader's words (`own`: asked from My
     orders, where only the member's own orders are offered)."""
-    if own and exc.reason == "not_yours":
+    if own and exc.reason == ForWhomRefusal.NOT_YOURS:
         return _("That is not one of your orders.")
-    return _(ERRORS.get(exc.reason, ERRORS["not_yours"])).format(
+    return _(ERRORS.get(exc.reason, ERRORS[ForWhomRefusal.NOT_YOURS])).format(
         id=order_id, limit=counted("character", FOR_WHOM_MAX)
     )
 
@@ -132,7 +133,7 @@ async def for_button(
         await query.answer(_("That is not one of your orders."), show_alert=True)
         return
     if order.status not in SETTABLE_STATUSES:
-        await query.answer(_(ERRORS["closed"]).format(id=order.id), show_alert=True)
+        await query.answer(_(ERRORS[ForWhomRefusal.CLOSED]).format(id=order.id), show_alert=True)
         return
     await query.answer()
     if query.message is None:
@@ -194,7 +195,7 @@ async def for_whom_answer(
             own_only=True,
         )
     except ForWhomError as exc:
-        if exc.reason != "too_long":
+        if exc.reason != ForWhomRefusal.TOO_LONG:
             await state.clear()
         await message.answer(error_text(exc, order_id, own=True))
         return

@@ -69,11 +69,19 @@ from models.community import LEVEL_OPEN
 from models.order import DELIVERY_PICKUP
 from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community
-from services.drop import DropError, DropTarget, group_pickups, parse_target, target_groups
+from services.drop import (
+    DropError,
+    DropRefusal,
+    DropTarget,
+    group_pickups,
+    parse_target,
+    target_groups,
+)
 from services.forwhom import for_whom_in_groupbuys
 from services.groupbuy import (
     Closing,
     GroupBuyError,
+    GroupBuyRefusal,
     GroupBuyView,
     ListEntry,
     call_off_groupbuy,
@@ -122,67 +130,73 @@ from services.zones import group_zone, member_zone, private_zone, show, staff_zo
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
 
-REFUSALS = {
-    "closed": N_("This group-buy is closed."),
-    "sold_out": N_("Sorry, it is sold out."),
+REFUSALS: dict[str, str] = {
+    GroupBuyRefusal.CLOSED: N_("This group-buy is closed."),
+    GroupBuyRefusal.SOLD_OUT: N_("Sorry, it is sold out."),
     "too_few_left": N_("Sorry, only {left} left: take fewer."),
-    "over_limit": N_("That is more than the limit per member."),
-    "not_joined": N_("You have not joined this group-buy."),
-    "bad_quantity": N_("That quantity is not possible."),
-    "not_found": N_("This group-buy no longer exists."),
-    "prepaid": N_("You have already paid for these units. Ask your leader if you must cancel."),
-    "choose_variant": N_("Tap the Join button of the variant you want."),
-    "other_variant": N_("You joined with {variant}. Leave first to take another variant."),
+    GroupBuyRefusal.OVER_LIMIT: N_("That is more than the limit per member."),
+    GroupBuyRefusal.NOT_JOINED: N_("You have not joined this group-buy."),
+    GroupBuyRefusal.BAD_QUANTITY: N_("That quantity is not possible."),
+    GroupBuyRefusal.NOT_FOUND: N_("This group-buy no longer exists."),
+    GroupBuyRefusal.PREPAID: N_(
+        "You have already paid for these units. Ask your leader if you must cancel."
+    ),
+    GroupBuyRefusal.CHOOSE_VARIANT: N_("Tap the Join button of the variant you want."),
+    GroupBuyRefusal.OTHER_VARIANT: N_(
+        "You joined with {variant}. Leave first to take another variant."
+    ),
 }
-OPEN_ERRORS = {
-    "no_product": N_("There is no such product. Send /products to see them."),
-    "min_above_stock": N_("The minimum is larger than the stock: lower min= or raise stock=."),
-    "deadline_past": N_("The deadline must be in the future."),
-    "deadline_too_far": N_("The deadline can be at most 30 days away."),
-    "bad_deadline": UNREADABLE["when"],
-    "tiers_not_decreasing": N_(
+OPEN_ERRORS: dict[str, str] = {
+    GroupBuyRefusal.NO_PRODUCT: N_("There is no such product. Send /products to see them."),
+    GroupBuyRefusal.MIN_ABOVE_STOCK: N_(
+        "The minimum is larger than the stock: lower min= or raise stock=."
+    ),
+    GroupBuyRefusal.DEADLINE_PAST: N_("The deadline must be in the future."),
+    GroupBuyRefusal.DEADLINE_TOO_FAR: N_("The deadline can be at most 30 days away."),
+    GroupBuyRefusal.BAD_DEADLINE: UNREADABLE["when"],
+    GroupBuyRefusal.TIERS_NOT_DECREASING: N_(
         "Tiers must go up in units and down in price, below the base price, like "
         "tiers=10:35.90,30:32.90."
     ),
-    "bad_tiers": N_(
+    GroupBuyRefusal.BAD_TIERS: N_(
         "I could not read the tier {part}. Write tiers like tiers=10:35.90,30:32.90 (units:price)."
     ),
-    "not_enough_stock": N_(
+    GroupBuyRefusal.NOT_ENOUGH_STOCK: N_(
         "The product does not have that much stock left: {units}. Lower stock= to at most {left}."
     ),
-    "not_positive": N_("Minimum, stock and limit must be whole numbers above zero."),
-    "no_chats": N_("There is no group to post it in."),
-    "group_not_open": N_(
+    GroupBuyRefusal.NOT_POSITIVE: N_("Minimum, stock and limit must be whole numbers above zero."),
+    GroupBuyRefusal.NO_CHATS: N_("There is no group to post it in."),
+    GroupBuyRefusal.GROUP_NOT_OPEN: N_(
         "This group is not open for group-buys: the brand has not approved it (or has paused it)."
     ),
-    "bad_vip": N_(
+    GroupBuyRefusal.BAD_VIP: N_(
         "Write the VIP window as vip=2h for the VIP tiers, vip=2h:gold for Gold and above "
         "(see /tiers), or vip=2h:vip / vip=2h:core for the members of the VIP or core groups."
     ),
-    "vip_after_deadline": N_("The VIP window must end before the deadline."),
-    "bad_fulfilment": N_(
+    GroupBuyRefusal.VIP_AFTER_DEADLINE: N_("The VIP window must end before the deadline."),
+    GroupBuyRefusal.BAD_FULFILMENT: N_(
         "Write how its orders reach members as delivery=pickup, delivery=delivery or "
         "delivery=both (leave it out: as the product says)."
     ),
-    "bad_translation": N_(
+    GroupBuyRefusal.BAD_TRANSLATION: N_(
         "A translation of the pickup text is too long or in a language I do not speak: {part}."
     ),
-    "variants_no_tiers": N_(
+    GroupBuyRefusal.VARIANTS_NO_TIERS: N_(
         "Each variant of this product has its own price, so its group-buys take no tiers: "
         "leave out tiers=."
     ),
-    "variants_prepaid": N_(
+    GroupBuyRefusal.VARIANTS_PREPAID: N_(
         "Group-buys of products with variants are paid at pickup for now: set the product to "
         "offline payment, or sell it with /buy."
     ),
-    "bad_form": N_(
+    GroupBuyRefusal.BAD_FORM: N_(
         "Write how the list forms as form=each (item by item) or form=all (as a whole)."
     ),
-    "no_items": N_(
+    GroupBuyRefusal.NO_ITEMS: N_(
         "A sign-up list of a product needs its variants as items: this product has none. "
         "Paste a list with /signup instead."
     ),
-    "leader_limit": N_(
+    GroupBuyRefusal.LEADER_LIMIT: N_(
         "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
         "many are open now. Open this one when one of them has closed, or ask the brand's staff."
     ),
@@ -190,12 +204,12 @@ OPEN_ERRORS = {
 
 
 TARGET_OPTIONS = ("to=", "发往=")  # the one-line drop's target option, in English and Chinese
-DROP_ERRORS = {
-    "target": N_(
+DROP_ERRORS: dict[str, str] = {
+    DropRefusal.TARGET: N_(
         "I could not read where the drop goes: {part}. Write to=all, to=#tag or group ids "
         "like to=-1001234567890,-1009876543210."
     ),
-    "tag": N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
+    DropRefusal.TAG: N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
     "no_groups": N_("No open group matches: nothing was posted."),
     "level": N_(
         "I could not read the level: {part}. Write level=open, level=vip or level=core "
@@ -220,7 +234,9 @@ def level_error_text(exc: LevelError) -> str:
 
 def drop_error_text(exc: DropError) -> str:
     """Why a drop's target was refused, naming the part that could not be read."""
-    return _(DROP_ERRORS.get(exc.reason, DROP_ERRORS["target"])).format(part=quoted(exc.detail))
+    return _(DROP_ERRORS.get(exc.reason, DROP_ERRORS[DropRefusal.TARGET])).format(
+        part=quoted(exc.detail)
+    )
 
 
 def open_error_text(exc: GroupBuyError) -> str | None:
@@ -230,8 +246,23 @@ def open_error_text(exc: GroupBuyError) -> str | None:
     if not text:
         return None
     # the stock left, when the refusal is about it (detail is then the number the service found)
-    units = counted("unit", int(exc.detail)) if exc.reason == "not_enough_stock" else exc.detail
+    units = (
+        counted("unit", int(exc.detail))
+        if exc.reason == GroupBuyRefusal.NOT_ENOUGH_STOCK
+        else exc.detail
+    )
     return _(text).format(limit=exc.detail, left=exc.detail, units=units, part=quoted(exc.detail))
+
+
+# a Join tap before the VIP window ends (vip_level_only, vip_only), naming when it ends
+VIP_LEVEL_ONLY = N_(
+    "Early access is for members of the groups of level {level} until {time}; everyone "
+    "can join after that."
+)
+VIP_ONLY = N_(
+    "Early access is for VIP members until {time}; everyone can join after that. "
+    "See /me for your tier."
+)
 
 
 # a Join tap on a card whose every unit is taken: the card's 🔔 button is the way on
@@ -240,11 +271,11 @@ SOLD_OUT_WAITLIST = N_("Sorry, it is sold out: tap 🔔 Notify me on the card to
 
 def refusal_text(exc: GroupBuyError) -> str:
     """Why a join or change was refused; a sell-out says how many units are left, if any."""
-    if exc.reason == "sold_out" and exc.detail.isdigit() and int(exc.detail) > 0:
+    if exc.reason == GroupBuyRefusal.SOLD_OUT and exc.detail.isdigit() and int(exc.detail) > 0:
         return _(REFUSALS["too_few_left"]).format(left=exc.detail)
-    if exc.reason == "other_variant":
-        return _(REFUSALS["other_variant"]).format(variant=exc.detail)
-    return _(REFUSALS.get(exc.reason, REFUSALS["closed"]))
+    if exc.reason == GroupBuyRefusal.OTHER_VARIANT:
+        return _(REFUSALS[GroupBuyRefusal.OTHER_VARIANT]).format(variant=exc.detail)
+    return _(REFUSALS.get(exc.reason, REFUSALS[GroupBuyRefusal.CLOSED]))
 
 
 USAGE = N_(
@@ -265,7 +296,7 @@ def command_options(words: list[str]) -> dict[str, str]:
         option = split_option(word)  # English or Chinese keys, = or ＝: 阶梯＝10：35.90
         if option is None:
             if last is None:
-                raise GroupBuyError("usage", word)
+                raise GroupBuyError(GroupBuyRefusal.USAGE, word)
             options[last] += " " + word  # "tiers=10:35.90, 30:32.90" typed with a space
             continue
         key, value = option
@@ -287,7 +318,7 @@ async def _vip_window(
     try:
         until = parse_deadline(span, now=now, timezone=timezone)
     except GroupBuyError:
-        raise GroupBuyError("bad_vip", text) from None
+        raise GroupBuyError(GroupBuyRefusal.BAD_VIP, text) from None
     tiers = await list_tiers(session)
     wanted = tier_text.strip().lower()
     if not wanted:
@@ -299,9 +330,9 @@ async def _vip_window(
     try:
         level = parse_level(wanted)
     except LevelError:
-        raise GroupBuyError("bad_vip", text) from None
+        raise GroupBuyError(GroupBuyRefusal.BAD_VIP, text) from None
     if level == LEVEL_OPEN:  # every group is open or above: no window at all
-        raise GroupBuyError("bad_vip", text)
+        raise GroupBuyError(GroupBuyRefusal.BAD_VIP, text)
     return until, 0, level
 
 
@@ -312,7 +343,7 @@ def _fulfilment(text: str | None) -> str:
     mode = normalize(text).lower()
     mode = FULFILMENT_ALIASES.get(mode, mode)
     if mode not in FULFILMENT_MODES:
-        raise GroupBuyError("bad_fulfilment", text)
+        raise GroupBuyError(GroupBuyRefusal.BAD_FULFILMENT, text)
     return mode
 
 
@@ -378,10 +409,10 @@ def parse_open_line(
     options = command_options(words[options_at:])
     unknown = next((key for key in options if keys is not None and key not in keys), None)
     if unknown is not None:
-        raise GroupBuyError("bad_option", unknown)
+        raise GroupBuyError(GroupBuyRefusal.BAD_OPTION, unknown)
     when = " ".join(words[:options_at]) or options.get("deadline", "")
     if not when:
-        raise GroupBuyError("usage")
+        raise GroupBuyError(GroupBuyRefusal.USAGE)
     deadline = parse_deadline(when, now=now, timezone=timezone)
     min_kind, min_count = parse_minimum(options.get("min", defaults.minimum))
     values = OpenValues(
@@ -428,7 +459,7 @@ async def open_and_post(
     opened) when no chat may take the card before the deadline.
     """
     if values.deadline <= now:  # said as such, not as "no group before the deadline"
-        raise GroupBuyError("deadline_past")
+        raise GroupBuyError(GroupBuyRefusal.DEADLINE_PAST)
     verdicts = await decide(
         session,
         kind=kind,
@@ -510,7 +541,7 @@ async def _open(
     try:
         product = await get_product(session, product_id)
         if product is None or not product.active:
-            raise GroupBuyError("no_product")
+            raise GroupBuyError(GroupBuyRefusal.NO_PRODUCT)
         stock_default = product.stock if product.stock is not None else 100
         if product.variants:  # stock= is then per variant: by default, all each one has
             stock_default = max(100 if v.stock is None else v.stock for v in product.variants)
@@ -777,7 +808,7 @@ async def join_button(
                 session, groupbuy_id=callback_data.groupbuy_id, member_id=member.id
             )
             if target < paid:
-                raise GroupBuyError("prepaid", str(paid))
+                raise GroupBuyError(GroupBuyRefusal.PREPAID, str(paid))
             result = await set_quantity(
                 session,
                 groupbuy_id=callback_data.groupbuy_id,
@@ -788,13 +819,13 @@ async def join_button(
             )
     except GroupBuyError as exc:
         with i18n.use_locale(member.locale):  # an answer to a tap is the member's alone
-            if exc.reason in ("vip_only", "vip_level_only"):
+            if exc.reason in (GroupBuyRefusal.VIP_ONLY, GroupBuyRefusal.VIP_LEVEL_ONLY):
                 refusal = await _vip_refusal(
                     session, callback_data.groupbuy_id, query, member, settings.default_timezone
                 )
                 await query.answer(refusal)
                 return
-            if exc.reason == "sold_out" and exc.detail in ("", "0"):
+            if exc.reason == GroupBuyRefusal.SOLD_OUT and exc.detail in ("", "0"):
                 # the card's 🔔 button (of the group-buy, or of the variant) is the waitlist
                 await query.answer(_(SOLD_OUT_WAITLIST), show_alert=True)
                 return
@@ -849,7 +880,7 @@ async def start_on_groupbuy(
         (p for p in await participants(session, groupbuy_id) if p.member_id == member.id), None
     )
     if groupbuy is None or place is None:
-        await message.answer(_(REFUSALS["not_joined"]))
+        await message.answer(_(REFUSALS[GroupBuyRefusal.NOT_JOINED]))
         return
     joined = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
         title=esc_name(groupbuy.in_language(member.locale, default_locale()).title),
@@ -926,14 +957,8 @@ async def _vip_refusal(
     reader = member_zone(member.timezone, group, default_zone)
     time = show(until, zone, reader=reader, pattern="%H:%M")
     if gb is not None and gb.vip_level:
-        return _(
-            "Early access is for members of the groups of level {level} until {time}; everyone "
-            "can join after that."
-        ).format(level=level_name(gb.vip_level), time=time)
-    return _(
-        "Early access is for VIP members until {time}; everyone can join after that. "
-        "See /me for your tier."
-    ).format(time=time)
+        return _(VIP_LEVEL_ONLY).format(level=level_name(gb.vip_level), time=time)
+    return _(VIP_ONLY).format(time=time)
 
 
 @router.callback_query(GroupBuyCallback.filter(F.action == GroupBuyAction.DETAILS))
@@ -1076,7 +1101,7 @@ async def drop_pickup_command(
             session, groupbuy_id=gb_id, locale=locale, point=point, time=time
         )
     except GroupBuyError as exc:
-        text = open_error_text(exc) if exc.reason == "bad_translation" else None
+        text = open_error_text(exc) if exc.reason == GroupBuyRefusal.BAD_TRANSLATION else None
         await message.reply(text or _("There is no open group-buy #{id}.").format(id=gb_id))
         return
     await cleared.audit(

@@ -37,6 +37,7 @@ from services.groups import (
     Decision,
     GroupError,
     GroupLine,
+    GroupRefusal,
     decide,
     list_groups,
     own_open_groupbuys,
@@ -163,14 +164,16 @@ async def groups_more(
         await query.message.edit_text(text, reply_markup=markup)
 
 
-REFUSALS = {
-    "unknown": N_("I do not know that group."),
-    "left": N_(
+REFUSALS: dict[str, str] = {
+    GroupRefusal.UNKNOWN: N_("I do not know that group."),
+    GroupRefusal.LEFT: N_(
         "I am no longer in {group}, so nothing was changed. Add me to the group again first."
     ),
-    "already": N_("{group} is already {state}. Nothing was changed."),
-    "wrong_state": N_("{group} is {state}: that cannot be done now. Send /groups to see what can."),
-    "bad_action": N_("That button is not valid any more. Send /groups."),
+    GroupRefusal.ALREADY: N_("{group} is already {state}. Nothing was changed."),
+    GroupRefusal.WRONG_STATE: N_(
+        "{group} is {state}: that cannot be done now. Send /groups to see what can."
+    ),
+    GroupRefusal.BAD_ACTION: N_("That button is not valid any more. Send /groups."),
 }
 
 
@@ -183,7 +186,7 @@ async def suspend_asked(
     """Asks staff to confirm a suspension, saying how many group-buys it cancels."""
     community = await get_community(session, callback_data.community_id)
     if community is None:
-        await query.answer(_(REFUSALS["unknown"]), show_alert=True)
+        await query.answer(_(REFUSALS[GroupRefusal.UNKNOWN]), show_alert=True)
         return
     count = len(await own_open_groupbuys(session, community_id=community.id))
     builder = InlineKeyboardBuilder()
@@ -249,7 +252,7 @@ async def decide_button(
             default_locale=settings.default_locale,
         )
     except GroupError as exc:
-        text = _(REFUSALS.get(exc.reason, REFUSALS["bad_action"])).format(
+        text = _(REFUSALS.get(exc.reason, REFUSALS[GroupRefusal.BAD_ACTION])).format(
             group=group_name(community.title, community.id) if community else "",
             state=state_name(exc.state),
         )

@@ -54,6 +54,7 @@ from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView
 from services.groupbuy import (
     GroupBuyError,
+    GroupBuyRefusal,
     LineChange,
     ListOrder,
     OrderLine,
@@ -138,13 +139,13 @@ BAD_LINES = {
         "only staff change a catalogue price: leave the price out to sell {product} at {price}"
     ),
 }
-ITEM_REFUSALS = {
-    "unknown_item": N_("There is no item {item} on this list."),
-    "item_unavailable": N_(
+ITEM_REFUSALS: dict[str, str] = {
+    GroupBuyRefusal.UNKNOWN_ITEM: N_("There is no item {item} on this list."),
+    GroupBuyRefusal.ITEM_UNAVAILABLE: N_(
         "{item} is no longer on sale in the catalogue: send the list again without it."
     ),
-    "item_over_limit": N_("{item}: at most {figure} per member."),
-    "item_sold_out": N_("{item} is sold out."),
+    GroupBuyRefusal.ITEM_OVER_LIMIT: N_("{item}: at most {figure} per member."),
+    GroupBuyRefusal.ITEM_SOLD_OUT: N_("{item} is sold out."),
     "item_too_few": N_("{item}: only {figure} left."),
 }
 UNREADABLE_REPLY = N_(
@@ -187,12 +188,16 @@ def bad_line_text(bad: BadLine, currency: str, locale: str) -> str:
 
 def item_refusal(exc: GroupBuyError) -> str:
     """Why an order of several items was refused: the item it stopped at, by number and name."""
-    if exc.reason == "unknown_item":
-        return _(ITEM_REFUSALS["unknown_item"]).format(item=exc.detail)
-    if exc.reason in ("item_over_limit", "item_sold_out", "item_unavailable"):
+    if exc.reason == GroupBuyRefusal.UNKNOWN_ITEM:
+        return _(ITEM_REFUSALS[GroupBuyRefusal.UNKNOWN_ITEM]).format(item=exc.detail)
+    if exc.reason in (
+        GroupBuyRefusal.ITEM_OVER_LIMIT,
+        GroupBuyRefusal.ITEM_SOLD_OUT,
+        GroupBuyRefusal.ITEM_UNAVAILABLE,
+    ):
         number, name, figure = [*exc.detail.split("\t"), "", "", ""][:3]
         reason = exc.reason
-        if reason == "item_sold_out" and figure.isdigit() and int(figure) > 0:
+        if reason == GroupBuyRefusal.ITEM_SOLD_OUT and figure.isdigit() and int(figure) > 0:
             reason = "item_too_few"
         return _(ITEM_REFUSALS[reason]).format(item=f"{number}. {esc(name)}", figure=figure)
     return refusal_text(exc)
@@ -437,7 +442,10 @@ async def open_draft(
             )
     except (GroupBuyError, ListError) as exc:
         text = open_error_text(exc) if isinstance(exc, GroupBuyError) else None
-        if isinstance(exc, GroupBuyError) and exc.reason in ("item_sold_out", "item_unavailable"):
+        if isinstance(exc, GroupBuyError) and exc.reason in (
+            GroupBuyRefusal.ITEM_SOLD_OUT,
+            GroupBuyRefusal.ITEM_UNAVAILABLE,
+        ):
             text = item_refusal(exc)  # an item of the catalogue sold or switched off meanwhile
         await query.answer(text or _("This list could not be opened."), show_alert=True)
         return

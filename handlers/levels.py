@@ -30,6 +30,7 @@ from services.levels import (
     BuyersInvitation,
     JoinDecision,
     LevelError,
+    LevelRefusal,
     buyers_groups,
     decide_join,
     invite_member,
@@ -215,7 +216,7 @@ async def group_invite_command(
     except NumberRefused:
         invited = None
     if invited is None:
-        await message.answer(_(REFUSALS["not_member"]))
+        await message.answer(_(REFUSALS[LevelRefusal.NOT_MEMBER]))
         return
     try:
         view = await invite_member(

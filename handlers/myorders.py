@@ -19,7 +19,16 @@ from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
 from handlers.referral import qr_png
 from handlers.reservation import cancel_error_text
-from handlers.text import CardToucher, CommitHook, HandlerSettings, esc, esc_name, later, sentences
+from handlers.text import (
+    N_,
+    CardToucher,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    later,
+    sentences,
+)
 from handlers.views.myorders import (
     MyOrderAction,
     MyOrderCallback,
@@ -34,12 +43,12 @@ from handlers.views.order import invoice
 from handlers.views.perks import points_text
 from models.base import Clock
 from models.order import ORDER_FULFILLED
-from services.groupbuy import GroupBuyError
+from services.groupbuy import GroupBuyError, GroupBuyRefusal
 from services.ledger import STARS
-from services.loyalty import ReviewError, review_order
+from services.loyalty import ReviewError, ReviewRefusal, review_order
 from services.member import MemberView
 from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
-from services.order import OrderError, get_order
+from services.order import OrderError, OrderRefusal, get_order
 from services.pickup import PickupError, choose_point, get_point, offered_points
 from services.zones import private_zone
 
@@ -113,17 +122,22 @@ async def page_button(
     )
 
 
+# why the member's order cannot be paid now; the rest are a reservation's (cancel_error_text)
+PAY_ERRORS: dict[str, str] = {
+    OrderRefusal.NOT_YOURS: N_("That is not one of your orders."),
+    OrderRefusal.NOT_OPEN: N_(
+        "That order is not waiting for payment any more. Send /orders to see it now."
+    ),
+    OrderRefusal.OFFLINE_ORDER: N_("You pay this order to your leader at pickup."),
+}
+
+
 def refusal_text(exc: OrderError | GroupBuyError) -> str:
     """Why the member's order cannot be paid or cancelled now, in their words."""
     if isinstance(exc, GroupBuyError):
-        return _(GROUPBUY_REFUSALS.get(exc.reason, GROUPBUY_REFUSALS["closed"]))
-    if exc.reason == "not_yours":
-        return _("That is not one of your orders.")
-    if exc.reason == "not_open":
-        return _("That order is not waiting for payment any more. Send /orders to see it now.")
-    if exc.reason == "offline_order":
-        return _("You pay this order to your leader at pickup.")
-    return cancel_error_text(exc.reason)
+        return _(GROUPBUY_REFUSALS.get(exc.reason, GROUPBUY_REFUSALS[GroupBuyRefusal.CLOSED]))
+    text = PAY_ERRORS.get(exc.reason)
+    return _(text) if text else cancel_error_text(exc.reason)
 
 
 @router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.PAY))
@@ -222,7 +236,7 @@ async def review_button(
     """Asks for the stars of an order the member picked up (the same review as /review)."""
     order = await get_order(session, callback_data.id)
     if order is None or order.member_id != member.id:
-        await query.answer(_(REVIEW_ERRORS["not_yours"]), show_alert=True)
+        await query.answer(_(REVIEW_ERRORS[ReviewRefusal.NOT_YOURS]), show_alert=True)
         return
     await query.answer()
     await bot.send_message(

@@ -38,6 +38,7 @@ from services.community import get_community
 from services.member import MemberView, get_member
 from services.nps import (
     NpsError,
+    NpsRefusal,
     NpsScore,
     home_community,
     nps_report,
@@ -55,11 +56,13 @@ REPORT_DAYS = 90
 QUESTION = N_(
     "How likely are you to recommend us to a friend? Tap 0 (not at all) to 10 (extremely)."
 )
-NPS_ERRORS = {
-    "answered": N_("You already answered this question. Thank you!"),
-    "too_long": N_("A comment can be at most 500 characters. Send a shorter one, or /skip."),
-    "empty": N_("Send a comment, or /skip."),
-    "bad_score": N_("Tap a number from 0 to 10."),
+NPS_ERRORS: dict[str, str] = {
+    NpsRefusal.ANSWERED: N_("You already answered this question. Thank you!"),
+    NpsRefusal.TOO_LONG: N_(
+        "A comment can be at most 500 characters. Send a shorter one, or /skip."
+    ),
+    NpsRefusal.EMPTY: N_("Send a comment, or /skip."),
+    NpsRefusal.BAD_SCORE: N_("Tap a number from 0 to 10."),
 }
 
 
@@ -270,7 +273,7 @@ async def comment(
         )
     except NpsError as exc:
         await message.answer(_(NPS_ERRORS[exc.reason]))
-        if exc.reason == "answered":
+        if exc.reason == NpsRefusal.ANSWERED:
             await state.clear()
         return
     await state.clear()

@@ -78,6 +78,7 @@ from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.money import InvalidAmount
 from services.order import (
     OrderError,
+    OrderRefusal,
     OrderView,
     check_pre_checkout,
     get_order,
@@ -102,6 +103,14 @@ REFUND_BOOKED = N_(
     "Order #{order} was refunded: {amount}. Your leader or our staff will give you the money "
     "back, and I will tell you when they have."
 )
+
+# why an order could not be placed (/buy); a sell-out with units left names how many
+PLACE_ERRORS: dict[str, str] = {
+    OrderRefusal.OUT_OF_STOCK: N_("Sorry, it is sold out."),
+    OrderRefusal.OVER_CEILING: N_("That order is above the allowed maximum amount."),
+}
+TOO_FEW_LEFT = N_("Sorry, only {left} left: order fewer.")
+CANNOT_PLACE = N_("That order cannot be placed.")
 
 # why Telegram may not take the money, as the member reads it in the payment window
 PRE_CHECKOUT_REFUSALS = {
@@ -226,12 +235,10 @@ async def buy(
         )
         return
     except OrderError as exc:
-        text = {
-            "out_of_stock": _("Sorry, only {left} left: order fewer.").format(left=exc.detail)
-            if exc.detail not in ("", "0")
-            else _("Sorry, it is sold out."),
-            "over_ceiling": _("That order is above the allowed maximum amount."),
-        }.get(exc.reason, _("That order cannot be placed."))
+        if exc.reason == OrderRefusal.OUT_OF_STOCK and exc.detail not in ("", "0"):
+            text = _(TOO_FEW_LEFT).format(left=exc.detail)
+        else:
+            text = _(PLACE_ERRORS.get(exc.reason, CANNOT_PLACE))
         await message.reply(text)
         return
     total = format_money(order.total, order.currency, locale)
@@ -646,36 +653,47 @@ class Marking:
         return order
 
 
+# why an order cannot change so, as leaders and staff read it (order_error_text)
+ORDER_ERRORS: dict[str, str] = {
+    OrderRefusal.NOT_PAID: N_("That order is not paid yet."),
+    OrderRefusal.ALREADY_PAID: N_("That order is already paid."),
+    OrderRefusal.ALREADY_REFUNDED: N_("That order has already been refunded in full."),
+    OrderRefusal.BAD_TRANSITION: N_("That order cannot change that way any more."),
+    OrderRefusal.CHANGED_MEANWHILE: N_("Someone changed that order just now. Please look again."),
+    OrderRefusal.NOT_FOUND: N_("There is no such order in this group."),
+    OrderRefusal.REFUND_TOO_LARGE: N_("That is more than what is left to refund on this order."),
+    OrderRefusal.PARTIAL_STARS_REFUND: N_("Telegram Stars payments can only be refunded in full."),
+    OrderRefusal.BAD_AMOUNT: N_("The amount must be more than zero."),
+    OrderRefusal.PAID_IN_TELEGRAM: N_(
+        "That order is paid in Telegram, with the invoice the member got."
+    ),
+    OrderRefusal.EXPIRED: N_(
+        "That reservation expired unpaid and its stock went back on sale. If the member pays "
+        "now, they order again with /buy and you mark the new order paid."
+    ),
+    OrderRefusal.OWN_ORDER: N_(
+        "You cannot mark your own order paid: another leader or staff must confirm the money."
+    ),
+    OrderRefusal.OWN_PICKUP: N_(
+        "You cannot mark your own order picked up: another leader or staff must confirm it."
+    ),
+}
+# the limit is named in it, formatted
+OVER_CASH_LIMIT = N_(
+    "This order is more than the brand's staff let you mark paid by hand: your limit is "
+    "{limit} an order. Ask the brand's staff to collect and mark this one."
+)
+CANNOT_CHANGE = N_("That cannot be done with this order.")
+
+
 def order_error_text(reason: str, detail: str = "") -> str:
     """What to tell about an order that cannot change so (`detail`: the refusal's detail)."""
-    if reason == "over_cash_limit":
+    if reason == OrderRefusal.OVER_CASH_LIMIT:
         limit, _sep, currency = detail.partition(" ")
-        return _(
-            "This order is more than the brand's staff let you mark paid by hand: your limit is "
-            "{limit} an order. Ask the brand's staff to collect and mark this one."
-        ).format(limit=format_money(int(limit or 0), currency, get_i18n().current_locale))
-    return {
-        "not_paid": _("That order is not paid yet."),
-        "already_paid": _("That order is already paid."),
-        "already_refunded": _("That order has already been refunded in full."),
-        "bad_transition": _("That order cannot change that way any more."),
-        "changed_meanwhile": _("Someone changed that order just now. Please look again."),
-        "not_found": _("There is no such order in this group."),
-        "refund_too_large": _("That is more than what is left to refund on this order."),
-        "partial_stars_refund": _("Telegram Stars payments can only be refunded in full."),
-        "bad_amount": _("The amount must be more than zero."),
-        "paid_in_telegram": _("That order is paid in Telegram, with the invoice the member got."),
-        "expired": _(
-            "That reservation expired unpaid and its stock went back on sale. If the member pays "
-            "now, they order again with /buy and you mark the new order paid."
-        ),
-        "own_order": _(
-            "You cannot mark your own order paid: another leader or staff must confirm the money."
-        ),
-        "own_pickup": _(
-            "You cannot mark your own order picked up: another leader or staff must confirm it."
-        ),
-    }.get(reason, _("That cannot be done with this order."))
+        return _(OVER_CASH_LIMIT).format(
+            limit=format_money(int(limit or 0), currency, get_i18n().current_locale)
+        )
+    return _(ORDER_ERRORS.get(reason, CANNOT_CHANGE))
 
 
 @router.callback_query(

@@ -34,11 +34,12 @@ from services.audit import record_action
 from services.cash import CashError
 from services.ledger import known_asset
 from services.member import MemberView, get_member
-from services.money import InvalidAmount
+from services.money import AmountRefusal, InvalidAmount
 from services.parsing import parse_amount
 from services.payout import (
     EarnerStatement,
     PayoutError,
+    PayoutRefusal,
     PayoutView,
     decide_payout,
     earner_statement,
@@ -49,34 +50,34 @@ from services.role import Role, staff_locales
 router = Router(name="payout")
 MAX_AMOUNT = 10**12  # a typo's ceiling: far above any commission
 
-PAYOUT_ERRORS = {
-    "nothing_released": N_(
+PAYOUT_ERRORS: dict[str, str] = {
+    PayoutRefusal.NOTHING_RELEASED: N_(
         "You have no released commission to pay out yet. Commission is released once the "
         "refund window of its order has passed; /wallet shows what is pending."
     ),
-    "which_currency": N_(
+    PayoutRefusal.WHICH_CURRENCY: N_(
         "Your commission is in several currencies. Name one: /payout AMOUNT CURRENCY, "
         "for example /payout 50.00 CNY."
     ),
-    "bad_amount": N_("The amount must be more than zero."),
-    "over_balance": N_("That is more than your released commission: {released}."),
-    "below_minimum": N_(
+    PayoutRefusal.BAD_AMOUNT: N_("The amount must be more than zero."),
+    PayoutRefusal.OVER_BALANCE: N_("That is more than your released commission: {released}."),
+    PayoutRefusal.BELOW_MINIMUM: N_(
         "The least you can ask to be paid out is {minimum}. Your released commission: {released}."
     ),
-    "already_open": N_(
+    PayoutRefusal.ALREADY_OPEN: N_(
         "Your earlier payout request is still waiting for staff. Once they decide, ask again."
     ),
-    "suspended": N_(
+    PayoutRefusal.SUSPENDED: N_(
         "Your leader role is suspended while the brand reviews it, so payouts wait until you "
         "are reinstated. Staff will tell you what happens next."
     ),
-    "requester_suspended": N_(
+    PayoutRefusal.REQUESTER_SUSPENDED: N_(
         "Nothing was paid: this leader is suspended. Reinstate them first (/leader_reinstate), "
         "or refuse the request."
     ),
-    "not_found": N_("There is no such payout request."),
-    "already_decided": N_("That payout request was already decided."),
-    "own_payout": N_("You cannot approve your own payout: another staff member must."),
+    PayoutRefusal.NOT_FOUND: N_("There is no such payout request."),
+    PayoutRefusal.ALREADY_DECIDED: N_("That payout request was already decided."),
+    PayoutRefusal.OWN_PAYOUT: N_("You cannot approve your own payout: another staff member must."),
     "balance_changed": N_(
         "The requester's released commission is now less than the request (a refund took "
         "some back). Nothing was paid; refuse it and let them ask again."
@@ -106,12 +107,12 @@ def amount_and_currency(
     Raises InvalidAmount for anything else."""
     words = (args or "").split()
     if len(words) > 2:
-        raise InvalidAmount("not_a_number")
+        raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
     currency = None
     if len(words) == 2:
         currency = words[1].upper()
         if not known_asset(currency):
-            raise InvalidAmount("not_a_number")
+            raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
     if not words:
         return None, currency
     parse_in = currency or (next(iter(held)) if len(held) == 1 else settings.tier_currency)
@@ -205,7 +206,7 @@ async def payout(
     except PayoutError as exc:
         minimum_in = currency or (next(iter(released)) if released else settings.tier_currency)
         await message.answer(
-            _(PAYOUT_ERRORS.get(exc.reason, PAYOUT_ERRORS["bad_amount"])).format(
+            _(PAYOUT_ERRORS.get(exc.reason, PAYOUT_ERRORS[PayoutRefusal.BAD_AMOUNT])).format(
                 released=format_amounts(released, locale),
                 minimum=format_money(settings.payout_min_amount, minimum_in, locale),
             )
@@ -256,9 +257,9 @@ async def payout_button(
                 now=clock(),
             )
     except PayoutError as exc:
-        reason = "balance_changed" if exc.reason == "over_balance" else exc.reason
+        reason = "balance_changed" if exc.reason == PayoutRefusal.OVER_BALANCE else exc.reason
         await query.answer(
-            _(PAYOUT_ERRORS.get(reason, PAYOUT_ERRORS["not_found"])), show_alert=True
+            _(PAYOUT_ERRORS.get(reason, PAYOUT_ERRORS[PayoutRefusal.NOT_FOUND])), show_alert=True
         )
         return
     except CashError:  # the cash owed shrank between the card and the netting

@@ -52,6 +52,7 @@ from services.loyalty import (
     BirthdayError,
     CheckInResult,
     ReviewError,
+    ReviewRefusal,
     check_in,
     current_streak,
     local_day,
@@ -72,6 +73,7 @@ from services.parsing import parse_amount, zone_label
 from services.points import (
     MAX_POINTS,
     PointsError,
+    PointsRefusal,
     charity_pool,
     donate,
     gift,
@@ -93,6 +95,7 @@ from services.role import Role, staff_locales
 from services.tiers import (
     MAX_SPEND,
     TierError,
+    TierRefusal,
     TierView,
     list_tiers,
     renamed,
@@ -107,29 +110,33 @@ router = Router(name="perks")
 
 # why points moved, as a member reads it in their statement
 BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")
-POINTS_ERRORS = {
-    "not_enough": N_("You do not have enough points for that."),
-    "self": N_("You cannot give points to yourself."),
-    "over_cap": N_("That is more than you may give away today (at most {cap} a day)."),
-    "bad_amount": BAD_POINTS,
-    "out_of_stock": N_("Sorry, that reward is out of stock."),
-    "no_reward": N_("That reward is not available any more."),
-    "repeated": N_("That reward was already redeemed with this tap."),
-    "bad_title": N_("The reward needs a title of at most 128 characters."),
-    "bad_stock": N_("The stock must be a whole number from 0 to 1,000,000, or left out."),
-    "busy": N_("Too many things happened at once. Please try again."),
-    "coupon_expired": N_("The coupon of that reward has expired."),
-    "coupon_limit_reached": N_("You already hold as many of that reward's coupons as allowed."),
-    "coupon_no_coupon": N_("That reward is not available any more."),
+POINTS_ERRORS: dict[str, str] = {
+    PointsRefusal.NOT_ENOUGH: N_("You do not have enough points for that."),
+    PointsRefusal.SELF: N_("You cannot give points to yourself."),
+    PointsRefusal.OVER_CAP: N_("That is more than you may give away today (at most {cap} a day)."),
+    PointsRefusal.BAD_AMOUNT: BAD_POINTS,
+    PointsRefusal.OUT_OF_STOCK: N_("Sorry, that reward is out of stock."),
+    PointsRefusal.NO_REWARD: N_("That reward is not available any more."),
+    PointsRefusal.REPEATED: N_("That reward was already redeemed with this tap."),
+    PointsRefusal.BAD_TITLE: N_("The reward needs a title of at most 128 characters."),
+    PointsRefusal.BAD_STOCK: N_(
+        "The stock must be a whole number from 0 to 1,000,000, or left out."
+    ),
+    PointsRefusal.BUSY: N_("Too many things happened at once. Please try again."),
+    PointsRefusal.COUPON_EXPIRED: N_("The coupon of that reward has expired."),
+    PointsRefusal.COUPON_LIMIT_REACHED: N_(
+        "You already hold as many of that reward's coupons as allowed."
+    ),
+    PointsRefusal.COUPON_NO_COUPON: N_("That reward is not available any more."),
 }
-TIER_ERRORS = {
-    "bad_rank": N_("Tiers are numbered from 0 up, without gaps, at most 7."),
-    "bad_name": N_("The tier needs a name of at most 32 characters."),
-    "bad_spend": N_("The spend must be an amount from 0 up; tier 0 always starts at 0."),
-    "bad_multiplier": N_("The points multiplier must be from 1 to 10, like 1.5."),
-    "bad_discount": N_("The discount must be a percentage from 0 to 50, like 5."),
-    "bad_birthday": N_("The birthday gift must be a whole number of points."),
-    "not_ascending": N_("Each tier must need more spend than the tier below it."),
+TIER_ERRORS: dict[str, str] = {
+    TierRefusal.BAD_RANK: N_("Tiers are numbered from 0 up, without gaps, at most 7."),
+    TierRefusal.BAD_NAME: N_("The tier needs a name of at most 32 characters."),
+    TierRefusal.BAD_SPEND: N_("The spend must be an amount from 0 up; tier 0 always starts at 0."),
+    TierRefusal.BAD_MULTIPLIER: N_("The points multiplier must be from 1 to 10, like 1.5."),
+    TierRefusal.BAD_DISCOUNT: N_("The discount must be a percentage from 0 to 50, like 5."),
+    TierRefusal.BAD_BIRTHDAY: N_("The birthday gift must be a whole number of points."),
+    TierRefusal.NOT_ASCENDING: N_("Each tier must need more spend than the tier below it."),
 }
 TIER_USAGE = N_(
     "Send /tier_set RANK name=Gold spend=2000 discount=5 multiplier=1.5 birthday=200 vip=yes "
@@ -661,11 +668,11 @@ async def birthday_command(
 REVIEW_USAGE = N_(
     "Send /review ORDER STARS [words], with 1 to 5 stars, for example /review 12 5 Lovely tea."
 )
-REVIEW_ERRORS = {
-    "bad_rating": REVIEW_USAGE,
-    "not_yours": N_("That is not one of your orders."),
-    "not_picked_up": N_("You can review an order once you have picked it up."),
-    "already": N_("You have already reviewed that order. Thank you!"),
+REVIEW_ERRORS: dict[str, str] = {
+    ReviewRefusal.BAD_RATING: REVIEW_USAGE,
+    ReviewRefusal.NOT_YOURS: N_("That is not one of your orders."),
+    ReviewRefusal.NOT_PICKED_UP: N_("You can review an order once you have picked it up."),
+    ReviewRefusal.ALREADY: N_("You have already reviewed that order. Thank you!"),
 }
 
 

@@ -54,12 +54,13 @@ from handlers.views.poll import result_effects, send_copies, stop_copies
 from models.base import Clock
 from models.poll import POLL_OPEN
 from services.community import get_community, open_community_ids
-from services.groupbuy import GroupBuyError
+from services.groupbuy import GroupBuyError, GroupBuyRefusal
 from services.levels import LevelError, parse_level
 from services.member import MemberView
 from services.policy import KIND_PRESALE, HeldBack
 from services.poll import (
     ClosedPoll,
+    PollRefusal,
     PollView,
     claim_presale,
     close_poll,
@@ -81,24 +82,30 @@ from services.zones import show, staff_zone
 log = logging.getLogger(__name__)
 router = Router(name="poll")
 
-POLL_ERRORS = {
-    "bad_question": N_("The question must be 1-300 characters. What do you want to ask?"),
-    "question_too_long": N_("The question must be 1-300 characters. What do you want to ask?"),
-    "too_few_options": N_("A poll needs 2-12 options: send one per line, or separate them with |."),
-    "too_many_options": N_(
+POLL_ERRORS: dict[str, str] = {
+    PollRefusal.BAD_QUESTION: N_("The question must be 1-300 characters. What do you want to ask?"),
+    PollRefusal.QUESTION_TOO_LONG: N_(
+        "The question must be 1-300 characters. What do you want to ask?"
+    ),
+    PollRefusal.TOO_FEW_OPTIONS: N_(
         "A poll needs 2-12 options: send one per line, or separate them with |."
     ),
-    "option_too_long": N_("Each option must be 1-100 characters."),
-    "duplicate_options": N_("Two options are the same; make each one different."),
-    "closing_past": N_("The closing time must be in the future."),
-    "closing_too_far": N_("A poll can stay open for at most 30 days."),
-    "bad_closing": N_("Give the closing time as 3d, 12h, 90m or a date like 2026-11-25 20:00."),
-    "bad_points": N_("Points per vote must be a whole number from 0 to 10000."),
-    "anonymous_no_voters": N_(
+    PollRefusal.TOO_MANY_OPTIONS: N_(
+        "A poll needs 2-12 options: send one per line, or separate them with |."
+    ),
+    PollRefusal.OPTION_TOO_LONG: N_("Each option must be 1-100 characters."),
+    PollRefusal.DUPLICATE_OPTIONS: N_("Two options are the same; make each one different."),
+    PollRefusal.CLOSING_PAST: N_("The closing time must be in the future."),
+    PollRefusal.CLOSING_TOO_FAR: N_("A poll can stay open for at most 30 days."),
+    PollRefusal.BAD_CLOSING: N_(
+        "Give the closing time as 3d, 12h, 90m or a date like 2026-11-25 20:00."
+    ),
+    PollRefusal.BAD_POINTS: N_("Points per vote must be a whole number from 0 to 10000."),
+    PollRefusal.ANONYMOUS_NO_VOTERS: N_(
         "An anonymous poll cannot reward or weigh voters, because nobody knows who voted."
     ),
     "no_chats": N_("There is no group to post it in."),
-    "first_too_long": N_(
+    PollRefusal.FIRST_TOO_LONG: N_(
         "The ambassadors' head start must end before the poll closes: shorten first= or "
         "close it later."
     ),
@@ -113,7 +120,7 @@ PRESALE_USAGE = N_(
 
 def poll_error(reason: str, detail: str = "") -> str:
     """The localized message for a refused poll value (an unreadable closing time named)."""
-    if reason == "bad_closing" and detail:
+    if reason == PollRefusal.BAD_CLOSING and detail:
         return unreadable_text("when", detail)
     text = POLL_ERRORS.get(reason)
     return _(text) if text else _("That is not possible for this poll.")
@@ -375,7 +382,7 @@ async def poll_presale(
     try:
         product = await get_product(session, _poll_id(words[1]) or 0)
         if product is None or not product.active:
-            raise GroupBuyError("no_product")
+            raise GroupBuyError(GroupBuyRefusal.NO_PRODUCT)
         if not offers_option(product.title, poll.options[result.winner]):
             await message.answer(
                 _(

@@ -44,6 +44,7 @@ from services.member import MemberView
 from services.parsing import split_option
 from services.poll import (
     PollError,
+    PollRefusal,
     PollView,
     check_question,
     close_poll,
@@ -205,7 +206,7 @@ async def start(message: Message, command: CommandObject, state: FSMContext) -> 
         option = split_option(args)
         try:
             if option is None or option[0] != "first" or " " in option[1].strip():
-                raise PollError("bad_first", args)
+                raise PollError(PollRefusal.BAD_FIRST, args)
             first = int(parse_first(option[1]).total_seconds()) // 60
         except PollError:
             await message.answer(_(FIRST_USAGE).format(part=f"<code>{esc(args)}</code>"))

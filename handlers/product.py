@@ -18,20 +18,21 @@ from handlers.content import language_name, preview_lines
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.lint import clear_command, split_override
 from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
-from handlers.text import HandlerSettings, esc, esc_name, format_money
+from handlers.text import N_, HandlerSettings, esc, esc_name, format_money
 from handlers.views.product import product_card, variant_lines
 from handlers.views.review import rating_line, reviews_button
 from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS
 from services.member import LOCALES, MemberView
-from services.money import InvalidAmount, parse_currency
+from services.money import AmountRefusal, InvalidAmount, parse_currency
 from services.parsing import VariantUnreadable, parse_amount, parse_variants, variants_text
 from services.product import (
     PRODUCT_FIELDS as TRANSLATED_FIELDS,
 )
 from services.product import (
     ProductError,
+    ProductRefusal,
     ProductView,
     VariantSpec,
     create_product,
@@ -49,15 +50,20 @@ MAX_STOCK = 999_999_999  # nine digits: any more is a typo
 router = Router(name="product")
 
 
+AMOUNT_ERRORS: dict[str, str] = {
+    AmountRefusal.NOT_A_NUMBER: N_("The amount must be a number, like 35.90."),
+    AmountRefusal.NOT_POSITIVE: N_("The amount must be more than zero."),
+    AmountRefusal.TOO_PRECISE: N_("That currency does not have so many decimal places."),
+    AmountRefusal.TOO_LARGE: N_("That amount is above the allowed maximum."),
+    AmountRefusal.CURRENCY: N_(
+        "Use a currency code such as CNY, HKD, TWD, USD, or XTR for Telegram Stars."
+    ),
+}
+
+
 def amount_error(reason: str) -> str:
     """What to fix in an amount someone typed."""
-    return {
-        "not_a_number": _("The amount must be a number, like 35.90."),
-        "not_positive": _("The amount must be more than zero."),
-        "too_precise": _("That currency does not have so many decimal places."),
-        "too_large": _("That amount is above the allowed maximum."),
-        "currency": _("Use a currency code such as CNY, HKD, TWD, USD, or XTR for Telegram Stars."),
-    }.get(reason, _("The amount must be a number, like 35.90."))
+    return _(AMOUNT_ERRORS.get(reason, AMOUNT_ERRORS[AmountRefusal.NOT_A_NUMBER]))
 
 
 # the examples in the usage messages (not translated: the keywords are literal)
@@ -196,24 +202,31 @@ def variant_unreadable_text(exc: VariantUnreadable) -> str:
     return example
 
 
+# why a product (or its variants) was not created; {name}: the variant's name
+VARIANT_ERRORS: dict[str, str] = {
+    ProductRefusal.VARIANT_TAKEN: N_(
+        "Two variants are called “{name}” (names count as the same whatever their case). "
+        "Give each variant its own name."
+    ),
+    ProductRefusal.VARIANT_NAME: N_("A variant's name must be 1-64 characters."),
+    ProductRefusal.VARIANT_PRICE: N_("The price of “{name}” must be more than zero."),
+    ProductRefusal.VARIANT_STOCK: N_("The stock of “{name}” must be zero or more."),
+}
+BAD_TITLE = N_("The title must be 1-128 characters.")
+
+
 def product_error_text(exc: ProductError) -> str:
     """Why a product (or its variants) was not created, naming the variant."""
-    name = esc_name(exc.detail)
-    return {
-        "variant_taken": _(
-            "Two variants are called “{name}” (names count as the same whatever their case). "
-            "Give each variant its own name."
-        ).format(name=name),
-        "variant_name": _("A variant's name must be 1-64 characters."),
-        "variant_price": _("The price of “{name}” must be more than zero.").format(name=name),
-        "variant_stock": _("The stock of “{name}” must be zero or more.").format(name=name),
-    }.get(exc.reason) or too_many_variants(exc)
+    template = VARIANT_ERRORS.get(exc.reason)
+    if template is None:
+        return too_many_variants(exc)
+    return _(template).format(name=esc_name(exc.detail))
 
 
 def too_many_variants(exc: ProductError) -> str:
     """The refusal of more variants than a product may have (else of a bad title)."""
-    if exc.reason != "too_many_variants":
-        return _("The title must be 1-128 characters.")
+    if exc.reason != ProductRefusal.TOO_MANY_VARIANTS:
+        return _(BAD_TITLE)
     limit = int(exc.detail)
     return ngettext(
         "A product has at most {count} variant.", "A product has at most {count} variants.", limit

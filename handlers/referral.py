@@ -62,6 +62,7 @@ from services.referral import (
     GroupToJoin,
     HeldReferral,
     ReferralError,
+    ReferralRefusal,
     ReferralRules,
     StatsRow,
     attribute,
@@ -110,15 +111,15 @@ CAMPAIGN_HELP = N_(
     "Send /campaign_new NAME | welcome=50 reward=200 days=30 code=SPRING26 "
     "(everything after | is optional). The code uses 4-32 letters, digits, _ or -."
 )
-CAMPAIGN_ERRORS = {
-    "bad_name": CAMPAIGN_HELP,
-    "bad_points": N_("Points must be whole numbers from 0 to 1,000,000,000."),
-    "bad_code": CAMPAIGN_HELP,
-    "code_taken": N_("That code is already in use. Choose another one."),
+CAMPAIGN_ERRORS: dict[str, str] = {
+    ReferralRefusal.BAD_NAME: CAMPAIGN_HELP,
+    ReferralRefusal.BAD_POINTS: N_("Points must be whole numbers from 0 to 1,000,000,000."),
+    ReferralRefusal.BAD_CODE: CAMPAIGN_HELP,
+    ReferralRefusal.CODE_TAKEN: N_("That code is already in use. Choose another one."),
 }
-REVIEW_ERRORS = {
-    "not_found": N_("There is no such referral."),
-    "not_held": N_("That referral was already decided."),
+REVIEW_ERRORS: dict[str, str] = {
+    ReferralRefusal.NOT_FOUND: N_("There is no such referral."),
+    ReferralRefusal.NOT_HELD: N_("That referral was already decided."),
 }
 
 
@@ -740,7 +741,8 @@ async def review_button(
             )
     except ReferralError as exc:
         await query.answer(
-            _(REVIEW_ERRORS.get(exc.reason, REVIEW_ERRORS["not_found"])), show_alert=True
+            _(REVIEW_ERRORS.get(exc.reason, REVIEW_ERRORS[ReferralRefusal.NOT_FOUND])),
+            show_alert=True,
         )
         return
     await record_action(

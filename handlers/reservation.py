@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import AsOneself
-from handlers.text import CommitHook, HandlerSettings
+from handlers.text import N_, CommitHook, HandlerSettings
 from handlers.views.reservation import (
     ReservationCallback,
     cancel_keyboard,
@@ -21,22 +21,26 @@ from handlers.views.reservation import (
 )
 from services.community import CommunityView
 from services.member import MemberView
-from services.order import OrderError
+from services.order import OrderError, OrderRefusal
 from services.reservation import cancel_reservation, open_reservations
 from services.zones import member_zone
 
 router = Router(name="reservation")
 
 
+CANCEL_ERRORS: dict[str, str] = {
+    OrderRefusal.NOT_YOURS: N_("That is not your reservation."),
+    OrderRefusal.EXPIRED: N_("That reservation has already expired; its stock is back on sale."),
+    OrderRefusal.NOT_RESERVED: N_(
+        "That order is no longer waiting for payment at pickup, so there is nothing to cancel."
+    ),
+    OrderRefusal.CHANGED_MEANWHILE: N_("Someone changed that order just now. Please look again."),
+}
+CANNOT_CANCEL = N_("That cannot be done with this order.")
+
+
 def cancel_error_text(reason: str) -> str:
-    return {
-        "not_yours": _("That is not your reservation."),
-        "expired": _("That reservation has already expired; its stock is back on sale."),
-        "not_reserved": _(
-            "That order is no longer waiting for payment at pickup, so there is nothing to cancel."
-        ),
-        "changed_meanwhile": _("Someone changed that order just now. Please look again."),
-    }.get(reason, _("That cannot be done with this order."))
+    return _(CANCEL_ERRORS.get(reason, CANNOT_CANCEL))
 
 
 @router.message(Command("reservations"), AsOneself())

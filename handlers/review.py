@@ -46,6 +46,7 @@ from services.review import (
     Moderation,
     ModerationError,
     ReviewMediaError,
+    ReviewMediaRefusal,
     ReviewView,
     attach_media,
     has_pending_review,
@@ -61,9 +62,13 @@ log = logging.getLogger(__name__)
 router = Router(name="review")
 VIDEO_SECONDS = 60  # a review's video is short
 
-MEDIA_ERRORS = {
-    "too_many_photos": N_("Your review already has 5 photos, the most it can carry."),
-    "too_many_videos": N_("Your review already has a video; one is the most it can carry."),
+MEDIA_ERRORS: dict[str, str] = {
+    ReviewMediaRefusal.TOO_MANY_PHOTOS: N_(
+        "Your review already has 5 photos, the most it can carry."
+    ),
+    ReviewMediaRefusal.TOO_MANY_VIDEOS: N_(
+        "Your review already has a video; one is the most it can carry."
+    ),
     "not_image": N_(
         "That file is not an image. A review takes photos (up to 5) and one short video."
     ),
@@ -133,7 +138,7 @@ async def review_media(
             session, member_id=member.id, kind=kind, file_id=file_id, now=clock()
         )
     except ReviewMediaError as exc:
-        if exc.reason == "no_review":
+        if exc.reason == ReviewMediaRefusal.NO_REVIEW:
             raise SkipHandler from None
         await message.answer(_(MEDIA_ERRORS[exc.reason]))
         return

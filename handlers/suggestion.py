@@ -31,6 +31,7 @@ from services.member import MemberView, get_member
 from services.role import Role
 from services.suggestion import (
     SuggestionError,
+    SuggestionRefusal,
     decide,
     get_suggestion,
     new_suggestions,
@@ -41,14 +42,22 @@ from services.suggestion import (
 log = logging.getLogger(__name__)
 router = Router(name="suggestion")
 
-SUGGEST_ERRORS = {
-    "empty": N_("Write your idea after the command, for example: /suggest A jasmine oolong"),
-    "too_long": N_("A suggestion can be at most 500 characters."),
-    "repeated": N_("You already sent that suggestion. Thank you, it is with the team."),
-    "too_many": N_("You sent 5 suggestions in the last 24 hours. Please wait a little."),
-    "reply_too_long": N_("The reply can be at most 200 characters. Send a shorter one."),
-    "decided": N_("Another staff member already decided on that suggestion."),
-    "not_found": N_("There is no such suggestion."),
+SUGGEST_ERRORS: dict[str, str] = {
+    SuggestionRefusal.EMPTY: N_(
+        "Write your idea after the command, for example: /suggest A jasmine oolong"
+    ),
+    SuggestionRefusal.TOO_LONG: N_("A suggestion can be at most 500 characters."),
+    SuggestionRefusal.REPEATED: N_(
+        "You already sent that suggestion. Thank you, it is with the team."
+    ),
+    SuggestionRefusal.TOO_MANY: N_(
+        "You sent 5 suggestions in the last 24 hours. Please wait a little."
+    ),
+    SuggestionRefusal.REPLY_TOO_LONG: N_(
+        "The reply can be at most 200 characters. Send a shorter one."
+    ),
+    SuggestionRefusal.DECIDED: N_("Another staff member already decided on that suggestion."),
+    SuggestionRefusal.NOT_FOUND: N_("There is no such suggestion."),
 }
 
 
@@ -215,7 +224,11 @@ async def choose(
     """Staff tapped Adopt or Decline: ask for the short reply to the author."""
     found = await get_suggestion(session, callback_data.suggestion_id)
     if found is None or found.status != "new":
-        refusal = SUGGEST_ERRORS["decided"] if found else SUGGEST_ERRORS["not_found"]
+        refusal = (
+            SUGGEST_ERRORS[SuggestionRefusal.DECIDED]
+            if found
+            else SUGGEST_ERRORS[SuggestionRefusal.NOT_FOUND]
+        )
         await query.answer(_(refusal), show_alert=True)
         return
     await state.clear()
@@ -285,7 +298,7 @@ async def _decide(
         )
     except SuggestionError as exc:
         await target.answer(_(SUGGEST_ERRORS[exc.reason]))
-        if exc.reason != "reply_too_long":
+        if exc.reason != SuggestionRefusal.REPLY_TOO_LONG:
             await state.clear()
         return
     await state.clear()

@@ -41,6 +41,7 @@ from services.parsing import split_option
 from services.role import Role
 from services.trial import (
     TrialError,
+    TrialRefusal,
     answer_invite,
     attach_report_photo,
     list_trials,
@@ -73,13 +74,17 @@ class TrialReport(StatesGroup):
     photos = State()
 
 
+# a report refused before the trial goods arrived names the order, so it has its own message
+NOT_RECEIVED = N_(
+    "Please pick up your free trial order #{order} first (a delivery counts once it is "
+    "shipped): the report comes after you have tried the product. See /orders."
+)
+
+
 def _error(exc: Refused) -> str:
-    if exc.reason == "not_received":
-        return _(
-            "Please pick up your free trial order #{order} first (a delivery counts once it is "
-            "shipped): the report comes after you have tried the product. See /orders."
-        ).format(order=esc(exc.detail))
-    return _(ERRORS.get(exc.reason, ERRORS["no_trial"])).format(part=quoted(exc.detail))
+    if exc.reason == TrialRefusal.NOT_RECEIVED:
+        return _(NOT_RECEIVED).format(order=esc(exc.detail))
+    return _(ERRORS.get(exc.reason, ERRORS[TrialRefusal.NO_TRIAL])).format(part=quoted(exc.detail))
 
 
 @router.message(Command("trial_new"), PRIVATE, RoleFilter(Role.STAFF, "trial.create"))
@@ -165,7 +170,7 @@ async def trial_reports(
     trial_id = number(args)
     try:
         if trial_id is None:
-            raise TrialError("no_trial", args)
+            raise TrialError(TrialRefusal.NO_TRIAL, args)
         summary = await trial_summary(session, trial_id)
     except TrialError as exc:
         await message.answer(_error(exc))

@@ -29,26 +29,34 @@ from models.base import Clock
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import GroupBuyError
 from services.member import MemberView
-from services.waitlist import WaitlistError, accept_offer, join_waitlist, leave_waitlist
+from services.waitlist import (
+    WaitlistError,
+    WaitlistRefusal,
+    accept_offer,
+    join_waitlist,
+    leave_waitlist,
+)
 
 router = Router(name="waitlist")
 
-WAITLIST_REFUSALS = {
-    "closed": REFUSALS["closed"],
-    "not_sold_out": N_("It is not sold out: join it with the buttons on its card."),
-    "not_waiting": N_("You are not on this waitlist."),
-    "not_yours": N_("This offer is not yours."),
-    "lapsed": N_(
+WAITLIST_REFUSALS: dict[str, str] = {
+    WaitlistRefusal.CLOSED: REFUSALS["closed"],
+    WaitlistRefusal.NOT_SOLD_OUT: N_("It is not sold out: join it with the buttons on its card."),
+    WaitlistRefusal.NOT_WAITING: N_("You are not on this waitlist."),
+    WaitlistRefusal.NOT_YOURS: N_("This offer is not yours."),
+    WaitlistRefusal.LAPSED: N_(
         "Sorry, this offer lapsed and passed to the next member waiting: nothing was booked. "
         "Join the waitlist again from the card if you still want it."
     ),
-    "booked": N_("You already accepted this offer."),
-    "choose_variant": N_("Tap the 🔔 button of the sold-out item you want on the card."),
+    WaitlistRefusal.BOOKED: N_("You already accepted this offer."),
+    WaitlistRefusal.CHOOSE_VARIANT: N_(
+        "Tap the 🔔 button of the sold-out item you want on the card."
+    ),
 }
 
 
 def waitlist_refusal(exc: WaitlistError) -> str:
-    return _(WAITLIST_REFUSALS.get(exc.reason, WAITLIST_REFUSALS["closed"]))
+    return _(WAITLIST_REFUSALS.get(exc.reason, WAITLIST_REFUSALS[WaitlistRefusal.CLOSED]))
 
 
 @router.callback_query(WaitlistCallback.filter(F.action == WaitlistAction.WAIT))

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, or_, update
@@ -101,6 +102,19 @@ class AlertError(Refused):
         self.detail = detail
 
 
+class AlertRefusal(StrEnum):
+    """The reasons an AlertError gives (its `reason`); the handlers map each to a message."""
+
+    USAGE = "usage"
+    METRIC = "metric"
+    VALUE = "value"
+    RATE = "rate"
+    NPS = "nps"
+    GROUP = "group"
+    TOO_MANY = "too_many"
+    DUPLICATE = "duplicate"
+
+
 @dataclass(frozen=True, slots=True)
 class AlertRule:
     metric: str
@@ -126,28 +140,28 @@ def parse_rule(text: str) -> AlertRule:
     `退款率 > 5% -1001234567890`; raises AlertError naming what could not be read."""
     typed = normalize(text)
     if not typed:
-        raise AlertError("usage")
+        raise AlertError(AlertRefusal.USAGE)
     found = _RULE.match(typed)
     if found is None:
         word = typed.split()[0]
         if word.lower() not in METRIC_NAMES and not re.match(r"^[^\s<>]+?\s*[<>]", typed):
-            raise AlertError("metric", word)
-        raise AlertError("usage")
+            raise AlertError(AlertRefusal.METRIC, word)
+        raise AlertError(AlertRefusal.USAGE)
     metric = METRIC_NAMES.get(found["metric"].lower())
     if metric is None:
-        raise AlertError("metric", found["metric"])
+        raise AlertError(AlertRefusal.METRIC, found["metric"])
     op = OPERATORS[found["op"].lower()]
     try:
         value = Decimal(found["value"])
     except InvalidOperation as exc:  # the pattern admits only numbers; kept for the types
-        raise AlertError("value", found["value"]) from exc
+        raise AlertError(AlertRefusal.VALUE, found["value"]) from exc
     if metric in RATES:
         if not 0 <= value <= 100:
-            raise AlertError("rate", found["value"])
+            raise AlertError(AlertRefusal.RATE, found["value"])
         threshold = int((value * 100).to_integral_value())
     else:
         if found["percent"] or not -100 <= value <= 100 or value != value.to_integral_value():
-            raise AlertError("nps", found["value"] + (found["percent"] or ""))
+            raise AlertError(AlertRefusal.NPS, found["value"] + (found["percent"] or ""))
         threshold = int(value)
     group = int(found["group"]) if found["group"] else None
     return AlertRule(metric, op, threshold, group)
@@ -175,11 +189,11 @@ async def add_alert(
     if rule.community_id is not None:
         group = await session.get(Community, rule.community_id)
         if group is None:
-            raise AlertError("group", str(rule.community_id))
+            raise AlertError(AlertRefusal.GROUP, str(rule.community_id))
         title = group.title or ""
     count = (await session.execute(select(func.count()).select_from(Alert))).scalar_one()
     if count >= MAX_ALERTS:
-        raise AlertError("too_many", str(MAX_ALERTS))
+        raise AlertError(AlertRefusal.TOO_MANY, str(MAX_ALERTS))
     values = {
         "metric": rule.metric,
         "op": rule.op,
@@ -193,7 +207,7 @@ async def add_alert(
         insert_for(session, table_of(Alert)).values(**values).on_conflict_do_nothing()
     )
     if not rowcount(inserted):
-        raise AlertError("duplicate")
+        raise AlertError(AlertRefusal.DUPLICATE)
     group_key = func.coalesce(col(Alert.community_id), 0)
     alert_id = (
         await session.execute(

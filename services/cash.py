@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +54,20 @@ TX_REFUND_HANDED_BACK = "refund_handed_back"
 
 class CashError(Refused):
     """A hand-over that cannot be done; `reason` is a stable code handlers translate."""
+
+
+class CashRefusal(StrEnum):
+    """The reasons a CashError gives (its `reason`); the handlers map each to a message."""
+
+    MORE_THAN_OWED = "more_than_owed"
+    NOTHING_OWED = "nothing_owed"
+    WHICH_CURRENCY = "which_currency"
+    BAD_AMOUNT = "bad_amount"
+    ALREADY_OPEN = "already_open"
+    NOT_FOUND = "not_found"
+    OWN_HANDOVER = "own_handover"
+    ALREADY_DECIDED = "already_decided"
+    MORE_THAN_HELD = "more_than_held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +170,7 @@ async def settle_cash(
     Raises CashError("more_than_owed") when it is more than they owe now."""
     owed = (await cash_owed(session, holder_id)).get(currency, 0)
     if amount > owed:
-        raise CashError("more_than_owed", f"{amount} > {owed}")
+        raise CashError(CashRefusal.MORE_THAN_OWED, f"{amount} > {owed}")
     await post(
         session,
         key=key,
@@ -182,26 +197,26 @@ async def request_handover(
     staff confirm. One open request per holder; never more than they owe."""
     owed = await cash_owed(session, holder_id)
     if not owed:
-        raise CashError("nothing_owed")
+        raise CashError(CashRefusal.NOTHING_OWED)
     if currency is None:
         if len(owed) > 1:
-            raise CashError("which_currency", ",".join(sorted(owed)))
+            raise CashError(CashRefusal.WHICH_CURRENCY, ",".join(sorted(owed)))
         currency = next(iter(owed))
     owed_here = owed.get(currency, 0)
     if owed_here <= 0:
-        raise CashError("nothing_owed", currency)
+        raise CashError(CashRefusal.NOTHING_OWED, currency)
     value = owed_here if amount is None else amount
     if value <= 0:
-        raise CashError("bad_amount")
+        raise CashError(CashRefusal.BAD_AMOUNT)
     if value > owed_here:
-        raise CashError("more_than_owed", f"{value} > {owed_here}")
+        raise CashError(CashRefusal.MORE_THAN_OWED, f"{value} > {owed_here}")
     row = CashHandover(holder_id=holder_id, currency=currency, amount=value, requested_at=now)
     try:
         async with session.begin_nested():
             session.add(row)
             await session.flush()
     except IntegrityError:
-        raise CashError("already_open") from None
+        raise CashError(CashRefusal.ALREADY_OPEN) from None
     return _view(row)
 
 
@@ -233,9 +248,9 @@ async def decide_handover(
     book it once."""
     row = await session.get(CashHandover, handover_id, populate_existing=True)
     if row is None:
-        raise CashError("not_found", str(handover_id))
+        raise CashError(CashRefusal.NOT_FOUND, str(handover_id))
     if row.holder_id == staff_id:
-        raise CashError("own_handover", str(handover_id))
+        raise CashError(CashRefusal.OWN_HANDOVER, str(handover_id))
     await lock_holder(session, row.holder_id)
     decided = await session.execute(
         update(CashHandover)
@@ -251,7 +266,7 @@ async def decide_handover(
         .execution_options(synchronize_session=False)
     )
     if rowcount(decided) != 1:
-        raise CashError("already_decided", str(handover_id))
+        raise CashError(CashRefusal.ALREADY_DECIDED, str(handover_id))
     if confirm:
         await settle_cash(
             session,
@@ -416,12 +431,12 @@ async def hand_back_refund(
         await lock_holder(session, payer_id)
     owed = await _payable_on(session, order_id)
     if not owed:
-        raise CashError("nothing_owed", str(order_id))
+        raise CashError(CashRefusal.NOTHING_OWED, str(order_id))
     currency, (amount, booked) = sorted(owed.items())[0]  # an order has one currency
     if from_leader_cash:
         held = (await cash_owed(session, payer_id)).get(currency, 0)
         if amount > held:
-            raise CashError("more_than_held", f"{amount} > {held}")
+            raise CashError(CashRefusal.MORE_THAN_HELD, f"{amount} > {held}")
     source = cash_account(payer_id) if from_leader_cash else AccountRef(ACCOUNT_BRAND_CASH)
     posted = await post(
         session,

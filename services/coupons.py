@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, update
@@ -39,6 +40,28 @@ MAX_PER_MEMBER = 100
 
 class CouponError(Refused):
     """A coupon operation that was refused; `reason` names why, for a localized message."""
+
+
+class CouponRefusal(StrEnum):
+    """The reasons a CouponError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_CODE = "bad_code"
+    BAD_KIND = "bad_kind"
+    BAD_VALUE = "bad_value"
+    EXPIRED = "expired"
+    BAD_LIMIT = "bad_limit"
+    CODE_TAKEN = "code_taken"
+    NO_COUPON = "no_coupon"
+    LIMIT_REACHED = "limit_reached"
+    NOT_YOUR_ORDER = "not_your_order"
+    ORDER_NOT_OPEN = "order_not_open"
+    ORDER_HAS_COUPON = "order_has_coupon"
+    USED = "used"
+    WRONG_CURRENCY = "wrong_currency"
+    BELOW_MIN_SPEND = "below_min_spend"
+    TIER_TOO_LOW = "tier_too_low"
+    NOTHING_OFF = "nothing_off"
+    ORDER_CHANGED = "order_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,19 +125,19 @@ async def create_template(
 ) -> TemplateView:
     code = normalize_code(code)
     if not CODE.match(code):
-        raise CouponError("bad_code", code)
+        raise CouponError(CouponRefusal.BAD_CODE, code)
     if kind not in (COUPON_FIXED, COUPON_PERCENT):
-        raise CouponError("bad_kind", kind)
+        raise CouponError(CouponRefusal.BAD_KIND, kind)
     if not 0 < value <= (10_000 if kind == COUPON_PERCENT else MAX_VALUE):
-        raise CouponError("bad_value", str(value))
+        raise CouponError(CouponRefusal.BAD_VALUE, str(value))
     if not 0 <= min_spend <= MAX_VALUE:
-        raise CouponError("bad_value", str(min_spend))
+        raise CouponError(CouponRefusal.BAD_VALUE, str(min_spend))
     if expires_at is not None and expires_at <= now:
-        raise CouponError("expired", code)
+        raise CouponError(CouponRefusal.EXPIRED, code)
     if not 0 < per_member_limit <= MAX_PER_MEMBER:
-        raise CouponError("bad_limit", str(per_member_limit))
+        raise CouponError(CouponRefusal.BAD_LIMIT, str(per_member_limit))
     if await template_by_code(session, code) is not None:
-        raise CouponError("code_taken", code)
+        raise CouponError(CouponRefusal.CODE_TAKEN, code)
     row = CouponTemplate(
         code=code,
         kind=kind,
@@ -131,7 +154,7 @@ async def create_template(
             session.add(row)
             await session.flush()
     except IntegrityError:  # the same code created concurrently
-        raise CouponError("code_taken", code) from None
+        raise CouponError(CouponRefusal.CODE_TAKEN, code) from None
     return _template(row)
 
 
@@ -190,10 +213,10 @@ async def grant(
         query = query.with_for_update()  # grants of one template queue for the limit count
     row = (await session.execute(query)).scalar_one_or_none()
     if row is None or not row.active:
-        raise CouponError("no_coupon", str(template_id))
+        raise CouponError(CouponRefusal.NO_COUPON, str(template_id))
     template = _template(row)
     if template.expired(now):
-        raise CouponError("expired", template.code)
+        raise CouponError(CouponRefusal.EXPIRED, template.code)
     existing = await _by_source(session, member_id, source[:64])
     if existing is not None:
         return existing
@@ -206,7 +229,7 @@ async def grant(
         )
     ).scalar_one()
     if held >= template.per_member_limit:
-        raise CouponError("limit_reached", template.code)
+        raise CouponError(CouponRefusal.LIMIT_REACHED, template.code)
     await session.execute(
         upsert(
             session,
@@ -290,25 +313,25 @@ async def check_coupon(
 ) -> int:
     """The discount the coupon would give this order, or CouponError saying why not."""
     if order.member_id != member_id:
-        raise CouponError("not_your_order", str(order.id))
+        raise CouponError(CouponRefusal.NOT_YOUR_ORDER, str(order.id))
     if order.status not in OPEN_STATUSES:
-        raise CouponError("order_not_open", str(order.id))
+        raise CouponError(CouponRefusal.ORDER_NOT_OPEN, str(order.id))
     if order.coupon_id is not None:
-        raise CouponError("order_has_coupon", str(order.id))
+        raise CouponError(CouponRefusal.ORDER_HAS_COUPON, str(order.id))
     template = coupon.template
     if coupon.status != COUPON_HELD:
-        raise CouponError("used", template.code)
+        raise CouponError(CouponRefusal.USED, template.code)
     if not template.active or template.expired(now):
-        raise CouponError("expired", template.code)
+        raise CouponError(CouponRefusal.EXPIRED, template.code)
     if template.currency != order.currency:
-        raise CouponError("wrong_currency", template.currency)
+        raise CouponError(CouponRefusal.WRONG_CURRENCY, template.currency)
     if order.total < template.min_spend:
-        raise CouponError("below_min_spend", str(template.min_spend))
+        raise CouponError(CouponRefusal.BELOW_MIN_SPEND, str(template.min_spend))
     if (await standing(session, member_id)).tier.rank < template.min_rank:
-        raise CouponError("tier_too_low", str(template.min_rank))
+        raise CouponError(CouponRefusal.TIER_TOO_LOW, str(template.min_rank))
     discount = coupon_discount(template, order.total)
     if discount <= 0:
-        raise CouponError("nothing_off", template.code)
+        raise CouponError(CouponRefusal.NOTHING_OFF, template.code)
     return discount
 
 
@@ -340,10 +363,10 @@ async def apply_coupon(
     """
     order = await session.get(Order, order_id, populate_existing=True)
     if order is None or order.member_id != member_id:
-        raise CouponError("not_your_order", str(order_id))
+        raise CouponError(CouponRefusal.NOT_YOUR_ORDER, str(order_id))
     coupon = await coupon_of_member(session, member_id=member_id, coupon_id=coupon_id)
     if coupon is None:
-        raise CouponError("no_coupon", str(coupon_id))
+        raise CouponError(CouponRefusal.NO_COUPON, str(coupon_id))
     discount = await check_coupon(session, coupon=coupon, order=order, member_id=member_id, now=now)
     try:
         async with session.begin_nested():
@@ -353,7 +376,7 @@ async def apply_coupon(
                 .values(status=COUPON_USED, order_id=order_id, used_at=now)
             )
             if rowcount(taken) != 1:
-                raise CouponError("used", coupon.template.code)
+                raise CouponError(CouponRefusal.USED, coupon.template.code)
             moved = await session.execute(
                 update(Order)
                 .where(
@@ -371,9 +394,9 @@ async def apply_coupon(
                 .execution_options(synchronize_session=False)
             )
             if rowcount(moved) != 1:
-                raise CouponError("order_changed", str(order_id))
+                raise CouponError(CouponRefusal.ORDER_CHANGED, str(order_id))
     except IntegrityError:  # the coupon went to another order at the same moment
-        raise CouponError("used", coupon.template.code) from None
+        raise CouponError(CouponRefusal.USED, coupon.template.code) from None
     refreshed = await session.get(Order, order_id, populate_existing=True)
     assert refreshed is not None
     return discount, refreshed.total

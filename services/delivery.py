@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,6 +51,35 @@ class DeliveryError(Refused):
     """A delivery action that cannot be done; `reason` is a stable code handlers translate."""
 
 
+class DeliveryRefusal(StrEnum):
+    """The reasons a DeliveryError gives (its `reason`); the handlers map each to a message."""
+
+    COUNTRIES = "countries"
+    OPTION_NAME = "option_name"
+    OPTION_PRICE = "option_price"
+    NO_OPTION = "no_option"
+    NOT_FOUND = "not_found"
+    NOT_OPEN = "not_open"
+    NO_OPTIONS = "no_options"
+    NOT_SHIPPED_THERE = "not_shipped_there"
+    NAME_EMPTY = "name_empty"
+    NAME_TOO_LONG = "name_too_long"
+    PHONE_EMPTY = "phone_empty"
+    PHONE_TOO_LONG = "phone_too_long"
+    PHONE_INVALID = "phone_invalid"
+    ADDRESS_EMPTY = "address_empty"
+    ADDRESS_TOO_LONG = "address_too_long"
+    NOT_YOURS = "not_yours"
+    PICKUP_ONLY = "pickup_only"
+    PICKUP_ORDER = "pickup_order"
+    ALREADY_SHIPPED = "already_shipped"
+    CHANGED_MEANWHILE = "changed_meanwhile"
+    CARRIER = "carrier"
+    TRACKING = "tracking"
+    NOT_PAID = "not_paid"
+    NO_ADDRESS = "no_address"
+
+
 @dataclass(frozen=True, slots=True)
 class ShippingOptionView:
     """A shipping option as plain values (price in minor units of `currency`)."""
@@ -74,7 +104,7 @@ def parse_countries(text: str) -> tuple[str, ...]:
     """'CN, HK' -> ('CN', 'HK'); DeliveryError("countries") for anything but 2-letter codes."""
     codes = tuple(dict.fromkeys(part.strip().upper() for part in text.split(",") if part.strip()))
     if not codes or not all(_COUNTRY.match(code) for code in codes) or len(codes) > 60:
-        raise DeliveryError("countries", text[:40])
+        raise DeliveryError(DeliveryRefusal.COUNTRIES, text[:40])
     return codes
 
 
@@ -91,9 +121,9 @@ async def add_shipping_option(
     """Staff add a way to ship at a price (0: free), to some countries or everywhere."""
     name = " ".join(name.split())
     if not name or len(name) > OPTION_NAME_MAX:
-        raise DeliveryError("option_name")
+        raise DeliveryError(DeliveryRefusal.OPTION_NAME)
     if type(price) is not int or price < 0:
-        raise DeliveryError("option_price")
+        raise DeliveryError(DeliveryRefusal.OPTION_PRICE)
     row = ShippingOption(
         name=name,
         price=price,
@@ -126,7 +156,7 @@ async def remove_shipping_option(
         .execution_options(synchronize_session=False)
     )
     if rowcount(result) != 1:
-        raise DeliveryError("no_option", str(option_id))
+        raise DeliveryError(DeliveryRefusal.NO_OPTION, str(option_id))
     row = await session.get(ShippingOption, option_id, populate_existing=True)
     assert row is not None
     await record_action(
@@ -157,7 +187,7 @@ async def shipping_options(
 async def _order_of(session: AsyncSession, order_id: int) -> Order:
     row = await session.get(Order, order_id, populate_existing=True)
     if row is None:
-        raise DeliveryError("not_found", str(order_id))
+        raise DeliveryError(DeliveryRefusal.NOT_FOUND, str(order_id))
     return row
 
 
@@ -170,15 +200,15 @@ async def options_for_invoice(
     match = _PAYLOAD.match(payload)
     row = await session.get(Order, int(match.group(1))) if match else None
     if row is None or row.member_id != member_id or row.delivery != DELIVERY_SHIP:
-        raise DeliveryError("not_found")
+        raise DeliveryError(DeliveryRefusal.NOT_FOUND)
     if row.status not in OPEN_STATUSES:
-        raise DeliveryError("not_open", str(row.id))
+        raise DeliveryError(DeliveryRefusal.NOT_OPEN, str(row.id))
     offered = await shipping_options(session, currency=row.currency)
     if not offered:
-        raise DeliveryError("no_options", row.currency)
+        raise DeliveryError(DeliveryRefusal.NO_OPTIONS, row.currency)
     reachable = [option for option in offered if option.ships_to(country)]
     if not reachable:
-        raise DeliveryError("not_shipped_there", country)
+        raise DeliveryError(DeliveryRefusal.NOT_SHIPPED_THERE, country)
     return reachable
 
 
@@ -186,9 +216,9 @@ def check_name(text: str) -> str:
     """The recipient's name as kept (spaces tidied); DeliveryError when empty or too long."""
     name = " ".join(text.split())
     if not name:
-        raise DeliveryError("name_empty")
+        raise DeliveryError(DeliveryRefusal.NAME_EMPTY)
     if len(name) > NAME_MAX:
-        raise DeliveryError("name_too_long", str(NAME_MAX))
+        raise DeliveryError(DeliveryRefusal.NAME_TOO_LONG, str(NAME_MAX))
     return name
 
 
@@ -196,11 +226,11 @@ def check_phone(text: str) -> str:
     """A phone number as kept: digits (five at least), +, brackets, spaces and dashes."""
     phone = " ".join(text.split())
     if not phone:
-        raise DeliveryError("phone_empty")
+        raise DeliveryError(DeliveryRefusal.PHONE_EMPTY)
     if len(phone) > PHONE_MAX:
-        raise DeliveryError("phone_too_long", str(PHONE_MAX))
+        raise DeliveryError(DeliveryRefusal.PHONE_TOO_LONG, str(PHONE_MAX))
     if sum(ch.isdigit() for ch in phone) < 5 or not re.fullmatch(r"[0-9+()\- ]+", phone):
-        raise DeliveryError("phone_invalid")
+        raise DeliveryError(DeliveryRefusal.PHONE_INVALID)
     return phone
 
 
@@ -208,9 +238,9 @@ def check_lines(text: str) -> str:
     """The address lines as kept (blank lines dropped, spaces tidied); never empty."""
     address = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
     if not address:
-        raise DeliveryError("address_empty")
+        raise DeliveryError(DeliveryRefusal.ADDRESS_EMPTY)
     if len(address) > ADDRESS_MAX:
-        raise DeliveryError("address_too_long", str(ADDRESS_MAX))
+        raise DeliveryError(DeliveryRefusal.ADDRESS_TOO_LONG, str(ADDRESS_MAX))
     return address
 
 
@@ -225,7 +255,7 @@ async def choose_delivery(session: AsyncSession, *, order_id: int, member_id: in
     date."""
     row = await _order_of(session, order_id)
     if row.member_id != member_id:
-        raise DeliveryError("not_yours", str(order_id))
+        raise DeliveryError(DeliveryRefusal.NOT_YOURS, str(order_id))
     product = await session.get(Product, row.product_id) if row.product_id else None
     mode = product.fulfilment if product is not None else ""
     # a group-buy's order follows the group-buy's own mode when it has one
@@ -233,7 +263,7 @@ async def choose_delivery(session: AsyncSession, *, order_id: int, member_id: in
     if groupbuy is not None and groupbuy.fulfilment:
         mode = groupbuy.fulfilment
     if mode != FULFIL_BOTH:
-        raise DeliveryError("pickup_only", str(order_id))
+        raise DeliveryError(DeliveryRefusal.PICKUP_ONLY, str(order_id))
     if row.delivery == DELIVERY_SHIP:
         return order_view(row)
     result = await session.execute(
@@ -247,7 +277,7 @@ async def choose_delivery(session: AsyncSession, *, order_id: int, member_id: in
         .execution_options(synchronize_session=False)
     )
     if rowcount(result) != 1:
-        raise DeliveryError("not_open", str(order_id))
+        raise DeliveryError(DeliveryRefusal.NOT_OPEN, str(order_id))
     return order_view(await _order_of(session, order_id))
 
 
@@ -267,13 +297,13 @@ async def give_address(
     name, phone, address = check_address(name, phone, address)
     row = await _order_of(session, order_id)
     if row.member_id != member_id:
-        raise DeliveryError("not_yours", str(order_id))
+        raise DeliveryError(DeliveryRefusal.NOT_YOURS, str(order_id))
     if row.delivery != DELIVERY_SHIP:
-        raise DeliveryError("pickup_order", str(order_id))
+        raise DeliveryError(DeliveryRefusal.PICKUP_ORDER, str(order_id))
     if row.shipped_at is not None:
-        raise DeliveryError("already_shipped", str(order_id))
+        raise DeliveryError(DeliveryRefusal.ALREADY_SHIPPED, str(order_id))
     if row.status not in (*OPEN_STATUSES, ORDER_PAID):
-        raise DeliveryError("not_open", str(order_id))
+        raise DeliveryError(DeliveryRefusal.NOT_OPEN, str(order_id))
     values: dict[str, object] = {
         "ship_name": name,
         "ship_phone": phone,
@@ -285,7 +315,7 @@ async def give_address(
         if option_id is not None:
             option = await session.get(ShippingOption, option_id)
             if option is None or not option.active or option.currency != row.currency:
-                raise DeliveryError("no_option", str(option_id))
+                raise DeliveryError(DeliveryRefusal.NO_OPTION, str(option_id))
             cost = option.price
         values |= {"shipping_option_id": option_id, "shipping_cost": cost}
     result = await session.execute(
@@ -299,7 +329,7 @@ async def give_address(
         .execution_options(synchronize_session=False)
     )
     if rowcount(result) != 1:
-        raise DeliveryError("changed_meanwhile", str(order_id))
+        raise DeliveryError(DeliveryRefusal.CHANGED_MEANWHILE, str(order_id))
     return order_view(await _order_of(session, order_id))
 
 
@@ -312,9 +342,9 @@ def check_tracking(carrier: str, tracking: str) -> tuple[str, str]:
     """The carrier and tracking number as kept; DeliveryError naming what to fix."""
     carrier = " ".join(carrier.split())
     if not carrier or len(carrier) > CARRIER_MAX:
-        raise DeliveryError("carrier", str(CARRIER_MAX))
+        raise DeliveryError(DeliveryRefusal.CARRIER, str(CARRIER_MAX))
     if not tracking or len(tracking) > TRACKING_MAX or not _TRACKING.match(tracking):
-        raise DeliveryError("tracking", str(TRACKING_MAX))
+        raise DeliveryError(DeliveryRefusal.TRACKING, str(TRACKING_MAX))
     return carrier, tracking
 
 
@@ -332,15 +362,15 @@ async def ship_order(
     carrier, tracking = check_tracking(carrier, tracking)
     row = await _order_of(session, order_id)
     if row.delivery != DELIVERY_SHIP:
-        raise DeliveryError("pickup_order", str(order_id))
+        raise DeliveryError(DeliveryRefusal.PICKUP_ORDER, str(order_id))
     if row.shipped_at is not None:
-        raise DeliveryError("already_shipped", row.tracking_number)
+        raise DeliveryError(DeliveryRefusal.ALREADY_SHIPPED, row.tracking_number)
     if row.status in OPEN_STATUSES:
-        raise DeliveryError("not_paid", str(order_id))
+        raise DeliveryError(DeliveryRefusal.NOT_PAID, str(order_id))
     if row.status != ORDER_PAID:
-        raise DeliveryError("not_open", row.status)
+        raise DeliveryError(DeliveryRefusal.NOT_OPEN, row.status)
     if not row.ship_address:
-        raise DeliveryError("no_address", str(order_id))
+        raise DeliveryError(DeliveryRefusal.NO_ADDRESS, str(order_id))
     result = await session.execute(
         update(Order)
         .where(
@@ -352,7 +382,7 @@ async def ship_order(
         .execution_options(synchronize_session=False)
     )
     if rowcount(result) != 1:
-        raise DeliveryError("already_shipped", "")
+        raise DeliveryError(DeliveryRefusal.ALREADY_SHIPPED, "")
     session.add(
         OrderEvent(
             order_id=order_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,13 @@ class DropError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+
+
+class DropRefusal(StrEnum):
+    """The reasons a DropError gives (its `reason`); the handlers map each to a message."""
+
+    TAG = "tag"
+    TARGET = "target"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +93,7 @@ def parse_target(text: str) -> DropTarget:
         if value.startswith(prefix):
             tag = value.removeprefix(prefix).strip()
             if not TAG_PATTERN.match(tag):
-                raise DropError("tag", tag)
+                raise DropError(DropRefusal.TAG, tag)
             return DropTarget(TO_TAG, tag=tag)
     chat_ids: list[int] = []
     for part in value.replace("，", ",").split(","):
@@ -96,7 +104,7 @@ def parse_target(text: str) -> DropTarget:
         except NumberRefused:
             size = None
         if not size:
-            raise DropError("target", word)
+            raise DropError(DropRefusal.TARGET, word)
         chat_ids.append(-size)
     return DropTarget(TO_CHOSEN, chat_ids=tuple(dict.fromkeys(chat_ids)))
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,15 @@ class ForWhomError(Refused):
     too_long (detail: the limit)."""
 
 
+class ForWhomRefusal(StrEnum):
+    """The reasons a ForWhomError gives (its `reason`); the handlers map each to a message."""
+
+    NOT_YOURS = "not_yours"
+    NOT_FOUND = "not_found"
+    TOO_LONG = "too_long"
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True, slots=True)
 class ForWhomSet:
     """What was set: the order, its member, the text ("" when cleared), and in which right."""
@@ -48,7 +58,7 @@ def clean_for_whom(text: str) -> str:
     single spaces; refused (too_long) above FOR_WHOM_MAX characters; "" clears."""
     cleaned = " ".join(shown(text).split())
     if len(cleaned) > FOR_WHOM_MAX:
-        raise ForWhomError("too_long", str(FOR_WHOM_MAX))
+        raise ForWhomError(ForWhomRefusal.TOO_LONG, str(FOR_WHOM_MAX))
     return cleaned
 
 
@@ -95,10 +105,12 @@ async def set_for_whom(
                 required_role="leader",
                 detail=f"order #{order_id}",
             )
-        reason = "not_yours" if row is not None or own_only else "not_found"
+        reason = (
+            ForWhomRefusal.NOT_YOURS if row is not None or own_only else ForWhomRefusal.NOT_FOUND
+        )
         raise ForWhomError(reason, str(order_id))
     if row.status not in SETTABLE_STATUSES:
-        raise ForWhomError("closed", row.status)
+        raise ForWhomError(ForWhomRefusal.CLOSED, row.status)
     cleaned = clean_for_whom(text)
     row.for_whom = cleaned
     row.updated_at = now

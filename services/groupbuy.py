@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, case, cast, exists, func, or_, select, update
@@ -92,6 +93,52 @@ _UNIT_WORDS = re.compile(r"\s*(?:件|个|個|份|盒|瓶|袋|u|units?|pcs)$", re
 
 class GroupBuyError(Refused):
     """A group-buy action that cannot be done; `reason` is a stable code handlers translate."""
+
+
+class GroupBuyRefusal(StrEnum):
+    """The reasons a GroupBuyError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_TIERS = "bad_tiers"
+    TIERS_NOT_DECREASING = "tiers_not_decreasing"
+    NOT_POSITIVE = "not_positive"
+    BAD_DEADLINE = "bad_deadline"
+    DEADLINE_PAST = "deadline_past"
+    DEADLINE_TOO_FAR = "deadline_too_far"
+    NOT_FOUND = "not_found"
+    NO_PRODUCT = "no_product"
+    NO_ITEMS = "no_items"
+    VARIANTS_NO_TIERS = "variants_no_tiers"
+    VARIANTS_PREPAID = "variants_prepaid"
+    BAD_MIN_KIND = "bad_min_kind"
+    BAD_FULFILMENT = "bad_fulfilment"
+    MIN_ABOVE_STOCK = "min_above_stock"
+    NO_CHATS = "no_chats"
+    GROUP_NOT_OPEN = "group_not_open"
+    VIP_AFTER_DEADLINE = "vip_after_deadline"
+    BAD_TRANSLATION = "bad_translation"
+    LEADER_LIMIT = "leader_limit"
+    NOT_ENOUGH_STOCK = "not_enough_stock"
+    BAD_QUANTITY = "bad_quantity"
+    CLOSED = "closed"
+    CHOOSE_VARIANT = "choose_variant"
+    NOT_JOINED = "not_joined"
+    OTHER_VARIANT = "other_variant"
+    OVER_LIMIT = "over_limit"
+    VIP_LEVEL_ONLY = "vip_level_only"
+    VIP_ONLY = "vip_only"
+    SOLD_OUT = "sold_out"
+    CANNOT_EXTEND = "cannot_extend"
+    CHANGED_MEANWHILE = "changed_meanwhile"
+    ITEM_UNAVAILABLE = "item_unavailable"
+    ITEM_SOLD_OUT = "item_sold_out"
+    UNKNOWN_ITEM = "unknown_item"
+    ITEM_OVER_LIMIT = "item_over_limit"
+    # raised elsewhere: services/jielong.py, services/myorders.py, handlers/groupbuy.py
+    BAD_FORM = "bad_form"
+    PREPAID = "prepaid"
+    USAGE = "usage"
+    BAD_VIP = "bad_vip"
+    BAD_OPTION = "bad_option"
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,16 +412,16 @@ def parse_tiers(
         units_text, sep, price_text = part.replace("->", ":").replace("=", ":").partition(":")
         units_text = _UNIT_WORDS.sub("", units_text.strip())
         if not sep or not units_text.isdigit() or len(units_text) > 7:
-            raise GroupBuyError("bad_tiers", part)
+            raise GroupBuyError(GroupBuyRefusal.BAD_TIERS, part)
         try:
             price = parse_amount(price_text, currency, locale=locale, ceiling=ceiling)
         except InvalidAmount:
-            raise GroupBuyError("bad_tiers", part) from None
+            raise GroupBuyError(GroupBuyRefusal.BAD_TIERS, part) from None
         tiers.append((int(units_text), price))
     previous_units, previous_price = 0, base_price
     for units, price in tiers:
         if units <= previous_units or price >= previous_price:
-            raise GroupBuyError("tiers_not_decreasing", f"{units}:{price}")
+            raise GroupBuyError(GroupBuyRefusal.TIERS_NOT_DECREASING, f"{units}:{price}")
         previous_units, previous_price = units, price
     return tuple(tiers)
 
@@ -383,7 +430,7 @@ def parse_count(text: str) -> int:
     """'50' -> 50: a whole number of at most 7 digits (zero passes; the caller decides)."""
     cleaned = text.strip()
     if not cleaned.isdecimal() or len(cleaned) > 7:
-        raise GroupBuyError("not_positive", cleaned)
+        raise GroupBuyError(GroupBuyRefusal.NOT_POSITIVE, cleaned)
     return int(cleaned)
 
 
@@ -406,12 +453,12 @@ def parse_deadline(
     try:
         deadline = parse_moment(text, now=now, timezone=timezone, since=base)
     except Unreadable as exc:
-        raise GroupBuyError("bad_deadline", exc.part) from None
+        raise GroupBuyError(GroupBuyRefusal.BAD_DEADLINE, exc.part) from None
     cleaned = normalize(text)
     if deadline <= base:
-        raise GroupBuyError("deadline_past", cleaned)
+        raise GroupBuyError(GroupBuyRefusal.DEADLINE_PAST, cleaned)
     if deadline - base > timedelta(days=MAX_DAYS_OPEN):
-        raise GroupBuyError("deadline_too_far", cleaned)
+        raise GroupBuyError(GroupBuyRefusal.DEADLINE_TOO_FAR, cleaned)
     return deadline
 
 
@@ -536,7 +583,7 @@ async def get_groupbuy(session: AsyncSession, groupbuy_id: int) -> GroupBuyView 
 async def _must(session: AsyncSession, groupbuy_id: int) -> GroupBuyView:
     found = await get_groupbuy(session, groupbuy_id)
     if found is None:
-        raise GroupBuyError("not_found", str(groupbuy_id))
+        raise GroupBuyError(GroupBuyRefusal.NOT_FOUND, str(groupbuy_id))
     return found
 
 
@@ -586,49 +633,49 @@ async def open_groupbuy(
     # a leader's own sign-up list is a product made for it, never in the catalogue (inactive)
     own_list = multi and product is not None and product.created_by == opened_by
     if product is None or not (product.active or own_list):
-        raise GroupBuyError("no_product", str(product_id))
+        raise GroupBuyError(GroupBuyRefusal.NO_PRODUCT, str(product_id))
     variants = await variants_of(session, product_id)
     if items and not multi:
-        raise GroupBuyError("no_items")
+        raise GroupBuyError(GroupBuyRefusal.NO_ITEMS)
     if multi and not (variants or items):  # a sign-up list's items are its product's variants
-        raise GroupBuyError("no_items")
+        raise GroupBuyError(GroupBuyRefusal.NO_ITEMS)
     if (variants or items) and tiers:  # each has its own price: one tier table cannot fit all
-        raise GroupBuyError("variants_no_tiers")
+        raise GroupBuyError(GroupBuyRefusal.VARIANTS_NO_TIERS)
     if variants and product.payment_mode == PAYMENT_TELEGRAM:
-        raise GroupBuyError("variants_prepaid")
+        raise GroupBuyError(GroupBuyRefusal.VARIANTS_PREPAID)
     if min_kind not in (MIN_PEOPLE, MIN_UNITS):
-        raise GroupBuyError("bad_min_kind", min_kind)
+        raise GroupBuyError(GroupBuyRefusal.BAD_MIN_KIND, min_kind)
     if fulfilment and fulfilment not in FULFILMENT_MODES:
-        raise GroupBuyError("bad_fulfilment", fulfilment)
+        raise GroupBuyError(GroupBuyRefusal.BAD_FULFILMENT, fulfilment)
     if stock_cap <= 0 or min_count <= 0 or per_member_limit <= 0:
-        raise GroupBuyError("not_positive")
+        raise GroupBuyError(GroupBuyRefusal.NOT_POSITIVE)
     if min_count > stock_cap:  # people or units, each needs at least one unit
-        raise GroupBuyError("min_above_stock")
+        raise GroupBuyError(GroupBuyRefusal.MIN_ABOVE_STOCK)
     if per_member_limit > stock_cap:
         per_member_limit = stock_cap
     if deadline <= now:
-        raise GroupBuyError("deadline_past")
+        raise GroupBuyError(GroupBuyRefusal.DEADLINE_PAST)
     if not chat_ids:
-        raise GroupBuyError("no_chats")
+        raise GroupBuyError(GroupBuyRefusal.NO_CHATS)
     # only groups open for business (approved, the bot in them): a drop skips the others
     chat_ids = await open_among(session, chat_ids)
     if not chat_ids:
-        raise GroupBuyError("group_not_open")
+        raise GroupBuyError(GroupBuyRefusal.GROUP_NOT_OPEN)
     if vip_until is not None and not now < vip_until < deadline:
-        raise GroupBuyError("vip_after_deadline")
+        raise GroupBuyError(GroupBuyRefusal.VIP_AFTER_DEADLINE)
     try:  # a drop's pickup texts in other languages
         translations = clean(pickup_translations, (PICKUP_POINT, PICKUP_TIME))
     except ContentError as exc:
-        raise GroupBuyError("bad_translation", exc.detail) from exc
+        raise GroupBuyError(GroupBuyRefusal.BAD_TRANSLATION, exc.detail) from exc
     previous = (0, product.price)
     for units, price in tiers:
         if units <= previous[0] or price >= previous[1]:
-            raise GroupBuyError("tiers_not_decreasing")
+            raise GroupBuyError(GroupBuyRefusal.TIERS_NOT_DECREASING)
         previous = (units, price)
     # staff may limit how many group-buys one leader has open at once (services/credit.py)
     limit = await groupbuys_limit_reached(session, leader_id=opened_by)
     if limit is not None:
-        raise GroupBuyError("leader_limit", str(limit))
+        raise GroupBuyError(GroupBuyRefusal.LEADER_LIMIT, str(limit))
     minimums = {v.id: max(0, m) for v, m in zip(variants, item_minimums, strict=False)}
     # each item or variant offered: what it is, the units it took and its place on the card
     caps: list[tuple[ListEntry, int, int]] = []
@@ -642,12 +689,12 @@ async def open_groupbuy(
     if caps:
         stock_cap = sum(cap for _item, cap, _place in caps)
         if min_count > stock_cap:
-            raise GroupBuyError("min_above_stock")
+            raise GroupBuyError(GroupBuyRefusal.MIN_ABOVE_STOCK)
         per_member_limit = min(per_member_limit, max(cap for _item, cap, _place in caps))
     elif product.stock is not None and not await _take_from_product(session, product_id, stock_cap):
         stock = select(col(Product.stock)).where(col(Product.id) == product_id)
         left = await session.scalar(stock)
-        raise GroupBuyError("not_enough_stock", str(left or 0))
+        raise GroupBuyError(GroupBuyRefusal.NOT_ENOUGH_STOCK, str(left or 0))
     row = GroupBuy(
         product_id=product_id,
         title=product.title,
@@ -721,25 +768,25 @@ async def set_quantity(
     refusal anywhere rolls the whole change back with the caller's transaction.
     """
     if type(quantity) is not int or quantity < 0 or (add and quantity == 0):
-        raise GroupBuyError("bad_quantity")
+        raise GroupBuyError(GroupBuyRefusal.BAD_QUANTITY)
     read = _READ_FOR_JOIN(session)
     ids = {"groupbuy_id": groupbuy_id, "chat_id": chat_id, "member_id": member_id}
     row = (await session.execute(read, ids)).first()
     # a button names the group-buy by id, which a client can edit: only the groups it was
     # posted in may change it, or a join would be credited to another group's leader
     if row is None or not row.posted:
-        raise GroupBuyError("not_found", str(groupbuy_id))
+        raise GroupBuyError(GroupBuyRefusal.NOT_FOUND, str(groupbuy_id))
     found = _view_of(row)
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
-        raise GroupBuyError("closed")
+        raise GroupBuyError(GroupBuyRefusal.CLOSED)
     if quantity > 0:
         await _check_vip(session, found, member_id, chat_id, now)
     if found.multi:  # a sign-up list is ordered by its lines (change_lines)
         if quantity == 0 and not add:
             return await _leave_list(session, found, member_id, chat_id, now)
-        raise GroupBuyError("choose_variant")
+        raise GroupBuyError(GroupBuyRefusal.CHOOSE_VARIANT)
     if found.with_variants and quantity > 0 and variant_id is None and not row.held:
-        raise GroupBuyError("choose_variant")
+        raise GroupBuyError(GroupBuyRefusal.CHOOSE_VARIANT)
     if not found.with_variants:
         variant_id = None
     if add:
@@ -747,7 +794,7 @@ async def set_quantity(
     created = None
     if row.held is None:
         if quantity == 0:
-            raise GroupBuyError("not_joined")
+            raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
         created = await _empty_join(session, groupbuy_id, member_id, chat_id, now)
     if created is not None:
         old = 0  # the row is new, and this transaction holds it
@@ -764,14 +811,16 @@ async def set_quantity(
         old = int(old)
         if found.with_variants and old > 0:  # a change is of the variant they hold
             if variant_id is not None and variant_id != held_variant:
-                raise GroupBuyError("other_variant", await _variant_name(session, held_variant))
+                raise GroupBuyError(
+                    GroupBuyRefusal.OTHER_VARIANT, await _variant_name(session, held_variant)
+                )
             variant_id = held_variant
     new = quantity
     if new > found.per_member_limit:
-        raise GroupBuyError("over_limit", str(found.per_member_limit))
+        raise GroupBuyError(GroupBuyRefusal.OVER_LIMIT, str(found.per_member_limit))
     if new == old:
         if new == 0:
-            raise GroupBuyError("not_joined")
+            raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
         position = await _position(session, groupbuy_id, member_id)
         return JoinResult(found, new, position)
     if found.with_variants:
@@ -812,11 +861,11 @@ async def _check_vip(
         group = await session.get(Community, chat_id)
         level = group.level if group is not None and group.level in LEVELS else LEVEL_OPEN
         if LEVELS.index(level) < LEVELS.index(found.vip_level):
-            raise GroupBuyError("vip_level_only", found.vip_level)
+            raise GroupBuyError(GroupBuyRefusal.VIP_LEVEL_ONLY, found.vip_level)
         return
     held = await session.get(MemberTier, member_id)
     if (held.rank if held else 0) < found.vip_rank:
-        raise GroupBuyError("vip_only", str(found.vip_rank))
+        raise GroupBuyError(GroupBuyRefusal.VIP_ONLY, str(found.vip_rank))
 
 
 async def _empty_join(
@@ -911,8 +960,8 @@ async def _count_units(
     if counted is None:
         refreshed = await _must(session, found.id)
         if refreshed.status != GROUPBUY_OPEN or refreshed.deadline <= now:
-            raise GroupBuyError("closed")
-        raise GroupBuyError("sold_out", str(refreshed.units_left))
+            raise GroupBuyError(GroupBuyRefusal.CLOSED)
+        raise GroupBuyError(GroupBuyRefusal.SOLD_OUT, str(refreshed.units_left))
     return counted
 
 
@@ -929,9 +978,9 @@ async def _add_units(
     counters (the variant's stock, then the group-buy's); a refusal of the counters puts the
     member's row back as it was."""
     if quantity > found.per_member_limit:
-        raise GroupBuyError("over_limit", str(found.per_member_limit))
+        raise GroupBuyError(GroupBuyRefusal.OVER_LIMIT, str(found.per_member_limit))
     if found.units_sold + quantity > found.stock_cap:  # as read; the counters decide for sure
-        raise GroupBuyError("sold_out", str(found.units_left))
+        raise GroupBuyError(GroupBuyRefusal.SOLD_OUT, str(found.units_left))
     values: dict[str, Any] = {"groupbuy_id": found.id, "member_id": member_id, "chat_id": chat_id}
     values |= {"quantity": quantity, "now": now, "limit": found.per_member_limit}
     values["variant_id"] = variant_id
@@ -939,7 +988,7 @@ async def _add_units(
     if joined is None:
         if found.with_variants:
             await _refuse_other_variant(session, found.id, member_id, variant_id)
-        raise GroupBuyError("over_limit", str(found.per_member_limit))
+        raise GroupBuyError(GroupBuyRefusal.OVER_LIMIT, str(found.per_member_limit))
     new, joined_at, row_id = joined
     old = new - quantity
     # the place on the list before the counters: their row is the hot one every join updates,
@@ -1181,7 +1230,7 @@ async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datet
         .values(status=GROUPBUY_CANCELLED, settled_at=now)
     )
     if rowcount(claimed) != 1:
-        raise GroupBuyError("closed", str(groupbuy_id))
+        raise GroupBuyError(GroupBuyRefusal.CLOSED, str(groupbuy_id))
     found = await _must(session, groupbuy_id)
     listed = tuple(await participants(session, groupbuy_id))
     to_refund = await _unwind(session, found, listed)
@@ -1332,7 +1381,7 @@ async def extend_deadline(
 ) -> GroupBuyView:
     """Move the deadline of an open group-buy later."""
     if deadline <= now or deadline - now > timedelta(days=MAX_DAYS_OPEN):
-        raise GroupBuyError("bad_deadline")
+        raise GroupBuyError(GroupBuyRefusal.BAD_DEADLINE)
     result = await session.execute(
         update(GroupBuy)
         .where(
@@ -1343,7 +1392,7 @@ async def extend_deadline(
         .values(deadline=deadline)
     )
     if rowcount(result) != 1:
-        raise GroupBuyError("cannot_extend", str(groupbuy_id))
+        raise GroupBuyError(GroupBuyRefusal.CANNOT_EXTEND, str(groupbuy_id))
     return await _must(session, groupbuy_id)
 
 
@@ -1355,13 +1404,13 @@ async def set_pickup_language(
     not open, 'bad_translation' for a language or text that cannot be stored."""
     row = await session.get(GroupBuy, groupbuy_id, with_for_update=True)
     if row is None or row.status != GROUPBUY_OPEN:
-        raise GroupBuyError("closed", str(groupbuy_id))
+        raise GroupBuyError(GroupBuyRefusal.CLOSED, str(groupbuy_id))
     fields = (PICKUP_POINT, PICKUP_TIME)
     try:
         texts = {PICKUP_POINT: point, PICKUP_TIME: time}
         row.translations = with_language(row.translations, locale, texts, fields) or None
     except ContentError as exc:
-        raise GroupBuyError("bad_translation", exc.detail) from exc
+        raise GroupBuyError(GroupBuyRefusal.BAD_TRANSLATION, exc.detail) from exc
     session.add(row)
     await session.flush()
     return await _must(session, groupbuy_id)
@@ -1547,7 +1596,7 @@ async def _withdraw(session: AsyncSession, row: Order, note: str) -> None:
         .execution_options(synchronize_session=False)
     )
     if rowcount(moved) != 1:
-        raise GroupBuyError("changed_meanwhile", str(row.id))
+        raise GroupBuyError(GroupBuyRefusal.CHANGED_MEANWHILE, str(row.id))
     session.add(
         OrderEvent(
             order_id=_id(row), from_status=row.status, to_status=ORDER_CANCELLED, note=note[:255]
@@ -1573,7 +1622,7 @@ async def _reprice(session: AsyncSession, row: Order, price: int) -> OrderView:
         .execution_options(synchronize_session=False)
     )
     if rowcount(moved) != 1:
-        raise GroupBuyError("changed_meanwhile", str(row.id))
+        raise GroupBuyError(GroupBuyRefusal.CHANGED_MEANWHILE, str(row.id))
     fresh = await session.get(Order, _id(row), populate_existing=True)
     assert fresh is not None
     return order_view(fresh)
@@ -1653,7 +1702,7 @@ async def book_after_forming(
     Refused with "sold_out" when someone else took them first."""
     found = await _must(session, groupbuy_id)
     if found.status != GROUPBUY_FORMED or found.final_price is None:
-        raise GroupBuyError("closed")
+        raise GroupBuyError(GroupBuyRefusal.CLOSED)
     held = (
         await session.execute(
             select(col(GroupBuyJoin.quantity)).where(
@@ -1664,7 +1713,7 @@ async def book_after_forming(
     ).scalar_one_or_none()
     old = int(held or 0)
     if old + units > found.per_member_limit:
-        raise GroupBuyError("over_limit", str(found.per_member_limit))
+        raise GroupBuyError(GroupBuyRefusal.OVER_LIMIT, str(found.per_member_limit))
     counted = await session.execute(
         update(GroupBuy)
         .where(
@@ -1678,7 +1727,7 @@ async def book_after_forming(
         )
     )
     if rowcount(counted) != 1:
-        raise GroupBuyError("sold_out", "0")
+        raise GroupBuyError(GroupBuyRefusal.SOLD_OUT, "0")
     if held is None:
         session.add(
             GroupBuyJoin(
@@ -1769,7 +1818,7 @@ async def _take_variant_stock(
         if await _take_from_variant(session, variant.id, cap):
             caps.append((variant, cap))
     if not caps:
-        raise GroupBuyError("not_enough_stock", "0")
+        raise GroupBuyError(GroupBuyRefusal.NOT_ENOUGH_STOCK, "0")
     return caps
 
 
@@ -1812,7 +1861,7 @@ async def _take_item_stock(
     for place, item in enumerate(items):
         detail = f"{place + 1}\t{item.name}"
         if item.variant_id in seen:  # one counter per variant: never twice on a list
-            raise GroupBuyError("item_unavailable", detail)
+            raise GroupBuyError(GroupBuyRefusal.ITEM_UNAVAILABLE, detail)
         seen.add(item.variant_id)
         of_product = await _check_item(session, item, currency, detail)
         wanted = min(item.stock or most, most)
@@ -1826,7 +1875,7 @@ async def _take_item_stock(
             )
             cap = wanted if stock is None else min(wanted, stock)
             if cap <= 0:
-                raise GroupBuyError("item_sold_out", f"{detail}\t0")
+                raise GroupBuyError(GroupBuyRefusal.ITEM_SOLD_OUT, f"{detail}\t0")
             if stock is None:
                 break
             if of_product and item.product_id is not None:
@@ -1836,7 +1885,7 @@ async def _take_item_stock(
             if taken:
                 break
         else:
-            raise GroupBuyError("item_sold_out", f"{detail}\t0")
+            raise GroupBuyError(GroupBuyRefusal.ITEM_SOLD_OUT, f"{detail}\t0")
         caps.append((item, cap, place))
     return caps
 
@@ -1854,7 +1903,7 @@ async def _check_item(session: AsyncSession, item: ListEntry, currency: str, det
         )
     ).one_or_none()
     if source is None:
-        raise GroupBuyError("item_unavailable", detail)
+        raise GroupBuyError(GroupBuyRefusal.ITEM_UNAVAILABLE, detail)
     if item.product_id is None:
         return False
     of_product = source.product_id != item.product_id
@@ -1874,7 +1923,7 @@ async def _check_item(session: AsyncSession, item: ListEntry, currency: str, det
         # a product without variants when the list was read: none may have been added since
         or (of_product and bool(await variants_of(session, item.product_id)))
     ):
-        raise GroupBuyError("item_unavailable", detail)
+        raise GroupBuyError(GroupBuyRefusal.ITEM_UNAVAILABLE, detail)
     return of_product
 
 
@@ -1913,8 +1962,8 @@ async def _count_variant(
         )
     ).scalar_one_or_none()
     if offered is None:
-        raise GroupBuyError("not_found", str(groupbuy_id))
-    raise GroupBuyError("sold_out", str(offered))
+        raise GroupBuyError(GroupBuyRefusal.NOT_FOUND, str(groupbuy_id))
+    raise GroupBuyError(GroupBuyRefusal.SOLD_OUT, str(offered))
 
 
 async def _variant_name(session: AsyncSession, variant_id: int | None) -> str:
@@ -1940,7 +1989,9 @@ async def _refuse_other_variant(
         )
     ).one_or_none()
     if held is not None and held.quantity > 0 and held.variant_id != variant_id:
-        raise GroupBuyError("other_variant", await _variant_name(session, held.variant_id))
+        raise GroupBuyError(
+            GroupBuyRefusal.OTHER_VARIANT, await _variant_name(session, held.variant_id)
+        )
 
 
 async def _release_variant_stock(
@@ -2042,11 +2093,11 @@ async def change_lines(
     """
     for change in changes:
         if type(change.item) is not int or type(change.quantity) is not int:
-            raise GroupBuyError("bad_quantity")
+            raise GroupBuyError(GroupBuyRefusal.BAD_QUANTITY)
         if change.quantity < 0 or (change.add and change.quantity == 0):
-            raise GroupBuyError("bad_quantity")
+            raise GroupBuyError(GroupBuyRefusal.BAD_QUANTITY)
     if not changes:
-        raise GroupBuyError("bad_quantity")
+        raise GroupBuyError(GroupBuyRefusal.BAD_QUANTITY)
     async with session.begin_nested():  # a refusal anywhere takes back every line
         return await _change_lines(session, groupbuy_id, member_id, chat_id, changes, now)
 
@@ -2062,18 +2113,18 @@ async def _change_lines(
     ids = {"groupbuy_id": groupbuy_id, "chat_id": chat_id, "member_id": member_id}
     row = (await session.execute(_READ_FOR_JOIN(session), ids)).first()
     if row is None or not row.posted:
-        raise GroupBuyError("not_found", str(groupbuy_id))
+        raise GroupBuyError(GroupBuyRefusal.NOT_FOUND, str(groupbuy_id))
     found = _view_of(row)
     if not found.multi:
-        raise GroupBuyError("not_found", str(groupbuy_id))
+        raise GroupBuyError(GroupBuyRefusal.NOT_FOUND, str(groupbuy_id))
     if found.status != GROUPBUY_OPEN or found.deadline <= now:
-        raise GroupBuyError("closed")
+        raise GroupBuyError(GroupBuyRefusal.CLOSED)
     if any(change.quantity for change in changes):
         await _check_vip(session, found, member_id, chat_id, now)
     found = replace(found, variants=await groupbuy_variants(session, groupbuy_id))
     for change in changes:
         if found.item(change.item) is None:
-            raise GroupBuyError("unknown_item", str(change.item))
+            raise GroupBuyError(GroupBuyRefusal.UNKNOWN_ITEM, str(change.item))
     if row.held is None:
         await _empty_join(session, groupbuy_id, member_id, chat_id, now)
     locked = select(col(GroupBuyJoin.quantity)).where(
@@ -2095,10 +2146,10 @@ async def _change_lines(
         if quantity > found.per_member_limit:
             number = numbers[variant_id]
             detail = _item_detail(number, by_id[variant_id], found.per_member_limit)
-            raise GroupBuyError("item_over_limit", detail)
+            raise GroupBuyError(GroupBuyRefusal.ITEM_OVER_LIMIT, detail)
     new_total = sum(wanted.values())
     if new_total == 0 and old_total == 0:
-        raise GroupBuyError("not_joined")
+        raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
     for variant_id in sorted(wanted):
         delta = wanted[variant_id] - held.get(variant_id, 0)
         try:
@@ -2107,7 +2158,7 @@ async def _change_lines(
             if exc.reason != "sold_out":
                 raise
             detail = _item_detail(numbers[variant_id], by_id[variant_id], exc.detail or "0")
-            raise GroupBuyError("item_sold_out", detail) from None
+            raise GroupBuyError(GroupBuyRefusal.ITEM_SOLD_OUT, detail) from None
     if new_total != old_total:
         delta = new_total - old_total
         counted = await _count_units(session, found, delta, old_total, new_total, now)
@@ -2252,7 +2303,7 @@ async def _leave_list(
     numbers = {item.variant_id: n for n, item in enumerate(found.variants, start=1)}
     changes = [LineChange(numbers[variant_id], 0) for variant_id in held if variant_id in numbers]
     if not changes:
-        raise GroupBuyError("not_joined")
+        raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
     ids = {"groupbuy_id": found.id, "member_id": member_id, "chat_id": chat_id}
     left = await change_lines(session, **ids, changes=changes, now=now)
     return JoinResult(left.groupbuy, 0, 0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,6 +64,16 @@ class GroupError(Refused):
     def __init__(self, reason: str, detail: str = "", *, state: str = "") -> None:
         super().__init__(reason, detail)
         self.state = state
+
+
+class GroupRefusal(StrEnum):
+    """The reasons a GroupError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_ACTION = "bad_action"
+    UNKNOWN = "unknown"
+    LEFT = "left"
+    ALREADY = "already"
+    WRONG_STATE = "wrong_state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,20 +214,20 @@ async def decide(
     released, prepayments refunded, Stars through the refunder); a cross-group drop goes on
     in its other groups, without this one."""
     if action not in ACTIONS:
-        raise GroupError("bad_action", action)
+        raise GroupError(GroupRefusal.BAD_ACTION, action)
     before = await get_community(session, community_id)
     if before is None:
-        raise GroupError("unknown", str(community_id))
+        raise GroupError(GroupRefusal.UNKNOWN, str(community_id))
     moved = await _move(
         session, community_id=community_id, action=action, actor_id=actor_id, now=now
     )
     if not moved:
         current = await get_community(session, community_id) or before
         if current.status != COMMUNITY_ACTIVE:
-            raise GroupError("left", str(community_id), state=current.approval)
+            raise GroupError(GroupRefusal.LEFT, str(community_id), state=current.approval)
         if current.approval == ACTIONS[action][1]:
-            raise GroupError("already", str(community_id), state=current.approval)
-        raise GroupError("wrong_state", str(community_id), state=current.approval)
+            raise GroupError(GroupRefusal.ALREADY, str(community_id), state=current.approval)
+        raise GroupError(GroupRefusal.WRONG_STATE, str(community_id), state=current.approval)
     closings: list[Closing] = []
     if action == SUSPEND:
         for groupbuy_id in await own_open_groupbuys(session, community_id=community_id):

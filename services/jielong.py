@@ -21,7 +21,13 @@ from sqlmodel import col
 from models.groupbuy import GroupBuy, GroupBuyPost
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM, Product
 from services.errors import Refused
-from services.groupbuy import GroupBuyError, LineChange, ListEntry, groupbuys_in_chat
+from services.groupbuy import (
+    GroupBuyError,
+    GroupBuyRefusal,
+    LineChange,
+    ListEntry,
+    groupbuys_in_chat,
+)
 from services.money import InvalidAmount
 from services.parsing import is_option, normalize, parse_amount, split_option
 from services.product import (
@@ -81,7 +87,7 @@ def parse_form(text: str) -> bool:
         return True
     if word in WHOLE_WORDS:
         return False
-    raise GroupBuyError("bad_form", text)
+    raise GroupBuyError(GroupBuyRefusal.BAD_FORM, text)
 
 
 class ListError(Refused):

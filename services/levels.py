@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +72,18 @@ class LevelError(Refused):
     #tag nor a time zone)."""
 
 
+class LevelRefusal(StrEnum):
+    """The reasons a LevelError gives (its `reason`); the handlers map each to a message."""
+
+    LEVEL = "level"
+    RULE = "rule"
+    UNKNOWN = "unknown"
+    LEFT = "left"
+    NOT_MEMBER = "not_member"
+    ALREADY = "already"
+    AREA = "area"
+
+
 @dataclass(frozen=True, slots=True)
 class LevelView:
     """A group's level and who may join it."""
@@ -122,7 +135,7 @@ def parse_level(text: str) -> str:
     for level, words in LEVEL_WORDS.items():
         if word in words:
             return level
-    raise LevelError("level", text)
+    raise LevelError(LevelRefusal.LEVEL, text)
 
 
 async def parse_rule(session: AsyncSession, text: str) -> tuple[str, TierView | None]:
@@ -135,7 +148,7 @@ async def parse_rule(session: AsyncSession, text: str) -> tuple[str, TierView | 
     for tier in await list_tiers(session):
         if word in (tier.code.lower(), tier.name.lower()):
             return JOIN_TIER, tier
-    raise LevelError("rule", text)
+    raise LevelError(LevelRefusal.RULE, text)
 
 
 async def set_level(
@@ -150,12 +163,12 @@ async def set_level(
 ) -> LevelView:
     """Staff set a group's level and join rule (an open group has none), audited."""
     if level not in LEVELS:
-        raise LevelError("level", level)
+        raise LevelError(LevelRefusal.LEVEL, level)
     community = await get_community(session, community_id)
     if community is None:
-        raise LevelError("unknown", str(community_id))
+        raise LevelError(LevelRefusal.UNKNOWN, str(community_id))
     if community.status != COMMUNITY_ACTIVE:
-        raise LevelError("left", str(community_id))
+        raise LevelError(LevelRefusal.LEFT, str(community_id))
     if level == LEVEL_OPEN:
         rule, tier = "", None
     min_rank = tier.rank if tier is not None and rule == JOIN_TIER else 0
@@ -183,11 +196,11 @@ async def invite_member(
     """Staff invite a member to a group: their join request will be approved, audited."""
     community = await get_community(session, community_id)
     if community is None:
-        raise LevelError("unknown", str(community_id))
+        raise LevelError(LevelRefusal.UNKNOWN, str(community_id))
     if await get_member(session, member_id) is None:
-        raise LevelError("not_member", str(member_id))
+        raise LevelError(LevelRefusal.NOT_MEMBER, str(member_id))
     if await session.get(GroupInvite, (community_id, member_id)) is not None:
-        raise LevelError("already", str(member_id))
+        raise LevelError(LevelRefusal.ALREADY, str(member_id))
     await session.execute(
         upsert(
             session,
@@ -218,7 +231,7 @@ async def level_of(session: AsyncSession, *, community_id: int) -> LevelView:
     """The group's level and rule."""
     row = await session.get(Community, community_id, populate_existing=True)
     if row is None:
-        raise LevelError("unknown", str(community_id))
+        raise LevelError(LevelRefusal.UNKNOWN, str(community_id))
     tier = None
     if row.join_rule == JOIN_TIER:
         tiers = await list_tiers(session)
@@ -404,12 +417,12 @@ def parse_area(text: str) -> str:
     if word.startswith("#"):
         tag = word.removeprefix("#").lower()
         if not TAG_PATTERN.match(tag):
-            raise LevelError("area", text)
+            raise LevelError(LevelRefusal.AREA, text)
         return f"#{tag}"
     try:
         return parse_zone(word)
     except Unreadable:
-        raise LevelError("area", text) from None
+        raise LevelError(LevelRefusal.AREA, text) from None
 
 
 async def set_buyers_group(
@@ -419,9 +432,9 @@ async def set_buyers_group(
     none of its own), replacing the one before, audited."""
     community = await get_community(session, community_id)
     if community is None:
-        raise LevelError("unknown", str(community_id))
+        raise LevelError(LevelRefusal.UNKNOWN, str(community_id))
     if community.status != COMMUNITY_ACTIVE:
-        raise LevelError("left", str(community_id))
+        raise LevelError(LevelRefusal.LEFT, str(community_id))
     values = {"community_id": community_id, "set_by": actor_id, "set_at": now}
     await session.execute(
         upsert(session, BuyersGroup, {"area": area, **values}, keys=["area"], update=values)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -359,6 +360,15 @@ class ReviewError(Refused):
     """A review that was refused; `reason` names why, for a localized message."""
 
 
+class ReviewRefusal(StrEnum):
+    """The reasons a ReviewError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_RATING = "bad_rating"
+    NOT_YOURS = "not_yours"
+    NOT_PICKED_UP = "not_picked_up"
+    ALREADY = "already"
+
+
 async def review_order(
     session: AsyncSession,
     *,
@@ -372,12 +382,12 @@ async def review_order(
 ) -> int:
     """Record the member's review of an order they picked up; returns the points it earned."""
     if not 1 <= rating <= 5:
-        raise ReviewError("bad_rating")
+        raise ReviewError(ReviewRefusal.BAD_RATING)
     order = await session.get(Order, order_id)
     if order is None or order.member_id != member_id:
-        raise ReviewError("not_yours")
+        raise ReviewError(ReviewRefusal.NOT_YOURS)
     if order.status != ORDER_FULFILLED:
-        raise ReviewError("not_picked_up")
+        raise ReviewError(ReviewRefusal.NOT_PICKED_UP)
     inserted = (
         await session.execute(
             upsert(
@@ -395,7 +405,7 @@ async def review_order(
         )
     ).scalar_one_or_none()
     if inserted is None:
-        raise ReviewError("already")
+        raise ReviewError(ReviewRefusal.ALREADY)
     if order.payment_mode == PAYMENT_TRIAL:  # the product was a free trial: no points for it
         return 0
     grant = await award(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,6 +79,20 @@ class MembershipError(Refused):
     """A plan or membership change refused. Reasons: name, stars, grant, tier, level (bad
     input to /membership_plan_add), unknown (no such plan), off (switched off already),
     not_member (no active membership of that plan), canceled (its renewals are stopped)."""
+
+
+class MembershipRefusal(StrEnum):
+    """The reasons a MembershipError gives (its `reason`); the handlers map each to a message."""
+
+    STARS = "stars"
+    GRANT = "grant"
+    TIER = "tier"
+    LEVEL = "level"
+    NAME = "name"
+    UNKNOWN = "unknown"
+    OFF = "off"
+    NOT_MEMBER = "not_member"
+    CANCELED = "canceled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +198,7 @@ def parse_stars(text: str) -> int:
     except NumberRefused:
         stars = None
     if stars is None:
-        raise MembershipError("stars", text)
+        raise MembershipError(MembershipRefusal.STARS, text)
     return stars
 
 
@@ -193,21 +208,21 @@ async def parse_grant(session: AsyncSession, text: str) -> tuple[int | None, str
     key, sep, value = text.strip().partition("=")
     key, value = key.strip().lower(), value.strip()
     if not sep or not value:
-        raise MembershipError("grant", text)
+        raise MembershipError(MembershipRefusal.GRANT, text)
     if key in ("tier", "等级", "等級"):
         for tier in await list_tiers(session):
             if value.lower() in (tier.code.lower(), tier.name.lower()) and tier.rank > 0:
                 return tier.rank, ""
-        raise MembershipError("tier", value)
+        raise MembershipError(MembershipRefusal.TIER, value)
     if key in ("level", "群级", "群級"):
         try:
             level = parse_level(value)
         except Refused:
             level = ""
         if level not in (LEVEL_VIP, LEVEL_CORE):
-            raise MembershipError("level", value)
+            raise MembershipError(MembershipRefusal.LEVEL, value)
         return None, level
-    raise MembershipError("grant", text)
+    raise MembershipError(MembershipRefusal.GRANT, text)
 
 
 async def add_plan(
@@ -223,11 +238,11 @@ async def add_plan(
     """Staff add a plan for sale, audited."""
     name = " ".join(name.split())
     if not name or len(name) > MAX_NAME:
-        raise MembershipError("name", name)
+        raise MembershipError(MembershipRefusal.NAME, name)
     if not 0 < stars <= MAX_STARS:
-        raise MembershipError("stars", str(stars))
+        raise MembershipError(MembershipRefusal.STARS, str(stars))
     if (tier_rank is None) == (level == ""):
-        raise MembershipError("grant", "")
+        raise MembershipError(MembershipRefusal.GRANT, "")
     row = MembershipPlan(
         name=name,
         stars=stars,
@@ -321,7 +336,9 @@ async def switch_off(
     )
     if rowcount(done) != 1:
         plan = await get_plan(session, plan_id)
-        raise MembershipError("unknown" if plan is None else "off", str(plan_id))
+        raise MembershipError(
+            MembershipRefusal.UNKNOWN if plan is None else MembershipRefusal.OFF, str(plan_id)
+        )
     await record_action(
         session,
         actor_id=actor_id,
@@ -622,7 +639,9 @@ async def cancel_membership(
     row = await _membership(session, member_id=member_id, plan_id=plan_id)
     if rowcount(done) != 1 or row is None:
         active = row is not None and row.status == MEMBERSHIP_ACTIVE
-        raise MembershipError("canceled" if active else "not_member", str(plan_id))
+        raise MembershipError(
+            MembershipRefusal.CANCELED if active else MembershipRefusal.NOT_MEMBER, str(plan_id)
+        )
     await record_action(
         session,
         actor_id=member_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from babel.numbers import get_currency_precision
 
 from models.ledger import POINTS
@@ -12,6 +14,16 @@ from services.ledger import STARS, known_asset
 class InvalidAmount(Refused):
     """An amount or currency people typed that cannot be used; `reason` is a stable code:
     not_a_number, not_positive, too_precise, too_large or currency."""
+
+
+class AmountRefusal(StrEnum):
+    """The reasons an InvalidAmount gives (its `reason`); the handlers map each to a message."""
+
+    NOT_A_NUMBER = "not_a_number"
+    NOT_POSITIVE = "not_positive"
+    TOO_PRECISE = "too_precise"
+    TOO_LARGE = "too_large"
+    CURRENCY = "currency"
 
 
 def currency_digits(currency: str) -> int:
@@ -25,5 +37,5 @@ def parse_currency(text: str) -> str:
     """An upper-case ISO 4217 code or XTR; InvalidAmount('currency') otherwise."""
     code = text.strip().upper()
     if code == POINTS or len(code) != 3 or not code.isalpha() or not known_asset(code):
-        raise InvalidAmount("currency")
+        raise InvalidAmount(AmountRefusal.CURRENCY)
     return code

@@ -39,6 +39,7 @@ from services.delivery import delivery_state
 from services.forwhom import SETTABLE_STATUSES
 from services.groupbuy import (
     GroupBuyError,
+    GroupBuyRefusal,
     get_groupbuy,
     prepaid_units,
     set_quantity,
@@ -47,6 +48,7 @@ from services.groupbuy import (
 from services.ledger import STARS
 from services.order import (
     OrderError,
+    OrderRefusal,
     OrderView,
     cancel_order,
     order_view,
@@ -394,15 +396,15 @@ async def invoice_mine(session: AsyncSession, *, order_id: int, member_id: int) 
     refused with a reason for someone else's order or one that cannot be paid now."""
     row = await session.get(Order, order_id, populate_existing=True)
     if row is None or row.member_id != member_id:
-        raise OrderError("not_yours", str(order_id))
+        raise OrderError(OrderRefusal.NOT_YOURS, str(order_id))
     if row.status not in OPEN_STATUSES:
-        raise OrderError("not_open", row.status)
+        raise OrderError(OrderRefusal.NOT_OPEN, row.status)
     if row.payment_mode != PAYMENT_TELEGRAM:
-        raise OrderError("offline_order", str(order_id))
+        raise OrderError(OrderRefusal.OFFLINE_ORDER, str(order_id))
     if row.groupbuy_id is not None:
         gb = await session.get(GroupBuy, row.groupbuy_id)
         if gb is None or gb.status not in (GROUPBUY_OPEN, GROUPBUY_FORMED):
-            raise OrderError("not_open", "closing")
+            raise OrderError(OrderRefusal.NOT_OPEN, "closing")
     return await start_invoice(session, order_id=order_id, member_id=member_id)
 
 
@@ -417,19 +419,19 @@ async def cancel_mine(
         return Cancelled(None, item_id)
     row = await session.get(Order, item_id, populate_existing=True)
     if row is None or row.member_id != member_id:
-        raise OrderError("not_yours", str(item_id))
+        raise OrderError(OrderRefusal.NOT_YOURS, str(item_id))
     if row.groupbuy_id is not None:
         if row.status not in OPEN_STATUSES:
-            raise OrderError("not_reserved", str(item_id))
+            raise OrderError(OrderRefusal.NOT_RESERVED, str(item_id))
         await _leave(session, groupbuy_id=row.groupbuy_id, member_id=member_id, now=now)
         return Cancelled(item_id, row.groupbuy_id)
     if row.payment_mode != PAYMENT_TELEGRAM:
         if row.expires_at is not None and row.expires_at <= now:
-            raise OrderError("expired", str(item_id))
+            raise OrderError(OrderRefusal.EXPIRED, str(item_id))
         order = await cancel_reservation(session, order_id=item_id, member_id=member_id)
         return Cancelled(order.id, None)
     if row.status not in OPEN_STATUSES:
-        raise OrderError("not_reserved", str(item_id))
+        raise OrderError(OrderRefusal.NOT_RESERVED, str(item_id))
     order = await cancel_order(
         session, order_id=item_id, actor_id=member_id, note="cancelled by the member"
     )
@@ -447,10 +449,10 @@ async def _leave(session: AsyncSession, *, groupbuy_id: int, member_id: int, now
         )
     ).scalar_one_or_none()
     if join is None or join.quantity == 0:
-        raise GroupBuyError("not_joined")
+        raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
     paid = await prepaid_units(session, groupbuy_id=groupbuy_id, member_id=member_id)
     if join.quantity <= paid:
-        raise GroupBuyError("prepaid", str(paid))
+        raise GroupBuyError(GroupBuyRefusal.PREPAID, str(paid))
     await set_quantity(
         session,
         groupbuy_id=groupbuy_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +25,15 @@ from services.errors import Refused
 
 class NpsError(Refused):
     """An NPS answer that was refused; `reason` names why, for a localized message."""
+
+
+class NpsRefusal(StrEnum):
+    """The reasons a NpsError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_SCORE = "bad_score"
+    ANSWERED = "answered"
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +134,7 @@ async def record_score(
 ) -> None:
     """The member's 0-10 answer, once."""
     if not 0 <= score <= 10:
-        raise NpsError("bad_score")
+        raise NpsError(NpsRefusal.BAD_SCORE)
     moved = await session.execute(
         update(NpsSurvey)
         .where(
@@ -135,7 +145,7 @@ async def record_score(
         .values(score=score, answered_at=now)
     )
     if rowcount(moved) != 1:
-        raise NpsError("answered")
+        raise NpsError(NpsRefusal.ANSWERED)
 
 
 async def record_comment(
@@ -144,9 +154,9 @@ async def record_comment(
     """The optional comment after the score, once, at most 500 characters."""
     cleaned = comment.strip()
     if not cleaned:
-        raise NpsError("empty")
+        raise NpsError(NpsRefusal.EMPTY)
     if len(cleaned) > MAX_COMMENT:
-        raise NpsError("too_long")
+        raise NpsError(NpsRefusal.TOO_LONG)
     moved = await session.execute(
         update(NpsSurvey)
         .where(
@@ -158,7 +168,7 @@ async def record_comment(
         .values(comment=cleaned)
     )
     if rowcount(moved) != 1:
-        raise NpsError("answered")
+        raise NpsError(NpsRefusal.ANSWERED)
 
 
 def _score(community_id: int | None, scores: list[int]) -> NpsScore:

@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,6 +120,35 @@ PICKUP_CODE_LENGTH = 6
 
 class OrderError(Refused):
     """An order action that cannot be done; `reason` is a stable code handlers translate."""
+
+
+class OrderRefusal(StrEnum):
+    """The reasons an OrderError gives (its `reason`); the handlers map each to a message."""
+
+    NOT_FOUND = "not_found"
+    BAD_QUANTITY = "bad_quantity"
+    NO_PRODUCT = "no_product"
+    OVER_CEILING = "over_ceiling"
+    OUT_OF_STOCK = "out_of_stock"
+    CHOOSE_VARIANT = "choose_variant"
+    EXPIRED = "expired"
+    BAD_TRANSITION = "bad_transition"
+    CHANGED_MEANWHILE = "changed_meanwhile"
+    ALREADY_PAID = "already_paid"
+    PAID_IN_TELEGRAM = "paid_in_telegram"
+    OWN_ORDER = "own_order"
+    OVER_CASH_LIMIT = "over_cash_limit"
+    NOT_PAID = "not_paid"
+    OWN_PICKUP = "own_pickup"
+    NOT_YOURS = "not_yours"
+    OFFLINE_ORDER = "offline_order"
+    ALREADY_REFUNDED = "already_refunded"
+    BAD_AMOUNT = "bad_amount"
+    REFUND_TOO_LARGE = "refund_too_large"
+    PARTIAL_STARS_REFUND = "partial_stars_refund"
+    # raised by services/myorders.py and services/reservation.py
+    NOT_OPEN = "not_open"
+    NOT_RESERVED = "not_reserved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +355,7 @@ async def order_for_invoice(session: AsyncSession, order_id: int) -> OrderView |
 async def _load(session: AsyncSession, order_id: int) -> Order:
     row = await session.get(Order, order_id, populate_existing=True)
     if row is None:
-        raise OrderError("not_found", str(order_id))
+        raise OrderError(OrderRefusal.NOT_FOUND, str(order_id))
     return row
 
 
@@ -346,14 +376,14 @@ async def place_order(
     product with variants is ordered by variant (OrderError choose_variant otherwise), each
     with its own stock."""
     if type(quantity) is not int or quantity <= 0:
-        raise OrderError("bad_quantity")
+        raise OrderError(OrderRefusal.BAD_QUANTITY)
     product = await session.get(Product, product_id)
     if product is None or not product.active:
-        raise OrderError("no_product", str(product_id))
+        raise OrderError(OrderRefusal.NO_PRODUCT, str(product_id))
     variant = await _variant_to_order(session, product_id, variant_id)
     price = variant.price if variant is not None else product.price
     if quantity * price > max_total:
-        raise OrderError("over_ceiling")
+        raise OrderError(OrderRefusal.OVER_CEILING)
     if variant is not None:
         await _take_variant_stock(session, variant, quantity)
     elif product.stock is not None:
@@ -365,7 +395,7 @@ async def place_order(
         if rowcount(taken) != 1:
             stock = select(col(Product.stock)).where(col(Product.id) == product_id)
             left = await session.scalar(stock)  # the refusal says what is left
-            raise OrderError("out_of_stock", str(left or 0))
+            raise OrderError(OrderRefusal.OUT_OF_STOCK, str(left or 0))
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -401,14 +431,14 @@ async def _variant_to_order(
         variant = await session.get(ProductVariant, variant_id)
         if variant is not None and variant.product_id == product_id and variant.active:
             return variant
-        raise OrderError("choose_variant", str(product_id))
+        raise OrderError(OrderRefusal.CHOOSE_VARIANT, str(product_id))
     has_variants = await session.scalar(
         select(col(ProductVariant.id))
         .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
         .limit(1)
     )
     if has_variants is not None:
-        raise OrderError("choose_variant", str(product_id))
+        raise OrderError(OrderRefusal.CHOOSE_VARIANT, str(product_id))
     return None
 
 
@@ -428,7 +458,7 @@ async def _take_variant_stock(
     if rowcount(taken) != 1:
         stock = select(col(ProductVariant.stock)).where(col(ProductVariant.id) == variant.id)
         left = await session.scalar(stock)
-        raise OrderError("out_of_stock", str(left or 0))
+        raise OrderError(OrderRefusal.OUT_OF_STOCK, str(left or 0))
 
 
 async def _move(
@@ -448,9 +478,9 @@ async def _move(
     at = at or utcnow()
     before, version = row.status, row.version
     if before == ORDER_EXPIRED:  # its stock is back on sale: the member orders again
-        raise OrderError("expired", str(row.id))
+        raise OrderError(OrderRefusal.EXPIRED, str(row.id))
     if to not in ORDER_TRANSITIONS.get(before, ()):
-        raise OrderError("bad_transition", f"{before} -> {to}")
+        raise OrderError(OrderRefusal.BAD_TRANSITION, f"{before} -> {to}")
     values: dict[str, object] = {"status": to, "version": version + 1, "updated_at": at}
     if paid_amount is not None:
         values["paid_amount"] = paid_amount
@@ -468,7 +498,7 @@ async def _move(
         .execution_options(synchronize_session=False)
     )
     if rowcount(result) != 1:
-        raise OrderError("changed_meanwhile", str(row.id))
+        raise OrderError(OrderRefusal.CHANGED_MEANWHILE, str(row.id))
     assert row.id is not None
     session.add(
         OrderEvent(
@@ -566,17 +596,17 @@ async def mark_paid_offline(
     marked it received (their leader_cash account) until they hand it over."""
     row = await _load(session, order_id)
     if row.status == ORDER_PAID:
-        raise OrderError("already_paid", str(order_id))
+        raise OrderError(OrderRefusal.ALREADY_PAID, str(order_id))
     if row.payment_mode != PAYMENT_OFFLINE:  # an invoice order is paid in Telegram, only
-        raise OrderError("paid_in_telegram", str(order_id))
+        raise OrderError(OrderRefusal.PAID_IN_TELEGRAM, str(order_id))
     if row.member_id == actor_id:
-        raise OrderError("own_order", str(order_id))
+        raise OrderError(OrderRefusal.OWN_ORDER, str(order_id))
     # staff may cap the order one leader takes cash for by hand (services/credit.py)
     limits = await cash_order_limit_reached(
         session, leader_id=actor_id, amount=row.total, currency=row.currency
     )
     if limits is not None:  # the detail names the limit: "<minor units> <currency>"
-        raise OrderError("over_cash_limit", f"{limits.max_cash_order} {limits.currency}")
+        raise OrderError(OrderRefusal.OVER_CASH_LIMIT, f"{limits.max_cash_order} {limits.currency}")
     row = await _move(
         session, row, ORDER_PAID, actor_id=actor_id, note="offline", paid_amount=row.total, at=now
     )
@@ -607,9 +637,9 @@ async def mark_fulfilled(
     the point it was picked up at when known (`point_id`)."""
     row = await _load(session, order_id)
     if row.status in OPEN_STATUSES:
-        raise OrderError("not_paid", str(order_id))
+        raise OrderError(OrderRefusal.NOT_PAID, str(order_id))
     if row.member_id == actor_id:
-        raise OrderError("own_pickup", str(order_id))
+        raise OrderError(OrderRefusal.OWN_PICKUP, str(order_id))
     at = now or utcnow()
     extra: dict[str, object] = {"picked_up_by": actor_id, "picked_up_at": at}
     if point_id is not None:
@@ -625,9 +655,9 @@ async def start_invoice(session: AsyncSession, *, order_id: int, member_id: int)
     order comes with what the invoice shows of its product."""
     row = await _load(session, order_id)
     if row.member_id != member_id:
-        raise OrderError("not_yours", str(order_id))
+        raise OrderError(OrderRefusal.NOT_YOURS, str(order_id))
     if row.payment_mode != PAYMENT_TELEGRAM:
-        raise OrderError("offline_order", str(order_id))
+        raise OrderError(OrderRefusal.OFFLINE_ORDER, str(order_id))
     if row.status == ORDER_AWAITING_PAYMENT:  # a fresh invoice supersedes the old one
         row = await _move(session, row, ORDER_RESERVED, actor_id=member_id, note="new invoice")
     moved = await _move(session, row, ORDER_AWAITING_PAYMENT, actor_id=member_id)
@@ -796,22 +826,22 @@ async def check_refund(
     """
     row = await _load(session, order_id)
     if row.status == ORDER_REFUNDED:
-        raise OrderError("already_refunded", str(order_id))
+        raise OrderError(OrderRefusal.ALREADY_REFUNDED, str(order_id))
     if row.status not in (ORDER_PAID, ORDER_FULFILLED):
-        raise OrderError("not_paid", str(order_id))
+        raise OrderError(OrderRefusal.NOT_PAID, str(order_id))
     remaining = row.paid_amount - row.refunded_amount
     value = remaining if amount is None else amount
     if type(value) is not int or value <= 0:
-        raise OrderError("bad_amount")
+        raise OrderError(OrderRefusal.BAD_AMOUNT)
     if value > remaining:
-        raise OrderError("refund_too_large", f"{value} > {remaining}")
+        raise OrderError(OrderRefusal.REFUND_TOO_LARGE, f"{value} > {remaining}")
     if due_only:
         return value, None
     charge = await star_charge_id(session, order_id) if row.currency == STARS else None
     # Telegram sends a whole Stars payment back: after part of it was refunded (owed, paid
     # back by hand), sending the charge back would return more than is left
     if row.currency == STARS and (value != remaining or row.refunded_amount > 0):
-        raise OrderError("partial_stars_refund")
+        raise OrderError(OrderRefusal.PARTIAL_STARS_REFUND)
     return value, charge
 
 
@@ -843,7 +873,7 @@ async def refund_order(
         .values(refunded_amount=row.refunded_amount + value, updated_at=utcnow())
     )
     if rowcount(grown) != 1:
-        raise OrderError("changed_meanwhile", str(order_id))
+        raise OrderError(OrderRefusal.CHANGED_MEANWHILE, str(order_id))
     sequence = row.refunded_amount + value  # unique per refund of this order
     await post(
         session,

@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel.numbers import NumberFormatError, parse_decimal
 
-from services.money import InvalidAmount, currency_digits
+from services.money import AmountRefusal, InvalidAmount, currency_digits
 from services.validation import NumberRefused, number, sane_date
 
 END_OF_DAY = time(23, 59)
@@ -375,7 +375,7 @@ def parse_amount(text: str, currency: str, *, locale: str, ceiling: int) -> int:
     if code:
         typed = (code.group(1) or code.group(2)).upper()
         if _CODE_ALIASES.get(typed, typed) != currency:
-            raise InvalidAmount("currency")
+            raise InvalidAmount(AmountRefusal.CURRENCY)
         cleaned = _CODE.sub("", cleaned, count=1)
     for symbol in _SYMBOLS:
         if cleaned.startswith(symbol):
@@ -386,22 +386,22 @@ def parse_amount(text: str, currency: str, *, locale: str, ceiling: int) -> int:
         cleaned = f"{yuan_jiao.group(1)}.{yuan_jiao.group(2)}"
     cleaned = _YUAN.sub("", cleaned)
     if not _PLAIN_NUMBER.match(cleaned):  # no exponents, words or other signs
-        raise InvalidAmount("not_a_number")
+        raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
     try:
         # strict: "35,90" in English is a typo for 35.90 or 3,590, never silently 3590
         value = parse_decimal(cleaned, locale=locale, strict=True)
     except (NumberFormatError, InvalidOperation, ValueError):
-        raise InvalidAmount("not_a_number") from None
+        raise InvalidAmount(AmountRefusal.NOT_A_NUMBER) from None
     if not isinstance(value, Decimal) or not value.is_finite():
-        raise InvalidAmount("not_a_number")
+        raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
     if value <= 0:
-        raise InvalidAmount("not_positive")
+        raise InvalidAmount(AmountRefusal.NOT_POSITIVE)
     minor = value.scaleb(currency_digits(currency))
     if minor != minor.to_integral_value():
-        raise InvalidAmount("too_precise")
+        raise InvalidAmount(AmountRefusal.TOO_PRECISE)
     amount = int(minor)
     if amount > ceiling:
-        raise InvalidAmount("too_large")
+        raise InvalidAmount(AmountRefusal.TOO_LARGE)
     return amount
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +47,22 @@ PENDING_KINDS = (ACCOUNT_LEADER_COMMISSION_PENDING, ACCOUNT_MEMBER_COMMISSION_PE
 
 class PayoutError(Refused):
     """A payout that cannot be done; `reason` is a stable code handlers translate."""
+
+
+class PayoutRefusal(StrEnum):
+    """The reasons a PayoutError gives (its `reason`); the handlers map each to a message."""
+
+    SUSPENDED = "suspended"
+    NOTHING_RELEASED = "nothing_released"
+    WHICH_CURRENCY = "which_currency"
+    BAD_AMOUNT = "bad_amount"
+    OVER_BALANCE = "over_balance"
+    BELOW_MINIMUM = "below_minimum"
+    ALREADY_OPEN = "already_open"
+    NOT_FOUND = "not_found"
+    OWN_PAYOUT = "own_payout"
+    REQUESTER_SUSPENDED = "requester_suspended"
+    ALREADY_DECIDED = "already_decided"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,32 +150,32 @@ async def request_payout(
 
     At least `minimum` minor units, at most what is released, one open request at a time."""
     if await is_suspended_leader(session, member_id):
-        raise PayoutError("suspended")
+        raise PayoutError(PayoutRefusal.SUSPENDED)
     statement = await earner_statement(session, member_id)
     released = {c: v for c, v in statement.released.items() if v > 0}
     if not released:
-        raise PayoutError("nothing_released")
+        raise PayoutError(PayoutRefusal.NOTHING_RELEASED)
     if currency is None:
         if len(released) > 1:
-            raise PayoutError("which_currency", ",".join(sorted(released)))
+            raise PayoutError(PayoutRefusal.WHICH_CURRENCY, ",".join(sorted(released)))
         currency = next(iter(released))
     available = released.get(currency, 0)
     if available <= 0:
-        raise PayoutError("nothing_released", currency)
+        raise PayoutError(PayoutRefusal.NOTHING_RELEASED, currency)
     value = available if amount is None else amount
     if value <= 0:
-        raise PayoutError("bad_amount")
+        raise PayoutError(PayoutRefusal.BAD_AMOUNT)
     if value > available:
-        raise PayoutError("over_balance", f"{value} > {available}")
+        raise PayoutError(PayoutRefusal.OVER_BALANCE, f"{value} > {available}")
     if value < minimum:
-        raise PayoutError("below_minimum", f"{value} < {minimum}")
+        raise PayoutError(PayoutRefusal.BELOW_MINIMUM, f"{value} < {minimum}")
     row = PayoutRequest(member_id=member_id, currency=currency, amount=value, requested_at=now)
     try:
         async with session.begin_nested():
             session.add(row)
             await session.flush()
     except IntegrityError:
-        raise PayoutError("already_open") from None
+        raise PayoutError(PayoutRefusal.ALREADY_OPEN) from None
     return _view(row)
 
 
@@ -211,12 +228,12 @@ async def decide_payout(
     refund took it back: the caller rolls back and nothing is booked)."""
     row = await session.get(PayoutRequest, payout_id, populate_existing=True)
     if row is None:
-        raise PayoutError("not_found", str(payout_id))
+        raise PayoutError(PayoutRefusal.NOT_FOUND, str(payout_id))
     if row.member_id == staff_id:
-        raise PayoutError("own_payout", str(payout_id))
+        raise PayoutError(PayoutRefusal.OWN_PAYOUT, str(payout_id))
     await lock_holder(session, row.member_id)
     if approve and await is_suspended_leader(session, row.member_id):
-        raise PayoutError("requester_suspended", str(payout_id))
+        raise PayoutError(PayoutRefusal.REQUESTER_SUSPENDED, str(payout_id))
     decided = await session.execute(
         update(PayoutRequest)
         .where(
@@ -229,7 +246,7 @@ async def decide_payout(
         .execution_options(synchronize_session=False)
     )
     if rowcount(decided) != 1:
-        raise PayoutError("already_decided", str(payout_id))
+        raise PayoutError(PayoutRefusal.ALREADY_DECIDED, str(payout_id))
     if approve:
         await _pay(session, row=row, staff_id=staff_id, net=net, now=now)
     fresh = await session.get(PayoutRequest, payout_id, populate_existing=True)
@@ -244,7 +261,7 @@ async def _pay(
     held = await balances_of_owner(session, row.member_id, RELEASED_KINDS)
     available = {kind: held.get(kind, {}).get(row.currency, 0) for kind in RELEASED_KINDS}
     if row.amount > sum(max(0, value) for value in available.values()):
-        raise PayoutError("over_balance", str(row.id))
+        raise PayoutError(PayoutRefusal.OVER_BALANCE, str(row.id))
     postings = []
     left = row.amount
     for kind in RELEASED_KINDS:  # the leader's commission first, then referral commission

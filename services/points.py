@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,6 +67,26 @@ class PointsError(Refused):
     """A points operation that was refused; `reason` names why, for a localized message."""
 
 
+class PointsRefusal(StrEnum):
+    """The reasons a PointsError gives (its `reason`); the handlers map each to a message."""
+
+    BUSY = "busy"
+    BAD_AMOUNT = "bad_amount"
+    NOT_ENOUGH = "not_enough"
+    SELF = "self"
+    OVER_CAP = "over_cap"
+    # services/rewards.py: a reward staff set up, or its redemption
+    BAD_TITLE = "bad_title"
+    BAD_STOCK = "bad_stock"
+    NO_REWARD = "no_reward"
+    OUT_OF_STOCK = "out_of_stock"
+    REPEATED = "repeated"
+    # services/rewards.py: the reward's coupon could not be granted ("coupon_" + the reason)
+    COUPON_NO_COUPON = "coupon_no_coupon"
+    COUPON_EXPIRED = "coupon_expired"
+    COUPON_LIMIT_REACHED = "coupon_limit_reached"
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """What an award did: the points granted (0 when the daily cap was reached)."""
@@ -120,7 +141,7 @@ async def _take_from_cap(
         )
         if rowcount(moved) == 1:
             return taken
-    raise PointsError("busy", f"{member_id}/{reason}")
+    raise PointsError(PointsRefusal.BUSY, f"{member_id}/{reason}")
 
 
 _OPEN_DAY = prepared(
@@ -160,7 +181,7 @@ async def award(
 ) -> Grant:
     """Grant points once per key, held under the reason's daily cap when there is one."""
     if points < 0 or points > MAX_POINTS:
-        raise PointsError("bad_amount", str(points))
+        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
     # a key granted before is found by `post` (or, when nothing fits, below), and the room it
     # took under the cap is given back: the common first grant costs no look-up
     granted = points
@@ -219,7 +240,7 @@ async def _spend(
 ) -> TransactionView:
     """Move points out of a member's account in a savepoint: too few points change nothing."""
     if points <= 0 or points > MAX_POINTS:
-        raise PointsError("bad_amount", str(points))
+        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
     existing = await find_transaction(session, key)
     if existing is not None:
         return existing
@@ -237,7 +258,7 @@ async def _spend(
                 actor_id=member_id,
             )
     except InsufficientBalance:
-        raise PointsError("not_enough", str(points)) from None
+        raise PointsError(PointsRefusal.NOT_ENOUGH, str(points)) from None
 
 
 async def spend(
@@ -289,9 +310,9 @@ async def gift(
     sender consents to be named to the recipient (in the notice and in their /mydata);
     otherwise the recipient reads "a member". The memo never holds anyone's id."""
     if sender_id == recipient_id:
-        raise PointsError("self")
+        raise PointsError(PointsRefusal.SELF)
     if points <= 0 or points > MAX_POINTS:
-        raise PointsError("bad_amount", str(points))
+        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
     existing = await find_transaction(session, key)
     if existing is not None:
         return existing
@@ -306,7 +327,7 @@ async def gift(
                 cap=daily_cap,
             )
             if taken < points:
-                raise PointsError("over_cap", str(daily_cap))
+                raise PointsError(PointsRefusal.OVER_CAP, str(daily_cap))
             return await post(
                 session,
                 key=key,
@@ -319,7 +340,7 @@ async def gift(
                 actor_id=sender_id,
             )
     except InsufficientBalance:
-        raise PointsError("not_enough", str(points)) from None
+        raise PointsError(PointsRefusal.NOT_ENOUGH, str(points)) from None
 
 
 async def claw_back(
@@ -477,7 +498,7 @@ async def grant_by_staff(
     """Points staff give (positive) or take (negative) by hand, with their reason in the memo;
     a take larger than the member's balance is refused and changes nothing."""
     if points == 0 or abs(points) > MAX_POINTS:
-        raise PointsError("bad_amount", str(points))
+        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
     existing = await find_transaction(session, key)
     if existing is not None:
         return existing
@@ -497,4 +518,4 @@ async def grant_by_staff(
                 at=now,
             )
     except InsufficientBalance:
-        raise PointsError("not_enough", str(-points)) from None
+        raise PointsError(PointsRefusal.NOT_ENOUGH, str(-points)) from None

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, delete, update
@@ -47,6 +48,24 @@ _SPLIT = re.compile(r"\s*(?:\n|\|)\s*")
 class PollError(Refused):
     """A poll operation that was refused; `reason` names why, for a localized message
     (`detail`, for bad_closing: the part that could not be read)."""
+
+
+class PollRefusal(StrEnum):
+    """The reasons a PollError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_QUESTION = "bad_question"
+    QUESTION_TOO_LONG = "question_too_long"
+    TOO_FEW_OPTIONS = "too_few_options"
+    TOO_MANY_OPTIONS = "too_many_options"
+    OPTION_TOO_LONG = "option_too_long"
+    DUPLICATE_OPTIONS = "duplicate_options"
+    BAD_POINTS = "bad_points"
+    CLOSING_PAST = "closing_past"
+    CLOSING_TOO_FAR = "closing_too_far"
+    BAD_CLOSING = "bad_closing"
+    FIRST_TOO_LONG = "first_too_long"
+    ANONYMOUS_NO_VOTERS = "anonymous_no_voters"
+    BAD_FIRST = "bad_first"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,9 +137,9 @@ def check_question(text: str) -> str:
     """The question, stripped; 1-300 characters as Telegram allows."""
     cleaned = text.strip()
     if not cleaned or cleaned.startswith("/"):
-        raise PollError("bad_question")
+        raise PollError(PollRefusal.BAD_QUESTION)
     if len(cleaned) > MAX_QUESTION:
-        raise PollError("question_too_long", str(len(cleaned)))
+        raise PollError(PollRefusal.QUESTION_TOO_LONG, str(len(cleaned)))
     return cleaned
 
 
@@ -128,13 +147,13 @@ def parse_options(text: str) -> tuple[str, ...]:
     """Options one per line or separated by |: 2-12 distinct options of 1-100 characters."""
     options = tuple(part for part in _SPLIT.split(text.strip()) if part)
     if len(options) < MIN_OPTIONS:
-        raise PollError("too_few_options", str(len(options)))
+        raise PollError(PollRefusal.TOO_FEW_OPTIONS, str(len(options)))
     if len(options) > MAX_OPTIONS:
-        raise PollError("too_many_options", str(len(options)))
+        raise PollError(PollRefusal.TOO_MANY_OPTIONS, str(len(options)))
     if any(len(option) > MAX_OPTION for option in options):
-        raise PollError("option_too_long")
+        raise PollError(PollRefusal.OPTION_TOO_LONG)
     if len({option.casefold() for option in options}) != len(options):
-        raise PollError("duplicate_options")
+        raise PollError(PollRefusal.DUPLICATE_OPTIONS)
     return options
 
 
@@ -144,15 +163,18 @@ def parse_closing(text: str, *, now: datetime, timezone: str) -> datetime:
     try:
         return parse_deadline(text, now=now, timezone=timezone)
     except GroupBuyError as exc:
-        reason = {"deadline_past": "closing_past", "deadline_too_far": "closing_too_far"}
-        raise PollError(reason.get(exc.reason, "bad_closing"), exc.detail) from None
+        reason = {
+            "deadline_past": PollRefusal.CLOSING_PAST,
+            "deadline_too_far": PollRefusal.CLOSING_TOO_FAR,
+        }
+        raise PollError(reason.get(exc.reason, PollRefusal.BAD_CLOSING), exc.detail) from None
 
 
 def parse_points(text: str) -> int:
     """Points per vote: a whole number from 0 to 10000."""
     cleaned = text.strip()
     if not cleaned.isdecimal() or len(cleaned) > 6 or int(cleaned) > MAX_POINTS_PER_VOTE:
-        raise PollError("bad_points", cleaned)
+        raise PollError(PollRefusal.BAD_POINTS, cleaned)
     return int(cleaned)
 
 
@@ -218,14 +240,14 @@ async def create_poll(
     question = check_question(question)
     options = parse_options("\n".join(options))
     if closes_at <= now:
-        raise PollError("closing_past")
+        raise PollError(PollRefusal.CLOSING_PAST)
     if first_until is not None and not now < first_until < closes_at:
-        raise PollError("first_too_long")
+        raise PollError(PollRefusal.FIRST_TOO_LONG)
     if not 0 <= points_per_vote <= MAX_POINTS_PER_VOTE:
-        raise PollError("bad_points", str(points_per_vote))
+        raise PollError(PollRefusal.BAD_POINTS, str(points_per_vote))
     # an anonymous poll says nothing about who voted, so it can neither reward nor weigh
     if anonymous and (points_per_vote or tier_weighted):
-        raise PollError("anonymous_no_voters")
+        raise PollError(PollRefusal.ANONYMOUS_NO_VOTERS)
     row = Poll(
         question=question,
         option_count=len(options),
@@ -620,10 +642,10 @@ def parse_first(text: str) -> timedelta:
     who, _sep, length = text.replace("：", ":").partition(":")
     found = _HEAD_START.match(length.strip().lower())
     if who.strip().lower() not in FIRST_WHO or found is None:
-        raise PollError("bad_first", text)
+        raise PollError(PollRefusal.BAD_FIRST, text)
     head_start = timedelta(minutes=int(found.group(1)) * _UNIT.get(found.group(2), 60))
     if not MIN_HEAD_START <= head_start <= MAX_HEAD_START:
-        raise PollError("bad_first", text)
+        raise PollError(PollRefusal.BAD_FIRST, text)
     return head_start
 
 

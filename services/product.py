@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +33,23 @@ from services.paging import Page, count_of, window
 
 class ProductError(Refused):
     """A product that cannot be created or used; `reason` is a stable code."""
+
+
+class ProductRefusal(StrEnum):
+    """The reasons a ProductError gives (its `reason`); the handlers map each to a message."""
+
+    TOO_MANY_VARIANTS = "too_many_variants"
+    VARIANT_NAME = "variant_name"
+    VARIANT_TAKEN = "variant_taken"
+    VARIANT_PRICE = "variant_price"
+    VARIANT_STOCK = "variant_stock"
+    NOT_FOUND = "not_found"
+    TITLE = "title"
+    PRICE = "price"
+    STOCK = "stock"
+    PAYMENT_MODE = "payment_mode"
+    FIELD = "field"
+    FULFILMENT = "fulfilment"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,18 +160,18 @@ def check_variants(specs: list[VariantSpec], taken: tuple[str, ...] = ()) -> Non
     case, among `taken` or the others), a price not positive, a stock below zero, too many."""
     seen = {name.casefold() for name in taken}
     if len(specs) + len(seen) > MAX_VARIANTS:
-        raise ProductError("too_many_variants", str(MAX_VARIANTS))
+        raise ProductError(ProductRefusal.TOO_MANY_VARIANTS, str(MAX_VARIANTS))
     for spec in specs:
         name = spec.name.strip()
         if not name or len(name) > VARIANT_NAME_MAX:
-            raise ProductError("variant_name", name)
+            raise ProductError(ProductRefusal.VARIANT_NAME, name)
         if name.casefold() in seen:
-            raise ProductError("variant_taken", name)
+            raise ProductError(ProductRefusal.VARIANT_TAKEN, name)
         seen.add(name.casefold())
         if type(spec.price) is not int or spec.price <= 0:
-            raise ProductError("variant_price", name)
+            raise ProductError(ProductRefusal.VARIANT_PRICE, name)
         if spec.stock is not None and (type(spec.stock) is not int or spec.stock < 0):
-            raise ProductError("variant_stock", name)
+            raise ProductError(ProductRefusal.VARIANT_STOCK, name)
 
 
 async def add_variants(
@@ -168,7 +186,7 @@ async def add_variants(
         )
     ).scalar_one_or_none()
     if row is None:
-        raise ProductError("not_found")
+        raise ProductError(ProductRefusal.NOT_FOUND)
     existing = await variants_of(session, product_id)
     check_variants(variants, tuple(variant.name for variant in existing))
     start = max((variant.position for variant in existing), default=-1) + 1
@@ -229,13 +247,13 @@ async def create_product(
     variants if any; prices are already in minor units of the currency."""
     title = title.strip()
     if not title or len(title) > 128:
-        raise ProductError("title")
+        raise ProductError(ProductRefusal.TITLE)
     if type(price) is not int or price <= 0:
-        raise ProductError("price")
+        raise ProductError(ProductRefusal.PRICE)
     if stock is not None and stock < 0:
-        raise ProductError("stock")
+        raise ProductError(ProductRefusal.STOCK)
     if payment_mode not in PAYMENT_MODES:
-        raise ProductError("payment_mode")
+        raise ProductError(ProductRefusal.PAYMENT_MODE)
     check_variants(variants or [])
     given = clean(translations, PRODUCT_FIELDS)
     row = Product(
@@ -311,19 +329,19 @@ async def update_product(
     """Change one field of a product (prices in minor units); ProductError when not allowed."""
     row = await session.get(Product, product_id)
     if row is None:
-        raise ProductError("not_found")
+        raise ProductError(ProductRefusal.NOT_FOUND)
     if field not in EDITABLE:
-        raise ProductError("field")
+        raise ProductError(ProductRefusal.FIELD)
     if field == "title" and (not isinstance(value, str) or not 0 < len(value.strip()) <= 128):
-        raise ProductError("title")
+        raise ProductError(ProductRefusal.TITLE)
     if field == "price" and (type(value) is not int or value <= 0):
-        raise ProductError("price")
+        raise ProductError(ProductRefusal.PRICE)
     if field == "stock" and value is not None and (type(value) is not int or value < 0):
-        raise ProductError("stock")
+        raise ProductError(ProductRefusal.STOCK)
     if field == "payment_mode" and value not in PAYMENT_MODES:
-        raise ProductError("payment_mode")
+        raise ProductError(ProductRefusal.PAYMENT_MODE)
     if field == "fulfilment" and value not in FULFILMENT_MODES:
-        raise ProductError("fulfilment")
+        raise ProductError(ProductRefusal.FULFILMENT)
     if field == "description" and isinstance(value, str):
         value = value[:1024]
     if field == "photo_file_id":  # another photo: its size is not known
@@ -347,7 +365,7 @@ async def translate_product(
         )
     ).scalar_one_or_none()
     if row is None:
-        raise ProductError("not_found")
+        raise ProductError(ProductRefusal.NOT_FOUND)
     if locale not in LOCALES:
         raise ContentError("locale", locale)
     given = {key: dict(value) for key, value in (row.translations or {}).items()}

@@ -17,6 +17,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -106,6 +107,18 @@ REFUSED_ALREADY_REFERRED = "already_referred"
 
 class ReferralError(Refused):
     """A referral action that was refused; `reason` is a stable code handlers translate."""
+
+
+class ReferralRefusal(StrEnum):
+    """The reasons a ReferralError gives (its `reason`); the handlers map each to a message."""
+
+    BUSY = "busy"
+    BAD_NAME = "bad_name"
+    BAD_POINTS = "bad_points"
+    BAD_CODE = "bad_code"
+    CODE_TAKEN = "code_taken"
+    NOT_FOUND = "not_found"
+    NOT_HELD = "not_held"
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,7 +460,7 @@ async def member_code(session: AsyncSession, member_id: int) -> str:
         ).scalar_one_or_none()
         if created is not None:
             return created
-    raise ReferralError("busy", str(member_id))
+    raise ReferralError(ReferralRefusal.BUSY, str(member_id))
 
 
 async def create_campaign(
@@ -463,14 +476,14 @@ async def create_campaign(
     """A named campaign with its own code (given, or generated) and reward rules."""
     name = " ".join(name.split())
     if not name or len(name) > 64:
-        raise ReferralError("bad_name")
+        raise ReferralError(ReferralRefusal.BAD_NAME)
     for points in (welcome_points, reward_points):
         if not 0 <= points <= MAX_POINTS:
-            raise ReferralError("bad_points")
+            raise ReferralError(ReferralRefusal.BAD_POINTS)
     if code is not None and (
         not CAMPAIGN_CODE.match(code) or GROUPBUY_START.match(code) or SHEET_START.match(code)
     ):
-        raise ReferralError("bad_code")
+        raise ReferralError(ReferralRefusal.BAD_CODE)
     campaign = ReferralCampaign(
         name=name,
         welcome_points=welcome_points,
@@ -493,8 +506,8 @@ async def create_campaign(
         if inserted.scalar_one_or_none() is not None:
             return CampaignView(campaign.id, name, value, welcome_points, reward_points, expires_at)
         if wanted is not None:
-            raise ReferralError("code_taken", wanted)
-    raise ReferralError("busy")
+            raise ReferralError(ReferralRefusal.CODE_TAKEN, wanted)
+    raise ReferralError(ReferralRefusal.BUSY)
 
 
 async def _chain(
@@ -877,7 +890,7 @@ async def review(
     """
     referral = await session.get(Referral, invitee_id, populate_existing=True)
     if referral is None:
-        raise ReferralError("not_found", str(invitee_id))
+        raise ReferralError(ReferralRefusal.NOT_FOUND, str(invitee_id))
     target = REFERRAL_REJECTED
     if approve:
         target = REFERRAL_PENDING if referral.first_order_id is None else REFERRAL_QUALIFIED
@@ -887,7 +900,7 @@ async def review(
         .values(status=target, reviewed_by=staff_id, reviewed_at=now)
     )
     if rowcount(decided) != 1:
-        raise ReferralError("not_held", str(invitee_id))
+        raise ReferralError(ReferralRefusal.NOT_HELD, str(invitee_id))
     await session.refresh(referral)
     points = 0
     if approve:

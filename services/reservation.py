@@ -27,6 +27,7 @@ from models.product import PAYMENT_TELEGRAM, Product
 from services.db import rowcount
 from services.order import (
     OrderError,
+    OrderRefusal,
     OrderView,
     cancel_order,
     order_view,
@@ -129,15 +130,15 @@ async def cancel_reservation(session: AsyncSession, *, order_id: int, member_id:
     """The member gives up their own reservation: the stock goes back on sale at once."""
     row = await session.get(Order, order_id, populate_existing=True)
     if row is None or row.member_id != member_id:
-        raise OrderError("not_yours", str(order_id))
+        raise OrderError(OrderRefusal.NOT_YOURS, str(order_id))
     if row.status == ORDER_EXPIRED:
-        raise OrderError("expired", str(order_id))
+        raise OrderError(OrderRefusal.EXPIRED, str(order_id))
     if (
         row.status != ORDER_RESERVED
         or row.groupbuy_id is not None
         or row.payment_mode == PAYMENT_TELEGRAM
     ):
-        raise OrderError("not_reserved", str(order_id))
+        raise OrderError(OrderRefusal.NOT_RESERVED, str(order_id))
     return await cancel_order(
         session, order_id=order_id, actor_id=member_id, note="cancelled by the member"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,8 +46,27 @@ class ReviewMediaError(Refused):
     """A photo or video that cannot go with a review; `reason` names why."""
 
 
+class ReviewMediaRefusal(StrEnum):
+    """The reasons a ReviewMediaError gives (its `reason`); the handlers map each to a message."""
+
+    NO_REVIEW = "no_review"
+    TOO_MANY_PHOTOS = "too_many_photos"
+    TOO_MANY_VIDEOS = "too_many_videos"
+
+
 class ModerationError(Refused):
     """A moderation or share that was refused; `reason` names why."""
+
+
+class ModerationRefusal(StrEnum):
+    """The reasons a ModerationError gives (its `reason`); the handlers map each to a message."""
+
+    NOT_ALLOWED = "not_allowed"
+    NOT_FOUND = "not_found"
+    DECIDED = "decided"
+    NOT_APPROVED = "not_approved"
+    NO_GROUP = "no_group"
+    SHARED = "shared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +145,7 @@ async def attach_media(
         .limit(1)
     )
     if order_id is None:
-        raise ReviewMediaError("no_review")
+        raise ReviewMediaError(ReviewMediaRefusal.NO_REVIEW)
     photo = kind == MEDIA_PHOTO
     counter = col(Review.photos) if photo else col(Review.videos)
     limit = REVIEW_MAX_PHOTOS if photo else REVIEW_MAX_VIDEOS
@@ -138,7 +158,10 @@ async def attach_media(
         )
     ).first()
     if moved is None:
-        raise ReviewMediaError("too_many_photos" if photo else "too_many_videos", str(order_id))
+        raise ReviewMediaError(
+            ReviewMediaRefusal.TOO_MANY_PHOTOS if photo else ReviewMediaRefusal.TOO_MANY_VIDEOS,
+            str(order_id),
+        )
     photos, videos = int(moved[0]), int(moved[1])
     session.add(
         ReviewMedia(
@@ -223,7 +246,7 @@ async def pending_reviews(
     if not staff:
         groups = await led_communities(session, member_id=moderator_id)
         if not groups:
-            raise ModerationError("not_allowed")
+            raise ModerationError(ModerationRefusal.NOT_ALLOWED)
         where.append(col(Order.chat_id).in_(groups))
     if communities is not None:
         where.append(col(Order.chat_id).in_(communities))
@@ -255,7 +278,7 @@ async def moderate(
     review = await session.get(Review, order_id)
     order = await session.get(Order, order_id)
     if review is None or order is None:
-        raise ModerationError("not_found")
+        raise ModerationError(ModerationRefusal.NOT_FOUND)
     allowed = staff or order.chat_id in await led_communities(session, member_id=moderator_id)
     await record_action(
         session,
@@ -267,7 +290,7 @@ async def moderate(
         detail=f"order #{order_id}: {note}" if note else f"order #{order_id}",
     )
     if not allowed:
-        raise ModerationError("not_allowed")
+        raise ModerationError(ModerationRefusal.NOT_ALLOWED)
     decided = await session.execute(
         update(Review)
         .where(col(Review.order_id) == order_id, col(Review.status) == REVIEW_PENDING)
@@ -279,7 +302,7 @@ async def moderate(
         )
     )
     if rowcount(decided) != 1:
-        raise ModerationError("decided")
+        raise ModerationError(ModerationRefusal.DECIDED)
     await session.refresh(review)
     points = 0
     # a trial ambassador's review earns no photo reward: the product itself was free
@@ -314,23 +337,23 @@ async def share_review(
     marks it shared, once, and returns it for the post (content: no promotion cap counts it)."""
     review = await session.get(Review, order_id)
     if review is None or review.member_id != member_id:
-        raise ModerationError("not_found")
+        raise ModerationError(ModerationRefusal.NOT_FOUND)
     if review.status != REVIEW_APPROVED:
-        raise ModerationError("not_approved")
+        raise ModerationError(ModerationRefusal.NOT_APPROVED)
     order = await session.get(Order, order_id)
     assert order is not None
     open_group = await session.scalar(
         select(col(Community.id)).where(col(Community.id) == order.chat_id, is_open_clause())
     )
     if open_group is None:
-        raise ModerationError("no_group")
+        raise ModerationError(ModerationRefusal.NO_GROUP)
     marked = await session.execute(
         update(Review)
         .where(col(Review.order_id) == order_id, col(Review.shared_at).is_(None))
         .values(shared_at=now)
     )
     if rowcount(marked) != 1:
-        raise ModerationError("shared")
+        raise ModerationError(ModerationRefusal.SHARED)
     await session.refresh(review)
     return (await _views(session, [review]))[0]
 

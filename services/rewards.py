@@ -23,7 +23,14 @@ from models.rewards import (
 from services.coupons import CouponError, grant
 from services.db import rowcount
 from services.paging import Page, count_of, window
-from services.points import MAX_POINTS, REASON_REDEEM, PointsError, points_balance, spend
+from services.points import (
+    MAX_POINTS,
+    REASON_REDEEM,
+    PointsError,
+    PointsRefusal,
+    points_balance,
+    spend,
+)
 
 MAX_STOCK = 1_000_000
 
@@ -70,11 +77,11 @@ async def add_reward(
 ) -> RewardView:
     title = " ".join(title.split())
     if not title or len(title) > 128:
-        raise PointsError("bad_title")
+        raise PointsError(PointsRefusal.BAD_TITLE)
     if not 0 < cost <= MAX_POINTS:
-        raise PointsError("bad_amount", str(cost))
+        raise PointsError(PointsRefusal.BAD_AMOUNT, str(cost))
     if stock is not None and not 0 <= stock <= MAX_STOCK:
-        raise PointsError("bad_stock", str(stock))
+        raise PointsError(PointsRefusal.BAD_STOCK, str(stock))
     row = Reward(
         title=title,
         cost=cost,
@@ -131,9 +138,9 @@ async def quote_redeem(session: AsyncSession, *, reward_id: int, member_id: int)
     cannot be redeemed now (gone, out of stock). Nothing is changed."""
     reward = await session.get(Reward, reward_id)
     if reward is None or not reward.active:
-        raise PointsError("no_reward", str(reward_id))
+        raise PointsError(PointsRefusal.NO_REWARD, str(reward_id))
     if reward.stock is not None and reward.stock <= 0:
-        raise PointsError("out_of_stock", str(reward_id))
+        raise PointsError(PointsRefusal.OUT_OF_STOCK, str(reward_id))
     balance = await points_balance(session, member_id)
     return RedeemQuote(_view(reward), balance, balance - reward.cost)
 
@@ -161,7 +168,7 @@ async def redeem(
     """
     reward = await session.get(Reward, reward_id)
     if reward is None or not reward.active:
-        raise PointsError("no_reward", str(reward_id))
+        raise PointsError(PointsRefusal.NO_REWARD, str(reward_id))
     async with session.begin_nested():
         taken = await session.execute(
             update(Reward)
@@ -173,7 +180,7 @@ async def redeem(
             .values(stock=col(Reward.stock) - 1)
         )
         if rowcount(taken) != 1:
-            raise PointsError("out_of_stock", str(reward_id))
+            raise PointsError(PointsRefusal.OUT_OF_STOCK, str(reward_id))
         spent = await spend(
             session,
             member_id=member_id,
@@ -183,7 +190,7 @@ async def redeem(
             memo=f"reward #{reward_id} {reward.title}"[:255],
         )
         if not spent.created:
-            raise PointsError("repeated", key)
+            raise PointsError(PointsRefusal.REPEATED, key)
         row = Redemption(reward_id=reward_id, member_id=member_id, cost=reward.cost)
         session.add(row)
         await session.flush()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,17 @@ MAX_TEXT = 1024
 
 class SegmentError(Refused):
     """A care rule that was refused; `reason` names why, for a localized message."""
+
+
+class SegmentRefusal(StrEnum):
+    """The reasons a SegmentError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_SEGMENT = "bad_segment"
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    B_WITHOUT_A = "b_without_a"
+    BAD_HOLDOUT = "bad_holdout"
+    BAD_POINTS = "bad_points"
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,17 +208,17 @@ async def add_rule(
 ) -> RuleView:
     """A care rule, optionally an A/B test (a second text, a hold-out share in percent)."""
     if to_segment not in SEGMENTS or (from_segment is not None and from_segment not in SEGMENTS):
-        raise SegmentError("bad_segment", f"{from_segment}->{to_segment}")
+        raise SegmentError(SegmentRefusal.BAD_SEGMENT, f"{from_segment}->{to_segment}")
     if not text.strip() and points == 0 and coupon_template_id is None:
-        raise SegmentError("empty")
+        raise SegmentError(SegmentRefusal.EMPTY)
     if len(text) > MAX_TEXT or len(text_b) > MAX_TEXT:
-        raise SegmentError("too_long", str(max(len(text), len(text_b))))
+        raise SegmentError(SegmentRefusal.TOO_LONG, str(max(len(text), len(text_b))))
     if text_b.strip() and not text.strip():
-        raise SegmentError("b_without_a")
+        raise SegmentError(SegmentRefusal.B_WITHOUT_A)
     if not 0 <= holdout_pct <= HOLDOUT_MAX:
-        raise SegmentError("bad_holdout", str(holdout_pct))
+        raise SegmentError(SegmentRefusal.BAD_HOLDOUT, str(holdout_pct))
     if not 0 <= points <= 10**9:
-        raise SegmentError("bad_points", str(points))
+        raise SegmentError(SegmentRefusal.BAD_POINTS, str(points))
     row = CareRule(
         to_segment=to_segment,
         from_segment=from_segment,

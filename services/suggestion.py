@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,18 @@ MAX_PER_DAY = 5  # suggestions one member may send in 24 hours
 
 class SuggestionError(Refused):
     """A suggestion that was refused; `reason` names why, for a localized message."""
+
+
+class SuggestionRefusal(StrEnum):
+    """The reasons a SuggestionError gives (its `reason`); the handlers map each to a message."""
+
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    REPEATED = "repeated"
+    TOO_MANY = "too_many"
+    REPLY_TOO_LONG = "reply_too_long"
+    NOT_FOUND = "not_found"
+    DECIDED = "decided"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +99,9 @@ async def submit(
     """Store a member's suggestion; refuses empty, over-long, repeated or too frequent ones."""
     cleaned = text.strip()
     if not cleaned:
-        raise SuggestionError("empty")
+        raise SuggestionError(SuggestionRefusal.EMPTY)
     if len(cleaned) > MAX_SUGGESTION:
-        raise SuggestionError("too_long", str(len(cleaned)))
+        raise SuggestionError(SuggestionRefusal.TOO_LONG, str(len(cleaned)))
     if dialect_name(session) == "postgresql":
         # one member's suggestions queue on their member row, so the repeat and daily checks
         # below see every one committed before (SQLite transactions are serialised anyway)
@@ -104,7 +117,7 @@ async def submit(
         )
     ).scalar_one_or_none()
     if last is not None and _normal(last.text) == _normal(cleaned):
-        raise SuggestionError("repeated")
+        raise SuggestionError(SuggestionRefusal.REPEATED)
     recent = (
         await session.execute(
             select(func.count())
@@ -116,7 +129,7 @@ async def submit(
         )
     ).scalar_one()
     if int(recent) >= MAX_PER_DAY:
-        raise SuggestionError("too_many")
+        raise SuggestionError(SuggestionRefusal.TOO_MANY)
     row = Suggestion(member_id=member_id, community_id=community_id, text=cleaned, created_at=now)
     session.add(row)
     await session.flush()
@@ -157,7 +170,7 @@ async def decide(
     """Adopt or decline a new suggestion once, with a short reply; adopting rewards the author."""
     reply = reply.strip()
     if len(reply) > MAX_REPLY:
-        raise SuggestionError("reply_too_long", str(len(reply)))
+        raise SuggestionError(SuggestionRefusal.REPLY_TOO_LONG, str(len(reply)))
     moved = await session.execute(
         update(Suggestion)
         .where(col(Suggestion.id) == suggestion_id, col(Suggestion.status) == SUGGESTION_NEW)
@@ -170,7 +183,10 @@ async def decide(
     )
     if rowcount(moved) != 1:
         found = await get_suggestion(session, suggestion_id)
-        raise SuggestionError("not_found" if found is None else "decided", str(suggestion_id))
+        raise SuggestionError(
+            SuggestionRefusal.NOT_FOUND if found is None else SuggestionRefusal.DECIDED,
+            str(suggestion_id),
+        )
     found = await get_suggestion(session, suggestion_id)
     assert found is not None
     granted = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -55,6 +56,38 @@ _TICKETABLE = (ORDER_PAID, ORDER_FULFILLED)
 
 class TicketError(Refused):
     """A ticket action that cannot be done; `reason` is a stable code handlers translate."""
+
+
+class TicketRefusal(StrEnum):
+    """The reasons a TicketError gives (its `reason`); the handlers map each to a message."""
+
+    NOT_FOUND = "not_found"
+    BAD_KIND = "bad_kind"
+    TOO_LONG = "too_long"
+    NOT_YOUR_ORDER = "not_your_order"
+    ORDER_REFUNDED = "order_refunded"
+    ORDER_NOT_PAID = "order_not_paid"
+    ALREADY_OPEN = "already_open"
+    EMPTY = "empty"
+    CLOSED = "closed"
+    CHANGED_MEANWHILE = "changed_meanwhile"
+    NO_COUPON = "no_coupon"
+    BAD_RESOLUTION = "bad_resolution"
+    REASON_NEEDED = "reason_needed"
+    NOTE_TOO_LONG = "note_too_long"
+    # the refund's OrderError, passed on as it is (resolve_refund; its not_found and
+    # changed_meanwhile are above)
+    ALREADY_REFUNDED = "already_refunded"
+    NOT_PAID = "not_paid"
+    BAD_AMOUNT = "bad_amount"
+    REFUND_TOO_LARGE = "refund_too_large"
+    PARTIAL_STARS_REFUND = "partial_stars_refund"
+    EXPIRED = "expired"
+    BAD_TRANSITION = "bad_transition"
+    # the coupon's grant refused: "coupon_" + its CouponError reason (resolve_coupon)
+    COUPON_NO_COUPON = "coupon_no_coupon"
+    COUPON_EXPIRED = "coupon_expired"
+    COUPON_LIMIT_REACHED = "coupon_limit_reached"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +197,7 @@ async def get_ticket(session: AsyncSession, ticket_id: int) -> TicketView | None
 async def _load(session: AsyncSession, ticket_id: int) -> Ticket:
     row = await session.get(Ticket, ticket_id, populate_existing=True)
     if row is None:
-        raise TicketError("not_found", str(ticket_id))
+        raise TicketError(TicketRefusal.NOT_FOUND, str(ticket_id))
     return row
 
 
@@ -207,19 +240,19 @@ async def open_ticket(
     One open ticket per order, held by the database: asking again, even at the same moment,
     is refused with the open one's id."""
     if kind not in TICKET_KINDS:
-        raise TicketError("bad_kind", kind)
+        raise TicketError(TicketRefusal.BAD_KIND, kind)
     if len(description) > DESCRIPTION_LIMIT:
-        raise TicketError("too_long", str(DESCRIPTION_LIMIT))
+        raise TicketError(TicketRefusal.TOO_LONG, str(DESCRIPTION_LIMIT))
     order = await session.get(Order, order_id, populate_existing=True)
     if order is None or order.member_id != member_id:
-        raise TicketError("not_your_order", str(order_id))
+        raise TicketError(TicketRefusal.NOT_YOUR_ORDER, str(order_id))
     if order.status == ORDER_REFUNDED:
-        raise TicketError("order_refunded", str(order_id))
+        raise TicketError(TicketRefusal.ORDER_REFUNDED, str(order_id))
     if order.status not in _TICKETABLE:
-        raise TicketError("order_not_paid", str(order_id))
+        raise TicketError(TicketRefusal.ORDER_NOT_PAID, str(order_id))
     existing = await _open_on(session, order_id)
     if existing is not None:
-        raise TicketError("already_open", str(existing))
+        raise TicketError(TicketRefusal.ALREADY_OPEN, str(existing))
     row = Ticket(
         order_id=order_id,
         member_id=member_id,
@@ -239,7 +272,9 @@ async def open_ticket(
             session.add(row)
             await session.flush()
     except IntegrityError:
-        raise TicketError("already_open", str(await _open_on(session, order_id) or "")) from None
+        raise TicketError(
+            TicketRefusal.ALREADY_OPEN, str(await _open_on(session, order_id) or "")
+        ) from None
     await record_action(
         session,
         actor_id=member_id,
@@ -265,12 +300,12 @@ async def add_message(
     """Add a message to an open ticket. The first message of staff or the leader is the
     first answer: it stops the answer clock, once (a conditional update)."""
     if len(text) > DESCRIPTION_LIMIT:
-        raise TicketError("too_long", str(DESCRIPTION_LIMIT))
+        raise TicketError(TicketRefusal.TOO_LONG, str(DESCRIPTION_LIMIT))
     if not text.strip() and not photo_file_id:
-        raise TicketError("empty")
+        raise TicketError(TicketRefusal.EMPTY)
     row = await _load(session, ticket_id)
     if row.status != TICKET_OPEN:
-        raise TicketError("closed", str(ticket_id))
+        raise TicketError(TicketRefusal.CLOSED, str(ticket_id))
     message = TicketMessage(
         ticket_id=ticket_id,
         author_id=author_id,
@@ -397,13 +432,13 @@ async def _claim(
         .execution_options(synchronize_session=False)
     )
     if rowcount(closed) != 1:
-        raise TicketError("changed_meanwhile", str(row.id))
+        raise TicketError(TicketRefusal.CHANGED_MEANWHILE, str(row.id))
 
 
 async def _open_row(session: AsyncSession, ticket_id: int) -> Ticket:
     row = await _load(session, ticket_id)
     if row.status != TICKET_OPEN:
-        raise TicketError("closed", str(ticket_id))
+        raise TicketError(TicketRefusal.CLOSED, str(ticket_id))
     return row
 
 
@@ -487,7 +522,7 @@ async def resolve_coupon(
     row = await _open_row(session, ticket_id)
     template = await template_by_code(session, code)
     if template is None or not template.active:
-        raise TicketError("no_coupon", code)
+        raise TicketError(TicketRefusal.NO_COUPON, code)
     async with session.begin_nested():
         await _claim(
             session,
@@ -531,12 +566,12 @@ async def resolve_plain(
     """Close the ticket by a reship (the item sent or handed over again) or a decline with a
     reason the member is told; neither moves money."""
     if resolution not in (RESOLVED_RESHIP, RESOLVED_DECLINED):
-        raise TicketError("bad_resolution", resolution)
+        raise TicketError(TicketRefusal.BAD_RESOLUTION, resolution)
     note = note.strip()
     if resolution == RESOLVED_DECLINED and not note:
-        raise TicketError("reason_needed")
+        raise TicketError(TicketRefusal.REASON_NEEDED)
     if len(note) > NOTE_LIMIT:
-        raise TicketError("note_too_long", str(NOTE_LIMIT))
+        raise TicketError(TicketRefusal.NOTE_TOO_LONG, str(NOTE_LIMIT))
     row = await _open_row(session, ticket_id)
     await _claim(session, row, actor_id=actor_id, resolution=resolution, now=now, note=note)
     await _audit_close(

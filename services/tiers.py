@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from itertools import pairwise
 
 from sqlalchemy import delete, func
@@ -30,6 +31,18 @@ MAX_SPEND = 10**15
 
 class TierError(Refused):
     """A tier change that was refused; `reason` names why, for a localized message."""
+
+
+class TierRefusal(StrEnum):
+    """The reasons a TierError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_RANK = "bad_rank"
+    BAD_NAME = "bad_name"
+    BAD_SPEND = "bad_spend"
+    BAD_DISCOUNT = "bad_discount"
+    BAD_MULTIPLIER = "bad_multiplier"
+    BAD_BIRTHDAY = "bad_birthday"
+    NOT_ASCENDING = "not_ascending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,24 +122,24 @@ def tier_for_spend(tiers: tuple[TierView, ...], spend: int) -> TierView:
 async def save_tier(session: AsyncSession, tier: TierView) -> tuple[TierView, ...]:
     """Add or change one tier; ranks stay ordered by the spend they need."""
     if not 0 <= tier.rank < MAX_TIERS:
-        raise TierError("bad_rank", str(tier.rank))
+        raise TierError(TierRefusal.BAD_RANK, str(tier.rank))
     if not tier.name.strip() or len(tier.name) > 32:
-        raise TierError("bad_name", tier.name)
+        raise TierError(TierRefusal.BAD_NAME, tier.name)
     if not 0 <= tier.min_spend <= MAX_SPEND or (tier.rank == 0 and tier.min_spend != 0):
-        raise TierError("bad_spend", str(tier.min_spend))
+        raise TierError(TierRefusal.BAD_SPEND, str(tier.min_spend))
     if not 0 <= tier.discount_bps <= 5000:
-        raise TierError("bad_discount", str(tier.discount_bps))
+        raise TierError(TierRefusal.BAD_DISCOUNT, str(tier.discount_bps))
     if not 100 <= tier.multiplier_pct <= 1000:
-        raise TierError("bad_multiplier", str(tier.multiplier_pct))
+        raise TierError(TierRefusal.BAD_MULTIPLIER, str(tier.multiplier_pct))
     if not 0 <= tier.birthday_points <= 10**9:
-        raise TierError("bad_birthday", str(tier.birthday_points))
+        raise TierError(TierRefusal.BAD_BIRTHDAY, str(tier.birthday_points))
     tiers = {t.rank: t for t in await list_tiers(session)}
     if tier.rank > len(tiers):
-        raise TierError("bad_rank", str(tier.rank))
+        raise TierError(TierRefusal.BAD_RANK, str(tier.rank))
     tiers[tier.rank] = tier
     ordered = [tiers[rank] for rank in sorted(tiers)]
     if any(a.min_spend >= b.min_spend for a, b in pairwise(ordered)):
-        raise TierError("not_ascending", str(tier.rank))
+        raise TierError(TierRefusal.NOT_ASCENDING, str(tier.rank))
     await session.execute(delete(Tier))
     for t in ordered:
         session.add(

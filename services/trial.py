@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,6 +89,34 @@ class TrialError(Refused):
     """A trial request that was refused; `reason` names why, `detail` the part at fault."""
 
 
+class TrialRefusal(StrEnum):
+    """The reasons a TrialError gives (its `reason`); the handlers map each to a message."""
+
+    BAD_INVITE = "bad_invite"
+    BAD_ASPECTS = "bad_aspects"
+    NO_VARIANT = "no_variant"
+    NOT_ENOUGH_STOCK = "not_enough_stock"
+    NO_TIER = "no_tier"
+    AMBIGUOUS = "ambiguous"
+    NO_MEMBER = "no_member"
+    BAD_PLACES = "bad_places"
+    DUE_PAST = "due_past"
+    NO_PRODUCT = "no_product"
+    CHOOSE_VARIANT = "choose_variant"
+    NOBODY = "nobody"
+    NO_TRIAL = "no_trial"
+    NOT_INVITED = "not_invited"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+    NOT_AMBASSADOR = "not_ambassador"
+    NOT_RECEIVED = "not_received"
+    REPORTED = "reported"
+    BAD_RATING = "bad_rating"
+    TOO_MANY_PHOTOS = "too_many_photos"
+    SHARED = "shared"
+    BAD_DUE = "bad_due"
+
+
 @dataclass(frozen=True, slots=True)
 class Audience:
     """Who a trial invites: groups of members by what they did, a tier and above, by hand."""
@@ -118,13 +147,13 @@ def parse_audience(text: str) -> Audience:
         elif lower.startswith(TIER_PREFIXES):
             tier = lower.partition(":")[2].strip()
             if not tier:
-                raise TrialError("bad_invite", word)
+                raise TrialError(TrialRefusal.BAD_INVITE, word)
         elif word.startswith("@") or word.isdigit():
             people.append(word)
         else:
-            raise TrialError("bad_invite", word)
+            raise TrialError(TrialRefusal.BAD_INVITE, word)
     if not (groups or tier or people):
-        raise TrialError("bad_invite", text)
+        raise TrialError(TrialRefusal.BAD_INVITE, text)
     return Audience(tuple(groups), tier, tuple(people))
 
 
@@ -136,11 +165,11 @@ def parse_aspects(text: str) -> tuple[str, ...]:
         if not word:
             continue
         if not _ASPECT.match(word):
-            raise TrialError("bad_aspects", word)
+            raise TrialError(TrialRefusal.BAD_ASPECTS, word)
         if word.lower() not in (a.lower() for a in aspects):
             aspects.append(word)
     if not aspects or len(aspects) > TRIAL_MAX_ASPECTS:
-        raise TrialError("bad_aspects", text)
+        raise TrialError(TrialRefusal.BAD_ASPECTS, text)
     return tuple(aspects)
 
 
@@ -233,7 +262,7 @@ async def _variant(session: AsyncSession, product_id: int, text: str) -> Product
     for row in rows:
         if wanted in (str(row.id), str(row.position), row.name.lower()):
             return row
-    raise TrialError("no_variant", text)
+    raise TrialError(TrialRefusal.NO_VARIANT, text)
 
 
 async def _take_stock(
@@ -262,7 +291,7 @@ async def _take_stock(
         )
         left = product.stock
     if rowcount(taken) != 1:
-        raise TrialError("not_enough_stock", str(left))
+        raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(left))
 
 
 async def _return_stock(session: AsyncSession, trial: Trial, n: int) -> None:
@@ -350,7 +379,7 @@ async def _candidates(session: AsyncSession, audience: Audience) -> list[int]:
             (t.rank for t in tiers if wanted in (str(t.rank), t.code, t.name.lower())), None
         )
         if rank is None:
-            raise TrialError("no_tier", audience.tier)
+            raise TrialError(TrialRefusal.NO_TIER, audience.tier)
         rows = await session.execute(
             select(col(MemberTier.member_id))
             .where(col(MemberTier.rank) >= rank)
@@ -361,9 +390,9 @@ async def _candidates(session: AsyncSession, audience: Audience) -> list[int]:
         try:
             person = await find_member(session, reference)
         except AmbiguousMember:
-            raise TrialError("ambiguous", reference) from None
+            raise TrialError(TrialRefusal.AMBIGUOUS, reference) from None
         if person is None:
-            raise TrialError("no_member", reference)
+            raise TrialError(TrialRefusal.NO_MEMBER, reference)
         add([person.id])
     return found[:MAX_CANDIDATES]
 
@@ -385,12 +414,12 @@ async def create_trial(
     candidate who opened a private chat with the bot is invited (the caller sends the
     invitations once committed)."""
     if places <= 0 or places > MAX_CANDIDATES:
-        raise TrialError("bad_places", str(places))
+        raise TrialError(TrialRefusal.BAD_PLACES, str(places))
     if due_at <= now:
-        raise TrialError("due_past")
+        raise TrialError(TrialRefusal.DUE_PAST)
     product = await session.get(Product, product_id)
     if product is None or not product.active:
-        raise TrialError("no_product", str(product_id))
+        raise TrialError(TrialRefusal.NO_PRODUCT, str(product_id))
     chosen = await _variant(session, product_id, variant) if variant else None
     if chosen is None:
         has_variants = await session.scalar(
@@ -399,7 +428,7 @@ async def create_trial(
             .limit(1)
         )
         if has_variants is not None:
-            raise TrialError("choose_variant", str(product_id))
+            raise TrialError(TrialRefusal.CHOOSE_VARIANT, str(product_id))
     candidates = await _candidates(session, audience)
     reachable = (
         await session.execute(
@@ -412,7 +441,7 @@ async def create_trial(
         )
     ).all()
     if not reachable:  # nothing is created, and no stock is held, for an empty audience
-        raise TrialError("nobody", str(len(candidates)))
+        raise TrialError(TrialRefusal.NOBODY, str(len(candidates)))
     await _take_stock(session, product, chosen, places)
     trial = Trial(
         product_id=product_id,
@@ -467,14 +496,14 @@ async def answer_invite(
     booked as a marketing expense; when no place is left the invitation is marked missed."""
     trial = await session.get(Trial, trial_id)
     if trial is None:
-        raise TrialError("no_trial", str(trial_id))
+        raise TrialError(TrialRefusal.NO_TRIAL, str(trial_id))
     invite = await session.get(TrialInvite, (trial_id, member_id))
     if invite is None:
-        raise TrialError("not_invited", str(trial_id))
+        raise TrialError(TrialRefusal.NOT_INVITED, str(trial_id))
     if invite.status != INVITE_INVITED:
-        raise TrialError("answered", invite.status)
+        raise TrialError(TrialRefusal.ANSWERED, invite.status)
     if accept and (trial.status != TRIAL_OPEN or trial.due_at <= now):
-        raise TrialError("closed", str(trial_id))
+        raise TrialError(TrialRefusal.CLOSED, str(trial_id))
     claimed = await session.execute(
         update(TrialInvite)
         .where(
@@ -486,7 +515,7 @@ async def answer_invite(
         .execution_options(synchronize_session=False)
     )
     if rowcount(claimed) != 1:
-        raise TrialError("answered", "")
+        raise TrialError(TrialRefusal.ANSWERED, "")
     if not accept:
         return Answer(await get_trial_view(session, trial_id), accepted=False, won=False)
     place = await session.execute(
@@ -599,10 +628,10 @@ async def report_task(session: AsyncSession, *, trial_id: int, member_id: int) -
     not_received (naming the order) before they received the trial goods."""
     invite = await session.get(TrialInvite, (trial_id, member_id), populate_existing=True)
     if invite is None or invite.status != INVITE_ACCEPTED:
-        raise TrialError("not_ambassador", str(trial_id))
+        raise TrialError(TrialRefusal.NOT_AMBASSADOR, str(trial_id))
     reported = invite.reported_at is not None
     if not reported and not await _received(session, invite.order_id):
-        raise TrialError("not_received", str(invite.order_id or ""))
+        raise TrialError(TrialRefusal.NOT_RECEIVED, str(invite.order_id or ""))
     return ReportTask(await get_trial_view(session, trial_id), member_id, reported)
 
 
@@ -649,10 +678,10 @@ async def submit_report(
     whether it counts as a good report so far (photos may still make it one)."""
     task = await report_task(session, trial_id=trial_id, member_id=member_id)
     if task.reported:
-        raise TrialError("reported", str(trial_id))
+        raise TrialError(TrialRefusal.REPORTED, str(trial_id))
     cleaned = {a: int(ratings[a]) for a in task.trial.aspects if a in ratings}
     if any(not 1 <= v <= 5 for v in cleaned.values()):
-        raise TrialError("bad_rating")
+        raise TrialError(TrialRefusal.BAD_RATING)
     words = " ".join(text.split())[:TRIAL_REPORT_MAX]
     good = _good(now <= task.trial.due_at, len(cleaned) == len(task.trial.aspects), words, 0)
     saved = await session.execute(
@@ -666,7 +695,7 @@ async def submit_report(
         .execution_options(synchronize_session=False)
     )
     if rowcount(saved) != 1:
-        raise TrialError("reported", str(trial_id))
+        raise TrialError(TrialRefusal.REPORTED, str(trial_id))
     return good
 
 
@@ -677,7 +706,7 @@ async def attach_report_photo(
     with every aspect rated and a photo is a good one. Returns the photos it now carries."""
     invite = await session.get(TrialInvite, (trial_id, member_id))
     if invite is None or invite.reported_at is None:
-        raise TrialError("not_ambassador", str(trial_id))
+        raise TrialError(TrialRefusal.NOT_AMBASSADOR, str(trial_id))
     trial = await session.get(Trial, trial_id)
     assert trial is not None
     rated = len(invite.ratings or {}) == len(trial.aspects)
@@ -698,7 +727,7 @@ async def attach_report_photo(
         )
     ).first()
     if moved is None:
-        raise TrialError("too_many_photos", str(trial_id))
+        raise TrialError(TrialRefusal.TOO_MANY_PHOTOS, str(trial_id))
     photos = int(moved[0])
     session.add(
         TrialMedia(
@@ -720,7 +749,7 @@ async def share_report(
     free trial (by its order), waiting for moderation like every review. Returns the order."""
     invite = await session.get(TrialInvite, (trial_id, member_id))
     if invite is None or invite.reported_at is None or invite.order_id is None:
-        raise TrialError("not_ambassador", str(trial_id))
+        raise TrialError(TrialRefusal.NOT_AMBASSADOR, str(trial_id))
     marked = await session.execute(
         update(TrialInvite)
         .where(
@@ -732,7 +761,7 @@ async def share_report(
         .execution_options(synchronize_session=False)
     )
     if rowcount(marked) != 1 or await session.get(Review, invite.order_id) is not None:
-        raise TrialError("shared", str(trial_id))
+        raise TrialError(TrialRefusal.SHARED, str(trial_id))
     ratings = list((invite.ratings or {}).values())
     rating = min(5, max(1, int(sum(ratings) / len(ratings) + 0.5))) if ratings else 5
     media = (
@@ -818,7 +847,7 @@ async def trial_summary(session: AsyncSession, trial_id: int) -> Summary:
     """The trial's figures (TrialError no_trial when there is no such trial)."""
     trial = await get_trial(session, trial_id)
     if trial is None:
-        raise TrialError("no_trial", str(trial_id))
+        raise TrialError(TrialRefusal.NO_TRIAL, str(trial_id))
     rows = (
         (await session.execute(select(TrialInvite).where(col(TrialInvite.trial_id) == trial_id)))
         .scalars()
@@ -1032,12 +1061,12 @@ async def new_trial(
     trial.create (from chat and from the dashboard's form); TrialError when refused."""
     places = number(options.get("places", ""))
     if places is None:
-        raise TrialError("bad_places", options.get("places", ""))
+        raise TrialError(TrialRefusal.BAD_PLACES, options.get("places", ""))
     due_text = options.get("due") or options.get("deadline") or "14d"
     try:
         due_at = parse_deadline(due_text, now=now, timezone=timezone)
     except GroupBuyError as exc:
-        raise TrialError("bad_due", exc.detail or due_text) from None
+        raise TrialError(TrialRefusal.BAD_DUE, exc.detail or due_text) from None
     created = await create_trial(
         session,
         product_id=product_id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -34,6 +35,7 @@ from services.db import rowcount
 from services.errors import Refused
 from services.groupbuy import (
     GroupBuyError,
+    GroupBuyRefusal,
     GroupBuyVariantView,
     GroupBuyView,
     JoinResult,
@@ -52,6 +54,18 @@ LIVE = (WAIT_WAITING, WAIT_OFFERED)  # still in the line
 
 class WaitlistError(Refused):
     """A waitlist action that cannot be done; `reason` is a code handlers translate."""
+
+
+class WaitlistRefusal(StrEnum):
+    """The reasons a WaitlistError gives (its `reason`); the handlers map each to a message."""
+
+    CLOSED = "closed"
+    CHOOSE_VARIANT = "choose_variant"
+    NOT_SOLD_OUT = "not_sold_out"
+    NOT_WAITING = "not_waiting"
+    NOT_YOURS = "not_yours"
+    LAPSED = "lapsed"
+    BOOKED = "booked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,19 +173,19 @@ async def join_waitlist(
     variant it does not offer, or once it closed."""
     gb = await get_groupbuy(session, groupbuy_id)
     if gb is None or gb.status not in (GROUPBUY_OPEN, GROUPBUY_FORMED):
-        raise WaitlistError("closed")
+        raise WaitlistError(WaitlistRefusal.CLOSED)
     if gb.variants:
         variant = _variant(gb, variant_id)
         if variant is None:
-            raise WaitlistError("choose_variant")
+            raise WaitlistError(WaitlistRefusal.CHOOSE_VARIANT)
         if gb.status != GROUPBUY_OPEN:
-            raise WaitlistError("closed")
+            raise WaitlistError(WaitlistRefusal.CLOSED)
         if variant.units_left > 0:
-            raise WaitlistError("not_sold_out", str(variant.units_left))
+            raise WaitlistError(WaitlistRefusal.NOT_SOLD_OUT, str(variant.units_left))
     else:
         variant_id = None
         if not _sold_out(gb):
-            raise WaitlistError("not_sold_out", str(gb.units_left))
+            raise WaitlistError(WaitlistRefusal.NOT_SOLD_OUT, str(gb.units_left))
     found = (
         await session.execute(
             select(WaitlistEntry).where(
@@ -235,7 +249,7 @@ async def leave_waitlist(
         .execution_options(synchronize_session=False)
     )
     if rowcount(left) == 0:
-        raise WaitlistError("not_waiting")
+        raise WaitlistError(WaitlistRefusal.NOT_WAITING)
 
 
 async def waiting_counts(session: AsyncSession, groupbuy_ids: list[int]) -> dict[int, int]:
@@ -396,13 +410,13 @@ async def accept_offer(
         await session.execute(read.execution_options(populate_existing=True))
     ).scalar_one_or_none()
     if entry is None or entry.member_id != member_id:
-        raise WaitlistError("not_yours")
+        raise WaitlistError(WaitlistRefusal.NOT_YOURS)
     if entry.offer_no != offer_no or entry.status == WAIT_LAPSED:
-        raise WaitlistError("lapsed")
+        raise WaitlistError(WaitlistRefusal.LAPSED)
     if entry.status == WAIT_BOOKED:
-        raise WaitlistError("booked")
+        raise WaitlistError(WaitlistRefusal.BOOKED)
     if entry.status != WAIT_OFFERED or entry.offer_until is None or entry.offer_until <= now:
-        raise WaitlistError("lapsed")
+        raise WaitlistError(WaitlistRefusal.LAPSED)
     units = entry.offer_units
     try:
         async with session.begin_nested():  # a refusal takes the claim back with the booking
@@ -419,7 +433,7 @@ async def accept_offer(
     )
     gb = await get_groupbuy(session, entry.groupbuy_id)
     if gb is None:
-        raise WaitlistError("closed")
+        raise WaitlistError(WaitlistRefusal.CLOSED)
     variant = _variant(gb, entry.variant_id)
     return Accepted(gb, units, entry.chat_id, taken=True, item=variant.name if variant else "")
 
@@ -439,15 +453,15 @@ async def _claim_and_book(
         .execution_options(synchronize_session=False)
     )
     if rowcount(claimed) != 1:
-        raise WaitlistError("lapsed")
+        raise WaitlistError(WaitlistRefusal.LAPSED)
     gb = await get_groupbuy(session, entry.groupbuy_id)
     if gb is None:
-        raise WaitlistError("closed")
+        raise WaitlistError(WaitlistRefusal.CLOSED)
     member_id, chat_id = entry.member_id, entry.chat_id
     variant = _variant(gb, entry.variant_id)
     if entry.variant_id is not None:
         if variant is None or gb.status != GROUPBUY_OPEN:
-            raise GroupBuyError("closed")
+            raise GroupBuyError(GroupBuyRefusal.CLOSED)
         if gb.multi:
             number = gb.variants.index(variant) + 1
             lines = await change_lines(

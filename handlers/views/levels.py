@@ -10,7 +10,7 @@ from handlers.text import N_, NC_, pgettext
 from handlers.views.groups import group_name
 from handlers.views.perks import tier_name
 from models.community import JOIN_PAID, JOIN_TIER, LEVEL_CORE, LEVEL_OPEN, LEVEL_VIP
-from services.levels import LevelLine, LevelView, SizeWarning
+from services.levels import LevelLine, LevelRefusal, LevelView, SizeWarning
 
 LEVEL_CONTEXT = "group level"
 LEVEL_NAMES = {
@@ -21,16 +21,18 @@ LEVEL_NAMES = {
 
 # why staff's level change or invitation was refused (LevelError.reason), in chat and on the
 # dashboard; {word} is what they wrote, escaped
-REFUSALS = {
-    "unknown": N_("I do not know that group. Send /groups to see the groups and their ids."),
-    "left": N_("I am no longer in that group, so nothing was changed."),
-    "level": N_("“{word}” is not a level: use open, vip or core."),
-    "rule": N_(
+REFUSALS: dict[str, str] = {
+    LevelRefusal.UNKNOWN: N_(
+        "I do not know that group. Send /groups to see the groups and their ids."
+    ),
+    LevelRefusal.LEFT: N_("I am no longer in that group, so nothing was changed."),
+    LevelRefusal.LEVEL: N_("“{word}” is not a level: use open, vip or core."),
+    LevelRefusal.RULE: N_(
         "“{word}” is neither a tier nor a rule: use a tier's name (see /tiers), invite or paid."
     ),
-    "not_member": N_("I do not know that member yet: they need to write to me first."),
-    "already": N_("They are invited to that group already."),
-    "area": N_(
+    LevelRefusal.NOT_MEMBER: N_("I do not know that member yet: they need to write to me first."),
+    LevelRefusal.ALREADY: N_("They are invited to that group already."),
+    LevelRefusal.AREA: N_(
         "“{word}” is not an area: write a group tag like #pudong or a time zone like "
         "Asia/Shanghai, or nothing for every area."
     ),

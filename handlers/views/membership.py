@@ -25,6 +25,7 @@ from services.membership import (
     REFUSED_OFF,
     REFUSED_PRICE,
     REFUSED_UNKNOWN,
+    MembershipRefusal,
     MembershipView,
     PlanCount,
     PlanView,
@@ -185,16 +186,20 @@ def lapsed_text(membership: MembershipView) -> str:
     ).format(plan=plan_name(membership.plan), grant=grant_text(membership.plan))
 
 
-PLAN_REFUSALS = {
-    "name": N_("Give the plan a name of 1 to 32 characters."),
-    "stars": N_("The price must be a whole number of Stars from 1 to 10000."),
-    "grant": N_("“{word}” is not a grant: use tier=NAME or level=vip / level=core."),
-    "tier": N_("“{word}” is not a tier above the first: see /tiers."),
-    "level": N_("“{word}” is not a level a plan can grant: use vip or core."),
-    "unknown": N_("There is no membership plan #{word}. Send /membership_plans to see them."),
-    "off": N_("Plan #{word} is switched off already."),
-    "not_member": N_("You have no active membership of that plan."),
-    "canceled": N_("That membership will not renew already."),
+PLAN_REFUSALS: dict[str, str] = {
+    MembershipRefusal.NAME: N_("Give the plan a name of 1 to 32 characters."),
+    MembershipRefusal.STARS: N_("The price must be a whole number of Stars from 1 to 10000."),
+    MembershipRefusal.GRANT: N_(
+        "“{word}” is not a grant: use tier=NAME or level=vip / level=core."
+    ),
+    MembershipRefusal.TIER: N_("“{word}” is not a tier above the first: see /tiers."),
+    MembershipRefusal.LEVEL: N_("“{word}” is not a level a plan can grant: use vip or core."),
+    MembershipRefusal.UNKNOWN: N_(
+        "There is no membership plan #{word}. Send /membership_plans to see them."
+    ),
+    MembershipRefusal.OFF: N_("Plan #{word} is switched off already."),
+    MembershipRefusal.NOT_MEMBER: N_("You have no active membership of that plan."),
+    MembershipRefusal.CANCELED: N_("That membership will not renew already."),
 }
 
 

@@ -20,7 +20,7 @@ from babel.numbers import format_decimal, format_percent
 from handlers.text import CAPTION_LIMIT, N_, CallbackId, esc, esc_name, sentences, shorten
 from handlers.views.perks import points_text
 from models.review import MEDIA_PHOTO
-from services.review import Moderation, ReviewStats, ReviewView
+from services.review import Moderation, ModerationRefusal, ReviewStats, ReviewView
 
 
 class ReviewsCallback(CallbackData, prefix="rv"):
@@ -85,13 +85,17 @@ def stats_line(stats: ReviewStats, locale: str) -> str:
     ).format(reviewed=stats.reviewed, n=stats.picked_up, rate=rate, rating=rating)
 
 
-MODERATION_ERRORS = {
-    "not_found": N_("There is no such review."),
-    "not_allowed": N_("Sorry, only brand staff or the leader of that group can moderate it."),
-    "decided": N_("That review was already approved or rejected."),
-    "not_approved": N_("Only an approved review can be shared."),
-    "no_group": N_("The group of that order is not open, so the review cannot be posted there."),
-    "shared": N_("That review is already in your group."),
+MODERATION_ERRORS: dict[str, str] = {
+    ModerationRefusal.NOT_FOUND: N_("There is no such review."),
+    ModerationRefusal.NOT_ALLOWED: N_(
+        "Sorry, only brand staff or the leader of that group can moderate it."
+    ),
+    ModerationRefusal.DECIDED: N_("That review was already approved or rejected."),
+    ModerationRefusal.NOT_APPROVED: N_("Only an approved review can be shared."),
+    ModerationRefusal.NO_GROUP: N_(
+        "The group of that order is not open, so the review cannot be posted there."
+    ),
+    ModerationRefusal.SHARED: N_("That review is already in your group."),
 }
 
 

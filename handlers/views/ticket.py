@@ -30,7 +30,7 @@ from models.ticket import (
 )
 from services.member import MemberView
 from services.order import OrderView
-from services.ticket import AS_MEMBER, MessageView, TicketError, TicketView
+from services.ticket import AS_MEMBER, MessageView, TicketError, TicketRefusal, TicketView
 from services.zones import show
 
 
@@ -75,38 +75,44 @@ RESOLUTIONS = {
     RESOLVED_COUPON: N_("coupon"),
     RESOLVED_DECLINED: N_("declined"),
 }
-ERRORS = {
-    "not_found": N_("There is no such ticket."),
-    "not_your_order": N_("Order #{detail} is not one of your orders. Look at /orders for yours."),
-    "order_not_paid": N_(
+ERRORS: dict[str, str] = {
+    TicketRefusal.NOT_FOUND: N_("There is no such ticket."),
+    TicketRefusal.NOT_YOUR_ORDER: N_(
+        "Order #{detail} is not one of your orders. Look at /orders for yours."
+    ),
+    TicketRefusal.ORDER_NOT_PAID: N_(
         "Order #{detail} is not paid yet: a ticket can be opened once it is paid. To drop an "
         "unpaid order, cancel it in /orders."
     ),
-    "order_refunded": N_("Order #{detail} is already refunded in full."),
-    "already_open": N_(
+    TicketRefusal.ORDER_REFUNDED: N_("Order #{detail} is already refunded in full."),
+    TicketRefusal.ALREADY_OPEN: N_(
         "This order already has an open ticket, #{detail}: add to it with /ticket_say {detail}."
     ),
-    "bad_kind": N_("Choose what is wrong: missing, damaged, wrong, quality, refund or exchange."),
-    "too_long": N_("That is too long: at most {limit}, please."),
-    "note_too_long": N_("That note is too long: at most {limit}, please."),
-    "empty": N_("Write a message after the ticket number, or send a photo."),
-    "closed": N_("Ticket #{detail} is closed: nothing more can be done on it."),
-    "changed_meanwhile": N_(
+    TicketRefusal.BAD_KIND: N_(
+        "Choose what is wrong: missing, damaged, wrong, quality, refund or exchange."
+    ),
+    TicketRefusal.TOO_LONG: N_("That is too long: at most {limit}, please."),
+    TicketRefusal.NOTE_TOO_LONG: N_("That note is too long: at most {limit}, please."),
+    TicketRefusal.EMPTY: N_("Write a message after the ticket number, or send a photo."),
+    TicketRefusal.CLOSED: N_("Ticket #{detail} is closed: nothing more can be done on it."),
+    TicketRefusal.CHANGED_MEANWHILE: N_(
         "Someone else closed or changed ticket #{detail} just now: see it with /ticket {detail}."
     ),
-    "no_coupon": N_(
+    TicketRefusal.NO_COUPON: N_(
         "There is no active coupon {detail}. Staff list coupons with /coupon_templates."
     ),
-    "coupon_expired": N_("Coupon {detail} has expired: choose another."),
-    "coupon_limit_reached": N_("The member already holds coupon {code} as many times as allowed."),
-    "reason_needed": N_("Say why the ticket is declined: the member reads it."),
-    "refund_too_large": N_(
+    TicketRefusal.COUPON_EXPIRED: N_("Coupon {detail} has expired: choose another."),
+    TicketRefusal.COUPON_LIMIT_REACHED: N_(
+        "The member already holds coupon {code} as many times as allowed."
+    ),
+    TicketRefusal.REASON_NEEDED: N_("Say why the ticket is declined: the member reads it."),
+    TicketRefusal.REFUND_TOO_LARGE: N_(
         "That is more than was paid for the order, less what was already refunded: at most "
         "{detail}."
     ),
-    "bad_amount": N_("The amount must be more than zero."),
-    "not_paid": N_("That order is not paid, so there is nothing to refund."),
-    "already_refunded": N_("That order has already been refunded in full."),
+    TicketRefusal.BAD_AMOUNT: N_("The amount must be more than zero."),
+    TicketRefusal.NOT_PAID: N_("That order is not paid, so there is nothing to refund."),
+    TicketRefusal.ALREADY_REFUNDED: N_("That order has already been refunded in full."),
 }
 
 
@@ -116,7 +122,7 @@ def ticket_error_text(exc: TicketError) -> str:
     if template is None:
         return _("That cannot be done with this ticket.")
     detail = esc(exc.detail)
-    if exc.reason == "refund_too_large":
+    if exc.reason == TicketRefusal.REFUND_TOO_LARGE:
         amount, _sep, currency = exc.detail.partition(" ")
         detail = format_money(int(amount or 0), currency, get_i18n().current_locale)
     limit = counted("character", int(exc.detail)) if exc.detail.isdigit() else ""

@@ -17,7 +17,7 @@ from babel.numbers import format_decimal, format_percent
 from handlers.text import N_, CallbackId, esc, esc_name, format_money
 from handlers.views.reservation import local_moment, named_moment
 from services.tables import safe_cell
-from services.trial import Created, ReportRow, Summary, TrialStats, TrialView
+from services.trial import Created, ReportRow, Summary, TrialRefusal, TrialStats, TrialView
 from services.zones import member_zone
 
 
@@ -243,39 +243,41 @@ def stats_line(stats: TrialStats, locale: str) -> str:
     ).format(reported=stats.reported, n=stats.ambassadors, rate=rate)
 
 
-ERRORS = {
-    "bad_places": N_("Give the number of places as places=10 (1 to 500)."),
-    "due_past": N_("The report's due date must be in the future, like due=14d."),
-    "bad_due": N_("I could not read the due date: {part}. Write due=14d or due=2026-12-31."),
-    "no_product": N_("There is no active product {part}. See /products."),
-    "no_variant": N_("That product has no variant {part}: write PRODUCT:VARIANT."),
-    "choose_variant": N_(
+ERRORS: dict[str, str] = {
+    TrialRefusal.BAD_PLACES: N_("Give the number of places as places=10 (1 to 500)."),
+    TrialRefusal.DUE_PAST: N_("The report's due date must be in the future, like due=14d."),
+    TrialRefusal.BAD_DUE: N_(
+        "I could not read the due date: {part}. Write due=14d or due=2026-12-31."
+    ),
+    TrialRefusal.NO_PRODUCT: N_("There is no active product {part}. See /products."),
+    TrialRefusal.NO_VARIANT: N_("That product has no variant {part}: write PRODUCT:VARIANT."),
+    TrialRefusal.CHOOSE_VARIANT: N_(
         "That product has variants: name one, like /trial_new {part}:Large places=10 …"
     ),
-    "not_enough_stock": N_("Not enough stock for that many places: {part} left."),
-    "bad_invite": N_(
+    TrialRefusal.NOT_ENOUGH_STOCK: N_("Not enough stock for that many places: {part} left."),
+    TrialRefusal.BAD_INVITE: N_(
         "I could not read whom to invite: {part}. Use promoters, adopted, referrers, "
         "ambassadors, tier:NAME or @username."
     ),
-    "no_tier": N_("There is no tier {part}. See /tiers."),
-    "no_member": N_("I do not know the member {part} yet."),
-    "ambiguous": N_("Several members go by {part}: use their numeric id."),
-    "bad_aspects": N_(
+    TrialRefusal.NO_TIER: N_("There is no tier {part}. See /tiers."),
+    TrialRefusal.NO_MEMBER: N_("I do not know the member {part} yet."),
+    TrialRefusal.AMBIGUOUS: N_("Several members go by {part}: use their numeric id."),
+    TrialRefusal.BAD_ASPECTS: N_(
         "Name what the report rates as aspects=taste,packaging: one to six short words, not {part}."
     ),
-    "no_trial": N_("There is no trial #{part}."),
-    "nobody": N_(
+    TrialRefusal.NO_TRIAL: N_("There is no trial #{part}."),
+    TrialRefusal.NOBODY: N_(
         "Nobody in that audience can be invited yet (they need a private chat with me): "
         "no trial was created."
     ),
-    "not_invited": N_("That invitation is not yours."),
-    "answered": N_("You already answered this invitation."),
-    "closed": N_("Sorry, this trial is closed: its places can no longer be taken."),
-    "not_ambassador": N_("You have no report to write for that trial."),
-    "reported": N_("You already sent your report on this trial. Thank you!"),
-    "too_many_photos": N_("Your report already has 5 photos, the most it can carry."),
-    "shared": N_("That report was already shared, or the order already has a review."),
-    "bad_rating": N_("Rate each aspect from 1 to 5."),
+    TrialRefusal.NOT_INVITED: N_("That invitation is not yours."),
+    TrialRefusal.ANSWERED: N_("You already answered this invitation."),
+    TrialRefusal.CLOSED: N_("Sorry, this trial is closed: its places can no longer be taken."),
+    TrialRefusal.NOT_AMBASSADOR: N_("You have no report to write for that trial."),
+    TrialRefusal.REPORTED: N_("You already sent your report on this trial. Thank you!"),
+    TrialRefusal.TOO_MANY_PHOTOS: N_("Your report already has 5 photos, the most it can carry."),
+    TrialRefusal.SHARED: N_("That report was already shared, or the order already has a review."),
+    TrialRefusal.BAD_RATING: N_("Rate each aspect from 1 to 5."),
 }
 
 
