@@ -254,6 +254,11 @@ def open_error_text(exc: GroupBuyError) -> str | None:
     return _(text).format(limit=exc.detail, left=exc.detail, units=units, part=quoted(exc.detail))
 
 
+# /gb_extend to a time that is not after the group-buy's end (deadline_past, cannot_extend)
+CANNOT_EXTEND = N_(
+    "Group-buy #{id} already ends {when}: give a later time, for example /gb_extend {id} 12h."
+)
+
 # a Join tap before the VIP window ends (vip_level_only, vip_only), naming when it ends
 VIP_LEVEL_ONLY = N_(
     "Early access is for members of the groups of level {level} until {time}; everyone "
@@ -1140,6 +1145,7 @@ async def extend_command(
         await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
         return
     now = clock()
+    found: GroupBuyView | None = None
     try:
         found = await get_groupbuy(session, gb_id)
         assert found is not None
@@ -1148,7 +1154,14 @@ async def extend_command(
         deadline = parse_deadline(words[1], now=now, timezone=community.timezone, since=since)
         gb = await extend_deadline(session, groupbuy_id=gb_id, deadline=deadline, now=now)
     except GroupBuyError as exc:
-        await message.reply(open_error_text(exc) or unreadable_text("when", words[1]))
+        # a time before the current end (or a race with its closing): say the end it has
+        later = (GroupBuyRefusal.CANNOT_EXTEND, GroupBuyRefusal.DEADLINE_PAST)
+        if exc.reason in later and found is not None:
+            ends = found.deadline.astimezone(ZoneInfo(community.timezone))
+            text = _(CANNOT_EXTEND).format(id=gb_id, when=ends.strftime("%m-%d %H:%M"))
+        else:
+            text = open_error_text(exc) or unreadable_text("when", words[1])
+        await message.reply(text)
         return
     local = gb.deadline.astimezone(ZoneInfo(community.timezone))
     await message.reply(

@@ -4,7 +4,7 @@ sign-up list, the deadline (on a controlled clock), settlement, and a restart in
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC
+from datetime import UTC, timedelta
 
 from sqlmodel import select
 
@@ -184,6 +184,11 @@ async def test_leaders_extend_and_cancel(harness: Harness) -> None:
     await harness.send(MIA, MIA, "/start")
     await harness.press(MIA, TEA, card.message_id, index=0)
     assert (await harness.send(LEE, TEA, "/gb_extend 1 12h"))[0].startswith("Group-buy #1 now ends")
+    # a time before the new end: the leader is told the end and how to move it later
+    earlier = harness.runtime.clock() + timedelta(hours=30)  # the end is now in 36 hours
+    (refused,) = await harness.send(LEE, TEA, f"/gb_extend 1 {earlier:%m-%d %H:%M}")
+    assert refused.startswith("Group-buy #1 already ends "), refused
+    assert refused.endswith("give a later time, for example /gb_extend 1 12h.")
     assert (await harness.send(KAI, TEA, "/gb_cancel 1")) == [
         "Sorry, only the leaders of this group can do that."
     ]

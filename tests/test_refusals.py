@@ -18,7 +18,7 @@ from handlers.care import CARE_ERRORS
 from handlers.cash import CASH_ERRORS, REFUND_PAID_ERRORS
 from handlers.coupons import COUPON_ERRORS
 from handlers.forwhom import ERRORS as FOR_WHOM_ERRORS
-from handlers.groupbuy import DROP_ERRORS, OPEN_ERRORS, VIP_LEVEL_ONLY, VIP_ONLY
+from handlers.groupbuy import CANNOT_EXTEND, DROP_ERRORS, OPEN_ERRORS, VIP_LEVEL_ONLY, VIP_ONLY
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.groupbuy import USAGE as GROUPBUY_USAGE
 from handlers.groups import REFUSALS as GROUP_REFUSALS
@@ -98,6 +98,7 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
             {
                 GroupBuyRefusal.VIP_ONLY: VIP_ONLY,
                 GroupBuyRefusal.VIP_LEVEL_ONLY: VIP_LEVEL_ONLY,
+                GroupBuyRefusal.CANNOT_EXTEND: CANNOT_EXTEND,
                 GroupBuyRefusal.USAGE: GROUPBUY_USAGE,
                 GroupBuyRefusal.BAD_OPTION: GROUPBUY_USAGE,
             },
@@ -141,7 +142,6 @@ REFUSALS: list[tuple[type[StrEnum], tuple[Mapping[str, str], ...]]] = [
 NO_MESSAGE: tuple[tuple[StrEnum, str], ...] = (
     (CouponRefusal.BAD_KIND, "none yet: the handler's fallback shows (no coupon)"),
     (GroupBuyRefusal.BAD_MIN_KIND, "none yet: the handlers pass only the kinds they parse"),
-    (GroupBuyRefusal.CANNOT_EXTEND, "none yet: /gb_extend says it cannot read the time"),
     (GroupBuyRefusal.CHANGED_MEANWHILE, "none yet: a join says the group-buy is closed"),
     # /buy checks these itself before it places the order
     (OrderRefusal.BAD_QUANTITY, "none yet: /buy would say the order cannot be placed"),
