@@ -176,27 +176,23 @@ def _never(event: Any, data: dict[str, Any]) -> bool:
 def _collect(handler: HandlerObject, takes: _Takes) -> bool:
     """Add what this handler can take to `takes`; False when it could take anything (no
     command, callback data or state among its filters)."""
-    bounded = False
     for check in handler.filters or ():
         target = check.callback
         if isinstance(target, Command):
             names = _plain_names(target)
-            if names is None:
-                continue
-            takes.names |= names | {n.casefold() for n in names}
-            takes.prefixes += target.prefix
-            bounded = True
+            if names is not None:
+                takes.names |= names | {n.casefold() for n in names}
+                takes.prefixes += target.prefix
+                return True
         elif isinstance(target, CallbackQueryFilter):
             data = target.callback_data
             takes.callbacks.add((data.__prefix__, data.__separator__))
-            bounded = True
+            return True
         else:
             states = _states(target)
             if states is not None:
                 takes.states |= states
-                bounded = True
-        if bounded:
-            return True
+                return True
     return False
 
 

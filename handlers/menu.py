@@ -303,7 +303,7 @@ async def not_understood(message: Message) -> None:
     )
 
 
-def _callback_data_classes() -> list[type[CallbackData]]:
+def callback_data_classes() -> list[type[CallbackData]]:
     """Every CallbackData class the routers declare (they are all imported by now)."""
     found: list[type[CallbackData]] = []
     pending = list(CallbackData.__subclasses__())
@@ -318,7 +318,7 @@ def no_button_reads(query: CallbackQuery) -> bool:
     """True when no button of the bot reads this data (forged, or from a version that had an
     action this one has not). Data some button reads but that reached this router was refused
     by a filter, which answered the tap itself."""
-    for cls in _callback_data_classes():
+    for cls in callback_data_classes():
         try:
             cls.unpack(query.data or "")
         except (TypeError, ValueError):

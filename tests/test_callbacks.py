@@ -9,6 +9,7 @@ import pytest
 from aiogram.filters.callback_data import CallbackData
 
 import handlers
+from handlers.menu import callback_data_classes
 from handlers.order import OrderAction, OrderCallback
 from handlers.perks import CheckInCallback, RewardAction, RewardCallback
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
@@ -32,13 +33,7 @@ FREE = {
 def callback_classes() -> list[type[CallbackData]]:
     """Every CallbackData class the feature routers know (importing them declares all)."""
     handlers.feature_routers()
-    found: list[type[CallbackData]] = []
-    todo = list(CallbackData.__subclasses__())
-    while todo:
-        cls = todo.pop()
-        found.append(cls)
-        todo.extend(cls.__subclasses__())
-    return sorted(found, key=lambda cls: cls.__qualname__)
+    return sorted(callback_data_classes(), key=lambda cls: cls.__qualname__)
 
 
 def test_the_walk_finds_the_callback_classes_of_the_handlers() -> None:
