@@ -224,21 +224,20 @@ class MemberCare(PeriodicJob):
     ) -> bool:
         """Give what the matching rules say (services.care), and tell the member what they
         received: a receipt, not a promotion, so it goes at once."""
-        member = await get_member(session, moved.member_id)
-        given = await carry_out_care(
+        outcome = await carry_out_care(
             session,
             moved=moved,
-            member=member,
             now=now,
             default_timezone=self.settings.default_timezone,
             pacing=self.settings.pacing_rules(),
         )
-        if given is None:
+        if outcome is None:
             return False
+        member = outcome.member
         if member is not None and member.started:
             lines: list[str] = []
             with self.i18n.use_locale(member.locale):
-                for gift in given:
+                for gift in outcome.given:
                     if gift.points:
                         lines.append(
                             _("A gift from us: {points}.").format(

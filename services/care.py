@@ -23,7 +23,7 @@ from services.attribution import record_exposure
 from services.broadcast import add_care_recipient, care_broadcast
 from services.coupons import CouponError, grant
 from services.db import upsert
-from services.member import MemberView
+from services.member import MemberView, get_member
 from services.pacing import PacingRules
 from services.points import REASON_CARE, award, points_flow
 from services.segments import RuleView, Transition, rules_for
@@ -31,6 +31,14 @@ from services.zones import private_zone
 
 log = logging.getLogger(__name__)
 EXPIRY_WARNING = "expiry_warning"  # a PointsDay reason marking the day a warning went out
+
+
+@dataclass(frozen=True, slots=True)
+class CareOutcome:
+    """The member the rules were carried out for (None: unknown) and what each rule gave."""
+
+    member: MemberView | None
+    given: list[CareGiven]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +54,17 @@ async def carry_out_care(
     session: AsyncSession,
     *,
     moved: Transition,
-    member: MemberView | None,
     now: datetime,
     default_timezone: str,
     pacing: PacingRules,
-) -> list[CareGiven] | None:
+) -> CareOutcome | None:
     """Give what the care rules for this transition say, once per transition (the keys name
     it); None when no rule matches. A member held out of a rule's A/B test gets nothing from
     it and is recorded, to measure what the rule wins back."""
     rules = await rules_for(session, moved)
     if not rules:
         return None
+    member = await get_member(session, moved.member_id)
     stamp = f"{moved.member_id}:{moved.after}:{now.date().isoformat()}"
     given: list[CareGiven] = []
     for rule in rules:
@@ -83,7 +91,7 @@ async def carry_out_care(
             coupon_id=coupon_id,
         )
         given.append(CareGiven(rule_id=rule.id, points=points, coupon=coupon_id is not None))
-    return given
+    return CareOutcome(member=member, given=given)
 
 
 async def _give(
