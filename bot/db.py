@@ -13,6 +13,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -133,9 +134,37 @@ def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngin
         begin = _sqlite_begin_reading if reads_only else _sqlite_begin
         event.listen(engine.sync_engine, "begin", begin)
         return engine
-    return create_async_engine(
-        settings.database_url, pool_size=10, max_overflow=10, pool_pre_ping=True
-    )
+    engine = create_async_engine(settings.database_url, pool_size=10, max_overflow=10)
+    event.listen(engine.sync_engine, "checkin", _note_checkin)
+    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    return engine
+
+
+# a pooled connection idle this long is pinged before it is lent (see `_ping_if_idle`)
+IDLE_PING_S = 10.0
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info["checked_in_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Make sure a connection that sat idle in the pool still reaches the server (it may have
+    restarted, or a proxy dropped the connection), and if not, have the pool open new ones.
+
+    SQLAlchemy's `pool_pre_ping` pings at every checkout, which on asyncpg costs three round
+    trips (BEGIN, a ping, ROLLBACK): more than the claim and the member read of an update
+    together. A busy bot takes a connection back within milliseconds of returning it, so only
+    an idle one is pinged. A connection the server dropped while busy fails its update's
+    statement instead; SQLAlchemy then recycles the whole pool, and the update (claimed only if
+    it committed) is handled when delivered again."""
+    checked_in = record.info.get("checked_in_at")
+    if checked_in is None or time.monotonic() - checked_in < IDLE_PING_S:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:  # the driver's error, whatever the cause: the connection is unusable
+        raise InvalidatePoolError(f"an idle pooled connection no longer answers: {exc}") from exc
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -117,6 +117,8 @@ MESSAGE_LIMIT = 4096  # characters of a text message, after entities parsing
 def pages_of_lines(text_html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     """A long text of short lines (a list of commands) cut between lines into messages that
     each fit Telegram's limit."""
+    if visible_length(text_html) <= limit:  # most texts: one page, measured once
+        return [text_html]
     pages: list[str] = []
     current: list[str] = []
     for line in text_html.split("\n"):

@@ -195,3 +195,32 @@ async def test_a_sqlite_connection_waits_for_the_lock_without_stopping_the_bot(
 async def _insert(engine: Any) -> None:
     async with engine.begin() as connection:
         await connection.execute(text("INSERT INTO t (n) VALUES (1)"))
+
+
+async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_an_update_uses_it(
+    harness: Harness, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool (SQLite opens its file, there is no server)")
+    # given the bot's pooled connections were all used once
+    tea_card, _coffee = await open_drop(harness)
+    # when the server drops them while they sit idle (a restart, a proxy's idle timeout)
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as other:
+            dropped = await other.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            assert any(dropped.scalars().all())
+    finally:
+        await engine.dispose()
+    monkeypatch.setattr(bot.db, "IDLE_PING_S", 0.0)  # as if they had been idle a while
+    # then the next member's join finds a live connection (the idle one failed its ping and the
+    # pool opened new ones), instead of an apology
+    update = press_join(harness, tea_card)
+    assert await deliver(harness, update) == 1
+    assert toast(harness, update) == JOINED
+    assert await joins(harness) == [(KAI, 1)]
