@@ -20,7 +20,7 @@ from bot.redis import Throttle
 from bot.transactions import UnitOfWork, unit_of_work
 from handlers.text import N_
 from services.community import ChatInfo, record_context
-from services.idempotency import claim_update
+from services.idempotency import Claim
 from services.member import UserInfo, locale_for_language_code
 
 log = logging.getLogger(__name__)
@@ -118,10 +118,7 @@ class CommittedNotifier:
 class DbSessionMiddleware(BaseMiddleware):
     """One session per update, whose transaction (a `UnitOfWork`) ends before the handler
     first talks to Telegram: committed there or when the handler returns, rolled back on error.
-
-    The update id, and the callback query or message it carries, are claimed first in the same
-    transaction, so a redelivered update is skipped (even under a new update id) and one that
-    failed before it committed anything stays claimable.
+    The update is claimed in it (`ContextMiddleware`).
 
     On SQLite (`one_writer`) every transaction takes the single write lock when it begins, so
     updates handled at once would only wait on each other in SQLite's busy loop, and under a
@@ -143,12 +140,6 @@ class DbSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         failed = self.metrics.effects_failed.inc if self.metrics is not None else None
         async with unit_of_work(self.sessions, writer=self.writer, failed=failed) as unit:
-            if isinstance(event, Update) and not await claim_update(
-                unit.session, update_id=event.update_id, delivery=delivery_of(event)
-            ):
-                log.info("update %s was already handled; skipped", event.update_id)
-                data[OUTCOME] = OUTCOME_DUPLICATE
-                return None
             data["session"] = unit.session
             data["after_commit"] = unit
             if "notifier" in data:
@@ -157,7 +148,13 @@ class DbSessionMiddleware(BaseMiddleware):
 
 
 class ContextMiddleware(BaseMiddleware):
-    """Records the member and the group behind the update and picks the reply locale."""
+    """Claims the update, records the member and the group behind it and picks the reply
+    locale.
+
+    The update id, and the callback query or message it carries, are claimed in the update's
+    transaction, so a redelivered update is skipped (even under a new update id) and one that
+    failed before it committed anything stays claimable. On PostgreSQL the claim and the
+    reading of the member and the group are one statement."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -179,7 +176,12 @@ class ContextMiddleware(BaseMiddleware):
             default_locale=self.settings.default_locale,
             default_timezone=self.settings.default_timezone,
             now=data["clock"](),  # the domain clock, as every verb the handlers call
+            claim=Claim(event.update_id, delivery_of(event)) if isinstance(event, Update) else None,
         )
+        if not recorded.claimed:
+            log.info("update %s was already handled; skipped", getattr(event, "update_id", "?"))
+            data[OUTCOME] = OUTCOME_DUPLICATE
+            return None
         member, community = recorded.member, recorded.community
         data["member"] = member
         data["community"] = community

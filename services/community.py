@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import and_, bindparam, literal, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -22,8 +22,9 @@ from models.community import (
     CommunityMember,
 )
 from models.member import Member
-from services.db import insert_in, prepared, table_of, upsert
+from services.db import dialect_name, insert_in, prepared, table_of, upsert
 from services.errors import Refused
+from services.idempotency import Claim, claim_update, claimed_cte
 from services.member import (
     LOCALES,
     MEMBER_COLUMNS,
@@ -293,10 +294,15 @@ _SEEN_IN_COMMUNITY = prepared(_seen_in_community)
 
 @dataclass(frozen=True, slots=True)
 class UpdateContext:
-    """Who and where an update comes from, as recorded."""
+    """Who and where an update comes from, as recorded; `claimed` False: the update was
+    handled before (nothing was recorded)."""
 
     member: MemberView | None
     community: CommunityView | None
+    claimed: bool = True
+
+
+NOT_CLAIMED = UpdateContext(None, None, claimed=False)
 
 
 async def record_context(
@@ -308,17 +314,35 @@ async def record_context(
     default_locale: str,
     default_timezone: str,
     now: datetime,
+    claim: Claim | None = None,
 ) -> UpdateContext:
-    """Record the member (`user`) and the group (`chat`) behind an update, and that the member
-    is in the group: what `record_member`, `record_community` and `seen_in_community` do, read
-    in one SELECT, so that a known member in a known group costs that one statement and a write
-    only for what changed (or a last sighting older than SEEN_REFRESH)."""
-    if user is None and chat is None:
+    """Claim the update (`claim`, see services.idempotency) and record the member (`user`)
+    and the group (`chat`) behind it, and that the member is in the group: what
+    `record_member`, `record_community` and `seen_in_community` do, read in one SELECT, so that
+    a known member in a known group costs that one statement and a write only for what changed
+    (or a last sighting older than SEEN_REFRESH). On PostgreSQL the claim is part of that
+    statement; on SQLite (or with nobody to record) it is a statement of its own, first. An
+    update claimed before records nothing and comes back `NOT_CLAIMED`."""
+    anyone = user is not None or chat is not None
+    together = claim is not None and anyone and dialect_name(session) == "postgresql"
+    if (
+        claim is not None
+        and not together
+        and not await claim_update(session, update_id=claim.update_id, delivery=claim.delivery)
+    ):
+        return NOT_CLAIMED
+    if not anyone:
         return UpdateContext(None, None)
-    shape = (user is not None, chat is not None)
-    statement = _CONTEXT_READS[shape](session)
-    ids = {"user_id": user.id if user else None, "chat_id": chat.id if chat else None}
-    row = (await session.execute(statement, ids)).one()
+    shape = (user is not None, chat is not None, together)
+    params: dict[str, Any] = {
+        "user_id": user.id if user else None,
+        "chat_id": chat.id if chat else None,
+    }
+    if claim is not None and together:
+        params |= claim.values()
+    row = (await session.execute(_CONTEXT_READS[shape](session), params)).one()
+    if together and not row.claimed:
+        return NOT_CLAIMED
     member = None
     if user is not None:
         known = _prefixed(row, "m_", MEMBER_COLUMNS) if row.member_id is not None else None
@@ -350,12 +374,16 @@ async def record_context(
     return UpdateContext(member, community)
 
 
-def _context_read(with_user: bool, with_chat: bool) -> Any:
+def _context_read(with_user: bool, with_chat: bool, with_claim: bool) -> Any:
     """The one SELECT of `record_context`: the member, the group and the member's sighting in
-    it, each row outer-joined to a constant so that a missing one reads as NULLs. The ids are
-    bound parameters (`user_id`, `chat_id`), so each of the three shapes is built once."""
+    it, each row outer-joined to a constant so that a missing one reads as NULLs, and with
+    `with_claim` (PostgreSQL) the update's claim, inserted by a WITH and counted in `claimed`.
+    The ids are bound parameters (`user_id`, `chat_id`), so each shape is built once."""
     anchor = select(literal(1).label("one")).subquery()
     columns: list[Any] = []
+    if with_claim:
+        claimed = claimed_cte()
+        columns += [select(func.count()).select_from(claimed).scalar_subquery().label("claimed")]
     query_from: Any = anchor
     user_id: Any = bindparam("user_id")
     chat_id: Any = bindparam("chat_id")
@@ -383,14 +411,17 @@ def _context_read(with_user: bool, with_chat: bool) -> Any:
     return select(*columns).select_from(query_from)
 
 
-def _context_reader(with_user: bool, with_chat: bool) -> Callable[[AsyncSession], Any]:
-    return prepared(lambda _dialect: _context_read(with_user, with_chat))
+def _context_reader(
+    with_user: bool, with_chat: bool, with_claim: bool
+) -> Callable[[AsyncSession], Any]:
+    return prepared(lambda _dialect: _context_read(with_user, with_chat, with_claim))
 
 
 _CONTEXT_READS = {
-    (with_user, with_chat): _context_reader(with_user, with_chat)
+    (with_user, with_chat, with_claim): _context_reader(with_user, with_chat, with_claim)
     for with_user in (True, False)
     for with_chat in (True, False)
+    for with_claim in (True, False)
     if with_user or with_chat
 }
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, literal
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -14,27 +16,53 @@ from models.idempotency import ProcessedUpdate
 from services.db import insert_in, prepared, rowcount, table_of
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An update to claim: its id, and what it carries that is unique on Telegram's side (a
+    callback query id, a chat's message id), so the same tap redelivered under a new update id
+    is refused too."""
+
+    update_id: int
+    delivery: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The bound values of the claim's INSERT (`_claim_insert`)."""
+        key = None
+        if self.delivery is not None:
+            key = hashlib.sha256(self.delivery.encode()).hexdigest()[:40]
+        return {"update_id": self.update_id, "delivery_key": key, "handled_at": utcnow()}
+
+
 async def claim_update(
     session: AsyncSession, *, update_id: int, delivery: str | None = None
 ) -> bool:
     """Record the update as handled in the caller's transaction; False if it already was.
 
-    `delivery` names what the update carries that is unique on Telegram's side (a callback
-    query id, a chat's message id): the same tap redelivered under a new update id is refused
-    too. One INSERT claims both (a conflict on either unique column inserts nothing). The row
-    commits or rolls back with the handling, so a failed update can be retried.
+    One INSERT claims both the update id and the `delivery` (see `Claim`; a conflict on either
+    unique column inserts nothing). The row commits or rolls back with the handling, so a
+    failed update can be retried. (On PostgreSQL an update's own claim rides on the context
+    middleware's read instead: `claimed_cte`.)
     """
-    key = hashlib.sha256(delivery.encode()).hexdigest()[:40] if delivery is not None else None
-    result = await session.execute(
-        _CLAIM(session), {"update_id": update_id, "delivery_key": key, "handled_at": utcnow()}
-    )
+    result = await session.execute(_CLAIM(session), Claim(update_id, delivery).values())
     return bool(rowcount(result))
 
 
-# no conflict target: a row that collides on the update id or on the delivery key is skipped
-_CLAIM = prepared(
-    lambda dialect: insert_in(dialect, table_of(ProcessedUpdate)).on_conflict_do_nothing()
-)
+def _claim_insert(dialect: str) -> Any:
+    # no conflict target: a row that collides on the update id or on the delivery key is skipped
+    values: dict[str, Any] = {
+        name: bindparam(name) for name in ("update_id", "delivery_key", "handled_at")
+    }
+    return insert_in(dialect, table_of(ProcessedUpdate)).values(values).on_conflict_do_nothing()
+
+
+_CLAIM = prepared(_claim_insert)
+
+
+def claimed_cte() -> Any:
+    """The claim as a PostgreSQL common table expression that yields one row if it inserted
+    (none if the update was claimed before), for a SELECT to count in the same statement:
+    `Claim.values()` are its parameters. (SQLite has no INSERT inside WITH.)"""
+    return _claim_insert("postgresql").returning(literal(1).label("one")).cte("claimed")
 
 
 async def prune_claims(session: AsyncSession, *, before: datetime) -> int:
