@@ -16,8 +16,10 @@ from weakref import WeakKeyDictionary
 
 from babel.numbers import list_currencies
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Engine,
+    String,
     and_,
     bindparam,
     event,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +45,7 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
-from services.db import insert_in, prepared, table_of
+from services.db import dialect_name, insert_in, prepared, table_of
 from services.errors import Refused
 
 STARS = "XTR"  # Telegram Stars, whole units
@@ -400,14 +403,101 @@ async def _view(session: AsyncSession, tx: LedgerTransaction, *, created: bool) 
     )
 
 
-_OPEN_TRANSACTION = prepared(
-    lambda dialect: (
+_TRANSACTION_VALUES = (
+    "idempotency_key",
+    "kind",
+    "memo",
+    "reverses_id",
+    "actor_id",
+    "order_id",
+    "created_at",
+)
+
+
+def _open_transaction(dialect: str) -> Any:
+    values: dict[str, Any] = {name: bindparam(name) for name in _TRANSACTION_VALUES}
+    return (
         insert_in(dialect, table_of(LedgerTransaction))
+        .values(values)
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(col(LedgerTransaction.id), col(LedgerTransaction.created_at))
     )
-)
+
+
+_OPEN_TRANSACTION = prepared(_open_transaction)
 _ADD_ENTRIES = prepared(lambda _dialect: insert(table_of(LedgerEntry)))
+
+
+def _open_with_entries() -> Any:
+    """PostgreSQL: the transaction's row and its entries in one statement (a WITH that inserts
+    the row, whose id the entries' INSERT takes), one round trip instead of two. The entries
+    come as three arrays (`accounts`, `assets`, `amounts`), so one statement serves any number
+    of them, inserted in their order. Yields the row's id and time, nothing when the key was
+    posted before (then no entry is inserted either)."""
+    opened = _open_transaction("postgresql").cte("opened")
+    rows = (
+        func.unnest(
+            bindparam("accounts", type_=ARRAY(BigInteger)),
+            bindparam("assets", type_=ARRAY(String)),
+            bindparam("amounts", type_=ARRAY(BigInteger)),
+        )
+        .table_valued("account_id", "asset", "amount", with_ordinality="n")
+        .render_derived()
+    )
+    entries = (
+        insert(table_of(LedgerEntry))
+        .from_select(
+            ["transaction_id", "account_id", "asset", "amount"],
+            select(opened.c.id, rows.c.account_id, rows.c.asset, rows.c.amount)
+            .select_from(opened)
+            .join(rows, true())
+            .order_by(rows.c.n),
+        )
+        .cte("entries")
+    )
+    return select(opened.c.id, opened.c.created_at).add_cte(entries)
+
+
+_OPEN_WITH_ENTRIES = prepared(lambda _dialect: _open_with_entries())
+
+
+async def _open(
+    session: AsyncSession, values: dict[str, Any], postings: Sequence[Posting]
+) -> tuple[int, datetime, dict[AccountRef, int]] | None:
+    """Insert the transaction (`values`) and its entries: its id and time, and the ids of the
+    postings' accounts; None when the key was posted before (nothing inserted).
+
+    Accounts are resolved (created on first use) in one fixed order, so that concurrent
+    postings never deadlock."""
+    ordered = sorted(postings, key=lambda p: (p.account, p.asset))
+    if dialect_name(session) == "postgresql":
+        idents = {p.account: await account_id(session, p.account) for p in ordered}
+        arrays = {
+            "accounts": [idents[p.account] for p in postings],
+            "assets": [p.asset for p in postings],
+            "amounts": [p.amount for p in postings],
+        }
+        row = (await session.execute(_OPEN_WITH_ENTRIES(session), values | arrays)).one_or_none()
+        return None if row is None else (row[0], row[1], idents)
+    row = (await session.execute(_OPEN_TRANSACTION(session), values)).one_or_none()
+    if row is None:
+        return None
+    tx_id, created_at = row
+    idents = {p.account: await account_id(session, p.account) for p in ordered}
+    # one executemany of a cached statement (a multi-row VALUES is compiled anew every time)
+    await session.execute(
+        _ADD_ENTRIES(session),
+        [
+            {
+                "transaction_id": tx_id,
+                "account_id": idents[p.account],
+                "asset": p.asset,
+                "amount": p.amount,
+            }
+            for p in postings
+        ],
+    )
+    return tx_id, created_at, idents
 
 
 async def post(
@@ -434,40 +524,22 @@ async def post(
         raise LedgerError("bad_key", "the idempotency key must be 1-128 characters")
     validate_postings(postings)
     kind, memo = kind[:32], memo[:255]
-    inserted = await session.execute(
-        _OPEN_TRANSACTION(session),
-        {
-            "idempotency_key": key,
-            "kind": kind,
-            "memo": memo,
-            "reverses_id": reverses_id,
-            "actor_id": actor_id,
-            "order_id": order_id,
-            "created_at": at or utcnow(),
-        },
-    )
-    row = inserted.one_or_none()
-    if row is None:  # posted before, or by a concurrent poster that committed first
+    values = {
+        "idempotency_key": key,
+        "kind": kind,
+        "memo": memo,
+        "reverses_id": reverses_id,
+        "actor_id": actor_id,
+        "order_id": order_id,
+        "created_at": at or utcnow(),
+    }
+    opened = await _open(session, values, postings)
+    if opened is None:  # posted before, or by a concurrent poster that committed first
         existing = await _existing(session, key)
         assert existing is not None
         return existing
-    tx_id, created_at = row
-    # resolve accounts and lock balances in one fixed order, so concurrent postings never deadlock
+    tx_id, created_at, idents = opened
     ordered = sorted(postings, key=lambda p: (p.account, p.asset))
-    idents = {p.account: await account_id(session, p.account) for p in ordered}
-    # one executemany of a cached statement (a multi-row VALUES is compiled anew every time)
-    await session.execute(
-        _ADD_ENTRIES(session),
-        [
-            {
-                "transaction_id": tx_id,
-                "account_id": idents[p.account],
-                "asset": p.asset,
-                "amount": p.amount,
-            }
-            for p in postings
-        ],
-    )
     merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
     for p in ordered:
         merged[(p.account, p.asset)] += p.amount

@@ -1089,7 +1089,8 @@ async def test_the_loser_of_a_reversal_race_is_refused_with_already_reversed(
             connection = await session.connection()
 
             def spot(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-                if statement.lstrip().upper().startswith("INSERT INTO LEDGER_TRANSACTION"):
+                # alone (SQLite) or in a WITH that inserts the entries too (PostgreSQL)
+                if "INSERT INTO LEDGER_TRANSACTION" in statement.upper():
                     loser_inserts.set()
 
             event.listen(connection.sync_connection, "before_cursor_execute", spot)
