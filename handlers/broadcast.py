@@ -30,24 +30,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.care import segment_name
-from handlers.content import (
-    OFFER,
-    TYPING,
-    ContentSteps,
-    given_line,
-    language_name,
-    translations_of,
-)
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.paging import (
-    PAGE_SIZE,
-    PageCallback,
-    page_counter,
-    page_row,
-    send_footer,
-    turn_card_page,
-)
-from handlers.text import N_, CallbackId, counted, esc, sentences, unreadable_text
 from handlers.views.abtest import result_button
 from handlers.views.broadcast import (
     LABEL_ROOM,
@@ -55,10 +38,27 @@ from handlers.views.broadcast import (
     delivery_message,
     targets_text,
 )
+from handlers.views.content import (
+    OFFER,
+    TYPING,
+    ContentSteps,
+    given_line,
+    language_name,
+    translations_of,
+)
 from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
 from handlers.views.menu import with_back
+from handlers.views.paging import (
+    PAGE_SIZE,
+    PageCallback,
+    page_counter,
+    page_row,
+    send_footer,
+    turn_card_page,
+)
 from handlers.views.perks import tier_name
-from handlers.wizard import NOT_OPEN, Target, Wizard
+from handlers.views.text import N_, CallbackId, counted, esc, sentences, unreadable_text
+from handlers.views.wizard import NOT_OPEN, Target, Wizard
 from models.broadcast import (
     HOLDOUT_MAX,
     POST_CONTENT,
@@ -400,7 +400,7 @@ class NewBroadcast(StatesGroup):
     schedule = State()
     confirm = State()
     override = State()
-    translate = State()  # "Add a translation?", from the last look (handlers/content.py)
+    translate = State()  # "Add a translation?", from the last look (handlers/views/content.py)
     translation = State()  # the text in the chosen language
     variant_b = State()  # an A/B test's second text, from the last look
     holdout = State()  # the share of eligible members held out, from the last look

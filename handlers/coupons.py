@@ -16,11 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.order import CouponCallback, send_invoice
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import N_, BackgroundSender, HandlerSettings, discount_figures, esc, format_money
 from handlers.views.member import ambiguous_text
 from handlers.views.menu import with_back
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.perks import tier_name
+from handlers.views.text import (
+    N_,
+    BackgroundSender,
+    HandlerSettings,
+    discount_figures,
+    esc,
+    format_money,
+)
 from models.base import Clock
 from models.coupons import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM

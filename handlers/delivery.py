@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.product import amount_error
-from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from handlers.views.delivery import DELIVERED, SHIPPED, refusal
 from handlers.views.order import invoice
+from handlers.views.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from models.order import DELIVERY_SHIP, OPEN_STATUSES
 from models.product import PAYMENT_TELEGRAM
 from services.delivery import (

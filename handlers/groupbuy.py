@@ -26,9 +26,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.delivery import deliver_keyboard
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
-from handlers.lint import clear_command, product_texts, split_override
 from handlers.order import send_invoice
-from handlers.text import (
+from handlers.views.groupbuy import (
+    GroupBuyAction,
+    GroupBuyCallback,
+    GroupBuyVariantAction,
+    GroupBuyVariantCallback,
+    card_text,
+    closing_effects,
+    fits_caption,
+)
+from handlers.views.levels import level_name
+from handlers.views.lint import clear_command, product_texts, split_override
+from handlers.views.pickup import for_whom_text, unreached_leader_effects
+from handlers.views.policy import held_text, opened_text
+from handlers.views.text import (
     CAPTION_LIMIT,
     LANGUAGE_NAMES,
     N_,
@@ -52,18 +64,6 @@ from handlers.text import (
     unreadable_text,
     visible_length,
 )
-from handlers.views.groupbuy import (
-    GroupBuyAction,
-    GroupBuyCallback,
-    GroupBuyVariantAction,
-    GroupBuyVariantCallback,
-    card_text,
-    closing_effects,
-    fits_caption,
-)
-from handlers.views.levels import level_name
-from handlers.views.pickup import for_whom_text, unreached_leader_effects
-from handlers.views.policy import held_text, opened_text
 from models.base import Clock
 from models.community import LEVEL_OPEN
 from models.order import DELIVERY_PICKUP

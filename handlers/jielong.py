@@ -28,8 +28,10 @@ from handlers.groupbuy import (
     option_count,
     refusal_text,
 )
-from handlers.lint import clear_command, split_override
-from handlers.text import (
+from handlers.views.groupbuy import ListAction, ListCallback
+from handlers.views.lint import clear_command, split_override
+from handlers.views.policy import held_text, opened_text
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CardPoster,
@@ -47,8 +49,6 @@ from handlers.text import (
     quoted,
     shorten,
 )
-from handlers.views.groupbuy import ListAction, ListCallback
-from handlers.views.policy import held_text, opened_text
 from models.base import Clock
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView

@@ -12,10 +12,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.commands import sync_private_commands
 from handlers.filters import PRIVATE
-from handlers.text import LANGUAGE_NAMES, HandlerSettings
+from handlers.views.commands import sync_private_commands
 from handlers.views.menu import with_back
+from handlers.views.text import LANGUAGE_NAMES, HandlerSettings
 from services.member import LOCALES, MemberView, set_locale
 from services.role import menu_role
 

@@ -15,11 +15,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, esc_name
 from handlers.views.groups import group_name
 from handlers.views.levels import REFUSALS, level_name, level_set_text
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
+from handlers.views.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, esc_name
 from models.base import Clock
 from models.community import JOIN_INVITE
 from services.levels import (

@@ -27,16 +27,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import (
-    N_,
-    BackgroundSender,
-    CommitHook,
-    HandlerSettings,
-    RefundWaker,
-    esc,
-    format_money,
-    later,
-)
 from handlers.views.membership import (
     PLAN_REFUSALS,
     cancel_subscription,
@@ -55,6 +45,16 @@ from handlers.views.membership import (
     switched_off_text,
 )
 from handlers.views.menu import POINTS, with_back
+from handlers.views.text import (
+    N_,
+    BackgroundSender,
+    CommitHook,
+    HandlerSettings,
+    RefundWaker,
+    esc,
+    format_money,
+    later,
+)
 from models.base import Clock
 from services.ledger import STARS
 from services.member import MemberView

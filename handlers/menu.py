@@ -24,7 +24,6 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.broadcast import BroadcastSettings, offers_screen
-from handlers.commands import COMMANDS
 from handlers.coupons import coupons_page
 from handlers.filters import PRIVATE
 from handlers.language import language_keyboard
@@ -40,7 +39,7 @@ from handlers.perks import (
 )
 from handlers.referral import invite_screen, referrals_screen, send_invitation
 from handlers.start import help_text
-from handlers.text import HandlerSettings, pages_of_lines
+from handlers.views.commands import COMMANDS
 from handlers.views.menu import (
     CHECKIN,
     COUPONS,
@@ -62,6 +61,7 @@ from handlers.views.menu import (
     menu_text,
     with_back,
 )
+from handlers.views.text import HandlerSettings, pages_of_lines
 from models.base import Clock
 from services.member import MemberView
 from services.zones import private_zone

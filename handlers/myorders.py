@@ -19,16 +19,6 @@ from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
 from handlers.referral import qr_png
 from handlers.reservation import cancel_error_text
-from handlers.text import (
-    N_,
-    CardToucher,
-    CommitHook,
-    HandlerSettings,
-    esc,
-    esc_name,
-    later,
-    sentences,
-)
 from handlers.views.myorders import (
     MyOrderAction,
     MyOrderCallback,
@@ -41,6 +31,16 @@ from handlers.views.myorders import (
 )
 from handlers.views.order import invoice
 from handlers.views.perks import points_text
+from handlers.views.text import (
+    N_,
+    CardToucher,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    later,
+    sentences,
+)
 from models.base import Clock
 from models.order import ORDER_FULFILLED
 from services.groupbuy import GroupBuyError, GroupBuyRefusal

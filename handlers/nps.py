@@ -21,7 +21,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import (
+from handlers.views.text import (
     N_,
     CallbackId,
     CommitHook,
@@ -31,7 +31,7 @@ from handlers.text import (
     esc_name,
     pack_blocks,
 )
-from handlers.wizard import Target, Wizard
+from handlers.views.wizard import Target, Wizard
 from models.base import Clock
 from services.broadcast import is_opted_in
 from services.community import get_community

@@ -33,20 +33,6 @@ from handlers.levels import invite_to_buyers_group
 from handlers.nps import ask_after_pickup
 from handlers.product import amount_error
 from handlers.referral import rules_from
-from handlers.text import (
-    N_,
-    BackgroundSender,
-    CallbackId,
-    CommitHook,
-    HandlerSettings,
-    RefundWaker,
-    default_locale,
-    esc,
-    esc_name,
-    format_money,
-    later,
-    sentences,
-)
 from handlers.views.labels import ORDER_STATUS, label
 from handlers.views.member import ambiguous_text
 from handlers.views.order import invoice, shipping_given
@@ -61,6 +47,20 @@ from handlers.views.reservation import (
     held_until_text,
     local_moment,
     reservation_rules,
+)
+from handlers.views.text import (
+    N_,
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    RefundWaker,
+    default_locale,
+    esc,
+    esc_name,
+    format_money,
+    later,
+    sentences,
 )
 from models.order import (
     DELIVERY_SHIP,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.product import amount_error
-from handlers.text import (
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,

@@ -23,9 +23,14 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
-from handlers.lint import clear_command, split_override
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import (
+from handlers.views import menu as screen
+from handlers.views.labels import POINT_REASON, label
+from handlers.views.lint import clear_command, split_override
+from handlers.views.member import ambiguous_text
+from handlers.views.menu import MenuCallback, with_back
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,
@@ -37,11 +42,6 @@ from handlers.text import (
     sentences,
     unreadable_text,
 )
-from handlers.views import menu as screen
-from handlers.views.labels import POINT_REASON, label
-from handlers.views.member import ambiguous_text
-from handlers.views.menu import MenuCallback, with_back
-from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
 from models.base import Clock
 from models.ledger import POINTS
 from services.audit import record_action

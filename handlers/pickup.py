@@ -25,15 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, RoleFilter, refusal_text
 from handlers.order import Marking, order_error_text
-from handlers.text import (
-    N_,
-    BackgroundSender,
-    CommitHook,
-    HandlerSettings,
-    esc,
-    esc_name,
-    format_money,
-)
 from handlers.views.member import ambiguous_text
 from handlers.views.pickup import (
     SheetAction,
@@ -47,6 +38,15 @@ from handlers.views.pickup import (
     redeemed_text,
     sheet_keyboard,
     sheet_text,
+)
+from handlers.views.text import (
+    N_,
+    BackgroundSender,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    format_money,
 )
 from models.groupbuy import GROUPBUY_FORMED
 from models.product import PAYMENT_TELEGRAM

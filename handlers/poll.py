@@ -32,9 +32,12 @@ from handlers.groupbuy import (
     open_error_text,
     parse_open_line,
 )
-from handlers.lint import clear_command, product_texts, split_override
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import (
+from handlers.views.lint import clear_command, product_texts, split_override
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.perks import points_text
+from handlers.views.policy import held_text, waits_text
+from handlers.views.poll import result_effects, send_copies, stop_copies
+from handlers.views.text import (
     N_,
     BackgroundSender,
     Calls,
@@ -48,9 +51,6 @@ from handlers.text import (
     esc_name,
     unreadable_text,
 )
-from handlers.views.perks import points_text
-from handlers.views.policy import held_text, waits_text
-from handlers.views.poll import result_effects, send_copies, stop_copies
 from models.base import Clock
 from models.poll import POLL_OPEN
 from services.community import get_community, open_community_ids

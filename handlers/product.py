@@ -14,13 +14,13 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.content import language_name, preview_lines
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.lint import clear_command, split_override
-from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
-from handlers.text import N_, HandlerSettings, esc, esc_name, format_money
+from handlers.views.content import language_name, preview_lines
+from handlers.views.lint import clear_command, split_override
+from handlers.views.paging import PageCallback, page_counter, turn_card_page, with_page_row
 from handlers.views.product import product_card, variant_lines
 from handlers.views.review import rating_line, reviews_button
+from handlers.views.text import N_, HandlerSettings, esc, esc_name, format_money
 from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS

@@ -30,10 +30,12 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.chart import bar_chart
 from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
-from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
-from handlers.text import (
+from handlers.views.chart import bar_chart
+from handlers.views.menu import INVITE, REFERRALS, MenuCallback, with_back
+from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
+from handlers.views.perks import points_text
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,
@@ -43,8 +45,6 @@ from handlers.text import (
     esc_name,
     format_money,
 )
-from handlers.views.menu import INVITE, REFERRALS, MenuCallback, with_back
-from handlers.views.perks import points_text
 from models.base import Clock
 from services.audit import record_action
 from services.community import CommunityView, get_community

@@ -13,12 +13,12 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import AsOneself
-from handlers.text import N_, CommitHook, HandlerSettings
 from handlers.views.reservation import (
     ReservationCallback,
     cancel_keyboard,
     reservation_line,
 )
+from handlers.views.text import N_, CommitHook, HandlerSettings
 from services.community import CommunityView
 from services.member import MemberView
 from services.order import OrderError, OrderRefusal

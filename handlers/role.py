@@ -31,10 +31,14 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.commands import refresh_private_menu, sync_private_commands
 from handlers.filters import GROUP, PRIVATE, RoleFilter
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import (
+from handlers.views.audit import action_label, detail_text
+from handlers.views.commands import refresh_private_menu, sync_private_commands
+from handlers.views.labels import LEADER_SOURCE, label
+from handlers.views.leader import LeadCallback
+from handlers.views.member import ambiguous_text
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,
@@ -43,10 +47,6 @@ from handlers.text import (
     esc,
     esc_name,
 )
-from handlers.views.audit import action_label, detail_text
-from handlers.views.labels import LEADER_SOURCE, label
-from handlers.views.leader import LeadCallback
-from handlers.views.member import ambiguous_text
 from models.base import Clock
 from models.role import (
     LEADER_ACTIVE,

@@ -12,13 +12,13 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.commands import commands_for, refresh_private_menu
 from handlers.filters import PRIVATE, current_role
 from handlers.groupbuy import start_on_groupbuy
 from handlers.pickup import show_sheet
 from handlers.referral import start_with_code
-from handlers.text import N_, CommitHook, HandlerSettings, esc, pages_of_lines
+from handlers.views.commands import commands_for, refresh_private_menu
 from handlers.views.menu import menu_keyboard, menu_text, with_back
+from handlers.views.text import N_, CommitHook, HandlerSettings, esc, pages_of_lines
 from models.base import Clock
 from services.community import CommunityView
 from services.member import MemberView

@@ -22,11 +22,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, RoleFilter, current_role, refusal_text
-from handlers.text import HandlerSettings, counted, esc
 from handlers.views.levels import level_lines
 from handlers.views.membership import membership_lines
 from handlers.views.review import stats_line
 from handlers.views.stats import caption, chart, summary
+from handlers.views.text import HandlerSettings, counted, esc
 from handlers.views.trial import stats_line as trial_stats_line
 from models.base import Clock
 from services.analytics import Scope, stats_report

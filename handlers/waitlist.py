@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.groupbuy import REFUSALS, _prepay, refusal_text
 from handlers.jielong import lines_text
-from handlers.text import (
+from handlers.views.myorders import pay_keyboard
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CardToucher,
@@ -23,7 +24,6 @@ from handlers.text import (
     format_money,
     later,
 )
-from handlers.views.myorders import pay_keyboard
 from handlers.views.waitlist import LEAVE, WaitlistAction, WaitlistCallback, item_title
 from models.base import Clock
 from models.product import PAYMENT_TELEGRAM

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# what bot/ may import from handlers/: rendering, and in the app factory the router registry
-RENDERING = ("handlers.views", "handlers.text")
-REGISTRY = {"bot/app.py": ("handlers.feature_routers", "handlers.commands")}
+# what bot/ may import from handlers/: what the views share, and in the app factory the router
+# registry
+RENDERING = ("handlers.views",)
+REGISTRY = {"bot/app.py": ("handlers.feature_routers",)}
 
 
 def imported(path: Path) -> Iterator[tuple[int, str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import N_, esc
 from handlers.views.labels import Labels
+from handlers.views.text import N_, esc
 from services.delivery import DeliveryError, DeliveryRefusal
 from services.tables import SHIP_DELIVERED, SHIP_SHIPPED, SHIP_WAITING
 

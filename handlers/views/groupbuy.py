@@ -15,7 +15,12 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import (
+from handlers.views.levels import level_name
+from handlers.views.myorders import pay_keyboard
+from handlers.views.order import invoice
+from handlers.views.pickup import sheet_keyboard, sheet_text
+from handlers.views.review import rating_line, reviews_button
+from handlers.views.text import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
     N_,
@@ -34,11 +39,6 @@ from handlers.text import (
     shorten,
     visible_length,
 )
-from handlers.views.levels import level_name
-from handlers.views.myorders import pay_keyboard
-from handlers.views.order import invoice
-from handlers.views.pickup import sheet_keyboard, sheet_text
-from handlers.views.review import rating_line, reviews_button
 from handlers.views.waitlist import WaitlistAction, WaitlistCallback
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FORMED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM

@@ -6,9 +6,9 @@ from __future__ import annotations
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 
-from handlers.text import N_, NC_, pgettext
 from handlers.views.groups import group_name
 from handlers.views.perks import tier_name
+from handlers.views.text import N_, NC_, pgettext
 from models.community import JOIN_PAID, JOIN_TIER, LEVEL_CORE, LEVEL_OPEN, LEVEL_VIP
 from services.levels import LevelLine, LevelRefusal, LevelView, SizeWarning
 

@@ -16,9 +16,9 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, esc_name, format_money
 from handlers.views.levels import level_name
 from handlers.views.perks import tier_name
+from handlers.views.text import N_, esc_name, format_money
 from services.ledger import STARS
 from services.membership import (
     REFUSED_HELD,

@@ -13,9 +13,9 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, esc, esc_name, format_money
 from handlers.views.menu import with_back
 from handlers.views.pickup import FOR_WHOM
+from handlers.views.text import N_, CallbackId, esc, esc_name, format_money
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
 from models.order import (
     ORDER_AWAITING_PAYMENT,

@@ -8,8 +8,8 @@ from aiogram.types import LabeledPrice, OrderInfo
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import HandlerSettings, default_locale, shorten, utf16_length
 from handlers.views.product import photo_url
+from handlers.views.text import HandlerSettings, default_locale, shorten, utf16_length
 from models.order import DELIVERY_SHIP
 from services.ledger import STARS
 from services.order import OrderView

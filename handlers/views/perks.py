@@ -7,7 +7,7 @@ from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
-from handlers.text import NC_, HandlerSettings, discount_figures, esc, format_money, pgettext
+from handlers.views.text import NC_, HandlerSettings, discount_figures, esc, format_money, pgettext
 from services.tiers import TierChange, TierView
 
 # the default tiers' names, translated (a tier's code says it is a default); tiers staff

@@ -11,7 +11,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, InlineKeyboardButton
 
-from handlers.text import (
+from handlers.views.reservation import named_moment
+from handlers.views.text import (
     N_,
     CallbackId,
     Effect,
@@ -22,7 +23,6 @@ from handlers.text import (
     esc_name,
     format_money,
 )
-from handlers.views.reservation import named_moment
 from models.order import ORDER_FULFILLED, ORDER_REFUNDED
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import Closing

@@ -14,8 +14,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
 
-from handlers.chart import bar_chart
-from handlers.text import CAPTION_LIMIT, Calls, Effect, counted, esc, visible_length
+from handlers.views.chart import bar_chart
+from handlers.views.text import CAPTION_LIMIT, Calls, Effect, counted, esc, visible_length
 from services.poll import ClosedPoll, PollResult, PollView, PostView, StoppedCopy
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ import unicodedata
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import (
+from handlers.views.text import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
     default_locale,

@@ -12,7 +12,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, HandlerSettings, counted, esc_name, format_money
+from handlers.views.text import N_, CallbackId, HandlerSettings, counted, esc_name, format_money
 from services.order import OrderView
 from services.reservation import ReservationRules
 from services.zones import show

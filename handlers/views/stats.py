@@ -9,9 +9,9 @@ from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
-from handlers.chart import stats_chart
-from handlers.text import N_, counted, esc, esc_name, format_money, list_text
+from handlers.views.chart import stats_chart
 from handlers.views.perks import tier_label
+from handlers.views.text import N_, counted, esc, esc_name, format_money, list_text
 from services.analytics import Figures, Ratio, StatsReport
 from services.money import currency_digits
 from services.order import with_variant
