@@ -29,7 +29,6 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.care import segment_name
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.abtest import result_button
 from handlers.views.broadcast import (
@@ -38,6 +37,7 @@ from handlers.views.broadcast import (
     delivery_message,
     targets_text,
 )
+from handlers.views.care import segment_name
 from handlers.views.content import (
     OFFER,
     TYPING,

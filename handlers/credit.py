@@ -17,8 +17,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.role import group_names, leader_notice
 from handlers.views.member import ambiguous_text
+from handlers.views.role import group_names, leader_notice
 from handlers.views.stats import duration_text
 from handlers.views.text import (
     N_,

@@ -30,9 +30,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.product import amount_error
 from handlers.views.delivery import DELIVERED, SHIPPED, refusal
 from handlers.views.order import invoice
+from handlers.views.product import amount_error
 from handlers.views.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
 from models.order import DELIVERY_SHIP, OPEN_STATUSES
 from models.product import PAYMENT_TELEGRAM

@@ -31,7 +31,6 @@ from handlers.delivery import ask_address, deliver_keyboard
 from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
 from handlers.levels import invite_to_buyers_group
 from handlers.nps import ask_after_pickup
-from handlers.product import amount_error
 from handlers.referral import rules_from
 from handlers.views.labels import ORDER_STATUS, label
 from handlers.views.member import ambiguous_text
@@ -39,7 +38,7 @@ from handlers.views.order import invoice, shipping_given
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
 from handlers.views.pickup import for_whom_text
-from handlers.views.product import choose_variant_text, find_variant
+from handlers.views.product import amount_error, choose_variant_text, find_variant
 from handlers.views.refund import refund_due_text
 from handlers.views.reservation import (
     cancel_keyboard,

@@ -19,13 +19,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.product import (
-    MAX_STOCK,
-    VARIANTS_EXAMPLE,
-    amount_error,
-    product_error_text,
-    variant_unreadable_text,
-)
 from handlers.views.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
 from handlers.views.lint import (
     MAX_REASON,
@@ -38,7 +31,14 @@ from handlers.views.lint import (
     wizard_texts,
     words_of,
 )
-from handlers.views.product import variant_lines
+from handlers.views.product import (
+    MAX_STOCK,
+    VARIANTS_EXAMPLE,
+    amount_error,
+    product_error_text,
+    variant_lines,
+    variant_unreadable_text,
+)
 from handlers.views.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
 from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter, refusal_text
 from handlers.order import REFUND_BOOKED
-from handlers.product import amount_error
 from handlers.views.myorders import MyOrderAction, MyOrderCallback
+from handlers.views.product import amount_error
 from handlers.views.text import (
     BackgroundSender,
     CommitHook,

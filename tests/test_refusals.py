@@ -30,7 +30,6 @@ from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import POINTS_ERRORS, REVIEW_ERRORS, TIER_ERRORS
 from handlers.poll import POLL_ERRORS
 from handlers.poll_wizard import FIRST_USAGE
-from handlers.product import AMOUNT_ERRORS, BAD_TITLE, VARIANT_ERRORS
 from handlers.referral import CAMPAIGN_ERRORS
 from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.reservation import CANCEL_ERRORS
@@ -40,6 +39,7 @@ from handlers.trial import NOT_RECEIVED
 from handlers.views.delivery import DELIVERY_REFUSALS
 from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
 from handlers.views.membership import PLAN_REFUSALS
+from handlers.views.product import AMOUNT_ERRORS, BAD_TITLE, VARIANT_ERRORS
 from handlers.views.review import MODERATION_ERRORS
 from handlers.views.ticket import ERRORS as TICKET_ERRORS
 from handlers.views.trial import ERRORS as TRIAL_ERRORS
