@@ -15,9 +15,9 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.order import CouponCallback, send_invoice
 from handlers.views.member import ambiguous_text
 from handlers.views.menu import with_back
+from handlers.views.order import CouponCallback, send_invoice
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.perks import tier_name
 from handlers.views.text import (

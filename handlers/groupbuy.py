@@ -24,9 +24,8 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.delivery import deliver_keyboard
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
-from handlers.order import send_invoice
+from handlers.views.delivery import deliver_keyboard
 from handlers.views.groupbuy import (
     GroupBuyAction,
     GroupBuyCallback,
@@ -38,6 +37,7 @@ from handlers.views.groupbuy import (
 )
 from handlers.views.levels import level_name
 from handlers.views.lint import clear_command, product_texts, split_override
+from handlers.views.order import send_invoice
 from handlers.views.pickup import for_whom_text, unreached_leader_effects
 from handlers.views.policy import held_text, opened_text
 from handlers.views.text import (

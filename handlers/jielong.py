@@ -29,6 +29,7 @@ from handlers.groupbuy import (
     refusal_text,
 )
 from handlers.views.groupbuy import ListAction, ListCallback
+from handlers.views.jielong import lines_text
 from handlers.views.lint import clear_command, split_override
 from handlers.views.policy import held_text, opened_text
 from handlers.views.text import (
@@ -57,7 +58,6 @@ from services.groupbuy import (
     GroupBuyRefusal,
     LineChange,
     ListOrder,
-    OrderLine,
     change_lines,
     my_lines,
     parse_deadline,
@@ -201,19 +201,6 @@ def item_refusal(exc: GroupBuyError) -> str:
             reason = "item_too_few"
         return _(ITEM_REFUSALS[reason]).format(item=f"{number}. {esc(name)}", figure=figure)
     return refusal_text(exc)
-
-
-def lines_text(
-    lines: tuple[OrderLine, ...], currency: str, locale: str, *, html: bool = True
-) -> str:
-    """A member's order in a list, on one line: each item with its quantity, then the total
-    (names escaped for an HTML message, else plain, for a popup)."""
-    if not lines:
-        return _("nothing")
-    shown = esc if html else str
-    items = list_text(f"{line.item}. {shown(line.name)} ×{line.quantity}" for line in lines)
-    total = sum(line.quantity * line.unit_price for line in lines)
-    return items + " · " + format_money(total, currency, locale)
 
 
 def _order_text(order: ListOrder, name: str, locale: str) -> str:

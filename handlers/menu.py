@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.broadcast import BroadcastSettings, offers_screen
 from handlers.coupons import coupons_page
 from handlers.filters import PRIVATE
-from handlers.language import language_keyboard
 from handlers.membership import membership_screen
 from handlers.myorders import orders_screen
 from handlers.perks import (
@@ -37,9 +36,8 @@ from handlers.perks import (
     rewards_page,
     tiers_text,
 )
-from handlers.referral import invite_screen, referrals_screen, send_invitation
-from handlers.start import help_text
 from handlers.views.commands import COMMANDS
+from handlers.views.language import language_keyboard
 from handlers.views.menu import (
     CHECKIN,
     COUPONS,
@@ -61,6 +59,8 @@ from handlers.views.menu import (
     menu_text,
     with_back,
 )
+from handlers.views.referral import invite_screen, referrals_screen, send_invitation
+from handlers.views.start import help_text
 from handlers.views.text import HandlerSettings, pages_of_lines
 from models.base import Clock
 from services.member import MemberView

@@ -17,8 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import PRIVATE
 from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
-from handlers.referral import qr_png
-from handlers.reservation import cancel_error_text
 from handlers.views.myorders import (
     MyOrderAction,
     MyOrderCallback,
@@ -31,6 +29,8 @@ from handlers.views.myorders import (
 )
 from handlers.views.order import invoice
 from handlers.views.perks import points_text
+from handlers.views.referral import qr_png
+from handlers.views.reservation import cancel_error_text
 from handlers.views.text import (
     N_,
     CardToucher,

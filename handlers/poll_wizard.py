@@ -24,7 +24,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.poll import local_time, poll_error, post_poll, staff_time
 from handlers.views.lint import (
     MAX_REASON,
     audit_override,
@@ -34,7 +33,7 @@ from handlers.views.lint import (
     wizard_findings,
     words_of,
 )
-from handlers.views.poll import first_intro_text
+from handlers.views.poll import first_intro_text, local_time, poll_error, post_poll, staff_time
 from handlers.views.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.base import Clock

@@ -17,8 +17,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter, refusal_text
-from handlers.order import REFUND_BOOKED
 from handlers.views.myorders import MyOrderAction, MyOrderCallback
+from handlers.views.order import REFUND_BOOKED
 from handlers.views.product import amount_error
 from handlers.views.text import (
     BackgroundSender,

@@ -11,7 +11,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.groupbuy import REFUSALS, _prepay, refusal_text
-from handlers.jielong import lines_text
+from handlers.views.jielong import lines_text
 from handlers.views.myorders import pay_keyboard
 from handlers.views.text import (
     N_,
