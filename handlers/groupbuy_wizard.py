@@ -31,18 +31,16 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import PRIVATE, OpenGroup, RoleFilter
-from handlers.groupbuy import (
-    GROUP,
+from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
+from handlers.views.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
+from handlers.views.groupbuy_join import REFUSALS
+from handlers.views.groupbuy_open import (
     OPEN_ERRORS,
-    REFUSALS,
     USAGE,
-    Clock,
     OpenValues,
     open_and_post,
     open_error_text,
 )
-from handlers.views.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
 from handlers.views.labels import FULFILMENT_MODE
 from handlers.views.labels import label as value_label
 from handlers.views.levels import level_name
@@ -74,6 +72,7 @@ from handlers.views.text import (
     quoted,
 )
 from handlers.views.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
+from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from models.groupbuy import MIN_PEOPLE
 from models.product import FULFIL_PICKUP, FULFILMENT_MODES

@@ -20,15 +20,15 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, OpenGroup, RoleFilter
-from handlers.groupbuy import (
+from handlers.views.groupbuy import ListAction, ListCallback
+from handlers.views.groupbuy_join import refusal_text
+from handlers.views.groupbuy_open import (
     OpenValues,
     command_options,
     open_and_post,
     open_error_text,
     option_count,
-    refusal_text,
 )
-from handlers.views.groupbuy import ListAction, ListCallback
 from handlers.views.jielong import lines_text
 from handlers.views.lint import clear_command, split_override
 from handlers.views.policy import held_text, opened_text

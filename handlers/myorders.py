@@ -15,8 +15,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
-from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
 from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
+from handlers.views.groupbuy_join import REFUSALS as GROUPBUY_REFUSALS
 from handlers.views.myorders import (
     MyOrderAction,
     MyOrderCallback,

@@ -23,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.groupbuy import (
+from handlers.views.groupbuy_open import (
     DROP_ERRORS,
     OpenDefaults,
     level_error_text,

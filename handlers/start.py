@@ -13,8 +13,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
-from handlers.groupbuy import start_on_groupbuy
 from handlers.views.commands import refresh_private_menu
+from handlers.views.groupbuy_join import start_on_groupbuy
 from handlers.views.menu import menu_keyboard, menu_text, with_back
 from handlers.views.pickup import show_sheet
 from handlers.views.referral import start_with_code

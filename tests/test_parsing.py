@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
-from handlers.groupbuy import OpenDefaults, parse_open_line
+from handlers.views.groupbuy_open import OpenDefaults, parse_open_line
 from handlers.views.text import countdown
 from models.groupbuy import MIN_PEOPLE, MIN_UNITS
 from services.community import InvalidTimezone, parse_timezone

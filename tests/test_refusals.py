@@ -18,9 +18,7 @@ from handlers.care import CARE_ERRORS
 from handlers.cash import CASH_ERRORS, REFUND_PAID_ERRORS
 from handlers.coupons import COUPON_ERRORS
 from handlers.forwhom import ERRORS as FOR_WHOM_ERRORS
-from handlers.groupbuy import CANNOT_EXTEND, DROP_ERRORS, OPEN_ERRORS, VIP_LEVEL_ONLY, VIP_ONLY
-from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
-from handlers.groupbuy import USAGE as GROUPBUY_USAGE
+from handlers.groupbuy import CANNOT_EXTEND, VIP_LEVEL_ONLY, VIP_ONLY
 from handlers.groups import REFUSALS as GROUP_REFUSALS
 from handlers.jielong import ITEM_REFUSALS
 from handlers.myorders import PAY_ERRORS
@@ -35,6 +33,9 @@ from handlers.review import MEDIA_ERRORS
 from handlers.suggestion import SUGGEST_ERRORS
 from handlers.trial import NOT_RECEIVED
 from handlers.views.delivery import DELIVERY_REFUSALS
+from handlers.views.groupbuy_join import REFUSALS as GROUPBUY_REFUSALS
+from handlers.views.groupbuy_open import DROP_ERRORS, OPEN_ERRORS
+from handlers.views.groupbuy_open import USAGE as GROUPBUY_USAGE
 from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
 from handlers.views.membership import PLAN_REFUSALS
 from handlers.views.order import ORDER_ERRORS, OVER_CASH_LIMIT

@@ -37,7 +37,7 @@ KINDS = {
     KIND_LEADER: N_("leader's group-buy #{id} (leader cap)"),
 }
 if TYPE_CHECKING:
-    from handlers.groupbuy import Opened
+    from handlers.views.groupbuy_open import Opened
 
 WAITS = {
     WAIT_QUIET: N_("{group}: quiet hours there until {time}."),
