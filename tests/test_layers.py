@@ -47,6 +47,20 @@ def test_bot_imports_handlers_only_for_rendering_and_the_router_registry() -> No
     assert breaches == []
 
 
+def test_no_router_imports_another_router() -> None:
+    # what two routers share lives in handlers/views/ (or is a role filter), so a router's
+    # module holds its own handlers and nothing another router reuses
+    shared = ("handlers.views", "handlers.filters")
+    breaches = [
+        f"{path.relative_to(ROOT).as_posix()}:{line} imports {module}"
+        for path in sources("handlers")
+        if path.name != "__init__.py" or path.parent.name == "views"
+        for line, module in imported(path)
+        if within(module, ("handlers",)) and not within(module, shared)
+    ]
+    assert breaches == []
+
+
 def test_services_never_import_aiogram_or_handlers() -> None:
     breaches = [
         f"{path.relative_to(ROOT).as_posix()}:{line} imports {module}"
