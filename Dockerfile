@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# a CJK font, so chart images sent in chat can show Chinese labels (handlers/chart.py finds it)
+# a CJK font, so chart images sent in chat can show Chinese labels (handlers/views/chart.py finds it)
 RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*

@@ -55,7 +55,7 @@ from bot.transactions import TransactionGuard, track_transactions
 from bot.trials import TrialClock
 from bot.waitlist import WaitlistKeeper
 from handlers import feature_routers
-from handlers.commands import set_default_commands, sync_private_commands
+from handlers.views.commands import set_default_commands, sync_private_commands
 from models.base import utcnow
 from services.member import get_member
 from services.role import Role, leader_ids, staff_ids

@@ -25,8 +25,8 @@ from bot.config import Settings
 from bot.middlewares import CommittedNotifier
 from bot.periodic import PeriodicJob
 from bot.transactions import unit_of_work
-from handlers.text import BackgroundSender, counted, sentences
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
+from handlers.views.text import BackgroundSender, counted, sentences
 from models.ledger import POINTS
 from models.segments import SEGMENT_NEW
 from services.broadcast import selling_reminder

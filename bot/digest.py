@@ -28,8 +28,8 @@ from bot.config import Settings
 from bot.periodic import PeriodicJob
 from bot.sender import Notifier
 from bot.transactions import unit_of_work
-from handlers.text import CAPTION_LIMIT, visible_length
 from handlers.views.digest import digest_chart, digest_keyboard, digest_text
+from handlers.views.text import CAPTION_LIMIT, visible_length
 from services.analytics import Scope
 from services.digest import (
     Digest,

@@ -8,7 +8,7 @@ from typing import Any
 from aiogram.types import TelegramObject
 from aiogram.utils.i18n import I18n, I18nMiddleware
 
-from handlers.text import LANGUAGE_NAMES
+from handlers.views.text import LANGUAGE_NAMES
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN = "messages"

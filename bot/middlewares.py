@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.metrics import OUTCOME, OUTCOME_DUPLICATE, OUTCOME_THROTTLED, Metrics
 from bot.redis import Throttle
 from bot.transactions import UnitOfWork, unit_of_work
-from handlers.text import N_
+from handlers.views.text import N_
 from services.community import ChatInfo, record_context
 from services.idempotency import Claim
 from services.member import UserInfo, locale_for_language_code

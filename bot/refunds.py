@@ -34,8 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.transactions import unit_of_work
-from handlers.text import BackgroundSender, later
 from handlers.views.refund import owed_text, refund_due_text, returned_text
+from handlers.views.text import BackgroundSender, later
 from models.base import utcnow
 from services.member import get_member
 from services.refund import (

@@ -23,10 +23,10 @@ from bot.config import Settings
 from bot.metrics import Metrics, watch_scheduler
 from bot.sender import Notifier
 from bot.transactions import UnitOfWork, unit_of_work
-from handlers.text import RefundWaker, carry_out, later
 from handlers.views.groupbuy import closing_effects
 from handlers.views.pickup import unreached_leader_effects
 from handlers.views.poll import released_text, result_effects, send_copies, stop_copies
+from handlers.views.text import RefundWaker, carry_out, later
 from services.groupbuy import due_groupbuys, open_groupbuys, settle_groupbuy
 from services.member import get_member
 from services.order import release_commissions

@@ -10,8 +10,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import N_, esc
 from handlers.views.digest import alert_rule_text, alert_threshold_text
+from handlers.views.text import N_, esc
 from models.base import Clock
 from services.alerts import (
     AlertError,

@@ -29,8 +29,21 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.care import segment_name
-from handlers.content import (
+from handlers.filters import PRIVATE, RoleFilter
+from handlers.views.abtest import result_button
+from handlers.views.broadcast import (
+    LABEL_ROOM,
+    BroadcastSettings,
+    PromoAction,
+    PromoCallback,
+    StopPromotionsCallback,
+    consent_wording,
+    delivery_message,
+    offers_screen,
+    targets_text,
+)
+from handlers.views.care import segment_name
+from handlers.views.content import (
     OFFER,
     TYPING,
     ContentSteps,
@@ -38,8 +51,8 @@ from handlers.content import (
     language_name,
     translations_of,
 )
-from handlers.filters import PRIVATE, RoleFilter
-from handlers.paging import (
+from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
+from handlers.views.paging import (
     PAGE_SIZE,
     PageCallback,
     page_counter,
@@ -47,18 +60,9 @@ from handlers.paging import (
     send_footer,
     turn_card_page,
 )
-from handlers.text import N_, CallbackId, counted, esc, sentences, unreadable_text
-from handlers.views.abtest import result_button
-from handlers.views.broadcast import (
-    LABEL_ROOM,
-    StopPromotionsCallback,
-    delivery_message,
-    targets_text,
-)
-from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
-from handlers.views.menu import with_back
 from handlers.views.perks import tier_name
-from handlers.wizard import NOT_OPEN, Target, Wizard
+from handlers.views.text import N_, CallbackId, counted, esc, sentences, unreadable_text
+from handlers.views.wizard import NOT_OPEN, Target, Wizard
 from models.broadcast import (
     HOLDOUT_MAX,
     POST_CONTENT,
@@ -92,7 +96,6 @@ from services.compliance import (
 from services.content import TEXT
 from services.groupbuy import get_groupbuy
 from services.member import MemberView
-from services.pacing import PacingRules
 from services.parsing import Unreadable, parse_moment, zone_label
 from services.role import Role
 from services.tiers import list_tiers
@@ -105,22 +108,6 @@ router = Router(name="broadcast")
 TEXT_MAX = 4096 - LABEL_ROOM
 CAPTION_MAX = 1024 - LABEL_ROOM
 BUTTON_TEXT_MAX = 64
-
-
-class BroadcastSettings(Protocol):
-    """The settings these handlers read (bot.config.Settings provides them)."""
-
-    default_timezone: str
-    broadcast_per_second: float
-    broadcast_paid: bool
-    broadcast_paid_per_second: float
-    compliance_extra_words: tuple[str, ...]
-    consent_wording_version: str
-    brand_name: str
-
-    def pacing_rules(self) -> PacingRules: ...
-
-    def broadcast_rate(self, paid: bool) -> float: ...
 
 
 class Waker(Protocol):
@@ -208,54 +195,12 @@ def _error(code: str) -> str:
 # ---------------------------------------------------------------- consent -------------------
 
 
-class PromoAction(StrEnum):
-    ASK = "ask"  # show the wording
-    IN = "in"  # opt in
-    OUT = "out"  # opt out, as /stop
-
-
-class PromoCallback(CallbackData, prefix="promo"):
-    """A member's answer about private offers."""
-
-    action: PromoAction
-
-
 def consent_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(
         text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action=PromoAction.IN)
     )
     return builder.as_markup()
-
-
-def consent_wording() -> str:
-    return _(
-        "Would you like offers and new drops in this chat? At most {count} a week, never at "
-        "night. Send /stop at any time to end them."
-    )
-
-
-async def offers_screen(
-    session: AsyncSession, member: MemberView, settings: BroadcastSettings
-) -> tuple[str, InlineKeyboardMarkup]:
-    """🔔 Offers in the menu: the wording with Yes, or, once the member said yes, how to stop
-    them with a button; ⬅️ Back to the main menu either way."""
-    count = settings.pacing_rules().member_week_cap
-    builder = InlineKeyboardBuilder()
-    if await outbox.is_opted_in(session, member_id=member.id):
-        builder.button(
-            text=_("🔕 Stop the offers"), callback_data=PromoCallback(action=PromoAction.OUT)
-        )
-        text = _(
-            "You get our offers and new drops in this chat: at most {count} a week, never at "
-            "night. Stop them at any time with the button below, or /stop."
-        ).format(count=count)
-    else:
-        builder.button(
-            text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action=PromoAction.IN)
-        )
-        text = consent_wording().format(count=count)
-    return text, with_back(builder)
 
 
 @router.callback_query(PromoCallback.filter(F.action == PromoAction.ASK))
@@ -400,7 +345,7 @@ class NewBroadcast(StatesGroup):
     schedule = State()
     confirm = State()
     override = State()
-    translate = State()  # "Add a translation?", from the last look (handlers/content.py)
+    translate = State()  # "Add a translation?", from the last look (handlers/views/content.py)
     translation = State()  # the text in the chosen language
     variant_b = State()  # an A/B test's second text, from the last look
     holdout = State()  # the share of eligible members held out, from the last look

@@ -12,11 +12,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.lint import clear_command, split_override
-from handlers.text import N_, HandlerSettings, esc
 from handlers.views.abtest import percent
-from handlers.views.labels import SEGMENT, label
+from handlers.views.care import segment_name
+from handlers.views.lint import clear_command, split_override
 from handlers.views.perks import points_text
+from handlers.views.text import N_, HandlerSettings, esc
 from models.segments import SEGMENTS
 from services.abtest import AbTestError, parse_holdout
 from services.coupons import template_by_code
@@ -52,10 +52,6 @@ CARE_ERRORS: dict[str, str] = {
         "The hold-out is a whole number of percent from 0 to 50, like holdout=10."
     ),
 }
-
-
-def segment_name(segment: str | None) -> str:
-    return label(SEGMENT, segment) if segment else _("any")
 
 
 @router.message(Command("care"), PRIVATE, RoleFilter(Role.STAFF, "care.list"))

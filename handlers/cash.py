@@ -17,10 +17,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
-from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
-from handlers.payout import amount_and_currency, payout_card, payout_keyboard
-from handlers.product import amount_error
-from handlers.text import (
+from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
+from handlers.views.payout import amount_and_currency, payout_card, payout_keyboard
+from handlers.views.product import amount_error
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,

@@ -23,8 +23,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, RoleFilter, not_open_text
-from handlers.role import appoint_creator_if_staff_added
-from handlers.text import (
+from handlers.views.groups import review_card_keyboard, review_card_text
+from handlers.views.leader import apply_keyboard
+from handlers.views.role import appoint_creator_if_staff_added
+from handlers.views.text import (
     LANGUAGE_NAMES,
     BackgroundSender,
     HandlerSettings,
@@ -32,8 +34,6 @@ from handlers.text import (
     esc_name,
     unreadable_text,
 )
-from handlers.views.groups import review_card_keyboard, review_card_text
-from handlers.views.leader import apply_keyboard
 from models.base import Clock
 from models.community import APPROVAL_PENDING
 from services.audit import record_action

@@ -15,12 +15,18 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.order import CouponCallback, send_invoice
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import N_, BackgroundSender, HandlerSettings, discount_figures, esc, format_money
+from handlers.views.coupons import coupons_page, describe
 from handlers.views.member import ambiguous_text
-from handlers.views.menu import with_back
+from handlers.views.order import CouponCallback, send_invoice
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.perks import tier_name
+from handlers.views.text import (
+    N_,
+    BackgroundSender,
+    HandlerSettings,
+    esc,
+    format_money,
+)
 from models.base import Clock
 from models.coupons import COUPON_FIXED, COUPON_PERCENT
 from models.product import PAYMENT_TELEGRAM
@@ -29,13 +35,11 @@ from services.coupons import (
     CouponRefusal,
     TemplateView,
     apply_coupon,
-    coupon_page,
     create_template,
     grant,
     held_coupons,
     newest_open_order,
     template_by_code,
-    template_count,
     template_page,
     usable_coupon_by_code,
 )
@@ -43,10 +47,10 @@ from services.member import AmbiguousMember, MemberView, find_member
 from services.money import InvalidAmount, parse_currency
 from services.order import order_for_invoice
 from services.parsing import parse_amount
-from services.role import Role, is_staff
+from services.role import Role
 from services.tiers import list_tiers
 from services.validation import number
-from services.zones import private_zone, show, staff_zone
+from services.zones import private_zone, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="coupons")
@@ -89,28 +93,6 @@ def coupon_error(exc: CouponError, template: TemplateView | None, locale: str) -
     elif template is not None and exc.reason == CouponRefusal.WRONG_CURRENCY:
         detail = template.currency
     return text.format(detail=detail)
-
-
-def describe(template: TemplateView, locale: str, *, zone: str, reader: str | None) -> str:
-    """What the coupon takes off, as a member reads it; its expiry on the clock of `zone`,
-    named when that is not the reader's own (`reader`: the zone the reader picked, if any)."""
-    if template.kind == COUPON_PERCENT:
-        # Translators: {zhe} may stand for {percent} (the share paid: 98 for 2% off, as in 98折)
-        off = _("{percent} off").format(**discount_figures(template.value, locale))
-    else:
-        off = _("{amount} off").format(
-            amount=format_money(template.value, template.currency, locale)
-        )
-    parts = [off]
-    if template.min_spend:
-        parts.append(
-            _("orders from {amount}").format(
-                amount=format_money(template.min_spend, template.currency, locale)
-            )
-        )
-    if template.expires_at is not None:
-        parts.append(_("until {date}").format(date=show(template.expires_at, zone, reader=reader)))
-    return ", ".join(parts)
 
 
 @router.message(Command("coupon_new"), PRIVATE, RoleFilter(Role.STAFF, "coupons.create"))
@@ -293,39 +275,6 @@ async def coupon_grant(
                     ),
                 ),
             )
-
-
-async def coupons_page(
-    session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime, offset: int
-) -> tuple[str, InlineKeyboardMarkup]:
-    """A page of the member's coupons (staff: and every template on the first page), with the
-    pages' Back / More and ⬅️ Back to the main menu (/coupons, and 🎟 Coupons in the menu)."""
-    locale = member.locale
-    zone = await private_zone(
-        session, member_id=member.id, own=member.timezone, default=settings.default_timezone
-    )
-    page = await coupon_page(session, member_id=member.id, now=now, limit=PAGE_SIZE, offset=offset)
-    lines = [_("<b>Your coupons</b>")]
-    if page.total:
-        lines[0] = _("<b>Your coupons</b> ({counter})").format(counter=page_counter(page))
-        lines += [
-            _("🎟 {code}: {description}").format(
-                code=c.template.code,
-                description=describe(c.template, locale, zone=zone, reader=member.timezone),
-            )
-            for c in page.items
-        ]
-        lines.append(_("Use one with /usecoupon CODE, or with its button when you order."))
-    else:
-        lines.append(_("You have no coupons right now."))
-    if page.offset == 0 and (member.id in settings.owner_ids or await is_staff(session, member.id)):
-        lines += [
-            "",
-            _("Coupon templates: {count}. See them with /coupon_templates.").format(
-                count=await template_count(session)
-            ),
-        ]
-    return "\n".join(lines), with_back(with_page_row(None, "coupons", page))
 
 
 async def templates_page(

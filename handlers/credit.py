@@ -17,8 +17,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.role import group_names, leader_notice
-from handlers.text import (
+from handlers.views.member import ambiguous_text
+from handlers.views.role import group_names, leader_notice
+from handlers.views.stats import duration_text
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,
@@ -29,8 +31,6 @@ from handlers.text import (
     format_amounts,
     format_money,
 )
-from handlers.views.member import ambiguous_text
-from handlers.views.stats import duration_text
 from models.base import Clock
 from models.role import LEADER_ACTIVE, LEADER_SUSPENDED
 from services.audit import record_action

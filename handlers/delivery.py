@@ -7,15 +7,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from enum import StrEnum
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject, StateFilter
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import (
     BufferedInputFile,
     CallbackQuery,
@@ -30,10 +26,18 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.product import amount_error
-from handlers.text import N_, BackgroundSender, CallbackId, HandlerSettings, esc, format_money
-from handlers.views.delivery import DELIVERED, SHIPPED, refusal
+from handlers.views.delivery import (
+    DELIVERED,
+    SHIPPED,
+    Address,
+    DeliveryAction,
+    DeliveryCallback,
+    ask_address,
+    refusal,
+)
 from handlers.views.order import invoice
+from handlers.views.product import amount_error
+from handlers.views.text import N_, BackgroundSender, HandlerSettings, esc, format_money
 from models.order import DELIVERY_SHIP, OPEN_STATUSES
 from models.product import PAYMENT_TELEGRAM
 from services.delivery import (
@@ -69,62 +73,6 @@ OPTION_USAGE = N_(
     "Send /shipping_option_add Name | price currency | countries (optional), for example:\n"
     "/shipping_option_add SF Express | 12 CNY | CN, HK"
 )
-
-
-class Address(StatesGroup):
-    """The address asked in private, one question at a time."""
-
-    name = State()
-    phone = State()
-    address = State()
-    option = State()
-
-
-class DeliveryAction(StrEnum):
-    DELIVER = "deliver"  # deliver instead of pickup
-    OPTION = "option"  # a shipping option chosen (option_id 0: free, none offered)
-
-
-class DeliveryCallback(CallbackData, prefix="dlv"):
-    """A member's delivery button: deliver instead of pickup, or a shipping option chosen."""
-
-    action: DeliveryAction
-    order_id: CallbackId
-    option_id: CallbackId = 0
-
-
-def deliver_keyboard(order_id: int) -> InlineKeyboardBuilder:
-    """The button under an order of a product offered both ways."""
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("🚚 Deliver to my address instead"),
-        callback_data=DeliveryCallback(action=DeliveryAction.DELIVER, order_id=order_id),
-    )
-    return builder
-
-
-def _private_state(bot: Bot, state: FSMContext, member_id: int) -> FSMContext:
-    """The member's wizard state in their private chat, whichever chat they tapped in."""
-    return FSMContext(
-        storage=state.storage, key=StorageKey(bot_id=bot.id, chat_id=member_id, user_id=member_id)
-    )
-
-
-async def ask_address(
-    bot: Bot, state: FSMContext, member: MemberView, order_id: int, i18n: I18n
-) -> None:
-    """Starts the address questions in the member's private chat, in their language."""
-    private = _private_state(bot, state, member.id)
-    await private.set_state(Address.name)
-    await private.set_data({"order_id": order_id})
-    with i18n.use_locale(member.locale):
-        await bot.send_message(
-            member.id,
-            _(
-                "Order #{id} is delivered to you. Who receives it? Write the recipient's name "
-                "(or /cancel)."
-            ).format(id=order_id),
-        )
 
 
 @router.shipping_query()

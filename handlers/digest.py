@@ -11,8 +11,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, current_role, refusal_text
-from handlers.text import HandlerSettings
 from handlers.views.digest import DigestCallback, digest_keyboard
+from handlers.views.text import HandlerSettings
 from models.base import Clock
 from services.audit import record_action
 from services.digest import digest_enabled, set_digest

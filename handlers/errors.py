@@ -10,7 +10,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import I18n
 
-from handlers.text import N_
+from handlers.views.text import N_
 from services.member import locale_for_language_code
 from services.validation import NumberRefused, has_look_alike
 

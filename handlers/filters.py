@@ -21,8 +21,8 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, HandlerSettings
 from handlers.views.leader import apply_keyboard
+from handlers.views.text import N_, HandlerSettings
 from models.community import APPROVAL_DECLINED, APPROVAL_SUSPENDED
 from models.role import LEADER_SUSPENDED
 from services.audit import record_action

@@ -18,9 +18,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
-from handlers.text import N_, BackgroundSender, HandlerSettings, counted, esc_name
 from handlers.views.myorders import MyOrderAction, MyOrderCallback
-from handlers.wizard import Target, Wizard, drop_buttons
+from handlers.views.text import N_, BackgroundSender, HandlerSettings, counted, esc_name
+from handlers.views.wizard import Target, Wizard, drop_buttons
 from models.base import Clock
 from models.order import FOR_WHOM_MAX
 from services.forwhom import (

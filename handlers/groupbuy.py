@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     CallbackQuery,
@@ -24,15 +23,34 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.delivery import deliver_keyboard
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
-from handlers.lint import clear_command, product_texts, split_override
-from handlers.order import send_invoice
-from handlers.text import (
+from handlers.views.groupbuy import (
+    GroupBuyAction,
+    GroupBuyCallback,
+    GroupBuyVariantAction,
+    GroupBuyVariantCallback,
+    announce,
+    card_text,
+    fits_caption,
+)
+from handlers.views.groupbuy_join import prepay, refusal_text
+from handlers.views.groupbuy_open import (
+    DROP_ERRORS,
+    USAGE,
+    OpenDefaults,
+    level_error_text,
+    open_and_post,
+    open_error_text,
+    parse_open_line,
+)
+from handlers.views.levels import level_name
+from handlers.views.lint import clear_command, product_texts, split_override
+from handlers.views.pickup import for_whom_text
+from handlers.views.policy import held_text, opened_text
+from handlers.views.text import (
     CAPTION_LIMIT,
     LANGUAGE_NAMES,
     N_,
-    UNREADABLE,
     BackgroundSender,
     CardPoster,
     CardToucher,
@@ -41,8 +59,6 @@ from handlers.text import (
     GroupBuyCounters,
     HandlerSettings,
     RefundWaker,
-    carry_out,
-    counted,
     default_locale,
     esc,
     esc_name,
@@ -52,22 +68,9 @@ from handlers.text import (
     unreadable_text,
     visible_length,
 )
-from handlers.views.groupbuy import (
-    GroupBuyAction,
-    GroupBuyCallback,
-    GroupBuyVariantAction,
-    GroupBuyVariantCallback,
-    card_text,
-    closing_effects,
-    fits_caption,
-)
-from handlers.views.levels import level_name
-from handlers.views.pickup import for_whom_text, unreached_leader_effects
-from handlers.views.policy import held_text, opened_text
 from models.base import Clock
 from models.community import LEVEL_OPEN
-from models.order import DELIVERY_PICKUP
-from models.product import FULFIL_BOTH, FULFILMENT_MODES, PAYMENT_TELEGRAM
+from models.product import FULFILMENT_MODES, PAYMENT_TELEGRAM
 from services.community import CommunityView, get_community
 from services.drop import (
     DropError,
@@ -79,45 +82,31 @@ from services.drop import (
 )
 from services.forwhom import for_whom_in_groupbuys
 from services.groupbuy import (
-    Closing,
     GroupBuyError,
     GroupBuyRefusal,
     GroupBuyView,
-    ListEntry,
     call_off_groupbuy,
     extend_deadline,
     get_groupbuy,
     groupbuys_in_chat,
     list_lines,
-    open_groupbuy,
-    parse_count,
     parse_deadline,
-    parse_minimum,
     parse_tiers,
     participants,
-    posts,
     prepaid_units,
-    prepayment_due,
     set_pickup_language,
     set_quantity,
     settle_groupbuy,
-    sync_prepayment,
 )
 from services.jielong import parse_form
 from services.levels import LevelError, parse_level
 from services.member import MemberView, get_member
-from services.order import (
-    start_invoice,
-)
-from services.parsing import FULFILMENT_ALIASES, is_option, normalize, split_option, zone_label
+from services.parsing import FULFILMENT_ALIASES, normalize, split_option, zone_label
 from services.policy import (
     KIND_DROP,
     KIND_GROUPBUY,
     KIND_LEADER,
     HeldBack,
-    Verdict,
-    decide,
-    schedule_cards,
 )
 from services.product import get_product
 from services.referral import deep_link, groupbuy_start_parameter
@@ -130,92 +119,8 @@ from services.zones import group_zone, member_zone, private_zone, show, staff_zo
 log = logging.getLogger(__name__)
 router = Router(name="groupbuy")
 
-REFUSALS: dict[str, str] = {
-    GroupBuyRefusal.CLOSED: N_("This group-buy is closed."),
-    GroupBuyRefusal.SOLD_OUT: N_("Sorry, it is sold out."),
-    "too_few_left": N_("Sorry, only {left} left: take fewer."),
-    GroupBuyRefusal.OVER_LIMIT: N_("That is more than the limit per member."),
-    GroupBuyRefusal.NOT_JOINED: N_("You have not joined this group-buy."),
-    GroupBuyRefusal.BAD_QUANTITY: N_("That quantity is not possible."),
-    GroupBuyRefusal.NOT_FOUND: N_("This group-buy no longer exists."),
-    GroupBuyRefusal.PREPAID: N_(
-        "You have already paid for these units. Ask your leader if you must cancel."
-    ),
-    GroupBuyRefusal.CHOOSE_VARIANT: N_("Tap the Join button of the variant you want."),
-    GroupBuyRefusal.OTHER_VARIANT: N_(
-        "You joined with {variant}. Leave first to take another variant."
-    ),
-}
-OPEN_ERRORS: dict[str, str] = {
-    GroupBuyRefusal.NO_PRODUCT: N_("There is no such product. Send /products to see them."),
-    GroupBuyRefusal.MIN_ABOVE_STOCK: N_(
-        "The minimum is larger than the stock: lower min= or raise stock=."
-    ),
-    GroupBuyRefusal.DEADLINE_PAST: N_("The deadline must be in the future."),
-    GroupBuyRefusal.DEADLINE_TOO_FAR: N_("The deadline can be at most 30 days away."),
-    GroupBuyRefusal.BAD_DEADLINE: UNREADABLE["when"],
-    GroupBuyRefusal.TIERS_NOT_DECREASING: N_(
-        "Tiers must go up in units and down in price, below the base price, like "
-        "tiers=10:35.90,30:32.90."
-    ),
-    GroupBuyRefusal.BAD_TIERS: N_(
-        "I could not read the tier {part}. Write tiers like tiers=10:35.90,30:32.90 (units:price)."
-    ),
-    GroupBuyRefusal.NOT_ENOUGH_STOCK: N_(
-        "The product does not have that much stock left: {units}. Lower stock= to at most {left}."
-    ),
-    GroupBuyRefusal.NOT_POSITIVE: N_("Minimum, stock and limit must be whole numbers above zero."),
-    GroupBuyRefusal.NO_CHATS: N_("There is no group to post it in."),
-    GroupBuyRefusal.GROUP_NOT_OPEN: N_(
-        "This group is not open for group-buys: the brand has not approved it (or has paused it)."
-    ),
-    GroupBuyRefusal.BAD_VIP: N_(
-        "Write the VIP window as vip=2h for the VIP tiers, vip=2h:gold for Gold and above "
-        "(see /tiers), or vip=2h:vip / vip=2h:core for the members of the VIP or core groups."
-    ),
-    GroupBuyRefusal.VIP_AFTER_DEADLINE: N_("The VIP window must end before the deadline."),
-    GroupBuyRefusal.BAD_FULFILMENT: N_(
-        "Write how its orders reach members as delivery=pickup, delivery=delivery or "
-        "delivery=both (leave it out: as the product says)."
-    ),
-    GroupBuyRefusal.BAD_TRANSLATION: N_(
-        "A translation of the pickup text is too long or in a language I do not speak: {part}."
-    ),
-    GroupBuyRefusal.VARIANTS_NO_TIERS: N_(
-        "Each variant of this product has its own price, so its group-buys take no tiers: "
-        "leave out tiers=."
-    ),
-    GroupBuyRefusal.VARIANTS_PREPAID: N_(
-        "Group-buys of products with variants are paid at pickup for now: set the product to "
-        "offline payment, or sell it with /buy."
-    ),
-    GroupBuyRefusal.BAD_FORM: N_(
-        "Write how the list forms as form=each (item by item) or form=all (as a whole)."
-    ),
-    GroupBuyRefusal.NO_ITEMS: N_(
-        "A sign-up list of a product needs its variants as items: this product has none. "
-        "Paste a list with /signup instead."
-    ),
-    GroupBuyRefusal.LEADER_LIMIT: N_(
-        "The brand's staff limit the group-buys you may have open at once to {limit}, and that "
-        "many are open now. Open this one when one of them has closed, or ask the brand's staff."
-    ),
-}
-
 
 TARGET_OPTIONS = ("to=", "发往=")  # the one-line drop's target option, in English and Chinese
-DROP_ERRORS: dict[str, str] = {
-    DropRefusal.TARGET: N_(
-        "I could not read where the drop goes: {part}. Write to=all, to=#tag or group ids "
-        "like to=-1001234567890,-1009876543210."
-    ),
-    DropRefusal.TAG: N_("A tag is made of letters, digits, - and _, at most 32: {part}."),
-    "no_groups": N_("No open group matches: nothing was posted."),
-    "level": N_(
-        "I could not read the level: {part}. Write level=open, level=vip or level=core "
-        "(等级=普通, 等级=VIP, 等级=核心)."
-    ),
-}
 
 
 def level_option(words: list[str]) -> tuple[str | None, str]:
@@ -227,31 +132,11 @@ def level_option(words: list[str]) -> tuple[str | None, str]:
     return None, ""
 
 
-def level_error_text(exc: LevelError) -> str:
-    """Why a level option (level=vip, 等级=核心) was refused, naming what was written."""
-    return _(DROP_ERRORS["level"]).format(part=quoted(exc.detail))
-
-
 def drop_error_text(exc: DropError) -> str:
     """Why a drop's target was refused, naming the part that could not be read."""
     return _(DROP_ERRORS.get(exc.reason, DROP_ERRORS[DropRefusal.TARGET])).format(
         part=quoted(exc.detail)
     )
-
-
-def open_error_text(exc: GroupBuyError) -> str | None:
-    """Why a group-buy could not open, with the figure or the unreadable part the refusal
-    carries (None: unknown)."""
-    text = OPEN_ERRORS.get(exc.reason)
-    if not text:
-        return None
-    # the stock left, when the refusal is about it (detail is then the number the service found)
-    units = (
-        counted("unit", int(exc.detail))
-        if exc.reason == GroupBuyRefusal.NOT_ENOUGH_STOCK
-        else exc.detail
-    )
-    return _(text).format(limit=exc.detail, left=exc.detail, units=units, part=quoted(exc.detail))
 
 
 # /gb_extend to a time that is not after the group-buy's end (deadline_past, cannot_extend)
@@ -272,45 +157,6 @@ VIP_ONLY = N_(
 
 # a Join tap on a card whose every unit is taken: the card's 🔔 button is the way on
 SOLD_OUT_WAITLIST = N_("Sorry, it is sold out: tap 🔔 Notify me on the card to join the waitlist.")
-
-
-def refusal_text(exc: GroupBuyError) -> str:
-    """Why a join or change was refused; a sell-out says how many units are left, if any."""
-    if exc.reason == GroupBuyRefusal.SOLD_OUT and exc.detail.isdigit() and int(exc.detail) > 0:
-        return _(REFUSALS["too_few_left"]).format(left=exc.detail)
-    if exc.reason == GroupBuyRefusal.OTHER_VARIANT:
-        return _(REFUSALS[GroupBuyRefusal.OTHER_VARIANT]).format(variant=exc.detail)
-    return _(REFUSALS.get(exc.reason, REFUSALS[GroupBuyRefusal.CLOSED]))
-
-
-USAGE = N_(
-    "Open a group-buy with one line:\n/groupbuy PRODUCT DEADLINE [min=N or min=Nu] [stock=N] "
-    "[limit=N] [tiers=10:35.90,30:32.90] [vip=2h or vip=2h:gold] "
-    "[delivery=pickup, delivery or both] [pickup=place and time]\n"
-    "For example: /groupbuy 3 24h "
-    "min=5 stock=50 limit=3 tiers=10:35.90 pickup=Shop A, Sat 10:00"
-)
-
-
-def command_options(words: list[str]) -> dict[str, str]:
-    """key=value words (English keys or their Chinese aliases); pickup= takes the rest of the
-    line; a word without = continues the value before it."""
-    options: dict[str, str] = {}
-    last = None
-    for index, word in enumerate(words):
-        option = split_option(word)  # English or Chinese keys, = or ＝: 阶梯＝10：35.90
-        if option is None:
-            if last is None:
-                raise GroupBuyError(GroupBuyRefusal.USAGE, word)
-            options[last] += " " + word  # "tiers=10:35.90, 30:32.90" typed with a space
-            continue
-        key, value = option
-        last = key
-        if key == "pickup":
-            options[key] = " ".join([value, *words[index + 1 :]]).strip()
-            break
-        options[key] = value
-    return options
 
 
 async def _vip_window(
@@ -350,174 +196,6 @@ def _fulfilment(text: str | None) -> str:
     if mode not in FULFILMENT_MODES:
         raise GroupBuyError(GroupBuyRefusal.BAD_FULFILMENT, text)
     return mode
-
-
-def option_count(options: dict[str, str], key: str, default: int) -> int:
-    return parse_count(options.get(key, str(default)).lower().removesuffix("u").removesuffix("件"))
-
-
-@dataclass(frozen=True, slots=True)
-class OpenValues:
-    """A group-buy to open, already parsed from the one-line command or the wizard."""
-
-    product_id: int
-    deadline: datetime
-    min_kind: str
-    min_count: int
-    stock_cap: int
-    per_member_limit: int
-    tiers: tuple[tuple[int, int], ...] = ()
-    pickup_point: str = ""
-    pickup_time: str = ""
-    vip_until: datetime | None = None  # the VIP early-access window ends then
-    vip_rank: int = 0  # the lowest tier rank admitted during the window
-    vip_level: str = ""  # or: the least level of the groups joined from during the window
-    # a drop's pickup texts in other languages: {locale: {"pickup_point": ..., ...}}
-    pickup_translations: dict[str, dict[str, str]] | None = None
-    # a targeted drop's own pickup text per group: {chat id: text}
-    pickups: dict[int, str] | None = None
-    fulfilment: str = ""  # its own delivery mode (pickup, delivery, both); "": the product's
-    # a sign-up list (接龙) of the product's variants, forming item by item or as a whole, each
-    # item's own minimum in the variants' order
-    multi: bool = False
-    form_per_item: bool = False
-    item_minimums: tuple[int, ...] = ()
-    # a pasted list's items in its order, the list's own and the catalogue's (services/jielong.py)
-    items: tuple[ListEntry, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class OpenDefaults:
-    """What a one-line open command (/groupbuy, /drop, /poll_presale) takes for an option not
-    written: each command has its own."""
-
-    minimum: str  # written as min= is: "2" (people) or "20u" (units)
-    stock: int
-    limit: int
-
-
-def parse_open_line(
-    words: list[str],
-    *,
-    product_id: int,
-    defaults: OpenDefaults,
-    now: datetime,
-    timezone: str,
-    keys: frozenset[str] | None = None,
-) -> tuple[OpenValues, dict[str, str]]:
-    """The words after a one-line open command's product: the deadline (every word up to the
-    first option, "12-31 20:00", "tomorrow 8pm", or deadline= / 截止=), then key=value options
-    (command_options). Reads deadline, min, stock and limit, the defaults filling in those not
-    written; returns them as values to open and every option as written, for the command's
-    own (tiers=, level=, ...). With `keys`, an option outside them is refused (bad_option)."""
-    options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
-    options = command_options(words[options_at:])
-    unknown = next((key for key in options if keys is not None and key not in keys), None)
-    if unknown is not None:
-        raise GroupBuyError(GroupBuyRefusal.BAD_OPTION, unknown)
-    when = " ".join(words[:options_at]) or options.get("deadline", "")
-    if not when:
-        raise GroupBuyError(GroupBuyRefusal.USAGE)
-    deadline = parse_deadline(when, now=now, timezone=timezone)
-    min_kind, min_count = parse_minimum(options.get("min", defaults.minimum))
-    values = OpenValues(
-        product_id=product_id,
-        deadline=deadline,
-        min_kind=min_kind,
-        min_count=min_count,
-        stock_cap=option_count(options, "stock", defaults.stock),
-        per_member_limit=option_count(options, "limit", defaults.limit),
-    )
-    return values, options
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    """A group-buy just opened, and what the promotion policy said about its cards."""
-
-    gb: GroupBuyView
-    posted: list[int]  # the chats whose card goes now (posted once the update committed)
-    scheduled: list[Verdict]  # the chats whose card waits for its first allowed moment
-    refused: list[Verdict]  # the chats it may reach only after its deadline, or never
-
-
-async def open_and_post(
-    session: AsyncSession,
-    closer: DeadlineScheduler,
-    poster: CardPoster,
-    after_commit: CommitHook,
-    values: OpenValues,
-    *,
-    opened_by: int,
-    chat_ids: list[int],
-    commission_bps: int,
-    now: datetime,
-    kind: str,
-    settings: HandlerSettings,
-) -> Opened:
-    """Opens the group-buy in the chats the promotion policy lets a card of `kind` reach before
-    its deadline and schedules a card in each: due now where the policy allows it now, at the
-    first allowed moment elsewhere. The cards due now are posted once the update committed;
-    the others by the card poster at their time. Schedules the deadline too.
-
-    Raises GroupBuyError (nothing opened) when the values are refused, HeldBack (nothing
-    opened) when no chat may take the card before the deadline.
-    """
-    if values.deadline <= now:  # said as such, not as "no group before the deadline"
-        raise GroupBuyError(GroupBuyRefusal.DEADLINE_PAST)
-    verdicts = await decide(
-        session,
-        kind=kind,
-        chat_ids=chat_ids,
-        now=now,
-        rules=settings.pacing_rules(),
-        default_timezone=settings.default_timezone,
-    )
-    fits = [v for v in verdicts if v.at is not None and v.at < values.deadline]
-    refused = [v for v in verdicts if v not in fits]
-    if not fits:
-        raise HeldBack(refused)
-    gb = await open_groupbuy(
-        session,
-        product_id=values.product_id,
-        opened_by=opened_by,
-        chat_ids=[verdict.chat_id for verdict in fits],
-        min_kind=values.min_kind,
-        min_count=values.min_count,
-        stock_cap=values.stock_cap,
-        per_member_limit=values.per_member_limit,
-        deadline=values.deadline,
-        now=now,
-        tiers=values.tiers,
-        pickup_point=values.pickup_point,
-        pickup_time=values.pickup_time,
-        pickup_translations=values.pickup_translations,
-        pickups=values.pickups,
-        commission_bps=commission_bps,
-        vip_until=values.vip_until,
-        vip_rank=values.vip_rank,
-        vip_level=values.vip_level,
-        fulfilment=values.fulfilment,
-        multi=values.multi,
-        form_per_item=values.form_per_item,
-        item_minimums=values.item_minimums,
-        items=values.items,
-    )
-    # the groups it opened in (a group no longer open for business is left out)
-    opened = {post.chat_id for post in await posts(session, gb.id)}
-    fits = [verdict for verdict in fits if verdict.chat_id in opened]
-    rows = await schedule_cards(session, kind=kind, groupbuy_id=gb.id, verdicts=fits, now=now)
-    after_commit.add(lambda: poster.post(gb.id))
-    for row_id, due_at in rows:
-        if due_at > now:
-            after_commit.add(later(poster.schedule, row_id, due_at))
-    closer.schedule(gb.id, gb.deadline)
-    return Opened(
-        gb,
-        [verdict.chat_id for verdict in fits if verdict.now],
-        [verdict for verdict in fits if not verdict.now],
-        refused,
-    )
 
 
 async def _open(
@@ -842,7 +520,7 @@ async def join_button(
     if callback_data.action == GroupBuyAction.JOIN:
         after_commit.add(later(metrics.joined))
     if result.groupbuy.payment_mode == PAYMENT_TELEGRAM:
-        await _prepay(
+        await prepay(
             bot, i18n, session, settings, member, result.groupbuy.id, query.message.chat.id
         )
     if member.started and result.quantity:
@@ -867,81 +545,6 @@ async def join_button(
                 position=result.position,
             )
         after_commit.add(confirm)
-
-
-async def start_on_groupbuy(
-    message: Message,
-    *,
-    groupbuy_id: int,
-    bot: Bot,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    member: MemberView,
-) -> None:
-    """After the welcome, for a member who came from "Open the bot" under their join
-    confirmation: their place in the group-buy, and its invoice when it is paid in Telegram."""
-    groupbuy = await get_groupbuy(session, groupbuy_id)
-    place = next(
-        (p for p in await participants(session, groupbuy_id) if p.member_id == member.id), None
-    )
-    if groupbuy is None or place is None:
-        await message.answer(_(REFUSALS[GroupBuyRefusal.NOT_JOINED]))
-        return
-    joined = _("You joined {title}: quantity {quantity}, you are #{position}.").format(
-        title=esc_name(groupbuy.in_language(member.locale, default_locale()).title),
-        quantity=place.quantity,
-        position=place.position,
-    )
-    await message.answer(
-        joined + "\n" + _("From now on I send your confirmations and pickup details here.")
-    )
-    if groupbuy.payment_mode != PAYMENT_TELEGRAM:
-        return
-    order = await prepayment_due(
-        session, groupbuy_id=groupbuy.id, member_id=member.id, chat_id=place.chat_id
-    )
-    if order is None:
-        return
-    invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
-    try:
-        await send_invoice(bot, invoice, settings)
-    except TelegramAPIError as exc:
-        log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
-
-
-async def _prepay(
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    member: MemberView,
-    groupbuy_id: int,
-    chat_id: int,
-) -> None:
-    """A Telegram-paid group-buy is paid when joining: the member's unpaid order follows their
-    quantity, and a new one gets its invoice in private, in the member's language."""
-    order = await sync_prepayment(
-        session, groupbuy_id=groupbuy_id, member_id=member.id, chat_id=chat_id
-    )
-    if order is None or not member.started:
-        return
-    invoice = await start_invoice(session, order_id=order.id, member_id=member.id)
-    groupbuy = await get_groupbuy(session, groupbuy_id)
-    # offered both ways (the group-buy's own mode, or its product's): delivery is a tap away
-    both = groupbuy is not None and groupbuy.fulfilment == FULFIL_BOTH
-    try:
-        with i18n.use_locale(member.locale):  # the join was in the group's language
-            await send_invoice(bot, invoice, settings)
-            if both and invoice.delivery == DELIVERY_PICKUP:
-                await bot.send_message(
-                    member.id,
-                    _(
-                        "Rather have order #{id} delivered? Tap below; a new invoice follows."
-                    ).format(id=order.id),
-                    reply_markup=deliver_keyboard(order.id).as_markup(),
-                )
-    except TelegramAPIError as exc:
-        log.info("could not send the prepayment invoice of order %s: %s", order.id, exc)
 
 
 async def _vip_refusal(
@@ -1273,27 +876,3 @@ async def cancel_command(
         settings=settings,
         refunder=refunder,
     )
-
-
-def announce(
-    bot: Bot,
-    i18n: I18n,
-    closing: Closing,
-    now: datetime,
-    *,
-    notifier: BackgroundSender,
-    after_commit: CommitHook,
-    settings: HandlerSettings,
-    refunder: RefundWaker,
-) -> None:
-    """Tells every group and participant how a group-buy closed, each in their language, once
-    the closing committed; formed Telegram-paid orders get their invoices, and the refunder
-    sends back the Stars the closing refunded."""
-    carry_out(
-        closing_effects(i18n, closing, now, settings) + unreached_leader_effects(i18n, closing),
-        bot=bot,
-        notifier=notifier,
-        after_commit=after_commit,
-    )
-    if closing.star_refunds:
-        after_commit.add(later(refunder.wake))

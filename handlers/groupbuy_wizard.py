@@ -2,7 +2,7 @@
 /drop without arguments: staff open one in every group, in private).
 
 Every step has Back (but the first), Cancel and, on a step with a default, Skip, as in every
-wizard (handlers/wizard.py); /cancel and /skip typed do the same. Nothing is created until
+wizard (handlers/views/wizard.py); /cancel and /skip typed do the same. Nothing is created until
 Confirm, which opens, posts and schedules through the same function as the one-line command.
 The state is per chat and user, so in a group only the leader who started it answers;
 everyone else talks as usual.
@@ -31,19 +31,20 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
-from handlers.filters import PRIVATE, OpenGroup, RoleFilter
-from handlers.groupbuy import (
-    GROUP,
+from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
+from handlers.views.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
+from handlers.views.groupbuy_join import REFUSALS
+from handlers.views.groupbuy_open import (
     OPEN_ERRORS,
-    REFUSALS,
     USAGE,
-    Clock,
     OpenValues,
     open_and_post,
     open_error_text,
 )
-from handlers.lint import (
+from handlers.views.labels import FULFILMENT_MODE
+from handlers.views.labels import label as value_label
+from handlers.views.levels import level_name
+from handlers.views.lint import (
     MAX_REASON,
     audit_override,
     claims,
@@ -55,8 +56,9 @@ from handlers.lint import (
     wizard_texts,
     words_of,
 )
-from handlers.paging import PageCallback, page_counter, page_row
-from handlers.text import (
+from handlers.views.paging import PageCallback, page_counter, page_row
+from handlers.views.policy import held_text, opened_text
+from handlers.views.text import (
     N_,
     CallbackId,
     CardPoster,
@@ -69,11 +71,8 @@ from handlers.text import (
     format_money,
     quoted,
 )
-from handlers.views.labels import FULFILMENT_MODE
-from handlers.views.labels import label as value_label
-from handlers.views.levels import level_name
-from handlers.views.policy import held_text, opened_text
-from handlers.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
+from handlers.views.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
+from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from models.groupbuy import MIN_PEOPLE
 from models.product import FULFIL_PICKUP, FULFILMENT_MODES
@@ -172,7 +171,9 @@ class NewGroupBuy(StatesGroup):
     group_pickup = State()  # a drop's own pickup text for some groups (typed lines)
     delivery = State()  # its own delivery mode, or its product's (Skip)
     confirm = State()
-    translate = State()  # a drop's "Add a translation?", from the last look (handlers/content.py)
+    translate = (
+        State()
+    )  # a drop's "Add a translation?", from the last look (handlers/views/content.py)
     translation = State()  # the pickup point or time in the chosen language
     override = State()  # why the texts may go out despite the lint's findings (logged)
 

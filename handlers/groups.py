@@ -15,10 +15,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.groupbuy import announce
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, RefundWaker
+from handlers.views.groupbuy import announce
 from handlers.views.groups import GroupAction, GroupCallback, group_name, state_name
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.text import N_, BackgroundSender, CommitHook, HandlerSettings, RefundWaker
 from models.base import Clock
 from models.community import (
     APPROVAL_APPROVED,

@@ -20,16 +20,19 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, OpenGroup, RoleFilter
-from handlers.groupbuy import (
+from handlers.views.groupbuy import ListAction, ListCallback
+from handlers.views.groupbuy_join import refusal_text
+from handlers.views.groupbuy_open import (
     OpenValues,
     command_options,
     open_and_post,
     open_error_text,
     option_count,
-    refusal_text,
 )
-from handlers.lint import clear_command, split_override
-from handlers.text import (
+from handlers.views.jielong import lines_text
+from handlers.views.lint import clear_command, split_override
+from handlers.views.policy import held_text, opened_text
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CardPoster,
@@ -47,8 +50,6 @@ from handlers.text import (
     quoted,
     shorten,
 )
-from handlers.views.groupbuy import ListAction, ListCallback
-from handlers.views.policy import held_text, opened_text
 from models.base import Clock
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView
@@ -57,7 +58,6 @@ from services.groupbuy import (
     GroupBuyRefusal,
     LineChange,
     ListOrder,
-    OrderLine,
     change_lines,
     my_lines,
     parse_deadline,
@@ -201,19 +201,6 @@ def item_refusal(exc: GroupBuyError) -> str:
             reason = "item_too_few"
         return _(ITEM_REFUSALS[reason]).format(item=f"{number}. {esc(name)}", figure=figure)
     return refusal_text(exc)
-
-
-def lines_text(
-    lines: tuple[OrderLine, ...], currency: str, locale: str, *, html: bool = True
-) -> str:
-    """A member's order in a list, on one line: each item with its quantity, then the total
-    (names escaped for an HTML message, else plain, for a popup)."""
-    if not lines:
-        return _("nothing")
-    shown = esc if html else str
-    items = list_text(f"{line.item}. {shown(line.name)} ×{line.quantity}" for line in lines)
-    total = sum(line.quantity * line.unit_price for line in lines)
-    return items + " · " + format_money(total, currency, locale)
 
 
 def _order_text(order: ListOrder, name: str, locale: str) -> str:

@@ -5,36 +5,20 @@ from __future__ import annotations
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.commands import sync_private_commands
 from handlers.filters import PRIVATE
-from handlers.text import LANGUAGE_NAMES, HandlerSettings
+from handlers.views.commands import sync_private_commands
+from handlers.views.language import LanguageCallback, language_keyboard
 from handlers.views.menu import with_back
+from handlers.views.text import LANGUAGE_NAMES, HandlerSettings
 from services.member import LOCALES, MemberView, set_locale
 from services.role import menu_role
 
 router = Router(name="language")
-
-
-class LanguageCallback(CallbackData, prefix="lang"):
-    """A language chosen on the /language keyboard."""
-
-    locale: str
-
-
-def language_keyboard() -> InlineKeyboardMarkup:
-    """The three languages, each named in itself, and ⬅️ Back to the main menu."""
-    builder = InlineKeyboardBuilder()
-    for locale in LOCALES:
-        builder.button(text=LANGUAGE_NAMES[locale], callback_data=LanguageCallback(locale=locale))
-    builder.adjust(3)
-    return with_back(builder)
 
 
 @router.message(Command("language"), PRIVATE)

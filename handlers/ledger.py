@@ -12,9 +12,9 @@ from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import HandlerSettings, counted, esc, format_money
 from handlers.views.labels import TRANSACTION_KIND, label
 from handlers.views.perks import points_text
+from handlers.views.text import HandlerSettings, counted, esc, format_money
 from models.base import Clock
 from models.ledger import (
     ACCOUNT_COMMISSION_PAID_OUT,

@@ -9,17 +9,17 @@ import logging
 from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.types import ChatJoinRequest, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import ChatJoinRequest, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import N_, BackgroundSender, CommitHook, HandlerSettings, esc, esc_name
 from handlers.views.groups import group_name
 from handlers.views.levels import REFUSALS, level_name, level_set_text
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import tier_name
+from handlers.views.text import N_, CommitHook, HandlerSettings, esc, esc_name
 from models.base import Clock
 from models.community import JOIN_INVITE
 from services.levels import (
@@ -27,7 +27,6 @@ from services.levels import (
     DECLINED_PAID,
     EVERY_AREA,
     BuyersGroupView,
-    BuyersInvitation,
     JoinDecision,
     LevelError,
     LevelRefusal,
@@ -159,39 +158,6 @@ async def buyers_group_command(
             "brings them a one-time invitation to it, in private."
         ).format(group=group_name(view.title, view.community_id), area=area_name(view.area))
     )
-
-
-def invite_to_buyers_group(
-    notifier: BackgroundSender, bot: Bot, i18n: I18n, invitation: BuyersInvitation
-) -> None:
-    """After commit: a one-time invite link to the buyers' group, sent to the first buyer in
-    private with a button that opens it (one member may use it, once). Both calls go through
-    the background sender, so a passing Telegram failure is tried again; the link is made once."""
-    with i18n.use_locale(invitation.locale):
-        text = _(
-            "Thank you for your first order! You are invited to {group}, our buyers' group: "
-            "tips, first looks and other buyers near you. The link below is yours alone and "
-            "works once."
-        ).format(group=f"<b>{esc_name(invitation.title)}</b>")
-        label = _("Join the buyers' group")
-    links: list[str] = []  # the link made by the first step (kept when the second is retried)
-
-    async def make_link() -> None:
-        link = await bot.create_chat_invite_link(
-            invitation.community_id, name="buyers", member_limit=1
-        )
-        links.append(link.invite_link)
-
-    async def send() -> None:
-        await bot.send_message(
-            invitation.member_id,
-            text,
-            reply_markup=InlineKeyboardMarkup(
-                inline_keyboard=[[InlineKeyboardButton(text=label, url=links[-1])]]
-            ),
-        )
-
-    notifier.send_steps(invitation.member_id, make_link, send)
 
 
 @router.message(Command("group_invite"), PRIVATE, RoleFilter(Role.STAFF, "group.invite"))

@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
 from aiogram.types import (
     BotSubscriptionUpdated,
     CallbackQuery,
-    InlineKeyboardMarkup,
     LabeledPrice,
     Message,
     PreCheckoutQuery,
@@ -27,7 +24,26 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import (
+from handlers.views.membership import (
+    PLAN_REFUSALS,
+    MembershipAction,
+    MembershipCallback,
+    cancel_subscription,
+    canceled_text,
+    failed_text,
+    grant_text,
+    membership_screen,
+    plan_added_text,
+    plan_line,
+    plan_name,
+    reenabled_text,
+    refusal_text,
+    renewed_text,
+    started_text,
+    switched_off_notices,
+    switched_off_text,
+)
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CommitHook,
@@ -37,24 +53,6 @@ from handlers.text import (
     format_money,
     later,
 )
-from handlers.views.membership import (
-    PLAN_REFUSALS,
-    cancel_subscription,
-    canceled_text,
-    failed_text,
-    grant_text,
-    plan_added_text,
-    plan_line,
-    plan_name,
-    reenabled_text,
-    refusal_text,
-    renewed_text,
-    started_text,
-    state_text,
-    switched_off_notices,
-    switched_off_text,
-)
-from handlers.views.menu import POINTS, with_back
 from models.base import Clock
 from services.ledger import STARS
 from services.member import MemberView
@@ -70,7 +68,6 @@ from services.membership import (
     check_checkout,
     get_plan,
     list_plans,
-    memberships_of,
     parse_grant,
     parse_stars,
     payload_of,
@@ -93,18 +90,6 @@ ADD_USAGE = N_(
     "groups that admit paid members)."
 )
 OFF_USAGE = N_("Send /membership_plan_off ID, e.g. /membership_plan_off 1 (see /membership_plans).")
-
-
-class MembershipAction(StrEnum):
-    BUY = "buy"
-    CANCEL = "cancel"
-
-
-class MembershipCallback(CallbackData, prefix="mship"):
-    """A button of /membership: subscribe to a plan, or cancel its renewals."""
-
-    action: MembershipAction
-    plan_id: int
 
 
 @router.message(Command("membership_plan_add"), PRIVATE, RoleFilter(Role.STAFF, STAFF_ACTION))
@@ -196,43 +181,6 @@ async def plan_off_command(
         after_commit.add(cancel_subscription(bot, member_id, charge_id))
         notifier.send(member_id, text)
     await message.answer(switched_off_text(off.plan))
-
-
-async def membership_screen(
-    session: AsyncSession, member: MemberView, settings: HandlerSettings
-) -> tuple[str, InlineKeyboardMarkup]:
-    """The member's memberships and the plans for sale, with Subscribe and Cancel buttons, and
-    Back to Points and perks (the menu screen it is under)."""
-    zone = await private_zone(
-        session, member_id=member.id, own=member.timezone, default=settings.default_timezone
-    )
-    mine = await memberships_of(session, member.id)
-    plans = await list_plans(session, for_sale=True)
-    builder = InlineKeyboardBuilder()
-    lines = [_("<b>Paid membership</b>")]
-    for membership in mine:
-        lines.append(state_text(membership, zone, member.locale))
-        if membership.status == "active" and membership.renews:
-            builder.button(
-                text=_("Cancel {plan}").format(plan=membership.plan.name),
-                callback_data=MembershipCallback(
-                    action=MembershipAction.CANCEL, plan_id=membership.plan.id
-                ),
-            )
-    held = {m.plan.id for m in mine if m.status == "active" and m.renews}
-    if plans:
-        lines.append(_("Plans for sale, paid monthly in Stars:"))
-    else:
-        lines.append(_("No membership is for sale right now."))
-    for plan in plans:
-        lines.append("· " + plan_line(plan, member.locale))
-        if plan.id not in held:
-            builder.button(
-                text=_("⭐ Subscribe: {plan}").format(plan=plan.name),
-                callback_data=MembershipCallback(action=MembershipAction.BUY, plan_id=plan.id),
-            )
-    builder.adjust(1)
-    return "\n".join(lines), with_back(builder, POINTS)
 
 
 @router.message(Command("membership"), PRIVATE)

@@ -23,24 +23,12 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.broadcast import BroadcastSettings, offers_screen
-from handlers.commands import COMMANDS
-from handlers.coupons import coupons_page
 from handlers.filters import PRIVATE
-from handlers.language import language_keyboard
-from handlers.membership import membership_screen
-from handlers.myorders import orders_screen
-from handlers.perks import (
-    checkin_screen,
-    full_statement,
-    history_screen,
-    points_screen,
-    rewards_page,
-    tiers_text,
-)
-from handlers.referral import invite_screen, referrals_screen, send_invitation
-from handlers.start import help_text
-from handlers.text import HandlerSettings, pages_of_lines
+from handlers.views.broadcast import BroadcastSettings, offers_screen
+from handlers.views.commands import COMMANDS
+from handlers.views.coupons import coupons_page
+from handlers.views.language import language_keyboard
+from handlers.views.membership import membership_screen
 from handlers.views.menu import (
     CHECKIN,
     COUPONS,
@@ -62,6 +50,18 @@ from handlers.views.menu import (
     menu_text,
     with_back,
 )
+from handlers.views.myorders import orders_screen
+from handlers.views.perks import (
+    checkin_screen,
+    full_statement,
+    history_screen,
+    points_screen,
+    rewards_page,
+    tiers_text,
+)
+from handlers.views.referral import invite_screen, referrals_screen, send_invitation
+from handlers.views.start import help_text
+from handlers.views.text import HandlerSettings, pages_of_lines
 from models.base import Clock
 from services.member import MemberView
 from services.zones import private_zone

@@ -12,9 +12,9 @@ from aiogram.types import BufferedInputFile, Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
-from handlers.stats import private_scope
-from handlers.text import HandlerSettings
 from handlers.views.metrics import WEEKS, metrics_caption, metrics_chart
+from handlers.views.stats import private_scope
+from handlers.views.text import HandlerSettings
 from services.member import MemberView
 from services.metrics import Slice, metrics_report
 from services.zones import staff_zone

@@ -4,22 +4,30 @@ choice of a pickup point when the group has several."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
-from handlers.groupbuy import REFUSALS as GROUPBUY_REFUSALS
-from handlers.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint
-from handlers.referral import qr_png
-from handlers.reservation import cancel_error_text
-from handlers.text import (
+from handlers.views.groupbuy_join import REFUSALS as GROUPBUY_REFUSALS
+from handlers.views.myorders import (
+    MyOrderAction,
+    MyOrderCallback,
+    orders_screen,
+    point_line,
+    points_keyboard,
+    stars_keyboard,
+)
+from handlers.views.order import invoice
+from handlers.views.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint, points_text
+from handlers.views.referral import qr_png
+from handlers.views.reservation import cancel_error_text
+from handlers.views.text import (
     N_,
     CardToucher,
     CommitHook,
@@ -29,50 +37,17 @@ from handlers.text import (
     later,
     sentences,
 )
-from handlers.views.myorders import (
-    MyOrderAction,
-    MyOrderCallback,
-    Reader,
-    page_keyboard,
-    page_text,
-    point_line,
-    points_keyboard,
-    stars_keyboard,
-)
-from handlers.views.order import invoice
-from handlers.views.perks import points_text
 from models.base import Clock
 from models.order import ORDER_FULFILLED
 from services.groupbuy import GroupBuyError, GroupBuyRefusal
 from services.ledger import STARS
 from services.loyalty import ReviewError, ReviewRefusal, review_order
 from services.member import MemberView
-from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine, my_orders
+from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine
 from services.order import OrderError, OrderRefusal, get_order
 from services.pickup import PickupError, choose_point, get_point, offered_points
-from services.zones import private_zone
 
 router = Router(name="myorders")
-
-
-async def orders_screen(
-    session: AsyncSession,
-    i18n: I18n,
-    locale: str,
-    member: MemberView,
-    settings: HandlerSettings,
-    now: datetime,
-    offset: int = 0,
-) -> tuple[str, InlineKeyboardMarkup]:
-    """The page of the member's orders at `offset` with its buttons, as /orders and the menu's
-    📦 My orders show it."""
-    page = await my_orders(session, member_id=member.id, now=now, offset=offset)
-    # an order outside any group is shown on the member's home group's clock, else the brand's
-    home = await private_zone(
-        session, member_id=member.id, own=None, default=settings.default_timezone
-    )
-    reader = Reader(member.timezone, home)
-    return page_text(i18n, locale, page, reader), page_keyboard(i18n, locale, page)
 
 
 @router.message(Command("orders"), PRIVATE)

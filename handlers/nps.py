@@ -4,26 +4,22 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from functools import partial
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command
-from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import (
+from handlers.views.nps import NpsCallback, ask
+from handlers.views.text import (
     N_,
-    CallbackId,
     CommitHook,
     HandlerSettings,
     counted,
@@ -31,21 +27,18 @@ from handlers.text import (
     esc_name,
     pack_blocks,
 )
-from handlers.wizard import Target, Wizard
+from handlers.views.wizard import Target, Wizard
 from models.base import Clock
-from services.broadcast import is_opted_in
 from services.community import get_community
 from services.member import MemberView, get_member
 from services.nps import (
     NpsError,
     NpsRefusal,
     NpsScore,
-    home_community,
     nps_report,
     opted_in_members,
     record_comment,
     record_score,
-    start_survey,
 )
 from services.role import Role
 
@@ -53,9 +46,6 @@ log = logging.getLogger(__name__)
 router = Router(name="nps")
 REPORT_DAYS = 90
 
-QUESTION = N_(
-    "How likely are you to recommend us to a friend? Tap 0 (not at all) to 10 (extremely)."
-)
 NPS_ERRORS: dict[str, str] = {
     NpsRefusal.ANSWERED: N_("You already answered this question. Thank you!"),
     NpsRefusal.TOO_LONG: N_(
@@ -64,13 +54,6 @@ NPS_ERRORS: dict[str, str] = {
     NpsRefusal.EMPTY: N_("Send a comment, or /skip."),
     NpsRefusal.BAD_SCORE: N_("Tap a number from 0 to 10."),
 }
-
-
-class NpsCallback(CallbackData, prefix="nps"):
-    """A score button under the NPS question."""
-
-    survey_id: CallbackId
-    score: CallbackId
 
 
 class NpsComment(StatesGroup):
@@ -98,84 +81,6 @@ async def _no_comment(target: Target, step: str, data: dict[str, Any]) -> None:
 
 
 WIZARD.register(router, ask=_ask_comment, skip=_no_comment)
-
-
-def _keyboard(survey_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for score in range(11):
-        builder.button(text=str(score), callback_data=NpsCallback(survey_id=survey_id, score=score))
-    builder.adjust(6, 5)
-    return builder.as_markup()
-
-
-async def ask(
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    member: MemberView,
-    *,
-    now: datetime,
-    settings: HandlerSettings,
-    after_commit: CommitHook,
-    community_id: int | None = None,
-) -> bool:
-    """Claim the question for the member unless they were asked within the interval, and send it
-    once the claim is committed (its buttons name the stored survey); True if claimed.
-
-    The answer counts for `community_id` (the group of the order just picked up), or else for
-    the member's home group."""
-    if not member.started:
-        return False
-    if community_id is None:
-        community_id = await home_community(session, member.id)
-    survey_id = await start_survey(
-        session,
-        member_id=member.id,
-        community_id=community_id,
-        now=now,
-        interval=timedelta(days=settings.nps_interval_days),
-    )
-    if survey_id is None:
-        return False
-    text = i18n.gettext(QUESTION, locale=member.locale)
-    after_commit.add(partial(_send_question, bot, member.id, text, survey_id))
-    return True
-
-
-async def _send_question(bot: Bot, member_id: int, text: str, survey_id: int) -> None:
-    try:
-        await bot.send_message(member_id, text, reply_markup=_keyboard(survey_id))
-    except TelegramAPIError as exc:
-        log.info("could not ask member %s for NPS: %s", member_id, exc)
-
-
-async def ask_after_pickup(
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    member_id: int,
-    *,
-    community_id: int,
-    now: datetime,
-    settings: HandlerSettings,
-    after_commit: CommitHook,
-) -> None:
-    """After a pickup in a group: the question, if the member opted in and was not asked
-    recently; the answer counts for that group."""
-    if not await is_opted_in(session, member_id=member_id):
-        return
-    member = await get_member(session, member_id)
-    if member is not None:
-        await ask(
-            bot,
-            i18n,
-            session,
-            member,
-            now=now,
-            settings=settings,
-            after_commit=after_commit,
-            community_id=community_id,
-        )
 
 
 @router.message(Command("nps"), PRIVATE, RoleFilter(Role.STAFF, "nps.send"))

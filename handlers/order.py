@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import partial
@@ -22,18 +21,36 @@ from aiogram.types import (
     PreCheckoutQuery,
     ReplyParameters,
 )
-from aiogram.utils.i18n import I18n, get_i18n
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.delivery import ask_address, deliver_keyboard
 from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
-from handlers.levels import invite_to_buyers_group
-from handlers.nps import ask_after_pickup
-from handlers.product import amount_error
-from handlers.referral import rules_from
-from handlers.text import (
+from handlers.views.delivery import ask_address, deliver_keyboard
+from handlers.views.labels import ORDER_STATUS, label
+from handlers.views.member import ambiguous_text
+from handlers.views.order import (
+    REFUND_BOOKED,
+    CouponCallback,
+    Marking,
+    order_error_text,
+    payment_rules,
+    send_invoice,
+    shipping_given,
+    tell_paid,
+)
+from handlers.views.pickup import for_whom_text
+from handlers.views.product import amount_error, choose_variant_text, find_variant
+from handlers.views.refund import refund_due_text
+from handlers.views.reservation import (
+    cancel_keyboard,
+    cap_text,
+    held_until_text,
+    local_moment,
+    reservation_rules,
+)
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,
@@ -47,21 +64,6 @@ from handlers.text import (
     later,
     sentences,
 )
-from handlers.views.labels import ORDER_STATUS, label
-from handlers.views.member import ambiguous_text
-from handlers.views.order import invoice, shipping_given
-from handlers.views.payment import paid_notices
-from handlers.views.perks import points_text
-from handlers.views.pickup import for_whom_text
-from handlers.views.product import choose_variant_text, find_variant
-from handlers.views.refund import refund_due_text
-from handlers.views.reservation import (
-    cancel_keyboard,
-    cap_text,
-    held_until_text,
-    local_moment,
-    reservation_rules,
-)
 from models.order import (
     DELIVERY_SHIP,
     ORDER_AWAITING_PAYMENT,
@@ -70,7 +72,6 @@ from models.order import (
     Order,
 )
 from models.product import FULFIL_BOTH, PAYMENT_TELEGRAM
-from models.trial import PAYMENT_TRIAL
 from services.community import CommunityView
 from services.coupons import CouponError, check_coupon, held_coupons
 from services.ledger import STARS
@@ -82,13 +83,12 @@ from services.order import (
     OrderView,
     check_pre_checkout,
     get_order,
-    mark_fulfilled,
     orders_of_member_in_chat,
     pickup_page,
     start_invoice,
 )
 from services.parsing import parse_amount
-from services.payment import PaidOrder, PaymentRules, pay_order, take_payment
+from services.payment import take_payment
 from services.product import get_product
 from services.refund import refund_now
 from services.reservation import ReservationCapReached, recently_expired, reserve
@@ -98,11 +98,6 @@ from services.zones import member_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="order")
-# to the member when staff refund an order paid by hand: the money is owed until paid back
-REFUND_BOOKED = N_(
-    "Order #{order} was refunded: {amount}. Your leader or our staff will give you the money "
-    "back, and I will tell you when they have."
-)
 
 # why an order could not be placed (/buy); a sell-out with units left names how many
 PLACE_ERRORS: dict[str, str] = {
@@ -150,11 +145,6 @@ def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
         f"{format_money(order.total, order.currency, locale)} · {status}"
         + for_whom_text(order.for_whom)
     )
-
-
-async def send_invoice(bot: Bot, order: OrderView, settings: HandlerSettings) -> None:
-    """Sends the Telegram invoice for an order to the member's private chat."""
-    await bot(invoice(order, settings))
 
 
 @router.message(Command("buy"), AsOneself(), OpenGroup())
@@ -322,13 +312,6 @@ async def buy(
             )
 
 
-class CouponCallback(CallbackData, prefix="cp"):
-    """A button offering one of the member's coupons for one of their unpaid orders."""
-
-    coupon_id: CallbackId
-    order_id: CallbackId
-
-
 async def coupon_offer(
     session: AsyncSession, order: OrderView, locale: str, now: datetime
 ) -> InlineKeyboardMarkup | None:
@@ -456,24 +439,6 @@ async def successful_payment(
         notifier.send(staff.id, text)
 
 
-def payment_rules(settings: HandlerSettings) -> PaymentRules:
-    """What a paid order earns, as configured."""
-    return PaymentRules(
-        points_per_unit=settings.points_per_unit,
-        tier_currency=settings.tier_measure,
-        referral=rules_from(settings),
-    )
-
-
-def tell_paid(notifier: BackgroundSender, i18n: I18n, paid: PaidOrder, bot: Bot) -> None:
-    """Queue what a paid order causes to be told (sent once the update committed), and a first
-    buyer's invitation to their buyers' group (its one-time link made after the commit)."""
-    for chat_id, text in paid_notices(i18n, paid):
-        notifier.send(chat_id, text)
-    if paid.buyers_group is not None:
-        invite_to_buyers_group(notifier, bot, i18n, paid.buyers_group)
-
-
 PICKUP_PAGE = 10  # orders per page of the group's list
 
 
@@ -570,130 +535,6 @@ async def orders_command(
     """Shows the group's open orders with buttons to mark them paid and picked up."""
     text, keyboard = await pickup_list(session, i18n, community)
     await message.answer(text, reply_markup=keyboard)
-
-
-def invite_review(
-    notifier: BackgroundSender,
-    i18n: I18n,
-    settings: HandlerSettings,
-    member: MemberView,
-    order_ids: list[int],
-) -> None:
-    """Invite the member to review what they picked up (reviews earn points)."""
-    if not member.started or not settings.review_points or not order_ids:
-        return
-    with i18n.use_locale(member.locale):
-        notifier.send(
-            member.id,
-            _(
-                "Enjoy! How was order #{id}? Review it with /review {id} 5 and a few words, "
-                "and earn {points}."
-            ).format(id=order_ids[0], points=points_text(settings.review_points, member.locale)),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Marking:
-    """What marking orders needs besides the session: the rules, ways to tell, the time."""
-
-    settings: HandlerSettings
-    notifier: BackgroundSender
-    i18n: I18n
-    now: datetime
-    bot: Bot
-    after_commit: CommitHook
-
-    async def mark(
-        self, session: AsyncSession, action: str, order_id: int, actor_id: int
-    ) -> OrderView:
-        """One order paid (with all it earns, told once committed) or picked up (without
-        what a pickup tells: see `picked_up`)."""
-        if action == "paid":
-            paid = await pay_order(
-                session,
-                order_id=order_id,
-                actor_id=actor_id,
-                rules=payment_rules(self.settings),
-                now=self.now,
-            )
-            tell_paid(self.notifier, self.i18n, paid, self.bot)
-            return paid.order
-        return await mark_fulfilled(session, order_id=order_id, actor_id=actor_id, now=self.now)
-
-    async def picked_up(
-        self, session: AsyncSession, buyer: MemberView, orders: list[OrderView]
-    ) -> None:
-        """What a pickup tells, the same from a button, a sheet or /pickedup: the member is
-        invited to review what they picked up, and asked how likely they would recommend us."""
-        if not orders:
-            return
-        # a trial order is reported on through its trial, and earns no review points
-        bought = [o.id for o in orders if o.payment_mode != PAYMENT_TRIAL]
-        invite_review(self.notifier, self.i18n, self.settings, buyer, bought)
-        await ask_after_pickup(
-            self.bot,
-            self.i18n,
-            session,
-            buyer.id,
-            community_id=orders[0].chat_id,
-            now=self.now,
-            settings=self.settings,
-            after_commit=self.after_commit,
-        )
-
-    async def mark_one(
-        self, session: AsyncSession, action: str, order_id: int, actor_id: int
-    ) -> OrderView:
-        """One order marked as a button does it: paid, or picked up with what a pickup tells."""
-        order = await self.mark(session, action, order_id, actor_id)
-        if action == "picked":
-            buyer = await get_member(session, order.member_id)
-            if buyer is not None:
-                await self.picked_up(session, buyer, [order])
-        return order
-
-
-# why an order cannot change so, as leaders and staff read it (order_error_text)
-ORDER_ERRORS: dict[str, str] = {
-    OrderRefusal.NOT_PAID: N_("That order is not paid yet."),
-    OrderRefusal.ALREADY_PAID: N_("That order is already paid."),
-    OrderRefusal.ALREADY_REFUNDED: N_("That order has already been refunded in full."),
-    OrderRefusal.BAD_TRANSITION: N_("That order cannot change that way any more."),
-    OrderRefusal.CHANGED_MEANWHILE: N_("Someone changed that order just now. Please look again."),
-    OrderRefusal.NOT_FOUND: N_("There is no such order in this group."),
-    OrderRefusal.REFUND_TOO_LARGE: N_("That is more than what is left to refund on this order."),
-    OrderRefusal.PARTIAL_STARS_REFUND: N_("Telegram Stars payments can only be refunded in full."),
-    OrderRefusal.BAD_AMOUNT: N_("The amount must be more than zero."),
-    OrderRefusal.PAID_IN_TELEGRAM: N_(
-        "That order is paid in Telegram, with the invoice the member got."
-    ),
-    OrderRefusal.EXPIRED: N_(
-        "That reservation expired unpaid and its stock went back on sale. If the member pays "
-        "now, they order again with /buy and you mark the new order paid."
-    ),
-    OrderRefusal.OWN_ORDER: N_(
-        "You cannot mark your own order paid: another leader or staff must confirm the money."
-    ),
-    OrderRefusal.OWN_PICKUP: N_(
-        "You cannot mark your own order picked up: another leader or staff must confirm it."
-    ),
-}
-# the limit is named in it, formatted
-OVER_CASH_LIMIT = N_(
-    "This order is more than the brand's staff let you mark paid by hand: your limit is "
-    "{limit} an order. Ask the brand's staff to collect and mark this one."
-)
-CANNOT_CHANGE = N_("That cannot be done with this order.")
-
-
-def order_error_text(reason: str, detail: str = "") -> str:
-    """What to tell about an order that cannot change so (`detail`: the refusal's detail)."""
-    if reason == OrderRefusal.OVER_CASH_LIMIT:
-        limit, _sep, currency = detail.partition(" ")
-        return _(OVER_CASH_LIMIT).format(
-            limit=format_money(int(limit or 0), currency, get_i18n().current_locale)
-        )
-    return _(ORDER_ERRORS.get(reason, CANNOT_CHANGE))
 
 
 @router.callback_query(

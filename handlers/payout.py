@@ -3,28 +3,30 @@ card that carries the requester's statement."""
 
 from __future__ import annotations
 
-from enum import StrEnum
 from functools import partial
 
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.product import amount_error
-from handlers.text import (
+from handlers.views.payout import (
+    PayoutAction,
+    PayoutCallback,
+    amount_and_currency,
+    payout_card,
+    payout_keyboard,
+)
+from handlers.views.product import amount_error
+from handlers.views.text import (
     N_,
     BackgroundSender,
-    CallbackId,
     CommitHook,
     HandlerSettings,
     esc,
-    esc_name,
     format_amounts,
     format_money,
 )
@@ -32,12 +34,9 @@ from models.base import Clock
 from models.payout import PAYOUT_PAID
 from services.audit import record_action
 from services.cash import CashError
-from services.ledger import known_asset
 from services.member import MemberView, get_member
-from services.money import AmountRefusal, InvalidAmount
-from services.parsing import parse_amount
+from services.money import InvalidAmount
 from services.payout import (
-    EarnerStatement,
     PayoutError,
     PayoutRefusal,
     PayoutView,
@@ -48,7 +47,6 @@ from services.payout import (
 from services.role import Role, staff_locales
 
 router = Router(name="payout")
-MAX_AMOUNT = 10**12  # a typo's ceiling: far above any commission
 
 PAYOUT_ERRORS: dict[str, str] = {
     PayoutRefusal.NOTHING_RELEASED: N_(
@@ -84,92 +82,6 @@ PAYOUT_ERRORS: dict[str, str] = {
     ),
     "more_than_owed": N_("Nothing was paid: their cash owed changed meanwhile. Please try again."),
 }
-
-
-class PayoutAction(StrEnum):
-    PAY = "pay"
-    NET = "net"  # pay, keeping cash owed
-    REFUSE = "refuse"
-
-
-class PayoutCallback(CallbackData, prefix="po"):
-    """A staff button under a payout card."""
-
-    action: PayoutAction
-    payout_id: CallbackId
-
-
-def amount_and_currency(
-    args: str | None, *, held: dict[str, int], locale: str, settings: HandlerSettings
-) -> tuple[int | None, str | None]:
-    """`[AMOUNT] [CURRENCY]` as minor units and a code (None: all of it / the one held).
-
-    Raises InvalidAmount for anything else."""
-    words = (args or "").split()
-    if len(words) > 2:
-        raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
-    currency = None
-    if len(words) == 2:
-        currency = words[1].upper()
-        if not known_asset(currency):
-            raise InvalidAmount(AmountRefusal.NOT_A_NUMBER)
-    if not words:
-        return None, currency
-    parse_in = currency or (next(iter(held)) if len(held) == 1 else settings.tier_currency)
-    amount = parse_amount(words[0], parse_in, locale=locale, ceiling=MAX_AMOUNT)
-    return amount, parse_in
-
-
-def payout_card(payout: PayoutView, name: str, statement: EarnerStatement, locale: str) -> str:
-    """The card staff decide from: the request and the requester's short statement."""
-    return "\n".join(
-        [
-            _("💸 Payout request #{id}: {name} asks for {amount}.").format(
-                id=payout.id,
-                name=esc_name(name),
-                amount=format_money(payout.amount, payout.currency, locale),
-            ),
-            _(
-                "Released: {released} · pending: {pending} · paid out so far: {paid} · "
-                "cash owed: {owed}"
-            ).format(
-                released=format_amounts(statement.released, locale),
-                pending=format_amounts(statement.pending, locale),
-                paid=format_amounts(statement.paid_out, locale),
-                owed=format_amounts(statement.cash_owed, locale),
-            ),
-        ]
-    )
-
-
-def payout_keyboard(
-    payout: PayoutView, statement: EarnerStatement, locale: str
-) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    owed = statement.cash_owed.get(payout.currency, 0)
-    if owed > 0:
-        keep = min(owed, payout.amount)
-        builder.button(
-            text=_("✅ Pay, keeping {amount} of cash owed").format(
-                amount=format_money(keep, payout.currency, locale)
-            ),
-            callback_data=PayoutCallback(action=PayoutAction.NET, payout_id=payout.id),
-        )
-        builder.button(
-            text=_("✅ Pay in full"),
-            callback_data=PayoutCallback(action=PayoutAction.PAY, payout_id=payout.id),
-        )
-    else:
-        builder.button(
-            text=_("✅ Approve and pay"),
-            callback_data=PayoutCallback(action=PayoutAction.PAY, payout_id=payout.id),
-        )
-    builder.button(
-        text=_("❌ Refuse"),
-        callback_data=PayoutCallback(action=PayoutAction.REFUSE, payout_id=payout.id),
-    )
-    builder.adjust(1)
-    return builder.as_markup()
 
 
 @router.message(Command("payout"), PRIVATE)

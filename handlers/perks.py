@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import replace
-from datetime import datetime
 from enum import StrEnum
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -15,46 +12,54 @@ from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup, RoleFilter
-from handlers.lint import clear_command, split_override
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import (
+from handlers.views import menu as screen
+from handlers.views.lint import clear_command, split_override
+from handlers.views.member import ambiguous_text
+from handlers.views.menu import with_back
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.perks import (
+    REVIEW_ERRORS,
+    REVIEW_USAGE,
+    RewardAction,
+    RewardCallback,
+    check_in_text,
+    checkin_screen,
+    full_statement,
+    history_screen,
+    member_check_in,
+    photos_hint,
+    points_screen,
+    points_text,
+    rewards_page,
+    tiers_text,
+    timezone_of,
+)
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,
     CommitHook,
     HandlerSettings,
-    counted,
     esc,
     esc_name,
     sentences,
     unreadable_text,
 )
-from handlers.views import menu as screen
-from handlers.views.labels import POINT_REASON, label
-from handlers.views.member import ambiguous_text
-from handlers.views.menu import MenuCallback, with_back
-from handlers.views.perks import by_points, points_text, tier_amount, tier_name, tier_perks
 from models.base import Clock
 from models.ledger import POINTS
 from services.audit import record_action
 from services.community import CommunityView, InvalidTimezone, get_community, parse_timezone
-from services.coupons import held_coupons, template_by_code
-from services.ledger import movements
+from services.coupons import template_by_code
 from services.loyalty import (
     BirthdayError,
-    CheckInResult,
     ReviewError,
-    ReviewRefusal,
-    check_in,
-    current_streak,
     local_day,
     parse_birthday,
     review_order,
@@ -67,7 +72,6 @@ from services.member import (
     get_member,
     set_member_timezone,
 )
-from services.membership import membership_offered
 from services.money import InvalidAmount
 from services.parsing import parse_amount, zone_label
 from services.points import (
@@ -77,15 +81,12 @@ from services.points import (
     charity_pool,
     donate,
     gift,
-    member_points,
-    points_balance,
 )
 from services.rewards import (
     FulfilmentError,
     Redeemed,
     add_reward,
     hand_over,
-    list_rewards,
     open_fulfilments,
     quote_redeem,
     redeem,
@@ -154,19 +155,6 @@ class CheckInCallback(CallbackData, prefix="ck"):
     action: CheckInAction = CheckInAction.IN
 
 
-class RewardAction(StrEnum):
-    ASK = "ask"  # show the cost and the balance after
-    CONFIRM = "confirm"  # redeem
-    CANCEL = "cancel"  # nothing
-
-
-class RewardCallback(CallbackData, prefix="rw"):
-    """A redeem button: in the catalog (ask), then under the confirmation (confirm, cancel)."""
-
-    action: RewardAction
-    reward_id: CallbackId
-
-
 class FulfilCallback(CallbackData, prefix="ff"):
     """A staff button under /fulfil: this member's physical reward is handed over."""
 
@@ -186,73 +174,10 @@ def _points_error(exc: PointsError, settings: HandlerSettings, locale: str) -> s
     return _(template).format(cap=points_text(settings.gift_daily_cap, locale))
 
 
-def check_in_text(result: CheckInResult, name: str, locale: str) -> str:
-    if not result.new:
-        return _("{name}, you have already checked in today. Streak: {streak}.").format(
-            name=name, streak=counted("day", result.streak)
-        )
-    parts = [
-        _("{name} checked in: +{points}. Streak: {streak}.").format(
-            name=name,
-            points=points_text(result.points, locale),
-            streak=counted("day", result.streak),
-        )
-    ]
-    if result.bonus:
-        parts.append(
-            _("Streak bonus included: {points}!").format(points=points_text(result.bonus, locale))
-        )
-    if result.doubled:
-        parts.append(_("Member day: points doubled."))
-    if result.capped:
-        parts.append(_("You reached today's limit for check-in points."))
-    return " ".join(parts)
-
-
 def check_in_keyboard() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✅ Check in"), callback_data=CheckInCallback())
     return builder.as_markup()
-
-
-def _timezone_of(member: MemberView, settings: HandlerSettings) -> str:
-    return member.timezone or settings.default_timezone
-
-
-async def _check_in(
-    session: AsyncSession,
-    member: MemberView,
-    chat_id: int,
-    community: CommunityView | None,
-    settings: HandlerSettings,
-    now: datetime,
-) -> CheckInResult:
-    return await check_in(
-        session,
-        member_id=member.id,
-        chat_id=chat_id,
-        now=now,
-        timezone=None,  # the member's day wherever they check in: one check-in a day in all
-        default_timezone=settings.default_timezone,
-        own_timezone=member.timezone,
-        base_points=settings.checkin_points,
-        streak_bonus=settings.checkin_streak_bonus,
-        cap=settings.points_daily_caps.get("checkin"),
-        member_day=community.member_day if community else 0,
-    )
-
-
-async def checkin_screen(
-    session: AsyncSession,
-    member: MemberView,
-    settings: HandlerSettings,
-    chat_id: int,
-    now: datetime,
-) -> tuple[str, InlineKeyboardMarkup]:
-    """Checks the member in on their own day (once a day wherever they check in) and says how
-    it went, as /checkin in private and the menu's ✅ Check in show it."""
-    result = await _check_in(session, member, chat_id, None, settings, now)
-    return check_in_text(result, esc(member.display_name), member.locale), with_back(None)
 
 
 @router.message(Command("checkin"), PRIVATE)
@@ -279,7 +204,7 @@ async def checkin_group(
     locale: str,
 ) -> None:
     """Daily check-in in a group, on the group's day; the reply carries a button for others."""
-    result = await _check_in(session, member, message.chat.id, community, settings, clock())
+    result = await member_check_in(session, member, message.chat.id, community, settings, clock())
     await message.reply(
         check_in_text(result, esc(member.display_name), locale), reply_markup=check_in_keyboard()
     )
@@ -299,34 +224,10 @@ async def checkin_button(
     """A member taps the group's check-in button: the answer is a toast, the chat stays quiet."""
     assert query.message is not None
     community = await get_community(session, query.message.chat.id)
-    result = await _check_in(session, member, query.message.chat.id, community, settings, clock())
-    await query.answer(check_in_text(result, member.display_name, locale)[:200], show_alert=False)
-
-
-MAX_STATEMENT = 100_000  # movements in the full statement file
-
-
-def point_reason(kind: str) -> str:
-    return label(POINT_REASON, kind)
-
-
-async def full_statement(
-    message: Message, session: AsyncSession, member: MemberView, zone: ZoneInfo
-) -> None:
-    """Every movement of the member's points as a CSV file, oldest first, with the balance."""
-    moves = await movements(session, [member_points(member.id)], limit=MAX_STATEMENT)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_("date"), _("points"), _("reason"), _("balance")])
-    running = 0
-    for _account, move in reversed(moves):
-        running += move.amount
-        when = move.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-        writer.writerow([when, move.amount, point_reason(move.kind), running])
-    await message.answer_document(
-        BufferedInputFile(buffer.getvalue().encode("utf-8-sig"), filename="points.csv"),
-        caption=_("Every movement of your points: {count}.").format(count=len(moves)),
+    result = await member_check_in(
+        session, member, query.message.chat.id, community, settings, clock()
     )
+    await query.answer(check_in_text(result, member.display_name, locale)[:200], show_alert=False)
 
 
 @router.message(Command("points"), PRIVATE)
@@ -340,103 +241,10 @@ async def points_statement(
     """The member's points and where every recent one came from or went; /points all sends
     every movement as a file."""
     if (command.args or "").strip().lower() in ("all", "全部"):
-        await full_statement(message, session, member, ZoneInfo(_timezone_of(member, settings)))
+        await full_statement(message, session, member, ZoneInfo(timezone_of(member, settings)))
         return
     text, markup = await history_screen(session, member, settings)
     await message.answer(text, reply_markup=markup)
-
-
-async def history_screen(
-    session: AsyncSession, member: MemberView, settings: HandlerSettings
-) -> tuple[str, InlineKeyboardMarkup]:
-    """The balance and the latest movements, with a button for all of them as a file and Back
-    to Points and perks (/points, and 📜 Points history under the menu)."""
-    locale = member.locale
-    balance = await points_balance(session, member.id)
-    lines = [
-        _("<b>Your points: {points}</b>").format(points=format_decimal(balance, locale=locale))
-    ]
-    recent = await movements(session, [member_points(member.id)], limit=30)
-    zone = ZoneInfo(_timezone_of(member, settings))
-    if not recent:
-        lines.append(_("No points yet. Check in daily with /checkin, or join a group-buy."))
-    else:
-        lines += ["", _("Latest movements:")]
-        for _account, move in recent:
-            reason = esc(point_reason(move.kind))
-            when = move.created_at.astimezone(zone).strftime("%Y-%m-%d")
-            sign = "+" if move.amount > 0 else "−"
-            lines.append(
-                f"{when}  {sign}{format_decimal(abs(move.amount), locale=locale)}  {reason}"
-            )
-        lines += ["", _("Send /points all for every movement as a file.")]
-        builder = InlineKeyboardBuilder()
-        builder.button(
-            text=_("📄 Every movement as a file"),
-            callback_data=MenuCallback(action=screen.HISTORY_FILE),
-        )
-        return "\n".join(lines), with_back(builder, screen.POINTS)
-    return "\n".join(lines), with_back(None, screen.POINTS)
-
-
-async def me_text(
-    session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime
-) -> str:
-    locale = member.locale
-    place = await standing(session, member.id)
-    balance = await points_balance(session, member.id)
-    today = local_day(now, _timezone_of(member, settings))
-    streak = await current_streak(session, member_id=member.id, today=today)
-    lines = [
-        _("<b>{name}</b>").format(name=esc(member.display_name)),
-        _("Tier: {tier}").format(tier=tier_name(place.tier)),
-        _("Points: {points}").format(points=format_decimal(balance, locale=locale)),
-        _("Check-in streak: {streak}").format(streak=counted("day", streak)),
-        _("Coupons: {count} (see /coupons)").format(
-            count=len(await held_coupons(session, member.id, now))
-        ),
-        (
-            _("Points earned in the last 12 months: {amount}")
-            if by_points(settings)
-            else _("Spend in the last 12 months: {amount}")
-        ).format(amount=tier_amount(place.spend, settings, locale)),
-    ]
-    if place.next_tier is not None:
-        lines.append(
-            (
-                _("Earn {amount} more to reach {tier}.")
-                if by_points(settings)
-                else _("Spend {amount} more to reach {tier}.")
-            ).format(
-                amount=tier_amount(place.to_next, settings, locale),
-                tier=tier_name(place.next_tier),
-            )
-        )
-    else:
-        lines.append(_("You are in the highest tier. Thank you!"))
-    perks = tier_perks(place.tier, locale)
-    lines += ["", _("Your perks:")]
-    lines += [f"• {perk}" for perk in perks] if perks else [_("• Points for every order")]
-    lines += ["", _("See every point with /points, and all tiers with /tiers.")]
-    return "\n".join(lines)
-
-
-async def points_screen(
-    session: AsyncSession, member: MemberView, settings: HandlerSettings, now: datetime
-) -> tuple[str, InlineKeyboardMarkup]:
-    """Points and perks (/me and the menu): the member's standing, with buttons to the rewards
-    catalog, the points history, the tiers and (when any is sold or held) paid membership, and
-    Back to the main menu."""
-    builder = InlineKeyboardBuilder()
-    builder.button(text=_("🎁 Rewards"), callback_data=MenuCallback(action=screen.REWARDS))
-    builder.button(text=_("📜 Points history"), callback_data=MenuCallback(action=screen.HISTORY))
-    builder.button(text=_("🏅 Tiers"), callback_data=MenuCallback(action=screen.TIERS))
-    if await membership_offered(session, member.id):
-        builder.button(
-            text=_("💎 Membership"), callback_data=MenuCallback(action=screen.MEMBERSHIP)
-        )
-    builder.adjust(3)
-    return await me_text(session, member, settings, now), with_back(builder)
 
 
 @router.message(Command("me"), PRIVATE)
@@ -462,26 +270,6 @@ async def tiers_command(
         await tiers_text(session, settings, locale),
         reply_markup=with_back(None, screen.POINTS) if private else None,
     )
-
-
-async def tiers_text(session: AsyncSession, settings: HandlerSettings, locale: str) -> str:
-    """Every tier, what it needs and what it gives."""
-    lines = [_("<b>Membership tiers</b>")]
-    for tier in await list_tiers(session):
-        lines.append("")
-        lines.append(
-            (
-                _("{rank}. {tier}: from {amount} earned in 12 months")
-                if by_points(settings)
-                else _("{rank}. {tier}: from {amount} spent in 12 months")
-            ).format(
-                rank=tier.rank,
-                tier=tier_name(tier),
-                amount=tier_amount(tier.min_spend, settings, locale),
-            )
-        )
-        lines += [f"   • {perk}" for perk in tier_perks(tier, locale)]
-    return "\n".join(lines)
 
 
 def _parse_tier_options(
@@ -665,27 +453,6 @@ async def birthday_command(
     await message.answer(text)
 
 
-REVIEW_USAGE = N_(
-    "Send /review ORDER STARS [words], with 1 to 5 stars, for example /review 12 5 Lovely tea."
-)
-REVIEW_ERRORS: dict[str, str] = {
-    ReviewRefusal.BAD_RATING: REVIEW_USAGE,
-    ReviewRefusal.NOT_YOURS: N_("That is not one of your orders."),
-    ReviewRefusal.NOT_PICKED_UP: N_("You can review an order once you have picked it up."),
-    ReviewRefusal.ALREADY: N_("You have already reviewed that order. Thank you!"),
-}
-
-
-def photos_hint(settings: HandlerSettings, locale: str) -> str:
-    """After a review: photos (晒单) may follow, and what approved photos earn."""
-    if settings.review_photo_points:
-        return _(
-            "Send up to 5 photos (and one short video) here to show what you got; once the "
-            "brand approves them they earn you {points}."
-        ).format(points=points_text(settings.review_photo_points, locale))
-    return _("Send up to 5 photos (and one short video) here to show what you got.")
-
-
 @router.message(Command("review"), PRIVATE)
 async def review_command(
     message: Message,
@@ -778,7 +545,7 @@ async def gift_command(
             recipient_id=target.id,
             points=amount,
             key=f"gift:{message.chat.id}:{message.message_id}",
-            day=local_day(now, _timezone_of(member, settings)),
+            day=local_day(now, timezone_of(member, settings)),
             daily_cap=settings.gift_daily_cap,
             signed=signed,
         )
@@ -845,45 +612,6 @@ async def charity_command(message: Message, session: AsyncSession, locale: str) 
             points=points_text(total, locale)
         )
     )
-
-
-async def rewards_page(
-    session: AsyncSession, member: MemberView, offset: int
-) -> tuple[str, InlineKeyboardMarkup]:
-    """A page of the catalog with the member's balance, a Redeem button per reward in stock,
-    the pages' Back / More, and ⬅️ Back to Points and perks."""
-    locale = member.locale
-    page = await list_rewards(session, limit=PAGE_SIZE, offset=offset)
-    if not page.total:
-        return _("There are no rewards to redeem yet."), with_back(None, screen.POINTS)
-    balance = await points_balance(session, member.id)
-    lines = [
-        _("<b>Rewards</b> ({counter})").format(counter=page_counter(page)),
-        _("You have {points}.").format(points=points_text(balance, locale)),
-        "",
-    ]
-    builder = InlineKeyboardBuilder()
-    for reward in page.items:
-        stock = (
-            _("{count} left").format(count=reward.stock)
-            if reward.stock is not None
-            else _("unlimited")
-        )
-        lines.append(
-            _("#{id} {title}: {points} ({stock})").format(
-                id=reward.id,
-                title=esc_name(reward.title),
-                points=points_text(reward.cost, locale),
-                stock=stock,
-            )
-        )
-        if reward.stock != 0:
-            builder.button(
-                text=_("Redeem {title}").format(title=reward.title[:40]),
-                callback_data=RewardCallback(action=RewardAction.ASK, reward_id=reward.id),
-            )
-    builder.adjust(1)
-    return "\n".join(lines), with_back(with_page_row(builder, "rewards", page), screen.POINTS)
 
 
 @router.message(Command("rewards"), PRIVATE)

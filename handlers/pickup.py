@@ -24,21 +24,14 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, RoleFilter, refusal_text
-from handlers.order import Marking, order_error_text
-from handlers.text import (
-    N_,
-    BackgroundSender,
-    CommitHook,
-    HandlerSettings,
-    esc,
-    esc_name,
-    format_money,
-)
 from handlers.views.member import ambiguous_text
+from handlers.views.order import Marking, order_error_text
 from handlers.views.pickup import (
+    NOT_YOURS,
     SheetAction,
     SheetCallback,
     clamp,
+    may_run_it,
     picked_up_notice,
     point_error_text,
     point_sheet_text,
@@ -47,8 +40,17 @@ from handlers.views.pickup import (
     redeemed_text,
     sheet_keyboard,
     sheet_text,
+    show_sheet,
 )
-from models.groupbuy import GROUPBUY_FORMED
+from handlers.views.text import (
+    N_,
+    BackgroundSender,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    format_money,
+)
 from models.product import PAYMENT_TELEGRAM
 from services.audit import record_action
 from services.community import CommunityView
@@ -65,7 +67,6 @@ from services.pickup import (
     groupbuy_points,
     kept_points,
     may_manage_points,
-    may_run_pickup,
     pickup_sheet,
     point_sheet,
     points_of,
@@ -81,35 +82,6 @@ from services.role import Role, is_staff, led_communities
 from services.validation import number
 
 router = Router(name="pickup")
-NOT_YOURS = N_(
-    "Only the leader who opened group-buy #{id}, or the brand's staff, can run its pickup."
-)
-
-
-async def _allowed(
-    session: AsyncSession,
-    settings: HandlerSettings,
-    member: MemberView,
-    gb_id: int,
-    action: str,
-    *,
-    now: datetime,
-) -> bool:
-    """Whether the member may run this group-buy's pickup; audited either way."""
-    allowed = await may_run_pickup(
-        session, groupbuy_id=gb_id, member_id=member.id, owner_ids=settings.owner_ids
-    )
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=member.id,
-        action=action,
-        allowed=allowed,
-        now=now,
-        required_role=Role.LEADER.name.lower(),
-        detail=f"group-buy #{gb_id}",
-    )
-    return allowed
 
 
 @router.message(Command("sheet"), PRIVATE)
@@ -144,33 +116,6 @@ async def sheet_command(
         )
         return
     await show_sheet(message, session, settings, member, gb_id, locale, now=clock())
-
-
-async def show_sheet(
-    message: Message,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    member: MemberView,
-    gb_id: int,
-    locale: str,
-    *,
-    now: datetime,
-) -> None:
-    """Sends the first page of a formed group-buy's pickup sheet to its leader or staff (by
-    /sheet, or by the group's "Open the pickup sheet" button); anyone else is refused."""
-    if not await _allowed(session, settings, member, gb_id, "pickup.sheet", now=now):
-        await message.answer(_(NOT_YOURS).format(id=gb_id))
-        return
-    sheet = await pickup_sheet(session, gb_id)
-    if sheet is None:
-        await message.answer(_("There is no group-buy #{id}.").format(id=gb_id))
-        return
-    if sheet.status != GROUPBUY_FORMED:
-        await message.answer(
-            _("Group-buy #{id} has not formed, so there is nothing to pick up.").format(id=gb_id)
-        )
-        return
-    await message.answer(sheet_text(sheet, 0, locale), reply_markup=sheet_keyboard(sheet, 0))
 
 
 def reminder_text(reminded: Reminded, title: str, place: str) -> str:
@@ -230,7 +175,7 @@ async def sheet_button(
     the sheet in place: the same orders stay on the same rows."""
     gb_id = callback_data.groupbuy_id
     action = callback_data.action
-    if not await _allowed(session, settings, member, gb_id, f"pickup.{action}"[:64], now=clock()):
+    if not await may_run_it(session, settings, member, gb_id, f"pickup.{action}"[:64], now=clock()):
         await query.answer(_(NOT_YOURS).format(id=gb_id), show_alert=True)
         return
     toast = None
@@ -749,7 +694,7 @@ async def gb_points_command(
     if gb_id is None or (not everything and None in points):
         await message.reply(_(GB_POINTS_USAGE))
         return
-    if not await _allowed(session, settings, member, gb_id, "pickup.gb_points", now=clock()):
+    if not await may_run_it(session, settings, member, gb_id, "pickup.gb_points", now=clock()):
         await message.reply(_(NOT_YOURS).format(id=gb_id))
         return
     if words[1:]:

@@ -11,8 +11,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import HandlerSettings, esc_name
 from handlers.views.policy import KINDS
+from handlers.views.text import HandlerSettings, esc_name
 from models.base import Clock
 from services.member import MemberView
 from services.policy import KIND_BROADCAST, calendar

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -24,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.groupbuy import (
+from handlers.views.groupbuy_open import (
     DROP_ERRORS,
     OpenDefaults,
     level_error_text,
@@ -32,9 +31,12 @@ from handlers.groupbuy import (
     open_error_text,
     parse_open_line,
 )
-from handlers.lint import clear_command, product_texts, split_override
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import (
+from handlers.views.lint import clear_command, product_texts, split_override
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.perks import points_text
+from handlers.views.policy import held_text, waits_text
+from handlers.views.poll import result_effects, staff_time, stop_copies
+from handlers.views.text import (
     N_,
     BackgroundSender,
     Calls,
@@ -46,11 +48,7 @@ from handlers.text import (
     counted,
     esc,
     esc_name,
-    unreadable_text,
 )
-from handlers.views.perks import points_text
-from handlers.views.policy import held_text, waits_text
-from handlers.views.poll import result_effects, send_copies, stop_copies
 from models.base import Clock
 from models.poll import POLL_OPEN
 from services.community import get_community, open_community_ids
@@ -60,8 +58,6 @@ from services.member import MemberView
 from services.policy import KIND_PRESALE, HeldBack
 from services.poll import (
     ClosedPoll,
-    PollRefusal,
-    PollView,
     claim_presale,
     close_poll,
     copies_to_stop,
@@ -71,91 +67,21 @@ from services.poll import (
     poll_page,
     record_answer,
     record_counts,
-    record_post,
     tally,
 )
 from services.product import get_product
 from services.role import Role
 from services.validation import number
-from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="poll")
 
-POLL_ERRORS: dict[str, str] = {
-    PollRefusal.BAD_QUESTION: N_("The question must be 1-300 characters. What do you want to ask?"),
-    PollRefusal.QUESTION_TOO_LONG: N_(
-        "The question must be 1-300 characters. What do you want to ask?"
-    ),
-    PollRefusal.TOO_FEW_OPTIONS: N_(
-        "A poll needs 2-12 options: send one per line, or separate them with |."
-    ),
-    PollRefusal.TOO_MANY_OPTIONS: N_(
-        "A poll needs 2-12 options: send one per line, or separate them with |."
-    ),
-    PollRefusal.OPTION_TOO_LONG: N_("Each option must be 1-100 characters."),
-    PollRefusal.DUPLICATE_OPTIONS: N_("Two options are the same; make each one different."),
-    PollRefusal.CLOSING_PAST: N_("The closing time must be in the future."),
-    PollRefusal.CLOSING_TOO_FAR: N_("A poll can stay open for at most 30 days."),
-    PollRefusal.BAD_CLOSING: N_(
-        "Give the closing time as 3d, 12h, 90m or a date like 2026-11-25 20:00."
-    ),
-    PollRefusal.BAD_POINTS: N_("Points per vote must be a whole number from 0 to 10000."),
-    PollRefusal.ANONYMOUS_NO_VOTERS: N_(
-        "An anonymous poll cannot reward or weigh voters, because nobody knows who voted."
-    ),
-    "no_chats": N_("There is no group to post it in."),
-    PollRefusal.FIRST_TOO_LONG: N_(
-        "The ambassadors' head start must end before the poll closes: shorten first= or "
-        "close it later."
-    ),
-}
 NOT_FOUND = N_("There is no poll #{id}.")
 PRESALE_USAGE = N_(
     "Put a poll's winner on pre-sale in the poll's groups:\n"
     "/poll_presale POLL PRODUCT DEADLINE [min=N] [stock=N] [limit=N] [level=vip]\n"
     "For example: /poll_presale 3 12 7d min=20"
 )
-
-
-def poll_error(reason: str, detail: str = "") -> str:
-    """The localized message for a refused poll value (an unreadable closing time named)."""
-    if reason == PollRefusal.BAD_CLOSING and detail:
-        return unreadable_text("when", detail)
-    text = POLL_ERRORS.get(reason)
-    return _(text) if text else _("That is not possible for this poll.")
-
-
-def local_time(moment: datetime, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-
-
-def staff_time(moment: datetime, member: MemberView, settings: HandlerSettings) -> str:
-    """A time staff read: on their own clock, else the brand's, named when not their own."""
-    return show(
-        moment, staff_zone(member.timezone, settings.default_timezone), reader=member.timezone
-    )
-
-
-async def post_poll(
-    bot: Bot, session: AsyncSession, poll: PollView, chat_ids: list[int], *, early: bool = False
-) -> int:
-    """Send the poll as a native Telegram poll into every group (or, `early`, into each
-    ambassador's private chat); returns how many got it. The update's transaction is committed
-    before each send (bot/transactions.py), and each copy is recorded after it went."""
-    posted = 0
-    for chat_id in chat_ids:
-        for sent in await send_copies(bot, poll, [chat_id]):
-            await record_post(
-                session,
-                poll_id=poll.id,
-                chat_id=sent.chat_id,
-                telegram_poll_id=sent.telegram_poll_id,
-                message_id=sent.message_id,
-                early=early,
-            )
-            posted += 1
-    return posted
 
 
 @router.poll_answer()

@@ -1,5 +1,5 @@
 """/poll_new: staff ask their communities a question step by step, with Back, Skip (the points)
-and Cancel as in every wizard (handlers/wizard.py); nothing is posted until Post.
+and Cancel as in every wizard (handlers/views/wizard.py); nothing is posted until Post.
 
 `/poll_new first=ambassadors:2h` lets the tagged trial ambassadors vote first: they get the
 poll in private at once, and the groups get it when the head start is over (bot.scheduler
@@ -24,7 +24,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.lint import (
+from handlers.views.lint import (
     MAX_REASON,
     audit_override,
     claims,
@@ -33,10 +33,9 @@ from handlers.lint import (
     wizard_findings,
     words_of,
 )
-from handlers.poll import local_time, poll_error, post_poll, staff_time
-from handlers.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
-from handlers.views.poll import first_intro_text
-from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from handlers.views.poll import first_intro_text, local_time, poll_error, post_poll, staff_time
+from handlers.views.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
+from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from services.community import get_community, open_community_ids

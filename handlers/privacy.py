@@ -18,7 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
-from handlers.text import LANGUAGE_NAMES, counted, esc
+from handlers.views.text import LANGUAGE_NAMES, counted, esc
 from models.base import Clock
 from services.audit import record_action
 from services.member import MemberView

@@ -11,28 +11,31 @@ from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.content import language_name, preview_lines
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.lint import clear_command, split_override
-from handlers.paging import PageCallback, page_counter, turn_card_page, with_page_row
-from handlers.text import N_, HandlerSettings, esc, esc_name, format_money
-from handlers.views.product import product_card, variant_lines
+from handlers.views.content import language_name, preview_lines
+from handlers.views.lint import clear_command, split_override
+from handlers.views.paging import PageCallback, page_counter, turn_card_page, with_page_row
+from handlers.views.product import (
+    MAX_STOCK,
+    amount_error,
+    product_card,
+    product_error_text,
+    variant_lines,
+    variant_unreadable_text,
+)
 from handlers.views.review import rating_line, reviews_button
+from handlers.views.text import HandlerSettings, esc, esc_name, format_money
 from models.product import FULFILMENT_MODES, PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.content import ContentError
 from services.ledger import STARS
 from services.member import LOCALES, MemberView
-from services.money import AmountRefusal, InvalidAmount, parse_currency
+from services.money import InvalidAmount, parse_currency
 from services.parsing import VariantUnreadable, parse_amount, parse_variants, variants_text
-from services.product import (
-    PRODUCT_FIELDS as TRANSLATED_FIELDS,
-)
+from services.product import PRODUCT_FIELDS as TRANSLATED_FIELDS
 from services.product import (
     ProductError,
-    ProductRefusal,
     ProductView,
     VariantSpec,
     create_product,
@@ -46,29 +49,11 @@ from services.role import Role
 from services.validation import number
 
 log = logging.getLogger(__name__)
-MAX_STOCK = 999_999_999  # nine digits: any more is a typo
 router = Router(name="product")
-
-
-AMOUNT_ERRORS: dict[str, str] = {
-    AmountRefusal.NOT_A_NUMBER: N_("The amount must be a number, like 35.90."),
-    AmountRefusal.NOT_POSITIVE: N_("The amount must be more than zero."),
-    AmountRefusal.TOO_PRECISE: N_("That currency does not have so many decimal places."),
-    AmountRefusal.TOO_LARGE: N_("That amount is above the allowed maximum."),
-    AmountRefusal.CURRENCY: N_(
-        "Use a currency code such as CNY, HKD, TWD, USD, or XTR for Telegram Stars."
-    ),
-}
-
-
-def amount_error(reason: str) -> str:
-    """What to fix in an amount someone typed."""
-    return _(AMOUNT_ERRORS.get(reason, AMOUNT_ERRORS[AmountRefusal.NOT_A_NUMBER]))
 
 
 # the examples in the usage messages (not translated: the keywords are literal)
 PRODUCT_USAGE = "Oolong gift box | 35.90 CNY | stock 100 | telegram"
-VARIANTS_EXAMPLE = "variants 100g=35.90:50, 250g=79.00:20"
 
 
 @router.message(Command("product_add"), PRIVATE, RoleFilter(Role.STAFF, "product.create"))
@@ -181,56 +166,6 @@ async def product_add(
         price=format_money(product.price, product.currency, member.locale),
     )
     await message.answer("\n".join([created, *variant_lines(product, member.locale)]))
-
-
-def variant_unreadable_text(exc: VariantUnreadable) -> str:
-    """What to fix in the variants of a one-line product, naming the item."""
-    example = _("Write each variant as NAME=PRICE:STOCK, for example: {example}").format(
-        example=esc(VARIANTS_EXAMPLE)
-    )
-    if exc.kind == "price":
-        head = _("The price of “{item}” is not right.").format(item=esc_name(exc.part))
-        return f"{head} {amount_error(exc.reason)}\n{example}"
-    if exc.kind == "stock":
-        head = _("“{item}” needs its stock after a colon, a whole number.").format(
-            item=esc_name(exc.part)
-        )
-        return f"{head}\n{example}"
-    if exc.part:
-        head = _("I cannot read the variant “{item}”.").format(item=esc_name(exc.part))
-        return f"{head}\n{example}"
-    return example
-
-
-# why a product (or its variants) was not created; {name}: the variant's name
-VARIANT_ERRORS: dict[str, str] = {
-    ProductRefusal.VARIANT_TAKEN: N_(
-        "Two variants are called “{name}” (names count as the same whatever their case). "
-        "Give each variant its own name."
-    ),
-    ProductRefusal.VARIANT_NAME: N_("A variant's name must be 1-64 characters."),
-    ProductRefusal.VARIANT_PRICE: N_("The price of “{name}” must be more than zero."),
-    ProductRefusal.VARIANT_STOCK: N_("The stock of “{name}” must be zero or more."),
-}
-BAD_TITLE = N_("The title must be 1-128 characters.")
-
-
-def product_error_text(exc: ProductError) -> str:
-    """Why a product (or its variants) was not created, naming the variant."""
-    template = VARIANT_ERRORS.get(exc.reason)
-    if template is None:
-        return too_many_variants(exc)
-    return _(template).format(name=esc_name(exc.detail))
-
-
-def too_many_variants(exc: ProductError) -> str:
-    """The refusal of more variants than a product may have (else of a bad title)."""
-    if exc.reason != ProductRefusal.TOO_MANY_VARIANTS:
-        return _(BAD_TITLE)
-    limit = int(exc.detail)
-    return ngettext(
-        "A product has at most {count} variant.", "A product has at most {count} variants.", limit
-    ).format(count=limit)
 
 
 PRODUCT_CARDS = 5  # products on a page of /products: one card each, a phone screen or two

@@ -1,5 +1,5 @@
 """/product_new: staff create a product step by step, with Back, Skip (description, photo,
-stock) and Cancel as in every wizard (handlers/wizard.py); nothing is stored until Create."""
+stock) and Cancel as in every wizard (handlers/views/wizard.py); nothing is stored until Create."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.lint import (
+from handlers.views.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
+from handlers.views.lint import (
     MAX_REASON,
     audit_override,
     claims,
@@ -31,16 +31,16 @@ from handlers.lint import (
     wizard_texts,
     words_of,
 )
-from handlers.product import (
+from handlers.views.product import (
     MAX_STOCK,
     VARIANTS_EXAMPLE,
     amount_error,
     product_error_text,
+    variant_lines,
     variant_unreadable_text,
 )
-from handlers.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
-from handlers.views.product import variant_lines
-from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from handlers.views.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
+from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
 from services.ledger import STARS
 from services.member import MemberView
@@ -71,7 +71,7 @@ class NewProduct(StatesGroup):
     stock = State()
     mode = State()
     confirm = State()
-    translate = State()  # "Add a translation?", from the last look (handlers/content.py)
+    translate = State()  # "Add a translation?", from the last look (handlers/views/content.py)
     translation = State()  # the title or description in the chosen language
     override = State()  # why the texts may go out despite the lint's findings (logged)
     # sizes, flavours...: NAME=PRICE:STOCK, ..., from the last look's 🧩 Variants (optional)

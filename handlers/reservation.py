@@ -13,34 +13,20 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import AsOneself
-from handlers.text import N_, CommitHook, HandlerSettings
 from handlers.views.reservation import (
     ReservationCallback,
+    cancel_error_text,
     cancel_keyboard,
     reservation_line,
 )
+from handlers.views.text import CommitHook, HandlerSettings
 from services.community import CommunityView
 from services.member import MemberView
-from services.order import OrderError, OrderRefusal
+from services.order import OrderError
 from services.reservation import cancel_reservation, open_reservations
 from services.zones import member_zone
 
 router = Router(name="reservation")
-
-
-CANCEL_ERRORS: dict[str, str] = {
-    OrderRefusal.NOT_YOURS: N_("That is not your reservation."),
-    OrderRefusal.EXPIRED: N_("That reservation has already expired; its stock is back on sale."),
-    OrderRefusal.NOT_RESERVED: N_(
-        "That order is no longer waiting for payment at pickup, so there is nothing to cancel."
-    ),
-    OrderRefusal.CHANGED_MEANWHILE: N_("Someone changed that order just now. Please look again."),
-}
-CANNOT_CANCEL = N_("That cannot be done with this order.")
-
-
-def cancel_error_text(reason: str) -> str:
-    return _(CANCEL_ERRORS.get(reason, CANNOT_CANCEL))
 
 
 @router.message(Command("reservations"), AsOneself())

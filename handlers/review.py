@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
 from handlers.filters import PRIVATE, RoleFilter, current_role, refusal_text
-from handlers.text import N_, HandlerSettings, esc
 from handlers.views.member import ambiguous_text
 from handlers.views.perks import points_text
 from handlers.views.review import (
@@ -35,6 +34,7 @@ from handlers.views.review import (
     moderation_notice,
     review_text,
 )
+from handlers.views.text import N_, HandlerSettings, esc
 from models.base import Clock
 from models.review import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
 from services.audit import record_action

@@ -18,23 +18,21 @@ from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import (
-    CallbackQuery,
-    ChatMemberAdministrator,
-    ChatMemberOwner,
-    ChatMemberUpdated,
-    InlineKeyboardMarkup,
-    Message,
-)
+from aiogram.types import CallbackQuery, ChatMemberOwner, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.commands import refresh_private_menu, sync_private_commands
 from handlers.filters import GROUP, PRIVATE, RoleFilter
-from handlers.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
-from handlers.text import (
+from handlers.views.audit import action_label, detail_text
+from handlers.views.commands import refresh_private_menu, sync_private_commands
+from handlers.views.labels import LEADER_SOURCE, label
+from handlers.views.leader import LeadCallback
+from handlers.views.member import ambiguous_text
+from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.role import group_name, group_names, is_admin, leader_notice
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CallbackId,
@@ -43,10 +41,6 @@ from handlers.text import (
     esc,
     esc_name,
 )
-from handlers.views.audit import action_label, detail_text
-from handlers.views.labels import LEADER_SOURCE, label
-from handlers.views.leader import LeadCallback
-from handlers.views.member import ambiguous_text
 from models.base import Clock
 from models.role import (
     LEADER_ACTIVE,
@@ -57,17 +51,15 @@ from models.role import (
 )
 from services.audit import audit_page, record_action
 from services.community import CommunityView, get_community
-from services.member import AmbiguousMember, MemberView, UserInfo, find_member, get_member
+from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.period import InvalidPeriod, parse_period
 from services.role import (
-    AdminInfo,
     LeaderError,
     LeaderView,
     Role,
     apply_to_lead,
     appoint_leader,
     chat_admin_status,
-    creator_leads_group,
     decide_application,
     grant_staff,
     leaders_of,
@@ -440,16 +432,6 @@ async def _audit_leader(
     )
 
 
-def _group_name(community: CommunityView | None, community_id: int) -> str:
-    title = community.title if community is not None and community.title else str(community_id)
-    return f"<b>{esc_name(title)}</b>"
-
-
-async def group_names(session: AsyncSession, community_ids: list[int]) -> str:
-    names = [_group_name(await get_community(session, c), c) for c in community_ids]
-    return ", ".join(names)
-
-
 async def _target_and_reason(
     message: Message, command: CommandObject, session: AsyncSession
 ) -> tuple[MemberView | None, str]:
@@ -519,19 +501,6 @@ async def leader_add(
     await message.reply(_("{name} is now a leader of this group.").format(name=_name(target)))
 
 
-def leader_notice(change: str, groups: str, reason: str) -> str:
-    """What a leader is told, in the current locale, when staff suspend, reinstate or remove
-    them (`groups`: the groups' names as HTML; `reason`: staff's words, escaped here)."""
-    return {
-        "suspend": _(
-            "The brand's staff suspended you as leader of {groups}. Reason: {reason}\n"
-            "Until they reinstate you, you cannot open group-buys or mark orders there."
-        ),
-        "reinstate": _("The brand's staff reinstated you as leader of {groups}."),
-        "remove": _("The brand's staff ended your role as leader of {groups}. Reason: {reason}"),
-    }[change].format(groups=groups, reason=esc(reason))
-
-
 async def _change_leader(
     message: Message,
     command: CommandObject,
@@ -583,7 +552,7 @@ async def _change_leader(
             "reinstate": _("{name} is not suspended as leader of {where}."),
             "remove": _("{name} is not a leader of {where}."),
         }[change]
-        place = _group_name(community, where) if where is not None else _("any group")
+        place = group_name(community, where) if where is not None else _("any group")
         await message.reply(text.format(name=_name(target), where=place))
         return
     reason = " ".join(reason.split())
@@ -717,7 +686,7 @@ async def leaders_page(
         )
     blocks = [_("Leaders by group ({counter}):").format(counter=page_counter(page))]
     for community_id, in_group in groupby(page.items, key=lambda leader: leader.community_id):
-        lines = [_group_name(await get_community(session, community_id), community_id)]
+        lines = [group_name(await get_community(session, community_id), community_id)]
         for leader in in_group:
             lines.append(_leader_line(leader, await get_member(session, leader.member_id)))
         blocks.append("\n".join(lines))
@@ -786,7 +755,7 @@ def _application_card(applicant: MemberView, community: CommunityView, *, creato
         _("🙋 {name}, the creator of {group}, asks to lead it.")
         if creator
         else _("🙋 {name}, an admin of {group}, asks to lead it.")
-    ).format(name=_name(applicant), group=_group_name(community, community.id))
+    ).format(name=_name(applicant), group=group_name(community, community.id))
     return (
         card
         + "\n"
@@ -795,10 +764,6 @@ def _application_card(applicant: MemberView, community: CommunityView, *, creato
             "and earn leader commission."
         )
     )
-
-
-def _is_admin(status: object) -> bool:
-    return isinstance(status, ChatMemberOwner | ChatMemberAdministrator)
 
 
 async def _apply(
@@ -823,7 +788,7 @@ async def _apply(
     except TelegramAPIError as exc:
         log.warning("could not check %s in chat %s: %s", member.id, community.id, exc)
         return _("I could not check your admin rights just now. Please try again in a minute.")
-    if not _is_admin(status):
+    if not is_admin(status):
         await _audit_leader(
             session,
             member.id,
@@ -957,7 +922,7 @@ async def decide_button(
     ).format(
         staff=esc(member.display_name),
         name=name,
-        group=_group_name(community, leader.community_id),
+        group=group_name(community, leader.community_id),
     )
     after_commit.add(partial(query.answer, _("Done.")))
     if query.message is not None:
@@ -969,60 +934,3 @@ async def decide_button(
                 message_id=query.message.message_id,
             )
         )
-
-
-async def appoint_creator_if_staff_added(
-    event: ChatMemberUpdated,
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    settings: HandlerSettings,
-    notifier: BackgroundSender,
-    now: datetime,
-) -> None:
-    """Staff or the owner just added the bot to the group: with CREATOR_LEADS_STAFF_ADDED_GROUP
-    its Telegram creator leads it at once. The admins are asked of Telegram before anything is
-    written (the update's transaction has ended by then), and cached on the way."""
-    if not settings.creator_leads_staff_added_group:
-        return
-    role = await resolve_role(
-        session, member_id=event.from_user.id, community_id=None, owner_ids=settings.owner_ids
-    )
-    if role < Role.STAFF:
-        return
-    try:
-        admins = await bot.get_chat_administrators(event.chat.id)
-    except TelegramAPIError as exc:
-        log.warning("could not fetch the admins of chat %s: %s", event.chat.id, exc)
-        return
-    people = [a for a in admins if _is_admin(a) and not a.user.is_bot]
-    creator = next((a.user for a in people if isinstance(a, ChatMemberOwner)), None)
-    leader = await creator_leads_group(
-        session,
-        community_id=event.chat.id,
-        admins=[AdminInfo(user_id=a.user.id, status=a.status) for a in people],
-        creator=UserInfo.of(creator) if creator is not None else None,
-        appointed_by=event.from_user.id,
-        owner_ids=settings.owner_ids,
-        default_locale=settings.default_locale,
-        now=now,
-    )
-    if leader is None:
-        return
-    if not leader.started:
-        return  # no private chat to tell them in: they find out when they lead
-    with i18n.use_locale(leader.locale):
-        notifier.send(
-            leader.id,
-            _(
-                "You lead {group} for the brand now: the brand's staff added me to the group "
-                "you created. Send /help there to see what leaders can do."
-            ).format(group=f"<b>{esc(event.chat.title or '')}</b>"),
-        )
-    role = await menu_role(session, member_id=leader.id, owner_ids=settings.owner_ids)
-    notifier.send_steps(
-        leader.id,
-        partial(
-            sync_private_commands, bot, i18n, chat_id=leader.id, role=role, locale=leader.locale
-        ),
-    )

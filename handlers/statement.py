@@ -15,8 +15,8 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, current_role, refusal_text
-from handlers.text import HandlerSettings, esc
 from handlers.views.statement import statement_lines
+from handlers.views.text import HandlerSettings, esc
 from models.base import Clock
 from services.audit import record_action
 from services.member import MemberView, find_member

@@ -22,11 +22,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, RoleFilter, current_role, refusal_text
-from handlers.text import HandlerSettings, counted, esc
 from handlers.views.levels import level_lines
 from handlers.views.membership import membership_lines
 from handlers.views.review import stats_line
-from handlers.views.stats import caption, chart, summary
+from handlers.views.stats import caption, chart, private_scope, summary
+from handlers.views.text import HandlerSettings, counted, esc
 from handlers.views.trial import stats_line as trial_stats_line
 from models.base import Clock
 from services.analytics import Scope, stats_report
@@ -116,39 +116,6 @@ async def group_stats(
         clock=clock,
         currency=settings.tier_currency,
     )
-
-
-async def private_scope(
-    message: Message,
-    bot: Bot,
-    session: AsyncSession,
-    member: MemberView,
-    settings: HandlerSettings,
-    clock: Clock,
-    *,
-    action: str,
-) -> tuple[bool, Scope]:
-    """Whose figures a reader gets in private: staff every group's (None), a leader the groups
-    they lead; anyone else is refused (told here). The read is audited under `action`."""
-    role = await current_role(bot, session, settings, member, None)
-    scope: Scope = None
-    if role < Role.STAFF:
-        scope = await led_communities(session, member_id=member.id)
-    allowed = scope is None or bool(scope)
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=message.chat.id,
-        action=action,
-        allowed=allowed,
-        now=clock(),
-        required_role=Role.LEADER.name.lower(),
-    )
-    if not allowed:
-        await message.reply(
-            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
-        )
-    return allowed, scope
 
 
 @router.message(Command("stats"), PRIVATE)

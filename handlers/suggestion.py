@@ -21,10 +21,10 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, AsOneself, RoleFilter
-from handlers.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
-from handlers.text import N_, CallbackId, HandlerSettings, esc, esc_name
+from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.views.perks import points_text
-from handlers.wizard import Target, Wizard
+from handlers.views.text import N_, CallbackId, HandlerSettings, esc, esc_name
+from handlers.views.wizard import Target, Wizard
 from models.base import Clock
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member

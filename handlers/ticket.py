@@ -17,9 +17,10 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter, refusal_text
-from handlers.order import REFUND_BOOKED
-from handlers.product import amount_error
-from handlers.text import (
+from handlers.views.myorders import MyOrderAction, MyOrderCallback
+from handlers.views.order import REFUND_BOOKED
+from handlers.views.product import amount_error
+from handlers.views.text import (
     BackgroundSender,
     CommitHook,
     HandlerSettings,
@@ -27,7 +28,6 @@ from handlers.text import (
     format_money,
     later,
 )
-from handlers.views.myorders import MyOrderAction, MyOrderCallback
 from handlers.views.ticket import (
     TicketAction,
     TicketCallback,

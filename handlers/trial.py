@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.text import N_, BackgroundSender, HandlerSettings, esc, esc_name, quoted
+from handlers.views.text import N_, BackgroundSender, HandlerSettings, esc, esc_name, quoted
 from handlers.views.trial import (
     ERRORS,
     TrialAction,

@@ -10,9 +10,10 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.groupbuy import REFUSALS, _prepay, refusal_text
-from handlers.jielong import lines_text
-from handlers.text import (
+from handlers.views.groupbuy_join import REFUSALS, prepay, refusal_text
+from handlers.views.jielong import lines_text
+from handlers.views.myorders import pay_keyboard
+from handlers.views.text import (
     N_,
     BackgroundSender,
     CardToucher,
@@ -23,7 +24,6 @@ from handlers.text import (
     format_money,
     later,
 )
-from handlers.views.myorders import pay_keyboard
 from handlers.views.waitlist import LEAVE, WaitlistAction, WaitlistCallback, item_title
 from models.base import Clock
 from models.product import PAYMENT_TELEGRAM
@@ -185,7 +185,7 @@ async def accept_button(
             )
             after_commit.add(later(cards.touch, gb.id))
             if gb.payment_mode == PAYMENT_TELEGRAM:
-                await _prepay(bot, i18n, session, settings, member, gb.id, accepted.chat_id)
+                await prepay(bot, i18n, session, settings, member, gb.id, accepted.chat_id)
         else:
             order = accepted.order
             assert order is not None

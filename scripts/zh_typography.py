@@ -39,7 +39,7 @@ EITHER = frozenset(
     }
 )  # fmt: skip
 # placeholders that (mostly) hold a count with its noun ("5 积分", "3 个群", from
-# handlers.text.counted): a number first, so set apart before it; a Chinese noun last, so
+# handlers.views.text.counted): a number first, so set apart before it; a Chinese noun last, so
 # right against what follows (not checked: some of these names hold a bare number elsewhere)
 COUNTED = frozenset(
     {

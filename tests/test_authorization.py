@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import func, select
 
-from handlers.commands import COMMANDS, Command
 from handlers.errors import APOLOGY
+from handlers.views.commands import COMMANDS, Command
 from models.audit import AuditEntry
 from models.community import Community
 from models.coupons import MemberCoupon

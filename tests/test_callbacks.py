@@ -11,10 +11,11 @@ from aiogram.filters.callback_data import CallbackData
 import handlers
 from handlers.menu import callback_data_classes
 from handlers.order import OrderAction, OrderCallback
-from handlers.perks import CheckInCallback, RewardAction, RewardCallback
+from handlers.perks import CheckInCallback
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
 from handlers.views.groups import GroupAction
 from handlers.views.myorders import MyOrderAction
+from handlers.views.perks import RewardAction, RewardCallback
 from handlers.views.ticket import TicketKind
 from models.ticket import TICKET_KINDS
 from services import myorders

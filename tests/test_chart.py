@@ -10,7 +10,7 @@ import os
 import pytest
 from PIL import Image, ImageChops
 
-from handlers.chart import (
+from handlers.views.chart import (
     LABEL_WIDTH,
     MARGIN,
     bar_chart,

@@ -31,7 +31,7 @@ from sqlalchemy import func, select, update
 
 from bot.config import Settings
 from bot.digest import WeeklyDigest
-from handlers.chart import MARGIN, PANEL_GAP, PANEL_HEIGHT, STATS_WIDTH
+from handlers.views.chart import MARGIN, PANEL_GAP, PANEL_HEIGHT, STATS_WIDTH
 from models.community import CommunityMember
 from models.digest import DigestSend
 from models.loyalty import CheckIn

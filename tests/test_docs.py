@@ -12,7 +12,7 @@ from aiogram.filters import Command
 
 from bot.cli.parser import build_parser
 from handlers import feature_routers
-from handlers.commands import COMMANDS
+from handlers.views.commands import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from bot.transactions import NetworkInTransaction, unit_of_work
-from handlers.text import later
+from handlers.views.text import later
 from models.base import utcnow
 from models.member import Member
 from models.order import Order, Payment, StarRefund

@@ -25,8 +25,8 @@ from sqlmodel import select
 from bot.web.dashboard import COOKIE, PREFIX
 from bot.web.dashboard_html import Names, cell
 from bot.webhook import SECRET_HEADER, create_webhook_app
-from handlers.commands import COMMANDS
 from handlers.errors import APOLOGY
+from handlers.views.commands import COMMANDS
 from models.member import Member
 from services.tables import search_condition
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# what bot/ may import from handlers/: rendering, and in the app factory the router registry
-RENDERING = ("handlers.views", "handlers.text")
-REGISTRY = {"bot/app.py": ("handlers.feature_routers", "handlers.commands")}
+# what bot/ may import from handlers/: what the views share, and in the app factory the router
+# registry
+RENDERING = ("handlers.views",)
+REGISTRY = {"bot/app.py": ("handlers.feature_routers",)}
 
 
 def imported(path: Path) -> Iterator[tuple[int, str]]:
@@ -43,6 +44,20 @@ def test_bot_imports_handlers_only_for_rendering_and_the_router_registry() -> No
         for line, module in imported(path):
             if within(module, ("handlers",)) and not within(module, allowed):
                 breaches.append(f"{name}:{line} imports {module}")
+    assert breaches == []
+
+
+def test_no_router_imports_another_router() -> None:
+    # what two routers share lives in handlers/views/ (or is a role filter), so a router's
+    # module holds its own handlers and nothing another router reuses
+    shared = ("handlers.views", "handlers.filters")
+    breaches = [
+        f"{path.relative_to(ROOT).as_posix()}:{line} imports {module}"
+        for path in sources("handlers")
+        if path.name != "__init__.py" or path.parent.name == "views"
+        for line, module in imported(path)
+        if within(module, ("handlers",)) and not within(module, shared)
+    ]
     assert breaches == []
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from handlers.paging import PAGE_SIZE
+from handlers.views.paging import PAGE_SIZE
 from models.broadcast import Broadcast
 from models.poll import Poll
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness

@@ -115,7 +115,7 @@ def test_a_message_with_a_count_has_a_plural_form() -> None:
         for message in catalog("en")
         if isinstance(message.id, str) and _singular_only(message.id)
     )
-    assert singular_only == [], "use ngettext or handlers.text.counted for these"
+    assert singular_only == [], "use ngettext or handlers.views.text.counted for these"
 
 
 @pytest.mark.parametrize("locale", ("zh_Hans", "zh_Hant"))

@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import select
 
 from bot.transactions import unit_of_work
-from handlers.nps import ask_after_pickup
+from handlers.views.nps import ask_after_pickup
 from models.nps import NpsAsked, NpsSurvey
 from models.order import Order
 from services.nps import NpsScore

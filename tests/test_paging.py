@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from sqlmodel import col, delete
 
-from handlers.paging import PAGE_SIZE
 from handlers.product import PRODUCT_CARDS
+from handlers.views.paging import PAGE_SIZE
 from models.payout import CashHandover
 from models.suggestion import Suggestion
 from services.paging import Page, slice_of

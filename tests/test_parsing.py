@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import create_i18n
-from handlers.groupbuy import OpenDefaults, parse_open_line
-from handlers.text import countdown
+from handlers.views.groupbuy_open import OpenDefaults, parse_open_line
+from handlers.views.text import countdown
 from models.groupbuy import MIN_PEOPLE, MIN_UNITS
 from services.community import InvalidTimezone, parse_timezone
 from services.groupbuy import GroupBuyError, parse_minimum, parse_tiers

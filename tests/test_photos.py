@@ -24,9 +24,9 @@ from bot.config import Settings
 from bot.i18n import create_i18n
 from bot.web.dashboard import create_web_app
 from bot.web.photos import PHOTOS
-from handlers.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc_name, shorten, visible_length
 from handlers.views.groupbuy import GroupBuyCallback, card_text, fits_caption
 from handlers.views.product import photo_tag
+from handlers.views.text import CAPTION_LIMIT, MESSAGE_LIMIT, esc_name, shorten, visible_length
 from models.groupbuy import GroupBuyPost
 from models.product import Product
 from services.groupbuy import GroupBuyView

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiogram.utils.i18n import I18n
 
-from handlers.text import counted, discount_figures, sentences
+from handlers.views.text import counted, discount_figures, sentences
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
 

@@ -11,7 +11,8 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import select
 
-from handlers.referral import qr_png, stats_chart
+from handlers.referral import stats_chart
+from handlers.views.referral import qr_png
 from models.audit import AuditEntry
 from models.ledger import ACCOUNT_MEMBER_COMMISSION, ACCOUNT_MEMBER_COMMISSION_PENDING
 from models.referral import Referral, ReferralAttempt

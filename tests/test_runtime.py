@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from bot.app import build_runtime, prepare
 from bot.config import Settings
-from handlers.commands import COMMANDS, MENU_LIMIT, commands_for
+from handlers.views.commands import COMMANDS, MENU_LIMIT, commands_for
 from models.member import Member
 from services.role import Role
 from tests.conftest import LEE, MIA, TEA, Harness

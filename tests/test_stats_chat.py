@@ -10,7 +10,7 @@ import re
 from PIL import Image
 from sqlmodel import select
 
-from handlers.chart import STATS_WIDTH
+from handlers.views.chart import STATS_WIDTH
 from models.audit import AuditEntry
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tgemu import StoredMessage

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 
 from bot.app import Runtime, build_runtime, prepare
 from bot.config import Settings
-from handlers.text import format_money
+from handlers.views.text import format_money
 from models.base import utcnow
 from tgemu import EMULATOR_TOKEN, Emulator, StoredMessage
 

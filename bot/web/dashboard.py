@@ -55,7 +55,6 @@ from bot.web.dashboard_security import (
     origin_of,
 )
 from bot.web.photos import PHOTOS, ProductPhotos, add_photos
-from handlers.text import N_, format_money
 from handlers.views.delivery import SHIPPED, refusal, shipped_notice
 from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
 from handlers.views.levels import level_name, level_set_text, rule_text
@@ -75,6 +74,7 @@ from handlers.views.review import MODERATION_ERRORS, moderation_notice
 from handlers.views.review import stats_line as review_stats_line
 from handlers.views.statement import statement_lines
 from handlers.views.stats import DEFINITIONS, detailed, money_text, rate_text, tickets_lines
+from handlers.views.text import N_, format_money
 from handlers.views.trial import ERRORS as TRIAL_ERRORS
 from handlers.views.trial import invitations, reports_csv, summary_text
 from models.community import LEVEL_CORE, LEVEL_VIP, LEVELS

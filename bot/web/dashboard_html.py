@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import LANGUAGE_NAMES, N_, format_money
 from handlers.views.abtest import arm_rows, verdict_lines
 from handlers.views.broadcast import targets_text
 from handlers.views.delivery import DELIVERY_STATES
@@ -38,6 +37,7 @@ from handlers.views.labels import (
     label as value_label,
 )
 from handlers.views.perks import tier_label
+from handlers.views.text import LANGUAGE_NAMES, N_, format_money
 from handlers.views.ticket import KINDS as TICKET_KINDS
 from handlers.views.ticket import RESOLUTIONS as TICKET_RESOLUTIONS
 from handlers.views.ticket import STATUSES as TICKET_STATUSES

@@ -13,8 +13,8 @@ from aiogram.types import InlineKeyboardButton
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
 
-from handlers.text import N_, CallbackId, counted, esc, format_amounts, list_text
 from handlers.views.perks import points_text
+from handlers.views.text import N_, CallbackId, counted, esc, format_amounts, list_text
 from models.broadcast import VARIANT_A, VARIANT_B, VARIANT_HOLDOUT
 from services.abtest import MIN_ARM, OVERLAP, TOO_FEW, WON, Interval
 from services.attribution import ArmResult, PromotionResult

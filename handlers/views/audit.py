@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import N_, NC_, pgettext
+from handlers.views.text import N_, NC_, pgettext
 
 DETAIL = "audit detail"  # the msgctxt of the detail words
 

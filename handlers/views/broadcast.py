@@ -1,18 +1,24 @@
 """A broadcast as members get it: one function builds the message, so the staff preview and
-the outbox sender (bot/outbox.py) send exactly the same thing."""
+the outbox sender (bot/outbox.py) send exactly the same thing.
+Also the promotions screen (/offers and the main menu's Offers button) and its consent wording."""
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from enum import StrEnum
+from typing import Protocol
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
 from handlers.views.labels import SEGMENT, label
+from handlers.views.menu import with_back
 from handlers.views.perks import tier_label
 from models.broadcast import (
     RECIPIENT_PRIVATE,
@@ -25,6 +31,8 @@ from models.broadcast import (
     TARGET_TIER,
 )
 from services import broadcast as outbox
+from services.member import MemberView
+from services.pacing import PacingRules
 from services.tiers import TierView
 
 
@@ -110,3 +118,61 @@ def delivery_message(delivery: outbox.Delivery, *, brand: str) -> SendPhoto | Se
         reply_markup=markup,
         allow_paid_broadcast=paid,
     )
+
+
+class BroadcastSettings(Protocol):
+    """The settings these handlers read (bot.config.Settings provides them)."""
+
+    default_timezone: str
+    broadcast_per_second: float
+    broadcast_paid: bool
+    broadcast_paid_per_second: float
+    compliance_extra_words: tuple[str, ...]
+    consent_wording_version: str
+    brand_name: str
+
+    def pacing_rules(self) -> PacingRules: ...
+
+    def broadcast_rate(self, paid: bool) -> float: ...
+
+
+class PromoAction(StrEnum):
+    ASK = "ask"  # show the wording
+    IN = "in"  # opt in
+    OUT = "out"  # opt out, as /stop
+
+
+class PromoCallback(CallbackData, prefix="promo"):
+    """A member's answer about private offers."""
+
+    action: PromoAction
+
+
+def consent_wording() -> str:
+    return _(
+        "Would you like offers and new drops in this chat? At most {count} a week, never at "
+        "night. Send /stop at any time to end them."
+    )
+
+
+async def offers_screen(
+    session: AsyncSession, member: MemberView, settings: BroadcastSettings
+) -> tuple[str, InlineKeyboardMarkup]:
+    """🔔 Offers in the menu: the wording with Yes, or, once the member said yes, how to stop
+    them with a button; ⬅️ Back to the main menu either way."""
+    count = settings.pacing_rules().member_week_cap
+    builder = InlineKeyboardBuilder()
+    if await outbox.is_opted_in(session, member_id=member.id):
+        builder.button(
+            text=_("🔕 Stop the offers"), callback_data=PromoCallback(action=PromoAction.OUT)
+        )
+        text = _(
+            "You get our offers and new drops in this chat: at most {count} a week, never at "
+            "night. Stop them at any time with the button below, or /stop."
+        ).format(count=count)
+    else:
+        builder.button(
+            text=_("✅ Yes, send me offers"), callback_data=PromoCallback(action=PromoAction.IN)
+        )
+        text = consent_wording().format(count=count)
+    return text, with_back(builder)

@@ -1,13 +1,28 @@
 """How delivery reads: why a delivery action was refused, and what the member is told when
-their order is shipped or delivered (in chat and from the dashboard alike)."""
+their order is shipped or delivered (in chat and from the dashboard alike).
+Also the address question and the buttons under a paid order that asks for delivery
+(the order and group-buy routers)."""
 
 from __future__ import annotations
 
-from aiogram.utils.i18n import gettext as _
+from enum import StrEnum
 
-from handlers.text import N_, esc
+from aiogram import Bot
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
 from handlers.views.labels import Labels
-from services.delivery import DeliveryError, DeliveryRefusal
+from handlers.views.text import N_, CallbackId, esc
+from services.delivery import (
+    DeliveryError,
+    DeliveryRefusal,
+)
+from services.member import MemberView
 from services.tables import SHIP_DELIVERED, SHIP_SHIPPED, SHIP_WAITING
 
 # what to fix, by the reason services/delivery.py gives
@@ -73,3 +88,59 @@ def refusal(exc: DeliveryError) -> str:
 def shipped_notice(text: str, *, order_id: int, carrier: str, tracking: str) -> str:
     """SHIPPED or DELIVERED, translated in the current locale, for the member."""
     return _(text).format(id=order_id, carrier=esc(carrier), tracking=esc(tracking))
+
+
+class Address(StatesGroup):
+    """The address asked in private, one question at a time."""
+
+    name = State()
+    phone = State()
+    address = State()
+    option = State()
+
+
+class DeliveryAction(StrEnum):
+    DELIVER = "deliver"  # deliver instead of pickup
+    OPTION = "option"  # a shipping option chosen (option_id 0: free, none offered)
+
+
+class DeliveryCallback(CallbackData, prefix="dlv"):
+    """A member's delivery button: deliver instead of pickup, or a shipping option chosen."""
+
+    action: DeliveryAction
+    order_id: CallbackId
+    option_id: CallbackId = 0
+
+
+def deliver_keyboard(order_id: int) -> InlineKeyboardBuilder:
+    """The button under an order of a product offered both ways."""
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("🚚 Deliver to my address instead"),
+        callback_data=DeliveryCallback(action=DeliveryAction.DELIVER, order_id=order_id),
+    )
+    return builder
+
+
+def _private_state(bot: Bot, state: FSMContext, member_id: int) -> FSMContext:
+    """The member's wizard state in their private chat, whichever chat they tapped in."""
+    return FSMContext(
+        storage=state.storage, key=StorageKey(bot_id=bot.id, chat_id=member_id, user_id=member_id)
+    )
+
+
+async def ask_address(
+    bot: Bot, state: FSMContext, member: MemberView, order_id: int, i18n: I18n
+) -> None:
+    """Starts the address questions in the member's private chat, in their language."""
+    private = _private_state(bot, state, member.id)
+    await private.set_state(Address.name)
+    await private.set_data({"order_id": order_id})
+    with i18n.use_locale(member.locale):
+        await bot.send_message(
+            member.id,
+            _(
+                "Order #{id} is delivered to you. Who receives it? Write the recipient's name "
+                "(or /cancel)."
+            ).format(id=order_id),
+        )

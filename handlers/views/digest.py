@@ -14,8 +14,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent, get_currency_precision
 
-from handlers.chart import line_panels
-from handlers.text import N_, esc_name, format_money, list_text
+from handlers.views.chart import line_panels
+from handlers.views.text import N_, esc_name, format_money, list_text
 from models.alerts import ALERT_BELOW, ALERT_NPS
 from services.analytics import Ratio
 from services.digest import Digest, Mover, Value, magnitude

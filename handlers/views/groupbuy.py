@@ -1,44 +1,53 @@
 """A group-buy as members see it: its card and buttons (the group-buy router posts them, the
 card refresher edits them), and what everyone is told when it closes (the leader's close or
-cancel, and the closing job)."""
+cancel, and the closing job), with `announce` carrying that out once the closing committed."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from aiogram import Bot
 from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import EditMessageCaption, EditMessageText, SendMessage, SendPhoto
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardMarkup,
+)
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import (
+from handlers.views.levels import level_name
+from handlers.views.myorders import pay_keyboard
+from handlers.views.order import invoice
+from handlers.views.pickup import sheet_keyboard, sheet_text, unreached_leader_effects
+from handlers.views.review import rating_line, reviews_button
+from handlers.views.text import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
     N_,
+    BackgroundSender,
     CallbackId,
     Calls,
+    CommitHook,
     Effect,
     HandlerSettings,
     Notice,
+    RefundWaker,
+    carry_out,
     countdown,
     counted,
     default_locale,
     esc,
     esc_name,
     format_money,
+    later,
     list_text,
     shorten,
     visible_length,
 )
-from handlers.views.levels import level_name
-from handlers.views.myorders import pay_keyboard
-from handlers.views.order import invoice
-from handlers.views.pickup import sheet_keyboard, sheet_text
-from handlers.views.review import rating_line, reviews_button
 from handlers.views.waitlist import WaitlistAction, WaitlistCallback
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FORMED, GROUPBUY_OPEN, MIN_PEOPLE
 from models.product import PAYMENT_TELEGRAM
@@ -52,6 +61,8 @@ from services.groupbuy import (
     formed_items,
 )
 from services.jielong import UNLIMITED_ITEM
+
+log = logging.getLogger(__name__)
 
 
 class GroupBuyAction(StrEnum):
@@ -548,3 +559,27 @@ def _group_effects(closing: Closing, group: GroupNotice, now: datetime) -> list[
         effects.append(Calls((card,)))
     effects.append(Notice(group.chat_id, group_text(closing, group.locale)))
     return effects
+
+
+def announce(
+    bot: Bot,
+    i18n: I18n,
+    closing: Closing,
+    now: datetime,
+    *,
+    notifier: BackgroundSender,
+    after_commit: CommitHook,
+    settings: HandlerSettings,
+    refunder: RefundWaker,
+) -> None:
+    """Tells every group and participant how a group-buy closed, each in their language, once
+    the closing committed; formed Telegram-paid orders get their invoices, and the refunder
+    sends back the Stars the closing refunded."""
+    carry_out(
+        closing_effects(i18n, closing, now, settings) + unreached_leader_effects(i18n, closing),
+        bot=bot,
+        notifier=notifier,
+        after_commit=after_commit,
+    )
+    if closing.star_refunds:
+        after_commit.add(later(refunder.wake))

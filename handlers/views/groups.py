@@ -11,8 +11,8 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import CallbackId, esc, esc_name
 from handlers.views.labels import APPROVAL, label
+from handlers.views.text import CallbackId, esc, esc_name
 from services.community import CommunityView
 from services.member import MemberView
 

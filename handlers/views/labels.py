@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from aiogram.utils.i18n import gettext as _
 
-from handlers.text import N_
+from handlers.views.text import N_
 from models.broadcast import (
     BROADCAST_CANCELLED,
     BROADCAST_DONE,

@@ -1,16 +1,31 @@
 """How layered communities read: level names, who may join, the refusals of a level change,
-the size warning, and /stats' members per level (shared by chat and the dashboard)."""
+the size warning, and /stats' members per level (shared by chat and the dashboard).
+Also the invitation to a product's buyers' group once an order is paid (the order router)."""
 
 from __future__ import annotations
 
+from aiogram import Bot
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.i18n import ngettext
 
-from handlers.text import N_, NC_, pgettext
 from handlers.views.groups import group_name
 from handlers.views.perks import tier_name
+from handlers.views.text import (
+    N_,
+    NC_,
+    BackgroundSender,
+    esc_name,
+    pgettext,
+)
 from models.community import JOIN_PAID, JOIN_TIER, LEVEL_CORE, LEVEL_OPEN, LEVEL_VIP
-from services.levels import LevelLine, LevelRefusal, LevelView, SizeWarning
+from services.levels import (
+    BuyersInvitation,
+    LevelLine,
+    LevelRefusal,
+    LevelView,
+    SizeWarning,
+)
 
 LEVEL_CONTEXT = "group level"
 LEVEL_NAMES = {
@@ -90,3 +105,36 @@ def level_lines(lines: list[LevelLine]) -> str:
             )
         )
     return "\n".join(parts)
+
+
+def invite_to_buyers_group(
+    notifier: BackgroundSender, bot: Bot, i18n: I18n, invitation: BuyersInvitation
+) -> None:
+    """After commit: a one-time invite link to the buyers' group, sent to the first buyer in
+    private with a button that opens it (one member may use it, once). Both calls go through
+    the background sender, so a passing Telegram failure is tried again; the link is made once."""
+    with i18n.use_locale(invitation.locale):
+        text = _(
+            "Thank you for your first order! You are invited to {group}, our buyers' group: "
+            "tips, first looks and other buyers near you. The link below is yours alone and "
+            "works once."
+        ).format(group=f"<b>{esc_name(invitation.title)}</b>")
+        label = _("Join the buyers' group")
+    links: list[str] = []  # the link made by the first step (kept when the second is retried)
+
+    async def make_link() -> None:
+        link = await bot.create_chat_invite_link(
+            invitation.community_id, name="buyers", member_limit=1
+        )
+        links.append(link.invite_link)
+
+    async def send() -> None:
+        await bot.send_message(
+            invitation.member_id,
+            text,
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text=label, url=links[-1])]]
+            ),
+        )
+
+    notifier.send_steps(invitation.member_id, make_link, send)

@@ -6,7 +6,7 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from babel.lists import format_list
 
-from handlers.text import esc, esc_name
+from handlers.views.text import esc, esc_name
 from services.member import AmbiguousMember
 
 

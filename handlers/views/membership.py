@@ -1,25 +1,39 @@
 """Paid membership as members and staff read it: plans, a membership's state, and the notices
 of its payments, renewals, cancellation and lapse (shared by the membership router and the
-lapse job)."""
+lapse job).
+Also the /membership screen, which the main menu shows too."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import (
+    InlineKeyboardMarkup,
+)
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, esc_name, format_money
 from handlers.views.levels import level_name
+from handlers.views.menu import POINTS, with_back
 from handlers.views.perks import tier_name
+from handlers.views.text import (
+    N_,
+    HandlerSettings,
+    esc_name,
+    format_money,
+)
 from services.ledger import STARS
+from services.member import MemberView
 from services.membership import (
     REFUSED_HELD,
     REFUSED_OFF,
@@ -30,6 +44,8 @@ from services.membership import (
     PlanCount,
     PlanView,
     SwitchedOff,
+    list_plans,
+    memberships_of,
 )
 from services.zones import private_zone
 
@@ -243,3 +259,52 @@ def cancel_subscription(bot: Bot, user_id: int, charge_id: str) -> Callable[[], 
             log.warning("cancelling subscription %s failed: %s", charge_id, exc)
 
     return run
+
+
+class MembershipAction(StrEnum):
+    BUY = "buy"
+    CANCEL = "cancel"
+
+
+class MembershipCallback(CallbackData, prefix="mship"):
+    """A button of /membership: subscribe to a plan, or cancel its renewals."""
+
+    action: MembershipAction
+    plan_id: int
+
+
+async def membership_screen(
+    session: AsyncSession, member: MemberView, settings: HandlerSettings
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The member's memberships and the plans for sale, with Subscribe and Cancel buttons, and
+    Back to Points and perks (the menu screen it is under)."""
+    zone = await private_zone(
+        session, member_id=member.id, own=member.timezone, default=settings.default_timezone
+    )
+    mine = await memberships_of(session, member.id)
+    plans = await list_plans(session, for_sale=True)
+    builder = InlineKeyboardBuilder()
+    lines = [_("<b>Paid membership</b>")]
+    for membership in mine:
+        lines.append(state_text(membership, zone, member.locale))
+        if membership.status == "active" and membership.renews:
+            builder.button(
+                text=_("Cancel {plan}").format(plan=membership.plan.name),
+                callback_data=MembershipCallback(
+                    action=MembershipAction.CANCEL, plan_id=membership.plan.id
+                ),
+            )
+    held = {m.plan.id for m in mine if m.status == "active" and m.renews}
+    if plans:
+        lines.append(_("Plans for sale, paid monthly in Stars:"))
+    else:
+        lines.append(_("No membership is for sale right now."))
+    for plan in plans:
+        lines.append("· " + plan_line(plan, member.locale))
+        if plan.id not in held:
+            builder.button(
+                text=_("⭐ Subscribe: {plan}").format(plan=plan.name),
+                callback_data=MembershipCallback(action=MembershipAction.BUY, plan_id=plan.id),
+            )
+    builder.adjust(1)
+    return "\n".join(lines), with_back(builder, POINTS)

@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n.context import get_i18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import esc_name
+from handlers.views.text import esc_name
 
 # the screens of the menu, as the callback data names them
 MAIN = "main"  # the greeting with the menu's buttons

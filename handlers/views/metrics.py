@@ -1,5 +1,5 @@
 """The main relationship rates of the last weeks as `/metrics` shows them in private: one chart
-of line panels (handlers/chart.py) and a short caption, in the reader's language."""
+of line panels (handlers/views/chart.py) and a short caption, in the reader's language."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from datetime import timedelta
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
-from handlers.chart import line_panels
-from handlers.text import N_
+from handlers.views.chart import line_panels
 from handlers.views.stats import rate_text
+from handlers.views.text import N_
 from services.analytics import Ratio
 from services.metrics import MetricsReport, WeekFigures
 

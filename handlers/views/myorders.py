@@ -1,6 +1,7 @@
 """A member's orders as they read them in private: the page, its buttons, and the Pay button
 that other messages (a formed group-buy's notice) carry. Shared by the my-orders router, the
-main menu and the group-buy closing notices."""
+main menu and the group-buy closing notices.
+Also the /orders screen itself."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, CallbackId, esc, esc_name, format_money
 from handlers.views.menu import with_back
 from handlers.views.pickup import FOR_WHOM
+from handlers.views.text import (
+    N_,
+    CallbackId,
+    HandlerSettings,
+    esc,
+    esc_name,
+    format_money,
+)
 from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FAILED, GROUPBUY_OPEN
 from models.order import (
     ORDER_AWAITING_PAYMENT,
@@ -28,6 +37,7 @@ from models.order import (
 )
 from models.product import PAYMENT_TELEGRAM
 from models.trial import PAYMENT_TRIAL
+from services.member import MemberView
 from services.myorders import (
     ACTION_CANCEL,
     ACTION_CODE,
@@ -39,9 +49,10 @@ from services.myorders import (
     KIND_PLACE,
     MyOrder,
     MyOrdersPage,
+    my_orders,
 )
 from services.pickup import PointView
-from services.zones import member_zone, show
+from services.zones import member_zone, private_zone, show
 
 
 class MyOrderAction(StrEnum):
@@ -309,3 +320,23 @@ def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
         )
     builder.adjust(5)
     return builder.as_markup()
+
+
+async def orders_screen(
+    session: AsyncSession,
+    i18n: I18n,
+    locale: str,
+    member: MemberView,
+    settings: HandlerSettings,
+    now: datetime,
+    offset: int = 0,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """The page of the member's orders at `offset` with its buttons, as /orders and the menu's
+    📦 My orders show it."""
+    page = await my_orders(session, member_id=member.id, now=now, offset=offset)
+    # an order outside any group is shown on the member's home group's clock, else the brand's
+    home = await private_zone(
+        session, member_id=member.id, own=None, default=settings.default_timezone
+    )
+    reader = Reader(member.timezone, home)
+    return page_text(i18n, locale, page, reader), page_keyboard(i18n, locale, page)

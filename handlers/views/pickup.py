@@ -1,20 +1,29 @@
 """The leader's pickup sheet of a formed group-buy: its text and buttons, page by page (sent
-when the group-buy forms, by /sheet, and edited in place after each tap)."""
+when the group-buy forms, by /sheet, and edited in place after each tap).
+Also who may run a pickup (audited either way), used by /sheet and /start's sheet link."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder, InlineKeyboardButton
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import (
+from handlers.views.reservation import named_moment
+from handlers.views.text import (
     N_,
     CallbackId,
     Effect,
+    HandlerSettings,
     StartLinkNotice,
     counted,
     default_locale,
@@ -22,10 +31,12 @@ from handlers.text import (
     esc_name,
     format_money,
 )
-from handlers.views.reservation import named_moment
+from models.groupbuy import GROUPBUY_FORMED
 from models.order import ORDER_FULFILLED, ORDER_REFUNDED
 from models.product import PAYMENT_TELEGRAM
+from services.audit import record_action
 from services.groupbuy import Closing
+from services.member import MemberView
 from services.pickup import (
     PickupError,
     PickupLine,
@@ -33,8 +44,11 @@ from services.pickup import (
     PointSheet,
     PointView,
     Redeemed,
+    may_run_pickup,
+    pickup_sheet,
 )
 from services.referral import sheet_start_parameter
+from services.role import Role
 
 SHEET_PAGE = 10  # orders per page: ten lines and their buttons fit any phone
 # whom an order is for when not its member (代订), after the order on a sheet or a list
@@ -364,3 +378,61 @@ def point_sheet_text(sheet: PointSheet, locale: str, limit: int = 50) -> str:
     if not sheet.waiting:
         lines.append(_("Nothing is waiting here."))
     return "\n".join(lines)
+
+
+NOT_YOURS = N_(
+    "Only the leader who opened group-buy #{id}, or the brand's staff, can run its pickup."
+)
+
+
+async def may_run_it(
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    gb_id: int,
+    action: str,
+    *,
+    now: datetime,
+) -> bool:
+    """Whether the member may run this group-buy's pickup; audited either way."""
+    allowed = await may_run_pickup(
+        session, groupbuy_id=gb_id, member_id=member.id, owner_ids=settings.owner_ids
+    )
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=member.id,
+        action=action,
+        allowed=allowed,
+        now=now,
+        required_role=Role.LEADER.name.lower(),
+        detail=f"group-buy #{gb_id}",
+    )
+    return allowed
+
+
+async def show_sheet(
+    message: Message,
+    session: AsyncSession,
+    settings: HandlerSettings,
+    member: MemberView,
+    gb_id: int,
+    locale: str,
+    *,
+    now: datetime,
+) -> None:
+    """Sends the first page of a formed group-buy's pickup sheet to its leader or staff (by
+    /sheet, or by the group's "Open the pickup sheet" button); anyone else is refused."""
+    if not await may_run_it(session, settings, member, gb_id, "pickup.sheet", now=now):
+        await message.answer(_(NOT_YOURS).format(id=gb_id))
+        return
+    sheet = await pickup_sheet(session, gb_id)
+    if sheet is None:
+        await message.answer(_("There is no group-buy #{id}.").format(id=gb_id))
+        return
+    if sheet.status != GROUPBUY_FORMED:
+        await message.answer(
+            _("Group-buy #{id} has not formed, so there is nothing to pick up.").format(id=gb_id)
+        )
+        return
+    await message.answer(sheet_text(sheet, 0, locale), reply_markup=sheet_keyboard(sheet, 0))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, HandlerSettings, counted, esc_name
+from handlers.views.text import N_, HandlerSettings, counted, esc_name
 from services.community import get_community
 from services.member import MemberView
 from services.policy import (
@@ -37,7 +37,7 @@ KINDS = {
     KIND_LEADER: N_("leader's group-buy #{id} (leader cap)"),
 }
 if TYPE_CHECKING:
-    from handlers.groupbuy import Opened
+    from handlers.views.groupbuy_open import Opened
 
 WAITS = {
     WAIT_QUIET: N_("{group}: quiet hours there until {time}."),

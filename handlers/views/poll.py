@@ -1,22 +1,49 @@
 """A co-creation poll's result as its readers see it: the text in their language and a chart
-without words (the staff command /poll_close and the closing job both post it)."""
+without words (the staff command /poll_close and the closing job both post it).
+Also posting a poll and reading the times staff type (/poll and the poll wizard)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import SendMessage, SendPhoto
-from aiogram.types import BufferedInputFile, InputPollOption
+from aiogram.types import (
+    BufferedInputFile,
+    InputPollOption,
+)
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.chart import bar_chart
-from handlers.text import CAPTION_LIMIT, Calls, Effect, counted, esc, visible_length
-from services.poll import ClosedPoll, PollResult, PollView, PostView, StoppedCopy
+from handlers.views.chart import bar_chart
+from handlers.views.text import (
+    CAPTION_LIMIT,
+    N_,
+    Calls,
+    Effect,
+    HandlerSettings,
+    counted,
+    esc,
+    unreadable_text,
+    visible_length,
+)
+from services.member import MemberView
+from services.poll import (
+    ClosedPoll,
+    PollRefusal,
+    PollResult,
+    PollView,
+    PostView,
+    StoppedCopy,
+    record_post,
+)
+from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 
@@ -180,3 +207,73 @@ def released_text(poll: PollView, posted: int) -> str:
     return _(
         "Poll #{id}: the ambassadors' head start is over; it is now posted in {groups}."
     ).format(id=poll.id, groups=counted("group", posted))
+
+
+POLL_ERRORS: dict[str, str] = {
+    PollRefusal.BAD_QUESTION: N_("The question must be 1-300 characters. What do you want to ask?"),
+    PollRefusal.QUESTION_TOO_LONG: N_(
+        "The question must be 1-300 characters. What do you want to ask?"
+    ),
+    PollRefusal.TOO_FEW_OPTIONS: N_(
+        "A poll needs 2-12 options: send one per line, or separate them with |."
+    ),
+    PollRefusal.TOO_MANY_OPTIONS: N_(
+        "A poll needs 2-12 options: send one per line, or separate them with |."
+    ),
+    PollRefusal.OPTION_TOO_LONG: N_("Each option must be 1-100 characters."),
+    PollRefusal.DUPLICATE_OPTIONS: N_("Two options are the same; make each one different."),
+    PollRefusal.CLOSING_PAST: N_("The closing time must be in the future."),
+    PollRefusal.CLOSING_TOO_FAR: N_("A poll can stay open for at most 30 days."),
+    PollRefusal.BAD_CLOSING: N_(
+        "Give the closing time as 3d, 12h, 90m or a date like 2026-11-25 20:00."
+    ),
+    PollRefusal.BAD_POINTS: N_("Points per vote must be a whole number from 0 to 10000."),
+    PollRefusal.ANONYMOUS_NO_VOTERS: N_(
+        "An anonymous poll cannot reward or weigh voters, because nobody knows who voted."
+    ),
+    "no_chats": N_("There is no group to post it in."),
+    PollRefusal.FIRST_TOO_LONG: N_(
+        "The ambassadors' head start must end before the poll closes: shorten first= or "
+        "close it later."
+    ),
+}
+
+
+def poll_error(reason: str, detail: str = "") -> str:
+    """The localized message for a refused poll value (an unreadable closing time named)."""
+    if reason == PollRefusal.BAD_CLOSING and detail:
+        return unreadable_text("when", detail)
+    text = POLL_ERRORS.get(reason)
+    return _(text) if text else _("That is not possible for this poll.")
+
+
+def local_time(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def staff_time(moment: datetime, member: MemberView, settings: HandlerSettings) -> str:
+    """A time staff read: on their own clock, else the brand's, named when not their own."""
+    return show(
+        moment, staff_zone(member.timezone, settings.default_timezone), reader=member.timezone
+    )
+
+
+async def post_poll(
+    bot: Bot, session: AsyncSession, poll: PollView, chat_ids: list[int], *, early: bool = False
+) -> int:
+    """Send the poll as a native Telegram poll into every group (or, `early`, into each
+    ambassador's private chat); returns how many got it. The update's transaction is committed
+    before each send (bot/transactions.py), and each copy is recorded after it went."""
+    posted = 0
+    for chat_id in chat_ids:
+        for sent in await send_copies(bot, poll, [chat_id]):
+            await record_post(
+                session,
+                poll_id=poll.id,
+                chat_id=sent.chat_id,
+                telegram_poll_id=sent.telegram_poll_id,
+                message_id=sent.message_id,
+                early=early,
+            )
+            posted += 1
+    return posted

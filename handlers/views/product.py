@@ -1,5 +1,7 @@
 """A product as members see it: its card in /products (the photo with the card as caption),
-and the public address of its photo for a Telegram invoice (served by bot/web/photos.py)."""
+and the public address of its photo for a Telegram invoice (served by bot/web/photos.py).
+Also how staff's typed product values are refused (amounts, titles, variants), shared by
+/newproduct, the product wizard and every command that takes an amount."""
 
 from __future__ import annotations
 
@@ -7,10 +9,12 @@ import hashlib
 import unicodedata
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 
-from handlers.text import (
+from handlers.views.text import (
     CAPTION_LIMIT,
     MESSAGE_LIMIT,
+    N_,
     default_locale,
     esc,
     esc_name,
@@ -18,7 +22,9 @@ from handlers.text import (
     shorten,
     visible_length,
 )
-from services.product import ProductPhoto, ProductView, VariantView
+from services.money import AmountRefusal
+from services.parsing import VariantUnreadable
+from services.product import ProductError, ProductPhoto, ProductRefusal, ProductView, VariantView
 
 PHOTO_PATH = "/photos"  # under the dashboard's address: /dashboard/photos/<id>-<tag>.jpg
 
@@ -93,3 +99,77 @@ def choose_variant_text(product: ProductView, typed: str, locale: str) -> str:
         id=product.id, variant=esc_name(product.variants[0].name)
     )
     return "\n".join([head, *variant_lines(product, locale), example])
+
+
+MAX_STOCK = 999_999_999  # nine digits: any more is a typo
+
+
+AMOUNT_ERRORS: dict[str, str] = {
+    AmountRefusal.NOT_A_NUMBER: N_("The amount must be a number, like 35.90."),
+    AmountRefusal.NOT_POSITIVE: N_("The amount must be more than zero."),
+    AmountRefusal.TOO_PRECISE: N_("That currency does not have so many decimal places."),
+    AmountRefusal.TOO_LARGE: N_("That amount is above the allowed maximum."),
+    AmountRefusal.CURRENCY: N_(
+        "Use a currency code such as CNY, HKD, TWD, USD, or XTR for Telegram Stars."
+    ),
+}
+
+
+def amount_error(reason: str) -> str:
+    """What to fix in an amount someone typed."""
+    return _(AMOUNT_ERRORS.get(reason, AMOUNT_ERRORS[AmountRefusal.NOT_A_NUMBER]))
+
+
+VARIANTS_EXAMPLE = "variants 100g=35.90:50, 250g=79.00:20"
+
+
+def variant_unreadable_text(exc: VariantUnreadable) -> str:
+    """What to fix in the variants of a one-line product, naming the item."""
+    example = _("Write each variant as NAME=PRICE:STOCK, for example: {example}").format(
+        example=esc(VARIANTS_EXAMPLE)
+    )
+    if exc.kind == "price":
+        head = _("The price of “{item}” is not right.").format(item=esc_name(exc.part))
+        return f"{head} {amount_error(exc.reason)}\n{example}"
+    if exc.kind == "stock":
+        head = _("“{item}” needs its stock after a colon, a whole number.").format(
+            item=esc_name(exc.part)
+        )
+        return f"{head}\n{example}"
+    if exc.part:
+        head = _("I cannot read the variant “{item}”.").format(item=esc_name(exc.part))
+        return f"{head}\n{example}"
+    return example
+
+
+# why a product (or its variants) was not created; {name}: the variant's name
+VARIANT_ERRORS: dict[str, str] = {
+    ProductRefusal.VARIANT_TAKEN: N_(
+        "Two variants are called “{name}” (names count as the same whatever their case). "
+        "Give each variant its own name."
+    ),
+    ProductRefusal.VARIANT_NAME: N_("A variant's name must be 1-64 characters."),
+    ProductRefusal.VARIANT_PRICE: N_("The price of “{name}” must be more than zero."),
+    ProductRefusal.VARIANT_STOCK: N_("The stock of “{name}” must be zero or more."),
+}
+
+
+BAD_TITLE = N_("The title must be 1-128 characters.")
+
+
+def product_error_text(exc: ProductError) -> str:
+    """Why a product (or its variants) was not created, naming the variant."""
+    template = VARIANT_ERRORS.get(exc.reason)
+    if template is None:
+        return too_many_variants(exc)
+    return _(template).format(name=esc_name(exc.detail))
+
+
+def too_many_variants(exc: ProductError) -> str:
+    """The refusal of more variants than a product may have (else of a bad title)."""
+    if exc.reason != ProductRefusal.TOO_MANY_VARIANTS:
+        return _(BAD_TITLE)
+    limit = int(exc.detail)
+    return ngettext(
+        "A product has at most {count} variant.", "A product has at most {count} variants.", limit
+    ).format(count=limit)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram.utils.i18n import I18n
 
-from handlers.text import N_, esc, format_money
+from handlers.views.text import N_, esc, format_money
 from models.order import REFUND_BY_STAFF, REFUND_GROUPBUY, REFUND_MEMBERSHIP, REFUND_UNPAYABLE
 
 # to the member once Telegram sent the Stars back, by why they went back

@@ -1,6 +1,7 @@
 """Pay-at-pickup reservations as members read them: the deadline, the reminder before it, the
 notice once it passed, and the list with its cancel buttons. Shared by the order and
-reservation routers and the reservation sweep (bot/reservations.py)."""
+reservation routers and the reservation sweep (bot/reservations.py).
+Also why a reservation could not be cancelled (/reservations and /myorders)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,18 @@ from zoneinfo import ZoneInfo
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, HandlerSettings, counted, esc_name, format_money
-from services.order import OrderView
+from handlers.views.text import (
+    N_,
+    CallbackId,
+    HandlerSettings,
+    counted,
+    esc_name,
+    format_money,
+)
+from services.order import OrderRefusal, OrderView
 from services.reservation import ReservationRules
 from services.zones import show
 
@@ -152,3 +161,20 @@ def cap_text(
     lines += [reservation_line(i18n, locale, order, timezone, reader) for order in held]
     lines.append(i18n.gettext(CAP_HINT, locale=locale))
     return "\n".join(lines)
+
+
+CANCEL_ERRORS: dict[str, str] = {
+    OrderRefusal.NOT_YOURS: N_("That is not your reservation."),
+    OrderRefusal.EXPIRED: N_("That reservation has already expired; its stock is back on sale."),
+    OrderRefusal.NOT_RESERVED: N_(
+        "That order is no longer waiting for payment at pickup, so there is nothing to cancel."
+    ),
+    OrderRefusal.CHANGED_MEANWHILE: N_("Someone changed that order just now. Please look again."),
+}
+
+
+CANNOT_CANCEL = N_("That cannot be done with this order.")
+
+
+def cancel_error_text(reason: str) -> str:
+    return _(CANCEL_ERRORS.get(reason, CANNOT_CANCEL))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
-from handlers.text import esc, esc_name, format_money
+from handlers.views.text import esc, esc_name, format_money
 from services.statement import Statement
 
 

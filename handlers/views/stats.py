@@ -1,20 +1,32 @@
 """The brand's figures as staff and leaders read them: every metric with its definition, the
-summary messages, the chart and its legend (the /stats router and the web dashboard)."""
+summary messages, the chart and its legend (the /stats router and the web dashboard).
+Also which groups a private /stats or /metrics covers."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from aiogram import Bot
+from aiogram.enums import ChatType
+from aiogram.types import (
+    Message,
+)
 from aiogram.utils.i18n import gettext as _
 from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.chart import stats_chart
-from handlers.text import N_, counted, esc, esc_name, format_money, list_text
+from handlers.filters import current_role, refusal_text
+from handlers.views.chart import stats_chart
 from handlers.views.perks import tier_label
-from services.analytics import Figures, Ratio, StatsReport
+from handlers.views.text import N_, HandlerSettings, counted, esc, esc_name, format_money, list_text
+from models.base import Clock
+from services.analytics import Figures, Ratio, Scope, StatsReport
+from services.audit import record_action
+from services.member import MemberView
 from services.money import currency_digits
 from services.order import with_variant
+from services.role import Role, led_communities
 from services.ticket import TicketGroupStats, TicketStats
 
 MAX_MESSAGE = 4000  # Telegram allows 4096 characters; the rest is margin for markup
@@ -375,3 +387,36 @@ def caption(report: StatsReport) -> str:
             _("C: NPS, with promoters (green), passives (grey) and detractors (red)."),
         ]
     )
+
+
+async def private_scope(
+    message: Message,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    *,
+    action: str,
+) -> tuple[bool, Scope]:
+    """Whose figures a reader gets in private: staff every group's (None), a leader the groups
+    they lead; anyone else is refused (told here). The read is audited under `action`."""
+    role = await current_role(bot, session, settings, member, None)
+    scope: Scope = None
+    if role < Role.STAFF:
+        scope = await led_communities(session, member_id=member.id)
+    allowed = scope is None or bool(scope)
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=message.chat.id,
+        action=action,
+        allowed=allowed,
+        now=clock(),
+        required_role=Role.LEADER.name.lower(),
+    )
+    if not allowed:
+        await message.reply(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
+    return allowed, scope

@@ -12,7 +12,7 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, counted, esc, format_money
+from handlers.views.text import N_, counted, esc, format_money
 from models.ticket import (
     ESCALATED_RESOLVE,
     RESOLVED_COUPON,

@@ -14,8 +14,8 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
-from handlers.text import N_, CallbackId, esc, esc_name, format_money
 from handlers.views.reservation import local_moment, named_moment
+from handlers.views.text import N_, CallbackId, esc, esc_name, format_money
 from services.tables import safe_cell
 from services.trial import Created, ReportRow, Summary, TrialRefusal, TrialStats, TrialView
 from services.zones import member_zone

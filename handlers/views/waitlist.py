@@ -10,7 +10,7 @@ from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_, CallbackId, counted, esc_name
+from handlers.views.text import N_, CallbackId, counted, esc_name
 from services.waitlist import Lapsed, Offer
 
 OFFER = N_(

@@ -19,8 +19,8 @@ from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.content import KEY as TRANSLATIONS_KEY
-from handlers.text import esc
+from handlers.views.content import KEY as TRANSLATIONS_KEY
+from handlers.views.text import esc
 from services.audit import record_action
 from services.compliance import ABSOLUTE_CLAIM, Finding, highlight, lint
 from services.product import ProductView

@@ -18,7 +18,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.text import N_, CommitHook, HandlerSettings
+from handlers.views.text import N_, CommitHook, HandlerSettings
 from services.member import MemberView
 from services.role import Role, menu_role
 

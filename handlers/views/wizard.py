@@ -44,7 +44,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import N_
+from handlers.views.text import N_
 
 log = logging.getLogger(__name__)
 

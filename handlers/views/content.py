@@ -24,8 +24,8 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from handlers.text import LANGUAGE_NAMES, N_, counted, esc, list_text
-from handlers.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from handlers.views.text import LANGUAGE_NAMES, N_, counted, esc, list_text
+from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
 from services.content import (
     DESCRIPTION,
     LIMITS,
