@@ -5,10 +5,17 @@ data in every wizard, in English and 简体中文."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+from pydantic import ValidationError
 from sqlmodel import SQLModel, func, select
 
+from handlers.views.wizard import Draft, read_draft, save_draft
 from models.broadcast import Broadcast
 from models.groupbuy import GroupBuy
 from models.nps import NpsSurvey
@@ -280,3 +287,27 @@ async def test_the_one_step_follow_ups_skip_and_cancel_alike(harness: Harness) -
 async def suggestion_status(harness: Harness) -> Any:
     async with harness.session() as session:
         return (await session.execute(select(Suggestion))).scalar_one().status
+
+
+class _Sample(Draft):
+    title: str | None = None
+    units: int = 0
+    closes_at: datetime | None = None
+
+
+async def test_a_draft_is_kept_typed_beside_the_trail_and_a_broken_one_starts_again() -> None:
+    storage = MemoryStorage()
+    state = FSMContext(storage, StorageKey(bot_id=1, chat_id=MIA, user_id=MIA))
+    await state.update_data({"wizard_trail": ["title"]})
+    # a draft saved between steps reads back with its types (a time survives its JSON form)
+    when = datetime(2026, 12, 24, 18, 0, tzinfo=UTC)
+    await save_draft(state, _Sample(title="Oolong <b>tea</b>", units=3, closes_at=when))
+    draft = await read_draft(state, _Sample)
+    assert draft == _Sample(title="Oolong <b>tea</b>", units=3, closes_at=when)
+    assert (await state.get_data())["wizard_trail"] == ["title"]  # the way back stays
+    # an assignment is checked when it is made
+    with pytest.raises(ValidationError):
+        draft.units = "many"  # type: ignore[assignment]
+    # a draft that no longer reads (a field changed type while someone was halfway) is empty
+    await state.update_data({"units": "three"})
+    assert await read_draft(state, _Sample) == _Sample()

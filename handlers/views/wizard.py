@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
@@ -43,6 +43,7 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from handlers.views.text import N_
 
@@ -74,6 +75,37 @@ class StepCallback(CallbackData, prefix="wz"):
     wizard: str  # which wizard: the name of its StatesGroup
     action: StepAction
     step: str  # the step whose question carries the button
+
+
+class Draft(BaseModel):
+    """What a wizard has collected so far, typed: each wizard declares its own (its fields
+    with defaults, as nothing is answered at first) and reads and writes it only through
+    `read_draft` and `save_draft`, never as loose keys of the FSM data.
+
+    The fields are stored flat in the FSM data, beside the wizard's trail, as JSON (Redis
+    keeps it so); other keys are ignored when read, so a draft saved by an older version of the
+    wizard still reads, and an assignment is validated when it is made."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True)
+
+
+DraftT = TypeVar("DraftT", bound=Draft)
+
+
+async def read_draft(state: FSMContext, model: type[DraftT]) -> DraftT:
+    """The wizard's draft as saved; a draft that no longer reads (a deploy changed a field's
+    type while someone was halfway) starts again empty, with a log line."""
+    data = await state.get_data()
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        log.warning("a %s no longer reads, starting it empty: %s", model.__name__, exc)
+        return model()
+
+
+async def save_draft(state: FSMContext, draft: Draft) -> None:
+    """Keep the draft for the wizard's next step (the trail and other keys stay)."""
+    await state.update_data(draft.model_dump(mode="json"))
 
 
 async def cancel_wizard(state: FSMContext, target: Target) -> None:
