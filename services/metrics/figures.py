@@ -10,14 +10,8 @@ from datetime import date
 from services.analytics import Ratio, Scope
 
 RETENTION_WEEKS = (1, 4, 12)  # weeks after the join week at which a cohort is looked at
-
-
 LTV_DAYS = (30, 90, 365)  # days after joining over which a member's spend is summed
-
-
 DEFAULT_WEEKS = 12
-
-
 MAX_WEEKS = 104
 
 
