@@ -11,10 +11,7 @@ from datetime import datetime
 
 from babel.numbers import list_currencies
 
-from models.ledger import (
-    ACCOUNT_KINDS,
-    POINTS,
-)
+from models.ledger import ACCOUNT_KINDS, POINTS
 from services.errors import Refused
 
 STARS = "XTR"  # Telegram Stars, whole units

@@ -7,21 +7,13 @@ from __future__ import annotations
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import (
-    Engine,
-    bindparam,
-    event,
-    select,
-)
+from sqlalchemy import Engine, bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from models.base import utcnow
-from models.ledger import (
-    NON_NEGATIVE_KINDS,
-    LedgerAccount,
-)
+from models.ledger import NON_NEGATIVE_KINDS, LedgerAccount
 from services.db import insert_in, prepared, table_of
 from services.ledger._common import AccountRef
 

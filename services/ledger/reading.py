@@ -8,21 +8,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import (
-    and_,
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.ledger import (
-    LedgerAccount,
-    LedgerBalance,
-    LedgerEntry,
-    LedgerTransaction,
-)
+from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from services.ledger._common import AccountRef
 
 

@@ -1,4 +1,5 @@
-"""Who is who: whether a user leads a group (and which), and the role a menu is built for."""
+"""Who is who: the roles, whether a user leads a group (and which), and the role a menu is
+built for."""
 
 from __future__ import annotations
 
