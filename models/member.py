@@ -15,7 +15,7 @@ class Member(SQLModel, table=True):
 
     __tablename__ = "member"
     # the few bots, which every metric leaves out (NOT IN): found at once instead of by a scan
-    # of every member, once per table the metric reads (services/metrics.py)
+    # of every member, once per table the metric reads (services/metrics/)
     __table_args__ = (
         Index(
             "ix_member_is_bot",

@@ -159,7 +159,7 @@ class OrderEvent(SQLModel, table=True):
     """One status change of an order: from, to, who, when, why."""
 
     __tablename__ = "order_event"
-    # the weekly metrics find payments by when they happened (services/metrics.py)
+    # the weekly metrics find payments by when they happened (services/metrics/)
     __table_args__ = (Index("ix_order_event_status_at", "to_status", "at"),)
 
     id: int | None = Field(default=None, sa_column=Column(SurrogateKey, primary_key=True))

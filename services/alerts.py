@@ -4,7 +4,7 @@ staff at most once a day per alert (the alert's `fired_on` claimed by a conditio
 
 What each number is:
 - active_rate, fission_rate, repurchase_rate: the last full local week's rate
-  (services/metrics.py), so a Monday's half-empty week never rings;
+  (services/metrics/), so a Monday's half-empty week never rings;
 - nps: the NPS of the answers of the last 30 days;
 - refund_rate: of the orders paid in the last 30 days, the share refunded since (wholly or in
   part).

@@ -470,7 +470,7 @@ async def get_community(session: AsyncSession, community_id: int) -> CommunityVi
 
 def parse_timezone(text: str) -> str:
     """The IANA zone for an IANA name in any case, a city or country in English or Chinese
-    ('北京', 'Singapore') or an offset ('UTC+8'), read by services/parsing.py; InvalidTimezone
+    ('北京', 'Singapore') or an offset ('UTC+8'), read by services/parsing/; InvalidTimezone
     otherwise."""
     try:
         return parse_zone(text)

@@ -161,12 +161,53 @@ async def leader_record(
         ).all()
     )
     theirs = _their_orders(leader_id)
-    paid_event = aliased(OrderEvent)
-    picked_event = aliased(OrderEvent)
     ever_paid = (ORDER_PAID, ORDER_FULFILLED, ORDER_REFUNDED)
     orders_paid = await session.scalar(
         select(func.count()).select_from(Order).where(theirs, col(Order.paid_amount) > 0)
     )
+    late, never = await _late_pickups(session, theirs, now, late_days)
+    expired = await session.scalar(
+        select(func.count()).select_from(Order).where(theirs, col(Order.status) == ORDER_EXPIRED)
+    )
+    refund_rows = (
+        await session.execute(
+            select(col(Order.currency), func.count(), func.sum(col(Order.refunded_amount)))
+            .where(theirs, col(Order.refunded_amount) > 0, col(Order.status).in_(ever_paid))
+            .group_by(col(Order.currency))
+        )
+    ).all()
+    complaints, detractors = await _unhappy(session, leader_id, theirs)
+    cash = await cash_holders(session, now=now, overdue_days=overdue_days, holder_id=leader_id)
+    return LeaderRecord(
+        leader_id=leader_id,
+        groups=tuple((int(c), str(s)) for c, s in groups.all()),
+        groupbuys_run=sum(int(n) for n in by_status.values()),
+        groupbuys_open=int(by_status.get(GROUPBUY_OPEN, 0))
+        + int(by_status.get(GROUPBUY_SETTLING, 0)),
+        groupbuys_formed=int(by_status.get(GROUPBUY_FORMED, 0)),
+        groupbuys_failed=int(by_status.get(GROUPBUY_FAILED, 0)),
+        groupbuys_cancelled=int(by_status.get(GROUPBUY_CANCELLED, 0)),
+        orders_paid=int(orders_paid or 0),
+        picked_up_late=late,
+        never_picked_up=never,
+        expired_unpaid=int(expired or 0),
+        refunds=sum(int(n) for _c, n, _s in refund_rows),
+        refunded={str(c): int(s) for c, _n, s in refund_rows},
+        complaints=complaints,
+        detractors=detractors,
+        cash=tuple(cash),
+        limits=await get_limits(session, leader_id),
+        late_days=late_days,
+    )
+
+
+async def _late_pickups(
+    session: AsyncSession, theirs: Any, now: datetime, late_days: int
+) -> tuple[int, int]:
+    """How many of the leader's orders were picked up more than `late_days` after payment,
+    and how many paid that long ago are still not picked up."""
+    paid_event = aliased(OrderEvent)
+    picked_event = aliased(OrderEvent)
     late = await session.scalar(
         select(func.count(func.distinct(col(Order.id))))
         .join(paid_event, col(paid_event.order_id) == col(Order.id))
@@ -189,16 +230,11 @@ async def leader_record(
             col(paid_event.at) < now - timedelta(days=late_days),
         )
     )
-    expired = await session.scalar(
-        select(func.count()).select_from(Order).where(theirs, col(Order.status) == ORDER_EXPIRED)
-    )
-    refund_rows = (
-        await session.execute(
-            select(col(Order.currency), func.count(), func.sum(col(Order.refunded_amount)))
-            .where(theirs, col(Order.refunded_amount) > 0, col(Order.status).in_(ever_paid))
-            .group_by(col(Order.currency))
-        )
-    ).all()
+    return int(late or 0), int(never or 0)
+
+
+async def _unhappy(session: AsyncSession, leader_id: int, theirs: Any) -> tuple[int, int]:
+    """Complaints (low reviews of the leader's orders) and NPS detractors in their groups."""
     complaints = await session.scalar(
         select(func.count())
         .select_from(Review)
@@ -214,28 +250,7 @@ async def leader_record(
             col(NpsSurvey.score) <= DETRACTOR_SCORE,
         )
     )
-    cash = await cash_holders(session, now=now, overdue_days=overdue_days, holder_id=leader_id)
-    return LeaderRecord(
-        leader_id=leader_id,
-        groups=tuple((int(c), str(s)) for c, s in groups.all()),
-        groupbuys_run=sum(int(n) for n in by_status.values()),
-        groupbuys_open=int(by_status.get(GROUPBUY_OPEN, 0))
-        + int(by_status.get(GROUPBUY_SETTLING, 0)),
-        groupbuys_formed=int(by_status.get(GROUPBUY_FORMED, 0)),
-        groupbuys_failed=int(by_status.get(GROUPBUY_FAILED, 0)),
-        groupbuys_cancelled=int(by_status.get(GROUPBUY_CANCELLED, 0)),
-        orders_paid=int(orders_paid or 0),
-        picked_up_late=int(late or 0),
-        never_picked_up=int(never or 0),
-        expired_unpaid=int(expired or 0),
-        refunds=sum(int(n) for _c, n, _s in refund_rows),
-        refunded={str(c): int(s) for c, _n, s in refund_rows},
-        complaints=int(complaints or 0),
-        detractors=int(detractors or 0),
-        cash=tuple(cash),
-        limits=await get_limits(session, leader_id),
-        late_days=late_days,
-    )
+    return int(complaints or 0), int(detractors or 0)
 
 
 async def get_limits(session: AsyncSession, leader_id: int) -> Limits | None:

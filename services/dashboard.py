@@ -13,7 +13,7 @@ Three ways in, all ending in the same session:
   "<session id>.<expiry>.<HMAC>", signed with a key derived from the bot token, so a forged or
   malformed cookie is refused without a query. A session ends when it expires, when its member
   signs out (one browser, or everywhere), when staff sign the member out, and when the member
-  loses the staff role or is suspended or removed as a leader (services/role.py).
+  loses the staff role or is suspended or removed as a leader (services/role/).
 
 Every request then asks the store what the member may see now (staff: the whole brand; a
 leader: the groups they lead by an active appointment, in groups the bot is still in), so

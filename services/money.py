@@ -1,4 +1,4 @@
-"""Money: currencies and their minor units (amounts people type are read by services/parsing.py)."""
+"""Money: currencies and their minor units (amounts people type are read by services/parsing/)."""
 
 from __future__ import annotations
 

@@ -138,6 +138,11 @@ def _primary_key(table: Table, row: Any) -> tuple[Any, ...]:
     return tuple(getattr(row, c.name) for c in table.primary_key.columns)
 
 
+# per table: each row by its primary key, with whether it is the member's whole and, when it
+# is not, the column that names their part in it
+_RawRows = dict[str, dict[tuple[Any, ...], tuple[Any, bool, str]]]
+
+
 async def collect_member_data(
     session: AsyncSession, *, member_id: int, now: datetime
 ) -> MemberData:
@@ -149,7 +154,32 @@ async def collect_member_data(
     """
     data = MemberData(member_id=member_id, generated_at=now)
     references = member_references()
-    raw: dict[str, dict[tuple[Any, ...], tuple[Any, bool, str]]] = defaultdict(dict)
+    raw = await _rows_of(session, member_id, references)
+    # other members named in exported rows: by first name only
+    others: set[int] = set()
+    for table_name, rows in raw.items():
+        for row, whole, _part in rows.values():
+            if whole:
+                for ref in references.get(table_name, []):
+                    value = getattr(row, ref.column)
+                    if value is not None and value != member_id:
+                        others.add(int(value))
+    names = await _first_names(session, others)
+    for table_name, rows in sorted(raw.items()):
+        columns = {r.column for r in references.get(table_name, [])}
+        data.tables[table_name] = [
+            _exported(table_name, row, whole, part, columns, member_id, names)
+            for row, whole, part in rows.values()
+        ]
+    data.ledger = await _ledger_movements(session, member_id)
+    return data
+
+
+async def _rows_of(
+    session: AsyncSession, member_id: int, references: dict[str, list[MemberReference]]
+) -> _RawRows:
+    """The rows that refer to the member, and the rows that hang off their own rows."""
+    raw: _RawRows = defaultdict(dict)
     for table_name, refs in references.items():
         if table_name in NOT_EXPORTED:
             continue
@@ -179,47 +209,43 @@ async def collect_member_data(
                 continue
             for row in (await session.execute(select(table).where(link.in_(parent_ids)))).all():
                 raw[child][_primary_key(table, row)] = (row, True, "")
-    # other members named in exported rows: by first name only
-    others: set[int] = set()
-    for table_name, rows in raw.items():
-        for row, whole, _part in rows.values():
-            if whole:
-                for ref in references.get(table_name, []):
-                    value = getattr(row, ref.column)
-                    if value is not None and value != member_id:
-                        others.add(int(value))
-    names = await _first_names(session, others)
-    for table_name, rows in sorted(raw.items()):
-        table = SQLModel.metadata.tables[table_name]
-        columns = {r.column for r in references.get(table_name, [])}
-        out: list[dict[str, Any]] = []
-        for row, whole, part in rows.values():
-            if not whole:
-                item = {c.name: _plain(getattr(row, c.name)) for c in table.primary_key.columns}
-                item.update(
-                    {
-                        c.name: _plain(getattr(row, c.name))
-                        for c in table.columns
-                        if isinstance(getattr(row, c.name), datetime)
-                    }
-                )
-                item["your_part"] = part
-                out.append(item)
-                continue
-            item = {}
-            for c in table.columns:
-                if f"{table_name}.{c.name}" in REDACTED_COLUMNS:
-                    continue
-                value = getattr(row, c.name)
-                if c.name in columns and value is not None and value != member_id:
-                    # another member: their first name, never their id
-                    item[c.name.removesuffix("_id") + "_first_name"] = names.get(int(value))
-                    continue
-                item[c.name] = _plain(value)
-            out.append(item)
-        data.tables[table_name] = out
-    data.ledger = await _ledger_movements(session, member_id)
-    return data
+    return raw
+
+
+def _exported(
+    table_name: str,
+    row: Any,
+    whole: bool,
+    part: str,
+    columns: set[str],
+    member_id: int,
+    names: dict[int, str],
+) -> dict[str, Any]:
+    """A row as the export shows it: whole (other members by first name, redacted columns
+    left out), or, for a row the member only acted on, its keys, its times and their part."""
+    table = SQLModel.metadata.tables[table_name]
+    if not whole:
+        item = {c.name: _plain(getattr(row, c.name)) for c in table.primary_key.columns}
+        item.update(
+            {
+                c.name: _plain(getattr(row, c.name))
+                for c in table.columns
+                if isinstance(getattr(row, c.name), datetime)
+            }
+        )
+        item["your_part"] = part
+        return item
+    item = {}
+    for c in table.columns:
+        if f"{table_name}.{c.name}" in REDACTED_COLUMNS:
+            continue
+        value = getattr(row, c.name)
+        if c.name in columns and value is not None and value != member_id:
+            # another member: their first name, never their id
+            item[c.name.removesuffix("_id") + "_first_name"] = names.get(int(value))
+            continue
+        item[c.name] = _plain(value)
+    return item
 
 
 A_MEMBER = "a member"  # a giver who did not sign their gift, as the recipient's export names them
@@ -340,7 +366,24 @@ async def forget_member(
     )
     if rowcount(erased) != 1:
         return None
-    # the old referral link stops attributing: the code becomes a fresh one nobody has
+    await _retire_referral_code(session, member_id)
+    await _stop_promotions(session, member_id, wording_version, now)
+    await _erase_traces(session, member_id)
+    await _scrub_audit(session, terms, name)
+    await record_action(
+        session,
+        actor_id=actor_id if actor_id is not None else member_id,
+        chat_id=chat_id,
+        action="privacy.forget",
+        allowed=True,
+        now=now,
+        detail=f"member {member_id}",
+    )
+    return Forgotten(member_id=member_id, pseudonym=name)
+
+
+async def _retire_referral_code(session: AsyncSession, member_id: int) -> None:
+    """The old referral link stops attributing: the code becomes a fresh one nobody has."""
     for _attempt in range(10):
         code = (
             await session.execute(
@@ -373,7 +416,12 @@ async def forget_member(
     await session.execute(
         delete(ReferralAttempt).where(col(ReferralAttempt.member_id) == member_id)
     )
-    # consent withdrawn (and recorded as withdrawn); promotions already planned are skipped
+
+
+async def _stop_promotions(
+    session: AsyncSession, member_id: int, wording_version: str, now: datetime
+) -> None:
+    """Consent withdrawn (and recorded as withdrawn); promotions already planned are skipped."""
     await set_consent(
         session, member_id=member_id, opted_in=False, wording_version=wording_version, now=now
     )
@@ -387,6 +435,11 @@ async def forget_member(
         .values(status=RECIPIENT_SKIPPED, reason=SKIP_FORGOTTEN)
     )
     await session.execute(delete(MemberSegment).where(col(MemberSegment.member_id) == member_id))
+
+
+async def _erase_traces(session: AsyncSession, member_id: int) -> None:
+    """What only the member's person explains: the groups they were seen in, their review
+    media, and the free texts they wrote."""
     # which groups they were seen in says who they are with: gone whole
     await session.execute(
         delete(CommunityMember).where(col(CommunityMember.member_id) == member_id)
@@ -403,17 +456,6 @@ async def forget_member(
             .where(table.c[text.member_column] == member_id, table.c[text.column] != "")
             .values({text.column: ""})
         )
-    await _scrub_audit(session, terms, name)
-    await record_action(
-        session,
-        actor_id=actor_id if actor_id is not None else member_id,
-        chat_id=chat_id,
-        action="privacy.forget",
-        allowed=True,
-        now=now,
-        detail=f"member {member_id}",
-    )
-    return Forgotten(member_id=member_id, pseudonym=name)
 
 
 def _naming_terms(person: Member) -> list[str]:

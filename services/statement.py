@@ -227,18 +227,43 @@ def _with_balances(
     figures.commission_available_closing = held(closing, AVAILABLE_KINDS)
 
 
+@dataclass(slots=True)
+class _Sums:
+    """The figures a statement adds up: a total per currency, and a row per group-buy (None:
+    the orders outside any group-buy) and currency."""
+
+    totals: dict[str, Figures] = field(default_factory=dict)
+    rows: dict[tuple[int | None, str], Figures] = field(default_factory=dict)
+
+    def total(self, currency: str) -> Figures:
+        return self.totals.setdefault(currency, _zero_total())
+
+    def row(self, groupbuy_id: int | None, currency: str) -> Figures:
+        return self.rows.setdefault((groupbuy_id, currency), Figures())
+
+
 async def leader_statement(session: AsyncSession, *, leader_id: int, period: Period) -> Statement:
     """The leader's statement for the period: totals per currency and a row per group-buy."""
-    totals: dict[str, Figures] = {}
-    rows: dict[tuple[int | None, str], Figures] = {}  # (group-buy or None: other, currency)
+    sums = _Sums()
+    await _add_ledger(session, sums, leader_id, period)
+    opening = await _balances_before(session, leader_id, period.start)
+    closing = await _balances_before(session, leader_id, period.end)
+    for (kind, asset), value in [*opening.items(), *closing.items()]:
+        if value and kind != ACCOUNT_COMMISSION_PAID_OUT:
+            sums.total(asset)  # a balance without movement in the period still gets its total row
+    await _add_orders(session, sums, leader_id, period)
+    await _add_opened(session, sums, leader_id, period)
+    breakdown = await _breakdown(session, sums, leader_id, period)
+    lines = []
+    for currency in sorted(sums.totals):
+        figures = sums.totals[currency]
+        _with_balances(figures, opening, closing, currency)
+        lines.append(StatementLine(row=ROW_TOTAL, currency=currency, figures=figures))
+    return Statement(leader_id=leader_id, period=period, totals=lines, breakdown=breakdown)
 
-    def total(currency: str) -> Figures:
-        return totals.setdefault(currency, _zero_total())
 
-    def row(groupbuy_id: int | None, currency: str) -> Figures:
-        return rows.setdefault((groupbuy_id, currency), Figures())
-
-    # the ledger: the period's entries on the leader's accounts, by group-buy of their order
+async def _add_ledger(session: AsyncSession, sums: _Sums, leader_id: int, period: Period) -> None:
+    """The ledger: the period's entries on the leader's accounts, by group-buy of their order."""
     moved = await session.execute(
         select(
             col(LedgerAccount.kind),
@@ -266,17 +291,14 @@ async def leader_statement(session: AsyncSession, *, leader_id: int, period: Per
     )
     for account, tx_kind, asset, groupbuy_id, of_order, amount in moved.all():
         currency, value = str(asset), int(amount)
-        _classify(total(currency), str(account), str(tx_kind), value)
+        _classify(sums.total(currency), str(account), str(tx_kind), value)
         if of_order:
-            _classify(row(groupbuy_id, currency), str(account), str(tx_kind), value)
+            _classify(sums.row(groupbuy_id, currency), str(account), str(tx_kind), value)
 
-    opening = await _balances_before(session, leader_id, period.start)
-    closing = await _balances_before(session, leader_id, period.end)
-    for (kind, asset), value in [*opening.items(), *closing.items()]:
-        if value and kind != ACCOUNT_COMMISSION_PAID_OUT:
-            total(asset)  # a balance without movement in the period still gets its total row
 
-    # the orders the leader runs (their group-buys'): placed, paid, picked up, refunded
+async def _add_orders(session: AsyncSession, sums: _Sums, leader_id: int, period: Period) -> None:
+    """The orders the leader runs (their group-buys'): placed, paid, picked up, refunded."""
+
     def happened(status: str) -> Any:
         return exists().where(
             col(OrderEvent.order_id) == col(Order.id),
@@ -310,21 +332,23 @@ async def leader_statement(session: AsyncSession, *, leader_id: int, period: Per
         .group_by(col(Order.groupbuy_id), col(Order.currency))
     )
     for groupbuy_id, currency, n_placed, n_paid, paid_sum, n_picked, n_refunded in orders.all():
-        for figures in (total(str(currency)), row(groupbuy_id, str(currency))):
+        for figures in (sums.total(str(currency)), sums.row(groupbuy_id, str(currency))):
             figures.orders_placed += int(n_placed or 0)
             figures.orders_paid += int(n_paid or 0)
             figures.paid += int(paid_sum or 0)
             figures.orders_picked_up += int(n_picked or 0)
             figures.orders_refunded += int(n_refunded or 0)
 
-    # the group-buys the leader opened in the period, by how they ended
+
+async def _add_opened(session: AsyncSession, sums: _Sums, leader_id: int, period: Period) -> None:
+    """The group-buys the leader opened in the period, by how they ended."""
     opened = await session.execute(
         select(col(GroupBuy.currency), col(GroupBuy.status), func.count())
         .where(col(GroupBuy.opened_by) == leader_id, _in(GroupBuy.created_at, period))
         .group_by(col(GroupBuy.currency), col(GroupBuy.status))
     )
     for currency, status, count in opened.all():
-        figures = total(str(currency))
+        figures = sums.total(str(currency))
         n = int(count)
         figures.groupbuys_run = (figures.groupbuys_run or 0) + n
         if status == GROUPBUY_FORMED:
@@ -334,7 +358,13 @@ async def leader_statement(session: AsyncSession, *, leader_id: int, period: Per
         elif status == GROUPBUY_CANCELLED:
             figures.groupbuys_cancelled = (figures.groupbuys_cancelled or 0) + n
 
-    # one row per group-buy: opened in the period, or with orders or money in it
+
+async def _breakdown(
+    session: AsyncSession, sums: _Sums, leader_id: int, period: Period
+) -> list[StatementLine]:
+    """One row per group-buy: opened in the period, or with orders or money in it; then the
+    "other" rows."""
+    rows = sums.rows
     touched = sorted({g for g, _c in rows if g is not None})
     described = await session.execute(
         select(col(GroupBuy.id), col(GroupBuy.title), col(GroupBuy.status), col(GroupBuy.currency))
@@ -355,7 +385,7 @@ async def leader_statement(session: AsyncSession, *, leader_id: int, period: Per
                 StatementLine(
                     row=ROW_GROUPBUY,
                     currency=currency,
-                    figures=row(int(groupbuy_id), currency),
+                    figures=sums.row(int(groupbuy_id), currency),
                     groupbuy_id=int(groupbuy_id),
                     title=str(title),
                     status=str(status),
@@ -364,13 +394,7 @@ async def leader_statement(session: AsyncSession, *, leader_id: int, period: Per
     for (groupbuy_id, currency), figures in sorted(rows.items(), key=lambda item: item[0][1]):
         if groupbuy_id is None:
             breakdown.append(StatementLine(row=ROW_OTHER, currency=currency, figures=figures))
-
-    lines = []
-    for currency in sorted(totals):
-        figures = totals[currency]
-        _with_balances(figures, opening, closing, currency)
-        lines.append(StatementLine(row=ROW_TOTAL, currency=currency, figures=figures))
-    return Statement(leader_id=leader_id, period=period, totals=lines, breakdown=breakdown)
+    return breakdown
 
 
 async def statement_people(

@@ -232,7 +232,7 @@ async def recompute(
     session: AsyncSession, *, member_id: int, currency: str, now: datetime
 ) -> TierChange:
     """Recompute the member's tier from their spend and store it: the tier the spend reaches,
-    or the higher one an active paid membership grants (services/membership.py), so that every
+    or the higher one an active paid membership grants (services/membership/), so that every
     reader of the stored tier (discounts, VIP windows, joins, broadcasts by tier) sees it."""
     tiers = await list_tiers(session)
     before = (await standing(session, member_id)).tier

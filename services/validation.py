@@ -36,7 +36,7 @@ HEADER_MAX = 4096  # the longest header value worth reading (initData is about 1
 JSON_MAX_DEPTH = 32  # Telegram's updates nest about 10 deep; far deeper is an attack
 
 # what a Chinese IME types for digits and the signs around numbers (the forms `normalize` in
-# services/parsing.py also folds); NFKC is not used here, as it would turn `²` into `2`
+# services/parsing/ also folds); NFKC is not used here, as it would turn `²` into `2`
 _FULL_WIDTH = str.maketrans(
     {chr(0xFF10 + n): str(n) for n in range(10)} | {"＃": "#", "－": "-", "＋": "+", "，": ","}
 )

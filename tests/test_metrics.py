@@ -1,4 +1,4 @@
-"""Relationship metrics (services/metrics.py) on a small store whose every figure is worked
+"""Relationship metrics (services/metrics/) on a small store whose every figure is worked
 out by hand below.
 
 The story, in UTC, weeks starting on Mondays (W0 = 2026-01-05, "now" is in W16):

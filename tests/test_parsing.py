@@ -1,4 +1,4 @@
-"""services/parsing.py: what people type, read as they mean it, at a fixed now (Friday
+"""services/parsing/: what people type, read as they mean it, at a fixed now (Friday
 2026-11-20 15:30) in two time zones; and each refusal names the part it could not read."""
 
 from __future__ import annotations
