@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from bot.web.dashboard import COOKIE, PREFIX
+from bot.web.dashboard_core import COOKIE, PREFIX
 from bot.web.dashboard_html import Names, cell
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.commands import COMMANDS
