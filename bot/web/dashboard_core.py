@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.app import Runtime
 from bot.web import dashboard_html as html
+from bot.web import layout
 from bot.web.dashboard_security import (
     LoginLimiter,
     UsedInitData,
@@ -182,7 +183,7 @@ class DashboardCore:
 
     def _message(self, request: web.Request, status: int, title: str, text: str) -> web.Response:
         return web.Response(
-            text=html.message_page(title, text),
+            text=layout.message_page(title, text),
             status=status,
             content_type="text/html",
             charset="utf-8",
@@ -332,7 +333,7 @@ class DashboardCore:
     def _respond(self, request: web.Request, view: View, body: str, title: str) -> web.Response:
         here = request.match_info.get("page", "")
         response = web.Response(
-            text=html.page(
+            text=layout.page(
                 title=title,
                 here=here,
                 body=html.filters(

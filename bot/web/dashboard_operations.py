@@ -11,6 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n import ngettext
 from aiohttp import web
 from babel.numbers import format_decimal, format_percent
+from markupsafe import Markup
 
 from bot.web import dashboard_html as html
 from bot.web.dashboard_core import (
@@ -323,10 +324,10 @@ class OperationsPages(DashboardCore):
                 html.PlanRow(
                     plan_id=plan.id,
                     cells=(
-                        html.escape(shown(plan.name)),
-                        html.escape(format_money(plan.stars, STARS, view.locale)),
-                        grant_text(plan),  # escaped for Telegram's HTML, so for the page
-                        html.escape(_("for sale") if plan.active else _("switched off")),
+                        shown(plan.name),
+                        format_money(plan.stars, STARS, view.locale),
+                        Markup(grant_text(plan)),  # escaped for Telegram's HTML, so for the page
+                        _("for sale") if plan.active else _("switched off"),
                         str(plan.members),
                         str(month.renewals if month else 0),
                         str(month.stars if month else 0),

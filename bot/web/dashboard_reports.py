@@ -10,8 +10,10 @@ from urllib.parse import urlencode
 from aiogram.utils.i18n import gettext as _
 from aiohttp import web
 from babel.numbers import format_decimal, format_percent
+from markupsafe import Markup
 
 from bot.web import dashboard_html as html
+from bot.web import layout
 from bot.web.dashboard_core import (
     EXPORT_ACTION,
     PAGE_ROWS,
@@ -184,7 +186,8 @@ class ReportPages(DashboardCore):
             html.LevelRow(
                 group_id=level.community_id,
                 name=shown(level.title) or str(level.community_id),
-                now=f"{html.escape(level_name(level.level))} · {rule_text(level)}",
+                # rule_text is escaped for Telegram's HTML, so for the page
+                now=Markup("{} · {}").format(level_name(level.level), Markup(rule_text(level))),
                 level=level.level,
                 who=level.tier.code if level.tier is not None else level.join_rule or "invite",
             )
@@ -308,7 +311,7 @@ class ReportPages(DashboardCore):
                 found = await find_member(session, asked) if asked else own
                 if found is None or own is None or found.id != own.id:
                     raise web.HTTPForbidden(
-                        text=html.message_page(
+                        text=layout.message_page(
                             _("Not your statement"),
                             _("You can see your own statement only."),
                             view.locale,

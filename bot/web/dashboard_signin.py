@@ -15,7 +15,7 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.web_app import safe_parse_webapp_init_data
 from aiohttp import web
 
-from bot.web import dashboard_html as html
+from bot.web import layout
 from bot.web.dashboard_core import (
     COOKIE,
     PICKUP_TOKEN_SECONDS,
@@ -116,7 +116,7 @@ class SignInRoutes(DashboardCore):
             self.runtime.i18n.use_locale(self._locale_of(request, self.settings.default_locale)),
         ):
             return web.Response(
-                text=html.mini_app_page(self._locale_of(request, self.settings.default_locale)),
+                text=layout.mini_app_page(self._locale_of(request, self.settings.default_locale)),
                 content_type="text/html",
                 charset="utf-8",
             )
@@ -161,7 +161,7 @@ class SignInRoutes(DashboardCore):
         lang = self._locale_of(request, self.settings.default_locale)
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(lang):
             return web.Response(
-                text=html.keeper_page(lang), content_type="text/html", charset="utf-8"
+                text=layout.keeper_page(lang), content_type="text/html", charset="utf-8"
             )
 
     async def pickup(self, request: web.Request) -> web.Response:
