@@ -175,23 +175,11 @@ class SignInRoutes(DashboardCore):
             )
         form = await request.post()
         now = self.now()
-        member_id = self.key.pickup_member(header_value(str(form.get("token", ""))), now=now)
-        if member_id is None:  # the page's first post: its initData, used once
-            init_data = signed_query(str(form.get("init_data", "")), limit=8192)
-            max_age = self.settings.dashboard_init_data_max_age
-            signed = (
-                web_app_user(init_data, token=self.runtime.bot.token, now=now, max_age=max_age)
-                if init_data is not None
-                else None
-            )
-            if signed is None:
-                return web.json_response({"ok": False, "error": "initData refused"}, status=403)
-            until = signed.signed_at + timedelta(seconds=max_age + 60)
-            if not await self.used_init_data.use(signed.digest, until=until, now=now):
-                return web.json_response(
-                    {"ok": False, "error": "initData used already"}, status=403
-                )
-            member_id = signed.user_id
+        member_id = await self._pickup_keeper(
+            token=str(form.get("token", "")), init_data=str(form.get("init_data", "")), now=now
+        )
+        if isinstance(member_id, web.Response):
+            return member_id
         # the page's next posts carry this instead: the keeper, for a short while after the
         # last post (a captured initData signs nothing twice; a token names only its keeper)
         token = self.key.pickup_token(member_id, now + timedelta(seconds=PICKUP_TOKEN_SECONDS))
@@ -250,6 +238,28 @@ class SignInRoutes(DashboardCore):
                 )
             self.runtime.notifier.send(buyer.id, notice)
         return web.json_response({"ok": True, "message": answer, "token": token})
+
+    async def _pickup_keeper(
+        self, *, token: str, init_data: str, now: datetime
+    ) -> int | web.Response:
+        """Who posts a pickup code: the keeper its token names, or on the page's first post the
+        user its initData names (each initData used once); else the refusal to answer."""
+        member_id = self.key.pickup_member(header_value(token), now=now)
+        if member_id is not None:
+            return member_id
+        signed_data = signed_query(init_data, limit=8192)
+        max_age = self.settings.dashboard_init_data_max_age
+        signed = (
+            web_app_user(signed_data, token=self.runtime.bot.token, now=now, max_age=max_age)
+            if signed_data is not None
+            else None
+        )
+        if signed is None:
+            return web.json_response({"ok": False, "error": "initData refused"}, status=403)
+        until = signed.signed_at + timedelta(seconds=max_age + 60)
+        if not await self.used_init_data.use(signed.digest, until=until, now=now):
+            return web.json_response({"ok": False, "error": "initData used already"}, status=403)
+        return signed.user_id
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         """POST /dashboard/logout: this browser's session ends (with `everywhere`, every
