@@ -7,6 +7,7 @@ DashboardCore; bot/web/dashboard.py puts them together and mounts them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 from aiohttp import web
+from markupsafe import Markup
 
 from bot.app import Runtime
 from bot.web import dashboard_html as html
@@ -24,6 +26,7 @@ from bot.web.dashboard_security import (
     cross_site,
     origin_of,
 )
+from bot.web.layout import render
 from bot.web.photos import ProductPhotos
 from services.analytics import Scope, StatsReport, communities_in, stats_report
 from services.audit import record_action
@@ -95,9 +98,17 @@ class View:
         return {k: v for k, v in {**base, **extra}.items() if v}
 
 
-def stat_card(line: str) -> str:
-    """One metric line of /stats (bullet, name, value, definition) as a dashboard card."""
-    return f'<div class="card">{line.removeprefix("• ").replace(chr(10), "<br>")}</div>'
+def notes_then(texts: list[str], *parts: str, told: Sequence[Markup] = ()) -> str:
+    """A page of notes (text), then forms and tables (HTML from templates); `told`: the bot's
+    own sentences about what was just done (Telegram's HTML, its text escaped), first."""
+    return render("notes_then.html", done=told, texts=texts, parts=[Markup(p) for p in parts])
+
+
+def card_html(line: str) -> Markup:
+    """One metric line of /stats (bullet, name, value, definition), Telegram's HTML as the bot
+    builds it (its text escaped), as a dashboard card's content: no bullet, lines broken."""
+    # on str, not Markup: Markup.replace would escape the <br> it puts in
+    return Markup(str(line).removeprefix("• ").replace("\n", "<br>"))
 
 
 def exported_groups(view: View) -> str:

@@ -1,10 +1,8 @@
-"""The dashboard's HTML: one layout, tables, and charts drawn as inline SVG.
-
-Everything a page needs is in the page itself (style, script, charts), so it works with no
-resource from the internet; the style and the script are constants, allowed by their SHA-256
-in the Content-Security-Policy (bot/web/dashboard_security.py), and nothing else runs. Text is
-escaped here; labels go through Babel like every other user-facing string, and chart text is
-the browser's, so Chinese titles render as Chinese.
+"""The dashboard's blocks: the filter form, tables of the store (each value as the reader reads
+it: local time, money, words for codes, names for ids), forms, cards and photo galleries. Each
+renders from its template in bot/web/templates/, which escapes the text it is given; labels go
+through Babel like every other user-facing string. The page layouts are in bot/web/layout.py,
+the charts in bot/web/dashboard_charts.py.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from html import escape
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
@@ -557,10 +554,11 @@ def level_forms(
     *,
     levels: Sequence[tuple[str, str]],
     choices: Sequence[tuple[str, str]],
+    told: Markup | None = None,
 ) -> str:
     """Staff set each group's level and who may join it, as /group_level does: one form per
     group with the level (open, VIP, core) and, for VIP and core, a tier, paid members or
-    invitation only."""
+    invitation only. `told`: the bot's confirmation of the change just made, shown first."""
     note = _(
         "A VIP or core group admits members through join requests, which the bot approves "
         "for those who qualify; an open group admits anyone. In each VIP or core group, turn "
@@ -568,6 +566,7 @@ def level_forms(
     )
     return render(
         "level_forms.html",
+        told=told,
         heading=_("Group levels"),
         note=note,
         rows=rows,
@@ -597,162 +596,4 @@ def plan_form(grants: Sequence[tuple[str, str]], *, name_size: int, max_stars: i
         note=note,
         grants=grants,
         name_size=name_size,
-    )
-
-
-def bars_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str = "#3478f6") -> str:
-    """A horizontal bar chart: (label, value, value as text) per bar."""
-    label_width, bar_room, row, top = 220, 360, 26, 30
-    peak = max((value for _label, value, _text in items), default=0) or 1
-    height = top + row * max(len(items), 1) + 10
-    parts = [
-        f'<svg class="chart" role="img" width="{label_width + bar_room + 120}" '
-        f'height="{height}" aria-label="{escape(title)}">',
-        f'<text x="0" y="18" font-weight="600">{escape(title)}</text>',
-    ]
-    for n, (label, value, text) in enumerate(items):
-        y = top + n * row
-        width = max(int(bar_room * max(value, 0) / peak), 1 if value else 0)
-        label = shown(label)  # a product or group title as typed: no bidi or invisible controls
-        short = label if len(label) <= 28 else label[:27] + "…"
-        parts += [
-            f'<text x="0" y="{y + 16}">{escape(short)}</text>',
-            f'<rect class="bar" x="{label_width}" y="{y + 3}" width="{width}" height="18" '
-            f'fill="{color}"><title>{escape(label)}: {escape(text)}</title></rect>',
-            f'<text x="{label_width + width + 6}" y="{y + 16}">{escape(text)}</text>',
-        ]
-    if not items:
-        nothing = escape(_("Nothing in this period."))
-        parts.append(f'<text x="0" y="{top + 16}">{nothing}</text>')
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def columns_svg(title: str, items: Sequence[tuple[str, int, str]], *, color: str) -> str:
-    """A column chart over days: (day label, value, value as text) per column."""
-    width, height, top, bottom, left = 760, 220, 28, 36, 8
-    count = max(len(items), 1)
-    slot = (width - left) / count
-    peak = max((value for _label, value, _text in items), default=0) or 1
-    room = height - top - bottom
-    every = max(1, count // 10)  # about ten day labels under the axis
-    parts = [
-        f'<svg class="chart" role="img" width="{width}" height="{height}" '
-        f'aria-label="{escape(title)}">',
-        f'<text x="0" y="18" font-weight="600">{escape(title)}</text>',
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width}" y2="{height - bottom}" '
-        'stroke="#9aa5b1"/>',
-    ]
-    for n, (label, value, text) in enumerate(items):
-        bar = int(room * max(value, 0) / peak)
-        x = left + n * slot
-        parts.append(
-            f'<rect class="bar" x="{x + slot * 0.15:.1f}" y="{height - bottom - bar}" '
-            f'width="{slot * 0.7:.1f}" height="{bar}" fill="{color}">'
-            f"<title>{escape(label)}: {escape(text)}</title></rect>"
-        )
-        if n % every == 0:
-            parts.append(
-                f'<text x="{x:.1f}" y="{height - bottom + 16}" font-size="11">'
-                f"{escape(label)}</text>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def lines_svg(
-    title: str,
-    labels: Sequence[str],
-    series: Sequence[tuple[str, str, Sequence[float | None]]],
-    *,
-    percent: bool = True,
-) -> str:
-    """A line chart over weeks: (name, color, values) per line; None leaves a gap. Values are
-    fractions (0.4 = 40%) when `percent`, else plain numbers."""
-    width, height, top, bottom, left, right = 760, 240, 48, 36, 44, 12
-    count = max(len(labels), 1)
-    step = (width - left - right) / max(count - 1, 1)
-    values = [v for _name, _color, line in series for v in line if v is not None]
-    peak = max(values, default=0.0)
-    peak = 1.0 if percent and peak <= 1 else (peak or 1.0)
-    room = height - top - bottom
-
-    def y_of(value: float) -> float:
-        return height - bottom - room * value / peak
-
-    def tick(value: float) -> str:
-        return f"{value * 100:.0f}%" if percent else f"{value:g}"
-
-    parts = [
-        f'<svg class="chart" role="img" width="{width}" height="{height}" '
-        f'aria-label="{escape(title)}">',
-        f'<text x="0" y="18" font-weight="600">{escape(title)}</text>',
-    ]
-    x = 0
-    for name, color, _line in series:
-        parts.append(
-            f'<rect x="{x}" y="28" width="10" height="10" fill="{color}"/>'
-            f'<text x="{x + 14}" y="37" font-size="12">{escape(name)}</text>'
-        )
-        x += 24 + 7 * len(name)
-    for fraction in (0.0, 0.5, 1.0):
-        y = y_of(peak * fraction)
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e8ee"/>'
-            f'<text x="0" y="{y + 4:.1f}" font-size="11">{escape(tick(peak * fraction))}</text>'
-        )
-    every = max(1, count // 10)
-    for n, label in enumerate(labels):
-        if n % every == 0:
-            parts.append(
-                f'<text x="{left + n * step - 14:.1f}" y="{height - bottom + 16}" '
-                f'font-size="11">{escape(label)}</text>'
-            )
-    for name, color, line in series:
-        runs: list[list[str]] = [[]]
-        for n, value in enumerate(line):
-            if value is None:
-                runs.append([])
-                continue
-            px, py = left + n * step, y_of(value)
-            runs[-1].append(f"{px:.1f},{py:.1f}")
-            parts.append(
-                f'<circle class="point" cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{color}">'
-                f"<title>{escape(name)} {escape(labels[n])}: {escape(tick(value))}</title>"
-                "</circle>"
-            )
-        for run in runs:
-            if len(run) > 1:
-                parts.append(
-                    f'<polyline class="line" fill="none" stroke="{color}" stroke-width="2" '
-                    f'points="{" ".join(run)}"/>'
-                )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def heat_table(
-    heading: str,
-    columns: Sequence[str],
-    rows: Sequence[tuple[str, str, Sequence[tuple[float | None, str]]]],
-) -> str:
-    """A cohort table: (row label, size, (share, text) per column) per row; each cell is
-    shaded by its share (0-1), an empty share leaves it blank."""
-    head = "".join(f"<th>{escape(c)}</th>" for c in columns)
-    body = []
-    for label, size, cells in rows:
-        tds = []
-        for share, text in cells:
-            if share is None:
-                tds.append(f"<td>{escape(text)}</td>")
-                continue
-            alpha = max(0.06, min(share, 1.0))
-            tds.append(
-                f'<td class="heat" style="background:rgba(52,120,246,{alpha:.2f})">'
-                f"{escape(text)}</td>"
-            )
-        body.append(f"<tr><td>{escape(label)}</td><td>{escape(size)}</td>{''.join(tds)}</tr>")
-    return (
-        f'<table class="cohorts"><caption>{escape(heading)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
     )

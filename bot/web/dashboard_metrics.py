@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 from aiogram.utils.i18n import gettext as _
 from aiohttp import web
 from babel.numbers import format_decimal
+from markupsafe import Markup
 
-from bot.web import dashboard_html as html
+from bot.web import dashboard_charts as charts
 from bot.web.dashboard_core import (
     EXPORT_ACTION,
     DashboardCore,
@@ -19,6 +20,8 @@ from bot.web.dashboard_core import (
     csv_headers,
     exported_groups,
 )
+from bot.web.dashboard_html import CSV_LINK
+from bot.web.layout import render
 from handlers.text import format_money
 from handlers.views.stats import rate_text
 from services.analytics import Ratio
@@ -64,162 +67,29 @@ class MetricsPage(DashboardCore):
         """Rates over weeks, join cohorts and co-creators, each with its definition."""
         report = await self._metrics(view)
         labels = [week.start.strftime("%m-%d") for week in report.weeks]
-
-        def rates(name: str) -> list[float | None]:
-            return [
-                None if (f := getattr(week, name).fraction) is None else float(f)
-                for week in report.weeks
-            ]
-
-        def block(ident: str, chart: str, *keys: str) -> str:
-            notes = "".join(
-                f'<p class="note definition">{html.escape(_(METRIC_DEFINITIONS[key]))}</p>'
-                for key in keys
-            )
-            return f'<section class="block" id="{ident}">{chart}{notes}</section>'
-
-        currency = report.currency
-        active = html.lines_svg(
-            _("Active rate per week"), labels, [(_("Active"), "#3478f6", rates("active"))]
-        )
-        fission = html.lines_svg(
-            _("Fission and referral conversion per week"),
-            labels,
-            [
-                (_("Fission"), "#34c759", rates("fission")),
-                (_("Referral conversion"), "#ff9500", rates("referral_conversion")),
-            ],
-        )
-        repurchase = html.lines_svg(
-            _("Repurchase rate per week"),
-            labels,
-            [(_("Repurchase"), "#af52de", rates("repurchase"))],
-        ) + html.lines_svg(
-            _("Median days between orders"),
-            labels,
-            [(_("Days"), "#5856d6", [week.median_gap_days for week in report.weeks])],
-            percent=False,
-        )
-        interaction = html.lines_svg(
-            _("Messages and taps per member per week"),
-            labels,
-            [(_("Per member"), "#0a84ff", rates("interaction_rate"))],
-            percent=False,
-        )
-        service = (
-            html.columns_svg(
-                _("Tickets opened per week"),
-                [
-                    (label, week.tickets_opened, str(week.tickets_opened))
-                    for label, week in zip(labels, report.weeks, strict=True)
-                ],
-                color="#ff3b30",
-            )
-            + html.lines_svg(
-                _("Hours to the first answer (median)"),
-                labels,
-                [(_("Hours"), "#ff9500", [week.first_answer_hours for week in report.weeks])],
-                percent=False,
-            )
-            + html.lines_svg(
-                _("Tickets resolved and trial reports per week"),
-                labels,
-                [
-                    (_("Resolved"), "#34c759", rates("tickets_resolved")),
-                    (_("Trial reports"), "#af52de", rates("trial_report")),
-                ],
-            )
-        )
-        coupons = html.lines_svg(
-            _("Coupon redemption per week"),
-            labels,
-            [(_("Redeemed"), "#ff2d55", rates("coupon_redemption"))],
-        ) + html.columns_svg(
-            _("Discount cost per week ({currency})").format(currency=currency),
-            [
-                (label, week.discount_cost, format_money(week.discount_cost, currency, view.locale))
-                for label, week in zip(labels, report.weeks, strict=True)
-            ],
-            color="#ff9500",
-        )
-
-        def share(ratio: Ratio | None) -> tuple[float | None, str]:
-            if ratio is None:
-                return None, "…"
-            fraction = ratio.fraction
-            return (None if fraction is None else float(fraction)), rate_text(ratio, view.locale)
-
-        def value(ratio: Ratio | None) -> tuple[float | None, str]:
-            if ratio is None:
-                return None, "…"
-            if ratio.fraction is None:
-                return None, "—"
-            return None, format_money(round(ratio.fraction), currency, view.locale)
-
-        cohort_rows = [
-            (
-                cohort.start.isoformat(),
-                str(cohort.size),
-                [share(cohort.retention(k)) for k in RETENTION_WEEKS]
-                + [value(cohort.value(d)) for d in LTV_DAYS],
-            )
-            for cohort in report.cohorts
-        ]
-        cohorts = html.heat_table(
-            _("Retention and lifetime value by join week"),
-            [_("Joined in the week of"), _("Members")]
-            + [_("Week {n}").format(n=k) for k in RETENTION_WEEKS]
-            + [_("Value by day {days}").format(days=d) for d in LTV_DAYS],
-            cohort_rows,
-        )
-        up = report.uplift
-        co_orders, other_orders = up.orders_per_member
-        co_spend, other_spend = up.spend_per_member
-        who = (_("Voters and suggesters ({n})"), _("Other members ({n})"))
-        orders_chart = html.bars_svg(
-            _("Paid orders per member"),
-            [
-                (label.format(n=n), ratio.bps or 0, _number_text(ratio, view.locale))
-                for label, n, ratio in (
-                    (who[0], up.cocreators, co_orders),
-                    (who[1], up.others, other_orders),
-                )
-            ],
-            color="#34c759",
-        )
-        spend_chart = html.bars_svg(
-            _("Spend per member ({currency})").format(currency=currency),
-            [
-                (
-                    label.format(n=n),
-                    round(ratio.fraction or 0),
-                    format_money(round(ratio.fraction or 0), currency, view.locale),
-                )
-                for label, n, ratio in (
-                    (who[0], up.cocreators, co_spend),
-                    (who[1], up.others, other_spend),
-                )
-            ],
-            color="#3478f6",
-        )
+        charted = {
+            **_activity_charts(report, labels),
+            **_commerce_charts(report, labels, view.locale),
+            "metric-cohorts": _cohorts_table(report, view.locale),
+            "metric-uplift": _uplift_charts(report, view.locale),
+        }
         heading = _("Weeks from {first} to {last} ({zone}); … means too early to tell").format(
             first=report.weeks[0].start.isoformat(),
             last=(report.weeks[-1].start + timedelta(days=6)).isoformat(),
             zone=view.zone.key,
         )
         params = view.params()
-        csv_href = "csv/metrics" + (f"?{urlencode(params)}" if params else "")
-        body = (
-            f'<p class="note">{html.escape(heading)} '
-            f'<a class="csv" href="{html.escape(csv_href)}">{html.escape(_("CSV"))}</a></p>'
-            + block("metric-active", active, "active")
-            + block("metric-interaction", interaction, "interaction_rate")
-            + block("metric-fission", fission, "fission", "referral_conversion")
-            + block("metric-repurchase", repurchase, "repurchase", "median_gap")
-            + block("metric-cohorts", cohorts, "retention", "ltv")
-            + block("metric-coupons", coupons, "coupon_redemption", "discount_cost")
-            + block("metric-uplift", orders_chart + spend_chart, "uplift")
-            + block("metric-service", service, "tickets", "trial_report")
+        blocks = [
+            # the charts are HTML built from escaped text; the definitions are text
+            (ident, Markup(charted[ident]), [_(METRIC_DEFINITIONS[key]) for key in keys])
+            for ident, keys in BLOCKS
+        ]
+        body = render(
+            "metrics.html",
+            heading=heading,
+            csv_href="csv/metrics" + (f"?{urlencode(params)}" if params else ""),
+            csv=_(CSV_LINK),
+            blocks=blocks,
         )
         return _("Metrics"), body
 
@@ -230,3 +100,173 @@ class MetricsPage(DashboardCore):
         detail = f"metrics {span} groups={exported_groups(view)}"
         await self._audit(view.reader.member_id, EXPORT_ACTION, True, detail, "leader")
         return web.Response(body=metrics_csv(report), headers=csv_headers(f"metrics_{span}.csv"))
+
+
+# the page's blocks in order: each chart's id, and the metrics whose definitions follow it
+BLOCKS = (
+    ("metric-active", ("active",)),
+    ("metric-interaction", ("interaction_rate",)),
+    ("metric-fission", ("fission", "referral_conversion")),
+    ("metric-repurchase", ("repurchase", "median_gap")),
+    ("metric-cohorts", ("retention", "ltv")),
+    ("metric-coupons", ("coupon_redemption", "discount_cost")),
+    ("metric-uplift", ("uplift",)),
+    ("metric-service", ("tickets", "trial_report")),
+)
+
+
+def _rates(report: MetricsReport, name: str) -> list[float | None]:
+    """One rate of every week, as a fraction; None where it is undefined."""
+    return [
+        None if (f := getattr(week, name).fraction) is None else float(f) for week in report.weeks
+    ]
+
+
+def _activity_charts(report: MetricsReport, labels: list[str]) -> dict[str, str]:
+    """The weekly charts of what members do: active, interaction, fission, repurchase."""
+    active = charts.lines_svg(
+        _("Active rate per week"), labels, [(_("Active"), "#3478f6", _rates(report, "active"))]
+    )
+    fission = charts.lines_svg(
+        _("Fission and referral conversion per week"),
+        labels,
+        [
+            (_("Fission"), "#34c759", _rates(report, "fission")),
+            (_("Referral conversion"), "#ff9500", _rates(report, "referral_conversion")),
+        ],
+    )
+    repurchase = charts.lines_svg(
+        _("Repurchase rate per week"),
+        labels,
+        [(_("Repurchase"), "#af52de", _rates(report, "repurchase"))],
+    ) + charts.lines_svg(
+        _("Median days between orders"),
+        labels,
+        [(_("Days"), "#5856d6", [week.median_gap_days for week in report.weeks])],
+        percent=False,
+    )
+    interaction = charts.lines_svg(
+        _("Messages and taps per member per week"),
+        labels,
+        [(_("Per member"), "#0a84ff", _rates(report, "interaction_rate"))],
+        percent=False,
+    )
+    return {
+        "metric-active": active,
+        "metric-interaction": interaction,
+        "metric-fission": fission,
+        "metric-repurchase": repurchase,
+    }
+
+
+def _commerce_charts(report: MetricsReport, labels: list[str], locale: str) -> dict[str, str]:
+    """The weekly charts of after-sales service and of coupons."""
+    currency = report.currency
+    service = (
+        charts.columns_svg(
+            _("Tickets opened per week"),
+            [
+                (label, week.tickets_opened, str(week.tickets_opened))
+                for label, week in zip(labels, report.weeks, strict=True)
+            ],
+            color="#ff3b30",
+        )
+        + charts.lines_svg(
+            _("Hours to the first answer (median)"),
+            labels,
+            [(_("Hours"), "#ff9500", [week.first_answer_hours for week in report.weeks])],
+            percent=False,
+        )
+        + charts.lines_svg(
+            _("Tickets resolved and trial reports per week"),
+            labels,
+            [
+                (_("Resolved"), "#34c759", _rates(report, "tickets_resolved")),
+                (_("Trial reports"), "#af52de", _rates(report, "trial_report")),
+            ],
+        )
+    )
+    coupons = charts.lines_svg(
+        _("Coupon redemption per week"),
+        labels,
+        [(_("Redeemed"), "#ff2d55", _rates(report, "coupon_redemption"))],
+    ) + charts.columns_svg(
+        _("Discount cost per week ({currency})").format(currency=currency),
+        [
+            (label, week.discount_cost, format_money(week.discount_cost, currency, locale))
+            for label, week in zip(labels, report.weeks, strict=True)
+        ],
+        color="#ff9500",
+    )
+    return {"metric-service": service, "metric-coupons": coupons}
+
+
+def _cohorts_table(report: MetricsReport, locale: str) -> str:
+    """Retention and lifetime value of each join week's members, shaded by share."""
+    currency = report.currency
+
+    def share(ratio: Ratio | None) -> tuple[float | None, str]:
+        if ratio is None:
+            return None, "…"
+        fraction = ratio.fraction
+        return (None if fraction is None else float(fraction)), rate_text(ratio, locale)
+
+    def value(ratio: Ratio | None) -> tuple[float | None, str]:
+        if ratio is None:
+            return None, "…"
+        if ratio.fraction is None:
+            return None, "—"
+        return None, format_money(round(ratio.fraction), currency, locale)
+
+    cohort_rows = [
+        (
+            cohort.start.isoformat(),
+            str(cohort.size),
+            [share(cohort.retention(k)) for k in RETENTION_WEEKS]
+            + [value(cohort.value(d)) for d in LTV_DAYS],
+        )
+        for cohort in report.cohorts
+    ]
+    return charts.heat_table(
+        _("Retention and lifetime value by join week"),
+        [_("Joined in the week of"), _("Members")]
+        + [_("Week {n}").format(n=k) for k in RETENTION_WEEKS]
+        + [_("Value by day {days}").format(days=d) for d in LTV_DAYS],
+        cohort_rows,
+    )
+
+
+def _uplift_charts(report: MetricsReport, locale: str) -> str:
+    """Orders and spend per member: those who vote and suggest against the others."""
+    currency = report.currency
+    up = report.uplift
+    co_orders, other_orders = up.orders_per_member
+    co_spend, other_spend = up.spend_per_member
+    who = (_("Voters and suggesters ({n})"), _("Other members ({n})"))
+    orders_chart = charts.bars_svg(
+        _("Paid orders per member"),
+        [
+            (label.format(n=n), ratio.bps or 0, _number_text(ratio, locale))
+            for label, n, ratio in (
+                (who[0], up.cocreators, co_orders),
+                (who[1], up.others, other_orders),
+            )
+        ],
+        color="#34c759",
+    )
+    spend_chart = charts.bars_svg(
+        _("Spend per member ({currency})").format(currency=currency),
+        [
+            (
+                label.format(n=n),
+                round(ratio.fraction or 0),
+                format_money(round(ratio.fraction or 0), currency, locale),
+            )
+            for label, n, ratio in (
+                (who[0], up.cocreators, co_spend),
+                (who[1], up.others, other_spend),
+            )
+        ],
+        color="#3478f6",
+    )
+    return orders_chart + spend_chart

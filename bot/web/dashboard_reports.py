@@ -12,6 +12,7 @@ from aiohttp import web
 from babel.numbers import format_decimal, format_percent
 from markupsafe import Markup
 
+from bot.web import dashboard_charts as charts
 from bot.web import dashboard_html as html
 from bot.web import layout
 from bot.web.dashboard_core import (
@@ -21,9 +22,11 @@ from bot.web.dashboard_core import (
     View,
     asked_leader,
     asked_number,
+    card_html,
     csv_headers,
-    stat_card,
+    notes_then,
 )
+from bot.web.layout import render
 from handlers.text import N_
 from handlers.views.levels import level_name, level_set_text, rule_text
 from handlers.views.perks import tier_label
@@ -76,14 +79,14 @@ class ReportPages(DashboardCore):
     async def overview(self, _request: web.Request, view: View) -> tuple[str, str]:
         report = await self._report(view)
         figures = report.overall
-        cards = "".join(
-            stat_card(line)
+        lines = [
+            card_html(line)
             for _key, line in detailed(
                 figures, view.locale, whole_brand=view.scope is None, currency=report.currency
             )
-        )
+        ]
         currency = report.currency or ""
-        days = html.columns_svg(
+        days = charts.columns_svg(
             _("GMV per day ({currency})").format(currency=currency or "—"),
             [
                 (d.day.strftime("%m-%d"), d.gmv, money_text({currency: d.gmv}, view.locale))
@@ -91,7 +94,7 @@ class ReportPages(DashboardCore):
             ],
             color="#3478f6",
         )
-        orders = html.columns_svg(
+        orders = charts.columns_svg(
             _("Paid orders per day"),
             [(d.day.strftime("%m-%d"), d.orders, str(d.orders)) for d in report.days],
             color="#ff9500",
@@ -103,7 +106,7 @@ class ReportPages(DashboardCore):
             (_("Orders paid"), funnel.paid),
             (_("Picked up"), funnel.picked_up),
         ]
-        funnel_chart = html.bars_svg(
+        funnel_chart = charts.bars_svg(
             _("Funnel"), [(label, value, str(value)) for label, value in steps]
         )
         heading = _("From {first} to {last} ({zone})").format(
@@ -111,11 +114,13 @@ class ReportPages(DashboardCore):
             last=view.period.last.isoformat(),
             zone=view.zone.key,
         )
-        body = (
-            f'<p class="note">{html.escape(heading)}</p>'
-            f'<div class="cards">{cards}</div>'
-            f'<section class="block" id="chart-days">{days}{orders}</section>'
-            f'<section class="block" id="chart-funnel">{funnel_chart}</section>'
+        body = render(
+            "overview.html",
+            heading=heading,
+            lines=lines,
+            days=Markup(days),  # the charts are HTML built from escaped text
+            orders=Markup(orders),
+            funnel=Markup(funnel_chart),
         )
         return _("Overview"), body
 
@@ -127,7 +132,7 @@ class ReportPages(DashboardCore):
         ranked = sorted(
             report.communities, key=lambda f: (-f.gmv.get(currency, 0), f.title, f.community_id)
         )
-        chart = html.bars_svg(
+        chart = charts.bars_svg(
             _("GMV by group ({currency})").format(currency=currency or "—"),
             [
                 (
@@ -138,7 +143,7 @@ class ReportPages(DashboardCore):
                 for f in ranked
             ],
         )
-        formation = html.bars_svg(
+        formation = charts.bars_svg(
             _("Group-buy formation rate by group"),
             [
                 (
@@ -154,14 +159,15 @@ class ReportPages(DashboardCore):
         table = await self._table(
             view, "communities", _("Communities"), fetched=(rows[:PAGE_ROWS], len(rows) > PAGE_ROWS)
         )
-        definition = DEFINITIONS["formation"]
-        note = html.escape(_(definition))
-        body = (
-            f'<section class="block" id="chart-communities">{chart}{formation}'
-            f'<p class="note">{note}</p></section>{table}'
+        levels = await self._levels(request, view) if view.reader.staff else ""
+        body = render(
+            "communities.html",
+            levels=Markup(levels),  # the forms, the charts and the table: HTML from templates
+            chart=Markup(chart),
+            formation=Markup(formation),
+            definition=_(DEFINITIONS["formation"]),
+            table=Markup(table),
         )
-        if view.reader.staff:
-            body = await self._levels(request, view) + body
         return _("Communities"), body
 
     async def _levels(self, request: web.Request, view: View) -> str:
@@ -193,9 +199,10 @@ class ReportPages(DashboardCore):
             )
             for level in levels
         ]
-        told = f'<p class="note">{level_set_text(done)}</p>' if done is not None else ""
-        return told + html.level_forms(
-            rows, levels=[(code, level_name(code)) for code in LEVELS], choices=choices
+        # the bot's own sentence, Telegram's HTML with its text escaped
+        told = Markup(level_set_text(done)) if done is not None else None
+        return html.level_forms(
+            rows, levels=[(code, level_name(code)) for code in LEVELS], choices=choices, told=told
         )
 
     async def groupbuys(self, _request: web.Request, view: View) -> tuple[str, str]:
@@ -204,7 +211,7 @@ class ReportPages(DashboardCore):
         ident, title, joined, minimum = (
             columns.index(c) for c in ("groupbuy_id", "title", "participants", "min_count")
         )
-        chart = html.bars_svg(
+        chart = charts.bars_svg(
             _("Participants of each group-buy (of its minimum)"),
             [
                 (
@@ -217,9 +224,13 @@ class ReportPages(DashboardCore):
             color="#34a853",
         )
         table = await self._table(view, "groupbuys", _("Group-buys"), fetched=fetched)
-        return _(
-            "Group-buys"
-        ), f'<section class="block" id="chart-groupbuys">{chart}</section>' + table
+        body = render(
+            "chart_and_tables.html",
+            ident="chart-groupbuys",
+            chart=Markup(chart),  # the chart and the table: HTML from templates
+            parts=[Markup(table)],
+        )
+        return _("Group-buys"), body
 
     async def members(self, request: web.Request, view: View) -> tuple[str, str]:
         search = request.query.get("q", "").strip()[:64]
@@ -234,7 +245,7 @@ class ReportPages(DashboardCore):
         fetched = await self._rows(view, "broadcasts")
         columns = TABLES["broadcasts"].columns
         ident, sent, total = (columns.index(c) for c in ("broadcast_id", "sent", "recipients"))
-        chart = html.bars_svg(
+        chart = charts.bars_svg(
             _("Messages sent of each broadcast (of its recipients)"),
             [
                 (f"#{row[ident]}", int(str(row[sent])), f"{row[sent]} / {row[total]}")
@@ -244,11 +255,16 @@ class ReportPages(DashboardCore):
         )
         table = await self._table(view, "broadcasts", _("Broadcasts"), fetched=fetched)
         tests = await self._ab_tests()
-        return _("Broadcasts"), (
-            f'<section class="block" id="chart-broadcasts">{chart}</section>'
-            + html.ab_tests(tests, view.locale, csv_href="csv/abtests")
-            + table
+        body = render(
+            "chart_and_tables.html",
+            ident="chart-broadcasts",
+            chart=Markup(chart),  # the chart, the A/B tests and the table: HTML from templates
+            parts=[
+                Markup(html.ab_tests(tests, view.locale, csv_href="csv/abtests")),
+                Markup(table),
+            ],
         )
+        return _("Broadcasts"), body
 
     async def _ab_tests(self) -> list[PromotionResult]:
         """The newest broadcasts' A/B tests, as the Broadcasts page and its CSV show them."""
@@ -267,13 +283,13 @@ class ReportPages(DashboardCore):
                 polls.setdefault(int(str(row[0])), []).append(row)
                 if len(polls) > 12:
                     break
-        charts = []
+        drawn = []
         for options in list(polls.values())[:12]:
             question = str(options[0][2])
             voters = int(str(options[0][6]))
             total = sum(int(str(o[9])) for o in options) or 1
-            charts.append(
-                html.bars_svg(
+            drawn.append(
+                charts.bars_svg(
                     _("{question} (voters: {voters})").format(question=question, voters=voters),
                     [
                         (
@@ -288,16 +304,17 @@ class ReportPages(DashboardCore):
             )
         report = await self._report(view)
         figures = report.overall
-        cards = "".join(
-            stat_card(line)
+        lines = [
+            card_html(line)
             for key, line in detailed(figures, view.locale, whole_brand=view.scope is None)
             if key in ("participation", "suggestions", "nps")
-        )
-        body = (
-            f'<div class="cards">{cards}</div>'
-            f'<section class="block" id="chart-polls">{"".join(charts) or ""}</section>'
-            + await self._table(view, "polls", _("Polls"))
-            + await self._table(view, "nps", _("NPS by group"))
+        ]
+        body = render(
+            "cocreation.html",
+            lines=lines,
+            charts=[Markup(chart) for chart in drawn],  # the charts and tables: templates' HTML
+            polls=Markup(await self._table(view, "polls", _("Polls"))),
+            nps=Markup(await self._table(view, "nps", _("NPS by group"))),
         )
         return _("Co-creation"), body
 
@@ -335,24 +352,25 @@ class ReportPages(DashboardCore):
                 if asked
                 else _("Leaders with group-buys, cash or commission in this period:")
             )
-            links = "".join(
-                f'<li><a href="statement?{urlencode({**params, "leader": str(ident)})}">'
-                f"{html.escape(shown(name))}</a>"
-                + (f" @{html.escape(username)}" if username else "")
-                + f" <code>{ident}</code></li>"
-                for ident, name, username in people
-            )
-            nothing = html.escape(_("Nothing in this period."))
-            body = f'<p class="note">{html.escape(note)}</p>' + (
-                f"<ul>{links}</ul>" if links else f'<p class="note">{nothing}</p>'
+            body = render(
+                "statement_people.html",
+                note=note,
+                people=[
+                    (
+                        f"statement?{urlencode({**params, 'leader': str(ident)})}",
+                        shown(name),
+                        username,
+                        ident,
+                    )
+                    for ident, name, username in people
+                ],
+                nothing=_("Nothing in this period."),
             )
             return _("Statement"), body
         async with self.reads() as session:
             found = await leader_statement(session, leader_id=target.id, period=view.period)
-        cards = "".join(
-            f'<div class="card">{line}</div>'
-            for line in statement_lines(found, target.display_name, view.locale)
-        )
+        # Telegram's HTML as the bot builds it, its text escaped
+        lines = [Markup(line) for line in statement_lines(found, target.display_name, view.locale)]
         rows = [
             (*row[:3], _(ROW_LABELS.get(str(row[3]), str(row[3]))), *row[4:])
             for row in statement_rows(found)
@@ -368,28 +386,28 @@ class ReportPages(DashboardCore):
             zone=view.zone,
             names=view.names,
         )
-        return _("Statement"), f'<div class="cards">{cards}</div>{table}'
+        return _("Statement"), render("cards_then.html", lines=lines, then=Markup(table))
 
     async def rewards(self, _request: web.Request, view: View) -> tuple[str, str]:
         """Physical rewards members wait for (staff mark them handed over with /fulfil)."""
         if not view.reader.staff:
-            note = html.escape(_("Rewards are handed over by brand staff."))
-            return _("Rewards to hand over"), f'<p class="note">{note}</p>'
-        note = html.escape(
-            _("Every reward still to hand over, whenever it was redeemed. Mark one with /fulfil.")
+            note = _("Rewards are handed over by brand staff.")
+            return _("Rewards to hand over"), notes_then([note])
+        note = _(
+            "Every reward still to hand over, whenever it was redeemed. Mark one with /fulfil."
         )
         table = await self._table(view, "fulfilment", _("Rewards to hand over"))
-        return _("Rewards to hand over"), f'<p class="note">{note}</p>' + table
+        return _("Rewards to hand over"), notes_then([note], table)
 
     async def sessions(self, _request: web.Request, view: View) -> tuple[str, str]:
         """Who is signed in (staff sign anyone out here); everyone signs themselves out
         everywhere with the button at the top."""
         title = _("Sessions")
-        yourself = html.escape(
-            _("Sign out everywhere (top of the page) ends every session of yours, on every device.")
+        yourself = _(
+            "Sign out everywhere (top of the page) ends every session of yours, on every device."
         )
         if not view.reader.staff:
-            return title, f'<p class="note">{yourself}</p>'
+            return title, notes_then([yourself])
         async with self.reads() as session:
             signed_in = await open_sessions(session, now=self.now())
             names = {}
@@ -399,7 +417,7 @@ class ReportPages(DashboardCore):
         rows = [(names[e.member_id], e.member_id, e.sessions, e.since, e.until) for e in signed_in]
         table = html.sessions_table(rows, view.zone)
         form = html.sign_out_form()
-        return title, f'<p class="note">{yourself}</p>{form}{table}'
+        return title, notes_then([yourself], form, table)
 
     async def _statement_csv(self, request: web.Request, view: View) -> web.StreamResponse:
         """GET /dashboard/csv/statement?leader=...: one leader's statement, audited."""
