@@ -5,8 +5,9 @@ Jinja2 templates in bot/web/templates/.
 Everything a page needs is in the page itself (style, script, charts), so it works with no
 resource from the internet; the style and the scripts are constants here, allowed by their
 SHA-256 in the Content-Security-Policy (bot/web/dashboard_security.py), and nothing else runs.
-The templates escape every value they are given; only the code's own HTML (these constants,
-and the fragments bot/web/dashboard_html.py builds from escaped text) is passed as Markup.
+The templates escape every value they are given; only the code's own HTML is passed as Markup:
+these constants, blocks already rendered from a template, and the bot's Telegram HTML (whose
+text the bot escaped).
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ def templates() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # they ship with the code: compiled once, never checked again
     )
 
 
