@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import col, select
 
 from bot.cli.commands import export_tables
-from bot.web.dashboard import COOKIE, PREFIX
+from bot.web.dashboard_core import COOKIE, PREFIX
 from models.audit import AuditEntry
 from models.community import CommunityMember
 from services.dashboard import SessionKey, open_session

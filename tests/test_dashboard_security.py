@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import event, func, select
 
-from bot.web.dashboard import COOKIE, PICKUP_TOKEN_SECONDS
+from bot.web.dashboard_core import COOKIE, PICKUP_TOKEN_SECONDS
 from models.audit import AuditEntry
 from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from services.dashboard import use_init_data

@@ -12,18 +12,22 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from aiogram.utils.i18n import I18n
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jinja2 import UndefinedError
 from sqlmodel import select
 
-from bot.web.dashboard import COOKIE, PREFIX
-from bot.web.dashboard_html import Names, cell
+from bot.web.dashboard_core import COOKIE, PREFIX
+from bot.web.dashboard_html import Names, cell, filters
+from bot.web.layout import render
 from bot.webhook import SECRET_HEADER, create_webhook_app
 from handlers.errors import APOLOGY
 from handlers.views.commands import COMMANDS
@@ -433,6 +437,22 @@ def test_stored_group_ids_are_read_through_the_validation_layer() -> None:
     assert cell("chat_id", "1004 -1001", {}, "en", zone, names=names) == "Tea Lovers, Coffee"
     assert cell("chat_id", "١٠٠٤ ²", {}, "en", zone, names=names) == ""
     assert cell("chat_id", "9" * 30, {}, "en", zone, names=names) == ""
+
+
+def test_dashboard_templates_escape_what_they_are_given_and_refuse_unknown_names() -> None:
+    # every page is rendered from bot/web/templates/: text that reaches a template is escaped
+    # there (the period a reader typed, a group's title), and a name the template does not
+    # get is an error rather than an empty string
+    i18n = I18n(path=Path(__file__).parent.parent / "locales", default_locale="en")
+    with i18n.context(), i18n.use_locale("en"):
+        form = filters(
+            period=INJECTIONS[4], community="", communities=[(-1001, INJECTIONS[3])], error="<b>"
+        )
+    assert "<script>" not in form and "&lt;script&gt;" in form
+    assert "<a href" not in form and "&lt;a href=" in form
+    assert '<p class="error">&lt;b&gt;</p>' in form
+    with pytest.raises(UndefinedError):
+        render("message.html", title="t", text="x")  # no lang, no style
 
 
 @pytest.mark.parametrize(

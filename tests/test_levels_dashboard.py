@@ -99,7 +99,7 @@ async def test_bad_levels_are_refused_with_the_bots_words_and_change_nothing(
             (
                 {"group": str(VIP), "level": "vip", "who": "<b>emerald</b>"},
                 400,
-                "“&lt;b&gt;emerald&lt;/b&gt;” is neither a tier nor a rule: use a tier&#x27;s "
+                "“&lt;b&gt;emerald&lt;/b&gt;” is neither a tier nor a rule: use a tier&#39;s "
                 "name (see /tiers), invite or paid.",
             ),
             (

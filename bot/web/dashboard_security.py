@@ -33,7 +33,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.web import dashboard_html as html
+from bot.web import layout
 from services.dashboard import use_init_data
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,9 @@ def _sha256(source: str) -> str:
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'none'",
-        f"script-src {_sha256(html.MINI_APP_SCRIPT)} {_sha256(html.KEEPER_SCRIPT)} "
+        f"script-src {_sha256(layout.MINI_APP_SCRIPT)} {_sha256(layout.KEEPER_SCRIPT)} "
         + TELEGRAM_SCRIPT,
-        f"style-src {_sha256(html.STYLE)} {_sha256(html.KEEPER_STYLE)}",
+        f"style-src {_sha256(layout.STYLE)} {_sha256(layout.KEEPER_STYLE)}",
         "img-src 'self' data:",
         "connect-src 'self'",
         "form-action 'self'",
