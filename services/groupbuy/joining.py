@@ -73,22 +73,7 @@ async def set_quantity(
     if created is not None:
         old = 0  # the row is new, and this transaction holds it
     else:
-        # lock the member's row and read the quantity it holds now (concurrent taps of one
-        # member queue here; SQLite serialises writers anyway)
-        locked = select(col(GroupBuyJoin.quantity), col(GroupBuyJoin.variant_id)).where(
-            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
-            col(GroupBuyJoin.member_id) == member_id,
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            locked = locked.with_for_update()
-        old, held_variant = (await session.execute(locked)).one()
-        old = int(old)
-        if found.with_variants and old > 0:  # a change is of the variant they hold
-            if variant_id is not None and variant_id != held_variant:
-                raise GroupBuyError(
-                    GroupBuyRefusal.OTHER_VARIANT, await _variant_name(session, held_variant)
-                )
-            variant_id = held_variant
+        old, variant_id = await _lock_join(session, found, member_id, variant_id)
     new = quantity
     if new > found.per_member_limit:
         raise GroupBuyError(GroupBuyRefusal.OVER_LIMIT, str(found.per_member_limit))
@@ -105,6 +90,47 @@ async def set_quantity(
         if found.with_variants:  # the variant's counter goes back with the refusal
             await _count_variant(session, found.id, variant_id, old - new)
         raise
+    await _write_join(session, groupbuy_id, member_id, chat_id, old, new, now, variant_id)
+    # the counters as this update left them (others' joins included); the rest is as read
+    after = replace(found, units_sold=counted.units_sold, participants=counted.participants)
+    position = await _position(session, groupbuy_id, member_id) if new else 0
+    return JoinResult(after, new, position)
+
+
+async def _lock_join(
+    session: AsyncSession, found: GroupBuyView, member_id: int, variant_id: int | None
+) -> tuple[int, int | None]:
+    """Lock the member's row and read the quantity it holds now (concurrent taps of one
+    member queue here; SQLite serialises writers anyway), with the variant a change is of:
+    the one they hold (other_variant when they ask for another one)."""
+    locked = select(col(GroupBuyJoin.quantity), col(GroupBuyJoin.variant_id)).where(
+        col(GroupBuyJoin.groupbuy_id) == found.id,
+        col(GroupBuyJoin.member_id) == member_id,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        locked = locked.with_for_update()
+    old, held_variant = (await session.execute(locked)).one()
+    old = int(old)
+    if found.with_variants and old > 0:  # a change is of the variant they hold
+        if variant_id is not None and variant_id != held_variant:
+            raise GroupBuyError(
+                GroupBuyRefusal.OTHER_VARIANT, await _variant_name(session, held_variant)
+            )
+        variant_id = held_variant
+    return old, variant_id
+
+
+async def _write_join(
+    session: AsyncSession,
+    groupbuy_id: int,
+    member_id: int,
+    chat_id: int,
+    old: int,
+    new: int,
+    now: datetime,
+    variant_id: int | None,
+) -> None:
+    """The member's row moves from `old` to `new` units (after the counters took the change)."""
     values: dict[str, object] = {"quantity": new, "updated_at": now, "chat_id": chat_id}
     if old == 0:
         values["joined_at"] = now  # a member who comes back goes to the end of the list
@@ -118,10 +144,6 @@ async def set_quantity(
         )
         .values(**values)
     )
-    # the counters as this update left them (others' joins included); the rest is as read
-    after = replace(found, units_sold=counted.units_sold, participants=counted.participants)
-    position = await _position(session, groupbuy_id, member_id) if new else 0
-    return JoinResult(after, new, position)
 
 
 def _add_to_join(dialect: str) -> Any:

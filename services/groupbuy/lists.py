@@ -105,6 +105,57 @@ async def _change_lines(
     changes: list[LineChange],
     now: datetime,
 ) -> ListOrder:
+    """change_lines' work, inside its savepoint."""
+    found, joined = await _list_to_change(session, groupbuy_id, member_id, chat_id, changes, now)
+    if not joined:
+        await _empty_join(session, groupbuy_id, member_id, chat_id, now)
+    locked = select(col(GroupBuyJoin.quantity)).where(
+        col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.member_id) == member_id
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        locked = locked.with_for_update()
+    old_total = int((await session.execute(locked)).scalar_one())
+    held = await _lines_of(session, groupbuy_id, member_id)
+    wanted = _wanted_lines(found, held, changes)
+    new_total = sum(wanted.values())
+    if new_total == 0 and old_total == 0:
+        raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
+    await _count_items(session, found, wanted, held)
+    if new_total != old_total:
+        delta = new_total - old_total
+        counted = await _count_units(session, found, delta, old_total, new_total, now)
+        units_sold, people = int(counted.units_sold), int(counted.participants)
+    else:
+        units_sold, people = found.units_sold, found.participants
+    await _write_lines(session, groupbuy_id, member_id, wanted, held, now)
+    values: dict[str, object] = {"quantity": new_total, "updated_at": now, "chat_id": chat_id}
+    if old_total == 0:
+        values["joined_at"] = now  # a member who comes back goes to the end of the list
+    await session.execute(
+        update(GroupBuyJoin)
+        .where(
+            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
+            col(GroupBuyJoin.member_id) == member_id,
+        )
+        .values(**values)
+    )
+    fresh = await groupbuy_variants(session, groupbuy_id)
+    after = replace(found, units_sold=units_sold, participants=people, variants=fresh)
+    position = await _position(session, groupbuy_id, member_id) if new_total else 0
+    return ListOrder(after, _order_lines(after, wanted), position)
+
+
+async def _list_to_change(
+    session: AsyncSession,
+    groupbuy_id: int,
+    member_id: int,
+    chat_id: int,
+    changes: list[LineChange],
+    now: datetime,
+) -> tuple[GroupBuyView, bool]:
+    """The sign-up list as the member may change it now, with its items, and whether the
+    member has a join row yet; not_found (not a list, or not posted in the chat), closed,
+    the VIP window's refusals, or unknown_item for a number the list does not have."""
     ids = {"groupbuy_id": groupbuy_id, "chat_id": chat_id, "member_id": member_id}
     row = (await session.execute(_READ_FOR_JOIN(session), ids)).first()
     if row is None or not row.posted:
@@ -120,15 +171,14 @@ async def _change_lines(
     for change in changes:
         if found.item(change.item) is None:
             raise GroupBuyError(GroupBuyRefusal.UNKNOWN_ITEM, str(change.item))
-    if row.held is None:
-        await _empty_join(session, groupbuy_id, member_id, chat_id, now)
-    locked = select(col(GroupBuyJoin.quantity)).where(
-        col(GroupBuyJoin.groupbuy_id) == groupbuy_id, col(GroupBuyJoin.member_id) == member_id
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        locked = locked.with_for_update()
-    old_total = int((await session.execute(locked)).scalar_one())
-    held = await _lines_of(session, groupbuy_id, member_id)
+    return found, row.held is not None
+
+
+def _wanted_lines(
+    found: GroupBuyView, held: Mapping[int, int], changes: list[LineChange]
+) -> dict[int, int]:
+    """The member's units per item (variant id) once the changes are made; item_over_limit
+    for an item past the per-member limit."""
     wanted = dict(held)
     for change in changes:
         item = found.item(change.item)
@@ -142,24 +192,36 @@ async def _change_lines(
             number = numbers[variant_id]
             detail = _item_detail(number, by_id[variant_id], found.per_member_limit)
             raise GroupBuyError(GroupBuyRefusal.ITEM_OVER_LIMIT, detail)
-    new_total = sum(wanted.values())
-    if new_total == 0 and old_total == 0:
-        raise GroupBuyError(GroupBuyRefusal.NOT_JOINED)
+    return wanted
+
+
+async def _count_items(
+    session: AsyncSession, found: GroupBuyView, wanted: Mapping[int, int], held: Mapping[int, int]
+) -> None:
+    """Each item's counter takes the member's change, in the order of its id (so two orders
+    never wait on each other crosswise); item_sold_out names the item that had too few."""
+    numbers = {item.variant_id: n for n, item in enumerate(found.variants, start=1)}
+    by_id = {item.variant_id: item for item in found.variants}
     for variant_id in sorted(wanted):
         delta = wanted[variant_id] - held.get(variant_id, 0)
         try:
-            await _count_variant(session, groupbuy_id, variant_id, delta)
+            await _count_variant(session, found.id, variant_id, delta)
         except GroupBuyError as exc:
             if exc.reason != "sold_out":
                 raise
             detail = _item_detail(numbers[variant_id], by_id[variant_id], exc.detail or "0")
             raise GroupBuyError(GroupBuyRefusal.ITEM_SOLD_OUT, detail) from None
-    if new_total != old_total:
-        delta = new_total - old_total
-        counted = await _count_units(session, found, delta, old_total, new_total, now)
-        units_sold, people = int(counted.units_sold), int(counted.participants)
-    else:
-        units_sold, people = found.units_sold, found.participants
+
+
+async def _write_lines(
+    session: AsyncSession,
+    groupbuy_id: int,
+    member_id: int,
+    wanted: Mapping[int, int],
+    held: Mapping[int, int],
+    now: datetime,
+) -> None:
+    """The member's lines that changed, written (an upsert each)."""
     lines = table_of(GroupBuyLine)
     for variant_id in sorted(wanted):
         if wanted[variant_id] == held.get(variant_id, 0):
@@ -177,21 +239,6 @@ async def _change_lines(
                 set_={"quantity": upsert.excluded.quantity, "updated_at": now},
             )
         )
-    values: dict[str, object] = {"quantity": new_total, "updated_at": now, "chat_id": chat_id}
-    if old_total == 0:
-        values["joined_at"] = now  # a member who comes back goes to the end of the list
-    await session.execute(
-        update(GroupBuyJoin)
-        .where(
-            col(GroupBuyJoin.groupbuy_id) == groupbuy_id,
-            col(GroupBuyJoin.member_id) == member_id,
-        )
-        .values(**values)
-    )
-    fresh = await groupbuy_variants(session, groupbuy_id)
-    after = replace(found, units_sold=units_sold, participants=people, variants=fresh)
-    position = await _position(session, groupbuy_id, member_id) if new_total else 0
-    return ListOrder(after, _order_lines(after, wanted), position)
 
 
 def _order_lines(gb: GroupBuyView, held: Mapping[int, int]) -> tuple[OrderLine, ...]:

@@ -5,6 +5,7 @@ staff make to an open one: a later deadline, pickup texts in another language.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -28,6 +29,7 @@ from services.content import (
     PICKUP_TIME,
     ContentError,
     ReadTranslations,
+    Translations,
     clean,
     with_language,
 )
@@ -37,7 +39,33 @@ from services.groupbuy.parse import MAX_DAYS_OPEN
 from services.groupbuy.read import _must
 from services.groupbuy.stock import _take_from_product, _take_item_stock, _take_variant_stock
 from services.groupbuy.values import GroupBuyError, GroupBuyRefusal, GroupBuyView, ListEntry
-from services.product import variants_of
+from services.product import VariantView, variants_of
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """What a group-buy opens with besides its product, opener and groups (open_groupbuy's
+    arguments, as given): checked by _refuse_bad_terms and _clean_extras, then written on its
+    row."""
+
+    min_count: int
+    stock_cap: int
+    per_member_limit: int
+    deadline: datetime
+    min_kind: str
+    tiers: tuple[tuple[int, int], ...]
+    pickup_point: str
+    pickup_time: str
+    commission_bps: int
+    vip_until: datetime | None
+    vip_rank: int
+    vip_level: str
+    pickup_translations: ReadTranslations
+    fulfilment: str
+    multi: bool
+    form_per_item: bool
+    item_minimums: tuple[int, ...]
+    items: tuple[ListEntry, ...]
 
 
 async def open_groupbuy(
@@ -82,72 +110,73 @@ async def open_groupbuy(
     `fulfilment` is its own delivery mode (pickup, delivery or both), "" for its product's.
     Groups not open for business are left out; none open is refused (group_not_open).
     """
+    terms = _Terms(
+        min_count=min_count,
+        stock_cap=stock_cap,
+        per_member_limit=per_member_limit,
+        deadline=deadline,
+        min_kind=min_kind,
+        tiers=tiers,
+        pickup_point=pickup_point,
+        pickup_time=pickup_time,
+        commission_bps=commission_bps,
+        vip_until=vip_until,
+        vip_rank=vip_rank,
+        vip_level=vip_level,
+        pickup_translations=pickup_translations,
+        fulfilment=fulfilment,
+        multi=multi,
+        form_per_item=form_per_item,
+        item_minimums=item_minimums,
+        items=items,
+    )
+    return await _open(
+        session,
+        terms,
+        product_id=product_id,
+        opened_by=opened_by,
+        chat_ids=chat_ids,
+        pickups=pickups,
+        now=now,
+    )
+
+
+async def _open(
+    session: AsyncSession,
+    terms: _Terms,
+    *,
+    product_id: int,
+    opened_by: int,
+    chat_ids: list[int],
+    pickups: Mapping[int, str] | None,
+    now: datetime,
+) -> GroupBuyView:
+    """open_groupbuy's work, in this order: the product, the terms, the groups open for
+    business, the leader's limit, the stock, then the rows."""
     product = await session.get(Product, product_id)
     # a leader's own sign-up list is a product made for it, never in the catalogue (inactive)
-    own_list = multi and product is not None and product.created_by == opened_by
+    own_list = terms.multi and product is not None and product.created_by == opened_by
     if product is None or not (product.active or own_list):
         raise GroupBuyError(GroupBuyRefusal.NO_PRODUCT, str(product_id))
     variants = await variants_of(session, product_id)
-    if items and not multi:
-        raise GroupBuyError(GroupBuyRefusal.NO_ITEMS)
-    if multi and not (variants or items):  # a sign-up list's items are its product's variants
-        raise GroupBuyError(GroupBuyRefusal.NO_ITEMS)
-    if (variants or items) and tiers:  # each has its own price: one tier table cannot fit all
-        raise GroupBuyError(GroupBuyRefusal.VARIANTS_NO_TIERS)
-    if variants and product.payment_mode == PAYMENT_TELEGRAM:
-        raise GroupBuyError(GroupBuyRefusal.VARIANTS_PREPAID)
-    if min_kind not in (MIN_PEOPLE, MIN_UNITS):
-        raise GroupBuyError(GroupBuyRefusal.BAD_MIN_KIND, min_kind)
-    if fulfilment and fulfilment not in FULFILMENT_MODES:
-        raise GroupBuyError(GroupBuyRefusal.BAD_FULFILMENT, fulfilment)
-    if stock_cap <= 0 or min_count <= 0 or per_member_limit <= 0:
-        raise GroupBuyError(GroupBuyRefusal.NOT_POSITIVE)
-    if min_count > stock_cap:  # people or units, each needs at least one unit
-        raise GroupBuyError(GroupBuyRefusal.MIN_ABOVE_STOCK)
-    if per_member_limit > stock_cap:
-        per_member_limit = stock_cap
-    if deadline <= now:
-        raise GroupBuyError(GroupBuyRefusal.DEADLINE_PAST)
-    if not chat_ids:
-        raise GroupBuyError(GroupBuyRefusal.NO_CHATS)
+    _refuse_bad_terms(terms, product, variants, now=now, chat_ids=chat_ids)
     # only groups open for business (approved, the bot in them): a drop skips the others
     chat_ids = await open_among(session, chat_ids)
     if not chat_ids:
         raise GroupBuyError(GroupBuyRefusal.GROUP_NOT_OPEN)
-    if vip_until is not None and not now < vip_until < deadline:
-        raise GroupBuyError(GroupBuyRefusal.VIP_AFTER_DEADLINE)
-    try:  # a drop's pickup texts in other languages
-        translations = clean(pickup_translations, (PICKUP_POINT, PICKUP_TIME))
-    except ContentError as exc:
-        raise GroupBuyError(GroupBuyRefusal.BAD_TRANSLATION, exc.detail) from exc
-    previous = (0, product.price)
-    for units, price in tiers:
-        if units <= previous[0] or price >= previous[1]:
-            raise GroupBuyError(GroupBuyRefusal.TIERS_NOT_DECREASING)
-        previous = (units, price)
+    translations = _clean_extras(terms, product, now)
     # staff may limit how many group-buys one leader has open at once (services/credit.py)
     limit = await groupbuys_limit_reached(session, leader_id=opened_by)
     if limit is not None:
         raise GroupBuyError(GroupBuyRefusal.LEADER_LIMIT, str(limit))
-    minimums = {v.id: max(0, m) for v, m in zip(variants, item_minimums, strict=False)}
-    # each item or variant offered: what it is, the units it took and its place on the card
-    caps: list[tuple[ListEntry, int, int]] = []
-    if items:
-        caps = await _take_item_stock(session, items, stock_cap, currency=product.currency)
-    elif variants:
-        caps = [
-            (ListEntry(v.id, v.name, v.price, min_units=minimums.get(v.id, 0)), cap, v.position)
-            for v, cap in await _take_variant_stock(session, variants, stock_cap)
-        ]
+    caps = await _take_stock(session, terms, product, variants)
+    stock_cap, per_member_limit = terms.stock_cap, min(terms.per_member_limit, terms.stock_cap)
     if caps:
         stock_cap = sum(cap for _item, cap, _place in caps)
-        if min_count > stock_cap:
+        if terms.min_count > stock_cap:
             raise GroupBuyError(GroupBuyRefusal.MIN_ABOVE_STOCK)
         per_member_limit = min(per_member_limit, max(cap for _item, cap, _place in caps))
-    elif product.stock is not None and not await _take_from_product(session, product_id, stock_cap):
-        stock = select(col(Product.stock)).where(col(Product.id) == product_id)
-        left = await session.scalar(stock)
-        raise GroupBuyError(GroupBuyRefusal.NOT_ENOUGH_STOCK, str(left or 0))
+    vip = terms.vip_until is not None
     row = GroupBuy(
         product_id=product_id,
         title=product.title,
@@ -155,37 +184,129 @@ async def open_groupbuy(
         unit_price=min((item.price for item, _cap, _place in caps), default=product.price),
         currency=product.currency,
         payment_mode=product.payment_mode,
-        min_kind=min_kind,
-        min_count=min_count,
+        min_kind=terms.min_kind,
+        min_count=terms.min_count,
         stock_cap=stock_cap,
         per_member_limit=per_member_limit,
-        deadline=deadline,
-        pickup_point=pickup_point[:255],
-        pickup_time=pickup_time[:64],
+        deadline=terms.deadline,
+        pickup_point=terms.pickup_point[:255],
+        pickup_time=terms.pickup_time[:64],
         translations=translations or None,
         opened_by=opened_by,
-        commission_bps=max(0, commission_bps),
-        vip_until=vip_until,
-        vip_rank=max(0, vip_rank) if vip_until is not None else 0,
-        vip_level=vip_level if vip_until is not None and vip_level in LEVELS else "",
-        fulfilment=fulfilment,
-        multi=multi,
-        form_per_item=multi and form_per_item,
+        commission_bps=max(0, terms.commission_bps),
+        vip_until=terms.vip_until,
+        vip_rank=max(0, terms.vip_rank) if vip else 0,
+        vip_level=terms.vip_level if vip and terms.vip_level in LEVELS else "",
+        fulfilment=terms.fulfilment,
+        multi=terms.multi,
+        form_per_item=terms.multi and terms.form_per_item,
     )
     session.add(row)
     await session.flush()
     assert row.id is not None
+    _add_parts(session, row.id, terms.tiers, caps, chat_ids, pickups)
+    await session.flush()
+    return await _must(session, row.id)
+
+
+def _refuse_bad_terms(
+    terms: _Terms,
+    product: Product,
+    variants: tuple[VariantView, ...],
+    *,
+    now: datetime,
+    chat_ids: list[int],
+) -> None:
+    """Refuse terms that cannot open, before anything is read or taken: items or variants
+    that do not fit the kind of group-buy, counts, the deadline, no groups."""
+    items, multi = terms.items, terms.multi
+    if items and not multi:
+        raise GroupBuyError(GroupBuyRefusal.NO_ITEMS)
+    if multi and not (variants or items):  # a sign-up list's items are its product's variants
+        raise GroupBuyError(GroupBuyRefusal.NO_ITEMS)
+    if (variants or items) and terms.tiers:  # each has its own price: one tier table cannot fit all
+        raise GroupBuyError(GroupBuyRefusal.VARIANTS_NO_TIERS)
+    if variants and product.payment_mode == PAYMENT_TELEGRAM:
+        raise GroupBuyError(GroupBuyRefusal.VARIANTS_PREPAID)
+    if terms.min_kind not in (MIN_PEOPLE, MIN_UNITS):
+        raise GroupBuyError(GroupBuyRefusal.BAD_MIN_KIND, terms.min_kind)
+    if terms.fulfilment and terms.fulfilment not in FULFILMENT_MODES:
+        raise GroupBuyError(GroupBuyRefusal.BAD_FULFILMENT, terms.fulfilment)
+    if terms.stock_cap <= 0 or terms.min_count <= 0 or terms.per_member_limit <= 0:
+        raise GroupBuyError(GroupBuyRefusal.NOT_POSITIVE)
+    if terms.min_count > terms.stock_cap:  # people or units, each needs at least one unit
+        raise GroupBuyError(GroupBuyRefusal.MIN_ABOVE_STOCK)
+    if terms.deadline <= now:
+        raise GroupBuyError(GroupBuyRefusal.DEADLINE_PAST)
+    if not chat_ids:
+        raise GroupBuyError(GroupBuyRefusal.NO_CHATS)
+
+
+def _clean_extras(terms: _Terms, product: Product, now: datetime) -> Translations:
+    """The early-access window (within the deadline), the pickup texts in other languages
+    (returned, cleaned) and the price tiers (more units, lower price), else refused."""
+    if terms.vip_until is not None and not now < terms.vip_until < terms.deadline:
+        raise GroupBuyError(GroupBuyRefusal.VIP_AFTER_DEADLINE)
+    try:  # a drop's pickup texts in other languages
+        translations = clean(terms.pickup_translations, (PICKUP_POINT, PICKUP_TIME))
+    except ContentError as exc:
+        raise GroupBuyError(GroupBuyRefusal.BAD_TRANSLATION, exc.detail) from exc
+    previous = (0, product.price)
+    for units, price in terms.tiers:
+        if units <= previous[0] or price >= previous[1]:
+            raise GroupBuyError(GroupBuyRefusal.TIERS_NOT_DECREASING)
+        previous = (units, price)
+    return translations
+
+
+async def _take_stock(
+    session: AsyncSession, terms: _Terms, product: Product, variants: tuple[VariantView, ...]
+) -> list[tuple[ListEntry, int, int]]:
+    """Each item or variant offered: what it is, the units it took and its place on the card
+    (none for a product without variants, whose own stock gives `stock_cap`, else
+    not_enough_stock)."""
+    minimums = {v.id: max(0, m) for v, m in zip(variants, terms.item_minimums, strict=False)}
+    caps: list[tuple[ListEntry, int, int]] = []
+    if terms.items:
+        caps = await _take_item_stock(
+            session, terms.items, terms.stock_cap, currency=product.currency
+        )
+    elif variants:
+        caps = [
+            (ListEntry(v.id, v.name, v.price, min_units=minimums.get(v.id, 0)), cap, v.position)
+            for v, cap in await _take_variant_stock(session, variants, terms.stock_cap)
+        ]
+    assert product.id is not None
+    if caps or product.stock is None:
+        return caps
+    if not await _take_from_product(session, product.id, terms.stock_cap):
+        stock = select(col(Product.stock)).where(col(Product.id) == product.id)
+        left = await session.scalar(stock)
+        raise GroupBuyError(GroupBuyRefusal.NOT_ENOUGH_STOCK, str(left or 0))
+    return caps
+
+
+def _add_parts(
+    session: AsyncSession,
+    groupbuy_id: int,
+    tiers: tuple[tuple[int, int], ...],
+    caps: list[tuple[ListEntry, int, int]],
+    chat_ids: list[int],
+    pickups: Mapping[int, str] | None,
+) -> None:
+    """A new group-buy's tiers, its post in each group (none written yet: its card comes
+    later) and the items or variants it offers, added to the session."""
     session.add_all(
-        GroupBuyTier(groupbuy_id=row.id, min_units=units, unit_price=price)
+        GroupBuyTier(groupbuy_id=groupbuy_id, min_units=units, unit_price=price)
         for units, price in tiers
     )
     session.add_all(
-        GroupBuyPost(groupbuy_id=row.id, chat_id=chat, pickup=(pickups or {}).get(chat, ""))
+        GroupBuyPost(groupbuy_id=groupbuy_id, chat_id=chat, pickup=(pickups or {}).get(chat, ""))
         for chat in dict.fromkeys(chat_ids)
     )
     session.add_all(
         GroupBuyVariant(
-            groupbuy_id=row.id,
+            groupbuy_id=groupbuy_id,
             variant_id=item.variant_id,
             name=item.name,
             unit_price=item.price,
@@ -196,8 +317,6 @@ async def open_groupbuy(
         )
         for item, cap, place in caps
     )
-    await session.flush()
-    return await _must(session, row.id)
 
 
 async def extend_deadline(

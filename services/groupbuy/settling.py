@@ -89,38 +89,7 @@ async def settle(
     to_refund: tuple[int, ...] = ()
     if formed:
         price = found.current_price
-        offered = {v.variant_id: v for v in await groupbuy_variants(session, groupbuy_id)}
-        for entry in listed:
-            covered = 0
-            for row in await _member_orders(session, groupbuy_id, entry.member_id):
-                covered += row.quantity
-                if row.status in PREPAY_OPEN:
-                    orders.append(await _reprice(session, row, price))
-                    continue
-                owed = await _price_difference(session, row, price)
-                if owed > 0:
-                    await refund_order(
-                        session,
-                        order_id=_id(row),
-                        actor_id=0,
-                        amount=owed,
-                        note=f"group-buy #{groupbuy_id} formed at a lower price",
-                        due_only=True,
-                    )
-                    differences.append((entry.member_id, _id(row), owed))
-            if entry.quantity > covered:
-                variant = offered.get(entry.variant_id) if entry.variant_id else None
-                orders.append(
-                    await _new_order(
-                        session,
-                        found,
-                        member_id=entry.member_id,
-                        chat_id=entry.chat_id,
-                        quantity=entry.quantity - covered,
-                        price=variant.unit_price if variant else price,
-                        variant=variant,
-                    )
-                )
+        orders, differences = await _orders_at_price(session, found, listed, price)
         await _release_stock(session, found, found.stock_cap - found.units_sold)
         if found.units_left > 0 or found.with_variants:  # a variant's line: only while open
             await _end_waitlist(session, groupbuy_id, now)
@@ -142,6 +111,49 @@ async def settle(
         differences=tuple(differences),
         to_refund=to_refund,
     )
+
+
+async def _orders_at_price(
+    session: AsyncSession, found: GroupBuyView, listed: tuple[Participant, ...], price: int
+) -> tuple[list[OrderView], list[tuple[int, int, int]]]:
+    """A formed group-buy's orders at its final `price`: each participant's unpaid order
+    repriced, a paid one above the price booked as owed back (the differences: member, order,
+    amount), and a new order for units no order covers (at their variant's price)."""
+    orders: list[OrderView] = []
+    differences: list[tuple[int, int, int]] = []
+    offered = {v.variant_id: v for v in await groupbuy_variants(session, found.id)}
+    for entry in listed:
+        covered = 0
+        for row in await _member_orders(session, found.id, entry.member_id):
+            covered += row.quantity
+            if row.status in PREPAY_OPEN:
+                orders.append(await _reprice(session, row, price))
+                continue
+            owed = await _price_difference(session, row, price)
+            if owed > 0:
+                await refund_order(
+                    session,
+                    order_id=_id(row),
+                    actor_id=0,
+                    amount=owed,
+                    note=f"group-buy #{found.id} formed at a lower price",
+                    due_only=True,
+                )
+                differences.append((entry.member_id, _id(row), owed))
+        if entry.quantity > covered:
+            variant = offered.get(entry.variant_id) if entry.variant_id else None
+            orders.append(
+                await _new_order(
+                    session,
+                    found,
+                    member_id=entry.member_id,
+                    chat_id=entry.chat_id,
+                    quantity=entry.quantity - covered,
+                    price=variant.unit_price if variant else price,
+                    variant=variant,
+                )
+            )
+    return orders, differences
 
 
 async def _end_waitlist(session: AsyncSession, groupbuy_id: int, now: datetime) -> None:
@@ -236,65 +248,17 @@ async def _closing(
     default_locale: str,
     default_timezone: str,
 ) -> Closing:
+    """The closing story of a settlement: its groups, the participants to tell (with the
+    invoices they now owe), prepayments owed back or refunded, and the opener's pickup sheet."""
     gb = settlement.groupbuy
-    groups = []
-    for post in await posts(session, gb.id):
-        community = await get_community(session, post.chat_id)
-        groups.append(
-            GroupNotice(
-                post.chat_id,
-                post.message_id,
-                community.locale if community else default_locale,
-                community.timezone if community else default_timezone,
-                post.photo,
-                post.pickup,
-            )
-        )
-    orders: dict[int, list[OrderView]] = {}  # a sign-up list's member has one per line
-    for made in settlement.orders:
-        orders.setdefault(made.member_id, []).append(made)
-    members = []
-    locales: dict[int, str] = {}  # participants who can be told, in their language
-    for entry in settlement.participants:
-        who = await get_member(session, entry.member_id)
-        if who is None or not who.started:
-            continue
-        locales[who.id] = who.locale
-        mine = orders.get(who.id, [])
-        order = mine[0] if mine else None
-        invoice = None
-        if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
-            invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
-        pickup = next((g.pickup for g in groups if g.chat_id == entry.chat_id), "")
-        lines = tuple(mine) if gb.multi else ()
-        members.append(MemberNotice(who.id, who.locale, order, invoice, pickup, lines))
+    groups = await _group_notices(session, gb.id, default_locale, default_timezone)
+    members, locales = await _member_notices(session, settlement, groups)
     owed = [
         OwedBack(member_id, locales[member_id], order_id, amount, whole=False)
         for member_id, order_id, amount in settlement.differences
         if member_id in locales
     ]
-    stars = False
-    for order_id in settlement.to_refund:
-        row = await get_order(session, order_id)
-        if row is None:
-            continue
-        refund = await refund_now(
-            session,
-            order_id=order_id,
-            actor_id=0,
-            amount=None,
-            tier_currency=tier_currency,
-            now=now,
-            note=f"group-buy #{gb.id} closed",
-            due_only=row.currency != STARS,
-            reason=REFUND_GROUPBUY,
-        )
-        if refund.star_charge_id is not None:
-            stars = True  # the refunder sends them back and tells the member
-            continue
-        who = await get_member(session, row.member_id)
-        if who is not None and who.started:
-            owed.append(OwedBack(who.id, who.locale, order_id, refund.amount, whole=True))
+    stars = await _refund_prepaid(session, settlement, owed, now=now, tier_currency=tier_currency)
     sheet, sheet_locale, unreached = None, "", None
     opener = await get_member(session, gb.opened_by) if settlement.formed else None
     if opener is not None and opener.started:
@@ -313,6 +277,89 @@ async def _closing(
         sheet_locale,
         unreached,
     )
+
+
+async def _group_notices(
+    session: AsyncSession, groupbuy_id: int, default_locale: str, default_timezone: str
+) -> list[GroupNotice]:
+    """Each group the group-buy was posted in, with its card, language and time zone."""
+    groups = []
+    for post in await posts(session, groupbuy_id):
+        community = await get_community(session, post.chat_id)
+        groups.append(
+            GroupNotice(
+                post.chat_id,
+                post.message_id,
+                community.locale if community else default_locale,
+                community.timezone if community else default_timezone,
+                post.photo,
+                post.pickup,
+            )
+        )
+    return groups
+
+
+async def _member_notices(
+    session: AsyncSession, settlement: Settlement, groups: list[GroupNotice]
+) -> tuple[list[MemberNotice], dict[int, str]]:
+    """The participants who can be told (they started the bot), each with their orders and
+    the invoice to send, and the language of each (by member id)."""
+    gb = settlement.groupbuy
+    orders: dict[int, list[OrderView]] = {}  # a sign-up list's member has one per line
+    for made in settlement.orders:
+        orders.setdefault(made.member_id, []).append(made)
+    members = []
+    locales: dict[int, str] = {}  # participants who can be told, in their language
+    for entry in settlement.participants:
+        who = await get_member(session, entry.member_id)
+        if who is None or not who.started:
+            continue
+        locales[who.id] = who.locale
+        mine = orders.get(who.id, [])
+        order = mine[0] if mine else None
+        invoice = None
+        if order is not None and order.payment_mode == PAYMENT_TELEGRAM:
+            invoice = await start_invoice(session, order_id=order.id, member_id=who.id)
+        pickup = next((g.pickup for g in groups if g.chat_id == entry.chat_id), "")
+        lines = tuple(mine) if gb.multi else ()
+        members.append(MemberNotice(who.id, who.locale, order, invoice, pickup, lines))
+    return members, locales
+
+
+async def _refund_prepaid(
+    session: AsyncSession,
+    settlement: Settlement,
+    owed: list[OwedBack],
+    *,
+    now: datetime,
+    tier_currency: str,
+) -> bool:
+    """Refund in full the paid prepayments of a group-buy that did not form: Stars for the
+    refunder to send back (True when there are some), anything else booked as owed back and
+    added to `owed` for a member who can be told."""
+    stars = False
+    for order_id in settlement.to_refund:
+        row = await get_order(session, order_id)
+        if row is None:
+            continue
+        refund = await refund_now(
+            session,
+            order_id=order_id,
+            actor_id=0,
+            amount=None,
+            tier_currency=tier_currency,
+            now=now,
+            note=f"group-buy #{settlement.groupbuy.id} closed",
+            due_only=row.currency != STARS,
+            reason=REFUND_GROUPBUY,
+        )
+        if refund.star_charge_id is not None:
+            stars = True  # the refunder sends them back and tells the member
+            continue
+        who = await get_member(session, row.member_id)
+        if who is not None and who.started:
+            owed.append(OwedBack(who.id, who.locale, order_id, refund.amount, whole=True))
+    return stars
 
 
 async def _settle_list(
