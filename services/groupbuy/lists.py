@@ -1,5 +1,11 @@
 """Sign-up lists (接龙): a member's order of several items at once, all or nothing, and the
 lines members hold.
+
+A sign-up list is a group-buy whose variants are its items (GroupBuyVariant rows, numbered
+from 1 in their order): each keeps its price, its own stock counter (moved by the same
+conditional UPDATE as a variant's) and its own minimum. A member has one join row (the sum
+of their units, their place on the list) and one line per item they ordered (GroupBuyLine);
+at forming, each line becomes an order of that item, priced and stocked as a variant's.
 """
 
 from __future__ import annotations

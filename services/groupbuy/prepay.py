@@ -1,6 +1,11 @@
 """Prepayment of Telegram-paid group-buys: the member's unpaid order kept in line with what they
 joined, orders made, repriced, withdrawn or refunded as a group-buy forms or fails, and units
 freed after forming booked for the waitlist.
+
+A Telegram-paid group-buy takes payment when members join: each member has at most one
+unpaid order covering what they joined beyond what they already paid. At formation unpaid
+orders are repriced to the final tier price, and paid ones above it get the difference owed
+back; when it fails or is cancelled, unpaid orders are withdrawn and paid ones refunded.
 """
 
 from __future__ import annotations
