@@ -161,7 +161,7 @@ async def _end_waitlist(session: AsyncSession, groupbuy_id: int, now: datetime) 
     sale: its waitlist has nothing more to wait for, and an offer made of them is void (else
     the waitlist would book a unit the product sells too). A group-buy with variants and a
     sign-up list end theirs when they close: an item's units freed later (a refund) go back
-    on the shelf (services/order.py)."""
+    on the shelf (services/order/refunds.py)."""
     await session.execute(
         update(WaitlistEntry)
         .where(
