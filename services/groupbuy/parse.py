@@ -13,8 +13,6 @@ from services.money import InvalidAmount
 from services.parsing import Unreadable, normalize, parse_amount, parse_moment
 
 MAX_DAYS_OPEN = 30
-
-
 # '10件:35.90': the word people add after a number of units
 _UNIT_WORDS = re.compile(r"\s*(?:件|个|個|份|盒|瓶|袋|u|units?|pcs)$", re.IGNORECASE)
 

@@ -44,8 +44,6 @@ from services.order import OrderView, order_view
 from services.tiers import tier_discount
 
 PREPAY_OPEN = (ORDER_RESERVED, ORDER_AWAITING_PAYMENT)
-
-
 PREPAY_PAID = (ORDER_PAID, ORDER_FULFILLED)
 
 

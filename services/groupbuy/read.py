@@ -88,8 +88,6 @@ def _groupbuy_read(with_join: bool) -> Any:
 
 
 _READ_GROUPBUY = prepared(lambda _dialect: _groupbuy_read(False))
-
-
 _READ_FOR_JOIN = prepared(lambda _dialect: _groupbuy_read(True))
 
 

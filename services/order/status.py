@@ -33,8 +33,6 @@ from services.order.values import OrderError, OrderRefusal, OrderView, order_vie
 # pickup codes (核销码): read aloud or typed from a phone, so no 0/O, 1/I; random, so the
 # next order's code cannot be guessed from this one's; 32^6 (about a billion) codes
 PICKUP_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-
-
 PICKUP_CODE_LENGTH = 6
 
 

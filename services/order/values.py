@@ -16,27 +16,13 @@ from services.product import ProductPhoto
 
 # ledger transaction kinds written here
 TX_ORDER_PAID = "order_paid"
-
-
 TX_ORDER_REFUND = "order_refund"
-
-
 TX_REFUND_PAID = "refund_paid"
-
-
 TX_PAYMENT_UNMATCHED = "payment_unmatched"
-
-
 # pending: scaled by a partial refund, reversed by a full one, released after the window
 TX_COMMISSION = "commission"
-
-
 TX_COMMISSION_RELEASE = "commission_release"
-
-
 TX_ORDER_POINTS = transaction_kind(REASON_ORDER)
-
-
 TX_CLAWBACK = transaction_kind(REASON_CLAWBACK)
 
 

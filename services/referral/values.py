@@ -19,81 +19,38 @@ from services.errors import Refused
 from services.points import REASON_REFERRAL, REASON_WELCOME, transaction_kind
 
 MAX_DEPTH = 3  # the legal ceiling, whatever the configuration says
-
-
 # Telegram's rule for /start parameters; a code itself is shorter
 START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
 CAMPAIGN_CODE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
-
-
 # the deep-link parameter that opens the bot on the member's place in a group-buy (the
 # "Open the bot" button under a join confirmation): never a referral or campaign code
 GROUPBUY_START = re.compile(r"^gb-(\d{1,18})$", re.IGNORECASE)
-
-
 # the deep-link parameter that opens a group-buy's pickup sheet for its leader (the button in
 # the group when the leader never started the bot): never a referral or campaign code either
 SHEET_START = re.compile(r"^sheet-(\d{1,18})$", re.IGNORECASE)
-
-
 # no 0/o, 1/l/i: a code read off a poster is typed without confusion
 CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
-
-
 CODE_LENGTH = 8  # 31^8 ≈ 8.5 * 10^11 codes: not guessable by trying
-
-
 TX_REFERRAL_COMMISSION = "referral_commission"  # pending until the refund window ends
-
-
 TX_REFERRAL_COMMISSION_RELEASE = "referral_commission_release"
-
-
 # a partial refund scales an order's pending commissions (the leader's and the referral
 # chain's) down to what is still paid: pending accounts give back to the brand's expense
 TX_COMMISSION_ADJUST = "commission_adjust"
-
-
 TX_REFERRAL_POINTS = transaction_kind(REASON_REFERRAL)
-
-
 TX_WELCOME_POINTS = transaction_kind(REASON_WELCOME)
-
-
 DAILY_COUNTER = "referral_rewards"  # the per-referrer counter of rewarded referrals per day
-
-
 # referrals whose link carries commission up the chain (held and rejected links do not)
 COMMISSION_STATUSES = (REFERRAL_PENDING, REFERRAL_QUALIFIED, REFERRAL_REWARDED, REFERRAL_REVERSED)
-
-
 QUALIFIED_STATUSES = (REFERRAL_QUALIFIED, REFERRAL_REWARDED)
-
 
 # why an attribution was refused (ReferralAttempt.reason)
 REFUSED_MALFORMED = "malformed"
-
-
 REFUSED_UNKNOWN = "unknown"
-
-
 REFUSED_EXPIRED = "expired"
-
-
 REFUSED_SELF = "self"
-
-
 REFUSED_BOT = "bot"
-
-
 REFUSED_CYCLE = "cycle"
-
-
 REFUSED_ALREADY_MEMBER = "already_member"
-
-
 REFUSED_ALREADY_REFERRED = "already_referred"
 
 

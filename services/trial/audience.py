@@ -23,11 +23,7 @@ from services.tiers import list_tiers
 from services.trial.values import TIER_ALIASES, Audience, Invitee, TrialError, TrialRefusal
 
 PROMOTER_SCORE = 9  # an NPS answer of 9 or 10 makes a promoter
-
-
 TOP_REFERRERS = 20  # `invite=referrers` reaches the brand's top inviters, this many
-
-
 MAX_CANDIDATES = 500  # invitations one trial sends at most
 
 

@@ -20,8 +20,6 @@ AUDIENCES = {
     **dict.fromkeys(("referrers", "邀请人", "邀請人", "邀请达人", "邀請達人"), "referrers"),
     **dict.fromkeys(("ambassadors", "体验官", "體驗官"), "ambassadors"),
 }
-
-
 # the default tiers as a Chinese-speaking staff member names them, by their codes
 TIER_ALIASES = {
     **dict.fromkeys(("普通会员", "普通會員", "普通"), "member"),
@@ -29,11 +27,7 @@ TIER_ALIASES = {
     **dict.fromkeys(("黄金会员", "黃金會員", "黄金", "黃金", "金卡"), "gold"),
     **dict.fromkeys(("钻石会员", "鑽石會員", "钻石", "鑽石", "钻卡", "鑽卡"), "diamond"),
 }
-
-
 TIER_PREFIXES = ("tier:", "等级:", "等級:", "会员:", "會員:")
-
-
 _ASPECT = re.compile(r"^[\w\- ]{1,24}$")
 
 
