@@ -91,3 +91,6 @@ async def test_the_calendar_speaks_simplified_chinese(harness: Harness, dashboar
     assert "<h2>Coffee Club</h2>" in coffee
     assert "本周促销 2 / 3 次" in coffee
     assert "<td>2026-11-23 10:00</td><td>全群团购，团购 #1</td><td>已发送</td>" in coffee
+    # and a week with nothing says so in Chinese too (the label was once left untranslated)
+    before = await page_of(harness, dashboard, lang="zh_Hans", week="2026-11-16")
+    assert "本周没有记录。" in block(before, COFFEE)

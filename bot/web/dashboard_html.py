@@ -194,13 +194,12 @@ VALUE_LABELS: dict[str, Labels] = {
     "min_kind": MIN_KIND,
 }
 
-# These four sat inside f-strings, where Babel's extraction does not look, so no catalog has
-# them yet and every reader reads them in English. They are looked up as before and left out of
-# extraction until they are translated: then wrap them in N_ (and run `make update-messages`).
-BROADCAST_NUMBER = "Broadcast #{id}"
-CSV_LINK = "CSV"
-SIGNED_IN_NOW = "Signed in now"
-NOBODY_SIGNED_IN = "Nobody is signed in."
+# labels that sat inside f-strings, where Babel's extraction does not look (so until the
+# templates they were never translated)
+BROADCAST_NUMBER = N_("Broadcast #{id}")
+CSV_LINK = N_("CSV")
+SIGNED_IN_NOW = N_("Signed in now")
+NOBODY_SIGNED_IN = N_("Nobody is signed in.")
 
 # columns holding a group's id, or several (space separated): a page shows their titles
 GROUP_COLUMNS = frozenset({"chat_id", "communities"})

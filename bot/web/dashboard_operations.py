@@ -36,7 +36,7 @@ from handlers.views.policy import KINDS
 from handlers.views.product import photo_tag
 from handlers.views.review import stats_line as review_stats_line
 from handlers.views.stats import tickets_lines
-from handlers.views.text import format_money
+from handlers.views.text import N_, format_money
 from handlers.views.trial import reports_csv, summary_text
 from models.community import LEVEL_CORE, LEVEL_VIP
 from models.review import MEDIA_PHOTO
@@ -67,11 +67,10 @@ from services.validation import (
     shown,
 )
 
-# These two sat inside f-strings, where Babel's extraction does not look, so no catalog has
-# them yet and every reader reads them in English. They are looked up as before and left out of
-# extraction until they are translated: then wrap them in N_ (and run `make update-messages`).
-NO_OPEN_GROUP = "No open group yet."
-NOTHING_THIS_WEEK = "Nothing this week."
+# labels that sat inside f-strings, where Babel's extraction does not look (so until the
+# templates they were never translated)
+NO_OPEN_GROUP = N_("No open group yet.")
+NOTHING_THIS_WEEK = N_("Nothing this week.")
 REVIEWS_SHOWN = 20  # waiting reviews on the reviews page (the oldest)
 
 
