@@ -2,7 +2,7 @@
 (past a short grace, on the domain clock) lapses, which removes what its plan granted, and
 its member is told.
 
-Each lapse is claimed by a conditional UPDATE (services/membership.py lapse_membership), so
+Each lapse is claimed by a conditional UPDATE (services/membership/ lapse_membership), so
 two schedulers or a restart never lapse one twice; the notice leaves after commit.
 """
 

@@ -2,7 +2,7 @@
 is escalated to all staff, once per clock.
 
 Each escalation is a transaction of its own that first claims the ticket with a conditional
-UPDATE (services/ticket.py escalate); staff are told only once it committed. So a restart
+UPDATE (services/ticket/ escalate); staff are told only once it committed. So a restart
 loses nothing, and two schedulers never escalate one ticket's clock twice.
 """
 

@@ -3,7 +3,7 @@ one after it when the report is late, and the closing of trials past their due d
 nobody took go back to the stock).
 
 Each reminder is a transaction of its own that first claims it with a conditional UPDATE
-(services/trial.py); the ambassador is told only once it committed. So a restart loses nothing
+(services/trial/); the ambassador is told only once it committed. So a restart loses nothing
 and two schedulers never send one reminder twice.
 """
 

@@ -1,6 +1,6 @@
 """Commission held until the refund window ends: the leader's on their group's orders and the
 referrers' up the chain are booked into a pending account and released by one query, each
-kind described by a `CommissionHold` (services/order.py and services/referral.py own theirs).
+kind described by a `CommissionHold` (services/order/ and services/referral/ own theirs).
 """
 
 from __future__ import annotations

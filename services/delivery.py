@@ -6,7 +6,7 @@ mode, which overrides the product's (or the member chose it where both are offer
 address comes with a provider payment (Telegram asks it in the invoice and the bot answers the
 shipping query with the brand's options), or, for Stars and offline orders, from a short
 exchange in private (Telegram never asks an address for Stars). What delivery costs is part of
-the order's total and booked with it (services/order.py).
+the order's total and booked with it (services/order/).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from services.shipping import ADDRESS_MAX, NAME_MAX, PHONE_MAX
 CARRIER_MAX, TRACKING_MAX = 32, 64
 OPTION_NAME_MAX = 64
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
-_PAYLOAD = re.compile(r"^order:(\d{1,18}):v\d{1,9}$")  # an invoice's (services/order.py)
+_PAYLOAD = re.compile(r"^order:(\d{1,18}):v\d{1,9}$")  # an invoice's (services/order/)
 _TRACKING = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 
 

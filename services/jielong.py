@@ -1,7 +1,7 @@
 """Sign-up lists (接龙): a leader's pasted list of items read line by line, the product made for
 it (each item one of its variants, so prices, stock, orders, sheets and exports work per item
 as they do per variant), and members' replies such as `1x2 3x1` or `+1 3` read as changes to
-their order (services/groupbuy.py change_lines books them).
+their order (services/groupbuy/ change_lines books them).
 
 A line may put a product of the catalogue on the list instead of a new item: `1. #12` (a
 product without variants) or `1. #12:250g` (its variant 250g). Such an item sells that product:

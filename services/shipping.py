@@ -1,5 +1,5 @@
 """What a provider payment says of a delivery (the option chosen in the invoice and the address
-Telegram asked), and what it does to the order: read by services/order.py when it checks and
+Telegram asked), and what it does to the order: read by services/order/ when it checks and
 books the payment, kept apart from services/delivery.py, which builds on orders."""
 
 from __future__ import annotations

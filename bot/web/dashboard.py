@@ -9,7 +9,7 @@ to the audit log. Sign-out is a POST (this browser, or everywhere); staff sign a
 the sessions page. The browser-facing defences are in bot/web/dashboard_security.py.
 
 The keeper's Mini App page (GET /dashboard/keeper) posts a scanned or typed pickup code with
-the signed initData to POST /dashboard/pickup, which confirms the pickup (services/pickup.py,
+the signed initData to POST /dashboard/pickup, which confirms the pickup (services/pickup/,
 the same verb as /redeem) for keepers, leaders and staff: no cookie, the signature is the
 sign-in, checked on every post.
 

@@ -412,7 +412,7 @@ def quoted(part: str) -> str:
     return f"<code>{esc(part)}</code>"
 
 
-# what the bot says when it cannot read a kind of input (services/parsing.py Unreadable),
+# what the bot says when it cannot read a kind of input (services/parsing/ Unreadable),
 # with examples as the reader would type them (the Chinese catalogs give Chinese ones)
 UNREADABLE = {
     "when": N_(

@@ -62,7 +62,7 @@ def parse_deadline(
     text: str, *, now: datetime, timezone: str, since: datetime | None = None
 ) -> datetime:
     """'24h', '3d', '明天晚上8点', 'tomorrow 8pm' or '2026-11-25 20:00' in the group's time zone
-    (services/parsing.py reads it; a duration counts from `since`, default `now`), later than
+    (services/parsing/ reads it; a duration counts from `since`, default `now`), later than
     `since` and at most MAX_DAYS_OPEN after it. The refusal's detail is the unreadable part."""
     base = since or now
     try:

@@ -4,11 +4,11 @@ points with their keepers, and pickup by code (核销).
 The sheet is read from the group-buy's orders, one line per order in the order they were
 opened (by id), so a line never moves when another order is paid or picked up: a button that
 names an order keeps meaning that order. Marking itself is the order verbs'
-(services/order.py), with every rule they carry.
+(services/order/), with every rule they carry.
 
 A pickup point belongs to a group; the orders placed in that group are picked up at one of its
 active points, the member's choice when there are several. A paid order carries a pickup code
-(services/order.py gives it); a keeper of the order's point, the group's leader or staff type
+(services/order/ gives it); a keeper of the order's point, the group's leader or staff type
 or scan it, and the order moves to fulfilled once: the conditional UPDATE on its status and
 version decides between two keepers at the same moment.
 """
