@@ -8,13 +8,13 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, literal_column, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.groupbuy import GROUPBUY_OPEN, GroupBuyJoin
 from services.db import insert_in, prepared, table_of
-from services.groupbuy._common import _check_vip, _count_units, _empty_join, _position, _rank
+from services.groupbuy._common import _check_vip, _count_units, _empty_join, _position
 from services.groupbuy.lists import _leave_list
 from services.groupbuy.read import _READ_FOR_JOIN, _view_of
 from services.groupbuy.stock import _count_variant, _refuse_other_variant, _variant_name
@@ -180,7 +180,32 @@ def _add_to_join(dialect: str) -> Any:
                 joins.c.variant_id.is_not_distinct_from(statement.excluded.variant_id),
             ),
         ),
-    ).returning(joins.c.quantity, joins.c.joined_at, joins.c.id)
+    ).returning(joins.c.quantity, joins.c.joined_at, joins.c.id, _place_of_row().label("place"))
+
+
+def _place_of_row() -> Any:
+    """The place on the sign-up list of the row a statement writes, for its RETURNING: the
+    rows with units ahead of it (joined earlier, or at the same time with a smaller id), plus
+    one. The row is named by the table (SQLAlchemy does not correlate a subquery into
+    RETURNING); itself is never counted, whether or not the subquery sees its new version."""
+    ahead = table_of(GroupBuyJoin).alias("ahead")
+    mine: dict[str, Any] = {
+        name: literal_column(f"groupbuy_join.{name}") for name in ("groupbuy_id", "joined_at", "id")
+    }
+    counted = (
+        select(func.count())
+        .select_from(ahead)
+        .where(
+            ahead.c.groupbuy_id == mine["groupbuy_id"],
+            ahead.c.quantity > 0,
+            or_(
+                ahead.c.joined_at < mine["joined_at"],
+                and_(ahead.c.joined_at == mine["joined_at"], ahead.c.id < mine["id"]),
+            ),
+        )
+        .scalar_subquery()
+    )
+    return counted + 1
 
 
 _ADD_TO_JOIN = prepared(_add_to_join)
@@ -210,11 +235,10 @@ async def _add_units(
         if found.with_variants:
             await _refuse_other_variant(session, found.id, member_id, variant_id)
         raise GroupBuyError(GroupBuyRefusal.OVER_LIMIT, str(found.per_member_limit))
-    new, joined_at, row_id = joined
+    # the place on the list comes with the member's row, before the counters: their row is
+    # the hot one every join updates, and its lock is held from the UPDATE to the commit
+    new, _joined_at, _row_id, position = joined
     old = new - quantity
-    # the place on the list before the counters: their row is the hot one every join updates,
-    # and its lock is held from the UPDATE to the commit, so as little as possible comes after
-    position = await _rank(session, found.id, joined_at, row_id)
     try:
         if found.with_variants:
             await _count_variant(session, found.id, variant_id, quantity)
