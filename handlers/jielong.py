@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiogram import F, Router
@@ -162,8 +161,6 @@ class ListDraft(StatesGroup):
     confirm = State()
 
 
-# one item of a pasted list: name, price, stock, its minimum, and the catalogue's product and
-# variant (ListItem's fields, in order)
 ItemRow = tuple[str, int, int | None, int, int | None, int | None]
 
 
@@ -172,7 +169,7 @@ class JielongDraft(Draft):
 
     chat: int | None = None  # the group it was pasted in (only there can it be opened)
     title: str = ""
-    items: list[ItemRow] = Field(default_factory=list)
+    items: list[ItemRow] = Field(default_factory=list)  # ListItem's fields, in order
     currency: str = ""
     deadline: datetime | None = None
     timezone: str = "UTC"  # the group's: the deadline is shown in it
@@ -184,9 +181,14 @@ class JielongDraft(Draft):
 
     @field_validator("items", mode="before")
     @classmethod
-    def _catalogue_columns(cls, rows: Any) -> Any:
+    def _catalogue_columns(cls, rows: object) -> object:
         """A draft saved before catalogue items (four values a line) has none of them."""
         return [[*row, None, None][:6] for row in rows] if isinstance(rows, list) else rows
+
+    def due(self) -> datetime:
+        """The deadline (a list is read with one: None only in a draft that never was)."""
+        assert self.deadline is not None
+        return self.deadline
 
     def list_items(self) -> list[ListItem]:
         """The items, in the list's order."""
@@ -259,8 +261,7 @@ def _draft_text(draft: JielongDraft, bad: list[BadLine], locale: str) -> str:
         if item.min_units:
             line += " · " + _("min {n}").format(n=item.min_units)
         lines.append(line)
-    assert draft.deadline is not None  # read with the list
-    when = draft.deadline.astimezone(ZoneInfo(draft.timezone)).strftime("%m-%d %H:%M")
+    when = draft.due().astimezone(ZoneInfo(draft.timezone)).strftime("%m-%d %H:%M")
     minimum = draft.min_count
     lines.append(
         _("Ends {when} · forms at {min} · limit {limit} of each item per member").format(
@@ -409,7 +410,6 @@ async def open_draft(
         await query.answer(_("This list is no longer waiting: send it again."), show_alert=True)
         return
     await state.clear()
-    assert draft.deadline is not None  # read with the list
     items = draft.list_items()
     now = clock()
     try:
@@ -424,7 +424,7 @@ async def open_draft(
             )
             values = OpenValues(
                 product_id=product.id,
-                deadline=draft.deadline,
+                deadline=draft.due(),
                 min_kind=draft.min_kind,
                 min_count=draft.min_count,
                 stock_cap=UNLIMITED_ITEM,
