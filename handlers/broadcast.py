@@ -27,6 +27,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
@@ -49,7 +50,6 @@ from handlers.views.content import (
     ContentSteps,
     given_line,
     language_name,
-    translations_of,
 )
 from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
 from handlers.views.paging import (
@@ -62,7 +62,7 @@ from handlers.views.paging import (
 )
 from handlers.views.perks import tier_name
 from handlers.views.text import N_, CallbackId, counted, esc, sentences, unreadable_text
-from handlers.views.wizard import NOT_OPEN, Target, Wizard
+from handlers.views.wizard import NOT_OPEN, Draft, Target, Wizard, read_draft, save_draft
 from models.broadcast import (
     HOLDOUT_MAX,
     POST_CONTENT,
@@ -372,6 +372,29 @@ class BroadcastWizardCallback(CallbackData, prefix="bw"):
 WIZARD = Wizard(NewBroadcast, optional=("photo", "button", OFFER, TYPING, "variant_b", "holdout"))
 
 
+class BroadcastDraft(Draft):
+    """What /broadcast has collected so far."""
+
+    text: str | None = None  # Telegram HTML, as members read it
+    photo: str | None = None  # its file id
+    button_text: str | None = None
+    button_url: str | None = None
+    button_groupbuy_id: int | None = None  # the button opens this group-buy
+    targets: str | None = None  # as outbox.parse_targets reads them
+    scheduled_at: datetime | None = None
+    post_kind: str = POST_PROMOTION  # or POST_CONTENT: not counted against the caps
+    text_b: str | None = None  # an A/B test's variant B
+    holdout: int = 0  # the share of members held out, in percent
+    findings: int = 0  # how many the lint found on the last look
+    override: str | None = None  # why the findings may be ignored (logged)
+    # {locale: {field: text}}, kept by the translation steps (handlers/views/content.py)
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    def text_limit(self) -> int:
+        """How long a text may be: a photo's caption, or a message."""
+        return CAPTION_MAX if self.photo else TEXT_MAX
+
+
 def _wizard_button(
     text: str, action: BroadcastWizardAction, value: str = ""
 ) -> InlineKeyboardButton:
@@ -445,21 +468,30 @@ async def _skip_step(target: Target, step: str, data: dict[str, Any]) -> None:
     state: FSMContext = data["state"]
     if step in CONTENT.steps:
         await CONTENT.skip(target, step, data)
-    elif step in ("variant_b", "holdout"):
+        return
+    draft = await read_draft(state, BroadcastDraft)
+    if step in ("variant_b", "holdout"):
         # no variant B, or no hold-out; then the last look again
-        await state.update_data(**({"text_b": None} if step == "variant_b" else {"holdout": 0}))
+        if step == "variant_b":
+            draft.text_b = None
+        else:
+            draft.holdout = 0
+        await save_draft(state, draft)
         await _ask_step(target, "confirm", data)
     elif step == "photo":
-        await state.update_data(photo=None)
+        draft.photo = None
+        await save_draft(state, draft)
         await _ask_button(target, state)
     else:
-        await state.update_data(button_text=None, button_url=None, button_groupbuy_id=None)
+        draft.button_text = draft.button_url = draft.button_groupbuy_id = None
+        await save_draft(state, draft)
         await _ask_targets(target, state)
 
 
 def _text_limit(data: dict[str, Any], field: str) -> int:
-    """A translation fits where the original goes: a photo's caption, or a message."""
-    return CAPTION_MAX if data.get("photo") else TEXT_MAX
+    """A translation fits where the original goes: a photo's caption, or a message (`data`: the
+    wizard's FSM data, as the translation steps give it)."""
+    return BroadcastDraft.model_validate(data).text_limit()
 
 
 async def _after_translations(target: Target, data: dict[str, Any]) -> None:
@@ -510,7 +542,9 @@ async def got_text(message: Message, state: FSMContext, bot: Bot) -> None:
     body = await _checked_text(message, bot, TEXT_MAX)
     if body is None:
         return
-    await state.update_data(text=body)
+    draft = await read_draft(state, BroadcastDraft)
+    draft.text = body
+    await save_draft(state, draft)
     await _ask_photo(message, state)
 
 
@@ -551,17 +585,19 @@ async def _ask_photo(target: Target, state: FSMContext) -> None:
 async def got_photo(message: Message, state: FSMContext) -> None:
     """Step 3 (with a photo): the button."""
     assert message.photo
-    data = await state.get_data()
-    if len(data["text"]) > CAPTION_MAX:
+    draft = await read_draft(state, BroadcastDraft)
+    text = draft.text or ""  # asked first
+    if len(text) > CAPTION_MAX:
         await message.answer(
             _(
                 "With a photo the text can be at most {limit}; yours has {length}. "
                 "Skip the photo, or /cancel and start with a shorter text."
-            ).format(limit=counted("character", CAPTION_MAX), length=len(data["text"])),
+            ).format(limit=counted("character", CAPTION_MAX), length=len(text)),
             reply_markup=await _keyboard(state, "photo"),
         )
         return
-    await state.update_data(photo=message.photo[-1].file_id)
+    draft.photo = message.photo[-1].file_id
+    await save_draft(state, draft)
     await _ask_button(message, state)
 
 
@@ -594,12 +630,15 @@ async def got_button(message: Message, state: FSMContext, session: AsyncSession)
                 reply_markup=await _keyboard(state, "button"),
             )
             return
-        await state.update_data(button_text=label, button_groupbuy_id=groupbuy.id)
+        draft = await read_draft(state, BroadcastDraft)
+        draft.button_text, draft.button_groupbuy_id = label, groupbuy.id
     elif target.startswith(("https://", "http://", "tg://")) and len(target) <= 512:
-        await state.update_data(button_text=label, button_url=target)
+        draft = await read_draft(state, BroadcastDraft)
+        draft.button_text, draft.button_url = label, target
     else:
         await message.answer(usage, reply_markup=await _keyboard(state, "button"))
         return
+    await save_draft(state, draft)
     await _ask_targets(message, state)
 
 
@@ -669,7 +708,9 @@ async def got_targets(
             _error("targets"), reply_markup=await _keyboard(state, "targets", _target_rows())
         )
         return
-    await state.update_data(targets=targets)
+    draft = await read_draft(state, BroadcastDraft)
+    draft.targets = targets
+    await save_draft(state, draft)
     await _ask_schedule(query.message, state, zone=_zone(member, settings))
 
 
@@ -735,7 +776,9 @@ async def got_tag(
     except outbox.BroadcastError:
         await message.answer(_error("tag"))
         return
-    await state.update_data(targets=targets)
+    draft = await read_draft(state, BroadcastDraft)
+    draft.targets = targets
+    await save_draft(state, draft)
     await _ask_schedule(message, state, zone=_zone(member, settings))
 
 
@@ -772,7 +815,9 @@ async def schedule_now(
 ) -> None:
     """Step 6 (now): the summary."""
     await query.answer()
-    await state.update_data(scheduled_at=clock().isoformat())
+    draft = await read_draft(state, BroadcastDraft)
+    draft.scheduled_at = clock()
+    await save_draft(state, draft)
     if query.message is not None:
         await _summary(query.message.chat.id, bot, state, session, member, settings, clock)
 
@@ -803,29 +848,33 @@ async def schedule_at(
     if when < clock():
         await message.answer(_("That time has passed. Send a later one, or tap Now."))
         return
-    await state.update_data(scheduled_at=when.isoformat())
+    draft = await read_draft(state, BroadcastDraft)
+    draft.scheduled_at = when
+    await save_draft(state, draft)
     await _summary(message.chat.id, bot, state, session, member, settings, clock)
 
 
-def _draft(
-    data: dict[str, object], member: MemberView, settings: BroadcastSettings
-) -> outbox.Draft:
-    kind = str(data.get("post_kind") or POST_PROMOTION)
+def _draft(saved: BroadcastDraft, member: MemberView, settings: BroadcastSettings) -> outbox.Draft:
+    """The broadcast as the outbox takes it, from what the wizard collected."""
+    kind = saved.post_kind
+    # the text, the targets and the time are asked before the last look
+    assert saved.text is not None and saved.targets is not None
+    assert saved.scheduled_at is not None
     return outbox.Draft(
-        text=str(data["text"]),
-        targets=str(data["targets"]),
-        scheduled_at=datetime.fromisoformat(str(data["scheduled_at"])),
+        text=saved.text,
+        targets=saved.targets,
+        scheduled_at=saved.scheduled_at,
         created_by=member.id,
-        photo_file_id=data.get("photo"),  # type: ignore[arg-type]
-        button_text=data.get("button_text"),  # type: ignore[arg-type]
-        button_url=data.get("button_url"),  # type: ignore[arg-type]
-        button_groupbuy_id=data.get("button_groupbuy_id"),  # type: ignore[arg-type]
+        photo_file_id=saved.photo,
+        button_text=saved.button_text,
+        button_url=saved.button_url,
+        button_groupbuy_id=saved.button_groupbuy_id,
         paid=settings.broadcast_paid,
-        translations=translations_of(data),
+        translations=saved.translations,
         post_kind=kind,
         # an A/B test is of a promotion (content is not measured by orders)
-        text_b=str(data.get("text_b") or "") or None if kind == POST_PROMOTION else None,
-        holdout_pct=int(str(data.get("holdout") or 0)) if kind == POST_PROMOTION else 0,
+        text_b=(saved.text_b or None) if kind == POST_PROMOTION else None,
+        holdout_pct=saved.holdout if kind == POST_PROMOTION else 0,
     )
 
 
@@ -839,8 +888,8 @@ async def _summary(
     clock: Clock,
 ) -> None:
     """The preview exactly as members get it, then counts, delivery window and findings."""
-    data = await state.get_data()
-    draft = _draft(data, member, settings)
+    saved = await read_draft(state, BroadcastDraft)
+    draft = _draft(saved, member, settings)
     start = max(draft.scheduled_at, clock())
     rows = await outbox.plan_rows(
         session,
@@ -862,7 +911,8 @@ async def _summary(
         for locale, text in texts.items()
     }
     findings = [finding for found in linted.values() for finding in found]
-    await state.update_data(findings=len(findings))
+    saved.findings = len(findings)
+    await save_draft(state, saved)
     for text in texts.values():
         preview = outbox.Delivery(
             row_id=0,
@@ -1004,7 +1054,9 @@ async def choose_kind(
     await query.answer()
     if callback_data.value not in (POST_PROMOTION, POST_CONTENT) or query.message is None:
         return
-    await state.update_data(post_kind=callback_data.value)
+    draft = await read_draft(state, BroadcastDraft)
+    draft.post_kind = callback_data.value
+    await save_draft(state, draft)
     await _summary(query.message.chat.id, bot, state, session, member, settings, clock)
 
 
@@ -1033,7 +1085,9 @@ async def got_override(message: Message, state: FSMContext) -> None:
     if len(reason) < 5 or reason.startswith("/"):
         await message.answer(_("Give a reason of at least 5 characters, or /cancel."))
         return
-    await state.update_data(override=reason[:512])
+    draft = await read_draft(state, BroadcastDraft)
+    draft.override = reason[:512]
+    await save_draft(state, draft)
     await state.set_state(NewBroadcast.confirm)
     await message.answer(
         _(
@@ -1076,10 +1130,10 @@ async def _create(
     *,
     now: datetime,
 ) -> None:
-    data = await state.get_data()
-    draft = _draft(data, member, settings)
-    override = data.get("override")
-    findings = int(data.get("findings", 0))
+    saved = await read_draft(state, BroadcastDraft)
+    draft = _draft(saved, member, settings)
+    override = saved.override
+    findings = saved.findings
     if findings and not override:
         return  # a stale Confirm: findings need the reason step
     draft = replace(draft, findings=findings, override_reason=override)
@@ -1171,10 +1225,12 @@ async def got_variant_b(
     clock: Clock,
 ) -> None:
     """Keeps variant B (checked like the first text), then the last look again."""
-    body = await _checked_text(message, bot, _text_limit(await state.get_data(), TEXT))
+    draft = await read_draft(state, BroadcastDraft)
+    body = await _checked_text(message, bot, draft.text_limit())
     if body is None:
         return
-    await state.update_data(text_b=body)
+    draft.text_b = body
+    await save_draft(state, draft)
     await _summary(message.chat.id, bot, state, session, member, settings, clock)
 
 
@@ -1218,7 +1274,9 @@ async def _set_holdout(
     settings: BroadcastSettings,
     clock: Clock,
 ) -> None:
-    await state.update_data(holdout=pct)
+    draft = await read_draft(state, BroadcastDraft)
+    draft.holdout = pct
+    await save_draft(state, draft)
     await _summary(chat_id, bot, state, session, member, settings, clock)
 
 

@@ -30,6 +30,7 @@ from handlers.views.delivery import (
     DELIVERED,
     SHIPPED,
     Address,
+    AddressDraft,
     DeliveryAction,
     DeliveryCallback,
     ask_address,
@@ -38,6 +39,7 @@ from handlers.views.delivery import (
 from handlers.views.order import invoice
 from handlers.views.product import amount_error
 from handlers.views.text import N_, BackgroundSender, HandlerSettings, esc, format_money
+from handlers.views.wizard import read_draft, save_draft
 from models.order import DELIVERY_SHIP, OPEN_STATUSES
 from models.product import PAYMENT_TELEGRAM
 from services.delivery import (
@@ -191,7 +193,9 @@ async def address_name(message: Message, state: FSMContext) -> None:
     except DeliveryError as exc:
         await message.answer(refusal(exc))
         return
-    await state.update_data(name=name)
+    draft = await read_draft(state, AddressDraft)
+    draft.name = name
+    await save_draft(state, draft)
     await state.set_state(Address.phone)
     await message.answer(_("The recipient's phone number?"))
 
@@ -204,7 +208,9 @@ async def address_phone(message: Message, state: FSMContext) -> None:
     except DeliveryError as exc:
         await message.answer(refusal(exc))
         return
-    await state.update_data(phone=phone)
+    draft = await read_draft(state, AddressDraft)
+    draft.phone = phone
+    await save_draft(state, draft)
     await state.set_state(Address.address)
     await message.answer(_("The address: street and number, city, post code."))
 
@@ -226,8 +232,10 @@ async def address_lines(
     except DeliveryError as exc:
         await message.answer(refusal(exc))
         return
-    data = await state.update_data(address=address)
-    order = await get_order(session, int(data["order_id"]))
+    draft = await read_draft(state, AddressDraft)
+    draft.address = address
+    await save_draft(state, draft)
+    order = await get_order(session, draft.order_id)
     offered = await shipping_options(session, currency=order.currency) if order else []
     if order is not None and offered and order.status in OPEN_STATUSES:
         await state.set_state(Address.option)
@@ -285,16 +293,16 @@ async def _finish(
 ) -> None:
     """Keeps the address with the order; a Stars order then gets its invoice (with the
     shipping cost), an offline one is paid to the leader as before."""
-    data = await state.get_data()
+    draft = await read_draft(state, AddressDraft)
     await state.clear()
     try:
         order = await give_address(
             session,
-            order_id=int(data["order_id"]),
+            order_id=draft.order_id,
             member_id=member.id,
-            name=str(data.get("name", "")),
-            phone=str(data.get("phone", "")),
-            address=str(data.get("address", "")),
+            name=draft.name or "",
+            phone=draft.phone or "",
+            address=draft.address or "",
             option_id=option_id,
         )
         sendable = order.payment_mode == PAYMENT_TELEGRAM and order.status in OPEN_STATUSES

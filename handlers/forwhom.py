@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import PRIVATE
 from handlers.views.myorders import MyOrderAction, MyOrderCallback
 from handlers.views.text import N_, BackgroundSender, HandlerSettings, counted, esc_name
-from handlers.views.wizard import Target, Wizard, drop_buttons
+from handlers.views.wizard import Draft, Target, Wizard, drop_buttons, read_draft, save_draft
 from models.base import Clock
 from models.order import FOR_WHOM_MAX
 from services.forwhom import (
@@ -36,7 +36,6 @@ from services.order import get_order
 from services.validation import number
 
 router = Router(name="forwhom")
-ORDER_KEY = "for_whom_order"  # the order the question is about, in the wizard's data
 
 USAGE = N_(
     "Send /for ORDER TEXT to say whom an order is for, for example /for 12 Mom, building 3. "
@@ -72,6 +71,12 @@ class ForWhom(StatesGroup):
     name = State()
 
 
+class ForWhomDraft(Draft):
+    """The question's draft: the order it is about."""
+
+    for_whom_order: int = 0  # 0: none (the button that asks sets it)
+
+
 WIZARD = Wizard(ForWhom)
 
 
@@ -99,7 +104,7 @@ def done_text(done: ForWhomSet) -> str:
 async def _ask(target: Target, step: str, data: dict[str, Any]) -> None:
     """Asks whom the order is for, with 🙋 For me above ✖️ Cancel."""
     state: FSMContext = data["state"]
-    order_id = int((await state.get_data()).get(ORDER_KEY, 0))
+    order_id = (await read_draft(state, ForWhomDraft)).for_whom_order
     order = await get_order(data["session"], order_id)
     back = await WIZARD.enter(state, "name")
     above = InlineKeyboardBuilder()
@@ -139,7 +144,7 @@ async def for_button(
     if query.message is None:
         return
     await WIZARD.start(state, "name")
-    await state.update_data({ORDER_KEY: order.id})
+    await save_draft(state, ForWhomDraft(for_whom_order=order.id))
     await _ask(query.message, "name", {"state": state, "session": session})
 
 
@@ -183,7 +188,7 @@ async def for_whom_answer(
     clock: Clock,
 ) -> None:
     """The member's answer: whom the order is for; too long is asked again."""
-    order_id = int((await state.get_data()).get(ORDER_KEY, 0))
+    order_id = (await read_draft(state, ForWhomDraft)).for_whom_order
     try:
         done = await set_for_whom(
             session,

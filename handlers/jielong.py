@@ -17,6 +17,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, OpenGroup, RoleFilter
@@ -50,6 +51,7 @@ from handlers.views.text import (
     quoted,
     shorten,
 )
+from handlers.views.wizard import Draft, read_draft, save_draft
 from models.base import Clock
 from models.groupbuy import MIN_PEOPLE
 from services.community import CommunityView
@@ -159,6 +161,40 @@ class ListDraft(StatesGroup):
     confirm = State()
 
 
+ItemRow = tuple[str, int, int | None, int, int | None, int | None]
+
+
+class JielongDraft(Draft):
+    """A pasted list as the bot read it, waiting for its leader's ✅ Open it."""
+
+    chat: int | None = None  # the group it was pasted in (only there can it be opened)
+    title: str = ""
+    items: list[ItemRow] = Field(default_factory=list)  # ListItem's fields, in order
+    currency: str = ""
+    deadline: datetime | None = None
+    timezone: str = "UTC"  # the group's: the deadline is shown in it
+    min_kind: str = MIN_PEOPLE
+    min_count: int = 1
+    limit: int = DEFAULT_LIMIT  # units of each item per member
+    per_item: bool = False  # True: each item forms at its own minimum
+    pickup: str = ""
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _catalogue_columns(cls, rows: object) -> object:
+        """A draft saved before catalogue items (four values a line) has none of them."""
+        return [[*row, None, None][:6] for row in rows] if isinstance(rows, list) else rows
+
+    def due(self) -> datetime:
+        """The deadline (a list is read with one: None only in a draft that never was)."""
+        assert self.deadline is not None
+        return self.deadline
+
+    def list_items(self) -> list[ListItem]:
+        """The items, in the list's order."""
+        return [ListItem(*row) for row in self.items]
+
+
 class DraftAction(StrEnum):
     """The leader's answer under the list the bot read."""
 
@@ -213,11 +249,11 @@ def _order_text(order: ListOrder, name: str, locale: str) -> str:
     )
 
 
-def _draft_text(data: dict[str, object], bad: list[BadLine], locale: str) -> str:
+def _draft_text(draft: JielongDraft, bad: list[BadLine], locale: str) -> str:
     """The list as the bot read it, with the lines it could not read, for the leader to check."""
-    currency = str(data["currency"])
-    lines = [_("📝 <b>Sign-up list: {title}</b>").format(title=esc_name(data["title"]))]
-    for number, item in enumerate(_items(data), start=1):
+    currency = draft.currency
+    lines = [_("📝 <b>Sign-up list: {title}</b>").format(title=esc_name(draft.title))]
+    for number, item in enumerate(draft.list_items(), start=1):
         name = esc(item.name) + (f" (#{item.product_id})" if item.product_id else "")
         line = f"{number}. {name} · {format_money(item.price, currency, locale)}"
         if item.stock is not None:
@@ -225,23 +261,22 @@ def _draft_text(data: dict[str, object], bad: list[BadLine], locale: str) -> str
         if item.min_units:
             line += " · " + _("min {n}").format(n=item.min_units)
         lines.append(line)
-    deadline = datetime.fromisoformat(str(data["deadline"]))
-    when = deadline.astimezone(ZoneInfo(str(data["timezone"]))).strftime("%m-%d %H:%M")
-    minimum = int(str(data["min_count"]))
+    when = draft.due().astimezone(ZoneInfo(draft.timezone)).strftime("%m-%d %H:%M")
+    minimum = draft.min_count
     lines.append(
         _("Ends {when} · forms at {min} · limit {limit} of each item per member").format(
             when=when,
-            min=counted("person" if data["min_kind"] == MIN_PEOPLE else "unit", minimum),
-            limit=data["limit"],
+            min=counted("person" if draft.min_kind == MIN_PEOPLE else "unit", minimum),
+            limit=draft.limit,
         )
     )
     lines.append(
         _("Forms item by item, each at its own minimum.")
-        if data["per_item"]
+        if draft.per_item
         else _("Forms as a whole: the minimum of the list and of every item ordered.")
     )
-    if data["pickup"]:
-        lines.append(_("Pickup: {place}").format(place=esc(data["pickup"])))
+    if draft.pickup:
+        lines.append(_("Pickup: {place}").format(place=esc(draft.pickup)))
     if bad:
         lines.append("")
         lines.append(_("I could not read these lines (left out):"))
@@ -256,24 +291,6 @@ def _draft_keyboard() -> InlineKeyboardMarkup:
     builder.button(text=_("✅ Open it"), callback_data=DraftCallback(action=DraftAction.OPEN))
     builder.button(text=_("✖ Cancel"), callback_data=DraftCallback(action=DraftAction.DROP))
     return builder.as_markup()
-
-
-def _items(data: dict[str, object]) -> list[ListItem]:
-    typed = data["items"]
-    assert isinstance(typed, list)
-    # a draft read before catalogue items (four values a line) has none of them
-    rows = ([*entry, None, None][:6] for entry in typed)
-    return [
-        ListItem(
-            str(name),
-            int(price),
-            None if stock is None else int(stock),
-            int(minimum),
-            None if product is None else int(product),
-            None if variant is None else int(variant),
-        )
-        for name, price, stock, minimum, product, variant in rows
-    ]
 
 
 @router.message(
@@ -334,25 +351,28 @@ async def signup_command(
     if cleared is None:
         return
     local = now.astimezone(ZoneInfo(community.timezone))
-    data: dict[str, object] = {
-        "chat": community.id,
-        "title": parsed.title or _("Sign-up list {date}").format(date=local.strftime("%m-%d")),
-        "items": [
-            [i.name, i.price, i.stock, i.min_units, i.product_id, i.variant_id]
+    draft = JielongDraft(
+        chat=community.id,
+        title=parsed.title or _("Sign-up list {date}").format(date=local.strftime("%m-%d")),
+        items=[
+            (i.name, i.price, i.stock, i.min_units, i.product_id, i.variant_id)
             for i in parsed.items
         ],
-        "currency": currency,
-        "deadline": deadline.isoformat(),
-        "timezone": community.timezone,
-        "min_kind": min_kind,
-        "min_count": min_count,
-        "limit": limit,
-        "per_item": per_item,
-        "pickup": pickup,
-    }
+        currency=currency,
+        deadline=deadline,
+        timezone=community.timezone,
+        min_kind=min_kind,
+        min_count=min_count,
+        limit=limit,
+        per_item=per_item,
+        pickup=pickup,
+    )
+    await state.clear()  # a list pasted before is replaced
     await state.set_state(ListDraft.confirm)
-    await state.set_data(data)
-    await message.reply(_draft_text(data, list(parsed.bad), locale), reply_markup=_draft_keyboard())
+    await save_draft(state, draft)
+    await message.reply(
+        _draft_text(draft, list(parsed.bad), locale), reply_markup=_draft_keyboard()
+    )
 
 
 @router.callback_query(DraftCallback.filter(F.action == DraftAction.DROP))
@@ -385,33 +405,33 @@ async def open_draft(
     after_commit: CommitHook,
 ) -> None:
     """Opens the list the leader confirmed: a product of its items, then its card."""
-    data = await state.get_data()
-    if await state.get_state() != ListDraft.confirm.state or data.get("chat") != community.id:
+    draft = await read_draft(state, JielongDraft)
+    if await state.get_state() != ListDraft.confirm.state or draft.chat != community.id:
         await query.answer(_("This list is no longer waiting: send it again."), show_alert=True)
         return
     await state.clear()
-    items = _items(data)
+    items = draft.list_items()
     now = clock()
     try:
         # the list's product and its group-buy, or neither: a refusal takes the product back
         async with session.begin_nested():
             product = await list_product(
                 session,
-                parsed=ParsedList(str(data["title"]), tuple(items), ()),
-                title=str(data["title"]),
-                currency=str(data["currency"]),
+                parsed=ParsedList(draft.title, tuple(items), ()),
+                title=draft.title,
+                currency=draft.currency,
                 created_by=member.id,
             )
             values = OpenValues(
                 product_id=product.id,
-                deadline=datetime.fromisoformat(str(data["deadline"])),
-                min_kind=str(data["min_kind"]),
-                min_count=int(str(data["min_count"])),
+                deadline=draft.due(),
+                min_kind=draft.min_kind,
+                min_count=draft.min_count,
                 stock_cap=UNLIMITED_ITEM,
-                per_member_limit=int(str(data["limit"])),
-                pickup_point=str(data["pickup"]),
+                per_member_limit=draft.limit,
+                pickup_point=draft.pickup,
                 multi=True,
-                form_per_item=bool(data["per_item"]),
+                form_per_item=draft.per_item,
                 items=list_entries(product, tuple(items)),
             )
             opened = await open_and_post(

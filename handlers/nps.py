@@ -27,7 +27,7 @@ from handlers.views.text import (
     esc_name,
     pack_blocks,
 )
-from handlers.views.wizard import Target, Wizard
+from handlers.views.wizard import Draft, Target, Wizard, read_draft, save_draft
 from models.base import Clock
 from services.community import get_community
 from services.member import MemberView, get_member
@@ -60,6 +60,12 @@ class NpsComment(StatesGroup):
     """The member scored and may now add a comment."""
 
     comment = State()
+
+
+class NpsDraft(Draft):
+    """The comment step's draft: the survey the member scored (the comment goes with it)."""
+
+    survey_id: int = 0  # 0: none (the score sets it before the comment is asked)
 
 
 WIZARD = Wizard(NpsComment, optional=("comment",))
@@ -153,7 +159,7 @@ async def scored(
         await query.answer(_(NPS_ERRORS[exc.reason]), show_alert=True)
         return
     await state.clear()
-    await state.update_data(survey_id=callback_data.survey_id)
+    await save_draft(state, NpsDraft(survey_id=callback_data.survey_id))
     await query.answer(_("Thank you!"))
     if isinstance(query.message, Message):
         await query.message.edit_text(
@@ -171,11 +177,9 @@ async def comment(
 ) -> None:
     """The optional comment after the score."""
     text = (message.text or "").strip()
-    data = await state.get_data()
+    draft = await read_draft(state, NpsDraft)
     try:
-        await record_comment(
-            session, survey_id=int(data["survey_id"]), member_id=member.id, comment=text
-        )
+        await record_comment(session, survey_id=draft.survey_id, member_id=member.id, comment=text)
     except NpsError as exc:
         await message.answer(_(NPS_ERRORS[exc.reason]))
         if exc.reason == NpsRefusal.ANSWERED:

@@ -21,6 +21,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
@@ -28,17 +29,26 @@ from handlers.views.lint import (
     MAX_REASON,
     audit_override,
     claims,
-    covered,
+    reason_covers,
     reason_error,
     wizard_findings,
     words_of,
 )
 from handlers.views.poll import first_intro_text, local_time, poll_error, post_poll, staff_time
 from handlers.views.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
-from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from handlers.views.wizard import (
+    NOT_OPEN,
+    Draft,
+    Target,
+    Wizard,
+    drop_buttons,
+    read_draft,
+    save_draft,
+)
 from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from services.community import get_community, open_community_ids
+from services.compliance import Finding
 from services.member import MemberView
 from services.parsing import split_option
 from services.poll import (
@@ -98,6 +108,30 @@ class PollWizardCallback(CallbackData, prefix="pl"):
 
     choice: PollChoice
     chat_id: CallbackId = 0  # the group a toggle button adds or removes
+
+
+class PollDraft(Draft):
+    """What /poll_new has collected so far."""
+
+    first: int = 0  # the trial ambassadors' head start, in minutes (0: none)
+    question: str | None = None
+    options: list[str] = Field(default_factory=list)
+    multiple: bool = False  # members may pick several options
+    anonymous: bool = False
+    closes_at: datetime | None = None
+    points: int = 0  # per voter, once per poll
+    weighted: bool = False  # also counted weighted by tier
+    chats: list[int] = Field(default_factory=list)  # the groups it goes to (ticked so far)
+    override: str | None = None  # why the lint's findings may be ignored (logged)
+    override_words: list[str] = Field(default_factory=list)  # the words that reason covers
+
+    def texts(self) -> list[str]:
+        """What members read of the poll: the question and every option (all linted)."""
+        return [self.question or "", *self.options]
+
+    def covers(self, found: list[tuple[str, list[Finding]]]) -> bool:
+        """Whether the override reason was given for these very findings."""
+        return reason_covers(found, self.override, self.override_words)
 
 
 WIZARD = Wizard(NewPoll, optional=("points",))
@@ -168,11 +202,11 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
     else:
         member: MemberView = data["member"]
         zone = member.timezone or data["settings"].default_timezone
-        stored = await state.get_data()
+        draft = await read_draft(state, PollDraft)
         extra = data["settings"].compliance_extra_words
-        findings = wizard_findings(_texts(stored), extra)
-        text = "\n".join([await _summary(data["session"], stored, zone), *findings])
-        if findings and not covered(claims(_texts(stored), extra), stored):
+        findings = wizard_findings(draft.texts(), extra)
+        text = "\n".join([await _summary(data["session"], draft, zone), *findings])
+        if findings and not draft.covers(claims(draft.texts(), extra)):
             above = _buttons((_("⚠️ Send anyway"), PollChoice.OVERRIDE))
         else:
             above = _buttons((_("✅ Post the poll"), PollChoice.CREATE))
@@ -181,7 +215,9 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
 
 async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
     """Skip (the points): no points for voting; then the weighting."""
-    await data["state"].update_data(points=0)
+    draft = await read_draft(data["state"], PollDraft)
+    draft.points = 0
+    await save_draft(data["state"], draft)
     await _ask(target, "weighting", data)
 
 
@@ -210,7 +246,7 @@ async def start(message: Message, command: CommandObject, state: FSMContext) -> 
         except PollError:
             await message.answer(_(FIRST_USAGE).format(part=f"<code>{esc(args)}</code>"))
             return
-    await state.update_data(first=first)
+    await save_draft(state, PollDraft(first=first))
     await _ask(message, "question", {"state": state})
 
 
@@ -222,7 +258,9 @@ async def got_question(message: Message, state: FSMContext) -> None:
     except PollError as exc:
         await _ask(message, "question", {"state": state}, error=poll_error(exc.reason))
         return
-    await state.update_data(question=question)
+    draft = await read_draft(state, PollDraft)
+    draft.question = question
+    await save_draft(state, draft)
     await _ask(message, "options", {"state": state})
 
 
@@ -234,7 +272,9 @@ async def got_options(message: Message, state: FSMContext) -> None:
     except PollError as exc:
         await _ask(message, "options", {"state": state}, error=poll_error(exc.reason))
         return
-    await state.update_data(options=list(options))
+    draft = await read_draft(state, PollDraft)
+    draft.options = list(options)
+    await save_draft(state, draft)
     await _ask(message, "multiple", {"state": state})
 
 
@@ -246,7 +286,9 @@ async def got_multiple(
     query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext, bot: Bot
 ) -> None:
     """Step 4: anonymous or not."""
-    await state.update_data(multiple=callback_data.choice == PollChoice.MULTIPLE)
+    draft = await read_draft(state, PollDraft)
+    draft.multiple = callback_data.choice == PollChoice.MULTIPLE
+    await save_draft(state, draft)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -266,7 +308,9 @@ async def got_anonymous(
     settings: HandlerSettings,
 ) -> None:
     """Step 5: the closing time."""
-    await state.update_data(anonymous=callback_data.choice == PollChoice.ANONYMOUS)
+    draft = await read_draft(state, PollDraft)
+    draft.anonymous = callback_data.choice == PollChoice.ANONYMOUS
+    await save_draft(state, draft)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -292,12 +336,14 @@ async def got_closing(
         error = poll_error(exc.reason, exc.detail) + "\n" + _closing_prompt(member, settings)
         await _ask(message, "closing", ask, error=error)
         return
-    await state.update_data(closes_at=closes_at.isoformat())
-    data = await state.get_data()
-    if data["anonymous"]:
-        await state.update_data(points=0, weighted=False)
+    draft = await read_draft(state, PollDraft)
+    draft.closes_at = closes_at
+    if draft.anonymous:
+        draft.points, draft.weighted = 0, False
+        await save_draft(state, draft)
         await _ask(message, "targets", ask)
         return
+    await save_draft(state, draft)
     await _ask(message, "points", ask)
 
 
@@ -309,7 +355,9 @@ async def got_points(message: Message, state: FSMContext) -> None:
     except PollError as exc:
         await _ask(message, "points", {"state": state}, error=poll_error(exc.reason))
         return
-    await state.update_data(points=points)
+    draft = await read_draft(state, PollDraft)
+    draft.points = points
+    await save_draft(state, draft)
     await _ask(message, "weighting", {"state": state})
 
 
@@ -320,7 +368,9 @@ async def got_weighting(
     query: CallbackQuery, callback_data: PollWizardCallback, state: FSMContext, bot: Bot
 ) -> None:
     """Step 8: the groups."""
-    await state.update_data(weighted=callback_data.choice == PollChoice.WEIGH)
+    draft = await read_draft(state, PollDraft)
+    draft.weighted = callback_data.choice == PollChoice.WEIGH
+    await save_draft(state, draft)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -348,7 +398,9 @@ async def pick_groups(
     query: CallbackQuery, state: FSMContext, session: AsyncSession, bot: Bot
 ) -> None:
     """Shows the groups to tick."""
-    await state.update_data(chats=[])
+    draft = await read_draft(state, PollDraft)
+    draft.chats = []
+    await save_draft(state, draft)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -366,12 +418,14 @@ async def toggle_group(
     bot: Bot,
 ) -> None:
     """Adds or removes one group."""
-    chosen = list((await state.get_data()).get("chats", []))
+    draft = await read_draft(state, PollDraft)
+    chosen = list(draft.chats)
     if callback_data.chat_id in chosen:
         chosen.remove(callback_data.chat_id)
     elif callback_data.chat_id in await open_community_ids(session):
         chosen.append(callback_data.chat_id)
-    await state.update_data(chats=chosen)
+    draft.chats = chosen
+    await save_draft(state, draft)
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.edit_reply_markup(reply_markup=await _group_picker(session, chosen))
@@ -394,26 +448,23 @@ async def got_targets(
 ) -> None:
     """Step 9: the summary to confirm."""
     active = await open_community_ids(session)
+    draft = await read_draft(state, PollDraft)
     if callback_data.choice == PollChoice.ALL:
         chats = active
     elif callback_data.choice in (PollChoice.VIP, PollChoice.CORE):  # only the groups of that level
         chats = await open_community_ids(session, level=callback_data.choice)
     else:
-        chats = [c for c in (await state.get_data()).get("chats", []) if c in active]
+        chats = [c for c in draft.chats if c in active]
     if not chats:
         await query.answer(poll_error("no_chats"), show_alert=True)
         return
-    await state.update_data(chats=chats)
+    draft.chats = chats
+    await save_draft(state, draft)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
         data = {"state": state, "session": session, "member": member, "settings": settings}
         await _ask(query.message, "confirm", data)
-
-
-def _texts(data: dict[str, Any]) -> list[str]:
-    """What members read of the poll: the question and every option (all linted)."""
-    return [str(data.get("question") or ""), *(str(o) for o in data.get("options") or ())]
 
 
 @router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == PollChoice.OVERRIDE))
@@ -440,32 +491,33 @@ async def got_override(
     if error is not None:
         await _ask(message, "override", data, error=error)
         return
-    found = claims(_texts(await state.get_data()), settings.compliance_extra_words)
-    await state.update_data(override=reason[:MAX_REASON], override_words=words_of(found))
+    draft = await read_draft(state, PollDraft)
+    found = claims(draft.texts(), settings.compliance_extra_words)
+    draft.override, draft.override_words = reason[:MAX_REASON], words_of(found)
+    await save_draft(state, draft)
     await _ask(message, "confirm", data)
 
 
-async def _summary(session: AsyncSession, data: dict[str, Any], zone: str) -> str:
+async def _summary(session: AsyncSession, draft: PollDraft, zone: str) -> str:
+    assert draft.question is not None and draft.closes_at is not None  # asked before
     titles = []
-    for chat_id in data["chats"]:
+    for chat_id in draft.chats:
         community = await get_community(session, chat_id)
         titles.append(esc(community.title if community else chat_id))
-    lines = [f"<b>{esc(data['question'])}</b>"]
-    lines += [f"{i + 1}. {esc(option)}" for i, option in enumerate(data["options"])]
-    lines.append(_("Several options allowed") if data["multiple"] else _("One option"))
-    lines.append(_("Anonymous") if data["anonymous"] else _("Not anonymous"))
+    lines = [f"<b>{esc(draft.question)}</b>"]
+    lines += [f"{i + 1}. {esc(option)}" for i, option in enumerate(draft.options)]
+    lines.append(_("Several options allowed") if draft.multiple else _("One option"))
+    lines.append(_("Anonymous") if draft.anonymous else _("Not anonymous"))
     lines.append(
-        _("Closes: {when} ({zone})").format(
-            when=local_time(datetime.fromisoformat(data["closes_at"]), zone), zone=zone
-        )
+        _("Closes: {when} ({zone})").format(when=local_time(draft.closes_at, zone), zone=zone)
     )
-    lines.append(_("Points per voter: {points}").format(points=data["points"]))
-    if data["weighted"]:
+    lines.append(_("Points per voter: {points}").format(points=draft.points))
+    if draft.weighted:
         lines.append(_("Also weighted by tier"))
-    if data.get("first"):
+    if draft.first:
         lines.append(
             _("Ambassadors vote first: the groups get it {hours} later").format(
-                hours=_head_start(int(data["first"]))
+                hours=_head_start(draft.first)
             )
         )
     lines.append(_("Groups: {groups}").format(groups=", ".join(titles)))
@@ -486,29 +538,30 @@ async def create(
 ) -> None:
     """Stores the poll, posts it in every chosen group and schedules its closing (texts with
     findings only with a reason)."""
-    data = await state.get_data()
-    found = claims(_texts(data), settings.compliance_extra_words)
-    if found and not covered(found, data):
+    draft = await read_draft(state, PollDraft)
+    found = claims(draft.texts(), settings.compliance_extra_words)
+    if found and not draft.covers(found):
         await query.answer(_(NOT_OPEN), show_alert=True)  # a stale Post: findings need a reason
         return
     now = clock()
-    head_start = timedelta(minutes=int(data.get("first") or 0))
+    assert draft.question is not None and draft.closes_at is not None  # asked before
+    head_start = timedelta(minutes=draft.first)
     ambassadors = await reachable_ambassadors(session) if head_start else []
     first_until = now + head_start if ambassadors else None
     try:
         poll = await create_poll(
             session,
-            question=data["question"],
-            options=tuple(data["options"]),
-            allows_multiple=data["multiple"],
-            anonymous=data["anonymous"],
-            closes_at=datetime.fromisoformat(data["closes_at"]),
-            points_per_vote=data["points"],
-            tier_weighted=data["weighted"],
+            question=draft.question,
+            options=tuple(draft.options),
+            allows_multiple=draft.multiple,
+            anonymous=draft.anonymous,
+            closes_at=draft.closes_at,
+            points_per_vote=draft.points,
+            tier_weighted=draft.weighted,
             created_by=member.id,
             now=now,
             first_until=first_until,
-            held_chats=list(data["chats"]),
+            held_chats=list(draft.chats),
         )
     except PollError as exc:
         await query.answer(poll_error(exc.reason), show_alert=True)
@@ -519,7 +572,7 @@ async def create(
             actor_id=member.id,
             action="poll.create",
             found=found,
-            reason=str(data["override"]),
+            reason=draft.override or "",
             what=f"#{poll.id}",
             now=clock(),
         )
@@ -550,7 +603,7 @@ async def create(
         await query.message.answer(
             _("No trial ambassador is tagged yet (a good report makes one): posted at once.")
         )
-    posted = await post_poll(bot, session, poll, list(data["chats"]))
+    posted = await post_poll(bot, session, poll, list(draft.chats))
     if posted == 0:  # no group took it: close it at once, so nothing waits for votes
         await close_poll(session, poll_id=poll.id, now=clock())
         if query.message is not None:

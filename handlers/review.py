@@ -35,6 +35,7 @@ from handlers.views.review import (
     review_text,
 )
 from handlers.views.text import N_, HandlerSettings, esc
+from handlers.views.wizard import Draft, read_draft, save_draft
 from models.base import Clock
 from models.review import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
 from services.audit import record_action
@@ -81,6 +82,12 @@ class RejectReview(StatesGroup):
     """A moderator tapped Reject: the next message is the reason the member reads."""
 
     reason = State()
+
+
+class RejectReviewDraft(Draft):
+    """The rejection's draft: the review (by its order) the reason is for."""
+
+    reject_order: int = 0  # 0: none (Reject sets it before the reason is asked)
 
 
 def _queue_keyboard(order_id: int) -> InlineKeyboardMarkup:
@@ -239,7 +246,7 @@ async def reject_button(
     """Reject under a review: asks the reason first (the member reads it, as on the
     dashboard); nothing is decided until it comes."""
     await state.set_state(RejectReview.reason)
-    await state.update_data(reject_order=callback_data.order_id)
+    await save_draft(state, RejectReviewDraft(reject_order=callback_data.order_id))
     await query.answer()
     if query.message is not None:
         await query.message.answer(
@@ -264,7 +271,7 @@ async def reject_reason(
 ) -> None:
     """The reason of a rejection: the review is rejected with it, and the author told why."""
     note = " ".join((message.text or "").split())[:NOTE_MAX]
-    order_id = int((await state.get_data()).get("reject_order", 0))
+    order_id = (await read_draft(state, RejectReviewDraft)).reject_order
     await state.clear()
     done = await _decide(bot, session, member, settings, clock, order_id, approve=False, note=note)
     if isinstance(done, str):

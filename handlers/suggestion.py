@@ -24,7 +24,7 @@ from handlers.filters import PRIVATE, AsOneself, RoleFilter
 from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.views.perks import points_text
 from handlers.views.text import N_, CallbackId, HandlerSettings, esc, esc_name
-from handlers.views.wizard import Target, Wizard
+from handlers.views.wizard import Draft, Target, Wizard, read_draft, save_draft
 from models.base import Clock
 from services.community import CommunityView, get_community
 from services.member import MemberView, get_member
@@ -79,6 +79,14 @@ class Deciding(StatesGroup):
     reply = State()
 
 
+class DecidingDraft(Draft):
+    """The decision's draft: which suggestion, and whether it is adopted (the reply is the step's
+    answer)."""
+
+    suggestion_id: int = 0  # 0: none (Adopt or Decline sets it before the reply is asked)
+    adopt: bool = False  # False: declined
+
+
 WIZARD = Wizard(Deciding, optional=("reply",))
 
 
@@ -86,7 +94,7 @@ async def _ask_reply(target: Target, step: str, data: dict[str, Any]) -> None:
     """The reply question, with Skip (no reply) and Cancel (nothing decided)."""
     state: FSMContext = data["state"]
     back = await WIZARD.enter(state, "reply")
-    suggestion_id = (await state.get_data())["suggestion_id"]
+    suggestion_id = (await read_draft(state, DecidingDraft)).suggestion_id
     await target.answer(
         _(
             "Write a short reply for the author of #{id} (up to 200 characters), or /skip "
@@ -232,8 +240,9 @@ async def choose(
         await query.answer(_(refusal), show_alert=True)
         return
     await state.clear()
-    await state.update_data(
-        suggestion_id=found.id, adopt=callback_data.action == SuggestionAction.ADOPT
+    await save_draft(
+        state,
+        DecidingDraft(suggestion_id=found.id, adopt=callback_data.action == SuggestionAction.ADOPT),
     )
     await query.answer()
     if query.message is not None:
@@ -284,12 +293,12 @@ async def _decide(
 ) -> None:
     """Adopts or declines the suggestion (with `reply`, maybe empty), tells the author in their
     language, and confirms to staff."""
-    data = await state.get_data()
+    draft = await read_draft(state, DecidingDraft)
     try:
         decision = await decide(
             session,
-            suggestion_id=int(data["suggestion_id"]),
-            adopt=bool(data["adopt"]),
+            suggestion_id=draft.suggestion_id,
+            adopt=draft.adopt,
             reply=reply,
             staff_id=member.id,
             now=clock(),
@@ -307,7 +316,7 @@ async def _decide(
     told = False
     if author is not None and author.started:
         with i18n.use_locale(author.locale):
-            if data["adopt"]:
+            if draft.adopt:
                 lines = [
                     _("Good news: the brand adopted your suggestion #{id}!").format(id=item.id)
                 ]
@@ -334,7 +343,7 @@ async def _decide(
                     "could not tell member %s about suggestion %s: %s", author.id, item.id, exc
                 )
     done = (
-        _("Suggestion #{id} adopted.") if data["adopt"] else _("Suggestion #{id} declined.")
+        _("Suggestion #{id} adopted.") if draft.adopt else _("Suggestion #{id} declined.")
     ).format(id=item.id)
     done += " " + (
         _("The author was told.") if told else _("The author has no private chat with me.")

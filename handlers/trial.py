@@ -5,7 +5,6 @@ consent to share it as a review marked as a free trial)."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -14,6 +13,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
@@ -32,6 +32,7 @@ from handlers.views.trial import (
     summary_text,
     trial_line,
 )
+from handlers.views.wizard import Draft, read_draft, save_draft
 from models.base import Clock
 from models.trial import TRIAL_MAX_PHOTOS
 from services.audit import record_action
@@ -72,6 +73,15 @@ class TrialReport(StatesGroup):
     rating = State()
     words = State()
     photos = State()
+
+
+class TrialReportDraft(Draft):
+    """The report's draft: the trial, its aspects, and the ratings given so far."""
+
+    trial_id: int = 0  # 0: none (/report or the reminder's button sets it)
+    aspects: list[str] = Field(default_factory=list)  # rated in this order
+    index: int = 0  # the aspect asked now
+    ratings: dict[str, int] = Field(default_factory=dict)  # aspect: 1-5
 
 
 # a report refused before the trial goods arrived names the order, so it has its own message
@@ -255,15 +265,14 @@ async def answer_button(
 # ------------------------------------------------------------------------- the report ------
 
 
-async def _ask_rating(bot: Bot, chat_id: int, data: dict[str, Any]) -> None:
-    aspects: list[str] = data["aspects"]
-    index: int = data["index"]
+async def _ask_rating(bot: Bot, chat_id: int, draft: TrialReportDraft) -> None:
+    aspects, index = draft.aspects, draft.index
     await bot.send_message(
         chat_id,
         _("How do you rate its {aspect}? ({n} of {total})").format(
             aspect=f"<b>{esc(aspects[index])}</b>", n=index + 1, total=len(aspects)
         ),
-        reply_markup=rating_keyboard(data["trial_id"]),
+        reply_markup=rating_keyboard(draft.trial_id),
     )
 
 
@@ -277,16 +286,17 @@ async def _start_report(
         return _error(exc)
     if task.reported:
         return _(ERRORS["reported"])
-    data = {"trial_id": trial_id, "aspects": list(task.trial.aspects), "index": 0, "ratings": {}}
+    draft = TrialReportDraft(trial_id=trial_id, aspects=list(task.trial.aspects))
+    await state.clear()  # a report begun before starts again
     await state.set_state(TrialReport.rating)
-    await state.set_data(data)
+    await save_draft(state, draft)
     await bot.send_message(
         member.id,
         _("Your report on {title}: first a rating for each aspect.").format(
             title=esc_name(task.trial.title)
         ),
     )
-    await _ask_rating(bot, member.id, data)
+    await _ask_rating(bot, member.id, draft)
     return None
 
 
@@ -331,21 +341,21 @@ async def rate_button(
     query: CallbackQuery, callback_data: TrialCallback, bot: Bot, state: FSMContext
 ) -> None:
     """A rating button: the next aspect, or the words once every aspect is rated."""
-    data = await state.get_data()
-    if data.get("trial_id") != callback_data.trial_id or not 1 <= callback_data.value <= 5:
+    draft = await read_draft(state, TrialReportDraft)
+    if draft.trial_id != callback_data.trial_id or not 1 <= callback_data.value <= 5:
         await query.answer()
         return
-    aspects: list[str] = data["aspects"]
-    data["ratings"][aspects[data["index"]]] = callback_data.value
-    data["index"] += 1
-    await state.set_data(data)
+    aspects = draft.aspects
+    draft.ratings[aspects[draft.index]] = callback_data.value
+    draft.index += 1
+    await save_draft(state, draft)
     await query.answer("⭐" * callback_data.value)
     if query.message is not None:
         await bot.edit_message_reply_markup(
             chat_id=query.from_user.id, message_id=query.message.message_id, reply_markup=None
         )
-    if data["index"] < len(aspects):
-        await _ask_rating(bot, query.from_user.id, data)
+    if draft.index < len(aspects):
+        await _ask_rating(bot, query.from_user.id, draft)
         return
     await state.set_state(TrialReport.words)
     await bot.send_message(
@@ -363,13 +373,13 @@ async def report_words(
     clock: Clock,
 ) -> None:
     """The report's words: the report is saved; photos may follow."""
-    data = await state.get_data()
+    draft = await read_draft(state, TrialReportDraft)
     try:
         await submit_report(
             session,
-            trial_id=data["trial_id"],
+            trial_id=draft.trial_id,
             member_id=member.id,
-            ratings=data["ratings"],
+            ratings=draft.ratings,
             text=message.text or "",
             now=clock(),
         )
@@ -383,7 +393,7 @@ async def report_words(
             "Report saved. Send up to 5 photos of the product now, then tap Done (or Done "
             "right away)."
         ),
-        reply_markup=done_keyboard(data["trial_id"]),
+        reply_markup=done_keyboard(draft.trial_id),
     )
 
 
@@ -392,12 +402,12 @@ async def report_photo(
     message: Message, session: AsyncSession, member: MemberView, state: FSMContext, clock: Clock
 ) -> None:
     """A photo of the report."""
-    data = await state.get_data()
+    draft = await read_draft(state, TrialReportDraft)
     assert message.photo is not None
     try:
         photos = await attach_report_photo(
             session,
-            trial_id=data["trial_id"],
+            trial_id=draft.trial_id,
             member_id=member.id,
             file_id=message.photo[-1].file_id,
             now=clock(),
@@ -409,7 +419,7 @@ async def report_photo(
         _("Photo added ({photos}/{most}). Send more, or tap Done.").format(
             photos=photos, most=TRIAL_MAX_PHOTOS
         ),
-        reply_markup=done_keyboard(data["trial_id"]),
+        reply_markup=done_keyboard(draft.trial_id),
     )
 
 

@@ -18,6 +18,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.views.labels import Labels
 from handlers.views.text import N_, CallbackId, esc
+from handlers.views.wizard import Draft, save_draft
 from services.delivery import (
     DeliveryError,
     DeliveryRefusal,
@@ -99,6 +100,15 @@ class Address(StatesGroup):
     option = State()
 
 
+class AddressDraft(Draft):
+    """The address questions' draft: the order, and the answers so far."""
+
+    order_id: int = 0  # 0: none (set when the questions start)
+    name: str | None = None  # the recipient's
+    phone: str | None = None
+    address: str | None = None  # street and number, city, post code
+
+
 class DeliveryAction(StrEnum):
     DELIVER = "deliver"  # deliver instead of pickup
     OPTION = "option"  # a shipping option chosen (option_id 0: free, none offered)
@@ -134,8 +144,9 @@ async def ask_address(
 ) -> None:
     """Starts the address questions in the member's private chat, in their language."""
     private = _private_state(bot, state, member.id)
+    await private.clear()  # whatever the member was doing there: the questions start afresh
     await private.set_state(Address.name)
-    await private.set_data({"order_id": order_id})
+    await save_draft(private, AddressDraft(order_id=order_id))
     with i18n.use_locale(member.locale):
         await bot.send_message(
             member.id,

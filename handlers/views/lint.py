@@ -193,9 +193,15 @@ def words_of(found: Sequence[tuple[str, list[Finding]]]) -> list[str]:
     return list(dict.fromkeys(f.word for _text, marked in found for f in marked))
 
 
+def reason_covers(
+    found: Sequence[tuple[str, list[Finding]]], reason: str | None, words: Iterable[str]
+) -> bool:
+    """Whether a wizard's override `reason`, given for `words`, covers these findings: given for
+    these very words (a text changed since, with a new claim, needs a reason again)."""
+    return bool(reason) and set(words_of(found)) <= set(words)
+
+
 def covered(found: Sequence[tuple[str, list[Finding]]], data: dict[str, Any]) -> bool:
-    """Whether a wizard's override reason covers these findings: given for these very words (a
-    text changed since, with a new claim, needs a reason again)."""
-    return bool(data.get("override")) and set(words_of(found)) <= set(
-        data.get("override_words") or ()
-    )
+    """`reason_covers`, with the reason and its words as a wizard's data keeps them (`override`,
+    `override_words`)."""
+    return reason_covers(found, data.get("override"), data.get("override_words") or ())
