@@ -306,10 +306,15 @@ def _money(turn: Turn, draft: GroupBuyDraft, amount: int | None) -> str:
     return format_money(amount, draft.currency, turn.locale)
 
 
+async def _product(turn: Turn, draft: GroupBuyDraft) -> ProductView | None:
+    """The product chosen at the first step, as it is now (None: gone)."""
+    assert draft.product_id is not None  # the first step
+    return await get_product(turn.session, draft.product_id)
+
+
 async def _product_stock(turn: Turn, draft: GroupBuyDraft) -> int | None:
     """The product's stock left now (None: unlimited, or the product is gone)."""
-    assert draft.product_id is not None  # the product came first
-    product = await get_product(turn.session, draft.product_id)
+    product = await _product(turn, draft)
     return product.stock if product is not None else None
 
 
@@ -380,8 +385,7 @@ async def _prompt(
         text = _("Where do members pick it up? At most {limit}. Skip: leave it out.")
         text = text.format(limit=counted("character", PICKUP_POINT_MAX))
     elif step == "delivery":
-        assert draft.product_id is not None  # the first step
-        chosen = await get_product(turn.session, draft.product_id)
+        chosen = await _product(turn, draft)
         mode = chosen.fulfilment if chosen is not None else FULFIL_PICKUP
         text = _(
             "How do its orders reach members? Tap one (or send pickup, delivery or both). "
@@ -407,8 +411,7 @@ async def _prompt(
 async def _texts(turn: Turn, draft: GroupBuyDraft) -> list[str]:
     """What members read on the card: the product's texts, the pickup texts, in every
     language (all linted)."""
-    assert draft.product_id is not None  # the first step
-    product = await get_product(turn.session, draft.product_id)
+    product = await _product(turn, draft)
     return [
         *(product_texts(product) if product is not None else []),
         *wizard_texts(draft.model_dump(), PICKUP_FIELDS),
@@ -1134,10 +1137,26 @@ async def stale_product_page(query: CallbackQuery) -> None:
     await query.answer(_("That question is not open any more."), show_alert=True)
 
 
-def _open_values(
-    turn: Turn, draft: GroupBuyDraft, *, drop: bool, pickups: dict[int, str] | None
+async def _kind(turn: Turn, *, drop: bool) -> str:
+    """Which promotion the opening counts as (services/policy.py), for its caps."""
+    if drop:
+        return KIND_DROP
+    if await is_staff(turn.session, turn.member.id):
+        return KIND_GROUPBUY
+    return KIND_LEADER  # a leader's own group-buy in their group: the leader cap
+
+
+def _nothing_created(restart: str, why: str) -> str:
+    """Why Confirm opened nothing (when known), and how to start again."""
+    again = _("Nothing was created. Send {command} to start again.").format(command=restart)
+    return "\n".join(filter(None, [why, again]))
+
+
+async def _open_values(
+    turn: Turn, draft: GroupBuyDraft, *, drop: bool, chat_ids: list[int]
 ) -> OpenValues:
-    """The group-buy the draft describes, its deadline read now ("24h" counts from Confirm)."""
+    """The group-buy the draft describes, its deadline read now ("24h" counts from Confirm);
+    a drop's pickup text for each of its groups."""
     # every step before the last look was answered (or skipped) to reach it
     assert draft.product_id is not None and draft.deadline is not None
     assert draft.min_kind is not None and draft.min_count is not None
@@ -1153,7 +1172,9 @@ def _open_values(
         pickup_point=draft.pickup_point,
         pickup_time=draft.pickup_time,
         pickup_translations=draft.translations if drop else None,
-        pickups=pickups,
+        pickups=(
+            await group_pickups(turn.session, chat_ids, given=draft.group_pickups) if drop else None
+        ),
         fulfilment=draft.fulfilment,
     )
 
@@ -1199,46 +1220,25 @@ async def confirm_button(
     restart = "/drop" if drop else "/groupbuy"
     found = claims(await _texts(turn, draft), settings.compliance_extra_words)
     if found and not _covered(found, draft):  # the texts changed since the last look
-        await query.message.answer(
-            "\n".join(
-                [
-                    "\n".join(findings_lines(found)),
-                    _("Nothing was created. Send {command} to start again.").format(
-                        command=restart
-                    ),
-                ]
-            )
-        )
+        await query.message.answer(_nothing_created(restart, "\n".join(findings_lines(found))))
         return
     try:
         chat_ids = await _drop_groups(turn, draft) if drop else [query.message.chat.id]
-        pickups = (
-            await group_pickups(session, chat_ids, given=draft.group_pickups) if drop else None
-        )
-        kind = (
-            KIND_DROP
-            if drop
-            else KIND_GROUPBUY
-            if await is_staff(session, member.id)
-            else KIND_LEADER  # a leader's own group-buy in their group: the leader cap
-        )
         opened = await open_and_post(
             session,
             closer,
             poster,
             after_commit,
-            _open_values(turn, draft, drop=drop, pickups=pickups),
+            await _open_values(turn, draft, drop=drop, chat_ids=chat_ids),
             opened_by=member.id,
             chat_ids=chat_ids,
             commission_bps=0 if drop else settings.leader_commission_bps,  # drops earn none
             now=turn.now,
-            kind=kind,
+            kind=await _kind(turn, drop=drop),
             settings=settings,
         )
     except GroupBuyError as exc:
-        reason = open_error_text(exc) or ""
-        again = _("Nothing was created. Send {command} to start again.").format(command=restart)
-        await query.message.answer("\n".join(filter(None, [reason, again])))
+        await query.message.answer(_nothing_created(restart, open_error_text(exc) or ""))
         return
     except HeldBack as exc:
         await query.message.answer(
