@@ -29,10 +29,11 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
-from handlers.views.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
+from handlers.views.content import OFFER, TYPING, ContentDraft, ContentSteps, preview_lines
 from handlers.views.groupbuy_join import REFUSALS
 from handlers.views.groupbuy_open import (
     OPEN_ERRORS,
@@ -71,12 +72,20 @@ from handlers.views.text import (
     format_money,
     quoted,
 )
-from handlers.views.wizard import EARLIER_STEP, Target, Wizard, drop_buttons
+from handlers.views.wizard import (
+    EARLIER_STEP,
+    Target,
+    Wizard,
+    drop_buttons,
+    read_draft,
+    save_draft,
+)
 from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from models.groupbuy import MIN_PEOPLE
 from models.product import FULFIL_PICKUP, FULFILMENT_MODES
 from services.community import CommunityView, open_communities
+from services.compliance import Finding
 from services.content import PICKUP_POINT, PICKUP_TIME
 from services.drop import (
     TO_ALL,
@@ -178,6 +187,33 @@ class NewGroupBuy(StatesGroup):
     override = State()  # why the texts may go out despite the lint's findings (logged)
 
 
+class GroupBuyDraft(ContentDraft):
+    """What the group-buy wizard has collected so far (nothing is opened until Confirm); a
+    drop's translations are the pickup point's and time's."""
+
+    scope: str | None = None  # "group": a leader's own, in the group; "drop": staff's, to many
+    product_id: int | None = None
+    title: str | None = None  # the product's, as chosen
+    price: int | None = None  # the product's base price, in minor units of `currency`
+    currency: str | None = None
+    deadline: str | None = None  # kept as typed: "24h" counts from Confirm, not from the answer
+    min_kind: str | None = None  # models/groupbuy.py MIN_PEOPLE or MIN_UNITS
+    min_count: int | None = None
+    stock_cap: int | None = None
+    limit: int | None = None  # units one member may take at most
+    tiers: list[tuple[int, int]] = Field(default_factory=list)  # (units, price), cheaper as more
+    pickup_point: str = ""  # "": left out
+    pickup_time: str = ""
+    target: str | None = None  # a drop's groups, as DropTarget.pack() writes them (None: all)
+    target_menu: str = ""  # the target question's buttons: "" the choices, "tags" or "pick"
+    chosen: list[int] = Field(default_factory=list)  # the groups ticked in the picker, in order
+    group_pickups: dict[int, str] = Field(default_factory=dict)  # a drop's own, {chat id: text}
+    fulfilment: str = ""  # models/product.py FULFILMENT_MODES; "": as the product says
+    override: str | None = None  # why the lint's findings may be ignored (logged)
+    override_words: list[str] = Field(default_factory=list)  # the words that reason covers
+    asked_at: datetime | None = None  # when the open question was asked (GROUP_IDLE)
+
+
 SKIPPABLE = (
     "minimum",
     "stock",
@@ -260,18 +296,30 @@ def _turn(
     return Turn(state, session, settings, member, locale, zone, clock())
 
 
-def _money(turn: Turn, data: dict[str, Any], amount: int) -> str:
-    return format_money(amount, data["currency"], turn.locale)
+async def _draft(turn: Turn) -> GroupBuyDraft:
+    """The wizard's draft as saved (change it, then `save_draft`)."""
+    return await read_draft(turn.state, GroupBuyDraft)
 
 
-async def _product_stock(turn: Turn, data: dict[str, Any]) -> int | None:
+def _money(turn: Turn, draft: GroupBuyDraft, amount: int | None) -> str:
+    assert amount is not None and draft.currency is not None  # the product came first
+    return format_money(amount, draft.currency, turn.locale)
+
+
+async def _product(turn: Turn, draft: GroupBuyDraft) -> ProductView | None:
+    """The product chosen at the first step, as it is now (None: gone)."""
+    assert draft.product_id is not None  # the first step
+    return await get_product(turn.session, draft.product_id)
+
+
+async def _product_stock(turn: Turn, draft: GroupBuyDraft) -> int | None:
     """The product's stock left now (None: unlimited, or the product is gone)."""
-    product = await get_product(turn.session, data["product_id"])
+    product = await _product(turn, draft)
     return product.stock if product is not None else None
 
 
-async def _default_stock(turn: Turn, data: dict[str, Any]) -> int:
-    stock = await _product_stock(turn, data)
+async def _default_stock(turn: Turn, draft: GroupBuyDraft) -> int:
+    stock = await _product_stock(turn, draft)
     return stock if stock is not None else DEFAULT_STOCK
 
 
@@ -282,7 +330,7 @@ async def _prompt(
     turn: Turn, step: str, offset: int = 0
 ) -> tuple[str, InlineKeyboardBuilder | None]:
     """The question of a step and its own buttons (the product picker: the page at `offset`)."""
-    data = await turn.state.get_data()
+    draft = await _draft(turn)
     if step == "product":
         builder = InlineKeyboardBuilder()
         page = await list_products(turn.session, limit=PRODUCT_BUTTONS, offset=offset)
@@ -314,7 +362,7 @@ async def _prompt(
         ).format(people=counted("person", int(DEFAULT_MINIMUM)))
     elif step == "stock":
         text = _("How many units are for sale in total? Skip: {n}.").format(
-            n=await _default_stock(turn, data)
+            n=await _default_stock(turn, draft)
         )
     elif step == "limit":
         text = _("How many units may one member take at most? Skip: {n}.").format(n=DEFAULT_LIMIT)
@@ -322,9 +370,9 @@ async def _prompt(
         text = _(
             "Lower prices as more units sell? Send units:price pairs, like 10:35.90,30:32.90; "
             "the base price is {price}. Skip: no tiers."
-        ).format(price=_money(turn, data, data["price"]))
+        ).format(price=_money(turn, draft, draft.price))
     elif step == "target":
-        return await _target_prompt(turn, data)
+        return await _target_prompt(turn, draft)
     elif step == "group_pickup":
         text = _(
             "Its own pickup text for some groups? Send one line per group: the group's name or "
@@ -337,7 +385,7 @@ async def _prompt(
         text = _("Where do members pick it up? At most {limit}. Skip: leave it out.")
         text = text.format(limit=counted("character", PICKUP_POINT_MAX))
     elif step == "delivery":
-        chosen = await get_product(turn.session, data["product_id"])
+        chosen = await _product(turn, draft)
         mode = chosen.fulfilment if chosen is not None else FULFIL_PICKUP
         text = _(
             "How do its orders reach members? Tap one (or send pickup, delivery or both). "
@@ -360,59 +408,65 @@ async def _prompt(
     return text, None
 
 
-async def _texts(turn: Turn, data: dict[str, Any]) -> list[str]:
+async def _texts(turn: Turn, draft: GroupBuyDraft) -> list[str]:
     """What members read on the card: the product's texts, the pickup texts, in every
     language (all linted)."""
-    product = await get_product(turn.session, data["product_id"])
+    product = await _product(turn, draft)
     return [
         *(product_texts(product) if product is not None else []),
-        *wizard_texts(data, PICKUP_FIELDS),
-        *dict(data.get("group_pickups") or {}).values(),
+        *wizard_texts(draft.model_dump(), PICKUP_FIELDS),
+        *draft.group_pickups.values(),
     ]
+
+
+def _covered(found: list[tuple[str, list[Finding]]], draft: GroupBuyDraft) -> bool:
+    """Whether the draft's override reason was given for these very findings."""
+    return covered(found, draft.model_dump())
 
 
 async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
     """What Confirm will open, for a last look; user text escaped."""
-    data = await turn.state.get_data()
-    deadline = parse_deadline(data["deadline"], now=turn.now, timezone=turn.zone)
+    draft = await _draft(turn)
+    assert draft.deadline is not None and draft.title is not None and draft.min_count is not None
+    deadline = parse_deadline(draft.deadline, now=turn.now, timezone=turn.zone)
     local = deadline.astimezone(ZoneInfo(turn.zone))
     lines = [
         _("Please check, then confirm:"),
-        f"🛒 <b>{esc(data['title'])}</b>",
-        _("Price: {price}").format(price=_money(turn, data, data["price"])),
+        f"🛒 <b>{esc(draft.title)}</b>",
+        _("Price: {price}").format(price=_money(turn, draft, draft.price)),
     ]
-    for units, price in data["tiers"]:
+    for units, price in draft.tiers:
         lines.append(
             "  "
             + _("from {units}: {price}").format(
-                units=counted("unit", units), price=_money(turn, data, price)
+                units=counted("unit", units), price=_money(turn, draft, price)
             )
         )
-    noun = "person" if data["min_kind"] == MIN_PEOPLE else "unit"
-    lines.append(_("Minimum to form: {count}").format(count=counted(noun, data["min_count"])))
+    noun = "person" if draft.min_kind == MIN_PEOPLE else "unit"
+    lines.append(_("Minimum to form: {count}").format(count=counted(noun, draft.min_count)))
     lines += [
-        _("Stock: {stock}").format(stock=data["stock_cap"]),
-        _("Limit {n} per member.").format(n=data["limit"]),
+        _("Stock: {stock}").format(stock=draft.stock_cap),
+        _("Limit {n} per member.").format(n=draft.limit),
         _("Closes {when} ({zone} time)").format(
             when=local.strftime("%Y-%m-%d %H:%M"), zone=turn.zone
         ),
     ]
-    if data["pickup_point"]:
-        lines.append(_("Pickup: {place}").format(place=esc(data["pickup_point"])))
-    if data["pickup_time"]:
-        lines.append(_("Pickup time: {time}").format(time=esc(data["pickup_time"])))
-    if data.get("fulfilment"):
+    if draft.pickup_point:
+        lines.append(_("Pickup: {place}").format(place=esc(draft.pickup_point)))
+    if draft.pickup_time:
+        lines.append(_("Pickup time: {time}").format(time=esc(draft.pickup_time)))
+    if draft.fulfilment:
         lines.append(
-            _("Orders: {mode}").format(mode=value_label(FULFILMENT_MODE, data["fulfilment"]))
+            _("Orders: {mode}").format(mode=value_label(FULFILMENT_MODE, draft.fulfilment))
         )
-    lines += preview_lines(translations_of(data), PICKUP_FIELDS)
-    if data["scope"] == "drop":
-        lines += await _preview_lines(turn, data)
-    texts = await _texts(turn, data)
+    lines += preview_lines(draft.translations, PICKUP_FIELDS)
+    if draft.scope == "drop":
+        lines += await _preview_lines(turn, draft)
+    texts = await _texts(turn, draft)
     findings = wizard_findings(texts, turn.settings.compliance_extra_words)
     lines += findings
     builder = InlineKeyboardBuilder()
-    if findings and not covered(claims(texts, turn.settings.compliance_extra_words), data):
+    if findings and not _covered(claims(texts, turn.settings.compliance_extra_words), draft):
         builder.button(
             text=_("⚠️ Send anyway"),
             callback_data=GroupBuyWizardCallback(
@@ -426,7 +480,7 @@ async def _summary(turn: Turn) -> tuple[str, InlineKeyboardBuilder]:
                 action=GroupBuyWizardAction.CONFIRM, step="confirm"
             ),
         )
-    if data["scope"] == "drop":  # a drop reaches groups of every language
+    if draft.scope == "drop":  # a drop reaches groups of every language
         builder.row(CONTENT.button())
     return "\n".join(lines), builder
 
@@ -442,10 +496,14 @@ async def _ask(target: Target, turn: Turn, step: str, *, error: str = "", intro:
             return
     else:
         if step == "target":  # asked afresh: the three choices, not a sub-list
-            await turn.state.update_data(target_menu="")
+            draft = await _draft(turn)
+            draft.target_menu = ""
+            await save_draft(turn.state, draft)
         text, above = await _prompt(turn, step)
     back = await WIZARD.enter(turn.state, step)
-    await turn.state.update_data(asked_at=turn.now.isoformat())
+    draft = await _draft(turn)
+    draft.asked_at = turn.now
+    await save_draft(turn.state, draft)
     markup = WIZARD.keyboard(step, back=back, above=above)
     await target.answer("\n\n".join(filter(None, [intro, error, text])), reply_markup=markup)
 
@@ -480,17 +538,12 @@ TARGET_CHOICES = {
 }
 
 
-def _target_of(data: dict[str, Any]) -> DropTarget:
-    return DropTarget.unpack(str(data.get("target") or TO_ALL))
+def _target_of(draft: GroupBuyDraft) -> DropTarget:
+    return DropTarget.unpack(draft.target or TO_ALL)
 
 
-def _given(data: dict[str, Any]) -> dict[int, str]:
-    """The pickup texts staff typed per group: {chat id: text}."""
-    return {int(chat_id): text for chat_id, text in dict(data.get("group_pickups") or {}).items()}
-
-
-async def _drop_groups(turn: Turn, data: dict[str, Any]) -> list[int]:
-    return await target_groups(turn.session, _target_of(data))
+async def _drop_groups(turn: Turn, draft: GroupBuyDraft) -> list[int]:
+    return await target_groups(turn.session, _target_of(draft))
 
 
 def _button(text: str, action: GroupBuyWizardAction, value: str = "") -> dict[str, Any]:
@@ -501,19 +554,19 @@ def _button(text: str, action: GroupBuyWizardAction, value: str = "") -> dict[st
 
 
 async def _target_prompt(
-    turn: Turn, data: dict[str, Any]
+    turn: Turn, draft: GroupBuyDraft
 ) -> tuple[str, InlineKeyboardBuilder | None]:
     """Where the drop goes: all groups, groups with a tag (its tags as buttons), or chosen
     groups (each a button that ticks it, then Done)."""
     builder = InlineKeyboardBuilder()
-    menu = data.get("target_menu", "")
+    menu = draft.target_menu
     if menu == "tags":
         for tag in await open_tags(turn.session):
             builder.button(**_button(f"#{tag}", GroupBuyWizardAction.TAG, tag))
         builder.adjust(2)
         return _("Which tag? The drop goes to the open groups with it (set with /tag)."), builder
     if menu == "pick":
-        chosen = {int(chat_id) for chat_id in data.get("chosen", [])}
+        chosen = set(draft.chosen)
         page = await open_communities(turn.session, limit=GROUP_BUTTONS)
         for group in page.items:
             mark = "✅ " if group.id in chosen else "▫️ "
@@ -545,10 +598,10 @@ async def _target_prompt(
 
 async def _take_group_pickups(turn: Turn, text: str) -> str | None:
     """Lines "group name or id: pickup text" for groups of the drop."""
-    data = await turn.state.get_data()
-    chat_ids = await _drop_groups(turn, data)
+    draft = await _draft(turn)
+    chat_ids = await _drop_groups(turn, draft)
     titles = await group_titles(turn.session, chat_ids)
-    given: dict[str, str] = {}
+    given: dict[int, str] = {}
     for line in filter(None, (line.strip() for line in text.splitlines())):
         name, sep, pickup = line.replace("：", ":").partition(":")
         name = name.strip()
@@ -564,16 +617,17 @@ async def _take_group_pickups(turn: Turn, text: str) -> str | None:
             return _error("too_long").format(
                 length=counted("character", len(pickup.strip())), limit=PICKUP_POINT_MAX
             )
-        given[str(found[0])] = pickup.strip()
-    await turn.state.update_data(group_pickups=given)
+        given[found[0]] = pickup.strip()
+    draft.group_pickups = given
+    await save_draft(turn.state, draft)
     return None
 
 
-async def _preview_lines(turn: Turn, data: dict[str, Any]) -> list[str]:
+async def _preview_lines(turn: Turn, draft: GroupBuyDraft) -> list[str]:
     """The drop's recipients, each with its first allowed time, its cap use and its own
     pickup text, then the first and last delivery times (in the staff member's zone)."""
-    target = _target_of(data)
-    chat_ids = await _drop_groups(turn, data)
+    target = _target_of(draft)
+    chat_ids = await _drop_groups(turn, draft)
     if target.kind == TO_TAG:
         where = _(TARGET_CHOICES[TO_TAG]).format(tag=esc("#" + target.tag))
     elif target.kind == TO_CHOSEN:
@@ -584,7 +638,7 @@ async def _preview_lines(turn: Turn, data: dict[str, Any]) -> list[str]:
         where = _(TARGET_CHOICES[TO_ALL])
     if not chat_ids:
         return [where, _("No open group matches: go back and choose other groups.")]
-    pickups = await group_pickups(turn.session, chat_ids, given=_given(data))
+    pickups = await group_pickups(turn.session, chat_ids, given=draft.group_pickups)
     seen = await preview(
         turn.session,
         chat_ids=chat_ids,
@@ -662,23 +716,23 @@ async def target_button(
         return
     turn = _turn(state, session, settings, member, locale, clock, None)
     action, value = callback_data.action, callback_data.value
-    data = await state.get_data()
+    draft = await _draft(turn)
     if action in (
         GroupBuyWizardAction.TAGS,
         GroupBuyWizardAction.PICK,
         GroupBuyWizardAction.TOGGLE,
     ):
-        chosen = [int(chat_id) for chat_id in data.get("chosen", [])]
+        chosen = draft.chosen
         if action == GroupBuyWizardAction.TOGGLE and value.lstrip("-").isdigit():
             chat_id = int(value)
             chosen = (
                 [c for c in chosen if c != chat_id] if chat_id in chosen else [*chosen, chat_id]
             )
         await query.answer()
-        await state.update_data(
-            target_menu="tags" if action == GroupBuyWizardAction.TAGS else "pick", chosen=chosen
-        )
-        text, above = await _target_prompt(turn, await state.get_data())
+        draft.target_menu = "tags" if action == GroupBuyWizardAction.TAGS else "pick"
+        draft.chosen = chosen
+        await save_draft(state, draft)
+        text, above = await _target_prompt(turn, draft)
         back = await WIZARD.enter(state, "target")
         with contextlib.suppress(TelegramBadRequest):  # the same buttons again
             await query.message.edit_text(
@@ -686,7 +740,7 @@ async def target_button(
             )
         return
     if action == GroupBuyWizardAction.PICKED:
-        picked = tuple(int(chat_id) for chat_id in data.get("chosen", []))
+        picked = tuple(draft.chosen)
         if not picked:
             await query.answer(_("Tap at least one group."), show_alert=True)
             return
@@ -698,7 +752,8 @@ async def target_button(
     else:
         target = DropTarget()
     await query.answer()
-    await state.update_data(target=target.pack(), target_menu="", group_pickups={})
+    draft.target, draft.target_menu, draft.group_pickups = target.pack(), "", {}
+    await save_draft(state, draft)
     await drop_buttons(bot, query)
     await _ask(query.message, turn, "group_pickup")
 
@@ -713,12 +768,10 @@ async def _choose_product(turn: Turn, product: ProductView | None) -> str | None
         return _error("no_product")
     if product.stock is not None and product.stock < 1:
         return _error("sold_out")
-    await turn.state.update_data(
-        product_id=product.id,
-        title=product.title,
-        price=product.price,
-        currency=product.currency,
-    )
+    draft = await _draft(turn)
+    draft.product_id, draft.title = product.id, product.title
+    draft.price, draft.currency = product.price, product.currency
+    await save_draft(turn.state, draft)
     return None
 
 
@@ -734,7 +787,9 @@ async def _take_deadline(turn: Turn, text: str) -> str | None:
     except GroupBuyError as exc:
         return open_error_text(exc) or ""
     # kept as typed: "24h" counts from Confirm, not from this answer
-    await turn.state.update_data(deadline=text.strip())
+    draft = await _draft(turn)
+    draft.deadline = text.strip()
+    await save_draft(turn.state, draft)
     return None
 
 
@@ -745,27 +800,31 @@ async def _take_minimum(turn: Turn, text: str) -> str | None:
         return _error("minimum")
     if count == 0:
         return _error("minimum")
-    left = await _product_stock(turn, await turn.state.get_data())
+    draft = await _draft(turn)
+    left = await _product_stock(turn, draft)
     if left is not None and count > left:
         return _error("minimum_above_product").format(n=left, units=counted("unit", left))
-    await turn.state.update_data(min_kind=kind, min_count=count)
+    draft.min_kind, draft.min_count = kind, count
+    await save_draft(turn.state, draft)
     return None
 
 
 async def _take_stock(turn: Turn, text: str) -> str | None:
-    data = await turn.state.get_data()
+    draft = await _draft(turn)
+    assert draft.min_count is not None  # the step before
     try:
         stock = parse_count(text)
     except GroupBuyError:
         return _error("stock")
     if stock == 0:
         return _error("stock")
-    if stock < data["min_count"]:
-        return _error("stock_below_minimum").format(n=data["min_count"])
-    left = await _product_stock(turn, data)
+    if stock < draft.min_count:
+        return _error("stock_below_minimum").format(n=draft.min_count)
+    left = await _product_stock(turn, draft)
     if left is not None and stock > left:
         return _error("stock_above_product").format(n=left, units=counted("unit", left))
-    await turn.state.update_data(stock_cap=stock)
+    draft.stock_cap = stock
+    await save_draft(turn.state, draft)
     return None
 
 
@@ -776,44 +835,64 @@ async def _take_limit(turn: Turn, text: str) -> str | None:
         return _error("limit")
     if limit == 0:
         return _error("limit")
-    data = await turn.state.get_data()
+    draft = await _draft(turn)
+    assert draft.stock_cap is not None  # the step before
     # nobody can take more than there is; the service caps it the same way
-    await turn.state.update_data(limit=min(limit, data["stock_cap"]))
+    draft.limit = min(limit, draft.stock_cap)
+    await save_draft(turn.state, draft)
     return None
 
 
 async def _take_tiers(turn: Turn, text: str) -> str | None:
-    data = await turn.state.get_data()
+    draft = await _draft(turn)
+    # the product and the stock came first
+    assert draft.currency is not None and draft.price is not None and draft.stock_cap is not None
     try:
         tiers = parse_tiers(
             text,
-            currency=data["currency"],
+            currency=draft.currency,
             locale=turn.member.locale,
-            base_price=data["price"],
+            base_price=draft.price,
             ceiling=turn.settings.max_order_amount,
         )
     except GroupBuyError as exc:
         if exc.reason == "tiers_not_decreasing":
-            return _error("tiers_not_decreasing").format(price=_money(turn, data, data["price"]))
+            return _error("tiers_not_decreasing").format(price=_money(turn, draft, draft.price))
         return _error("bad_tiers").format(part=quoted(exc.detail))
     for units, _price in tiers:
-        if units > data["stock_cap"]:
+        if units > draft.stock_cap:
             return _error("tier_above_stock").format(
-                units=counted("unit", units), stock=data["stock_cap"]
+                units=counted("unit", units), stock=draft.stock_cap
             )
-    await turn.state.update_data(tiers=[list(tier) for tier in tiers])
+    draft.tiers = list(tiers)
+    await save_draft(turn.state, draft)
     return None
 
 
-def _take_text(key: str, limit: int) -> Take:
-    async def take(turn: Turn, text: str) -> str | None:
-        cleaned = text.strip()
-        if len(cleaned) > limit:
-            return _error("too_long").format(length=counted("character", len(cleaned)), limit=limit)
-        await turn.state.update_data({key: cleaned})
-        return None
+def _too_long(cleaned: str, limit: int) -> str | None:
+    if len(cleaned) > limit:
+        return _error("too_long").format(length=counted("character", len(cleaned)), limit=limit)
+    return None
 
-    return take
+
+async def _take_pickup_point(turn: Turn, text: str) -> str | None:
+    cleaned = text.strip()
+    error = _too_long(cleaned, PICKUP_POINT_MAX)
+    if error is None:
+        draft = await _draft(turn)
+        draft.pickup_point = cleaned
+        await save_draft(turn.state, draft)
+    return error
+
+
+async def _take_pickup_time(turn: Turn, text: str) -> str | None:
+    cleaned = text.strip()
+    error = _too_long(cleaned, PICKUP_TIME_MAX)
+    if error is None:
+        draft = await _draft(turn)
+        draft.pickup_time = cleaned
+        await save_draft(turn.state, draft)
+    return error
 
 
 async def _take_delivery(turn: Turn, text: str) -> str | None:
@@ -821,18 +900,19 @@ async def _take_delivery(turn: Turn, text: str) -> str | None:
     mode = text.strip().lower()
     if mode and mode not in FULFILMENT_MODES:
         return _error("delivery")
-    await turn.state.update_data(fulfilment=mode)
+    draft = await _draft(turn)
+    draft.fulfilment = mode
+    await save_draft(turn.state, draft)
     return None
 
 
 async def _take_override(turn: Turn, text: str) -> str | None:
     error = reason_error(text)
     if error is None:
-        data = await turn.state.get_data()
-        found = claims(await _texts(turn, data), turn.settings.compliance_extra_words)
-        await turn.state.update_data(
-            override=text.strip()[:MAX_REASON], override_words=words_of(found)
-        )
+        draft = await _draft(turn)
+        found = claims(await _texts(turn, draft), turn.settings.compliance_extra_words)
+        draft.override, draft.override_words = text.strip()[:MAX_REASON], words_of(found)
+        await save_draft(turn.state, draft)
     return error
 
 
@@ -843,8 +923,8 @@ TAKE: dict[str, Take] = {
     "stock": _take_stock,
     "limit": _take_limit,
     "tiers": _take_tiers,
-    "pickup_point": _take_text("pickup_point", PICKUP_POINT_MAX),
-    "pickup_time": _take_text("pickup_time", PICKUP_TIME_MAX),
+    "pickup_point": _take_pickup_point,
+    "pickup_time": _take_pickup_time,
     "group_pickup": _take_group_pickups,
     "delivery": _take_delivery,
     "override": _take_override,
@@ -856,7 +936,7 @@ async def _default(turn: Turn, step: str) -> str:
     if step == "minimum":
         return DEFAULT_MINIMUM
     if step == "stock":
-        return str(await _default_stock(turn, await turn.state.get_data()))
+        return str(await _default_stock(turn, await _draft(turn)))
     if step == "limit":
         return DEFAULT_LIMIT
     return ""  # no tiers, no pickup point, no pickup time
@@ -884,7 +964,7 @@ async def _answer(target: Target, turn: Turn, step: str, text: str) -> None:
 async def _next(turn: Turn, step: str) -> str:
     """The step after `step`: a group's own group-buy passes over the drop's steps."""
     following = STEPS[STEPS.index(step) + 1]
-    if following in DROP_ONLY and (await turn.state.get_data())["scope"] != "drop":
+    if following in DROP_ONLY and (await _draft(turn)).scope != "drop":
         return await _next(turn, following)
     return following
 
@@ -897,7 +977,7 @@ async def _start(target: Target, turn: Turn, scope: str, intro: str) -> None:
     if not (await list_products(turn.session, limit=1)).total:
         await target.answer(_("There are no products on sale yet."))
         return
-    await turn.state.update_data(scope=scope)
+    await save_draft(turn.state, GroupBuyDraft(scope=scope))
     await _ask(target, turn, "product", intro=intro)
 
 
@@ -970,12 +1050,8 @@ async def answer_step(
     step = WIZARD.step_of(raw_state)
     assert step is not None
     turn = _turn(state, session, settings, member, locale, clock, community)
-    asked_at = (await state.get_data()).get("asked_at")
-    if (
-        community is not None
-        and asked_at is not None
-        and turn.now - datetime.fromisoformat(asked_at) > GROUP_IDLE
-    ):
+    asked_at = (await _draft(turn)).asked_at
+    if community is not None and asked_at is not None and turn.now - asked_at > GROUP_IDLE:
         await state.clear()  # silently: in a group this is most likely just conversation
         return
     await _answer(message, turn, step, message.text or "")
@@ -1061,6 +1137,48 @@ async def stale_product_page(query: CallbackQuery) -> None:
     await query.answer(_("That question is not open any more."), show_alert=True)
 
 
+async def _kind(turn: Turn, *, drop: bool) -> str:
+    """Which promotion the opening counts as (services/policy.py), for its caps."""
+    if drop:
+        return KIND_DROP
+    if await is_staff(turn.session, turn.member.id):
+        return KIND_GROUPBUY
+    return KIND_LEADER  # a leader's own group-buy in their group: the leader cap
+
+
+def _nothing_created(restart: str, why: str) -> str:
+    """Why Confirm opened nothing (when known), and how to start again."""
+    again = _("Nothing was created. Send {command} to start again.").format(command=restart)
+    return "\n".join(filter(None, [why, again]))
+
+
+async def _open_values(
+    turn: Turn, draft: GroupBuyDraft, *, drop: bool, chat_ids: list[int]
+) -> OpenValues:
+    """The group-buy the draft describes, its deadline read now ("24h" counts from Confirm);
+    a drop's pickup text for each of its groups."""
+    # every step before the last look was answered (or skipped) to reach it
+    assert draft.product_id is not None and draft.deadline is not None
+    assert draft.min_kind is not None and draft.min_count is not None
+    assert draft.stock_cap is not None and draft.limit is not None
+    return OpenValues(
+        product_id=draft.product_id,
+        deadline=parse_deadline(draft.deadline, now=turn.now, timezone=turn.zone),
+        min_kind=draft.min_kind,
+        min_count=draft.min_count,
+        stock_cap=draft.stock_cap,
+        per_member_limit=draft.limit,
+        tiers=tuple(draft.tiers),
+        pickup_point=draft.pickup_point,
+        pickup_time=draft.pickup_time,
+        pickup_translations=draft.translations if drop else None,
+        pickups=(
+            await group_pickups(turn.session, chat_ids, given=draft.group_pickups) if drop else None
+        ),
+        fulfilment=draft.fulfilment,
+    )
+
+
 @router.callback_query(
     GroupBuyWizardCallback.filter(F.action == GroupBuyWizardAction.CONFIRM),
     NewGroupBuy.confirm,
@@ -1082,10 +1200,10 @@ async def confirm_button(
     community: CommunityView | None = None,
 ) -> None:
     """Opens the group-buy, posts its card(s) and schedules the deadline."""
-    data = await state.get_data()
+    draft = await read_draft(state, GroupBuyDraft)
     # the wizard ends before anything is created: a second tap finds no wizard to confirm
     await state.clear()
-    drop = data["scope"] == "drop"
+    drop = draft.scope == "drop"
     # the role is checked again where the group-buy is really opened (refusal answered, audited)
     check = (
         RoleFilter(Role.STAFF, "groupbuy.drop")
@@ -1100,59 +1218,27 @@ async def confirm_button(
         return
     turn = _turn(state, session, settings, member, locale, clock, community)
     restart = "/drop" if drop else "/groupbuy"
-    found = claims(await _texts(turn, data), settings.compliance_extra_words)
-    if found and not covered(found, data):  # the texts changed since the last look
-        await query.message.answer(
-            "\n".join(
-                [
-                    "\n".join(findings_lines(found)),
-                    _("Nothing was created. Send {command} to start again.").format(
-                        command=restart
-                    ),
-                ]
-            )
-        )
+    found = claims(await _texts(turn, draft), settings.compliance_extra_words)
+    if found and not _covered(found, draft):  # the texts changed since the last look
+        await query.message.answer(_nothing_created(restart, "\n".join(findings_lines(found))))
         return
     try:
-        chat_ids = await _drop_groups(turn, data) if drop else [query.message.chat.id]
-        pickups = await group_pickups(session, chat_ids, given=_given(data)) if drop else None
-        kind = (
-            KIND_DROP
-            if drop
-            else KIND_GROUPBUY
-            if await is_staff(session, member.id)
-            else KIND_LEADER  # a leader's own group-buy in their group: the leader cap
-        )
+        chat_ids = await _drop_groups(turn, draft) if drop else [query.message.chat.id]
         opened = await open_and_post(
             session,
             closer,
             poster,
             after_commit,
-            OpenValues(
-                product_id=data["product_id"],
-                deadline=parse_deadline(data["deadline"], now=turn.now, timezone=turn.zone),
-                min_kind=data["min_kind"],
-                min_count=data["min_count"],
-                stock_cap=data["stock_cap"],
-                per_member_limit=data["limit"],
-                tiers=tuple((int(units), int(price)) for units, price in data["tiers"]),
-                pickup_point=data["pickup_point"],
-                pickup_time=data["pickup_time"],
-                pickup_translations=translations_of(data) if drop else None,
-                pickups=pickups,
-                fulfilment=data.get("fulfilment", ""),
-            ),
+            await _open_values(turn, draft, drop=drop, chat_ids=chat_ids),
             opened_by=member.id,
             chat_ids=chat_ids,
             commission_bps=0 if drop else settings.leader_commission_bps,  # drops earn none
             now=turn.now,
-            kind=kind,
+            kind=await _kind(turn, drop=drop),
             settings=settings,
         )
     except GroupBuyError as exc:
-        reason = open_error_text(exc) or ""
-        again = _("Nothing was created. Send {command} to start again.").format(command=restart)
-        await query.message.answer("\n".join(filter(None, [reason, again])))
+        await query.message.answer(_nothing_created(restart, open_error_text(exc) or ""))
         return
     except HeldBack as exc:
         await query.message.answer(
@@ -1166,7 +1252,7 @@ async def confirm_button(
             actor_id=member.id,
             action="groupbuy.drop" if drop else "groupbuy.open",
             found=found,
-            reason=str(data["override"]),
+            reason=str(draft.override),
             what=f"#{gb.id}",
             now=clock(),
         )

@@ -16,10 +16,11 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.views.content import OFFER, TYPING, ContentSteps, preview_lines, translations_of
+from handlers.views.content import OFFER, TYPING, ContentDraft, ContentSteps, preview_lines
 from handlers.views.lint import (
     MAX_REASON,
     audit_override,
@@ -40,8 +41,9 @@ from handlers.views.product import (
     variant_unreadable_text,
 )
 from handlers.views.text import N_, HandlerSettings, esc, esc_name, format_money, sentences
-from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons, read_draft, save_draft
 from models.product import PAYMENT_OFFLINE, PAYMENT_TELEGRAM
+from services.compliance import Finding
 from services.ledger import STARS
 from services.member import MemberView
 from services.money import InvalidAmount, parse_currency
@@ -76,6 +78,35 @@ class NewProduct(StatesGroup):
     override = State()  # why the texts may go out despite the lint's findings (logged)
     # sizes, flavours...: NAME=PRICE:STOCK, ..., from the last look's 🧩 Variants (optional)
     variants = State()
+
+
+class ProductDraft(ContentDraft):
+    """What /product_new has collected so far (nothing is stored until ✅ Create)."""
+
+    title: str | None = None
+    description: str | None = None  # "": skipped
+    # the largest size sent; a bare file id: a wizard begun before sizes were kept
+    photo: ProductPhoto | str | None = None
+    price: int | None = None  # in minor units of `currency`
+    currency: str | None = None
+    stock: int | None = None  # None: no limit (or skipped, or each variant has its own)
+    mode: str | None = None  # how members pay: models/product.py PAYMENT_*
+    variants: list[VariantSpec] = Field(default_factory=list)  # from the last look's 🧩 Variants
+    override: str | None = None  # why the lint's findings may be ignored (logged)
+    override_words: list[str] = Field(default_factory=list)  # the words that reason covers
+
+
+TEXT_FIELDS = ("title", "description")  # the draft's texts the lint reads
+
+
+def _texts(draft: ProductDraft) -> list[str]:
+    """The product's texts in every language, for the lint."""
+    return wizard_texts(draft.model_dump(), TEXT_FIELDS)
+
+
+def _covered(found: list[tuple[str, list[Finding]]], draft: ProductDraft) -> bool:
+    """Whether the draft's override reason was given for these very findings."""
+    return covered(found, draft.model_dump())
 
 
 class ProductWizardChoice(StrEnum):
@@ -114,27 +145,29 @@ def mode_keyboard() -> InlineKeyboardBuilder:
     return builder
 
 
-def _summary(data: dict[str, Any], locale: str) -> str:
+def _summary(draft: ProductDraft, locale: str) -> str:
     """What Create will store, for a last look; the staff member's text escaped."""
-    stock = _("no limit") if data["stock"] is None else str(data["stock"])
+    assert draft.title is not None and draft.price is not None and draft.currency is not None
+    currency = draft.currency
+    stock = _("no limit") if draft.stock is None else str(draft.stock)
     return "\n".join(
         [
-            f"<b>{esc(data['title'])}</b>",
-            esc(data["description"]) if data["description"] else "",
-            *preview_lines(translations_of(data), PRODUCT_FIELDS),
-            _("Price: {price}").format(price=format_money(data["price"], data["currency"], locale)),
-            _("Stock: {stock}").format(stock=stock) if not data.get("variants") else _("Variants:"),
+            f"<b>{esc(draft.title)}</b>",
+            esc(draft.description) if draft.description else "",
+            *preview_lines(draft.translations, PRODUCT_FIELDS),
+            _("Price: {price}").format(price=format_money(draft.price, currency, locale)),
+            _("Stock: {stock}").format(stock=stock) if not draft.variants else _("Variants:"),
             *(
                 "• "
                 + esc(
-                    f"{v['name']} · {format_money(v['price'], data['currency'], locale)} · "
-                    + _("{count} left").format(count=v["stock"])
+                    f"{v.name} · {format_money(v.price, currency, locale)} · "
+                    + _("{count} left").format(count=v.stock)
                 )
-                for v in data.get("variants") or []
+                for v in draft.variants
             ),
             _("Payment: {mode}").format(
                 mode=_("Telegram invoice")
-                if data["mode"] == PAYMENT_TELEGRAM
+                if draft.mode == PAYMENT_TELEGRAM
                 else _("Pay the leader offline")
             ),
         ]
@@ -173,14 +206,12 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         text = _("Why may it go out as it is? The reason is logged.")
     else:
         member: MemberView = data["member"]
-        stored = await data["state"].get_data()
-        found = claims(wizard_texts(stored, ("title", "description")), extra_words_of(data))
-        findings = wizard_findings(
-            wizard_texts(stored, ("title", "description")), extra_words_of(data)
-        )
-        text = "\n".join([_summary(stored, member.locale), *findings])
+        draft = await read_draft(data["state"], ProductDraft)
+        found = claims(_texts(draft), extra_words_of(data))
+        findings = wizard_findings(_texts(draft), extra_words_of(data))
+        text = "\n".join([_summary(draft, member.locale), *findings])
         above = InlineKeyboardBuilder()
-        if findings and not covered(found, stored):
+        if findings and not _covered(found, draft):
             above.button(
                 text=_("⚠️ Send anyway"),
                 callback_data=WizardCallback(choice=ProductWizardChoice.OVERRIDE),
@@ -205,12 +236,19 @@ async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
     if step in CONTENT.steps:
         await CONTENT.skip(target, step, data)
         return
+    draft = await read_draft(data["state"], ProductDraft)
     if step == "variants":  # asked from the last look: back to it, without variants
-        await data["state"].update_data(variants=[])
+        draft.variants = []
+        await save_draft(data["state"], draft)
         await _ask(target, "confirm", data)
         return
-    value = {"description": "", "photo": None, "stock": None}[step]
-    await data["state"].update_data({step: value})
+    if step == "description":
+        draft.description = ""
+    elif step == "photo":
+        draft.photo = None
+    else:  # the stock: no limit
+        draft.stock = None
+    await save_draft(data["state"], draft)
     await _ask(target, WIZARD.steps[WIZARD.steps.index(step) + 1], data)
 
 
@@ -240,14 +278,18 @@ async def got_title(message: Message, state: FSMContext) -> None:
         error = _("The title must be 1-128 characters. What is its title?")
         await _ask(message, "title", data, error=error)
         return
-    await state.update_data(title=title)
+    draft = await read_draft(state, ProductDraft)
+    draft.title = title
+    await save_draft(state, draft)
     await _ask(message, "description", data)
 
 
 @router.message(NewProduct.description, F.text)
 async def got_description(message: Message, state: FSMContext) -> None:
     """Step 3: the photo."""
-    await state.update_data(description=(message.text or "").strip()[:1024])
+    draft = await read_draft(state, ProductDraft)
+    draft.description = (message.text or "").strip()[:1024]
+    await save_draft(state, draft)
     await _ask(message, "photo", {"state": state})
 
 
@@ -256,9 +298,9 @@ async def got_photo(message: Message, state: FSMContext) -> None:
     """Step 4 (with a photo): the price."""
     assert message.photo
     largest = message.photo[-1]
-    await state.update_data(
-        photo={"file_id": largest.file_id, "width": largest.width, "height": largest.height}
-    )
+    draft = await read_draft(state, ProductDraft)
+    draft.photo = ProductPhoto(largest.file_id, largest.width, largest.height)
+    await save_draft(state, draft)
     await _ask(message, "price", {"state": state})
 
 
@@ -280,7 +322,9 @@ async def got_price(
     except InvalidAmount as exc:
         await _ask(message, "price", data, error=amount_error(exc.reason))
         return
-    await state.update_data(price=price, currency=currency)
+    draft = await read_draft(state, ProductDraft)
+    draft.price, draft.currency = price, currency
+    await save_draft(state, draft)
     await _ask(message, "stock", data)
 
 
@@ -293,7 +337,9 @@ async def got_stock(message: Message, state: FSMContext) -> None:
         error = _("Stock must be a whole number, like: stock 100")
         await _ask(message, "stock", {"state": state}, error=error)
         return
-    await state.update_data(stock=stock)
+    draft = await read_draft(state, ProductDraft)
+    draft.stock = stock
+    await save_draft(state, draft)
     await _ask(message, "mode", {"state": state})
 
 
@@ -303,28 +349,29 @@ async def got_variants(
 ) -> None:
     """The variants typed after 🧩 Variants: they replace the product's own stock (each
     variant has its own); then the last look again."""
-    data = await state.get_data()
+    draft = await read_draft(state, ProductDraft)
+    assert draft.currency is not None  # the price was asked before the last look
     asked = {"state": state}
     try:
         read = parse_variants(
             message.text or "",
-            data["currency"],
+            draft.currency,
             locale=member.locale,
             ceiling=settings.max_order_amount,
             max_stock=MAX_STOCK,
         )
         if not read:
             raise VariantUnreadable("shape", "")
-        check_variants([VariantSpec(v.name, v.price, v.stock) for v in read])
+        variants = [VariantSpec(v.name, v.price, v.stock) for v in read]
+        check_variants(variants)
     except VariantUnreadable as exc:
         await _ask(message, "variants", asked, error=variant_unreadable_text(exc))
         return
     except ProductError as exc:
         await _ask(message, "variants", asked, error=product_error_text(exc))
         return
-    await state.update_data(
-        variants=[{"name": v.name, "price": v.price, "stock": v.stock} for v in read], stock=None
-    )
+    draft.variants, draft.stock = variants, None
+    await save_draft(state, draft)
     await _ask(message, "confirm", {**asked, "member": member, "settings": settings})
 
 
@@ -343,22 +390,23 @@ async def got_mode(
     settings: HandlerSettings,
 ) -> None:
     """Step 7: the summary to confirm."""
-    data = await state.get_data()
+    draft = await read_draft(state, ProductDraft)
     mode = (
         PAYMENT_TELEGRAM
         if callback_data.choice == ProductWizardChoice.TELEGRAM
         else PAYMENT_OFFLINE
     )
-    if mode == PAYMENT_TELEGRAM and data["currency"] != STARS and settings.provider_token is None:
+    if mode == PAYMENT_TELEGRAM and draft.currency != STARS and settings.provider_token is None:
         await query.answer(
             _(
                 "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
                 "settings. Use XTR (Telegram Stars) or offline payment instead."
-            ).format(currency=data["currency"]),
+            ).format(currency=draft.currency),
             show_alert=True,
         )
         return
-    await state.update_data(mode=mode)
+    draft.mode = mode
+    await save_draft(state, draft)
     await query.answer()
     await drop_buttons(bot, query)
     if query.message is not None:
@@ -366,12 +414,12 @@ async def got_mode(
         await _ask(query.message, "confirm", data)
 
 
-def _saved_photo(saved: object) -> ProductPhoto | None:
+def _saved_photo(saved: ProductPhoto | str | None) -> ProductPhoto | None:
     """The photo the wizard kept: its file id and size (a file id alone in a wizard begun
     before sizes were kept)."""
-    if isinstance(saved, dict) and saved.get("file_id"):
-        return ProductPhoto(str(saved["file_id"]), saved.get("width"), saved.get("height"))
-    return ProductPhoto(saved) if isinstance(saved, str) and saved else None
+    if isinstance(saved, str):
+        return ProductPhoto(saved) if saved else None
+    return saved if saved is not None and saved.file_id else None
 
 
 @router.callback_query(
@@ -387,26 +435,26 @@ async def create(
     clock: Callable[[], datetime],
 ) -> None:
     """Creates the product and leaves the wizard (texts with findings only with a reason)."""
-    data = await state.get_data()
-    found = claims(wizard_texts(data, ("title", "description")), settings.compliance_extra_words)
-    if found and not covered(found, data):
+    draft = await read_draft(state, ProductDraft)
+    found = claims(_texts(draft), settings.compliance_extra_words)
+    if found and not _covered(found, draft):
         await query.answer(_(NOT_OPEN), show_alert=True)  # a stale Create: findings need a reason
         return
+    # every step before the last look was answered (or skipped) to reach it
+    assert draft.title is not None and draft.description is not None and draft.mode is not None
+    assert draft.price is not None and draft.currency is not None
     product = await create_product(
         session,
-        title=data["title"],
-        description=data["description"],
-        price=data["price"],
-        currency=data["currency"],
-        stock=data["stock"],
-        payment_mode=data["mode"],
+        title=draft.title,
+        description=draft.description,
+        price=draft.price,
+        currency=draft.currency,
+        stock=draft.stock,
+        payment_mode=draft.mode,
         created_by=member.id,
-        photo=_saved_photo(data.get("photo")),
-        translations=translations_of(data),
-        variants=[
-            VariantSpec(str(v["name"]), int(v["price"]), int(v["stock"]))
-            for v in data.get("variants") or []
-        ],
+        photo=_saved_photo(draft.photo),
+        translations=draft.translations,
+        variants=draft.variants,
     )
     if found:
         await audit_override(
@@ -414,7 +462,7 @@ async def create(
             actor_id=member.id,
             action="product.create",
             found=found,
-            reason=str(data["override"]),
+            reason=str(draft.override),
             what=f"#{product.id}",
             now=clock(),
         )
@@ -465,9 +513,10 @@ async def got_override(
     if error is not None:
         await _ask(message, "override", data, error=error)
         return
-    texts = wizard_texts(await state.get_data(), ("title", "description"))
-    found = claims(texts, settings.compliance_extra_words)
-    await state.update_data(override=reason[:MAX_REASON], override_words=words_of(found))
+    draft = await read_draft(state, ProductDraft)
+    found = claims(_texts(draft), settings.compliance_extra_words)
+    draft.override, draft.override_words = reason[:MAX_REASON], words_of(found)
+    await save_draft(state, draft)
     await _ask(message, "confirm", data)
 
 

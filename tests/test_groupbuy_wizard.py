@@ -4,10 +4,11 @@ same for staff in private."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
+from handlers.groupbuy_wizard import GroupBuyDraft
 from models.audit import AuditEntry
 from models.groupbuy import GroupBuy, GroupBuyPost, GroupBuyTier
 from models.product import Product
@@ -421,3 +422,41 @@ async def test_confirm_checks_the_role_again(harness: Harness) -> None:
         (MIA, True),
         (MIA, False),
     ]
+
+
+def test_a_draft_kept_before_drafts_were_typed_still_reads() -> None:
+    # given a drop's FSM data as the untyped wizard kept it (a deploy while staff were
+    # halfway): tiers as lists, group ids as text keys, the time asked as ISO text
+    stored = {
+        "wizard_trail": ["product", "deadline", "minimum", "stock", "limit", "tiers"],
+        "scope": "drop",
+        "product_id": 3,
+        "title": "Oolong tea",
+        "price": 3990,
+        "currency": "CNY",
+        "deadline": "24h",
+        "min_kind": "people",
+        "min_count": 2,
+        "stock_cap": 20,
+        "limit": 5,
+        "tiers": [[10, 3590]],
+        "pickup_point": "Gate 2",
+        "pickup_time": "",
+        "target": "groups:-100,-200",
+        "target_menu": "",
+        "chosen": [-100, -200],
+        "group_pickups": {"-100": "Gate 3"},
+        "fulfilment": "",
+        "asked_at": "2026-12-06T18:00:00+00:00",
+        "translations": {"zh": {"pickup_point": "二号门"}},
+    }
+    # when it is read as the typed draft
+    draft = GroupBuyDraft.model_validate(stored)
+    # then every answer keeps its meaning, under the same keys
+    assert draft.tiers == [(10, 3590)]
+    assert draft.group_pickups == {-100: "Gate 3"}
+    assert draft.asked_at == datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    assert (draft.scope, draft.deadline, draft.min_count) == ("drop", "24h", 2)
+    assert set(stored) - {"wizard_trail"} <= set(draft.model_dump(mode="json"))
+    # and saved again, it reads back the same
+    assert GroupBuyDraft.model_validate(draft.model_dump(mode="json")) == draft

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from handlers.product_wizard import ProductDraft
 from models.product import Product
+from services.product import ProductPhoto, VariantSpec
 from tests.conftest import MIA, OWNER, SAM, Harness
 
 
@@ -78,6 +80,33 @@ async def test_cancel_works_at_every_step_and_creates_nothing(harness: Harness) 
         assert await harness.send(SAM, SAM, "/cancel") == ["Cancelled. Nothing was changed."]
     async with harness.session() as session:
         assert (await session.execute(select(Product))).first() is None
+
+
+def test_a_draft_kept_before_drafts_were_typed_still_reads() -> None:
+    # given the wizard's FSM data as the untyped wizard kept it (a deploy while staff were
+    # halfway), with the photo's size and the variants as plain dicts
+    stored = {
+        "wizard_trail": ["title", "description", "photo", "price", "stock", "mode", "confirm"],
+        "title": "Oolong tea",
+        "description": "",
+        "photo": {"file_id": "AgAD", "width": 1280, "height": 960},
+        "price": 3990,
+        "currency": "CNY",
+        "stock": None,
+        "mode": "offline",
+        "variants": [{"name": "250g", "price": 3990, "stock": 7}],
+        "translations": {"zh": {"title": "乌龙茶"}},
+    }
+    # when it is read as the typed draft
+    draft = ProductDraft.model_validate(stored)
+    # then every answer keeps its meaning, under the same keys
+    assert draft.photo == ProductPhoto("AgAD", 1280, 960)
+    assert draft.variants == [VariantSpec("250g", 3990, 7)]
+    assert (draft.title, draft.price, draft.currency) == ("Oolong tea", 3990, "CNY")
+    assert draft.translations == {"zh": {"title": "乌龙茶"}}
+    assert set(stored) - {"wizard_trail"} <= set(draft.model_dump(mode="json"))
+    # and a photo kept as a bare file id (before sizes were kept) still reads
+    assert ProductDraft.model_validate({"photo": "AgAD"}).photo == "AgAD"
 
 
 async def test_members_cannot_open_the_wizard(harness: Harness) -> None:

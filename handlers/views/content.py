@@ -7,7 +7,8 @@ and `translation`: the text being typed; out of its straight path, so a wizard r
 translations is as short as before), puts `ContentSteps.button()` beside its Confirm, asks and
 skips the two steps with `ContentSteps.ask` and `ContentSteps.skip`, and registers
 `ContentSteps.register` on its router after its own `Wizard.register`. The texts live in the
-wizard's FSM data under `translations` until the wizard creates its thing.
+wizard's draft (its `Draft` derives from `ContentDraft`) under `translations` until the wizard
+creates its thing.
 """
 
 from __future__ import annotations
@@ -23,9 +24,18 @@ from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from pydantic import Field
 
 from handlers.views.text import LANGUAGE_NAMES, N_, counted, esc, list_text
-from handlers.views.wizard import NOT_OPEN, Target, Wizard, drop_buttons
+from handlers.views.wizard import (
+    NOT_OPEN,
+    Draft,
+    Target,
+    Wizard,
+    drop_buttons,
+    read_draft,
+    save_draft,
+)
 from services.content import (
     DESCRIPTION,
     LIMITS,
@@ -41,7 +51,7 @@ from services.member import LOCALES
 
 OFFER = "translate"  # the step that offers a language (Skip: Done)
 TYPING = "translation"  # the step that takes the text of one field (Skip: leave it out)
-KEY = "translations"  # where the wizard's data keeps them: {locale: {field: text}}
+KEY = "translations"  # where the wizard's data keeps them (ContentDraft.translations)
 
 # what each field's question asks, {language} being the language's own name
 PROMPTS = {
@@ -73,12 +83,23 @@ class ContentCallback(CallbackData, prefix="ct"):
     locale: str = ""
 
 
+class ContentDraft(Draft):
+    """The part of a wizard's draft the translation steps keep: the texts given so far and
+    which language and field are being typed; a wizard offering translations derives its own
+    draft from it."""
+
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict)  # {locale: {field: text}}
+    content_locale: str | None = None  # the language being typed (None: on the offer)
+    content_field: str | None = None  # the field being typed (None: the first)
+
+
 def language_name(locale: str) -> str:
     return LANGUAGE_NAMES.get(locale, locale)
 
 
 def translations_of(data: dict[str, Any]) -> Translations:
-    """The translations a wizard collected so far."""
+    """The translations a wizard collected so far, from its FSM data as loose keys (a wizard
+    with a `ContentDraft` reads its `translations`)."""
     stored = data.get(KEY) or {}
     return {str(locale): dict(texts) for locale, texts in stored.items()}
 
@@ -139,11 +160,11 @@ class ContentSteps:
     async def ask(self, target: Target, step: str, data: dict[str, Any]) -> None:
         """Asks the offer, or the field being typed (Back lands here too)."""
         state: FSMContext = data["state"]
-        stored = await state.get_data()
-        if step == TYPING and stored.get("content_locale") in LOCALES:
-            field = str(stored.get("content_field") or self.fields[0])
+        draft = await read_draft(state, ContentDraft)
+        if step == TYPING and draft.content_locale in LOCALES:
+            field = draft.content_field or self.fields[0]
             back = await self.wizard.enter(state, TYPING)
-            prompt = _(PROMPTS[field]).format(language=language_name(stored["content_locale"]))
+            prompt = _(PROMPTS[field]).format(language=language_name(draft.content_locale))
             error = data.get("content_error", "")
             await target.answer(
                 "\n\n".join(filter(None, [error, prompt])),
@@ -151,7 +172,7 @@ class ContentSteps:
             )
             return
         back = await self.wizard.enter(state, OFFER)
-        translations = translations_of(stored)
+        translations = draft.translations
         builder = InlineKeyboardBuilder()
         for locale in LOCALES:
             mark = "✅ " if locale in translations else ""
@@ -185,23 +206,25 @@ class ContentSteps:
 
     async def _next_field(self, target: Target, data: dict[str, Any]) -> None:
         state: FSMContext = data["state"]
-        stored = await state.get_data()
-        field = str(stored.get("content_field") or self.fields[0])
+        draft = await read_draft(state, ContentDraft)
+        field = draft.content_field or self.fields[0]
         index = self.fields.index(field) + 1 if field in self.fields else len(self.fields)
         if index < len(self.fields):
-            await state.update_data(content_field=self.fields[index])
+            draft.content_field = self.fields[index]
+            await save_draft(state, draft)
             await self.ask(target, TYPING, data)
             return
-        await state.update_data(content_locale=None, content_field=None)
+        draft.content_locale = draft.content_field = None
+        await save_draft(state, draft)
         await self.ask(target, OFFER, data)
 
     async def _take(self, message: Message, data: dict[str, Any]) -> None:
         """The text of the field being typed: kept, then the next field or the offer again."""
         state: FSMContext = data["state"]
         bot: Bot = data["bot"]
-        stored = await state.get_data()
-        locale = stored.get("content_locale")
-        field = str(stored.get("content_field") or self.fields[0])
+        draft = await read_draft(state, ContentDraft)
+        locale = draft.content_locale
+        field = draft.content_field or self.fields[0]
         if locale not in LOCALES or field not in self.fields:
             await self.ask(message, OFFER, data)
             return
@@ -209,7 +232,8 @@ class ContentSteps:
             text = message.html_text if message.entities else (message.text or "")
         else:
             text = (message.text or "").strip()
-        limit = min(LIMITS[field], self.limit(stored, field))
+        # the wizard's own limit reads its own draft (a broadcast's photo), as FSM data
+        limit = min(LIMITS[field], self.limit(await state.get_data(), field))
         if len(text) > limit:
             error = _(TOO_LONG).format(length=counted("character", len(text)), limit=limit)
             await self.ask(message, TYPING, {**data, "content_error": error})
@@ -223,9 +247,8 @@ class ContentSteps:
                 ).format(error=esc(exc.message))
                 await self.ask(message, TYPING, {**data, "content_error": error})
                 return
-        translations = translations_of(stored)
-        translations.setdefault(str(locale), {})[field] = text
-        await state.update_data({KEY: translations})
+        draft.translations.setdefault(locale, {})[field] = text
+        await save_draft(state, draft)
         await self._next_field(message, data)
 
     def register(self, router: Router) -> None:
@@ -252,7 +275,9 @@ class ContentSteps:
             await query.answer()
             await drop_buttons(bot, query)
             state: FSMContext = data["state"]
-            await state.update_data(content_locale=callback_data.locale, content_field=None)
+            draft = await read_draft(state, ContentDraft)
+            draft.content_locale, draft.content_field = callback_data.locale, None
+            await save_draft(state, draft)
             await self.ask(query.message, TYPING, {**data, "bot": bot})
 
         async def done_button(query: CallbackQuery, bot: Bot, **data: Any) -> None:
