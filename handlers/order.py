@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import partial
@@ -89,7 +90,7 @@ from services.order import (
 )
 from services.parsing import parse_amount
 from services.payment import take_payment
-from services.product import get_product
+from services.product import ProductView, VariantView, get_product
 from services.refund import refund_now
 from services.reservation import ReservationCapReached, recently_expired, reserve
 from services.role import Role
@@ -147,6 +148,30 @@ def order_line(order: OrderView, locale: str, i18n: I18n, name: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _BuyRequest:
+    """What /buy asked for: /buy ID [VARIANT] [QUANTITY]."""
+
+    product_id: int
+    quantity: int
+    variant_name: str
+
+
+@dataclass(frozen=True)
+class _Buyer:
+    """Who is buying, where, and what the replies need to know about them."""
+
+    message: Message
+    bot: Bot
+    member: MemberView
+    settings: HandlerSettings
+    locale: str
+    i18n: I18n
+    state: FSMContext
+    zone: str  # the reply's clock: the group's, else the member's, else the default
+    reader: str  # the zone the member reads in (named when it differs from `zone`)
+
+
 @router.message(Command("buy"), AsOneself(), OpenGroup())
 async def buy(
     message: Message,
@@ -163,93 +188,45 @@ async def buy(
 ) -> None:
     """Orders a product: /buy ID [VARIANT] [QUANTITY]; Telegram-paid products get an invoice
     in private, pay-at-pickup ones are held until a deadline."""
-    words = (command.args or "").split()
-    product_id = number(words[0]) if words else None
-    if product_id is None:
-        await message.reply(_("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2."))
+    request = _parse_buy(command.args)
+    if isinstance(request, str):
+        await message.reply(request)
         return
-    # /buy ID [VARIANT] [QUANTITY]: the variant's name may hold spaces, the quantity is last
-    rest = words[1:]
-    quantity: int | None = 1
-    if rest and number(rest[-1], prefix="") is not None:
-        quantity = number(rest.pop(), prefix="")
-    variant_name = " ".join(rest)
-    if quantity is None or not 1 <= quantity <= 999:
-        await message.reply(_("The quantity must be a whole number from 1 to 999."))
-        return
-    product = await get_product(session, product_id)
+    product = await get_product(session, request.product_id)
     if product is None or not product.active:
         await message.reply(
-            _("There is no product #{id}. Send /products to see them.").format(id=product_id)
-        )
-        return
-    if variant_name and not product.variants:
-        await message.reply(_("The quantity must be a whole number from 1 to 999."))
-        return
-    variant = find_variant(product, variant_name)
-    if product.variants and variant is None:
-        await message.reply(choose_variant_text(product, variant_name, locale))
-        return
-    online = product.payment_mode == PAYMENT_TELEGRAM
-    if online and product.currency != STARS and settings.provider_token is None:
-        await message.reply(_("Online payment is not available for this product right now."))
-        return
-    if online and not member.started:
-        await message.reply(
-            _(
-                "Please open a private chat with me first (send me /start), so "
-                "I can send you the invoice."
+            _("There is no product #{id}. Send /products to see them.").format(
+                id=request.product_id
             )
         )
         return
+    variant = find_variant(product, request.variant_name)
+    refusal = _cannot_buy(product, variant, request.variant_name, member, settings, locale)
+    if refusal is not None:
+        await message.reply(refusal)
+        return
+    online = product.payment_mode == PAYMENT_TELEGRAM
     # a reply in a group is on the group's clock, named when the member reads another zone
     group = community.timezone if community else None
-    zone = (group or member.timezone) or settings.default_timezone
-    reader = member_zone(member.timezone, group, settings.default_timezone)
-    try:
-        order = await reserve(
-            session,
-            member_id=member.id,
-            chat_id=message.chat.id,
-            product_id=product_id,
-            quantity=quantity,
-            max_total=settings.max_order_amount,
-            rules=reservation_rules(settings),
-            now=clock(),
-            variant_id=variant.id if variant is not None else None,
-        )
-    except ReservationCapReached as exc:
-        await message.reply(
-            cap_text(i18n, locale, exc.held, zone, reader),
-            reply_markup=cancel_keyboard(i18n, locale, exc.held),
-        )
-        return
-    except OrderError as exc:
-        if exc.reason == OrderRefusal.OUT_OF_STOCK and exc.detail not in ("", "0"):
-            text = _(TOO_FEW_LEFT).format(left=exc.detail)
-        else:
-            text = _(PLACE_ERRORS.get(exc.reason, CANNOT_PLACE))
-        await message.reply(text)
+    buyer = _Buyer(
+        message=message,
+        bot=bot,
+        member=member,
+        settings=settings,
+        locale=locale,
+        i18n=i18n,
+        state=state,
+        zone=(group or member.timezone) or settings.default_timezone,
+        reader=member_zone(member.timezone, group, settings.default_timezone),
+    )
+    order = await _reserve(buyer, session, request, variant, clock())
+    if order is None:
         return
     total = format_money(order.total, order.currency, locale)
     offer = await coupon_offer(session, order, locale, clock())
     if order.delivery == DELIVERY_SHIP and (not online or order.currency == STARS):
         # Telegram asks no address for Stars: the bot asks it in private, then invoices
-        await message.reply(
-            _("Order #{id} reserved: {title} ×{quantity}, {total}.").format(
-                id=order.id, title=esc(order.title), quantity=order.quantity, total=total
-            )
-            + " "
-            + (
-                _("I will ask your delivery address in private.")
-                if member.started
-                else _("Send me /start in private, then /address {id} for the delivery.").format(
-                    id=order.id
-                )
-            )
-        )
-        if member.started:
-            await ask_address(bot, state, member, order.id, i18n)
+        await _reply_to_ship(buyer, order, total)
         return
     both = product.fulfilment == FULFIL_BOTH  # the member may choose delivery instead
     if both and not online:
@@ -266,28 +243,148 @@ async def buy(
         else ""
     )
     if not online:
-        held = held_until_text(i18n, locale, order, zone, reader)
-        if held and settings.reservation_reminder_hours and not member.started:
-            held = sentences(
-                held, _("Send me /start in private, and I will remind you before then.")
-            )
-        await message.reply(
-            _(
-                "Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup."
-            ).format(
-                id=order.id,
-                title=esc_name(order.in_language(locale, default_locale()).title),
-                quantity=order.quantity,
-                total=total,
-            )
-            + discount
-            + ("\n" + held if held else ""),
-            reply_markup=offer,
-        )
+        await _reply_held(buyer, order, total, discount, offer)
         return
+    await _invoice(buyer, session, order, discount, offer, both=both)
+
+
+def _parse_buy(args: str | None) -> _BuyRequest | str:
+    """/buy's words as a request, or the reply that says what is wrong with them."""
+    words = (args or "").split()
+    product_id = number(words[0]) if words else None
+    if product_id is None:
+        return _("Tell me what to order: /buy ID QUANTITY, for example /buy 3 2.")
+    # /buy ID [VARIANT] [QUANTITY]: the variant's name may hold spaces, the quantity is last
+    rest = words[1:]
+    quantity: int | None = 1
+    if rest and number(rest[-1], prefix="") is not None:
+        quantity = number(rest.pop(), prefix="")
+    variant_name = " ".join(rest)
+    if quantity is None or not 1 <= quantity <= 999:
+        return _("The quantity must be a whole number from 1 to 999.")
+    return _BuyRequest(product_id=product_id, quantity=quantity, variant_name=variant_name)
+
+
+def _cannot_buy(
+    product: ProductView,
+    variant: VariantView | None,
+    variant_name: str,
+    member: MemberView,
+    settings: HandlerSettings,
+    locale: str,
+) -> str | None:
+    """Why this product cannot be ordered this way now, or None when it can."""
+    if variant_name and not product.variants:
+        return _("The quantity must be a whole number from 1 to 999.")
+    if product.variants and variant is None:
+        return choose_variant_text(product, variant_name, locale)
+    online = product.payment_mode == PAYMENT_TELEGRAM
+    if online and product.currency != STARS and settings.provider_token is None:
+        return _("Online payment is not available for this product right now.")
+    if online and not member.started:
+        return _(
+            "Please open a private chat with me first (send me /start), so "
+            "I can send you the invoice."
+        )
+    return None
+
+
+async def _reserve(
+    buyer: _Buyer,
+    session: AsyncSession,
+    request: _BuyRequest,
+    variant: VariantView | None,
+    now: datetime,
+) -> OrderView | None:
+    """Hold the units for the member; None once the refusal is replied."""
+    message, settings, locale = buyer.message, buyer.settings, buyer.locale
+    try:
+        return await reserve(
+            session,
+            member_id=buyer.member.id,
+            chat_id=message.chat.id,
+            product_id=request.product_id,
+            quantity=request.quantity,
+            max_total=settings.max_order_amount,
+            rules=reservation_rules(settings),
+            now=now,
+            variant_id=variant.id if variant is not None else None,
+        )
+    except ReservationCapReached as exc:
+        await message.reply(
+            cap_text(buyer.i18n, locale, exc.held, buyer.zone, buyer.reader),
+            reply_markup=cancel_keyboard(buyer.i18n, locale, exc.held),
+        )
+        return None
+    except OrderError as exc:
+        if exc.reason == OrderRefusal.OUT_OF_STOCK and exc.detail not in ("", "0"):
+            text = _(TOO_FEW_LEFT).format(left=exc.detail)
+        else:
+            text = _(PLACE_ERRORS.get(exc.reason, CANNOT_PLACE))
+        await message.reply(text)
+        return None
+
+
+async def _reply_to_ship(buyer: _Buyer, order: OrderView, total: str) -> None:
+    """A reserved order to deliver: the address is asked in private (or how to give it)."""
+    member = buyer.member
+    await buyer.message.reply(
+        _("Order #{id} reserved: {title} ×{quantity}, {total}.").format(
+            id=order.id, title=esc(order.title), quantity=order.quantity, total=total
+        )
+        + " "
+        + (
+            _("I will ask your delivery address in private.")
+            if member.started
+            else _("Send me /start in private, then /address {id} for the delivery.").format(
+                id=order.id
+            )
+        )
+    )
+    if member.started:
+        await ask_address(buyer.bot, buyer.state, member, order.id, buyer.i18n)
+
+
+async def _reply_held(
+    buyer: _Buyer,
+    order: OrderView,
+    total: str,
+    discount: str,
+    offer: InlineKeyboardMarkup | None,
+) -> None:
+    """A reserved pay-at-pickup order: what it costs and until when it is held."""
+    locale, settings = buyer.locale, buyer.settings
+    held = held_until_text(buyer.i18n, locale, order, buyer.zone, buyer.reader)
+    if held and settings.reservation_reminder_hours and not buyer.member.started:
+        held = sentences(held, _("Send me /start in private, and I will remind you before then."))
+    await buyer.message.reply(
+        _("Order #{id} reserved: {title} ×{quantity}, {total}. Pay your leader at pickup.").format(
+            id=order.id,
+            title=esc_name(order.in_language(locale, default_locale()).title),
+            quantity=order.quantity,
+            total=total,
+        )
+        + discount
+        + ("\n" + held if held else ""),
+        reply_markup=offer,
+    )
+
+
+async def _invoice(
+    buyer: _Buyer,
+    session: AsyncSession,
+    order: OrderView,
+    discount: str,
+    offer: InlineKeyboardMarkup | None,
+    *,
+    both: bool,
+) -> None:
+    """A reserved order paid in Telegram: the invoice in private, then the coupons and the
+    delivery choice it may use."""
+    bot, member, i18n, message = buyer.bot, buyer.member, buyer.i18n, buyer.message
     order = await start_invoice(session, order_id=order.id, member_id=member.id)
     with i18n.use_locale(member.locale):  # the invoice goes to the member's private chat
-        await send_invoice(bot, order, settings)
+        await send_invoice(bot, order, buyer.settings)
     if message.chat.type != ChatType.PRIVATE:
         await message.reply(
             _("Order #{id} reserved. I sent you the invoice in private.").format(id=order.id)
@@ -629,23 +726,8 @@ async def _mark_member(
     """Marks the member's orders here; the member, or None when nothing was marked. The
     leader's confirmation follows the commit through the notifier, so a passing failure of
     Telegram delays it instead of losing it."""
-    reference = (command.args or "").split()
-    reply = message.reply_to_message
-    target = None
-    if reference:
-        try:
-            target = await find_member(session, reference[0])
-        except AmbiguousMember as exc:
-            await message.reply(ambiguous_text(exc))
-            return None
-    elif reply is not None and reply.from_user is not None:
-        target = await get_member(session, reply.from_user.id)
+    target = await _whose_orders(message, command, session)
     if target is None:
-        await message.reply(
-            _("Tell me whose orders: /{command} @username, or reply to their message.").format(
-                command=command.command
-            )
-        )
         return None
     actor = message.from_user.id if message.from_user else 0
     if target.id == actor:
@@ -658,29 +740,7 @@ async def _mark_member(
     if action == "paid":  # Telegram orders are paid with their invoice, never by hand
         orders = [order for order in orders if order.payment_mode != PAYMENT_TELEGRAM]
     if not orders:
-        expired = (
-            await recently_expired(
-                session, chat_id=community.id, member_id=target.id, now=marking.now
-            )
-            if action == "paid"
-            else []
-        )
-        if expired and expired[0].expires_at is not None:
-            await message.reply(
-                _(
-                    "{name}'s reservation #{id} expired unpaid at {time}, and its stock went "
-                    "back on sale. If they pay now, they order again with /buy and you mark the "
-                    "new order paid."
-                ).format(
-                    name=esc(target.display_name),
-                    id=expired[0].id,
-                    time=local_moment(expired[0].expires_at, community.timezone),
-                )
-            )
-            return None
-        await message.reply(
-            _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
-        )
+        await _reply_nothing_to_mark(message, session, community, target, action, marking.now)
         return None
     done: list[OrderView] = []
     for order in orders:
@@ -707,6 +767,64 @@ async def _mark_member(
         ),
     )
     return target
+
+
+async def _whose_orders(
+    message: Message, command: CommandObject, session: AsyncSession
+) -> MemberView | None:
+    """The member named after the command or replied to; None once the refusal is replied."""
+    reference = (command.args or "").split()
+    reply = message.reply_to_message
+    target = None
+    if reference:
+        try:
+            target = await find_member(session, reference[0])
+        except AmbiguousMember as exc:
+            await message.reply(ambiguous_text(exc))
+            return None
+    elif reply is not None and reply.from_user is not None:
+        target = await get_member(session, reply.from_user.id)
+    if target is None:
+        await message.reply(
+            _("Tell me whose orders: /{command} @username, or reply to their message.").format(
+                command=command.command
+            )
+        )
+        return None
+    return target
+
+
+async def _reply_nothing_to_mark(
+    message: Message,
+    session: AsyncSession,
+    community: CommunityView,
+    target: MemberView,
+    action: str,
+    now: datetime,
+) -> None:
+    """Nothing of the member's waits for that mark: say so, naming a reservation that expired
+    unpaid (its stock went back on sale) when there is one."""
+    expired = (
+        await recently_expired(session, chat_id=community.id, member_id=target.id, now=now)
+        if action == "paid"
+        else []
+    )
+    if expired and expired[0].expires_at is not None:
+        await message.reply(
+            _(
+                "{name}'s reservation #{id} expired unpaid at {time}, and its stock went "
+                "back on sale. If they pay now, they order again with /buy and you mark the "
+                "new order paid."
+            ).format(
+                name=esc(target.display_name),
+                id=expired[0].id,
+                time=local_moment(expired[0].expires_at, community.timezone),
+            )
+        )
+        return
+    await message.reply(
+        _("{name} has no orders here waiting for that.").format(name=esc(target.display_name))
+    )
 
 
 @router.message(
