@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from aiogram import F, Router
@@ -69,72 +70,11 @@ async def product_add(
     | variants NAME=PRICE:STOCK, ... (or 规格 ...)
     (with `!!anyway reason` at the end when the lint finds something in the title)."""
     args, reason = split_override(command.args or "")
-    parts = [part.strip() for part in args.replace("｜", "|").split("|")]
-    usage = _("Send it in one line, for example:\n/product_add {example}").format(
-        example=esc(PRODUCT_USAGE)
-    )
-    if len(parts) < 2 or not parts[0]:
-        await message.answer(usage)
+    line = _parse_product_line(args, member.locale, settings)
+    if isinstance(line, str):
+        await message.answer(line)
         return
-    title, price_text, *options = parts
-    words = price_text.split()
-    if len(words) != 2:
-        await message.answer(usage)
-        return
-    try:
-        currency = parse_currency(words[1])
-        price = parse_amount(
-            words[0], currency, locale=member.locale, ceiling=settings.max_order_amount
-        )
-    except InvalidAmount as exc:
-        await message.answer(amount_error(exc.reason))
-        return
-    stock: int | None = None
-    mode = PAYMENT_OFFLINE
-    variants: list[VariantSpec] = []
-    for option in options:
-        lowered = option.lower()
-        typed_variants = variants_text(option)
-        if typed_variants is not None:
-            try:
-                read = parse_variants(
-                    typed_variants,
-                    currency,
-                    locale=member.locale,
-                    ceiling=settings.max_order_amount,
-                    max_stock=MAX_STOCK,
-                )
-            except VariantUnreadable as exc:
-                await message.answer(variant_unreadable_text(exc))
-                return
-            if not read:
-                await message.answer(variant_unreadable_text(VariantUnreadable("shape", "")))
-                return
-            variants = [VariantSpec(v.name, v.price, v.stock) for v in read]
-        elif lowered.startswith("stock"):
-            typed = number(lowered.removeprefix("stock").strip(), prefix="")
-            if typed is None or typed > MAX_STOCK:
-                await message.answer(_("Stock must be a whole number, like: stock 100"))
-                return
-            stock = typed
-        elif lowered in (PAYMENT_OFFLINE, PAYMENT_TELEGRAM):
-            mode = lowered
-        else:
-            await message.answer(usage)
-            return
-    if mode == PAYMENT_TELEGRAM and currency != STARS and settings.provider_token is None:
-        await message.answer(
-            _(
-                "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
-                "settings. Use XTR (Telegram Stars) or offline payment instead."
-            ).format(currency=currency)
-        )
-        return
-    if variants and stock is not None:
-        await message.answer(
-            _("A product with variants has a stock per variant: leave out “stock N”.")
-        )
-        return
+    title, variants = line.title, line.variants
     cleared = await clear_command(
         message,
         [title, *(variant.name for variant in variants)],
@@ -147,10 +87,10 @@ async def product_add(
         product = await create_product(
             session,
             title=title,
-            price=price,
-            currency=currency,
-            stock=stock,
-            payment_mode=mode,
+            price=line.price,
+            currency=line.currency,
+            stock=line.stock,
+            payment_mode=line.mode,
             created_by=member.id,
             variants=variants,
         )
@@ -166,6 +106,74 @@ async def product_add(
         price=format_money(product.price, product.currency, member.locale),
     )
     await message.answer("\n".join([created, *variant_lines(product, member.locale)]))
+
+
+@dataclass(frozen=True)
+class _ProductLine:
+    """What /product_add's line says: title | price currency | stock N | mode | variants."""
+
+    title: str
+    price: int
+    currency: str
+    stock: int | None
+    mode: str
+    variants: list[VariantSpec]
+
+
+def _parse_product_line(args: str, locale: str, settings: HandlerSettings) -> _ProductLine | str:
+    """/product_add's line as a product, or the answer that says what is wrong with it."""
+    parts = [part.strip() for part in args.replace("｜", "|").split("|")]
+    usage = _("Send it in one line, for example:\n/product_add {example}").format(
+        example=esc(PRODUCT_USAGE)
+    )
+    if len(parts) < 2 or not parts[0]:
+        return usage
+    title, price_text, *options = parts
+    words = price_text.split()
+    if len(words) != 2:
+        return usage
+    try:
+        currency = parse_currency(words[1])
+        price = parse_amount(words[0], currency, locale=locale, ceiling=settings.max_order_amount)
+    except InvalidAmount as exc:
+        return amount_error(exc.reason)
+    stock: int | None = None
+    mode = PAYMENT_OFFLINE
+    variants: list[VariantSpec] = []
+    for option in options:
+        lowered = option.lower()
+        typed_variants = variants_text(option)
+        if typed_variants is not None:
+            try:
+                read = parse_variants(
+                    typed_variants,
+                    currency,
+                    locale=locale,
+                    ceiling=settings.max_order_amount,
+                    max_stock=MAX_STOCK,
+                )
+            except VariantUnreadable as exc:
+                return variant_unreadable_text(exc)
+            if not read:
+                return variant_unreadable_text(VariantUnreadable("shape", ""))
+            variants = [VariantSpec(v.name, v.price, v.stock) for v in read]
+        elif lowered.startswith("stock"):
+            typed = number(lowered.removeprefix("stock").strip(), prefix="")
+            if typed is None or typed > MAX_STOCK:
+                return _("Stock must be a whole number, like: stock 100")
+            stock = typed
+        elif lowered in (PAYMENT_OFFLINE, PAYMENT_TELEGRAM):
+            mode = lowered
+        else:
+            return usage
+    if mode == PAYMENT_TELEGRAM and currency != STARS and settings.provider_token is None:
+        return _(
+            "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
+            "settings. Use XTR (Telegram Stars) or offline payment instead."
+        ).format(currency=currency)
+    if variants and stock is not None:
+        return _("A product with variants has a stock per variant: leave out “stock N”.")
+    return _ProductLine(title, price, currency, stock, mode, variants)
 
 
 PRODUCT_CARDS = 5  # products on a page of /products: one card each, a phone screen or two
