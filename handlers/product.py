@@ -282,7 +282,6 @@ async def product_set(
         )
         return
     field, text = PRODUCT_FIELDS[words[1]], words[2].strip()
-    value: object = text
     cleared = await clear_command(
         message,
         [text] if field in ("title", "description") else [],
@@ -292,42 +291,10 @@ async def product_set(
     if cleared is None:
         return
     try:
-        if field == "price":
-            value = parse_amount(
-                text, product.currency, locale=member.locale, ceiling=settings.max_order_amount
-            )
-        elif field == "stock":
-            if text.lower() == "none":
-                value = None
-            elif (typed_stock := number(text, prefix="")) is not None and typed_stock <= MAX_STOCK:
-                value = typed_stock
-            else:
-                await message.answer(_("Stock must be a whole number, like: stock 100"))
-                return
-        elif field == "active":
-            if text.lower() not in ("on", "off"):
-                await message.answer(usage)
-                return
-            value = text.lower() == "on"
-        elif field == "fulfilment":
-            value = text.lower()
-            if value not in FULFILMENT_MODES:
-                await message.answer(usage)
-                return
-        elif field == "payment_mode":
-            value = text.lower()
-            if (
-                value == PAYMENT_TELEGRAM
-                and product.currency != STARS
-                and settings.provider_token is None
-            ):
-                await message.answer(
-                    _(
-                        "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
-                        "settings. Use XTR (Telegram Stars) or offline payment instead."
-                    ).format(currency=product.currency)
-                )
-                return
+        value = _field_value(field, text, product, member.locale, settings, usage)
+        if isinstance(value, _Refusal):
+            await message.answer(value.text)
+            return
         updated = await update_product(session, product_id=product.id, field=field, value=value)
     except InvalidAmount as exc:
         await message.answer(amount_error(exc.reason))
@@ -347,6 +314,59 @@ async def product_set(
             stock=stock,
         )
     )
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why a value typed for /product_set cannot be saved, as the answer says it."""
+
+    text: str
+
+
+def _field_value(
+    field: str,
+    text: str,
+    product: ProductView,
+    locale: str,
+    settings: HandlerSettings,
+    usage: str,
+) -> object:
+    """The value typed for the field, as the product keeps it, or a _Refusal; a price that
+    cannot be read raises InvalidAmount."""
+    value: object = text
+    if field == "price":
+        value = parse_amount(
+            text, product.currency, locale=locale, ceiling=settings.max_order_amount
+        )
+    elif field == "stock":
+        if text.lower() == "none":
+            value = None
+        elif (typed_stock := number(text, prefix="")) is not None and typed_stock <= MAX_STOCK:
+            value = typed_stock
+        else:
+            return _Refusal(_("Stock must be a whole number, like: stock 100"))
+    elif field == "active":
+        if text.lower() not in ("on", "off"):
+            return _Refusal(usage)
+        value = text.lower() == "on"
+    elif field == "fulfilment":
+        value = text.lower()
+        if value not in FULFILMENT_MODES:
+            return _Refusal(usage)
+    elif field == "payment_mode":
+        value = text.lower()
+        if (
+            value == PAYMENT_TELEGRAM
+            and product.currency != STARS
+            and settings.provider_token is None
+        ):
+            return _Refusal(
+                _(
+                    "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
+                    "settings. Use XTR (Telegram Stars) or offline payment instead."
+                ).format(currency=product.currency)
+            )
+    return value
 
 
 def _language(word: str) -> str | None:
