@@ -38,6 +38,7 @@ from handlers.views.groupbuy_open import (
     DROP_ERRORS,
     USAGE,
     OpenDefaults,
+    OpenValues,
     level_error_text,
     open_and_post,
     open_error_text,
@@ -85,6 +86,7 @@ from services.groupbuy import (
     GroupBuyError,
     GroupBuyRefusal,
     GroupBuyView,
+    JoinResult,
     call_off_groupbuy,
     extend_deadline,
     get_groupbuy,
@@ -108,7 +110,7 @@ from services.policy import (
     KIND_LEADER,
     HeldBack,
 )
-from services.product import get_product
+from services.product import ProductView, get_product
 from services.referral import deep_link, groupbuy_start_parameter
 from services.role import Role, is_staff
 from services.tiers import list_tiers
@@ -225,36 +227,9 @@ async def _open(
         product = await get_product(session, product_id)
         if product is None or not product.active:
             raise GroupBuyError(GroupBuyRefusal.NO_PRODUCT)
-        stock_default = product.stock if product.stock is not None else 100
-        if product.variants:  # stock= is then per variant: by default, all each one has
-            stock_default = max(100 if v.stock is None else v.stock for v in product.variants)
-        values, options = parse_open_line(
-            words[1:],
-            product_id=product.id,
-            defaults=OpenDefaults(minimum="2", stock=stock_default, limit=5),
-            now=now,
-            timezone=timezone,
+        values = await _open_values(
+            session, product, words[1:], now, timezone, member.locale, settings, pickups
         )
-        values = replace(
-            values,
-            tiers=parse_tiers(
-                options.get("tiers", ""),
-                currency=product.currency,
-                locale=member.locale,
-                base_price=product.price,
-                ceiling=settings.max_order_amount,
-            ),
-            pickup_point=options.get("pickup", ""),
-            pickups=pickups,
-            fulfilment=_fulfilment(options.get("delivery")),
-        )
-        if "form" in options:  # the product's variants as a sign-up list (接龙)
-            values = replace(values, multi=True, form_per_item=parse_form(options["form"]))
-        if "vip" in options:
-            vip_until, vip_rank, vip_level = await _vip_window(
-                session, options["vip"], now, timezone
-            )
-            values = replace(values, vip_until=vip_until, vip_rank=vip_rank, vip_level=vip_level)
         # what members read on the card: the product's texts and the pickup note, linted
         cleared = await clear_command(
             message,
@@ -291,6 +266,49 @@ async def _open(
     )
     if message.chat.type == ChatType.PRIVATE or opened.scheduled or opened.refused:
         await message.answer(await opened_text(session, opened, member=member, settings=settings))
+
+
+async def _open_values(
+    session: AsyncSession,
+    product: ProductView,
+    words: list[str],
+    now: datetime,
+    timezone: str,
+    locale: str,
+    settings: HandlerSettings,
+    pickups: dict[int, str] | None,
+) -> OpenValues:
+    """The group-buy's terms from the line after the product's id, with the product's
+    defaults; GroupBuyError for a term that cannot be read."""
+    stock_default = product.stock if product.stock is not None else 100
+    if product.variants:  # stock= is then per variant: by default, all each one has
+        stock_default = max(100 if v.stock is None else v.stock for v in product.variants)
+    values, options = parse_open_line(
+        words,
+        product_id=product.id,
+        defaults=OpenDefaults(minimum="2", stock=stock_default, limit=5),
+        now=now,
+        timezone=timezone,
+    )
+    values = replace(
+        values,
+        tiers=parse_tiers(
+            options.get("tiers", ""),
+            currency=product.currency,
+            locale=locale,
+            base_price=product.price,
+            ceiling=settings.max_order_amount,
+        ),
+        pickup_point=options.get("pickup", ""),
+        pickups=pickups,
+        fulfilment=_fulfilment(options.get("delivery")),
+    )
+    if "form" in options:  # the product's variants as a sign-up list (接龙)
+        values = replace(values, multi=True, form_per_item=parse_form(options["form"]))
+    if "vip" in options:
+        vip_until, vip_rank, vip_level = await _vip_window(session, options["vip"], now, timezone)
+        values = replace(values, vip_until=vip_until, vip_rank=vip_rank, vip_level=vip_level)
+    return values
 
 
 # without arguments, /groupbuy and /drop start the wizard (handlers/groupbuy_wizard.py)
@@ -470,36 +488,9 @@ async def join_button(
         return
     now = clock()
     try:
-        if callback_data.action == GroupBuyAction.JOIN:
-            result = await set_quantity(
-                session,
-                groupbuy_id=callback_data.groupbuy_id,
-                member_id=member.id,
-                chat_id=query.message.chat.id,
-                quantity=callback_data.quantity,
-                now=now,
-                add=True,
-                variant_id=getattr(callback_data, "variant_id", None),
-            )
-        else:
-            current = {
-                p.member_id: p.quantity
-                for p in await participants(session, callback_data.groupbuy_id)
-            }.get(member.id, 0)
-            target = 0 if callback_data.action == GroupBuyAction.LEAVE else max(0, current - 1)
-            paid = await prepaid_units(
-                session, groupbuy_id=callback_data.groupbuy_id, member_id=member.id
-            )
-            if target < paid:
-                raise GroupBuyError(GroupBuyRefusal.PREPAID, str(paid))
-            result = await set_quantity(
-                session,
-                groupbuy_id=callback_data.groupbuy_id,
-                member_id=member.id,
-                chat_id=query.message.chat.id,
-                quantity=target,
-                now=now,
-            )
+        result = await _change_quantity(
+            session, callback_data, member_id=member.id, chat_id=query.message.chat.id, now=now
+        )
     except GroupBuyError as exc:
         with i18n.use_locale(member.locale):  # an answer to a tap is the member's alone
             if exc.reason in (GroupBuyRefusal.VIP_ONLY, GroupBuyRefusal.VIP_LEVEL_ONLY):
@@ -545,6 +536,44 @@ async def join_button(
                 position=result.position,
             )
         after_commit.add(confirm)
+
+
+async def _change_quantity(
+    session: AsyncSession,
+    callback_data: GroupBuyCallback | GroupBuyVariantCallback,
+    *,
+    member_id: int,
+    chat_id: int,
+    now: datetime,
+) -> JoinResult:
+    """The tap's change: join with the button's quantity, or one fewer, or leave (never below
+    the units the member prepaid); GroupBuyError when it cannot be made."""
+    if callback_data.action == GroupBuyAction.JOIN:
+        return await set_quantity(
+            session,
+            groupbuy_id=callback_data.groupbuy_id,
+            member_id=member_id,
+            chat_id=chat_id,
+            quantity=callback_data.quantity,
+            now=now,
+            add=True,
+            variant_id=getattr(callback_data, "variant_id", None),
+        )
+    current = {
+        p.member_id: p.quantity for p in await participants(session, callback_data.groupbuy_id)
+    }.get(member_id, 0)
+    target = 0 if callback_data.action == GroupBuyAction.LEAVE else max(0, current - 1)
+    paid = await prepaid_units(session, groupbuy_id=callback_data.groupbuy_id, member_id=member_id)
+    if target < paid:
+        raise GroupBuyError(GroupBuyRefusal.PREPAID, str(paid))
+    return await set_quantity(
+        session,
+        groupbuy_id=callback_data.groupbuy_id,
+        member_id=member_id,
+        chat_id=chat_id,
+        quantity=target,
+        now=now,
+    )
 
 
 async def _vip_refusal(
