@@ -521,28 +521,9 @@ async def _change_leader(
         return
     where = community.id if community is not None else None
     try:
-        if change == "suspend":
-            changed = await suspend_leader(
-                session,
-                member_id=target.id,
-                community_id=where,
-                staff_id=member.id,
-                reason=reason,
-                now=now,
-            )
-        elif change == "reinstate":
-            changed = await reinstate_leader(
-                session, member_id=target.id, community_id=where, staff_id=member.id, now=now
-            )
-        else:
-            changed = await remove_leader(
-                session,
-                member_id=target.id,
-                community_id=where,
-                staff_id=member.id,
-                reason=reason,
-                now=now,
-            )
+        changed = await _apply_leader_change(
+            session, change, target.id, where, staff_id=member.id, reason=reason, now=now
+        )
     except LeaderError as exc:
         await message.reply(_(LEADER_ERRORS[exc.reason]).format(command=command.command))
         return
@@ -583,6 +564,41 @@ async def _change_leader(
         told = leader_notice(change, groups, reason)
     notifier.send(target.id, told)
     await message.reply(done + "\n" + _("I told them in private."))
+
+
+async def _apply_leader_change(
+    session: AsyncSession,
+    change: str,
+    target_id: int,
+    where: int | None,
+    *,
+    staff_id: int,
+    reason: str,
+    now: datetime,
+) -> list[int]:
+    """Suspend, reinstate or remove the leader in `where` (None: every group they lead): the
+    groups changed."""
+    if change == "suspend":
+        return await suspend_leader(
+            session,
+            member_id=target_id,
+            community_id=where,
+            staff_id=staff_id,
+            reason=reason,
+            now=now,
+        )
+    if change == "reinstate":
+        return await reinstate_leader(
+            session, member_id=target_id, community_id=where, staff_id=staff_id, now=now
+        )
+    return await remove_leader(
+        session,
+        member_id=target_id,
+        community_id=where,
+        staff_id=staff_id,
+        reason=reason,
+        now=now,
+    )
 
 
 @router.message(Command("leader_suspend"), RoleFilter(Role.STAFF, "leader.suspend"))
