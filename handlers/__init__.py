@@ -33,6 +33,7 @@ ROUTER_ORDER = (
     "groupbuy",
     "waitlist",
     "perks",
+    "perks_rewards",  # right after perks: its handlers followed perks' in one file
     "poll",
     "policy",
     "care",

@@ -25,7 +25,7 @@ from handlers.myorders import PAY_ERRORS
 from handlers.nps import NPS_ERRORS
 from handlers.order import PLACE_ERRORS
 from handlers.payout import PAYOUT_ERRORS
-from handlers.perks import POINTS_ERRORS, TIER_ERRORS
+from handlers.perks import TIER_ERRORS
 from handlers.poll_wizard import FIRST_USAGE
 from handlers.referral import CAMPAIGN_ERRORS
 from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
@@ -39,7 +39,7 @@ from handlers.views.groupbuy_open import USAGE as GROUPBUY_USAGE
 from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
 from handlers.views.membership import PLAN_REFUSALS
 from handlers.views.order import ORDER_ERRORS, OVER_CASH_LIMIT
-from handlers.views.perks import REVIEW_ERRORS
+from handlers.views.perks import POINTS_ERRORS, REVIEW_ERRORS
 from handlers.views.poll import POLL_ERRORS
 from handlers.views.product import AMOUNT_ERRORS, BAD_TITLE, VARIANT_ERRORS
 from handlers.views.reservation import CANCEL_ERRORS
