@@ -12,6 +12,8 @@ from aiogram import Router
 ROUTER_ORDER = (
     "errors",
     "role",
+    "role_leaders",  # role's handlers, split in three files, in their old order
+    "role_apply",
     "credit",
     "groups",
     "levels",
