@@ -24,6 +24,7 @@ ROUTER_ORDER = (
     "forwhom",  # its question (whom an order is for) takes plain text in private
     "membership",  # before order: subscription payments (payload mship:) are its own
     "order",
+    "order_admin",  # right after order: its handlers followed order's in one file
     "myorders",
     "pickup",
     "ticket",
