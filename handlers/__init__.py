@@ -33,7 +33,9 @@ ROUTER_ORDER = (
     "reservation",
     "coupons",
     "jielong",  # before groupbuy: replies to a list's card are orders
+    "groupbuy_open",  # groupbuy's handlers, split in three files, in their old order
     "groupbuy",
+    "groupbuy_admin",
     "waitlist",
     "perks",
     "perks_rewards",  # right after perks: its handlers followed perks' in one file

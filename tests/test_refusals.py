@@ -18,7 +18,8 @@ from handlers.care import CARE_ERRORS
 from handlers.cash import CASH_ERRORS, REFUND_PAID_ERRORS
 from handlers.coupons import COUPON_ERRORS
 from handlers.forwhom import ERRORS as FOR_WHOM_ERRORS
-from handlers.groupbuy import CANNOT_EXTEND, VIP_LEVEL_ONLY, VIP_ONLY
+from handlers.groupbuy import VIP_LEVEL_ONLY, VIP_ONLY
+from handlers.groupbuy_admin import CANNOT_EXTEND
 from handlers.groups import REFUSALS as GROUP_REFUSALS
 from handlers.jielong import ITEM_REFUSALS
 from handlers.myorders import PAY_ERRORS
