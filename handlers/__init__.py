@@ -27,6 +27,7 @@ ROUTER_ORDER = (
     "order_admin",  # right after order: its handlers followed order's in one file
     "myorders",
     "pickup",
+    "pickup_points",  # right after pickup: its handlers followed pickup's in one file
     "ticket",
     "cash",
     "payout",
