@@ -29,6 +29,7 @@ ROUTER_ORDER = (
     "pickup",
     "pickup_points",  # right after pickup: its handlers followed pickup's in one file
     "ticket",
+    "ticket_resolve",  # right after ticket: its handlers followed ticket's in one file
     "cash",
     "payout",
     "reservation",
