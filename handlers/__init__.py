@@ -46,6 +46,7 @@ ROUTER_ORDER = (
     "care",
     "abtest",
     "referral",
+    "referral_admin",  # right after referral: its handlers followed referral's in one file
     "stats",
     "metrics",
     "digest",

@@ -28,8 +28,8 @@ from handlers.order import PLACE_ERRORS
 from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import TIER_ERRORS
 from handlers.poll_wizard import FIRST_USAGE
-from handlers.referral import CAMPAIGN_ERRORS
-from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
+from handlers.referral_admin import CAMPAIGN_ERRORS
+from handlers.referral_admin import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.review import MEDIA_ERRORS
 from handlers.suggestion import SUGGEST_ERRORS
 from handlers.trial import NOT_RECEIVED
