@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar, TypedDict, cast
 
@@ -340,14 +340,7 @@ def build_runtime(
     throttle = Throttle(limit=settings.throttle_limit, window=settings.throttle_window, redis=redis)
     # every worker of one bot shares Telegram's budget through Redis, keyed by the bot's id
     namespace = token.partition(":")[0]
-    pace: Pace
-    if not settings.pace_messages:
-        pace = Pace(UNLIMITED)
-    elif redis is not None:
-        pace = SharedPace(redis, namespace=namespace)
-    else:
-        pace = Pace()
-    paced = PacedRequests(pace)
+    paced = PacedRequests(_pace(settings, redis, namespace))
     metrics = Metrics()
     bot = create_bot(settings, token, paced, metrics)
     notifier = Notifier(
@@ -356,87 +349,16 @@ def build_runtime(
         metrics=metrics,
         strict=settings.strict_transactions,
     )
-    cards = CardRefresher(
-        sessions=sessions,
-        bot=bot,
-        i18n=i18n,
-        clock=clock,
-        interval=settings.card_edit_seconds,
-        default_zone=settings.default_timezone,
-    )
-    closer = GroupBuyCloser(
-        sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
-    )
-    poster = CardPoster(
-        sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
-    )
-    polls = PollCloser(
-        sessions=sessions, bot=bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
-    )
-    care = MemberCare(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
-    broadcasts = BroadcastSender(
-        sessions=sessions,
-        bot=bot,
-        settings=settings,
-        clock=clock,
-        redis=redis,
-        namespace=namespace,
-        i18n=i18n,
-    )
-    retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
-    reservations = ReservationSweeper(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
-    tickets = TicketClock(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
-    ab_reports = AbTestReports(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
-    sizes = GroupSizeWatch(
-        sessions=sessions, bot=bot, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
-    waitlist = WaitlistKeeper(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
     # SQLite: long reads (the digest's and alerts' figures) on snapshots that never take the
     # write lock, so the bot's updates are not held up while a report is computed
     reader_engine = create_engine(settings, reads_only=True) if settings.is_sqlite else None
     readers = sessions if reader_engine is None else create_session_factory(reader_engine)
-    digest = WeeklyDigest(
-        sessions=sessions,
-        readers=readers,
-        bot=bot,
-        notifier=notifier,
-        i18n=i18n,
-        settings=settings,
-        clock=clock,
-    )
-    alerts = AlertWatch(
-        sessions=sessions,
-        readers=readers,
-        notifier=notifier,
-        i18n=i18n,
-        settings=settings,
-        clock=clock,
-    )
-    memberships = MembershipLapses(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
-    trials = TrialClock(
-        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
-    refunder = StarRefunder(
-        sessions=sessions, bot=bot, i18n=i18n, settings=settings, notifier=notifier
-    )
-    closer.refunder = refunder
-    interactions = InteractionCounter(
-        sessions=sessions, clock=clock, seconds=settings.interaction_flush_seconds
-    )
-    jobs = (closer, poster, polls, care, retention, reservations, tickets, ab_reports, sizes)
-    for job in (*jobs, waitlist, digest, alerts, memberships, trials, interactions):
+    wiring = _Wiring(
+        settings=settings, sessions=sessions, readers=readers, bot=bot, notifier=notifier,
+        i18n=i18n, clock=clock, redis=redis, namespace=namespace,
+    )  # fmt: skip
+    jobs = _build_jobs(wiring)
+    for job in jobs.measured():
         job.metrics = metrics
     dp = create_dispatcher(
         settings,
@@ -445,16 +367,16 @@ def build_runtime(
         storage=storage,
         throttle=throttle,
         metrics=metrics,
-        interactions=interactions,
+        interactions=jobs.interactions,
         injected=Injected(
             clock=clock,
-            cards=cards,
-            closer=closer,
-            poster=poster,
-            poll_closer=polls,
+            cards=jobs.cards,
+            closer=jobs.closer,
+            poster=jobs.poster,
+            poll_closer=jobs.polls,
             notifier=notifier,
-            broadcaster=broadcasts,
-            refunder=refunder,
+            broadcaster=jobs.broadcasts,
+            refunder=jobs.refunder,
         ),
     )
     return Runtime(
@@ -464,31 +386,159 @@ def build_runtime(
         i18n=i18n,
         bot=bot,
         dp=dp,
-        cards=cards,
-        closer=closer,
-        poster=poster,
-        polls=polls,
-        care=care,
         notifier=notifier,
         paced=paced,
-        refunder=refunder,
-        broadcasts=broadcasts,
-        retention=retention,
-        reservations=reservations,
-        tickets=tickets,
-        ab_reports=ab_reports,
-        sizes=sizes,
-        waitlist=waitlist,
-        digest=digest,
-        alerts=alerts,
-        memberships=memberships,
-        trials=trials,
         metrics=metrics,
-        interactions=interactions,
         clock=clock,
         redis=redis,
         reader_engine=reader_engine,
+        **jobs.by_name(),
     )
+
+
+def _pace(settings: Settings, redis: Redis | None, namespace: str) -> Pace:
+    """The pace of sends: none in tests that do not measure it, shared through Redis."""
+    if not settings.pace_messages:
+        return Pace(UNLIMITED)
+    if redis is not None:
+        return SharedPace(redis, namespace=namespace)
+    return Pace()
+
+
+@dataclass(frozen=True)
+class _Wiring:
+    """What the background jobs are built from."""
+
+    settings: Settings
+    sessions: async_sessionmaker[AsyncSession]
+    readers: async_sessionmaker[AsyncSession]
+    bot: Bot
+    notifier: Notifier
+    i18n: I18n
+    clock: Callable[[], datetime]
+    redis: Redis | None
+    namespace: str
+
+
+class _Basics(TypedDict):
+    """The arguments most clocks take."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    notifier: Notifier
+    i18n: I18n
+    settings: Settings
+    clock: Callable[[], datetime]
+
+
+@dataclass
+class _Jobs:
+    """The background jobs of one process, named as `Runtime` names them."""
+
+    cards: CardRefresher
+    closer: GroupBuyCloser
+    poster: CardPoster
+    polls: PollCloser
+    care: MemberCare
+    broadcasts: BroadcastSender
+    retention: TextRetention
+    reservations: ReservationSweeper
+    tickets: TicketClock
+    ab_reports: AbTestReports
+    sizes: GroupSizeWatch
+    waitlist: WaitlistKeeper
+    digest: WeeklyDigest
+    alerts: AlertWatch
+    memberships: MembershipLapses
+    trials: TrialClock
+    refunder: StarRefunder
+    interactions: InteractionCounter
+
+    def measured(self) -> tuple[Any, ...]:
+        """The jobs that report to the process's metrics."""
+        return (
+            *(self.closer, self.poster, self.polls, self.care, self.retention),
+            *(self.reservations, self.tickets, self.ab_reports, self.sizes, self.waitlist),
+            *(self.digest, self.alerts, self.memberships, self.trials, self.interactions),
+        )
+
+    def by_name(self) -> dict[str, Any]:
+        """Each job under its field's name, as `Runtime` takes them."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+def _build_jobs(w: _Wiring) -> _Jobs:
+    """Build every background job; none starts here (`Runtime.start` does)."""
+    settings, sessions, notifier, i18n, clock = w.settings, w.sessions, w.notifier, w.i18n, w.clock
+    # what most of the clocks are built from
+    basics = _Basics(
+        sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
+    cards = CardRefresher(
+        sessions=sessions,
+        bot=w.bot,
+        i18n=i18n,
+        clock=clock,
+        interval=settings.card_edit_seconds,
+        default_zone=settings.default_timezone,
+    )
+    closer = GroupBuyCloser(
+        sessions=sessions, bot=w.bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
+    )
+    poster = CardPoster(
+        sessions=sessions, bot=w.bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
+    )
+    polls = PollCloser(
+        sessions=sessions, bot=w.bot, i18n=i18n, settings=settings, clock=clock, notifier=notifier
+    )
+    care = MemberCare(**basics)
+    broadcasts = BroadcastSender(
+        sessions=sessions,
+        bot=w.bot,
+        settings=settings,
+        clock=clock,
+        redis=w.redis,
+        namespace=w.namespace,
+        i18n=i18n,
+    )
+    retention = TextRetention(sessions=sessions, settings=settings, clock=clock)
+    reservations = ReservationSweeper(**basics)
+    tickets = TicketClock(**basics)
+    ab_reports = AbTestReports(**basics)
+    sizes = GroupSizeWatch(
+        sessions=sessions, bot=w.bot, notifier=notifier, i18n=i18n, settings=settings, clock=clock
+    )
+    waitlist = WaitlistKeeper(**basics)
+    digest = WeeklyDigest(
+        sessions=sessions,
+        readers=w.readers,
+        bot=w.bot,
+        notifier=notifier,
+        i18n=i18n,
+        settings=settings,
+        clock=clock,
+    )
+    alerts = AlertWatch(
+        sessions=sessions,
+        readers=w.readers,
+        notifier=notifier,
+        i18n=i18n,
+        settings=settings,
+        clock=clock,
+    )
+    memberships = MembershipLapses(**basics)
+    trials = TrialClock(**basics)
+    refunder = StarRefunder(
+        sessions=sessions, bot=w.bot, i18n=i18n, settings=settings, notifier=notifier
+    )
+    closer.refunder = refunder
+    interactions = InteractionCounter(
+        sessions=sessions, clock=clock, seconds=settings.interaction_flush_seconds
+    )
+    # positional, in the fields' order: each field's type differs, so mypy checks the order
+    return _Jobs(
+        cards, closer, poster, polls, care, broadcasts, retention, reservations, tickets,
+        ab_reports, sizes, waitlist, digest, alerts, memberships, trials, refunder, interactions,
+    )  # fmt: skip
 
 
 def freeze_startup_objects() -> None:

@@ -2,109 +2,77 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from aiogram import Router
+
+# The feature modules whose `router` is tried in this order (specific before general). They
+# are imported when the routers are asked for, not when `handlers` is: they import
+# handlers.views, which would import this package half-built.
+ROUTER_ORDER = (
+    "errors",
+    "role",
+    "role_leaders",  # role's handlers, split in three files, in their old order
+    "role_apply",
+    "credit",
+    "groups",
+    "levels",
+    "community",
+    "ledger",
+    "product",
+    "delivery",  # its address questions take plain text in private
+    "forwhom",  # its question (whom an order is for) takes plain text in private
+    "membership",  # before order: subscription payments (payload mship:) are its own
+    "order",
+    "order_admin",  # right after order: its handlers followed order's in one file
+    "myorders",
+    "pickup",
+    "pickup_points",  # right after pickup: its handlers followed pickup's in one file
+    "ticket",
+    "ticket_resolve",  # right after ticket: its handlers followed ticket's in one file
+    "cash",
+    "payout",
+    "reservation",
+    "coupons",
+    "jielong",  # before groupbuy: replies to a list's card are orders
+    "groupbuy_open",  # groupbuy's handlers, split in three files, in their old order
+    "groupbuy",
+    "groupbuy_admin",
+    "waitlist",
+    "perks",
+    "perks_rewards",  # right after perks: its handlers followed perks' in one file
+    "poll",
+    "policy",
+    "care",
+    "abtest",
+    "referral",
+    "referral_admin",  # right after referral: its handlers followed referral's in one file
+    "stats",
+    "metrics",
+    "digest",
+    "alerts",
+    "statement",
+    "privacy",
+    "language",
+    "start",
+    "menu",
+    "broadcast",  # its wizard steps take plain text too
+    "suggestion",  # staff's reply step takes plain text
+    "nps",  # the comment step takes plain text
+    "trial",  # the report's steps take words and photos in private
+    "review",  # photos in private with no wizard step open go with a review
+    # last: their steps take plain text, after the commands (and /cancel) had their turn
+    "product_wizard",
+    "groupbuy_wizard",  # also /groupbuy and /drop without arguments
+    "poll_wizard",
+)
 
 
 def feature_routers() -> list[Router]:
     """Every feature router, in the order they are tried (specific before general)."""
-    from handlers import (
-        abtest,
-        alerts,
-        broadcast,
-        care,
-        cash,
-        community,
-        coupons,
-        credit,
-        delivery,
-        digest,
-        errors,
-        forwhom,
-        groupbuy,
-        groupbuy_wizard,
-        groups,
-        jielong,
-        language,
-        ledger,
-        levels,
-        membership,
-        menu,
-        metrics,
-        myorders,
-        nps,
-        order,
-        payout,
-        perks,
-        pickup,
-        policy,
-        poll,
-        poll_wizard,
-        privacy,
-        product,
-        product_wizard,
-        referral,
-        reservation,
-        review,
-        role,
-        start,
-        statement,
-        stats,
-        suggestion,
-        ticket,
-        trial,
-        waitlist,
-    )
-
-    routers = [
-        errors.router,
-        role.router,
-        credit.router,
-        groups.router,
-        levels.router,
-        community.router,
-        ledger.router,
-        product.router,
-        delivery.router,  # its address questions take plain text in private
-        forwhom.router,  # its question (whom an order is for) takes plain text in private
-        membership.router,  # before order: subscription payments (payload mship:) are its own
-        order.router,
-        myorders.router,
-        pickup.router,
-        ticket.router,
-        cash.router,
-        payout.router,
-        reservation.router,
-        coupons.router,
-        jielong.router,  # before groupbuy: replies to a list's card are orders
-        groupbuy.router,
-        waitlist.router,
-        perks.router,
-        poll.router,
-        policy.router,
-        care.router,
-        abtest.router,
-        referral.router,
-        stats.router,
-        metrics.router,
-        digest.router,
-        alerts.router,
-        statement.router,
-        privacy.router,
-        language.router,
-        start.router,
-        menu.router,
-        broadcast.router,  # its wizard steps take plain text too
-        suggestion.router,  # staff's reply step takes plain text
-        nps.router,  # the comment step takes plain text
-        trial.router,  # the report's steps take words and photos in private
-        review.router,  # photos in private with no wizard step open go with a review
-        # last: their steps take plain text, after the commands (and /cancel) had their turn
-        product_wizard.router,
-        groupbuy_wizard.router,  # also /groupbuy and /drop without arguments
-        poll_wizard.router,
-        # the very last: private text nobody above took gets a hint with the main menu
-        menu.fallback,
-    ]
+    routers: list[Router] = [import_module(f".{name}", __name__).router for name in ROUTER_ORDER]
+    # the very last: private text nobody above took gets a hint with the main menu
+    routers.append(import_module(".menu", __name__).fallback)
     for router in routers:
         # Routers live at module level as aiogram intends; a process that builds a second
         # Dispatcher (the test suite builds one per test) re-attaches them to the new one.

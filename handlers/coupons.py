@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -121,40 +122,18 @@ async def coupon_new(
         rest = rest[1:]
     now = clock()
     try:
-        if value_text.endswith("%"):
-            kind = COUPON_PERCENT
-            percent = value_text[:-1].replace(",", ".")
-            value = _basis_points(percent) if _is_number(percent) else 0
-        else:
-            kind = COUPON_FIXED
-            value = parse_amount(
-                value_text, currency, locale=locale, ceiling=settings.max_order_amount
-            )
-        options = dict(word.partition("=")[::2] for word in rest)
-        if any(not key or not val for key, val in options.items()) or set(options) - {
-            "min",
-            "days",
-            "limit",
-            "tier",
-        }:
-            raise ValueError("option")
-        min_spend = (
-            parse_amount(options["min"], currency, locale=locale, ceiling=settings.max_order_amount)
-            if "min" in options
-            else 0
-        )
-        days_text = options.get("days", "1")
-        days = number(days_text, prefix="") or -1  # above MAX_DAYS: refused below
-        if not 0 < days <= MAX_DAYS:
-            raise ValueError("days")
         # the last day ends at midnight on the clock of the staff member who creates it
         zone = staff_zone(member.timezone, settings.default_timezone)
-        expires_at = _end_of_day(now, days, zone) if "days" in options else None
-        limit_text = options.get("limit", "1")
-        limit = number(limit_text, prefix="") or 0
-        if limit >= 10**5:  # five digits at most, as the usage says
-            limit = 0
-        min_rank = await _rank(session, options.get("tier", "0"))
+        terms = await _coupon_terms(
+            session,
+            value_text,
+            rest,
+            currency,
+            locale=locale,
+            settings=settings,
+            zone=zone,
+            now=now,
+        )
     except (InvalidAmount, ValueError):
         await message.answer(_(COUPON_USAGE))
         return
@@ -162,13 +141,13 @@ async def coupon_new(
         template = await create_template(
             session,
             code=code,
-            kind=kind,
-            value=value,
+            kind=terms.kind,
+            value=terms.value,
             currency=currency,
-            min_spend=min_spend,
-            expires_at=expires_at,
-            per_member_limit=limit,
-            min_rank=min_rank,
+            min_spend=terms.min_spend,
+            expires_at=terms.expires_at,
+            per_member_limit=terms.limit,
+            min_rank=terms.min_rank,
             created_by=member.id,
             now=now,
         )
@@ -188,6 +167,64 @@ async def coupon_new(
             ),
         )
     )
+
+
+@dataclass(frozen=True)
+class _CouponTerms:
+    """What /coupon_new's line says about the coupon, besides its code and currency."""
+
+    kind: str
+    value: int
+    min_spend: int
+    expires_at: datetime | None
+    limit: int
+    min_rank: int
+
+
+async def _coupon_terms(
+    session: AsyncSession,
+    value_text: str,
+    rest: list[str],
+    currency: str,
+    *,
+    locale: str,
+    settings: HandlerSettings,
+    zone: str,
+    now: datetime,
+) -> _CouponTerms:
+    """The coupon's value and options (min=, days=, limit=, tier=); InvalidAmount or
+    ValueError when the line cannot be read."""
+    if value_text.endswith("%"):
+        kind = COUPON_PERCENT
+        percent = value_text[:-1].replace(",", ".")
+        value = _basis_points(percent) if _is_number(percent) else 0
+    else:
+        kind = COUPON_FIXED
+        value = parse_amount(value_text, currency, locale=locale, ceiling=settings.max_order_amount)
+    options = dict(word.partition("=")[::2] for word in rest)
+    if any(not key or not val for key, val in options.items()) or set(options) - {
+        "min",
+        "days",
+        "limit",
+        "tier",
+    }:
+        raise ValueError("option")
+    min_spend = (
+        parse_amount(options["min"], currency, locale=locale, ceiling=settings.max_order_amount)
+        if "min" in options
+        else 0
+    )
+    days_text = options.get("days", "1")
+    days = number(days_text, prefix="") or -1  # above MAX_DAYS: refused below
+    if not 0 < days <= MAX_DAYS:
+        raise ValueError("days")
+    expires_at = _end_of_day(now, days, zone) if "days" in options else None
+    limit_text = options.get("limit", "1")
+    limit = number(limit_text, prefix="") or 0
+    if limit >= 10**5:  # five digits at most, as the usage says
+        limit = 0
+    min_rank = await _rank(session, options.get("tier", "0"))
+    return _CouponTerms(kind, value, min_spend, expires_at, limit, min_rank)
 
 
 def _basis_points(percent: str) -> int:

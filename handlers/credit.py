@@ -190,6 +190,17 @@ async def record_text(
                 resolve=duration_text(tickets.resolve_seconds),
             )
         )
+    lines += _cash_lines(record, locale=locale, timezone=timezone, overdue_days=overdue_days)
+    lines.append(limits_text(record.limits, locale))
+    return "\n".join(lines)
+
+
+def _cash_lines(
+    record: LeaderRecord, *, locale: str, timezone: str, overdue_days: int
+) -> list[str]:
+    """The cash the leader owes the brand, a line per currency with the oldest date, the
+    overdue ones marked."""
+    lines: list[str] = []
     if not record.cash:
         lines.append(_("Cash owed to the brand: none."))
     zone = ZoneInfo(timezone)
@@ -206,8 +217,7 @@ async def record_text(
                 + _("overdue (more than {days})").format(days=counted("day", overdue_days))
             )
         lines.append(line)
-    lines.append(limits_text(record.limits, locale))
-    return "\n".join(lines)
+    return lines
 
 
 def _record_keyboard(record: LeaderRecord) -> InlineKeyboardMarkup | None:
@@ -355,45 +365,20 @@ async def leader_limit_command(
         limits = await get_limits(session, leader.id)
         await message.answer(_name(leader) + "\n" + limits_text(limits, locale))
         return
-    kind = words[1].lower()
     try:
-        if kind == "off" and len(words) == 2:
-            if not await clear_limits(session, leader_id=leader.id):
-                await message.answer(_("{name} has no limits to lift.").format(name=_name(leader)))
-                return
-            limits = None
-            detail = "off"
-        elif (
-            kind == LIMIT_GROUPBUYS
-            and len(words) == 3
-            and (count := number(words[2], prefix="", maximum=MAX_LIMIT_GROUPBUYS)) is not None
-        ):
-            limits = await set_limit(
-                session,
-                leader_id=leader.id,
-                kind=LIMIT_GROUPBUYS,
-                value=count,
-                currency="",
-                staff_id=member.id,
-                now=clock(),
-            )
-            detail = f"groupbuys={limits.max_open_groupbuys}"
-        elif kind == LIMIT_ORDER and len(words) in (3, 4):
-            currency = parse_currency(words[3]) if len(words) == 4 else settings.tier_currency
-            amount = parse_amount(words[2], currency, locale=locale, ceiling=MAX_LIMIT_AMOUNT)
-            limits = await set_limit(
-                session,
-                leader_id=leader.id,
-                kind=LIMIT_ORDER,
-                value=amount,
-                currency=currency,
-                staff_id=member.id,
-                now=clock(),
-            )
-            detail = f"order={amount} {currency}"
-        else:
-            await message.answer(_(LIMIT_USAGE))
+        changed = await _change_limits(
+            session,
+            words,
+            leader,
+            staff_id=member.id,
+            settings=settings,
+            locale=locale,
+            clock=clock,
+        )
+        if isinstance(changed, str):
+            await message.answer(changed)
             return
+        limits, detail = changed
     except InvalidAmount:
         await message.answer(
             _("Write the amount like 500.00, optionally with its currency: 500.00 CNY.")
@@ -426,3 +411,51 @@ async def leader_limit_command(
                 "When something you do would go over a limit, I tell you which one."
             ).format(limits=limits_text(limits, leader.locale))
         notifier.send(leader.id, told)
+
+
+async def _change_limits(
+    session: AsyncSession,
+    words: list[str],
+    leader: MemberView,
+    *,
+    staff_id: int,
+    settings: HandlerSettings,
+    locale: str,
+    clock: Clock,
+) -> tuple[Limits | None, str] | str:
+    """Lift the leader's limits or set one (`groupbuys N` or `order AMOUNT [CURRENCY]`): the
+    limits now and the audit's detail, or the answer when the words say nothing to change."""
+    kind = words[1].lower()
+    if kind == "off" and len(words) == 2:
+        if not await clear_limits(session, leader_id=leader.id):
+            return _("{name} has no limits to lift.").format(name=_name(leader))
+        return None, "off"
+    if (
+        kind == LIMIT_GROUPBUYS
+        and len(words) == 3
+        and (count := number(words[2], prefix="", maximum=MAX_LIMIT_GROUPBUYS)) is not None
+    ):
+        limits = await set_limit(
+            session,
+            leader_id=leader.id,
+            kind=LIMIT_GROUPBUYS,
+            value=count,
+            currency="",
+            staff_id=staff_id,
+            now=clock(),
+        )
+        return limits, f"groupbuys={limits.max_open_groupbuys}"
+    if kind == LIMIT_ORDER and len(words) in (3, 4):
+        currency = parse_currency(words[3]) if len(words) == 4 else settings.tier_currency
+        amount = parse_amount(words[2], currency, locale=locale, ceiling=MAX_LIMIT_AMOUNT)
+        limits = await set_limit(
+            session,
+            leader_id=leader.id,
+            kind=LIMIT_ORDER,
+            value=amount,
+            currency=currency,
+            staff_id=staff_id,
+            now=clock(),
+        )
+        return limits, f"order={amount} {currency}"
+    return _(LIMIT_USAGE)

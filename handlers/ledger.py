@@ -79,45 +79,7 @@ async def wallet(
         _("<b>Your wallet</b>"),
         _("Points: {points}").format(points=format_decimal(point_balance, locale=locale)),
     ]
-    earned: dict[str, int] = {}
-    for account in (commission, leader):
-        for asset, value in held.get(account.kind, {}).items():
-            earned[asset] = earned.get(asset, 0) + value
-    for asset, value in sorted(earned.items()):
-        if value:
-            lines.append(
-                _("Commission earned: {amount}").format(amount=format_money(value, asset, locale))
-            )
-    waiting: dict[str, int] = {}
-    for account in (pending, referral_pending):
-        for asset, value in held.get(account.kind, {}).items():
-            waiting[asset] = waiting.get(asset, 0) + value
-    for asset, value in sorted(waiting.items()):
-        if value > 0:
-            lines.append(
-                _("Commission pending (released after the refund window): {amount}").format(
-                    amount=format_money(value, asset, locale)
-                )
-            )
-    for asset, value in sorted(held.get(ACCOUNT_COMMISSION_PAID_OUT, {}).items()):
-        if value > 0:
-            lines.append(
-                _("Commission paid out to you: {amount}").format(
-                    amount=format_money(value, asset, locale)
-                )
-            )
-    for asset, value in sorted(held.get(ACCOUNT_LEADER_CASH, {}).items()):
-        if value < 0:
-            lines.append(
-                _("Cash you collected for the brand, to hand over (/handover): {amount}").format(
-                    amount=format_money(-value, asset, locale)
-                )
-            )
-    for asset, value in sorted(held.get(payable.kind, {}).items()):
-        if value > 0:
-            lines.append(
-                _("Refunds owed to you: {amount}").format(amount=format_money(value, asset, locale))
-            )
+    lines += _balance_lines(held, locale)
     paid = AccountRef(ACCOUNT_CUSTOMER_RECEIVABLE, member.id)
     recent = await movements(
         session,
@@ -150,6 +112,52 @@ async def wallet(
     else:
         lines += ["", _("No movements yet. Join a group-buy or check in to earn points.")]
     await message.answer("\n".join(lines))
+
+
+def _balance_lines(held: dict[str, dict[str, int]], locale: str) -> list[str]:
+    """The wallet's money lines: commission earned, pending and paid out, cash to hand over,
+    refunds owed; each asset on its own line, the empty ones left out."""
+    lines: list[str] = []
+    earned: dict[str, int] = {}
+    for kind in (ACCOUNT_MEMBER_COMMISSION, ACCOUNT_LEADER_COMMISSION):
+        for asset, value in held.get(kind, {}).items():
+            earned[asset] = earned.get(asset, 0) + value
+    for asset, value in sorted(earned.items()):
+        if value:
+            lines.append(
+                _("Commission earned: {amount}").format(amount=format_money(value, asset, locale))
+            )
+    waiting: dict[str, int] = {}
+    for kind in (ACCOUNT_LEADER_COMMISSION_PENDING, ACCOUNT_MEMBER_COMMISSION_PENDING):
+        for asset, value in held.get(kind, {}).items():
+            waiting[asset] = waiting.get(asset, 0) + value
+    for asset, value in sorted(waiting.items()):
+        if value > 0:
+            lines.append(
+                _("Commission pending (released after the refund window): {amount}").format(
+                    amount=format_money(value, asset, locale)
+                )
+            )
+    for asset, value in sorted(held.get(ACCOUNT_COMMISSION_PAID_OUT, {}).items()):
+        if value > 0:
+            lines.append(
+                _("Commission paid out to you: {amount}").format(
+                    amount=format_money(value, asset, locale)
+                )
+            )
+    for asset, value in sorted(held.get(ACCOUNT_LEADER_CASH, {}).items()):
+        if value < 0:
+            lines.append(
+                _("Cash you collected for the brand, to hand over (/handover): {amount}").format(
+                    amount=format_money(-value, asset, locale)
+                )
+            )
+    for asset, value in sorted(held.get(ACCOUNT_CUSTOMER_PAYABLE, {}).items()):
+        if value > 0:
+            lines.append(
+                _("Refunds owed to you: {amount}").format(amount=format_money(value, asset, locale))
+            )
+    return lines
 
 
 @router.message(Command("export"), PRIVATE, RoleFilter(Role.STAFF, "ledger.export"))

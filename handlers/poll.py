@@ -4,7 +4,7 @@ commands (/polls, /poll_close) and the step from a poll's winner to a pre-sale (
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 
 from aiogram import Bot, F, Router
@@ -26,6 +26,8 @@ from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.groupbuy_open import (
     DROP_ERRORS,
     OpenDefaults,
+    Opened,
+    OpenValues,
     level_error_text,
     open_and_post,
     open_error_text,
@@ -58,6 +60,7 @@ from services.member import MemberView
 from services.policy import KIND_PRESALE, HeldBack
 from services.poll import (
     ClosedPoll,
+    PollView,
     claim_presale,
     close_poll,
     copies_to_stop,
@@ -69,7 +72,7 @@ from services.poll import (
     record_counts,
     tally,
 )
-from services.product import get_product
+from services.product import ProductView, get_product
 from services.role import Role
 from services.validation import number
 
@@ -283,72 +286,32 @@ async def poll_presale(
     if len(words) < 3 or poll_id is None or _poll_id(words[1]) is None:
         await message.answer(_(PRESALE_USAGE))
         return
-    poll = await get_poll(session, poll_id)
-    if poll is None:
-        await message.answer(_(NOT_FOUND).format(id=poll_id))
+    ready = await _ready_for_presale(message, session, poll_id)
+    if ready is None:
         return
-    if poll.is_open:
-        await message.answer(
-            _("Poll #{id} is still open. Close it first with /poll_close {id}.").format(id=poll_id)
-        )
-        return
-    result = await tally(session, poll)
-    if result.winner is None or not poll.chat_ids:
-        await message.answer(_("Poll #{id} has no winner to put on sale.").format(id=poll_id))
-        return
-    if poll.presale_groupbuy_id is not None:
-        await message.answer(
-            _("Poll #{id} is already on pre-sale as group-buy #{gb}.").format(
-                id=poll_id, gb=poll.presale_groupbuy_id
-            )
-        )
-        return
+    poll, winner = ready
     now = clock()
-    zone = member.timezone or settings.default_timezone
     try:
         product = await get_product(session, _poll_id(words[1]) or 0)
         if product is None or not product.active:
             raise GroupBuyError(GroupBuyRefusal.NO_PRODUCT)
-        if not offers_option(product.title, poll.options[result.winner]):
-            await message.answer(
-                _(
-                    "Product #{product} is {title}, but poll #{id} chose {option}. Put the "
-                    "winner on sale: send /poll_presale {id} with the id of the product that is "
-                    "{option} (create it with /product_add if it does not exist yet)."
-                ).format(
-                    product=product.id,
-                    title=esc_name(product.title),
-                    id=poll_id,
-                    option=esc(poll.options[result.winner]),
-                )
-            )
+        if not offers_option(product.title, winner):
+            await message.answer(_not_the_winner_text(product, poll_id, winner))
             return
         cleared = await clear_command(
             message,
-            [*product_texts(product), poll.options[result.winner]],
+            [*product_texts(product), winner],
             extra_words=settings.compliance_extra_words,
             reason=reason,
         )
         if cleared is None:
             return
-        values, options = parse_open_line(
-            words[2:],
-            product_id=product.id,
-            defaults=OpenDefaults(
-                minimum="10", stock=product.stock if product.stock is not None else 1000, limit=5
-            ),
-            now=now,
-            timezone=zone,
-            keys=PRESALE_KEYS,
-        )
-        chat_ids = list(poll.chat_ids)
-        if "level" in options:  # only the poll's groups of that level
-            level = parse_level(options["level"])
-            leveled = set(await open_community_ids(session, level=level))
-            chat_ids = [chat_id for chat_id in chat_ids if chat_id in leveled]
-            if not chat_ids:
-                await message.answer(_(DROP_ERRORS["no_groups"]))
-                return
+        zone = member.timezone or settings.default_timezone
+        values, options = _presale_line(words[2:], product, now, zone)
+        chat_ids = await _presale_groups(session, poll.chat_ids, options)
+        if not chat_ids:  # the poll has groups: none left means none of the level
+            await message.answer(_(DROP_ERRORS["no_groups"]))
+            return
         # hold the poll's pre-sale slot first: two staff racing open one group-buy
         if not await hold_presale(session, poll_id=poll_id):
             await message.answer(_("Poll #{id} is already on pre-sale.").format(id=poll_id))
@@ -366,42 +329,143 @@ async def poll_presale(
             kind=KIND_PRESALE,
             settings=settings,
         )
-    except GroupBuyError as exc:
-        await message.answer(open_error_text(exc) or _(PRESALE_USAGE))
-        return
-    except LevelError as exc:
-        await message.answer(level_error_text(exc))
-        return
-    except HeldBack as exc:
-        await message.answer(
-            await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
-        )
+    except (GroupBuyError, LevelError, HeldBack) as exc:
+        await message.answer(await _refusal_text(session, exc, member, settings))
         return
     gb = opened.gb
     await claim_presale(session, poll_id=poll_id, groupbuy_id=gb.id)
     await cleared.audit(
         session, actor_id=member.id, action="poll.presale", what=f"#{gb.id}", now=now
     )
-    winner = poll.options[result.winner]
     # the groups whose card goes now hear the news under it, once the card is posted (after
     # the commit); a group whose card is scheduled gets the card alone, at its time
+    for announcement in await _presale_news(
+        session, i18n, settings, poll_id, winner, values.min_count, opened.posted
+    ):
+        after_commit.add(_announce(bot, poll_id, announcement))
+    await message.answer(await _opened_text(session, opened, winner, member, settings))
+
+
+async def _ready_for_presale(
+    message: Message, session: AsyncSession, poll_id: int
+) -> tuple[PollView, str] | None:
+    """The closed poll and its winning option; None once the reason it cannot go on
+    pre-sale is answered."""
+    poll = await get_poll(session, poll_id)
+    if poll is None:
+        await message.answer(_(NOT_FOUND).format(id=poll_id))
+        return None
+    if poll.is_open:
+        await message.answer(
+            _("Poll #{id} is still open. Close it first with /poll_close {id}.").format(id=poll_id)
+        )
+        return None
+    result = await tally(session, poll)
+    if result.winner is None or not poll.chat_ids:
+        await message.answer(_("Poll #{id} has no winner to put on sale.").format(id=poll_id))
+        return None
+    if poll.presale_groupbuy_id is not None:
+        await message.answer(
+            _("Poll #{id} is already on pre-sale as group-buy #{gb}.").format(
+                id=poll_id, gb=poll.presale_groupbuy_id
+            )
+        )
+        return None
+    return poll, poll.options[result.winner]
+
+
+def _not_the_winner_text(product: ProductView, poll_id: int, winner: str) -> str:
+    """/poll_presale named a product that is not the option the poll chose."""
+    return _(
+        "Product #{product} is {title}, but poll #{id} chose {option}. Put the "
+        "winner on sale: send /poll_presale {id} with the id of the product that is "
+        "{option} (create it with /product_add if it does not exist yet)."
+    ).format(
+        product=product.id,
+        title=esc_name(product.title),
+        id=poll_id,
+        option=esc(winner),
+    )
+
+
+def _presale_line(
+    words: list[str], product: ProductView, now: datetime, zone: str
+) -> tuple[OpenValues, dict[str, str]]:
+    """The pre-sale's terms from the command's words, with its defaults."""
+    return parse_open_line(
+        words,
+        product_id=product.id,
+        defaults=OpenDefaults(
+            minimum="10", stock=product.stock if product.stock is not None else 1000, limit=5
+        ),
+        now=now,
+        timezone=zone,
+        keys=PRESALE_KEYS,
+    )
+
+
+async def _refusal_text(
+    session: AsyncSession,
+    exc: GroupBuyError | LevelError | HeldBack,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> str:
+    """Why the pre-sale did not open: its terms, the level, or the policy holding it back."""
+    if isinstance(exc, GroupBuyError):
+        return open_error_text(exc) or _(PRESALE_USAGE)
+    if isinstance(exc, LevelError):
+        return level_error_text(exc)
+    return await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)
+
+
+async def _opened_text(
+    session: AsyncSession,
+    opened: Opened,
+    winner: str,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> str:
+    """Where the pre-sale opened, and which groups wait for it (scheduled or refused)."""
+    text = _("Pre-sale group-buy #{gb} of {option} opened in {groups}.").format(
+        gb=opened.gb.id, option=esc(winner), groups=counted("group", len(opened.posted))
+    )
+    if opened.scheduled or opened.refused:
+        text += "\n\n" + await waits_text(session, opened, member=member, settings=settings)
+    return text
+
+
+async def _presale_groups(
+    session: AsyncSession, poll_chat_ids: Iterable[int], options: dict[str, str]
+) -> list[int]:
+    """The poll's groups the pre-sale opens in: with `level=`, only those of that level."""
+    chat_ids = list(poll_chat_ids)
+    if "level" in options:  # only the poll's groups of that level
+        level = parse_level(options["level"])
+        leveled = set(await open_community_ids(session, level=level))
+        chat_ids = [chat_id for chat_id in chat_ids if chat_id in leveled]
+    return chat_ids
+
+
+async def _presale_news(
+    session: AsyncSession,
+    i18n: I18n,
+    settings: HandlerSettings,
+    poll_id: int,
+    winner: str,
+    min_count: int,
+    posted: Iterable[int],
+) -> list[SendMessage]:
+    """The news of the pre-sale, in each group's language, for the groups its card went to."""
     announcements = []
-    for chat_id in opened.posted:
+    for chat_id in posted:
         community = await get_community(session, chat_id)
         with i18n.use_locale(community.locale if community else settings.default_locale):
             text = _(
                 "You chose {option} in poll #{id}: it is now on pre-sale. It will be "
                 "made if at least {count} pre-order it by the deadline."
-            ).format(option=f"<b>{esc(winner)}</b>", id=poll_id, count=values.min_count)
+            ).format(option=f"<b>{esc(winner)}</b>", id=poll_id, count=min_count)
         announcements.append(SendMessage(chat_id=chat_id, text=text))
-    for announcement in announcements:
-        after_commit.add(_announce(bot, poll_id, announcement))
-    text = _("Pre-sale group-buy #{gb} of {option} opened in {groups}.").format(
-        gb=gb.id, option=esc(winner), groups=counted("group", len(opened.posted))
-    )
-    if opened.scheduled or opened.refused:
-        text += "\n\n" + await waits_text(session, opened, member=member, settings=settings)
-    await message.answer(text)
+    return announcements
 
 
 def _announce(bot: Bot, poll_id: int, announcement: SendMessage) -> Callable[[], Awaitable[None]]:

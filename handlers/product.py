@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from aiogram import F, Router
@@ -69,72 +70,11 @@ async def product_add(
     | variants NAME=PRICE:STOCK, ... (or 规格 ...)
     (with `!!anyway reason` at the end when the lint finds something in the title)."""
     args, reason = split_override(command.args or "")
-    parts = [part.strip() for part in args.replace("｜", "|").split("|")]
-    usage = _("Send it in one line, for example:\n/product_add {example}").format(
-        example=esc(PRODUCT_USAGE)
-    )
-    if len(parts) < 2 or not parts[0]:
-        await message.answer(usage)
+    line = _parse_product_line(args, member.locale, settings)
+    if isinstance(line, str):
+        await message.answer(line)
         return
-    title, price_text, *options = parts
-    words = price_text.split()
-    if len(words) != 2:
-        await message.answer(usage)
-        return
-    try:
-        currency = parse_currency(words[1])
-        price = parse_amount(
-            words[0], currency, locale=member.locale, ceiling=settings.max_order_amount
-        )
-    except InvalidAmount as exc:
-        await message.answer(amount_error(exc.reason))
-        return
-    stock: int | None = None
-    mode = PAYMENT_OFFLINE
-    variants: list[VariantSpec] = []
-    for option in options:
-        lowered = option.lower()
-        typed_variants = variants_text(option)
-        if typed_variants is not None:
-            try:
-                read = parse_variants(
-                    typed_variants,
-                    currency,
-                    locale=member.locale,
-                    ceiling=settings.max_order_amount,
-                    max_stock=MAX_STOCK,
-                )
-            except VariantUnreadable as exc:
-                await message.answer(variant_unreadable_text(exc))
-                return
-            if not read:
-                await message.answer(variant_unreadable_text(VariantUnreadable("shape", "")))
-                return
-            variants = [VariantSpec(v.name, v.price, v.stock) for v in read]
-        elif lowered.startswith("stock"):
-            typed = number(lowered.removeprefix("stock").strip(), prefix="")
-            if typed is None or typed > MAX_STOCK:
-                await message.answer(_("Stock must be a whole number, like: stock 100"))
-                return
-            stock = typed
-        elif lowered in (PAYMENT_OFFLINE, PAYMENT_TELEGRAM):
-            mode = lowered
-        else:
-            await message.answer(usage)
-            return
-    if mode == PAYMENT_TELEGRAM and currency != STARS and settings.provider_token is None:
-        await message.answer(
-            _(
-                "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
-                "settings. Use XTR (Telegram Stars) or offline payment instead."
-            ).format(currency=currency)
-        )
-        return
-    if variants and stock is not None:
-        await message.answer(
-            _("A product with variants has a stock per variant: leave out “stock N”.")
-        )
-        return
+    title, variants = line.title, line.variants
     cleared = await clear_command(
         message,
         [title, *(variant.name for variant in variants)],
@@ -147,10 +87,10 @@ async def product_add(
         product = await create_product(
             session,
             title=title,
-            price=price,
-            currency=currency,
-            stock=stock,
-            payment_mode=mode,
+            price=line.price,
+            currency=line.currency,
+            stock=line.stock,
+            payment_mode=line.mode,
             created_by=member.id,
             variants=variants,
         )
@@ -166,6 +106,74 @@ async def product_add(
         price=format_money(product.price, product.currency, member.locale),
     )
     await message.answer("\n".join([created, *variant_lines(product, member.locale)]))
+
+
+@dataclass(frozen=True)
+class _ProductLine:
+    """What /product_add's line says: title | price currency | stock N | mode | variants."""
+
+    title: str
+    price: int
+    currency: str
+    stock: int | None
+    mode: str
+    variants: list[VariantSpec]
+
+
+def _parse_product_line(args: str, locale: str, settings: HandlerSettings) -> _ProductLine | str:
+    """/product_add's line as a product, or the answer that says what is wrong with it."""
+    parts = [part.strip() for part in args.replace("｜", "|").split("|")]
+    usage = _("Send it in one line, for example:\n/product_add {example}").format(
+        example=esc(PRODUCT_USAGE)
+    )
+    if len(parts) < 2 or not parts[0]:
+        return usage
+    title, price_text, *options = parts
+    words = price_text.split()
+    if len(words) != 2:
+        return usage
+    try:
+        currency = parse_currency(words[1])
+        price = parse_amount(words[0], currency, locale=locale, ceiling=settings.max_order_amount)
+    except InvalidAmount as exc:
+        return amount_error(exc.reason)
+    stock: int | None = None
+    mode = PAYMENT_OFFLINE
+    variants: list[VariantSpec] = []
+    for option in options:
+        lowered = option.lower()
+        typed_variants = variants_text(option)
+        if typed_variants is not None:
+            try:
+                read = parse_variants(
+                    typed_variants,
+                    currency,
+                    locale=locale,
+                    ceiling=settings.max_order_amount,
+                    max_stock=MAX_STOCK,
+                )
+            except VariantUnreadable as exc:
+                return variant_unreadable_text(exc)
+            if not read:
+                return variant_unreadable_text(VariantUnreadable("shape", ""))
+            variants = [VariantSpec(v.name, v.price, v.stock) for v in read]
+        elif lowered.startswith("stock"):
+            typed = number(lowered.removeprefix("stock").strip(), prefix="")
+            if typed is None or typed > MAX_STOCK:
+                return _("Stock must be a whole number, like: stock 100")
+            stock = typed
+        elif lowered in (PAYMENT_OFFLINE, PAYMENT_TELEGRAM):
+            mode = lowered
+        else:
+            return usage
+    if mode == PAYMENT_TELEGRAM and currency != STARS and settings.provider_token is None:
+        return _(
+            "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
+            "settings. Use XTR (Telegram Stars) or offline payment instead."
+        ).format(currency=currency)
+    if variants and stock is not None:
+        return _("A product with variants has a stock per variant: leave out “stock N”.")
+    return _ProductLine(title, price, currency, stock, mode, variants)
 
 
 PRODUCT_CARDS = 5  # products on a page of /products: one card each, a phone screen or two
@@ -274,7 +282,6 @@ async def product_set(
         )
         return
     field, text = PRODUCT_FIELDS[words[1]], words[2].strip()
-    value: object = text
     cleared = await clear_command(
         message,
         [text] if field in ("title", "description") else [],
@@ -284,42 +291,10 @@ async def product_set(
     if cleared is None:
         return
     try:
-        if field == "price":
-            value = parse_amount(
-                text, product.currency, locale=member.locale, ceiling=settings.max_order_amount
-            )
-        elif field == "stock":
-            if text.lower() == "none":
-                value = None
-            elif (typed_stock := number(text, prefix="")) is not None and typed_stock <= MAX_STOCK:
-                value = typed_stock
-            else:
-                await message.answer(_("Stock must be a whole number, like: stock 100"))
-                return
-        elif field == "active":
-            if text.lower() not in ("on", "off"):
-                await message.answer(usage)
-                return
-            value = text.lower() == "on"
-        elif field == "fulfilment":
-            value = text.lower()
-            if value not in FULFILMENT_MODES:
-                await message.answer(usage)
-                return
-        elif field == "payment_mode":
-            value = text.lower()
-            if (
-                value == PAYMENT_TELEGRAM
-                and product.currency != STARS
-                and settings.provider_token is None
-            ):
-                await message.answer(
-                    _(
-                        "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
-                        "settings. Use XTR (Telegram Stars) or offline payment instead."
-                    ).format(currency=product.currency)
-                )
-                return
+        value = _field_value(field, text, product, member.locale, settings, usage)
+        if isinstance(value, _Refusal):
+            await message.answer(value.text)
+            return
         updated = await update_product(session, product_id=product.id, field=field, value=value)
     except InvalidAmount as exc:
         await message.answer(amount_error(exc.reason))
@@ -339,6 +314,59 @@ async def product_set(
             stock=stock,
         )
     )
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why a value typed for /product_set cannot be saved, as the answer says it."""
+
+    text: str
+
+
+def _field_value(
+    field: str,
+    text: str,
+    product: ProductView,
+    locale: str,
+    settings: HandlerSettings,
+    usage: str,
+) -> object:
+    """The value typed for the field, as the product keeps it, or a _Refusal; a price that
+    cannot be read raises InvalidAmount."""
+    value: object = text
+    if field == "price":
+        value = parse_amount(
+            text, product.currency, locale=locale, ceiling=settings.max_order_amount
+        )
+    elif field == "stock":
+        if text.lower() == "none":
+            value = None
+        elif (typed_stock := number(text, prefix="")) is not None and typed_stock <= MAX_STOCK:
+            value = typed_stock
+        else:
+            return _Refusal(_("Stock must be a whole number, like: stock 100"))
+    elif field == "active":
+        if text.lower() not in ("on", "off"):
+            return _Refusal(usage)
+        value = text.lower() == "on"
+    elif field == "fulfilment":
+        value = text.lower()
+        if value not in FULFILMENT_MODES:
+            return _Refusal(usage)
+    elif field == "payment_mode":
+        value = text.lower()
+        if (
+            value == PAYMENT_TELEGRAM
+            and product.currency != STARS
+            and settings.provider_token is None
+        ):
+            return _Refusal(
+                _(
+                    "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
+                    "settings. Use XTR (Telegram Stars) or offline payment instead."
+                ).format(currency=product.currency)
+            )
+    return value
 
 
 def _language(word: str) -> str | None:

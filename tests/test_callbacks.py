@@ -10,7 +10,7 @@ from aiogram.filters.callback_data import CallbackData
 
 import handlers
 from handlers.menu import callback_data_classes
-from handlers.order import OrderAction, OrderCallback
+from handlers.order_admin import OrderAction, OrderCallback
 from handlers.perks import CheckInCallback
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
 from handlers.views.groups import GroupAction

@@ -11,7 +11,7 @@ from datetime import timedelta
 from PIL import Image
 from sqlmodel import select
 
-from handlers.referral import stats_chart
+from handlers.referral_admin import stats_chart
 from handlers.views.referral import qr_png
 from models.audit import AuditEntry
 from models.ledger import ACCOUNT_MEMBER_COMMISSION, ACCOUNT_MEMBER_COMMISSION_PENDING

@@ -18,17 +18,18 @@ from handlers.care import CARE_ERRORS
 from handlers.cash import CASH_ERRORS, REFUND_PAID_ERRORS
 from handlers.coupons import COUPON_ERRORS
 from handlers.forwhom import ERRORS as FOR_WHOM_ERRORS
-from handlers.groupbuy import CANNOT_EXTEND, VIP_LEVEL_ONLY, VIP_ONLY
+from handlers.groupbuy import VIP_LEVEL_ONLY, VIP_ONLY
+from handlers.groupbuy_admin import CANNOT_EXTEND
 from handlers.groups import REFUSALS as GROUP_REFUSALS
 from handlers.jielong import ITEM_REFUSALS
 from handlers.myorders import PAY_ERRORS
 from handlers.nps import NPS_ERRORS
 from handlers.order import PLACE_ERRORS
 from handlers.payout import PAYOUT_ERRORS
-from handlers.perks import POINTS_ERRORS, TIER_ERRORS
+from handlers.perks import TIER_ERRORS
 from handlers.poll_wizard import FIRST_USAGE
-from handlers.referral import CAMPAIGN_ERRORS
-from handlers.referral import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
+from handlers.referral_admin import CAMPAIGN_ERRORS
+from handlers.referral_admin import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.review import MEDIA_ERRORS
 from handlers.suggestion import SUGGEST_ERRORS
 from handlers.trial import NOT_RECEIVED
@@ -39,7 +40,7 @@ from handlers.views.groupbuy_open import USAGE as GROUPBUY_USAGE
 from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
 from handlers.views.membership import PLAN_REFUSALS
 from handlers.views.order import ORDER_ERRORS, OVER_CASH_LIMIT
-from handlers.views.perks import REVIEW_ERRORS
+from handlers.views.perks import POINTS_ERRORS, REVIEW_ERRORS
 from handlers.views.poll import POLL_ERRORS
 from handlers.views.product import AMOUNT_ERRORS, BAD_TITLE, VARIANT_ERRORS
 from handlers.views.reservation import CANCEL_ERRORS

@@ -39,6 +39,29 @@ def build_parser() -> argparse.ArgumentParser:
         "reconcile",
         help="recompute every ledger balance from its entries; exit 1 with a report on mismatch",
     )
+    _add_export(commands)
+    _add_privacy(commands)
+    status = commands.add_parser(
+        "broadcast-status",
+        help="show a broadcast's sent, deferred, skipped and failed rows with a progress bar",
+    )
+    status.add_argument(
+        "id", nargs="?", type=int, help="the broadcast (default: the newest unfinished one)"
+    )
+    playground = commands.add_parser(
+        "playground", help="try the bot locally against the built-in Telegram emulator"
+    )
+    playground.add_argument(
+        "--script", type=Path, help="replay a scenario file and print the transcript"
+    )
+    playground.add_argument(
+        "--database", help="database URL for the playground (default: a fresh file under ./data)"
+    )
+    return parser
+
+
+def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`export`: the dashboard's tables, the weekly metrics or leaders' statements as CSV."""
     export = commands.add_parser(
         "export", help="write the dashboard's tables (ledger and orders by default) to CSV files"
     )
@@ -64,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="leaders' statements (对账单) for the period, one CSV each: comma-separated ids or "
         "@usernames, or 'all' for everyone with group-buys, cash or commission in it",
     )
+
+
+def _add_privacy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`privacy export|erase`: a member's data request that arrived outside Telegram."""
     privacy = commands.add_parser(
         "privacy", help="answer a member's data request that arrived outside Telegram (audited)"
     )
@@ -80,20 +107,3 @@ def build_parser() -> argparse.ArgumentParser:
     privacy_erase.add_argument(
         "--yes", action="store_true", help="confirm: erasing cannot be undone"
     )
-    status = commands.add_parser(
-        "broadcast-status",
-        help="show a broadcast's sent, deferred, skipped and failed rows with a progress bar",
-    )
-    status.add_argument(
-        "id", nargs="?", type=int, help="the broadcast (default: the newest unfinished one)"
-    )
-    playground = commands.add_parser(
-        "playground", help="try the bot locally against the built-in Telegram emulator"
-    )
-    playground.add_argument(
-        "--script", type=Path, help="replay a scenario file and print the transcript"
-    )
-    playground.add_argument(
-        "--database", help="database URL for the playground (default: a fresh file under ./data)"
-    )
-    return parser

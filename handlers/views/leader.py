@@ -16,7 +16,7 @@ class LeadAction(StrEnum):
 
 
 class LeadCallback(CallbackData, prefix="lead"):
-    """A group's "Apply to lead" button (handlers.role reads it); the group is the chat."""
+    """A group's "Apply to lead" button (handlers.role_apply reads it); the group is the chat."""
 
     action: LeadAction
 

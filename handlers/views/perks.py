@@ -50,6 +50,8 @@ from services.member import (
 )
 from services.membership import membership_offered
 from services.points import (
+    PointsError,
+    PointsRefusal,
     member_points,
     points_balance,
 )
@@ -62,6 +64,7 @@ from services.tiers import (
     list_tiers,
     standing,
 )
+from services.validation import number
 
 # the default tiers' names, translated (a tier's code says it is a default); tiers staff
 # named themselves show their own name. "tier" tells "Member" the tier (普通会员) from
@@ -80,6 +83,41 @@ def points_text(points: int, locale: str) -> str:
     return ngettext("{points} point", "{points} points", abs(points)).format(
         points=format_decimal(points, locale=locale)
     )
+
+
+# why points could not move (a gift, a donation, a redemption, a reward added), as staff and
+# members read it
+BAD_POINTS = N_("The number of points must be a whole number from 1 to 1,000,000,000.")
+POINTS_ERRORS: dict[str, str] = {
+    PointsRefusal.NOT_ENOUGH: N_("You do not have enough points for that."),
+    PointsRefusal.SELF: N_("You cannot give points to yourself."),
+    PointsRefusal.OVER_CAP: N_("That is more than you may give away today (at most {cap} a day)."),
+    PointsRefusal.BAD_AMOUNT: BAD_POINTS,
+    PointsRefusal.OUT_OF_STOCK: N_("Sorry, that reward is out of stock."),
+    PointsRefusal.NO_REWARD: N_("That reward is not available any more."),
+    PointsRefusal.REPEATED: N_("That reward was already redeemed with this tap."),
+    PointsRefusal.BAD_TITLE: N_("The reward needs a title of at most 128 characters."),
+    PointsRefusal.BAD_STOCK: N_(
+        "The stock must be a whole number from 0 to 1,000,000, or left out."
+    ),
+    PointsRefusal.BUSY: N_("Too many things happened at once. Please try again."),
+    PointsRefusal.COUPON_EXPIRED: N_("The coupon of that reward has expired."),
+    PointsRefusal.COUPON_LIMIT_REACHED: N_(
+        "You already hold as many of that reward's coupons as allowed."
+    ),
+    PointsRefusal.COUPON_NO_COUPON: N_("That reward is not available any more."),
+}
+
+
+def whole_number_arg(text: str) -> int | None:
+    """A whole number as typed after a command, thousands separators allowed (1,000 or 1_000)."""
+    return number(text.strip().replace(",", "").replace("_", ""), prefix="")
+
+
+def points_error_text(exc: PointsError, settings: HandlerSettings, locale: str) -> str:
+    """Why points could not move, with the daily cap on gifts where it says so."""
+    template = POINTS_ERRORS.get(exc.reason, BAD_POINTS)
+    return _(template).format(cap=points_text(settings.gift_daily_cap, locale))
 
 
 def by_points(settings: HandlerSettings) -> bool:

@@ -1,4 +1,5 @@
-"""What the role routers share about leaders and groups: group names as HTML, the notice a
+"""What the role routers share about members, leaders and groups: a member's name and the
+member a command is about, the audit of a role change, group names as HTML, the notice a
 leader gets when staff suspend, reinstate or remove them, and the creator of a group staff
 just added the bot to made its leader (handlers/role.py and handlers/community.py)."""
 
@@ -10,15 +11,18 @@ from functools import partial
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.types import ChatMemberAdministrator, ChatMemberOwner, ChatMemberUpdated
+from aiogram.filters import CommandObject
+from aiogram.types import ChatMemberAdministrator, ChatMemberOwner, ChatMemberUpdated, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.commands import sync_private_commands
+from handlers.views.member import ambiguous_text
 from handlers.views.text import BackgroundSender, HandlerSettings, esc, esc_name
+from services.audit import record_action
 from services.community import CommunityView, get_community
-from services.member import UserInfo
+from services.member import AmbiguousMember, MemberView, UserInfo, find_member, get_member
 from services.role import AdminInfo, Role, creator_leads_group, menu_role, resolve_role
 
 log = logging.getLogger(__name__)
@@ -108,4 +112,93 @@ async def appoint_creator_if_staff_added(
         partial(
             sync_private_commands, bot, i18n, chat_id=leader.id, role=role, locale=leader.locale
         ),
+    )
+
+
+def member_name(member: MemberView) -> str:
+    """The member's name and id, as the reader's language writes them: "Bob (102)", "Bob（102）"."""
+    return _("{name} ({id})").format(
+        name=f"<b>{esc(member.display_name)}</b>", id=f"<code>{member.id}</code>"
+    )
+
+
+async def command_target(
+    message: Message, command: CommandObject, session: AsyncSession
+) -> MemberView | None:
+    """The member a command is about: the replied-to user, or an id / @username argument.
+
+    Replies with what to fix and returns None when there is no such member.
+    """
+    reply = message.reply_to_message
+    if reply is not None and reply.from_user is not None and not command.args:
+        found = await get_member(session, reply.from_user.id)
+    elif command.args:
+        try:
+            found = await find_member(session, command.args.split()[0])
+        except AmbiguousMember as exc:
+            await message.reply(ambiguous_text(exc))
+            return None
+    else:
+        await message.reply(
+            _(
+                "Tell me who: reply to one of their messages, or add their numeric id or "
+                "@username, for example /{command} @alice."
+            ).format(command=command.command)
+        )
+        return None
+    if found is None:
+        await message.reply(
+            _(
+                "I don't know that user yet. Ask them to send /start to me (or to write in one "
+                "of our groups), then try again."
+            )
+        )
+    return found
+
+
+async def audit_role_change(
+    session: AsyncSession,
+    actor: MemberView,
+    chat_id: int,
+    action: str,
+    required: Role,
+    target: MemberView,
+    *,
+    now: datetime,
+) -> None:
+    """Records a role change that was made, naming who it was about."""
+    await record_action(
+        session,
+        actor_id=actor.id,
+        chat_id=chat_id,
+        action=action,
+        allowed=True,
+        now=now,
+        required_role=required.name.lower(),
+        detail=str(target.id),
+    )
+
+
+async def audit_leader_change(
+    session: AsyncSession,
+    actor_id: int,
+    community_id: int,
+    action: str,
+    required: str,
+    target_id: int,
+    reason: str = "",
+    *,
+    now: datetime,
+    allowed: bool = True,
+) -> None:
+    """Records a leader appointment, application or change: who, which group, about whom."""
+    await record_action(
+        session,
+        actor_id=actor_id,
+        chat_id=community_id,
+        action=action,
+        allowed=allowed,
+        now=now,
+        required_role=required,
+        detail=f"{target_id}" + (f": {reason}" if reason else ""),
     )

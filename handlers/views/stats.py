@@ -130,37 +130,7 @@ def detailed(
     n = _number
     funnel = figures.funnel
     lines = [
-        _line(
-            _("GMV"),
-            _("{gmv}; paid orders: {orders}").format(
-                gmv=money_text(figures.gmv, locale, currency),
-                orders=n(figures.paid_orders, locale),
-            ),
-            "gmv",
-        ),
-        _line(
-            _("Average order value"),
-            money_text(figures.average_order, locale, currency),
-            "average_order",
-        ),
-        _line(
-            _("Group-buy formation rate"),
-            _("{rate} ({formed} of {closed})").format(
-                rate=rate_text(figures.formation, locale),
-                formed=n(figures.formation.numerator, locale),
-                closed=n(figures.formation.denominator, locale),
-            ),
-            "formation",
-        ),
-        _line(
-            _("Repurchase rate"),
-            _("{rate} (repeat buyers: {again}, buyers: {buyers})").format(
-                rate=rate_text(figures.repurchase, locale),
-                again=n(figures.repurchase.numerator, locale),
-                buyers=n(figures.repurchase.denominator, locale),
-            ),
-            "repurchase",
-        ),
+        *_sales_lines(figures, locale, currency),
         _line(
             _("Funnel"),
             _("cards {cards} → joins {joins} → paid {paid} → picked up {picked}").format(
@@ -223,6 +193,44 @@ def detailed(
         ),
     ]
     return lines
+
+
+def _sales_lines(figures: Figures, locale: str, currency: str | None) -> list[tuple[str, str]]:
+    """The sales metrics: GMV, average order value, formation and repurchase rates."""
+    n = _number
+    return [
+        _line(
+            _("GMV"),
+            _("{gmv}; paid orders: {orders}").format(
+                gmv=money_text(figures.gmv, locale, currency),
+                orders=n(figures.paid_orders, locale),
+            ),
+            "gmv",
+        ),
+        _line(
+            _("Average order value"),
+            money_text(figures.average_order, locale, currency),
+            "average_order",
+        ),
+        _line(
+            _("Group-buy formation rate"),
+            _("{rate} ({formed} of {closed})").format(
+                rate=rate_text(figures.formation, locale),
+                formed=n(figures.formation.numerator, locale),
+                closed=n(figures.formation.denominator, locale),
+            ),
+            "formation",
+        ),
+        _line(
+            _("Repurchase rate"),
+            _("{rate} (repeat buyers: {again}, buyers: {buyers})").format(
+                rate=rate_text(figures.repurchase, locale),
+                again=n(figures.repurchase.numerator, locale),
+                buyers=n(figures.repurchase.denominator, locale),
+            ),
+            "repurchase",
+        ),
+    ]
 
 
 def _nps(figures: Figures, locale: str) -> str:

@@ -1,18 +1,23 @@
 """What people read about after-sales tickets: the kinds, a ticket, the queue, the notices;
-shared by the ticket router and the scheduler's escalation job."""
+shared by the ticket routers and the scheduler's escalation job. Also what the two ticket
+routers share in handling: who may work on a ticket (audited) and telling its member."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 
+from aiogram.enums import ChatType
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.i18n import get_i18n
+from aiogram.types import InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.views.text import N_, counted, esc, format_money
+from handlers.filters import refusal_text
+from handlers.views.text import N_, BackgroundSender, HandlerSettings, counted, esc, format_money
 from models.ticket import (
     ESCALATED_RESOLVE,
     RESOLVED_COUPON,
@@ -28,9 +33,20 @@ from models.ticket import (
     TICKET_REFUND,
     TICKET_WRONG,
 )
-from services.member import MemberView
+from services.audit import record_action
+from services.member import MemberView, get_member
 from services.order import OrderView
-from services.ticket import AS_MEMBER, MessageView, TicketError, TicketRefusal, TicketView
+from services.role import Role, is_staff, led_communities
+from services.ticket import (
+    AS_MEMBER,
+    MessageView,
+    TicketError,
+    TicketRefusal,
+    TicketView,
+    get_ticket,
+    ticket_role,
+)
+from services.validation import number
 from services.zones import show
 
 
@@ -311,3 +327,83 @@ def escalated_text(ticket: TicketView, zone: str, reader: str | None) -> str:
             order=ticket.order_id, kind=kind_text(ticket.kind), id=ticket.id
         )
     )
+
+
+async def tell_member(
+    session: AsyncSession,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    ticket: TicketView,
+    render: Callable[[str], str],
+) -> None:
+    """Tell the ticket's member, in their language, once committed."""
+    member = await get_member(session, ticket.member_id)
+    if member is None or not member.started:
+        return
+    with i18n.use_locale(member.locale):
+        text = render(member.locale)
+    notifier.send(member.id, text)
+
+
+async def handles_tickets(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    action: str,
+    now: datetime,
+) -> tuple[bool, frozenset[int] | None]:
+    """Whether the member works on tickets (staff, or a leader of a group now), audited, with
+    the groups whose tickets they see (None: every group, for staff); anyone else is told the
+    polite refusal."""
+    staff = member.id in settings.owner_ids or await is_staff(session, member.id)
+    groups = None if staff else await led_communities(session, member_id=member.id)
+    allowed = staff or bool(groups)
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=member.id,
+        action=action,
+        allowed=allowed,
+        now=now,
+        required_role=Role.LEADER.name.lower(),
+    )
+    if not allowed:
+        await message.reply(
+            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
+        )
+    return allowed, groups
+
+
+async def ticket_for(
+    message: Message,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    word: str,
+    action: str,
+    now: datetime,
+) -> tuple[TicketView, str] | None:
+    """The ticket named by `word` and how the member may act on it; refused and audited when
+    they may not (None)."""
+    ticket_id = number(word)
+    ticket = await get_ticket(session, ticket_id) if ticket_id is not None else None
+    if ticket is None:
+        await message.answer(_("There is no such ticket."))
+        return None
+    role = await ticket_role(
+        session, ticket=ticket, member_id=member.id, owner_ids=settings.owner_ids
+    )
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=member.id,
+        action=action,
+        allowed=role is not None,
+        now=now,
+        detail=f"ticket #{ticket.id}",
+    )
+    if role is None:
+        await message.answer(_("That ticket is not yours to see."))
+        return None
+    return ticket, role
