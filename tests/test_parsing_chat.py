@@ -96,6 +96,11 @@ async def test_members_and_staff_set_their_time_zone_by_city_or_offset(
         "火星 is not a time zone I know. Write a city, a country or an offset, like Singapore, "
         "London, Asia/Shanghai or UTC+8."
     ]
+    # a long paste is named cut short, so the refusal still fits one message
+    pasted = "Asia/" + "Shanghai" * 600
+    (refusal,) = await harness.send(SAM, SAM, f"/timezone {pasted}")
+    assert refusal.startswith("Asia/ShanghaiShanghai") and "… is not a time zone I know." in refusal
+    assert len(refusal) < 300
     async with harness.session() as session:
         zones = {m.id: m.timezone for m in (await session.execute(select(Member))).scalars()}
     assert (zones[LEE], zones[KAI], zones[SAM]) == ("Asia/Shanghai", "Etc/GMT-8", "Asia/Singapore")

@@ -407,9 +407,13 @@ def discount_figures(bps: int, locale: str) -> dict[str, str]:
     }
 
 
+QUOTED_MAX = 64  # characters of what the user typed that a refusal repeats back
+
+
 def quoted(part: str) -> str:
-    """A piece of what the user typed, escaped and set apart, for a refusal to name."""
-    return f"<code>{esc(part)}</code>"
+    """A piece of what the user typed, escaped and set apart, for a refusal to name; cut
+    with "…" past QUOTED_MAX, so a refusal of a long paste still fits one message."""
+    return f"<code>{esc(shorten(part, QUOTED_MAX))}</code>"
 
 
 # what the bot says when it cannot read a kind of input (services/parsing/ Unreadable),
