@@ -17,8 +17,7 @@ from tests.conftest import LEE, MIA, OWNER, TEA, Harness
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CODE = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 # code-like strings that are not audit actions: file and template names, hosts, loggers, a
-# package, dashboard
-# column keys, metric names, a model column
+# package, dashboard column keys, metric names, a model column
 NOT_ACTIONS = re.compile(
     r"\.(csv|png|jpg|json|ini|py|me|html|svg)$"
     r"|^(aiogram\.event|member\.id|ledger\.accounts_\w+|bot\.web)$"
