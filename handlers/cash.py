@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -18,7 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
 from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
-from handlers.views.payout import amount_and_currency, payout_card, payout_keyboard
+from handlers.views.payout import (
+    amount_and_currency,
+    close_card,
+    payout_card,
+    payout_keyboard,
+    send_staff_cards,
+)
 from handlers.views.product import amount_error
 from handlers.views.text import (
     N_,
@@ -52,7 +57,7 @@ from services.member import MemberView, get_member
 from services.money import InvalidAmount
 from services.order import get_order
 from services.payout import earner_statement, open_payouts
-from services.role import Role, staff_locales
+from services.role import Role
 from services.validation import number
 from services.zones import staff_zone
 
@@ -147,18 +152,17 @@ async def handover(
             )
         )
         return
-    staff = await staff_locales(
-        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    await send_staff_cards(
+        session,
+        settings,
+        i18n,
+        notifier,
+        member.id,
+        lambda locale: (
+            handover_card(request, member.display_name, owed, locale),
+            handover_keyboard(request.id),
+        ),
     )
-    for staff_id, locale in staff:
-        if staff_id == member.id:
-            continue
-        with i18n.use_locale(locale):
-            notifier.send(
-                staff_id,
-                handover_card(request, member.display_name, owed, locale),
-                reply_markup=handover_keyboard(request.id),
-            )
     await message.answer(
         _(
             "Hand-over #{id} of {amount} recorded. Staff will confirm it once they have the "
@@ -228,17 +232,7 @@ async def handover_button(
             ).format(id=decided.id, amount=money)
             notifier.send(holder.id, text)
     verdict = _("Confirmed received.") if confirm else _("Marked not received.")
-    after_commit.add(partial(query.answer, verdict))
-    if isinstance(query.message, Message):
-        after_commit.add(
-            partial(
-                bot.edit_message_text,
-                text=f"{query.message.html_text}\n<b>{esc(verdict)}</b>",
-                chat_id=query.message.chat.id,
-                message_id=query.message.message_id,
-                reply_markup=None,
-            )
-        )
+    close_card(query, bot, after_commit, verdict)
 
 
 @router.message(Command("leader_cash"), PRIVATE, RoleFilter(Role.STAFF, "cash.list"))

@@ -185,34 +185,36 @@ async def address_cancel(message: Message, state: FSMContext) -> None:
     await message.answer(_("Cancelled. Nothing was changed."))
 
 
+async def _keep_answer(
+    message: Message, state: FSMContext, check: Callable[[str], str], field: str
+) -> AddressDraft | None:
+    """Checks one answer to the address questions and keeps it in the draft as `field`: the
+    draft, or None when the answer was refused (the member is told why)."""
+    try:
+        value = check(message.text or "")
+    except DeliveryError as exc:
+        await message.answer(refusal(exc))
+        return None
+    draft = await read_draft(state, AddressDraft)
+    setattr(draft, field, value)
+    await save_draft(state, draft)
+    return draft
+
+
 @router.message(Address.name, PRIVATE, F.text)
 async def address_name(message: Message, state: FSMContext) -> None:
     """The recipient's name; then the phone."""
-    try:
-        name = check_name(message.text or "")
-    except DeliveryError as exc:
-        await message.answer(refusal(exc))
-        return
-    draft = await read_draft(state, AddressDraft)
-    draft.name = name
-    await save_draft(state, draft)
-    await state.set_state(Address.phone)
-    await message.answer(_("The recipient's phone number?"))
+    if await _keep_answer(message, state, check_name, "name") is not None:
+        await state.set_state(Address.phone)
+        await message.answer(_("The recipient's phone number?"))
 
 
 @router.message(Address.phone, PRIVATE, F.text)
 async def address_phone(message: Message, state: FSMContext) -> None:
     """The phone; then the address."""
-    try:
-        phone = check_phone(message.text or "")
-    except DeliveryError as exc:
-        await message.answer(refusal(exc))
-        return
-    draft = await read_draft(state, AddressDraft)
-    draft.phone = phone
-    await save_draft(state, draft)
-    await state.set_state(Address.address)
-    await message.answer(_("The address: street and number, city, post code."))
+    if await _keep_answer(message, state, check_phone, "phone") is not None:
+        await state.set_state(Address.address)
+        await message.answer(_("The address: street and number, city, post code."))
 
 
 @router.message(Address.address, PRIVATE, F.text)
@@ -227,14 +229,9 @@ async def address_lines(
 ) -> None:
     """The address; then the shipping option, when the brand offers one in the order's
     currency (none: free)."""
-    try:
-        address = check_lines(message.text or "")
-    except DeliveryError as exc:
-        await message.answer(refusal(exc))
+    draft = await _keep_answer(message, state, check_lines, "address")
+    if draft is None:
         return
-    draft = await read_draft(state, AddressDraft)
-    draft.address = address
-    await save_draft(state, draft)
     order = await get_order(session, draft.order_id)
     offered = await shipping_options(session, currency=order.currency) if order else []
     if order is not None and offered and order.status in OPEN_STATUSES:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.labels import TRANSACTION_KIND, label
 from handlers.views.perks import points_text
+from handlers.views.stats import staff_period
 from handlers.views.text import HandlerSettings, counted, esc, format_money
 from models.base import Clock
 from models.ledger import (
@@ -32,9 +33,8 @@ from services.cash import TX_CASH_COLLECTED
 from services.export import export_csv
 from services.ledger import AccountRef, balances_of_owner, movements
 from services.member import MemberView
-from services.period import InvalidPeriod, parse_period
 from services.role import Role
-from services.zones import local_today, private_zone, staff_zone
+from services.zones import private_zone
 
 router = Router(name="ledger")
 
@@ -170,16 +170,18 @@ async def export(
     clock: Clock,
 ) -> None:
     """Sends the ledger entries of a date range as a CSV document."""
-    zone = staff_zone(member.timezone, settings.default_timezone)
-    try:
-        period = parse_period(command.args or "", timezone=zone, today=local_today(clock(), zone))
-    except InvalidPeriod:
-        await message.answer(
-            _(
-                "I could not read that date range. Send /export for the last 30 days, "
-                "/export 7d, or /export 2026-11-01 2026-11-30."
-            )
-        )
+    period = await staff_period(
+        message,
+        command.args,
+        member,
+        settings,
+        clock,
+        _(
+            "I could not read that date range. Send /export for the last 30 days, "
+            "/export 7d, or /export 2026-11-01 2026-11-30."
+        ),
+    )
+    if period is None:
         return
     (entries, entry_count), (orders, order_count) = await export_csv(session, period=period)
     span = f"{period.first.isoformat()}_{period.last.isoformat()}"

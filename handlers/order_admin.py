@@ -31,9 +31,9 @@ from handlers.views.order import (
     REFUND_BOOKED,
     Marking,
     order_error_text,
+    refund_part,
 )
 from handlers.views.pickup import for_whom_text
-from handlers.views.product import amount_error
 from handlers.views.reservation import (
     local_moment,
 )
@@ -56,7 +56,6 @@ from models.order import (
 from models.product import PAYMENT_TELEGRAM
 from services.community import CommunityView
 from services.member import AmbiguousMember, MemberView, find_member, get_member
-from services.money import InvalidAmount
 from services.order import (
     OrderError,
     OrderView,
@@ -64,7 +63,6 @@ from services.order import (
     orders_of_member_in_chat,
     pickup_page,
 )
-from services.parsing import parse_amount
 from services.refund import refund_now
 from services.reservation import recently_expired
 from services.role import Role
@@ -394,9 +392,12 @@ async def _reply_nothing_to_mark(
 
 
 @router.message(
-    Command("paid"), GROUP, OpenGroup(settling=True), RoleFilter(Role.LEADER, "order.mark")
+    Command("paid", "pickedup"),
+    GROUP,
+    OpenGroup(settling=True),
+    RoleFilter(Role.LEADER, "order.mark"),
 )
-async def paid_command(
+async def mark_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
@@ -408,29 +409,11 @@ async def paid_command(
     bot: Bot,
     after_commit: CommitHook,
 ) -> None:
-    """Marks every unpaid order of a member in this group as paid (offline payment)."""
+    """Marks every unpaid order of a member in this group as paid (/paid: offline payment),
+    or every paid one as picked up (/pickedup)."""
     marking = Marking(settings, notifier, i18n, clock(), bot, after_commit)
-    await _mark_member(message, command, session, community, "paid", marking)
-
-
-@router.message(
-    Command("pickedup"), GROUP, OpenGroup(settling=True), RoleFilter(Role.LEADER, "order.mark")
-)
-async def pickedup_command(
-    message: Message,
-    command: CommandObject,
-    session: AsyncSession,
-    community: CommunityView,
-    settings: HandlerSettings,
-    notifier: BackgroundSender,
-    i18n: I18n,
-    clock: Callable[[], datetime],
-    bot: Bot,
-    after_commit: CommitHook,
-) -> None:
-    """Marks every paid order of a member in this group as picked up."""
-    marking = Marking(settings, notifier, i18n, clock(), bot, after_commit)
-    await _mark_member(message, command, session, community, "picked", marking)
+    mark = "paid" if command.command == "paid" else "picked"
+    await _mark_member(message, command, session, community, mark, marking)
 
 
 @router.message(Command("refund"), PRIVATE, RoleFilter(Role.STAFF, "order.refund"))
@@ -462,15 +445,11 @@ async def refund_command(
     if order is None:
         await message.answer(_("There is no such order."))
         return
-    amount = None
-    if len(words) == 2:
-        try:
-            amount = parse_amount(
-                words[1], order.currency, locale=locale, ceiling=settings.max_order_amount
-            )
-        except InvalidAmount as exc:
-            await message.answer(amount_error(exc.reason))
-            return
+    given, amount = await refund_part(
+        message, words, order.currency, locale=locale, ceiling=settings.max_order_amount
+    )
+    if not given:
+        return
     try:
         outcome = await refund_now(
             session,

@@ -3,8 +3,6 @@ card that carries the requester's statement."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
@@ -17,8 +15,10 @@ from handlers.views.payout import (
     PayoutAction,
     PayoutCallback,
     amount_and_currency,
+    close_card,
     payout_card,
     payout_keyboard,
+    send_staff_cards,
 )
 from handlers.views.product import amount_error
 from handlers.views.text import (
@@ -26,7 +26,6 @@ from handlers.views.text import (
     BackgroundSender,
     CommitHook,
     HandlerSettings,
-    esc,
     format_amounts,
     format_money,
 )
@@ -44,7 +43,7 @@ from services.payout import (
     earner_statement,
     request_payout,
 )
-from services.role import Role, staff_locales
+from services.role import Role
 
 router = Router(name="payout")
 
@@ -124,18 +123,17 @@ async def payout(
             )
         )
         return
-    staff = await staff_locales(
-        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    await send_staff_cards(
+        session,
+        settings,
+        i18n,
+        notifier,
+        member.id,
+        lambda staff_locale: (
+            payout_card(request, member.display_name, statement, staff_locale),
+            payout_keyboard(request, statement, staff_locale),
+        ),
     )
-    for staff_id, staff_locale in staff:
-        if staff_id == member.id:
-            continue
-        with i18n.use_locale(staff_locale):
-            notifier.send(
-                staff_id,
-                payout_card(request, member.display_name, statement, staff_locale),
-                reply_markup=payout_keyboard(request, statement, staff_locale),
-            )
     await message.answer(
         _(
             "Payout request #{id} for {amount} sent to staff. I will tell you when they decide."
@@ -204,17 +202,7 @@ async def payout_button(
         verdict = _("Paid: {cash} to hand over.").format(
             cash=format_money(decided.paid_cash, decided.currency, locale)
         )
-    after_commit.add(partial(query.answer, verdict))
-    if isinstance(query.message, Message):
-        after_commit.add(
-            partial(
-                bot.edit_message_text,
-                text=f"{query.message.html_text}\n<b>{esc(verdict)}</b>",
-                chat_id=query.message.chat.id,
-                message_id=query.message.message_id,
-                reply_markup=None,
-            )
-        )
+    close_card(query, bot, after_commit, verdict)
 
 
 def decision_text(decided: PayoutView, locale: str) -> str:

@@ -29,6 +29,7 @@ from handlers.views.referral import (
     qr_png,
     rules_from,
 )
+from handlers.views.stats import staff_period
 from handlers.views.text import (
     N_,
     CallbackId,
@@ -41,7 +42,6 @@ from models.base import Clock
 from services.audit import record_action
 from services.community import get_community
 from services.member import MemberView
-from services.period import InvalidPeriod, parse_period
 from services.referral import (
     HeldReferral,
     ReferralError,
@@ -55,7 +55,7 @@ from services.referral import (
 )
 from services.role import Role
 from services.validation import number
-from services.zones import local_today, show, staff_zone
+from services.zones import show, staff_zone
 
 router = Router(name="referral_admin")
 
@@ -348,16 +348,18 @@ async def referral_stats(
     clock: Clock,
 ) -> None:
     """Shows whether the program pays off: overall, per campaign and per group."""
-    zone = staff_zone(member.timezone, settings.default_timezone)
-    try:
-        period = parse_period(command.args or "", timezone=zone, today=local_today(clock(), zone))
-    except InvalidPeriod:
-        await message.answer(
-            _(
-                "I could not read that date range. Send /referral_stats for the last 30 days, "
-                "/referral_stats 7d, or /referral_stats 2026-11-01 2026-11-30."
-            )
-        )
+    period = await staff_period(
+        message,
+        command.args,
+        member,
+        settings,
+        clock,
+        _(
+            "I could not read that date range. Send /referral_stats for the last 30 days, "
+            "/referral_stats 7d, or /referral_stats 2026-11-01 2026-11-30."
+        ),
+    )
+    if period is None:
         return
     total, campaigns, communities = await program_stats(session, start=period.start, end=period.end)
     locale = member.locale

@@ -215,20 +215,12 @@ async def _apply_leader_change(
 ) -> list[int]:
     """Suspend, reinstate or remove the leader in `where` (None: every group they lead): the
     groups changed."""
-    if change == "suspend":
-        return await suspend_leader(
-            session,
-            member_id=target_id,
-            community_id=where,
-            staff_id=staff_id,
-            reason=reason,
-            now=now,
-        )
     if change == "reinstate":
         return await reinstate_leader(
             session, member_id=target_id, community_id=where, staff_id=staff_id, now=now
         )
-    return await remove_leader(
+    end = suspend_leader if change == "suspend" else remove_leader
+    return await end(
         session,
         member_id=target_id,
         community_id=where,
@@ -239,49 +231,9 @@ async def _apply_leader_change(
 
 
 @router.message(Command("leader_suspend"), RoleFilter(Role.STAFF, "leader.suspend"))
-async def leader_suspend(
-    message: Message,
-    command: CommandObject,
-    bot: Bot,
-    session: AsyncSession,
-    member: MemberView,
-    settings: HandlerSettings,
-    notifier: BackgroundSender,
-    i18n: I18n,
-    clock: Clock,
-    after_commit: CommitHook,
-    community: CommunityView | None = None,
-) -> None:
-    """Suspends a leader, with a reason they are told: in a group, there; in private, everywhere."""
-    refresh = partial(refresh_private_menu, bot, i18n, session, settings, after_commit)
-    await _change_leader(
-        message, command, session, member, community, notifier, i18n, "suspend", clock(), refresh
-    )
-
-
 @router.message(Command("leader_reinstate"), RoleFilter(Role.STAFF, "leader.reinstate"))
-async def leader_reinstate(
-    message: Message,
-    command: CommandObject,
-    bot: Bot,
-    session: AsyncSession,
-    member: MemberView,
-    settings: HandlerSettings,
-    notifier: BackgroundSender,
-    i18n: I18n,
-    clock: Clock,
-    after_commit: CommitHook,
-    community: CommunityView | None = None,
-) -> None:
-    """Lifts a leader's suspension: in a group, there; in private, everywhere."""
-    refresh = partial(refresh_private_menu, bot, i18n, session, settings, after_commit)
-    await _change_leader(
-        message, command, session, member, community, notifier, i18n, "reinstate", clock(), refresh
-    )
-
-
 @router.message(Command("leader_remove"), RoleFilter(Role.STAFF, "leader.remove"))
-async def leader_remove(
+async def leader_change(
     message: Message,
     command: CommandObject,
     bot: Bot,
@@ -294,9 +246,11 @@ async def leader_remove(
     after_commit: CommitHook,
     community: CommunityView | None = None,
 ) -> None:
-    """Ends a leader's appointment, with a reason they are told: in a group, there; in
+    """/leader_suspend, /leader_reinstate, /leader_remove: suspends a leader, lifts the
+    suspension or ends the appointment, with a reason they are told: in a group, there; in
     private, in every group they lead."""
+    change = command.command.removeprefix("leader_")
     refresh = partial(refresh_private_menu, bot, i18n, session, settings, after_commit)
     await _change_leader(
-        message, command, session, member, community, notifier, i18n, "remove", clock(), refresh
+        message, command, session, member, community, notifier, i18n, change, clock(), refresh
     )

@@ -14,9 +14,9 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.views.order import REFUND_BOOKED
-from handlers.views.product import amount_error
+from handlers.views.order import REFUND_BOOKED, refund_part
 from handlers.views.text import (
+    N_,
     BackgroundSender,
     CommitHook,
     HandlerSettings,
@@ -34,7 +34,6 @@ from handlers.views.ticket import (
 from models.ticket import RESOLVED_DECLINED, RESOLVED_RESHIP
 from services.member import MemberView
 from services.order import get_order
-from services.parsing import InvalidAmount, parse_amount
 from services.role import Role
 from services.ticket import (
     AS_LEADER,
@@ -147,15 +146,11 @@ async def refund_command(
         return
     order = await get_order(session, ticket.order_id)
     assert order is not None
-    amount = None
-    if len(words) == 2:
-        try:
-            amount = parse_amount(
-                words[1], order.currency, locale=locale, ceiling=settings.max_order_amount
-            )
-        except InvalidAmount as exc:
-            await message.answer(amount_error(exc.reason))
-            return
+    given, amount = await refund_part(
+        message, words, order.currency, locale=locale, ceiling=settings.max_order_amount
+    )
+    if not given:
+        return
     try:
         resolved = await resolve_refund(
             session,
@@ -259,37 +254,28 @@ async def _plain(
     await _resolved(message, session, i18n, notifier, resolved, "")
 
 
-@router.message(Command("ticket_reship"), PRIVATE)
-async def reship_command(
-    message: Message,
-    command: CommandObject,
-    session: AsyncSession,
-    member: MemberView,
-    settings: HandlerSettings,
-    i18n: I18n,
-    notifier: BackgroundSender,
-    clock: Callable[[], datetime],
-) -> None:
-    """Closes a ticket by sending the item again: /ticket_reship ID [NOTE]."""
-    await _plain(
-        message,
-        command,
-        session,
-        member,
-        settings,
-        i18n,
-        notifier,
-        clock(),
+# What /ticket_reship and /ticket_decline close a ticket with, and how each is sent.
+PLAIN_CLOSES: dict[str, tuple[str, str]] = {
+    "ticket_reship": (
         RESOLVED_RESHIP,
-        _(
+        N_(
             "Send /ticket_reship TICKET_ID and, if you like, a note for the member, for "
             "example /ticket_reship 3 a new box is at Shop A from Friday."
         ),
-    )
+    ),
+    "ticket_decline": (
+        RESOLVED_DECLINED,
+        N_(
+            "Send /ticket_decline TICKET_ID and the reason the member reads, for example "
+            "/ticket_decline 3 the seal is intact and the tea is as described."
+        ),
+    ),
+}
 
 
+@router.message(Command("ticket_reship"), PRIVATE)
 @router.message(Command("ticket_decline"), PRIVATE)
-async def decline_command(
+async def plain_command(
     message: Message,
     command: CommandObject,
     session: AsyncSession,
@@ -299,7 +285,9 @@ async def decline_command(
     notifier: BackgroundSender,
     clock: Callable[[], datetime],
 ) -> None:
-    """Closes a ticket with nothing owed, and the reason: /ticket_decline ID REASON."""
+    """Closes a ticket by sending the item again (/ticket_reship ID [NOTE]) or with nothing
+    owed, and the reason (/ticket_decline ID REASON)."""
+    resolution, usage = PLAIN_CLOSES[command.command]
     await _plain(
         message,
         command,
@@ -309,9 +297,6 @@ async def decline_command(
         i18n,
         notifier,
         clock(),
-        RESOLVED_DECLINED,
-        _(
-            "Send /ticket_decline TICKET_ID and the reason the member reads, for example "
-            "/ticket_decline 3 the seal is intact and the tea is as described."
-        ),
+        resolution,
+        _(usage),
     )

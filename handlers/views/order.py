@@ -1,8 +1,8 @@
 """An order's Telegram invoice, as the member reads it (the order router, the group-buy router
 and the closing job send it).
 Also why an order action was refused, the paid notice (with its review invitation), the
-coupon buttons at checkout and how staff mark an order, shared by the order, coupons, pickup,
-ticket and group-buy routers."""
+coupon buttons at checkout, how staff mark an order and the amount of a part refund, shared
+by the order, coupons, pickup, ticket and group-buy routers."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import SendInvoice
 from aiogram.types import (
     LabeledPrice,
+    Message,
     OrderInfo,
 )
 from aiogram.utils.i18n import I18n, get_i18n
@@ -24,7 +25,7 @@ from handlers.views.levels import invite_to_buyers_group
 from handlers.views.nps import ask_after_pickup
 from handlers.views.payment import paid_notices
 from handlers.views.perks import points_text
-from handlers.views.product import photo_url
+from handlers.views.product import amount_error, photo_url
 from handlers.views.referral import rules_from
 from handlers.views.text import (
     N_,
@@ -48,6 +49,7 @@ from services.order import (
     OrderView,
     mark_fulfilled,
 )
+from services.parsing import InvalidAmount, parse_amount
 from services.payment import PaidOrder, PaymentRules, pay_order
 from services.shipping import ShippingGiven
 
@@ -283,3 +285,17 @@ def order_error_text(reason: str, detail: str = "") -> str:
             limit=format_money(int(limit or 0), currency, get_i18n().current_locale)
         )
     return _(ORDER_ERRORS.get(reason, CANNOT_CHANGE))
+
+
+async def refund_part(
+    message: Message, words: list[str], currency: str, *, locale: str, ceiling: int
+) -> tuple[bool, int | None]:
+    """The amount after the ID of /refund or /ticket_refund (None: refund what is left): `given`
+    is False once the member was told why the amount is not one."""
+    if len(words) != 2:
+        return True, None
+    try:
+        return True, parse_amount(words[1], currency, locale=locale, ceiling=ceiling)
+    except InvalidAmount as exc:
+        await message.answer(amount_error(exc.reason))
+        return False, None

@@ -1,21 +1,37 @@
 """A commission payout as staff see it: its card, the buttons under it (approve, approve keeping
 cash owed, refuse) and the amount a leader or referrer asks for (handlers/payout.py and the
-cash hand-over in handlers/cash.py)."""
+cash hand-over in handlers/cash.py). Also how a request's card reaches every staff member and
+how a decided card is closed, which payouts and hand-overs share."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from functools import partial
 
+from aiogram import Bot
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.views.text import CallbackId, HandlerSettings, esc_name, format_amounts, format_money
+from handlers.views.text import (
+    BackgroundSender,
+    CallbackId,
+    CommitHook,
+    HandlerSettings,
+    esc,
+    esc_name,
+    format_amounts,
+    format_money,
+)
 from services.ledger import known_asset
 from services.money import AmountRefusal, InvalidAmount
 from services.parsing import parse_amount
 from services.payout import EarnerStatement, PayoutView
+from services.role import staff_locales
 
 MAX_AMOUNT = 10**12  # a typo's ceiling: far above any commission
 
@@ -104,3 +120,40 @@ def payout_keyboard(
     )
     builder.adjust(1)
     return builder.as_markup()
+
+
+async def send_staff_cards(
+    session: AsyncSession,
+    settings: HandlerSettings,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    requester_id: int,
+    card: Callable[[str], tuple[str, InlineKeyboardMarkup]],
+) -> None:
+    """Sends every staff member but the requester the request's card and its buttons (`card`,
+    given their locale), in their language."""
+    staff = await staff_locales(
+        session, owner_ids=settings.owner_ids, default_locale=settings.default_locale
+    )
+    for staff_id, locale in staff:
+        if staff_id == requester_id:
+            continue
+        with i18n.use_locale(locale):
+            text, markup = card(locale)
+            notifier.send(staff_id, text, reply_markup=markup)
+
+
+def close_card(query: CallbackQuery, bot: Bot, after_commit: CommitHook, verdict: str) -> None:
+    """Once the decision commits: the verdict as the button's answer and under the card, whose
+    buttons go."""
+    after_commit.add(partial(query.answer, verdict))
+    if isinstance(query.message, Message):
+        after_commit.add(
+            partial(
+                bot.edit_message_text,
+                text=f"{query.message.html_text}\n<b>{esc(verdict)}</b>",
+                chat_id=query.message.chat.id,
+                message_id=query.message.message_id,
+                reply_markup=None,
+            )
+        )

@@ -1,6 +1,7 @@
 """The brand's figures as staff and leaders read them: every metric with its definition, the
 summary messages, the chart and its legend (the /stats router and the web dashboard).
-Also which groups a private /stats or /metrics covers."""
+Also which groups a private /stats or /metrics covers, and the date range a staff report
+(/export, /referral_stats) names."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ from services.audit import record_action
 from services.member import MemberView
 from services.money import currency_digits
 from services.order import with_variant
+from services.period import InvalidPeriod, Period, parse_period
 from services.role import Role, led_communities
 from services.ticket import TicketGroupStats, TicketStats
+from services.zones import local_today, staff_zone
 
 MAX_MESSAGE = 4000  # Telegram allows 4096 characters; the rest is margin for markup
 
@@ -395,6 +398,24 @@ def caption(report: StatsReport) -> str:
             _("C: NPS, with promoters (green), passives (grey) and detractors (red)."),
         ]
     )
+
+
+async def staff_period(
+    message: Message,
+    args: str | None,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    usage: str,
+) -> Period | None:
+    """The date range a staff report's arguments name, in the staff member's zone; None once
+    they were told how to write one (`usage`)."""
+    zone = staff_zone(member.timezone, settings.default_timezone)
+    try:
+        return parse_period(args or "", timezone=zone, today=local_today(clock(), zone))
+    except InvalidPeriod:
+        await message.answer(usage)
+        return None
 
 
 async def private_scope(
