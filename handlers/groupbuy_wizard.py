@@ -115,6 +115,9 @@ def _error(key: str) -> str:
     return _(WIZARD_ERRORS[key])
 
 
+# ------------------------------------------------------------------ a drop's groups -----
+
+
 async def _take_group_pickups(turn: Turn, text: str) -> str | None:
     """Lines "group name or id: pickup text" for groups of the drop."""
     draft = await draft_of(turn)

@@ -54,6 +54,7 @@ HELP = """Playground commands (anything else is sent as a message):
   :quit             leave (Ctrl-D works too)"""
 
 
+# keyword-only: these fields follow the Screen's, which have defaults
 @dataclass(kw_only=True)
 class Console(Screen):
     """The playground's state: who is typing where (and, as a Screen, what has been shown)."""
