@@ -64,6 +64,7 @@ ROUTER_ORDER = (
     # last: their steps take plain text, after the commands (and /cancel) had their turn
     "product_wizard",
     "groupbuy_wizard",  # also /groupbuy and /drop without arguments
+    "groupbuy_wizard_confirm",  # right after groupbuy_wizard: its handlers followed them
     "poll_wizard",
 )
 

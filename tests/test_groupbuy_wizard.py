@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
-from handlers.groupbuy_wizard import GroupBuyDraft
+from handlers.views.groupbuy_wizard import GroupBuyDraft
 from models.audit import AuditEntry
 from models.groupbuy import GroupBuy, GroupBuyPost, GroupBuyTier
 from models.product import Product

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot.cli.playground import sample_photo
+from bot.cli.playground_world import sample_photo
 from models.audit import AuditEntry
 from models.review import REVIEW_APPROVED, Review, ReviewMedia
 from services.ledger import find_transaction

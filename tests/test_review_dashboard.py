@@ -9,7 +9,7 @@ import re
 
 import aiohttp
 
-from bot.cli.playground import sample_photo
+from bot.cli.playground_world import sample_photo
 from models.review import REVIEW_APPROVED, REVIEW_PENDING, REVIEW_REJECTED, Review
 from tests.conftest import COFFEE, KAI, LEE, MIA, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, settings

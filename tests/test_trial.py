@@ -15,7 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from bot.cli.playground import sample_photo
+from bot.cli.playground_world import sample_photo
 from bot.db import create_engine, create_session_factory
 from handlers.views.trial import TrialCallback
 from models.ledger import ACCOUNT_BRAND_GOODS_GIVEN, ACCOUNT_BRAND_MARKETING_EXPENSE

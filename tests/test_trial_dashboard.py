@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from bot.cli.playground import sample_photo
+from bot.cli.playground_world import sample_photo
 from models.product import Product
 from tests.conftest import KAI, LEE, MIA, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, settings

@@ -1,7 +1,8 @@
 """The operator's command line: python -m bot --help.
 
 The arguments are in bot/cli/parser.py, what each subcommand does in bot/cli/commands.py, and
-the local playground in bot/cli/playground.py."""
+the local playground in bot/cli/playground.py (its commands, its screen and its pretend world
+in bot/cli/playground_console.py, playground_screen.py and playground_world.py)."""
 
 from __future__ import annotations
 
