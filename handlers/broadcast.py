@@ -90,6 +90,7 @@ from services.compliance import (
     MISSING_DEADLINE,
     MISSING_PRICE,
     PRICE,
+    Finding,
     highlight,
     lint,
 )
@@ -890,16 +891,7 @@ async def _summary(
     """The preview exactly as members get it, then counts, delivery window and findings."""
     saved = await read_draft(state, BroadcastDraft)
     draft = _draft(saved, member, settings)
-    start = max(draft.scheduled_at, clock())
-    rows = await outbox.plan_rows(
-        session,
-        targets=draft.targets,
-        start=start,
-        rules=settings.pacing_rules(),
-        default_timezone=settings.default_timezone,
-        post_kind=draft.post_kind,
-    )
-    plan = outbox.summarize(rows, start=start)
+    plan = await _plan(session, draft, settings, start=max(draft.scheduled_at, clock()))
     # every language's text (and variant B) is linted the same way, and previewed as it goes
     texts = draft.texts() | ({VARIANT_B_KEY: draft.text_b} if draft.text_b else {})
     linted = {
@@ -913,6 +905,67 @@ async def _summary(
     findings = [finding for found in linted.values() for finding in found]
     saved.findings = len(findings)
     await save_draft(state, saved)
+    await _previews(chat_id, bot, draft, texts, settings)
+    lines = _plan_lines(plan, draft, member, settings)
+    content = draft.post_kind == POST_CONTENT
+    signs = outbox.content_findings(draft) if content else []
+    lines.append(
+        _("Kind: content, not counted against the weekly caps.")
+        if content
+        else _("Kind: promotion, counted against each chat's weekly cap and labelled.")
+    )
+    buttons: list[list[InlineKeyboardButton]]
+    if signs:
+        # refused as content, with the reasons; offered as a promotion
+        lines.append("")
+        lines.append(_("⛔ It reads as a promotion, so it cannot go as content:"))
+        for sign in signs:
+            lines.append("• " + _(PROMOTION_SIGNS[sign.kind]).format(word=esc(sign.word)))
+        buttons = [
+            [
+                _wizard_button(
+                    _("📣 Send as a promotion"), BroadcastWizardAction.KIND, POST_PROMOTION
+                )
+            ]
+        ]
+        if plan.recipients == 0:
+            buttons = []
+        await bot.send_message(
+            chat_id, "\n".join(lines), reply_markup=await _keyboard(state, "confirm", buttons)
+        )
+        return
+    if findings:
+        lines += _finding_lines(findings, linted, texts)
+        buttons = [[_wizard_button(_("⚠️ Send anyway"), BroadcastWizardAction.OVERRIDE)]]
+    else:
+        buttons = [[_wizard_button(_("✅ Confirm"), BroadcastWizardAction.CONFIRM)]]
+    buttons += _other_choices(content, plan.members)
+    if plan.recipients == 0:
+        buttons = []
+    await bot.send_message(
+        chat_id, "\n".join(lines), reply_markup=await _keyboard(state, "confirm", buttons)
+    )
+
+
+async def _plan(
+    session: AsyncSession, draft: outbox.Draft, settings: BroadcastSettings, *, start: datetime
+) -> outbox.PlanSummary:
+    """Who the draft would reach and when, if it went out from `start`."""
+    rows = await outbox.plan_rows(
+        session,
+        targets=draft.targets,
+        start=start,
+        rules=settings.pacing_rules(),
+        default_timezone=settings.default_timezone,
+        post_kind=draft.post_kind,
+    )
+    return outbox.summarize(rows, start=start)
+
+
+async def _previews(
+    chat_id: int, bot: Bot, draft: outbox.Draft, texts: dict[str, str], settings: BroadcastSettings
+) -> None:
+    """Each text (every language, variant B) sent to staff exactly as members get it."""
     for text in texts.values():
         preview = outbox.Delivery(
             row_id=0,
@@ -931,6 +984,13 @@ async def _summary(
             await bot(delivery_message(preview, brand=settings.brand_name))
         except TelegramAPIError as exc:
             log.info("broadcast preview failed: %s", exc)
+
+
+def _plan_lines(
+    plan: outbox.PlanSummary, draft: outbox.Draft, member: MemberView, settings: BroadcastSettings
+) -> list[str]:
+    """The summary's head: whom it reaches, who is skipped, when, what it costs, in which
+    languages and, for an A/B test, how the members split."""
     zone = _zone(member, settings)
     lines = [
         _("Ready to send. It reaches {chats}: {groups} and {members}.").format(
@@ -961,58 +1021,39 @@ async def _summary(
                 also, _("Every other chat gets it in the brand's language, else as you wrote it.")
             )
         )
-    content = draft.post_kind == POST_CONTENT
     if draft.is_test:
         lines.append(_ab_line(draft, plan.members))
-    signs = outbox.content_findings(draft) if content else []
-    lines.append(
-        _("Kind: content, not counted against the weekly caps.")
-        if content
-        else _("Kind: promotion, counted against each chat's weekly cap and labelled.")
-    )
-    buttons: list[list[InlineKeyboardButton]]
-    if signs:
-        # refused as content, with the reasons; offered as a promotion
-        lines.append("")
-        lines.append(_("⛔ It reads as a promotion, so it cannot go as content:"))
-        for sign in signs:
-            lines.append("• " + _(PROMOTION_SIGNS[sign.kind]).format(word=esc(sign.word)))
-        buttons = [
-            [
-                _wizard_button(
-                    _("📣 Send as a promotion"), BroadcastWizardAction.KIND, POST_PROMOTION
-                )
-            ]
-        ]
-        if plan.recipients == 0:
-            buttons = []
-        await bot.send_message(
-            chat_id, "\n".join(lines), reply_markup=await _keyboard(state, "confirm", buttons)
-        )
-        return
-    if findings:
-        lines.append("")
-        lines.append(_("⚠️ Compliance findings:"))
-        claims = [f for f in findings if f.kind == ABSOLUTE_CLAIM]
-        if claims:
-            lines.append(
-                _("Absolute claims that advertising law forbids: {words}").format(
-                    words=esc(", ".join(f.word for f in claims))
-                )
+    return lines
+
+
+def _finding_lines(
+    findings: list[Finding], linted: dict[str, list[Finding]], texts: dict[str, str]
+) -> list[str]:
+    """The lint's findings, each language's absolute claims marked in its text."""
+    lines = ["", _("⚠️ Compliance findings:")]
+    claims = [f for f in findings if f.kind == ABSOLUTE_CLAIM]
+    if claims:
+        lines.append(
+            _("Absolute claims that advertising law forbids: {words}").format(
+                words=esc(", ".join(f.word for f in claims))
             )
-            for locale, found in linted.items():  # where, in each language's text
-                marked = [f for f in found if f.kind == ABSOLUTE_CLAIM]
-                if marked:
-                    lines.append(_in_language(locale, highlight(texts[locale], marked)))
-        for locale, found in linted.items():
-            for finding in found:
-                if finding.kind in FINDING_NAMES:
-                    lines.append("• " + _in_language(locale, _(FINDING_NAMES[finding.kind])))
-        lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
-        buttons = [[_wizard_button(_("⚠️ Send anyway"), BroadcastWizardAction.OVERRIDE)]]
-    else:
-        buttons = [[_wizard_button(_("✅ Confirm"), BroadcastWizardAction.CONFIRM)]]
-    buttons.append(
+        )
+        for locale, found in linted.items():  # where, in each language's text
+            marked = [f for f in found if f.kind == ABSOLUTE_CLAIM]
+            if marked:
+                lines.append(_in_language(locale, highlight(texts[locale], marked)))
+    for locale, found in linted.items():
+        for finding in found:
+            if finding.kind in FINDING_NAMES:
+                lines.append("• " + _in_language(locale, _(FINDING_NAMES[finding.kind])))
+    lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
+    return lines
+
+
+def _other_choices(content: bool, members: int) -> list[list[InlineKeyboardButton]]:
+    """Below Confirm: the other kind, variant B and hold-out (a promotion to members only),
+    and the texts in other languages."""
+    buttons = [
         [
             _wizard_button(_("📣 Send as a promotion"), BroadcastWizardAction.KIND, POST_PROMOTION)
             if content
@@ -1020,8 +1061,8 @@ async def _summary(
                 _("📚 Send as content (not counted)"), BroadcastWizardAction.KIND, POST_CONTENT
             )
         ]
-    )
-    if not content and plan.members:
+    ]
+    if not content and members:
         buttons.append(
             [
                 _wizard_button(_("🅱️ Variant B"), BroadcastWizardAction.VARIANT_B),
@@ -1029,11 +1070,7 @@ async def _summary(
             ]
         )
     buttons.append([CONTENT.button()])
-    if plan.recipients == 0:
-        buttons = []
-    await bot.send_message(
-        chat_id, "\n".join(lines), reply_markup=await _keyboard(state, "confirm", buttons)
-    )
+    return buttons
 
 
 @router.callback_query(
