@@ -1,5 +1,7 @@
-"""Promotional broadcasts: the staff wizard (/broadcast), control (/broadcasts,
-/broadcast_status), community tags (/tag), and members' consent (/stop, the 🔔 Offers button).
+"""Promotional broadcasts: the staff wizard (/broadcast), community tags (/tag), and members'
+consent (/stop, the 🔔 Offers button). Watching and steering them (/broadcasts,
+/broadcast_status) is handlers/broadcast_control.py; how staff read them (the last look's
+lines, the status card) is handlers/views/broadcast_status.py.
 
 The wizard collects text, photo, button, targets and schedule; the summary shows the message
 exactly as members will get it (sent through the same function as the outbox), how many
@@ -16,7 +18,6 @@ from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
@@ -31,7 +32,6 @@ from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.views.abtest import result_button
 from handlers.views.broadcast import (
     LABEL_ROOM,
     BroadcastSettings,
@@ -41,27 +41,33 @@ from handlers.views.broadcast import (
     consent_wording,
     delivery_message,
     offers_screen,
-    targets_text,
+)
+from handlers.views.broadcast_status import (
+    PROMOTION_SIGNS,
+    VARIANT_B_KEY,
+    Waker,
+    error_text,
+    finding_lines,
+    local_time,
+    plan_lines,
+    plan_waits,
+    reader_zone,
+    send_status,
 )
 from handlers.views.care import segment_name
 from handlers.views.content import (
     OFFER,
     TYPING,
     ContentSteps,
-    given_line,
-    language_name,
 )
-from handlers.views.labels import BROADCAST_STATUS, SKIP_REASON, label
 from handlers.views.paging import (
     PAGE_SIZE,
     PageCallback,
     page_counter,
     page_row,
-    send_footer,
-    turn_card_page,
 )
 from handlers.views.perks import tier_name
-from handlers.views.text import N_, CallbackId, counted, esc, sentences, unreadable_text
+from handlers.views.text import N_, counted, esc, sentences, unreadable_text
 from handlers.views.wizard import NOT_OPEN, Draft, Target, Wizard, read_draft, save_draft
 from models.broadcast import (
     HOLDOUT_MAX,
@@ -74,24 +80,13 @@ from models.broadcast import (
     TARGET_SEGMENT,
     TARGET_TAG,
     TARGET_TIER,
-    VARIANT_A,
-    VARIANT_B,
-    VARIANT_HOLDOUT,
 )
 from models.segments import SEGMENTS
 from services import broadcast as outbox
-from services.abtest import AbTestError, arm_sizes, parse_holdout
+from services.abtest import AbTestError, parse_holdout
 from services.audit import record_action
-from services.community import CommunityView, get_community, open_communities
+from services.community import CommunityView, open_communities
 from services.compliance import (
-    ABSOLUTE_CLAIM,
-    BUY_LINK,
-    DISCOUNT,
-    MISSING_DEADLINE,
-    MISSING_PRICE,
-    PRICE,
-    Finding,
-    highlight,
     lint,
 )
 from services.content import TEXT
@@ -101,7 +96,6 @@ from services.parsing import Unreadable, parse_moment, zone_label
 from services.role import Role
 from services.tiers import list_tiers
 from services.validation import number
-from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
 router = Router(name="broadcast")
@@ -111,86 +105,8 @@ CAPTION_MAX = 1024 - LABEL_ROOM
 BUTTON_TEXT_MAX = 64
 
 
-class Waker(Protocol):
-    """Something that sends due outbox rows soon (bot.outbox.BroadcastSender)."""
-
-    def wake(self) -> None: ...
-
-
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
-
-
-# ---------------------------------------------------------------- rendering -----------------
-
-
-def _local(moment: datetime, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
-
-
-def _zone(member: MemberView, settings: BroadcastSettings) -> str:
-    return staff_zone(member.timezone, settings.default_timezone)
-
-
-def _waits(plan: outbox.PlanSummary, reader: str) -> list[str]:
-    """Why deliveries wait past the chosen time: quiet hours until when, in which zone, and
-    chats held back by the caps or the gap between two posts."""
-    lines = [
-        _("Held back by quiet hours until {time}: {chats}.").format(
-            time=esc(show(wait.until, wait.timezone, reader=reader)),
-            chats=counted("chat", wait.chats),
-        )
-        for wait in plan.quiet
-    ]
-    if plan.paced:
-        lines.append(
-            _("Held back by the weekly cap or the gap between two posts: {chats}.").format(
-                chats=counted("chat", plan.paced)
-            )
-        )
-    return lines
-
-
-FINDING_NAMES = {
-    MISSING_PRICE: N_("The drop does not say its price."),
-    MISSING_DEADLINE: N_("The drop does not say until when it runs."),
-}
-ERRORS = {
-    "targets": N_("Pick who gets it with the buttons."),
-    "tag": N_("A tag is 1-32 letters, digits, _ or -, like tea or shanghai_east."),
-    "no_recipients": N_("Nobody would get this broadcast: no community or member matches."),
-    "not_found": N_("There is no broadcast #{id}."),
-    "state": N_("Broadcast #{id} is {status}: that cannot be done now."),
-    "bad_translation": N_("A translation is too long or in a language I do not speak."),
-    "reads_as_promotion": N_(
-        "It reads as a promotion, so it cannot go as content: send it as a promotion."
-    ),
-    "ab_no_members": N_(
-        "An A/B test splits members who get it in private, and none would: pick members, "
-        "or drop variant B and the hold-out."
-    ),
-}
-VARIANT_B_KEY = "b"  # variant B among the texts the summary previews and lints
-# why a post offered as content reads as a promotion
-PROMOTION_SIGNS = {
-    PRICE: N_("a price: {word}"),
-    DISCOUNT: N_("a discount: {word}"),
-    BUY_LINK: N_("a buy link: {word}"),
-}
-
-
-def _in_language(locale: str, text: str) -> str:
-    """A line about the text in `locale` ("": the original, said as it is)."""
-    if not locale:
-        return text
-    if locale == VARIANT_B_KEY:
-        return _("In variant B: {texts}").format(texts=text)
-    return _("In {language}: {texts}").format(language=language_name(locale), texts=text)
-
-
-def _error(code: str) -> str:
-    """An error message by its code, translated."""
-    return _(ERRORS[code])
 
 
 # ---------------------------------------------------------------- consent -------------------
@@ -322,7 +238,7 @@ async def tag_community(
             session, community_id=community.id, tags=[] if words == ["-"] else words
         )
     except outbox.BroadcastError:
-        await message.answer(_error("tag"))
+        await message.answer(error_text("tag"))
         return
     await message.answer(_("Tags of this group: {tags}").format(tags=esc(", ".join(tags) or "—")))
 
@@ -449,7 +365,7 @@ async def _ask_step(target: Target, step: str, data: dict[str, Any]) -> None:
         await _summary(chat_id, data["bot"], state, *args)
         return
     if step == "schedule":
-        await _ask_schedule(target, state, zone=_zone(data["member"], data["settings"]))
+        await _ask_schedule(target, state, zone=reader_zone(data["member"], data["settings"]))
         return
     ask = {
         "text": _ask_text,
@@ -521,7 +437,7 @@ async def start_wizard(
     """Step 1: the text (or `/broadcast status ID`)."""
     words = (command.args or "").split()
     if words[:1] == ["status"]:
-        await _send_status(message, session, member, settings, clock, words[1:])
+        await send_status(message, session, member, settings, clock, words[1:])
         return
     await state.clear()
     await _ask_text(message, state)
@@ -706,13 +622,13 @@ async def got_targets(
         targets = outbox.parse_targets(callback_data.value.replace(".", ":", 1))
     except outbox.BroadcastError:
         await query.message.answer(
-            _error("targets"), reply_markup=await _keyboard(state, "targets", _target_rows())
+            error_text("targets"), reply_markup=await _keyboard(state, "targets", _target_rows())
         )
         return
     draft = await read_draft(state, BroadcastDraft)
     draft.targets = targets
     await save_draft(state, draft)
-    await _ask_schedule(query.message, state, zone=_zone(member, settings))
+    await _ask_schedule(query.message, state, zone=reader_zone(member, settings))
 
 
 COMMUNITY_PICKER = "bw_community"  # the pages of the wizard's community picker
@@ -775,12 +691,12 @@ async def got_tag(
     try:
         targets = outbox.parse_targets(f"{TARGET_TAG}:{(message.text or '').strip().lstrip('#')}")
     except outbox.BroadcastError:
-        await message.answer(_error("tag"))
+        await message.answer(error_text("tag"))
         return
     draft = await read_draft(state, BroadcastDraft)
     draft.targets = targets
     await save_draft(state, draft)
-    await _ask_schedule(message, state, zone=_zone(member, settings))
+    await _ask_schedule(message, state, zone=reader_zone(member, settings))
 
 
 async def _ask_tag(target: Target, state: FSMContext) -> None:
@@ -834,7 +750,7 @@ async def schedule_at(
     clock: Clock,
 ) -> None:
     """Step 6 (a time): the summary."""
-    zone = _zone(member, settings)
+    zone = reader_zone(member, settings)
     try:
         when = parse_moment(message.text or "", now=clock(), timezone=zone)
     except Unreadable as exc:
@@ -906,7 +822,7 @@ async def _summary(
     saved.findings = len(findings)
     await save_draft(state, saved)
     await _previews(chat_id, bot, draft, texts, settings)
-    lines = _plan_lines(plan, draft, member, settings)
+    lines = plan_lines(plan, draft, member, settings)
     content = draft.post_kind == POST_CONTENT
     signs = outbox.content_findings(draft) if content else []
     lines.append(
@@ -935,7 +851,7 @@ async def _summary(
         )
         return
     if findings:
-        lines += _finding_lines(findings, linted, texts)
+        lines += finding_lines(findings, linted, texts)
         buttons = [[_wizard_button(_("⚠️ Send anyway"), BroadcastWizardAction.OVERRIDE)]]
     else:
         buttons = [[_wizard_button(_("✅ Confirm"), BroadcastWizardAction.CONFIRM)]]
@@ -984,70 +900,6 @@ async def _previews(
             await bot(delivery_message(preview, brand=settings.brand_name))
         except TelegramAPIError as exc:
             log.info("broadcast preview failed: %s", exc)
-
-
-def _plan_lines(
-    plan: outbox.PlanSummary, draft: outbox.Draft, member: MemberView, settings: BroadcastSettings
-) -> list[str]:
-    """The summary's head: whom it reaches, who is skipped, when, what it costs, in which
-    languages and, for an A/B test, how the members split."""
-    zone = _zone(member, settings)
-    lines = [
-        _("Ready to send. It reaches {chats}: {groups} and {members}.").format(
-            chats=counted("chat", plan.recipients),
-            groups=counted("group", plan.groups),
-            members=counted("member", plan.members),
-        )
-    ]
-    for reason, count in plan.skipped.items():
-        lines.append(
-            _("Skipped: {count} ({reason}).").format(count=count, reason=label(SKIP_REASON, reason))
-        )
-    if plan.earliest is not None and plan.latest is not None:
-        lines.append(
-            _("First delivery {earliest}, last {latest} ({zone}).").format(
-                earliest=_local(plan.earliest, zone),
-                latest=_local(plan.latest, zone),
-                zone=esc(zone),
-            )
-        )
-        lines += _waits(plan, zone)
-    if draft.paid:
-        lines.append(_paid_line(settings.broadcast_paid_per_second))
-    also = given_line(draft.translations)
-    if also:
-        lines.append(
-            sentences(
-                also, _("Every other chat gets it in the brand's language, else as you wrote it.")
-            )
-        )
-    if draft.is_test:
-        lines.append(_ab_line(draft, plan.members))
-    return lines
-
-
-def _finding_lines(
-    findings: list[Finding], linted: dict[str, list[Finding]], texts: dict[str, str]
-) -> list[str]:
-    """The lint's findings, each language's absolute claims marked in its text."""
-    lines = ["", _("⚠️ Compliance findings:")]
-    claims = [f for f in findings if f.kind == ABSOLUTE_CLAIM]
-    if claims:
-        lines.append(
-            _("Absolute claims that advertising law forbids: {words}").format(
-                words=esc(", ".join(f.word for f in claims))
-            )
-        )
-        for locale, found in linted.items():  # where, in each language's text
-            marked = [f for f in found if f.kind == ABSOLUTE_CLAIM]
-            if marked:
-                lines.append(_in_language(locale, highlight(texts[locale], marked)))
-    for locale, found in linted.items():
-        for finding in found:
-            if finding.kind in FINDING_NAMES:
-                lines.append("• " + _in_language(locale, _(FINDING_NAMES[finding.kind])))
-    lines.append(_("Fix the text (/cancel and start again), or send anyway with a reason."))
-    return lines
 
 
 def _other_choices(content: bool, members: int) -> list[list[InlineKeyboardButton]]:
@@ -1182,7 +1034,7 @@ async def _create(
             default_timezone=settings.default_timezone,
         )
     except outbox.BroadcastError as exc:
-        await message.answer(_error(exc.code).format(id="", status=""))
+        await message.answer(error_text(exc.code).format(id="", status=""))
         await state.clear()
         return
     await record_action(
@@ -1197,15 +1049,17 @@ async def _create(
         + (f" findings={findings} reason={override}" if override else ""),
     )
     await state.clear()
-    zone = _zone(member, settings)
+    zone = reader_zone(member, settings)
     text = _("Broadcast #{id} is scheduled for {chats}.").format(
         id=broadcast_id, chats=counted("chat", plan.recipients)
     )
     if plan.earliest is not None and plan.latest is not None:
         first_last = _("First delivery {earliest}, last {latest} ({zone}).").format(
-            earliest=_local(plan.earliest, zone), latest=_local(plan.latest, zone), zone=esc(zone)
+            earliest=local_time(plan.earliest, zone),
+            latest=local_time(plan.latest, zone),
+            zone=esc(zone),
         )
-        text = "\n".join([sentences(text, first_last), *_waits(plan, zone)])
+        text = "\n".join([sentences(text, first_last), *plan_waits(plan, zone)])
     if draft.is_test:
         text += "\n" + _(
             "The A/B test's result comes to you 48 hours after the last delivery; "
@@ -1213,20 +1067,6 @@ async def _create(
         ).format(id=broadcast_id)
     await message.answer(text + "\n" + _("/broadcasts shows its progress."))
     broadcaster.wake()
-
-
-def _ab_line(draft: outbox.Draft, members: int) -> str:
-    """The A/B test as it will split the members who get it in private."""
-    sizes = arm_sizes(members, holdout_pct=draft.holdout_pct, variants=2 if draft.text_b else 1)
-    return _(
-        "A/B test among the {members} who get it in private: A {a}, B {b}, held out {held} "
-        "(recorded, not sent). Each member's arm is drawn at random and kept."
-    ).format(
-        members=counted("member", members),
-        a=sizes[VARIANT_A],
-        b=sizes[VARIANT_B],
-        held=sizes[VARIANT_HOLDOUT],
-    )
 
 
 @router.callback_query(
@@ -1372,254 +1212,3 @@ async def stale_button(query: CallbackQuery) -> None:
 async def not_a_photo(message: Message, state: FSMContext) -> None:
     """Asks again for a photo."""
     await _ask_photo(message, state)
-
-
-# ---------------------------------------------------------------- control and status --------
-
-
-class BroadcastControlAction(StrEnum):
-    PAUSE = "pause"
-    RESUME = "resume"
-    CANCEL = "cancel"
-
-
-class BroadcastControlCallback(CallbackData, prefix="bc"):
-    """A control button under /broadcasts."""
-
-    action: BroadcastControlAction
-    broadcast_id: CallbackId
-
-
-def _paid_line(per_second: float) -> str:
-    return _(
-        "Paid broadcast: sent with allow_paid_broadcast at up to {rate} a second, "
-        "charged in Telegram Stars."
-    ).format(rate=counted("message", int(per_second)))
-
-
-async def _targets_text(session: AsyncSession, targets: str) -> str:
-    """Who a broadcast goes to, in words, for an HTML message."""
-    kind, _sep, value = targets.partition(":")
-    groups: dict[int, str] = {}
-    if kind == TARGET_COMMUNITY and value.lstrip("-").isdecimal():
-        group = await get_community(session, int(value))
-        groups = {group.id: group.title} if group and group.title else {}
-    tiers = {t.rank: t for t in await list_tiers(session)} if kind == TARGET_TIER else {}
-    return esc(targets_text(targets, tiers, groups))
-
-
-def _status_text(
-    view: outbox.Progress, zone: str, now: datetime, settings: BroadcastSettings, targets: str
-) -> str:
-    counts = view.counts
-    paid = view.paid and settings.broadcast_paid
-    per_second = settings.broadcast_rate(paid)
-    lines = [
-        _("Broadcast #{id} ({targets}): {status}").format(
-            id=view.id,
-            targets=targets,
-            status=label(BROADCAST_STATUS, view.status),
-        ),
-        _(
-            "Sent {sent}, waiting {waiting}, deferred {deferred}, skipped {skipped}, "
-            "failed {failed} of {total}."
-        ).format(
-            sent=counts.get("sent", 0),
-            waiting=counts.get("pending", 0) + counts.get("sending", 0),
-            deferred=counts.get("deferred", 0),
-            skipped=counts.get("skipped", 0),
-            failed=counts.get("failed", 0),
-            total=view.total,
-        ),
-    ]
-    if paid:
-        lines.append(_paid_line(per_second))
-    finish = view.estimated_finish(now, per_second)
-    if view.finished_at is not None:
-        lines.append(
-            _("Finished {when} ({zone}).").format(
-                when=_local(view.finished_at, zone), zone=esc(zone)
-            )
-        )
-    elif finish is not None:
-        lines.append(
-            _("Estimated finish {when} ({zone}).").format(when=_local(finish, zone), zone=esc(zone))
-        )
-    return "\n".join(lines)
-
-
-def _control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
-    rows = [[result_button(view.id)]] if view.is_test else []
-    buttons = []
-    if view.status in ("scheduled", "running"):
-        buttons.append(("⏸", BroadcastControlAction.PAUSE))
-    if view.status == "paused":
-        buttons.append(("▶️", BroadcastControlAction.RESUME))
-    if view.status in ("scheduled", "running", "paused"):
-        buttons.append(("✖️", BroadcastControlAction.CANCEL))
-    if buttons:
-        rows.insert(
-            0,
-            [
-                InlineKeyboardButton(
-                    text=f"{icon} #{view.id}",
-                    callback_data=BroadcastControlCallback(
-                        action=action, broadcast_id=view.id
-                    ).pack(),
-                )
-                for icon, action in buttons
-            ],
-        )
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-
-
-@router.message(Command("broadcasts"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.list"))
-async def list_broadcasts(
-    message: Message,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    clock: Clock,
-) -> None:
-    """The broadcasts, newest first, one message each with its controls, a page at a time."""
-    await send_broadcast_cards(message, session, member, settings, clock, 0)
-
-
-async def send_broadcast_cards(
-    target: Message,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    clock: Clock,
-    offset: int,
-) -> None:
-    """A page of broadcasts, one message each with its controls; when there are more, a line
-    that counts them with More."""
-    page = await outbox.broadcast_page(session, limit=PAGE_SIZE, offset=offset)
-    if not page.total:
-        await target.answer(_("No broadcasts yet. /broadcast starts one."))
-        return
-    zone = _zone(member, settings)
-    for view in page.items:
-        await target.answer(
-            _status_text(view, zone, clock(), settings, await _targets_text(session, view.targets)),
-            reply_markup=_control_keyboard(view),
-        )
-    await send_footer(target, _("Broadcasts: {counter}"), "broadcasts", page)
-
-
-@router.callback_query(
-    PageCallback.filter(F.name == "broadcasts"), RoleFilter(Role.STAFF, "broadcast.list")
-)
-async def broadcasts_more(
-    query: CallbackQuery,
-    callback_data: PageCallback,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    clock: Clock,
-) -> None:
-    """More (or Back) under /broadcasts: the other broadcasts come as new messages."""
-    await query.answer()
-    if await turn_card_page(query.message):
-        assert isinstance(query.message, Message)
-        await send_broadcast_cards(
-            query.message, session, member, settings, clock, callback_data.offset
-        )
-
-
-async def _send_status(
-    message: Message,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    clock: Clock,
-    words: list[str],
-) -> None:
-    broadcast_id = number(words[0]) if len(words) == 1 else None
-    if broadcast_id is None:
-        await message.answer(_("Send /broadcast_status 12 with the number of the broadcast."))
-        return
-    view = await outbox.progress(session, broadcast_id=broadcast_id)
-    if view is None:
-        await message.answer(_error("not_found").format(id=broadcast_id))
-        return
-    await message.answer(
-        _status_text(
-            view,
-            _zone(member, settings),
-            clock(),
-            settings,
-            await _targets_text(session, view.targets),
-        ),
-        reply_markup=_control_keyboard(view),
-    )
-
-
-@router.message(Command("broadcast_status"), PRIVATE, RoleFilter(Role.STAFF, "broadcast.status"))
-async def broadcast_status(
-    message: Message,
-    command: CommandObject,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    clock: Clock,
-) -> None:
-    """Sent, deferred, skipped and failed rows of one broadcast, and its estimated finish."""
-    await _send_status(message, session, member, settings, clock, (command.args or "").split())
-
-
-@router.callback_query(
-    BroadcastControlCallback.filter(),
-    RoleFilter(Role.STAFF, "broadcast.control"),
-)
-async def control_button(
-    query: CallbackQuery,
-    callback_data: BroadcastControlCallback,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    clock: Clock,
-    broadcaster: Waker,
-) -> None:
-    """Pauses, resumes or cancels a broadcast, and shows where it stands."""
-    try:
-        await outbox.control(
-            session,
-            broadcast_id=callback_data.broadcast_id,
-            action=callback_data.action,
-            now=clock(),
-        )
-    except outbox.BroadcastError as exc:
-        view = await outbox.progress(session, broadcast_id=callback_data.broadcast_id)
-        status = label(BROADCAST_STATUS, view.status) if view else ""
-        await query.answer(
-            _error(exc.code).format(id=callback_data.broadcast_id, status=status),
-            show_alert=True,
-        )
-        return
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=member.id,
-        action=f"broadcast.{callback_data.action}",
-        allowed=True,
-        now=clock(),
-        required_role="staff",
-        detail=f"#{callback_data.broadcast_id}",
-    )
-    broadcaster.wake()
-    await query.answer(_("Saved."))
-    view = await outbox.progress(session, broadcast_id=callback_data.broadcast_id)
-    if view is not None and isinstance(query.message, Message):
-        with contextlib.suppress(TelegramBadRequest):  # the text did not change
-            await query.message.edit_text(
-                _status_text(
-                    view,
-                    _zone(member, settings),
-                    clock(),
-                    settings,
-                    await _targets_text(session, view.targets),
-                ),
-                reply_markup=_control_keyboard(view),
-            )
