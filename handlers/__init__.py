@@ -57,6 +57,8 @@ ROUTER_ORDER = (
     "start",
     "menu",
     "broadcast",  # its wizard steps take plain text too
+    "broadcast_send",  # right after broadcast: the wizard's second half followed its first
+    "broadcast_control",  # then the control handlers, which followed the wizard in one file
     "suggestion",  # staff's reply step takes plain text
     "nps",  # the comment step takes plain text
     "trial",  # the report's steps take words and photos in private

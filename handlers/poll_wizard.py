@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 from aiogram import Bot, F, Router
-from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
@@ -21,7 +20,6 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
-from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
@@ -29,16 +27,23 @@ from handlers.views.lint import (
     MAX_REASON,
     audit_override,
     claims,
-    reason_covers,
     reason_error,
     wizard_findings,
     words_of,
 )
-from handlers.views.poll import first_intro_text, local_time, poll_error, post_poll, staff_time
-from handlers.views.text import N_, CallbackId, HandlerSettings, PollScheduler, counted, esc
+from handlers.views.poll import (
+    FIRST_USAGE,
+    PollDraft,
+    ambassadors_first,
+    closing_prompt,
+    draft_summary,
+    poll_error,
+    post_poll,
+    staff_time,
+)
+from handlers.views.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
 from handlers.views.wizard import (
     NOT_OPEN,
-    Draft,
     Target,
     Wizard,
     drop_buttons,
@@ -48,7 +53,6 @@ from handlers.views.wizard import (
 from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from services.community import get_community, open_community_ids
-from services.compliance import Finding
 from services.member import MemberView
 from services.parsing import split_option
 from services.poll import (
@@ -65,7 +69,6 @@ from services.poll import (
 )
 from services.role import Role
 from services.trial import Invitee, reachable_ambassadors
-from services.zones import show
 
 router = Router(name="poll_wizard")
 router.message.filter(PRIVATE)
@@ -110,30 +113,6 @@ class PollWizardCallback(CallbackData, prefix="pl"):
     chat_id: CallbackId = 0  # the group a toggle button adds or removes
 
 
-class PollDraft(Draft):
-    """What /poll_new has collected so far."""
-
-    first: int = 0  # the trial ambassadors' head start, in minutes (0: none)
-    question: str | None = None
-    options: list[str] = Field(default_factory=list)
-    multiple: bool = False  # members may pick several options
-    anonymous: bool = False
-    closes_at: datetime | None = None
-    points: int = 0  # per voter, once per poll
-    weighted: bool = False  # also counted weighted by tier
-    chats: list[int] = Field(default_factory=list)  # the groups it goes to (ticked so far)
-    override: str | None = None  # why the lint's findings may be ignored (logged)
-    override_words: list[str] = Field(default_factory=list)  # the words that reason covers
-
-    def texts(self) -> list[str]:
-        """What members read of the poll: the question and every option (all linted)."""
-        return [self.question or "", *self.options]
-
-    def covers(self, found: list[tuple[str, list[Finding]]]) -> bool:
-        """Whether the override reason was given for these very findings."""
-        return reason_covers(found, self.override, self.override_words)
-
-
 WIZARD = Wizard(NewPoll, optional=("points",))
 
 
@@ -143,13 +122,6 @@ def _buttons(*pairs: tuple[str, PollChoice], width: int = 2) -> InlineKeyboardBu
         builder.button(text=text, callback_data=PollWizardCallback(choice=choice))
     builder.adjust(width)
     return builder
-
-
-def _closing_prompt(member: MemberView, settings: HandlerSettings) -> str:
-    return _(
-        "When does it close? 3d, 12h, friday 6pm, or a date like 2026-11-25 20:00 in your "
-        "time zone ({zone}); at most 30 days."
-    ).format(zone=member.timezone or settings.default_timezone)
 
 
 async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = "") -> None:
@@ -178,7 +150,7 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
             (_("Not anonymous"), PollChoice.PUBLIC), (_("Anonymous"), PollChoice.ANONYMOUS)
         )
     elif step == "closing":
-        text = _closing_prompt(data["member"], data["settings"])
+        text = closing_prompt(data["member"], data["settings"])
     elif step == "points":
         text = _("How many points does each voter get, once per poll? (0 for none)")
     elif step == "weighting":
@@ -205,7 +177,7 @@ async def _ask(target: Target, step: str, data: dict[str, Any], *, error: str = 
         draft = await read_draft(state, PollDraft)
         extra = data["settings"].compliance_extra_words
         findings = wizard_findings(draft.texts(), extra)
-        text = "\n".join([await _summary(data["session"], draft, zone), *findings])
+        text = "\n".join([await draft_summary(data["session"], draft, zone), *findings])
         if findings and not draft.covers(claims(draft.texts(), extra)):
             above = _buttons((_("⚠️ Send anyway"), PollChoice.OVERRIDE))
         else:
@@ -222,13 +194,6 @@ async def _skip(target: Target, step: str, data: dict[str, Any]) -> None:
 
 
 WIZARD.register(router, ask=_ask, skip=_skip)
-
-
-FIRST_USAGE = N_(
-    "To let the trial ambassadors (good reporters) vote first, start with "
-    "/poll_new first=ambassadors:2h: they get the poll in private at once, the groups 2 hours "
-    "later (10m to 7d). I could not read {part}."
-)
 
 
 @router.message(Command("poll_new"), RoleFilter(Role.STAFF, "poll.create"))
@@ -333,7 +298,7 @@ async def got_closing(
     try:
         closes_at = parse_closing(message.text or "", now=clock(), timezone=zone)
     except PollError as exc:
-        error = poll_error(exc.reason, exc.detail) + "\n" + _closing_prompt(member, settings)
+        error = poll_error(exc.reason, exc.detail) + "\n" + closing_prompt(member, settings)
         await _ask(message, "closing", ask, error=error)
         return
     draft = await read_draft(state, PollDraft)
@@ -498,32 +463,6 @@ async def got_override(
     await _ask(message, "confirm", data)
 
 
-async def _summary(session: AsyncSession, draft: PollDraft, zone: str) -> str:
-    assert draft.question is not None and draft.closes_at is not None  # asked before
-    titles = []
-    for chat_id in draft.chats:
-        community = await get_community(session, chat_id)
-        titles.append(esc(community.title if community else chat_id))
-    lines = [f"<b>{esc(draft.question)}</b>"]
-    lines += [f"{i + 1}. {esc(option)}" for i, option in enumerate(draft.options)]
-    lines.append(_("Several options allowed") if draft.multiple else _("One option"))
-    lines.append(_("Anonymous") if draft.anonymous else _("Not anonymous"))
-    lines.append(
-        _("Closes: {when} ({zone})").format(when=local_time(draft.closes_at, zone), zone=zone)
-    )
-    lines.append(_("Points per voter: {points}").format(points=draft.points))
-    if draft.weighted:
-        lines.append(_("Also weighted by tier"))
-    if draft.first:
-        lines.append(
-            _("Ambassadors vote first: the groups get it {hours} later").format(
-                hours=_head_start(draft.first)
-            )
-        )
-    lines.append(_("Groups: {groups}").format(groups=", ".join(titles)))
-    return "\n".join(lines)
-
-
 @router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == PollChoice.CREATE))
 async def create(
     query: CallbackQuery,
@@ -580,25 +519,59 @@ async def create(
     await query.answer()
     await drop_buttons(bot, query)
     if first_until is not None:
-        await _ambassadors_first(bot, i18n, session, poll, ambassadors, settings.default_timezone)
-        poll_closer.schedule(poll.id, poll.closes_at)
-        poll_closer.schedule_release(poll.id, first_until)
-        if query.message is not None:
-            await query.message.answer(
-                ngettext(
-                    "Poll #{id}: {n} trial ambassador votes first in private. The groups get it "
-                    "{when}; it closes {closes}.",
-                    "Poll #{id}: {n} trial ambassadors vote first in private. The groups get it "
-                    "{when}; it closes {closes}.",
-                    len(ambassadors),
-                ).format(
-                    id=poll.id,
-                    n=len(ambassadors),
-                    when=staff_time(first_until, member, settings),
-                    closes=staff_time(poll.closes_at, member, settings),
-                )
-            )
+        await _hold_for_ambassadors(
+            query, bot, session, member, settings, poll_closer, i18n, poll, ambassadors, first_until
+        )
         return
+    await _post_now(query, bot, session, member, settings, clock, poll_closer, poll, draft)
+
+
+async def _hold_for_ambassadors(
+    query: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    poll_closer: PollScheduler,
+    i18n: I18n,
+    poll: PollView,
+    ambassadors: list[Invitee],
+    first_until: datetime,
+) -> None:
+    """The ambassadors get the poll first; the groups when their head start is over."""
+    await ambassadors_first(bot, i18n, session, poll, ambassadors, settings.default_timezone)
+    poll_closer.schedule(poll.id, poll.closes_at)
+    poll_closer.schedule_release(poll.id, first_until)
+    if query.message is not None:
+        await query.message.answer(
+            ngettext(
+                "Poll #{id}: {n} trial ambassador votes first in private. The groups get it "
+                "{when}; it closes {closes}.",
+                "Poll #{id}: {n} trial ambassadors vote first in private. The groups get it "
+                "{when}; it closes {closes}.",
+                len(ambassadors),
+            ).format(
+                id=poll.id,
+                n=len(ambassadors),
+                when=staff_time(first_until, member, settings),
+                closes=staff_time(poll.closes_at, member, settings),
+            )
+        )
+
+
+async def _post_now(
+    query: CallbackQuery,
+    bot: Bot,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+    clock: Clock,
+    poll_closer: PollScheduler,
+    poll: PollView,
+    draft: PollDraft,
+) -> None:
+    """Posts the poll in the chosen groups at once (closed again when no group took it)."""
+    head_start = timedelta(minutes=draft.first)
     if head_start and query.message is not None:
         await query.message.answer(
             _("No trial ambassador is tagged yet (a good report makes one): posted at once.")
@@ -618,40 +591,6 @@ async def create(
                 when=staff_time(poll.closes_at, member, settings),
             )
         )
-
-
-def _head_start(minutes: int) -> str:
-    """2 h, 30 min, 1 d 4 h: a head start as staff read it."""
-    days, rest = divmod(minutes, 1440)
-    hours, mins = divmod(rest, 60)
-    parts = [
-        *([_("{n} d").format(n=days)] if days else []),
-        *([_("{n} h").format(n=hours)] if hours else []),
-        *([_("{n} min").format(n=mins)] if mins else []),
-    ]
-    return " ".join(parts)
-
-
-async def _ambassadors_first(
-    bot: Bot,
-    i18n: I18n,
-    session: AsyncSession,
-    poll: PollView,
-    ambassadors: list[Invitee],
-    brand_zone: str,
-) -> None:
-    """Each ambassador gets a note in their language and their own copy of the poll, in
-    private, once the poll is committed (the update's transaction ends before each send)."""
-    assert poll.first_until is not None
-    for ambassador in ambassadors:
-        with i18n.use_locale(ambassador.locale or i18n.default_locale):
-            zone = ambassador.timezone or brand_zone
-            note = first_intro_text(poll, show(poll.first_until, zone, reader=zone))
-        try:
-            await bot.send_message(ambassador.member_id, note)
-        except TelegramAPIError:  # blocked the bot, or never reachable: no copy either
-            continue
-        await post_poll(bot, session, poll, [ambassador.member_id], early=True)
 
 
 @router.callback_query(PollWizardCallback.filter())

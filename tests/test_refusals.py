@@ -27,7 +27,6 @@ from handlers.nps import NPS_ERRORS
 from handlers.order import PLACE_ERRORS
 from handlers.payout import PAYOUT_ERRORS
 from handlers.perks import TIER_ERRORS
-from handlers.poll_wizard import FIRST_USAGE
 from handlers.referral_admin import CAMPAIGN_ERRORS
 from handlers.referral_admin import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.review import MEDIA_ERRORS
@@ -41,7 +40,7 @@ from handlers.views.levels import REFUSALS as LEVEL_REFUSALS
 from handlers.views.membership import PLAN_REFUSALS
 from handlers.views.order import ORDER_ERRORS, OVER_CASH_LIMIT
 from handlers.views.perks import POINTS_ERRORS, REVIEW_ERRORS
-from handlers.views.poll import POLL_ERRORS
+from handlers.views.poll import FIRST_USAGE, POLL_ERRORS
 from handlers.views.product import AMOUNT_ERRORS, BAD_TITLE, VARIANT_ERRORS
 from handlers.views.reservation import CANCEL_ERRORS
 from handlers.views.review import MODERATION_ERRORS

@@ -1,6 +1,7 @@
 """A co-creation poll's result as its readers see it: the text in their language and a chart
 without words (the staff command /poll_close and the closing job both post it).
-Also posting a poll and reading the times staff type (/poll and the poll wizard)."""
+Also posting a poll and reading the times staff type (/poll and the poll wizard), and the poll
+wizard's draft with its summary and the ambassadors' early copies."""
 
 from __future__ import annotations
 
@@ -19,9 +20,11 @@ from aiogram.types import (
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_percent
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.chart import bar_chart
+from handlers.views.lint import reason_covers
 from handlers.views.text import (
     CAPTION_LIMIT,
     N_,
@@ -33,6 +36,9 @@ from handlers.views.text import (
     unreadable_text,
     visible_length,
 )
+from handlers.views.wizard import Draft
+from services.community import get_community
+from services.compliance import Finding
 from services.member import MemberView
 from services.poll import (
     ClosedPoll,
@@ -43,6 +49,7 @@ from services.poll import (
     StoppedCopy,
     record_post,
 )
+from services.trial import Invitee
 from services.zones import show, staff_zone
 
 log = logging.getLogger(__name__)
@@ -239,6 +246,21 @@ POLL_ERRORS: dict[str, str] = {
 }
 
 
+FIRST_USAGE = N_(
+    "To let the trial ambassadors (good reporters) vote first, start with "
+    "/poll_new first=ambassadors:2h: they get the poll in private at once, the groups 2 hours "
+    "later (10m to 7d). I could not read {part}."
+)
+
+
+def closing_prompt(member: MemberView, settings: HandlerSettings) -> str:
+    """The closing-time question, naming the time zone staff type in."""
+    return _(
+        "When does it close? 3d, 12h, friday 6pm, or a date like 2026-11-25 20:00 in your "
+        "time zone ({zone}); at most 30 days."
+    ).format(zone=member.timezone or settings.default_timezone)
+
+
 def poll_error(reason: str, detail: str = "") -> str:
     """The localized message for a refused poll value (an unreadable closing time named)."""
     if reason == PollRefusal.BAD_CLOSING and detail:
@@ -277,3 +299,89 @@ async def post_poll(
             )
             posted += 1
     return posted
+
+
+class PollDraft(Draft):
+    """What /poll_new has collected so far."""
+
+    first: int = 0  # the trial ambassadors' head start, in minutes (0: none)
+    question: str | None = None
+    options: list[str] = Field(default_factory=list)
+    multiple: bool = False  # members may pick several options
+    anonymous: bool = False
+    closes_at: datetime | None = None
+    points: int = 0  # per voter, once per poll
+    weighted: bool = False  # also counted weighted by tier
+    chats: list[int] = Field(default_factory=list)  # the groups it goes to (ticked so far)
+    override: str | None = None  # why the lint's findings may be ignored (logged)
+    override_words: list[str] = Field(default_factory=list)  # the words that reason covers
+
+    def texts(self) -> list[str]:
+        """What members read of the poll: the question and every option (all linted)."""
+        return [self.question or "", *self.options]
+
+    def covers(self, found: list[tuple[str, list[Finding]]]) -> bool:
+        """Whether the override reason was given for these very findings."""
+        return reason_covers(found, self.override, self.override_words)
+
+
+async def draft_summary(session: AsyncSession, draft: PollDraft, zone: str) -> str:
+    """The draft as staff check it before Post: the question, its options, how it is asked and
+    which groups get it."""
+    assert draft.question is not None and draft.closes_at is not None  # asked before
+    titles = []
+    for chat_id in draft.chats:
+        community = await get_community(session, chat_id)
+        titles.append(esc(community.title if community else chat_id))
+    lines = [f"<b>{esc(draft.question)}</b>"]
+    lines += [f"{i + 1}. {esc(option)}" for i, option in enumerate(draft.options)]
+    lines.append(_("Several options allowed") if draft.multiple else _("One option"))
+    lines.append(_("Anonymous") if draft.anonymous else _("Not anonymous"))
+    lines.append(
+        _("Closes: {when} ({zone})").format(when=local_time(draft.closes_at, zone), zone=zone)
+    )
+    lines.append(_("Points per voter: {points}").format(points=draft.points))
+    if draft.weighted:
+        lines.append(_("Also weighted by tier"))
+    if draft.first:
+        lines.append(
+            _("Ambassadors vote first: the groups get it {hours} later").format(
+                hours=head_start_text(draft.first)
+            )
+        )
+    lines.append(_("Groups: {groups}").format(groups=", ".join(titles)))
+    return "\n".join(lines)
+
+
+def head_start_text(minutes: int) -> str:
+    """2 h, 30 min, 1 d 4 h: a head start as staff read it."""
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [
+        *([_("{n} d").format(n=days)] if days else []),
+        *([_("{n} h").format(n=hours)] if hours else []),
+        *([_("{n} min").format(n=mins)] if mins else []),
+    ]
+    return " ".join(parts)
+
+
+async def ambassadors_first(
+    bot: Bot,
+    i18n: I18n,
+    session: AsyncSession,
+    poll: PollView,
+    ambassadors: list[Invitee],
+    brand_zone: str,
+) -> None:
+    """Each ambassador gets a note in their language and their own copy of the poll, in
+    private, once the poll is committed (the update's transaction ends before each send)."""
+    assert poll.first_until is not None
+    for ambassador in ambassadors:
+        with i18n.use_locale(ambassador.locale or i18n.default_locale):
+            zone = ambassador.timezone or brand_zone
+            note = first_intro_text(poll, show(poll.first_until, zone, reader=zone))
+        try:
+            await bot.send_message(ambassador.member_id, note)
+        except TelegramAPIError:  # blocked the bot, or never reachable: no copy either
+            continue
+        await post_poll(bot, session, poll, [ambassador.member_id], early=True)
