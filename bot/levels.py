@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from typing import Unpack
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.periodic import SweepJob
+from bot.periodic import JobBasics, SweepJob
 from bot.scheduler import JobNotices
-from bot.sender import Notifier
 from bot.transactions import unit_of_work
 from handlers.views.levels import size_warning_text
 from services.levels import groups_to_count, record_member_count
@@ -37,19 +32,8 @@ class GroupSizeWatch(SweepJob):
 
     name = SIZE_JOB
 
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        bot: Bot,
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        super().__init__(
-            sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-        )
+    def __init__(self, *, bot: Bot, **basics: Unpack[JobBasics]) -> None:
+        super().__init__(**basics)
         self.bot = bot
 
     def seconds(self) -> int:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from aiogram.utils.i18n import I18n
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -67,25 +67,27 @@ class PeriodicJob:
             self.scheduler.shutdown(wait=False)
 
 
+class JobBasics(TypedDict):
+    """What every sweep is built from; a sweep that needs more takes it beside these."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    notifier: Notifier
+    i18n: I18n
+    settings: Settings
+    clock: Callable[[], datetime]
+
+
 class SweepJob(PeriodicJob):
     """A periodic job that works through what is due one item at a time, each item a unit of
     work of its own that claims it first, and tells people once that committed; a subclass
     says what is due and how one item is done."""
 
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
+    def __init__(self, **basics: Unpack[JobBasics]) -> None:
+        self.sessions = basics["sessions"]
+        self.notifier = basics["notifier"]
+        self.i18n = basics["i18n"]
+        self.settings = basics["settings"]
+        self.clock = basics["clock"]
 
     async def due(self, query: Callable[[AsyncSession], Awaitable[Iterable[T]]]) -> Iterable[T]:
         """What `query` finds due, read in a short session of its own."""
