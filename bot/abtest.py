@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from bot.periodic import SweepJob
-from bot.scheduler import JobNotices
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.abtest import result_text
 from services.attribution import broadcast_result, claim_report, due_reports
@@ -36,9 +36,10 @@ class AbTestReports(SweepJob):
         """Report every test whose window has closed; returns how many were reported."""
         now = self.clock()
         async with self.delivering() as sent:
-            reported = await self.each(
+            reported = await each(
                 await self.due(lambda session: due_reports(session, now=now)),
                 lambda broadcast_id: self._report(broadcast_id, now, sent),
+                log,
                 "A/B report of broadcast %s failed; the next run retries",
             )
         return len(reported)

@@ -16,7 +16,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 
 from bot.periodic import JobBasics, SweepJob
-from bot.scheduler import JobNotices
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.levels import size_warning_text
 from services.levels import groups_to_count, record_member_count
@@ -42,9 +42,10 @@ class GroupSizeWatch(SweepJob):
     async def run(self) -> int:
         """Count every approved group; returns how many warnings went out."""
         async with self.delivering() as sent:
-            warned = await self.each(
+            warned = await each(
                 await self.due(groups_to_count),
                 lambda community_id: self._count(community_id, sent),
+                log,
                 "member count of %s not kept; the next run retries",
             )
         return len(warned)

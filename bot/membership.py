@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from bot.periodic import SweepJob
-from bot.scheduler import JobNotices
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.membership import lapsed_text
 from services.membership import due_to_lapse, lapse_membership
@@ -35,9 +35,10 @@ class MembershipLapses(SweepJob):
         now = self.clock()
         due = await self.due(lambda session: due_to_lapse(session, now=now))
         async with self.delivering() as sent:
-            lapsed = await self.each(
+            lapsed = await each(
                 due,
                 lambda membership_id: self._lapse(membership_id, now, sent),
+                log,
                 "lapsing membership %s failed; the next run retries",
             )
         return len(lapsed)

@@ -101,22 +101,3 @@ class SweepJob(PeriodicJob):
         sent: list[asyncio.Task[None]] = []
         yield sent
         await delivered(sent)
-
-    async def each(
-        self,
-        items: Iterable[T],
-        step: Callable[[T], Awaitable[bool]],
-        failure: str,
-        args: Callable[[T], tuple[object, ...]] = lambda item: (item,),
-    ) -> list[T]:
-        """Do `step` for every item; returns the items it did (those it returned True for). An
-        item that fails is logged (`failure` with `args(item)`, in the job's own module's log)
-        and left for the next run: one item must not stop the others."""
-        done: list[T] = []
-        for item in items:
-            try:
-                if await step(item):
-                    done.append(item)
-            except Exception:
-                logging.getLogger(type(self).__module__).exception(failure, *args(item))
-        return done

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.periodic import SweepJob
-from bot.scheduler import JobNotices
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.reservation import (
     cancel_keyboard,
@@ -65,15 +65,17 @@ class ReservationSweeper(SweepJob):
                     async with self.sessions() as session, session.begin():
                         report.held = await hold_unheld(session, now=now, hold=rules.hold)
                 if (lead := rules.remind_before) is not None:
-                    reminded = await self.each(
+                    reminded = await each(
                         await self.due(lambda session: due_reminders(session, now=now, lead=lead)),
                         lambda order_id: self._remind(order_id, now, lead, sent),
+                        log,
                         "reminder of order %s failed; the next run retries",
                     )
                     report.reminded = len(reminded)
-                expired = await self.each(
+                expired = await each(
                     await self.due(lambda session: due_expiries(session, now=now)),
                     lambda order_id: self._expire(order_id, now, sent),
+                    log,
                     "expiring order %s failed; the next run retries",
                 )
                 report.expired = len(expired)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
@@ -43,6 +43,7 @@ from services.poll import (
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobNotices:
@@ -71,6 +72,26 @@ class JobNotices:
 async def delivered(sent: list[asyncio.Task[None]]) -> None:
     """Wait until every message a run queued was sent or given up."""
     await asyncio.gather(*sent, return_exceptions=True)
+
+
+async def each(
+    items: Iterable[T],
+    step: Callable[[T], Awaitable[bool]],
+    log: logging.Logger,
+    failure: str,
+    args: Callable[[T], tuple[object, ...]] = lambda item: (item,),
+) -> list[T]:
+    """Do `step` for every item, each on its own; returns the items it did (those it returned
+    True for). An item that fails is logged (`failure` with `args(item)`) and left for the next
+    run: one item must not stop the others."""
+    done: list[T] = []
+    for item in items:
+        try:
+            if await step(item):
+                done.append(item)
+        except Exception:
+            log.exception(failure, *args(item))
+    return done
 
 
 class DeadlineCloser:
@@ -163,7 +184,6 @@ class GroupBuyCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_groupbuys(session, now=now)
-        closed = 0
         sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
         async with self.sessions() as session, session.begin():
             window = timedelta(days=self.settings.refund_window_days)
@@ -171,14 +191,14 @@ class GroupBuyCloser(DeadlineCloser):
             released += await release_referral_commissions(session, now=now, window=window)
         if released:
             log.info("released the commission of %s orders", released)
-        for groupbuy_id in due:
-            try:
-                if await self.close_one(groupbuy_id, now, sent):
-                    closed += 1
-            except Exception:  # one bad group-buy must not stop the others
-                log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
+        closed = await each(
+            due,
+            lambda groupbuy_id: self.close_one(groupbuy_id, now, sent),
+            log,
+            "closing group-buy %s failed; the sweep will retry",
+        )
         await delivered(sent)
-        return closed
+        return len(closed)
 
     async def close_one(
         self, groupbuy_id: int, now: datetime, sent: list[asyncio.Task[None]]
@@ -241,16 +261,15 @@ class PollCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_releases(session, now=now)
-        released = 0
         sent: list[asyncio.Task[None]] = []
-        for poll_id in due:
-            try:
-                if await self.release_one(poll_id, now, sent):
-                    released += 1
-            except Exception:  # one bad poll must not stop the others
-                log.exception("releasing poll %s failed", poll_id)
+        released = await each(
+            due,
+            lambda poll_id: self.release_one(poll_id, now, sent),
+            log,
+            "releasing poll %s failed",
+        )
         await delivered(sent)
-        return released
+        return len(released)
 
     async def release_one(
         self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]
@@ -287,16 +306,15 @@ class PollCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_polls(session, now=now)
-        closed = 0
         sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
-        for poll_id in due:
-            try:
-                if await self.close_one(poll_id, now, sent):
-                    closed += 1
-            except Exception:  # one bad poll must not stop the others
-                log.exception("closing poll %s failed; the sweep will retry", poll_id)
+        closed = await each(
+            due,
+            lambda poll_id: self.close_one(poll_id, now, sent),
+            log,
+            "closing poll %s failed; the sweep will retry",
+        )
         await delivered(sent)
-        return closed
+        return len(closed)
 
     async def close_one(self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]) -> bool:
         """Stop the poll's copies on Telegram (no transaction open), then close it once with

@@ -13,7 +13,7 @@ import logging
 from datetime import datetime
 
 from bot.periodic import SweepJob
-from bot.scheduler import JobNotices
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.ticket import escalated_text
 from services.member import get_member
@@ -37,9 +37,10 @@ class TicketClock(SweepJob):
         now = self.clock()
         async with self.delivering() as sent:
             escalated = len(
-                await self.each(
+                await each(
                     await self.due(lambda session: due_escalations(session, now=now)),
                     lambda ticket_id: self._escalate(ticket_id, now, sent),
+                    log,
                     "escalating ticket %s failed; the next run retries",
                 )
             )

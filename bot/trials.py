@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.periodic import SweepJob
-from bot.scheduler import JobNotices
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.trial import reminder_text, report_keyboard
 from services.trial import claim_reminder, close_due_trials, due_reminders
@@ -55,9 +55,10 @@ class TrialClock(SweepJob):
         )
         async with self.delivering() as sent:
             with self.i18n.context():
-                reminded = await self.each(
+                reminded = await each(
                     due,
                     lambda reminder: self._remind(*reminder, now, sent),
+                    log,
                     "trial %s reminder to %s failed; retried",
                     lambda reminder: reminder[:2],  # the trial and the ambassador
                 )
