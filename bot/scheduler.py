@@ -124,6 +124,20 @@ class DeadlineCloser:
         """Close every due item, each once; returns how many closed."""
         raise NotImplementedError
 
+    async def _each(
+        self,
+        due: list[int],
+        step: Callable[[int, datetime, list[asyncio.Task[None]]], Awaitable[bool]],
+        now: datetime,
+        failure: str,
+    ) -> int:
+        """`step` for every due item, each in its own transaction (see `each`), then wait
+        for the run's news; returns how many it did."""
+        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
+        done = await each(due, lambda item_id: step(item_id, now, sent), log, failure)
+        await delivered(sent)
+        return len(done)
+
     def _failed(self) -> Callable[[], None] | None:
         """What counts a message that failed after the commit (bot_effects_failed_total)."""
         return self.metrics.effects_failed.inc if self.metrics is not None else None
@@ -184,21 +198,15 @@ class GroupBuyCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_groupbuys(session, now=now)
-        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
         async with self.sessions() as session, session.begin():
             window = timedelta(days=self.settings.refund_window_days)
             released = await release_commissions(session, now=now, window=window)
             released += await release_referral_commissions(session, now=now, window=window)
         if released:
             log.info("released the commission of %s orders", released)
-        closed = await each(
-            due,
-            lambda groupbuy_id: self.close_one(groupbuy_id, now, sent),
-            log,
-            "closing group-buy %s failed; the sweep will retry",
+        return await self._each(
+            due, self.close_one, now, "closing group-buy %s failed; the sweep will retry"
         )
-        await delivered(sent)
-        return len(closed)
 
     async def close_one(
         self, groupbuy_id: int, now: datetime, sent: list[asyncio.Task[None]]
@@ -261,15 +269,7 @@ class PollCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_releases(session, now=now)
-        sent: list[asyncio.Task[None]] = []
-        released = await each(
-            due,
-            lambda poll_id: self.release_one(poll_id, now, sent),
-            log,
-            "releasing poll %s failed",
-        )
-        await delivered(sent)
-        return len(released)
+        return await self._each(due, self.release_one, now, "releasing poll %s failed")
 
     async def release_one(
         self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]
@@ -306,15 +306,9 @@ class PollCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_polls(session, now=now)
-        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
-        closed = await each(
-            due,
-            lambda poll_id: self.close_one(poll_id, now, sent),
-            log,
-            "closing poll %s failed; the sweep will retry",
+        return await self._each(
+            due, self.close_one, now, "closing poll %s failed; the sweep will retry"
         )
-        await delivered(sent)
-        return len(closed)
 
     async def close_one(self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]) -> bool:
         """Stop the poll's copies on Telegram (no transaction open), then close it once with
