@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.config import Settings
-from bot.periodic import PeriodicJob
-from bot.scheduler import JobNotices, delivered
-from bot.sender import Notifier
+from bot.periodic import SweepJob
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.abtest import result_text
 from services.attribution import broadcast_result, claim_report, due_reports
@@ -30,25 +24,10 @@ log = logging.getLogger(__name__)
 AB_REPORT_JOB = "ab-reports"
 
 
-class AbTestReports(PeriodicJob):
+class AbTestReports(SweepJob):
     """Reports finished A/B tests of broadcasts; `run` is the whole job, safe to call often."""
 
     name = AB_REPORT_JOB
-
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return self.settings.ab_report_seconds
@@ -56,20 +35,14 @@ class AbTestReports(PeriodicJob):
     async def run(self) -> int:
         """Report every test whose window has closed; returns how many were reported."""
         now = self.clock()
-        sent: list[asyncio.Task[None]] = []
-        reported = 0
-        async with self.sessions() as session:
-            due = await due_reports(session, now=now)
-        for broadcast_id in due:
-            try:
-                if await self._report(broadcast_id, now, sent):
-                    reported += 1
-            except Exception:  # one broadcast must not stop the others
-                log.exception(
-                    "A/B report of broadcast %s failed; the next run retries", broadcast_id
-                )
-        await delivered(sent)
-        return reported
+        async with self.delivering() as sent:
+            reported = await each(
+                await self.due(lambda session: due_reports(session, now=now)),
+                lambda broadcast_id: self._report(broadcast_id, now, sent),
+                log,
+                "A/B report of broadcast %s failed; the next run retries",
+            )
+        return len(reported)
 
     async def _report(
         self, broadcast_id: int, now: datetime, sent: list[asyncio.Task[None]]

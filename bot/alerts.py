@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from typing import Unpack
 
-from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.periodic import PeriodicJob
+from bot.periodic import JobBasics, SweepJob
 from bot.scheduler import JobNotices, delivered
-from bot.sender import Notifier
 from bot.transactions import unit_of_work
 from handlers.views.digest import alert_notice
 from services.alerts import Readings, claim_firing, crossed, list_alerts, local_day
@@ -25,27 +21,16 @@ log = logging.getLogger(__name__)
 ALERT_JOB = "alerts"
 
 
-class AlertWatch(PeriodicJob):
+class AlertWatch(SweepJob):
     """Reads the watched numbers and fires the crossed alerts; `run` is safe to call often."""
 
     name = ALERT_JOB
 
     def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        readers: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
+        self, *, readers: async_sessionmaker[AsyncSession], **basics: Unpack[JobBasics]
     ) -> None:
-        self.sessions = sessions  # the claims
+        super().__init__(**basics)  # `sessions` for the claims
         self.readers = readers  # the figures (never the write lock on SQLite)
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return self.settings.alert_sweep_seconds

@@ -42,6 +42,7 @@ from bot.metrics import ApiMetrics, Metrics, UpdateObserver
 from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
 from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
+from bot.periodic import JobBasics
 from bot.policy import CardPoster
 from bot.redis import ResilientStorage, SharedPace, Throttle, create_redis
 from bot.refunds import StarRefunder
@@ -420,16 +421,6 @@ class _Wiring:
     namespace: str
 
 
-class _Basics(TypedDict):
-    """The arguments most clocks take."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    notifier: Notifier
-    i18n: I18n
-    settings: Settings
-    clock: Callable[[], datetime]
-
-
 @dataclass
 class _Jobs:
     """The background jobs of one process, named as `Runtime` names them."""
@@ -470,7 +461,7 @@ def _build_jobs(w: _Wiring) -> _Jobs:
     """Build every background job; none starts here (`Runtime.start` does)."""
     settings, sessions, notifier, i18n, clock = w.settings, w.sessions, w.notifier, w.i18n, w.clock
     # what most of the clocks are built from
-    basics = _Basics(
+    basics = JobBasics(
         sessions=sessions, notifier=notifier, i18n=i18n, settings=settings, clock=clock
     )
     cards = CardRefresher(
@@ -504,27 +495,10 @@ def _build_jobs(w: _Wiring) -> _Jobs:
     reservations = ReservationSweeper(**basics)
     tickets = TicketClock(**basics)
     ab_reports = AbTestReports(**basics)
-    sizes = GroupSizeWatch(
-        sessions=sessions, bot=w.bot, notifier=notifier, i18n=i18n, settings=settings, clock=clock
-    )
+    sizes = GroupSizeWatch(bot=w.bot, **basics)
     waitlist = WaitlistKeeper(**basics)
-    digest = WeeklyDigest(
-        sessions=sessions,
-        readers=w.readers,
-        bot=w.bot,
-        notifier=notifier,
-        i18n=i18n,
-        settings=settings,
-        clock=clock,
-    )
-    alerts = AlertWatch(
-        sessions=sessions,
-        readers=w.readers,
-        notifier=notifier,
-        i18n=i18n,
-        settings=settings,
-        clock=clock,
-    )
+    digest = WeeklyDigest(readers=w.readers, bot=w.bot, **basics)
+    alerts = AlertWatch(readers=w.readers, **basics)
     memberships = MembershipLapses(**basics)
     trials = TrialClock(**basics)
     refunder = StarRefunder(

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import calendar
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.middlewares import CommittedNotifier
-from bot.periodic import PeriodicJob
+from bot.periodic import SweepJob
 from bot.transactions import unit_of_work
 from handlers.views.perks import points_text, tier_amount, tier_name, tier_news
 from handlers.views.text import BackgroundSender, counted, sentences
@@ -70,25 +68,10 @@ class CareReport:
     warned_expiry: int = 0
 
 
-class MemberCare(PeriodicJob):
+class MemberCare(SweepJob):
     """Runs the care steps; `run` is the whole job, safe to call as often as wanted."""
 
     name = CARE_JOB
-
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        notifier: BackgroundSender,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     @asynccontextmanager
     async def _unit(self) -> AsyncIterator[tuple[AsyncSession, BackgroundSender]]:

@@ -14,19 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
+from typing import Unpack
 
 from aiogram import Bot
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
-from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.periodic import PeriodicJob
-from bot.sender import Notifier
+from bot.periodic import JobBasics, SweepJob
 from bot.transactions import unit_of_work
 from handlers.views.digest import digest_chart, digest_keyboard, digest_text
 from handlers.views.text import CAPTION_LIMIT, visible_length
@@ -52,29 +49,19 @@ class DigestRun:
     failed: int = 0
 
 
-class WeeklyDigest(PeriodicJob):
+class WeeklyDigest(SweepJob):
     """Sends the week's digests that are due and not sent; `run` is safe to call often."""
 
     name = DIGEST_JOB
 
     def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        readers: async_sessionmaker[AsyncSession],
-        bot: Bot,
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
+        self, *, readers: async_sessionmaker[AsyncSession], bot: Bot, **basics: Unpack[JobBasics]
     ) -> None:
-        self.sessions = sessions  # the claims
+        # `sessions` for the claims; `notifier` for the sends, tried again while Telegram
+        # fails in passing
+        super().__init__(**basics)
         self.readers = readers  # the figures (never the write lock on SQLite)
         self.bot = bot
-        self.notifier = notifier  # the sends, tried again while Telegram fails in passing
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return self.settings.digest_sweep_seconds

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from typing import Unpack
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.periodic import PeriodicJob
-from bot.scheduler import JobNotices, delivered
-from bot.sender import Notifier
+from bot.periodic import JobBasics, SweepJob
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.levels import size_warning_text
 from services.levels import groups_to_count, record_member_count
@@ -32,52 +27,37 @@ log = logging.getLogger(__name__)
 SIZE_JOB = "group-sizes"
 
 
-class GroupSizeWatch(PeriodicJob):
+class GroupSizeWatch(SweepJob):
     """Reads the groups' member counts and warns of groups nearing their limit."""
 
     name = SIZE_JOB
 
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        bot: Bot,
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
+    def __init__(self, *, bot: Bot, **basics: Unpack[JobBasics]) -> None:
+        super().__init__(**basics)
         self.bot = bot
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return self.settings.group_size_check_seconds
 
     async def run(self) -> int:
         """Count every approved group; returns how many warnings went out."""
-        sent: list[asyncio.Task[None]] = []
-        warned = 0
-        async with self.sessions() as session:
-            groups = await groups_to_count(session)
-        for community_id in groups:
-            try:
-                count = await self.bot.get_chat_member_count(community_id)
-            except TelegramAPIError as exc:  # the bot was removed meanwhile, a passing failure
-                log.info("member count of %s not read: %s", community_id, exc)
-                continue
-            try:
-                if await self._record(community_id, count, sent):
-                    warned += 1
-            except Exception:  # one group must not stop the others
-                log.exception("member count of %s not kept; the next run retries", community_id)
-        await delivered(sent)
-        return warned
+        async with self.delivering() as sent:
+            warned = await each(
+                await self.due(groups_to_count),
+                lambda community_id: self._count(community_id, sent),
+                log,
+                "member count of %s not kept; the next run retries",
+            )
+        return len(warned)
 
-    async def _record(self, community_id: int, count: int, sent: list[asyncio.Task[None]]) -> bool:
+    async def _count(self, community_id: int, sent: list[asyncio.Task[None]]) -> bool:
+        """Read the group's member count (no transaction open), then keep it and warn once
+        committed; False when it could not be read or no warning is due."""
+        try:
+            count = await self.bot.get_chat_member_count(community_id)
+        except TelegramAPIError as exc:  # the bot was removed meanwhile, a passing failure
+            log.info("member count of %s not read: %s", community_id, exc)
+            return False
         async with unit_of_work(self.sessions) as unit:
             warning = await record_member_count(
                 unit.session,

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.config import Settings
-from bot.periodic import PeriodicJob
-from bot.scheduler import JobNotices, delivered
-from bot.sender import Notifier
+from bot.periodic import SweepJob
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.membership import lapsed_text
 from services.membership import due_to_lapse, lapse_membership
@@ -28,25 +22,10 @@ log = logging.getLogger(__name__)
 LAPSE_JOB = "memberships"
 
 
-class MembershipLapses(PeriodicJob):
+class MembershipLapses(SweepJob):
     """Lapses the memberships whose period passed unrenewed."""
 
     name = LAPSE_JOB
-
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return self.settings.sweep_seconds
@@ -54,18 +33,15 @@ class MembershipLapses(PeriodicJob):
     async def run(self) -> int:
         """Lapse every membership that is due, each in its own transaction; returns how many."""
         now = self.clock()
-        async with self.sessions() as session:
-            due = await due_to_lapse(session, now=now)
-        sent: list[asyncio.Task[None]] = []
-        lapsed = 0
-        for membership_id in due:
-            try:
-                if await self._lapse(membership_id, now, sent):
-                    lapsed += 1
-            except Exception:  # one membership must not stop the others
-                log.exception("lapsing membership %s failed; the next run retries", membership_id)
-        await delivered(sent)
-        return lapsed
+        due = await self.due(lambda session: due_to_lapse(session, now=now))
+        async with self.delivering() as sent:
+            lapsed = await each(
+                due,
+                lambda membership_id: self._lapse(membership_id, now, sent),
+                log,
+                "lapsing membership %s failed; the next run retries",
+            )
+        return len(lapsed)
 
     async def _lapse(
         self, membership_id: int, now: datetime, sent: list[asyncio.Task[None]]

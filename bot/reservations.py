@@ -11,17 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.periodic import PeriodicJob
-from bot.scheduler import JobNotices, delivered
-from bot.sender import Notifier
+from bot.periodic import SweepJob
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.reservation import (
     cancel_keyboard,
@@ -50,25 +46,10 @@ class SweepReport:
     expired: int = 0
 
 
-class ReservationSweeper(PeriodicJob):
+class ReservationSweeper(SweepJob):
     """Reminds of and expires reservations; `run` is the whole job, safe to call often."""
 
     name = RESERVATION_JOB
-
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return self.settings.reservation_sweep_seconds
@@ -78,29 +59,26 @@ class ReservationSweeper(PeriodicJob):
         now = self.clock()
         rules = reservation_rules(self.settings)
         report = SweepReport()
-        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
-        with self.i18n.context():
-            if rules.hold is not None:
-                async with self.sessions() as session, session.begin():
-                    report.held = await hold_unheld(session, now=now, hold=rules.hold)
-            if rules.remind_before is not None:
-                async with self.sessions() as session:
-                    due = await due_reminders(session, now=now, lead=rules.remind_before)
-                for order_id in due:
-                    try:
-                        if await self._remind(order_id, now, rules.remind_before, sent):
-                            report.reminded += 1
-                    except Exception:  # one reservation must not stop the others
-                        log.exception("reminder of order %s failed; the next run retries", order_id)
-            async with self.sessions() as session:
-                due = await due_expiries(session, now=now)
-            for order_id in due:
-                try:
-                    if await self._expire(order_id, now, sent):
-                        report.expired += 1
-                except Exception:
-                    log.exception("expiring order %s failed; the next run retries", order_id)
-        await delivered(sent)
+        async with self.delivering() as sent:
+            with self.i18n.context():
+                if rules.hold is not None:
+                    async with self.sessions() as session, session.begin():
+                        report.held = await hold_unheld(session, now=now, hold=rules.hold)
+                if (lead := rules.remind_before) is not None:
+                    reminded = await each(
+                        await self.due(lambda session: due_reminders(session, now=now, lead=lead)),
+                        lambda order_id: self._remind(order_id, now, lead, sent),
+                        log,
+                        "reminder of order %s failed; the next run retries",
+                    )
+                    report.reminded = len(reminded)
+                expired = await each(
+                    await self.due(lambda session: due_expiries(session, now=now)),
+                    lambda order_id: self._expire(order_id, now, sent),
+                    log,
+                    "expiring order %s failed; the next run retries",
+                )
+                report.expired = len(expired)
         if report.held or report.reminded or report.expired:
             log.info("reservations: %s", report)
         return report

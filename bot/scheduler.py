@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot
 from aiogram.utils.i18n import I18n
@@ -43,6 +43,7 @@ from services.poll import (
 from services.referral import release_referral_commissions
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobNotices:
@@ -71,6 +72,26 @@ class JobNotices:
 async def delivered(sent: list[asyncio.Task[None]]) -> None:
     """Wait until every message a run queued was sent or given up."""
     await asyncio.gather(*sent, return_exceptions=True)
+
+
+async def each(
+    items: Iterable[T],
+    step: Callable[[T], Awaitable[bool]],
+    log: logging.Logger,
+    failure: str,
+    args: Callable[[T], tuple[object, ...]] = lambda item: (item,),
+) -> list[T]:
+    """Do `step` for every item, each on its own; returns the items it did (those it returned
+    True for). An item that fails is logged (`failure` with `args(item)`) and left for the next
+    run: one item must not stop the others."""
+    done: list[T] = []
+    for item in items:
+        try:
+            if await step(item):
+                done.append(item)
+        except Exception:
+            log.exception(failure, *args(item))
+    return done
 
 
 class DeadlineCloser:
@@ -102,6 +123,20 @@ class DeadlineCloser:
     async def close_due(self) -> int:
         """Close every due item, each once; returns how many closed."""
         raise NotImplementedError
+
+    async def _each(
+        self,
+        due: list[int],
+        step: Callable[[int, datetime, list[asyncio.Task[None]]], Awaitable[bool]],
+        now: datetime,
+        failure: str,
+    ) -> int:
+        """`step` for every due item, each in its own transaction (see `each`), then wait
+        for the run's news; returns how many it did."""
+        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
+        done = await each(due, lambda item_id: step(item_id, now, sent), log, failure)
+        await delivered(sent)
+        return len(done)
 
     def _failed(self) -> Callable[[], None] | None:
         """What counts a message that failed after the commit (bot_effects_failed_total)."""
@@ -163,22 +198,15 @@ class GroupBuyCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_groupbuys(session, now=now)
-        closed = 0
-        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
         async with self.sessions() as session, session.begin():
             window = timedelta(days=self.settings.refund_window_days)
             released = await release_commissions(session, now=now, window=window)
             released += await release_referral_commissions(session, now=now, window=window)
         if released:
             log.info("released the commission of %s orders", released)
-        for groupbuy_id in due:
-            try:
-                if await self.close_one(groupbuy_id, now, sent):
-                    closed += 1
-            except Exception:  # one bad group-buy must not stop the others
-                log.exception("closing group-buy %s failed; the sweep will retry", groupbuy_id)
-        await delivered(sent)
-        return closed
+        return await self._each(
+            due, self.close_one, now, "closing group-buy %s failed; the sweep will retry"
+        )
 
     async def close_one(
         self, groupbuy_id: int, now: datetime, sent: list[asyncio.Task[None]]
@@ -241,16 +269,7 @@ class PollCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_releases(session, now=now)
-        released = 0
-        sent: list[asyncio.Task[None]] = []
-        for poll_id in due:
-            try:
-                if await self.release_one(poll_id, now, sent):
-                    released += 1
-            except Exception:  # one bad poll must not stop the others
-                log.exception("releasing poll %s failed", poll_id)
-        await delivered(sent)
-        return released
+        return await self._each(due, self.release_one, now, "releasing poll %s failed")
 
     async def release_one(
         self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]
@@ -287,16 +306,9 @@ class PollCloser(DeadlineCloser):
         now = self.clock()
         async with self.sessions() as session:
             due = await due_polls(session, now=now)
-        closed = 0
-        sent: list[asyncio.Task[None]] = []  # the news of this run, to wait for
-        for poll_id in due:
-            try:
-                if await self.close_one(poll_id, now, sent):
-                    closed += 1
-            except Exception:  # one bad poll must not stop the others
-                log.exception("closing poll %s failed; the sweep will retry", poll_id)
-        await delivered(sent)
-        return closed
+        return await self._each(
+            due, self.close_one, now, "closing poll %s failed; the sweep will retry"
+        )
 
     async def close_one(self, poll_id: int, now: datetime, sent: list[asyncio.Task[None]]) -> bool:
         """Stop the poll's copies on Telegram (no transaction open), then close it once with

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime
 
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.config import Settings
-from bot.periodic import PeriodicJob
-from bot.scheduler import JobNotices, delivered
-from bot.sender import Notifier
+from bot.periodic import SweepJob
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.ticket import escalated_text
 from services.member import get_member
@@ -30,25 +24,10 @@ log = logging.getLogger(__name__)
 TICKET_JOB = "ticket-clock"
 
 
-class TicketClock(PeriodicJob):
+class TicketClock(SweepJob):
     """Escalates overdue tickets; `run` is the whole job, safe to call often."""
 
     name = TICKET_JOB
-
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return self.settings.ticket_sweep_seconds
@@ -56,17 +35,15 @@ class TicketClock(PeriodicJob):
     async def run(self) -> int:
         """Escalate every ticket whose clock ran out; returns how many were escalated."""
         now = self.clock()
-        sent: list[asyncio.Task[None]] = []
-        escalated = 0
-        async with self.sessions() as session:
-            due = await due_escalations(session, now=now)
-        for ticket_id in due:
-            try:
-                if await self._escalate(ticket_id, now, sent):
-                    escalated += 1
-            except Exception:  # one ticket must not stop the others
-                log.exception("escalating ticket %s failed; the next run retries", ticket_id)
-        await delivered(sent)
+        async with self.delivering() as sent:
+            escalated = len(
+                await each(
+                    await self.due(lambda session: due_escalations(session, now=now)),
+                    lambda ticket_id: self._escalate(ticket_id, now, sent),
+                    log,
+                    "escalating ticket %s failed; the next run retries",
+                )
+            )
         if escalated:
             log.info("tickets escalated: %s", escalated)
         return escalated

@@ -11,17 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.config import Settings
-from bot.periodic import PeriodicJob
-from bot.scheduler import JobNotices, delivered
-from bot.sender import Notifier
+from bot.periodic import SweepJob
+from bot.scheduler import JobNotices, each
 from bot.transactions import unit_of_work
 from handlers.views.trial import reminder_text, report_keyboard
 from services.trial import claim_reminder, close_due_trials, due_reminders
@@ -40,25 +34,10 @@ class TrialClockReport:
     closed: int = 0
 
 
-class TrialClock(PeriodicJob):
+class TrialClock(SweepJob):
     """Reminds ambassadors of their reports and closes trials; `run` is the whole job."""
 
     name = TRIAL_JOB
-
-    def __init__(
-        self,
-        *,
-        sessions: async_sessionmaker[AsyncSession],
-        notifier: Notifier,
-        i18n: I18n,
-        settings: Settings,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self.sessions = sessions
-        self.notifier = notifier
-        self.i18n = i18n
-        self.settings = settings
-        self.clock = clock
 
     def seconds(self) -> int:
         return TRIAL_SWEEP_SECONDS
@@ -67,22 +46,24 @@ class TrialClock(PeriodicJob):
         """Close the trials past due, send the reminders due; returns the counts."""
         now = self.clock()
         report = TrialClockReport()
-        sent: list[asyncio.Task[None]] = []
         async with self.sessions() as session, session.begin():
             report.closed = len(await close_due_trials(session, now=now))
-        async with self.sessions() as session:
-            due = await due_reminders(session, now=now, lead=REMIND_BEFORE, late_after=LATE_AFTER)
-        with self.i18n.context():
-            for trial_id, member_id, late in due:
-                try:
-                    if await self._remind(trial_id, member_id, late, now, sent):
-                        if late:
-                            report.late += 1
-                        else:
-                            report.reminded += 1
-                except Exception:  # one ambassador must not stop the others
-                    log.exception("trial %s reminder to %s failed; retried", trial_id, member_id)
-        await delivered(sent)
+        due = await self.due(
+            lambda session: due_reminders(
+                session, now=now, lead=REMIND_BEFORE, late_after=LATE_AFTER
+            )
+        )
+        async with self.delivering() as sent:
+            with self.i18n.context():
+                reminded = await each(
+                    due,
+                    lambda reminder: self._remind(*reminder, now, sent),
+                    log,
+                    "trial %s reminder to %s failed; retried",
+                    lambda reminder: reminder[:2],  # the trial and the ambassador
+                )
+        report.late = sum(late for _, _, late in reminded)
+        report.reminded = len(reminded) - report.late
         if report.reminded or report.late or report.closed:
             log.info("trials: %s", report)
         return report
