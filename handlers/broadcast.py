@@ -277,11 +277,11 @@ async def got_button(message: Message, state: FSMContext, session: AsyncSession)
                 reply_markup=await step_keyboard(state, "button"),
             )
             return
-        draft = await read_draft(state, BroadcastDraft)
-        draft.button_text, draft.button_groupbuy_id = label, groupbuy.id
+        draft = await read_draft(state, BroadcastDraft)  # one button: it replaces a link
+        draft.button_text, draft.button_groupbuy_id, draft.button_url = label, groupbuy.id, None
     elif target.startswith(("https://", "http://", "tg://")) and len(target) <= 512:
-        draft = await read_draft(state, BroadcastDraft)
-        draft.button_text, draft.button_url = label, target
+        draft = await read_draft(state, BroadcastDraft)  # one button: it replaces a group-buy
+        draft.button_text, draft.button_url, draft.button_groupbuy_id = label, target, None
     else:
         await message.answer(usage, reply_markup=await step_keyboard(state, "button"))
         return

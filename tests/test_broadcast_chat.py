@@ -347,3 +347,27 @@ async def test_a_drop_with_photo_and_group_buy_button_at_a_staff_local_time_surv
         )
     finally:
         await later.runtime.close()
+
+
+async def test_a_button_chosen_again_after_back_replaces_the_first_one(harness: Harness) -> None:
+    # given a group-buy, and Sam composing a broadcast whose button first opens a link
+    harness.clock.now = MORNING
+    await open_drop(harness)
+    await harness.send(SAM, SAM, "/broadcast")
+    await harness.send(SAM, SAM, "Oolong drop: 39.90 CNY until Tuesday")
+    await tap(harness, SAM, "⏭ Skip", user=SAM)  # no photo
+    await harness.send(SAM, SAM, "Shop now | https://example.com/oolong")
+    # when he goes back and makes the button open the group-buy instead
+    await tap(harness, SAM, "⬅️ Back", user=SAM)
+    await harness.send(SAM, SAM, "Join the drop | groupbuy 1")
+    await tap(harness, SAM, "Everyone: groups and members", user=SAM)
+    await tap(harness, SAM, "Now", user=SAM)
+    await tap(harness, SAM, "✅ Confirm", user=SAM)
+    # then the broadcast keeps only the button he chose last
+    async with harness.session() as session:
+        saved = (await session.execute(select(Broadcast))).scalar_one()
+    assert (saved.button_text, saved.button_groupbuy_id, saved.button_url) == (
+        "Join the drop",
+        1,
+        None,
+    )
