@@ -180,7 +180,7 @@ def _add_to_join(dialect: str) -> Any:
                 joins.c.variant_id.is_not_distinct_from(statement.excluded.variant_id),
             ),
         ),
-    ).returning(joins.c.quantity, joins.c.joined_at, joins.c.id, _place_of_row().label("place"))
+    ).returning(joins.c.quantity, _place_of_row().label("place"))
 
 
 def _place_of_row() -> Any:
@@ -237,7 +237,7 @@ async def _add_units(
         raise GroupBuyError(GroupBuyRefusal.OVER_LIMIT, str(found.per_member_limit))
     # the place on the list comes with the member's row, before the counters: their row is
     # the hot one every join updates, and its lock is held from the UPDATE to the commit
-    new, _joined_at, _row_id, position = joined
+    new, position = joined
     old = new - quantity
     try:
         if found.with_variants:

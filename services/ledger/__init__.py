@@ -259,14 +259,16 @@ _OPEN_WITH_ENTRIES = prepared(lambda _dialect: _open_with_entries())
 
 
 async def _open(
-    session: AsyncSession, values: dict[str, Any], postings: Sequence[Posting]
+    session: AsyncSession,
+    values: dict[str, Any],
+    postings: Sequence[Posting],
+    ordered: Sequence[Posting],
 ) -> tuple[int, datetime, dict[AccountRef, int]] | None:
     """Insert the transaction (`values`) and its entries: its id and time, and the ids of the
     postings' accounts; None when the key was posted before (nothing inserted).
 
-    Accounts are resolved (created on first use) in one fixed order, so that concurrent
-    postings never deadlock."""
-    ordered = sorted(postings, key=lambda p: (p.account, p.asset))
+    Accounts are resolved (created on first use) in one fixed order (`ordered`: the postings
+    sorted by account and asset), so that concurrent postings never deadlock."""
     if dialect_name(session) == "postgresql":
         idents = {p.account: await account_id(session, p.account) for p in ordered}
         arrays = {
@@ -330,13 +332,13 @@ async def post(
         "order_id": order_id,
         "created_at": at or utcnow(),
     }
-    opened = await _open(session, values, postings)
+    ordered = sorted(postings, key=lambda p: (p.account, p.asset))
+    opened = await _open(session, values, postings, ordered)
     if opened is None:  # posted before, or by a concurrent poster that committed first
         existing = await _existing(session, key)
         assert existing is not None
         return existing
     tx_id, created_at, idents = opened
-    ordered = sorted(postings, key=lambda p: (p.account, p.asset))
     merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
     for p in ordered:
         merged[(p.account, p.asset)] += p.amount
