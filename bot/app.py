@@ -39,7 +39,12 @@ from bot.leader import SchedulerLeadership
 from bot.levels import GroupSizeWatch
 from bot.membership import MembershipLapses
 from bot.metrics import ApiMetrics, Metrics, UpdateObserver
-from bot.middlewares import ContextMiddleware, DbSessionMiddleware, ThrottleMiddleware
+from bot.middlewares import (
+    ContextMiddleware,
+    DbSessionMiddleware,
+    StateMiddleware,
+    ThrottleMiddleware,
+)
 from bot.migrate import upgrade
 from bot.outbox import BroadcastSender
 from bot.periodic import JobBasics
@@ -194,7 +199,11 @@ def create_dispatcher(
 ) -> Dispatcher:
     """The Dispatcher with the middlewares in order and every feature router; what is
     `injected` reaches handlers as keyword arguments."""
-    dp = Dispatcher(storage=storage, settings=settings, i18n=i18n, metrics=metrics)
+    dp = Dispatcher(
+        storage=storage, disable_fsm=True, settings=settings, i18n=i18n, metrics=metrics
+    )
+    dp.fsm = StateMiddleware(dp.fsm, throttle)  # where aiogram's own would stand
+    dp.update.outer_middleware(dp.fsm)
     dp.workflow_data.update(injected)
     dp.update.outer_middleware(UpdateObserver(metrics))
     dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))

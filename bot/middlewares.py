@@ -1,4 +1,5 @@
-"""Outer middlewares, in the order they wrap every update: throttle, DB session, context."""
+"""Outer middlewares, in the order they wrap every update: FSM state, throttle, DB session,
+context."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from typing import Any
 from aiogram import BaseMiddleware, Bot
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramAPIError
+from aiogram.fsm.middleware import FSMContextMiddleware
 from aiogram.types import Chat, TelegramObject, Update, User
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.metrics import OUTCOME, OUTCOME_DUPLICATE, OUTCOME_THROTTLED, Metrics
-from bot.redis import Throttle
+from bot.redis import ResilientStorage, Throttle
 from bot.transactions import UnitOfWork, unit_of_work
 from handlers.views.text import N_
 from services.community import ChatInfo, record_context
@@ -29,6 +31,8 @@ Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 
 
+# the throttle's count of the update, when StateMiddleware took it with the state
+THROTTLE_COUNT = "throttle_count"
 THROTTLED = N_("You are going a little fast. Please wait a few seconds and try again.")
 
 
@@ -40,20 +44,15 @@ class ThrottleMiddleware(BaseMiddleware):
         self.i18n = i18n
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        user: User | None = data.get("event_from_user")
-        sender = _sender_chat(event)
-        if sender is not None:
-            # a channel, or a group's anonymous admins: the user is Telegram's stand-in (a
-            # bot) for everyone who writes that way, so the count is the chat's (negative ids
-            # never meet a user's)
-            key = sender.id
-        elif user is None or user.is_bot:
+        key = throttled_as(event, data)
+        if key is None:
             return await handler(event, data)
-        else:
-            key = user.id
-        count = await self.throttle.hit(key)
+        count = data.get(THROTTLE_COUNT)
+        if count is None:
+            count = await self.throttle.hit(key)
         if count <= self.throttle.limit:
             return await handler(event, data)
+        user: User | None = data.get("event_from_user")
         if count == self.throttle.limit + 1 and isinstance(event, Update) and user is not None:
             await self._tell(event, data["bot"], user)
         log.info("throttled update %s from %s", getattr(event, "update_id", "?"), key)
@@ -70,6 +69,44 @@ class ThrottleMiddleware(BaseMiddleware):
                 await bot.send_message(update.message.chat.id, text)
         except TelegramAPIError as exc:
             log.info("could not tell user %s about throttling: %s", user.id, exc)
+
+
+def throttled_as(event: TelegramObject, data: dict[str, Any]) -> int | None:
+    """Whose count an update adds to: its user's, or the chat it speaks for; None for a bot."""
+    sender = _sender_chat(event)
+    if sender is not None:
+        # a channel, or a group's anonymous admins: the user is Telegram's stand-in (a bot)
+        # for everyone who writes that way, so the count is the chat's (negative ids never
+        # meet a user's)
+        return sender.id
+    user: User | None = data.get("event_from_user")
+    return None if user is None or user.is_bot else user.id
+
+
+class StateMiddleware(FSMContextMiddleware):
+    """aiogram's FSM middleware (it takes that one's place, before every other middleware of
+    ours), which on Redis counts the update for the throttle in the same round trip as it
+    reads the state; ThrottleMiddleware finds the count in the handler data."""
+
+    def __init__(self, fsm: FSMContextMiddleware, throttle: Throttle) -> None:
+        super().__init__(fsm.storage, fsm.events_isolation, fsm.strategy)
+        self.throttle = throttle
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        storage = self.storage
+        who = throttled_as(event, data)
+        if who is None or not isinstance(storage, ResilientStorage):
+            return await super().__call__(handler, event, data)
+        data["fsm_storage"] = storage
+        context = self.resolve_event_context(data["bot"], data)
+        if context is None:
+            return await handler(event, data)
+        async with self.events_isolation.lock(key=context.key):
+            raw_state, count = await storage.state_and_hit(context.key, self.throttle, who)
+            data.update(state=context, raw_state=raw_state)
+            if count is not None:
+                data[THROTTLE_COUNT] = count
+            return await handler(event, data)
 
 
 def _sender_chat(event: TelegramObject) -> Chat | None:

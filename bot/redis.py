@@ -14,6 +14,7 @@ from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.sender import Booking, Pace, PaceLimits, Rate
@@ -88,6 +89,26 @@ class ResilientStorage(_Degradable, BaseStorage):
             self._failed(exc)
             return await self.fallback.get_data(key)
 
+    async def state_and_hit(
+        self, key: StorageKey, throttle: Throttle, who: int
+    ) -> tuple[str | None, int | None]:
+        """The state under `key`, read in the same round trip that counts one update from
+        `who` for `throttle`; the count is None when it was not taken (Redis away, or the
+        throttle keeps its counts elsewhere), and the throttle must take it itself."""
+        redis = self.primary.redis
+        if throttle.redis is not redis:
+            return await self.get_state(key), None
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.get(self.primary.key_builder.build(key, "state"))
+                throttle.queue(pipe, who)
+                value, count, _ = await pipe.execute()
+        except RedisError as exc:
+            self._failed(exc)
+            return await self.fallback.get_state(key), None
+        self._recovered()
+        return (value.decode() if isinstance(value, bytes) else value), throttle.took(count)
+
     async def close(self) -> None:
         await self.fallback.close()
         try:
@@ -115,19 +136,27 @@ class Throttle(_Degradable):
 
     async def hit(self, user_id: int) -> int:
         """Count one update from the user; returns how many they sent in the current window."""
-        bucket = int(time.time()) // self.window
         if self.redis is not None:
-            key = f"throttle:{user_id}:{bucket}"
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
-                    pipe.incr(key)
-                    pipe.expire(key, self.window + 1)
+                    self.queue(pipe, user_id)
                     count, _ = await pipe.execute()
-                self._recovered()
-                return int(count)
+                return self.took(count)
             except RedisError as exc:
                 self._failed(exc)
-        return self._memory_hit(user_id, bucket)
+        return self._memory_hit(user_id, int(time.time()) // self.window)
+
+    def queue(self, pipe: Pipeline, user_id: int) -> None:
+        """Add the count of one update from the user to `pipe` (two replies: the count, and
+        True), so that it costs no round trip of its own."""
+        key = f"throttle:{user_id}:{int(time.time()) // self.window}"
+        pipe.incr(key)
+        pipe.expire(key, self.window + 1)
+
+    def took(self, count: Any) -> int:
+        """The count `queue` added, as Redis replied it."""
+        self._recovered()
+        return int(count)
 
 
 # Books one message in the shared windows if it fits in all of them, else returns the wait.

@@ -6,11 +6,13 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any, ClassVar
 
 import pytest
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
+from redis.asyncio import Connection as RedisConnection
 from sqlmodel import select
 
 from bot.app import build_runtime, prepare
@@ -76,6 +78,42 @@ async def test_a_user_sending_too_fast_is_told_once_then_ignored(
     assert replies[:3] == [["There is nothing to cancel."]] * 3
     assert replies[3] == ["You are going a little fast. Please wait a few seconds and try again."]
     assert replies[4:] == [[], []]
+
+
+class _Writes(RedisConnection):
+    """A Redis connection that keeps what it writes, one entry a write (a round trip)."""
+
+    writes: ClassVar[list[bytes]] = []
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        chunks = [command] if isinstance(command, bytes | str) else list(command)
+        self.writes.append(b"".join(c.encode() if isinstance(c, str) else c for c in chunks))
+        await super().send_packed_command(command, check_health)
+
+
+@pytest.mark.needs_redis
+async def test_the_state_read_and_the_throttle_count_are_one_round_trip(
+    emulator: Emulator, settings: Settings
+) -> None:
+    # given the bot on Redis, a member in the middle of a wizard
+    runtime = build_runtime(settings, EMULATOR_TOKEN)
+    assert runtime.redis is not None
+    runtime.redis.connection_pool.connection_class = _Writes
+    await prepare(runtime, migrate=False)
+    harness = Harness(emulator=emulator, runtime=runtime)
+    try:
+        await harness.send(MIA, MIA, "/start")
+        _Writes.writes.clear()
+        # when they write
+        replies = await harness.send(MIA, MIA, "/cancel")
+    finally:
+        await runtime.close()
+    # then the bot's first write to Redis both read their state and counted the update, and
+    # nothing else counted it (the handler reads the state again, on its own)
+    assert replies == ["There is nothing to cancel."]
+    first = _Writes.writes[0]
+    assert b"GET" in first and b":state" in first and b"INCR" in first and b"throttle:" in first
+    assert [w for w in _Writes.writes if b"throttle:" in w] == [first]
 
 
 async def test_polling_end_to_end(harness: Harness) -> None:
