@@ -30,6 +30,8 @@ from services.member import (
     MEMBER_COLUMNS,
     MemberView,
     UserInfo,
+    member_unchanged,
+    member_upsert,
     record_member,
     refresh_member,
 )
@@ -270,18 +272,26 @@ async def seen_in_community(
 
 
 def _seen_in_community(dialect: str) -> Any:
+    return _sightings(
+        dialect,
+        table_of(Member),
+        col(Member.id).in_(bindparam("member_ids", expanding=True)),
+    )
+
+
+def _sightings(dialect: str, members: Any, *where: Any) -> Any:
+    """The sightings (`community_id`, `now`) of the `members` rows (the member table, or the
+    rows an upsert returned) that `where` picks: a forgotten member who only appears in
+    groups is not recorded."""
     moment = bindparam("now", type_=UTCDateTime())
-    known = select(
+    rows = select(
         bindparam("community_id", type_=TelegramId).label("community_id"),
-        col(Member.id),
+        members.c.id,
         moment.label("first_seen_at"),
         moment.label("last_seen_at"),
-    ).where(
-        col(Member.id).in_(bindparam("member_ids", expanding=True)),
-        or_(col(Member.forgotten_at).is_(None), col(Member.started)),
-    )
+    ).where(*where, or_(members.c.forgotten_at.is_(None), members.c.started))
     statement = insert_in(dialect, table_of(CommunityMember)).from_select(
-        ["community_id", "member_id", "first_seen_at", "last_seen_at"], known
+        ["community_id", "member_id", "first_seen_at", "last_seen_at"], rows
     )
     return statement.on_conflict_do_update(
         index_elements=["community_id", "member_id"],
@@ -290,6 +300,17 @@ def _seen_in_community(dialect: str) -> Any:
 
 
 _SEEN_IN_COMMUNITY = prepared(_seen_in_community)
+
+
+def _member_seen(dialect: str) -> Any:
+    """PostgreSQL: the member's upsert (services.member) and their sighting in the group, in
+    one statement (a WITH); returns what the upsert returns. The group's row must exist."""
+    upserted = member_upsert(dialect).returning(col(Member.id), col(Member.forgotten_at))
+    member = upserted.cte("member_row")
+    return select(*member.c).add_cte(_sightings(dialect, member).cte("sighting"))
+
+
+_MEMBER_SEEN = prepared(_member_seen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,35 +364,54 @@ async def record_context(
     row = (await session.execute(_CONTEXT_READS[shape](session), params)).one()
     if together and not row.claimed:
         return NOT_CLAIMED
+    # a message, a button or a join in the group: the member is in it
+    sighted = user is not None and chat is not None and not user.is_bot and _sighting_due(row, now)
+    known_group = None
+    if chat is not None and row.community_id is not None:
+        known_group = _prefixed(row, "c_", COMMUNITY_COLUMNS)
     member = None
     if user is not None:
         known = _prefixed(row, "m_", MEMBER_COLUMNS) if row.member_id is not None else None
+        upsert = None
+        written = known is None or not member_unchanged(
+            known, user=user, default_locale=default_locale, started=started
+        )
+        if sighted and written and chat is not None and known_group is not None and together:
+            # PostgreSQL, a group already recorded, a member row to write: the sighting goes
+            # in the same statement
+            upsert = _MEMBER_SEEN(session), {"community_id": chat.id, "now": now}
+            sighted = False
         member = await refresh_member(
-            session, known=known, user=user, default_locale=default_locale, started=started
+            session,
+            known=known,
+            user=user,
+            default_locale=default_locale,
+            started=started,
+            upsert=upsert,
         )
     community = None
     if chat is not None:
-        known = _prefixed(row, "c_", COMMUNITY_COLUMNS) if row.community_id is not None else None
         community = await refresh_community(
             session,
-            known=known,
+            known=known_group,
             chat=chat,
             default_locale=default_locale,
             default_timezone=default_timezone,
         )
-    if member is not None and community is not None and user is not None and not user.is_bot:
-        # a message, a button or a join in the group: the member is in it
-        fresh = (
-            row.seen_member_id is not None
-            and row.left_at is None
-            and row.last_seen_at is not None
-            and now - row.last_seen_at < SEEN_REFRESH
-        )
-        if not fresh:
-            await seen_in_community(
-                session, community_id=community.id, member_ids=[user.id], now=now
-            )
+    if sighted and community is not None and user is not None:
+        await seen_in_community(session, community_id=community.id, member_ids=[user.id], now=now)
     return UpdateContext(member, community)
+
+
+def _sighting_due(row: Any, now: datetime) -> bool:
+    """Whether the member's sighting in the group (as the context read found it) is to be
+    written: none yet, they had left, or the last one is older than SEEN_REFRESH."""
+    return (
+        row.seen_member_id is None
+        or row.left_at is not None
+        or row.last_seen_at is None
+        or now - row.last_seen_at >= SEEN_REFRESH
+    )
 
 
 def _context_read(with_user: bool, with_chat: bool, with_claim: bool) -> Any:

@@ -152,11 +152,22 @@ async def record_member(
     )
 
 
+# A statement that upserts the member as `member_upsert` does, and more, returning what it
+# returns; with the parameters of the more.
+Upsert = tuple[Any, dict[str, Any]]
+
+
 async def refresh_member(
-    session: AsyncSession, *, known: Any, user: UserInfo, default_locale: str, started: bool
+    session: AsyncSession,
+    *,
+    known: Any,
+    user: UserInfo,
+    default_locale: str,
+    started: bool,
+    upsert: Upsert | None = None,
 ) -> MemberView:
     """`record_member` given the member's row as just read (MEMBER_COLUMNS; None: no row):
-    written only when something changed.
+    written only when something changed, by `upsert` when given.
 
     A member seen with a @username they did not hold before takes it from any other row that
     still holds it (someone who gave it up and has not been seen since), so a look-up by name
@@ -166,7 +177,7 @@ async def refresh_member(
     ):
         return member_view(known, user=user)
     member = await _upsert_member(
-        session, user=user, default_locale=default_locale, started=started
+        session, user=user, default_locale=default_locale, started=started, upsert=upsert
     )
     if known is not None and started and not known.started:
         member = replace(member, just_started=True)
@@ -179,10 +190,15 @@ async def refresh_member(
 
 
 async def _upsert_member(
-    session: AsyncSession, *, user: UserInfo, default_locale: str, started: bool
+    session: AsyncSession,
+    *,
+    user: UserInfo,
+    default_locale: str,
+    started: bool,
+    upsert: Upsert | None = None,
 ) -> MemberView:
     """Insert the member or write what changed, in one statement that also settles a race with
-    a concurrent first sight of the same user."""
+    a concurrent first sight of the same user (`upsert`'s when given)."""
     locale = locale_for_language_code(user.language_code, default_locale)
     now = utcnow()
     first_name = user.first_name[:128]
@@ -199,16 +215,36 @@ async def _upsert_member(
         "created_at": now,
         "updated_at": now,
     }
-    statement = _RECORD_MEMBER(session)
-    row = (await session.execute(statement, values)).one()
+    if upsert is None:
+        row = (await session.execute(_RECORD_MEMBER(session), values)).one()
+    else:
+        statement, more = upsert
+        row = (await session.execute(statement, values | more)).one()
     # an existing row keeps its created_at: only an insert returns the time given here
     return replace(member_view(row, user=user), first_seen=row.created_at == now)
 
 
-def _record_member(dialect: str) -> Any:
-    """The upsert of `_upsert_member`, built once: the new values are the row it tries to
-    insert (`excluded` on conflict)."""
-    statement = insert_in(dialect, table_of(Member))
+_MEMBER_VALUES = (
+    "id",
+    "first_name",
+    "last_name",
+    "username",
+    "language_code",
+    "locale",
+    "locale_chosen",
+    "is_bot",
+    "started",
+    "created_at",
+    "updated_at",
+)
+
+
+def member_upsert(dialect: str) -> Any:
+    """The upsert of `_upsert_member`: the new values are the row it tries to insert
+    (`excluded` on conflict), bound by their column names (`_MEMBER_VALUES`), so that it also
+    serves inside a WITH (services.community)."""
+    values: dict[str, Any] = {name: bindparam(name) for name in _MEMBER_VALUES}
+    statement = insert_in(dialect, table_of(Member)).values(values)
     new = statement.excluded
     # a member who asked to be forgotten keeps their pseudonym while they only appear in
     # groups; a private message to the bot is coming back, and they are recorded afresh
@@ -246,7 +282,7 @@ def _record_member(dialect: str) -> Any:
     )
 
 
-_RECORD_MEMBER = prepared(_record_member)
+_RECORD_MEMBER = prepared(member_upsert)
 
 
 def _release_username(_dialect: str) -> Any:

@@ -1,18 +1,23 @@
 """Members by @username: the name belongs to whoever holds it now, and a look-up that still
-matches several members is refused with a hint to use the numeric id."""
+matches several members is refused with a hint to use the numeric id. A member recorded from an
+update: the row and the sighting in the group, in as few statements as the database allows."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory
+from models.community import CommunityMember
 from models.member import Member
+from services.community import ChatInfo, record_context
+from services.idempotency import Claim
 from services.member import AmbiguousMember, UserInfo, find_member, get_member, record_member
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
 
@@ -154,3 +159,52 @@ async def test_an_ambiguous_name_is_refused_with_a_hint_to_use_the_id(harness: H
     assert await harness.send(LEE, TEA, f"/paid {MIA}") == ["Marked paid for Mia: #1."]
     # so does a staff command that names a member
     assert (await harness.send(SAM, SAM, "/gift @mia 5"))[0].startswith("Several members")
+
+
+async def context(
+    sessions: async_sessionmaker[AsyncSession], update_id: int, uid: int, now: datetime
+) -> None:
+    async with sessions() as session, session.begin():
+        await record_context(
+            session,
+            user=UserInfo(uid, f"M{uid}", language_code="en"),
+            chat=ChatInfo(TEA, "Tea lovers", "supergroup"),
+            started=False,
+            default_locale="en",
+            default_timezone="UTC",
+            now=now,
+            claim=Claim(update_id),
+        )
+
+
+async def test_a_new_member_in_a_known_group_is_recorded_with_their_sighting(
+    engine: AsyncEngine,
+) -> None:
+    sessions = create_session_factory(engine)
+    now = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    postgres = engine.dialect.name == "postgresql"
+    # the group's first update records it (and its first member)
+    await context(sessions, 1, MIA, now)
+    # when a member the bot has never seen taps in the known group
+    with counted(engine) as statements:
+        await context(sessions, 2, NIA, now)
+    # then their row and their sighting are written: on PostgreSQL with the claim in the read
+    # and the sighting in the member's upsert (two statements), on SQLite one each (four)
+    assert len(statements) == (2 if postgres else 4), statements
+    # a member forgotten at their request is not sighted when they only appear in the group
+    async with sessions() as session, session.begin():
+        await session.execute(update(Member).where(Member.id == NIA).values(forgotten_at=now))
+        await session.execute(delete(CommunityMember).where(CommunityMember.member_id == NIA))
+    await context(sessions, 3, NIA, now + timedelta(days=1))
+    async with sessions() as session:
+        sightings = (await session.execute(select(CommunityMember))).scalars().all()
+    assert {(s.member_id, s.community_id, s.first_seen_at) for s in sightings} == {(MIA, TEA, now)}
+    # and once they are no longer forgotten, their next tap in the group sights them again
+    async with sessions() as session, session.begin():
+        await session.execute(update(Member).where(Member.id == NIA).values(forgotten_at=None))
+    await context(sessions, 4, NIA, now + timedelta(days=1))
+    async with sessions() as session:
+        mine = (
+            await session.execute(select(CommunityMember).where(CommunityMember.member_id == NIA))
+        ).scalar_one()
+    assert mine.last_seen_at == now + timedelta(days=1)
