@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from aiogram.methods import EditMessageCaption, EditMessageText
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.tasks import cancel_and_wait
 from handlers.views.groupbuy import edit_card
 from services.community import get_community
 from services.groupbuy import claim_card_edit, get_groupbuy, posts
@@ -58,9 +58,7 @@ class CardRefresher:
     async def flush(self) -> None:
         """Edit every changed card now, without waiting for the interval (shutdown, tests)."""
         for task in list(self._pending.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         for groupbuy_id in sorted(self._dirty):
             self._dirty.discard(groupbuy_id)
             with self.i18n.context():
@@ -68,9 +66,7 @@ class CardRefresher:
 
     async def close(self) -> None:
         for task in list(self._pending.values()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self, groupbuy_id: int) -> None:
         try:

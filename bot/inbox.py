@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import DB_WRITER, Runtime
+from bot.tasks import cancel_and_wait
 from models.base import utcnow
 from services.inbox import (
     accept_update,
@@ -186,11 +187,8 @@ class UpdateInbox:
         """Stop taking updates, finish those in flight within WEBHOOK_DRAIN_SECONDS, cancel
         the rest and release this worker's rows for the others."""
         self.accepting = False
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
+        await cancel_and_wait(self._sweeper)
+        self._sweeper = None
         if self.tasks:
             log.info("finishing %s updates in flight", len(self.tasks))
             _done, late = await asyncio.wait(set(self.tasks), timeout=self.drain_seconds)

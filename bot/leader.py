@@ -25,6 +25,8 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.tasks import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 LEADER_KEY = "scheduler:leader"
@@ -71,11 +73,8 @@ class SchedulerLeadership:
 
     async def stop(self) -> None:
         """Stop campaigning, stop the scheduler if it runs here, and release the lock."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self.is_leader:
             await self._deposed()
             if self.redis is not None:

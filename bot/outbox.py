@@ -57,6 +57,7 @@ from bot.config import Settings
 from bot.i18n import create_i18n
 from bot.redis import SharedRate
 from bot.sender import Rate
+from bot.tasks import cancel_and_wait
 from handlers.views.broadcast import delivery_message
 from models.broadcast import RECIPIENT_PRIVATE
 from services import broadcast as outbox
@@ -124,9 +125,7 @@ class BroadcastSender:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), timeout)
         except TimeoutError:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         self._task = None
 
     async def _run(self) -> None:

@@ -33,6 +33,7 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
+from bot.tasks import cancel_and_wait
 from bot.transactions import unit_of_work
 from handlers.views.refund import owed_text, refund_due_text, returned_text
 from handlers.views.text import BackgroundSender, later
@@ -84,11 +85,8 @@ class StarRefunder:
             self._task = asyncio.create_task(self._loop(), name="star-refunder")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         while True:

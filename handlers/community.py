@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, F, Router
@@ -83,10 +84,17 @@ SETTING_NAMES = {
 }
 
 
+class SettingsField(StrEnum):
+    """The setting a button of the group settings card changes."""
+
+    LOCALE = "locale"
+    TIMEZONE = "tz"
+
+
 class SettingsCallback(CallbackData, prefix="gset"):
     """A button on the group settings card."""
 
-    field: str  # locale or tz
+    field: SettingsField
     value: str
 
 
@@ -116,10 +124,12 @@ def settings_keyboard() -> InlineKeyboardMarkup:
     for locale in LOCALES:
         builder.button(
             text=LANGUAGE_NAMES[locale],
-            callback_data=SettingsCallback(field="locale", value=locale),
+            callback_data=SettingsCallback(field=SettingsField.LOCALE, value=locale),
         )
     for name in QUICK_TIMEZONES:
-        builder.button(text=name, callback_data=SettingsCallback(field="tz", value=name))
+        builder.button(
+            text=name, callback_data=SettingsCallback(field=SettingsField.TIMEZONE, value=name)
+        )
     builder.adjust(3, 3, 2)
     return builder.as_markup()
 

@@ -29,27 +29,7 @@ from handlers.views.commands import COMMANDS
 from handlers.views.coupons import coupons_page
 from handlers.views.language import language_keyboard
 from handlers.views.membership import membership_screen
-from handlers.views.menu import (
-    CHECKIN,
-    COUPONS,
-    HELP,
-    HISTORY,
-    HISTORY_FILE,
-    INVITE,
-    LANGUAGE,
-    MAIN,
-    MEMBERSHIP,
-    OFFERS,
-    ORDERS,
-    POINTS,
-    REFERRALS,
-    REWARDS,
-    TIERS,
-    MenuCallback,
-    menu_keyboard,
-    menu_text,
-    with_back,
-)
+from handlers.views.menu import MenuCallback, MenuScreen, menu_keyboard, menu_text, with_back
 from handlers.views.myorders import orders_screen
 from handlers.views.perks import (
     checkin_screen,
@@ -73,7 +53,7 @@ router.callback_query.filter(F.message.chat.type == ChatType.PRIVATE)
 fallback = Router(name="menu_fallback")
 
 
-def _screen(action: str) -> CallbackQueryFilter:
+def _screen(action: MenuScreen) -> CallbackQueryFilter:
     return MenuCallback.filter(F.action == action)
 
 
@@ -96,13 +76,13 @@ async def show(
         log.info("menu screen not edited: %s", exc)
 
 
-@router.callback_query(_screen(MAIN))
+@router.callback_query(_screen(MenuScreen.MAIN))
 async def main_screen(query: CallbackQuery, bot: Bot, member: MemberView) -> None:
     """⬅️ Back: the greeting with the main menu, in place."""
     await show(query, bot, menu_text(member.display_name), menu_keyboard())
 
 
-@router.callback_query(_screen(ORDERS))
+@router.callback_query(_screen(MenuScreen.ORDERS))
 async def orders(
     query: CallbackQuery,
     bot: Bot,
@@ -118,7 +98,7 @@ async def orders(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(CHECKIN))
+@router.callback_query(_screen(MenuScreen.CHECKIN))
 async def checkin(
     query: CallbackQuery,
     bot: Bot,
@@ -133,7 +113,7 @@ async def checkin(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(POINTS))
+@router.callback_query(_screen(MenuScreen.POINTS))
 async def points(
     query: CallbackQuery,
     bot: Bot,
@@ -147,7 +127,7 @@ async def points(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(REWARDS))
+@router.callback_query(_screen(MenuScreen.REWARDS))
 async def rewards(
     query: CallbackQuery, bot: Bot, session: AsyncSession, member: MemberView
 ) -> None:
@@ -156,7 +136,7 @@ async def rewards(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(HISTORY))
+@router.callback_query(_screen(MenuScreen.HISTORY))
 async def history(
     query: CallbackQuery,
     bot: Bot,
@@ -169,7 +149,7 @@ async def history(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(HISTORY_FILE))
+@router.callback_query(_screen(MenuScreen.HISTORY_FILE))
 async def history_file(
     query: CallbackQuery, session: AsyncSession, member: MemberView, settings: HandlerSettings
 ) -> None:
@@ -184,15 +164,17 @@ async def history_file(
         await full_statement(query.message, session, member, zone)
 
 
-@router.callback_query(_screen(TIERS))
+@router.callback_query(_screen(MenuScreen.TIERS))
 async def tiers(
     query: CallbackQuery, bot: Bot, session: AsyncSession, settings: HandlerSettings, locale: str
 ) -> None:
     """🏅 Tiers: every tier, what it needs and what it gives."""
-    await show(query, bot, await tiers_text(session, settings, locale), with_back(None, POINTS))
+    await show(
+        query, bot, await tiers_text(session, settings, locale), with_back(None, MenuScreen.POINTS)
+    )
 
 
-@router.callback_query(_screen(MEMBERSHIP))
+@router.callback_query(_screen(MenuScreen.MEMBERSHIP))
 async def membership(
     query: CallbackQuery,
     bot: Bot,
@@ -205,7 +187,7 @@ async def membership(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(INVITE))
+@router.callback_query(_screen(MenuScreen.INVITE))
 async def invite(query: CallbackQuery, bot: Bot, session: AsyncSession, member: MemberView) -> None:
     """🤝 Invite friends: the link and code in place, then the invitation and the QR code."""
     screen = await invite_screen(bot, session, member)
@@ -214,7 +196,7 @@ async def invite(query: CallbackQuery, bot: Bot, session: AsyncSession, member: 
         await send_invitation(query.message, member, screen)
 
 
-@router.callback_query(_screen(REFERRALS))
+@router.callback_query(_screen(MenuScreen.REFERRALS))
 async def referrals(
     query: CallbackQuery, bot: Bot, session: AsyncSession, member: MemberView
 ) -> None:
@@ -223,7 +205,7 @@ async def referrals(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(COUPONS))
+@router.callback_query(_screen(MenuScreen.COUPONS))
 async def coupons(
     query: CallbackQuery,
     bot: Bot,
@@ -237,7 +219,7 @@ async def coupons(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(OFFERS))
+@router.callback_query(_screen(MenuScreen.OFFERS))
 async def offers(
     query: CallbackQuery,
     bot: Bot,
@@ -250,7 +232,7 @@ async def offers(
     await show(query, bot, text, markup)
 
 
-@router.callback_query(_screen(HELP))
+@router.callback_query(_screen(MenuScreen.HELP))
 async def help_screen(
     query: CallbackQuery,
     bot: Bot,
@@ -268,13 +250,19 @@ async def help_screen(
         await bot.send_message(member.id, page, reply_markup=with_back(None) if last else None)
 
 
-@router.callback_query(_screen(LANGUAGE))
+@router.callback_query(_screen(MenuScreen.LANGUAGE))
 async def language(query: CallbackQuery, bot: Bot) -> None:
     """🌐 Language: the three languages as buttons."""
     await show(query, bot, _("Choose your language:"), language_keyboard())
 
 
-@router.callback_query(MenuCallback.filter())
+def menu_data(query: CallbackQuery) -> bool:
+    """Menu data in the shape of a menu button (a prefix and one field), the screen any name."""
+    prefix, separator, screen = (query.data or "").partition(MenuCallback.__separator__)
+    return prefix == MenuCallback.__prefix__ and separator != "" and separator not in screen
+
+
+@router.callback_query(menu_data)
 async def unknown_screen(query: CallbackQuery, bot: Bot, member: MemberView) -> None:
     """A menu button this version does not know (forged, or from a newer menu): the menu."""
     await show(query, bot, menu_text(member.display_name), menu_keyboard())

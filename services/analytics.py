@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -52,6 +52,8 @@ from services.ticket import TicketStats, ticket_stats
 from services.tiers import list_tiers
 
 Scope = frozenset[int] | None  # group chat ids a reader may see; None: the whole brand
+# the columns of a query that _paid_in_period narrows
+_Columns = TypeVarTuple("_Columns")
 
 ACTIVE_WINDOWS = (7, 30)  # days of the "active members" figures, ending with the period
 
@@ -195,22 +197,30 @@ def _in(column: Any, scope: Scope) -> Any:
     return literal(True) if scope is None else column.in_(sorted(scope))
 
 
+def _paid_in_period(query: Select[*_Columns], scope: Scope, period: Period) -> Select[*_Columns]:
+    """The query limited to the scope's orders paid in the period (by their 'paid' event) that
+    keep something after refunds."""
+    return query.join(OrderEvent, col(OrderEvent.order_id) == col(Order.id)).where(
+        col(OrderEvent.to_status) == ORDER_PAID,
+        col(OrderEvent.at) >= period.start,
+        col(OrderEvent.at) < period.end,
+        col(Order.paid_amount) > col(Order.refunded_amount),
+        _in(col(Order.chat_id), scope),
+    )
+
+
 async def _paid_orders(session: AsyncSession, scope: Scope, period: Period) -> list[_Paid]:
     """Orders paid in the period (by their 'paid' event), with what stays after refunds."""
     rows = await session.execute(
-        select(
-            col(Order.member_id),
-            col(Order.currency),
-            col(Order.paid_amount) - col(Order.refunded_amount),
-            col(OrderEvent.at),
-        )
-        .join(OrderEvent, col(OrderEvent.order_id) == col(Order.id))
-        .where(
-            col(OrderEvent.to_status) == ORDER_PAID,
-            col(OrderEvent.at) >= period.start,
-            col(OrderEvent.at) < period.end,
-            col(Order.paid_amount) > col(Order.refunded_amount),
-            _in(col(Order.chat_id), scope),
+        _paid_in_period(
+            select(
+                col(Order.member_id),
+                col(Order.currency),
+                col(Order.paid_amount) - col(Order.refunded_amount),
+                col(OrderEvent.at),
+            ),
+            scope,
+            period,
         )
     )
     return [_Paid(int(m), str(c), int(a), at) for m, c, a, at in rows.all()]
@@ -223,20 +233,16 @@ async def best_sellers(
     'paid' event, refunded ones left out), most first."""
     units = func.sum(col(Order.quantity))
     rows = await session.execute(
-        select(
-            col(Order.title),
-            col(Order.variant_name),
-            col(Order.currency),
-            units,
-            func.sum(col(Order.paid_amount) - col(Order.refunded_amount)),
-        )
-        .join(OrderEvent, col(OrderEvent.order_id) == col(Order.id))
-        .where(
-            col(OrderEvent.to_status) == ORDER_PAID,
-            col(OrderEvent.at) >= period.start,
-            col(OrderEvent.at) < period.end,
-            col(Order.paid_amount) > col(Order.refunded_amount),
-            _in(col(Order.chat_id), scope),
+        _paid_in_period(
+            select(
+                col(Order.title),
+                col(Order.variant_name),
+                col(Order.currency),
+                units,
+                func.sum(col(Order.paid_amount) - col(Order.refunded_amount)),
+            ),
+            scope,
+            period,
         )
         .group_by(col(Order.title), col(Order.variant_name), col(Order.currency))
         .order_by(units.desc(), col(Order.title), col(Order.variant_name))

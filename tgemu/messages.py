@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import mimetypes
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .files import FilesMixin
@@ -24,6 +24,7 @@ from .world import (
     _Chat,
     _inline_markup,
     _Poll,
+    _StoredFile,
 )
 
 
@@ -83,29 +84,11 @@ class MessagesMixin(FilesMixin):
         """A user sends a photo (``data``: JPEG, PNG or GIF bytes), with an optional caption,
         in a chat (private chat: ``chat_id == user_id``); the bot can download it by its
         file_id, as from Telegram."""
-        user = self._user(user_id)
-        chat, _reply = self._users_chat(user_id, chat_id, None)
         content_type = mimetypes.guess_type(filename)[0] or "image/jpeg"
         stored = self._store_file(UploadedFile(filename, content_type, data), "photo")
-        content: dict[str, Any] = {"photo": self._photo_sizes(stored)}
-        entities: list[dict[str, Any]] = []
-        if caption:
-            entities = find_bot_commands(caption)
-            content["caption"] = caption
-            if entities:
-                content["caption_entities"] = entities
-        message = self._new_message(
-            chat,
-            user,
-            kind="photo",
-            content=content,
-            text=caption,
-            entities=entities,
-            html=None,
-            markup=None,
-            reply=None,
+        return self._user_file(
+            user_id, chat_id, "photo", {"photo": self._photo_sizes(stored)}, caption
         )
-        return self._enqueue({"message": copy.deepcopy(message.raw)})
 
     def send_video(
         self,
@@ -322,35 +305,28 @@ class MessagesMixin(FilesMixin):
         return message.raw
 
     def _api_sendPhoto(self, p: dict[str, Any]) -> dict[str, Any]:
-        chat = self._chat_for_sending(p["chat_id"])
-        reply = self._reply_target(chat, p)
-        caption, text, entities, html = self._caption(p)
-        stored = self._store_file(p["photo"], "photo")
-        content: dict[str, Any] = {"photo": self._photo_sizes(stored), **caption}
-        if p.get("has_spoiler"):
-            content["has_media_spoiler"] = True
-        message = self._send(
-            p,
-            kind="photo",
-            content=content,
-            text=text,
-            entities=entities,
-            html=html,
-            chat=chat,
-            reply=reply,
-            ephemeral_ok=True,
-        )
-        return message.raw
+        spoiler = {"has_media_spoiler": True} if p.get("has_spoiler") else {}
+        return self._send_file(p, "photo", self._photo_sizes, spoiler)
 
     def _api_sendDocument(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self._send_file(p, "document", self._document)
+
+    def _send_file(
+        self,
+        p: dict[str, Any],
+        kind: str,
+        describe: Callable[[_StoredFile], Any],
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """sendPhoto, sendDocument: the file in p[kind] stored and sent, with its caption."""
         chat = self._chat_for_sending(p["chat_id"])
         reply = self._reply_target(chat, p)
         caption, text, entities, html = self._caption(p)
-        stored = self._store_file(p["document"], "document")
-        content: dict[str, Any] = {"document": self._document(stored), **caption}
+        stored = self._store_file(p[kind], kind)
+        content: dict[str, Any] = {kind: describe(stored), **caption, **(extra or {})}
         message = self._send(
             p,
-            kind="document",
+            kind=kind,
             content=content,
             text=text,
             entities=entities,

@@ -74,11 +74,11 @@ class ActionRoutes(DashboardCore):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            if not view.reader.staff:
-                await self._audit(actor, SHIP_ACTION, False, "dashboard: not staff")
-                return self._message(
-                    request, 403, _("Not for you, sorry"), _("Only brand staff ship orders.")
-                )
+            not_staff = await self._staff_only(
+                request, view, SHIP_ACTION, _("Only brand staff ship orders."), required_role=""
+            )
+            if not_staff is not None:
+                return not_staff
             form = await request.post()
             order_id = number(str(form.get("order", ""))[:32])
             if order_id is None:
@@ -192,11 +192,11 @@ class ActionRoutes(DashboardCore):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            if not view.reader.staff:
-                await self._audit(actor, "trial.create", False, "dashboard: not staff", "staff")
-                return self._message(
-                    request, 403, _("Not for you, sorry"), _("Only brand staff create trials.")
-                )
+            not_staff = await self._staff_only(
+                request, view, "trial.create", _("Only brand staff create trials.")
+            )
+            if not_staff is not None:
+                return not_staff
             form = await request.post()
             product_text, _sep, variant = (
                 str(form.get("product", "")).strip()[:64].replace("：", ":").partition(":")
@@ -235,14 +235,11 @@ class ActionRoutes(DashboardCore):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            if not view.reader.staff:
-                await self._audit(actor, PLAN_OFF_ACTION, False, "dashboard: not staff", "staff")
-                return self._message(
-                    request,
-                    403,
-                    _("Not for you, sorry"),
-                    _("Only brand staff switch membership plans off."),
-                )
+            not_staff = await self._staff_only(
+                request, view, PLAN_OFF_ACTION, _("Only brand staff switch membership plans off.")
+            )
+            if not_staff is not None:
+                return not_staff
             form = await request.post()
             word = str(form.get("plan", ""))[:32]
             plan_id = number(word)
@@ -287,14 +284,11 @@ class ActionRoutes(DashboardCore):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            if not view.reader.staff:
-                await self._audit(actor, PLAN_ADD_ACTION, False, "dashboard: not staff", "staff")
-                return self._message(
-                    request,
-                    403,
-                    _("Not for you, sorry"),
-                    _("Only brand staff add membership plans."),
-                )
+            not_staff = await self._staff_only(
+                request, view, PLAN_ADD_ACTION, _("Only brand staff add membership plans.")
+            )
+            if not_staff is not None:
+                return not_staff
             form = await request.post()
             name = str(form.get("name", ""))[:200]
             stars_text = str(form.get("stars", ""))[:32]
@@ -335,11 +329,11 @@ class ActionRoutes(DashboardCore):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            if not view.reader.staff:
-                await self._audit(actor, LEVEL_ACTION, False, "dashboard: not staff", "staff")
-                return self._message(
-                    request, 403, _("Not for you, sorry"), _("Only brand staff set group levels.")
-                )
+            not_staff = await self._staff_only(
+                request, view, LEVEL_ACTION, _("Only brand staff set group levels.")
+            )
+            if not_staff is not None:
+                return not_staff
             form = await request.post()
             try:
                 group_id = telegram_id(str(form.get("group", ""))[:32])

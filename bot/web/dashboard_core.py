@@ -216,6 +216,22 @@ class DashboardCore:
             )
             await session.commit()
 
+    async def _staff_only(
+        self,
+        request: web.Request,
+        view: View,
+        action: str,
+        refusal: str,
+        required_role: str = "staff",
+    ) -> web.Response | None:
+        """None for brand staff; for anyone else the attempt audited and the refusal page."""
+        if view.reader.staff:
+            return None
+        await self._audit(
+            view.reader.member_id, action, False, "dashboard: not staff", required_role
+        )
+        return self._message(request, 403, _("Not for you, sorry"), refusal)
+
     def _too_many(self, request: web.Request) -> web.Response:
         response = self._message(
             request,

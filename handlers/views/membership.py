@@ -24,7 +24,7 @@ from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.levels import level_name
-from handlers.views.menu import POINTS, with_back
+from handlers.views.menu import MenuScreen, with_back
 from handlers.views.perks import tier_name
 from handlers.views.text import (
     N_,
@@ -307,4 +307,4 @@ async def membership_screen(
                 callback_data=MembershipCallback(action=MembershipAction.BUY, plan_id=plan.id),
             )
     builder.adjust(1)
-    return "\n".join(lines), with_back(builder, POINTS)
+    return "\n".join(lines), with_back(builder, MenuScreen.POINTS)

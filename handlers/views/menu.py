@@ -9,6 +9,8 @@ Shared by the menu router and by every feature that renders one of its screens.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
@@ -17,28 +19,35 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.views.text import esc_name
 
-# the screens of the menu, as the callback data names them
-MAIN = "main"  # the greeting with the menu's buttons
-ORDERS = "orders"  # the member's orders (/orders)
-CHECKIN = "checkin"  # check in now and see the result (/checkin)
-POINTS = "points"  # points and perks: tier, balance, streak, perks (/me)
-REWARDS = "rewards"  # the catalog, under Points and perks (/rewards)
-HISTORY = "history"  # where the points came from, under Points and perks (/points)
-HISTORY_FILE = "history_file"  # every movement as a CSV file (/points all)
-TIERS = "tiers"  # every tier, under Points and perks (/tiers)
-INVITE = "invite"  # the member's link, invitation and QR code (/invite)
-REFERRALS = "referrals"  # friends invited, under Invite (/referrals)
-COUPONS = "coupons"  # the member's coupons (/coupons)
-HELP = "help"  # the commands the member may use (/help)
-LANGUAGE = "language"  # the language picker (/language)
-OFFERS = "offers"  # private offers: opt in, or out (/stop)
-MEMBERSHIP = "membership"  # paid membership, under Points and perks (/membership)
+
+class MenuScreen(StrEnum):
+    """A screen of the menu, as the callback data names it."""
+
+    MAIN = "main"  # the greeting with the menu's buttons
+    ORDERS = "orders"  # the member's orders (/orders)
+    CHECKIN = "checkin"  # check in now and see the result (/checkin)
+    POINTS = "points"  # points and perks: tier, balance, streak, perks (/me)
+    REWARDS = "rewards"  # the catalog, under Points and perks (/rewards)
+    HISTORY = "history"  # where the points came from, under Points and perks (/points)
+    HISTORY_FILE = "history_file"  # every movement as a CSV file (/points all)
+    TIERS = "tiers"  # every tier, under Points and perks (/tiers)
+    INVITE = "invite"  # the member's link, invitation and QR code (/invite)
+    REFERRALS = "referrals"  # friends invited, under Invite (/referrals)
+    COUPONS = "coupons"  # the member's coupons (/coupons)
+    HELP = "help"  # the commands the member may use (/help)
+    LANGUAGE = "language"  # the language picker (/language)
+    OFFERS = "offers"  # private offers: opt in, or out (/stop)
+    MEMBERSHIP = "membership"  # paid membership, under Points and perks (/membership)
+
+
+# kept for handlers/perks.py (renamed on another branch): it names Back's screen as screen.POINTS
+POINTS = MenuScreen.POINTS
 
 
 class MenuCallback(CallbackData, prefix="menu"):
     """A button of the main menu, or ⬅️ Back to a screen of it."""
 
-    action: str  # the screen it opens: one of the names above
+    action: MenuScreen  # the screen it opens
 
 
 def menu_text(name: str) -> str:
@@ -60,14 +69,14 @@ def menu_keyboard() -> InlineKeyboardMarkup:
         buttons = [
             InlineKeyboardButton(text=text, callback_data=MenuCallback(action=action).pack())
             for text, action in (
-                (_("📦 My orders"), ORDERS),
-                (_("✅ Check in"), CHECKIN),
-                (_("⭐ Points and perks"), POINTS),
-                (_("🤝 Invite friends"), INVITE),
-                (_("🎟 Coupons"), COUPONS),
-                (_("🔔 Offers"), OFFERS),
-                (_("❓ Help"), HELP),
-                (_("🌐 Language"), LANGUAGE),
+                (_("📦 My orders"), MenuScreen.ORDERS),
+                (_("✅ Check in"), MenuScreen.CHECKIN),
+                (_("⭐ Points and perks"), MenuScreen.POINTS),
+                (_("🤝 Invite friends"), MenuScreen.INVITE),
+                (_("🎟 Coupons"), MenuScreen.COUPONS),
+                (_("🔔 Offers"), MenuScreen.OFFERS),
+                (_("❓ Help"), MenuScreen.HELP),
+                (_("🌐 Language"), MenuScreen.LANGUAGE),
             )
         ]
         rows = [buttons[first : first + 2] for first in range(0, len(buttons), 2)]
@@ -80,13 +89,13 @@ def menu_keyboard() -> InlineKeyboardMarkup:
 _MENUS: dict[str, InlineKeyboardMarkup] = {}
 
 
-def back_button(to: str = MAIN) -> InlineKeyboardButton:
+def back_button(to: MenuScreen = MenuScreen.MAIN) -> InlineKeyboardButton:
     """⬅️ Back to the main menu, or to the screen `to`."""
     return InlineKeyboardButton(text=_("⬅️ Back"), callback_data=MenuCallback(action=to).pack())
 
 
 def with_back(
-    markup: InlineKeyboardMarkup | InlineKeyboardBuilder | None, to: str = MAIN
+    markup: InlineKeyboardMarkup | InlineKeyboardBuilder | None, to: MenuScreen = MenuScreen.MAIN
 ) -> InlineKeyboardMarkup:
     """The screen's own buttons (already laid out), with the Back row under them."""
     if isinstance(markup, InlineKeyboardBuilder):

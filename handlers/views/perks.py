@@ -19,9 +19,8 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.views import menu as screen
 from handlers.views.labels import POINT_REASON, label
-from handlers.views.menu import MenuCallback, with_back
+from handlers.views.menu import MenuCallback, MenuScreen, with_back
 from handlers.views.paging import PAGE_SIZE, page_counter, with_page_row
 from handlers.views.text import (
     N_,
@@ -315,10 +314,10 @@ async def history_screen(
         builder = InlineKeyboardBuilder()
         builder.button(
             text=_("📄 Every movement as a file"),
-            callback_data=MenuCallback(action=screen.HISTORY_FILE),
+            callback_data=MenuCallback(action=MenuScreen.HISTORY_FILE),
         )
-        return "\n".join(lines), with_back(builder, screen.POINTS)
-    return "\n".join(lines), with_back(None, screen.POINTS)
+        return "\n".join(lines), with_back(builder, MenuScreen.POINTS)
+    return "\n".join(lines), with_back(None, MenuScreen.POINTS)
 
 
 async def me_text(
@@ -370,12 +369,14 @@ async def points_screen(
     catalog, the points history, the tiers and (when any is sold or held) paid membership, and
     Back to the main menu."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("🎁 Rewards"), callback_data=MenuCallback(action=screen.REWARDS))
-    builder.button(text=_("📜 Points history"), callback_data=MenuCallback(action=screen.HISTORY))
-    builder.button(text=_("🏅 Tiers"), callback_data=MenuCallback(action=screen.TIERS))
+    builder.button(text=_("🎁 Rewards"), callback_data=MenuCallback(action=MenuScreen.REWARDS))
+    builder.button(
+        text=_("📜 Points history"), callback_data=MenuCallback(action=MenuScreen.HISTORY)
+    )
+    builder.button(text=_("🏅 Tiers"), callback_data=MenuCallback(action=MenuScreen.TIERS))
     if await membership_offered(session, member.id):
         builder.button(
-            text=_("💎 Membership"), callback_data=MenuCallback(action=screen.MEMBERSHIP)
+            text=_("💎 Membership"), callback_data=MenuCallback(action=MenuScreen.MEMBERSHIP)
         )
     builder.adjust(3)
     return await me_text(session, member, settings, now), with_back(builder)
@@ -432,7 +433,7 @@ async def rewards_page(
     locale = member.locale
     page = await list_rewards(session, limit=PAGE_SIZE, offset=offset)
     if not page.total:
-        return _("There are no rewards to redeem yet."), with_back(None, screen.POINTS)
+        return _("There are no rewards to redeem yet."), with_back(None, MenuScreen.POINTS)
     balance = await points_balance(session, member.id)
     lines = [
         _("<b>Rewards</b> ({counter})").format(counter=page_counter(page)),
@@ -460,4 +461,4 @@ async def rewards_page(
                 callback_data=RewardCallback(action=RewardAction.ASK, reward_id=reward.id),
             )
     builder.adjust(1)
-    return "\n".join(lines), with_back(with_page_row(builder, "rewards", page), screen.POINTS)
+    return "\n".join(lines), with_back(with_page_row(builder, "rewards", page), MenuScreen.POINTS)

@@ -27,7 +27,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.views.menu import INVITE, REFERRALS, MenuCallback, with_back
+from handlers.views.menu import MenuCallback, MenuScreen, with_back
 from handlers.views.perks import points_text
 from handlers.views.text import (
     N_,
@@ -250,7 +250,9 @@ async def invite_screen(bot: Bot, session: AsyncSession, member: MemberView) -> 
         "rewarded when a friend pays their first order. /referrals shows how it goes."
     ).format(code=code, link=link)
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("👥 My referrals"), callback_data=MenuCallback(action=REFERRALS))
+    builder.button(
+        text=_("👥 My referrals"), callback_data=MenuCallback(action=MenuScreen.REFERRALS)
+    )
     return InviteScreen(text, with_back(builder), code, link)
 
 
@@ -293,7 +295,7 @@ async def referrals_screen(
     """Friends invited, where they stand and what they earned, with ⬅️ Back to Invite friends
     (/referrals, and 👥 My referrals under the invite screen)."""
     locale = member.locale
-    back = with_back(None, INVITE)
+    back = with_back(None, MenuScreen.INVITE)
     summary = await member_referrals(session, member.id)
     if summary.invited == 0:
         return _("You have not invited anyone yet. Send /invite to get your link."), back

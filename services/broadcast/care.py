@@ -30,9 +30,18 @@ async def care_broadcast(session: AsyncSession, *, rule_id: int, text: str, now:
     Care goes through the same outbox as any promotion, so consent, caps, gaps and quiet
     hours hold for it too.
     """
+    return await _one_member_broadcast(
+        session, targets=f"{TARGET_CARE}:{rule_id}", text=text, now=now
+    )
+
+
+async def _one_member_broadcast(
+    session: AsyncSession, *, targets: str, text: str, now: datetime
+) -> int:
+    """A care broadcast row, due now, its recipient still to be added; its id."""
     broadcast = Broadcast(
         text=text,
-        targets=f"{TARGET_CARE}:{rule_id}",
+        targets=targets,
         scheduled_at=now,
         status=BROADCAST_SCHEDULED,
         created_by=0,
@@ -96,19 +105,12 @@ async def selling_reminder(
     language, as a one-member promotion through the outbox: consent, the member's cap and
     quiet hours hold, and it carries the ad label and the Stop button. Returns its slot, or
     why it never goes (e.g. not opted in)."""
-    broadcast = Broadcast(
-        text=text,
-        targets=f"{TARGET_CARE}:{topic}"[:80],
-        scheduled_at=now,
-        status=BROADCAST_SCHEDULED,
-        created_by=0,
+    broadcast_id = await _one_member_broadcast(
+        session, targets=f"{TARGET_CARE}:{topic}"[:80], text=text, now=now
     )
-    session.add(broadcast)
-    await session.flush()
-    assert broadcast.id is not None
     return await add_care_recipient(
         session,
-        broadcast_id=broadcast.id,
+        broadcast_id=broadcast_id,
         member_id=member_id,
         timezone=timezone,
         now=now,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,20 +35,17 @@ async def hold_presale(session: AsyncSession, *, poll_id: int) -> bool:
     The no-op UPDATE takes the row (PostgreSQL) or the database (SQLite) write lock, so a
     concurrent staff member waits here and then finds the slot filled.
     """
-    moved = await session.execute(
-        update(Poll)
-        .where(
-            col(Poll.id) == poll_id,
-            col(Poll.status) == POLL_CLOSED,
-            col(Poll.presale_groupbuy_id).is_(None),
-        )
-        .values(presale_groupbuy_id=col(Poll.presale_groupbuy_id))
-    )
-    return rowcount(moved) == 1
+    return await _fill_empty_slot(session, poll_id, col(Poll.presale_groupbuy_id))
 
 
 async def claim_presale(session: AsyncSession, *, poll_id: int, groupbuy_id: int) -> bool:
     """Link the pre-sale opened from a closed poll, once; False when one was linked already."""
+    return await _fill_empty_slot(session, poll_id, groupbuy_id)
+
+
+async def _fill_empty_slot(session: AsyncSession, poll_id: int, value: Any) -> bool:
+    """Set a closed poll's pre-sale link to `value` (a group-buy's id, or the column itself:
+    no change but the lock) while none is linked; whether the poll's row was updated."""
     moved = await session.execute(
         update(Poll)
         .where(
@@ -55,7 +53,7 @@ async def claim_presale(session: AsyncSession, *, poll_id: int, groupbuy_id: int
             col(Poll.status) == POLL_CLOSED,
             col(Poll.presale_groupbuy_id).is_(None),
         )
-        .values(presale_groupbuy_id=groupbuy_id)
+        .values(presale_groupbuy_id=value)
     )
     return rowcount(moved) == 1
 

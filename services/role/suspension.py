@@ -72,21 +72,16 @@ async def suspend_leader(
     """Suspend the member as leader of the group (None: of every group they lead), and end
     their dashboard sessions; the groups it changed. Raises LeaderError `no_reason`,
     `reason_too_long`."""
-    changed = await _change_leader(
+    return await _end_leading(
         session,
         member_id=member_id,
         community_id=community_id,
         from_statuses=(LEADER_ACTIVE,),
-        values={
-            "status": LEADER_SUSPENDED,
-            "decided_by": staff_id,
-            "decided_at": now,
-            "reason": _reason(reason),
-        },
+        status=LEADER_SUSPENDED,
+        staff_id=staff_id,
+        reason=reason,
+        now=now,
     )
-    if changed:
-        await _sign_out_of_dashboard(session, member_id=member_id, now=now)
-    return changed
 
 
 async def reinstate_leader(
@@ -114,13 +109,38 @@ async def remove_leader(
     """End the member's appointment, active or suspended, in the group (None: in every group),
     and their dashboard sessions; the groups changed. Raises LeaderError `no_reason`,
     `reason_too_long`."""
-    changed = await _change_leader(
+    return await _end_leading(
         session,
         member_id=member_id,
         community_id=community_id,
         from_statuses=(LEADER_ACTIVE, LEADER_SUSPENDED),
+        status=LEADER_REMOVED,
+        staff_id=staff_id,
+        reason=reason,
+        now=now,
+    )
+
+
+async def _end_leading(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    community_id: int | None,
+    from_statuses: tuple[str, ...],
+    status: str,
+    staff_id: int,
+    reason: str,
+    now: datetime,
+) -> list[int]:
+    """Suspend or remove: the appointments in `from_statuses` get `status` and the reason, and
+    a member it changed is signed out of the dashboard; the groups changed."""
+    changed = await _change_leader(
+        session,
+        member_id=member_id,
+        community_id=community_id,
+        from_statuses=from_statuses,
         values={
-            "status": LEADER_REMOVED,
+            "status": status,
             "decided_by": staff_id,
             "decided_at": now,
             "reason": _reason(reason),
