@@ -562,4 +562,4 @@ async def delivery_button(
     if query.message is None:
         return
     turn = new_turn(state, session, settings, member, locale, clock, community)
-    await _answer(query.message, turn, "delivery", callback_data.mode)
+    await _answer(query.message, turn, "delivery", callback_data.mode or "")

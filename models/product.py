@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -14,12 +15,19 @@ PAYMENT_OFFLINE = "offline"  # the member pays the leader at pickup or by transf
 PAYMENT_TELEGRAM = "telegram"  # the bot sends a Telegram invoice (Stars or a provider)
 PAYMENT_MODES = (PAYMENT_OFFLINE, PAYMENT_TELEGRAM)
 
+
 # Product.fulfilment values: how a member gets what they ordered (a group-buy's orders follow
 # the group-buy's own mode when it has one, else the product's)
-FULFIL_PICKUP = "pickup"  # picked up at the group's pickup point (the default)
-FULFIL_DELIVERY = "delivery"  # shipped to the member's address, never picked up
-FULFIL_BOTH = "both"  # the member chooses when ordering
-FULFILMENT_MODES = (FULFIL_PICKUP, FULFIL_DELIVERY, FULFIL_BOTH)
+class Fulfilment(StrEnum):
+    PICKUP = "pickup"  # picked up at the group's pickup point (the default)
+    DELIVERY = "delivery"  # shipped to the member's address, never picked up
+    BOTH = "both"  # the member chooses when ordering
+
+
+FULFIL_PICKUP = Fulfilment.PICKUP
+FULFIL_DELIVERY = Fulfilment.DELIVERY
+FULFIL_BOTH = Fulfilment.BOTH
+FULFILMENT_MODES = tuple(Fulfilment)
 
 
 class Product(SQLModel, table=True):

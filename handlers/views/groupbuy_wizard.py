@@ -40,7 +40,7 @@ from handlers.views.wizard import Target, Wizard, read_draft, save_draft
 from models.base import Clock
 from models.community import LEVEL_CORE, LEVEL_VIP
 from models.groupbuy import MIN_PEOPLE
-from models.product import FULFIL_PICKUP, FULFILMENT_MODES
+from models.product import FULFIL_PICKUP, FULFILMENT_MODES, Fulfilment
 from services.community import CommunityView, open_communities
 from services.compliance import Finding
 from services.content import PICKUP_POINT, PICKUP_TIME
@@ -159,7 +159,7 @@ class GroupBuyWizardCallback(CallbackData, prefix="gbw"):
     step: str  # the step whose message carries the button
     product_id: CallbackId = 0
     value: str = ""
-    mode: str = ""  # a delivery mode (models/product.py FULFILMENT_MODES)
+    mode: Fulfilment | None = None  # with DELIVERY: the delivery mode
 
 
 async def on_current_step(
