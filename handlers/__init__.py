@@ -39,7 +39,12 @@ ROUTER_ORDER = (
     "groupbuy",
     "groupbuy_admin",
     "waitlist",
-    "perks",
+    # perks' handlers, split by the feature whose verbs they call; their commands differ, so
+    # the order among them does not matter, but they keep perks' place in the list
+    "loyalty",
+    "points",
+    "tiers",
+    "member",
     "perks_rewards",  # right after perks: its handlers followed perks' in one file
     "poll",
     "policy",

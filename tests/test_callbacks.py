@@ -9,9 +9,9 @@ import pytest
 from aiogram.filters.callback_data import CallbackData
 
 import handlers
+from handlers.loyalty import CheckInCallback
 from handlers.menu import callback_data_classes
 from handlers.order_admin import OrderAction, OrderCallback
-from handlers.perks import CheckInCallback
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
 from handlers.views.groups import GroupAction
 from handlers.views.myorders import MyOrderAction
