@@ -45,7 +45,7 @@ ROUTER_ORDER = (
     "points",
     "tiers",
     "member",
-    "perks_rewards",  # right after perks: its handlers followed perks' in one file
+    "rewards",  # right after perks' four: its handlers followed perks' in one file
     "poll",
     "policy",
     "care",
