@@ -52,7 +52,8 @@ ROUTER_ORDER = (
     "abtest",
     "referral",
     "referral_admin",  # right after referral: its handlers followed referral's in one file
-    "stats",
+    "analytics",  # /stats; with dashboard below, they were one router (stats) in this place
+    "dashboard",
     "metrics",
     "digest",
     "alerts",
