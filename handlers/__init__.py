@@ -44,7 +44,7 @@ ROUTER_ORDER = (
     "loyalty",
     "points",
     "tiers",
-    "member",
+    "member",  # also /language, which stood after privacy: no router between takes it
     "rewards",  # right after perks' four: its handlers followed perks' in one file
     "poll",
     "policy",
@@ -59,7 +59,6 @@ ROUTER_ORDER = (
     "alerts",
     "statement",
     "privacy",
-    "language",
     "start",
     "menu",
     "broadcast",  # its wizard steps take plain text too
