@@ -39,21 +39,26 @@ ROUTER_ORDER = (
     "groupbuy",
     "groupbuy_admin",
     "waitlist",
-    "perks",
-    "perks_rewards",  # right after perks: its handlers followed perks' in one file
+    # perks' handlers, split by the feature whose verbs they call; their commands differ, so
+    # the order among them does not matter, but they keep perks' place in the list
+    "loyalty",
+    "points",
+    "tiers",
+    "member",  # also /language, which stood after privacy: no router between takes it
+    "rewards",  # right after perks' four: its handlers followed perks' in one file
     "poll",
     "policy",
     "care",
     "abtest",
     "referral",
     "referral_admin",  # right after referral: its handlers followed referral's in one file
-    "stats",
+    "analytics",  # /stats; with dashboard below, they were one router (stats) in this place
+    "dashboard",
     "metrics",
     "digest",
     "alerts",
     "statement",
     "privacy",
-    "language",
     "start",
     "menu",
     "broadcast",  # its wizard steps take plain text too

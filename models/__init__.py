@@ -21,7 +21,7 @@ from models.groupbuy import (
 )
 from models.idempotency import ProcessedUpdate
 from models.inbox import InboxUpdate
-from models.interaction import MemberInteraction
+from models.interactions import MemberInteraction
 from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
 from models.loyalty import CheckIn
 from models.member import Member

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.interaction import MemberInteraction
+from models.interactions import MemberInteraction
 from services.db import insert_for, table_of
 
 BATCH = 500  # rows per INSERT (5 parameters each, far below SQLite's limit)

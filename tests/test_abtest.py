@@ -49,7 +49,7 @@ from services.abtest import (
 from services.attribution import broadcast_result, care_result, due_reports
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, Harness, make_settings
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
-from tests.test_broadcast_chat import tap
+from tests.test_broadcast import tap
 from tests.test_broadcast_outbox import MORNING
 from tests.test_dashboard import client, sign_in
 from tests.test_playground import ROOT, in_order

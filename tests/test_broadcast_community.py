@@ -14,7 +14,7 @@ from models.community import CommunityMember
 from services import broadcast as outbox
 from services.privacy import collect_member_data
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
-from tests.test_broadcast_chat import tap
+from tests.test_broadcast import tap
 from tests.test_broadcast_outbox import MORNING, rows
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)

@@ -17,7 +17,7 @@ from bot.sender import Booking, Pace, PaceLimits
 from services import broadcast as outbox
 from services.member import UserInfo, record_member
 from tests.conftest import COFFEE, MIA, OWNER, TEA, TEST_REDIS_URL, Harness
-from tests.test_broadcast_chat import tap
+from tests.test_broadcast import tap
 from tests.test_broadcast_outbox import MORNING, TEXT, make_harness, schedule, world
 from tgemu import Emulator
 

@@ -11,9 +11,9 @@ from aiogram.filters.callback_data import CallbackData
 
 import handlers
 from handlers.community import SettingsCallback, SettingsField
+from handlers.loyalty import CheckInCallback
 from handlers.menu import callback_data_classes
 from handlers.order_admin import OrderAction, OrderCallback
-from handlers.perks import CheckInCallback
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
 from handlers.views.groupbuy_wizard import GroupBuyWizardAction, GroupBuyWizardCallback
 from handlers.views.groups import GroupAction

@@ -15,7 +15,6 @@ from models.broadcast import BroadcastRecipient
 from services.broadcast import set_consent
 from services.loyalty import BirthdayError, is_birthday, parse_birthday
 from services.points import points_balance
-from services.segments import SegmentRules, segment_for
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)
@@ -178,29 +177,6 @@ async def test_points_expire_oldest_first_after_a_weeks_warning(harness: Harness
     assert await points_of(harness, MIA) == 5
     assert (await harness.runtime.care.run()).expired == 0
     assert "−2  Points expired" in (await harness.send(MIA, MIA, "/points"))[0]
-
-
-def test_segments_follow_recency_and_frequency() -> None:
-    now = datetime(2026, 11, 21, tzinfo=UTC)
-    rules = SegmentRules()
-
-    def seg(joined_days: int, last_paid_days: int | None, recent: int = 1) -> str:
-        last = None if last_paid_days is None else now - timedelta(days=last_paid_days)
-        return segment_for(
-            joined_at=now - timedelta(days=joined_days),
-            last_paid_at=last,
-            paid_in_window=recent,
-            now=now,
-            rules=rules,
-        )
-
-    assert seg(3, None) == "new"
-    assert seg(30, None) == "at_risk"
-    assert seg(200, None) == "churned"
-    assert seg(400, 10) == "active"
-    assert seg(400, 10, recent=3) == "loyal"
-    assert seg(400, 90, recent=3) == "at_risk"
-    assert seg(400, 121) == "churned"
 
 
 async def test_care_rules_welcome_new_members_and_win_back_churned_ones(

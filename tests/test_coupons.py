@@ -19,7 +19,7 @@ from services.member import UserInfo, record_member
 from services.order import cancel_order, place_order
 from services.product import create_product
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
-from tests.test_perks import retrying
+from tests.test_points import retrying
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

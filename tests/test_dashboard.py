@@ -22,7 +22,7 @@ from services.period import parse_period
 from services.tables import TABLES, Query, csv_chunks
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, login_link, settings
-from tests.test_stats_chat import shop
+from tests.test_analytics_chat import shop
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 

@@ -17,8 +17,8 @@ from playwright.async_api import Browser, Page, Request, async_playwright
 from services.tables import TABLES
 from tests.conftest import CHROMIUM, COFFEE, LEE, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, login_link, settings
+from tests.test_analytics_chat import shop
 from tests.test_pickup_points import ANN, given_two_points_and_paid_orders, order_row
-from tests.test_stats_chat import shop
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 

@@ -23,9 +23,9 @@ from models.dashboard import DashboardInitData, DashboardLink, DashboardSession
 from services.dashboard import use_init_data
 from tests.conftest import LEE, OWNER, SAM, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, init_data, login_link, settings
+from tests.test_analytics_chat import shop
 from tests.test_dashboard import client, sign_in
 from tests.test_pickup_points import ANN, given_two_points_and_paid_orders, order_row
-from tests.test_stats_chat import shop
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import create_engine, create_session_factory
 from models.community import APPROVAL_APPROVED, Community, CommunityMember
-from models.interaction import MemberInteraction
+from models.interactions import MemberInteraction
 from models.member import Member
 from models.order import ORDER_PAID, Order
 from models.product import Product

@@ -1,7 +1,8 @@
 """Imports point one way (bot -> handlers -> services -> models), read from the source.
 
 `bot/` reuses no handler's logic: jobs call services' verbs and render with handlers/views/;
-only the app factory wires the routers in. `services/` never sees Telegram."""
+only the app factory wires the routers in. `services/` never sees Telegram. A feature has one
+name in every room (models/X.py, services/X, handlers/X.py or X_part.py, tests/test_X.py)."""
 
 from __future__ import annotations
 
@@ -109,4 +110,65 @@ def test_only_the_playground_imports_the_emulator() -> None:
         "bot/cli/playground_console.py",
         "bot/cli/playground_screen.py",
         "bot/cli/playground_world.py",
+    ]
+
+
+# handlers/ modules that are the chat's shell rather than a feature, so have no service
+SHELL = {
+    "__init__": "the router registry",
+    "start": "/start and its deep links: the door to every feature",
+    "menu": "the main menu, whose screens belong to the features, and the last fallback",
+    "errors": "the error handler of every router",
+    "filters": "the role filters the routers share, not a router",
+}
+# models/ modules that are no feature's tables
+NOT_FEATURES = {"__init__": "the table registry", "base": "the column types every table uses"}
+
+
+def has_service(root: Path, name: str) -> bool:
+    return (root / "services" / f"{name}.py").is_file() or (
+        root / "services" / name / "__init__.py"
+    ).is_file()
+
+
+def drift(root: Path) -> list[str]:
+    """Where a feature's name is missing from a room: handlers/X.py and handlers/X_part.py
+    (feature X) need services/X and tests/test_X.py; models/X.py needs the same."""
+    found = []
+    features = {
+        f"handlers/{path.name}": path.stem.split("_")[0]
+        for path in sorted((root / "handlers").glob("*.py"))
+        if path.stem not in SHELL
+    } | {
+        f"models/{path.name}": path.stem
+        for path in sorted((root / "models").glob("*.py"))
+        if path.stem not in NOT_FEATURES
+    }
+    for module, feature in features.items():
+        if not has_service(root, feature):
+            found.append(f"{module}: no services/{feature}")
+        if not (root / "tests" / f"test_{feature}.py").is_file():
+            found.append(f"{module}: no tests/test_{feature}.py")
+    return found
+
+
+def test_every_feature_has_one_name_in_every_room() -> None:
+    assert drift(ROOT) == []
+
+
+def test_the_check_sees_a_room_out_of_step(tmp_path: Path) -> None:
+    # given a feature whose router, part and tables found no service or tests of their name
+    for room in ("handlers", "models", "services", "tests"):
+        (tmp_path / room).mkdir()
+    for name in ("handlers/perks.py", "handlers/perks_rewards.py", "models/interaction.py"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "services" / "interactions.py").write_text("")
+    (tmp_path / "tests" / "test_interactions.py").write_text("")
+    assert drift(tmp_path) == [
+        "handlers/perks.py: no services/perks",
+        "handlers/perks.py: no tests/test_perks.py",
+        "handlers/perks_rewards.py: no services/perks",
+        "handlers/perks_rewards.py: no tests/test_perks.py",
+        "models/interaction.py: no services/interaction",
+        "models/interaction.py: no tests/test_interaction.py",
     ]

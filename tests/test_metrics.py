@@ -41,7 +41,7 @@ from tests.conftest import COFFEE as COFFEE_CLUB
 from tests.conftest import LEE, SAM, Harness, make_settings
 from tests.conftest import TEA as TEA_LOVERS
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
-from tests.test_stats_chat import shop
+from tests.test_analytics_chat import shop
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models.audit import AuditEntry
 from tests.conftest import LEE, MIA, SAM, TEA, Harness
-from tests.test_stats_chat import shop
+from tests.test_analytics_chat import shop
 from tgemu import StoredMessage
 
 

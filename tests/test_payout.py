@@ -228,29 +228,6 @@ async def test_a_suspended_leader_is_paid_nothing_until_reinstated(harness: Harn
     assert await held(harness, "commission_paid_out", LEE) == 5_000
 
 
-async def test_staff_marking_cash_hold_it_and_never_confirm_their_own_hand_over(
-    harness: Harness,
-) -> None:
-    # given Sam (staff) took Mia's cash himself
-    await leader_sells_a_group_buy(harness)  # Lee took order #1's
-    await harness.send(MIA, TEA, "/buy 1")  # ¥980.00: the tier her first order reached
-    assert await harness.send(SAM, TEA, "/paid @mia") == ["Marked paid for Mia: #2."]
-    assert await held(harness, "leader_cash", SAM) == -98_000
-    # when Sam hands it over, the card goes to the owner, and Sam cannot confirm it himself
-    await harness.send(SAM, SAM, "/handover")
-    card_id, _buttons, text = last_card(harness, OWNER)
-    assert "Hand-over #1: Sam says they handed over CN¥980.00." in text
-    assert await harness.press(SAM, OWNER, card_id, callback_data="ho:confirm:1", force=True) == (
-        "You cannot confirm your own hand-over: another staff member must."
-    )
-    assert await held(harness, "leader_cash", SAM) == -98_000
-    # then the owner confirms it
-    assert await harness.press(OWNER, OWNER, card_id, index=0) == "Confirmed received."
-    assert await held(harness, "leader_cash", SAM) == 0
-    # and someone who holds no cash has nothing to hand over
-    assert await harness.send(KAI, KAI, "/handover") == ["你沒有替品牌收的現金，無需交接。"]
-
-
 # ------------------------------------------------------------------ races, on the services ----
 
 LEADER, BUYER, STAFF = 501, 502, (601, 602, 603, 604)

@@ -36,7 +36,7 @@ from services.referral import (
     program_stats,
 )
 from tests.conftest import make_settings
-from tests.test_perks import retrying
+from tests.test_points import retrying
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 CHAT = -100123

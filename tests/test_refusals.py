@@ -26,11 +26,11 @@ from handlers.myorders import PAY_ERRORS
 from handlers.nps import NPS_ERRORS
 from handlers.order import PLACE_ERRORS
 from handlers.payout import PAYOUT_ERRORS
-from handlers.perks import TIER_ERRORS
 from handlers.referral_admin import CAMPAIGN_ERRORS
 from handlers.referral_admin import REVIEW_ERRORS as REFERRAL_REVIEW_ERRORS
 from handlers.review import MEDIA_ERRORS
 from handlers.suggestion import SUGGEST_ERRORS
+from handlers.tiers import TIER_ERRORS
 from handlers.trial import NOT_RECEIVED
 from handlers.views.delivery import DELIVERY_REFUSALS
 from handlers.views.groupbuy_join import REFUSALS as GROUPBUY_REFUSALS

@@ -13,7 +13,7 @@ from services.ledger import find_transaction
 from services.member import set_locale
 from services.points import points_balance
 from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
-from tests.test_perks_chat import make_staff
+from tests.test_loyalty import make_staff
 
 
 async def points_of(harness: Harness, member_id: int) -> int:

@@ -20,7 +20,7 @@ from services.period import InvalidPeriod, parse_period
 from services.zones import group_zone, member_zone, show, staff_zone
 from tests.conftest import COFFEE, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.test_broadcast_outbox import make_harness
-from tests.test_rewards_chat import ask_to_redeem, given_a_catalog
+from tests.test_rewards import ask_to_redeem, given_a_catalog
 from tgemu import Emulator
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)

@@ -33,8 +33,8 @@ from services.period import parse_period
 from services.tables import TABLES, Query, csv_chunks
 from services.trial import Audience, TrialError, answer_invite, create_trial, parse_audience
 from tests.conftest import KAI, LEE, MIA, SAM, TEA, Harness, make_settings
-from tests.test_perks import retrying
-from tests.test_perks_chat import make_staff, points_of
+from tests.test_loyalty import make_staff, points_of
+from tests.test_points import retrying
 
 ACCEPT_1 = TrialCallback(action="accept", trial_id=1).pack()
 

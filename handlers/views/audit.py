@@ -17,7 +17,7 @@ from handlers.views.text import N_, NC_, pgettext
 
 DETAIL = "audit detail"  # the msgctxt of the detail words
 
-# every action code recorded anywhere (tests/test_audit_labels.py greps the code for them)
+# every action code recorded anywhere (tests/test_audit.py greps the code for them)
 ACTION_LABELS: Mapping[str, str] = {
     "alert.added": N_("Alert set"),
     "alert.list": N_("List alerts"),

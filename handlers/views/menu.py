@@ -40,10 +40,6 @@ class MenuScreen(StrEnum):
     MEMBERSHIP = "membership"  # paid membership, under Points and perks (/membership)
 
 
-# kept for handlers/perks.py (renamed on another branch): it names Back's screen as screen.POINTS
-POINTS = MenuScreen.POINTS
-
-
 class MenuCallback(CallbackData, prefix="menu"):
     """A button of the main menu, or ⬅️ Back to a screen of it."""
 

@@ -1,7 +1,7 @@
-"""How points, tiers and their perks read, in the reader's locale (shared by the perks router,
-the order router and the member-care job).
+"""How points, tiers and their perks read, in the reader's locale (shared by the loyalty,
+points, tiers and rewards routers, the order router and the member-care job).
 The screens of /checkin, /me, /points, /rewards, /tiers and the points history, and the
-review usage and refusals, are here too: the perks router, my-orders and the main menu show them."""
+review usage and refusals, are here too: those routers, my-orders and the main menu show them."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from models.community import CommunityMember
 from models.coupons import COUPON_USED, MemberCoupon
-from models.interaction import MemberInteraction
+from models.interactions import MemberInteraction
 from models.referral import REFERRAL_REJECTED, Referral
 from models.ticket import TICKET_CLOSED, Ticket
 from models.trial import INVITE_ACCEPTED, TrialInvite

@@ -57,7 +57,7 @@ from services.rewards import (
 from services.role import Role, staff_locales
 from services.zones import show, staff_zone
 
-router = Router(name="perks_rewards")
+router = Router(name="rewards")
 
 
 class FulfilCallback(CallbackData, prefix="ff"):

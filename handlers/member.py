@@ -1,10 +1,11 @@
-"""/language: a member picks English, 简体中文 or 繁體中文 for their private chat."""
+"""The member's own settings in chat: their time zone (/timezone) and the language of their
+private chat (/language: English, 简体中文 or 繁體中文)."""
 
 from __future__ import annotations
 
 from aiogram import Bot, Router
 from aiogram.enums import ChatType
-from aiogram.filters import Command
+from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -14,11 +15,55 @@ from handlers.filters import PRIVATE
 from handlers.views.commands import sync_private_commands
 from handlers.views.language import LanguageCallback, language_keyboard
 from handlers.views.menu import with_back
-from handlers.views.text import LANGUAGE_NAMES, HandlerSettings
-from services.member import LOCALES, MemberView, set_locale
+from handlers.views.text import LANGUAGE_NAMES, HandlerSettings, esc, sentences, unreadable_text
+from services.community import InvalidTimezone, parse_timezone
+from services.member import LOCALES, MemberView, set_locale, set_member_timezone
+from services.parsing import zone_label
 from services.role import menu_role
+from services.zones import home_group_zones, member_zone
 
-router = Router(name="language")
+router = Router(name="member")
+
+
+@router.message(Command("timezone"), PRIVATE)
+async def timezone_command(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    settings: HandlerSettings,
+) -> None:
+    """Shows or sets the member's own time zone (private times, check-in days, birthdays)."""
+    value = (command.args or "").strip()
+    if not value and member.timezone:
+        await message.answer(
+            _("Your time zone: {timezone}. Change it with /timezone Asia/Shanghai.").format(
+                timezone=esc(zone_label(member.timezone))
+            )
+        )
+        return
+    if not value:
+        group = (await home_group_zones(session, [member.id])).get(member.id)
+        used = member_zone(None, group, settings.default_timezone)
+        text = (
+            _("You have not set a time zone, so I show you times in {timezone}, your group's.")
+            if group
+            else _("You have not set a time zone, so I show you times in {timezone}, the brand's.")
+        )
+        await message.answer(
+            sentences(
+                text.format(timezone=esc(zone_label(used))),
+                _("Set yours with /timezone Asia/Shanghai or /timezone UTC+8."),
+            )
+        )
+        return
+    try:
+        name = parse_timezone(value)
+    except InvalidTimezone:
+        await message.answer(unreadable_text("zone", value))
+        return
+    await set_member_timezone(session, member_id=member.id, timezone=name)
+    await message.answer(_("Your time zone is now {timezone}.").format(timezone=zone_label(name)))
 
 
 @router.message(Command("language"), PRIVATE)

@@ -24,7 +24,7 @@ from services.broadcast import BroadcastError, Draft, create_broadcast
 from services.groupbuy import open_groupbuy
 from services.policy import KIND_CONTENT, KIND_DROP, decide, schedule_cards
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
-from tests.test_broadcast_chat import tap
+from tests.test_broadcast import tap
 from tests.test_poll_chat import create_poll, poll_ids, vote
 
 # the promotion policy's default caps, gap and quiet hours (tests/conftest.py UNPACED)

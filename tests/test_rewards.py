@@ -8,11 +8,12 @@ import aiohttp
 from sqlmodel import select
 
 from models.audit import AuditEntry
-from models.rewards import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN, Fulfilment, Redemption
+from models.rewards import FULFILMENT_HANDED_OVER, FULFILMENT_OPEN, Fulfilment, Redemption, Reward
 from services.points import points_balance
 from services.tables import TABLES, Query
-from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 from tests.dashboard_kit import dashboard, dashboard_port, login_link, settings
+from tests.test_loyalty import make_staff
 from tgemu.core import StoredMessage
 
 __all__ = ["dashboard", "dashboard_port", "settings"]  # fixtures used by the tests below
@@ -233,3 +234,56 @@ async def test_the_dashboard_lists_rewards_to_hand_over_for_staff_only(
             page = await response.text()
     assert "Rewards are handed over by brand staff." in page
     assert "Tea sample" not in page
+
+
+async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harness) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    assert await harness.send(MIA, MIA, "/rewards") == ["There are no rewards to redeem yet."]
+    assert await harness.send(MIA, MIA, "/reward_add Tea cup | 5 | 1") == [
+        "Sorry, only brand staff can do that."
+    ]
+    assert await harness.send(SAM, SAM, "/reward_add Tea cup | five") == [
+        "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20. "
+        "Add | coupon CODE to give a coupon instead of a thing."
+    ]
+    assert await harness.send(SAM, SAM, "/reward_add Tea <cup> | 5 | 1") == [
+        "Reward #1 added: Tea <cup> for 5 points."
+    ]
+    await harness.send(MIA, TEA, "/checkin")
+    await harness.send(KAI, COFFEE, "/checkin")
+    catalog = (await harness.send(MIA, MIA, "/rewards"))[0]
+    assert "#1 Tea <cup>: 5 points (1 left)" in catalog
+    menu = harness.emulator.last_bot_message(MIA)
+    assert menu.button_texts == ["Redeem Tea <cup>", "⬅️ Back"]
+    await harness.press(MIA, MIA, menu.message_id, index=0)
+    question = harness.emulator.last_bot_message(MIA)
+    assert question.text == "Redeem “Tea <cup>” for 5 points? You will have 0 points left."
+    assert await harness.press(MIA, MIA, question.message_id, index=0) == "Redeemed."
+    assert harness.emulator.last_bot_message(MIA).text == (
+        "You redeemed Tea <cup> for 5 points (redemption #1). Our staff will hand it to you "
+        "and I will tell you when they have. You have 0 points left."
+    )
+    # the last one is gone: Kai is told, and keeps his points
+    await harness.send(KAI, KAI, "/rewards")
+    kai_menu = harness.emulator.last_bot_message(KAI)
+    assert kai_menu.button_texts == ["⬅️ 返回"]  # no Redeem: only the way back
+    await harness.send(SAM, SAM, "/reward_add Tea pot | 50")
+    await harness.send(KAI, KAI, "/rewards")
+    kai_menu = harness.emulator.last_bot_message(KAI)
+    # Kai reads Traditional Chinese
+    assert await harness.press(KAI, KAI, kai_menu.message_id, index=0) == (
+        "「Tea pot」需要 50 積分，你只有 5 積分。"
+    )
+    assert await points_of(harness, KAI) == 5
+    async with harness.session() as session:
+        rewards = (await session.execute(select(Reward).order_by(Reward.id))).scalars().all()
+        redemptions = (await session.execute(select(Redemption))).scalars().all()
+    assert [r.stock for r in rewards] == [0, None]
+    assert [(r.member_id, r.cost) for r in redemptions] == [(MIA, 5)]
+    # staff take a reward out of the catalog
+    assert await harness.send(SAM, SAM, "/reward_off 2") == ["Reward #2 is no longer offered."]
+    assert await harness.send(SAM, SAM, "/reward_off 9") == [
+        "There is no reward #9. /rewards lists them with their numbers."
+    ]
+    assert "Tea pot" not in (await harness.send(KAI, KAI, "/rewards"))[0]

@@ -3,46 +3,34 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
-from aiogram.types import (
-    BufferedInputFile,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    Message,
-    WebAppInfo,
-)
+from aiogram.types import BufferedInputFile, Message
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import GROUP, PRIVATE, RoleFilter, current_role, refusal_text
+from handlers.filters import GROUP, PRIVATE, RoleFilter
 from handlers.views.levels import level_lines
 from handlers.views.membership import membership_lines
 from handlers.views.review import stats_line
 from handlers.views.stats import caption, chart, private_scope, summary
-from handlers.views.text import HandlerSettings, counted, esc
+from handlers.views.text import HandlerSettings
 from handlers.views.trial import stats_line as trial_stats_line
 from models.base import Clock
 from services.analytics import Scope, stats_report
-from services.audit import record_action
 from services.community import CommunityView
-from services.dashboard import issue_link
 from services.levels import level_stats
 from services.member import MemberView
 from services.membership import membership_stats
 from services.period import InvalidPeriod, parse_period
 from services.review import review_stats
-from services.role import Role, led_communities
+from services.role import Role
 from services.trial import trial_stats
 from services.zones import staff_zone
 
-router = Router(name="stats")
+router = Router(name="analytics")
 ACTION = "stats.view"
 
 
@@ -144,67 +132,3 @@ async def private_stats(
         clock=clock,
         currency=settings.tier_currency,
     )
-
-
-class DashboardSettings(HandlerSettings, Protocol):
-    dashboard_base: str
-    dashboard_link_minutes: int
-
-
-@router.message(Command("dashboard"), PRIVATE)
-async def dashboard_link(
-    message: Message,
-    bot: Bot,
-    session: AsyncSession,
-    member: MemberView,
-    settings: DashboardSettings,
-    clock: Clock,
-) -> None:
-    """Gives staff and leaders a one-time login link, and a button that opens the dashboard
-    inside Telegram as a Mini App (Telegram opens Mini Apps from https addresses only)."""
-    role = await current_role(bot, session, settings, member, None)
-    allowed = role >= Role.STAFF or bool(await led_communities(session, member_id=member.id))
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=message.chat.id,
-        action="dashboard.link",
-        allowed=allowed,
-        now=clock(),
-        required_role=Role.LEADER.name.lower(),
-    )
-    if not allowed:
-        await message.reply(
-            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
-        )
-        return
-    minutes = settings.dashboard_link_minutes
-    token, _expires = await issue_link(session, member_id=member.id, now=clock(), minutes=minutes)
-    base = settings.dashboard_base
-    link = f"{base}/login?{urlencode({'token': token})}"
-    keyboard = None
-    if base.startswith("https://"):
-        keyboard = InlineKeyboardMarkup(
-            inline_keyboard=[
-                [
-                    InlineKeyboardButton(
-                        text=_("Open dashboard"), web_app=WebAppInfo(url=f"{base}/app")
-                    )
-                ]
-            ]
-        )
-    await message.answer(
-        _(
-            "Your dashboard login link works once, within {minutes}:\n{link}\n\n"
-            "Keep it to yourself: it signs in as you."
-        ).format(minutes=counted("minute", minutes), link=f'<a href="{esc(link)}">{esc(link)}</a>'),
-        reply_markup=keyboard,
-        # the link signs in once: a preview fetched by Telegram must not spend it
-        link_preview_options=LinkPreviewOptions(is_disabled=True),
-    )
-
-
-@router.message(Command("dashboard"), GROUP)
-async def dashboard_in_group(message: Message) -> None:
-    """Login links never go to a group: the member is sent to the private chat."""
-    await message.reply(_("Send /dashboard to me in private for your login link."))

@@ -1,6 +1,7 @@
-"""Member perks as members and staff live them in chat: check-in streaks across a time-zone
-midnight, points for orders and the tier they lead to, refunds taking them back, gifts,
-donations and the redeem catalog."""
+"""Loyalty as members and staff live it in chat: check-in streaks across a time-zone midnight,
+one check-in a day, member days, points for orders and the tier they lead to, refunds taking
+them back, and points for a review after pickup (gifts and donations: tests/test_points.py;
+the redeem catalog: tests/test_rewards.py; tiers: tests/test_tiers.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ from sqlmodel import select
 
 from models.loyalty import CheckIn
 from models.review import Review
-from models.rewards import Redemption, Reward
 from models.tiers import MemberTier
 from services.ledger import AccountRef, balance
 from services.points import points_balance
-from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, Harness
+from tests.conftest import KAI, LEE, MIA, OWNER, SAM, TEA, Harness
 
 
 async def make_staff(harness: Harness) -> None:
@@ -158,176 +158,6 @@ async def test_an_order_earns_points_and_a_tier_and_a_refund_takes_them_back(
     assert "Tier: Member" in (await harness.send(MIA, MIA, "/me"))[0]
 
 
-async def test_gifts_are_capped_never_to_oneself_and_never_beyond_the_balance(
-    harness: Harness,
-) -> None:
-    await harness.join_groups()
-    await harness.send(MIA, MIA, "/start")
-    await harness.send(LEE, LEE, "/start")
-    await harness.send(MIA, TEA, "/checkin")  # 5 points
-    assert await harness.send(MIA, MIA, "/gift @lee 6") == [
-        "You do not have enough points for that."
-    ]
-    assert await harness.send(MIA, MIA, "/gift @mia 1") == ["You cannot give points to yourself."]
-    assert await harness.send(MIA, MIA, "/gift @lee -3") == [
-        "The number of points must be a whole number from 1 to 1,000,000,000."
-    ]
-    assert await harness.send(MIA, MIA, "/gift @nobody 3") == [
-        "I do not know that member yet. They need to talk to me or in a group first."
-    ]
-    assert await harness.send(MIA, MIA, "/gift") == [
-        "Send /gift @username 50, or reply to someone's message with /gift 50. Add signed at "
-        "the end to be named to them; without it they read that a member gave them points."
-    ]
-    harness.new_bot_messages(LEE)
-    assert await harness.send(MIA, MIA, "/gift @lee 3 signed") == ["You gave 3 points to Lee."]
-    # Lee reads it in his language, named as Mia signed it
-    assert [m.text for m in harness.new_bot_messages(LEE)] == ["Mia送了你 3 积分。查看 /points。"]
-    assert (await points_of(harness, MIA), await points_of(harness, LEE)) == (2, 3)
-
-
-async def test_the_daily_gift_cap_holds(harness: Harness) -> None:
-    harness.runtime.settings.gift_daily_cap = 4
-    await harness.join_groups()
-    await harness.send(MIA, TEA, "/checkin")
-    await harness.send(KAI, TEA, "/checkin")
-    assert await harness.send(MIA, TEA, "/gift @kai 3") == ["You gave 3 points to Kai."]
-    assert await harness.send(MIA, TEA, "/gift @kai 2") == [
-        "That is more than you may give away today (at most 4 points a day)."
-    ]
-    assert (await points_of(harness, MIA), await points_of(harness, KAI)) == (2, 8)
-
-
-async def test_members_redeem_rewards_while_stock_and_points_last(harness: Harness) -> None:
-    await harness.join_groups()
-    await make_staff(harness)
-    assert await harness.send(MIA, MIA, "/rewards") == ["There are no rewards to redeem yet."]
-    assert await harness.send(MIA, MIA, "/reward_add Tea cup | 5 | 1") == [
-        "Sorry, only brand staff can do that."
-    ]
-    assert await harness.send(SAM, SAM, "/reward_add Tea cup | five") == [
-        "Send /reward_add Title | points | stock, for example /reward_add Tea cup | 500 | 20. "
-        "Add | coupon CODE to give a coupon instead of a thing."
-    ]
-    assert await harness.send(SAM, SAM, "/reward_add Tea <cup> | 5 | 1") == [
-        "Reward #1 added: Tea <cup> for 5 points."
-    ]
-    await harness.send(MIA, TEA, "/checkin")
-    await harness.send(KAI, COFFEE, "/checkin")
-    catalog = (await harness.send(MIA, MIA, "/rewards"))[0]
-    assert "#1 Tea <cup>: 5 points (1 left)" in catalog
-    menu = harness.emulator.last_bot_message(MIA)
-    assert menu.button_texts == ["Redeem Tea <cup>", "⬅️ Back"]
-    await harness.press(MIA, MIA, menu.message_id, index=0)
-    question = harness.emulator.last_bot_message(MIA)
-    assert question.text == "Redeem “Tea <cup>” for 5 points? You will have 0 points left."
-    assert await harness.press(MIA, MIA, question.message_id, index=0) == "Redeemed."
-    assert harness.emulator.last_bot_message(MIA).text == (
-        "You redeemed Tea <cup> for 5 points (redemption #1). Our staff will hand it to you "
-        "and I will tell you when they have. You have 0 points left."
-    )
-    # the last one is gone: Kai is told, and keeps his points
-    await harness.send(KAI, KAI, "/rewards")
-    kai_menu = harness.emulator.last_bot_message(KAI)
-    assert kai_menu.button_texts == ["⬅️ 返回"]  # no Redeem: only the way back
-    await harness.send(SAM, SAM, "/reward_add Tea pot | 50")
-    await harness.send(KAI, KAI, "/rewards")
-    kai_menu = harness.emulator.last_bot_message(KAI)
-    # Kai reads Traditional Chinese
-    assert await harness.press(KAI, KAI, kai_menu.message_id, index=0) == (
-        "「Tea pot」需要 50 積分，你只有 5 積分。"
-    )
-    assert await points_of(harness, KAI) == 5
-    async with harness.session() as session:
-        rewards = (await session.execute(select(Reward).order_by(Reward.id))).scalars().all()
-        redemptions = (await session.execute(select(Redemption))).scalars().all()
-    assert [r.stock for r in rewards] == [0, None]
-    assert [(r.member_id, r.cost) for r in redemptions] == [(MIA, 5)]
-    # staff take a reward out of the catalog
-    assert await harness.send(SAM, SAM, "/reward_off 2") == ["Reward #2 is no longer offered."]
-    assert await harness.send(SAM, SAM, "/reward_off 9") == [
-        "There is no reward #9. /rewards lists them with their numbers."
-    ]
-    assert "Tea pot" not in (await harness.send(KAI, KAI, "/rewards"))[0]
-
-
-async def test_donations_fill_the_charity_pool_staff_report_on(harness: Harness) -> None:
-    await harness.join_groups()
-    await make_staff(harness)
-    await harness.send(MIA, TEA, "/checkin")
-    assert await harness.send(MIA, MIA, "/donate 6") == ["You do not have enough points for that."]
-    assert await harness.send(MIA, MIA, "/donate lots") == [
-        "Send /donate 100 to give 100 of your points to the community's charity pool."
-    ]
-    assert await harness.send(MIA, MIA, "/donate 4") == [
-        "Thank you! You donated 4 points to the charity pool."
-    ]
-    assert await harness.send(MIA, MIA, "/charity") == ["Sorry, only brand staff can do that."]
-    assert await harness.send(SAM, SAM, "/charity") == [
-        "The charity pool holds 4 points donated by members."
-    ]
-
-
-async def test_tiers_are_shown_translated_and_bad_tier_changes_are_refused(
-    harness: Harness,
-) -> None:
-    await make_staff(harness)
-    tiers = (await harness.send(LEE, LEE, "/tiers"))[0]
-    # Lee reads Simplified Chinese: the default tiers' names are translated
-    assert tiers.splitlines()[:3] == ["会员等级", "", "0. 普通会员：12 个月内消费满 ¥0.00"]
-    assert "2. 黄金会员：12 个月内消费满 ¥2,000.00" in tiers
-    assert await harness.send(SAM, SAM, "/tier_set 2 spend=10") == [
-        "Each tier must need more spend than the tier below it."
-    ]
-    assert await harness.send(SAM, SAM, "/tier_set 9 name=Jade") == [
-        "Tiers are numbered from 0 up, without gaps, at most 7."
-    ]
-    assert await harness.send(SAM, SAM, "/tier_set 1 multiplier=20") == [
-        "The points multiplier must be from 1 to 10, like 1.5."
-    ]
-    assert await harness.send(SAM, SAM, "/tier_set 1 colour=red") == [
-        "Send /tier_set RANK name=Gold spend=2000 discount=5 multiplier=1.5 birthday=200 vip=yes "
-        "double=yes (any of them)."
-    ]
-    saved = await harness.send(SAM, SAM, "/tier_set 4 name=Black_Card spend=50000 vip=yes")
-    assert "4. Black Card: from CN¥50,000.00 spent in 12 months" in saved[1]
-    assert await harness.send(MIA, MIA, "/tier_set 1 spend=1") == [
-        "Sorry, only brand staff can do that."
-    ]
-
-
-async def test_a_vip_window_admits_only_the_named_tier_and_above_until_it_ends(
-    harness: Harness,
-) -> None:
-    await harness.join_groups()
-    await make_staff(harness)
-    await harness.send(SAM, SAM, "/tier_set 1 spend=50")
-    await harness.send(SAM, SAM, "/product_add Oolong tea | 60.00 CNY | stock 20")
-    await harness.send(MIA, MIA, "/start")
-    await harness.send(LEE, LEE, "/start")
-    # Mia becomes Silver with a first order
-    await harness.send(MIA, TEA, "/buy 1")
-    await harness.send(LEE, TEA, "/paid @mia")
-    harness.clock.now = datetime(2026, 11, 21, 4, 0, tzinfo=UTC)
-    assert await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=2h:nobody") == [
-        "Write the VIP window as vip=2h for the VIP tiers, vip=2h:gold for Gold and above "
-        "(see /tiers), or vip=2h:vip / vip=2h:core for the members of the VIP or core groups."
-    ]
-    assert await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=30h:silver") == [
-        "The VIP window must end before the deadline."
-    ]
-    await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stock=5 vip=2h:silver")
-    card = harness.emulator.last_bot_message(TEA)
-    assert "👑 VIP early access until 11-21 06:00" in card.text
-    # Lee (a Member) must wait; Mia (Silver) joins at once
-    refusal = await harness.press(LEE, TEA, card.message_id, index=0)
-    assert refusal == "06:00 前仅限 VIP 会员优先参团，之后所有人都可参加。用 /me 查看你的等级。"
-    assert await harness.press(MIA, TEA, card.message_id, index=0) == "You are #1, quantity 1."
-    # when the window ends, everyone may join
-    harness.clock.advance(hours=2)
-    assert await harness.press(LEE, TEA, card.message_id, index=0) == "你是第 2 位，数量 1。"
-
-
 async def test_a_review_after_pickup_earns_points_once(harness: Harness) -> None:
     await harness.join_groups()
     await make_staff(harness)
@@ -359,26 +189,6 @@ async def test_a_review_after_pickup_earns_points_once(harness: Harness) -> None
         review = await session.get(Review, 1)
     assert review is not None and (review.rating, review.comment) == (5, "Lovely <b>tea</b>")
     assert "+10  Review after pickup" in (await harness.send(MIA, MIA, "/points"))[0]
-
-
-async def test_tiers_can_be_reached_by_points_earned_instead(harness: Harness) -> None:
-    harness.runtime.settings.tier_basis = "points"
-    await harness.join_groups()
-    await make_staff(harness)
-    await harness.send(MIA, MIA, "/start")
-    saved = await harness.send(SAM, SAM, "/tier_set 1 spend=12")
-    assert "1. Silver: from 12 points earned in 12 months" in saved[1]
-    await harness.send(MIA, TEA, "/checkin")
-    me = (await harness.send(MIA, MIA, "/me"))[0]
-    assert "Earn 12 points more to reach Silver." in me  # nothing recomputed yet
-    await harness.send(MIA, MIA, "/donate 5")  # giving points away does not undo earning them
-    harness.clock.advance(days=1)
-    await harness.send(MIA, TEA, "/checkin")
-    harness.clock.advance(days=1)
-    await harness.send(MIA, TEA, "/checkin")  # 15 earned in all
-    await harness.runtime.care.run()
-    me = (await harness.send(MIA, MIA, "/me"))[0]
-    assert "Tier: Silver" in me and "Points earned in the last 12 months: 15 points" in me
 
 
 async def test_one_check_in_a_day_whether_in_private_or_in_the_group(harness: Harness) -> None:

@@ -1,11 +1,11 @@
 """Points rules at the service level, under concurrency, on SQLite and on PostgreSQL: points
-never go negative, a reward's stock is never oversold, a day has one check-in, caps hold."""
+never go negative, a reward's stock is never oversold, a day has one check-in, caps hold; and
+in chat, gifts between members, their daily cap, donations and the charity pool."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -27,8 +27,9 @@ from services.points import (
     points_balance,
 )
 from services.rewards import add_reward, redeem
-from services.tiers import DEFAULT_TIERS, TierError, save_tier
-from tests.conftest import make_settings
+from services.tiers import DEFAULT_TIERS
+from tests.conftest import KAI, LEE, MIA, SAM, TEA, Harness, make_settings
+from tests.test_loyalty import make_staff, points_of
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 21)
@@ -293,13 +294,58 @@ def test_order_points_use_whole_units_the_rate_and_the_tier() -> None:
     )
 
 
-async def test_tiers_must_climb_in_spend(sessions: async_sessionmaker[AsyncSession]) -> None:
-    async with sessions() as session, session.begin():
-        with pytest.raises(TierError) as refused:
-            await save_tier(session, replace(DEFAULT_TIERS[2], min_spend=10))
-        assert refused.value.reason == "not_ascending"
-        with pytest.raises(TierError) as refused:
-            await save_tier(session, replace(DEFAULT_TIERS[0], min_spend=5))
-        assert refused.value.reason == "bad_spend"
-        saved = await save_tier(session, replace(DEFAULT_TIERS[1], min_spend=60_000))
-        assert [t.min_spend for t in saved] == [0, 60_000, 200_000, 1_000_000]
+async def test_gifts_are_capped_never_to_oneself_and_never_beyond_the_balance(
+    harness: Harness,
+) -> None:
+    await harness.join_groups()
+    await harness.send(MIA, MIA, "/start")
+    await harness.send(LEE, LEE, "/start")
+    await harness.send(MIA, TEA, "/checkin")  # 5 points
+    assert await harness.send(MIA, MIA, "/gift @lee 6") == [
+        "You do not have enough points for that."
+    ]
+    assert await harness.send(MIA, MIA, "/gift @mia 1") == ["You cannot give points to yourself."]
+    assert await harness.send(MIA, MIA, "/gift @lee -3") == [
+        "The number of points must be a whole number from 1 to 1,000,000,000."
+    ]
+    assert await harness.send(MIA, MIA, "/gift @nobody 3") == [
+        "I do not know that member yet. They need to talk to me or in a group first."
+    ]
+    assert await harness.send(MIA, MIA, "/gift") == [
+        "Send /gift @username 50, or reply to someone's message with /gift 50. Add signed at "
+        "the end to be named to them; without it they read that a member gave them points."
+    ]
+    harness.new_bot_messages(LEE)
+    assert await harness.send(MIA, MIA, "/gift @lee 3 signed") == ["You gave 3 points to Lee."]
+    # Lee reads it in his language, named as Mia signed it
+    assert [m.text for m in harness.new_bot_messages(LEE)] == ["Mia送了你 3 积分。查看 /points。"]
+    assert (await points_of(harness, MIA), await points_of(harness, LEE)) == (2, 3)
+
+
+async def test_the_daily_gift_cap_holds(harness: Harness) -> None:
+    harness.runtime.settings.gift_daily_cap = 4
+    await harness.join_groups()
+    await harness.send(MIA, TEA, "/checkin")
+    await harness.send(KAI, TEA, "/checkin")
+    assert await harness.send(MIA, TEA, "/gift @kai 3") == ["You gave 3 points to Kai."]
+    assert await harness.send(MIA, TEA, "/gift @kai 2") == [
+        "That is more than you may give away today (at most 4 points a day)."
+    ]
+    assert (await points_of(harness, MIA), await points_of(harness, KAI)) == (2, 8)
+
+
+async def test_donations_fill_the_charity_pool_staff_report_on(harness: Harness) -> None:
+    await harness.join_groups()
+    await make_staff(harness)
+    await harness.send(MIA, TEA, "/checkin")
+    assert await harness.send(MIA, MIA, "/donate 6") == ["You do not have enough points for that."]
+    assert await harness.send(MIA, MIA, "/donate lots") == [
+        "Send /donate 100 to give 100 of your points to the community's charity pool."
+    ]
+    assert await harness.send(MIA, MIA, "/donate 4") == [
+        "Thank you! You donated 4 points to the charity pool."
+    ]
+    assert await harness.send(MIA, MIA, "/charity") == ["Sorry, only brand staff can do that."]
+    assert await harness.send(SAM, SAM, "/charity") == [
+        "The charity pool holds 4 points donated by members."
+    ]
