@@ -267,8 +267,11 @@ async def seen_in_community(
     """
     if not member_ids:
         return
-    values = {"community_id": community_id, "member_ids": member_ids, "now": now}
-    await session.execute(_SEEN_IN_COMMUNITY(session), values)
+    values: dict[str, Any] = {"community_id": community_id, "now": now}
+    if len(member_ids) == 1:  # the common case, an update's member: no list to expand
+        await session.execute(_SEEN_ONE(session), values | {"member_id": member_ids[0]})
+        return
+    await session.execute(_SEEN_IN_COMMUNITY(session), values | {"member_ids": member_ids})
 
 
 def _seen_in_community(dialect: str) -> Any:
@@ -277,6 +280,11 @@ def _seen_in_community(dialect: str) -> Any:
         table_of(Member),
         col(Member.id).in_(bindparam("member_ids", expanding=True)),
     )
+
+
+_SEEN_ONE = prepared(
+    lambda dialect: _sightings(dialect, table_of(Member), col(Member.id) == bindparam("member_id"))
+)
 
 
 def _sightings(dialect: str, members: Any, *where: Any) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, exists, func, or_, select
+from sqlalchemy import String, bindparam, cast, exists, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,7 +29,7 @@ from services.groupbuy.stock import groupbuy_variants
 from services.groupbuy.values import GroupBuyError, GroupBuyRefusal, GroupBuyView, Participant
 
 
-def _groupbuy_read(with_join: bool) -> Any:
+def _groupbuy_read(dialect: str, with_join: bool) -> Any:
     """The one SELECT that reads a group-buy (`groupbuy_id`) as a view: its row and its price
     tiers (aggregated as "units:price,..." text, so one statement reads both). For a join
     (`with_join`), also whether it was posted in the chat (`chat_id`) and the member's
@@ -38,7 +38,7 @@ def _groupbuy_read(with_join: bool) -> Any:
     tier_text = cast(tiers.c.min_units, String) + ":" + cast(tiers.c.unit_price, String)
     columns: list[Any] = [
         *gb.c,
-        select(func.aggregate_strings(tier_text, ","))
+        select(_joined(dialect, tier_text))
         .where(tiers.c.groupbuy_id == gb.c.id)
         .scalar_subquery()
         .label("tier_text"),
@@ -87,8 +87,17 @@ def _groupbuy_read(with_join: bool) -> Any:
     )
 
 
-_READ_GROUPBUY = prepared(lambda _dialect: _groupbuy_read(False))
-_READ_FOR_JOIN = prepared(lambda _dialect: _groupbuy_read(True))
+def _joined(dialect: str, text: Any) -> Any:
+    """The texts joined with commas: each dialect's own aggregate with the comma written in
+    (SQLAlchemy's aggregate_strings binds it as a value rendered anew at every execution)."""
+    comma: Any = literal_column("','")
+    if dialect == "postgresql":
+        return func.string_agg(text, comma)
+    return func.group_concat(text, comma)
+
+
+_READ_GROUPBUY = prepared(lambda dialect: _groupbuy_read(dialect, False))
+_READ_FOR_JOIN = prepared(lambda dialect: _groupbuy_read(dialect, True))
 
 
 def _tiers_of_text(text: str | None) -> tuple[tuple[int, int], ...]:
