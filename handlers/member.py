@@ -17,7 +17,7 @@ from handlers.views.language import LanguageCallback, language_keyboard
 from handlers.views.menu import with_back
 from handlers.views.text import LANGUAGE_NAMES, HandlerSettings, esc, sentences, unreadable_text
 from services.community import InvalidTimezone, parse_timezone
-from services.member import LOCALES, MemberView, set_locale, set_member_timezone
+from services.member import MemberView, set_locale, set_member_timezone
 from services.parsing import zone_label
 from services.role import menu_role
 from services.zones import home_group_zones, member_zone
@@ -94,7 +94,7 @@ async def language_chosen(
     member: MemberView,
 ) -> None:
     """Saves the choice and confirms in the new language."""
-    if callback_data.locale not in LOCALES or query.message is None:
+    if query.message is None:
         await query.answer(_("That language is not available."), show_alert=True)
         return
     if query.message.chat.type != ChatType.PRIVATE:

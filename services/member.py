@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
@@ -15,7 +16,16 @@ from services.db import insert_in, prepared, table_of
 from services.errors import Refused
 from services.validation import shown, telegram_id
 
-LOCALES = ("en", "zh_Hans", "zh_Hant")
+
+class Locale(StrEnum):
+    """A language the bot speaks (its catalog's name)."""
+
+    EN = "en"
+    ZH_HANS = "zh_Hans"
+    ZH_HANT = "zh_Hant"
+
+
+LOCALES = tuple(Locale)
 _TRADITIONAL = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
 
 

@@ -14,9 +14,11 @@ from handlers.community import SettingsCallback, SettingsField
 from handlers.loyalty import CheckInCallback
 from handlers.menu import callback_data_classes
 from handlers.order_admin import OrderAction, OrderCallback
+from handlers.views.content import ContentAction, ContentCallback
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
 from handlers.views.groupbuy_wizard import GroupBuyWizardAction, GroupBuyWizardCallback
 from handlers.views.groups import GroupAction
+from handlers.views.language import LanguageCallback
 from handlers.views.menu import MenuCallback, MenuScreen
 from handlers.views.myorders import MyOrderAction
 from handlers.views.perks import RewardAction, RewardCallback
@@ -25,9 +27,10 @@ from models.product import Fulfilment
 from models.ticket import TICKET_KINDS
 from services import myorders
 from services.groups import ACTIONS
+from services.member import Locale
 
 # the fields that name what a button does: a free string here lets a typo or a stale value slip
-CLOSED_FIELDS = {"action", "choice", "kind", "field", "mode"}
+CLOSED_FIELDS = {"action", "choice", "kind", "field", "mode", "locale"}
 
 
 def callback_classes() -> list[type[CallbackData]]:
@@ -78,6 +81,18 @@ def test_an_enum_member_packs_to_the_same_string_as_the_old_literal() -> None:
 def test_an_old_button_unpacks_to_the_enum_member() -> None:
     assert OrderCallback.unpack("ord:picked:7").action is OrderAction.PICKED
     assert GroupBuyCallback.unpack("gb:details:3:0").action is GroupBuyAction.DETAILS
+
+
+def test_a_language_button_keeps_its_wire_format() -> None:
+    assert LanguageCallback(locale=Locale.ZH_HANS).pack() == "lang:zh_Hans"
+    assert LanguageCallback.unpack("lang:zh_Hant").locale is Locale.ZH_HANT
+    offered = ContentCallback(wizard="NewProduct", action=ContentAction.LANG, locale=Locale.EN)
+    assert offered.pack() == "ct:NewProduct:lang:en"
+    done = ContentCallback(wizard="NewProduct", action=ContentAction.DONE)
+    assert done.pack() == "ct:NewProduct:done:"
+    assert ContentCallback.unpack("ct:NewProduct:done:").locale is None
+    with pytest.raises(ValueError):
+        LanguageCallback.unpack("lang:fr")
 
 
 def test_an_old_delivery_button_unpacks_to_its_mode() -> None:

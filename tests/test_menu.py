@@ -209,7 +209,8 @@ async def test_unknown_private_text_gets_a_hint_with_the_menu(harness: Harness) 
     assert message(harness, MIA, menu).button_texts == MENU
     # a tap whose data no button reads (an action no version had, or no button at all) is
     # answered, so Mia's spinner stops; the menu is left as it was
-    for forged in ("my:frobnicate:1:0", "zz:1", "nothing"):
+    # (a language the bot does not speak, too: "lang:fr")
+    for forged in ("my:frobnicate:1:0", "zz:1", "nothing", "lang:fr"):
         answer = await harness.press(MIA, MIA, menu, callback_data=forged, force=True)
         assert answer == "This button does not work any more.", forged
     assert message(harness, MIA, menu).button_texts == MENU

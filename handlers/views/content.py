@@ -47,7 +47,7 @@ from services.content import (
     Translations,
     languages,
 )
-from services.member import LOCALES
+from services.member import LOCALES, Locale
 
 OFFER = "translate"  # the step that offers a language (Skip: Done)
 TYPING = "translation"  # the step that takes the text of one field (Skip: leave it out)
@@ -80,7 +80,7 @@ class ContentCallback(CallbackData, prefix="ct"):
 
     wizard: str  # the wizard's name (its StatesGroup)
     action: ContentAction
-    locale: str = ""
+    locale: Locale | None = None  # with LANG
 
 
 class ContentDraft(Draft):
@@ -269,7 +269,7 @@ class ContentSteps:
             query: CallbackQuery, callback_data: ContentCallback, bot: Bot, **data: Any
         ) -> None:
             """A language tapped: its first field is asked."""
-            if callback_data.locale not in LOCALES or query.message is None:
+            if callback_data.locale is None or query.message is None:
                 await query.answer(_(UNKNOWN_LANGUAGE), show_alert=True)
                 return
             await query.answer()

@@ -8,13 +8,13 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from handlers.views.menu import with_back
 from handlers.views.text import LANGUAGE_NAMES
-from services.member import LOCALES
+from services.member import LOCALES, Locale
 
 
 class LanguageCallback(CallbackData, prefix="lang"):
     """A language chosen on the /language keyboard."""
 
-    locale: str
+    locale: Locale
 
 
 def language_keyboard() -> InlineKeyboardMarkup:
