@@ -21,6 +21,7 @@ from handlers.views.member import ambiguous_text
 from handlers.views.order import CouponCallback, send_invoice
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.perks import tier_name
+from handlers.views.perks_pages import show_page
 from handlers.views.text import (
     N_,
     BackgroundSender,
@@ -366,9 +367,7 @@ async def coupon_templates_more(
 ) -> None:
     """Back or More under /coupon_templates."""
     text, markup = await templates_page(session, member, locale, settings, callback_data.offset)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    await show_page(query, text, markup)
 
 
 @router.message(Command("coupons"), PRIVATE)
@@ -395,9 +394,7 @@ async def coupons_more(
 ) -> None:
     """Back or More under /coupons."""
     text, markup = await coupons_page(session, member, settings, clock(), callback_data.offset)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    await show_page(query, text, markup)
 
 
 async def _use(
