@@ -160,12 +160,7 @@ async def coupon_new(
             "Coupon {code} created: {description}. Give it with /coupon_grant {code} @member."
         ).format(
             code=template.code,
-            description=describe(
-                template,
-                locale,
-                zone=staff_zone(member.timezone, settings.default_timezone),
-                reader=member.timezone,
-            ),
+            description=describe(template, locale, zone=zone, reader=member.timezone),
         )
     )
 
