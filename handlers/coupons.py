@@ -21,6 +21,7 @@ from handlers.views.member import ambiguous_text
 from handlers.views.order import CouponCallback, send_invoice
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.perks import tier_name
+from handlers.views.perks_pages import show_page
 from handlers.views.text import (
     N_,
     BackgroundSender,
@@ -159,12 +160,7 @@ async def coupon_new(
             "Coupon {code} created: {description}. Give it with /coupon_grant {code} @member."
         ).format(
             code=template.code,
-            description=describe(
-                template,
-                locale,
-                zone=staff_zone(member.timezone, settings.default_timezone),
-                reader=member.timezone,
-            ),
+            description=describe(template, locale, zone=zone, reader=member.timezone),
         )
     )
 
@@ -366,9 +362,7 @@ async def coupon_templates_more(
 ) -> None:
     """Back or More under /coupon_templates."""
     text, markup = await templates_page(session, member, locale, settings, callback_data.offset)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    await show_page(query, text, markup)
 
 
 @router.message(Command("coupons"), PRIVATE)
@@ -395,9 +389,7 @@ async def coupons_more(
 ) -> None:
     """Back or More under /coupons."""
     text, markup = await coupons_page(session, member, settings, clock(), callback_data.offset)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    await show_page(query, text, markup)
 
 
 async def _use(

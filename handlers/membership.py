@@ -92,6 +92,11 @@ ADD_USAGE = N_(
 OFF_USAGE = N_("Send /membership_plan_off ID, e.g. /membership_plan_off 1 (see /membership_plans).")
 
 
+def _plan_refusal(exc: MembershipError) -> str:
+    """Why staff's plan command was refused, naming the word it could not take."""
+    return _(PLAN_REFUSALS[exc.reason]).format(word=esc(exc.detail))
+
+
 @router.message(Command("membership_plan_add"), PRIVATE, RoleFilter(Role.STAFF, STAFF_ACTION))
 async def plan_add_command(
     message: Message,
@@ -118,7 +123,7 @@ async def plan_add_command(
             now=clock(),
         )
     except MembershipError as exc:
-        await message.answer(_(PLAN_REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        await message.answer(_plan_refusal(exc))
         return
     await message.answer(plan_added_text(plan, member.locale))
 
@@ -173,7 +178,7 @@ async def plan_off_command(
             default_locale=settings.default_locale,
         )
     except MembershipError as exc:
-        await message.answer(_(PLAN_REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        await message.answer(_plan_refusal(exc))
         return
     for member_id, charge_id, text in await switched_off_notices(
         session, off, default_timezone=settings.default_timezone, i18n=i18n

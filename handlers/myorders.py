@@ -4,7 +4,9 @@ choice of a pickup point when the group has several."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command
@@ -41,10 +43,10 @@ from models.base import Clock
 from models.order import ORDER_FULFILLED
 from services.groupbuy import GroupBuyError, GroupBuyRefusal
 from services.ledger import STARS
-from services.loyalty import ReviewError, ReviewRefusal, review_order
+from services.loyalty import ReviewError, review_order
 from services.member import MemberView
 from services.myorders import KIND_ORDER, KIND_PLACE, cancel_mine, invoice_mine
-from services.order import OrderError, OrderRefusal, get_order
+from services.order import OrderError, OrderRefusal, OrderView, get_order
 from services.pickup import PickupError, choose_point, get_point, offered_points
 
 router = Router(name="myorders")
@@ -113,6 +115,29 @@ def refusal_text(exc: OrderError | GroupBuyError) -> str:
         return _(GROUPBUY_REFUSALS.get(exc.reason, GROUPBUY_REFUSALS[GroupBuyRefusal.CLOSED]))
     text = PAY_ERRORS.get(exc.reason)
     return _(text) if text else cancel_error_text(exc.reason)
+
+
+async def _own_order(
+    query: CallbackQuery, session: AsyncSession, member: MemberView, order_id: int
+) -> OrderView | None:
+    """The member's own order the button names; else None, the tap answered with why not."""
+    order = await get_order(session, order_id)
+    if order is None or order.member_id != member.id:
+        await query.answer(_("That is not one of your orders."), show_alert=True)
+        return None
+    return order
+
+
+def _edit_later(
+    after_commit: CommitHook, query: CallbackQuery, edit: Callable[..., Any], **fields: Any
+) -> None:
+    """Once the update committed, edits the message tapped (`edit`: a Bot method taking chat_id
+    and message_id) with `fields`; nothing when Telegram did not send the message."""
+    message = query.message
+    if message is not None:
+        after_commit.add(
+            partial(edit, chat_id=message.chat.id, message_id=message.message_id, **fields)
+        )
 
 
 @router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.PAY))
@@ -184,20 +209,11 @@ async def cancel_button(
     after_commit.add(partial(query.answer, toast))
     if done.groupbuy_id is not None:
         after_commit.add(later(cards.touch, done.groupbuy_id))
-    message = query.message
-    if message is not None:
+    if query.message is not None:
         text, keyboard = await orders_screen(
             session, i18n, locale, member, settings, now, callback_data.value
         )
-        after_commit.add(
-            partial(
-                bot.edit_message_text,
-                text=text,
-                chat_id=message.chat.id,
-                message_id=message.message_id,
-                reply_markup=keyboard,
-            )
-        )
+        _edit_later(after_commit, query, bot.edit_message_text, text=text, reply_markup=keyboard)
 
 
 @router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.REVIEW))
@@ -209,9 +225,8 @@ async def review_button(
     member: MemberView,
 ) -> None:
     """Asks for the stars of an order the member picked up (the same review as /review)."""
-    order = await get_order(session, callback_data.id)
-    if order is None or order.member_id != member.id:
-        await query.answer(_(REVIEW_ERRORS[ReviewRefusal.NOT_YOURS]), show_alert=True)
+    order = await _own_order(query, session, member, callback_data.id)
+    if order is None:
         return
     await query.answer()
     await bot.send_message(
@@ -257,16 +272,7 @@ async def rate_button(
     after_commit.add(partial(query.answer))
     text = sentences(text, photos_hint(settings, member.locale))
     after_commit.add(partial(bot.send_message, member.id, text))
-    message = query.message
-    if message is not None:
-        after_commit.add(
-            partial(
-                bot.edit_message_reply_markup,
-                chat_id=message.chat.id,
-                message_id=message.message_id,
-                reply_markup=None,
-            )
-        )
+    _edit_later(after_commit, query, bot.edit_message_reply_markup, reply_markup=None)
 
 
 @router.callback_query(MyOrderCallback.filter(F.action == MyOrderAction.CODE))
@@ -280,9 +286,8 @@ async def code_button(
     locale: str,
 ) -> None:
     """Sends the member the QR code of their order's pickup code, to show the keeper."""
-    order = await get_order(session, callback_data.id)
-    if order is None or order.member_id != member.id:
-        await query.answer(_("That is not one of your orders."), show_alert=True)
+    order = await _own_order(query, session, member, callback_data.id)
+    if order is None:
         return
     if order.pickup_code is None or order.picked_up_at is not None:
         await query.answer(_("That order has no pickup code to show now."), show_alert=True)
@@ -319,9 +324,8 @@ async def point_button(
     locale: str,
 ) -> None:
     """Lists the pickup points the member's order can be collected at, a button each."""
-    order = await get_order(session, callback_data.id)
-    if order is None or order.member_id != member.id:
-        await query.answer(_("That is not one of your orders."), show_alert=True)
+    order = await _own_order(query, session, member, callback_data.id)
+    if order is None:
         return
     offered = await offered_points(session, order_id=order.id)
     if not offered:
@@ -371,14 +375,4 @@ async def pick_button(
         id=callback_data.id, point=esc_name(point.name)
     )
     after_commit.add(partial(query.answer))
-    message = query.message
-    if message is not None:
-        after_commit.add(
-            partial(
-                bot.edit_message_text,
-                text=done,
-                chat_id=message.chat.id,
-                message_id=message.message_id,
-                reply_markup=None,
-            )
-        )
+    _edit_later(after_commit, query, bot.edit_message_text, text=done, reply_markup=None)

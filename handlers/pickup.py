@@ -30,6 +30,7 @@ from handlers.views.pickup import (
     sheet_text,
     show_sheet,
 )
+from handlers.views.pickup_points import audited
 from handlers.views.text import (
     BackgroundSender,
     CommitHook,
@@ -39,7 +40,6 @@ from handlers.views.text import (
     format_money,
 )
 from models.product import PAYMENT_TELEGRAM
-from services.audit import record_action
 from services.member import MemberView
 from services.order import OrderError
 from services.pickup import (
@@ -71,15 +71,8 @@ async def sheet_command(
     gb_id = number(words[0]) if len(words) == 1 else None
     if gb_id is None:  # who may use /sheet at all: a leader of a group now, or staff
         allowed = await runs_pickups(session, member_id=member.id, owner_ids=settings.owner_ids)
-        await record_action(
-            session,
-            actor_id=member.id,
-            chat_id=message.chat.id,
-            action="pickup.sheet",
-            allowed=allowed,
-            now=clock(),
-            required_role=Role.LEADER.name.lower(),
-            detail=" ".join(words)[:200],
+        await audited(
+            session, member, message.chat.id, "pickup.sheet", allowed, " ".join(words), now=clock()
         )
         await message.answer(
             _("Tell me which group-buy: /sheet ID, for example /sheet 4.")

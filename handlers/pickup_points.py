@@ -33,6 +33,7 @@ from handlers.views.pickup import (
     redeem_error_text,
     redeemed_text,
 )
+from handlers.views.pickup_points import audited
 from handlers.views.text import (
     N_,
     BackgroundSender,
@@ -41,7 +42,6 @@ from handlers.views.text import (
     esc,
     esc_name,
 )
-from services.audit import record_action
 from services.community import CommunityView
 from services.member import AmbiguousMember, MemberView, find_member, get_member
 from services.pickup import (
@@ -89,29 +89,6 @@ NOT_YOUR_POINT = N_(
 )
 
 
-async def _audited(
-    session: AsyncSession,
-    member: MemberView,
-    chat_id: int,
-    action: str,
-    allowed: bool,
-    detail: str,
-    *,
-    now: datetime,
-) -> bool:
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=chat_id,
-        action=action,
-        allowed=allowed,
-        now=now,
-        required_role=Role.LEADER.name.lower(),
-        detail=detail[:200],
-    )
-    return allowed
-
-
 async def _may_act(
     message: Message,
     session: AsyncSession,
@@ -131,7 +108,7 @@ async def _may_act(
     allowed = await runs_pickups(session, member_id=member.id, owner_ids=settings.owner_ids)
     if not allowed and keepers:
         allowed = bool(await kept_points(session, member_id=member.id))
-    if not await _audited(session, member, message.chat.id, action, allowed, "", now=now):
+    if not await audited(session, member, message.chat.id, action, allowed, "", now=now):
         await message.answer(
             refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
         )
@@ -165,7 +142,7 @@ async def point_add_command(
         session, community_id=group, member_id=member.id, owner_ids=settings.owner_ids
     )
     detail = (command.args or "")[:200]
-    if not await _audited(
+    if not await audited(
         session, member, message.chat.id, "pickup.point_add", allowed, detail, now=clock()
     ):
         await message.reply(
@@ -252,7 +229,7 @@ async def _managed_point(
     allowed = await may_manage_points(
         session, community_id=point.community_id, member_id=member.id, owner_ids=settings.owner_ids
     )
-    if not await _audited(
+    if not await audited(
         session, member, message.chat.id, action, allowed, f"point #{point.id}", now=now
     ):
         await message.reply(_(NOT_YOUR_POINT).format(id=point.id))
@@ -417,12 +394,12 @@ async def redeem_command(
             session, code=code, actor_id=member.id, owner_ids=settings.owner_ids, now=clock()
         )
     except PickupError as exc:
-        await _audited(
+        await audited(
             session, member, message.chat.id, "pickup.redeem", False, exc.reason, now=clock()
         )
         await message.answer(redeem_error_text(exc, zone, member.timezone))
         return
-    await _audited(
+    await audited(
         session,
         member,
         message.chat.id,
@@ -484,7 +461,7 @@ async def point_sheet_command(
         member_id=member.id,
         owner_ids=settings.owner_ids,
     )
-    if not await _audited(
+    if not await audited(
         session,
         member,
         message.chat.id,

@@ -166,11 +166,9 @@ def _parse_product_line(args: str, locale: str, settings: HandlerSettings) -> _P
             mode = lowered
         else:
             return usage
-    if mode == PAYMENT_TELEGRAM and currency != STARS and settings.provider_token is None:
-        return _(
-            "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
-            "settings. Use XTR (Telegram Stars) or offline payment instead."
-        ).format(currency=currency)
+    refused = _payments_refusal(mode, currency, settings)
+    if refused is not None:
+        return refused
     if variants and stock is not None:
         return _("A product with variants has a stock per variant: leave out “stock N”.")
     return _ProductLine(title, price, currency, stock, mode, variants)
@@ -242,6 +240,18 @@ async def products_more(
         await send_product_cards(query.message, session, locale, callback_data.offset)
 
 
+async def _named_product(
+    message: Message, session: AsyncSession, product_id: int, typed: str
+) -> ProductView | None:
+    """The product a staff command names; else None, and the answer says there is none."""
+    product = await get_product(session, product_id)
+    if product is None:
+        await message.answer(
+            _("There is no product #{id}. Send /products to see them.").format(id=esc(typed))
+        )
+    return product
+
+
 PRODUCT_FIELDS = {
     "title": "title",
     "price": "price",
@@ -275,11 +285,8 @@ async def product_set(
     if product_id is None or words[1] not in PRODUCT_FIELDS:
         await message.answer(usage)
         return
-    product = await get_product(session, product_id)
+    product = await _named_product(message, session, product_id, words[0])
     if product is None:
-        await message.answer(
-            _("There is no product #{id}. Send /products to see them.").format(id=words[0])
-        )
         return
     field, text = PRODUCT_FIELDS[words[1]], words[2].strip()
     cleared = await clear_command(
@@ -355,18 +362,21 @@ def _field_value(
             return _Refusal(usage)
     elif field == "payment_mode":
         value = text.lower()
-        if (
-            value == PAYMENT_TELEGRAM
-            and product.currency != STARS
-            and settings.provider_token is None
-        ):
-            return _Refusal(
-                _(
-                    "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
-                    "settings. Use XTR (Telegram Stars) or offline payment instead."
-                ).format(currency=product.currency)
-            )
+        refused = _payments_refusal(value, product.currency, settings)
+        if refused is not None:
+            return _Refusal(refused)
     return value
+
+
+def _payments_refusal(mode: str, currency: str, settings: HandlerSettings) -> str | None:
+    """Why a product in this currency cannot be paid in Telegram (no provider token for a
+    currency other than Stars), or None when it can (or is paid offline)."""
+    if mode == PAYMENT_TELEGRAM and currency != STARS and settings.provider_token is None:
+        return _(
+            "Telegram payments in {currency} need PAYMENT_PROVIDER_TOKEN in the bot's "
+            "settings. Use XTR (Telegram Stars) or offline payment instead."
+        ).format(currency=currency)
+    return None
 
 
 def _language(word: str) -> str | None:
@@ -399,11 +409,8 @@ async def product_translate(
     if product_id is None:
         await message.answer(usage)
         return
-    product = await get_product(session, product_id)
+    product = await _named_product(message, session, product_id, words[0])
     if product is None:
-        await message.answer(
-            _("There is no product #{id}. Send /products to see them.").format(id=esc(words[0]))
-        )
         return
     locale = _language(words[1]) if len(words) > 1 else None
     if locale is None or len(words) < 3:

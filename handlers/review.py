@@ -183,23 +183,23 @@ async def reviews_queue(
     try:
         staff = await current_role(bot, session, settings, member, None) >= Role.STAFF
         waiting, total = await pending_reviews(session, moderator_id=member.id, staff=staff)
+        allowed = True
     except ModerationError:
+        waiting, total, allowed = [], 0, False
+    await record_action(
+        session,
+        actor_id=member.id,
+        chat_id=None,
+        action="review.list",
+        allowed=allowed,
+        now=clock(),
+    )
+    if not allowed:
         # neither staff nor a leader: the polite refusal every leader command gives, audited
-        await record_action(
-            session,
-            actor_id=member.id,
-            chat_id=None,
-            action="review.list",
-            allowed=False,
-            now=clock(),
-        )
         await message.answer(
             refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
         )
         return
-    await record_action(
-        session, actor_id=member.id, chat_id=None, action="review.list", allowed=True, now=clock()
-    )
     if not waiting:
         await message.answer(_("No reviews are waiting for moderation."))
         return

@@ -26,6 +26,7 @@ from handlers.views.perks import (
     rewards_page,
     whole_number_arg,
 )
+from handlers.views.perks_pages import show_page
 from handlers.views.text import (
     BackgroundSender,
     CallbackId,
@@ -79,9 +80,7 @@ async def rewards_more(
 ) -> None:
     """Back or More under /rewards: the same message shows the other page."""
     text, markup = await rewards_page(session, member, callback_data.offset)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    await show_page(query, text, markup)
 
 
 @router.callback_query(
@@ -282,9 +281,7 @@ async def fulfil_more(
 ) -> None:
     """Back or More under /fulfil."""
     text, markup = await fulfil_page(session, member, settings, callback_data.offset)
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.edit_text(text, reply_markup=markup)
+    await show_page(query, text, markup)
 
 
 @router.callback_query(FulfilCallback.filter(), RoleFilter(Role.STAFF, "perks.handover"))
