@@ -316,13 +316,10 @@ async def got_closing(
         return
     draft = await read_draft(state, PollDraft)
     draft.closes_at = closes_at
-    if draft.anonymous:
+    if draft.anonymous:  # no points and no weighting: straight to the groups
         draft.points, draft.weighted = 0, False
-        await save_draft(state, draft)
-        await _ask(message, "targets", ask)
-        return
     await save_draft(state, draft)
-    await _ask(message, "points", ask)
+    await _ask(message, "targets" if draft.anonymous else "points", ask)
 
 
 @router.message(NewPoll.points, F.text)
