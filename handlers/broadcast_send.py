@@ -218,12 +218,9 @@ async def schedule_now(
     await query.answer()
     draft = await read_draft(state, BroadcastDraft)
     draft.scheduled_at = clock()
+    await save_draft(state, draft)
     if query.message is not None:
-        await _look_again(
-            draft, query.message.chat.id, bot, state, session, member, settings, clock
-        )
-    else:
-        await save_draft(state, draft)
+        await last_look(query.message.chat.id, bot, state, session, member, settings, clock)
 
 
 @router.message(NewBroadcast.schedule, F.text)
@@ -254,7 +251,8 @@ async def schedule_at(
         return
     draft = await read_draft(state, BroadcastDraft)
     draft.scheduled_at = when
-    await _look_again(draft, message.chat.id, bot, state, session, member, settings, clock)
+    await save_draft(state, draft)
+    await last_look(message.chat.id, bot, state, session, member, settings, clock)
 
 
 @router.callback_query(
@@ -277,22 +275,8 @@ async def choose_kind(
         return
     draft = await read_draft(state, BroadcastDraft)
     draft.post_kind = callback_data.value
-    await _look_again(draft, query.message.chat.id, bot, state, session, member, settings, clock)
-
-
-async def _look_again(
-    draft: BroadcastDraft,
-    chat_id: int,
-    bot: Bot,
-    state: FSMContext,
-    session: AsyncSession,
-    member: MemberView,
-    settings: BroadcastSettings,
-    clock: Clock,
-) -> None:
-    """Keeps the changed draft, then shows the last look again."""
     await save_draft(state, draft)
-    await last_look(chat_id, bot, state, session, member, settings, clock)
+    await last_look(query.message.chat.id, bot, state, session, member, settings, clock)
 
 
 async def _ask_from_last_look(
@@ -440,7 +424,8 @@ async def got_variant_b(
     if body is None:
         return
     draft.text_b = body
-    await _look_again(draft, message.chat.id, bot, state, session, member, settings, clock)
+    await save_draft(state, draft)
+    await last_look(message.chat.id, bot, state, session, member, settings, clock)
 
 
 @router.callback_query(
@@ -463,7 +448,8 @@ async def _set_holdout(
 ) -> None:
     draft = await read_draft(state, BroadcastDraft)
     draft.holdout = pct
-    await _look_again(draft, chat_id, bot, state, session, member, settings, clock)
+    await save_draft(state, draft)
+    await last_look(chat_id, bot, state, session, member, settings, clock)
 
 
 @router.callback_query(
