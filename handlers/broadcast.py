@@ -100,13 +100,7 @@ async def opt_in(
     """Records the member's yes (or, from the offers screen, their stop); the toast says so and
     the message turns into the offers screen as it now stands."""
     opted_in = callback_data.action == PromoAction.IN
-    await outbox.set_consent(
-        session,
-        member_id=member.id,
-        opted_in=opted_in,
-        wording_version=settings.consent_wording_version,
-        now=clock(),
-    )
+    await _set_consent(session, member, settings, clock(), opted_in=opted_in)
     text, markup = await offers_screen(session, member, settings)
     if opted_in:
         await query.answer(_("Done: you will get our offers. Send /stop to end them."))
@@ -128,13 +122,19 @@ STOPPED = N_(
 )
 
 
-async def _stop(
-    session: AsyncSession, member: MemberView, settings: BroadcastSettings, now: datetime
+async def _set_consent(
+    session: AsyncSession,
+    member: MemberView,
+    settings: BroadcastSettings,
+    now: datetime,
+    *,
+    opted_in: bool,
 ) -> None:
+    """Records the member's yes or stop to private promotions, under today's wording."""
     await outbox.set_consent(
         session,
         member_id=member.id,
-        opted_in=False,
+        opted_in=opted_in,
         wording_version=settings.consent_wording_version,
         now=now,
     )
@@ -149,7 +149,7 @@ async def stop(
     clock: Clock,
 ) -> None:
     """Opts the member out of private promotions at once."""
-    await _stop(session, member, settings, clock())
+    await _set_consent(session, member, settings, clock(), opted_in=False)
     await message.answer(_(STOPPED))
 
 
@@ -162,7 +162,7 @@ async def stop_button(
     clock: Clock,
 ) -> None:
     """🔕 Stop promotions under a promotion: the same as /stop, in one tap."""
-    await _stop(session, member, settings, clock())
+    await _set_consent(session, member, settings, clock(), opted_in=False)
     await query.answer(_("Done: no more offers from us in this chat."))
     if query.message is not None:
         await query.message.answer(_(STOPPED))
@@ -185,9 +185,7 @@ async def tag_community(
     if not words:
         tags = await outbox.community_tags(session, community_id=community.id)
         await message.answer(
-            _("Tags of this group: {tags}").format(tags=esc(", ".join(tags) or "—"))
-            + "\n"
-            + _("Send /tag tea shanghai to set them, /tag - to clear them.")
+            _tags_line(tags) + "\n" + _("Send /tag tea shanghai to set them, /tag - to clear them.")
         )
         return
     try:
@@ -197,7 +195,12 @@ async def tag_community(
     except outbox.BroadcastError:
         await message.answer(error_text("tag"))
         return
-    await message.answer(_("Tags of this group: {tags}").format(tags=esc(", ".join(tags) or "—")))
+    await message.answer(_tags_line(tags))
+
+
+def _tags_line(tags: list[str]) -> str:
+    """This group's tags in one line (— for none)."""
+    return _("Tags of this group: {tags}").format(tags=esc(", ".join(tags) or "—"))
 
 
 # ---------------------------------------------------------------- the wizard's first half ----

@@ -7,6 +7,7 @@ are handlers/views/broadcast_wizard.py."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -46,7 +47,7 @@ from handlers.views.care import segment_name
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, page_row
 from handlers.views.perks import tier_name
 from handlers.views.text import counted, esc, sentences, unreadable_text
-from handlers.views.wizard import NOT_OPEN, read_draft, save_draft
+from handlers.views.wizard import NOT_OPEN, Target, read_draft, save_draft
 from models.broadcast import (
     HOLDOUT_MAX,
     POST_CONTENT,
@@ -88,33 +89,19 @@ async def got_targets(
         await ask_tag(query.message, state)
         return
     if callback_data.value == PICK_TIER:
-        rows = [
-            [
-                wizard_button(
-                    tier_name(tier), BroadcastWizardAction.TARGET, f"{TARGET_TIER}.{tier.rank}"
-                )
-            ]
-            for tier in await list_tiers(session)
-        ]
-        await query.message.answer(
+        await _pick_target(
+            query.message,
+            state,
             _("Members of which tier (and above)? Only those who opted in get it."),
-            reply_markup=await step_keyboard(state, "targets", rows),
+            [(tier_name(tier), f"{TARGET_TIER}.{tier.rank}") for tier in await list_tiers(session)],
         )
         return
     if callback_data.value == PICK_SEGMENT:
-        rows = [
-            [
-                wizard_button(
-                    segment_name(segment),
-                    BroadcastWizardAction.TARGET,
-                    f"{TARGET_SEGMENT}.{segment}",
-                )
-            ]
-            for segment in SEGMENTS
-        ]
-        await query.message.answer(
+        await _pick_target(
+            query.message,
+            state,
             _("Members in which segment? Only those who opted in get it."),
-            reply_markup=await step_keyboard(state, "targets", rows),
+            [(segment_name(segment), f"{TARGET_SEGMENT}.{segment}") for segment in SEGMENTS],
         )
         return
     if callback_data.value == PICK_COMMUNITY:
@@ -129,10 +116,23 @@ async def got_targets(
             error_text("targets"), reply_markup=await step_keyboard(state, "targets", target_rows())
         )
         return
+    await _keep_targets(query.message, state, targets, zone=reader_zone(member, settings))
+
+
+async def _pick_target(
+    message: Message, state: FSMContext, question: str, choices: list[tuple[str, str]]
+) -> None:
+    """Asks `question` with one target button a row: (its label, the target it stands for)."""
+    rows = [[wizard_button(label, BroadcastWizardAction.TARGET, value)] for label, value in choices]
+    await message.answer(question, reply_markup=await step_keyboard(state, "targets", rows))
+
+
+async def _keep_targets(message: Message, state: FSMContext, targets: str, *, zone: str) -> None:
+    """Keeps the targets (by button or by tag), then asks when."""
     draft = await read_draft(state, BroadcastDraft)
     draft.targets = targets
     await save_draft(state, draft)
-    await ask_schedule(query.message, state, zone=reader_zone(member, settings))
+    await ask_schedule(message, state, zone=zone)
 
 
 COMMUNITY_PICKER = "bw_community"  # the pages of the wizard's community picker
@@ -199,10 +199,7 @@ async def got_tag(
     except outbox.BroadcastError:
         await message.answer(error_text("tag"))
         return
-    draft = await read_draft(state, BroadcastDraft)
-    draft.targets = targets
-    await save_draft(state, draft)
-    await ask_schedule(message, state, zone=reader_zone(member, settings))
+    await _keep_targets(message, state, targets, zone=reader_zone(member, settings))
 
 
 @router.callback_query(
@@ -282,15 +279,22 @@ async def choose_kind(
     await last_look(query.message.chat.id, bot, state, session, member, settings, clock)
 
 
+async def _ask_from_last_look(
+    query: CallbackQuery, state: FSMContext, ask: Callable[[Target, FSMContext], Awaitable[None]]
+) -> None:
+    """A button on the last look that asks one more question (`ask`)."""
+    await query.answer()
+    if query.message is not None:
+        await ask(query.message, state)
+
+
 @router.callback_query(
     NewBroadcast.confirm,
     BroadcastWizardCallback.filter(F.action == BroadcastWizardAction.OVERRIDE),
 )
 async def ask_override(query: CallbackQuery, state: FSMContext) -> None:
     """Asks why the findings may be ignored."""
-    await query.answer()
-    if query.message is not None:
-        await ask_override_reason(query.message, state)
+    await _ask_from_last_look(query, state, ask_override_reason)
 
 
 @router.message(NewBroadcast.override, F.text)
@@ -401,9 +405,7 @@ async def _create(
 )
 async def ask_variant_b(query: CallbackQuery, state: FSMContext) -> None:
     """🅱️ Variant B on the last look: asks for the second text."""
-    await query.answer()
-    if query.message is not None:
-        await ask_variant_b_text(query.message, state)
+    await _ask_from_last_look(query, state, ask_variant_b_text)
 
 
 @router.message(NewBroadcast.variant_b, F.text)
@@ -431,9 +433,7 @@ async def got_variant_b(
 )
 async def ask_holdout(query: CallbackQuery, state: FSMContext) -> None:
     """🎯 Hold-out on the last look: asks for the share held out."""
-    await query.answer()
-    if query.message is not None:
-        await ask_holdout_share(query.message, state)
+    await _ask_from_last_look(query, state, ask_holdout_share)
 
 
 async def _set_holdout(

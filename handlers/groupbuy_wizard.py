@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramBadRequest
@@ -276,11 +276,8 @@ async def _take_minimum(turn: Turn, text: str) -> str | None:
 async def _take_stock(turn: Turn, text: str) -> str | None:
     draft = await draft_of(turn)
     assert draft.min_count is not None  # the step before
-    try:
-        stock = parse_count(text)
-    except GroupBuyError:
-        return _error("stock")
-    if stock == 0:
+    stock = _count_above_zero(text)
+    if stock is None:
         return _error("stock")
     if stock < draft.min_count:
         return _error("stock_below_minimum").format(n=draft.min_count)
@@ -292,12 +289,18 @@ async def _take_stock(turn: Turn, text: str) -> str | None:
     return None
 
 
-async def _take_limit(turn: Turn, text: str) -> str | None:
+def _count_above_zero(text: str) -> int | None:
+    """A whole number above zero, as the stock and the limit are typed; None if it is not."""
     try:
-        limit = parse_count(text)
+        count = parse_count(text)
     except GroupBuyError:
-        return _error("limit")
-    if limit == 0:
+        return None
+    return count or None
+
+
+async def _take_limit(turn: Turn, text: str) -> str | None:
+    limit = _count_above_zero(text)
+    if limit is None:
         return _error("limit")
     draft = await draft_of(turn)
     assert draft.stock_cap is not None  # the step before
@@ -339,24 +342,25 @@ def _too_long(cleaned: str, limit: int) -> str | None:
     return None
 
 
-async def _take_pickup_point(turn: Turn, text: str) -> str | None:
+async def _take_pickup(
+    turn: Turn, text: str, field: Literal["pickup_point", "pickup_time"], limit: int
+) -> str | None:
+    """The pickup point or time as typed (stripped), kept when it fits in `limit`."""
     cleaned = text.strip()
-    error = _too_long(cleaned, PICKUP_POINT_MAX)
+    error = _too_long(cleaned, limit)
     if error is None:
         draft = await draft_of(turn)
-        draft.pickup_point = cleaned
+        setattr(draft, field, cleaned)
         await save_draft(turn.state, draft)
     return error
+
+
+async def _take_pickup_point(turn: Turn, text: str) -> str | None:
+    return await _take_pickup(turn, text, "pickup_point", PICKUP_POINT_MAX)
 
 
 async def _take_pickup_time(turn: Turn, text: str) -> str | None:
-    cleaned = text.strip()
-    error = _too_long(cleaned, PICKUP_TIME_MAX)
-    if error is None:
-        draft = await draft_of(turn)
-        draft.pickup_time = cleaned
-        await save_draft(turn.state, draft)
-    return error
+    return await _take_pickup(turn, text, "pickup_time", PICKUP_TIME_MAX)
 
 
 async def _take_delivery(turn: Turn, text: str) -> str | None:

@@ -7,9 +7,10 @@ PollCloser, from the poll's row, so a restart loses nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
@@ -115,6 +116,8 @@ class PollWizardCallback(CallbackData, prefix="pl"):
 
 WIZARD = Wizard(NewPoll, optional=("points",))
 
+AnswerT = TypeVar("AnswerT")  # what a typed answer reads as
+
 
 def _buttons(*pairs: tuple[str, PollChoice], width: int = 2) -> InlineKeyboardBuilder:
     builder = InlineKeyboardBuilder()
@@ -215,13 +218,31 @@ async def start(message: Message, command: CommandObject, state: FSMContext) -> 
     await _ask(message, "question", {"state": state})
 
 
+async def _read_answer(
+    message: Message, state: FSMContext, step: str, read: Callable[[str], AnswerT]
+) -> AnswerT | None:
+    """The typed answer to `step` as `read` takes it; None (and the question again with the
+    refusal) when it cannot."""
+    try:
+        return read(message.text or "")
+    except PollError as exc:
+        await _ask(message, step, {"state": state}, error=poll_error(exc.reason))
+        return None
+
+
+async def _button_then_ask(query: CallbackQuery, bot: Bot, step: str, data: dict[str, Any]) -> None:
+    """A choice tapped: its buttons go, and `step` is asked."""
+    await query.answer()
+    await drop_buttons(bot, query)
+    if query.message is not None:
+        await _ask(query.message, step, data)
+
+
 @router.message(NewPoll.question, F.text)
 async def got_question(message: Message, state: FSMContext) -> None:
     """Step 2: the options."""
-    try:
-        question = check_question(message.text or "")
-    except PollError as exc:
-        await _ask(message, "question", {"state": state}, error=poll_error(exc.reason))
+    question = await _read_answer(message, state, "question", check_question)
+    if question is None:
         return
     draft = await read_draft(state, PollDraft)
     draft.question = question
@@ -232,10 +253,8 @@ async def got_question(message: Message, state: FSMContext) -> None:
 @router.message(NewPoll.options, F.text)
 async def got_options(message: Message, state: FSMContext) -> None:
     """Step 3: one answer or several."""
-    try:
-        options = parse_options(message.text or "")
-    except PollError as exc:
-        await _ask(message, "options", {"state": state}, error=poll_error(exc.reason))
+    options = await _read_answer(message, state, "options", parse_options)
+    if options is None:
         return
     draft = await read_draft(state, PollDraft)
     draft.options = list(options)
@@ -254,10 +273,7 @@ async def got_multiple(
     draft = await read_draft(state, PollDraft)
     draft.multiple = callback_data.choice == PollChoice.MULTIPLE
     await save_draft(state, draft)
-    await query.answer()
-    await drop_buttons(bot, query)
-    if query.message is not None:
-        await _ask(query.message, "anonymous", {"state": state})
+    await _button_then_ask(query, bot, "anonymous", {"state": state})
 
 
 @router.callback_query(
@@ -276,11 +292,8 @@ async def got_anonymous(
     draft = await read_draft(state, PollDraft)
     draft.anonymous = callback_data.choice == PollChoice.ANONYMOUS
     await save_draft(state, draft)
-    await query.answer()
-    await drop_buttons(bot, query)
-    if query.message is not None:
-        data = {"state": state, "member": member, "settings": settings}
-        await _ask(query.message, "closing", data)
+    data = {"state": state, "member": member, "settings": settings}
+    await _button_then_ask(query, bot, "closing", data)
 
 
 @router.message(NewPoll.closing, F.text)
@@ -303,22 +316,17 @@ async def got_closing(
         return
     draft = await read_draft(state, PollDraft)
     draft.closes_at = closes_at
-    if draft.anonymous:
+    if draft.anonymous:  # no points and no weighting: straight to the groups
         draft.points, draft.weighted = 0, False
-        await save_draft(state, draft)
-        await _ask(message, "targets", ask)
-        return
     await save_draft(state, draft)
-    await _ask(message, "points", ask)
+    await _ask(message, "targets" if draft.anonymous else "points", ask)
 
 
 @router.message(NewPoll.points, F.text)
 async def got_points(message: Message, state: FSMContext) -> None:
     """Step 7: tier weighting."""
-    try:
-        points = parse_points(message.text or "")
-    except PollError as exc:
-        await _ask(message, "points", {"state": state}, error=poll_error(exc.reason))
+    points = await _read_answer(message, state, "points", parse_points)
+    if points is None:
         return
     draft = await read_draft(state, PollDraft)
     draft.points = points
@@ -336,10 +344,7 @@ async def got_weighting(
     draft = await read_draft(state, PollDraft)
     draft.weighted = callback_data.choice == PollChoice.WEIGH
     await save_draft(state, draft)
-    await query.answer()
-    await drop_buttons(bot, query)
-    if query.message is not None:
-        await _ask(query.message, "targets", {"state": state})
+    await _button_then_ask(query, bot, "targets", {"state": state})
 
 
 async def _group_picker(session: AsyncSession, chosen: list[int]) -> InlineKeyboardMarkup:
@@ -425,20 +430,14 @@ async def got_targets(
         return
     draft.chats = chats
     await save_draft(state, draft)
-    await query.answer()
-    await drop_buttons(bot, query)
-    if query.message is not None:
-        data = {"state": state, "session": session, "member": member, "settings": settings}
-        await _ask(query.message, "confirm", data)
+    data = {"state": state, "session": session, "member": member, "settings": settings}
+    await _button_then_ask(query, bot, "confirm", data)
 
 
 @router.callback_query(NewPoll.confirm, PollWizardCallback.filter(F.choice == PollChoice.OVERRIDE))
 async def ask_override(query: CallbackQuery, state: FSMContext, bot: Bot) -> None:
     """⚠️ Send anyway: asks why the findings may be ignored."""
-    await query.answer()
-    await drop_buttons(bot, query)
-    if query.message is not None:
-        await _ask(query.message, "override", {"state": state})
+    await _button_then_ask(query, bot, "override", {"state": state})
 
 
 @router.message(NewPoll.override, F.text)
