@@ -12,7 +12,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
@@ -25,6 +24,7 @@ from handlers.views.payout import (
     send_staff_cards,
 )
 from handlers.views.product import amount_error
+from handlers.views.staff_card import audit_decision, decision_keyboard
 from handlers.views.text import (
     N_,
     BackgroundSender,
@@ -37,7 +37,6 @@ from handlers.views.text import (
     format_money,
 )
 from models.base import Clock
-from services.audit import record_action
 from services.cash import (
     CashError,
     CashRefusal,
@@ -95,17 +94,12 @@ class HandoverCallback(CallbackData, prefix="ho"):
 
 
 def handover_keyboard(handover_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("✅ Received"),
-        callback_data=HandoverCallback(action=HandoverAction.CONFIRM, handover_id=handover_id),
+    return decision_keyboard(
+        _("✅ Received"),
+        HandoverCallback(action=HandoverAction.CONFIRM, handover_id=handover_id),
+        _("❌ Not received"),
+        HandoverCallback(action=HandoverAction.REFUSE, handover_id=handover_id),
     )
-    builder.button(
-        text=_("❌ Not received"),
-        callback_data=HandoverCallback(action=HandoverAction.REFUSE, handover_id=handover_id),
-    )
-    builder.adjust(2)
-    return builder.as_markup()
 
 
 def handover_card(handover: HandoverView, holder: str, owed: dict[str, int], locale: str) -> str:
@@ -207,14 +201,12 @@ async def handover_button(
             show_alert=True,
         )
         return
-    await record_action(
+    await audit_decision(
         session,
-        actor_id=member.id,
-        chat_id=query.message.chat.id if query.message else None,
+        query,
+        member,
         action="cash.handover.confirm" if confirm else "cash.handover.refuse",
-        allowed=True,
         now=clock(),
-        required_role="staff",
         detail=f"hand-over {decided.id} of {decided.holder_id}: {decided.amount} "
         f"{decided.currency} {decided.status}",
     )

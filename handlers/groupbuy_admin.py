@@ -130,6 +130,27 @@ async def drop_pickup_command(
     cards.touch(gb.id)
 
 
+async def _open_here(
+    message: Message,
+    words: list[str],
+    session: AsyncSession,
+    community: CommunityView,
+    usage: str,
+    *,
+    count: int = 1,
+) -> int | None:
+    """The group-buy id a leader command names first, if it is open in this group; else
+    replies (`usage` when there are not `count` words, the id and what follows it)."""
+    gb_id = number(words[0], prefix="") if len(words) == count else None
+    if gb_id is None:
+        await message.reply(usage)
+        return None
+    if gb_id not in await groupbuys_in_chat(session, community.id):
+        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
+        return None
+    return gb_id
+
+
 @router.message(Command("gb_extend"), GROUP, RoleFilter(Role.LEADER, "groupbuy.extend"))
 async def extend_command(
     message: Message,
@@ -141,12 +162,15 @@ async def extend_command(
 ) -> None:
     """Moves a group-buy's deadline later: /gb_extend ID 12h."""
     words = (command.args or "").split(maxsplit=1)
-    gb_id = number(words[0], prefix="") if len(words) == 2 else None
+    gb_id = await _open_here(
+        message,
+        words,
+        session,
+        community,
+        _("Send /gb_extend ID NEW_DEADLINE, for example /gb_extend 4 12h."),
+        count=2,
+    )
     if gb_id is None:
-        await message.reply(_("Send /gb_extend ID NEW_DEADLINE, for example /gb_extend 4 12h."))
-        return
-    if gb_id not in await groupbuys_in_chat(session, community.id):
-        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
         return
     now = clock()
     found: GroupBuyView | None = None
@@ -174,25 +198,6 @@ async def extend_command(
     cards.touch(gb_id)
 
 
-async def _open_here(
-    message: Message,
-    command: CommandObject,
-    session: AsyncSession,
-    community: CommunityView,
-    usage: str,
-) -> int | None:
-    """The group-buy id a leader command names, if it is open in this group; else replies."""
-    words = (command.args or "").split()
-    gb_id = number(words[0], prefix="") if len(words) == 1 else None
-    if gb_id is None:
-        await message.reply(usage)
-        return None
-    if gb_id not in await groupbuys_in_chat(session, community.id):
-        await message.reply(_("There is no open group-buy #{id} in this group.").format(id=gb_id))
-        return None
-    return gb_id
-
-
 @router.message(Command("gb_close"), GROUP, RoleFilter(Role.LEADER, "groupbuy.close"))
 async def close_command(
     message: Message,
@@ -210,7 +215,11 @@ async def close_command(
 ) -> None:
     """Closes an open group-buy of this group now: it forms if it reached its minimum."""
     gb_id = await _open_here(
-        message, command, session, community, _("Send /gb_close ID, for example /gb_close 4.")
+        message,
+        (command.args or "").split(),
+        session,
+        community,
+        _("Send /gb_close ID, for example /gb_close 4."),
     )
     if gb_id is None:
         return
@@ -255,7 +264,11 @@ async def cancel_command(
 ) -> None:
     """Cancels an open group-buy of this group; everyone is told."""
     gb_id = await _open_here(
-        message, command, session, community, _("Send /gb_cancel ID, for example /gb_cancel 4.")
+        message,
+        (command.args or "").split(),
+        session,
+        community,
+        _("Send /gb_cancel ID, for example /gb_cancel 4."),
     )
     if gb_id is None:
         return

@@ -76,6 +76,11 @@ def _group_id(word: str) -> int | None:
     return -value if value else None
 
 
+def _refusal_text(exc: LevelError) -> str:
+    """Why staff's level, buyers' group or invitation command was refused, naming the word."""
+    return _(REFUSALS[exc.reason]).format(word=esc(exc.detail))
+
+
 @router.message(Command("group_level"), PRIVATE, RoleFilter(Role.STAFF, "group.level"))
 async def group_level_command(
     message: Message,
@@ -105,7 +110,7 @@ async def group_level_command(
             now=clock(),
         )
     except LevelError as exc:
-        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        await message.answer(_refusal_text(exc))
         return
     await message.answer(level_set_text(view))
 
@@ -150,7 +155,7 @@ async def buyers_group_command(
             session, community_id=group_id, area=area, actor_id=member.id, now=clock()
         )
     except LevelError as exc:
-        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        await message.answer(_refusal_text(exc))
         return
     await message.answer(
         _(
@@ -189,7 +194,7 @@ async def group_invite_command(
             session, community_id=group_id, member_id=invited.id, actor_id=member.id, now=clock()
         )
     except LevelError as exc:
-        await message.answer(_(REFUSALS[exc.reason]).format(word=esc(exc.detail)))
+        await message.answer(_refusal_text(exc))
         return
     await message.answer(
         _("{member} is invited to {group}: I will approve their join request.").format(

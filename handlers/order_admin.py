@@ -198,6 +198,30 @@ async def orders_command(
     await message.answer(text, reply_markup=keyboard)
 
 
+async def _redraw_list(
+    listing: Message,
+    bot: Bot,
+    session: AsyncSession,
+    i18n: I18n,
+    community: CommunityView,
+    after_commit: CommitHook,
+    page: int,
+    order_ids: list[int] | None = None,
+) -> None:
+    """Edits the pickup list message in place with this page (of these orders), once the
+    update commits."""
+    text, keyboard = await pickup_list(session, i18n, community, page, order_ids)
+    after_commit.add(
+        partial(
+            bot.edit_message_text,
+            text=text,
+            chat_id=community.id,
+            message_id=listing.message_id,
+            reply_markup=keyboard,
+        )
+    )
+
+
 @router.callback_query(
     OrderCallback.filter(),
     F.message.chat.type.in_({ChatType.GROUP, ChatType.SUPERGROUP}),
@@ -237,15 +261,8 @@ async def order_button(
     after_commit.add(partial(query.answer, _("Done.")))
     if isinstance(query.message, Message):
         shown, page = listed_orders(query.message.reply_markup)
-        text, keyboard = await pickup_list(session, i18n, community, page, shown or None)
-        after_commit.add(
-            partial(
-                bot.edit_message_text,
-                text=text,
-                chat_id=community.id,
-                message_id=query.message.message_id,
-                reply_markup=keyboard,
-            )
+        await _redraw_list(
+            query.message, bot, session, i18n, community, after_commit, page, shown or None
         )
 
 
@@ -267,15 +284,8 @@ async def order_page(
     """Turns the group's pickup list to another page, in place."""
     after_commit.add(partial(query.answer))
     if isinstance(query.message, Message):
-        text, keyboard = await pickup_list(session, i18n, community, max(callback_data.page, 0))
-        after_commit.add(
-            partial(
-                bot.edit_message_text,
-                text=text,
-                chat_id=community.id,
-                message_id=query.message.message_id,
-                reply_markup=keyboard,
-            )
+        await _redraw_list(
+            query.message, bot, session, i18n, community, after_commit, max(callback_data.page, 0)
         )
 
 

@@ -21,6 +21,7 @@ from handlers.views.payout import (
     send_staff_cards,
 )
 from handlers.views.product import amount_error
+from handlers.views.staff_card import audit_decision
 from handlers.views.text import (
     N_,
     BackgroundSender,
@@ -31,7 +32,6 @@ from handlers.views.text import (
 )
 from models.base import Clock
 from models.payout import PAYOUT_PAID
-from services.audit import record_action
 from services.cash import CashError
 from services.member import MemberView, get_member
 from services.money import InvalidAmount
@@ -175,14 +175,12 @@ async def payout_button(
     except CashError:  # the cash owed shrank between the card and the netting
         await query.answer(_(PAYOUT_ERRORS["more_than_owed"]), show_alert=True)
         return
-    await record_action(
+    await audit_decision(
         session,
-        actor_id=member.id,
-        chat_id=query.message.chat.id if query.message else None,
+        query,
+        member,
         action="payout.pay" if approve else "payout.refuse",
-        allowed=True,
         now=clock(),
-        required_role="staff",
         detail=f"payout {decided.id} of {decided.member_id}: {decided.amount} "
         f"{decided.currency} {decided.status}, netted {decided.netted}",
     )

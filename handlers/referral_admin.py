@@ -17,7 +17,6 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +28,7 @@ from handlers.views.referral import (
     qr_png,
     rules_from,
 )
+from handlers.views.staff_card import audit_decision, decision_keyboard
 from handlers.views.stats import staff_period
 from handlers.views.text import (
     N_,
@@ -204,17 +204,12 @@ def held_line(held: HeldReferral, zone: str, reader: str | None) -> str:
 
 
 def review_keyboard(held: HeldReferral) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("✅ Approve"),
-        callback_data=ReviewCallback(action=ReferralReviewAction.APPROVE, invitee=held.invitee_id),
+    return decision_keyboard(
+        _("✅ Approve"),
+        ReviewCallback(action=ReferralReviewAction.APPROVE, invitee=held.invitee_id),
+        _("❌ Reject"),
+        ReviewCallback(action=ReferralReviewAction.REJECT, invitee=held.invitee_id),
     )
-    builder.button(
-        text=_("❌ Reject"),
-        callback_data=ReviewCallback(action=ReferralReviewAction.REJECT, invitee=held.invitee_id),
-    )
-    builder.adjust(2)
-    return builder.as_markup()
 
 
 @router.message(Command("referrals_held"), PRIVATE, RoleFilter(Role.STAFF, "referral.held"))
@@ -294,14 +289,12 @@ async def review_button(
             show_alert=True,
         )
         return
-    await record_action(
+    await audit_decision(
         session,
-        actor_id=member.id,
-        chat_id=query.message.chat.id if query.message else None,
+        query,
+        member,
         action="referral.approve" if approve else "referral.reject",
-        allowed=True,
         now=clock(),
-        required_role="staff",
         detail=f"invitee {outcome.invitee_id}: {outcome.status}",
     )
     text = _("Approved.") if approve else _("Rejected.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -59,6 +60,33 @@ async def _notify(bot: Bot, i18n: I18n, member: MemberView, text: str) -> None:
         log.info("could not notify member %s: %s", member.id, exc)
 
 
+async def _staff_change(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    member: MemberView,
+    clock: Clock,
+    *,
+    change: Callable[[MemberView], Awaitable[bool]],
+    audit_action: str,
+    unchanged: str,
+    done: str,
+) -> MemberView | None:
+    """Grants or revokes staff for the member the command names, audits it and says so; the
+    member changed, or None when nobody is named or nothing changed (`unchanged` is said)."""
+    target = await command_target(message, command, session)
+    if target is None:
+        return None
+    if not await change(target):
+        await message.answer(unchanged.format(name=member_name(target)))
+        return None
+    await audit_role_change(
+        session, member, message.chat.id, audit_action, Role.OWNER, target, now=clock()
+    )
+    await message.answer(done.format(name=member_name(target)))
+    return target
+
+
 @router.message(Command("grant_staff"), PRIVATE, RoleFilter(Role.OWNER, "staff.grant"))
 async def grant_staff_command(
     message: Message,
@@ -70,16 +98,19 @@ async def grant_staff_command(
     member: MemberView,
 ) -> None:
     """Makes the named member brand staff and gives them the staff menu."""
-    target = await command_target(message, command, session)
+    target = await _staff_change(
+        message,
+        command,
+        session,
+        member,
+        clock,
+        change=lambda who: grant_staff(session, member_id=who.id, granted_by=member.id),
+        audit_action="staff.granted",
+        unchanged=_("{name} is already staff."),
+        done=_("{name} is now brand staff."),
+    )
     if target is None:
         return
-    if not await grant_staff(session, member_id=target.id, granted_by=member.id):
-        await message.answer(_("{name} is already staff.").format(name=member_name(target)))
-        return
-    await audit_role_change(
-        session, member, message.chat.id, "staff.granted", Role.OWNER, target, now=clock()
-    )
-    await message.answer(_("{name} is now brand staff.").format(name=member_name(target)))
     await _notify(bot, i18n, target, STAFF_WELCOME)
     await sync_private_commands(bot, i18n, chat_id=target.id, role=Role.STAFF, locale=target.locale)
 
@@ -96,16 +127,19 @@ async def revoke_staff_command(
     member: MemberView,
 ) -> None:
     """Ends the named member's staff role and gives them the member menu again."""
-    target = await command_target(message, command, session)
+    target = await _staff_change(
+        message,
+        command,
+        session,
+        member,
+        clock,
+        change=lambda who: revoke_staff(session, member_id=who.id, revoked_by=member.id),
+        audit_action="staff.revoked",
+        unchanged=_("{name} is not staff."),
+        done=_("{name} is no longer staff."),
+    )
     if target is None:
         return
-    if not await revoke_staff(session, member_id=target.id, revoked_by=member.id):
-        await message.answer(_("{name} is not staff.").format(name=member_name(target)))
-        return
-    await audit_role_change(
-        session, member, message.chat.id, "staff.revoked", Role.OWNER, target, now=clock()
-    )
-    await message.answer(_("{name} is no longer staff.").format(name=member_name(target)))
     role = await menu_role(session, member_id=target.id, owner_ids=settings.owner_ids)
     await sync_private_commands(bot, i18n, chat_id=target.id, role=role, locale=target.locale)
 

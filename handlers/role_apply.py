@@ -18,7 +18,6 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, ChatMemberOwner, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, RoleFilter
@@ -32,6 +31,7 @@ from handlers.views.role import (
     is_admin,
     member_name,
 )
+from handlers.views.staff_card import decision_keyboard
 from handlers.views.text import (
     BackgroundSender,
     CallbackId,
@@ -79,17 +79,12 @@ class LeaderDecision(CallbackData, prefix="ldr"):
 
 
 def _decision_keyboard(leader_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("✅ Approve"),
-        callback_data=LeaderDecision(action=LeaderDecisionAction.APPROVE, leader_id=leader_id),
+    return decision_keyboard(
+        _("✅ Approve"),
+        LeaderDecision(action=LeaderDecisionAction.APPROVE, leader_id=leader_id),
+        _("✖️ Decline"),
+        LeaderDecision(action=LeaderDecisionAction.DECLINE, leader_id=leader_id),
     )
-    builder.button(
-        text=_("✖️ Decline"),
-        callback_data=LeaderDecision(action=LeaderDecisionAction.DECLINE, leader_id=leader_id),
-    )
-    builder.adjust(2)
-    return builder.as_markup()
 
 
 REASON_IN_LIST = 100  # characters of a suspension's reason in /leaders (the leader was told all)

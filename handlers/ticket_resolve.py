@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiogram import Router
@@ -89,6 +89,31 @@ async def _resolved(
     await message.answer(reply)
 
 
+async def _close(
+    message: Message,
+    session: AsyncSession,
+    i18n: I18n,
+    notifier: BackgroundSender,
+    resolving: Awaitable[Resolved],
+    currency: str,
+    *,
+    after_commit: CommitHook | None = None,
+    refunder: RefundWaker | None = None,
+) -> None:
+    """Close the ticket as `resolving` does (a refusal is answered instead), then tell the
+    member and the closer; a refund in Stars wakes the refunder, which sends the Stars back
+    once committed."""
+    try:
+        resolved = await resolving
+    except TicketError as exc:
+        await message.answer(ticket_error_text(exc))
+        return
+    stars = resolved.refund is not None and resolved.refund.star_charge_id is not None
+    if stars and after_commit is not None and refunder is not None:
+        after_commit.add(later(refunder.wake))
+    await _resolved(message, session, i18n, notifier, resolved, currency)
+
+
 async def _staff_ticket(
     message: Message,
     session: AsyncSession,
@@ -151,23 +176,24 @@ async def refund_command(
     )
     if not given:
         return
-    try:
-        resolved = await resolve_refund(
-            session,
-            ticket_id=ticket.id,
-            actor_id=member.id,
-            amount=amount,
-            tier_currency=settings.tier_measure,
-            now=clock(),
-        )
-    except TicketError as exc:
-        await message.answer(ticket_error_text(exc))
-        return
-    refund = resolved.refund
-    assert refund is not None
-    if refund.star_charge_id is not None:  # the refunder sends the Stars back once committed
-        after_commit.add(later(refunder.wake))
-    await _resolved(message, session, i18n, notifier, resolved, order.currency)
+    resolving = resolve_refund(
+        session,
+        ticket_id=ticket.id,
+        actor_id=member.id,
+        amount=amount,
+        tier_currency=settings.tier_measure,
+        now=clock(),
+    )
+    await _close(
+        message,
+        session,
+        i18n,
+        notifier,
+        resolving,
+        order.currency,
+        after_commit=after_commit,
+        refunder=refunder,
+    )
 
 
 @router.message(Command("ticket_coupon"), PRIVATE, RoleFilter(Role.STAFF, "ticket.coupon"))
@@ -196,14 +222,10 @@ async def coupon_command(
     )
     if ticket is None:
         return
-    try:
-        resolved = await resolve_coupon(
-            session, ticket_id=ticket.id, actor_id=member.id, code=words[1], now=clock()
-        )
-    except TicketError as exc:
-        await message.answer(ticket_error_text(exc))
-        return
-    await _resolved(message, session, i18n, notifier, resolved, "")
+    resolving = resolve_coupon(
+        session, ticket_id=ticket.id, actor_id=member.id, code=words[1], now=clock()
+    )
+    await _close(message, session, i18n, notifier, resolving, "")
 
 
 async def _plain(
@@ -238,20 +260,16 @@ async def _plain(
     role = await ticket_role(
         session, ticket=ticket, member_id=member.id, owner_ids=settings.owner_ids
     )
-    try:
-        resolved = await resolve_plain(
-            session,
-            ticket_id=ticket.id,
-            actor_id=member.id,
-            role=role or AS_STAFF,
-            resolution=resolution,
-            note=words[1] if len(words) > 1 else "",
-            now=now,
-        )
-    except TicketError as exc:
-        await message.answer(ticket_error_text(exc))
-        return
-    await _resolved(message, session, i18n, notifier, resolved, "")
+    resolving = resolve_plain(
+        session,
+        ticket_id=ticket.id,
+        actor_id=member.id,
+        role=role or AS_STAFF,
+        resolution=resolution,
+        note=words[1] if len(words) > 1 else "",
+        now=now,
+    )
+    await _close(message, session, i18n, notifier, resolving, "")
 
 
 # What /ticket_reship and /ticket_decline close a ticket with, and how each is sent.
