@@ -156,7 +156,14 @@ async def test_bad_buyers_group_input_is_refused_clearly(harness: Harness) -> No
 
 
 def test_the_layers_script_invites_a_first_buyer_in_the_playground() -> None:
-    result = run_cli("playground", "--script", str(ROOT / "scenarios" / "layers.txt"))
+    # the drops go out at once whatever the hour (in the evening the promotion policy's quiet
+    # hours would hold them until the morning)
+    result = run_cli(
+        "playground",
+        "--script",
+        str(ROOT / "scenarios" / "layers.txt"),
+        env={"PROMO_QUIET_HOURS": "off"},
+    )
     assert result.returncode == 0, result.stderr
     transcript = result.stdout
     assert "Traceback" not in transcript + result.stderr
