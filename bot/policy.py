@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.methods import SendPhoto
@@ -126,5 +126,6 @@ class CardPoster(DeadlineCloser):
                 message_id=sent.message_id,
                 photo=isinstance(method, SendPhoto),
                 now=self.clock(),
+                sent_at=datetime.now(UTC),  # the pace of its edits runs on the real time
             )
         return True

@@ -450,9 +450,17 @@ async def claim_card(session: AsyncSession, *, post_id: int, now: datetime) -> C
 
 
 async def card_posted(
-    session: AsyncSession, *, card: CardToPost, message_id: int, photo: bool, now: datetime
+    session: AsyncSession,
+    *,
+    card: CardToPost,
+    message_id: int,
+    photo: bool,
+    now: datetime,
+    sent_at: datetime,
 ) -> None:
-    """The card is in the group: remember its message, and count it as a promotion from now."""
+    """The card is in the group: remember its message, and count it as a promotion from now.
+    `sent_at` is the real time it was sent, which the pace of its edits counts from
+    (bot/cards.py claims an edit against the real time, whatever the domain clock says)."""
     await session.execute(
         update(ScheduledPost)
         .where(col(ScheduledPost.id) == card.post_id)
@@ -463,7 +471,7 @@ async def card_posted(
         groupbuy_id=card.groupbuy_id,
         chat_id=card.chat_id,
         message_id=message_id,
-        now=now,
+        now=sent_at,
         photo=photo,
     )
     await record(

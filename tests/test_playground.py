@@ -548,3 +548,36 @@ def test_the_catalogue_jielong_script_sells_the_catalogues_products() -> None:
         found = transcript.find(expected, position)
         assert found >= 0, f"{expected!r} not found in order in:\n{transcript}"
         position = found + len(expected)
+
+
+async def test_a_card_posted_after_wait_still_shows_each_join(tmp_path: Path) -> None:
+    # given hours passed on the bot's clock before a group-buy was opened
+    script = tmp_path / "card.txt"
+    script.write_text(
+        "\n".join(
+            [
+                "/product_add Oolong tea | 35.90 CNY | stock 20",
+                ":wait 3",
+                ":user carol",
+                ":chat tea",
+                "/groupbuy 1 24h min=2 stock=10",
+                ":user dan",
+                ":press 1",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    lines: list[str] = []
+    settings = make_settings(strict_transactions=True)
+    assert await run_playground(settings, script=script, write=lines.append) == 0
+    # then dan's join shows on the card, as it would had no time passed
+    in_order(
+        "\n".join(lines),
+        [
+            "(3 hours pass)",
+            "    Progress: 0/2 people",
+            "(dan presses [1] Join ×1)",
+            "[Tea Lovers] bot (edited): 🛒 Oolong tea",
+            "    Progress: 1/2 people",
+        ],
+    )

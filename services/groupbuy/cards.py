@@ -32,7 +32,8 @@ async def record_card(
     photo: bool = False,
 ) -> None:
     """Remember the message that is the group-buy's card in a chat, and whether it is a photo
-    (whose caption is the card)."""
+    (whose caption is the card); `now` is the real time it was sent, the pace of its edits
+    (claim_card_edit) counts from it."""
     await session.execute(
         update(GroupBuyPost)
         .where(col(GroupBuyPost.groupbuy_id) == groupbuy_id, col(GroupBuyPost.chat_id) == chat_id)
