@@ -381,10 +381,18 @@ async def record_context(
     if user is not None:
         known = _prefixed(row, "m_", MEMBER_COLUMNS) if row.member_id is not None else None
         upsert = None
-        written = known is None or not member_unchanged(
-            known, user=user, default_locale=default_locale, started=started
-        )
-        if sighted and written and chat is not None and known_group is not None and together:
+        if (
+            sighted
+            and together
+            and chat is not None
+            and known_group is not None
+            and (
+                known is None
+                or not member_unchanged(
+                    known, user=user, default_locale=default_locale, started=started
+                )
+            )
+        ):
             # PostgreSQL, a group already recorded, a member row to write: the sighting goes
             # in the same statement
             upsert = _MEMBER_SEEN(session), {"community_id": chat.id, "now": now}
