@@ -101,6 +101,8 @@ class BroadcastSender:
         self.lease = timedelta(seconds=settings.broadcast_lease_seconds)
         self.sent = 0  # rows this sender delivered (benchmarks, tests)
         self._wake = asyncio.Event()
+        self._in_flight = 0  # workers between a claim and its recorded outcome
+        self._idle = asyncio.Condition()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
@@ -163,6 +165,17 @@ class BroadcastSender:
         for broadcast_id in done:
             log.info("broadcast %s is done", broadcast_id)
 
+    async def drain(self) -> None:
+        """Send what is due now and wait until no row is in flight.
+
+        The playground calls it before and after it moves the clock: a row claimed on the old
+        clock and still in flight when the clock jumps would look abandoned (its lease over)
+        and be failed by housekeeping.
+        """
+        await self.pump()
+        async with self._idle:
+            await self._idle.wait_for(lambda: self._in_flight == 0)
+
     # ------------------------------------------------------------ sending ---------------
     async def pump(self) -> int:
         """Send every row due now, `broadcast_concurrency` at a time; returns how many went."""
@@ -172,23 +185,36 @@ class BroadcastSender:
 
     async def _worker(self) -> None:
         while not self._stopping:
-            async with self.sessions() as session, session.begin():
-                delivery = await outbox.claim_next(
-                    session,
-                    worker=self.worker_id,
-                    now=self.clock(),
-                    lease=self.lease,
-                    rules=self.rules,
-                    default_timezone=self.settings.default_timezone,
-                    default_locale=self.settings.default_locale,
-                )
+            self._in_flight += 1
+            try:
+                delivery = await self._claim_and_send()
+            finally:
+                self._in_flight -= 1
+                async with self._idle:
+                    self._idle.notify_all()
             if delivery is None:
                 return
-            if delivery.paid and not self.settings.broadcast_paid:
-                # paid sending was switched off since it was scheduled: no Stars are spent
-                delivery = replace(delivery, paid=False)
-            await (self.paid_rate if delivery.paid else self.rate).wait()
-            await self._send(delivery)
+
+    async def _claim_and_send(self) -> outbox.Delivery | None:
+        """Claim the next due row and send it; None when nothing is due."""
+        async with self.sessions() as session, session.begin():
+            delivery = await outbox.claim_next(
+                session,
+                worker=self.worker_id,
+                now=self.clock(),
+                lease=self.lease,
+                rules=self.rules,
+                default_timezone=self.settings.default_timezone,
+                default_locale=self.settings.default_locale,
+            )
+        if delivery is None:
+            return None
+        if delivery.paid and not self.settings.broadcast_paid:
+            # paid sending was switched off since it was scheduled: no Stars are spent
+            delivery = replace(delivery, paid=False)
+        await (self.paid_rate if delivery.paid else self.rate).wait()
+        await self._send(delivery)
+        return delivery
 
     async def _send(self, delivery: outbox.Delivery) -> None:
         try:

@@ -295,6 +295,30 @@ async def test_a_send_cut_off_by_a_crash_is_never_sent_again(
     await runtime.close()
 
 
+async def test_drain_waits_for_a_send_in_flight_so_a_clock_jump_never_fails_it(
+    emulator: Emulator, settings: Settings
+) -> None:
+    # the playground's :wait: a slow send is in flight when the clock is about to jump a day
+    harness = await make_harness(emulator, settings, broadcast_concurrency=1)
+    runtime = harness.runtime
+    await world(harness, opted_in=[MIA])
+    broadcast_id = await schedule(harness, targets="members")
+    emulator.inject_fault("sendMessage", status=200, delay=0.5)
+    before = len(emulator.calls_of("sendMessage"))
+    background = asyncio.create_task(runtime.broadcasts.pump())
+    await until(lambda: len(emulator.calls_of("sendMessage")) > before)
+    # when drain returns, the clock jumps past the lease and housekeeping runs
+    await runtime.broadcasts.drain()
+    harness.clock.advance(hours=24)
+    await runtime.broadcasts.housekeeping()
+    await background
+    # then the row was recorded sent before the jump, and sent once
+    row = (await rows(harness, broadcast_id))[MIA]
+    assert row.status == RECIPIENT_SENT and row.reason is None
+    assert len(emulator.calls_of("sendMessage")) == before + 1
+    await runtime.close()
+
+
 async def test_two_senders_never_take_the_same_row(harness: Harness) -> None:
     harness.clock.now = MORNING
     opted = [MIA, KAI, *EXTRA_MEMBERS]

@@ -120,8 +120,12 @@ async def _session(
         await runtime.notifier.drain()
 
     async def wait(hours: float) -> None:
-        # the scheduler's jobs wake on the real clock: run what fell due on the bot's at once
+        # the scheduler's jobs wake on the real clock: run what fell due on the bot's at once.
+        # A broadcast row in flight when the clock jumps would look abandoned (its lease over)
+        # and be failed, so sends finish first, and what fell due goes before housekeeping
+        await runtime.broadcasts.drain()
         clock.offset += timedelta(hours=hours)
+        await runtime.broadcasts.drain()
         await runtime.closer.close_due()
         await runtime.polls.close_due()
         await runtime.reservations.run()
