@@ -41,7 +41,7 @@ from models.payout import (
 from services.db import rowcount
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances, post
-from services.paging import Page, count_of, window
+from services.paging import Page, page_of
 
 # ledger transaction kinds written here
 TX_CASH_COLLECTED = "cash_collected"  # a leader took an offline order's money
@@ -288,15 +288,12 @@ async def open_handovers(
     session: AsyncSession, *, limit: int, offset: int = 0
 ) -> Page[HandoverView]:
     """A page of the hand-overs waiting for staff, oldest first, and how many wait."""
-    limit, offset = window(limit, offset)
     statement = (
         select(CashHandover)
         .where(col(CashHandover.status) == HANDOVER_REQUESTED)
         .order_by(col(CashHandover.id))
     )
-    total = await count_of(session, statement)
-    rows = await session.execute(statement.limit(limit).offset(offset))
-    return Page([_view(row) for row in rows.scalars().all()], offset, total)
+    return await page_of(session, statement, _view, limit=limit, offset=offset)
 
 
 async def cash_holders(

@@ -35,7 +35,7 @@ from services.member import (
     record_member,
     refresh_member,
 )
-from services.paging import Page, count_of, window
+from services.paging import Page, page_of
 from services.parsing import Unreadable, parse_zone
 from services.validation import number
 
@@ -246,13 +246,10 @@ async def open_communities(
 ) -> Page[CommunityView]:
     """A page of the groups open for business, by title, and how many there are (the
     broadcast wizard lists them)."""
-    limit, offset = window(limit, offset)
     statement = (
         select(Community).where(is_open_clause()).order_by(col(Community.title), col(Community.id))
     )
-    total = await count_of(session, statement)
-    rows = await session.execute(statement.limit(limit).offset(offset))
-    return Page([_view(row) for row in rows.scalars()], offset, total)
+    return await page_of(session, statement, _view, limit=limit, offset=offset)
 
 
 async def seen_in_community(

@@ -3,6 +3,7 @@ so nothing is ever cut silently."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -37,6 +38,17 @@ async def count_of(session: AsyncSession, statement: Any) -> int:
     """How many rows a SELECT returns (without its ordering)."""
     counted = select(func.count()).select_from(statement.order_by(None).subquery())
     return int((await session.execute(counted)).scalar_one())
+
+
+async def page_of(
+    session: AsyncSession, statement: Any, view: Callable[[Any], T], *, limit: int, offset: int
+) -> Page[T]:
+    """A page of a SELECT of one kind of row (in the statement's order), each row made `view(row)`,
+    and how many rows the whole SELECT returns."""
+    limit, offset = window(limit, offset)
+    total = await count_of(session, statement)
+    rows = await session.execute(statement.limit(limit).offset(offset))
+    return Page([view(row) for row in rows.scalars().all()], offset, total)
 
 
 def slice_of(items: list[T], *, limit: int, offset: int) -> Page[T]:

@@ -36,7 +36,7 @@ from services.cash import TX_CASH_NETTED, lock_holder, settle_cash
 from services.db import rowcount
 from services.errors import Refused
 from services.ledger import AccountRef, Posting, balances_of_owner, post
-from services.paging import Page, count_of, window
+from services.paging import Page, page_of
 from services.role import is_suspended_leader
 
 TX_COMMISSION_PAYOUT = "commission_payout"  # released commission paid out to its earner
@@ -200,15 +200,12 @@ async def open_payout(session: AsyncSession, member_id: int) -> PayoutView | Non
 
 async def open_payouts(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[PayoutView]:
     """A page of the payout requests waiting for staff, oldest first, and how many wait."""
-    limit, offset = window(limit, offset)
     statement = (
         select(PayoutRequest)
         .where(col(PayoutRequest.status) == PAYOUT_REQUESTED)
         .order_by(col(PayoutRequest.id))
     )
-    total = await count_of(session, statement)
-    rows = await session.execute(statement.limit(limit).offset(offset))
-    return Page([_view(row) for row in rows.scalars().all()], offset, total)
+    return await page_of(session, statement, _view, limit=limit, offset=offset)
 
 
 async def decide_payout(

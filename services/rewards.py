@@ -22,7 +22,7 @@ from models.rewards import (
 )
 from services.coupons import CouponError, grant
 from services.db import rowcount
-from services.paging import Page, count_of, window
+from services.paging import Page, count_of, page_of, window
 from services.points import (
     MAX_POINTS,
     REASON_REDEEM,
@@ -256,15 +256,12 @@ async def open_fulfilments(
     session: AsyncSession, *, limit: int, offset: int = 0
 ) -> Page[FulfilmentView]:
     """A page of the physical rewards waiting to be handed over, oldest first."""
-    limit, offset = window(limit, offset)
     statement = (
         select(Fulfilment)
         .where(col(Fulfilment.status) == FULFILMENT_OPEN)
         .order_by(col(Fulfilment.id))
     )
-    total = await count_of(session, statement)
-    rows = await session.execute(statement.limit(limit).offset(offset))
-    return Page([_task(row) for row in rows.scalars().all()], offset, total)
+    return await page_of(session, statement, _task, limit=limit, offset=offset)
 
 
 class FulfilmentError(Exception):

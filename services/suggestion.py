@@ -27,7 +27,7 @@ from models.suggestion import (
 )
 from services.db import dialect_name, rowcount
 from services.errors import Refused
-from services.paging import Page, count_of, window
+from services.paging import Page, page_of
 from services.points import REASON_SUGGESTION, award
 
 MAX_PER_DAY = 5  # suggestions one member may send in 24 hours
@@ -140,15 +140,12 @@ async def new_suggestions(
     session: AsyncSession, *, limit: int, offset: int = 0
 ) -> Page[SuggestionView]:
     """A page of the suggestions still waiting for staff, oldest first, and how many wait."""
-    limit, offset = window(limit, offset)
     statement = (
         select(Suggestion)
         .where(col(Suggestion.status) == SUGGESTION_NEW)
         .order_by(col(Suggestion.id))
     )
-    total = await count_of(session, statement)
-    rows = await session.execute(statement.limit(limit).offset(offset))
-    return Page([_view(r) for r in rows.scalars().all()], offset, total)
+    return await page_of(session, statement, _view, limit=limit, offset=offset)
 
 
 async def get_suggestion(session: AsyncSession, suggestion_id: int) -> SuggestionView | None:
