@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -153,6 +153,27 @@ async def get_variant(session: AsyncSession, variant_id: int) -> VariantView | N
     """The variant with this id, if any."""
     row = await session.get(ProductVariant, variant_id)
     return _variant_view(row) if row else None
+
+
+async def restock_variant(session: AsyncSession, variant_id: int, units: int) -> None:
+    """Give units back to a variant's stock (one whose stock is not counted stays so)."""
+    await session.execute(
+        update(ProductVariant)
+        .where(col(ProductVariant.id) == variant_id, col(ProductVariant.stock).is_not(None))
+        .values(stock=col(ProductVariant.stock) + units)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def restock_product(session: AsyncSession, product_id: int, units: int) -> None:
+    """Give units back to the own stock of a product without variants (one whose stock is not
+    counted stays so)."""
+    await session.execute(
+        update(Product)
+        .where(col(Product.id) == product_id, col(Product.stock).is_not(None))
+        .values(stock=col(Product.stock) + units)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def check_variants(specs: list[VariantSpec], taken: tuple[str, ...] = ()) -> None:

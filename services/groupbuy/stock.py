@@ -19,7 +19,7 @@ from services.groupbuy.values import (
     GroupBuyView,
     ListEntry,
 )
-from services.product import VariantView, variants_of
+from services.product import VariantView, restock_product, restock_variant, variants_of
 
 
 async def _release_stock(session: AsyncSession, groupbuy: GroupBuyView, units: int) -> None:
@@ -281,18 +281,7 @@ async def _release_variant_stock(
         if units <= 0:
             continue
         if offered.of_product:  # a catalogue product without variants: its own stock
-            await session.execute(
-                update(Product)
-                .where(col(Product.id) == offered.product_id, col(Product.stock).is_not(None))
-                .values(stock=col(Product.stock) + units)
-                .execution_options(synchronize_session=False)
-            )
-            continue
-        await session.execute(
-            update(ProductVariant)
-            .where(
-                col(ProductVariant.id) == offered.variant_id, col(ProductVariant.stock).is_not(None)
-            )
-            .values(stock=col(ProductVariant.stock) + units)
-            .execution_options(synchronize_session=False)
-        )
+            assert offered.product_id is not None  # what `of_product` means
+            await restock_product(session, offered.product_id, units)
+        else:
+            await restock_variant(session, offered.variant_id, units)

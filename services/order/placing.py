@@ -24,6 +24,7 @@ from services.db import rowcount
 from services.order.read import _load
 from services.order.status import _move
 from services.order.values import OrderError, OrderRefusal, OrderView, order_view
+from services.product import restock_variant
 from services.tiers import tier_discount
 
 
@@ -144,12 +145,7 @@ async def release_reserved(session: AsyncSession, row: Order) -> None:
     the member (for an order just cancelled or expired; a group-buy's stock is its own)."""
     assert row.id is not None
     if row.variant_id is not None and row.groupbuy_id is None:
-        await session.execute(
-            update(ProductVariant)
-            .where(col(ProductVariant.id) == row.variant_id, col(ProductVariant.stock).is_not(None))
-            .values(stock=col(ProductVariant.stock) + row.quantity)
-            .execution_options(synchronize_session=False)
-        )
+        await restock_variant(session, row.variant_id, row.quantity)
     elif row.product_id is not None and row.groupbuy_id is None:
         await session.execute(
             update(Product)

@@ -18,6 +18,7 @@ from services.audit import record_action
 from services.db import rowcount
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.order import with_variant
+from services.product import restock_product, restock_variant
 from services.trial.audience import MAX_CANDIDATES, _candidates
 from services.trial.read import _view
 from services.trial.values import (
@@ -82,21 +83,9 @@ async def _return_stock(session: AsyncSession, trial: Trial, n: int) -> None:
     if n <= 0:
         return
     if trial.variant_id is not None:
-        await session.execute(
-            update(ProductVariant)
-            .where(
-                col(ProductVariant.id) == trial.variant_id, col(ProductVariant.stock).is_not(None)
-            )
-            .values(stock=col(ProductVariant.stock) + n)
-            .execution_options(synchronize_session=False)
-        )
+        await restock_variant(session, trial.variant_id, n)
     else:
-        await session.execute(
-            update(Product)
-            .where(col(Product.id) == trial.product_id, col(Product.stock).is_not(None))
-            .values(stock=col(Product.stock) + n)
-            .execution_options(synchronize_session=False)
-        )
+        await restock_product(session, trial.product_id, n)
 
 
 async def create_trial(
