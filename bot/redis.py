@@ -7,8 +7,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 from bot.sender import Booking, Pace, PaceLimits, Rate
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def create_redis(url: str) -> Redis:
@@ -55,39 +56,37 @@ class ResilientStorage(_Degradable, BaseStorage):
         self.primary = RedisStorage(redis)
         self.fallback = MemoryStorage()
 
-    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+    async def _write(self, primary: Awaitable[None]) -> None:
+        """Write to Redis if it answers; the caller writes the same to memory either way."""
         try:
-            await self.primary.set_state(key, state)
+            await primary
             self._recovered()
         except RedisError as exc:
             self._failed(exc)
+
+    async def _read(self, primary: Awaitable[_T], fallback: Callable[[], Awaitable[_T]]) -> _T:
+        """Read from Redis, or from memory while Redis is away."""
+        try:
+            value = await primary
+            self._recovered()
+            return value
+        except RedisError as exc:
+            self._failed(exc)
+            return await fallback()
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self._write(self.primary.set_state(key, state))
         await self.fallback.set_state(key, state)
 
     async def get_state(self, key: StorageKey) -> str | None:
-        try:
-            value = await self.primary.get_state(key)
-            self._recovered()
-            return value
-        except RedisError as exc:
-            self._failed(exc)
-            return await self.fallback.get_state(key)
+        return await self._read(self.primary.get_state(key), lambda: self.fallback.get_state(key))
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        try:
-            await self.primary.set_data(key, data)
-            self._recovered()
-        except RedisError as exc:
-            self._failed(exc)
+        await self._write(self.primary.set_data(key, data))
         await self.fallback.set_data(key, data)
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
-        try:
-            value = await self.primary.get_data(key)
-            self._recovered()
-            return value
-        except RedisError as exc:
-            self._failed(exc)
-            return await self.fallback.get_data(key)
+        return await self._read(self.primary.get_data(key), lambda: self.fallback.get_data(key))
 
     async def state_and_hit(
         self, key: StorageKey, throttle: Throttle, who: int

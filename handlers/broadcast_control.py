@@ -19,12 +19,9 @@ from handlers.views.broadcast import BroadcastSettings
 from handlers.views.broadcast_status import (
     BroadcastControlCallback,
     Waker,
-    control_keyboard,
     error_text,
-    reader_zone,
     send_status,
-    status_text,
-    targets_in_words,
+    status_card,
 )
 from handlers.views.labels import BROADCAST_STATUS, label
 from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
@@ -63,14 +60,9 @@ async def send_broadcast_cards(
     if not page.total:
         await target.answer(_("No broadcasts yet. /broadcast starts one."))
         return
-    zone = reader_zone(member, settings)
     for view in page.items:
-        await target.answer(
-            status_text(
-                view, zone, clock(), settings, await targets_in_words(session, view.targets)
-            ),
-            reply_markup=control_keyboard(view),
-        )
+        text, markup = await status_card(session, view, member, settings, clock())
+        await target.answer(text, reply_markup=markup)
     await send_footer(target, _("Broadcasts: {counter}"), "broadcasts", page)
 
 
@@ -151,13 +143,5 @@ async def control_button(
     view = await outbox.progress(session, broadcast_id=callback_data.broadcast_id)
     if view is not None and isinstance(query.message, Message):
         with contextlib.suppress(TelegramBadRequest):  # the text did not change
-            await query.message.edit_text(
-                status_text(
-                    view,
-                    reader_zone(member, settings),
-                    clock(),
-                    settings,
-                    await targets_in_words(session, view.targets),
-                ),
-                reply_markup=control_keyboard(view),
-            )
+            text, markup = await status_card(session, view, member, settings, clock())
+            await query.message.edit_text(text, reply_markup=markup)

@@ -17,7 +17,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
-from handlers.views.member import ambiguous_text
+from handlers.views.member import named_member
 from handlers.views.role import group_names, leader_notice
 from handlers.views.stats import duration_text
 from handlers.views.text import (
@@ -46,7 +46,7 @@ from services.credit import (
     leader_record,
     set_limit,
 )
-from services.member import AmbiguousMember, MemberView, find_member, get_member
+from services.member import MemberView, get_member
 from services.money import InvalidAmount, parse_currency
 from services.parsing import parse_amount
 from services.role import LeaderError, Role, suspend_leader
@@ -89,19 +89,7 @@ async def _named(
             )
         )
         return None
-    try:
-        found = await find_member(session, words[0])
-    except AmbiguousMember as exc:
-        await message.answer(ambiguous_text(exc))
-        return None
-    if found is None:
-        await message.answer(
-            _(
-                "I don't know that user yet. Ask them to send /start to me (or to write in one "
-                "of our groups), then try again."
-            )
-        )
-    return found
+    return await named_member(session, words[0], message.answer)
 
 
 def limits_text(limits: Limits | None, locale: str) -> str:

@@ -7,7 +7,6 @@ from typing import Protocol
 from urllib.parse import urlencode
 
 from aiogram import Bot, Router
-from aiogram.enums import ChatType
 from aiogram.filters import Command
 from aiogram.types import (
     InlineKeyboardButton,
@@ -19,13 +18,12 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.filters import GROUP, PRIVATE, current_role, refusal_text
+from handlers.filters import GROUP, PRIVATE
+from handlers.views.stats import private_scope
 from handlers.views.text import HandlerSettings, counted, esc
 from models.base import Clock
-from services.audit import record_action
 from services.dashboard import issue_link
 from services.member import MemberView
-from services.role import Role, led_communities
 
 router = Router(name="dashboard")
 
@@ -46,21 +44,10 @@ async def dashboard_link(
 ) -> None:
     """Gives staff and leaders a one-time login link, and a button that opens the dashboard
     inside Telegram as a Mini App (Telegram opens Mini Apps from https addresses only)."""
-    role = await current_role(bot, session, settings, member, None)
-    allowed = role >= Role.STAFF or bool(await led_communities(session, member_id=member.id))
-    await record_action(
-        session,
-        actor_id=member.id,
-        chat_id=message.chat.id,
-        action="dashboard.link",
-        allowed=allowed,
-        now=clock(),
-        required_role=Role.LEADER.name.lower(),
+    allowed, _scope = await private_scope(
+        message, bot, session, member, settings, clock, action="dashboard.link"
     )
     if not allowed:
-        await message.reply(
-            refusal_text(Role.LEADER, private=message.chat.type == ChatType.PRIVATE)
-        )
         return
     minutes = settings.dashboard_link_minutes
     token, _expires = await issue_link(session, member_id=member.id, now=clock(), minutes=minutes)

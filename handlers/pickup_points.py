@@ -21,7 +21,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, RoleFilter, refusal_text
-from handlers.views.member import ambiguous_text
+from handlers.views.member import named_member
 from handlers.views.order import Marking
 from handlers.views.pickup import (
     NOT_YOURS,
@@ -43,7 +43,7 @@ from handlers.views.text import (
     esc_name,
 )
 from services.community import CommunityView
-from services.member import AmbiguousMember, MemberView, find_member, get_member
+from services.member import MemberView, get_member
 from services.pickup import (
     PickupError,
     PointView,
@@ -304,18 +304,8 @@ async def keeper_command(
     point = await _managed_point(message, session, member, settings, point_id, action, now=clock())
     if point is None:
         return
-    try:
-        target = await find_member(session, words[0])
-    except AmbiguousMember as exc:
-        await message.reply(ambiguous_text(exc))
-        return
+    target = await named_member(session, words[0], message.reply)
     if target is None:
-        await message.reply(
-            _(
-                "I don't know that user yet. Ask them to send /start to me (or to write in one "
-                "of our groups), then try again."
-            )
-        )
         return
     name, place = esc(target.display_name), esc_name(point.name)
     if adding:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, RoleFilter
 from handlers.views.commands import refresh_private_menu
-from handlers.views.member import ambiguous_text
+from handlers.views.member import named_member
 from handlers.views.role import (
     audit_leader_change,
     audit_role_change,
@@ -34,7 +34,7 @@ from handlers.views.text import (
 )
 from models.base import Clock
 from services.community import CommunityView
-from services.member import AmbiguousMember, MemberView, find_member, get_member
+from services.member import MemberView, get_member
 from services.role import (
     LeaderError,
     Role,
@@ -88,18 +88,9 @@ async def _target_and_reason(
             ).format(command=command.command)
         )
         return None, ""
-    try:
-        found = await find_member(session, words[0])
-    except AmbiguousMember as exc:
-        await message.reply(ambiguous_text(exc))
-        return None, ""
+    found = await named_member(session, words[0], message.reply)
     if found is None:
-        await message.reply(
-            _(
-                "I don't know that user yet. Ask them to send /start to me (or to write in one "
-                "of our groups), then try again."
-            )
-        )
+        return None, ""
     return found, words[1] if len(words) > 1 else ""
 
 

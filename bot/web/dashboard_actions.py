@@ -31,6 +31,7 @@ from handlers.views.membership import (
 )
 from handlers.views.product import photo_tag
 from handlers.views.review import MODERATION_ERRORS, moderation_notice
+from handlers.views.text import N_
 from handlers.views.trial import ERRORS as TRIAL_ERRORS
 from handlers.views.trial import invitations
 from services.audit import record_action
@@ -69,16 +70,13 @@ class ActionRoutes(DashboardCore):
     async def ship(self, request: web.Request) -> web.StreamResponse:
         """POST /dashboard/ship with order, carrier and tracking: staff mark a paid delivery
         order shipped, as /ship does (audited); the member is told once it committed."""
-        view = await self._post_view(request)
+        view = await self._staff_post(
+            request, SHIP_ACTION, N_("Only brand staff ship orders."), required_role=""
+        )
         if isinstance(view, web.Response):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            not_staff = await self._staff_only(
-                request, view, SHIP_ACTION, _("Only brand staff ship orders."), required_role=""
-            )
-            if not_staff is not None:
-                return not_staff
             form = await request.post()
             order_id = number(str(form.get("order", ""))[:32])
             if order_id is None:
@@ -187,16 +185,13 @@ class ActionRoutes(DashboardCore):
     async def trial_new(self, request: web.Request) -> web.StreamResponse:
         """POST /dashboard/trial-new: staff create a trial as /trial_new does (the same
         service, audited as trial.create); the candidates are invited once it committed."""
-        view = await self._post_view(request)
+        view = await self._staff_post(
+            request, "trial.create", N_("Only brand staff create trials.")
+        )
         if isinstance(view, web.Response):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            not_staff = await self._staff_only(
-                request, view, "trial.create", _("Only brand staff create trials.")
-            )
-            if not_staff is not None:
-                return not_staff
             form = await request.post()
             product_text, _sep, variant = (
                 str(form.get("product", "")).strip()[:64].replace("：", ":").partition(":")
@@ -230,16 +225,13 @@ class ActionRoutes(DashboardCore):
         """POST /dashboard/membership-plan-off with plan: staff stop selling a membership plan,
         as /membership_plan_off does (audited); once it committed, the renewals are cancelled
         with Telegram and the members told."""
-        view = await self._post_view(request)
+        view = await self._staff_post(
+            request, PLAN_OFF_ACTION, N_("Only brand staff switch membership plans off.")
+        )
         if isinstance(view, web.Response):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            not_staff = await self._staff_only(
-                request, view, PLAN_OFF_ACTION, _("Only brand staff switch membership plans off.")
-            )
-            if not_staff is not None:
-                return not_staff
             form = await request.post()
             word = str(form.get("plan", ""))[:32]
             plan_id = number(word)
@@ -279,16 +271,13 @@ class ActionRoutes(DashboardCore):
         """POST /dashboard/membership-plan-add with name, stars and grant: staff put a plan on
         sale as /membership_plan_add does (the same parsers and service, audited as
         membership.plan_add); bad input is refused with the bot's words and adds nothing."""
-        view = await self._post_view(request)
+        view = await self._staff_post(
+            request, PLAN_ADD_ACTION, N_("Only brand staff add membership plans.")
+        )
         if isinstance(view, web.Response):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            not_staff = await self._staff_only(
-                request, view, PLAN_ADD_ACTION, _("Only brand staff add membership plans.")
-            )
-            if not_staff is not None:
-                return not_staff
             form = await request.post()
             name = str(form.get("name", ""))[:200]
             stars_text = str(form.get("stars", ""))[:32]
@@ -324,16 +313,13 @@ class ActionRoutes(DashboardCore):
         """POST /dashboard/group-level with group, level and who: staff set a group's level and
         who may join it as /group_level does (the same parsers and service, audited as
         group.level_set); bad input is refused with the bot's words and changes nothing."""
-        view = await self._post_view(request)
+        view = await self._staff_post(
+            request, LEVEL_ACTION, N_("Only brand staff set group levels.")
+        )
         if isinstance(view, web.Response):
             return view
         actor = view.reader.member_id
         with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
-            not_staff = await self._staff_only(
-                request, view, LEVEL_ACTION, _("Only brand staff set group levels.")
-            )
-            if not_staff is not None:
-                return not_staff
             form = await request.post()
             try:
                 group_id = telegram_id(str(form.get("group", ""))[:32])

@@ -232,6 +232,18 @@ class DashboardCore:
         )
         return self._message(request, 403, _("Not for you, sorry"), refusal)
 
+    async def _staff_post(
+        self, request: web.Request, action: str, refusal: str, required_role: str = "staff"
+    ) -> View | web.Response:
+        """A form POST only brand staff may send: its reader and filters, or the refusal page
+        (cross-site; or not staff, audited under `action` and told `refusal`, a message id)."""
+        view = await self._post_view(request)
+        if isinstance(view, web.Response):
+            return view
+        with self.runtime.i18n.context(), self.runtime.i18n.use_locale(view.locale):
+            not_staff = await self._staff_only(request, view, action, _(refusal), required_role)
+        return view if not_staff is None else not_staff
+
     def _too_many(self, request: web.Request) -> web.Response:
         response = self._message(
             request,

@@ -302,6 +302,19 @@ def control_keyboard(view: outbox.Progress) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
+async def status_card(
+    session: AsyncSession,
+    view: outbox.Progress,
+    member: MemberView,
+    settings: BroadcastSettings,
+    now: datetime,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """A broadcast's card as the reader sees it: the text in their time zone, and its controls."""
+    targets = await targets_in_words(session, view.targets)
+    text = status_text(view, reader_zone(member, settings), now, settings, targets)
+    return text, control_keyboard(view)
+
+
 async def send_status(
     message: Message,
     session: AsyncSession,
@@ -319,13 +332,5 @@ async def send_status(
     if view is None:
         await message.answer(error_text("not_found").format(id=broadcast_id))
         return
-    await message.answer(
-        status_text(
-            view,
-            reader_zone(member, settings),
-            clock(),
-            settings,
-            await targets_in_words(session, view.targets),
-        ),
-        reply_markup=control_keyboard(view),
-    )
+    text, markup = await status_card(session, view, member, settings, clock())
+    await message.answer(text, reply_markup=markup)

@@ -18,11 +18,11 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.commands import sync_private_commands
-from handlers.views.member import ambiguous_text
+from handlers.views.member import named_member, unknown_text
 from handlers.views.text import BackgroundSender, HandlerSettings, esc, esc_name
 from services.audit import record_action
 from services.community import CommunityView, get_community
-from services.member import AmbiguousMember, MemberView, UserInfo, find_member, get_member
+from services.member import MemberView, UserInfo, get_member
 from services.role import AdminInfo, Role, creator_leads_group, menu_role, resolve_role
 
 log = logging.getLogger(__name__)
@@ -132,28 +132,18 @@ async def command_target(
     reply = message.reply_to_message
     if reply is not None and reply.from_user is not None and not command.args:
         found = await get_member(session, reply.from_user.id)
-    elif command.args:
-        try:
-            found = await find_member(session, command.args.split()[0])
-        except AmbiguousMember as exc:
-            await message.reply(ambiguous_text(exc))
-            return None
-    else:
-        await message.reply(
-            _(
-                "Tell me who: reply to one of their messages, or add their numeric id or "
-                "@username, for example /{command} @alice."
-            ).format(command=command.command)
-        )
-        return None
-    if found is None:
-        await message.reply(
-            _(
-                "I don't know that user yet. Ask them to send /start to me (or to write in one "
-                "of our groups), then try again."
-            )
-        )
-    return found
+        if found is None:
+            await message.reply(unknown_text())
+        return found
+    if command.args:
+        return await named_member(session, command.args.split()[0], message.reply)
+    await message.reply(
+        _(
+            "Tell me who: reply to one of their messages, or add their numeric id or "
+            "@username, for example /{command} @alice."
+        ).format(command=command.command)
+    )
+    return None
 
 
 async def audit_role_change(
