@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.member import named_member
-from handlers.views.role import group_names, leader_notice
+from handlers.views.role import group_names, leader_notice, member_name
 from handlers.views.stats import duration_text
 from handlers.views.text import (
     N_,
@@ -69,13 +69,6 @@ class CreditCallback(CallbackData, prefix="crd"):
     member_id: CallbackId
 
 
-def _name(member: MemberView) -> str:
-    """The member's name and id, as the reader's language writes them: "Bob (102)", "Bob（102）"."""
-    return _("{name} ({id})").format(
-        name=f"<b>{esc(member.display_name)}</b>", id=f"<code>{member.id}</code>"
-    )
-
-
 async def _named(
     message: Message, command: CommandObject, session: AsyncSession
 ) -> MemberView | None:
@@ -121,7 +114,7 @@ async def record_text(
     tickets: TicketStats | None = None,
 ) -> str:
     """The leader's record as staff read it: short, one subject a line."""
-    lines = [_("📋 Leader record of {name}").format(name=_name(leader))]
+    lines = [_("📋 Leader record of {name}").format(name=member_name(leader))]
     leading = [c for c, status in record.groups if status == LEADER_ACTIVE]
     suspended = [c for c, status in record.groups if status == LEADER_SUSPENDED]
     if leading:
@@ -303,7 +296,9 @@ async def suspend_button(
             detail=f"{leader.id}: {reason}",
         )
     groups = await group_names(session, changed)
-    done = _("{name} is suspended as leader of {groups}.").format(name=_name(leader), groups=groups)
+    done = _("{name} is suspended as leader of {groups}.").format(
+        name=member_name(leader), groups=groups
+    )
     if leader.started:
         with i18n.use_locale(leader.locale):
             notifier.send(leader.id, leader_notice("suspend", groups, reason))
@@ -351,7 +346,7 @@ async def leader_limit_command(
         return
     if len(words) == 1:
         limits = await get_limits(session, leader.id)
-        await message.answer(_name(leader) + "\n" + limits_text(limits, locale))
+        await message.answer(member_name(leader) + "\n" + limits_text(limits, locale))
         return
     try:
         changed = await _change_limits(
@@ -375,7 +370,9 @@ async def leader_limit_command(
     except CreditError as exc:
         if exc.reason == "not_leader":
             await message.answer(
-                _("{name} leads no group, so there is nothing to limit.").format(name=_name(leader))
+                _("{name} leads no group, so there is nothing to limit.").format(
+                    name=member_name(leader)
+                )
             )
         else:
             await message.answer(_(LIMIT_USAGE))
@@ -391,7 +388,7 @@ async def leader_limit_command(
         detail=f"{leader.id}: {detail}",
     )
     now_text = limits_text(limits, locale)
-    await message.answer(_("Done. {name}").format(name=_name(leader)) + "\n" + now_text)
+    await message.answer(_("Done. {name}").format(name=member_name(leader)) + "\n" + now_text)
     if leader.started:
         with i18n.use_locale(leader.locale):
             told = _(
@@ -416,7 +413,7 @@ async def _change_limits(
     kind = words[1].lower()
     if kind == "off" and len(words) == 2:
         if not await clear_limits(session, leader_id=leader.id):
-            return _("{name} has no limits to lift.").format(name=_name(leader))
+            return _("{name} has no limits to lift.").format(name=member_name(leader))
         return None, "off"
     if (
         kind == LIMIT_GROUPBUYS
