@@ -18,6 +18,7 @@ from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.groupbuy import announce
 from handlers.views.groups import GroupAction, GroupCallback, group_name, state_name
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
+from handlers.views.staff_card import decision_keyboard
 from handlers.views.text import N_, BackgroundSender, CommitHook, HandlerSettings, RefundWaker
 from models.base import Clock
 from models.community import (
@@ -189,14 +190,11 @@ async def suspend_asked(
         await query.answer(_(REFUSALS[GroupRefusal.UNKNOWN]), show_alert=True)
         return
     count = len(await own_open_groupbuys(session, community_id=community.id))
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("⏸ Yes, suspend it"),
-        callback_data=GroupCallback(action=GroupAction.SUSPEND, community_id=community.id),
-    )
-    builder.button(
-        text=_("Keep it open"),
-        callback_data=GroupCallback(action=GroupAction.KEEP, community_id=community.id),
+    keyboard = decision_keyboard(
+        _("⏸ Yes, suspend it"),
+        GroupCallback(action=GroupAction.SUSPEND, community_id=community.id),
+        _("Keep it open"),
+        GroupCallback(action=GroupAction.KEEP, community_id=community.id),
     )
     await query.answer()
     if query.message is not None:
@@ -206,7 +204,7 @@ async def suspend_asked(
                 "prepayment refunded and their members told. Until you reinstate it, it gets no "
                 "group-buys, check-ins, points or referral rewards."
             ).format(group=group_name(community.title, community.id), count=count),
-            reply_markup=builder.as_markup(),
+            reply_markup=keyboard,
         )
 
 

@@ -18,7 +18,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
@@ -34,6 +33,7 @@ from handlers.views.review import (
     moderation_notice,
     review_text,
 )
+from handlers.views.staff_card import decision_keyboard
 from handlers.views.text import N_, HandlerSettings, esc
 from handlers.views.wizard import Draft, read_draft, save_draft
 from models.base import Clock
@@ -91,16 +91,12 @@ class RejectReviewDraft(Draft):
 
 
 def _queue_keyboard(order_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    builder.button(
-        text=_("✅ Approve"),
-        callback_data=ReviewCallback(action=ReviewAction.APPROVE, order_id=order_id),
+    return decision_keyboard(
+        _("✅ Approve"),
+        ReviewCallback(action=ReviewAction.APPROVE, order_id=order_id),
+        _("✖️ Reject"),
+        ReviewCallback(action=ReviewAction.REJECT, order_id=order_id),
     )
-    builder.button(
-        text=_("✖️ Reject"),
-        callback_data=ReviewCallback(action=ReviewAction.REJECT, order_id=order_id),
-    )
-    return builder.as_markup()
 
 
 async def _send_review(

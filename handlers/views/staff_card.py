@@ -1,7 +1,8 @@
 """A request staff decide from its card: the card's two buttons (yes and no, side by side) and
 the audit of the decision taken from them. Shared by handlers/cash.py (hand-overs),
-handlers/payout.py (payout requests), handlers/referral_admin.py (held referrals) and
-handlers/role_apply.py (leader applications)."""
+handlers/payout.py (payout requests), handlers/referral_admin.py (held referrals),
+handlers/role_apply.py (leader applications), handlers/review.py (reviews to moderate) and
+handlers/groups.py (a group's suspension)."""
 
 from __future__ import annotations
 
