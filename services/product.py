@@ -26,6 +26,7 @@ from services.content import (
     localized,
     with_language,
 )
+from services.db import rowcount
 from services.errors import Refused
 from services.member import LOCALES
 from services.paging import Page, count_of, window
@@ -225,6 +226,29 @@ async def add_variants(
     )
     await session.flush()
     return _view(row, await variants_of(session, product_id))
+
+
+async def has_active_variants(session: AsyncSession, product_id: int) -> bool:
+    """Whether the product has an active variant (then an order or a trial must name one)."""
+    found = await session.scalar(
+        select(col(ProductVariant.id))
+        .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def take_variant_stock(session: AsyncSession, variant_id: int, units: int) -> bool:
+    """The variant's stock gives up `units`: one conditional UPDATE (stock >= units), so two
+    takers at once never take it below zero. False when it has fewer left (a variant of
+    unlimited stock has none to take: callers skip it)."""
+    taken = await session.execute(
+        update(ProductVariant)
+        .where(col(ProductVariant.id) == variant_id, col(ProductVariant.stock) >= units)
+        .values(stock=col(ProductVariant.stock) - units)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(taken) == 1
 
 
 def _view(row: Product, variants: tuple[VariantView, ...] = ()) -> ProductView:

@@ -24,7 +24,7 @@ from services.db import rowcount
 from services.order.read import _load
 from services.order.status import _move
 from services.order.values import OrderError, OrderRefusal, OrderView, order_view
-from services.product import restock_variant
+from services.product import has_active_variants, restock_variant, take_variant_stock
 from services.tiers import tier_discount
 
 
@@ -101,12 +101,7 @@ async def _variant_to_order(
         if variant is not None and variant.product_id == product_id and variant.active:
             return variant
         raise OrderError(OrderRefusal.CHOOSE_VARIANT, str(product_id))
-    has_variants = await session.scalar(
-        select(col(ProductVariant.id))
-        .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
-        .limit(1)
-    )
-    if has_variants is not None:
+    if await has_active_variants(session, product_id):
         raise OrderError(OrderRefusal.CHOOSE_VARIANT, str(product_id))
     return None
 
@@ -118,13 +113,8 @@ async def _take_variant_stock(
     what is left): one conditional UPDATE, so concurrent orders never oversell a variant."""
     if variant.stock is None:
         return
-    taken = await session.execute(
-        update(ProductVariant)
-        .where(col(ProductVariant.id) == variant.id, col(ProductVariant.stock) >= quantity)
-        .values(stock=col(ProductVariant.stock) - quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(taken) != 1:
+    assert variant.id is not None
+    if not await take_variant_stock(session, variant.id, quantity):
         stock = select(col(ProductVariant.stock)).where(col(ProductVariant.id) == variant.id)
         left = await session.scalar(stock)
         raise OrderError(OrderRefusal.OUT_OF_STOCK, str(left or 0))

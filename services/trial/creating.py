@@ -18,7 +18,12 @@ from services.audit import record_action
 from services.db import rowcount
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.order import with_variant
-from services.product import restock_product, restock_variant
+from services.product import (
+    has_active_variants,
+    restock_product,
+    restock_variant,
+    take_variant_stock,
+)
 from services.trial.audience import MAX_CANDIDATES, _candidates
 from services.trial.read import _view
 from services.trial.values import (
@@ -57,25 +62,20 @@ async def _take_stock(
     if variant is not None:
         if variant.stock is None:
             return
-        taken = await session.execute(
-            update(ProductVariant)
-            .where(col(ProductVariant.id) == variant.id, col(ProductVariant.stock) >= n)
-            .values(stock=col(ProductVariant.stock) - n)
-            .execution_options(synchronize_session=False)
-        )
-        left = variant.stock
-    else:
-        if product.stock is None:
-            return
-        taken = await session.execute(
-            update(Product)
-            .where(col(Product.id) == product.id, col(Product.stock) >= n)
-            .values(stock=col(Product.stock) - n)
-            .execution_options(synchronize_session=False)
-        )
-        left = product.stock
+        assert variant.id is not None
+        if not await take_variant_stock(session, variant.id, n):
+            raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(variant.stock))
+        return
+    if product.stock is None:
+        return
+    taken = await session.execute(
+        update(Product)
+        .where(col(Product.id) == product.id, col(Product.stock) >= n)
+        .values(stock=col(Product.stock) - n)
+        .execution_options(synchronize_session=False)
+    )
     if rowcount(taken) != 1:
-        raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(left))
+        raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(product.stock))
 
 
 async def _return_stock(session: AsyncSession, trial: Trial, n: int) -> None:
@@ -112,14 +112,8 @@ async def create_trial(
     if product is None or not product.active:
         raise TrialError(TrialRefusal.NO_PRODUCT, str(product_id))
     chosen = await _variant(session, product_id, variant) if variant else None
-    if chosen is None:
-        has_variants = await session.scalar(
-            select(col(ProductVariant.id))
-            .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
-            .limit(1)
-        )
-        if has_variants is not None:
-            raise TrialError(TrialRefusal.CHOOSE_VARIANT, str(product_id))
+    if chosen is None and await has_active_variants(session, product_id):
+        raise TrialError(TrialRefusal.CHOOSE_VARIANT, str(product_id))
     candidates = await _candidates(session, audience)
     reachable = (
         await session.execute(
