@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import case, func, update
+from sqlalchemy import ScalarSelect, case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -228,6 +228,14 @@ def _credited(tx: TransactionView, member_id: int) -> int:
     )
 
 
+async def _posted_before(session: AsyncSession, *, points: int, key: str) -> TransactionView | None:
+    """Refuse a spend or gift of no points or of more than MAX_POINTS (bad_amount); else the
+    transaction already posted under `key`, if any (a retry returns it, changing nothing)."""
+    if points <= 0 or points > MAX_POINTS:
+        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
+    return await find_transaction(session, key)
+
+
 async def _spend(
     session: AsyncSession,
     *,
@@ -239,9 +247,7 @@ async def _spend(
     memo: str,
 ) -> TransactionView:
     """Move points out of a member's account in a savepoint: too few points change nothing."""
-    if points <= 0 or points > MAX_POINTS:
-        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
-    existing = await find_transaction(session, key)
+    existing = await _posted_before(session, points=points, key=key)
     if existing is not None:
         return existing
     try:
@@ -311,9 +317,7 @@ async def gift(
     otherwise the recipient reads "a member". The memo never holds anyone's id."""
     if sender_id == recipient_id:
         raise PointsError(PointsRefusal.SELF)
-    if points <= 0 or points > MAX_POINTS:
-        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
-    existing = await find_transaction(session, key)
+    existing = await _posted_before(session, points=points, key=key)
     if existing is not None:
         return existing
     try:
@@ -371,6 +375,18 @@ async def claw_back(
     return taken
 
 
+def _points_account(member_id: int) -> ScalarSelect[int]:
+    """The id of the member's points account, as a subquery (no row: the member has none)."""
+    return (
+        select(col(LedgerAccount.id))
+        .where(
+            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
+            col(LedgerAccount.owner_id) == member_id,
+        )
+        .scalar_subquery()
+    )
+
+
 async def points_flow(
     session: AsyncSession, *, member_id: int, earned_before: datetime
 ) -> tuple[int, int]:
@@ -379,14 +395,7 @@ async def points_flow(
     With oldest-first spending, what was earned before a cutoff and not yet debited is what
     expires at that cutoff.
     """
-    account = (
-        select(col(LedgerAccount.id))
-        .where(
-            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
-            col(LedgerAccount.owner_id) == member_id,
-        )
-        .scalar_subquery()
-    )
+    account = _points_account(member_id)
     credited = func.coalesce(
         func.sum(case((col(LedgerEntry.amount) > 0, col(LedgerEntry.amount)), else_=0)).filter(
             col(LedgerTransaction.created_at) < earned_before
@@ -457,14 +466,7 @@ EARNING_REASONS = (
 
 async def points_earned(session: AsyncSession, *, member_id: int, since: datetime) -> int:
     """Points the member earned by taking part since a time, net of refunds taking them back."""
-    account = (
-        select(col(LedgerAccount.id))
-        .where(
-            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
-            col(LedgerAccount.owner_id) == member_id,
-        )
-        .scalar_subquery()
-    )
+    account = _points_account(member_id)
     kinds = [transaction_kind(reason) for reason in (*EARNING_REASONS, REASON_CLAWBACK)]
     total = (
         await session.execute(
