@@ -202,13 +202,7 @@ async def add_variants(
     """Add variants to a product, after those it has; names are unique per product whatever
     their case (ProductError variant_taken naming the name; the unique constraint stays the
     last word between two staff adding at once)."""
-    row = (
-        await session.execute(
-            select(Product).where(col(Product.id) == product_id).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise ProductError(ProductRefusal.NOT_FOUND)
+    row = await _locked_product(session, product_id)
     existing = await variants_of(session, product_id)
     check_variants(variants, tuple(variant.name for variant in existing))
     start = max((variant.position for variant in existing), default=-1) + 1
@@ -328,6 +322,19 @@ async def get_product(session: AsyncSession, product_id: int) -> ProductView | N
     return _view(row, await variants_of(session, product_id)) if row else None
 
 
+async def _locked_product(session: AsyncSession, product_id: int) -> Product:
+    """The product's row, locked until the transaction ends (two staff changing it at once
+    wait for each other); ProductError not_found when there is none."""
+    row = (
+        await session.execute(
+            select(Product).where(col(Product.id) == product_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise ProductError(ProductRefusal.NOT_FOUND)
+    return row
+
+
 async def list_products(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[ProductView]:
     """A page of the active products, newest first, and how many there are."""
     limit, offset = window(limit, offset)
@@ -404,13 +411,7 @@ async def translate_product(
     other languages' is shown); an empty title removes that language. The row is locked, so
     two staff translating at once both keep their language. ProductError not_found,
     ContentError on a bad language or a text too long."""
-    row = (
-        await session.execute(
-            select(Product).where(col(Product.id) == product_id).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise ProductError(ProductRefusal.NOT_FOUND)
+    row = await _locked_product(session, product_id)
     if locale not in LOCALES:
         raise ContentError("locale", locale)
     given = {key: dict(value) for key, value in (row.translations or {}).items()}
