@@ -245,6 +245,17 @@ async def take_variant_stock(session: AsyncSession, variant_id: int, units: int)
     return rowcount(taken) == 1
 
 
+async def take_product_stock(session: AsyncSession, product_id: int, units: int) -> bool:
+    """The own stock of a product without variants gives up `units`, by the same conditional
+    UPDATE as a variant's; False when it has fewer left (or is not counted)."""
+    taken = await session.execute(
+        update(Product)
+        .where(col(Product.id) == product_id, col(Product.stock) >= units)
+        .values(stock=col(Product.stock) - units)
+    )
+    return rowcount(taken) == 1
+
+
 def _view(row: Product, variants: tuple[VariantView, ...] = ()) -> ProductView:
     assert row.id is not None
     photo = (

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -15,13 +14,13 @@ from models.member import Member
 from models.product import Product, ProductVariant
 from models.trial import Trial, TrialInvite
 from services.audit import record_action
-from services.db import rowcount
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.order import with_variant
 from services.product import (
     has_active_variants,
     restock_product,
     restock_variant,
+    take_product_stock,
     take_variant_stock,
 )
 from services.trial.audience import MAX_CANDIDATES, _candidates
@@ -68,14 +67,10 @@ async def _take_stock(
         return
     if product.stock is None:
         return
-    taken = await session.execute(
-        update(Product)
-        .where(col(Product.id) == product.id, col(Product.stock) >= n)
-        .values(stock=col(Product.stock) - n)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(taken) != 1:
-        raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(product.stock))
+    left = product.stock  # as read: the refusal says so
+    assert product.id is not None
+    if not await take_product_stock(session, product.id, n):
+        raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(left))
 
 
 async def _return_stock(session: AsyncSession, trial: Trial, n: int) -> None:
