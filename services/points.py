@@ -347,6 +347,31 @@ async def gift(
         raise PointsError(PointsRefusal.NOT_ENOUGH, str(points)) from None
 
 
+async def _back_to_issued(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    points: int,
+    key: str,
+    reason: str,
+    memo: str,
+    order_id: int | None = None,
+) -> None:
+    """Points leave the member's account for the pool they were issued from, unspent (a
+    refunded order's taken back, old ones expired): a grant undone, not a spend."""
+    await post(
+        session,
+        key=key,
+        kind=transaction_kind(reason),
+        postings=[
+            Posting(member_points(member_id), POINTS, -points),
+            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, points),
+        ],
+        memo=memo,
+        order_id=order_id,
+    )
+
+
 async def claw_back(
     session: AsyncSession, *, member_id: int, points: int, key: str, order_id: int
 ) -> int:
@@ -361,14 +386,12 @@ async def claw_back(
     taken = min(points, await points_balance(session, member_id))
     if taken <= 0:
         return 0
-    await post(
+    await _back_to_issued(
         session,
+        member_id=member_id,
+        points=taken,
         key=key,
-        kind=transaction_kind(REASON_CLAWBACK),
-        postings=[
-            Posting(member_points(member_id), POINTS, -taken),
-            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, taken),
-        ],
+        reason=REASON_CLAWBACK,
         memo=f"order #{order_id} refunded",
         order_id=order_id,
     )
@@ -424,15 +447,9 @@ async def expire_points(
     due = min(max(0, earned - spent), await points_balance(session, member_id))
     if due <= 0 or await find_transaction(session, key) is not None:
         return 0
-    await post(
-        session,
-        key=key,
-        kind=transaction_kind(REASON_EXPIRY),
-        postings=[
-            Posting(member_points(member_id), POINTS, -due),
-            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, due),
-        ],
-        memo=f"points earned before {cutoff.date().isoformat()} expired",
+    memo = f"points earned before {cutoff.date().isoformat()} expired"
+    await _back_to_issued(
+        session, member_id=member_id, points=due, key=key, reason=REASON_EXPIRY, memo=memo
     )
     return due
 
