@@ -212,23 +212,26 @@ async def options_for_invoice(
     return reachable
 
 
+def _bounded(value: str, most: int, empty: DeliveryRefusal, too_long: DeliveryRefusal) -> str:
+    """A tidied part of an address as kept: DeliveryError `empty` when there is nothing,
+    `too_long` (naming the limit) past `most` characters."""
+    if not value:
+        raise DeliveryError(empty)
+    if len(value) > most:
+        raise DeliveryError(too_long, str(most))
+    return value
+
+
 def check_name(text: str) -> str:
     """The recipient's name as kept (spaces tidied); DeliveryError when empty or too long."""
     name = " ".join(text.split())
-    if not name:
-        raise DeliveryError(DeliveryRefusal.NAME_EMPTY)
-    if len(name) > NAME_MAX:
-        raise DeliveryError(DeliveryRefusal.NAME_TOO_LONG, str(NAME_MAX))
-    return name
+    return _bounded(name, NAME_MAX, DeliveryRefusal.NAME_EMPTY, DeliveryRefusal.NAME_TOO_LONG)
 
 
 def check_phone(text: str) -> str:
     """A phone number as kept: digits (five at least), +, brackets, spaces and dashes."""
     phone = " ".join(text.split())
-    if not phone:
-        raise DeliveryError(DeliveryRefusal.PHONE_EMPTY)
-    if len(phone) > PHONE_MAX:
-        raise DeliveryError(DeliveryRefusal.PHONE_TOO_LONG, str(PHONE_MAX))
+    _bounded(phone, PHONE_MAX, DeliveryRefusal.PHONE_EMPTY, DeliveryRefusal.PHONE_TOO_LONG)
     if sum(ch.isdigit() for ch in phone) < 5 or not re.fullmatch(r"[0-9+()\- ]+", phone):
         raise DeliveryError(DeliveryRefusal.PHONE_INVALID)
     return phone
@@ -237,11 +240,9 @@ def check_phone(text: str) -> str:
 def check_lines(text: str) -> str:
     """The address lines as kept (blank lines dropped, spaces tidied); never empty."""
     address = "\n".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
-    if not address:
-        raise DeliveryError(DeliveryRefusal.ADDRESS_EMPTY)
-    if len(address) > ADDRESS_MAX:
-        raise DeliveryError(DeliveryRefusal.ADDRESS_TOO_LONG, str(ADDRESS_MAX))
-    return address
+    return _bounded(
+        address, ADDRESS_MAX, DeliveryRefusal.ADDRESS_EMPTY, DeliveryRefusal.ADDRESS_TOO_LONG
+    )
 
 
 def check_address(name: str, phone: str, address: str) -> tuple[str, str, str]:

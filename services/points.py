@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import case, func, update
+from sqlalchemy import ScalarSelect, case, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -228,6 +228,14 @@ def _credited(tx: TransactionView, member_id: int) -> int:
     )
 
 
+async def _posted_before(session: AsyncSession, *, points: int, key: str) -> TransactionView | None:
+    """Refuse a spend or gift of no points or of more than MAX_POINTS (bad_amount); else the
+    transaction already posted under `key`, if any (a retry returns it, changing nothing)."""
+    if points <= 0 or points > MAX_POINTS:
+        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
+    return await find_transaction(session, key)
+
+
 async def _spend(
     session: AsyncSession,
     *,
@@ -239,9 +247,7 @@ async def _spend(
     memo: str,
 ) -> TransactionView:
     """Move points out of a member's account in a savepoint: too few points change nothing."""
-    if points <= 0 or points > MAX_POINTS:
-        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
-    existing = await find_transaction(session, key)
+    existing = await _posted_before(session, points=points, key=key)
     if existing is not None:
         return existing
     try:
@@ -311,9 +317,7 @@ async def gift(
     otherwise the recipient reads "a member". The memo never holds anyone's id."""
     if sender_id == recipient_id:
         raise PointsError(PointsRefusal.SELF)
-    if points <= 0 or points > MAX_POINTS:
-        raise PointsError(PointsRefusal.BAD_AMOUNT, str(points))
-    existing = await find_transaction(session, key)
+    existing = await _posted_before(session, points=points, key=key)
     if existing is not None:
         return existing
     try:
@@ -343,6 +347,31 @@ async def gift(
         raise PointsError(PointsRefusal.NOT_ENOUGH, str(points)) from None
 
 
+async def _back_to_issued(
+    session: AsyncSession,
+    *,
+    member_id: int,
+    points: int,
+    key: str,
+    reason: str,
+    memo: str,
+    order_id: int | None = None,
+) -> None:
+    """Points leave the member's account for the pool they were issued from, unspent (a
+    refunded order's taken back, old ones expired): a grant undone, not a spend."""
+    await post(
+        session,
+        key=key,
+        kind=transaction_kind(reason),
+        postings=[
+            Posting(member_points(member_id), POINTS, -points),
+            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, points),
+        ],
+        memo=memo,
+        order_id=order_id,
+    )
+
+
 async def claw_back(
     session: AsyncSession, *, member_id: int, points: int, key: str, order_id: int
 ) -> int:
@@ -357,18 +386,28 @@ async def claw_back(
     taken = min(points, await points_balance(session, member_id))
     if taken <= 0:
         return 0
-    await post(
+    await _back_to_issued(
         session,
+        member_id=member_id,
+        points=taken,
         key=key,
-        kind=transaction_kind(REASON_CLAWBACK),
-        postings=[
-            Posting(member_points(member_id), POINTS, -taken),
-            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, taken),
-        ],
+        reason=REASON_CLAWBACK,
         memo=f"order #{order_id} refunded",
         order_id=order_id,
     )
     return taken
+
+
+def _points_account(member_id: int) -> ScalarSelect[int]:
+    """The id of the member's points account, as a subquery (no row: the member has none)."""
+    return (
+        select(col(LedgerAccount.id))
+        .where(
+            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
+            col(LedgerAccount.owner_id) == member_id,
+        )
+        .scalar_subquery()
+    )
 
 
 async def points_flow(
@@ -379,14 +418,7 @@ async def points_flow(
     With oldest-first spending, what was earned before a cutoff and not yet debited is what
     expires at that cutoff.
     """
-    account = (
-        select(col(LedgerAccount.id))
-        .where(
-            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
-            col(LedgerAccount.owner_id) == member_id,
-        )
-        .scalar_subquery()
-    )
+    account = _points_account(member_id)
     credited = func.coalesce(
         func.sum(case((col(LedgerEntry.amount) > 0, col(LedgerEntry.amount)), else_=0)).filter(
             col(LedgerTransaction.created_at) < earned_before
@@ -415,15 +447,9 @@ async def expire_points(
     due = min(max(0, earned - spent), await points_balance(session, member_id))
     if due <= 0 or await find_transaction(session, key) is not None:
         return 0
-    await post(
-        session,
-        key=key,
-        kind=transaction_kind(REASON_EXPIRY),
-        postings=[
-            Posting(member_points(member_id), POINTS, -due),
-            Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, due),
-        ],
-        memo=f"points earned before {cutoff.date().isoformat()} expired",
+    memo = f"points earned before {cutoff.date().isoformat()} expired"
+    await _back_to_issued(
+        session, member_id=member_id, points=due, key=key, reason=REASON_EXPIRY, memo=memo
     )
     return due
 
@@ -457,14 +483,7 @@ EARNING_REASONS = (
 
 async def points_earned(session: AsyncSession, *, member_id: int, since: datetime) -> int:
     """Points the member earned by taking part since a time, net of refunds taking them back."""
-    account = (
-        select(col(LedgerAccount.id))
-        .where(
-            col(LedgerAccount.kind) == ACCOUNT_MEMBER_POINTS,
-            col(LedgerAccount.owner_id) == member_id,
-        )
-        .scalar_subquery()
-    )
+    account = _points_account(member_id)
     kinds = [transaction_kind(reason) for reason in (*EARNING_REASONS, REASON_CLAWBACK)]
     total = (
         await session.execute(

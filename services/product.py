@@ -26,6 +26,7 @@ from services.content import (
     localized,
     with_language,
 )
+from services.db import rowcount
 from services.errors import Refused
 from services.member import LOCALES
 from services.paging import Page, count_of, window
@@ -201,13 +202,7 @@ async def add_variants(
     """Add variants to a product, after those it has; names are unique per product whatever
     their case (ProductError variant_taken naming the name; the unique constraint stays the
     last word between two staff adding at once)."""
-    row = (
-        await session.execute(
-            select(Product).where(col(Product.id) == product_id).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise ProductError(ProductRefusal.NOT_FOUND)
+    row = await _locked_product(session, product_id)
     existing = await variants_of(session, product_id)
     check_variants(variants, tuple(variant.name for variant in existing))
     start = max((variant.position for variant in existing), default=-1) + 1
@@ -225,6 +220,40 @@ async def add_variants(
     )
     await session.flush()
     return _view(row, await variants_of(session, product_id))
+
+
+async def has_active_variants(session: AsyncSession, product_id: int) -> bool:
+    """Whether the product has an active variant (then an order or a trial must name one)."""
+    found = await session.scalar(
+        select(col(ProductVariant.id))
+        .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
+        .limit(1)
+    )
+    return found is not None
+
+
+async def take_variant_stock(session: AsyncSession, variant_id: int, units: int) -> bool:
+    """The variant's stock gives up `units`: one conditional UPDATE (stock >= units), so two
+    takers at once never take it below zero. False when it has fewer left (a variant of
+    unlimited stock has none to take: callers skip it)."""
+    taken = await session.execute(
+        update(ProductVariant)
+        .where(col(ProductVariant.id) == variant_id, col(ProductVariant.stock) >= units)
+        .values(stock=col(ProductVariant.stock) - units)
+        .execution_options(synchronize_session=False)
+    )
+    return rowcount(taken) == 1
+
+
+async def take_product_stock(session: AsyncSession, product_id: int, units: int) -> bool:
+    """The own stock of a product without variants gives up `units`, by the same conditional
+    UPDATE as a variant's; False when it has fewer left (or is not counted)."""
+    taken = await session.execute(
+        update(Product)
+        .where(col(Product.id) == product_id, col(Product.stock) >= units)
+        .values(stock=col(Product.stock) - units)
+    )
+    return rowcount(taken) == 1
 
 
 def _view(row: Product, variants: tuple[VariantView, ...] = ()) -> ProductView:
@@ -304,6 +333,19 @@ async def get_product(session: AsyncSession, product_id: int) -> ProductView | N
     return _view(row, await variants_of(session, product_id)) if row else None
 
 
+async def _locked_product(session: AsyncSession, product_id: int) -> Product:
+    """The product's row, locked until the transaction ends (two staff changing it at once
+    wait for each other); ProductError not_found when there is none."""
+    row = (
+        await session.execute(
+            select(Product).where(col(Product.id) == product_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise ProductError(ProductRefusal.NOT_FOUND)
+    return row
+
+
 async def list_products(session: AsyncSession, *, limit: int, offset: int = 0) -> Page[ProductView]:
     """A page of the active products, newest first, and how many there are."""
     limit, offset = window(limit, offset)
@@ -380,13 +422,7 @@ async def translate_product(
     other languages' is shown); an empty title removes that language. The row is locked, so
     two staff translating at once both keep their language. ProductError not_found,
     ContentError on a bad language or a text too long."""
-    row = (
-        await session.execute(
-            select(Product).where(col(Product.id) == product_id).with_for_update()
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise ProductError(ProductRefusal.NOT_FOUND)
+    row = await _locked_product(session, product_id)
     if locale not in LOCALES:
         raise ContentError("locale", locale)
     given = {key: dict(value) for key, value in (row.translations or {}).items()}

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -123,6 +123,26 @@ def _of_item(variant_id: int | None) -> Any:
     return col(WaitlistEntry.variant_id) == variant_id
 
 
+def _live_entry(groupbuy_id: int, variant_id: int | None, member_id: int) -> Any:
+    """The member's entry in the line of one item while it lives (waiting or offered)."""
+    return and_(
+        col(WaitlistEntry.groupbuy_id) == groupbuy_id,
+        _of_item(variant_id),
+        col(WaitlistEntry.member_id) == member_id,
+        col(WaitlistEntry.status).in_(LIVE),
+    )
+
+
+def _offer_stands(entry: WaitlistEntry) -> Any:
+    """The entry still holds the offer it was read with: the guard of an UPDATE that lapses or
+    accepts it, so only one of them (and only once) changes it."""
+    return and_(
+        col(WaitlistEntry.id) == entry.id,
+        col(WaitlistEntry.status) == WAIT_OFFERED,
+        col(WaitlistEntry.offer_no) == entry.offer_no,
+    )
+
+
 async def position(
     session: AsyncSession, *, groupbuy_id: int, member_id: int, variant_id: int | None = None
 ) -> int:
@@ -130,12 +150,7 @@ async def position(
     mine = (
         await session.execute(
             select(WaitlistEntry)
-            .where(
-                col(WaitlistEntry.groupbuy_id) == groupbuy_id,
-                _of_item(variant_id),
-                col(WaitlistEntry.member_id) == member_id,
-                col(WaitlistEntry.status).in_(LIVE),
-            )
+            .where(_live_entry(groupbuy_id, variant_id, member_id))
             # a member who came back was moved to the end by an UPDATE: read where it put them
             .execution_options(populate_existing=True)
         )
@@ -239,12 +254,7 @@ async def leave_waitlist(
     """Take the member out of the item's line (an offer they hold passes to the next)."""
     left = await session.execute(
         update(WaitlistEntry)
-        .where(
-            col(WaitlistEntry.groupbuy_id) == groupbuy_id,
-            _of_item(variant_id),
-            col(WaitlistEntry.member_id) == member_id,
-            col(WaitlistEntry.status).in_(LIVE),
-        )
+        .where(_live_entry(groupbuy_id, variant_id, member_id))
         .values(status=WAIT_LEFT, offer_units=0, offer_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -279,11 +289,7 @@ async def lapse_offers(session: AsyncSession, *, now: datetime) -> list[Lapsed]:
     for entry in list(due):
         claimed = await session.execute(
             update(WaitlistEntry)
-            .where(
-                col(WaitlistEntry.id) == entry.id,
-                col(WaitlistEntry.status) == WAIT_OFFERED,
-                col(WaitlistEntry.offer_no) == entry.offer_no,
-            )
+            .where(_offer_stands(entry))
             .values(status=WAIT_LAPSED, offer_units=0, updated_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -444,11 +450,7 @@ async def _claim_and_book(
     assert entry.id is not None
     claimed = await session.execute(
         update(WaitlistEntry)
-        .where(
-            col(WaitlistEntry.id) == entry.id,
-            col(WaitlistEntry.status) == WAIT_OFFERED,
-            col(WaitlistEntry.offer_no) == entry.offer_no,
-        )
+        .where(_offer_stands(entry))
         .values(status=WAIT_BOOKED, offer_units=0, offer_until=None, updated_at=now)
         .execution_options(synchronize_session=False)
     )

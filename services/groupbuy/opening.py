@@ -37,9 +37,9 @@ from services.credit import groupbuys_limit_reached
 from services.db import rowcount
 from services.groupbuy.parse import MAX_DAYS_OPEN
 from services.groupbuy.read import _must
-from services.groupbuy.stock import _take_from_product, _take_item_stock, _take_variant_stock
+from services.groupbuy.stock import _take_item_stock, _take_variant_stock
 from services.groupbuy.values import GroupBuyError, GroupBuyRefusal, GroupBuyView, ListEntry
-from services.product import VariantView, variants_of
+from services.product import VariantView, take_product_stock, variants_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +279,7 @@ async def _take_stock(
     assert product.id is not None
     if caps or product.stock is None:
         return caps
-    if not await _take_from_product(session, product.id, terms.stock_cap):
+    if not await take_product_stock(session, product.id, terms.stock_cap):
         stock = select(col(Product.stock)).where(col(Product.id) == product.id)
         left = await session.scalar(stock)
         raise GroupBuyError(GroupBuyRefusal.NOT_ENOUGH_STOCK, str(left or 0))

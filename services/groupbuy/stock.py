@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from models.groupbuy import GroupBuyJoin, GroupBuyVariant
 from models.product import PAYMENT_TELEGRAM, Product, ProductVariant
-from services.db import prepared, rowcount, table_of
+from services.db import prepared, table_of
 from services.groupbuy.values import (
     GroupBuyError,
     GroupBuyRefusal,
@@ -19,7 +19,14 @@ from services.groupbuy.values import (
     GroupBuyView,
     ListEntry,
 )
-from services.product import VariantView, restock_product, restock_variant, variants_of
+from services.product import (
+    VariantView,
+    restock_product,
+    restock_variant,
+    take_product_stock,
+    take_variant_stock,
+    variants_of,
+)
 
 
 async def _release_stock(session: AsyncSession, groupbuy: GroupBuyView, units: int) -> None:
@@ -90,35 +97,11 @@ async def _take_variant_stock(
         cap = min(stock_cap, variant.stock)
         if cap <= 0:
             continue
-        if await _take_from_variant(session, variant.id, cap):
+        if await take_variant_stock(session, variant.id, cap):
             caps.append((variant, cap))
     if not caps:
         raise GroupBuyError(GroupBuyRefusal.NOT_ENOUGH_STOCK, "0")
     return caps
-
-
-async def _take_from_variant(session: AsyncSession, variant_id: int, units: int) -> bool:
-    """The variant's stock gives `units` to a group-buy: one conditional UPDATE (stock >=
-    units), so two group-buys, lists and orders taking at once never take it below zero.
-    False when it has fewer left (a variant of unlimited stock has none to take)."""
-    taken = await session.execute(
-        update(ProductVariant)
-        .where(col(ProductVariant.id) == variant_id, col(ProductVariant.stock) >= units)
-        .values(stock=col(ProductVariant.stock) - units)
-        .execution_options(synchronize_session=False)
-    )
-    return rowcount(taken) == 1
-
-
-async def _take_from_product(session: AsyncSession, product_id: int, units: int) -> bool:
-    """The product's own stock (a product without variants) gives `units` to a group-buy,
-    by the same conditional UPDATE as a variant's; False when it has fewer left."""
-    taken = await session.execute(
-        update(Product)
-        .where(col(Product.id) == product_id, col(Product.stock) >= units)
-        .values(stock=col(Product.stock) - units)
-    )
-    return rowcount(taken) == 1
 
 
 async def _take_item_stock(
@@ -154,9 +137,9 @@ async def _take_item_stock(
             if stock is None:
                 break
             if of_product and item.product_id is not None:
-                taken = await _take_from_product(session, item.product_id, cap)
+                taken = await take_product_stock(session, item.product_id, cap)
             else:
-                taken = await _take_from_variant(session, item.variant_id, cap)
+                taken = await take_variant_stock(session, item.variant_id, cap)
             if taken:
                 break
         else:

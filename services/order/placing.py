@@ -20,11 +20,15 @@ from models.order import (
 )
 from models.product import FULFIL_DELIVERY, Product, ProductVariant
 from services.coupons import release_coupon
-from services.db import rowcount
 from services.order.read import _load
 from services.order.status import _move
 from services.order.values import OrderError, OrderRefusal, OrderView, order_view
-from services.product import restock_variant
+from services.product import (
+    has_active_variants,
+    restock_variant,
+    take_product_stock,
+    take_variant_stock,
+)
 from services.tiers import tier_discount
 
 
@@ -55,16 +59,10 @@ async def place_order(
         raise OrderError(OrderRefusal.OVER_CEILING)
     if variant is not None:
         await _take_variant_stock(session, variant, quantity)
-    elif product.stock is not None:
-        taken = await session.execute(
-            update(Product)
-            .where(col(Product.id) == product_id, col(Product.stock) >= quantity)
-            .values(stock=col(Product.stock) - quantity)
-        )
-        if rowcount(taken) != 1:
-            stock = select(col(Product.stock)).where(col(Product.id) == product_id)
-            left = await session.scalar(stock)  # the refusal says what is left
-            raise OrderError(OrderRefusal.OUT_OF_STOCK, str(left or 0))
+    elif product.stock is not None and not await take_product_stock(session, product_id, quantity):
+        stock = select(col(Product.stock)).where(col(Product.id) == product_id)
+        left = await session.scalar(stock)  # the refusal says what is left
+        raise OrderError(OrderRefusal.OUT_OF_STOCK, str(left or 0))
     row = Order(
         member_id=member_id,
         chat_id=chat_id,
@@ -101,12 +99,7 @@ async def _variant_to_order(
         if variant is not None and variant.product_id == product_id and variant.active:
             return variant
         raise OrderError(OrderRefusal.CHOOSE_VARIANT, str(product_id))
-    has_variants = await session.scalar(
-        select(col(ProductVariant.id))
-        .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
-        .limit(1)
-    )
-    if has_variants is not None:
+    if await has_active_variants(session, product_id):
         raise OrderError(OrderRefusal.CHOOSE_VARIANT, str(product_id))
     return None
 
@@ -118,13 +111,8 @@ async def _take_variant_stock(
     what is left): one conditional UPDATE, so concurrent orders never oversell a variant."""
     if variant.stock is None:
         return
-    taken = await session.execute(
-        update(ProductVariant)
-        .where(col(ProductVariant.id) == variant.id, col(ProductVariant.stock) >= quantity)
-        .values(stock=col(ProductVariant.stock) - quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if rowcount(taken) != 1:
+    assert variant.id is not None
+    if not await take_variant_stock(session, variant.id, quantity):
         stock = select(col(ProductVariant.stock)).where(col(ProductVariant.id) == variant.id)
         left = await session.scalar(stock)
         raise OrderError(OrderRefusal.OUT_OF_STOCK, str(left or 0))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
@@ -15,10 +14,15 @@ from models.member import Member
 from models.product import Product, ProductVariant
 from models.trial import Trial, TrialInvite
 from services.audit import record_action
-from services.db import rowcount
 from services.groupbuy import GroupBuyError, parse_deadline
 from services.order import with_variant
-from services.product import restock_product, restock_variant
+from services.product import (
+    has_active_variants,
+    restock_product,
+    restock_variant,
+    take_product_stock,
+    take_variant_stock,
+)
 from services.trial.audience import MAX_CANDIDATES, _candidates
 from services.trial.read import _view
 from services.trial.values import (
@@ -57,24 +61,15 @@ async def _take_stock(
     if variant is not None:
         if variant.stock is None:
             return
-        taken = await session.execute(
-            update(ProductVariant)
-            .where(col(ProductVariant.id) == variant.id, col(ProductVariant.stock) >= n)
-            .values(stock=col(ProductVariant.stock) - n)
-            .execution_options(synchronize_session=False)
-        )
-        left = variant.stock
-    else:
-        if product.stock is None:
-            return
-        taken = await session.execute(
-            update(Product)
-            .where(col(Product.id) == product.id, col(Product.stock) >= n)
-            .values(stock=col(Product.stock) - n)
-            .execution_options(synchronize_session=False)
-        )
-        left = product.stock
-    if rowcount(taken) != 1:
+        assert variant.id is not None
+        if not await take_variant_stock(session, variant.id, n):
+            raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(variant.stock))
+        return
+    if product.stock is None:
+        return
+    left = product.stock  # as read: the refusal says so
+    assert product.id is not None
+    if not await take_product_stock(session, product.id, n):
         raise TrialError(TrialRefusal.NOT_ENOUGH_STOCK, str(left))
 
 
@@ -112,14 +107,8 @@ async def create_trial(
     if product is None or not product.active:
         raise TrialError(TrialRefusal.NO_PRODUCT, str(product_id))
     chosen = await _variant(session, product_id, variant) if variant else None
-    if chosen is None:
-        has_variants = await session.scalar(
-            select(col(ProductVariant.id))
-            .where(col(ProductVariant.product_id) == product_id, col(ProductVariant.active))
-            .limit(1)
-        )
-        if has_variants is not None:
-            raise TrialError(TrialRefusal.CHOOSE_VARIANT, str(product_id))
+    if chosen is None and await has_active_variants(session, product_id):
+        raise TrialError(TrialRefusal.CHOOSE_VARIANT, str(product_id))
     candidates = await _candidates(session, audience)
     reachable = (
         await session.execute(
