@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.coupons import coupons_page, describe
-from handlers.views.member import ambiguous_text
+from handlers.views.member import named_member
 from handlers.views.order import CouponCallback, send_invoice
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.perks import tier_name
@@ -45,7 +45,7 @@ from services.coupons import (
     template_page,
     usable_coupon_by_code,
 )
-from services.member import AmbiguousMember, MemberView, find_member
+from services.member import MemberView
 from services.money import InvalidAmount, parse_currency
 from services.order import order_for_invoice
 from services.parsing import parse_amount
@@ -265,18 +265,11 @@ async def coupon_grant(
         await message.answer(_("Send /coupon_grant CODE @member."))
         return
     template = await template_by_code(session, words[0])
-    try:
-        target = await find_member(session, words[1])
-    except AmbiguousMember as exc:
-        await message.answer(ambiguous_text(exc))
-        return
     if template is None:
         await message.answer(_("There is no coupon with that code."))
         return
+    target = await named_member(session, words[1], message.answer)
     if target is None:
-        await message.answer(
-            _("I do not know that member yet. They need to talk to me or in a group first.")
-        )
         return
     try:
         await grant(

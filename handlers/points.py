@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, AsOneself, OpenGroup, RoleFilter
-from handlers.views.member import ambiguous_text
+from handlers.views.member import ambiguous_text, unknown_text
 from handlers.views.perks import (
     BAD_POINTS,
     full_statement,
@@ -110,9 +110,7 @@ async def gift_command(
         await message.reply(_(BAD_POINTS))
         return
     if target is None:
-        await message.reply(
-            _("I do not know that member yet. They need to talk to me or in a group first.")
-        )
+        await message.reply(unknown_text())
         return
     now = clock()
     try:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.transactions import UnitOfWork
 from handlers.filters import PRIVATE, RoleFilter, current_role, refusal_text
-from handlers.views.member import ambiguous_text
+from handlers.views.member import named_member
 from handlers.views.perks import points_text
 from handlers.views.review import (
     MODERATION_ERRORS,
@@ -40,7 +40,7 @@ from models.base import Clock
 from models.review import MEDIA_PHOTO, MEDIA_VIDEO, REVIEW_MAX_PHOTOS
 from services.audit import record_action
 from services.community import get_community
-from services.member import AmbiguousMember, MemberView, find_member
+from services.member import MemberView
 from services.points import MAX_POINTS, PointsError, grant_by_staff
 from services.review import (
     NOTE_MAX,
@@ -415,15 +415,8 @@ async def points_grant(
         await message.answer(_(POINTS_GRANT_USAGE))
         return
     points = -amount if negative else amount
-    try:
-        target = await find_member(session, words[0])
-    except AmbiguousMember as exc:
-        await message.answer(ambiguous_text(exc))
-        return
+    target = await named_member(session, words[0], message.answer)
     if target is None:
-        await message.answer(
-            _("I do not know that member yet. They need to talk to me or in a group first.")
-        )
         return
     reason = " ".join(words[2].split())
     now = clock()

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.audit import action_label, detail_text
 from handlers.views.commands import sync_private_commands
-from handlers.views.member import ambiguous_text
+from handlers.views.member import named_member
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.role import (
     audit_role_change,
@@ -35,7 +35,7 @@ from handlers.views.text import (
 )
 from models.base import Clock
 from services.audit import audit_page
-from services.member import AmbiguousMember, MemberView, find_member, get_member
+from services.member import MemberView, get_member
 from services.period import InvalidPeriod, parse_period
 from services.role import (
     Role,
@@ -171,13 +171,10 @@ async def audit_log(
     words = (command.args or "").split()
     actor = None
     if words and (words[0].startswith("@") or words[0].lstrip("-").isdecimal()):
-        try:
-            actor = await find_member(session, words[0])
-        except AmbiguousMember as exc:
-            await message.answer(ambiguous_text(exc))
-            return
+        actor = await named_member(
+            session, words[0], message.answer, _("I do not know that member.")
+        )
         if actor is None:
-            await message.answer(_("I do not know that member."))
             return
         words = words[1:]
     start = end = None

@@ -63,6 +63,15 @@ async def test_staff_issue_a_coupon_and_a_member_uses_it_once_at_checkout(
     assert await harness.send(SAM, SAM, "/coupon_grant WELCOME10 @mia") == [
         "That member already holds as many of these coupons as allowed."
     ]
+    # a member the bot has never met, or a code that does not exist, is named back
+    unknown = (
+        "I don't know that user yet. Ask them to send /start to me (or to write in one of our "
+        "groups), then try again."
+    )
+    assert await harness.send(SAM, SAM, "/coupon_grant WELCOME10 @nobody") == [unknown]
+    assert await harness.send(SAM, SAM, "/coupon_grant NOPE @nobody") == [
+        "There is no coupon with that code."
+    ]
     # an order below the minimum is not offered the coupon
     replies = await harness.send(MIA, TEA, "/buy 1")
     assert harness.emulator.last_bot_message(TEA).button_texts == []

@@ -309,7 +309,8 @@ async def test_gifts_are_capped_never_to_oneself_and_never_beyond_the_balance(
         "The number of points must be a whole number from 1 to 1,000,000,000."
     ]
     assert await harness.send(MIA, MIA, "/gift @nobody 3") == [
-        "I do not know that member yet. They need to talk to me or in a group first."
+        "I don't know that user yet. Ask them to send /start to me (or to write in one of our "
+        "groups), then try again."
     ]
     assert await harness.send(MIA, MIA, "/gift") == [
         "Send /gift @username 50, or reply to someone's message with /gift 50. Add signed at "

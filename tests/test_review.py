@@ -239,6 +239,10 @@ async def test_staff_grant_and_take_points_with_a_reason_never_below_zero(
         "negative N takes points back."
     )
     assert await harness.send(SAM, SAM, "/points_grant @mia 200") == [usage]
+    assert await harness.send(SAM, SAM, "/points_grant @nobody 200 prize") == [
+        "I don't know that user yet. Ask them to send /start to me (or to write in one of our "
+        "groups), then try again."
+    ]
     assert await harness.send(SAM, SAM, "/points_grant @mia lots because") == [usage]
     assert await harness.send(MIA, MIA, "/points_grant @mia 200 me") == [
         "Sorry, only brand staff can do that."

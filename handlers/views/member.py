@@ -39,15 +39,19 @@ def unknown_text() -> str:
 
 
 async def named_member(
-    session: AsyncSession, word: str, send: Callable[[str], Awaitable[Any]]
+    session: AsyncSession,
+    word: str,
+    send: Callable[[str], Awaitable[Any]],
+    unknown: str | None = None,
 ) -> MemberView | None:
     """The member `word` names (@username or numeric id); says what to fix through `send`
-    (the message's reply or answer) and returns None when it names nobody, or several."""
+    (the message's reply or answer) and returns None when it names nobody (told `unknown`,
+    by default `unknown_text()`), or several."""
     try:
         found = await find_member(session, word)
     except AmbiguousMember as exc:
         await send(ambiguous_text(exc))
         return None
     if found is None:
-        await send(unknown_text())
+        await send(unknown if unknown is not None else unknown_text())
     return found
