@@ -38,13 +38,12 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
-from models.loyalty import CheckIn
 from models.member import Member
-from models.nps import NpsSurvey
 from models.order import ORDER_FULFILLED, ORDER_PAID, Order, OrderEvent
 from models.poll import PollBallot
 from models.suggestion import SUGGESTION_ADOPTED, Suggestion
 from models.tiers import MemberTier
+from services.activity import ACTIVITY_SOURCES
 from services.nps import NpsScore, nps_report
 from services.period import Period
 from services.referral import StatsRow, program_stats
@@ -312,20 +311,12 @@ async def _activity(
 ) -> list[tuple[int, datetime]]:
     """(member, when) of everything members did: orders, group-buy joins, check-ins, poll
     votes, suggestions and NPS answers."""
-    sources = (
-        (col(Order.member_id), col(Order.created_at), col(Order.chat_id)),
-        (col(GroupBuyJoin.member_id), col(GroupBuyJoin.updated_at), col(GroupBuyJoin.chat_id)),
-        (col(CheckIn.member_id), col(CheckIn.created_at), col(CheckIn.chat_id)),
-        (col(PollBallot.member_id), col(PollBallot.updated_at), col(PollBallot.chat_id)),
-        (col(Suggestion.member_id), col(Suggestion.created_at), col(Suggestion.community_id)),
-        (col(NpsSurvey.member_id), col(NpsSurvey.answered_at), col(NpsSurvey.community_id)),
-    )
     query: Any = union_all(
         *(
             select(member.label("member_id"), at.label("at")).where(
                 at >= since, at < end, _in(chat, scope)
             )
-            for member, at, chat in sources
+            for member, at, chat in ACTIVITY_SOURCES
         )
     )
     return [(int(m), at) for m, at in (await session.execute(query)).all()]

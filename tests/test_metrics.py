@@ -22,21 +22,26 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.commands import export_metrics
 from bot.db import create_engine, create_session_factory
 from models.community import APPROVAL_APPROVED, Community, CommunityMember
 from models.coupons import COUPON_HELD, COUPON_USED, CouponTemplate, MemberCoupon
+from models.groupbuy import GroupBuy, GroupBuyJoin
 from models.loyalty import CheckIn
 from models.member import Member
 from models.order import ORDER_PAID, ORDER_RESERVED, Order, OrderEvent
 from models.poll import Poll, PollBallot
+from models.product import Product
 from models.referral import REFERRAL_PENDING, REFERRAL_REWARDED, Referral, ReferralCode
 from models.suggestion import Suggestion
 from models.tiers import MemberTier
 from services.analytics import Ratio
+from services.analytics import _activity as analytics_activity
 from services.metrics import MetricsReport, Slice, metrics_report
+from services.metrics._common import _activity as metrics_activity
 from tests.conftest import COFFEE as COFFEE_CLUB
 from tests.conftest import LEE, SAM, Harness, make_settings
 from tests.conftest import TEA as TEA_LOVERS
@@ -416,3 +421,47 @@ async def test_the_metrics_page_charts_each_rate_with_its_definition_per_group(
         async with http.get(f"{dashboard}/csv/metrics") as response:
             lee = _csv(await response.read())
         assert lee[(this_week, "repurchase")][:2] == ["0", "1"]
+
+
+async def test_the_metrics_and_the_analytics_count_a_changed_place_as_the_same_activity(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # given M4 joined a group-buy on Jan 14 and changed their quantity on Mar 3, a week in
+    # which nobody else did anything
+    async with sessions() as session, session.begin():
+        product = Product(title="Oolong", price=100, currency="CNY", created_by=SAM)
+        session.add(product)
+        await session.flush()
+        assert product.id is not None
+        groupbuy = GroupBuy(
+            product_id=product.id,
+            title="Oolong",
+            unit_price=100,
+            currency="CNY",
+            payment_mode="offline",
+            min_count=2,
+            stock_cap=10,
+            per_member_limit=3,
+            deadline=at(3, 20),
+            opened_by=SAM,
+        )
+        session.add(groupbuy)
+        await session.flush()
+        assert groupbuy.id is not None
+        session.add(
+            GroupBuyJoin(
+                groupbuy_id=groupbuy.id,
+                member_id=M4,
+                chat_id=TEA,
+                quantity=2,
+                joined_at=at(1, 14),
+                updated_at=at(3, 3),
+            )
+        )
+    # then the weekly metrics and the analytics report both see M4 active that week
+    since, until = at(3, 2, 0), at(3, 9, 0)
+    async with sessions() as session:
+        weekly = await session.execute(select(metrics_activity(Slice(), since, until)))
+        report_rows = await analytics_activity(session, None, since, until)
+    assert {member for member, _ in weekly.all()} == {M4}
+    assert {member for member, _ in report_rows} == {M4}

@@ -15,14 +15,10 @@ from sqlmodel import col
 
 from models.base import UTCDateTime
 from models.community import CommunityMember
-from models.groupbuy import GroupBuyJoin
-from models.loyalty import CheckIn
 from models.member import Member
-from models.nps import NpsSurvey
 from models.order import ORDER_PAID, Order, OrderEvent
-from models.poll import PollBallot
-from models.suggestion import Suggestion
 from models.tiers import MemberTier
+from services.activity import ACTIVITY_SOURCES
 from services.analytics import Scope
 from services.metrics.figures import Slice
 
@@ -117,20 +113,12 @@ def _days_between(dialect: str, later: Any, earlier: Any) -> Any:
 
 def _activity(part: Slice, since: datetime, until: datetime) -> Any:
     """(member_id, at) of everything members did in the scope's groups between the bounds."""
-    sources = (
-        (col(Order.member_id), col(Order.created_at), col(Order.chat_id)),
-        (col(GroupBuyJoin.member_id), col(GroupBuyJoin.joined_at), col(GroupBuyJoin.chat_id)),
-        (col(CheckIn.member_id), col(CheckIn.created_at), col(CheckIn.chat_id)),
-        (col(PollBallot.member_id), col(PollBallot.updated_at), col(PollBallot.chat_id)),
-        (col(Suggestion.member_id), col(Suggestion.created_at), col(Suggestion.community_id)),
-        (col(NpsSurvey.member_id), col(NpsSurvey.answered_at), col(NpsSurvey.community_id)),
-    )
     return union_all(
         *(
             select(member.label("member_id"), at.label("at")).where(
                 at >= since, at < until, _in(chat, part.scope), _member_filter(member, part.tier)
             )
-            for member, at, chat in sources
+            for member, at, chat in ACTIVITY_SOURCES
         )
     ).subquery("activity")
 
