@@ -120,6 +120,8 @@ async def test_a_trial_invites_accepts_reports_and_shares_as_a_free_trial_review
     await harness.send(MIA, MIA, "/report")
     question = harness.emulator.last_bot_message(MIA)
     assert question.text == "How do you rate its taste? (1 of 2)"
+    # the same five stars as an order's rating
+    assert question.button_texts == ["1⭐", "2⭐", "3⭐", "4⭐", "5⭐"]
     await harness.press(MIA, MIA, question.message_id, index=4)
     question = harness.emulator.last_bot_message(MIA)
     assert question.text == "How do you rate its packaging? (2 of 2)"

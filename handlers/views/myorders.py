@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.menu import with_back
 from handlers.views.pickup import FOR_WHOM
+from handlers.views.review import stars_row
 from handlers.views.text import (
     N_,
     CallbackId,
@@ -312,14 +313,9 @@ def points_keyboard(order_id: int, points: list[PointView]) -> InlineKeyboardMar
 
 def stars_keyboard(order_id: int) -> InlineKeyboardMarkup:
     """Five buttons, one to five stars, rating the order."""
-    builder = InlineKeyboardBuilder()
-    for stars in range(1, 6):
-        builder.button(
-            text=f"{stars}⭐",
-            callback_data=MyOrderCallback(action=MyOrderAction.RATE, id=order_id, value=stars),
-        )
-    builder.adjust(5)
-    return builder.as_markup()
+    return stars_row(
+        lambda stars: MyOrderCallback(action=MyOrderAction.RATE, id=order_id, value=stars)
+    )
 
 
 async def orders_screen(

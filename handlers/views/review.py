@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from aiogram.filters.callback_data import CallbackData
@@ -27,6 +28,16 @@ class ReviewsCallback(CallbackData, prefix="rv"):
     """The Reviews button under a product or a group-buy card: its latest approved reviews."""
 
     product_id: CallbackId
+
+
+def stars_row(callback: Callable[[int], CallbackData]) -> InlineKeyboardMarkup:
+    """Five buttons in one row, 1⭐ to 5⭐, each with `callback(stars)`: how a member rates an
+    order or a trial."""
+    builder = InlineKeyboardBuilder()
+    for stars in range(1, 6):
+        builder.button(text=f"{stars}⭐", callback_data=callback(stars))
+    builder.adjust(5)
+    return builder.as_markup()
 
 
 def rating_line(count: int, stars: int, locale: str) -> str:

@@ -15,6 +15,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
 from handlers.views.reservation import local_moment, named_moment
+from handlers.views.review import stars_row
 from handlers.views.text import N_, CallbackId, esc, esc_name, format_money
 from services.tables import safe_cell
 from services.trial import Created, ReportRow, Summary, TrialRefusal, TrialStats, TrialView
@@ -96,14 +97,10 @@ def reminder_text(i18n: I18n, locale: str, trial: TrialView, late: bool, timezon
 
 
 def rating_keyboard(trial_id: int) -> InlineKeyboardMarkup:
-    builder = InlineKeyboardBuilder()
-    for value in range(1, 6):
-        builder.button(
-            text=f"{value} ⭐",
-            callback_data=TrialCallback(action=TrialAction.RATE, trial_id=trial_id, value=value),
-        )
-    builder.adjust(5)
-    return builder.as_markup()
+    """Five buttons, one to five stars, rating one aspect of the trial."""
+    return stars_row(
+        lambda stars: TrialCallback(action=TrialAction.RATE, trial_id=trial_id, value=stars)
+    )
 
 
 def done_keyboard(trial_id: int) -> InlineKeyboardMarkup:
