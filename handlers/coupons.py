@@ -264,12 +264,13 @@ async def coupon_grant(
     if len(words) != 2:
         await message.answer(_("Send /coupon_grant CODE @member."))
         return
+    # the member first: a malformed id is named back before the code is looked at
+    target = await named_member(session, words[1], message.answer)
+    if target is None:
+        return
     template = await template_by_code(session, words[0])
     if template is None:
         await message.answer(_("There is no coupon with that code."))
-        return
-    target = await named_member(session, words[1], message.answer)
-    if target is None:
         return
     try:
         await grant(

@@ -69,7 +69,7 @@ async def test_staff_issue_a_coupon_and_a_member_uses_it_once_at_checkout(
         "groups), then try again."
     )
     assert await harness.send(SAM, SAM, "/coupon_grant WELCOME10 @nobody") == [unknown]
-    assert await harness.send(SAM, SAM, "/coupon_grant NOPE @nobody") == [
+    assert await harness.send(SAM, SAM, "/coupon_grant NOPE @mia") == [
         "There is no coupon with that code."
     ]
     # an order below the minimum is not offered the coupon
