@@ -168,9 +168,9 @@ class BroadcastSender:
     async def drain(self) -> None:
         """Send what is due now and wait until no row is in flight.
 
-        The playground calls it before and after it moves the clock: a row claimed on the old
-        clock and still in flight when the clock jumps would look abandoned (its lease over)
-        and be failed by housekeeping.
+        The playground calls it before it moves the clock (what is due goes at its own time)
+        and after (a row claimed on the old clock and still in flight would look abandoned,
+        its lease over, and be failed by housekeeping).
         """
         await self.pump()
         async with self._idle:

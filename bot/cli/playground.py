@@ -121,8 +121,9 @@ async def _session(
 
     async def wait(hours: float) -> None:
         # the scheduler's jobs wake on the real clock: run what fell due on the bot's at once.
-        # A broadcast row in flight when the clock jumps would look abandoned (its lease over)
-        # and be failed, so sends finish first, and what fell due goes before housekeeping
+        # Broadcast rows already due go out before the clock moves (at their own time, not
+        # hours late); after it moves, sends in flight finish before any housekeeping, which
+        # would fail a row claimed on the old clock as abandoned (its lease over)
         await runtime.broadcasts.drain()
         clock.offset += timedelta(hours=hours)
         await runtime.broadcasts.drain()
