@@ -12,12 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiogram import Dispatcher, Router
+from aiogram import Dispatcher, F, Router
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.dispatcher.event.handler import HandlerObject
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackQueryFilter
 from aiogram.types import CallbackQuery, Chat, Message, User
+from magic_filter.operations import GetAttributeOperation
 
 from bot.routing import _states, quicken
 from handlers import feature_routers
@@ -67,14 +68,23 @@ def test_the_hot_routers_are_gated(routers: list[Router]) -> None:
         assert len(gated) >= len(routers) * 3 // 4, (kind, gated)
 
 
-def what_it_takes(handler: HandlerObject) -> tuple[list[str], list[str], list[str | None]]:
+def what_it_takes(
+    handler: HandlerObject,
+) -> tuple[list[str], list[str], list[str | None], dict[str, object]]:
     """Texts, callback data and raw states that satisfy each of the handler's command,
-    callback-data and state filters (empty: the handler has no such filter)."""
+    callback-data and state filters (empty: the handler has no such filter), and the fields
+    its magic filters read, each set to a stand-in value."""
     texts: list[str] = []
     data: list[str] = []
     states: list[str | None] = []
+    fields: dict[str, object] = {}
     for check in handler.filters or ():
         target = check.callback
+        if check.magic is not None:
+            operations = check.magic._operations
+            if operations and isinstance(operations[0], GetAttributeOperation):
+                fields.setdefault(operations[0].name, object())
+            continue
         if isinstance(target, Command):
             for name in target.commands:
                 if isinstance(name, str):
@@ -86,27 +96,36 @@ def what_it_takes(handler: HandlerObject) -> tuple[list[str], list[str], list[st
             data += [f"{cls.__prefix__}{cls.__separator__}{tail}" for tail in ("1", "join:2:x", "")]
         else:
             states += sorted(_states(target) or (), key=str)
-    return texts, data, states
+    return texts, data, states, fields
 
 
 def test_everything_a_handler_takes_passes_its_routers_gate(routers: list[Router]) -> None:
-    commands = taps = waits = 0
+    commands = taps = waits = needs = 0
     for router in routers:
         for kind, gate in gates(router).items():
             for handler in handlers(router, kind):
-                texts, data, states = what_it_takes(handler)
+                texts, data, states, fields = what_it_takes(handler)
                 for state in states or [None]:
                     context = {"raw_state": state} if states else {}
                     waits += bool(states)
                     if kind == "message":
                         for text in texts or ["just words"]:
-                            assert gate(message(text), context), (router.name, text, state)
+                            # fields such as reply_to_message set to a stand-in (the gate
+                            # only asks whether they are set)
+                            event = message(text).model_copy(update=fields)
+                            assert gate(event, context), (router.name, text, state, fields)
                             commands += bool(texts)
+                            needs += bool(fields) and not texts and not states
                     elif kind == "callback_query":
                         for tap in data or ["x"]:
                             assert gate(callback(tap), context), (router.name, tap, state)
                             taps += bool(data)
-    assert commands > 200 and taps > 50 and waits > 10, (commands, taps, waits)
+    assert commands > 200 and taps > 50 and waits > 10 and needs >= 5, (
+        commands,
+        taps,
+        waits,
+        needs,
+    )
 
 
 def test_what_no_handler_takes_is_refused_by_every_gate(routers: list[Router]) -> None:
@@ -142,3 +161,73 @@ async def test_a_gated_router_skips_what_it_cannot_take_and_answers_what_it_can(
     assert seen == []
     assert await router.propagate_event("message", message("/probe now"), bot=None) == "answered"
     assert seen == ["/probe now"]
+
+
+async def test_the_dispatcher_asks_a_childs_gate_before_calling_it() -> None:
+    """A router whose gate refuses the update is passed over by its parent without a call; the
+    parent's own filters and handlers still come first, and the first child that answers
+    ends the search, as in aiogram."""
+    first, second, third = Router(name="first"), Router(name="second"), Router(name="third")
+    called: list[str] = []
+
+    @first.message(Command("one"))
+    async def one(event: Message) -> str:
+        return "one"
+
+    @second.message(Command("two"))
+    async def two(event: Message) -> str:
+        return "two"
+
+    @third.message(Command("two"))
+    async def also_two(event: Message) -> str:
+        return "third"
+
+    dp = Dispatcher()
+    dp.include_routers(first, second, third)
+    quicken(dp)
+    for router in (first, second, third):
+        gated = vars(router)["propagate_event"]
+
+        async def spy(*args: Any, _name: str = router.name, _gated: Any = gated, **kw: Any) -> Any:
+            called.append(_name)
+            return await _gated(*args, **kw)
+
+        vars(router)["propagate_event"] = spy
+    assert await dp.propagate_event("message", message("/two"), bot=None) == "two"
+    assert called == ["second"]  # "first" refused at its gate, "third" never reached
+    called.clear()
+    assert await dp.propagate_event("message", message("/none"), bot=None) is UNHANDLED
+    assert called == []
+
+    # the parent's own handler answers before any child, as in aiogram
+    @dp.message(Command("two"))
+    async def at_the_root(event: Message) -> str:
+        return "root"
+
+    assert await dp.propagate_event("message", message("/two"), bot=None) == "root"
+    assert called == []
+
+
+def test_a_field_gate_lets_through_only_messages_with_the_field_set() -> None:
+    """A router whose handlers need a field set (a payment, a reply) refuses a plain command;
+    a filter that could pass with the field missing (`== None`, `~`) leaves its router
+    ungated."""
+    paid, replies, negated = Router(name="paid"), Router(name="replies"), Router(name="negated")
+    paid.message(F.successful_payment.invoice_payload.startswith("plan:"))(_answer)
+    replies.message(F.chat.type == "group", F.text, F.reply_to_message)(_answer)
+    negated.message(F.reply_to_message == None)(_answer)  # noqa: E711 (a magic filter)
+    negated.message(~F.reply_to_message)(_answer)
+    dp = Dispatcher()
+    dp.include_routers(paid, replies, negated)
+    quicken(dp)
+    plain = message("/start")
+    replying = plain.model_copy(update={"reply_to_message": message("earlier")})
+    paying = plain.model_copy(update={"successful_payment": object()})
+    assert not gates(paid)["message"](plain, {}) and gates(paid)["message"](paying, {})
+    assert not gates(replies)["message"](plain, {})
+    assert gates(replies)["message"](replying, {})
+    assert "message" not in gates(negated)
+
+
+async def _answer(event: Message) -> str:
+    return "answered"
