@@ -506,8 +506,8 @@ async def test_a_refund_after_forming_drops_the_member_from_the_participants_cou
         product = await session.get(Product, gb.product_id)
         assert product is not None and product.stock == shelf + 2
     await harness.runtime.cards.flush()
-    # and the card in the group says so (what it has left is unchanged: its cap shrank)
+    # and the card in the group says so (a formed card has no units left to take)
     card = next(m for m in harness.emulator.messages(TEA) if (m.text or "").startswith("🛒"))
-    assert "Progress: 1/2 people\nUnits left: 7\n" in card.text
+    assert "Progress: 1/2 people\n✅ Formed!" in card.text and "Units left" not in card.text
     async with harness.session() as session:
         assert (await reconcile(session)).ok

@@ -125,7 +125,7 @@ async def test_a_product_with_a_photo_gets_a_photo_card_whose_caption_follows_th
     assert await harness.press(MIA, TEA, card.message_id, index=1) == "You are #1, quantity 2."
     await harness.runtime.cards.flush()
     joined = shown(harness, TEA, card.message_id)
-    assert joined.edit_count == 1 and "Progress: 1/2 people" in joined.text
+    assert joined.edit_count == 1 and "Progress: 1/2 people\nUnits left: 8" in joined.text
     assert joined.kind == "photo" and joined.raw["photo"] == card.raw["photo"]
     assert harness.emulator.calls_of("editMessageText") == []
     assert await harness.press(LEE, TEA, card.message_id, index=0) == "你是第 2 位，数量 1。"
@@ -135,6 +135,7 @@ async def test_a_product_with_a_photo_gets_a_photo_card_whose_caption_follows_th
     final = shown(harness, TEA, card.message_id)
     assert final.kind == "photo" and final.raw["photo"] == card.raw["photo"]
     assert "✅ Formed! Orders are open for payment and pickup." in final.text
+    assert "Units left" not in final.text  # a closed card has none to take
     assert final.text.startswith("🛒 Oolong tea\nSpring harvest from Anxi")
     assert final.button_texts == []
     assert harness.emulator.last_bot_message(TEA).text == (

@@ -222,7 +222,8 @@ def _card_lines(gb: GroupBuyView, locale: str, timezone: str, now: datetime) -> 
             "Progress: {n}/{m} unit", "Progress: {n}/{m} units", max(gb.units_sold, gb.min_count)
         ).format(n=gb.units_sold, m=gb.min_count)
     lines.append(progress)
-    if not gb.multi:  # a list says what each item has left
+    if not gb.multi and gb.status == GROUPBUY_OPEN:  # a list says what each item has left;
+        # once closed, nothing is left to take (a formed card read "Units left: 7")
         lines.append(_("Units left: {n}").format(n=gb.units_left))
     local = gb.deadline.astimezone(ZoneInfo(timezone))
     if gb.status == GROUPBUY_OPEN:
