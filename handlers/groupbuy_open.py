@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
 from handlers.views.groupbuy_open import (
     DROP_ERRORS,
+    GROUPBUY_KEYS,
     USAGE,
     OpenDefaults,
     OpenValues,
@@ -183,7 +184,7 @@ async def _open(
             settings=settings,
         )
     except GroupBuyError as exc:
-        await message.reply(open_error_text(exc) or _(USAGE))
+        await message.reply(open_error_text(exc, _(USAGE)) or _(USAGE))
         return
     except HeldBack as exc:
         await message.reply(
@@ -219,6 +220,7 @@ async def _open_values(
         defaults=OpenDefaults(minimum="2", stock=stock_default, limit=5),
         now=now,
         timezone=timezone,
+        keys=GROUPBUY_KEYS,
     )
     values = replace(
         values,

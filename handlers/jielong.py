@@ -24,6 +24,7 @@ from handlers.filters import GROUP, OpenGroup, RoleFilter
 from handlers.views.groupbuy import ListAction, ListCallback
 from handlers.views.groupbuy_join import refusal_text
 from handlers.views.groupbuy_open import (
+    SIGNUP_KEYS,
     OpenValues,
     command_options,
     open_and_post,
@@ -318,14 +319,14 @@ async def signup_command(
     now = clock()
     try:
         options_at = next((i for i, w in enumerate(words) if "=" in w or "＝" in w), len(words))
-        options = command_options(words[options_at:])
+        options = command_options(words[options_at:], SIGNUP_KEYS)
         when = " ".join(words[:options_at]) or options.get("deadline", "") or "24h"
         deadline = parse_deadline(when, now=now, timezone=community.timezone)
         min_kind, min_count = parse_minimum(options.get("min", "1"))
         limit = option_count(options, "limit", DEFAULT_LIMIT)
         per_item = parse_form(options.get("form", "all"))
     except GroupBuyError as exc:
-        await message.reply(open_error_text(exc) or _(USAGE))
+        await message.reply(open_error_text(exc, _(USAGE)) or _(USAGE))
         return
     currency = settings.tier_currency
     parsed = parse_list(

@@ -412,7 +412,7 @@ async def _refusal_text(
 ) -> str:
     """Why the pre-sale did not open: its terms, the level, or the policy holding it back."""
     if isinstance(exc, GroupBuyError):
-        return open_error_text(exc) or _(PRESALE_USAGE)
+        return open_error_text(exc, _(PRESALE_USAGE)) or _(PRESALE_USAGE)
     if isinstance(exc, LevelError):
         return level_error_text(exc)
     return await held_text(session, exc.verdicts, member=member, settings=settings, posted=False)

@@ -168,6 +168,17 @@ async def test_opening_explains_bad_input(harness: Harness) -> None:
     for command, expected in cases.items():
         reply = (await harness.send(LEE, TEA, command))[0]
         assert reply.startswith(expected), (command, reply)
+    # a misspelt option is named, with the options the command takes, and opens nothing (it
+    # opened at the default stock before); a Chinese one too
+    reply = (await harness.send(LEE, TEA, "/groupbuy 1 24h min=2 stok=10 pickup=Shop A"))[0]
+    assert reply.startswith(
+        "I do not know the option stok: check how it is spelled. The options this command "
+        "takes are below.\n\nOpen a group-buy with one line:\n/groupbuy PRODUCT DEADLINE"
+    ), reply
+    reply = (await harness.send(LEE, TEA, "/groupbuy 1 24h 成团＝2 库房＝10"))[0]
+    assert reply.startswith("I do not know the option 库房: check how it is spelled."), reply
+    async with harness.session() as session:
+        assert (await session.execute(select(GroupBuy))).first() is None
     # a member may not open one
     assert await harness.send(MIA, TEA, "/groupbuy 1 24h") == [
         "Sorry, only the leaders of this group can do that."

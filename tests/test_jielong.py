@@ -597,3 +597,19 @@ async def test_a_list_confirmed_too_late_opens_nothing(harness: Harness) -> None
     assert await harness.press(LEE, TEA, draft.message_id, index=0) == (
         "This list is no longer waiting: send it again."
     )
+
+
+async def test_a_misspelt_option_on_the_signup_line_is_named_and_reads_nothing(
+    harness: Harness,
+) -> None:
+    # given Lee pastes a list whose first line has limt= for limit=
+    await harness.join_groups()
+    reply = await harness.send(LEE, TEA, LIST.replace("limit=3", "limt=3"))
+    # then the option is named with the command's options, and no draft list is shown
+    assert reply[0].startswith(
+        "I do not know the option limt: check how it is spelled. The options this command "
+        "takes are below.\n\nOpen a sign-up list (接龙): /signup (or /jielong)"
+    ), reply
+    assert len(reply) == 1 and harness.emulator.last_bot_message(TEA).button_texts == []
+    async with harness.session() as session:
+        assert (await session.execute(select(func.count()).select_from(Product))).scalar() == 0

@@ -46,6 +46,10 @@ from services.policy import (
 
 OPEN_ERRORS: dict[str, str] = {
     GroupBuyRefusal.NO_PRODUCT: N_("There is no such product. Send /products to see them."),
+    GroupBuyRefusal.BAD_OPTION: N_(
+        "I do not know the option {part}: check how it is spelled. The options this command "
+        "takes are below."
+    ),
     GroupBuyRefusal.MIN_ABOVE_STOCK: N_(
         "The minimum is larger than the stock: lower min= or raise stock=."
     ),
@@ -120,12 +124,15 @@ def level_error_text(exc: LevelError) -> str:
     return _(DROP_ERRORS["level"]).format(part=quoted(exc.detail))
 
 
-def open_error_text(exc: GroupBuyError) -> str | None:
+def open_error_text(exc: GroupBuyError, usage: str = "") -> str | None:
     """Why a group-buy could not open, with the figure or the unreadable part the refusal
-    carries (None: unknown)."""
+    carries (None: unknown); an option the command does not take is followed by `usage`, the
+    command's own (localized) usage."""
     text = OPEN_ERRORS.get(exc.reason)
     if not text:
         return None
+    if exc.reason == GroupBuyRefusal.BAD_OPTION and usage:
+        return _(text).format(part=quoted(exc.detail)) + "\n\n" + usage
     # the stock left, when the refusal is about it (detail is then the number the service found)
     units = (
         counted("unit", int(exc.detail))
@@ -144,9 +151,18 @@ USAGE = N_(
 )
 
 
-def command_options(words: list[str]) -> dict[str, str]:
+# the options /groupbuy and /drop take (/drop's to= and level= are read before), and /signup's
+GROUPBUY_KEYS = frozenset(
+    {"deadline", "min", "stock", "limit", "tiers", "vip", "delivery", "pickup", "form"}
+)
+SIGNUP_KEYS = frozenset({"deadline", "min", "limit", "form", "pickup"})
+
+
+def command_options(words: list[str], keys: frozenset[str] | None = None) -> dict[str, str]:
     """key=value words (English keys or their Chinese aliases); pickup= takes the rest of the
-    line; a word without = continues the value before it."""
+    line; a word without = continues the value before it. With `keys`, a key outside them is
+    refused (bad_option, naming the key as typed): a misspelt stok=10 must not open a
+    group-buy at the default stock."""
     options: dict[str, str] = {}
     last = None
     for index, word in enumerate(words):
@@ -157,6 +173,8 @@ def command_options(words: list[str]) -> dict[str, str]:
             options[last] += " " + word  # "tiers=10:35.90, 30:32.90" typed with a space
             continue
         key, value = option
+        if keys is not None and key not in keys:
+            raise GroupBuyError(GroupBuyRefusal.BAD_OPTION, word.split("=")[0].split("＝")[0])
         last = key
         if key == "pickup":
             options[key] = " ".join([value, *words[index + 1 :]]).strip()
@@ -224,10 +242,7 @@ def parse_open_line(
     written; returns them as values to open and every option as written, for the command's
     own (tiers=, level=, ...). With `keys`, an option outside them is refused (bad_option)."""
     options_at = next((i for i, w in enumerate(words) if is_option(w)), len(words))
-    options = command_options(words[options_at:])
-    unknown = next((key for key in options if keys is not None and key not in keys), None)
-    if unknown is not None:
-        raise GroupBuyError(GroupBuyRefusal.BAD_OPTION, unknown)
+    options = command_options(words[options_at:], keys)
     when = " ".join(words[:options_at]) or options.get("deadline", "")
     if not when:
         raise GroupBuyError(GroupBuyRefusal.USAGE)
