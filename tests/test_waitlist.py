@@ -14,7 +14,7 @@ from models.order import Order
 from models.product import Product
 from models.waitlist import WaitlistEntry
 from services.waitlist import WaitlistError, accept_offer, join_waitlist, make_offers
-from tests.conftest import MIA, OWNER, SAM, TEA, Harness
+from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
 
 async def sold_out_drop(harness: Harness) -> int:
@@ -216,6 +216,61 @@ async def test_units_a_formed_group_buy_gave_back_are_never_offered_to_its_waitl
         assert product.stock == 99
         entry = (await session.execute(select(WaitlistEntry))).scalar_one()
         assert (entry.member_id, entry.status) == (SAM, "left")
+    # and Sam is told his wait is over, and where the units went (before his pickup sheet:
+    # he opened the drop)
+    told = [m.text for m in harness.emulator.messages(SAM) if "waitlist" in (m.text or "")]
+    assert told[-1] == (
+        "Oolong tea has formed and closed, and its waitlist with it: no units were booked for "
+        "you. What it did not sell is back in the shop: see /products."
+    )
+
+
+async def test_a_group_buy_that_fails_or_is_cancelled_tells_its_waitlist_it_ended(
+    harness: Harness,
+) -> None:
+    # given a drop of 2 units needing 2 people, both units Mia's; Sam and Lee (who reads
+    # Chinese) wait for one
+    await harness.join_groups()
+    for who in (SAM, MIA, OWNER, LEE):
+        await harness.send(who, who, "/start")
+    await harness.send(OWNER, OWNER, "/grant_staff @sam")
+    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
+    await harness.send(SAM, SAM, "/drop 1 24h min=2 stock=2 limit=2")
+    card = harness.emulator.last_bot_message(TEA).message_id
+    assert await harness.press(MIA, TEA, card, index=1) == "You are #1, quantity 2."
+    await harness.runtime.cards.flush()
+    await harness.press(SAM, TEA, card, index=0)
+    await harness.press(LEE, TEA, card, index=0)
+    # when the deadline passes with one person in: it does not form
+    harness.clock.advance(hours=25)
+    assert await harness.runtime.closer.close_due() == 1
+    # then each waiting member is told in their language, once, and nothing is offered
+    assert harness.emulator.last_bot_message(SAM).text == (
+        "Oolong tea did not form, so its waitlist has ended: nothing was booked for you and you "
+        "owe nothing."
+    )
+    assert harness.emulator.last_bot_message(LEE).text == (
+        "Oolong tea未能成团，候补名单随之结束：没有为你预订任何商品，你也无需付款。"
+    )
+    told = [m for m in harness.emulator.messages(SAM) if "waitlist has ended" in (m.text or "")]
+    assert len(told) == 1
+    assert (await harness.runtime.waitlist.run()).offered == 0
+    async with harness.session() as session:
+        entries = (await session.execute(select(WaitlistEntry))).scalars().all()
+    assert sorted((e.member_id, e.status) for e in entries) == sorted(
+        [(SAM, "left"), (LEE, "left")]
+    )
+    # when the next drop is cancelled while Sam waits, he is told it was cancelled
+    await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=2 limit=2")
+    card = harness.emulator.last_bot_message(TEA).message_id
+    assert await harness.press(MIA, TEA, card, index=1) == "You are #1, quantity 2."
+    await harness.runtime.cards.flush()
+    await harness.press(SAM, TEA, card, index=0)
+    await harness.send(SAM, TEA, "/gb_cancel 2")
+    assert harness.emulator.last_bot_message(SAM).text == (
+        "Oolong tea was cancelled, so its waitlist has ended: nothing was booked for you and you "
+        "owe nothing."
+    )
 
 
 async def test_an_offer_of_units_a_formed_group_buy_gave_back_books_nothing(

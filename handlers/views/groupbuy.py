@@ -49,7 +49,13 @@ from handlers.views.text import (
     visible_length,
 )
 from handlers.views.waitlist import WaitlistAction, WaitlistCallback
-from models.groupbuy import GROUPBUY_CANCELLED, GROUPBUY_FORMED, GROUPBUY_OPEN, MIN_PEOPLE
+from models.groupbuy import (
+    GROUPBUY_CANCELLED,
+    GROUPBUY_FAILED,
+    GROUPBUY_FORMED,
+    GROUPBUY_OPEN,
+    MIN_PEOPLE,
+)
 from models.product import PAYMENT_TELEGRAM
 from services.groupbuy import (
     Closing,
@@ -395,6 +401,21 @@ DIFFERENCE_OWED = N_(
 PREPAYMENT_OWED = N_(
     "Your prepayment of {amount} for order #{order} will be refunded by our staff."
 )
+# to a member waiting for units of a group-buy that closed: their place ended with it
+WAIT_ENDED = {
+    GROUPBUY_FORMED: N_(
+        "{title} has formed and closed, and its waitlist with it: no units were booked for "
+        "you. What it did not sell is back in the shop: see /products."
+    ),
+    GROUPBUY_FAILED: N_(
+        "{title} did not form, so its waitlist has ended: nothing was booked for you and you "
+        "owe nothing."
+    ),
+    GROUPBUY_CANCELLED: N_(
+        "{title} was cancelled, so its waitlist has ended: nothing was booked for you and you "
+        "owe nothing."
+    ),
+}
 
 
 def group_text(closing: Closing, locale: str) -> str:
@@ -510,6 +531,13 @@ def owed_text(closing: Closing, owed: OwedBack) -> str:
     )
 
 
+def wait_ended_text(closing: Closing, locale: str) -> str:
+    """A waiting member's note that their place ended with the group-buy."""
+    gb = closing.groupbuy
+    template = WAIT_ENDED.get(gb.status, WAIT_ENDED[GROUPBUY_FAILED])
+    return _(template).format(title=esc_name(gb.in_language(locale, default_locale()).title))
+
+
 def closing_effects(
     i18n: I18n, closing: Closing, now: datetime, settings: HandlerSettings
 ) -> list[Effect]:
@@ -532,6 +560,9 @@ def closing_effects(
     for owed in closing.owed:
         with i18n.use_locale(owed.locale):
             effects.append(Notice(owed.member_id, owed_text(closing, owed)))
+    for member_id, locale in closing.waiting:
+        with i18n.use_locale(locale):
+            effects.append(Notice(member_id, wait_ended_text(closing, locale)))
     if closing.sheet is not None:  # the leader runs pickup from it
         with i18n.use_locale(closing.sheet_locale):
             effects.append(

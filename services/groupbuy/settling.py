@@ -91,12 +91,14 @@ async def settle(
         price = found.current_price
         orders, differences = await _orders_at_price(session, found, listed, price)
         await _release_stock(session, found, found.stock_cap - found.units_sold)
+        ended: tuple[int, ...] = ()
         if found.units_left > 0 or found.with_variants:  # a variant's line: only while open
-            await _end_waitlist(session, groupbuy_id, now)
+            ended = await _end_waitlist(session, groupbuy_id, now)
         status, final = GROUPBUY_FORMED, price
     else:
         to_refund = await _unwind(session, found, listed)
         await _release_stock(session, found, found.stock_cap)
+        ended = await _end_waitlist(session, groupbuy_id, now)  # nothing will be freed now
         status, final = GROUPBUY_FAILED, None
     await session.execute(
         update(GroupBuy)
@@ -110,6 +112,7 @@ async def settle(
         listed,
         differences=tuple(differences),
         to_refund=to_refund,
+        waitlist_ended=ended,
     )
 
 
@@ -156,21 +159,24 @@ async def _orders_at_price(
     return orders, differences
 
 
-async def _end_waitlist(session: AsyncSession, groupbuy_id: int, now: datetime) -> None:
+async def _end_waitlist(session: AsyncSession, groupbuy_id: int, now: datetime) -> tuple[int, ...]:
     """A group-buy formed with units left gave them back to its product, where they are for
     sale: its waitlist has nothing more to wait for, and an offer made of them is void (else
     the waitlist would book a unit the product sells too). A group-buy with variants and a
     sign-up list end theirs when they close: an item's units freed later (a refund) go back
-    on the shelf (services/order/refunds.py)."""
-    await session.execute(
+    on the shelf (services/order/refunds.py). One that failed or was cancelled ends its
+    waitlist too. Returns the members whose place ended (each once), to be told."""
+    ended = await session.execute(
         update(WaitlistEntry)
         .where(
             col(WaitlistEntry.groupbuy_id) == groupbuy_id,
             col(WaitlistEntry.status).in_((WAIT_WAITING, WAIT_OFFERED)),
         )
         .values(status=WAIT_LEFT, offer_units=0, offer_until=None, updated_at=now)
+        .returning(col(WaitlistEntry.member_id))
         .execution_options(synchronize_session=False)
     )
+    return tuple(sorted(set(ended.scalars())))
 
 
 async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datetime) -> Settlement:
@@ -186,7 +192,8 @@ async def cancel_groupbuy(session: AsyncSession, *, groupbuy_id: int, now: datet
     listed = tuple(await participants(session, groupbuy_id))
     to_refund = await _unwind(session, found, listed)
     await _release_stock(session, found, found.stock_cap)
-    return Settlement(found, False, (), listed, to_refund=to_refund)
+    ended = await _end_waitlist(session, groupbuy_id, now)
+    return Settlement(found, False, (), listed, to_refund=to_refund, waitlist_ended=ended)
 
 
 async def settle_groupbuy(
@@ -276,7 +283,22 @@ async def _closing(
         sheet,
         sheet_locale,
         unreached,
+        await _waiting_notices(session, settlement),
     )
+
+
+async def _waiting_notices(
+    session: AsyncSession, settlement: Settlement
+) -> tuple[tuple[int, str], ...]:
+    """The members whose waitlist place ended with the group-buy and who can be told (they
+    started the bot), in their language; a participant hears how it closed instead."""
+    joined = {entry.member_id for entry in settlement.participants}
+    told = []
+    for member_id in settlement.waitlist_ended:
+        who = await get_member(session, member_id)
+        if who is not None and who.started and member_id not in joined:
+            told.append((member_id, who.locale))
+    return tuple(told)
 
 
 async def _group_notices(
@@ -387,7 +409,7 @@ async def _settle_list(
                 )
             )
     await _release_variant_stock(session, found.id, all_of_it=False, kept=forming)
-    await _end_waitlist(session, found.id, now)  # an item's line is served only while open
+    ended = await _end_waitlist(session, found.id, now)  # an item's line: only while open
     formed = bool(forming)
     await session.execute(
         update(GroupBuy)
@@ -398,4 +420,6 @@ async def _settle_list(
             settled_at=now,
         )
     )
-    return Settlement(await _must(session, found.id), formed, tuple(orders), listed)
+    return Settlement(
+        await _must(session, found.id), formed, tuple(orders), listed, waitlist_ended=ended
+    )

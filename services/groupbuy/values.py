@@ -251,6 +251,8 @@ class Settlement:
     # failed or cancelled: paid prepayments the handler refunds in full (through Telegram
     # for Stars, else booked as owed back)
     to_refund: tuple[int, ...] = ()
+    # the members whose place on its waitlist ended with it (nothing left to wait for)
+    waitlist_ended: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +317,8 @@ class Closing:
     sheet_locale: str = ""
     # formed, and the member who opened it never started the bot: told in the group instead
     unreached_leader: UnreachedLeader | None = None
+    # members (not participants) whose waitlist place ended, who can be told: (id, locale)
+    waiting: tuple[tuple[int, str], ...] = ()
 
     @property
     def groupbuy(self) -> GroupBuyView:
