@@ -265,3 +265,23 @@ async def test_a_refused_accept_keeps_the_offer_and_books_nothing(harness: Harne
     assert sorted((j.member_id, j.quantity) for j in joins if j.quantity) == [(MIA, 1), (KAI, 1)]
     assert sold == {"100g": 2, "250g": 0}
     assert (await entries(harness))[KAI][1] == "booked"
+
+
+async def test_a_list_that_forms_tells_its_waitlist_it_ended_without_pointing_to_the_shop(
+    harness: Harness,
+) -> None:
+    # given Mia holds both Blueberries of a list, and Sam waits for them
+    card = await open_list(harness, STOCKED)
+    for who in (SAM, MIA):
+        await harness.send(who, who, "/start")
+    await harness.send(MIA, TEA, "2x2", reply_to_message_id=card)
+    await harness.runtime.cards.flush()
+    await harness.press(SAM, TEA, card, index=1)
+    # when the deadline passes and the list forms (each item's minimum is one)
+    harness.clock.advance(hours=25)
+    assert await harness.runtime.closer.close_due() == 1
+    # then Sam is told his wait is over; a pasted list's items are in no shop to point to
+    assert harness.emulator.last_bot_message(SAM).text == (
+        "Fruit of the day has closed, and its waitlist with it: nothing was booked for you."
+    )
+    assert (await entries(harness))[SAM][1] == "left"

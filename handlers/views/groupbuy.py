@@ -416,6 +416,8 @@ WAIT_ENDED = {
         "owe nothing."
     ),
 }
+# a sign-up list that formed: a pasted list's items are not in the shop afterwards
+LIST_WAIT_ENDED = N_("{title} has closed, and its waitlist with it: nothing was booked for you.")
 
 
 def group_text(closing: Closing, locale: str) -> str:
@@ -535,6 +537,8 @@ def wait_ended_text(closing: Closing, locale: str) -> str:
     """A waiting member's note that their place ended with the group-buy."""
     gb = closing.groupbuy
     template = WAIT_ENDED.get(gb.status, WAIT_ENDED[GROUPBUY_FAILED])
+    if gb.multi and gb.status == GROUPBUY_FORMED:
+        template = LIST_WAIT_ENDED
     return _(template).format(title=esc_name(gb.in_language(locale, default_locale()).title))
 
 
