@@ -17,14 +17,15 @@ from services.waitlist import WaitlistError, accept_offer, join_waitlist, make_o
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness
 
 
-async def sold_out_drop(harness: Harness) -> int:
-    """Sam (staff) opens a 2-unit drop; Mia takes both. Returns the Tea card's message id."""
+async def sold_out_drop(harness: Harness, minimum: int = 1, also: tuple[int, ...] = ()) -> int:
+    """Sam (staff) opens a 2-unit drop needing `minimum` people; Mia takes both (`also`: more
+    members who start the bot). Returns the Tea card's message id."""
     await harness.join_groups()
-    for who in (SAM, MIA, OWNER):
+    for who in (SAM, MIA, OWNER, *also):
         await harness.send(who, who, "/start")
     await harness.send(OWNER, OWNER, "/grant_staff @sam")
     await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
-    await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=2 limit=2")
+    await harness.send(SAM, SAM, f"/drop 1 24h min={minimum} stock=2 limit=2")
     card = harness.emulator.last_bot_message(TEA).message_id
     assert await harness.press(MIA, TEA, card, index=1) == "You are #1, quantity 2."
     await harness.runtime.cards.flush()
@@ -230,15 +231,7 @@ async def test_a_group_buy_that_fails_or_is_cancelled_tells_its_waitlist_it_ende
 ) -> None:
     # given a drop of 2 units needing 2 people, both units Mia's; Sam and Lee (who reads
     # Chinese) wait for one
-    await harness.join_groups()
-    for who in (SAM, MIA, OWNER, LEE):
-        await harness.send(who, who, "/start")
-    await harness.send(OWNER, OWNER, "/grant_staff @sam")
-    await harness.send(SAM, SAM, "/product_add Oolong tea | 39.90 CNY | stock 100")
-    await harness.send(SAM, SAM, "/drop 1 24h min=2 stock=2 limit=2")
-    card = harness.emulator.last_bot_message(TEA).message_id
-    assert await harness.press(MIA, TEA, card, index=1) == "You are #1, quantity 2."
-    await harness.runtime.cards.flush()
+    card = await sold_out_drop(harness, minimum=2, also=(LEE,))
     await harness.press(SAM, TEA, card, index=0)
     await harness.press(LEE, TEA, card, index=0)
     # when the deadline passes with one person in: it does not form

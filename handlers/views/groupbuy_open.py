@@ -161,7 +161,7 @@ SIGNUP_KEYS = frozenset({"deadline", "min", "limit", "form", "pickup"})
 def command_options(words: list[str], keys: frozenset[str] | None = None) -> dict[str, str]:
     """key=value words (English keys or their Chinese aliases); pickup= takes the rest of the
     line; a word without = continues the value before it. With `keys`, a key outside them is
-    refused (bad_option, naming the key as typed): a misspelt stok=10 must not open a
+    refused (bad_option, naming the key as read): a misspelt stok=10 must not open a
     group-buy at the default stock."""
     options: dict[str, str] = {}
     last = None
@@ -174,7 +174,7 @@ def command_options(words: list[str], keys: frozenset[str] | None = None) -> dic
             continue
         key, value = option
         if keys is not None and key not in keys:
-            raise GroupBuyError(GroupBuyRefusal.BAD_OPTION, word.split("=")[0].split("＝")[0])
+            raise GroupBuyError(GroupBuyRefusal.BAD_OPTION, key)
         last = key
         if key == "pickup":
             options[key] = " ".join([value, *words[index + 1 :]]).strip()
