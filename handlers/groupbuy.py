@@ -109,7 +109,8 @@ def confirm_in_group(
 ) -> Callable[[], Awaitable[object]]:
     """The join confirmation for a member who never started the bot: an ephemeral message in
     the group that only they see (Bot API 10.2), tied to their tap, with a button that opens
-    the bot on their place. Sent after commit; Telegram does not promise to deliver it."""
+    the bot on their place. Sent after commit by the background sender (a rush of joins must
+    not wait for a group's pace); Telegram does not promise to deliver it."""
 
     text = _(
         "{name}, you joined {title}: quantity {quantity}, you are #{position}. Only you see "
@@ -217,7 +218,9 @@ async def join_button(
                 quantity=result.quantity,
                 position=result.position,
             )
-        after_commit.add(confirm)
+        # in the background, like the private confirmation: it counts against the group's
+        # pace, and a join that waited for it would hold up the taps behind it
+        notifier.send_steps(query.message.chat.id, confirm)
 
 
 async def _change_quantity(

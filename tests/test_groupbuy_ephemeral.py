@@ -4,9 +4,14 @@ that opens the bot for members who never did."""
 
 from __future__ import annotations
 
+import asyncio
+
+from bot.app import build_runtime, prepare
+from bot.config import Settings
 from tests.conftest import LEE, MIA, TEA, Harness
 from tests.test_groupbuy_chat import open_drop
 from tests.test_groupbuy_prepay import complete, open_stars_groupbuy, orders
+from tgemu import EMULATOR_TOKEN, Emulator
 
 NORA = 2001  # a member of Tea Lovers who never wrote to the bot, app in English
 
@@ -117,3 +122,34 @@ async def test_opening_the_bot_from_a_prepaid_group_buy_brings_the_invoice(
     assert invoice.raw["invoice"]["total_amount"] == 30
     await complete(harness, NORA, invoice.raw)
     assert [o.status for o in await orders(harness)] == ["paid"]
+
+
+async def test_a_join_does_not_wait_for_the_groups_pace(
+    emulator: Emulator, settings: Settings
+) -> None:
+    # given the bot keeps Telegram's pace, and Tea Lovers' minute of messages is used up
+    runtime = build_runtime(settings.model_copy(update={"pace_messages": True}), EMULATOR_TOKEN)
+    await prepare(runtime, migrate=False)
+    harness = Harness(emulator=emulator, runtime=runtime)
+    try:
+        tea_card, _coffee = await open_drop(harness)
+        emulator.add_user(NORA, "Nora", language_code="en")
+        emulator.set_member_status(TEA, NORA, "member")
+        pace = runtime.paced.pace
+        with_room = True
+        while with_room:  # book the group's window full, as a burst of group messages would
+            try:
+                await asyncio.wait_for(pace.acquire(TEA), timeout=0.5)
+            except TimeoutError:
+                with_room = False
+        # when Nora, who never started the bot, taps Join ×1
+        tap = emulator.press_button(NORA, TEA, tea_card, index=0)
+        await asyncio.wait_for(runtime.dp.feed_raw_update(runtime.bot, tap), timeout=10)
+        # then her tap is answered at once: the update does not wait a minute for the group's
+        # pace (in the webhook inbox, the taps behind it in the group would wait with it)
+        query_id = tap["callback_query"]["id"]
+        assert emulator.callback_answers[query_id]["text"] == "You are #1, quantity 1."
+        # and her confirmation in the group is still queued, to go out when the pace allows
+        assert emulator.ephemeral_messages(TEA, NORA) == []
+    finally:
+        await runtime.close()
