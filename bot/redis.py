@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from aiogram.fsm.storage.base import BaseStorage, StateType, StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 from aiogram.fsm.storage.redis import RedisStorage
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
@@ -23,9 +23,25 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
 
+# connections one process keeps to Redis; more callers at once wait for one to be free
+REDIS_CONNECTIONS = 100
+
+
 def create_redis(url: str) -> Redis:
-    """A client that fails fast, so a Redis outage degrades the bot instead of stalling it."""
-    return Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+    """A client that fails fast, so a Redis outage degrades the bot instead of stalling it.
+
+    A burst (a flash sale's taps, the confirmations they queue, each waiting its turn in the
+    shared pace) can ask for more connections at once than the pool holds: those callers wait
+    up to a second for a free one, instead of failing at once as a plain pool does (which
+    would send the pace and the state to memory, and a message past Telegram's limits)."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=1.0,
+        socket_connect_timeout=1.0,
+        socket_timeout=1.0,
+    )
+    return Redis.from_pool(pool)
 
 
 class _Degradable:

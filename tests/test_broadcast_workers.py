@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from bot.redis import SharedPace, SharedRate
+from bot.redis import REDIS_CONNECTIONS, SharedPace, SharedRate, create_redis
 from bot.sender import Booking, Pace, PaceLimits
 from services import broadcast as outbox
 from services.member import UserInfo, record_member
@@ -177,6 +177,22 @@ async def test_the_shared_pace_books_every_window_for_all_workers(redis: Redis) 
     )
     assert isinstance(await third.try_book(MIA), Booking)
     assert await fourth.try_book(MIA) == pytest.approx(1.05)
+
+
+@needs_redis
+async def test_a_burst_of_bookings_waits_for_a_redis_connection(redis_url: str) -> None:
+    # given the bot's own Redis client, and more messages booked at once than it keeps
+    # connections (a flash sale's confirmations, each waiting its turn in the pace)
+    client = create_redis(redis_url)
+    pace = SharedPace(client, namespace="burst", limits=PaceLimits(per_second=10_000))
+    try:
+        bookings = await asyncio.gather(*(pace.acquire(None) for _ in range(3 * REDIS_CONNECTIONS)))
+    finally:
+        await client.aclose()
+    # then every one was booked in Redis, shared with the other workers: the pace never fell
+    # back to this process's memory (where the others' messages are not counted)
+    assert all(booking.keys for booking in bookings)
+    assert not pace.degraded
 
 
 @needs_redis
