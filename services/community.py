@@ -22,6 +22,7 @@ from models.community import (
     CommunityMember,
 )
 from models.member import Member
+from models.role import StaffGrant
 from services.db import dialect_name, insert_in, prepared, table_of, upsert
 from services.errors import Refused
 from services.idempotency import Claim, claim_update, claimed_cte
@@ -34,6 +35,7 @@ from services.member import (
     member_upsert,
     record_member,
     refresh_member,
+    remember_staff,
 )
 from services.paging import Page, page_of
 from services.parsing import Unreadable, parse_zone
@@ -376,6 +378,7 @@ async def record_context(
         known_group = _prefixed(row, "c_", COMMUNITY_COLUMNS)
     member = None
     if user is not None:
+        remember_staff(session, user.id, row.staff_member_id is not None)
         known = _prefixed(row, "m_", MEMBER_COLUMNS) if row.member_id is not None else None
         upsert = None
         if (
@@ -428,9 +431,10 @@ def _sighting_due(row: Any, now: datetime) -> bool:
 
 
 def _context_read(with_user: bool, with_chat: bool, with_claim: bool) -> Any:
-    """The one SELECT of `record_context`: the member, the group and the member's sighting in
-    it, each row outer-joined to a constant so that a missing one reads as NULLs, and with
-    `with_claim` (PostgreSQL) the update's claim, inserted by a WITH and counted in `claimed`.
+    """The one SELECT of `record_context`: the member (and whether they are staff), the group
+    and the member's sighting in it, each row outer-joined to a constant so that a missing one
+    reads as NULLs, and with `with_claim` (PostgreSQL) the update's claim, inserted by a WITH
+    and counted in `claimed`.
     The ids are bound parameters (`user_id`, `chat_id`), so each shape is built once."""
     anchor = select(literal(1).label("one")).subquery()
     columns: list[Any] = []
@@ -444,6 +448,12 @@ def _context_read(with_user: bool, with_chat: bool, with_claim: bool) -> Any:
         columns += [col(Member.id).label("member_id")]
         columns += [c.label(f"m_{c.key}") for c in MEMBER_COLUMNS]
         query_from = query_from.outerjoin(Member, col(Member.id) == user_id)
+        # whether they are staff, which most commands ask (services.role.is_staff)
+        columns += [col(StaffGrant.member_id).label("staff_member_id")]
+        query_from = query_from.outerjoin(
+            StaffGrant,
+            and_(col(StaffGrant.member_id) == user_id, col(StaffGrant.revoked_at).is_(None)),
+        )
     if with_chat:
         columns += [col(Community.id).label("community_id")]
         columns += [c.label(f"c_{c.key}") for c in COMMUNITY_COLUMNS]

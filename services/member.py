@@ -77,6 +77,31 @@ class MemberView:
         return shown(self.first_name) or (f"@{self.username}" if self.username else str(self.id))
 
 
+# what this transaction already read of whether a member is staff (the update's context read
+# asks with the member, so a role check costs no statement): (transaction, member id, staff)
+_KNOWN_STAFF = "known_staff"
+
+
+def remember_staff(session: AsyncSession, member_id: int, staff: bool) -> None:
+    """Keep, for the rest of the transaction open now, whether the member is staff."""
+    session.info[_KNOWN_STAFF] = (session.sync_session.get_transaction(), member_id, staff)
+
+
+def known_staff(session: AsyncSession, member_id: int) -> bool | None:
+    """Whether the member is staff, as read in this transaction (`remember_staff`); None when
+    it was not (a later transaction reads it again)."""
+    known = session.info.get(_KNOWN_STAFF)
+    if known is None or known[1] != member_id:
+        return None
+    transaction = session.sync_session.get_transaction()
+    return known[2] if transaction is not None and known[0] is transaction else None
+
+
+def forget_staff(session: AsyncSession) -> None:
+    """The staff role of someone changed in this transaction: read it again when asked."""
+    session.info.pop(_KNOWN_STAFF, None)
+
+
 def locale_for_language_code(language_code: str | None, default: str = "en") -> str:
     """The bot locale for a Telegram language code: zh-TW/HK/Hant -> zh_Hant, zh -> zh_Hans."""
     if not language_code:

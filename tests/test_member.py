@@ -19,6 +19,7 @@ from models.member import Member
 from services.community import ChatInfo, record_context
 from services.idempotency import Claim
 from services.member import AmbiguousMember, UserInfo, find_member, get_member, record_member
+from services.role import grant_staff, is_staff, revoke_staff
 from tests.conftest import LEE, MIA, OWNER, SAM, TEA, Harness, make_settings
 
 NIA = 2001  # a newcomer who takes the name Mia gave up
@@ -165,16 +166,53 @@ async def context(
     sessions: async_sessionmaker[AsyncSession], update_id: int, uid: int, now: datetime
 ) -> None:
     async with sessions() as session, session.begin():
-        await record_context(
-            session,
-            user=UserInfo(uid, f"M{uid}", language_code="en"),
-            chat=ChatInfo(TEA, "Tea lovers", "supergroup"),
-            started=False,
-            default_locale="en",
-            default_timezone="UTC",
-            now=now,
-            claim=Claim(update_id),
-        )
+        await record(session, update_id, uid, now)
+
+
+async def record(session: AsyncSession, update_id: int, uid: int, now: datetime) -> None:
+    """What the bot records of an update from the member in Tea Lovers."""
+    await record_context(
+        session,
+        user=UserInfo(uid, f"M{uid}", language_code="en"),
+        chat=ChatInfo(TEA, "Tea lovers", "supergroup"),
+        started=False,
+        default_locale="en",
+        default_timezone="UTC",
+        now=now,
+        claim=Claim(update_id),
+    )
+
+
+async def test_whether_the_member_is_staff_is_read_with_the_update(engine: AsyncEngine) -> None:
+    sessions = create_session_factory(engine)
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    await context(sessions, 1, OWNER, now)
+    async with sessions() as session:
+        async with session.begin():
+            # given an update from Mia, who is no staff
+            await record(session, 2, MIA, now)
+            # then asking whether she is costs no statement of its own
+            with counted(engine) as statements:
+                assert not await is_staff(session, MIA)
+            assert statements == []
+            # and once she is made staff in the same transaction, she is
+            await grant_staff(session, member_id=MIA, granted_by=OWNER)
+            assert await is_staff(session, MIA)
+        # a later transaction asks the database again
+        async with session.begin():
+            with counted(engine) as statements:
+                assert await is_staff(session, MIA)
+            assert len(statements) == 1
+    async with sessions() as session, session.begin():
+        # her next update knows she is staff; about anyone else, the database is asked
+        await record(session, 3, MIA, now)
+        with counted(engine) as statements:
+            assert await is_staff(session, MIA)
+            assert not await is_staff(session, NIA)
+        assert len(statements) == 1
+        # and a revocation in the transaction is seen at once
+        await revoke_staff(session, member_id=MIA, revoked_by=OWNER)
+        assert not await is_staff(session, MIA)
 
 
 async def test_a_new_member_in_a_known_group_is_recorded_with_their_sighting(

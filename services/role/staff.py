@@ -16,7 +16,7 @@ from models.base import utcnow
 from models.community import Community
 from models.role import ChatAdmin, StaffGrant
 from services.db import rowcount
-from services.member import get_member
+from services.member import forget_staff, get_member, known_staff
 
 
 class RoleError(Exception):
@@ -36,9 +36,17 @@ class AdminInfo:
 
 
 async def is_staff(session: AsyncSession, member_id: int) -> bool:
-    """True while the member holds an unrevoked staff grant."""
-    grant = await session.get(StaffGrant, member_id)
-    return grant is not None and grant.revoked_at is None
+    """True while the member holds an unrevoked staff grant (read with the update's member when
+    it is theirs, services.community.record_context)."""
+    known = known_staff(session, member_id)
+    if known is not None:
+        return known
+    found = await session.execute(
+        select(col(StaffGrant.member_id)).where(
+            col(StaffGrant.member_id) == member_id, col(StaffGrant.revoked_at).is_(None)
+        )
+    )
+    return found.first() is not None
 
 
 async def admins_stale(session: AsyncSession, *, community_id: int, max_age_seconds: int) -> bool:
@@ -92,6 +100,7 @@ async def is_chat_admin(session: AsyncSession, *, member_id: int, community_id: 
 
 async def grant_staff(session: AsyncSession, *, member_id: int, granted_by: int) -> bool:
     """Make the member staff; False when they already were."""
+    forget_staff(session)
     grant = await session.get(StaffGrant, member_id, with_for_update=True)
     if grant is not None and grant.revoked_at is None:
         return False
@@ -109,6 +118,7 @@ async def grant_staff(session: AsyncSession, *, member_id: int, granted_by: int)
 async def revoke_staff(session: AsyncSession, *, member_id: int, revoked_by: int) -> bool:
     """End the member's staff role, and their dashboard sessions; False when they were not
     staff."""
+    forget_staff(session)
     now = utcnow()
     result = await session.execute(
         update(StaffGrant)
