@@ -42,7 +42,14 @@ from handlers.views.poll import (
     post_poll,
     staff_time,
 )
-from handlers.views.text import CallbackId, HandlerSettings, PollScheduler, counted, esc
+from handlers.views.text import (
+    CallbackId,
+    HandlerSettings,
+    PollScheduler,
+    counted,
+    esc,
+    shorten,
+)
 from handlers.views.wizard import (
     NOT_OPEN,
     Target,
@@ -212,7 +219,9 @@ async def start(message: Message, command: CommandObject, state: FSMContext) -> 
                 raise PollError(PollRefusal.BAD_FIRST, args)
             first = int(parse_first(option[1]).total_seconds()) // 60
         except PollError:
-            await message.answer(_(FIRST_USAGE).format(part=f"<code>{esc(args)}</code>"))
+            # what they wrote, cut short: a long paste must not make the answer too long to send
+            part = f"<code>{esc(shorten(args, 60))}</code>"
+            await message.answer(_(FIRST_USAGE).format(part=part))
             return
     await save_draft(state, PollDraft(first=first))
     await _ask(message, "question", {"state": state})

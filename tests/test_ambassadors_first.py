@@ -173,6 +173,10 @@ async def test_bad_head_start_gets_a_clear_message(harness: Harness) -> None:
         reply = await say(harness, f"/poll_new {bad}")
         assert reply.startswith("To let the trial ambassadors (good reporters) vote first"), reply
         assert "I could not read" in reply
+    # a long paste is quoted cut short, so that the answer still fits in one message
+    reply = await say(harness, "/poll_new " + "x" * 5000)
+    assert reply.startswith("To let the trial ambassadors (good reporters) vote first"), reply
+    assert "x" * 50 + "…" in reply and len(reply) < 1000
     # the Chinese spelling is read too
     assert (await say(harness, "/poll_new 先投=体验官:2小时")).startswith("New co-creation poll.")
     assert (await say(harness, "/poll_new 先投＝体验官：2小时")).startswith("New co-creation poll.")
