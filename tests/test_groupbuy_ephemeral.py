@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.app import build_runtime, prepare
 from bot.config import Settings
 from tests.conftest import LEE, MIA, TEA, Harness
+from tests.test_broadcast_outbox import make_harness
 from tests.test_groupbuy_chat import open_drop
 from tests.test_groupbuy_prepay import complete, open_stars_groupbuy, orders
-from tgemu import EMULATOR_TOKEN, Emulator
+from tgemu import Emulator
 
 NORA = 2001  # a member of Tea Lovers who never wrote to the bot, app in English
 
@@ -128,20 +128,17 @@ async def test_a_join_does_not_wait_for_the_groups_pace(
     emulator: Emulator, settings: Settings
 ) -> None:
     # given the bot keeps Telegram's pace, and Tea Lovers' minute of messages is used up
-    runtime = build_runtime(settings.model_copy(update={"pace_messages": True}), EMULATOR_TOKEN)
-    await prepare(runtime, migrate=False)
-    harness = Harness(emulator=emulator, runtime=runtime)
+    harness = await make_harness(emulator, settings, pace_messages=True)
+    runtime = harness.runtime
     try:
         tea_card, _coffee = await open_drop(harness)
         emulator.add_user(NORA, "Nora", language_code="en")
         emulator.set_member_status(TEA, NORA, "member")
-        pace = runtime.paced.pace
-        with_room = True
-        while with_room:  # book the group's window full, as a burst of group messages would
+        while True:  # book the group's window full, as a burst of group messages would
             try:
-                await asyncio.wait_for(pace.acquire(TEA), timeout=0.5)
+                await asyncio.wait_for(runtime.paced.pace.acquire(TEA), timeout=0.5)
             except TimeoutError:
-                with_room = False
+                break
         # when Nora, who never started the bot, taps Join ×1
         tap = emulator.press_button(NORA, TEA, tea_card, index=0)
         await asyncio.wait_for(runtime.dp.feed_raw_update(runtime.bot, tap), timeout=10)
