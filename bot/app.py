@@ -206,11 +206,12 @@ def create_dispatcher(
     dp.update.outer_middleware(dp.fsm)
     dp.workflow_data.update(injected)
     dp.update.outer_middleware(UpdateObserver(metrics))
-    dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
     database = DbSessionMiddleware(sessions, one_writer=settings.is_sqlite, metrics=metrics)
     dp.update.outer_middleware(database)
     dp[DB_WRITER] = database.writer  # the webhook inbox writes in the same queue on SQLite
     dp.update.outer_middleware(ContextMiddleware(settings))
+    # after the context: on Redis the state and the count are read meanwhile (StateMiddleware)
+    dp.update.outer_middleware(ThrottleMiddleware(throttle, i18n))
     if interactions is not None:
         dp.update.outer_middleware(InteractionMiddleware(interactions))
     dp.update.outer_middleware(LocaleMiddleware(i18n))

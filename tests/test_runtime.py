@@ -13,6 +13,7 @@ from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 from redis.asyncio import Connection as RedisConnection
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.app import build_runtime, prepare
@@ -114,6 +115,43 @@ async def test_the_state_read_and_the_throttle_count_are_one_round_trip(
     first = _Writes.writes[0]
     assert b"GET" in first and b":state" in first and b"INCR" in first and b"throttle:" in first
     assert [w for w in _Writes.writes if b"throttle:" in w] == [first]
+
+
+@pytest.mark.needs_redis
+async def test_the_state_is_read_while_the_update_reads_its_member(
+    emulator: Emulator, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the bot on Redis, whose state read takes a while
+    runtime = build_runtime(settings, EMULATOR_TOKEN)
+    await prepare(runtime, migrate=False)
+    harness = Harness(emulator=emulator, runtime=runtime)
+    storage = runtime.dp.fsm.storage
+    read_state = storage.state_and_hit
+    steps: list[str] = []
+
+    async def slow_read(*args: Any) -> Any:
+        steps.append("state asked")
+        await asyncio.sleep(0.05)
+        read = await read_state(*args)
+        steps.append("state read")
+        return read
+
+    def statement(*_args: Any) -> None:
+        if not steps or steps[-1] != "SQL":
+            steps.append("SQL")
+
+    try:
+        await harness.send(MIA, MIA, "/start")
+        monkeypatch.setattr(storage, "state_and_hit", slow_read)
+        event.listen(runtime.engine.sync_engine, "before_cursor_execute", statement)
+        # when the member writes
+        replies = await harness.send(MIA, MIA, "/cancel")
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", statement)
+    finally:
+        await runtime.close()
+    # then the update's database work began while Redis was still answering, not after it
+    assert replies == ["There is nothing to cancel."]
+    assert steps.index("SQL") < steps.index("state read"), steps
 
 
 async def test_polling_end_to_end(harness: Harness) -> None:
