@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.util import await_only
 
 from bot.config import Settings
+from services.db import BOOKKEEPING, RELAXES_COMMIT
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -137,7 +138,64 @@ def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngin
     engine = create_async_engine(settings.database_url, pool_size=10, max_overflow=10)
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    event.listen(engine.sync_engine, "begin", _forget_writes)
+    event.listen(engine.sync_engine, "before_cursor_execute", _note_write)
+    event.listen(engine.sync_engine, "commit", _commit_durably_if_more)
     return engine
+
+
+# What the open transaction of a PostgreSQL connection did, in the connection's `info`: what
+# it wrote (nothing yet: absent; only bookkeeping, see services.db.BOOKKEEPING; or more), and
+# whether a statement of it turned `synchronous_commit` off (services.db.RELAXES_COMMIT).
+_WROTE = "wrote"
+_ONLY_BOOKKEEPING = "bookkeeping"
+_DURABLE = "durable"
+_RELAXED = "relaxed"
+_DURABLE_AGAIN = "SET LOCAL synchronous_commit TO ON"
+
+
+def _forget_writes(connection: Any) -> None:
+    connection.info.pop(_WROTE, None)
+    connection.info.pop(_RELAXED, None)
+
+
+def _note_write(
+    connection: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+) -> None:
+    info = connection.info
+    options = context.execution_options if context is not None else {}
+    if options.get(BOOKKEEPING):
+        info.setdefault(_WROTE, _ONLY_BOOKKEEPING)
+        if options.get(RELAXES_COMMIT):
+            info[_RELAXED] = True
+    elif not statement.startswith("SELECT"):  # a write, or a statement we cannot tell (SAVEPOINT)
+        info[_WROTE] = _DURABLE
+
+
+def commits_durably_again(connection: Any) -> bool:
+    """Whether the COMMIT of the connection's open transaction turns `synchronous_commit` on
+    again first (`_commit_durably_if_more`): one more statement."""
+    info = connection.info
+    return bool(info.get(_RELAXED)) and info.get(_WROTE) == _DURABLE
+
+
+def _commit_durably_if_more(connection: Any) -> None:
+    """Before a COMMIT: a transaction whose first statement turned `synchronous_commit` off
+    (an update's context read) and that then wrote more than bookkeeping turns it on again,
+    so that its COMMIT waits for the disk as usual.
+
+    Only bookkeeping (the update's claim, the member's and the group's rows, a sighting) may
+    commit without waiting for the disk. Such a commit is still atomic and in order, but a
+    crash of the database server in the fraction of a second after it could lose it; what is
+    lost is recorded again by the member's next update, and an update answered is not
+    delivered again. A payment, a join, anything else waits for the disk: one more round trip
+    for those, instead of the disk's wait for every update."""
+    if commits_durably_again(connection):
+        cursor = connection.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(_DURABLE_AGAIN)
+        finally:
+            cursor.close()
 
 
 # a pooled connection idle this long is pinged before it is lent (see `_ping_if_idle`)

@@ -23,7 +23,15 @@ from models.community import (
 )
 from models.member import Member
 from models.role import StaffGrant
-from services.db import dialect_name, insert_in, prepared, table_of, upsert
+from services.db import (
+    RELAXES_COMMIT,
+    bookkeeping,
+    dialect_name,
+    insert_in,
+    prepared,
+    table_of,
+    upsert,
+)
 from services.errors import Refused
 from services.idempotency import Claim, claim_update, claimed_cte
 from services.member import (
@@ -188,6 +196,8 @@ async def refresh_community(
         col(Community.member_day),
         col(Community.approval),
     )
+    if not joined:  # the bot added to the group is more than bookkeeping
+        statement = bookkeeping(statement)
     row = (await session.execute(statement)).one()
     return CommunityView(
         id=chat.id,
@@ -274,15 +284,19 @@ async def seen_in_community(
 
 
 def _seen_in_community(dialect: str) -> Any:
-    return _sightings(
-        dialect,
-        table_of(Member),
-        col(Member.id).in_(bindparam("member_ids", expanding=True)),
+    return bookkeeping(
+        _sightings(
+            dialect,
+            table_of(Member),
+            col(Member.id).in_(bindparam("member_ids", expanding=True)),
+        )
     )
 
 
 _SEEN_ONE = prepared(
-    lambda dialect: _sightings(dialect, table_of(Member), col(Member.id) == bindparam("member_id"))
+    lambda dialect: bookkeeping(
+        _sightings(dialect, table_of(Member), col(Member.id) == bindparam("member_id"))
+    )
 )
 
 
@@ -314,7 +328,7 @@ def _member_seen(dialect: str) -> Any:
     one statement (a WITH); returns what the upsert returns. The group's row must exist."""
     upserted = member_upsert(dialect).returning(col(Member.id), col(Member.forgotten_at))
     member = upserted.cte("member_row")
-    return select(*member.c).add_cte(_sightings(dialect, member).cte("sighting"))
+    return bookkeeping(select(*member.c).add_cte(_sightings(dialect, member).cte("sighting")))
 
 
 _MEMBER_SEEN = prepared(_member_seen)
@@ -434,13 +448,16 @@ def _context_read(with_user: bool, with_chat: bool, with_claim: bool) -> Any:
     """The one SELECT of `record_context`: the member (and whether they are staff), the group
     and the member's sighting in it, each row outer-joined to a constant so that a missing one
     reads as NULLs, and with `with_claim` (PostgreSQL) the update's claim, inserted by a WITH
-    and counted in `claimed`.
+    and counted in `claimed`, and `synchronous_commit` turned off for the transaction
+    (bot.db turns it on again before the COMMIT of one that then wrote more than bookkeeping).
     The ids are bound parameters (`user_id`, `chat_id`), so each shape is built once."""
     anchor = select(literal(1).label("one")).subquery()
     columns: list[Any] = []
     if with_claim:
         claimed = claimed_cte()
         columns += [select(func.count()).select_from(claimed).scalar_subquery().label("claimed")]
+        # bookkeeping may commit without waiting for the disk (see bot.db)
+        columns += [func.set_config("synchronous_commit", "off", True).label("relaxed")]
     query_from: Any = anchor
     user_id: Any = bindparam("user_id")
     chat_id: Any = bindparam("chat_id")
@@ -477,7 +494,11 @@ def _context_read(with_user: bool, with_chat: bool, with_claim: bool) -> Any:
 def _context_reader(
     with_user: bool, with_chat: bool, with_claim: bool
 ) -> Callable[[AsyncSession], Any]:
-    return prepared(lambda _dialect: _context_read(with_user, with_chat, with_claim))
+    def build(_dialect: str) -> Any:
+        statement = bookkeeping(_context_read(with_user, with_chat, with_claim))
+        return statement.execution_options(**{RELAXES_COMMIT: True}) if with_claim else statement
+
+    return prepared(build)
 
 
 _CONTEXT_READS = {

@@ -46,6 +46,24 @@ def insert_in(dialect: str, table: Any) -> Any:
 
 Statement = TypeVar("Statement")
 
+# The execution option that marks a statement as bookkeeping: it only records who and where an
+# update came from (its claim, the member's and the group's rows, a sighting), which the next
+# update from them records again. A transaction whose only writes are bookkeeping may commit
+# without waiting for the disk (bot.db, `light_commit`).
+BOOKKEEPING = "bookkeeping"
+
+
+# The execution option of a bookkeeping statement that turns `synchronous_commit` off for its
+# transaction (PostgreSQL: the update's context read); bot.db turns it on again before the
+# COMMIT of a transaction that then wrote more.
+RELAXES_COMMIT = "relaxes_commit"
+
+
+def bookkeeping(statement: Statement) -> Statement:
+    """`statement` marked as bookkeeping (see BOOKKEEPING)."""
+    marked: Statement = statement.execution_options(**{BOOKKEEPING: True})  # type: ignore[attr-defined]
+    return marked
+
 
 def prepared(build: Callable[[str], Statement]) -> Callable[[AsyncSession], Statement]:
     """A statement built once per dialect, for the paths every update takes.

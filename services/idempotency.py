@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.idempotency import ProcessedUpdate
-from services.db import insert_in, prepared, rowcount, table_of
+from services.db import bookkeeping, insert_in, prepared, rowcount, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ def _claim_insert(dialect: str) -> Any:
     return insert_in(dialect, table_of(ProcessedUpdate)).values(values).on_conflict_do_nothing()
 
 
-_CLAIM = prepared(_claim_insert)
+_CLAIM = prepared(lambda dialect: bookkeeping(_claim_insert(dialect)))
 
 
 def claimed_cte() -> Any:

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.member import Member
-from services.db import insert_in, prepared, table_of
+from services.db import bookkeeping, insert_in, prepared, table_of
 from services.errors import Refused
 from services.validation import shown, telegram_id
 
@@ -317,7 +317,7 @@ def member_upsert(dialect: str) -> Any:
     )
 
 
-_RECORD_MEMBER = prepared(member_upsert)
+_RECORD_MEMBER = prepared(lambda dialect: bookkeeping(member_upsert(dialect)))
 
 
 def _release_username(_dialect: str) -> Any:
@@ -329,7 +329,7 @@ def _release_username(_dialect: str) -> Any:
             col(Member.id) != bindparam("taker"),
         )
         .values(username=None, updated_at=bindparam("now"))
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, bookkeeping=True)
     )
 
 

@@ -1,0 +1,122 @@
+"""Which commits wait for the disk (PostgreSQL): an update that only recorded who and where it
+came from commits without waiting (`synchronous_commit` off, bot.db); any other write waits as
+before, a check-in's points and a group-buy join included."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from bot.config import Settings
+from tests.conftest import MIA, TEA, Harness
+from tests.test_groupbuy_chat import open_drop
+
+# the rows an update's context records: its claim, the member, the group, the sighting
+BOOKKEEPING_TABLES = {"processed_update", "member", "community", "community_member"}
+# a table named after INSERT INTO, UPDATE or DELETE FROM (not ON CONFLICT's DO UPDATE, nor a
+# SELECT's FOR UPDATE)
+WRITE = re.compile(r'(?<!DO )(?<!FOR )(?<!KEY )\b(?:INSERT INTO|UPDATE|DELETE FROM)\s+"?(\w+)')
+
+
+@dataclass
+class Commit:
+    tables: set[str]  # what the transaction wrote
+    synchronous: str  # synchronous_commit when its COMMIT was sent
+
+
+@dataclass
+class Commits:
+    """Every COMMIT of the bot's engine, with what its transaction wrote."""
+
+    done: list[Commit] = field(default_factory=list)
+    _writing: dict[int, set[str]] = field(default_factory=dict)
+
+    def statement(self, conn: Any, _c: Any, statement: str, *_rest: Any) -> None:
+        self._writing.setdefault(id(conn), set()).update(WRITE.findall(statement))
+
+    def commit(self, conn: Any) -> None:
+        # registered after the bot's own listener, so it sees what the COMMIT will use
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute("SHOW synchronous_commit")
+        setting = cursor.fetchone()[0]
+        cursor.close()
+        self.done.append(Commit(self._writing.pop(id(conn), set()), setting))
+
+    def rollback(self, conn: Any) -> None:
+        self._writing.pop(id(conn), None)
+
+    def take(self) -> list[Commit]:
+        done, self.done = self.done, []
+        return done
+
+
+@contextmanager
+def watched(harness: Harness) -> Iterator[Commits]:
+    engine = harness.runtime.engine.sync_engine
+    commits = Commits()
+    listeners = (
+        ("before_cursor_execute", commits.statement),
+        ("commit", commits.commit),
+        ("rollback", commits.rollback),
+    )
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield commits
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+async def test_only_bookkeeping_commits_without_waiting_for_the_disk(
+    harness: Harness, settings: Settings
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's synchronous_commit (SQLite commits in its own file)")
+    tea_card, _coffee_card = await open_drop(harness)
+    await harness.send(MIA, MIA, "/start")
+    with watched(harness) as commits:
+        # a member who is known asks for help: only the update's claim is written
+        assert (await harness.send(MIA, MIA, "/help"))[0]
+        helped = commits.take()
+        # she checks in (points on the ledger) and joins the group-buy
+        assert await harness.send(MIA, TEA, "/checkin")
+        checked_in = commits.take()
+        assert (await harness.press(MIA, TEA, tea_card, index=0) or "").startswith("You are #1")
+        joined = commits.take()
+    # the help's one writing transaction wrote bookkeeping only, and did not wait for the disk
+    writing = [c for c in helped if c.tables]
+    assert [c.tables for c in writing] == [{"processed_update"}]
+    assert [c.synchronous for c in writing] == ["off"]
+    # the check-in and the join wrote more, and waited
+    for what, commits_of in (("check-in", checked_in), ("join", joined)):
+        durable = [c for c in commits_of if c.tables - BOOKKEEPING_TABLES]
+        assert durable, f"the {what} wrote nothing but bookkeeping: {commits_of}"
+        assert {c.synchronous for c in durable} == {"on"}, what
+
+
+async def test_every_write_beyond_bookkeeping_waits_for_the_disk(
+    harness: Harness, settings: Settings
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's synchronous_commit (SQLite commits in its own file)")
+    with watched(harness) as commits:
+        # a whole morning: the groups approved, a drop opened and joined, check-ins, points
+        tea_card, _coffee_card = await open_drop(harness)
+        await harness.send(MIA, MIA, "/start")
+        await harness.send(MIA, TEA, "/checkin")
+        await harness.press(MIA, TEA, tea_card, index=0)
+        await harness.send(MIA, MIA, "/points")
+        await harness.send(MIA, MIA, "/help")
+        done = commits.take()
+    relaxed = [c for c in done if c.synchronous == "off"]
+    assert relaxed, "no update committed without waiting for the disk"
+    assert all(c.tables <= BOOKKEEPING_TABLES for c in relaxed), [
+        c.tables for c in relaxed if c.tables - BOOKKEEPING_TABLES
+    ]
