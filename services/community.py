@@ -27,6 +27,7 @@ from services.db import (
     RELAXES_COMMIT,
     bookkeeping,
     dialect_name,
+    execute_rows,
     insert_in,
     prepared,
     table_of,
@@ -198,7 +199,7 @@ async def refresh_community(
     )
     if not joined:  # the bot added to the group is more than bookkeeping
         statement = bookkeeping(statement)
-    row = (await session.execute(statement)).one()
+    row = (await execute_rows(session, statement)).one()
     return CommunityView(
         id=chat.id,
         title=title,
@@ -278,7 +279,7 @@ async def seen_in_community(
         return
     values: dict[str, Any] = {"community_id": community_id, "now": now}
     if len(member_ids) == 1:  # the common case, an update's member: no list to expand
-        await session.execute(_SEEN_ONE(session), values | {"member_id": member_ids[0]})
+        await execute_rows(session, _SEEN_ONE(session), values | {"member_id": member_ids[0]})
         return
     await session.execute(_SEEN_IN_COMMUNITY(session), values | {"member_ids": member_ids})
 
@@ -382,7 +383,7 @@ async def record_context(
     }
     if claim is not None and together:
         params |= claim.values()
-    row = (await session.execute(_CONTEXT_READS[shape](session), params)).one()
+    row = (await execute_rows(session, _CONTEXT_READS[shape](session), params)).one()
     if together and not row.claimed:
         return NOT_CLAIMED
     # a message, a button or a join in the group: the member is in it

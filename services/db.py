@@ -9,6 +9,7 @@ from sqlalchemy import CursorResult, Result, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.util.typing import TupleAny, Unpack
 from sqlmodel import SQLModel
 
 
@@ -82,6 +83,21 @@ def prepared(build: Callable[[str], Statement]) -> Callable[[AsyncSession], Stat
         return statement
 
     return for_session
+
+
+async def execute_rows(
+    session: AsyncSession, statement: Any, params: Mapping[str, Any] | None = None
+) -> Result[Unpack[TupleAny]]:
+    """`session.execute(statement, params)` for a statement that returns plain rows (columns,
+    never ORM objects), run on the session's connection: the ORM's own execution path costs
+    about 50 µs more per statement, which on the statements every update or every join runs is
+    a good part of the bot's time. The session's pending objects are flushed first, as
+    `session.execute` would."""
+    sync = session.sync_session
+    if sync.new or sync.dirty or sync.deleted:
+        await session.flush()
+    connection = await session.connection()
+    return await connection.execute(statement, params)
 
 
 def upsert(

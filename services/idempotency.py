@@ -13,7 +13,7 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.idempotency import ProcessedUpdate
-from services.db import bookkeeping, insert_in, prepared, rowcount, table_of
+from services.db import bookkeeping, execute_rows, insert_in, prepared, rowcount, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,7 @@ async def claim_update(
     failed update can be retried. (On PostgreSQL an update's own claim rides on the context
     middleware's read instead: `claimed_cte`.)
     """
-    result = await session.execute(_CLAIM(session), Claim(update_id, delivery).values())
+    result = await execute_rows(session, _CLAIM(session), Claim(update_id, delivery).values())
     return bool(rowcount(result))
 
 

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.member import Member
-from services.db import bookkeeping, insert_in, prepared, table_of
+from services.db import bookkeeping, execute_rows, insert_in, prepared, table_of
 from services.errors import Refused
 from services.validation import shown, telegram_id
 
@@ -251,10 +251,10 @@ async def _upsert_member(
         "updated_at": now,
     }
     if upsert is None:
-        row = (await session.execute(_RECORD_MEMBER(session), values)).one()
+        row = (await execute_rows(session, _RECORD_MEMBER(session), values)).one()
     else:
         statement, more = upsert
-        row = (await session.execute(statement, values | more)).one()
+        row = (await execute_rows(session, statement, values | more)).one()
     # an existing row keeps its created_at: only an insert returns the time given here
     return replace(member_view(row, user=user), first_seen=row.created_at == now)
 

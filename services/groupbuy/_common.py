@@ -15,7 +15,7 @@ from sqlmodel import col
 from models.community import LEVEL_OPEN, LEVELS, Community
 from models.groupbuy import GROUPBUY_OPEN, GroupBuy, GroupBuyJoin
 from models.tiers import MemberTier
-from services.db import insert_for, prepared, table_of
+from services.db import execute_rows, insert_for, prepared, table_of
 from services.groupbuy.read import _must
 from services.groupbuy.values import GroupBuyError, GroupBuyRefusal, GroupBuyView
 
@@ -84,7 +84,8 @@ async def _count_units(
     change is refused (closed meanwhile, or not that much stock left): one conditional UPDATE."""
     people = (1 if old == 0 else 0) - (1 if new == 0 else 0)
     counted = (
-        await session.execute(
+        await execute_rows(
+            session,
             _COUNT_UNITS(session),
             {"groupbuy_id": found.id, "now": now, "delta": delta, "people": people},
         )

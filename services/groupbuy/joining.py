@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.groupbuy import GROUPBUY_OPEN, GroupBuyJoin
-from services.db import insert_in, prepared, table_of
+from services.db import execute_rows, insert_in, prepared, table_of
 from services.groupbuy._common import _check_vip, _count_units, _empty_join, _position
 from services.groupbuy.lists import _leave_list
 from services.groupbuy.read import _READ_FOR_JOIN, _view_of
@@ -45,7 +45,7 @@ async def set_quantity(
         raise GroupBuyError(GroupBuyRefusal.BAD_QUANTITY)
     read = _READ_FOR_JOIN(session)
     ids = {"groupbuy_id": groupbuy_id, "chat_id": chat_id, "member_id": member_id}
-    row = (await session.execute(read, ids)).first()
+    row = (await execute_rows(session, read, ids)).first()
     # a button names the group-buy by id, which a client can edit: only the groups it was
     # posted in may change it, or a join would be credited to another group's leader
     if row is None or not row.posted:
@@ -230,7 +230,7 @@ async def _add_units(
     values: dict[str, Any] = {"groupbuy_id": found.id, "member_id": member_id, "chat_id": chat_id}
     values |= {"quantity": quantity, "now": now, "limit": found.per_member_limit}
     values["variant_id"] = variant_id
-    joined = (await session.execute(_ADD_TO_JOIN(session), values)).one_or_none()
+    joined = (await execute_rows(session, _ADD_TO_JOIN(session), values)).one_or_none()
     if joined is None:
         if found.with_variants:
             await _refuse_other_variant(session, found.id, member_id, variant_id)
