@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_bot
 from bot.config import Settings
-from bot.db import commits_durably_again, create_database, drop_database
+from bot.db import create_database, drop_database, turned_durable_again
 from tgemu import EMULATOR_TOKEN, Emulator
 
 # the benchmarks measure the bot's speed, not the promotion policy: cards go out at any hour of
@@ -86,8 +86,8 @@ class StatementCounter:
     greenlets carry it into the driver calls). Counted: every SELECT, INSERT, UPDATE, DELETE
     (an executemany counts once), whatever middleware, handler or after-commit call of the
     update runs it, in as many transactions as it takes, and on PostgreSQL the statement that
-    turns `synchronous_commit` on again before a durable COMMIT (bot.db), which runs past the
-    listener. Not counted: transaction control
+    turns `synchronous_commit` on again before an update's first write beyond bookkeeping
+    (bot.db), which runs past the listener. Not counted: transaction control
     (SQLite's BEGIN IMMEDIATE goes through a cursor, PostgreSQL's BEGIN and both COMMITs do
     not, so they are left out on both for a fair comparison), and statements of background
     work started before the update (the card refresher's timer, the broadcast sender)."""
@@ -97,21 +97,15 @@ class StatementCounter:
         self.counts: dict[int, int] = {}
         for engine in self.engines:
             event.listen(engine.sync_engine, "before_cursor_execute", self._count)
-            event.listen(engine.sync_engine, "commit", self._count_durable_again)
 
     @staticmethod
     def _count(
-        _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+        conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
     ) -> None:
         cell = _statements.get()
         if cell is not None and not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
             cell[0] += 1
-
-    @staticmethod
-    def _count_durable_again(connection: Any) -> None:
-        # the statement bot.db runs, past this listener, before a durable COMMIT
-        cell = _statements.get()
-        if cell is not None and commits_durably_again(connection):
+        if cell is not None and turned_durable_again(conn):  # bot.db ran one more, past us
             cell[0] += 1
 
     @contextmanager
@@ -133,7 +127,6 @@ class StatementCounter:
     def close(self) -> None:
         for engine in self.engines:
             event.remove(engine.sync_engine, "before_cursor_execute", self._count)
-            event.remove(engine.sync_engine, "commit", self._count_durable_again)
 
 
 # the Bot API calls of the update the current task is handling (None outside the feed)

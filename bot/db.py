@@ -140,28 +140,32 @@ def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngin
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     event.listen(engine.sync_engine, "begin", _forget_writes)
     event.listen(engine.sync_engine, "before_cursor_execute", _note_write)
-    event.listen(engine.sync_engine, "commit", _commit_durably_if_more)
     return engine
 
 
 # What the open transaction of a PostgreSQL connection did, in the connection's `info`: what
-# it wrote (nothing yet: absent; only bookkeeping, see services.db.BOOKKEEPING; or more), and
-# whether a statement of it turned `synchronous_commit` off (services.db.RELAXES_COMMIT).
+# it wrote (nothing yet: absent; only bookkeeping, see services.db.BOOKKEEPING; or more),
+# whether a statement of it turned `synchronous_commit` off (services.db.RELAXES_COMMIT) and it
+# is still off, and that it was just turned on again (for bench.common's statement count).
 _WROTE = "wrote"
 _ONLY_BOOKKEEPING = "bookkeeping"
 _DURABLE = "durable"
 _RELAXED = "relaxed"
+_TURNED_ON = "synchronous_commit_on"
 _DURABLE_AGAIN = "SET LOCAL synchronous_commit TO ON"
 
 
 def _forget_writes(connection: Any) -> None:
     connection.info.pop(_WROTE, None)
     connection.info.pop(_RELAXED, None)
+    connection.info.pop(_TURNED_ON, None)
 
 
 def _note_write(
     connection: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
 ) -> None:
+    """Before each statement: what the transaction writes, and the disk's wait back on before
+    the first write that is more than bookkeeping (`_durable_again`)."""
     info = connection.info
     options = context.execution_options if context is not None else {}
     if options.get(BOOKKEEPING):
@@ -170,32 +174,35 @@ def _note_write(
             info[_RELAXED] = True
     elif not statement.startswith("SELECT"):  # a write, or a statement we cannot tell (SAVEPOINT)
         info[_WROTE] = _DURABLE
+        if info.get(_RELAXED):
+            _durable_again(connection)
 
 
-def commits_durably_again(connection: Any) -> bool:
-    """Whether the COMMIT of the connection's open transaction turns `synchronous_commit` on
-    again first (`_commit_durably_if_more`): one more statement."""
-    info = connection.info
-    return bool(info.get(_RELAXED)) and info.get(_WROTE) == _DURABLE
-
-
-def _commit_durably_if_more(connection: Any) -> None:
-    """Before a COMMIT: a transaction whose first statement turned `synchronous_commit` off
-    (an update's context read) and that then wrote more than bookkeeping turns it on again,
-    so that its COMMIT waits for the disk as usual.
+def _durable_again(connection: Any) -> None:
+    """Turn `synchronous_commit` on again in a transaction whose first statement turned it off
+    (an update's context read), before its first write that is more than bookkeeping: its
+    COMMIT then waits for the disk as usual.
 
     Only bookkeeping (the update's claim, the member's and the group's rows, a sighting) may
     commit without waiting for the disk. Such a commit is still atomic and in order, but a
     crash of the database server in the fraction of a second after it could lose it; what is
     lost is recorded again by the member's next update, and an update answered is not
-    delivered again. A payment, a join, anything else waits for the disk: one more round trip
-    for those, instead of the disk's wait for every update."""
-    if commits_durably_again(connection):
-        cursor = connection.connection.dbapi_connection.cursor()
-        try:
-            cursor.execute(_DURABLE_AGAIN)
-        finally:
-            cursor.close()
+    delivered again. A payment, a join, anything else waits for the disk, for one more round
+    trip instead of the disk's wait on every update. That round trip comes before the write,
+    not at the COMMIT, so it is never spent holding the write's row locks (a group-buy's
+    counters, which every join of a rush waits for). A SAVEPOINT counts as a write, so this
+    never runs inside a savepoint, whose rollback would take it back."""
+    info = connection.info
+    info[_RELAXED] = False
+    # asyncpg's simple query: no statement to prepare, the least work for the round trip
+    await_only(connection.connection.driver_connection.execute(_DURABLE_AGAIN))
+    info[_TURNED_ON] = True
+
+
+def turned_durable_again(connection: Any) -> bool:
+    """Whether `synchronous_commit` was turned on again before the statement being executed:
+    one more statement than the listeners see (bench.common counts it). Asked once."""
+    return bool(connection.info.pop(_TURNED_ON, False))
 
 
 # a pooled connection idle this long is pinged before it is lent (see `_ping_if_idle`)
