@@ -450,7 +450,7 @@ def _context_read(with_user: bool, with_chat: bool, with_claim: bool) -> Any:
     and the member's sighting in it, each row outer-joined to a constant so that a missing one
     reads as NULLs, and with `with_claim` (PostgreSQL) the update's claim, inserted by a WITH
     and counted in `claimed`, and `synchronous_commit` turned off for the transaction
-    (bot.db turns it on again before the COMMIT of one that then wrote more than bookkeeping).
+    (bot.db turns it on again before the transaction's first write beyond bookkeeping).
     The ids are bound parameters (`user_id`, `chat_id`), so each shape is built once."""
     anchor = select(literal(1).label("one")).subquery()
     columns: list[Any] = []

@@ -50,13 +50,13 @@ Statement = TypeVar("Statement")
 # The execution option that marks a statement as bookkeeping: it only records who and where an
 # update came from (its claim, the member's and the group's rows, a sighting), which the next
 # update from them records again. A transaction whose only writes are bookkeeping may commit
-# without waiting for the disk (bot.db, `light_commit`).
+# without waiting for the disk (bot.db).
 BOOKKEEPING = "bookkeeping"
 
 
 # The execution option of a bookkeeping statement that turns `synchronous_commit` off for its
 # transaction (PostgreSQL: the update's context read); bot.db turns it on again before the
-# COMMIT of a transaction that then wrote more.
+# transaction's first write beyond bookkeeping.
 RELAXES_COMMIT = "relaxes_commit"
 
 
