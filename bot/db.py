@@ -143,20 +143,15 @@ def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngin
     return engine
 
 
-# What the open transaction of a PostgreSQL connection did, in the connection's `info`: what
-# it wrote (nothing yet: absent; only bookkeeping, see services.db.BOOKKEEPING; or more),
+# What the open transaction of a PostgreSQL connection did, in the connection's `info`:
 # whether a statement of it turned `synchronous_commit` off (services.db.RELAXES_COMMIT) and it
 # is still off, and that it was just turned on again (for bench.common's statement count).
-_WROTE = "wrote"
-_ONLY_BOOKKEEPING = "bookkeeping"
-_DURABLE = "durable"
 _RELAXED = "relaxed"
 _TURNED_ON = "synchronous_commit_on"
 _DURABLE_AGAIN = "SET LOCAL synchronous_commit TO ON"
 
 
 def _forget_writes(connection: Any) -> None:
-    connection.info.pop(_WROTE, None)
     connection.info.pop(_RELAXED, None)
     connection.info.pop(_TURNED_ON, None)
 
@@ -164,18 +159,16 @@ def _forget_writes(connection: Any) -> None:
 def _note_write(
     connection: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
 ) -> None:
-    """Before each statement: what the transaction writes, and the disk's wait back on before
-    the first write that is more than bookkeeping (`_durable_again`)."""
+    """Before each statement: the disk's wait back on before the first write that is more
+    than bookkeeping (`_durable_again`)."""
     info = connection.info
     options = context.execution_options if context is not None else {}
     if options.get(BOOKKEEPING):
-        info.setdefault(_WROTE, _ONLY_BOOKKEEPING)
         if options.get(RELAXES_COMMIT):
             info[_RELAXED] = True
-    elif not statement.startswith("SELECT"):  # a write, or a statement we cannot tell (SAVEPOINT)
-        info[_WROTE] = _DURABLE
-        if info.get(_RELAXED):
-            _durable_again(connection)
+    # a write, or a statement we cannot tell (SAVEPOINT)
+    elif info.get(_RELAXED) and not statement.startswith("SELECT"):
+        _durable_again(connection)
 
 
 def _durable_again(connection: Any) -> None:
