@@ -23,7 +23,6 @@ from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
@@ -54,6 +53,7 @@ from handlers.views.broadcast_wizard import (
     skip_step,
     step_keyboard,
 )
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import N_, counted, esc
 from handlers.views.wizard import read_draft, save_draft
 from services import broadcast as outbox

@@ -20,11 +20,11 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, RoleFilter, not_open_text
 from handlers.views.groups import review_card_keyboard, review_card_text
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.leader import apply_keyboard
 from handlers.views.role import appoint_creator_if_staff_added
 from handlers.views.text import (

@@ -13,10 +13,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.member import named_member
 from handlers.views.role import group_names, leader_notice, member_name
 from handlers.views.stats import duration_text

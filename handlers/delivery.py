@@ -22,7 +22,6 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
@@ -36,6 +35,7 @@ from handlers.views.delivery import (
     ask_address,
     refusal,
 )
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.order import invoice
 from handlers.views.product import amount_error
 from handlers.views.text import N_, BackgroundSender, HandlerSettings, esc, format_money

@@ -14,10 +14,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.myorders import MyOrderAction, MyOrderCallback
 from handlers.views.text import N_, BackgroundSender, HandlerSettings, counted, esc_name
 from handlers.views.wizard import Draft, Target, Wizard, drop_buttons, read_draft, save_draft

@@ -11,12 +11,12 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.groupbuy import announce
 from handlers.views.groups import GroupAction, GroupCallback, group_name, state_name
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.staff_card import decision_keyboard
 from handlers.views.text import N_, BackgroundSender, CommitHook, HandlerSettings, RefundWaker

@@ -16,7 +16,6 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +31,7 @@ from handlers.views.groupbuy_open import (
     option_count,
 )
 from handlers.views.jielong import lines_text
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.lint import clear_command, split_override
 from handlers.views.policy import held_text, opened_text
 from handlers.views.text import (

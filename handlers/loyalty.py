@@ -11,10 +11,10 @@ from aiogram.filters import Command, CommandObject
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, AsOneself, OpenGroup
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.perks import (
     REVIEW_ERRORS,
     REVIEW_USAGE,

@@ -20,10 +20,10 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.membership import (
     PLAN_REFUSALS,
     MembershipAction,

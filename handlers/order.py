@@ -19,11 +19,11 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import AsOneself, OpenGroup
 from handlers.views.delivery import ask_address, deliver_keyboard
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.order import (
     CouponCallback,
     payment_rules,

@@ -21,10 +21,10 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import GROUP, PRIVATE, OpenGroup, RoleFilter
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.labels import ORDER_STATUS, label
 from handlers.views.member import ambiguous_text
 from handlers.views.order import (

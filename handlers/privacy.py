@@ -14,10 +14,10 @@ from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import LANGUAGE_NAMES, counted, esc
 from models.base import Clock
 from services.audit import record_action

@@ -15,12 +15,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.content import OFFER, TYPING, ContentDraft, ContentSteps, preview_lines
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.lint import (
     MAX_REASON,
     audit_override,

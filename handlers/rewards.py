@@ -12,10 +12,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, RoleFilter
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.lint import clear_command, split_override
 from handlers.views.paging import PAGE_SIZE, PageCallback, page_counter, with_page_row
 from handlers.views.perks import (

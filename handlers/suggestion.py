@@ -17,10 +17,10 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import PRIVATE, AsOneself, RoleFilter
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.views.perks import points_text
 from handlers.views.text import N_, CallbackId, HandlerSettings, esc, esc_name

@@ -7,11 +7,11 @@ from aiogram import Bot, F, Router
 from aiogram.types import CallbackQuery
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.groupbuy_join import REFUSALS, prepay, refusal_text
 from handlers.views.jielong import lines_text
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.myorders import pay_keyboard
 from handlers.views.text import (
     N_,

@@ -13,10 +13,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.methods import SendMessage, SendPhoto
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.groupbuy import GroupBuyAction, GroupBuyCallback
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.labels import SEGMENT, label
 from handlers.views.menu import with_back
 from handlers.views.perks import tier_label

@@ -23,9 +23,9 @@ from aiogram.filters.callback_data import CallbackData, CallbackQueryFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InlineKeyboardButton, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import LANGUAGE_NAMES, N_, counted, esc, list_text
 from handlers.views.wizard import (
     NOT_OPEN,

@@ -11,10 +11,10 @@ from fractions import Fraction
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent, get_currency_precision
 
 from handlers.views.chart import line_panels
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import N_, esc_name, format_money, list_text
 from models.alerts import ALERT_BELOW, ALERT_NPS
 from services.analytics import Ratio

@@ -17,8 +17,8 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.levels import level_name
 from handlers.views.myorders import pay_keyboard
 from handlers.views.order import invoice

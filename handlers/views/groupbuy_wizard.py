@@ -16,12 +16,12 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.views.content import OFFER, TYPING, ContentDraft, ContentSteps, preview_lines
 from handlers.views.groupbuy_open import open_error_text
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.labels import FULFILMENT_MODE
 from handlers.views.labels import label as value_label
 from handlers.views.levels import level_name

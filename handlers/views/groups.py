@@ -9,8 +9,8 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.labels import APPROVAL, label
 from handlers.views.text import CallbackId, esc, esc_name
 from services.community import CommunityView

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.menu import with_back
 from handlers.views.text import LANGUAGE_NAMES
 from services.member import LOCALES, Locale

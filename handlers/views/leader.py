@@ -8,7 +8,8 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from handlers.views.keyboard import InlineKeyboardBuilder
 
 
 class LeadAction(StrEnum):

@@ -19,10 +19,10 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_date
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.levels import level_name
 from handlers.views.menu import MenuScreen, with_back
 from handlers.views.perks import tier_name

@@ -15,8 +15,8 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.i18n.context import get_i18n
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import esc_name
 
 

@@ -12,9 +12,9 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.menu import with_back
 from handlers.views.pickup import FOR_WHOM
 from handlers.views.review import stars_row

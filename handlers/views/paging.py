@@ -13,8 +13,8 @@ from typing import Any
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from services.paging import Page
 
 PAGE_SIZE = 10  # rows on one page of a list in chat: a phone screen without scrolling far

@@ -15,10 +15,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.labels import POINT_REASON, label
 from handlers.views.menu import MenuCallback, MenuScreen, with_back
 from handlers.views.paging import PAGE_SIZE, page_counter, with_page_row

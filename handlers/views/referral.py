@@ -23,10 +23,10 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.menu import MenuCallback, MenuScreen, with_back
 from handlers.views.perks import points_text
 from handlers.views.text import (

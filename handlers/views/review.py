@@ -15,9 +15,9 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.perks import points_text
 from handlers.views.text import CAPTION_LIMIT, N_, CallbackId, esc, esc_name, sentences, shorten
 from models.review import MEDIA_PHOTO

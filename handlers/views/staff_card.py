@@ -10,9 +10,9 @@ from datetime import datetime
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from services.audit import record_action
 from services.member import MemberView
 

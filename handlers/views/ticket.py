@@ -13,10 +13,10 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n, get_i18n
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.filters import refusal_text
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import N_, BackgroundSender, HandlerSettings, counted, esc, format_money
 from models.ticket import (
     ESCALATED_RESOLVE,

@@ -11,9 +11,9 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n, ngettext
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal, format_percent
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.reservation import local_moment, named_moment
 from handlers.views.review import stars_row
 from handlers.views.text import N_, CallbackId, esc, esc_name, format_money

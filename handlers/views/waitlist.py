@@ -8,8 +8,8 @@ from enum import StrEnum
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import N_, CallbackId, counted, esc_name
 from services.waitlist import Lapsed, Offer
 

@@ -42,9 +42,9 @@ from aiogram.types import (
     Message,
 )
 from aiogram.utils.i18n import gettext as _
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.text import N_
 
 log = logging.getLogger(__name__)
