@@ -21,7 +21,15 @@ from models.member import Member
 from models.order import ORDER_FULFILLED, Order
 from models.review import Review
 from models.trial import PAYMENT_TRIAL
-from services.db import dialect_name, insert_in, prepared, rowcount, table_of, upsert
+from services.db import (
+    dialect_name,
+    execute_rows,
+    insert_in,
+    prepared,
+    rowcount,
+    table_of,
+    upsert,
+)
 from services.errors import Refused
 from services.points import (
     REASON_BIRTHDAY,
@@ -78,7 +86,7 @@ async def check_in_zone(
     brand's default."""
     if own:
         return own
-    home = await session.scalar(_HOME_ZONE(session), {"member_id": member_id})
+    home = (await execute_rows(session, _HOME_ZONE(session), {"member_id": member_id})).scalar()
     return home or default
 
 
@@ -172,7 +180,7 @@ async def check_in(
     values = {"member_id": member_id, "day": day, "yesterday": day - timedelta(days=1)}
     values |= {"base": base_points, "times": 2 if doubled else 1, "cap": cap}
     inserted = (
-        await session.execute(statement, values | {"chat_id": chat_id, "created_at": now})
+        await execute_rows(session, statement, values | {"chat_id": chat_id, "created_at": now})
     ).one_or_none()
     if inserted is None:
         existing = (

@@ -28,7 +28,7 @@ from models.ledger import (
     LedgerTransaction,
 )
 from models.points import PointsDay
-from services.db import insert_in, prepared, rowcount, table_of
+from services.db import execute_rows, insert_in, prepared, rowcount, table_of
 from services.errors import Refused
 from services.ledger import (
     AccountRef,
@@ -118,8 +118,10 @@ async def _take_from_cap(
     creates the row already holding what it takes, in one statement.
     """
     first = min(wanted, max(cap, 0))
-    created = await session.execute(
-        _OPEN_DAY(session), {"member_id": member_id, "reason": reason, "day": day, "total": first}
+    created = await execute_rows(
+        session,
+        _OPEN_DAY(session),
+        {"member_id": member_id, "reason": reason, "day": day, "total": first},
     )
     if created.scalar_one_or_none() is not None:
         return first

@@ -40,7 +40,7 @@ from models.ledger import (
     LedgerEntry,
     LedgerTransaction,
 )
-from services.db import dialect_name, insert_in, prepared, table_of
+from services.db import dialect_name, execute_rows, insert_in, prepared, table_of
 from services.ledger._common import MAX_AMOUNT as MAX_AMOUNT
 from services.ledger._common import MAX_KEY_LENGTH as MAX_KEY_LENGTH
 from services.ledger._common import STARS as STARS
@@ -98,20 +98,38 @@ async def _apply_balances(session: AsyncSession, moves: list[_Move]) -> None:
             continue
         await _upsert_balances(session, run)
         run = []
-        new_balance = col(LedgerBalance.balance) + move.amount
-        debited = await session.execute(
-            update(LedgerBalance)
-            .where(
-                col(LedgerBalance.account_id) == move.ident,
-                col(LedgerBalance.asset) == move.asset,
-                new_balance >= 0,
-            )
-            .values(balance=new_balance, updated_at=utcnow())
-            .returning(col(LedgerBalance.account_id))
+        debited = await execute_rows(
+            session,
+            _DEBIT(session),
+            {
+                "debited": move.ident,
+                "debited_asset": move.asset,
+                "amount": move.amount,
+                "at": utcnow(),
+            },
         )
         if debited.scalar_one_or_none() is None:
             raise InsufficientBalance("insufficient_balance", move.where())
     await _upsert_balances(session, run)
+
+
+def _debit() -> Any:
+    """Add a (negative) `amount` to a cached balance unless it would go below zero."""
+    balances = table_of(LedgerBalance)
+    new_balance = balances.c.balance + bindparam("amount", type_=BigInteger)
+    return (
+        update(balances)
+        .where(
+            balances.c.account_id == bindparam("debited"),
+            balances.c.asset == bindparam("debited_asset"),
+            new_balance >= 0,
+        )
+        .values(balance=new_balance, updated_at=bindparam("at"))
+        .returning(balances.c.account_id)
+    )
+
+
+_DEBIT = prepared(lambda _dialect: _debit())
 
 
 def _add_to_balances(dialect: str) -> Any:
@@ -136,7 +154,8 @@ async def _upsert_balances(session: AsyncSession, moves: list[_Move]) -> None:
     now = utcnow()
     # one statement for all the moves: an executemany that the dialect sends as one INSERT of
     # several rows (SQLAlchemy's "insert many values"; a multi-row VALUES is never cached)
-    moved = await session.execute(
+    moved = await execute_rows(
+        session,
         _ADD_TO_BALANCES(session),
         [
             {
@@ -276,15 +295,18 @@ async def _open(
             "assets": [p.asset for p in postings],
             "amounts": [p.amount for p in postings],
         }
-        row = (await session.execute(_OPEN_WITH_ENTRIES(session), values | arrays)).one_or_none()
+        row = (
+            await execute_rows(session, _OPEN_WITH_ENTRIES(session), values | arrays)
+        ).one_or_none()
         return None if row is None else (row[0], row[1], idents)
-    row = (await session.execute(_OPEN_TRANSACTION(session), values)).one_or_none()
+    row = (await execute_rows(session, _OPEN_TRANSACTION(session), values)).one_or_none()
     if row is None:
         return None
     tx_id, created_at = row
     idents = {p.account: await account_id(session, p.account) for p in ordered}
     # one executemany of a cached statement (a multi-row VALUES is compiled anew every time)
-    await session.execute(
+    await execute_rows(
+        session,
         _ADD_ENTRIES(session),
         [
             {

@@ -14,7 +14,7 @@ from sqlmodel import col
 
 from models.base import utcnow
 from models.ledger import NON_NEGATIVE_KINDS, LedgerAccount
-from services.db import insert_in, prepared, table_of
+from services.db import execute_rows, insert_in, prepared, table_of
 from services.ledger._common import AccountRef
 
 # The ids of accounts known to be committed, per database (engine). An account is never
@@ -70,7 +70,8 @@ async def account_id(session: AsyncSession, account: AccountRef) -> int:
     if ident is not None:
         return ident
     # insert first: an account not yet known is most often a new one (a new member's points)
-    inserted = await session.execute(
+    inserted = await execute_rows(
+        session,
         _CREATE_ACCOUNT(session),
         {
             "kind": account.kind,
@@ -85,8 +86,8 @@ async def account_id(session: AsyncSession, account: AccountRef) -> int:
         session.info.setdefault(_EVER_CREATED, set()).add(account)
         return ident
     ident = (
-        await session.execute(
-            _ACCOUNT_ID(session), {"kind": account.kind, "owner_id": account.owner_id}
+        await execute_rows(
+            session, _ACCOUNT_ID(session), {"kind": account.kind, "owner_id": account.owner_id}
         )
     ).scalar_one()
     assert ident is not None

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from models.poll import POLL_OPEN, Poll, PollBallot, PollOption, PollPost
-from services.db import insert_in, prepared, table_of
+from services.db import execute_rows, insert_in, prepared, table_of
 from services.points import REASON_VOTE, Grant, award
 from services.poll._common import (
     MAX_POINTS_PER_VOTE,
@@ -123,6 +124,31 @@ _POST_AND_POLL = prepared(
 )
 
 
+class _Answered(NamedTuple):
+    """What an answer needs of its poll."""
+
+    id: int
+    status: str
+    closes_at: datetime
+    anonymous: bool
+    option_count: int
+    allows_multiple: bool
+    points_per_vote: int
+
+
+def _answered_in() -> Any:
+    """The poll of a posted copy (found by its Telegram id), and the copy's group."""
+    polls, posts = table_of(Poll), table_of(PollPost)
+    return (
+        sa_select(*(polls.c[name] for name in _Answered._fields), posts.c.chat_id)
+        .join(polls, polls.c.id == posts.c.poll_id)
+        .where(posts.c.telegram_poll_id == bindparam("telegram_poll_id"))
+    )
+
+
+_ANSWERED_IN = prepared(lambda _dialect: _answered_in())
+
+
 def _cast_ballot(dialect: str) -> Any:
     """A member's ballot in a poll, replacing the one they had (from any group)."""
     ballots = table_of(PollBallot)
@@ -168,11 +194,12 @@ async def record_answer(
     and concurrent deliveries leave one ballot. The first non-empty answer earns the poll's
     points once (key vote:<poll>:<member>), under the daily cap.
     """
-    found = await _post_and_poll(session, telegram_poll_id)
+    found = (
+        await execute_rows(session, _ANSWERED_IN(session), {"telegram_poll_id": telegram_poll_id})
+    ).first()
     if found is None:
         return None
-    post, poll = found
-    assert poll.id is not None
+    poll, chat_id = _Answered(*found[:-1]), found[-1]
     if poll.status != POLL_OPEN or now >= poll.closes_at:
         return AnswerResult(poll.id, counted=False, points=0, closed=True)
     if poll.anonymous:
@@ -188,13 +215,13 @@ async def record_answer(
             delete(PollBallot).where(
                 col(PollBallot.poll_id) == poll.id,
                 col(PollBallot.member_id) == member_id,
-                col(PollBallot.chat_id) == post.chat_id,
+                col(PollBallot.chat_id) == chat_id,
             )
         )
         return AnswerResult(poll.id, counted=True, points=0)
-    ballot: dict[str, Any] = {"poll_id": poll.id, "member_id": member_id, "chat_id": post.chat_id}
+    ballot: dict[str, Any] = {"poll_id": poll.id, "member_id": member_id, "chat_id": chat_id}
     ballot |= {"options": _mask(option_ids), "updated_at": now}
-    await session.execute(_CAST_BALLOT(session), ballot)
+    await execute_rows(session, _CAST_BALLOT(session), ballot)
     points = 0
     if poll.points_per_vote > 0:
         grant: Grant = await award(
