@@ -27,7 +27,7 @@ from handlers.views.myorders import (
 )
 from handlers.views.order import invoice
 from handlers.views.perks import REVIEW_ERRORS, REVIEW_USAGE, photos_hint, points_text
-from handlers.views.referral import qr_png
+from handlers.views.qrcode import qr_png
 from handlers.views.reservation import cancel_error_text
 from handlers.views.text import (
     N_,

@@ -24,10 +24,8 @@ from handlers.filters import PRIVATE, RoleFilter
 from handlers.views.chart import bar_chart
 from handlers.views.paging import PAGE_SIZE, PageCallback, send_footer, turn_card_page
 from handlers.views.perks import points_text
-from handlers.views.referral import (
-    qr_png,
-    rules_from,
-)
+from handlers.views.qrcode import qr_png
+from handlers.views.referral import rules_from
 from handlers.views.staff_card import audit_decision, decision_keyboard
 from handlers.views.stats import staff_period
 from handlers.views.text import (

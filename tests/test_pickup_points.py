@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import col, func, select
 
-from handlers.views.referral import qr_png
+from handlers.views.qrcode import qr_png
 from models.audit import AuditEntry
 from models.order import ORDER_FULFILLED, Order, OrderEvent
 from services.order import PICKUP_ALPHABET

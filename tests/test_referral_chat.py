@@ -12,7 +12,7 @@ from PIL import Image
 from sqlmodel import select
 
 from handlers.referral_admin import stats_chart
-from handlers.views.referral import qr_png
+from handlers.views.qrcode import qr_png
 from models.audit import AuditEntry
 from models.ledger import ACCOUNT_MEMBER_COMMISSION, ACCOUNT_MEMBER_COMMISSION_PENDING
 from models.referral import Referral, ReferralAttempt

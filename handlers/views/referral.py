@@ -5,13 +5,10 @@ order, my-orders and menu routers."""
 
 from __future__ import annotations
 
-import functools
-import io
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-import segno
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters.callback_data import CallbackData
@@ -29,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.views.keyboard import InlineKeyboardBuilder
 from handlers.views.menu import MenuCallback, MenuScreen, with_back
 from handlers.views.perks import points_text
+from handlers.views.qrcode import qr_png
 from handlers.views.text import (
     N_,
     CallbackId,
@@ -100,16 +98,6 @@ def rules_from(settings: HandlerSettings) -> ReferralRules:
         burst_minutes=settings.referral_burst_minutes,
         timezone=settings.default_timezone,
     )
-
-
-@functools.lru_cache(maxsize=1024)
-def qr_png(link: str) -> bytes:
-    """A QR code of the link as a PNG image, made locally and remembered (a member's link
-    never changes). The mask is fixed: choosing the best of eight took 4 of its 5 ms, and any
-    mask scans."""
-    buffer = io.BytesIO()
-    segno.make(link, error="m", mask=0).save(buffer, kind="png", scale=8, border=4)
-    return buffer.getvalue()
 
 
 async def attribute_member(
