@@ -1,6 +1,6 @@
 """What the benchmarks share: their store options, a scratch store, feeding updates as a
-polling loop does, counting the SQL statements each update costs, the bare aiogram baseline,
-and percentiles."""
+polling loop does, counting the SQL statements each update costs, the bare aiogram baseline
+and taking a run in turns with it, and percentiles."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import create_bot
 from bot.config import Settings
 from bot.db import create_database, drop_database, turned_durable_again
-from tgemu import EMULATOR_TOKEN, Emulator
+from tgemu import EMULATOR_TOKEN
 
 # the benchmarks measure the bot's speed, not the promotion policy: cards go out at any hour of
 # the real clock, as many as the run opens (the policy's own speed is in bench/broadcast.py)
@@ -137,7 +137,7 @@ Calls = Mapping[int, list[TelegramMethod[Any]]]
 class CallRecorder(BaseRequestMiddleware):
     """Records the Bot API calls each fed update makes, as the update's own task (and the tasks
     it starts) makes them, so that bare aiogram can make the same calls for the same update
-    (`bare_run(calls=...)`). Calls made by background workers started before the feed (the
+    (`BareAiogram(calls=...)`). Calls made by background workers started before the feed (the
     notifier's queue, the card refresher's timer) are not recorded: the bare side is spared
     them."""
 
@@ -174,19 +174,21 @@ async def feed_all(
     *,
     counter: StatementCounter | None = None,
     recorder: CallRecorder | None = None,
+    offset: int = 0,
 ) -> list[float]:
     """Feed the updates with at most `concurrency` in flight, like a polling loop handling a
     batch as tasks; returns each update's handling time in milliseconds, in order. With a
     `counter`, the SQL statements of each update are counted too; with a `recorder`, its Bot
-    API calls are recorded."""
+    API calls are recorded. Counts and calls are filed under the update's position in the
+    whole run: `offset` plus its place in `updates` (a round of a run, see `in_turns`)."""
     gate = asyncio.Semaphore(concurrency)
     latencies = [0.0] * len(updates)
 
     async def one(index: int, update: dict[str, Any]) -> None:
         async with gate:
             with (
-                counter.update(index) if counter is not None else _nothing(),
-                recorder.update(index) if recorder is not None else _nothing(),
+                counter.update(offset + index) if counter is not None else _nothing(),
+                recorder.update(offset + index) if recorder is not None else _nothing(),
             ):
                 started = time.perf_counter()
                 await dp.feed_raw_update(bot, update)
@@ -204,73 +206,98 @@ def _nothing() -> Iterator[None]:
 BARE_REPLY = "Here is what you can do:"
 
 
-async def bare_run(
-    emulator: Emulator,
-    settings: Settings,
-    updates: list[dict[str, Any]],
-    concurrency: int,
-    *,
-    replies: Mapping[int, Mapping[str, Any]] | None = None,
-    calls: Calls | None = None,
-) -> tuple[float, list[float]]:
-    """Bare aiogram on the updates. Returns updates per second and each update's handling time
-    in milliseconds.
+class BareAiogram:
+    """Bare aiogram answering updates over HTTP: one Dispatcher and one Bot for a whole run,
+    fed in rounds (`feed`) between the bot's own rounds (`in_turns`).
 
     By default each message is answered with one sendMessage of a short line and each
-    callback with one empty answerCallbackQuery, over HTTP. `replies` maps an update id to the
+    callback with one empty answerCallbackQuery. `replies` maps an update id to the
     sendMessage arguments (text, reply_markup) to answer it with instead. `calls` maps an
-    update's position in `updates` to the Bot API calls the bot made for the update in that
+    update's position in the run to the Bot API calls the bot made for the update in that
     position (`CallRecorder`): bare aiogram then makes exactly those calls, the callback's
     answer addressed to the callback at hand, so both sides send the same messages and the
-    difference is what the bot does besides."""
-    dp = Dispatcher()
-    answers = replies or {}
-    position = {update["update_id"]: index for index, update in enumerate(updates)}
+    difference is what the bot does besides. Either may grow between rounds."""
 
-    async def replay(bot: Bot, update_id: int, query: CallbackQuery | None = None) -> None:
-        assert calls is not None
-        for method in calls.get(position[update_id], ()):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        replies: Mapping[int, Mapping[str, Any]] | None = None,
+        calls: Calls | None = None,
+    ) -> None:
+        self.dp = dp = Dispatcher()
+        self.bot = create_bot(settings, EMULATOR_TOKEN)
+        self.replies = replies if replies is not None else {}
+        self.calls = calls
+        self.position: dict[int, int] = {}  # update id -> position in the run
+
+        @dp.message()
+        async def reply(message: Message, bot: Bot, event_update: Any) -> None:
+            if calls is not None:
+                await self._replay(bot, event_update.update_id)
+                return
+            await message.answer(**self.replies.get(event_update.update_id, {"text": BARE_REPLY}))
+
+        @dp.callback_query()
+        async def answer(query: CallbackQuery, bot: Bot, event_update: Any) -> None:
+            if calls is not None:
+                await self._replay(bot, event_update.update_id, query)
+                return
+            await query.answer()
+
+        if calls is not None:  # a poll answer is otherwise left unhandled, as the bot may
+
+            @dp.poll_answer()
+            async def vote(answer: PollAnswer, bot: Bot, event_update: Any) -> None:
+                await self._replay(bot, event_update.update_id)
+
+    async def _replay(self, bot: Bot, update_id: int, query: CallbackQuery | None = None) -> None:
+        assert self.calls is not None
+        for method in self.calls.get(self.position[update_id], ()):
             if query is not None and isinstance(method, AnswerCallbackQuery):
                 method = method.model_copy(update={"callback_query_id": query.id})
             with contextlib.suppress(TelegramAPIError):  # an edit that changes nothing now
                 await bot(method)
 
-    @dp.message()
-    async def reply(message: Message, bot: Bot, event_update: Any) -> None:
-        if calls is not None:
-            await replay(bot, event_update.update_id)
-            return
-        await message.answer(**answers.get(event_update.update_id, {"text": BARE_REPLY}))
+    async def feed(
+        self, updates: list[dict[str, Any]], concurrency: int, *, offset: int = 0
+    ) -> tuple[float, list[float]]:
+        """Handle the updates (positions `offset` on in the run); returns the seconds it took
+        and each update's handling time in milliseconds."""
+        for index, update in enumerate(updates):
+            self.position[update["update_id"]] = offset + index
+        started = time.perf_counter()
+        latencies = await feed_all(self.dp, self.bot, updates, concurrency)
+        return time.perf_counter() - started, latencies
 
-    @dp.callback_query()
-    async def answer(query: CallbackQuery, bot: Bot, event_update: Any) -> None:
-        if calls is not None:
-            await replay(bot, event_update.update_id, query)
-            return
-        await query.answer()
-
-    if calls is not None:  # a poll answer is otherwise left unhandled, as the bot may
-
-        @dp.poll_answer()
-        async def vote(answer: PollAnswer, bot: Bot, event_update: Any) -> None:
-            await replay(bot, event_update.update_id)
-
-    bot = create_bot(settings, EMULATOR_TOKEN)
-    started = time.perf_counter()
-    latencies = await feed_all(dp, bot, updates, concurrency)
-    elapsed = time.perf_counter() - started
-    await bot.session.close()
-    return len(updates) / elapsed, latencies
+    async def close(self) -> None:
+        await self.bot.session.close()
 
 
-async def bare_rate(
-    emulator: Emulator,
-    settings: Settings,
-    updates: list[dict[str, Any]],
-    concurrency: int,
-    *,
-    calls: Calls | None = None,
-) -> float:
-    """Updates per second through bare aiogram (`bare_run`)."""
-    rate, _ = await bare_run(emulator, settings, updates, concurrency, calls=calls)
-    return rate
+ROUNDS = 8  # rounds of a run taken in turns by the bot and bare aiogram
+
+
+def rounds(count: int, how_many: int = ROUNDS) -> list[range]:
+    """The positions 0..count-1 cut into `how_many` consecutive rounds of (nearly) equal size."""
+    cuts = [count * k // how_many for k in range(how_many + 1)]
+    return [range(cuts[k], cuts[k + 1]) for k in range(how_many) if cuts[k] < cuts[k + 1]]
+
+
+async def in_turns(
+    count: int,
+    bot_round: Callable[[range], Awaitable[float]],
+    bare_round: Callable[[range], Awaitable[float]],
+    how_many: int = ROUNDS,
+) -> tuple[float, float]:
+    """Run the bot's and bare aiogram's rounds in turns (the bot's round of a stretch of the
+    run, then bare aiogram's round of the same stretch, and so on) and return the seconds each
+    side took in all. Each round returns the seconds it took.
+
+    The two sides of a ratio are measured in turns, not one whole side after the other,
+    because the speed of a shared machine drifts by a third within minutes: in turns, a drift
+    weighs on both sides alike, and the ratio of their sums stays the ratio of their speeds."""
+    bot_seconds = bare_seconds = 0.0
+    for stretch in rounds(count, how_many):
+        bot_seconds += await bot_round(stretch)
+        bare_seconds += await bare_round(stretch)
+    return bot_seconds, bare_seconds

@@ -6,7 +6,9 @@ from 50 repeat members it already knows. Both sides answer every update with one
 over HTTP to the local Bot API emulator, and the bare side sends exactly the text and keyboard
 the bot sent for the same update (the emulator parses the same HTML on both sides), so the
 difference is what the bot adds: throttling, the per-update transaction and claim,
-member/community bookkeeping, i18n, roles and routing. Prints one JSON line.
+member/community bookkeeping, i18n, roles and routing. The two sides take the run in turns, a
+stretch of it each (bench.common.in_turns), so that a drift of the machine's speed weighs on
+both alike. Prints one JSON line.
 
 `added_ms` is, per command, the median handling time through the bot minus the median through
 bare aiogram. `statements_per_update` is the median number of SQL statements the bot executes
@@ -33,7 +35,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import StatementCounter, bare_run, feed_all, percentile, scratch_store
+from bench.common import (
+    BareAiogram,
+    StatementCounter,
+    feed_all,
+    in_turns,
+    percentile,
+    scratch_store,
+)
 from bot.app import build_runtime, freeze_startup_objects, prepare
 from bot.config import Settings
 from tgemu import EMULATOR_TOKEN, Emulator
@@ -97,35 +106,61 @@ async def main(argv: list[str]) -> None:
         repeat = [(10_001 + i, "/start", False) for i in range(REPEAT_USERS)]
         for update in make_updates(emulator, repeat):
             await runtime.dp.feed_raw_update(runtime.bot, update)
-        # the run, one update at a time, with what the bot sends recorded
+        # bare aiogram: the same members and commands, answered with what the bot sent
+        replies: dict[int, Mapping[str, Any]] = {}
+        bare = BareAiogram(settings, replies=replies)
+        await bare.feed(make_updates(emulator, repeat), 1)  # warm up
+        # the run, one update at a time, the bot and bare aiogram in turns, with what the bot
+        # sends recorded
         sent: list[Mapping[str, Any]] = []
+        bots_turn = False  # bare aiogram's messages reach the emulator's watchers too
 
         def watch(name: str, params: Mapping[str, Any]) -> None:
-            if name == "sendMessage":
+            if name == "sendMessage" and bots_turn:
                 sent.append(params)
 
         updates = make_updates(emulator, plan)
+        again = make_updates(emulator, plan)
         counter = StatementCounter(runtime.engine, runtime.reader_engine)
         emulator.call_watchers.append(watch)
-        started = time.perf_counter()
-        latencies = await feed_all(runtime.dp, runtime.bot, updates, 1, counter=counter)
-        elapsed = time.perf_counter() - started
+        latencies: list[float] = []
+        bare_latencies: list[float] = []
+
+        async def bot_round(stretch: range) -> float:
+            nonlocal bots_turn
+            bots_turn = True
+            started = time.perf_counter()
+            latencies.extend(
+                await feed_all(
+                    runtime.dp,
+                    runtime.bot,
+                    updates[stretch.start : stretch.stop],
+                    1,
+                    counter=counter,
+                    offset=stretch.start,
+                )
+            )
+            elapsed = time.perf_counter() - started
+            bots_turn = False
+            return elapsed
+
+        async def bare_round(stretch: range) -> float:
+            if len(sent) != stretch.stop:
+                raise SystemExit(f"the bot sent {len(sent)} messages for {stretch.stop} updates")
+            for index in stretch:
+                replies[again[index]["update_id"]] = {
+                    "text": sent[index]["text"],
+                    "reply_markup": sent[index].get("reply_markup"),
+                }
+            elapsed, times = await bare.feed(again[stretch.start : stretch.stop], 1)
+            bare_latencies.extend(times)
+            return elapsed
+
+        elapsed, bare_elapsed = await in_turns(count, bot_round, bare_round)
         emulator.call_watchers.remove(watch)
         counter.close()
+        await bare.close()
         await runtime.close()
-        if len(sent) != count:
-            raise SystemExit(f"the bot sent {len(sent)} messages for {count} updates")
-        # bare aiogram: the same members and commands, answered with what the bot sent
-        await bare_run(emulator, settings, make_updates(emulator, repeat), 1)  # warm up
-        again = make_updates(emulator, plan)
-        replies = {
-            update["update_id"]: {
-                "text": params["text"],
-                "reply_markup": params.get("reply_markup"),
-            }
-            for update, params in zip(again, sent, strict=True)
-        }
-        bare, bare_latencies = await bare_run(emulator, settings, again, 1, replies=replies)
     await emulator.stop()
     rate = count / elapsed
 
@@ -147,8 +182,8 @@ async def main(argv: list[str]) -> None:
                 "p50_ms": round(statistics.median(latencies), 2),
                 "p95_ms": round(percentile(latencies, 0.95), 2),
                 "p99_ms": round(percentile(latencies, 0.99), 2),
-                "bare_dispatch_per_s": round(bare, 1),
-                "ratio": round(rate / bare, 3),
+                "bare_dispatch_per_s": round(count / bare_elapsed, 1),
+                "ratio": round(bare_elapsed / elapsed, 3),
                 "added_ms": {
                     c: round(added_ms(latencies, bare_latencies, indexes(c)), 2) for c in COMMANDS
                 },
