@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_bot
 from bot.config import Settings
-from bot.db import create_database, drop_database, turned_durable_again
+from bot.db import create_database, drop_database
 from tgemu import EMULATOR_TOKEN
 
 # the benchmarks measure the bot's speed, not the promotion policy: cards go out at any hour of
@@ -85,11 +85,10 @@ class StatementCounter:
     current task handles (a context variable, set per update by `feed_all`; SQLAlchemy's
     greenlets carry it into the driver calls). Counted: every SELECT, INSERT, UPDATE, DELETE
     (an executemany counts once), whatever middleware, handler or after-commit call of the
-    update runs it, in as many transactions as it takes, and on PostgreSQL the statement that
-    turns `synchronous_commit` on again before an update's first write beyond bookkeeping
-    (bot.db), which runs past the listener. Not counted: transaction control
+    update runs it, in as many transactions as it takes. Not counted: transaction control
     (SQLite's BEGIN IMMEDIATE goes through a cursor, PostgreSQL's BEGIN and both COMMITs do
-    not, so they are left out on both for a fair comparison), and statements of background
+    not, so they are left out on both for a fair comparison; on PostgreSQL a COMMIT may carry
+    `synchronous_commit` back on, bot.db), and statements of background
     work started before the update (the card refresher's timer, the broadcast sender)."""
 
     def __init__(self, *engines: AsyncEngine | None) -> None:
@@ -104,8 +103,6 @@ class StatementCounter:
     ) -> None:
         cell = _statements.get()
         if cell is not None and not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):
-            cell[0] += 1
-        if cell is not None and turned_durable_again(conn):  # bot.db ran one more, past us
             cell[0] += 1
 
     @contextmanager

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError
@@ -135,7 +136,12 @@ def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngin
         begin = _sqlite_begin_reading if reads_only else _sqlite_begin
         event.listen(engine.sync_engine, "begin", begin)
         return engine
-    engine = create_async_engine(settings.database_url, pool_size=10, max_overflow=10)
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=10,
+        max_overflow=10,
+        connect_args={"connection_class": DurableAtCommit},
+    )
     event.listen(engine.sync_engine, "checkin", _note_checkin)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     event.listen(engine.sync_engine, "begin", _forget_writes)
@@ -143,24 +149,47 @@ def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngin
     return engine
 
 
-# What the open transaction of a PostgreSQL connection did, in the connection's `info`:
-# whether a statement of it turned `synchronous_commit` off (services.db.RELAXES_COMMIT) and it
-# is still off, and that it was just turned on again (for bench.common's statement count).
+# Whether a statement of the open transaction of a PostgreSQL connection turned
+# `synchronous_commit` off (services.db.RELAXES_COMMIT), in the connection's `info`.
 _RELAXED = "relaxed"
-_TURNED_ON = "synchronous_commit_on"
-_DURABLE_AGAIN = "SET LOCAL synchronous_commit TO ON"
+DURABLE_COMMIT = "SET LOCAL synchronous_commit TO ON; COMMIT;"
+
+
+class DurableAtCommit(asyncpg.Connection):
+    """asyncpg's connection, whose COMMIT can turn `synchronous_commit` on again in the same
+    message (`durable_at_commit`): one simple query of two statements, so the COMMIT costs no
+    round trip more and holds a write's row locks no longer."""
+
+    durable_at_commit = False
+
+    async def execute(self, query: str, *args: Any, **options: Any) -> str:
+        if query == "COMMIT;" and not args and self.durable_at_commit:
+            query = DURABLE_COMMIT
+        if query in ("COMMIT;", "ROLLBACK;", DURABLE_COMMIT):
+            self.durable_at_commit = False
+        result: str = await super().execute(query, *args, **options)
+        return result
 
 
 def _forget_writes(connection: Any) -> None:
     connection.info.pop(_RELAXED, None)
-    connection.info.pop(_TURNED_ON, None)
+    connection.connection.driver_connection.durable_at_commit = False
 
 
 def _note_write(
     connection: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
 ) -> None:
-    """Before each statement: the disk's wait back on before the first write that is more
-    than bookkeeping (`_durable_again`)."""
+    """Before each statement: the disk's wait back on for the COMMIT of a transaction that
+    writes more than bookkeeping.
+
+    Only bookkeeping (the update's claim, the member's and the group's rows, a sighting) may
+    commit without waiting for the disk: the update's context read turns `synchronous_commit`
+    off for its transaction. Such a commit is still atomic and in order, but a crash of the
+    database server in the fraction of a second after it could lose it; what is lost is
+    recorded again by the member's next update, and an update answered is not delivered
+    again. Before the first statement that may write anything else (a payment, a join, a
+    SAVEPOINT, anything but a SELECT or bookkeeping) the transaction's COMMIT is marked to
+    turn it on again (`DurableAtCommit`), and then waits for the disk as usual."""
     info = connection.info
     options = context.execution_options if context is not None else {}
     if options.get(BOOKKEEPING):
@@ -168,34 +197,8 @@ def _note_write(
             info[_RELAXED] = True
     # a write, or a statement we cannot tell (SAVEPOINT)
     elif info.get(_RELAXED) and not statement.startswith("SELECT"):
-        _durable_again(connection)
-
-
-def _durable_again(connection: Any) -> None:
-    """Turn `synchronous_commit` on again in a transaction whose first statement turned it off
-    (an update's context read), before its first write that is more than bookkeeping: its
-    COMMIT then waits for the disk as usual.
-
-    Only bookkeeping (the update's claim, the member's and the group's rows, a sighting) may
-    commit without waiting for the disk. Such a commit is still atomic and in order, but a
-    crash of the database server in the fraction of a second after it could lose it; what is
-    lost is recorded again by the member's next update, and an update answered is not
-    delivered again. A payment, a join, anything else waits for the disk, for one more round
-    trip instead of the disk's wait on every update. That round trip comes before the write,
-    not at the COMMIT, so it is never spent holding the write's row locks (a group-buy's
-    counters, which every join of a rush waits for). A SAVEPOINT counts as a write, so this
-    never runs inside a savepoint, whose rollback would take it back."""
-    info = connection.info
-    info[_RELAXED] = False
-    # asyncpg's simple query: no statement to prepare, the least work for the round trip
-    await_only(connection.connection.driver_connection.execute(_DURABLE_AGAIN))
-    info[_TURNED_ON] = True
-
-
-def turned_durable_again(connection: Any) -> bool:
-    """Whether `synchronous_commit` was turned on again before the statement being executed:
-    one more statement than the listeners see (bench.common counts it). Asked once."""
-    return bool(connection.info.pop(_TURNED_ON, False))
+        info[_RELAXED] = False
+        connection.connection.driver_connection.durable_at_commit = True
 
 
 # a pooled connection idle this long is pinged before it is lent (see `_ping_if_idle`)

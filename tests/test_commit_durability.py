@@ -10,10 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event
 
 from bot.config import Settings
+from bot.db import DURABLE_COMMIT
 from tests.conftest import MIA, TEA, Harness
 from tests.test_groupbuy_chat import open_drop
 
@@ -27,29 +29,38 @@ WRITE = re.compile(r'(?<!DO )(?<!FOR )(?<!KEY )\b(?:INSERT INTO|UPDATE|DELETE FR
 @dataclass
 class Commit:
     tables: set[str]  # what the transaction wrote
-    synchronous: str  # synchronous_commit when its COMMIT was sent
+    synchronous: str  # synchronous_commit for its COMMIT
 
 
 @dataclass
 class Commits:
-    """Every COMMIT of the bot's engine, with what its transaction wrote."""
+    """Every COMMIT of the bot's engine, with what its transaction wrote and the
+    `synchronous_commit` it committed with: as set before the COMMIT, or turned on in the
+    COMMIT's own message (bot.db.DURABLE_COMMIT)."""
 
     done: list[Commit] = field(default_factory=list)
-    _writing: dict[int, set[str]] = field(default_factory=dict)
+    _writing: dict[int, set[str]] = field(default_factory=dict)  # per SQLAlchemy connection
+    _committing: dict[int, set[str]] = field(default_factory=dict)  # per asyncpg connection
 
     def statement(self, conn: Any, _c: Any, statement: str, *_rest: Any) -> None:
         self._writing.setdefault(id(conn), set()).update(WRITE.findall(statement))
 
     def commit(self, conn: Any) -> None:
-        # registered after the bot's own listener, so it sees what the COMMIT will use
-        cursor = conn.connection.dbapi_connection.cursor()
-        cursor.execute("SHOW synchronous_commit")
-        setting = cursor.fetchone()[0]
-        cursor.close()
-        self.done.append(Commit(self._writing.pop(id(conn), set()), setting))
+        # SQLAlchemy is about to commit: the driver's COMMIT comes next
+        driver = conn.connection.driver_connection
+        self._committing[id(driver)] = self._writing.pop(id(conn), set())
 
     def rollback(self, conn: Any) -> None:
         self._writing.pop(id(conn), None)
+
+    async def sent(self, driver: Any, query: str) -> None:
+        """What asyncpg sends: a COMMIT, alone or after turning synchronous_commit on."""
+        if query not in ("COMMIT;", DURABLE_COMMIT):
+            return
+        setting = "on"
+        if query == "COMMIT;":
+            setting = await asyncpg.Connection.fetchval(driver, "SHOW synchronous_commit")
+        self.done.append(Commit(self._committing.pop(id(driver), set()), setting))
 
     def take(self) -> list[Commit]:
         done, self.done = self.done, []
@@ -57,7 +68,7 @@ class Commits:
 
 
 @contextmanager
-def watched(harness: Harness) -> Iterator[Commits]:
+def watched(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[Commits]:
     engine = harness.runtime.engine.sync_engine
     commits = Commits()
     listeners = (
@@ -65,6 +76,14 @@ def watched(harness: Harness) -> Iterator[Commits]:
         ("commit", commits.commit),
         ("rollback", commits.rollback),
     )
+    execute = asyncpg.Connection.execute
+
+    async def watching(driver: Any, query: str, *args: Any, **options: Any) -> str:
+        await commits.sent(driver, query)
+        result: str = await execute(driver, query, *args, **options)
+        return result
+
+    monkeypatch.setattr(asyncpg.Connection, "execute", watching)
     for name, listener in listeners:
         event.listen(engine, name, listener)
     try:
@@ -72,16 +91,17 @@ def watched(harness: Harness) -> Iterator[Commits]:
     finally:
         for name, listener in listeners:
             event.remove(engine, name, listener)
+        monkeypatch.undo()
 
 
 async def test_only_bookkeeping_commits_without_waiting_for_the_disk(
-    harness: Harness, settings: Settings
+    harness: Harness, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if settings.is_sqlite:
         pytest.skip("PostgreSQL's synchronous_commit (SQLite commits in its own file)")
     tea_card, _coffee_card = await open_drop(harness)
     await harness.send(MIA, MIA, "/start")
-    with watched(harness) as commits:
+    with watched(harness, monkeypatch) as commits:
         # a member who is known asks for help: only the update's claim is written
         assert (await harness.send(MIA, MIA, "/help"))[0]
         helped = commits.take()
@@ -102,11 +122,11 @@ async def test_only_bookkeeping_commits_without_waiting_for_the_disk(
 
 
 async def test_every_write_beyond_bookkeeping_waits_for_the_disk(
-    harness: Harness, settings: Settings
+    harness: Harness, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if settings.is_sqlite:
         pytest.skip("PostgreSQL's synchronous_commit (SQLite commits in its own file)")
-    with watched(harness) as commits:
+    with watched(harness, monkeypatch) as commits:
         # a whole morning: the groups approved, a drop opened and joined, check-ins, points
         tea_card, _coffee_card = await open_drop(harness)
         await harness.send(MIA, MIA, "/start")
