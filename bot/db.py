@@ -163,10 +163,17 @@ class DurableAtCommit(asyncpg.Connection):
     durable_at_commit = False
 
     async def execute(self, query: str, *args: Any, **options: Any) -> str:
-        if query == "COMMIT;" and not args and self.durable_at_commit:
-            query = DURABLE_COMMIT
-        if query in ("COMMIT;", "ROLLBACK;", DURABLE_COMMIT):
+        durable = query == "COMMIT;" and not args and self.durable_at_commit
+        if query in ("COMMIT;", "ROLLBACK;"):
             self.durable_at_commit = False
+        if durable:
+            try:
+                done: str = await super().execute(DURABLE_COMMIT, **options)
+                return done
+            except asyncpg.InFailedSQLTransactionError:
+                # a statement of the transaction failed, so the SET failed and the COMMIT
+                # never ran: the COMMIT alone rolls the transaction back, as it would have
+                pass
         result: str = await super().execute(query, *args, **options)
         return result
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
 from bot.db import DURABLE_COMMIT
+from services.db import BOOKKEEPING, RELAXES_COMMIT
 from tests.conftest import MIA, TEA, Harness
 from tests.test_groupbuy_chat import open_drop
 
@@ -140,3 +142,26 @@ async def test_every_write_beyond_bookkeeping_waits_for_the_disk(
     assert all(c.tables <= BOOKKEEPING_TABLES for c in relaxed), [
         c.tables for c in relaxed if c.tables - BOOKKEEPING_TABLES
     ]
+
+
+async def test_a_failed_transaction_still_ends_at_its_commit(
+    harness: Harness, settings: Settings
+) -> None:
+    """A COMMIT marked to wait for the disk, of a transaction in which a statement failed,
+    rolls back as PostgreSQL's COMMIT alone does, and leaves the connection usable (the SET in
+    front of it fails in a failed transaction, and must not leave the transaction open)."""
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's synchronous_commit (SQLite commits in its own file)")
+    relax = select(func.set_config("synchronous_commit", "off", True)).execution_options(
+        **{BOOKKEEPING: True, RELAXES_COMMIT: True}
+    )
+    async with harness.runtime.engine.connect() as conn:
+        await conn.execute(relax)
+        await conn.execute(text("CREATE TEMP TABLE kept (x integer)"))  # more than bookkeeping
+        with pytest.raises(DBAPIError):
+            await conn.execute(text("SELECT 1 / 0"))
+        await conn.commit()
+        assert not conn.in_transaction()
+        # rolled back: the table is gone, and the connection works
+        assert (await conn.execute(text("SELECT to_regclass('pg_temp.kept')"))).scalar() is None
+        await conn.commit()
