@@ -171,28 +171,29 @@ async def feed_all(
     *,
     counter: StatementCounter | None = None,
     recorder: CallRecorder | None = None,
-    offset: int = 0,
+    stretch: range | None = None,
 ) -> list[float]:
-    """Feed the updates with at most `concurrency` in flight, like a polling loop handling a
-    batch as tasks; returns each update's handling time in milliseconds, in order. With a
+    """Feed the updates (only those of `stretch`, positions in `updates`, when given: a round of
+    a run, see `in_turns`) with at most `concurrency` in flight, like a polling loop handling a
+    batch as tasks; returns each fed update's handling time in milliseconds, in order. With a
     `counter`, the SQL statements of each update are counted too; with a `recorder`, its Bot
-    API calls are recorded. Counts and calls are filed under the update's position in the
-    whole run: `offset` plus its place in `updates` (a round of a run, see `in_turns`)."""
+    API calls are recorded; both under the update's position in `updates`."""
+    positions = stretch if stretch is not None else range(len(updates))
     gate = asyncio.Semaphore(concurrency)
-    latencies = [0.0] * len(updates)
+    latencies = dict.fromkeys(positions, 0.0)
 
-    async def one(index: int, update: dict[str, Any]) -> None:
+    async def one(position: int) -> None:
         async with gate:
             with (
-                counter.update(offset + index) if counter is not None else _nothing(),
-                recorder.update(offset + index) if recorder is not None else _nothing(),
+                counter.update(position) if counter is not None else _nothing(),
+                recorder.update(position) if recorder is not None else _nothing(),
             ):
                 started = time.perf_counter()
-                await dp.feed_raw_update(bot, update)
-                latencies[index] = (time.perf_counter() - started) * 1000
+                await dp.feed_raw_update(bot, updates[position])
+                latencies[position] = (time.perf_counter() - started) * 1000
 
-    await asyncio.gather(*(one(i, u) for i, u in enumerate(updates)))
-    return latencies
+    await asyncio.gather(*(one(position) for position in positions))
+    return list(latencies.values())
 
 
 @contextmanager
@@ -230,14 +231,14 @@ class BareAiogram:
 
         @dp.message()
         async def reply(message: Message, bot: Bot, event_update: Any) -> None:
-            if calls is not None:
+            if self.calls is not None:
                 await self._replay(bot, event_update.update_id)
                 return
             await message.answer(**self.replies.get(event_update.update_id, {"text": BARE_REPLY}))
 
         @dp.callback_query()
         async def answer(query: CallbackQuery, bot: Bot, event_update: Any) -> None:
-            if calls is not None:
+            if self.calls is not None:
                 await self._replay(bot, event_update.update_id, query)
                 return
             await query.answer()
@@ -257,14 +258,15 @@ class BareAiogram:
                 await bot(method)
 
     async def feed(
-        self, updates: list[dict[str, Any]], concurrency: int, *, offset: int = 0
+        self, updates: list[dict[str, Any]], concurrency: int, *, stretch: range | None = None
     ) -> tuple[float, list[float]]:
-        """Handle the updates (positions `offset` on in the run); returns the seconds it took
-        and each update's handling time in milliseconds."""
-        for index, update in enumerate(updates):
-            self.position[update["update_id"]] = offset + index
+        """Handle the updates of the run (those of `stretch` when given); returns the seconds it
+        took and each update's handling time in milliseconds."""
+        positions = stretch if stretch is not None else range(len(updates))
+        for position in positions:
+            self.position[updates[position]["update_id"]] = position
         started = time.perf_counter()
-        latencies = await feed_all(self.dp, self.bot, updates, concurrency)
+        latencies = await feed_all(self.dp, self.bot, updates, concurrency, stretch=positions)
         return time.perf_counter() - started, latencies
 
     async def close(self) -> None:

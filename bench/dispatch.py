@@ -132,12 +132,7 @@ async def main(argv: list[str]) -> None:
             started = time.perf_counter()
             latencies.extend(
                 await feed_all(
-                    runtime.dp,
-                    runtime.bot,
-                    updates[stretch.start : stretch.stop],
-                    1,
-                    counter=counter,
-                    offset=stretch.start,
+                    runtime.dp, runtime.bot, updates, 1, counter=counter, stretch=stretch
                 )
             )
             elapsed = time.perf_counter() - started
@@ -152,7 +147,7 @@ async def main(argv: list[str]) -> None:
                     "text": sent[index]["text"],
                     "reply_markup": sent[index].get("reply_markup"),
                 }
-            elapsed, times = await bare.feed(again[stretch.start : stretch.stop], 1)
+            elapsed, times = await bare.feed(again, 1, stretch=stretch)
             bare_latencies.extend(times)
             return elapsed
 

@@ -217,20 +217,18 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 await feed_all(
                     runtime.dp,
                     runtime.bot,
-                    updates[stretch.start : stretch.stop],
+                    updates,
                     args.concurrency,
                     counter=counter,
                     recorder=recorder,
-                    offset=stretch.start,
+                    stretch=stretch,
                 )
             )
             await runtime.notifier.drain()  # its sends are the bot's, not bare aiogram's time
             return time.perf_counter() - started
 
         async def bare_round(stretch: range) -> float:
-            elapsed, _ = await bare.feed(
-                again[stretch.start : stretch.stop], args.concurrency, offset=stretch.start
-            )
+            elapsed, _ = await bare.feed(again, args.concurrency, stretch=stretch)
             return elapsed
 
         elapsed, bare_elapsed = await in_turns(len(updates), bot_round, bare_round)

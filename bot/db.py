@@ -163,10 +163,8 @@ class DurableAtCommit(asyncpg.Connection):
     durable_at_commit = False
 
     async def execute(self, query: str, *args: Any, **options: Any) -> str:
-        durable = query == "COMMIT;" and not args and self.durable_at_commit
-        if query in ("COMMIT;", "ROLLBACK;"):
-            self.durable_at_commit = False
-        if durable:
+        if query == "COMMIT;" and not args and self.durable_at_commit:
+            self.durable_at_commit = False  # and at each BEGIN (`_forget_writes`)
             try:
                 done: str = await super().execute(DURABLE_COMMIT, **options)
                 return done
