@@ -138,7 +138,9 @@ def create_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngin
         return engine
     engine = create_async_engine(
         settings.database_url,
-        pool_size=10,
+        # every update in flight holds a connection until its COMMIT: connections lent beyond
+        # the pool are opened and closed again for each burst (DATABASE_POOL_SIZE)
+        pool_size=settings.database_pool_size,
         max_overflow=10,
         connect_args={"connection_class": DurableAtCommit},
     )

@@ -224,3 +224,29 @@ async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_an_upda
     assert await deliver(harness, update) == 1
     assert toast(harness, update) == JOINED
     assert await joins(harness) == [(KAI, 1)]
+
+
+async def test_a_burst_as_large_as_the_pool_keeps_its_connections_open(
+    settings: Settings,
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool (SQLite opens its file, there is no server)")
+    # given a process that keeps 4 connections (DATABASE_POOL_SIZE)
+    sized = settings.model_copy(update={"database_pool_size": 4})
+    engine = bot.db.create_engine(sized)
+
+    async def hold() -> int:
+        async with engine.connect() as connection:
+            backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            await asyncio.sleep(0.05)  # the others are lent meanwhile
+            return int(backend)
+
+    try:
+        # when 4 updates at once each hold one, and then 4 more
+        first = set(await asyncio.gather(*(hold() for _ in range(4))))
+        second = set(await asyncio.gather(*(hold() for _ in range(4))))
+        # then the second burst used the first's connections: none was closed and opened again
+        assert len(first) == 4
+        assert second == first
+    finally:
+        await engine.dispose()
