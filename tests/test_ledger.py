@@ -294,6 +294,45 @@ async def test_account_ids_are_remembered_once_committed_and_never_from_an_undon
     assert set(known.values()) <= set(ids)
 
 
+async def test_a_posting_to_known_accounts_is_one_statement_on_postgresql(
+    sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    """On PostgreSQL a posting's row, entries and balances are one statement (two when an
+    account that may not go negative is debited: its conditional UPDATE); SQLite takes one
+    each for the row, the entries and each run of balances."""
+    async with sessions() as session:
+        await post_in_tx(session, "award-1", "points_award", award(MIA, 50))
+        await post_in_tx(session, "spend-0", "points_redeem", spend(MIA, 5))  # every account
+    seen: list[str] = []
+
+    def spot(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement.split(None, 1)[0].upper())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", spot)
+    try:
+        async with sessions() as session:
+            await post_in_tx(session, "award-2", "points_award", award(MIA, 30))
+            awarded = list(seen)
+            seen.clear()
+            await post_in_tx(session, "spend-1", "points_redeem", spend(MIA, 20))
+            spent = [s for s in seen if s not in ("BEGIN", "COMMIT")]
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", spot)
+    awarded = [s for s in awarded if s not in ("BEGIN", "COMMIT")]
+    if engine.dialect.name == "postgresql":
+        assert awarded == ["WITH"]
+        assert spent == ["WITH", "UPDATE", "INSERT"]
+    else:
+        assert awarded == ["INSERT", "INSERT", "INSERT"]
+        assert spent == ["INSERT", "INSERT", "UPDATE", "INSERT"]
+    # and the balances are what the postings say, the ledger sound
+    assert await read_balance(session, points_of(MIA)) == 55
+    assert await read_balance(session, ISSUED) == -80
+    assert await read_balance(session, REDEEMED) == 25
+    async with session.begin():
+        assert (await reconcile(session)).ok
+
+
 async def test_balances_list_every_asset_an_account_holds(session: AsyncSession) -> None:
     # given Mia paid an order in CNY and earned points for it
     await post_in_tx(session, "order-1", "order_paid", order_payment(MIA, 12_800, 128))

@@ -28,6 +28,7 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -244,37 +245,81 @@ _OPEN_TRANSACTION = prepared(_open_transaction)
 _ADD_ENTRIES = prepared(lambda _dialect: insert(table_of(LedgerEntry)))
 
 
-def _open_with_entries() -> Any:
-    """PostgreSQL: the transaction's row and its entries in one statement (a WITH that inserts
-    the row, whose id the entries' INSERT takes), one round trip instead of two. The entries
-    come as three arrays (`accounts`, `assets`, `amounts`), so one statement serves any number
-    of them, inserted in their order. Yields the row's id and time, nothing when the key was
-    posted before (then no entry is inserted either)."""
-    opened = _open_transaction("postgresql").cte("opened")
-    rows = (
-        func.unnest(
-            bindparam("accounts", type_=ARRAY(BigInteger)),
-            bindparam("assets", type_=ARRAY(String)),
-            bindparam("amounts", type_=ARRAY(BigInteger)),
-        )
-        .table_valued("account_id", "asset", "amount", with_ordinality="n")
+def _unnested(name: str, *columns: tuple[str, Any]) -> Any:
+    """PostgreSQL: rows sent as one array per column (`{name}_{column}`), with their order `n`."""
+    return (
+        func.unnest(*(bindparam(f"{name}_{column}", type_=ARRAY(kind)) for column, kind in columns))
+        .table_valued(*(column for column, _ in columns), with_ordinality="n")
         .render_derived()
     )
+
+
+def _open_with_entries(*, with_balances: bool) -> Any:
+    """PostgreSQL: the transaction's row and its entries in one statement (a WITH that inserts
+    the row, whose id the entries' INSERT takes), one round trip instead of two. The entries
+    come as three arrays (`entry_accounts`, `entry_assets`, `entry_amounts`), so one statement
+    serves any number of them, inserted in their order. Yields the row's id and time, nothing
+    when the key was posted before (then no entry is inserted either).
+
+    `with_balances`: the same statement also adds the moves (`move_accounts`, `move_assets`,
+    `move_amounts`, none a guarded debit) to the cached balances, in their order, as
+    `_upsert_balances` does, and yields how many it moved (fewer when one would leave its
+    bounds). Only when the row was inserted: the moves join it."""
+    opened = _open_transaction("postgresql").cte("opened")
+    rows = _unnested("entry", ("accounts", BigInteger), ("assets", String), ("amounts", BigInteger))
     entries = (
         insert(table_of(LedgerEntry))
         .from_select(
             ["transaction_id", "account_id", "asset", "amount"],
-            select(opened.c.id, rows.c.account_id, rows.c.asset, rows.c.amount)
+            select(opened.c.id, rows.c.accounts, rows.c.assets, rows.c.amounts)
             .select_from(opened)
             .join(rows, true())
             .order_by(rows.c.n),
         )
         .cte("entries")
     )
-    return select(opened.c.id, opened.c.created_at).add_cte(entries)
+    opening = select(opened.c.id, opened.c.created_at).add_cte(entries)
+    if not with_balances:
+        return opening
+    moves = _unnested("move", ("accounts", BigInteger), ("assets", String), ("amounts", BigInteger))
+    added = pg_insert(table_of(LedgerBalance)).from_select(
+        ["account_id", "asset", "balance", "updated_at"],
+        select(moves.c.accounts, moves.c.assets, moves.c.amounts, bindparam("moved_at"))
+        .select_from(opened)
+        .join(moves, true())
+        .order_by(moves.c.n),
+    )
+    new_balance = col(LedgerBalance.balance) + added.excluded.balance
+    balanced = (
+        added.on_conflict_do_update(
+            index_elements=["account_id", "asset"],
+            set_={"balance": new_balance, "updated_at": added.excluded.updated_at},
+            where=and_(
+                new_balance >= bindparam("low", type_=BigInteger),
+                new_balance <= bindparam("high", type_=BigInteger),
+            ),
+        )
+        .returning(col(LedgerBalance.account_id))
+        .cte("balanced")
+    )
+    moved = select(func.count()).select_from(balanced).scalar_subquery()
+    return opening.add_columns(moved.label("moved")).add_cte(balanced)
 
 
-_OPEN_WITH_ENTRIES = prepared(lambda _dialect: _open_with_entries())
+_OPEN_WITH_ENTRIES = prepared(lambda _dialect: _open_with_entries(with_balances=False))
+_OPEN_WITH_BALANCES = prepared(lambda _dialect: _open_with_entries(with_balances=True))
+
+
+def _merged(ordered: Sequence[Posting], idents: dict[AccountRef, int]) -> list[_Move]:
+    """The postings' net change of each cached balance, in the postings' fixed order."""
+    merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
+    for p in ordered:
+        merged[(p.account, p.asset)] += p.amount
+    return [
+        _Move(account, idents[account], asset, amount)
+        for (account, asset), amount in merged.items()
+        if amount
+    ]
 
 
 async def _open(
@@ -282,23 +327,42 @@ async def _open(
     values: dict[str, Any],
     postings: Sequence[Posting],
     ordered: Sequence[Posting],
-) -> tuple[int, datetime, dict[AccountRef, int]] | None:
-    """Insert the transaction (`values`) and its entries: its id and time, and the ids of the
-    postings' accounts; None when the key was posted before (nothing inserted).
+) -> tuple[int, datetime, list[_Move]] | None:
+    """Insert the transaction (`values`) and its entries, and apply its moves to the cached
+    balances: its id and time, and the moves still to apply (none when they were applied in
+    the same statement); None when the key was posted before (nothing inserted).
 
     Accounts are resolved (created on first use) in one fixed order (`ordered`: the postings
     sorted by account and asset), so that concurrent postings never deadlock."""
     if dialect_name(session) == "postgresql":
         idents = {p.account: await account_id(session, p.account) for p in ordered}
+        moves = _merged(ordered, idents)
         arrays = {
-            "accounts": [idents[p.account] for p in postings],
-            "assets": [p.asset for p in postings],
-            "amounts": [p.amount for p in postings],
+            "entry_accounts": [idents[p.account] for p in postings],
+            "entry_assets": [p.asset for p in postings],
+            "entry_amounts": [p.amount for p in postings],
+        }
+        if any(move.guarded_debit for move in moves):  # each its own conditional UPDATE
+            row = (
+                await execute_rows(session, _OPEN_WITH_ENTRIES(session), values | arrays)
+            ).one_or_none()
+            return None if row is None else (row[0], row[1], moves)
+        arrays |= {
+            "move_accounts": [m.ident for m in moves],
+            "move_assets": [m.asset for m in moves],
+            "move_amounts": [m.amount for m in moves],
+            "moved_at": utcnow(),
+            "low": -MAX_BALANCE,
+            "high": MAX_BALANCE,
         }
         row = (
-            await execute_rows(session, _OPEN_WITH_ENTRIES(session), values | arrays)
+            await execute_rows(session, _OPEN_WITH_BALANCES(session), values | arrays)
         ).one_or_none()
-        return None if row is None else (row[0], row[1], idents)
+        if row is None:
+            return None
+        if row[2] != len(moves):
+            raise LedgerError("balance_out_of_range", ", ".join(m.where() for m in moves))
+        return row[0], row[1], []
     row = (await execute_rows(session, _OPEN_TRANSACTION(session), values)).one_or_none()
     if row is None:
         return None
@@ -318,7 +382,7 @@ async def _open(
             for p in postings
         ],
     )
-    return tx_id, created_at, idents
+    return tx_id, created_at, _merged(ordered, idents)
 
 
 async def post(
@@ -360,18 +424,8 @@ async def post(
         existing = await _existing(session, key)
         assert existing is not None
         return existing
-    tx_id, created_at, idents = opened
-    merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
-    for p in ordered:
-        merged[(p.account, p.asset)] += p.amount
-    await _apply_balances(
-        session,
-        [
-            _Move(account, idents[account], asset, amount)
-            for (account, asset), amount in merged.items()
-            if amount
-        ],
-    )
+    tx_id, created_at, moves = opened
+    await _apply_balances(session, moves)
     return TransactionView(
         id=tx_id,
         idempotency_key=key,
