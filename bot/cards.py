@@ -78,6 +78,11 @@ class CardRefresher:
                         done = await self._edit(groupbuy_id, interval=self.interval)
                     if not done:
                         self._dirty.add(groupbuy_id)  # a slot was taken: try again later
+                except asyncio.CancelledError:
+                    # cancelled mid-edit (a flush, a shutdown): the card may not show the
+                    # change yet, so whoever flushes next edits it
+                    self._dirty.add(groupbuy_id)
+                    raise
                 except TelegramRetryAfter as exc:
                     await asyncio.sleep(exc.retry_after)
                     self._dirty.add(groupbuy_id)

@@ -522,3 +522,38 @@ async def test_a_refund_after_forming_drops_the_member_from_the_participants_cou
     assert "Progress: 1/2 people\n✅ Formed!" in card.text and "Units left" not in card.text
     async with harness.session() as session:
         assert (await reconcile(session)).ok
+
+
+class HeldFirstEdit:
+    """The bot, except that the first call waits until it is cancelled (an edit in flight)."""
+
+    def __init__(self, bot: object) -> None:
+        self.bot = bot
+        self.entered = asyncio.Event()
+        self.calls = 0
+
+    async def __call__(self, method: object) -> object:
+        self.calls += 1
+        if self.calls == 1:
+            self.entered.set()
+            await asyncio.Event().wait()  # until cancelled
+        return await self.bot(method)  # type: ignore[operator]
+
+
+async def test_a_flush_during_a_card_edit_in_flight_still_edits_the_card(
+    harness: Harness,
+) -> None:
+    # given a join whose card edit is on its way to Telegram when the cards are flushed (the
+    # rush ends, or the bot shuts down)
+    tea_card, _coffee_card = await open_drop(harness)
+    cards = harness.runtime.cards
+    held = HeldFirstEdit(cards.bot)
+    cards.bot = held  # type: ignore[assignment]
+    cards.interval = 0.0
+    assert await harness.press(MIA, TEA, tea_card, index=1) == "You are #1, quantity 2."
+    await asyncio.wait_for(held.entered.wait(), 5)
+    # when the flush cancels that edit
+    await cards.flush()
+    # then the flush edits the card itself: it shows the join
+    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    assert "Progress: 1/3 people" in tea_now.text
