@@ -65,6 +65,12 @@ ACCOUNT_KINDS = (
 # accounts whose balance may never go below zero, whatever the asset
 NON_NEGATIVE_KINDS = (ACCOUNT_MEMBER_POINTS, ACCOUNT_CHARITY_POOL)
 
+# accounts with no cached balance (no ledger_balance row): their balance is the sum of their
+# entries, read when asked. Every points award moves `points_issued`: one cached row would be
+# locked by each award from its posting until its COMMIT, so concurrent check-ins, votes and
+# orders would queue on it. Nothing on a member's path reads its balance.
+UNCACHED_KINDS = (ACCOUNT_POINTS_ISSUED,)
+
 POINTS = "PTS"  # the asset code of loyalty points
 
 

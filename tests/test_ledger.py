@@ -200,7 +200,17 @@ async def assert_ledger_invariants(session: AsyncSession) -> None:
             text("SELECT account_id, asset, balance FROM ledger_balance")
         )
     }
+    uncached = set(
+        (
+            await session.execute(
+                text("SELECT id FROM ledger_account WHERE kind = 'points_issued'")
+            )
+        ).scalars()
+    )
     for key in computed.keys() | cached.keys():
+        if key[0] in uncached:  # no cached row, ever
+            assert key not in cached, f"a cached balance of points_issued at {key}"
+            continue
         assert cached.get(key, 0) == computed.get(key, 0), f"cached balance drifted at {key}"
     negative = (
         await session.execute(
@@ -260,7 +270,7 @@ async def test_a_balanced_posting_moves_cached_balances_and_balance_reads_them(
         "ledger_account": 2,
         "ledger_transaction": 1,
         "ledger_entry": 2,
-        "ledger_balance": 2,
+        "ledger_balance": 1,  # Mia's: points_issued keeps none (UNCACHED_KINDS)
     }
 
 
@@ -331,6 +341,33 @@ async def test_a_posting_to_known_accounts_is_one_statement_on_postgresql(
     assert await read_balance(session, REDEEMED) == 25
     async with session.begin():
         assert (await reconcile(session)).ok
+
+
+async def test_awards_to_two_members_at_once_do_not_wait_for_each_other(
+    sessions: async_sessionmaker[AsyncSession], engine: AsyncEngine
+) -> None:
+    """Every award moves points_issued; with a cached row there, each award held its lock
+    until its COMMIT and concurrent check-ins queued on it (UNCACHED_KINDS)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time: awards queue on the database lock")
+    async with sessions() as session:  # every account exists, as in a store in use
+        for member in (MIA, LEE):
+            await post_in_tx(session, f"welcome-{member}", "points_award", award(member, 1))
+    async with sessions() as first, sessions() as second, first.begin():
+        # given Mia's award is posted in a transaction not yet committed
+        await post(first, key="award-mia", kind="points_award", postings=award(MIA, 10))
+
+        # when Lee's award is posted meanwhile, in its own transaction
+        async def lee() -> None:
+            async with second.begin():
+                await post(second, key="award-lee", kind="points_award", postings=award(LEE, 7))
+
+        # then it commits without waiting for Mia's
+        await asyncio.wait_for(lee(), timeout=5)
+    async with sessions() as session:
+        assert await read_balance(session, points_of(MIA)) == 11
+        assert await read_balance(session, points_of(LEE)) == 8
+        assert await read_balance(session, ISSUED) == -19
 
 
 async def test_balances_list_every_asset_an_account_holds(session: AsyncSession) -> None:
@@ -769,7 +806,6 @@ async def test_reconcile_reports_a_non_negative_account_below_zero(
         await raw_entry(session, awarded.id, points_of(MIA), POINTS, -150)
         await raw_entry(session, awarded.id, ISSUED, POINTS, +150)
         await shift_cached_balance(session, points_of(MIA), POINTS, -150)
-        await shift_cached_balance(session, ISSUED, POINTS, +150)
     # when the ledger is reconciled
     async with session.begin():
         report = await reconcile(session)
@@ -782,7 +818,6 @@ async def test_reconcile_reports_a_non_negative_account_below_zero(
         await raw_entry(session, awarded.id, points_of(MIA), POINTS, +150)
         await raw_entry(session, awarded.id, ISSUED, POINTS, -150)
         await shift_cached_balance(session, points_of(MIA), POINTS, +150)
-        await shift_cached_balance(session, ISSUED, POINTS, -150)
         assert (await reconcile(session)).ok
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
-from bot.db import create_database, create_engine, drop_database
+from bot.db import create_database, create_engine, create_session_factory, drop_database
 from bot.migrate import alembic_config, current_revision, drift, upgrade
+from models.ledger import ACCOUNT_MEMBER_POINTS, ACCOUNT_POINTS_ISSUED, POINTS
+from services.ledger import AccountRef, Posting, balance, post, reconcile
 from tests.conftest import TEST_DATABASE_URL, make_settings
 from tests.test_config import run_cli
 
@@ -271,6 +274,70 @@ async def test_existing_rewards_get_their_kind_and_what_is_owed_a_task(tmp_path:
             left = (await conn.execute(sa.text("SELECT count(*) FROM redemption"))).scalar_one()
         assert left == 3
         assert "fulfilment" not in await table_names(engine)
+    finally:
+        await engine.dispose()
+        if TEST_DATABASE_URL:
+            await drop_database(server, name)
+
+
+UNCACHED_ISSUED = "b41e2f0c9d57"  # the revision from which points_issued keeps no cached row
+
+
+async def test_points_issued_drops_its_cached_row_and_gets_it_back_going_down(
+    tmp_path: Path,
+) -> None:
+    """Going up, the cached balance of `points_issued` (which stopped moving) is dropped and
+    the ledger still reconciles; going down, it is rebuilt from the entries."""
+    if TEST_DATABASE_URL:
+        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+        name = f"ccbot_issued_{uuid.uuid4().hex[:8]}"
+        url = await create_database(server, name)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'issued.sqlite3'}"
+    engine = create_engine(make_settings(database_url=url))
+    sessions = create_session_factory(engine)
+    cached_issued = sa.text(
+        "SELECT b.balance FROM ledger_balance b JOIN ledger_account a ON a.id = b.account_id "
+        "WHERE a.kind = 'points_issued'"
+    )
+
+    def migrate_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+
+        return run
+
+    try:
+        await upgrade(engine)
+        # given two members were awarded points, 30 and 12
+        async with sessions() as session, session.begin():
+            for member, points in ((1, 30), (2, 12)):
+                await post(
+                    session,
+                    key=f"award-{member}",
+                    kind="points_award",
+                    postings=[
+                        Posting(AccountRef(ACCOUNT_POINTS_ISSUED), POINTS, -points),
+                        Posting(AccountRef(ACCOUNT_MEMBER_POINTS, member), POINTS, points),
+                    ],
+                )
+        async with engine.connect() as conn:
+            assert (await conn.execute(cached_issued)).all() == []
+        # when the store goes down past the revision, the cached row is rebuilt
+        before = ScriptDirectory.from_config(alembic_config()).get_revision(UNCACHED_ISSUED)
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate_to(str(before.down_revision)))
+        async with engine.connect() as conn:
+            assert (await conn.execute(cached_issued)).scalars().all() == [-42]
+        # and when it comes up again, it is dropped, and the ledger reconciles
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            assert (await conn.execute(cached_issued)).all() == []
+        async with sessions() as session, session.begin():
+            assert (await reconcile(session)).ok
+            assert await balance(session, AccountRef(ACCOUNT_POINTS_ISSUED), POINTS) == -42
     finally:
         await engine.dispose()
         if TEST_DATABASE_URL:

@@ -36,6 +36,7 @@ from sqlmodel import col
 from models.base import utcnow
 from models.ledger import (
     NON_NEGATIVE_KINDS,
+    UNCACHED_KINDS,
     LedgerAccount,
     LedgerBalance,
     LedgerEntry,
@@ -311,10 +312,12 @@ _OPEN_WITH_BALANCES = prepared(lambda _dialect: _open_with_entries(with_balances
 
 
 def _merged(ordered: Sequence[Posting], idents: dict[AccountRef, int]) -> list[_Move]:
-    """The postings' net change of each cached balance, in the postings' fixed order."""
+    """The postings' net change of each cached balance, in the postings' fixed order (an
+    account of `UNCACHED_KINDS` has none)."""
     merged: dict[tuple[AccountRef, str], int] = defaultdict(int)
     for p in ordered:
-        merged[(p.account, p.asset)] += p.amount
+        if p.account.kind not in UNCACHED_KINDS:
+            merged[(p.account, p.asset)] += p.amount
     return [
         _Move(account, idents[account], asset, amount)
         for (account, asset), amount in merged.items()

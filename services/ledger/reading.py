@@ -7,12 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.ledger import LedgerAccount, LedgerBalance, LedgerEntry, LedgerTransaction
+from models.ledger import (
+    UNCACHED_KINDS,
+    LedgerAccount,
+    LedgerBalance,
+    LedgerEntry,
+    LedgerTransaction,
+)
 from services.ledger._common import AccountRef
 
 
@@ -62,50 +69,66 @@ class ReconcileReport:
         return out
 
 
-async def balance(session: AsyncSession, account: AccountRef, asset: str) -> int:
-    """The cached balance of an account in an asset (0 when it never moved): one row."""
-    result = await session.execute(
-        select(col(LedgerBalance.balance))
-        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerBalance.account_id))
-        .where(
-            col(LedgerAccount.kind) == account.kind,
-            col(LedgerAccount.owner_id) == account.owner_id,
-            col(LedgerBalance.asset) == asset,
+def _balance_rows(cached: bool) -> tuple[Any, Any]:
+    """A SELECT of (kind, asset, balance) joined to the accounts, and its asset column: the
+    cached rows, or the sums of the entries (for `UNCACHED_KINDS`)."""
+    if cached:
+        return (
+            select(
+                col(LedgerAccount.kind), col(LedgerBalance.asset), col(LedgerBalance.balance)
+            ).join(LedgerAccount, col(LedgerAccount.id) == col(LedgerBalance.account_id)),
+            col(LedgerBalance.asset),
         )
+    return (
+        select(col(LedgerAccount.kind), col(LedgerEntry.asset), func.sum(LedgerEntry.amount))
+        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerEntry.account_id))
+        .group_by(col(LedgerAccount.kind), col(LedgerEntry.asset))
+        .having(func.sum(LedgerEntry.amount) != 0),
+        col(LedgerEntry.asset),
     )
-    value = result.scalar_one_or_none()
-    return int(value) if value is not None else 0
+
+
+async def _balances(
+    session: AsyncSession, owner_id: int, kinds: Iterable[str], asset: str | None = None
+) -> dict[str, dict[str, int]]:
+    """The balances of one owner's accounts of these kinds: by kind, every asset each holds
+    (or only `asset`); a kind it never used is missing. One SELECT for the cached kinds, one
+    more for any of `UNCACHED_KINDS`."""
+    wanted = list(kinds)
+    found: dict[str, dict[str, int]] = {}
+    for cached in (True, False):
+        chosen = [kind for kind in wanted if (kind in UNCACHED_KINDS) is not cached]
+        if not chosen:
+            continue
+        statement, asset_column = _balance_rows(cached)
+        statement = statement.where(
+            col(LedgerAccount.owner_id) == owner_id, col(LedgerAccount.kind).in_(chosen)
+        )
+        if asset is not None:
+            statement = statement.where(asset_column == asset)
+        for kind, row_asset, value in (await session.execute(statement)).all():
+            found.setdefault(kind, {})[row_asset] = int(value)
+    return {kind: dict(sorted(found[kind].items())) for kind in sorted(found)}
+
+
+async def balance(session: AsyncSession, account: AccountRef, asset: str) -> int:
+    """The balance of an account in an asset (0 when it never moved): its cached row, or the
+    sum of its entries for an account of `UNCACHED_KINDS`."""
+    found = await _balances(session, account.owner_id, [account.kind], asset)
+    return found.get(account.kind, {}).get(asset, 0)
 
 
 async def balances_of_owner(
     session: AsyncSession, owner_id: int, kinds: Iterable[str]
 ) -> dict[str, dict[str, int]]:
-    """The cached balances of one owner's accounts of these kinds, in one SELECT: by kind, every
-    asset each holds (a kind it never used is missing)."""
-    result = await session.execute(
-        select(col(LedgerAccount.kind), col(LedgerBalance.asset), col(LedgerBalance.balance))
-        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerBalance.account_id))
-        .where(col(LedgerAccount.owner_id) == owner_id, col(LedgerAccount.kind).in_(list(kinds)))
-        .order_by(col(LedgerAccount.kind), col(LedgerBalance.asset))
-    )
-    found: dict[str, dict[str, int]] = {}
-    for kind, asset, value in result.all():
-        found.setdefault(kind, {})[asset] = int(value)
-    return found
+    """The balances of one owner's accounts of these kinds, in one SELECT (two when some are
+    of `UNCACHED_KINDS`): by kind, every asset each holds (a kind it never used is missing)."""
+    return await _balances(session, owner_id, kinds)
 
 
 async def balances(session: AsyncSession, account: AccountRef) -> dict[str, int]:
-    """Every asset the account holds, with its cached balance."""
-    result = await session.execute(
-        select(col(LedgerBalance.asset), col(LedgerBalance.balance))
-        .join(LedgerAccount, col(LedgerAccount.id) == col(LedgerBalance.account_id))
-        .where(
-            col(LedgerAccount.kind) == account.kind,
-            col(LedgerAccount.owner_id) == account.owner_id,
-        )
-        .order_by(col(LedgerBalance.asset))
-    )
-    return {asset: int(value) for asset, value in result.all()}
+    """Every asset the account holds, with its balance."""
+    return (await _balances(session, account.owner_id, [account.kind])).get(account.kind, {})
 
 
 async def movements(
@@ -158,7 +181,8 @@ async def movements(
 
 
 async def reconcile(session: AsyncSession) -> ReconcileReport:
-    """Recompute every balance from the entries and check every transaction sums to zero."""
+    """Recompute every balance from the entries, compare it with the cached one (accounts of
+    `UNCACHED_KINDS` have none), and check every transaction sums to zero."""
     report = ReconcileReport()
     report.transactions = int(
         (await session.execute(select(func.count()).select_from(LedgerTransaction))).scalar_one()
@@ -204,7 +228,8 @@ async def reconcile(session: AsyncSession) -> ReconcileReport:
         account = accounts[key[0]]
         ref = AccountRef(account.kind, account.owner_id)
         have, want = cached.get(key, 0), computed.get(key, 0)
-        if have != want:
+        # an account of UNCACHED_KINDS has no cached row: one there is stale, and reported
+        if have != want and (account.kind not in UNCACHED_KINDS or key in cached):
             report.mismatched.append((ref, key[1], have, want))
         if account.non_negative and want < 0:
             report.negative.append((ref, key[1], want))
