@@ -43,6 +43,7 @@ from bench.common import (
     StatementCounter,
     feed_all,
     scratch_store,
+    settle_heap,
     store_parser,
 )
 from bot.app import build_runtime, freeze_startup_objects, prepare
@@ -105,6 +106,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         counter = StatementCounter(runtime.engine, runtime.reader_engine)
         recorder = CallRecorder()
         runtime.bot.session.middleware(recorder)
+        settle_heap()
         started = time.perf_counter()
         await feed_all(
             runtime.dp, runtime.bot, taps, args.concurrency, counter=counter, recorder=recorder
