@@ -21,6 +21,9 @@ from services.zones import group_zone
 
 log = logging.getLogger(__name__)
 
+# how long a shutdown waits for the last card edits
+CLOSE_SECONDS = 5.0
+
 
 class CardRefresher:
     """Edits a group-buy's cards after changes, coalescing bursts.
@@ -65,6 +68,14 @@ class CardRefresher:
                 await self._edit(groupbuy_id, interval=0.0)
 
     async def close(self) -> None:
+        """Edit the cards that changed since their last edit (within `CLOSE_SECONDS`), so a
+        restart leaves no card showing an old count; then stop."""
+        try:
+            await asyncio.wait_for(self.flush(), timeout=CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("cards not edited before shutdown: %s", sorted(self._dirty))
+        except Exception:  # shutdown goes on whatever Telegram or the database says
+            log.exception("card edits before shutdown failed")
         for task in list(self._pending.values()):
             await cancel_and_wait(task)
 

@@ -557,3 +557,19 @@ async def test_a_flush_during_a_card_edit_in_flight_still_edits_the_card(
     # then the flush edits the card itself: it shows the join
     tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
     assert "Progress: 1/3 people" in tea_now.text
+
+
+async def test_a_shutdown_edits_the_cards_that_changed_since_their_last_edit(
+    harness: Harness,
+) -> None:
+    # given a join whose card edit still waits out its interval
+    tea_card, _coffee_card = await open_drop(harness)
+    assert await harness.press(MIA, TEA, tea_card, index=1) == "You are #1, quantity 2."
+    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    assert tea_now.edit_count == 0
+    # when the bot shuts down (a deploy, a restart)
+    await harness.runtime.cards.close()
+    # then the card was edited before it stopped: it shows the join
+    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    assert tea_now.edit_count == 1
+    assert "Progress: 1/3 people" in tea_now.text
