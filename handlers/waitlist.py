@@ -3,8 +3,11 @@ offer of freed units in private (the offers themselves come from bot/waitlist.py
 
 from __future__ import annotations
 
+import logging
+
 from aiogram import Bot, F, Router
-from aiogram.types import CallbackQuery
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +40,7 @@ from services.waitlist import (
     leave_waitlist,
 )
 
+log = logging.getLogger(__name__)
 router = Router(name="waitlist")
 
 WAITLIST_REFUSALS: dict[str, str] = {
@@ -128,10 +132,30 @@ async def leave_button(
                 variant_id=callback_data.variant_id or None,
             )
         except WaitlistError as exc:
-            await query.answer(waitlist_refusal(exc), show_alert=True)
+            refused = waitlist_refusal(exc)
+            await query.answer(refused, show_alert=True)
+            if exc.reason == WaitlistRefusal.NOT_WAITING:  # it ended, or was left before
+                await _settle(query, refused)
             return
         left = _("You left the waitlist.")
-    after_commit.add(lambda: query.answer(left, show_alert=True))
+
+    async def told() -> None:
+        await query.answer(left, show_alert=True)
+        await _settle(query, left)
+
+    after_commit.add(told)
+
+
+async def _settle(query: CallbackQuery, outcome: str) -> None:
+    """Once the member is off the line, the message they tapped says so instead of their old
+    place (or an offer), without its buttons: an old message no longer offers what does not
+    apply."""
+    if not isinstance(query.message, Message):
+        return
+    try:
+        await query.message.edit_text(outcome)  # no reply_markup: the buttons go
+    except TelegramAPIError as exc:  # too old to edit, or already settled
+        log.info("waitlist message not settled: %s", exc)
 
 
 @router.callback_query(WaitlistCallback.filter(F.action == WaitlistAction.ACCEPT))

@@ -188,6 +188,9 @@ async def test_a_member_who_comes_back_to_the_waitlist_is_told_their_new_place(
     assert (await harness.press(SAM, TEA, card, index=0) or "").startswith("You are #1")
     waiting = harness.emulator.last_bot_message(SAM)
     assert await harness.press(SAM, SAM, waiting.message_id, index=0) == "You left the waitlist."
+    left = next(m for m in harness.emulator.messages(SAM) if m.message_id == waiting.message_id)
+    # the message says so instead of his old place, and no longer offers to leave
+    assert (left.text, left.button_texts) == ("You left the waitlist.", [])
     # when the owner waits, and Sam comes back a minute later
     harness.clock.advance(minutes=1)
     assert (await harness.press(OWNER, TEA, card, index=0) or "").startswith("You are #1")
@@ -253,6 +256,17 @@ async def test_a_group_buy_that_fails_or_is_cancelled_tells_its_waitlist_it_ende
     assert sorted((e.member_id, e.status) for e in entries) == sorted(
         [(SAM, "left"), (LEE, "left")]
     )
+    # when Sam taps Leave under his old waitlist message, he is told he is off the line, and
+    # the message says so instead of his old place, without the button
+    placed = next(m for m in harness.emulator.messages(SAM) if "on the waitlist" in (m.text or ""))
+    assert placed.button_texts == ["Leave the waitlist"]
+    answer = await harness.press(SAM, SAM, placed.message_id, index=0)
+    assert answer == "You are not on this waitlist."
+    placed = next(m for m in harness.emulator.messages(SAM) if m.message_id == placed.message_id)
+    assert (placed.text, placed.button_texts) == ("You are not on this waitlist.", [])
+    # Lee, who leaves nothing, keeps his until he taps it
+    lee_placed = next(m for m in harness.emulator.messages(LEE) if "候补" in (m.text or ""))
+    assert lee_placed.button_texts == ["退出候补"]
     # when the next drop is cancelled while Sam waits, he is told it was cancelled
     await harness.send(SAM, SAM, "/drop 1 24h min=1 stock=2 limit=2")
     card = harness.emulator.last_bot_message(TEA).message_id
