@@ -15,7 +15,7 @@ from models.order import Order
 from models.product import Product
 from services.ledger import AccountRef, balance, find_transaction, reconcile
 from tests.conftest import COFFEE, KAI, LEE, MIA, OWNER, SAM, TEA, FakeClock, Harness
-from tgemu import EMULATOR_TOKEN, Emulator
+from tgemu import EMULATOR_TOKEN, Emulator, StoredMessage
 
 
 async def open_drop(harness: Harness) -> tuple[int, int]:
@@ -33,6 +33,11 @@ async def open_drop(harness: Harness) -> tuple[int, int]:
     tea = harness.emulator.last_bot_message(TEA)
     coffee = harness.emulator.last_bot_message(COFFEE)
     return tea.message_id, coffee.message_id
+
+
+def in_tea(harness: Harness, message_id: int) -> StoredMessage:
+    """A message in Tea Lovers as it reads now (edits included)."""
+    return next(m for m in harness.emulator.messages(TEA) if m.message_id == message_id)
 
 
 async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
@@ -58,11 +63,11 @@ async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
     # over the limit is refused with a reason
     assert await harness.press(LEE, TEA, tea_card, index=0) == "超过了每人限购数量。"
     # nothing was edited during the burst: the edits wait out the interval ...
-    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    tea_now = in_tea(harness, tea_card)
     assert tea_now.edit_count == 0
     # ... and then the burst becomes one edit per card, showing the new tier
     await harness.runtime.cards.flush()
-    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    tea_now = in_tea(harness, tea_card)
     assert tea_now.edit_count == 1
     assert "Progress: 3/3 people" in tea_now.text and "Price now: CN¥32.90" in tea_now.text
     # the sign-up list (接龙)
@@ -80,7 +85,7 @@ async def test_a_drop_forms_at_the_final_tier_price(harness: Harness) -> None:
         "#1 Oolong tea formed: 6 sold at CN¥32.90 each!"
     )
     assert harness.emulator.last_bot_message(COFFEE).text.startswith("#1 Oolong tea formed")
-    final = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    final = in_tea(harness, tea_card)
     assert "✅ Formed!" in final.text and final.button_texts == []
     assert harness.emulator.last_bot_message(MIA).text == (
         "Oolong tea formed! Your order #1: ×2, CN¥65.80. Pay your leader at pickup.\n"
@@ -555,7 +560,7 @@ async def test_a_flush_during_a_card_edit_in_flight_still_edits_the_card(
     # when the flush cancels that edit
     await cards.flush()
     # then the flush edits the card itself: it shows the join
-    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    tea_now = in_tea(harness, tea_card)
     assert "Progress: 1/3 people" in tea_now.text
 
 
@@ -565,11 +570,11 @@ async def test_a_shutdown_edits_the_cards_that_changed_since_their_last_edit(
     # given a join whose card edit still waits out its interval
     tea_card, _coffee_card = await open_drop(harness)
     assert await harness.press(MIA, TEA, tea_card, index=1) == "You are #1, quantity 2."
-    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    tea_now = in_tea(harness, tea_card)
     assert tea_now.edit_count == 0
     # when the bot shuts down (a deploy, a restart)
     await harness.runtime.cards.close()
     # then the card was edited before it stopped: it shows the join
-    tea_now = next(m for m in harness.emulator.messages(TEA) if m.message_id == tea_card)
+    tea_now = in_tea(harness, tea_card)
     assert tea_now.edit_count == 1
     assert "Progress: 1/3 people" in tea_now.text

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,36 @@ from models.ledger import ACCOUNT_MEMBER_POINTS, ACCOUNT_POINTS_ISSUED, POINTS
 from services.ledger import AccountRef, Posting, balance, post, reconcile
 from tests.conftest import TEST_DATABASE_URL, make_settings
 from tests.test_config import run_cli
+
+
+@asynccontextmanager
+async def scratch_engine(tmp_path: Path, label: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a new, empty store of the backend under test (a database of its own on
+    PostgreSQL, a file on SQLite), disposed and dropped afterwards."""
+    if TEST_DATABASE_URL:
+        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+        name = f"ccbot_{label}_{uuid.uuid4().hex[:8]}"
+        url = await create_database(server, name)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / f'{label}.sqlite3'}"
+    engine = create_engine(make_settings(database_url=url))
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        if TEST_DATABASE_URL:
+            await drop_database(server, name)
+
+
+def downgrade_to(revision: str) -> Callable[[Connection], None]:
+    """Alembic's downgrade to `revision`, to run on a connection (`run_sync`)."""
+
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+    return run
 
 
 async def table_names(engine: AsyncEngine) -> set[str]:
@@ -60,30 +91,13 @@ def test_migrate_command_creates_the_sqlite_file_and_reports_no_drift(tmp_path: 
 
 async def test_downgrade_to_nothing_and_back_up(tmp_path: Path) -> None:
     """Every revision can be undone and redone on the backend under test."""
-    if TEST_DATABASE_URL:
-        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
-        name = f"ccbot_roundtrip_{uuid.uuid4().hex[:8]}"
-        url = await create_database(server, name)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'roundtrip.sqlite3'}"
-    engine = create_engine(make_settings(database_url=url))
-    try:
+    async with scratch_engine(tmp_path, "roundtrip") as engine:
         await upgrade(engine)
-
-        def downgrade(connection: object) -> None:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, "base")
-
         async with engine.begin() as conn:
-            await conn.run_sync(downgrade)
+            await conn.run_sync(downgrade_to("base"))
         assert await table_names(engine) <= {"alembic_version"}
         await upgrade(engine)
         assert await drift(engine) == []
-    finally:
-        await engine.dispose()
-        if TEST_DATABASE_URL:
-            await drop_database(server, name)
 
 
 APPOINTMENTS = "400014c820ac"  # the revision that made leaders appointed
@@ -92,13 +106,6 @@ APPOINTMENTS = "400014c820ac"  # the revision that made leaders appointed
 async def test_the_cached_admins_who_acted_as_leaders_are_appointed(tmp_path: Path) -> None:
     """Leaders were every cached Telegram admin; the migration to appointed leaders appoints
     those who acted as leader of their group, so a running brand's leaders keep working."""
-    if TEST_DATABASE_URL:
-        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
-        name = f"ccbot_leaders_{uuid.uuid4().hex[:8]}"
-        url = await create_database(server, name)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'leaders.sqlite3'}"
-    engine = create_engine(make_settings(database_url=url))
     now = datetime.now(UTC)
 
     def before_appointments(connection: Connection) -> None:
@@ -180,7 +187,7 @@ async def test_the_cached_admins_who_acted_as_leaders_are_appointed(tmp_path: Pa
             )
         )
 
-    try:
+    async with scratch_engine(tmp_path, "leaders") as engine:
         async with engine.begin() as conn:
             await conn.run_sync(before_appointments)
         # when the bot is migrated to appointed leaders
@@ -201,10 +208,6 @@ async def test_the_cached_admins_who_acted_as_leaders_are_appointed(tmp_path: Pa
             (-10, 1, "active", "staff"),
             (-10, 2, "active", "migrated"),
         ]
-    finally:
-        await engine.dispose()
-        if TEST_DATABASE_URL:
-            await drop_database(server, name)
 
 
 REWARD_KINDS = "0dd45bf8ae69"  # the revision that gave rewards a kind and fulfilment tasks
@@ -214,13 +217,6 @@ async def test_existing_rewards_get_their_kind_and_what_is_owed_a_task(tmp_path:
     """A reward with a coupon becomes a coupon reward, every other one a physical reward, and
     each of those redemptions not yet delivered gets an open task in /fulfil; the way back
     works with the rows in place."""
-    if TEST_DATABASE_URL:
-        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
-        name = f"ccbot_rewards_{uuid.uuid4().hex[:8]}"
-        url = await create_database(server, name)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'rewards.sqlite3'}"
-    engine = create_engine(make_settings(database_url=url))
     now = datetime.now(UTC)
 
     def before_kinds(connection: Connection) -> None:
@@ -251,7 +247,7 @@ async def test_existing_rewards_get_their_kind_and_what_is_owed_a_task(tmp_path:
         before = ScriptDirectory.from_config(config).get_revision(REWARD_KINDS).down_revision
         command.downgrade(config, str(before))
 
-    try:
+    async with scratch_engine(tmp_path, "rewards") as engine:
         async with engine.begin() as conn:
             await conn.run_sync(before_kinds)
         # when the bot is migrated to reward kinds
@@ -274,10 +270,6 @@ async def test_existing_rewards_get_their_kind_and_what_is_owed_a_task(tmp_path:
             left = (await conn.execute(sa.text("SELECT count(*) FROM redemption"))).scalar_one()
         assert left == 3
         assert "fulfilment" not in await table_names(engine)
-    finally:
-        await engine.dispose()
-        if TEST_DATABASE_URL:
-            await drop_database(server, name)
 
 
 UNCACHED_ISSUED = "b41e2f0c9d57"  # the revision from which points_issued keeps no cached row
@@ -288,28 +280,13 @@ async def test_points_issued_drops_its_cached_row_and_gets_it_back_going_down(
 ) -> None:
     """Going up, the cached balance of `points_issued` (which stopped moving) is dropped and
     the ledger still reconciles; going down, it is rebuilt from the entries."""
-    if TEST_DATABASE_URL:
-        server = TEST_DATABASE_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
-        name = f"ccbot_issued_{uuid.uuid4().hex[:8]}"
-        url = await create_database(server, name)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'issued.sqlite3'}"
-    engine = create_engine(make_settings(database_url=url))
-    sessions = create_session_factory(engine)
     cached_issued = sa.text(
         "SELECT b.balance FROM ledger_balance b JOIN ledger_account a ON a.id = b.account_id "
         "WHERE a.kind = 'points_issued'"
     )
 
-    def migrate_to(revision: str) -> Callable[[Connection], None]:
-        def run(connection: Connection) -> None:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-
-        return run
-
-    try:
+    async with scratch_engine(tmp_path, "issued") as engine:
+        sessions = create_session_factory(engine)
         await upgrade(engine)
         # given two members were awarded points, 30 and 12
         async with sessions() as session, session.begin():
@@ -328,7 +305,7 @@ async def test_points_issued_drops_its_cached_row_and_gets_it_back_going_down(
         # when the store goes down past the revision, the cached row is rebuilt
         before = ScriptDirectory.from_config(alembic_config()).get_revision(UNCACHED_ISSUED)
         async with engine.begin() as conn:
-            await conn.run_sync(migrate_to(str(before.down_revision)))
+            await conn.run_sync(downgrade_to(str(before.down_revision)))
         async with engine.connect() as conn:
             assert (await conn.execute(cached_issued)).scalars().all() == [-42]
         # and when it comes up again, it is dropped, and the ledger reconciles
@@ -338,7 +315,3 @@ async def test_points_issued_drops_its_cached_row_and_gets_it_back_going_down(
         async with sessions() as session, session.begin():
             assert (await reconcile(session)).ok
             assert await balance(session, AccountRef(ACCOUNT_POINTS_ISSUED), POINTS) == -42
-    finally:
-        await engine.dispose()
-        if TEST_DATABASE_URL:
-            await drop_database(server, name)
