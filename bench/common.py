@@ -204,6 +204,10 @@ def _nothing() -> Iterator[None]:
 
 BARE_REPLY = "Here is what you can do:"
 
+# Another token of the emulator's bot, for a bare aiogram whose calls must not spend the bot's
+# rate limits (the emulator's `unmetered_tokens`)
+BASELINE_TOKEN = f"{EMULATOR_TOKEN.partition(':')[0]}:bare-aiogram-baseline"
+
 
 class BareAiogram:
     """Bare aiogram answering updates over HTTP: one Dispatcher and one Bot for a whole run,
@@ -215,7 +219,9 @@ class BareAiogram:
     update's position in the run to the Bot API calls the bot made for the update in that
     position (`CallRecorder`): bare aiogram then makes exactly those calls, the callback's
     answer addressed to the callback at hand, so both sides send the same messages and the
-    difference is what the bot does besides. Either may grow between rounds."""
+    difference is what the bot does besides. Either may grow between rounds. With `token`
+    BASELINE_TOKEN (registered with the emulator as unmetered), its calls leave the bot's
+    rate limits whole, for a run with the limits enforced."""
 
     def __init__(
         self,
@@ -223,9 +229,10 @@ class BareAiogram:
         *,
         replies: Mapping[int, Mapping[str, Any]] | None = None,
         calls: Calls | None = None,
+        token: str = EMULATOR_TOKEN,
     ) -> None:
         self.dp = dp = Dispatcher()
-        self.bot = create_bot(settings, EMULATOR_TOKEN)
+        self.bot = create_bot(settings, token)
         self.replies = replies if replies is not None else {}
         self.calls = calls
         self.position: dict[int, int] = {}  # update id -> position in the run

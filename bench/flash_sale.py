@@ -16,12 +16,15 @@ background, at Telegram's pace). Afterwards the cards are refreshed and the grou
 median number of SQL statements the bot executes per tap of the rush (see
 bench.common.StatementCounter for what is counted). `bare_dispatch_per_s` is bare aiogram
 answering the same taps with the Bot API calls the bot made for each (recorded by
-bench.common.CallRecorder); `ratio` = joins_per_s / bare_dispatch_per_s. Unlike the other
-benchmarks, the two sides do not take the run in turns (bench.common.in_turns): the bot's
-confirmations go on at Telegram's pace after its taps, and bare aiogram's sends in between
-spent the same bot's budget with Telegram (the emulator counts both sides as one bot), which
-the bot's pacing could not see: it met 429s. So bare aiogram runs once the confirmations are
-out, and this ratio moves with the machine's speed between the two.
+bench.common.CallRecorder); `ratio` = joins_per_s / bare_dispatch_per_s. The two sides take the
+rush in turns, a stretch of it each (bench.common.in_turns), so that a drift of the machine's
+speed weighs on both alike: each of the bot's rounds is a rush of its own, the first one selling
+the stock, the later ones refusing members who come too late. Bare aiogram calls the emulator
+with a token of its own that spends none of the bot's rate limits (the emulator's
+`unmetered_tokens`); otherwise its sends would eat into the budget the bot paces itself within,
+unseen by its pacing, and the bot would meet 429s. The bot's confirmations go on at Telegram's
+pace in the background, during bare aiogram's rounds too; they are not part of either side's
+time.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
+    BASELINE_TOKEN,
     UNPACED_CARDS,
     BareAiogram,
     CallRecorder,
     StatementCounter,
     feed_all,
+    in_turns,
     scratch_store,
-    settle_heap,
     store_parser,
 )
 from bot.app import build_runtime, freeze_startup_objects, prepare
@@ -106,12 +110,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         counter = StatementCounter(runtime.engine, runtime.reader_engine)
         recorder = CallRecorder()
         runtime.bot.session.middleware(recorder)
-        settle_heap()
+        # bare aiogram answers the same members' taps with the calls the bot made for them
+        noop_taps = [
+            emulator.press_button(
+                uid,
+                chat_ids[i % groups],
+                cards[chat_ids[i % groups]],
+                callback_data="noop",
+                force=True,
+            )
+            for i, uid in enumerate(member_ids)
+        ]
+        emulator.pop_updates()
+        emulator.unmetered_tokens.add(BASELINE_TOKEN)
+        bare = BareAiogram(settings, calls=recorder.calls, token=BASELINE_TOKEN)
+
+        async def bot_round(stretch: range) -> float:
+            started = time.perf_counter()
+            await feed_all(
+                runtime.dp,
+                runtime.bot,
+                taps,
+                args.concurrency,
+                counter=counter,
+                recorder=recorder,
+                stretch=stretch,
+            )
+            return time.perf_counter() - started
+
+        async def bare_round(stretch: range) -> float:
+            bare_seconds, _ = await bare.feed(noop_taps, args.concurrency, stretch=stretch)
+            return bare_seconds
+
         started = time.perf_counter()
-        await feed_all(
-            runtime.dp, runtime.bot, taps, args.concurrency, counter=counter, recorder=recorder
-        )
-        elapsed = time.perf_counter() - started
+        elapsed, bare_elapsed = await in_turns(len(taps), bot_round, bare_round)
+        span = time.perf_counter() - started
         counter.close()
         await runtime.notifier.drain()
         await runtime.cards.flush()
@@ -124,22 +157,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for name, params in emulator.calls:
             if name.startswith("editMessage") and params.get("chat_id") in cards:
                 edits[params["chat_id"]] = edits.get(params["chat_id"], 0) + 1
-        minutes = max(elapsed / 60.0, 1.0)  # edits happen within the first minute here
-        # bare aiogram after the rush, not in turns with it (see the module's doc)
-        bare = BareAiogram(settings, calls=recorder.calls)  # the same toasts and confirmations
-        bare_elapsed, _ = await bare.feed(
-            [
-                emulator.press_button(
-                    uid,
-                    chat_ids[i % groups],
-                    cards[chat_ids[i % groups]],
-                    callback_data="noop",
-                    force=True,
-                )
-                for i, uid in enumerate(member_ids)
-            ],
-            50,
-        )
+        minutes = max(span / 60.0, 1.0)  # edits happen within the first minute here
         await bare.close()
         emulator.pop_updates()
         http_429 = runtime.paced.retry_after_seen

@@ -22,6 +22,7 @@ from aiogram.exceptions import (
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
+    TelegramUnauthorizedError,
 )
 from aiogram.filters import CommandStart
 from aiogram.methods import DeleteEphemeralMessage, EditEphemeralMessageText
@@ -949,6 +950,36 @@ async def test_rate_limits_with_fake_clock(bot: Bot, emulator: Emulator, clock: 
 
     emulator.enforce_rate_limits = False
     await bot.send_message(GROUP, "unlimited")
+
+
+async def test_an_unmetered_token_spends_nothing_of_the_bots_rate_limits(
+    bot: Bot, emulator: Emulator
+) -> None:
+    """A baseline measured beside the bot (another token of the same bot) is never limited
+    and leaves the bot's budget whole; a token the emulator does not know stays refused."""
+    emulator.enforce_rate_limits = True
+    start_chat(emulator)
+    baseline_token = EMULATOR_TOKEN.split(":")[0] + ":baseline"
+    baseline = Bot(
+        baseline_token, session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
+    )
+    try:
+        with pytest.raises(TelegramUnauthorizedError):
+            await baseline.send_message(ALICE, "not yet known")
+        emulator.unmetered_tokens.add(baseline_token)
+        for i in range(5):
+            await baseline.send_message(ALICE, f"baseline {i}")
+        await bot.send_message(ALICE, "the bot's first")
+        with pytest.raises(TelegramRetryAfter):
+            await bot.send_message(ALICE, "the bot's second, too soon")
+        await baseline.send_message(ALICE, "baseline, still unlimited")
+    finally:
+        await baseline.session.close()
+    assert [m.text for m in emulator.bot_messages(ALICE)] == [
+        *(f"baseline {i}" for i in range(5)),
+        "the bot's first",
+        "baseline, still unlimited",
+    ]
 
 
 # -------------------------------------------------------------------------------- faults ----

@@ -67,6 +67,10 @@ class EmulatorBase:
         }
         self.clock = clock
         self.enforce_rate_limits = False
+        #: Other tokens that reach the same bot, but whose calls are never rate limited nor
+        #: counted against the bot's own limits: a baseline measured beside the bot (the
+        #: benchmarks' bare aiogram) must not spend the budget the bot paces itself within.
+        self.unmetered_tokens: set[str] = set()
         #: How many calls were answered 429 (rate limits enforced, or an injected fault).
         self.http_429 = 0
         #: Reject a bare ``&`` / unknown HTML entities (Telegram keeps them literally).

@@ -194,11 +194,13 @@ class Emulator(
         files: Mapping[str, UploadedFile] | None = None,
         *,
         client_gone: Callable[[], bool] | None = None,
+        metered: bool = True,
     ) -> tuple[int, dict[str, Any]]:
         """Execute one Bot API call; returns (HTTP status, JSON body) exactly as served.
 
         ``client_gone`` tells whether the caller stopped waiting: a TIMEOUT fault holds the call
-        until then (an in-process caller gets a 504 at once).
+        until then (an in-process caller gets a 504 at once). ``metered`` False: a call made
+        with one of ``unmetered_tokens``, outside the rate limits.
         """
         name = self.spec.method_name(method)
         if name is None:
@@ -219,7 +221,7 @@ class Emulator(
             impl = self._impls.get(name)
             if impl is None:
                 raise bad_request("method not supported by the emulator")
-            limited = self.enforce_rate_limits and self._is_rate_limited(name)
+            limited = metered and self.enforce_rate_limits and self._is_rate_limited(name)
             chat_id = self._rate_check(params) if limited else None
             result = impl(params)
             if inspect.isawaitable(result):

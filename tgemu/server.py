@@ -72,8 +72,12 @@ def _json(payload: dict[str, Any], status: int) -> web.Response:
 def create_app(emulator: Emulator) -> web.Application:
     """The aiohttp application serving ``emulator``."""
 
+    def known(token: str) -> bool:
+        return token == emulator.token or token in emulator.unmetered_tokens
+
     async def api(request: web.Request) -> web.Response:
-        if request.match_info["token"] != emulator.token:
+        token = request.match_info["token"]
+        if not known(token):
             return _json(_UNAUTHORIZED, 401)
         try:
             raw, files = await read_request(request)
@@ -85,7 +89,11 @@ def create_app(emulator: Emulator) -> web.Application:
             return transport is None or transport.is_closing()
 
         status, payload = await emulator.dispatch(
-            request.match_info["method"], raw, files, client_gone=client_gone
+            request.match_info["method"],
+            raw,
+            files,
+            client_gone=client_gone,
+            metered=token == emulator.token,
         )
         if payload.pop("dropped", False) and transport is not None:
             transport.close()  # no answer at all: the client sees the connection go
@@ -108,7 +116,7 @@ def create_app(emulator: Emulator) -> web.Application:
         return _json(payload, status)
 
     async def file(request: web.Request) -> web.StreamResponse:
-        if request.match_info["token"] != emulator.token:
+        if not known(request.match_info["token"]):
             return _json(_UNAUTHORIZED, 401)
         found = emulator.file_by_path(request.match_info["path"])
         if found is None:
