@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     telegram_api_url: str = OFFICIAL_API_URL
     database_url: str = DEFAULT_DATABASE_URL
-    # PostgreSQL: connections each process keeps open (and 10 more lent in a burst, then closed)
+    # PostgreSQL: connections each process keeps open, and the most it opens (bot.db)
     database_pool_size: int = Field(default=20, ge=1, le=1000)
     redis_url: str | None = None
     owner_ids: Annotated[frozenset[int], NoDecode] = frozenset()
