@@ -12,9 +12,10 @@ filters on its way. Two things are done here, once, after the routers are attach
   that no handler of the router could match skips the router whole, without the calls,
   middlewares and filters aiogram would spend finding that out. A gate only ever lets
   through more than its handlers take, never less, so the same handler answers as before.
-- A router with children (the Dispatcher) asks each child's gate itself before calling the
-  child: a refused child costs one function call, not the two calls aiogram makes per child,
-  each copying the update's whole handler data (`_ask_gates_first`).
+- A router with children (the Dispatcher) calls only the children whose gate could let the
+  update through, found in an index of their gates by state, command name, callback-data
+  prefix and needed field (`_Plan`): a refused child costs nothing, where aiogram makes two
+  calls per child, each copying the update's whole handler data (`_ask_gates_first`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from magic_filter.operations import GetAttributeOperation
 
 Gate = Callable[[Any, dict[str, Any]], bool]
 _GATES = "quick_gates"  # where a gated router keeps its gates (in its __dict__)
+_PLANS = "quick_plans"  # where a router with children keeps its plans, by kind of update
 
 
 def quicken(root: Router) -> None:
@@ -152,12 +154,15 @@ def _gate(router: Router) -> None:
 
 
 def _ask_gates_first(router: Router) -> None:
-    """aiogram's `Router._propagate_event` on this router, except that a child whose gate
-    refuses the event is passed over without calling it. aiogram calls every child's
-    `propagate_event` with the handler data spread as keywords (a copy of some thirty
-    entries per call, twice per child with the gate in between): for a /start that was
-    most of the time spent finding its handler. A child without a gate for this kind of
-    update is called as before; a child that is called checks its gate again (cheap)."""
+    """aiogram's `Router._propagate_event` on this router, except that only the children
+    whose gate could let the event through are called, found in the router's plan for that
+    kind of update (`_Plan`). aiogram calls every child's `propagate_event` with the handler
+    data spread as keywords (a copy of some thirty entries per call, twice per child with the
+    gate in between): for a /start that was most of the time spent finding its handler. A
+    child without a gate for this kind of update is called as before; a child that is called
+    checks its gate again (cheap). The plans are made anew each time `quicken` runs, after
+    the children are attached."""
+    vars(router).setdefault(_PLANS, {}).clear()
     if "_propagate_event" in vars(router):
         return
 
@@ -176,16 +181,26 @@ def _ask_gates_first(router: Router) -> None:
                 return UNHANDLED
             if response is not UNHANDLED:
                 return response
-        for child in router.sub_routers:
-            gate = vars(child).get(_GATES, {}).get(update_type)
-            if gate is not None and not gate(event, kwargs):
-                continue
+        children = router.sub_routers
+        for position in plan_for(router, update_type).candidates(event, kwargs):
+            child = children[position]
             response = await child.propagate_event(update_type=update_type, event=event, **kwargs)
             if response is not UNHANDLED:
                 break
         return response
 
     vars(router)["_propagate_event"] = propagate  # shadows the method on this router only
+
+
+def plan_for(router: Router, update_type: str) -> _Plan:
+    """The router's plan for events of `update_type`, made on first use from its children's
+    gates (after `quicken`)."""
+    plans: dict[str, _Plan] = vars(router).setdefault(_PLANS, {})
+    plan = plans.get(update_type)
+    if plan is None:
+        gates = [vars(child).get(_GATES, {}).get(update_type) for child in router.sub_routers]
+        plan = plans[update_type] = _Plan(gates)
+    return plan
 
 
 def _observer_gate(observer: TelegramEventObserver) -> Gate | None:
@@ -200,26 +215,94 @@ def _observer_gate(observer: TelegramEventObserver) -> Gate | None:
     for handler in observer.handlers:
         if not _collect(handler, takes):
             return None
-    names, prefixes, states = frozenset(takes.names), takes.prefixes, frozenset(takes.states)
-    callbacks = frozenset(takes.callbacks)
-    separators = frozenset(separator for _, separator in callbacks)
-    fields = tuple(takes.fields)
+    return _QuickGate(takes)
 
-    def gate(event: Any, data: dict[str, Any]) -> bool:
-        if states and data.get("raw_state") in states:
+
+class _QuickGate:
+    """The gate of one observer: what its handlers could take, and the test of an event
+    against it. The same facts index a parent's children (`_Plan`)."""
+
+    def __init__(self, takes: _Takes) -> None:
+        self.names = frozenset(takes.names)
+        self.prefixes = "".join(sorted(set(takes.prefixes)))  # each command's, once
+        self.states = frozenset(takes.states)
+        self.callbacks = frozenset(takes.callbacks)
+        self.separators = frozenset(separator for _, separator in self.callbacks)
+        self.fields = tuple(takes.fields)
+
+    def __call__(self, event: Any, data: dict[str, Any]) -> bool:
+        if self.states and data.get("raw_state") in self.states:
             return True
-        for needed in fields:
+        for needed in self.fields:
             if all(getattr(event, name, None) is not None for name in needed):
                 return True
-        if names:
-            name = _command_name(event, prefixes, False)
-            if name is not None and (name in names or name.casefold() in names):
+        if self.names:
+            name = _command_name(event, self.prefixes, False)
+            if name is not None and (name in self.names or name.casefold() in self.names):
                 return True
-        if callbacks and isinstance(event, CallbackQuery) and event.data:
-            return any((event.data.split(s, 1)[0], s) in callbacks for s in separators)
+        if self.callbacks and isinstance(event, CallbackQuery) and event.data:
+            tapped = event.data
+            return any((tapped.split(s, 1)[0], s) in self.callbacks for s in self.separators)
         return False
 
-    return gate
+
+class _Plan:
+    """Which children of a router could take an event of one kind, found with a few lookups
+    instead of asking each child's gate in turn (some sixty of them under the Dispatcher): the
+    children without a gate always, and those whose gate names the event's state, command
+    name or callback-data prefix, or whose needed fields the event has set. It finds exactly
+    the children whose gate would let the event through (tests/test_routing.py)."""
+
+    def __init__(self, gates: list[Gate | None]) -> None:
+        self.always: list[int] = []
+        self.by_state: dict[str | None, list[int]] = {}
+        self.by_name: dict[tuple[str, str], list[int]] = {}
+        self.prefixes: set[str] = set()
+        self.by_callback: dict[tuple[str, str], list[int]] = {}
+        self.separators: set[str] = set()
+        self.by_fields: list[tuple[int, tuple[frozenset[str], ...]]] = []
+        self.field_names: set[str] = set()  # every field some child needs set
+        for position, gate in enumerate(gates):
+            if gate is None:
+                self.always.append(position)
+            elif isinstance(gate, _QuickGate):
+                self._index(position, gate)
+            elif gate is not _never:
+                raise TypeError(f"no plan for the gate {gate!r}")
+
+    def _index(self, position: int, gate: _QuickGate) -> None:
+        for state in gate.states:
+            self.by_state.setdefault(state, []).append(position)
+        if gate.names:
+            self.prefixes.add(gate.prefixes)
+            for name in gate.names:
+                self.by_name.setdefault((gate.prefixes, name), []).append(position)
+        for key in gate.callbacks:
+            self.by_callback.setdefault(key, []).append(position)
+            self.separators.add(key[1])
+        if gate.fields:
+            self.by_fields.append((position, gate.fields))
+            self.field_names.update(*gate.fields)
+
+    def candidates(self, event: Any, data: dict[str, Any]) -> list[int]:
+        found = set(self.always)
+        if self.by_state:
+            found.update(self.by_state.get(data.get("raw_state"), ()))
+        if self.by_fields:
+            present = {name for name in self.field_names if getattr(event, name, None) is not None}
+            for position, fields in self.by_fields:
+                if any(needed <= present for needed in fields):
+                    found.add(position)
+        for prefixes in self.prefixes:
+            name = _command_name(event, prefixes, False)
+            if name is not None:
+                found.update(self.by_name.get((prefixes, name), ()))
+                found.update(self.by_name.get((prefixes, name.casefold()), ()))
+        if self.separators and isinstance(event, CallbackQuery) and event.data:
+            for separator in self.separators:
+                key = (event.data.split(separator, 1)[0], separator)
+                found.update(self.by_callback.get(key, ()))
+        return sorted(found)
 
 
 def _never(event: Any, data: dict[str, Any]) -> bool:
