@@ -135,8 +135,10 @@ def _view_of(row: Any) -> GroupBuyView:
         description=row.product_description or "",
         photo_file_id=row.product_photo,
         translations=merged(row.product_translations, row.translations) or None,
-        review_count=int(getattr(row, "review_count", 0) or 0),
-        review_stars=int(getattr(row, "review_stars", 0) or 0),
+        # the read for a join leaves the reviews out (a missing column is an exception inside
+        # the row's lookup, a cost on every tap)
+        review_count=int(row.review_count or 0) if "review_count" in row._fields else 0,
+        review_stars=int(row.review_stars or 0) if "review_stars" in row._fields else 0,
         fulfilment=row.fulfilment or row.product_fulfilment or FULFIL_PICKUP,
         own_fulfilment=row.fulfilment,
         with_variants=bool(row.with_variants),
