@@ -43,7 +43,7 @@ from bench.common import (
     percentile,
     scratch_store,
 )
-from bot.app import build_runtime, freeze_startup_objects, prepare
+from bot.app import build_runtime, freeze_startup_objects, open_connections, prepare
 from bot.config import Settings
 from tgemu import EMULATOR_TOKEN, Emulator
 
@@ -102,6 +102,7 @@ async def main(argv: list[str]) -> None:
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
         freeze_startup_objects()  # as a process that runs the bot does after start-up
+        await open_connections(runtime)  # likewise
         # the repeat members are known to the bot before the run (and the bot is warm)
         repeat = [(10_001 + i, "/start", False) for i in range(REPEAT_USERS)]
         for update in make_updates(emulator, repeat):

@@ -50,7 +50,7 @@ from bench.common import (
     scratch_store,
     store_parser,
 )
-from bot.app import build_runtime, freeze_startup_objects, prepare
+from bot.app import build_runtime, freeze_startup_objects, open_connections, prepare
 from bot.config import Settings
 from services.groupbuy import get_groupbuy, participants
 from tgemu import EMULATOR_TOKEN, Emulator
@@ -77,6 +77,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
         freeze_startup_objects()  # as a process that runs the bot does after start-up
+        await open_connections(runtime)  # likewise
         # the world: staff, groups with the bot in them, members who tap once each
         emulator.add_user(STAFF, "Staff")
         chat_ids = [-1_009_000_000_000 - g for g in range(groups)]

@@ -53,7 +53,7 @@ from bench.common import (
     scratch_store,
     store_parser,
 )
-from bot.app import Runtime, build_runtime, freeze_startup_objects, prepare
+from bot.app import Runtime, build_runtime, freeze_startup_objects, open_connections, prepare
 from bot.config import Settings
 from models.loyalty import CheckIn
 from models.poll import PollBallot, PollPost
@@ -177,6 +177,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         runtime = build_runtime(settings, EMULATOR_TOKEN)
         await prepare(runtime)
         freeze_startup_objects()  # as a process that runs the bot does after start-up
+        await open_connections(runtime)  # likewise
         # the world: groups with the bot in them, members in them, a fifth started the bot
         emulator.add_user(STAFF, "Staff", language_code="en")
         chats = [-1_009_200_000_000 - g for g in range(groups)]

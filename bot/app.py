@@ -24,6 +24,7 @@ from aiogram.utils.i18n import I18n
 from aiohttp import ClientError, ClientTimeout
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.abtest import AbTestReports
@@ -31,7 +32,7 @@ from bot.alerts import AlertWatch
 from bot.cards import CardRefresher
 from bot.care import MemberCare
 from bot.config import Settings
-from bot.db import create_engine, create_session_factory
+from bot.db import create_engine, create_session_factory, fill_pool
 from bot.digest import WeeklyDigest
 from bot.i18n import LocaleMiddleware, create_i18n, missing_catalogs
 from bot.interactions import InteractionCounter, InteractionMiddleware
@@ -543,6 +544,16 @@ def freeze_startup_objects() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def open_connections(runtime: Runtime) -> None:
+    """Open the database pool's connections before the first update (`bot.db.fill_pool`).
+    Called once, by a process that polls or serves the webhook, after `prepare`; a failure is
+    logged, and the connections then open as updates need them."""
+    try:
+        await fill_pool(runtime.engine, runtime.settings.database_pool_size)
+    except (OSError, SQLAlchemyError) as exc:
+        log.warning("could not open the database connections ahead: %s", exc)
 
 
 async def prepare(runtime: Runtime, *, migrate: bool = True) -> None:

@@ -238,6 +238,23 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise InvalidatePoolError(f"an idle pooled connection no longer answers: {exc}") from exc
 
 
+async def fill_pool(engine: AsyncEngine, size: int) -> None:
+    """Open `size` connections of a PostgreSQL engine's pool at once and leave them in it, so
+    that the bot's first burst of updates after start-up finds them open: each one opened
+    in a burst costs its update a connect, the server's authentication and the type codecs'
+    look-ups, on the event loop the other updates wait on. Nothing to do on SQLite, whose
+    connections are files opened in microseconds."""
+    if engine.dialect.name == "sqlite":
+        return
+    everyone_in = asyncio.Barrier(size)
+
+    async def hold_one() -> None:
+        async with engine.connect():
+            await everyone_in.wait()  # so that each holds a connection of its own
+
+    await asyncio.gather(*(hold_one() for _ in range(size)))
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit."""
     return async_sessionmaker(engine, expire_on_commit=False)

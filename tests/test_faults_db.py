@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 import bot.db
@@ -254,5 +254,36 @@ async def test_a_burst_larger_than_the_pool_runs_on_the_pool_s_connections(
         assert most_lent == 4
         assert len(first) == 4
         assert second == first
+    finally:
+        await engine.dispose()
+
+
+async def test_the_pool_s_connections_are_open_before_the_first_burst(settings: Settings) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool (SQLite opens its file, there is no server)")
+    # given a process that keeps 4 connections, filled at start-up (bot.app.open_connections)
+    sized = settings.model_copy(update={"database_pool_size": 4})
+    engine = bot.db.create_engine(sized)
+    pool = engine.sync_engine.pool
+    opened: list[object] = []
+    event.listen(
+        engine.sync_engine, "connect", lambda connection, _record: opened.append(connection)
+    )
+    try:
+        await bot.db.fill_pool(engine, sized.database_pool_size)
+        # then the pool holds 4 open connections, none of them lent
+        assert len(opened) == 4
+        assert pool.checkedin() == 4  # type: ignore[attr-defined]
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+        async def hold() -> int:
+            async with engine.connect() as connection:
+                backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                await asyncio.sleep(0.05)
+                return int(backend)
+
+        # when a burst of 4 updates comes, each takes one of them: none is opened for it
+        assert len(set(await asyncio.gather(*(hold() for _ in range(4))))) == 4
+        assert len(opened) == 4
     finally:
         await engine.dispose()

@@ -33,12 +33,13 @@ def _stop_on_signals() -> asyncio.Event:
 
 async def run_bot(settings: Settings, token: str, hook: tuple[str, str] | None) -> None:
     """`run`: the bot by long polling, or by webhook when `hook` (URL, secret) is given."""
-    from bot.app import build_runtime, freeze_startup_objects, prepare
+    from bot.app import build_runtime, freeze_startup_objects, open_connections, prepare
 
     runtime = build_runtime(settings, token)
     try:
         await prepare(runtime)
         freeze_startup_objects()
+        await open_connections(runtime)
         await runtime.start(scheduler=settings.run_scheduler)
         if hook is not None:
             from bot.webhook import serve_webhook
