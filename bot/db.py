@@ -249,8 +249,14 @@ async def fill_pool(engine: AsyncEngine, size: int) -> None:
     everyone_in = asyncio.Barrier(size)
 
     async def hold_one() -> None:
-        async with engine.connect():
-            await everyone_in.wait()  # so that each holds a connection of its own
+        try:
+            async with engine.connect():
+                await everyone_in.wait()  # so that each holds a connection of its own
+        except asyncio.BrokenBarrierError:
+            return  # another could not connect: give this one back, the failure is theirs
+        except BaseException:
+            await everyone_in.abort()  # or those connected would wait for it forever
+            raise
 
     await asyncio.gather(*(hold_one() for _ in range(size)))
 

@@ -287,3 +287,34 @@ async def test_the_pool_s_connections_are_open_before_the_first_burst(settings: 
         assert len(opened) == 4
     finally:
         await engine.dispose()
+
+
+async def test_a_connection_that_fails_while_the_pool_fills_leaves_no_other_waiting(
+    settings: Settings,
+) -> None:
+    if settings.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool (SQLite opens its file, there is no server)")
+    sized = settings.model_copy(update={"database_pool_size": 4})
+    engine = bot.db.create_engine(sized)
+    pool = engine.sync_engine.pool
+    opened: list[object] = []
+
+    def third_fails(connection: object, _record: object) -> None:
+        opened.append(connection)
+        if len(opened) == 3:
+            raise ConnectionResetError("the server went away")
+
+    event.listen(engine.sync_engine, "connect", third_fails)
+    try:
+        # when the third of four connections fails to open while the pool fills at start-up
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(bot.db.fill_pool(engine, 4), timeout=10)
+        await asyncio.sleep(0)  # the others give their connections back
+        # then the failure is reported and none of the others still holds a connection,
+        # waiting for the one that failed
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
+        # and the bot then opens connections as its updates need them
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
