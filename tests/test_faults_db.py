@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 import bot.db
 from bot.app import build_runtime, prepare
@@ -226,77 +226,68 @@ async def test_a_pooled_connection_dropped_while_idle_is_replaced_before_an_upda
     assert await joins(harness) == [(KAI, 1)]
 
 
-async def test_a_burst_larger_than_the_pool_runs_on_the_pool_s_connections(
-    settings: Settings,
-) -> None:
+@pytest.fixture
+async def four_connections(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """A PostgreSQL engine of a process that keeps 4 connections (DATABASE_POOL_SIZE)."""
     if settings.is_sqlite:
         pytest.skip("PostgreSQL's connection pool (SQLite opens its file, there is no server)")
-    # given a process that keeps 4 connections (DATABASE_POOL_SIZE)
-    sized = settings.model_copy(update={"database_pool_size": 4})
-    engine = bot.db.create_engine(sized)
-    pool = engine.sync_engine.pool
-    most_lent = 0
-
-    async def hold() -> int:
-        nonlocal most_lent
-        async with engine.connect() as connection:
-            most_lent = max(most_lent, pool.checkedout())  # type: ignore[attr-defined]
-            backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-            await asyncio.sleep(0.05)  # the others are lent meanwhile, or wait for one
-            return int(backend)
-
+    engine = bot.db.create_engine(settings.model_copy(update={"database_pool_size": 4}))
     try:
-        # when 8 updates at once each hold one (twice the pool), and then 8 more
-        first = set(await asyncio.gather(*(hold() for _ in range(8))))
-        second = set(await asyncio.gather(*(hold() for _ in range(8))))
-        # then all 16 ran on the pool's 4 connections: none was opened beyond them, and none
-        # was closed at the end of the first burst and opened again for the second
-        assert most_lent == 4
-        assert len(first) == 4
-        assert second == first
+        yield engine
     finally:
         await engine.dispose()
 
 
-async def test_the_pool_s_connections_are_open_before_the_first_burst(settings: Settings) -> None:
-    if settings.is_sqlite:
-        pytest.skip("PostgreSQL's connection pool (SQLite opens its file, there is no server)")
-    # given a process that keeps 4 connections, filled at start-up (bot.app.open_connections)
-    sized = settings.model_copy(update={"database_pool_size": 4})
-    engine = bot.db.create_engine(sized)
+async def held_backend(engine: AsyncEngine, lent: list[int] | None = None) -> int:
+    """Hold one connection as an update would (a statement, then a moment) and return its
+    server process; `lent` collects how many connections the pool had lent meanwhile."""
+    async with engine.connect() as connection:
+        if lent is not None:
+            lent.append(engine.sync_engine.pool.checkedout())  # type: ignore[attr-defined]
+        backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await asyncio.sleep(0.05)  # the others are lent meanwhile, or wait for one
+        return int(backend)
+
+
+async def test_a_burst_larger_than_the_pool_runs_on_the_pool_s_connections(
+    four_connections: AsyncEngine,
+) -> None:
+    engine = four_connections
+    lent: list[int] = []
+    # when 8 updates at once each hold one (twice the pool), and then 8 more
+    first = set(await asyncio.gather(*(held_backend(engine, lent) for _ in range(8))))
+    second = set(await asyncio.gather(*(held_backend(engine, lent) for _ in range(8))))
+    # then all 16 ran on the pool's 4 connections: none was opened beyond them, and none
+    # was closed at the end of the first burst and opened again for the second
+    assert max(lent) == 4
+    assert len(first) == 4
+    assert second == first
+
+
+async def test_the_pool_s_connections_are_open_before_the_first_burst(
+    four_connections: AsyncEngine,
+) -> None:
+    # given a process whose 4 connections are filled at start-up (bot.app.open_connections)
+    engine = four_connections
     pool = engine.sync_engine.pool
     opened: list[object] = []
     event.listen(
         engine.sync_engine, "connect", lambda connection, _record: opened.append(connection)
     )
-    try:
-        await bot.db.fill_pool(engine, sized.database_pool_size)
-        # then the pool holds 4 open connections, none of them lent
-        assert len(opened) == 4
-        assert pool.checkedin() == 4  # type: ignore[attr-defined]
-        assert pool.checkedout() == 0  # type: ignore[attr-defined]
-
-        async def hold() -> int:
-            async with engine.connect() as connection:
-                backend = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-                await asyncio.sleep(0.05)
-                return int(backend)
-
-        # when a burst of 4 updates comes, each takes one of them: none is opened for it
-        assert len(set(await asyncio.gather(*(hold() for _ in range(4))))) == 4
-        assert len(opened) == 4
-    finally:
-        await engine.dispose()
+    await bot.db.fill_pool(engine, 4)
+    # then the pool holds 4 open connections, none of them lent
+    assert len(opened) == 4
+    assert pool.checkedin() == 4  # type: ignore[attr-defined]
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
+    # when a burst of 4 updates comes, each takes one of them: none is opened for it
+    assert len(set(await asyncio.gather(*(held_backend(engine) for _ in range(4))))) == 4
+    assert len(opened) == 4
 
 
 async def test_a_connection_that_fails_while_the_pool_fills_leaves_no_other_waiting(
-    settings: Settings,
+    four_connections: AsyncEngine,
 ) -> None:
-    if settings.is_sqlite:
-        pytest.skip("PostgreSQL's connection pool (SQLite opens its file, there is no server)")
-    sized = settings.model_copy(update={"database_pool_size": 4})
-    engine = bot.db.create_engine(sized)
-    pool = engine.sync_engine.pool
+    engine = four_connections
     opened: list[object] = []
 
     def third_fails(connection: object, _record: object) -> None:
@@ -305,16 +296,13 @@ async def test_a_connection_that_fails_while_the_pool_fills_leaves_no_other_wait
             raise ConnectionResetError("the server went away")
 
     event.listen(engine.sync_engine, "connect", third_fails)
-    try:
-        # when the third of four connections fails to open while the pool fills at start-up
-        with pytest.raises(ConnectionResetError):
-            await asyncio.wait_for(bot.db.fill_pool(engine, 4), timeout=10)
-        await asyncio.sleep(0)  # the others give their connections back
-        # then the failure is reported and none of the others still holds a connection,
-        # waiting for the one that failed
-        assert pool.checkedout() == 0  # type: ignore[attr-defined]
-        # and the bot then opens connections as its updates need them
-        async with engine.connect() as connection:
-            assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
-    finally:
-        await engine.dispose()
+    # when the third of four connections fails to open while the pool fills at start-up
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(bot.db.fill_pool(engine, 4), timeout=10)
+    await asyncio.sleep(0)  # the others give their connections back
+    # then the failure is reported and none of the others still holds a connection,
+    # waiting for the one that failed
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    # and the bot then opens connections as its updates need them
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT 1"))).scalar_one() == 1
